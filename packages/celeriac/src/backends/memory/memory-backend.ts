@@ -1,0 +1,226 @@
+/**
+ * @module backends/memory/memory-backend
+ * The in-process result backend: the embedded default (`memory://`) and the reference the
+ * backend conformance suite is written against. It mirrors the Redis backend's behaviour
+ * (celery-protocol.md §3): a stored SUCCESS is never overwritten, records expire, and
+ * subscribers are pushed every later store, asynchronously, like Redis pub/sub.
+ */
+import { encodeResultMeta } from '../../protocol/result.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+
+/** Options of {@link MemoryBackend}. */
+export interface MemoryBackendOptions {
+  /**
+   * Source of time for expiry (results, groups, revokes).
+   * @default systemClock
+   */
+  clock?: Clock;
+}
+
+/** {@link MemoryBackendOptions} resolved once. */
+export interface ResolvedMemoryBackendOptions {
+  readonly clock: Clock;
+}
+
+/** Lifecycle of a {@link MemoryBackend}: usable until closed, never reopened. */
+export type MemoryBackendState = 'open' | 'closed';
+
+interface Stored<T> {
+  readonly value: T;
+  /** Epoch ms, or null to keep forever. */
+  readonly expiresAt: number | null;
+}
+
+type Listener = (meta: ResultMeta) => void;
+
+/** Stores performed between sweeps of expired entries (bounds memory without timers). */
+const SWEEP_EVERY = 1000;
+
+/**
+ * A {@link ResultBackend} held in process memory. Every record is stored and returned as
+ * its own deep copy (`structuredClone`), so callers can never mutate what is stored.
+ */
+export class MemoryBackend implements ResultBackend {
+  /** Adapter name. */
+  readonly kind = 'memory';
+  /** The resolved options. */
+  readonly options: ResolvedMemoryBackendOptions;
+  #state: MemoryBackendState = 'open';
+  readonly #metas = new Map<string, Stored<ResultMeta>>();
+  readonly #groups = new Map<string, Stored<GroupMeta>>();
+  readonly #revoked = new Map<string, number>();
+  readonly #listeners = new Map<string, Set<Listener>>();
+  #writesSinceSweep = 0;
+
+  constructor(options: MemoryBackendOptions = {}) {
+    this.options = Object.freeze({ clock: options.clock ?? systemClock });
+  }
+
+  /** 'open' until {@link MemoryBackend.close}. */
+  get state(): MemoryBackendState {
+    return this.#state;
+  }
+
+  /** Nothing to connect; fails only once closed. */
+  async connect(): Promise<void> {
+    this.#assertOpen('connect');
+  }
+
+  /** Drops every subscription; later calls fail with `CELERIAC_ERR_STATE`. Idempotent. */
+  async close(): Promise<void> {
+    this.#state = 'closed';
+    this.#listeners.clear();
+  }
+
+  /** Stores a copy of `meta` unless a SUCCESS is already stored, then notifies subscribers. */
+  async store(meta: ResultMeta, options: StoreOptions): Promise<void> {
+    this.#assertOpen('store');
+    const expiresAt = this.#expiryOf(options.expiresSec);
+    const current = this.#live(this.#metas, meta.task_id);
+    // Celery's rule: a finished task's SUCCESS is final; the write (and its publish) is skipped.
+    if (current?.status === 'SUCCESS') return;
+    // Round-trip through the wire encoding, so a value a network backend cannot store (a
+    // BigInt, a function, a cycle) fails here too instead of only in production.
+    const encoded = JSON.parse(encodeResultMeta(meta)) as ResultMeta;
+    this.#metas.set(meta.task_id, { value: encoded, expiresAt });
+    this.#afterWrite();
+    this.#notify(meta.task_id, meta);
+  }
+
+  /** A copy of the stored meta, or null (never stored, forgotten or expired). */
+  async get(taskId: string): Promise<ResultMeta | null> {
+    this.#assertOpen('get');
+    return copyOrNull(this.#live(this.#metas, taskId));
+  }
+
+  /** Copies of the stored metas in the order of `taskIds`, null for misses. */
+  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    this.#assertOpen('getMany');
+    return taskIds.map((id) => copyOrNull(this.#live(this.#metas, id)));
+  }
+
+  /** Pushes every later store of `taskId` to `listener` (asynchronously, each its own copy). */
+  async subscribe(taskId: string, listener: Listener): Promise<Unsubscribe> {
+    this.#assertOpen('subscribe');
+    // Wrap so the same function subscribed twice is two subscriptions, removed one by one.
+    const entry: Listener = (meta) => listener(meta);
+    let set = this.#listeners.get(taskId);
+    if (!set) this.#listeners.set(taskId, (set = new Set()));
+    set.add(entry);
+    return async () => {
+      const current = this.#listeners.get(taskId);
+      if (!current) return;
+      current.delete(entry);
+      if (current.size === 0) this.#listeners.delete(taskId);
+    };
+  }
+
+  /** Deletes a task's meta (a no-op when there is none). */
+  async forget(taskId: string): Promise<void> {
+    this.#assertOpen('forget');
+    this.#metas.delete(taskId);
+  }
+
+  /** Saves a copy of a group's member list. */
+  async saveGroup(groupId: string, meta: GroupMeta, options: StoreOptions): Promise<void> {
+    this.#assertOpen('saveGroup');
+    const expiresAt = this.#expiryOf(options.expiresSec);
+    this.#groups.set(groupId, { value: structuredClone(meta), expiresAt });
+    this.#afterWrite();
+  }
+
+  /** A copy of a saved group, or null. */
+  async getGroup(groupId: string): Promise<GroupMeta | null> {
+    this.#assertOpen('getGroup');
+    return copyOrNull(this.#live(this.#groups, groupId));
+  }
+
+  /** Deletes a saved group. */
+  async forgetGroup(groupId: string): Promise<void> {
+    this.#assertOpen('forgetGroup');
+    this.#groups.delete(groupId);
+  }
+
+  /** Remembers `taskIds` as revoked for `expiresSec` seconds (a later revoke extends it). */
+  async revoke(taskIds: readonly string[], options: { expiresSec: number }): Promise<void> {
+    this.#assertOpen('revoke');
+    const expiresAt = this.#expiryOf(options.expiresSec);
+    for (const id of taskIds) this.#revoked.set(id, expiresAt ?? Number.POSITIVE_INFINITY);
+    this.#afterWrite();
+  }
+
+  /** The subset of `taskIds` currently revoked. */
+  async revoked(taskIds: readonly string[]): Promise<Set<string>> {
+    this.#assertOpen('revoked');
+    const now = this.options.clock.now();
+    const out = new Set<string>();
+    for (const id of taskIds) {
+      const until = this.#revoked.get(id);
+      if (until !== undefined && now < until) out.add(id);
+    }
+    return out;
+  }
+
+  #notify(taskId: string, meta: ResultMeta): void {
+    const set = this.#listeners.get(taskId);
+    if (!set || set.size === 0) return;
+    const snapshot = [...set];
+    // Asynchronous like Redis pub/sub: a listener never runs inside the caller's store().
+    queueMicrotask(() => {
+      for (const listener of snapshot) {
+        if (!this.#listeners.get(taskId)?.has(listener)) continue;
+        try {
+          listener(structuredClone(meta));
+        } catch {
+          // The SPI makes listeners own their errors; one failing must not starve the others.
+        }
+      }
+    });
+  }
+
+  #live<T>(map: Map<string, Stored<T>>, key: string): T | undefined {
+    const entry = map.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== null && this.options.clock.now() >= entry.expiresAt) {
+      map.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  #expiryOf(expiresSec: number | null): number | null {
+    if (expiresSec === null) return null;
+    if (typeof expiresSec !== 'number' || !Number.isFinite(expiresSec) || expiresSec <= 0) {
+      throw new CeleriacError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `expiresSec must be a positive number of seconds or null, got ${String(expiresSec)}`,
+      );
+    }
+    return this.options.clock.now() + expiresSec * 1000;
+  }
+
+  #afterWrite(): void {
+    if (++this.#writesSinceSweep < SWEEP_EVERY) return;
+    this.#writesSinceSweep = 0;
+    const now = this.options.clock.now();
+    for (const map of [this.#metas, this.#groups] as Map<string, Stored<unknown>>[]) {
+      for (const [key, entry] of map) {
+        if (entry.expiresAt !== null && now >= entry.expiresAt) map.delete(key);
+      }
+    }
+    for (const [id, until] of this.#revoked) if (now >= until) this.#revoked.delete(id);
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#state === 'closed') {
+      throw new CeleriacError(ErrorCodes.STATE, `MemoryBackend.${operation}: the backend is closed`);
+    }
+  }
+}
+
+function copyOrNull<T>(value: T | undefined): T | null {
+  return value === undefined ? null : structuredClone(value);
+}

@@ -1,0 +1,276 @@
+/**
+ * @module brokers/memory/memory-broker
+ * The in-process broker: the embedded default (`memory://`) and the reference the broker
+ * conformance suite is written against. It behaves like kombu's Redis transport
+ * (celery-protocol.md §2): four priority buckets per queue (0-2, 3-5, 6-8, 9) with bucket 0
+ * served first, FIFO within a bucket, reject-with-requeue to the back marked redelivered,
+ * restore to the front unmarked, delayed messages held by the broker until due.
+ *
+ * Routing: exchange '' publishes to the queue named by the routing key. A non-empty
+ * exchange is treated as a direct exchange where every queue is bound to its own name, so
+ * the routing key is taken as the queue name too. Real exchanges and bindings (topic,
+ * fanout) arrive with the AMQP adapter.
+ */
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import type {
+  Broker,
+  BrokerCapabilities,
+  ConsumeOptions,
+  Consumer,
+  PublishOptions,
+  SetAsideRecord,
+} from '../../core/spi/broker.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
+import type { Message } from '../../protocol/types.js';
+import { checkQueueName, MemoryConsumer, MemoryDelivery, type ConsumerHost, type Settlement } from './memory-consumer.js';
+import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
+
+/** Options of {@link MemoryBroker}. */
+export interface MemoryBrokerOptions {
+  /**
+   * Source of time for delayed delivery (`deliverAt`, `defer`) and set-aside timestamps.
+   * @default systemClock
+   */
+  clock?: Clock;
+}
+
+/** {@link MemoryBrokerOptions} resolved once. */
+export interface ResolvedMemoryBrokerOptions {
+  readonly clock: Clock;
+}
+
+/** Lifecycle of a {@link MemoryBroker}: usable until closed, never reopened. */
+export type MemoryBrokerState = 'open' | 'closed';
+
+/** A {@link Broker} held in process memory. */
+export class MemoryBroker implements Broker {
+  /** Adapter name. */
+  readonly kind = 'memory';
+  /** Like kombu's Redis transport, priority 0 is served first. */
+  readonly capabilities: BrokerCapabilities = Object.freeze({ priorityOrder: 'lowest-first' });
+  /** The resolved options. */
+  readonly options: ResolvedMemoryBrokerOptions;
+
+  #state: MemoryBrokerState = 'open';
+  readonly #ready = new ReadyQueues();
+  readonly #delayed = new DelayedList();
+  readonly #setAside: SetAsideRecord[] = [];
+  readonly #consumers: MemoryConsumer[] = [];
+  readonly #unsettled = new Set<MemoryDelivery>();
+  #deliverySeq = 0;
+  #firstConsumer = 0;
+  #pumpScheduled = false;
+  #timer: TimerHandle | undefined;
+  readonly #host: ConsumerHost = {
+    settle: (delivery, settlement) => this.#settle(delivery, settlement),
+    wake: () => this.#wake(),
+    detach: (consumer) => this.#detach(consumer),
+  };
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    this.options = Object.freeze({ clock: options.clock ?? systemClock });
+  }
+
+  /** 'open' until {@link MemoryBroker.close}. */
+  get state(): MemoryBrokerState {
+    return this.#state;
+  }
+
+  /** Nothing to connect; fails only once closed. */
+  async connect(): Promise<void> {
+    this.#assertOpen('connect');
+  }
+
+  /**
+   * Stops every consumer and the delay timer, and gives every unsettled delivery back to
+   * the front of its queue in delivery order; settling one afterwards fails. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#timer !== undefined) this.options.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    for (const consumer of this.#consumers) consumer.markClosed();
+    this.#consumers.length = 0;
+    // Latest first, each to the front: the earliest delivered ends up first in line again.
+    const pending = [...this.#unsettled].sort((a, b) => b.seq - a.seq);
+    for (const delivery of pending) {
+      delivery.settled = true;
+      this.#ready.pushFront(delivery.queue, delivery.bucket, delivery.message);
+    }
+    this.#unsettled.clear();
+  }
+
+  /** Creates the queue, empty, if it does not exist. */
+  async declareQueue(queue: string): Promise<void> {
+    this.#assertOpen('declareQueue');
+    this.#ready.ensure(checkQueueName(queue));
+  }
+
+  /**
+   * Stores the message's envelope (fresh delivery tag) in its queue and priority bucket, or
+   * in the delayed list when `deliverAt` is in the future. Consumers are served afterwards,
+   * never synchronously inside this call.
+   */
+  async publish(message: Message, options: PublishOptions): Promise<void> {
+    this.#assertOpen('publish');
+    const queue = checkQueueName(options.routingKey);
+    const deliverAt = options.deliverAt;
+    if (deliverAt !== undefined && (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt))) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `publish: deliverAt must be epoch ms, got ${String(deliverAt)}`);
+    }
+    const tag = randomUUID();
+    const raw = encodeEnvelope(message, { deliveryTag: tag, exchange: options.exchange, routingKey: options.routingKey });
+    const stored: StoredMessage = { raw, tag, redelivered: false };
+    const bucket = bucketOf(options.priority);
+    this.#ready.ensure(queue);
+    this.#delay(deliverAt ?? Number.NEGATIVE_INFINITY, queue, bucket, stored);
+  }
+
+  /** Starts consuming `options.queues`, round robin, within the prefetch window. */
+  consume(options: ConsumeOptions): Consumer {
+    this.#assertOpen('consume');
+    const consumer = new MemoryConsumer(this.#host, options);
+    this.#consumers.push(consumer);
+    this.#wake();
+    return consumer;
+  }
+
+  /** Removes the queue's ready and delayed messages; unsettled deliveries are untouched. */
+  async purge(queue: string): Promise<number> {
+    this.#assertOpen('purge');
+    const removed = this.#ready.purge(queue) + this.#delayed.purge(queue);
+    this.#armTimer();
+    return removed;
+  }
+
+  /** Ready messages of the queue over all buckets (delayed and unsettled ones excluded). */
+  async queueLength(queue: string): Promise<number> {
+    this.#assertOpen('queueLength');
+    return this.#ready.length(queue);
+  }
+
+  /** Copies of the set-aside records, oldest first. */
+  async setAsideMessages(): Promise<SetAsideRecord[]> {
+    this.#assertOpen('setAsideMessages');
+    return this.#setAside.map((record) => ({ ...record }));
+  }
+
+  #settle(delivery: MemoryDelivery, settlement: Settlement): void {
+    this.#assertOpen(settlement.kind);
+    if (delivery.settled) {
+      throw new CeleriacError(ErrorCodes.STATE, `${settlement.kind}: delivery ${delivery.tag} is already settled`);
+    }
+    delivery.settled = true;
+    this.#unsettled.delete(delivery);
+    delivery.consumer.unsettled--;
+    const { queue, bucket, message } = delivery;
+    switch (settlement.kind) {
+      case 'ack':
+        break;
+      case 'reject':
+        if (settlement.requeue) {
+          this.#ready.pushBack(queue, bucket, { raw: markRedelivered(message.raw), tag: message.tag, redelivered: true });
+        }
+        break;
+      case 'restore':
+        this.#ready.pushFront(queue, bucket, message);
+        break;
+      case 'defer':
+        this.#delay(settlement.deliverAt, queue, bucket, message);
+        break;
+      case 'setAside':
+        this.#setAside.push({ raw: message.raw, queue, reason: settlement.reason, at: this.options.clock.now() });
+        break;
+    }
+    this.#wake();
+  }
+
+  /** Queues the message now when `at` has passed, else holds it in the delayed list. */
+  #delay(at: number, queue: string, bucket: number, message: StoredMessage): void {
+    if (at <= this.options.clock.now()) {
+      this.#ready.pushBack(queue, bucket, message);
+      this.#wake();
+      return;
+    }
+    this.#delayed.insert({ at, queue, bucket, message });
+    this.#armTimer();
+  }
+
+  /** One timer, for the earliest delayed message; re-armed whenever the head may change. */
+  #armTimer(): void {
+    const clock = this.options.clock;
+    if (this.#timer !== undefined) clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    const next = this.#delayed.nextAt();
+    if (next === undefined || this.#state === 'closed') return;
+    this.#timer = clock.setTimer(() => this.#releaseDue(), Math.max(0, next - clock.now()));
+  }
+
+  #releaseDue(): void {
+    this.#timer = undefined;
+    if (this.#state === 'closed') return;
+    for (const entry of this.#delayed.popDue(this.options.clock.now())) {
+      this.#ready.pushBack(entry.queue, entry.bucket, entry.message);
+    }
+    // A timer that fired early finds nothing due and simply re-arms.
+    this.#armTimer();
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#pumpScheduled || this.#state === 'closed') return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => this.#pump());
+  }
+
+  /** Deals messages one per consumer per round, rotating the first consumer, until stuck. */
+  #pump(): void {
+    this.#pumpScheduled = false;
+    const consumers = this.#consumers;
+    if (consumers.length === 0) return;
+    const start = this.#firstConsumer++ % consumers.length;
+    let progressed = true;
+    while (progressed && this.#state === 'open') {
+      progressed = false;
+      const round = [...consumers.slice(start), ...consumers.slice(0, start)];
+      for (const consumer of round) {
+        if (this.#state !== 'open' || !consumer.hasRoom()) continue;
+        const delivery = this.#takeFor(consumer);
+        if (!delivery) continue;
+        progressed = true;
+        consumer.dispatch(delivery);
+      }
+    }
+  }
+
+  /** The next message for a consumer: bucket order first, then its queues in rotation. */
+  #takeFor(consumer: MemoryConsumer): MemoryDelivery | undefined {
+    const queues = consumer.rotation();
+    for (let bucket = 0; bucket < BUCKET_COUNT; bucket++) {
+      for (const queue of queues) {
+        const message = this.#ready.take(queue, bucket);
+        if (!message) continue;
+        consumer.servedFrom(queue);
+        consumer.unsettled++;
+        const delivery = new MemoryDelivery(this.#host, consumer, queue, bucket, message, this.#deliverySeq++);
+        this.#unsettled.add(delivery);
+        return delivery;
+      }
+    }
+    return undefined;
+  }
+
+  #detach(consumer: MemoryConsumer): void {
+    const i = this.#consumers.indexOf(consumer);
+    if (i >= 0) this.#consumers.splice(i, 1);
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#state === 'closed') {
+      throw new CeleriacError(ErrorCodes.STATE, `MemoryBroker.${operation}: the broker is closed`);
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * @module cli/commands/result
+ * `celeriac result <id>`: wait for a task's result and print it as JSON.
+ */
+import type { Command } from 'commander';
+import type { App } from '../../core/app.js';
+import { type CliContext, parseNumberOption } from '../io.js';
+import { warnIfMemory } from './call.js';
+
+/** Registers the command; `setCode` records a non-zero exit for a failed task. */
+export function registerResult(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App }>, setCode: (code: number) => void): void {
+  program
+    .command('result <id>')
+    .description('Wait for a task result and print it as JSON (or its traceback).')
+    .option('--traceback', 'print the stored traceback instead of the result')
+    .option('--timeout <ms>', 'give up after this many milliseconds')
+    .action(async (id: string, flags: { traceback?: boolean; timeout?: string }) => {
+      const timeout = parseNumberOption('--timeout', flags.timeout);
+      const { app } = await getApp(false);
+      warnIfMemory(app, ctx);
+      const result = app.asyncResult(id);
+      if (flags.traceback) {
+        ctx.io.out(`${(await result.traceback()) ?? ''}\n`);
+        return;
+      }
+      const value = await result.get({ timeout, propagate: false });
+      if (value instanceof Error) {
+        ctx.io.err(`${value.name}: ${value.message}\n`);
+        setCode(1);
+        return;
+      }
+      ctx.io.out(`${JSON.stringify(value)}\n`);
+    });
+}

@@ -1,0 +1,55 @@
+/**
+ * @module cli/io
+ * What a CLI command reads and writes, injectable so commands run in-process in tests.
+ */
+import type { App } from '../core/app.js';
+
+/** Streams and process facts a command uses. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  cwd: string;
+}
+
+/** Shared state of one CLI run. */
+export interface CliContext {
+  io: CliIo;
+  /** An app to use instead of loading `-A` (tests, embedding). */
+  app?: App;
+}
+
+/** Options every command inherits from the program. */
+export interface GlobalOptions {
+  app?: string;
+  broker?: string;
+  resultBackend?: string;
+}
+
+/** A usage error: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Parses a JSON option, with an error that names the option. */
+export function parseJsonOption<T>(flag: string, text: string | undefined, kind: 'array' | 'object', fallback: T): T {
+  if (text === undefined) return fallback;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${flag} must be a JSON ${kind}: ${(err as Error).message}`);
+  }
+  const ok = kind === 'array' ? Array.isArray(value) : typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!ok) throw new UsageError(`${flag} must be a JSON ${kind}, got ${text}`);
+  return value as T;
+}
+
+/** Parses a number option, with an error that names the option. */
+export function parseNumberOption(flag: string, text: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`${flag} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(text)}`);
+  }
+  return n;
+}

@@ -1,0 +1,41 @@
+/**
+ * @module cli/load-app
+ * `-A <module>`: imports a .ts or .js module (TypeScript through tsx, registered by the bin)
+ * and finds its app: the `app` export, else the default export.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App } from '../core/app.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+
+function looksLikeApp(value: unknown): value is App {
+  // instanceof fails when the module resolved another copy of the package; accept the shape.
+  return value instanceof App || (typeof value === 'object' && value !== null && 'sendTask' in value && 'tasks' in value && 'overrideUrls' in value);
+}
+
+/** Resolves `spec` against `cwd`, trying the extensions and index files a user may leave out. */
+export function resolveAppPath(spec: string, cwd: string): string {
+  const base = isAbsolute(spec) ? spec : resolve(cwd, spec);
+  const candidates = [base, `${base}.ts`, `${base}.js`, `${base}.mts`, `${base}.mjs`, resolve(base, 'index.ts'), resolve(base, 'index.js')];
+  const found = candidates.find((c) => existsSync(c) && statSync(c).isFile());
+  if (found === undefined) throw new CeleriacError(ErrorCodes.APP_LOAD, `Cannot find app module ${JSON.stringify(spec)} (looked in ${cwd})`);
+  return found;
+}
+
+/** Imports the module and returns its app. */
+export async function loadApp(spec: string, cwd: string = process.cwd()): Promise<App> {
+  const path = resolveAppPath(spec, cwd);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CeleriacError(ErrorCodes.APP_LOAD, `Failed to load app module ${path}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  const candidate = mod.app ?? mod.default;
+  if (!looksLikeApp(candidate)) {
+    const names = Object.keys(mod).join(', ') || 'nothing';
+    throw new CeleriacError(ErrorCodes.APP_LOAD, `Module ${path} exports no app: export it as \`app\` or as the default export (it exports ${names})`);
+  }
+  return candidate;
+}

@@ -1,0 +1,85 @@
+/**
+ * @module cli/main
+ * The `celeriac` command: global options (`-A`, `-b`, `--result-backend`) and sub-commands,
+ * each a twin of Celery's. `main()` returns the exit code instead of exiting, so commands
+ * are tested in-process.
+ */
+import { Command, CommanderError } from 'commander';
+import type { App } from '../core/app.js';
+import { CeleriacError } from '../errors.js';
+import { createApp } from '../index.js';
+import { CELERIAC_VERSION } from '../worker/banner.js';
+import { registerCall } from './commands/call.js';
+import { registerResult } from './commands/result.js';
+import { registerWorker } from './commands/worker.js';
+import { type CliContext, type GlobalOptions, UsageError } from './io.js';
+import { loadApp } from './load-app.js';
+
+/** Builds the program; `setCode` receives the exit code commands decide. */
+export function buildProgram(ctx: CliContext, setCode: (code: number) => void): Command {
+  const program = new Command('celeriac')
+    .description('Celery for TypeScript: run workers, send tasks, read results.')
+    .version(CELERIAC_VERSION, '--version')
+    .option('-A, --app <module>', 'module exporting the app (`app` or default export); .ts loads without a build step')
+    .option('-b, --broker <url>', 'broker URL, overriding the app settings')
+    .option('--result-backend <url>', 'result backend URL, overriding the app settings')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+
+  const getApp = async (required: boolean): Promise<{ app: App; label: string }> => {
+    const globals = program.opts<GlobalOptions>();
+    let app: App;
+    let label: string;
+    if (ctx.app !== undefined) {
+      app = ctx.app;
+      label = '(embedded)';
+    } else if (globals.app !== undefined) {
+      app = await loadApp(globals.app, ctx.io.cwd);
+      label = globals.app;
+    } else if (required) {
+      throw new UsageError('this command needs the app: pass -A <module> (a .ts or .js file exporting `app`)');
+    } else {
+      app = createApp();
+      label = '(default)';
+    }
+    const urls: { broker?: string; backend?: string } = {};
+    if (globals.broker !== undefined) urls.broker = globals.broker;
+    if (globals.resultBackend !== undefined) urls.backend = globals.resultBackend;
+    if (Object.keys(urls).length > 0) app.overrideUrls(urls);
+    return { app, label };
+  };
+
+  registerWorker(program, ctx, getApp, setCode);
+  registerCall(program, ctx, getApp);
+  registerResult(program, ctx, getApp, setCode);
+  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+  return program;
+}
+
+/** Runs the CLI with `argv` (as `process.argv`: node, script, args...). Returns the exit code. */
+export async function main(argv: readonly string[], ctx: CliContext): Promise<number> {
+  let code = 0;
+  const program = buildProgram(ctx, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0.
+      return err.exitCode;
+    }
+    if (err instanceof UsageError) {
+      ctx.io.err(`error: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof CeleriacError) {
+      ctx.io.err(`error: ${err.message} [${err.code}]\n`);
+      return 1;
+    }
+    ctx.io.err(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

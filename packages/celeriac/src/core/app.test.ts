@@ -1,0 +1,73 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { createApp } from '../index.js';
+import { createTestApp } from '../testing/test-app.js';
+import type { AsyncResult } from './async-result.js';
+import type { TaskContext } from './context.js';
+
+describe('app.task', () => {
+  it('registers both forms and infers types', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    const add = app.task('t.add', (x: number, y: number) => x + y);
+    const crawl = app.task('t.crawl', { bind: true, softTimeLimit: 30 }, async (ctx, url: string) => {
+      expectTypeOf(ctx).toEqualTypeOf<TaskContext>();
+      return url.length;
+    });
+    expect([...app.tasks.keys()]).toEqual(['t.add', 't.crawl']);
+    expectTypeOf(add.delay).parameters.toEqualTypeOf<[number, number]>();
+    expectTypeOf(crawl.delay).parameters.toEqualTypeOf<[string]>();
+    expectTypeOf(add.delay(1, 2)).resolves.toEqualTypeOf<AsyncResult<number>>();
+    expectTypeOf(crawl.delay('u')).resolves.toEqualTypeOf<AsyncResult<number>>();
+    // @ts-expect-error: wrong argument type is a compile error
+    void add.delay('1', 2).catch(() => undefined);
+    // @ts-expect-error: missing argument is a compile error
+    void crawl.delay().catch(() => undefined);
+    expect(await (await crawl.delay('abc')).get()).toBe(3);
+  });
+
+  it('rejects duplicate names, missing functions and bad options', () => {
+    const { app } = createTestApp();
+    app.task('dup', () => 1);
+    expect(() => app.task('dup', () => 2)).toThrow(expect.objectContaining({ code: ErrorCodes.DUPLICATE_TASK }));
+    expect(() => app.task('nofn', {} as never, undefined as never)).toThrow(/last argument must be the task function/);
+    expect(() => app.task('', () => 1)).toThrow(/non-empty string name/);
+    expect(() => app.task('p', { priority: 11 }, () => 1)).toThrow(/priority/);
+    expect(() => app.task('l', { timeLimit: 0 }, () => 1)).toThrow(/timeLimit/);
+  });
+
+  it('applyAsync checks args at run time too', () => {
+    const { app } = createTestApp();
+    const t = app.task('a', (x: number) => x);
+    expect(() => t.applyAsync(5 as never)).toThrow(/args must be an array/);
+  });
+});
+
+describe('createApp', () => {
+  it('defaults to the embedded memory adapters', () => {
+    const app = createApp({}, { env: {} });
+    expect(app.broker.kind).toBe('memory');
+    expect(app.backend.kind).toBe('memory');
+    expect(app.brokerUrl).toBe('memory://');
+  });
+
+  it('fails fast on an unknown scheme, naming the known ones', () => {
+    let caught: unknown;
+    try {
+      createApp({ broker: 'nosuch://host' }, { env: {} });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CeleriacError);
+    expect((caught as CeleriacError).code).toBe(ErrorCodes.UNKNOWN_TRANSPORT);
+    expect((caught as Error).message).toMatch(/No broker adapter for nosuch:\/\/host; known schemes: memory:\/\//);
+  });
+
+  it('overrides URLs before first use only, and hides passwords', () => {
+    const app = createApp({}, { env: {} });
+    app.overrideUrls({ broker: 'memory://user:secret@host/0' });
+    expect(app.brokerUrl).toBe('memory://user:**@host/0');
+    expect(() => app.overrideUrls({ broker: 'nosuch://x' })).toThrow(/known schemes/);
+    void app.broker;
+    expect(() => app.overrideUrls({ broker: 'memory://' })).toThrow(expect.objectContaining({ code: ErrorCodes.STATE }));
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * @module core/app
+ * The app: settings, the task registry, the broker and backend it talks to, and the ways to
+ * send tasks and read results. One explicit object, nothing global (DESIGN decision 3).
+ */
+import { randomUUID } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import type { Json, JsonObject, TaskState } from '../protocol/types.js';
+import { AsyncResult, EagerResult, type ResultHost } from './async-result.js';
+import { systemClock, type Clock } from './clock.js';
+import { runEager } from './eager.js';
+import type { ApplyOptions } from './call-options.js';
+import { buildTaskMessage, publishTask, type ProducerHost } from './producer.js';
+import { compileRoutes, type Route } from './routing.js';
+import { resolveSettings, type ResolvedSettings, type Settings } from './settings.js';
+import type { ResultBackend } from './spi/backend.js';
+import type { Broker } from './spi/broker.js';
+import type { TaskContext } from './context.js';
+import { Task, type AnyTask } from './task.js';
+import { resolveTaskOptions, type TaskOptions } from './task-options.js';
+import { checkScheme, openTransport, redactUrl, type TransportTable } from './transports.js';
+
+/** How long a revoke is remembered, as Celery's worker keeps revoked ids (3 hours). */
+export const REVOKE_EXPIRES_SEC = 10_800;
+
+/** Things an app is built from besides settings. Tests and the CLI pass adapters directly. */
+export interface AppOptions {
+  /** URL scheme table used to open `settings.broker` and `settings.backend`. */
+  transports?: TransportTable;
+  /** Use this broker instead of opening `settings.broker`. */
+  broker?: Broker;
+  /** Use this backend instead of opening `settings.backend`. */
+  backend?: ResultBackend;
+  /** Source of time. @default systemClock */
+  clock?: Clock;
+  /** Environment read for settings. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Logger to use. @default a pino logger at `settings.logLevel` */
+  logger?: Logger;
+}
+
+/** A Celeriac application. Create it with `createApp`. */
+export class App implements ProducerHost, ResultHost {
+  private settingsValue: ResolvedSettings;
+  private brokerValue: Broker | undefined;
+  private backendValue: ResultBackend | undefined;
+  private readonly transports: TransportTable;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Reply address of this process (Celery's `reply_to` oid). */
+  readonly replyTo = randomUUID();
+  readonly revokeExpiresSec = REVOKE_EXPIRES_SEC;
+  private readonly registry = new Map<string, AnyTask>();
+  private readonly router: (name: string) => Route | null;
+
+  constructor(settings: Settings = {}, options: AppOptions = {}) {
+    this.settingsValue = resolveSettings(settings, options.env);
+    this.clock = options.clock ?? systemClock;
+    this.log = options.logger ?? pino({ level: this.settingsValue.logLevel, base: { pid: process.pid } });
+    this.router = compileRoutes(this.settingsValue.taskRoutes);
+    this.transports = options.transports ?? { brokers: {}, backends: {} };
+    this.brokerValue = options.broker;
+    this.backendValue = options.backend;
+    // Fail fast on an unknown scheme, even though adapters open lazily.
+    for (const kind of ['brokers', 'backends'] as const) {
+      const url = kind === 'brokers' ? this.settingsValue.broker : this.settingsValue.backend;
+      const given = kind === 'brokers' ? this.brokerValue : this.backendValue;
+      if (given === undefined) checkScheme(this.transports, kind, url);
+    }
+  }
+
+  /** Resolved settings (frozen). */
+  get settings(): ResolvedSettings {
+    return this.settingsValue;
+  }
+
+  /** The broker, opened from `settings.broker` on first use. */
+  get broker(): Broker {
+    this.brokerValue ??= openTransport(this.transports, 'brokers', this.settingsValue.broker, { clock: this.clock });
+    return this.brokerValue;
+  }
+
+  /** The result backend, opened from `settings.backend` on first use. */
+  get backend(): ResultBackend {
+    this.backendValue ??= openTransport(this.transports, 'backends', this.settingsValue.backend, { clock: this.clock });
+    return this.backendValue;
+  }
+
+  /**
+   * Replace the broker and/or backend URL before first use, as the CLI's `-b` and
+   * `--result-backend` do for a module loaded with `-A`.
+   */
+  overrideUrls(urls: { broker?: string; backend?: string }): void {
+    const opened = (urls.broker !== undefined && this.brokerValue !== undefined) || (urls.backend !== undefined && this.backendValue !== undefined);
+    if (opened) throw new CeleriacError(ErrorCodes.STATE, 'broker or backend already in use; override URLs before sending or consuming');
+    const next = { ...this.settingsValue };
+    if (urls.broker !== undefined) next.broker = urls.broker;
+    if (urls.backend !== undefined) next.backend = urls.backend;
+    const resolved = resolveSettings(next, {});
+    checkScheme(this.transports, 'brokers', resolved.broker);
+    checkScheme(this.transports, 'backends', resolved.backend);
+    this.settingsValue = resolved;
+  }
+
+  /** Registered tasks by name. */
+  get tasks(): ReadonlyMap<string, AnyTask> {
+    return this.registry;
+  }
+
+  /** Broker URL with the password hidden. */
+  get brokerUrl(): string {
+    return redactUrl(this.settings.broker);
+  }
+
+  /** Backend URL with the password hidden. */
+  get backendUrl(): string {
+    return redactUrl(this.settings.backend);
+  }
+
+  /** Define a task from a name and a function; types are inferred from the function. */
+  task<A extends unknown[], R>(name: string, fn: (...args: A) => R): Task<A, Awaited<R>>;
+  /** Define a bound task: the function receives the task context first. */
+  task<A extends unknown[], R>(name: string, options: TaskOptions & { bind: true }, fn: (ctx: TaskContext, ...args: A) => R): Task<A, Awaited<R>>;
+  /** Define a task with options. */
+  task<A extends unknown[], R>(name: string, options: TaskOptions & { bind?: false }, fn: (...args: A) => R): Task<A, Awaited<R>>;
+  task(name: string, optionsOrFn: TaskOptions | ((...args: never[]) => unknown), maybeFn?: (...args: never[]) => unknown): AnyTask {
+    const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn;
+    const options = typeof optionsOrFn === 'function' ? {} : optionsOrFn;
+    if (typeof fn !== 'function') {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `app.task(${JSON.stringify(name)}): the last argument must be the task function`);
+    }
+    const resolved = resolveTaskOptions(name, options ?? {});
+    if (this.registry.has(name)) {
+      throw new CeleriacError(ErrorCodes.DUPLICATE_TASK, `A task named ${JSON.stringify(name)} is already registered in this app`);
+    }
+    const task = new Task(name, resolved, fn, this);
+    this.registry.set(name, task);
+    return task;
+  }
+
+  /** The registered task of that name, if any. */
+  lookup(name: string): AnyTask | undefined {
+    return this.registry.get(name);
+  }
+
+  /** The route `taskRoutes` gives a task name, if any. */
+  route(name: string): Route | null {
+    return this.router(name);
+  }
+
+  /**
+   * Send a task by name: it need not be registered here, nor written in TypeScript. In eager
+   * mode a task registered in this app runs in the caller instead.
+   */
+  async sendTask(name: string, args: readonly Json[] = [], kwargs: JsonObject = {}, options: ApplyOptions = {}): Promise<AsyncResult> {
+    const out = buildTaskMessage(this, name, args, kwargs, options);
+    const local = this.settings.taskAlwaysEager ? this.lookup(name) : undefined;
+    if (local !== undefined) {
+      const record = await runEager(this, local, out);
+      return new EagerResult(out.message.headers.id, this, record);
+    }
+    await publishTask(this.broker, out);
+    return new AsyncResult(out.message.headers.id, this);
+  }
+
+  /** A handle on the result of a task id. */
+  asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, this);
+  }
+
+  /** Store a state for a task id from outside the task (rarely needed; tasks use `ctx.updateState`). */
+  async storeState(taskId: string, state: TaskState, result: Json): Promise<void> {
+    await this.backend.store({ status: state, result, traceback: null, children: [], date_done: null, task_id: taskId }, {
+      expiresSec: this.settings.resultExpires,
+    });
+  }
+
+  /** Close the broker and backend connections (those that were opened). */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.brokerValue?.close(), this.backendValue?.close()]);
+  }
+}
+
+/**
+ * Creates an app. With no broker or backend URL, the embedded memory broker and backend
+ * are used (when the transport table knows `memory://`).
+ */
+export function createCoreApp(settings: Settings = {}, options: AppOptions = {}): App {
+  return new App(settings, options);
+}

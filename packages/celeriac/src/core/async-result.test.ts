@@ -1,0 +1,94 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createTestApp } from '../testing/test-app.js';
+import type { ResultMeta } from '../protocol/types.js';
+import { ResultTimeoutError, TaskError, TaskRevokedError } from './task-errors.js';
+
+function meta(id: string, status: string, result: ResultMeta['result'], extra: Partial<ResultMeta> = {}): ResultMeta {
+  return { status, result, traceback: null, children: [], date_done: status === 'SUCCESS' ? '2026-11-21T14:00:00' : null, task_id: id, ...extra };
+}
+
+describe('AsyncResult', () => {
+  it('reads PENDING for an unknown id', async () => {
+    const { app } = createTestApp();
+    const r = app.asyncResult('nope');
+    expect(await r.state()).toBe('PENDING');
+    expect(await r.ready()).toBe(false);
+    expect(await r.info()).toBeNull();
+  });
+
+  it('get() waits for a pushed result without polling', async () => {
+    const { app, backend } = createTestApp();
+    const getSpy = vi.spyOn(backend, 'get');
+    const r = app.asyncResult<number>('t1');
+    const pending = r.get({ timeout: 5000 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await backend.store(meta('t1', 'STARTED', null), { expiresSec: null });
+    await backend.store(meta('t1', 'SUCCESS', 42), { expiresSec: null });
+    expect(await pending).toBe(42);
+    expect(getSpy).toHaveBeenCalledTimes(1);
+  });
+
+  it('get() returns at once when the result is already stored', async () => {
+    const { app, backend } = createTestApp();
+    await backend.store(meta('t2', 'SUCCESS', 'done'), { expiresSec: null });
+    expect(await app.asyncResult('t2').get({ timeout: 100 })).toBe('done');
+  });
+
+  it('get() times out with ResultTimeoutError', async () => {
+    const { app } = createTestApp();
+    await expect(app.asyncResult('never').get({ timeout: 30 })).rejects.toBeInstanceOf(ResultTimeoutError);
+    await expect(app.asyncResult('never').get({ timeout: -1 })).rejects.toThrow(/timeout must be milliseconds/);
+  });
+
+  it('get() can be aborted with a signal', async () => {
+    const { app } = createTestApp();
+    const ac = new AbortController();
+    const p = app.asyncResult('never').get({ signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toThrow(/aborted/);
+  });
+
+  it('rebuilds failures as typed errors and propagates them', async () => {
+    const { app, backend } = createTestApp();
+    await backend.store(
+      meta('f1', 'FAILURE', { exc_type: 'ValueError', exc_message: ['kaboom'], exc_module: 'builtins' }, { traceback: 'Traceback...' }),
+      { expiresSec: null },
+    );
+    const r = app.asyncResult('f1');
+    const err = await r.get().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskError);
+    expect(err).toMatchObject({ name: 'ValueError', excType: 'ValueError', excModule: 'builtins', message: 'kaboom', traceback: 'Traceback...' });
+    const returned = await r.get({ propagate: false });
+    expect(returned).toBeInstanceOf(TaskError);
+    expect(await r.failed()).toBe(true);
+    expect(await r.successful()).toBe(false);
+    expect(await r.traceback()).toBe('Traceback...');
+  });
+
+  it('turns REVOKED into TaskRevokedError', async () => {
+    const { app, backend } = createTestApp();
+    await backend.store(meta('rv', 'REVOKED', { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' }), { expiresSec: null });
+    const err = await app.asyncResult('rv').get().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskRevokedError);
+    expect((err as TaskRevokedError).reason).toBe('expired');
+  });
+
+  it('info() returns custom state meta; children() follows the stored children', async () => {
+    const { app, backend } = createTestApp();
+    await backend.store(meta('p1', 'PROGRESS', { done: 3 }), { expiresSec: null });
+    expect(await app.asyncResult('p1').state()).toBe('PROGRESS');
+    expect(await app.asyncResult('p1').info()).toEqual({ done: 3 });
+    await backend.store(meta('p2', 'SUCCESS', 1, { children: [[['c1', null], null]] }), { expiresSec: null });
+    const kids = await app.asyncResult('p2').children();
+    expect(kids.map((k) => k.id)).toEqual(['c1']);
+  });
+
+  it('revoke() persists in the backend; forget() deletes the record', async () => {
+    const { app, backend } = createTestApp();
+    await app.asyncResult('x').revoke();
+    expect([...(await backend.revoked(['x', 'y']))]).toEqual(['x']);
+    await backend.store(meta('z', 'SUCCESS', 1), { expiresSec: null });
+    await app.asyncResult('z').forget();
+    expect(await backend.get('z')).toBeNull();
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * @module core/async-result
+ * A handle on a task's result. Reading goes to the result backend; `get()` subscribes first
+ * and then reads, so it never polls and never misses an update.
+ */
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { EXCEPTION_STATES, PROPAGATE_STATES, isReady } from '../protocol/states.js';
+import type { ExceptionRecord, Json, ResultMeta, TaskState } from '../protocol/types.js';
+import type { ResultBackend } from './spi/backend.js';
+import { ResultTimeoutError, fromExceptionRecord } from './task-errors.js';
+
+/** What an AsyncResult needs from its app. */
+export interface ResultHost {
+  readonly backend: ResultBackend;
+  /** Seconds a revoke is remembered. */
+  readonly revokeExpiresSec: number;
+  asyncResult(id: string): AsyncResult;
+}
+
+/** Options of {@link AsyncResult.get}. */
+export interface GetOptions {
+  /** Milliseconds to wait; undefined waits forever. */
+  timeout?: number;
+  /** Throw the task's error when it failed or was revoked. @default true */
+  propagate?: boolean;
+  /** Abort the wait. */
+  signal?: AbortSignal;
+}
+
+function isExceptionRecord(value: unknown): value is ExceptionRecord {
+  return typeof value === 'object' && value !== null && 'exc_type' in value && 'exc_message' in value;
+}
+
+/** A handle on the result of task `id`. `R` is the task's return type. */
+export class AsyncResult<R = unknown> {
+  constructor(
+    readonly id: string,
+    protected readonly host: ResultHost,
+    /** The previous task in a chain, when known. */
+    readonly parent: AsyncResult | null = null,
+  ) {}
+
+  /** The stored record, or null while the task is PENDING. */
+  meta(): Promise<ResultMeta | null> {
+    return this.host.backend.get(this.id);
+  }
+
+  /** Current state: PENDING until a worker stores something. */
+  async state(): Promise<TaskState> {
+    return (await this.meta())?.status ?? 'PENDING';
+  }
+
+  /** True once the task succeeded, failed or was revoked. */
+  async ready(): Promise<boolean> {
+    return isReady(await this.state());
+  }
+
+  /** True when the task succeeded. */
+  async successful(): Promise<boolean> {
+    return (await this.state()) === 'SUCCESS';
+  }
+
+  /** True when the task failed. */
+  async failed(): Promise<boolean> {
+    return (await this.state()) === 'FAILURE';
+  }
+
+  /**
+   * The return value when it succeeded, the error when it failed or was revoked, or the
+   * meta of a custom state such as PROGRESS; null while PENDING.
+   */
+  async info(): Promise<Json | Error | null> {
+    const meta = await this.meta();
+    if (meta === null) return null;
+    return this.decode(meta);
+  }
+
+  /** The traceback text stored with a failure, or null. */
+  async traceback(): Promise<string | null> {
+    return (await this.meta())?.traceback ?? null;
+  }
+
+  /** Results of the tasks this task sent (callbacks, chain successor), from its stored record. */
+  async children(): Promise<AsyncResult[]> {
+    const meta = await this.meta();
+    return (meta?.children ?? []).map((tuple) => this.host.asyncResult(tuple[0][0]));
+  }
+
+  /**
+   * Waits until the task is ready and returns its value. Throws the task's error when it
+   * failed or was revoked (unless `propagate: false`, which returns the error instead), and
+   * ResultTimeoutError when `timeout` ms pass first.
+   */
+  async get(options: GetOptions = {}): Promise<R> {
+    const meta = await this.waitReady(options);
+    const value = this.decode(meta);
+    if (PROPAGATE_STATES.has(meta.status) && (options.propagate ?? true)) throw value as Error;
+    return value as R;
+  }
+
+  /** Mark the task revoked: workers that receive it later skip it (the revoke persists in the backend). */
+  async revoke(): Promise<void> {
+    await this.host.backend.revoke([this.id], { expiresSec: this.host.revokeExpiresSec });
+  }
+
+  /** Delete the stored result. */
+  async forget(): Promise<void> {
+    await this.host.backend.forget(this.id);
+  }
+
+  private decode(meta: ResultMeta): Json | Error {
+    if (EXCEPTION_STATES.has(meta.status) && isExceptionRecord(meta.result)) {
+      return fromExceptionRecord(meta.result, this.id, meta.traceback);
+    }
+    return meta.result;
+  }
+
+  /** Subscribe, then read, then wait for a ready meta pushed by the backend. */
+  protected async waitReady(options: GetOptions): Promise<ResultMeta> {
+    const { timeout, signal } = options;
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeout must be milliseconds >= 0, got ${String(timeout)}`);
+    }
+    let settle!: (meta: ResultMeta) => void;
+    let fail!: (err: Error) => void;
+    const done = new Promise<ResultMeta>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    const unsubscribe = await this.host.backend.subscribe(this.id, (meta) => {
+      if (isReady(meta.status)) settle(meta);
+    });
+    const timer = timeout === undefined ? undefined : setTimeout(() => fail(new ResultTimeoutError(this.id, timeout)), timeout);
+    const onAbort = () => fail(new CeleriacError(ErrorCodes.TIMEOUT, `get() of ${this.id} aborted`, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // The signal may have fired while we were subscribing.
+    if (signal?.aborted) onAbort();
+    try {
+      const current = await this.host.backend.get(this.id);
+      if (current !== null && isReady(current.status)) settle(current);
+      return await done;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      await unsubscribe();
+    }
+  }
+}
+
+/** A result computed in the caller (eager mode): it holds its record locally. */
+export class EagerResult<R = unknown> extends AsyncResult<R> {
+  constructor(id: string, host: ResultHost, private readonly record: ResultMeta) {
+    super(id, host);
+  }
+
+  override async meta(): Promise<ResultMeta> {
+    return this.record;
+  }
+
+  protected override async waitReady(): Promise<ResultMeta> {
+    return this.record;
+  }
+}

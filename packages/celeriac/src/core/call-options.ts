@@ -1,0 +1,57 @@
+/**
+ * @module core/call-options
+ * The options of a call (`applyAsync`, `sendTask`): Celery's `apply_async` options.
+ */
+import type { JsonObject, SignatureDict } from '../protocol/types.js';
+import type { SignatureLike } from './signature.js';
+
+/** A point in time: a Date, epoch milliseconds, or an ISO-8601 string. */
+export type TimeInput = Date | number | string;
+
+/** Celery's `apply_async` options. */
+export interface ApplyOptions {
+  /** Seconds from now before the task may run. */
+  countdown?: number;
+  /** When the task may run. */
+  eta?: TimeInput;
+  /** Seconds from now (a number) or a point in time after which the task is not run. */
+  expires?: number | Date | string;
+  /** 0-9. On Redis and memory 0 is served first. */
+  priority?: number;
+  /** Target queue; overrides routes and the task's queue. */
+  queue?: string;
+  /** Routing key (defaults to the queue name). */
+  routingKey?: string;
+  /** Exchange ('' = direct to the queue). */
+  exchange?: string;
+  /** Extra message headers, merged at the top level as Celery does. */
+  headers?: JsonObject;
+  /** Use this task id instead of a fresh uuid4. */
+  taskId?: string;
+  /** Store no result for this call. */
+  ignoreResult?: boolean;
+  /** Hard time limit in seconds for this call. */
+  timeLimit?: number;
+  /** Soft time limit in seconds for this call. */
+  softTimeLimit?: number;
+  /** Name shown in logs and events instead of the task name. */
+  shadow?: string;
+  /** Tasks to call with this task's result when it succeeds. */
+  link?: SignatureLike | readonly SignatureLike[];
+  /** Tasks to call with this task's id when it fails. */
+  linkError?: SignatureLike | readonly SignatureLike[];
+  /** Parent task id (filled automatically when sent from inside a task). */
+  parentId?: string;
+  /** Root task id of the workflow (filled automatically when sent from inside a task). */
+  rootId?: string;
+  /** Group id when sent as a group member. */
+  groupId?: string;
+  /** Position inside a chord header. */
+  groupIndex?: number;
+  /** Retry counter carried by a retry. */
+  retries?: number;
+  /** Remaining chain, reversed (next task last), as Celery carries it. */
+  chain?: readonly SignatureDict[];
+  /** Chord body to call when this header part completes the chord. */
+  chord?: SignatureDict;
+}

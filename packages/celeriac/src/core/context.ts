@@ -1,0 +1,57 @@
+/**
+ * @module core/context
+ * What a running task sees: `ctx.request` (who it is and how it was called), `ctx.signal`
+ * (aborted on soft time limit, revoke-terminate or shutdown), `ctx.log` (carries task id and
+ * name on every line) and `ctx.updateState` for progress.
+ */
+import type { Logger } from 'pino';
+import type { DeliveryInfo, Json, JsonObject, TaskState } from '../protocol/types.js';
+
+/** The request a task runs for. Mirrors Celery's `task.request`. */
+export interface TaskRequest {
+  /** Task id. */
+  readonly id: string;
+  /** Registered task name. */
+  readonly task: string;
+  readonly args: readonly Json[];
+  readonly kwargs: Readonly<JsonObject>;
+  /** How many times this task was retried before this run. */
+  readonly retries: number;
+  readonly parentId: string | null;
+  readonly rootId: string;
+  readonly groupId: string | null;
+  readonly groupIndex: number | null;
+  /** The worker's node name (`celery@host`), or `eager` when run eagerly. */
+  readonly hostname: string;
+  /** Where the message came from; empty when run eagerly. */
+  readonly deliveryInfo: Readonly<DeliveryInfo>;
+  /** ISO ETA the task was sent with, if any. */
+  readonly eta: string | null;
+  /** ISO expiry the task was sent with, if any. */
+  readonly expires: string | null;
+  /** `[hard, soft]` seconds in force for this run. */
+  readonly timeLimit: readonly [number | null, number | null];
+  readonly ignoreResult: boolean;
+  /** Sender node name. */
+  readonly origin: string | null;
+  readonly replyTo: string;
+  readonly correlationId: string;
+  /** True when the task runs in the caller (eager mode). */
+  readonly isEager: boolean;
+  /** Custom headers the caller set. */
+  readonly headers: Readonly<JsonObject>;
+}
+
+/** The context object passed first to a task defined with `bind: true`. */
+export interface TaskContext {
+  readonly request: TaskRequest;
+  /** Aborts when the task must stop: soft time limit, terminate, or cold shutdown. */
+  readonly signal: AbortSignal;
+  /** A logger whose lines carry `taskId` and `taskName`. */
+  readonly log: Logger;
+  /**
+   * Store a custom state (such as `PROGRESS`) with its meta, visible to `AsyncResult`
+   * callers as `state()` and `info()`.
+   */
+  updateState(state: TaskState, meta?: Json): Promise<void>;
+}

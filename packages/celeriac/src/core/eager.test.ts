@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { createTestApp } from '../testing/test-app.js';
+import { EagerResult } from './async-result.js';
+import { TaskError } from './task-errors.js';
+
+describe('eager mode', () => {
+  it('runs the task in the caller without broker or backend', async () => {
+    const { app, broker, backend } = createTestApp({ taskAlwaysEager: true });
+    const add = app.task('e.add', (x: number, y: number) => x + y);
+    const r = await add.delay(2, 3);
+    expect(r).toBeInstanceOf(EagerResult);
+    expect(await r.get()).toBe(5);
+    expect(await r.state()).toBe('SUCCESS');
+    expect(await broker.queueLength('celery')).toBe(0);
+    expect(await backend.get(r.id)).toBeNull();
+  });
+
+  it('stores failures in the result, or throws with taskEagerPropagates', async () => {
+    const a = createTestApp({ taskAlwaysEager: true });
+    const bad = a.app.task('e.bad', () => {
+      throw new TypeError('wrong');
+    });
+    const r = await bad.delay();
+    expect(await r.state()).toBe('FAILURE');
+    await expect(r.get()).rejects.toBeInstanceOf(TaskError);
+    const b = createTestApp({ taskAlwaysEager: true, taskEagerPropagates: true });
+    const bad2 = b.app.task('e.bad', () => {
+      throw new TypeError('wrong');
+    });
+    await expect(bad2.delay()).rejects.toThrow(TypeError);
+  });
+
+  it('runs link callbacks and errbacks eagerly, with the bound context', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    const seen: unknown[] = [];
+    const add = app.task('e.add', (x: number, y: number) => x + y);
+    const record = app.task('e.record', { bind: true }, (ctx, value: unknown) => {
+      seen.push([value, ctx.request.isEager, ctx.request.parentId !== null]);
+      return value;
+    });
+    const fail = app.task('e.fail', () => {
+      throw new Error('x');
+    });
+    const r = await add.applyAsync([1, 2], { link: record.s() });
+    expect(await r.get()).toBe(3);
+    expect((await r.children()).length).toBe(1);
+    const f = await fail.applyAsync([], { linkError: record.s() });
+    expect(await f.state()).toBe('FAILURE');
+    expect(seen).toEqual([
+      [3, true, true],
+      [f.id, true, true],
+    ]);
+  });
+
+  it('sends unknown task names to the broker even in eager mode', async () => {
+    const { app, broker } = createTestApp({ taskAlwaysEager: true });
+    await app.sendTask('elsewhere.task', [1]);
+    expect(await broker.queueLength('celery')).toBe(1);
+  });
+});

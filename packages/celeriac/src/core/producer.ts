@@ -1,0 +1,147 @@
+/**
+ * @module core/producer
+ * Turns a call (name, args, kwargs, options) into a Celery protocol v2 task message and
+ * publishes it. Option precedence follows Celery: the call's own options, then the task's
+ * options, then `taskRoutes`, then app settings.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { argsRepr, kwargsRepr } from '../protocol/repr.js';
+import { encodeTaskMessage } from '../protocol/task-message.js';
+import { isoformatUtc, parseIsoTime } from '../protocol/time.js';
+import type { Json, JsonObject, TaskMessage } from '../protocol/types.js';
+import type { Clock } from './clock.js';
+import { currentTask } from './current-task.js';
+import type { Route } from './routing.js';
+import type { ResolvedSettings } from './settings.js';
+import { toSignatureDicts } from './signature.js';
+import type { ApplyOptions, TimeInput } from './call-options.js';
+import type { ResolvedTaskOptions } from './task-options.js';
+import type { Broker } from './spi/broker.js';
+
+/** What the producer needs from the app. */
+export interface ProducerHost {
+  readonly settings: ResolvedSettings;
+  readonly broker: Broker;
+  readonly clock: Clock;
+  readonly replyTo: string;
+  route(taskName: string): Route | null;
+  lookup(taskName: string): { readonly options: ResolvedTaskOptions } | undefined;
+}
+
+/** A built message and where it goes. */
+export interface OutgoingTask {
+  message: TaskMessage;
+  route: Route;
+  priority: number;
+  /** Epoch ms of the ETA, when in the future. */
+  deliverAt?: number;
+}
+
+const ORIGIN = `gen${process.pid}@${hostname()}`;
+
+function toEpochMs(value: TimeInput, what: string): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : parseIsoTime(value);
+  if (!Number.isFinite(ms)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} is not a valid time: ${String(value)}`);
+  return ms;
+}
+
+function checkNumber(value: number | undefined, what: string, min = 0): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= min)) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} must be a number >= ${min}, got ${String(value)}`);
+  }
+}
+
+function resolveTimes(options: ApplyOptions, now: number): { eta: number | null; expires: number | null } {
+  checkNumber(options.countdown, 'countdown');
+  if (options.countdown !== undefined && options.eta !== undefined) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, 'give either countdown or eta, not both');
+  }
+  const eta = options.countdown !== undefined ? now + options.countdown * 1000 : options.eta !== undefined ? toEpochMs(options.eta, 'eta') : null;
+  let expires: number | null = null;
+  if (typeof options.expires === 'number') {
+    checkNumber(options.expires, 'expires');
+    expires = now + options.expires * 1000;
+  } else if (options.expires !== undefined) {
+    expires = toEpochMs(options.expires, 'expires');
+  }
+  return { eta, expires };
+}
+
+/** Builds the message for one call. Pure apart from ids and the clock. */
+export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): OutgoingTask {
+  if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `args of ${name} must be an array`);
+  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `kwargs of ${name} must be an object`);
+  }
+  checkNumber(options.timeLimit, 'timeLimit');
+  checkNumber(options.softTimeLimit, 'softTimeLimit');
+  const { settings, clock } = host;
+  const task = host.lookup(name);
+  const topts = task?.options;
+  const now = clock.now();
+  const { eta, expires } = resolveTimes(options, now);
+  const id = options.taskId ?? randomUUID();
+  const parent = currentTask();
+  const routed = host.route(name);
+  const queue = options.queue ?? topts?.queue ?? routed?.queue ?? settings.taskDefaultQueue;
+  const route: Route = {
+    queue,
+    exchange: options.exchange ?? (options.queue ?? topts?.queue ? '' : routed?.exchange ?? ''),
+    routingKey: options.routingKey ?? (options.queue ?? topts?.queue ? queue : routed?.routingKey ?? queue),
+  };
+  const priority = options.priority ?? topts?.priority ?? routed?.priority ?? settings.taskDefaultPriority ?? 0;
+  if (!(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `priority must be an integer from 0 to 9, got ${String(priority)}`);
+  }
+  const message: TaskMessage = {
+    protocol: 2,
+    headers: {
+      lang: 'js',
+      task: name,
+      id,
+      shadow: options.shadow ?? null,
+      eta: eta === null ? null : isoformatUtc(eta),
+      expires: expires === null ? null : isoformatUtc(expires),
+      group: options.groupId ?? null,
+      group_index: options.groupIndex ?? null,
+      retries: options.retries ?? 0,
+      timelimit: [options.timeLimit ?? topts?.timeLimit ?? null, options.softTimeLimit ?? topts?.softTimeLimit ?? null],
+      root_id: options.rootId ?? parent?.rootId ?? id,
+      parent_id: options.parentId ?? parent?.id ?? null,
+      argsrepr: argsRepr(args as Json[]),
+      kwargsrepr: kwargsRepr(kwargs),
+      origin: ORIGIN,
+      ignore_result: options.ignoreResult ?? topts?.ignoreResult ?? settings.taskIgnoreResult,
+    },
+    extraHeaders: { ...(options.headers ?? {}) },
+    properties: {
+      correlation_id: id,
+      reply_to: host.replyTo,
+      delivery_mode: 2,
+      ...(expires === null ? {} : { expiration: String(Math.max(0, Math.round(expires - now))) }),
+      priority,
+    },
+    args: [...args] as Json[],
+    kwargs: { ...kwargs },
+    embed: {
+      callbacks: toSignatureDicts(options.link),
+      errbacks: toSignatureDicts(options.linkError),
+      chain: options.chain ? [...options.chain] : null,
+      chord: options.chord ?? null,
+    },
+  };
+  const out: OutgoingTask = { message, route, priority };
+  if (eta !== null && eta > now) out.deliverAt = eta;
+  return out;
+}
+
+/** Publishes a built message. */
+export async function publishTask(broker: Broker, out: OutgoingTask): Promise<void> {
+  // The default exchange '' delivers to the queue named by the routing key, so publish to
+  // the queue itself; a custom routing key only means something with a named exchange.
+  const { exchange, queue, routingKey } = out.route;
+  const options = { exchange, routingKey: exchange === '' ? queue : routingKey, priority: out.priority };
+  await broker.publish(encodeTaskMessage(out.message), out.deliverAt === undefined ? options : { ...options, deliverAt: out.deliverAt });
+}

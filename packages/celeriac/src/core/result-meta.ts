@@ -1,0 +1,54 @@
+/**
+ * @module core/result-meta
+ * Builds the result records workers and eager runs store, in Celery's shape (§3.1).
+ */
+import { isReady } from '../protocol/states.js';
+import { naiveUtcIso } from '../protocol/time.js';
+import type { Json, ResultMeta, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
+
+/** Who stored a meta and for which message (for `resultExtended`). */
+export interface MetaContext {
+  message: TaskMessage;
+  /** Worker node name. */
+  worker: string;
+  /** Queue (routing key) the message came from. */
+  queue: string;
+  extended: boolean;
+  now: number;
+}
+
+/** A meta for `state` with `result` (a value, an exception record, or progress meta). */
+export function buildMeta(
+  ctx: MetaContext,
+  state: TaskState,
+  result: Json,
+  extra: { traceback?: string | null; children?: ResultTuple[] } = {},
+): ResultMeta {
+  const h = ctx.message.headers;
+  const meta: ResultMeta = {
+    status: state,
+    result,
+    traceback: extra.traceback ?? null,
+    children: extra.children ?? [],
+    date_done: isReady(state) ? naiveUtcIso(ctx.now) : null,
+    task_id: h.id,
+  };
+  if (h.group !== null) meta.group_id = h.group;
+  if (h.parent_id !== null) meta.parent_id = h.parent_id;
+  if (ctx.extended) {
+    meta.name = h.task;
+    meta.args = ctx.message.args;
+    meta.kwargs = ctx.message.kwargs;
+    meta.worker = ctx.worker;
+    meta.retries = h.retries;
+    meta.queue = ctx.queue;
+  }
+  // Celery's order puts task_id last; re-insert so the encoded record matches it.
+  const { task_id, ...rest } = meta;
+  return { ...rest, task_id };
+}
+
+/** The children tuple for a plain task id: `[[id, null], null]`. */
+export function resultTuple(id: string): ResultTuple {
+  return [[id, null], null];
+}

@@ -1,0 +1,124 @@
+/**
+ * @module core/spi/broker
+ * The Broker SPI: the small set of primitives every message transport implements. The
+ * worker and producer only ever talk to this interface; adapters live in brokers/.
+ * Every adapter runs the conformance suite in testing/broker-conformance.ts.
+ *
+ * Guarantees every adapter gives:
+ * - **At-least-once**: a delivered message stays owned by the broker until it is settled
+ *   (ack, reject, defer, setAside). If the consumer's process dies first, the message is
+ *   delivered again (memory: when the consumer closes without settling; Redis: by lease).
+ * - **Prefetch**: a consumer never holds more than `prefetch` unsettled deliveries.
+ * - **FIFO per queue and priority bucket**, and priority order as `capabilities.priority`.
+ * - **Delayed delivery**: a message published with `deliverAt` is invisible to consumers
+ *   until then, and is held by the broker, never in worker memory.
+ */
+import type { Message } from '../../protocol/types.js';
+
+/** What an adapter can do; the conformance suite reads this to pick its expectations. */
+export interface BrokerCapabilities {
+  /**
+   * Which priority number is served first. Redis (kombu) and memory serve 0 first;
+   * RabbitMQ serves the highest number first.
+   */
+  readonly priorityOrder: 'lowest-first' | 'highest-first';
+}
+
+/** Where and how to publish one message. */
+export interface PublishOptions {
+  /** Exchange name; '' publishes straight to the queue named by `routingKey`. */
+  exchange: string;
+  /** Queue name (for exchange '') or the routing key to match bindings against. */
+  routingKey: string;
+  /** Delivery priority 0..9 (clamped). @default 0 */
+  priority?: number;
+  /** Epoch ms before which the message must not be delivered (ETA / countdown). */
+  deliverAt?: number;
+}
+
+/** One delivered message, owned by the consumer until settled exactly once. */
+export interface Delivery {
+  /** The kombu envelope JSON text, as stored (may be malformed: decoding is the caller's job). */
+  readonly raw: string;
+  /** The queue it came from. */
+  readonly queue: string;
+  /** The broker's delivery tag (kombu `properties.delivery_tag` on virtual transports). */
+  readonly tag: string;
+  /** True when this message was delivered before and given back. */
+  readonly redelivered: boolean;
+  /** Done with it: remove it for good. */
+  ack(): Promise<void>;
+  /**
+   * Give it up. With `requeue`, it goes back to the tail of its queue marked redelivered;
+   * without, it is dropped.
+   */
+  reject(options: { requeue: boolean }): Promise<void>;
+  /**
+   * Give it back to the front of its queue unmarked, as on warm shutdown for prefetched
+   * messages that never started (kombu's restore).
+   */
+  restore(): Promise<void>;
+  /** Atomically settle it and hold it server-side until `deliverAt` (a future ETA). */
+  defer(deliverAt: number): Promise<void>;
+  /** Atomically settle it and park it with `reason` where operators can inspect it. */
+  setAside(reason: string): Promise<void>;
+}
+
+/** A message parked by {@link Delivery.setAside}. */
+export interface SetAsideRecord {
+  /** The envelope text as it was delivered. */
+  raw: string;
+  queue: string;
+  reason: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** Options of {@link Broker.consume}. */
+export interface ConsumeOptions {
+  /** Queues to consume, served fairly (round robin). */
+  queues: readonly string[];
+  /** Most unsettled deliveries at once; 0 means no limit. */
+  prefetch: number;
+  /** Called once per delivery. Must not throw; errors are the caller's to handle. */
+  onDelivery(delivery: Delivery): void;
+  /** Called when fetching fails (connection lost...). The consumer keeps trying. */
+  onError?(error: Error): void;
+}
+
+/** A running consumption. */
+export interface Consumer {
+  /** Current queues. */
+  readonly queues: readonly string[];
+  /** Change the prefetch window (0 = unlimited). */
+  setPrefetch(prefetch: number): void;
+  /** Start consuming another queue. */
+  addQueue(queue: string): void;
+  /** Stop consuming a queue. */
+  cancelQueue(queue: string): void;
+  /** Stop fetching. Unsettled deliveries stay valid and must still be settled. */
+  close(): Promise<void>;
+}
+
+/** The Broker SPI. */
+export interface Broker {
+  /** Adapter name: 'memory', 'redis', 'amqp'. */
+  readonly kind: string;
+  readonly capabilities: BrokerCapabilities;
+  /** Connect (idempotent). Other calls connect lazily when needed. */
+  connect(): Promise<void>;
+  /** Close connections. Unsettled deliveries are given back to their queues. */
+  close(): Promise<void>;
+  /** Make sure a queue exists and is bound to its own name on the default exchange. */
+  declareQueue(queue: string): Promise<void>;
+  /** Publish one message. */
+  publish(message: Message, options: PublishOptions): Promise<void>;
+  /** Start consuming. */
+  consume(options: ConsumeOptions): Consumer;
+  /** Delete every ready message of a queue (delayed ones included); returns how many. */
+  purge(queue: string): Promise<number>;
+  /** Ready messages in a queue (all priority buckets). */
+  queueLength(queue: string): Promise<number>;
+  /** Messages parked by `setAside`, oldest first. */
+  setAsideMessages(): Promise<SetAsideRecord[]>;
+}

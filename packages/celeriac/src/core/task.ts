@@ -1,0 +1,78 @@
+/**
+ * @module core/task
+ * A task definition: its name, options and function, and the typed ways to call it
+ * (`delay`, `applyAsync`, `s`, `si`). Argument and return types are inferred from the
+ * function, so calls are checked at compile time.
+ */
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import type { Json, JsonObject } from '../protocol/types.js';
+import type { AsyncResult } from './async-result.js';
+import type { TaskContext } from './context.js';
+import type { ApplyOptions } from './call-options.js';
+import type { ResolvedTaskOptions } from './task-options.js';
+import { Signature } from './signature.js';
+
+/** The function of a task, with or without the bound context. */
+export type TaskFunction = (...args: never[]) => unknown;
+
+/** What a task needs from its app to send itself. */
+export interface TaskHost {
+  sendTask(name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): Promise<AsyncResult>;
+}
+
+/** Options of `applyAsync`: Celery's call options plus `kwargs`. */
+export type TaskCallOptions = ApplyOptions & {
+  /** Keyword arguments (mapped onto positions by the task's `params` option). */
+  kwargs?: JsonObject;
+};
+
+/**
+ * A registered task. `A` is the argument tuple callers pass (the bound context excluded),
+ * `R` the awaited return type.
+ */
+export class Task<A extends unknown[] = unknown[], R = unknown> {
+  constructor(
+    readonly name: string,
+    readonly options: ResolvedTaskOptions,
+    /** The function as given (with the context first when `bind` is set). */
+    readonly fn: TaskFunction,
+    private readonly host: TaskHost,
+  ) {}
+
+  /** Send the task with positional arguments. Shortcut for `applyAsync(args)`. */
+  delay(...args: A): Promise<AsyncResult<R>> {
+    return this.applyAsync(args);
+  }
+
+  /** Send the task with call options (countdown, eta, expires, priority, queue, link...). */
+  applyAsync(args?: A, options?: ApplyOptions): Promise<AsyncResult<R>>;
+  /** With `kwargs`, positional arguments may cover only the leading parameters. */
+  applyAsync(args: Partial<A> | undefined, options: TaskCallOptions & { kwargs: JsonObject }): Promise<AsyncResult<R>>;
+  applyAsync(args?: Partial<A>, options: TaskCallOptions = {}): Promise<AsyncResult<R>> {
+    if (args !== undefined && !Array.isArray(args)) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsync: args must be an array, got ${typeof args}`);
+    }
+    const { kwargs = {}, ...rest } = options;
+    return this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
+  }
+
+  /**
+   * A signature of this task with some arguments. When it is used as a callback or chain
+   * step, the parent's result is prepended at call time, so give the remaining ones.
+   */
+  s(...args: Json[]): Signature<R> {
+    return new Signature<R>(this.name, args as Json[]);
+  }
+
+  /** An immutable signature: parent results are not prepended. */
+  si(...args: A): Signature<R> {
+    return new Signature<R>(this.name, args as Json[], {}, {}, true);
+  }
+}
+
+/** Any task, whatever its types. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTask = Task<any[], any>;
+
+/** Celery tasks get their context as first argument when bound. */
+export type BoundFunction<A extends unknown[], R> = (ctx: TaskContext, ...args: A) => R;

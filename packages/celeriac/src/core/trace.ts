@@ -1,0 +1,98 @@
+/**
+ * @module core/trace
+ * Runs one task function for one message: builds the request and context, maps kwargs onto
+ * positions, calls the function inside the current-task scope and reports the outcome.
+ * Shared by the worker's executor and eager mode; acks, time limits and storage are theirs.
+ */
+import type { Logger } from 'pino';
+import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../protocol/types.js';
+import type { TaskContext, TaskRequest } from './context.js';
+import { runAsCurrentTask } from './current-task.js';
+import type { AnyTask } from './task.js';
+
+/** How one run ended. */
+export type TraceOutcome = { ok: true; value: Json } | { ok: false; error: unknown };
+
+/** Everything a run needs besides the task and message. */
+export interface TraceEnvironment {
+  hostname: string;
+  deliveryInfo: DeliveryInfo;
+  isEager: boolean;
+  /** `[hard, soft]` seconds in force. */
+  timeLimit: readonly [number | null, number | null];
+  signal: AbortSignal;
+  log: Logger;
+  updateState(state: TaskState, meta: Json): Promise<void>;
+}
+
+/** Builds `ctx.request` from a message. */
+export function buildRequest(message: TaskMessage, env: Pick<TraceEnvironment, 'hostname' | 'deliveryInfo' | 'isEager' | 'timeLimit'>): TaskRequest {
+  const h = message.headers;
+  return Object.freeze({
+    id: h.id,
+    task: h.task,
+    args: message.args,
+    kwargs: message.kwargs,
+    retries: h.retries,
+    parentId: h.parent_id,
+    rootId: h.root_id,
+    groupId: h.group,
+    groupIndex: h.group_index,
+    hostname: env.hostname,
+    deliveryInfo: env.deliveryInfo,
+    eta: h.eta,
+    expires: h.expires,
+    timeLimit: env.timeLimit,
+    ignoreResult: h.ignore_result,
+    origin: h.origin === '' ? null : h.origin,
+    replyTo: message.properties.reply_to,
+    correlationId: message.properties.correlation_id,
+    isEager: env.isEager,
+    headers: message.extraHeaders,
+  });
+}
+
+/**
+ * Positional arguments for the function: `args`, then each kwarg placed at the position its
+ * name has in the task's `params`. Mirrors Python's errors for unknown or doubled names.
+ */
+export function bindArguments(task: AnyTask, args: readonly Json[], kwargs: Readonly<Record<string, Json>>): unknown[] {
+  const names = Object.keys(kwargs);
+  if (names.length === 0) return [...args];
+  const params = task.options.params;
+  if (params === undefined) {
+    throw new TypeError(
+      `${task.name}() got unexpected keyword arguments ${names.map((n) => `'${n}'`).join(', ')}; ` +
+        'declare the task option `params` to map keyword arguments onto parameters',
+    );
+  }
+  const out: unknown[] = [...args];
+  for (const name of names) {
+    const index = params.indexOf(name);
+    if (index < 0) throw new TypeError(`${task.name}() got an unexpected keyword argument '${name}'`);
+    if (index < args.length) throw new TypeError(`${task.name}() got multiple values for argument '${name}'`);
+    while (out.length < index) out.push(undefined);
+    out[index] = kwargs[name];
+  }
+  return out;
+}
+
+/** Runs the task function and reports its outcome; never throws. */
+export async function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnvironment): Promise<TraceOutcome> {
+  const request = buildRequest(message, env);
+  try {
+    const positional = bindArguments(task, message.args, message.kwargs);
+    const log = env.log.child({ taskId: request.id, taskName: request.task });
+    const ctx: TaskContext = {
+      request,
+      signal: env.signal,
+      log,
+      updateState: (state, meta = null) => env.updateState(state, meta),
+    };
+    const fn = task.fn as (...a: unknown[]) => unknown;
+    const value = await runAsCurrentTask(request, () => (task.options.bind ? fn(ctx, ...positional) : fn(...positional)));
+    return { ok: true, value: value === undefined ? null : (value as Json) };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * @module core/transports
+ * The table that maps URL schemes to adapter factories. core only defines its shape; the
+ * edge (`src/transports.ts`) fills it, so core never imports an adapter.
+ */
+import type { Clock } from './clock.js';
+import type { ResultBackend } from './spi/backend.js';
+import type { Broker } from './spi/broker.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+
+/** What a factory receives besides the URL. */
+export interface TransportContext {
+  clock: Clock;
+}
+
+/** Scheme (without `://`) to factory. */
+export interface TransportTable {
+  brokers: Readonly<Record<string, (url: string, ctx: TransportContext) => Broker>>;
+  backends: Readonly<Record<string, (url: string, ctx: TransportContext) => ResultBackend>>;
+}
+
+function schemeOf(url: string): string {
+  return url.slice(0, Math.max(0, url.indexOf('://'))).toLowerCase();
+}
+
+/** Hides the password of a URL for logs and banners. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)([^@]*)@/i, '$1**@');
+}
+
+/** Throws UNKNOWN_TRANSPORT, naming the known schemes, when no adapter handles `url`. */
+export function checkScheme(table: TransportTable, kind: keyof TransportTable, url: string): void {
+  const factories = table[kind];
+  if (factories[schemeOf(url)] !== undefined) return;
+  const known = Object.keys(factories).map((s) => `${s}://`).join(', ') || 'none';
+  const what = kind === 'brokers' ? 'broker' : 'result backend';
+  throw new CeleriacError(ErrorCodes.UNKNOWN_TRANSPORT, `No ${what} adapter for ${redactUrl(url)}; known schemes: ${known}`);
+}
+
+/** Creates the adapter for a URL, or throws UNKNOWN_TRANSPORT naming the known schemes. */
+export function openTransport<K extends keyof TransportTable>(
+  table: TransportTable,
+  kind: K,
+  url: string,
+  ctx: TransportContext,
+): ReturnType<TransportTable[K][string]> {
+  checkScheme(table, kind, url);
+  const factories = table[kind] as Record<string, (url: string, ctx: TransportContext) => unknown>;
+  return (factories[schemeOf(url)] as (url: string, ctx: TransportContext) => unknown)(url, ctx) as ReturnType<TransportTable[K][string]>;
+}

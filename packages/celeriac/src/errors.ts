@@ -1,0 +1,82 @@
+/**
+ * @module errors
+ * The one error catalogue of Celeriac. Every error the library raises on purpose is a
+ * {@link CeleriacError} with a stable `code` (documented in docs/errors.md). Control-flow
+ * signals a task may throw (Retry, Reject, Ignore) have their own classes in core/.
+ *
+ * This file sits below every layer (protocol included), so anything may import it.
+ */
+
+/** Stable error codes. Never renumber or reuse a code; add new ones at the end. */
+export const ErrorCodes = {
+  /** A message could not be decoded (bad JSON, bad body shape, unsafe content type...). */
+  PROTOCOL: 'CELERIAC_ERR_PROTOCOL',
+  /** A setting has the wrong type or an unknown name. */
+  CONFIG: 'CELERIAC_ERR_CONFIG',
+  /** A task name is not registered in the app or worker. */
+  NOT_REGISTERED: 'CELERIAC_ERR_NOT_REGISTERED',
+  /** A task name was registered twice. */
+  DUPLICATE_TASK: 'CELERIAC_ERR_DUPLICATE_TASK',
+  /** `AsyncResult.get()` waited longer than its timeout. */
+  TIMEOUT: 'CELERIAC_ERR_TIMEOUT',
+  /** A task ended in FAILURE and `get()` rethrew its error (as a TaskError). */
+  TASK_FAILED: 'CELERIAC_ERR_TASK_FAILED',
+  /** A broker or backend URL has a scheme no adapter handles. */
+  UNKNOWN_TRANSPORT: 'CELERIAC_ERR_UNKNOWN_TRANSPORT',
+  /** An operation on a component that is closed or not started. */
+  STATE: 'CELERIAC_ERR_STATE',
+  /** Bad arguments passed to a public API (wrong option type, negative countdown...). */
+  INVALID_ARGUMENT: 'CELERIAC_ERR_INVALID_ARGUMENT',
+  /** A module given to `-A` could not be loaded or exports no app. */
+  APP_LOAD: 'CELERIAC_ERR_APP_LOAD',
+  /** The soft time limit of a task passed. */
+  SOFT_TIME_LIMIT: 'CELERIAC_ERR_SOFT_TIME_LIMIT',
+  /** The hard time limit of a task passed. */
+  TIME_LIMIT: 'CELERIAC_ERR_TIME_LIMIT',
+  /** A task was revoked (by request, because it expired, or terminated). */
+  REVOKED: 'CELERIAC_ERR_REVOKED',
+  /** The worker shut down before the task finished. */
+  WORKER_LOST: 'CELERIAC_ERR_WORKER_LOST',
+  /** A broker or backend operation failed (connection lost, server error). */
+  TRANSPORT: 'CELERIAC_ERR_TRANSPORT',
+} as const;
+
+/** One of the stable error codes in {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Options shared by every catalogued error. */
+export interface CeleriacErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error Celeriac raises on purpose. `code` is stable across releases;
+ * match on it rather than on the message text.
+ */
+export class CeleriacError extends Error {
+  /** Stable code from {@link ErrorCodes}. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options: CeleriacErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * Turns any thrown value into an `Error`. Used at every boundary where user code or a
+ * transport may throw something that is not an Error (a string, an object, undefined).
+ */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === 'string') return new Error(thrown);
+  let text: string;
+  try {
+    text = JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return new Error(`Non-error thrown: ${text}`);
+}

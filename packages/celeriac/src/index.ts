@@ -1,0 +1,64 @@
+/**
+ * @module celeriac
+ * Celery for TypeScript. The curated public API: named exports only.
+ *
+ * @example
+ * ```ts
+ * import { createApp, Worker } from 'celeriac';
+ * export const app = createApp({ broker: process.env.CELERY_BROKER_URL });
+ * export const add = app.task('proj.add', (x: number, y: number) => x + y);
+ * const r = await add.delay(2, 3);
+ * console.log(await r.get({ timeout: 10_000 })); // 5
+ * ```
+ */
+import { App, type AppOptions } from './core/app.js';
+import type { Settings } from './core/settings.js';
+import { defaultTransports } from './transports.js';
+
+/**
+ * Creates an app. Broker and backend default to the embedded memory adapters
+ * (`memory://`), shared by every app of the process.
+ */
+export function createApp(settings: Settings = {}, options: AppOptions = {}): App {
+  return new App(settings, { transports: defaultTransports, ...options });
+}
+
+export { App, REVOKE_EXPIRES_SEC } from './core/app.js';
+export type { AppOptions } from './core/app.js';
+export { AsyncResult, EagerResult } from './core/async-result.js';
+export type { GetOptions } from './core/async-result.js';
+export { systemClock } from './core/clock.js';
+export type { Clock, TimerHandle } from './core/clock.js';
+export type { TaskContext, TaskRequest } from './core/context.js';
+export type { ApplyOptions, TimeInput } from './core/call-options.js';
+export { SETTINGS, resolveSettings } from './core/settings.js';
+export type { ResolvedSettings, RouteTarget, SettingSpec, Settings, TaskRoutes } from './core/settings.js';
+export { Signature } from './core/signature.js';
+export type { SignatureLike } from './core/signature.js';
+export type { ResultBackend, StoreOptions, Unsubscribe } from './core/spi/backend.js';
+export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, SetAsideRecord } from './core/spi/broker.js';
+export { Task } from './core/task.js';
+export type { AnyTask, TaskCallOptions } from './core/task.js';
+export type { TaskOptions } from './core/task-options.js';
+export {
+  NotRegistered,
+  ResultTimeoutError,
+  SoftTimeLimitExceeded,
+  TaskError,
+  TaskRevokedError,
+  TimeLimitExceeded,
+  WorkerLostError,
+} from './core/task-errors.js';
+export { defaultTransports } from './transports.js';
+export type { TransportContext, TransportTable } from './core/transports.js';
+export { CeleriacError, ErrorCodes, coerceError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { MemoryBackend } from './backends/memory/memory-backend.js';
+export { MemoryBroker } from './brokers/memory/memory-broker.js';
+export { ProtocolError } from './protocol/errors.js';
+export { READY_STATES, isReady } from './protocol/states.js';
+export type { ExceptionRecord, Json, JsonObject, ResultMeta, TaskState } from './protocol/types.js';
+export { installShutdownSignals } from './worker/signals.js';
+export { Worker } from './worker/worker.js';
+export type { CloseOptions, WorkerState } from './worker/worker.js';
+export type { ResolvedWorkerOptions, WorkerOptions } from './worker/worker-options.js';

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { decodeEnvelope, encodeEnvelope, markRedelivered } from './envelope.js';
+import { ProtocolError, type ProtocolErrorReason } from './errors.js';
+
+const golden = JSON.parse(
+  readFileSync(new URL('./wire-golden.fixture.json', import.meta.url), 'utf8'),
+) as { GOLDEN_ENVELOPE: string; GOLDEN_BODY: string };
+
+function reasonOf(fn: () => unknown): ProtocolErrorReason | 'no-error' | 'other-error' {
+  try {
+    fn();
+    return 'no-error';
+  } catch (error) {
+    return error instanceof ProtocolError ? error.reason : 'other-error';
+  }
+}
+
+const minimal = (overrides: Record<string, unknown> = {}, props: Record<string, unknown> = {}): string =>
+  JSON.stringify({
+    body: '[[1, 2], {}, {}]',
+    'content-encoding': 'utf-8',
+    'content-type': 'application/json',
+    headers: { task: 'tapp.add', id: 'x' },
+    properties: { delivery_mode: 2, delivery_info: { exchange: '', routing_key: 'celery' }, priority: 0, delivery_tag: 't', ...props },
+    ...overrides,
+  });
+
+describe('decodeEnvelope', () => {
+  it('decodes the captured §1.1 envelope', () => {
+    const decoded = decodeEnvelope(golden.GOLDEN_ENVELOPE);
+    expect(decoded.deliveryTag).toBe('eed89619-2da4-4c1c-92dc-dd4553f5e6ba');
+    expect(decoded.deliveryInfo).toEqual({ exchange: '', routing_key: 'celery' });
+    expect(decoded.message.body).toBe(golden.GOLDEN_BODY);
+    expect(decoded.message.contentType).toBe('application/json');
+    expect(decoded.message.headers['task']).toBe('tapp.add');
+    expect(decoded.message.properties).toEqual({
+      correlation_id: '194f3aca-86a0-438d-a7a7-b9686dd3c5b6',
+      reply_to: '6e8ab29b-2204-3121-ab02-8e0241d23d9e',
+      delivery_mode: 2,
+      priority: 0,
+    });
+  });
+
+  it('re-encodes the §1.1 envelope byte for byte', () => {
+    const { message, deliveryTag, deliveryInfo } = decodeEnvelope(golden.GOLDEN_ENVELOPE);
+    const again = encodeEnvelope(message, {
+      deliveryTag,
+      exchange: deliveryInfo.exchange,
+      routingKey: deliveryInfo.routing_key,
+    });
+    expect(again).toBe(golden.GOLDEN_ENVELOPE);
+  });
+
+  it('takes a body without body_encoding verbatim and fills kombu defaults', () => {
+    const decoded = decodeEnvelope(minimal());
+    expect(decoded.message.body).toBe('[[1, 2], {}, {}]');
+    expect(decoded.message.properties.correlation_id).toBe('');
+    expect(decoded.message.properties.reply_to).toBe('');
+  });
+
+  it('places extra properties after reply_to and expiration after delivery_mode', () => {
+    const { message } = decodeEnvelope(minimal({}, { origin: 'gen1@h', replaced_task_nesting: 0, expiration: '60000', correlation_id: 'c', reply_to: 'r' }));
+    const text = encodeEnvelope(message, { deliveryTag: 't', exchange: '', routingKey: 'celery' });
+    const props = JSON.parse(text).properties as Record<string, unknown>;
+    expect(Object.keys(props)).toEqual([
+      'correlation_id', 'reply_to', 'origin', 'replaced_task_nesting', 'delivery_mode', 'expiration',
+      'delivery_info', 'priority', 'body_encoding', 'delivery_tag',
+    ]);
+  });
+
+  it.each([
+    ['not JSON', '{"body": ', 'bad-json'],
+    ['a JSON array', '[]', 'bad-envelope'],
+    ['a JSON string', '"x"', 'bad-envelope'],
+    ['no properties', minimal({ properties: undefined }), 'bad-envelope'],
+    ['no delivery_tag', minimal({}, { delivery_tag: undefined }), 'bad-envelope'],
+    ['delivery_tag not a string', minimal({}, { delivery_tag: 5 }), 'bad-envelope'],
+    ['no delivery_info', minimal({}, { delivery_info: undefined }), 'bad-envelope'],
+    ['headers not an object', minimal({ headers: [1] }), 'bad-envelope'],
+    ['headers a string', minimal({ headers: 'x' }), 'bad-envelope'],
+    ['body not a string', minimal({ body: [1, 2, 3] }), 'bad-envelope'],
+    ['no content-type', minimal({ 'content-type': undefined }), 'bad-envelope'],
+    ['bad delivery_mode', minimal({}, { delivery_mode: 'x' }), 'bad-envelope'],
+    ['bad base64', minimal({ body: 'not base64!!' }, { body_encoding: 'base64' }), 'bad-encoding'],
+    ['base64 without padding', minimal({ body: 'W1s' }, { body_encoding: 'base64' }), 'bad-encoding'],
+    ['base64 of invalid UTF-8', minimal({ body: '//79' }, { body_encoding: 'base64' }), 'bad-encoding'],
+    ['unknown body_encoding', minimal({}, { body_encoding: 'rot13' }), 'bad-encoding'],
+  ])('rejects %s', (_name, raw, reason) => {
+    expect(reasonOf(() => decodeEnvelope(raw))).toBe(reason);
+  });
+
+  it('never throws anything but ProtocolError on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json(), fc.string().map((s) => minimal({ body: s }, { body_encoding: 'base64' }))), (raw) => {
+        expect(reasonOf(() => decodeEnvelope(raw))).not.toBe('other-error');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('survives hostile keys such as __proto__', () => {
+    const raw = '{"body": "", "content-type": "application/json", "headers": {"__proto__": {"x": 1}}, "properties": {"__proto__": 5, "delivery_tag": "t", "delivery_info": {"exchange": "", "routing_key": "q"}}}';
+    const decoded = decodeEnvelope(raw);
+    expect(Object.getPrototypeOf(decoded.message.properties)).toBe(Object.prototype);
+    expect(Object.keys(decoded.message.properties)).toContain('__proto__');
+  });
+});
+
+describe('markRedelivered', () => {
+  it('sets both flags and keeps everything else', () => {
+    const marked = markRedelivered(golden.GOLDEN_ENVELOPE);
+    const parsed = JSON.parse(marked);
+    expect(parsed.headers.redelivered).toBe(true);
+    expect(parsed.properties.delivery_info).toEqual({ exchange: '', routing_key: 'celery', redelivered: true });
+    expect(marked).toBe(
+      golden.GOLDEN_ENVELOPE.replace('"ignore_result": false}', '"ignore_result": false, "redelivered": true}').replace(
+        '"routing_key": "celery"}',
+        '"routing_key": "celery", "redelivered": true}',
+      ),
+    );
+    expect(decodeEnvelope(marked).deliveryInfo.redelivered).toBe(true);
+  });
+
+  it('rejects non-JSON with ProtocolError', () => {
+    expect(reasonOf(() => markRedelivered('nope'))).toBe('bad-json');
+  });
+});

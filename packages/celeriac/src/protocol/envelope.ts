@@ -1,0 +1,206 @@
+/**
+ * @module protocol/envelope
+ * The JSON envelope kombu's virtual transports (Redis, memory) store per message
+ * (celery-protocol.md §1.1, §1.3, §2.2, §2.6): the serialized body in base64 plus
+ * headers, properties, `delivery_info` and the `delivery_tag` used as the ack key.
+ */
+
+import { getOwn, isJsonObject, setOwn } from './guards.js';
+import { ProtocolError } from './errors.js';
+import { pyJsonStringify } from './py-json.js';
+import type { DeliveryInfo, Json, JsonObject, Message, MessageProperties } from './types.js';
+
+/** Where to say a message was published, and its ack key; all chosen by the caller. */
+export interface EnvelopeOptions {
+  /** A fresh id per publish (kombu uses a uuid4); the consumer's ack key. */
+  deliveryTag: string;
+  /** Exchange name; `''` is the anonymous exchange (the routing key names the queue). */
+  exchange: string;
+  /** Routing key (the queue name when `exchange` is `''`). */
+  routingKey: string;
+}
+
+/** An envelope taken apart: the transport-neutral message plus the transport fields. */
+export interface DecodedEnvelope {
+  /** Headers, properties (without the transport-only fields) and the decoded body text. */
+  message: Message;
+  /** The ack key (`properties.delivery_tag`). */
+  deliveryTag: string;
+  /** Where the message was published (`properties.delivery_info`), incl. `redelivered`. */
+  deliveryInfo: DeliveryInfo;
+}
+
+// Properties with a fixed slot in kombu's output; anything else is an extra property and
+// goes right after reply_to, where kombu inserts caller-supplied properties.
+const PLACED_PROPERTIES = new Set([
+  'correlation_id',
+  'reply_to',
+  'delivery_mode',
+  'expiration',
+  'delivery_info',
+  'priority',
+  'body_encoding',
+  'delivery_tag',
+]);
+
+/**
+ * Builds the envelope JSON for a message, byte-identical to what kombu 5.2.4 writes:
+ * keys `body, content-encoding, content-type, headers, properties`; properties
+ * `correlation_id, reply_to, [extras], delivery_mode, [expiration], delivery_info,
+ * priority, body_encoding, delivery_tag`; body = base64 of the UTF-8 body text.
+ */
+export function encodeEnvelope(message: Message, opts: EnvelopeOptions): string {
+  const props = message.properties;
+  const properties: Record<string, unknown> = {
+    correlation_id: props.correlation_id,
+    reply_to: props.reply_to,
+  };
+  for (const [key, value] of Object.entries(props)) {
+    if (!PLACED_PROPERTIES.has(key) && value !== undefined) setOwn(properties, key, value);
+  }
+  properties['delivery_mode'] = props.delivery_mode;
+  if (props.expiration !== undefined) properties['expiration'] = props.expiration;
+  properties['delivery_info'] = { exchange: opts.exchange, routing_key: opts.routingKey };
+  properties['priority'] = props.priority;
+  properties['body_encoding'] = 'base64';
+  properties['delivery_tag'] = opts.deliveryTag;
+  return pyJsonStringify({
+    body: Buffer.from(message.body, 'utf8').toString('base64'),
+    'content-encoding': message.contentEncoding,
+    'content-type': message.contentType,
+    headers: message.headers,
+    properties,
+  });
+}
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError('bad-envelope', message);
+}
+
+function parseJson(raw: unknown): unknown {
+  if (typeof raw !== 'string') throw new ProtocolError('bad-json', 'Envelope is not a string');
+  try {
+    return JSON.parse(raw);
+  } catch (cause) {
+    throw new ProtocolError('bad-json', 'Envelope is not valid JSON', { cause });
+  }
+}
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes a `body_encoding: base64` body. Strict about the alphabet and padding because
+ * Node's decoder silently skips garbage, which would turn corruption into a wrong body.
+ */
+export function decodeBase64Utf8(text: string): string {
+  if (!BASE64_RE.test(text)) throw new ProtocolError('bad-encoding', 'Body is not valid base64');
+  try {
+    return UTF8.decode(Buffer.from(text, 'base64'));
+  } catch (cause) {
+    throw new ProtocolError('bad-encoding', 'Body is not valid UTF-8', { cause });
+  }
+}
+
+function decodeBody(body: unknown, encoding: unknown): string {
+  if (typeof body !== 'string') throw bad('Envelope body is not a string');
+  // Absent body_encoding means the body is carried verbatim (a Python worker runs that).
+  if (encoding === undefined || encoding === null) return body;
+  if (encoding !== 'base64') {
+    throw new ProtocolError('bad-encoding', `Unknown body_encoding ${JSON.stringify(encoding)}`);
+  }
+  return decodeBase64Utf8(body);
+}
+
+function readDeliveryInfo(value: unknown): DeliveryInfo {
+  if (!isJsonObject(value)) throw bad('properties.delivery_info is not an object');
+  const exchange = getOwn(value, 'exchange') ?? '';
+  const routingKey = getOwn(value, 'routing_key') ?? '';
+  if (typeof exchange !== 'string' || typeof routingKey !== 'string') {
+    throw bad('delivery_info exchange/routing_key are not strings');
+  }
+  const info: DeliveryInfo = { exchange, routing_key: routingKey };
+  const redelivered = getOwn(value, 'redelivered');
+  if (typeof redelivered === 'boolean') info.redelivered = redelivered;
+  const priority = getOwn(value, 'priority');
+  if (typeof priority === 'number') info.priority = priority;
+  return info;
+}
+
+// Fills the fields MessageProperties promises; event and pidbox envelopes carry no
+// correlation_id / reply_to, so those default to ''.
+function readProperties(value: JsonObject): MessageProperties {
+  const props: MessageProperties = {
+    correlation_id: '',
+    reply_to: '',
+    delivery_mode: 2,
+    priority: 0,
+  };
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'delivery_info' || key === 'body_encoding' || key === 'delivery_tag') continue;
+    setOwn(props, key, item);
+  }
+  const check = (key: string, ok: (v: unknown) => boolean): void => {
+    if (!ok(getOwn(props, key))) throw bad(`properties.${key} has the wrong type`);
+  };
+  check('correlation_id', (v) => typeof v === 'string');
+  check('reply_to', (v) => typeof v === 'string');
+  check('delivery_mode', (v) => v === 1 || v === 2);
+  check('priority', (v) => typeof v === 'number' && Number.isFinite(v));
+  check('expiration', (v) => v === undefined || typeof v === 'string');
+  return props;
+}
+
+/**
+ * Parses envelope JSON (as LPUSHed by kombu or {@link encodeEnvelope}) into a message.
+ * Accepts a base64 body (`body_encoding: "base64"`) or a verbatim one (no body_encoding).
+ * Absent `headers`, `content-encoding`, `correlation_id`, `reply_to`, `delivery_mode`
+ * and `priority` get kombu's defaults (`{}`, `utf-8`, `''`, `''`, 2, 0).
+ *
+ * @throws ProtocolError `bad-json` (not JSON), `bad-envelope` (missing or mistyped field,
+ *   incl. the required `delivery_tag` and `delivery_info`), `bad-encoding` (bad base64,
+ *   bad UTF-8, unknown body_encoding).
+ */
+export function decodeEnvelope(raw: string): DecodedEnvelope {
+  const parsed = parseJson(raw);
+  if (!isJsonObject(parsed)) throw bad('Envelope is not a JSON object');
+  const properties = getOwn(parsed, 'properties');
+  if (!isJsonObject(properties)) throw bad('Envelope properties is not an object');
+  const deliveryTag = getOwn(properties, 'delivery_tag');
+  if (typeof deliveryTag !== 'string') throw bad('properties.delivery_tag is not a string');
+  const deliveryInfo = readDeliveryInfo(getOwn(properties, 'delivery_info'));
+  const headers = getOwn(parsed, 'headers') ?? {};
+  if (!isJsonObject(headers)) throw bad('Envelope headers is not an object');
+  const contentType = getOwn(parsed, 'content-type');
+  if (typeof contentType !== 'string') throw bad('content-type is not a string');
+  const contentEncoding = getOwn(parsed, 'content-encoding') ?? 'utf-8';
+  if (typeof contentEncoding !== 'string') throw bad('content-encoding is not a string');
+  const body = decodeBody(getOwn(parsed, 'body'), getOwn(properties, 'body_encoding'));
+  return {
+    message: { headers, properties: readProperties(properties), contentType, contentEncoding, body },
+    deliveryTag,
+    deliveryInfo,
+  };
+}
+
+/**
+ * Marks an envelope as redelivered the way kombu's Redis requeue/restore does: sets
+ * `headers.redelivered` and `properties.delivery_info.redelivered` to true and re-serializes
+ * with Python's separators, keeping the delivery tag and everything else. Like kombu, an
+ * envelope without `headers` (or without `delivery_info`) is passed through with whatever
+ * could be set.
+ *
+ * @throws ProtocolError `bad-json` / `bad-envelope` when the text is not a JSON object.
+ */
+export function markRedelivered(raw: string): string {
+  const parsed = parseJson(raw);
+  if (!isJsonObject(parsed)) throw bad('Envelope is not a JSON object');
+  const headers = getOwn(parsed, 'headers');
+  if (isJsonObject(headers)) {
+    headers['redelivered'] = true;
+    const properties = getOwn(parsed, 'properties');
+    const info = isJsonObject(properties) ? getOwn(properties, 'delivery_info') : undefined;
+    if (isJsonObject(info)) info['redelivered'] = true;
+  }
+  return pyJsonStringify(parsed as Json);
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { pyFloatRepr, pyJsonStringify } from './py-json.js';
+import { CeleriacError } from '../errors.js';
+import type { Json } from './types.js';
+
+interface Golden {
+  floatRepr: [number, string][];
+  jsonDumps: [Json, string][];
+}
+const golden = JSON.parse(
+  readFileSync(new URL('./python-golden.fixture.json', import.meta.url), 'utf8'),
+) as Golden;
+
+// JSON cannot carry -0 distinctly from 0 through Python ints; compare modulo that.
+const noNegativeZero = (value: unknown): unknown =>
+  JSON.parse(JSON.stringify(value, (_k, v: unknown) => (Object.is(v, -0) ? 0 : v)));
+
+describe('pyJsonStringify', () => {
+  it.each(golden.jsonDumps.map(([value, expected], i) => [i, value, expected] as const))(
+    'case %i is byte-identical to json.dumps',
+    (_i, value, expected) => {
+      expect(pyJsonStringify(value)).toBe(expected);
+    },
+  );
+
+  it('uses Python separators and ensure_ascii escapes', () => {
+    expect(pyJsonStringify({ a: [1, 'é'], b: null })).toBe('{"a": [1, "\\u00e9"], "b": null}');
+    expect(pyJsonStringify('😀')).toBe('"\\ud83d\\ude00"');
+    expect(pyJsonStringify('\u007f')).toBe('"\\u007f"');
+  });
+
+  it('skips undefined members like JSON.stringify', () => {
+    expect(pyJsonStringify({ a: undefined, b: [undefined] })).toBe('{"b": [null]}');
+  });
+
+  it('rejects cycles and bigint with a CeleriacError', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    expect(() => pyJsonStringify(cyclic)).toThrow(CeleriacError);
+    expect(() => pyJsonStringify(1n)).toThrow(CeleriacError);
+  });
+
+  it('round-trips any JSON value through JSON.parse', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(JSON.parse(pyJsonStringify(value))).toEqual(noNegativeZero(value));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('round-trips arbitrary unicode strings and doubles', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.double({ noNaN: true, noDefaultInfinity: true }), (s, d) => {
+        expect(JSON.parse(pyJsonStringify([s, d]))).toEqual([s, Object.is(d, -0) ? 0 : d]);
+        expect(pyJsonStringify(s)).toMatch(/^[\x20-\x7e]*$/);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('pyFloatRepr', () => {
+  it.each(golden.floatRepr)('repr(%d) matches Python', (value, expected) => {
+    expect(pyFloatRepr(value)).toBe(expected);
+  });
+
+  it('formats integral floats with .0 like Python', () => {
+    expect(pyFloatRepr(2)).toBe('2.0');
+    expect(pyFloatRepr(1e15)).toBe('1000000000000000.0');
+    expect(pyFloatRepr(1e16)).toBe('1e+16');
+    expect(pyFloatRepr(-0)).toBe('-0.0');
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * @module protocol/py-json
+ * JSON text byte-identical to Python's `json.dumps` with default arguments: separators
+ * `", "` and `": "`, `ensure_ascii=True`, insertion key order, and Python's float repr.
+ * Python readers accept any JSON, so this only matters where byte equality is wanted
+ * (golden tests, stored results compared by other tools, re-encoding a captured envelope).
+ */
+
+import { CeleriacError, ErrorCodes } from '../errors.js';
+
+/**
+ * Python's `repr(float)` for a finite number: shortest round-trip digits, fixed notation
+ * for decimal exponents -4..15 (always with a `.0` if integral), else `1e-05` / `1e+16`.
+ */
+export function pyFloatRepr(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
+  const sign = value < 0 ? '-' : '';
+  // toExponential() without an argument yields the shortest digits that round-trip,
+  // the same digits Python's repr picks; only the layout differs.
+  const [mantissa = '', expText = '0'] = Math.abs(value).toExponential().split('e');
+  const exponent = Number(expText);
+  const digits = mantissa.replace('.', '');
+  if (exponent < -4 || exponent >= 16) {
+    const expSign = exponent < 0 ? '-' : '+';
+    return `${sign}${mantissa}e${expSign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+  const intPart = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+  const fracPart = digits.slice(exponent + 1);
+  return `${sign}${intPart}.${fracPart === '' ? '0' : fracPart}`;
+}
+
+/**
+ * How Python would print the number it gets from parsing our JSON for `value`.
+ * Integral values below 1e21 are written as plain digits, which Python reads as `int`;
+ * everything else becomes a Python `float`. JS cannot tell `2` from `2.0`, so a float
+ * that happens to be integral is written as an int (see celery-protocol.md conventions).
+ */
+export function pyNumberRepr(value: number): string {
+  if (Number.isInteger(value) && Math.abs(value) < 1e21) return String(value);
+  return pyFloatRepr(value);
+}
+
+/**
+ * Python `json.dumps` escaping with `ensure_ascii=True`: everything outside printable
+ * ASCII becomes `\uXXXX` (lowercase hex, UTF-16 units, so astral characters become
+ * surrogate pairs exactly as Python writes them).
+ */
+export function pyJsonString(text: string): string {
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0x20 && unit < 0x7f) {
+      if (unit === 0x22) out += '\\"';
+      else if (unit === 0x5c) out += '\\\\';
+      else out += text[i];
+      continue;
+    }
+    switch (unit) {
+      case 0x0a: out += '\\n'; break;
+      case 0x0d: out += '\\r'; break;
+      case 0x09: out += '\\t'; break;
+      case 0x08: out += '\\b'; break;
+      case 0x0c: out += '\\f'; break;
+      default: out += `\\u${unit.toString(16).padStart(4, '0')}`;
+    }
+  }
+  return `${out}"`;
+}
+
+function unsupported(what: string): CeleriacError {
+  return new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Cannot serialize ${what} as JSON`);
+}
+
+function write(value: unknown, stack: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return pyJsonString(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      // Python would write NaN/Infinity, which JSON.parse (and so our own decoders) reject;
+      // we follow JSON.stringify and write null instead.
+      return Number.isFinite(value) ? pyNumberRepr(value) : 'null';
+    case 'undefined':
+      return undefined;
+    case 'object':
+      break;
+    default:
+      throw unsupported(typeof value);
+  }
+  if (value === null) return 'null';
+  if (stack.has(value)) throw unsupported('a cyclic structure');
+  stack.add(value);
+  let text: string;
+  if (Array.isArray(value)) {
+    text = `[${value.map((item) => write(item, stack) ?? 'null').join(', ')}]`;
+  } else {
+    const parts: string[] = [];
+    for (const [key, item] of Object.entries(value)) {
+      const encoded = write(item, stack);
+      if (encoded !== undefined) parts.push(`${pyJsonString(key)}: ${encoded}`);
+    }
+    text = `{${parts.join(', ')}}`;
+  }
+  stack.delete(value);
+  return text;
+}
+
+/**
+ * Serializes a JSON-compatible value exactly as Python's `json.dumps(value)` would.
+ * `undefined` object members are skipped and `undefined` array items become `null`, as
+ * with `JSON.stringify`; non-finite numbers become `null`.
+ *
+ * Key order is JS insertion order, except that JS always lists integer-like keys
+ * (`"1"`, `"42"`) first in ascending order, which Python does not.
+ *
+ * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols, cycles, or an
+ *   undefined top-level value.
+ */
+export function pyJsonStringify(value: unknown): string {
+  const text = write(value, new Set());
+  if (text === undefined) throw unsupported('undefined');
+  return text;
+}

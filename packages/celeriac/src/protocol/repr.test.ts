@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { argsRepr, kwargsRepr, pyRepr, pyStrRepr, safeRepr } from './repr.js';
+import type { Json, JsonObject } from './types.js';
+
+// Expected strings were produced by CPython 3.11 (repr, json.dumps) and by Celery's own
+// celery.utils.saferepr; see python-golden.fixture.json.
+interface Golden {
+  argsRepr: [Json[], string][];
+  kwargsRepr: [JsonObject, string][];
+  smallBudget: [Json[], number, string][];
+  strRepr: [string, string][];
+  pyRepr: [Json, string][];
+}
+const golden = JSON.parse(
+  readFileSync(new URL('./python-golden.fixture.json', import.meta.url), 'utf8'),
+) as Golden;
+
+describe('argsRepr / kwargsRepr (Celery saferepr, 1024 budget)', () => {
+  it('matches the header values captured from Celery', () => {
+    expect(argsRepr([2, 3])).toBe('(2, 3)');
+    expect(argsRepr([1])).toBe('(1,)');
+    expect(argsRepr([])).toBe('()');
+    expect(kwargsRepr({})).toBe('{}');
+  });
+
+  it.each(golden.argsRepr.map(([args, expected], i) => [i, args, expected] as const))(
+    'args case %i matches Python',
+    (_i, args, expected) => {
+      expect(argsRepr(args)).toBe(expected);
+    },
+  );
+
+  it.each(golden.kwargsRepr.map(([kwargs, expected], i) => [i, kwargs, expected] as const))(
+    'kwargs case %i matches Python',
+    (_i, kwargs, expected) => {
+      expect(kwargsRepr(kwargs)).toBe(expected);
+    },
+  );
+
+  it('matches Python with tiny budgets (truncation and dangling brackets)', () => {
+    for (const [args, maxlen, expected] of golden.smallBudget) {
+      expect(argsRepr(args, maxlen)).toBe(expected);
+    }
+  });
+
+  it('escapes only single quotes inside strings, unlike repr', () => {
+    expect(argsRepr(["it's", 'a\nb'])).toBe("('it\\'s', 'a\nb')");
+  });
+
+  it('returns a string for any JSON arguments and budget', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 50 }), fc.integer({ min: 0, max: 300 }), (args, maxlen) => {
+        const text = argsRepr(args as Json[], maxlen);
+        expect(typeof text).toBe('string');
+      }),
+    );
+  });
+
+  it('safeRepr of a bare value has no tuple wrapping', () => {
+    expect(safeRepr([1, 'a'])).toBe("[1, 'a']");
+    expect(safeRepr(null)).toBe('None');
+  });
+});
+
+describe('pyRepr', () => {
+  it.each(golden.strRepr)('repr(%j) matches Python', (text, expected) => {
+    expect(pyStrRepr(text)).toBe(expected);
+  });
+
+  it.each(golden.pyRepr.map(([value, expected], i) => [i, value, expected] as const))(
+    'value case %i matches Python',
+    (_i, value, expected) => {
+      expect(pyRepr(value)).toBe(expected);
+    },
+  );
+
+  it('prints integral numbers as Python ints (JS has no 2.0)', () => {
+    expect(pyRepr(2)).toBe('2');
+    expect(pyRepr(1e16)).toBe('10000000000000000');
+    expect(pyRepr(-0)).toBe('0');
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * @module protocol/repr
+ * Python-style text for JSON values: the true `repr()` ({@link pyRepr}) and Celery's
+ * truncating `saferepr` ({@link saferepr}, {@link argsRepr}, {@link kwargsRepr}) that fills
+ * the `argsrepr` / `kwargsrepr` headers (celery-protocol.md §1.2). Display only: nothing
+ * parses these strings back.
+ */
+
+import { pyNumberRepr } from './py-json.js';
+import type { Json, JsonObject } from './types.js';
+
+/** Celery's `argsrepr_maxsize` / `kwargsrepr_maxsize` default. */
+export const REPR_MAXLEN = 1024;
+
+/** How deep saferepr descends before printing a container as `[...]` (Celery default). */
+export const REPR_MAXLEVELS = 3;
+
+// Python's str.isprintable(): false for control, format, surrogate, private-use,
+// unassigned, and every separator except the ASCII space.
+const NON_PRINTABLE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u;
+
+function escapeCodePoint(char: string, quote: string): string {
+  switch (char) {
+    case '\\': return '\\\\';
+    case '\n': return '\\n';
+    case '\r': return '\\r';
+    case '\t': return '\\t';
+    case quote: return `\\${quote}`;
+  }
+  const code = char.codePointAt(0) ?? 0;
+  if (code < 0x7f && code >= 0x20) return char;
+  if (code === 0x20 || (code > 0x7f && !NON_PRINTABLE.test(char))) return char;
+  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+  if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, '0')}`;
+  return `\\U${code.toString(16).padStart(8, '0')}`;
+}
+
+/** Python's `repr(str)`: single quotes unless the text has `'` and no `"`. */
+export function pyStrRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  // for..of walks code points, so a lone surrogate stays a single (escaped) unit.
+  for (const char of text) out += escapeCodePoint(char, quote);
+  return out + quote;
+}
+
+/**
+ * Python's `repr()` of the value Python would get from our JSON: `None`, `True`, `False`,
+ * `'text'` with Python's quoting and escapes, `[1, 2]`, `{'a': 1}`. Numbers print as
+ * Python would print them after parsing our JSON (integral → int digits, otherwise float
+ * repr such as `1e-05`), since JS cannot tell `2` from `2.0`.
+ */
+export function pyRepr(value: Json): string {
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'number') return pyNumberRepr(value);
+  if (typeof value === 'string') return pyStrRepr(value);
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  const parts = Object.entries(value).map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`);
+  return `{${parts.join(', ')}}`;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * saferepr: a port of the behaviour (not the code) of celery.utils.saferepr, which differs
+ * from repr() on purpose and in ways visible in every argsrepr header:
+ * - strings are always single-quoted with only `'` escaped (no \n or \\ escaping);
+ * - containers nested deeper than 3 levels print as `[...]` / `{...}`;
+ * - output is built token by token against a character budget. A token is cut by Celery's
+ *   `truncate()` (keep the first `budget` characters, drop the last partial word, add
+ *   `...`; note it also fires when a token is exactly as long as the budget). Once the
+ *   budget is spent, the next token is dropped, `, ...` is written, and then only the
+ *   closing brackets of the containers still open.
+ * ------------------------------------------------------------------------------------- */
+
+type Token =
+  | { kind: 'open'; text: string }
+  | { kind: 'close'; text: string }
+  | { kind: 'sep'; text: string }
+  | { kind: 'quoted'; text: string }
+  | { kind: 'plain'; text: string };
+
+interface StreamState {
+  /** Set once the budget is spent: from then on containers are skipped, not entered. */
+  draining: boolean;
+}
+
+// Python args are a tuple, which JSON cannot express; argsRepr wraps them in a marked
+// object. A WeakSet mark (not a property) keeps user dicts like {tuple: [...]} unaffected.
+const tupleMark = new WeakSet<object>();
+
+type ReprNode = { tuple: readonly Json[] } | Json;
+
+function isTupleNode(node: ReprNode): node is { tuple: readonly Json[] } {
+  return typeof node === 'object' && node !== null && !Array.isArray(node) && tupleMark.has(node);
+}
+
+function* tokens(node: ReprNode, level: number, state: StreamState): Generator<Token> {
+  if (state.draining) {
+    // Celery keeps unvisited containers as raw objects in its stream and ignores them
+    // while closing brackets, so their own brackets never appear.
+    return;
+  }
+  if (node === null || node === undefined) return yield { kind: 'plain', text: 'None' };
+  if (typeof node === 'boolean') return yield { kind: 'plain', text: node ? 'True' : 'False' };
+  if (typeof node === 'number') return yield { kind: 'plain', text: pyNumberRepr(node) };
+  if (typeof node === 'string') return yield { kind: 'quoted', text: node };
+  let open: string;
+  let close: string;
+  let entries: [string | null, Json][];
+  if (isTupleNode(node)) {
+    open = '(';
+    close = node.tuple.length === 1 ? ',)' : ')';
+    entries = node.tuple.map((item) => [null, item]);
+  } else if (Array.isArray(node)) {
+    open = '[';
+    close = ']';
+    entries = node.map((item) => [null, item]);
+  } else {
+    open = '{';
+    close = '}';
+    entries = Object.entries(node);
+  }
+  if (level >= REPR_MAXLEVELS) return yield { kind: 'plain', text: `${open}...${close}` };
+  yield { kind: 'open', text: open };
+  for (let i = 0; i < entries.length; i++) {
+    const [key, item] = entries[i] as [string | null, Json];
+    if (key !== null) {
+      yield { kind: 'quoted', text: key };
+      yield { kind: 'sep', text: ': ' };
+    }
+    yield* tokens(item, level + 1, state);
+    if (i < entries.length - 1) yield { kind: 'sep', text: ', ' };
+  }
+  yield { kind: 'close', text: close };
+}
+
+function codePointLength(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+// Celery's truncate(): cut at `maxlen` characters, then back to the last space.
+function truncate(text: string, maxlen: number): string {
+  const chars = Array.from(text);
+  if (maxlen <= 0 || chars.length < maxlen) return text;
+  const head = chars.slice(0, maxlen).join('');
+  const space = head.lastIndexOf(' ');
+  return `${space < 0 ? head : head.slice(0, space)}...`;
+}
+
+function render(token: Token, budget: number): string {
+  switch (token.kind) {
+    case 'quoted':
+      return `'${truncate(token.text, budget).replaceAll("'", "\\'")}'`;
+    case 'plain':
+      return truncate(token.text, budget);
+    default:
+      return token.text;
+  }
+}
+
+function saferepr(node: ReprNode, maxlen: number): string {
+  const state: StreamState = { draining: false };
+  const stream = tokens(node, 0, state);
+  let budget = maxlen;
+  let out = '';
+  for (const token of stream) {
+    if (budget <= 0) {
+      out += ', ...';
+      state.draining = true;
+      for (const rest of stream) if (rest.kind === 'close') out += rest.text;
+      break;
+    }
+    const text = render(token, budget);
+    out += text;
+    budget -= codePointLength(text);
+  }
+  return out;
+}
+
+/**
+ * Celery's `saferepr(value, maxlen)` for a JSON value; see the notes above for how it
+ * differs from {@link pyRepr}.
+ *
+ * @param maxlen Character budget; {@link REPR_MAXLEN} (1024) by default, as Celery uses.
+ */
+export function safeRepr(value: Json, maxlen: number = REPR_MAXLEN): string {
+  return saferepr(value, maxlen);
+}
+
+/**
+ * The `argsrepr` header Celery writes for positional arguments: a Python tuple,
+ * `(2, 3)`, `(1,)`, `()`, built by saferepr with a 1024-character budget.
+ */
+export function argsRepr(args: readonly Json[], maxlen: number = REPR_MAXLEN): string {
+  const node = { tuple: args };
+  tupleMark.add(node);
+  return saferepr(node, maxlen);
+}
+
+/** The `kwargsrepr` header: saferepr of the keyword dict, 1024-character budget. */
+export function kwargsRepr(kwargs: JsonObject, maxlen: number = REPR_MAXLEN): string {
+  return saferepr(kwargs, maxlen);
+}

@@ -1,0 +1,321 @@
+/**
+ * @module protocol/task-message
+ * Task messages: protocol v2 (headers + body `[args, kwargs, embed]`, celery-protocol.md
+ * §1.2-§1.7) both ways, and the legacy v1 dict body (§1.8) on the way in, normalised into
+ * the same {@link TaskMessage}.
+ */
+
+import { getOwn, isJsonObject, isNumberOrNull, isStringOrNull, setOwn } from './guards.js';
+import { ProtocolError } from './errors.js';
+import { pyJsonStringify } from './py-json.js';
+import { parseIsoTime } from './time.js';
+import type {
+  Embed,
+  Json,
+  JsonObject,
+  Message,
+  MessageProperties,
+  SignatureDict,
+  TaskHeaders,
+  TaskMessage,
+  TimeLimitPair,
+} from './types.js';
+
+/** Content type of JSON-serialized task bodies, the only serializer implemented. */
+export const JSON_CONTENT_TYPE = 'application/json';
+
+/** v2 header names in the order Celery 5.2.6 writes them. */
+export const TASK_HEADER_ORDER = [
+  'lang',
+  'task',
+  'id',
+  'shadow',
+  'eta',
+  'expires',
+  'group',
+  'group_index',
+  'retries',
+  'timelimit',
+  'root_id',
+  'parent_id',
+  'argsrepr',
+  'kwargsrepr',
+  'origin',
+  'ignore_result',
+] as const;
+
+// Every header with a typed slot in TaskHeaders; the rest are extraHeaders.
+const KNOWN_HEADERS: ReadonlySet<string> = new Set([...TASK_HEADER_ORDER, 'redelivered']);
+
+// Serializers we will never decode: both can run code chosen by the sender.
+const UNSAFE_CONTENT_TYPES = new Set([
+  'application/x-python-serialize',
+  'application/x-yaml',
+  'application/yaml',
+  'text/yaml',
+]);
+
+/**
+ * Serializes a task message as Celery 5.2.6 would: v2 headers in Celery's order, then
+ * `extraHeaders` (keys that collide with a typed header are ignored: the typed value
+ * wins), then `redelivered` if set; body `[args, kwargs, embed]` in Python's JSON layout;
+ * `application/json` / `utf-8`. `protocol` is ignored: output is always v2.
+ */
+export function encodeTaskMessage(task: TaskMessage): Message {
+  const source = task.headers as unknown as Record<string, Json>;
+  const headers: Record<string, Json | undefined> = {};
+  for (const key of TASK_HEADER_ORDER) headers[key] = source[key];
+  for (const [key, value] of Object.entries(task.extraHeaders)) {
+    if (!KNOWN_HEADERS.has(key)) setOwn(headers, key, value);
+  }
+  if (task.headers.redelivered !== undefined) headers['redelivered'] = task.headers.redelivered;
+  const embed = {
+    callbacks: task.embed.callbacks,
+    errbacks: task.embed.errbacks,
+    chain: task.embed.chain,
+    chord: task.embed.chord,
+  };
+  return {
+    headers,
+    properties: { ...task.properties },
+    contentType: JSON_CONTENT_TYPE,
+    contentEncoding: 'utf-8',
+    body: pyJsonStringify([task.args, task.kwargs, embed]),
+  };
+}
+
+function badBody(message: string): ProtocolError {
+  return new ProtocolError('bad-body', message);
+}
+
+function badHeaders(message: string): ProtocolError {
+  return new ProtocolError('bad-headers', message);
+}
+
+function checkContentType(message: Message): void {
+  const type = typeof message.contentType === 'string' ? message.contentType.trim().toLowerCase() : '';
+  if (type === JSON_CONTENT_TYPE) return;
+  if (UNSAFE_CONTENT_TYPES.has(type)) {
+    throw new ProtocolError('unsafe-content-type', `Refusing to decode ${type} (unsafe serializer)`);
+  }
+  throw new ProtocolError('unknown-content-type', `Unsupported content type ${JSON.stringify(message.contentType)}`);
+}
+
+function readSignature(value: unknown, where: string): SignatureDict {
+  if (!isJsonObject(value)) throw badBody(`${where} is not a signature object`);
+  const task = getOwn(value, 'task');
+  const args = getOwn(value, 'args') ?? [];
+  const kwargs = getOwn(value, 'kwargs') ?? {};
+  const options = getOwn(value, 'options') ?? {};
+  const subtaskType = getOwn(value, 'subtask_type') ?? null;
+  const immutable = getOwn(value, 'immutable') ?? false;
+  if (
+    typeof task !== 'string' ||
+    !Array.isArray(args) ||
+    !isJsonObject(kwargs) ||
+    !isJsonObject(options) ||
+    !isStringOrNull(subtaskType) ||
+    typeof immutable !== 'boolean'
+  ) {
+    throw badBody(`${where} has a missing or mistyped field`);
+  }
+  const sig: SignatureDict = { task, args, kwargs, options, subtask_type: subtaskType, immutable };
+  // Celery's from_dict tolerates extra keys (e.g. chord_size in later versions); keep them.
+  for (const [key, item] of Object.entries(value)) {
+    if (!Object.prototype.hasOwnProperty.call(sig, key)) setOwn(sig, key, item);
+  }
+  return sig;
+}
+
+function readSignatureList(value: unknown, where: string): SignatureDict[] | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value)) throw badBody(`${where} is not a list`);
+  return value.map((item, i) => readSignature(item, `${where}[${i}]`));
+}
+
+function readEmbed(source: JsonObject | null): Embed {
+  if (source === null) return { callbacks: null, errbacks: null, chain: null, chord: null };
+  const chord = getOwn(source, 'chord');
+  return {
+    callbacks: readSignatureList(getOwn(source, 'callbacks'), 'callbacks'),
+    errbacks: readSignatureList(getOwn(source, 'errbacks'), 'errbacks'),
+    chain: readSignatureList(getOwn(source, 'chain'), 'chain'),
+    chord: chord === undefined || chord === null ? null : readSignature(chord, 'chord'),
+  };
+}
+
+function parseBody(text: unknown): unknown {
+  if (typeof text !== 'string') throw badBody('Body is not a string');
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ProtocolError('bad-json', 'Body is not valid JSON', { cause });
+  }
+}
+
+type Getter = (key: string) => unknown;
+
+function optionalString(get: Getter, key: string): string | null {
+  const value = get(key) ?? null;
+  if (!isStringOrNull(value)) throw badHeaders(`${key} is not a string or null`);
+  return value;
+}
+
+function optionalTime(get: Getter, key: string): string | null {
+  const value = optionalString(get, key);
+  // Validate now so a bad eta/expires is a decode failure, not a crash in the scheduler.
+  if (value !== null) parseIsoTime(value);
+  return value;
+}
+
+function readTimelimit(value: unknown): TimeLimitPair {
+  if (value === undefined || value === null) return [null, null];
+  if (!Array.isArray(value) || value.length !== 2 || !value.every(isNumberOrNull)) {
+    throw badHeaders('timelimit is not [hard, soft]');
+  }
+  return [value[0] as number | null, value[1] as number | null];
+}
+
+function readInteger(value: unknown, key: string, fallback: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw badHeaders(`${key} is not an integer`);
+  return value;
+}
+
+function readGroupIndex(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  return readInteger(value, 'group_index', 0);
+}
+
+/**
+ * Builds TaskHeaders from a lookup, applying Celery's defaults for everything but task
+ * and id. `get` reads v2 headers or a v1 body alike.
+ */
+function readHeaders(get: Getter): TaskHeaders {
+  const task = get('task');
+  const id = get('id');
+  if (typeof task !== 'string' || task === '') throw badHeaders('task is not a non-empty string');
+  if (typeof id !== 'string' || id === '') throw badHeaders('id is not a non-empty string');
+  const ignoreResult = get('ignore_result') ?? false;
+  if (typeof ignoreResult !== 'boolean') throw badHeaders('ignore_result is not a boolean');
+  const headers: TaskHeaders = {
+    lang: optionalString(get, 'lang') ?? 'py',
+    task,
+    id,
+    shadow: optionalString(get, 'shadow'),
+    eta: optionalTime(get, 'eta'),
+    expires: optionalTime(get, 'expires'),
+    group: optionalString(get, 'group'),
+    group_index: readGroupIndex(get('group_index')),
+    retries: readInteger(get('retries'), 'retries', 0),
+    timelimit: readTimelimit(get('timelimit')),
+    root_id: optionalString(get, 'root_id') ?? id,
+    parent_id: optionalString(get, 'parent_id'),
+    argsrepr: optionalString(get, 'argsrepr') ?? '',
+    kwargsrepr: optionalString(get, 'kwargsrepr') ?? '',
+    origin: optionalString(get, 'origin') ?? '',
+    ignore_result: ignoreResult,
+  };
+  const redelivered = get('redelivered');
+  if (typeof redelivered === 'boolean') headers.redelivered = redelivered;
+  return headers;
+}
+
+function readExtraHeaders(headers: JsonObject): JsonObject {
+  const extra: JsonObject = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (!KNOWN_HEADERS.has(key) && value !== undefined) setOwn(extra, key, value);
+  }
+  return extra;
+}
+
+function readProperties(message: Message, id: string): MessageProperties {
+  if (!isJsonObject(message.properties)) {
+    throw new ProtocolError('bad-envelope', 'Message properties is not an object');
+  }
+  const properties = { ...message.properties };
+  // The correlation id of a task is its id; fill it for minimal hand-made messages.
+  if (typeof properties.correlation_id !== 'string' || properties.correlation_id === '') {
+    properties.correlation_id = id;
+  }
+  return properties;
+}
+
+function decodeV2(message: Message, headers: JsonObject, body: unknown): TaskMessage {
+  if (!Array.isArray(body) || body.length !== 3) {
+    // A 2-element body kills a Python 5.2.6 worker; never accept one.
+    throw badBody('v2 body is not a 3-element array [args, kwargs, embed]');
+  }
+  const [args, kwargs, embed] = body as unknown[];
+  if (!Array.isArray(args)) throw badBody('args is not a list');
+  if (!isJsonObject(kwargs)) throw badBody('kwargs is not an object');
+  if (embed !== null && !isJsonObject(embed)) throw badBody('embed is not an object or null');
+  const taskHeaders = readHeaders((key) => getOwn(headers, key));
+  return {
+    protocol: 2,
+    headers: taskHeaders,
+    extraHeaders: readExtraHeaders(headers),
+    properties: readProperties(message, taskHeaders.id),
+    args,
+    kwargs,
+    embed: readEmbed(embed),
+  };
+}
+
+function decodeV1(message: Message, headers: JsonObject, body: JsonObject): TaskMessage {
+  const args = getOwn(body, 'args') ?? [];
+  const kwargs = getOwn(body, 'kwargs') ?? {};
+  if (!Array.isArray(args)) throw badBody('args is not a list');
+  if (!isJsonObject(kwargs)) throw badBody('kwargs is not an object');
+  // v1 has no root/parent ids, reprs or origin: readHeaders fills Celery's defaults.
+  // `taskset` is the pre-3.1 name of `group`.
+  const taskHeaders = readHeaders((key) => {
+    if (key === 'group') return getOwn(body, 'group') ?? getOwn(body, 'taskset');
+    if (KNOWN_HEADERS.has(key) && key !== 'lang' && key !== 'redelivered') return getOwn(body, key);
+    return getOwn(headers, key);
+  });
+  const chord = getOwn(body, 'chord');
+  return {
+    protocol: 1,
+    headers: taskHeaders,
+    extraHeaders: readExtraHeaders(headers),
+    properties: readProperties(message, taskHeaders.id),
+    args,
+    kwargs,
+    embed: {
+      callbacks: readSignatureList(getOwn(body, 'callbacks'), 'callbacks'),
+      errbacks: readSignatureList(getOwn(body, 'errbacks'), 'errbacks'),
+      chain: null,
+      chord: chord === undefined || chord === null ? null : readSignature(chord, 'chord'),
+    },
+  };
+}
+
+/**
+ * Decodes a task message. Protocol v2 is recognised by `headers.task`; otherwise a dict
+ * body is read as protocol v1. Missing optional headers get Celery's defaults (`lang`
+ * `py`, `retries` 0, `timelimit` `[null, null]`, `root_id` = id, reprs and origin `''`,
+ * everything else null/false), an empty or null embed gives an all-null Embed, unknown
+ * headers land in `extraHeaders`, and an empty `correlation_id` becomes the task id.
+ *
+ * Never throws anything but {@link ProtocolError}:
+ * - `unsafe-content-type` for pickle and YAML, `unknown-content-type` for any other
+ *   non-JSON type (msgpack included);
+ * - `bad-encoding` for compressed bodies (the `compression` header; not implemented);
+ * - `bad-json`, `bad-body` (wrong body shape, bad signature), `bad-headers` (missing
+ *   task/id, mistyped header, unparsable eta/expires), `bad-envelope` (properties).
+ */
+export function decodeTaskMessage(message: Message): TaskMessage {
+  if (!isJsonObject(message)) throw new ProtocolError('bad-envelope', 'Message is not an object');
+  checkContentType(message);
+  const headers = message.headers;
+  if (!isJsonObject(headers)) throw badHeaders('headers is not an object');
+  if ((getOwn(headers, 'compression') ?? null) !== null) {
+    throw new ProtocolError('bad-encoding', 'Compressed task bodies are not supported');
+  }
+  const body = parseBody(message.body);
+  if (getOwn(headers, 'task') !== undefined) return decodeV2(message, headers as JsonObject, body);
+  if (isJsonObject(body)) return decodeV1(message, headers as JsonObject, body);
+  if (Array.isArray(body)) throw badHeaders('v2 message without a task header');
+  throw badBody('Body is neither a v2 array nor a v1 dict');
+}

@@ -1,0 +1,194 @@
+/**
+ * @module testing/backend-conformance
+ * The one test suite every {@link ResultBackend} adapter runs (memory, Redis). It checks the
+ * guarantees of the ResultBackend SPI (core/spi/backend.ts) with real time and unique ids.
+ *
+ * Requires vitest (a devDependency of this package): import it from test files only.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ResultBackend } from '../core/spi/backend.js';
+import type { GroupMeta, Json, ResultMeta, TaskState } from '../protocol/types.js';
+
+/** Options of {@link backendConformance}. */
+export interface BackendConformanceOptions {
+  /** Runs after each test, before the backend is closed (delete keys...). */
+  cleanup?: (backend: ResultBackend) => Promise<void>;
+  /**
+   * Prefix of every task and group id the suite creates (each gets a random suffix).
+   * @default 'celeriac-conformance-'
+   */
+  idPrefix?: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A result meta in Celery's shape and field order. */
+function makeMeta(taskId: string, status: TaskState, result: Json): ResultMeta {
+  const ready = status === 'SUCCESS' || status === 'FAILURE' || status === 'REVOKED';
+  return {
+    status,
+    result,
+    traceback: null,
+    children: [],
+    date_done: ready ? '2026-01-01T00:00:00.000000' : null,
+    task_id: taskId,
+  };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+const forever = { expiresSec: null };
+
+/**
+ * Defines a vitest `describe` block checking that `makeBackend()` honours the ResultBackend
+ * SPI: store/get, getMany order, SUCCESS never overwritten, subscribe/unsubscribe, forget,
+ * groups, revokes and expiry.
+ *
+ * ```ts
+ * backendConformance('memory', () => new MemoryBackend());
+ * ```
+ *
+ * @param name Shown in the describe title.
+ * @param makeBackend Called before each test; the suite connects and, after the test, closes it.
+ * @param options Cleanup hook and id prefix.
+ */
+export function backendConformance(
+  name: string,
+  makeBackend: () => Promise<ResultBackend> | ResultBackend,
+  options: BackendConformanceOptions = {},
+): void {
+  const prefix = options.idPrefix ?? 'celeriac-conformance-';
+  const newId = () => `${prefix}${randomUUID()}`;
+
+  describe(`ResultBackend conformance: ${name}`, () => {
+    let backend: ResultBackend;
+
+    beforeEach(async () => {
+      backend = await makeBackend();
+      await backend.connect();
+    });
+
+    afterEach(async () => {
+      await options.cleanup?.(backend);
+      await backend.close();
+    });
+
+    it('stores and gets a meta; an unknown id reads as null', async () => {
+      const id = newId();
+      const meta: ResultMeta = { ...makeMeta(id, 'SUCCESS', { answer: [1, 'two', null] }), name: 'proj.add', args: [1, 2] };
+      await backend.store(meta, forever);
+      expect(await backend.get(id)).toEqual(meta);
+      expect(await backend.get(newId())).toBeNull();
+    });
+
+    it('stores a snapshot: mutating the stored or returned object changes nothing', async () => {
+      const id = newId();
+      const meta = makeMeta(id, 'PROGRESS', { done: 1 });
+      await backend.store(meta, forever);
+      (meta.result as { done: number }).done = 99;
+      const read = await backend.get(id);
+      expect(read?.result).toEqual({ done: 1 });
+      (read?.result as { done: number }).done = 42;
+      expect((await backend.get(id))?.result).toEqual({ done: 1 });
+    });
+
+    it('a later store replaces a non-final state', async () => {
+      const id = newId();
+      await backend.store(makeMeta(id, 'STARTED', null), forever);
+      await backend.store(makeMeta(id, 'FAILURE', { exc_type: 'ValueError', exc_message: ['x'], exc_module: 'builtins' }), forever);
+      expect((await backend.get(id))?.status).toBe('FAILURE');
+    });
+
+    it('getMany returns metas in the order asked, null for misses', async () => {
+      const [a, b, missing] = [newId(), newId(), newId()];
+      await backend.store(makeMeta(a, 'SUCCESS', 1), forever);
+      await backend.store(makeMeta(b, 'STARTED', null), forever);
+      const got = await backend.getMany([b, missing, a, b]);
+      expect(got.map((m) => m?.task_id ?? null)).toEqual([b, null, a, b]);
+      expect(got[2]?.result).toBe(1);
+      expect(await backend.getMany([])).toEqual([]);
+    });
+
+    it('never overwrites a stored SUCCESS, and does not publish the ignored store', async () => {
+      const id = newId();
+      const seen: ResultMeta[] = [];
+      const unsubscribe = await backend.subscribe(id, (m) => seen.push(m));
+      await backend.store(makeMeta(id, 'SUCCESS', 5), forever);
+      await backend.store(makeMeta(id, 'FAILURE', { exc_type: 'E', exc_message: [], exc_module: null }), forever);
+      await backend.store(makeMeta(id, 'STARTED', null), forever);
+      const stored = await backend.get(id);
+      expect(stored?.status).toBe('SUCCESS');
+      expect(stored?.result).toBe(5);
+      await waitFor(() => seen.length >= 1);
+      await sleep(150);
+      expect(seen.map((m) => m.status)).toEqual(['SUCCESS']);
+      await unsubscribe();
+    });
+
+    it('subscribe receives every later store; unsubscribe stops it', async () => {
+      const id = newId();
+      const other = newId();
+      const seen: ResultMeta[] = [];
+      const unsubscribe = await backend.subscribe(id, (m) => seen.push(m));
+      await backend.store(makeMeta(other, 'SUCCESS', 0), forever);
+      await backend.store(makeMeta(id, 'PROGRESS', { step: 1 }), forever);
+      await backend.store(makeMeta(id, 'PROGRESS', { step: 2 }), forever);
+      await waitFor(() => seen.length >= 2);
+      expect(seen.map((m) => m.result)).toEqual([{ step: 1 }, { step: 2 }]);
+      expect(seen.every((m) => m.task_id === id)).toBe(true);
+      await unsubscribe();
+      await unsubscribe();
+      await backend.store(makeMeta(id, 'SUCCESS', 3), forever);
+      await sleep(200);
+      expect(seen).toHaveLength(2);
+    });
+
+    it('forget deletes a meta', async () => {
+      const id = newId();
+      await backend.store(makeMeta(id, 'SUCCESS', 1), forever);
+      await backend.forget(id);
+      expect(await backend.get(id)).toBeNull();
+      await backend.forget(newId());
+    });
+
+    it('saves, gets and forgets a group', async () => {
+      const gid = newId();
+      const meta: GroupMeta = { result: [[gid, null], [[[newId(), null], null], [[newId(), null], null]]] };
+      await backend.saveGroup(gid, meta, forever);
+      expect(await backend.getGroup(gid)).toEqual(meta);
+      expect(await backend.getGroup(newId())).toBeNull();
+      await backend.forgetGroup(gid);
+      expect(await backend.getGroup(gid)).toBeNull();
+    });
+
+    it('revoked returns the revoked subset', async () => {
+      const [a, b, c] = [newId(), newId(), newId()];
+      await backend.revoke([a, b], { expiresSec: 60 });
+      expect(await backend.revoked([a, b, c])).toEqual(new Set([a, b]));
+      expect(await backend.revoked([c])).toEqual(new Set());
+    });
+
+    it('expires metas, groups and revokes after their time', async () => {
+      const [id, keep, gid, rid] = [newId(), newId(), newId(), newId()];
+      await backend.store(makeMeta(id, 'SUCCESS', 1), { expiresSec: 1 });
+      await backend.store(makeMeta(keep, 'SUCCESS', 2), { expiresSec: 60 });
+      await backend.saveGroup(gid, { result: [[gid, null], []] }, { expiresSec: 1 });
+      await backend.revoke([rid], { expiresSec: 1 });
+      expect((await backend.get(id))?.result).toBe(1);
+      expect(await backend.getGroup(gid)).not.toBeNull();
+      expect(await backend.revoked([rid])).toEqual(new Set([rid]));
+      await sleep(1250);
+      expect(await backend.get(id)).toBeNull();
+      expect(await backend.getMany([id, keep]).then((ms) => ms.map((m) => m?.task_id ?? null))).toEqual([null, keep]);
+      expect(await backend.getGroup(gid)).toBeNull();
+      expect(await backend.revoked([rid])).toEqual(new Set());
+    });
+  });
+}

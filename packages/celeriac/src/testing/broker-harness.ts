@@ -1,0 +1,144 @@
+/**
+ * @module testing/broker-harness
+ * Helpers of the broker conformance suite: test messages, a delivery collector per
+ * consumer ({@link Inbox}) and per-test bookkeeping ({@link Harness}) that leaves the broker
+ * clean. Internal to testing/; not exported from `celeriac/testing`.
+ */
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import type { Broker, Consumer, Delivery, PublishOptions } from '../core/spi/broker.js';
+import type { Message } from '../protocol/types.js';
+
+/** Resolves after `ms` real milliseconds. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A minimal protocol v2 task message whose `headers.id` identifies it in assertions. */
+export function makeMessage(id: string): Message {
+  return {
+    headers: { lang: 'py', task: 'conformance.noop', id, root_id: id, parent_id: null, retries: 0 },
+    properties: { correlation_id: id, reply_to: '', delivery_mode: 2, priority: 0 },
+    contentType: 'application/json',
+    contentEncoding: 'utf-8',
+    body: JSON.stringify([[id], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]),
+  };
+}
+
+/** The envelope of a delivery, parsed. */
+export function envelopeOf(delivery: Delivery): { headers: Record<string, unknown>; properties: Record<string, unknown>; body: string } {
+  return JSON.parse(delivery.raw) as never;
+}
+
+/** The `headers.id` a test gave the message. */
+export function idOf(delivery: Delivery): string {
+  return String(envelopeOf(delivery).headers['id']);
+}
+
+/** Collects the deliveries of one consumer, in order. */
+export class Inbox {
+  /** Every delivery with its local arrival time (epoch ms), in arrival order. */
+  readonly received: { delivery: Delivery; at: number }[] = [];
+  /** Acks made through {@link Inbox.ack}. */
+  acked = 0;
+  /** Most deliveries held unacked at once, as seen at each arrival. */
+  maxUnsettled = 0;
+  #taken = 0;
+  /** The consumer feeding this inbox (set by {@link Harness.consume}). */
+  consumer!: Consumer;
+
+  /** The `onDelivery` callback to give the broker. */
+  readonly onDelivery = (delivery: Delivery): void => {
+    this.received.push({ delivery, at: Date.now() });
+    this.maxUnsettled = Math.max(this.maxUnsettled, this.received.length - this.acked);
+  };
+
+  /** Deliveries received so far. */
+  get count(): number {
+    return this.received.length;
+  }
+
+  /** The next delivery not yet returned by `next`, waiting for it if needed. */
+  async next(timeoutMs = 3000): Promise<Delivery> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#taken >= this.received.length) {
+      if (Date.now() > deadline) throw new Error(`no delivery #${this.#taken + 1} within ${timeoutMs} ms`);
+      await sleep(5);
+    }
+    return (this.received[this.#taken++] as { delivery: Delivery }).delivery;
+  }
+
+  /** Acks and counts it (so `maxUnsettled` tracks the window). */
+  async ack(delivery: Delivery): Promise<void> {
+    // Counted before awaiting: the broker may push the next delivery before ack() resolves.
+    this.acked++;
+    await delivery.ack();
+  }
+
+  /** Takes `n` deliveries, acking each before taking the next; returns their ids. */
+  async drainAcking(n: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = await this.next();
+      ids.push(idOf(d));
+      await this.ack(d);
+    }
+    return ids;
+  }
+
+  /** Waits until `n` deliveries arrived in total. */
+  async waitForCount(n: number, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.received.length < n) {
+      if (Date.now() > deadline) throw new Error(`only ${this.received.length}/${n} deliveries within ${timeoutMs} ms`);
+      await sleep(5);
+    }
+  }
+
+  /** Waits `ms`, then asserts exactly `total` deliveries arrived since the consumer started. */
+  async expectTotal(total: number, ms: number): Promise<void> {
+    await sleep(Math.max(0, ms));
+    const ids = this.received.map((r) => idOf(r.delivery));
+    expect(this.received.length, `deliveries after ${ms} ms: ${ids.join(', ')}`).toBe(total);
+  }
+}
+
+/** Per-test bookkeeping so every test leaves the broker clean. */
+export class Harness {
+  readonly #queues: string[] = [];
+  readonly #inboxes: Inbox[] = [];
+
+  constructor(
+    readonly broker: Broker,
+    private readonly prefix: string,
+  ) {}
+
+  /** A fresh, declared queue. */
+  async queue(label = 'q'): Promise<string> {
+    const name = `${this.prefix}${label}-${randomUUID().slice(0, 8)}`;
+    this.#queues.push(name);
+    await this.broker.declareQueue(name);
+    return name;
+  }
+
+  /** Publishes {@link makeMessage}(id) to `queue` on the default exchange. */
+  async publish(queue: string, id: string, extra: Partial<PublishOptions> = {}): Promise<void> {
+    await this.broker.publish(makeMessage(id), { exchange: '', routingKey: queue, ...extra });
+  }
+
+  /** Starts a consumer whose deliveries land in a new {@link Inbox}. */
+  consume(queues: string[], prefetch: number): Inbox {
+    const inbox = new Inbox();
+    inbox.consumer = this.broker.consume({ queues, prefetch, onDelivery: inbox.onDelivery });
+    this.#inboxes.push(inbox);
+    return inbox;
+  }
+
+  /** Closes the test's consumers, acks what they left unsettled and purges its queues. */
+  async dispose(): Promise<void> {
+    for (const inbox of this.#inboxes) {
+      await inbox.consumer.close().catch(() => undefined);
+      // Settle whatever the test left; already-settled ones reject, which is fine here.
+      for (const { delivery } of inbox.received) await delivery.ack().catch(() => undefined);
+    }
+    for (const queue of this.#queues) await this.broker.purge(queue).catch(() => undefined);
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * @module worker/executor
+ * Handles one delivery from receipt to settlement: decode (malformed messages are set aside,
+ * never run), skip unknown, revoked and expired tasks, wait for a pool slot, run the task
+ * under its time limits, store its result, send follow-ups, then settle the message through
+ * `decideSettlement`.
+ */
+import type { Logger } from 'pino';
+import type { App } from '../core/app.js';
+import type { Delivery } from '../core/spi/broker.js';
+import { sendCallbacks, sendErrbacks } from '../core/follow-up.js';
+import { buildMeta, type MetaContext } from '../core/result-meta.js';
+import {
+  NotRegistered,
+  SoftTimeLimitExceeded,
+  TaskRevokedError,
+  TimeLimitExceeded,
+  WorkerLostError,
+  formatTraceback,
+  toExceptionRecord,
+} from '../core/task-errors.js';
+import { traceTask, type TraceOutcome } from '../core/trace.js';
+import type { AnyTask } from '../core/task.js';
+import { coerceError } from '../errors.js';
+import { decodeEnvelope } from '../protocol/envelope.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { decodeTaskMessage } from '../protocol/task-message.js';
+import { parseIsoTime } from '../protocol/time.js';
+import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
+import type { AsyncPool, Release } from './async-pool.js';
+import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
+
+/** A task request the worker holds: reserved (waiting for a slot) or active (running). */
+export interface Job {
+  readonly delivery: Delivery;
+  readonly message: TaskMessage;
+  readonly task: AnyTask;
+  state: 'reserved' | 'active';
+  /** Epoch ms when it started running. */
+  startedAt: number | null;
+  ackedEarly: boolean;
+  readonly abort: AbortController;
+  /** Set when shutdown gives up on the job; the running promise is then ignored. */
+  abandon?: () => void;
+}
+
+/** What the executor needs from its worker. */
+export interface ExecutorHost {
+  readonly app: App;
+  readonly hostname: string;
+  readonly pool: AsyncPool;
+  readonly log: Logger;
+  /** Counts finished tasks per name (for stats). */
+  countProcessed(name: string): void;
+  /** False once shutdown began: a message that has not started by then is given back. */
+  accepting(): boolean;
+}
+
+/** Runs deliveries. One per worker. */
+export class Executor {
+  /** Jobs by delivery tag. */
+  readonly jobs = new Map<string, Job>();
+
+  constructor(private readonly host: ExecutorHost) {}
+
+  /** Handles one delivery to the end; never throws. */
+  async handle(delivery: Delivery): Promise<void> {
+    try {
+      const message = await this.decode(delivery);
+      if (message === null) return;
+      const task = await this.admit(delivery, message);
+      if (task === null) return;
+      await this.run(delivery, message, task);
+    } catch (err) {
+      // Only a bug or a dead backend lands here; the message stays unsettled and comes back.
+      this.host.log.error({ err: coerceError(err), tag: delivery.tag }, 'unexpected error while handling a message');
+    }
+  }
+
+  /** Decodes; a malformed message is set aside where operators can inspect it. */
+  private async decode(delivery: Delivery): Promise<TaskMessage | null> {
+    try {
+      return decodeTaskMessage(decodeEnvelope(delivery.raw).message);
+    } catch (err) {
+      const reason = err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
+      this.host.log.error({ queue: delivery.queue, tag: delivery.tag, reason }, 'malformed message set aside, not executed');
+      await delivery.setAside(reason);
+      return null;
+    }
+  }
+
+  /** Returns the task to run, or null after settling a message that must not run now. */
+  private async admit(delivery: Delivery, message: TaskMessage): Promise<AnyTask | null> {
+    const { app } = this.host;
+    const h = message.headers;
+    const task = app.lookup(h.task);
+    if (task === undefined) {
+      const error = new NotRegistered(h.task);
+      this.host.log.error({ taskId: h.id, taskName: h.task }, `received unregistered task of type ${JSON.stringify(h.task)}; message acked and FAILURE stored`);
+      await this.storeFinal(message, delivery, 'FAILURE', toExceptionRecord(error) as never, null, []);
+      await this.settle(delivery, 'skipped', { acksLate: false, acksOnFailureOrTimeout: true, ackedEarly: false });
+      return null;
+    }
+    const now = app.clock.now();
+    const expired = h.expires !== null && parseIsoTime(h.expires) <= now;
+    const revoked = expired ? false : (await app.backend.revoked([h.id])).has(h.id);
+    if (expired || revoked) {
+      const reason = expired ? 'expired' : 'revoked';
+      this.host.log.info({ taskId: h.id, taskName: h.task }, `discarding ${reason} task`);
+      if (expired) await app.backend.revoke([h.id], { expiresSec: app.revokeExpiresSec });
+      await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(new TaskRevokedError(reason)) as never, null, []);
+      await this.settle(delivery, 'skipped', this.policy(task, false));
+      return null;
+    }
+    const eta = h.eta === null ? null : parseIsoTime(h.eta);
+    if (eta !== null && eta > now) {
+      // Sent straight to the queue with a future ETA (as Python does): the broker holds it, not us.
+      await delivery.defer(eta);
+      return null;
+    }
+    return task;
+  }
+
+  private policy(task: AnyTask, ackedEarly: boolean): AckPolicy {
+    const s = this.host.app.settings;
+    return {
+      acksLate: task.options.acksLate ?? s.taskAcksLate,
+      acksOnFailureOrTimeout: task.options.acksOnFailureOrTimeout ?? s.taskAcksOnFailureOrTimeout,
+      ackedEarly,
+    };
+  }
+
+  private async run(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
+    const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new AbortController() };
+    this.jobs.set(delivery.tag, job);
+    let release: Release;
+    try {
+      try {
+        release = await this.host.pool.acquire();
+      } catch {
+        await this.settle(delivery, 'not-started', this.policy(task, false));
+        return;
+      }
+      if (!this.host.accepting()) {
+        // Shutdown began while this message was being admitted or waited for a slot
+        // (after the pool's waiters were cancelled): it never started, so give it back.
+        release();
+        await this.settle(delivery, 'not-started', this.policy(task, false));
+        return;
+      }
+      try {
+        await this.execute(job);
+      } finally {
+        release();
+      }
+    } finally {
+      this.jobs.delete(delivery.tag);
+    }
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const { app, log } = this.host;
+    const { message, task, delivery } = job;
+    const h = message.headers;
+    job.state = 'active';
+    job.startedAt = app.clock.now();
+    if (!this.policy(task, false).acksLate) {
+      await delivery.ack();
+      job.ackedEarly = true;
+    }
+    const [hard, soft] = this.limits(task, message);
+    if (task.options.trackStarted ?? app.settings.taskTrackStarted) {
+      await this.storeState(message, delivery, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
+    }
+    log.debug({ taskId: h.id, taskName: h.task }, 'task started');
+    const outcome = await this.runWithLimits(job, hard, soft);
+    if (outcome === 'abandoned') {
+      await this.finishAbandoned(job);
+      return;
+    }
+    const kind = await this.finish(job, outcome);
+    this.host.countProcessed(task.name);
+    await this.settle(delivery, kind, this.policy(task, job.ackedEarly));
+  }
+
+  private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {
+    const s = this.host.app.settings;
+    const [hard, soft] = message.headers.timelimit;
+    return [hard ?? task.options.timeLimit ?? s.taskTimeLimit, soft ?? task.options.softTimeLimit ?? s.taskSoftTimeLimit];
+  }
+
+  /** Runs the task; resolves with its outcome, a timeout failure, or 'abandoned'. */
+  private runWithLimits(job: Job, hard: number | null, soft: number | null): Promise<TraceOutcome | 'abandoned'> {
+    const { app, log, hostname } = this.host;
+    const { message, delivery } = job;
+    const clock = app.clock;
+    return new Promise((resolve) => {
+      const timers: unknown[] = [];
+      let over = false;
+      const done = (value: TraceOutcome | 'abandoned') => {
+        over = true;
+        for (const t of timers) clock.clearTimer(t as never);
+        resolve(value);
+      };
+      job.abandon = () => {
+        job.abort.abort(new WorkerLostError('worker shut down before the task finished'));
+        done('abandoned');
+      };
+      if (soft !== null) timers.push(clock.setTimer(() => job.abort.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
+      if (hard !== null) {
+        timers.push(
+          clock.setTimer(() => {
+            const error = new TimeLimitExceeded(hard);
+            job.abort.abort(error);
+            log.error({ taskId: message.headers.id, taskName: message.headers.task }, `hard time limit (${hard}s) exceeded`);
+            done({ ok: false, error });
+          }, hard * 1000),
+        );
+      }
+      void traceTask(job.task, message, {
+        hostname,
+        deliveryInfo: { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered },
+        isEager: false,
+        timeLimit: [hard, soft],
+        signal: job.abort.signal,
+        log,
+        // A run given up (hard limit, shutdown) may wake later: it must not overwrite the final state.
+        updateState: (state, meta) => (over ? Promise.resolve() : this.storeState(message, delivery, state, meta)),
+      }).then(done);
+    });
+  }
+
+  /** Stores the outcome and sends follow-ups; returns the outcome kind for settlement. */
+  private async finish(job: Job, outcome: TraceOutcome): Promise<DeliveryOutcome> {
+    const { app, log } = this.host;
+    const { message, delivery } = job;
+    const h = message.headers;
+    const send = app.sendTask.bind(app);
+    const took = (app.clock.now() - (job.startedAt ?? app.clock.now())) / 1000;
+    if (outcome.ok) {
+      let children: ResultTuple[];
+      try {
+        children = await sendCallbacks(send, message, outcome.value);
+      } catch (err) {
+        // As in Celery's tracer: a callback that cannot be sent fails the task.
+        log.error({ err: coerceError(err), taskId: h.id }, 'failed to send callbacks');
+        return this.finish(job, { ok: false, error: err });
+      }
+      await this.storeFinal(message, delivery, 'SUCCESS', outcome.value, null, children);
+      log.info({ taskId: h.id, taskName: h.task, runtime: took }, `Task ${h.task}[${h.id}] succeeded in ${took.toFixed(3)}s`);
+      return 'success';
+    }
+    const error = outcome.error;
+    const traceback = formatTraceback(error);
+    let children: ResultTuple[] = [];
+    try {
+      children = await sendErrbacks(send, message);
+    } catch (err) {
+      log.error({ err: coerceError(err), taskId: h.id }, 'failed to send errbacks');
+    }
+    await this.storeFinal(message, delivery, 'FAILURE', toExceptionRecord(error) as never, traceback, children);
+    log.error({ taskId: h.id, taskName: h.task, err: coerceError(error) }, `Task ${h.task}[${h.id}] raised: ${coerceError(error).name}: ${coerceError(error).message}`);
+    return error instanceof TimeLimitExceeded ? 'timeout' : 'failure';
+  }
+
+  private async finishAbandoned(job: Job): Promise<void> {
+    const { message, delivery, task } = job;
+    const decision = decideSettlement('abandoned', this.policy(task, job.ackedEarly));
+    if (decision.action !== 'restore') {
+      // The message is gone, so record why the task never finished.
+      const record = toExceptionRecord(new WorkerLostError('worker shut down before the task finished'));
+      await this.storeFinal(message, delivery, 'FAILURE', record as never, null, []).catch(() => undefined);
+    }
+    await this.settle(delivery, 'abandoned', this.policy(task, job.ackedEarly));
+  }
+
+  private metaContext(message: TaskMessage, delivery: Delivery): MetaContext {
+    const { app, hostname } = this.host;
+    return { message, worker: hostname, queue: delivery.queue, extended: app.settings.resultExtended, now: app.clock.now() };
+  }
+
+  private async storeState(message: TaskMessage, delivery: Delivery, state: TaskState, meta: Json): Promise<void> {
+    if (message.headers.ignore_result) return;
+    const { app } = this.host;
+    await app.backend.store(buildMeta(this.metaContext(message, delivery), state, meta), { expiresSec: app.settings.resultExpires });
+  }
+
+  private async storeFinal(message: TaskMessage, delivery: Delivery, state: TaskState, result: Json, traceback: string | null, children: ResultTuple[]): Promise<void> {
+    if (message.headers.ignore_result) return;
+    const { app, log } = this.host;
+    const meta = buildMeta(this.metaContext(message, delivery), state, result, { traceback, children });
+    try {
+      await app.backend.store(meta, { expiresSec: app.settings.resultExpires });
+    } catch (err) {
+      // A result that cannot be encoded (a BigInt, a cycle) must not lose the task's end.
+      log.error({ err: coerceError(err), taskId: message.headers.id }, 'could not store result; storing the encoding error instead');
+      const record = { exc_type: 'EncodeError', exc_message: [coerceError(err).message], exc_module: 'kombu.exceptions' };
+      await app.backend.store(buildMeta(this.metaContext(message, delivery), 'FAILURE', record, { traceback }), { expiresSec: app.settings.resultExpires });
+    }
+  }
+
+  /** Applies the settlement decision; a failed ack is logged, the message then comes back later. */
+  private async settle(delivery: Delivery, outcome: DeliveryOutcome, policy: AckPolicy): Promise<void> {
+    const decision = decideSettlement(outcome, policy);
+    this.host.log.debug({ tag: delivery.tag, action: decision.action }, decision.reason);
+    try {
+      if (decision.action === 'ack') await delivery.ack();
+      else if (decision.action === 'reject') await delivery.reject({ requeue: false });
+      else if (decision.action === 'restore') await delivery.restore();
+    } catch (err) {
+      this.host.log.error({ err: coerceError(err), tag: delivery.tag, action: decision.action }, 'could not settle message');
+    }
+  }
+}

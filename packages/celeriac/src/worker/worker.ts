@@ -1,0 +1,170 @@
+/**
+ * @module worker/worker
+ * The worker: consumes queues, runs tasks in its pool, and shuts down warm (stop fetching,
+ * give back prefetched messages, let running tasks finish within a deadline) or cold.
+ */
+import type { Logger } from 'pino';
+import type { App } from '../core/app.js';
+import type { Consumer, Delivery } from '../core/spi/broker.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { AsyncPool } from './async-pool.js';
+import { Executor } from './executor.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
+
+/**
+ * Lifecycle of a worker:
+ * - `idle`: created, not started;
+ * - `starting`: connecting and declaring queues;
+ * - `running`: consuming;
+ * - `draining`: warm shutdown: not fetching, waiting for running tasks;
+ * - `closed`: stopped; cannot be restarted.
+ */
+export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'closed';
+
+/** Options of {@link Worker.close}. */
+export interface CloseOptions {
+  /** Milliseconds to wait for running tasks; then they are abandoned. @default shutdownTimeout */
+  deadlineMs?: number;
+}
+
+/** Runs tasks from one or more queues. */
+export class Worker {
+  readonly options: ResolvedWorkerOptions;
+  readonly log: Logger;
+  private readonly pool: AsyncPool;
+  private readonly executor: Executor;
+  private consumer: Consumer | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Deliveries that arrived while the consumer was closing. */
+  private readonly late: Delivery[] = [];
+  private readonly processed = new Map<string, number>();
+  private stateValue: WorkerState = 'idle';
+  private closing: Promise<void> | null = null;
+
+  constructor(readonly app: App, options: WorkerOptions = {}) {
+    this.options = resolveWorkerOptions(options, app.settings);
+    this.log = app.log.child({ worker: this.options.hostname });
+    this.pool = new AsyncPool(this.options.concurrency);
+    this.executor = new Executor({
+      app,
+      hostname: this.options.hostname,
+      pool: this.pool,
+      log: this.log,
+      countProcessed: (name) => this.processed.set(name, (this.processed.get(name) ?? 0) + 1),
+      accepting: () => this.stateValue === 'running',
+    });
+  }
+
+  /** Current lifecycle state. */
+  get state(): WorkerState {
+    return this.stateValue;
+  }
+
+  /** Node name, e.g. `celery@host`. */
+  get hostname(): string {
+    return this.options.hostname;
+  }
+
+  /** Most unacknowledged messages held at once (0 = unlimited). */
+  get prefetchCount(): number {
+    return this.options.concurrency * this.options.prefetchMultiplier;
+  }
+
+  /** Finished tasks per name since start. */
+  get totals(): ReadonlyMap<string, number> {
+    return this.processed;
+  }
+
+  /** Tasks running now. */
+  get active(): number {
+    return [...this.executor.jobs.values()].filter((j) => j.state === 'active').length;
+  }
+
+  /** Tasks received and waiting for a slot. */
+  get reserved(): number {
+    return [...this.executor.jobs.values()].filter((j) => j.state === 'reserved').length;
+  }
+
+  /** Connects, declares the queues and starts consuming. */
+  async start(): Promise<void> {
+    if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
+    this.stateValue = 'starting';
+    const { broker, backend } = this.app;
+    await broker.connect();
+    await backend.connect();
+    for (const queue of this.options.queues) await broker.declareQueue(queue);
+    // close() was called while connecting: it already finished with no consumer to stop.
+    if (this.stateValue !== 'starting') return;
+    this.consumer = broker.consume({
+      queues: this.options.queues,
+      prefetch: this.prefetchCount,
+      onDelivery: (delivery) => this.onDelivery(delivery),
+      onError: (err) => this.log.error({ err }, 'consumer error; retrying'),
+    });
+    this.stateValue = 'running';
+    this.log.info({ queues: this.options.queues }, `${this.hostname} ready.`);
+  }
+
+  private onDelivery(delivery: Delivery): void {
+    if (this.stateValue === 'draining' && this.consumer !== null) {
+      // Raced the close: hold it until the consumer is closed (see shutdown).
+      this.late.push(delivery);
+      return;
+    }
+    if (this.stateValue !== 'running') {
+      // Arrived after fetching stopped: it was never ours to run.
+      this.giveBack(delivery);
+      return;
+    }
+    const p = this.executor.handle(delivery).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  private giveBack(delivery: Delivery): void {
+    void delivery.restore().catch((err) => this.log.error({ err: coerceError(err) }, 'could not restore message'));
+  }
+
+  /**
+   * Warm shutdown: stop fetching, give back messages that have not started, wait up to the
+   * deadline for running tasks, then abandon what is left (late-ack messages go back to
+   * their queue). Idempotent: a second call returns the same promise.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.stateValue === 'idle') {
+      this.stateValue = 'closed';
+      this.closing = Promise.resolve();
+    }
+    this.closing ??= this.shutdown(options.deadlineMs ?? this.options.shutdownTimeoutMs);
+    return this.closing;
+  }
+
+  /** Cold shutdown: abandon running tasks now. Safe during or without a warm shutdown. */
+  async terminate(): Promise<void> {
+    for (const job of this.executor.jobs.values()) job.abandon?.();
+    await this.close({ deadlineMs: 0 });
+  }
+
+  private async shutdown(deadlineMs: number): Promise<void> {
+    this.stateValue = 'draining';
+    this.log.info({ running: this.active, reserved: this.reserved }, 'warm shutdown: no longer fetching');
+    await this.consumer?.close();
+    this.consumer = null;
+    // Deliveries that raced the close are given back only now: given back while the consumer
+    // was still open, they could be fetched again, over and over.
+    for (const delivery of this.late.splice(0)) this.giveBack(delivery);
+    this.pool.cancelWaiters();
+    const drained = Promise.allSettled([...this.inFlight]).then(() => true);
+    const timedOut = new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), deadlineMs);
+      t.unref();
+      void drained.then(() => clearTimeout(t));
+    });
+    if (!(await Promise.race([drained, timedOut]))) {
+      this.log.warn({ running: this.active }, 'shutdown deadline passed: abandoning running tasks');
+      for (const job of this.executor.jobs.values()) job.abandon?.();
+      await Promise.allSettled([...this.inFlight]);
+    }
+    this.stateValue = 'closed';
+    this.log.info('worker stopped');
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The `celeriac` program in-process: help, version, unknown commands, `-A` loading errors,
+ * and the `worker` command run against an embedded app, stopped through its signal handler.
+ */
+import { fileURLToPath } from 'node:url';
+import { hostname } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type TestApp, makeApp, run } from './helpers.js';
+
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+let t: TestApp | undefined;
+
+afterEach(async () => {
+  await t?.app.close();
+  t = undefined;
+});
+
+describe('help and version', () => {
+  it('--help for the program lists the commands and global options', async () => {
+    const res = await run(['--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^Usage: celeriac \[options\] \[command\]/);
+    for (const word of ['-A, --app <module>', '-b, --broker <url>', '--result-backend <url>', 'worker', 'call', 'result']) {
+      expect(res.stdout).toContain(word);
+    }
+  });
+
+  for (const [command, usage, flags] of [
+    ['worker', 'Usage: celeriac worker [options]', ['-Q, --queues', '-c, --concurrency', '-n, --hostname', '-l, --loglevel', '--prefetch-multiplier', '--shutdown-timeout', '-P, --pool']],
+    ['call', 'Usage: celeriac call [options] <name>', ['--args', '--kwargs', '--queue', '--countdown', '--eta', '--expires', '--priority']],
+    ['result', 'Usage: celeriac result [options] <id>', ['--traceback', '--timeout']],
+  ] as const) {
+    it(`${command} --help prints its usage and exits 0`, async () => {
+      const res = await run([command, '--help']);
+      expect(res.code).toBe(0);
+      expect(res.stdout.startsWith(usage)).toBe(true);
+      for (const flag of flags) expect(res.stdout).toContain(flag);
+      expect(res.stderr).toBe('');
+    });
+
+    it(`help ${command} prints the same usage`, async () => {
+      const res = await run(['help', command]);
+      expect(res.code).toBe(0);
+      expect(res.stdout.startsWith(usage)).toBe(true);
+    });
+  }
+
+  it('--version prints the version', async () => {
+    const res = await run(['--version']);
+    expect(res).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it('an unknown command exits non-zero and says so', async () => {
+    const res = await run(['frobnicate']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('an unknown option exits non-zero and says so', async () => {
+    const res = await run(['call', 'x', '--bogus']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/unknown option '--bogus'/);
+  });
+
+  it('no command prints the usage and exits non-zero', async () => {
+    const res = await run([]);
+    expect(res.code).not.toBe(0);
+    expect(res.stdout + res.stderr).toMatch(/Usage: celeriac/);
+  });
+});
+
+describe('-A loading (in-process)', () => {
+  it('worker without -A exits 2 naming -A', async () => {
+    const res = await run(['worker']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^error: .*-A <module>/);
+    expect(res.stdout).toBe('');
+  });
+
+  it('a missing module names the path it looked for', async () => {
+    const res = await run(['-A', 'nosuch.ts', 'worker'], { cwd: fixtures });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('Cannot find app module "nosuch.ts"');
+    expect(res.stderr).toContain(fixtures.replace(/\/$/, ''));
+  });
+
+  it('a module without an app lists what it exports', async () => {
+    const res = await run(['-A', 'no-app.ts', 'worker'], { cwd: fixtures });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/exports no app: export it as `app` or as the default export \(it exports notAnApp, helper\)/);
+  });
+
+  it('a module that throws on import reports the cause', async () => {
+    const res = await run(['-A', 'throws', 'worker'], { cwd: fixtures });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/Failed to load app module .*throws\.ts: fixture exploded on import/);
+  });
+
+  it('the extension may be left out; call through a memory:// app warns it is per process', async () => {
+    const res = await run(['-A', 'default-only', 'call', 'fixture.default.ping'], { cwd: fixtures });
+    expect(res.code).toBe(0);
+    expect(res.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.stderr).toMatch(/memory:\/\/ lives inside one process/);
+  });
+});
+
+/** Runs `worker` with an embedded app; returns the run and a way to send it a "signal". */
+async function startWorkerCommand(args: string[]) {
+  t = makeApp();
+  const before = new Set(process.listeners('SIGTERM'));
+  const running = run(['worker', ...args], { app: t.app });
+  // The handlers are installed once the worker started; find the ones the command added.
+  let handlers: NodeJS.SignalsListener[] = [];
+  for (let i = 0; i < 100 && handlers.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    handlers = process.listeners('SIGTERM').filter((l) => !before.has(l));
+  }
+  expect(handlers).toHaveLength(1);
+  const handler = handlers[0] as NodeJS.SignalsListener;
+  return { running, signal: () => handler('SIGTERM'), app: t.app };
+}
+
+describe('worker (in-process, embedded app)', () => {
+  it('prints the banner, runs tasks, stops on SIGTERM with exit 0 and removes its handlers', async () => {
+    const sigintBefore = process.listenerCount('SIGINT');
+    const w = await startWorkerCommand(['-c', '3', '-n', 'beta@%h', '-Q', 'celery,other', '--prefetch-multiplier', '2']);
+    const r = await w.app.sendTask('cli.add', [20, 22]);
+    expect(await r.get({ timeout: 5000 })).toBe(42);
+    w.signal();
+    const res = await w.running;
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`worker beta@${hostname()}`);
+    expect(res.stdout).toMatch(/app\s+\(embedded\)/);
+    expect(res.stdout).toMatch(/concurrency\s+3 \(async pool\)/);
+    expect(res.stdout).toMatch(/prefetch\s+6/);
+    expect(res.stdout).toMatch(/\[queues\]\n {4}\.> celery\n {4}\.> other\n/);
+    expect(res.stdout).toMatch(/\[tasks\]\n {4}\. cli\.add\n {4}\. cli\.fail\n {4}\. cli\.kw\n/);
+    expect(process.listenerCount('SIGINT')).toBe(sigintBefore);
+  });
+
+  it('--prefetch-multiplier 0 shows unlimited prefetch', async () => {
+    const w = await startWorkerCommand(['--prefetch-multiplier', '0']);
+    w.signal();
+    expect((await w.running).stdout).toMatch(/prefetch\s+unlimited/);
+  });
+
+  for (const [label, flags, message] of [
+    ['an unknown log level', ['-l', 'loud'], /unknown log level loud/],
+    ['an empty queue list', ['-Q', ' , '], /-Q\/--queues must name at least one queue/],
+    ['an unknown pool', ['-P', 'threads'], /unknown pool "threads"; available: async/],
+    ['concurrency 0', ['-c', '0'], /--concurrency must be an integer >= 1/],
+    ['a fractional concurrency', ['-c', '1.5'], /--concurrency must be an integer >= 1/],
+    ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier must be an integer >= 0/],
+    ['a bad shutdown timeout', ['--shutdown-timeout', 'forever'], /--shutdown-timeout must be a number >= 0/],
+  ] as const) {
+    it(`rejects ${label} with exit 2`, async () => {
+      t = makeApp();
+      const res = await run(['worker', ...flags], { app: t.app });
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(message);
+      expect(res.stdout).toBe(''); // no banner before the options are known good
+    });
+  }
+
+  it('accepts Celery log level names (warning, critical)', async () => {
+    for (const [level, pino] of [['WARNING', 'warn'], ['critical', 'fatal'], ['ERROR', 'error']] as const) {
+      const w = await startWorkerCommand(['-l', level]);
+      expect(w.app.log.level).toBe(pino);
+      w.app.log.level = 'silent'; // keep the test output quiet
+      w.signal();
+      expect((await w.running).code).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * Runs the real `celeriac` bin in a child process, bounded by a timeout, and keeps every
+ * child it started so `killAll()` (called from afterEach) leaves nothing running.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (where `npm run build` runs). */
+export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** The bin under test. */
+export const BIN = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url));
+/** Working directory of the children: `-A fixtures/app.ts` resolves from here. */
+export const CLI_DIR = fileURLToPath(new URL('./', import.meta.url));
+
+/** How a child ended. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running `celeriac` process. */
+export interface Cli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the child exited (or was killed by the timeout). */
+  exited: Promise<Exit>;
+  /** Resolves once stdout+stderr match `pattern`; rejects after `timeoutMs` or on exit. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Starts `node bin/celeriac.js ...args`, killed with SIGKILL after `timeoutMs`. */
+export function spawnCli(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Cli {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  for (const key of Object.keys(env)) if (key.startsWith('CELERY_') || key.startsWith('CELERIAC_')) delete env[key];
+  Object.assign(env, options.env);
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: CLI_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  const changed = () => {
+    for (const l of listeners) l();
+  };
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+    out += s;
+    changed();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    err += s;
+    changed();
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      children.delete(child);
+      changed();
+      resolve({ code, signal });
+    });
+  });
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  const waitFor = (pattern: RegExp, timeoutMs = 8000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const text = out + err;
+        const match = pattern.exec(text);
+        if (match !== null) {
+          finish();
+          resolve(match[0]);
+        } else if (done) {
+          finish();
+          reject(new Error(`process exited before ${pattern} appeared.\nstdout:\n${out}\nstderr:\n${err}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${pattern} did not appear within ${timeoutMs} ms.\nstdout:\n${out}\nstderr:\n${err}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      check();
+    });
+  return { child, stdout: () => out, stderr: () => err, exited, waitFor };
+}
+
+/** Runs the bin to completion and returns its exit and output. */
+export async function runCli(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+  const cli = spawnCli(args, options);
+  const exit = await cli.exited;
+  return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+/** Kills every child still running (afterEach). */
+export async function killAll(): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      waits.push(new Promise((resolve) => child.once('close', resolve)));
+      child.kill('SIGKILL');
+    }
+  }
+  children.clear();
+  await Promise.all(waits);
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

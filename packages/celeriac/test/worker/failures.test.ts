@@ -1,0 +1,194 @@
+/**
+ * What goes wrong and how the worker survives it: task failures (stored like Celery's
+ * exception records), unknown task names, and malformed messages (set aside, never run).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { TaskError, type ResultMeta } from 'celeriac';
+import type { Message } from '../../src/protocol/types.js';
+import { closeEnvs, flush, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
+
+afterEach(closeEnvs);
+
+class ValueError extends Error {
+  override name = 'ValueError';
+}
+
+class QuotaExceeded extends Error {
+  override name = 'QuotaExceeded';
+}
+
+async function failWith(thrown: () => unknown): Promise<{ env: TestEnv; id: string; meta: ResultMeta }> {
+  const env = makeEnv();
+  const t = env.app.task('t.fail', () => {
+    throw thrown();
+  });
+  await env.startWorker();
+  const r = await t.delay();
+  const meta = await waitForState(env, r.id, 'FAILURE');
+  return { env, id: r.id, meta };
+}
+
+describe('task failure', () => {
+  it('stores FAILURE with exc_type/exc_message/exc_module, a traceback and date_done', async () => {
+    const { meta, id } = await failWith(() => new ValueError('kaboom'));
+    expect(meta).toMatchObject({
+      status: 'FAILURE',
+      result: { exc_type: 'ValueError', exc_message: ['kaboom'], exc_module: 'builtins' },
+      children: [],
+      date_done: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      task_id: id,
+    });
+    expect(typeof meta.traceback).toBe('string');
+    expect(meta.traceback).toContain('ValueError: kaboom');
+  });
+
+  it('a plain Error is stored as Exception (builtins)', async () => {
+    const { meta } = await failWith(() => new Error('plain'));
+    expect(meta.result).toEqual({ exc_type: 'Exception', exc_message: ['plain'], exc_module: 'builtins' });
+  });
+
+  it('a JS builtin error keeps its name (TypeError -> builtins)', async () => {
+    const { meta } = await failWith(() => new TypeError('bad type'));
+    expect(meta.result).toEqual({ exc_type: 'TypeError', exc_message: ['bad type'], exc_module: 'builtins' });
+  });
+
+  it('a custom error name is stored with a null module', async () => {
+    const { meta } = await failWith(() => new QuotaExceeded('over'));
+    expect(meta.result).toEqual({ exc_type: 'QuotaExceeded', exc_message: ['over'], exc_module: null });
+  });
+
+  it('a thrown non-Error is normalised', async () => {
+    const { meta } = await failWith(() => 'just a string');
+    expect(meta.result).toEqual({ exc_type: 'Exception', exc_message: ['just a string'], exc_module: 'builtins' });
+  });
+
+  it('AsyncResult.get() throws TaskError with excType; propagate:false returns it', async () => {
+    const { env, id } = await failWith(() => new ValueError('kaboom'));
+    const r = env.app.asyncResult(id);
+    const err = await r.get({ timeout: 2000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskError);
+    expect(err).toMatchObject({ excType: 'ValueError', excModule: 'builtins', message: 'kaboom', name: 'ValueError', taskId: id });
+    expect((err as TaskError).traceback).toContain('kaboom');
+    const returned = await r.get({ timeout: 2000, propagate: false });
+    expect(returned).toBeInstanceOf(TaskError);
+    expect((returned as unknown as TaskError).excType).toBe('ValueError');
+    expect(await r.failed()).toBe(true);
+  });
+
+  it('logs the failure with task id and name, and keeps running', async () => {
+    const { env, id } = await failWith(() => new ValueError('kaboom'));
+    const line = await waitFor(() => env.lines.find((l) => l.level === 50 && l.taskId === id), 'error line');
+    expect(line).toMatchObject({ taskName: 't.fail' });
+    expect(line.msg).toContain('ValueError: kaboom');
+    const ok = env.app.task('t.ok', () => 'fine');
+    expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+  });
+});
+
+describe('results that cannot be stored', () => {
+  it('stores FAILURE EncodeError (kombu.exceptions) instead of losing the end of the task', async () => {
+    const env = makeEnv();
+    const t = env.app.task('t.unstorable', () => ({ fn: () => 1 }) as never);
+    await env.startWorker();
+    const r = await t.delay();
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta.result).toMatchObject({ exc_type: 'EncodeError', exc_module: 'kombu.exceptions' });
+    expect(env.lines.some((l) => l.level === 50 && l.taskId === r.id && String(l.msg).includes('could not store result'))).toBe(true);
+  });
+});
+
+describe('unregistered task', () => {
+  it('acks, stores FAILURE NotRegistered, logs an error and keeps running', async () => {
+    const env = makeEnv();
+    const ok = env.app.task('t.ok', () => 'fine');
+    const worker = await env.startWorker();
+    const r = await env.app.sendTask('t.nosuch', [1, 2]);
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta).toMatchObject({
+      status: 'FAILURE',
+      result: { exc_type: 'NotRegistered', exc_message: ['t.nosuch'], exc_module: 'celery.exceptions' },
+      traceback: null,
+      task_id: r.id,
+    });
+    await flush();
+    expect(env.broker.settlements(r.id)).toEqual(['ack']);
+    expect(await env.broker.queueLength('celery')).toBe(0);
+    const line = env.lines.find((l) => l.level === 50 && l.taskId === r.id);
+    expect(line?.msg).toContain('unregistered task');
+    expect(line?.msg).toContain('t.nosuch');
+    await expect(r.get({ timeout: 2000 })).rejects.toMatchObject({ excType: 'NotRegistered' });
+    expect(worker.state).toBe('running');
+    expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+  });
+});
+
+describe('malformed messages', () => {
+  const props = (id: string) => ({ correlation_id: id, reply_to: '', delivery_mode: 2 as const, priority: 0 });
+  const message = (id: string, body: string, contentType = 'application/json'): Message => ({
+    headers: { lang: 'py', task: 't.victim', id },
+    properties: props(id),
+    contentType,
+    contentEncoding: 'utf-8',
+    body,
+  });
+  const cases: [string, Message, RegExp][] = [
+    ['a body that is not JSON', message('m-json', '[[1], {}, {'), /bad-json/],
+    ['pickle (application/x-python-serialize)', message('m-pickle', 'gASVAAAAAAAAAACMCGJ1aWx0aW5zlC4=', 'application/x-python-serialize'), /unsafe-content-type/],
+    ['a 2-element body', message('m-two', '[[1, 2], {}]'), /bad-body/],
+    ['a v2 body whose args is not a list', message('m-args', '[{"x": 1}, {}, {}]'), /bad-body: args is not a list/],
+  ];
+
+  async function setup() {
+    const env = makeEnv();
+    let victimRuns = 0;
+    env.app.task('t.victim', () => ++victimRuns);
+    const ok = env.app.task('t.ok', () => 'fine');
+    const worker = await env.startWorker();
+    return { env, ok, worker, runs: () => victimRuns };
+  }
+
+  for (const [label, msg, reason] of cases) {
+    it(`sets aside ${label} with a reason, never runs it, keeps running`, async () => {
+      const { env, ok, worker, runs } = await setup();
+      await env.broker.publish(msg, { exchange: '', routingKey: 'celery' });
+      const [record] = await waitFor(async () => {
+        const list = await env.broker.setAsideMessages();
+        return list.length === 1 ? list : null;
+      }, 'set-aside record');
+      expect(record?.queue).toBe('celery');
+      expect(record?.reason).toMatch(reason);
+      expect(JSON.parse(record?.raw ?? '{}').headers.id).toBe(msg.headers['id']);
+      expect(env.broker.settlements(String(msg.headers['id']))).toEqual(['setAside']);
+      expect(env.lines.some((l) => l.level === 50 && l.msg.includes('malformed message set aside'))).toBe(true);
+      expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+      expect(runs()).toBe(0);
+      expect(await env.backend.get(String(msg.headers['id']))).toBeNull();
+      expect(worker.state).toBe('running');
+    });
+  }
+
+  it('sets aside all four in a row and then runs a good task', async () => {
+    const { env, ok, runs } = await setup();
+    for (const [, msg] of cases) await env.broker.publish(msg, { exchange: '', routingKey: 'celery' });
+    const good = await ok.delay();
+    expect(await good.get({ timeout: 2000 })).toBe('fine');
+    const records = await waitFor(async () => {
+      const list = await env.broker.setAsideMessages();
+      return list.length === 4 ? list : null;
+    }, 'four set-aside records');
+    expect(records.map((r) => JSON.parse(r.raw).headers.id).sort()).toEqual(['m-args', 'm-json', 'm-pickle', 'm-two']);
+    expect(runs()).toBe(0);
+  });
+
+  it('sets aside an unknown content type (text/plain)', async () => {
+    const { env, ok, runs } = await setup();
+    await env.broker.publish(message('m-env', '[[], {}, {}]', 'text/plain'), { exchange: '', routingKey: 'celery' });
+    const [record] = await waitFor(async () => {
+      const list = await env.broker.setAsideMessages();
+      return list.length === 1 ? list : null;
+    }, 'set-aside record');
+    expect(record?.reason).toMatch(/unknown-content-type/);
+    expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+    expect(runs()).toBe(0);
+  });
+});

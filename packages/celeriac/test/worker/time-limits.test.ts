@@ -1,0 +1,169 @@
+/**
+ * Time limits on the async pool (DESIGN decision 7, celery-protocol.md §8.2), driven by a
+ * fake clock: the soft limit aborts ctx.signal with SoftTimeLimitExceeded; the hard limit
+ * fails the task with TimeLimitExceeded and frees its slot even though it still hangs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SoftTimeLimitExceeded, TimeLimitExceeded } from 'celeriac';
+import { closeEnvs, deferred, flush, makeEnv, waitForState } from './helpers.js';
+
+afterEach(closeEnvs);
+
+/** Resolves with the signal's reason once it aborts. */
+const aborted = (signal: AbortSignal) =>
+  new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+
+describe('soft time limit', () => {
+  it('aborts ctx.signal with SoftTimeLimitExceeded at the limit, not before; the task may clean up', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const started = deferred();
+    let reason: unknown = null;
+    const t = env.app.task('t.soft', { bind: true, softTimeLimit: 5 }, async (ctx) => {
+      started.resolve();
+      reason = await aborted(ctx.signal);
+      return 'cleaned up';
+    });
+    await env.startWorker();
+    const r = await t.delay();
+    await started.promise;
+    env.clock!.advance(4_999);
+    await flush();
+    expect(reason).toBeNull();
+    expect(await r.state()).toBe('PENDING');
+    env.clock!.advance(1);
+    expect(await r.get({ timeout: 2000 })).toBe('cleaned up');
+    expect(reason).toBeInstanceOf(SoftTimeLimitExceeded);
+    expect((reason as SoftTimeLimitExceeded).limitSec).toBe(5);
+  });
+
+  it('a task that lets it propagate fails with SoftTimeLimitExceeded (billiard.exceptions)', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const started = deferred();
+    const t = env.app.task('t.soft_throw', { bind: true }, async (ctx) => {
+      started.resolve();
+      throw await aborted(ctx.signal);
+    });
+    await env.startWorker();
+    const r = await t.applyAsync([], { softTimeLimit: 2 });
+    await started.promise;
+    env.clock!.advance(2_000);
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta.result).toEqual({ exc_type: 'SoftTimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
+  });
+
+  it('taskSoftTimeLimit from settings applies when the task sets none', async () => {
+    const env = makeEnv({ taskSoftTimeLimit: 3 }, { fakeClock: true });
+    const started = deferred();
+    let reason: unknown = null;
+    const t = env.app.task('t.soft_setting', { bind: true }, async (ctx) => {
+      started.resolve();
+      reason = await aborted(ctx.signal);
+    });
+    await env.startWorker();
+    const r = await t.delay();
+    await started.promise;
+    env.clock!.advance(3_000);
+    await r.get({ timeout: 2000 });
+    expect(reason).toBeInstanceOf(SoftTimeLimitExceeded);
+  });
+});
+
+describe('hard time limit', () => {
+  it('fails the task with TimeLimitExceeded and frees the slot: with concurrency 1 the next task runs while the first still hangs', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const started = deferred();
+    let signalReason: unknown = null;
+    let hangFinished = false;
+    const hang = env.app.task('t.hang', { bind: true, timeLimit: 2 }, async (ctx) => {
+      ctx.signal.addEventListener('abort', () => (signalReason = ctx.signal.reason));
+      started.resolve();
+      await new Promise(() => undefined);
+      hangFinished = true;
+    });
+    const next = env.app.task('t.next', () => 'next ran');
+    const worker = await env.startWorker({ concurrency: 1 });
+    const r1 = await hang.delay();
+    const r2 = await next.delay();
+    await started.promise;
+    await flush();
+    expect(await r2.state()).toBe('PENDING');
+    expect(worker.reserved).toBe(1);
+    env.clock!.advance(1_999);
+    await flush();
+    expect(await r1.state()).toBe('PENDING');
+    env.clock!.advance(1);
+    const meta = await waitForState(env, r1.id, 'FAILURE');
+    expect(meta.result).toEqual({ exc_type: 'TimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
+    expect(await r2.get({ timeout: 2000 })).toBe('next ran');
+    expect(hangFinished).toBe(false);
+    expect(signalReason).toBeInstanceOf(TimeLimitExceeded);
+    await expect(r1.get({ timeout: 2000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded' });
+    expect(env.lines.some((l) => l.level === 50 && l.taskId === r1.id && String(l.msg).includes('hard time limit'))).toBe(true);
+  });
+
+  it('with late ack a timed-out task is acked (acksOnFailureOrTimeout) or rejected when that is off', async () => {
+    for (const acksOnFailureOrTimeout of [true, false]) {
+      const env = makeEnv({ taskAcksLate: true, taskAcksOnFailureOrTimeout: acksOnFailureOrTimeout }, { fakeClock: true });
+      const started = deferred();
+      const hang = env.app.task('t.hang', async () => {
+        started.resolve();
+        await new Promise(() => undefined);
+      });
+      await env.startWorker();
+      const r = await hang.applyAsync([], { timeLimit: 1 });
+      await started.promise;
+      env.clock!.advance(1_000);
+      await waitForState(env, r.id, 'FAILURE');
+      await flush();
+      expect(env.broker.settlements(r.id)).toEqual([acksOnFailureOrTimeout ? 'ack' : 'reject']);
+    }
+  });
+
+  it('the call option wins over the task option and taskTimeLimit', async () => {
+    const env = makeEnv({ taskTimeLimit: 100 }, { fakeClock: true });
+    const started = deferred();
+    const hang = env.app.task('t.hang', { timeLimit: 50 }, async () => {
+      started.resolve();
+      await new Promise(() => undefined);
+    });
+    await env.startWorker();
+    const r = await hang.applyAsync([], { timeLimit: 7 });
+    await started.promise;
+    env.clock!.advance(7_000);
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta.result).toMatchObject({ exc_message: [7] });
+  });
+
+  it('a task finishing in time clears its timers', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const t = env.app.task('t.quick', { timeLimit: 10, softTimeLimit: 5 }, () => 'quick');
+    await env.startWorker();
+    expect(await (await t.delay()).get({ timeout: 2000 })).toBe('quick');
+    await flush();
+    expect(env.clock!.pendingTimers).toBe(0);
+  });
+
+  it('a task that wakes up after its hard limit cannot overwrite its FAILURE with updateState', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const started = deferred();
+    const wake = deferred();
+    const woke = deferred();
+    const zombie = env.app.task('t.zombie', { bind: true, timeLimit: 1 }, async (ctx) => {
+      started.resolve();
+      await wake.promise;
+      await ctx.updateState('PROGRESS', { late: true });
+      woke.resolve();
+      return 'too late';
+    });
+    await env.startWorker();
+    const r = await zombie.delay();
+    await started.promise;
+    env.clock!.advance(1_000);
+    await waitForState(env, r.id, 'FAILURE');
+    wake.resolve();
+    await woke.promise;
+    await flush();
+    expect((await env.backend.get(r.id))?.status).toBe('FAILURE');
+    expect((await env.backend.get(r.id))?.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
+  });
+});
