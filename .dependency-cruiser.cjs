@@ -2,7 +2,11 @@
  * Layering rules for packages/celeriac/src (DESIGN.md §1).
  *
  *   errors.ts  <-  protocol  <-  core  <-  {canvas, brokers, backends, beat, monitor}  <-  worker  <-  cli
+ *                                    ^
+ *                                    +-- redis  <-  {brokers, backends}
  *
+ * - `redis/` is the Redis connection layer shared by the Redis broker and backend adapters:
+ *   it may import protocol, core, errors.ts and itself; only brokers/ and backends/ import it.
  * - `errors.ts` may be imported by every layer and imports nothing from src.
  * - `brokers/<x>/` and `backends/<x>/` are adapters: one adapter never imports another.
  * - `testing/`, `index.ts` and `transports.ts` (the URL -> adapter edge) may import anything but cli.
@@ -22,7 +26,8 @@
 const SRC = '^packages/celeriac/src/';
 const TESTS = '\\.(test|spec)\\.[cm]?[jt]sx?$';
 const ERRORS = `${SRC}errors\\.ts$`;
-const MIDDLE = '(canvas|brokers|backends|beat|monitor)';
+const MIDDLE = '(canvas|beat|monitor)';
+const ADAPTERS = '(brokers|backends)';
 
 /** Node built-ins that do I/O, read the clock's side effects or randomness: banned in protocol. */
 const IMPURE_BUILTINS = [
@@ -87,13 +92,31 @@ module.exports = {
       to: { path: SRC, pathNot: [`${SRC}(protocol|core)/`, ERRORS] },
     },
     {
+      name: 'redis-only-protocol-core-errors-self',
+      severity: 'error',
+      comment:
+        'redis/ (the shared Redis connection layer) may import only protocol/, core/, errors.ts and itself: ' +
+        'never brokers, backends, worker, cli, testing, index.ts or transports.ts.',
+      from: { path: `${SRC}redis/`, pathNot: TESTS },
+      to: { path: SRC, pathNot: [`${SRC}(protocol|core|redis)/`, ERRORS] },
+    },
+    {
       name: 'middle-layer-only-below-and-self',
       severity: 'error',
       comment:
-        'canvas/, brokers/, backends/, beat/, monitor/ may import only protocol/, core/, errors.ts and their ' +
-        'own folder: never worker, cli, testing, each other, index.ts or transports.ts.',
+        'canvas/, beat/, monitor/ may import only protocol/, core/, errors.ts and their ' +
+        'own folder: never worker, cli, testing, redis, each other, index.ts or transports.ts.',
       from: { path: `${SRC}${MIDDLE}/`, pathNot: TESTS },
       to: { path: SRC, pathNot: [`${SRC}$1/`, `${SRC}(protocol|core)/`, ERRORS] },
+    },
+    {
+      name: 'adapters-only-below-redis-and-self',
+      severity: 'error',
+      comment:
+        'brokers/ and backends/ may import only protocol/, core/, redis/, errors.ts and their own folder: ' +
+        'never worker, cli, testing, each other, canvas, beat, monitor, index.ts or transports.ts.',
+      from: { path: `${SRC}${ADAPTERS}/`, pathNot: TESTS },
+      to: { path: SRC, pathNot: [`${SRC}$1/`, `${SRC}(protocol|core|redis)/`, ERRORS] },
     },
     {
       name: 'adapter-not-to-other-adapter',

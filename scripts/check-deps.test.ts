@@ -111,12 +111,21 @@ describe('.dependency-cruiser.cjs', () => {
         `export const mb: P = s;`,
       ),
       'brokers/redis/keys.ts': mod(`import { x as e } from '../../errors.js';`, `export const k = e;`),
+      'redis/connection.ts': mod(
+        `import { app } from '../core/app.js';`,
+        `import { y } from '../protocol/types.js';`,
+        `import { x as e } from '../errors.js';`,
+        `export const conn = app + y + e;`,
+      ),
+      'redis/keys.ts': mod(`import { conn } from './connection.js';`, `export const rk = conn;`),
       'brokers/redis/redis-broker.ts': mod(
         `import { k } from './keys.js';`,
         `import { s } from '../shared.js';`,
-        `export const rb = k + s;`,
+        `import { conn } from '../../redis/connection.js';`,
+        `export const rb = k + s + conn;`,
       ),
       'backends/memory/memory-backend.ts': mod(`import { app } from '../../core/app.js';`, `export const mbe = app;`),
+      'backends/redis/redis-backend.ts': mod(`import type { T as C } from '../../redis/connection.js';`, `export type V = C;`),
       'beat/scheduler.ts': mod(`import type { Q } from '../core/clock.js';`, `export const sch: Q = 1;`),
       'monitor/state.ts': mod(`import { y } from '../protocol/types.js';`, `export const st = y;`),
       'worker/consumer.ts': mod(
@@ -222,6 +231,15 @@ describe('.dependency-cruiser.cjs', () => {
       'transports.ts': mod(`import { x as c } from './cli/main.js';`, `export const v = c;`),
       'index.ts': mod(`import type { T as C } from './cli/main.js';`, `export type V = C;`),
       'cli/main.ts': mod(),
+      // the shared Redis layer sits below the adapters: it never reaches up into them
+      'redis/bad-broker.ts': mod(`import { x as m } from '../brokers/memory/memory-broker.js';`, `export const v = m;`),
+      'redis/bad-backend.ts': mod(
+        `import type { T as B } from '../backends/memory/memory-backend.js';`,
+        `export type V = B;`,
+      ),
+      'redis/bad-worker.ts': mod(`import { x as w } from '../worker/consumer.js';`, `export const v = w;`),
+      'canvas/bad-redis.ts': mod(`import { x as r } from '../redis/bad-worker.js';`, `export const v = r;`),
+      'core/bad-redis.ts': mod(`import type { T as R } from '../redis/bad-worker.js';`, `export type V = R;`),
     });
 
     const expected = [
@@ -238,10 +256,10 @@ describe('.dependency-cruiser.cjs', () => {
       key('no-circular', p('core/cycle-a.ts'), p('core/cycle-b.ts')),
       key('no-circular', p('core/type-cycle-a.ts'), p('core/type-cycle-b.ts')),
       key('no-unresolvable-relative', p('core/bad-unresolved.ts'), './does-not-exist.js'),
-      key('middle-layer-only-below-and-self', p('brokers/redis/bad-worker.ts'), p('worker/consumer.ts')),
+      key('adapters-only-below-redis-and-self', p('brokers/redis/bad-worker.ts'), p('worker/consumer.ts')),
       key('adapter-not-to-other-adapter', p('brokers/redis/bad-adapter.ts'), p('brokers/memory/memory-broker.ts')),
       key(
-        'middle-layer-only-below-and-self',
+        'adapters-only-below-redis-and-self',
         p('brokers/redis/bad-backend.ts'),
         p('backends/memory/memory-backend.ts'),
       ),
@@ -250,7 +268,7 @@ describe('.dependency-cruiser.cjs', () => {
         p('backends/redis/bad-adapter.ts'),
         p('backends/memory/memory-backend.ts'),
       ),
-      key('middle-layer-only-below-and-self', p('backends/redis/bad-canvas.ts'), p('canvas/chain.ts')),
+      key('adapters-only-below-redis-and-self', p('backends/redis/bad-canvas.ts'), p('canvas/chain.ts')),
       key('middle-layer-only-below-and-self', p('canvas/bad-worker.ts'), p('worker/consumer.ts')),
       key('middle-layer-only-below-and-self', p('beat/bad-monitor.ts'), p('monitor/state.ts')),
       key('middle-layer-only-below-and-self', p('monitor/bad-cli.ts'), p('cli/main.ts')),
@@ -263,6 +281,11 @@ describe('.dependency-cruiser.cjs', () => {
       key('nothing-imports-cli', p('worker/consumer.test.ts'), p('cli/main.ts')),
       key('nothing-imports-cli', p('transports.ts'), p('cli/main.ts')),
       key('nothing-imports-cli', p('index.ts'), p('cli/main.ts')),
+      key('redis-only-protocol-core-errors-self', p('redis/bad-broker.ts'), p('brokers/memory/memory-broker.ts')),
+      key('redis-only-protocol-core-errors-self', p('redis/bad-backend.ts'), p('backends/memory/memory-backend.ts')),
+      key('redis-only-protocol-core-errors-self', p('redis/bad-worker.ts'), p('worker/consumer.ts')),
+      key('middle-layer-only-below-and-self', p('canvas/bad-redis.ts'), p('redis/bad-worker.ts')),
+      key('core-only-protocol-errors-self', p('core/bad-redis.ts'), p('redis/bad-worker.ts')),
     ];
 
     const actual = result.violations.map((v) => key(v.rule.name, v.from, v.to));

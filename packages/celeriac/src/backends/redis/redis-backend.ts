@@ -1,0 +1,299 @@
+/**
+ * @module backends/redis/redis-backend
+ * Celery's Redis result backend (celery-protocol.md §3), readable and writable by Python
+ * Celery on the same Redis: `celery-task-meta-<id>` written with SET (+ TTL) and PUBLISHed on
+ * the key name, groups under `celery-taskset-meta-<gid>`, MGET for many ids.
+ *
+ * Revokes live in one sorted set `celeriac:revoked` (member: task id, score: expiry epoch ms
+ * by the Redis server's clock) rather than one key per id with a TTL: `revoked(ids)` is one
+ * script call whatever the number of ids, listing every live revoke (what `inspect revoked`
+ * and a starting worker want) is one ZRANGEBYSCORE instead of a SCAN over the keyspace, and a
+ * single key stays on one slot under Redis Cluster. Expired members are removed on every
+ * revoke (ZREMRANGEBYSCORE) and the set expires with its longest entry.
+ */
+import { decodeResultMeta, encodeGroupMeta, encodeResultMeta, isResultTuple } from '../../protocol/result.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { parseRedisUrl, toTransportError } from '../../redis/connection.js';
+import type { RedisClient, RedisLog, RedisTarget } from '../../redis/connection.js';
+import { LazyRedisClient } from '../../redis/lazy-client.js';
+import { loadScript, runScript } from '../../redis/script.js';
+import { backendKeys, type BackendKeys } from './keys.js';
+import { ResultSubscriptions } from './result-subscriptions.js';
+
+const STORE_META = loadScript(new URL('./scripts/store-meta.lua', import.meta.url));
+const REVOKE = loadScript(new URL('./scripts/revoke.lua', import.meta.url));
+const REVOKED = loadScript(new URL('./scripts/revoked.lua', import.meta.url));
+
+/** Options of {@link RedisBackend}. */
+export interface RedisBackendOptions {
+  /**
+   * `redis://[user:pass@]host[:port][/db]`, `rediss://...`, `sentinel://...;...?master_name=m`
+   * or `redis+sentinel://h1,h2/m/db`.
+   * @default 'redis://localhost:6379/0'
+   */
+  url?: string;
+  /**
+   * Prefix of every key and channel this backend uses (test isolation). Not Celery's broker
+   * `global_keyprefix`, which result keys ignore; Python clients only see unprefixed keys.
+   * @default ''
+   */
+  keyPrefix?: string;
+  /** Receives connection warnings. @default dropped */
+  log?: RedisLog;
+  /** Give up the first connection after this many ms. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Longest wait of a command while Redis is unreachable. @default 10000 */
+  offlineQueueTimeoutMs?: number;
+  /** Keep-alive PING interval on both connections. @default 10000 */
+  pingIntervalMs?: number;
+  /**
+   * Longest wait for any reply. Past it the call fails with TRANSPORT and the connection is
+   * replaced, so a half-dead connection (no RST, no reply) cannot hang a worker.
+   * @default 30000
+   */
+  commandTimeoutMs?: number;
+}
+
+/** {@link RedisBackendOptions} resolved once. */
+export interface ResolvedRedisBackendOptions {
+  readonly target: RedisTarget;
+  readonly keyPrefix: string;
+  readonly log: RedisLog;
+  readonly connectTimeoutMs: number;
+  readonly offlineQueueTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly commandTimeoutMs: number;
+}
+
+/** Lifecycle of a {@link RedisBackend}: usable until closed, never reopened. */
+export type RedisBackendState = 'open' | 'closed';
+
+function resolveOptions(options: RedisBackendOptions): ResolvedRedisBackendOptions {
+  return Object.freeze({
+    target: parseRedisUrl(options.url ?? 'redis://localhost:6379/0'),
+    keyPrefix: options.keyPrefix ?? '',
+    log: options.log ?? (() => undefined),
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    offlineQueueTimeoutMs: options.offlineQueueTimeoutMs ?? 10_000,
+    pingIntervalMs: options.pingIntervalMs ?? 10_000,
+    commandTimeoutMs: options.commandTimeoutMs ?? 30_000,
+  });
+}
+
+/** Milliseconds for a positive `expiresSec`, null for null; INVALID_ARGUMENT otherwise. */
+function ttlMs(expiresSec: number | null): number | null {
+  return expiresSec === null ? null : positiveMs(expiresSec);
+}
+
+function positiveMs(expiresSec: number): number {
+  if (typeof expiresSec !== 'number' || !Number.isFinite(expiresSec) || expiresSec <= 0) {
+    throw new CeleriacError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `expiresSec must be a positive number of seconds or null, got ${String(expiresSec)}`,
+    );
+  }
+  return Math.max(1, Math.round(expiresSec * 1000));
+}
+
+function decodeGroupMeta(text: string): GroupMeta {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new ProtocolError('bad-json', 'Group meta is not valid JSON', { cause });
+  }
+  const result = (parsed as { result?: unknown } | null)?.result;
+  if (typeof parsed !== 'object' || parsed === null || !isResultTuple(result)) {
+    throw new ProtocolError('bad-body', 'Group meta is not {"result": [[gid, null], [...]]}');
+  }
+  return { result };
+}
+
+/**
+ * A {@link ResultBackend} on Redis, byte-compatible with Celery's. Connects lazily on first
+ * use; a second connection is opened for pub/sub on the first `subscribe`. Every Redis
+ * failure surfaces as CeleriacError TRANSPORT; see redis/connection.ts for reconnects.
+ */
+export class RedisBackend implements ResultBackend {
+  /** Adapter name. */
+  readonly kind = 'redis';
+  /** The resolved options. */
+  readonly options: ResolvedRedisBackendOptions;
+  readonly #keys: BackendKeys;
+  readonly #commands: LazyRedisClient;
+  readonly #subscriber: LazyRedisClient;
+  readonly #subscriptions: ResultSubscriptions;
+  #state: RedisBackendState = 'open';
+
+  /** @throws CeleriacError CONFIG for a bad URL. */
+  constructor(options: RedisBackendOptions = {}) {
+    this.options = resolveOptions(options);
+    this.#keys = backendKeys(this.options.keyPrefix);
+    const clientOptions = {
+      log: this.options.log,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      offlineQueueTimeoutMs: this.options.offlineQueueTimeoutMs,
+      pingIntervalMs: this.options.pingIntervalMs,
+    };
+    this.#commands = new LazyRedisClient(this.options.target, { ...clientOptions, name: 'celeriac-backend' });
+    this.#subscriber = new LazyRedisClient(
+      this.options.target,
+      { ...clientOptions, name: 'celeriac-backend-sub' },
+      (client) => this.#watchReconnects(client),
+    );
+    this.#subscriptions = new ResultSubscriptions(this.#subscriber, this.options.log);
+  }
+
+  /** 'open' until {@link RedisBackend.close}. */
+  get state(): RedisBackendState {
+    return this.#state;
+  }
+
+  /** Opens the command connection (idempotent). */
+  async connect(): Promise<void> {
+    this.#assertOpen('connect');
+    await this.#commands.connect();
+  }
+
+  /** Quits both connections and drops every subscription. Idempotent. */
+  async close(): Promise<void> {
+    this.#state = 'closed';
+    this.#subscriptions.clear();
+    await Promise.all([this.#commands.close(), this.#subscriber.close()]);
+  }
+
+  /** Stores and publishes `meta` in one script, unless the stored status is SUCCESS. */
+  async store(meta: ResultMeta, options: StoreOptions): Promise<void> {
+    this.#assertOpen('store');
+    const ttl = ttlMs(options.expiresSec);
+    const text = encodeResultMeta(meta);
+    const key = this.#keys.taskMeta(meta.task_id);
+    await this.#run(`store result of task ${meta.task_id}`, (c) =>
+      runScript(c, STORE_META, [key], [text, ttl === null ? '' : String(ttl)]),
+    );
+  }
+
+  /** The stored meta, or null. */
+  async get(taskId: string): Promise<ResultMeta | null> {
+    this.#assertOpen('get');
+    const text = await this.#run(`get result of task ${taskId}`, (c) => c.get(this.#keys.taskMeta(taskId)));
+    return text === null ? null : decodeResultMeta(text);
+  }
+
+  /** Many metas with one MGET, in the order of `taskIds`. */
+  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    this.#assertOpen('getMany');
+    if (taskIds.length === 0) return [];
+    const keys = taskIds.map((id) => this.#keys.taskMeta(id));
+    const texts = await this.#run(`get results of ${taskIds.length} tasks`, (c) => c.mGet(keys));
+    return texts.map((text) => (text === null ? null : decodeResultMeta(text)));
+  }
+
+  /** SUBSCRIBEs to the task's channel; resolves once Redis acknowledged it. */
+  async subscribe(taskId: string, listener: (meta: ResultMeta) => void): Promise<Unsubscribe> {
+    this.#assertOpen('subscribe');
+    return this.#subscriptions.add(this.#keys.taskMeta(taskId), listener);
+  }
+
+  /** Deletes a task's meta. */
+  async forget(taskId: string): Promise<void> {
+    this.#assertOpen('forget');
+    await this.#run(`forget task ${taskId}`, (c) => c.del(this.#keys.taskMeta(taskId)));
+  }
+
+  /** Saves a group's member list as `GroupResult.save()` does. */
+  async saveGroup(groupId: string, meta: GroupMeta, options: StoreOptions): Promise<void> {
+    this.#assertOpen('saveGroup');
+    const ttl = ttlMs(options.expiresSec);
+    const key = this.#keys.groupMeta(groupId);
+    const text = encodeGroupMeta(meta);
+    await this.#run(`save group ${groupId}`, (c) => (ttl === null ? c.set(key, text) : c.set(key, text, { PX: ttl })));
+  }
+
+  /** A saved group, or null. */
+  async getGroup(groupId: string): Promise<GroupMeta | null> {
+    this.#assertOpen('getGroup');
+    const text = await this.#run(`get group ${groupId}`, (c) => c.get(this.#keys.groupMeta(groupId)));
+    return text === null ? null : decodeGroupMeta(text);
+  }
+
+  /** Deletes a saved group. */
+  async forgetGroup(groupId: string): Promise<void> {
+    this.#assertOpen('forgetGroup');
+    await this.#run(`forget group ${groupId}`, (c) => c.del(this.#keys.groupMeta(groupId)));
+  }
+
+  /** Adds `taskIds` to the revoked set until now + `expiresSec` (a later revoke resets it). */
+  async revoke(taskIds: readonly string[], options: { expiresSec: number }): Promise<void> {
+    this.#assertOpen('revoke');
+    const ttl = positiveMs(options.expiresSec);
+    if (taskIds.length === 0) return;
+    await this.#run(`revoke ${taskIds.length} tasks`, (c) => runScript(c, REVOKE, [this.#keys.revoked], [String(ttl), ...taskIds]));
+  }
+
+  /** The revoked subset of `taskIds`, in one round trip. */
+  async revoked(taskIds: readonly string[]): Promise<Set<string>> {
+    this.#assertOpen('revoked');
+    if (taskIds.length === 0) return new Set();
+    const ids = await this.#run(`check ${taskIds.length} revokes`, (c) => runScript(c, REVOKED, [this.#keys.revoked], [...taskIds]));
+    return new Set(ids as string[]);
+  }
+
+  /** Runs `fn` on the connected command client; any Redis failure becomes TRANSPORT. */
+  async #run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    const limit = this.options.commandTimeoutMs;
+    let client: RedisClient | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // A reply this late means the connection is gone in all but name: start afresh.
+        this.#commands.reset(client);
+        reject(new Error(`no reply within ${limit} ms`));
+      }, limit);
+    });
+    // The deadline covers connecting too: a frozen server accepts TCP but never answers.
+    const work = this.#commands.connect().then((c) => fn((client = c)));
+    try {
+      return await Promise.race([work, timeout]);
+    } catch (err) {
+      throw toTransportError(err, what);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Pub/sub is fire-and-forget: a meta published while the subscriber was reconnecting is
+   * lost. After each reconnect, re-read every subscribed key and deliver what is stored, so a
+   * waiter never misses a result (it may see the same meta twice, which waiting tolerates).
+   */
+  #watchReconnects(client: RedisClient): void {
+    let readyCount = 0;
+    client.on('ready', () => {
+      if (++readyCount === 1) return;
+      void this.#redeliver();
+    });
+  }
+
+  async #redeliver(): Promise<void> {
+    const channels = this.#subscriptions.channels();
+    if (channels.length === 0 || this.#state === 'closed') return;
+    try {
+      const texts = await this.#run('re-read subscribed results after a reconnect', (c) => c.mGet(channels));
+      texts.forEach((text, i) => {
+        if (text !== null) this.#subscriptions.deliver(channels[i] as string, text);
+      });
+    } catch (err) {
+      this.options.log('warn', 'could not re-read subscribed results after a reconnect', err as Error);
+    }
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#state === 'closed') {
+      throw new CeleriacError(ErrorCodes.STATE, `RedisBackend.${operation}: the backend is closed`);
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * @module backends/redis/result-subscriptions
+ * The Redis backend's pub/sub side: one subscriber connection shared by every waiter, one
+ * SUBSCRIBE per task channel however many listeners it has (ref-counted), as Celery's
+ * client does (celery-protocol.md §3.4: channel = key name).
+ */
+import type { Buffer } from 'node:buffer';
+import { decodeResultMeta } from '../../protocol/result.js';
+import type { Unsubscribe } from '../../core/spi/backend.js';
+import type { ResultMeta } from '../../protocol/types.js';
+import { coerceError } from '../../errors.js';
+import type { RedisClient, RedisLog } from '../../redis/connection.js';
+import type { LazyRedisClient } from '../../redis/lazy-client.js';
+import { toTransportError } from '../../redis/connection.js';
+
+type Listener = (meta: ResultMeta) => void;
+
+interface Channel {
+  readonly listeners: Set<Listener>;
+  /** The node-redis listener of this channel entry; removed by identity on unsubscribe. */
+  readonly dispatch: (message: string | Buffer) => void;
+  /** Settles when the SUBSCRIBE is acknowledged. */
+  ready: Promise<void>;
+}
+
+/** Ref-counted channel subscriptions over one subscriber connection. */
+export class ResultSubscriptions {
+  readonly #connection: LazyRedisClient;
+  readonly #log: RedisLog;
+  readonly #channels = new Map<string, Channel>();
+
+  /** @param connection The subscriber connection (its own, never used for commands). */
+  constructor(connection: LazyRedisClient, log: RedisLog) {
+    this.#connection = connection;
+    this.#log = log;
+  }
+
+  /** Channels with at least one listener (to re-read after a reconnect). */
+  channels(): string[] {
+    return [...this.#channels.keys()];
+  }
+
+  /**
+   * Adds `listener` to `channel`; resolves once Redis acknowledged the SUBSCRIBE (at once
+   * when the channel is already subscribed).
+   * @throws CeleriacError TRANSPORT when the subscriber connection or SUBSCRIBE fails.
+   */
+  async add(channel: string, listener: Listener): Promise<Unsubscribe> {
+    // Wrap so the same function added twice is two subscriptions, removed one by one.
+    const entry: Listener = (meta) => listener(meta);
+    let ch = this.#channels.get(channel);
+    if (ch === undefined) ch = this.#open(channel);
+    ch.listeners.add(entry);
+    try {
+      await ch.ready;
+    } catch (err) {
+      ch.listeners.delete(entry);
+      throw toTransportError(err, `SUBSCRIBE ${channel}`);
+    }
+    const owner = ch;
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      await this.#remove(channel, owner, entry);
+    };
+  }
+
+  /** Delivers `text` (a stored meta) to every listener of `channel`, as if it was published. */
+  deliver(channel: string, text: string): void {
+    this.#channels.get(channel)?.dispatch(text);
+  }
+
+  /** Forgets every listener (the connection itself is closed by its owner). */
+  clear(): void {
+    this.#channels.clear();
+  }
+
+  #open(channel: string): Channel {
+    const ch: Channel = {
+      listeners: new Set(),
+      dispatch: (message) => this.#dispatch(channel, ch, message.toString()),
+      ready: Promise.resolve(),
+    };
+    this.#channels.set(channel, ch);
+    ch.ready = this.#connection.connect()
+      .then((client: RedisClient) => client.subscribe(channel, ch.dispatch))
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        if (this.#channels.get(channel) === ch) this.#channels.delete(channel);
+        throw err;
+      });
+    return ch;
+  }
+
+  async #remove(channel: string, ch: Channel, entry: Listener): Promise<void> {
+    ch.listeners.delete(entry);
+    if (ch.listeners.size > 0) return;
+    if (this.#channels.get(channel) === ch) this.#channels.delete(channel);
+    try {
+      await ch.ready;
+      const client = await this.#connection.connect();
+      // By listener identity: a newer entry for the same channel keeps its subscription, and
+      // node-redis sends UNSUBSCRIBE only when the channel has no listener left.
+      await client.unsubscribe(channel, ch.dispatch);
+    } catch {
+      // Closed or disconnected: the server forgets a dead connection's subscriptions anyway.
+    }
+  }
+
+  #dispatch(channel: string, ch: Channel, message: string): void {
+    for (const listener of [...ch.listeners]) {
+      if (!ch.listeners.has(listener)) continue;
+      let meta: ResultMeta;
+      try {
+        // Decoded per listener, so each gets its own copy to mutate.
+        meta = decodeResultMeta(message);
+      } catch (err) {
+        this.#log('warn', `ignoring an undecodable result published on ${channel}`, coerceError(err));
+        return;
+      }
+      try {
+        listener(meta);
+      } catch {
+        // The SPI makes listeners own their errors; one failing must not starve the others.
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * @module brokers/redis/options
+ * Options of the Redis broker, resolved and checked once (house style §4).
+ */
+import { systemClock, type Clock } from '../../core/clock.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+import type { RedisLog } from '../../redis/connection.js';
+
+/** Options of {@link RedisBroker} (brokers/redis/redis-broker.ts). */
+export interface RedisBrokerOptions {
+  /**
+   * Source of time: unacked_index scores, leases, ETA due times, set-aside timestamps and
+   * every timer of the broker (polls, renewals, sweeps).
+   * @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * kombu's `visibility_timeout`: a delivery NOT held by a Celeriac consumer (a Python
+   * worker's, whose score kombu never renews) is taken back only when its unacked_index
+   * score is older than this. Use the same value as your Python workers.
+   * @default 3600
+   */
+  visibilityTimeoutSec?: number;
+  /**
+   * A delivery held by a Celeriac consumer is taken back when its lease was not renewed for
+   * this long (its consumer died: kill -9, lost host, frozen event loop).
+   * @default 60
+   */
+  recoverAfterSec?: number;
+  /**
+   * How often a broker renews the leases of the deliveries it holds. Must be well below
+   * `recoverAfterSec` (at most half of it).
+   * @default 5000
+   */
+  leaseRenewMs?: number;
+  /**
+   * How often a consuming broker runs the recovery sweep (expired leases, and Python-held
+   * tags older than the visibility timeout); also once when the first consumer starts.
+   * @default 5000
+   */
+  sweepIntervalMs?: number;
+  /**
+   * Longest idle wait between two fetches when every queue is empty. Messages published by
+   * Celeriac wake consumers at once (pub/sub); ones published by Python producers are seen
+   * within this bound. The wait starts at 1 ms after a hit and doubles up to this.
+   * @default 50
+   */
+  pollIntervalMs?: number;
+  /**
+   * Longest wait between two checks of the delayed set for due ETA messages. A due time
+   * already known is waited for exactly; this bounds how late one added by another process
+   * is noticed.
+   * @default 200
+   */
+  promoteIntervalMs?: number;
+  /**
+   * Most messages popped by one fetch (always within the prefetch window).
+   * @default 50
+   */
+  fetchBatchSize?: number;
+  /**
+   * Receives connection warnings and errors of the broker's Redis clients.
+   * @default errors are dropped (consumers still get them through `onError`)
+   */
+  log?: RedisLog;
+}
+
+/** {@link RedisBrokerOptions} resolved once. */
+export interface ResolvedRedisBrokerOptions {
+  readonly clock: Clock;
+  readonly visibilityTimeoutMs: number;
+  readonly recoverAfterMs: number;
+  readonly leaseRenewMs: number;
+  readonly sweepIntervalMs: number;
+  readonly pollIntervalMs: number;
+  readonly promoteIntervalMs: number;
+  readonly fetchBatchSize: number;
+  readonly log: RedisLog | undefined;
+}
+
+function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Checks and freezes the options. @throws CeleriacError CONFIG on a bad value. */
+export function resolveRedisBrokerOptions(options: RedisBrokerOptions): ResolvedRedisBrokerOptions {
+  const recoverAfterMs = positive('recoverAfterSec', options.recoverAfterSec, 60) * 1000;
+  const leaseRenewMs = positive('leaseRenewMs', options.leaseRenewMs, Math.min(5000, recoverAfterMs / 4));
+  if (leaseRenewMs > recoverAfterMs / 2) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: leaseRenewMs (${leaseRenewMs}) must be at most half of recoverAfterSec (${recoverAfterMs / 1000} s)`);
+  }
+  return Object.freeze({
+    clock: options.clock ?? systemClock,
+    visibilityTimeoutMs: positive('visibilityTimeoutSec', options.visibilityTimeoutSec, 3600) * 1000,
+    recoverAfterMs,
+    leaseRenewMs,
+    sweepIntervalMs: positive('sweepIntervalMs', options.sweepIntervalMs, 5000),
+    pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 50),
+    promoteIntervalMs: positive('promoteIntervalMs', options.promoteIntervalMs, 200),
+    fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 50, true),
+    log: options.log,
+  });
+}

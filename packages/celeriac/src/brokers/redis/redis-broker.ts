@@ -1,0 +1,413 @@
+/**
+ * @module brokers/redis/redis-broker
+ * The Redis broker, kombu-compatible: Python Celery workers and Celeriac workers share its
+ * queues (celery-protocol.md §2). Layout: a list per queue and priority step (`q`,
+ * `q␆␖3`, `q␆␖6`, `q␆␖9`; LPUSH to publish, pop from the right, step 0 first), the
+ * `_kombu.binding.<exchange>` sets, and kombu's ack bookkeeping (`unacked` hash +
+ * `unacked_index` zset) written for every delivery, so a Python worker's visibility sweep
+ * can recover a crashed Celeriac worker's messages and vice versa. All key names: keys.ts.
+ *
+ * Every transition is one Lua script (scripts/*.lua): fetch pops AND records the message
+ * as held in one atomic step, so no popped message ever lives only in worker memory.
+ *
+ * Recovery, without taking a task away from a live Python worker:
+ * - kombu scores `unacked_index` with the fetch time and never renews it; its sweep restores
+ *   anything older than `visibility_timeout` (1 h). A fast sweep on those scores would steal
+ *   every task a Python worker has run for more than a minute.
+ * - So Celeriac keeps its own leases: fetch.lua also writes `celeriac.leases` (tag -> expiry)
+ *   and `celeriac.lease.data` (tag -> [token, source bucket]). A consuming broker renews the
+ *   leases of what it holds every `leaseRenewMs` (and bumps their unacked_index score, so
+ *   Python's sweep leaves them alone too).
+ * - The sweep (restore-stale.lua, under kombu's `unacked_mutex`) restores a tag in our lease
+ *   set once its lease expired (`recoverAfterSec`, default 60 s: its holder is dead), and a
+ *   tag NOT in our lease set (a Python worker's) only after the full `visibilityTimeoutSec`,
+ *   exactly as kombu would.
+ * - The token makes settlements safe: a holder whose lease was taken back (event loop stalled
+ *   past `recoverAfterSec`) cannot ack or requeue the copy someone else now holds; its ack,
+ *   defer or setAside fails with CELERIAC_ERR_STATE and the message runs again (at-least-once).
+ *
+ * ETA: a message published with a future `deliverAt`, or deferred by a worker, waits in
+ * `celeriac.delayed` (a zset of [bucket, envelope] scored by due ms), never under a
+ * visibility timeout; consuming brokers promote due ones (promote-due.lua) on a short timer.
+ *
+ * Deviations from kombu: restore (warm shutdown, broker close) and sweep restores push the
+ * envelope back unchanged instead of marking it redelivered, because Lua cannot re-serialize
+ * the JSON losslessly and the SPI promises restore leaves the raw unchanged; requeue marks it
+ * (in TypeScript). Publishing to a named exchange with no matching binding falls back to the
+ * routing key as queue name (kombu drops the message). Waiting uses polling plus a pub/sub
+ * wake-up instead of BRPOP (see redis-consumer.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, PublishOptions, SetAsideRecord } from '../../core/spi/broker.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
+import type { Message } from '../../protocol/types.js';
+import { closeRedisClient, createRedisClient, parseRedisUrl, toTransportError, type RedisClient, type RedisTarget } from '../../redis/connection.js';
+import { bindingMember, parseBindingMember, PRIORITY_STEPS, RedisKeys, stepOf } from './keys.js';
+import { Maintenance } from './maintenance.js';
+import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
+import { checkQueueName, RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
+import { delayedMember, Transitions } from './transitions.js';
+import { WakeSubscriber } from './wake-subscriber.js';
+
+export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
+
+/** Lifecycle of a {@link RedisBroker}: usable until closed, never reopened. */
+export type RedisBrokerState = 'open' | 'closing' | 'closed';
+
+/** The command subset the broker uses, on either a plain or a Sentinel client. */
+interface Commands {
+  lPush(key: string, value: string): Promise<number>;
+  publish(channel: string, message: string): Promise<number>;
+  zAdd(key: string, member: { score: number; value: string }): Promise<number>;
+  sAdd(key: string, member: string): Promise<number>;
+  sMembers(key: string): Promise<string[]>;
+  lLen(key: string): Promise<number>;
+  lRange(key: string, start: number, stop: number): Promise<string[]>;
+}
+
+/** A {@link Broker} on Redis, sharing kombu's layout. */
+export class RedisBroker implements Broker {
+  /** Adapter name. */
+  readonly kind = 'redis';
+  /** kombu's Redis transport serves priority 0 first. */
+  readonly capabilities: BrokerCapabilities = Object.freeze({ priorityOrder: 'lowest-first' });
+  /** The resolved options. */
+  readonly options: ResolvedRedisBrokerOptions;
+  /** Key names under the URL's `global_keyprefix`. */
+  readonly keys: RedisKeys;
+  readonly #target: RedisTarget;
+  #state: RedisBrokerState = 'open';
+  #client: RedisClient | undefined;
+  #connecting: Promise<Transitions> | undefined;
+  #closed: Promise<void> | undefined;
+  readonly #consumers: RedisConsumer[] = [];
+  /** Held deliveries by lease token. */
+  readonly #unsettled = new Map<string, RedisDelivery>();
+  readonly #givingBack = new Set<Promise<void>>();
+  readonly #maintenance: Maintenance;
+  readonly #wake: WakeSubscriber;
+  #seq = 0;
+  #lastPromote = Number.NEGATIVE_INFINITY;
+  readonly #host: RedisConsumerHost;
+
+  /**
+   * @param url `redis://`, `rediss://`, `sentinel://` or `redis+sentinel://` URL; its
+   *   `global_keyprefix` query parameter prefixes every key, as kombu's transport option.
+   */
+  constructor(url: string, options: RedisBrokerOptions = {}) {
+    this.options = resolveRedisBrokerOptions(options);
+    this.#target = parseRedisUrl(url);
+    this.keys = new RedisKeys(this.#target.transportOptions.globalKeyprefix);
+    this.#wake = new WakeSubscriber(this.#target, this.keys, (q) => this.#wakeQueue(q), this.options.log);
+    this.#maintenance = new Maintenance({
+      options: this.options,
+      transitions: () => this.#transitions(),
+      held: () => [...this.#unsettled.values()].filter((d) => d.state === 'held'),
+      lost: (tags) => this.#markLost(tags),
+      ready: () => this.#consumers.forEach((c) => c.wake()),
+      report: (error) => this.#report(error),
+    });
+    const o = this.options;
+    this.#host = {
+      clock: o.clock,
+      pollIntervalMs: o.pollIntervalMs,
+      fetchBatchSize: o.fetchBatchSize,
+      fetch: (consumer, queues, max) => this.#fetch(consumer, queues, max),
+      settle: (delivery, settlement) => this.#settle(delivery, settlement),
+      giveBack: (deliveries) => this.#giveBack(deliveries),
+      queuesChanged: () => this.#syncWake(),
+      detach: (consumer) => this.#detach(consumer),
+    };
+  }
+
+  /** 'open' until {@link RedisBroker.close}. */
+  get state(): RedisBrokerState {
+    return this.#state;
+  }
+
+  /** Connects the command connection (idempotent; other calls connect lazily). */
+  async connect(): Promise<void> {
+    this.#assertOpen('connect');
+    await this.#transitions();
+  }
+
+  /**
+   * Stops consumers and background duties, gives every unsettled delivery back to the front
+   * of its queue (latest first, so the earliest is first in line again, like kombu's warm
+   * shutdown restore), and closes the connections. Deliveries that cannot be restored
+   * (Redis down) stay under lease and are recovered by a sweep. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    this.#state = 'closing';
+    this.#closed = (async () => {
+      this.#maintenance.stop();
+      await Promise.all([...this.#consumers].map((c) => c.close()));
+      await Promise.all([...this.#givingBack]);
+      const pending = [...this.#unsettled.values()].sort((a, b) => b.seq - a.seq);
+      this.#unsettled.clear();
+      if (pending.length > 0) await this.#restoreAll(pending);
+      await this.#wake.close();
+      if (this.#client !== undefined) await closeRedisClient(this.#client);
+      this.#state = 'closed';
+    })();
+    return this.#closed;
+  }
+
+  /** Binds the queue to its own name on the exchange of the same name, as Celery declares it. */
+  async declareQueue(queue: string): Promise<void> {
+    this.#assertOpen('declareQueue');
+    checkQueueName(queue);
+    await this.#command(`declare queue ${queue}`, (c) => c.sAdd(this.keys.binding(queue), bindingMember(queue, queue)));
+  }
+
+  /**
+   * LPUSHes the envelope (fresh delivery tag) to the queue's priority bucket and pings the
+   * queue's wake-up channel; with a future `deliverAt`, adds it to the delayed set instead.
+   * Exchange '' targets the queue named by the routing key; a named exchange is looked up in
+   * its `_kombu.binding.<exchange>` set (direct match), falling back to the routing key.
+   */
+  async publish(message: Message, options: PublishOptions): Promise<void> {
+    this.#assertOpen('publish');
+    const routingKey = checkQueueName(options.routingKey);
+    const deliverAt = options.deliverAt;
+    if (deliverAt !== undefined && (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt))) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `publish: deliverAt must be epoch ms, got ${String(deliverAt)}`);
+    }
+    const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
+    const step = stepOf(options.priority);
+    const later = deliverAt !== undefined && deliverAt > this.options.clock.now();
+    await this.#command(`publish to ${routingKey}`, async (c) => {
+      const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey);
+      await Promise.all(queues.map((q) => {
+        const bucket = this.keys.bucket(q, step);
+        if (later) return c.zAdd(this.keys.delayed, { score: deliverAt, value: delayedMember(bucket, raw) });
+        return Promise.all([c.lPush(bucket, raw), c.publish(this.keys.wakeChannel(q), '')]);
+      }));
+    });
+    if (later) this.#maintenance.promoteSoon();
+    else this.#promoteOnPublish();
+  }
+
+  /** Starts consuming `options.queues` (round robin) within the prefetch window. */
+  consume(options: ConsumeOptions): Consumer {
+    this.#assertOpen('consume');
+    const consumer = new RedisConsumer(this.#host, options);
+    this.#consumers.push(consumer);
+    this.#maintenance.start();
+    this.#syncWake();
+    consumer.start();
+    return consumer;
+  }
+
+  /** Removes the queue's ready and delayed messages; held deliveries are untouched. */
+  async purge(queue: string): Promise<number> {
+    this.#assertOpen('purge');
+    checkQueueName(queue);
+    const t = await this.#transitions();
+    try {
+      return await t.purge(queue);
+    } catch (error) {
+      throw toTransportError(error, `purge of ${queue}`);
+    }
+  }
+
+  /** Ready messages of the queue over its four buckets (LLEN sum, as Flower counts). */
+  async queueLength(queue: string): Promise<number> {
+    this.#assertOpen('queueLength');
+    checkQueueName(queue);
+    return this.#command(`length of ${queue}`, async (c) => {
+      const lengths = await Promise.all(this.keys.buckets(queue).map((k) => c.lLen(k)));
+      return lengths.reduce((a, b) => a + b, 0);
+    });
+  }
+
+  /** The set-aside records, oldest first (unreadable entries skipped). */
+  async setAsideMessages(): Promise<SetAsideRecord[]> {
+    this.#assertOpen('setAsideMessages');
+    const items = await this.#command('read set-aside messages', (c) => c.lRange(this.keys.setAside, 0, -1));
+    const out: SetAsideRecord[] = [];
+    for (const item of items) {
+      try {
+        const r = JSON.parse(item) as SetAsideRecord;
+        out.push({ raw: String(r.raw), queue: String(r.queue), reason: String(r.reason), at: Number(r.at) });
+      } catch {
+        // Not written by us; leave it for an operator to look at.
+      }
+    }
+    return out;
+  }
+
+  #transitions(): Promise<Transitions> {
+    this.#connecting ??= (async () => {
+      const client = createRedisClient(this.#target, { name: 'celeriac-broker', ...(this.options.log ? { log: this.options.log } : {}) });
+      this.#client = client;
+      try {
+        await client.connect();
+      } catch (error) {
+        this.#connecting = undefined;
+        this.#client = undefined;
+        throw toTransportError(error, 'connect');
+      }
+      return new Transitions(client, this.keys);
+    })();
+    return this.#connecting;
+  }
+
+  async #command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T> {
+    await this.#transitions();
+    try {
+      return await run(this.#client as unknown as Commands);
+    } catch (error) {
+      throw toTransportError(error, what);
+    }
+  }
+
+  async #route(c: Commands, exchange: string, routingKey: string): Promise<string[]> {
+    const queues = new Set<string>();
+    for (const member of await c.sMembers(this.keys.binding(exchange))) {
+      const binding = parseBindingMember(member);
+      if (binding?.routingKey === routingKey && binding.queue !== '') queues.add(binding.queue);
+    }
+    return queues.size > 0 ? [...queues] : [routingKey];
+  }
+
+  /** Publishers help promote due ETA messages too (at most once per promote interval). */
+  #promoteOnPublish(): void {
+    const now = this.options.clock.now();
+    if (this.#maintenance.state === 'running' || now - this.#lastPromote < this.options.promoteIntervalMs) return;
+    this.#lastPromote = now;
+    this.#transitions()
+      .then((t) => t.promoteDue(now, 500))
+      .catch((error: unknown) => this.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote')));
+  }
+
+  async #fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {
+    const t = await this.#transitions();
+    const keys = PRIORITY_STEPS.flatMap((step) => queues.map((q) => this.keys.bucket(q, step)));
+    let got;
+    try {
+      got = await t.fetch(keys, queues.length, max, this.options.clock.now(), this.options.recoverAfterMs, consumer.nextTokenPrefix());
+    } catch (error) {
+      throw toTransportError(error, `fetch from ${queues.join(', ')}`);
+    }
+    return got.map((m) => {
+      const queue = queues[m.offset % queues.length] as string;
+      const d = new RedisDelivery(this.#host, consumer, queue, keys[m.offset] as string, m.raw, m.tag, m.token, m.redelivered, this.#seq++);
+      this.#unsettled.set(m.token, d);
+      consumer.unsettled++;
+      return d;
+    });
+  }
+
+  async #settle(d: RedisDelivery, s: Settlement): Promise<void> {
+    this.#assertOpen(s.kind);
+    if (d.state === 'settled') {
+      throw new CeleriacError(ErrorCodes.STATE, `${s.kind}: delivery ${d.tag} is already settled`);
+    }
+    d.state = 'settled';
+    try {
+      const t = await this.#transitions();
+      const ok = await this.#apply(t, d, s);
+      if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
+        throw new CeleriacError(
+          ErrorCodes.STATE,
+          `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
+        );
+      }
+    } catch (error) {
+      throw error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`);
+    } finally {
+      this.#release(d);
+    }
+  }
+
+  #apply(t: Transitions, d: RedisDelivery, s: Settlement): Promise<boolean> {
+    switch (s.kind) {
+      case 'ack':
+        return t.ack(d);
+      case 'reject':
+        return s.requeue ? t.requeue(d, d.bucketKey, markedOrAsIs(d.raw)) : t.ack(d);
+      case 'restore':
+        return t.restore(d, d.bucketKey, d.raw);
+      case 'defer':
+        return t.defer(d, s.deliverAt, d.bucketKey, d.raw).then((ok) => {
+          if (ok) this.#maintenance.promoteSoon();
+          return ok;
+        });
+      case 'setAside': {
+        const record: SetAsideRecord = { raw: d.raw, queue: d.queue, reason: s.reason, at: this.options.clock.now() };
+        return t.setAside(d, JSON.stringify(record));
+      }
+    }
+  }
+
+  #release(d: RedisDelivery): void {
+    if (this.#unsettled.delete(d.token)) d.consumer.unsettled--;
+    d.consumer.wake();
+  }
+
+  #giveBack(deliveries: readonly RedisDelivery[]): Promise<void> {
+    for (const d of deliveries) {
+      d.state = 'settled';
+      this.#release(d);
+    }
+    const done = this.#restoreAll([...deliveries].reverse());
+    this.#givingBack.add(done);
+    return done.finally(() => this.#givingBack.delete(done));
+  }
+
+  /** Restores in the given order, each to the front; failures stay under lease (swept later). */
+  async #restoreAll(deliveries: readonly RedisDelivery[]): Promise<void> {
+    const t = await this.#transitions().catch(() => undefined);
+    for (const d of deliveries) {
+      d.state = 'settled';
+      try {
+        await t?.restore(d, d.bucketKey, d.raw);
+      } catch (error) {
+        this.options.log?.('warn', `restore of delivery ${d.tag} failed; a sweep will restore it`, toTransportError(error, 'restore'));
+      }
+    }
+  }
+
+  #markLost(tags: readonly string[]): void {
+    const lost = new Set(tags);
+    for (const d of this.#unsettled.values()) if (lost.has(d.tag) && d.state === 'held') d.state = 'lost';
+  }
+
+  #wakeQueue(queue: string): void {
+    for (const c of this.#consumers) if (c.queues.includes(queue)) c.wake();
+  }
+
+  #syncWake(): void {
+    const queues = new Set(this.#consumers.flatMap((c) => [...c.queues]));
+    this.#wake.sync(queues).catch((error: unknown) => this.#report(toTransportError(error, 'subscribe to wake-up channels')));
+  }
+
+  #detach(consumer: RedisConsumer): void {
+    const i = this.#consumers.indexOf(consumer);
+    if (i >= 0) this.#consumers.splice(i, 1);
+    if (this.#state === 'open') this.#syncWake();
+  }
+
+  #report(error: unknown): void {
+    for (const c of this.#consumers) c.report(error);
+    if (this.#consumers.length === 0) this.options.log?.('warn', 'redis broker background duty failed', error as Error);
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#state !== 'open') {
+      throw new CeleriacError(ErrorCodes.STATE, `RedisBroker.${operation}: the broker is closed`);
+    }
+  }
+}
+
+/** kombu marks requeued envelopes redelivered; an unreadable one goes back as it was. */
+function markedOrAsIs(raw: string): string {
+  try {
+    return markRedelivered(raw);
+  } catch {
+    return raw;
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * @module brokers/redis/redis-consumer
+ * The consumer and delivery objects of the Redis broker.
+ *
+ * Wait strategy. kombu waits with BRPOP, but a blocking pop cannot record the message in
+ * `unacked` in the same atomic step (Lua cannot block), and a pop that is recorded a round
+ * trip later is lost on kill -9 in between. So the fetch loop runs the non-blocking
+ * fetch.lua (pop + bookkeeping, batched up to the window's room) and, when every queue is
+ * empty, waits for the first of:
+ * - a wake-up PUBLISHed by a Celeriac publisher on the queue's channel (≈1 ms latency);
+ * - room in the prefetch window (a settlement), a queue change, or close;
+ * - an adaptive poll timer: 1 ms after a hit, doubling to `pollIntervalMs` while idle, which
+ *   bounds the latency of messages pushed by Python producers (they publish no wake-up).
+ * Fetch errors (connection lost...) go to `onError` and the loop retries with capped backoff:
+ * it never stops on its own, only through close().
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
+import { reconnectDelay } from '../../redis/connection.js';
+
+/** How a delivery is settled. */
+export type Settlement =
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'reject'; readonly requeue: boolean }
+  | { readonly kind: 'restore' }
+  | { readonly kind: 'defer'; readonly deliverAt: number }
+  | { readonly kind: 'setAside'; readonly reason: string };
+
+/** What consumers and deliveries need from the broker. */
+export interface RedisConsumerHost {
+  readonly clock: Clock;
+  readonly pollIntervalMs: number;
+  readonly fetchBatchSize: number;
+  /** Pops up to `max` messages of `queues` (in this rotation order) for `consumer`. */
+  fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]>;
+  /** Applies a settlement (the delivery is already marked settled). */
+  settle(delivery: RedisDelivery, settlement: Settlement): Promise<void>;
+  /** Gives back deliveries fetched for a consumer that closed meanwhile. */
+  giveBack(deliveries: readonly RedisDelivery[]): Promise<void>;
+  /** The consumer's queue set changed (wake-up subscriptions follow it). */
+  queuesChanged(consumer: RedisConsumer): void;
+  /** Forgets a closed consumer. */
+  detach(consumer: RedisConsumer): void;
+}
+
+/** Lifecycle of a delivery: held until settled once; `lost` when a renewal found the lease gone. */
+export type RedisDeliveryState = 'held' | 'lost' | 'settled';
+
+/** One message handed to a consumer; settled exactly once. */
+export class RedisDelivery implements Delivery {
+  state: RedisDeliveryState = 'held';
+
+  constructor(
+    private readonly host: RedisConsumerHost,
+    /** The consumer whose window this delivery occupies. */
+    readonly consumer: RedisConsumer,
+    readonly queue: string,
+    /** The bucket list it was popped from: where requeue / restore / defer put it back. */
+    readonly bucketKey: string,
+    readonly raw: string,
+    readonly tag: string,
+    /** Lease token from fetch.lua. */
+    readonly token: string,
+    readonly redelivered: boolean,
+    /** Broker-wide fetch order, used to restore in order on close. */
+    readonly seq: number,
+  ) {}
+
+  ack(): Promise<void> {
+    return this.host.settle(this, { kind: 'ack' });
+  }
+
+  reject(options: { requeue: boolean }): Promise<void> {
+    return this.host.settle(this, { kind: 'reject', requeue: options.requeue });
+  }
+
+  restore(): Promise<void> {
+    return this.host.settle(this, { kind: 'restore' });
+  }
+
+  async defer(deliverAt: number): Promise<void> {
+    if (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt)) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `defer: deliverAt must be epoch ms, got ${String(deliverAt)}`);
+    }
+    return this.host.settle(this, { kind: 'defer', deliverAt });
+  }
+
+  setAside(reason: string): Promise<void> {
+    return this.host.settle(this, { kind: 'setAside', reason: String(reason) });
+  }
+}
+
+/** Resolves a waiting fetch loop early; remembers a wake-up that came while not waiting. */
+class Wakeup {
+  #pending = false;
+  #release: (() => void) | undefined;
+
+  notify(): void {
+    this.#pending = true;
+    this.#release?.();
+  }
+
+  /** Forgets wake-ups older than the fetch about to start. */
+  clear(): void {
+    this.#pending = false;
+  }
+
+  wait(clock: Clock, ms: number | undefined): Promise<void> {
+    if (this.#pending) {
+      this.#pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      let timer: TimerHandle | undefined;
+      this.#release = () => {
+        if (timer !== undefined) clock.clearTimer(timer);
+        this.#release = undefined;
+        this.#pending = false;
+        resolve();
+      };
+      if (ms !== undefined) timer = clock.setTimer(() => this.#release?.(), ms);
+    });
+  }
+}
+
+/** Lifecycle of a {@link RedisConsumer}. */
+export type RedisConsumerState = 'open' | 'closed';
+
+/** A consumption of some queues within a prefetch window, with its own fetch loop. */
+export class RedisConsumer implements Consumer {
+  /** Unsettled deliveries currently held (maintained by the broker). */
+  unsettled = 0;
+  /** Unique per consumer: prefix of the lease tokens of its fetches. */
+  readonly id = randomUUID();
+  #state: RedisConsumerState = 'open';
+  #queues: string[] = [];
+  #prefetch: number;
+  #next = 0;
+  #fetches = 0;
+  readonly #wakeup = new Wakeup();
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly host: RedisConsumerHost,
+    private readonly options: ConsumeOptions,
+  ) {
+    for (const q of options.queues) if (!this.#queues.includes(checkQueueName(q))) this.#queues.push(q);
+    this.#prefetch = checkPrefetch(options.prefetch);
+  }
+
+  get state(): RedisConsumerState {
+    return this.#state;
+  }
+
+  get queues(): readonly string[] {
+    return Object.freeze([...this.#queues]);
+  }
+
+  /** Starts the fetch loop (called once by the broker). */
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  setPrefetch(prefetch: number): void {
+    this.#prefetch = checkPrefetch(prefetch);
+    this.wake();
+  }
+
+  addQueue(queue: string): void {
+    if (this.#queues.includes(checkQueueName(queue))) return;
+    this.#queues.push(queue);
+    this.host.queuesChanged(this);
+    this.wake();
+  }
+
+  cancelQueue(queue: string): void {
+    const i = this.#queues.indexOf(queue);
+    if (i < 0) return;
+    this.#queues.splice(i, 1);
+    if (this.#next > i) this.#next--;
+    this.host.queuesChanged(this);
+  }
+
+  /** Stops fetching; resolves once no fetch is in flight, so nothing is delivered after. */
+  async close(): Promise<void> {
+    if (this.#state === 'open') {
+      this.#state = 'closed';
+      this.#wakeup.notify();
+      this.host.detach(this);
+    }
+    await this.#loop;
+  }
+
+  /** Something changed that may let the loop fetch (message published, room in the window). */
+  wake(): void {
+    this.#wakeup.notify();
+  }
+
+  /** Reports an error to the user callback, never throwing. */
+  report(error: unknown): void {
+    try {
+      this.options.onError?.(coerceError(error));
+    } catch {
+      // onError must not throw; if it does, the loop must still go on.
+    }
+  }
+
+  #room(): number {
+    const batch = this.host.fetchBatchSize;
+    return this.#prefetch === 0 ? batch : Math.min(batch, Math.max(0, this.#prefetch - this.unsettled));
+  }
+
+  /** Queues in the order to try now: rotated so the one after the last hit comes first. */
+  #rotation(): string[] {
+    const n = this.#queues.length;
+    const start = n === 0 ? 0 : this.#next % n;
+    return [...this.#queues.slice(start), ...this.#queues.slice(0, start)];
+  }
+
+  async #run(): Promise<void> {
+    let idleMs = 0;
+    let failures = 0;
+    while (this.#state === 'open') {
+      const room = this.#room();
+      const queues = this.#rotation();
+      if (room === 0 || queues.length === 0) {
+        await this.#wakeup.wait(this.host.clock, undefined);
+        continue;
+      }
+      this.#wakeup.clear();
+      let got: RedisDelivery[];
+      try {
+        got = await this.host.fetch(this, queues, room);
+        failures = 0;
+      } catch (error) {
+        this.report(error);
+        await this.#wakeup.wait(this.host.clock, reconnectDelay(failures++));
+        continue;
+      }
+      if (got.length > 0) {
+        idleMs = 0;
+        this.#deliver(queues, got);
+        continue;
+      }
+      idleMs = Math.min(this.host.pollIntervalMs, Math.max(1, idleMs * 2));
+      await this.#wakeup.wait(this.host.clock, idleMs);
+    }
+  }
+
+  #deliver(rotation: readonly string[], got: RedisDelivery[]): void {
+    if (this.#state !== 'open') {
+      // Closed while the fetch was in flight: nobody will settle these, give them back now.
+      this.host.giveBack(got).catch((error: unknown) => this.report(error));
+      return;
+    }
+    const last = got[got.length - 1] as RedisDelivery;
+    const i = this.#queues.indexOf(last.queue);
+    this.#next = i < 0 ? this.#next + rotation.length : i + 1;
+    for (const delivery of got) {
+      try {
+        this.options.onDelivery(delivery);
+      } catch (error) {
+        this.report(error);
+      }
+    }
+  }
+
+  /** A fresh token prefix for one fetch call. */
+  nextTokenPrefix(): string {
+    return `${this.id}:${this.#fetches++}`;
+  }
+}
+
+/** Validates a queue name: '' would be a key named only by the prefix. */
+export function checkQueueName(queue: string): string {
+  if (typeof queue !== 'string' || queue.length === 0) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `queue name must be a non-empty string, got ${JSON.stringify(queue)}`);
+  }
+  return queue;
+}
+
+function checkPrefetch(prefetch: number): number {
+  if (!Number.isInteger(prefetch) || prefetch < 0) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `prefetch must be an integer >= 0 (0 = unlimited), got ${String(prefetch)}`);
+  }
+  return prefetch;
+}

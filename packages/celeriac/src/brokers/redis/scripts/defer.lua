@@ -1,0 +1,26 @@
+--[[
+defer: settle a delivery and hold it server-side until its ETA: remove it from the
+bookkeeping and ZADD it to celeriac.delayed scored by the due time, in one step, so a
+message waiting for its ETA is never under a visibility timeout (kombu#337 duplicates).
+Only while the caller still holds the lease.
+
+KEYS[1]  unacked (hash)
+KEYS[2]  unacked_index (zset)
+KEYS[3]  celeriac.leases (zset)
+KEYS[4]  celeriac.lease.data (hash)
+KEYS[5]  celeriac.delayed (zset)
+ARGV[1]  delivery tag
+ARGV[2]  token given by fetch
+ARGV[3]  due time, epoch ms
+ARGV[4]  delayed member: JSON [<bucket key>, <envelope>]
+
+Returns 1 when deferred, 0 when the lease was lost.
+]]
+local data = redis.call('HGET', KEYS[4], ARGV[1])
+if not data or cjson.decode(data)[1] ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
+return 1

@@ -1,0 +1,28 @@
+--[[
+renew-lease: keep deliveries a live Celeriac consumer still holds from being taken back:
+for each (tag, token) whose lease the caller still holds and which is still in `unacked`,
+push the lease expiry forward and bump the unacked_index score to now (so a Python
+worker's visibility sweep, which reads that score, sees a fresh delivery too).
+
+KEYS[1]  unacked (hash)
+KEYS[2]  unacked_index (zset)
+KEYS[3]  celeriac.leases (zset)
+KEYS[4]  celeriac.lease.data (hash)
+ARGV[1]  now, epoch seconds (float)
+ARGV[2]  new lease expiry, epoch ms
+ARGV[3..] pairs: delivery tag, token
+
+Returns the tags whose lease was lost (taken back or held by someone else now).
+]]
+local lost = {}
+for i = 3, #ARGV, 2 do
+  local tag, token = ARGV[i], ARGV[i + 1]
+  local data = redis.call('HGET', KEYS[4], tag)
+  if data and cjson.decode(data)[1] == token and redis.call('HEXISTS', KEYS[1], tag) == 1 then
+    redis.call('ZADD', KEYS[3], ARGV[2], tag)
+    redis.call('ZADD', KEYS[2], ARGV[1], tag)
+  else
+    lost[#lost + 1] = tag
+  end
+end
+return lost

@@ -1,0 +1,142 @@
+/**
+ * @module brokers/redis/transitions
+ * Typed calls of the broker's Lua scripts (scripts/*.lua, one per atomic transition; each
+ * file's header documents its KEYS, ARGV and reply). Every multi-key change of the broker
+ * goes through here, so TypeScript never does a read-modify-write across round trips.
+ */
+import type { RedisClient } from '../../redis/connection.js';
+import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
+import type { RedisKeys } from './keys.js';
+
+const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
+
+/** The broker's scripts, read once per process. */
+const SCRIPTS = {
+  fetch: script('fetch'),
+  ack: script('ack'),
+  requeue: script('requeue'),
+  restore: script('restore'),
+  defer: script('defer'),
+  setAside: script('set-aside'),
+  renewLease: script('renew-lease'),
+  promoteDue: script('promote-due'),
+  restoreStale: script('restore-stale'),
+  purge: script('purge'),
+} as const;
+
+/** One message popped by {@link Transitions.fetch}. */
+export interface FetchedMessage {
+  /** Index into the bucket keys given to fetch. */
+  readonly offset: number;
+  readonly raw: string;
+  readonly tag: string;
+  /** Proof of holding the lease; settlements must present it. */
+  readonly token: string;
+  readonly redelivered: boolean;
+}
+
+/** A held delivery's identity, as settlements and renewals need it. */
+export interface Held {
+  readonly tag: string;
+  readonly token: string;
+}
+
+/** Epoch ms as kombu's unacked_index score: float epoch seconds. */
+const seconds = (ms: number): string => (ms / 1000).toFixed(6);
+
+/** The broker's atomic transitions on one client and key set. */
+export class Transitions {
+  constructor(
+    private readonly client: RedisClient,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  #run(s: RedisScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return runScript(this.client, s, keys, args.map(String));
+  }
+
+  get #book(): string[] {
+    const k = this.keys;
+    return [k.unacked, k.unackedIndex, k.leases, k.leaseData];
+  }
+
+  /**
+   * Pops up to `max` messages from `bucketKeys` (step-major, `queueCount` queues per step)
+   * and records each as held with a lease until `nowMs + leaseMs`.
+   */
+  async fetch(bucketKeys: readonly string[], queueCount: number, max: number, nowMs: number, leaseMs: number, tokenPrefix: string): Promise<FetchedMessage[]> {
+    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, ...bucketKeys], [queueCount, max, seconds(nowMs), nowMs + leaseMs, tokenPrefix])) as (string | number)[];
+    const out: FetchedMessage[] = [];
+    for (let i = 0; i + 4 < reply.length; i += 5) {
+      out.push({
+        offset: Number(reply[i]),
+        raw: String(reply[i + 1]),
+        tag: String(reply[i + 2]),
+        token: String(reply[i + 3]),
+        redelivered: Number(reply[i + 4]) === 1,
+      });
+    }
+    return out;
+  }
+
+  /** kombu's ack; false when the lease was lost. */
+  async ack(held: Held): Promise<boolean> {
+    return (await this.#run(SCRIPTS.ack, this.#book, [held.tag, held.token])) === 1;
+  }
+
+  /** Back to the back of `bucketKey`, `markedRaw` carrying the redelivered marks; false when the lease was lost. */
+  async requeue(held: Held, bucketKey: string, markedRaw: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.requeue, [...this.#book, bucketKey], [held.tag, held.token, markedRaw])) === 1;
+  }
+
+  /** Back to the front of `bucketKey`, unchanged; false when the lease was lost. */
+  async restore(held: Held, bucketKey: string, raw: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.restore, [...this.#book, bucketKey], [held.tag, held.token, raw])) === 1;
+  }
+
+  /** Into the delayed set until `deliverAt`; false when the lease was lost. */
+  async defer(held: Held, deliverAt: number, bucketKey: string, raw: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.defer, [...this.#book, this.keys.delayed], [held.tag, held.token, deliverAt, delayedMember(bucketKey, raw)])) === 1;
+  }
+
+  /** Onto the set-aside list; false when the lease was lost. */
+  async setAside(held: Held, record: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.setAside, [...this.#book, this.keys.setAside], [held.tag, held.token, record])) === 1;
+  }
+
+  /** Extends the leases still held; returns the tags whose lease was lost. */
+  async renewLeases(held: readonly Held[], nowMs: number, leaseMs: number): Promise<string[]> {
+    if (held.length === 0) return [];
+    const args: (string | number)[] = [seconds(nowMs), nowMs + leaseMs];
+    for (const h of held) args.push(h.tag, h.token);
+    return ((await this.#run(SCRIPTS.renewLease, this.#book, args)) as string[]).map(String);
+  }
+
+  /** Moves due delayed messages to their buckets; returns how many and the next due time. */
+  async promoteDue(nowMs: number, limit: number): Promise<{ moved: number; nextDue: number | undefined }> {
+    const [moved, next] = (await this.#run(SCRIPTS.promoteDue, [this.keys.delayed], [nowMs, limit])) as [number, number];
+    return { moved: Number(moved), nextDue: Number(next) < 0 ? undefined : Number(next) };
+  }
+
+  /**
+   * The recovery sweep: expired Celeriac leases, and other holders' tags older than the
+   * visibility timeout. Undefined when another sweeper holds unacked_mutex.
+   */
+  async restoreStale(nowMs: number, visibilityMs: number, mutexToken: string, limit: number, sep: string): Promise<{ ours: number; theirs: number } | undefined> {
+    const k = this.keys;
+    const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex], [
+      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, k.prefix, sep,
+    ])) as [number, number];
+    return Number(ours) < 0 ? undefined : { ours: Number(ours), theirs: Number(theirs) };
+  }
+
+  /** Deletes the queue's ready and delayed messages; returns how many. */
+  async purge(queue: string): Promise<number> {
+    return Number(await this.#run(SCRIPTS.purge, [this.keys.delayed, ...this.keys.buckets(queue)], []));
+  }
+}
+
+/** A member of the delayed set: where the message goes when due, and the message. */
+export function delayedMember(bucketKey: string, raw: string): string {
+  return JSON.stringify([bucketKey, raw]);
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { parseRedisUrl, reconnectDelay, toTransportError, type RedisTarget } from './connection.js';
+
+const base = { tls: false, db: 0, transportOptions: { globalKeyprefix: '' } };
+
+describe('parseRedisUrl', () => {
+  const cases: [string, RedisTarget][] = [
+    ['redis://', { ...base, host: 'localhost', port: 6379 }],
+    ['redis://localhost', { ...base, host: 'localhost', port: 6379 }],
+    ['redis://10.0.0.5:6380/3', { ...base, host: '10.0.0.5', port: 6380, db: 3 }],
+    ['redis://:s3cret@redis:6379/1', { ...base, host: 'redis', port: 6379, db: 1, password: 's3cret' }],
+    ['redis://alice:p%40ss%3Aw%2Frd@redis/2', { ...base, host: 'redis', port: 6379, db: 2, username: 'alice', password: 'p@ss:w/rd' }],
+    ['redis://bob@redis', { ...base, host: 'redis', port: 6379, username: 'bob' }],
+    ['REDIS://Host:1', { ...base, host: 'Host', port: 1 }],
+    ['redis://[::1]:7000/4', { ...base, host: '::1', port: 7000, db: 4 }],
+    ['redis://h/', { ...base, host: 'h', port: 6379 }],
+    ['rediss://:pw@cache.example.com:6380/0', { ...base, tls: true, host: 'cache.example.com', port: 6380, password: 'pw' }],
+    [
+      'redis://h:6379/5?global_keyprefix=pfx:&ssl_cert_reqs=none',
+      { ...base, host: 'h', port: 6379, db: 5, transportOptions: { globalKeyprefix: 'pfx:' } },
+    ],
+    [
+      'sentinel://s1:26379;sentinel://s2:26380/0?master_name=mymaster',
+      {
+        ...base, host: 's1', port: 26379,
+        sentinel: { masterName: 'mymaster', nodes: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }] },
+      },
+    ],
+    [
+      'sentinel://:pw@s1/2?master_name=m&global_keyprefix=x:',
+      {
+        ...base, host: 's1', port: 26379, db: 2, password: 'pw', transportOptions: { globalKeyprefix: 'x:' },
+        sentinel: { masterName: 'm', nodes: [{ host: 's1', port: 26379 }] },
+      },
+    ],
+    [
+      'redis+sentinel://h1:26379,h2/mymaster/3',
+      {
+        ...base, host: 'h1', port: 26379, db: 3,
+        sentinel: { masterName: 'mymaster', nodes: [{ host: 'h1', port: 26379 }, { host: 'h2', port: 26379 }] },
+      },
+    ],
+    [
+      'redis+sentinel://u:p@h1:1/m',
+      { ...base, host: 'h1', port: 1, username: 'u', password: 'p', sentinel: { masterName: 'm', nodes: [{ host: 'h1', port: 1 }] } },
+    ],
+  ];
+  it.each(cases)('%s', (url, expected) => {
+    expect(parseRedisUrl(url)).toEqual(expected);
+  });
+
+  const bad: [string, RegExp][] = [
+    ['http://h', /unsupported scheme "http"/],
+    ['localhost:6379', /unsupported scheme "\(none\)"/],
+    ['redis+socket:///tmp/redis.sock', /unsupported scheme "redis\+socket"/],
+    ['redis://h:port/0', /port "port" is not a number/],
+    ['redis://h:0', /port "0" is not a number between 1 and 65535/],
+    ['redis://h:70000', /port "70000"/],
+    ['redis://h/db1', /database "db1" is not a non-negative integer/],
+    ['redis://h/-1', /database "-1"/],
+    ['redis://h/1/2', /path "\/1\/2" must be \/<db>/],
+    ['redis://a,b', /only one host/],
+    ['redis://:%zz@h', /password is not valid percent-encoding/],
+    ['sentinel://s1:26379;sentinel://s2:26379', /needs \?master_name=/],
+    ['sentinel://s1?master_name=m;redis://s2', /every ;-separated part must be sentinel:\/\//],
+    ['redis+sentinel://h1,h2', /expected redis\+sentinel:\/\//],
+    ['redis+sentinel://h1/m/0/extra', /expected redis\+sentinel:\/\//],
+  ];
+  it.each(bad)('rejects %s', (url, message) => {
+    expect(() => parseRedisUrl(url)).toThrow(message);
+    try {
+      parseRedisUrl(url);
+    } catch (err) {
+      expect(err).toBeInstanceOf(CeleriacError);
+      expect((err as CeleriacError).code).toBe(ErrorCodes.CONFIG);
+    }
+  });
+
+  it('never puts the password in an error message', () => {
+    for (const url of [
+      'redis://user:hunter2@h:bad/0',
+      'redis://:hunter2@h/x',
+      'sentinel://:hunter2@s1;sentinel://:hunter2@s2',
+      'redis+sentinel://u:hunter2@h1',
+    ]) {
+      expect(() => parseRedisUrl(url)).toThrow(CeleriacError);
+      try {
+        parseRedisUrl(url);
+      } catch (err) {
+        expect((err as Error).message).not.toContain('hunter2');
+        expect((err as Error).message).toContain('**');
+      }
+    }
+  });
+});
+
+describe('reconnectDelay', () => {
+  it('doubles from 50 ms to a 2 s cap, with half of each delay random', () => {
+    const low = () => 0;
+    const high = () => 0.999999;
+    expect([0, 1, 2, 3, 4, 5, 6, 20, 1000].map((n) => reconnectDelay(n, low))).toEqual([25, 50, 100, 200, 400, 800, 1000, 1000, 1000]);
+    expect([0, 1, 5, 6, 1000].map((n) => reconnectDelay(n, high))).toEqual([50, 100, 1600, 2000, 2000]);
+  });
+});
+
+describe('toTransportError', () => {
+  it('names the operation and the Redis error, and keeps the cause', () => {
+    const cause = new Error('READONLY You can\'t write against a read only replica.');
+    const err = toTransportError(cause, 'store result of task t1');
+    expect(err).toBeInstanceOf(CeleriacError);
+    expect(err.code).toBe(ErrorCodes.TRANSPORT);
+    expect(err.message).toBe("Redis error during store result of task t1: READONLY You can't write against a read only replica.");
+    expect(err.cause).toBe(cause);
+  });
+
+  it('accepts non-errors and passes TRANSPORT errors through', () => {
+    expect(toTransportError('boom', 'get').message).toBe('Redis error during get: boom');
+    const transport = new CeleriacError(ErrorCodes.TRANSPORT, 'already wrapped');
+    expect(toTransportError(transport, 'get')).toBe(transport);
+  });
+});

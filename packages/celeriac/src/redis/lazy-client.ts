@@ -1,0 +1,83 @@
+/**
+ * @module redis/lazy-client
+ * One Redis connection opened on first use: adapters connect lazily, `connect()` is
+ * idempotent, a failed first connect can be retried by the next call, and `close()` may run
+ * at any moment (even while connecting).
+ */
+import { closeRedisClient, createRedisClient, toTransportError } from './connection.js';
+import type { RedisClient, RedisClientOptions, RedisTarget } from './connection.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+
+/** A node-redis client created and connected on the first {@link LazyRedisClient.connect}. */
+export class LazyRedisClient {
+  readonly #target: RedisTarget;
+  readonly #options: RedisClientOptions;
+  readonly #onCreate: ((client: RedisClient) => void) | undefined;
+  #connecting: Promise<RedisClient> | undefined;
+  #client: RedisClient | undefined;
+  #closed = false;
+
+  /**
+   * @param onCreate Called with each new client before it connects (to attach listeners).
+   */
+  constructor(target: RedisTarget, options: RedisClientOptions, onCreate?: (client: RedisClient) => void) {
+    this.#target = target;
+    this.#options = options;
+    this.#onCreate = onCreate;
+  }
+
+  /**
+   * The connected client; connects on the first call. Concurrent callers share one attempt.
+   * @throws CeleriacError TRANSPORT when the first connection fails (the next call retries),
+   *   STATE after {@link LazyRedisClient.close}.
+   */
+  connect(): Promise<RedisClient> {
+    if (this.#closed) {
+      return Promise.reject(new CeleriacError(ErrorCodes.STATE, `Redis connection "${this.#options.name}" is closed`));
+    }
+    this.#connecting ??= this.#open();
+    return this.#connecting;
+  }
+
+  async #open(): Promise<RedisClient> {
+    const client = createRedisClient(this.#target, this.#options);
+    this.#client = client;
+    this.#onCreate?.(client);
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      // Only if still current: a reset() meanwhile may already have started a newer client.
+      if (this.#client === client) {
+        this.#connecting = undefined;
+        this.#client = undefined;
+      }
+      await closeRedisClient(client, 0);
+      throw toTransportError(err, `connect to ${this.#target.host}:${this.#target.port} (${this.#options.name})`);
+    }
+  }
+
+  /**
+   * Drops `client` if it is still the current one (default: whichever is current, even one
+   * still connecting), destroying its socket and failing its pending commands, so the next
+   * {@link LazyRedisClient.connect} opens a fresh connection.
+   * For a connection that stopped answering without closing (a half-dead TCP peer, a frozen
+   * server): node-redis would otherwise wait on it until TCP gives up, which can take minutes.
+   */
+  reset(client?: RedisClient): void {
+    if (this.#client === undefined || (client !== undefined && this.#client !== client)) return;
+    const current = this.#client;
+    this.#client = undefined;
+    this.#connecting = undefined;
+    void closeRedisClient(current, 0);
+  }
+
+  /** Closes the connection (waiting at most `deadlineMs` for pending replies). Idempotent. */
+  async close(deadlineMs?: number): Promise<void> {
+    this.#closed = true;
+    const client = this.#client;
+    this.#client = undefined;
+    this.#connecting = undefined;
+    if (client !== undefined) await closeRedisClient(client, deadlineMs);
+  }
+}

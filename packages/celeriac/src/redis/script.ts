@@ -1,0 +1,44 @@
+/**
+ * @module redis/script
+ * Lua scripts shipped as `.lua` files beside the adapter that uses them (DESIGN §2.6: one
+ * file per atomic transition, each opening with a KEYS/ARGV/returns header). Run with
+ * EVALSHA, falling back to EVAL once when the server does not know the script yet (after a
+ * restart or SCRIPT FLUSH), so the source crosses the wire only when needed.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { RedisClient } from './connection.js';
+
+/** A Lua script's source and its SHA1, as EVALSHA wants it. */
+export interface RedisScript {
+  /** File name, for error messages. */
+  readonly name: string;
+  readonly source: string;
+  readonly sha1: string;
+}
+
+/**
+ * Reads a `.lua` file once. Pass `new URL('./scripts/x.lua', import.meta.url)`: tsc does not
+ * copy `.lua` files, so the package build copies them to dist (scripts/copy-assets.mjs).
+ */
+export function loadScript(file: URL): RedisScript {
+  const source = readFileSync(file, 'utf8');
+  const name = file.pathname.slice(file.pathname.lastIndexOf('/') + 1);
+  return Object.freeze({ name, source, sha1: createHash('sha1').update(source).digest('hex') });
+}
+
+/** Runs `script` with EVALSHA, retrying once with EVAL on NOSCRIPT. Errors are node-redis's. */
+export async function runScript(
+  client: RedisClient,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<unknown> {
+  const options = { keys: [...keys], arguments: [...args] };
+  try {
+    return await client.evalSha(script.sha1, options);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.eval(script.source, options);
+  }
+}
