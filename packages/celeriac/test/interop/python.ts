@@ -1,0 +1,136 @@
+/**
+ * Python Celery 5.2.6 (Debian, /usr/bin/python3) as the interop oracle: a worker process
+ * with a small tasks module, and one-off producer scripts.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const PYTHON = '/usr/bin/python3';
+
+/** The tasks a Python worker offers to interop tests. */
+export const PY_TASKS = `
+import os, time
+from celery import Celery
+app = Celery('interop', broker=os.environ['CELERY_BROKER'], backend=os.environ['CELERY_BACKEND'])
+pfx = os.environ.get('CELERY_KEYPREFIX')
+if pfx:
+    app.conf.broker_transport_options = {'global_keyprefix': pfx}
+app.conf.update(worker_send_task_events=False, result_extended=True, worker_hijack_root_logger=False,
+                task_acks_late=os.environ.get('CELERY_ACKS_LATE') == '1', worker_prefetch_multiplier=1)
+
+@app.task(name='py.add')
+def add(x, y):
+    return x + y
+
+@app.task(name='py.fail')
+def fail(msg='boom'):
+    raise ValueError(msg)
+
+@app.task(name='py.sleep')
+def sleep(s):
+    time.sleep(s)
+    return s
+
+@app.task(name='mix.add')
+def mix_add(x, y):
+    return x + y
+
+@app.task(name='py.echo')
+def echo(*args, **kwargs):
+    return {'args': list(args), 'kwargs': kwargs}
+`;
+
+/** Environment for Python processes. */
+export interface PyEnv {
+  broker: string;
+  backend: string;
+  /** kombu global_keyprefix for test isolation. */
+  keyPrefix?: string;
+  acksLate?: boolean;
+}
+
+function envFor(py: PyEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CELERY_BROKER: py.broker,
+    CELERY_BACKEND: py.backend,
+    ...(py.keyPrefix ? { CELERY_KEYPREFIX: py.keyPrefix } : {}),
+    ...(py.acksLate ? { CELERY_ACKS_LATE: '1' } : {}),
+    PYTHONUNBUFFERED: '1',
+  };
+}
+
+/** A running Python worker. */
+export interface PyWorker {
+  readonly process: ChildProcess;
+  log(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts a Python Celery worker and resolves once it logged `ready.`. */
+export async function startPythonWorker(py: PyEnv, options: { queues?: string[]; name?: string; concurrency?: number; pool?: string } = {}): Promise<PyWorker> {
+  const dir = mkdtempSync(join(tmpdir(), 'celeriac-py-'));
+  writeFileSync(join(dir, 'interop_tasks.py'), PY_TASKS);
+  const args = [
+    '-m', 'celery', '--workdir', dir, '-A', 'interop_tasks', 'worker',
+    '-Q', (options.queues ?? ['celery']).join(','),
+    '-n', options.name ?? `py-${process.pid}@%h`,
+    '-c', String(options.concurrency ?? 2), '-P', options.pool ?? 'prefork',
+    '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'INFO',
+  ];
+  const child = spawn(PYTHON, args, { env: envFor(py), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`python worker not ready in 30 s:\n${output}`)), 30_000);
+    const check = () => {
+      if (/ready\./.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`python worker exited (${code}) before ready:\n${output}`));
+    });
+  });
+  return {
+    process: child,
+    log: () => output,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs a Python script with the broker/backend env; resolves with stdout (rejects with stderr). */
+export function runPython(py: PyEnv, script: string, args: string[] = [], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, ['-c', script, ...args], { env: envFor(py), timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`python failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** A Python preamble building a Celery app from the environment (for runPython scripts). */
+export const PY_CLIENT = `
+import os, sys, json
+from celery import Celery
+app = Celery(broker=os.environ['CELERY_BROKER'], backend=os.environ['CELERY_BACKEND'])
+pfx = os.environ.get('CELERY_KEYPREFIX')
+if pfx:
+    app.conf.broker_transport_options = {'global_keyprefix': pfx}
+`;

@@ -1,0 +1,152 @@
+/**
+ * Python Celery 5.2.6 and Celeriac on one Redis: tasks, results, errors and kwargs cross in
+ * both directions. Broker keys are isolated by a kombu global_keyprefix per run; result keys
+ * are per task id and deleted afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, TaskError, Worker, type App } from 'celeriac';
+import { shouldRunPythonTests } from '../support/python.js';
+import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+
+const DB = 9;
+const prefix = `itest-${randomUUID().slice(0, 8)}:`;
+const py: PyEnv = { broker: `redis://127.0.0.1:6379/${DB}`, backend: `redis://127.0.0.1:6379/${DB}`, keyPrefix: prefix };
+const ready = (await shouldRunRedisTests('interop')) && shouldRunPythonTests('interop');
+const taskIds: string[] = [];
+
+function makeApp(queue: string): App {
+  return createApp(
+    { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, taskDefaultQueue: queue },
+    { env: {}, logger: pino({ level: 'silent' }) },
+  );
+}
+
+describe.runIf(ready)('Python Celery <-> Celeriac on Redis', () => {
+  let app: App;
+  let worker: Worker;
+  let pyWorker: PyWorker;
+
+  beforeAll(async () => {
+    app = makeApp('ts');
+    app.task('ts.add', (x: number, y: number) => x + y);
+    app.task('ts.fail', () => {
+      throw new TypeError('ts side failed');
+    });
+    app.task('ts.greet', { params: ['name', 'greeting'] }, (name: string, greeting = 'hello') => `${greeting}, ${name}`);
+    worker = new Worker(app, { queues: ['ts'], concurrency: 4 });
+    await worker.start();
+    pyWorker = await startPythonWorker(py, { queues: ['py'] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await worker?.close({ deadlineMs: 2000 });
+    await app?.close();
+    await pyWorker?.stop();
+    await deleteKeys(prefix, py.broker);
+    await deleteResults(taskIds, py.backend);
+  }, 30_000);
+
+  it('a task sent by Python runs on Celeriac and Python gets the result', async () => {
+    const out = await runPython(py, `${PY_CLIENT}
+r = app.send_task('ts.add', args=[2, 3], queue='ts')
+print(r.id); print(json.dumps(r.get(timeout=20)))`);
+    const [id, value] = out.trim().split('\n');
+    taskIds.push(id as string);
+    expect(value).toBe('5');
+  });
+
+  it('kwargs from Python reach the TypeScript handler by name', async () => {
+    const out = await runPython(py, `${PY_CLIENT}
+r = app.send_task('ts.greet', args=['Ada'], kwargs={'greeting': 'hi'}, queue='ts')
+print(r.id); print(json.dumps(r.get(timeout=20)))`);
+    const [id, value] = out.trim().split('\n');
+    taskIds.push(id as string);
+    expect(JSON.parse(value as string)).toBe('hi, Ada');
+  });
+
+  it('an error thrown in TypeScript is an exception in Python, with type and message', async () => {
+    const out = await runPython(py, `${PY_CLIENT}
+r = app.send_task('ts.fail', queue='ts')
+print(r.id)
+try:
+    r.get(timeout=20)
+except Exception as e:
+    print(type(e).__name__); print(str(e))`);
+    const [id, name, message] = out.trim().split('\n');
+    taskIds.push(id as string);
+    expect(name).toBe('TypeError');
+    expect(message).toBe('ts side failed');
+  });
+
+  it('a task sent by Celeriac runs on Python and Celeriac gets the result', async () => {
+    const r = await app.sendTask('py.add', [40, 2], {}, { queue: 'py' });
+    taskIds.push(r.id);
+    expect(await r.get({ timeout: 20_000 })).toBe(42);
+    const e = await app.sendTask('py.echo', [1], { k: 'v' }, { queue: 'py' });
+    taskIds.push(e.id);
+    expect(await e.get({ timeout: 20_000 })).toEqual({ args: [1], kwargs: { k: 'v' } });
+  });
+
+  it('a Python ValueError is a typed error in TypeScript', async () => {
+    const r = await app.sendTask('py.fail', ['nope'], {}, { queue: 'py' });
+    taskIds.push(r.id);
+    const err = await r.get({ timeout: 20_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskError);
+    expect(err).toMatchObject({ name: 'ValueError', excModule: 'builtins', message: 'nope' });
+    expect((err as TaskError).traceback).toMatch(/ValueError: nope/);
+  });
+
+  it('countdown and priority work from Python to Celeriac', async () => {
+    const out = await runPython(py, `${PY_CLIENT}
+import time
+t0 = time.time()
+r = app.send_task('ts.add', args=[1, 1], queue='ts', countdown=1.5, priority=7)
+print(r.id); print(json.dumps(r.get(timeout=20))); print(time.time() - t0)`);
+    const [id, value, elapsed] = out.trim().split('\n');
+    taskIds.push(id as string);
+    expect(value).toBe('2');
+    expect(Number(elapsed)).toBeGreaterThanOrEqual(1.4);
+  });
+
+  it('countdown and priority work from Celeriac to Python', async () => {
+    const t0 = Date.now();
+    const r = await app.sendTask('py.add', [2, 2], {}, { queue: 'py', countdown: 1.5, priority: 7 });
+    taskIds.push(r.id);
+    expect(await r.get({ timeout: 20_000 })).toBe(4);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+  });
+});
+
+describe.runIf(ready)('a mixed fleet on one queue', () => {
+  it('runs 1,000 tasks with none lost, on both workers', async () => {
+    const app = createApp(
+      { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, resultExtended: true },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    app.task('mix.add', (x: number, y: number) => x + y);
+    const worker = new Worker(app, { queues: ['mixed'], concurrency: 8, hostname: 'ts-mixed@%h' });
+    const pyWorker = await startPythonWorker(py, { queues: ['mixed'], name: 'py-mixed@%h', concurrency: 2 });
+    try {
+      await worker.start();
+      const results = [];
+      for (let i = 0; i < 1000; i += 1) results.push(await app.sendTask('mix.add', [i, 1], {}, { queue: 'mixed' }));
+      taskIds.push(...results.map((r) => r.id));
+      const values = await Promise.all(results.map((r) => r.get({ timeout: 60_000 })));
+      expect(values).toEqual(results.map((_, i) => i + 1));
+      const metas = await app.backend.getMany(results.map((r) => r.id));
+      const byWorker = new Map<string, number>();
+      for (const m of metas) byWorker.set(String(m?.worker), (byWorker.get(String(m?.worker)) ?? 0) + 1);
+      expect([...byWorker.keys()].some((w) => w.startsWith('ts-mixed@'))).toBe(true);
+      expect([...byWorker.keys()].some((w) => w.startsWith('py-mixed@'))).toBe(true);
+      expect([...byWorker.values()].reduce((a, b) => a + b, 0)).toBe(1000);
+    } finally {
+      await worker.close({ deadlineMs: 5000 });
+      await pyWorker.stop();
+      await app.close();
+    }
+  }, 120_000);
+});
+
