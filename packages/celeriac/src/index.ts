@@ -50,11 +50,15 @@ export {
   WorkerLostError,
 } from './core/task-errors.js';
 export { defaultTransports } from './transports.js';
-export type { TransportContext, TransportTable } from './core/transports.js';
+export type { TransportContext, TransportLog, TransportTable } from './core/transports.js';
 export { CeleriacError, ErrorCodes, coerceError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { MemoryBackend } from './backends/memory/memory-backend.js';
 export { MemoryBroker } from './brokers/memory/memory-broker.js';
+export { RedisBackend } from './backends/redis/redis-backend.js';
+export type { RedisBackendOptions } from './backends/redis/redis-backend.js';
+export { RedisBroker } from './brokers/redis/redis-broker.js';
+export type { RedisBrokerOptions } from './brokers/redis/options.js';
 export { ProtocolError } from './protocol/errors.js';
 export { READY_STATES, isReady } from './protocol/states.js';
 export type { ExceptionRecord, Json, JsonObject, ResultMeta, TaskState } from './protocol/types.js';

@@ -6,7 +6,9 @@
 import { MemoryBackend } from './backends/memory/memory-backend.js';
 import { RedisBackend } from './backends/redis/redis-backend.js';
 import { MemoryBroker } from './brokers/memory/memory-broker.js';
+import type { RedisBrokerOptions } from './brokers/redis/options.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
+import { CeleriacError, ErrorCodes } from './errors.js';
 import type { TransportContext, TransportTable } from './core/transports.js';
 
 /**
@@ -16,8 +18,35 @@ import type { TransportContext, TransportTable } from './core/transports.js';
 let sharedBroker: MemoryBroker | undefined;
 let sharedBackend: MemoryBackend | undefined;
 
+/** `brokerTransportOptions` names the Redis broker understands (kombu's name where one exists). */
+const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
+  visibility_timeout: 'visibilityTimeoutSec',
+  recoverAfterSec: 'recoverAfterSec',
+  leaseRenewMs: 'leaseRenewMs',
+  sweepIntervalMs: 'sweepIntervalMs',
+  pollIntervalMs: 'pollIntervalMs',
+  promoteIntervalMs: 'promoteIntervalMs',
+  fetchBatchSize: 'fetchBatchSize',
+};
+
+/** Maps `brokerTransportOptions` onto RedisBrokerOptions; unknown names are a CONFIG error. */
+export function redisBrokerOptions(ctx: TransportContext): RedisBrokerOptions {
+  const options: Record<string, unknown> = { clock: ctx.clock, log: ctx.log };
+  for (const [name, value] of Object.entries(ctx.transportOptions)) {
+    const target = REDIS_OPTION_NAMES[name];
+    if (target === undefined) {
+      const known = Object.keys(REDIS_OPTION_NAMES).join(', ');
+      throw new CeleriacError(ErrorCodes.CONFIG, `Unknown Redis broker transport option ${JSON.stringify(name)}; known: ${known} (the key prefix goes in the URL: ?global_keyprefix=)`);
+    }
+    options[target] = value;
+  }
+  return options as RedisBrokerOptions;
+}
+
 /** A Redis broker per URL (a new connection each time, unlike `memory://`). */
-const redisBroker = (url: string, ctx: TransportContext) => new RedisBroker(url, { clock: ctx.clock });
+const redisBroker = (url: string, ctx: TransportContext) => new RedisBroker(url, redisBrokerOptions(ctx));
+/** A Redis backend per URL; it connects lazily. Revoke expiry uses the Redis server's clock. */
+const redisBackend = (url: string, ctx: TransportContext) => new RedisBackend({ url, log: ctx.log });
 
 /** The URL schemes Celeriac knows. */
 export const defaultTransports: TransportTable = Object.freeze({
@@ -36,10 +65,9 @@ export const defaultTransports: TransportTable = Object.freeze({
       if (sharedBackend === undefined || sharedBackend.state === 'closed') sharedBackend = new MemoryBackend({ clock: ctx.clock });
       return sharedBackend;
     },
-    // A Redis backend per URL; it connects lazily. Revoke expiry uses the Redis server's clock.
-    redis: (url: string) => new RedisBackend({ url }),
-    rediss: (url: string) => new RedisBackend({ url }),
-    sentinel: (url: string) => new RedisBackend({ url }),
-    'redis+sentinel': (url: string) => new RedisBackend({ url }),
+    redis: redisBackend,
+    rediss: redisBackend,
+    sentinel: redisBackend,
+    'redis+sentinel': redisBackend,
   }),
 });

@@ -19,7 +19,7 @@ import type { Broker } from './spi/broker.js';
 import type { TaskContext } from './context.js';
 import { Task, type AnyTask } from './task.js';
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
-import { checkScheme, openTransport, redactUrl, type TransportTable } from './transports.js';
+import { checkScheme, openTransport, redactUrl, type TransportContext, type TransportTable } from './transports.js';
 
 /** How long a revoke is remembered, as Celery's worker keeps revoked ids (3 hours). */
 export const REVOKE_EXPIRES_SEC = 10_800;
@@ -77,14 +77,22 @@ export class App implements ProducerHost, ResultHost {
 
   /** The broker, opened from `settings.broker` on first use. */
   get broker(): Broker {
-    this.brokerValue ??= openTransport(this.transports, 'brokers', this.settingsValue.broker, { clock: this.clock });
+    this.brokerValue ??= openTransport(this.transports, 'brokers', this.settingsValue.broker, this.transportContext());
     return this.brokerValue;
   }
 
   /** The result backend, opened from `settings.backend` on first use. */
   get backend(): ResultBackend {
-    this.backendValue ??= openTransport(this.transports, 'backends', this.settingsValue.backend, { clock: this.clock });
+    this.backendValue ??= openTransport(this.transports, 'backends', this.settingsValue.backend, this.transportContext());
     return this.backendValue;
+  }
+
+  private transportContext(): TransportContext {
+    return {
+      clock: this.clock,
+      transportOptions: this.settingsValue.brokerTransportOptions,
+      log: (level, msg, err) => this.log[level]({ err }, msg),
+    };
   }
 
   /**

@@ -69,6 +69,8 @@ export interface Settings {
   workerPrefetchMultiplier?: number;
   /** Seconds a warm shutdown waits for running tasks before giving them up. @default 30 */
   workerShutdownTimeout?: number;
+  /** Broker adapter options (Celery's `broker_transport_options`). @default {} */
+  brokerTransportOptions?: Record<string, unknown>;
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default 'info' */
   logLevel?: string;
 }
@@ -126,6 +128,9 @@ export const SETTINGS: readonly SettingSpec<keyof Settings>[] = [
     doc: 'A worker holds at most concurrency x multiplier unacknowledged messages. 0 removes the limit. With late acks, 1 gives the fairest distribution.' },
   { name: 'workerShutdownTimeout', type: 'number', default: 30, env: envNames('WORKER_SHUTDOWN_TIMEOUT'), check: nonNegative as never,
     doc: 'Seconds a warm shutdown (first SIGTERM/SIGINT) waits for running tasks. When it passes, running tasks are abandoned: late-ack messages go back to the queue, the rest are marked failed with WorkerLostError.' },
+  { name: 'brokerTransportOptions', type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
+    check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')) as never,
+    doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs` and `fetchBatchSize`; unknown names are an error. In the environment: JSON.' },
   { name: 'logLevel', type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`)) as never,
     doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' },
 ];

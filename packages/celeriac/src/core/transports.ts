@@ -8,9 +8,15 @@ import type { ResultBackend } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
+/** Where adapters report connection trouble that no caller is waiting on. */
+export type TransportLog = (level: 'warn' | 'error', msg: string, err?: Error) => void;
+
 /** What a factory receives besides the URL. */
 export interface TransportContext {
   clock: Clock;
+  /** The app's `brokerTransportOptions` (brokers only read them). */
+  transportOptions: Readonly<Record<string, unknown>>;
+  log: TransportLog;
 }
 
 /** Scheme (without `://`) to factory. */

@@ -21,7 +21,7 @@ import {
 } from '../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../core/trace.js';
 import type { AnyTask } from '../core/task.js';
-import { coerceError } from '../errors.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
@@ -72,8 +72,12 @@ export class Executor {
       if (task === null) return;
       await this.run(delivery, message, task);
     } catch (err) {
-      // Only a bug or a dead backend lands here; the message stays unsettled and comes back.
-      this.host.log.error({ err: coerceError(err), tag: delivery.tag }, 'unexpected error while handling a message');
+      // Only a bug or a dead backend lands here. Give the message back rather than hold it:
+      // a broker with leases would otherwise keep it (and a prefetch slot) until shutdown.
+      this.host.log.error({ err: coerceError(err), tag: delivery.tag }, 'unexpected error while handling a message; giving it back');
+      await delivery.restore().catch(() => {
+        // Already settled (an early ack) or the broker is gone: nothing left to give back.
+      });
     }
   }
 
@@ -292,6 +296,9 @@ export class Executor {
     try {
       await app.backend.store(meta, { expiresSec: app.settings.resultExpires });
     } catch (err) {
+      // Only an encoding failure becomes EncodeError; a backend that is down is not the
+      // task's fault: that error goes up, and the message is given back (see handle).
+      if (!(err instanceof CeleriacError && err.code === ErrorCodes.INVALID_ARGUMENT)) throw err;
       // A result that cannot be encoded (a BigInt, a cycle) must not lose the task's end.
       log.error({ err: coerceError(err), taskId: message.headers.id }, 'could not store result; storing the encoding error instead');
       const record = { exc_type: 'EncodeError', exc_message: [coerceError(err).message], exc_module: 'kombu.exceptions' };

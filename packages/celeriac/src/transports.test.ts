@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { RedisBroker } from './brokers/redis/redis-broker.js';
+import { CeleriacError, ErrorCodes } from './errors.js';
+import { createApp } from './index.js';
+
+describe('brokerTransportOptions', () => {
+  it('reach the Redis broker, with kombu\'s visibility_timeout name', async () => {
+    const app = createApp(
+      { broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { visibility_timeout: 7200, recoverAfterSec: 30, fetchBatchSize: 10 } },
+      { env: {} },
+    );
+    const broker = app.broker as RedisBroker;
+    expect(broker).toBeInstanceOf(RedisBroker);
+    expect(broker.options.visibilityTimeoutMs).toBe(7_200_000);
+    expect(broker.options.recoverAfterMs).toBe(30_000);
+    await app.close();
+  });
+
+  it('come from CELERY_BROKER_TRANSPORT_OPTIONS as JSON', async () => {
+    const app = createApp({ broker: 'redis://127.0.0.1:6379/0' }, { env: { CELERY_BROKER_TRANSPORT_OPTIONS: '{"visibility_timeout": 60}' } });
+    expect((app.broker as RedisBroker).options.visibilityTimeoutMs).toBe(60_000);
+    await app.close();
+  });
+
+  it('reject unknown names, naming the known ones', () => {
+    const app = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { visibilityTimeout: 1 } }, { env: {} });
+    let caught: unknown;
+    try {
+      void app.broker;
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CeleriacError);
+    expect((caught as CeleriacError).code).toBe(ErrorCodes.CONFIG);
+    expect((caught as Error).message).toMatch(/Unknown Redis broker transport option "visibilityTimeout"; known: visibility_timeout/);
+  });
+
+  it('must be an object', () => {
+    expect(() => createApp({ brokerTransportOptions: [] as never }, { env: {} })).toThrow(/brokerTransportOptions: must be an object/);
+  });
+});
