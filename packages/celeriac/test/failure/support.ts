@@ -1,0 +1,205 @@
+/**
+ * Helpers of the failure tests: worker children (fixtures/worker.ts) that can be SIGKILLed,
+ * in-process workers with fast recovery options, a private redis-server with an fsync'ed
+ * append-only file (so kill -9 of the server loses nothing it acknowledged), and bounded
+ * polling. Every child started here is remembered; `killChildren()` (afterEach) ends them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { createClient, type RedisClientType } from 'redis';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { RedisBroker, type RedisBrokerOptions } from '../../src/brokers/redis/redis-broker.js';
+import { createApp, Worker, type App, type ResultMeta } from '../../src/index.js';
+import { redisReachable } from '../support/redis.js';
+import type { ChildWorkerConfig } from './fixtures/worker.js';
+import { counterKeys, defineFailureTasks } from './fixtures/tasks.js';
+
+export { counterKeys, MARKED } from './fixtures/tasks.js';
+export type { ChildWorkerConfig } from './fixtures/worker.js';
+
+/** Recovery options small enough for tests: a dead holder's messages come back within ~2.5 s. */
+export const FAST: RedisBrokerOptions = { recoverAfterSec: 2, leaseRenewMs: 500, sweepIntervalMs: 500, pollIntervalMs: 20 };
+
+const HERE = fileURLToPath(new URL('./', import.meta.url));
+const WORKER_SCRIPT = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 20 ms until true; throws naming `what` after `ms`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A connected plain client (errors while a server is down are ignored, commands retry). */
+export async function plainClient(url: string): Promise<RedisClientType> {
+  const client = createClient({ url }) as RedisClientType;
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** A worker child. */
+export interface ChildWorker {
+  readonly child: ChildProcess;
+  /** Resolves when the child printed READY; rejects if it exits first or after 15 s. */
+  readonly ready: Promise<void>;
+  /** Everything the child wrote (for failure messages). */
+  output(): string;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Starts fixtures/worker.ts with `config`. */
+export function spawnWorker(config: ChildWorkerConfig): ChildWorker {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
+    cwd: HERE,
+    env: { ...process.env, CELERIAC_FAILURE_WORKER: JSON.stringify(config) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker ${config.hostname} not ready within 15 s:\n${out}`)), 15_000);
+    child.stdout?.on('data', () => {
+      if (/^READY$/m.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`worker ${config.hostname} exited (${String(code ?? signal)}) before READY:\n${out}`));
+    });
+  });
+  ready.catch(() => undefined);
+  return { child, ready, output: () => out, kill: () => killChild(child) };
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** SIGKILLs every child still running (worker children and redis-servers). */
+export async function killChildren(): Promise<void> {
+  await Promise.all([...children].map((c) => killChild(c)));
+}
+
+/** An in-process worker and the app it runs in. */
+export interface LocalWorker {
+  app: App;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** Starts an in-process worker like the child one (same tasks, counters, options). */
+export async function startLocalWorker(config: ChildWorkerConfig, counters: RedisClientType): Promise<LocalWorker> {
+  const app = createApp(
+    { broker: config.brokerUrl, backend: config.backendUrl, taskAcksLate: config.acksLate, taskDefaultQueue: config.queue },
+    {
+      env: {},
+      logger: pino({ level: 'silent' }),
+      broker: new RedisBroker(config.brokerUrl, config.broker),
+      backend: new RedisBackend({ url: config.backendUrl, keyPrefix: config.backendKeyPrefix }),
+    },
+  );
+  defineFailureTasks(app, counters, config.counterPrefix);
+  const worker = new Worker(app, { queues: [config.queue], concurrency: config.concurrency, prefetchMultiplier: config.prefetchMultiplier, hostname: config.hostname });
+  await worker.start();
+  return {
+    app,
+    worker,
+    stop: async () => {
+      await worker.close({ deadlineMs: 1000 });
+      await app.close();
+    },
+  };
+}
+
+/** Attempt and success counts of a task id. */
+export async function counts(counters: RedisClientType, prefix: string, id: string): Promise<{ attempts: number; success: number }> {
+  const keys = counterKeys(prefix, id);
+  const [a, s] = await counters.mGet([keys.attempts, keys.success]);
+  return { attempts: Number(a ?? 0), success: Number(s ?? 0) };
+}
+
+/** The stored result metas of `ids` (null while PENDING), read raw as Python would. */
+export async function metas(client: RedisClientType, ids: readonly string[], keyPrefix = ''): Promise<(ResultMeta | null)[]> {
+  if (ids.length === 0) return [];
+  const texts = await client.mGet(ids.map((id) => `${keyPrefix}celery-task-meta-${id}`));
+  return texts.map((t) => (t === null ? null : (JSON.parse(t) as ResultMeta)));
+}
+
+/**
+ * A private redis-server that persists every write before replying (`appendonly yes`,
+ * `appendfsync always`, in a temp dir), so a SIGKILL loses nothing a client saw acknowledged
+ * and a restart on the same port brings back the queues, the unacked bookkeeping and results.
+ */
+export class DurableRedisServer {
+  readonly dir = mkdtempSync(join(tmpdir(), 'celeriac-aof-'));
+  #child: ChildProcess | undefined;
+
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  /** Starts (or restarts) the server and waits until it accepts connections. */
+  async start(timeoutMs = 5000): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no'];
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.#child = child;
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    const deadline = Date.now() + timeoutMs;
+    // Reachable is not enough: while loading the AOF, Redis answers LOADING.
+    while (!(await redisReachable(this.url, 200)) || !(await this.#answers())) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) on port ${this.port}`);
+      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
+      await sleep(25);
+    }
+  }
+
+  async #answers(): Promise<boolean> {
+    const client = createClient({ url: this.url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** SIGKILLs the server (a crash: no shutdown, no final rewrite) and waits for the exit. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child !== undefined) await killChild(child);
+  }
+
+  /** Kills the server and removes its directory. */
+  async dispose(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
