@@ -14,10 +14,8 @@ const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${na
 const SCRIPTS = {
   fetch: script('fetch'),
   ack: script('ack'),
-  requeue: script('requeue'),
-  restore: script('restore'),
+  release: script('release'),
   defer: script('defer'),
-  setAside: script('set-aside'),
   renewLease: script('renew-lease'),
   promoteDue: script('promote-due'),
   restoreStale: script('restore-stale'),
@@ -86,12 +84,12 @@ export class Transitions {
 
   /** Back to the back of `bucketKey`, `markedRaw` carrying the redelivered marks; false when the lease was lost. */
   async requeue(held: Held, bucketKey: string, markedRaw: string): Promise<boolean> {
-    return (await this.#run(SCRIPTS.requeue, [...this.#book, bucketKey], [held.tag, held.token, markedRaw])) === 1;
+    return (await this.#run(SCRIPTS.release, [...this.#book, bucketKey], [held.tag, held.token, markedRaw, 'LPUSH'])) === 1;
   }
 
   /** Back to the front of `bucketKey`, unchanged; false when the lease was lost. */
   async restore(held: Held, bucketKey: string, raw: string): Promise<boolean> {
-    return (await this.#run(SCRIPTS.restore, [...this.#book, bucketKey], [held.tag, held.token, raw])) === 1;
+    return (await this.#run(SCRIPTS.release, [...this.#book, bucketKey], [held.tag, held.token, raw, 'RPUSH'])) === 1;
   }
 
   /** Into the delayed set until `deliverAt`; false when the lease was lost. */
@@ -101,7 +99,7 @@ export class Transitions {
 
   /** Onto the set-aside list; false when the lease was lost. */
   async setAside(held: Held, record: string): Promise<boolean> {
-    return (await this.#run(SCRIPTS.setAside, [...this.#book, this.keys.setAside], [held.tag, held.token, record])) === 1;
+    return (await this.#run(SCRIPTS.release, [...this.#book, this.keys.setAside], [held.tag, held.token, record, 'RPUSH'])) === 1;
   }
 
   /** Extends the leases still held; returns the tags whose lease was lost. */

@@ -1,0 +1,31 @@
+--[[
+release: give up a held delivery, only while the caller still holds its lease. Removes it from
+kombu's bookkeeping (unacked, unacked_index) and our lease set, then pushes a payload onto a
+list. One script serves three transitions that differ only in payload and list end:
+  - requeue (reject with requeue, kombu's reject(requeue=True)): LPUSH, the back of the line,
+    the envelope marked redelivered (marked in TypeScript: Lua's cjson would reorder keys);
+  - restore (kombu's restore on warm shutdown): RPUSH, the front of the line, as delivered;
+  - set aside (a malformed message): RPUSH a JSON record {raw, queue, reason, at} onto
+    celeriac.setaside.
+
+KEYS[1]  unacked (hash)
+KEYS[2]  unacked_index (zset)
+KEYS[3]  celeriac.leases (zset)
+KEYS[4]  celeriac.lease.data (hash)
+KEYS[5]  the list to push onto (the delivery's bucket list, or celeriac.setaside)
+ARGV[1]  delivery tag
+ARGV[2]  token given by fetch
+ARGV[3]  payload to push
+ARGV[4]  'LPUSH' or 'RPUSH'
+
+Returns 1 when released, 0 when the lease was lost (the message was already given back).
+]]
+if ARGV[4] ~= 'LPUSH' and ARGV[4] ~= 'RPUSH' then return redis.error_reply('release: ARGV[4] must be LPUSH or RPUSH') end
+local data = redis.call('HGET', KEYS[4], ARGV[1])
+if not data or cjson.decode(data)[1] ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call(ARGV[4], KEYS[5], ARGV[3])
+return 1
