@@ -1,0 +1,93 @@
+/**
+ * @module bench/lib/flow
+ * The measurement procedures every peer shares; a peer supplies only its own enqueue, worker
+ * start, progress probe, round-trip call and cleanup.
+ */
+import type { WorkerHandle } from './proc.js';
+import { waitUntilDone } from './proc.js';
+import { mean, nowMs, percentile, withTimeout } from './stats.js';
+import type { BenchContext, DrainResult, EnqueueResult, RoundTripResult, WorkerConfig } from './types.js';
+
+/** Times `send(i)` run n times one after the other. */
+export async function timeOneByOne(n: number, send: (i: number) => Promise<unknown>): Promise<EnqueueResult> {
+  const t0 = nowMs();
+  for (let i = 0; i < n; i++) await send(i);
+  const seconds = (nowMs() - t0) / 1000;
+  return { n, seconds, perSec: n / seconds };
+}
+
+/** Times n sends issued in concurrent batches of `batch` (each batch awaited before the next). */
+export async function timeBatched(n: number, batch: number, sendBatch: (count: number) => Promise<unknown>): Promise<EnqueueResult> {
+  const t0 = nowMs();
+  for (let left = n; left > 0; left -= batch) await sendBatch(Math.min(batch, left));
+  const seconds = (nowMs() - t0) / 1000;
+  return { n, seconds, perSec: n / seconds };
+}
+
+/** The parts of a drain a peer supplies. */
+export interface DrainParts {
+  /** Fills the queue with n tasks (timed). */
+  enqueue(n: number): Promise<EnqueueResult>;
+  /** Starts a worker process, connected but not consuming yet where the library allows. */
+  startWorker(config: WorkerConfig): Promise<WorkerHandle>;
+  /** Tasks whose result is not stored yet. */
+  remaining(): Promise<number>;
+  /** Removes the run's keys. */
+  cleanup(): Promise<void>;
+}
+
+/** Pre-enqueue, start the worker, time until every result is stored; bounded by ctx.stepTimeoutMs. */
+export async function runDrain(ctx: BenchContext, n: number, config: WorkerConfig, parts: DrainParts): Promise<DrainResult> {
+  let worker: WorkerHandle | undefined;
+  try {
+    const enqueue = await parts.enqueue(n);
+    worker = await parts.startWorker(config);
+    const t0 = await worker.go();
+    const { doneAt, left } = await waitUntilDone(() => parts.remaining(), t0 + ctx.stepTimeoutMs);
+    const rss = worker.rss();
+    if (doneAt === null) {
+      const seconds = (nowMs() - t0) / 1000;
+      return { config, n, completed: n - left, seconds, perSec: (n - left) / seconds, rss, enqueue, skipped: `exceeded ${ctx.stepTimeoutMs / 1000} s (${n - left}/${n} done)` };
+    }
+    const seconds = (doneAt - t0) / 1000;
+    return { config, n, completed: n, seconds, perSec: n / seconds, rss, enqueue };
+  } finally {
+    await worker?.stop();
+    await parts.cleanup();
+  }
+}
+
+/** The parts of a round-trip run a peer supplies. */
+export interface RoundTripParts {
+  startWorker(): Promise<WorkerHandle>;
+  /** Sends one task and resolves when its result is back. */
+  call(): Promise<unknown>;
+  cleanup(): Promise<void>;
+}
+
+/** Warm-up calls not measured, before the n measured ones. */
+export const WARMUP_CALLS = 50;
+
+/** n sequential round trips after a warm-up; bounded by ctx.stepTimeoutMs. */
+export async function runRoundTrip(ctx: BenchContext, n: number, parts: RoundTripParts): Promise<RoundTripResult> {
+  let worker: WorkerHandle | undefined;
+  try {
+    worker = await parts.startWorker();
+    await worker.go();
+    for (let i = 0; i < WARMUP_CALLS; i++) await withTimeout(parts.call(), 10_000, 'a warm-up round trip');
+    const samples: number[] = [];
+    const deadline = nowMs() + ctx.stepTimeoutMs;
+    for (let i = 0; i < n; i++) {
+      const t0 = nowMs();
+      await withTimeout(parts.call(), 10_000, 'a round trip');
+      samples.push(nowMs() - t0);
+      if (nowMs() > deadline) break;
+    }
+    const rss = worker.rss();
+    const skipped = samples.length < n ? `exceeded ${ctx.stepTimeoutMs / 1000} s after ${samples.length} calls` : undefined;
+    return { n: samples.length, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), meanMs: mean(samples), rss, ...(skipped ? { skipped } : {}) };
+  } finally {
+    await worker?.stop();
+    await parts.cleanup();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * @module bench/lib/redis
+ * The harness's own Redis client: progress probes and cleanup. Cleanup only ever deletes keys
+ * under a peer's own prefix (SCAN MATCH + UNLINK) or keys it named itself; never FLUSHDB/FLUSHALL.
+ */
+import { Redis } from 'ioredis';
+import type { BenchContext } from './types.js';
+
+/** A plain ioredis client on the bench's Redis and db. */
+export function adminClient(ctx: BenchContext): Redis {
+  return new Redis({ host: ctx.redisHost, port: ctx.redisPort, db: ctx.redisDb, maxRetriesPerRequest: 3, lazyConnect: false });
+}
+
+/** Escapes SCAN MATCH glob characters. */
+export function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** UNLINKs every key matching `prefix*`; returns how many. */
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
+  if (prefix.length < 8) throw new Error(`refusing to delete by a short prefix: ${JSON.stringify(prefix)}`);
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** UNLINKs the named keys in batches. */
+export async function deleteKeys(redis: Redis, keys: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < keys.length; i += 1000) deleted += await redis.unlink(...keys.slice(i, i + 1000));
+  return deleted;
+}
+
+/** How many of the keys exist, pipelined EXISTS one per key; returns the missing ones. */
+export async function missingKeys(redis: Redis, keys: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const slice = keys.slice(i, i + 1000);
+    const pipe = redis.pipeline();
+    for (const k of slice) pipe.exists(k);
+    const replies = (await pipe.exec()) ?? [];
+    replies.forEach(([, v], j) => {
+      if (v !== 1) missing.push(slice[j] as string);
+    });
+  }
+  return missing;
+}

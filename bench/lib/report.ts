@@ -1,0 +1,182 @@
+/**
+ * @module bench/lib/report
+ * Turns raw results into the Markdown table (rows: metric x configuration; a column per peer
+ * and a Celeriac/peer ratio column per peer) and the targets of the issue.
+ */
+import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type PeerName, type RoundTripResult } from './types.js';
+
+/** Everything measured for one peer. */
+export interface PeerResults {
+  version?: string;
+  oneByOne?: EnqueueResult;
+  batched?: EnqueueResult;
+  /** Every batched enqueue of the same n (standalone + drain fills). */
+  batchedSamples: EnqueueResult[];
+  drains: DrainResult[];
+  roundTrip?: RoundTripResult;
+  /** Step -> why it has no number. */
+  notes: Record<string, string>;
+}
+
+/** The whole run. */
+export interface RunReport {
+  startedAt: string;
+  durationSec: number;
+  quick: boolean;
+  machine: Record<string, string>;
+  sizes: { oneByOne: number; batched: number; drain: number; roundTrip: number; concurrencies: number[] };
+  peers: Partial<Record<PeerName, PeerResults>>;
+}
+
+type Better = 'higher' | 'lower';
+interface Cell {
+  value: number | null;
+  text: string;
+}
+interface Row {
+  metric: string;
+  better: Better;
+  cells: Partial<Record<PeerName, Cell>>;
+}
+
+const fmt = (v: number, digits = 0) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const missing = (note: string | undefined): Cell => ({ value: null, text: note ? `— (${note})` : '—' });
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Median rate of the batched enqueues of the standard size. */
+export function batchedRate(r: PeerResults): number | null {
+  const rates = r.batchedSamples.map((e) => e.perSec);
+  return rates.length > 0 ? median(rates) : null;
+}
+
+/** Celery (and anyone) with several drain configs at one row: the best completed one. */
+function drainFor(r: PeerResults, name: PeerName, concurrency: number): DrainResult | undefined {
+  const done = r.drains.filter((d) => d.skipped === undefined);
+  if (name === 'celery') return [...done].sort((a, b) => b.perSec - a.perSec)[0];
+  return r.drains.find((d) => d.config.concurrency === concurrency);
+}
+
+function rows(report: RunReport): Row[] {
+  const out: Row[] = [];
+  const peers = PEER_NAMES.filter((p) => report.peers[p] !== undefined);
+  const each = (metric: string, better: Better, cell: (r: PeerResults, p: PeerName) => Cell) => {
+    const cells: Partial<Record<PeerName, Cell>> = {};
+    for (const p of peers) cells[p] = cell(report.peers[p] as PeerResults, p);
+    out.push({ metric, better, cells });
+  };
+  const s = report.sizes;
+  each(`Enqueue one-by-one, tasks/s (n=${fmt(s.oneByOne)})`, 'higher', (r) =>
+    r.oneByOne ? { value: r.oneByOne.perSec, text: fmt(r.oneByOne.perSec) } : missing(r.notes.oneByOne));
+  each(`Enqueue batched, tasks/s (n=${fmt(s.batched)}, median over runs)`, 'higher', (r) => {
+    const v = batchedRate(r);
+    return v === null ? missing(r.notes.batched) : { value: v, text: fmt(v) };
+  });
+  for (const c of s.concurrencies) {
+    each(`Drain ${fmt(s.drain)} tasks, c=${c}, tasks/s (Celery: its best config)`, 'higher', (r, p) => {
+      const d = drainFor(r, p, c);
+      if (d === undefined) return missing(r.notes[`drain c=${c}`] ?? r.notes.drain);
+      if (d.skipped) return missing(d.skipped);
+      const label = p === 'celery' ? ` (${d.config.label})` : '';
+      return { value: d.perSec, text: `${fmt(d.perSec)} in ${fmt(d.seconds, 2)} s${label}` };
+    });
+  }
+  each(`Round trip p50, ms (${fmt(s.roundTrip)} sequential)`, 'lower', (r) =>
+    r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p50Ms, text: fmt(r.roundTrip.p50Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
+  each(`Round trip p99, ms`, 'lower', (r) =>
+    r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p99Ms, text: fmt(r.roundTrip.p99Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
+  const top = Math.max(...s.concurrencies);
+  each(`Worker peak RSS, MB, drain c=${top} (Celery: best config)`, 'lower', (r, p) => {
+    const d = drainFor(r, p, top);
+    return d?.rss ? { value: d.rss.peakMb, text: fmt(d.rss.peakMb, 1) } : missing(undefined);
+  });
+  each('Worker peak RSS, MB, round trip', 'lower', (r) =>
+    r.roundTrip?.rss ? { value: r.roundTrip.rss.peakMb, text: fmt(r.roundTrip.rss.peakMb, 1) } : missing(undefined));
+  return out;
+}
+
+function ratio(a: Cell | undefined, b: Cell | undefined): string {
+  if (a?.value == null || b?.value == null || b.value === 0) return '—';
+  return `${fmt(a.value / b.value, 2)}x`;
+}
+
+/** The main table. */
+export function renderTable(report: RunReport): string {
+  const peers = PEER_NAMES.filter((p) => report.peers[p] !== undefined);
+  const others = peers.filter((p) => p !== 'celeriac');
+  const head = ['Metric', 'Better', ...peers.map((p) => PEER_LABELS[p]), ...(peers.includes('celeriac') ? others.map((p) => `Celeriac/${PEER_LABELS[p]}`) : [])];
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`];
+  for (const row of rows(report)) {
+    const cells = [row.metric, row.better === 'higher' ? '↑' : '↓', ...peers.map((p) => row.cells[p]?.text ?? '—')];
+    if (peers.includes('celeriac')) for (const p of others) cells.push(ratio(row.cells.celeriac, row.cells[p]));
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Celery's drain configurations, one row each. */
+export function renderCeleryConfigs(report: RunReport): string {
+  const c = report.peers.celery;
+  if (c === undefined || c.drains.length === 0) return '';
+  const lines = ['| Celery drain config | tasks/s | seconds | peak RSS, MB | note |', '| --- | ---: | ---: | ---: | --- |'];
+  for (const d of c.drains) {
+    lines.push(`| ${d.config.label} | ${fmt(d.perSec)} | ${fmt(d.seconds, 2)} | ${d.rss ? fmt(d.rss.peakMb, 1) : '—'} | ${d.skipped ?? ''} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The issue's targets: reported, never asserted. */
+export function renderTargets(report: RunReport): string {
+  const p = report.peers;
+  const ce = p.celeriac;
+  if (ce === undefined) return '';
+  const top = Math.max(...report.sizes.concurrencies);
+  const drain = (name: PeerName) => {
+    const r = p[name];
+    return r ? drainFor(r, name, top) : undefined;
+  };
+  const mine = drain('celeriac');
+  const lines: string[] = [];
+  const check = (what: string, ok: boolean | null, detail: string) => lines.push(`- ${ok === null ? '❔ not measured' : ok ? '✅ met' : '❌ missed'}: ${what} (${detail})`);
+  for (const [name, factor] of [['bullmq', 2], ['bee-queue', 1.5], ['celery', 10]] as const) {
+    const theirs = drain(name);
+    const ok = mine && theirs && !mine.skipped && !theirs.skipped ? mine.perSec >= factor * theirs.perSec : null;
+    check(`drain at c=${top} ≥ ${factor}x ${PEER_LABELS[name]}`, ok, mine && theirs ? `${fmt(mine.perSec)} vs ${fmt(theirs.perSec)}/s = ${fmt(mine.perSec / theirs.perSec, 2)}x` : 'missing');
+  }
+  const mb = batchedRate(ce);
+  const bb = p['bee-queue'] ? batchedRate(p['bee-queue']) : null;
+  check('batched enqueue ≥ Bee-Queue', mb !== null && bb !== null ? mb >= bb : null, mb !== null && bb !== null ? `${fmt(mb)} vs ${fmt(bb)}/s = ${fmt(mb / bb, 2)}x` : 'missing');
+  const mr = ce.roundTrip;
+  const br = p.bullmq?.roundTrip;
+  check('round-trip p50 ≤ BullMQ', mr && br ? mr.p50Ms <= br.p50Ms : null, mr && br ? `${fmt(mr.p50Ms, 3)} vs ${fmt(br.p50Ms, 3)} ms` : 'missing');
+  return lines.join('\n');
+}
+
+/** The whole Markdown document. */
+export function renderMarkdown(report: RunReport): string {
+  const m = report.machine;
+  const versions = PEER_NAMES.filter((p) => report.peers[p]).map((p) => `${PEER_LABELS[p]} ${report.peers[p]?.version ?? '?'}`).join(', ');
+  const notes = PEER_NAMES.flatMap((p) => Object.entries(report.peers[p]?.notes ?? {}).map(([k, v]) => `- ${PEER_LABELS[p]}, ${k}: ${v}`));
+  return [
+    `# Celeriac bench — ${report.startedAt}${report.quick ? ' (quick)' : ''}`,
+    '',
+    `Machine: ${m.host}, ${m.cpu}, ${m.cores} cores, ${m.memory}; Node ${m.node}; Redis ${m.redis} on ${m.redisAddress}. Run took ${fmt(report.durationSec)} s.`,
+    `Versions: ${versions}.`,
+    '',
+    renderTable(report),
+    '',
+    'Ratios are Celeriac/peer for every row: above 1x is better for ↑ rows, below 1x is better for ↓ rows.',
+    '',
+    renderCeleryConfigs(report),
+    '',
+    '## Targets (reported, not asserted)',
+    '',
+    renderTargets(report),
+    ...(notes.length > 0 ? ['', '## Notes', '', ...notes] : []),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,100 @@
+/**
+ * @module bench/lib/types
+ * The contract every peer implements, and the raw numbers a run produces.
+ */
+
+/** Peers in the order of the table's columns. */
+export const PEER_NAMES = ['celeriac', 'bullmq', 'bee-queue', 'celery'] as const;
+export type PeerName = (typeof PEER_NAMES)[number];
+
+/** Column titles. */
+export const PEER_LABELS: Record<PeerName, string> = {
+  celeriac: 'Celeriac',
+  bullmq: 'BullMQ',
+  'bee-queue': 'Bee-Queue',
+  celery: 'Celery',
+};
+
+/** Where everything runs: one Redis, one namespace (key prefix) per peer and run. */
+export interface BenchContext {
+  readonly redisHost: string;
+  readonly redisPort: number;
+  /** Redis db number shared by every peer; peers are isolated by key prefix. */
+  readonly redisDb: number;
+  /** Unique per run, e.g. `celeriac-bench:1f3a:`; each peer appends its own name. */
+  readonly runPrefix: string;
+  /** Longest a single measured step may take before it is abandoned and noted. */
+  readonly stepTimeoutMs: number;
+  /** Progress lines (stderr). */
+  log(line: string): void;
+}
+
+/** How a worker is started for one drain. */
+export interface WorkerConfig {
+  /** Row key: the concurrency the row is about (1, 10, 100). */
+  readonly concurrency: number;
+  /** Celery's pool ('prefork' | 'threads'); JS peers have one pool. */
+  readonly pool?: string;
+  /** Human label, e.g. `prefork -c 2`. */
+  readonly label: string;
+}
+
+/** An enqueue measurement. */
+export interface EnqueueResult {
+  readonly n: number;
+  readonly seconds: number;
+  readonly perSec: number;
+  readonly note?: string;
+}
+
+/** Peak memory of a worker, in MiB. */
+export interface RssResult {
+  /** Peak resident set: VmHWM of the worker process (JS), or the sampled peak sum of the process tree (Celery prefork). */
+  readonly peakMb: number;
+  /** How it was measured. */
+  readonly method: string;
+}
+
+/** A drain measurement (n pre-enqueued no-op tasks, results stored). */
+export interface DrainResult {
+  readonly config: WorkerConfig;
+  readonly n: number;
+  /** Completed tasks (n unless timed out). */
+  readonly completed: number;
+  readonly seconds: number;
+  readonly perSec: number;
+  readonly rss: RssResult | null;
+  /** The batched enqueue that filled the queue. */
+  readonly enqueue: EnqueueResult;
+  /** Set when the step was abandoned (timeout, crash). */
+  readonly skipped?: string;
+}
+
+/** Sequential send-to-result latency. */
+export interface RoundTripResult {
+  readonly n: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly meanMs: number;
+  readonly rss: RssResult | null;
+  readonly skipped?: string;
+}
+
+/** What run.ts drives. Each method cleans its own keys before returning. */
+export interface Peer {
+  readonly name: PeerName;
+  /** Version string of the library under test. */
+  version(): Promise<string>;
+  /** Worker configurations for the drain rows at these concurrencies. */
+  drainConfigs(concurrencies: readonly number[]): WorkerConfig[];
+  /** Enqueue n no-op tasks, each awaited before the next. */
+  enqueueOneByOne(n: number): Promise<EnqueueResult>;
+  /** Enqueue n no-op tasks in batches (the library's bulk API where it has one). */
+  enqueueBatched(n: number): Promise<EnqueueResult>;
+  /** Pre-enqueue n tasks, then start a worker child and time until every result is stored. */
+  drain(n: number, config: WorkerConfig): Promise<DrainResult>;
+  /** n sequential send -> wait for result round trips against a running worker child. */
+  roundTrip(n: number): Promise<RoundTripResult>;
+  /** Deletes every key of this peer (its own prefix only) and closes its clients. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,33 @@
+/**
+ * @module bench/lib/worker-protocol
+ * What a Node worker child is told (environment) and what each peer's worker module exports.
+ * Types only, so a worker child loads nothing of the harness but its own library.
+ */
+
+/** Read by worker-child.ts from BENCH_* environment variables. */
+export interface WorkerEnv {
+  readonly host: string;
+  readonly port: number;
+  readonly db: number;
+  /** The peer's key prefix for this run. */
+  readonly prefix: string;
+  /** Queue name (inside the prefix). */
+  readonly queue: string;
+  readonly concurrency: number;
+}
+
+/** A worker that has connected (prepared) but not yet started consuming. */
+export interface BenchWorker {
+  /** Start consuming. */
+  start(): Promise<void>;
+  /** Stop consuming and close connections. */
+  close(): Promise<void>;
+}
+
+/** Each `peers/*-worker.ts` default-exports one of these. */
+export type CreateWorker = (env: WorkerEnv) => Promise<BenchWorker>;
+
+/** Messages a worker child sends over IPC. */
+export type ChildMessage = { type: 'ready' } | { type: 'started' } | { type: 'closed' } | { type: 'error'; message: string };
+/** Messages a worker child receives over IPC. */
+export type ParentMessage = { type: 'go' } | { type: 'stop' };

@@ -1,0 +1,24 @@
+/**
+ * Celeriac's worker for the bench: the public API only (createApp + Worker), a no-op task,
+ * results stored in the Redis backend, log level warn (no per-task log lines).
+ */
+import { createApp, Worker } from 'celeriac';
+import type { CreateWorker } from '../lib/worker-protocol.js';
+import { celeriacUrls, NOOP_TASK } from './celeriac-shared.js';
+
+const create: CreateWorker = async (env) => {
+  const urls = celeriacUrls(env);
+  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: env.queue });
+  app.task(NOOP_TASK, () => null);
+  await app.broker.connect();
+  await app.backend.connect();
+  const worker = new Worker(app, { concurrency: env.concurrency, queues: [env.queue] });
+  return {
+    start: () => worker.start(),
+    close: async () => {
+      await worker.close({ deadlineMs: 5_000 });
+      await app.close();
+    },
+  };
+};
+export default create;

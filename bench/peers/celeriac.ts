@@ -1,0 +1,129 @@
+/**
+ * Celeriac, producer side (the worker runs in peers/celeriac-worker.ts). Public API only:
+ * `task.delay()` to enqueue, `AsyncResult.get()` for the round trip. Celeriac has no bulk
+ * publish, so "batched" issues 1,000 `delay()` calls at once and awaits them together
+ * (node-redis pipelines the commands written in the same tick).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createApp, type App, type Task } from 'celeriac';
+import { runDrain, runRoundTrip, timeBatched, timeOneByOne } from '../lib/flow.js';
+import { startNodeWorker } from '../lib/proc.js';
+import { adminClient, deleteByPrefix, deleteKeys, missingKeys } from '../lib/redis.js';
+import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
+import { celeriacUrls, NOOP_TASK } from './celeriac-shared.js';
+
+const QUEUE = 'bench';
+const BATCH = 1000;
+const resultKey = (id: string) => `celery-task-meta-${id}`;
+
+/** Celeriac on the bench's Redis. */
+export class CeleriacPeer implements Peer {
+  readonly name = 'celeriac' as const;
+  readonly #prefix: string;
+  readonly #app: App;
+  readonly #noop: Task<[], null>;
+  readonly #redis;
+  /** Result keys this run may have written (deleted by exact name). */
+  readonly #resultKeys: string[] = [];
+
+  constructor(readonly ctx: BenchContext, readonly options: { cpuProf?: string } = {}) {
+    this.#prefix = `${ctx.runPrefix}celeriac:`;
+    const urls = celeriacUrls({ host: ctx.redisHost, port: ctx.redisPort, db: ctx.redisDb, prefix: this.#prefix });
+    this.#app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
+    this.#noop = this.#app.task(NOOP_TASK, () => null);
+    this.#redis = adminClient(ctx);
+  }
+
+  async version(): Promise<string> {
+    const require = createRequire(import.meta.url);
+    const pkg = JSON.parse(readFileSync(require.resolve('celeriac/package.json'), 'utf8')) as { version: string };
+    return pkg.version;
+  }
+
+  drainConfigs(concurrencies: readonly number[]): WorkerConfig[] {
+    return concurrencies.map((c) => ({ concurrency: c, label: `-c ${c}` }));
+  }
+
+  async #connect(): Promise<void> {
+    await this.#app.broker.connect();
+    await this.#app.backend.connect();
+  }
+
+  async #send(): Promise<void> {
+    const r = await this.#noop.delay();
+    this.#resultKeys.push(resultKey(r.id));
+  }
+
+  async #batched(n: number): Promise<EnqueueResult> {
+    await this.#connect();
+    return timeBatched(n, BATCH, (count) => Promise.all(Array.from({ length: count }, () => this.#send())));
+  }
+
+  async enqueueOneByOne(n: number): Promise<EnqueueResult> {
+    await this.#connect();
+    try {
+      return await timeOneByOne(n, () => this.#send());
+    } finally {
+      await this.#cleanup();
+    }
+  }
+
+  async enqueueBatched(n: number): Promise<EnqueueResult> {
+    try {
+      return await this.#batched(n);
+    } finally {
+      await this.#cleanup();
+    }
+  }
+
+  drain(n: number, config: WorkerConfig): Promise<DrainResult> {
+    let pending: string[] = [];
+    return runDrain(this.ctx, n, config, {
+      enqueue: async (count) => {
+        const r = await this.#batched(count);
+        pending = [...this.#resultKeys];
+        return r;
+      },
+      startWorker: (cfg) => this.#startWorker(cfg.concurrency),
+      remaining: async () => {
+        // Cheap while messages wait in the list; then only the in-flight ones are checked.
+        if ((await this.#redis.llen(`${this.#prefix}${QUEUE}`)) > 0) return pending.length;
+        pending = await missingKeys(this.#redis, pending);
+        return pending.length;
+      },
+      cleanup: () => this.#cleanup(),
+    });
+  }
+
+  roundTrip(n: number): Promise<RoundTripResult> {
+    return runRoundTrip(this.ctx, n, {
+      startWorker: async () => {
+        await this.#connect();
+        return this.#startWorker(10);
+      },
+      call: async () => {
+        const r = await this.#noop.delay();
+        this.#resultKeys.push(resultKey(r.id));
+        await r.get({ timeout: 10_000 });
+      },
+      cleanup: () => this.#cleanup(),
+    });
+  }
+
+  #startWorker(concurrency: number) {
+    const { redisHost: host, redisPort: port, redisDb: db } = this.ctx;
+    return startNodeWorker('celeriac', { host, port, db, prefix: this.#prefix, queue: QUEUE, concurrency }, this.options);
+  }
+
+  async #cleanup(): Promise<void> {
+    await deleteByPrefix(this.#redis, this.#prefix);
+    await deleteKeys(this.#redis, this.#resultKeys.splice(0));
+  }
+
+  async close(): Promise<void> {
+    await this.#cleanup();
+    await this.#app.close();
+    this.#redis.disconnect();
+  }
+}

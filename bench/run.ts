@@ -1,0 +1,170 @@
+/**
+ * `npm run bench`: Celeriac, BullMQ, Bee-Queue and Python Celery on the same Redis, in one run.
+ * Prints one Markdown table and writes it, with the raw numbers as JSON, to bench/results/.
+ *
+ * Flags: --quick (small n, a fast check), --only <peer>[,<peer>] (repeatable),
+ * --cpu-prof <dir> (Celeriac's worker children write V8 CPU profiles there),
+ * --redis <host:port> (default 127.0.0.1:6379), --db <n> (default 0).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildWorkers } from './lib/proc.js';
+import { adminClient } from './lib/redis.js';
+import { renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
+import { nowMs } from './lib/stats.js';
+import { PEER_LABELS, PEER_NAMES, type BenchContext, type Peer, type PeerName } from './lib/types.js';
+import { BeeQueuePeer } from './peers/bee-queue.js';
+import { BullmqPeer } from './peers/bullmq.js';
+import { CeleriacPeer } from './peers/celeriac.js';
+import { CeleryPeer } from './peers/celery.js';
+
+const SIZES = {
+  full: { oneByOne: 10_000, batched: 20_000, drain: 20_000, roundTrip: 2_000, concurrencies: [1, 10, 100] },
+  quick: { oneByOne: 1_000, batched: 2_000, drain: 2_000, roundTrip: 200, concurrencies: [1, 10, 100] },
+};
+/** Whole-run budget: steps not started by then are skipped with a note. */
+const BUDGET_MS = 9 * 60_000;
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string', multiple: true },
+    'cpu-prof': { type: 'string' },
+    redis: { type: 'string', default: '127.0.0.1:6379' },
+    db: { type: 'string', default: '0' },
+    'step-timeout': { type: 'string', default: '120' },
+  },
+});
+
+const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
+for (const name of only) {
+  if (!(PEER_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown peer ${name}; known: ${PEER_NAMES.join(', ')}`);
+}
+const selected: PeerName[] = only.length > 0 ? PEER_NAMES.filter((p) => only.includes(p)) : [...PEER_NAMES];
+const sizes = values.quick ? SIZES.quick : SIZES.full;
+const [host = '127.0.0.1', port = '6379'] = (values.redis as string).split(':');
+
+const ctx: BenchContext = {
+  redisHost: host,
+  redisPort: Number(port),
+  redisDb: Number(values.db),
+  runPrefix: `celeriac-bench:${randomBytes(4).toString('hex')}:`,
+  stepTimeoutMs: Number(values['step-timeout']) * 1000,
+  log: (line) => process.stderr.write(`[bench ${((nowMs() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`),
+};
+const started = nowMs();
+
+function makePeer(name: PeerName): Peer {
+  switch (name) {
+    case 'celeriac':
+      return new CeleriacPeer(ctx, values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {});
+    case 'bullmq':
+      return new BullmqPeer(ctx);
+    case 'bee-queue':
+      return new BeeQueuePeer(ctx);
+    case 'celery':
+      return new CeleryPeer(ctx);
+  }
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const redis = adminClient(ctx);
+  try {
+    const info = await redis.info('server');
+    return {
+      host: hostname(),
+      cpu: cpus()[0]?.model ?? 'unknown CPU',
+      cores: String(cpus().length),
+      memory: `${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+      node: process.version,
+      redis: /redis_version:(\S+)/.exec(info)?.[1] ?? '?',
+      redisAddress: `${ctx.redisHost}:${ctx.redisPort}/${ctx.redisDb}`,
+    };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Runs one step, recording a note instead of a number when it fails, times out, or is over budget. */
+async function step<T>(r: PeerResults, key: string, what: string, run: () => Promise<T>): Promise<T | undefined> {
+  if (nowMs() - started > BUDGET_MS) {
+    r.notes[key] = `skipped: the whole run passed its ${BUDGET_MS / 60_000} min budget`;
+    return undefined;
+  }
+  ctx.log(what);
+  try {
+    return await run();
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    r.notes[key] = `failed: ${message}`;
+    ctx.log(`  ${what} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return undefined;
+  }
+}
+
+async function measure(peer: Peer): Promise<PeerResults> {
+  const r: PeerResults = { batchedSamples: [], drains: [], notes: {} };
+  const label = PEER_LABELS[peer.name];
+  r.version = await step(r, 'version', `${label}: version`, () => peer.version());
+  r.oneByOne = await step(r, 'oneByOne', `${label}: enqueue ${sizes.oneByOne} one by one`, () => peer.enqueueOneByOne(sizes.oneByOne));
+  r.batched = await step(r, 'batched', `${label}: enqueue ${sizes.batched} batched`, () => peer.enqueueBatched(sizes.batched));
+  if (r.batched) r.batchedSamples.push(r.batched);
+  for (const config of peer.drainConfigs(sizes.concurrencies)) {
+    const d = await step(r, `drain ${config.label}`, `${label}: drain ${sizes.drain} at ${config.label}`, () => peer.drain(sizes.drain, config));
+    if (d === undefined) continue;
+    r.drains.push(d);
+    if (d.enqueue.n === sizes.batched) r.batchedSamples.push(d.enqueue);
+    ctx.log(`  ${d.skipped ?? `${Math.round(d.perSec)} tasks/s in ${d.seconds.toFixed(2)} s`}, peak RSS ${d.rss?.peakMb.toFixed(1)} MB; fill ${Math.round(d.enqueue.perSec)}/s`);
+  }
+  r.roundTrip = await step(r, 'roundTrip', `${label}: ${sizes.roundTrip} sequential round trips`, () => peer.roundTrip(sizes.roundTrip));
+  if (r.roundTrip) ctx.log(`  p50 ${r.roundTrip.p50Ms.toFixed(3)} ms, p99 ${r.roundTrip.p99Ms.toFixed(3)} ms`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  ctx.log('compiling worker children (bench/tsconfig.workers.json)');
+  buildWorkers();
+  const report: RunReport = {
+    startedAt: new Date().toISOString(),
+    durationSec: 0,
+    quick: values.quick as boolean,
+    machine: await machine(),
+    sizes,
+    peers: {},
+  };
+  const open: Peer[] = [];
+  const closeAll = async () => {
+    await Promise.allSettled(open.splice(0).map((p) => p.close()));
+  };
+  process.once('SIGINT', () => {
+    ctx.log('interrupted: deleting this run\'s keys');
+    void closeAll().finally(() => process.exit(130));
+  });
+  for (const name of selected) {
+    const peer = makePeer(name);
+    open.push(peer);
+    try {
+      report.peers[name] = await measure(peer);
+    } finally {
+      await peer.close().catch((error: unknown) => ctx.log(`closing ${name} failed: ${String(error)}`));
+      open.splice(open.indexOf(peer), 1);
+    }
+  }
+  report.durationSec = (nowMs() - started) / 1000;
+  const markdown = renderMarkdown(report);
+  process.stdout.write(`\n${markdown}`);
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const base = `${report.startedAt.slice(0, 10)}-${hostname()}${report.quick ? '-quick' : ''}${only.length > 0 ? `-${selected.join('+')}` : ''}`;
+  writeFileSync(`${dir}${base}.md`, markdown);
+  writeFileSync(`${dir}${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  ctx.log(`wrote bench/results/${base}.md and .json`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

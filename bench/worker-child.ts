@@ -1,0 +1,58 @@
+/**
+ * A JS peer's worker in its own process (so its memory can be measured alone). Started by
+ * lib/proc.ts with BENCH_* variables; loads only `peers/<peer>-worker.ts` and its library.
+ * IPC: sends 'ready' once connected, starts consuming on 'go' (then sends 'started'), and on
+ * 'stop' closes and sends 'closed'.
+ */
+import type { ChildMessage, CreateWorker, ParentMessage, WorkerEnv } from './lib/worker-protocol.js';
+
+const WORKERS: Record<string, () => Promise<{ default: CreateWorker }>> = {
+  celeriac: () => import('./peers/celeriac-worker.js'),
+  bullmq: () => import('./peers/bullmq-worker.js'),
+  'bee-queue': () => import('./peers/bee-queue-worker.js'),
+};
+
+function send(m: ChildMessage): void {
+  process.send?.(m);
+}
+
+async function main(): Promise<void> {
+  const e = process.env;
+  const peer = e.BENCH_PEER ?? '';
+  const load = WORKERS[peer];
+  if (load === undefined) throw new Error(`unknown BENCH_PEER ${JSON.stringify(peer)}`);
+  const env: WorkerEnv = {
+    host: e.BENCH_REDIS_HOST ?? '127.0.0.1',
+    port: Number(e.BENCH_REDIS_PORT ?? 6379),
+    db: Number(e.BENCH_REDIS_DB ?? 0),
+    prefix: e.BENCH_PREFIX ?? '',
+    queue: e.BENCH_QUEUE ?? 'bench',
+    concurrency: Number(e.BENCH_CONCURRENCY ?? 1),
+  };
+  const worker = await (await load()).default(env);
+  process.on('message', (m: ParentMessage) => {
+    if (m.type === 'go') {
+      worker.start().then(
+        () => send({ type: 'started' }),
+        (err: unknown) => send({ type: 'error', message: String(err) }),
+      );
+    } else if (m.type === 'stop') {
+      worker
+        .close()
+        .catch((err: unknown) => console.error('close failed', err))
+        .finally(() => {
+          send({ type: 'closed' });
+          process.disconnect?.();
+          // Let --cpu-prof write its profile on a normal exit.
+          setTimeout(() => process.exit(0), 50).unref();
+        });
+    }
+  });
+  process.on('SIGTERM', () => process.exit(0));
+  send({ type: 'ready' });
+}
+
+main().catch((err: unknown) => {
+  send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  process.exitCode = 1;
+});
