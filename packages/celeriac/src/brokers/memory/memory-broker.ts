@@ -24,8 +24,9 @@ import type {
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
-import { checkQueueName, MemoryConsumer, MemoryDelivery, type ConsumerHost, type Settlement } from './memory-consumer.js';
+import { MemoryConsumer, MemoryDelivery, type ConsumerHost, type Settlement } from './memory-consumer.js';
 import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
+import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 
 /** Options of {@link MemoryBroker}. */
 export interface MemoryBrokerOptions {
@@ -118,9 +119,7 @@ export class MemoryBroker implements Broker {
     this.#assertOpen('publish');
     const queue = checkQueueName(options.routingKey);
     const deliverAt = options.deliverAt;
-    if (deliverAt !== undefined && (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt))) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `publish: deliverAt must be epoch ms, got ${String(deliverAt)}`);
-    }
+    checkDeliverAt(deliverAt);
     const tag = randomUUID();
     const raw = encodeEnvelope(message, { deliveryTag: tag, exchange: options.exchange, routingKey: options.routingKey });
     const stored: StoredMessage = { raw, tag, redelivered: false };

@@ -7,6 +7,7 @@
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { StoredMessage } from './queue-store.js';
+import { checkPrefetch, checkQueueName } from '../../core/spi/broker-args.js';
 
 /** How a delivery was settled. */
 export type Settlement =
@@ -167,19 +168,4 @@ export class MemoryConsumer implements Consumer {
       this.options.onError?.(coerceError(error));
     }
   }
-}
-
-/** Validates a queue name: the memory broker keys queues by name, so '' is refused. */
-export function checkQueueName(queue: string): string {
-  if (typeof queue !== 'string' || queue.length === 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `queue name must be a non-empty string, got ${JSON.stringify(queue)}`);
-  }
-  return queue;
-}
-
-function checkPrefetch(prefetch: number): number {
-  if (!Number.isInteger(prefetch) || prefetch < 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `prefetch must be an integer >= 0 (0 = unlimited), got ${String(prefetch)}`);
-  }
-  return prefetch;
 }

@@ -46,9 +46,10 @@ import { closeRedisClient, createRedisClient, parseRedisUrl, toTransportError, t
 import { bindingMember, parseBindingMember, PRIORITY_STEPS, RedisKeys, stepOf } from './keys.js';
 import { Maintenance } from './maintenance.js';
 import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
-import { checkQueueName, RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
+import { RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
 import { delayedMember, Transitions } from './transitions.js';
 import { WakeSubscriber } from './wake-subscriber.js';
+import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
 
@@ -172,9 +173,7 @@ export class RedisBroker implements Broker {
     this.#assertOpen('publish');
     const routingKey = checkQueueName(options.routingKey);
     const deliverAt = options.deliverAt;
-    if (deliverAt !== undefined && (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt))) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `publish: deliverAt must be epoch ms, got ${String(deliverAt)}`);
-    }
+    checkDeliverAt(deliverAt);
     const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     const later = deliverAt !== undefined && deliverAt > this.options.clock.now();

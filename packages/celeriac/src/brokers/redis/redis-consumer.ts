@@ -19,6 +19,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { reconnectDelay } from '../../redis/connection.js';
+import { checkPrefetch, checkQueueName } from '../../core/spi/broker-args.js';
 
 /** How a delivery is settled. */
 export type Settlement =
@@ -271,19 +272,4 @@ export class RedisConsumer implements Consumer {
   nextTokenPrefix(): string {
     return `${this.id}:${this.#fetches++}`;
   }
-}
-
-/** Validates a queue name: '' would be a key named only by the prefix. */
-export function checkQueueName(queue: string): string {
-  if (typeof queue !== 'string' || queue.length === 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `queue name must be a non-empty string, got ${JSON.stringify(queue)}`);
-  }
-  return queue;
-}
-
-function checkPrefetch(prefetch: number): number {
-  if (!Number.isInteger(prefetch) || prefetch < 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `prefetch must be an integer >= 0 (0 = unlimited), got ${String(prefetch)}`);
-  }
-  return prefetch;
 }
