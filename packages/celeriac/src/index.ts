@@ -66,3 +66,4 @@ export { installShutdownSignals } from './worker/signals.js';
 export { Worker } from './worker/worker.js';
 export type { CloseOptions, WorkerState } from './worker/worker.js';
 export type { ResolvedWorkerOptions, WorkerOptions } from './worker/worker-options.js';
+export type { TaskEvent, TaskEventListener, TaskEventType } from './worker/task-events.js';

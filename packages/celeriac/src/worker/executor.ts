@@ -29,6 +29,7 @@ import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import type { AsyncPool, Release } from './async-pool.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
+import type { TaskEvent } from './task-events.js';
 
 /** A task request the worker holds: reserved (waiting for a slot) or active (running). */
 export interface Job {
@@ -54,6 +55,8 @@ export interface ExecutorHost {
   countProcessed(name: string): void;
   /** False once shutdown began: a message that has not started by then is given back. */
   accepting(): boolean;
+  /** Reports a step of a task's life (Celery's task events); must not throw. */
+  emit(event: TaskEvent): void;
 }
 
 /** Runs deliveries. One per worker. */
@@ -68,6 +71,7 @@ export class Executor {
     try {
       const message = await this.decode(delivery);
       if (message === null) return;
+      this.host.emit({ type: 'task-received', message });
       const task = await this.admit(delivery, message);
       if (task === null) return;
       await this.run(delivery, message, task);
@@ -114,6 +118,7 @@ export class Executor {
       if (expired) await app.backend.revoke([h.id], { expiresSec: app.revokeExpiresSec });
       await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(new TaskRevokedError(reason)) as never, null, []);
       await this.settle(delivery, 'skipped', this.policy(task, false));
+      this.host.emit({ type: 'task-revoked', message, expired, terminated: false, signum: null });
       return null;
     }
     const eta = h.eta === null ? null : parseIsoTime(h.eta);
@@ -177,6 +182,7 @@ export class Executor {
       await this.storeState(message, delivery, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
     }
     log.debug({ taskId: h.id, taskName: h.task }, 'task started');
+    this.host.emit({ type: 'task-started', message });
     const outcome = await this.runWithLimits(job, hard, soft);
     if (outcome === 'abandoned') {
       await this.finishAbandoned(job);
@@ -251,6 +257,7 @@ export class Executor {
         return this.finish(job, { ok: false, error: err });
       }
       await this.storeFinal(message, delivery, 'SUCCESS', outcome.value, null, children);
+      this.host.emit({ type: 'task-succeeded', message, result: outcome.value, runtime: took });
       log.info({ taskId: h.id, taskName: h.task, runtime: took }, `Task ${h.task}[${h.id}] succeeded in ${took.toFixed(3)}s`);
       return 'success';
     }
@@ -263,6 +270,7 @@ export class Executor {
       log.error({ err: coerceError(err), taskId: h.id }, 'failed to send errbacks');
     }
     await this.storeFinal(message, delivery, 'FAILURE', toExceptionRecord(error) as never, traceback, children);
+    this.host.emit({ type: 'task-failed', message, error, traceback });
     log.error({ taskId: h.id, taskName: h.task, err: coerceError(error) }, `Task ${h.task}[${h.id}] raised: ${coerceError(error).name}: ${coerceError(error).message}`);
     return error instanceof TimeLimitExceeded ? 'timeout' : 'failure';
   }

@@ -9,6 +9,7 @@ import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { AsyncPool } from './async-pool.js';
 import { Executor } from './executor.js';
+import { TaskEventHub, type TaskEventListener } from './task-events.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 /**
@@ -38,6 +39,7 @@ export class Worker {
   /** Deliveries that arrived while the consumer was closing. */
   private readonly late: Delivery[] = [];
   private readonly processed = new Map<string, number>();
+  private readonly taskEvents = new TaskEventHub();
   private stateValue: WorkerState = 'idle';
   private closing: Promise<void> | null = null;
 
@@ -52,7 +54,16 @@ export class Worker {
       log: this.log,
       countProcessed: (name) => this.processed.set(name, (this.processed.get(name) ?? 0) + 1),
       accepting: () => this.stateValue === 'running',
+      emit: (event) => this.taskEvents.emit(event, (err) => this.log.error({ err: coerceError(err), event: event.type }, 'task event listener threw')),
     });
+  }
+
+  /**
+   * Listens to what happens to tasks in this worker (received, started, succeeded, failed,
+   * retried, revoked, rejected). Returns a function that stops listening.
+   */
+  onTaskEvent(listener: TaskEventListener): () => void {
+    return this.taskEvents.on(listener);
   }
 
   /** Current lifecycle state. */
