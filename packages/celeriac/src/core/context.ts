@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, JsonObject, TaskState } from '../protocol/types.js';
+import type { RetryOptions } from './retry.js';
 
 /** The request a task runs for. Mirrors Celery's `task.request`. */
 export interface TaskRequest {
@@ -54,4 +55,12 @@ export interface TaskContext {
    * callers as `state()` and `info()`.
    */
   updateState(state: TaskState, meta?: Json): Promise<void>;
+  /**
+   * Ends this run and runs the task again later (Celery's `self.retry`): throws a `Retry`,
+   * which the worker turns into a new message with the same id, `retries` + 1 and a new ETA
+   * (`countdown`, `eta`, else the task's `defaultRetryDelay`). Once `maxRetries` is reached
+   * it throws `exc` (or MaxRetriesExceededError) instead, and the task fails with it.
+   * Let the error propagate: a task that catches it and returns is not retried.
+   */
+  retry(options?: RetryOptions): never;
 }

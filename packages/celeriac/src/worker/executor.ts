@@ -1,17 +1,23 @@
 /**
  * @module worker/executor
  * Handles one delivery from receipt to settlement: decode (malformed messages are set aside,
- * never run), skip unknown, revoked and expired tasks, wait for a pool slot, run the task
- * under its time limits, store its result, send follow-ups, then settle the message through
+ * never run), skip unknown, revoked and expired tasks, wait out rate limits, wait for a pool
+ * slot, check revokes again, run the task under its time limits, store its result (or its
+ * retry, reject, ignore, terminate outcome), send follow-ups, then settle the message through
  * `decideSettlement`.
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { Delivery } from '../core/spi/broker.js';
 import { sendCallbacks, sendErrbacks } from '../core/follow-up.js';
-import { buildMeta, type MetaContext } from '../core/result-meta.js';
+import { buildMeta, resultTuple, type MetaContext } from '../core/result-meta.js';
+import { ORIGIN, publishTask } from '../core/producer.js';
+import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
 import {
+  Ignore,
   NotRegistered,
+  Reject,
+  Retry,
   SoftTimeLimitExceeded,
   TaskRevokedError,
   TimeLimitExceeded,
@@ -29,6 +35,7 @@ import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import type { AsyncPool, Release } from './async-pool.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
+import { signalNumber } from './revoked.js';
 import type { TaskEvent } from './task-events.js';
 
 /** A task request the worker holds: reserved (waiting for a slot) or active (running). */
@@ -43,6 +50,14 @@ export interface Job {
   readonly abort: AbortController;
   /** Set when shutdown gives up on the job; the running promise is then ignored. */
   abandon?: () => void;
+  /**
+   * Set by the pool while the task runs: stops it for a revoke with terminate (async pool:
+   * aborts `ctx.signal` and frees the slot; threads pool: ends the thread). `signal` is a
+   * `SIGXXX` name. The run then ends with TaskRevokedError('terminated').
+   */
+  terminate?: (signal: string) => void;
+  /** The signal of a revoke-terminate, once asked for. */
+  terminatedBy?: string;
 }
 
 /** What the executor needs from its worker. */
@@ -57,6 +72,12 @@ export interface ExecutorHost {
   accepting(): boolean;
   /** Reports a step of a task's life (Celery's task events); must not throw. */
   emit(event: TaskEvent): void;
+  /** True when the task id is revoked (the worker's in-memory set; a promise only as a fallback). */
+  isRevoked(taskId: string): boolean | Promise<boolean>;
+  /** Remembers an expired task's id as revoked, as Celery does. */
+  rememberRevoked(taskId: string): void;
+  /** Resolves when the task may start under its rate limits; rejects on shutdown. Holds no slot. */
+  throttle(task: AnyTask): Promise<void>;
 }
 
 /** Runs deliveries. One per worker. */
@@ -110,15 +131,11 @@ export class Executor {
       return null;
     }
     const now = app.clock.now();
-    const expired = h.expires !== null && parseIsoTime(h.expires) <= now;
-    const revoked = expired ? false : (await app.backend.revoked([h.id])).has(h.id);
-    if (expired || revoked) {
-      const reason = expired ? 'expired' : 'revoked';
-      this.host.log.info({ taskId: h.id, taskName: h.task }, `discarding ${reason} task`);
-      if (expired) await app.backend.revoke([h.id], { expiresSec: app.revokeExpiresSec });
-      await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(new TaskRevokedError(reason)) as never, null, []);
-      await this.settle(delivery, 'skipped', this.policy(task, false));
-      this.host.emit({ type: 'task-revoked', message, expired, terminated: false, signum: null });
+    if (await this.discardIfRevoked(delivery, message, task)) return null;
+    if (h.expires !== null && parseIsoTime(h.expires) <= now) {
+      // Not run, and remembered as revoked, as Celery does (also when an ETA fires too late).
+      this.host.rememberRevoked(h.id);
+      await this.discard(delivery, message, task, 'expired');
       return null;
     }
     const eta = h.eta === null ? null : parseIsoTime(h.eta);
@@ -130,11 +147,28 @@ export class Executor {
     return task;
   }
 
+  /** Skips a revoked task: REVOKED stored, acked, task-revoked emitted. True when it was. */
+  private async discardIfRevoked(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<boolean> {
+    const revoked = this.host.isRevoked(message.headers.id);
+    if (!(revoked === true || (revoked !== false && (await revoked)))) return false;
+    await this.discard(delivery, message, task, 'revoked');
+    return true;
+  }
+
+  private async discard(delivery: Delivery, message: TaskMessage, task: AnyTask, reason: 'revoked' | 'expired'): Promise<void> {
+    const h = message.headers;
+    this.host.log.info({ taskId: h.id, taskName: h.task }, `discarding ${reason} task`);
+    await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(new TaskRevokedError(reason)) as never, null, []);
+    await this.settle(delivery, 'skipped', this.policy(task, false));
+    this.host.emit({ type: 'task-revoked', message, expired: reason === 'expired', terminated: false, signum: null });
+  }
+
   private policy(task: AnyTask, ackedEarly: boolean): AckPolicy {
     const s = this.host.app.settings;
     return {
       acksLate: task.options.acksLate ?? s.taskAcksLate,
       acksOnFailureOrTimeout: task.options.acksOnFailureOrTimeout ?? s.taskAcksOnFailureOrTimeout,
+      rejectOnWorkerLost: task.options.rejectOnWorkerLost ?? s.taskRejectOnWorkerLost,
       ackedEarly,
     };
   }
@@ -145,6 +179,8 @@ export class Executor {
     let release: Release;
     try {
       try {
+        // Rate limits first, so a throttled message waits without holding a slot.
+        await this.host.throttle(task);
         release = await this.host.pool.acquire();
       } catch {
         await this.settle(delivery, 'not-started', this.policy(task, false));
@@ -155,6 +191,11 @@ export class Executor {
         // (after the pool's waiters were cancelled): it never started, so give it back.
         release();
         await this.settle(delivery, 'not-started', this.policy(task, false));
+        return;
+      }
+      // A revoke may have come in while it waited for its limit or its slot.
+      if (await this.discardIfRevoked(delivery, message, task)) {
+        release();
         return;
       }
       try {
@@ -183,7 +224,8 @@ export class Executor {
     }
     log.debug({ taskId: h.id, taskName: h.task }, 'task started');
     this.host.emit({ type: 'task-started', message });
-    const outcome = await this.runWithLimits(job, hard, soft);
+    // A terminate that came before the pool could arm it: stop here instead of running.
+    const outcome = job.terminatedBy !== undefined ? { ok: false as const, error: new TaskRevokedError('terminated') } : await this.runWithLimits(job, hard, soft);
     if (outcome === 'abandoned') {
       await this.finishAbandoned(job);
       return;
@@ -215,6 +257,13 @@ export class Executor {
       job.abandon = () => {
         job.abort.abort(new WorkerLostError('worker shut down before the task finished'));
         done('abandoned');
+      };
+      job.terminate = (signal) => {
+        // Async pool: the task's code cannot be killed; abort its signal and free its slot now.
+        const error = new TaskRevokedError('terminated');
+        job.terminatedBy = signal;
+        job.abort.abort(error);
+        done({ ok: false, error });
       };
       if (soft !== null) timers.push(clock.setTimer(() => job.abort.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
       if (hard !== null) {
@@ -262,6 +311,8 @@ export class Executor {
       return 'success';
     }
     const error = outcome.error;
+    const special = await this.finishControlFlow(job, error);
+    if (special !== null) return special;
     const traceback = formatTraceback(error);
     let children: ResultTuple[] = [];
     try {
@@ -272,7 +323,62 @@ export class Executor {
     await this.storeFinal(message, delivery, 'FAILURE', toExceptionRecord(error) as never, traceback, children);
     this.host.emit({ type: 'task-failed', message, error, traceback });
     log.error({ taskId: h.id, taskName: h.task, err: coerceError(error) }, `Task ${h.task}[${h.id}] raised: ${coerceError(error).name}: ${coerceError(error).message}`);
-    return error instanceof TimeLimitExceeded ? 'timeout' : 'failure';
+    return error instanceof TimeLimitExceeded ? 'timeout' : error instanceof WorkerLostError ? 'worker-lost' : 'failure';
+  }
+
+  /** Outcomes that are not a plain failure (retry, reject, ignore, terminate, requeue on worker lost); null otherwise. */
+  private async finishControlFlow(job: Job, error: unknown): Promise<DeliveryOutcome | null> {
+    const { message, delivery, task } = job;
+    const h = message.headers;
+    const log = this.host.log.child({ taskId: h.id, taskName: h.task });
+    if (error instanceof Retry) return this.finishRetry(job, error);
+    if (error instanceof Reject) {
+      log.info({ requeue: error.requeue }, `Task ${h.task}[${h.id}] rejected (requeue: ${error.requeue})${error.reason === null ? '' : `: ${error.reason}`}`);
+      this.host.emit({ type: 'task-rejected', message, requeue: error.requeue });
+      return error.requeue ? 'rejected-requeue' : 'rejected';
+    }
+    if (error instanceof Ignore) {
+      log.info(`Task ${h.task}[${h.id}] ignored: ${error.message}`);
+      return 'ignored';
+    }
+    if (error instanceof TaskRevokedError && job.terminatedBy !== undefined) {
+      log.warn({ signal: job.terminatedBy }, `Task ${h.task}[${h.id}] terminated (${job.terminatedBy}) by a revoke`);
+      await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(error) as never, null, []);
+      this.host.emit({ type: 'task-revoked', message, expired: false, terminated: true, signum: signalNumber(job.terminatedBy) });
+      return 'terminated';
+    }
+    const policy = this.policy(task, job.ackedEarly);
+    if (error instanceof WorkerLostError && policy.acksLate && policy.rejectOnWorkerLost && !job.ackedEarly) {
+      log.warn(`Task ${h.task}[${h.id}] lost its worker; rejectOnWorkerLost: requeued`);
+      return 'worker-lost';
+    }
+    return null;
+  }
+
+  /**
+   * Publishes the retry (same id, retries + 1, new ETA, same queue and priority), stores RETRY
+   * with the cause, emits task-retried. A retry that cannot be published fails the task.
+   */
+  private async finishRetry(job: Job, retry: Retry): Promise<DeliveryOutcome> {
+    const { app, log } = this.host;
+    const { message, delivery, task } = job;
+    const h = message.headers;
+    const now = app.clock.now();
+    const eta = retryEta(retry, task.options, h.retries, now, app.random);
+    const next = buildRetryMessage(message, eta, now, ORIGIN);
+    try {
+      const route = { queue: delivery.queue, exchange: '', routingKey: delivery.queue };
+      await publishTask(app.broker, { message: next, route, priority: message.properties.priority, ...(eta > now ? { deliverAt: eta } : {}) });
+    } catch (err) {
+      log.error({ err: coerceError(err), taskId: h.id }, 'could not publish the retry; failing the task');
+      return this.finish(job, { ok: false, error: err });
+    }
+    const text = retryText(retry, eta, now);
+    const cause = retry.exc === undefined ? null : (toExceptionRecord(retry.exc) as never);
+    await this.storeFinal(message, delivery, 'RETRY', cause, text, [resultTuple(h.id)]);
+    this.host.emit({ type: 'task-retried', message, error: retry.exc ?? retry, traceback: text });
+    log.info({ taskId: h.id, taskName: h.task, retries: h.retries + 1 }, `Task ${h.task}[${h.id}] retry: ${text}`);
+    return 'retry';
   }
 
   private async finishAbandoned(job: Job): Promise<void> {
@@ -321,6 +427,7 @@ export class Executor {
     try {
       if (decision.action === 'ack') await delivery.ack();
       else if (decision.action === 'reject') await delivery.reject({ requeue: false });
+      else if (decision.action === 'requeue') await delivery.reject({ requeue: true });
       else if (decision.action === 'restore') await delivery.restore();
     } catch (err) {
       this.host.log.error({ err: coerceError(err), tag: delivery.tag, action: decision.action }, 'could not settle message');
