@@ -58,7 +58,9 @@ export function requestRetry(task: RetryingTask, request: TaskRequest, options: 
   if (countdown !== undefined && !(typeof countdown === 'number' && Number.isFinite(countdown) && countdown >= 0)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `retry: countdown must be a number >= 0, got ${String(countdown)}`);
   }
-  const max = options.maxRetries !== undefined ? options.maxRetries : (task.options.maxRetries ?? DEFAULT_MAX_RETRIES);
+  // null means "forever", so `??` (which treats null as unset) must not be used here.
+  const own = task.options.maxRetries === undefined ? DEFAULT_MAX_RETRIES : task.options.maxRetries;
+  const max = options.maxRetries === undefined ? own : options.maxRetries;
   if (max !== null && request.retries + 1 > max) {
     if (options.exc !== undefined) throw options.exc;
     throw new MaxRetriesExceededError(
