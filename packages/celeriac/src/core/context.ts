@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, JsonObject, TaskState } from '../protocol/types.js';
-import type { RetryOptions } from './retry.js';
+import type { TimeInput } from './call-options.js';
 
 /** The request a task runs for. Mirrors Celery's `task.request`. */
 export interface TaskRequest {
@@ -41,6 +41,20 @@ export interface TaskRequest {
   readonly isEager: boolean;
   /** Custom headers the caller set. */
   readonly headers: Readonly<JsonObject>;
+}
+
+/** Options of `ctx.retry()`, as Celery's `Task.retry`. */
+export interface RetryOptions {
+  /** The error that caused the retry: stored with RETRY, and thrown once retries run out. */
+  exc?: unknown;
+  /** Seconds from now. @default the task's defaultRetryDelay (180) unless `eta` is given */
+  countdown?: number;
+  /** When to run again. */
+  eta?: TimeInput;
+  /** Overrides the task's `maxRetries` for this call; null retries forever. */
+  maxRetries?: number | null;
+  /** Send the retry to this queue instead of the one the task came from. */
+  queue?: string;
 }
 
 /** The context object passed first to a task defined with `bind: true`. */

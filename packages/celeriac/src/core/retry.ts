@@ -9,7 +9,9 @@ import type { Json, TaskMessage } from '../protocol/types.js';
 import { isoformatUtc, parseIsoTime } from '../protocol/time.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { TimeInput } from './call-options.js';
-import type { TaskRequest } from './context.js';
+import type { RetryOptions, TaskRequest } from './context.js';
+
+export type { RetryOptions } from './context.js';
 import { Ignore, MaxRetriesExceededError, Reject, Retry, describeError, type RetryBackoff } from './task-errors.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 
@@ -19,18 +21,6 @@ export const DEFAULT_MAX_RETRIES = 3;
 export const DEFAULT_RETRY_DELAY_SEC = 180;
 /** Celery's `retry_backoff_max` (seconds). */
 export const DEFAULT_RETRY_BACKOFF_MAX_SEC = 600;
-
-/** Options of `ctx.retry()`, as Celery's `Task.retry`. */
-export interface RetryOptions {
-  /** The error that caused the retry: stored with RETRY, and thrown once retries run out. */
-  exc?: unknown;
-  /** Seconds from now. @default the task's defaultRetryDelay (180) unless `eta` is given */
-  countdown?: number;
-  /** When to run again. */
-  eta?: TimeInput;
-  /** Overrides the task's `maxRetries` for this call; null retries forever. */
-  maxRetries?: number | null;
-}
 
 /** What a retry decision needs to know about the task. */
 export interface RetryingTask {
@@ -67,7 +57,7 @@ export function requestRetry(task: RetryingTask, request: TaskRequest, options: 
       `Can't retry ${task.name}[${request.id}] args:${JSON.stringify(request.args)} kwargs:${JSON.stringify(request.kwargs)}`,
     );
   }
-  throw new Retry({ exc: options.exc, countdown: countdown ?? null, eta: eta === undefined ? null : toEpochMs(eta) });
+  throw new Retry({ exc: options.exc, countdown: countdown ?? null, eta: eta === undefined ? null : toEpochMs(eta), queue: options.queue ?? null });
 }
 
 /** True when `error` is one `autoretryFor` names (control-flow errors never are). */

@@ -166,13 +166,16 @@ export class Retry extends CeleryMirrorError {
   readonly eta: number | null;
   /** Exponential backoff asked for by `retryBackoff` (autoretry only); resolved by the worker. */
   readonly backoff: RetryBackoff | null;
+  /** Queue to send the retry to, when not the one the task came from. */
+  readonly queue: string | null;
 
-  constructor(options: { exc?: unknown; countdown?: number | null; eta?: number | null; backoff?: RetryBackoff | null } = {}) {
+  constructor(options: { exc?: unknown; countdown?: number | null; eta?: number | null; backoff?: RetryBackoff | null; queue?: string | null } = {}) {
     super(ErrorCodes.RETRY, retryText(options));
     this.exc = options.exc;
     this.countdown = options.countdown ?? null;
     this.eta = options.eta ?? null;
     this.backoff = options.backoff ?? null;
+    this.queue = options.queue ?? null;
   }
 }
 

@@ -10,14 +10,9 @@ import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { Delivery } from '../core/spi/broker.js';
 import { sendCallbacks, sendErrbacks } from '../core/follow-up.js';
-import { buildMeta, resultTuple, type MetaContext } from '../core/result-meta.js';
-import { ORIGIN, publishTask } from '../core/producer.js';
-import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
+import { buildMeta, type MetaContext } from '../core/result-meta.js';
 import {
-  Ignore,
   NotRegistered,
-  Reject,
-  Retry,
   SoftTimeLimitExceeded,
   TaskRevokedError,
   TimeLimitExceeded,
@@ -35,7 +30,7 @@ import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import type { AsyncPool, Release } from './async-pool.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
-import { signalNumber } from './revoked.js';
+import { finishControlFlow, type OutcomeContext } from './task-outcomes.js';
 import type { TaskEvent } from './task-events.js';
 
 /** A task request the worker holds: reserved (waiting for a slot) or active (running). */
@@ -85,7 +80,16 @@ export class Executor {
   /** Jobs by delivery tag. */
   readonly jobs = new Map<string, Job>();
 
-  constructor(private readonly host: ExecutorHost) {}
+  /** What the outcome handlers of task-outcomes.ts may use. */
+  private readonly outcomeContext: OutcomeContext;
+
+  constructor(private readonly host: ExecutorHost) {
+    this.outcomeContext = {
+      host,
+      policy: (task, ackedEarly) => this.policy(task, ackedEarly),
+      storeFinal: (message, delivery, state, result, traceback, children) => this.storeFinal(message, delivery, state, result, traceback, children),
+    };
+  }
 
   /** Handles one delivery to the end; never throws. */
   async handle(delivery: Delivery): Promise<void> {
@@ -311,7 +315,8 @@ export class Executor {
       return 'success';
     }
     const error = outcome.error;
-    const special = await this.finishControlFlow(job, error);
+    const special = await finishControlFlow(this.outcomeContext, job, error);
+    if (typeof special === 'object' && special !== null) return this.finish(job, { ok: false, error: special.failWith });
     if (special !== null) return special;
     const traceback = formatTraceback(error);
     let children: ResultTuple[] = [];
@@ -324,61 +329,6 @@ export class Executor {
     this.host.emit({ type: 'task-failed', message, error, traceback });
     log.error({ taskId: h.id, taskName: h.task, err: coerceError(error) }, `Task ${h.task}[${h.id}] raised: ${coerceError(error).name}: ${coerceError(error).message}`);
     return error instanceof TimeLimitExceeded ? 'timeout' : error instanceof WorkerLostError ? 'worker-lost' : 'failure';
-  }
-
-  /** Outcomes that are not a plain failure (retry, reject, ignore, terminate, requeue on worker lost); null otherwise. */
-  private async finishControlFlow(job: Job, error: unknown): Promise<DeliveryOutcome | null> {
-    const { message, delivery, task } = job;
-    const h = message.headers;
-    const log = this.host.log.child({ taskId: h.id, taskName: h.task });
-    if (error instanceof Retry) return this.finishRetry(job, error);
-    if (error instanceof Reject) {
-      log.info({ requeue: error.requeue }, `Task ${h.task}[${h.id}] rejected (requeue: ${error.requeue})${error.reason === null ? '' : `: ${error.reason}`}`);
-      this.host.emit({ type: 'task-rejected', message, requeue: error.requeue });
-      return error.requeue ? 'rejected-requeue' : 'rejected';
-    }
-    if (error instanceof Ignore) {
-      log.info(`Task ${h.task}[${h.id}] ignored: ${error.message}`);
-      return 'ignored';
-    }
-    if (error instanceof TaskRevokedError && job.terminatedBy !== undefined) {
-      log.warn({ signal: job.terminatedBy }, `Task ${h.task}[${h.id}] terminated (${job.terminatedBy}) by a revoke`);
-      await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(error) as never, null, []);
-      this.host.emit({ type: 'task-revoked', message, expired: false, terminated: true, signum: signalNumber(job.terminatedBy) });
-      return 'terminated';
-    }
-    const policy = this.policy(task, job.ackedEarly);
-    if (error instanceof WorkerLostError && policy.acksLate && policy.rejectOnWorkerLost && !job.ackedEarly) {
-      log.warn(`Task ${h.task}[${h.id}] lost its worker; rejectOnWorkerLost: requeued`);
-      return 'worker-lost';
-    }
-    return null;
-  }
-
-  /**
-   * Publishes the retry (same id, retries + 1, new ETA, same queue and priority), stores RETRY
-   * with the cause, emits task-retried. A retry that cannot be published fails the task.
-   */
-  private async finishRetry(job: Job, retry: Retry): Promise<DeliveryOutcome> {
-    const { app, log } = this.host;
-    const { message, delivery, task } = job;
-    const h = message.headers;
-    const now = app.clock.now();
-    const eta = retryEta(retry, task.options, h.retries, now, app.random);
-    const next = buildRetryMessage(message, eta, now, ORIGIN);
-    try {
-      const route = { queue: delivery.queue, exchange: '', routingKey: delivery.queue };
-      await publishTask(app.broker, { message: next, route, priority: message.properties.priority, ...(eta > now ? { deliverAt: eta } : {}) });
-    } catch (err) {
-      log.error({ err: coerceError(err), taskId: h.id }, 'could not publish the retry; failing the task');
-      return this.finish(job, { ok: false, error: err });
-    }
-    const text = retryText(retry, eta, now);
-    const cause = retry.exc === undefined ? null : (toExceptionRecord(retry.exc) as never);
-    await this.storeFinal(message, delivery, 'RETRY', cause, text, [resultTuple(h.id)]);
-    this.host.emit({ type: 'task-retried', message, error: retry.exc ?? retry, traceback: text });
-    log.info({ taskId: h.id, taskName: h.task, retries: h.retries + 1 }, `Task ${h.task}[${h.id}] retry: ${text}`);
-    return 'retry';
   }
 
   private async finishAbandoned(job: Job): Promise<void> {

@@ -106,6 +106,15 @@ describe('ctx.retry()', () => {
     expect(plain.options.defaultRetryDelay).toBeUndefined();
   });
 
+  it('sends the retry to another queue when asked, as Celery\'s retry(queue=...)', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    env.app.task('t.elsewhere', { bind: true }, (ctx) => (ctx.request.retries === 0 ? ctx.retry({ countdown: 0, queue: 'other' }) : ctx.request.deliveryInfo.routing_key));
+    await env.startWorker({ queues: ['celery', 'other'] });
+    const r = await env.app.sendTask('t.elsewhere');
+    expect(await r.get({ timeout: 2000 })).toBe('other');
+    expect(publishedFor(env, r.id).map((p) => p.routingKey)).toEqual(['celery', 'other']);
+  });
+
   it('a late-ack task is acked after its retry is published', async () => {
     const env = makeEnv({ taskAcksLate: true }, { fakeClock: true });
     env.app.task('t.late', { bind: true }, (ctx) => ctx.retry({ countdown: 5 }));
