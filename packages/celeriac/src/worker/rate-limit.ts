@@ -11,6 +11,20 @@ import type { ResultBackend } from '../core/spi/backend.js';
 import type { AnyTask } from '../core/task.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
+/**
+ * Fails when a task has `clusterRateLimit` and the backend cannot enforce it (a worker
+ * refuses to start rather than run such a task unlimited).
+ * @throws CeleriacError CONFIG
+ */
+export function assertClusterLimitsSupported(tasks: Iterable<AnyTask>, backend: ResultBackend): void {
+  if (backend.acquireRateToken !== undefined) return;
+  for (const task of tasks) {
+    if (task.options.clusterRateLimit !== undefined && parseRate(task.options.clusterRateLimit) > 0) {
+      throw new CeleriacError(ErrorCodes.CONFIG, `task ${task.name} has clusterRateLimit but the ${backend.kind} result backend cannot enforce it`);
+    }
+  }
+}
+
 /** A token bucket refilled at `ratePerSec`, holding at most `capacity` tokens. Pure: time is passed in. */
 export class TokenBucket {
   private tokens: number;

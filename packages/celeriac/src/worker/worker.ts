@@ -9,7 +9,7 @@ import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { AsyncPool } from './async-pool.js';
 import { Executor } from './executor.js';
-import { RateLimits } from './rate-limit.js';
+import { assertClusterLimitsSupported, RateLimits } from './rate-limit.js';
 import { RevokedSet, RevokeSync } from './revoked.js';
 import { revokeInWorker, type WorkerRevokeOptions, type WorkerRevokeResult } from './worker-revoke.js';
 import type { RateLimit } from '../core/rate.js';
@@ -151,8 +151,9 @@ export class Worker {
   /** Connects, declares the queues and starts consuming. */
   async start(): Promise<void> {
     if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
-    this.stateValue = 'starting';
     const { broker, backend } = this.app;
+    assertClusterLimitsSupported(this.app.tasks.values(), backend);
+    this.stateValue = 'starting';
     await broker.connect();
     await backend.connect();
     for (const queue of this.options.queues) await broker.declareQueue(queue);

@@ -4,6 +4,8 @@
  * waiting messages back, and a cluster limit spaces runs across several workers.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createApp, ErrorCodes, MemoryBackend, MemoryBroker, Worker } from 'celeriac';
 import { closeEnvs, flush, makeEnv, waitFor, waitForState } from './helpers.js';
 
 afterEach(closeEnvs);
@@ -87,5 +89,18 @@ describe('cluster rate limit', () => {
     }
     await Promise.all(rs.map((r) => r.get({ timeout: 2000 })));
     expect(ranAt).toEqual([0, 100, 200, 300, 400, 500]);
+  });
+});
+
+describe('a backend without cluster rate limits', () => {
+  it('makes a worker with a clusterRateLimit task refuse to start', async () => {
+    const backend = new MemoryBackend();
+    Object.assign(backend, { acquireRateToken: undefined });
+    const app = createApp({}, { broker: new MemoryBroker(), backend, env: {}, logger: pino({ level: 'silent' }) });
+    app.task('t.capped', { clusterRateLimit: '1/s' }, () => 1);
+    const worker = new Worker(app);
+    await expect(worker.start()).rejects.toMatchObject({ code: ErrorCodes.CONFIG });
+    expect(worker.state).toBe('idle');
+    await app.close();
   });
 });
