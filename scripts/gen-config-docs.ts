@@ -12,6 +12,7 @@ export const CONFIG_DOC_PATH = fileURLToPath(new URL('../docs/configuration.md',
 
 const TYPE_LABELS: Record<SettingType, string> = {
   string: 'string',
+  'string?': 'string or null',
   boolean: 'boolean',
   integer: 'integer',
   'integer?': 'integer or null',
@@ -23,6 +24,7 @@ const TYPE_LABELS: Record<SettingType, string> = {
 
 const ENV_FORMS: Record<SettingType, string> = {
   string: 'plain text',
+  'string?': 'plain text, or `null`/`none`/empty for null',
   boolean: '`true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`',
   integer: 'a number',
   'integer?': 'a whole number, or `null`/`none`/empty for null',

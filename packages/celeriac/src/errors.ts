@@ -39,6 +39,14 @@ export const ErrorCodes = {
   WORKER_LOST: 'CELERIAC_ERR_WORKER_LOST',
   /** A broker or backend operation failed (connection lost, server error). */
   TRANSPORT: 'CELERIAC_ERR_TRANSPORT',
+  /** A task asked to be retried (`Retry`, thrown by `ctx.retry()` or `autoretryFor`). */
+  RETRY: 'CELERIAC_ERR_RETRY',
+  /** A task rejected its message (`Reject`), with or without requeue. */
+  REJECT: 'CELERIAC_ERR_REJECT',
+  /** A task asked the worker to store no state for this run (`Ignore`). */
+  IGNORE: 'CELERIAC_ERR_IGNORE',
+  /** A task asked for a retry past its `maxRetries` and gave no error to fail with. */
+  MAX_RETRIES_EXCEEDED: 'CELERIAC_ERR_MAX_RETRIES_EXCEEDED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -35,20 +35,28 @@ export { SETTINGS, resolveSettings } from './core/settings.js';
 export type { ResolvedSettings, RouteTarget, SettingSpec, Settings, TaskRoutes } from './core/settings.js';
 export { Signature } from './core/signature.js';
 export type { SignatureLike } from './core/signature.js';
-export type { ResultBackend, StoreOptions, Unsubscribe } from './core/spi/backend.js';
+export type { ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from './core/spi/backend.js';
 export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, SetAsideRecord } from './core/spi/broker.js';
 export { Task } from './core/task.js';
 export type { AnyTask, TaskCallOptions } from './core/task.js';
-export type { TaskOptions } from './core/task-options.js';
+export type { ErrorClass, TaskOptions } from './core/task-options.js';
 export {
+  Ignore,
+  MaxRetriesExceededError,
   NotRegistered,
+  Reject,
   ResultTimeoutError,
+  Retry,
   SoftTimeLimitExceeded,
   TaskError,
   TaskRevokedError,
   TimeLimitExceeded,
   WorkerLostError,
 } from './core/task-errors.js';
+export type { RetryBackoff } from './core/task-errors.js';
+export type { RetryOptions } from './core/retry.js';
+export { parseRate } from './core/rate.js';
+export type { RateLimit } from './core/rate.js';
 export { defaultTransports } from './transports.js';
 export type { TransportContext, TransportLog, TransportTable } from './core/transports.js';
 export { CeleriacError, ErrorCodes, coerceError } from './errors.js';
@@ -67,3 +75,4 @@ export { Worker } from './worker/worker.js';
 export type { CloseOptions, WorkerState } from './worker/worker.js';
 export type { ResolvedWorkerOptions, WorkerOptions } from './worker/worker-options.js';
 export type { TaskEvent, TaskEventListener, TaskEventType } from './worker/task-events.js';
+export type { WorkerRevokeOptions, WorkerRevokeResult } from './worker/worker-revoke.js';

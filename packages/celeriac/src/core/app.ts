@@ -34,6 +34,8 @@ export interface AppOptions {
   backend?: ResultBackend;
   /** Source of time. @default systemClock */
   clock?: Clock;
+  /** Source of randomness in [0, 1) (retry jitter). @default Math.random */
+  random?: () => number;
   /** Environment read for settings. @default process.env */
   env?: NodeJS.ProcessEnv;
   /** Logger to use. @default a pino logger at `settings.logLevel` */
@@ -47,6 +49,8 @@ export class App implements ProducerHost, ResultHost {
   private backendValue: ResultBackend | undefined;
   private readonly transports: TransportTable;
   readonly clock: Clock;
+  /** Source of randomness in [0, 1), injected so retry jitter can be tested. */
+  readonly random: () => number;
   readonly log: Logger;
   /** Reply address of this process (Celery's `reply_to` oid). */
   readonly replyTo = randomUUID();
@@ -57,6 +61,7 @@ export class App implements ProducerHost, ResultHost {
   constructor(settings: Settings = {}, options: AppOptions = {}) {
     this.settingsValue = resolveSettings(settings, options.env);
     this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
     this.log = options.logger ?? pino({ level: this.settingsValue.logLevel, base: { pid: process.pid } });
     this.router = compileRoutes(this.settingsValue.taskRoutes);
     this.transports = options.transports ?? { brokers: {}, backends: {} };

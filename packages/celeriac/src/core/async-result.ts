@@ -98,9 +98,14 @@ export class AsyncResult<R = unknown> {
     return value as R;
   }
 
-  /** Mark the task revoked: workers that receive it later skip it (the revoke persists in the backend). */
-  async revoke(): Promise<void> {
-    await this.host.backend.revoke([this.id], { expiresSec: this.host.revokeExpiresSec });
+  /**
+   * Revoke the task: workers skip it when they receive it or before it starts, including
+   * workers started later (the revoke is stored in the backend for `REVOKE_EXPIRES_SEC`).
+   * With `terminate`, a Celeriac worker running it now stops it (the backend announces the
+   * revoke to running workers). Python workers learn of revokes only through remote control.
+   */
+  async revoke(options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
+    await this.host.backend.revoke([this.id], { expiresSec: this.host.revokeExpiresSec, ...options });
   }
 
   /** Delete the stored result. */

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, JsonObject, TaskState } from '../protocol/types.js';
+import type { TimeInput } from './call-options.js';
 
 /** The request a task runs for. Mirrors Celery's `task.request`. */
 export interface TaskRequest {
@@ -42,6 +43,20 @@ export interface TaskRequest {
   readonly headers: Readonly<JsonObject>;
 }
 
+/** Options of `ctx.retry()`, as Celery's `Task.retry`. */
+export interface RetryOptions {
+  /** The error that caused the retry: stored with RETRY, and thrown once retries run out. */
+  exc?: unknown;
+  /** Seconds from now. @default the task's defaultRetryDelay (180) unless `eta` is given */
+  countdown?: number;
+  /** When to run again. */
+  eta?: TimeInput;
+  /** Overrides the task's `maxRetries` for this call; null retries forever. */
+  maxRetries?: number | null;
+  /** Send the retry to this queue instead of the one the task came from. */
+  queue?: string;
+}
+
 /** The context object passed first to a task defined with `bind: true`. */
 export interface TaskContext {
   readonly request: TaskRequest;
@@ -54,4 +69,12 @@ export interface TaskContext {
    * callers as `state()` and `info()`.
    */
   updateState(state: TaskState, meta?: Json): Promise<void>;
+  /**
+   * Ends this run and runs the task again later (Celery's `self.retry`): throws a `Retry`,
+   * which the worker turns into a new message with the same id, `retries` + 1 and a new ETA
+   * (`countdown`, `eta`, else the task's `defaultRetryDelay`). Once `maxRetries` is reached
+   * it throws `exc` (or MaxRetriesExceededError) instead, and the task fails with it.
+   * Let the error propagate: a task that catches it and returns is not retried.
+   */
+  retry(options?: RetryOptions): never;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from '../testing/test-app.js';
 import { EagerResult } from './async-result.js';
-import { TaskError } from './task-errors.js';
+import { Ignore, Reject, TaskError } from './task-errors.js';
 
 describe('eager mode', () => {
   it('runs the task in the caller without broker or backend', async () => {
@@ -56,5 +56,45 @@ describe('eager mode', () => {
     const { app, broker } = createTestApp({ taskAlwaysEager: true });
     await app.sendTask('elsewhere.task', [1]);
     expect(await broker.queueLength('celery')).toBe(1);
+  });
+});
+
+describe('eager mode: retries, Reject and Ignore', () => {
+  it('runs a retried task again at once with retries + 1, until it succeeds', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    const seen: number[] = [];
+    const flaky = app.task('e.flaky', { bind: true }, (ctx) => {
+      seen.push(ctx.request.retries);
+      if (ctx.request.retries < 2) ctx.retry({ countdown: 60, exc: new Error('not yet') });
+      return 'done';
+    });
+    const r = await flaky.delay();
+    expect(await r.get()).toBe('done');
+    expect(seen).toEqual([0, 1, 2]);
+  });
+
+  it('autoretryFor retries in eager mode and fails with the error once maxRetries is spent', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    let runs = 0;
+    const always = app.task('e.always', { autoretryFor: [RangeError], maxRetries: 2 }, () => {
+      runs++;
+      throw new RangeError('still bad');
+    });
+    const r = await always.delay();
+    expect(await r.state()).toBe('FAILURE');
+    await expect(r.get()).rejects.toMatchObject({ excType: 'RangeError', message: 'still bad' });
+    expect(runs).toBe(3);
+  });
+
+  it('Ignore and Reject end in IGNORED and REJECTED, as Celery\'s apply()', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    const ignored = app.task('e.ignored', () => {
+      throw new Ignore();
+    });
+    const rejected = app.task('e.rejected', () => {
+      throw new Reject({ requeue: true });
+    });
+    expect(await (await ignored.delay()).state()).toBe('IGNORED');
+    expect(await (await rejected.delay()).state()).toBe('REJECTED');
   });
 });

@@ -39,7 +39,8 @@ export interface OutgoingTask {
   deliverAt?: number;
 }
 
-const ORIGIN = `gen${process.pid}@${hostname()}`;
+/** This process's node name as Celery writes it in `headers.origin`: `gen<pid>@<host>`. */
+export const ORIGIN = `gen${process.pid}@${hostname()}`;
 
 function toEpochMs(value: TimeInput, what: string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : parseIsoTime(value);

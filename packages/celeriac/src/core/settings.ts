@@ -6,9 +6,10 @@
  * cannot drift). Settings are resolved once into a frozen object; nothing re-reads raw input.
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { parseRate } from './rate.js';
 
 /** How a setting's value is parsed from the environment and validated. */
-export type SettingType = 'string' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
+export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
 
 /** One row of the settings table. */
 export interface SettingSpec<K extends string = string> {
@@ -49,6 +50,10 @@ export interface Settings {
   taskAcksLate?: boolean;
   /** With late acks, ack failed and timed-out tasks (else reject them). @default true */
   taskAcksOnFailureOrTimeout?: boolean;
+  /** With late acks, requeue a task whose process was lost instead of failing it. @default false */
+  taskRejectOnWorkerLost?: boolean;
+  /** Per-worker rate limit of tasks that set none (`'10/s'`, `'100/m'`, `'1000/h'`). @default null */
+  taskDefaultRateLimit?: string | null;
   /** Store STARTED when a task begins. @default false */
   taskTrackStarted?: boolean;
   /** Store no results unless a task or call asks for one. @default false */
@@ -84,6 +89,15 @@ const positive = (v: number) => (v > 0 ? null : 'must be greater than 0');
 const nonNegative = (v: number | null) => (v === null || v >= 0 ? null : 'must be 0 or more');
 const priority = (v: number | null) =>
   v === null || (Number.isInteger(v) && v >= 0 && v <= 9) ? null : 'must be an integer from 0 to 9';
+const rateLimit = (v: string | null) => {
+  if (v === null) return null;
+  try {
+    parseRate(v);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
 const url = (v: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? null : 'must be a URL such as memory:// or redis://host:6379/0');
 
 function envNames(snake: string, extra: readonly string[] = []): readonly string[] {
@@ -108,6 +122,10 @@ export const SETTINGS: readonly SettingSpec<keyof Settings>[] = [
     doc: 'Acknowledge a message after its task has run rather than just before. Late acks give at-least-once delivery: a task whose worker dies is delivered again, so it must be safe to run twice.' },
   { name: 'taskAcksOnFailureOrTimeout', type: 'boolean', default: true, env: envNames('TASK_ACKS_ON_FAILURE_OR_TIMEOUT'),
     doc: 'With late acks, acknowledge tasks that failed or timed out. When false they are rejected without requeue.' },
+  { name: 'taskRejectOnWorkerLost', type: 'boolean', default: false, env: envNames('TASK_REJECT_ON_WORKER_LOST'),
+    doc: 'With late acks, when the process or thread running a task dies under it (WorkerLostError), requeue the message instead of storing FAILURE. The task then runs again, so it must be safe to run twice. Tasks may set `rejectOnWorkerLost`.' },
+  { name: 'taskDefaultRateLimit', type: 'string?', default: null, env: envNames('TASK_DEFAULT_RATE_LIMIT'), check: rateLimit as never,
+    doc: 'Per-worker rate limit of every task that sets no `rateLimit`: `\'10/s\'`, `\'100/m\'`, `\'1000/h\'` or a number per second. `null` = no limit. See docs/rate-limits.md.' },
   { name: 'taskTrackStarted', type: 'boolean', default: false, env: envNames('TASK_TRACK_STARTED'),
     doc: 'Store the STARTED state (with worker hostname and pid) when a task begins.' },
   { name: 'taskIgnoreResult', type: 'boolean', default: false, env: envNames('TASK_IGNORE_RESULT'),
@@ -158,6 +176,8 @@ function parseEnv(spec: SettingSpec, name: string, raw: string): unknown {
   switch (spec.type) {
     case 'string':
       return text;
+    case 'string?':
+      return /^(null|none|)$/i.test(text) ? null : text;
     case 'boolean':
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
@@ -187,6 +207,8 @@ function typeError(spec: SettingSpec, value: unknown): string | null {
   switch (spec.type) {
     case 'string':
       return is(typeof value === 'string' && value !== '', 'a non-empty string');
+    case 'string?':
+      return is(value === null || (typeof value === 'string' && value !== ''), 'a non-empty string or null');
     case 'boolean':
       return is(typeof value === 'boolean', 'a boolean');
     case 'integer':

@@ -149,3 +149,90 @@ export class TimeLimitExceeded extends CeleryMirrorError {
     return [this.limitSec];
   }
 }
+
+/**
+ * Thrown by `ctx.retry()` (and by `autoretryFor`) to end this run and run the task again
+ * later: the worker publishes the same task id with `retries` + 1 and a new ETA, stores
+ * RETRY and acks this message. Not a failure; never stored as the task's error.
+ */
+export class Retry extends CeleryMirrorError {
+  readonly excType = 'Retry';
+  readonly excModule = 'celery.exceptions';
+  /** The error that caused the retry, stored with the RETRY state (and raised when retries run out). */
+  readonly exc: unknown;
+  /** Seconds from now, when the caller gave a countdown. */
+  readonly countdown: number | null;
+  /** Epoch ms, when the caller gave an ETA. */
+  readonly eta: number | null;
+  /** Exponential backoff asked for by `retryBackoff` (autoretry only); resolved by the worker. */
+  readonly backoff: RetryBackoff | null;
+  /** Queue to send the retry to, when not the one the task came from. */
+  readonly queue: string | null;
+
+  constructor(options: { exc?: unknown; countdown?: number | null; eta?: number | null; backoff?: RetryBackoff | null; queue?: string | null } = {}) {
+    super(ErrorCodes.RETRY, retryText(options));
+    this.exc = options.exc;
+    this.countdown = options.countdown ?? null;
+    this.eta = options.eta ?? null;
+    this.backoff = options.backoff ?? null;
+    this.queue = options.queue ?? null;
+  }
+}
+
+/** Celery's `retry_backoff` inputs, resolved into a countdown by the worker (it holds the randomness). */
+export interface RetryBackoff {
+  /** Base seconds: the countdown is `factor * 2 ** retries`. */
+  readonly factor: number;
+  /** Cap in seconds. */
+  readonly maxSec: number;
+  /** Full jitter: a random whole number of seconds in [0, countdown]. */
+  readonly jitter: boolean;
+}
+
+function retryText(options: { exc?: unknown; countdown?: number | null; eta?: number | null }): string {
+  const when = options.eta != null ? `at ${new Date(options.eta).toISOString()}` : options.countdown != null ? `in ${options.countdown}s` : 'later';
+  return options.exc === undefined ? `Retry ${when}` : `Retry ${when}: ${describeError(options.exc)}`;
+}
+
+/** `Name('message')`, as Python's repr of an exception reads. */
+export function describeError(thrown: unknown): string {
+  const record = toExceptionRecord(thrown);
+  const args = Array.isArray(record.exc_message) ? record.exc_message : [record.exc_message];
+  return `${record.exc_type}(${args.map((a) => (typeof a === 'string' ? `'${a}'` : JSON.stringify(a))).join(', ')})`;
+}
+
+/**
+ * Thrown by a task to give its message up: with `requeue` the message goes back to its
+ * queue (marked redelivered) to run again, without it the message is dropped. No state is
+ * stored (as Celery 5.2.6). Requeue needs late acks: an early-acked message is already gone.
+ */
+export class Reject extends CeleryMirrorError {
+  readonly excType = 'Reject';
+  readonly excModule = 'celery.exceptions';
+  readonly requeue: boolean;
+  readonly reason: string | null;
+
+  constructor(options: { reason?: string; requeue?: boolean } = {}) {
+    super(ErrorCodes.REJECT, `reject requeue=${options.requeue ?? false}: ${options.reason ?? ''}`);
+    this.requeue = options.requeue ?? false;
+    this.reason = options.reason ?? null;
+  }
+}
+
+/** Thrown by a task to end this run without storing any state; the message is acked. */
+export class Ignore extends CeleryMirrorError {
+  readonly excType = 'Ignore';
+  readonly excModule = 'celery.exceptions';
+  constructor(reason = 'ignored') {
+    super(ErrorCodes.IGNORE, reason);
+  }
+}
+
+/** `ctx.retry()` past `maxRetries` without an `exc` to fail with. Celery's `MaxRetriesExceededError`. */
+export class MaxRetriesExceededError extends CeleryMirrorError {
+  readonly excType = 'MaxRetriesExceededError';
+  readonly excModule = 'celery.exceptions';
+  constructor(message: string) {
+    super(ErrorCodes.MAX_RETRIES_EXCEEDED, message);
+  }
+}

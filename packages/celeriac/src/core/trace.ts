@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../protocol/types.js';
 import type { TaskContext, TaskRequest } from './context.js';
 import { runAsCurrentTask } from './current-task.js';
+import { autoRetry, requestRetry } from './retry.js';
 import type { AnyTask } from './task.js';
 
 /** How one run ended. */
@@ -88,11 +89,13 @@ export async function traceTask(task: AnyTask, message: TaskMessage, env: TraceE
       signal: env.signal,
       log,
       updateState: (state, meta = null) => env.updateState(state, meta),
+      retry: (options) => requestRetry(task, request, options),
     };
     const fn = task.fn as (...a: unknown[]) => unknown;
     const value = await runAsCurrentTask(request, () => (task.options.bind ? fn(ctx, ...positional) : fn(...positional)));
     return { ok: true, value: value === undefined ? null : (value as Json) };
   } catch (error) {
-    return { ok: false, error };
+    // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
+    return { ok: false, error: autoRetry(task, request, error) };
   }
 }

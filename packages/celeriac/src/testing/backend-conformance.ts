@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ResultBackend } from '../core/spi/backend.js';
+import type { ResultBackend, RevokeNotice } from '../core/spi/backend.js';
 import type { GroupMeta, Json, ResultMeta, TaskState } from '../protocol/types.js';
 
 /** Options of {@link backendConformance}. */
@@ -173,6 +173,51 @@ export function backendConformance(
       await backend.revoke([a, b], { expiresSec: 60 });
       expect(await backend.revoked([a, b, c])).toEqual(new Set([a, b]));
       expect(await backend.revoked([c])).toEqual(new Set());
+    });
+
+    it('announces every revoke to onRevoke listeners, with terminate and signal', async () => {
+      if (backend.onRevoke === undefined) return;
+      const seen: RevokeNotice[] = [];
+      const stop = await backend.onRevoke((n) => seen.push(n));
+      const [a, b] = [newId(), newId()];
+      await backend.revoke([a], { expiresSec: 60 });
+      await backend.revoke([b], { expiresSec: 30, terminate: true, signal: 'SIGKILL' });
+      await waitFor(() => seen.filter((n) => n.ids.includes(a) || n.ids.includes(b)).length === 2);
+      const mine = seen.filter((n) => n.ids.includes(a) || n.ids.includes(b));
+      expect(mine[0]).toEqual({ ids: [a], ttlMs: 60_000, terminate: false, signal: null });
+      expect(mine[1]).toEqual({ ids: [b], ttlMs: 30_000, terminate: true, signal: 'SIGKILL' });
+      await stop();
+      const c = newId();
+      await backend.revoke([c], { expiresSec: 60 });
+      await sleep(50);
+      expect(seen.some((n) => n.ids.includes(c))).toBe(false);
+    });
+
+    it('lists live revokes with the time they have left', async () => {
+      if (backend.revokedEntries === undefined) return;
+      const [a, b] = [newId(), newId()];
+      await backend.revoke([a], { expiresSec: 60 });
+      await backend.revoke([b], { expiresSec: 600 });
+      const entries = (await backend.revokedEntries()).filter((e) => e.id === a || e.id === b);
+      const byId = new Map(entries.map((e) => [e.id, e.ttlMs]));
+      expect(byId.get(a)).toBeGreaterThan(55_000);
+      expect(byId.get(a)).toBeLessThanOrEqual(60_000);
+      expect(byId.get(b)).toBeGreaterThan(595_000);
+      expect(byId.get(b)).toBeLessThanOrEqual(600_000);
+    });
+
+    it('spaces cluster rate reservations one interval apart', async () => {
+      if (backend.acquireRateToken === undefined) return;
+      const key = newId();
+      const waits = [];
+      for (let i = 0; i < 3; i++) waits.push(await backend.acquireRateToken(key, 10_000));
+      expect(waits[0]).toBe(0);
+      expect(waits[1]).toBeGreaterThan(9_000);
+      expect(waits[1]).toBeLessThanOrEqual(10_000);
+      expect(waits[2]).toBeGreaterThan(19_000);
+      expect(waits[2]).toBeLessThanOrEqual(20_000);
+      expect(await backend.acquireRateToken(newId(), 10_000)).toBe(0);
+      await expect(backend.acquireRateToken(key, 0)).rejects.toThrow(/intervalMs/);
     });
 
     it('expires metas, groups and revokes after their time', async () => {

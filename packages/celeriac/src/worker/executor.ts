@@ -1,8 +1,9 @@
 /**
  * @module worker/executor
  * Handles one delivery from receipt to settlement: decode (malformed messages are set aside,
- * never run), skip unknown, revoked and expired tasks, wait for a pool slot, run the task
- * under its time limits, store its result, send follow-ups, then settle the message through
+ * never run), skip unknown, revoked and expired tasks, wait out rate limits, wait for a pool
+ * slot, check revokes again, run the task under its time limits, store its result (or its
+ * retry, reject, ignore, terminate outcome), send follow-ups, then settle the message through
  * `decideSettlement`.
  */
 import type { Logger } from 'pino';
@@ -29,6 +30,7 @@ import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import type { AsyncPool, Release } from './async-pool.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
+import { finishControlFlow, type OutcomeContext } from './task-outcomes.js';
 import type { TaskEvent } from './task-events.js';
 
 /** A task request the worker holds: reserved (waiting for a slot) or active (running). */
@@ -43,6 +45,14 @@ export interface Job {
   readonly abort: AbortController;
   /** Set when shutdown gives up on the job; the running promise is then ignored. */
   abandon?: () => void;
+  /**
+   * Set by the pool while the task runs: stops it for a revoke with terminate (async pool:
+   * aborts `ctx.signal` and frees the slot; threads pool: ends the thread). `signal` is a
+   * `SIGXXX` name. The run then ends with TaskRevokedError('terminated').
+   */
+  terminate?: (signal: string) => void;
+  /** The signal of a revoke-terminate, once asked for. */
+  terminatedBy?: string;
 }
 
 /** What the executor needs from its worker. */
@@ -57,6 +67,12 @@ export interface ExecutorHost {
   accepting(): boolean;
   /** Reports a step of a task's life (Celery's task events); must not throw. */
   emit(event: TaskEvent): void;
+  /** True when the task id is revoked (the worker's in-memory set; a promise only as a fallback). */
+  isRevoked(taskId: string): boolean | Promise<boolean>;
+  /** Remembers an expired task's id as revoked, as Celery does. */
+  rememberRevoked(taskId: string): void;
+  /** Resolves when the task may start under its rate limits; rejects on shutdown. Holds no slot. */
+  throttle(task: AnyTask): Promise<void>;
 }
 
 /** Runs deliveries. One per worker. */
@@ -64,7 +80,16 @@ export class Executor {
   /** Jobs by delivery tag. */
   readonly jobs = new Map<string, Job>();
 
-  constructor(private readonly host: ExecutorHost) {}
+  /** What the outcome handlers of task-outcomes.ts may use. */
+  private readonly outcomeContext: OutcomeContext;
+
+  constructor(private readonly host: ExecutorHost) {
+    this.outcomeContext = {
+      host,
+      policy: (task, ackedEarly) => this.policy(task, ackedEarly),
+      storeFinal: (message, delivery, state, result, traceback, children) => this.storeFinal(message, delivery, state, result, traceback, children),
+    };
+  }
 
   /** Handles one delivery to the end; never throws. */
   async handle(delivery: Delivery): Promise<void> {
@@ -110,15 +135,11 @@ export class Executor {
       return null;
     }
     const now = app.clock.now();
-    const expired = h.expires !== null && parseIsoTime(h.expires) <= now;
-    const revoked = expired ? false : (await app.backend.revoked([h.id])).has(h.id);
-    if (expired || revoked) {
-      const reason = expired ? 'expired' : 'revoked';
-      this.host.log.info({ taskId: h.id, taskName: h.task }, `discarding ${reason} task`);
-      if (expired) await app.backend.revoke([h.id], { expiresSec: app.revokeExpiresSec });
-      await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(new TaskRevokedError(reason)) as never, null, []);
-      await this.settle(delivery, 'skipped', this.policy(task, false));
-      this.host.emit({ type: 'task-revoked', message, expired, terminated: false, signum: null });
+    if (await this.discardIfRevoked(delivery, message, task)) return null;
+    if (h.expires !== null && parseIsoTime(h.expires) <= now) {
+      // Not run, and remembered as revoked, as Celery does (also when an ETA fires too late).
+      this.host.rememberRevoked(h.id);
+      await this.discard(delivery, message, task, 'expired');
       return null;
     }
     const eta = h.eta === null ? null : parseIsoTime(h.eta);
@@ -130,11 +151,28 @@ export class Executor {
     return task;
   }
 
+  /** Skips a revoked task: REVOKED stored, acked, task-revoked emitted. True when it was. */
+  private async discardIfRevoked(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<boolean> {
+    const revoked = this.host.isRevoked(message.headers.id);
+    if (!(revoked === true || (revoked !== false && (await revoked)))) return false;
+    await this.discard(delivery, message, task, 'revoked');
+    return true;
+  }
+
+  private async discard(delivery: Delivery, message: TaskMessage, task: AnyTask, reason: 'revoked' | 'expired'): Promise<void> {
+    const h = message.headers;
+    this.host.log.info({ taskId: h.id, taskName: h.task }, `discarding ${reason} task`);
+    await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(new TaskRevokedError(reason)) as never, null, []);
+    await this.settle(delivery, 'skipped', this.policy(task, false));
+    this.host.emit({ type: 'task-revoked', message, expired: reason === 'expired', terminated: false, signum: null });
+  }
+
   private policy(task: AnyTask, ackedEarly: boolean): AckPolicy {
     const s = this.host.app.settings;
     return {
       acksLate: task.options.acksLate ?? s.taskAcksLate,
       acksOnFailureOrTimeout: task.options.acksOnFailureOrTimeout ?? s.taskAcksOnFailureOrTimeout,
+      rejectOnWorkerLost: task.options.rejectOnWorkerLost ?? s.taskRejectOnWorkerLost,
       ackedEarly,
     };
   }
@@ -145,6 +183,8 @@ export class Executor {
     let release: Release;
     try {
       try {
+        // Rate limits first, so a throttled message waits without holding a slot.
+        await this.host.throttle(task);
         release = await this.host.pool.acquire();
       } catch {
         await this.settle(delivery, 'not-started', this.policy(task, false));
@@ -155,6 +195,11 @@ export class Executor {
         // (after the pool's waiters were cancelled): it never started, so give it back.
         release();
         await this.settle(delivery, 'not-started', this.policy(task, false));
+        return;
+      }
+      // A revoke may have come in while it waited for its limit or its slot.
+      if (await this.discardIfRevoked(delivery, message, task)) {
+        release();
         return;
       }
       try {
@@ -183,7 +228,8 @@ export class Executor {
     }
     log.debug({ taskId: h.id, taskName: h.task }, 'task started');
     this.host.emit({ type: 'task-started', message });
-    const outcome = await this.runWithLimits(job, hard, soft);
+    // A terminate that came before the pool could arm it: stop here instead of running.
+    const outcome = job.terminatedBy !== undefined ? { ok: false as const, error: new TaskRevokedError('terminated') } : await this.runWithLimits(job, hard, soft);
     if (outcome === 'abandoned') {
       await this.finishAbandoned(job);
       return;
@@ -215,6 +261,13 @@ export class Executor {
       job.abandon = () => {
         job.abort.abort(new WorkerLostError('worker shut down before the task finished'));
         done('abandoned');
+      };
+      job.terminate = (signal) => {
+        // Async pool: the task's code cannot be killed; abort its signal and free its slot now.
+        const error = new TaskRevokedError('terminated');
+        job.terminatedBy = signal;
+        job.abort.abort(error);
+        done({ ok: false, error });
       };
       if (soft !== null) timers.push(clock.setTimer(() => job.abort.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
       if (hard !== null) {
@@ -262,6 +315,9 @@ export class Executor {
       return 'success';
     }
     const error = outcome.error;
+    const special = await finishControlFlow(this.outcomeContext, job, error);
+    if (typeof special === 'object' && special !== null) return this.finish(job, { ok: false, error: special.failWith });
+    if (special !== null) return special;
     const traceback = formatTraceback(error);
     let children: ResultTuple[] = [];
     try {
@@ -272,7 +328,7 @@ export class Executor {
     await this.storeFinal(message, delivery, 'FAILURE', toExceptionRecord(error) as never, traceback, children);
     this.host.emit({ type: 'task-failed', message, error, traceback });
     log.error({ taskId: h.id, taskName: h.task, err: coerceError(error) }, `Task ${h.task}[${h.id}] raised: ${coerceError(error).name}: ${coerceError(error).message}`);
-    return error instanceof TimeLimitExceeded ? 'timeout' : 'failure';
+    return error instanceof TimeLimitExceeded ? 'timeout' : error instanceof WorkerLostError ? 'worker-lost' : 'failure';
   }
 
   private async finishAbandoned(job: Job): Promise<void> {
@@ -321,6 +377,7 @@ export class Executor {
     try {
       if (decision.action === 'ack') await delivery.ack();
       else if (decision.action === 'reject') await delivery.reject({ requeue: false });
+      else if (decision.action === 'requeue') await delivery.reject({ requeue: true });
       else if (decision.action === 'restore') await delivery.restore();
     } catch (err) {
       this.host.log.error({ err: coerceError(err), tag: delivery.tag, action: decision.action }, 'could not settle message');

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
 
 const policy = (p: Partial<AckPolicy> = {}): AckPolicy => ({ acksLate: false, acksOnFailureOrTimeout: true, ackedEarly: false, ...p });
-const OUTCOMES: DeliveryOutcome[] = ['success', 'failure', 'timeout', 'skipped', 'abandoned', 'not-started'];
+const OUTCOMES: DeliveryOutcome[] = [
+  'success', 'failure', 'timeout', 'skipped', 'retry', 'rejected', 'rejected-requeue', 'ignored', 'terminated', 'worker-lost', 'abandoned', 'not-started',
+];
 
 describe('decideSettlement', () => {
   it('gives back a message that never started, whatever the policy', () => {
@@ -46,11 +48,36 @@ describe('decideSettlement', () => {
         for (const acksOnFailureOrTimeout of [true, false]) {
           for (const ackedEarly of [true, false]) {
             const d = decideSettlement(outcome, { acksLate, acksOnFailureOrTimeout, ackedEarly });
-            expect(['ack', 'reject', 'restore', 'none']).toContain(d.action);
+            expect(['ack', 'reject', 'requeue', 'restore', 'none']).toContain(d.action);
             expect(d.reason.length).toBeGreaterThan(5);
           }
         }
       }
     }
+  });
+
+  it('acks a retried, an ignored and a terminated task whatever acksOnFailureOrTimeout says', () => {
+    for (const outcome of ['retry', 'ignored', 'terminated'] as const) {
+      expect(decideSettlement(outcome, policy({ acksLate: true, acksOnFailureOrTimeout: false })).action, outcome).toBe('ack');
+      expect(decideSettlement(outcome, policy({ acksLate: true })).action, outcome).toBe('ack');
+    }
+  });
+
+  it('Reject drops or requeues as the task asked', () => {
+    expect(decideSettlement('rejected', policy({ acksLate: true })).action).toBe('reject');
+    expect(decideSettlement('rejected-requeue', policy({ acksLate: true })).action).toBe('requeue');
+  });
+
+  it('Reject(requeue) after an early ack cannot requeue, and says so', () => {
+    const d = decideSettlement('rejected-requeue', policy({ ackedEarly: true }));
+    expect(d.action).toBe('none');
+    expect(d.reason).toMatch(/late acks/);
+  });
+
+  it('a lost worker requeues only with late acks and rejectOnWorkerLost', () => {
+    expect(decideSettlement('worker-lost', policy({ acksLate: true, rejectOnWorkerLost: true })).action).toBe('requeue');
+    expect(decideSettlement('worker-lost', policy({ acksLate: true })).action).toBe('ack');
+    expect(decideSettlement('worker-lost', policy({ acksLate: true, acksOnFailureOrTimeout: false })).action).toBe('reject');
+    expect(decideSettlement('worker-lost', policy({ acksLate: false, rejectOnWorkerLost: true })).action).toBe('ack');
   });
 });

@@ -9,6 +9,10 @@ import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { AsyncPool } from './async-pool.js';
 import { Executor } from './executor.js';
+import { assertClusterLimitsSupported, RateLimits } from './rate-limit.js';
+import { RevokedSet, RevokeSync } from './revoked.js';
+import { revokeInWorker, type WorkerRevokeOptions, type WorkerRevokeResult } from './worker-revoke.js';
+import type { RateLimit } from '../core/rate.js';
 import { TaskEventHub, type TaskEventListener } from './task-events.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 
@@ -40,6 +44,9 @@ export class Worker {
   private readonly late: Delivery[] = [];
   private readonly processed = new Map<string, number>();
   private readonly taskEvents = new TaskEventHub();
+  private readonly revokedSet: RevokedSet;
+  private readonly revokeSync: RevokeSync;
+  private readonly rateLimits: RateLimits;
   private stateValue: WorkerState = 'idle';
   private closing: Promise<void> | null = null;
 
@@ -47,6 +54,17 @@ export class Worker {
     this.options = resolveWorkerOptions(options, app.settings);
     this.log = app.log.child({ worker: this.options.hostname });
     this.pool = new AsyncPool(this.options.concurrency);
+    this.revokedSet = new RevokedSet(app.clock);
+    this.revokeSync = new RevokeSync({
+      backend: app.backend,
+      clock: app.clock,
+      log: this.log,
+      set: this.revokedSet,
+      onNotice: (notice) => {
+        if (notice.terminate) void this.revoke(notice.ids, { terminate: true, signal: notice.signal ?? undefined, persist: false });
+      },
+    });
+    this.rateLimits = new RateLimits({ clock: app.clock, backend: app.backend, defaultLimit: app.settings.taskDefaultRateLimit });
     this.executor = new Executor({
       app,
       hostname: this.options.hostname,
@@ -55,6 +73,10 @@ export class Worker {
       countProcessed: (name) => this.processed.set(name, (this.processed.get(name) ?? 0) + 1),
       accepting: () => this.stateValue === 'running',
       emit: (event) => this.taskEvents.emit(event, (err) => this.log.error({ err: coerceError(err), event: event.type }, 'task event listener threw')),
+      isRevoked: (id) =>
+        this.revokedSet.has(id) || (!this.revokeSync.live && app.backend.revoked([id]).then((ids) => ids.has(id))),
+      rememberRevoked: (id) => this.revokedSet.add([id], app.revokeExpiresSec * 1000),
+      throttle: (task) => this.rateLimits.acquire(task),
     });
   }
 
@@ -64,6 +86,36 @@ export class Worker {
    */
   onTaskEvent(listener: TaskEventListener): () => void {
     return this.taskEvents.on(listener);
+  }
+
+  /**
+   * Revokes task ids in this worker (what the pidbox `revoke` command calls): they are
+   * skipped when received or before they start, and with `terminate` a running one is
+   * stopped. With `persist` (default) the revoke is also stored in the backend, so workers
+   * started later skip the ids too, and announced to the other running workers.
+   */
+  revoke(ids: string | readonly string[], options: WorkerRevokeOptions = {}): Promise<WorkerRevokeResult> {
+    return revokeInWorker(
+      { app: this.app, set: this.revokedSet, jobs: this.executor.jobs.values(), log: this.log },
+      typeof ids === 'string' ? [ids] : [...ids],
+      options,
+    );
+  }
+
+  /** Ids this worker holds as revoked now (what `inspect revoked` lists). */
+  revokedIds(): string[] {
+    return this.revokedSet.ids();
+  }
+
+  /**
+   * Sets a task's per-worker rate limit from now on (Celery's `rate_limit` control command);
+   * null goes back to the task's own option. Returns tasks per second now in force (0 = none).
+   * @throws CeleriacError NOT_REGISTERED for an unknown task, INVALID_ARGUMENT for a bad limit.
+   */
+  setRateLimit(taskName: string, limit: RateLimit | null): number {
+    const task = this.app.lookup(taskName);
+    if (task === undefined) throw new CeleriacError(ErrorCodes.NOT_REGISTERED, `unknown task ${JSON.stringify(taskName)}`);
+    return this.rateLimits.set(task, limit);
   }
 
   /** Current lifecycle state. */
@@ -99,11 +151,14 @@ export class Worker {
   /** Connects, declares the queues and starts consuming. */
   async start(): Promise<void> {
     if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
-    this.stateValue = 'starting';
     const { broker, backend } = this.app;
+    assertClusterLimitsSupported(this.app.tasks.values(), backend);
+    this.stateValue = 'starting';
     await broker.connect();
     await backend.connect();
     for (const queue of this.options.queues) await broker.declareQueue(queue);
+    // Revokes known before the first message is taken, then kept current by notices.
+    await this.revokeSync.start();
     // close() was called while connecting: it already finished with no consumer to stop.
     if (this.stateValue !== 'starting') return;
     this.consumer = broker.consume({
@@ -164,6 +219,7 @@ export class Worker {
     // was still open, they could be fetched again, over and over.
     for (const delivery of this.late.splice(0)) this.giveBack(delivery);
     this.pool.cancelWaiters();
+    this.rateLimits.cancelWaiters();
     const drained = Promise.allSettled([...this.inFlight]).then(() => true);
     const timedOut = new Promise<boolean>((resolve) => {
       const t = setTimeout(() => resolve(false), deadlineMs);
@@ -175,6 +231,7 @@ export class Worker {
       for (const job of this.executor.jobs.values()) job.abandon?.();
       await Promise.allSettled([...this.inFlight]);
     }
+    await this.revokeSync.close();
     this.stateValue = 'closed';
     this.log.info('worker stopped');
   }

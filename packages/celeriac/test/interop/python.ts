@@ -70,9 +70,12 @@ export interface PyWorker {
 }
 
 /** Starts a Python Celery worker and resolves once it logged `ready.`. */
-export async function startPythonWorker(py: PyEnv, options: { queues?: string[]; name?: string; concurrency?: number; pool?: string } = {}): Promise<PyWorker> {
+export async function startPythonWorker(
+  py: PyEnv,
+  options: { queues?: string[]; name?: string; concurrency?: number; pool?: string; extraTasks?: string } = {},
+): Promise<PyWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-py-'));
-  writeFileSync(join(dir, 'interop_tasks.py'), PY_TASKS);
+  writeFileSync(join(dir, 'interop_tasks.py'), PY_TASKS + (options.extraTasks ?? ''));
   const args = [
     '-m', 'celery', '--workdir', dir, '-A', 'interop_tasks', 'worker',
     '-Q', (options.queues ?? ['celery']).join(','),

@@ -91,7 +91,11 @@ export class RecordingBroker implements Broker {
     return this.inner.declareQueue(queue);
   }
 
+  /** Every message published through this broker, in order. */
+  readonly published: { message: Message; options: PublishOptions }[] = [];
+
   publish(message: Message, options: PublishOptions): Promise<void> {
+    this.published.push({ message, options });
     return this.inner.publish(message, options);
   }
 

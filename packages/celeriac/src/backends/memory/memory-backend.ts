@@ -7,7 +7,7 @@
  */
 import { encodeResultMeta } from '../../protocol/result.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 
@@ -53,6 +53,9 @@ export class MemoryBackend implements ResultBackend {
   readonly #groups = new Map<string, Stored<GroupMeta>>();
   readonly #revoked = new Map<string, number>();
   readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #revokeListeners = new Set<(notice: RevokeNotice) => void>();
+  /** Cluster rate limits: key -> epoch ms of the next free run (GCRA's theoretical arrival time). */
+  readonly #rateTat = new Map<string, number>();
   #writesSinceSweep = 0;
 
   constructor(options: MemoryBackendOptions = {}) {
@@ -73,6 +76,7 @@ export class MemoryBackend implements ResultBackend {
   async close(): Promise<void> {
     this.#state = 'closed';
     this.#listeners.clear();
+    this.#revokeListeners.clear();
   }
 
   /** Stores a copy of `meta` unless a SUCCESS is already stored, then notifies subscribers. */
@@ -144,12 +148,60 @@ export class MemoryBackend implements ResultBackend {
     this.#groups.delete(groupId);
   }
 
-  /** Remembers `taskIds` as revoked for `expiresSec` seconds (a later revoke extends it). */
-  async revoke(taskIds: readonly string[], options: { expiresSec: number }): Promise<void> {
+  /** Remembers `taskIds` as revoked for `expiresSec` seconds (a later revoke extends it) and notifies. */
+  async revoke(taskIds: readonly string[], options: RevokeOptions): Promise<void> {
     this.#assertOpen('revoke');
     const expiresAt = this.#expiryOf(options.expiresSec);
     for (const id of taskIds) this.#revoked.set(id, expiresAt ?? Number.POSITIVE_INFINITY);
     this.#afterWrite();
+    if (taskIds.length === 0) return;
+    const notice: RevokeNotice = {
+      ids: [...taskIds],
+      ttlMs: options.expiresSec * 1000,
+      terminate: options.terminate ?? false,
+      signal: options.signal ?? null,
+    };
+    // Asynchronous like Redis pub/sub.
+    queueMicrotask(() => {
+      for (const listener of [...this.#revokeListeners]) {
+        try {
+          listener(notice);
+        } catch {
+          // Listeners own their errors.
+        }
+      }
+    });
+  }
+
+  /** Every live revoke with the ms it has left. */
+  async revokedEntries(): Promise<RevokedEntry[]> {
+    this.#assertOpen('revokedEntries');
+    const now = this.options.clock.now();
+    const out: RevokedEntry[] = [];
+    for (const [id, until] of this.#revoked) if (now < until) out.push({ id, ttlMs: until - now });
+    return out;
+  }
+
+  /** Calls `listener` for every later revoke. */
+  async onRevoke(listener: (notice: RevokeNotice) => void): Promise<Unsubscribe> {
+    this.#assertOpen('onRevoke');
+    const entry = (notice: RevokeNotice) => listener(notice);
+    this.#revokeListeners.add(entry);
+    return async () => {
+      this.#revokeListeners.delete(entry);
+    };
+  }
+
+  /** Reserves the next run slot of `key` (one per `intervalMs` across every caller in this process). */
+  async acquireRateToken(key: string, intervalMs: number): Promise<number> {
+    this.#assertOpen('acquireRateToken');
+    if (!(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0)) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `intervalMs must be a positive number, got ${String(intervalMs)}`);
+    }
+    const now = this.options.clock.now();
+    const start = Math.max(this.#rateTat.get(key) ?? now, now);
+    this.#rateTat.set(key, start + intervalMs);
+    return start - now;
   }
 
   /** The subset of `taskIds` currently revoked. */

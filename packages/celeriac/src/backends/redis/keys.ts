@@ -12,6 +12,10 @@ export const TASK_META_PREFIX = 'celery-task-meta-';
 export const GROUP_META_PREFIX = 'celery-taskset-meta-';
 /** Celeriac's sorted set of revoked task ids (member: id, score: expiry epoch ms). */
 export const REVOKED_SET = 'celeriac:revoked';
+/** Celeriac's channel where each revoke is announced to running workers. */
+export const REVOKE_CHANNEL = 'celeriac:revoke-notices';
+/** Prefix of Celeriac's cluster-wide rate limit keys (`celeriac:rate:<task name>`). */
+export const RATE_PREFIX = 'celeriac:rate:';
 
 /** Key builders of one backend. */
 export interface BackendKeys {
@@ -21,6 +25,10 @@ export interface BackendKeys {
   groupMeta(groupId: string): string;
   /** The revoked set. */
   readonly revoked: string;
+  /** The channel revokes are announced on (a pub/sub channel, not a key). */
+  readonly revokeChannel: string;
+  /** `celeriac:rate:<key>`: the next free slot of a cluster-wide rate limit. */
+  rateLimit(key: string): string;
 }
 
 /** Key builders with `prefix` in front of every key. */
@@ -29,5 +37,7 @@ export function backendKeys(prefix = ''): BackendKeys {
     taskMeta: (taskId: string) => `${prefix}${TASK_META_PREFIX}${taskId}`,
     groupMeta: (groupId: string) => `${prefix}${GROUP_META_PREFIX}${groupId}`,
     revoked: `${prefix}${REVOKED_SET}`,
+    revokeChannel: `${prefix}${REVOKE_CHANNEL}`,
+    rateLimit: (key: string) => `${prefix}${RATE_PREFIX}${key}`,
   });
 }

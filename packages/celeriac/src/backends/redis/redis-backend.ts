@@ -13,7 +13,7 @@
  */
 import { decodeResultMeta, encodeGroupMeta, encodeResultMeta, isResultTuple } from '../../protocol/result.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl, toTransportError } from '../../redis/connection.js';
@@ -22,10 +22,13 @@ import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import { backendKeys, type BackendKeys } from './keys.js';
 import { ResultSubscriptions } from './result-subscriptions.js';
+import { encodeRevokeNotice, subscribeRevokeNotices } from './revoke-notices.js';
 
 const STORE_META = loadScript(new URL('./scripts/store-meta.lua', import.meta.url));
 const REVOKE = loadScript(new URL('./scripts/revoke.lua', import.meta.url));
 const REVOKED = loadScript(new URL('./scripts/revoked.lua', import.meta.url));
+const REVOKED_ENTRIES = loadScript(new URL('./scripts/revoked-entries.lua', import.meta.url));
+const RATE_TOKEN = loadScript(new URL('./scripts/rate-token.lua', import.meta.url));
 
 /** Options of {@link RedisBackend}. */
 export interface RedisBackendOptions {
@@ -226,12 +229,45 @@ export class RedisBackend implements ResultBackend {
     await this.#run(`forget group ${groupId}`, (c) => c.del(this.#keys.groupMeta(groupId)));
   }
 
-  /** Adds `taskIds` to the revoked set until now + `expiresSec` (a later revoke resets it). */
-  async revoke(taskIds: readonly string[], options: { expiresSec: number }): Promise<void> {
+  /**
+   * Adds `taskIds` to the revoked set until now + `expiresSec` (a later revoke resets it) and
+   * publishes a notice for running workers, in one script.
+   */
+  async revoke(taskIds: readonly string[], options: RevokeOptions): Promise<void> {
     this.#assertOpen('revoke');
     const ttl = positiveMs(options.expiresSec);
     if (taskIds.length === 0) return;
-    await this.#run(`revoke ${taskIds.length} tasks`, (c) => runScript(c, REVOKE, [this.#keys.revoked], [String(ttl), ...taskIds]));
+    const notice = encodeRevokeNotice({ ids: taskIds, ttlMs: ttl, terminate: options.terminate ?? false, signal: options.signal ?? null });
+    await this.#run(`revoke ${taskIds.length} tasks`, (c) =>
+      runScript(c, REVOKE, [this.#keys.revoked], [String(ttl), this.#keys.revokeChannel, notice, ...taskIds]),
+    );
+  }
+
+  /** Every live revoke with the ms it has left, in one round trip. */
+  async revokedEntries(): Promise<RevokedEntry[]> {
+    this.#assertOpen('revokedEntries');
+    const flat = (await this.#run('list revokes', (c) => runScript(c, REVOKED_ENTRIES, [this.#keys.revoked], []))) as string[];
+    const out: RevokedEntry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i] as string, ttlMs: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** SUBSCRIBEs to the revoke channel (on the subscriber connection). */
+  async onRevoke(listener: (notice: RevokeNotice) => void): Promise<Unsubscribe> {
+    this.#assertOpen('onRevoke');
+    return subscribeRevokeNotices(this.#subscriber, this.#keys.revokeChannel, listener, this.options.log);
+  }
+
+  /** Reserves the next run of `key` with `rate-token.lua` (GCRA by the Redis server's clock). */
+  async acquireRateToken(key: string, intervalMs: number): Promise<number> {
+    this.#assertOpen('acquireRateToken');
+    if (!(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0)) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `intervalMs must be a positive number, got ${String(intervalMs)}`);
+    }
+    const waitUs = await this.#run(`rate limit ${key}`, (c) =>
+      runScript(c, RATE_TOKEN, [this.#keys.rateLimit(key)], [String(Math.max(1, Math.round(intervalMs * 1000)))]),
+    );
+    return Number(waitUs) / 1000;
   }
 
   /** The revoked subset of `taskIds`, in one round trip. */

@@ -15,6 +15,31 @@ export interface StoreOptions {
   expiresSec: number | null;
 }
 
+/** Options of {@link ResultBackend.revoke}. */
+export interface RevokeOptions {
+  /** Seconds the revoke is remembered. */
+  expiresSec: number;
+  /** Also stop the task where it is running now (carried to workers by the notice). @default false */
+  terminate?: boolean;
+  /** Signal name for terminate, e.g. 'SIGTERM'. @default 'SIGTERM' */
+  signal?: string;
+}
+
+/** What {@link ResultBackend.onRevoke} listeners receive for each `revoke()`, from any process. */
+export interface RevokeNotice {
+  readonly ids: readonly string[];
+  /** Milliseconds the revoke lasts. */
+  readonly ttlMs: number;
+  readonly terminate: boolean;
+  readonly signal: string | null;
+}
+
+/** One live revoke and the milliseconds it has left. */
+export interface RevokedEntry {
+  readonly id: string;
+  readonly ttlMs: number;
+}
+
 /** The ResultBackend SPI. */
 export interface ResultBackend {
   /** Adapter name: 'memory', 'redis'. */
@@ -45,8 +70,24 @@ export interface ResultBackend {
   getGroup(groupId: string): Promise<GroupMeta | null>;
   /** Delete a saved group. */
   forgetGroup(groupId: string): Promise<void>;
-  /** Remember task ids as revoked for `expiresSec` seconds, so later workers skip them. */
-  revoke(taskIds: readonly string[], options: { expiresSec: number }): Promise<void>;
+  /**
+   * Remember task ids as revoked for `expiresSec` seconds, so later workers skip them, and
+   * notify {@link ResultBackend.onRevoke} listeners (running workers) with the options.
+   */
+  revoke(taskIds: readonly string[], options: RevokeOptions): Promise<void>;
   /** The subset of `taskIds` that is currently revoked. */
   revoked(taskIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Every live revoke (a starting worker loads them once). Optional: without it (and
+   * `onRevoke`) workers fall back to asking `revoked([id])` for every message.
+   */
+  revokedEntries?(): Promise<RevokedEntry[]>;
+  /** Calls `listener` for every later `revoke()`, by any process. Optional (see `revokedEntries`). */
+  onRevoke?(listener: (notice: RevokeNotice) => void): Promise<Unsubscribe>;
+  /**
+   * Reserves the next run of a cluster-wide rate limit: runs of `key` are spaced at least
+   * `intervalMs` apart across every caller. Resolves with the milliseconds the caller must
+   * wait before running (0 = now). Optional: needed only by tasks with `clusterRateLimit`.
+   */
+  acquireRateToken?(key: string, intervalMs: number): Promise<number>;
 }

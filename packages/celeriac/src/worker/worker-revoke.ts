@@ -1,0 +1,67 @@
+/**
+ * @module worker/worker-revoke
+ * `worker.revoke()`: what a revoke does inside one worker (Celery's `revoke` control command):
+ * remember the ids, stop the running ones when asked to terminate, and persist the revoke in
+ * the backend so that workers started later skip the ids too.
+ */
+import type { Logger } from 'pino';
+import type { App } from '../core/app.js';
+import type { Job } from './executor.js';
+import { signalName, type RevokedSet } from './revoked.js';
+
+/** Options of `worker.revoke()`. */
+export interface WorkerRevokeOptions {
+  /** Stop the task if it is running now. @default false */
+  terminate?: boolean;
+  /** Signal for terminate: a name (`'SIGKILL'`, `'KILL'`) or number. @default 'SIGTERM' */
+  signal?: string | number;
+  /**
+   * Also store the revoke in the result backend (kept `REVOKE_EXPIRES_SEC`) and announce it
+   * to the other running workers. @default true
+   */
+  persist?: boolean;
+}
+
+/** What `worker.revoke()` did. */
+export interface WorkerRevokeResult {
+  /** The ids now held as revoked. */
+  readonly revoked: readonly string[];
+  /** The ids that were running here and were terminated. */
+  readonly terminated: readonly string[];
+}
+
+/** The worker's parts a revoke touches. */
+export interface RevokeContext {
+  readonly app: App;
+  readonly set: RevokedSet;
+  readonly jobs: Iterable<Job>;
+  readonly log: Logger;
+}
+
+/** Revokes `ids` in one worker; see {@link WorkerRevokeOptions}. */
+export async function revokeInWorker(ctx: RevokeContext, ids: readonly string[], options: WorkerRevokeOptions): Promise<WorkerRevokeResult> {
+  const signal = signalName(options.signal);
+  const { app } = ctx;
+  ctx.set.add(ids, app.revokeExpiresSec * 1000);
+  const terminated = options.terminate ? terminateRunning(ctx.jobs, new Set(ids), signal) : [];
+  ctx.log.info({ ids, terminate: options.terminate ?? false, signal, terminated }, `revoked ${ids.length} task(s)`);
+  if ((options.persist ?? true) && ids.length > 0) {
+    await app.backend.revoke(ids, { expiresSec: app.revokeExpiresSec, terminate: options.terminate ?? false, signal });
+  }
+  return { revoked: [...ids], terminated };
+}
+
+/**
+ * Terminates the jobs of `ids` that are running. A job that started but whose pool has not
+ * armed `terminate` yet is marked, and the executor stops it before it runs.
+ */
+function terminateRunning(jobs: Iterable<Job>, ids: ReadonlySet<string>, signal: string): string[] {
+  const out: string[] = [];
+  for (const job of jobs) {
+    if (job.state !== 'active' || job.terminatedBy !== undefined || !ids.has(job.message.headers.id)) continue;
+    if (job.terminate !== undefined) job.terminate(signal);
+    else job.terminatedBy = signal;
+    out.push(job.message.headers.id);
+  }
+  return out;
+}
