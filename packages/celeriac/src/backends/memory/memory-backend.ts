@@ -7,7 +7,8 @@
  */
 import { encodeResultMeta } from '../../protocol/result.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { ChordJoinState, ChordPart, ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import { ChordJoins } from './chord-joins.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 
@@ -54,9 +55,11 @@ export class MemoryBackend implements ResultBackend {
   readonly #revoked = new Map<string, number>();
   readonly #listeners = new Map<string, Set<Listener>>();
   #writesSinceSweep = 0;
+  readonly #chords: ChordJoins;
 
   constructor(options: MemoryBackendOptions = {}) {
     this.options = Object.freeze({ clock: options.clock ?? systemClock });
+    this.#chords = new ChordJoins(this.options.clock);
   }
 
   /** 'open' until {@link MemoryBackend.close}. */
@@ -164,6 +167,27 @@ export class MemoryBackend implements ResultBackend {
     return out;
   }
 
+  /** Stores the chord size of `groupId`. */
+  async setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void> {
+    this.#assertOpen('setChordSize');
+    this.#chords.setSize(groupId, size, this.#expiryOf(options.expiresSec));
+    this.#afterWrite();
+  }
+
+  /** Records a chord header part and reports the join. */
+  async addChordPart(groupId: string, part: ChordPart, options: StoreOptions): Promise<ChordJoinState> {
+    this.#assertOpen('addChordPart');
+    const state = this.#chords.add(groupId, part, this.#expiryOf(options.expiresSec));
+    this.#afterWrite();
+    return state;
+  }
+
+  /** Forgets the join of chord `groupId`. */
+  async clearChord(groupId: string): Promise<void> {
+    this.#assertOpen('clearChord');
+    this.#chords.clear(groupId);
+  }
+
   #notify(taskId: string, meta: ResultMeta): void {
     const set = this.#listeners.get(taskId);
     if (!set || set.size === 0) return;
@@ -212,6 +236,7 @@ export class MemoryBackend implements ResultBackend {
       }
     }
     for (const [id, until] of this.#revoked) if (now >= until) this.#revoked.delete(id);
+    this.#chords.sweep(now);
   }
 
   #assertOpen(operation: string): void {

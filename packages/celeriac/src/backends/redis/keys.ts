@@ -21,6 +21,11 @@ export interface BackendKeys {
   groupMeta(groupId: string): string;
   /** The revoked set. */
   readonly revoked: string;
+  /**
+   * A chord's join keys (celery-protocol.md §3.7): `.j` sorted set of finished parts, `.t`
+   * extra parts counter, `.s` chord size; all under `celery-taskset-meta-<gid>`.
+   */
+  chord(groupId: string): { join: string; counter: string; size: string };
 }
 
 /** Key builders with `prefix` in front of every key. */
@@ -29,5 +34,9 @@ export function backendKeys(prefix = ''): BackendKeys {
     taskMeta: (taskId: string) => `${prefix}${TASK_META_PREFIX}${taskId}`,
     groupMeta: (groupId: string) => `${prefix}${GROUP_META_PREFIX}${groupId}`,
     revoked: `${prefix}${REVOKED_SET}`,
+    chord: (groupId: string) => {
+      const base = `${prefix}${GROUP_META_PREFIX}${groupId}`;
+      return { join: `${base}.j`, counter: `${base}.t`, size: `${base}.s` };
+    },
   });
 }
