@@ -40,7 +40,7 @@ export interface SignatureChanges {
 /** A signature: `task.s(...)`, `task.si(...)`, or rebuilt from a dict received on the wire. */
 export class Signature<R = unknown, In = unknown> {
   /** Phantom field carrying the task's return type for canvas typing. */
-  declare readonly __result?: R;
+  declare readonly __result?: () => R;
   /** Phantom field: the parent result this signature accepts (contravariant). */
   declare readonly __input?: (value: In) => void;
   /** The app that sends this signature, when it came from a task (`task.s()`). */
