@@ -26,9 +26,9 @@ export interface Composable<R = unknown, In = unknown> {
 /** Any composable, whatever its types (`never` input: every input type is assignable to it). */
 export type AnyComposable = Composable<any, never>;
 /** The result type of a composable. */
-export type ResultOf<S> = S extends Composable<infer R, any> ? R : never;
+export type ResultOf<S> = S extends { readonly __result?: () => infer R } ? R : never;
 /** The parent-result type a composable accepts. */
-export type InputOf<S> = S extends Composable<any, infer I> ? I : never;
+export type InputOf<S> = S extends { readonly __input?: (value: infer I) => void } ? I : never;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
