@@ -15,6 +15,7 @@ import { fromWireOptions, toSignatureDicts, toWireOptions } from '../core/signat
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, SignatureDict } from '../protocol/types.js';
 import { chordDict, chordParts, chordSize, ensureId, flattenChain, flattenGroup, frozenId, memberDicts, normalize } from './dicts.js';
+import { applyEager } from './eager.js';
 import { callOnly, defined, type CanvasHost } from './host.js';
 
 /** What sending a signature gives back: a task's result, or a group's. */
@@ -26,6 +27,9 @@ export type Applied = AsyncResult | GroupResult;
  */
 export function applyDict(host: CanvasHost, dict: SignatureDict, args: readonly Json[], options: ApplyOptions): Promise<Applied> {
   const sig = normalize(dict);
+  if (host.settings.taskAlwaysEager && sig.subtask_type !== null) {
+    return applyEager(host, sig, args, (d, a, o) => applyDict(host, d, a, o));
+  }
   switch (sig.subtask_type) {
     case 'chain':
       return applyChain(host, sig, args, options);

@@ -137,6 +137,18 @@ describe('group and chord as sent', () => {
   });
 });
 
+describe('eager mode', () => {
+  it('runs chains, groups and chords in the caller, passing results along', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    const add = app.task('t.add', (x: number, y: number) => x + y);
+    const tsum = app.task('t.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
+    expect(await (await chain(add.s(2, 2), add.s(4), add.s(1)).applyAsync()).get()).toBe(9);
+    expect(await (await group(add.s(1, 1), add.s(2, 2)).applyAsync()).get()).toEqual([2, 4]);
+    expect(await (await chord([add.s(1, 1), add.s(2, 2)], tsum.s()).applyAsync()).get()).toBe(6);
+    expect(await (await chain(add.s(1, 1), group(add.s(1), add.s(2)), tsum.s()).applyAsync()).get()).toBe(7);
+  });
+});
+
 describe('compile-time types', () => {
   it('flows each result into the next step and rejects mismatches', () => {
     const { add, tsum, upper } = typed(recordingHost().host);

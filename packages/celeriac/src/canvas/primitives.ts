@@ -11,7 +11,7 @@ import type { GroupResult } from '../core/group-result.js';
 import { Signature, type SignatureCallOptions, type SignatureHost } from '../core/signature.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from '../core/signature-options.js';
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
-import { applyDict, applyGroup } from './apply.js';
+import { applyDict } from './apply.js';
 import { chainDict, chordDict, groupDict } from './dicts.js';
 import { findHost, isCanvasHost, type CanvasHost } from './host.js';
 
@@ -118,7 +118,7 @@ export class Group<R extends readonly unknown[] = unknown[], In = unknown> imple
   /** Sends one message per member; `args` are prepended to each mutable member's. */
   async applyAsync(args: readonly Json[] = [], options: ApplyOptions = {}): Promise<GroupResult<R>> {
     const host = canvasHost(this.host, this.tasks, 'group');
-    const result = await applyGroup(host, this.toDict(), args, { ...fromWireOptions(this.options), ...options }, null);
+    const result = await applyDict(host, this.toDict(), args, { ...fromWireOptions(this.options), ...options });
     return result as unknown as GroupResult<R>;
   }
 
