@@ -14,13 +14,16 @@
 import { App, type AppOptions } from './core/app.js';
 import type { Settings } from './core/settings.js';
 import { defaultTransports } from './transports.js';
+import { registerCanvasBuiltins } from './canvas/builtins.js';
 
 /**
  * Creates an app. Broker and backend default to the embedded memory adapters
  * (`memory://`), shared by every app of the process.
  */
 export function createApp(settings: Settings = {}, options: AppOptions = {}): App {
-  return new App(settings, { transports: defaultTransports, ...options });
+  const app = new App(settings, { transports: defaultTransports, ...options });
+  registerCanvasBuiltins(app);
+  return app;
 }
 
 export { App, REVOKE_EXPIRES_SEC } from './core/app.js';
@@ -34,13 +37,20 @@ export type { ApplyOptions, TimeInput } from './core/call-options.js';
 export { SETTINGS, resolveSettings } from './core/settings.js';
 export type { ResolvedSettings, RouteTarget, SettingSpec, Settings, TaskRoutes } from './core/settings.js';
 export { Signature } from './core/signature.js';
-export type { SignatureLike } from './core/signature.js';
-export type { ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from './core/spi/backend.js';
+export type { SignatureCallOptions, SignatureChanges, SignatureHost, SignatureLike } from './core/signature.js';
+export { GroupResult } from './core/group-result.js';
+export type { GroupGetOptions, GroupResultHost } from './core/group-result.js';
+export { Chain, Chord, Group, chain, chord, group, signature } from './canvas/primitives.js';
+export type { AnyComposable, Composable, GroupInput, InputOf, ResultOf, ResultsOf, ValidChain } from './canvas/primitives.js';
+export { chunks, map, starmap } from './canvas/map.js';
+export { BUILTIN_TASKS, registerCanvasBuiltins } from './canvas/builtins.js';
+export type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from './core/spi/backend.js';
 export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, SetAsideRecord } from './core/spi/broker.js';
 export { Task } from './core/task.js';
 export type { AnyTask, TaskCallOptions } from './core/task.js';
 export type { ErrorClass, TaskOptions } from './core/task-options.js';
 export {
+  ChordError,
   Ignore,
   MaxRetriesExceededError,
   NotRegistered,

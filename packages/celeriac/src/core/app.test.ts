@@ -13,7 +13,8 @@ describe('app.task', () => {
       expectTypeOf(ctx).toEqualTypeOf<TaskContext>();
       return url.length;
     });
-    expect([...app.tasks.keys()]).toEqual(['t.add', 't.crawl']);
+    // Celery's built-in canvas tasks (celery.*) are registered on every app, as in Celery.
+    expect([...app.tasks.keys()].filter((name) => !name.startsWith('celery.'))).toEqual(['t.add', 't.crawl']);
     expectTypeOf(add.delay).parameters.toEqualTypeOf<[number, number]>();
     expectTypeOf(crawl.delay).parameters.toEqualTypeOf<[string]>();
     expectTypeOf(add.delay(1, 2)).resolves.toEqualTypeOf<AsyncResult<number>>();

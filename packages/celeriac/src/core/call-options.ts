@@ -3,7 +3,12 @@
  * The options of a call (`applyAsync`, `sendTask`): Celery's `apply_async` options.
  */
 import type { JsonObject, SignatureDict } from '../protocol/types.js';
-import type { SignatureLike } from './signature.js';
+
+/**
+ * A signature (anything with Celery's wire form: `Signature`, `Chain`, `Group`, `Chord`) or
+ * its wire dict.
+ */
+export type SignatureLike = { toDict(): SignatureDict } | SignatureDict;
 
 /** A point in time: a Date, epoch milliseconds, or an ISO-8601 string. */
 export type TimeInput = Date | number | string;

@@ -91,6 +91,19 @@ export class WorkerLostError extends CeleryMirrorError {
   }
 }
 
+/**
+ * A chord could not call its body: a header part failed or was revoked (`Dependency <id>
+ * raised ...`), or the body could not be sent. Stored as the body's FAILURE, as Celery's
+ * `celery.exceptions.ChordError`.
+ */
+export class ChordError extends CeleryMirrorError {
+  readonly excType = 'ChordError';
+  readonly excModule = 'celery.exceptions';
+  constructor(message: string) {
+    super(ErrorCodes.TASK_FAILED, message);
+  }
+}
+
 /** `AsyncResult.get()` gave up waiting. */
 export class ResultTimeoutError extends CeleriacError {
   constructor(readonly taskId: string, readonly timeoutMs: number) {
@@ -122,6 +135,9 @@ export function fromExceptionRecord(record: ExceptionRecord, taskId: string, tra
   if (record.exc_type === 'TaskRevokedError') {
     const reason = Array.isArray(record.exc_message) ? String(record.exc_message[0] ?? 'revoked') : String(record.exc_message);
     return new TaskRevokedError(reason);
+  }
+  if (record.exc_type === 'ChordError' && Array.isArray(record.exc_message) && typeof record.exc_message[0] === 'string') {
+    return new ChordError(record.exc_message[0]);
   }
   return new TaskError(record, taskId, traceback);
 }

@@ -58,17 +58,27 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
 
   /**
    * A signature of this task with some arguments. When it is used as a callback or chain
-   * step, the parent's result is prepended at call time, so give the remaining ones.
+   * step, the parent's result is prepended at call time, so give the remaining ones: the
+   * parent's return type must then match the first parameter (checked at compile time).
    */
-  s(...args: Json[]): Signature<R> {
-    return new Signature<R>(this.name, args as Json[]);
+  s(...args: TailArgs<A>): Signature<R, HeadArg<A>>;
+  /** A signature with every argument given: it cannot take a parent's result. */
+  s(...args: A): Signature<R, never>;
+  s(...args: unknown[]): Signature<R, unknown> {
+    return new Signature<R, unknown>(this.name, args as Json[], {}, {}, false, null, this.host);
   }
 
   /** An immutable signature: parent results are not prepended. */
-  si(...args: A): Signature<R> {
-    return new Signature<R>(this.name, args as Json[], {}, {}, true);
+  si(...args: A): Signature<R, unknown> {
+    return new Signature<R, unknown>(this.name, args as Json[], {}, {}, true, null, this.host);
   }
 }
+
+/** The arguments after the first (for a signature whose first argument is the parent's result). */
+export type TailArgs<A extends unknown[]> = number extends A['length'] ? A : A extends [unknown?, ...infer T] ? T : [];
+
+/** The first argument's type: what a partial signature accepts from its parent. */
+export type HeadArg<A extends unknown[]> = number extends A['length'] ? A[number] : A extends [infer H, ...unknown[]] ? H : A extends [(infer H)?, ...unknown[]] ? H : never;
 
 /** Any task, whatever its types. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -49,7 +49,7 @@ const forever = { expiresSec: null };
 /**
  * Defines a vitest `describe` block checking that `makeBackend()` honours the ResultBackend
  * SPI: store/get, getMany order, SUCCESS never overwritten, subscribe/unsubscribe, forget,
- * groups, revokes and expiry.
+ * groups, revokes, chord joins and expiry.
  *
  * ```ts
  * backendConformance('memory', () => new MemoryBackend());
@@ -220,12 +220,58 @@ export function backendConformance(
       await expect(backend.acquireRateToken(key, 0)).rejects.toThrow(/intervalMs/);
     });
 
+    it('joins a chord: counts parts, reports every part in header order once all arrived', async () => {
+      const gid = newId();
+      const [a, b, c] = [newId(), newId(), newId()];
+      const early = await backend.addChordPart(gid, { taskId: b, state: 'SUCCESS', result: 'b', index: 1 }, forever);
+      // A part may end before the sender stored the size: it is counted, nothing completes.
+      expect(early).toEqual({ count: 1, total: null, parts: null });
+      await backend.setChordSize(gid, 3, forever);
+      const failure = { exc_type: 'ValueError', exc_message: ['c'], exc_module: 'builtins' };
+      const second = await backend.addChordPart(gid, { taskId: c, state: 'FAILURE', result: failure, index: 2 }, forever);
+      expect(second).toEqual({ count: 2, total: 3, parts: null });
+      const last = await backend.addChordPart(gid, { taskId: a, state: 'SUCCESS', result: { n: [1] }, index: 0 }, forever);
+      expect(last.count).toBe(3);
+      expect(last.total).toBe(3);
+      expect(last.parts?.map((p) => [p.taskId, p.state, p.result])).toEqual([
+        [a, 'SUCCESS', { n: [1] }],
+        [b, 'SUCCESS', 'b'],
+        [c, 'FAILURE', failure],
+      ]);
+      await backend.clearChord(gid);
+    });
+
+    it('a chord part recorded twice counts once; a part without index sorts last', async () => {
+      const gid = newId();
+      const [a, b] = [newId(), newId()];
+      await backend.setChordSize(gid, 2, forever);
+      await backend.addChordPart(gid, { taskId: b, state: 'SUCCESS', result: 2, index: null }, forever);
+      const again = await backend.addChordPart(gid, { taskId: b, state: 'SUCCESS', result: 2, index: null }, forever);
+      expect(again).toEqual({ count: 1, total: 2, parts: null });
+      const done = await backend.addChordPart(gid, { taskId: a, state: 'SUCCESS', result: 1, index: 5 }, forever);
+      expect(done.parts?.map((p) => p.taskId)).toEqual([a, b]);
+      await backend.clearChord(gid);
+    });
+
+    it('clearChord forgets the size and the parts', async () => {
+      const gid = newId();
+      await backend.setChordSize(gid, 1, forever);
+      await backend.clearChord(gid);
+      const after = await backend.addChordPart(gid, { taskId: newId(), state: 'SUCCESS', result: null, index: 0 }, { expiresSec: 60 });
+      expect(after).toEqual({ count: 1, total: null, parts: null });
+      await backend.clearChord(gid);
+      await backend.clearChord(newId());
+    });
+
     it('expires metas, groups and revokes after their time', async () => {
       const [id, keep, gid, rid] = [newId(), newId(), newId(), newId()];
       await backend.store(makeMeta(id, 'SUCCESS', 1), { expiresSec: 1 });
       await backend.store(makeMeta(keep, 'SUCCESS', 2), { expiresSec: 60 });
       await backend.saveGroup(gid, { result: [[gid, null], []] }, { expiresSec: 1 });
       await backend.revoke([rid], { expiresSec: 1 });
+      const cid = newId();
+      await backend.setChordSize(cid, 2, { expiresSec: 1 });
+      await backend.addChordPart(cid, { taskId: newId(), state: 'SUCCESS', result: 1, index: 0 }, { expiresSec: 1 });
       expect((await backend.get(id))?.result).toBe(1);
       expect(await backend.getGroup(gid)).not.toBeNull();
       expect(await backend.revoked([rid])).toEqual(new Set([rid]));
@@ -234,6 +280,10 @@ export function backendConformance(
       expect(await backend.getMany([id, keep]).then((ms) => ms.map((m) => m?.task_id ?? null))).toEqual([null, keep]);
       expect(await backend.getGroup(gid)).toBeNull();
       expect(await backend.revoked([rid])).toEqual(new Set());
+      // The expired join is gone: a new part starts from zero without a size.
+      const fresh = await backend.addChordPart(cid, { taskId: newId(), state: 'SUCCESS', result: 1, index: 1 }, { expiresSec: 60 });
+      expect(fresh).toEqual({ count: 1, total: null, parts: null });
+      await backend.clearChord(cid);
     });
   });
 }

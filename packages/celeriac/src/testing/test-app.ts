@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { MemoryBackend } from '../backends/memory/memory-backend.js';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { App } from '../core/app.js';
+import { registerCanvasBuiltins } from '../canvas/builtins.js';
 import type { Settings } from '../core/settings.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -33,5 +34,6 @@ export function createTestApp(settings: Settings = {}, options: TestAppOptions =
   const broker = new MemoryBroker({ clock });
   const backend = new MemoryBackend({ clock });
   const app = new App(settings, { broker, backend, clock, env: {}, logger: options.logger ?? pino({ level: 'silent' }) });
+  registerCanvasBuiltins(app);
   return { app, broker, backend, clock };
 }

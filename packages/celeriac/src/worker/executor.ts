@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { Delivery } from '../core/spi/broker.js';
-import { sendCallbacks, sendErrbacks } from '../core/follow-up.js';
+import { afterFinalState, sendFailureFollowUps, sendSuccessFollowUps } from '../canvas/follow-up.js';
 import { buildMeta, type MetaContext } from '../core/result-meta.js';
 import {
   NotRegistered,
@@ -131,6 +131,7 @@ export class Executor {
       const error = new NotRegistered(h.task);
       this.host.log.error({ taskId: h.id, taskName: h.task }, `received unregistered task of type ${JSON.stringify(h.task)}; message acked and FAILURE stored`);
       await this.storeFinal(message, delivery, 'FAILURE', toExceptionRecord(error) as never, null, []);
+      await afterFinalState(app, message, 'FAILURE', toExceptionRecord(error) as never);
       await this.settle(delivery, 'skipped', { acksLate: false, acksOnFailureOrTimeout: true, ackedEarly: false });
       return null;
     }
@@ -162,7 +163,10 @@ export class Executor {
   private async discard(delivery: Delivery, message: TaskMessage, task: AnyTask, reason: 'revoked' | 'expired'): Promise<void> {
     const h = message.headers;
     this.host.log.info({ taskId: h.id, taskName: h.task }, `discarding ${reason} task`);
-    await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(new TaskRevokedError(reason)) as never, null, []);
+    const record = toExceptionRecord(new TaskRevokedError(reason)) as never;
+    await this.storeFinal(message, delivery, 'REVOKED', record, null, []);
+    // A revoked chord header part must still end its chord (the body fails with ChordError).
+    await afterFinalState(this.host.app, message, 'REVOKED', record);
     await this.settle(delivery, 'skipped', this.policy(task, false));
     this.host.emit({ type: 'task-revoked', message, expired: reason === 'expired', terminated: false, signum: null });
   }
@@ -298,18 +302,18 @@ export class Executor {
     const { app, log } = this.host;
     const { message, delivery } = job;
     const h = message.headers;
-    const send = app.sendTask.bind(app);
     const took = (app.clock.now() - (job.startedAt ?? app.clock.now())) / 1000;
     if (outcome.ok) {
       let children: ResultTuple[];
       try {
-        children = await sendCallbacks(send, message, outcome.value);
+        children = await sendSuccessFollowUps(app, message, outcome.value);
       } catch (err) {
         // As in Celery's tracer: a callback that cannot be sent fails the task.
         log.error({ err: coerceError(err), taskId: h.id }, 'failed to send callbacks');
         return this.finish(job, { ok: false, error: err });
       }
       await this.storeFinal(message, delivery, 'SUCCESS', outcome.value, null, children);
+      await afterFinalState(app, message, 'SUCCESS', outcome.value);
       this.host.emit({ type: 'task-succeeded', message, result: outcome.value, runtime: took });
       log.info({ taskId: h.id, taskName: h.task, runtime: took }, `Task ${h.task}[${h.id}] succeeded in ${took.toFixed(3)}s`);
       return 'success';
@@ -321,11 +325,12 @@ export class Executor {
     const traceback = formatTraceback(error);
     let children: ResultTuple[] = [];
     try {
-      children = await sendErrbacks(send, message);
+      children = await sendFailureFollowUps(app, message);
     } catch (err) {
       log.error({ err: coerceError(err), taskId: h.id }, 'failed to send errbacks');
     }
     await this.storeFinal(message, delivery, 'FAILURE', toExceptionRecord(error) as never, traceback, children);
+    await afterFinalState(app, message, 'FAILURE', toExceptionRecord(error) as never, traceback);
     this.host.emit({ type: 'task-failed', message, error, traceback });
     log.error({ taskId: h.id, taskName: h.task, err: coerceError(error) }, `Task ${h.task}[${h.id}] raised: ${coerceError(error).name}: ${coerceError(error).message}`);
     return error instanceof TimeLimitExceeded ? 'timeout' : error instanceof WorkerLostError ? 'worker-lost' : 'failure';
@@ -338,6 +343,7 @@ export class Executor {
       // The message is gone, so record why the task never finished.
       const record = toExceptionRecord(new WorkerLostError('worker shut down before the task finished'));
       await this.storeFinal(message, delivery, 'FAILURE', record as never, null, []).catch(() => undefined);
+      await afterFinalState(this.host.app, message, 'FAILURE', record as never).catch(() => undefined);
     }
     await this.settle(delivery, 'abandoned', this.policy(task, job.ackedEarly));
   }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { AnyTask } from '../core/task.js';
 import type { Delivery } from '../core/spi/broker.js';
+import { afterFinalState } from '../canvas/follow-up.js';
 import { ORIGIN, publishTask } from '../core/producer.js';
 import { resultTuple } from '../core/result-meta.js';
 import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
@@ -57,6 +58,7 @@ export async function finishControlFlow(ctx: OutcomeContext, job: OutcomeJob, er
   if (error instanceof TaskRevokedError && job.terminatedBy !== undefined) {
     log.warn({ signal: job.terminatedBy }, `Task ${h.task}[${h.id}] terminated (${job.terminatedBy}) by a revoke`);
     await ctx.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(error) as never, null, []);
+    await afterFinalState(host.app, message, 'REVOKED', toExceptionRecord(error) as never);
     host.emit({ type: 'task-revoked', message, expired: false, terminated: true, signum: signalNumber(job.terminatedBy) });
     return 'terminated';
   }

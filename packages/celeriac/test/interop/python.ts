@@ -40,6 +40,10 @@ def mix_add(x, y):
 @app.task(name='py.echo')
 def echo(*args, **kwargs):
     return {'args': list(args), 'kwargs': kwargs}
+
+@app.task(name='py.tsum')
+def tsum(values):
+    return sum(values)
 `;
 
 /** Environment for Python processes. */

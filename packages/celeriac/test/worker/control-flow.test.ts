@@ -23,6 +23,8 @@ describe('Reject', () => {
     const r = await t.delay();
     expect(await r.get({ timeout: 2000 })).toBe('second time');
     expect(runs).toEqual([false, true]);
+    // The ack follows the stored result (and its follow-ups), so wait for it.
+    await waitFor(() => env.broker.settlements(r.id).length === 2, 'second settlement');
     expect(env.broker.settlements(r.id)).toEqual(['reject', 'ack']);
     expect(env.broker.of('reject', r.id)[0]?.requeue).toBe(true);
     expect(events.filter((e) => e.type === 'task-rejected')).toEqual([expect.objectContaining({ type: 'task-rejected', requeue: true })]);
@@ -112,6 +114,8 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
     await env.startWorker();
     const a = await env.app.sendTask('t.lost_requeue');
     expect(await a.get({ timeout: 2000 })).toBe('ran again');
+    // The ack follows the stored result (and its follow-ups), so wait for it.
+    await waitFor(() => env.broker.settlements(a.id).length === 2, 'second settlement');
     expect(env.broker.settlements(a.id)).toEqual(['reject', 'ack']);
     expect(env.broker.of('reject', a.id)[0]?.requeue).toBe(true);
     const b = await env.app.sendTask('t.lost_fail');

@@ -7,7 +7,8 @@
  */
 import { encodeResultMeta } from '../../protocol/result.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import { ChordJoins } from './chord-joins.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 
@@ -57,9 +58,11 @@ export class MemoryBackend implements ResultBackend {
   /** Cluster rate limits: key -> epoch ms of the next free run (GCRA's theoretical arrival time). */
   readonly #rateTat = new Map<string, number>();
   #writesSinceSweep = 0;
+  readonly #chords: ChordJoins;
 
   constructor(options: MemoryBackendOptions = {}) {
     this.options = Object.freeze({ clock: options.clock ?? systemClock });
+    this.#chords = new ChordJoins(this.options.clock);
   }
 
   /** 'open' until {@link MemoryBackend.close}. */
@@ -216,6 +219,27 @@ export class MemoryBackend implements ResultBackend {
     return out;
   }
 
+  /** Stores the chord size of `groupId`. */
+  async setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void> {
+    this.#assertOpen('setChordSize');
+    this.#chords.setSize(groupId, size, this.#expiryOf(options.expiresSec));
+    this.#afterWrite();
+  }
+
+  /** Records a chord header part and reports the join. */
+  async addChordPart(groupId: string, part: ChordPart, options: StoreOptions): Promise<ChordJoinState> {
+    this.#assertOpen('addChordPart');
+    const state = this.#chords.add(groupId, part, this.#expiryOf(options.expiresSec));
+    this.#afterWrite();
+    return state;
+  }
+
+  /** Forgets the join of chord `groupId`. */
+  async clearChord(groupId: string): Promise<void> {
+    this.#assertOpen('clearChord');
+    this.#chords.clear(groupId);
+  }
+
   #notify(taskId: string, meta: ResultMeta): void {
     const set = this.#listeners.get(taskId);
     if (!set || set.size === 0) return;
@@ -264,6 +288,7 @@ export class MemoryBackend implements ResultBackend {
       }
     }
     for (const [id, until] of this.#revoked) if (now >= until) this.#revoked.delete(id);
+    this.#chords.sweep(now);
   }
 
   #assertOpen(operation: string): void {

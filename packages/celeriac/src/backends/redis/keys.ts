@@ -29,6 +29,11 @@ export interface BackendKeys {
   readonly revokeChannel: string;
   /** `celeriac:rate:<key>`: the next free slot of a cluster-wide rate limit. */
   rateLimit(key: string): string;
+  /**
+   * A chord's join keys (celery-protocol.md §3.7): `.j` sorted set of finished parts, `.t`
+   * extra parts counter, `.s` chord size; all under `celery-taskset-meta-<gid>`.
+   */
+  chord(groupId: string): { join: string; counter: string; size: string };
 }
 
 /** Key builders with `prefix` in front of every key. */
@@ -39,5 +44,9 @@ export function backendKeys(prefix = ''): BackendKeys {
     revoked: `${prefix}${REVOKED_SET}`,
     revokeChannel: `${prefix}${REVOKE_CHANNEL}`,
     rateLimit: (key: string) => `${prefix}${RATE_PREFIX}${key}`,
+    chord: (groupId: string) => {
+      const base = `${prefix}${GROUP_META_PREFIX}${groupId}`;
+      return { join: `${base}.j`, counter: `${base}.t`, size: `${base}.s` };
+    },
   });
 }

@@ -13,7 +13,8 @@
  */
 import { decodeResultMeta, encodeGroupMeta, encodeResultMeta, isResultTuple } from '../../protocol/result.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl, toTransportError } from '../../redis/connection.js';
@@ -276,6 +277,24 @@ export class RedisBackend implements ResultBackend {
     if (taskIds.length === 0) return new Set();
     const ids = await this.#run(`check ${taskIds.length} revokes`, (c) => runScript(c, REVOKED, [this.#keys.revoked], [...taskIds]));
     return new Set(ids as string[]);
+  }
+
+  /** Stores the chord size of `groupId` (SET + PUBLISH `celery-taskset-meta-<gid>.s`). */
+  async setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void> {
+    this.#assertOpen('setChordSize');
+    await chord.setChordSize((w, fn) => this.#run(w, fn), this.#keys, groupId, size, ttlMs(options.expiresSec));
+  }
+
+  /** Records a chord header part (Celery's `.j` sorted set) and reports the join. */
+  async addChordPart(groupId: string, part: ChordPart, options: StoreOptions): Promise<ChordJoinState> {
+    this.#assertOpen('addChordPart');
+    return chord.addChordPart((w, fn) => this.#run(w, fn), this.#keys, groupId, part, ttlMs(options.expiresSec));
+  }
+
+  /** Deletes the join keys of chord `groupId`. */
+  async clearChord(groupId: string): Promise<void> {
+    this.#assertOpen('clearChord');
+    await chord.clearChord((w, fn) => this.#run(w, fn), this.#keys, groupId);
   }
 
   /** Runs `fn` on the connected command client; any Redis failure becomes TRANSPORT. */

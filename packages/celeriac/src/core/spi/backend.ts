@@ -4,7 +4,7 @@
  * each runs the conformance suite in testing/backend-conformance.ts. Waiting for results is
  * written once in core on top of `subscribe` + `get`, so no adapter needs to poll.
  */
-import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
+import type { GroupMeta, Json, ResultMeta, TaskState } from '../../protocol/types.js';
 
 /** Stops a subscription. Idempotent. */
 export type Unsubscribe = () => Promise<void>;
@@ -38,6 +38,28 @@ export interface RevokeNotice {
 export interface RevokedEntry {
   readonly id: string;
   readonly ttlMs: number;
+}
+
+/** One chord header part's end, as recorded in the chord join (celery-protocol.md §3.7). */
+export interface ChordPart {
+  /** Id of the header task. */
+  taskId: string;
+  /** Its final state (SUCCESS, FAILURE, REVOKED). */
+  state: TaskState;
+  /** Its result: the return value, or the exception record. */
+  result: Json;
+  /** Position in the chord header (`group_index`); null sorts last, as Celery's `+inf`. */
+  index: number | null;
+}
+
+/** What {@link ResultBackend.addChordPart} saw after recording a part. */
+export interface ChordJoinState {
+  /** Parts recorded so far. */
+  count: number;
+  /** Expected parts (chord size + the `.t` counter), or null when no size is stored (yet). */
+  total: number | null;
+  /** Every recorded part, in header order, when `count` reached `total`; otherwise null. */
+  parts: ChordPart[] | null;
 }
 
 /** The ResultBackend SPI. */
@@ -90,4 +112,17 @@ export interface ResultBackend {
    * wait before running (0 = now). Optional: needed only by tasks with `clusterRateLimit`.
    */
   acquireRateToken?(key: string, intervalMs: number): Promise<number>;
+  /**
+   * Store the number of header parts of chord `groupId` (`celery-taskset-meta-<gid>.s`),
+   * before its last header task is published.
+   */
+  setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void>;
+  /**
+   * Record one header part's end and report the join, atomically: exactly one caller sees
+   * `parts` for a given complete set (unless the same part is recorded again after
+   * completion, as a redelivered part may be, and the join was not cleared yet).
+   */
+  addChordPart(groupId: string, part: ChordPart, options: StoreOptions): Promise<ChordJoinState>;
+  /** Delete the join of chord `groupId` (after its body was sent or failed). */
+  clearChord(groupId: string): Promise<void>;
 }

@@ -1,0 +1,64 @@
+/**
+ * @module canvas/follow-up
+ * What the worker sends after a task ends, for canvas workflows: on success the `link`
+ * callbacks and the next chain step (`embed.chain`, popped from the end, the result
+ * prepended unless immutable); on failure the errbacks; once the final state is stored, the
+ * chord part return (`embed.chord`) and, on failure, the failure of the rest of the chain.
+ * Callbacks and steps may be groups, chains or chords (Celery's `celery.chord` form included).
+ */
+import type { AsyncResult } from '../core/async-result.js';
+import { followUpOptions } from '../core/follow-up.js';
+import { GroupResult } from '../core/group-result.js';
+import { resultTuple } from '../core/result-meta.js';
+import { PROPAGATE_STATES } from '../protocol/states.js';
+import type { Json, ResultTuple, SignatureDict, TaskMessage, TaskState } from '../protocol/types.js';
+import { applyDict } from './apply.js';
+import { chordPartReturn, failChain } from './chord-join.js';
+import { isSignatureDict } from './dicts.js';
+import type { CanvasHost } from './host.js';
+
+function tupleOf(applied: AsyncResult | GroupResult): ResultTuple {
+  return applied instanceof GroupResult ? applied.asTuple() : resultTuple(applied.id);
+}
+
+async function sendEach(host: CanvasHost, sigs: readonly SignatureDict[], message: TaskMessage, leading: Json): Promise<ResultTuple[]> {
+  const children: ResultTuple[] = [];
+  for (const sig of sigs) children.push(tupleOf(await applyDict(host, sig, [leading], followUpOptions(sig, message))));
+  return children;
+}
+
+/**
+ * Sends the success callbacks and the next chain step with `value`; returns their result
+ * tuples for the task's `children`. Call before storing the result (as Celery does).
+ */
+export async function sendSuccessFollowUps(host: CanvasHost, message: TaskMessage, value: Json): Promise<ResultTuple[]> {
+  const children = await sendEach(host, message.embed.callbacks ?? [], message, value);
+  const chain = message.embed.chain ?? [];
+  const next = chain[chain.length - 1];
+  if (next !== undefined) {
+    const options = { ...followUpOptions(next, message), chain: chain.slice(0, -1) };
+    children.push(tupleOf(await applyDict(host, next, [value], options)));
+  }
+  return children;
+}
+
+/** Sends the errbacks with the failed task's id; returns their result tuples. */
+export function sendFailureFollowUps(host: CanvasHost, message: TaskMessage): Promise<ResultTuple[]> {
+  return sendEach(host, message.embed.errbacks ?? [], message, message.headers.id);
+}
+
+/**
+ * After the final state (SUCCESS, FAILURE or REVOKED) is stored: report to the chord this
+ * task is a header part of, and on failure mark the rest of its chain failed, so neither a
+ * chord nor a chain caller waits forever.
+ */
+export async function afterFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null = null): Promise<void> {
+  const h = message.headers;
+  const chord = message.embed.chord;
+  if (isSignatureDict(chord) && h.group !== null) {
+    await chordPartReturn(host, { id: h.id, group: h.group, groupIndex: h.group_index, chord, rootId: h.root_id }, state, result);
+  }
+  if (PROPAGATE_STATES.has(state) && (message.embed.chain?.length ?? 0) > 0) {
+    await failChain(host, message.embed.chain ?? [], state, result, traceback);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Canvas as sent: the signature dicts and call options a chain, group and chord produce
+ * (celery-protocol.md §1.6-§1.7), checked on a recording host, plus compile-time typing.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { MemoryBackend } from '../backends/memory/memory-backend.js';
+import { AsyncResult } from '../core/async-result.js';
+import type { ApplyOptions } from '../core/call-options.js';
+import { createTestApp } from '../testing/test-app.js';
+import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
+import type { CanvasHost } from './host.js';
+import { chain, chord, group, signature } from './primitives.js';
+
+interface Sent {
+  name: string;
+  args: readonly Json[];
+  kwargs: JsonObject;
+  options: ApplyOptions;
+}
+
+function recordingHost() {
+  const { app } = createTestApp();
+  const sent: Sent[] = [];
+  const backend = new MemoryBackend();
+  const host: CanvasHost = {
+    settings: { resultExpires: 60, taskAlwaysEager: false },
+    clock: app.clock,
+    log: app.log,
+    backend,
+    revokeExpiresSec: 60,
+    asyncResult: (id: string) => new AsyncResult(id, host),
+    sendTask: async (name, args, kwargs, options) => {
+      sent.push({ name, args, kwargs, options });
+      return new AsyncResult(options.taskId ?? `generated-${sent.length}`, host);
+    },
+  };
+  return { app, host, sent, backend };
+}
+
+function typed(host: CanvasHost) {
+  const { app } = createTestApp();
+  const add = app.task('t.add', (x: number, y: number) => x + y);
+  const tsum = app.task('t.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
+  const upper = app.task('t.upper', (text: string) => text.toUpperCase());
+  const bind = <T extends { bind(h: CanvasHost): T }>(s: T) => s.bind(host);
+  return { add, tsum, upper, bind };
+}
+
+describe('signatures', () => {
+  it('serialize as Celery signature dicts; set, link, linkError and clone never mutate', () => {
+    const { app } = createTestApp();
+    const add = app.task('t.add', (x: number, y: number) => x + y);
+    const base = add.s(2);
+    const changed = base.set({ queue: 'q', countdown: 3 }).link(add.s(1)).linkError(add.si(0, 0));
+    expect(base.toDict()).toEqual({ task: 't.add', args: [2], kwargs: {}, options: {}, subtask_type: null, immutable: false });
+    expect(changed.toDict().options).toEqual({
+      queue: 'q',
+      countdown: 3,
+      link: [{ task: 't.add', args: [1], kwargs: {}, options: {}, subtask_type: null, immutable: false }],
+      link_error: [{ task: 't.add', args: [0, 0], kwargs: {}, options: {}, subtask_type: null, immutable: true }],
+    });
+    const frozen = base.freeze();
+    expect(frozen.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(frozen.freeze().id).toBe(frozen.id);
+    expect(base.id).toBeNull();
+    expect(base.clone({ args: [7] }).args).toEqual([7]);
+  });
+});
+
+describe('chain as sent', () => {
+  it('publishes only the first task, the rest reversed in embed.chain with ids assigned up front', async () => {
+    const { host, sent } = recordingHost();
+    const { add, bind } = typed(host);
+    const r = await bind(chain(add.s(1, 2), add.s(10), add.si(100, 200))).applyAsync();
+    expect(sent).toHaveLength(1);
+    const first = sent[0] as Sent;
+    expect(first.name).toBe('t.add');
+    expect(first.args).toEqual([1, 2]);
+    const rest = first.options.chain as SignatureDict[];
+    expect(rest.map((s) => [s.args, s.immutable])).toEqual([
+      [[100, 200], true],
+      [[10], false],
+    ]);
+    for (const s of rest) expect(s.options['task_id']).toMatch(/^[0-9a-f-]{36}$/);
+    // The result handle is the last step's, its parents the earlier steps'.
+    expect(r.id).toBe(rest[0]?.options['task_id']);
+    expect(r.parent?.id).toBe(rest[1]?.options['task_id']);
+    expect(r.parent?.parent?.id).toBe(first.options.taskId);
+  });
+
+  it('turns group | step into a chord (celery.chord dict) and gives the chain errbacks to every step', async () => {
+    const { host, sent } = recordingHost();
+    const { add, tsum, bind } = typed(host);
+    const onError = add.si(0, 0);
+    await bind(chain(add.s(1, 1), group(add.s(1), add.s(2)), tsum.s())).applyAsync([], { linkError: onError });
+    const rest = sent[0]?.options.chain as SignatureDict[];
+    expect(rest).toHaveLength(1);
+    const ch = rest[0] as SignatureDict;
+    expect(ch.task).toBe('celery.chord');
+    expect(ch.subtask_type).toBe('chord');
+    const kw = ch.kwargs as { header: SignatureDict; body: SignatureDict; kwargs: JsonObject };
+    expect(kw.header.task).toBe('celery.group');
+    expect(kw.body.task).toBe('t.tsum');
+    expect(ch.options['task_id']).toBe(kw.body.options['task_id']);
+    expect(sent[0]?.options.linkError).toEqual([onError.toDict()]);
+  });
+});
+
+describe('group and chord as sent', () => {
+  it('a group sends one message per member with the group id and no group_index', async () => {
+    const { host, sent } = recordingHost();
+    const { add, bind } = typed(host);
+    const g = await bind(group(add.s(1, 1), group(add.s(2, 2), add.s(3, 3)))).applyAsync();
+    expect(sent).toHaveLength(3);
+    for (const s of sent) {
+      expect(s.options.groupId).toBe(g.id);
+      expect(s.options.groupIndex).toBeUndefined();
+    }
+    expect(g.ids).toHaveLength(3);
+  });
+
+  it('a chord stores its size first, then sends the header with group_index and the body in embed.chord', async () => {
+    const { host, sent, backend } = recordingHost();
+    const { add, tsum, bind } = typed(host);
+    const r = await bind(chord([add.s(1, 1), chain(add.s(2, 2), add.s(1))], tsum.s())).applyAsync();
+    expect(sent.map((s) => s.options.groupIndex)).toEqual([0, undefined]);
+    const gid = sent[0]?.options.groupId as string;
+    expect(sent[1]?.options.groupId).toBeUndefined(); // a chain member: the group id rides on its last step
+    const lastStep = (sent[1]?.options.chain as SignatureDict[])[0] as SignatureDict;
+    expect(lastStep.options['group_id']).toBe(gid);
+    expect(lastStep.options['group_index']).toBe(1);
+    expect((sent[0]?.options.chord as SignatureDict).options['task_id']).toBe(r.id);
+    // The size was stored: one more part completes the join.
+    await backend.addChordPart(gid, { taskId: 'a', state: 'SUCCESS', result: 2, index: 0 }, { expiresSec: 60 });
+    const done = await backend.addChordPart(gid, { taskId: 'b', state: 'SUCCESS', result: 5, index: 1 }, { expiresSec: 60 });
+    expect(done.parts?.map((p) => p.result)).toEqual([2, 5]);
+  });
+});
+
+describe('eager mode', () => {
+  it('runs chains, groups and chords in the caller, passing results along', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    const add = app.task('t.add', (x: number, y: number) => x + y);
+    const tsum = app.task('t.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
+    expect(await (await chain(add.s(2, 2), add.s(4), add.s(1)).applyAsync()).get()).toBe(9);
+    expect(await (await group(add.s(1, 1), add.s(2, 2)).applyAsync()).get()).toEqual([2, 4]);
+    expect(await (await chord([add.s(1, 1), add.s(2, 2)], tsum.s()).applyAsync()).get()).toBe(6);
+    expect(await (await chain(add.s(1, 1), group(add.s(1), add.s(2)), tsum.s()).applyAsync()).get()).toBe(7);
+  });
+});
+
+describe('compile-time types', () => {
+  it('flows each result into the next step and rejects mismatches', () => {
+    const { add, tsum, upper } = typed(recordingHost().host);
+    expectTypeOf(chain(add.s(2, 2), add.s(4))).toHaveProperty('__result');
+    const ok = chain(add.s(2, 2), add.s(4), add.s(1));
+    expectTypeOf(ok.applyAsync).returns.resolves.toEqualTypeOf<AsyncResult<number>>();
+    // @ts-expect-error a string step cannot take a number
+    chain(add.s(2, 2), upper.s());
+    // @ts-expect-error a full-argument signature cannot take the previous result
+    chain(add.s(2, 2), add.s(1, 1));
+    // Immutable steps take anything.
+    chain(add.s(2, 2), upper.si('x'));
+    const c = chord([add.s(1, 1), add.s(2, 2)], tsum.s());
+    expectTypeOf(c.applyAsync).returns.resolves.toEqualTypeOf<AsyncResult<number>>();
+    // @ts-expect-error the body must take the header's results (a number list), not a string
+    chord([add.s(1, 1)], upper.s());
+    expectTypeOf(group(add.s(1, 1), upper.s('a')).applyAsync).returns.resolves.toHaveProperty('get');
+    // A task known only by name composes with anything.
+    chain(signature('py.add', [1, 2]), add.s(1));
+  });
+});
