@@ -15,11 +15,11 @@
  * (marked offline) instead of forgotten, so a dashboard can still show it; times are epoch
  * milliseconds, not seconds.
  */
+import type { EventDict } from '../protocol/events.js';
 import { mergeState } from '../protocol/states.js';
-import type { Json, JsonObject, TaskState } from '../protocol/types.js';
+import type { Json, TaskState } from '../protocol/types.js';
 
-/** An event dict as received (after the receiver adjusted its timestamp), at least `type`. */
-export type EventDict = JsonObject & { type: string };
+export type { EventDict } from '../protocol/events.js';
 
 /** Options of {@link ClusterState}. */
 export interface ClusterStateOptions {
