@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../core/spi/broker.js';
 import { ErrorCodes } from '../errors.js';
 import { envelopeOf, Harness, idOf, makeMessage } from './broker-harness.js';
-import { defineFanoutTests } from './broker-fanout-conformance.js';
+import { defineDelayedListingTests, defineFanoutTests } from './broker-fanout-conformance.js';
 
 /** Options of {@link brokerConformance}. */
 export interface BrokerConformanceOptions {
@@ -68,6 +68,7 @@ export function brokerConformance(
     defineTimeTests(() => h);
     defineManagementTests(() => h);
     defineFanoutTests(() => h);
+    defineDelayedListingTests(() => h);
   });
 }
 

@@ -103,3 +103,23 @@ export function defineFanoutTests(get: () => Harness): void {
     await inbox.ack(d);
   });
 }
+
+/** Registers the `delayedMessages` test (inside brokerConformance's describe). */
+export function defineDelayedListingTests(get: () => Harness): void {
+  it('delayedMessages lists held messages of the given queues, earliest first', async () => {
+    const h = get();
+    const q = await h.queue('eta');
+    const other = await h.queue('eta-other');
+    const now = Date.now();
+    await h.publish(q, 'later', { deliverAt: now + 60_000, priority: 6 });
+    await h.publish(q, 'sooner', { deliverAt: now + 30_000 });
+    await h.publish(other, 'elsewhere', { deliverAt: now + 10_000 });
+    await h.publish(q, 'ready now');
+    const listed = await h.broker.delayedMessages([q], 10);
+    expect(listed.map((r) => [JSON.parse(r.raw).headers.id, r.queue, r.deliverAt])).toEqual([
+      ['sooner', q, now + 30_000],
+      ['later', q, now + 60_000],
+    ]);
+    expect((await h.broker.delayedMessages([q, other], 1)).map((r) => JSON.parse(r.raw).headers.id)).toEqual(['elsewhere']);
+  });
+}

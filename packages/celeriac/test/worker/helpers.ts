@@ -107,6 +107,10 @@ export class RecordingBroker implements Broker {
     return this.inner.setAsideMessages();
   }
 
+  delayedMessages(queues: readonly string[], limit: number) {
+    return this.inner.delayedMessages(queues, limit);
+  }
+
   bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
     return this.inner.bindQueue(queue, exchange, routingKey);
   }

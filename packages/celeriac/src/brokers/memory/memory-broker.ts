@@ -19,6 +19,7 @@ import type {
   BrokerCapabilities,
   ConsumeOptions,
   Consumer,
+  DelayedRecord,
   PublishOptions,
   SetAsideRecord,
   Unsubscribe,
@@ -135,6 +136,12 @@ export class MemoryBroker implements Broker {
       this.#ready.ensure(queue);
       this.#delay(deliverAt ?? Number.NEGATIVE_INFINITY, queue, bucket, stored);
     }
+  }
+
+  /** Delayed messages of `queues`, earliest first. */
+  async delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]> {
+    this.#assertOpen('delayedMessages');
+    return this.#delayed.list(new Set(queues), limit).map((e) => ({ raw: e.message.raw, queue: e.queue, deliverAt: e.at }));
   }
 
   /** Adds a direct binding of `queue` on `exchange` with `routingKey`. */

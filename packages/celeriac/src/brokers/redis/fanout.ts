@@ -10,7 +10,7 @@
  * other commands); node-redis re-subscribes after a reconnect. Messages published while
  * disconnected are lost, as with kombu: events and control requests are fire-and-forget.
  */
-import type { Unsubscribe } from '../../core/spi/broker.js';
+import type { DelayedRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { topicMatches } from '../../protocol/topic.js';
 import { closeRedisClient, createRedisClient, toTransportError, type RedisClient, type RedisLog, type RedisTarget } from '../../redis/connection.js';
 import type { RedisKeys } from './keys.js';
@@ -86,6 +86,28 @@ export class RedisFanout {
     this.#connected = undefined;
     if (client !== undefined) await closeRedisClient(client);
   }
+}
+
+/**
+ * The delayed-set entries (`[bucketKey, envelope]` members scored by due ms) that belong to
+ * `queues`, earliest first, at most `limit`. Kept beside the fanout code because both only
+ * serve monitoring (`inspect scheduled`).
+ */
+export function delayedOf(keys: RedisKeys, entries: readonly { value: string; score: number }[], queues: readonly string[], limit: number): DelayedRecord[] {
+  const byBucket = new Map<string, string>();
+  for (const q of queues) for (const b of keys.buckets(q)) byBucket.set(b, q);
+  const out: DelayedRecord[] = [];
+  for (const { value, score } of entries) {
+    if (out.length >= limit) break;
+    try {
+      const [bucket, raw] = JSON.parse(value) as [unknown, unknown];
+      const queue = typeof bucket === 'string' ? byBucket.get(bucket) : undefined;
+      if (queue !== undefined && typeof raw === 'string') out.push({ raw, queue, deliverAt: score });
+    } catch {
+      // Not one of ours: skip it.
+    }
+  }
+  return out;
 }
 
 /** The routing key of a message received on `channel`, or undefined if it is another exchange's. */

@@ -38,7 +38,7 @@
  * wake-up instead of BRPOP (see redis-consumer.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, PublishOptions, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
+import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
@@ -49,7 +49,7 @@ import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisB
 import { RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
 import { delayedMember, Transitions } from './transitions.js';
 import { WakeSubscriber } from './wake-subscriber.js';
-import { RedisFanout } from './fanout.js';
+import { delayedOf, RedisFanout } from './fanout.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
@@ -67,6 +67,7 @@ interface Commands {
   sMembers(key: string): Promise<string[]>;
   lLen(key: string): Promise<number>;
   lRange(key: string, start: number, stop: number): Promise<string[]>;
+  zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
 }
 
 /** A {@link Broker} on Redis, sharing kombu's layout. */
@@ -241,6 +242,13 @@ export class RedisBroker implements Broker {
       }
     }
     return out;
+  }
+
+  /** Reads `celeriac.delayed` (earliest first) and keeps entries of `queues` (fanout.ts). */
+  async delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]> {
+    this.#assertOpen('delayedMessages');
+    const entries = await this.#command('read delayed messages', (c) => c.zRangeWithScores(this.keys.delayed, 0, -1));
+    return delayedOf(this.keys, entries, queues, limit);
   }
 
   /** SADDs kombu's binding member `rk␆␖␆␖queue` to `_kombu.binding.<exchange>`. */

@@ -45,6 +45,15 @@ export interface PublishOptions {
   dropUnrouted?: boolean;
 }
 
+/** A message the broker holds until its delivery time (ETA / countdown, or deferred). */
+export interface DelayedRecord {
+  /** The envelope text. */
+  raw: string;
+  queue: string;
+  /** Epoch ms when it becomes ready. */
+  deliverAt: number;
+}
+
 /** Stops a subscription made with {@link Broker.subscribeFanout} (idempotent). */
 export type { Unsubscribe } from './backend.js';
 
@@ -133,6 +142,11 @@ export interface Broker {
   queueLength(queue: string): Promise<number>;
   /** Messages parked by `setAside`, oldest first. */
   setAsideMessages(): Promise<SetAsideRecord[]>;
+  /**
+   * Messages held for later delivery to any of `queues`, earliest first, at most `limit`
+   * (what `inspect scheduled` shows).
+   */
+  delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]>;
   /**
    * Binds `queue` to a direct `exchange` with `routingKey` (Redis: kombu's binding set), so
    * `publish` to that exchange and key reaches it. Used for pidbox reply queues.
