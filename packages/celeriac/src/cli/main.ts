@@ -10,6 +10,7 @@ import { CeleriacError } from '../errors.js';
 import { createApp } from '../index.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
 import { registerCall } from './commands/call.js';
+import { registerRemote } from './commands/inspect.js';
 import { registerResult } from './commands/result.js';
 import { registerWorker } from './commands/worker.js';
 import { type CliContext, type GlobalOptions, UsageError } from './io.js';
@@ -53,6 +54,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   registerWorker(program, ctx, getApp, setCode);
   registerCall(program, ctx, getApp);
   registerResult(program, ctx, getApp, setCode);
+  registerRemote(program, ctx, getApp, setCode);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }
