@@ -10,6 +10,7 @@ import { CeleriacError } from '../errors.js';
 import { createApp } from '../index.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
 import { registerCall } from './commands/call.js';
+import { registerEvents } from './commands/events.js';
 import { registerRemote } from './commands/inspect.js';
 import { registerResult } from './commands/result.js';
 import { registerWorker } from './commands/worker.js';
@@ -55,6 +56,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   registerCall(program, ctx, getApp);
   registerResult(program, ctx, getApp, setCode);
   registerRemote(program, ctx, getApp, setCode);
+  registerEvents(program, ctx, getApp);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }
