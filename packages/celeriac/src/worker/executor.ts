@@ -57,6 +57,10 @@ export interface ExecutorHost {
   accepting(): boolean;
   /** Reports a step of a task's life (Celery's task events); must not throw. */
   emit(event: TaskEvent): void;
+  /** Time limits set at run time (`time_limit` command) for a task name, if any. */
+  timeLimitOverride?(taskName: string): { hard: number | null; soft: number | null } | undefined;
+  /** Resolves when a task of this name may start (`rate_limit` command). */
+  throttle?(taskName: string): Promise<void>;
 }
 
 /** Runs deliveries. One per worker. */
@@ -145,6 +149,7 @@ export class Executor {
     let release: Release;
     try {
       try {
+        await this.host.throttle?.(task.name);
         release = await this.host.pool.acquire();
       } catch {
         await this.settle(delivery, 'not-started', this.policy(task, false));
@@ -196,6 +201,8 @@ export class Executor {
   private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {
     const s = this.host.app.settings;
     const [hard, soft] = message.headers.timelimit;
+    const override = this.host.timeLimitOverride?.(task.name);
+    if (override !== undefined) return [hard ?? override.hard, soft ?? override.soft];
     return [hard ?? task.options.timeLimit ?? s.taskTimeLimit, soft ?? task.options.softTimeLimit ?? s.taskSoftTimeLimit];
   }
 
@@ -247,6 +254,9 @@ export class Executor {
     const h = message.headers;
     const send = app.sendTask.bind(app);
     const took = (app.clock.now() - (job.startedAt ?? app.clock.now())) / 1000;
+    const stopReason: unknown = job.abort.signal.reason;
+    // Terminated by a `revoke --terminate`: REVOKED whatever the task made of its signal.
+    if (stopReason instanceof TaskRevokedError) return this.finishTerminated(job, stopReason);
     if (outcome.ok) {
       let children: ResultTuple[];
       try {
@@ -273,6 +283,15 @@ export class Executor {
     this.host.emit({ type: 'task-failed', message, error, traceback });
     log.error({ taskId: h.id, taskName: h.task, err: coerceError(error) }, `Task ${h.task}[${h.id}] raised: ${coerceError(error).name}: ${coerceError(error).message}`);
     return error instanceof TimeLimitExceeded ? 'timeout' : 'failure';
+  }
+
+  private async finishTerminated(job: Job, error: TaskRevokedError): Promise<DeliveryOutcome> {
+    const { message, delivery } = job;
+    await this.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(error) as never, null, []);
+    const signal = (error as { signal?: unknown }).signal;
+    this.host.emit({ type: 'task-revoked', message, expired: false, terminated: true, signum: typeof signal === 'string' ? signal : null });
+    this.host.log.info({ taskId: message.headers.id, taskName: message.headers.task }, 'task terminated by revoke');
+    return 'skipped';
   }
 
   private async finishAbandoned(job: Job): Promise<void> {

@@ -10,6 +10,7 @@ import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { AsyncPool } from './async-pool.js';
 import { Executor } from './executor.js';
 import { TaskEventHub, type TaskEventListener } from './task-events.js';
+import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 /**
@@ -42,6 +43,11 @@ export class Worker {
   private readonly taskEvents = new TaskEventHub();
   private stateValue: WorkerState = 'idle';
   private closing: Promise<void> | null = null;
+  /** Events and remote control (worker/control/worker-remote.ts). */
+  readonly remote: WorkerRemote;
+  private markStopped!: () => void;
+  /** Resolves once the worker has closed, whoever closed it (a signal, `shutdown` control). */
+  readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
 
   constructor(readonly app: App, options: WorkerOptions = {}) {
     this.options = resolveWorkerOptions(options, app.settings);
@@ -55,7 +61,16 @@ export class Worker {
       countProcessed: (name) => this.processed.set(name, (this.processed.get(name) ?? 0) + 1),
       accepting: () => this.stateValue === 'running',
       emit: (event) => this.taskEvents.emit(event, (err) => this.log.error({ err: coerceError(err), event: event.type }, 'task event listener threw')),
+      timeLimitOverride: (name) => this.remote.timeLimitOverride(name),
+      throttle: (name) => this.remote.throttle(name),
     });
+    this.remote = new WorkerRemote({
+      app, hostname: this.options.hostname, log: this.log, pool: this.pool, queues: this.options.queues,
+      prefetchMultiplier: this.options.prefetchMultiplier, sendTaskEvents: this.options.sendTaskEvents,
+      remoteControl: app.settings.workerEnableRemoteControl, jobs: () => this.executor.jobs.values(), consumer: () => this.consumer,
+      totals: () => this.processed, active: () => this.active, close: () => void this.close(),
+    });
+    this.taskEvents.on((event) => this.remote.onTaskEvent(event));
   }
 
   /**
@@ -106,6 +121,9 @@ export class Worker {
     for (const queue of this.options.queues) await broker.declareQueue(queue);
     // close() was called while connecting: it already finished with no consumer to stop.
     if (this.stateValue !== 'starting') return;
+    // Mailbox and worker-online before the first task, so monitors see every task event.
+    await this.remote.start();
+    if (this.stateValue !== 'starting') return;
     this.consumer = broker.consume({
       queues: this.options.queues,
       prefetch: this.prefetchCount,
@@ -144,6 +162,7 @@ export class Worker {
     if (this.stateValue === 'idle') {
       this.stateValue = 'closed';
       this.closing = Promise.resolve();
+      this.markStopped();
     }
     this.closing ??= this.shutdown(options.deadlineMs ?? this.options.shutdownTimeoutMs);
     return this.closing;
@@ -175,7 +194,9 @@ export class Worker {
       for (const job of this.executor.jobs.values()) job.abandon?.();
       await Promise.allSettled([...this.inFlight]);
     }
+    await this.remote.stop();
     this.stateValue = 'closed';
+    this.markStopped();
     this.log.info('worker stopped');
   }
 }
