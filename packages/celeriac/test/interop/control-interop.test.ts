@@ -120,6 +120,22 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
     expect(queues.map((q) => q.name)).toEqual(['celery']);
   }, 60_000);
 
+  it('a starting Python worker syncs revoked ids from the Celeriac worker (mingle hello)', async () => {
+    const id = randomUUID();
+    await cli.run(['control', 'revoke', id, '-t', '5', '-d', NODE]);
+    const pyNode = `py-mingle-${process.pid}@interop`;
+    const py = cli.spawn(['worker', '-n', pyNode, '-Q', `pymingle-${process.pid}`, '-c', '1', '-P', 'solo', '--without-gossip', '--without-heartbeat', '-l', 'INFO']);
+    try {
+      await until(() => /ready\./.test(py.output()), 'python worker ready', 30_000);
+      expect(py.output()).toMatch(/mingle: sync with 1 nodes/);
+      expect(py.output()).not.toMatch(/ValueError|Traceback/);
+      expect((await cli.inspect('revoked', [], pyNode))[pyNode]).toContain(id);
+    } finally {
+      py.child.kill('SIGTERM');
+      await new Promise((resolve) => py.child.once('exit', resolve));
+    }
+  }, 60_000);
+
   it('control shutdown stops the worker', async () => {
     const r = await cli.run(['control', 'shutdown', '-t', '2', '-d', NODE]);
     expect(r.code).not.toBe(0); // shutdown never replies: "No nodes replied within time constraint"
