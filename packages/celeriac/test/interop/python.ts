@@ -70,7 +70,10 @@ export interface PyWorker {
 }
 
 /** Starts a Python Celery worker and resolves once it logged `ready.`. */
-export async function startPythonWorker(py: PyEnv, options: { queues?: string[]; name?: string; concurrency?: number; pool?: string } = {}): Promise<PyWorker> {
+export async function startPythonWorker(
+  py: PyEnv,
+  options: { queues?: string[]; name?: string; concurrency?: number; pool?: string; /** -E and heartbeats on (monitor tests). */ events?: boolean } = {},
+): Promise<PyWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-py-'));
   writeFileSync(join(dir, 'interop_tasks.py'), PY_TASKS);
   const args = [
@@ -78,7 +81,7 @@ export async function startPythonWorker(py: PyEnv, options: { queues?: string[];
     '-Q', (options.queues ?? ['celery']).join(','),
     '-n', options.name ?? `py-${process.pid}@%h`,
     '-c', String(options.concurrency ?? 2), '-P', options.pool ?? 'prefork',
-    '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'INFO',
+    '--without-mingle', '--without-gossip', ...(options.events ? ['-E'] : ['--without-heartbeat']), '-l', 'INFO',
   ];
   const child = spawn(PYTHON, args, { env: envFor(py), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
