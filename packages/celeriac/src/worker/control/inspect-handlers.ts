@@ -5,7 +5,7 @@
  */
 import { arch, platform, release } from 'node:os';
 import type { Json, JsonObject } from '../../protocol/types.js';
-import { CELERIAC_VERSION } from '../banner.js';
+import { CELERIAC_VERSION } from '../version.js';
 import type { ControlTarget } from './control-target.js';
 import { queueInfo, requestInfo, scheduledInfo } from './request-info.js';
 

@@ -7,7 +7,7 @@
  */
 import { loadavg, platform } from 'node:os';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import { CELERIAC_VERSION } from '../banner.js';
+import { CELERIAC_VERSION } from '../version.js';
 import type { EventDispatcher } from './event-dispatcher.js';
 
 /** Software identity sent in worker events. */
