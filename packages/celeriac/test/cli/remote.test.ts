@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ControlRequest } from '../../src/protocol/pidbox.js';
 import { fakeNode } from './fake-node.js';
-import { type TestApp, makeApp, run } from './helpers.js';
+import { type TestApp, makeApp, run, startWorker } from './helpers.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -124,5 +124,23 @@ describe('celeriac status', () => {
   it('exits 69 when no worker is up', async () => {
     const { app } = await cluster({});
     expect((await run(['status', '-t', '0.1'], { app })).code).toBe(69);
+  });
+});
+
+describe('against a Celeriac worker', () => {
+  it('inspect ping, registered and control rate_limit reach a real in-process worker', async () => {
+    t = makeApp();
+    const worker = await startWorker(t.app);
+    try {
+      const ping = await run(['inspect', 'ping', '-d', 'test@local'], { app: t.app });
+      expect(ping).toEqual({ code: 0, stdout: '->  test@local: OK\n        pong\n\n1 node online.\n', stderr: '' });
+      const registered = await run(['inspect', 'registered', '-j', '-d', 'test@local'], { app: t.app });
+      expect(JSON.parse(registered.stdout)).toEqual({ 'test@local': expect.arrayContaining(['cli.add', 'cli.fail']) });
+      const limited = await run(['control', 'rate_limit', 'cli.add', '10/m', '-d', 'test@local'], { app: t.app });
+      expect(limited.code).toBe(0);
+      expect(limited.stdout).toMatch(/^->  test@local: (OK|ERROR)\n/);
+    } finally {
+      await worker.close({ deadlineMs: 2000 });
+    }
   });
 });
