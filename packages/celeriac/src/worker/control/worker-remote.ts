@@ -38,6 +38,9 @@ export interface WorkerRemoteHost {
   close(): void;
 }
 
+/** How long {@link WorkerRemote.stop} may take before the shutdown goes on without it. */
+const STOP_DEADLINE_MS = 3000;
+
 /** Lifecycle of the remote part. */
 export type WorkerRemoteState = 'idle' | 'running' | 'stopped';
 
@@ -74,7 +77,8 @@ export class WorkerRemote {
 
   /** Forwards one worker task event as a Celery event (dropped unless task events are on). */
   onTaskEvent(event: TaskEvent): void {
-    if (this.#state === 'stopped') return;
+    // Checked first: building the fields (reprs) costs more than the hot path should pay for nothing.
+    if (this.#state === 'stopped' || !this.events.taskEventsEnabled) return;
     this.events.sendTask(event.type, taskEventFields(event));
   }
 
@@ -96,20 +100,31 @@ export class WorkerRemote {
     await this.heartbeat.start();
   }
 
-  /** Stops the mailbox, flushes task events and sends worker-offline. Never throws. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the mailbox, flushes task events and sends worker-offline. Never throws, and
+   * gives up after `deadlineMs` (a broker that is down must not hold the shutdown).
+   */
+  async stop(deadlineMs = STOP_DEADLINE_MS): Promise<void> {
     if (this.#state !== 'running') {
       this.#state = 'stopped';
       return;
     }
-    try {
+    const goodbye = (async () => {
       await this.#mailbox?.stop();
       await this.events.close();
       await this.heartbeat.stop();
       await this.events.close();
-    } catch (err) {
-      this.host.log.warn({ err: coerceError(err) }, 'could not say goodbye on the event bus');
-    }
+    })().catch((err: unknown) => this.host.log.warn({ err: coerceError(err) }, 'could not say goodbye on the event bus'));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.host.log.warn('events and remote control did not stop in time; going on with the shutdown');
+        resolve();
+      }, deadlineMs);
+      timer.unref();
+    });
+    await Promise.race([goodbye, late]);
+    clearTimeout(timer);
     this.#state = 'stopped';
   }
 }
