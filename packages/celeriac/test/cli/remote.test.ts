@@ -138,7 +138,7 @@ describe('against a Celeriac worker', () => {
       expect(JSON.parse(registered.stdout)).toEqual({ 'test@local': expect.arrayContaining(['cli.add', 'cli.fail']) });
       const limited = await run(['control', 'rate_limit', 'cli.add', '10/m', '-d', 'test@local'], { app: t.app });
       expect(limited.code).toBe(0);
-      expect(limited.stdout).toMatch(/^->  test@local: (OK|ERROR)\n/);
+      expect(limited.stdout).toMatch(/^-> {2}test@local: (OK|ERROR)\n/);
     } finally {
       await worker.close({ deadlineMs: 2000 });
     }
