@@ -9,6 +9,8 @@ export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   cwd: string;
+  /** Asks a question and resolves with the answer line (null at end of input). @default reads stdin */
+  prompt?(question: string): Promise<string | null>;
 }
 
 /** Shared state of one CLI run. */

@@ -11,6 +11,12 @@ import { createApp } from '../index.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
 import { registerCall } from './commands/call.js';
 import { registerGraph } from './commands/graph.js';
+import { registerEvents } from './commands/events.js';
+import { registerRemote } from './commands/inspect.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerPurge } from './commands/purge.js';
+import { registerReport } from './commands/report.js';
+import { registerShell } from './commands/shell.js';
 import { registerResult } from './commands/result.js';
 import { registerWorker } from './commands/worker.js';
 import { type CliContext, type GlobalOptions, UsageError } from './io.js';
@@ -55,6 +61,12 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   registerCall(program, ctx, getApp);
   registerResult(program, ctx, getApp, setCode);
   registerGraph(program, ctx);
+  registerRemote(program, ctx, getApp, setCode);
+  registerEvents(program, ctx, getApp);
+  registerPurge(program, ctx, getApp, setCode);
+  registerMigrate(program, ctx, getApp);
+  registerShell(program, ctx, getApp);
+  registerReport(program, ctx, getApp);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './clock.js';
 import { runEager } from './eager.js';
 import type { ApplyOptions } from './call-options.js';
 import { buildTaskMessage, publishTask, type ProducerHost } from './producer.js';
+import { sendTaskSentEvent } from './sent-event.js';
 import { compileRoutes, type Route } from './routing.js';
 import { resolveSettings, type ResolvedSettings, type Settings } from './settings.js';
 import type { ResultBackend } from './spi/backend.js';
@@ -174,6 +175,7 @@ export class App implements ProducerHost, ResultHost {
       return new EagerResult(out.message.headers.id, this, record);
     }
     await publishTask(this.broker, out);
+    if (this.settings.taskSendSentEvent) await sendTaskSentEvent(this.broker, this.clock, out, (err) => this.log.warn({ err }, 'could not send task-sent event'));
     return new AsyncResult(out.message.headers.id, this);
   }
 

@@ -74,6 +74,12 @@ export interface Settings {
   workerPrefetchMultiplier?: number;
   /** Seconds a warm shutdown waits for running tasks before giving them up. @default 30 */
   workerShutdownTimeout?: number;
+  /** Workers send task events (`-E`). @default false */
+  workerSendTaskEvents?: boolean;
+  /** Workers answer remote control (inspect, control). @default true */
+  workerEnableRemoteControl?: boolean;
+  /** Producers send a `task-sent` event for every task they publish. @default false */
+  taskSendSentEvent?: boolean;
   /** Broker adapter options (Celery's `broker_transport_options`). @default {} */
   brokerTransportOptions?: Record<string, unknown>;
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default 'info' */
@@ -146,6 +152,12 @@ export const SETTINGS: readonly SettingSpec<keyof Settings>[] = [
     doc: 'A worker holds at most concurrency x multiplier unacknowledged messages. 0 removes the limit. With late acks, 1 gives the fairest distribution.' },
   { name: 'workerShutdownTimeout', type: 'number', default: 30, env: envNames('WORKER_SHUTDOWN_TIMEOUT'), check: nonNegative as never,
     doc: 'Seconds a warm shutdown (first SIGTERM/SIGINT) waits for running tasks. When it passes, running tasks are abandoned: late-ack messages go back to the queue, the rest are marked failed with WorkerLostError.' },
+  { name: 'workerSendTaskEvents', type: 'boolean', default: false, env: envNames('WORKER_SEND_TASK_EVENTS'),
+    doc: 'Workers send task events (received, started, succeeded, failed, retried, revoked, rejected) for monitors such as `celery events`, Flower and `celeriac events`; `-E` on the command line. Worker events (online, heartbeat, offline) are always sent. The `enable_events` / `disable_events` control commands switch task events at run time.' },
+  { name: 'workerEnableRemoteControl', type: 'boolean', default: true, env: envNames('WORKER_ENABLE_REMOTE_CONTROL'),
+    doc: 'Workers listen to remote-control commands (`celery inspect`, `celery control`, `celeriac inspect`, Flower).' },
+  { name: 'taskSendSentEvent', type: 'boolean', default: false, env: envNames('TASK_SEND_SENT_EVENT'),
+    doc: 'Producers send a `task-sent` event for every task they publish, so monitors see tasks before a worker receives them.' },
   { name: 'brokerTransportOptions', type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
     check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')) as never,
     doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs` and `fetchBatchSize`; unknown names are an error. In the environment: JSON.' },

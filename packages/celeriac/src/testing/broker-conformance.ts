@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../core/spi/broker.js';
 import { ErrorCodes } from '../errors.js';
 import { envelopeOf, Harness, idOf, makeMessage } from './broker-harness.js';
+import { defineDelayedListingTests, defineFanoutTests } from './broker-fanout-conformance.js';
 
 /** Options of {@link brokerConformance}. */
 export interface BrokerConformanceOptions {
@@ -29,7 +30,8 @@ export interface BrokerConformanceOptions {
  * Defines a vitest `describe` block checking that `makeBroker()` honours the Broker SPI:
  * ack, reject (with and without requeue), restore, prefetch, priorities (per
  * `capabilities.priorityOrder`), FIFO, delayed delivery, defer, setAside, purge, queue
- * length, fair round robin, consumer close, addQueue / cancelQueue, single settlement.
+ * length, fair round robin, consumer close, addQueue / cancelQueue, single settlement,
+ * fanout pub/sub and direct bindings (broker-fanout-conformance.ts).
  *
  * ```ts
  * brokerConformance('memory', () => new MemoryBroker());
@@ -65,6 +67,8 @@ export function brokerConformance(
     defineOrderingTests(() => h);
     defineTimeTests(() => h);
     defineManagementTests(() => h);
+    defineFanoutTests(() => h);
+    defineDelayedListingTests(() => h);
   });
 }
 

@@ -6,8 +6,10 @@
 import { arch, platform, release } from 'node:os';
 import type { Worker } from './worker.js';
 
+import { CELERIAC_VERSION } from './version.js';
+
 /** Version printed in the banner. */
-export const CELERIAC_VERSION = '0.1.0';
+export { CELERIAC_VERSION };
 
 /** Renders the banner text for a worker (hidden built-in `celery.*` tasks excluded). */
 export function renderBanner(worker: Worker, appLabel: string, now: Date = new Date()): string {

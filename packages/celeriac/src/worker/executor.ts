@@ -73,6 +73,8 @@ export interface ExecutorHost {
   rememberRevoked(taskId: string): void;
   /** Resolves when the task may start under its rate limits; rejects on shutdown. Holds no slot. */
   throttle(task: AnyTask): Promise<void>;
+  /** Time limits set at run time (`time_limit` command) for a task name, if any. */
+  timeLimitOverride?(taskName: string): { hard: number | null; soft: number | null } | undefined;
 }
 
 /** Runs deliveries. One per worker. */
@@ -246,6 +248,8 @@ export class Executor {
   private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {
     const s = this.host.app.settings;
     const [hard, soft] = message.headers.timelimit;
+    const override = this.host.timeLimitOverride?.(task.name);
+    if (override !== undefined) return [hard ?? override.hard, soft ?? override.soft];
     return [hard ?? task.options.timeLimit ?? s.taskTimeLimit, soft ?? task.options.softTimeLimit ?? s.taskSoftTimeLimit];
   }
 

@@ -8,7 +8,7 @@ const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {
     const o = resolveWorkerOptions({ hostname: 'w@h' }, settings);
-    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async' });
+    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', sendTaskEvents: false });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.queues)).toBe(true);
   });

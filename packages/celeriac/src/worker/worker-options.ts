@@ -20,6 +20,8 @@ export interface WorkerOptions {
   shutdownTimeout?: number;
   /** Execution pool. Only 'async' exists so far. @default 'async' */
   pool?: 'async';
+  /** Send task events (`-E`). @default settings.workerSendTaskEvents */
+  sendTaskEvents?: boolean;
 }
 
 /** Resolved worker options. */
@@ -30,6 +32,7 @@ export interface ResolvedWorkerOptions {
   readonly hostname: string;
   readonly shutdownTimeoutMs: number;
   readonly pool: 'async';
+  readonly sendTaskEvents: boolean;
 }
 
 function fail(message: string): never {
@@ -55,5 +58,6 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     hostname: expandNodeName(options.hostname),
     shutdownTimeoutMs: shutdownTimeout * 1000,
     pool,
+    sendTaskEvents: options.sendTaskEvents ?? settings.workerSendTaskEvents,
   });
 }

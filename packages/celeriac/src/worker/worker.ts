@@ -14,6 +14,7 @@ import { RevokedSet, RevokeSync } from './revoked.js';
 import { revokeInWorker, type WorkerRevokeOptions, type WorkerRevokeResult } from './worker-revoke.js';
 import type { RateLimit } from '../core/rate.js';
 import { TaskEventHub, type TaskEventListener } from './task-events.js';
+import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 /**
@@ -49,6 +50,11 @@ export class Worker {
   private readonly rateLimits: RateLimits;
   private stateValue: WorkerState = 'idle';
   private closing: Promise<void> | null = null;
+  /** Events and remote control (worker/control/worker-remote.ts). */
+  readonly remote: WorkerRemote;
+  private markStopped!: () => void;
+  /** Resolves once the worker has closed, whoever closed it (a signal, `shutdown` control). */
+  readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
 
   constructor(readonly app: App, options: WorkerOptions = {}) {
     this.options = resolveWorkerOptions(options, app.settings);
@@ -77,7 +83,19 @@ export class Worker {
         this.revokedSet.has(id) || (!this.revokeSync.live && app.backend.revoked([id]).then((ids) => ids.has(id))),
       rememberRevoked: (id) => this.revokedSet.add([id], app.revokeExpiresSec * 1000),
       throttle: (task) => this.rateLimits.acquire(task),
+      timeLimitOverride: (name) => this.remote.timeLimitOverride(name),
     });
+    this.remote = new WorkerRemote({
+      app, hostname: this.options.hostname, log: this.log, pool: this.pool, queues: this.options.queues,
+      prefetchMultiplier: this.options.prefetchMultiplier, sendTaskEvents: this.options.sendTaskEvents,
+      remoteControl: app.settings.workerEnableRemoteControl, jobs: () => this.executor.jobs.values(), consumer: () => this.consumer,
+      totals: () => this.processed, active: () => this.active, close: () => void this.close(),
+      revoke: (ids, options) => this.revoke(ids, options),
+      revokedIds: () => this.revokedIds(),
+      mergeRevoked: (ids) => this.revokedSet.add(ids, app.revokeExpiresSec * 1000),
+      setRateLimit: (name, limit) => void this.setRateLimit(name, limit),
+    });
+    this.taskEvents.on((event) => this.remote.onTaskEvent(event));
   }
 
   /**
@@ -116,6 +134,13 @@ export class Worker {
     const task = this.app.lookup(taskName);
     if (task === undefined) throw new CeleriacError(ErrorCodes.NOT_REGISTERED, `unknown task ${JSON.stringify(taskName)}`);
     return this.rateLimits.set(task, limit);
+  }
+
+  /** Tasks per second this worker allows for `taskName` now (0 = no limit). */
+  rateLimitOf(taskName: string): number {
+    const task = this.app.lookup(taskName);
+    if (task === undefined) throw new CeleriacError(ErrorCodes.NOT_REGISTERED, `unknown task ${JSON.stringify(taskName)}`);
+    return this.rateLimits.rateOf(task);
   }
 
   /** Current lifecycle state. */
@@ -161,6 +186,9 @@ export class Worker {
     await this.revokeSync.start();
     // close() was called while connecting: it already finished with no consumer to stop.
     if (this.stateValue !== 'starting') return;
+    // Mailbox and worker-online before the first task, so monitors see every task event.
+    await this.remote.start();
+    if (this.stateValue !== 'starting') return;
     this.consumer = broker.consume({
       queues: this.options.queues,
       prefetch: this.prefetchCount,
@@ -199,6 +227,7 @@ export class Worker {
     if (this.stateValue === 'idle') {
       this.stateValue = 'closed';
       this.closing = Promise.resolve();
+      this.markStopped();
     }
     this.closing ??= this.shutdown(options.deadlineMs ?? this.options.shutdownTimeoutMs);
     return this.closing;
@@ -232,7 +261,9 @@ export class Worker {
       await Promise.allSettled([...this.inFlight]);
     }
     await this.revokeSync.close();
+    await this.remote.stop();
     this.stateValue = 'closed';
+    this.markStopped();
     this.log.info('worker stopped');
   }
 }

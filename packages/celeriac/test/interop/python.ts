@@ -76,7 +76,7 @@ export interface PyWorker {
 /** Starts a Python Celery worker and resolves once it logged `ready.`. */
 export async function startPythonWorker(
   py: PyEnv,
-  options: { queues?: string[]; name?: string; concurrency?: number; pool?: string; extraTasks?: string } = {},
+  options: { queues?: string[]; name?: string; concurrency?: number; pool?: string; extraTasks?: string; /** -E and heartbeats on (monitor tests). */ events?: boolean } = {},
 ): Promise<PyWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-py-'));
   writeFileSync(join(dir, 'interop_tasks.py'), PY_TASKS + (options.extraTasks ?? ''));
@@ -85,7 +85,7 @@ export async function startPythonWorker(
     '-Q', (options.queues ?? ['celery']).join(','),
     '-n', options.name ?? `py-${process.pid}@%h`,
     '-c', String(options.concurrency ?? 2), '-P', options.pool ?? 'prefork',
-    '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'INFO',
+    '--without-mingle', '--without-gossip', ...(options.events ? ['-E'] : ['--without-heartbeat']), '-l', 'INFO',
   ];
   const child = spawn(PYTHON, args, { env: envFor(py), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

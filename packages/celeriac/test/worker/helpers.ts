@@ -111,6 +111,26 @@ export class RecordingBroker implements Broker {
     return this.inner.setAsideMessages();
   }
 
+  delayedMessages(queues: readonly string[], limit: number) {
+    return this.inner.delayedMessages(queues, limit);
+  }
+
+  bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    return this.inner.bindQueue(queue, exchange, routingKey);
+  }
+
+  unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    return this.inner.unbindQueue(queue, exchange, routingKey);
+  }
+
+  publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+    return this.inner.publishFanout(exchange, routingKey, raw);
+  }
+
+  subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<() => Promise<void>> {
+    return this.inner.subscribeFanout(exchange, bindingKey, listener);
+  }
+
   consume(options: ConsumeOptions): Consumer {
     return this.inner.consume({
       ...options,

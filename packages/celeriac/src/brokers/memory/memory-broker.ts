@@ -7,9 +7,10 @@
  * restore to the front unmarked, delayed messages held by the broker until due.
  *
  * Routing: exchange '' publishes to the queue named by the routing key. A non-empty
- * exchange is treated as a direct exchange where every queue is bound to its own name, so
- * the routing key is taken as the queue name too. Real exchanges and bindings (topic,
- * fanout) arrive with the AMQP adapter.
+ * exchange is a direct exchange: queues bound with `bindQueue` whose key equals the routing
+ * key get the message; with none, the routing key is taken as the queue name (every queue
+ * is implicitly bound to its own name), unless `dropUnrouted` is set. Fanout/topic
+ * exchanges (events, pidbox) are in-process pub/sub (fanout-hub.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
@@ -18,8 +19,10 @@ import type {
   BrokerCapabilities,
   ConsumeOptions,
   Consumer,
+  DelayedRecord,
   PublishOptions,
   SetAsideRecord,
+  Unsubscribe,
 } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
@@ -27,6 +30,7 @@ import type { Message } from '../../protocol/types.js';
 import { MemoryConsumer, MemoryDelivery, type ConsumerHost, type Settlement } from './memory-consumer.js';
 import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { FanoutHub } from './fanout-hub.js';
 
 /** Options of {@link MemoryBroker}. */
 export interface MemoryBrokerOptions {
@@ -64,6 +68,9 @@ export class MemoryBroker implements Broker {
   #firstConsumer = 0;
   #pumpScheduled = false;
   #timer: TimerHandle | undefined;
+  readonly #fanout = new FanoutHub();
+  /** exchange -> binding members `routingKey\0queue`. */
+  readonly #bindings = new Map<string, Set<string>>();
   readonly #host: ConsumerHost = {
     settle: (delivery, settlement) => this.#settle(delivery, settlement),
     wake: () => this.#wake(),
@@ -93,6 +100,7 @@ export class MemoryBroker implements Broker {
     this.#state = 'closed';
     if (this.#timer !== undefined) this.options.clock.clearTimer(this.#timer);
     this.#timer = undefined;
+    this.#fanout.clear();
     for (const consumer of this.#consumers) consumer.markClosed();
     this.#consumers.length = 0;
     // Latest first, each to the front: the earliest delivered ends up first in line again.
@@ -117,15 +125,63 @@ export class MemoryBroker implements Broker {
    */
   async publish(message: Message, options: PublishOptions): Promise<void> {
     this.#assertOpen('publish');
-    const queue = checkQueueName(options.routingKey);
+    checkQueueName(options.routingKey);
     const deliverAt = options.deliverAt;
     checkDeliverAt(deliverAt);
-    const tag = randomUUID();
-    const raw = encodeEnvelope(message, { deliveryTag: tag, exchange: options.exchange, routingKey: options.routingKey });
-    const stored: StoredMessage = { raw, tag, redelivered: false };
     const bucket = bucketOf(options.priority);
+    for (const queue of this.#route(options)) {
+      const tag = randomUUID();
+      const raw = encodeEnvelope(message, { deliveryTag: tag, exchange: options.exchange, routingKey: options.routingKey });
+      const stored: StoredMessage = { raw, tag, redelivered: false };
+      this.#ready.ensure(queue);
+      this.#delay(deliverAt ?? Number.NEGATIVE_INFINITY, queue, bucket, stored);
+    }
+  }
+
+  /** Delayed messages of `queues`, earliest first. */
+  async delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]> {
+    this.#assertOpen('delayedMessages');
+    return this.#delayed.list(new Set(queues), limit).map((e) => ({ raw: e.message.raw, queue: e.queue, deliverAt: e.at }));
+  }
+
+  /** Adds a direct binding of `queue` on `exchange` with `routingKey`. */
+  async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    this.#assertOpen('bindQueue');
+    checkQueueName(queue);
+    let members = this.#bindings.get(exchange);
+    if (members === undefined) this.#bindings.set(exchange, (members = new Set()));
+    members.add(`${routingKey}\0${queue}`);
     this.#ready.ensure(queue);
-    this.#delay(deliverAt ?? Number.NEGATIVE_INFINITY, queue, bucket, stored);
+  }
+
+  /** Removes a binding added by {@link MemoryBroker.bindQueue}. */
+  async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    this.#assertOpen('unbindQueue');
+    this.#bindings.get(exchange)?.delete(`${routingKey}\0${queue}`);
+  }
+
+  /** Hands the envelope to matching in-process subscribers (asynchronously). */
+  async publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+    this.#assertOpen('publishFanout');
+    this.#fanout.publish(exchange, routingKey, raw);
+  }
+
+  /** Subscribes in-process; see {@link Broker.subscribeFanout}. */
+  async subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe> {
+    this.#assertOpen('subscribeFanout');
+    return this.#fanout.subscribe(exchange, bindingKey, listener);
+  }
+
+  /** Queues a publish reaches: see the module comment. */
+  #route(options: PublishOptions): string[] {
+    if (options.exchange === '') return [options.routingKey];
+    const bound: string[] = [];
+    for (const member of this.#bindings.get(options.exchange) ?? []) {
+      const cut = member.indexOf('\0');
+      if (member.slice(0, cut) === options.routingKey) bound.push(member.slice(cut + 1));
+    }
+    if (bound.length > 0 || options.dropUnrouted === true) return bound;
+    return [options.routingKey];
   }
 
   /** Starts consuming `options.queues`, round robin, within the prefetch window. */

@@ -171,6 +171,16 @@ export class DelayedList {
     return this.#entries.splice(0, n);
   }
 
+  /** Entries of the given queues, earliest first, at most `limit`. */
+  list(queues: ReadonlySet<string>, limit: number): DelayedEntry[] {
+    const out: DelayedEntry[] = [];
+    for (const entry of this.#entries) {
+      if (out.length >= limit) break;
+      if (queues.has(entry.queue)) out.push(entry);
+    }
+    return out;
+  }
+
   /** Removes every entry of `queue`; returns how many. */
   purge(queue: string): number {
     let removed = 0;

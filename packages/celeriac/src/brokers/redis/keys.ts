@@ -69,6 +69,8 @@ export class RedisKeys {
   constructor(
     /** kombu's `global_keyprefix` ('' for none). */
     readonly prefix: string = '',
+    /** The broker URL's db number: part of kombu's fanout channel names (§2.5). */
+    readonly db: number = 0,
   ) {
     this.unacked = `${prefix}unacked`;
     this.unackedIndex = `${prefix}unacked_index`;
@@ -100,6 +102,27 @@ export class RedisKeys {
    */
   wakeChannel(queue: string): string {
     return `${this.prefix}celeriac.wake.${queue}`;
+  }
+
+  /**
+   * kombu's pub/sub channel of a fanout exchange (§2.5, default `fanout_prefix` and
+   * `fanout_patterns`): `<prefix>/<db>.<exchange>` plus `/<routingKey>` when the key is
+   * non-empty, e.g. `/0.celeryev/task.sent`, `/0.celery.pidbox`.
+   */
+  fanoutChannel(exchange: string, routingKey: string): string {
+    const base = `${this.prefix}/${this.db}.${exchange}`;
+    return routingKey === '' ? base : `${base}/${routingKey}`;
+  }
+
+  /**
+   * The PSUBSCRIBE pattern kombu uses for a binding on a fanout exchange: the channel with
+   * the binding key's `#` turned into `*` (other glob characters escaped).
+   */
+  fanoutPattern(exchange: string, bindingKey: string): string {
+    const escape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+    const base = `${escape(this.prefix)}/${this.db}.${escape(exchange)}`;
+    if (bindingKey === '') return base;
+    return `${base}/${bindingKey.split('*').map((part) => escape(part).replaceAll('#', '*')).join('*')}`;
   }
 
   /** Every key of ours and kombu's under this prefix is matched by this SCAN pattern. */

@@ -38,7 +38,7 @@
  * wake-up instead of BRPOP (see redis-consumer.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, PublishOptions, SetAsideRecord } from '../../core/spi/broker.js';
+import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
@@ -49,6 +49,7 @@ import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisB
 import { RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
 import { delayedMember, Transitions } from './transitions.js';
 import { WakeSubscriber } from './wake-subscriber.js';
+import { delayedOf, RedisFanout } from './fanout.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
@@ -62,9 +63,11 @@ interface Commands {
   publish(channel: string, message: string): Promise<number>;
   zAdd(key: string, member: { score: number; value: string }): Promise<number>;
   sAdd(key: string, member: string): Promise<number>;
+  sRem(key: string, member: string): Promise<number>;
   sMembers(key: string): Promise<string[]>;
   lLen(key: string): Promise<number>;
   lRange(key: string, start: number, stop: number): Promise<string[]>;
+  zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
 }
 
 /** A {@link Broker} on Redis, sharing kombu's layout. */
@@ -88,6 +91,7 @@ export class RedisBroker implements Broker {
   readonly #givingBack = new Set<Promise<void>>();
   readonly #maintenance: Maintenance;
   readonly #wake: WakeSubscriber;
+  readonly #fanout: RedisFanout;
   #seq = 0;
   #lastPromote = Number.NEGATIVE_INFINITY;
   readonly #host: RedisConsumerHost;
@@ -99,8 +103,9 @@ export class RedisBroker implements Broker {
   constructor(url: string, options: RedisBrokerOptions = {}) {
     this.options = resolveRedisBrokerOptions(options);
     this.#target = parseRedisUrl(url);
-    this.keys = new RedisKeys(this.#target.transportOptions.globalKeyprefix);
+    this.keys = new RedisKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db);
     this.#wake = new WakeSubscriber(this.#target, this.keys, (q) => this.#wakeQueue(q), this.options.log);
+    this.#fanout = new RedisFanout(this.#target, this.keys, (ch, raw) => this.#command(`publish on ${ch}`, (c) => c.publish(ch, raw)), this.options.log);
     this.#maintenance = new Maintenance({
       options: this.options,
       transitions: () => this.#transitions(),
@@ -150,6 +155,7 @@ export class RedisBroker implements Broker {
       this.#unsettled.clear();
       if (pending.length > 0) await this.#restoreAll(pending);
       await this.#wake.close();
+      await this.#fanout.close();
       if (this.#client !== undefined) await closeRedisClient(this.#client);
       this.#state = 'closed';
     })();
@@ -178,7 +184,7 @@ export class RedisBroker implements Broker {
     const step = stepOf(options.priority);
     const later = deliverAt !== undefined && deliverAt > this.options.clock.now();
     await this.#command(`publish to ${routingKey}`, async (c) => {
-      const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey);
+      const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey, options.dropUnrouted === true);
       await Promise.all(queues.map((q) => {
         const bucket = this.keys.bucket(q, step);
         if (later) return c.zAdd(this.keys.delayed, { score: deliverAt, value: delayedMember(bucket, raw) });
@@ -238,6 +244,38 @@ export class RedisBroker implements Broker {
     return out;
   }
 
+  /** Reads `celeriac.delayed` (earliest first) and keeps entries of `queues` (fanout.ts). */
+  async delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]> {
+    this.#assertOpen('delayedMessages');
+    const entries = await this.#command('read delayed messages', (c) => c.zRangeWithScores(this.keys.delayed, 0, -1));
+    return delayedOf(this.keys, entries, queues, limit);
+  }
+
+  /** SADDs kombu's binding member `rk␆␖␆␖queue` to `_kombu.binding.<exchange>`. */
+  async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    this.#assertOpen('bindQueue');
+    checkQueueName(queue);
+    await this.#command(`bind ${queue}`, (c) => c.sAdd(this.keys.binding(exchange), bindingMember(routingKey, queue)));
+  }
+
+  /** SREMs the binding member added by {@link RedisBroker.bindQueue}. */
+  async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    this.#assertOpen('unbindQueue');
+    await this.#command(`unbind ${queue}`, (c) => c.sRem(this.keys.binding(exchange), bindingMember(routingKey, queue)));
+  }
+
+  /** PUBLISH on kombu's fanout channel (fanout.ts). */
+  publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+    this.#assertOpen('publishFanout');
+    return this.#fanout.publish(exchange, routingKey, raw);
+  }
+
+  /** PSUBSCRIBE on kombu's fanout channel pattern (fanout.ts). */
+  subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe> {
+    this.#assertOpen('subscribeFanout');
+    return this.#fanout.subscribe(exchange, bindingKey, listener);
+  }
+
   #transitions(): Promise<Transitions> {
     this.#connecting ??= (async () => {
       const client = createRedisClient(this.#target, { name: 'celeriac-broker', ...(this.options.log ? { log: this.options.log } : {}) });
@@ -263,13 +301,13 @@ export class RedisBroker implements Broker {
     }
   }
 
-  async #route(c: Commands, exchange: string, routingKey: string): Promise<string[]> {
+  async #route(c: Commands, exchange: string, routingKey: string, dropUnrouted: boolean): Promise<string[]> {
     const queues = new Set<string>();
     for (const member of await c.sMembers(this.keys.binding(exchange))) {
       const binding = parseBindingMember(member);
       if (binding?.routingKey === routingKey && binding.queue !== '') queues.add(binding.queue);
     }
-    return queues.size > 0 ? [...queues] : [routingKey];
+    return queues.size > 0 || dropUnrouted ? [...queues] : [routingKey];
   }
 
   /** Publishers help promote due ETA messages too (at most once per promote interval). */

@@ -17,6 +17,7 @@ interface WorkerFlags {
   prefetchMultiplier?: string;
   pool?: string;
   shutdownTimeout?: string;
+  taskEvents?: boolean;
 }
 
 const LEVELS: Record<string, string> = { critical: 'fatal', warning: 'warn' };
@@ -33,6 +34,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .option('--prefetch-multiplier <n>', 'messages prefetched per slot; 0 = unlimited')
     .option('-P, --pool <pool>', 'execution pool: async', 'async')
     .option('--shutdown-timeout <seconds>', 'seconds a warm shutdown waits for running tasks')
+    .option('-E, --task-events', 'send task events for monitors (celery events, Flower); default: workerSendTaskEvents')
     .action(async (flags: WorkerFlags) => {
       const { app, label } = await getApp(true);
       if (flags.loglevel !== undefined) {
@@ -51,6 +53,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
         hostname: flags.hostname,
         shutdownTimeout: parseNumberOption('--shutdown-timeout', flags.shutdownTimeout),
         pool: 'async',
+        ...(flags.taskEvents === true ? { sendTaskEvents: true } : {}),
       });
       ctx.io.out(renderBanner(worker, label));
       await worker.start();
@@ -59,6 +62,11 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       const keepAlive = setInterval(() => {}, 1 << 30);
       await new Promise<void>((resolve) => {
         const uninstall = installShutdownSignals(worker, () => {
+          uninstall();
+          resolve();
+        });
+        // A remote `shutdown` command closes the worker without a signal.
+        void worker.stopped.then(() => {
           uninstall();
           resolve();
         });

@@ -14,6 +14,7 @@
  *   until then, and is held by the broker, never in worker memory.
  */
 import type { Message } from '../../protocol/types.js';
+import type { Unsubscribe } from './backend.js';
 
 /** What an adapter can do; the conformance suite reads this to pick its expectations. */
 export interface BrokerCapabilities {
@@ -34,7 +35,27 @@ export interface PublishOptions {
   priority?: number;
   /** Epoch ms before which the message must not be delivered (ETA / countdown). */
   deliverAt?: number;
+  /**
+   * With a named exchange: deliver only to queues bound with {@link Broker.bindQueue} whose
+   * routing key matches, and drop the message when none does (kombu's behaviour, used for
+   * pidbox replies whose requester gave up), instead of falling back to the queue named by
+   * the routing key.
+   * @default false
+   */
+  dropUnrouted?: boolean;
 }
+
+/** A message the broker holds until its delivery time (ETA / countdown, or deferred). */
+export interface DelayedRecord {
+  /** The envelope text. */
+  raw: string;
+  queue: string;
+  /** Epoch ms when it becomes ready. */
+  deliverAt: number;
+}
+
+/** Stops a subscription made with {@link Broker.subscribeFanout} (idempotent). */
+export type { Unsubscribe } from './backend.js';
 
 /** One delivered message, owned by the consumer until settled exactly once. */
 export interface Delivery {
@@ -121,4 +142,27 @@ export interface Broker {
   queueLength(queue: string): Promise<number>;
   /** Messages parked by `setAside`, oldest first. */
   setAsideMessages(): Promise<SetAsideRecord[]>;
+  /**
+   * Messages held for later delivery to any of `queues`, earliest first, at most `limit`
+   * (what `inspect scheduled` shows).
+   */
+  delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]>;
+  /**
+   * Binds `queue` to a direct `exchange` with `routingKey` (Redis: kombu's binding set), so
+   * `publish` to that exchange and key reaches it. Used for pidbox reply queues.
+   */
+  bindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
+  /** Removes a binding made by {@link Broker.bindQueue} (absent bindings are ignored). */
+  unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
+  /**
+   * Publishes an envelope to a fanout/topic exchange (events, pidbox requests). Redis:
+   * PUBLISH on kombu's channel name (celery-protocol.md §2.5). Nobody listening = dropped.
+   */
+  publishFanout(exchange: string, routingKey: string, raw: string): Promise<void>;
+  /**
+   * Receives what is published on `exchange` whose routing key matches `bindingKey` (kombu
+   * topic rules: words split by '.', '*' = one word, '#' = zero or more). Redis: PSUBSCRIBE
+   * on a connection of its own. The listener must not throw.
+   */
+  subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe>;
 }

@@ -1,0 +1,122 @@
+/**
+ * @module cli/commands/migrate
+ * `celeriac migrate <from> <to>`: move waiting task messages from one broker to another
+ * (e.g. two Redis databases), queue by queue, as `celery migrate` does. Each message is
+ * published to the same queue on the destination before it is acked on the source, so a
+ * crash in between duplicates a message rather than losing it. Messages held for a future
+ * ETA in Celeriac's delayed set are not moved until they are due.
+ */
+import type { Command } from 'commander';
+import type { App } from '../../core/app.js';
+import type { Broker, Delivery } from '../../core/spi/broker.js';
+import { createApp } from '../../index.js';
+import { decodeEnvelope } from '../../protocol/envelope.js';
+import { type CliContext, parseNumberOption } from '../io.js';
+import { appQueues } from './purge.js';
+
+interface MigrateFlags {
+  queues?: string;
+  limit?: string;
+  timeout: string;
+  tasks?: string;
+  forever?: boolean;
+}
+
+/** Most messages fetched but not yet moved (held back by -T or past --limit). */
+const SKIP_WINDOW = 500;
+
+/** What one migration does. */
+export interface MigrateOptions {
+  source: Broker;
+  destination: Broker;
+  queues: readonly string[];
+  /** Stop after moving this many. */
+  limit?: number;
+  /** Stop when no message came for this long (ms); ignored with `forever`. */
+  idleMs: number;
+  forever: boolean;
+  /** Only move these task names (others stay on the source). */
+  tasks?: ReadonlySet<string>;
+  /** Called after each message moved. */
+  onMoved(count: number, total: number, name: string, id: string): void;
+  /** Resolves to stop early (signals). */
+  stop?: Promise<void>;
+}
+
+/** Moves messages; resolves with how many were moved. */
+export async function migrateMessages(o: MigrateOptions): Promise<number> {
+  for (const q of o.queues) await o.destination.declareQueue(q);
+  const lengths = await Promise.all(o.queues.map((q) => o.source.queueLength(q)));
+  const total = lengths.reduce((a, b) => a + b, 0);
+  let moved = 0;
+  let chain = Promise.resolve();
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const arm = () => {
+    if (idle !== undefined) clearTimeout(idle);
+    if (!o.forever) idle = setTimeout(finish, o.idleMs);
+  };
+  // Messages not moved are held until the end, then given back in order: restoring them at
+  // once would hand the same message straight back to this consumer.
+  const skipped: Delivery[] = [];
+  const handle = async (d: Delivery) => {
+    if (o.limit !== undefined && moved >= o.limit) return void skipped.push(d);
+    const { message, deliveryInfo } = decodeEnvelope(d.raw);
+    const name = String(message.headers['task'] ?? '');
+    if (o.tasks !== undefined && !o.tasks.has(name)) return void skipped.push(d);
+    await o.destination.publish(message, { exchange: '', routingKey: d.queue, priority: deliveryInfo.priority ?? message.properties.priority });
+    await d.ack();
+    moved++;
+    o.onMoved(moved, total, name, String(message.headers['id'] ?? ''));
+    if (o.limit !== undefined && moved >= o.limit) finish();
+  };
+  const consumer = o.source.consume({
+    queues: o.queues,
+    prefetch: SKIP_WINDOW,
+    onDelivery: (d) => {
+      arm();
+      // One at a time, in order; an unreadable message is left where it was.
+      chain = chain.then(() => handle(d)).catch(() => void skipped.push(d));
+    },
+  });
+  arm();
+  await Promise.race([done, ...(o.stop ? [o.stop] : [])]);
+  if (idle !== undefined) clearTimeout(idle);
+  await consumer.close();
+  await chain;
+  for (const d of skipped.reverse()) await d.restore();
+  return moved;
+}
+
+/** Registers the command. */
+export function registerMigrate(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App }>): void {
+  program
+    .command('migrate <source> <destination>')
+    .description('Move waiting task messages from one broker URL to another.')
+    .option('-Q, --queues <list>', 'comma-separated queues to move (default: the app\'s task queues)')
+    .option('-n, --limit <n>', 'move at most this many messages')
+    .option('-t, --timeout <seconds>', 'stop when no message came for this long', '1.0')
+    .option('-T, --tasks <list>', 'comma-separated task names to move (default: all)')
+    .option('-F, --forever', 'keep moving messages until interrupted')
+    .action(async (source: string, destination: string, flags: MigrateFlags) => {
+      const limit = parseNumberOption('-n/--limit', flags.limit, { integer: true, min: 1 });
+      const idleSec = parseNumberOption('-t/--timeout', flags.timeout) as number;
+      const { app } = await getApp(false);
+      const queues = flags.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? appQueues(app);
+      const tasks = flags.tasks?.split(',').map((t) => t.trim()).filter(Boolean);
+      const from = createApp({ broker: source, logLevel: 'silent' }, { env: {} });
+      const to = createApp({ broker: destination, logLevel: 'silent' }, { env: {} });
+      try {
+        const moved = await migrateMessages({
+          source: from.broker, destination: to.broker, queues, idleMs: idleSec * 1000, forever: flags.forever === true,
+          ...(limit !== undefined ? { limit } : {}),
+          ...(tasks !== undefined && tasks.length > 0 ? { tasks: new Set(tasks) } : {}),
+          onMoved: (n, total, name, id) => ctx.io.out(`Migrating task ${n}/${total || '?'}: ${name}[${id}]\n`),
+        });
+        ctx.io.out(`Migrated ${moved} ${moved === 1 ? 'message' : 'messages'}.\n`);
+      } finally {
+        await Promise.all([from.close(), to.close()]);
+      }
+    });
+}

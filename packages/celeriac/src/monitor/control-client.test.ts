@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../brokers/memory/memory-broker.js';
+import { buildControlReply, CONTROL_EXCHANGE, decodeControlRequest, isAddressedTo, REPLY_EXCHANGE, type ControlRequest } from '../protocol/pidbox.js';
+import type { Json } from '../protocol/types.js';
+import { FakeClock } from '../testing/fake-clock.js';
+import { ControlClient } from './control-client.js';
+
+/** A stand-in worker mailbox: answers addressed requests with `answer(request)`. */
+async function fakeNode(broker: MemoryBroker, nodename: string, answer: (r: ControlRequest) => Json | undefined, seen: ControlRequest[] = []) {
+  return broker.subscribeFanout(CONTROL_EXCHANGE, '#', (raw) => {
+    const { request } = decodeControlRequest(raw);
+    seen.push(request);
+    if (!isAddressedTo(request, nodename) || request.reply_to === undefined || request.ticket === undefined) return;
+    const value = answer(request);
+    if (value === undefined) return;
+    const message = buildControlReply(nodename, value, { ticket: request.ticket, clock: 7 });
+    void broker.publish(message, { exchange: request.reply_to.exchange, routingKey: request.reply_to.routing_key, dropUnrouted: true });
+  });
+}
+
+const brokers: MemoryBroker[] = [];
+function newBroker(): MemoryBroker {
+  const b = new MemoryBroker();
+  brokers.push(b);
+  return b;
+}
+afterEach(async () => {
+  await Promise.all(brokers.splice(0).map((b) => b.close()));
+});
+
+describe('ControlClient', () => {
+  it('collects every reply until the limit given by the destination, then releases the reply queue', async () => {
+    const broker = newBroker();
+    await fakeNode(broker, 'a@x', () => ({ ok: 'pong' }));
+    await fakeNode(broker, 'b@x', () => ({ ok: 'pong' }));
+    await fakeNode(broker, 'c@x', () => ({ ok: 'pong' }));
+    const client = new ControlClient(broker);
+    // A 60 s timeout: this only returns early because the limit (2 destinations) is reached.
+    const replies = await client.broadcast('ping', { reply: true, destination: ['a@x', 'c@x'], timeout: 60_000 });
+    expect(replies.map((r) => Object.keys(r)[0]).sort()).toEqual(['a@x', 'c@x']);
+    // Unbound: a reply published now is dropped, not queued for nobody.
+    const late = buildControlReply('a@x', 1, { ticket: 'x', clock: 1 });
+    await broker.publish(late, { exchange: REPLY_EXCHANGE, routingKey: client.oid, dropUnrouted: true });
+    expect(await broker.queueLength(client.replyQueue)).toBe(0);
+  });
+
+  it('sends method, arguments, destination and a ticket; inspect merges the replies by node', async () => {
+    const broker = newBroker();
+    const seen: ControlRequest[] = [];
+    await fakeNode(broker, 'a@x', (r) => ({ ok: `${r.method} ${JSON.stringify(r.arguments)}` }), seen);
+    const client = new ControlClient(broker, { oid: 'oid-1' });
+    const merged = await client.inspect('rate_limit', { arguments: { task_name: 't', rate_limit: '1/s' }, destination: ['a@x'], timeout: 60_000 });
+    expect(merged).toEqual({ 'a@x': { ok: 'rate_limit {"task_name":"t","rate_limit":"1/s"}' } });
+    expect(seen[0]).toMatchObject({ method: 'rate_limit', destination: ['a@x'], pattern: null, matcher: null, reply_to: { exchange: 'reply.celery.pidbox', routing_key: 'oid-1' } });
+    expect(typeof seen[0]?.ticket).toBe('string');
+  });
+
+  it('ends collection when the timeout passes with no new reply (each reply restarts the wait)', async () => {
+    const broker = newBroker();
+    const clock = new FakeClock();
+    let answered = 0;
+    let nudge: () => void = () => {};
+    const answeredOnce = new Promise<void>((resolve) => (nudge = resolve));
+    await fakeNode(broker, 'a@x', () => {
+      answered++;
+      setTimeout(nudge, 20);
+      return { ok: 'pong' };
+    });
+    const client = new ControlClient(broker, { clock });
+    let settled = false;
+    const result = client.ping({ timeout: 1000 }).then((r) => {
+      settled = true;
+      return r;
+    });
+    await answeredOnce;
+    clock.advance(999);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    clock.advance(1);
+    expect(await result).toEqual({ 'a@x': { ok: 'pong' } });
+    expect(answered).toBe(1);
+  });
+
+  it('returns nothing when nobody answers, and fire-and-forget commands carry no ticket', async () => {
+    const broker = newBroker();
+    const seen: ControlRequest[] = [];
+    await fakeNode(broker, 'a@x', () => undefined, seen);
+    const client = new ControlClient(broker);
+    expect(await client.broadcast('ping', { reply: true, timeout: 50 })).toEqual([]);
+    expect(await client.broadcast('heartbeat')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen.map((r) => [r.method, r.ticket])).toEqual([['ping', expect.any(String)], ['heartbeat', undefined]]);
+  });
+
+  it('keeps concurrent broadcasts apart by ticket and calls onReply as replies arrive', async () => {
+    const broker = newBroker();
+    await fakeNode(broker, 'a@x', (r) => r.method);
+    const client = new ControlClient(broker);
+    const calls: unknown[] = [];
+    const [stats, clock] = await Promise.all([
+      client.broadcast('stats', { reply: true, limit: 1, timeout: 60_000, onReply: (r) => calls.push(r) }),
+      client.broadcast('clock', { reply: true, limit: 1, timeout: 60_000 }),
+    ]);
+    expect(stats).toEqual([{ 'a@x': 'stats' }]);
+    expect(clock).toEqual([{ 'a@x': 'clock' }]);
+    expect(calls).toEqual([{ 'a@x': 'stats' }]);
+  });
+
+  it('close() ends a pending broadcast with what it has', async () => {
+    const broker = newBroker();
+    const client = new ControlClient(broker);
+    const pending = client.ping({ timeout: 60_000 });
+    await new Promise((r) => setTimeout(r, 10));
+    await client.close();
+    expect(await pending).toEqual({});
+  });
+
+  it('rejects a negative timeout', async () => {
+    await expect(new ControlClient(newBroker()).ping({ timeout: -1 })).rejects.toThrow(RangeError);
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * @module monitor/control-client
+ * The remote-control client behind `celeriac inspect`, `celeriac control` and the
+ * dashboard: broadcasts a command on the `celery.pidbox` fanout exchange and collects the
+ * replies workers (Celeriac or Python) push to this client's reply queue
+ * (celery-protocol.md §5).
+ *
+ * As kombu does, the reply queue `<oid>.reply.celery.pidbox` is bound to the
+ * `reply.celery.pidbox` exchange only while a broadcast waits for replies, and unbound and
+ * emptied afterwards, so a client that goes away leaves no binding behind for workers to keep
+ * filling. Concurrent broadcasts share the queue; replies are told apart by ticket.
+ *
+ * The timeout works as kombu's: collection ends when `timeout` passes with no new reply
+ * (each reply restarts the wait), or as soon as `limit` replies arrived.
+ */
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import type { Broker, Consumer, Delivery } from '../core/spi/broker.js';
+import { LamportClock } from '../protocol/lamport-clock.js';
+import { CONTROL_EXCHANGE, REPLY_EXCHANGE, decodeControlReply, encodeControlRequest, replyQueueName, type DecodedControlReply } from '../protocol/pidbox.js';
+import type { Json, JsonObject } from '../protocol/types.js';
+import { ReplyCollector, flattenReplies, type NodeReply } from './reply-collector.js';
+
+export type { NodeReply } from './reply-collector.js';
+
+/** Options of {@link ControlClient}. */
+export interface ControlClientOptions {
+  /** Source of time for the reply timeout and the `expires` header. @default systemClock */
+  clock?: Clock;
+  /** This client's reply address (kombu's oid). @default a random uuid */
+  oid?: string;
+  /** Makes tickets and delivery tags. @default crypto.randomUUID */
+  newId?: () => string;
+}
+
+/** Options of {@link ControlClient.broadcast}. */
+export interface BroadcastOptions {
+  /** Keyword arguments of the command. @default {} */
+  arguments?: JsonObject;
+  /** Node names to address; null or empty addresses every worker. @default null */
+  destination?: readonly string[] | null;
+  /** With `matcher`, address the nodes whose name matches. @default null */
+  pattern?: string | null;
+  /** How `pattern` matches: `glob` or `pcre`. @default null */
+  matcher?: 'glob' | 'pcre' | null;
+  /** Wait for replies. Without, the command is fire-and-forget and `[]` is returned. @default false */
+  reply?: boolean;
+  /** Milliseconds to wait for the next reply. @default 1000 */
+  timeout?: number;
+  /** Stop after this many replies. @default the destination length, else no limit */
+  limit?: number | null;
+  /** Called with each reply as it arrives. */
+  onReply?: (reply: NodeReply) => void;
+}
+
+interface Pending {
+  readonly collector: ReplyCollector;
+  readonly timeoutMs: number;
+  readonly onReply: ((reply: NodeReply) => void) | undefined;
+  timer: TimerHandle | undefined;
+  resolve: () => void;
+}
+
+/** Broadcasts remote-control commands and collects the replies. */
+export class ControlClient {
+  /** The reply address workers route replies with. */
+  readonly oid: string;
+  readonly #broker: Broker;
+  readonly #clock: Clock;
+  readonly #newId: () => string;
+  readonly #lamport = new LamportClock();
+  readonly #pending = new Map<string, Pending>();
+  #consumer: Consumer | undefined;
+  /** Serializes binding and unbinding the reply queue. */
+  #queueOps: Promise<void> = Promise.resolve();
+
+  constructor(broker: Broker, options: ControlClientOptions = {}) {
+    this.#broker = broker;
+    this.#clock = options.clock ?? systemClock;
+    this.#newId = options.newId ?? randomUUID;
+    this.oid = options.oid ?? randomUUID();
+  }
+
+  /** The reply queue name. */
+  get replyQueue(): string {
+    return replyQueueName(this.oid);
+  }
+
+  /**
+   * Sends `method` to the addressed workers. With `reply`, resolves with the replies
+   * (`[{node: value}, ...]`, in arrival order) once the timeout or the limit ends collection.
+   */
+  async broadcast(method: string, options: BroadcastOptions = {}): Promise<NodeReply[]> {
+    const timeoutMs = options.timeout ?? 1000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeout must be a number of ms >= 0, got ${String(options.timeout)}`);
+    const destination = options.destination !== undefined && options.destination !== null && options.destination.length > 0 ? [...options.destination] : null;
+    const ticket = options.reply === true ? this.#newId() : undefined;
+    const raw = encodeControlRequest(
+      {
+        method,
+        arguments: options.arguments ?? {},
+        destination,
+        pattern: options.pattern ?? null,
+        matcher: options.matcher ?? null,
+        ...(ticket !== undefined ? { ticket, reply_to: { exchange: REPLY_EXCHANGE, routing_key: this.oid } } : {}),
+      },
+      { clock: this.#lamport.forward(), expires: timeoutMs > 0 ? (this.#clock.now() + timeoutMs) / 1000 : 0, deliveryTag: this.#newId() },
+    );
+    if (ticket === undefined) {
+      await this.#broker.publishFanout(CONTROL_EXCHANGE, '', raw);
+      return [];
+    }
+    const collector = new ReplyCollector({ ticket, limit: options.limit ?? null, destination });
+    let pending!: Pending;
+    const done = new Promise<void>((resolve) => {
+      pending = { collector, timeoutMs, onReply: options.onReply, timer: undefined, resolve };
+    });
+    this.#pending.set(ticket, pending);
+    try {
+      await this.#ensureReplyQueue();
+      await this.#broker.publishFanout(CONTROL_EXCHANGE, '', raw);
+    } catch (error) {
+      await this.#finish(ticket).catch(() => {});
+      throw error;
+    }
+    if (collector.complete) pending.resolve();
+    else this.#restartTimer(pending);
+    await done;
+    await this.#finish(ticket);
+    return [...collector.replies];
+  }
+
+  /**
+   * Sends an inspect command and merges the replies into `{node: value}` (Celery's
+   * `app.control.inspect()` result). Empty when nobody answered.
+   */
+  async inspect(method: string, options: Omit<BroadcastOptions, 'reply'> = {}): Promise<{ [node: string]: Json }> {
+    return flattenReplies(await this.broadcast(method, { ...options, reply: true }));
+  }
+
+  /** `ping`: `{node: {ok: 'pong'}}` for every worker that answered in time. */
+  ping(options: Omit<BroadcastOptions, 'reply' | 'arguments'> = {}): Promise<{ [node: string]: Json }> {
+    return this.inspect('ping', options);
+  }
+
+  /** Stops waiting: pending broadcasts resolve with what they have, the reply queue is released. */
+  async close(): Promise<void> {
+    for (const pending of this.#pending.values()) pending.resolve();
+    await Promise.all([...this.#pending.keys()].map((ticket) => this.#finish(ticket)));
+    await this.#queueOps;
+  }
+
+  #restartTimer(pending: Pending): void {
+    if (pending.timer !== undefined) this.#clock.clearTimer(pending.timer);
+    pending.timer = this.#clock.setTimer(() => pending.resolve(), pending.timeoutMs);
+  }
+
+  /** Runs queue operations one after another; a failed one does not block the next. */
+  #serial(op: () => Promise<void>): Promise<void> {
+    const next = this.#queueOps.then(op);
+    this.#queueOps = next.catch(() => {});
+    return next;
+  }
+
+  #onDelivery(delivery: Delivery): void {
+    delivery.ack().catch(() => {
+      // A reply is transient: if the ack fails the queue is emptied on release anyway.
+    });
+    let reply: DecodedControlReply;
+    try {
+      reply = decodeControlReply(delivery.raw);
+    } catch {
+      return; // not a reply we can read; kombu would drop it too
+    }
+    this.#lamport.adjust(reply.clock);
+    const pending = reply.ticket === null ? this.#pending.values().next().value : this.#pending.get(reply.ticket);
+    if (pending === undefined) return; // a late reply to a finished broadcast
+    const accepted = pending.collector.offer(reply);
+    if (accepted === undefined) return;
+    try {
+      pending.onReply?.(accepted);
+    } catch {
+      // A callback error must not stop collection.
+    }
+    if (pending.collector.complete) pending.resolve();
+    else this.#restartTimer(pending);
+  }
+
+  #ensureReplyQueue(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#consumer !== undefined) return;
+      // Bind before publishing, or the replies of fast workers are dropped (§10.5).
+      await this.#broker.bindQueue(this.replyQueue, REPLY_EXCHANGE, this.oid);
+      this.#consumer = this.#broker.consume({ queues: [this.replyQueue], prefetch: 0, onDelivery: (d) => this.#onDelivery(d) });
+    });
+  }
+
+  async #finish(ticket: string): Promise<void> {
+    const pending = this.#pending.get(ticket);
+    if (pending === undefined) return;
+    if (pending.timer !== undefined) this.#clock.clearTimer(pending.timer);
+    this.#pending.delete(ticket);
+    if (this.#pending.size > 0) return;
+    await this.#serial(async () => {
+      if (this.#pending.size > 0 || this.#consumer === undefined) return;
+      const consumer = this.#consumer;
+      this.#consumer = undefined;
+      await consumer.close();
+      await this.#broker.unbindQueue(this.replyQueue, REPLY_EXCHANGE, this.oid);
+      await this.#broker.purge(this.replyQueue);
+    });
+  }
+}

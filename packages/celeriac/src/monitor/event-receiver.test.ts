@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../brokers/memory/memory-broker.js';
+import { encodeEventEnvelope, type EventDict } from '../protocol/events.js';
+import { LamportClock } from '../protocol/lamport-clock.js';
+import { CONTROL_EXCHANGE, decodeControlRequest } from '../protocol/pidbox.js';
+import { FakeClock } from '../testing/fake-clock.js';
+import { EventReceiver, prepareEvent } from './event-receiver.js';
+
+const brokers: MemoryBroker[] = [];
+afterEach(async () => {
+  await Promise.all(brokers.splice(0).map((b) => b.close()));
+});
+
+const base = (type: string, extra: Record<string, unknown> = {}): EventDict =>
+  ({ hostname: 'w1@h', utcoffset: 0, pid: 1, clock: 10, timestamp: 1000, type, ...extra }) as EventDict;
+
+describe('prepareEvent', () => {
+  it('adjusts the timestamp by the difference of utcoffsets and stamps local_received', () => {
+    // Sender one hour west of us (utcoffset 1 vs our 0): its timestamps are already UTC
+    // epoch seconds, Celery still shifts by the offset difference, so we do too.
+    const e = prepareEvent(base('worker-heartbeat', { utcoffset: 1 }), new LamportClock(), 0, 5_000);
+    expect(e['timestamp']).toBe(1000 - 3600);
+    expect(e['local_received']).toBe(5);
+  });
+
+  it('merges the sender clock, gives task-sent a clock of ours, and numbers clockless events', () => {
+    const lamport = new LamportClock();
+    prepareEvent(base('task-started', { clock: 41 }), lamport, 0, 0);
+    expect(lamport.value).toBe(42);
+    const sent = prepareEvent(base('task-sent', { clock: 3 }), lamport, 0, 0);
+    expect(sent['clock']).toBe(41);
+    const bare = base('custom-event');
+    delete bare['clock'];
+    expect(prepareEvent(bare, lamport, 0, 0)['clock']).toBe(lamport.value);
+  });
+});
+
+describe('EventReceiver', () => {
+  it('hands on single events and task.multi batches, wakes workers, and stops on close', async () => {
+    const broker = new MemoryBroker();
+    brokers.push(broker);
+    const clock = new FakeClock(1_000_000);
+    const woken: string[] = [];
+    await broker.subscribeFanout(CONTROL_EXCHANGE, '#', (raw) => woken.push(decodeControlRequest(raw).request.method));
+    const got: [string, number][] = [];
+    const errors: Error[] = [];
+    const receiver = new EventReceiver(broker, (e, at) => got.push([e.type, at]), { clock, utcoffset: 0, onError: (e) => errors.push(e) });
+    await receiver.start();
+    await broker.publishFanout('celeryev', 'worker.online', encodeEventEnvelope(base('worker-online'), { hostname: 'w1@h', routingKey: 'worker.online', deliveryTag: 'tag-1' }));
+    const batch = [base('task-received', { uuid: 'u' }), base('task-started', { uuid: 'u' })];
+    await broker.publishFanout('celeryev', 'task.multi', encodeEventEnvelope(batch, { hostname: 'w1@h', routingKey: 'task.multi', deliveryTag: 'tag-2' }));
+    await broker.publishFanout('celeryev', 'task.bad', 'not an envelope');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(got).toEqual([['worker-online', 1_000_000], ['task-received', 1_000_000], ['task-started', 1_000_000]]);
+    expect(errors).toHaveLength(1);
+    expect(woken).toEqual(['heartbeat']);
+    await receiver.close();
+    await broker.publishFanout('celeryev', 'worker.online', encodeEventEnvelope(base('worker-online'), { hostname: 'w1@h', routingKey: 'worker.online', deliveryTag: 'tag-1' }));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(got).toHaveLength(3);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * @module testing/broker-fanout-conformance
+ * The part of the broker conformance suite about exchanges other than the default one:
+ * fanout/topic pub/sub (`publishFanout` / `subscribeFanout`, used by events and pidbox
+ * requests) and direct bindings (`bindQueue`, `dropUnrouted`, used by pidbox replies).
+ * Called from {@link brokerConformance}; internal to testing/.
+ */
+import { randomUUID } from 'node:crypto';
+import { expect, it } from 'vitest';
+import type { Broker } from '../core/spi/broker.js';
+import { type Harness, idOf, makeMessage, sleep } from './broker-harness.js';
+
+/** What one subscriber got: `routingKey raw`. */
+function collector(): { got: string[]; listener: (raw: string, routingKey: string) => void; waitFor: (n: number) => Promise<void> } {
+  const got: string[] = [];
+  return {
+    got,
+    listener: (raw, routingKey) => got.push(`${routingKey} ${raw}`),
+    async waitFor(n) {
+      const deadline = Date.now() + 3000;
+      while (got.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${got.length}/${n} fanout messages: ${got.join(' | ')}`);
+        await sleep(5);
+      }
+    },
+  };
+}
+
+/** Registers the fanout and binding tests (inside brokerConformance's describe). */
+export function defineFanoutTests(get: () => Harness): void {
+  const exchangeName = () => `cf-ex-${randomUUID().slice(0, 8)}`;
+
+  it('publishFanout reaches every subscriber whose binding key matches, with the routing key', async () => {
+    const broker: Broker = get().broker;
+    const ex = exchangeName();
+    const all = collector();
+    const workers = collector();
+    const exact = collector();
+    const other = collector();
+    const unsubs = [
+      await broker.subscribeFanout(ex, '#', all.listener),
+      await broker.subscribeFanout(ex, 'worker.*', workers.listener),
+      await broker.subscribeFanout(ex, 'task.sent', exact.listener),
+      await broker.subscribeFanout(`${ex}-other`, '#', other.listener),
+    ];
+    await broker.publishFanout(ex, 'task.sent', 'one');
+    await broker.publishFanout(ex, 'worker.heartbeat', 'two');
+    await broker.publishFanout(ex, 'task.multi', 'three');
+    await all.waitFor(3);
+    await Promise.all(unsubs.map((u) => u()));
+    expect(all.got).toEqual(['task.sent one', 'worker.heartbeat two', 'task.multi three']);
+    expect(workers.got).toEqual(['worker.heartbeat two']);
+    expect(exact.got).toEqual(['task.sent one']);
+    expect(other.got).toEqual([]);
+  });
+
+  it('an empty routing key reaches subscribers bound with the empty key (pidbox requests)', async () => {
+    const broker = get().broker;
+    const ex = exchangeName();
+    const mailbox = collector();
+    const unsub = await broker.subscribeFanout(ex, '', mailbox.listener);
+    await broker.publishFanout(ex, '', '{"method": "ping"}');
+    await mailbox.waitFor(1);
+    await unsub();
+    expect(mailbox.got).toEqual([' {"method": "ping"}']);
+  });
+
+  it('unsubscribe stops delivery; publishing with nobody listening is dropped', async () => {
+    const broker = get().broker;
+    const ex = exchangeName();
+    await broker.publishFanout(ex, 'a', 'nobody');
+    const first = collector();
+    const second = collector();
+    const unsubFirst = await broker.subscribeFanout(ex, '#', first.listener);
+    const unsubSecond = await broker.subscribeFanout(ex, '#', second.listener);
+    await broker.publishFanout(ex, 'a', 'both');
+    await Promise.all([first.waitFor(1), second.waitFor(1)]);
+    await unsubFirst();
+    await unsubFirst();
+    await broker.publishFanout(ex, 'a', 'second only');
+    await second.waitFor(2);
+    await unsubSecond();
+    expect(first.got).toEqual(['a both']);
+    expect(second.got).toEqual(['a both', 'a second only']);
+  });
+
+  it('bindQueue routes a direct exchange by binding; dropUnrouted drops what no binding matches', async () => {
+    const h = get();
+    const ex = exchangeName();
+    const q = await h.queue('reply');
+    await h.broker.bindQueue(q, ex, 'oid-1');
+    await h.broker.publish(makeMessage('bound'), { exchange: ex, routingKey: 'oid-1', dropUnrouted: true });
+    await h.broker.publish(makeMessage('unbound'), { exchange: ex, routingKey: 'oid-2', dropUnrouted: true });
+    await h.broker.unbindQueue(q, ex, 'oid-1');
+    await h.broker.publish(makeMessage('after unbind'), { exchange: ex, routingKey: 'oid-1', dropUnrouted: true });
+    expect(await h.broker.queueLength(q)).toBe(1);
+    expect(await h.broker.queueLength('oid-2')).toBe(0);
+    expect(await h.broker.queueLength('oid-1')).toBe(0);
+    const inbox = h.consume([q], 1);
+    const d = await inbox.next();
+    expect(idOf(d)).toBe('bound');
+    expect(JSON.parse(d.raw).properties.delivery_info).toEqual({ exchange: ex, routing_key: 'oid-1' });
+    await inbox.ack(d);
+  });
+}
+
+/** Registers the `delayedMessages` test (inside brokerConformance's describe). */
+export function defineDelayedListingTests(get: () => Harness): void {
+  it('delayedMessages lists held messages of the given queues, earliest first', async () => {
+    const h = get();
+    const q = await h.queue('eta');
+    const other = await h.queue('eta-other');
+    const now = Date.now();
+    await h.publish(q, 'later', { deliverAt: now + 60_000, priority: 6 });
+    await h.publish(q, 'sooner', { deliverAt: now + 30_000 });
+    await h.publish(other, 'elsewhere', { deliverAt: now + 10_000 });
+    await h.publish(q, 'ready now');
+    const listed = await h.broker.delayedMessages([q], 10);
+    expect(listed.map((r) => [JSON.parse(r.raw).headers.id, r.queue, r.deliverAt])).toEqual([
+      ['sooner', q, now + 30_000],
+      ['later', q, now + 60_000],
+    ]);
+    expect((await h.broker.delayedMessages([q, other], 1)).map((r) => JSON.parse(r.raw).headers.id)).toEqual(['elsewhere']);
+  });
+}

@@ -1,0 +1,72 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../../brokers/memory/memory-broker.js';
+import { decodeEventEnvelope, type EventDict } from '../../protocol/events.js';
+import { LamportClock } from '../../protocol/lamport-clock.js';
+import { FakeClock } from '../../testing/fake-clock.js';
+import { EventDispatcher, TASK_BATCH_MAX } from './event-dispatcher.js';
+import { exceptionRepr, signum } from './task-event-fields.js';
+
+async function setup(taskEvents: boolean) {
+  const broker = new MemoryBroker();
+  const messages: { rk: string; events: EventDict[] }[] = [];
+  await broker.subscribeFanout('celeryev', '#', (raw, rk) => messages.push({ rk, events: decodeEventEnvelope(raw) }));
+  const clock = new FakeClock(1_795_269_934_000);
+  const lamport = new LamportClock();
+  const dispatcher = new EventDispatcher({ broker, hostname: 'w@h', clock, lamport, log: pino({ level: 'silent' }) }, { taskEvents });
+  return { broker, messages, dispatcher, lamport };
+}
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('EventDispatcher', () => {
+  it('sends worker events one by one with the common fields', async () => {
+    const { messages, dispatcher } = await setup(false);
+    await dispatcher.send('worker-online', { freq: 2 });
+    await flush();
+    expect(messages).toEqual([{ rk: 'worker.online', events: [{ hostname: 'w@h', utcoffset: expect.any(Number), pid: process.pid, clock: 1, freq: 2, timestamp: 1_795_269_934, type: 'worker-online' }] }]);
+  });
+
+  it('batches task events as task.multi, flushing on the next turn or when full', async () => {
+    const { messages, dispatcher } = await setup(true);
+    dispatcher.sendTask('task-received', { uuid: 'a' });
+    dispatcher.sendTask('task-started', { uuid: 'a' });
+    expect(messages).toEqual([]);
+    await flush();
+    await flush();
+    expect(messages.map((m) => [m.rk, m.events.map((e) => `${e.type}:${String(e['clock'])}`)])).toEqual([['task.multi', ['task-received:1', 'task-started:2']]]);
+    for (let i = 0; i < TASK_BATCH_MAX + 1; i++) dispatcher.sendTask('task-started', { uuid: String(i) });
+    await dispatcher.close();
+    await flush();
+    expect(messages.slice(1).map((m) => m.events.length)).toEqual([TASK_BATCH_MAX, 1]);
+  });
+
+  it('drops task events while disabled and says whether a switch changed anything', async () => {
+    const { messages, dispatcher } = await setup(false);
+    dispatcher.sendTask('task-started', { uuid: 'a' });
+    expect(dispatcher.setTaskEvents(false)).toBe(false);
+    expect(dispatcher.setTaskEvents(true)).toBe(true);
+    dispatcher.sendTask('task-started', { uuid: 'b' });
+    await dispatcher.close();
+    await flush();
+    expect(messages.flatMap((m) => m.events.map((e) => e['uuid']))).toEqual(['b']);
+  });
+
+  it('never throws when the broker refuses', async () => {
+    const { broker, dispatcher } = await setup(true);
+    await broker.close();
+    await expect(dispatcher.send('worker-heartbeat', {})).resolves.toBeUndefined();
+  });
+});
+
+describe('task event fields', () => {
+  it('writes exceptions as Python reprs and signal names as numbers', () => {
+    expect(exceptionRepr(new TypeError("it's"))).toBe(`TypeError("it's")`);
+    expect(exceptionRepr('plain')).toBe("Exception('plain')");
+    expect(signum('SIGKILL')).toBe(9);
+    expect(signum('term')).toBe(15);
+    expect(signum('9')).toBe(9);
+    expect(signum('SIGNOPE')).toBeNull();
+    expect(signum(null)).toBeNull();
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * @module worker/events/event-dispatcher
+ * Sends Celery events from a worker on the `celeryev` fanout exchange (celery-protocol.md
+ * §4): worker events (online, heartbeat, offline) one by one, task events batched as
+ * `task.multi` arrays like a Python worker does (flushed on the next turn of the event loop
+ * or at {@link TASK_BATCH_MAX} events), so a busy worker publishes far fewer messages.
+ *
+ * Task events are only sent while enabled (`-E`, `workerSendTaskEvents`, the
+ * `enable_events` / `disable_events` commands); worker events always are, so monitors see
+ * the worker. Sending never throws: an unreachable broker costs events, never tasks.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.js';
+import type { Broker } from '../../core/spi/broker.js';
+import { coerceError } from '../../errors.js';
+import {
+  buildEvent,
+  encodeEventEnvelope,
+  EVENT_EXCHANGE,
+  eventRoutingKey,
+  TASK_MULTI_ROUTING_KEY,
+  utcOffsetHours,
+  type EventDict,
+} from '../../protocol/events.js';
+import type { LamportClock } from '../../protocol/lamport-clock.js';
+import type { Json } from '../../protocol/types.js';
+
+/** Most task events in one `task.multi` message (Python's buffer size). */
+export const TASK_BATCH_MAX = 24;
+
+/** What the dispatcher needs. */
+export interface EventDispatcherHost {
+  readonly broker: Broker;
+  readonly hostname: string;
+  /** Wall time for `timestamp` and `utcoffset`. */
+  readonly clock: Clock;
+  /** The worker's Lamport clock (shared with the mailbox). */
+  readonly lamport: LamportClock;
+  readonly log: Logger;
+}
+
+/** The worker's event sender. */
+export class EventDispatcher {
+  #taskEvents: boolean;
+  #buffer: EventDict[] = [];
+  #flushScheduled = false;
+  readonly #pending = new Set<Promise<void>>();
+  #failures = 0;
+
+  constructor(private readonly host: EventDispatcherHost, options: { taskEvents: boolean }) {
+    this.#taskEvents = options.taskEvents;
+  }
+
+  /** Whether task events are being sent. */
+  get taskEventsEnabled(): boolean {
+    return this.#taskEvents;
+  }
+
+  /** Turns task events on or off; returns false when already so. */
+  setTaskEvents(enabled: boolean): boolean {
+    if (this.#taskEvents === enabled) return false;
+    this.#taskEvents = enabled;
+    return true;
+  }
+
+  /** Builds an event dict stamped now with the next clock value. */
+  build(type: string, fields: Record<string, Json | undefined>): EventDict {
+    const now = this.host.clock.now();
+    return buildEvent(type, {
+      hostname: this.host.hostname,
+      utcoffset: utcOffsetHours(new Date(now).getTimezoneOffset()),
+      pid: process.pid,
+      clock: this.host.lamport.forward(),
+      timestamp: now / 1000,
+    }, fields);
+  }
+
+  /** Sends a worker (or any non-task) event now. */
+  send(type: string, fields: Record<string, Json | undefined>): Promise<void> {
+    const event = this.build(type, fields);
+    return this.#publish(eventRoutingKey(type), event);
+  }
+
+  /** Queues a task event for the next batch; dropped while task events are disabled. */
+  sendTask(type: string, fields: Record<string, Json | undefined>): void {
+    if (!this.#taskEvents) return;
+    this.#buffer.push(this.build(type, fields));
+    if (this.#buffer.length >= TASK_BATCH_MAX) this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Publishes buffered task events now. */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#buffer.length === 0) return;
+    const batch = this.#buffer;
+    this.#buffer = [];
+    void this.#publish(TASK_MULTI_ROUTING_KEY, batch);
+  }
+
+  /** Flushes and waits for every publish in flight. */
+  async close(): Promise<void> {
+    this.flush();
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  #publish(routingKey: string, body: EventDict | EventDict[]): Promise<void> {
+    const raw = encodeEventEnvelope(body, { hostname: this.host.hostname, routingKey, deliveryTag: randomUUID() });
+    const p = this.host.broker
+      .publishFanout(EVENT_EXCHANGE, routingKey, raw)
+      .then(() => {
+        this.#failures = 0;
+      })
+      .catch((err: unknown) => {
+        // One line per outage, not one per event.
+        if (this.#failures++ === 0) this.host.log.warn({ err: coerceError(err) }, 'could not send events; dropping them until the broker is back');
+      })
+      .finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+    return p;
+  }
+}

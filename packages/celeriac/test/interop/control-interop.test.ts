@@ -1,0 +1,145 @@
+/**
+ * Python's `celery inspect` and `celery control` against a Celeriac worker on Redis: the
+ * replies parse as Celery's and the commands take effect. Broker keys and pub/sub channels
+ * are isolated by a kombu global_keyprefix; result keys are per task id and deleted.
+ */
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, Worker, type App } from 'celeriac';
+import { shouldRunPythonTests } from '../support/python.js';
+import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { CeleryCli } from './celery-cli.js';
+
+const DB = 11;
+const prefix = `ctl-${randomUUID().slice(0, 8)}:`;
+const BROKER = `redis://127.0.0.1:6379/${DB}`;
+const ready = (await shouldRunRedisTests('control interop')) && shouldRunPythonTests('control interop');
+const NODE = `ts-${process.pid}@interop`;
+const taskIds: string[] = [];
+
+async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.runIf(ready)('celery inspect / control against a Celeriac worker', () => {
+  let app: App;
+  let worker: Worker;
+  let cli: CeleryCli;
+  let release: () => void = () => undefined;
+
+  beforeAll(async () => {
+    app = createApp({ broker: `${BROKER}?global_keyprefix=${prefix}`, backend: BROKER }, { env: {}, logger: pino({ level: 'silent' }) });
+    app.task('interop.add', (x: number, y: number) => x + y);
+    app.task('interop.block', { bind: true }, (ctx) => new Promise((resolve, reject) => {
+      release = () => resolve('released');
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+    }));
+    worker = new Worker(app, { hostname: NODE, concurrency: 1 });
+    await worker.start();
+    cli = new CeleryCli({ broker: BROKER, backend: BROKER, keyPrefix: prefix });
+  }, 30_000);
+
+  afterAll(async () => {
+    release();
+    if (worker?.state !== 'closed') await worker?.close({ deadlineMs: 2000 });
+    await app?.close();
+    cli?.dispose();
+    await deleteKeys(prefix, BROKER);
+    await deleteResults(taskIds, BROKER);
+  }, 30_000);
+
+  const send = async (name: string, args: unknown[] = [], options: Record<string, unknown> = {}) => {
+    const r = await app.sendTask(name, args as never, {}, options);
+    taskIds.push(r.id);
+    return r;
+  };
+
+  it('inspect ping, stats, registered, active_queues', async () => {
+    expect(await cli.inspect('ping', [], NODE)).toEqual({ [NODE]: { ok: 'pong' } });
+    const stats = (await cli.inspect('stats', [], NODE))[NODE] as Record<string, unknown>;
+    expect(stats).toMatchObject({ pid: process.pid, prefetch_count: 4, pool: { 'max-concurrency': 1 }, broker: { transport: 'redis', virtual_host: String(DB) } });
+    expect(await cli.inspect('registered', [], NODE)).toEqual({ [NODE]: ['interop.add', 'interop.block'] });
+    const queues = (await cli.inspect('active_queues', [], NODE))[NODE] as { name: string }[];
+    expect(queues.map((q) => q.name)).toEqual(['celery']);
+  }, 60_000);
+
+  it('inspect active, reserved, query_task and scheduled show what the worker holds', async () => {
+    const blocked = await send('interop.block');
+    const waiting = await send('interop.add', [1, 2]);
+    const eta = await send('interop.add', [3, 4], { countdown: 300 });
+    await until(() => worker.active === 1 && worker.reserved === 1, 'one active, one reserved');
+    const active = (await cli.inspect('active', [], NODE))[NODE] as { id: string; name: string }[];
+    expect(active.map((r) => [r.id, r.name])).toEqual([[blocked.id, 'interop.block']]);
+    const reserved = (await cli.inspect('reserved', [], NODE))[NODE] as { id: string }[];
+    expect(reserved.map((r) => r.id)).toEqual([waiting.id]);
+    const q = (await cli.inspect('query_task', [blocked.id, waiting.id], NODE))[NODE] as Record<string, [string, { id: string }]>;
+    expect(q[blocked.id]?.[0]).toBe('active');
+    expect(q[waiting.id]?.[0]).toBe('reserved');
+    const scheduled = (await cli.inspect('scheduled', [], NODE))[NODE] as { eta: string; request: { id: string } }[];
+    expect(scheduled.map((s) => s.request.id)).toEqual([eta.id]);
+    release();
+    expect(await waiting.get({ timeout: 10_000 })).toBe(3);
+  }, 60_000);
+
+  it('control revoke flags the id (inspect revoked lists it) and the task is not run', async () => {
+    const id = randomUUID();
+    taskIds.push(id);
+    const r = await cli.run(['control', 'revoke', id, '-t', '5', '-d', NODE]);
+    expect(r.stdout).toContain(`tasks ${id} flagged as revoked`);
+    expect((await cli.inspect('revoked', [], NODE))[NODE]).toContain(id);
+    const res = await app.sendTask('interop.add', [1, 1], {}, { taskId: id });
+    await until(async () => (await app.backend.get(res.id))?.status === 'REVOKED', 'REVOKED state');
+  }, 60_000);
+
+  it('control terminate stops a running task: REVOKED', async () => {
+    const blocked = await send('interop.block');
+    await until(() => worker.active === 1, 'task running');
+    const r = await cli.run(['control', 'terminate', 'SIGKILL', blocked.id, '-t', '5', '-d', NODE]);
+    expect(r.stdout).toContain(`terminate: ${blocked.id}`);
+    await until(async () => (await app.backend.get(blocked.id))?.status === 'REVOKED', 'REVOKED state');
+  }, 60_000);
+
+  it('control rate_limit, add_consumer and cancel_consumer take effect', async () => {
+    const rl = await cli.run(['control', 'rate_limit', 'interop.add', '10/m', '-t', '5', '-d', NODE]);
+    expect(rl.stdout).toContain('new rate limit set successfully');
+    expect(worker.rateLimitOf('interop.add')).toBeCloseTo(10 / 60);
+    expect((await cli.run(['control', 'rate_limit', 'interop.add', '0', '-t', '5', '-d', NODE])).stdout).toContain('rate limit disabled successfully');
+    const add = await cli.run(['control', 'add_consumer', 'extraq', '-t', '5', '-d', NODE]);
+    expect(add.stdout).toContain('add consumer extraq');
+    expect(await (await send('interop.add', [20, 22], { queue: 'extraq' })).get({ timeout: 10_000 })).toBe(42);
+    const cancel = await cli.run(['control', 'cancel_consumer', 'extraq', '-t', '5', '-d', NODE]);
+    expect(cancel.stdout).toContain('no longer consuming from extraq');
+    const queues = (await cli.inspect('active_queues', [], NODE))[NODE] as { name: string }[];
+    expect(queues.map((q) => q.name)).toEqual(['celery']);
+  }, 60_000);
+
+  it('a starting Python worker syncs revoked ids from the Celeriac worker (mingle hello)', async () => {
+    const id = randomUUID();
+    await cli.run(['control', 'revoke', id, '-t', '5', '-d', NODE]);
+    const pyNode = `py-mingle-${process.pid}@interop`;
+    const py = cli.spawn(['worker', '-n', pyNode, '-Q', `pymingle-${process.pid}`, '-c', '1', '-P', 'solo', '--without-gossip', '--without-heartbeat', '-l', 'INFO']);
+    try {
+      await until(() => /ready\./.test(py.output()), 'python worker ready', 30_000);
+      expect(py.output()).toMatch(/mingle: sync with 1 nodes/);
+      expect(py.output()).not.toMatch(/ValueError|Traceback/);
+      expect((await cli.inspect('revoked', [], pyNode))[pyNode]).toContain(id);
+    } finally {
+      py.child.kill('SIGTERM');
+      await new Promise((resolve) => py.child.once('exit', resolve));
+    }
+  }, 60_000);
+
+  it('control shutdown stops the worker', async () => {
+    const r = await cli.run(['control', 'shutdown', '-t', '2', '-d', NODE]);
+    expect(r.code).not.toBe(0); // shutdown never replies: "No nodes replied within time constraint"
+    await until(() => worker.state === 'closed', 'worker closed');
+    await worker.stopped;
+  }, 60_000);
+});
