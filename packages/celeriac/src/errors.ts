@@ -39,6 +39,8 @@ export const ErrorCodes = {
   WORKER_LOST: 'CELERIAC_ERR_WORKER_LOST',
   /** A broker or backend operation failed (connection lost, server error). */
   TRANSPORT: 'CELERIAC_ERR_TRANSPORT',
+  /** A fenced publish (beat) was refused: the sender no longer holds beat's lease. */
+  FENCED: 'CELERIAC_ERR_FENCED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -27,6 +27,7 @@ import type { Message } from '../../protocol/types.js';
 import { MemoryConsumer, MemoryDelivery, type ConsumerHost, type Settlement } from './memory-consumer.js';
 import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { MemoryBeatStore } from './beat-store.js';
 
 /** Options of {@link MemoryBroker}. */
 export interface MemoryBrokerOptions {
@@ -64,6 +65,7 @@ export class MemoryBroker implements Broker {
   #firstConsumer = 0;
   #pumpScheduled = false;
   #timer: TimerHandle | undefined;
+  #beatStore: MemoryBeatStore | undefined;
   readonly #host: ConsumerHost = {
     settle: (delivery, settlement) => this.#settle(delivery, settlement),
     wake: () => this.#wake(),
@@ -120,12 +122,21 @@ export class MemoryBroker implements Broker {
     const queue = checkQueueName(options.routingKey);
     const deliverAt = options.deliverAt;
     checkDeliverAt(deliverAt);
+    if (options.fence !== undefined && this.#beatStore?.applyFence(options.fence) !== true) {
+      throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
+    }
     const tag = randomUUID();
     const raw = encodeEnvelope(message, { deliveryTag: tag, exchange: options.exchange, routingKey: options.routingKey });
     const stored: StoredMessage = { raw, tag, redelivered: false };
     const bucket = bucketOf(options.priority);
     this.#ready.ensure(queue);
     this.#delay(deliverAt ?? Number.NEGATIVE_INFINITY, queue, bucket, stored);
+  }
+
+  /** The beat store of this broker (one per broker, so fences are checked in `publish`). */
+  beatStore(): MemoryBeatStore {
+    this.#beatStore ??= new MemoryBeatStore(this.options.clock);
+    return this.#beatStore;
   }
 
   /** Starts consuming `options.queues`, round robin, within the prefetch window. */

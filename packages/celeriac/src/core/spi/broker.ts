@@ -14,6 +14,7 @@
  *   until then, and is held by the broker, never in worker memory.
  */
 import type { Message } from '../../protocol/types.js';
+import type { BeatStore, PublishFence } from './beat-store.js';
 
 /** What an adapter can do; the conformance suite reads this to pick its expectations. */
 export interface BrokerCapabilities {
@@ -34,6 +35,8 @@ export interface PublishOptions {
   priority?: number;
   /** Epoch ms before which the message must not be delivered (ETA / countdown). */
   deliverAt?: number;
+  /** Publish only while a beat lease holds (from this broker's `beatStore()`); else a STATE error. */
+  fence?: PublishFence;
 }
 
 /** One delivered message, owned by the consumer until settled exactly once. */
@@ -121,4 +124,6 @@ export interface Broker {
   queueLength(queue: string): Promise<number>;
   /** Messages parked by `setAside`, oldest first. */
   setAsideMessages(): Promise<SetAsideRecord[]>;
+  /** Beat's lease, run state and dynamic entries, beside the queues (brokers that host beat). */
+  beatStore?(): BeatStore;
 }
