@@ -9,6 +9,7 @@ import type { App } from '../core/app.js';
 import { CeleriacError } from '../errors.js';
 import { createApp } from '../index.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
+import { registerBeat } from './commands/beat.js';
 import { registerCall } from './commands/call.js';
 import { registerResult } from './commands/result.js';
 import { registerWorker } from './commands/worker.js';
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   };
 
   registerWorker(program, ctx, getApp, setCode);
+  registerBeat(program, ctx, getApp, setCode);
   registerCall(program, ctx, getApp);
   registerResult(program, ctx, getApp, setCode);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });

@@ -8,6 +8,7 @@ import { renderBanner } from '../../worker/banner.js';
 import { installShutdownSignals } from '../../worker/signals.js';
 import { Worker } from '../../worker/worker.js';
 import { type CliContext, UsageError, parseNumberOption } from '../io.js';
+import { startEmbeddedBeat } from './beat.js';
 
 interface WorkerFlags {
   queues?: string;
@@ -17,6 +18,7 @@ interface WorkerFlags {
   prefetchMultiplier?: string;
   pool?: string;
   shutdownTimeout?: string;
+  beat?: boolean;
 }
 
 const LEVELS: Record<string, string> = { critical: 'fatal', warning: 'warn' };
@@ -33,6 +35,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .option('--prefetch-multiplier <n>', 'messages prefetched per slot; 0 = unlimited')
     .option('-P, --pool <pool>', 'execution pool: async', 'async')
     .option('--shutdown-timeout <seconds>', 'seconds a warm shutdown waits for running tasks')
+    .option('-B, --beat', 'also run the periodic task scheduler in this process')
     .action(async (flags: WorkerFlags) => {
       const { app, label } = await getApp(true);
       if (flags.loglevel !== undefined) {
@@ -54,6 +57,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       });
       ctx.io.out(renderBanner(worker, label));
       await worker.start();
+      const beat = flags.beat === true ? await startEmbeddedBeat(app) : undefined;
       // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
       // until a signal stops the worker, or node exits with code 13 on the pending await.
       const keepAlive = setInterval(() => {}, 1 << 30);
@@ -63,6 +67,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
           resolve();
         });
       }).finally(() => clearInterval(keepAlive));
+      await beat?.close();
       await app.close();
       done(0);
     });
