@@ -47,6 +47,8 @@ export const ErrorCodes = {
   IGNORE: 'CELERIAC_ERR_IGNORE',
   /** A task asked for a retry past its `maxRetries` and gave no error to fail with. */
   MAX_RETRIES_EXCEEDED: 'CELERIAC_ERR_MAX_RETRIES_EXCEEDED',
+  /** A fenced publish (beat) was refused: the sender no longer holds beat's lease. */
+  FENCED: 'CELERIAC_ERR_FENCED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -9,6 +9,7 @@ import type { App } from '../core/app.js';
 import { CeleriacError } from '../errors.js';
 import { createApp } from '../index.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
+import { registerBeat } from './commands/beat.js';
 import { registerCall } from './commands/call.js';
 import { registerGraph } from './commands/graph.js';
 import { registerEvents } from './commands/events.js';
@@ -58,6 +59,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   };
 
   registerWorker(program, ctx, getApp, setCode);
+  registerBeat(program, ctx, getApp, setCode);
   registerCall(program, ctx, getApp);
   registerResult(program, ctx, getApp, setCode);
   registerGraph(program, ctx);

@@ -18,7 +18,7 @@ import type { ResolvedSettings } from './settings.js';
 import { toSignatureDicts } from './signature.js';
 import type { ApplyOptions, TimeInput } from './call-options.js';
 import type { ResolvedTaskOptions } from './task-options.js';
-import type { Broker } from './spi/broker.js';
+import type { Broker, PublishOptions } from './spi/broker.js';
 
 /** What the producer needs from the app. */
 export interface ProducerHost {
@@ -138,11 +138,11 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
   return out;
 }
 
-/** Publishes a built message. */
-export async function publishTask(broker: Broker, out: OutgoingTask): Promise<void> {
+/** Publishes a built message; `extra.fence` makes the publish conditional (beat). */
+export async function publishTask(broker: Broker, out: OutgoingTask, extra: Pick<PublishOptions, 'fence'> = {}): Promise<void> {
   // The default exchange '' delivers to the queue named by the routing key, so publish to
   // the queue itself; a custom routing key only means something with a named exchange.
   const { exchange, queue, routingKey } = out.route;
-  const options = { exchange, routingKey: exchange === '' ? queue : routingKey, priority: out.priority };
+  const options = { exchange, routingKey: exchange === '' ? queue : routingKey, priority: out.priority, ...extra };
   await broker.publish(encodeTaskMessage(out.message), out.deliverAt === undefined ? options : { ...options, deliverAt: out.deliverAt });
 }

@@ -7,6 +7,7 @@
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { parseRate } from './rate.js';
+import type { BeatEntryDefinition } from './beat-entry.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -84,6 +85,16 @@ export interface Settings {
   brokerTransportOptions?: Record<string, unknown>;
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default 'info' */
   logLevel?: string;
+  /** Periodic tasks: entry name -> task, schedule, args, kwargs, options. @default {} */
+  beatSchedule?: Record<string, BeatEntryDefinition>;
+  /** IANA time zone crontab schedules are read in. @default 'UTC' */
+  timezone?: string;
+  /** Longest sleep of the beat loop, in seconds. @default 300 */
+  beatMaxLoopInterval?: number;
+  /** Seconds a beat leader's lease lasts without renewal: the longest takeover delay. @default 15 */
+  beatLeaseTtl?: number;
+  /** Seconds past its slot after which a run counts as missed (see `misfire`). @default 60 */
+  beatMisfireGrace?: number;
 }
 
 /** Settings after resolution: every field present, frozen. */
@@ -163,7 +174,38 @@ export const SETTINGS: readonly SettingSpec<keyof Settings>[] = [
     doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs` and `fetchBatchSize`; unknown names are an error. In the environment: JSON.' },
   { name: 'logLevel', type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`)) as never,
     doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' },
+  { name: 'beatSchedule', type: 'json', default: {}, env: envNames('BEAT_SCHEDULE'), check: checkBeatSchedule as never,
+    doc: 'Periodic tasks, Celery\'s `beat_schedule` shape: entry name -> `{ task, schedule, args, kwargs, options, timezone, misfire, misfireGraceSec }`. `schedule` is seconds, a five-field crontab string, or `every()`/`crontab()`/`solar()`. Run by `celeriac beat` or `worker -B` (docs/periodic-tasks.md). In the environment: JSON.' },
+  { name: 'timezone', type: 'string', default: 'UTC', env: envNames('TIMEZONE'), check: checkTimezone as never,
+    doc: 'IANA time zone (e.g. `Europe/Berlin`) in which crontab schedules are read, across DST changes. An entry or a crontab may name its own.' },
+  { name: 'beatMaxLoopInterval', type: 'number', default: 300, env: envNames('BEAT_MAX_LOOP_INTERVAL'), check: positive as never,
+    doc: 'Longest time in seconds the beat loop sleeps between checks (`--max-interval`). The leader also wakes to renew its lease, and picks up changed dynamic entries when it does.' },
+  { name: 'beatLeaseTtl', type: 'number', default: 15, env: envNames('BEAT_LEASE_TTL'), check: positive as never,
+    doc: 'Seconds a beat leader\'s lease lasts without renewal. The leader renews it every third of this; if it dies, another beat takes over when the lease expires, so this is the longest gap in sending.' },
+  { name: 'beatMisfireGrace', type: 'number', default: 60, env: envNames('BEAT_MISFIRE_GRACE'), check: nonNegative as never,
+    doc: 'Seconds past its scheduled time after which a run counts as missed; entries with `misfire: \'skip\'` then skip it (logged) instead of running once to catch up.' },
 ];
+
+function checkTimezone(zone: string): string | null {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return null;
+  } catch {
+    return 'must be an IANA time zone name such as UTC or Europe/Berlin';
+  }
+}
+
+/** Shallow check of the beat_schedule shape; beat checks schedules fully when it starts. */
+function checkBeatSchedule(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be an object of entry name -> entry';
+  for (const [name, entry] of Object.entries(value)) {
+    if (typeof entry !== 'object' || entry === null || typeof (entry as { task?: unknown }).task !== 'string') {
+      return `entry ${JSON.stringify(name)} must be an object with a task name`;
+    }
+    if ((entry as { schedule?: unknown }).schedule === undefined) return `entry ${JSON.stringify(name)} needs a schedule`;
+  }
+  return null;
+}
 
 function checkRoutes(routes: unknown): string | null {
   if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) return 'must be an object';

@@ -7,3 +7,5 @@ export { brokerConformance } from './broker-conformance.js';
 export type { BrokerConformanceOptions } from './broker-conformance.js';
 export { backendConformance } from './backend-conformance.js';
 export type { BackendConformanceOptions } from './backend-conformance.js';
+export { beatStoreConformance } from './beat-store-conformance.js';
+export type { BeatStoreConformanceOptions, BeatStoreFixture } from './beat-store-conformance.js';

@@ -31,6 +31,7 @@ import { MemoryConsumer, MemoryDelivery, type ConsumerHost, type Settlement } fr
 import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import { FanoutHub } from './fanout-hub.js';
+import { MemoryBeatStore } from './beat-store.js';
 
 /** Options of {@link MemoryBroker}. */
 export interface MemoryBrokerOptions {
@@ -71,6 +72,7 @@ export class MemoryBroker implements Broker {
   readonly #fanout = new FanoutHub();
   /** exchange -> binding members `routingKey\0queue`. */
   readonly #bindings = new Map<string, Set<string>>();
+  #beatStore: MemoryBeatStore | undefined;
   readonly #host: ConsumerHost = {
     settle: (delivery, settlement) => this.#settle(delivery, settlement),
     wake: () => this.#wake(),
@@ -128,6 +130,9 @@ export class MemoryBroker implements Broker {
     checkQueueName(options.routingKey);
     const deliverAt = options.deliverAt;
     checkDeliverAt(deliverAt);
+    if (options.fence !== undefined && this.#beatStore?.applyFence(options.fence) !== true) {
+      throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
+    }
     const bucket = bucketOf(options.priority);
     for (const queue of this.#route(options)) {
       const tag = randomUUID();
@@ -182,6 +187,12 @@ export class MemoryBroker implements Broker {
     }
     if (bound.length > 0 || options.dropUnrouted === true) return bound;
     return [options.routingKey];
+  }
+
+  /** The beat store of this broker (one per broker, so fences are checked in `publish`). */
+  beatStore(): MemoryBeatStore {
+    this.#beatStore ??= new MemoryBeatStore(this.options.clock);
+    return this.#beatStore;
   }
 
   /** Starts consuming `options.queues`, round robin, within the prefetch window. */

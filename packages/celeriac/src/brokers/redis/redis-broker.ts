@@ -51,6 +51,8 @@ import { delayedMember, Transitions } from './transitions.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 import { delayedOf, RedisFanout } from './fanout.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { RedisBeatStore } from './beat-store.js';
+import { publishFenced } from './fenced-publish.js';
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
 
@@ -95,6 +97,7 @@ export class RedisBroker implements Broker {
   #seq = 0;
   #lastPromote = Number.NEGATIVE_INFINITY;
   readonly #host: RedisConsumerHost;
+  #beatStore: RedisBeatStore | undefined;
 
   /**
    * @param url `redis://`, `rediss://`, `sentinel://` or `redis+sentinel://` URL; its
@@ -156,6 +159,7 @@ export class RedisBroker implements Broker {
       if (pending.length > 0) await this.#restoreAll(pending);
       await this.#wake.close();
       await this.#fanout.close();
+      await this.#beatStore?.close();
       if (this.#client !== undefined) await closeRedisClient(this.#client);
       this.#state = 'closed';
     })();
@@ -183,16 +187,29 @@ export class RedisBroker implements Broker {
     const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     const later = deliverAt !== undefined && deliverAt > this.options.clock.now();
+    let fenced = true;
     await this.#command(`publish to ${routingKey}`, async (c) => {
       const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey, options.dropUnrouted === true);
+      if (options.fence !== undefined) {
+        fenced = await publishFenced(this.#client as RedisClient, this.keys, options.fence, queues, step, raw, later ? deliverAt : undefined);
+        return;
+      }
       await Promise.all(queues.map((q) => {
         const bucket = this.keys.bucket(q, step);
         if (later) return c.zAdd(this.keys.delayed, { score: deliverAt, value: delayedMember(bucket, raw) });
         return Promise.all([c.lPush(bucket, raw), c.publish(this.keys.wakeChannel(q), '')]);
       }));
     });
+    if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
     if (later) this.#maintenance.promoteSoon();
     else this.#promoteOnPublish();
+  }
+
+  /** Beat's store on this Redis (same prefix), so publishes can be fenced by its lease. */
+  beatStore(): RedisBeatStore {
+    this.#assertOpen('beatStore');
+    this.#beatStore ??= new RedisBeatStore(this.#target, this.options.log);
+    return this.#beatStore;
   }
 
   /** Starts consuming `options.queues` (round robin) within the prefetch window. */

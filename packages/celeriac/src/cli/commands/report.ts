@@ -43,7 +43,8 @@ export function renderReport(app: App): string {
     if (JSON.stringify(value) === JSON.stringify(spec.default)) continue;
     lines.push(`${spec.name}: ${JSON.stringify(maskSecrets(spec.name, value))}`);
   }
-  const tasks = [...app.tasks.keys()].sort();
+  // Celery's built-in canvas tasks are on every app; list the user's own.
+  const tasks = [...app.tasks.keys()].filter((n) => !n.startsWith('celery.')).sort();
   lines.push('', `tasks: ${tasks.length === 0 ? '(none registered)' : tasks.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

@@ -8,6 +8,7 @@ import { renderBanner } from '../../worker/banner.js';
 import { installShutdownSignals } from '../../worker/signals.js';
 import { Worker } from '../../worker/worker.js';
 import { type CliContext, UsageError, parseNumberOption } from '../io.js';
+import { startEmbeddedBeat } from './beat.js';
 
 interface WorkerFlags {
   queues?: string;
@@ -18,6 +19,7 @@ interface WorkerFlags {
   pool?: string;
   shutdownTimeout?: string;
   taskEvents?: boolean;
+  beat?: boolean;
 }
 
 const LEVELS: Record<string, string> = { critical: 'fatal', warning: 'warn' };
@@ -35,6 +37,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .option('-P, --pool <pool>', 'execution pool: async', 'async')
     .option('--shutdown-timeout <seconds>', 'seconds a warm shutdown waits for running tasks')
     .option('-E, --task-events', 'send task events for monitors (celery events, Flower); default: workerSendTaskEvents')
+    .option('-B, --beat', 'also run the periodic task scheduler in this process')
     .action(async (flags: WorkerFlags) => {
       const { app, label } = await getApp(true);
       if (flags.loglevel !== undefined) {
@@ -57,6 +60,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       });
       ctx.io.out(renderBanner(worker, label));
       await worker.start();
+      const beat = flags.beat === true ? await startEmbeddedBeat(app) : undefined;
       // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
       // until a signal stops the worker, or node exits with code 13 on the pending await.
       const keepAlive = setInterval(() => {}, 1 << 30);
@@ -71,6 +75,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
           resolve();
         });
       }).finally(() => clearInterval(keepAlive));
+      await beat?.close();
       await app.close();
       done(0);
     });

@@ -15,6 +15,7 @@
  */
 import type { Message } from '../../protocol/types.js';
 import type { Unsubscribe } from './backend.js';
+import type { BeatStore, PublishFence } from './beat-store.js';
 
 /** What an adapter can do; the conformance suite reads this to pick its expectations. */
 export interface BrokerCapabilities {
@@ -43,6 +44,8 @@ export interface PublishOptions {
    * @default false
    */
   dropUnrouted?: boolean;
+  /** Publish only while a beat lease holds (from this broker's `beatStore()`); else a STATE error. */
+  fence?: PublishFence;
 }
 
 /** A message the broker holds until its delivery time (ETA / countdown, or deferred). */
@@ -165,4 +168,6 @@ export interface Broker {
    * on a connection of its own. The listener must not throw.
    */
   subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe>;
+  /** Beat's lease, run state and dynamic entries, beside the queues (brokers that host beat). */
+  beatStore?(): BeatStore;
 }

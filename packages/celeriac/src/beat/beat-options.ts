@@ -1,0 +1,63 @@
+/**
+ * @module beat/beat-options
+ * Options of a {@link Beat} (beat.ts), resolved once from the call and the app settings.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { App } from '../core/app.js';
+import type { BeatEntryDefinition } from '../core/beat-entry.js';
+import type { BeatStore } from '../core/spi/beat-store.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { compileSchedule, type CompiledEntry } from './entries.js';
+
+/** Options of {@link Beat}. */
+export interface BeatOptions {
+  /** Longest sleep of the loop, seconds (`--max-interval`). @default settings.beatMaxLoopInterval */
+  maxIntervalSec?: number;
+  /** Lease length, seconds. @default settings.beatLeaseTtl */
+  leaseTtlSec?: number;
+  /** Name of this beat in its lease token and logs. @default `beat-<pid>@<host>-<random>` */
+  holder?: string;
+  /** Where the lease, run state and dynamic entries live. @default app.broker.beatStore() */
+  store?: BeatStore;
+  /** Entries to run instead of `settings.beatSchedule`. */
+  schedule?: Record<string, BeatEntryDefinition>;
+}
+
+/** {@link BeatOptions} resolved once. */
+export interface ResolvedBeatOptions {
+  readonly maxIntervalMs: number;
+  readonly leaseTtlMs: number;
+  readonly holder: string;
+  readonly store: BeatStore;
+  /** The static entries, checked. */
+  readonly statics: ReadonlyMap<string, CompiledEntry>;
+  readonly misfireGraceSec: number;
+  readonly timezone: string;
+}
+
+function positiveSeconds(value: number, what: string): number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} must be a number of seconds > 0, got ${String(value)}`);
+  }
+  return value * 1000;
+}
+
+/** Resolves and checks the options (entries included): throws CONFIG / INVALID_ARGUMENT errors. */
+export function resolveBeatOptions(app: App, options: BeatOptions = {}): ResolvedBeatOptions {
+  const s = app.settings;
+  const store = options.store ?? app.broker.beatStore?.();
+  if (store === undefined) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `The ${app.broker.kind} broker cannot host beat (no beat store): use a redis:// or memory:// broker`);
+  }
+  const misfireGraceSec = s.beatMisfireGrace;
+  return Object.freeze({
+    maxIntervalMs: positiveSeconds(options.maxIntervalSec ?? s.beatMaxLoopInterval, 'maxIntervalSec'),
+    leaseTtlMs: positiveSeconds(options.leaseTtlSec ?? s.beatLeaseTtl, 'leaseTtlSec'),
+    holder: options.holder ?? `beat-${process.pid}@${hostname()}-${randomUUID().slice(0, 8)}`,
+    store,
+    statics: compileSchedule(options.schedule ?? s.beatSchedule, { misfireGraceSec }),
+    misfireGraceSec,
+    timezone: s.timezone,
+  });
+}
