@@ -12,14 +12,13 @@ import { sendCallbacks, sendErrbacks } from '../core/follow-up.js';
 import { buildMeta, type MetaContext } from '../core/result-meta.js';
 import {
   NotRegistered,
-  SoftTimeLimitExceeded,
   TaskRevokedError,
   TimeLimitExceeded,
   WorkerLostError,
   formatTraceback,
   toExceptionRecord,
 } from '../core/task-errors.js';
-import { traceTask, type TraceOutcome } from '../core/trace.js';
+import type { TraceOutcome } from '../core/trace.js';
 import type { AnyTask } from '../core/task.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
@@ -27,7 +26,9 @@ import { ProtocolError } from '../protocol/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
-import type { AsyncPool, Release } from './async-pool.js';
+import type { Release } from './async-pool.js';
+import type { TimeLimitTable } from './pools/time-limit-table.js';
+import type { TaskPool } from './pools/types.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
 import type { TaskEvent } from './task-events.js';
 
@@ -43,13 +44,17 @@ export interface Job {
   readonly abort: AbortController;
   /** Set when shutdown gives up on the job; the running promise is then ignored. */
   abandon?: () => void;
+  /** Set while it runs: ends the run now, failing it with `reason` (revoke with terminate). */
+  terminate?: (reason: Error) => void;
 }
 
 /** What the executor needs from its worker. */
 export interface ExecutorHost {
   readonly app: App;
   readonly hostname: string;
-  readonly pool: AsyncPool;
+  readonly pool: TaskPool;
+  /** Time limits set at run time, and the precedence rules. */
+  readonly timeLimits: TimeLimitTable;
   readonly log: Logger;
   /** Counts finished tasks per name (for stats). */
   countProcessed(name: string): void;
@@ -194,49 +199,22 @@ export class Executor {
   }
 
   private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {
-    const s = this.host.app.settings;
-    const [hard, soft] = message.headers.timelimit;
-    return [hard ?? task.options.timeLimit ?? s.taskTimeLimit, soft ?? task.options.softTimeLimit ?? s.taskSoftTimeLimit];
+    const { hard, soft } = this.host.timeLimits.resolve(task, message, this.host.app.settings);
+    return [hard, soft];
   }
 
-  /** Runs the task; resolves with its outcome, a timeout failure, or 'abandoned'. */
+  /** Runs the task in the pool; resolves with its outcome, a timeout failure, or 'abandoned'. */
   private runWithLimits(job: Job, hard: number | null, soft: number | null): Promise<TraceOutcome | 'abandoned'> {
     const { app, log, hostname } = this.host;
     const { message, delivery } = job;
-    const clock = app.clock;
-    return new Promise((resolve) => {
-      const timers: unknown[] = [];
-      let over = false;
-      const done = (value: TraceOutcome | 'abandoned') => {
-        over = true;
-        for (const t of timers) clock.clearTimer(t as never);
-        resolve(value);
-      };
-      job.abandon = () => {
-        job.abort.abort(new WorkerLostError('worker shut down before the task finished'));
-        done('abandoned');
-      };
-      if (soft !== null) timers.push(clock.setTimer(() => job.abort.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
-      if (hard !== null) {
-        timers.push(
-          clock.setTimer(() => {
-            const error = new TimeLimitExceeded(hard);
-            job.abort.abort(error);
-            log.error({ taskId: message.headers.id, taskName: message.headers.task }, `hard time limit (${hard}s) exceeded`);
-            done({ ok: false, error });
-          }, hard * 1000),
-        );
-      }
-      void traceTask(job.task, message, {
-        hostname,
-        deliveryInfo: { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered },
-        isEager: false,
-        timeLimit: [hard, soft],
-        signal: job.abort.signal,
-        log,
-        // A run given up (hard limit, shutdown) may wake later: it must not overwrite the final state.
-        updateState: (state, meta) => (over ? Promise.resolve() : this.storeState(message, delivery, state, meta)),
-      }).then(done);
+    return this.host.pool.run({
+      job,
+      limits: { hard, soft },
+      hostname,
+      deliveryInfo: { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered },
+      log,
+      clock: app.clock,
+      updateState: (state, meta) => this.storeState(message, delivery, state, meta),
     });
   }
 

@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
-import { AsyncPool } from './async-pool.js';
 import { Executor } from './executor.js';
+import { createPool } from './pools/create-pool.js';
+import { TimeLimitTable, type TimeLimitOverride } from './pools/time-limit-table.js';
+import type { TaskPool } from './pools/types.js';
 import { TaskEventHub, type TaskEventListener } from './task-events.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 
@@ -32,7 +34,9 @@ export interface CloseOptions {
 export class Worker {
   readonly options: ResolvedWorkerOptions;
   readonly log: Logger;
-  private readonly pool: AsyncPool;
+  /** The execution pool (`-P`): resize it with `pool.resize(n)`; `pool.stats()` for figures. */
+  readonly pool: TaskPool;
+  private readonly timeLimits = new TimeLimitTable();
   private readonly executor: Executor;
   private consumer: Consumer | null = null;
   private readonly inFlight = new Set<Promise<void>>();
@@ -46,11 +50,12 @@ export class Worker {
   constructor(readonly app: App, options: WorkerOptions = {}) {
     this.options = resolveWorkerOptions(options, app.settings);
     this.log = app.log.child({ worker: this.options.hostname });
-    this.pool = new AsyncPool(this.options.concurrency);
+    this.pool = createPool(this.options, app, this.log);
     this.executor = new Executor({
       app,
       hostname: this.options.hostname,
       pool: this.pool,
+      timeLimits: this.timeLimits,
       log: this.log,
       countProcessed: (name) => this.processed.set(name, (this.processed.get(name) ?? 0) + 1),
       accepting: () => this.stateValue === 'running',
@@ -64,6 +69,17 @@ export class Worker {
    */
   onTaskEvent(listener: TaskEventListener): () => void {
     return this.taskEvents.on(listener);
+  }
+
+  /**
+   * Sets the hard and soft time limits (seconds) of a task for runs that start from now on,
+   * as Celery's `time_limit` control command: they replace the task's own options, and a
+   * message's `timelimit` header still wins. `null` removes the override. Throws
+   * `CELERIAC_ERR_NOT_REGISTERED` for a task this worker does not know.
+   */
+  setTimeLimit(taskName: string, limits: TimeLimitOverride | null): void {
+    if (this.app.lookup(taskName) === undefined) throw new CeleriacError(ErrorCodes.NOT_REGISTERED, `unknown task ${JSON.stringify(taskName)}`);
+    this.timeLimits.set(taskName, limits);
   }
 
   /** Current lifecycle state. */
@@ -100,6 +116,12 @@ export class Worker {
   async start(): Promise<void> {
     if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
     this.stateValue = 'starting';
+    try {
+      await this.pool.start();
+    } catch (err) {
+      this.stateValue = 'closed';
+      throw err;
+    }
     const { broker, backend } = this.app;
     await broker.connect();
     await backend.connect();
@@ -175,6 +197,7 @@ export class Worker {
       for (const job of this.executor.jobs.values()) job.abandon?.();
       await Promise.allSettled([...this.inFlight]);
     }
+    await this.pool.close();
     this.stateValue = 'closed';
     this.log.info('worker stopped');
   }
