@@ -199,7 +199,7 @@ export class Executor {
   }
 
   private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {
-    const { hard, soft } = this.host.timeLimits.resolve(task, message, this.host.app.settings);
+    const { hard, soft } = this.host.timeLimits.resolve(task, message);
     return [hard, soft];
   }
 

@@ -10,7 +10,7 @@ const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {
     const o = resolveWorkerOptions({ hostname: 'w@h' }, settings);
-    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, maxTasksPerChild: null, maxMemoryPerChild: null });
+    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, maxTasksPerChild: null, maxMemoryPerChild: null, timeLimit: null, softTimeLimit: null });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.queues)).toBe(true);
   });
@@ -27,6 +27,7 @@ describe('resolveWorkerOptions', () => {
     const o = resolveWorkerOptions({ appModule: 'app.ts' }, s);
     expect(o).toMatchObject({ pool: 'threads', maxTasksPerChild: 50, maxMemoryPerChild: 200_000 });
     expect(o.appModule).toBe(pathToFileURL(resolve('app.ts')).href);
+    expect(resolveWorkerOptions({ softTimeLimit: 4 }, resolveSettings({ taskTimeLimit: 9, taskSoftTimeLimit: 3 }, {}))).toMatchObject({ timeLimit: 9, softTimeLimit: 4 });
     expect(resolveWorkerOptions({ appModule: new URL('file:///srv/app.js'), maxTasksPerChild: null }, s)).toMatchObject({ appModule: 'file:///srv/app.js', maxTasksPerChild: null });
   });
 
@@ -42,6 +43,7 @@ describe('resolveWorkerOptions', () => {
     ['an unknown pool', { pool: 'prefork' as never }, /unknown pool "prefork"; available: async, threads, solo/],
     ['the threads pool without appModule', { pool: 'threads' }, /threads pool needs `appModule`/],
     ['maxTasksPerChild 0', { maxTasksPerChild: 0 }, /maxTasksPerChild must be an integer > 0/],
+    ['a negative timeLimit', { timeLimit: -1 }, /timeLimit must be a number of seconds or null/],
     ['fractional maxMemoryPerChild', { maxMemoryPerChild: 1.5 }, /maxMemoryPerChild must be an integer > 0/],
   ];
   for (const [label, options, message] of bad) {

@@ -37,6 +37,10 @@ export interface WorkerOptions {
   maxTasksPerChild?: number | null;
   /** Threads pool: KiB of heap after a task above which its thread is replaced (`--max-memory-per-child`). @default settings.workerMaxMemoryPerChild */
   maxMemoryPerChild?: number | null;
+  /** Hard time limit in seconds for tasks that set none (`--time-limit`). @default settings.taskTimeLimit */
+  timeLimit?: number | null;
+  /** Soft time limit in seconds for tasks that set none (`--soft-time-limit`). @default settings.taskSoftTimeLimit */
+  softTimeLimit?: number | null;
 }
 
 /** Resolved worker options. */
@@ -51,6 +55,8 @@ export interface ResolvedWorkerOptions {
   readonly appModule: string | null;
   readonly maxTasksPerChild: number | null;
   readonly maxMemoryPerChild: number | null;
+  readonly timeLimit: number | null;
+  readonly softTimeLimit: number | null;
 }
 
 function fail(message: string): never {
@@ -87,11 +93,18 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     appModule,
     maxTasksPerChild,
     maxMemoryPerChild,
+    timeLimit: secondsOrNull(options.timeLimit === undefined ? settings.taskTimeLimit : options.timeLimit, 'timeLimit'),
+    softTimeLimit: secondsOrNull(options.softTimeLimit === undefined ? settings.taskSoftTimeLimit : options.softTimeLimit, 'softTimeLimit'),
   });
 }
 
 function positiveOrNull(value: number | null, name: string): number | null {
   if (value !== null && !(Number.isInteger(value) && value > 0)) fail(`${name} must be an integer > 0 or null, got ${String(value)}`);
+  return value;
+}
+
+function secondsOrNull(value: number | null, name: string): number | null {
+  if (value !== null && !(typeof value === 'number' && value >= 0 && Number.isFinite(value))) fail(`${name} must be a number of seconds or null, got ${String(value)}`);
   return value;
 }
 

@@ -36,7 +36,7 @@ export class Worker {
   readonly log: Logger;
   /** The execution pool (`-P`): resize it with `pool.resize(n)`; `pool.stats()` for figures. */
   readonly pool: TaskPool;
-  private readonly timeLimits = new TimeLimitTable();
+  private readonly timeLimits: TimeLimitTable;
   private readonly executor: Executor;
   private consumer: Consumer | null = null;
   private readonly inFlight = new Set<Promise<void>>();
@@ -51,6 +51,7 @@ export class Worker {
     this.options = resolveWorkerOptions(options, app.settings);
     this.log = app.log.child({ worker: this.options.hostname });
     this.pool = createPool(this.options, app, this.log);
+    this.timeLimits = new TimeLimitTable({ hard: this.options.timeLimit, soft: this.options.softTimeLimit });
     this.executor = new Executor({
       app,
       hostname: this.options.hostname,

@@ -5,9 +5,9 @@
  * `soft_time_limit` land there, and so do the task's own limits when the sender knows the
  * task), then the limits set at run time for the task (Celery's `time_limit` control
  * command, which replaces the task's attributes), else the task's options, then the
- * `taskTimeLimit` / `taskSoftTimeLimit` settings.
+ * worker's defaults (`--time-limit` / `--soft-time-limit`, else the `taskTimeLimit` /
+ * `taskSoftTimeLimit` settings).
  */
-import type { ResolvedSettings } from '../../core/settings.js';
 import type { AnyTask } from '../../core/task.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { TaskMessage } from '../../protocol/types.js';
@@ -33,6 +33,9 @@ function check(value: number | null | undefined, what: string): number | null {
 export class TimeLimitTable {
   private readonly overrides = new Map<string, TimeLimits>();
 
+  /** `defaults` apply when neither the message nor the task sets a limit. */
+  constructor(private readonly defaults: TimeLimits) {}
+
   /** Sets both limits of a task for runs that start from now on; `null` removes the override. */
   set(taskName: string, limits: TimeLimitOverride | null): void {
     if (limits === null) {
@@ -48,14 +51,14 @@ export class TimeLimitTable {
   }
 
   /** The limits for one run of `task` from `message`. */
-  resolve(task: AnyTask, message: TaskMessage, settings: ResolvedSettings): TimeLimits {
+  resolve(task: AnyTask, message: TaskMessage): TimeLimits {
     const [headerHard, headerSoft] = message.headers.timelimit;
     const override = this.overrides.get(task.name);
     const taskHard = override !== undefined ? override.hard : (task.options.timeLimit ?? null);
     const taskSoft = override !== undefined ? override.soft : (task.options.softTimeLimit ?? null);
     return {
-      hard: headerHard ?? taskHard ?? settings.taskTimeLimit,
-      soft: headerSoft ?? taskSoft ?? settings.taskSoftTimeLimit,
+      hard: headerHard ?? taskHard ?? this.defaults.hard,
+      soft: headerSoft ?? taskSoft ?? this.defaults.soft,
     };
   }
 }
