@@ -67,3 +67,7 @@ export { Worker } from './worker/worker.js';
 export type { CloseOptions, WorkerState } from './worker/worker.js';
 export type { ResolvedWorkerOptions, WorkerOptions } from './worker/worker-options.js';
 export type { TaskEvent, TaskEventListener, TaskEventType } from './worker/task-events.js';
+export { registerErrorCodec } from './worker/pools/error-transfer.js';
+export type { ErrorCodec } from './worker/pools/error-transfer.js';
+export type { PoolKind, PoolStats, TaskPool, TimeLimits } from './worker/pools/types.js';
+export type { TimeLimitOverride } from './worker/pools/time-limit-table.js';
