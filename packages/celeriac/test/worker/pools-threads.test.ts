@@ -115,6 +115,22 @@ describe('threads pool', () => {
     expect(worker.pool.stats().timeouts).toEqual([0, 1]);
   });
 
+  it('limits count from when a thread takes the task, not while a fresh thread starts', async () => {
+    const { env, tasks } = setup({}, true);
+    const worker = await env.startWorker({ pool: 'threads', appModule, concurrency: 1 });
+    const stuck = await tasks.spinForever.applyAsync([], { timeLimit: 1 });
+    await running(worker);
+    env.clock!.advance(1_000);
+    await waitForState(env, stuck.id, 'FAILURE', 10_000);
+    await waitFor(() => worker.active === 0, 'the slot to be free');
+    // The only thread was just ended; this task waits for its replacement, which takes a while.
+    const next = await tasks.whoami.applyAsync([], { timeLimit: 1 });
+    await running(worker);
+    env.clock!.advance(5_000);
+    const ranOn = await next.get({ timeout: 15_000 });
+    expect(threadIds(worker)).toContain(ranOn);
+  });
+
   it('a soft limit the task cannot see while it spins is followed by the hard limit', async () => {
     const { env, tasks } = setup({}, true);
     const worker = await env.startWorker({ pool: 'threads', appModule, concurrency: 1 });
@@ -184,6 +200,17 @@ describe('threads pool', () => {
     worker.pool.resize(1);
     expect(threadIds(worker)).toHaveLength(1);
     expect(worker.pool.stats().maxConcurrency).toBe(1);
+  });
+
+  it('a shutdown that gives up on a busy thread ends it; the late-ack message goes back to the queue', async () => {
+    const { env, tasks } = setup({ taskAcksLate: true });
+    const worker = await env.startWorker({ pool: 'threads', appModule, concurrency: 1 });
+    const r = await tasks.spinForever.delay();
+    await running(worker);
+    await worker.close({ deadlineMs: 200 });
+    expect(env.broker.settlements(r.id)).toEqual(['restore']);
+    expect(threadIds(worker)).toEqual([]);
+    expect(worker.state).toBe('closed');
   });
 
   it('refuses to start when a thread cannot load the app module, and ends its threads', async () => {

@@ -5,6 +5,7 @@
  * (`terminate`) into the job, and settles the run exactly once, whichever comes first.
  */
 import { SoftTimeLimitExceeded, TimeLimitExceeded, WorkerLostError } from '../../core/task-errors.js';
+import type { TimerHandle } from '../../core/clock.js';
 import type { TraceOutcome } from '../../core/trace.js';
 import type { Json, TaskState } from '../../protocol/types.js';
 import type { PoolRun, RunResult } from './types.js';
@@ -17,12 +18,53 @@ export interface Execution {
   softLimit(reason: SoftTimeLimitExceeded): void;
   /** Stop the body now (hard limit, terminate, shutdown); `reason` is why. */
   stop(reason: Error): void;
+  /**
+   * Resolves when the body starts; the limits count from then. The threads pool may first
+   * wait for a fresh thread, which is not the task's time. @default already started
+   */
+  readonly started?: Promise<void>;
 }
 
 /** Counts of runs ended by time limits, for stats. */
 export interface TimeoutCounters {
   soft: number;
   hard: number;
+}
+
+/** The timers of one run: what to do when each limit passes. */
+interface LimitActions {
+  isOver(): boolean;
+  soft(reason: SoftTimeLimitExceeded): void;
+  hard(error: TimeLimitExceeded): void;
+}
+
+/** Arms the soft and hard timers; returns their handles. */
+function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions): TimerHandle[] {
+  const { clock, limits, log } = run;
+  const h = run.job.message.headers;
+  const { soft, hard } = limits;
+  const timers: TimerHandle[] = [];
+  if (soft !== null) {
+    timers.push(
+      clock.setTimer(() => {
+        if (on.isOver()) return;
+        counters.soft += 1;
+        log.warn({ taskId: h.id, taskName: h.task }, `soft time limit (${soft}s) exceeded`);
+        on.soft(new SoftTimeLimitExceeded(soft));
+      }, soft * 1000),
+    );
+  }
+  if (hard !== null) {
+    timers.push(
+      clock.setTimer(() => {
+        if (on.isOver()) return;
+        counters.hard += 1;
+        log.error({ taskId: h.id, taskName: h.task }, `hard time limit (${hard}s) exceeded`);
+        on.hard(new TimeLimitExceeded(hard));
+      }, hard * 1000),
+    );
+  }
+  return timers;
 }
 
 /**
@@ -35,17 +77,15 @@ export function supervise(
   start: (updateState: (state: TaskState, meta: Json) => Promise<void>) => Execution,
   counters: TimeoutCounters,
 ): Promise<RunResult> {
-  const { job, clock, limits, log } = run;
-  const h = job.message.headers;
+  const { job, clock } = run;
   return new Promise((resolve) => {
-    const timers: ReturnType<typeof clock.setTimer>[] = [];
+    const timers: TimerHandle[] = [];
     let over = false;
-    const done = (value: RunResult): boolean => {
-      if (over) return false;
+    const done = (value: RunResult): void => {
+      if (over) return;
       over = true;
       for (const t of timers) clock.clearTimer(t);
       resolve(value);
-      return true;
     };
     const execution = start((state, meta) => (over ? Promise.resolve() : run.updateState(state, meta)));
     const stopWith = (reason: Error, value: RunResult) => {
@@ -56,30 +96,21 @@ export function supervise(
     };
     job.abandon = () => stopWith(new WorkerLostError('worker shut down before the task finished'), 'abandoned');
     job.terminate = (reason) => stopWith(reason, { ok: false, error: reason });
-    const { soft, hard } = limits;
-    if (soft !== null) {
+    const arm = () => {
+      if (over) return;
       timers.push(
-        clock.setTimer(() => {
-          if (over) return;
-          const reason = new SoftTimeLimitExceeded(soft);
-          counters.soft += 1;
-          log.warn({ taskId: h.id, taskName: h.task }, `soft time limit (${soft}s) exceeded`);
-          job.abort.abort(reason);
-          execution.softLimit(reason);
-        }, soft * 1000),
+        ...armLimits(run, counters, {
+          isOver: () => over,
+          soft: (reason) => {
+            job.abort.abort(reason);
+            execution.softLimit(reason);
+          },
+          hard: (error) => stopWith(error, { ok: false, error }),
+        }),
       );
-    }
-    if (hard !== null) {
-      timers.push(
-        clock.setTimer(() => {
-          if (over) return;
-          counters.hard += 1;
-          log.error({ taskId: h.id, taskName: h.task }, `hard time limit (${hard}s) exceeded`);
-          const error = new TimeLimitExceeded(hard);
-          stopWith(error, { ok: false, error });
-        }, hard * 1000),
-      );
-    }
+    };
+    if (execution.started === undefined) arm();
+    else void execution.started.then(arm, () => undefined);
     void execution.outcome.then(done, (error: unknown) => done({ ok: false, error }));
   });
 }

@@ -45,6 +45,7 @@ export class ThreadsPool implements TaskPool {
   private spawning = 0;
   private closed = false;
   private started = false;
+  private draining = false;
 
   constructor(private readonly options: ThreadsPoolOptions) {
     this.slots = new AsyncPool(options.size);
@@ -78,6 +79,8 @@ export class ThreadsPool implements TaskPool {
   }
 
   cancelWaiters(): void {
+    // Shutdown began: threads ended from now on (abandoned tasks) are not replaced.
+    this.draining = true;
     this.slots.cancelWaiters();
   }
 
@@ -97,7 +100,8 @@ export class ThreadsPool implements TaskPool {
     return supervise(
       run,
       (updateState) => {
-        const outcome = this.take().then(async (t) => {
+        const taken = this.take();
+        const outcome = taken.then(async (t) => {
           thread = t;
           if (stopped !== null) {
             this.offer(t);
@@ -109,6 +113,7 @@ export class ThreadsPool implements TaskPool {
         });
         return {
           outcome: outcome.catch((error: unknown) => ({ ok: false as const, error })),
+          started: taken.then(() => undefined),
           softLimit: (reason) => thread?.softLimit(reason),
           stop: (reason) => {
             stopped = reason;
@@ -195,7 +200,7 @@ export class ThreadsPool implements TaskPool {
 
   /** Starts threads until the pool is back to its size, so the next task need not wait. */
   private refill(): void {
-    while (!this.closed && this.threads.size + this.spawning < this.size) this.spawn();
+    while (!this.closed && !this.draining && this.threads.size + this.spawning < this.size) this.spawn();
   }
 
   private spawn(): void {
