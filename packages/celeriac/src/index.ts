@@ -104,3 +104,7 @@ export { ControlClient } from './monitor/control-client.js';
 export type { BroadcastOptions, ControlClientOptions, NodeReply } from './monitor/control-client.js';
 export { EventReceiver } from './monitor/event-receiver.js';
 export type { EventListener, EventReceiverOptions } from './monitor/event-receiver.js';
+export { registerErrorCodec } from './worker/pools/error-transfer.js';
+export type { ErrorCodec } from './worker/pools/error-transfer.js';
+export type { PoolKind, PoolStats, TaskPool, TimeLimits } from './worker/pools/types.js';
+export type { TimeLimitOverride } from './worker/pools/time-limit-table.js';

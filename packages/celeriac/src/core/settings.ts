@@ -81,6 +81,12 @@ export interface Settings {
   workerEnableRemoteControl?: boolean;
   /** Producers send a `task-sent` event for every task they publish. @default false */
   taskSendSentEvent?: boolean;
+  /** Execution pool (`-P`): 'async', 'threads' or 'solo'. @default 'async' */
+  workerPool?: 'async' | 'threads' | 'solo';
+  /** Threads pool: tasks a thread runs before it is replaced; null = no limit. @default null */
+  workerMaxTasksPerChild?: number | null;
+  /** Threads pool: KiB of heap after a task above which its thread is replaced; null = no limit. @default null */
+  workerMaxMemoryPerChild?: number | null;
   /** Broker adapter options (Celery's `broker_transport_options`). @default {} */
   brokerTransportOptions?: Record<string, unknown>;
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default 'info' */
@@ -169,6 +175,13 @@ export const SETTINGS: readonly SettingSpec<keyof Settings>[] = [
     doc: 'Workers listen to remote-control commands (`celery inspect`, `celery control`, `celeriac inspect`, Flower).' },
   { name: 'taskSendSentEvent', type: 'boolean', default: false, env: envNames('TASK_SEND_SENT_EVENT'),
     doc: 'Producers send a `task-sent` event for every task they publish, so monitors see tasks before a worker receives them.' },
+  { name: 'workerPool', type: 'string', default: 'async', env: envNames('WORKER_POOL'),
+    check: ((v: string) => (['async', 'threads', 'solo'].includes(v) ? null : 'must be async, threads or solo')) as never,
+    doc: 'Execution pool (`-P`). `async` runs tasks on the event loop (I/O-bound work); `threads` runs each task in a worker thread that loaded the app module (CPU-bound work; hard time limits end the thread); `solo` runs one task at a time on the event loop. See docs/pools.md.' },
+  { name: 'workerMaxTasksPerChild', type: 'integer?', default: null, env: envNames('WORKER_MAX_TASKS_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')) as never,
+    doc: 'Threads pool: how many tasks a thread runs before it is replaced by a fresh one (`--max-tasks-per-child`). `null`: no limit.' },
+  { name: 'workerMaxMemoryPerChild', type: 'integer?', default: null, env: envNames('WORKER_MAX_MEMORY_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')) as never,
+    doc: 'Threads pool: KiB of V8 heap a thread may hold after a task; above it the thread is replaced once the task has finished (`--max-memory-per-child`). `null`: no limit.' },
   { name: 'brokerTransportOptions', type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
     check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')) as never,
     doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs` and `fetchBatchSize`; unknown names are an error. In the environment: JSON.' },

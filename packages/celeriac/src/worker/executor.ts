@@ -13,14 +13,13 @@ import { afterFinalState, sendFailureFollowUps, sendSuccessFollowUps } from '../
 import { buildMeta, type MetaContext } from '../core/result-meta.js';
 import {
   NotRegistered,
-  SoftTimeLimitExceeded,
   TaskRevokedError,
   TimeLimitExceeded,
   WorkerLostError,
   formatTraceback,
   toExceptionRecord,
 } from '../core/task-errors.js';
-import { traceTask, type TraceOutcome } from '../core/trace.js';
+import type { TraceOutcome } from '../core/trace.js';
 import type { AnyTask } from '../core/task.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
@@ -28,7 +27,9 @@ import { ProtocolError } from '../protocol/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
-import type { AsyncPool, Release } from './async-pool.js';
+import type { Release } from './async-pool.js';
+import type { TimeLimitTable } from './pools/time-limit-table.js';
+import type { TaskPool } from './pools/types.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
 import { finishControlFlow, type OutcomeContext } from './task-outcomes.js';
 import type { TaskEvent } from './task-events.js';
@@ -46,12 +47,12 @@ export interface Job {
   /** Set when shutdown gives up on the job; the running promise is then ignored. */
   abandon?: () => void;
   /**
-   * Set by the pool while the task runs: stops it for a revoke with terminate (async pool:
-   * aborts `ctx.signal` and frees the slot; threads pool: ends the thread). `signal` is a
-   * `SIGXXX` name. The run then ends with TaskRevokedError('terminated').
+   * Set by the pool while the task runs: ends the run now with `reason` as its error (revoke
+   * with terminate: the async pool aborts `ctx.signal` and frees the slot; the threads pool
+   * ends the thread).
    */
-  terminate?: (signal: string) => void;
-  /** The signal of a revoke-terminate, once asked for. */
+  terminate?: (reason: Error) => void;
+  /** The signal of a revoke-terminate (a `SIGXXX` name), once asked for. */
   terminatedBy?: string;
 }
 
@@ -59,7 +60,9 @@ export interface Job {
 export interface ExecutorHost {
   readonly app: App;
   readonly hostname: string;
-  readonly pool: AsyncPool;
+  readonly pool: TaskPool;
+  /** Time limits set at run time, and the precedence rules. */
+  readonly timeLimits: TimeLimitTable;
   readonly log: Logger;
   /** Counts finished tasks per name (for stats). */
   countProcessed(name: string): void;
@@ -73,8 +76,6 @@ export interface ExecutorHost {
   rememberRevoked(taskId: string): void;
   /** Resolves when the task may start under its rate limits; rejects on shutdown. Holds no slot. */
   throttle(task: AnyTask): Promise<void>;
-  /** Time limits set at run time (`time_limit` command) for a task name, if any. */
-  timeLimitOverride?(taskName: string): { hard: number | null; soft: number | null } | undefined;
 }
 
 /** Runs deliveries. One per worker. */
@@ -246,58 +247,22 @@ export class Executor {
   }
 
   private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {
-    const s = this.host.app.settings;
-    const [hard, soft] = message.headers.timelimit;
-    const override = this.host.timeLimitOverride?.(task.name);
-    if (override !== undefined) return [hard ?? override.hard, soft ?? override.soft];
-    return [hard ?? task.options.timeLimit ?? s.taskTimeLimit, soft ?? task.options.softTimeLimit ?? s.taskSoftTimeLimit];
+    const { hard, soft } = this.host.timeLimits.resolve(task, message);
+    return [hard, soft];
   }
 
-  /** Runs the task; resolves with its outcome, a timeout failure, or 'abandoned'. */
+  /** Runs the task in the pool; resolves with its outcome, a timeout failure, or 'abandoned'. */
   private runWithLimits(job: Job, hard: number | null, soft: number | null): Promise<TraceOutcome | 'abandoned'> {
     const { app, log, hostname } = this.host;
     const { message, delivery } = job;
-    const clock = app.clock;
-    return new Promise((resolve) => {
-      const timers: unknown[] = [];
-      let over = false;
-      const done = (value: TraceOutcome | 'abandoned') => {
-        over = true;
-        for (const t of timers) clock.clearTimer(t as never);
-        resolve(value);
-      };
-      job.abandon = () => {
-        job.abort.abort(new WorkerLostError('worker shut down before the task finished'));
-        done('abandoned');
-      };
-      job.terminate = (signal) => {
-        // Async pool: the task's code cannot be killed; abort its signal and free its slot now.
-        const error = new TaskRevokedError('terminated');
-        job.terminatedBy = signal;
-        job.abort.abort(error);
-        done({ ok: false, error });
-      };
-      if (soft !== null) timers.push(clock.setTimer(() => job.abort.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
-      if (hard !== null) {
-        timers.push(
-          clock.setTimer(() => {
-            const error = new TimeLimitExceeded(hard);
-            job.abort.abort(error);
-            log.error({ taskId: message.headers.id, taskName: message.headers.task }, `hard time limit (${hard}s) exceeded`);
-            done({ ok: false, error });
-          }, hard * 1000),
-        );
-      }
-      void traceTask(job.task, message, {
-        hostname,
-        deliveryInfo: { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered },
-        isEager: false,
-        timeLimit: [hard, soft],
-        signal: job.abort.signal,
-        log,
-        // A run given up (hard limit, shutdown) may wake later: it must not overwrite the final state.
-        updateState: (state, meta) => (over ? Promise.resolve() : this.storeState(message, delivery, state, meta)),
-      }).then(done);
+    return this.host.pool.run({
+      job,
+      limits: { hard, soft },
+      hostname,
+      deliveryInfo: { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered },
+      log,
+      clock: app.clock,
+      updateState: (state, meta) => this.storeState(message, delivery, state, meta),
     });
   }
 

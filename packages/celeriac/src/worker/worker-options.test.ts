@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveSettings } from '../core/settings.js';
 import { ErrorCodes } from '../errors.js';
@@ -8,7 +10,7 @@ const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {
     const o = resolveWorkerOptions({ hostname: 'w@h' }, settings);
-    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', sendTaskEvents: false });
+    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, maxTasksPerChild: null, maxMemoryPerChild: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.queues)).toBe(true);
   });
@@ -17,6 +19,16 @@ describe('resolveWorkerOptions', () => {
     const o = resolveWorkerOptions({ queues: ['a', 'b', 'a', ' c '], concurrency: 1, prefetchMultiplier: 0, shutdownTimeout: 0, hostname: 'x' }, settings);
     expect(o.queues).toEqual(['a', 'b', 'c']);
     expect(o).toMatchObject({ concurrency: 1, prefetchMultiplier: 0, shutdownTimeoutMs: 0, hostname: 'celery@x' });
+  });
+
+  it('solo runs one task at a time whatever the concurrency; settings choose the pool and recycling', () => {
+    expect(resolveWorkerOptions({ pool: 'solo', concurrency: 8 }, settings)).toMatchObject({ pool: 'solo', concurrency: 1 });
+    const s = resolveSettings({ workerPool: 'threads', workerMaxTasksPerChild: 50, workerMaxMemoryPerChild: 200_000 }, {});
+    const o = resolveWorkerOptions({ appModule: 'app.ts' }, s);
+    expect(o).toMatchObject({ pool: 'threads', maxTasksPerChild: 50, maxMemoryPerChild: 200_000 });
+    expect(o.appModule).toBe(pathToFileURL(resolve('app.ts')).href);
+    expect(resolveWorkerOptions({ softTimeLimit: 4 }, resolveSettings({ taskTimeLimit: 9, taskSoftTimeLimit: 3 }, {}))).toMatchObject({ timeLimit: 9, softTimeLimit: 4 });
+    expect(resolveWorkerOptions({ appModule: new URL('file:///srv/app.js'), maxTasksPerChild: null }, s)).toMatchObject({ appModule: 'file:///srv/app.js', maxTasksPerChild: null });
   });
 
   const bad: [string, WorkerOptions, RegExp][] = [
@@ -28,7 +40,11 @@ describe('resolveWorkerOptions', () => {
     ['fractional prefetch multiplier', { prefetchMultiplier: 0.5 }, /prefetchMultiplier/],
     ['negative shutdown timeout', { shutdownTimeout: -1 }, /shutdownTimeout/],
     ['NaN shutdown timeout', { shutdownTimeout: Number.NaN }, /shutdownTimeout/],
-    ['an unknown pool', { pool: 'threads' as never }, /unknown pool "threads"/],
+    ['an unknown pool', { pool: 'prefork' as never }, /unknown pool "prefork"; available: async, threads, solo/],
+    ['the threads pool without appModule', { pool: 'threads' }, /threads pool needs `appModule`/],
+    ['maxTasksPerChild 0', { maxTasksPerChild: 0 }, /maxTasksPerChild must be an integer > 0/],
+    ['a negative timeLimit', { timeLimit: -1 }, /timeLimit must be a number of seconds or null/],
+    ['fractional maxMemoryPerChild', { maxMemoryPerChild: 1.5 }, /maxMemoryPerChild must be an integer > 0/],
   ];
   for (const [label, options, message] of bad) {
     it(`refuses ${label} with CELERIAC_ERR_INVALID_ARGUMENT`, () => {

@@ -2,9 +2,12 @@
  * @module worker/worker-options
  * Worker options, resolved once into a frozen object (falling back to app settings).
  */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { ResolvedSettings } from '../core/settings.js';
 import { expandNodeName } from './nodename.js';
+import { POOL_KINDS, type PoolKind } from './pools/types.js';
 
 /** Options of a worker. Unset fields fall back to the app's settings. */
 export interface WorkerOptions {
@@ -18,8 +21,26 @@ export interface WorkerOptions {
   hostname?: string;
   /** Seconds a warm shutdown waits for running tasks. @default settings.workerShutdownTimeout */
   shutdownTimeout?: number;
-  /** Execution pool. Only 'async' exists so far. @default 'async' */
-  pool?: 'async';
+  /**
+   * Execution pool (`-P`): 'async' (tasks on the event loop), 'threads' (each task in a
+   * worker thread; needs `appModule`) or 'solo' (one task at a time; concurrency is 1).
+   * @default settings.workerPool
+   */
+  pool?: PoolKind;
+  /**
+   * The module that exports the app (a path or a file URL; `.ts` loads through tsx). The
+   * threads pool imports it in every thread; `celeriac worker -A` sets it.
+   * @default undefined
+   */
+  appModule?: string | URL;
+  /** Threads pool: tasks a thread runs before it is replaced (`--max-tasks-per-child`). @default settings.workerMaxTasksPerChild */
+  maxTasksPerChild?: number | null;
+  /** Threads pool: KiB of heap after a task above which its thread is replaced (`--max-memory-per-child`). @default settings.workerMaxMemoryPerChild */
+  maxMemoryPerChild?: number | null;
+  /** Hard time limit in seconds for tasks that set none (`--time-limit`). @default settings.taskTimeLimit */
+  timeLimit?: number | null;
+  /** Soft time limit in seconds for tasks that set none (`--soft-time-limit`). @default settings.taskSoftTimeLimit */
+  softTimeLimit?: number | null;
   /** Send task events (`-E`). @default settings.workerSendTaskEvents */
   sendTaskEvents?: boolean;
 }
@@ -31,7 +52,13 @@ export interface ResolvedWorkerOptions {
   readonly prefetchMultiplier: number;
   readonly hostname: string;
   readonly shutdownTimeoutMs: number;
-  readonly pool: 'async';
+  readonly pool: PoolKind;
+  /** File URL of the app module, when known. */
+  readonly appModule: string | null;
+  readonly maxTasksPerChild: number | null;
+  readonly maxMemoryPerChild: number | null;
+  readonly timeLimit: number | null;
+  readonly softTimeLimit: number | null;
   readonly sendTaskEvents: boolean;
 }
 
@@ -43,14 +70,22 @@ function fail(message: string): never {
 export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedSettings): ResolvedWorkerOptions {
   const queues = [...new Set(options.queues ?? [settings.taskDefaultQueue])];
   if (queues.length === 0 || queues.some((q) => typeof q !== 'string' || q.trim() === '')) fail('queues must be non-empty names');
-  const concurrency = options.concurrency ?? settings.workerConcurrency;
-  if (!Number.isInteger(concurrency) || concurrency < 1) fail(`concurrency must be an integer >= 1, got ${String(concurrency)}`);
+  const pool = options.pool ?? settings.workerPool;
+  if (!POOL_KINDS.includes(pool)) fail(`unknown pool ${JSON.stringify(pool)}; available: ${POOL_KINDS.join(', ')}`);
+  const requested = options.concurrency ?? settings.workerConcurrency;
+  if (!Number.isInteger(requested) || requested < 1) fail(`concurrency must be an integer >= 1, got ${String(requested)}`);
+  // The solo pool runs one task at a time whatever -c says, as Celery's does.
+  const concurrency = pool === 'solo' ? 1 : requested;
   const prefetchMultiplier = options.prefetchMultiplier ?? settings.workerPrefetchMultiplier;
   if (!Number.isInteger(prefetchMultiplier) || prefetchMultiplier < 0) fail(`prefetchMultiplier must be an integer >= 0, got ${String(prefetchMultiplier)}`);
   const shutdownTimeout = options.shutdownTimeout ?? settings.workerShutdownTimeout;
   if (!(shutdownTimeout >= 0)) fail(`shutdownTimeout must be >= 0 seconds, got ${String(shutdownTimeout)}`);
-  const pool = options.pool ?? 'async';
-  if (pool !== 'async') fail(`unknown pool ${JSON.stringify(pool)}; available: async`);
+  const appModule = options.appModule === undefined ? null : toModuleUrl(options.appModule);
+  if (pool === 'threads' && appModule === null) {
+    fail("the threads pool needs `appModule` (the module exporting the app, loaded in every thread); `celeriac worker -A` sets it");
+  }
+  const maxTasksPerChild = positiveOrNull(options.maxTasksPerChild === undefined ? settings.workerMaxTasksPerChild : options.maxTasksPerChild, 'maxTasksPerChild');
+  const maxMemoryPerChild = positiveOrNull(options.maxMemoryPerChild === undefined ? settings.workerMaxMemoryPerChild : options.maxMemoryPerChild, 'maxMemoryPerChild');
   return Object.freeze({
     queues: Object.freeze(queues.map((q) => q.trim())),
     concurrency,
@@ -59,5 +94,28 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     shutdownTimeoutMs: shutdownTimeout * 1000,
     pool,
     sendTaskEvents: options.sendTaskEvents ?? settings.workerSendTaskEvents,
+    appModule,
+    maxTasksPerChild,
+    maxMemoryPerChild,
+    timeLimit: secondsOrNull(options.timeLimit === undefined ? settings.taskTimeLimit : options.timeLimit, 'timeLimit'),
+    softTimeLimit: secondsOrNull(options.softTimeLimit === undefined ? settings.taskSoftTimeLimit : options.softTimeLimit, 'softTimeLimit'),
   });
+}
+
+function positiveOrNull(value: number | null, name: string): number | null {
+  if (value !== null && !(Number.isInteger(value) && value > 0)) fail(`${name} must be an integer > 0 or null, got ${String(value)}`);
+  return value;
+}
+
+function secondsOrNull(value: number | null, name: string): number | null {
+  if (value !== null && !(typeof value === 'number' && value >= 0 && Number.isFinite(value))) fail(`${name} must be a number of seconds or null, got ${String(value)}`);
+  return value;
+}
+
+/** A path (relative to the working directory) or URL of a module, as a file URL. */
+function toModuleUrl(spec: string | URL): string {
+  if (spec instanceof URL) return spec.href;
+  if (/^file:/i.test(spec)) return new URL(spec).href;
+  if (spec.trim() === '') fail('appModule must be a path or file URL');
+  return pathToFileURL(isAbsolute(spec) ? spec : resolve(spec)).href;
 }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
+import { TaskRevokedError } from '../core/task-errors.js';
 import type { Job } from './executor.js';
 import { signalName, type RevokedSet } from './revoked.js';
 
@@ -59,8 +60,9 @@ function terminateRunning(jobs: Iterable<Job>, ids: ReadonlySet<string>, signal:
   const out: string[] = [];
   for (const job of jobs) {
     if (job.state !== 'active' || job.terminatedBy !== undefined || !ids.has(job.message.headers.id)) continue;
-    if (job.terminate !== undefined) job.terminate(signal);
-    else job.terminatedBy = signal;
+    job.terminatedBy = signal;
+    // Not armed yet (the pool has not started the run): the executor sees terminatedBy and stops it.
+    job.terminate?.(new TaskRevokedError('terminated'));
     out.push(job.message.headers.id);
   }
   return out;

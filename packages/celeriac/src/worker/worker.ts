@@ -7,12 +7,14 @@ import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
-import { AsyncPool } from './async-pool.js';
 import { Executor } from './executor.js';
 import { assertClusterLimitsSupported, RateLimits } from './rate-limit.js';
 import { RevokedSet, RevokeSync } from './revoked.js';
 import { revokeInWorker, type WorkerRevokeOptions, type WorkerRevokeResult } from './worker-revoke.js';
 import type { RateLimit } from '../core/rate.js';
+import { createPool } from './pools/create-pool.js';
+import { TimeLimitTable, type TimeLimitOverride } from './pools/time-limit-table.js';
+import type { TaskPool, TimeLimits } from './pools/types.js';
 import { TaskEventHub, type TaskEventListener } from './task-events.js';
 import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
@@ -37,7 +39,9 @@ export interface CloseOptions {
 export class Worker {
   readonly options: ResolvedWorkerOptions;
   readonly log: Logger;
-  private readonly pool: AsyncPool;
+  /** The execution pool (`-P`): resize it with `pool.resize(n)`; `pool.stats()` for figures. */
+  readonly pool: TaskPool;
+  private readonly timeLimits: TimeLimitTable;
   private readonly executor: Executor;
   private consumer: Consumer | null = null;
   private readonly inFlight = new Set<Promise<void>>();
@@ -59,7 +63,8 @@ export class Worker {
   constructor(readonly app: App, options: WorkerOptions = {}) {
     this.options = resolveWorkerOptions(options, app.settings);
     this.log = app.log.child({ worker: this.options.hostname });
-    this.pool = new AsyncPool(this.options.concurrency);
+    this.pool = createPool(this.options, app, this.log);
+    this.timeLimits = new TimeLimitTable({ hard: this.options.timeLimit, soft: this.options.softTimeLimit });
     this.revokedSet = new RevokedSet(app.clock);
     this.revokeSync = new RevokeSync({
       backend: app.backend,
@@ -75,6 +80,7 @@ export class Worker {
       app,
       hostname: this.options.hostname,
       pool: this.pool,
+      timeLimits: this.timeLimits,
       log: this.log,
       countProcessed: (name) => this.processed.set(name, (this.processed.get(name) ?? 0) + 1),
       accepting: () => this.stateValue === 'running',
@@ -83,7 +89,6 @@ export class Worker {
         this.revokedSet.has(id) || (!this.revokeSync.live && app.backend.revoked([id]).then((ids) => ids.has(id))),
       rememberRevoked: (id) => this.revokedSet.add([id], app.revokeExpiresSec * 1000),
       throttle: (task) => this.rateLimits.acquire(task),
-      timeLimitOverride: (name) => this.remote.timeLimitOverride(name),
     });
     this.remote = new WorkerRemote({
       app, hostname: this.options.hostname, log: this.log, pool: this.pool, queues: this.options.queues,
@@ -94,6 +99,7 @@ export class Worker {
       revokedIds: () => this.revokedIds(),
       mergeRevoked: (ids) => this.revokedSet.add(ids, app.revokeExpiresSec * 1000),
       setRateLimit: (name, limit) => void this.setRateLimit(name, limit),
+      setTimeLimit: (name, limits) => this.setTimeLimit(name, limits),
     });
     this.taskEvents.on((event) => this.remote.onTaskEvent(event));
   }
@@ -136,11 +142,27 @@ export class Worker {
     return this.rateLimits.set(task, limit);
   }
 
+  /** The run-time time limits set for `taskName` by {@link Worker.setTimeLimit}, if any. */
+  timeLimitOverride(taskName: string): TimeLimits | undefined {
+    return this.timeLimits.get(taskName);
+  }
+
   /** Tasks per second this worker allows for `taskName` now (0 = no limit). */
   rateLimitOf(taskName: string): number {
     const task = this.app.lookup(taskName);
     if (task === undefined) throw new CeleriacError(ErrorCodes.NOT_REGISTERED, `unknown task ${JSON.stringify(taskName)}`);
     return this.rateLimits.rateOf(task);
+  }
+
+  /**
+   * Sets the hard and soft time limits (seconds) of a task for runs that start from now on,
+   * as Celery's `time_limit` control command: they replace the task's own options, and a
+   * message's `timelimit` header still wins. `null` removes the override. Throws
+   * `CELERIAC_ERR_NOT_REGISTERED` for a task this worker does not know.
+   */
+  setTimeLimit(taskName: string, limits: TimeLimitOverride | null): void {
+    if (this.app.lookup(taskName) === undefined) throw new CeleriacError(ErrorCodes.NOT_REGISTERED, `unknown task ${JSON.stringify(taskName)}`);
+    this.timeLimits.set(taskName, limits);
   }
 
   /** Current lifecycle state. */
@@ -176,9 +198,15 @@ export class Worker {
   /** Connects, declares the queues and starts consuming. */
   async start(): Promise<void> {
     if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
-    const { broker, backend } = this.app;
-    assertClusterLimitsSupported(this.app.tasks.values(), backend);
+    assertClusterLimitsSupported(this.app.tasks.values(), this.app.backend);
     this.stateValue = 'starting';
+    try {
+      await this.pool.start();
+    } catch (err) {
+      this.stateValue = 'closed';
+      throw err;
+    }
+    const { broker, backend } = this.app;
     await broker.connect();
     await backend.connect();
     for (const queue of this.options.queues) await broker.declareQueue(queue);
@@ -262,6 +290,7 @@ export class Worker {
     }
     await this.revokeSync.close();
     await this.remote.stop();
+    await this.pool.close();
     this.stateValue = 'closed';
     this.markStopped();
     this.log.info('worker stopped');

@@ -162,3 +162,30 @@ describe('celeriac errors (spawned)', () => {
     expect(res.stderr).toMatch(/--args must be a JSON array/);
   });
 });
+
+describe('celeriac worker -P (spawned)', () => {
+  it('-P threads runs tasks in threads of the built package; --time-limit ends a busy thread, a fresh one follows', async () => {
+    const cli = spawnCli(['-A', 'fixtures/threads-app.ts', 'worker', '-P', 'threads', '-c', '1', '--time-limit', '2', '--max-tasks-per-child', '100', '-l', 'info'], {
+      env: { FIXTURE_SEND: '1' },
+      timeoutMs: 60_000,
+    });
+    await cli.waitFor(/RESULT again=.*\n/, 45_000);
+    const out = cli.stdout();
+    expect(out).toMatch(/concurrency\s+1 \(threads pool\)/);
+    const first = Number(/RESULT where=(\d+)/.exec(out)?.[1]);
+    const again = Number(/RESULT again=(\d+)/.exec(out)?.[1]);
+    expect(first).toBeGreaterThan(0); // not the main thread
+    expect(out).toContain('RESULT forever=TimeLimitExceeded');
+    expect(out).toMatch(/hard time limit \(2s\) exceeded/);
+    expect(again).toBeGreaterThan(0);
+    expect(again).not.toBe(first);
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  }, 60_000);
+
+  it('-P with an unknown pool exits 2 listing the pools', async () => {
+    const res = await runCli(['-A', 'fixtures/app.ts', 'worker', '-P', 'prefork']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/unknown pool "prefork"; available: async, threads, solo/);
+  });
+});

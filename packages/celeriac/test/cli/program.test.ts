@@ -147,7 +147,7 @@ describe('worker (in-process, embedded app)', () => {
   for (const [label, flags, message] of [
     ['an unknown log level', ['-l', 'loud'], /unknown log level loud/],
     ['an empty queue list', ['-Q', ' , '], /-Q\/--queues must name at least one queue/],
-    ['an unknown pool', ['-P', 'threads'], /unknown pool "threads"; available: async/],
+    ['an unknown pool', ['-P', 'prefork'], /unknown pool "prefork"; available: async, threads, solo/],
     ['concurrency 0', ['-c', '0'], /--concurrency must be an integer >= 1/],
     ['a fractional concurrency', ['-c', '1.5'], /--concurrency must be an integer >= 1/],
     ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier must be an integer >= 0/],

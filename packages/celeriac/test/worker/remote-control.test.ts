@@ -98,7 +98,7 @@ describe('remote control', () => {
     expect(worker.rateLimitOf('t.add')).toBeCloseTo(10 / 60);
     expect(await client.ask(NODE, 'rate_limit', { task_name: 't.add', rate_limit: null })).toEqual({ ok: 'rate limit disabled successfully' });
     expect(await client.ask(NODE, 'time_limit', { task_name: 't.add', hard: 60, soft: 50 })).toEqual({ ok: 'time limits set successfully' });
-    expect(worker.remote.timeLimitOverride('t.add')).toEqual({ hard: 60, soft: 50 });
+    expect(worker.timeLimitOverride('t.add')).toEqual({ hard: 60, soft: 50 });
     expect(await client.ask(NODE, 'pool_grow', { n: 2 })).toEqual({ ok: 'pool will grow' });
     expect(worker.remote.target.pool().size).toBe(3);
     expect(await client.ask(NODE, 'pool_shrink', { n: 1 })).toEqual({ ok: 'pool will shrink' });

@@ -9,6 +9,7 @@ import { installShutdownSignals } from '../../worker/signals.js';
 import { Worker } from '../../worker/worker.js';
 import { type CliContext, UsageError, parseNumberOption } from '../io.js';
 import { startEmbeddedBeat } from './beat.js';
+import { POOL_FLAG_HELP, resolvePoolFlags } from './worker-pool-flags.js';
 
 interface WorkerFlags {
   queues?: string;
@@ -20,6 +21,10 @@ interface WorkerFlags {
   shutdownTimeout?: string;
   taskEvents?: boolean;
   beat?: boolean;
+  maxTasksPerChild?: string;
+  maxMemoryPerChild?: string;
+  timeLimit?: string;
+  softTimeLimit?: string;
 }
 
 const LEVELS: Record<string, string> = { critical: 'fatal', warning: 'warn' };
@@ -34,7 +39,11 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .option('-n, --hostname <name>', 'node name; %h hostname, %n short name, %d domain (default: celery@%h)')
     .option('-l, --loglevel <level>', 'trace, debug, info, warning, error, critical')
     .option('--prefetch-multiplier <n>', 'messages prefetched per slot; 0 = unlimited')
-    .option('-P, --pool <pool>', 'execution pool: async', 'async')
+    .option('-P, --pool <pool>', POOL_FLAG_HELP.pool)
+    .option('--max-tasks-per-child <n>', POOL_FLAG_HELP.maxTasksPerChild)
+    .option('--max-memory-per-child <KiB>', POOL_FLAG_HELP.maxMemoryPerChild)
+    .option('--time-limit <seconds>', POOL_FLAG_HELP.timeLimit)
+    .option('--soft-time-limit <seconds>', POOL_FLAG_HELP.softTimeLimit)
     .option('--shutdown-timeout <seconds>', 'seconds a warm shutdown waits for running tasks')
     .option('-E, --task-events', 'send task events for monitors (celery events, Flower); default: workerSendTaskEvents')
     .option('-B, --beat', 'also run the periodic task scheduler in this process')
@@ -46,7 +55,6 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
         if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(mapped)) throw new UsageError(`unknown log level ${flags.loglevel}`);
         app.log.level = mapped;
       }
-      if (flags.pool !== 'async') throw new UsageError(`unknown pool ${JSON.stringify(flags.pool)}; available: async`);
       const queues = flags.queues?.split(',').map((q) => q.trim()).filter(Boolean);
       if (queues?.length === 0) throw new UsageError(`-Q/--queues must name at least one queue, got ${JSON.stringify(flags.queues)}`);
       const worker = new Worker(app, {
@@ -55,7 +63,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
         prefetchMultiplier: parseNumberOption('--prefetch-multiplier', flags.prefetchMultiplier, { integer: true }),
         hostname: flags.hostname,
         shutdownTimeout: parseNumberOption('--shutdown-timeout', flags.shutdownTimeout),
-        pool: 'async',
+        ...resolvePoolFlags(flags, program.opts<{ app?: string }>().app, ctx.io.cwd),
         ...(flags.taskEvents === true ? { sendTaskEvents: true } : {}),
       });
       ctx.io.out(renderBanner(worker, label));

@@ -14,7 +14,7 @@ import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { LamportClock } from '../../protocol/lamport-clock.js';
 import { decodeTaskMessage } from '../../protocol/task-message.js';
 import type { Json } from '../../protocol/types.js';
-import type { AsyncPool } from '../async-pool.js';
+import type { TaskPool } from '../pools/types.js';
 import type { Job } from '../executor.js';
 import type { WorkerRevokeOptions, WorkerRevokeResult } from '../worker-revoke.js';
 import type { ControlTarget, HeldRequest, ScheduledRequest } from './control-target.js';
@@ -24,7 +24,7 @@ export interface WorkerParts {
   readonly app: App;
   readonly hostname: string;
   readonly lamport: LamportClock;
-  readonly pool: AsyncPool;
+  readonly pool: TaskPool;
   readonly log: Logger;
   readonly prefetchMultiplier: number;
   /** Queues the worker was started with (used until the consumer exists). */
@@ -44,12 +44,13 @@ export interface WorkerParts {
   mergeRevoked(ids: readonly string[]): void;
   /** The worker's per-task rate limit (validated by the caller). */
   setRateLimit(taskName: string, limit: string | null): void;
+  /** The worker's run-time time limits of a task (Celery's `time_limit` command). */
+  setTimeLimit(taskName: string, limits: { hard: number | null; soft: number | null }): void;
 }
 
 /** A worker as remote control sees it. */
 export class WorkerControlTarget implements ControlTarget {
   readonly startedAt: number;
-  readonly #timeLimits = new Map<string, { hard: number | null; soft: number | null }>();
   #autoscale: { max: number; min: number } | null = null;
 
   constructor(private readonly parts: WorkerParts) {
@@ -129,12 +130,7 @@ export class WorkerControlTarget implements ControlTarget {
   }
 
   setTimeLimit(taskName: string, limits: { hard: number | null; soft: number | null }): void {
-    this.#timeLimits.set(taskName, { ...limits });
-  }
-
-  /** The limits set by {@link setTimeLimit}, read by the executor. */
-  timeLimitOverride(taskName: string): { hard: number | null; soft: number | null } | undefined {
-    return this.#timeLimits.get(taskName);
+    this.parts.setTimeLimit(taskName, limits);
   }
 
   resizePool(delta: number): void {

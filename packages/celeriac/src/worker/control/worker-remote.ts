@@ -10,7 +10,7 @@ import { systemClock } from '../../core/clock.js';
 import type { Consumer } from '../../core/spi/broker.js';
 import { coerceError } from '../../errors.js';
 import { LamportClock } from '../../protocol/lamport-clock.js';
-import type { AsyncPool } from '../async-pool.js';
+import type { TaskPool } from '../pools/types.js';
 import { EventDispatcher } from '../events/event-dispatcher.js';
 import { Heartbeat } from '../events/heartbeat.js';
 import { taskEventFields } from '../events/task-event-fields.js';
@@ -24,7 +24,7 @@ export interface WorkerRemoteHost {
   readonly app: App;
   readonly hostname: string;
   readonly log: Logger;
-  readonly pool: AsyncPool;
+  readonly pool: TaskPool;
   readonly queues: readonly string[];
   readonly prefetchMultiplier: number;
   /** Send task events from the start (`-E`). */
@@ -40,6 +40,7 @@ export interface WorkerRemoteHost {
   revokedIds: WorkerParts['revokedIds'];
   mergeRevoked: WorkerParts['mergeRevoked'];
   setRateLimit: WorkerParts['setRateLimit'];
+  setTimeLimit: WorkerParts['setTimeLimit'];
 }
 
 /** How long {@link WorkerRemote.stop} may take before the shutdown goes on without it. */
@@ -72,6 +73,7 @@ export class WorkerRemote {
       setTaskEvents: (on) => this.events.setTaskEvents(on), heartbeat: () => this.heartbeat.beat(), close: () => host.close(),
       revoke: (ids, options) => host.revoke(ids, options), revokedIds: () => host.revokedIds(),
       mergeRevoked: (ids) => host.mergeRevoked(ids), setRateLimit: (name, limit) => host.setRateLimit(name, limit),
+      setTimeLimit: (name, limits) => host.setTimeLimit(name, limits),
     });
     this.#mailbox = host.remoteControl ? new Mailbox(app.broker, this.target, log) : null;
   }
@@ -86,11 +88,6 @@ export class WorkerRemote {
     // Checked first: building the fields (reprs) costs more than the hot path should pay for nothing.
     if (this.#state === 'stopped' || !this.events.taskEventsEnabled) return;
     this.events.sendTask(event.type, taskEventFields(event));
-  }
-
-  /** Time limits set by the `time_limit` command (read by the executor). */
-  timeLimitOverride(taskName: string): { hard: number | null; soft: number | null } | undefined {
-    return this.target.timeLimitOverride(taskName);
   }
 
   /** Subscribes the mailbox, sends worker-online and starts heartbeats. */

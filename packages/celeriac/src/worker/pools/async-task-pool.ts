@@ -1,0 +1,88 @@
+/**
+ * @module worker/pools/async-task-pool
+ * The `async` and `solo` pools: task bodies run on the worker's event loop, `async` up to
+ * `size` at once (right for I/O-bound tasks), `solo` one at a time. A hard time limit fails
+ * the task and frees its slot; the body itself cannot be stopped, only told through
+ * `ctx.signal`, and whatever it does later is discarded.
+ */
+import { traceTask } from '../../core/trace.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { AsyncPool, type Release } from '../async-pool.js';
+import { supervise, type TimeoutCounters } from './supervise.js';
+import type { PoolRun, PoolStats, RunResult, TaskPool } from './types.js';
+
+/** Runs task bodies on the event loop. */
+export class AsyncTaskPool implements TaskPool {
+  private readonly slots: AsyncPool;
+  private readonly timeouts: TimeoutCounters = { soft: 0, hard: 0 };
+
+  /** `kind: 'solo'` fixes the size at 1. */
+  constructor(readonly kind: 'async' | 'solo', size: number) {
+    this.slots = new AsyncPool(kind === 'solo' ? 1 : size);
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  get busy(): number {
+    return this.slots.busy;
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  acquire(): Promise<Release> {
+    return this.slots.acquire();
+  }
+
+  cancelWaiters(): void {
+    this.slots.cancelWaiters();
+  }
+
+  resize(size: number): void {
+    if (this.kind === 'solo') throw new CeleriacError(ErrorCodes.STATE, 'the solo pool runs one task at a time and cannot be resized');
+    if (!Number.isInteger(size) || size < 1) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `pool size must be an integer >= 1, got ${String(size)}`);
+    this.slots.resize(size);
+  }
+
+  run(run: PoolRun): Promise<RunResult> {
+    const { job, limits } = run;
+    return supervise(
+      run,
+      (updateState) => ({
+        outcome: traceTask(job.task, job.message, {
+          hostname: run.hostname,
+          deliveryInfo: run.deliveryInfo,
+          isEager: false,
+          timeLimit: [limits.hard, limits.soft],
+          signal: job.abort.signal,
+          log: run.log,
+          updateState,
+        }),
+        // The signal is the only way to reach a body on the event loop; supervise aborts it.
+        softLimit: () => undefined,
+        stop: () => undefined,
+      }),
+      this.timeouts,
+    );
+  }
+
+  stats(): PoolStats {
+    return {
+      kind: this.kind,
+      maxConcurrency: this.size,
+      busy: this.busy,
+      processes: [process.pid],
+      maxTasksPerChild: null,
+      maxMemoryPerChild: null,
+      timeouts: [this.timeouts.soft, this.timeouts.hard],
+    };
+  }
+
+  close(): Promise<void> {
+    this.slots.cancelWaiters();
+    return Promise.resolve();
+  }
+}

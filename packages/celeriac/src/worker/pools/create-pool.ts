@@ -1,0 +1,24 @@
+/**
+ * @module worker/pools/create-pool
+ * Builds the pool a worker's resolved options ask for.
+ */
+import type { Logger } from 'pino';
+import type { App } from '../../core/app.js';
+import type { ResolvedWorkerOptions } from '../worker-options.js';
+import { AsyncTaskPool } from './async-task-pool.js';
+import { ThreadsPool } from './threads-pool.js';
+import type { TaskPool } from './types.js';
+
+/** The pool of a worker. */
+export function createPool(options: ResolvedWorkerOptions, app: App, log: Logger): TaskPool {
+  if (options.pool !== 'threads' || options.appModule === null) return new AsyncTaskPool(options.pool === 'solo' ? 'solo' : 'async', options.concurrency);
+  return new ThreadsPool({
+    appModule: options.appModule,
+    size: options.concurrency,
+    maxTasksPerChild: options.maxTasksPerChild,
+    maxMemoryPerChild: options.maxMemoryPerChild,
+    log,
+    // Tasks sent from inside a thread leave through the worker's own broker connection.
+    publish: (message, publishOptions) => app.broker.publish(message, publishOptions),
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * @module worker/pools/supervise
+ * Time limits, written once for every pool. The pool starts an execution; this module arms
+ * the soft and hard timers on the worker's clock, wires shutdown (`abandon`) and revoke
+ * (`terminate`) into the job, and settles the run exactly once, whichever comes first.
+ */
+import { SoftTimeLimitExceeded, TimeLimitExceeded, WorkerLostError } from '../../core/task-errors.js';
+import type { TimerHandle } from '../../core/clock.js';
+import type { TraceOutcome } from '../../core/trace.js';
+import type { Json, TaskState } from '../../protocol/types.js';
+import type { PoolRun, RunResult } from './types.js';
+
+/** A task body started by a pool. */
+export interface Execution {
+  /** Settles when the body returns or throws. */
+  readonly outcome: Promise<TraceOutcome>;
+  /** The soft limit passed: make the task's `ctx.signal` abort with `reason`. */
+  softLimit(reason: SoftTimeLimitExceeded): void;
+  /** Stop the body now (hard limit, terminate, shutdown); `reason` is why. */
+  stop(reason: Error): void;
+  /**
+   * Resolves when the body starts; the limits count from then. The threads pool may first
+   * wait for a fresh thread, which is not the task's time. @default already started
+   */
+  readonly started?: Promise<void>;
+}
+
+/** Counts of runs ended by time limits, for stats. */
+export interface TimeoutCounters {
+  soft: number;
+  hard: number;
+}
+
+/** The timers of one run: what to do when each limit passes. */
+interface LimitActions {
+  isOver(): boolean;
+  soft(reason: SoftTimeLimitExceeded): void;
+  hard(error: TimeLimitExceeded): void;
+}
+
+/** Arms the soft and hard timers; returns their handles. */
+function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions): TimerHandle[] {
+  const { clock, limits, log } = run;
+  const h = run.job.message.headers;
+  const { soft, hard } = limits;
+  const timers: TimerHandle[] = [];
+  if (soft !== null) {
+    timers.push(
+      clock.setTimer(() => {
+        if (on.isOver()) return;
+        counters.soft += 1;
+        log.warn({ taskId: h.id, taskName: h.task }, `soft time limit (${soft}s) exceeded`);
+        on.soft(new SoftTimeLimitExceeded(soft));
+      }, soft * 1000),
+    );
+  }
+  if (hard !== null) {
+    timers.push(
+      clock.setTimer(() => {
+        if (on.isOver()) return;
+        counters.hard += 1;
+        log.error({ taskId: h.id, taskName: h.task }, `hard time limit (${hard}s) exceeded`);
+        on.hard(new TimeLimitExceeded(hard));
+      }, hard * 1000),
+    );
+  }
+  return timers;
+}
+
+/**
+ * Runs `start` under the run's limits. `start` receives the `updateState` the task must use:
+ * once the run is settled (say the hard limit passed) a late update is dropped, so a body
+ * that wakes up later cannot overwrite the final state.
+ */
+export function supervise(
+  run: PoolRun,
+  start: (updateState: (state: TaskState, meta: Json) => Promise<void>) => Execution,
+  counters: TimeoutCounters,
+): Promise<RunResult> {
+  const { job, clock } = run;
+  return new Promise((resolve) => {
+    const timers: TimerHandle[] = [];
+    let over = false;
+    const done = (value: RunResult): void => {
+      if (over) return;
+      over = true;
+      for (const t of timers) clock.clearTimer(t);
+      resolve(value);
+    };
+    const execution = start((state, meta) => (over ? Promise.resolve() : run.updateState(state, meta)));
+    const stopWith = (reason: Error, value: RunResult) => {
+      if (over) return;
+      job.abort.abort(reason);
+      done(value);
+      execution.stop(reason);
+    };
+    job.abandon = () => stopWith(new WorkerLostError('worker shut down before the task finished'), 'abandoned');
+    job.terminate = (reason) => stopWith(reason, { ok: false, error: reason });
+    const arm = () => {
+      if (over) return;
+      timers.push(
+        ...armLimits(run, counters, {
+          isOver: () => over,
+          soft: (reason) => {
+            job.abort.abort(reason);
+            execution.softLimit(reason);
+          },
+          hard: (error) => stopWith(error, { ok: false, error }),
+        }),
+      );
+    };
+    if (execution.started === undefined) arm();
+    else void execution.started.then(arm, () => undefined);
+    void execution.outcome.then(done, (error: unknown) => done({ ok: false, error }));
+  });
+}

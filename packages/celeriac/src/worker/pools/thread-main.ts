@@ -1,0 +1,114 @@
+/**
+ * @module worker/pools/thread-main
+ * Entry of a threads-pool thread: imports the app module, then runs the task bodies the
+ * worker sends, one at a time. The thread holds no broker or backend connection of its own:
+ * `ctx.updateState` and tasks sent from inside a task go through the worker, so they land
+ * where the worker's own would (the memory broker included).
+ */
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { App } from '../../core/app.js';
+import type { Broker } from '../../core/spi/broker.js';
+import { NotRegistered } from '../../core/task-errors.js';
+import { traceTask, type TraceOutcome } from '../../core/trace.js';
+import { decodeError, encodeError } from './error-transfer.js';
+import type { FromThread, ThreadCall, ThreadData, ToThread } from './thread-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('thread-main must run in a worker thread');
+const data = workerData as ThreadData;
+
+const post = (message: FromThread): void => port.postMessage(message);
+const runs = new Map<number, AbortController>();
+const pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+let nextCallId = 1;
+
+function call(request: ThreadCall): Promise<void> {
+  const callId = nextCallId++;
+  return new Promise((resolve, reject) => {
+    pending.set(callId, { resolve, reject });
+    post({ type: 'call', callId, ...request });
+  });
+}
+
+function looksLikeApp(value: unknown): value is App {
+  return typeof value === 'object' && value !== null && 'sendTask' in value && 'lookup' in value && 'tasks' in value;
+}
+
+/** Sends `publish` through the worker; everything else reaches the app's own broker. */
+function routePublishing(app: App): void {
+  const own = (): Broker => Reflect.get(Object.getPrototypeOf(app) as object, 'broker', app) as Broker;
+  const publish: Broker['publish'] = (message, options) => call({ kind: 'publish', message, options });
+  const broker = new Proxy({} as Broker, {
+    get(_target, prop) {
+      if (prop === 'publish') return publish;
+      const target = own();
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  Object.defineProperty(app, 'broker', { get: () => broker, configurable: true });
+}
+
+async function loadApp(): Promise<App> {
+  const mod = (await import(data.appModule)) as Record<string, unknown>;
+  const app = mod['app'] ?? mod['default'];
+  if (!looksLikeApp(app)) throw new Error(`module ${data.appModule} exports no app (as \`app\` or default)`);
+  return app;
+}
+
+async function run(app: App, msg: Extract<ToThread, { type: 'run' }>): Promise<void> {
+  const { runId, message } = msg;
+  const abort = new AbortController();
+  runs.set(runId, abort);
+  const task = app.lookup(message.headers.task);
+  let outcome: TraceOutcome;
+  if (task === undefined) {
+    outcome = { ok: false, error: new NotRegistered(message.headers.task) };
+  } else {
+    outcome = await traceTask(task, message, {
+      hostname: msg.hostname,
+      deliveryInfo: msg.deliveryInfo,
+      isEager: false,
+      timeLimit: msg.timeLimit,
+      signal: abort.signal,
+      log: app.log,
+      updateState: (state, meta) => call({ kind: 'state', runId, state, meta }),
+    });
+  }
+  runs.delete(runId);
+  const heapUsed = getHeapStatistics().used_heap_size;
+  const done = (o: Extract<FromThread, { type: 'done' }>['outcome']): FromThread => ({ type: 'done', runId, outcome: o, heapUsed });
+  if (!outcome.ok) {
+    post(done({ ok: false, error: encodeError(outcome.error) }));
+    return;
+  }
+  try {
+    post(done({ ok: true, value: outcome.value }));
+  } catch (err) {
+    // A value structured clone refuses (a function, a class instance with private state).
+    post(done({ ok: false, error: encodeError(err) }));
+  }
+}
+
+function onMessage(app: App, msg: ToThread): void {
+  if (msg.type === 'run') {
+    void run(app, msg);
+  } else if (msg.type === 'abort') {
+    runs.get(msg.runId)?.abort(decodeError(msg.reason, ''));
+  } else {
+    const waiter = pending.get(msg.callId);
+    pending.delete(msg.callId);
+    if (msg.error === null) waiter?.resolve();
+    else waiter?.reject(decodeError(msg.error, ''));
+  }
+}
+
+try {
+  const app = await loadApp();
+  routePublishing(app);
+  port.on('message', (msg: ToThread) => onMessage(app, msg));
+  post({ type: 'ready', tasks: [...app.tasks.keys()] });
+} catch (err) {
+  post({ type: 'fatal', error: encodeError(err) });
+}

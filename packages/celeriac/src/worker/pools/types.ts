@@ -1,0 +1,91 @@
+/**
+ * @module worker/pools/types
+ * The pool seam between the executor and the code that runs task bodies. A pool owns the
+ * concurrency slots (`acquire`), runs one task body under its time limits (`run`), can be
+ * resized at run time (Celery's pool_grow / pool_shrink / autoscale) and is closed last.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.js';
+import type { AnyTask } from '../../core/task.js';
+import type { TraceOutcome } from '../../core/trace.js';
+import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../../protocol/types.js';
+import type { Release } from '../async-pool.js';
+
+/** The execution pools a worker can use (`-P`). */
+export type PoolKind = 'async' | 'threads' | 'solo';
+
+/** The pool names, in the order the CLI lists them. */
+export const POOL_KINDS: readonly PoolKind[] = Object.freeze(['async', 'threads', 'solo']);
+
+/** Hard and soft limits in seconds in force for one run; null = none. */
+export interface TimeLimits {
+  readonly hard: number | null;
+  readonly soft: number | null;
+}
+
+/**
+ * The part of the executor's job a pool uses. The pool sets `abandon` (shutdown gives up on
+ * the run) and `terminate` (end the run now with `reason` as its error: revoke with
+ * terminate) while the run is in progress.
+ */
+export interface PoolJob {
+  readonly message: TaskMessage;
+  readonly task: AnyTask;
+  /** Main-thread signal of the run: aborted on soft limit, hard limit, terminate, shutdown. */
+  readonly abort: AbortController;
+  abandon?: () => void;
+  terminate?: (reason: Error) => void;
+}
+
+/** One run handed to a pool. */
+export interface PoolRun {
+  readonly job: PoolJob;
+  readonly limits: TimeLimits;
+  readonly hostname: string;
+  readonly deliveryInfo: DeliveryInfo;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Stores a state the task reported (`ctx.updateState`). */
+  updateState(state: TaskState, meta: Json): Promise<void>;
+}
+
+/** How a run ended: the task's outcome (a time-limit failure included) or given up on. */
+export type RunResult = TraceOutcome | 'abandoned';
+
+/** What `stats` shows about a pool (Celery's `stats().pool`). */
+export interface PoolStats {
+  readonly kind: PoolKind;
+  /** Slots. */
+  readonly maxConcurrency: number;
+  /** Slots in use. */
+  readonly busy: number;
+  /** Thread ids of the threads pool; the process id otherwise. */
+  readonly processes: readonly number[];
+  readonly maxTasksPerChild: number | null;
+  readonly maxMemoryPerChild: number | null;
+  /** Runs ended by [soft, hard] time limits since start. */
+  readonly timeouts: readonly [number, number];
+}
+
+/** Runs task bodies for the executor. */
+export interface TaskPool {
+  readonly kind: PoolKind;
+  /** Slots (most tasks at once). */
+  readonly size: number;
+  /** Slots in use. */
+  readonly busy: number;
+  /** Prepares the pool (the threads pool starts its threads); rejects when it cannot run tasks. */
+  start(): Promise<void>;
+  /** Waits for a free slot. */
+  acquire(): Promise<Release>;
+  /** Rejects every waiter (on shutdown); running tasks keep their slots. */
+  cancelWaiters(): void;
+  /** Changes the number of slots; throws on a pool of fixed size (solo). */
+  resize(size: number): void;
+  /** Runs one task body under its limits; never rejects. Call with a slot held. */
+  run(run: PoolRun): Promise<RunResult>;
+  /** Pool figures for `stats`. */
+  stats(): PoolStats;
+  /** Stops the pool (the threads pool ends its threads). Call after the last run ended. */
+  close(): Promise<void>;
+}

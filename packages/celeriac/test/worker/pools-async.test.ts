@@ -1,0 +1,137 @@
+/**
+ * The async and solo pools on the memory broker, run-time time limits
+ * (`worker.setTimeLimit`, Celery's `time_limit` control command) and `job.terminate`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
+import type { Job } from '../../src/worker/executor.js';
+import { closeEnvs, deferred, flush, Gate, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
+
+afterEach(closeEnvs);
+
+const jobsOf = (worker: Worker) => (worker as unknown as { executor: { jobs: Map<string, Job> } }).executor.jobs;
+
+/** An app on the same broker and backend that knows no tasks: its messages carry no limits. */
+const senderFor = (env: TestEnv) => createApp({}, { broker: env.broker, backend: env.backend });
+
+describe('async pool', () => {
+  it('resize lets more tasks run at once', async () => {
+    const env = makeEnv();
+    const gate = new Gate();
+    const t = env.app.task('t.gate', () => gate.enter());
+    const worker = await env.startWorker({ concurrency: 1 });
+    expect(worker.pool.stats()).toMatchObject({ kind: 'async', maxConcurrency: 1, processes: [process.pid] });
+    const results = await Promise.all([t.delay(), t.delay(), t.delay()]);
+    await waitFor(() => gate.blocked === 1, 'one task to run');
+    worker.pool.resize(3);
+    await waitFor(() => gate.blocked === 3, 'three tasks to run');
+    expect(worker.pool.size).toBe(3);
+    gate.releaseAll();
+    await Promise.all(results.map((r) => r.get({ timeout: 2000 })));
+    expect(() => worker.pool.resize(0)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
+  });
+
+  it('job.terminate fails the running task with the reason, aborts its signal and frees the slot', async () => {
+    const env = makeEnv();
+    const started = deferred();
+    let reason: unknown = null;
+    const hang = env.app.task('t.hang', { bind: true }, async (ctx) => {
+      ctx.signal.addEventListener('abort', () => (reason = ctx.signal.reason));
+      started.resolve();
+      await new Promise(() => undefined);
+    });
+    const next = env.app.task('t.next', () => 'next');
+    const worker = await env.startWorker({ concurrency: 1 });
+    const r = await hang.delay();
+    const r2 = await next.delay();
+    await started.promise;
+    for (const job of jobsOf(worker).values()) job.terminate?.(new TaskRevokedError('terminated'));
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
+    expect(reason).toBeInstanceOf(TaskRevokedError);
+    expect(await r2.get({ timeout: 2000 })).toBe('next');
+  });
+});
+
+describe('solo pool', () => {
+  it('runs one task at a time whatever the concurrency asked for, and cannot be resized', async () => {
+    const env = makeEnv();
+    const gate = new Gate();
+    const t = env.app.task('t.gate', () => gate.enter());
+    const worker = await env.startWorker({ pool: 'solo', concurrency: 8 });
+    expect(worker.options.concurrency).toBe(1);
+    expect(worker.pool.stats()).toMatchObject({ kind: 'solo', maxConcurrency: 1 });
+    const results = await Promise.all([t.delay(), t.delay(), t.delay()]);
+    for (let i = 0; i < 3; i++) {
+      await waitFor(() => gate.blocked === 1, 'the next task to run');
+      await flush();
+      expect(gate.running).toBe(1);
+      gate.releaseOne();
+    }
+    await Promise.all(results.map((r) => r.get({ timeout: 2000 })));
+    expect(gate.maxRunning).toBe(1);
+    expect(() => worker.pool.resize(2)).toThrow(expect.objectContaining({ code: ErrorCodes.STATE }));
+  });
+
+  it('a hard limit fails the task and the next one runs', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const started = deferred();
+    const hang = env.app.task('t.hang', { timeLimit: 1 }, async () => {
+      started.resolve();
+      await new Promise(() => undefined);
+    });
+    const next = env.app.task('t.next', () => 'next');
+    await env.startWorker({ pool: 'solo' });
+    const r = await hang.delay();
+    const r2 = await next.delay();
+    await started.promise;
+    env.clock!.advance(1_000);
+    expect((await waitForState(env, r.id, 'FAILURE')).result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
+    expect(await r2.get({ timeout: 2000 })).toBe('next');
+  });
+});
+
+describe('time limits set at run time (worker.setTimeLimit)', () => {
+  it('replace the task options for runs that start afterwards; the message header still wins', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const started: string[] = [];
+    const hang = env.app.task('t.limited', { bind: true, timeLimit: 50 }, async (ctx) => {
+      started.push(ctx.request.id);
+      await new Promise(() => undefined);
+    });
+    const worker = await env.startWorker({ concurrency: 3 });
+    const sender = senderFor(env);
+    const before = await sender.sendTask(hang.name);
+    await waitFor(() => started.length === 1, 'the first run');
+    worker.setTimeLimit(hang.name, { hard: 2 });
+    const after = await sender.sendTask(hang.name);
+    const header = await sender.sendTask(hang.name, [], {}, { timeLimit: 7 });
+    await waitFor(() => started.length === 3, 'all runs');
+    env.clock!.advance(2_000);
+    expect((await waitForState(env, after.id, 'FAILURE')).result).toMatchObject({ exc_type: 'TimeLimitExceeded', exc_message: [2] });
+    expect(await before.state()).toBe('PENDING');
+    expect(await header.state()).toBe('PENDING');
+    env.clock!.advance(5_000);
+    expect((await waitForState(env, header.id, 'FAILURE')).result).toMatchObject({ exc_message: [7] });
+    env.clock!.advance(43_000);
+    expect((await waitForState(env, before.id, 'FAILURE')).result).toMatchObject({ exc_message: [50] });
+  });
+
+  it('set a soft limit on a task that had none; null goes back to the task options; unknown tasks are refused', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    let reason: unknown = null;
+    const t = env.app.task('t.soft', { bind: true }, async (ctx) => {
+      reason = await new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason), { once: true }));
+      return 'stopped';
+    });
+    const worker = await env.startWorker();
+    worker.setTimeLimit(t.name, { soft: 3, hard: null });
+    const r = await senderFor(env).sendTask(t.name);
+    await waitFor(() => worker.active === 1, 'the run');
+    env.clock!.advance(3_000);
+    expect(await r.get({ timeout: 2000 })).toBe('stopped');
+    expect(reason).toMatchObject({ excType: 'SoftTimeLimitExceeded', limitSec: 3 });
+    worker.setTimeLimit(t.name, null);
+    expect(() => worker.setTimeLimit('t.unknown', { hard: 1 })).toThrow(expect.objectContaining({ code: ErrorCodes.NOT_REGISTERED }));
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Pools and time limits on Redis. A CPU-bound task of several seconds in the threads pool
+ * does not hold up other deliveries and keeps its lease (a 1 s recoverAfterSec would take
+ * it back otherwise): it runs exactly once. Hard and soft limits reach threads, and a
+ * Python caller's `time_limit` / `soft_time_limit` (the `timelimit` header) apply.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, Worker, type App } from 'celeriac';
+import { shouldRunPythonTests } from '../support/python.js';
+import { REDIS_URL, deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { PY_CLIENT, runPython, type PyEnv } from '../interop/python.js';
+import { defineTasks } from './fixtures/pool-app.js';
+import { captureLogger, waitFor } from './helpers.js';
+
+const ready = await shouldRunRedisTests('pools on Redis');
+const prefix = `pools-${randomUUID().slice(0, 8)}:`;
+const QUEUE = 'pools';
+const appModule = new URL('./fixtures/pool-app.ts', import.meta.url);
+const py: PyEnv = { broker: REDIS_URL, backend: REDIS_URL, keyPrefix: prefix };
+const taskIds: string[] = [];
+
+describe.runIf(ready)('threads pool on Redis', () => {
+  let app: App;
+  let worker: Worker;
+  let tasks: ReturnType<typeof defineTasks>;
+  const received = new Map<string, number>();
+
+  beforeAll(async () => {
+    const { logger } = captureLogger('warn');
+    app = createApp(
+      {
+        broker: `${REDIS_URL}?global_keyprefix=${prefix}`,
+        backend: REDIS_URL,
+        taskDefaultQueue: QUEUE,
+        taskAcksLate: true,
+        // A lease not renewed for 1 s is taken back: a blocked event loop would lose it.
+        brokerTransportOptions: { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 },
+      },
+      { env: {}, logger },
+    );
+    tasks = defineTasks(app);
+    worker = new Worker(app, { queues: [QUEUE], pool: 'threads', appModule, concurrency: 2, prefetchMultiplier: 4 });
+    worker.onTaskEvent((event) => {
+      if (event.type === 'task-received') received.set(event.message.headers.id, (received.get(event.message.headers.id) ?? 0) + 1);
+    });
+    await worker.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await worker?.close({ deadlineMs: 5000 });
+    await app?.close();
+    await deleteKeys(prefix);
+    await deleteResults(taskIds);
+  }, 30_000);
+
+  const track = <T extends { id: string }>(r: T): T => {
+    taskIds.push(r.id);
+    return r;
+  };
+
+  it('a 4 s busy loop in one thread: short tasks complete meanwhile, the lease is renewed, it runs exactly once', async () => {
+    const busy = track(await tasks.spin.delay(4_000));
+    await waitFor(() => worker.active === 1, 'the busy task to start', 15_000);
+    const quick = await Promise.all(Array.from({ length: 10 }, async (_, i) => track(await tasks.add.delay(i, 1))));
+    expect(await Promise.all(quick.map((r) => r.get({ timeout: 15_000 })))).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(await busy.state()).toBe('PENDING');
+    await busy.get({ timeout: 30_000 });
+    // Longer than recoverAfterSec plus a sweep: a lost lease would have brought it back by now.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(received.get(busy.id)).toBe(1);
+    expect(await app.broker.queueLength(QUEUE)).toBe(0);
+  }, 60_000);
+
+  it('the hard limit ends a busy-looping thread; the next task runs on a fresh thread', async () => {
+    const before = worker.pool.stats().processes;
+    const stuck = track(await tasks.spinForever.applyAsync([], { timeLimit: 1 }));
+    await expect(stuck.get({ timeout: 20_000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded', excModule: 'billiard.exceptions' });
+    const after = await waitFor(() => {
+      const now = worker.pool.stats().processes;
+      return now.length === 2 && now.some((id) => !before.includes(id)) ? now : null;
+    }, 'a fresh thread in place of the ended one', 20_000);
+    expect(before.filter((id) => !after.includes(id))).toHaveLength(1);
+    // Two overlapping tasks occupy both threads: the fresh one runs tasks.
+    const ran = await Promise.all([0, 1].map(async () => (await track(await tasks.sleep.delay(1_000))).get({ timeout: 20_000 })));
+    expect(new Set(ran)).toEqual(new Set(after));
+    expect(received.get(stuck.id)).toBe(1);
+  }, 60_000);
+
+  it('the soft limit aborts ctx.signal in the thread', async () => {
+    const r = track(await tasks.soft.applyAsync(['catch'], { softTimeLimit: 1 }));
+    expect(await r.get({ timeout: 20_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
+  }, 30_000);
+
+  it.runIf(shouldRunPythonTests('pools on Redis'))("a Python caller's time_limit and soft_time_limit apply (the timelimit header)", async () => {
+    const out = await runPython(py, `${PY_CLIENT}
+hard = app.send_task('pool.spin_forever', queue='${QUEUE}', time_limit=2)
+soft = app.send_task('pool.soft', args=['throw'], queue='${QUEUE}', soft_time_limit=1)
+print(hard.id); print(soft.id)
+for r in (hard, soft):
+    try:
+        r.get(timeout=30)
+        print('no error')
+    except Exception as e:
+        print(type(e).__name__, json.dumps(list(e.args)))`);
+    const [hardId, softId, hardLine, softLine] = out.trim().split('\n');
+    taskIds.push(hardId!, softId!);
+    expect(hardLine).toBe('TimeLimitExceeded [2]');
+    expect(softLine).toBe('SoftTimeLimitExceeded [1]');
+  }, 60_000);
+});
