@@ -40,6 +40,14 @@ def mix_add(x, y):
 @app.task(name='py.echo')
 def echo(*args, **kwargs):
     return {'args': list(args), 'kwargs': kwargs}
+
+@app.task(name='py.count')
+def count(key, seconds=0):
+    # Counts its runs in the result backend's Redis (so a test sees a second run), then sleeps.
+    import redis
+    n = redis.Redis.from_url(os.environ['CELERY_BACKEND']).incr(key)
+    time.sleep(seconds)
+    return n
 `;
 
 /** Environment for Python processes. */

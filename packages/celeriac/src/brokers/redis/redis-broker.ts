@@ -29,6 +29,9 @@
  * ETA: a message published with a future `deliverAt`, or deferred by a worker, waits in
  * `celeriac.delayed` (a zset of [bucket, envelope] scored by due ms), never under a
  * visibility timeout; consuming brokers promote due ones (promote-due.lua) on a short timer.
+ * A publish uses the delayed set only while a consuming Celeriac broker is alive to promote
+ * it, else it goes to the queue with its `eta` header, as kombu's; the last worker to close
+ * hands delayed messages back to their queues (delayed.ts).
  *
  * Deviations from kombu: restore (warm shutdown, broker close) and sweep restores push the
  * envelope back unchanged instead of marking it redelivered, because Lua cannot re-serialize
@@ -47,7 +50,8 @@ import { bindingMember, parseBindingMember, PRIORITY_STEPS, RedisKeys, stepOf } 
 import { Maintenance } from './maintenance.js';
 import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
 import { RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
-import { delayedMember, Transitions } from './transitions.js';
+import { Transitions } from './transitions.js';
+import { DelayedSet } from './delayed.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 
@@ -81,6 +85,7 @@ export class RedisBroker implements Broker {
   #state: RedisBrokerState = 'open';
   #client: RedisClient | undefined;
   #connecting: Promise<Transitions> | undefined;
+  #delayed: DelayedSet | undefined;
   #closed: Promise<void> | undefined;
   readonly #consumers: RedisConsumer[] = [];
   /** Held deliveries by lease token. */
@@ -90,6 +95,9 @@ export class RedisBroker implements Broker {
   readonly #wake: WakeSubscriber;
   #seq = 0;
   #lastPromote = Number.NEGATIVE_INFINITY;
+  /** This broker's member in celeriac.promoters while it consumes (unique per instance). */
+  readonly id = randomUUID();
+  #promoter = false;
   readonly #host: RedisConsumerHost;
 
   /**
@@ -108,6 +116,7 @@ export class RedisBroker implements Broker {
       lost: (tags) => this.#markLost(tags),
       ready: () => this.#consumers.forEach((c) => c.wake()),
       report: (error) => this.#report(error),
+      advertise: () => this.#advertise(),
     });
     const o = this.options;
     this.#host = {
@@ -149,6 +158,7 @@ export class RedisBroker implements Broker {
       const pending = [...this.#unsettled.values()].sort((a, b) => b.seq - a.seq);
       this.#unsettled.clear();
       if (pending.length > 0) await this.#restoreAll(pending);
+      if (this.#promoter) await this.#withdraw();
       await this.#wake.close();
       if (this.#client !== undefined) await closeRedisClient(this.#client);
       this.#state = 'closed';
@@ -176,17 +186,20 @@ export class RedisBroker implements Broker {
     checkDeliverAt(deliverAt);
     const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
-    const later = deliverAt !== undefined && deliverAt > this.options.clock.now();
-    await this.#command(`publish to ${routingKey}`, async (c) => {
+    const now = this.options.clock.now();
+    const later = deliverAt !== undefined && deliverAt > now;
+    const placed = await this.#command(`publish to ${routingKey}`, async (c) => {
       const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey);
-      await Promise.all(queues.map((q) => {
+      return Promise.all(queues.map(async (q) => {
         const bucket = this.keys.bucket(q, step);
-        if (later) return c.zAdd(this.keys.delayed, { score: deliverAt, value: delayedMember(bucket, raw) });
-        return Promise.all([c.lPush(bucket, raw), c.publish(this.keys.wakeChannel(q), '')]);
+        // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
+        if (later) return this.#delayedSet().publish(bucket, raw, deliverAt, now, this.keys.wakeChannel(q));
+        await Promise.all([c.lPush(bucket, raw), c.publish(this.keys.wakeChannel(q), '')]);
+        return 'queued';
       }));
     });
-    if (later) this.#maintenance.promoteSoon();
-    else this.#promoteOnPublish();
+    if (placed.includes('delayed')) this.#maintenance.promoteSoon();
+    this.#promoteOnPublish();
   }
 
   /** Starts consuming `options.queues` (round robin) within the prefetch window. */
@@ -272,14 +285,42 @@ export class RedisBroker implements Broker {
     return queues.size > 0 ? [...queues] : [routingKey];
   }
 
-  /** Publishers help promote due ETA messages too (at most once per promote interval). */
+  /**
+   * Publishers help promote due ETA messages too, and move delayed messages back to their
+   * queues when no Celeriac worker is left to promote them (at most once per promote interval).
+   */
   #promoteOnPublish(): void {
     const now = this.options.clock.now();
     if (this.#maintenance.state === 'running' || now - this.#lastPromote < this.options.promoteIntervalMs) return;
     this.#lastPromote = now;
     this.#transitions()
       .then((t) => t.promoteDue(now, 500))
+      .then(() => this.#delayedSet().rescue(now))
       .catch((error: unknown) => this.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote')));
+  }
+
+  /** The ETA transitions; only called once connected. */
+  #delayedSet(): DelayedSet {
+    return (this.#delayed ??= new DelayedSet(this.#client as RedisClient, this.keys));
+  }
+
+  /** Maintenance's presence duty: a live promoter for the next few renewal periods. */
+  async #advertise(): Promise<void> {
+    await this.#transitions();
+    const o = this.options;
+    if (this.#state !== 'open') return;
+    this.#promoter = true;
+    await this.#delayedSet().advertise(this.id, o.clock.now() + Math.min(o.recoverAfterMs, 3 * o.leaseRenewMs));
+  }
+
+  /** On close: stop promoting; the last promoter hands the delayed messages back to their queues. */
+  async #withdraw(): Promise<void> {
+    try {
+      const moved = await this.#delayedSet().rescue(this.options.clock.now(), this.id);
+      if (moved !== undefined && moved > 0) this.options.log?.('warn', `no Celeriac worker left to promote ETA messages: moved ${moved} back to their queues`);
+    } catch (error) {
+      this.options.log?.('warn', 'withdrawing as ETA promoter failed; its presence expires by itself', toTransportError(error, 'withdraw'));
+    }
   }
 
   async #fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {

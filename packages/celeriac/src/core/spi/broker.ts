@@ -11,7 +11,9 @@
  * - **Prefetch**: a consumer never holds more than `prefetch` unsettled deliveries.
  * - **FIFO per queue and priority bucket**, and priority order as `capabilities.priority`.
  * - **Delayed delivery**: a message published with `deliverAt` is invisible to consumers
- *   until then, and is held by the broker, never in worker memory.
+ *   until then, and is held by the broker, never in worker memory. (Redis: while a Celeriac
+ *   worker is alive to promote it; else it is queued with its `eta` header, as Celery does,
+ *   and a worker that takes it early defers it: brokers/redis/delayed.ts.)
  */
 import type { Message } from '../../protocol/types.js';
 
