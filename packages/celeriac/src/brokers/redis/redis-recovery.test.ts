@@ -130,8 +130,11 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     const first = collect(stalled, queue);
     await waitFor(() => first.got.length === 1, 2000);
     await first.close();
-    // Simulate a frozen holder: its lease expires without renewal.
-    await raw.zAdd(`${prefix}celeriac.leases`, { score: 0, value: first.got[0]?.tag as string });
+    // Simulate a frozen holder: its last renewal 11 s ago, so its 10 s lease expired 1 s ago
+    // (both scores move together, as fetch and renew-lease write them).
+    const tag = first.got[0]?.tag as string;
+    await raw.zAdd(`${prefix}celeriac.leases`, { score: Date.now() - 1000, value: tag });
+    await raw.zAdd(`${prefix}unacked_index`, { score: (Date.now() - 11_000) / 1000, value: tag });
     const rescuer = new RedisBroker(url, fast);
     const second = collect(rescuer, queue);
     await waitFor(() => second.got.length === 1, 3000);

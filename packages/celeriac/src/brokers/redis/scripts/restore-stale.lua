@@ -3,7 +3,11 @@ restore-stale: the visibility sweep. Gives back to the FRONT of their queue (RPU
 kombu's restore) deliveries whose holder is presumed dead, in two tiers:
   1. Celeriac-held tags (in celeriac.lease.data) whose lease expired: their holder stopped
      renewing, so it is gone (the fast tier, seconds). The envelope goes back to the exact
-     bucket it was popped from.
+     bucket it was popped from. Unless the tag's unacked_index score is later than the lease
+     expiry: our holder's fetch and renewals always write a score before its expiry, so a
+     later one means another worker (a Python worker, after its own sweep restored the
+     message of our dead holder) took the same tag since; only our stale lease is dropped,
+     and that worker's entry is left to tier 2.
   2. Tags NOT held by Celeriac (written by a Python/kombu worker, which never renews the
      unacked_index score) only once that score is older than the visibility timeout, as
      kombu's own sweep does. Routed as kombu's restore: exchange "" -> the routing key as
@@ -108,7 +112,12 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
   local data = redis.call('HGET', KEYS[4], tag)
   local value = redis.call('HGET', KEYS[1], tag)
   local env = value and split_unacked(value)
-  if data and env then
+  local taken = redis.call('ZSCORE', KEYS[2], tag)
+  local expiry = redis.call('ZSCORE', KEYS[3], tag)
+  if value and taken and expiry and tonumber(taken) * 1000 > tonumber(expiry) then
+    redis.call('ZREM', KEYS[3], tag)
+    redis.call('HDEL', KEYS[4], tag)
+  elseif data and env then
     redis.call('RPUSH', cjson.decode(data)[2], env)
     ours = ours + 1
     forget(tag)
