@@ -33,10 +33,8 @@
  * it, else it goes to the queue with its `eta` header, as kombu's; the last worker to close
  * hands delayed messages back to their queues (delayed.ts).
  *
- * Deviations from kombu: restore (warm shutdown, broker close) and sweep restores push the
- * envelope back unchanged instead of marking it redelivered, because Lua cannot re-serialize
- * the JSON losslessly and the SPI promises restore leaves the raw unchanged; requeue marks it
- * (in TypeScript). Publishing to a named exchange with no matching binding falls back to the
+ * Requeue and restore mark the envelope redelivered as kombu does (in TypeScript here, by a
+ * text edit in restore-stale.lua). Deviations from kombu: publishing to a named exchange with no matching binding falls back to the
  * routing key as queue name (kombu drops the message). Waiting uses polling plus a pub/sub
  * wake-up instead of BRPOP (see redis-consumer.ts).
  */
@@ -370,7 +368,7 @@ export class RedisBroker implements Broker {
       case 'reject':
         return s.requeue ? t.requeue(d, d.bucketKey, markedOrAsIs(d.raw)) : t.ack(d);
       case 'restore':
-        return t.restore(d, d.bucketKey, d.raw);
+        return t.restore(d, d.bucketKey, markedOrAsIs(d.raw));
       case 'defer':
         return t.defer(d, s.deliverAt, d.bucketKey, d.raw).then((ok) => {
           if (ok) this.#maintenance.promoteSoon();
@@ -404,7 +402,7 @@ export class RedisBroker implements Broker {
     for (const d of deliveries) {
       d.state = 'settled';
       try {
-        await t?.restore(d, d.bucketKey, d.raw);
+        await t?.restore(d, d.bucketKey, markedOrAsIs(d.raw));
       } catch (error) {
         this.options.log?.('warn', `restore of delivery ${d.tag} failed; a sweep will restore it`, toTransportError(error, 'restore'));
       }
@@ -443,7 +441,7 @@ export class RedisBroker implements Broker {
   }
 }
 
-/** kombu marks requeued envelopes redelivered; an unreadable one goes back as it was. */
+/** kombu marks requeued and restored envelopes redelivered; an unreadable one goes back as it was. */
 function markedOrAsIs(raw: string): string {
   try {
     return markRedelivered(raw);

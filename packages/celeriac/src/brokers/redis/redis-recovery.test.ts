@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../core/spi/broker.js';
+import { markRedelivered } from '../../protocol/envelope.js';
 import { makeMessage, sleep } from '../../testing/broker-harness.js';
 import { RedisBroker } from './redis-broker.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
@@ -101,7 +102,8 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     expect(await raw.hExists(`${prefix}unacked`, tag)).toBe(1);
     await waitFor(() => got.length === 1, 3000);
     expect(got[0]?.tag).toBe(tag);
-    expect(got[0]?.raw).toBe(withTag);
+    expect(got[0]?.raw).toBe(markRedelivered(withTag));
+    expect(got[0]?.redelivered).toBe(true);
     await got[0]?.ack();
     await close();
     await Promise.all([broker.close(), producer.close()]);

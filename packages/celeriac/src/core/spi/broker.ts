@@ -56,8 +56,8 @@ export interface Delivery {
    */
   reject(options: { requeue: boolean }): Promise<void>;
   /**
-   * Give it back to the front of its queue unmarked, as on warm shutdown for prefetched
-   * messages that never started (kombu's restore).
+   * Give it back to the front of its queue marked redelivered, as on warm shutdown for
+   * prefetched messages that never started (kombu's restore).
    */
   restore(): Promise<void>;
   /** Atomically settle it and hold it server-side until `deliverAt` (a future ETA). */
