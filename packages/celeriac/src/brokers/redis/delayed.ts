@@ -14,9 +14,10 @@
  * The edge left: the last Celeriac worker killed (not closed) with messages delayed, and no
  * Celeriac process touching that Redis afterwards; see docs/interop.md#countdown-and-eta.
  */
-import type { RedisClient } from '../../redis/connection.js';
+import { toTransportError, type RedisClient } from '../../redis/connection.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import type { RedisKeys } from './keys.js';
+import type { ResolvedRedisBrokerOptions } from './options.js';
 import { delayedMember } from './transitions.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
@@ -47,9 +48,26 @@ export class DelayedSet {
     return Number(reply) === 1 ? 'delayed' : 'queued';
   }
 
-  /** Advertises broker `id` as a live promoter until `expiresAt` (epoch ms). */
-  async advertise(id: string, expiresAt: number): Promise<void> {
+  /**
+   * Advertises broker `id` as a live promoter for three renewal periods (at most
+   * `recoverAfterSec`), so one missed renewal does not count as gone.
+   */
+  async advertise(id: string, o: ResolvedRedisBrokerOptions): Promise<void> {
+    const expiresAt = o.clock.now() + Math.min(o.recoverAfterMs, 3 * o.leaseRenewMs);
     await this.client.zAdd(this.keys.promoters, { score: expiresAt, value: id });
+  }
+
+  /**
+   * On close: withdraws broker `id`; when it was the last promoter, hands the delayed
+   * messages back to their queues. Never throws (a failure leaves the presence to expire).
+   */
+  async withdraw(id: string, o: ResolvedRedisBrokerOptions): Promise<void> {
+    try {
+      const moved = await this.rescue(o.clock.now(), id);
+      if (moved !== undefined && moved > 0) o.log?.('warn', `no Celeriac worker left to promote ETA messages: moved ${moved} back to their queues`);
+    } catch (error) {
+      o.log?.('warn', 'withdrawing as ETA promoter failed; its presence expires by itself', toTransportError(error, 'withdraw'));
+    }
   }
 
   /**

@@ -34,9 +34,9 @@
  * hands delayed messages back to their queues (delayed.ts).
  *
  * Requeue and restore mark the envelope redelivered as kombu does (in TypeScript here, by a
- * text edit in restore-stale.lua). Deviations from kombu: publishing to a named exchange with no matching binding falls back to the
- * routing key as queue name (kombu drops the message). Waiting uses polling plus a pub/sub
- * wake-up instead of BRPOP (see redis-consumer.ts).
+ * text edit in restore-stale.lua). Deviations from kombu: publishing to a named exchange
+ * with no matching binding falls back to the routing key as queue name (kombu drops the
+ * message). Waiting uses polling plus a pub/sub wake-up instead of BRPOP (redis-consumer.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, PublishOptions, SetAsideRecord } from '../../core/spi/broker.js';
@@ -156,7 +156,7 @@ export class RedisBroker implements Broker {
       const pending = [...this.#unsettled.values()].sort((a, b) => b.seq - a.seq);
       this.#unsettled.clear();
       if (pending.length > 0) await this.#restoreAll(pending);
-      if (this.#promoter) await this.#withdraw();
+      if (this.#promoter) await this.#delayedSet().withdraw(this.id, this.options);
       await this.#wake.close();
       if (this.#client !== undefined) await closeRedisClient(this.#client);
       this.#state = 'closed';
@@ -302,23 +302,12 @@ export class RedisBroker implements Broker {
     return (this.#delayed ??= new DelayedSet(this.#client as RedisClient, this.keys));
   }
 
-  /** Maintenance's presence duty: a live promoter for the next few renewal periods. */
+  /** Maintenance's presence duty (delayed.ts). */
   async #advertise(): Promise<void> {
     await this.#transitions();
-    const o = this.options;
     if (this.#state !== 'open') return;
     this.#promoter = true;
-    await this.#delayedSet().advertise(this.id, o.clock.now() + Math.min(o.recoverAfterMs, 3 * o.leaseRenewMs));
-  }
-
-  /** On close: stop promoting; the last promoter hands the delayed messages back to their queues. */
-  async #withdraw(): Promise<void> {
-    try {
-      const moved = await this.#delayedSet().rescue(this.options.clock.now(), this.id);
-      if (moved !== undefined && moved > 0) this.options.log?.('warn', `no Celeriac worker left to promote ETA messages: moved ${moved} back to their queues`);
-    } catch (error) {
-      this.options.log?.('warn', 'withdrawing as ETA promoter failed; its presence expires by itself', toTransportError(error, 'withdraw'));
-    }
+    await this.#delayedSet().advertise(this.id, this.options);
   }
 
   async #fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {
