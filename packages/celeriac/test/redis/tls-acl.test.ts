@@ -14,9 +14,12 @@ import { pino } from 'pino';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CeleriacError, createApp, ErrorCodes, Worker, type App } from '../../src/index.js';
+import { PY_CLIENT, runPython } from '../interop/python.js';
+import { shouldRunPythonTests } from '../support/python.js';
 import { freePort, RedisServerProcess, shouldRunRedisTests } from '../support/redis.js';
 
 const ready = await shouldRunRedisTests('Redis TLS and ACL');
+const pythonReady = ready && shouldRunPythonTests('Redis TLS: the same URL in Python Celery');
 
 /** Makes an app with one task and a worker on it; returns both and a closer. */
 async function runApp(broker: string, backend: string): Promise<{ app: App; add: (x: number, y: number) => Promise<number>; close(): Promise<void> }> {
@@ -77,6 +80,19 @@ describe.runIf(ready)('rediss:// with a private CA and client certificates', () 
       await run.close();
     }
   }, 30_000);
+
+  it.runIf(pythonReady)('the same rediss:// URLs work in Python Celery: Python sends, Celeriac runs, Python gets the result', async () => {
+    const query = `ssl_cert_reqs=required&ssl_ca_certs=${f('ca.crt')}&ssl_certfile=${f('client.crt')}&ssl_keyfile=${f('client.key')}`;
+    const run = await runApp(`${base}/0?${query}`, `${base}/1?${query}`);
+    try {
+      const out = await runPython({ broker: `${base}/0?${query}`, backend: `${base}/1?${query}` }, `${PY_CLIENT}
+r = app.send_task('conn.add', args=[40, 2], queue='celery')
+print(json.dumps(r.get(timeout=20)))`);
+      expect(out.trim()).toBe('42');
+    } finally {
+      await run.close();
+    }
+  }, 60_000);
 
   it('fails with a clear TRANSPORT error when the server certificate cannot be verified', async () => {
     const app = createApp({ broker: `${base}/0?ssl_certfile=${f('client.crt')}&ssl_keyfile=${f('client.key')}` }, { env: {}, logger: pino({ level: 'silent' }) });
