@@ -84,6 +84,15 @@ export interface RedisClientOptions {
   offlineQueueTimeoutMs?: number;
   /** Interval of the keep-alive PING. @default 10000 */
   pingIntervalMs?: number;
+  /**
+   * Destroy the socket (and reconnect) after this long without any traffic in either
+   * direction: a network path that died silently (no FIN/RST, keep-alive answered by a
+   * middlebox) leaves every command waiting forever otherwise. Only for connections that send
+   * commands or subscribe (node-redis PINGs in RESP2 subscribed mode too): the keep-alive
+   * PING is traffic every `pingIntervalMs`; keep this well above it.
+   * @default no idle timeout
+   */
+  idleTimeoutMs?: number;
 }
 
 const DEFAULT_PORT = 6379;
@@ -287,6 +296,7 @@ interface Resolved {
   connectTimeoutMs: number;
   offlineQueueTimeoutMs: number;
   pingIntervalMs: number;
+  idleTimeoutMs: number | undefined;
 }
 
 function resolve(options: RedisClientOptions): Readonly<Resolved> {
@@ -296,6 +306,7 @@ function resolve(options: RedisClientOptions): Readonly<Resolved> {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     offlineQueueTimeoutMs: options.offlineQueueTimeoutMs ?? 10_000,
     pingIntervalMs: options.pingIntervalMs ?? 10_000,
+    idleTimeoutMs: options.idleTimeoutMs,
   });
 }
 
@@ -345,6 +356,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
   const socket = {
     connectTimeout: opts.connectTimeoutMs,
     reconnectStrategy: makeReconnectStrategy(opts, state),
+    ...(opts.idleTimeoutMs === undefined ? {} : { socketTimeout: opts.idleTimeoutMs }),
   };
   const common = {
     name: opts.name,

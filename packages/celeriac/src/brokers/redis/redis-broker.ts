@@ -251,7 +251,8 @@ export class RedisBroker implements Broker {
 
   #transitions(): Promise<Transitions> {
     this.#connecting ??= (async () => {
-      const client = createRedisClient(this.#target, { name: 'celeriac-broker', ...(this.options.log ? { log: this.options.log } : {}) });
+      // Idle for 3 PING intervals = a silently dead path: reconnect rather than wait forever.
+      const client = createRedisClient(this.#target, { name: 'celeriac-broker', idleTimeoutMs: 30_000, ...(this.options.log ? { log: this.options.log } : {}) });
       this.#client = client;
       try {
         await client.connect();
