@@ -18,6 +18,8 @@
  *   of a worker idling forever on a dead socket (the Celery/BullMQ failure in peers.md).
  * - 'error' events never go unhandled: they are forwarded to `log` (or dropped).
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { createClient, createSentinel } from 'redis';
 import type { RedisClientType, RedisSentinelType } from 'redis';
 import { redactUrl } from '../core/transports.js';
@@ -39,11 +41,29 @@ export interface RedisTarget {
   db: number;
   /** Set for `sentinel://` and `redis+sentinel://` URLs. */
   sentinel?: { masterName: string; nodes: { host: string; port: number }[] };
+  /**
+   * TLS files and verification for `rediss://`, from redis-py's URL query keys
+   * (`ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs`), so one URL serves
+   * Python and Celeriac. Absent: Node's default trust store, certificate verified.
+   */
+  tlsOptions?: RedisTlsOptions;
   /** kombu transport options carried in the URL query. */
   transportOptions: {
     /** kombu's `global_keyprefix`: prefix of every broker key. Empty when absent. */
     globalKeyprefix: string;
   };
+}
+
+/** TLS settings of a `rediss://` target (file paths; read when the client is created). */
+export interface RedisTlsOptions {
+  /** PEM file of the CA(s) to trust instead of Node's default store (`ssl_ca_certs`). */
+  caFile?: string;
+  /** PEM client certificate, for servers that require one (`ssl_certfile`). */
+  certFile?: string;
+  /** PEM private key of the client certificate (`ssl_keyfile`). */
+  keyFile?: string;
+  /** Verify the server certificate and host name; false only with `ssl_cert_reqs=none`. */
+  verify: boolean;
 }
 
 /** A connected-or-connecting node-redis client: a plain client, or a Sentinel-managed one. */
@@ -64,6 +84,15 @@ export interface RedisClientOptions {
   offlineQueueTimeoutMs?: number;
   /** Interval of the keep-alive PING. @default 10000 */
   pingIntervalMs?: number;
+  /**
+   * Destroy the socket (and reconnect) after this long without any traffic in either
+   * direction: a network path that died silently (no FIN/RST, keep-alive answered by a
+   * middlebox) leaves every command waiting forever otherwise. Only for connections that send
+   * commands or subscribe (node-redis PINGs in RESP2 subscribed mode too): the keep-alive
+   * PING is traffic every `pingIntervalMs`; keep this well above it.
+   * @default no idle timeout
+   */
+  idleTimeoutMs?: number;
 }
 
 const DEFAULT_PORT = 6379;
@@ -136,6 +165,49 @@ function transportOptions(query: URLSearchParams): RedisTarget['transportOptions
   return { globalKeyprefix: query.get('global_keyprefix') ?? '' };
 }
 
+const TLS_KEYS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs'] as const;
+
+/** redis-py's `ssl_*` query keys; only meaningful with rediss://. */
+function parseTls(query: URLSearchParams, tls: boolean, url: string): RedisTlsOptions | undefined {
+  // On redis:// they are ignored, as a plain connection has no certificate to check.
+  if (!tls || !TLS_KEYS.some((k) => query.has(k))) return undefined;
+  const reqs = (query.get('ssl_cert_reqs') ?? 'required').toLowerCase().replace(/^cert_/, '');
+  if (!['required', 'optional', 'none'].includes(reqs)) {
+    throw configError(`Redis URL ${redact(url)}: ssl_cert_reqs must be required, optional or none, got "${query.get('ssl_cert_reqs') ?? ''}"`);
+  }
+  // A client always receives the server's certificate, so "optional" verifies it, as in Python.
+  const out: RedisTlsOptions = { verify: reqs !== 'none' };
+  const ca = query.get('ssl_ca_certs');
+  const cert = query.get('ssl_certfile');
+  const key = query.get('ssl_keyfile');
+  if (ca) out.caFile = ca;
+  if (cert) out.certFile = cert;
+  if (key) out.keyFile = key;
+  return out;
+}
+
+function readPem(file: string | undefined, what: string): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `Redis TLS: cannot read the ${what} file ${file}: ${coerceError(error).message}`, { cause: error });
+  }
+}
+
+/** Node TLS socket options for a rediss:// target. */
+function tlsSocket(target: RedisTarget): Record<string, unknown> {
+  const t = target.tlsOptions;
+  const files = t === undefined ? {} : {
+    ...(t.caFile === undefined ? {} : { ca: readPem(t.caFile, 'ssl_ca_certs') }),
+    ...(t.certFile === undefined ? {} : { cert: readPem(t.certFile, 'ssl_certfile') }),
+    ...(t.keyFile === undefined ? {} : { key: readPem(t.keyFile, 'ssl_keyfile') }),
+    rejectUnauthorized: t.verify,
+  };
+  // SNI must not be an IP address (RFC 6066); Node then checks the IP against the certificate.
+  return { tls: true as const, ...(isIP(target.host) === 0 ? { servername: target.host } : {}), ...files };
+}
+
 function withCredentials(target: RedisTarget, parts: UrlParts): RedisTarget {
   if (parts.username !== undefined) target.username = parts.username;
   if (parts.password !== undefined) target.password = parts.password;
@@ -148,7 +220,10 @@ function parsePlain(url: string): RedisTarget {
   const { host, port } = parseHostPort(parts.authority, DEFAULT_PORT, url);
   const dbText = parts.path.replace(/^\//, '');
   if (dbText.includes('/')) throw configError(`Redis URL ${redact(url)}: path "${parts.path}" must be /<db>`);
-  const target: RedisTarget = { tls: parts.scheme === 'rediss', host, port, db: parseDb(dbText, url), transportOptions: transportOptions(parts.query) };
+  const tls = parts.scheme === 'rediss';
+  const target: RedisTarget = { tls, host, port, db: parseDb(dbText, url), transportOptions: transportOptions(parts.query) };
+  const tlsOptions = parseTls(parts.query, tls, url);
+  if (tlsOptions !== undefined) target.tlsOptions = tlsOptions;
   return withCredentials(target, parts);
 }
 
@@ -185,8 +260,9 @@ function parseSentinelList(url: string): RedisTarget {
 /**
  * Parses a Celery/kombu Redis URL: `redis://[user:pass@]host[:port][/db]`, `rediss://` (TLS),
  * `sentinel://h1:26379;sentinel://h2:26379/0?master_name=m` (kombu) and
- * `redis+sentinel://h1:26379,h2:26379/m/0`. The query may carry `global_keyprefix`; other
- * query keys are ignored (kombu has many, none of which change where we connect).
+ * `redis+sentinel://h1:26379,h2:26379/m/0`. The query may carry `global_keyprefix`, and on
+ * rediss:// redis-py's `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile` and `ssl_cert_reqs`;
+ * other query keys are ignored (kombu has many, none of which change where we connect).
  * @throws CeleriacError CONFIG naming the problem; the password is never in the message.
  */
 export function parseRedisUrl(url: string): RedisTarget {
@@ -220,6 +296,7 @@ interface Resolved {
   connectTimeoutMs: number;
   offlineQueueTimeoutMs: number;
   pingIntervalMs: number;
+  idleTimeoutMs: number | undefined;
 }
 
 function resolve(options: RedisClientOptions): Readonly<Resolved> {
@@ -229,13 +306,34 @@ function resolve(options: RedisClientOptions): Readonly<Resolved> {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     offlineQueueTimeoutMs: options.offlineQueueTimeoutMs ?? 10_000,
     pingIntervalMs: options.pingIntervalMs ?? 10_000,
+    idleTimeoutMs: options.idleTimeoutMs,
   });
 }
 
-/** Start-up gives up after connectTimeoutMs; once connected, reconnects forever. */
+/** Codes of TLS verification failures (Node's), which no retry can fix. */
+const TLS_VERIFY_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * True for a start-up failure that retrying cannot fix (wrong credentials, missing
+ * permission, an untrusted certificate): reported at once instead of after connectTimeoutMs.
+ */
+export function isPermanentConnectError(cause: Error): boolean {
+  if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(cause.message)) return true;
+  const code = (cause as { code?: unknown }).code;
+  return typeof code === 'string' && TLS_VERIFY_CODES.has(code);
+}
+
+/**
+ * Start-up gives up after connectTimeoutMs, or at once on a permanent error; once connected,
+ * reconnects forever.
+ */
 function makeReconnectStrategy(opts: Readonly<Resolved>, state: { everReady: boolean; firstFailureAt?: number }) {
   return (retries: number, cause: Error): number | Error => {
     if (!state.everReady) {
+      if (isPermanentConnectError(cause)) return new Error(`could not connect: ${cause.message}`, { cause });
       state.firstFailureAt ??= Date.now();
       if (Date.now() - state.firstFailureAt >= opts.connectTimeoutMs) {
         return new Error(`could not connect within ${opts.connectTimeoutMs} ms: ${cause.message}`, { cause });
@@ -258,6 +356,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
   const socket = {
     connectTimeout: opts.connectTimeoutMs,
     reconnectStrategy: makeReconnectStrategy(opts, state),
+    ...(opts.idleTimeoutMs === undefined ? {} : { socketTimeout: opts.idleTimeoutMs }),
   };
   const common = {
     name: opts.name,
@@ -273,7 +372,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
         ...common,
         database: target.db,
         socket: target.tls
-          ? { ...socket, host: target.host, port: target.port, tls: true as const, servername: target.host }
+          ? { ...socket, host: target.host, port: target.port, ...tlsSocket(target), tls: true as const }
           : { ...socket, host: target.host, port: target.port },
       }) as unknown as RedisClientType
     : createSentinel({

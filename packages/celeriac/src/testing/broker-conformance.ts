@@ -127,7 +127,7 @@ function defineDeliveryTests(get: () => Harness): void {
     expect(await h.broker.queueLength(q)).toBe(0);
   });
 
-  it('restore gives the message back to the front of its queue, unmarked', async () => {
+  it('restore gives the message back to the front of its queue, marked redelivered', async () => {
     const h = get();
     const q = await h.queue();
     await h.publish(q, 'a');
@@ -137,7 +137,10 @@ function defineDeliveryTests(get: () => Harness): void {
     await a.restore();
     const again = await inbox.next();
     expect(idOf(again)).toBe('a');
-    expect(again.raw).toBe(a.raw);
+    expect(again.tag).toBe(a.tag);
+    expect(a.redelivered).toBe(false);
+    expect(again.redelivered).toBe(true);
+    expect(envelopeOf(again).headers['redelivered']).toBe(true);
     await inbox.ack(again);
     expect(await inbox.drainAcking(1)).toEqual(['b']);
   });

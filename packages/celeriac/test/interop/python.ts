@@ -15,8 +15,13 @@ import os, time
 from celery import Celery
 app = Celery('interop', broker=os.environ['CELERY_BROKER'], backend=os.environ['CELERY_BACKEND'])
 pfx = os.environ.get('CELERY_KEYPREFIX')
+transport = {}
 if pfx:
-    app.conf.broker_transport_options = {'global_keyprefix': pfx}
+    transport['global_keyprefix'] = pfx
+if os.environ.get('CELERY_VISIBILITY_TIMEOUT'):
+    transport['visibility_timeout'] = float(os.environ['CELERY_VISIBILITY_TIMEOUT'])
+if transport:
+    app.conf.broker_transport_options = transport
 app.conf.update(worker_send_task_events=False, result_extended=True, worker_hijack_root_logger=False,
                 task_acks_late=os.environ.get('CELERY_ACKS_LATE') == '1', worker_prefetch_multiplier=1)
 
@@ -44,6 +49,16 @@ def echo(*args, **kwargs):
 @app.task(name='py.tsum')
 def tsum(values):
     return sum(values)
+
+@app.task(name='py.count')
+def count(key, seconds=0, first_seconds=None):
+    # Counts its runs in the result backend's Redis (so a test sees a second run), then sleeps
+    # first_seconds on the first run (one to be killed) and seconds on later ones.
+    # Celeriac's twin: test/failure/fixtures/tasks.ts.
+    import redis
+    n = redis.Redis.from_url(os.environ['CELERY_BACKEND']).incr(key)
+    time.sleep(first_seconds if n == 1 and first_seconds is not None else seconds)
+    return n
 `;
 
 /** Environment for Python processes. */
@@ -53,6 +68,8 @@ export interface PyEnv {
   /** kombu global_keyprefix for test isolation. */
   keyPrefix?: string;
   acksLate?: boolean;
+  /** kombu's visibility_timeout transport option, seconds. @default kombu's 3600 */
+  visibilityTimeout?: number;
 }
 
 function envFor(py: PyEnv): NodeJS.ProcessEnv {
@@ -62,6 +79,7 @@ function envFor(py: PyEnv): NodeJS.ProcessEnv {
     CELERY_BACKEND: py.backend,
     ...(py.keyPrefix ? { CELERY_KEYPREFIX: py.keyPrefix } : {}),
     ...(py.acksLate ? { CELERY_ACKS_LATE: '1' } : {}),
+    ...(py.visibilityTimeout === undefined ? {} : { CELERY_VISIBILITY_TIMEOUT: String(py.visibilityTimeout) }),
     PYTHONUNBUFFERED: '1',
   };
 }

@@ -8,7 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient } from 'redis';
 
 /** The shared test Redis. */
@@ -85,11 +88,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A private redis-server child process (no persistence), for restart and kill tests. */
+/**
+ * A private redis-server child process (no persistence), for restart, kill, replication and
+ * TLS tests. `extraArgs` are appended to the command line (e.g. `--replicaof 127.0.0.1 6380`,
+ * or `--port 0 --tls-port <p> ...` together with a `probeUrl` that reaches the server).
+ */
 export class RedisServerProcess {
   #child: ChildProcess | undefined;
+  #output = '';
 
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    readonly extraArgs: readonly string[] = [],
+  ) {}
+
+  /** What the server printed (for failure messages). */
+  get output(): string {
+    return this.#output;
+  }
 
   /** redis://127.0.0.1:<port>/0 */
   get url(): string {
@@ -98,11 +114,15 @@ export class RedisServerProcess {
 
   /** Starts redis-server and waits until it accepts connections. */
   async start(timeoutMs = 5000): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
-    this.#child = spawn('redis-server', args, { stdio: 'ignore' });
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...this.extraArgs];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    child.stdout?.on('data', (d: Buffer) => (this.#output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.#output += d.toString()));
     const deadline = Date.now() + timeoutMs;
     while (!(await redisReachable(this.url, 200))) {
-      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
+      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) on port ${this.port}:\n${this.#output}`);
+      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}:\n${this.#output}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -126,5 +146,80 @@ export class RedisServerProcess {
     child.kill('SIGKILL');
     child.kill('SIGCONT');
     await exited;
+  }
+}
+
+/**
+ * A private Redis Sentinel (`redis-server <conf> --sentinel`) watching one master, with a
+ * fast failure detection (1 s) for failover tests. Its config file lives in a temp dir,
+ * because Sentinel rewrites it.
+ */
+export class SentinelProcess {
+  readonly dir = mkdtempSync(join(tmpdir(), 'celeriac-sentinel-'));
+  #child: ChildProcess | undefined;
+  #output = '';
+
+  constructor(
+    readonly port: number,
+    readonly masterName: string,
+    readonly masterPort: number,
+  ) {}
+
+  /** What the sentinel printed (for failure messages). */
+  get output(): string {
+    return this.#output;
+  }
+
+  /** Starts the sentinel and waits until it accepts connections. */
+  async start(timeoutMs = 5000): Promise<void> {
+    const conf = join(this.dir, 'sentinel.conf');
+    const m = this.masterName;
+    writeFileSync(conf, [
+      `port ${this.port}`, 'bind 127.0.0.1', 'daemonize no', `dir ${this.dir}`,
+      `sentinel monitor ${m} 127.0.0.1 ${this.masterPort} 1`,
+      `sentinel down-after-milliseconds ${m} 1000`,
+      `sentinel failover-timeout ${m} 5000`,
+      `sentinel parallel-syncs ${m} 1`, '',
+    ].join('\n'));
+    const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    child.stdout?.on('data', (d: Buffer) => (this.#output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.#output += d.toString()));
+    const deadline = Date.now() + timeoutMs;
+    while (!(await redisReachable(`redis://127.0.0.1:${this.port}`, 200))) {
+      if (child.exitCode !== null) throw new Error(`sentinel exited (${child.exitCode}):\n${this.#output}`);
+      if (Date.now() > deadline) throw new Error(`sentinel did not start on port ${this.port}:\n${this.#output}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Runs one command on the sentinel (e.g. `['SENTINEL', 'FAILOVER', name]`). */
+  async command(args: string[]): Promise<unknown> {
+    const client = createClient({ url: `redis://127.0.0.1:${this.port}` });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      return await client.sendCommand(args);
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** The port of the master the sentinel currently names. */
+  async masterPortNow(): Promise<number> {
+    const reply = (await this.command(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.masterName])) as string[] | null;
+    return Number(reply?.[1] ?? 0);
+  }
+
+  /** SIGKILLs the sentinel and removes its directory. */
+  async dispose(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../../core/spi/broker.js';
 import { ErrorCodes } from '../../errors.js';
+import { markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
 import { brokerConformance } from '../../testing/broker-conformance.js';
 import { FakeClock } from '../../testing/fake-clock.js';
@@ -114,7 +115,7 @@ describe('MemoryBroker', () => {
     expect(ids()).toEqual(['neg', 'two', 'three', 'big', 'nine']);
   });
 
-  it('requeue marks the envelope redelivered and keeps the tag; restore leaves it unmarked', async () => {
+  it('restore and requeue mark the envelope redelivered, as kombu does, and keep the tag', async () => {
     const { got, publish, consume } = setup();
     consume(1);
     await publish('a');
@@ -123,8 +124,9 @@ describe('MemoryBroker', () => {
     await first.restore();
     await flush();
     const restored = got[1] as Delivery;
-    expect(restored.redelivered).toBe(false);
-    expect(restored.raw).toBe(first.raw);
+    expect(first.redelivered).toBe(false);
+    expect(restored.redelivered).toBe(true);
+    expect(restored.raw).toBe(markRedelivered(first.raw));
     await restored.reject({ requeue: true });
     await flush();
     const requeued = got[2] as Delivery;

@@ -4,7 +4,8 @@
  * conformance suite is written against. It behaves like kombu's Redis transport
  * (celery-protocol.md §2): four priority buckets per queue (0-2, 3-5, 6-8, 9) with bucket 0
  * served first, FIFO within a bucket, reject-with-requeue to the back marked redelivered,
- * restore to the front unmarked, delayed messages held by the broker until due.
+ * restore to the front marked redelivered (as kombu's restore), delayed messages held by the
+ * broker until due.
  *
  * Routing: exchange '' publishes to the queue named by the routing key. A non-empty
  * exchange is a direct exchange: queues bound with `bindQueue` whose key equals the routing
@@ -242,7 +243,7 @@ export class MemoryBroker implements Broker {
         }
         break;
       case 'restore':
-        this.#ready.pushFront(queue, bucket, message);
+        this.#ready.pushFront(queue, bucket, { raw: markedOrAsIs(message.raw), tag: message.tag, redelivered: true });
         break;
       case 'defer':
         this.#delay(settlement.deliverAt, queue, bucket, message);
@@ -338,5 +339,14 @@ export class MemoryBroker implements Broker {
     if (this.#state === 'closed') {
       throw new CeleriacError(ErrorCodes.STATE, `MemoryBroker.${operation}: the broker is closed`);
     }
+  }
+}
+
+/** kombu's restore marks the envelope redelivered; an unreadable one goes back as it was. */
+function markedOrAsIs(raw: string): string {
+  try {
+    return markRedelivered(raw);
+  } catch {
+    return raw;
   }
 }

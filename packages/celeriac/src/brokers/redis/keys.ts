@@ -65,6 +65,11 @@ export class RedisKeys {
   readonly leaseData: string;
   /** Ours: list of set-aside records `{raw, queue, reason, at}`, oldest first. */
   readonly setAside: string;
+  /**
+   * Ours: zset broker id -> presence expiry (epoch ms) of the consuming Celeriac brokers, which
+   * promote due ETA messages. While it has a live member, ETA publishes go to {@link delayed}.
+   */
+  readonly promoters: string;
 
   constructor(
     /** kombu's `global_keyprefix` ('' for none). */
@@ -79,6 +84,7 @@ export class RedisKeys {
     this.leases = `${prefix}celeriac.leases`;
     this.leaseData = `${prefix}celeriac.lease.data`;
     this.setAside = `${prefix}celeriac.setaside`;
+    this.promoters = `${prefix}celeriac.promoters`;
   }
 
   /** The list of `queue` for a priority step: the bare name for 0, `<queue>␆␖<step>` otherwise. */

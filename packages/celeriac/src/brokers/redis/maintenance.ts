@@ -7,7 +7,9 @@
  *   leases, and Python-held tags older than the visibility timeout;
  * - **promote**: move due ETA messages from the delayed set to their queues, at the known
  *   next due time, or after `promoteIntervalMs` at the latest (another process may have
- *   added an earlier one). Safe with any number of brokers doing it at once.
+ *   added an earlier one). Safe with any number of brokers doing it at once;
+ * - **presence**: every `leaseRenewMs` (and at start), advertise this broker as a live
+ *   promoter, so ETA publishes may wait in the delayed set (delayed.ts).
  * Failures are reported and the timer re-armed: a duty never stops until {@link Maintenance.stop}.
  */
 import { randomUUID } from 'node:crypto';
@@ -29,12 +31,14 @@ export interface MaintenanceHost {
   ready(): void;
   /** A duty failed. */
   report(error: unknown): void;
+  /** Advertises this broker as a live promoter of due ETA messages. */
+  advertise(): Promise<void>;
 }
 
 /** Lifecycle of {@link Maintenance}. */
 export type MaintenanceState = 'stopped' | 'running';
 
-type Duty = 'renew' | 'sweep' | 'promote';
+type Duty = 'renew' | 'sweep' | 'promote' | 'presence';
 
 const PROMOTE_BATCH = 500;
 const SWEEP_BATCH = 1000;
@@ -59,6 +63,7 @@ export class Maintenance {
     this.#arm('renew', o.leaseRenewMs);
     this.#arm('sweep', 0);
     this.#arm('promote', 0);
+    this.#arm('presence', 0);
   }
 
   /** Runs the promote duty now (a delayed message was published here). */
@@ -85,12 +90,25 @@ export class Maintenance {
     const o = this.host.options;
     let next: number;
     try {
-      next = duty === 'renew' ? await this.#renew() : duty === 'sweep' ? await this.#sweep() : await this.#promote();
+      next = await this.#run(duty);
     } catch (error) {
       this.host.report(error);
-      next = duty === 'renew' ? o.leaseRenewMs : duty === 'sweep' ? o.sweepIntervalMs : o.promoteIntervalMs;
+      next = duty === 'sweep' ? o.sweepIntervalMs : duty === 'promote' ? o.promoteIntervalMs : o.leaseRenewMs;
     }
     if (this.#state === 'running' && !this.#timers.has(duty)) this.#arm(duty, next);
+  }
+
+  #run(duty: Duty): Promise<number> {
+    switch (duty) {
+      case 'renew':
+        return this.#renew();
+      case 'sweep':
+        return this.#sweep();
+      case 'promote':
+        return this.#promote();
+      case 'presence':
+        return this.host.advertise().then(() => this.host.options.leaseRenewMs);
+    }
   }
 
   async #renew(): Promise<number> {

@@ -29,13 +29,14 @@
  * ETA: a message published with a future `deliverAt`, or deferred by a worker, waits in
  * `celeriac.delayed` (a zset of [bucket, envelope] scored by due ms), never under a
  * visibility timeout; consuming brokers promote due ones (promote-due.lua) on a short timer.
+ * A publish uses the delayed set only while a consuming Celeriac broker is alive to promote
+ * it, else it goes to the queue with its `eta` header, as kombu's; the last worker to close
+ * hands delayed messages back to their queues (delayed.ts).
  *
- * Deviations from kombu: restore (warm shutdown, broker close) and sweep restores push the
- * envelope back unchanged instead of marking it redelivered, because Lua cannot re-serialize
- * the JSON losslessly and the SPI promises restore leaves the raw unchanged; requeue marks it
- * (in TypeScript). Publishing to a named exchange with no matching binding falls back to the
- * routing key as queue name (kombu drops the message). Waiting uses polling plus a pub/sub
- * wake-up instead of BRPOP (see redis-consumer.ts).
+ * Requeue and restore mark the envelope redelivered as kombu does (in TypeScript here, by a
+ * text edit in restore-stale.lua). Deviations from kombu: publishing to a named exchange
+ * with no matching binding falls back to the routing key as queue name (kombu drops the
+ * message). Waiting uses polling plus a pub/sub wake-up instead of BRPOP (redis-consumer.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
@@ -47,7 +48,8 @@ import { bindingMember, parseBindingMember, PRIORITY_STEPS, RedisKeys, stepOf } 
 import { Maintenance } from './maintenance.js';
 import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
 import { RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
-import { delayedMember, Transitions } from './transitions.js';
+import { Transitions } from './transitions.js';
+import { DelayedSet } from './delayed.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 import { delayedOf, RedisFanout } from './fanout.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
@@ -86,6 +88,7 @@ export class RedisBroker implements Broker {
   #state: RedisBrokerState = 'open';
   #client: RedisClient | undefined;
   #connecting: Promise<Transitions> | undefined;
+  #delayed: DelayedSet | undefined;
   #closed: Promise<void> | undefined;
   readonly #consumers: RedisConsumer[] = [];
   /** Held deliveries by lease token. */
@@ -96,6 +99,9 @@ export class RedisBroker implements Broker {
   readonly #fanout: RedisFanout;
   #seq = 0;
   #lastPromote = Number.NEGATIVE_INFINITY;
+  /** This broker's member in celeriac.promoters while it consumes (unique per instance). */
+  readonly id = randomUUID();
+  #promoter = false;
   readonly #host: RedisConsumerHost;
   #beatStore: RedisBeatStore | undefined;
 
@@ -116,6 +122,7 @@ export class RedisBroker implements Broker {
       lost: (tags) => this.#markLost(tags),
       ready: () => this.#consumers.forEach((c) => c.wake()),
       report: (error) => this.#report(error),
+      advertise: () => this.#advertise(),
     });
     const o = this.options;
     this.#host = {
@@ -157,6 +164,7 @@ export class RedisBroker implements Broker {
       const pending = [...this.#unsettled.values()].sort((a, b) => b.seq - a.seq);
       this.#unsettled.clear();
       if (pending.length > 0) await this.#restoreAll(pending);
+      if (this.#promoter) await this.#delayedSet().withdraw(this.id, this.options);
       await this.#wake.close();
       await this.#fanout.close();
       await this.#beatStore?.close();
@@ -186,23 +194,27 @@ export class RedisBroker implements Broker {
     checkDeliverAt(deliverAt);
     const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
-    const later = deliverAt !== undefined && deliverAt > this.options.clock.now();
+    const now = this.options.clock.now();
+    const later = deliverAt !== undefined && deliverAt > now;
     let fenced = true;
-    await this.#command(`publish to ${routingKey}`, async (c) => {
+    const placed = await this.#command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
       const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey, options.dropUnrouted === true);
       if (options.fence !== undefined) {
+        // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
         fenced = await publishFenced(this.#client as RedisClient, this.keys, options.fence, queues, step, raw, later ? deliverAt : undefined);
-        return;
+        return [later ? 'delayed' : 'queued'];
       }
-      await Promise.all(queues.map((q) => {
+      return Promise.all(queues.map(async (q) => {
         const bucket = this.keys.bucket(q, step);
-        if (later) return c.zAdd(this.keys.delayed, { score: deliverAt, value: delayedMember(bucket, raw) });
-        return Promise.all([c.lPush(bucket, raw), c.publish(this.keys.wakeChannel(q), '')]);
+        // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
+        if (later) return this.#delayedSet().publish(bucket, raw, deliverAt, now, this.keys.wakeChannel(q));
+        await Promise.all([c.lPush(bucket, raw), c.publish(this.keys.wakeChannel(q), '')]);
+        return 'queued';
       }));
     });
     if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
-    if (later) this.#maintenance.promoteSoon();
-    else this.#promoteOnPublish();
+    if (placed.includes('delayed')) this.#maintenance.promoteSoon();
+    this.#promoteOnPublish();
   }
 
   /** Beat's store on this Redis (same prefix), so publishes can be fenced by its lease. */
@@ -295,7 +307,8 @@ export class RedisBroker implements Broker {
 
   #transitions(): Promise<Transitions> {
     this.#connecting ??= (async () => {
-      const client = createRedisClient(this.#target, { name: 'celeriac-broker', ...(this.options.log ? { log: this.options.log } : {}) });
+      // Idle for 3 PING intervals = a silently dead path: reconnect rather than wait forever.
+      const client = createRedisClient(this.#target, { name: 'celeriac-broker', idleTimeoutMs: 30_000, ...(this.options.log ? { log: this.options.log } : {}) });
       this.#client = client;
       try {
         await client.connect();
@@ -327,14 +340,31 @@ export class RedisBroker implements Broker {
     return queues.size > 0 || dropUnrouted ? [...queues] : [routingKey];
   }
 
-  /** Publishers help promote due ETA messages too (at most once per promote interval). */
+  /**
+   * Publishers help promote due ETA messages too, and move delayed messages back to their
+   * queues when no Celeriac worker is left to promote them (at most once per promote interval).
+   */
   #promoteOnPublish(): void {
     const now = this.options.clock.now();
     if (this.#maintenance.state === 'running' || now - this.#lastPromote < this.options.promoteIntervalMs) return;
     this.#lastPromote = now;
     this.#transitions()
       .then((t) => t.promoteDue(now, 500))
+      .then(() => this.#delayedSet().rescue(now))
       .catch((error: unknown) => this.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote')));
+  }
+
+  /** The ETA transitions; only called once connected. */
+  #delayedSet(): DelayedSet {
+    return (this.#delayed ??= new DelayedSet(this.#client as RedisClient, this.keys));
+  }
+
+  /** Maintenance's presence duty (delayed.ts). */
+  async #advertise(): Promise<void> {
+    await this.#transitions();
+    if (this.#state !== 'open') return;
+    this.#promoter = true;
+    await this.#delayedSet().advertise(this.id, this.options);
   }
 
   async #fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {
@@ -384,7 +414,7 @@ export class RedisBroker implements Broker {
       case 'reject':
         return s.requeue ? t.requeue(d, d.bucketKey, markedOrAsIs(d.raw)) : t.ack(d);
       case 'restore':
-        return t.restore(d, d.bucketKey, d.raw);
+        return t.restore(d, d.bucketKey, markedOrAsIs(d.raw));
       case 'defer':
         return t.defer(d, s.deliverAt, d.bucketKey, d.raw).then((ok) => {
           if (ok) this.#maintenance.promoteSoon();
@@ -418,7 +448,7 @@ export class RedisBroker implements Broker {
     for (const d of deliveries) {
       d.state = 'settled';
       try {
-        await t?.restore(d, d.bucketKey, d.raw);
+        await t?.restore(d, d.bucketKey, markedOrAsIs(d.raw));
       } catch (error) {
         this.options.log?.('warn', `restore of delivery ${d.tag} failed; a sweep will restore it`, toTransportError(error, 'restore'));
       }
@@ -457,7 +487,7 @@ export class RedisBroker implements Broker {
   }
 }
 
-/** kombu marks requeued envelopes redelivered; an unreadable one goes back as it was. */
+/** kombu marks requeued and restored envelopes redelivered; an unreadable one goes back as it was. */
 function markedOrAsIs(raw: string): string {
   try {
     return markRedelivered(raw);

@@ -34,16 +34,21 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion and throug
     await raw?.close();
   });
 
-  it('holds a future-ETA publish in celeriac.delayed and delivers it only when due', async () => {
+  it('holds a future-ETA publish in celeriac.delayed (a promoter is alive) and delivers it only when due', async () => {
     const queue = `eta-${randomUUID().slice(0, 6)}`;
+    const got: { d: Delivery; at: number }[] = [];
+    const consumer = broker.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push({ d, at: Date.now() }) });
+    const deadline = Date.now() + 5000;
+    while ((await raw.zScore(`${prefix}celeriac.promoters`, broker.id)) === null) {
+      if (Date.now() > deadline) throw new Error('no presence advertised');
+      await sleep(5);
+    }
     const due = Date.now() + 400;
     await broker.publish(makeMessage('eta'), { exchange: '', routingKey: queue, priority: 4, deliverAt: due });
     const members = await raw.zRangeWithScores(`${prefix}celeriac.delayed`, 0, -1);
     const mine = members.find((m) => (JSON.parse(m.value) as string[])[0] === `${prefix}${queue}\x06\x163`);
     expect(mine?.score).toBe(due);
     expect(await broker.queueLength(queue)).toBe(0);
-    const got: { d: Delivery; at: number }[] = [];
-    const consumer = broker.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push({ d, at: Date.now() }) });
     await waitFor(() => got.length === 1, 2000);
     expect(got[0]?.at).toBeGreaterThanOrEqual(due);
     expect(got[0]?.at).toBeLessThan(due + 100);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../core/spi/broker.js';
+import { markRedelivered } from '../../protocol/envelope.js';
 import { makeMessage, sleep } from '../../testing/broker-harness.js';
 import { RedisBroker } from './redis-broker.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
@@ -101,7 +102,8 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     expect(await raw.hExists(`${prefix}unacked`, tag)).toBe(1);
     await waitFor(() => got.length === 1, 3000);
     expect(got[0]?.tag).toBe(tag);
-    expect(got[0]?.raw).toBe(withTag);
+    expect(got[0]?.raw).toBe(markRedelivered(withTag));
+    expect(got[0]?.redelivered).toBe(true);
     await got[0]?.ack();
     await close();
     await Promise.all([broker.close(), producer.close()]);
@@ -130,8 +132,11 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     const first = collect(stalled, queue);
     await waitFor(() => first.got.length === 1, 2000);
     await first.close();
-    // Simulate a frozen holder: its lease expires without renewal.
-    await raw.zAdd(`${prefix}celeriac.leases`, { score: 0, value: first.got[0]?.tag as string });
+    // Simulate a frozen holder: its last renewal 11 s ago, so its 10 s lease expired 1 s ago
+    // (both scores move together, as fetch and renew-lease write them).
+    const tag = first.got[0]?.tag as string;
+    await raw.zAdd(`${prefix}celeriac.leases`, { score: Date.now() - 1000, value: tag });
+    await raw.zAdd(`${prefix}unacked_index`, { score: (Date.now() - 11_000) / 1000, value: tag });
     const rescuer = new RedisBroker(url, fast);
     const second = collect(rescuer, queue);
     await waitFor(() => second.got.length === 1, 3000);

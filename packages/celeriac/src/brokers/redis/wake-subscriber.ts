@@ -54,7 +54,8 @@ export class WakeSubscriber {
 
   #connect(): Promise<PubSub> {
     this.#connected ??= (async () => {
-      const client = createRedisClient(this.target, { name: 'celeriac-broker-wake', ...(this.log ? { log: this.log } : {}) });
+      // node-redis PINGs in subscribed mode too, so a silent idle period means a dead path.
+      const client = createRedisClient(this.target, { name: 'celeriac-broker-wake', idleTimeoutMs: 30_000, ...(this.log ? { log: this.log } : {}) });
       this.#client = client;
       await client.connect();
       return client as unknown as PubSub;
@@ -62,9 +63,12 @@ export class WakeSubscriber {
     return this.#connected;
   }
 
-  /** Closes the connection. */
+  /** Closes the connection; a (un)subscribe stuck on a dead connection is waited for 2 s at most. */
   async close(): Promise<void> {
-    await this.#chain.catch(() => undefined);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
+    await Promise.race([this.#chain.catch(() => undefined), late]);
+    clearTimeout(timer);
     this.#channels.clear();
     if (this.#client !== undefined) await closeRedisClient(this.#client);
     this.#client = undefined;

@@ -11,7 +11,9 @@
  * - **Prefetch**: a consumer never holds more than `prefetch` unsettled deliveries.
  * - **FIFO per queue and priority bucket**, and priority order as `capabilities.priority`.
  * - **Delayed delivery**: a message published with `deliverAt` is invisible to consumers
- *   until then, and is held by the broker, never in worker memory.
+ *   until then, and is held by the broker, never in worker memory. (Redis: while a Celeriac
+ *   worker is alive to promote it; else it is queued with its `eta` header, as Celery does,
+ *   and a worker that takes it early defers it: brokers/redis/delayed.ts.)
  */
 import type { Message } from '../../protocol/types.js';
 import type { Unsubscribe } from './backend.js';
@@ -78,8 +80,8 @@ export interface Delivery {
    */
   reject(options: { requeue: boolean }): Promise<void>;
   /**
-   * Give it back to the front of its queue unmarked, as on warm shutdown for prefetched
-   * messages that never started (kombu's restore).
+   * Give it back to the front of its queue marked redelivered, as on warm shutdown for
+   * prefetched messages that never started (kombu's restore).
    */
   restore(): Promise<void>;
   /** Atomically settle it and hold it server-side until `deliverAt` (a future ETA). */

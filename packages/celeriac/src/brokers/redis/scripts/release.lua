@@ -4,7 +4,8 @@ kombu's bookkeeping (unacked, unacked_index) and our lease set, then pushes a pa
 list. One script serves three transitions that differ only in payload and list end:
   - requeue (reject with requeue, kombu's reject(requeue=True)): LPUSH, the back of the line,
     the envelope marked redelivered (marked in TypeScript: Lua's cjson would reorder keys);
-  - restore (kombu's restore on warm shutdown): RPUSH, the front of the line, as delivered;
+  - restore (kombu's restore on warm shutdown): RPUSH, the front of the line, also marked
+    redelivered in TypeScript;
   - set aside (a malformed message): RPUSH a JSON record {raw, queue, reason, at} onto
     celeriac.setaside.
 

@@ -3,7 +3,11 @@ restore-stale: the visibility sweep. Gives back to the FRONT of their queue (RPU
 kombu's restore) deliveries whose holder is presumed dead, in two tiers:
   1. Celeriac-held tags (in celeriac.lease.data) whose lease expired: their holder stopped
      renewing, so it is gone (the fast tier, seconds). The envelope goes back to the exact
-     bucket it was popped from.
+     bucket it was popped from. Unless the tag's unacked_index score is later than the lease
+     expiry: our holder's fetch and renewals always write a score before its expiry, so a
+     later one means another worker (a Python worker, after its own sweep restored the
+     message of our dead holder) took the same tag since; only our stale lease is dropped,
+     and that worker's entry is left to tier 2.
   2. Tags NOT held by Celeriac (written by a Python/kombu worker, which never renews the
      unacked_index score) only once that score is older than the visibility timeout, as
      kombu's own sweep does. Routed as kombu's restore: exchange "" -> the routing key as
@@ -11,8 +15,11 @@ kombu's restore) deliveries whose holder is presumed dead, in two tiers:
      (falling back to the routing key as queue name); bucket from properties.priority.
 Like kombu, the sweep runs under unacked_mutex (SET NX PX; compare-and-delete release), so
 it never overlaps a Python worker's restore in progress; both happen inside this one script
-because Lua scripts are atomic anyway. Envelopes are pushed back unchanged (cjson would not
-re-serialize them losslessly).
+because Lua scripts are atomic anyway. Envelopes are marked redelivered as kombu's restore
+marks them (headers.redelivered and properties.delivery_info.redelivered = true, appended as
+the last key of each object, where Python's dict puts a new key) by editing the JSON text:
+cjson would not re-serialize it losslessly (key order, number formats). A flag already
+present is left as it is; an envelope whose headers are not an object goes back unchanged.
 
 KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
@@ -71,6 +78,101 @@ local function split_unacked(v)
   return env, fields[2], fields[1]
 end
 
+-- Index just past the JSON string starting at i (s[i] == '"'), or nil.
+local function after_string(s, i)
+  i = i + 1
+  while i <= #s do
+    local c = s:byte(i)
+    if c == 92 then i = i + 2
+    elseif c == 34 then return i + 1
+    else i = i + 1 end
+  end
+  return nil
+end
+
+local function skip_ws(s, i)
+  while i <= #s and s:sub(i, i):match('%s') do i = i + 1 end
+  return i
+end
+
+-- Index just past the JSON value starting at i, or nil.
+local function after_value(s, i)
+  local c = s:byte(i)
+  if c == 34 then return after_string(s, i) end
+  if c ~= 123 and c ~= 91 then return s:find('[,}%]%s]', i) or (#s + 1) end
+  local depth = 0
+  while i <= #s do
+    c = s:byte(i)
+    if c == 34 then
+      i = after_string(s, i)
+      if not i then return nil end
+    else
+      if c == 123 or c == 91 then depth = depth + 1
+      elseif c == 125 or c == 93 then
+        depth = depth - 1
+        if depth == 0 then return i + 1 end
+      end
+      i = i + 1
+    end
+  end
+  return nil
+end
+
+-- In the object whose '{' is at o: the index of the '{' of member `key`'s object value.
+local function member_object(s, o, key)
+  local i = skip_ws(s, o + 1)
+  while i <= #s and s:byte(i) == 34 do
+    local k_end = after_string(s, i)
+    if not k_end then return nil end
+    local k = cjson.decode(s:sub(i, k_end - 1))
+    i = skip_ws(s, k_end)
+    if s:byte(i) ~= 58 then return nil end
+    i = skip_ws(s, i + 1)
+    if k == key then
+      if s:byte(i) == 123 then return i end
+      return nil
+    end
+    i = after_value(s, i)
+    if not i then return nil end
+    i = skip_ws(s, i)
+    if s:byte(i) == 44 then i = skip_ws(s, i + 1) end
+  end
+  return nil
+end
+
+-- Text of the object at o with '"redelivered": true' appended, as kombu's json.dumps writes it.
+local function insert_flag(s, o)
+  local close = after_value(s, o)
+  if not close then return nil end
+  close = close - 1
+  local inner_end = close - 1
+  while inner_end > o and s:sub(inner_end, inner_end):match('%s') do inner_end = inner_end - 1 end
+  local sep = (inner_end == o) and '' or ', '
+  return s:sub(1, inner_end) .. sep .. '"redelivered": true' .. s:sub(close)
+end
+
+local function marked(env)
+  local ok, parsed = pcall(cjson.decode, env)
+  if not ok or type(parsed) ~= 'table' or type(parsed.headers) ~= 'table' then return env end
+  local root = skip_ws(env, 1)
+  local h = member_object(env, root, 'headers')
+  local p = member_object(env, root, 'properties')
+  local d = p and member_object(env, p, 'delivery_info')
+  if not h then return env end
+  local info = type(parsed.properties) == 'table' and parsed.properties.delivery_info
+  -- The later object first, so the earlier index stays valid.
+  local edits = {}
+  if parsed.headers.redelivered == nil then edits[#edits + 1] = h end
+  if d and type(info) == 'table' and info.redelivered == nil then edits[#edits + 1] = d end
+  table.sort(edits, function(a, b) return a > b end)
+  local out = env
+  for _, o in ipairs(edits) do
+    out = insert_flag(out, o)
+    if not out then return env end
+  end
+  return out
+end
+
 local function bucket(queue, priority)
   local p = tonumber(priority) or 0
   p = math.max(0, math.min(9, math.floor(p)))
@@ -108,8 +210,13 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
   local data = redis.call('HGET', KEYS[4], tag)
   local value = redis.call('HGET', KEYS[1], tag)
   local env = value and split_unacked(value)
-  if data and env then
-    redis.call('RPUSH', cjson.decode(data)[2], env)
+  local taken = redis.call('ZSCORE', KEYS[2], tag)
+  local expiry = redis.call('ZSCORE', KEYS[3], tag)
+  if value and taken and expiry and tonumber(taken) * 1000 > tonumber(expiry) then
+    redis.call('ZREM', KEYS[3], tag)
+    redis.call('HDEL', KEYS[4], tag)
+  elseif data and env then
+    redis.call('RPUSH', cjson.decode(data)[2], marked(env))
     ours = ours + 1
     forget(tag)
   elseif value then
@@ -135,8 +242,9 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMI
         if ok and type(parsed) == 'table' and type(parsed.properties) == 'table' then
           priority = parsed.properties.priority
         end
+        local out = marked(env)
         for _, queue in ipairs(kombu_queues(exchange, routing_key)) do
-          if queue ~= '' then redis.call('RPUSH', bucket(queue, priority), env) end
+          if queue ~= '' then redis.call('RPUSH', bucket(queue, priority), out) end
         end
         theirs = theirs + 1
         forget(tag)

@@ -1,0 +1,54 @@
+/**
+ * A network path that dies silently (no FIN, no RST: a dropped route, an expired NAT or
+ * firewall entry) under a running worker. Every connection of the worker goes through a
+ * TCP proxy (test/support/tcp-proxy.ts) that black-holes all open connections at once and
+ * forwards new ones. The worker must notice on its own, reconnect and run a task sent
+ * afterwards (by a producer connected directly to Redis): a worker never sits idle on a dead
+ * connection.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, Worker, type App } from '../../src/index.js';
+import { freePort, RedisServerProcess, shouldRunRedisTests } from '../support/redis.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+const ready = await shouldRunRedisTests('failure: silent network drop');
+
+describe.runIf(ready)('failure: a silently dead network path under a worker', () => {
+  let server: RedisServerProcess;
+  let proxy: TcpProxy;
+  let workerApp: App;
+  let producer: App;
+  let worker: Worker;
+
+  beforeAll(async () => {
+    server = new RedisServerProcess(await freePort());
+    await server.start();
+    proxy = new TcpProxy(server.port);
+    await proxy.start();
+    const viaProxy = `redis://127.0.0.1:${proxy.port}/0`;
+    workerApp = createApp({ broker: viaProxy, backend: viaProxy }, { env: {}, logger: pino({ level: 'silent' }) });
+    workerApp.task('net.add', (x: number, y: number) => x + y);
+    worker = new Worker(workerApp, { queues: ['celery'], concurrency: 1, hostname: `net-${process.pid}@test` });
+    await worker.start();
+    producer = createApp({ broker: server.url, backend: server.url }, { env: {}, logger: pino({ level: 'silent' }) });
+  }, 30_000);
+
+  afterAll(async () => {
+    await worker?.close({ deadlineMs: 500 });
+    await workerApp?.close();
+    await producer?.close();
+    await proxy?.close();
+    await server?.kill();
+  }, 30_000);
+
+  it('runs a task sent after every connection of the worker went dead', async () => {
+    expect(await (await producer.sendTask('net.add', [1, 2])).get({ timeout: 10_000 })).toBe(3);
+    proxy.blackhole();
+    const droppedAt = Date.now();
+    const r = await producer.sendTask('net.add', [20, 22]);
+    expect(await r.get({ timeout: 110_000 })).toBe(42);
+    console.log(`silent network drop: task ran ${((Date.now() - droppedAt) / 1000).toFixed(1)} s after the drop`);
+    expect(proxy.liveConnections).toBeGreaterThan(0);
+  }, 120_000);
+});
