@@ -36,7 +36,8 @@ export type { ResolvedSettings, RouteTarget, SettingSpec, Settings, TaskRoutes }
 export { Signature } from './core/signature.js';
 export type { SignatureLike } from './core/signature.js';
 export type { ResultBackend, StoreOptions, Unsubscribe } from './core/spi/backend.js';
-export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, SetAsideRecord } from './core/spi/broker.js';
+export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, PublishRequest, SetAsideRecord } from './core/spi/broker.js';
+export type { TaskCall } from './core/producer.js';
 export { Task } from './core/task.js';
 export type { AnyTask, TaskCallOptions } from './core/task.js';
 export type { TaskOptions } from './core/task-options.js';

@@ -13,14 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
-import type {
-  Broker,
-  BrokerCapabilities,
-  ConsumeOptions,
-  Consumer,
-  PublishOptions,
-  SetAsideRecord,
-} from '../../core/spi/broker.js';
+import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, PublishOptions, PublishRequest, SetAsideRecord } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
@@ -126,6 +119,16 @@ export class MemoryBroker implements Broker {
     const bucket = bucketOf(options.priority);
     this.#ready.ensure(queue);
     this.#delay(deliverAt ?? Number.NEGATIVE_INFINITY, queue, bucket, stored);
+  }
+
+  /** Publishes each message in order, as {@link MemoryBroker.publish} (checked all first). */
+  async publishMany(batch: readonly PublishRequest[]): Promise<void> {
+    this.#assertOpen('publishMany');
+    for (const { options } of batch) {
+      checkQueueName(options.routingKey);
+      checkDeliverAt(options.deliverAt);
+    }
+    for (const { message, options } of batch) await this.publish(message, options);
   }
 
   /** Starts consuming `options.queues`, round robin, within the prefetch window. */
