@@ -293,7 +293,7 @@ export class RedisBroker implements Broker {
   }
 
   async #fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {
-    const t = await this.#transitions();
+    const t = this.#t;
     const keys = PRIORITY_STEPS.flatMap((step) => queues.map((q) => this.keys.bucket(q, step)));
     let got;
     try {
@@ -317,8 +317,7 @@ export class RedisBroker implements Broker {
     }
     d.state = 'settled';
     try {
-      const t = await this.#transitions();
-      const ok = await this.#apply(t, d, s);
+      const ok = await this.#apply(this.#t, d, s);
       if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
         throw new CeleriacError(
           ErrorCodes.STATE,
