@@ -43,6 +43,7 @@ export class GuardedRedisClient {
       timeoutMs: options.commandTimeoutMs ?? 30_000,
       // A reply this late means the connection is gone in all but name: start afresh.
       onStall: () => this.reset(),
+      offline: { timeoutMs: this.#offlineMs, active: () => this.#client !== undefined && !this.#client.isReady },
     });
   }
 

@@ -47,4 +47,22 @@ describe('ReplyWatchdog', () => {
     clock.advance(10_000);
     expect(clock.pendingTimers).toBe(0);
   });
+
+  it('while reconnecting, fails commands after the shorter offline timeout without reporting a stall', async () => {
+    const clock = new FakeClock();
+    let stalls = 0;
+    let reconnecting = true;
+    const dog = new ReplyWatchdog({ timeoutMs: 30_000, clock, onStall: () => stalls++, offline: { timeoutMs: 400, active: () => reconnecting } });
+    const queued = dog.watch(deferred<number>().promise);
+    clock.advance(700);
+    await expect(queued).rejects.toThrow('no reply within 400 ms (reconnecting)');
+    expect(stalls).toBe(0);
+    reconnecting = false;
+    const later = dog.watch(deferred<number>().promise);
+    clock.advance(5_000);
+    expect(dog.outstanding).toBe(1);
+    clock.advance(30_000);
+    await expect(later).rejects.toThrow('no reply within 30000 ms');
+    expect(stalls).toBe(1);
+  });
 });

@@ -27,6 +27,13 @@ export interface ReplyWatchdogOptions {
   /** Called after the outstanding commands were failed (replace the connection here). */
   onStall(): void;
   /**
+   * While `active()` (the client is reconnecting), commands wait at most `timeoutMs` instead:
+   * a command queued just before the socket died sits in node-redis's offline queue with no
+   * timer of its own. Such a stall fails the commands but does not call `onStall`: the
+   * client is already reconnecting.
+   */
+  offline?: { readonly timeoutMs: number; active(): boolean };
+  /**
    * Timer source. Real time by default: this measures I/O, so a fake clock moved by a test
    * (to expire leases, say) must not make a healthy connection look stalled.
    * @default systemClock
@@ -42,6 +49,7 @@ export class ReplyWatchdog {
   readonly #periodMs: number;
   /** Silent samples (commands outstanding, no reply since the previous one) that make a stall. */
   readonly #limit: number;
+  readonly #offline: { readonly limit: number; readonly timeoutMs: number; active(): boolean } | undefined;
   readonly #outstanding = new Set<Outstanding>();
   #replied = false;
   #silent = 0;
@@ -52,8 +60,11 @@ export class ReplyWatchdog {
     this.#timeoutMs = options.timeoutMs;
     this.#onStall = options.onStall;
     this.#clock = options.clock ?? systemClock;
-    this.#periodMs = Math.max(5, Math.min(1000, Math.floor(this.#timeoutMs / 4)));
+    const shortest = Math.min(this.#timeoutMs, options.offline?.timeoutMs ?? Number.POSITIVE_INFINITY);
+    this.#periodMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
     this.#limit = Math.ceil(this.#timeoutMs / this.#periodMs) + 1;
+    const offline = options.offline;
+    this.#offline = offline === undefined ? undefined : { limit: Math.ceil(offline.timeoutMs / this.#periodMs) + 1, timeoutMs: offline.timeoutMs, active: () => offline.active() };
   }
 
   /** Commands waiting for a reply. */
@@ -103,16 +114,18 @@ export class ReplyWatchdog {
     }
     this.#silent = this.#replied ? 0 : this.#silent + 1;
     this.#replied = false;
-    if (this.#silent >= this.#limit) this.#stall();
+    const offline = this.#offline !== undefined && this.#offline.active() ? this.#offline : undefined;
+    if (offline !== undefined && this.#silent >= offline.limit) this.#stall(`no reply within ${offline.timeoutMs} ms (reconnecting)`, false);
+    else if (this.#silent >= this.#limit) this.#stall(`no reply within ${this.#timeoutMs} ms`, true);
     if (!this.#stopped) this.#arm();
   }
 
-  #stall(): void {
+  #stall(message: string, report: boolean): void {
     this.#silent = 0;
-    const error = new Error(`no reply within ${this.#timeoutMs} ms`);
+    const error = new Error(message);
     const failed = [...this.#outstanding];
     this.#outstanding.clear();
     for (const entry of failed) entry.reject(error);
-    this.#onStall();
+    if (report) this.#onStall();
   }
 }
