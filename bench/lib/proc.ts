@@ -36,6 +36,26 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+/** CPU seconds (user + system) used so far by pid, 0 once it is gone. */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command start at field 3 (state); utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every Linux we run on). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds used so far by a worker: the process, or its whole tree (Celery prefork). */
+export function cpuSeconds(pid: number, tree: boolean): number {
+  return tree ? processTree(pid).reduce((sum, p) => sum + cpuOf(p), 0) : cpuOf(pid);
+}
+
 /** pid and every descendant, from /proc/<pid>/stat parent links. */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
@@ -95,6 +115,8 @@ export interface WorkerHandle {
   go(): Promise<number>;
   /** Peak memory so far; stops sampling. */
   rss(): RssResult;
+  /** CPU seconds (user + system) the worker used so far (the process tree for Celery). */
+  cpu(): number;
   /** Stops it (SIGKILL after a grace period). */
   stop(): Promise<void>;
   /** Output it printed (for error reports). */
@@ -185,12 +207,15 @@ export async function startNodeWorker(
       rss ??= sampler.stop();
       return rss;
     },
+    cpu: () => cpuSeconds(child.pid as number, false),
     async stop() {
       handle.rss();
       if (child.exitCode === null && child.signalCode === null && child.connected) {
         const closed = waitFor('closed', 15_000).catch(() => undefined);
         send({ type: 'stop' });
         await closed;
+        // It exits by itself after 'closed' (writing its --cpu-prof profile): give it time to.
+        await Promise.race([new Promise((resolve) => child.once('exit', resolve)), sleep(3_000)]);
       }
       await stopChild(child, 5_000);
     },

@@ -64,6 +64,8 @@ export interface DrainResult {
   readonly seconds: number;
   readonly perSec: number;
   readonly rss: RssResult | null;
+  /** CPU seconds (user + system) the worker used during the drain; unlike tasks/s, barely moved by other load on the machine. */
+  readonly cpuSec?: number;
   /** The batched enqueue that filled the queue. */
   readonly enqueue: EnqueueResult;
   /** Set when the step was abandoned (timeout, crash). */

@@ -1,8 +1,7 @@
 /**
  * Celeriac, producer side (the worker runs in peers/celeriac-worker.ts). Public API only:
- * `task.delay()` to enqueue, `AsyncResult.get()` for the round trip. Celeriac has no bulk
- * publish, so "batched" issues 1,000 `delay()` calls at once and awaits them together
- * (node-redis pipelines the commands written in the same tick).
+ * `task.delay()` to enqueue one by one, `task.applyAsyncMany()` (the bulk publish: one
+ * pipelined write per batch) to enqueue in batches, `AsyncResult.get()` for the round trip.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -55,9 +54,14 @@ export class CeleriacPeer implements Peer {
     this.#resultKeys.push(resultKey(r.id));
   }
 
+  async #sendBatch(count: number): Promise<void> {
+    const results = await this.#noop.applyAsyncMany(Array.from({ length: count }, () => [] as []));
+    for (const r of results) this.#resultKeys.push(resultKey(r.id));
+  }
+
   async #batched(n: number): Promise<EnqueueResult> {
     await this.#connect();
-    return timeBatched(n, BATCH, (count) => Promise.all(Array.from({ length: count }, () => this.#send())));
+    return timeBatched(n, BATCH, (count) => this.#sendBatch(count));
   }
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {

@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runDrain } from '../lib/flow.js';
 import { nowMs, percentile, mean, StepTimeout } from '../lib/stats.js';
-import { RssSampler, stopChild, type WorkerHandle } from '../lib/proc.js';
+import { cpuSeconds, RssSampler, stopChild, type WorkerHandle } from '../lib/proc.js';
 import { adminClient, deleteByPrefix, deleteKeys, missingKeys } from '../lib/redis.js';
 import { WARMUP_CALLS } from '../lib/flow.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
@@ -166,6 +166,7 @@ export class CeleryPeer implements Peer {
         rss ??= sampler.stop();
         return rss;
       },
+      cpu: () => cpuSeconds(child.pid as number, true),
       async stop() {
         handle.rss();
         await stopChild(child, 10_000, 'SIGTERM');

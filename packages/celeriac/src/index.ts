@@ -45,7 +45,8 @@ export type { AnyComposable, Composable, GroupInput, InputOf, ResultOf, ResultsO
 export { chunks, map, starmap } from './canvas/map.js';
 export { BUILTIN_TASKS, registerCanvasBuiltins } from './canvas/builtins.js';
 export type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from './core/spi/backend.js';
-export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, SetAsideRecord } from './core/spi/broker.js';
+export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, PublishRequest, SetAsideRecord } from './core/spi/broker.js';
+export type { TaskCall } from './core/producer.js';
 export { Task } from './core/task.js';
 export type { AnyTask, TaskCallOptions } from './core/task.js';
 export type { ErrorClass, TaskOptions } from './core/task-options.js';

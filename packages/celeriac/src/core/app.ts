@@ -11,7 +11,7 @@ import { AsyncResult, EagerResult, type ResultHost } from './async-result.js';
 import { systemClock, type Clock } from './clock.js';
 import { runEager } from './eager.js';
 import type { ApplyOptions } from './call-options.js';
-import { buildTaskMessage, publishTask, type ProducerHost } from './producer.js';
+import { buildTaskMessage, publishTask, publishTasks, type ProducerHost, type TaskCall } from './producer.js';
 import { sendTaskSentEvent } from './sent-event.js';
 import { compileRoutes, type Route } from './routing.js';
 import { resolveSettings, type ResolvedSettings, type Settings } from './settings.js';
@@ -177,6 +177,23 @@ export class App implements ProducerHost, ResultHost {
     await publishTask(this.broker, out);
     if (this.settings.taskSendSentEvent) await sendTaskSentEvent(this.broker, this.clock, out, (err) => this.log.warn({ err }, 'could not send task-sent event'));
     return new AsyncResult(out.message.headers.id, this);
+  }
+
+  /**
+   * Send many tasks at once: every message is built (and checked) first, then published
+   * with as few round trips as the broker allows (one pipelined write on Redis). Results
+   * come back in the order of `calls`. Not atomic: if publishing fails part-way, some tasks
+   * may have been sent. In eager mode each registered task runs in the caller, in order.
+   */
+  async sendTasks(calls: readonly TaskCall[]): Promise<AsyncResult[]> {
+    if (this.settings.taskAlwaysEager) {
+      const results: AsyncResult[] = [];
+      for (const c of calls) results.push(await this.sendTask(c.name, c.args, c.kwargs, c.options));
+      return results;
+    }
+    const outs = calls.map((c) => buildTaskMessage(this, c.name, c.args ?? [], c.kwargs ?? {}, c.options ?? {}));
+    await publishTasks(this.broker, outs);
+    return outs.map((out) => new AsyncResult(out.message.headers.id, this));
   }
 
   /** A handle on the result of a task id. */

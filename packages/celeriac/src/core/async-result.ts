@@ -147,7 +147,10 @@ export class AsyncResult<R = unknown> {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      await unsubscribe();
+      // Not awaited: the value is already here, and the UNSUBSCRIBE round trip would only
+      // delay the caller. A failed unsubscribe has no one to tell (a dead connection's
+      // subscriptions are gone anyway).
+      unsubscribe().catch(() => undefined);
     }
   }
 }

@@ -18,6 +18,7 @@ export type TaskFunction = (...args: never[]) => unknown;
 /** What a task needs from its app to send itself. */
 export interface TaskHost {
   sendTask(name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): Promise<AsyncResult>;
+  sendTasks(calls: readonly { name: string; args?: readonly Json[]; options?: ApplyOptions }[]): Promise<AsyncResult[]>;
 }
 
 /** Options of `applyAsync`: Celery's call options plus `kwargs`. */
@@ -54,6 +55,21 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     }
     const { kwargs = {}, ...rest } = options;
     return this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
+  }
+
+  /**
+   * Send the task once per argument list, all with the same options, in one bulk publish
+   * (one round trip on Redis; see `app.sendTasks`). Results come back in the same order.
+   */
+  async applyAsyncMany(argsList: readonly A[], options: ApplyOptions = {}): Promise<AsyncResult<R>[]> {
+    if (!Array.isArray(argsList) || !argsList.every((args) => Array.isArray(args))) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsyncMany: argsList must be an array of argument arrays`);
+    }
+    if (options.taskId !== undefined) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsyncMany: taskId would be shared by every call; leave it out`);
+    }
+    const calls = argsList.map((args) => ({ name: this.name, args: args as Json[], options }));
+    return this.host.sendTasks(calls) as Promise<AsyncResult<R>[]>;
   }
 
   /**

@@ -83,11 +83,14 @@ export async function traceTask(task: AnyTask, message: TaskMessage, env: TraceE
   const request = buildRequest(message, env);
   try {
     const positional = bindArguments(task, message.args, message.kwargs);
-    const log = env.log.child({ taskId: request.id, taskName: request.task });
+    let log: Logger | undefined;
     const ctx: TaskContext = {
       request,
       signal: env.signal,
-      log,
+      // Made on first use: a pino child serializes its bindings, a cost most tasks never need.
+      get log() {
+        return (log ??= env.log.child({ taskId: request.id, taskName: request.task }));
+      },
       updateState: (state, meta = null) => env.updateState(state, meta),
       retry: (options) => requestRetry(task, request, options),
     };

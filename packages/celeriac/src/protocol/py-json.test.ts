@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { pyFloatRepr, pyJsonStringify } from './py-json.js';
+import { pyFloatRepr, pyJsonString, pyJsonStringify } from './py-json.js';
 import { CeleriacError } from '../errors.js';
 import type { Json } from './types.js';
 
@@ -59,6 +59,34 @@ describe('pyJsonStringify', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+/** Python's ensure_ascii escaping spelled out one UTF-16 unit at a time (json/encoder.py). */
+function referenceEscape(text: string): string {
+  const named: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x08: '\\b', 0x0c: '\\f' };
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    const name = named[unit];
+    if (name !== undefined) out += name;
+    else if (unit >= 0x20 && unit < 0x7f) out += text[i];
+    else out += `\\u${unit.toString(16).padStart(4, '0')}`;
+  }
+  return `${out}"`;
+}
+
+describe('pyJsonString', () => {
+  it('escapes exactly as Python does, unit by unit (fast path and slow path alike)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme-ascii' }), fc.string()), (s) => {
+        expect(pyJsonString(s)).toBe(referenceEscape(s));
+      }),
+      { numRuns: 2000 },
+    );
+    for (const s of ['', 'plain', 'a"b', 'back\\slash', '\u0000\u001f\u007f\u0080', '\ud800 lone', '\udfff', 'é😀']) {
+      expect(pyJsonString(s)).toBe(referenceEscape(s));
+    }
   });
 });
 

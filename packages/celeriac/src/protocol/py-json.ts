@@ -43,35 +43,50 @@ export function pyNumberRepr(value: number): string {
   return pyFloatRepr(value);
 }
 
+// Printable ASCII except `"` and `\`: written verbatim by both Python and JSON.stringify.
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+// What JSON.stringify leaves unescaped but Python's ensure_ascii escapes: DEL and non-ASCII.
+const NON_ASCII = /[\x7f-\uffff]/g;
+const escapeUnit = (ch: string): string => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
 /**
  * Python `json.dumps` escaping with `ensure_ascii=True`: everything outside printable
  * ASCII becomes `\uXXXX` (lowercase hex, UTF-16 units, so astral characters become
  * surrogate pairs exactly as Python writes them).
  */
 export function pyJsonString(text: string): string {
-  let out = '"';
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit >= 0x20 && unit < 0x7f) {
-      if (unit === 0x22) out += '\\"';
-      else if (unit === 0x5c) out += '\\\\';
-      else out += text[i];
-      continue;
-    }
-    switch (unit) {
-      case 0x0a: out += '\\n'; break;
-      case 0x0d: out += '\\r'; break;
-      case 0x09: out += '\\t'; break;
-      case 0x08: out += '\\b'; break;
-      case 0x0c: out += '\\f'; break;
-      default: out += `\\u${unit.toString(16).padStart(4, '0')}`;
-    }
-  }
-  return `${out}"`;
+  // The common case (ids, names, base64): nothing to escape.
+  if (PLAIN.test(text)) return `"${text}"`;
+  // JSON.stringify already writes Python's escapes for `"`, `\`, \b \f \n \r \t, the other
+  // control characters (\u00XX, lowercase) and lone surrogates (\udXXX, lowercase); only
+  // DEL and non-ASCII units are left to escape.
+  return JSON.stringify(text).replace(NON_ASCII, escapeUnit);
 }
 
 function unsupported(what: string): CeleriacError {
   return new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Cannot serialize ${what} as JSON`);
+}
+
+function writeArray(value: readonly unknown[], stack: Set<object>): string {
+  let text = '[';
+  for (let i = 0; i < value.length; i++) {
+    if (i > 0) text += ', ';
+    text += write(value[i], stack) ?? 'null';
+  }
+  return `${text}]`;
+}
+
+function writeObject(value: object, stack: Set<object>): string {
+  let text = '{';
+  let first = true;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const encoded = write((value as Record<string, unknown>)[key], stack);
+    if (encoded === undefined) continue;
+    text += first ? `${pyJsonString(key)}: ${encoded}` : `, ${pyJsonString(key)}: ${encoded}`;
+    first = false;
+  }
+  return `${text}}`;
 }
 
 function write(value: unknown, stack: Set<object>): string | undefined {
@@ -94,17 +109,7 @@ function write(value: unknown, stack: Set<object>): string | undefined {
   if (value === null) return 'null';
   if (stack.has(value)) throw unsupported('a cyclic structure');
   stack.add(value);
-  let text: string;
-  if (Array.isArray(value)) {
-    text = `[${value.map((item) => write(item, stack) ?? 'null').join(', ')}]`;
-  } else {
-    const parts: string[] = [];
-    for (const [key, item] of Object.entries(value)) {
-      const encoded = write(item, stack);
-      if (encoded !== undefined) parts.push(`${pyJsonString(key)}: ${encoded}`);
-    }
-    text = `{${parts.join(', ')}}`;
-  }
+  const text = Array.isArray(value) ? writeArray(value, stack) : writeObject(value, stack);
   stack.delete(value);
   return text;
 }

@@ -12,6 +12,8 @@
  *   Redis restart without being restarted itself.
  * - Commands issued while disconnected wait in node-redis's offline queue, but at most
  *   `offlineQueueTimeoutMs`; then they reject (callers see a TRANSPORT error, never a hang).
+ *   Command connections (redis/guarded-client.ts) turn that per-command timer off and bound
+ *   every wait per connection instead.
  *   Commands already written when the socket dies reject at once.
  * - A PING every `pingIntervalMs` keeps traffic on idle connections, so proxies and NATs do
  *   not silently drop them and a dead peer is noticed by TCP (keep-alive is on too) instead
@@ -80,8 +82,14 @@ export interface RedisClientOptions {
   log?: RedisLog;
   /** Give up the first connection after this many ms (also the per-attempt timeout). @default 10000 */
   connectTimeoutMs?: number;
-  /** Longest time a command waits in the offline queue while reconnecting. @default 10000 */
-  offlineQueueTimeoutMs?: number;
+  /**
+   * Longest time a command waits in the offline queue while reconnecting, as a node-redis
+   * per-command timeout. `null`: no per-command timer at all, for callers that bound waits
+   * per connection instead (redis/guarded-client.ts): node-redis's timer costs an
+   * AbortSignal and a timer for every command, even on a healthy connection.
+   * @default 10000
+   */
+  offlineQueueTimeoutMs?: number | null;
   /** Interval of the keep-alive PING. @default 10000 */
   pingIntervalMs?: number;
   /**
@@ -294,7 +302,7 @@ interface Resolved {
   name: string;
   log: RedisLog;
   connectTimeoutMs: number;
-  offlineQueueTimeoutMs: number;
+  offlineQueueTimeoutMs: number | null;
   pingIntervalMs: number;
   idleTimeoutMs: number | undefined;
 }
@@ -304,7 +312,7 @@ function resolve(options: RedisClientOptions): Readonly<Resolved> {
     name: options.name,
     log: options.log ?? (() => undefined),
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-    offlineQueueTimeoutMs: options.offlineQueueTimeoutMs ?? 10_000,
+    offlineQueueTimeoutMs: options.offlineQueueTimeoutMs === undefined ? 10_000 : options.offlineQueueTimeoutMs,
     pingIntervalMs: options.pingIntervalMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs,
   });
@@ -363,7 +371,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     pingInterval: opts.pingIntervalMs,
     // The timeout covers only the wait in the offline queue: node-redis clears it once the
     // command is written, so blocking commands (BRPOP, BZPOPMIN) are not cut short.
-    commandOptions: { timeout: opts.offlineQueueTimeoutMs },
+    ...(opts.offlineQueueTimeoutMs === null ? {} : { commandOptions: { timeout: opts.offlineQueueTimeoutMs } }),
     ...(target.username === undefined ? {} : { username: target.username }),
     ...(target.password === undefined ? {} : { password: target.password }),
   };

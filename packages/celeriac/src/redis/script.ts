@@ -27,6 +27,12 @@ export function loadScript(file: URL): RedisScript {
   return Object.freeze({ name, source, sha1: createHash('sha1').update(source).digest('hex') });
 }
 
+/** A plain client's raw command entry (Sentinel clients take `(isReadonly, args)` instead). */
+type RawSender = { sendCommand(args: readonly string[]): Promise<unknown> };
+
+/** Sentinel-managed clients have `getSentinelNode`; plain clients do not. */
+const isPlain = (client: RedisClient): boolean => !('getSentinelNode' in client);
+
 /** Runs `script` with EVALSHA, retrying once with EVAL on NOSCRIPT. Errors are node-redis's. */
 export async function runScript(
   client: RedisClient,
@@ -34,11 +40,27 @@ export async function runScript(
   keys: readonly string[],
   args: readonly string[],
 ): Promise<unknown> {
+  if (isPlain(client)) {
+    // The raw command skips node-redis's per-call command building (most of its client-side
+    // cost for a script call on the hot path).
+    const sender = client as unknown as RawSender;
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await sender.sendCommand(['EVALSHA', script.sha1, ...tail]);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return sender.sendCommand(['EVAL', script.source, ...tail]);
+    }
+  }
   const options = { keys: [...keys], arguments: [...args] };
   try {
     return await client.evalSha(script.sha1, options);
   } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    if (!isNoScript(err)) throw err;
     return client.eval(script.source, options);
   }
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }

@@ -7,7 +7,7 @@
  * Requires vitest (a devDependency of this package): import it from test files only.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../core/spi/broker.js';
+import type { Broker, PublishOptions } from '../core/spi/broker.js';
 import { ErrorCodes } from '../errors.js';
 import { envelopeOf, Harness, idOf, makeMessage } from './broker-harness.js';
 import { defineDelayedListingTests, defineFanoutTests } from './broker-fanout-conformance.js';
@@ -69,6 +69,7 @@ export function brokerConformance(
     defineManagementTests(() => h);
     defineFanoutTests(() => h);
     defineDelayedListingTests(() => h);
+    definePublishManyTests(() => h);
   });
 }
 
@@ -343,5 +344,24 @@ function defineManagementTests(get: () => Harness): void {
     await h.publish(q1, 'c');
     await inbox.expectTotal(1, 300);
     expect(await h.broker.queueLength(q1)).toBe(1);
+  });
+}
+
+function definePublishManyTests(get: () => Harness): void {
+  it('publishMany (when the adapter has it) keeps per-queue order, holds future ETAs, and checks all before sending', async () => {
+    const h = get();
+    const publishMany = h.broker.publishMany?.bind(h.broker);
+    if (publishMany === undefined) return;
+    const [q1, q2] = [await h.queue('a'), await h.queue('b')];
+    const to = (q: string, id: string, extra: Partial<PublishOptions> = {}) => ({ message: makeMessage(id), options: { exchange: '', routingKey: q, ...extra } });
+    await expect(publishMany([to(q1, 'never'), to('', 'bad')])).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    expect(await h.broker.queueLength(q1)).toBe(0);
+    await publishMany([to(q1, 'a1'), to(q2, 'b1'), to(q1, 'a2'), to(q1, 'late', { deliverAt: Date.now() + 400 }), to(q2, 'b2'), to(q1, 'a3')]);
+    const inbox1 = h.consume([q1], 10);
+    const inbox2 = h.consume([q2], 10);
+    expect(await inbox2.drainAcking(2)).toEqual(['b1', 'b2']);
+    expect(await inbox1.drainAcking(3)).toEqual(['a1', 'a2', 'a3']);
+    await inbox1.expectTotal(3, 150);
+    expect(idOf(await inbox1.next(3000))).toBe('late');
   });
 }

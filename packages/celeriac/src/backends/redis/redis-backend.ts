@@ -17,15 +17,17 @@ import type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNoti
 import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { parseRedisUrl, toTransportError } from '../../redis/connection.js';
+import { parseRedisUrl } from '../../redis/connection.js';
 import type { RedisClient, RedisLog, RedisTarget } from '../../redis/connection.js';
+import { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
+import { TickBatch } from '../../redis/tick-batch.js';
 import { backendKeys, type BackendKeys } from './keys.js';
 import { ResultSubscriptions } from './result-subscriptions.js';
 import { encodeRevokeNotice, subscribeRevokeNotices } from './revoke-notices.js';
 
-const STORE_META = loadScript(new URL('./scripts/store-meta.lua', import.meta.url));
+const STORE_METAS = loadScript(new URL('./scripts/store-metas.lua', import.meta.url));
 const REVOKE = loadScript(new URL('./scripts/revoke.lua', import.meta.url));
 const REVOKED = loadScript(new URL('./scripts/revoked.lua', import.meta.url));
 const REVOKED_ENTRIES = loadScript(new URL('./scripts/revoked-entries.lua', import.meta.url));
@@ -87,6 +89,15 @@ function resolveOptions(options: RedisBackendOptions): ResolvedRedisBackendOptio
   });
 }
 
+/** A meta waiting for its turn's store-metas.lua call. */
+interface PendingStore {
+  readonly id: string;
+  readonly key: string;
+  readonly text: string;
+  /** Milliseconds as text, or '' for no expiry. */
+  readonly ttl: string;
+}
+
 /** Milliseconds for a positive `expiresSec`, null for null; INVALID_ARGUMENT otherwise. */
 function ttlMs(expiresSec: number | null): number | null {
   return expiresSec === null ? null : positiveMs(expiresSec);
@@ -127,8 +138,10 @@ export class RedisBackend implements ResultBackend {
   /** The resolved options. */
   readonly options: ResolvedRedisBackendOptions;
   readonly #keys: BackendKeys;
-  readonly #commands: LazyRedisClient;
+  readonly #commands: GuardedRedisClient;
   readonly #subscriber: LazyRedisClient;
+  /** Stores issued in one event-loop turn go out as one store-metas.lua call. */
+  readonly #stores = new TickBatch<PendingStore, unknown>((batch) => this.#storeMany(batch));
   readonly #subscriptions: ResultSubscriptions;
   #state: RedisBackendState = 'open';
 
@@ -142,7 +155,11 @@ export class RedisBackend implements ResultBackend {
       offlineQueueTimeoutMs: this.options.offlineQueueTimeoutMs,
       pingIntervalMs: this.options.pingIntervalMs,
     };
-    this.#commands = new LazyRedisClient(this.options.target, { ...clientOptions, name: 'celeriac-backend' });
+    this.#commands = new GuardedRedisClient(this.options.target, {
+      ...clientOptions,
+      name: 'celeriac-backend',
+      commandTimeoutMs: this.options.commandTimeoutMs,
+    });
     this.#subscriber = new LazyRedisClient(
       this.options.target,
       { ...clientOptions, name: 'celeriac-backend-sub' },
@@ -169,15 +186,27 @@ export class RedisBackend implements ResultBackend {
     await Promise.all([this.#commands.close(), this.#subscriber.close()]);
   }
 
-  /** Stores and publishes `meta` in one script, unless the stored status is SUCCESS. */
+  /**
+   * Stores and publishes `meta`, unless the stored status is SUCCESS. Stores made in the same
+   * event-loop turn share one script call (one round trip); each resolves once Redis applied
+   * it, so a caller that acks after `store` resolves still acks only stored results.
+   */
   async store(meta: ResultMeta, options: StoreOptions): Promise<void> {
     this.#assertOpen('store');
     const ttl = ttlMs(options.expiresSec);
     const text = encodeResultMeta(meta);
-    const key = this.#keys.taskMeta(meta.task_id);
-    await this.#run(`store result of task ${meta.task_id}`, (c) =>
-      runScript(c, STORE_META, [key], [text, ttl === null ? '' : String(ttl)]),
-    );
+    await this.#stores.add({ id: meta.task_id, key: this.#keys.taskMeta(meta.task_id), text, ttl: ttl === null ? '' : String(ttl) });
+  }
+
+  #storeMany(batch: readonly PendingStore[]): Promise<unknown[]> {
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const s of batch) {
+      keys.push(s.key);
+      args.push(s.text, s.ttl);
+    }
+    const what = batch.length === 1 ? `store result of task ${batch[0]?.id}` : `store results of ${batch.length} tasks (${batch[0]?.id}, ...)`;
+    return this.#run(what, (c) => runScript(c, STORE_METAS, keys, args)) as Promise<unknown[]>;
   }
 
   /** The stored meta, or null. */
@@ -298,26 +327,8 @@ export class RedisBackend implements ResultBackend {
   }
 
   /** Runs `fn` on the connected command client; any Redis failure becomes TRANSPORT. */
-  async #run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    const limit = this.options.commandTimeoutMs;
-    let client: RedisClient | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // A reply this late means the connection is gone in all but name: start afresh.
-        this.#commands.reset(client);
-        reject(new Error(`no reply within ${limit} ms`));
-      }, limit);
-    });
-    // The deadline covers connecting too: a frozen server accepts TCP but never answers.
-    const work = this.#commands.connect().then((c) => fn((client = c)));
-    try {
-      return await Promise.race([work, timeout]);
-    } catch (err) {
-      throw toTransportError(err, what);
-    } finally {
-      clearTimeout(timer);
-    }
+  #run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.#commands.run(what, fn);
   }
 
   /**

@@ -22,6 +22,7 @@ import type {
   Consumer,
   DelayedRecord,
   PublishOptions,
+  PublishRequest,
   SetAsideRecord,
   Unsubscribe,
 } from '../../core/spi/broker.js';
@@ -194,6 +195,16 @@ export class MemoryBroker implements Broker {
   beatStore(): MemoryBeatStore {
     this.#beatStore ??= new MemoryBeatStore(this.options.clock);
     return this.#beatStore;
+  }
+
+  /** Publishes each message in order, as {@link MemoryBroker.publish} (checked all first). */
+  async publishMany(batch: readonly PublishRequest[]): Promise<void> {
+    this.#assertOpen('publishMany');
+    for (const { options } of batch) {
+      checkQueueName(options.routingKey);
+      checkDeliverAt(options.deliverAt);
+    }
+    for (const { message, options } of batch) await this.publish(message, options);
   }
 
   /** Starts consuming `options.queues`, round robin, within the prefetch window. */

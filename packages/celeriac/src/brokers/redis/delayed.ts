@@ -14,11 +14,11 @@
  * The edge left: the last Celeriac worker killed (not closed) with messages delayed, and no
  * Celeriac process touching that Redis afterwards; see docs/interop.md#countdown-and-eta.
  */
-import { toTransportError, type RedisClient } from '../../redis/connection.js';
+import { toTransportError } from '../../redis/connection.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import type { RedisKeys } from './keys.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
-import { delayedMember } from './transitions.js';
+import { delayedMember, type SendCommand } from './transitions.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
 
@@ -36,7 +36,7 @@ export type EtaPlacement = 'delayed' | 'queued';
 /** The ETA transitions and the promoter presence, on one client and key set. */
 export class DelayedSet {
   constructor(
-    private readonly client: RedisClient,
+    private readonly send: SendCommand,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -44,7 +44,7 @@ export class DelayedSet {
   async publish(bucketKey: string, raw: string, deliverAt: number, nowMs: number, wakeChannel: string): Promise<EtaPlacement> {
     const k = this.keys;
     const args = [String(nowMs), String(deliverAt), delayedMember(bucketKey, raw), raw, wakeChannel];
-    const reply = await runScript(this.client, SCRIPTS.publishEta, [k.promoters, k.delayed, bucketKey], args);
+    const reply = await this.send((c) => runScript(c, SCRIPTS.publishEta, [k.promoters, k.delayed, bucketKey], args));
     return Number(reply) === 1 ? 'delayed' : 'queued';
   }
 
@@ -54,7 +54,7 @@ export class DelayedSet {
    */
   async advertise(id: string, o: ResolvedRedisBrokerOptions): Promise<void> {
     const expiresAt = o.clock.now() + Math.min(o.recoverAfterMs, 3 * o.leaseRenewMs);
-    await this.client.zAdd(this.keys.promoters, { score: expiresAt, value: id });
+    await this.send((c) => c.zAdd(this.keys.promoters, { score: expiresAt, value: id }));
   }
 
   /**
@@ -79,7 +79,7 @@ export class DelayedSet {
     const k = this.keys;
     let total = 0;
     for (;;) {
-      const [moved, left] = (await runScript(this.client, SCRIPTS.rescue, [k.promoters, k.delayed], [String(nowMs), String(RESCUE_BATCH), withdrawId])) as [number, number];
+      const [moved, left] = (await this.send((c) => runScript(c, SCRIPTS.rescue, [k.promoters, k.delayed], [String(nowMs), String(RESCUE_BATCH), withdrawId]))) as [number, number];
       if (Number(moved) < 0) return total > 0 ? total : undefined;
       total += Number(moved);
       if (Number(left) === 0 || Number(moved) === 0) return total;

@@ -59,6 +59,13 @@ export interface RedisBrokerOptions {
    */
   fetchBatchSize?: number;
   /**
+   * Longest silence of the command connection while commands wait for replies. Past it
+   * they fail with TRANSPORT and the connection is replaced, so a half-dead connection
+   * (a frozen server, a peer gone without RST) cannot leave a worker waiting forever.
+   * @default 30000
+   */
+  commandTimeoutMs?: number;
+  /**
    * Receives connection warnings and errors of the broker's Redis clients.
    * @default errors are dropped (consumers still get them through `onError`)
    */
@@ -75,6 +82,7 @@ export interface ResolvedRedisBrokerOptions {
   readonly pollIntervalMs: number;
   readonly promoteIntervalMs: number;
   readonly fetchBatchSize: number;
+  readonly commandTimeoutMs: number;
   readonly log: RedisLog | undefined;
 }
 
@@ -102,6 +110,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 50),
     promoteIntervalMs: positive('promoteIntervalMs', options.promoteIntervalMs, 200),
     fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 50, true),
+    commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
     log: options.log,
   });
 }

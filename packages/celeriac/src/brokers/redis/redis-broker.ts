@@ -39,11 +39,13 @@
  * message). Waiting uses polling plus a pub/sub wake-up instead of BRPOP (redis-consumer.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
+import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, PublishRequest, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
-import { closeRedisClient, createRedisClient, parseRedisUrl, toTransportError, type RedisClient, type RedisTarget } from '../../redis/connection.js';
+import { parseRedisUrl, toTransportError, type RedisClient, type RedisTarget } from '../../redis/connection.js';
+import { GuardedRedisClient } from '../../redis/guarded-client.js';
+import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
 import { bindingMember, parseBindingMember, PRIORITY_STEPS, RedisKeys, stepOf } from './keys.js';
 import { Maintenance } from './maintenance.js';
 import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
@@ -86,8 +88,9 @@ export class RedisBroker implements Broker {
   readonly keys: RedisKeys;
   readonly #target: RedisTarget;
   #state: RedisBrokerState = 'open';
-  #client: RedisClient | undefined;
-  #connecting: Promise<Transitions> | undefined;
+  /** The command connection (fetch, settlements, publish, maintenance). */
+  readonly #redis: GuardedRedisClient;
+  readonly #t: Transitions;
   #delayed: DelayedSet | undefined;
   #closed: Promise<void> | undefined;
   readonly #consumers: RedisConsumer[] = [];
@@ -113,6 +116,14 @@ export class RedisBroker implements Broker {
     this.options = resolveRedisBrokerOptions(options);
     this.#target = parseRedisUrl(url);
     this.keys = new RedisKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db);
+    this.#redis = new GuardedRedisClient(this.#target, {
+      name: 'celeriac-broker',
+      commandTimeoutMs: this.options.commandTimeoutMs,
+      // Idle for 3 PING intervals = a silently dead path: reconnect rather than wait forever.
+      idleTimeoutMs: 30_000,
+      ...(this.options.log ? { log: this.options.log } : {}),
+    });
+    this.#t = new Transitions((fn) => this.#redis.send(fn), this.keys);
     this.#wake = new WakeSubscriber(this.#target, this.keys, (q) => this.#wakeQueue(q), this.options.log);
     this.#fanout = new RedisFanout(this.#target, this.keys, (ch, raw) => this.#command(`publish on ${ch}`, (c) => c.publish(ch, raw)), this.options.log);
     this.#maintenance = new Maintenance({
@@ -145,7 +156,11 @@ export class RedisBroker implements Broker {
   /** Connects the command connection (idempotent; other calls connect lazily). */
   async connect(): Promise<void> {
     this.#assertOpen('connect');
-    await this.#transitions();
+    try {
+      await this.#redis.connect();
+    } catch (error) {
+      throw toTransportError(error, 'connect');
+    }
   }
 
   /**
@@ -168,7 +183,7 @@ export class RedisBroker implements Broker {
       await this.#wake.close();
       await this.#fanout.close();
       await this.#beatStore?.close();
-      if (this.#client !== undefined) await closeRedisClient(this.#client);
+      await this.#redis.close();
       this.#state = 'closed';
     })();
     return this.#closed;
@@ -201,7 +216,7 @@ export class RedisBroker implements Broker {
       const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey, options.dropUnrouted === true);
       if (options.fence !== undefined) {
         // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
-        fenced = await publishFenced(this.#client as RedisClient, this.keys, options.fence, queues, step, raw, later ? deliverAt : undefined);
+        fenced = await publishFenced(c as unknown as RedisClient, this.keys, options.fence, queues, step, raw, later ? deliverAt : undefined);
         return [later ? 'delayed' : 'queued'];
       }
       return Promise.all(queues.map(async (q) => {
@@ -215,6 +230,31 @@ export class RedisBroker implements Broker {
     if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
     if (placed.includes('delayed')) this.#maintenance.promoteSoon();
     this.#promoteOnPublish();
+  }
+
+  /** Many messages in one pipelined write (see bulk-publish.ts); same layout as {@link RedisBroker.publish}. */
+  async publishMany(batch: readonly PublishRequest[]): Promise<void> {
+    this.#assertOpen('publishMany');
+    if (batch.length === 0) return;
+    const now = this.options.clock.now();
+    // Future ETAs and fenced sends take the single-message path: its ETA hand-off decides,
+    // atomically, between the delayed set and the queue (delayed.ts).
+    const isSingle = ({ options: o }: PublishRequest) => o.fence !== undefined || (o.deliverAt !== undefined && o.deliverAt > now);
+    // Invalid input fails here with INVALID_ARGUMENT, before anything is sent.
+    for (const { options: o } of batch) {
+      checkQueueName(o.routingKey);
+      checkDeliverAt(o.deliverAt);
+    }
+    const single = batch.filter(isSingle);
+    const bulk = single.length === 0 ? batch : batch.filter((r) => !isSingle(r));
+    if (bulk.length > 0) {
+      const plan = await planBulkPublish(this.keys, bulk, now, (exchange, key) =>
+        this.#command(`route ${exchange}/${key}`, (c) => this.#route(c, exchange, key, false)),
+      );
+      await this.#command(`publish of ${bulk.length} messages`, (c) => sendBulkPlan(c as unknown as BulkCommands, this.keys, plan));
+      this.#promoteOnPublish();
+    }
+    for (const { message, options } of single) await this.publish(message, options);
   }
 
   /** Beat's store on this Redis (same prefix), so publishes can be fenced by its lease. */
@@ -305,30 +345,14 @@ export class RedisBroker implements Broker {
     return this.#fanout.subscribe(exchange, bindingKey, listener);
   }
 
+  /** The transitions; the connection opens on their first command. */
   #transitions(): Promise<Transitions> {
-    this.#connecting ??= (async () => {
-      // Idle for 3 PING intervals = a silently dead path: reconnect rather than wait forever.
-      const client = createRedisClient(this.#target, { name: 'celeriac-broker', idleTimeoutMs: 30_000, ...(this.options.log ? { log: this.options.log } : {}) });
-      this.#client = client;
-      try {
-        await client.connect();
-      } catch (error) {
-        this.#connecting = undefined;
-        this.#client = undefined;
-        throw toTransportError(error, 'connect');
-      }
-      return new Transitions(client, this.keys);
-    })();
-    return this.#connecting;
+    return Promise.resolve(this.#t);
   }
 
-  async #command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T> {
-    await this.#transitions();
-    try {
-      return await run(this.#client as unknown as Commands);
-    } catch (error) {
-      throw toTransportError(error, what);
-    }
+
+  #command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T> {
+    return this.#redis.run(what, (c) => run(c as unknown as Commands));
   }
 
   async #route(c: Commands, exchange: string, routingKey: string, dropUnrouted: boolean): Promise<string[]> {
@@ -356,7 +380,7 @@ export class RedisBroker implements Broker {
 
   /** The ETA transitions; only called once connected. */
   #delayedSet(): DelayedSet {
-    return (this.#delayed ??= new DelayedSet(this.#client as RedisClient, this.keys));
+    return (this.#delayed ??= new DelayedSet((fn) => this.#redis.send(fn), this.keys));
   }
 
   /** Maintenance's presence duty (delayed.ts). */

@@ -97,13 +97,14 @@ describe.skipIf(!available)('RedisBroker: kombu layout', () => {
     const decoded = decodeEnvelope(d.raw);
     expect(decoded.message.headers['id']).toBe(tid);
     expect(JSON.parse(decoded.message.body)).toEqual([[40, 2], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]);
+    // Closed first: an open consumer may fetch the requeued message again before we look.
+    await close();
     await d.reject({ requeue: true });
     const again = await raw.lIndex(`${prefix}pyq`, 0);
     const marked = JSON.parse(again as string) as { headers: Record<string, unknown>; properties: { delivery_info: Record<string, unknown>; delivery_tag: string } };
     expect(marked.headers['redelivered']).toBe(true);
     expect(marked.properties.delivery_info['redelivered']).toBe(true);
     expect(marked.properties.delivery_tag).toBe(tag);
-    await close();
     await broker.purge('pyq');
   });
 

@@ -6,6 +6,7 @@
  */
 import type { RedisClient } from '../../redis/connection.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
+import { TickBatch } from '../../redis/tick-batch.js';
 import type { RedisKeys } from './keys.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
@@ -42,15 +43,21 @@ export interface Held {
 /** Epoch ms as kombu's unacked_index score: float epoch seconds. */
 const seconds = (ms: number): string => (ms / 1000).toFixed(6);
 
-/** The broker's atomic transitions on one client and key set. */
+/** Sends one command on the broker's connection (errors as node-redis gives them). */
+export type SendCommand = <T>(fn: (client: RedisClient) => Promise<T>) => Promise<T>;
+
+/** The broker's atomic transitions on one connection and key set. */
 export class Transitions {
+  /** Acks made in one event-loop turn go out as one ack.lua call. */
+  readonly #acks = new TickBatch<Held, boolean>((batch) => this.#ackMany(batch));
+
   constructor(
-    private readonly client: RedisClient,
+    private readonly send: SendCommand,
     private readonly keys: RedisKeys,
   ) {}
 
   #run(s: RedisScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    return runScript(this.client, s, keys, args.map(String));
+    return this.send((c) => runScript(c, s, keys, args.map(String)));
   }
 
   get #book(): string[] {
@@ -77,9 +84,16 @@ export class Transitions {
     return out;
   }
 
-  /** kombu's ack; false when the lease was lost. */
-  async ack(held: Held): Promise<boolean> {
-    return (await this.#run(SCRIPTS.ack, this.#book, [held.tag, held.token])) === 1;
+  /** kombu's ack; false when the lease was lost. Acks of one event-loop turn share one call. */
+  ack(held: Held): Promise<boolean> {
+    return this.#acks.add(held);
+  }
+
+  async #ackMany(batch: readonly Held[]): Promise<boolean[]> {
+    const args: string[] = [];
+    for (const h of batch) args.push(h.tag, h.token);
+    const reply = (await this.#run(SCRIPTS.ack, this.#book, args)) as number[];
+    return reply.map((r) => Number(r) === 1);
   }
 
   /** Back to the back of `bucketKey`, `markedRaw` carrying the redelivered marks; false when the lease was lost. */

@@ -62,6 +62,12 @@ export interface DelayedRecord {
 /** Stops a subscription made with {@link Broker.subscribeFanout} (idempotent). */
 export type { Unsubscribe } from './backend.js';
 
+/** One message of a {@link Broker.publishMany} batch. */
+export interface PublishRequest {
+  readonly message: Message;
+  readonly options: PublishOptions;
+}
+
 /** One delivered message, owned by the consumer until settled exactly once. */
 export interface Delivery {
   /** The kombu envelope JSON text, as stored (may be malformed: decoding is the caller's job). */
@@ -139,6 +145,12 @@ export interface Broker {
   declareQueue(queue: string): Promise<void>;
   /** Publish one message. */
   publish(message: Message, options: PublishOptions): Promise<void>;
+  /**
+   * Optional: publish many messages with as few round trips as the transport allows, in
+   * order (FIFO per queue as if published one by one). Not atomic: when it rejects, some
+   * messages may have been published. Producers fall back to `publish` per message.
+   */
+  publishMany?(batch: readonly PublishRequest[]): Promise<void>;
   /** Start consuming. */
   consume(options: ConsumeOptions): Consumer;
   /** Delete every ready message of a queue (delayed ones included); returns how many. */

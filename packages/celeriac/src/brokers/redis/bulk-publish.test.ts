@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisClientType } from 'redis';
+import { makeMessage } from '../../testing/broker-harness.js';
+import { bindingMember, RedisKeys } from './keys.js';
+import { RedisBroker } from './redis-broker.js';
+import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
+
+const available = await redisAvailable();
+const prefix = newPrefix();
+
+describe.runIf(available)('RedisBroker.publishMany', () => {
+  let raw: RedisClientType;
+  let broker: RedisBroker;
+  const keys = new RedisKeys(prefix);
+
+  beforeAll(async () => {
+    raw = await rawClient();
+    broker = new RedisBroker(prefixedUrl(prefix));
+  });
+
+  afterAll(async () => {
+    await broker.close();
+    await deletePrefix(raw, prefix);
+    await raw.close();
+  });
+
+  it('writes what publish writes, one LPUSH per list and one wake-up per queue, FIFO', async () => {
+    const sub = raw.duplicate();
+    await sub.connect();
+    const wakes: string[] = [];
+    await sub.subscribe([keys.wakeChannel('bulk'), keys.wakeChannel('bulk2')], (_m, channel) => wakes.push(channel));
+    try {
+      await broker.publish(makeMessage('single'), { exchange: '', routingKey: 'bulk', priority: 3 });
+      await broker.publishMany([
+        { message: makeMessage('m1'), options: { exchange: '', routingKey: 'bulk' } },
+        { message: makeMessage('p1'), options: { exchange: '', routingKey: 'bulk', priority: 3 } },
+        { message: makeMessage('m2'), options: { exchange: '', routingKey: 'bulk' } },
+        { message: makeMessage('o1'), options: { exchange: '', routingKey: 'bulk2' } },
+      ]);
+      // Consumers pop from the right: the right end holds the first message published.
+      const ids = async (key: string) => (await raw.lRange(key, 0, -1)).reverse().map((e) => (JSON.parse(e) as { headers: { id: string } }).headers.id);
+      expect(await ids(keys.bucket('bulk', 0))).toEqual(['m1', 'm2']);
+      expect(await ids(keys.bucket('bulk', 3))).toEqual(['single', 'p1']);
+      expect(await ids(keys.bucket('bulk2', 0))).toEqual(['o1']);
+      // Same envelope as publish, apart from the fresh delivery tag.
+      const [single, bulk] = (await raw.lRange(keys.bucket('bulk', 3), 0, -1)).reverse().map((e) => JSON.parse(e) as { properties: Record<string, unknown>; headers: Record<string, unknown> });
+      expect(Object.keys(bulk!.properties)).toEqual(Object.keys(single!.properties));
+      expect({ ...bulk!.properties, delivery_tag: 'x', correlation_id: 'x' }).toEqual({ ...single!.properties, delivery_tag: 'x', correlation_id: 'x' });
+      expect(bulk!.properties['delivery_tag']).not.toBe(single!.properties['delivery_tag']);
+      await expect.poll(() => wakes.length).toBe(3);
+      expect(wakes.filter((c) => c === keys.wakeChannel('bulk'))).toHaveLength(2);
+    } finally {
+      await sub.close();
+    }
+  });
+
+  it('routes a named exchange through its bindings and sends nothing when one message is invalid', async () => {
+    await raw.sAdd(keys.binding('fan'), [bindingMember('rk', 'bound')]);
+    await broker.publishMany([{ message: makeMessage('r1'), options: { exchange: 'fan', routingKey: 'rk' } }]);
+    expect(await raw.lLen(keys.bucket('bound', 0))).toBe(1);
+    await expect(
+      broker.publishMany([
+        { message: makeMessage('ok'), options: { exchange: '', routingKey: 'bulk3' } },
+        { message: makeMessage('bad'), options: { exchange: '', routingKey: 'bulk3', deliverAt: Number.NaN } },
+      ]),
+    ).rejects.toMatchObject({ code: 'CELERIAC_ERR_INVALID_ARGUMENT' });
+    expect(await raw.lLen(keys.bucket('bulk3', 0))).toBe(0);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEnvelope } from '../protocol/envelope.js';
+import { decodeTaskMessage } from '../protocol/task-message.js';
+import { createTestApp } from '../testing/test-app.js';
+import { ErrorCodes } from '../errors.js';
+import type { Delivery } from './spi/broker.js';
+
+/** Takes n messages from a queue (acking them) and returns [task id, args] of each, in order. */
+async function takeAll(t: ReturnType<typeof createTestApp>, queue: string, n: number): Promise<[string, unknown][]> {
+  const got: [string, unknown][] = [];
+  await new Promise<void>((resolve) => {
+    const consumer = t.broker.consume({
+      queues: [queue],
+      prefetch: 0,
+      onDelivery: (d: Delivery) => {
+        const m = decodeTaskMessage(decodeEnvelope(d.raw).message);
+        got.push([m.headers.id, m.args]);
+        void d.ack();
+        if (got.length === n) void consumer.close().then(resolve);
+      },
+    });
+  });
+  return got;
+}
+
+describe('bulk sends', () => {
+  it('app.sendTasks publishes every call in order and returns their results in the same order', async () => {
+    const t = createTestApp();
+    const results = await t.app.sendTasks([
+      { name: 'proj.a', args: [1] },
+      { name: 'proj.b', args: [2], kwargs: { k: 1 }, options: { queue: 'other' } },
+      { name: 'proj.a', args: [3] },
+    ]);
+    expect(results).toHaveLength(3);
+    expect(await takeAll(t, 'celery', 2)).toEqual([[results[0]!.id, [1]], [results[2]!.id, [3]]]);
+    expect(await takeAll(t, 'other', 1)).toEqual([[results[1]!.id, [2]]]);
+  });
+
+  it('task.applyAsyncMany sends one task per argument list with shared options; a bad call sends none', async () => {
+    const t = createTestApp();
+    const add = t.app.task('proj.add', (x: number, y: number) => x + y);
+    const results = await add.applyAsyncMany([[1, 2], [3, 4]], { queue: 'math' });
+    expect(new Set(results.map((r) => r.id)).size).toBe(2);
+    expect(await takeAll(t, 'math', 2)).toEqual([[results[0]!.id, [1, 2]], [results[1]!.id, [3, 4]]]);
+    await expect(add.applyAsyncMany([[1, 2]], { taskId: 'same' })).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await expect(t.app.sendTasks([{ name: 'proj.add', args: [1, 2] }, { name: 'proj.add', args: [1, 2], options: { priority: 42 } }])).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_ARGUMENT,
+    });
+    expect(await t.broker.queueLength('celery')).toBe(0);
+  });
+
+  it('runs each call in the caller in eager mode', async () => {
+    const t = createTestApp({ taskAlwaysEager: true });
+    const add = t.app.task('proj.add', (x: number, y: number) => x + y);
+    const results = await add.applyAsyncMany([[1, 2], [5, 5]]);
+    expect(await Promise.all(results.map((r) => r.get()))).toEqual([3, 10]);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * @module redis/guarded-client
+ * The command connection of an adapter: one lazily opened node-redis client, a per-connection
+ * {@link ReplyWatchdog} instead of a timer per command, and TRANSPORT errors naming what
+ * failed.
+ *
+ * Timeouts, all per connection:
+ * - a connected client: commands go out with no per-command timer; if replies stop for
+ *   `commandTimeoutMs` while commands are outstanding, they all fail with TRANSPORT ("no reply
+ *   within N ms") and the connection is replaced, so the next call starts afresh;
+ * - a client that is reconnecting: commands issued meanwhile wait in node-redis's offline
+ *   queue at most `offlineQueueTimeoutMs` (node-redis's own timeout, only on this rare path);
+ * - the first connect is bounded by the same watchdog (a frozen server accepts TCP but never
+ *   answers the handshake).
+ */
+import { toTransportError, type RedisClient, type RedisClientOptions, type RedisTarget } from './connection.js';
+import { LazyRedisClient } from './lazy-client.js';
+import { ReplyWatchdog } from './reply-watchdog.js';
+
+/** Options of {@link GuardedRedisClient}: the client's own plus the two timeouts. */
+export interface GuardedRedisClientOptions extends Omit<RedisClientOptions, 'offlineQueueTimeoutMs'> {
+  /** Longest silence with commands outstanding before the connection is replaced. @default 30000 */
+  commandTimeoutMs?: number;
+  /** Longest wait of a command issued while reconnecting. @default 10000 */
+  offlineQueueTimeoutMs?: number;
+}
+
+/** A lazily connected command client whose calls never hang. */
+export class GuardedRedisClient {
+  readonly #lazy: LazyRedisClient;
+  readonly #watchdog: ReplyWatchdog;
+  readonly #offlineMs: number;
+  /** The connected client, once known: the fast path skips awaiting connect(). */
+  #client: RedisClient | undefined;
+  #offline: { client: RedisClient; proxy: RedisClient } | undefined;
+
+  /** @param onCreate Called with each new client before it connects (to attach listeners). */
+  constructor(target: RedisTarget, options: GuardedRedisClientOptions, onCreate?: (client: RedisClient) => void) {
+    // No per-command timer in node-redis: the watchdog and the offline proxy bound waits.
+    this.#lazy = new LazyRedisClient(target, { ...options, offlineQueueTimeoutMs: null }, onCreate);
+    this.#offlineMs = options.offlineQueueTimeoutMs ?? 10_000;
+    this.#watchdog = new ReplyWatchdog({
+      timeoutMs: options.commandTimeoutMs ?? 30_000,
+      // A reply this late means the connection is gone in all but name: start afresh.
+      onStall: () => this.reset(),
+      offline: { timeoutMs: this.#offlineMs, active: () => this.#client !== undefined && !this.#client.isReady },
+    });
+  }
+
+  /** The connected client; connects on the first call (idempotent, shared by callers). */
+  async connect(): Promise<RedisClient> {
+    const client = await this.#lazy.connect();
+    this.#client = client;
+    return client;
+  }
+
+  /**
+   * Runs `fn` on the connected client under the watchdog.
+   * @param what Names the operation in the TRANSPORT error, e.g. "store result of task 1".
+   * @throws CeleriacError TRANSPORT on any Redis failure, stall, or connect failure.
+   */
+  async run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.send(fn);
+    } catch (error) {
+      throw toTransportError(error, what);
+    }
+  }
+
+  /** As {@link GuardedRedisClient.run}, but errors are passed on as they are (for callers that wrap them). */
+  send<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    const client = this.#client;
+    return this.#watchdog.watch(client !== undefined && client.isReady ? fn(client) : this.#slow(fn));
+  }
+
+  async #slow<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    return fn(client.isReady ? client : this.#offlineProxy(client));
+  }
+
+  /** The client with node-redis's offline-queue timeout, for commands sent while reconnecting. */
+  #offlineProxy(client: RedisClient): RedisClient {
+    if (this.#offline?.client !== client) {
+      const proxy = (client as { withCommandOptions(o: { timeout: number }): unknown }).withCommandOptions({ timeout: this.#offlineMs });
+      this.#offline = { client, proxy: proxy as RedisClient };
+    }
+    return this.#offline.proxy;
+  }
+
+  /** Drops the current connection (pending commands fail); the next call opens a new one. */
+  reset(): void {
+    this.#client = undefined;
+    this.#offline = undefined;
+    this.#lazy.reset();
+  }
+
+  /** Closes the connection (waiting at most `deadlineMs` for pending replies). Idempotent. */
+  async close(deadlineMs?: number): Promise<void> {
+    this.#watchdog.stop();
+    this.#client = undefined;
+    this.#offline = undefined;
+    await this.#lazy.close(deadlineMs);
+  }
+}
