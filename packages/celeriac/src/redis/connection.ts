@@ -425,7 +425,8 @@ export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): 
  * "store result of task 123") and the Redis error text; the original error is the `cause`.
  */
 export function toTransportError(err: unknown, what: string): CeleriacError {
-  if (err instanceof CeleriacError && err.code === ErrorCodes.TRANSPORT) return err;
+  // Already classified: a transport failure, or a configuration mistake (an unreadable CA file).
+  if (err instanceof CeleriacError && (err.code === ErrorCodes.TRANSPORT || err.code === ErrorCodes.CONFIG)) return err;
   const cause = coerceError(err);
   const text = cause.message || cause.name;
   return new CeleriacError(ErrorCodes.TRANSPORT, `Redis error during ${what}: ${text}`, { cause: err });

@@ -27,7 +27,7 @@ describe.runIf(ready)('failure: a silently dead network path under a worker', ()
     proxy = new TcpProxy(server.port);
     await proxy.start();
     const viaProxy = `redis://127.0.0.1:${proxy.port}/0`;
-    workerApp = createApp({ broker: viaProxy, backend: viaProxy }, { env: {}, logger: pino({ level: 'silent' }) });
+    workerApp = createApp({ broker: viaProxy, backend: viaProxy }, { env: {}, logger: pino({ level: process.env.BH_LOG ?? 'silent' }) });
     workerApp.task('net.add', (x: number, y: number) => x + y);
     worker = new Worker(workerApp, { queues: ['celery'], concurrency: 1, hostname: `net-${process.pid}@test` });
     await worker.start();

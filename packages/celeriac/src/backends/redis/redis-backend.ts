@@ -206,7 +206,15 @@ export class RedisBackend implements ResultBackend {
       args.push(s.text, s.ttl);
     }
     const what = batch.length === 1 ? `store result of task ${batch[0]?.id}` : `store results of ${batch.length} tasks (${batch[0]?.id}, ...)`;
-    return this.#run(what, (c) => runScript(c, STORE_METAS, keys, args)) as Promise<unknown[]>;
+    const send = () => this.#run(what, (c) => runScript(c, STORE_METAS, keys, args)) as Promise<unknown[]>;
+    // Storing is idempotent (SET + PUBLISH, SUCCESS never overwritten), so one failure is
+    // retried: a connection that went silently dead has just been replaced by the watchdog,
+    // and the task's end (often acked early) must not be lost for want of a second try.
+    return send().catch((err: unknown) => {
+      if (!(err instanceof CeleriacError && err.code === ErrorCodes.TRANSPORT) || this.#state !== 'open') throw err;
+      this.options.log?.('warn', `${what} failed; retrying once on a fresh connection`, err);
+      return send();
+    });
   }
 
   /** The stored meta, or null. */
