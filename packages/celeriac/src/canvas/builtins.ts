@@ -3,19 +3,22 @@
  * Celery's built-in canvas tasks, registered on every app under Celery's names so a message
  * naming them (from Python or from `map`/`starmap`/`chunks`) runs on a Celeriac worker:
  * `celery.map`, `celery.starmap`, `celery.chunks`, `celery.chord`, `celery.group`,
- * `celery.chain`. Chords join through the backend, so
+ * `celery.chain`, and `celery.accumulate` (the chord body `ctx.replace` uses for a group).
+ * It also installs `ctx.replace` on the app. Chords join through the backend, so
  * `celery.chord_unlock` (Celery's polling join for other backends) is not needed.
  */
 import type { App } from '../core/app.js';
 import type { TaskContext } from '../core/context.js';
+import { setReplacer } from '../core/replace.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, SignatureDict } from '../protocol/types.js';
 import { applyDict, applyGroup } from './apply.js';
 import { chainDict, chordDict, groupDict, normalize } from './dicts.js';
 import { chunkSignatures } from './map.js';
+import { ACCUMULATE, replaceTask } from './replace.js';
 
 /** The names this module registers. */
-export const BUILTIN_TASKS = ['celery.map', 'celery.starmap', 'celery.chunks', 'celery.chord', 'celery.group', 'celery.chain'] as const;
+export const BUILTIN_TASKS = ['celery.map', 'celery.starmap', 'celery.chunks', 'celery.chord', 'celery.group', 'celery.chain', 'celery.accumulate'] as const;
 
 /** Runs a registered task's function in this process (as Celery's `xmap` calls `task(item)`). */
 async function callLocal(app: App, ctx: TaskContext, sig: unknown, args: readonly Json[]): Promise<Json> {
@@ -71,4 +74,16 @@ export function registerCanvasBuiltins(app: App): void {
   app.task('celery.chain', { bind: true, params: ['tasks', 'args'] }, async (ctx, tasks: Json, args: Json = []) => {
     return (await applyDict(app, chainDict(dicts(tasks)), list(args ?? [], 'args'), parentOf(ctx))).id;
   });
+  // Celery's accumulate(*args, index=None): all its arguments, or the one at `index`. The
+  // declared params only let `index` be given by keyword after one positional argument
+  // (the chord results), which is how replace (Celeriac's and Python's) calls it.
+  app.task(ACCUMULATE, { bind: true, params: ['results', 'index'] }, (ctx) => {
+    const index = ctx.request.kwargs['index'];
+    const args = ctx.request.args;
+    if (typeof index !== 'number') return [...args];
+    // Python indexing: negative counts from the end; out of range is an error, not null.
+    if (index >= args.length || index < -args.length) throw new RangeError(`celery.accumulate: index ${index} out of range for ${args.length} argument(s)`);
+    return args.at(index) as Json;
+  });
+  setReplacer(app, (request, replacement) => replaceTask(app, request, replacement));
 }

@@ -59,4 +59,9 @@ export interface ApplyOptions {
   chain?: readonly SignatureDict[];
   /** Chord body to call when this header part completes the chord. */
   chord?: SignatureDict;
+  /**
+   * How many `ctx.replace` calls led to this message; sent as the `replaced_task_nesting`
+   * message property, as Celery 5.2.6 does. Set by `ctx.replace`.
+   */
+  replacedTaskNesting?: number;
 }

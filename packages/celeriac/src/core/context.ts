@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, JsonObject, TaskState } from '../protocol/types.js';
-import type { TimeInput } from './call-options.js';
+import type { SignatureLike, TimeInput } from './call-options.js';
 
 /** The request a task runs for. Mirrors Celery's `task.request`. */
 export interface TaskRequest {
@@ -41,6 +41,8 @@ export interface TaskRequest {
   readonly isEager: boolean;
   /** Custom headers the caller set. */
   readonly headers: Readonly<JsonObject>;
+  /** How many `replace` calls led to this run (Celery's `replaced_task_nesting`); 0 for a plain call. */
+  readonly replacedTaskNesting: number;
 }
 
 /** Options of `ctx.retry()`, as Celery's `Task.retry`. */
@@ -77,4 +79,14 @@ export interface TaskContext {
    * Let the error propagate: a task that catches it and returns is not retried.
    */
   retry(options?: RetryOptions): never;
+  /**
+   * Ends this run and hands its place to `replacement` (Celery's `self.replace`): the
+   * replacement is sent with this task's id, so callers waiting on this task get the
+   * replacement's result; it inherits this task's callbacks, errbacks, remaining chain and
+   * chord membership. A group is sent as a chord whose body, `celery.accumulate`, returns the
+   * list of the group's results. The returned promise then rejects with `Ignore`: the worker
+   * stores nothing for this run and acks it. Write `return ctx.replace(sig)` and let the
+   * error propagate. In eager mode the replacement runs at once and its result is returned.
+   */
+  replace(replacement: SignatureLike): Promise<never>;
 }

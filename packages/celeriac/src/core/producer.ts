@@ -131,6 +131,7 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
     properties: {
       correlation_id: id,
       reply_to: host.replyTo,
+      ...(options.replacedTaskNesting === undefined ? {} : { replaced_task_nesting: options.replacedTaskNesting }),
       delivery_mode: 2,
       ...(expires === null ? {} : { expiration: String(Math.max(0, Math.round(expires - now))) }),
       priority,

@@ -24,6 +24,7 @@ const SCALARS = [
   ['groupId', 'group_id', 'string'],
   ['groupIndex', 'group_index', 'number'],
   ['retries', 'retries', 'number'],
+  ['replacedTaskNesting', 'replaced_task_nesting', 'number'],
 ] as const;
 
 type Scalar = (typeof SCALARS)[number][0];

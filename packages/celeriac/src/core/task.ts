@@ -37,7 +37,8 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     readonly options: ResolvedTaskOptions,
     /** The function as given (with the context first when `bind` is set). */
     readonly fn: TaskFunction,
-    private readonly host: TaskHost,
+    /** The app it belongs to, which sends it (and, for `ctx.replace`, its replacement). */
+    readonly host: TaskHost,
   ) {}
 
   /** Send the task with positional arguments. Shortcut for `applyAsync(args)`. */

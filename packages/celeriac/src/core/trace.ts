@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../protocol/types.js';
 import type { TaskContext, TaskRequest } from './context.js';
 import { runAsCurrentTask } from './current-task.js';
+import { replacedNesting, replaceWith } from './replace.js';
 import { autoRetry, requestRetry } from './retry.js';
 import type { AnyTask } from './task.js';
 
@@ -50,6 +51,7 @@ export function buildRequest(message: TaskMessage, env: Pick<TraceEnvironment, '
     correlationId: message.properties.correlation_id,
     isEager: env.isEager,
     headers: message.extraHeaders,
+    replacedTaskNesting: replacedNesting(message),
   });
 }
 
@@ -93,6 +95,7 @@ export async function traceTask(task: AnyTask, message: TaskMessage, env: TraceE
       },
       updateState: (state, meta = null) => env.updateState(state, meta),
       retry: (options) => requestRetry(task, request, options),
+      replace: (sig) => replaceWith(task.host, { message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
     };
     const fn = task.fn as (...a: unknown[]) => unknown;
     const value = await runAsCurrentTask(request, () => (task.options.bind ? fn(ctx, ...positional) : fn(...positional)));

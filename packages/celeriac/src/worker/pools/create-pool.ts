@@ -20,5 +20,7 @@ export function createPool(options: ResolvedWorkerOptions, app: App, log: Logger
     log,
     // Tasks sent from inside a thread leave through the worker's own broker connection.
     publish: (message, publishOptions) => app.broker.publish(message, publishOptions),
+    // ...and chords they send are sized in the worker's backend, where their parts report.
+    setChordSize: (groupId, size, storeOptions) => app.backend.setChordSize(groupId, size, storeOptions),
   });
 }

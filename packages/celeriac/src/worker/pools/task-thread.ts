@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker as NodeWorker } from 'node:worker_threads';
+import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { WorkerLostError, type SoftTimeLimitExceeded } from '../../core/task-errors.js';
 import type { TraceOutcome } from '../../core/trace.js';
@@ -19,6 +20,7 @@ import type { FromThread, ThreadCall, ThreadData, ToThread } from './thread-prot
 /** What a thread asks of the worker besides running tasks. */
 export interface ThreadHost {
   publish(message: Message, options: PublishOptions): Promise<void>;
+  setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void>;
 }
 
 /** One run as the thread needs it. */
@@ -171,6 +173,7 @@ export class TaskThread {
 
   private serve(request: ThreadCall): Promise<void> {
     if (request.kind === 'publish') return this.host.publish(request.message, request.options);
+    if (request.kind === 'chord-size') return this.host.setChordSize(request.groupId, request.size, request.options);
     const current = this.current;
     // A state from a run that already ended (it cannot happen in order, but be safe) is dropped.
     if (current === null || current.runId !== request.runId) return Promise.resolve();

@@ -2,12 +2,13 @@
  * @module worker/pools/thread-main
  * Entry of a threads-pool thread: imports the app module, then runs the task bodies the
  * worker sends, one at a time. The thread holds no broker or backend connection of its own:
- * `ctx.updateState` and tasks sent from inside a task go through the worker, so they land
- * where the worker's own would (the memory broker included).
+ * `ctx.updateState`, tasks sent from inside a task and the sizes of chords they send go
+ * through the worker, so they land where the worker's own would (memory adapters included).
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { App } from '../../core/app.js';
+import type { ResultBackend } from '../../core/spi/backend.js';
 import type { Broker } from '../../core/spi/broker.js';
 import { NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
@@ -35,19 +36,29 @@ function looksLikeApp(value: unknown): value is App {
   return typeof value === 'object' && value !== null && 'sendTask' in value && 'lookup' in value && 'tasks' in value;
 }
 
-/** Sends `publish` through the worker; everything else reaches the app's own broker. */
-function routePublishing(app: App): void {
-  const own = (): Broker => Reflect.get(Object.getPrototypeOf(app) as object, 'broker', app) as Broker;
-  const publish: Broker['publish'] = (message, options) => call({ kind: 'publish', message, options });
-  const broker = new Proxy({} as Broker, {
+/** `app[key]` with the methods in `routed` answered by the worker instead of the app's own adapter. */
+function routeThroughWorker<K extends 'broker' | 'backend'>(app: App, key: K, routed: Partial<App[K]>): void {
+  const own = (): App[K] => Reflect.get(Object.getPrototypeOf(app) as object, key, app) as App[K];
+  const proxy = new Proxy({} as App[K], {
     get(_target, prop) {
-      if (prop === 'publish') return publish;
+      if (Object.hasOwn(routed, prop)) return (routed as Record<PropertyKey, unknown>)[prop];
       const target = own();
       const value: unknown = Reflect.get(target, prop);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  Object.defineProperty(app, 'broker', { get: () => broker, configurable: true });
+  Object.defineProperty(app, key, { get: () => proxy, configurable: true });
+}
+
+/**
+ * Sends `publish` through the worker, and the chord sizes of chords sent from a task, so they
+ * land where the worker's own would; everything else reaches the app's own adapters.
+ */
+function routePublishing(app: App): void {
+  const publish: Broker['publish'] = (message, options) => call({ kind: 'publish', message, options });
+  routeThroughWorker(app, 'broker', { publish });
+  const setChordSize: ResultBackend['setChordSize'] = (groupId, size, options) => call({ kind: 'chord-size', groupId, size, options });
+  routeThroughWorker(app, 'backend', { setChordSize });
 }
 
 async function loadApp(): Promise<App> {

@@ -3,8 +3,9 @@
  * Messages between the worker and a pool thread (structured-clone safe, no classes).
  * The worker sends `run` and `abort`; the thread answers with `ready` (or `fatal`) once the
  * app module is loaded, `done` per run, and asks the worker to store states and publish
- * messages (`call`), which the worker answers with `reply`.
+ * messages and chord sizes (`call`), which the worker answers with `reply`.
  */
+import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
 import type { TransferredError } from './error-transfer.js';
@@ -31,7 +32,9 @@ export type ToThread =
 /** A request from a running task that the worker carries out. */
 export type ThreadCall =
   | { readonly kind: 'state'; readonly runId: number; readonly state: TaskState; readonly meta: Json }
-  | { readonly kind: 'publish'; readonly message: Message; readonly options: PublishOptions };
+  | { readonly kind: 'publish'; readonly message: Message; readonly options: PublishOptions }
+  /** A chord sent from inside a task (a group `ctx.replace` included): its size goes to the worker's backend, where its parts report. */
+  | { readonly kind: 'chord-size'; readonly groupId: string; readonly size: number; readonly options: StoreOptions };
 
 /** Thread to worker. */
 export type FromThread =

@@ -7,6 +7,7 @@
  * between tasks, as Celery's prefork pool recycles child processes.
  */
 import type { Logger } from 'pino';
+import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
@@ -27,6 +28,8 @@ export interface ThreadsPoolOptions {
   readonly log: Logger;
   /** Publishes a message a task sent from inside a thread. */
   publish(message: Message, options: PublishOptions): Promise<void>;
+  /** Stores the size of a chord a task sent from inside a thread. */
+  setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void>;
 }
 
 interface Taker {

@@ -1,0 +1,51 @@
+/**
+ * @module core/replace
+ * The seam behind `ctx.replace(signature)`. Replacing needs the canvas layer (chains, groups,
+ * chords are sent there), which core may not import, so the canvas layer registers the
+ * implementation on each app it sets up (`createApp` does) and the task context finds it
+ * through the running task's app.
+ */
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import type { Json, TaskMessage } from '../protocol/types.js';
+import type { SignatureLike } from './call-options.js';
+
+/** What a replacement is built from: the running task's message and how it runs. */
+export interface ReplaceRequest {
+  /** The message of the task being replaced (its id, group, chord, chain, callbacks). */
+  readonly message: TaskMessage;
+  /** True in eager mode: the replacement runs in the caller and its value is returned. */
+  readonly isEager: boolean;
+  /** `replaced_task_nesting` of the task being replaced. */
+  readonly nesting: number;
+}
+
+/**
+ * Sends `replacement` in place of the running task. In a worker it always throws (Celery's
+ * `Ignore`, once the replacement is sent); in eager mode it resolves with the replacement's result.
+ */
+export type Replacer = (request: ReplaceRequest, replacement: SignatureLike) => Promise<Json>;
+
+const replacers = new WeakMap<object, Replacer>();
+
+/** Installs the replace implementation for tasks of `app`. */
+export function setReplacer(app: object, replacer: Replacer): void {
+  replacers.set(app, replacer);
+}
+
+/** Replaces the running task of `app`; fails clearly when no canvas layer was set up. */
+export function replaceWith(app: object, request: ReplaceRequest, replacement: SignatureLike): Promise<Json> {
+  const replacer = replacers.get(app);
+  if (replacer === undefined) {
+    return Promise.reject(new CeleriacError(ErrorCodes.STATE, 'ctx.replace needs the canvas built-ins on this app: create it with createApp() (or call registerCanvasBuiltins(app))'));
+  }
+  return replacer(request, replacement);
+}
+
+/**
+ * `replaced_task_nesting` of a message: a property in Celery 5.2.6, a header from Celery 5.3
+ * on (kept among the extra headers); 0 when neither is there.
+ */
+export function replacedNesting(message: TaskMessage): number {
+  const value = message.properties['replaced_task_nesting'] ?? message.extraHeaders['replaced_task_nesting'];
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
+}

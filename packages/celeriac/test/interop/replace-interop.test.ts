@@ -1,0 +1,103 @@
+/**
+ * `replace` across languages on one Redis: a Celeriac task replaced by a Python task (run by
+ * a Python worker) and by a group of Python tasks gives its caller the replacement's result;
+ * a Python task replaced by Celeriac tasks, and by a group of them (Python's chord with a
+ * `celery.accumulate` body, run by the Celeriac worker), gives Python's `get()` the result,
+ * and the replacement sees Python's `replaced_task_nesting`. Broker keys are isolated by a
+ * kombu global_keyprefix; result keys are per task id and deleted afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, group, signature, Worker, type App } from '../../src/index.js';
+import { shouldRunPythonTests } from '../support/python.js';
+import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+
+const DB = 9;
+const prefix = `rtest-${randomUUID().slice(0, 8)}:`;
+const py: PyEnv = { broker: `redis://127.0.0.1:6379/${DB}`, backend: `redis://127.0.0.1:6379/${DB}`, keyPrefix: prefix };
+const ready = (await shouldRunRedisTests('replace interop')) && shouldRunPythonTests('replace interop');
+const taskIds: string[] = [];
+const T = { timeout: 30_000 };
+
+// Python tasks that replace themselves with Celeriac ones (queue 'ts').
+const PY_REPLACING = `
+from celery import group as _group
+
+@app.task(name='py.replace_with_ts', bind=True)
+def replace_with_ts(self, x):
+    return self.replace(app.signature('ts.add', (x, 1), queue='ts'))
+
+@app.task(name='py.replace_with_ts_group', bind=True)
+def replace_with_ts_group(self, x):
+    return self.replace(_group(app.signature('ts.add', (x, 1), queue='ts'), app.signature('ts.add', (x, 2), queue='ts')))
+
+@app.task(name='py.replace_with_nesting', bind=True)
+def replace_with_nesting(self):
+    return self.replace(app.signature('ts.nesting', queue='ts'))
+`;
+
+describe.runIf(ready)('ctx.replace between Python Celery and Celeriac', () => {
+  let app: App;
+  let worker: Worker;
+  let pyWorker: PyWorker;
+
+  beforeAll(async () => {
+    app = createApp(
+      { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, taskDefaultQueue: 'ts' },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    app.task('ts.add', (x: number, y: number) => x + y);
+    app.task('ts.nesting', { bind: true }, (ctx) => ctx.request.replacedTaskNesting);
+    const pyAdd = (x: number, y: number) => signature<number>('py.add', [x, y], {}, { queue: 'py' });
+    app.task('ts.replace_with_py', { bind: true }, (ctx, x: number) => ctx.replace(pyAdd(x, 10)));
+    app.task('ts.replace_with_py_group', { bind: true }, (ctx, x: number) => ctx.replace(group(pyAdd(x, 1), pyAdd(x, 2))));
+    // A chord body without a queue goes to the default queue of the worker that completes the
+    // chord; for a Python worker that is 'celery' (the accumulate body of a group replace).
+    worker = new Worker(app, { queues: ['ts', 'celery'], concurrency: 4 });
+    await worker.start();
+    pyWorker = await startPythonWorker(py, { queues: ['py'], extraTasks: PY_REPLACING });
+  }, 60_000);
+
+  afterAll(async () => {
+    await worker?.close({ deadlineMs: 2000 });
+    await app?.close();
+    await pyWorker?.stop();
+    await deleteKeys(prefix, py.broker);
+    await deleteResults(taskIds, py.backend);
+  }, 30_000);
+
+  it('a Celeriac task replaced by a Python task: the Python worker runs it, both callers get its result', async () => {
+    const r = await app.sendTask('ts.replace_with_py', [5]);
+    taskIds.push(r.id);
+    expect(await r.get(T)).toBe(15);
+    const out = await runPython(py, `${PY_CLIENT}
+r = app.send_task('ts.replace_with_py', args=(7,), queue='ts')
+print(r.id); print(json.dumps(r.get(timeout=20)))`);
+    const [id, value] = out.trim().split('\n');
+    taskIds.push(id as string);
+    expect(value).toBe('17');
+  }, 40_000);
+
+  it('a Celeriac task replaced by a group of Python tasks gets the list of their results', async () => {
+    const r = await app.sendTask('ts.replace_with_py_group', [5]);
+    taskIds.push(r.id);
+    expect(await r.get(T)).toEqual([6, 7]);
+  }, 40_000);
+
+  it("a Python task replaced by Celeriac tasks: Python's get() has the result; accumulate and nesting work on Celeriac", async () => {
+    const accumulated = worker.totals.get('celery.accumulate') ?? 0;
+    const out = await runPython(py, `${PY_CLIENT}
+for name, args in (('py.replace_with_ts', (1,)), ('py.replace_with_ts_group', (1,)), ('py.replace_with_nesting', ())):
+    r = app.send_task(name, args=args, queue='py')
+    print(r.id); print(json.dumps(r.get(timeout=20)))`);
+    const [id1, single, id2, grouped, id3, nesting] = out.trim().split('\n');
+    taskIds.push(id1 as string, id2 as string, id3 as string);
+    expect(single).toBe('2');
+    expect(JSON.parse(grouped as string)).toEqual([2, 3]);
+    expect(nesting).toBe('1');
+    // Python's chord body for the group (celery.accumulate, index=0) ran on the Celeriac worker.
+    expect(worker.totals.get('celery.accumulate')).toBe(accumulated + 1);
+  }, 60_000);
+});
