@@ -64,10 +64,21 @@ export async function subscribeRevokeNotices(
   return async () => {
     if (done) return;
     done = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A silently dead connection never answers UNSUBSCRIBE: a worker's shutdown must not wait on it.
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, UNSUBSCRIBE_DEADLINE_MS);
+      timer.unref();
+    });
     try {
-      await client.unsubscribe(channel, dispatch);
+      await Promise.race([client.unsubscribe(channel, dispatch), late]);
     } catch {
       // Closed or disconnected: the server forgets a dead connection's subscriptions anyway.
+    } finally {
+      clearTimeout(timer);
     }
   };
 }
+
+/** Longest wait for UNSUBSCRIBE's reply when stopping revoke notices. */
+const UNSUBSCRIBE_DEADLINE_MS = 2000;
