@@ -13,7 +13,6 @@ import { createApp, type App } from '../../src/index.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 import {
   counts,
-  FAST,
   killChildren,
   MARKED,
   metas,
@@ -22,7 +21,7 @@ import {
   spawnWorker,
   startLocalWorker,
   waitFor,
-  type ChildWorkerConfig,
+  workerConfigs,
   type LocalWorker,
 } from './support.js';
 
@@ -34,22 +33,7 @@ const prefix = randomKeyPrefix();
 const brokerUrl = `${BASE}?global_keyprefix=${encodeURIComponent(prefix)}`;
 const taskIds: string[] = [];
 
-function config(queue: string, hostname: string, over: Partial<ChildWorkerConfig> = {}): ChildWorkerConfig {
-  return {
-    brokerUrl,
-    broker: FAST,
-    backendUrl: BASE,
-    backendKeyPrefix: '',
-    counterUrl: BASE,
-    counterPrefix: prefix,
-    queue,
-    concurrency: 1,
-    prefetchMultiplier: 1,
-    acksLate: true,
-    hostname,
-    ...over,
-  };
-}
+const config = workerConfigs(BASE, prefix);
 
 describe.runIf(ready)('failure: kill -9 of a worker', () => {
   let raw: RedisClientType;

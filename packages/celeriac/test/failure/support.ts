@@ -24,6 +24,29 @@ export type { ChildWorkerConfig } from './fixtures/worker.js';
 /** Recovery options small enough for tests: a dead holder's messages come back within ~2.5 s. */
 export const FAST: RedisBrokerOptions = { recoverAfterSec: 2, leaseRenewMs: 500, sweepIntervalMs: 500, pollIntervalMs: 20 };
 
+/**
+ * Builds worker configs on Redis `base` (broker, backend and run counters) under the key
+ * prefix `prefix`: one late-ack slot, prefetch 1, `broker` options (FAST unless given);
+ * `over` replaces fields for one worker.
+ */
+export function workerConfigs(base: string, prefix: string, broker: RedisBrokerOptions = FAST) {
+  const brokerUrl = `${base}?global_keyprefix=${encodeURIComponent(prefix)}`;
+  return (queue: string, hostname: string, over: Partial<ChildWorkerConfig> = {}): ChildWorkerConfig => ({
+    brokerUrl,
+    broker,
+    backendUrl: base,
+    backendKeyPrefix: '',
+    counterUrl: base,
+    counterPrefix: prefix,
+    queue,
+    concurrency: 1,
+    prefetchMultiplier: 1,
+    acksLate: true,
+    hostname,
+    ...over,
+  });
+}
+
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 

@@ -6,48 +6,31 @@
  * only works if both write the same join keys. Broker keys are isolated by a kombu
  * global_keyprefix; result keys are per task id and deleted afterwards.
  */
-import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChordError, chain, chord, createApp, signature, Worker, type App } from '../../src/index.js';
-import { shouldRunPythonTests } from '../support/python.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+import { ChordError, chain, chord, signature, type App } from '../../src/index.js';
+import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
+import { PY_CLIENT, runPython } from './python.js';
 
-const DB = 9;
-const prefix = `ctest-${randomUUID().slice(0, 8)}:`;
-const py: PyEnv = { broker: `redis://127.0.0.1:6379/${DB}`, backend: `redis://127.0.0.1:6379/${DB}`, keyPrefix: prefix };
-const ready = (await shouldRunRedisTests('canvas interop')) && shouldRunPythonTests('canvas interop');
-const taskIds: string[] = [];
+const fleet = new MixedFleet('ctest');
+const { py, taskIds } = fleet;
+const ready = await mixedFleetReady('canvas interop');
 const T = { timeout: 30_000 };
 
 describe.runIf(ready)('canvas between Python Celery and Celeriac', () => {
   let app: App;
-  let worker: Worker;
-  let pyWorker: PyWorker;
 
   beforeAll(async () => {
-    app = createApp(
-      { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, taskDefaultQueue: 'ts' },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
+    app = fleet.app({ taskDefaultQueue: 'ts' });
     app.task('ts.add', (x: number, y: number) => x + y);
     app.task('ts.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
     app.task('ts.fail', (msg: string) => {
       throw new TypeError(msg);
     });
-    worker = new Worker(app, { queues: ['ts'], concurrency: 4 });
-    await worker.start();
-    pyWorker = await startPythonWorker(py, { queues: ['py'] });
+    await fleet.worker(app, { queues: ['ts'], concurrency: 4 });
+    await fleet.python({ queues: ['py'] });
   }, 60_000);
 
-  afterAll(async () => {
-    await worker?.close({ deadlineMs: 2000 });
-    await app?.close();
-    await pyWorker?.stop();
-    await deleteKeys(prefix, py.broker);
-    await deleteResults(taskIds, py.backend);
-  }, 30_000);
+  afterAll(() => fleet.close(), 30_000);
 
   const ts = (name: string, args: number[] = []) => signature<number>(name, args, {}, { queue: 'ts' }, app);
   const pys = (name: string, args: number[] = []) => signature<number>(name, args, {}, { queue: 'py' }, app);

@@ -4,19 +4,14 @@
  * worker is run by a Celeriac worker. Each side retries into the other's queue (`queue` on
  * `retry`, as Celery's `self.retry(queue=...)`), so the retry message is the only link.
  */
-import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, Worker, type App } from 'celeriac';
-import { shouldRunPythonTests } from '../support/python.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+import type { App } from 'celeriac';
+import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
+import type { PyWorker } from './python.js';
 
-const DB = 9;
-const prefix = `xtest-${randomUUID().slice(0, 8)}:`;
-const py: PyEnv = { broker: `redis://127.0.0.1:6379/${DB}`, backend: `redis://127.0.0.1:6379/${DB}`, keyPrefix: prefix };
-const ready = (await shouldRunRedisTests('execution interop')) && shouldRunPythonTests('execution interop');
-const taskIds: string[] = [];
+const fleet = new MixedFleet('xtest');
+const { taskIds } = fleet;
+const ready = await mixedFleetReady('execution interop');
 
 /** Python's side: the same task names, retrying into the Celeriac queue or reporting what it got. */
 const PY_RETRY_TASKS = `
@@ -32,31 +27,20 @@ def xr_py_retries(self, x):
 
 describe.runIf(ready)('retries between Python Celery and Celeriac on Redis', () => {
   let app: App;
-  let worker: Worker;
   let pyWorker: PyWorker;
 
   beforeAll(async () => {
-    app = createApp(
-      { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, resultExtended: true },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
+    app = fleet.app({ resultExtended: true });
     app.task('xr.ts_retries', { bind: true }, (ctx, x: number) => {
       // The first run (here) sends its retry to the Python worker's queue.
       ctx.retry({ countdown: 0, queue: 'xr-py', exc: new TypeError(`once ${x}`) });
     });
     app.task('xr.py_retries', { bind: true }, (ctx, x: number) => ({ retries: ctx.request.retries, parentId: ctx.request.parentId, x }));
-    worker = new Worker(app, { queues: ['xr-ts'], concurrency: 2, hostname: 'ts-xr@%h' });
-    await worker.start();
-    pyWorker = await startPythonWorker(py, { queues: ['xr-py'], name: 'py-xr@%h', extraTasks: PY_RETRY_TASKS });
+    await fleet.worker(app, { queues: ['xr-ts'], concurrency: 2, hostname: 'ts-xr@%h' });
+    pyWorker = await fleet.python({ queues: ['xr-py'], name: 'py-xr@%h', extraTasks: PY_RETRY_TASKS });
   }, 60_000);
 
-  afterAll(async () => {
-    await worker?.close({ deadlineMs: 2000 });
-    await app?.close();
-    await pyWorker?.stop();
-    await deleteKeys(prefix, py.broker);
-    await deleteResults(taskIds, py.backend);
-  }, 30_000);
+  afterAll(() => fleet.close(), 30_000);
 
   it('a retry published by Celeriac is run by Python: same id, retries 1, parent_id the task itself', async () => {
     const r = await app.sendTask('xr.ts_retries', [7], {}, { queue: 'xr-ts' });

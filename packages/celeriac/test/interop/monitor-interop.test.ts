@@ -5,32 +5,24 @@
  * global_keyprefix; result keys are per task id and deleted afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEvents } from '../../src/cli/commands/events.js';
-import { createApp, systemClock, type App } from '../../src/index.js';
+import { systemClock, type App } from '../../src/index.js';
 import { ClusterState } from '../../src/monitor/cluster-state.js';
 import { EventReceiver } from '../../src/monitor/event-receiver.js';
 import { run } from '../cli/helpers.js';
-import { shouldRunPythonTests } from '../support/python.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
+import type { PyWorker } from './python.js';
 
-const DB = 8;
-const prefix = `mon-${randomUUID().slice(0, 8)}:`;
-const BROKER = `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`;
-const py: PyEnv = { broker: `redis://127.0.0.1:6379/${DB}`, backend: `redis://127.0.0.1:6379/${DB}`, keyPrefix: prefix };
-const ready = (await shouldRunRedisTests('monitor interop')) && shouldRunPythonTests('monitor interop');
-const taskIds: string[] = [];
+const fleet = new MixedFleet('mon', 8);
+const { prefix, py, taskIds } = fleet;
+const BROKER = fleet.brokerUrl;
+const ready = await mixedFleetReady('monitor interop');
 
 const cli = (...args: string[]) => run(['-b', BROKER, ...args]);
 // With -d the client stops at the first reply instead of waiting out the timeout.
 let node = '';
 const at = (...args: string[]) => cli(...args, '-d', node, '-t', '5');
-
-function makeApp(): App {
-  return createApp({ broker: BROKER, backend: py.backend }, { env: {}, logger: pino({ level: 'silent' }) });
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -47,8 +39,8 @@ describe.runIf(ready)('celeriac inspect / control / status / events against a Py
   let app: App;
 
   beforeAll(async () => {
-    worker = await startPythonWorker(py, { name: `pymon-${process.pid}@%h`, events: true });
-    app = makeApp();
+    worker = await fleet.python({ name: `pymon-${process.pid}@%h`, events: true });
+    app = fleet.app();
     const res = await until('a ping reply', async () => {
       const r = await cli('inspect', 'ping', '-j', '-t', '2');
       return r.code === 0 ? r : undefined;
@@ -56,12 +48,7 @@ describe.runIf(ready)('celeriac inspect / control / status / events against a Py
     node = Object.keys(JSON.parse(res.stdout) as object)[0] as string;
   }, 60_000);
 
-  afterAll(async () => {
-    await app?.close();
-    await worker?.stop();
-    await deleteKeys(prefix, py.broker);
-    await deleteResults(taskIds, py.backend);
-  }, 30_000);
+  afterAll(() => fleet.close(), 30_000);
 
   it('inspect ping: text and JSON, as celery prints them', async () => {
     expect(node).toMatch(/^pymon-\d+@/);
@@ -152,7 +139,7 @@ describe.runIf(ready)('celeriac inspect / control / status / events against a Py
   it('events --dump prints the worker heartbeats and the events of a task', async () => {
     const out: string[] = [];
     let stop!: () => void;
-    const broker = makeApp();
+    const broker = fleet.newApp();
     const running = runEvents({
       broker: broker.broker, clock: systemClock, dump: true, refreshMs: 1000, maxTasks: 100, title: '',
       out: (s) => void out.push(s), screen: () => ({ width: 100, height: 30, color: false }),
@@ -174,7 +161,7 @@ describe.runIf(ready)('celeriac inspect / control / status / events against a Py
 
   it('the event receiver feeds the cluster state: the Python worker is online, its task folded to SUCCESS', async () => {
     const state = new ClusterState();
-    const receiverApp = makeApp();
+    const receiverApp = fleet.newApp();
     const receiver = new EventReceiver(receiverApp.broker, (e, at) => void state.apply(e, at));
     await receiver.start();
     try {

@@ -3,51 +3,30 @@
  * both directions. Broker keys are isolated by a kombu global_keyprefix per run; result keys
  * are per task id and deleted afterwards.
  */
-import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, TaskError, Worker, type App } from 'celeriac';
-import { shouldRunPythonTests } from '../support/python.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+import { TaskError, Worker, type App } from 'celeriac';
+import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
+import { PY_CLIENT, runPython, startPythonWorker } from './python.js';
 
-const DB = 9;
-const prefix = `itest-${randomUUID().slice(0, 8)}:`;
-const py: PyEnv = { broker: `redis://127.0.0.1:6379/${DB}`, backend: `redis://127.0.0.1:6379/${DB}`, keyPrefix: prefix };
-const ready = (await shouldRunRedisTests('interop')) && shouldRunPythonTests('interop');
-const taskIds: string[] = [];
-
-function makeApp(queue: string): App {
-  return createApp(
-    { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, taskDefaultQueue: queue },
-    { env: {}, logger: pino({ level: 'silent' }) },
-  );
-}
+const fleet = new MixedFleet('itest');
+const { py, taskIds } = fleet;
+const ready = await mixedFleetReady('interop');
 
 describe.runIf(ready)('Python Celery <-> Celeriac on Redis', () => {
   let app: App;
-  let worker: Worker;
-  let pyWorker: PyWorker;
 
   beforeAll(async () => {
-    app = makeApp('ts');
+    app = fleet.app({ taskDefaultQueue: 'ts' });
     app.task('ts.add', (x: number, y: number) => x + y);
     app.task('ts.fail', () => {
       throw new TypeError('ts side failed');
     });
     app.task('ts.greet', { params: ['name', 'greeting'] }, (name: string, greeting = 'hello') => `${greeting}, ${name}`);
-    worker = new Worker(app, { queues: ['ts'], concurrency: 4 });
-    await worker.start();
-    pyWorker = await startPythonWorker(py, { queues: ['py'] });
+    await fleet.worker(app, { queues: ['ts'], concurrency: 4 });
+    await fleet.python({ queues: ['py'] });
   }, 60_000);
 
-  afterAll(async () => {
-    await worker?.close({ deadlineMs: 2000 });
-    await app?.close();
-    await pyWorker?.stop();
-    await deleteKeys(prefix, py.broker);
-    await deleteResults(taskIds, py.backend);
-  }, 30_000);
+  afterAll(() => fleet.close(), 30_000);
 
   it('a task sent by Python runs on Celeriac and Python gets the result', async () => {
     const out = await runPython(py, `${PY_CLIENT}
@@ -121,11 +100,11 @@ print(r.id); print(json.dumps(r.get(timeout=20))); print(time.time() - t0)`);
 });
 
 describe.runIf(ready)('a mixed fleet on one queue', () => {
+  // The first describe's afterAll has run by now; this one deletes the keys made here.
+  afterAll(() => fleet.close(), 30_000);
+
   it('runs 1,000 tasks with none lost, on both workers', async () => {
-    const app = createApp(
-      { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, resultExtended: true },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
+    const app = fleet.newApp({ resultExtended: true });
     app.task('mix.add', (x: number, y: number) => x + y);
     const worker = new Worker(app, { queues: ['mixed'], concurrency: 8, hostname: 'ts-mixed@%h' });
     const pyWorker = await startPythonWorker(py, { queues: ['mixed'], name: 'py-mixed@%h', concurrency: 2 });

@@ -17,7 +17,7 @@ import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import { PY_COUNT } from '../failure/fixtures/tasks.js';
-import { FAST, killChildren, plainClient, sleep, spawnWorker, startLocalWorker, waitFor, type ChildWorkerConfig, type LocalWorker } from '../failure/support.js';
+import { FAST, killChildren, plainClient, sleep, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker } from '../failure/support.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, shouldRunRedisTests } from '../support/redis.js';
 import { startPythonWorker, type PyEnv, type PyWorker } from './python.js';
@@ -30,21 +30,7 @@ const brokerUrl = `${BASE}?global_keyprefix=${encodeURIComponent(prefix)}`;
 const VISIBILITY_SEC = 8;
 const py: PyEnv = { broker: BASE, backend: BASE, keyPrefix: prefix, acksLate: true, visibilityTimeout: VISIBILITY_SEC };
 
-function config(queue: string, hostname: string): ChildWorkerConfig {
-  return {
-    brokerUrl,
-    broker: { ...FAST, visibilityTimeoutSec: VISIBILITY_SEC },
-    backendUrl: BASE,
-    backendKeyPrefix: '',
-    counterUrl: BASE,
-    counterPrefix: prefix,
-    queue,
-    concurrency: 1,
-    prefetchMultiplier: 1,
-    acksLate: true,
-    hostname,
-  };
-}
+const config = workerConfigs(BASE, prefix, { ...FAST, visibilityTimeoutSec: VISIBILITY_SEC });
 
 describe.runIf(ready)('crash recovery between Python and Celeriac workers', () => {
   let raw: RedisClientType;

@@ -6,19 +6,14 @@
  * and the replacement sees Python's `replaced_task_nesting`. Broker keys are isolated by a
  * kombu global_keyprefix; result keys are per task id and deleted afterwards.
  */
-import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, group, signature, Worker, type App } from '../../src/index.js';
-import { shouldRunPythonTests } from '../support/python.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+import { group, signature, type App, type Worker } from '../../src/index.js';
+import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
+import { PY_CLIENT, runPython } from './python.js';
 
-const DB = 9;
-const prefix = `rtest-${randomUUID().slice(0, 8)}:`;
-const py: PyEnv = { broker: `redis://127.0.0.1:6379/${DB}`, backend: `redis://127.0.0.1:6379/${DB}`, keyPrefix: prefix };
-const ready = (await shouldRunRedisTests('replace interop')) && shouldRunPythonTests('replace interop');
-const taskIds: string[] = [];
+const fleet = new MixedFleet('rtest');
+const { py, taskIds } = fleet;
+const ready = await mixedFleetReady('replace interop');
 const T = { timeout: 30_000 };
 
 // Python tasks that replace themselves with Celeriac ones (queue 'ts').
@@ -41,13 +36,9 @@ def replace_with_nesting(self):
 describe.runIf(ready)('ctx.replace between Python Celery and Celeriac', () => {
   let app: App;
   let worker: Worker;
-  let pyWorker: PyWorker;
 
   beforeAll(async () => {
-    app = createApp(
-      { broker: `redis://127.0.0.1:6379/${DB}?global_keyprefix=${prefix}`, backend: `redis://127.0.0.1:6379/${DB}`, taskDefaultQueue: 'ts' },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
+    app = fleet.app({ taskDefaultQueue: 'ts' });
     app.task('ts.add', (x: number, y: number) => x + y);
     app.task('ts.nesting', { bind: true }, (ctx) => ctx.request.replacedTaskNesting);
     const pyAdd = (x: number, y: number) => signature<number>('py.add', [x, y], {}, { queue: 'py' });
@@ -55,18 +46,11 @@ describe.runIf(ready)('ctx.replace between Python Celery and Celeriac', () => {
     app.task('ts.replace_with_py_group', { bind: true }, (ctx, x: number) => ctx.replace(group(pyAdd(x, 1), pyAdd(x, 2))));
     // A chord body without a queue goes to the default queue of the worker that completes the
     // chord; for a Python worker that is 'celery' (the accumulate body of a group replace).
-    worker = new Worker(app, { queues: ['ts', 'celery'], concurrency: 4 });
-    await worker.start();
-    pyWorker = await startPythonWorker(py, { queues: ['py'], extraTasks: PY_REPLACING });
+    worker = await fleet.worker(app, { queues: ['ts', 'celery'], concurrency: 4 });
+    await fleet.python({ queues: ['py'], extraTasks: PY_REPLACING });
   }, 60_000);
 
-  afterAll(async () => {
-    await worker?.close({ deadlineMs: 2000 });
-    await app?.close();
-    await pyWorker?.stop();
-    await deleteKeys(prefix, py.broker);
-    await deleteResults(taskIds, py.backend);
-  }, 30_000);
+  afterAll(() => fleet.close(), 30_000);
 
   it('a Celeriac task replaced by a Python task: the Python worker runs it, both callers get its result', async () => {
     const r = await app.sendTask('ts.replace_with_py', [5]);

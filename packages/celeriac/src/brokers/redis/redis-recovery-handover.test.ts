@@ -5,27 +5,17 @@
  * restore the message from under the live Python worker (bookkeeping written as kombu does).
  */
 import { randomUUID } from 'node:crypto';
-import type { RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeMessage, sleep } from '../../testing/broker-harness.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import { RedisBroker } from './redis-broker.js';
-import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
+import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
 
 const available = await redisAvailable();
 const prefix = newPrefix();
 
 describe.skipIf(!available)('recovery sweep after a Python worker took over a dead Celeriac holder\'s message', () => {
-  let raw: RedisClientType;
-
-  beforeAll(async () => {
-    raw = await rawClient();
-  });
-
-  afterAll(async () => {
-    await deletePrefix(raw, prefix);
-    await raw?.close();
-  });
+  const raw = useRawRedis(prefix);
 
   async function scenario(pythonTookItSecondsAgo: number): Promise<{ tag: string; queue: string }> {
     const queue = `handover-${randomUUID().slice(0, 6)}`;
@@ -33,11 +23,11 @@ describe.skipIf(!available)('recovery sweep after a Python worker took over a de
     const envelope = encodeEnvelope(makeMessage('m'), { deliveryTag: tag, exchange: '', routingKey: queue });
     const now = Date.now();
     // The dead Celeriac holder's lease: expired 30 s ago.
-    await raw.zAdd(`${prefix}celeriac.leases`, { score: now - 30_000, value: tag });
-    await raw.hSet(`${prefix}celeriac.lease.data`, tag, JSON.stringify(['dead-holder:0.0', `${prefix}${queue}`]));
+    await raw().zAdd(`${prefix}celeriac.leases`, { score: now - 30_000, value: tag });
+    await raw().hSet(`${prefix}celeriac.lease.data`, tag, JSON.stringify(['dead-holder:0.0', `${prefix}${queue}`]));
     // The Python worker's delivery of the same tag, as kombu writes it.
-    await raw.hSet(`${prefix}unacked`, tag, JSON.stringify([JSON.parse(envelope), '', queue]));
-    await raw.zAdd(`${prefix}unacked_index`, { score: (now - pythonTookItSecondsAgo * 1000) / 1000, value: tag });
+    await raw().hSet(`${prefix}unacked`, tag, JSON.stringify([JSON.parse(envelope), '', queue]));
+    await raw().zAdd(`${prefix}unacked_index`, { score: (now - pythonTookItSecondsAgo * 1000) / 1000, value: tag });
     return { tag, queue };
   }
 
@@ -47,14 +37,14 @@ describe.skipIf(!available)('recovery sweep after a Python worker took over a de
     const consumer = broker.consume({ queues: [`other-${queue}`], prefetch: 1, onDelivery: () => undefined });
     try {
       const deadline = Date.now() + 5000;
-      while ((await raw.zScore(`${prefix}celeriac.leases`, tag)) !== null) {
+      while ((await raw().zScore(`${prefix}celeriac.leases`, tag)) !== null) {
         if (Date.now() > deadline) throw new Error('the stale lease was not dropped');
         await sleep(20);
       }
       await sleep(300);
-      expect(await raw.lLen(`${prefix}${queue}`)).toBe(0);
-      expect(await raw.hExists(`${prefix}unacked`, tag)).toBe(1);
-      expect(await raw.hExists(`${prefix}celeriac.lease.data`, tag)).toBe(0);
+      expect(await raw().lLen(`${prefix}${queue}`)).toBe(0);
+      expect(await raw().hExists(`${prefix}unacked`, tag)).toBe(1);
+      expect(await raw().hExists(`${prefix}celeriac.lease.data`, tag)).toBe(0);
     } finally {
       await consumer.close();
       await broker.close();
@@ -67,12 +57,12 @@ describe.skipIf(!available)('recovery sweep after a Python worker took over a de
     const consumer = broker.consume({ queues: [`other-${queue}`], prefetch: 1, onDelivery: () => undefined });
     try {
       const deadline = Date.now() + 5000;
-      while ((await raw.lLen(`${prefix}${queue}`)) === 0) {
+      while ((await raw().lLen(`${prefix}${queue}`)) === 0) {
         if (Date.now() > deadline) throw new Error('the message was not restored');
         await sleep(20);
       }
-      expect(await raw.hExists(`${prefix}unacked`, tag)).toBe(0);
-      expect(await raw.zScore(`${prefix}celeriac.leases`, tag)).toBeNull();
+      expect(await raw().hExists(`${prefix}unacked`, tag)).toBe(0);
+      expect(await raw().zScore(`${prefix}celeriac.leases`, tag)).toBeNull();
     } finally {
       await consumer.close();
       await broker.close();

@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
 import { makeMessage, sleep } from '../../testing/broker-harness.js';
 import { RedisBroker } from './redis-broker.js';
-import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
+import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
 
 const available = await redisAvailable();
 const prefix = newPrefix();
@@ -54,16 +53,7 @@ function spawnHolder(queue: string): { tag: Promise<string>; kill: () => void } 
 }
 
 describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
-  let raw: RedisClientType;
-
-  beforeAll(async () => {
-    raw = await rawClient();
-  });
-
-  afterAll(async () => {
-    await deletePrefix(raw, prefix);
-    await raw?.close();
-  });
+  const raw = useRawRedis(prefix);
 
   it('restores a delivery whose holder was SIGKILLed, after recoverAfterSec, and delivers it again', async () => {
     const queue = `crash-${randomUUID().slice(0, 6)}`;
@@ -72,8 +62,8 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     const holder = spawnHolder(queue);
     const tag = await holder.tag;
     holder.kill();
-    expect(await raw.hExists(`${prefix}unacked`, tag)).toBe(1);
-    expect(await raw.lLen(`${prefix}${queue}`)).toBe(0);
+    expect(await raw().hExists(`${prefix}unacked`, tag)).toBe(1);
+    expect(await raw().lLen(`${prefix}${queue}`)).toBe(0);
     const killedAt = Date.now();
     const rescuer = new RedisBroker(url, fast);
     const { got, close } = collect(rescuer, queue);
@@ -90,16 +80,16 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     const tag = randomUUID();
     const producer = new RedisBroker(url);
     await producer.publish(makeMessage('py-held'), { exchange: '', routingKey: queue, priority: 7 });
-    const envelope = (await raw.rPop(`${prefix}${queue}\x06\x166`)) as string;
+    const envelope = (await raw().rPop(`${prefix}${queue}\x06\x166`)) as string;
     const withTag = envelope.replace(/"delivery_tag": "[^"]*"/, `"delivery_tag": "${tag}"`);
     // What kombu writes when a Python worker fetches it.
-    await raw.hSet(`${prefix}unacked`, tag, `[${withTag}, "", "${queue}"]`);
-    await raw.zAdd(`${prefix}unacked_index`, { score: Date.now() / 1000, value: tag });
+    await raw().hSet(`${prefix}unacked`, tag, `[${withTag}, "", "${queue}"]`);
+    await raw().zAdd(`${prefix}unacked_index`, { score: Date.now() / 1000, value: tag });
     const broker = new RedisBroker(url, { ...fast, visibilityTimeoutSec: 3 });
     const { got, close } = collect(broker, queue);
     await sleep(1800);
     expect(got).toHaveLength(0);
-    expect(await raw.hExists(`${prefix}unacked`, tag)).toBe(1);
+    expect(await raw().hExists(`${prefix}unacked`, tag)).toBe(1);
     await waitFor(() => got.length === 1, 3000);
     expect(got[0]?.tag).toBe(tag);
     expect(got[0]?.raw).toBe(markRedelivered(withTag));
@@ -120,7 +110,7 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     await sleep(2500);
     expect(theirs.got).toHaveLength(0);
     await mine.got[0]?.ack();
-    expect(await raw.hLen(`${prefix}unacked`)).toBe(0);
+    expect(await raw().hLen(`${prefix}unacked`)).toBe(0);
     await Promise.all([mine.close(), theirs.close()]);
     await Promise.all([holder.close(), other.close()]);
   }, 15_000);
@@ -135,13 +125,13 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     // Simulate a frozen holder: its last renewal 11 s ago, so its 10 s lease expired 1 s ago
     // (both scores move together, as fetch and renew-lease write them).
     const tag = first.got[0]?.tag as string;
-    await raw.zAdd(`${prefix}celeriac.leases`, { score: Date.now() - 1000, value: tag });
-    await raw.zAdd(`${prefix}unacked_index`, { score: (Date.now() - 11_000) / 1000, value: tag });
+    await raw().zAdd(`${prefix}celeriac.leases`, { score: Date.now() - 1000, value: tag });
+    await raw().zAdd(`${prefix}unacked_index`, { score: (Date.now() - 11_000) / 1000, value: tag });
     const rescuer = new RedisBroker(url, fast);
     const second = collect(rescuer, queue);
     await waitFor(() => second.got.length === 1, 3000);
     await expect(first.got[0]?.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });
-    expect(await raw.hExists(`${prefix}unacked`, second.got[0]?.tag as string)).toBe(1);
+    expect(await raw().hExists(`${prefix}unacked`, second.got[0]?.tag as string)).toBe(1);
     await second.got[0]?.ack();
     await second.close();
     await Promise.all([stalled.close(), rescuer.close()]);

@@ -6,12 +6,11 @@
  * in Python's format; envelopes with tricky strings check the text scanner.
  */
 import { randomUUID } from 'node:crypto';
-import type { RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import { makeMessage, sleep } from '../../testing/broker-harness.js';
 import { RedisBroker } from './redis-broker.js';
-import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
+import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
 
 const available = await redisAvailable();
 const prefix = newPrefix();
@@ -26,27 +25,18 @@ function trickyEnvelope(queue: string, tag: string): string {
 }
 
 describe.skipIf(!available)('restore-stale.lua: restored messages are marked redelivered as kombu marks them', () => {
-  let raw: RedisClientType;
-
-  beforeAll(async () => {
-    raw = await rawClient();
-  });
-
-  afterAll(async () => {
-    await deletePrefix(raw, prefix);
-    await raw?.close();
-  });
+  const raw = useRawRedis(prefix);
 
   /** Writes Python-held bookkeeping for `envelope`, old enough to be swept, and sweeps. */
   async function sweep(queue: string, tag: string, envelope: string): Promise<string> {
-    await raw.hSet(`${prefix}unacked`, tag, `[${envelope}, "", ${JSON.stringify(queue)}]`);
-    await raw.zAdd(`${prefix}unacked_index`, { score: Date.now() / 1000 - 10, value: tag });
+    await raw().hSet(`${prefix}unacked`, tag, `[${envelope}, "", ${JSON.stringify(queue)}]`);
+    await raw().zAdd(`${prefix}unacked_index`, { score: Date.now() / 1000 - 10, value: tag });
     const broker = new RedisBroker(prefixedUrl(prefix), { visibilityTimeoutSec: 1, sweepIntervalMs: 100, recoverAfterSec: 1, leaseRenewMs: 200 });
     const consumer = broker.consume({ queues: [`idle-${queue}`], prefetch: 1, onDelivery: () => undefined });
     try {
       const deadline = Date.now() + 5000;
       for (;;) {
-        const restored = await raw.lIndex(`${prefix}${queue}`, 0);
+        const restored = await raw().lIndex(`${prefix}${queue}`, 0);
         if (restored !== null) return restored;
         if (Date.now() > deadline) throw new Error('not restored within 5 s');
         await sleep(20);

@@ -3,10 +3,12 @@
  * Helpers of the Redis broker's tests (real Redis at 127.0.0.1:6379 or $CELERIAC_TEST_REDIS):
  * a random `global_keyprefix` per test file so files never see each other's keys, and a
  * cleanup that deletes only that prefix's keys (SCAN, never FLUSHDB/FLUSHALL). Under CI
- * (`CI=true`) a missing Redis fails the tests instead of skipping them.
+ * (`CI=true`) a missing Redis fails the tests instead of skipping them. Uses vitest: import
+ * it from test files only.
  */
 import { randomUUID } from 'node:crypto';
 import { createClient, type RedisClientType } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Base URL of the test Redis. */
 export const TEST_REDIS_URL = process.env['CELERIAC_TEST_REDIS'] ?? 'redis://127.0.0.1:6379/0';
@@ -53,4 +55,25 @@ export async function deletePrefix(client: RedisClientType, prefix: string): Pro
   for await (const keys of client.scanIterator({ MATCH: pattern, COUNT: 500 })) {
     if (keys.length > 0) await client.del(keys);
   }
+}
+
+/**
+ * Registers, in the enclosing describe, a raw client opened before its tests and, after
+ * them, the deletion of `prefix`'s keys and the client's close. Returns the client's getter
+ * (valid from the first test on).
+ */
+export function useRawRedis(prefix: string): () => RedisClientType {
+  let raw: RedisClientType | undefined;
+  beforeAll(async () => {
+    raw = await rawClient();
+  });
+  afterAll(async () => {
+    if (raw === undefined) return;
+    await deletePrefix(raw, prefix);
+    await raw.close();
+  });
+  return () => {
+    if (raw === undefined) throw new Error('useRawRedis: the client is open only inside tests');
+    return raw;
+  };
 }
