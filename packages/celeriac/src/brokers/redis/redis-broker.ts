@@ -41,12 +41,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, PublishRequest, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
-import { parseRedisUrl, toTransportError, type RedisClient, type RedisTarget } from '../../redis/connection.js';
+import { parseRedisUrl, toTransportError, type RedisTarget } from '../../redis/connection.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
-import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
-import { bindingMember, parseBindingMember, PRIORITY_STEPS, RedisKeys, stepOf } from './keys.js';
+import { bindingMember, PRIORITY_STEPS, RedisKeys } from './keys.js';
 import { Maintenance } from './maintenance.js';
 import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
 import { RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
@@ -54,27 +52,15 @@ import { Transitions } from './transitions.js';
 import { DelayedSet } from './delayed.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 import { delayedOf, RedisFanout } from './fanout.js';
-import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { checkQueueName } from '../../core/spi/broker-args.js';
 import { RedisBeatStore } from './beat-store.js';
-import { publishFenced } from './fenced-publish.js';
+import { RedisPublisher, type Commands } from './publisher.js';
+import { applySettlement, markedOrAsIs, parseSetAside } from './settlements.js';
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
 
 /** Lifecycle of a {@link RedisBroker}: usable until closed, never reopened. */
 export type RedisBrokerState = 'open' | 'closing' | 'closed';
-
-/** The command subset the broker uses, on either a plain or a Sentinel client. */
-interface Commands {
-  lPush(key: string, value: string): Promise<number>;
-  publish(channel: string, message: string): Promise<number>;
-  zAdd(key: string, member: { score: number; value: string }): Promise<number>;
-  sAdd(key: string, member: string): Promise<number>;
-  sRem(key: string, member: string): Promise<number>;
-  sMembers(key: string): Promise<string[]>;
-  lLen(key: string): Promise<number>;
-  lRange(key: string, start: number, stop: number): Promise<string[]>;
-  zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
-}
 
 /** A {@link Broker} on Redis, sharing kombu's layout. */
 export class RedisBroker implements Broker {
@@ -100,6 +86,7 @@ export class RedisBroker implements Broker {
   readonly #maintenance: Maintenance;
   readonly #wake: WakeSubscriber;
   readonly #fanout: RedisFanout;
+  readonly #publisher: RedisPublisher;
   #seq = 0;
   #lastPromote = Number.NEGATIVE_INFINITY;
   /** This broker's member in celeriac.promoters while it consumes (unique per instance). */
@@ -134,6 +121,14 @@ export class RedisBroker implements Broker {
       ready: () => this.#consumers.forEach((c) => c.wake()),
       report: (error) => this.#report(error),
       advertise: () => this.#advertise(),
+    });
+    this.#publisher = new RedisPublisher({
+      keys: this.keys,
+      options: this.options,
+      command: (what, run) => this.#command(what, run),
+      delayedSet: () => this.#delayedSet(),
+      promoteSoon: () => this.#maintenance.promoteSoon(),
+      published: () => this.#promoteOnPublish(),
     });
     const o = this.options;
     this.#host = {
@@ -202,59 +197,15 @@ export class RedisBroker implements Broker {
    * Exchange '' targets the queue named by the routing key; a named exchange is looked up in
    * its `_kombu.binding.<exchange>` set (direct match), falling back to the routing key.
    */
-  async publish(message: Message, options: PublishOptions): Promise<void> {
+  publish(message: Message, options: PublishOptions): Promise<void> {
     this.#assertOpen('publish');
-    const routingKey = checkQueueName(options.routingKey);
-    const deliverAt = options.deliverAt;
-    checkDeliverAt(deliverAt);
-    const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
-    const step = stepOf(options.priority);
-    const now = this.options.clock.now();
-    const later = deliverAt !== undefined && deliverAt > now;
-    let fenced = true;
-    const placed = await this.#command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
-      const queues = options.exchange === '' ? [routingKey] : await this.#route(c, options.exchange, routingKey, options.dropUnrouted === true);
-      if (options.fence !== undefined) {
-        // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
-        fenced = await publishFenced(c as unknown as RedisClient, this.keys, options.fence, queues, step, raw, later ? deliverAt : undefined);
-        return [later ? 'delayed' : 'queued'];
-      }
-      return Promise.all(queues.map(async (q) => {
-        const bucket = this.keys.bucket(q, step);
-        // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
-        if (later) return this.#delayedSet().publish(bucket, raw, deliverAt, now, this.keys.wakeChannel(q));
-        await Promise.all([c.lPush(bucket, raw), c.publish(this.keys.wakeChannel(q), '')]);
-        return 'queued';
-      }));
-    });
-    if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
-    if (placed.includes('delayed')) this.#maintenance.promoteSoon();
-    this.#promoteOnPublish();
+    return this.#publisher.publish(message, options);
   }
 
   /** Many messages in one pipelined write (see bulk-publish.ts); same layout as {@link RedisBroker.publish}. */
-  async publishMany(batch: readonly PublishRequest[]): Promise<void> {
+  publishMany(batch: readonly PublishRequest[]): Promise<void> {
     this.#assertOpen('publishMany');
-    if (batch.length === 0) return;
-    const now = this.options.clock.now();
-    // Future ETAs and fenced sends take the single-message path: its ETA hand-off decides,
-    // atomically, between the delayed set and the queue (delayed.ts).
-    const isSingle = ({ options: o }: PublishRequest) => o.fence !== undefined || (o.deliverAt !== undefined && o.deliverAt > now);
-    // Invalid input fails here with INVALID_ARGUMENT, before anything is sent.
-    for (const { options: o } of batch) {
-      checkQueueName(o.routingKey);
-      checkDeliverAt(o.deliverAt);
-    }
-    const single = batch.filter(isSingle);
-    const bulk = single.length === 0 ? batch : batch.filter((r) => !isSingle(r));
-    if (bulk.length > 0) {
-      const plan = await planBulkPublish(this.keys, bulk, now, (exchange, key) =>
-        this.#command(`route ${exchange}/${key}`, (c) => this.#route(c, exchange, key, false)),
-      );
-      await this.#command(`publish of ${bulk.length} messages`, (c) => sendBulkPlan(c as unknown as BulkCommands, this.keys, plan));
-      this.#promoteOnPublish();
-    }
-    for (const { message, options } of single) await this.publish(message, options);
+    return this.#publisher.publishMany(batch);
   }
 
   /** Beat's store on this Redis (same prefix), so publishes can be fenced by its lease. */
@@ -301,16 +252,7 @@ export class RedisBroker implements Broker {
   async setAsideMessages(): Promise<SetAsideRecord[]> {
     this.#assertOpen('setAsideMessages');
     const items = await this.#command('read set-aside messages', (c) => c.lRange(this.keys.setAside, 0, -1));
-    const out: SetAsideRecord[] = [];
-    for (const item of items) {
-      try {
-        const r = JSON.parse(item) as SetAsideRecord;
-        out.push({ raw: String(r.raw), queue: String(r.queue), reason: String(r.reason), at: Number(r.at) });
-      } catch {
-        // Not written by us; leave it for an operator to look at.
-      }
-    }
-    return out;
+    return parseSetAside(items);
   }
 
   /** Reads `celeriac.delayed` (earliest first) and keeps entries of `queues` (fanout.ts). */
@@ -350,18 +292,8 @@ export class RedisBroker implements Broker {
     return Promise.resolve(this.#t);
   }
 
-
   #command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T> {
     return this.#redis.run(what, (c) => run(c as unknown as Commands));
-  }
-
-  async #route(c: Commands, exchange: string, routingKey: string, dropUnrouted: boolean): Promise<string[]> {
-    const queues = new Set<string>();
-    for (const member of await c.sMembers(this.keys.binding(exchange))) {
-      const binding = parseBindingMember(member);
-      if (binding?.routingKey === routingKey && binding.queue !== '') queues.add(binding.queue);
-    }
-    return queues.size > 0 || dropUnrouted ? [...queues] : [routingKey];
   }
 
   /**
@@ -417,7 +349,7 @@ export class RedisBroker implements Broker {
     d.state = 'settled';
     try {
       const t = await this.#transitions();
-      const ok = await this.#apply(t, d, s);
+      const ok = await applySettlement(t, d, s, () => this.options.clock.now(), () => this.#maintenance.promoteSoon());
       if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
         throw new CeleriacError(
           ErrorCodes.STATE,
@@ -428,26 +360,6 @@ export class RedisBroker implements Broker {
       throw error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`);
     } finally {
       this.#release(d);
-    }
-  }
-
-  #apply(t: Transitions, d: RedisDelivery, s: Settlement): Promise<boolean> {
-    switch (s.kind) {
-      case 'ack':
-        return t.ack(d);
-      case 'reject':
-        return s.requeue ? t.requeue(d, d.bucketKey, markedOrAsIs(d.raw)) : t.ack(d);
-      case 'restore':
-        return t.restore(d, d.bucketKey, markedOrAsIs(d.raw));
-      case 'defer':
-        return t.defer(d, s.deliverAt, d.bucketKey, d.raw).then((ok) => {
-          if (ok) this.#maintenance.promoteSoon();
-          return ok;
-        });
-      case 'setAside': {
-        const record: SetAsideRecord = { raw: d.raw, queue: d.queue, reason: s.reason, at: this.options.clock.now() };
-        return t.setAside(d, JSON.stringify(record));
-      }
     }
   }
 
@@ -508,14 +420,5 @@ export class RedisBroker implements Broker {
     if (this.#state !== 'open') {
       throw new CeleriacError(ErrorCodes.STATE, `RedisBroker.${operation}: the broker is closed`);
     }
-  }
-}
-
-/** kombu marks requeued and restored envelopes redelivered; an unreadable one goes back as it was. */
-function markedOrAsIs(raw: string): string {
-  try {
-    return markRedelivered(raw);
-  } catch {
-    return raw;
   }
 }

@@ -1,0 +1,125 @@
+/**
+ * @module brokers/redis/publisher
+ * The Redis broker's publish paths: single (LPUSH + wake-up PUBLISH), ETA hand-off to the
+ * delayed set (delayed.ts), beat's fenced send (fenced-publish.ts) and the pipelined bulk
+ * write (bulk-publish.ts), plus exchange routing through kombu's `_kombu.binding.*` sets.
+ * Split out of redis-broker.ts so the broker keeps lifecycle and consumption only.
+ */
+import { randomUUID } from 'node:crypto';
+import type { PublishOptions, PublishRequest } from '../../core/spi/broker.js';
+import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { encodeEnvelope } from '../../protocol/envelope.js';
+import type { Message } from '../../protocol/types.js';
+import type { RedisClient } from '../../redis/connection.js';
+import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
+import type { DelayedSet } from './delayed.js';
+import { publishFenced } from './fenced-publish.js';
+import { parseBindingMember, stepOf, type RedisKeys } from './keys.js';
+import type { ResolvedRedisBrokerOptions } from './options.js';
+
+/** The command subset the broker uses, on either a plain or a Sentinel client. */
+export interface Commands {
+  lPush(key: string, value: string): Promise<number>;
+  publish(channel: string, message: string): Promise<number>;
+  zAdd(key: string, member: { score: number; value: string }): Promise<number>;
+  sAdd(key: string, member: string): Promise<number>;
+  sRem(key: string, member: string): Promise<number>;
+  sMembers(key: string): Promise<string[]>;
+  lLen(key: string): Promise<number>;
+  lRange(key: string, start: number, stop: number): Promise<string[]>;
+  zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
+}
+
+/** What the publisher needs from its broker. */
+export interface PublisherHost {
+  readonly keys: RedisKeys;
+  readonly options: ResolvedRedisBrokerOptions;
+  /** Runs `run` on the guarded command connection, mapping failures to transport errors. */
+  command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T>;
+  /** The ETA transitions (delayed.ts). */
+  delayedSet(): DelayedSet;
+  /** A message went to the delayed set: promote soon if this broker consumes. */
+  promoteSoon(): void;
+  /** After every publish: publishers help promote due ETA messages. */
+  published(): void;
+}
+
+/** Publishes envelopes in kombu's layout for a {@link RedisBroker}. */
+export class RedisPublisher {
+  readonly #h: PublisherHost;
+
+  /** @param host the broker's side (connection, keys, ETA duties). */
+  constructor(host: PublisherHost) {
+    this.#h = host;
+  }
+
+  /** See `RedisBroker.publish`. */
+  async publish(message: Message, options: PublishOptions): Promise<void> {
+    const h = this.#h;
+    const routingKey = checkQueueName(options.routingKey);
+    const deliverAt = options.deliverAt;
+    checkDeliverAt(deliverAt);
+    const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
+    const step = stepOf(options.priority);
+    const now = h.options.clock.now();
+    const later = deliverAt !== undefined && deliverAt > now;
+    let fenced = true;
+    const placed = await h.command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
+      const queues = options.exchange === '' ? [routingKey] : await this.route(c, options.exchange, routingKey, options.dropUnrouted === true);
+      if (options.fence !== undefined) {
+        // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
+        fenced = await publishFenced(c as unknown as RedisClient, h.keys, options.fence, queues, step, raw, later ? deliverAt : undefined);
+        return [later ? 'delayed' : 'queued'];
+      }
+      return Promise.all(queues.map(async (q) => {
+        const bucket = h.keys.bucket(q, step);
+        // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
+        if (later) return h.delayedSet().publish(bucket, raw, deliverAt, now, h.keys.wakeChannel(q));
+        await Promise.all([c.lPush(bucket, raw), c.publish(h.keys.wakeChannel(q), '')]);
+        return 'queued';
+      }));
+    });
+    if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
+    if (placed.includes('delayed')) h.promoteSoon();
+    h.published();
+  }
+
+  /** See `RedisBroker.publishMany`. */
+  async publishMany(batch: readonly PublishRequest[]): Promise<void> {
+    if (batch.length === 0) return;
+    const h = this.#h;
+    const now = h.options.clock.now();
+    // Future ETAs and fenced sends take the single-message path: its ETA hand-off decides,
+    // atomically, between the delayed set and the queue (delayed.ts).
+    const isSingle = ({ options: o }: PublishRequest) => o.fence !== undefined || (o.deliverAt !== undefined && o.deliverAt > now);
+    // Invalid input fails here with INVALID_ARGUMENT, before anything is sent.
+    for (const { options: o } of batch) {
+      checkQueueName(o.routingKey);
+      checkDeliverAt(o.deliverAt);
+    }
+    const single = batch.filter(isSingle);
+    const bulk = single.length === 0 ? batch : batch.filter((r) => !isSingle(r));
+    if (bulk.length > 0) {
+      const plan = await planBulkPublish(h.keys, bulk, now, (exchange, key) =>
+        h.command(`route ${exchange}/${key}`, (c) => this.route(c, exchange, key, false)),
+      );
+      await h.command(`publish of ${bulk.length} messages`, (c) => sendBulkPlan(c as unknown as BulkCommands, h.keys, plan));
+      h.published();
+    }
+    for (const { message, options } of single) await this.publish(message, options);
+  }
+
+  /**
+   * The queues a named exchange routes `routingKey` to (direct match on its binding set);
+   * none bound falls back to the routing key as queue name unless `dropUnrouted`.
+   */
+  async route(c: Commands, exchange: string, routingKey: string, dropUnrouted: boolean): Promise<string[]> {
+    const queues = new Set<string>();
+    for (const member of await c.sMembers(this.#h.keys.binding(exchange))) {
+      const binding = parseBindingMember(member);
+      if (binding?.routingKey === routingKey && binding.queue !== '') queues.add(binding.queue);
+    }
+    return queues.size > 0 || dropUnrouted ? [...queues] : [routingKey];
+  }
+}
