@@ -276,13 +276,13 @@ export class RedisBroker implements Broker {
   }
 
   /** PUBLISH on kombu's fanout channel (fanout.ts). */
-  publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+  async publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
     this.#assertOpen('publishFanout');
     return this.#fanout.publish(exchange, routingKey, raw);
   }
 
   /** PSUBSCRIBE on kombu's fanout channel pattern (fanout.ts). */
-  subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe> {
+  async subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe> {
     this.#assertOpen('subscribeFanout');
     return this.#fanout.subscribe(exchange, bindingKey, listener);
   }

@@ -123,6 +123,8 @@ export class WorkerRemote {
     });
     await Promise.race([goodbye, late]);
     clearTimeout(timer);
+    // A goodbye stuck on a dead connection must not leave heartbeats ticking after the close.
+    this.heartbeat.halt();
     this.#state = 'stopped';
   }
 }

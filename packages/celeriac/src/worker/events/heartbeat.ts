@@ -67,12 +67,17 @@ export class Heartbeat {
     return this.dispatcher.send('worker-heartbeat', this.#fields());
   }
 
-  /** Stops the timer and sends `worker-offline`. Idempotent. */
-  async stop(): Promise<void> {
-    if (!this.#running) return;
+  /** Stops the timer without saying goodbye (also safe when {@link Heartbeat.stop} follows). */
+  halt(): void {
     this.#running = false;
     if (this.#timer !== undefined) this.clock.clearTimer(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** Stops the timer and sends `worker-offline`. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.halt();
     await this.dispatcher.send('worker-offline', this.#fields());
   }
 }
