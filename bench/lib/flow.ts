@@ -9,6 +9,15 @@ import { mean, nowMs, percentile, withTimeout } from './stats.js';
 import type { BenchContext, DrainResult, EnqueueResult, RoundTripResult, WorkerConfig } from './types.js';
 
 /** Times `send(i)` run n times one after the other. */
+/** Runs one measurement, then clears what it left in Redis, whatever happened. */
+export async function thenCleanUp<T>(measure: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<T> {
+  try {
+    return await measure();
+  } finally {
+    await cleanup();
+  }
+}
+
 export async function timeOneByOne(n: number, send: (i: number) => Promise<unknown>): Promise<EnqueueResult> {
   const t0 = nowMs();
   for (let i = 0; i < n; i++) await send(i);

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import Queue from 'bee-queue';
-import { runDrain, runRoundTrip, timeBatched, timeOneByOne } from '../lib/flow.js';
+import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
 import { adminClient, deleteByPrefix } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
@@ -62,19 +62,11 @@ export class BeeQueuePeer implements Peer {
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {
     const q = await this.#ready();
-    try {
-      return await timeOneByOne(n, () => q.createJob({}).save());
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => timeOneByOne(n, () => q.createJob({}).save()), () => this.#cleanup());
   }
 
   async enqueueBatched(n: number): Promise<EnqueueResult> {
-    try {
-      return await this.#batched(n);
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => this.#batched(n), () => this.#cleanup());
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {

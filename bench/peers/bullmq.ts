@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Queue, QueueEvents } from 'bullmq';
-import { runDrain, runRoundTrip, timeBatched, timeOneByOne } from '../lib/flow.js';
+import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
 import { adminClient, deleteByPrefix } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
@@ -49,19 +49,11 @@ export class BullmqPeer implements Peer {
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {
     await this.#queue.waitUntilReady();
-    try {
-      return await timeOneByOne(n, () => this.#queue.add('noop', {}));
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => timeOneByOne(n, () => this.#queue.add('noop', {})), () => this.#cleanup());
   }
 
   async enqueueBatched(n: number): Promise<EnqueueResult> {
-    try {
-      return await this.#batched(n);
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => this.#batched(n), () => this.#cleanup());
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {

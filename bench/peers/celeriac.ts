@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createApp, type App, type Task } from 'celeriac';
-import { runDrain, runRoundTrip, timeBatched, timeOneByOne } from '../lib/flow.js';
+import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
 import { adminClient, deleteByPrefix, deleteKeys, missingKeys } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
@@ -66,19 +66,11 @@ export class CeleriacPeer implements Peer {
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {
     await this.#connect();
-    try {
-      return await timeOneByOne(n, () => this.#send());
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => timeOneByOne(n, () => this.#send()), () => this.#cleanup());
   }
 
   async enqueueBatched(n: number): Promise<EnqueueResult> {
-    try {
-      return await this.#batched(n);
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => this.#batched(n), () => this.#cleanup());
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {

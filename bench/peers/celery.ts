@@ -6,11 +6,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runDrain } from '../lib/flow.js';
+import { runDrain, thenCleanUp, WARMUP_CALLS } from '../lib/flow.js';
 import { nowMs, percentile, mean, StepTimeout } from '../lib/stats.js';
 import { cpuSeconds, RssSampler, stopChild, type WorkerHandle } from '../lib/proc.js';
 import { adminClient, deleteByPrefix, deleteKeys, missingKeys } from '../lib/redis.js';
-import { WARMUP_CALLS } from '../lib/flow.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -74,19 +73,11 @@ export class CeleryPeer implements Peer {
   }
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {
-    try {
-      return await this.#enqueue('one-by-one', n);
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => this.#enqueue('one-by-one', n), () => this.#cleanup());
   }
 
   async enqueueBatched(n: number): Promise<EnqueueResult> {
-    try {
-      return await this.#enqueue('batched', n);
-    } finally {
-      await this.#cleanup();
-    }
+    return thenCleanUp(() => this.#enqueue('batched', n), () => this.#cleanup());
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {
