@@ -7,7 +7,7 @@
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { StoredMessage } from './queue-store.js';
-import { checkPrefetch, checkQueueName } from '../../core/spi/broker-args.js';
+import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 
 /** How a delivery was settled. */
 export type Settlement =
@@ -99,8 +99,7 @@ export class MemoryConsumer implements Consumer {
     private readonly host: ConsumerHost,
     private readonly options: ConsumeOptions,
   ) {
-    this.#queues = [];
-    for (const q of options.queues) if (!this.#queues.includes(checkQueueName(q))) this.#queues.push(q);
+    this.#queues = uniqueQueueNames(options.queues);
     this.#prefetch = checkPrefetch(options.prefetch);
   }
 

@@ -19,7 +19,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { reconnectDelay } from '../../redis/connection.js';
-import { checkPrefetch, checkQueueName } from '../../core/spi/broker-args.js';
+import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 
 /** How a delivery is settled. */
 export type Settlement =
@@ -147,7 +147,7 @@ export class RedisConsumer implements Consumer {
     private readonly host: RedisConsumerHost,
     private readonly options: ConsumeOptions,
   ) {
-    for (const q of options.queues) if (!this.#queues.includes(checkQueueName(q))) this.#queues.push(q);
+    this.#queues.push(...uniqueQueueNames(options.queues));
     this.#prefetch = checkPrefetch(options.prefetch);
   }
 

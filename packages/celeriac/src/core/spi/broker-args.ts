@@ -28,3 +28,10 @@ export function checkDeliverAt(deliverAt: number | undefined): number | undefine
   }
   return deliverAt;
 }
+
+/** Checks every queue name and drops repeats, keeping first-seen order (what a consumer serves). */
+export function uniqueQueueNames(queues: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const q of queues) if (!out.includes(checkQueueName(q))) out.push(q);
+  return out;
+}
