@@ -204,3 +204,23 @@ export function markRedelivered(raw: string): string {
   }
   return pyJsonStringify(parsed as Json);
 }
+
+/**
+ * True when a kombu envelope says it was delivered before (`headers.redelivered` or
+ * `properties.delivery_info.redelivered`, as kombu's restore and requeue mark them). Most
+ * envelopes never mention the word, so they are not parsed; a malformed one is not marked.
+ */
+export function isRedelivered(raw: string): boolean {
+  if (!raw.includes('"redelivered"')) return false;
+  try {
+    const parsed = parseJson(raw);
+    if (!isJsonObject(parsed)) return false;
+    const headers = getOwn(parsed, 'headers');
+    if (isJsonObject(headers) && getOwn(headers, 'redelivered') === true) return true;
+    const properties = getOwn(parsed, 'properties');
+    const info = isJsonObject(properties) ? getOwn(properties, 'delivery_info') : undefined;
+    return isJsonObject(info) && getOwn(info, 'redelivered') === true;
+  } catch {
+    return false;
+  }
+}

@@ -15,7 +15,7 @@
  *   anything older than `visibility_timeout` (1 h). A fast sweep on those scores would steal
  *   every task a Python worker has run for more than a minute.
  * - So Celeriac keeps its own leases: fetch.lua also writes `celeriac.leases` (tag -> expiry)
- *   and `celeriac.lease.data` (tag -> [token, source bucket]). A consuming broker renews the
+ *   and `celeriac.lease.data` (tag -> token and source bucket). A consuming broker renews the
  *   leases of what it holds every `leaseRenewMs` (and bumps their unacked_index score, so
  *   Python's sweep leaves them alone too).
  * - The sweep (restore-stale.lua, under kombu's `unacked_mutex`) restores a tag in our lease
@@ -328,13 +328,13 @@ export class RedisBroker implements Broker {
     const keys = PRIORITY_STEPS.flatMap((step) => queues.map((q) => this.keys.bucket(q, step)));
     let got;
     try {
-      got = await t.fetch(keys, queues.length, max, this.options.clock.now(), this.options.recoverAfterMs, consumer.nextTokenPrefix());
+      got = await t.fetch(keys, queues, max, this.options.clock.now(), this.options.recoverAfterMs, consumer.nextTokenPrefix());
     } catch (error) {
       throw toTransportError(error, `fetch from ${queues.join(', ')}`);
     }
     return got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
-      const d = new RedisDelivery(this.#host, consumer, queue, keys[m.offset] as string, m.raw, m.tag, m.token, m.redelivered, this.#seq++);
+      const d = new RedisDelivery(this.#host, consumer, queue, keys[m.offset] as string, m.raw, m.tag, m.token, this.#seq++);
       this.#unsettled.set(m.token, d);
       consumer.unsettled++;
       return d;

@@ -1,7 +1,8 @@
 --[[
 restore-stale: the visibility sweep. Gives back to the FRONT of their queue (RPUSH, as
 kombu's restore) deliveries whose holder is presumed dead, in two tiers:
-  1. Celeriac-held tags (in celeriac.lease.data) whose lease expired: their holder stopped
+  1. Celeriac-held tags (in celeriac.lease.data: "<token> <bucket key>") whose lease
+     expired: their holder stopped
      renewing, so it is gone (the fast tier, seconds). The envelope goes back to the exact
      bucket it was popped from. Unless the tag's unacked_index score is later than the lease
      expiry: our holder's fetch and renewals always write a score before its expiry, so a
@@ -196,6 +197,13 @@ local function kombu_queues(exchange, routing_key)
   return found
 end
 
+-- The bucket a lease was taken from: lease data is "<token> <bucket key>" (before 0.2: a
+-- JSON array [token, bucket key]).
+local function source_bucket(data)
+  if data:byte(1) == 91 then return cjson.decode(data)[2] end
+  return data:sub(data:find(' ', 1, true) + 1)
+end
+
 local function forget(tag)
   redis.call('ZREM', KEYS[3], tag)
   redis.call('HDEL', KEYS[4], tag)
@@ -216,7 +224,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
     redis.call('ZREM', KEYS[3], tag)
     redis.call('HDEL', KEYS[4], tag)
   elseif data and env then
-    redis.call('RPUSH', cjson.decode(data)[2], marked(env))
+    redis.call('RPUSH', source_bucket(data), marked(env))
     ours = ours + 1
     forget(tag)
   elseif value then
