@@ -98,7 +98,7 @@ export async function traceTask(task: AnyTask, message: TaskMessage, env: TraceE
       replace: (sig) => replaceWith(task.host, { message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
     };
     const fn = task.fn as (...a: unknown[]) => unknown;
-    const value = await runAsCurrentTask(request, () => (task.options.bind ? fn(ctx, ...positional) : fn(...positional)));
+    const value = await runAsCurrentTask(request, fn, () => (task.options.bind ? fn(ctx, ...positional) : fn(...positional)));
     return { ok: true, value: value === undefined ? null : (value as Json) };
   } catch (error) {
     // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
