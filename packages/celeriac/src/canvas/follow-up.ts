@@ -31,7 +31,13 @@ async function sendEach(host: CanvasHost, sigs: readonly SignatureDict[], messag
  * Sends the success callbacks and the next chain step with `value`; returns their result
  * tuples for the task's `children`. Call before storing the result (as Celery does).
  */
-export async function sendSuccessFollowUps(host: CanvasHost, message: TaskMessage, value: Json): Promise<ResultTuple[]> {
+export function sendSuccessFollowUps(host: CanvasHost, message: TaskMessage, value: Json): Promise<ResultTuple[]> {
+  // Most tasks have no callbacks and no chain: no async machinery for them.
+  if (!message.embed.callbacks?.length && !message.embed.chain?.length) return Promise.resolve([]);
+  return sendSuccessFollowUpsOf(host, message, value);
+}
+
+async function sendSuccessFollowUpsOf(host: CanvasHost, message: TaskMessage, value: Json): Promise<ResultTuple[]> {
   const children = await sendEach(host, message.embed.callbacks ?? [], message, value);
   const chain = message.embed.chain ?? [];
   const next = chain[chain.length - 1];
@@ -52,7 +58,15 @@ export function sendFailureFollowUps(host: CanvasHost, message: TaskMessage): Pr
  * task is a header part of, and on failure mark the rest of its chain failed, so neither a
  * chord nor a chain caller waits forever.
  */
-export async function afterFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null = null): Promise<void> {
+export function afterFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null = null): Promise<void> {
+  // Most tasks are neither chord parts nor chain steps: nothing to do, no async machinery.
+  if ((message.embed.chord ?? null) === null && !message.embed.chain?.length) return DONE;
+  return reportFinalState(host, message, state, result, traceback);
+}
+
+const DONE = Promise.resolve();
+
+async function reportFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null): Promise<void> {
   const h = message.headers;
   const chord = message.embed.chord;
   if (isSignatureDict(chord) && h.group !== null) {

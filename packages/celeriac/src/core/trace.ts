@@ -22,7 +22,8 @@ export interface TraceEnvironment {
   isEager: boolean;
   /** `[hard, soft]` seconds in force. */
   timeLimit: readonly [number | null, number | null];
-  signal: AbortSignal;
+  /** Read only when the task asks for `ctx.signal` (environments may make it lazily). */
+  readonly signal: AbortSignal;
   log: Logger;
   updateState(state: TaskState, meta: Json): Promise<void>;
 }
@@ -88,7 +89,9 @@ export async function traceTask(task: AnyTask, message: TaskMessage, env: TraceE
     let log: Logger | undefined;
     const ctx: TaskContext = {
       request,
-      signal: env.signal,
+      get signal() {
+        return env.signal;
+      },
       // Made on first use: a pino child serializes its bindings, a cost most tasks never need.
       get log() {
         return (log ??= env.log.child({ taskId: request.id, taskName: request.task }));

@@ -136,19 +136,21 @@ function readProperties(value: JsonObject): MessageProperties {
     delivery_mode: 2,
     priority: 0,
   };
-  for (const [key, item] of Object.entries(value)) {
-    if (key === 'delivery_info' || key === 'body_encoding' || key === 'delivery_tag') continue;
-    setOwn(props, key, item);
+  for (const key in value) {
+    if (key === 'delivery_info' || key === 'body_encoding' || key === 'delivery_tag' || !Object.prototype.hasOwnProperty.call(value, key)) continue;
+    setOwn(props, key, value[key]);
   }
-  const check = (key: string, ok: (v: unknown) => boolean): void => {
-    if (!ok(getOwn(props, key))) throw bad(`properties.${key} has the wrong type`);
-  };
-  check('correlation_id', (v) => typeof v === 'string');
-  check('reply_to', (v) => typeof v === 'string');
-  check('delivery_mode', (v) => v === 1 || v === 2);
-  check('priority', (v) => typeof v === 'number' && Number.isFinite(v));
-  check('expiration', (v) => v === undefined || typeof v === 'string');
+  const p = props as unknown as Record<string, unknown>;
+  if (typeof p['correlation_id'] !== 'string') throw wrongType('correlation_id');
+  if (typeof p['reply_to'] !== 'string') throw wrongType('reply_to');
+  if (p['delivery_mode'] !== 1 && p['delivery_mode'] !== 2) throw wrongType('delivery_mode');
+  if (typeof p['priority'] !== 'number' || !Number.isFinite(p['priority'])) throw wrongType('priority');
+  if (p['expiration'] !== undefined && typeof p['expiration'] !== 'string') throw wrongType('expiration');
   return props;
+}
+
+function wrongType(key: string): ProtocolError {
+  return bad(`properties.${key} has the wrong type`);
 }
 
 /**

@@ -32,6 +32,7 @@ import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { TaskPool } from './pools/types.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
 import { finishControlFlow, type OutcomeContext } from './task-outcomes.js';
+import { LazyAbortController } from './lazy-abort.js';
 import type { TaskEvent } from './task-events.js';
 
 /** A task request the worker holds: reserved (waiting for a slot) or active (running). */
@@ -43,7 +44,7 @@ export interface Job {
   /** Epoch ms when it started running. */
   startedAt: number | null;
   ackedEarly: boolean;
-  readonly abort: AbortController;
+  readonly abort: LazyAbortController;
   /** Set when shutdown gives up on the job; the running promise is then ignored. */
   abandon?: () => void;
   /**
@@ -185,7 +186,7 @@ export class Executor {
   }
 
   private async run(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
-    const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new AbortController() };
+    const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new LazyAbortController() };
     this.jobs.set(delivery.tag, job);
     let release: Release;
     try {
@@ -233,7 +234,7 @@ export class Executor {
     if (task.options.trackStarted ?? app.settings.taskTrackStarted) {
       await this.storeState(message, delivery, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
     }
-    log.debug({ taskId: h.id, taskName: h.task }, 'task started');
+    if (log.isLevelEnabled('debug')) log.debug({ taskId: h.id, taskName: h.task }, 'task started');
     this.host.emit({ type: 'task-started', message });
     // A terminate that came before the pool could arm it: stop here instead of running.
     const outcome = job.terminatedBy !== undefined ? { ok: false as const, error: new TaskRevokedError('terminated') } : await this.runWithLimits(job, hard, soft);
@@ -284,7 +285,7 @@ export class Executor {
       await this.storeFinal(message, delivery, 'SUCCESS', outcome.value, null, children);
       await afterFinalState(app, message, 'SUCCESS', outcome.value);
       this.host.emit({ type: 'task-succeeded', message, result: outcome.value, runtime: took });
-      log.info({ taskId: h.id, taskName: h.task, runtime: took }, `Task ${h.task}[${h.id}] succeeded in ${took.toFixed(3)}s`);
+      if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task, runtime: took }, `Task ${h.task}[${h.id}] succeeded in ${took.toFixed(3)}s`);
       return 'success';
     }
     const error = outcome.error;
@@ -348,7 +349,7 @@ export class Executor {
   /** Applies the settlement decision; a failed ack is logged, the message then comes back later. */
   private async settle(delivery: Delivery, outcome: DeliveryOutcome, policy: AckPolicy): Promise<void> {
     const decision = decideSettlement(outcome, policy);
-    this.host.log.debug({ tag: delivery.tag, action: decision.action }, decision.reason);
+    if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: delivery.tag, action: decision.action }, decision.reason);
     try {
       if (decision.action === 'ack') await delivery.ack();
       else if (decision.action === 'reject') await delivery.reject({ requeue: false });

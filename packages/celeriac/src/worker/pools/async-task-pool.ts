@@ -57,7 +57,9 @@ export class AsyncTaskPool implements TaskPool {
           deliveryInfo: run.deliveryInfo,
           isEager: false,
           timeLimit: [limits.hard, limits.soft],
-          signal: job.abort.signal,
+          get signal() {
+            return job.abort.signal;
+          },
           log: run.log,
           updateState,
         }),

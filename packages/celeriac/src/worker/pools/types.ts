@@ -32,7 +32,7 @@ export interface PoolJob {
   readonly message: TaskMessage;
   readonly task: AnyTask;
   /** Main-thread signal of the run: aborted on soft limit, hard limit, terminate, shutdown. */
-  readonly abort: AbortController;
+  readonly abort: Pick<AbortController, 'signal' | 'abort'>;
   abandon?: () => void;
   terminate?: (reason: Error) => void;
 }
