@@ -29,11 +29,12 @@ async function sendEach(host: CanvasHost, sigs: readonly SignatureDict[], messag
 
 /**
  * Sends the success callbacks and the next chain step with `value`; returns their result
- * tuples for the task's `children`. Call before storing the result (as Celery does).
+ * tuples for the task's `children` (at once, without a promise, when there is nothing to
+ * send). Call before storing the result (as Celery does).
  */
-export function sendSuccessFollowUps(host: CanvasHost, message: TaskMessage, value: Json): Promise<ResultTuple[]> {
-  // Most tasks have no callbacks and no chain: no async machinery for them.
-  if (!message.embed.callbacks?.length && !message.embed.chain?.length) return Promise.resolve([]);
+export function sendSuccessFollowUps(host: CanvasHost, message: TaskMessage, value: Json): ResultTuple[] | Promise<ResultTuple[]> {
+  // Most tasks have no callbacks and no chain: answered at once, no promise to wait for.
+  if (!message.embed.callbacks?.length && !message.embed.chain?.length) return [];
   return sendSuccessFollowUpsOf(host, message, value);
 }
 
@@ -56,15 +57,13 @@ export function sendFailureFollowUps(host: CanvasHost, message: TaskMessage): Pr
 /**
  * After the final state (SUCCESS, FAILURE or REVOKED) is stored: report to the chord this
  * task is a header part of, and on failure mark the rest of its chain failed, so neither a
- * chord nor a chain caller waits forever.
+ * chord nor a chain caller waits forever. Undefined when there is nothing to report.
  */
-export function afterFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null = null): Promise<void> {
-  // Most tasks are neither chord parts nor chain steps: nothing to do, no async machinery.
-  if ((message.embed.chord ?? null) === null && !message.embed.chain?.length) return DONE;
+export function afterFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null = null): Promise<void> | undefined {
+  // Most tasks are neither chord parts nor chain steps: nothing to do, nothing to wait for.
+  if ((message.embed.chord ?? null) === null && !message.embed.chain?.length) return undefined;
   return reportFinalState(host, message, state, result, traceback);
 }
-
-const DONE = Promise.resolve();
 
 async function reportFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null): Promise<void> {
   const h = message.headers;

@@ -324,7 +324,7 @@ export class RedisBroker implements Broker {
   }
 
   async #fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {
-    const t = await this.#transitions();
+    const t = this.#t;
     const keys = PRIORITY_STEPS.flatMap((step) => queues.map((q) => this.keys.bucket(q, step)));
     let got;
     try {
@@ -348,8 +348,7 @@ export class RedisBroker implements Broker {
     }
     d.state = 'settled';
     try {
-      const t = await this.#transitions();
-      const ok = await applySettlement(t, d, s, () => this.options.clock.now(), () => this.#maintenance.promoteSoon());
+      const ok = await applySettlement(this.#t, d, s, () => this.options.clock.now(), () => this.#maintenance.promoteSoon());
       if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
         throw new CeleriacError(
           ErrorCodes.STATE,

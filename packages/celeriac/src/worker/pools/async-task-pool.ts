@@ -33,7 +33,7 @@ export class AsyncTaskPool implements TaskPool {
     return Promise.resolve();
   }
 
-  acquire(): Promise<Release> {
+  acquire(): Release | Promise<Release> {
     return this.slots.acquire();
   }
 
