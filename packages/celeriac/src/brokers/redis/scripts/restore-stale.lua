@@ -200,8 +200,12 @@ end
 -- The bucket a lease was taken from: lease data is "<token> <bucket key>" (before 0.2: a
 -- JSON array [token, bucket key]).
 local function source_bucket(data)
-  if data:byte(1) == 91 then return cjson.decode(data)[2] end
-  return data:sub(data:find(' ', 1, true) + 1)
+  if data:byte(1) == 91 then
+    local ok, pair = pcall(cjson.decode, data)
+    return ok and type(pair) == 'table' and type(pair[2]) == 'string' and pair[2] or nil
+  end
+  local space = data:find(' ', 1, true)
+  return space and data:sub(space + 1) or nil
 end
 
 local function forget(tag)
@@ -223,7 +227,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
   if value and taken and expiry and tonumber(taken) * 1000 > tonumber(expiry) then
     redis.call('ZREM', KEYS[3], tag)
     redis.call('HDEL', KEYS[4], tag)
-  elseif data and env then
+  elseif data and env and source_bucket(data) then
     redis.call('RPUSH', source_bucket(data), marked(env))
     ours = ours + 1
     forget(tag)
