@@ -307,7 +307,10 @@ export class RedisBroker implements Broker {
     this.#transitions()
       .then((t) => t.promoteDue(now, 500))
       .then(() => this.#delayedSet().rescue(now))
-      .catch((error: unknown) => this.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote')));
+      .catch((error: unknown) => {
+        // A publisher closed right after publishing cuts this short: nothing to report then.
+        if (this.#state === 'open') this.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote'));
+      });
   }
 
   /** The ETA transitions; only called once connected. */
