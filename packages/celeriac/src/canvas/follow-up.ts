@@ -29,9 +29,16 @@ async function sendEach(host: CanvasHost, sigs: readonly SignatureDict[], messag
 
 /**
  * Sends the success callbacks and the next chain step with `value`; returns their result
- * tuples for the task's `children`. Call before storing the result (as Celery does).
+ * tuples for the task's `children` (at once, without a promise, when there is nothing to
+ * send). Call before storing the result (as Celery does).
  */
-export async function sendSuccessFollowUps(host: CanvasHost, message: TaskMessage, value: Json): Promise<ResultTuple[]> {
+export function sendSuccessFollowUps(host: CanvasHost, message: TaskMessage, value: Json): ResultTuple[] | Promise<ResultTuple[]> {
+  // Most tasks have no callbacks and no chain: answered at once, no promise to wait for.
+  if (!message.embed.callbacks?.length && !message.embed.chain?.length) return [];
+  return sendSuccessFollowUpsOf(host, message, value);
+}
+
+async function sendSuccessFollowUpsOf(host: CanvasHost, message: TaskMessage, value: Json): Promise<ResultTuple[]> {
   const children = await sendEach(host, message.embed.callbacks ?? [], message, value);
   const chain = message.embed.chain ?? [];
   const next = chain[chain.length - 1];
@@ -50,9 +57,15 @@ export function sendFailureFollowUps(host: CanvasHost, message: TaskMessage): Pr
 /**
  * After the final state (SUCCESS, FAILURE or REVOKED) is stored: report to the chord this
  * task is a header part of, and on failure mark the rest of its chain failed, so neither a
- * chord nor a chain caller waits forever.
+ * chord nor a chain caller waits forever. Undefined when there is nothing to report.
  */
-export async function afterFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null = null): Promise<void> {
+export function afterFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null = null): Promise<void> | undefined {
+  // Most tasks are neither chord parts nor chain steps: nothing to do, nothing to wait for.
+  if ((message.embed.chord ?? null) === null && !message.embed.chain?.length) return undefined;
+  return reportFinalState(host, message, state, result, traceback);
+}
+
+async function reportFinalState(host: CanvasHost, message: TaskMessage, state: TaskState, result: Json, traceback: string | null): Promise<void> {
   const h = message.headers;
   const chord = message.embed.chord;
   if (isSignatureDict(chord) && h.group !== null) {

@@ -25,13 +25,13 @@ export function buildMeta(
   extra: { traceback?: string | null; children?: ResultTuple[] } = {},
 ): ResultMeta {
   const h = ctx.message.headers;
-  const meta: ResultMeta = {
+  // Built in Celery's field order (task_id last), so the encoded record matches it.
+  const meta: Partial<ResultMeta> = {
     status: state,
     result,
     traceback: extra.traceback ?? null,
     children: extra.children ?? [],
     date_done: isReady(state) ? naiveUtcIso(ctx.now) : null,
-    task_id: h.id,
   };
   if (h.group !== null) meta.group_id = h.group;
   if (h.parent_id !== null) meta.parent_id = h.parent_id;
@@ -43,9 +43,8 @@ export function buildMeta(
     meta.retries = h.retries;
     meta.queue = ctx.queue;
   }
-  // Celery's order puts task_id last; re-insert so the encoded record matches it.
-  const { task_id, ...rest } = meta;
-  return { ...rest, task_id };
+  meta.task_id = h.id;
+  return meta as ResultMeta;
 }
 
 /** The children tuple for a plain task id: `[[id, null], null]`. */

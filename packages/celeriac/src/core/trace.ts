@@ -22,7 +22,8 @@ export interface TraceEnvironment {
   isEager: boolean;
   /** `[hard, soft]` seconds in force. */
   timeLimit: readonly [number | null, number | null];
-  signal: AbortSignal;
+  /** Read only when the task asks for `ctx.signal` (environments may make it lazily). */
+  readonly signal: AbortSignal;
   log: Logger;
   updateState(state: TaskState, meta: Json): Promise<void>;
 }
@@ -80,28 +81,42 @@ export function bindArguments(task: AnyTask, args: readonly Json[], kwargs: Read
   return out;
 }
 
-/** Runs the task function and reports its outcome; never throws. */
-export async function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnvironment): Promise<TraceOutcome> {
+/** The `ctx` a bound task receives as its first argument. */
+function taskContext(task: AnyTask, message: TaskMessage, env: TraceEnvironment, request: TaskRequest): TaskContext {
+  let log: Logger | undefined;
+  return {
+    request,
+    get signal() {
+      return env.signal;
+    },
+    // Made on first use: a pino child serializes its bindings, a cost most tasks never need.
+    get log() {
+      return (log ??= env.log.child({ taskId: request.id, taskName: request.task }));
+    },
+    updateState: (state, meta = null) => env.updateState(state, meta),
+    retry: (options) => requestRetry(task, request, options),
+    replace: (sig) => replaceWith(task.host, { message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
+  };
+}
+
+const succeeded = (value: unknown): TraceOutcome => ({ ok: true, value: value === undefined ? null : (value as Json) });
+
+/**
+ * Runs the task function and reports its outcome; never rejects. A plain function's return
+ * value is reported without waiting a turn of the event loop; a promise is awaited.
+ */
+export function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnvironment): Promise<TraceOutcome> {
   const request = buildRequest(message, env);
+  // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
+  const failed = (error: unknown): TraceOutcome => ({ ok: false, error: autoRetry(task, request, error) });
   try {
     const positional = bindArguments(task, message.args, message.kwargs);
-    let log: Logger | undefined;
-    const ctx: TaskContext = {
-      request,
-      signal: env.signal,
-      // Made on first use: a pino child serializes its bindings, a cost most tasks never need.
-      get log() {
-        return (log ??= env.log.child({ taskId: request.id, taskName: request.task }));
-      },
-      updateState: (state, meta = null) => env.updateState(state, meta),
-      retry: (options) => requestRetry(task, request, options),
-      replace: (sig) => replaceWith(task.host, { message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
-    };
     const fn = task.fn as (...a: unknown[]) => unknown;
-    const value = await runAsCurrentTask(request, () => (task.options.bind ? fn(ctx, ...positional) : fn(...positional)));
-    return { ok: true, value: value === undefined ? null : (value as Json) };
+    const call = task.options.bind ? () => fn(taskContext(task, message, env, request), ...positional) : () => fn(...positional);
+    const value = runAsCurrentTask(request, fn, call);
+    if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') return Promise.resolve(value).then(succeeded, failed);
+    return Promise.resolve(succeeded(value));
   } catch (error) {
-    // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
-    return { ok: false, error: autoRetry(task, request, error) };
+    return Promise.resolve(failed(error));
   }
 }

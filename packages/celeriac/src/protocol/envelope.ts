@@ -136,19 +136,21 @@ function readProperties(value: JsonObject): MessageProperties {
     delivery_mode: 2,
     priority: 0,
   };
-  for (const [key, item] of Object.entries(value)) {
-    if (key === 'delivery_info' || key === 'body_encoding' || key === 'delivery_tag') continue;
-    setOwn(props, key, item);
+  for (const key in value) {
+    if (key === 'delivery_info' || key === 'body_encoding' || key === 'delivery_tag' || !Object.prototype.hasOwnProperty.call(value, key)) continue;
+    setOwn(props, key, value[key]);
   }
-  const check = (key: string, ok: (v: unknown) => boolean): void => {
-    if (!ok(getOwn(props, key))) throw bad(`properties.${key} has the wrong type`);
-  };
-  check('correlation_id', (v) => typeof v === 'string');
-  check('reply_to', (v) => typeof v === 'string');
-  check('delivery_mode', (v) => v === 1 || v === 2);
-  check('priority', (v) => typeof v === 'number' && Number.isFinite(v));
-  check('expiration', (v) => v === undefined || typeof v === 'string');
+  const p = props as unknown as Record<string, unknown>;
+  if (typeof p['correlation_id'] !== 'string') throw wrongType('correlation_id');
+  if (typeof p['reply_to'] !== 'string') throw wrongType('reply_to');
+  if (p['delivery_mode'] !== 1 && p['delivery_mode'] !== 2) throw wrongType('delivery_mode');
+  if (typeof p['priority'] !== 'number' || !Number.isFinite(p['priority'])) throw wrongType('priority');
+  if (p['expiration'] !== undefined && typeof p['expiration'] !== 'string') throw wrongType('expiration');
   return props;
+}
+
+function wrongType(key: string): ProtocolError {
+  return bad(`properties.${key} has the wrong type`);
 }
 
 /**
@@ -203,4 +205,24 @@ export function markRedelivered(raw: string): string {
     if (isJsonObject(info)) info['redelivered'] = true;
   }
   return pyJsonStringify(parsed as Json);
+}
+
+/**
+ * True when a kombu envelope says it was delivered before (`headers.redelivered` or
+ * `properties.delivery_info.redelivered`, as kombu's restore and requeue mark them). Most
+ * envelopes never mention the word, so they are not parsed; a malformed one is not marked.
+ */
+export function isRedelivered(raw: string): boolean {
+  if (!raw.includes('"redelivered"')) return false;
+  try {
+    const parsed = parseJson(raw);
+    if (!isJsonObject(parsed)) return false;
+    const headers = getOwn(parsed, 'headers');
+    if (isJsonObject(headers) && getOwn(headers, 'redelivered') === true) return true;
+    const properties = getOwn(parsed, 'properties');
+    const info = isJsonObject(properties) ? getOwn(properties, 'delivery_info') : undefined;
+    return isJsonObject(info) && getOwn(info, 'redelivered') === true;
+  } catch {
+    return false;
+  }
 }

@@ -63,6 +63,9 @@ export function pyJsonString(text: string): string {
   return JSON.stringify(text).replace(NON_ASCII, escapeUnit);
 }
 
+/** The (always empty) cycle-check set of a primitive top-level value. */
+const NO_OBJECTS: Set<object> = new Set();
+
 function unsupported(what: string): CeleriacError {
   return new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Cannot serialize ${what} as JSON`);
 }
@@ -126,7 +129,8 @@ function write(value: unknown, stack: Set<object>): string | undefined {
  *   undefined top-level value.
  */
 export function pyJsonStringify(value: unknown): string {
-  const text = write(value, new Set());
+  // Only objects use the cycle check; a lone string or number needs no Set of its own.
+  const text = write(value, typeof value === 'object' && value !== null ? new Set() : NO_OBJECTS);
   if (text === undefined) throw unsupported('undefined');
   return text;
 }

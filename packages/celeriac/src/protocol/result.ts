@@ -18,20 +18,17 @@ const EXTENDED_FIELDS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue']
  * with Python's JSON layout. Optional fields are written only when defined.
  */
 export function encodeResultMeta(meta: ResultMeta): string {
-  const out: Record<string, unknown> = {
-    status: meta.status,
-    result: meta.result,
-    traceback: meta.traceback,
-    children: meta.children,
-    date_done: meta.date_done,
-  };
-  if (meta.group_id !== undefined) out['group_id'] = meta.group_id;
-  if (meta.parent_id !== undefined) out['parent_id'] = meta.parent_id;
-  for (const key of EXTENDED_FIELDS) {
-    if (meta[key] !== undefined) out[key] = meta[key];
-  }
-  out['task_id'] = meta.task_id;
-  return pyJsonStringify(out);
+  // Written field by field: one result per task on a worker's hot path.
+  let text = `{"status": ${pyJsonStringify(meta.status)}`;
+  text += member('result', meta.result) + member('traceback', meta.traceback) + member('children', meta.children);
+  text += member('date_done', meta.date_done) + member('group_id', meta.group_id) + member('parent_id', meta.parent_id);
+  for (const key of EXTENDED_FIELDS) text += member(key, meta[key]);
+  return `${text}${member('task_id', meta.task_id)}}`;
+}
+
+/** `, "key": value` in Python's layout, or nothing for an undefined value. */
+function member(key: string, value: unknown): string {
+  return value === undefined ? '' : `, "${key}": ${pyJsonStringify(value)}`;
 }
 
 function bad(message: string): ProtocolError {

@@ -223,8 +223,10 @@ function readHeaders(get: Getter): TaskHeaders {
 
 function readExtraHeaders(headers: JsonObject): JsonObject {
   const extra: JsonObject = {};
-  for (const [key, value] of Object.entries(headers)) {
-    if (!KNOWN_HEADERS.has(key) && value !== undefined) setOwn(extra, key, value);
+  for (const key in headers) {
+    if (KNOWN_HEADERS.has(key) || !Object.prototype.hasOwnProperty.call(headers, key)) continue;
+    const value = headers[key];
+    if (value !== undefined) setOwn(extra, key, value);
   }
   return extra;
 }

@@ -29,9 +29,8 @@ function isoBody(epochMs: number): string {
     // Python's datetime cannot represent these years either.
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Epoch time out of range: ${epochMs}`);
   }
-  const text =
-    `${pad(year, 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)}` +
-    `T${pad(date.getUTCHours(), 2)}:${pad(date.getUTCMinutes(), 2)}:${pad(date.getUTCSeconds(), 2)}`;
+  // Years 1-9999 print as four digits: `YYYY-MM-DDTHH:MM:SS` is the first 19 characters.
+  const text = date.toISOString().slice(0, 19);
   const fraction = date.getUTCMilliseconds() * 1000 + micros;
   return fraction === 0 ? text : `${text}.${pad(fraction, 6)}`;
 }

@@ -7,11 +7,14 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('AsyncPool', () => {
   it('grants at once while slots are free, then makes callers wait', async () => {
     const pool = new AsyncPool(2);
-    const a = await pool.acquire();
+    const first = pool.acquire();
+    // A free slot is granted synchronously (no promise on the worker's hot path).
+    expect(typeof first).toBe('function');
+    const a = await first;
     const b = await pool.acquire();
     expect(pool.busy).toBe(2);
     let granted = false;
-    const c = pool.acquire().then((r) => ((granted = true), r));
+    const c = Promise.resolve(pool.acquire()).then((r) => ((granted = true), r));
     await flush();
     expect(granted).toBe(false);
     a();
@@ -62,7 +65,7 @@ describe('AsyncPool', () => {
     const pool = new AsyncPool(1);
     const held: Release[] = [await pool.acquire()];
     const granted: number[] = [];
-    const waiters = [1, 2, 3].map((i) => pool.acquire().then((r) => (granted.push(i), held.push(r))));
+    const waiters = [1, 2, 3].map((i) => Promise.resolve(pool.acquire()).then((r) => (granted.push(i), held.push(r))));
     await flush();
     expect(granted).toEqual([]);
     pool.resize(3);
@@ -89,7 +92,7 @@ describe('AsyncPool', () => {
     const waiters = [pool.acquire(), pool.acquire()];
     pool.cancelWaiters();
     for (const w of waiters) {
-      const err = await w.catch((e: unknown) => e);
+      const err = await Promise.resolve(w).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CeleriacError);
       expect((err as CeleriacError).code).toBe(ErrorCodes.STATE);
     }

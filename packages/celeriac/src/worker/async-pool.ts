@@ -26,9 +26,9 @@ export class AsyncPool {
     return this.concurrency;
   }
 
-  /** Waits for a free slot. */
-  acquire(): Promise<Release> {
-    if (this.active < this.concurrency) return Promise.resolve(this.grant());
+  /** A free slot: at once when there is one, else a promise of the next. */
+  acquire(): Release | Promise<Release> {
+    if (this.active < this.concurrency) return this.grant();
     return new Promise((grant, fail) => this.waiters.push({ grant, fail }));
   }
 

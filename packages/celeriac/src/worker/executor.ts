@@ -30,8 +30,9 @@ import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/type
 import type { Release } from './async-pool.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { TaskPool } from './pools/types.js';
-import { decideSettlement, type AckPolicy, type DeliveryOutcome } from './settlement.js';
+import { decideSettlement, type AckPolicy, type DeliveryOutcome, type Settlement } from './settlement.js';
 import { finishControlFlow, type OutcomeContext } from './task-outcomes.js';
+import { LazyAbortController } from './lazy-abort.js';
 import type { TaskEvent } from './task-events.js';
 
 /** A task request the worker holds: reserved (waiting for a slot) or active (running). */
@@ -43,7 +44,7 @@ export interface Job {
   /** Epoch ms when it started running. */
   startedAt: number | null;
   ackedEarly: boolean;
-  readonly abort: AbortController;
+  readonly abort: LazyAbortController;
   /** Set when shutdown gives up on the job; the running promise is then ignored. */
   abandon?: () => void;
   /**
@@ -74,8 +75,8 @@ export interface ExecutorHost {
   isRevoked(taskId: string): boolean | Promise<boolean>;
   /** Remembers an expired task's id as revoked, as Celery does. */
   rememberRevoked(taskId: string): void;
-  /** Resolves when the task may start under its rate limits; rejects on shutdown. Holds no slot. */
-  throttle(task: AnyTask): Promise<void>;
+  /** Null when the task may start now under its rate limits; else resolves when it may (rejects on shutdown). Holds no slot. */
+  throttle(task: AnyTask): Promise<void> | null;
 }
 
 /** Runs deliveries. One per worker. */
@@ -97,10 +98,16 @@ export class Executor {
   /** Handles one delivery to the end; never throws. */
   async handle(delivery: Delivery): Promise<void> {
     try {
-      const message = await this.decode(delivery);
-      if (message === null) return;
+      // The usual path (a valid message for a known task, free to run) takes no detour
+      // through extra promises: decode and admit answer at once unless they must settle.
+      const message = this.decode(delivery);
+      if (typeof message === 'string') {
+        await this.setAside(delivery, message);
+        return;
+      }
       this.host.emit({ type: 'task-received', message });
-      const task = await this.admit(delivery, message);
+      const admitted = this.admit(delivery, message);
+      const task = admitted instanceof Promise ? await admitted : admitted;
       if (task === null) return;
       await this.run(delivery, message, task);
     } catch (err) {
@@ -113,23 +120,37 @@ export class Executor {
     }
   }
 
-  /** Decodes; a malformed message is set aside where operators can inspect it. */
-  private async decode(delivery: Delivery): Promise<TaskMessage | null> {
+  /** The task message, or why it cannot be decoded. */
+  private decode(delivery: Delivery): TaskMessage | string {
     try {
       return decodeTaskMessage(decodeEnvelope(delivery.raw).message);
     } catch (err) {
-      const reason = err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
-      this.host.log.error({ queue: delivery.queue, tag: delivery.tag, reason }, 'malformed message set aside, not executed');
-      await delivery.setAside(reason);
-      return null;
+      return err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
     }
   }
 
-  /** Returns the task to run, or null after settling a message that must not run now. */
-  private async admit(delivery: Delivery, message: TaskMessage): Promise<AnyTask | null> {
+  /** A malformed message is set aside where operators can inspect it, never run. */
+  private async setAside(delivery: Delivery, reason: string): Promise<void> {
+    this.host.log.error({ queue: delivery.queue, tag: delivery.tag, reason }, 'malformed message set aside, not executed');
+    await delivery.setAside(reason);
+  }
+
+  /**
+   * Returns the task to run (at once when nothing stands in the way), or resolves with null
+   * after settling a message that must not run now.
+   */
+  private admit(delivery: Delivery, message: TaskMessage): AnyTask | Promise<AnyTask | null> {
+    const h = message.headers;
+    const task = this.host.app.lookup(h.task);
+    if (task === undefined || this.host.isRevoked(h.id) !== false || h.expires !== null || h.eta !== null) {
+      return this.admitSlowly(delivery, message, task);
+    }
+    return task;
+  }
+
+  private async admitSlowly(delivery: Delivery, message: TaskMessage, task: AnyTask | undefined): Promise<AnyTask | null> {
     const { app } = this.host;
     const h = message.headers;
-    const task = app.lookup(h.task);
     if (task === undefined) {
       const error = new NotRegistered(h.task);
       this.host.log.error({ taskId: h.id, taskName: h.task }, `received unregistered task of type ${JSON.stringify(h.task)}; message acked and FAILURE stored`);
@@ -185,14 +206,16 @@ export class Executor {
   }
 
   private async run(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
-    const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new AbortController() };
+    const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new LazyAbortController() };
     this.jobs.set(delivery.tag, job);
     let release: Release;
     try {
       try {
         // Rate limits first, so a throttled message waits without holding a slot.
-        await this.host.throttle(task);
-        release = await this.host.pool.acquire();
+        const throttled = this.host.throttle(task);
+        if (throttled !== null) await throttled;
+        const slot = this.host.pool.acquire();
+        release = typeof slot === 'function' ? slot : await slot;
       } catch {
         await this.settle(delivery, 'not-started', this.policy(task, false));
         return;
@@ -205,7 +228,7 @@ export class Executor {
         return;
       }
       // A revoke may have come in while it waited for its limit or its slot.
-      if (await this.discardIfRevoked(delivery, message, task)) {
+      if (this.host.isRevoked(message.headers.id) !== false && (await this.discardIfRevoked(delivery, message, task))) {
         release();
         return;
       }
@@ -233,7 +256,7 @@ export class Executor {
     if (task.options.trackStarted ?? app.settings.taskTrackStarted) {
       await this.storeState(message, delivery, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
     }
-    log.debug({ taskId: h.id, taskName: h.task }, 'task started');
+    if (log.isLevelEnabled('debug')) log.debug({ taskId: h.id, taskName: h.task }, 'task started');
     this.host.emit({ type: 'task-started', message });
     // A terminate that came before the pool could arm it: stop here instead of running.
     const outcome = job.terminatedBy !== undefined ? { ok: false as const, error: new TaskRevokedError('terminated') } : await this.runWithLimits(job, hard, soft);
@@ -275,16 +298,18 @@ export class Executor {
     if (outcome.ok) {
       let children: ResultTuple[];
       try {
-        children = await sendSuccessFollowUps(app, message, outcome.value);
+        const sent = sendSuccessFollowUps(app, message, outcome.value);
+        children = Array.isArray(sent) ? sent : await sent;
       } catch (err) {
         // As in Celery's tracer: a callback that cannot be sent fails the task.
         log.error({ err: coerceError(err), taskId: h.id }, 'failed to send callbacks');
         return this.finish(job, { ok: false, error: err });
       }
       await this.storeFinal(message, delivery, 'SUCCESS', outcome.value, null, children);
-      await afterFinalState(app, message, 'SUCCESS', outcome.value);
+      const reported = afterFinalState(app, message, 'SUCCESS', outcome.value);
+      if (reported !== undefined) await reported;
       this.host.emit({ type: 'task-succeeded', message, result: outcome.value, runtime: took });
-      log.info({ taskId: h.id, taskName: h.task, runtime: took }, `Task ${h.task}[${h.id}] succeeded in ${took.toFixed(3)}s`);
+      if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task, runtime: took }, `Task ${h.task}[${h.id}] succeeded in ${took.toFixed(3)}s`);
       return 'success';
     }
     const error = outcome.error;
@@ -312,7 +337,7 @@ export class Executor {
       // The message is gone, so record why the task never finished.
       const record = toExceptionRecord(new WorkerLostError('worker shut down before the task finished'));
       await this.storeFinal(message, delivery, 'FAILURE', record as never, null, []).catch(() => undefined);
-      await afterFinalState(this.host.app, message, 'FAILURE', record as never).catch(() => undefined);
+      await afterFinalState(this.host.app, message, 'FAILURE', record as never)?.catch(() => undefined);
     }
     await this.settle(delivery, 'abandoned', this.policy(task, job.ackedEarly));
   }
@@ -345,17 +370,22 @@ export class Executor {
     }
   }
 
-  /** Applies the settlement decision; a failed ack is logged, the message then comes back later. */
-  private async settle(delivery: Delivery, outcome: DeliveryOutcome, policy: AckPolicy): Promise<void> {
+  /** Applies the settlement decision (undefined when there is nothing to do, as after an early ack). */
+  private settle(delivery: Delivery, outcome: DeliveryOutcome, policy: AckPolicy): Promise<void> | undefined {
     const decision = decideSettlement(outcome, policy);
-    this.host.log.debug({ tag: delivery.tag, action: decision.action }, decision.reason);
+    if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: delivery.tag, action: decision.action }, decision.reason);
+    return decision.action === 'none' ? undefined : this.applyDecision(delivery, decision.action);
+  }
+
+  /** A failed settlement is logged; the message then comes back later. */
+  private async applyDecision(delivery: Delivery, action: Exclude<Settlement['action'], 'none'>): Promise<void> {
     try {
-      if (decision.action === 'ack') await delivery.ack();
-      else if (decision.action === 'reject') await delivery.reject({ requeue: false });
-      else if (decision.action === 'requeue') await delivery.reject({ requeue: true });
-      else if (decision.action === 'restore') await delivery.restore();
+      if (action === 'ack') await delivery.ack();
+      else if (action === 'reject') await delivery.reject({ requeue: false });
+      else if (action === 'requeue') await delivery.reject({ requeue: true });
+      else await delivery.restore();
     } catch (err) {
-      this.host.log.error({ err: coerceError(err), tag: delivery.tag, action: decision.action }, 'could not settle message');
+      this.host.log.error({ err: coerceError(err), tag: delivery.tag, action }, 'could not settle message');
     }
   }
 }

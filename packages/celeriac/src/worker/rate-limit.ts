@@ -114,11 +114,17 @@ export class RateLimits {
   }
 
   /**
-   * Resolves when `task` may start under both limits. Rejects with STATE when
-   * {@link RateLimits.cancelWaiters} is called first (shutdown).
+   * Null when `task` may start now; otherwise resolves when it may under both limits, and
+   * rejects with STATE when {@link RateLimits.cancelWaiters} is called first (shutdown).
    */
-  async acquire(task: AnyTask): Promise<void> {
-    await this.acquireLocal(task);
+  acquire(task: AnyTask): Promise<void> | null {
+    const local = this.acquireLocal(task);
+    if (local === null && task.options.clusterRateLimit === undefined) return null;
+    return this.acquireBoth(task, local);
+  }
+
+  private async acquireBoth(task: AnyTask, local: Promise<void> | null): Promise<void> {
+    if (local !== null) await local;
     const cluster = task.options.clusterRateLimit;
     if (cluster === undefined) return;
     const rate = parseRate(cluster);
@@ -131,7 +137,8 @@ export class RateLimits {
     if (wait > 0) await this.sleep(wait);
   }
 
-  private acquireLocal(task: AnyTask): Promise<void> {
+  /** Null when a local token is free now (or there is no local limit). */
+  private acquireLocal(task: AnyTask): Promise<void> | null {
     let lane = this.lanes.get(task.name);
     if (lane === undefined) {
       // One lane per task name, made on first sight, even unlimited: later calls are a lookup.
@@ -139,8 +146,8 @@ export class RateLimits {
       lane = { bucket: rate > 0 ? new TokenBucket(rate, 1, this.host.clock.now()) : null, waiters: [], timer: null };
       this.lanes.set(task.name, lane);
     }
-    if (lane.bucket === null) return Promise.resolve();
-    if (lane.waiters.length === 0 && lane.bucket.take(this.host.clock.now())) return Promise.resolve();
+    if (lane.bucket === null) return null;
+    if (lane.waiters.length === 0 && lane.bucket.take(this.host.clock.now())) return null;
     const l = lane;
     return new Promise<void>((resolve, reject) => {
       l.waiters.push({ resolve, reject });

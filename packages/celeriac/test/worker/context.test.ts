@@ -132,6 +132,20 @@ describe('tasks sent from inside a task', () => {
     expect((await env.backend.get(leafId))?.parent_id).toBe(middleId);
   });
 
+  it('a plain (not async) task that sends gets the same ids', async () => {
+    const env = makeEnv();
+    let leafRequest: TaskRequest | null = null;
+    const leaf = env.app.task('t.leaf2', { bind: true }, (ctx) => {
+      leafRequest = ctx.request;
+    });
+    const sender = env.app.task('t.sender', () => leaf.delay().then((r) => r.id));
+    await env.startWorker();
+    const r = await sender.delay();
+    const leafId = (await r.get({ timeout: 2000 })) as string;
+    await waitForState(env, leafId, 'SUCCESS');
+    expect(leafRequest).toMatchObject({ id: leafId, parentId: r.id, rootId: r.id });
+  });
+
   it('a task sent from outside any task has no parent and is its own root', async () => {
     const env = makeEnv();
     let request: TaskRequest | null = null;

@@ -61,7 +61,7 @@ export class RedisKeys {
   readonly delayed: string;
   /** Ours: zset delivery_tag -> lease expiry (epoch ms) of deliveries held by Celeriac consumers. */
   readonly leases: string;
-  /** Ours: hash delivery_tag -> `[token, bucketKey]` JSON: who holds the lease and where it came from. */
+  /** Ours: hash delivery_tag -> `<token> <bucketKey>`: who holds the lease and where it came from. */
   readonly leaseData: string;
   /** Ours: list of set-aside records `{raw, queue, reason, at}`, oldest first. */
   readonly setAside: string;

@@ -15,7 +15,7 @@
  *   anything older than `visibility_timeout` (1 h). A fast sweep on those scores would steal
  *   every task a Python worker has run for more than a minute.
  * - So Celeriac keeps its own leases: fetch.lua also writes `celeriac.leases` (tag -> expiry)
- *   and `celeriac.lease.data` (tag -> [token, source bucket]). A consuming broker renews the
+ *   and `celeriac.lease.data` (tag -> token and source bucket). A consuming broker renews the
  *   leases of what it holds every `leaseRenewMs` (and bumps their unacked_index score, so
  *   Python's sweep leaves them alone too).
  * - The sweep (restore-stale.lua, under kombu's `unacked_mutex`) restores a tag in our lease
@@ -307,7 +307,10 @@ export class RedisBroker implements Broker {
     this.#transitions()
       .then((t) => t.promoteDue(now, 500))
       .then(() => this.#delayedSet().rescue(now))
-      .catch((error: unknown) => this.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote')));
+      .catch((error: unknown) => {
+        // A publisher closed right after publishing cuts this short: nothing to report then.
+        if (this.#state === 'open') this.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote'));
+      });
   }
 
   /** The ETA transitions; only called once connected. */
@@ -324,17 +327,17 @@ export class RedisBroker implements Broker {
   }
 
   async #fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {
-    const t = await this.#transitions();
+    const t = this.#t;
     const keys = PRIORITY_STEPS.flatMap((step) => queues.map((q) => this.keys.bucket(q, step)));
     let got;
     try {
-      got = await t.fetch(keys, queues.length, max, this.options.clock.now(), this.options.recoverAfterMs, consumer.nextTokenPrefix());
+      got = await t.fetch(keys, queues, max, this.options.clock.now(), this.options.recoverAfterMs, consumer.nextTokenPrefix());
     } catch (error) {
       throw toTransportError(error, `fetch from ${queues.join(', ')}`);
     }
     return got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
-      const d = new RedisDelivery(this.#host, consumer, queue, keys[m.offset] as string, m.raw, m.tag, m.token, m.redelivered, this.#seq++);
+      const d = new RedisDelivery(this.#host, consumer, queue, keys[m.offset] as string, m.raw, m.tag, m.token, this.#seq++);
       this.#unsettled.set(m.token, d);
       consumer.unsettled++;
       return d;
@@ -348,8 +351,7 @@ export class RedisBroker implements Broker {
     }
     d.state = 'settled';
     try {
-      const t = await this.#transitions();
-      const ok = await applySettlement(t, d, s, () => this.options.clock.now(), () => this.#maintenance.promoteSoon());
+      const ok = await applySettlement(this.#t, d, s, () => this.options.clock.now(), () => this.#maintenance.promoteSoon());
       if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
         throw new CeleriacError(
           ErrorCodes.STATE,

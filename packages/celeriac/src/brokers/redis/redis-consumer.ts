@@ -19,6 +19,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { reconnectDelay } from '../../redis/connection.js';
+import { isRedelivered } from '../../protocol/envelope.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 
 /** How a delivery is settled. */
@@ -52,6 +53,7 @@ export type RedisDeliveryState = 'held' | 'lost' | 'settled';
 /** One message handed to a consumer; settled exactly once. */
 export class RedisDelivery implements Delivery {
   state: RedisDeliveryState = 'held';
+  #redelivered: boolean | undefined;
 
   constructor(
     private readonly host: RedisConsumerHost,
@@ -64,10 +66,14 @@ export class RedisDelivery implements Delivery {
     readonly tag: string,
     /** Lease token from fetch.lua. */
     readonly token: string,
-    readonly redelivered: boolean,
     /** Broker-wide fetch order, used to restore in order on close. */
     readonly seq: number,
   ) {}
+
+  /** Read from the envelope when first asked (kombu marks headers and delivery_info). */
+  get redelivered(): boolean {
+    return (this.#redelivered ??= isRedelivered(this.raw));
+  }
 
   ack(): Promise<void> {
     return this.host.settle(this, { kind: 'ack' });

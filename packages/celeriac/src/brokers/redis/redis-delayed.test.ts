@@ -56,6 +56,15 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion and throug
     await consumer.close();
   });
 
+  it('a publisher closed right after publishing logs no failed ETA promotion', async () => {
+    const warnings: string[] = [];
+    const publisher = new RedisBroker(url, { log: (level, message) => void (level === 'warn' && warnings.push(message)) });
+    await publisher.publish(makeMessage('quick'), { exchange: '', routingKey: `closing-${randomUUID().slice(0, 6)}` });
+    await publisher.close();
+    await sleep(100);
+    expect(warnings).toEqual([]);
+  });
+
   it('defers a Python-style ETA message out of unacked and delivers it when due', async () => {
     const queue = `pyeta-${randomUUID().slice(0, 6)}`;
     const eta = Date.now() + 500;

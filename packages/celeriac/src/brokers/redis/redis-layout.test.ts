@@ -108,6 +108,32 @@ describe.skipIf(!available)('RedisBroker: kombu layout', () => {
     await broker.purge('pyq');
   });
 
+  it('finds the delivery tag of envelopes of any member order and spacing, and reads redelivered marks', async () => {
+    const queue = `shapes-${randomUUID()}`;
+    const tid = randomUUID();
+    const python = pythonEnvelope(queue, tid, 'tag-python');
+    const compact = JSON.stringify(JSON.parse(pythonEnvelope(queue, tid, 'tag-compact')));
+    const parsed = JSON.parse(pythonEnvelope(queue, tid, 'tag-first')) as Record<string, unknown>;
+    const propertiesFirst = JSON.stringify({ properties: parsed['properties'], headers: parsed['headers'], body: parsed['body'] });
+    // A header object whose own last member is a delivery_tag, with headers last: not the tag.
+    const decoyLast = `{"body": "W10=", "properties": {"delivery_info": {}, "delivery_tag": "tag-real"}, "headers": {"x": {"delivery_tag": "decoy"}}}`;
+    const redelivered = python.replace('"ignore_result": false}', '"ignore_result": false, "redelivered": true}').replace('tag-python', 'tag-again');
+    for (const env of [python, compact, propertiesFirst, decoyLast, redelivered]) await raw.lPush(`${prefix}${queue}`, env);
+    const tags: string[] = [];
+    const marks: boolean[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { d, close } = await firstDelivery(broker, queue);
+      await close();
+      tags.push(d.tag);
+      marks.push(d.redelivered);
+      // kombu's restore of this entry puts it back on the queue it was popped from.
+      expect(JSON.parse((await raw.hGet(`${prefix}unacked`, d.tag)) as string)).toEqual([JSON.parse(d.raw), '', queue]);
+      await d.ack();
+    }
+    expect(tags).toEqual(['tag-python', 'tag-compact', 'tag-first', 'tag-real', 'tag-again']);
+    expect(marks).toEqual([false, false, false, false, true]);
+  });
+
   it('delivers a malformed envelope under a generated tag and can set it aside', async () => {
     await raw.lPush(`${prefix}badq`, 'not json');
     const { d, close } = await firstDelivery(broker, 'badq');

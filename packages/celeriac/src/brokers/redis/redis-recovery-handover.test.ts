@@ -5,6 +5,7 @@
  * restore the message from under the live Python worker (bookkeeping written as kombu does).
  */
 import { randomUUID } from 'node:crypto';
+import type { RedisClientType } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { makeMessage, sleep } from '../../testing/broker-harness.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
@@ -13,6 +14,23 @@ import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-tes
 
 const available = await redisAvailable();
 const prefix = newPrefix();
+
+/** Runs a sweeping broker (consuming another queue) until `queue` has a message back, then `check`s. */
+async function sweepUntilRestored(raw: () => RedisClientType, queue: string, visibilityTimeoutSec: number, check: () => Promise<void>): Promise<void> {
+  const broker = new RedisBroker(prefixedUrl(prefix), { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 100, visibilityTimeoutSec });
+  const consumer = broker.consume({ queues: [`other-${queue}`], prefetch: 1, onDelivery: () => undefined });
+  try {
+    const deadline = Date.now() + 5000;
+    while ((await raw().lLen(`${prefix}${queue}`)) === 0) {
+      if (Date.now() > deadline) throw new Error('the message was not restored');
+      await sleep(20);
+    }
+    await check();
+  } finally {
+    await consumer.close();
+    await broker.close();
+  }
+}
 
 describe.skipIf(!available)('recovery sweep after a Python worker took over a dead Celeriac holder\'s message', () => {
   const raw = useRawRedis(prefix);
@@ -53,19 +71,33 @@ describe.skipIf(!available)('recovery sweep after a Python worker took over a de
 
   it('still restores it once the Python delivery is older than the visibility timeout', async () => {
     const { tag, queue } = await scenario(5);
-    const broker = new RedisBroker(prefixedUrl(prefix), { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 100, visibilityTimeoutSec: 3 });
-    const consumer = broker.consume({ queues: [`other-${queue}`], prefetch: 1, onDelivery: () => undefined });
-    try {
-      const deadline = Date.now() + 5000;
-      while ((await raw().lLen(`${prefix}${queue}`)) === 0) {
-        if (Date.now() > deadline) throw new Error('the message was not restored');
-        await sleep(20);
-      }
+    await sweepUntilRestored(raw, queue, 3, async () => {
       expect(await raw().hExists(`${prefix}unacked`, tag)).toBe(0);
       expect(await raw().zScore(`${prefix}celeriac.leases`, tag)).toBeNull();
-    } finally {
-      await consumer.close();
-      await broker.close();
-    }
+    });
+  });
+});
+
+describe.skipIf(!available)('recovery sweep of a dead Celeriac holder\'s lease, whatever the lease data format', () => {
+  const raw = useRawRedis(prefix);
+
+  it.each([
+    ['"<token> <bucket>"', (bucket: string) => `dead-holder:0.0 ${bucket}`],
+    ['JSON [token, bucket] (written before 0.2)', (bucket: string) => JSON.stringify(['dead-holder:0.0', bucket])],
+  ])('restores the message to the list it came from: %s', async (_format, leaseData) => {
+    const queue = `dead-${randomUUID().slice(0, 6)}`;
+    const tag = randomUUID();
+    const envelope = encodeEnvelope(makeMessage('m'), { deliveryTag: tag, exchange: '', routingKey: queue });
+    const now = Date.now();
+    await raw().hSet(`${prefix}unacked`, tag, `[${envelope}, "", "${queue}"]`);
+    await raw().zAdd(`${prefix}unacked_index`, { score: (now - 40_000) / 1000, value: tag });
+    await raw().zAdd(`${prefix}celeriac.leases`, { score: now - 30_000, value: tag });
+    await raw().hSet(`${prefix}celeriac.lease.data`, tag, leaseData(`${prefix}${queue}`));
+    await sweepUntilRestored(raw, queue, 3600, async () => {
+      const back = JSON.parse((await raw().lIndex(`${prefix}${queue}`, 0)) as string) as { properties: { delivery_tag: string } };
+      expect(back.properties.delivery_tag).toBe(tag);
+      expect(await raw().hExists(`${prefix}unacked`, tag)).toBe(0);
+      expect(await raw().hExists(`${prefix}celeriac.lease.data`, tag)).toBe(0);
+    });
   });
 });

@@ -31,7 +31,6 @@ export interface FetchedMessage {
   readonly tag: string;
   /** Proof of holding the lease; settlements must present it. */
   readonly token: string;
-  readonly redelivered: boolean;
 }
 
 /** A held delivery's identity, as settlements and renewals need it. */
@@ -66,20 +65,15 @@ export class Transitions {
   }
 
   /**
-   * Pops up to `max` messages from `bucketKeys` (step-major, `queueCount` queues per step)
-   * and records each as held with a lease until `nowMs + leaseMs`.
+   * Pops up to `max` messages from `bucketKeys` (step-major, one key per queue of `queues`
+   * per step) and records each as held with a lease until `nowMs + leaseMs`.
    */
-  async fetch(bucketKeys: readonly string[], queueCount: number, max: number, nowMs: number, leaseMs: number, tokenPrefix: string): Promise<FetchedMessage[]> {
-    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, ...bucketKeys], [queueCount, max, seconds(nowMs), nowMs + leaseMs, tokenPrefix])) as (string | number)[];
+  async fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string): Promise<FetchedMessage[]> {
+    const args = [queues.length, max, seconds(nowMs), nowMs + leaseMs, tokenPrefix, ...queues.map((q) => JSON.stringify(q))];
+    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, ...bucketKeys], args)) as (string | number)[];
     const out: FetchedMessage[] = [];
-    for (let i = 0; i + 4 < reply.length; i += 5) {
-      out.push({
-        offset: Number(reply[i]),
-        raw: String(reply[i + 1]),
-        tag: String(reply[i + 2]),
-        token: String(reply[i + 3]),
-        redelivered: Number(reply[i + 4]) === 1,
-      });
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      out.push({ offset: Number(reply[i]), raw: String(reply[i + 1]), tag: String(reply[i + 2]), token: String(reply[i + 3]) });
     }
     return out;
   }

@@ -33,7 +33,7 @@ export class AsyncTaskPool implements TaskPool {
     return Promise.resolve();
   }
 
-  acquire(): Promise<Release> {
+  acquire(): Release | Promise<Release> {
     return this.slots.acquire();
   }
 
@@ -57,7 +57,9 @@ export class AsyncTaskPool implements TaskPool {
           deliveryInfo: run.deliveryInfo,
           isEager: false,
           timeLimit: [limits.hard, limits.soft],
-          signal: job.abort.signal,
+          get signal() {
+            return job.abort.signal;
+          },
           log: run.log,
           updateState,
         }),

@@ -109,7 +109,9 @@ export function supervise(
         }),
       );
     };
-    if (execution.started === undefined) arm();
+    if (run.limits.soft === null && run.limits.hard === null) {
+      // No timers to arm.
+    } else if (execution.started === undefined) arm();
     else void execution.started.then(arm, () => undefined);
     void execution.outcome.then(done, (error: unknown) => done({ ok: false, error }));
   });

@@ -77,7 +77,7 @@ export class ThreadsPool implements TaskPool {
     this.refill();
   }
 
-  acquire(): Promise<Release> {
+  acquire(): Release | Promise<Release> {
     return this.slots.acquire();
   }
 

@@ -32,7 +32,7 @@ export interface PoolJob {
   readonly message: TaskMessage;
   readonly task: AnyTask;
   /** Main-thread signal of the run: aborted on soft limit, hard limit, terminate, shutdown. */
-  readonly abort: AbortController;
+  readonly abort: Pick<AbortController, 'signal' | 'abort'>;
   abandon?: () => void;
   terminate?: (reason: Error) => void;
 }
@@ -76,8 +76,8 @@ export interface TaskPool {
   readonly busy: number;
   /** Prepares the pool (the threads pool starts its threads); rejects when it cannot run tasks. */
   start(): Promise<void>;
-  /** Waits for a free slot. */
-  acquire(): Promise<Release>;
+  /** A free slot: at once when there is one, else a promise of the next. */
+  acquire(): Release | Promise<Release>;
   /** Rejects every waiter (on shutdown); running tasks keep their slots. */
   cancelWaiters(): void;
   /** Changes the number of slots; throws on a pool of fixed size (solo). */

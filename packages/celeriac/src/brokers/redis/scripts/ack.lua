@@ -19,7 +19,7 @@ local out = {}
 for i = 1, #ARGV, 2 do
   local tag, token = ARGV[i], ARGV[i + 1]
   local data = redis.call('HGET', KEYS[4], tag)
-  if data and cjson.decode(data)[1] == token then
+  if data and data:sub(1, #token + 1) == token .. ' ' then
     redis.call('ZREM', KEYS[3], tag)
     redis.call('HDEL', KEYS[4], tag)
     redis.call('ZREM', KEYS[2], tag)

@@ -17,7 +17,7 @@ ARGV[4]  delayed member: JSON [<bucket key>, <envelope>]
 Returns 1 when deferred, 0 when the lease was lost.
 ]]
 local data = redis.call('HGET', KEYS[4], ARGV[1])
-if not data or cjson.decode(data)[1] ~= ARGV[2] then return 0 end
+if not data or data:sub(1, #ARGV[2] + 1) ~= ARGV[2] .. ' ' then return 0 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])

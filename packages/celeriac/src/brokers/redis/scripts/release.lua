@@ -23,7 +23,7 @@ Returns 1 when released, 0 when the lease was lost (the message was already give
 ]]
 if ARGV[4] ~= 'LPUSH' and ARGV[4] ~= 'RPUSH' then return redis.error_reply('release: ARGV[4] must be LPUSH or RPUSH') end
 local data = redis.call('HGET', KEYS[4], ARGV[1])
-if not data or cjson.decode(data)[1] ~= ARGV[2] then return 0 end
+if not data or data:sub(1, #ARGV[2] + 1) ~= ARGV[2] .. ' ' then return 0 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -18,7 +18,7 @@ local lost = {}
 for i = 3, #ARGV, 2 do
   local tag, token = ARGV[i], ARGV[i + 1]
   local data = redis.call('HGET', KEYS[4], tag)
-  if data and cjson.decode(data)[1] == token and redis.call('HEXISTS', KEYS[1], tag) == 1 then
+  if data and data:sub(1, #token + 1) == token .. ' ' and redis.call('HEXISTS', KEYS[1], tag) == 1 then
     redis.call('ZADD', KEYS[3], ARGV[2], tag)
     redis.call('ZADD', KEYS[2], ARGV[1], tag)
   else

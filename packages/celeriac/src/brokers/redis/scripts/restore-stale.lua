@@ -1,7 +1,8 @@
 --[[
 restore-stale: the visibility sweep. Gives back to the FRONT of their queue (RPUSH, as
 kombu's restore) deliveries whose holder is presumed dead, in two tiers:
-  1. Celeriac-held tags (in celeriac.lease.data) whose lease expired: their holder stopped
+  1. Celeriac-held tags (in celeriac.lease.data: "<token> <bucket key>") whose lease
+     expired: their holder stopped
      renewing, so it is gone (the fast tier, seconds). The envelope goes back to the exact
      bucket it was popped from. Unless the tag's unacked_index score is later than the lease
      expiry: our holder's fetch and renewals always write a score before its expiry, so a
@@ -196,6 +197,17 @@ local function kombu_queues(exchange, routing_key)
   return found
 end
 
+-- The bucket a lease was taken from: lease data is "<token> <bucket key>" (before 0.2: a
+-- JSON array [token, bucket key]).
+local function source_bucket(data)
+  if data:byte(1) == 91 then
+    local ok, pair = pcall(cjson.decode, data)
+    return ok and type(pair) == 'table' and type(pair[2]) == 'string' and pair[2] or nil
+  end
+  local space = data:find(' ', 1, true)
+  return space and data:sub(space + 1) or nil
+end
+
 local function forget(tag)
   redis.call('ZREM', KEYS[3], tag)
   redis.call('HDEL', KEYS[4], tag)
@@ -215,8 +227,8 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
   if value and taken and expiry and tonumber(taken) * 1000 > tonumber(expiry) then
     redis.call('ZREM', KEYS[3], tag)
     redis.call('HDEL', KEYS[4], tag)
-  elseif data and env then
-    redis.call('RPUSH', cjson.decode(data)[2], marked(env))
+  elseif data and env and source_bucket(data) then
+    redis.call('RPUSH', source_bucket(data), marked(env))
     ours = ours + 1
     forget(tag)
   elseif value then
