@@ -41,7 +41,7 @@ class FakeHost implements RedisConsumerHost {
 
 async function started(host: FakeHost, prefetch: number): Promise<{ consumer: RedisConsumer; delivered: RedisDelivery[] }> {
   const delivered: RedisDelivery[] = [];
-  const consumer = new RedisConsumer(host, { queues: ['q'], prefetch, onDelivery: (d) => delivered.push(d) });
+  const consumer = new RedisConsumer(host, { queues: ['q'], prefetch, onDelivery: (d) => delivered.push(d as RedisDelivery) });
   consumer.start();
   await settleLoop();
   return { consumer, delivered };

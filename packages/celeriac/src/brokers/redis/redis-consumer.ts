@@ -203,7 +203,7 @@ export class RedisConsumer implements Consumer {
     await this.#loop;
   }
 
-  /** Something changed that may let the loop fetch (message published or promoted). */
+  /** Something changed that may let the loop fetch (a message published or promoted, a queue or prefetch change). */
   wake(): void {
     this.#wakeup.notify();
   }
