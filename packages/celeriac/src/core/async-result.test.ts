@@ -34,6 +34,42 @@ describe('AsyncResult', () => {
     expect(await app.asyncResult('t2').get({ timeout: 100 })).toBe('done');
   });
 
+  it('get() takes a result pushed while its read is in flight, without waiting for the read', async () => {
+    const { app, backend } = createTestApp();
+    let answerRead!: (meta: ResultMeta | null) => void;
+    const read = vi.spyOn(backend, 'get').mockImplementation(() => new Promise((resolve) => (answerRead = resolve)));
+    const pending = app.asyncResult<number>('t3').get({ timeout: 5000 });
+    await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(1));
+    await backend.store(meta('t3', 'SUCCESS', 7), { expiresSec: null });
+    expect(await pending).toBe(7);
+    answerRead(null);
+  });
+
+  it('get() reads only once the subscription took effect', async () => {
+    const { app, backend } = createTestApp();
+    let confirm!: () => void;
+    const subscribe = backend.subscribe.bind(backend);
+    vi.spyOn(backend, 'subscribe').mockImplementation(async (id, listener) => {
+      const unsubscribe = await subscribe(id, listener);
+      await new Promise<void>((resolve) => (confirm = resolve));
+      return unsubscribe;
+    });
+    const read = vi.spyOn(backend, 'get');
+    const pending = app.asyncResult<number>('t4').get({ timeout: 5000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(read).not.toHaveBeenCalled();
+    confirm();
+    await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(1));
+    await backend.store(meta('t4', 'SUCCESS', 8), { expiresSec: null });
+    expect(await pending).toBe(8);
+  });
+
+  it('get() fails with the read error when no result came first', async () => {
+    const { app, backend } = createTestApp();
+    vi.spyOn(backend, 'get').mockRejectedValue(new Error('read failed'));
+    await expect(app.asyncResult('t5').get({ timeout: 5000 })).rejects.toThrow('read failed');
+  });
+
   it('get() times out with ResultTimeoutError', async () => {
     const { app } = createTestApp();
     await expect(app.asyncResult('never').get({ timeout: 30 })).rejects.toBeInstanceOf(ResultTimeoutError);

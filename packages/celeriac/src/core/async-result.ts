@@ -120,37 +120,41 @@ export class AsyncResult<R = unknown> {
     return meta.result;
   }
 
-  /** Subscribe, then read, then wait for a ready meta pushed by the backend. */
+  /**
+   * Subscribe, then read, and take the first ready meta either gives: the read covers a meta
+   * stored before the subscription took effect, the subscription everything stored after.
+   * A meta pushed while the read is still in flight ends the wait at once.
+   */
   protected async waitReady(options: GetOptions): Promise<ResultMeta> {
     const { timeout, signal } = options;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeout must be milliseconds >= 0, got ${String(timeout)}`);
     }
     let settle!: (meta: ResultMeta) => void;
-    let fail!: (err: Error) => void;
+    let fail!: (err: unknown) => void;
     const done = new Promise<ResultMeta>((resolve, reject) => {
       settle = resolve;
       fail = reject;
     });
-    const unsubscribe = await this.host.backend.subscribe(this.id, (meta) => {
-      if (isReady(meta.status)) settle(meta);
-    });
+    const settleIfReady = (meta: ResultMeta | null) => {
+      if (meta !== null && isReady(meta.status)) settle(meta);
+    };
+    const subscribed = this.host.backend.subscribe(this.id, settleIfReady);
+    // A failure after the value arrived is moot: `done` is settled already.
+    subscribed.then(() => this.host.backend.get(this.id)).then(settleIfReady, fail);
     const timer = timeout === undefined ? undefined : setTimeout(() => fail(new ResultTimeoutError(this.id, timeout)), timeout);
     const onAbort = () => fail(new CeleriacError(ErrorCodes.TIMEOUT, `get() of ${this.id} aborted`, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
-    // The signal may have fired while we were subscribing.
     if (signal?.aborted) onAbort();
     try {
-      const current = await this.host.backend.get(this.id);
-      if (current !== null && isReady(current.status)) settle(current);
       return await done;
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       // Not awaited: the value is already here, and the UNSUBSCRIBE round trip would only
-      // delay the caller. A failed unsubscribe has no one to tell (a dead connection's
+      // delay the caller. A failed (un)subscribe has no one to tell (a dead connection's
       // subscriptions are gone anyway).
-      unsubscribe().catch(() => undefined);
+      subscribed.then((unsubscribe) => unsubscribe()).catch(() => undefined);
     }
   }
 }

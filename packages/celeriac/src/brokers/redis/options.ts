@@ -42,7 +42,8 @@ export interface RedisBrokerOptions {
   /**
    * Longest idle wait between two fetches when every queue is empty. Messages published by
    * Celeriac wake consumers at once (pub/sub); ones published by Python producers are seen
-   * within this bound. The wait starts at 1 ms after a hit and doubles up to this.
+   * within this bound. The wait starts at 1 ms after a poll found messages (a producer that
+   * sends no wake-ups) and doubles up to this.
    * @default 50
    */
   pollIntervalMs?: number;

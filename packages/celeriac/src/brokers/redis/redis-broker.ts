@@ -367,7 +367,7 @@ export class RedisBroker implements Broker {
 
   #release(d: RedisDelivery): void {
     if (this.#unsettled.delete(d.token)) d.consumer.unsettled--;
-    d.consumer.wake();
+    d.consumer.roomFreed();
   }
 
   #giveBack(deliveries: readonly RedisDelivery[]): Promise<void> {

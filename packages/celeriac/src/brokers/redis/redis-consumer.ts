@@ -5,12 +5,16 @@
  * Wait strategy. kombu waits with BRPOP, but a blocking pop cannot record the message in
  * `unacked` in the same atomic step (Lua cannot block), and a pop that is recorded a round
  * trip later is lost on kill -9 in between. So the fetch loop runs the non-blocking
- * fetch.lua (pop + bookkeeping, batched up to the window's room) and, when every queue is
- * empty, waits for the first of:
+ * fetch.lua (pop + bookkeeping, batched up to the window's room); a full batch is followed
+ * by the next fetch at once, a short one (every queue was empty) by a wait for the first of:
  * - a wake-up PUBLISHed by a Celeriac publisher on the queue's channel (≈1 ms latency);
- * - room in the prefetch window (a settlement), a queue change, or close;
- * - an adaptive poll timer: 1 ms after a hit, doubling to `pollIntervalMs` while idle, which
- *   bounds the latency of messages pushed by Python producers (they publish no wake-up).
+ * - a queue or prefetch change, an ETA promotion, or close;
+ * - an adaptive poll timer, which bounds the latency of messages pushed by Python producers
+ *   (they publish no wake-up): 1 ms after a poll found messages, doubling to
+ *   `pollIntervalMs` otherwise. Messages a wake-up announced do not speed polling up: their
+ *   producer announces the next ones too, and every empty poll costs Redis a script call.
+ * Settlements wake the loop only while it waits for room in the window: with room to spare
+ * and the queues just found empty, a settlement makes no message ready.
  * Fetch errors (connection lost...) go to `onError` and the loop retries with capped backoff:
  * it never stops on its own, only through close().
  */
@@ -99,14 +103,17 @@ export class RedisDelivery implements Delivery {
   }
 }
 
+/** How a wait of the fetch loop ended: told something changed, or its timer ran out. */
+type WaitEnd = 'notified' | 'timeout';
+
 /** Resolves a waiting fetch loop early; remembers a wake-up that came while not waiting. */
 class Wakeup {
   #pending = false;
-  #release: (() => void) | undefined;
+  #release: ((end: WaitEnd) => void) | undefined;
 
   notify(): void {
     this.#pending = true;
-    this.#release?.();
+    this.#release?.('notified');
   }
 
   /** Forgets wake-ups older than the fetch about to start. */
@@ -114,20 +121,20 @@ class Wakeup {
     this.#pending = false;
   }
 
-  wait(clock: Clock, ms: number | undefined): Promise<void> {
+  wait(clock: Clock, ms: number | undefined): Promise<WaitEnd> {
     if (this.#pending) {
       this.#pending = false;
-      return Promise.resolve();
+      return Promise.resolve('notified');
     }
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
-      this.#release = () => {
+      this.#release = (end) => {
         if (timer !== undefined) clock.clearTimer(timer);
         this.#release = undefined;
         this.#pending = false;
-        resolve();
+        resolve(end);
       };
-      if (ms !== undefined) timer = clock.setTimer(() => this.#release?.(), ms);
+      if (ms !== undefined) timer = clock.setTimer(() => this.#release?.('timeout'), ms);
     });
   }
 }
@@ -147,6 +154,8 @@ export class RedisConsumer implements Consumer {
   #next = 0;
   #fetches = 0;
   readonly #wakeup = new Wakeup();
+  /** True while the loop waits because the prefetch window is full. */
+  #waitingForRoom = false;
   #loop: Promise<void> = Promise.resolve();
 
   constructor(
@@ -200,9 +209,14 @@ export class RedisConsumer implements Consumer {
     await this.#loop;
   }
 
-  /** Something changed that may let the loop fetch (message published, room in the window). */
+  /** Something changed that may let the loop fetch (a message published or promoted, a queue or prefetch change). */
   wake(): void {
     this.#wakeup.notify();
+  }
+
+  /** One of this consumer's deliveries was settled: wakes the loop if it waits for room. */
+  roomFreed(): void {
+    if (this.#waitingForRoom) this.#wakeup.notify();
   }
 
   /** Reports an error to the user callback, never throwing. */
@@ -227,13 +241,17 @@ export class RedisConsumer implements Consumer {
   }
 
   async #run(): Promise<void> {
-    let idleMs = 0;
+    let pollMs = 0;
     let failures = 0;
+    /** Whether the coming fetch was prompted by a notification rather than the poll timer. */
+    let announced = false;
     while (this.#state === 'open') {
       const room = this.#room();
       const queues = this.#rotation();
       if (room === 0 || queues.length === 0) {
-        await this.#wakeup.wait(this.host.clock, undefined);
+        this.#waitingForRoom = room === 0;
+        announced = (await this.#wakeup.wait(this.host.clock, undefined)) === 'notified';
+        this.#waitingForRoom = false;
         continue;
       }
       this.#wakeup.clear();
@@ -246,13 +264,15 @@ export class RedisConsumer implements Consumer {
         await this.#wakeup.wait(this.host.clock, reconnectDelay(failures++));
         continue;
       }
-      if (got.length > 0) {
-        idleMs = 0;
-        this.#deliver(queues, got);
+      if (got.length > 0) this.#deliver(queues, got);
+      if (got.length >= room) {
+        // A full batch: more may be waiting.
+        pollMs = 0;
+        announced = false;
         continue;
       }
-      idleMs = Math.min(this.host.pollIntervalMs, Math.max(1, idleMs * 2));
-      await this.#wakeup.wait(this.host.clock, idleMs);
+      pollMs = got.length > 0 && !announced ? 1 : Math.min(this.host.pollIntervalMs, Math.max(1, pollMs * 2));
+      announced = (await this.#wakeup.wait(this.host.clock, pollMs)) === 'notified';
     }
   }
 
