@@ -25,7 +25,7 @@ class FakeHost implements RedisConsumerHost {
     return Array.from({ length: n }, () => {
       const seq = this.#seq++;
       consumer.unsettled++;
-      return new RedisDelivery(this, consumer, queues[0] as string, queues[0] as string, '{}', `tag-${seq}`, `token-${seq}`, false, seq);
+      return new RedisDelivery(this, consumer, queues[0] as string, queues[0] as string, '{}', `tag-${seq}`, `token-${seq}`, seq);
     });
   }
 
