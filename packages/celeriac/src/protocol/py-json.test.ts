@@ -42,6 +42,32 @@ describe('pyJsonStringify', () => {
     expect(() => pyJsonStringify(1n)).toThrow(CeleriacError);
   });
 
+  it('finds cycles however deep they start, and allows shared values', () => {
+    const root: Record<string, unknown> = {};
+    let node = root;
+    for (let i = 0; i < 100; i++) node = (node['next'] = {}) as Record<string, unknown>;
+    node['back'] = root;
+    expect(() => pyJsonStringify(root)).toThrow(CeleriacError);
+    const deepCycle: unknown[] = [];
+    let inner = deepCycle;
+    for (let i = 0; i < 100; i++) inner = (inner[0] = []) as unknown[];
+    inner[0] = inner;
+    expect(() => pyJsonStringify(deepCycle)).toThrow(CeleriacError);
+    const shared = { a: 1 };
+    expect(pyJsonStringify([shared, { shared }, [shared]])).toBe('[{"a": 1}, {"shared": {"a": 1}}, [{"a": 1}]]');
+    let deep: unknown = 'end';
+    for (let i = 0; i < 200; i++) deep = { d: [deep] };
+    expect(JSON.parse(pyJsonStringify(deep))).toEqual(deep);
+  });
+
+  it('escapes every key alike, however many distinct keys it has seen', () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? `ключ ${i}` : i % 3 === 1 ? `k"${i}\\` : `key_${i}`));
+    for (const key of keys) {
+      expect(pyJsonStringify({ [key]: 1 })).toBe(`{${pyJsonString(key)}: 1}`);
+      expect(pyJsonStringify({ [key]: 1 })).toBe(`{${pyJsonString(key)}: 1}`);
+    }
+  });
+
   it('round-trips any JSON value through JSON.parse', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {

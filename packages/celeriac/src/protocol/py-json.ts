@@ -67,29 +67,51 @@ function unsupported(what: string): CeleriacError {
   return new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Cannot serialize ${what} as JSON`);
 }
 
-function writeArray(value: readonly unknown[], stack: Set<object>): string {
+// Cycles are looked for only below this depth: every message and record is far shallower,
+// and a cycle recurses forever, so it still gets this deep and is caught there (each subtree
+// that reaches the depth gets its own set of the objects open on its path). Shallow values,
+// i.e. nearly all, then cost no Set at all.
+const CYCLE_CHECK_DEPTH = 32;
+
+function writeArray(value: readonly unknown[], depth: number, stack: Set<object> | undefined): string {
   let text = '[';
   for (let i = 0; i < value.length; i++) {
     if (i > 0) text += ', ';
-    text += write(value[i], stack) ?? 'null';
+    text += write(value[i], depth, stack) ?? 'null';
   }
   return `${text}]`;
 }
 
-function writeObject(value: object, stack: Set<object>): string {
+// Encoded object keys (`"key": `), memoized: a message repeats the same few dozen keys, and
+// escaping and concatenating them anew was a good share of the writing time. Bounded, since
+// keys can come from user data (kwargs); past the bound keys are simply encoded each time.
+const KEY_CACHE_SIZE = 1024;
+const keyCache = new Map<string, string>();
+
+/** `"key": ` for an object member, in Python's layout. */
+function keyText(key: string): string {
+  let text = keyCache.get(key);
+  if (text === undefined) {
+    text = `${pyJsonString(key)}: `;
+    if (keyCache.size < KEY_CACHE_SIZE) keyCache.set(key, text);
+  }
+  return text;
+}
+
+function writeObject(value: object, depth: number, stack: Set<object> | undefined): string {
   let text = '{';
   let first = true;
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-    const encoded = write((value as Record<string, unknown>)[key], stack);
+    const encoded = write((value as Record<string, unknown>)[key], depth, stack);
     if (encoded === undefined) continue;
-    text += first ? `${pyJsonString(key)}: ${encoded}` : `, ${pyJsonString(key)}: ${encoded}`;
+    text += first ? keyText(key) + encoded : `, ${keyText(key)}${encoded}`;
     first = false;
   }
   return `${text}}`;
 }
 
-function write(value: unknown, stack: Set<object>): string | undefined {
+function write(value: unknown, depth: number, stack: Set<object> | undefined): string | undefined {
   switch (typeof value) {
     case 'string':
       return pyJsonString(value);
@@ -107,10 +129,14 @@ function write(value: unknown, stack: Set<object>): string | undefined {
       throw unsupported(typeof value);
   }
   if (value === null) return 'null';
-  if (stack.has(value)) throw unsupported('a cyclic structure');
-  stack.add(value);
-  const text = Array.isArray(value) ? writeArray(value, stack) : writeObject(value, stack);
-  stack.delete(value);
+  if (depth < CYCLE_CHECK_DEPTH) {
+    return Array.isArray(value) ? writeArray(value, depth + 1, undefined) : writeObject(value, depth + 1, undefined);
+  }
+  const open = stack ?? new Set<object>();
+  if (open.has(value)) throw unsupported('a cyclic structure');
+  open.add(value);
+  const text = Array.isArray(value) ? writeArray(value, depth + 1, open) : writeObject(value, depth + 1, open);
+  open.delete(value);
   return text;
 }
 
@@ -126,7 +152,19 @@ function write(value: unknown, stack: Set<object>): string | undefined {
  *   undefined top-level value.
  */
 export function pyJsonStringify(value: unknown): string {
-  const text = write(value, new Set());
+  const text = write(value, 0, undefined);
   if (text === undefined) throw unsupported('undefined');
   return text;
+}
+
+/**
+ * One object member, `"key": value`, as {@link pyJsonStringify} writes it inside an object,
+ * or `undefined` when the value is undefined (the member is left out), for writers that lay
+ * out an object's members themselves.
+ *
+ * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols or cycles.
+ */
+export function pyJsonMember(key: string, value: unknown): string | undefined {
+  const encoded = write(value, 0, undefined);
+  return encoded === undefined ? undefined : keyText(key) + encoded;
 }
