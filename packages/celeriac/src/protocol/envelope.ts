@@ -7,7 +7,7 @@
 
 import { getOwn, isJsonObject, setOwn } from './guards.js';
 import { ProtocolError } from './errors.js';
-import { pyJsonMember, pyJsonStringify } from './py-json.js';
+import { pyJsonAddEncodedMember, pyJsonAddMember, pyJsonCloseObject, pyJsonStringify } from './py-json.js';
 import type { DeliveryInfo, Json, JsonObject, Message, MessageProperties } from './types.js';
 
 /** Where to say a message was published, and its ack key; all chosen by the caller. */
@@ -53,18 +53,11 @@ export function encodeEnvelope(message: Message, opts: EnvelopeOptions): string 
   // Written member by member rather than as an object handed to pyJsonStringify: this runs
   // once per published message and the layout is fixed. Same text either way
   // (envelope.test.ts checks the two against each other).
-  let text = addMember('', 'body', Buffer.from(message.body, 'utf8').toString('base64'));
-  text = addMember(text, 'content-encoding', message.contentEncoding);
-  text = addMember(text, 'content-type', message.contentType);
-  text = addMember(text, 'headers', message.headers);
-  return `{${text}, "properties": ${encodeProperties(message.properties, opts)}}`;
-}
-
-/** `"key": value` appended to an object's members; undefined is skipped, as pyJsonStringify skips it. */
-function addMember(members: string, key: string, value: unknown): string {
-  const member = pyJsonMember(key, value);
-  if (member === undefined) return members;
-  return members === '' ? member : `${members}, ${member}`;
+  let text = pyJsonAddMember('', 'body', Buffer.from(message.body, 'utf8').toString('base64'));
+  text = pyJsonAddMember(text, 'content-encoding', message.contentEncoding);
+  text = pyJsonAddMember(text, 'content-type', message.contentType);
+  text = pyJsonAddMember(text, 'headers', message.headers);
+  return pyJsonCloseObject(pyJsonAddEncodedMember(text, 'properties', encodeProperties(message.properties, opts)));
 }
 
 function hasExtraProperties(props: MessageProperties): boolean {
@@ -78,14 +71,14 @@ function encodeProperties(props: MessageProperties, opts: EnvelopeOptions): stri
   // Extra properties are rare (retries, replaced tasks); they go through an object so that
   // they keep the order JS gives its keys, integer-like ones included.
   if (hasExtraProperties(props)) return pyJsonStringify(propertiesWithExtras(props, opts));
-  let text = addMember('', 'correlation_id', props.correlation_id);
-  text = addMember(text, 'reply_to', props.reply_to);
-  text = addMember(text, 'delivery_mode', props.delivery_mode);
-  text = addMember(text, 'expiration', props.expiration);
-  text = addMember(text, 'delivery_info', { exchange: opts.exchange, routing_key: opts.routingKey });
-  text = addMember(text, 'priority', props.priority);
-  text = addMember(text, 'body_encoding', 'base64');
-  return `{${addMember(text, 'delivery_tag', opts.deliveryTag)}}`;
+  let text = pyJsonAddMember('', 'correlation_id', props.correlation_id);
+  text = pyJsonAddMember(text, 'reply_to', props.reply_to);
+  text = pyJsonAddMember(text, 'delivery_mode', props.delivery_mode);
+  text = pyJsonAddMember(text, 'expiration', props.expiration);
+  text = pyJsonAddMember(text, 'delivery_info', { exchange: opts.exchange, routing_key: opts.routingKey });
+  text = pyJsonAddMember(text, 'priority', props.priority);
+  text = pyJsonAddMember(text, 'body_encoding', 'base64');
+  return pyJsonCloseObject(pyJsonAddMember(text, 'delivery_tag', opts.deliveryTag));
 }
 
 function propertiesWithExtras(props: MessageProperties, opts: EnvelopeOptions): Record<string, unknown> {

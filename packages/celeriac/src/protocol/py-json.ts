@@ -74,41 +74,39 @@ function unsupported(what: string): CeleriacError {
 const CYCLE_CHECK_DEPTH = 32;
 
 function writeArray(value: readonly unknown[], depth: number, stack: Set<object> | undefined): string {
-  let text = '[';
-  for (let i = 0; i < value.length; i++) {
-    if (i > 0) text += ', ';
-    text += write(value[i], depth, stack) ?? 'null';
-  }
+  if (value.length === 0) return '[]';
+  let text = `[${write(value[0], depth, stack) ?? 'null'}`;
+  for (let i = 1; i < value.length; i++) text += `, ${write(value[i], depth, stack) ?? 'null'}`;
   return `${text}]`;
 }
 
-// Encoded object keys (`"key": `), memoized: a message repeats the same few dozen keys, and
-// escaping and concatenating them anew was a good share of the writing time. Bounded, since
-// keys can come from user data (kwargs); past the bound keys are simply encoded each time.
+// Encoded object keys, memoized with what precedes them (`{"key": ` for the first member,
+// `, "key": ` for the others): a message repeats the same few dozen keys, and escaping and
+// concatenating them anew was a good share of the writing time. Bounded, since keys can come
+// from user data (kwargs); past the bound keys are simply encoded each time.
 const KEY_CACHE_SIZE = 1024;
-const keyCache = new Map<string, string>();
+const firstKeys = new Map<string, string>();
+const nextKeys = new Map<string, string>();
 
-/** `"key": ` for an object member, in Python's layout. */
-function keyText(key: string): string {
-  let text = keyCache.get(key);
+/** `{"key": ` or `, "key": `, in Python's layout. */
+function keyText(key: string, first: boolean): string {
+  const cache = first ? firstKeys : nextKeys;
+  let text = cache.get(key);
   if (text === undefined) {
-    text = `${pyJsonString(key)}: `;
-    if (keyCache.size < KEY_CACHE_SIZE) keyCache.set(key, text);
+    text = `${first ? '{' : ', '}${pyJsonString(key)}: `;
+    if (cache.size < KEY_CACHE_SIZE) cache.set(key, text);
   }
   return text;
 }
 
 function writeObject(value: object, depth: number, stack: Set<object> | undefined): string {
-  let text = '{';
-  let first = true;
+  let text = '';
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
     const encoded = write((value as Record<string, unknown>)[key], depth, stack);
-    if (encoded === undefined) continue;
-    text += first ? keyText(key) + encoded : `, ${keyText(key)}${encoded}`;
-    first = false;
+    if (encoded !== undefined) text += keyText(key, text === '') + encoded;
   }
-  return `${text}}`;
+  return text === '' ? '{}' : `${text}}`;
 }
 
 function write(value: unknown, depth: number, stack: Set<object> | undefined): string | undefined {
@@ -158,13 +156,24 @@ export function pyJsonStringify(value: unknown): string {
 }
 
 /**
- * One object member, `"key": value`, as {@link pyJsonStringify} writes it inside an object,
- * or `undefined` when the value is undefined (the member is left out), for writers that lay
- * out an object's members themselves.
+ * For writers that lay out an object's members themselves: appends `"key": value` to the
+ * members written so far (`''` for none, else text from this function), exactly as
+ * {@link pyJsonStringify} writes a member, leaving the member out when the value is
+ * undefined. {@link pyJsonCloseObject} finishes the object.
  *
  * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols or cycles.
  */
-export function pyJsonMember(key: string, value: unknown): string | undefined {
+export function pyJsonAddMember(members: string, key: string, value: unknown): string {
   const encoded = write(value, 0, undefined);
-  return encoded === undefined ? undefined : keyText(key) + encoded;
+  return encoded === undefined ? members : pyJsonAddEncodedMember(members, key, encoded);
+}
+
+/** As {@link pyJsonAddMember}, for a value already written as JSON text. */
+export function pyJsonAddEncodedMember(members: string, key: string, json: string): string {
+  return members + keyText(key, members === '') + json;
+}
+
+/** The object text for members written with {@link pyJsonAddMember}. */
+export function pyJsonCloseObject(members: string): string {
+  return members === '' ? '{}' : `${members}}`;
 }
