@@ -10,7 +10,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { encodeTaskMessage } from '../protocol/task-message.js';
 import { isoformatUtc, parseIsoTime } from '../protocol/time.js';
-import type { Json, JsonObject, TaskMessage } from '../protocol/types.js';
+import type { Json, JsonObject, MessageProperties, TaskMessage } from '../protocol/types.js';
 import type { Clock } from './clock.js';
 import { currentTask } from './current-task.js';
 import type { Route } from './routing.js';
@@ -81,6 +81,16 @@ function resolveTimes(options: ApplyOptions, now: number): { eta: number | null;
   return { eta, expires };
 }
 
+/** The message properties, in the order Celery 5.2.6 writes them. */
+function messageProperties(id: string, replyTo: string, nesting: number | undefined, expirationMs: number | undefined, priority: number): MessageProperties {
+  const properties = { correlation_id: id, reply_to: replyTo } as MessageProperties;
+  if (nesting !== undefined) properties['replaced_task_nesting'] = nesting;
+  properties.delivery_mode = 2;
+  if (expirationMs !== undefined) properties.expiration = String(expirationMs);
+  properties.priority = priority;
+  return properties;
+}
+
 /** Builds the message for one call. Pure apart from ids and the clock. */
 export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): OutgoingTask {
   if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `args of ${name} must be an array`);
@@ -127,15 +137,8 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
       origin: ORIGIN,
       ignore_result: options.ignoreResult ?? topts?.ignoreResult ?? settings.taskIgnoreResult,
     },
-    extraHeaders: { ...(options.headers ?? {}) },
-    properties: {
-      correlation_id: id,
-      reply_to: host.replyTo,
-      ...(options.replacedTaskNesting === undefined ? {} : { replaced_task_nesting: options.replacedTaskNesting }),
-      delivery_mode: 2,
-      ...(expires === null ? {} : { expiration: String(Math.max(0, Math.round(expires - now))) }),
-      priority,
-    },
+    extraHeaders: options.headers === undefined ? {} : { ...options.headers },
+    properties: messageProperties(id, host.replyTo, options.replacedTaskNesting, expires === null ? undefined : Math.max(0, Math.round(expires - now)), priority),
     args: [...args] as Json[],
     kwargs: { ...kwargs },
     embed: {

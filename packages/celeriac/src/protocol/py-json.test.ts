@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { pyFloatRepr, pyJsonString, pyJsonStringify } from './py-json.js';
+import { pyFloatRepr, pyJsonAddEncodedMember, pyJsonAddMember, pyJsonCloseObject, pyJsonString, pyJsonStringify } from './py-json.js';
 import { CeleriacError } from '../errors.js';
 import type { Json } from './types.js';
 
@@ -66,6 +66,16 @@ describe('pyJsonStringify', () => {
       expect(pyJsonStringify({ [key]: 1 })).toBe(`{${pyJsonString(key)}: 1}`);
       expect(pyJsonStringify({ [key]: 1 })).toBe(`{${pyJsonString(key)}: 1}`);
     }
+  });
+
+  it('writes hand-laid objects as pyJsonStringify writes the same object', () => {
+    expect(pyJsonCloseObject('')).toBe('{}');
+    expect(pyJsonCloseObject(pyJsonAddMember('', 'gone', undefined))).toBe('{}');
+    let members = pyJsonAddMember('', 'a', 1);
+    members = pyJsonAddMember(members, 'skip', undefined);
+    members = pyJsonAddMember(members, 'ключ', ['x', null, { y: true }]);
+    members = pyJsonAddEncodedMember(members, 'raw', '[1, 2]');
+    expect(pyJsonCloseObject(members)).toBe(pyJsonStringify({ a: 1, skip: undefined, ключ: ['x', null, { y: true }], raw: [1, 2] }));
   });
 
   it('round-trips any JSON value through JSON.parse', () => {
