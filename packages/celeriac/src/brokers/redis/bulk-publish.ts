@@ -7,6 +7,11 @@
  * if they had been published one by one); each queue's wake-up channel gets one PUBLISH
  * per batch; future ETAs go to the delayed set in one ZADD. Same layout as `publish`, so
  * Python workers consume these messages like any other.
+ *
+ * Envelopes go to the client as their UTF-8 bytes, exactly what it would write for the text:
+ * text arguments are measured, concatenated into one command string and encoded again by
+ * node-redis, which for a batch costs more than the bytes, and the many-piece envelope text
+ * can be collected while the rest of the batch is still being encoded.
  */
 import { randomUUID } from 'node:crypto';
 import type { PublishRequest } from '../../core/spi/broker.js';
@@ -20,14 +25,14 @@ const CHUNK = 1000;
 
 /** The commands a bulk publish sends (a subset of node-redis's client). */
 export interface BulkCommands {
-  lPush(key: string, values: string[]): Promise<number>;
+  lPush(key: string, values: Buffer[]): Promise<number>;
   zAdd(key: string, members: { score: number; value: string }[]): Promise<number>;
   publish(channel: string, message: string): Promise<number>;
 }
 
-/** What a batch turned into: per list the envelopes in order, the delayed members, the queues to wake. */
+/** What a batch turned into: per list the envelopes (UTF-8) in order, the delayed members, the queues to wake. */
 export interface BulkPlan {
-  readonly lists: Map<string, string[]>;
+  readonly lists: Map<string, Buffer[]>;
   readonly delayed: { score: number; value: string }[];
   readonly wake: Set<string>;
 }
@@ -54,6 +59,7 @@ export async function planBulkPublish(
       queues = await route(options.exchange, routingKey);
       routes.set(`${options.exchange}\u0000${routingKey}`, queues);
     }
+    let bytes: Buffer | undefined;
     for (const q of queues) {
       const bucket = keys.bucket(q, step);
       if (deliverAt !== undefined && deliverAt > now) {
@@ -62,7 +68,7 @@ export async function planBulkPublish(
       }
       let list = plan.lists.get(bucket);
       if (list === undefined) plan.lists.set(bucket, (list = []));
-      list.push(raw);
+      list.push((bytes ??= Buffer.from(raw, 'utf8')));
       plan.wake.add(q);
     }
   }
