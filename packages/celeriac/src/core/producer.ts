@@ -4,7 +4,6 @@
  * publishes it. Option precedence follows Celery: the call's own options, then the task's
  * options, then `taskRoutes`, then app settings.
  */
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
@@ -16,6 +15,7 @@ import { currentTask } from './current-task.js';
 import type { Route } from './routing.js';
 import type { ResolvedSettings } from './settings.js';
 import { toSignatureDicts } from './signature.js';
+import { uuid4 } from './uuid.js';
 import type { ApplyOptions, TimeInput } from './call-options.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import type { Broker, PublishOptions, PublishRequest } from './spi/broker.js';
@@ -104,7 +104,7 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
   const topts = task?.options;
   const now = clock.now();
   const { eta, expires } = resolveTimes(options, now);
-  const id = options.taskId ?? randomUUID();
+  const id = options.taskId ?? uuid4();
   const parent = currentTask();
   const routed = host.route(name);
   const queue = options.queue ?? topts?.queue ?? routed?.queue ?? settings.taskDefaultQueue;

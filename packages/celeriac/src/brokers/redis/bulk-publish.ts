@@ -13,11 +13,11 @@
  * node-redis, which for a batch costs more than the bytes, and the many-piece envelope text
  * can be collected while the rest of the batch is still being encoded.
  */
-import { randomUUID } from 'node:crypto';
 import type { PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { uuid4 } from '../../core/uuid.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
-import { stepOf, type RedisKeys } from './keys.js';
+import { stepOf, type PriorityStep, type RedisKeys } from './keys.js';
 import { delayedMember } from './transitions.js';
 
 /** Most values per LPUSH / ZADD, so one huge batch does not become one huge command. */
@@ -37,6 +37,18 @@ export interface BulkPlan {
   readonly wake: Set<string>;
 }
 
+/** `keys.bucket`, each name built once per batch (a batch mostly fills one or two lists). */
+function bucketNames(keys: RedisKeys): (queue: string, step: PriorityStep) => string {
+  const byStep = new Map<PriorityStep, Map<string, string>>();
+  return (queue, step) => {
+    let names = byStep.get(step);
+    if (names === undefined) byStep.set(step, (names = new Map()));
+    let name = names.get(queue);
+    if (name === undefined) names.set(queue, (name = keys.bucket(queue, step)));
+    return name;
+  };
+}
+
 /**
  * Checks and encodes every message (nothing is sent if one is invalid) and groups them.
  * `route` resolves a named exchange to its queues (awaited once per distinct pair).
@@ -49,10 +61,11 @@ export async function planBulkPublish(
 ): Promise<BulkPlan> {
   const plan: BulkPlan = { lists: new Map(), delayed: [], wake: new Set() };
   const routes = new Map<string, string[]>();
+  const bucketOf = bucketNames(keys);
   for (const { message, options } of batch) {
     const routingKey = checkQueueName(options.routingKey);
     const deliverAt = checkDeliverAt(options.deliverAt);
-    const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
+    const raw = encodeEnvelope(message, { deliveryTag: uuid4(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     let queues: string[] | undefined = options.exchange === '' ? [routingKey] : routes.get(`${options.exchange}\u0000${routingKey}`);
     if (queues === undefined) {
@@ -61,7 +74,7 @@ export async function planBulkPublish(
     }
     let bytes: Buffer | undefined;
     for (const q of queues) {
-      const bucket = keys.bucket(q, step);
+      const bucket = bucketOf(q, step);
       if (deliverAt !== undefined && deliverAt > now) {
         plan.delayed.push({ score: deliverAt, value: delayedMember(bucket, raw) });
         continue;
