@@ -60,6 +60,15 @@ describe('buildTaskMessage', () => {
     expect(out.deliverAt).toBe(NOW + 3000);
   });
 
+  it('writes the properties in Celery order, optional ones in their place', () => {
+    const { app } = setup();
+    const plain = buildTaskMessage(app, 't', [], {}, {}).message.properties;
+    expect(Object.keys(plain)).toEqual(['correlation_id', 'reply_to', 'delivery_mode', 'priority']);
+    const full = buildTaskMessage(app, 't', [], {}, { expires: 60, replacedTaskNesting: 2, priority: 3 }).message.properties;
+    expect(Object.keys(full)).toEqual(['correlation_id', 'reply_to', 'replaced_task_nesting', 'delivery_mode', 'expiration', 'priority']);
+    expect(full).toMatchObject({ replaced_task_nesting: 2, delivery_mode: 2, expiration: '60000', priority: 3 });
+  });
+
   it('accepts eta and expires as Date, epoch ms or ISO text', () => {
     const { app } = setup();
     const a = buildTaskMessage(app, 't', [], {}, { eta: new Date(NOW + 1000), expires: new Date(NOW + 5000) });

@@ -4,18 +4,18 @@
  * publishes it. Option precedence follows Celery: the call's own options, then the task's
  * options, then `taskRoutes`, then app settings.
  */
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { encodeTaskMessage } from '../protocol/task-message.js';
 import { isoformatUtc, parseIsoTime } from '../protocol/time.js';
-import type { Json, JsonObject, TaskMessage } from '../protocol/types.js';
+import type { Json, JsonObject, MessageProperties, TaskMessage } from '../protocol/types.js';
 import type { Clock } from './clock.js';
 import { currentTask } from './current-task.js';
 import type { Route } from './routing.js';
 import type { ResolvedSettings } from './settings.js';
 import { toSignatureDicts } from './signature.js';
+import { uuid4 } from './uuid.js';
 import type { ApplyOptions, TimeInput } from './call-options.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import type { Broker, PublishOptions, PublishRequest } from './spi/broker.js';
@@ -81,6 +81,16 @@ function resolveTimes(options: ApplyOptions, now: number): { eta: number | null;
   return { eta, expires };
 }
 
+/** The message properties, in the order Celery 5.2.6 writes them. */
+function messageProperties(id: string, replyTo: string, nesting: number | undefined, expirationMs: number | undefined, priority: number): MessageProperties {
+  const properties = { correlation_id: id, reply_to: replyTo } as MessageProperties;
+  if (nesting !== undefined) properties['replaced_task_nesting'] = nesting;
+  properties.delivery_mode = 2;
+  if (expirationMs !== undefined) properties.expiration = String(expirationMs);
+  properties.priority = priority;
+  return properties;
+}
+
 /** Builds the message for one call. Pure apart from ids and the clock. */
 export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): OutgoingTask {
   if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `args of ${name} must be an array`);
@@ -94,7 +104,7 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
   const topts = task?.options;
   const now = clock.now();
   const { eta, expires } = resolveTimes(options, now);
-  const id = options.taskId ?? randomUUID();
+  const id = options.taskId ?? uuid4();
   const parent = currentTask();
   const routed = host.route(name);
   const queue = options.queue ?? topts?.queue ?? routed?.queue ?? settings.taskDefaultQueue;
@@ -127,15 +137,8 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
       origin: ORIGIN,
       ignore_result: options.ignoreResult ?? topts?.ignoreResult ?? settings.taskIgnoreResult,
     },
-    extraHeaders: { ...(options.headers ?? {}) },
-    properties: {
-      correlation_id: id,
-      reply_to: host.replyTo,
-      ...(options.replacedTaskNesting === undefined ? {} : { replaced_task_nesting: options.replacedTaskNesting }),
-      delivery_mode: 2,
-      ...(expires === null ? {} : { expiration: String(Math.max(0, Math.round(expires - now))) }),
-      priority,
-    },
+    extraHeaders: options.headers === undefined ? {} : { ...options.headers },
+    properties: messageProperties(id, host.replyTo, options.replacedTaskNesting, expires === null ? undefined : Math.max(0, Math.round(expires - now)), priority),
     args: [...args] as Json[],
     kwargs: { ...kwargs },
     embed: {

@@ -3,6 +3,8 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { decodeEnvelope, encodeEnvelope, markRedelivered } from './envelope.js';
 import { ProtocolError, type ProtocolErrorReason } from './errors.js';
+import { pyJsonStringify } from './py-json.js';
+import type { Json, Message, MessageProperties } from './types.js';
 
 const golden = JSON.parse(
   readFileSync(new URL('./wire-golden.fixture.json', import.meta.url), 'utf8'),
@@ -105,6 +107,68 @@ describe('decodeEnvelope', () => {
     const decoded = decodeEnvelope(raw);
     expect(Object.getPrototypeOf(decoded.message.properties)).toBe(Object.prototype);
     expect(Object.keys(decoded.message.properties)).toContain('__proto__');
+  });
+});
+
+// encodeEnvelope writes its text member by member; this is the plain statement of the
+// layout it must produce (the envelope as one object, serialized in one go).
+function envelopeAsObject(message: Message, opts: { deliveryTag: string; exchange: string; routingKey: string }): string {
+  const placed = new Set(['correlation_id', 'reply_to', 'delivery_mode', 'expiration', 'delivery_info', 'priority', 'body_encoding', 'delivery_tag']);
+  const props = message.properties;
+  const properties: Record<string, unknown> = { correlation_id: props.correlation_id, reply_to: props.reply_to };
+  for (const [key, value] of Object.entries(props)) {
+    if (!placed.has(key) && value !== undefined) Object.defineProperty(properties, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  properties['delivery_mode'] = props.delivery_mode;
+  if (props.expiration !== undefined) properties['expiration'] = props.expiration;
+  properties['delivery_info'] = { exchange: opts.exchange, routing_key: opts.routingKey };
+  properties['priority'] = props.priority;
+  properties['body_encoding'] = 'base64';
+  properties['delivery_tag'] = opts.deliveryTag;
+  return pyJsonStringify({
+    body: Buffer.from(message.body, 'utf8').toString('base64'),
+    'content-encoding': message.contentEncoding,
+    'content-type': message.contentType,
+    headers: message.headers,
+    properties,
+  });
+}
+
+describe('encodeEnvelope', () => {
+  const text = fc.string({ unit: 'binary', maxLength: 30 });
+  const key = fc.oneof(text, fc.constantFrom('origin', 'replaced_task_nesting', '7', '0', '__proto__', 'priority', 'expiration'));
+  const properties: fc.Arbitrary<MessageProperties> = fc
+    .record({
+      base: fc.record({
+        correlation_id: fc.option(fc.uuid(), { nil: undefined }),
+        reply_to: fc.option(fc.uuid(), { nil: undefined }),
+        delivery_mode: fc.constantFrom(1, 2),
+        expiration: fc.option(fc.constantFrom('0', '60000'), { nil: undefined }),
+        priority: fc.integer({ min: 0, max: 9 }),
+      }),
+      extras: fc.array(fc.tuple(key, fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined })), { maxLength: 3 }),
+    })
+    .map(({ base, extras }) => {
+      const props = { ...base } as Record<string, unknown>;
+      for (const [k, v] of extras) Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return props as MessageProperties;
+    });
+  const message: fc.Arbitrary<Message> = fc.record({
+    headers: fc.dictionary(key, fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>, { maxKeys: 20 }),
+    properties,
+    contentType: fc.constantFrom('application/json', 'application/x-msgpack'),
+    contentEncoding: fc.constantFrom('utf-8', 'binary'),
+    body: fc.string({ unit: 'binary', maxLength: 200 }),
+  });
+
+  it('writes the same text as the envelope serialized as one object', () => {
+    fc.assert(
+      fc.property(message, fc.uuid(), fc.constantFrom('', 'celery', 'x.y'), text, (msg, deliveryTag, exchange, routingKey) => {
+        const opts = { deliveryTag, exchange, routingKey };
+        expect(encodeEnvelope(msg, opts)).toBe(envelopeAsObject(msg, opts));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

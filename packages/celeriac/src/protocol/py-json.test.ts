@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { pyFloatRepr, pyJsonString, pyJsonStringify } from './py-json.js';
+import { pyFloatRepr, pyJsonAddEncodedMember, pyJsonAddMember, pyJsonCloseObject, pyJsonString, pyJsonStringify } from './py-json.js';
 import { CeleriacError } from '../errors.js';
 import type { Json } from './types.js';
 
@@ -40,6 +40,42 @@ describe('pyJsonStringify', () => {
     cyclic['self'] = cyclic;
     expect(() => pyJsonStringify(cyclic)).toThrow(CeleriacError);
     expect(() => pyJsonStringify(1n)).toThrow(CeleriacError);
+  });
+
+  it('finds cycles however deep they start, and allows shared values', () => {
+    const root: Record<string, unknown> = {};
+    let node = root;
+    for (let i = 0; i < 100; i++) node = (node['next'] = {}) as Record<string, unknown>;
+    node['back'] = root;
+    expect(() => pyJsonStringify(root)).toThrow(CeleriacError);
+    const deepCycle: unknown[] = [];
+    let inner = deepCycle;
+    for (let i = 0; i < 100; i++) inner = (inner[0] = []) as unknown[];
+    inner[0] = inner;
+    expect(() => pyJsonStringify(deepCycle)).toThrow(CeleriacError);
+    const shared = { a: 1 };
+    expect(pyJsonStringify([shared, { shared }, [shared]])).toBe('[{"a": 1}, {"shared": {"a": 1}}, [{"a": 1}]]');
+    let deep: unknown = 'end';
+    for (let i = 0; i < 200; i++) deep = { d: [deep] };
+    expect(JSON.parse(pyJsonStringify(deep))).toEqual(deep);
+  });
+
+  it('escapes every key alike, however many distinct keys it has seen', () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? `ключ ${i}` : i % 3 === 1 ? `k"${i}\\` : `key_${i}`));
+    for (const key of keys) {
+      expect(pyJsonStringify({ [key]: 1 })).toBe(`{${pyJsonString(key)}: 1}`);
+      expect(pyJsonStringify({ [key]: 1 })).toBe(`{${pyJsonString(key)}: 1}`);
+    }
+  });
+
+  it('writes hand-laid objects as pyJsonStringify writes the same object', () => {
+    expect(pyJsonCloseObject('')).toBe('{}');
+    expect(pyJsonCloseObject(pyJsonAddMember('', 'gone', undefined))).toBe('{}');
+    let members = pyJsonAddMember('', 'a', 1);
+    members = pyJsonAddMember(members, 'skip', undefined);
+    members = pyJsonAddMember(members, 'ключ', ['x', null, { y: true }]);
+    members = pyJsonAddEncodedMember(members, 'raw', '[1, 2]');
+    expect(pyJsonCloseObject(members)).toBe(pyJsonStringify({ a: 1, skip: undefined, ключ: ['x', null, { y: true }], raw: [1, 2] }));
   });
 
   it('round-trips any JSON value through JSON.parse', () => {

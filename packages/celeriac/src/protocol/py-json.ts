@@ -63,36 +63,53 @@ export function pyJsonString(text: string): string {
   return JSON.stringify(text).replace(NON_ASCII, escapeUnit);
 }
 
-/** The (always empty) cycle-check set of a primitive top-level value. */
-const NO_OBJECTS: Set<object> = new Set();
-
 function unsupported(what: string): CeleriacError {
   return new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Cannot serialize ${what} as JSON`);
 }
 
-function writeArray(value: readonly unknown[], stack: Set<object>): string {
-  let text = '[';
-  for (let i = 0; i < value.length; i++) {
-    if (i > 0) text += ', ';
-    text += write(value[i], stack) ?? 'null';
-  }
+// Cycles are looked for only below this depth: every message and record is far shallower,
+// and a cycle recurses forever, so it still gets this deep and is caught there (each subtree
+// that reaches the depth gets its own set of the objects open on its path). Shallow values,
+// i.e. nearly all, then cost no Set at all.
+const CYCLE_CHECK_DEPTH = 32;
+
+function writeArray(value: readonly unknown[], depth: number, stack: Set<object> | undefined): string {
+  if (value.length === 0) return '[]';
+  let text = `[${write(value[0], depth, stack) ?? 'null'}`;
+  for (let i = 1; i < value.length; i++) text += `, ${write(value[i], depth, stack) ?? 'null'}`;
   return `${text}]`;
 }
 
-function writeObject(value: object, stack: Set<object>): string {
-  let text = '{';
-  let first = true;
-  for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-    const encoded = write((value as Record<string, unknown>)[key], stack);
-    if (encoded === undefined) continue;
-    text += first ? `${pyJsonString(key)}: ${encoded}` : `, ${pyJsonString(key)}: ${encoded}`;
-    first = false;
+// Encoded object keys, memoized with what precedes them (`{"key": ` for the first member,
+// `, "key": ` for the others): a message repeats the same few dozen keys, and escaping and
+// concatenating them anew was a good share of the writing time. Bounded, since keys can come
+// from user data (kwargs); past the bound keys are simply encoded each time.
+const KEY_CACHE_SIZE = 1024;
+const firstKeys = new Map<string, string>();
+const nextKeys = new Map<string, string>();
+
+/** `{"key": ` or `, "key": `, in Python's layout. */
+function keyText(key: string, first: boolean): string {
+  const cache = first ? firstKeys : nextKeys;
+  let text = cache.get(key);
+  if (text === undefined) {
+    text = `${first ? '{' : ', '}${pyJsonString(key)}: `;
+    if (cache.size < KEY_CACHE_SIZE) cache.set(key, text);
   }
-  return `${text}}`;
+  return text;
 }
 
-function write(value: unknown, stack: Set<object>): string | undefined {
+function writeObject(value: object, depth: number, stack: Set<object> | undefined): string {
+  let text = '';
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const encoded = write((value as Record<string, unknown>)[key], depth, stack);
+    if (encoded !== undefined) text += keyText(key, text === '') + encoded;
+  }
+  return text === '' ? '{}' : `${text}}`;
+}
+
+function write(value: unknown, depth: number, stack: Set<object> | undefined): string | undefined {
   switch (typeof value) {
     case 'string':
       return pyJsonString(value);
@@ -110,10 +127,14 @@ function write(value: unknown, stack: Set<object>): string | undefined {
       throw unsupported(typeof value);
   }
   if (value === null) return 'null';
-  if (stack.has(value)) throw unsupported('a cyclic structure');
-  stack.add(value);
-  const text = Array.isArray(value) ? writeArray(value, stack) : writeObject(value, stack);
-  stack.delete(value);
+  if (depth < CYCLE_CHECK_DEPTH) {
+    return Array.isArray(value) ? writeArray(value, depth + 1, undefined) : writeObject(value, depth + 1, undefined);
+  }
+  const open = stack ?? new Set<object>();
+  if (open.has(value)) throw unsupported('a cyclic structure');
+  open.add(value);
+  const text = Array.isArray(value) ? writeArray(value, depth + 1, open) : writeObject(value, depth + 1, open);
+  open.delete(value);
   return text;
 }
 
@@ -129,8 +150,30 @@ function write(value: unknown, stack: Set<object>): string | undefined {
  *   undefined top-level value.
  */
 export function pyJsonStringify(value: unknown): string {
-  // Only objects use the cycle check; a lone string or number needs no Set of its own.
-  const text = write(value, typeof value === 'object' && value !== null ? new Set() : NO_OBJECTS);
+  const text = write(value, 0, undefined);
   if (text === undefined) throw unsupported('undefined');
   return text;
+}
+
+/**
+ * For writers that lay out an object's members themselves: appends `"key": value` to the
+ * members written so far (`''` for none, else text from this function), exactly as
+ * {@link pyJsonStringify} writes a member, leaving the member out when the value is
+ * undefined. {@link pyJsonCloseObject} finishes the object.
+ *
+ * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols or cycles.
+ */
+export function pyJsonAddMember(members: string, key: string, value: unknown): string {
+  const encoded = write(value, 0, undefined);
+  return encoded === undefined ? members : pyJsonAddEncodedMember(members, key, encoded);
+}
+
+/** As {@link pyJsonAddMember}, for a value already written as JSON text. */
+export function pyJsonAddEncodedMember(members: string, key: string, json: string): string {
+  return members + keyText(key, members === '') + json;
+}
+
+/** The object text for members written with {@link pyJsonAddMember}. */
+export function pyJsonCloseObject(members: string): string {
+  return members === '' ? '{}' : `${members}}`;
 }

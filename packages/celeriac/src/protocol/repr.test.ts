@@ -58,6 +58,43 @@ describe('argsRepr / kwargsRepr (Celery saferepr, 1024 budget)', () => {
     );
   });
 
+  // argsRepr and kwargsRepr take a shortcut for flat arguments; safeRepr always walks the
+  // token stream, so it is the reference. A tuple prints as the list of the same items with
+  // other brackets (`,)` for one item): both are one open and one close token, and a small
+  // budget drops either bracket of both alike.
+  const scalar = fc.oneof(
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.constantFrom("it's", 'say "hi"', "'", 'a b c d e f', '😀 x', ''),
+  );
+  const item = fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json> });
+  const budget = fc.oneof(fc.integer({ min: 0, max: 120 }), fc.constant(1024));
+  const asTuple = (list: string, length: number): string => {
+    const opened = list.startsWith('[') ? `(${list.slice(1)}` : list;
+    return opened.endsWith(']') ? `${opened.slice(0, -1)}${length === 1 ? ',)' : ')'}` : opened;
+  };
+
+  it('argsRepr of flat arguments matches the token stream, cut or not', () => {
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 12 }), budget, (args, maxlen) => {
+        expect(argsRepr(args, maxlen)).toBe(asTuple(safeRepr(args, maxlen), args.length));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('kwargsRepr of flat keyword arguments matches the token stream, cut or not', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'binary', maxLength: 12 }), item, { maxKeys: 8 }), budget, (kwargs, maxlen) => {
+        expect(kwargsRepr(kwargs as JsonObject, maxlen)).toBe(safeRepr(kwargs as JsonObject, maxlen));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('safeRepr of a bare value has no tuple wrapping', () => {
     expect(safeRepr([1, 'a'])).toBe("[1, 'a']");
     expect(safeRepr(null)).toBe('None');

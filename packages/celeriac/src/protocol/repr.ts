@@ -189,11 +189,67 @@ export function safeRepr(value: Json, maxlen: number = REPR_MAXLEN): string {
   return saferepr(value, maxlen);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * Shortcut for the common case, taken once per sent task: arguments that are all None,
+ * booleans, numbers or strings. When the whole text is shorter than the budget, no token
+ * can have been cut (a token is cut only when it is at least as long as the budget left,
+ * which the whole text never reaches) and nothing is dropped, so saferepr is the plain
+ * join of the items. Counting UTF-16 units overestimates code points, so the test is safe.
+ * ------------------------------------------------------------------------------------- */
+
+/** saferepr of a None, boolean, number or string; undefined for containers. */
+function scalarRepr(value: Json | undefined): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return `'${value.replaceAll("'", "\\'")}'`;
+    case 'number':
+      return pyNumberRepr(value);
+    case 'boolean':
+      return value ? 'True' : 'False';
+    case 'undefined':
+      return 'None';
+    default:
+      return value === null ? 'None' : undefined;
+  }
+}
+
+/** The items joined by `, `, or undefined if one is a container. */
+function joinScalars(items: readonly Json[]): string | undefined {
+  let text = '';
+  for (let i = 0; i < items.length; i++) {
+    const item = scalarRepr(items[i]);
+    if (item === undefined) return undefined;
+    text = i === 0 ? item : `${text}, ${item}`;
+  }
+  return text;
+}
+
+function flatArgsRepr(args: readonly Json[], maxlen: number): string | undefined {
+  const inner = joinScalars(args);
+  if (inner === undefined) return undefined;
+  const text = args.length === 1 ? `(${inner},)` : `(${inner})`;
+  return text.length < maxlen ? text : undefined;
+}
+
+function flatKwargsRepr(kwargs: JsonObject, maxlen: number): string | undefined {
+  let text = '';
+  for (const [key, value] of Object.entries(kwargs)) {
+    const item = scalarRepr(value);
+    if (item === undefined) return undefined;
+    const member = `${scalarRepr(key) as string}: ${item}`;
+    text = text === '' ? member : `${text}, ${member}`;
+  }
+  text = `{${text}}`;
+  return text.length < maxlen ? text : undefined;
+}
+
 /**
  * The `argsrepr` header Celery writes for positional arguments: a Python tuple,
  * `(2, 3)`, `(1,)`, `()`, built by saferepr with a 1024-character budget.
  */
 export function argsRepr(args: readonly Json[], maxlen: number = REPR_MAXLEN): string {
+  const flat = flatArgsRepr(args, maxlen);
+  if (flat !== undefined) return flat;
   const node = { tuple: args };
   tupleMark.add(node);
   return saferepr(node, maxlen);
@@ -201,5 +257,5 @@ export function argsRepr(args: readonly Json[], maxlen: number = REPR_MAXLEN): s
 
 /** The `kwargsrepr` header: saferepr of the keyword dict, 1024-character budget. */
 export function kwargsRepr(kwargs: JsonObject, maxlen: number = REPR_MAXLEN): string {
-  return saferepr(kwargs, maxlen);
+  return flatKwargsRepr(kwargs, maxlen) ?? saferepr(kwargs, maxlen);
 }

@@ -6,11 +6,14 @@
 
 import { getOwn, isJsonObject, isStringOrNull, setOwn } from './guards.js';
 import { ProtocolError } from './errors.js';
-import { pyJsonStringify } from './py-json.js';
+import { pyJsonAddMember, pyJsonCloseObject, pyJsonStringify } from './py-json.js';
 import type { ExceptionRecord, GroupMeta, Json, ResultMeta, ResultTuple } from './types.js';
 
 // The extended block Celery adds with result_extended, in its order.
 const EXTENDED_FIELDS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] as const;
+
+// Celery's field order of a whole meta.
+const META_FIELDS = ['status', 'result', 'traceback', 'children', 'date_done', 'group_id', 'parent_id', ...EXTENDED_FIELDS, 'task_id'] as const;
 
 /**
  * Serializes a result meta in Celery's field order: `status, result, traceback, children,
@@ -18,17 +21,10 @@ const EXTENDED_FIELDS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue']
  * with Python's JSON layout. Optional fields are written only when defined.
  */
 export function encodeResultMeta(meta: ResultMeta): string {
-  // Written field by field: one result per task on a worker's hot path.
-  let text = `{"status": ${pyJsonStringify(meta.status)}`;
-  text += member('result', meta.result) + member('traceback', meta.traceback) + member('children', meta.children);
-  text += member('date_done', meta.date_done) + member('group_id', meta.group_id) + member('parent_id', meta.parent_id);
-  for (const key of EXTENDED_FIELDS) text += member(key, meta[key]);
-  return `${text}${member('task_id', meta.task_id)}}`;
-}
-
-/** `, "key": value` in Python's layout, or nothing for an undefined value. */
-function member(key: string, value: unknown): string {
-  return value === undefined ? '' : `, "${key}": ${pyJsonStringify(value)}`;
+  // Written member by member (one result per task on a worker's hot path).
+  let members = '';
+  for (const key of META_FIELDS) members = pyJsonAddMember(members, key, meta[key]);
+  return pyJsonCloseObject(members);
 }
 
 function bad(message: string): ProtocolError {

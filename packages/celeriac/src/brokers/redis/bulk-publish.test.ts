@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClientType } from 'redis';
+import { encodeEnvelope } from '../../protocol/envelope.js';
 import { makeMessage } from '../../testing/broker-harness.js';
 import { bindingMember, RedisKeys } from './keys.js';
 import { RedisBroker } from './redis-broker.js';
@@ -52,6 +53,16 @@ describe.runIf(available)('RedisBroker.publishMany', () => {
     } finally {
       await sub.close();
     }
+  });
+
+  it('stores exactly the envelope text, non-ASCII content included', async () => {
+    const message = makeMessage('bytes');
+    message.headers['argsrepr'] = "('ключ', '😀')";
+    message.body = JSON.stringify([['ключ', '😀'], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]);
+    await broker.publishMany([{ message, options: { exchange: '', routingKey: 'bytes', priority: 6 } }]);
+    const [stored] = await raw.lRange(keys.bucket('bytes', 6), 0, -1);
+    const deliveryTag = (JSON.parse(stored!) as { properties: { delivery_tag: string } }).properties.delivery_tag;
+    expect(stored).toBe(encodeEnvelope(message, { deliveryTag, exchange: '', routingKey: 'bytes' }));
   });
 
   it('routes a named exchange through its bindings and sends nothing when one message is invalid', async () => {

@@ -7,12 +7,17 @@
  * if they had been published one by one); each queue's wake-up channel gets one PUBLISH
  * per batch; future ETAs go to the delayed set in one ZADD. Same layout as `publish`, so
  * Python workers consume these messages like any other.
+ *
+ * Envelopes go to the client as their UTF-8 bytes, exactly what it would write for the text:
+ * text arguments are measured, concatenated into one command string and encoded again by
+ * node-redis, which for a batch costs more than the bytes, and the many-piece envelope text
+ * can be collected while the rest of the batch is still being encoded.
  */
-import { randomUUID } from 'node:crypto';
 import type { PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { uuid4 } from '../../core/uuid.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
-import { stepOf, type RedisKeys } from './keys.js';
+import { stepOf, type PriorityStep, type RedisKeys } from './keys.js';
 import { delayedMember } from './transitions.js';
 
 /** Most values per LPUSH / ZADD, so one huge batch does not become one huge command. */
@@ -20,16 +25,28 @@ const CHUNK = 1000;
 
 /** The commands a bulk publish sends (a subset of node-redis's client). */
 export interface BulkCommands {
-  lPush(key: string, values: string[]): Promise<number>;
+  lPush(key: string, values: Buffer[]): Promise<number>;
   zAdd(key: string, members: { score: number; value: string }[]): Promise<number>;
   publish(channel: string, message: string): Promise<number>;
 }
 
-/** What a batch turned into: per list the envelopes in order, the delayed members, the queues to wake. */
+/** What a batch turned into: per list the envelopes (UTF-8) in order, the delayed members, the queues to wake. */
 export interface BulkPlan {
-  readonly lists: Map<string, string[]>;
+  readonly lists: Map<string, Buffer[]>;
   readonly delayed: { score: number; value: string }[];
   readonly wake: Set<string>;
+}
+
+/** `keys.bucket`, each name built once per batch (a batch mostly fills one or two lists). */
+function bucketNames(keys: RedisKeys): (queue: string, step: PriorityStep) => string {
+  const byStep = new Map<PriorityStep, Map<string, string>>();
+  return (queue, step) => {
+    let names = byStep.get(step);
+    if (names === undefined) byStep.set(step, (names = new Map()));
+    let name = names.get(queue);
+    if (name === undefined) names.set(queue, (name = keys.bucket(queue, step)));
+    return name;
+  };
 }
 
 /**
@@ -44,25 +61,27 @@ export async function planBulkPublish(
 ): Promise<BulkPlan> {
   const plan: BulkPlan = { lists: new Map(), delayed: [], wake: new Set() };
   const routes = new Map<string, string[]>();
+  const bucketOf = bucketNames(keys);
   for (const { message, options } of batch) {
     const routingKey = checkQueueName(options.routingKey);
     const deliverAt = checkDeliverAt(options.deliverAt);
-    const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
+    const raw = encodeEnvelope(message, { deliveryTag: uuid4(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     let queues: string[] | undefined = options.exchange === '' ? [routingKey] : routes.get(`${options.exchange}\u0000${routingKey}`);
     if (queues === undefined) {
       queues = await route(options.exchange, routingKey);
       routes.set(`${options.exchange}\u0000${routingKey}`, queues);
     }
+    let bytes: Buffer | undefined;
     for (const q of queues) {
-      const bucket = keys.bucket(q, step);
+      const bucket = bucketOf(q, step);
       if (deliverAt !== undefined && deliverAt > now) {
         plan.delayed.push({ score: deliverAt, value: delayedMember(bucket, raw) });
         continue;
       }
       let list = plan.lists.get(bucket);
       if (list === undefined) plan.lists.set(bucket, (list = []));
-      list.push(raw);
+      list.push((bytes ??= Buffer.from(raw, 'utf8')));
       plan.wake.add(q);
     }
   }

@@ -5,9 +5,9 @@
  * write (bulk-publish.ts), plus exchange routing through kombu's `_kombu.binding.*` sets.
  * Split out of redis-broker.ts so the broker keeps lifecycle and consumption only.
  */
-import { randomUUID } from 'node:crypto';
 import type { PublishOptions, PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { uuid4 } from '../../core/uuid.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
@@ -60,7 +60,7 @@ export class RedisPublisher {
     const routingKey = checkQueueName(options.routingKey);
     const deliverAt = options.deliverAt;
     checkDeliverAt(deliverAt);
-    const raw = encodeEnvelope(message, { deliveryTag: randomUUID(), exchange: options.exchange, routingKey });
+    const raw = encodeEnvelope(message, { deliveryTag: uuid4(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     const now = h.options.clock.now();
     const later = deliverAt !== undefined && deliverAt > now;
