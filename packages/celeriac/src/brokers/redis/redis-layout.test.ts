@@ -118,10 +118,14 @@ describe.skipIf(!available)('RedisBroker: kombu layout', () => {
     // A header object whose own last member is a delivery_tag, with headers last: not the tag.
     const decoyLast = `{"body": "W10=", "properties": {"delivery_info": {}, "delivery_tag": "tag-real"}, "headers": {"x": {"delivery_tag": "decoy"}}}`;
     const redelivered = python.replace('"ignore_result": false}', '"ignore_result": false, "redelivered": true}').replace('tag-python', 'tag-again');
-    for (const env of [python, compact, propertiesFirst, decoyLast, redelivered]) await raw.lPush(`${prefix}${queue}`, env);
+    // Routed through a named exchange: its unacked entry still names the queue it was popped
+    // from, so a restore puts it back there instead of fanning it out again.
+    const routed = pythonEnvelope(queue, tid, 'tag-routed').replace(`"delivery_info": {"exchange": "", "routing_key": "${queue}"}`, '"delivery_info": {"exchange": "media", "routing_key": "media.hi"}');
+    expect(routed).toContain('"exchange": "media"');
+    for (const env of [python, compact, propertiesFirst, decoyLast, redelivered, routed]) await raw.lPush(`${prefix}${queue}`, env);
     const tags: string[] = [];
     const marks: boolean[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       const { d, close } = await firstDelivery(broker, queue);
       await close();
       tags.push(d.tag);
@@ -130,8 +134,8 @@ describe.skipIf(!available)('RedisBroker: kombu layout', () => {
       expect(JSON.parse((await raw.hGet(`${prefix}unacked`, d.tag)) as string)).toEqual([JSON.parse(d.raw), '', queue]);
       await d.ack();
     }
-    expect(tags).toEqual(['tag-python', 'tag-compact', 'tag-first', 'tag-real', 'tag-again']);
-    expect(marks).toEqual([false, false, false, false, true]);
+    expect(tags).toEqual(['tag-python', 'tag-compact', 'tag-first', 'tag-real', 'tag-again', 'tag-routed']);
+    expect(marks).toEqual([false, false, false, false, true, false]);
   });
 
   it('delivers a malformed envelope under a generated tag and can set it aside', async () => {
