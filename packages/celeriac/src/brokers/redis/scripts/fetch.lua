@@ -9,6 +9,11 @@ a worker's memory (kill -9 included):
   * ours: ZADD celeriac.leases <lease expiry ms> <tag> and
     HSET celeriac.lease.data <tag> "<token> <bucket key>" (token first: it has no space).
 
+The writes of a batch go out as one variadic command per key (chunked), not four calls per
+message: per-message redis.call overhead was most of this script's cost. With one queue,
+each bucket is emptied with RPOP <count> (Redis >= 6.2; older servers pop one by one), which
+pops in the same order as repeated RPOPs.
+
 The tag is the envelope's properties.delivery_tag. Every Celery producer writes
 `"properties": {...}` as the envelope's last member and `delivery_tag` as the last member
 of properties, so the envelope ends with `"delivery_tag": "<tag>"}}`: read there, in the
@@ -75,6 +80,9 @@ local function decoded(raw, token, qi)
   return 'celeriac-malformed-' .. token, '[' .. cjson.encode(raw) .. ', "", ""]'
 end
 
+-- The batch's writes, one list of arguments per key, sent variadically at the end.
+local w_unacked, w_index, w_leases, w_data = {}, {}, {}, {}
+
 local function record(offset, qi, raw)
   local token = ARGV[5] .. '.' .. got
   local tag = tail_tag(raw)
@@ -84,33 +92,75 @@ local function record(offset, qi, raw)
   else
     tag, value = decoded(raw, token, qi)
   end
-  redis.call('HSET', KEYS[1], tag, value)
-  redis.call('ZADD', KEYS[2], ARGV[3], tag)
-  redis.call('ZADD', KEYS[3], ARGV[4], tag)
-  redis.call('HSET', KEYS[4], tag, token .. ' ' .. KEYS[5 + offset])
-  out[#out + 1] = offset
-  out[#out + 1] = raw
-  out[#out + 1] = tag
-  out[#out + 1] = token
+  local m = #w_unacked
+  w_unacked[m + 1] = tag
+  w_unacked[m + 2] = value
+  w_index[m + 1] = ARGV[3]
+  w_index[m + 2] = tag
+  w_leases[m + 1] = ARGV[4]
+  w_leases[m + 2] = tag
+  w_data[m + 1] = tag
+  w_data[m + 2] = token .. ' ' .. KEYS[5 + offset]
+  local o = #out
+  out[o + 1] = offset
+  out[o + 2] = raw
+  out[o + 3] = tag
+  out[o + 4] = token
+  got = got + 1
 end
 
-while got < n do
-  local hit = false
-  for s = 0, 3 do
-    for k = 0, q - 1 do
-      local qi = (start + k) % q
-      local offset = s * q + qi
-      local raw = redis.call('RPOP', KEYS[5 + offset])
-      if raw then
-        record(offset, qi, raw)
-        got = got + 1
-        start = qi + 1
-        hit = true
-        break
-      end
-    end
-    if hit then break end
+-- Up to `count` pops from `key` in pop order: one RPOP <count> where the server has it.
+local bulk = true
+local function pop_many(key, count)
+  if bulk then
+    local r = redis.pcall('RPOP', key, count)
+    if type(r) ~= 'table' or not r.err then return r or {} end
+    bulk = false
   end
-  if not hit then break end
+  local r = {}
+  for i = 1, count do
+    local raw = redis.call('RPOP', key)
+    if not raw then break end
+    r[i] = raw
+  end
+  return r
 end
+
+if q == 1 then
+  -- One queue: rotation is moot, so each bucket is emptied in bulk, step 0 first.
+  for s = 0, 3 do
+    if got >= n then break end
+    for _, raw in ipairs(pop_many(KEYS[5 + s], n - got)) do record(s, 0, raw) end
+  end
+else
+  while got < n do
+    local hit = false
+    for s = 0, 3 do
+      for k = 0, q - 1 do
+        local qi = (start + k) % q
+        local offset = s * q + qi
+        local raw = redis.call('RPOP', KEYS[5 + offset])
+        if raw then
+          record(offset, qi, raw)
+          start = qi + 1
+          hit = true
+          break
+        end
+      end
+      if hit then break end
+    end
+    if not hit then break end
+  end
+end
+
+-- Variadic writes in chunks (Lua's unpack has a stack limit).
+local function write(cmd, key, list)
+  for i = 1, #list, 1000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+write('HSET', KEYS[1], w_unacked)
+write('ZADD', KEYS[2], w_index)
+write('ZADD', KEYS[3], w_leases)
+write('HSET', KEYS[4], w_data)
 return out

@@ -1,0 +1,68 @@
+import type { RedisClientType } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisKeys } from './keys.js';
+import { deletePrefix, newPrefix, rawClient, redisAvailable } from './redis-test-env.js';
+import { Transitions } from './transitions.js';
+
+const available = await redisAvailable();
+const prefix = newPrefix();
+
+/** A Celery-shaped envelope (properties last, delivery_tag last in them). */
+const envelope = (tag: string): string =>
+  `{"body": "W10=", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"id": "${tag}"}, "properties": {"delivery_info": {"exchange": "", "routing_key": "big"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "${tag}"}}`;
+
+describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
+  let raw: RedisClientType;
+  let t: Transitions;
+  const keys = new RedisKeys(prefix);
+
+  beforeAll(async () => {
+    raw = await rawClient();
+    t = new Transitions((fn) => fn(raw), keys);
+  });
+
+  afterAll(async () => {
+    await deletePrefix(raw, prefix);
+    await raw?.close();
+  });
+
+  it('one fetch larger than a write chunk pops in priority then FIFO order and records every message; one ack settles them all', async () => {
+    const [b0, b3] = keys.buckets('big') as [string, string];
+    // Producers LPUSH, consumers RPOP: the first pushed is the first delivered.
+    const low = Array.from({ length: 1_500 }, (_, i) => `low-${i}`);
+    const high = Array.from({ length: 1_200 }, (_, i) => `high-${i}`);
+    for (const tag of low) await raw.lPush(b0, envelope(tag));
+    for (const tag of high) await raw.lPush(b3, envelope(tag));
+
+    const now = Date.now();
+    const got = await t.fetch(keys.buckets('big'), ['big'], 2_600, now, 60_000, 'tok');
+    expect(got.map((m) => m.tag)).toEqual([...low, ...high.slice(0, 1_100)]);
+    expect(got.slice(0, 2).map((m) => m.offset)).toEqual([0, 0]);
+    expect(got.at(-1)?.offset).toBe(1);
+    expect(new Set(got.map((m) => m.token)).size).toBe(2_600);
+    expect(await raw.hLen(keys.unacked)).toBe(2_600);
+    expect(await raw.zCard(keys.unackedIndex)).toBe(2_600);
+    expect(await raw.zCard(keys.leases)).toBe(2_600);
+    expect(await raw.hGet(keys.leaseData, 'high-5')).toBe(`${got[1_505]?.token} ${b3}`);
+    expect(await raw.hGet(keys.unacked, 'low-7')).toBe(`[${envelope('low-7')}, "", "big"]`);
+    expect(await raw.lLen(b3)).toBe(100);
+
+    // A wrong token settles nothing; a tag given twice in one call is settled once.
+    const first = got[0] as (typeof got)[0];
+    const acks = await Promise.all([t.ack({ tag: first.tag, token: 'not-the-token' }), t.ack(first), t.ack(first), ...got.slice(1).map((m) => t.ack(m))]);
+    expect(acks.slice(0, 3)).toEqual([false, true, false]);
+    expect(acks.slice(3).every((ok) => ok)).toBe(true);
+    for (const key of [keys.unacked, keys.leaseData]) expect(await raw.hLen(key)).toBe(0);
+    for (const key of [keys.unackedIndex, keys.leases]) expect(await raw.zCard(key)).toBe(0);
+  });
+
+  it('several queues still rotate after each message, as kombu BRPOP order does', async () => {
+    const queues = ['qa', 'qb'];
+    for (const q of queues) for (let i = 0; i < 3; i++) await raw.lPush(keys.bucket(q, 0), envelope(`${q}-${i}`));
+    const bucketKeys = [0, 3, 6, 9].flatMap((step) => queues.map((q) => keys.bucket(q, step as 0)));
+    const got = await t.fetch(bucketKeys, queues, 10, Date.now(), 60_000, 'rot');
+    expect(got.map((m) => m.tag)).toEqual(['qa-0', 'qb-0', 'qa-1', 'qb-1', 'qa-2', 'qb-2']);
+    expect(await t.ack(got[0] as (typeof got)[0])).toBe(true);
+    await Promise.all(got.slice(1).map((m) => t.ack(m)));
+  });
+});
