@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import { parseRedisUrl, reconnectDelay, toTransportError, type RedisTarget } from './connection.js';
+import { createRedisClient, parseRedisUrl, reconnectDelay, toTransportError, type RedisTarget } from './connection.js';
 
 const base = { tls: false, db: 0, transportOptions: { globalKeyprefix: '' } };
 
@@ -118,5 +118,17 @@ describe('toTransportError', () => {
     expect(toTransportError('boom', 'get').message).toBe('Redis error during get: boom');
     const transport = new CeleriacError(ErrorCodes.TRANSPORT, 'already wrapped');
     expect(toTransportError(transport, 'get')).toBe(transport);
+  });
+});
+
+describe('createRedisClient', () => {
+  it('builds node-redis\'s per-command client class once, however many clients are made', () => {
+    const target = parseRedisUrl('redis://127.0.0.1:1/0');
+    const [a, b] = ['one', 'two'].map((name) => createRedisClient(target, { name }));
+    // node-redis clients are Object.create(new Client(options)): two hops up is the class.
+    const classOf = (c: object): unknown => Object.getPrototypeOf(Object.getPrototypeOf(c));
+    expect(classOf(a as object)).toBe(classOf(b as object));
+    expect(typeof (a as unknown as { hSet: unknown }).hSet).toBe('function');
+    expect(a).not.toBe(b);
   });
 });

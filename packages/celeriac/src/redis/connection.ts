@@ -21,9 +21,10 @@
  * - 'error' events never go unhandled: they are forwarded to `log` (or dropped).
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { createClient, createSentinel } from 'redis';
-import type { RedisClientType, RedisSentinelType } from 'redis';
+import { createSentinel } from '@redis/client';
+import type { RedisClientOptions as NodeRedisOptions, RedisClientType, RedisSentinelType } from '@redis/client';
 import { redactUrl } from '../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 
@@ -376,13 +377,13 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     ...(target.password === undefined ? {} : { password: target.password }),
   };
   const client: RedisClient = target.sentinel === undefined
-    ? createClient({
+    ? makeClient({
         ...common,
         database: target.db,
         socket: target.tls
           ? { ...socket, host: target.host, port: target.port, ...tlsSocket(target), tls: true as const }
           : { ...socket, host: target.host, port: target.port },
-      }) as unknown as RedisClientType
+      })
     : createSentinel({
         name: target.sentinel.masterName,
         sentinelRootNodes: target.sentinel.nodes,
@@ -397,6 +398,25 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     opts.log('warn', `redis connection "${opts.name}" to ${target.host}:${target.port}: ${coerceError(err).message}`, coerceError(err));
   });
   return client;
+}
+
+let clientFactory: ((options: NodeRedisOptions) => RedisClientType) | undefined;
+
+/**
+ * A plain client with node-redis's core commands. node-redis's createClient() builds a new
+ * subclass with a method per Redis command for every distinct options object: about 40 ms
+ * of CPU and a few MB per client, and a worker opens half a dozen. The client class's own
+ * factory, called once with one (empty) config, builds that subclass once per process; each
+ * client still gets its own options. Loaded with require: it is a CommonJS module, whose
+ * default export ESM loaders disagree about.
+ */
+function makeClient(options: NodeRedisOptions): RedisClientType {
+  if (clientFactory === undefined) {
+    type Factory = (config: object) => (options: NodeRedisOptions) => RedisClientType;
+    const loaded = createRequire(import.meta.url)('@redis/client/dist/lib/client/index.js') as { default: { factory: Factory } };
+    clientFactory = loaded.default.factory({});
+  }
+  return clientFactory(options);
 }
 
 /**
