@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { decodeEnvelope, encodeEnvelope, markRedelivered } from './envelope.js';
+import { decodeBase64Utf8, decodeEnvelope, encodeEnvelope, markRedelivered } from './envelope.js';
 import { ProtocolError, type ProtocolErrorReason } from './errors.js';
 import { pyJsonStringify } from './py-json.js';
 import type { Json, Message, MessageProperties } from './types.js';
@@ -88,6 +88,9 @@ describe('decodeEnvelope', () => {
     ['bad base64', minimal({ body: 'not base64!!' }, { body_encoding: 'base64' }), 'bad-encoding'],
     ['base64 without padding', minimal({ body: 'W1s' }, { body_encoding: 'base64' }), 'bad-encoding'],
     ['base64 of invalid UTF-8', minimal({ body: '//79' }, { body_encoding: 'base64' }), 'bad-encoding'],
+    ['URL-safe base64', minimal({ body: 'W1-_' }, { body_encoding: 'base64' }), 'bad-encoding'],
+    ['base64 with a line break', minimal({ body: 'W10=\nW10=' }, { body_encoding: 'base64' }), 'bad-encoding'],
+    ['base64 with padding inside', minimal({ body: 'W1==W10=' }, { body_encoding: 'base64' }), 'bad-encoding'],
     ['unknown body_encoding', minimal({}, { body_encoding: 'rot13' }), 'bad-encoding'],
   ])('rejects %s', (_name, raw, reason) => {
     expect(reasonOf(() => decodeEnvelope(raw))).toBe(reason);
@@ -189,5 +192,41 @@ describe('markRedelivered', () => {
 
   it('rejects non-JSON with ProtocolError', () => {
     expect(reasonOf(() => markRedelivered('nope'))).toBe('bad-json');
+  });
+});
+
+describe('decodeBase64Utf8', () => {
+  // The plain statement of the rule: standard alphabet, padded, valid UTF-8.
+  const STRICT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+  const oracle = (text: string): string | 'rejected' => {
+    if (!STRICT.test(text)) return 'rejected';
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(text, 'base64'));
+    } catch {
+      return 'rejected';
+    }
+  };
+  const decoded = (text: string): string | 'rejected' => {
+    try {
+      return decodeBase64Utf8(text);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ProtocolError);
+      return 'rejected';
+    }
+  };
+
+  it('accepts exactly what the strict rule accepts', () => {
+    const alphabet = 'ABCXYZabcxyz0189+/=-_ !\n\u00e9';
+    const chars = fc.constantFrom(...alphabet.split(''));
+    const noisy = fc.array(chars, { maxLength: 24 }).map((cs) => cs.join(''));
+    const valid = fc.oneof(fc.string(), fc.uint8Array({ maxLength: 40 }).map((b) => new TextDecoder().decode(b))).map((t) => Buffer.from(t).toString('base64'));
+    const bytes = fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64'));
+    fc.assert(fc.property(fc.oneof(noisy, valid, bytes), (text) => {
+      expect(decoded(text)).toEqual(oracle(text));
+    }), { numRuns: 3000 });
+  });
+
+  it('keeps a real U+FFFD in the text', () => {
+    expect(decodeBase64Utf8(Buffer.from('a\uFFFDb').toString('base64'))).toBe('a\uFFFDb');
   });
 });

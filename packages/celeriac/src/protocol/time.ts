@@ -14,9 +14,21 @@ function pad(value: number, width: number): string {
   return String(value).padStart(width, '0');
 }
 
+// The last time formatted: a busy worker stamps many results within one millisecond.
+let lastEpochMs = Number.NaN;
+let lastBody = '';
+
 // Works in whole microseconds so fractional epoch milliseconds (from parseIsoTime of a
 // six-digit fraction) print back exactly.
 function isoBody(epochMs: number): string {
+  if (epochMs === lastEpochMs) return lastBody;
+  const body = formatIsoBody(epochMs);
+  lastEpochMs = epochMs;
+  lastBody = body;
+  return body;
+}
+
+function formatIsoBody(epochMs: number): string {
   if (!Number.isFinite(epochMs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Not a finite epoch time: ${epochMs}`);
   }
