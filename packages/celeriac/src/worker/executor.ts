@@ -27,7 +27,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
-import type { Release } from './async-pool.js';
+import { AsyncPool, type Release } from './async-pool.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { TaskPool } from './pools/types.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome, type Settlement } from './settlement.js';
@@ -83,6 +83,15 @@ export interface ExecutorHost {
 export class Executor {
   /** Jobs by delivery tag. */
   readonly jobs = new Map<string, Job>();
+
+  /**
+   * Permits for tasks whose body is done and whose result is being stored, as many as the
+   * pool has slots. A task gives its pool slot to the next one as soon as its body ends, so
+   * the next body need not wait a round trip for this result to be stored (with early acks,
+   * its ack and this store travel together). Holding a permit, not a slot, while storing
+   * keeps a slow backend holding the pool back: a task that finds no permit keeps its slot.
+   */
+  private readonly finishing = new AsyncPool(1);
 
   /** What the outcome handlers of task-outcomes.ts may use. */
   private readonly outcomeContext: OutcomeContext;
@@ -233,7 +242,7 @@ export class Executor {
         return;
       }
       try {
-        await this.execute(job);
+        await this.execute(job, release);
       } finally {
         release();
       }
@@ -242,7 +251,8 @@ export class Executor {
     }
   }
 
-  private async execute(job: Job): Promise<void> {
+  /** Runs the job's body holding `slot`, then frees the slot and finishes (see {@link finishing}). */
+  private async execute(job: Job, slot: Release): Promise<void> {
     const { app, log } = this.host;
     const { message, task, delivery } = job;
     const h = message.headers;
@@ -264,9 +274,23 @@ export class Executor {
       await this.finishAbandoned(job);
       return;
     }
-    const kind = await this.finish(job, outcome);
-    this.host.countProcessed(task.name);
-    await this.settle(delivery, kind, this.policy(task, job.ackedEarly));
+    const permit = this.enterFinishing();
+    const leave = typeof permit === 'function' ? permit : await permit;
+    slot();
+    try {
+      const kind = await this.finish(job, outcome);
+      this.host.countProcessed(task.name);
+      await this.settle(delivery, kind, this.policy(task, job.ackedEarly));
+    } finally {
+      leave();
+    }
+  }
+
+  /** A finishing permit; there are as many as the pool has slots now. */
+  private enterFinishing(): Release | Promise<Release> {
+    const size = this.host.pool.size;
+    if (this.finishing.size !== size) this.finishing.resize(size);
+    return this.finishing.acquire();
   }
 
   private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {

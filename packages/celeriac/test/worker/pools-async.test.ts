@@ -53,6 +53,36 @@ describe('async pool', () => {
   });
 });
 
+describe('finishing', () => {
+  it('a slot goes to the next task once a body ends; results being stored are bounded by the pool size', async () => {
+    const env = makeEnv();
+    const started: string[] = [];
+    const t = env.app.task('t.mark', (name: string) => {
+      started.push(name);
+      return name;
+    });
+    // Final results wait here until released, as on a slow backend.
+    const held: (() => void)[] = [];
+    let slow = true;
+    const store = env.backend.store.bind(env.backend);
+    env.backend.store = async (meta, options) => {
+      if (slow && meta.status === 'SUCCESS') await new Promise<void>((resolve) => held.push(resolve));
+      return store(meta, options);
+    };
+    await env.startWorker({ concurrency: 1 });
+    const results = [await t.delay('a'), await t.delay('b'), await t.delay('c')];
+    // a's result is being stored: b runs meanwhile...
+    await waitFor(() => started.length === 2, 'b to start while a is stored');
+    // ...but with a's store still pending b cannot start finishing, so it keeps the one slot.
+    await flush(20);
+    expect(started).toEqual(['a', 'b']);
+    expect(held).toHaveLength(1);
+    slow = false;
+    for (const release of held.splice(0)) release();
+    expect(await Promise.all(results.map((r) => r.get({ timeout: 2000 })))).toEqual(['a', 'b', 'c']);
+  });
+});
+
 describe('solo pool', () => {
   it('runs one task at a time whatever the concurrency asked for, and cannot be resized', async () => {
     const env = makeEnv();
