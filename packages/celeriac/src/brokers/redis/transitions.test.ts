@@ -45,6 +45,8 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(await raw.zCard(keys.leases)).toBe(2_600);
     expect(await raw.hGet(keys.leaseData, 'high-5')).toBe(`${got[1_505]?.token} ${b3}`);
     expect(await raw.hGet(keys.unacked, 'low-7')).toBe(`[${envelope('low-7')}, "", "big"]`);
+    // Whole seconds: a small zset is a listpack, where a fractional score is re-parsed at every comparison.
+    expect(await raw.zScore(keys.unackedIndex, 'high-9')).toBe(Math.floor(now / 1000));
     expect(await raw.lLen(b3)).toBe(100);
 
     // A wrong token settles nothing; a tag given twice in one call is settled once.

@@ -32,7 +32,7 @@ KEYS[4]  celeriac.lease.data (hash)
 KEYS[5..] bucket lists, step-major: for step in 0,3,6,9: for queue in rotation order
 ARGV[1]  Q: number of queues
 ARGV[2]  N: most messages to pop
-ARGV[3]  now, epoch seconds (float): the unacked_index score
+ARGV[3]  now, whole epoch seconds: the unacked_index score (kombu writes float seconds; an integer keeps ZADD cheap, see transitions.ts)
 ARGV[4]  lease expiry, epoch ms
 ARGV[5]  token prefix, unique per call; message i gets token "<prefix>.<i>"
 ARGV[6..5+Q] each queue's name (rotation order) as a JSON string: the routing key in unacked

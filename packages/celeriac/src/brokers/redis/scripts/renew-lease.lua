@@ -8,7 +8,7 @@ KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
-ARGV[1]  now, epoch seconds (float)
+ARGV[1]  now, whole epoch seconds (the unacked_index score, as fetch writes it)
 ARGV[2]  new lease expiry, epoch ms
 ARGV[3..] pairs: delivery tag, token
 
