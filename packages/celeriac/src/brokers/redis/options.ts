@@ -55,8 +55,9 @@ export interface RedisBrokerOptions {
    */
   promoteIntervalMs?: number;
   /**
-   * Most messages popped by one fetch (always within the prefetch window).
-   * @default 50
+   * Most messages popped by one fetch (always within the prefetch window). A worker waits
+   * for one fetch's reply before the next, so a busy one drains faster with bigger batches.
+   * @default 100
    */
   fetchBatchSize?: number;
   /**
@@ -110,7 +111,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     sweepIntervalMs: positive('sweepIntervalMs', options.sweepIntervalMs, 5000),
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 50),
     promoteIntervalMs: positive('promoteIntervalMs', options.promoteIntervalMs, 200),
-    fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 50, true),
+    fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 100, true),
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
     log: options.log,
   });
