@@ -6,6 +6,7 @@
  * --cpu-prof <dir> (Celeriac's worker children write V8 CPU profiles there),
  * --redis <host:port> (default 127.0.0.1:6379), --db <n> (default 0).
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
@@ -124,6 +125,20 @@ async function measure(peer: Peer): Promise<PeerResults> {
   return r;
 }
 
+/** Runs layout-floor.ts on the bench's Redis with the drain's n; its result line, or why none. */
+function layoutFloor(): Promise<string> {
+  ctx.log(`layout floor: ${sizes.drain} tasks, bare loop`);
+  const script = fileURLToPath(new URL('./layout-floor.ts', import.meta.url));
+  const args = ['--import', 'tsx', script, '--n', String(sizes.drain), '--redis', `${ctx.redisHost}:${ctx.redisPort}`, '--db', String(ctx.redisDb)];
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: ctx.stepTimeoutMs }, (error, stdout) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('Layout floor:'));
+      if (line !== undefined) ctx.log(`  ${line}`);
+      resolve(line ?? `not measured: ${error?.message.split('\n')[0] ?? 'no result line'}`);
+    });
+  });
+}
+
 async function main(): Promise<void> {
   ctx.log('compiling worker children (bench/tsconfig.workers.json)');
   buildWorkers();
@@ -153,6 +168,7 @@ async function main(): Promise<void> {
       open.splice(open.indexOf(peer), 1);
     }
   }
+  if (selected.includes('celeriac')) report.layoutFloor = await layoutFloor();
   report.durationSec = (nowMs() - started) / 1000;
   const markdown = renderMarkdown(report);
   process.stdout.write(`\n${markdown}`);

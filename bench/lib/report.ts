@@ -26,6 +26,8 @@ export interface RunReport {
   machine: Record<string, string>;
   sizes: { oneByOne: number; batched: number; drain: number; roundTrip: number; concurrencies: number[] };
   peers: Partial<Record<PeerName, PeerResults>>;
+  /** The line printed by layout-floor.ts in this run (Celeriac runs only), or why it is missing. */
+  layoutFloor?: string;
 }
 
 type Better = 'higher' | 'lower';
@@ -173,6 +175,14 @@ export function renderMarkdown(report: RunReport): string {
     '',
     renderCeleryConfigs(report),
     '',
+    ...(report.layoutFloor === undefined
+      ? []
+      : [
+          'Ceiling of the Celery layout on this machine, same run (`bench/layout-floor.ts`: a bare loop of fetch.lua, decode, store-metas.lua, ack.lua, no worker around it):',
+          '',
+          `> ${report.layoutFloor}`,
+          '',
+        ]),
     '## Targets (reported, not asserted)',
     '',
     renderTargets(report),
