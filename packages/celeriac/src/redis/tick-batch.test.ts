@@ -14,6 +14,24 @@ describe('TickBatch', () => {
     expect(calls).toEqual([[1, 2, 3], [4]]);
   });
 
+  it('takes in items added a few awaits apart, and sends them before the event loop turns', async () => {
+    const calls: number[][] = [];
+    const batch = new TickBatch<number, number>(async (items) => {
+      calls.push([...items]);
+      return items;
+    });
+    const pending = [batch.add(1)];
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    pending.push(batch.add(2));
+    // Still the same turn: no setImmediate has run, yet the batch is on its way.
+    let turned = false;
+    setImmediate(() => (turned = true));
+    for (let i = 0; i < 30 && calls.length === 0; i++) await Promise.resolve();
+    expect(turned).toBe(false);
+    expect(calls).toEqual([[1, 2]]);
+    expect(await Promise.all(pending)).toEqual([1, 2]);
+  });
+
   it('sends a full batch at once, and fails every item of a batch whose call fails', async () => {
     const calls: string[][] = [];
     const batch = new TickBatch<string, string>(async (items) => {

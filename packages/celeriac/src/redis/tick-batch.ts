@@ -4,9 +4,15 @@
  *
  * A worker running many tasks at once settles and stores them in bursts: a batch of replies
  * arrives, a hundred promise chains resume in the same turn, and each would send its own
- * EVALSHA. Added items wait for `setImmediate` (node-redis itself writes on `setImmediate`,
- * so a lone call costs no extra round trip), then go out as one `flush(items)` whose reply
- * settles every caller: one command, one reply to parse, one script call for Redis.
+ * EVALSHA. Added items go out as one `flush(items)` whose reply settles every caller: one
+ * command, one reply to parse, one script call for Redis.
+ *
+ * When: once the microtask queue has run a few rounds with no new item. Every chain resumed by
+ * one burst of replies runs in the same microtask checkpoint, so its items land in one batch;
+ * and the batch reaches node-redis before the turn ends, so node-redis (which writes on
+ * `setImmediate`) sends it in this turn. Waiting for `setImmediate` ourselves would cost a
+ * whole extra turn of the event loop per round trip: node-redis's own `setImmediate`, queued
+ * from ours, would only run in the next one.
  */
 
 /** The call that sends a whole batch; resolves with one result per item, in order. */
@@ -17,6 +23,13 @@ interface Waiter<R> {
   reject(error: unknown): void;
 }
 
+/**
+ * Microtask rounds without a new item before a batch goes out. An awaited call resumes its
+ * caller one to three rounds later, so chains that add items a few awaits apart still share
+ * a batch; each round costs a queued function, not a turn of the event loop.
+ */
+const QUIET_ROUNDS = 8;
+
 /** Items added in one event-loop turn, sent together. */
 export class TickBatch<I, R> {
   readonly #flush: FlushBatch<I, R>;
@@ -24,6 +37,9 @@ export class TickBatch<I, R> {
   #items: I[] = [];
   #waiters: Waiter<R>[] = [];
   #scheduled = false;
+  /** Items seen by the last check, and checks in a row that found no new one. */
+  #seen = 0;
+  #quiet = 0;
 
   /**
    * @param flush Sends a batch. A rejection fails every item of that batch.
@@ -47,14 +63,25 @@ export class TickBatch<I, R> {
       if (this.#items.length >= this.#max) this.#send();
       else if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(this.#onTurn);
+        this.#seen = this.#items.length;
+        this.#quiet = 0;
+        queueMicrotask(this.#check);
       }
     });
   }
 
-  readonly #onTurn = (): void => {
-    this.#scheduled = false;
-    if (this.#items.length > 0) this.#send();
+  /** Goes to the back of the microtask queue until QUIET_ROUNDS rounds add nothing. */
+  readonly #check = (): void => {
+    if (!this.#scheduled) return;
+    if (this.#items.length !== this.#seen) {
+      this.#seen = this.#items.length;
+      this.#quiet = 0;
+    } else if (++this.#quiet >= QUIET_ROUNDS) {
+      this.#scheduled = false;
+      if (this.#items.length > 0) this.#send();
+      return;
+    }
+    queueMicrotask(this.#check);
   };
 
   #send(): void {
