@@ -34,6 +34,8 @@ const loops = Number(values.loops);
 const batch = Number(values.batch);
 const [host = '127.0.0.1', portText = '6379'] = String(values.redis).split(':');
 const db = Number(values.db);
+const port = Number(portText);
+if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--redis must be host:port, got ${String(values.redis)}`);
 for (const [name, v] of Object.entries({ n, loops, batch, db })) {
   if (!Number.isInteger(v) || v < (name === 'db' ? 0 : 1)) throw new Error(`--${name} must be a positive integer`);
 }
@@ -45,7 +47,7 @@ const prefix = `celeriac-bench:floor-${Math.random().toString(36).slice(2, 10)}:
 const base = `redis://${host}:${portText}/${db}`;
 const app = createApp({ broker: `${base}?global_keyprefix=${encodeURIComponent(prefix)}`, backend: base, logLevel: 'warn', taskDefaultQueue: 'bench' });
 const noop = app.task('bench.noop', () => null);
-const redis = new Redis({ host, port: Number(portText), db });
+const redis = new Redis({ host, port, db });
 const resultKeys: string[] = [];
 
 async function main(): Promise<void> {
