@@ -1,6 +1,8 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from '../testing/test-app.js';
-import { bindArguments } from './trace.js';
+import { buildTaskMessage } from './producer.js';
+import { bindArguments, traceTask, type TraceEnvironment } from './trace.js';
 
 describe('bindArguments', () => {
   const { app } = createTestApp();
@@ -21,5 +23,37 @@ describe('bindArguments', () => {
     expect(() => bindArguments(withParams, [1], { x: 1 })).toThrow(/multiple values for argument 'x'/);
     expect(() => bindArguments(without, [], { x: 1 })).toThrow(TypeError);
     expect(() => bindArguments(without, [], { x: 1 })).toThrow(/declare the task option `params`/);
+  });
+});
+
+describe('traceTask', () => {
+  const { app } = createTestApp();
+  const env: TraceEnvironment = {
+    hostname: 'w@h',
+    deliveryInfo: { exchange: '', routing_key: 'celery' },
+    isEager: false,
+    timeLimit: [null, null],
+    signal: new AbortController().signal,
+    log: pino({ level: 'silent' }),
+    updateState: () => Promise.resolve(),
+  };
+  const run = (name: string, args: unknown[]) => traceTask(app.lookup(name)!, buildTaskMessage(app, name, args as never, {}, {}).message, env);
+  app.task('k.plain', (x: number) => x * 2);
+  app.task('k.throws', () => {
+    throw new Error('boom');
+  });
+  app.task('k.async', async (x: number) => x + 1);
+
+  it("gives a plain function's outcome at once, not in a promise (success and failure)", () => {
+    expect(run('k.plain', [21])).toEqual({ ok: true, value: 42 });
+    const failed = run('k.throws', []);
+    expect(failed).not.toBeInstanceOf(Promise);
+    expect((failed as { error: Error }).error.message).toBe('boom');
+  });
+
+  it("gives a promise of an async function's outcome", async () => {
+    const outcome = run('k.async', [1]);
+    expect(outcome).toBeInstanceOf(Promise);
+    expect(await outcome).toEqual({ ok: true, value: 2 });
   });
 });

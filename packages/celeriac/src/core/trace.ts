@@ -102,10 +102,11 @@ function taskContext(task: AnyTask, message: TaskMessage, env: TraceEnvironment,
 const succeeded = (value: unknown): TraceOutcome => ({ ok: true, value: value === undefined ? null : (value as Json) });
 
 /**
- * Runs the task function and reports its outcome; never rejects. A plain function's return
- * value is reported without waiting a turn of the event loop; a promise is awaited.
+ * Runs the task function and reports its outcome; never rejects. A plain function's outcome
+ * is returned as it is, not in a promise: its body is over, with nothing left to wait for or
+ * to supervise. A function that returns a promise gets a promise of its outcome.
  */
-export function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnvironment): Promise<TraceOutcome> {
+export function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnvironment): TraceOutcome | Promise<TraceOutcome> {
   const request = buildRequest(message, env);
   // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
   const failed = (error: unknown): TraceOutcome => ({ ok: false, error: autoRetry(task, request, error) });
@@ -115,8 +116,8 @@ export function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnviron
     const call = task.options.bind ? () => fn(taskContext(task, message, env, request), ...positional) : () => fn(...positional);
     const value = runAsCurrentTask(request, fn, call);
     if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') return Promise.resolve(value).then(succeeded, failed);
-    return Promise.resolve(succeeded(value));
+    return succeeded(value);
   } catch (error) {
-    return Promise.resolve(failed(error));
+    return failed(error);
   }
 }

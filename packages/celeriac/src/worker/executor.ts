@@ -29,7 +29,7 @@ import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import { AsyncPool, type Release } from './async-pool.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
-import type { TaskPool } from './pools/types.js';
+import type { RunResult, TaskPool } from './pools/types.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome, type Settlement } from './settlement.js';
 import { finishControlFlow, type OutcomeContext } from './task-outcomes.js';
 import { LazyAbortController } from './lazy-abort.js';
@@ -93,6 +93,13 @@ export class Executor {
    */
   private readonly finishing = new AsyncPool(1);
 
+  /** Deliveries being handled now, and who waits for there to be none. */
+  private handling = 0;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  /** Ack policies per task: [not acked early, acked early]. Task options and settings do not change. */
+  private readonly policies = new WeakMap<AnyTask, readonly [AckPolicy, AckPolicy]>();
+
   /** What the outcome handlers of task-outcomes.ts may use. */
   private readonly outcomeContext: OutcomeContext;
 
@@ -104,8 +111,15 @@ export class Executor {
     };
   }
 
+  /** Resolves once no delivery is being handled (at once when none is). */
+  whenIdle(): Promise<void> {
+    if (this.handling === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Handles one delivery to the end; never throws. */
   async handle(delivery: Delivery): Promise<void> {
+    this.handling += 1;
     try {
       // The usual path (a valid message for a known task, free to run) takes no detour
       // through extra promises: decode and admit answer at once unless they must settle.
@@ -126,6 +140,9 @@ export class Executor {
       await delivery.restore().catch(() => {
         // Already settled (an early ack) or the broker is gone: nothing left to give back.
       });
+    } finally {
+      this.handling -= 1;
+      if (this.handling === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 
@@ -204,14 +221,20 @@ export class Executor {
     this.host.emit({ type: 'task-revoked', message, expired: reason === 'expired', terminated: false, signum: null });
   }
 
+  /** The ack policy of a task (its options over the app's settings), made once per task and ackedEarly. */
   private policy(task: AnyTask, ackedEarly: boolean): AckPolicy {
-    const s = this.host.app.settings;
-    return {
-      acksLate: task.options.acksLate ?? s.taskAcksLate,
-      acksOnFailureOrTimeout: task.options.acksOnFailureOrTimeout ?? s.taskAcksOnFailureOrTimeout,
-      rejectOnWorkerLost: task.options.rejectOnWorkerLost ?? s.taskRejectOnWorkerLost,
-      ackedEarly,
-    };
+    let pair = this.policies.get(task);
+    if (pair === undefined) {
+      const s = this.host.app.settings;
+      const base = {
+        acksLate: task.options.acksLate ?? s.taskAcksLate,
+        acksOnFailureOrTimeout: task.options.acksOnFailureOrTimeout ?? s.taskAcksOnFailureOrTimeout,
+        rejectOnWorkerLost: task.options.rejectOnWorkerLost ?? s.taskRejectOnWorkerLost,
+      };
+      pair = [Object.freeze({ ...base, ackedEarly: false }), Object.freeze({ ...base, ackedEarly: true })];
+      this.policies.set(task, pair);
+    }
+    return pair[ackedEarly ? 1 : 0];
   }
 
   private async run(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
@@ -262,14 +285,15 @@ export class Executor {
       await delivery.ack();
       job.ackedEarly = true;
     }
-    const [hard, soft] = this.limits(task, message);
+    const { hard, soft } = this.host.timeLimits.resolve(task, message);
     if (task.options.trackStarted ?? app.settings.taskTrackStarted) {
       await this.storeState(message, delivery, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
     }
     if (log.isLevelEnabled('debug')) log.debug({ taskId: h.id, taskName: h.task }, 'task started');
     this.host.emit({ type: 'task-started', message });
     // A terminate that came before the pool could arm it: stop here instead of running.
-    const outcome = job.terminatedBy !== undefined ? { ok: false as const, error: new TaskRevokedError('terminated') } : await this.runWithLimits(job, hard, soft);
+    const ran = job.terminatedBy !== undefined ? { ok: false as const, error: new TaskRevokedError('terminated') } : this.runWithLimits(job, hard, soft);
+    const outcome = ran instanceof Promise ? await ran : ran;
     if (outcome === 'abandoned') {
       await this.finishAbandoned(job);
       return;
@@ -280,7 +304,8 @@ export class Executor {
     try {
       const kind = await this.finish(job, outcome);
       this.host.countProcessed(task.name);
-      await this.settle(delivery, kind, this.policy(task, job.ackedEarly));
+      const settled = this.settle(delivery, kind, this.policy(task, job.ackedEarly));
+      if (settled !== undefined) await settled;
     } finally {
       leave();
     }
@@ -293,20 +318,23 @@ export class Executor {
     return this.finishing.acquire();
   }
 
-  private limits(task: AnyTask, message: TaskMessage): [number | null, number | null] {
-    const { hard, soft } = this.host.timeLimits.resolve(task, message);
-    return [hard, soft];
-  }
-
-  /** Runs the task in the pool; resolves with its outcome, a timeout failure, or 'abandoned'. */
-  private runWithLimits(job: Job, hard: number | null, soft: number | null): Promise<TraceOutcome | 'abandoned'> {
+  /** Runs the task in the pool: its outcome (at once for a plain body), a timeout failure, or 'abandoned'. */
+  private runWithLimits(job: Job, hard: number | null, soft: number | null): RunResult | Promise<RunResult> {
     const { app, log, hostname } = this.host;
     const { message, delivery } = job;
     return this.host.pool.run({
       job,
       limits: { hard, soft },
       hostname,
-      deliveryInfo: { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered },
+      deliveryInfo: {
+        exchange: '',
+        routing_key: delivery.queue,
+        priority: message.properties.priority,
+        // Read when asked: finding out may mean scanning the envelope again.
+        get redelivered() {
+          return delivery.redelivered;
+        },
+      },
       log,
       clock: app.clock,
       updateState: (state, meta) => this.storeState(message, delivery, state, meta),

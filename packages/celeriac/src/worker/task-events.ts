@@ -39,12 +39,12 @@ export class TaskEventHub {
   }
 
   /** Calls every listener; one that throws is reported to `onError`, the rest still run. */
-  emit(event: TaskEvent, onError: (err: unknown) => void): void {
+  emit(event: TaskEvent, onError: (err: unknown, event: TaskEvent) => void): void {
     for (const listener of this.listeners) {
       try {
         listener(event);
       } catch (err) {
-        onError(err);
+        onError(err, event);
       }
     }
   }

@@ -15,7 +15,7 @@ import type { RateLimit } from '../core/rate.js';
 import { createPool } from './pools/create-pool.js';
 import { TimeLimitTable, type TimeLimitOverride } from './pools/time-limit-table.js';
 import type { TaskPool, TimeLimits } from './pools/types.js';
-import { TaskEventHub, type TaskEventListener } from './task-events.js';
+import { TaskEventHub, type TaskEvent, type TaskEventListener } from './task-events.js';
 import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 
@@ -44,7 +44,10 @@ export class Worker {
   private readonly timeLimits: TimeLimitTable;
   private readonly executor: Executor;
   private consumer: Consumer | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Reports a task event listener that threw (made once: events are emitted for every task). */
+  private readonly reportListenerError = (err: unknown, event: TaskEvent): void => {
+    this.log.error({ err: coerceError(err), event: event.type }, 'task event listener threw');
+  };
   /** Deliveries that arrived while the consumer was closing. */
   private readonly late: Delivery[] = [];
   private readonly processed = new Map<string, number>();
@@ -84,7 +87,7 @@ export class Worker {
       log: this.log,
       countProcessed: (name) => this.processed.set(name, (this.processed.get(name) ?? 0) + 1),
       accepting: () => this.stateValue === 'running',
-      emit: (event) => this.taskEvents.emit(event, (err) => this.log.error({ err: coerceError(err), event: event.type }, 'task event listener threw')),
+      emit: (event) => this.taskEvents.emit(event, this.reportListenerError),
       isRevoked: (id) =>
         this.revokedSet.has(id) || (!this.revokeSync.live && app.backend.revoked([id]).then((ids) => ids.has(id))),
       rememberRevoked: (id) => this.revokedSet.add([id], app.revokeExpiresSec * 1000),
@@ -238,8 +241,7 @@ export class Worker {
       this.giveBack(delivery);
       return;
     }
-    const p = this.executor.handle(delivery).finally(() => this.inFlight.delete(p));
-    this.inFlight.add(p);
+    void this.executor.handle(delivery);
   }
 
   private giveBack(delivery: Delivery): void {
@@ -277,7 +279,7 @@ export class Worker {
     for (const delivery of this.late.splice(0)) this.giveBack(delivery);
     this.pool.cancelWaiters();
     this.rateLimits.cancelWaiters();
-    const drained = Promise.allSettled([...this.inFlight]).then(() => true);
+    const drained = this.executor.whenIdle().then(() => true);
     const timedOut = new Promise<boolean>((resolve) => {
       const t = setTimeout(() => resolve(false), deadlineMs);
       t.unref();
@@ -286,7 +288,7 @@ export class Worker {
     if (!(await Promise.race([drained, timedOut]))) {
       this.log.warn({ running: this.active }, 'shutdown deadline passed: abandoning running tasks');
       for (const job of this.executor.jobs.values()) job.abandon?.();
-      await Promise.allSettled([...this.inFlight]);
+      await this.executor.whenIdle();
     }
     await this.revokeSync.close();
     await this.remote.stop();

@@ -20,6 +20,9 @@ describe('celeriac worker (spawned)', () => {
   it('prints the banner, runs the tasks, and exits 0 on SIGTERM (warm shutdown)', async () => {
     const cli = spawnCli(WORKER, { env: { FIXTURE_SEND: '1' } });
     await cli.waitFor(/RESULT extra=.*\n/);
+    // The worker logs a success after storing the result, so a caller waiting on that
+    // result may print first.
+    await cli.waitFor(/Task fixture\.add\[[0-9a-f-]{36}\] succeeded/);
     const out = cli.stdout();
     expect(out).toContain(`celeriac 0.1.0  worker alpha@${hostname()}`);
     expect(out).toMatch(/app\s+fixtures\/app\.ts/);
@@ -33,7 +36,6 @@ describe('celeriac worker (spawned)', () => {
     expect(out).toContain('RESULT mul=20');
     expect(out).toContain('RESULT extra="extra-done"'); // consumed from the second queue
     expect(out).toMatch(/"msg":"alpha@[^"]+ ready\."/);
-    expect(out).toMatch(/Task fixture\.add\[[0-9a-f-]{36}\] succeeded/);
     expect(out.indexOf('[tasks]')).toBeLessThan(out.indexOf('ready.')); // banner first
 
     const t0 = Date.now();

@@ -121,6 +121,7 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
     const b = await env.app.sendTask('t.lost_fail');
     const meta = await waitForState(env, b.id, 'FAILURE');
     expect(meta.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
+    await waitFor(() => env.broker.settlements(b.id).length === 1, 'settlement');
     expect(env.broker.settlements(b.id)).toEqual(['ack']);
   });
 

@@ -48,6 +48,13 @@ describe('threads pool', () => {
     expect(await (await tasks.add.delay(2, 3)).get({ timeout: 10_000 })).toBe(5);
   });
 
+  it("the request's deliveryInfo reaches the thread whole, redelivered included", async () => {
+    const { env, tasks } = setup();
+    await env.startWorker({ pool: 'threads', appModule, concurrency: 1 });
+    const info = await (await tasks.deliveryInfo.delay()).get({ timeout: 10_000 });
+    expect(info).toEqual({ exchange: '', routing_key: 'celery', priority: 0, redelivered: false });
+  });
+
   it('a thrown error keeps its class name, message and stack across the thread boundary', async () => {
     const { env, tasks } = setup();
     await env.startWorker({ pool: 'threads', appModule, concurrency: 1 });

@@ -130,11 +130,15 @@ describe('ctx.retry()', () => {
     const env = makeEnv({}, { fakeClock: true });
     env.app.task('t.nopub', { bind: true }, (ctx) => ctx.retry({ countdown: 1 }));
     await env.startWorker();
-    const r = await env.app.sendTask('t.nopub');
+    // The task's own message goes through; the retry's is refused. (Swapping publish after
+    // sendTask would race the worker, which may retry before the swap.)
     const publish = env.broker.publish.bind(env.broker);
-    env.broker.publish = async () => {
+    let published = 0;
+    env.broker.publish = async (...args: Parameters<typeof publish>) => {
+      if (published++ === 0) return publish(...args);
       throw new Error('broker refused');
     };
+    const r = await env.app.sendTask('t.nopub');
     try {
       await expect(r.get({ timeout: 2000 })).rejects.toMatchObject({ message: 'broker refused' });
     } finally {

@@ -154,7 +154,7 @@ describe.runIf(run)('RedisBackend on Redis', () => {
       await backend.close();
       await backend.close();
       expect(backend.state).toBe('closed');
-      for (const call of [() => backend.connect(), () => backend.get('a'), () => backend.subscribe('a', () => undefined), () => backend.revoked(['a'])]) {
+      for (const call of [() => backend.connect(), () => backend.get('a'), () => backend.store(meta('a', 'STARTED'), { expiresSec: 60 }), () => backend.subscribe('a', () => undefined), () => backend.revoked(['a'])]) {
         await expect(call()).rejects.toMatchObject({ code: ErrorCodes.STATE });
       }
     });

@@ -98,6 +98,9 @@ interface PendingStore {
   readonly ttl: string;
 }
 
+/** What a stored batch resolves its callers with. */
+const NO_RESULTS: readonly void[] = [];
+
 /** Milliseconds for a positive `expiresSec`, null for null; INVALID_ARGUMENT otherwise. */
 function ttlMs(expiresSec: number | null): number | null {
   return expiresSec === null ? null : positiveMs(expiresSec);
@@ -141,7 +144,7 @@ export class RedisBackend implements ResultBackend {
   readonly #commands: GuardedRedisClient;
   readonly #subscriber: LazyRedisClient;
   /** Stores issued in one event-loop turn go out as one store-metas.lua call. */
-  readonly #stores = new TickBatch<PendingStore, unknown>((batch) => this.#storeMany(batch));
+  readonly #stores = new TickBatch<PendingStore, void>((batch) => this.#storeMany(batch));
   readonly #subscriptions: ResultSubscriptions;
   #state: RedisBackendState = 'open';
 
@@ -191,14 +194,19 @@ export class RedisBackend implements ResultBackend {
    * event-loop turn share one script call (one round trip); each resolves once Redis applied
    * it, so a caller that acks after `store` resolves still acks only stored results.
    */
-  async store(meta: ResultMeta, options: StoreOptions): Promise<void> {
-    this.#assertOpen('store');
-    const ttl = ttlMs(options.expiresSec);
-    const text = encodeResultMeta(meta);
-    await this.#stores.add({ id: meta.task_id, key: this.#keys.taskMeta(meta.task_id), text, ttl: ttl === null ? '' : String(ttl) });
+  store(meta: ResultMeta, options: StoreOptions): Promise<void> {
+    // Not async: a worker stores every result, and the batch's promise is enough to return.
+    try {
+      this.#assertOpen('store');
+      const ttl = ttlMs(options.expiresSec);
+      const text = encodeResultMeta(meta);
+      return this.#stores.add({ id: meta.task_id, key: this.#keys.taskMeta(meta.task_id), text, ttl: ttl === null ? '' : String(ttl) });
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  #storeMany(batch: readonly PendingStore[]): Promise<unknown[]> {
+  #storeMany(batch: readonly PendingStore[]): Promise<readonly void[]> {
     const keys: string[] = [];
     const args: string[] = [];
     for (const s of batch) {
@@ -206,7 +214,8 @@ export class RedisBackend implements ResultBackend {
       args.push(s.text, s.ttl);
     }
     const what = batch.length === 1 ? `store result of task ${batch[0]?.id}` : `store results of ${batch.length} tasks (${batch[0]?.id}, ...)`;
-    const send = () => this.#run(what, (c) => runScript(c, STORE_METAS, keys, args)) as Promise<unknown[]>;
+    // Callers only wait for the store: its per-key reply (stored or skipped) is not passed on.
+    const send = () => this.#run(what, (c) => runScript(c, STORE_METAS, keys, args)).then(() => NO_RESULTS);
     // Storing is idempotent (SET + PUBLISH, SUCCESS never overwritten), so one failure is
     // retried: a connection that went silently dead has just been replaced by the watchdog,
     // and the task's end (often acked early) must not be lost for want of a second try.

@@ -47,7 +47,7 @@ export class AsyncTaskPool implements TaskPool {
     this.slots.resize(size);
   }
 
-  run(run: PoolRun): Promise<RunResult> {
+  run(run: PoolRun): RunResult | Promise<RunResult> {
     const { job, limits } = run;
     return supervise(
       run,

@@ -12,8 +12,8 @@ import type { PoolRun, RunResult } from './types.js';
 
 /** A task body started by a pool. */
 export interface Execution {
-  /** Settles when the body returns or throws. */
-  readonly outcome: Promise<TraceOutcome>;
+  /** The body's outcome: at once when the body ran to its end synchronously, else a promise. */
+  readonly outcome: TraceOutcome | Promise<TraceOutcome>;
   /** The soft limit passed: make the task's `ctx.signal` abort with `reason`. */
   softLimit(reason: SoftTimeLimitExceeded): void;
   /** Stop the body now (hard limit, terminate, shutdown); `reason` is why. */
@@ -70,24 +70,31 @@ function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions): T
 /**
  * Runs `start` under the run's limits. `start` receives the `updateState` the task must use:
  * once the run is settled (say the hard limit passed) a late update is dropped, so a body
- * that wakes up later cannot overwrite the final state.
+ * that wakes up later cannot overwrite the final state. A body that ended synchronously
+ * (a plain function on the event loop) is over before any timer could fire or any terminate
+ * could reach it: its outcome is returned at once, with nothing armed.
  */
 export function supervise(
   run: PoolRun,
   start: (updateState: (state: TaskState, meta: Json) => Promise<void>) => Execution,
   counters: TimeoutCounters,
-): Promise<RunResult> {
+): RunResult | Promise<RunResult> {
   const { job, clock } = run;
+  let over = false;
+  const execution = start((state, meta) => (over ? Promise.resolve() : run.updateState(state, meta)));
+  const outcome = execution.outcome;
+  if (!(outcome instanceof Promise)) {
+    over = true;
+    return outcome;
+  }
   return new Promise((resolve) => {
     const timers: TimerHandle[] = [];
-    let over = false;
     const done = (value: RunResult): void => {
       if (over) return;
       over = true;
       for (const t of timers) clock.clearTimer(t);
       resolve(value);
     };
-    const execution = start((state, meta) => (over ? Promise.resolve() : run.updateState(state, meta)));
     const stopWith = (reason: Error, value: RunResult) => {
       if (over) return;
       job.abort.abort(reason);
@@ -113,6 +120,6 @@ export function supervise(
       // No timers to arm.
     } else if (execution.started === undefined) arm();
     else void execution.started.then(arm, () => undefined);
-    void execution.outcome.then(done, (error: unknown) => done({ ok: false, error }));
+    void outcome.then(done, (error: unknown) => done({ ok: false, error }));
   });
 }

@@ -96,7 +96,7 @@ export class ThreadsPool implements TaskPool {
     if (this.started) this.refill();
   }
 
-  run(run: PoolRun): Promise<RunResult> {
+  run(run: PoolRun): RunResult | Promise<RunResult> {
     const { job, limits } = run;
     let thread: TaskThread | null = null;
     let stopped: Error | null = null;

@@ -82,8 +82,12 @@ export interface TaskPool {
   cancelWaiters(): void;
   /** Changes the number of slots; throws on a pool of fixed size (solo). */
   resize(size: number): void;
-  /** Runs one task body under its limits; never rejects. Call with a slot held. */
-  run(run: PoolRun): Promise<RunResult>;
+  /**
+   * Runs one task body under its limits; never rejects. Call with a slot held. A body that
+   * ran to its end synchronously (a plain function in the async or solo pool) gives its
+   * result at once, not in a promise.
+   */
+  run(run: PoolRun): RunResult | Promise<RunResult>;
   /** Pool figures for `stats`. */
   stats(): PoolStats;
   /** Stops the pool (the threads pool ends its threads). Call after the last run ended. */
