@@ -34,7 +34,7 @@ class FakeHost implements RedisConsumerHost {
     delivery.consumer.roomFreed();
   }
 
-  async giveBack(): Promise<void> {}
+  giveBack: (deliveries: readonly RedisDelivery[]) => Promise<void> = () => Promise.resolve();
   queuesChanged(): void {}
   detach(): void {}
 }
@@ -45,6 +45,19 @@ async function started(host: FakeHost, prefetch: number): Promise<{ consumer: Re
   consumer.start();
   await settleLoop();
   return { consumer, delivered };
+}
+
+/**
+ * A started consumer whose fetches take `plan` batch sizes in turn (the first, at start, is
+ * usually 0), woken once and left to run `turns` turns of the event loop (a full batch is
+ * handed out one turn after its reply).
+ */
+async function woken(host: FakeHost, plan: number[], prefetch: number, turns = 1): Promise<{ consumer: RedisConsumer; delivered: RedisDelivery[] }> {
+  host.plan.push(...plan);
+  const run = await started(host, prefetch);
+  run.consumer.wake();
+  for (let i = 0; i < turns; i++) await settleLoop();
+  return run;
 }
 
 describe('RedisConsumer wait strategy', () => {
@@ -73,32 +86,63 @@ describe('RedisConsumer wait strategy', () => {
 
   it('waits after a short batch instead of fetching again at once', async () => {
     const host = new FakeHost();
-    host.plan.push(0, 1);
-    const { consumer, delivered } = await started(host, 10);
-    consumer.wake();
-    await settleLoop();
+    const { consumer, delivered } = await woken(host, [0, 1], 10);
     expect(delivered).toHaveLength(1);
     expect(host.fetches).toBe(2);
     await consumer.close();
   });
 
-  it('fetches again at once after a full batch', async () => {
+  it('sends the next fetch before it hands out a full batch', async () => {
     const host = new FakeHost();
     host.plan.push(0, 10);
-    const { consumer, delivered } = await started(host, 0);
+    const fetchesAtDelivery: number[] = [];
+    const consumer = new RedisConsumer(host, { queues: ['q'], prefetch: 0, onDelivery: () => fetchesAtDelivery.push(host.fetches) });
+    consumer.start();
+    await settleLoop();
     consumer.wake();
     await settleLoop();
-    expect(delivered).toHaveLength(10);
+    await settleLoop();
+    expect(fetchesAtDelivery).toEqual(Array.from({ length: 10 }, () => 3));
     expect(host.fetches).toBe(3);
     await consumer.close();
   });
 
+  it('sends no fetch ahead when the batch filled the prefetch window', async () => {
+    const host = new FakeHost();
+    const { consumer, delivered } = await woken(host, [0, 10], 10, 2);
+    expect(delivered).toHaveLength(10);
+    expect(host.fetches).toBe(2);
+    await delivered[0]?.ack();
+    await settleLoop();
+    expect(host.fetches).toBe(3);
+    await consumer.close();
+  });
+
+  it('gives back what a fetch sent ahead brings once closed, and hands none of it out', async () => {
+    const host = new FakeHost();
+    const given: RedisDelivery[] = [];
+    host.giveBack = async (deliveries) => {
+      given.push(...deliveries);
+    };
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const fetch = host.fetch.bind(host);
+    host.fetch = async (consumer, queues, max) => {
+      if (host.fetches === 2) await held; // the fetch sent ahead (the third) waits
+      return fetch(consumer, queues, max);
+    };
+    const { consumer, delivered } = await woken(host, [0, 10, 4], 0, 2);
+    expect(delivered).toHaveLength(10);
+    const closed = consumer.close();
+    release();
+    await closed;
+    expect(given).toHaveLength(4);
+    expect(delivered).toHaveLength(10);
+  });
+
   it('is woken by a settlement only while its window is full', async () => {
     const host = new FakeHost();
-    host.plan.push(0, 2);
-    const { consumer, delivered } = await started(host, 2);
-    consumer.wake();
-    await settleLoop();
+    const { consumer, delivered } = await woken(host, [0, 2], 2);
     expect(delivered).toHaveLength(2);
     expect(host.fetches).toBe(2);
     await delivered[0]?.ack(); // the window was full: room again, so it fetches

@@ -6,7 +6,8 @@
  * `unacked` in the same atomic step (Lua cannot block), and a pop that is recorded a round
  * trip later is lost on kill -9 in between. So the fetch loop runs the non-blocking
  * fetch.lua (pop + bookkeeping, batched up to the window's room); a full batch is followed
- * by the next fetch at once, a short one (every queue was empty) by a wait for the first of:
+ * by the next fetch at once, sent before the batch is handed out so that Redis pops while
+ * the worker decodes; a short one (every queue was empty) by a wait for the first of:
  * - a wake-up PUBLISHed by a Celeriac publisher on the queue's channel (≈1 ms latency);
  * - a queue or prefetch change, an ETA promotion, or close;
  * - an adaptive poll timer, which bounds the latency of messages pushed by Python producers
@@ -18,7 +19,7 @@
  * Fetch errors (connection lost...) go to `onError` and the loop retries with capped backoff:
  * it never stops on its own, only through close().
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
@@ -33,6 +34,9 @@ export type Settlement =
   | { readonly kind: 'restore' }
   | { readonly kind: 'defer'; readonly deliverAt: number }
   | { readonly kind: 'setAside'; readonly reason: string };
+
+/** The settlement of every ack (made once: every task is acked). */
+const ACK: Settlement = Object.freeze({ kind: 'ack' });
 
 /** What consumers and deliveries need from the broker. */
 export interface RedisConsumerHost {
@@ -80,7 +84,7 @@ export class RedisDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    return this.host.settle(this, { kind: 'ack' });
+    return this.host.settle(this, ACK);
   }
 
   reject(options: { requeue: boolean }): Promise<void> {
@@ -139,6 +143,16 @@ class Wakeup {
   }
 }
 
+/** Resolves in the next turn of the event loop, after I/O callbacks and writes queued now. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A fetch in flight: its reply, and the room and rotation it was sent with. */
+interface Fetch {
+  readonly reply: Promise<RedisDelivery[]>;
+  readonly room: number;
+  readonly queues: readonly string[];
+}
+
 /** Lifecycle of a {@link RedisConsumer}. */
 export type RedisConsumerState = 'open' | 'closed';
 
@@ -146,8 +160,14 @@ export type RedisConsumerState = 'open' | 'closed';
 export class RedisConsumer implements Consumer {
   /** Unsettled deliveries currently held (maintained by the broker). */
   unsettled = 0;
-  /** Unique per consumer: prefix of the lease tokens of its fetches. */
-  readonly id = randomUUID();
+  /**
+   * Unique per consumer: prefix of the lease tokens of its fetches. 64 hex digits, so that
+   * every lease data value (`"<token> <bucket>"`) is longer than Redis's default
+   * hash-max-listpack-value (64 bytes). With shorter values and no key prefix, the
+   * celeriac.lease.data hash of a busy worker (hundreds of leases) stayed a listpack, where
+   * every HSET, HMGET and HDEL scans the whole list.
+   */
+  readonly id = randomBytes(32).toString('hex');
   #state: RedisConsumerState = 'open';
   #queues: string[] = [];
   #prefetch: number;
@@ -245,28 +265,41 @@ export class RedisConsumer implements Consumer {
     let failures = 0;
     /** Whether the coming fetch was prompted by a notification rather than the poll timer. */
     let announced = false;
+    /** The next fetch, sent before the last full batch was handed out. */
+    let ahead: Fetch | undefined;
     while (this.#state === 'open') {
-      const room = this.#room();
-      const queues = this.#rotation();
-      if (room === 0 || queues.length === 0) {
-        this.#waitingForRoom = room === 0;
-        announced = (await this.#wakeup.wait(this.host.clock, undefined)) === 'notified';
-        this.#waitingForRoom = false;
-        continue;
+      let fetch = ahead;
+      ahead = undefined;
+      if (fetch === undefined) {
+        fetch = this.#startFetch();
+        if (fetch === undefined) {
+          this.#waitingForRoom = this.#room() === 0;
+          announced = (await this.#wakeup.wait(this.host.clock, undefined)) === 'notified';
+          this.#waitingForRoom = false;
+          continue;
+        }
       }
-      this.#wakeup.clear();
       let got: RedisDelivery[];
       try {
-        got = await this.host.fetch(this, queues, room);
+        got = await fetch.reply;
         failures = 0;
       } catch (error) {
         this.report(error);
         await this.#wakeup.wait(this.host.clock, reconnectDelay(failures++));
         continue;
       }
-      if (got.length > 0) this.#deliver(queues, got);
-      if (got.length >= room) {
-        // A full batch: more may be waiting.
+      const full = got.length >= fetch.room;
+      if (got.length > 0) this.#advanceRotation(fetch.queues, got);
+      // A full batch: more may be waiting. The next fetch is sent before this batch is
+      // handed out, so Redis pops while the worker decodes and starts these messages. The
+      // client writes on setImmediate: the batch waits for that turn, or its decoding would
+      // run first and the fetch would reach Redis only after it.
+      if (full && this.#state === 'open') {
+        ahead = this.#startFetch();
+        if (ahead !== undefined) await nextTurn();
+      }
+      if (got.length > 0) this.#deliver(got);
+      if (full) {
         pollMs = 0;
         announced = false;
         continue;
@@ -274,17 +307,38 @@ export class RedisConsumer implements Consumer {
       pollMs = got.length > 0 && !announced ? 1 : Math.min(this.host.pollIntervalMs, Math.max(1, pollMs * 2));
       announced = (await this.#wakeup.wait(this.host.clock, pollMs)) === 'notified';
     }
+    // Closed with a fetch sent ahead: whatever it brings is given back (see #deliver).
+    if (ahead !== undefined) {
+      const got = await ahead.reply.catch(() => []);
+      if (got.length > 0) this.#deliver(got);
+    }
   }
 
-  #deliver(rotation: readonly string[], got: RedisDelivery[]): void {
+  /** Sends a fetch for the room left in the window; undefined when there is none or no queue. */
+  #startFetch(): Fetch | undefined {
+    const room = this.#room();
+    const queues = this.#rotation();
+    if (room === 0 || queues.length === 0) return undefined;
+    this.#wakeup.clear();
+    const reply = this.host.fetch(this, queues, room);
+    // Awaited by the loop's next round; until then a failure must not count as unhandled.
+    reply.catch(() => undefined);
+    return { reply, room, queues };
+  }
+
+  /** The next rotation starts after the queue of the batch's last message. */
+  #advanceRotation(rotation: readonly string[], got: readonly RedisDelivery[]): void {
+    const last = got[got.length - 1] as RedisDelivery;
+    const i = this.#queues.indexOf(last.queue);
+    this.#next = i < 0 ? this.#next + rotation.length : i + 1;
+  }
+
+  #deliver(got: RedisDelivery[]): void {
     if (this.#state !== 'open') {
       // Closed while the fetch was in flight: nobody will settle these, give them back now.
       this.host.giveBack(got).catch((error: unknown) => this.report(error));
       return;
     }
-    const last = got[got.length - 1] as RedisDelivery;
-    const i = this.#queues.indexOf(last.queue);
-    this.#next = i < 0 ? this.#next + rotation.length : i + 1;
     for (const delivery of got) {
       try {
         this.options.onDelivery(delivery);

@@ -79,6 +79,14 @@ describe.skipIf(!available)('RedisBroker: kombu layout', () => {
     expect(score).toBeGreaterThanOrEqual(before - 1);
     expect(score).toBeLessThanOrEqual(Date.now() / 1000 + 1);
     expect(await raw.zScore(`${prefix}celeriac.leases`, d.tag)).toBeGreaterThan(Date.now());
+    // Lease data is "<token> <bucket>". The token alone is longer than Redis's default
+    // hash-max-listpack-value (64 bytes), so a busy worker's lease hash is a hash table
+    // whatever the key prefix and queue name, never a listpack scanned on every lookup.
+    const data = await raw.hGet(`${prefix}celeriac.lease.data`, d.tag);
+    const token = (data as string).slice(0, (data as string).indexOf(' '));
+    expect(token.length).toBeGreaterThan(64);
+    expect(data).toBe(`${token} ${prefix}ackq`);
+    expect(await raw.sendCommand(['OBJECT', 'ENCODING', `${prefix}celeriac.lease.data`])).toBe('hashtable');
     await d.ack();
     expect(await raw.hExists(`${prefix}unacked`, d.tag)).toBe(0);
     expect(await raw.zScore(`${prefix}unacked_index`, d.tag)).toBeNull();
