@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildWorkers } from './lib/proc.js';
 import { adminClient } from './lib/redis.js';
-import { renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
+import { medianDrains, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
 import { PEER_LABELS, PEER_NAMES, type BenchContext, type Peer, type PeerName } from './lib/types.js';
 import { BeeQueuePeer } from './peers/bee-queue.js';
@@ -27,7 +27,7 @@ const SIZES = {
   quick: { oneByOne: 1_000, batched: 2_000, drain: 2_000, roundTrip: 200, concurrencies: [1, 10, 100] },
 };
 /** Whole-run budget: steps not started by then are skipped with a note. */
-const BUDGET_MS = 9 * 60_000;
+const BUDGET_MS = 12 * 60_000;
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     redis: { type: 'string', default: '127.0.0.1:6379' },
     db: { type: 'string', default: '0' },
     'step-timeout': { type: 'string', default: '120' },
+    rounds: { type: 'string' },
   },
 });
 
@@ -46,6 +47,9 @@ for (const name of only) {
 }
 const selected: PeerName[] = only.length > 0 ? PEER_NAMES.filter((p) => only.includes(p)) : [...PEER_NAMES];
 const sizes = values.quick ? SIZES.quick : SIZES.full;
+/** Interleaved drain rounds (the JS peers; Celery is drained once). */
+const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be an integer >= 1, got ${String(values.rounds)}`);
 const [host = '127.0.0.1', port = '6379'] = (values.redis as string).split(':');
 
 const ctx: BenchContext = {
@@ -106,23 +110,30 @@ async function step<T>(r: PeerResults, key: string, what: string, run: () => Pro
   }
 }
 
-async function measure(peer: Peer): Promise<PeerResults> {
-  const r: PeerResults = { batchedSamples: [], drains: [], notes: {} };
+/** Enqueue rates of one peer. */
+async function measureEnqueue(peer: Peer, r: PeerResults): Promise<void> {
   const label = PEER_LABELS[peer.name];
   r.version = await step(r, 'version', `${label}: version`, () => peer.version());
   r.oneByOne = await step(r, 'oneByOne', `${label}: enqueue ${sizes.oneByOne} one by one`, () => peer.enqueueOneByOne(sizes.oneByOne));
   r.batched = await step(r, 'batched', `${label}: enqueue ${sizes.batched} batched`, () => peer.enqueueBatched(sizes.batched));
   if (r.batched) r.batchedSamples.push(r.batched);
+}
+
+/** One drain of every configuration of one peer, added to its samples. */
+async function measureDrains(peer: Peer, r: PeerResults, round: number): Promise<void> {
+  const label = PEER_LABELS[peer.name];
   for (const config of peer.drainConfigs(sizes.concurrencies)) {
-    const d = await step(r, `drain ${config.label}`, `${label}: drain ${sizes.drain} at ${config.label}`, () => peer.drain(sizes.drain, config));
+    const d = await step(r, `drain ${config.label}`, `${label}: drain ${sizes.drain} at ${config.label} (round ${round})`, () => peer.drain(sizes.drain, config));
     if (d === undefined) continue;
-    r.drains.push(d);
+    r.drainSamples.push(d);
     if (d.enqueue.n === sizes.batched) r.batchedSamples.push(d.enqueue);
     ctx.log(`  ${d.skipped ?? `${Math.round(d.perSec)} tasks/s in ${d.seconds.toFixed(2)} s`}, peak RSS ${d.rss?.peakMb.toFixed(1)} MB; fill ${Math.round(d.enqueue.perSec)}/s`);
   }
-  r.roundTrip = await step(r, 'roundTrip', `${label}: ${sizes.roundTrip} sequential round trips`, () => peer.roundTrip(sizes.roundTrip));
+}
+
+async function measureRoundTrip(peer: Peer, r: PeerResults): Promise<void> {
+  r.roundTrip = await step(r, 'roundTrip', `${PEER_LABELS[peer.name]}: ${sizes.roundTrip} sequential round trips`, () => peer.roundTrip(sizes.roundTrip));
   if (r.roundTrip) ctx.log(`  p50 ${r.roundTrip.p50Ms.toFixed(3)} ms, p99 ${r.roundTrip.p99Ms.toFixed(3)} ms`);
-  return r;
 }
 
 /** Runs layout-floor.ts on the bench's Redis with the drain's n; its result line, or why none. */
@@ -146,6 +157,7 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     durationSec: 0,
     quick: values.quick as boolean,
+    rounds,
     machine: await machine(),
     sizes,
     peers: {},
@@ -158,15 +170,29 @@ async function main(): Promise<void> {
     ctx.log('interrupted: deleting this run\'s keys');
     void closeAll().finally(() => process.exit(130));
   });
-  for (const name of selected) {
+  const peers = selected.map((name) => {
     const peer = makePeer(name);
     open.push(peer);
-    try {
-      report.peers[name] = await measure(peer);
-    } finally {
-      await peer.close().catch((error: unknown) => ctx.log(`closing ${name} failed: ${String(error)}`));
-      open.splice(open.indexOf(peer), 1);
+    const results: PeerResults = { batchedSamples: [], drains: [], drainSamples: [], notes: {} };
+    report.peers[name] = results;
+    return { peer, results };
+  });
+  try {
+    for (const { peer, results } of peers) await measureEnqueue(peer, results);
+    // Drains in interleaved rounds, each starting with the next peer, so that a slow or fast
+    // spell of the machine falls on every peer alike; a row shows the median round. Celery's
+    // three configurations take about a minute a round, so it is drained in the first only.
+    for (let round = 1; round <= rounds; round++) {
+      for (let i = 0; i < peers.length; i++) {
+        const { peer, results } = peers[(round - 1 + i) % peers.length] as (typeof peers)[number];
+        if (peer.name === 'celery' && round > 1) continue;
+        await measureDrains(peer, results, round);
+      }
     }
+    for (const { results } of peers) results.drains = medianDrains(results.drainSamples);
+    for (const { peer, results } of peers) await measureRoundTrip(peer, results);
+  } finally {
+    await closeAll();
   }
   if (selected.includes('celeriac')) report.layoutFloor = await layoutFloor();
   report.durationSec = (nowMs() - started) / 1000;

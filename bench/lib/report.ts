@@ -12,7 +12,10 @@ export interface PeerResults {
   batched?: EnqueueResult;
   /** Every batched enqueue of the same n (standalone + drain fills). */
   batchedSamples: EnqueueResult[];
+  /** Per drain configuration, the median of its samples (see {@link medianDrains}). */
   drains: DrainResult[];
+  /** Every drain measured, all rounds. */
+  drainSamples: DrainResult[];
   roundTrip?: RoundTripResult;
   /** Step -> why it has no number. */
   notes: Record<string, string>;
@@ -26,6 +29,8 @@ export interface RunReport {
   machine: Record<string, string>;
   sizes: { oneByOne: number; batched: number; drain: number; roundTrip: number; concurrencies: number[] };
   peers: Partial<Record<PeerName, PeerResults>>;
+  /** Interleaved drain rounds of the JS peers (absent in runs before rounds existed: 1). */
+  rounds?: number;
   /** The line printed by layout-floor.ts in this run (Celeriac runs only), or why it is missing. */
   layoutFloor?: string;
 }
@@ -56,6 +61,28 @@ export function batchedRate(r: PeerResults): number | null {
   return rates.length > 0 ? median(rates) : null;
 }
 
+/**
+ * Per drain configuration (in first-seen order), its median sample by rate: the middle one
+ * of an odd count, the lower middle of an even one. A skipped sample counts as slowest.
+ */
+export function medianDrains(samples: readonly DrainResult[]): DrainResult[] {
+  const byLabel = new Map<string, DrainResult[]>();
+  for (const d of samples) {
+    const list = byLabel.get(d.config.label);
+    if (list === undefined) byLabel.set(d.config.label, [d]);
+    else list.push(d);
+  }
+  return [...byLabel.values()].map((list) => {
+    const sorted = [...list].sort((a, b) => (a.skipped ? 0 : a.perSec) - (b.skipped ? 0 : b.perSec));
+    return sorted[Math.floor((sorted.length - 1) / 2)] as DrainResult;
+  });
+}
+
+/** The rates of every drain sample at one concurrency, in the order measured. */
+function sampleRates(r: PeerResults, concurrency: number): number[] {
+  return r.drainSamples.filter((d) => d.config.concurrency === concurrency && d.skipped === undefined).map((d) => d.perSec);
+}
+
 /** Celery (and anyone) with several drain configs at one row: the best completed one. */
 function drainFor(r: PeerResults, name: PeerName, concurrency: number): DrainResult | undefined {
   const done = r.drains.filter((d) => d.skipped === undefined);
@@ -78,8 +105,10 @@ function rows(report: RunReport): Row[] {
     const v = batchedRate(r);
     return v === null ? missing(r.notes.batched) : { value: v, text: fmt(v) };
   });
+  const rounds = report.rounds ?? 1;
+  const median = rounds > 1 ? `median of ${rounds} rounds; ` : '';
   for (const c of s.concurrencies) {
-    each(`Drain ${fmt(s.drain)} tasks, c=${c}, tasks/s (Celery: its best config)`, 'higher', (r, p) => {
+    each(`Drain ${fmt(s.drain)} tasks, c=${c}, tasks/s (${median}Celery: its best config)`, 'higher', (r, p) => {
       const d = drainFor(r, p, c);
       if (d === undefined) return missing(r.notes[`drain c=${c}`] ?? r.notes.drain);
       if (d.skipped) return missing(d.skipped);
@@ -116,6 +145,18 @@ export function renderTable(report: RunReport): string {
     const cells = [row.metric, row.better === 'higher' ? '↑' : '↓', ...peers.map((p) => row.cells[p]?.text ?? '—')];
     if (peers.includes('celeriac')) for (const p of others) cells.push(ratio(row.cells.celeriac, row.cells[p]));
     lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Every round's drain rate per peer and concurrency, when there was more than one round. */
+export function renderRounds(report: RunReport): string {
+  if ((report.rounds ?? 1) <= 1) return '';
+  const peers = PEER_NAMES.filter((p) => p !== 'celery' && report.peers[p] !== undefined);
+  const lines = ['| Drain rounds, tasks/s | ' + peers.map((p) => PEER_LABELS[p]).join(' | ') + ' |', `| --- | ${peers.map(() => '---:').join(' | ')} |`];
+  for (const c of report.sizes.concurrencies) {
+    const cells = peers.map((p) => sampleRates(report.peers[p] as PeerResults, c).map((v) => fmt(v)).join(' / ') || '—');
+    lines.push(`| c=${c} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -173,6 +214,7 @@ export function renderMarkdown(report: RunReport): string {
     '',
     'Ratios are Celeriac/peer for every row: above 1x is better for ↑ rows, below 1x is better for ↓ rows.',
     '',
+    ...((report.rounds ?? 1) > 1 ? ['Each round, in the order measured (rounds interleave the peers, each round starting with the next one):', '', renderRounds(report), ''] : []),
     renderCeleryConfigs(report),
     '',
     ...(report.layoutFloor === undefined
