@@ -5,14 +5,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Settings, TaskOptions } from 'celeriac';
-import { closeEnvs, deferred, flush, makeEnv, waitForState } from './helpers.js';
+import { closeEnvs, deferred, flush, makeEnv, waitFor, waitForState } from './helpers.js';
 
 afterEach(closeEnvs);
 
-/** Runs one task that records `run:`/`end:` around its body and returns the shared timeline. */
+/**
+ * Runs one task that records `run:`/`end:` around its body; returns the shared timeline
+ * (settlements as they complete) and the settlements asked for when the body began.
+ */
 async function timelineOf(settings: Settings, options: TaskOptions & { bind?: false }, fail = false) {
   const env = makeEnv(settings);
+  let requestedAtRun: string[] = [];
   const task = env.app.task('t.step', options, async (id: string) => {
+    requestedAtRun = env.broker.requested.filter((e) => e.endsWith(id));
     env.timeline.push(`run:${id}`);
     await flush(1);
     env.timeline.push(`end:${id}`);
@@ -24,24 +29,48 @@ async function timelineOf(settings: Settings, options: TaskOptions & { bind?: fa
   await task.applyAsync([id], { taskId: id });
   await waitForState(env, id, fail ? 'FAILURE' : 'SUCCESS');
   await flush();
-  return { env, id, timeline: env.timeline.filter((e) => e.endsWith(id)) };
+  return { env, id, timeline: env.timeline.filter((e) => e.endsWith(id)), requestedAtRun };
 }
 
 describe('early ack (default)', () => {
-  it('acks the message before the task function runs', async () => {
-    const { timeline } = await timelineOf({}, {});
-    expect(timeline).toEqual(['deliver:task-1', 'ack:task-1', 'run:task-1', 'end:task-1']);
+  it('sends the ack as the task starts, before its body runs (as Celery does)', async () => {
+    const { env, id, requestedAtRun } = await timelineOf({}, {});
+    expect(requestedAtRun).toEqual(['ack:task-1']);
+    expect(env.broker.settlements(id)).toEqual(['ack']);
   });
 
   it('a failing task was already acked: nothing more is settled', async () => {
-    const { env, id, timeline } = await timelineOf({ taskAcksOnFailureOrTimeout: false }, {}, true);
-    expect(timeline).toEqual(['deliver:task-1', 'ack:task-1', 'run:task-1', 'end:task-1']);
+    const { env, id, requestedAtRun } = await timelineOf({ taskAcksOnFailureOrTimeout: false }, {}, true);
+    expect(requestedAtRun).toEqual(['ack:task-1']);
     expect(env.broker.settlements(id)).toEqual(['ack']);
   });
 
   it('per-task acksLate: false wins over taskAcksLate: true', async () => {
-    const { timeline } = await timelineOf({ taskAcksLate: true }, { acksLate: false });
-    expect(timeline).toEqual(['deliver:task-1', 'ack:task-1', 'run:task-1', 'end:task-1']);
+    const { env, id, requestedAtRun } = await timelineOf({ taskAcksLate: true }, { acksLate: false });
+    expect(requestedAtRun).toEqual(['ack:task-1']);
+    expect(env.broker.settlements(id)).toEqual(['ack']);
+  });
+
+  it('the body does not wait for the ack reply; the delivery is handled once it is in; a failed ack is logged', async () => {
+    const env = makeEnv();
+    const reply = deferred();
+    env.broker.beforeSettle = (kind) => (kind === 'ack' ? reply.promise : Promise.resolve());
+    const ran = deferred();
+    const t = env.app.task('t.quick', () => {
+      ran.resolve();
+      return 'done';
+    });
+    const worker = await env.startWorker();
+    const r = await t.delay();
+    await ran.promise; // ran while its ack is unanswered
+    expect(await r.get({ timeout: 2000 })).toBe('done');
+    await flush();
+    expect(worker.active).toBe(1); // its handling waits for the ack's reply
+    reply.reject(new Error('connection lost'));
+    await waitFor(() => worker.active === 0, 'the delivery handled');
+    const line = env.lines.find((l) => String(l.msg).startsWith('early ack failed'));
+    expect(line).toMatchObject({ taskId: r.id, taskName: 't.quick' });
+    expect(env.broker.settlements(r.id)).toEqual([]);
   });
 });
 

@@ -94,6 +94,7 @@ describe('link (success callbacks)', () => {
     await waitFor(() => seen.length === 1, 'grandchild run');
     const grandchild = seen[0]!.request;
     expect(seen[0]?.args).toEqual([13, 'inner']);
+    await waitForState(env, r.id, 'SUCCESS'); // the grandchild may run before r's result is stored
     expect(grandchild.rootId).toBe(r.id);
     expect(grandchild.parentId).not.toBe(r.id);
     const childId = (await env.backend.get(r.id))?.children[0]?.[0][0];

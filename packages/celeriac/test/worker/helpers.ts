@@ -68,7 +68,11 @@ function taskIdOf(raw: string): string | null {
 export class RecordingBroker implements Broker {
   readonly kind = 'memory';
   readonly events: BrokerEvent[] = [];
+  /** Settlements as asked for (`kind:taskId`), before they complete. */
+  readonly requested: string[] = [];
   onDelivered: ((delivery: Delivery) => void) | null = null;
+  /** When set, a settlement waits for it (and fails with it) before reaching the memory broker. */
+  beforeSettle: ((kind: BrokerEvent['kind'], delivery: Delivery) => Promise<void>) | null = null;
 
   constructor(
     readonly inner: MemoryBroker,
@@ -160,11 +164,14 @@ export class RecordingBroker implements Broker {
   }
 
   private wrap(d: Delivery): Delivery {
-    const after = <T>(p: Promise<T>, event: Pick<BrokerEvent, 'kind' | 'requeue' | 'deliverAt' | 'reason'>) =>
-      p.then((v) => {
+    const after = <T>(settle: () => Promise<T>, event: Pick<BrokerEvent, 'kind' | 'requeue' | 'deliverAt' | 'reason'>) => {
+      this.requested.push(`${event.kind}:${taskIdOf(d.raw) ?? '?'}`);
+      const gate = this.beforeSettle?.(event.kind, d);
+      return (gate === undefined ? settle() : gate.then(settle)).then((v) => {
         this.record(event, d);
         return v;
       });
+    };
     return {
       get raw() {
         return d.raw;
@@ -178,11 +185,11 @@ export class RecordingBroker implements Broker {
       get redelivered() {
         return d.redelivered;
       },
-      ack: () => after(d.ack(), { kind: 'ack' }),
-      reject: (options) => after(d.reject(options), { kind: 'reject', requeue: options.requeue }),
-      restore: () => after(d.restore(), { kind: 'restore' }),
-      defer: (deliverAt) => after(d.defer(deliverAt), { kind: 'defer', deliverAt }),
-      setAside: (reason) => after(d.setAside(reason), { kind: 'setAside', reason }),
+      ack: () => after(() => d.ack(), { kind: 'ack' }),
+      reject: (options) => after(() => d.reject(options), { kind: 'reject', requeue: options.requeue }),
+      restore: () => after(() => d.restore(), { kind: 'restore' }),
+      defer: (deliverAt) => after(() => d.defer(deliverAt), { kind: 'defer', deliverAt }),
+      setAside: (reason) => after(() => d.setAside(reason), { kind: 'setAside', reason }),
     };
   }
 }

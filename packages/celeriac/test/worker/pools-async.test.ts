@@ -54,7 +54,7 @@ describe('async pool', () => {
 });
 
 describe('finishing', () => {
-  it('a slot goes to the next task once a body ends; results being stored are bounded by the pool size', async () => {
+  it('a slot goes to the next task once a body ends; results being stored are bounded by four per slot', async () => {
     const env = makeEnv();
     const started: string[] = [];
     const t = env.app.task('t.mark', (name: string) => {
@@ -70,16 +70,18 @@ describe('finishing', () => {
       return store(meta, options);
     };
     await env.startWorker({ concurrency: 1 });
-    const results = [await t.delay('a'), await t.delay('b'), await t.delay('c')];
-    // a's result is being stored: b runs meanwhile...
-    await waitFor(() => started.length === 2, 'b to start while a is stored');
-    // ...but with a's store still pending b cannot start finishing, so it keeps the one slot.
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const results = [];
+    for (const name of names) results.push(await t.delay(name));
+    // a..d are being stored, one slot, four finishing permits: e runs meanwhile...
+    await waitFor(() => started.length === 5, 'e to start while a..d are stored');
+    // ...but finds no permit, so it keeps the one slot and f cannot start.
     await flush(20);
-    expect(started).toEqual(['a', 'b']);
-    expect(held).toHaveLength(1);
+    expect(started).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(held).toHaveLength(4);
     slow = false;
     for (const release of held.splice(0)) release();
-    expect(await Promise.all(results.map((r) => r.get({ timeout: 2000 })))).toEqual(['a', 'b', 'c']);
+    expect(await Promise.all(results.map((r) => r.get({ timeout: 2000 })))).toEqual(names);
   });
 });
 

@@ -5,11 +5,40 @@
  * the task and frees its slot; the body itself cannot be stopped, only told through
  * `ctx.signal`, and whatever it does later is discarded.
  */
-import { traceTask } from '../../core/trace.js';
+import type { Logger } from 'pino';
+import { traceTask, type TraceEnvironment } from '../../core/trace.js';
+import type { DeliveryInfo } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { AsyncPool, type Release } from '../async-pool.js';
 import { supervise, type TimeoutCounters } from './supervise.js';
 import type { PoolRun, PoolStats, RunResult, TaskPool } from './types.js';
+
+/**
+ * The trace environment of a body on the event loop. A class, so that `signal` is made only
+ * when the task asks for it: an object literal with a getter is built the slow way, and this
+ * is built for every task.
+ */
+class EventLoopRun implements TraceEnvironment {
+  readonly hostname: string;
+  readonly deliveryInfo: DeliveryInfo;
+  readonly isEager = false;
+  readonly timeLimit: readonly [number | null, number | null];
+  readonly log: Logger;
+
+  constructor(
+    private readonly run: PoolRun,
+    readonly updateState: TraceEnvironment['updateState'],
+  ) {
+    this.hostname = run.hostname;
+    this.deliveryInfo = run.deliveryInfo;
+    this.timeLimit = [run.limits.hard, run.limits.soft];
+    this.log = run.log;
+  }
+
+  get signal(): AbortSignal {
+    return this.run.job.abort.signal;
+  }
+}
 
 /** Runs task bodies on the event loop. */
 export class AsyncTaskPool implements TaskPool {
@@ -48,21 +77,10 @@ export class AsyncTaskPool implements TaskPool {
   }
 
   run(run: PoolRun): RunResult | Promise<RunResult> {
-    const { job, limits } = run;
     return supervise(
       run,
       (updateState) => ({
-        outcome: traceTask(job.task, job.message, {
-          hostname: run.hostname,
-          deliveryInfo: run.deliveryInfo,
-          isEager: false,
-          timeLimit: [limits.hard, limits.soft],
-          get signal() {
-            return job.abort.signal;
-          },
-          log: run.log,
-          updateState,
-        }),
+        outcome: traceTask(run.job.task, run.job.message, new EventLoopRun(run, updateState)),
         // The signal is the only way to reach a body on the event loop; supervise aborts it.
         softLimit: () => undefined,
         stop: () => undefined,
