@@ -272,25 +272,18 @@ export class Executor {
         release();
         return;
       }
+      job.state = 'active';
+      job.startedAt = this.host.app.clock.now();
+      const acked = this.policy(task, false).acksLate ? null : this.ackEarly(job);
       try {
-        await this.execute(job, release);
+        await this.runAndFinish(job, release);
       } finally {
         release();
+        // The delivery is handled once its early ack is answered (see ackEarly).
+        if (acked !== null) await acked;
       }
     } finally {
       this.jobs.delete(delivery.tag);
-    }
-  }
-
-  /** Starts the job: sends its early ack (unless it acks late), runs it, then waits for the ack's reply. */
-  private async execute(job: Job, slot: Release): Promise<void> {
-    job.state = 'active';
-    job.startedAt = this.host.app.clock.now();
-    const acked = this.policy(job.task, false).acksLate ? null : this.ackEarly(job);
-    try {
-      await this.runAndFinish(job, slot);
-    } finally {
-      if (acked !== null) await acked;
     }
   }
 
