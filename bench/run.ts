@@ -6,7 +6,7 @@
  * --cpu-prof <dir> (Celeriac's worker children write V8 CPU profiles there),
  * --redis <host:port> (default 127.0.0.1:6379), --db <n> (default 0).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
@@ -75,6 +75,16 @@ function makePeer(name: PeerName): Peer {
   }
 }
 
+/** The commit the measured Celeriac was built from, `+changes` when the tree differs from it. */
+function sourceCommit(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' }).trim();
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') === '' ? '' : '+changes'}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 async function machine(): Promise<Record<string, string>> {
   const redis = adminClient(ctx);
   try {
@@ -87,6 +97,7 @@ async function machine(): Promise<Record<string, string>> {
       node: process.version,
       redis: /redis_version:(\S+)/.exec(info)?.[1] ?? '?',
       redisAddress: `${ctx.redisHost}:${ctx.redisPort}/${ctx.redisDb}`,
+      commit: sourceCommit(),
     };
   } finally {
     redis.disconnect();

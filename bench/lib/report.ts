@@ -208,7 +208,7 @@ export function renderMarkdown(report: RunReport): string {
     `# Celeriac bench — ${report.startedAt}${report.quick ? ' (quick)' : ''}`,
     '',
     `Machine: ${m.host}, ${m.cpu}, ${m.cores} cores, ${m.memory}; Node ${m.node}; Redis ${m.redis} on ${m.redisAddress}. Run took ${fmt(report.durationSec)} s.`,
-    `Versions: ${versions}.`,
+    `Versions: ${versions}.${m.commit === undefined ? '' : ` Celeriac built from commit ${m.commit}.`}`,
     '',
     renderTable(report),
     '',
