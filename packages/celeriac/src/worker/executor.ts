@@ -93,8 +93,8 @@ export class Executor {
   readonly jobs = new Map<string, Job>();
 
   /**
-   * Permits for tasks whose body is done and whose result is being stored (and whose early
-   * ack is answered), {@link FINISHING_PER_SLOT} per pool slot. A task gives its pool slot to
+   * Permits for tasks whose body is done and whose result is being stored,
+   * {@link FINISHING_PER_SLOT} per pool slot. A task gives its pool slot to
    * the next one as soon as its body ends, so the next body need not wait a round trip for
    * this result to be stored. Holding a permit, not a slot, while storing keeps a slow
    * backend holding the pool back: a task that finds no permit keeps its slot.
