@@ -15,6 +15,7 @@
  * `timeoutMs` and `timeoutMs` plus one sample period after the last reply).
  */
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { LinkedSet } from '../core/linked-set.js';
 
 interface Outstanding {
   reject(error: Error): void;
@@ -50,7 +51,8 @@ export class ReplyWatchdog {
   /** Silent samples (commands outstanding, no reply since the previous one) that make a stall. */
   readonly #limit: number;
   readonly #offline: { readonly limit: number; readonly timeoutMs: number; active(): boolean } | undefined;
-  readonly #outstanding = new Set<Outstanding>();
+  /** A linked set, not a Set: each entry holds its command's promise (see core/linked-set.ts). */
+  readonly #outstanding = new LinkedSet<Outstanding>();
   #replied = false;
   #silent = 0;
   #timer: TimerHandle | undefined;
@@ -75,8 +77,7 @@ export class ReplyWatchdog {
   /** Resolves or rejects as `command` does, or rejects when the connection stalls first. */
   watch<T>(command: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Outstanding = { reject };
-      this.#outstanding.add(entry);
+      const entry = this.#outstanding.add({ reject });
       if (this.#timer === undefined && !this.#stopped) this.#arm();
       command.then(
         (value) => {
@@ -123,7 +124,7 @@ export class ReplyWatchdog {
   #stall(message: string, report: boolean): void {
     this.#silent = 0;
     const error = new Error(message);
-    const failed = [...this.#outstanding];
+    const failed = this.#outstanding.values();
     this.#outstanding.clear();
     for (const entry of failed) entry.reject(error);
     if (report) this.#onStall();

@@ -27,6 +27,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
+import { LinkedSet } from '../core/linked-set.js';
 import { AsyncPool, type Release } from './async-pool.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { RunResult, TaskPool } from './pools/types.js';
@@ -89,8 +90,8 @@ export interface ExecutorHost {
 
 /** Runs deliveries. One per worker. */
 export class Executor {
-  /** Jobs by delivery tag. */
-  readonly jobs = new Map<string, Job>();
+  /** Jobs being handled, in arrival order (a linked set: see core/linked-set.ts). */
+  readonly jobs = new LinkedSet<Job>();
 
   /**
    * Permits for tasks whose body is done and whose result is being stored,
@@ -247,7 +248,7 @@ export class Executor {
 
   private async run(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
     const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new LazyAbortController() };
-    this.jobs.set(delivery.tag, job);
+    const held = this.jobs.add(job);
     let release: Release;
     try {
       try {
@@ -283,7 +284,7 @@ export class Executor {
         if (acked !== null) await acked;
       }
     } finally {
-      this.jobs.delete(delivery.tag);
+      this.jobs.delete(held);
     }
   }
 

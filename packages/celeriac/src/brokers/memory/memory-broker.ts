@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { LinkedSet } from '../../core/linked-set.js';
 import type {
   Broker,
   BrokerCapabilities,
@@ -66,7 +67,8 @@ export class MemoryBroker implements Broker {
   readonly #delayed = new DelayedList();
   readonly #setAside: SetAsideRecord[] = [];
   readonly #consumers: MemoryConsumer[] = [];
-  readonly #unsettled = new Set<MemoryDelivery>();
+  /** Delivered, not settled yet (a linked set: see core/linked-set.ts). */
+  readonly #unsettled = new LinkedSet<MemoryDelivery>();
   #deliverySeq = 0;
   #firstConsumer = 0;
   #pumpScheduled = false;
@@ -108,7 +110,7 @@ export class MemoryBroker implements Broker {
     for (const consumer of this.#consumers) consumer.markClosed();
     this.#consumers.length = 0;
     // Latest first, each to the front: the earliest delivered ends up first in line again.
-    const pending = [...this.#unsettled].sort((a, b) => b.seq - a.seq);
+    const pending = this.#unsettled.values().sort((a, b) => b.seq - a.seq);
     for (const delivery of pending) {
       delivery.settled = true;
       this.#ready.pushFront(delivery.queue, delivery.bucket, delivery.message);
@@ -242,7 +244,7 @@ export class MemoryBroker implements Broker {
       throw new CeleriacError(ErrorCodes.STATE, `${settlement.kind}: delivery ${delivery.tag} is already settled`);
     }
     delivery.settled = true;
-    this.#unsettled.delete(delivery);
+    if (delivery.unsettled !== undefined) this.#unsettled.delete(delivery.unsettled);
     delivery.consumer.unsettled--;
     const { queue, bucket, message } = delivery;
     switch (settlement.kind) {
@@ -334,7 +336,7 @@ export class MemoryBroker implements Broker {
         consumer.servedFrom(queue);
         consumer.unsettled++;
         const delivery = new MemoryDelivery(this.#host, consumer, queue, bucket, message, this.#deliverySeq++);
-        this.#unsettled.add(delivery);
+        delivery.unsettled = this.#unsettled.add(delivery);
         return delivery;
       }
     }

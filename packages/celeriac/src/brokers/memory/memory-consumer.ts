@@ -5,6 +5,7 @@
  * broker through the narrow {@link ConsumerHost} interface, where the queues live.
  */
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
+import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { StoredMessage } from './queue-store.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
@@ -31,6 +32,8 @@ export interface ConsumerHost {
 export class MemoryDelivery implements Delivery {
   /** Set by the broker when settled (or restored on broker close). */
   settled = false;
+  /** Its place among the broker's unsettled deliveries while it is there. */
+  unsettled: Link<MemoryDelivery> | undefined = undefined;
 
   constructor(
     private readonly host: ConsumerHost,

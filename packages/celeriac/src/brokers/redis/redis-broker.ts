@@ -39,6 +39,7 @@
  * message). Waiting uses polling plus a pub/sub wake-up instead of BRPOP (redis-consumer.ts).
  */
 import { randomUUID } from 'node:crypto';
+import { LinkedSet } from '../../core/linked-set.js';
 import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, PublishRequest, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
@@ -80,8 +81,8 @@ export class RedisBroker implements Broker {
   #delayed: DelayedSet | undefined;
   #closed: Promise<void> | undefined;
   readonly #consumers: RedisConsumer[] = [];
-  /** Held deliveries by lease token. */
-  readonly #unsettled = new Map<string, RedisDelivery>();
+  /** Held deliveries, in fetch order (a linked set: see core/linked-set.ts). */
+  readonly #unsettled = new LinkedSet<RedisDelivery>();
   readonly #givingBack = new Set<Promise<void>>();
   readonly #maintenance: Maintenance;
   readonly #wake: WakeSubscriber;
@@ -116,7 +117,7 @@ export class RedisBroker implements Broker {
     this.#maintenance = new Maintenance({
       options: this.options,
       transitions: () => this.#transitions(),
-      held: () => [...this.#unsettled.values()].filter((d) => d.state === 'held'),
+      held: () => this.#unsettled.values().filter((d) => d.state === 'held'),
       lost: (tags) => this.#markLost(tags),
       ready: () => this.#consumers.forEach((c) => c.wake()),
       report: (error) => this.#report(error),
@@ -171,7 +172,7 @@ export class RedisBroker implements Broker {
       this.#maintenance.stop();
       await Promise.all([...this.#consumers].map((c) => c.close()));
       await Promise.all([...this.#givingBack]);
-      const pending = [...this.#unsettled.values()].sort((a, b) => b.seq - a.seq);
+      const pending = this.#unsettled.values().sort((a, b) => b.seq - a.seq);
       this.#unsettled.clear();
       if (pending.length > 0) await this.#restoreAll(pending);
       if (this.#promoter) await this.#delayedSet().withdraw(this.id, this.options);
@@ -338,7 +339,7 @@ export class RedisBroker implements Broker {
     return got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
       const d = new RedisDelivery(this.#host, consumer, queue, keys[m.offset] as string, m.raw, m.tag, m.token, this.#seq++);
-      this.#unsettled.set(m.token, d);
+      d.unsettled = this.#unsettled.add(d);
       consumer.unsettled++;
       return d;
     });
@@ -366,7 +367,7 @@ export class RedisBroker implements Broker {
   }
 
   #release(d: RedisDelivery): void {
-    if (this.#unsettled.delete(d.token)) d.consumer.unsettled--;
+    if (d.unsettled !== undefined && this.#unsettled.delete(d.unsettled)) d.consumer.unsettled--;
     d.consumer.roomFreed();
   }
 
@@ -395,7 +396,7 @@ export class RedisBroker implements Broker {
 
   #markLost(tags: readonly string[]): void {
     const lost = new Set(tags);
-    for (const d of this.#unsettled.values()) if (lost.has(d.tag) && d.state === 'held') d.state = 'lost';
+    for (const d of this.#unsettled) if (lost.has(d.tag) && d.state === 'held') d.state = 'lost';
   }
 
   #wakeQueue(queue: string): void {

@@ -22,6 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
+import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { reconnectDelay } from '../../redis/connection.js';
 import { isRedelivered } from '../../protocol/envelope.js';
@@ -61,6 +62,8 @@ export type RedisDeliveryState = 'held' | 'lost' | 'settled';
 /** One message handed to a consumer; settled exactly once. */
 export class RedisDelivery implements Delivery {
   state: RedisDeliveryState = 'held';
+  /** Its place among the broker's unsettled deliveries while it is there. */
+  unsettled: Link<RedisDelivery> | undefined = undefined;
   #redelivered: boolean | undefined;
 
   constructor(
