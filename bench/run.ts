@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { buildWorkers } from './lib/proc.js';
 import { adminClient } from './lib/redis.js';
 import { medianDrains, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
-import { nowMs } from './lib/stats.js';
+import { collectGarbage, nowMs } from './lib/stats.js';
 import { PEER_LABELS, PEER_NAMES, type BenchContext, type Peer, type PeerName } from './lib/types.js';
 import { BeeQueuePeer } from './peers/bee-queue.js';
 import { BullmqPeer } from './peers/bullmq.js';
@@ -98,6 +98,7 @@ async function machine(): Promise<Record<string, string>> {
       redis: /redis_version:(\S+)/.exec(info)?.[1] ?? '?',
       redisAddress: `${ctx.redisHost}:${ctx.redisPort}/${ctx.redisDb}`,
       commit: sourceCommit(),
+      gcBeforeSteps: collectGarbage() ? 'yes' : 'no (node ran without --expose-gc)',
     };
   } finally {
     redis.disconnect();
@@ -111,6 +112,7 @@ async function step<T>(r: PeerResults, key: string, what: string, run: () => Pro
     return undefined;
   }
   ctx.log(what);
+  collectGarbage();
   try {
     return await run();
   } catch (error) {

@@ -5,7 +5,7 @@
  */
 import type { WorkerHandle } from './proc.js';
 import { waitUntilDone } from './proc.js';
-import { mean, nowMs, percentile, withTimeout } from './stats.js';
+import { collectGarbage, mean, nowMs, percentile, withTimeout } from './stats.js';
 import type { BenchContext, DrainResult, EnqueueResult, RoundTripResult, WorkerConfig } from './types.js';
 
 /** Times `send(i)` run n times one after the other. */
@@ -50,6 +50,8 @@ export async function runDrain(ctx: BenchContext, n: number, config: WorkerConfi
   let worker: WorkerHandle | undefined;
   try {
     const enqueue = await parts.enqueue(n);
+    // The fill's garbage is not the drain's to collect.
+    collectGarbage();
     worker = await parts.startWorker(config);
     const t0 = await worker.go();
     const cpu0 = worker.cpu();
@@ -86,6 +88,7 @@ export async function runRoundTrip(ctx: BenchContext, n: number, parts: RoundTri
     worker = await parts.startWorker();
     await worker.go();
     for (let i = 0; i < WARMUP_CALLS; i++) await withTimeout(parts.call(), 10_000, 'a warm-up round trip');
+    collectGarbage();
     const samples: number[] = [];
     const deadline = nowMs() + ctx.stepTimeoutMs;
     for (let i = 0; i < n; i++) {

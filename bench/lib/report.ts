@@ -209,6 +209,7 @@ export function renderMarkdown(report: RunReport): string {
     '',
     `Machine: ${m.host}, ${m.cpu}, ${m.cores} cores, ${m.memory}; Node ${m.node}; Redis ${m.redis} on ${m.redisAddress}. Run took ${fmt(report.durationSec)} s.`,
     `Versions: ${versions}.${m.commit === undefined ? '' : ` Celeriac built from commit ${m.commit}.`}`,
+    ...(m.gcBeforeSteps === undefined ? [] : [`Full GC of the bench process before each measured step: ${m.gcBeforeSteps}.`]),
     '',
     renderTable(report),
     '',

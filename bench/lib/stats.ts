@@ -21,6 +21,17 @@ export function nowMs(): number {
   return performance.now();
 }
 
+/**
+ * A full GC of the bench process, when node runs with --expose-gc (`npm run bench` does): called
+ * before each measured step, so that garbage left by the step before (another peer's, often) is
+ * not collected on this step's clock. Returns whether it ran.
+ */
+export function collectGarbage(): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  return gc !== undefined;
+}
+
 /** Resolves after ms. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
