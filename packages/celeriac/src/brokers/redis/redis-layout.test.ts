@@ -146,6 +146,28 @@ describe.skipIf(!available)('RedisBroker: kombu layout', () => {
     expect(marks).toEqual([false, false, false, false, true, false]);
   });
 
+  it('reads a uuid-length tag from its fixed place, and an escaped one of that length by decoding', async () => {
+    const queue = `tags36-${randomUUID()}`;
+    const tid = randomUUID();
+    const uuid = randomUUID();
+    // JSON texts of exactly 36 characters, a uuid's length, whose values hold a quote and a
+    // backslash: taken from the fixed place, they would be read escaped.
+    const quoted = `${'q'.repeat(33)}\\"y`;
+    const slashed = `${'s'.repeat(33)}\\\\z`;
+    expect([uuid.length, quoted.length, slashed.length]).toEqual([36, 36, 36]);
+    for (const tag of [uuid, quoted, slashed]) await raw.lPush(`${prefix}${queue}`, pythonEnvelope(queue, tid, tag));
+    const tags: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { d, close } = await firstDelivery(broker, queue);
+      await close();
+      tags.push(d.tag);
+      expect(await raw.hExists(`${prefix}unacked`, d.tag)).toBe(1);
+      await d.ack();
+      expect(await raw.hExists(`${prefix}unacked`, d.tag)).toBe(0);
+    }
+    expect(tags).toEqual([uuid, `${'q'.repeat(33)}"y`, `${'s'.repeat(33)}\\z`]);
+  });
+
   it('delivers a malformed envelope under a generated tag and can set it aside', async () => {
     await raw.lPush(`${prefix}badq`, 'not json');
     const { d, close } = await firstDelivery(broker, 'badq');
