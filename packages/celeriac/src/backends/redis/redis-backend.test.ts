@@ -84,6 +84,30 @@ describe.runIf(run)('RedisBackend on Redis', () => {
       expect(await raw.ttl(key(forever))).toBe(-1);
     });
 
+    it('replaces a stored meta that is not SUCCESS, its TTL set anew, and publishes each', async () => {
+      const backend = open();
+      const id = randomUUID();
+      const sub = raw.duplicate();
+      await sub.connect();
+      const published: string[] = [];
+      await sub.subscribe(key(id), (message) => published.push(message));
+      await backend.store(meta(id, 'STARTED'), { expiresSec: null });
+      expect(await raw.ttl(key(id))).toBe(-1);
+      await backend.store(meta(id, 'RETRY'), { expiresSec: 60 });
+      expect(await raw.ttl(key(id))).toBe(60);
+      await backend.store(meta(id, 'SUCCESS', 7), { expiresSec: null });
+      expect(await raw.ttl(key(id))).toBe(-1);
+      expect((await backend.get(id))?.result).toBe(7);
+      // Two metas of one task in one event-loop turn go out in one script call, in order.
+      const other = randomUUID();
+      await Promise.all([backend.store(meta(other, 'STARTED'), { expiresSec: 60 }), backend.store(meta(other, 'FAILURE'), { expiresSec: 30 })]);
+      expect((await backend.get(other))?.status).toBe('FAILURE');
+      expect(await raw.ttl(key(other))).toBe(30);
+      await expect.poll(() => published.length).toBe(3);
+      expect(published.map((text) => (JSON.parse(text) as { status: string }).status)).toEqual(['STARTED', 'RETRY', 'SUCCESS']);
+      sub.destroy();
+    });
+
     it('saves groups as GroupResult.save() does, with the TTL', async () => {
       const backend = open();
       const gid = randomUUID();

@@ -17,18 +17,32 @@ local function succeeded(current)
   return string.find(current, '"status"%s*:%s*"SUCCESS"') ~= nil
 end
 
+-- SET, with the TTL when there is one; `NX` only writes a key that does not exist yet.
+local function set(key, text, ttl, nx)
+  if ttl == '' then
+    if nx then return redis.call('SET', key, text, 'NX') end
+    return redis.call('SET', key, text)
+  end
+  if nx then return redis.call('SET', key, text, 'PX', ttl, 'NX') end
+  return redis.call('SET', key, text, 'PX', ttl)
+end
+
 local out = {}
 for i = 1, #KEYS do
   local key, text, ttl = KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]
-  local current = redis.call('GET', key)
-  if current and succeeded(current) then
-    out[i] = 0
-  else
-    if ttl == '' then
-      redis.call('SET', key, text)
+  -- Most results are the task's first meta: SET NX stores it without a GET. A key that
+  -- exists is read and overwritten unless it holds SUCCESS, as GET-then-SET would.
+  local stored = set(key, text, ttl, true)
+  if not stored then
+    local current = redis.call('GET', key)
+    if current and succeeded(current) then
+      out[i] = 0
     else
-      redis.call('SET', key, text, 'PX', ttl)
+      set(key, text, ttl, false)
+      stored = true
     end
+  end
+  if stored then
     redis.call('PUBLISH', key, text)
     out[i] = 1
   end
