@@ -49,11 +49,13 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(await raw.zScore(keys.unackedIndex, 'high-9')).toBe(Math.floor(now / 1000));
     expect(await raw.lLen(b3)).toBe(100);
 
-    // A wrong token settles nothing; a tag given twice in one call is settled once.
+    // A wrong token settles nothing, nor does the right one cut short or lengthened; a tag
+    // given twice in one call is settled once.
     const first = got[0] as (typeof got)[0];
-    const acks = await Promise.all([t.ack({ tag: first.tag, token: 'not-the-token' }), t.ack(first), t.ack(first), ...got.slice(1).map((m) => t.ack(m))]);
-    expect(acks.slice(0, 3)).toEqual([false, true, false]);
-    expect(acks.slice(3).every((ok) => ok)).toBe(true);
+    const wrong = ['not-the-token', first.token.slice(0, -1), `${first.token}0`, ''].map((token) => t.ack({ tag: first.tag, token }));
+    const acks = await Promise.all([...wrong, t.ack(first), t.ack(first), ...got.slice(1).map((m) => t.ack(m))]);
+    expect(acks.slice(0, 6)).toEqual([false, false, false, false, true, false]);
+    expect(acks.slice(6).every((ok) => ok)).toBe(true);
     for (const key of [keys.unacked, keys.leaseData]) expect(await raw.hLen(key)).toBe(0);
     for (const key of [keys.unackedIndex, keys.leases]) expect(await raw.zCard(key)).toBe(0);
   });

@@ -32,10 +32,13 @@ each_chunk(tags, function(...)
   for _, d in ipairs(redis.call('HMGET', KEYS[4], ...)) do data[#data + 1] = d end
 end)
 
+-- The lease data is "<token> <bucket>": held when it starts with the token and a space
+-- (compared in place: no substring is made for it).
+local byte, find = string.byte, string.find
 local out, settled, seen = {}, {}, {}
 for i = 1, n do
   local tag, token, d = tags[i], ARGV[2 * i], data[i]
-  if d and not seen[tag] and d:sub(1, #token + 1) == token .. ' ' then
+  if d and not seen[tag] and byte(d, #token + 1) == 32 and find(d, token, 1, true) == 1 then
     seen[tag] = true
     settled[#settled + 1] = tag
     out[i] = 1
