@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { decodeBase64Utf8, decodeEnvelope, encodeEnvelope, markRedelivered } from './envelope.js';
+import { decodeBase64Utf8, decodeEnvelope, encodeEnvelope, isRedelivered, markRedelivered } from './envelope.js';
 import { ProtocolError, type ProtocolErrorReason } from './errors.js';
 import { pyJsonStringify } from './py-json.js';
 import type { Json, Message, MessageProperties } from './types.js';
@@ -228,5 +228,29 @@ describe('decodeBase64Utf8', () => {
 
   it('keeps a real U+FFFD in the text', () => {
     expect(decodeBase64Utf8(Buffer.from('a\uFFFDb').toString('base64'))).toBe('a\uFFFDb');
+  });
+});
+
+describe('isRedelivered', () => {
+  const plain = golden.GOLDEN_ENVELOPE;
+
+  it('reads the marks kombu writes, in headers or in delivery_info', () => {
+    expect(isRedelivered(plain)).toBe(false);
+    expect(isRedelivered(markRedelivered(plain))).toBe(true);
+    const parsed = JSON.parse(plain) as { headers: Record<string, Json>; properties: { delivery_info: Record<string, Json> } };
+    parsed.properties.delivery_info['redelivered'] = true;
+    expect(isRedelivered(JSON.stringify(parsed))).toBe(true);
+    parsed.properties.delivery_info['redelivered'] = false;
+    parsed.headers['redelivered'] = false;
+    expect(isRedelivered(JSON.stringify(parsed))).toBe(false);
+  });
+
+  it('is not fooled by the word elsewhere, nor by text that is not JSON', () => {
+    const parsed = JSON.parse(plain) as { headers: Record<string, Json> };
+    parsed.headers['argsrepr'] = "('redelivered',)";
+    parsed.headers['x'] = { redelivered: true };
+    expect(isRedelivered(JSON.stringify(parsed))).toBe(false);
+    expect(isRedelivered('{"headers": {"redelivered": true}')).toBe(false);
+    expect(isRedelivered('redelivered')).toBe(false);
   });
 });

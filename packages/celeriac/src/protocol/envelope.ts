@@ -250,7 +250,9 @@ export function markRedelivered(raw: string): string {
  * envelopes never mention the word, so they are not parsed; a malformed one is not marked.
  */
 export function isRedelivered(raw: string): boolean {
-  if (!raw.includes('"redelivered"')) return false;
+  // Without its quotes: a needle that starts with '"' makes the search stop at every quote of
+  // the text (about 0.34 us for a no-op task's envelope, against 0.19 us).
+  if (!raw.includes('redelivered')) return false;
   try {
     const parsed = parseJson(raw);
     if (!isJsonObject(parsed)) return false;
