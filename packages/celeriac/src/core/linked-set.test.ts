@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { LinkedSet, type Link } from './linked-set.js';
 
@@ -62,6 +64,26 @@ describe('LinkedSet', () => {
     }
     expect(seen).toEqual([1, 2, 3, 4]);
     expect(set.values()).toEqual([1, 2, 4, 5]);
+  });
+
+  it('leaves nothing reachable through a removed link: a link held after its removal keeps no other member alive', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let set: LinkedSet<object> | undefined = new LinkedSet<object>();
+    let before: object | undefined = { name: 'before' };
+    let after: object | undefined = { name: 'after' };
+    set.add(before);
+    // Held by its owner after it left the set, as a finished delivery keeps its link.
+    const removed = set.add({ name: 'removed' });
+    set.add(after);
+    const gone = [new WeakRef(before), new WeakRef(after)];
+    set.delete(removed);
+    set = before = after = undefined;
+    // WeakRef targets are kept until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(gone.map((ref) => ref.deref())).toEqual([undefined, undefined]);
+    expect(removed.value).toEqual({ name: 'removed' });
   });
 
   it('behaves as an array of members under any sequence of adds and deletes', () => {
