@@ -67,7 +67,8 @@ async function main(): Promise<void> {
   const loop = async (): Promise<void> => {
     while (done < n) {
       const now = Date.now();
-      const reply = (await redis.evalsha(fetch, 8, ...book, ...buckets, '1', String(batch), String(Math.floor(now / 1000)), String(now + 60_000), `floor:${calls++}`, '"bench"')) as string[];
+      const tokenPrefix = `floor:${calls++}`;
+      const reply = (await redis.evalsha(fetch, 8, ...book, ...buckets, '1', String(batch), String(Math.floor(now / 1000)), String(now + 60_000), tokenPrefix, '"bench"')) as string[];
       if (reply.length === 0) {
         if (done >= n) return;
         await new Promise((resolve) => setTimeout(resolve, 1));
@@ -76,14 +77,18 @@ async function main(): Promise<void> {
       const keys: string[] = [];
       const metas: string[] = [];
       const held: string[] = [];
-      for (let i = 0; i < reply.length; i += 4) {
+      // fetch.lua's header: `<offset>:<tag>"` per message (every tag here is read at the
+      // envelope's end), then the envelopes; message i's token is `<prefix>.<i>`.
+      const entries = (reply[0] as string).split('"');
+      for (let i = 0; i + 1 < entries.length; i++) {
+        const entry = entries[i] as string;
         const envelope = JSON.parse(reply[i + 1] as string) as { body: string; headers: { id: string } };
         const [args] = JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8')) as [unknown[]];
         const id = envelope.headers.id;
         const result = args.length === 0 ? null : args[0];
         keys.push(`celery-task-meta-${id}`);
         metas.push(JSON.stringify({ status: 'SUCCESS', result, traceback: null, children: [], date_done: new Date().toISOString().slice(0, -1), task_id: id }), '86400000');
-        held.push(reply[i + 2] as string, reply[i + 3] as string);
+        held.push(entry.slice(entry.indexOf(':') + 1), `${tokenPrefix}.${i}`);
       }
       await redis.evalsha(store, keys.length, ...keys, ...metas);
       await redis.evalsha(ack, 4, ...book, ...held);

@@ -80,12 +80,8 @@ export class Transitions {
    */
   async fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string): Promise<FetchedMessage[]> {
     const args = [queues.length, max, indexScore(nowMs), nowMs + leaseMs, tokenPrefix, ...queues.map((q) => JSON.stringify(q))];
-    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, ...bucketKeys], args)) as (string | number)[];
-    const out: FetchedMessage[] = [];
-    for (let i = 0; i + 3 < reply.length; i += 4) {
-      out.push({ offset: Number(reply[i]), raw: String(reply[i + 1]), tag: String(reply[i + 2]), token: String(reply[i + 3]) });
-    }
-    return out;
+    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, ...bucketKeys], args)) as string[];
+    return reply.length === 0 ? [] : readFetchReply(reply, tokenPrefix);
   }
 
   /** kombu's ack; false when the lease was lost. Acks of one event-loop turn share one call. */
@@ -150,6 +146,43 @@ export class Transitions {
   async purge(queue: string): Promise<number> {
     return Number(await this.#run(SCRIPTS.purge, [this.keys.delayed, ...this.keys.buckets(queue)], []));
   }
+}
+
+/**
+ * The messages of a fetch.lua reply: `[header, envelope_1..envelope_N, other tags...]`, the
+ * header holding per message its key offset, then `:<tag>"` or, when its tag is among the
+ * other tags, `"` (see the script's header comment). Message i's token is `<prefix>.<i>`.
+ */
+export function readFetchReply(reply: readonly string[], tokenPrefix: string): FetchedMessage[] {
+  const header = reply[0] as string;
+  const out: { offset: number; raw: string; tag: string; token: string }[] = [];
+  const untagged: number[] = [];
+  let pos = 0;
+  while (pos < header.length) {
+    let offset = 0;
+    let c = header.charCodeAt(pos);
+    while (c >= 48 && c <= 57) {
+      offset = offset * 10 + (c - 48);
+      c = header.charCodeAt(++pos);
+    }
+    let tag = '';
+    if (c === 58) {
+      const end = header.indexOf('"', pos + 1);
+      if (end < 0) break;
+      tag = header.slice(pos + 1, end);
+      pos = end + 1;
+    } else if (c === 34) {
+      untagged.push(out.length);
+      pos += 1;
+    } else break;
+    const i = out.length;
+    out.push({ offset, raw: reply[1 + i] as string, tag, token: `${tokenPrefix}.${i}` });
+  }
+  if (pos !== header.length || reply.length !== 1 + out.length + untagged.length) {
+    throw new Error(`fetch.lua replied in an unknown shape (${reply.length} entries, header ${JSON.stringify(header.slice(0, 80))})`);
+  }
+  for (let j = 0; j < untagged.length; j++) (out[untagged[j] as number] as { tag: string }).tag = reply[1 + out.length + j] as string;
+  return out;
 }
 
 /** A member of the delayed set: where the message goes when due, and the message. */

@@ -37,12 +37,18 @@ ARGV[4]  lease expiry, epoch ms
 ARGV[5]  token prefix, unique per call; message i gets token "<prefix>.<i>"
 ARGV[6..5+Q] each queue's name (rotation order) as a JSON string: the routing key in unacked
 
-Returns a flat array, 4 entries per message in pop order:
-  key offset (0-based index into KEYS[5..]), envelope, delivery tag, token
+Returns {header, envelope_1, ..., envelope_N, tag_a, tag_b, ...}, messages in pop order.
+The header holds one entry per message: its key offset (0-based index into KEYS[5..]) in
+decimal, then `:<tag>"` when its tag was read at the envelope's end (such a tag holds no
+quote), or a bare `"` when it was not: those tags follow the envelopes, in order. Message i
+(0-based) has token "<prefix>.<i>". One string for what would be three small entries per
+message: each reply entry costs Redis a reply write and the client a RESP parse.
 ]]
 local q = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local out = {}
+-- out[1] is the header, made at the end from the pieces in `header`.
+local out = {''}
+local header, others = {}, {}
 local start = 0
 local got = 0
 local TAIL = '"delivery_tag": "'
@@ -95,14 +101,32 @@ end
 -- The batch's writes, one list of arguments per key, sent variadically at the end.
 local w_unacked, w_index, w_leases, w_data = {}, {}, {}, {}
 
+-- Offsets as text, made once each (a number in table.concat is formatted every time).
+local offset_texts = {}
+local function offset_text(offset)
+  local text = offset_texts[offset]
+  if not text then
+    text = tostring(offset)
+    offset_texts[offset] = text
+  end
+  return text
+end
+
 local function record(offset, qi, raw)
   local token = ARGV[5] .. '.' .. got
   local tag = tail_tag(raw)
   local value
+  local h = #header
+  header[h + 1] = offset_text(offset)
   if tag then
     value = '[' .. raw .. ', "", ' .. ARGV[6 + qi] .. ']'
+    header[h + 2] = ':'
+    header[h + 3] = tag
+    header[h + 4] = '"'
   else
     tag, value = decoded(raw, token, qi)
+    header[h + 2] = '"'
+    others[#others + 1] = tag
   end
   local m = #w_unacked
   w_unacked[m + 1] = tag
@@ -113,11 +137,7 @@ local function record(offset, qi, raw)
   w_leases[m + 2] = tag
   w_data[m + 1] = tag
   w_data[m + 2] = token .. ' ' .. KEYS[5 + offset]
-  local o = #out
-  out[o + 1] = offset
-  out[o + 2] = raw
-  out[o + 3] = tag
-  out[o + 4] = token
+  out[got + 2] = raw
   got = got + 1
 end
 
@@ -175,4 +195,7 @@ write('HSET', KEYS[1], w_unacked)
 write('ZADD', KEYS[2], w_index)
 write('ZADD', KEYS[3], w_leases)
 write('HSET', KEYS[4], w_data)
+if got == 0 then return {} end
+out[1] = table.concat(header)
+for i = 1, #others do out[got + 1 + i] = others[i] end
 return out
