@@ -30,6 +30,17 @@ interface Waiter<R> {
  */
 const QUIET_ROUNDS = 8;
 
+/**
+ * Schedules `fn` at the back of the microtask queue. Node's `queueMicrotask` wraps every call
+ * in an AsyncResource (an async id, a bound function, before/after scope switches), some
+ * 0.15-0.25 us a call against 0.06 us for a reaction on a settled promise; a batch re-queues
+ * its check several times. `fn` must not throw (nothing would report it).
+ */
+const SETTLED = Promise.resolve();
+const atBackOfMicrotasks = (fn: () => void): void => {
+  void SETTLED.then(fn);
+};
+
 /** Items added in one event-loop turn, sent together. */
 export class TickBatch<I, R> {
   readonly #flush: FlushBatch<I, R>;
@@ -65,7 +76,7 @@ export class TickBatch<I, R> {
         this.#scheduled = true;
         this.#seen = this.#items.length;
         this.#quiet = 0;
-        queueMicrotask(this.#check);
+        atBackOfMicrotasks(this.#check);
       }
     });
   }
@@ -81,7 +92,7 @@ export class TickBatch<I, R> {
       if (this.#items.length > 0) this.#send();
       return;
     }
-    queueMicrotask(this.#check);
+    atBackOfMicrotasks(this.#check);
   };
 
   #send(): void {
