@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from 'celeriac';
 import { Redis } from 'ioredis';
-import { deleteByPrefix, deleteKeys } from './lib/redis.js';
+import { deleteByPrefix, deleteKeys, redisCpuSeconds } from './lib/redis.js';
 
 const { values } = parseArgs({
   options: {
@@ -96,14 +96,16 @@ async function main(): Promise<void> {
     }
   };
   const cpu = process.cpuUsage();
+  const redisCpu = await redisCpuSeconds(redis);
   const started = performance.now();
   await Promise.all(Array.from({ length: loops }, loop));
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
+  const redisUsed = (await redisCpuSeconds(redis)) - redisCpu;
   const missing = (await redis.exists(...resultKeys.slice(0, 1000))) < Math.min(1000, n);
   console.log(
     `Layout floor: ${n.toLocaleString('en-US')} tasks in ${seconds.toFixed(2)} s = ${Math.round(n / seconds).toLocaleString('en-US')} tasks/s, ` +
-      `${((used.user + used.system) / n).toFixed(1)} us CPU per task in the loop process (${loops} loops, batches of ${batch})` +
+      `${((used.user + used.system) / n).toFixed(1)} us CPU per task in the loop process and ${((redisUsed / n) * 1e6).toFixed(1)} us in Redis (${loops} loops, batches of ${batch})` +
       (missing ? '; SOME RESULTS ARE MISSING' : ''),
   );
 }

@@ -13,7 +13,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildWorkers } from './lib/proc.js';
-import { adminClient } from './lib/redis.js';
+import { adminClient, redisCpuSeconds } from './lib/redis.js';
 import { medianDrains, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
 import { collectGarbage, nowMs } from './lib/stats.js';
 import { PEER_LABELS, PEER_NAMES, type BenchContext, type Peer, type PeerName } from './lib/types.js';
@@ -59,7 +59,10 @@ const ctx: BenchContext = {
   runPrefix: `celeriac-bench:${randomBytes(4).toString('hex')}:`,
   stepTimeoutMs: Number(values['step-timeout']) * 1000,
   log: (line) => process.stderr.write(`[bench ${((nowMs() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`),
+  redisCpuSeconds: () => redisCpuSeconds((cpuProbe ??= adminClient(ctx))),
 };
+/** The connection that reads the Redis server's CPU around each drain (opened on first use). */
+let cpuProbe: ReturnType<typeof adminClient> | undefined;
 const started = nowMs();
 
 function makePeer(name: PeerName): Peer {
@@ -206,6 +209,7 @@ async function main(): Promise<void> {
     for (const { peer, results } of peers) await measureRoundTrip(peer, results);
   } finally {
     await closeAll();
+    cpuProbe?.disconnect();
   }
   if (selected.includes('celeriac')) report.layoutFloor = await layoutFloor();
   report.durationSec = (nowMs() - started) / 1000;

@@ -11,6 +11,13 @@ export function adminClient(ctx: BenchContext): Redis {
   return new Redis({ host: ctx.redisHost, port: ctx.redisPort, db: ctx.redisDb, maxRetriesPerRequest: 3, lazyConnect: false });
 }
 
+/** CPU seconds (user + system, all its threads) the Redis server has used since it started. */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
 /** Escapes SCAN MATCH glob characters. */
 export function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');

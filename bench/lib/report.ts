@@ -127,6 +127,17 @@ function rows(report: RunReport): Row[] {
   });
   each('Worker peak RSS, MB, round trip', 'lower', (r) =>
     r.roundTrip?.rss ? { value: r.roundTrip.rss.peakMb, text: fmt(r.roundTrip.rss.peakMb, 1) } : missing(undefined));
+  // Where a drain's CPU went: a 2-core machine runs the worker and Redis side by side, so
+  // tasks/s is bounded by their sum as much as by either one.
+  const perTask = (seconds: number | undefined, n: number): Cell => (seconds === undefined ? missing(undefined) : { value: (seconds / n) * 1e6, text: fmt((seconds / n) * 1e6, 1) });
+  each(`Worker CPU per task, us, drain c=${top} (all its threads; Celery: best config, process tree)`, 'lower', (r, p) => {
+    const d = drainFor(r, p, top);
+    return d === undefined || d.skipped ? missing(undefined) : perTask(d.cpuSec, d.n);
+  });
+  each(`Redis server CPU per task, us, drain c=${top}`, 'lower', (r, p) => {
+    const d = drainFor(r, p, top);
+    return d === undefined || d.skipped ? missing(undefined) : perTask(d.redisCpuSec, d.n);
+  });
   return out;
 }
 

@@ -27,6 +27,8 @@ export interface BenchContext {
   readonly stepTimeoutMs: number;
   /** Progress lines (stderr). */
   log(line: string): void;
+  /** CPU seconds (user + system) the Redis server has used so far, from its INFO. */
+  redisCpuSeconds(): Promise<number>;
 }
 
 /** How a worker is started for one drain. */
@@ -66,6 +68,12 @@ export interface DrainResult {
   readonly rss: RssResult | null;
   /** CPU seconds (user + system) the worker used during the drain; unlike tasks/s, barely moved by other load on the machine. */
   readonly cpuSec?: number;
+  /**
+   * CPU seconds the Redis server used during the drain (its INFO used_cpu_user + sys): the
+   * other half of a drain's cost, which the worker's own CPU does not show. Includes the
+   * harness's completion probes, which are light and the same for every peer.
+   */
+  readonly redisCpuSec?: number;
   /** The batched enqueue that filled the queue. */
   readonly enqueue: EnqueueResult;
   /** Set when the step was abandoned (timeout, crash). */
