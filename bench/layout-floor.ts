@@ -15,9 +15,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createApp } from 'celeriac';
 import { Redis } from 'ioredis';
+import type { readFetchReply as ReadFetchReply } from '../packages/celeriac/src/brokers/redis/transitions.js';
 import { deleteByPrefix, deleteKeys, redisCpuSeconds } from './lib/redis.js';
 
 const { values } = parseArgs({
@@ -42,6 +44,8 @@ for (const [name, v] of Object.entries({ n, loops, batch, db })) {
 
 const dist = join(dirname(createRequire(import.meta.url).resolve('celeriac/package.json')), 'dist');
 const lua = (path: string): string => readFileSync(join(dist, path), 'utf8');
+// The broker's own reader of fetch.lua's reply (not part of the public API, so from dist).
+const { readFetchReply } = (await import(pathToFileURL(join(dist, 'brokers/redis/transitions.js')).href)) as { readFetchReply: typeof ReadFetchReply };
 
 const prefix = `celeriac-bench:floor-${Math.random().toString(36).slice(2, 10)}:`;
 const base = `redis://${host}:${portText}/${db}`;
@@ -77,18 +81,14 @@ async function main(): Promise<void> {
       const keys: string[] = [];
       const metas: string[] = [];
       const held: string[] = [];
-      // fetch.lua's header: `<offset>:<tag>"` per message (every tag here is read at the
-      // envelope's end), then the envelopes; message i's token is `<prefix>.<i>`.
-      const entries = (reply[0] as string).split('"');
-      for (let i = 0; i + 1 < entries.length; i++) {
-        const entry = entries[i] as string;
-        const envelope = JSON.parse(reply[i + 1] as string) as { body: string; headers: { id: string } };
+      for (const m of readFetchReply(reply, tokenPrefix)) {
+        const envelope = JSON.parse(m.raw) as { body: string; headers: { id: string } };
         const [args] = JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8')) as [unknown[]];
         const id = envelope.headers.id;
         const result = args.length === 0 ? null : args[0];
         keys.push(`celery-task-meta-${id}`);
         metas.push(JSON.stringify({ status: 'SUCCESS', result, traceback: null, children: [], date_done: new Date().toISOString().slice(0, -1), task_id: id }), '86400000');
-        held.push(entry.slice(entry.indexOf(':') + 1), `${tokenPrefix}.${i}`);
+        held.push(m.tag, m.token);
       }
       await redis.evalsha(store, keys.length, ...keys, ...metas);
       await redis.evalsha(ack, 4, ...book, ...held);
