@@ -15,7 +15,9 @@ export function adminClient(ctx: BenchContext): Redis {
 export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
-  return field('used_cpu_user') + field('used_cpu_sys');
+  const seconds = field('used_cpu_user') + field('used_cpu_sys');
+  if (!Number.isFinite(seconds)) throw new Error('INFO cpu of the bench Redis has no used_cpu_user/used_cpu_sys');
+  return seconds;
 }
 
 /** Escapes SCAN MATCH glob characters. */
