@@ -65,3 +65,37 @@ export async function missingKeys(redis: Redis, keys: readonly string[]): Promis
   }
   return missing;
 }
+
+/** Keys per EXISTS call of {@link resultKeysProbe}. */
+const PROBE_CHUNK = 1000;
+
+/**
+ * The completion probe of a drain whose tasks store `celery-task-meta-<id>` keys (Celeriac,
+ * Celery): a function that resolves with how many of `keys` (in the order their tasks were
+ * sent) have no result yet.
+ *
+ * While the queue list is not empty, a call costs one LLEN, plus at most one variadic EXISTS
+ * for the oldest chunk not yet confirmed, once its tasks were fetched at least a chunk ago
+ * (the queue is FIFO). So when the queue runs empty only the last chunks are left to check,
+ * and the end of the drain is seen within about one poll, as SCARD / ZCARD see it for
+ * Bee-Queue and BullMQ. Checking all 20,000 keys only then took 30-40 ms, a few percent of
+ * a drain, counted against these two peers alone.
+ */
+export function resultKeysProbe(redis: Redis, queueKey: string, keys: readonly string[]): () => Promise<number> {
+  const total = keys.length;
+  let pending = [...keys];
+  return async () => {
+    const queued = await redis.llen(queueKey);
+    if (queued === 0) {
+      pending = await missingKeys(redis, pending);
+      return pending.length;
+    }
+    const fetched = total - queued;
+    const confirmed = total - pending.length;
+    if (pending.length > PROBE_CHUNK && confirmed + 2 * PROBE_CHUNK <= fetched) {
+      const chunk = pending.slice(0, PROBE_CHUNK);
+      if ((await redis.exists(...chunk)) === chunk.length) pending = pending.slice(PROBE_CHUNK);
+    }
+    return pending.length;
+  };
+}

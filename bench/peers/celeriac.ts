@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { createApp, type App, type Task } from 'celeriac';
 import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
-import { adminClient, deleteByPrefix, deleteKeys, missingKeys } from '../lib/redis.js';
+import { adminClient, deleteByPrefix, deleteKeys, resultKeysProbe } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
 import { celeriacUrls, NOOP_TASK } from './celeriac-shared.js';
 
@@ -74,20 +74,15 @@ export class CeleriacPeer implements Peer {
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {
-    let pending: string[] = [];
+    let remaining: () => Promise<number> = () => Promise.reject(new Error('drain: the queue was not filled'));
     return runDrain(this.ctx, n, config, {
       enqueue: async (count) => {
         const r = await this.#batched(count);
-        pending = [...this.#resultKeys];
+        remaining = resultKeysProbe(this.#redis, `${this.#prefix}${QUEUE}`, this.#resultKeys);
         return r;
       },
       startWorker: (cfg) => this.#startWorker(cfg.concurrency),
-      remaining: async () => {
-        // Cheap while messages wait in the list; then only the in-flight ones are checked.
-        if ((await this.#redis.llen(`${this.#prefix}${QUEUE}`)) > 0) return pending.length;
-        pending = await missingKeys(this.#redis, pending);
-        return pending.length;
-      },
+      remaining: () => remaining(),
       cleanup: () => this.#cleanup(),
     });
   }

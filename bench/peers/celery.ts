@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runDrain, thenCleanUp, WARMUP_CALLS } from '../lib/flow.js';
 import { nowMs, percentile, mean, StepTimeout } from '../lib/stats.js';
 import { cpuSeconds, RssSampler, stopChild, type WorkerHandle } from '../lib/proc.js';
-import { adminClient, deleteByPrefix, deleteKeys, missingKeys } from '../lib/redis.js';
+import { adminClient, deleteByPrefix, deleteKeys, resultKeysProbe } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -81,19 +81,15 @@ export class CeleryPeer implements Peer {
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {
-    let pending: string[] = [];
+    let remaining: () => Promise<number> = () => Promise.reject(new Error('drain: the queue was not filled'));
     return runDrain(this.ctx, n, config, {
       enqueue: async (count) => {
         const r = await this.#enqueue('batched', count);
-        pending = [...this.#resultKeys];
+        remaining = resultKeysProbe(this.#redis, `${this.#prefix}${QUEUE}`, this.#resultKeys);
         return r;
       },
       startWorker: (cfg) => this.#startWorker(cfg.pool ?? 'prefork', cfg.concurrency),
-      remaining: async () => {
-        if ((await this.#redis.llen(`${this.#prefix}${QUEUE}`)) > 0) return pending.length;
-        pending = await missingKeys(this.#redis, pending);
-        return pending.length;
-      },
+      remaining: () => remaining(),
       cleanup: () => this.#cleanup(),
     });
   }
