@@ -44,11 +44,13 @@ describe('an unexpected failure while handling a message', () => {
       }
       return store(meta, options);
     });
-    await env.startWorker({ concurrency: 1 });
+    const worker = await env.startWorker({ concurrency: 1 });
     await task.applyAsync([1], { taskId: 'lost-1' });
     await waitFor(() => env.lines.some((l) => /giving it back/.test(String(l.msg))), 'error logged');
     const next = await task.applyAsync([2], { taskId: 'next-1' });
     await waitForState(env, next.id, 'SUCCESS');
     expect(env.broker.settlements('lost-1')).toEqual(['ack']);
+    // Neither job is held any longer (the failed one included).
+    await waitFor(() => worker.active === 0 && worker.reserved === 0, 'no job left');
   });
 });
