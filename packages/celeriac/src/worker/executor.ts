@@ -126,32 +126,50 @@ export class Executor {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Handles one delivery to the end; never throws. */
-  async handle(delivery: Delivery): Promise<void> {
+  /** Handles one delivery to the end; never rejects. Not async, as runAtOnce: it runs for every task. */
+  handle(delivery: Delivery): Promise<void> {
     this.handling += 1;
+    let handled: Promise<void>;
     try {
-      // The usual path (a valid message for a known task, free to run) takes no detour
-      // through extra promises: decode and admit answer at once unless they must settle.
-      const message = this.decode(delivery);
-      if (typeof message === 'string') {
-        await this.setAside(delivery, message);
-        return;
-      }
-      this.host.emit({ type: 'task-received', message });
-      const admitted = this.admit(delivery, message);
-      const task = admitted instanceof Promise ? await admitted : admitted;
-      if (task === null) return;
-      await (this.runAtOnce(delivery, message, task) ?? this.run(delivery, message, task));
+      handled = this.dispatch(delivery);
     } catch (err) {
-      // Only a bug or a dead backend lands here. Give the message back rather than hold it:
-      // a broker with leases would otherwise keep it (and a prefetch slot) until shutdown.
+      handled = Promise.reject(err);
+    }
+    return handled.then(this.handled, (err: unknown) => this.giveBack(delivery, err));
+  }
+
+  /**
+   * Decodes, admits and runs a delivery. The usual path (a valid message for a known task,
+   * free to run) takes no detour through extra promises: decode and admit answer at once
+   * unless they must settle.
+   */
+  private dispatch(delivery: Delivery): Promise<void> {
+    const message = this.decode(delivery);
+    if (typeof message === 'string') return this.setAside(delivery, message);
+    this.host.emit({ type: 'task-received', message });
+    const admitted = this.admit(delivery, message);
+    if (admitted instanceof Promise) return admitted.then((task) => (task === null ? undefined : this.run(delivery, message, task)));
+    return this.runAtOnce(delivery, message, admitted) ?? this.run(delivery, message, admitted);
+  }
+
+  /** One delivery less being handled; wakes whoever waits for none. */
+  private readonly handled = (): void => {
+    this.handling -= 1;
+    if (this.handling === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  };
+
+  /**
+   * Only a bug or a dead backend lands here. Give the message back rather than hold it:
+   * a broker with leases would otherwise keep it (and a prefetch slot) until shutdown.
+   */
+  private async giveBack(delivery: Delivery, err: unknown): Promise<void> {
+    try {
       this.host.log.error({ err: coerceError(err), tag: delivery.tag }, 'unexpected error while handling a message; giving it back');
       await delivery.restore().catch(() => {
         // Already settled (an early ack) or the broker is gone: nothing left to give back.
       });
     } finally {
-      this.handling -= 1;
-      if (this.handling === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      this.handled();
     }
   }
 

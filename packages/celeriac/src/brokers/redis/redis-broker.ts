@@ -345,25 +345,38 @@ export class RedisBroker implements Broker {
     });
   }
 
-  async #settle(d: RedisDelivery, s: Settlement): Promise<void> {
-    this.#assertOpen(s.kind);
-    if (d.state === 'settled') {
-      throw new CeleriacError(ErrorCodes.STATE, `${s.kind}: delivery ${d.tag} is already settled`);
+  /** Not async: every task's ack comes here, and the settlement's own promise is enough to chain on. */
+  #settle(d: RedisDelivery, s: Settlement): Promise<void> {
+    let applied: Promise<boolean>;
+    try {
+      this.#assertOpen(s.kind);
+      if (d.state === 'settled') {
+        throw new CeleriacError(ErrorCodes.STATE, `${s.kind}: delivery ${d.tag} is already settled`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     d.state = 'settled';
     try {
-      const ok = await applySettlement(this.#t, d, s, () => this.options.clock.now(), () => this.#maintenance.promoteSoon());
-      if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
-        throw new CeleriacError(
-          ErrorCodes.STATE,
-          `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
-        );
-      }
+      applied = applySettlement(this.#t, d, s, () => this.options.clock.now(), () => this.#maintenance.promoteSoon());
     } catch (error) {
-      throw error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`);
-    } finally {
-      this.#release(d);
+      applied = Promise.reject(error);
     }
+    return applied.then(
+      (ok) => {
+        this.#release(d);
+        if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
+          throw new CeleriacError(
+            ErrorCodes.STATE,
+            `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
+          );
+        }
+      },
+      (error: unknown) => {
+        this.#release(d);
+        throw error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`);
+      },
+    );
   }
 
   #release(d: RedisDelivery): void {
