@@ -44,6 +44,9 @@ import type { TaskEvent } from './task-events.js';
  */
 const FINISHING_PER_SLOT = 4;
 
+/** What a step with nothing to wait for returns. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** A task request the worker holds: reserved (waiting for a slot) or active (running). */
 export interface Job {
   readonly delivery: Delivery;
@@ -549,21 +552,30 @@ export class Executor {
     await app.backend.store(buildMeta(this.metaContext(message, delivery), state, meta), { expiresSec: app.settings.resultExpires });
   }
 
-  private async storeFinal(message: TaskMessage, delivery: Delivery, state: TaskState, result: Json, traceback: string | null, children: ResultTuple[]): Promise<void> {
-    if (message.headers.ignore_result) return;
-    const { app, log } = this.host;
-    const meta = buildMeta(this.metaContext(message, delivery), state, result, { traceback, children });
+  /** Stores a final state. Not async: every task stores one, and the store's promise is enough to chain on. */
+  private storeFinal(message: TaskMessage, delivery: Delivery, state: TaskState, result: Json, traceback: string | null, children: ResultTuple[]): Promise<void> {
+    if (message.headers.ignore_result) return SETTLED;
+    const { app } = this.host;
+    let stored: Promise<void>;
     try {
-      await app.backend.store(meta, { expiresSec: app.settings.resultExpires });
+      stored = app.backend.store(buildMeta(this.metaContext(message, delivery), state, result, { traceback, children }), { expiresSec: app.settings.resultExpires });
     } catch (err) {
-      // Only an encoding failure becomes EncodeError; a backend that is down is not the
-      // task's fault: that error goes up, and the message is given back (see handle).
-      if (!(err instanceof CeleriacError && err.code === ErrorCodes.INVALID_ARGUMENT)) throw err;
-      // A result that cannot be encoded (a BigInt, a cycle) must not lose the task's end.
-      log.error({ err: coerceError(err), taskId: message.headers.id }, 'could not store result; storing the encoding error instead');
-      const record = { exc_type: 'EncodeError', exc_message: [coerceError(err).message], exc_module: 'kombu.exceptions' };
-      await app.backend.store(buildMeta(this.metaContext(message, delivery), 'FAILURE', record, { traceback }), { expiresSec: app.settings.resultExpires });
+      stored = Promise.reject(err);
     }
+    return stored.then(undefined, (err: unknown) => this.storeEncodeError(message, delivery, traceback, err));
+  }
+
+  /**
+   * Only an encoding failure becomes EncodeError; a backend that is down is not the task's
+   * fault: that error goes up, and the message is given back (see handle).
+   */
+  private async storeEncodeError(message: TaskMessage, delivery: Delivery, traceback: string | null, err: unknown): Promise<void> {
+    if (!(err instanceof CeleriacError && err.code === ErrorCodes.INVALID_ARGUMENT)) throw err;
+    const { app, log } = this.host;
+    // A result that cannot be encoded (a BigInt, a cycle) must not lose the task's end.
+    log.error({ err: coerceError(err), taskId: message.headers.id }, 'could not store result; storing the encoding error instead');
+    const record = { exc_type: 'EncodeError', exc_message: [coerceError(err).message], exc_module: 'kombu.exceptions' };
+    await app.backend.store(buildMeta(this.metaContext(message, delivery), 'FAILURE', record, { traceback }), { expiresSec: app.settings.resultExpires });
   }
 
   /** Applies the settlement decision (undefined when there is nothing to do, as after an early ack). */
