@@ -98,6 +98,20 @@ interface PendingStore {
   readonly ttl: string;
 }
 
+/**
+ * store-metas.lua's keys and arguments for a batch. A leaf function: with this loop in
+ * #storeMany, V8 optimized that method, send path inlined, although it runs once per batch.
+ */
+function storeMetasCall(batch: readonly PendingStore[]): { keys: string[]; args: string[] } {
+  const keys: string[] = [];
+  const args: string[] = [];
+  for (const s of batch) {
+    keys.push(s.key);
+    args.push(s.text, s.ttl);
+  }
+  return { keys, args };
+}
+
 /** What a stored batch resolves its callers with. */
 const NO_RESULTS: readonly void[] = [];
 
@@ -207,12 +221,7 @@ export class RedisBackend implements ResultBackend {
   }
 
   #storeMany(batch: readonly PendingStore[]): Promise<readonly void[]> {
-    const keys: string[] = [];
-    const args: string[] = [];
-    for (const s of batch) {
-      keys.push(s.key);
-      args.push(s.text, s.ttl);
-    }
+    const { keys, args } = storeMetasCall(batch);
     const what = batch.length === 1 ? `store result of task ${batch[0]?.id}` : `store results of ${batch.length} tasks (${batch[0]?.id}, ...)`;
     // Callers only wait for the store: its per-key reply (stored or skipped) is not passed on.
     const send = () => this.#run(what, (c) => runScript(c, STORE_METAS, keys, args)).then(() => NO_RESULTS);

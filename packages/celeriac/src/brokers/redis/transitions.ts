@@ -52,6 +52,19 @@ const seconds = (ms: number): string => (ms / 1000).toFixed(6);
  */
 const indexScore = (ms: number): string => String(Math.floor(ms / 1000));
 
+/**
+ * The ack script's arguments: tag and token of each delivery. The per-item loops of a batch
+ * call live in small functions like this one: a loop in the calling method made V8 optimize
+ * that method, with the whole send path inlined, although it runs once per batch.
+ */
+function heldArgs(batch: readonly Held[]): string[] {
+  const args: string[] = [];
+  for (const h of batch) args.push(h.tag, h.token);
+  return args;
+}
+
+const isOne = (r: unknown): boolean => Number(r) === 1;
+
 /** Sends one command on the broker's connection (errors as node-redis gives them). */
 export type SendCommand = <T>(fn: (client: RedisClient) => Promise<T>) => Promise<T>;
 
@@ -90,10 +103,8 @@ export class Transitions {
   }
 
   async #ackMany(batch: readonly Held[]): Promise<boolean[]> {
-    const args: string[] = [];
-    for (const h of batch) args.push(h.tag, h.token);
-    const reply = (await this.#run(SCRIPTS.ack, this.#book, args)) as number[];
-    return reply.map((r) => Number(r) === 1);
+    const reply = (await this.#run(SCRIPTS.ack, this.#book, heldArgs(batch))) as number[];
+    return reply.map(isOne);
   }
 
   /** Back to the back of `bucketKey`, `markedRaw` carrying the redelivered marks; false when the lease was lost. */
