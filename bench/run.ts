@@ -78,11 +78,14 @@ function makePeer(name: PeerName): Peer {
   }
 }
 
-/** The commit the measured Celeriac was built from, `+changes` when the tree differs from it. */
+/**
+ * The commit the measured Celeriac was built from, `+changes` when the tree differs from it
+ * (bench/results/ aside: an earlier run's output there is not a change to what is measured).
+ */
 function sourceCommit(): string {
   try {
     const git = (...args: string[]) => execFileSync('git', args, { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' }).trim();
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') === '' ? '' : '+changes'}`;
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results') === '' ? '' : '+changes'}`;
   } catch {
     return 'unknown (not a git checkout)';
   }
