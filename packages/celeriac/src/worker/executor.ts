@@ -69,6 +69,11 @@ export interface Job {
   terminatedBy?: string;
 }
 
+/** A job for a delivery just admitted: reserved, until a slot lets it start. */
+function newJob(delivery: Delivery, message: TaskMessage, task: AnyTask): Job {
+  return { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new LazyAbortController() };
+}
+
 /** What the executor needs from its worker. */
 export interface ExecutorHost {
   readonly app: App;
@@ -288,7 +293,7 @@ export class Executor {
     if (throttled !== null) return this.run(delivery, message, task, throttled);
     // A pool grants a slot at once while one is free (TaskPool.acquire).
     const slot = pool.acquire() as Release;
-    const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new LazyAbortController() };
+    const job = newJob(delivery, message, task);
     const held = this.jobs.add(job);
     const acked = this.begin(job) as Promise<void>;
     let ran: RunResult | Promise<RunResult>;
@@ -299,7 +304,7 @@ export class Executor {
     }
     const e = message.embed;
     if (ran instanceof Promise || ran === 'abandoned' || !ran.ok || e.callbacks?.length || e.chain?.length || e.chord || permits.busy >= permits.size) {
-      return this.endJob(job, held, slot, acked, this.finishRun(job, slot, ran));
+      return this.endJob(held, slot, acked, this.finishRun(job, slot, ran));
     }
     const leave = permits.acquire() as Release;
     slot();
@@ -332,7 +337,7 @@ export class Executor {
 
   /** Runs the job once its rate limit (`throttled` when already asked for) and a slot allow. */
   private async run(delivery: Delivery, message: TaskMessage, task: AnyTask, throttled = this.host.throttle(task)): Promise<void> {
-    const job: Job = { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, abort: new LazyAbortController() };
+    const job = newJob(delivery, message, task);
     const held = this.jobs.add(job);
     let release: Release;
     try {
@@ -358,14 +363,9 @@ export class Executor {
         return;
       }
       const acked = this.begin(job);
-      try {
-        await this.runAndFinish(job, release);
-      } finally {
-        release();
-        // The delivery is handled once its early ack is answered (see ackEarly).
-        if (acked !== null) await acked;
-      }
+      await this.endJob(held, release, acked, this.runAndFinish(job, release));
     } finally {
+      // Also when it never started (endJob has forgotten it otherwise: a second delete is a no-op).
       this.jobs.delete(held);
     }
   }
@@ -377,8 +377,11 @@ export class Executor {
     return this.policy(job.task, false).acksLate ? null : this.ackEarly(job);
   }
 
-  /** As {@link run} ends a job: the slot freed, the early ack answered, the job forgotten. */
-  private async endJob(job: Job, held: Link<Job>, slot: Release, acked: Promise<void> | null, finished: Promise<void>): Promise<void> {
+  /**
+   * Ends a started job once `finished` settles: its slot freed, then (the delivery is handled
+   * only once its early ack is answered, see ackEarly) the ack awaited, then the job forgotten.
+   */
+  private async endJob(held: Link<Job>, slot: Release, acked: Promise<void> | null, finished: Promise<void>): Promise<void> {
     try {
       await finished;
     } finally {
