@@ -151,15 +151,15 @@ function decodeBody(body: unknown, encoding: unknown): string {
 
 function readDeliveryInfo(value: unknown): DeliveryInfo {
   if (!isJsonObject(value)) throw bad('properties.delivery_info is not an object');
-  const exchange = getOwn(value, 'exchange') ?? '';
-  const routingKey = getOwn(value, 'routing_key') ?? '';
+  const exchange = value['exchange'] ?? '';
+  const routingKey = value['routing_key'] ?? '';
   if (typeof exchange !== 'string' || typeof routingKey !== 'string') {
     throw bad('delivery_info exchange/routing_key are not strings');
   }
   const info: DeliveryInfo = { exchange, routing_key: routingKey };
-  const redelivered = getOwn(value, 'redelivered');
+  const redelivered = value['redelivered'];
   if (typeof redelivered === 'boolean') info.redelivered = redelivered;
-  const priority = getOwn(value, 'priority');
+  const priority = value['priority'];
   if (typeof priority === 'number') info.priority = priority;
   return info;
 }
@@ -203,18 +203,21 @@ function wrongType(key: string): ProtocolError {
 export function decodeEnvelope(raw: string): DecodedEnvelope {
   const parsed = parseJson(raw);
   if (!isJsonObject(parsed)) throw bad('Envelope is not a JSON object');
-  const properties = getOwn(parsed, 'properties');
+  // Fields read directly rather than with getOwn, here and in readDeliveryInfo: this runs for
+  // every task, and none of these fixed names is a member of Object.prototype, so an absent
+  // field reads as undefined either way.
+  const properties = parsed['properties'];
   if (!isJsonObject(properties)) throw bad('Envelope properties is not an object');
-  const deliveryTag = getOwn(properties, 'delivery_tag');
+  const deliveryTag = properties['delivery_tag'];
   if (typeof deliveryTag !== 'string') throw bad('properties.delivery_tag is not a string');
-  const deliveryInfo = readDeliveryInfo(getOwn(properties, 'delivery_info'));
-  const headers = getOwn(parsed, 'headers') ?? {};
+  const deliveryInfo = readDeliveryInfo(properties['delivery_info']);
+  const headers = parsed['headers'] ?? {};
   if (!isJsonObject(headers)) throw bad('Envelope headers is not an object');
-  const contentType = getOwn(parsed, 'content-type');
+  const contentType = parsed['content-type'];
   if (typeof contentType !== 'string') throw bad('content-type is not a string');
-  const contentEncoding = getOwn(parsed, 'content-encoding') ?? 'utf-8';
+  const contentEncoding = parsed['content-encoding'] ?? 'utf-8';
   if (typeof contentEncoding !== 'string') throw bad('content-encoding is not a string');
-  const body = decodeBody(getOwn(parsed, 'body'), getOwn(properties, 'body_encoding'));
+  const body = decodeBody(parsed['body'], properties['body_encoding']);
   return {
     message: { headers, properties: readProperties(properties), contentType, contentEncoding, body },
     deliveryTag,

@@ -86,6 +86,15 @@ describe('decodeTaskMessage: captured messages', () => {
     expect(task.properties.correlation_id).toBe('22426228-9ff8-427f-af07-47941375c369');
   });
 
+  it('reads a v1 group under its old name taskset, and lang and redelivered from the headers', () => {
+    const body = '{"task": "t", "id": "i", "args": [], "kwargs": {}, "taskset": "g1", "retries": 2, "lang": "body", "redelivered": false}';
+    const task = decodeTaskMessage(message(body, { lang: 'py', redelivered: true, retries: 9, custom: 1 }));
+    expect(task.headers).toMatchObject({ task: 't', id: 'i', group: 'g1', retries: 2, lang: 'py', redelivered: true });
+    expect(task.extraHeaders).toEqual({ custom: 1 });
+    const both = decodeTaskMessage(message('{"task": "t", "id": "i", "group": "g2", "taskset": "g1"}', {}));
+    expect(both.headers.group).toBe('g2');
+  });
+
   it('decodes the §1.4 minimal message with Celery defaults', () => {
     const task = decodeTaskMessage(message('[[1, 2], {}, {}]', { task: 'tapp.add', id: 'abc' }));
     expect(task.headers).toEqual({

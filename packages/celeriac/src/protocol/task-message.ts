@@ -159,11 +159,12 @@ function readSignatureList(value: unknown, where: string): SignatureDict[] | nul
 
 function readEmbed(source: JsonObject | null): Embed {
   if (source === null) return { callbacks: null, errbacks: null, chain: null, chord: null };
-  const chord = getOwn(source, 'chord');
+  // Fixed names, none a member of Object.prototype: read directly (see HeaderSource).
+  const chord = source['chord'];
   return {
-    callbacks: readSignatureList(getOwn(source, 'callbacks'), 'callbacks'),
-    errbacks: readSignatureList(getOwn(source, 'errbacks'), 'errbacks'),
-    chain: readSignatureList(getOwn(source, 'chain'), 'chain'),
+    callbacks: readSignatureList(source['callbacks'], 'callbacks'),
+    errbacks: readSignatureList(source['errbacks'], 'errbacks'),
+    chain: readSignatureList(source['chain'], 'chain'),
     chord: chord === undefined || chord === null ? null : readSignature(chord, 'chord'),
   };
 }
@@ -177,19 +178,25 @@ function parseBody(text: unknown): unknown {
   }
 }
 
-type Getter = (key: string) => unknown;
+/**
+ * The typed headers as read by {@link readHeaders}: a JSON object (v2 headers) or one made
+ * from a v1 body. Read with plain property access, not {@link getOwn}: every name read is
+ * fixed and none is a member of Object.prototype, so an absent one reads as undefined
+ * either way, and the direct reads keep the per-task decode small.
+ */
+type HeaderSource = Readonly<Record<(typeof TASK_HEADER_ORDER)[number] | 'redelivered', unknown>>;
 
-function optionalString(get: Getter, key: string): string | null {
-  const value = get(key) ?? null;
+function optionalString(value: unknown, key: string): string | null {
+  if (value === undefined) return null;
   if (!isStringOrNull(value)) throw badHeaders(`${key} is not a string or null`);
   return value;
 }
 
-function optionalTime(get: Getter, key: string): string | null {
-  const value = optionalString(get, key);
+function optionalTime(value: unknown, key: string): string | null {
+  const text = optionalString(value, key);
   // Validate now so a bad eta/expires is a decode failure, not a crash in the scheduler.
-  if (value !== null) parseIsoTime(value);
-  return value;
+  if (text !== null) parseIsoTime(text);
+  return text;
 }
 
 function readTimelimit(value: unknown): TimeLimitPair {
@@ -211,38 +218,48 @@ function readGroupIndex(value: unknown): number | null {
   return readInteger(value, 'group_index', 0);
 }
 
-/**
- * Builds TaskHeaders from a lookup, applying Celery's defaults for everything but task
- * and id. `get` reads v2 headers or a v1 body alike.
- */
-function readHeaders(get: Getter): TaskHeaders {
-  const task = get('task');
-  const id = get('id');
+/** Builds TaskHeaders, applying Celery's defaults for everything but task and id. */
+function readHeaders(h: HeaderSource): TaskHeaders {
+  const task = h.task;
+  const id = h.id;
   if (typeof task !== 'string' || task === '') throw badHeaders('task is not a non-empty string');
   if (typeof id !== 'string' || id === '') throw badHeaders('id is not a non-empty string');
-  const ignoreResult = get('ignore_result') ?? false;
+  const ignoreResult = h.ignore_result ?? false;
   if (typeof ignoreResult !== 'boolean') throw badHeaders('ignore_result is not a boolean');
   const headers: TaskHeaders = {
-    lang: optionalString(get, 'lang') ?? 'py',
+    lang: optionalString(h.lang, 'lang') ?? 'py',
     task,
     id,
-    shadow: optionalString(get, 'shadow'),
-    eta: optionalTime(get, 'eta'),
-    expires: optionalTime(get, 'expires'),
-    group: optionalString(get, 'group'),
-    group_index: readGroupIndex(get('group_index')),
-    retries: readInteger(get('retries'), 'retries', 0),
-    timelimit: readTimelimit(get('timelimit')),
-    root_id: optionalString(get, 'root_id') ?? id,
-    parent_id: optionalString(get, 'parent_id'),
-    argsrepr: optionalString(get, 'argsrepr') ?? '',
-    kwargsrepr: optionalString(get, 'kwargsrepr') ?? '',
-    origin: optionalString(get, 'origin') ?? '',
+    shadow: optionalString(h.shadow, 'shadow'),
+    eta: optionalTime(h.eta, 'eta'),
+    expires: optionalTime(h.expires, 'expires'),
+    group: optionalString(h.group, 'group'),
+    group_index: readGroupIndex(h.group_index),
+    retries: readInteger(h.retries, 'retries', 0),
+    timelimit: readTimelimit(h.timelimit),
+    root_id: optionalString(h.root_id, 'root_id') ?? id,
+    parent_id: optionalString(h.parent_id, 'parent_id'),
+    argsrepr: optionalString(h.argsrepr, 'argsrepr') ?? '',
+    kwargsrepr: optionalString(h.kwargsrepr, 'kwargsrepr') ?? '',
+    origin: optionalString(h.origin, 'origin') ?? '',
     ignore_result: ignoreResult,
   };
-  const redelivered = get('redelivered');
+  const redelivered = h.redelivered;
   if (typeof redelivered === 'boolean') headers.redelivered = redelivered;
   return headers;
+}
+
+/**
+ * A v1 message's typed headers: from its body, but `lang` and `redelivered` from the
+ * headers, and `group` under its pre-3.1 name `taskset` too. v1 has no root/parent ids,
+ * reprs or origin: readHeaders fills Celery's defaults.
+ */
+function v1HeaderSource(headers: JsonObject, body: JsonObject): HeaderSource {
+  const source: Record<string, unknown> = {};
+  // Fixed names, none of them `__proto__`: plain assignment is safe.
+  for (const key of KNOWN_HEADERS) source[key] = key === 'lang' || key === 'redelivered' ? getOwn(headers, key) : getOwn(body, key);
+  source['group'] = getOwn(body, 'group') ?? getOwn(body, 'taskset');
+  return source as HeaderSource;
 }
 
 function readExtraHeaders(headers: JsonObject): JsonObject {
@@ -276,7 +293,7 @@ function decodeV2(message: Message, headers: JsonObject, body: unknown): TaskMes
   if (!Array.isArray(args)) throw badBody('args is not a list');
   if (!isJsonObject(kwargs)) throw badBody('kwargs is not an object');
   if (embed !== null && !isJsonObject(embed)) throw badBody('embed is not an object or null');
-  const taskHeaders = readHeaders((key) => getOwn(headers, key));
+  const taskHeaders = readHeaders(headers as HeaderSource);
   return {
     protocol: 2,
     headers: taskHeaders,
@@ -293,13 +310,7 @@ function decodeV1(message: Message, headers: JsonObject, body: JsonObject): Task
   const kwargs = getOwn(body, 'kwargs') ?? {};
   if (!Array.isArray(args)) throw badBody('args is not a list');
   if (!isJsonObject(kwargs)) throw badBody('kwargs is not an object');
-  // v1 has no root/parent ids, reprs or origin: readHeaders fills Celery's defaults.
-  // `taskset` is the pre-3.1 name of `group`.
-  const taskHeaders = readHeaders((key) => {
-    if (key === 'group') return getOwn(body, 'group') ?? getOwn(body, 'taskset');
-    if (KNOWN_HEADERS.has(key) && key !== 'lang' && key !== 'redelivered') return getOwn(body, key);
-    return getOwn(headers, key);
-  });
+  const taskHeaders = readHeaders(v1HeaderSource(headers, body));
   const chord = getOwn(body, 'chord');
   return {
     protocol: 1,
@@ -336,11 +347,11 @@ export function decodeTaskMessage(message: Message): TaskMessage {
   checkContentType(message);
   const headers = message.headers;
   if (!isJsonObject(headers)) throw badHeaders('headers is not an object');
-  if ((getOwn(headers, 'compression') ?? null) !== null) {
+  if ((headers['compression'] ?? null) !== null) {
     throw new ProtocolError('bad-encoding', 'Compressed task bodies are not supported');
   }
   const body = parseBody(message.body);
-  if (getOwn(headers, 'task') !== undefined) return decodeV2(message, headers as JsonObject, body);
+  if (headers['task'] !== undefined) return decodeV2(message, headers as JsonObject, body);
   if (isJsonObject(body)) return decodeV1(message, headers as JsonObject, body);
   if (Array.isArray(body)) throw badHeaders('v2 message without a task header');
   throw badBody('Body is neither a v2 array nor a v1 dict');
