@@ -55,17 +55,20 @@ export async function runDrain(ctx: BenchContext, n: number, config: WorkerConfi
     worker = await parts.startWorker(config);
     const t0 = await worker.go();
     const cpu0 = worker.cpu();
+    const mainCpu = worker.mainThreadCpu;
+    const mainCpu0 = mainCpu?.();
     const redisCpu0 = await ctx.redisCpuSeconds();
     const { doneAt, left } = await waitUntilDone(() => parts.remaining(), t0 + ctx.stepTimeoutMs);
     const cpuSec = worker.cpu() - cpu0;
+    const main = mainCpu === undefined || mainCpu0 === undefined ? {} : { mainThreadCpuSec: mainCpu() - mainCpu0 };
     const redisCpuSec = (await ctx.redisCpuSeconds()) - redisCpu0;
     const rss = worker.rss();
     if (doneAt === null) {
       const seconds = (nowMs() - t0) / 1000;
-      return { config, n, completed: n - left, seconds, perSec: (n - left) / seconds, rss, cpuSec, redisCpuSec, enqueue, skipped: `exceeded ${ctx.stepTimeoutMs / 1000} s (${n - left}/${n} done)` };
+      return { config, n, completed: n - left, seconds, perSec: (n - left) / seconds, rss, cpuSec, ...main, redisCpuSec, enqueue, skipped: `exceeded ${ctx.stepTimeoutMs / 1000} s (${n - left}/${n} done)` };
     }
     const seconds = (doneAt - t0) / 1000;
-    return { config, n, completed: n, seconds, perSec: n / seconds, rss, cpuSec, redisCpuSec, enqueue };
+    return { config, n, completed: n, seconds, perSec: n / seconds, rss, cpuSec, ...main, redisCpuSec, enqueue };
   } finally {
     await worker?.stop();
     await parts.cleanup();

@@ -38,8 +38,22 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 /** CPU seconds (user + system) used so far by pid, 0 once it is gone. */
 function cpuOf(pid: number): number {
+  return cpuOfStat(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU seconds used so far by a process's main thread alone (its thread id is the pid), 0 once
+ * it is gone. What a Node process spends besides is on V8's and libuv's threads: the
+ * optimizing compiler, the GC's helpers.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return cpuOfStat(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** utime + stime of a /proc stat file (a process's or one thread's), in seconds; 0 if unreadable. */
+function cpuOfStat(path: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the parenthesised command start at field 3 (state); utime and stime are 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
@@ -117,6 +131,8 @@ export interface WorkerHandle {
   rss(): RssResult;
   /** CPU seconds (user + system) the worker used so far (the process tree for Celery). */
   cpu(): number;
+  /** CPU seconds its main thread used so far; for Node workers only. */
+  readonly mainThreadCpu?: () => number;
   /** Stops it (SIGKILL after a grace period). */
   stop(): Promise<void>;
   /** Output it printed (for error reports). */
@@ -208,6 +224,7 @@ export async function startNodeWorker(
       return rss;
     },
     cpu: () => cpuSeconds(child.pid as number, false),
+    mainThreadCpu: () => mainThreadCpuSeconds(child.pid as number),
     async stop() {
       handle.rss();
       if (child.exitCode === null && child.signalCode === null && child.connected) {

@@ -134,6 +134,10 @@ function rows(report: RunReport): Row[] {
     const d = drainFor(r, p, top);
     return d === undefined || d.skipped ? missing(undefined) : perTask(d.cpuSec, d.n);
   });
+  each(`Worker main-thread CPU per task, us, drain c=${top} (Node workers; the rest of their CPU is V8's compiler and GC helpers)`, 'lower', (r, p) => {
+    const d = drainFor(r, p, top);
+    return d === undefined || d.skipped ? missing(undefined) : perTask(d.mainThreadCpuSec, d.n);
+  });
   each(`Redis server CPU per task, us, drain c=${top}`, 'lower', (r, p) => {
     const d = drainFor(r, p, top);
     return d === undefined || d.skipped ? missing(undefined) : perTask(d.redisCpuSec, d.n);

@@ -69,6 +69,11 @@ export interface DrainResult {
   /** CPU seconds (user + system) the worker used during the drain; unlike tasks/s, barely moved by other load on the machine. */
   readonly cpuSec?: number;
   /**
+   * Of cpuSec, what the worker's main thread used (Node workers only). The rest ran on V8's
+   * threads: mostly the optimizing compiler warming up, which a short drain pays in full.
+   */
+  readonly mainThreadCpuSec?: number;
+  /**
    * CPU seconds the Redis server used during the drain (its INFO used_cpu_user + sys): the
    * other half of a drain's cost, which the worker's own CPU does not show. Includes the
    * harness's completion probes, which are light and the same for every peer.
