@@ -435,7 +435,7 @@ export class Executor {
       await this.finishAbandoned(job);
       return;
     }
-    const permit = this.enterFinishing();
+    const permit = this.permits().acquire();
     const leave = typeof permit === 'function' ? permit : await permit;
     slot();
     try {
@@ -453,11 +453,6 @@ export class Executor {
     const size = this.host.pool.size * FINISHING_PER_SLOT;
     if (this.finishing.size !== size) this.finishing.resize(size);
     return this.finishing;
-  }
-
-  /** A finishing permit (see {@link finishing}). */
-  private enterFinishing(): Release | Promise<Release> {
-    return this.permits().acquire();
   }
 
   /** Runs the task in the pool: its outcome (at once for a plain body), a timeout failure, or 'abandoned'. */
