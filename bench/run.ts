@@ -48,7 +48,7 @@ for (const name of only) {
 const selected: PeerName[] = only.length > 0 ? PEER_NAMES.filter((p) => only.includes(p)) : [...PEER_NAMES];
 const sizes = values.quick ? SIZES.quick : SIZES.full;
 /** Interleaved drain rounds (the JS peers; Celery is drained once). */
-const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
+const rounds = Number(values.rounds ?? (values.quick ? 1 : 5));
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be an integer >= 1, got ${String(values.rounds)}`);
 const [host = '127.0.0.1', port = '6379'] = (values.redis as string).split(':');
 
