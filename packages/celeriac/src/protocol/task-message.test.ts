@@ -95,6 +95,16 @@ describe('decodeTaskMessage: captured messages', () => {
     expect(both.headers.group).toBe('g2');
   });
 
+  it('never reads a header through a __proto__ key of the JSON (the fields are read directly)', () => {
+    // JSON.parse makes "__proto__" an own key, so nothing under it may stand in for a header.
+    const hostile = JSON.parse('{"__proto__": {"task": "evil", "id": "x"}}') as JsonObject;
+    expect(reasonOf(() => decodeTaskMessage(message('[[], {}, null]', hostile)))).toBe('bad-headers');
+    const own = JSON.parse('{"task": "t", "id": "i", "__proto__": {"eta": "not a time", "retries": "x", "lang": 5}}') as JsonObject;
+    const task = decodeTaskMessage(message('[[], {}, null]', own));
+    expect(task.headers).toMatchObject({ task: 't', id: 'i', eta: null, retries: 0, lang: 'py' });
+    expect(Object.keys(task.extraHeaders)).toEqual(['__proto__']);
+  });
+
   it('decodes the §1.4 minimal message with Celery defaults', () => {
     const task = decodeTaskMessage(message('[[1, 2], {}, {}]', { task: 'tapp.add', id: 'abc' }));
     expect(task.headers).toEqual({
