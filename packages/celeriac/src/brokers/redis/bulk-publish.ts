@@ -8,7 +8,8 @@
  * per batch; future ETAs go to the delayed set in one ZADD. Same layout as `publish`, so
  * Python workers consume these messages like any other.
  *
- * Envelopes go to the client as their UTF-8 bytes, exactly what it would write for the text:
+ * Envelopes are written by an `EnvelopeWriter`, which lays out a run of like messages once.
+ * They go to the client as their UTF-8 bytes, exactly what it would write for the text:
  * text arguments are measured, concatenated into one command string and encoded again by
  * node-redis, which for a batch costs more than the bytes, and the many-piece envelope text
  * can be collected while the rest of the batch is still being encoded.
@@ -16,7 +17,7 @@
 import type { PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import { uuid4 } from '../../core/uuid.js';
-import { encodeEnvelope } from '../../protocol/envelope.js';
+import { EnvelopeWriter } from '../../protocol/envelope-writer.js';
 import { stepOf, type PriorityStep, type RedisKeys } from './keys.js';
 import { delayedMember } from './transitions.js';
 
@@ -62,10 +63,11 @@ export async function planBulkPublish(
   const plan: BulkPlan = { lists: new Map(), delayed: [], wake: new Set() };
   const routes = new Map<string, string[]>();
   const bucketOf = bucketNames(keys);
+  const envelopes = new EnvelopeWriter();
   for (const { message, options } of batch) {
     const routingKey = checkQueueName(options.routingKey);
     const deliverAt = checkDeliverAt(options.deliverAt);
-    const raw = encodeEnvelope(message, { deliveryTag: uuid4(), exchange: options.exchange, routingKey });
+    const raw = envelopes.write(message, { deliveryTag: uuid4(), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     let queues: string[] | undefined = options.exchange === '' ? [routingKey] : routes.get(`${options.exchange}\u0000${routingKey}`);
     if (queues === undefined) {
