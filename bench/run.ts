@@ -2,16 +2,14 @@
  * `npm run bench`: Celeriac, BullMQ, Bee-Queue and Python Celery on the same Redis, in one run.
  * Prints one Markdown table and writes it, with the raw numbers as JSON, to bench/results/.
  *
- * Flags: --quick (small n, a fast check), --only <peer>[,<peer>] (repeatable),
- * --cpu-prof <dir> (Celeriac's worker children write V8 CPU profiles there),
- * --redis <host:port> (default 127.0.0.1:6379), --db <n> (default 0).
+ * Flags: see `--help` (lib/args.ts).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from './lib/args.js';
 import { buildWorkers } from './lib/proc.js';
 import { adminClient, redisCpuSeconds } from './lib/redis.js';
 import { medianDrains, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
@@ -29,35 +27,29 @@ const SIZES = {
 /** Whole-run budget: steps not started by then are skipped with a note. */
 const BUDGET_MS = 12 * 60_000;
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string', multiple: true },
-    'cpu-prof': { type: 'string' },
-    redis: { type: 'string', default: '127.0.0.1:6379' },
-    db: { type: 'string', default: '0' },
-    'step-timeout': { type: 'string', default: '120' },
-    rounds: { type: 'string' },
-  },
-});
-
-const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
-for (const name of only) {
-  if (!(PEER_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown peer ${name}; known: ${PEER_NAMES.join(', ')}`);
+let args: BenchArgs;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  process.stderr.write(`bench: ${err.message}\n\n${USAGE}`);
+  process.exit(2);
 }
-const selected: PeerName[] = only.length > 0 ? PEER_NAMES.filter((p) => only.includes(p)) : [...PEER_NAMES];
-const sizes = values.quick ? SIZES.quick : SIZES.full;
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const selected = args.peers;
+const sizes = args.quick ? SIZES.quick : SIZES.full;
 /** Interleaved drain rounds (the JS peers; Celery is drained once). */
-const rounds = Number(values.rounds ?? (values.quick ? 1 : 5));
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be an integer >= 1, got ${String(values.rounds)}`);
-const [host = '127.0.0.1', port = '6379'] = (values.redis as string).split(':');
+const rounds = args.rounds;
 
 const ctx: BenchContext = {
-  redisHost: host,
-  redisPort: Number(port),
-  redisDb: Number(values.db),
+  redisHost: args.redisHost,
+  redisPort: args.redisPort,
+  redisDb: args.db,
   runPrefix: `celeriac-bench:${randomBytes(4).toString('hex')}:`,
-  stepTimeoutMs: Number(values['step-timeout']) * 1000,
+  stepTimeoutMs: args.stepTimeoutSec * 1000,
   log: (line) => process.stderr.write(`[bench ${((nowMs() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`),
   redisCpuSeconds: () => redisCpuSeconds((cpuProbe ??= adminClient(ctx))),
 };
@@ -68,7 +60,7 @@ const started = nowMs();
 function makePeer(name: PeerName): Peer {
   switch (name) {
     case 'celeriac':
-      return new CeleriacPeer(ctx, values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {});
+      return new CeleriacPeer(ctx, args.cpuProf !== undefined ? { cpuProf: args.cpuProf } : {});
     case 'bullmq':
       return new BullmqPeer(ctx);
     case 'bee-queue':
@@ -175,7 +167,7 @@ async function main(): Promise<void> {
   const report: RunReport = {
     startedAt: new Date().toISOString(),
     durationSec: 0,
-    quick: values.quick as boolean,
+    quick: args.quick,
     rounds,
     machine: await machine(),
     sizes,
@@ -220,7 +212,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${markdown}`);
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const base = `${report.startedAt.slice(0, 10)}-${hostname()}${report.quick ? '-quick' : ''}${only.length > 0 ? `-${selected.join('+')}` : ''}`;
+  const base = `${report.startedAt.slice(0, 10)}-${hostname()}${report.quick ? '-quick' : ''}${selected.length < PEER_NAMES.length ? `-${selected.join('+')}` : ''}`;
   writeFileSync(`${dir}${base}.md`, markdown);
   writeFileSync(`${dir}${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   ctx.log(`wrote bench/results/${base}.md and .json`);
