@@ -69,6 +69,18 @@ except Exception as e:
     expect(await e.get({ timeout: 20_000 })).toEqual({ args: [1], kwargs: { k: 'v' } });
   });
 
+  it('a bulk send from Celeriac runs on Python, each call with its own arguments', async () => {
+    // Runs of like messages are written from one envelope layout; the echo call in the middle
+    // is encoded in full and starts a new run.
+    const calls = Array.from({ length: 30 }, (_, i) =>
+      i === 10 ? { name: 'py.echo', args: ['é', i], kwargs: { k: 'ü' }, options: { queue: 'py' } } : { name: 'py.add', args: [i, 100], options: { queue: 'py' } },
+    );
+    const results = await app.sendTasks(calls);
+    taskIds.push(...results.map((r) => r.id));
+    const values = await Promise.all(results.map((r) => r.get({ timeout: 20_000 })));
+    expect(values).toEqual(calls.map((_, i) => (i === 10 ? { args: ['é', 10], kwargs: { k: 'ü' } } : i + 100)));
+  });
+
   it('a Python ValueError is a typed error in TypeScript', async () => {
     const r = await app.sendTask('py.fail', ['nope'], {}, { queue: 'py' });
     taskIds.push(r.id);

@@ -65,6 +65,27 @@ describe.runIf(available)('RedisBroker.publishMany', () => {
     expect(stored).toBe(encodeEnvelope(message, { deliveryTag, exchange: '', routingKey: 'bytes' }));
   });
 
+  it('stores a bulk send of like messages byte for byte as publish would encode each', async () => {
+    // Like applyAsyncMany's messages: only ids, reprs and body differ, so most envelopes are
+    // written from one layout (protocol/envelope-writer.ts); one other task breaks the run.
+    const like = (i: number) => {
+      const message = makeMessage(`like-${i}`);
+      Object.assign(message.headers, { argsrepr: `('é${i}',)`, kwargsrepr: '{}' });
+      message.body = JSON.stringify([[`é${i}`], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]);
+      if (i === 7) message.headers['task'] = 'conformance.other';
+      return message;
+    };
+    const messages = Array.from({ length: 20 }, (_, i) => like(i));
+    await broker.publishMany(messages.map((message) => ({ message, options: { exchange: '', routingKey: 'like' } })));
+    const stored = (await raw.lRange(keys.bucket('like', 0), 0, -1)).reverse();
+    expect(stored).toHaveLength(20);
+    stored.forEach((text, i) => {
+      const deliveryTag = (JSON.parse(text) as { properties: { delivery_tag: string } }).properties.delivery_tag;
+      expect(text).toBe(encodeEnvelope(messages[i]!, { deliveryTag, exchange: '', routingKey: 'like' }));
+    });
+    expect(new Set(stored.map((t) => (JSON.parse(t) as { properties: { delivery_tag: string } }).properties.delivery_tag)).size).toBe(20);
+  });
+
   it('routes a named exchange through its bindings and sends nothing when one message is invalid', async () => {
     await raw.sAdd(keys.binding('fan'), [bindingMember('rk', 'bound')]);
     await broker.publishMany([{ message: makeMessage('r1'), options: { exchange: 'fan', routingKey: 'rk' } }]);
