@@ -130,9 +130,9 @@ function envNames(snake: string, extra: readonly string[] = []): readonly string
 /** The settings table. Order is the order of docs/configuration.md. */
 export const SETTINGS: readonly SettingSpec<keyof Settings>[] = [
   { name: 'broker', type: 'string', default: 'memory://', env: ['CELERY_BROKER_URL', 'CELERIAC_BROKER_URL'], check: url as never,
-    doc: 'Broker URL. `memory://` is the embedded in-process broker; `redis://` and `amqp://` arrive with their adapters.' },
+    doc: 'Broker URL. `memory://` is the embedded in-process broker; `redis://`, `rediss://`, `sentinel://` and `redis+sentinel://` use Redis (docs/brokers-and-backends.md). `createApp` refuses any other scheme with `CELERIAC_ERR_UNKNOWN_TRANSPORT`, naming the known ones.' },
   { name: 'backend', type: 'string', default: 'memory://', env: ['CELERY_RESULT_BACKEND', 'CELERIAC_RESULT_BACKEND'], check: url as never,
-    doc: 'Result backend URL. `memory://` keeps results in the process.' },
+    doc: 'Result backend URL. `memory://` keeps results in the process; the Redis schemes of `broker` store them in Redis, as Celery does (docs/brokers-and-backends.md).' },
   { name: 'taskDefaultQueue', type: 'string', default: 'celery', env: envNames('TASK_DEFAULT_QUEUE'),
     doc: 'Queue a task is sent to when neither a route nor the `queue` option names one.' },
   { name: 'taskRoutes', type: 'json', default: {}, env: envNames('TASK_ROUTES'), check: checkRoutes as never,
