@@ -1,6 +1,6 @@
 /**
  * @module canvas/apply
- * Sends a canvas signature dict the way Celery 5.2.6 does (celery-protocol.md §1.7): a chain
+ * Sends a canvas signature dict the way Celery 5.2.6 does (docs/protocol.md §1.7): a chain
  * publishes only its first task, with the remaining steps reversed in `embed.chain` and every
  * id assigned up front; a group publishes one message per member with the group id; a chord
  * stores its size, then publishes its header with the body in `embed.chord`. Used by the

@@ -1,6 +1,6 @@
 /**
  * @module canvas/dicts
- * Reading and building Celery's canvas signature dicts (celery-protocol.md §1.6-§1.7): a
+ * Reading and building Celery's canvas signature dicts (docs/protocol.md §1.6-§1.7): a
  * chain is `celery.chain` with `kwargs.tasks`, a group `celery.group` with `kwargs.tasks`, a
  * chord `celery.chord` with `kwargs.header` (a group dict) and `kwargs.body`. Every canvas
  * algorithm works on these dicts, so a workflow built in TypeScript and one received from

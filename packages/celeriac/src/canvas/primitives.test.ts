@@ -1,6 +1,6 @@
 /**
  * Canvas as sent: the signature dicts and call options a chain, group and chord produce
- * (celery-protocol.md §1.6-§1.7), checked on a recording host, plus compile-time typing.
+ * (docs/protocol.md §1.6-§1.7), checked on a recording host, plus compile-time typing.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { MemoryBackend } from '../backends/memory/memory-backend.js';

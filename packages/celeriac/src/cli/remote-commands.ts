@@ -1,7 +1,7 @@
 /**
  * @module cli/remote-commands
  * The remote-control commands `celeriac inspect` and `celeriac control` know, with their
- * positional arguments, as Celery 5.2.6 defines them (celery-protocol.md §5.4): the same
+ * positional arguments, as Celery 5.2.6 defines them (docs/protocol.md §5.4): the same
  * names, argument order and types, so `celeriac control rate_limit tasks.add 10/m` sends
  * what `celery control rate_limit tasks.add 10/m` sends.
  */

@@ -2,7 +2,7 @@
  * @module core/group-result
  * The result of a group: one {@link AsyncResult} per member, in the order the members were
  * given, under the group id. `save()` / `GroupResult.restore()` use Celery's
- * `celery-taskset-meta-<gid>` record (celery-protocol.md §3.6), so Python's
+ * `celery-taskset-meta-<gid>` record (docs/protocol.md §3.6), so Python's
  * `GroupResult.restore(gid)` reads what Celeriac saves and the other way round.
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';

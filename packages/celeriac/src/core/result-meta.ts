@@ -1,6 +1,6 @@
 /**
  * @module core/result-meta
- * Builds the result records workers and eager runs store, in Celery's shape (§3.1).
+ * Builds the result records workers and eager runs store, in Celery's shape (docs/protocol.md §3.1).
  */
 import { isReady } from '../protocol/states.js';
 import { naiveUtcIso } from '../protocol/time.js';

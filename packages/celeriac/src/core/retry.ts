@@ -1,7 +1,7 @@
 /**
  * @module core/retry
  * Retry decisions and the retry message, pure (time and randomness are passed in), shared by
- * the worker and eager mode. Mirrors Celery 5.2.6 (celery-protocol.md §8.1): the same task id
+ * the worker and eager mode. Mirrors Celery 5.2.6 (docs/protocol.md §8.1): the same task id
  * is published again with `retries` + 1 and a new ETA; once `retries` would pass `maxRetries`
  * the task fails with the error that caused the retry (or MaxRetriesExceededError).
  */

@@ -1,7 +1,7 @@
 /**
  * @module core/sent-event
  * The `task-sent` event a producer sends after publishing a task when `taskSendSentEvent`
- * is on (celery-protocol.md §4.3). Receivers override its clock (producers do not sync
+ * is on (docs/protocol.md §4.3). Receivers override its clock (producers do not sync
  * clocks), so each producer host simply counts its own.
  */
 import { randomUUID } from 'node:crypto';

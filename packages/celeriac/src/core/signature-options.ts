@@ -1,7 +1,7 @@
 /**
  * @module core/signature-options
  * Call options both ways between Celeriac's `ApplyOptions` (camelCase) and the snake_case
- * `options` dict a Celery signature carries (celery-protocol.md §1.6), so a signature frozen
+ * `options` dict a Celery signature carries (docs/protocol.md §1.6), so a signature frozen
  * by Python (`task_id`, `group_id`, `chord`, `link_error`...) is sent as Python would send it.
  */
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';

@@ -1,7 +1,7 @@
 /**
  * @module core/signature
  * A task call frozen as data: the name, its arguments and call options. Signatures travel
- * inside messages as Celery's signature dicts (celery-protocol.md §1.6) for `link`,
+ * inside messages as Celery's signature dicts (docs/protocol.md §1.6) for `link`,
  * `linkError`, chains and chords. The canvas primitives (canvas/) extend this class.
  *
  * Two phantom type parameters make canvas composition type-checked: `R` is what the task

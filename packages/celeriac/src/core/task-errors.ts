@@ -1,7 +1,7 @@
 /**
  * @module core/task-errors
  * Errors about tasks and their results, and the two-way mapping between JavaScript errors
- * and Celery's exception records (`{exc_type, exc_message, exc_module}`, celery-protocol.md
+ * and Celery's exception records (`{exc_type, exc_message, exc_module}`, docs/protocol.md
  * §3.2), so an error crosses between Python and TypeScript with its type and message.
  */
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';

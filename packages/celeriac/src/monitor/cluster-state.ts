@@ -1,6 +1,6 @@
 /**
  * @module monitor/cluster-state
- * What a monitor knows about the cluster, folded from Celery events (celery-protocol.md §4):
+ * What a monitor knows about the cluster, folded from Celery events (docs/protocol.md §4):
  * workers (online while their heartbeats keep coming) and tasks (their latest state, folded
  * by state precedence so out-of-order events do not move a task backwards). Used by
  * `celeriac events` and the dashboard.

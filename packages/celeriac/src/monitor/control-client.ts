@@ -3,7 +3,7 @@
  * The remote-control client behind `celeriac inspect`, `celeriac control` and the
  * dashboard: broadcasts a command on the `celery.pidbox` fanout exchange and collects the
  * replies workers (Celeriac or Python) push to this client's reply queue
- * (celery-protocol.md §5).
+ * (docs/protocol.md §5).
  *
  * As kombu does, the reply queue `<oid>.reply.celery.pidbox` is bound to the
  * `reply.celery.pidbox` exchange only while a broadcast waits for replies, and unbound and

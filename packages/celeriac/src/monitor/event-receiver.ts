@@ -1,6 +1,6 @@
 /**
  * @module monitor/event-receiver
- * Receives Celery events (celery-protocol.md §4) from the `celeryev` exchange: single events
+ * Receives Celery events (docs/protocol.md §4) from the `celeryev` exchange: single events
  * and `task.multi` batches, from Celeriac and Python senders alike. Each event is prepared as
  * Celery's receiver does before handing it on: its `timestamp` is moved into this host's
  * time zone, its `clock` is merged into the receiver's Lamport clock (a client's `task-sent`

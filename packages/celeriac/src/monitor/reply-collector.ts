@@ -1,7 +1,7 @@
 /**
  * @module monitor/reply-collector
  * Which control replies count for one broadcast, and when the broadcast has heard enough
- * (celery-protocol.md §5.3). Pure: the caller feeds decoded replies and the current time,
+ * (docs/protocol.md §5.3). Pure: the caller feeds decoded replies and the current time,
  * and runs the timeout itself.
  *
  * The rules are kombu's: a reply counts when its ticket is this broadcast's (a reply with no

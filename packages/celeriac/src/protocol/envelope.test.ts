@@ -30,7 +30,7 @@ const minimal = (overrides: Record<string, unknown> = {}, props: Record<string, 
   });
 
 describe('decodeEnvelope', () => {
-  it('decodes the captured §1.1 envelope', () => {
+  it('decodes the captured docs/protocol.md §1.1 envelope', () => {
     const decoded = decodeEnvelope(golden.GOLDEN_ENVELOPE);
     expect(decoded.deliveryTag).toBe('eed89619-2da4-4c1c-92dc-dd4553f5e6ba');
     expect(decoded.deliveryInfo).toEqual({ exchange: '', routing_key: 'celery' });

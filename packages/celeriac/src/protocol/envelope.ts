@@ -1,7 +1,7 @@
 /**
  * @module protocol/envelope
  * The JSON envelope kombu's virtual transports (Redis, memory) store per message
- * (celery-protocol.md §1.1, §1.3, §2.2, §2.6): the serialized body in base64 plus
+ * (docs/protocol.md §1.1, §1.3, §2.2, §2.6): the serialized body in base64 plus
  * headers, properties, `delivery_info` and the `delivery_tag` used as the ack key.
  */
 

@@ -5,7 +5,7 @@ import { LamportClock } from './lamport-clock.js';
 import { pyJsonStringify } from './py-json.js';
 
 describe('events', () => {
-  it('builds the dict in Python key order (captured worker-online, §4.3)', () => {
+  it('builds the dict in Python key order (captured worker-online, docs/protocol.md §4.3)', () => {
     const event = buildEvent(
       'worker-online',
       { hostname: 'w1@testhost', utcoffset: 0, pid: 5255, clock: 1, timestamp: 1795269934.1335905 },

@@ -1,6 +1,6 @@
 /**
  * @module protocol/events
- * Celery event dicts and their envelopes (celery-protocol.md §4): the common fields every
+ * Celery event dicts and their envelopes (docs/protocol.md §4): the common fields every
  * event carries, the routing key (`task-sent` -> `task.sent`), the `task.multi` batch
  * (a JSON array body), and decoding either form back into a list of dicts.
  */

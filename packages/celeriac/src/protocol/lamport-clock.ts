@@ -1,7 +1,7 @@
 /**
  * @module protocol/lamport-clock
  * The logical clock Celery stamps on events (`clock`) and pidbox messages (`headers.clock`)
- * so receivers can order what several nodes said (celery-protocol.md §4.2, §5.2).
+ * so receivers can order what several nodes said (docs/protocol.md §4.2, §5.2).
  */
 
 /** A Lamport clock: `forward()` before sending, `adjust(theirs)` on receiving. */

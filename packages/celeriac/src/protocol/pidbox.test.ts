@@ -3,7 +3,7 @@ import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { buildControlReply, decodeControlReply, decodeControlRequest, encodeControlRequest, isAddressedTo, mailboxQueueName, replyQueueName, type ControlRequest } from './pidbox.js';
 import { ProtocolError } from './errors.js';
 
-/** The captured request body of `celery inspect ping` (§5.2), in a kombu envelope. */
+/** The captured request body of `celery inspect ping` (docs/protocol.md §5.2), in a kombu envelope. */
 function pythonRequest(body: string, clock = 7): string {
   const b64 = Buffer.from(body).toString('base64');
   return `{"body": "${b64}", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"clock": ${clock}, "expires": 1795269950.5}, "properties": {"delivery_mode": 2, "delivery_info": {"exchange": "celery.pidbox", "routing_key": ""}, "priority": 0, "body_encoding": "base64", "delivery_tag": "d1"}}`;

@@ -1,6 +1,6 @@
 /**
  * @module protocol/pidbox
- * Remote-control (pidbox) messages (celery-protocol.md §5): the request a client
+ * Remote-control (pidbox) messages (docs/protocol.md §5): the request a client
  * broadcasts on the `celery.pidbox` fanout exchange, who it is addressed to, and the reply
  * a node sends back through the `reply.celery.pidbox` direct exchange.
  */

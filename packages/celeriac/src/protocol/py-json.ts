@@ -36,7 +36,7 @@ export function pyFloatRepr(value: number): string {
  * How Python would print the number it gets from parsing our JSON for `value`.
  * Integral values below 1e21 are written as plain digits, which Python reads as `int`;
  * everything else becomes a Python `float`. JS cannot tell `2` from `2.0`, so a float
- * that happens to be integral is written as an int (see celery-protocol.md conventions).
+ * that happens to be integral is written as an int (see docs/protocol.md conventions).
  */
 export function pyNumberRepr(value: number): string {
   if (Number.isInteger(value) && Math.abs(value) < 1e21) return String(value);

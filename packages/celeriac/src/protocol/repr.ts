@@ -2,7 +2,7 @@
  * @module protocol/repr
  * Python-style text for JSON values: the true `repr()` ({@link pyRepr}) and Celery's
  * truncating `saferepr` ({@link saferepr}, {@link argsRepr}, {@link kwargsRepr}) that fills
- * the `argsrepr` / `kwargsrepr` headers (celery-protocol.md §1.2). Display only: nothing
+ * the `argsrepr` / `kwargsrepr` headers (docs/protocol.md §1.2). Display only: nothing
  * parses these strings back.
  */
 

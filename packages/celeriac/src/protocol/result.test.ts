@@ -10,7 +10,7 @@ const golden = JSON.parse(
 
 describe('result metas', () => {
   it.each(golden.RESULT_METAS.map((line, i) => [i, line] as const))(
-    '§3.1 line %i decodes and re-encodes byte for byte',
+    'docs/protocol.md §3.1 line %i decodes and re-encodes byte for byte',
     (_i, line) => {
       const meta = decodeResultMeta(line);
       expect(encodeResultMeta(meta)).toBe(line);

@@ -1,6 +1,6 @@
 /**
  * @module protocol/result
- * Result records as Celery's key-value backends store them (celery-protocol.md §3):
+ * Result records as Celery's key-value backends store them (docs/protocol.md §3):
  * the per-task meta, exception records and the group meta.
  */
 

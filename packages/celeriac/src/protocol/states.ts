@@ -1,6 +1,6 @@
 /**
  * @module protocol/states
- * Task state sets and ordering, mirroring `celery.states` (celery-protocol.md §3.3).
+ * Task state sets and ordering, mirroring `celery.states` (docs/protocol.md §3.3).
  */
 
 import type { TaskState } from './types.js';

@@ -31,7 +31,7 @@ function message(body: string, headers: Record<string, Json | undefined> = { tas
 }
 
 describe('decodeTaskMessage: captured messages', () => {
-  it('decodes §1.1 and re-encodes the whole envelope byte for byte', () => {
+  it('decodes docs/protocol.md §1.1 and re-encodes the whole envelope byte for byte', () => {
     const { message: msg, deliveryTag, deliveryInfo } = decodeEnvelope(golden.GOLDEN_ENVELOPE);
     const task = decodeTaskMessage(msg);
     expect(task.protocol).toBe(2);

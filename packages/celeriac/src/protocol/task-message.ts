@@ -1,6 +1,6 @@
 /**
  * @module protocol/task-message
- * Task messages: protocol v2 (headers + body `[args, kwargs, embed]`, celery-protocol.md
+ * Task messages: protocol v2 (headers + body `[args, kwargs, embed]`, docs/protocol.md
  * §1.2-§1.7) both ways, and the legacy v1 dict body (§1.8) on the way in, normalised into
  * the same {@link TaskMessage}.
  */

@@ -6,7 +6,7 @@
  *   (headers + body `[args, kwargs, embed]`).
  * - **message**: a transport-neutral kombu message: headers, properties, serialized body.
  * - **envelope**: the JSON object kombu's virtual transports (Redis, memory) store per
- *   message: base64 body, `delivery_tag`, `delivery_info` (celery-protocol.md §1.1).
+ *   message: base64 body, `delivery_tag`, `delivery_info` (docs/protocol.md §1.1).
  * - **signature**: a task call frozen as data (`{task, args, kwargs, options, subtask_type,
  *   immutable}`), carried in `embed` for callbacks, chains and chords.
  * - **result meta**: the record a backend stores per task id (`celery-task-meta-<id>`).
@@ -32,7 +32,7 @@ export type TaskState =
   | 'IGNORED'
   | (string & {});
 
-/** A signature as it travels on the wire (celery-protocol.md §1.6). */
+/** A signature as it travels on the wire (docs/protocol.md §1.6). */
 export interface SignatureDict {
   task: string;
   args: Json[];
@@ -56,7 +56,7 @@ export interface Embed {
 export type TimeLimitPair = [number | null, number | null];
 
 /**
- * Task headers of protocol v2 (celery-protocol.md §1.2). Custom headers given with
+ * Task headers of protocol v2 (docs/protocol.md §1.2). Custom headers given with
  * `applyAsync({ headers })` sit at the same level and are kept in `extra` on decode.
  */
 export interface TaskHeaders {
@@ -82,7 +82,7 @@ export interface TaskHeaders {
   redelivered?: boolean;
 }
 
-/** kombu message properties (celery-protocol.md §1.3), without the transport-only fields. */
+/** kombu message properties (docs/protocol.md §1.3), without the transport-only fields. */
 export interface MessageProperties {
   correlation_id: string;
   reply_to: string;

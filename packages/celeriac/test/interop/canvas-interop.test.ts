@@ -1,5 +1,5 @@
 /**
- * Canvas across languages on one Redis (celery-protocol.md §1.7, §3.7): a chain and a chord
+ * Canvas across languages on one Redis (docs/protocol.md §1.7, §3.7): a chain and a chord
  * sent by Python Celery 5.2.6 run on Celeriac workers and Python gets the final result; the
  * same sent by Celeriac run on Python workers; a chord whose header runs on Python workers
  * and body on a Celeriac worker; a chord whose header parts are split between the two, which

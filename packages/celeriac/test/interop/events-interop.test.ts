@@ -1,6 +1,6 @@
 /**
  * Python's `celery events --dump` prints a Celeriac worker's heartbeats and task events
- * (celery-protocol.md §4, recipe §9 (d)). Keys and channels are isolated by a kombu
+ * (docs/protocol.md §4, recipe §9 (d)). Keys and channels are isolated by a kombu
  * global_keyprefix.
  */
 import { randomUUID } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * When the worker acknowledges (celery-protocol.md §2.6, §8.4): early ack before the task
+ * When the worker acknowledges (docs/protocol.md §2.6, §8.4): early ack before the task
  * runs, late ack after it, reject without requeue when acksOnFailureOrTimeout is off;
  * and the STARTED state with trackStarted.
  */

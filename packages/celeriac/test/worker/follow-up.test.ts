@@ -1,5 +1,5 @@
 /**
- * link / linkError run by the worker (celery-protocol.md §1.6): the callback gets the
+ * link / linkError run by the worker (docs/protocol.md §1.6): the callback gets the
  * result prepended (not for `si`), the errback gets the failed task's id, the parent's
  * stored `children` lists what it sent, and parent_id / root_id are carried.
  */

@@ -2,7 +2,7 @@
  * @module backends/memory/memory-backend
  * The in-process result backend: the embedded default (`memory://`) and the reference the
  * backend conformance suite is written against. It mirrors the Redis backend's behaviour
- * (celery-protocol.md §3): a stored SUCCESS is never overwritten, records expire, and
+ * (docs/protocol.md §3): a stored SUCCESS is never overwritten, records expire, and
  * subscribers are pushed every later store, asynchronously, like Redis pub/sub.
  */
 import { encodeResultMeta } from '../../protocol/result.js';

@@ -1,6 +1,6 @@
 /**
  * @module backends/redis/chord
- * The chord join on Redis, on Celery 5.2.6's keys and encodings (celery-protocol.md §3.7): a
+ * The chord join on Redis, on Celery 5.2.6's keys and encodings (docs/protocol.md §3.7): a
  * Python worker and a Celeriac worker can finish header parts of the same chord, and whichever
  * finishes the last one sends the body.
  */

@@ -1,7 +1,7 @@
 /**
  * @module backends/redis/keys
  * Every key name of the Redis result backend, built in one place (DESIGN §2.6). The task and
- * group keys are Celery's (celery-protocol.md §3), so Python clients read what we write.
+ * group keys are Celery's (docs/protocol.md §3), so Python clients read what we write.
  * Celery's broker `global_keyprefix` does not apply here (§2.8); `prefix` is Celeriac's own
  * option, empty by default, used to isolate tests on a shared Redis.
  */
@@ -30,7 +30,7 @@ export interface BackendKeys {
   /** `celeriac:rate:<key>`: the next free slot of a cluster-wide rate limit. */
   rateLimit(key: string): string;
   /**
-   * A chord's join keys (celery-protocol.md §3.7): `.j` sorted set of finished parts, `.t`
+   * A chord's join keys (docs/protocol.md §3.7): `.j` sorted set of finished parts, `.t`
    * extra parts counter, `.s` chord size; all under `celery-taskset-meta-<gid>`.
    */
   chord(groupId: string): { join: string; counter: string; size: string };

@@ -25,7 +25,7 @@ const meta = (taskId: string, status: string, result: ResultMeta['result'] = nul
   task_id: taskId,
 });
 
-/** Lines written by Python Celery 5.2.6 (celery-protocol.md §3.1), stored raw with SET. */
+/** Lines written by Python Celery 5.2.6 (docs/protocol.md §3.1), stored raw with SET. */
 const PYTHON_METAS = [
   '{"status": "SUCCESS", "result": 5, "traceback": null, "children": [], "date_done": "2026-11-21T14:05:47.491713", "task_id": "d58fc7ba-98a0-432d-8e59-99eb44fc006b"}',
   '{"status": "SUCCESS", "result": 2, "traceback": null, "children": [], "date_done": "2026-11-21T14:11:48.624064", "group_id": "aa909e54-07f1-419d-946f-e2a80da78def", "name": "tapp.add", "args": [1, 1], "kwargs": {}, "worker": "w1@testhost", "retries": 0, "queue": "celery", "task_id": "a70a3b8c-252d-43bb-a015-6c54ca2e055c"}',

@@ -1,6 +1,6 @@
 /**
  * @module backends/redis/redis-backend
- * Celery's Redis result backend (celery-protocol.md §3), readable and writable by Python
+ * Celery's Redis result backend (docs/protocol.md §3), readable and writable by Python
  * Celery on the same Redis: `celery-task-meta-<id>` written with SET (+ TTL) and PUBLISHed on
  * the key name, groups under `celery-taskset-meta-<gid>`, MGET for many ids.
  *

@@ -2,7 +2,7 @@
  * @module backends/redis/result-subscriptions
  * The Redis backend's pub/sub side: one subscriber connection shared by every waiter, one
  * SUBSCRIBE per task channel however many listeners it has (ref-counted), as Celery's
- * client does (celery-protocol.md §3.4: channel = key name).
+ * client does (docs/protocol.md §3.4: channel = key name).
  */
 import type { Buffer } from 'node:buffer';
 import { decodeResultMeta } from '../../protocol/result.js';

@@ -2,7 +2,7 @@
  * @module brokers/memory/memory-broker
  * The in-process broker: the embedded default (`memory://`) and the reference the broker
  * conformance suite is written against. It behaves like kombu's Redis transport
- * (celery-protocol.md §2): four priority buckets per queue (0-2, 3-5, 6-8, 9) with bucket 0
+ * (docs/protocol.md §2): four priority buckets per queue (0-2, 3-5, 6-8, 9) with bucket 0
  * served first, FIFO within a bucket, reject-with-requeue to the back marked redelivered,
  * restore to the front marked redelivered (as kombu's restore), delayed messages held by the
  * broker until due.

@@ -1,7 +1,7 @@
 /**
  * @module brokers/memory/queue-store
  * Storage of the memory broker: ready messages per queue and priority bucket (kombu's Redis
- * layout, celery-protocol.md §2.4), and the time-ordered list of delayed messages. Pure data
+ * layout, docs/protocol.md §2.4), and the time-ordered list of delayed messages. Pure data
  * structures: no clock, no timers, no consumers.
  */
 

@@ -1,7 +1,7 @@
 /**
  * @module brokers/redis/fanout
  * Fanout/topic exchanges on Redis pub/sub, as kombu's Redis transport does them
- * (celery-protocol.md §2.5): PUBLISH on `<global_keyprefix>/<db>.<exchange>[/<routing key>]`,
+ * (docs/protocol.md §2.5): PUBLISH on `<global_keyprefix>/<db>.<exchange>[/<routing key>]`,
  * PSUBSCRIBE on the same name with the binding key's `#` turned into `*`. Redis globs are
  * looser than topic rules (`*` crosses dots), so each received message is checked again
  * against the binding key with kombu's topic matching before the listener sees it.

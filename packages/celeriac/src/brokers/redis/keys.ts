@@ -1,7 +1,7 @@
 /**
  * @module brokers/redis/keys
  * Every Redis key and channel name the Redis broker touches, built in one place
- * (celery-protocol.md §2.1, §2.4, §2.8). kombu's own keys keep kombu's names so Python
+ * (docs/protocol.md §2.1, §2.4, §2.8). kombu's own keys keep kombu's names so Python
  * workers and Celeriac workers share queues and ack bookkeeping; the `celeriac.*` keys are
  * ours and invisible to kombu.
  *

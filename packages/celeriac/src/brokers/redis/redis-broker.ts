@@ -1,7 +1,7 @@
 /**
  * @module brokers/redis/redis-broker
  * The Redis broker, kombu-compatible: Python Celery workers and Celeriac workers share its
- * queues (celery-protocol.md §2). Layout: a list per queue and priority step (`q`,
+ * queues (docs/protocol.md §2). Layout: a list per queue and priority step (`q`,
  * `q␆␖3`, `q␆␖6`, `q␆␖9`; LPUSH to publish, pop from the right, step 0 first), the
  * `_kombu.binding.<exchange>` sets, and kombu's ack bookkeeping (`unacked` hash +
  * `unacked_index` zset) written for every delivery, so a Python worker's visibility sweep

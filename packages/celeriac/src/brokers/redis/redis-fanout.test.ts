@@ -16,7 +16,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-describe('RedisKeys fanout names (celery-protocol.md §2.5)', () => {
+describe('RedisKeys fanout names (docs/protocol.md §2.5)', () => {
   it('builds kombu channel names and PSUBSCRIBE patterns', () => {
     const keys = new RedisKeys('', 15);
     expect(keys.fanoutChannel('celeryev', 'task.sent')).toBe('/15.celeryev/task.sent');

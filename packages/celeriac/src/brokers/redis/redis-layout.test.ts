@@ -11,7 +11,7 @@ const available = await redisAvailable();
 const prefix = newPrefix();
 const SEP = '\x06\x16';
 
-/** The §9(f) recipe's envelope, as Python pushes it (python json.dumps separators). */
+/** The docs/protocol.md §9(f) recipe's envelope, as Python pushes it (python json.dumps separators). */
 function pythonEnvelope(queue: string, tid: string, tag: string, eta: string | null = null): string {
   const body = Buffer.from('[[40, 2], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]').toString('base64');
   return `{"body": "${body}", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "interop.add", "id": "${tid}", "shadow": null, "eta": ${eta === null ? 'null' : `"${eta}"`}, "expires": null, "group": null, "group_index": null, "retries": 0, "timelimit": [null, null], "root_id": "${tid}", "parent_id": null, "argsrepr": "[40, 2]", "kwargsrepr": "{}", "origin": "gen1@host", "ignore_result": false}, "properties": {"correlation_id": "${tid}", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "${queue}"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "${tag}"}}`;

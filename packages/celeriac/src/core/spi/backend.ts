@@ -40,7 +40,7 @@ export interface RevokedEntry {
   readonly ttlMs: number;
 }
 
-/** One chord header part's end, as recorded in the chord join (celery-protocol.md §3.7). */
+/** One chord header part's end, as recorded in the chord join (docs/protocol.md §3.7). */
 export interface ChordPart {
   /** Id of the header task. */
   taskId: string;

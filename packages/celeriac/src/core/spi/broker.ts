@@ -173,7 +173,7 @@ export interface Broker {
   unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
   /**
    * Publishes an envelope to a fanout/topic exchange (events, pidbox requests). Redis:
-   * PUBLISH on kombu's channel name (celery-protocol.md §2.5). Nobody listening = dropped.
+   * PUBLISH on kombu's channel name (docs/protocol.md §2.5). Nobody listening = dropped.
    */
   publishFanout(exchange: string, routingKey: string, raw: string): Promise<void>;
   /**

@@ -1,7 +1,7 @@
 /**
  * @module worker/control/control-handlers
  * The remote-control commands that change a worker (`celery control ...`), with Python's
- * argument names and reply texts (celery-protocol.md §5.4).
+ * argument names and reply texts (docs/protocol.md §5.4).
  */
 import type { Json, JsonObject } from '../../protocol/types.js';
 import type { ControlTarget } from './control-target.js';

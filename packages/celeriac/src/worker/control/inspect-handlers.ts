@@ -1,7 +1,7 @@
 /**
  * @module worker/control/inspect-handlers
  * The read-only remote-control commands (`celery inspect ...`), with Python's reply shapes
- * (celery-protocol.md §5.4).
+ * (docs/protocol.md §5.4).
  */
 import { arch, platform, release } from 'node:os';
 import type { Json, JsonObject } from '../../protocol/types.js';

@@ -1,6 +1,6 @@
 /**
  * @module worker/control/mailbox
- * The worker's pidbox node (celery-protocol.md §5): receives control requests broadcast on
+ * The worker's pidbox node (docs/protocol.md §5): receives control requests broadcast on
  * the `celery.pidbox` fanout exchange, keeps the ones addressed to this node, runs the
  * command and, when the request carries a ticket and `reply_to`, publishes
  * `{nodename: result}` to the requester's reply queue through `reply.celery.pidbox`.

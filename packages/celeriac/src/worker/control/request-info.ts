@@ -1,6 +1,6 @@
 /**
  * @module worker/control/request-info
- * The dicts inspect replies are made of (celery-protocol.md §5.4): a request's `info()`
+ * The dicts inspect replies are made of (docs/protocol.md §5.4): a request's `info()`
  * and a kombu queue's `as_dict()`.
  */
 import { isoformatUtc } from '../../protocol/time.js';

@@ -1,6 +1,6 @@
 /**
  * @module worker/events/event-dispatcher
- * Sends Celery events from a worker on the `celeryev` fanout exchange (celery-protocol.md
+ * Sends Celery events from a worker on the `celeryev` fanout exchange (docs/protocol.md
  * §4): worker events (online, heartbeat, offline) one by one, task events batched as
  * `task.multi` arrays like a Python worker does (flushed on the next turn of the event loop
  * or at {@link TASK_BATCH_MAX} events), so a busy worker publishes far fewer messages.

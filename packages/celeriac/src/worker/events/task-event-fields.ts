@@ -1,7 +1,7 @@
 /**
  * @module worker/events/task-event-fields
  * Turns a worker {@link TaskEvent} into the fields of the Celery event of the same name
- * (celery-protocol.md §4.3). Display strings (args, result, exception) are Python reprs,
+ * (docs/protocol.md §4.3). Display strings (args, result, exception) are Python reprs,
  * because `celery events` and Flower print them as they are.
  */
 import { toExceptionRecord } from '../../core/task-errors.js';

@@ -1,4 +1,4 @@
--- chord-part.lua: record one chord header part and report the join (celery-protocol.md §3.7).
+-- chord-part.lua: record one chord header part and report the join (docs/protocol.md §3.7).
 -- The same steps as Celery 5.2.6's MULTI pipeline (ZADD, ZCOUNT, GET .t, GET .s, EXPIRE x3), on
 -- the same keys, so Python and Celeriac workers can complete one chord together; the ZRANGE of
 -- a complete join is added in the same step so the parts read are exactly the ones counted.

@@ -1,5 +1,5 @@
 -- store-metas.lua: store task result metas and publish each, skipping a meta whose key
--- already holds SUCCESS. Celery does GET, then SETEX + PUBLISH per result (celery-protocol.md
+-- already holds SUCCESS. Celery does GET, then SETEX + PUBLISH per result (docs/protocol.md
 -- §3.1); one script makes "a stored SUCCESS is never overwritten" hold even against a
 -- concurrent writer, and taking many metas per call lets a busy worker store every result
 -- finished in one event-loop turn with one round trip. Metas are applied in order, so two
