@@ -11,23 +11,9 @@
  * console.log(await r.get({ timeout: 10_000 })); // 5
  * ```
  */
-import { App, type AppOptions } from './core/app.js';
-import type { Settings } from './core/settings.js';
-import { defaultTransports } from './transports.js';
-import { registerCanvasBuiltins } from './canvas/builtins.js';
-
-/**
- * Creates an app. Broker and backend default to the embedded memory adapters
- * (`memory://`), shared by every app of the process.
- */
-export function createApp(settings: Settings = {}, options: AppOptions = {}): App {
-  const app = new App(settings, { transports: defaultTransports, ...options });
-  registerCanvasBuiltins(app);
-  return app;
-}
-
-export { App, REVOKE_EXPIRES_SEC } from './core/app.js';
-export type { AppOptions } from './core/app.js';
+export { createApp } from './create-app.js';
+export { REVOKE_EXPIRES_SEC } from './core/app.js';
+export type { App, AppOptions } from './core/app.js';
 export { AsyncResult, EagerResult } from './core/async-result.js';
 export type { GetOptions } from './core/async-result.js';
 export { systemClock } from './core/clock.js';
@@ -43,7 +29,6 @@ export type { GroupGetOptions, GroupResultHost } from './core/group-result.js';
 export { Chain, Chord, Group, chain, chord, group, signature } from './canvas/primitives.js';
 export type { AnyComposable, Composable, GroupInput, InputOf, ResultOf, ResultsOf, ValidChain } from './canvas/primitives.js';
 export { chunks, map, starmap } from './canvas/map.js';
-export { BUILTIN_TASKS, registerCanvasBuiltins } from './canvas/builtins.js';
 export type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from './core/spi/backend.js';
 export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, PublishRequest, SetAsideRecord } from './core/spi/broker.js';
 export type { TaskCall } from './core/producer.js';

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../backends/memory/memory-backend.js';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
-import { App } from '../core/app.js';
+import { createApp } from '../create-app.js';
 import type { Settings } from '../core/settings.js';
 import type { PublishOptions } from '../core/spi/broker.js';
 import type { Message } from '../protocol/types.js';
@@ -39,7 +39,7 @@ const START = Date.parse('2026-01-01T00:00:00Z');
 function setup(settings: Settings = {}, startMs = START) {
   const clock = new FakeClock(startMs);
   const broker = new RecordingBroker(clock);
-  const app = new App(
+  const app = createApp(
     { beatLeaseTtl: 6, ...settings },
     { broker, backend: new MemoryBackend({ clock }), clock, env: {}, logger: pino({ level: 'silent' }) },
   );
@@ -96,7 +96,7 @@ describe('Beat on the memory broker with a fake clock', () => {
     // A reads time from its own clock: while "paused" it does not see time pass, as a process
     // stopped between reading the clock and publishing. The lease expires by the broker's clock.
     const clockA = new FakeClock(START);
-    const appA = new App(settings, { broker, backend: new MemoryBackend({ clock: clockA }), clock: clockA, env: {}, logger: pino({ level: 'silent' }) });
+    const appA = createApp(settings, { broker, backend: new MemoryBackend({ clock: clockA }), clock: clockA, env: {}, logger: pino({ level: 'silent' }) });
     const a = new Beat(appA, { holder: 'a' });
     for (let i = 0; i < 5; i++) {
       clockA.set(clock.now());

@@ -4,18 +4,17 @@
  * naming them (from Python or from `map`/`starmap`/`chunks`) runs on a Celeriac worker:
  * `celery.map`, `celery.starmap`, `celery.chunks`, `celery.chord`, `celery.group`,
  * `celery.chain`, and `celery.accumulate` (the chord body `ctx.replace` uses for a group).
- * It also installs `ctx.replace` on the app. Chords join through the backend, so
- * `celery.chord_unlock` (Celery's polling join for other backends) is not needed.
+ * Chords join through the backend, so `celery.chord_unlock` (Celery's polling join for
+ * other backends) is not needed.
  */
 import type { App } from '../core/app.js';
 import type { TaskContext } from '../core/context.js';
-import { setReplacer } from '../core/replace.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, SignatureDict } from '../protocol/types.js';
 import { applyDict, applyGroup } from './apply.js';
 import { chainDict, chordDict, groupDict, normalize } from './dicts.js';
 import { chunkSignatures } from './map.js';
-import { ACCUMULATE, replaceTask } from './replace.js';
+import { ACCUMULATE } from './replace.js';
 
 /** The names this module registers. */
 export const BUILTIN_TASKS = ['celery.map', 'celery.starmap', 'celery.chunks', 'celery.chord', 'celery.group', 'celery.chain', 'celery.accumulate'] as const;
@@ -85,5 +84,4 @@ export function registerCanvasBuiltins(app: App): void {
     if (index >= args.length || index < -args.length) throw new RangeError(`celery.accumulate: index ${index} out of range for ${args.length} argument(s)`);
     return args.at(index) as Json;
   });
-  setReplacer(app, (request, replacement) => replaceTask(app, request, replacement));
 }

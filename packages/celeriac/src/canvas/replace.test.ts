@@ -4,9 +4,7 @@
  * an app has no canvas layer.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../backends/memory/memory-backend.js';
-import { MemoryBroker } from '../brokers/memory/memory-broker.js';
-import { App } from '../core/app.js';
+import type { App } from '../core/app.js';
 import { buildTaskMessage } from '../core/producer.js';
 import { replacedNesting } from '../core/replace.js';
 import { createTestApp } from '../testing/test-app.js';
@@ -63,13 +61,5 @@ describe('celery.accumulate', () => {
     expect(await (await app.sendTask('celery.accumulate', [[4, 5]], { index: 0 })).get()).toEqual([4, 5]);
     expect(await (await app.sendTask('celery.accumulate', [[4, 5]], { index: -1 })).get()).toEqual([4, 5]);
     await expect((await app.sendTask('celery.accumulate', [[4, 5]], { index: 3 })).get()).rejects.toThrow(/out of range/);
-  });
-});
-
-describe('ctx.replace without the canvas layer', () => {
-  it('fails with a clear error naming createApp', async () => {
-    const app = new App({ taskAlwaysEager: true, taskEagerPropagates: true }, { env: {}, broker: new MemoryBroker(), backend: new MemoryBackend() });
-    const t = app.task('t.replacing', { bind: true }, (ctx) => ctx.replace(signature('t.other')));
-    await expect(t.delay()).rejects.toThrow(/createApp/);
   });
 });

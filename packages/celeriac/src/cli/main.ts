@@ -7,7 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import type { App } from '../core/app.js';
 import { CeleriacError } from '../errors.js';
-import { createApp } from '../index.js';
+import { createApp } from '../create-app.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
 import { registerBeat } from './commands/beat.js';
 import { registerCall } from './commands/call.js';

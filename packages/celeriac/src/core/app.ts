@@ -18,7 +18,8 @@ import { resolveSettings, type ResolvedSettings, type Settings } from './setting
 import type { ResultBackend } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
 import type { TaskContext } from './context.js';
-import { Task, type AnyTask } from './task.js';
+import type { Replacer } from './replace.js';
+import { Task, type AnyTask, type TaskHost } from './task.js';
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
 import { checkScheme, openTransport, redactUrl, type TransportContext, type TransportTable } from './transports.js';
 
@@ -43,8 +44,8 @@ export interface AppOptions {
   logger?: Logger;
 }
 
-/** A Celeriac application. Create it with `createApp`. */
-export class App implements ProducerHost, ResultHost {
+/** A Celeriac application. Create it with `createApp`, the one factory. */
+export class App implements ProducerHost, ResultHost, TaskHost {
   private settingsValue: ResolvedSettings;
   private brokerValue: Broker | undefined;
   private backendValue: ResultBackend | undefined;
@@ -59,7 +60,16 @@ export class App implements ProducerHost, ResultHost {
   private readonly registry = new Map<string, AnyTask>();
   private readonly router: (name: string) => Route | null;
 
-  constructor(settings: Settings = {}, options: AppOptions = {}) {
+  /**
+   * Internal: use `createApp`, which also wires the canvas layer (built-in tasks and
+   * `ctx.replace`, given here as `replaceTask`) that core may not import.
+   */
+  constructor(
+    settings: Settings,
+    options: AppOptions,
+    /** Sends a replacement for a running task (`ctx.replace`). */
+    readonly replaceTask: Replacer,
+  ) {
     this.settingsValue = resolveSettings(settings, options.env);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
@@ -212,12 +222,4 @@ export class App implements ProducerHost, ResultHost {
   async close(): Promise<void> {
     await Promise.allSettled([this.brokerValue?.close(), this.backendValue?.close()]);
   }
-}
-
-/**
- * Creates an app. With no broker or backend URL, the embedded memory broker and backend
- * are used (when the transport table knows `memory://`).
- */
-export function createCoreApp(settings: Settings = {}, options: AppOptions = {}): App {
-  return new App(settings, options);
 }

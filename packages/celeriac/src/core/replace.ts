@@ -1,11 +1,10 @@
 /**
  * @module core/replace
  * The seam behind `ctx.replace(signature)`. Replacing needs the canvas layer (chains, groups,
- * chords are sent there), which core may not import, so the canvas layer registers the
- * implementation on each app it sets up (`createApp` does) and the task context finds it
- * through the running task's app.
+ * chords are sent there), which core may not import, so `createApp` gives each app the
+ * canvas implementation when it builds it, and the task context calls it through the
+ * running task's app (`TaskHost.replaceTask`).
  */
-import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, TaskMessage } from '../protocol/types.js';
 import type { SignatureLike } from './call-options.js';
 
@@ -24,22 +23,6 @@ export interface ReplaceRequest {
  * `Ignore`, once the replacement is sent); in eager mode it resolves with the replacement's result.
  */
 export type Replacer = (request: ReplaceRequest, replacement: SignatureLike) => Promise<Json>;
-
-const replacers = new WeakMap<object, Replacer>();
-
-/** Installs the replace implementation for tasks of `app`. */
-export function setReplacer(app: object, replacer: Replacer): void {
-  replacers.set(app, replacer);
-}
-
-/** Replaces the running task of `app`; fails clearly when no canvas layer was set up. */
-export function replaceWith(app: object, request: ReplaceRequest, replacement: SignatureLike): Promise<Json> {
-  const replacer = replacers.get(app);
-  if (replacer === undefined) {
-    return Promise.reject(new CeleriacError(ErrorCodes.STATE, 'ctx.replace needs the canvas built-ins on this app: create it with createApp() (or call registerCanvasBuiltins(app))'));
-  }
-  return replacer(request, replacement);
-}
 
 /**
  * `replaced_task_nesting` of a message: a property in Celery 5.2.6, a header from Celery 5.3

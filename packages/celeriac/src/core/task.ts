@@ -9,6 +9,7 @@ import type { Json, JsonObject } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
 import type { TaskContext } from './context.js';
 import type { ApplyOptions } from './call-options.js';
+import type { Replacer } from './replace.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import { Signature } from './signature.js';
 
@@ -19,6 +20,8 @@ export type TaskFunction = (...args: never[]) => unknown;
 export interface TaskHost {
   sendTask(name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): Promise<AsyncResult>;
   sendTasks(calls: readonly { name: string; args?: readonly Json[]; options?: ApplyOptions }[]): Promise<AsyncResult[]>;
+  /** Sends a replacement for a running task of this host (`ctx.replace`). */
+  readonly replaceTask: Replacer;
 }
 
 /** Options of `applyAsync`: Celery's call options plus `kwargs`. */

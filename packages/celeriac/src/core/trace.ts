@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../protocol/types.js';
 import type { TaskContext, TaskRequest } from './context.js';
 import { runAsCurrentTask } from './current-task.js';
-import { replacedNesting, replaceWith } from './replace.js';
+import { replacedNesting } from './replace.js';
 import { autoRetry, requestRetry } from './retry.js';
 import type { AnyTask } from './task.js';
 
@@ -95,7 +95,7 @@ function taskContext(task: AnyTask, message: TaskMessage, env: TraceEnvironment,
     },
     updateState: (state, meta = null) => env.updateState(state, meta),
     retry: (options) => requestRetry(task, request, options),
-    replace: (sig) => replaceWith(task.host, { message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
+    replace: (sig) => task.host.replaceTask({ message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
   };
 }
 

@@ -7,8 +7,8 @@
 import { pino, type Logger } from 'pino';
 import { MemoryBackend } from '../backends/memory/memory-backend.js';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
-import { App } from '../core/app.js';
-import { registerCanvasBuiltins } from '../canvas/builtins.js';
+import type { App } from '../core/app.js';
+import { createApp } from '../create-app.js';
 import type { Settings } from '../core/settings.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -33,7 +33,6 @@ export function createTestApp(settings: Settings = {}, options: TestAppOptions =
   const clock = new FakeClock(options.startMs);
   const broker = new MemoryBroker({ clock });
   const backend = new MemoryBackend({ clock });
-  const app = new App(settings, { broker, backend, clock, env: {}, logger: options.logger ?? pino({ level: 'silent' }) });
-  registerCanvasBuiltins(app);
+  const app = createApp(settings, { broker, backend, clock, env: {}, logger: options.logger ?? pino({ level: 'silent' }) });
   return { app, broker, backend, clock };
 }

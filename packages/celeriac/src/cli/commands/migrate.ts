@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import type { Broker, Delivery } from '../../core/spi/broker.js';
-import { createApp } from '../../index.js';
+import { createApp } from '../../create-app.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import { type CliContext, parseNumberOption } from '../io.js';
 import { appQueues } from './purge.js';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createCoreApp } from '../../core/app.js';
+import { createApp } from '../../create-app.js';
 import type { TaskMessage } from '../../protocol/types.js';
 import { ErrorCodes } from '../../errors.js';
 import { TimeLimitTable } from './time-limit-table.js';
 
-const app = createCoreApp({}, { broker: {} as never, backend: {} as never });
+const app = createApp({}, { broker: {} as never, backend: {} as never });
 const withOptions = app.task('t.with', { timeLimit: 50, softTimeLimit: 40 }, () => null);
 const without = app.task('t.without', () => null);
 const message = (timelimit: [number | null, number | null]) => ({ headers: { timelimit } }) as unknown as TaskMessage;
