@@ -56,6 +56,7 @@ function renderSection(spec: SettingSpec): string {
     `- Type: ${TYPE_LABELS[spec.type]}`,
     `- Default: ${renderDefault(spec.default)}`,
     `- Environment: ${spec.env.map(code).join(', ')} (first one set wins; written as ${ENV_FORMS[spec.type]})`,
+    ...(spec.cli === undefined ? [] : [`- Command line: ${code(spec.cli.flags)} (${spec.cli.commands.map((c) => code(`celeriac ${c}`)).join(', ')}; overrides the app's value)`]),
     '',
   ].join('\n');
 }

@@ -11,7 +11,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 
 function looksLikeApp(value: unknown): value is App {
   // instanceof fails when the module resolved another copy of the package; accept the shape.
-  return value instanceof App || (typeof value === 'object' && value !== null && 'sendTask' in value && 'tasks' in value && 'overrideUrls' in value);
+  return value instanceof App || (typeof value === 'object' && value !== null && 'sendTask' in value && 'tasks' in value && 'overrideSettings' in value);
 }
 
 /** Resolves `spec` against `cwd`, trying the extensions and index files a user may leave out. */

@@ -54,7 +54,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     const urls: { broker?: string; backend?: string } = {};
     if (globals.broker !== undefined) urls.broker = globals.broker;
     if (globals.resultBackend !== undefined) urls.backend = globals.resultBackend;
-    if (Object.keys(urls).length > 0) app.overrideUrls(urls);
+    if (Object.keys(urls).length > 0) app.overrideSettings(urls);
     return { app, label };
   };
 

@@ -65,10 +65,22 @@ describe('createApp', () => {
 
   it('overrides URLs before first use only, and hides passwords', () => {
     const app = createApp({}, { env: {} });
-    app.overrideUrls({ broker: 'memory://user:secret@host/0' });
+    app.overrideSettings({ broker: 'memory://user:secret@host/0' });
     expect(app.brokerUrl).toBe('memory://user:**@host/0');
-    expect(() => app.overrideUrls({ broker: 'nosuch://x' })).toThrow(/known schemes/);
+    expect(() => app.overrideSettings({ broker: 'nosuch://x' })).toThrow(/known schemes/);
     void app.broker;
-    expect(() => app.overrideUrls({ broker: 'memory://' })).toThrow(expect.objectContaining({ code: ErrorCodes.STATE }));
+    expect(() => app.overrideSettings({ broker: 'memory://' })).toThrow(expect.objectContaining({ code: ErrorCodes.STATE }));
+  });
+
+  it('overrides other settings as createApp checks them: routes recompiled, log level applied', () => {
+    const app = createApp({ workerConcurrency: 3 }, { env: {} });
+    app.overrideSettings({ workerConcurrency: 7, taskRoutes: { 'a.*': 'fast' }, logLevel: 'error' });
+    expect(app.settings.workerConcurrency).toBe(7);
+    expect(app.route('a.b')).toMatchObject({ queue: 'fast' });
+    expect(app.log.level).toBe('error');
+    expect(Object.isFrozen(app.settings)).toBe(true);
+    expect(() => app.overrideSettings({ workerConcurrency: 0 })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/workerConcurrency: must be greater than 0/) }));
+    expect(() => app.overrideSettings({ nope: 1 } as never)).toThrow(/Unknown setting "nope"/);
+    expect(app.settings.workerConcurrency).toBe(7);
   });
 });

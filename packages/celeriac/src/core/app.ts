@@ -58,7 +58,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   readonly replyTo = randomUUID();
   readonly revokeExpiresSec = REVOKE_EXPIRES_SEC;
   private readonly registry = new Map<string, AnyTask>();
-  private readonly router: (name: string) => Route | null;
+  private router: (name: string) => Route | null;
 
   /**
    * Internal: use `createApp`, which also wires the canvas layer (built-in tasks and
@@ -112,19 +112,19 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   }
 
   /**
-   * Replace the broker and/or backend URL before first use, as the CLI's `-b` and
-   * `--result-backend` do for a module loaded with `-A`.
+   * Change settings before the app is used, as the CLI's flags do for a module loaded with
+   * `-A` (`-b`, `--result-backend`, `-c`, `-l`, ...). Values are checked as `createApp`
+   * checks them; the broker or backend URL can no longer change once that adapter is open.
    */
-  overrideUrls(urls: { broker?: string; backend?: string }): void {
-    const opened = (urls.broker !== undefined && this.brokerValue !== undefined) || (urls.backend !== undefined && this.backendValue !== undefined);
+  overrideSettings(overrides: Settings): void {
+    const opened = (overrides.broker !== undefined && this.brokerValue !== undefined) || (overrides.backend !== undefined && this.backendValue !== undefined);
     if (opened) throw new CeleriacError(ErrorCodes.STATE, 'broker or backend already in use; override URLs before sending or consuming');
-    const next = { ...this.settingsValue };
-    if (urls.broker !== undefined) next.broker = urls.broker;
-    if (urls.backend !== undefined) next.backend = urls.backend;
-    const resolved = resolveSettings(next, {});
-    checkScheme(this.transports, 'brokers', resolved.broker);
-    checkScheme(this.transports, 'backends', resolved.backend);
+    const resolved = resolveSettings({ ...this.settingsValue, ...overrides }, {});
+    if (this.brokerValue === undefined) checkScheme(this.transports, 'brokers', resolved.broker);
+    if (this.backendValue === undefined) checkScheme(this.transports, 'backends', resolved.backend);
     this.settingsValue = resolved;
+    this.router = compileRoutes(resolved.taskRoutes);
+    if (overrides.logLevel !== undefined) this.log.level = resolved.logLevel;
   }
 
   /** Registered tasks by name. */

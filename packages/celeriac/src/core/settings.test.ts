@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import { SETTINGS, resolveSettings } from './settings.js';
+import { SETTINGS, parseSettingText, resolveSettings, settingProblem, type ResolvedSettings, type Settings } from './settings.js';
 
 describe('resolveSettings', () => {
   it('fills every default and freezes the result', () => {
@@ -75,5 +75,33 @@ describe('resolveSettings', () => {
     expect((caught as Error).message).toMatch(/CELERY_TASK_ACKS_LATE="maybe"/);
     expect(() => resolveSettings({}, { CELERY_WORKER_CONCURRENCY: 'many' })).toThrow(/expected a number/);
     expect(() => resolveSettings({}, { CELERY_TASK_ROUTES: '{' })).toThrow(/expected JSON/);
+  });
+});
+
+describe('the settings table is the one source', () => {
+  it('each default passes its own row (type and check), and names are unique', () => {
+    for (const spec of SETTINGS) expect([spec.name, settingProblem(spec, spec.default)]).toEqual([spec.name, null]);
+    expect(new Set(SETTINGS.map((s) => s.name)).size).toBe(SETTINGS.length);
+  });
+
+  it('derives the Settings type from the rows', () => {
+    expectTypeOf<Settings['workerPool']>().toEqualTypeOf<'async' | 'threads' | 'solo' | undefined>();
+    expectTypeOf<ResolvedSettings['taskTimeLimit']>().toEqualTypeOf<number | null>();
+    // @ts-expect-error: a value outside the row's type does not compile
+    const bad: Settings = { workerConcurrency: '3' };
+    // @ts-expect-error: nor does a name the table does not have
+    const unknown: Settings = { workerConcurency: 3 };
+    void [bad, unknown];
+  });
+
+  it('parses text forms as the environment and the CLI give them, with Celery log level names', () => {
+    const spec = (name: string) => SETTINGS.find((s) => s.name === name)!;
+    expect(parseSettingText(spec('logLevel'), ' WARNING ')).toBe('warn');
+    expect(parseSettingText(spec('logLevel'), 'critical')).toBe('fatal');
+    expect(resolveSettings({}, { CELERIAC_LOG_LEVEL: 'Debug' }).logLevel).toBe('debug');
+    expect(parseSettingText(spec('taskTimeLimit'), 'none')).toBeNull();
+    expect(() => parseSettingText(spec('workerConcurrency'), 'lots')).toThrow('expected a number');
+    expect(settingProblem(spec('workerConcurrency'), 0)).toBe('must be greater than 0');
+    expect(settingProblem(spec('workerConcurrency'), 1.5)).toMatch(/expected an integer/);
   });
 });

@@ -12,19 +12,36 @@ import type { BeatEntryDefinition } from './beat-entry.js';
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
 
-/** One row of the settings table. */
-export interface SettingSpec<K extends string = string> {
+/** The commands whose flags the settings table declares. */
+export type SettingCommand = 'worker' | 'beat';
+
+/** The command-line flag of a setting. */
+export interface SettingFlag {
+  /** Commander flags, e.g. `-c, --concurrency <n>`; a boolean setting's flag takes no value and sets true. */
+  readonly flags: string;
+  /** The commands that take the flag. */
+  readonly commands: readonly SettingCommand[];
+  /** One line of help; the CLI adds the setting's name and default. */
+  readonly help: string;
+}
+
+/** One row of the settings table; `T` is the type of the setting's value. */
+export interface SettingSpec<T = unknown> {
   /** The camelCase name used in code. */
-  readonly name: K;
+  readonly name: string;
   readonly type: SettingType;
   /** The value when nothing sets it. */
-  readonly default: unknown;
+  readonly default: T;
   /** Environment variables read, first match wins. */
   readonly env: readonly string[];
   /** One-paragraph description, rendered into docs/configuration.md. */
   readonly doc: string;
   /** Extra validation beyond the type; return an error text or null. */
-  readonly check?: (value: never) => string | null;
+  readonly check?: (value: T) => string | null;
+  /** Rewrites the text form (environment, command line) before parsing, e.g. Celery's level names. */
+  readonly fromText?: (text: string) => string;
+  /** The flag that sets it on the command line, if any. */
+  readonly cli?: SettingFlag;
 }
 
 /** A route target: a queue name, or a queue with routing details. */
@@ -33,80 +50,15 @@ export type RouteTarget = string | { queue: string; routingKey?: string; exchang
 /** `taskRoutes`: task name or glob (`*` any run of characters) to a target. */
 export type TaskRoutes = Record<string, RouteTarget>;
 
-/** The settings a user may pass to `createApp`. Every field is optional. */
-export interface Settings {
-  /** Broker URL. @default 'memory://' */
-  broker?: string;
-  /** Result backend URL. @default 'memory://' */
-  backend?: string;
-  /** Queue used when no route or `queue` option applies. @default 'celery' */
-  taskDefaultQueue?: string;
-  /** Task name or glob to queue. @default {} */
-  taskRoutes?: TaskRoutes;
-  /** Run tasks in the caller instead of sending them (for tests). @default false */
-  taskAlwaysEager?: boolean;
-  /** In eager mode, throw a task's error from `delay` instead of storing it. @default false */
-  taskEagerPropagates?: boolean;
-  /** Ack after the task ran instead of before. @default false */
-  taskAcksLate?: boolean;
-  /** With late acks, ack failed and timed-out tasks (else reject them). @default true */
-  taskAcksOnFailureOrTimeout?: boolean;
-  /** With late acks, requeue a task whose process was lost instead of failing it. @default false */
-  taskRejectOnWorkerLost?: boolean;
-  /** Per-worker rate limit of tasks that set none (`'10/s'`, `'100/m'`, `'1000/h'`). @default null */
-  taskDefaultRateLimit?: string | null;
-  /** Store STARTED when a task begins. @default false */
-  taskTrackStarted?: boolean;
-  /** Store no results unless a task or call asks for one. @default false */
-  taskIgnoreResult?: boolean;
-  /** Default hard time limit in seconds. @default null */
-  taskTimeLimit?: number | null;
-  /** Default soft time limit in seconds. @default null */
-  taskSoftTimeLimit?: number | null;
-  /** Priority used when a call gives none. @default null */
-  taskDefaultPriority?: number | null;
-  /** Seconds results are kept; null keeps them forever. @default 86400 */
-  resultExpires?: number | null;
-  /** Store name, args, kwargs, worker, retries and queue with results. @default false */
-  resultExtended?: boolean;
-  /** Tasks a worker runs at once. @default 10 */
-  workerConcurrency?: number;
-  /** Messages prefetched per concurrency slot; 0 = no limit. @default 4 */
-  workerPrefetchMultiplier?: number;
-  /** Seconds a warm shutdown waits for running tasks before giving them up. @default 30 */
-  workerShutdownTimeout?: number;
-  /** Workers send task events (`-E`). @default false */
-  workerSendTaskEvents?: boolean;
-  /** Workers answer remote control (inspect, control). @default true */
-  workerEnableRemoteControl?: boolean;
-  /** Producers send a `task-sent` event for every task they publish. @default false */
-  taskSendSentEvent?: boolean;
-  /** Execution pool (`-P`): 'async', 'threads' or 'solo'. @default 'async' */
-  workerPool?: 'async' | 'threads' | 'solo';
-  /** Threads pool: tasks a thread runs before it is replaced; null = no limit. @default null */
-  workerMaxTasksPerChild?: number | null;
-  /** Threads pool: KiB of heap after a task above which its thread is replaced; null = no limit. @default null */
-  workerMaxMemoryPerChild?: number | null;
-  /** Broker adapter options (Celery's `broker_transport_options`). @default {} */
-  brokerTransportOptions?: Record<string, unknown>;
-  /** Log level: trace, debug, info, warn, error, fatal, silent. @default 'info' */
-  logLevel?: string;
-  /** Periodic tasks: entry name -> task, schedule, args, kwargs, options. @default {} */
-  beatSchedule?: Record<string, BeatEntryDefinition>;
-  /** IANA time zone crontab schedules are read in. @default 'UTC' */
-  timezone?: string;
-  /** Longest sleep of the beat loop, in seconds. @default 300 */
-  beatMaxLoopInterval?: number;
-  /** Seconds a beat leader's lease lasts without renewal: the longest takeover delay. @default 15 */
-  beatLeaseTtl?: number;
-  /** Seconds past its slot after which a run counts as missed (see `misfire`). @default 60 */
-  beatMisfireGrace?: number;
+/** A row before the table gives it its name; `T` is given explicitly, as a field's type would be. */
+function setting<T>(row: Omit<SettingSpec<T>, 'name'>): Omit<SettingSpec<T>, 'name'> {
+  return row;
 }
 
-/** Settings after resolution: every field present, frozen. */
-export type ResolvedSettings = Readonly<Required<Settings>>;
-
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** Celery's level names that pino spells otherwise. */
+const CELERY_LEVELS: Readonly<Record<string, string>> = { critical: 'fatal', warning: 'warn' };
+const logLevelFromText = (text: string) => CELERY_LEVELS[text.toLowerCase()] ?? text.toLowerCase();
 
 const positive = (v: number) => (v > 0 ? null : 'must be greater than 0');
 const nonNegative = (v: number | null) => (v === null || v >= 0 ? null : 'must be 0 or more');
@@ -127,77 +79,103 @@ function envNames(snake: string, extra: readonly string[] = []): readonly string
   return [...extra, `CELERIAC_${snake}`, `CELERY_${snake}`];
 }
 
-/** The settings table. Order is the order of docs/configuration.md. */
-export const SETTINGS: readonly SettingSpec<keyof Settings>[] = [
-  { name: 'broker', type: 'string', default: 'memory://', env: ['CELERY_BROKER_URL', 'CELERIAC_BROKER_URL'], check: url as never,
-    doc: 'Broker URL. `memory://` is the embedded in-process broker; `redis://`, `rediss://`, `sentinel://` and `redis+sentinel://` use Redis (docs/brokers-and-backends.md). `createApp` refuses any other scheme with `CELERIAC_ERR_UNKNOWN_TRANSPORT`, naming the known ones.' },
-  { name: 'backend', type: 'string', default: 'memory://', env: ['CELERY_RESULT_BACKEND', 'CELERIAC_RESULT_BACKEND'], check: url as never,
-    doc: 'Result backend URL. `memory://` keeps results in the process; the Redis schemes of `broker` store them in Redis, as Celery does (docs/brokers-and-backends.md).' },
-  { name: 'taskDefaultQueue', type: 'string', default: 'celery', env: envNames('TASK_DEFAULT_QUEUE'),
-    doc: 'Queue a task is sent to when neither a route nor the `queue` option names one.' },
-  { name: 'taskRoutes', type: 'json', default: {}, env: envNames('TASK_ROUTES'), check: checkRoutes as never,
-    doc: 'Maps task names, or globs where `*` matches any run of characters, to a queue name or `{ queue, routingKey, priority }`. Exact names win over globs; the first matching glob wins. In the environment: JSON.' },
-  { name: 'taskAlwaysEager', type: 'boolean', default: false, env: envNames('TASK_ALWAYS_EAGER'),
-    doc: 'Run tasks in the calling process when they are sent, without broker or worker. For tests of your own code.' },
-  { name: 'taskEagerPropagates', type: 'boolean', default: false, env: envNames('TASK_EAGER_PROPAGATES'),
-    doc: 'In eager mode, a task error is thrown from `delay`/`applyAsync` instead of being stored in the result.' },
-  { name: 'taskAcksLate', type: 'boolean', default: false, env: envNames('TASK_ACKS_LATE'),
-    doc: 'Acknowledge a message after its task has run rather than just before. Late acks give at-least-once delivery: a task whose worker dies is delivered again, so it must be safe to run twice.' },
-  { name: 'taskAcksOnFailureOrTimeout', type: 'boolean', default: true, env: envNames('TASK_ACKS_ON_FAILURE_OR_TIMEOUT'),
-    doc: 'With late acks, acknowledge tasks that failed or timed out. When false they are rejected without requeue.' },
-  { name: 'taskRejectOnWorkerLost', type: 'boolean', default: false, env: envNames('TASK_REJECT_ON_WORKER_LOST'),
-    doc: 'With late acks, when the process or thread running a task dies under it (WorkerLostError), requeue the message instead of storing FAILURE. The task then runs again, so it must be safe to run twice. Tasks may set `rejectOnWorkerLost`.' },
-  { name: 'taskDefaultRateLimit', type: 'string?', default: null, env: envNames('TASK_DEFAULT_RATE_LIMIT'), check: rateLimit as never,
-    doc: 'Per-worker rate limit of every task that sets no `rateLimit`: `\'10/s\'`, `\'100/m\'`, `\'1000/h\'` or a number per second. `null` = no limit. See docs/rate-limits.md.' },
-  { name: 'taskTrackStarted', type: 'boolean', default: false, env: envNames('TASK_TRACK_STARTED'),
-    doc: 'Store the STARTED state (with worker hostname and pid) when a task begins.' },
-  { name: 'taskIgnoreResult', type: 'boolean', default: false, env: envNames('TASK_IGNORE_RESULT'),
-    doc: 'Store no result for tasks unless the task or the call sets `ignoreResult: false`.' },
-  { name: 'taskTimeLimit', type: 'seconds?', default: null, env: envNames('TASK_TIME_LIMIT'), check: nonNegative as never,
-    doc: 'Hard time limit in seconds for every task: the task fails with TimeLimitExceeded and its slot is freed. Tasks and calls may set their own.' },
-  { name: 'taskSoftTimeLimit', type: 'seconds?', default: null, env: envNames('TASK_SOFT_TIME_LIMIT'), check: nonNegative as never,
-    doc: 'Soft time limit in seconds: the task\'s `ctx.signal` aborts with a SoftTimeLimitExceeded reason, so `ctx.signal.throwIfAborted()` and signal-aware calls such as `fetch` stop the task.' },
-  { name: 'taskDefaultPriority', type: 'integer?', default: null, env: envNames('TASK_DEFAULT_PRIORITY'), check: priority as never,
-    doc: 'Priority (0-9) for calls that give none. On Redis and memory 0 is served first.' },
-  { name: 'resultExpires', type: 'seconds?', default: 86_400, env: envNames('RESULT_EXPIRES'), check: nonNegative as never,
-    doc: 'Seconds a stored result is kept. `null` keeps results forever.' },
-  { name: 'resultExtended', type: 'boolean', default: false, env: envNames('RESULT_EXTENDED'),
-    doc: 'Store the task name, args, kwargs, worker, retries and queue alongside each result, as Celery\'s `result_extended`.' },
-  { name: 'workerConcurrency', type: 'integer', default: 10, env: envNames('WORKER_CONCURRENCY'), check: positive as never,
-    doc: 'How many tasks a worker runs at once (`-c`). The async pool suits I/O-bound tasks, so the default is higher than a CPU count.' },
-  { name: 'workerPrefetchMultiplier', type: 'integer', default: 4, env: envNames('WORKER_PREFETCH_MULTIPLIER'), check: nonNegative as never,
-    doc: 'A worker holds at most concurrency x multiplier unacknowledged messages. 0 removes the limit. With late acks, 1 gives the fairest distribution.' },
-  { name: 'workerShutdownTimeout', type: 'number', default: 30, env: envNames('WORKER_SHUTDOWN_TIMEOUT'), check: nonNegative as never,
-    doc: 'Seconds a warm shutdown (first SIGTERM/SIGINT) waits for running tasks. When it passes, running tasks are abandoned: late-ack messages go back to the queue, the rest are marked failed with WorkerLostError.' },
-  { name: 'workerSendTaskEvents', type: 'boolean', default: false, env: envNames('WORKER_SEND_TASK_EVENTS'),
-    doc: 'Workers send task events (received, started, succeeded, failed, retried, revoked, rejected) for monitors such as `celery events`, Flower and `celeriac events`; `-E` on the command line. Worker events (online, heartbeat, offline) are always sent. The `enable_events` / `disable_events` control commands switch task events at run time.' },
-  { name: 'workerEnableRemoteControl', type: 'boolean', default: true, env: envNames('WORKER_ENABLE_REMOTE_CONTROL'),
-    doc: 'Workers listen to remote-control commands (`celery inspect`, `celery control`, `celeriac inspect`, Flower).' },
-  { name: 'taskSendSentEvent', type: 'boolean', default: false, env: envNames('TASK_SEND_SENT_EVENT'),
-    doc: 'Producers send a `task-sent` event for every task they publish, so monitors see tasks before a worker receives them.' },
-  { name: 'workerPool', type: 'string', default: 'async', env: envNames('WORKER_POOL'),
-    check: ((v: string) => (['async', 'threads', 'solo'].includes(v) ? null : 'must be async, threads or solo')) as never,
-    doc: 'Execution pool (`-P`). `async` runs tasks on the event loop (I/O-bound work); `threads` runs each task in a worker thread that loaded the app module (CPU-bound work; hard time limits end the thread); `solo` runs one task at a time on the event loop. See docs/pools.md.' },
-  { name: 'workerMaxTasksPerChild', type: 'integer?', default: null, env: envNames('WORKER_MAX_TASKS_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')) as never,
-    doc: 'Threads pool: how many tasks a thread runs before it is replaced by a fresh one (`--max-tasks-per-child`). `null`: no limit.' },
-  { name: 'workerMaxMemoryPerChild', type: 'integer?', default: null, env: envNames('WORKER_MAX_MEMORY_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')) as never,
-    doc: 'Threads pool: KiB of V8 heap a thread may hold after a task; above it the thread is replaced once the task has finished (`--max-memory-per-child`). `null`: no limit.' },
-  { name: 'brokerTransportOptions', type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
-    check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')) as never,
-    doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs` and `fetchBatchSize`; unknown names are an error. In the environment: JSON.' },
-  { name: 'logLevel', type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`)) as never,
-    doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' },
-  { name: 'beatSchedule', type: 'json', default: {}, env: envNames('BEAT_SCHEDULE'), check: checkBeatSchedule as never,
-    doc: 'Periodic tasks, Celery\'s `beat_schedule` shape: entry name -> `{ task, schedule, args, kwargs, options, timezone, misfire, misfireGraceSec }`. `schedule` is seconds, a five-field crontab string, or `every()`/`crontab()`/`solar()`. Run by `celeriac beat` or `worker -B` (docs/periodic-tasks.md). In the environment: JSON.' },
-  { name: 'timezone', type: 'string', default: 'UTC', env: envNames('TIMEZONE'), check: checkTimezone as never,
-    doc: 'IANA time zone (e.g. `Europe/Berlin`) in which crontab schedules are read, across DST changes. An entry or a crontab may name its own.' },
-  { name: 'beatMaxLoopInterval', type: 'number', default: 300, env: envNames('BEAT_MAX_LOOP_INTERVAL'), check: positive as never,
-    doc: 'Longest time in seconds the beat loop sleeps between checks (`--max-interval`). The leader also wakes to renew its lease, and picks up changed dynamic entries when it does.' },
-  { name: 'beatLeaseTtl', type: 'number', default: 15, env: envNames('BEAT_LEASE_TTL'), check: positive as never,
-    doc: 'Seconds a beat leader\'s lease lasts without renewal. The leader renews it every third of this; if it dies, another beat takes over when the lease expires, so this is the longest gap in sending.' },
-  { name: 'beatMisfireGrace', type: 'number', default: 60, env: envNames('BEAT_MISFIRE_GRACE'), check: nonNegative as never,
-    doc: 'Seconds past its scheduled time after which a run counts as missed; entries with `misfire: \'skip\'` then skip it (logged) instead of running once to catch up.' },
-];
+/** The settings table by name. Order is the order of docs/configuration.md. */
+const TABLE = {
+  broker: setting<string>({ type: 'string', default: 'memory://', env: ['CELERY_BROKER_URL', 'CELERIAC_BROKER_URL'], check: url,
+    doc: 'Broker URL. `memory://` is the embedded in-process broker; `redis://`, `rediss://`, `sentinel://` and `redis+sentinel://` use Redis (docs/brokers-and-backends.md). `createApp` refuses any other scheme with `CELERIAC_ERR_UNKNOWN_TRANSPORT`, naming the known ones.' }),
+  backend: setting<string>({ type: 'string', default: 'memory://', env: ['CELERY_RESULT_BACKEND', 'CELERIAC_RESULT_BACKEND'], check: url,
+    doc: 'Result backend URL. `memory://` keeps results in the process; the Redis schemes of `broker` store them in Redis, as Celery does (docs/brokers-and-backends.md).' }),
+  taskDefaultQueue: setting<string>({ type: 'string', default: 'celery', env: envNames('TASK_DEFAULT_QUEUE'),
+    doc: 'Queue a task is sent to when neither a route nor the `queue` option names one.' }),
+  taskRoutes: setting<TaskRoutes>({ type: 'json', default: {}, env: envNames('TASK_ROUTES'), check: checkRoutes,
+    doc: 'Maps task names, or globs where `*` matches any run of characters, to a queue name or `{ queue, routingKey, priority }`. Exact names win over globs; the first matching glob wins. In the environment: JSON.' }),
+  taskAlwaysEager: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_ALWAYS_EAGER'),
+    doc: 'Run tasks in the calling process when they are sent, without broker or worker. For tests of your own code.' }),
+  taskEagerPropagates: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_EAGER_PROPAGATES'),
+    doc: 'In eager mode, a task error is thrown from `delay`/`applyAsync` instead of being stored in the result.' }),
+  taskAcksLate: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_ACKS_LATE'),
+    doc: 'Acknowledge a message after its task has run rather than just before. Late acks give at-least-once delivery: a task whose worker dies is delivered again, so it must be safe to run twice.' }),
+  taskAcksOnFailureOrTimeout: setting<boolean>({ type: 'boolean', default: true, env: envNames('TASK_ACKS_ON_FAILURE_OR_TIMEOUT'),
+    doc: 'With late acks, acknowledge tasks that failed or timed out. When false they are rejected without requeue.' }),
+  taskRejectOnWorkerLost: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_REJECT_ON_WORKER_LOST'),
+    doc: 'With late acks, when the process or thread running a task dies under it (WorkerLostError), requeue the message instead of storing FAILURE. The task then runs again, so it must be safe to run twice. Tasks may set `rejectOnWorkerLost`.' }),
+  taskDefaultRateLimit: setting<string | null>({ type: 'string?', default: null, env: envNames('TASK_DEFAULT_RATE_LIMIT'), check: rateLimit,
+    doc: 'Per-worker rate limit of every task that sets no `rateLimit`: `\'10/s\'`, `\'100/m\'`, `\'1000/h\'` or a number per second. `null` = no limit. See docs/rate-limits.md.' }),
+  taskTrackStarted: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_TRACK_STARTED'),
+    doc: 'Store the STARTED state (with worker hostname and pid) when a task begins.' }),
+  taskIgnoreResult: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_IGNORE_RESULT'),
+    doc: 'Store no result for tasks unless the task or the call sets `ignoreResult: false`.' }),
+  taskTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_TIME_LIMIT'), check: nonNegative,
+    cli: { flags: '--time-limit <seconds>', commands: ['worker'], help: 'hard time limit (seconds) for tasks that set none' },
+    doc: 'Hard time limit in seconds for every task: the task fails with TimeLimitExceeded and its slot is freed. Tasks and calls may set their own.' }),
+  taskSoftTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_SOFT_TIME_LIMIT'), check: nonNegative,
+    cli: { flags: '--soft-time-limit <seconds>', commands: ['worker'], help: 'soft time limit (seconds) for tasks that set none' },
+    doc: 'Soft time limit in seconds: the task\'s `ctx.signal` aborts with a SoftTimeLimitExceeded reason, so `ctx.signal.throwIfAborted()` and signal-aware calls such as `fetch` stop the task.' }),
+  taskDefaultPriority: setting<number | null>({ type: 'integer?', default: null, env: envNames('TASK_DEFAULT_PRIORITY'), check: priority,
+    doc: 'Priority (0-9) for calls that give none. On Redis and memory 0 is served first.' }),
+  resultExpires: setting<number | null>({ type: 'seconds?', default: 86_400, env: envNames('RESULT_EXPIRES'), check: nonNegative,
+    doc: 'Seconds a stored result is kept. `null` keeps results forever.' }),
+  resultExtended: setting<boolean>({ type: 'boolean', default: false, env: envNames('RESULT_EXTENDED'),
+    doc: 'Store the task name, args, kwargs, worker, retries and queue alongside each result, as Celery\'s `result_extended`.' }),
+  workerConcurrency: setting<number>({ type: 'integer', default: 10, env: envNames('WORKER_CONCURRENCY'), check: positive,
+    cli: { flags: '-c, --concurrency <n>', commands: ['worker'], help: 'tasks run at once' },
+    doc: 'How many tasks a worker runs at once (`-c`). The async pool suits I/O-bound tasks, so the default is higher than a CPU count.' }),
+  workerPrefetchMultiplier: setting<number>({ type: 'integer', default: 4, env: envNames('WORKER_PREFETCH_MULTIPLIER'), check: nonNegative,
+    cli: { flags: '--prefetch-multiplier <n>', commands: ['worker'], help: 'messages prefetched per slot; 0 = unlimited' },
+    doc: 'A worker holds at most concurrency x multiplier unacknowledged messages. 0 removes the limit. With late acks, 1 gives the fairest distribution.' }),
+  workerShutdownTimeout: setting<number>({ type: 'number', default: 30, env: envNames('WORKER_SHUTDOWN_TIMEOUT'), check: nonNegative,
+    cli: { flags: '--shutdown-timeout <seconds>', commands: ['worker'], help: 'seconds a warm shutdown waits for running tasks' },
+    doc: 'Seconds a warm shutdown (first SIGTERM/SIGINT) waits for running tasks. When it passes, running tasks are abandoned: late-ack messages go back to the queue, the rest are marked failed with WorkerLostError.' }),
+  workerSendTaskEvents: setting<boolean>({ type: 'boolean', default: false, env: envNames('WORKER_SEND_TASK_EVENTS'),
+    cli: { flags: '-E, --task-events', commands: ['worker'], help: 'send task events for monitors (celery events, Flower)' },
+    doc: 'Workers send task events (received, started, succeeded, failed, retried, revoked, rejected) for monitors such as `celery events`, Flower and `celeriac events`; `-E` on the command line. Worker events (online, heartbeat, offline) are always sent. The `enable_events` / `disable_events` control commands switch task events at run time.' }),
+  workerEnableRemoteControl: setting<boolean>({ type: 'boolean', default: true, env: envNames('WORKER_ENABLE_REMOTE_CONTROL'),
+    doc: 'Workers listen to remote-control commands (`celery inspect`, `celery control`, `celeriac inspect`, Flower).' }),
+  taskSendSentEvent: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_SEND_SENT_EVENT'),
+    doc: 'Producers send a `task-sent` event for every task they publish, so monitors see tasks before a worker receives them.' }),
+  workerPool: setting<'async' | 'threads' | 'solo'>({ type: 'string', default: 'async', env: envNames('WORKER_POOL'),
+    check: ((v: string) => (['async', 'threads', 'solo'].includes(v) ? null : 'must be async, threads or solo')),
+    cli: { flags: '-P, --pool <pool>', commands: ['worker'], help: 'execution pool: async, threads, solo' },
+    doc: 'Execution pool (`-P`). `async` runs tasks on the event loop (I/O-bound work); `threads` runs each task in a worker thread that loaded the app module (CPU-bound work; hard time limits end the thread); `solo` runs one task at a time on the event loop. See docs/pools.md.' }),
+  workerMaxTasksPerChild: setting<number | null>({ type: 'integer?', default: null, env: envNames('WORKER_MAX_TASKS_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')),
+    cli: { flags: '--max-tasks-per-child <n>', commands: ['worker'], help: 'threads pool: tasks a thread runs before it is replaced' },
+    doc: 'Threads pool: how many tasks a thread runs before it is replaced by a fresh one (`--max-tasks-per-child`). `null`: no limit.' }),
+  workerMaxMemoryPerChild: setting<number | null>({ type: 'integer?', default: null, env: envNames('WORKER_MAX_MEMORY_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')),
+    cli: { flags: '--max-memory-per-child <KiB>', commands: ['worker'], help: 'threads pool: heap (KiB) after a task above which its thread is replaced' },
+    doc: 'Threads pool: KiB of V8 heap a thread may hold after a task; above it the thread is replaced once the task has finished (`--max-memory-per-child`). `null`: no limit.' }),
+  brokerTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
+    check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')),
+    doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs` and `fetchBatchSize`; unknown names are an error. In the environment: JSON.' }),
+  logLevel: setting<string>({ type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], fromText: logLevelFromText, check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`)),
+    cli: { flags: '-l, --loglevel <level>', commands: ['worker', 'beat'], help: 'trace, debug, info, warning, error, critical' },
+    doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' }),
+  beatSchedule: setting<Record<string, BeatEntryDefinition>>({ type: 'json', default: {}, env: envNames('BEAT_SCHEDULE'), check: checkBeatSchedule,
+    doc: 'Periodic tasks, Celery\'s `beat_schedule` shape: entry name -> `{ task, schedule, args, kwargs, options, timezone, misfire, misfireGraceSec }`. `schedule` is seconds, a five-field crontab string, or `every()`/`crontab()`/`solar()`. Run by `celeriac beat` or `worker -B` (docs/periodic-tasks.md). In the environment: JSON.' }),
+  timezone: setting<string>({ type: 'string', default: 'UTC', env: envNames('TIMEZONE'), check: checkTimezone,
+    doc: 'IANA time zone (e.g. `Europe/Berlin`) in which crontab schedules are read, across DST changes. An entry or a crontab may name its own.' }),
+  beatMaxLoopInterval: setting<number>({ type: 'number', default: 300, env: envNames('BEAT_MAX_LOOP_INTERVAL'), check: positive,
+    cli: { flags: '--max-interval <seconds>', commands: ['beat'], help: 'longest sleep between checks' },
+    doc: 'Longest time in seconds the beat loop sleeps between checks (`--max-interval`). The leader also wakes to renew its lease, and picks up changed dynamic entries when it does.' }),
+  beatLeaseTtl: setting<number>({ type: 'number', default: 15, env: envNames('BEAT_LEASE_TTL'), check: positive,
+    cli: { flags: '--lease-ttl <seconds>', commands: ['beat'], help: 'lease length: the longest takeover delay' },
+    doc: 'Seconds a beat leader\'s lease lasts without renewal. The leader renews it every third of this; if it dies, another beat takes over when the lease expires, so this is the longest gap in sending.' }),
+  beatMisfireGrace: setting<number>({ type: 'number', default: 60, env: envNames('BEAT_MISFIRE_GRACE'), check: nonNegative,
+    doc: 'Seconds past its scheduled time after which a run counts as missed; entries with `misfire: \'skip\'` then skip it (logged) instead of running once to catch up.' }),
+};
+
+/** What a row holds. */
+type ValueOf<Row> = Row extends Omit<SettingSpec<infer T>, 'name'> ? T : never;
+
+/** The settings a user may pass to `createApp`, one per row of the table. Every field is optional. */
+export type Settings = { -readonly [K in keyof typeof TABLE]?: ValueOf<(typeof TABLE)[K]> };
+
+/** Settings after resolution: every field present, frozen. */
+export type ResolvedSettings = Readonly<Required<Settings>>;
+
+/** The settings table, in the order of docs/configuration.md. */
+export const SETTINGS: readonly SettingSpec[] = Object.freeze(
+  Object.entries(TABLE).map(([name, row]) => Object.freeze({ name, ...row }) as SettingSpec),
+);
 
 function checkTimezone(zone: string): string | null {
   try {
@@ -237,9 +215,13 @@ function configError(message: string): CeleriacError {
   return new CeleriacError(ErrorCodes.CONFIG, message);
 }
 
-function parseEnv(spec: SettingSpec, name: string, raw: string): unknown {
-  const fail = (what: string) => configError(`Environment variable ${name}=${JSON.stringify(raw)} for setting ${spec.name}: ${what}`);
-  const text = raw.trim();
+/**
+ * Parses the text form of a setting, as the environment and the command line give it.
+ * Throws an Error whose message says what was expected; the value is not yet checked (see
+ * {@link settingProblem}).
+ */
+export function parseSettingText(spec: SettingSpec, raw: string): unknown {
+  const text = spec.fromText === undefined ? raw.trim() : spec.fromText(raw.trim());
   switch (spec.type) {
     case 'string':
       return text;
@@ -248,14 +230,14 @@ function parseEnv(spec: SettingSpec, name: string, raw: string): unknown {
     case 'boolean':
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
-      throw fail('expected true/false, 1/0, yes/no or on/off');
+      throw new Error('expected true/false, 1/0, yes/no or on/off');
     case 'string[]':
       return text.split(',').map((s) => s.trim()).filter(Boolean);
     case 'json':
       try {
         return JSON.parse(text);
       } catch {
-        throw fail('expected JSON');
+        throw new Error('expected JSON');
       }
     case 'seconds?':
     case 'integer?':
@@ -263,10 +245,15 @@ function parseEnv(spec: SettingSpec, name: string, raw: string): unknown {
     case 'number': {
       if (spec.type.endsWith('?') && /^(null|none|)$/i.test(text)) return null;
       const n = Number(text);
-      if (text === '' || !Number.isFinite(n)) throw fail('expected a number');
+      if (text === '' || !Number.isFinite(n)) throw new Error('expected a number');
       return n;
     }
   }
+}
+
+/** What is wrong with `value` for the setting (its type, then the row's own check), or null. */
+export function settingProblem(spec: SettingSpec, value: unknown): string | null {
+  return typeError(spec, value) ?? spec.check?.(value as never) ?? null;
 }
 
 function typeError(spec: SettingSpec, value: unknown): string | null {
@@ -306,7 +293,7 @@ function suggest(name: string): string {
  */
 export function resolveSettings(input: Settings = {}, env: NodeJS.ProcessEnv = process.env): ResolvedSettings {
   for (const key of Object.keys(input)) {
-    if (!BY_NAME.has(key as keyof Settings)) {
+    if (!BY_NAME.has(key)) {
       throw configError(`Unknown setting ${JSON.stringify(key)}.${suggest(key)} See docs/configuration.md for the list.`);
     }
   }
@@ -319,13 +306,18 @@ export function resolveSettings(input: Settings = {}, env: NodeJS.ProcessEnv = p
     if (value === undefined) {
       const envName = spec.env.find((n) => env[n] !== undefined && env[n] !== '');
       if (envName !== undefined) {
-        value = parseEnv(spec, envName, env[envName] as string);
+        const raw = env[envName] as string;
+        try {
+          value = parseSettingText(spec, raw);
+        } catch (err) {
+          throw configError(`Environment variable ${envName}=${JSON.stringify(raw)} for setting ${spec.name}: ${(err as Error).message}`);
+        }
         source = `environment variable ${envName} (setting ${spec.name})`;
       } else {
         value = structuredClone(spec.default);
       }
     }
-    const problem = typeError(spec, value) ?? spec.check?.(value as never) ?? null;
+    const problem = settingProblem(spec, value);
     if (problem !== null) throw configError(`Invalid ${source}: ${problem}.`);
     out[spec.name] = value;
   }

@@ -188,6 +188,6 @@ describe('celeriac worker -P (spawned)', () => {
   it('-P with an unknown pool exits 2 listing the pools', async () => {
     const res = await runCli(['-A', 'fixtures/app.ts', 'worker', '-P', 'prefork']);
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/unknown pool "prefork"; available: async, threads, solo/);
+    expect(res.stderr).toMatch(/--pool "prefork": must be async, threads or solo/);
   });
 });

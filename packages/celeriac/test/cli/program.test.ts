@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SETTINGS, type Settings } from '../../src/core/settings.js';
 import { type TestApp, makeApp, run } from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -105,8 +106,9 @@ describe('-A loading (in-process)', () => {
 });
 
 /** Runs `worker` with an embedded app; returns the run and a way to send it a "signal". */
-async function startWorkerCommand(args: string[]) {
+async function startWorkerCommand(args: string[], settings: Settings = {}) {
   t = makeApp();
+  t.app.overrideSettings(settings);
   const before = new Set(process.listeners('SIGTERM'));
   const running = run(['worker', ...args], { app: t.app });
   // The handlers are installed once the worker started; find the ones the command added.
@@ -138,6 +140,22 @@ describe('worker (in-process, embedded app)', () => {
     expect(process.listenerCount('SIGINT')).toBe(sigintBefore);
   });
 
+  it('declares a flag for every setting the table gives worker or beat, with its setting and default in the help', async () => {
+    for (const command of ['worker', 'beat'] as const) {
+      const help = (await run([command, '--help'])).stdout.replace(/\s+/g, ' ');
+      const rows = SETTINGS.filter((s) => s.cli?.commands.includes(command));
+      expect(rows.length).toBeGreaterThan(0);
+      for (const spec of rows) expect(help).toContain(`${spec.cli!.flags} ${spec.cli!.help} (default: setting ${spec.name},`);
+    }
+  });
+
+  it('flags override the settings of the loaded app; settings not given on the command line stay', async () => {
+    const w = await startWorkerCommand(['-c', '2', '--time-limit', '30', '-E'], { workerPrefetchMultiplier: 7 });
+    expect(w.app.settings).toMatchObject({ workerConcurrency: 2, taskTimeLimit: 30, workerSendTaskEvents: true, workerPrefetchMultiplier: 7 });
+    w.signal();
+    expect((await w.running).code).toBe(0);
+  });
+
   it('--prefetch-multiplier 0 shows unlimited prefetch', async () => {
     const w = await startWorkerCommand(['--prefetch-multiplier', '0']);
     w.signal();
@@ -145,13 +163,13 @@ describe('worker (in-process, embedded app)', () => {
   });
 
   for (const [label, flags, message] of [
-    ['an unknown log level', ['-l', 'loud'], /unknown log level loud/],
+    ['an unknown log level', ['-l', 'loud'], /--loglevel "loud": must be one of trace, debug, info, warn, error, fatal, silent \(setting logLevel\)/],
     ['an empty queue list', ['-Q', ' , '], /-Q\/--queues must name at least one queue/],
-    ['an unknown pool', ['-P', 'prefork'], /unknown pool "prefork"; available: async, threads, solo/],
-    ['concurrency 0', ['-c', '0'], /--concurrency must be an integer >= 1/],
-    ['a fractional concurrency', ['-c', '1.5'], /--concurrency must be an integer >= 1/],
-    ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier must be an integer >= 0/],
-    ['a bad shutdown timeout', ['--shutdown-timeout', 'forever'], /--shutdown-timeout must be a number >= 0/],
+    ['an unknown pool', ['-P', 'prefork'], /--pool "prefork": must be async, threads or solo \(setting workerPool\)/],
+    ['concurrency 0', ['-c', '0'], /--concurrency "0": must be greater than 0 \(setting workerConcurrency\)/],
+    ['a fractional concurrency', ['-c', '1.5'], /--concurrency "1.5": expected an integer, got 1.5/],
+    ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier "-1": must be 0 or more/],
+    ['a bad shutdown timeout', ['--shutdown-timeout', 'forever'], /--shutdown-timeout "forever": expected a number/],
   ] as const) {
     it(`rejects ${label} with exit 2`, async () => {
       t = makeApp();

@@ -9,23 +9,8 @@ import { Beat } from '../../beat/beat.js';
 import { describeSchedule } from '../../beat/schedules.js';
 import type { App } from '../../core/app.js';
 import { CELERIAC_VERSION } from '../../worker/banner.js';
-import { type CliContext, UsageError, parseNumberOption } from '../io.js';
-
-interface BeatFlags {
-  loglevel?: string;
-  maxInterval?: string;
-  leaseTtl?: string;
-}
-
-const LEVELS: Record<string, string> = { critical: 'fatal', warning: 'warn' };
-
-/** Applies `-l` to the app's logger. */
-export function applyLogLevel(app: App, level: string | undefined): void {
-  if (level === undefined) return;
-  const mapped = LEVELS[level.toLowerCase()] ?? level.toLowerCase();
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(mapped)) throw new UsageError(`unknown log level ${level}`);
-  app.log.level = mapped;
-}
+import type { CliContext } from '../io.js';
+import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 
 function banner(beat: Beat, app: App, label: string): string {
   const lines = [
@@ -49,18 +34,13 @@ export async function startEmbeddedBeat(app: App): Promise<Beat> {
 
 /** Registers the command. */
 export function registerBeat(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App; label: string }>, done: (code: number) => void): void {
-  program
-    .command('beat')
-    .description('Run the periodic task scheduler (any number may run; one sends).')
-    .option('-l, --loglevel <level>', 'trace, debug, info, warning, error, critical')
-    .option('--max-interval <seconds>', 'longest sleep between checks (default: beatMaxLoopInterval)')
-    .option('--lease-ttl <seconds>', 'lease length: the longest takeover delay (default: beatLeaseTtl)')
-    .action(async (flags: BeatFlags) => {
+  const command = program.command('beat').description('Run the periodic task scheduler (any number may run; one sends).');
+  addSettingFlags(command, 'beat')
+    .action(async (flags: Record<string, unknown>) => {
+      const overrides = settingsFromFlags('beat', flags);
       const { app, label } = await getApp(true);
-      applyLogLevel(app, flags.loglevel);
-      const maxIntervalSec = parseNumberOption('--max-interval', flags.maxInterval, { min: 0.001 });
-      const leaseTtlSec = parseNumberOption('--lease-ttl', flags.leaseTtl, { min: 0.001 });
-      const beat = new Beat(app, { ...(maxIntervalSec === undefined ? {} : { maxIntervalSec }), ...(leaseTtlSec === undefined ? {} : { leaseTtlSec }) });
+      app.overrideSettings(overrides);
+      const beat = new Beat(app);
       ctx.io.out(banner(beat, app, label));
       await beat.start();
       // Timers are unref'd: hold the event loop open until a signal stops beat.

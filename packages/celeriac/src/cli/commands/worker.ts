@@ -7,64 +7,39 @@ import type { App } from '../../core/app.js';
 import { renderBanner } from '../../worker/banner.js';
 import { installShutdownSignals } from '../../worker/signals.js';
 import { Worker } from '../../worker/worker.js';
-import { type CliContext, UsageError, parseNumberOption } from '../io.js';
+import { type CliContext, UsageError } from '../io.js';
+import { resolveAppPath } from '../load-app.js';
+import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 import { startEmbeddedBeat } from './beat.js';
-import { POOL_FLAG_HELP, resolvePoolFlags } from './worker-pool-flags.js';
 
+/** The flags that are not settings; the others come from the settings table. */
 interface WorkerFlags {
   queues?: string;
-  concurrency?: string;
   hostname?: string;
-  loglevel?: string;
-  prefetchMultiplier?: string;
-  pool?: string;
-  shutdownTimeout?: string;
-  taskEvents?: boolean;
   beat?: boolean;
-  maxTasksPerChild?: string;
-  maxMemoryPerChild?: string;
-  timeLimit?: string;
-  softTimeLimit?: string;
 }
-
-const LEVELS: Record<string, string> = { critical: 'fatal', warning: 'warn' };
 
 /** Registers the command. `getApp` loads `-A` and applies `-b`/`--result-backend`. */
 export function registerWorker(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App; label: string }>, done: (code: number) => void): void {
-  program
+  const command = program
     .command('worker')
     .description('Start a worker that consumes queues and runs tasks.')
     .option('-Q, --queues <list>', 'comma-separated queues to consume (default: taskDefaultQueue)')
-    .option('-c, --concurrency <n>', 'tasks run at once (default: workerConcurrency)')
     .option('-n, --hostname <name>', 'node name; %h hostname, %n short name, %d domain (default: celery@%h)')
-    .option('-l, --loglevel <level>', 'trace, debug, info, warning, error, critical')
-    .option('--prefetch-multiplier <n>', 'messages prefetched per slot; 0 = unlimited')
-    .option('-P, --pool <pool>', POOL_FLAG_HELP.pool)
-    .option('--max-tasks-per-child <n>', POOL_FLAG_HELP.maxTasksPerChild)
-    .option('--max-memory-per-child <KiB>', POOL_FLAG_HELP.maxMemoryPerChild)
-    .option('--time-limit <seconds>', POOL_FLAG_HELP.timeLimit)
-    .option('--soft-time-limit <seconds>', POOL_FLAG_HELP.softTimeLimit)
-    .option('--shutdown-timeout <seconds>', 'seconds a warm shutdown waits for running tasks')
-    .option('-E, --task-events', 'send task events for monitors (celery events, Flower); default: workerSendTaskEvents')
-    .option('-B, --beat', 'also run the periodic task scheduler in this process')
-    .action(async (flags: WorkerFlags) => {
+    .option('-B, --beat', 'also run the periodic task scheduler in this process');
+  addSettingFlags(command, 'worker')
+    .action(async (flags: WorkerFlags & Record<string, unknown>) => {
+      const overrides = settingsFromFlags('worker', flags);
       const { app, label } = await getApp(true);
-      if (flags.loglevel !== undefined) {
-        const level = flags.loglevel.toLowerCase();
-        const mapped = LEVELS[level] ?? level;
-        if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(mapped)) throw new UsageError(`unknown log level ${flags.loglevel}`);
-        app.log.level = mapped;
-      }
+      app.overrideSettings(overrides);
       const queues = flags.queues?.split(',').map((q) => q.trim()).filter(Boolean);
       if (queues?.length === 0) throw new UsageError(`-Q/--queues must name at least one queue, got ${JSON.stringify(flags.queues)}`);
+      const appSpec = program.opts<{ app?: string }>().app;
       const worker = new Worker(app, {
         queues,
-        concurrency: parseNumberOption('--concurrency', flags.concurrency, { integer: true, min: 1 }),
-        prefetchMultiplier: parseNumberOption('--prefetch-multiplier', flags.prefetchMultiplier, { integer: true }),
         hostname: flags.hostname,
-        shutdownTimeout: parseNumberOption('--shutdown-timeout', flags.shutdownTimeout),
-        ...resolvePoolFlags(flags, program.opts<{ app?: string }>().app, ctx.io.cwd),
-        ...(flags.taskEvents === true ? { sendTaskEvents: true } : {}),
+        // The threads pool loads the app module in every thread.
+        ...(appSpec === undefined ? {} : { appModule: resolveAppPath(appSpec, ctx.io.cwd) }),
       });
       ctx.io.out(renderBanner(worker, label));
       await worker.start();
