@@ -10,6 +10,13 @@ import type { JsonObject, SignatureDict } from '../protocol/types.js';
  */
 export type SignatureLike = { toDict(): SignatureDict } | SignatureDict;
 
+/**
+ * A callback that takes a value of type `T` as its first argument (the parent's result for
+ * `link`, the failed task's id for `linkError`): a signature or canvas whose input accepts
+ * `T` (`task.s(...)` checks the task's first parameter), or a wire dict, which is not checked.
+ */
+export type Callback<T> = { toDict(): SignatureDict; readonly __input?: (value: T) => void } | SignatureDict;
+
 /** A point in time: a Date, epoch milliseconds, or an ISO-8601 string. */
 export type TimeInput = Date | number | string;
 
@@ -65,3 +72,14 @@ export interface ApplyOptions {
    */
   replacedTaskNesting?: number;
 }
+
+/**
+ * The call options of a task that returns `R`: `link` callbacks must accept `R` as their first
+ * argument and `linkError` errbacks the failed task's id (a string), checked at compile time.
+ */
+export type TaskApplyOptions<R> = Omit<ApplyOptions, 'link' | 'linkError'> & {
+  /** Tasks to call with this task's result when it succeeds. */
+  link?: Callback<R> | readonly Callback<R>[];
+  /** Tasks to call with this task's id when it fails. */
+  linkError?: Callback<string> | readonly Callback<string>[];
+};

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
-import type { ApplyOptions, SignatureLike } from './call-options.js';
+import type { ApplyOptions, Callback, SignatureLike } from './call-options.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from './signature-options.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
@@ -102,12 +102,12 @@ export class Signature<R = unknown, In = unknown> {
   }
 
   /** A copy with `callback` added to the success callbacks (Celery's `sig.link(...)`, without mutation). */
-  link(callback: SignatureLike): this {
+  link(callback: Callback<R>): this {
     return this.appendOption('link', callback);
   }
 
   /** A copy with `errback` added to the error callbacks (Celery's `sig.link_error(...)`). */
-  linkError(errback: SignatureLike): this {
+  linkError(errback: Callback<string>): this {
     return this.appendOption('link_error', errback);
   }
 

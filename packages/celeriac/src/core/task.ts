@@ -8,7 +8,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, JsonObject } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
 import type { TaskContext } from './context.js';
-import type { ApplyOptions } from './call-options.js';
+import type { ApplyOptions, TaskApplyOptions } from './call-options.js';
 import type { Replacer } from './replace.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import { Signature } from './signature.js';
@@ -24,8 +24,8 @@ export interface TaskHost {
   readonly replaceTask: Replacer;
 }
 
-/** Options of `applyAsync`: Celery's call options plus `kwargs`. */
-export type TaskCallOptions = ApplyOptions & {
+/** Options of `applyAsync` of a task returning `R`: Celery's call options plus `kwargs`. */
+export type TaskCallOptions<R = unknown> = TaskApplyOptions<R> & {
   /** Keyword arguments (mapped onto positions by the task's `params` option). */
   kwargs?: JsonObject;
 };
@@ -50,10 +50,10 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   }
 
   /** Send the task with call options (countdown, eta, expires, priority, queue, link...). */
-  applyAsync(args?: A, options?: ApplyOptions): Promise<AsyncResult<R>>;
+  applyAsync(args?: A, options?: TaskApplyOptions<R>): Promise<AsyncResult<R>>;
   /** With `kwargs`, positional arguments may cover only the leading parameters. */
-  applyAsync(args: Partial<A> | undefined, options: TaskCallOptions & { kwargs: JsonObject }): Promise<AsyncResult<R>>;
-  applyAsync(args?: Partial<A>, options: TaskCallOptions = {}): Promise<AsyncResult<R>> {
+  applyAsync(args: Partial<A> | undefined, options: TaskCallOptions<R> & { kwargs: JsonObject }): Promise<AsyncResult<R>>;
+  applyAsync(args?: Partial<A>, options: TaskCallOptions<R> = {}): Promise<AsyncResult<R>> {
     if (args !== undefined && !Array.isArray(args)) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsync: args must be an array, got ${typeof args}`);
     }
@@ -65,7 +65,7 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
    * Send the task once per argument list, all with the same options, in one bulk publish
    * (one round trip on Redis; see `app.sendTasks`). Results come back in the same order.
    */
-  async applyAsyncMany(argsList: readonly A[], options: ApplyOptions = {}): Promise<AsyncResult<R>[]> {
+  async applyAsyncMany(argsList: readonly A[], options: TaskApplyOptions<R> = {}): Promise<AsyncResult<R>[]> {
     if (!Array.isArray(argsList) || !argsList.every((args) => Array.isArray(args))) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsyncMany: argsList must be an array of argument arrays`);
     }
