@@ -1,12 +1,13 @@
 /**
  * @module cli/load-app
- * `-A <module>`: imports a .ts or .js module (TypeScript through tsx, registered by the bin)
- * and finds its app: the `app` export, else the default export.
+ * `-A <module>`: imports a .ts or .js module (TypeScript through tsx, which the bin registers
+ * when it is installed) and finds its app: the `app` export, else the default export.
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App } from '../core/app.js';
+import { isTypeScriptModule, tsxMissingError } from '../core/typescript-modules.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
 function looksLikeApp(value: unknown): value is App {
@@ -30,6 +31,8 @@ export async function loadApp(spec: string, cwd: string = process.cwd()): Promis
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (err) {
+    // Node itself does not load .ts (before 22.18/23.6): tsx, registered by the bin, does.
+    if ((err as { code?: unknown } | null)?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && isTypeScriptModule(path)) throw tsxMissingError(path, err);
     throw new CeleriacError(ErrorCodes.APP_LOAD, `Failed to load app module ${path}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
   const candidate = mod.app ?? mod.default;

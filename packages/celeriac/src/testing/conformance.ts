@@ -1,7 +1,8 @@
 /**
  * @module testing/conformance
  * The conformance suites every broker and result backend runs (`celeriac/testing/conformance`).
- * They define vitest suites, so import them only from vitest test files.
+ * They define vitest suites, so import them only from vitest test files: vitest is an optional
+ * peer dependency of celeriac, needed only by this entry point.
  */
 export { brokerConformance } from './broker-conformance.js';
 export type { BrokerConformanceOptions } from './broker-conformance.js';

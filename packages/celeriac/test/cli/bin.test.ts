@@ -191,3 +191,26 @@ describe('celeriac worker -P (spawned)', () => {
     expect(res.stderr).toMatch(/--pool "prefork": must be async, threads or solo/);
   });
 });
+
+describe('without tsx (an optional peer dependency)', () => {
+  const HIDE_TSX = ['--import', './fixtures/hide-tsx.mjs'];
+
+  it('runs a compiled app, on the async and the threads pool, with neither tsx nor esbuild', async () => {
+    for (const pool of ['async', 'threads']) {
+      const cli = spawnCli(['-A', 'fixtures/compiled-app.mjs', 'worker', '-P', pool, '-c', '1', '-l', 'warning'], { nodeArgs: HIDE_TSX, env: { FIXTURE_SEND: '1' } });
+      await cli.waitFor(/RESULT ping="pong"/, 15_000);
+      expect(cli.stdout()).toContain(`(${pool} pool)`);
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    }
+  }, 40_000);
+
+  it('says a .ts app needs tsx, and how to do without it', async () => {
+    // Node >= 22.18 strips types itself; keep that off so the test means the same everywhere.
+    const strip = (process.features as { typescript?: unknown }).typescript ? ['--no-experimental-strip-types'] : [];
+    const res = await runCli(['-A', 'fixtures/app.ts', 'report'], { nodeArgs: [...strip, ...HIDE_TSX] });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/Cannot load .*fixtures\/app\.ts: TypeScript modules load through tsx, which is not installed\. Install it \(npm install --save-dev tsx\) or compile the app/);
+    expect(res.stderr).toContain('[CELERIAC_ERR_APP_LOAD]');
+  });
+});

@@ -31,12 +31,20 @@ export interface Cli {
 
 const children = new Set<ChildProcess>();
 
+/** How to start the bin: extra environment, node flags before the script, a time bound. */
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  /** Flags for node itself (e.g. `--import` a hook). */
+  nodeArgs?: readonly string[];
+  timeoutMs?: number;
+}
+
 /** Starts `node bin/celeriac.js ...args`, killed with SIGKILL after `timeoutMs`. */
-export function spawnCli(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Cli {
+export function spawnCli(args: readonly string[], options: SpawnOptions = {}): Cli {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const key of Object.keys(env)) if (key.startsWith('CELERY_') || key.startsWith('CELERIAC_')) delete env[key];
   Object.assign(env, options.env);
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: CLI_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { cwd: CLI_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';
@@ -93,7 +101,7 @@ export function spawnCli(args: readonly string[], options: { env?: Record<string
 }
 
 /** Runs the bin to completion and returns its exit and output. */
-export async function runCli(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+export async function runCli(args: readonly string[], options: SpawnOptions = {}) {
   const cli = spawnCli(args, options);
   const exit = await cli.exited;
   return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };

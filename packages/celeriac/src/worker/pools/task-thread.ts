@@ -12,6 +12,7 @@ import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { WorkerLostError, type SoftTimeLimitExceeded } from '../../core/task-errors.js';
 import type { TraceOutcome } from '../../core/trace.js';
+import { isTypeScriptModule, tsxMissingError } from '../../core/typescript-modules.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
 import { decodeError, encodeError } from './error-transfer.js';
@@ -37,9 +38,6 @@ const SELF = import.meta.url;
 const FROM_SOURCE = SELF.endsWith('.ts');
 const ENTRY = new URL(`./thread-main.${FROM_SOURCE ? 'ts' : 'js'}`, SELF).href;
 
-/** True when a module must be loaded through tsx. */
-const needsTsx = (url: string) => /\.[mc]?tsx?$/.test(new URL(url).pathname);
-
 // The thread starts from a CommonJS snippet, so that tsx is registered before the first ESM
 // import: hooks registered in the worker's own thread do not reach new threads.
 const BOOT = `
@@ -52,9 +50,14 @@ const { workerData, parentPort } = require('node:worker_threads');
 
 let tsxUrl: string | undefined;
 /** URL of tsx's ESM register API, found through tsx's own package exports. */
-function tsxApi(): string {
+function tsxApi(module: string): string {
   if (tsxUrl === undefined) {
-    const manifest = createRequire(SELF).resolve('tsx/package.json');
+    let manifest: string;
+    try {
+      manifest = createRequire(SELF).resolve('tsx/package.json');
+    } catch (err) {
+      throw tsxMissingError(module, err);
+    }
     const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
     tsxUrl = new URL(pkg.exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
   }
@@ -93,7 +96,7 @@ export class TaskThread {
 
   /** Starts a thread and waits until it loaded the app module. */
   static start(appModule: string, host: ThreadHost): Promise<TaskThread> {
-    const tsx = FROM_SOURCE || needsTsx(appModule) ? tsxApi() : null;
+    const tsx = FROM_SOURCE || isTypeScriptModule(appModule) ? tsxApi(appModule) : null;
     const thread = new NodeWorker(BOOT, { eval: true, workerData: { appModule, entry: ENTRY, tsx } satisfies ThreadData & Record<string, unknown> });
     const handle = new TaskThread(thread, host);
     return new Promise((resolve, reject) => {
