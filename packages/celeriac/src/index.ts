@@ -69,8 +69,8 @@ export type { ExceptionRecord, Json, JsonObject, ResultMeta, TaskState } from '.
 export { Beat, BEAT_HEADER } from './beat/beat.js';
 export type { BeatCloseOptions, BeatState } from './beat/beat.js';
 export type { BeatOptions, ResolvedBeatOptions } from './beat/beat-options.js';
-export { BeatEntries } from './beat/beat-entries.js';
-export type { BeatEntryInfo } from './beat/beat-entries.js';
+export { BeatEntries } from './beat/dynamic-entries.js';
+export type { BeatEntryInfo } from './beat/dynamic-entries.js';
 export { nextDue, slotAfter } from './beat/next-due.js';
 export type { DueResult, NextDueOptions } from './beat/next-due.js';
 export { crontab, every, solar } from './beat/schedules.js';

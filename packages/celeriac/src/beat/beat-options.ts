@@ -8,7 +8,7 @@ import type { App } from '../core/app.js';
 import type { BeatEntryDefinition } from '../core/beat-entry.js';
 import type { BeatStore } from '../core/spi/beat-store.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import { compileSchedule, type CompiledEntry } from './entries.js';
+import { compileSchedule, type CompiledEntry } from './compile-entries.js';
 
 /** Options of {@link Beat}. */
 export interface BeatOptions {

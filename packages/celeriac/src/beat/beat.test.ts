@@ -8,7 +8,7 @@ import type { PublishOptions } from '../core/spi/broker.js';
 import type { Message } from '../protocol/types.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { Beat, BEAT_HEADER } from './beat.js';
-import { BeatEntries } from './beat-entries.js';
+import { BeatEntries } from './dynamic-entries.js';
 import type { BeatOptions } from './beat-options.js';
 import { crontab } from './schedules.js';
 

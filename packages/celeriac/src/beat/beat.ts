@@ -18,7 +18,7 @@ import type { EntryRunState } from '../core/spi/beat-store.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { isoformatUtc } from '../protocol/time.js';
 import { resolveBeatOptions, type BeatOptions, type ResolvedBeatOptions } from './beat-options.js';
-import { mergeEntries, type CompiledEntry } from './entries.js';
+import { mergeEntries, type CompiledEntry } from './compile-entries.js';
 import { Leadership } from './leadership.js';
 import { nextDue } from './next-due.js';
 import { describeSchedule } from './schedules.js';

@@ -1,5 +1,5 @@
 /**
- * @module beat/entries
+ * @module beat/compile-entries
  * Beat entries: checking a definition (Celery's `beat_schedule` shape) once into a frozen
  * {@link CompiledEntry}, and merging the static entries of the settings with the dynamic
  * ones of the store (a dynamic entry replaces a static one of the same name; a paused mark

@@ -1,5 +1,5 @@
 /**
- * @module beat/beat-entries
+ * @module beat/dynamic-entries
  * Dynamic entries: add, change, pause, resume and remove beat entries at run time. They are
  * stored beside beat's lease (the broker's beat store, e.g. Redis) with a version that every
  * running beat polls, so changes apply without a restart, on whichever beat leads.
@@ -8,7 +8,7 @@ import type { App } from '../core/app.js';
 import type { BeatEntryDefinition } from '../core/beat-entry.js';
 import type { BeatStore } from '../core/spi/beat-store.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import { compileEntry, compileSchedule, mergeEntries } from './entries.js';
+import { compileEntry, compileSchedule, mergeEntries } from './compile-entries.js';
 import { slotAfter } from './next-due.js';
 import type { Schedule } from './schedules.js';
 
