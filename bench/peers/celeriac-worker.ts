@@ -1,12 +1,14 @@
 /**
  * Celeriac's worker for the bench: the public API only (createApp + Worker), a no-op task,
  * results stored in the Redis backend, log level warn (no per-task log lines).
+ * BENCH_CELERIAC_MODULE, when set, names another build of the engine to load (bench/ab.ts).
  */
-import { createApp, Worker } from 'celeriac';
+import type * as Celeriac from 'celeriac';
 import type { CreateWorker } from '../lib/worker-protocol.js';
 import { celeriacUrls, NOOP_TASK } from './celeriac-shared.js';
 
 const create: CreateWorker = async (env) => {
+  const { createApp, Worker } = (await import(process.env.BENCH_CELERIAC_MODULE ?? 'celeriac')) as typeof Celeriac;
   const urls = celeriacUrls(env);
   const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: env.queue });
   app.task(NOOP_TASK, () => null);
