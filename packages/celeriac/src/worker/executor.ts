@@ -28,7 +28,7 @@ import { decodeTaskMessage } from '../protocol/task-message.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import { LinkedSet, type Link } from '../core/linked-set.js';
-import { AsyncPool, type Release } from './async-pool.js';
+import { Semaphore, type Release } from './semaphore.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { RunResult, TaskPool } from './pools/types.js';
 import { decideSettlement, type AckPolicy, type DeliveryOutcome, type Settlement } from './settlement.js';
@@ -108,7 +108,7 @@ export class Executor {
    * this result to be stored. Holding a permit, not a slot, while storing keeps a slow
    * backend holding the pool back: a task that finds no permit keeps its slot.
    */
-  private readonly finishing = new AsyncPool(1);
+  private readonly finishing = new Semaphore(1);
 
   /** Deliveries being handled now, and who waits for there to be none. */
   private handling = 0;
@@ -449,7 +449,7 @@ export class Executor {
   }
 
   /** The finishing permits, {@link FINISHING_PER_SLOT} per pool slot now. */
-  private permits(): AsyncPool {
+  private permits(): Semaphore {
     const size = this.host.pool.size * FINISHING_PER_SLOT;
     if (this.finishing.size !== size) this.finishing.resize(size);
     return this.finishing;

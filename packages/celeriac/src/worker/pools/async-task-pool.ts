@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { traceTask, type TraceEnvironment } from '../../core/trace.js';
 import type { DeliveryInfo } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { AsyncPool, type Release } from '../async-pool.js';
+import { Semaphore, type Release } from '../semaphore.js';
 import { supervise, type TimeoutCounters } from './supervise.js';
 import type { PoolRun, PoolStats, RunResult, TaskPool } from './types.js';
 
@@ -42,12 +42,12 @@ class EventLoopRun implements TraceEnvironment {
 
 /** Runs task bodies on the event loop. */
 export class AsyncTaskPool implements TaskPool {
-  private readonly slots: AsyncPool;
+  private readonly slots: Semaphore;
   private readonly timeouts: TimeoutCounters = { soft: 0, hard: 0 };
 
   /** `kind: 'solo'` fixes the size at 1. */
   constructor(readonly kind: 'async' | 'solo', size: number) {
-    this.slots = new AsyncPool(kind === 'solo' ? 1 : size);
+    this.slots = new Semaphore(kind === 'solo' ? 1 : size);
   }
 
   get size(): number {

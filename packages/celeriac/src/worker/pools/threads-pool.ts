@@ -11,7 +11,7 @@ import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
-import { AsyncPool, type Release } from '../async-pool.js';
+import { Semaphore, type Release } from '../semaphore.js';
 import { supervise, type TimeoutCounters } from './supervise.js';
 import { TaskThread } from './task-thread.js';
 import type { PoolRun, PoolStats, RunResult, TaskPool } from './types.js';
@@ -40,7 +40,7 @@ interface Taker {
 /** Runs task bodies on worker threads. */
 export class ThreadsPool implements TaskPool {
   readonly kind = 'threads' as const;
-  private readonly slots: AsyncPool;
+  private readonly slots: Semaphore;
   private readonly timeouts: TimeoutCounters = { soft: 0, hard: 0 };
   private readonly threads = new Set<TaskThread>();
   private readonly idle: TaskThread[] = [];
@@ -51,7 +51,7 @@ export class ThreadsPool implements TaskPool {
   private draining = false;
 
   constructor(private readonly options: ThreadsPoolOptions) {
-    this.slots = new AsyncPool(options.size);
+    this.slots = new Semaphore(options.size);
   }
 
   get size(): number {

@@ -9,7 +9,7 @@ import type { Clock } from '../../core/clock.js';
 import type { AnyTask } from '../../core/task.js';
 import type { TraceOutcome } from '../../core/trace.js';
 import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../../protocol/types.js';
-import type { Release } from '../async-pool.js';
+import type { Release } from '../semaphore.js';
 
 /** The execution pools a worker can use (`-P`). */
 export type PoolKind = 'async' | 'threads' | 'solo';
