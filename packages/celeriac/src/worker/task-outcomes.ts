@@ -1,100 +1,198 @@
 /**
  * @module worker/task-outcomes
- * The executor's handling of runs that end neither in success nor in a plain failure: a
- * Retry (publish the retry, store RETRY), a Reject, an Ignore, a revoke-terminate (store
- * REVOKED), and a lost worker with `rejectOnWorkerLost`. Each returns the outcome that
- * `decideSettlement` turns into ack, reject or requeue.
+ * Endings: how a task message's life ended, as data the executor concludes with one row of
+ * the outcome table. Here: building an ending (from how a run ended, or from a reason not to
+ * run), sending the follow-ups a row sends before its state is stored (which may turn the
+ * ending into a failure: Celery fails a task whose callbacks or retry cannot be sent), and
+ * the event and log line each ending reports.
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
-import type { AnyTask } from '../core/task.js';
 import type { Delivery } from '../core/spi/broker.js';
-import { afterFinalState } from '../canvas/follow-up.js';
+import { sendFailureFollowUps, sendSuccessFollowUps } from '../canvas/follow-up.js';
 import { ORIGIN, publishTask } from '../core/producer.js';
 import { resultTuple } from '../core/result-meta.js';
 import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
-import { Ignore, Reject, Retry, TaskRevokedError, WorkerLostError, toExceptionRecord } from '../core/task-errors.js';
+import { Ignore, Reject, Retry, TaskRevokedError, TimeLimitExceeded, WorkerLostError, formatTraceback, toExceptionRecord } from '../core/task-errors.js';
+import type { AnyTask } from '../core/task.js';
+import type { ResolvedTaskOptions } from '../core/task-options.js';
 import { coerceError } from '../errors.js';
-import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
+import type { Json, ResultTuple, TaskMessage } from '../protocol/types.js';
+import { OUTCOME_TABLE, type AckPolicy, type OutcomeKind, type OutcomeRow } from './outcome-table.js';
+import type { RunResult } from './pools/types.js';
 import { signalNumber } from './revoked.js';
-import type { AckPolicy, DeliveryOutcome } from './settlement.js';
 import type { TaskEvent } from './task-events.js';
 
-/** The parts of the executor's job the handlers read. */
-export interface OutcomeJob {
-  readonly delivery: Delivery;
-  readonly message: TaskMessage;
-  readonly task: AnyTask;
-  readonly ackedEarly: boolean;
-  readonly terminatedBy?: string;
+/** How a task message's life ended: its outcome, and what that outcome stores and reports. */
+export interface Ending {
+  readonly kind: OutcomeKind;
+  /** What is stored: the return value, an exception record, a retry's cause; null when none. */
+  readonly result: Json;
+  /** The stored traceback (a failure's, a retry's reason); null when none. */
+  readonly traceback: string | null;
+  /** The error behind it (what the task threw, or a retry's cause) for events and logs; null on success. */
+  readonly error: unknown;
+  /** The result tuples of the follow-ups sent: the stored `children`. */
+  readonly children: ResultTuple[];
 }
 
-/** What the handlers need from the executor. */
-export interface OutcomeContext {
-  readonly host: { readonly app: App; readonly log: Logger; emit(event: TaskEvent): void };
-  policy(task: AnyTask, ackedEarly: boolean): AckPolicy;
-  storeFinal(message: TaskMessage, delivery: Delivery, state: TaskState, result: Json, traceback: string | null, children: ResultTuple[]): Promise<void>;
+/** Whom an ending concerns: a task message, with its task when known and its job's state once admitted. */
+export interface Subject {
+  readonly delivery: Delivery;
+  readonly message: TaskMessage;
+  readonly task: AnyTask | undefined;
+  readonly ackedEarly: boolean;
+  /** Epoch ms when the body started; null before. */
+  readonly startedAt: number | null;
+  /** The signal of a revoke-terminate (a `SIGXXX` name), once asked for. */
+  readonly terminatedBy: string | null;
+}
+
+/** An ending that stores nothing but, for an error, why. */
+export function ending(kind: OutcomeKind, error: unknown = null, traceback: string | null = null): Ending {
+  return { kind, result: error === null ? null : (toExceptionRecord(error) as unknown as Json), traceback, error, children: [] };
+}
+
+/** The ending of a run, as the policy in force reads it (see {@link classifyError}). */
+export function classifyRun(ran: RunResult, policy: AckPolicy, terminatedBy: string | null): Ending {
+  if (ran === 'abandoned') {
+    return policy.acksLate ? ending('abandoned-restored') : ending('abandoned', new WorkerLostError('worker shut down before the task finished'));
+  }
+  if (ran.ok) return { kind: 'success', result: ran.value, traceback: null, error: null, children: [] };
+  return classifyError(ran.error, policy, terminatedBy);
+}
+
+/** The ending of a run that threw `error`: a control-flow error's own outcome, else a failure. */
+export function classifyError(error: unknown, policy: AckPolicy, terminatedBy: string | null): Ending {
+  if (error instanceof Retry) return { kind: 'retry', result: null, traceback: null, error, children: [] };
+  if (error instanceof Reject) return { ...ending(error.requeue ? 'rejected-requeue' : 'rejected'), error };
+  if (error instanceof Ignore) return { ...ending('ignored'), error };
+  if (error instanceof TaskRevokedError && terminatedBy !== null) return ending('terminated', error);
+  if (error instanceof WorkerLostError && policy.acksLate && policy.rejectOnWorkerLost && !policy.ackedEarly) {
+    return { ...ending('worker-lost-requeued'), error };
+  }
+  const kind = error instanceof TimeLimitExceeded ? 'timeout' : error instanceof WorkerLostError ? 'worker-lost' : 'failure';
+  return ending(kind, error, formatTraceback(error));
+}
+
+/** What sending follow-ups needs from the executor. */
+export interface FollowUpContext {
+  readonly app: App;
+  readonly log: Logger;
+  /** The ack policy of the subject's task now. */
+  policy(subject: Subject): AckPolicy;
+}
+
+/** True when the row has something to send for this message (most successes have nothing). */
+export function followUpsDue(followUps: NonNullable<OutcomeRow['followUps']>, message: TaskMessage): boolean {
+  return followUps !== 'callbacks' || !!message.embed.callbacks?.length || !!message.embed.chain?.length;
 }
 
 /**
- * The outcome of a run that ended in a control-flow error; `{ failWith }` when it must be
- * treated as a failure after all (a retry that could not be published); null for a plain failure.
+ * Sends what goes before the state is stored; returns the ending to store: with its
+ * children, or a failure when callbacks or a retry could not be sent (errbacks that cannot be
+ * sent are only logged).
  */
-export async function finishControlFlow(ctx: OutcomeContext, job: OutcomeJob, error: unknown): Promise<DeliveryOutcome | { failWith: unknown } | null> {
-  const { message, delivery, task } = job;
-  const h = message.headers;
-  const { host } = ctx;
-  const log = host.log.child({ taskId: h.id, taskName: h.task });
-  if (error instanceof Retry) return finishRetry(ctx, job, error);
-  if (error instanceof Reject) {
-    log.info({ requeue: error.requeue }, `Task ${h.task}[${h.id}] rejected (requeue: ${error.requeue})${error.reason === null ? '' : `: ${error.reason}`}`);
-    host.emit({ type: 'task-rejected', message, requeue: error.requeue });
-    return error.requeue ? 'rejected-requeue' : 'rejected';
+export async function sendFollowUps(ctx: FollowUpContext, s: Subject, e: Ending, followUps: NonNullable<OutcomeRow['followUps']>): Promise<Ending> {
+  const { app, log } = ctx;
+  const h = s.message.headers;
+  try {
+    // A retry comes from a run, so its task is known.
+    if (followUps === 'retry') return await publishRetry(app, s, s.task!.options, e.error as Retry);
+    if (followUps === 'callbacks') return { ...e, children: await sendSuccessFollowUps(app, s.message, e.result) };
+  } catch (err) {
+    // As in Celery's tracer: a callback or retry that cannot be sent fails the task.
+    log.error({ err: coerceError(err), taskId: h.id }, followUps === 'retry' ? 'could not publish the retry; failing the task' : 'failed to send callbacks');
+    const failed = classifyError(err, ctx.policy(s), s.terminatedBy);
+    const next = OUTCOME_TABLE[failed.kind].followUps;
+    return next === null || !followUpsDue(next, s.message) ? failed : sendFollowUps(ctx, s, failed, next);
   }
-  if (error instanceof Ignore) {
-    log.info(`Task ${h.task}[${h.id}] ignored: ${error.message}`);
-    return 'ignored';
+  try {
+    return { ...e, children: await sendFailureFollowUps(app, s.message) };
+  } catch (err) {
+    log.error({ err: coerceError(err), taskId: h.id }, 'failed to send errbacks');
+    return e;
   }
-  if (error instanceof TaskRevokedError && job.terminatedBy !== undefined) {
-    log.warn({ signal: job.terminatedBy }, `Task ${h.task}[${h.id}] terminated (${job.terminatedBy}) by a revoke`);
-    await ctx.storeFinal(message, delivery, 'REVOKED', toExceptionRecord(error) as never, null, []);
-    await afterFinalState(host.app, message, 'REVOKED', toExceptionRecord(error) as never);
-    host.emit({ type: 'task-revoked', message, expired: false, terminated: true, signum: signalNumber(job.terminatedBy) });
-    return 'terminated';
-  }
-  const policy = ctx.policy(task, job.ackedEarly);
-  if (error instanceof WorkerLostError && policy.acksLate && policy.rejectOnWorkerLost && !job.ackedEarly) {
-    // Not stored: the message goes back and the task runs again (Celery sends no task-failed either).
-    log.warn(`Task ${h.task}[${h.id}] lost its worker; rejectOnWorkerLost: requeued`);
-    return 'worker-lost';
-  }
-  return null;
 }
 
 /**
  * Publishes the retry (same id, retries + 1, new ETA, same queue unless the task named one,
- * same priority), then stores RETRY with the cause and emits task-retried.
+ * same priority); the ending then stores RETRY with the cause and the retry's reason.
  */
-async function finishRetry(ctx: OutcomeContext, job: OutcomeJob, retry: Retry): Promise<DeliveryOutcome | { failWith: unknown }> {
-  const { app, log } = ctx.host;
-  const { message, delivery, task } = job;
-  const h = message.headers;
+async function publishRetry(app: App, s: Subject, options: ResolvedTaskOptions, retry: Retry): Promise<Ending> {
+  const { message, delivery } = s;
   const now = app.clock.now();
-  const eta = retryEta(retry, task.options, h.retries, now, app.random);
+  const eta = retryEta(retry, options, message.headers.retries, now, app.random);
+  const queue = retry.queue ?? delivery.queue;
   const next = buildRetryMessage(message, eta, now, ORIGIN);
-  try {
-    const queue = retry.queue ?? delivery.queue;
-    const route = { queue, exchange: '', routingKey: queue };
-    await publishTask(app.broker, { message: next, route, priority: message.properties.priority, ...(eta > now ? { deliverAt: eta } : {}) });
-  } catch (err) {
-    // Celery drops such a task (Reject without requeue); failing it keeps a trace of why.
-    log.error({ err: coerceError(err), taskId: h.id }, 'could not publish the retry; failing the task');
-    return { failWith: err };
+  await publishTask(app.broker, { message: next, route: { queue, exchange: '', routingKey: queue }, priority: message.properties.priority, ...(eta > now ? { deliverAt: eta } : {}) });
+  const cause = retry.exc === undefined ? null : (toExceptionRecord(retry.exc) as unknown as Json);
+  return { kind: 'retry', result: cause, traceback: retryText(retry, eta, now), error: retry.exc ?? retry, children: [resultTuple(message.headers.id)] };
+}
+
+/** The event of a row, for this ending; `runtime` in seconds. */
+export function eventOf(type: NonNullable<OutcomeRow['event']>, s: Subject, e: Ending, runtime: number): TaskEvent {
+  const { message } = s;
+  switch (type) {
+    case 'task-succeeded':
+      return { type, message, result: e.result, runtime };
+    case 'task-failed':
+    case 'task-retried':
+      return { type, message, error: e.error, traceback: e.traceback ?? '' };
+    case 'task-revoked': {
+      const terminated = e.kind === 'terminated' && s.terminatedBy !== null;
+      return { type, message, expired: e.kind === 'expired', terminated, signum: terminated ? signalNumber(s.terminatedBy!) : null };
+    }
+    case 'task-rejected':
+      return { type, message, requeue: e.kind === 'rejected-requeue' };
   }
-  const text = retryText(retry, eta, now);
-  const cause = retry.exc === undefined ? null : (toExceptionRecord(retry.exc) as never);
-  await ctx.storeFinal(message, delivery, 'RETRY', cause, text, [resultTuple(h.id)]);
-  ctx.host.emit({ type: 'task-retried', message, error: retry.exc ?? retry, traceback: text });
-  log.info({ taskId: h.id, taskName: h.task, retries: h.retries + 1 }, `Task ${h.task}[${h.id}] retry: ${text}`);
-  return 'retry';
+}
+
+/** Logs how the task ended, as Celery's worker does (a success at info level only when enabled). */
+export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): void {
+  const h = s.message.headers;
+  if (e.kind === 'success') {
+    // Every task passes here: build nothing unless the line is written.
+    if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task, runtime }, `Task ${h.task}[${h.id}] succeeded in ${runtime.toFixed(3)}s`);
+    return;
+  }
+  const at = { taskId: h.id, taskName: h.task };
+  const task = `Task ${h.task}[${h.id}]`;
+  switch (e.kind) {
+    case 'failure':
+    case 'timeout':
+    case 'worker-lost': {
+      const err = coerceError(e.error);
+      log.error({ ...at, err }, `${task} raised: ${err.name}: ${err.message}`);
+      return;
+    }
+    case 'unregistered':
+      log.error(at, `received unregistered task of type ${JSON.stringify(h.task)}; message acked and FAILURE stored`);
+      return;
+    case 'revoked':
+    case 'expired':
+      log.info(at, `discarding ${e.kind} task`);
+      return;
+    case 'retry':
+      log.info({ ...at, retries: h.retries + 1 }, `${task} retry: ${e.traceback ?? ''}`);
+      return;
+    case 'rejected':
+    case 'rejected-requeue': {
+      const reject = e.error as Reject;
+      log.info({ ...at, requeue: reject.requeue }, `${task} rejected (requeue: ${reject.requeue})${reject.reason === null ? '' : `: ${reject.reason}`}`);
+      return;
+    }
+    case 'ignored':
+      log.info(at, `${task} ignored: ${coerceError(e.error).message}`);
+      return;
+    case 'terminated':
+      log.warn({ ...at, signal: s.terminatedBy }, `${task} terminated (${s.terminatedBy ?? '?'}) by a revoke`);
+      return;
+    case 'worker-lost-requeued':
+      log.warn(at, `${task} lost its worker; rejectOnWorkerLost: requeued`);
+      return;
+    default:
+      // deferred, not-started, abandoned: the ack decision's reason says it (debug level).
+      return;
+  }
 }

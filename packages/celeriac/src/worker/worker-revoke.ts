@@ -6,8 +6,6 @@
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
-import { TaskRevokedError } from '../core/task-errors.js';
-import type { Job } from './executor.js';
 import { signalName, type RevokedSet } from './revoked.js';
 
 /** Options of `worker.revoke()`. */
@@ -35,7 +33,8 @@ export interface WorkerRevokeResult {
 export interface RevokeContext {
   readonly app: App;
   readonly set: RevokedSet;
-  readonly jobs: Iterable<Job>;
+  /** Ends the running jobs of `ids` (the executor's); returns the ids it terminated. */
+  terminate(ids: ReadonlySet<string>, signal: string): string[];
   readonly log: Logger;
 }
 
@@ -44,26 +43,10 @@ export async function revokeInWorker(ctx: RevokeContext, ids: readonly string[],
   const signal = signalName(options.signal);
   const { app } = ctx;
   ctx.set.add(ids, app.revokeExpiresSec * 1000);
-  const terminated = options.terminate ? terminateRunning(ctx.jobs, new Set(ids), signal) : [];
+  const terminated = options.terminate ? ctx.terminate(new Set(ids), signal) : [];
   ctx.log.info({ ids, terminate: options.terminate ?? false, signal, terminated }, `revoked ${ids.length} task(s)`);
   if ((options.persist ?? true) && ids.length > 0) {
     await app.backend.revoke(ids, { expiresSec: app.revokeExpiresSec, terminate: options.terminate ?? false, signal });
   }
   return { revoked: [...ids], terminated };
-}
-
-/**
- * Terminates the jobs of `ids` that are running. A job that started but whose pool has not
- * armed `terminate` yet is marked, and the executor stops it before it runs.
- */
-function terminateRunning(jobs: Iterable<Job>, ids: ReadonlySet<string>, signal: string): string[] {
-  const out: string[] = [];
-  for (const job of jobs) {
-    if (job.state !== 'active' || job.terminatedBy !== undefined || !ids.has(job.message.headers.id)) continue;
-    job.terminatedBy = signal;
-    // Not armed yet (the pool has not started the run): the executor sees terminatedBy and stops it.
-    job.terminate?.(new TaskRevokedError('terminated'));
-    out.push(job.message.headers.id);
-  }
-  return out;
 }

@@ -96,7 +96,7 @@ export class Worker {
     this.remote = new WorkerRemote({
       app, hostname: this.options.hostname, log: this.log, pool: this.pool, queues: this.options.queues,
       prefetchMultiplier: this.options.prefetchMultiplier, sendTaskEvents: this.options.sendTaskEvents,
-      remoteControl: app.settings.workerEnableRemoteControl, jobs: () => this.executor.jobs.values(), consumer: () => this.consumer,
+      remoteControl: app.settings.workerEnableRemoteControl, jobs: () => this.executor.jobs(), consumer: () => this.consumer,
       totals: () => this.processed, active: () => this.active, close: () => void this.close(),
       revoke: (ids, options) => this.revoke(ids, options),
       revokedIds: () => this.revokedIds(),
@@ -123,7 +123,7 @@ export class Worker {
    */
   revoke(ids: string | readonly string[], options: WorkerRevokeOptions = {}): Promise<WorkerRevokeResult> {
     return revokeInWorker(
-      { app: this.app, set: this.revokedSet, jobs: this.executor.jobs.values(), log: this.log },
+      { app: this.app, set: this.revokedSet, terminate: (ids, signal) => this.executor.terminate(ids, signal), log: this.log },
       typeof ids === 'string' ? [ids] : [...ids],
       options,
     );
@@ -190,12 +190,12 @@ export class Worker {
 
   /** Tasks running now. */
   get active(): number {
-    return [...this.executor.jobs.values()].filter((j) => j.state === 'active').length;
+    return this.executor.jobs().filter((j) => j.state === 'active').length;
   }
 
   /** Tasks received and waiting for a slot. */
   get reserved(): number {
-    return [...this.executor.jobs.values()].filter((j) => j.state === 'reserved').length;
+    return this.executor.jobs().filter((j) => j.state === 'reserved').length;
   }
 
   /** Connects, declares the queues and starts consuming. */
@@ -265,7 +265,7 @@ export class Worker {
 
   /** Cold shutdown: abandon running tasks now. Safe during or without a warm shutdown. */
   async terminate(): Promise<void> {
-    for (const job of this.executor.jobs.values()) job.abandon?.();
+    this.executor.abandonAll();
     await this.close({ deadlineMs: 0 });
   }
 
@@ -287,7 +287,7 @@ export class Worker {
     });
     if (!(await Promise.race([drained, timedOut]))) {
       this.log.warn({ running: this.active }, 'shutdown deadline passed: abandoning running tasks');
-      for (const job of this.executor.jobs.values()) job.abandon?.();
+      this.executor.abandonAll();
       await this.executor.whenIdle();
     }
     await this.revokeSync.close();

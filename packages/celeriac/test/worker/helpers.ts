@@ -21,6 +21,7 @@ import {
 } from 'celeriac';
 import { FakeClock } from 'celeriac/testing';
 import type { Message } from '../../src/protocol/types.js';
+import type { RunHandle } from '../../src/worker/pools/types.js';
 
 /** One captured pino line. */
 export interface LogLine {
@@ -331,4 +332,13 @@ export class Gate {
     this.open = true;
     for (const release of this.waiting.splice(0)) release();
   }
+}
+
+/**
+ * The pool's handles on the runs in progress in `worker` (reached through the executor's
+ * private job records): for tests of a pool's terminate itself, without a revoke.
+ */
+export function runHandles(worker: Worker): RunHandle[] {
+  const executor = (worker as unknown as { executor: { held: { values(): { running: RunHandle | null }[] } } }).executor;
+  return executor.held.values().flatMap((job) => (job.running === null ? [] : [job.running]));
 }

@@ -1,15 +1,13 @@
 /**
  * The async and solo pools on the memory broker, run-time time limits
- * (`worker.setTimeLimit`, Celery's `time_limit` control command) and `job.terminate`.
+ * (`worker.setTimeLimit`, Celery's `time_limit` control command) and a run's `terminate`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
-import type { Job } from '../../src/worker/executor.js';
-import { closeEnvs, deferred, flush, Gate, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
+import { createApp, ErrorCodes, TaskRevokedError } from 'celeriac';
+import { closeEnvs, deferred, flush, Gate, makeEnv, runHandles, waitFor, waitForState, type TestEnv } from './helpers.js';
 
 afterEach(closeEnvs);
 
-const jobsOf = (worker: Worker) => (worker as unknown as { executor: { jobs: Map<string, Job> } }).executor.jobs;
 
 /** An app on the same broker and backend that knows no tasks: its messages carry no limits. */
 const senderFor = (env: TestEnv) => createApp({}, { broker: env.broker, backend: env.backend });
@@ -31,7 +29,7 @@ describe('async pool', () => {
     expect(() => worker.pool.resize(0)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
   });
 
-  it('job.terminate fails the running task with the reason, aborts its signal and frees the slot', async () => {
+  it('a run\'s terminate fails the running task with the reason, aborts its signal and frees the slot', async () => {
     const env = makeEnv();
     const started = deferred();
     let reason: unknown = null;
@@ -45,7 +43,7 @@ describe('async pool', () => {
     const r = await hang.delay();
     const r2 = await next.delay();
     await started.promise;
-    for (const job of jobsOf(worker).values()) job.terminate?.(new TaskRevokedError('terminated'));
+    for (const run of runHandles(worker)) run.terminate(new TaskRevokedError('terminated'));
     const meta = await waitForState(env, r.id, 'FAILURE');
     expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
     expect(reason).toBeInstanceOf(TaskRevokedError);

@@ -6,9 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
-import type { Job } from '../../src/worker/executor.js';
 import { defineTasks } from './fixtures/pool-app.js';
-import { closeEnvs, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
+import { closeEnvs, makeEnv, runHandles, waitFor, waitForState, type TestEnv } from './helpers.js';
 
 afterEach(closeEnvs);
 
@@ -149,15 +148,13 @@ describe('threads pool', () => {
     expect(meta.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
   });
 
-  it('job.terminate (revoke with terminate) ends the thread and fails the task with the reason', async () => {
+  it('a run\'s terminate (revoke with terminate) ends the thread and fails the task with the reason', async () => {
     const { env, tasks } = setup();
     const worker = await env.startWorker({ pool: 'threads', appModule, concurrency: 1 });
     const [first] = threadIds(worker);
     const r = await tasks.spinForever.delay();
     await running(worker);
-    // exec4's revoke handler reaches running jobs through the executor.
-    const jobs = (worker as unknown as { executor: { jobs: Map<string, Job> } }).executor.jobs;
-    for (const job of jobs.values()) job.terminate?.(new TaskRevokedError('terminated'));
+    for (const run of runHandles(worker)) run.terminate(new TaskRevokedError('terminated'));
     const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
     expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
     expect(await (await tasks.whoami.delay()).get({ timeout: 15_000 })).not.toBe(first);

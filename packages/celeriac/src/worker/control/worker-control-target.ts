@@ -15,7 +15,7 @@ import type { LamportClock } from '../../protocol/lamport-clock.js';
 import { decodeTaskMessage } from '../../protocol/task-message.js';
 import type { Json } from '../../protocol/types.js';
 import type { TaskPool } from '../pools/types.js';
-import type { Job } from '../executor.js';
+import type { JobView } from '../job.js';
 import type { WorkerRevokeOptions, WorkerRevokeResult } from '../worker-revoke.js';
 import type { ControlTarget, HeldRequest, ScheduledRequest } from './control-target.js';
 
@@ -29,7 +29,7 @@ export interface WorkerParts {
   readonly prefetchMultiplier: number;
   /** Queues the worker was started with (used until the consumer exists). */
   readonly queues: readonly string[];
-  jobs(): Iterable<Job>;
+  jobs(): Iterable<JobView>;
   consumer(): Consumer | null;
   totals(): ReadonlyMap<string, number>;
   setTaskEvents(enabled: boolean): boolean;

@@ -14,7 +14,7 @@ import type { TaskPool } from '../pools/types.js';
 import { EventDispatcher } from '../events/event-dispatcher.js';
 import { Heartbeat } from '../events/heartbeat.js';
 import { taskEventFields } from '../events/task-event-fields.js';
-import type { Job } from '../executor.js';
+import type { JobView } from '../job.js';
 import type { TaskEvent } from '../task-events.js';
 import { Mailbox } from './mailbox.js';
 import { WorkerControlTarget, type WorkerParts } from './worker-control-target.js';
@@ -31,7 +31,7 @@ export interface WorkerRemoteHost {
   readonly sendTaskEvents: boolean;
   /** Answer remote control (`workerEnableRemoteControl`). */
   readonly remoteControl: boolean;
-  jobs(): Iterable<Job>;
+  jobs(): Iterable<JobView>;
   consumer(): Consumer | null;
   totals(): ReadonlyMap<string, number>;
   active(): number;

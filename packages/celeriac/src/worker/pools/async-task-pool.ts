@@ -11,7 +11,7 @@ import type { DeliveryInfo } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { Semaphore, type Release } from '../semaphore.js';
 import { supervise, type TimeoutCounters } from './supervise.js';
-import type { PoolRun, PoolStats, RunResult, TaskPool } from './types.js';
+import type { PoolRun, PoolStats, RunHandle, TaskPool } from './types.js';
 
 /**
  * The trace environment of a body on the event loop. A class, so that `signal` is made only
@@ -76,7 +76,7 @@ export class AsyncTaskPool implements TaskPool {
     this.slots.resize(size);
   }
 
-  run(run: PoolRun): RunResult | Promise<RunResult> {
+  run(run: PoolRun): RunHandle {
     return supervise(
       run,
       (updateState) => ({

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { buildTaskMessage } from '../../core/producer.js';
-import { TimeLimitExceeded } from '../../core/task-errors.js';
+import { TaskRevokedError, TimeLimitExceeded, WorkerLostError } from '../../core/task-errors.js';
 import type { TraceOutcome } from '../../core/trace.js';
 import type { Json, TaskState } from '../../protocol/types.js';
 import { createTestApp } from '../../testing/test-app.js';
@@ -45,16 +45,19 @@ describe('supervise', () => {
       },
       counters,
     );
-    expect(result).toEqual({ ok: true, value: 7 });
+    expect(result.result).toEqual({ ok: true, value: 7 });
     expect(clock.pendingTimers).toBe(0);
-    expect(job.terminate).toBeUndefined();
+    // Over before anything could reach it: terminate and abandon do nothing.
+    result.terminate(new Error('late'));
+    result.abandon();
+    expect(job.abort.signal.aborted).toBe(false);
     // The body kept its updateState and calls it after returning: the run is over, so it is dropped.
     void update?.('PROGRESS', { step: 2 });
     expect(updates).toEqual([['PROGRESS', { step: 1 }]]);
   });
 
   it('supervises a body that returned a promise: the hard limit ends it and later updates are dropped', async () => {
-    const { clock, job, run, updates, counters } = setUp({ hard: 5, soft: null });
+    const { clock, run, updates, counters } = setUp({ hard: 5, soft: null });
     let update: ((state: TaskState, meta: Json) => Promise<void>) | undefined;
     let stopped: Error | undefined;
     const result = supervise(
@@ -65,15 +68,37 @@ describe('supervise', () => {
       },
       counters,
     );
-    expect(result).toBeInstanceOf(Promise);
+    expect(result.result).toBeInstanceOf(Promise);
     expect(clock.pendingTimers).toBe(1);
-    expect(job.terminate).toBeTypeOf('function');
     clock.advance(5000);
-    const outcome = await result;
+    const outcome = await result.result;
     expect(outcome).toMatchObject({ ok: false, error: expect.any(TimeLimitExceeded) });
     expect(stopped).toBeInstanceOf(TimeLimitExceeded);
     expect(counters.hard).toBe(1);
     void update?.('PROGRESS', { late: true });
     expect(updates).toEqual([]);
+    // The run is over: a terminate or an abandon after it changes nothing.
+    result.abandon();
+    expect(await result.result).toBe(outcome);
+  });
+
+  it('terminate ends a running body with the reason; abandon gives it up; each at most once', async () => {
+    for (const how of ['terminate', 'abandon'] as const) {
+      const { clock, job, run, counters } = setUp({ hard: 5, soft: 2 });
+      let stopped: Error | undefined;
+      const handle = supervise(run, () => ({ outcome: new Promise<TraceOutcome>(() => undefined), softLimit: () => undefined, stop: (reason) => (stopped = reason) }), counters);
+      const reason = new TaskRevokedError('terminated');
+      if (how === 'terminate') handle.terminate(reason);
+      else handle.abandon();
+      const outcome = await handle.result;
+      if (how === 'terminate') expect(outcome).toEqual({ ok: false, error: reason });
+      else expect(outcome).toBe('abandoned');
+      expect(job.abort.signal.aborted).toBe(true);
+      expect(stopped).toEqual(how === 'terminate' ? reason : expect.any(WorkerLostError));
+      // Its timers were cleared, and a second stop changes nothing.
+      expect(clock.pendingTimers).toBe(0);
+      handle.terminate(new Error('again'));
+      expect(await handle.result).toBe(outcome);
+    }
   });
 });

@@ -1,14 +1,14 @@
 /**
  * @module worker/pools/supervise
  * Time limits, written once for every pool. The pool starts an execution; this module arms
- * the soft and hard timers on the worker's clock, wires shutdown (`abandon`) and revoke
- * (`terminate`) into the job, and settles the run exactly once, whichever comes first.
+ * the soft and hard timers on the worker's clock, makes the run's handle (`abandon` for
+ * shutdown, `terminate` for a revoke), and settles the run exactly once, whichever comes first.
  */
 import { SoftTimeLimitExceeded, TimeLimitExceeded, WorkerLostError } from '../../core/task-errors.js';
 import type { TimerHandle } from '../../core/clock.js';
 import type { TraceOutcome } from '../../core/trace.js';
 import type { Json, TaskState } from '../../protocol/types.js';
-import type { PoolRun, RunResult } from './types.js';
+import type { PoolRun, RunHandle, RunResult } from './types.js';
 
 /** A task body started by a pool. */
 export interface Execution {
@@ -67,8 +67,15 @@ function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions): T
   return timers;
 }
 
+const nothing = (): void => undefined;
+
+/** The handle of a run that already ended (there is nothing left to stop). */
+export function endedRun(result: RunResult): RunHandle {
+  return { result, terminate: nothing, abandon: nothing };
+}
+
 /**
- * Runs `start` under the run's limits. `start` receives the `updateState` the task must use:
+ * Runs `start` under the run's limits and returns the run's handle. `start` receives the `updateState` the task must use:
  * once the run is settled (say the hard limit passed) a late update is dropped, so a body
  * that wakes up later cannot overwrite the final state. A body that ended synchronously
  * (a plain function on the event loop) is over before any timer could fire or any terminate
@@ -78,48 +85,51 @@ export function supervise(
   run: PoolRun,
   start: (updateState: (state: TaskState, meta: Json) => Promise<void>) => Execution,
   counters: TimeoutCounters,
-): RunResult | Promise<RunResult> {
+): RunHandle {
   const { job, clock } = run;
   let over = false;
   const execution = start((state, meta) => (over ? Promise.resolve() : run.updateState(state, meta)));
   const outcome = execution.outcome;
   if (!(outcome instanceof Promise)) {
     over = true;
-    return outcome;
+    return endedRun(outcome);
   }
-  return new Promise((resolve) => {
-    const timers: TimerHandle[] = [];
-    const done = (value: RunResult): void => {
-      if (over) return;
-      over = true;
-      for (const t of timers) clock.clearTimer(t);
-      resolve(value);
-    };
-    const stopWith = (reason: Error, value: RunResult) => {
-      if (over) return;
-      job.abort.abort(reason);
-      done(value);
-      execution.stop(reason);
-    };
-    job.abandon = () => stopWith(new WorkerLostError('worker shut down before the task finished'), 'abandoned');
-    job.terminate = (reason) => stopWith(reason, { ok: false, error: reason });
-    const arm = () => {
-      if (over) return;
-      timers.push(
-        ...armLimits(run, counters, {
-          isOver: () => over,
-          soft: (reason) => {
-            job.abort.abort(reason);
-            execution.softLimit(reason);
-          },
-          hard: (error) => stopWith(error, { ok: false, error }),
-        }),
-      );
-    };
-    if (run.limits.soft === null && run.limits.hard === null) {
-      // No timers to arm.
-    } else if (execution.started === undefined) arm();
-    else void execution.started.then(arm, () => undefined);
-    void outcome.then(done, (error: unknown) => done({ ok: false, error }));
-  });
+  let resolve!: (value: RunResult) => void;
+  const result = new Promise<RunResult>((r) => (resolve = r));
+  const timers: TimerHandle[] = [];
+  const done = (value: RunResult): void => {
+    if (over) return;
+    over = true;
+    for (const t of timers) clock.clearTimer(t);
+    resolve(value);
+  };
+  const stopWith = (reason: Error, value: RunResult) => {
+    if (over) return;
+    job.abort.abort(reason);
+    done(value);
+    execution.stop(reason);
+  };
+  const arm = () => {
+    if (over) return;
+    timers.push(
+      ...armLimits(run, counters, {
+        isOver: () => over,
+        soft: (reason) => {
+          job.abort.abort(reason);
+          execution.softLimit(reason);
+        },
+        hard: (error) => stopWith(error, { ok: false, error }),
+      }),
+    );
+  };
+  if (run.limits.soft === null && run.limits.hard === null) {
+    // No timers to arm.
+  } else if (execution.started === undefined) arm();
+  else void execution.started.then(arm, () => undefined);
+  void outcome.then(done, (error: unknown) => done({ ok: false, error }));
+  return {
+    result,
+    terminate: (reason) => stopWith(reason, { ok: false, error: reason }),
+    abandon: () => stopWith(new WorkerLostError('worker shut down before the task finished'), 'abandoned'),
+  };
 }

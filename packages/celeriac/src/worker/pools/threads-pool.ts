@@ -14,7 +14,7 @@ import type { Message } from '../../protocol/types.js';
 import { Semaphore, type Release } from '../semaphore.js';
 import { supervise, type TimeoutCounters } from './supervise.js';
 import { TaskThread } from './task-thread.js';
-import type { PoolRun, PoolStats, RunResult, TaskPool } from './types.js';
+import type { PoolRun, PoolStats, RunHandle, TaskPool } from './types.js';
 
 /** What the threads pool is built from. */
 export interface ThreadsPoolOptions {
@@ -96,7 +96,7 @@ export class ThreadsPool implements TaskPool {
     if (this.started) this.refill();
   }
 
-  run(run: PoolRun): RunResult | Promise<RunResult> {
+  run(run: PoolRun): RunHandle {
     const { job, limits } = run;
     let thread: TaskThread | null = null;
     let stopped: Error | null = null;

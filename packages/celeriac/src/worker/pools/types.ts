@@ -1,8 +1,10 @@
 /**
  * @module worker/pools/types
  * The pool seam between the executor and the code that runs task bodies. A pool owns the
- * concurrency slots (`acquire`), runs one task body under its time limits (`run`), can be
+ * concurrency slots (`acquire`), runs one task body under its time limits (`run`, which
+ * gives back the run's handle: its result, and how to terminate or abandon it), can be
  * resized at run time (Celery's pool_grow / pool_shrink / autoscale) and is closed last.
+ * Another pool (processes, say) is another implementation of {@link TaskPool}.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
@@ -23,18 +25,12 @@ export interface TimeLimits {
   readonly soft: number | null;
 }
 
-/**
- * The part of the executor's job a pool uses. The pool sets `abandon` (shutdown gives up on
- * the run) and `terminate` (end the run now with `reason` as its error: revoke with
- * terminate) while the run is in progress.
- */
+/** The part of the executor's job a pool reads. */
 export interface PoolJob {
   readonly message: TaskMessage;
   readonly task: AnyTask;
   /** Main-thread signal of the run: aborted on soft limit, hard limit, terminate, shutdown. */
   readonly abort: Pick<AbortController, 'signal' | 'abort'>;
-  abandon?: () => void;
-  terminate?: (reason: Error) => void;
 }
 
 /** One run handed to a pool. */
@@ -51,6 +47,20 @@ export interface PoolRun {
 
 /** How a run ended: the task's outcome (a time-limit failure included) or given up on. */
 export type RunResult = TraceOutcome | 'abandoned';
+
+/** A run in a pool, as the pool hands it back: its result, and the pool's handles on it. */
+export interface RunHandle {
+  /**
+   * How the run ended; never rejects. At once, not in a promise, for a body that ran to its
+   * end synchronously (a plain function in the async or solo pool): most tasks, so their
+   * finish need not wait a turn of the event loop.
+   */
+  readonly result: RunResult | Promise<RunResult>;
+  /** Ends the run now with `reason` as its error (revoke with terminate). Nothing once it ended. */
+  terminate(reason: Error): void;
+  /** Gives up on the run (shutdown): its result becomes 'abandoned'. Nothing once it ended. */
+  abandon(): void;
+}
 
 /** What `stats` shows about a pool (Celery's `stats().pool`). */
 export interface PoolStats {
@@ -82,12 +92,8 @@ export interface TaskPool {
   cancelWaiters(): void;
   /** Changes the number of slots; throws on a pool of fixed size (solo). */
   resize(size: number): void;
-  /**
-   * Runs one task body under its limits; never rejects. Call with a slot held. A body that
-   * ran to its end synchronously (a plain function in the async or solo pool) gives its
-   * result at once, not in a promise.
-   */
-  run(run: PoolRun): RunResult | Promise<RunResult>;
+  /** Starts one task body under its limits. Call with a slot held. */
+  run(run: PoolRun): RunHandle;
   /** Pool figures for `stats`. */
   stats(): PoolStats;
   /** Stops the pool (the threads pool ends its threads). Call after the last run ended. */

@@ -1,0 +1,152 @@
+/**
+ * @module worker/outcome-table
+ * Every way a task message can leave the worker, one row each: the state stored in the
+ * result backend, the follow-ups sent before it is stored, the task event emitted, whether
+ * it counts as processed, and the ack decision with its one-line reason. The executor applies
+ * a row in one place (`Executor.conclude`); nothing else decides what happens to a message.
+ * A new outcome (a redelivery limit, a hook's verdict) is a new row, not a new branch.
+ *
+ * A delivery that is not a task message at all is set aside before any row applies: with
+ * no task id there is nothing to store and no event to send.
+ */
+import type { TaskEventType } from './task-events.js';
+
+/** How the life of a task message in this worker ended. */
+export type OutcomeKind =
+  // Decided before the body runs.
+  /** No task of that name is registered here. */
+  | 'unregistered'
+  /** Revoked before it started. */
+  | 'revoked'
+  /** Its `expires` passed before it started. */
+  | 'expired'
+  /** Its ETA is in the future: the broker holds it until then. */
+  | 'deferred'
+  /** Received but never started because the worker is shutting down. */
+  | 'not-started'
+  // Decided by how the body ended.
+  | 'success'
+  | 'failure'
+  /** The hard time limit passed. */
+  | 'timeout'
+  /** The thread running the task died under it (WorkerLostError). */
+  | 'worker-lost'
+  /** As `worker-lost`, with late acks and `rejectOnWorkerLost`: the message is delivered again. */
+  | 'worker-lost-requeued'
+  /** The task asked for a retry (`Retry`); its new message is published first. */
+  | 'retry'
+  /** The task threw `Reject({ requeue: false })`. */
+  | 'rejected'
+  /** The task threw `Reject({ requeue: true })`. */
+  | 'rejected-requeue'
+  /** The task threw `Ignore`. */
+  | 'ignored'
+  /** Stopped while running by a revoke with `terminate`. */
+  | 'terminated'
+  // Given up by a cold shutdown, or a warm one past its deadline.
+  /** Given up with an early ack: the message is gone, so FAILURE records why. */
+  | 'abandoned'
+  /** Given up with a late ack: the message goes back and the task runs again. */
+  | 'abandoned-restored';
+
+/** The ack policy in force for one task. */
+export interface AckPolicy {
+  readonly acksLate: boolean;
+  readonly acksOnFailureOrTimeout: boolean;
+  /** With late acks, requeue a task whose thread was lost instead of failing it. @default false */
+  readonly rejectOnWorkerLost?: boolean;
+  /** True when the message was acked before the task ran (early ack). */
+  readonly ackedEarly: boolean;
+}
+
+/**
+ * What the worker does with a message: `requeue` is a reject with requeue (to the tail,
+ * marked redelivered), `restore` gives it back to the front of its queue, `defer` hands it
+ * to the broker until its ETA, `none` leaves it (already acked).
+ */
+export interface AckDecision {
+  readonly action: 'ack' | 'reject' | 'requeue' | 'restore' | 'defer' | 'none';
+  /** Why, in one line (logged at debug level). */
+  readonly reason: string;
+}
+
+/** What one outcome does, in the order the executor applies it. */
+export interface OutcomeRow {
+  /** Sent before the state is stored, as Celery's tracer does: the link callbacks and next chain step, the errbacks, or the retry's new message. */
+  readonly followUps: 'callbacks' | 'errbacks' | 'retry' | null;
+  /** The state stored in the result backend; null: nothing is stored. A ready state is also reported to the task's chord and chain. */
+  readonly state: 'SUCCESS' | 'FAILURE' | 'REVOKED' | 'RETRY' | null;
+  /** Storing is best effort: the worker is going down, and a failure to store must not stop it. */
+  readonly bestEffort: boolean;
+  /** The task event emitted once the state is stored; null: none. */
+  readonly event: Exclude<TaskEventType, 'task-received' | 'task-started'> | null;
+  /** The body ran to an end: counted in the worker's totals. */
+  readonly counted: boolean;
+  /** What to do with the message under `policy`. */
+  ack(policy: AckPolicy): AckDecision;
+}
+
+const decision = (action: AckDecision['action'], reason: string): AckDecision => Object.freeze({ action, reason });
+
+/** The decision whatever the policy. */
+const always = (d: AckDecision) => (): AckDecision => d;
+
+const EARLY = decision('none', 'acked before the task ran (early ack)');
+
+/** For a task that started: once acked early there is nothing left to do with its message. */
+const afterStart =
+  (late: (policy: AckPolicy) => AckDecision, early = EARLY) =>
+  (policy: AckPolicy): AckDecision =>
+    policy.ackedEarly ? early : late(policy);
+
+/** A failure's ack: kept or dropped as acksOnFailureOrTimeout says. */
+function onFailure(what: string): (policy: AckPolicy) => AckDecision {
+  const ack = decision('ack', `${what}; acksOnFailureOrTimeout is on`);
+  const reject = decision('reject', `${what}; acksOnFailureOrTimeout is off: drop it`);
+  return afterStart((policy) => (policy.acksOnFailureOrTimeout ? ack : reject));
+}
+
+/** A row that stores nothing and sends nothing. */
+const bare = (event: OutcomeRow['event'], counted: boolean, ack: OutcomeRow['ack']): OutcomeRow =>
+  Object.freeze({ followUps: null, state: null, bestEffort: false, event, counted, ack });
+
+/** A row that stores a state. */
+const storing = (state: NonNullable<OutcomeRow['state']>, followUps: OutcomeRow['followUps'], event: OutcomeRow['event'], counted: boolean, ack: OutcomeRow['ack']): OutcomeRow =>
+  Object.freeze({ followUps, state, bestEffort: false, event, counted, ack });
+
+/** The rows; see {@link OutcomeKind}. */
+export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object.freeze({
+  unregistered: storing('FAILURE', null, null, false, always(decision('ack', 'unknown task: FAILURE stored, done with it'))),
+  revoked: storing('REVOKED', null, 'task-revoked', false, always(decision('ack', 'revoked before it started: REVOKED stored, done with it'))),
+  expired: storing('REVOKED', null, 'task-revoked', false, always(decision('ack', 'expired before it started: REVOKED stored, done with it'))),
+  deferred: bare(null, false, always(decision('defer', 'ETA in the future: the broker holds it until then'))),
+  'not-started': bare(null, false, always(decision('restore', 'never started: give it back to the front of its queue'))),
+  success: storing('SUCCESS', 'callbacks', 'task-succeeded', true, afterStart(always(decision('ack', 'task succeeded')))),
+  failure: storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('task failed')),
+  timeout: storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('task timed out')),
+  'worker-lost': storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('worker lost the task: FAILURE stored')),
+  // Not stored and no task-failed (as Celery): the task runs again.
+  'worker-lost-requeued': bare(null, true, afterStart(always(decision('requeue', 'worker lost the task; rejectOnWorkerLost: deliver it again')))),
+  retry: storing('RETRY', 'retry', 'task-retried', true, afterStart(always(decision('ack', 'retry published as a new message: this one is done')))),
+  rejected: bare('task-rejected', true, afterStart(always(decision('reject', 'task raised Reject without requeue: drop it')))),
+  'rejected-requeue': bare(
+    'task-rejected',
+    true,
+    afterStart(
+      always(decision('requeue', 'task raised Reject with requeue: back to its queue, marked redelivered')),
+      decision('none', 'Reject(requeue) needs late acks: the message was acked before the task ran, it is gone'),
+    ),
+  ),
+  ignored: bare(null, true, afterStart(always(decision('ack', 'task raised Ignore: done with it, no state stored')))),
+  terminated: storing('REVOKED', null, 'task-revoked', true, afterStart(always(decision('ack', 'revoked and terminated while running: REVOKED stored, done with it')))),
+  abandoned: Object.freeze({
+    ...storing('FAILURE', null, null, false, afterStart(always(decision('ack', 'early ack: the message is already gone')))),
+    bestEffort: true,
+  }),
+  'abandoned-restored': bare(null, false, always(decision('restore', 'late ack and the worker stopped mid-task: deliver it again'))),
+});
+
+/** The ack decision for `outcome` under `policy`. */
+export function decideAck(outcome: OutcomeKind, policy: AckPolicy): AckDecision {
+  return OUTCOME_TABLE[outcome].ack(policy);
+}
