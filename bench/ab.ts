@@ -37,14 +37,23 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,100' },
   },
 });
-if (values.base === undefined) {
-  process.stderr.write('usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100]\n');
+const USAGE = 'usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100]\n';
+
+/** A whole number >= 1, or the run stops with the flag's name (exit code 2). */
+function count(flag: string, text: string): number {
+  if (/^[1-9]\d*$/.test(text)) return Number(text);
+  process.stderr.write(`ab: --${flag} must be a whole number >= 1, got ${JSON.stringify(text)}\n${USAGE}`);
   process.exit(2);
 }
-const ROUNDS = Number(values.rounds);
-const N = Number(values.n);
-const ROUND_TRIPS = Number(values['round-trips']);
-const CONCURRENCIES = values.concurrency.split(',').map(Number);
+
+if (values.base === undefined) {
+  process.stderr.write(`ab: --base is required\n${USAGE}`);
+  process.exit(2);
+}
+const ROUNDS = count('rounds', values.rounds);
+const N = count('n', values.n);
+const ROUND_TRIPS = count('round-trips', values['round-trips']);
+const CONCURRENCIES = values.concurrency.split(',').map((c) => count('concurrency', c));
 
 const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim();
 
