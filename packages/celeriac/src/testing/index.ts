@@ -1,9 +1,12 @@
 /**
  * @module testing
  * `celeriac/testing`: helpers for testing applications built on Celeriac (an isolated app on
- * fresh memory adapters, a fake clock). Free of any test runner. The adapter conformance
- * suites, which need vitest, live in `celeriac/testing/conformance`.
+ * fresh memory adapters, a fake clock, a bounded wait for a condition). Free of any test
+ * runner. The adapter conformance suites, which need vitest, live in
+ * `celeriac/testing/conformance`.
  */
 export { FakeClock } from './fake-clock.js';
 export { createTestApp } from './test-app.js';
 export type { TestApp, TestAppOptions } from './test-app.js';
+export { waitFor } from './wait-for.js';
+export type { WaitForOptions } from './wait-for.js';

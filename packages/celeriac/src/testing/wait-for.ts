@@ -1,0 +1,42 @@
+/**
+ * @module testing/wait-for
+ * `waitFor`: the one way Celeriac's own tests wait for something that happens outside the
+ * test's control (a worker in another process, Redis, a Python worker): poll a condition until
+ * it holds, bounded by a timeout that only decides how long a failing test takes to fail. It
+ * replaces fixed sleeps, which are too short on a loaded machine and too long everywhere else.
+ * For time itself (ETA, expiry, leases, backoff, schedules) drive a {@link FakeClock} instead.
+ */
+
+/** Options of {@link waitFor}. */
+export interface WaitForOptions {
+  /** Give up (throw) after this many milliseconds. Generous: a passing test never waits it out. @default 5000 */
+  timeoutMs?: number;
+  /** Longest pause between two checks; pauses start at 1 ms and double up to this. @default 50 */
+  maxIntervalMs?: number;
+}
+
+/**
+ * Calls `check` until it returns a truthy value, and resolves with that value. The first
+ * call is immediate; later ones follow pauses of 1, 2, 4... ms up to `maxIntervalMs`. When
+ * `timeoutMs` passes first, it throws an Error naming `what`. An error thrown by `check` ends
+ * the wait at once (catch inside `check` what you expect to fail while you wait).
+ *
+ * ```ts
+ * const meta = await waitFor(async () => {
+ *   const m = await backend.get(id);
+ *   return m?.status === 'SUCCESS' ? m : null;
+ * }, `task ${id} to succeed`);
+ * ```
+ *
+ * @param options the options, or the timeout in milliseconds
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, options: WaitForOptions | number = {}): Promise<NonNullable<T>> {
+  const { timeoutMs = 5000, maxIntervalMs = 50 } = typeof options === 'number' ? { timeoutMs: options } : options;
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 1; ; pause = Math.min(pause * 2, maxIntervalMs)) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise<void>((resolve) => setTimeout(resolve, Math.min(pause, Math.max(0, deadline - Date.now()))));
+  }
+}
