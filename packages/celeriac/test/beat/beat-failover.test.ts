@@ -3,24 +3,23 @@
  * beat`): one entry every second, a 2 s lease. What they sent is read back from the queue
  * list, each message naming its entry and slot (the `celeriac_beat` header).
  * - Two beats; the leader is paused (SIGSTOP) past its lease, then resumed, then the new
- *   leader is SIGKILLed: every slot is sent at most once, and the longest gap between sent
- *   slots stays within a lease plus an interval (plus slack for a loaded machine).
+ *   leader is SIGKILLed: the other takes over each time, and every slot is sent at most once.
  * - A restart in the middle of the schedule: no slot twice, missed slots caught up by one
  *   run, and the stored run count equals what was sent.
+ * How soon a takeover comes (within one lease) is timing, checked with a fake clock in
+ * src/beat/beat.test.ts; here real processes only show that it happens and nothing repeats.
  * Keys live under a random global_keyprefix, deleted afterwards.
  */
 import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BeatKeys } from '../../src/brokers/redis/beat-keys.js';
-import { plainClient, waitFor } from '../failure/support.js';
+import { plainClient } from '../failure/support.js';
+import { waitFor } from 'celeriac/testing';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
-import { decodeRuns, duplicates, killBeats, largestGap, sleep, spawnBeat, type BeatProcess } from './support.js';
+import { decodeRuns, duplicates, killBeats, spawnBeat, type BeatProcess } from './support.js';
 
 const ready = await shouldRunRedisTests('beat failover');
-const LEASE_MS = 2000;
 const INTERVAL_MS = 1000;
-/** Process scheduling on a busy 2-core machine: the bound is about correctness, not speed. */
-const SLACK_MS = 4000;
 
 describe.runIf(ready)('beat failover on Redis (spawned beat processes)', () => {
   let raw: RedisClientType;
@@ -47,14 +46,14 @@ describe.runIf(ready)('beat failover on Redis (spawned beat processes)', () => {
   const sent = (queueKey: string) => raw.lLen(queueKey);
   const moreRuns = async (queueKey: string, n: number) => {
     const goal = (await sent(queueKey)) + n;
-    await waitFor(`${n} more runs`, async () => (await sent(queueKey)) >= goal, 20_000);
+    await waitFor(async () => (await sent(queueKey)) >= goal, `${n} more runs`, 20_000);
   };
 
-  it('two beats: a paused leader and a killed leader neither duplicate a slot nor leave a gap beyond a lease', async () => {
+  it('two beats: a paused leader and a killed leader are taken over, and no slot is sent twice', async () => {
     const { broker, queueKey } = target();
     const a = spawnBeat(broker, 'beat-test');
     const b = spawnBeat(broker, 'beat-test');
-    await waitFor('a leader', () => a.leads() || b.leads(), 40_000);
+    await waitFor(() => a.leads() || b.leads(), 'a leader', 40_000);
     let leader: BeatProcess = a.leads() ? a : b;
     let other: BeatProcess = leader === a ? b : a;
     await moreRuns(queueKey, 3);
@@ -62,7 +61,7 @@ describe.runIf(ready)('beat failover on Redis (spawned beat processes)', () => {
     // Pause the leader (SIGSTOP) past its lease: the other takes over.
     let mark = other.output().length;
     await leader.signal('SIGSTOP');
-    await waitFor('takeover after a pause', () => other.leads(mark), 20_000);
+    await waitFor(() => other.leads(mark), 'takeover after a pause', 20_000);
     await moreRuns(queueKey, 3);
     // The old leader wakes up: it must notice it lost the lease and send nothing.
     await leader.signal('SIGCONT');
@@ -73,27 +72,28 @@ describe.runIf(ready)('beat failover on Redis (spawned beat processes)', () => {
     [leader, other] = [other, leader];
     mark = other.output().length;
     await leader.signal('SIGKILL');
-    await waitFor('takeover after kill -9', () => other.leads(mark), 20_000);
+    await waitFor(() => other.leads(mark), 'takeover after kill -9', 20_000);
     await moreRuns(queueKey, 3);
     await other.signal('SIGTERM');
 
     const runs = decodeRuns(await raw.lRange(queueKey, 0, -1));
     expect(duplicates(runs)).toEqual([]);
     expect(runs.length).toBeGreaterThanOrEqual(11);
-    expect(largestGap(runs)).toBeLessThanOrEqual(LEASE_MS + INTERVAL_MS + SLACK_MS);
     expect(runs.every((r) => r.entry === 'tick' && r.task === 'beat.tick')).toBe(true);
   }, 120_000);
 
   it('a restart in the middle of the schedule: no slot twice, missed slots caught up once, run count kept', async () => {
     const { broker, queueKey, prefix } = target();
     const first = spawnBeat(broker, 'beat-test');
-    await waitFor('first leads', () => first.leads(), 40_000);
+    await waitFor(() => first.leads(), 'first leads', 40_000);
     await moreRuns(queueKey, 3);
     await first.signal('SIGTERM');
     const before = decodeRuns(await raw.lRange(queueKey, 0, -1));
-    await sleep(1500);
+    // Down until at least one slot has passed with no beat, so the restart has runs to catch up.
+    const lastSlot = before.at(-1)?.slot ?? 0;
+    await waitFor(() => Date.now() > lastSlot + 2 * INTERVAL_MS, 'a slot to pass with no beat', 10_000);
     const second = spawnBeat(broker, 'beat-test');
-    await waitFor('second leads', () => second.leads(), 40_000);
+    await waitFor(() => second.leads(), 'second leads', 40_000);
     await moreRuns(queueKey, 3);
     await second.signal('SIGTERM');
 
@@ -102,7 +102,7 @@ describe.runIf(ready)('beat failover on Redis (spawned beat processes)', () => {
     const after = runs.slice(before.length);
     const lastBefore = before.at(-1)?.slot ?? 0;
     expect(after[0]?.slot).toBeGreaterThan(lastBefore);
-    // The downtime (stop, 1.5 s, start-up) spans several slots: they collapse into one run.
+    // The downtime spans at least one slot, more with start-up: they collapse into one run.
     expect(after[0]!.slot - lastBefore).toBeGreaterThan(INTERVAL_MS);
     expect(second.output()).toMatch(/missed runs caught up with one run/);
     const state = JSON.parse((await raw.hGet(new BeatKeys(prefix).state, 'tick')) ?? '{}') as { totalRunCount: number; lastRunAt: number };

@@ -14,8 +14,6 @@ const children = new Set<ChildProcess>();
 export interface BeatProcess {
   readonly child: ChildProcess;
   output(): string;
-  /** Resolves when the output matches; rejects after `ms`. */
-  waitFor(pattern: RegExp, ms: number): Promise<void>;
   /** Sends a signal and, for KILL/TERM, waits for the exit. */
   signal(sig: NodeJS.Signals): Promise<void>;
   /** True once this process logged that it leads (since `from` characters of output). */
@@ -40,14 +38,6 @@ export function spawnBeat(broker: string, queue: string, extra: readonly string[
   return {
     child,
     output: () => out,
-    async waitFor(pattern, ms) {
-      const deadline = Date.now() + ms;
-      while (!pattern.test(out)) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`beat exited before ${String(pattern)}:\n${out}`);
-        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${String(pattern)}:\n${out}`);
-        await sleep(50);
-      }
-    },
     async signal(sig) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(sig);
@@ -68,8 +58,6 @@ export async function killBeats(): Promise<void> {
     }),
   );
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A message beat sent: its entry, the slot (epoch ms) and the task id. */
 export interface SentRun {
@@ -95,11 +83,4 @@ export function duplicates(runs: readonly SentRun[]): number[] {
   const seen = new Map<number, number>();
   for (const r of runs) seen.set(r.slot, (seen.get(r.slot) ?? 0) + 1);
   return [...seen].filter(([, n]) => n > 1).map(([slot]) => slot);
-}
-
-/** The largest distance between consecutive sent slots, ms. */
-export function largestGap(runs: readonly SentRun[]): number {
-  let gap = 0;
-  for (let i = 1; i < runs.length; i++) gap = Math.max(gap, (runs[i] as SentRun).slot - (runs[i - 1] as SentRun).slot);
-  return gap;
 }

@@ -97,6 +97,20 @@ describe('-A loading (in-process)', () => {
     expect(res.stderr).toMatch(/Failed to load app module .*throws\.ts: fixture exploded on import/);
   });
 
+  it('-b overrides the module\'s broker: an unknown scheme fails naming it and the known ones', async () => {
+    const res = await run(['-A', 'app.ts', '-b', 'nosuch://x', 'worker'], { cwd: fixtures });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/No broker adapter for nosuch:\/\/x; known schemes: memory:\/\//);
+    expect(res.stdout).not.toMatch(/\[tasks\]/); // no banner
+  });
+
+  it('--result-backend overrides the backend the same way, and hides a password', async () => {
+    const res = await run(['-A', 'app.ts', '--result-backend', 'nosuch://u:hunter2@h/0', 'worker'], { cwd: fixtures });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/No result backend adapter for nosuch:\/\/u:\*\*@h\/0; known schemes: memory:\/\//);
+    expect(res.stderr).not.toContain('hunter2');
+  });
+
   it('the extension may be left out; call through a memory:// app warns it is per process', async () => {
     const res = await run(['-A', 'default-only', 'call', 'fixture.default.ping'], { cwd: fixtures });
     expect(res.code).toBe(0);
