@@ -3,6 +3,7 @@ import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { buildControlReply, CONTROL_EXCHANGE, decodeControlRequest, isAddressedTo, REPLY_EXCHANGE, type ControlRequest } from '../protocol/pidbox.js';
 import type { Json } from '../protocol/types.js';
 import { FakeClock } from '../testing/fake-clock.js';
+import { flush } from '../testing/wait-for.js';
 import { ControlClient } from './control-client.js';
 
 /** A stand-in worker mailbox: answers addressed requests with `answer(request)`. */
@@ -59,25 +60,24 @@ describe('ControlClient', () => {
     const broker = newBroker();
     const clock = new FakeClock();
     let answered = 0;
-    let nudge: () => void = () => {};
-    const answeredOnce = new Promise<void>((resolve) => (nudge = resolve));
     await fakeNode(broker, 'a@x', () => {
       answered++;
-      setTimeout(nudge, 20);
       return { ok: 'pong' };
     });
     const client = new ControlClient(broker, { clock });
     let settled = false;
-    const result = client.ping({ timeout: 1000 }).then((r) => {
+    let replied: () => void = () => {};
+    const gotReply = new Promise<void>((resolve) => (replied = resolve));
+    const result = client.broadcast('ping', { reply: true, timeout: 1000, onReply: () => replied() }).then((r) => {
       settled = true;
       return r;
     });
-    await answeredOnce;
+    await gotReply; // the wait restarts here: 1000 ms from now
     clock.advance(999);
-    await new Promise((r) => setTimeout(r, 20));
+    await flush();
     expect(settled).toBe(false);
     clock.advance(1);
-    expect(await result).toEqual({ 'a@x': { ok: 'pong' } });
+    expect(await result).toEqual([{ 'a@x': { ok: 'pong' } }]);
     expect(answered).toBe(1);
   });
 
@@ -88,7 +88,7 @@ describe('ControlClient', () => {
     const client = new ControlClient(broker);
     expect(await client.broadcast('ping', { reply: true, timeout: 50 })).toEqual([]);
     expect(await client.broadcast('heartbeat')).toEqual([]);
-    await new Promise((r) => setTimeout(r, 10));
+    await flush(); // fanout delivery is asynchronous
     expect(seen.map((r) => [r.method, r.ticket])).toEqual([['ping', expect.any(String)], ['heartbeat', undefined]]);
   });
 
@@ -110,7 +110,7 @@ describe('ControlClient', () => {
     const broker = newBroker();
     const client = new ControlClient(broker);
     const pending = client.ping({ timeout: 60_000 });
-    await new Promise((r) => setTimeout(r, 10));
+    await flush(); // the request is out and the client collecting
     await client.close();
     expect(await pending).toEqual({});
   });

@@ -4,6 +4,7 @@ import { encodeEventEnvelope, type EventDict } from '../protocol/events.js';
 import { LamportClock } from '../protocol/lamport-clock.js';
 import { CONTROL_EXCHANGE, decodeControlRequest } from '../protocol/pidbox.js';
 import { FakeClock } from '../testing/fake-clock.js';
+import { flush } from '../testing/wait-for.js';
 import { EventReceiver, prepareEvent } from './event-receiver.js';
 
 const brokers: MemoryBroker[] = [];
@@ -50,13 +51,13 @@ describe('EventReceiver', () => {
     const batch = [base('task-received', { uuid: 'u' }), base('task-started', { uuid: 'u' })];
     await broker.publishFanout('celeryev', 'task.multi', encodeEventEnvelope(batch, { hostname: 'w1@h', routingKey: 'task.multi', deliveryTag: 'tag-2' }));
     await broker.publishFanout('celeryev', 'task.bad', 'not an envelope');
-    await new Promise((r) => setTimeout(r, 10));
+    await flush(); // fanout delivery is asynchronous
     expect(got).toEqual([['worker-online', 1_000_000], ['task-received', 1_000_000], ['task-started', 1_000_000]]);
     expect(errors).toHaveLength(1);
     expect(woken).toEqual(['heartbeat']);
     await receiver.close();
     await broker.publishFanout('celeryev', 'worker.online', encodeEventEnvelope(base('worker-online'), { hostname: 'w1@h', routingKey: 'worker.online', deliveryTag: 'tag-1' }));
-    await new Promise((r) => setTimeout(r, 10));
+    await flush(); // fanout delivery is asynchronous
     expect(got).toHaveLength(3);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { waitFor } from './wait-for.js';
+import { flush, waitFor } from './wait-for.js';
 
 describe('waitFor', () => {
   it('resolves with the first truthy value, checking at once and then again', async () => {
@@ -29,5 +29,15 @@ describe('waitFor', () => {
     await expect(waitFor(() => {
       throw new RangeError('broken check');
     }, 'anything')).rejects.toThrow(RangeError);
+  });
+});
+
+describe('flush', () => {
+  it('runs promise chains and immediates queued before it, without a timer', async () => {
+    const done: string[] = [];
+    void Promise.resolve().then(() => done.push('microtask')).then(() => done.push('chained'));
+    setImmediate(() => done.push('immediate'));
+    await flush(1);
+    expect(done).toEqual(['microtask', 'chained', 'immediate']);
   });
 });

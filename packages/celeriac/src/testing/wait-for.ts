@@ -4,7 +4,8 @@
  * test's control (a worker in another process, Redis, a Python worker): poll a condition until
  * it holds, bounded by a timeout that only decides how long a failing test takes to fail. It
  * replaces fixed sleeps, which are too short on a loaded machine and too long everywhere else.
- * For time itself (ETA, expiry, leases, backoff, schedules) drive a {@link FakeClock} instead.
+ * For time itself (ETA, expiry, leases, backoff, schedules) drive a FakeClock instead, and let
+ * the promise work its timers start run with {@link flush}.
  */
 
 /** Options of {@link waitFor}. */
@@ -39,4 +40,14 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, opti
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise<void>((resolve) => setTimeout(resolve, Math.min(pause, Math.max(0, deadline - Date.now()))));
   }
+}
+
+/**
+ * Lets pending promise callbacks and `setImmediate` callbacks run, `rounds` turns of the event
+ * loop; no timer is involved, so it takes no time. Use it after `FakeClock.advance()` (timers
+ * fire synchronously, the work they start on promises does not) and before asserting that
+ * something in-process did not happen. Work that waits on I/O needs {@link waitFor}.
+ */
+export async function flush(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
