@@ -9,7 +9,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { freePort, RedisServerProcess, SentinelProcess, shouldRunRedisTests } from '../support/redis.js';
-import { sleep, waitFor } from './support.js';
+import { waitFor } from 'celeriac/testing';
 
 const MASTER = 'celeriac-test';
 
@@ -33,10 +33,10 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
     sentinel = new SentinelProcess(await freePort(), MASTER, master.port);
     await sentinel.start();
     // The sentinel learns about the replica from the master's INFO (every 10 s at first).
-    await waitFor('the sentinel to see the replica', async () => {
+    await waitFor(async () => {
       const replicas = (await sentinel.command(['SENTINEL', 'REPLICAS', MASTER])) as unknown[];
       return replicas.length === 1;
-    }, 20_000);
+    }, 'the sentinel to see the replica', 20_000);
     app = createApp(
       {
         broker: `redis+sentinel://127.0.0.1:${sentinel.port}/${MASTER}/0`,
@@ -73,19 +73,18 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
   it('after SENTINEL FAILOVER, the same producer and worker use the new master', async () => {
     expect(await sentinel.masterPortNow()).toBe(master.port);
     await sentinel.command(['SENTINEL', 'FAILOVER', MASTER]);
-    await waitFor('the replica to become master', async () => (await sentinel.masterPortNow()) === replica.port, 20_000);
+    await waitFor(async () => (await sentinel.masterPortNow()) === replica.port, 'the replica to become master', 20_000);
     // The clients notice the switch on their own (sentinel pub/sub or a failed command).
     let value: unknown;
-    await waitFor('a task to run after the failover', async () => {
+    await waitFor(async () => {
       try {
         const r = await add.delay(20, 22);
         value = await r.get({ timeout: 5000 });
         return true;
       } catch {
-        await sleep(200);
         return false;
       }
-    }, 30_000);
+    }, 'a task to run after the failover', 30_000);
     expect(value).toBe(42);
     const direct = createClient({ url: `redis://127.0.0.1:${replica.port}/0` });
     await direct.connect();
