@@ -6,22 +6,26 @@
  * - with a Celeriac worker alive, it waits in celeriac.delayed and is promoted when due;
  * - when that last Celeriac worker shuts down before the ETA, the message is handed back to
  *   its queue and the Python worker runs it.
- * Each case runs once (py.count counts runs in Redis). Every describe has its own
- * global_keyprefix, so no other test's Celeriac worker counts as alive here.
+ * The Celeriac worker runs on a FakeClock started at the real time: it promotes only when the
+ * test moves its clock, so "before the ETA" does not depend on how fast the machine is.
+ * Each case runs once (py.count counts runs in Redis; once a run is stored, nothing is left
+ * delayed, queued or held that could run it again). The cases share one Python worker under a
+ * global_keyprefix of their own, so no other file's Celeriac worker counts as alive here; each
+ * case's Celeriac worker withdraws as promoter when it closes.
  */
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from 'celeriac';
+import { FakeClock, waitFor } from 'celeriac/testing';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { startPythonWorker, type PyEnv } from './python.js';
+import { startPythonWorker, type PyEnv, type PyWorker } from './python.js';
 
 const DB = 9;
 const BASE = `redis://127.0.0.1:6379/${DB}`;
 const ready = (await shouldRunRedisTests('interop: ETA')) && shouldRunPythonTests('interop: ETA');
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Fleet {
   prefix: string;
@@ -47,6 +51,19 @@ async function dispose(f: Fleet, raw: RedisClientType): Promise<void> {
   if (f.countKeys.length > 0) await raw.del(f.countKeys);
 }
 
+/** A Celeriac worker app on the fleet's Redis whose clock the test moves; its warnings are kept. */
+function workerApp(f: Fleet, clock: FakeClock, warnings: string[] = []): App {
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(String((JSON.parse(line) as { msg: unknown }).msg)) });
+  return createApp({ broker: `${BASE}?global_keyprefix=${f.prefix}`, backend: BASE }, { env: {}, logger, clock });
+}
+
+/** Nothing of the fleet's is delayed, queued or held: a stored run cannot be followed by another. */
+async function settled(f: Fleet, raw: RedisClientType, queue: string): Promise<void> {
+  expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(0);
+  expect(await raw.lLen(`${f.prefix}${queue}`)).toBe(0);
+  expect(await raw.hLen(`${f.prefix}unacked`)).toBe(0);
+}
+
 /** Sends py.count(key) with a countdown; returns the result handle and the counter key. */
 async function sendCount(f: Fleet, queue: string, countdown: number) {
   const key = `${f.prefix}runs:${randomUUID()}`;
@@ -59,90 +76,82 @@ async function sendCount(f: Fleet, queue: string, countdown: number) {
 
 describe.runIf(ready)('Celeriac countdown to Python workers on Redis', () => {
   let raw: RedisClientType;
+  let f: Fleet;
+  let pyWorker: PyWorker;
 
   beforeAll(async () => {
     raw = createClient({ url: BASE }) as RedisClientType;
     await raw.connect();
-  });
+    f = fleet();
+    pyWorker = await startPythonWorker(f.py, { queues: ['pyeta'], name: `py-eta-${process.pid}@%h` });
+  }, 60_000);
 
   afterAll(async () => {
+    await pyWorker?.stop();
+    if (f !== undefined) await dispose(f, raw);
     await raw?.close();
-  });
+  }, 30_000);
 
   it('with only a Python worker, a countdown task is queued with its eta and runs once when due', async () => {
-    const f = fleet();
-    const pyWorker = await startPythonWorker(f.py, { queues: ['pyeta'], name: `py-eta1-${process.pid}@%h` });
-    try {
-      const { r, key, sentAt } = await sendCount(f, 'pyeta', 2);
-      expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(0);
-      expect(await r.get({ timeout: 30_000 })).toBe(1);
-      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1900);
-      await sleep(1500);
-      expect(await raw.get(key)).toBe('1');
-      expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(0);
-    } finally {
-      await pyWorker.stop();
-      await dispose(f, raw);
-    }
+    const { r, key, sentAt } = await sendCount(f, 'pyeta', 1);
+    expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(0);
+    expect(await r.get({ timeout: 30_000 })).toBe(1);
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900); // not before its ETA
+    await settled(f, raw, 'pyeta');
+    expect(await raw.get(key)).toBe('1');
   }, 60_000);
 
   it('with a Celeriac worker alive, it waits in celeriac.delayed, then a Python worker runs it once', async () => {
-    const f = fleet();
-    const worker = new Worker(f.app, { queues: ['ts-idle'], concurrency: 1, hostname: `ts-eta2-${process.pid}@%h` });
-    const pyWorker = await startPythonWorker(f.py, { queues: ['pyeta'], name: `py-eta2-${process.pid}@%h` });
+    const clock = new FakeClock(Date.now());
+    const tsApp = workerApp(f, clock);
+    const worker = new Worker(tsApp, { queues: ['ts-idle'], concurrency: 1, hostname: `ts-eta2-${process.pid}@%h` });
     try {
       await worker.start();
+      clock.advance(0); // the duties the broker starts at once run on its clock too
       await waitForPromoter(raw, f.prefix);
-      const { r, key, sentAt } = await sendCount(f, 'pyeta', 2);
+      const { r, key } = await sendCount(f, 'pyeta', 1);
       const members = await raw.zRange(`${f.prefix}celeriac.delayed`, 0, -1);
       expect(members.map((m) => (JSON.parse(m) as string[])[0])).toEqual([`${f.prefix}pyeta`]);
       expect(JSON.parse((JSON.parse(members[0] as string) as string[])[1] as string)).toMatchObject({ headers: { id: r.id } });
       expect(await raw.lLen(`${f.prefix}pyeta`)).toBe(0);
+      // Due on the worker's clock: its promote duty moves it to the queue, where Python takes it.
+      clock.advance(60_000);
       expect(await r.get({ timeout: 30_000 })).toBe(1);
-      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1900);
-      await sleep(1500);
+      await settled(f, raw, 'pyeta');
       expect(await raw.get(key)).toBe('1');
     } finally {
       await worker.close({ deadlineMs: 2000 });
-      await pyWorker.stop();
-      await dispose(f, raw);
+      await tsApp.close();
     }
   }, 60_000);
 
   it('when the last Celeriac worker shuts down before the ETA, the message goes to its queue and Python runs it once', async () => {
-    const f = fleet();
-    const workerApp = createApp(
-      { broker: `${BASE}?global_keyprefix=${f.prefix}`, backend: BASE },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
-    const worker = new Worker(workerApp, { queues: ['ts-idle'], concurrency: 1, hostname: `ts-eta3-${process.pid}@%h` });
-    const pyWorker = await startPythonWorker(f.py, { queues: ['pyeta'], name: `py-eta3-${process.pid}@%h` });
+    const warnings: string[] = [];
+    const clock = new FakeClock(Date.now()); // only moved by 0: the message never falls due on it
+    const tsApp = workerApp(f, clock, warnings);
+    const worker = new Worker(tsApp, { queues: ['ts-idle'], concurrency: 1, hostname: `ts-eta3-${process.pid}@%h` });
     try {
       await worker.start();
+      clock.advance(0); // the duties the broker starts at once run on its clock too
       await waitForPromoter(raw, f.prefix);
-      const { r, key, sentAt } = await sendCount(f, 'pyeta', 4);
+      const { r, key, sentAt } = await sendCount(f, 'pyeta', 1);
       expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(1);
       await worker.close({ deadlineMs: 2000 });
-      await workerApp.close();
+      await tsApp.close();
       expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(0);
+      expect(warnings).toContain('no Celeriac worker left to promote ETA messages: moved 1 back to their queues');
       expect(await r.get({ timeout: 30_000 })).toBe(1);
-      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(3900);
-      await sleep(1500);
+      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900); // Python held it until its ETA
+      await settled(f, raw, 'pyeta');
       expect(await raw.get(key)).toBe('1');
     } finally {
       await worker.close({ deadlineMs: 2000 });
-      await workerApp.close();
-      await pyWorker.stop();
-      await dispose(f, raw);
+      await tsApp.close();
     }
   }, 60_000);
 });
 
 /** Waits until a Celeriac broker under `prefix` advertised itself as an ETA promoter. */
 async function waitForPromoter(raw: RedisClientType, prefix: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while ((await raw.zCard(`${prefix}celeriac.promoters`)) === 0) {
-    if (Date.now() > deadline) throw new Error('no Celeriac worker advertised itself within 10 s');
-    await sleep(20);
-  }
+  await waitFor(async () => (await raw.zCard(`${prefix}celeriac.promoters`)) > 0, 'a Celeriac worker to advertise itself as promoter', 10_000);
 }
