@@ -9,8 +9,8 @@
  *   it may import protocol, core, errors.ts and itself; only brokers/ and backends/ import it.
  * - `errors.ts` may be imported by every layer and imports nothing from src.
  * - `brokers/<x>/` and `backends/<x>/` are adapters: one adapter never imports another.
- * - `testing/`, `index.ts`, `create-app.ts` (the one app factory) and `transports.ts` (the URL -> adapter
- *   edge) may import anything but cli.
+ * - `testing/`, `index.ts` and `exports/` (the package's entry points), `create-app.ts` (the one app
+ *   factory) and `transports.ts` (the URL -> adapter edge) may import anything but cli.
  * - `cli/` may import anything; nothing imports cli.
  * - No cycles. Type-only imports count as edges (tsPreCompilationDeps).
  *

@@ -8,6 +8,7 @@ export default defineConfig({
     alias: [
       { find: /^celeriac\/testing\/conformance$/, replacement: src('testing/conformance.ts') },
       { find: /^celeriac\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^celeriac\/(redis|memory|beat|monitor|worker|settings|spi)$/, replacement: src('exports/$1.ts') },
       { find: /^celeriac$/, replacement: src('index.ts') },
     ],
   },

@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Beat, Worker } from 'celeriac';
+import { Worker } from 'celeriac';
+import { Beat } from 'celeriac/beat';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../../packages/celeriac/test/support/redis.js';
 import { createHeartbeatApp } from './app.js';
 

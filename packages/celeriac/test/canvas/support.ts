@@ -6,7 +6,9 @@
 import { pino } from 'pino';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
-import { createApp, MemoryBackend, MemoryBroker, Worker, type App, type ResultBackend } from '../../src/index.js';
+import { createApp, Worker, type App } from '../../src/index.js';
+import { MemoryBackend, MemoryBroker } from '../../src/exports/memory.js';
+import { type ResultBackend } from '../../src/exports/spi.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL } from '../support/redis.js';
 
 /** One environment: an app with canvas tasks, a running worker, and what the tasks saw. */

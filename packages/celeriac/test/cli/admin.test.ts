@@ -11,7 +11,8 @@ import { maskSecrets, renderReport } from '../../src/cli/commands/report.js';
 import { startShell } from '../../src/cli/commands/shell.js';
 import type { CliContext } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { createApp, MemoryBroker, type App } from '../../src/index.js';
+import { createApp, type App } from '../../src/index.js';
+import { MemoryBroker } from '../../src/exports/memory.js';
 import { deleteKeys, shouldRunRedisTests } from '../support/redis.js';
 import { type TestApp, makeApp, run, takeOne } from './helpers.js';
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runEvents, type EventsRunOptions } from '../../src/cli/commands/events.js';
-import { MemoryBroker } from '../../src/index.js';
+import { MemoryBroker } from '../../src/exports/memory.js';
 import { encodeEventEnvelope, type EventDict } from '../../src/protocol/events.js';
 import { CONTROL_EXCHANGE, decodeControlRequest } from '../../src/protocol/pidbox.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';

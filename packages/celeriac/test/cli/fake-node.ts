@@ -4,7 +4,7 @@
  * through the same broker calls a worker makes. The real workers (Python, Celeriac) are
  * exercised in test/interop.
  */
-import type { MemoryBroker } from '../../src/index.js';
+import type { MemoryBroker } from '../../src/exports/memory.js';
 import { CONTROL_EXCHANGE, buildControlReply, decodeControlRequest, isAddressedTo, type ControlRequest } from '../../src/protocol/pidbox.js';
 import type { Json } from '../../src/protocol/types.js';
 

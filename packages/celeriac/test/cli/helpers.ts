@@ -4,7 +4,8 @@
  */
 import { main } from '../../src/cli/main.js';
 import type { CliContext } from '../../src/cli/io.js';
-import { type App, MemoryBackend, MemoryBroker, Worker, createApp } from '../../src/index.js';
+import { type App, Worker, createApp } from '../../src/index.js';
+import { MemoryBackend, MemoryBroker } from '../../src/exports/memory.js';
 import { decodeEnvelope } from '../../src/protocol/envelope.js';
 import { decodeTaskMessage } from '../../src/protocol/task-message.js';
 import type { TaskMessage } from '../../src/protocol/types.js';

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEvents } from '../../src/cli/commands/events.js';
-import { systemClock, type App } from '../../src/index.js';
+import { type App } from '../../src/index.js';
+import { systemClock } from '../../src/exports/spi.js';
 import { ClusterState } from '../../src/monitor/cluster-state.js';
 import { EventReceiver } from '../../src/monitor/event-receiver.js';
 import { run } from '../cli/helpers.js';

@@ -6,19 +6,20 @@
 import { pino, type Logger } from 'pino';
 import {
   createApp,
-  MemoryBackend,
-  MemoryBroker,
   Worker,
   type App,
+  type Settings,
+  type WorkerOptions,
+} from 'celeriac';
+import { MemoryBackend, MemoryBroker } from 'celeriac/memory';
+import {
   type Broker,
   type ConsumeOptions,
   type Consumer,
   type Delivery,
   type PublishOptions,
   type SetAsideRecord,
-  type Settings,
-  type WorkerOptions,
-} from 'celeriac';
+} from 'celeriac/spi';
 import { FakeClock } from 'celeriac/testing';
 import type { Message } from '../../src/protocol/types.js';
 import type { RunHandle } from '../../src/worker/pools/types.js';

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createApp, ErrorCodes, MemoryBackend, MemoryBroker, Worker } from 'celeriac';
+import { createApp, ErrorCodes, Worker } from 'celeriac';
+import { MemoryBackend, MemoryBroker } from 'celeriac/memory';
 import { closeEnvs, flush, makeEnv, waitFor, waitForState } from './helpers.js';
 
 afterEach(closeEnvs);

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApp, Reject, RedisBackend, RedisBroker, Worker, type App } from 'celeriac';
+import { createApp, Reject, Worker, type App } from 'celeriac';
+import { RedisBackend, RedisBroker } from 'celeriac/redis';
 import { deleteKeys, REDIS_URL, randomKeyPrefix, shouldRunRedisTests } from '../support/redis.js';
 
 const ready = await shouldRunRedisTests('redis execution semantics');

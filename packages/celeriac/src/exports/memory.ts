@@ -1,0 +1,7 @@
+/**
+ * @module celeriac/memory
+ * The in-process broker and result backend (`memory://`), for apps of their own:
+ * `createApp({}, { broker: new MemoryBroker(), backend: new MemoryBackend() })`.
+ */
+export { MemoryBroker } from '../brokers/memory/memory-broker.js';
+export { MemoryBackend } from '../backends/memory/memory-backend.js';

@@ -1,0 +1,11 @@
+/**
+ * @module celeriac/monitor
+ * Watching a cluster from outside, as `celery events`, `celery inspect` and Flower do: the
+ * event receiver, the pure cluster-state reducer and the remote-control client.
+ */
+export { EventReceiver } from '../monitor/event-receiver.js';
+export type { EventListener, EventReceiverOptions } from '../monitor/event-receiver.js';
+export { ClusterState, TASK_EVENT_STATES } from '../monitor/cluster-state.js';
+export type { ClusterChange, ClusterStateOptions, EventDict, TaskRecord, WorkerRecord } from '../monitor/cluster-state.js';
+export { ControlClient } from '../monitor/control-client.js';
+export type { BroadcastOptions, ControlClientOptions, NodeReply } from '../monitor/control-client.js';

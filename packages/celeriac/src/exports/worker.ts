@@ -1,0 +1,12 @@
+/**
+ * @module celeriac/worker
+ * The worker beyond `Worker` itself (which the root exports): signal handling for processes
+ * that run one, error codecs for the threads pool, pools and their limits, revoke results.
+ */
+export { installShutdownSignals } from '../worker/signals.js';
+export { registerErrorCodec } from '../worker/pools/error-transfer.js';
+export type { ErrorCodec } from '../worker/pools/error-transfer.js';
+export type { ResolvedWorkerOptions } from '../worker/worker-options.js';
+export type { PoolKind, PoolStats, TaskPool, TimeLimits } from '../worker/pools/types.js';
+export type { TimeLimitOverride } from '../worker/pools/time-limit-table.js';
+export type { WorkerRevokeOptions, WorkerRevokeResult } from '../worker/worker-revoke.js';
