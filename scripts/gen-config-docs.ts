@@ -91,6 +91,8 @@ export function renderConfigDoc(): string {
     '`CELERIAC_ERR_CONFIG` that names the setting (and suggests the camelCase name when you',
     'wrote a snake_case one). `app.settings` holds the resolved, frozen values.',
     '',
+    'Every duration setting is in seconds, as in Celery (see [the unit rule](api.md#units)).',
+    '',
     "Names follow Celery's settings in camelCase (`task_acks_late` is `taskAcksLate`). Most settings",
     'read both a `CELERIAC_*` and a `CELERY_*` environment variable, so the `.env` file of a Celery',
     'project (`CELERY_BROKER_URL`, `CELERY_RESULT_BACKEND`, ...) works as it is.',

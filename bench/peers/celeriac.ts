@@ -96,7 +96,7 @@ export class CeleriacPeer implements Peer {
       call: async () => {
         const r = await this.#noop.delay();
         this.#resultKeys.push(resultKey(r.id));
-        await r.get({ timeout: 10_000 });
+        await r.get({ timeoutMs: 10_000 });
       },
       cleanup: () => this.#cleanup(),
     });

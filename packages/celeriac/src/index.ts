@@ -12,7 +12,7 @@
  * export const app = createApp({ broker: process.env.CELERY_BROKER_URL });
  * export const add = app.task('proj.add', (x: number, y: number) => x + y);
  * const r = await add.delay(2, 3);
- * console.log(await r.get({ timeout: 10_000 })); // 5
+ * console.log(await r.get({ timeoutMs: 10_000 })); // 5
  * ```
  */
 export { createApp } from './create-app.js';

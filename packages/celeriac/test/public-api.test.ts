@@ -82,7 +82,10 @@ export async function designSection3(): Promise<void> {
     return (await fetch(url, { signal: ctx.signal })).status;
   });
   const r: AsyncResult<number> = await add.delay(2, 3);
-  await r.get({ timeout: 10_000 });
+  await r.get({ timeoutMs: 10_000 });
+  // DESIGN §3 writes the wait as `{ timeout: 10_000 }`: the deprecated name still compiles.
+  const designWait = { timeout: 10_000 };
+  await r.get(designWait);
   await add.applyAsync([2, 3], { countdown: 60, queue: 'priority', priority: 0, link: report.s(), linkError: alarm.s() });
   await app.sendTask('py.tasks.resize', [1], { width: 2 }, { queue: 'py' });
   await chain(add.s(2, 2), add.s(4)).applyAsync();

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createTestApp } from '../testing/test-app.js';
 import type { ResultMeta } from '../protocol/types.js';
+import { GroupResult } from './group-result.js';
 import { ResultTimeoutError, TaskError, TaskRevokedError } from './task-errors.js';
 
 function meta(id: string, status: string, result: ResultMeta['result'], extra: Partial<ResultMeta> = {}): ResultMeta {
@@ -20,7 +21,7 @@ describe('AsyncResult', () => {
     const { app, backend } = createTestApp();
     const getSpy = vi.spyOn(backend, 'get');
     const r = app.asyncResult<number>('t1');
-    const pending = r.get({ timeout: 5000 });
+    const pending = r.get({ timeoutMs: 5000 });
     await new Promise((resolve) => setTimeout(resolve, 20));
     await backend.store(meta('t1', 'STARTED', null), { expiresSec: null });
     await backend.store(meta('t1', 'SUCCESS', 42), { expiresSec: null });
@@ -31,14 +32,14 @@ describe('AsyncResult', () => {
   it('get() returns at once when the result is already stored', async () => {
     const { app, backend } = createTestApp();
     await backend.store(meta('t2', 'SUCCESS', 'done'), { expiresSec: null });
-    expect(await app.asyncResult('t2').get({ timeout: 100 })).toBe('done');
+    expect(await app.asyncResult('t2').get({ timeoutMs: 100 })).toBe('done');
   });
 
   it('get() takes a result pushed while its read is in flight, without waiting for the read', async () => {
     const { app, backend } = createTestApp();
     let answerRead!: (meta: ResultMeta | null) => void;
     const read = vi.spyOn(backend, 'get').mockImplementation(() => new Promise((resolve) => (answerRead = resolve)));
-    const pending = app.asyncResult<number>('t3').get({ timeout: 5000 });
+    const pending = app.asyncResult<number>('t3').get({ timeoutMs: 5000 });
     await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(1));
     await backend.store(meta('t3', 'SUCCESS', 7), { expiresSec: null });
     expect(await pending).toBe(7);
@@ -55,7 +56,7 @@ describe('AsyncResult', () => {
       return unsubscribe;
     });
     const read = vi.spyOn(backend, 'get');
-    const pending = app.asyncResult<number>('t4').get({ timeout: 5000 });
+    const pending = app.asyncResult<number>('t4').get({ timeoutMs: 5000 });
     await new Promise((resolve) => setImmediate(resolve));
     expect(read).not.toHaveBeenCalled();
     confirm();
@@ -67,13 +68,21 @@ describe('AsyncResult', () => {
   it('get() fails with the read error when no result came first', async () => {
     const { app, backend } = createTestApp();
     vi.spyOn(backend, 'get').mockRejectedValue(new Error('read failed'));
-    await expect(app.asyncResult('t5').get({ timeout: 5000 })).rejects.toThrow('read failed');
+    await expect(app.asyncResult('t5').get({ timeoutMs: 5000 })).rejects.toThrow('read failed');
   });
 
   it('get() times out with ResultTimeoutError', async () => {
     const { app } = createTestApp();
-    await expect(app.asyncResult('never').get({ timeout: 30 })).rejects.toBeInstanceOf(ResultTimeoutError);
-    await expect(app.asyncResult('never').get({ timeout: -1 })).rejects.toThrow(/timeout must be milliseconds/);
+    await expect(app.asyncResult('never').get({ timeoutMs: 30 })).rejects.toBeInstanceOf(ResultTimeoutError);
+    await expect(app.asyncResult('never').get({ timeoutMs: -1 })).rejects.toThrow(/timeoutMs must be milliseconds/);
+  });
+
+  it('get() still takes the deprecated `timeout` (milliseconds); timeoutMs wins when both are given', async () => {
+    const { app } = createTestApp();
+    await expect(app.asyncResult('never').get({ timeout: 30 })).rejects.toMatchObject({ timeoutMs: 30 });
+    await expect(app.asyncResult('never').get({ timeout: 60_000, timeoutMs: 30 })).rejects.toMatchObject({ timeoutMs: 30 });
+    const group = new GroupResult('g', [app.asyncResult('a')], app);
+    await expect(group.get({ timeout: 30 })).rejects.toBeInstanceOf(ResultTimeoutError);
   });
 
   it('get() can be aborted with a signal', async () => {

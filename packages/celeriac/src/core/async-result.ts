@@ -20,6 +20,8 @@ export interface ResultHost {
 /** Options of {@link AsyncResult.get}. */
 export interface GetOptions {
   /** Milliseconds to wait; undefined waits forever. */
+  timeoutMs?: number;
+  /** @deprecated The same as `timeoutMs` (milliseconds), the name before units were spelled out. */
   timeout?: number;
   /** Throw the task's error when it failed or was revoked. @default true */
   propagate?: boolean;
@@ -89,7 +91,7 @@ export class AsyncResult<R = unknown> {
   /**
    * Waits until the task is ready and returns its value. Throws the task's error when it
    * failed or was revoked (unless `propagate: false`, which returns the error instead), and
-   * ResultTimeoutError when `timeout` ms pass first.
+   * ResultTimeoutError when `timeoutMs` pass first.
    */
   async get(options: GetOptions = {}): Promise<R> {
     const meta = await this.waitReady(options);
@@ -126,9 +128,10 @@ export class AsyncResult<R = unknown> {
    * A meta pushed while the read is still in flight ends the wait at once.
    */
   protected async waitReady(options: GetOptions): Promise<ResultMeta> {
-    const { timeout, signal } = options;
+    const { signal } = options;
+    const timeout = options.timeoutMs ?? options.timeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeout must be milliseconds >= 0, got ${String(timeout)}`);
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeoutMs must be milliseconds >= 0, got ${String(timeout)}`);
     }
     let settle!: (meta: ResultMeta) => void;
     let fail!: (err: unknown) => void;

@@ -20,6 +20,8 @@ export interface GroupResultHost extends ResultHost {
 /** Options of {@link GroupResult.get}. */
 export interface GroupGetOptions {
   /** Milliseconds to wait for the whole group; undefined waits forever. */
+  timeoutMs?: number;
+  /** @deprecated The same as `timeoutMs` (milliseconds), the name before units were spelled out. */
   timeout?: number;
   /** Throw the first member error met (in member order). @default true */
   propagate?: boolean;
@@ -44,17 +46,18 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
 
   /**
    * Waits for every member and returns their values in member order (Celery's `join`).
-   * `timeout` bounds the whole wait; with `propagate` (default) the first failed member's
+   * `timeoutMs` bounds the whole wait; with `propagate` (default) the first failed member's
    * error is thrown, otherwise errors take the place of values.
    */
   async get(options: GroupGetOptions = {}): Promise<R> {
-    const { timeout, propagate = true, signal } = options;
+    const { propagate = true, signal } = options;
+    const timeout = options.timeoutMs ?? options.timeout;
     const deadline = timeout === undefined ? undefined : Date.now() + timeout;
     const values: unknown[] = [];
     for (const result of this.results) {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) throw new ResultTimeoutError(this.id, timeout as number);
-      const waitOptions = { propagate, ...(left === undefined ? {} : { timeout: left }), ...(signal ? { signal } : {}) };
+      const waitOptions = { propagate, ...(left === undefined ? {} : { timeoutMs: left }), ...(signal ? { signal } : {}) };
       values.push(await result.get(waitOptions));
     }
     return values as unknown as R;

@@ -37,7 +37,7 @@ describe('ControlClient', () => {
     await fakeNode(broker, 'c@x', () => ({ ok: 'pong' }));
     const client = new ControlClient(broker);
     // A 60 s timeout: this only returns early because the limit (2 destinations) is reached.
-    const replies = await client.broadcast('ping', { reply: true, destination: ['a@x', 'c@x'], timeout: 60_000 });
+    const replies = await client.broadcast('ping', { reply: true, destination: ['a@x', 'c@x'], timeoutMs: 60_000 });
     expect(replies.map((r) => Object.keys(r)[0]).sort()).toEqual(['a@x', 'c@x']);
     // Unbound: a reply published now is dropped, not queued for nobody.
     const late = buildControlReply('a@x', 1, { ticket: 'x', clock: 1 });
@@ -50,7 +50,7 @@ describe('ControlClient', () => {
     const seen: ControlRequest[] = [];
     await fakeNode(broker, 'a@x', (r) => ({ ok: `${r.method} ${JSON.stringify(r.arguments)}` }), seen);
     const client = new ControlClient(broker, { oid: 'oid-1' });
-    const merged = await client.inspect('rate_limit', { arguments: { task_name: 't', rate_limit: '1/s' }, destination: ['a@x'], timeout: 60_000 });
+    const merged = await client.inspect('rate_limit', { arguments: { task_name: 't', rate_limit: '1/s' }, destination: ['a@x'], timeoutMs: 60_000 });
     expect(merged).toEqual({ 'a@x': { ok: 'rate_limit {"task_name":"t","rate_limit":"1/s"}' } });
     expect(seen[0]).toMatchObject({ method: 'rate_limit', destination: ['a@x'], pattern: null, matcher: null, reply_to: { exchange: 'reply.celery.pidbox', routing_key: 'oid-1' } });
     expect(typeof seen[0]?.ticket).toBe('string');
@@ -68,7 +68,7 @@ describe('ControlClient', () => {
     let settled = false;
     let replied: () => void = () => {};
     const gotReply = new Promise<void>((resolve) => (replied = resolve));
-    const result = client.broadcast('ping', { reply: true, timeout: 1000, onReply: () => replied() }).then((r) => {
+    const result = client.broadcast('ping', { reply: true, timeoutMs: 1000, onReply: () => replied() }).then((r) => {
       settled = true;
       return r;
     });
@@ -86,7 +86,7 @@ describe('ControlClient', () => {
     const seen: ControlRequest[] = [];
     await fakeNode(broker, 'a@x', () => undefined, seen);
     const client = new ControlClient(broker);
-    expect(await client.broadcast('ping', { reply: true, timeout: 50 })).toEqual([]);
+    expect(await client.broadcast('ping', { reply: true, timeoutMs: 50 })).toEqual([]);
     expect(await client.broadcast('heartbeat')).toEqual([]);
     await flush(); // fanout delivery is asynchronous
     expect(seen.map((r) => [r.method, r.ticket])).toEqual([['ping', expect.any(String)], ['heartbeat', undefined]]);
@@ -98,8 +98,8 @@ describe('ControlClient', () => {
     const client = new ControlClient(broker);
     const calls: unknown[] = [];
     const [stats, clock] = await Promise.all([
-      client.broadcast('stats', { reply: true, limit: 1, timeout: 60_000, onReply: (r) => calls.push(r) }),
-      client.broadcast('clock', { reply: true, limit: 1, timeout: 60_000 }),
+      client.broadcast('stats', { reply: true, limit: 1, timeoutMs: 60_000, onReply: (r) => calls.push(r) }),
+      client.broadcast('clock', { reply: true, limit: 1, timeoutMs: 60_000 }),
     ]);
     expect(stats).toEqual([{ 'a@x': 'stats' }]);
     expect(clock).toEqual([{ 'a@x': 'clock' }]);
@@ -109,13 +109,13 @@ describe('ControlClient', () => {
   it('close() ends a pending broadcast with what it has', async () => {
     const broker = newBroker();
     const client = new ControlClient(broker);
-    const pending = client.ping({ timeout: 60_000 });
+    const pending = client.ping({ timeoutMs: 60_000 });
     await flush(); // the request is out and the client collecting
     await client.close();
     expect(await pending).toEqual({});
   });
 
   it('rejects a negative timeout', async () => {
-    await expect(new ControlClient(newBroker()).ping({ timeout: -1 })).rejects.toThrow(RangeError);
+    await expect(new ControlClient(newBroker()).ping({ timeoutMs: -1 })).rejects.toThrow(RangeError);
   });
 });

@@ -10,7 +10,7 @@
  * emptied afterwards, so a client that goes away leaves no binding behind for workers to keep
  * filling. Concurrent broadcasts share the queue; replies are told apart by ticket.
  *
- * The timeout works as kombu's: collection ends when `timeout` passes with no new reply
+ * The timeout works as kombu's: collection ends when `timeoutMs` passes with no new reply
  * (each reply restarts the wait), or as soon as `limit` replies arrived.
  */
 import { randomUUID } from 'node:crypto';
@@ -46,7 +46,7 @@ export interface BroadcastOptions {
   /** Wait for replies. Without, the command is fire-and-forget and `[]` is returned. @default false */
   reply?: boolean;
   /** Milliseconds to wait for the next reply. @default 1000 */
-  timeout?: number;
+  timeoutMs?: number;
   /** Stop after this many replies. @default the destination length, else no limit */
   limit?: number | null;
   /** Called with each reply as it arrives. */
@@ -91,8 +91,8 @@ export class ControlClient {
    * (`[{node: value}, ...]`, in arrival order) once the timeout or the limit ends collection.
    */
   async broadcast(method: string, options: BroadcastOptions = {}): Promise<NodeReply[]> {
-    const timeoutMs = options.timeout ?? 1000;
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeout must be a number of ms >= 0, got ${String(options.timeout)}`);
+    const timeoutMs = options.timeoutMs ?? 1000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a number of ms >= 0, got ${String(options.timeoutMs)}`);
     const destination = options.destination !== undefined && options.destination !== null && options.destination.length > 0 ? [...options.destination] : null;
     const ticket = options.reply === true ? this.#newId() : undefined;
     const raw = encodeControlRequest(

@@ -16,7 +16,7 @@ describe('resolveWorkerOptions', () => {
   });
 
   it('takes explicit options over settings, dedupes and trims queues, expands the node name', () => {
-    const o = resolveWorkerOptions({ queues: ['a', 'b', 'a', ' c '], concurrency: 1, prefetchMultiplier: 0, shutdownTimeout: 0, hostname: 'x' }, settings);
+    const o = resolveWorkerOptions({ queues: ['a', 'b', 'a', ' c '], concurrency: 1, prefetchMultiplier: 0, shutdownTimeoutSec: 0, hostname: 'x' }, settings);
     expect(o.queues).toEqual(['a', 'b', 'c']);
     expect(o).toMatchObject({ concurrency: 1, prefetchMultiplier: 0, shutdownTimeoutMs: 0, hostname: 'celery@x' });
   });
@@ -38,8 +38,8 @@ describe('resolveWorkerOptions', () => {
     ['fractional concurrency', { concurrency: 1.5 }, /concurrency/],
     ['negative prefetch multiplier', { prefetchMultiplier: -1 }, /prefetchMultiplier must be an integer >= 0, got -1/],
     ['fractional prefetch multiplier', { prefetchMultiplier: 0.5 }, /prefetchMultiplier/],
-    ['negative shutdown timeout', { shutdownTimeout: -1 }, /shutdownTimeout/],
-    ['NaN shutdown timeout', { shutdownTimeout: Number.NaN }, /shutdownTimeout/],
+    ['negative shutdown timeout', { shutdownTimeoutSec: -1 }, /shutdownTimeoutSec/],
+    ['NaN shutdown timeout', { shutdownTimeoutSec: Number.NaN }, /shutdownTimeoutSec/],
     ['an unknown pool', { pool: 'prefork' as never }, /unknown pool "prefork"; available: async, threads, solo/],
     ['the threads pool without appModule', { pool: 'threads' }, /threads pool needs `appModule`/],
     ['maxTasksPerChild 0', { maxTasksPerChild: 0 }, /maxTasksPerChild must be an integer > 0/],

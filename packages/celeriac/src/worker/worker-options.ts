@@ -20,7 +20,7 @@ export interface WorkerOptions {
   /** Node name, with `%h`, `%n`, `%d` (`-n`). @default 'celery@%h' */
   hostname?: string;
   /** Seconds a warm shutdown waits for running tasks. @default settings.workerShutdownTimeout */
-  shutdownTimeout?: number;
+  shutdownTimeoutSec?: number;
   /**
    * Execution pool (`-P`): 'async' (tasks on the event loop), 'threads' (each task in a
    * worker thread; needs `appModule`) or 'solo' (one task at a time; concurrency is 1).
@@ -78,8 +78,8 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
   const concurrency = pool === 'solo' ? 1 : requested;
   const prefetchMultiplier = options.prefetchMultiplier ?? settings.workerPrefetchMultiplier;
   if (!Number.isInteger(prefetchMultiplier) || prefetchMultiplier < 0) fail(`prefetchMultiplier must be an integer >= 0, got ${String(prefetchMultiplier)}`);
-  const shutdownTimeout = options.shutdownTimeout ?? settings.workerShutdownTimeout;
-  if (!(shutdownTimeout >= 0)) fail(`shutdownTimeout must be >= 0 seconds, got ${String(shutdownTimeout)}`);
+  const shutdownTimeoutSec = options.shutdownTimeoutSec ?? settings.workerShutdownTimeout;
+  if (!(shutdownTimeoutSec >= 0)) fail(`shutdownTimeoutSec must be >= 0 seconds, got ${String(shutdownTimeoutSec)}`);
   const appModule = options.appModule === undefined ? null : toModuleUrl(options.appModule);
   if (pool === 'threads' && appModule === null) {
     fail("the threads pool needs `appModule` (the module exporting the app, loaded in every thread); `celeriac worker -A` sets it");
@@ -91,7 +91,7 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     concurrency,
     prefetchMultiplier,
     hostname: expandNodeName(options.hostname),
-    shutdownTimeoutMs: shutdownTimeout * 1000,
+    shutdownTimeoutMs: shutdownTimeoutSec * 1000,
     pool,
     sendTaskEvents: options.sendTaskEvents ?? settings.workerSendTaskEvents,
     appModule,

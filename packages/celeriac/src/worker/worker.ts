@@ -31,7 +31,7 @@ export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'closed
 
 /** Options of {@link Worker.close}. */
 export interface CloseOptions {
-  /** Milliseconds to wait for running tasks; then they are abandoned. @default shutdownTimeout */
+  /** Milliseconds to wait for running tasks; then they are abandoned. @default the resolved `shutdownTimeoutSec`, in ms */
   deadlineMs?: number;
 }
 

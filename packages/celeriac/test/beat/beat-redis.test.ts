@@ -97,7 +97,7 @@ describe.runIf(ready)('Beat on Redis, in process', () => {
       const line = sentLine() as { taskId: string; slot: string; runCount: number };
       taskIds.push(line.taskId);
       expect(line.runCount).toBeGreaterThanOrEqual(1);
-      const result = await app.asyncResult<number>(line.taskId).get({ timeout: 20_000 });
+      const result = await app.asyncResult<number>(line.taskId).get({ timeoutMs: 20_000 });
       expect(result).toBe(42);
       await new BeatEntries(control).remove('py-add');
     }, 60_000);

@@ -11,7 +11,7 @@ import { REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 import { ENVIRONMENTS, makeCanvasEnv, type CanvasEnv } from './support.js';
 
 const redisUp = await shouldRunRedisTests('canvas on Redis');
-const T = { timeout: 10_000 };
+const T = { timeoutMs: 10_000 };
 
 let current: CanvasEnv | undefined;
 afterEach(async () => {
@@ -120,7 +120,7 @@ describe.each(ENVIRONMENTS.filter((k) => k === 'memory' || redisUp))('canvas on 
     const err = await r.get(T).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChordError);
     expect((err as Error).message).toBe(`Dependency ${failing.id} raised RangeError('header broke')`);
-    expect(Date.now() - started).toBeLessThan(T.timeout);
+    expect(Date.now() - started).toBeLessThan(T.timeoutMs);
     const meta = await env.backend.get(r.id);
     expect(meta?.status).toBe('FAILURE');
     expect(meta?.result).toMatchObject({ exc_type: 'ChordError', exc_module: 'celery.exceptions' });

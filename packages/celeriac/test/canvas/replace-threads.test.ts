@@ -11,7 +11,7 @@ import { closeEnvs, makeEnv } from '../worker/helpers.js';
 afterEach(closeEnvs);
 
 const appModule = new URL('../worker/fixtures/pool-app.ts', import.meta.url);
-const T = { timeout: 15_000 };
+const T = { timeoutMs: 15_000 };
 
 describe('ctx.replace in the threads pool', () => {
   it('a chain or a group replaces a task running in a thread; the caller gets its result', async () => {

@@ -11,7 +11,7 @@ import { shouldRunRedisTests } from '../support/redis.js';
 import { ENVIRONMENTS, makeCanvasEnv, type CanvasEnv } from './support.js';
 
 const redisUp = await shouldRunRedisTests('ctx.replace on Redis');
-const T = { timeout: 10_000 };
+const T = { timeoutMs: 10_000 };
 
 let current: CanvasEnv | undefined;
 afterEach(async () => {

@@ -25,7 +25,7 @@ describe('call', () => {
     const sent = await run(['call', 'cli.add', '--args', '[2,3]', '--kwargs', '{}'], { app: t.app });
     expect(sent).toMatchObject({ code: 0, stderr: '' });
     const id = printedId(sent);
-    expect(await t.app.asyncResult(id).get({ timeout: 5000 })).toBe(5);
+    expect(await t.app.asyncResult(id).get({ timeoutMs: 5000 })).toBe(5);
   });
 
   it('defaults args to [] and kwargs to {} and accepts the short flags', async () => {
@@ -156,13 +156,13 @@ describe('result', () => {
   it('prints the JSON result of a finished task', async () => {
     worker = await startWorker(t.app);
     const id = printedId(await run(['call', 'cli.add', '--args', '[2,3]'], { app: t.app }));
-    const res = await run(['result', id, '--timeout', '5000'], { app: t.app });
+    const res = await run(['result', id, '--timeout', '5'], { app: t.app });
     expect(res).toEqual({ code: 0, stdout: '5\n', stderr: '' });
   });
 
   it('waits for a task that has not run yet', async () => {
     const id = printedId(await run(['call', 'cli.kw', '--args', '["a",{"b":1}]'], { app: t.app }));
-    const pending = run(['result', id, '--timeout', '5000'], { app: t.app });
+    const pending = run(['result', id, '--timeout', '5'], { app: t.app });
     await new Promise((r) => setTimeout(r, 100));
     worker = await startWorker(t.app);
     expect(await pending).toEqual({ code: 0, stdout: '["a",{"b":1}]\n', stderr: '' });
@@ -171,24 +171,24 @@ describe('result', () => {
   it('a failed task prints `Name: message` to stderr and exits 1', async () => {
     worker = await startWorker(t.app);
     const id = printedId(await run(['call', 'cli.fail', '--args', '["no good"]'], { app: t.app }));
-    const res = await run(['result', id, '--timeout', '5000'], { app: t.app });
+    const res = await run(['result', id, '--timeout', '5'], { app: t.app });
     expect(res).toEqual({ code: 1, stdout: '', stderr: 'TypeError: no good\n' });
   });
 
   it('--traceback prints the stored traceback of a failed task', async () => {
     worker = await startWorker(t.app);
     const id = printedId(await run(['call', 'cli.fail', '--args', '["kaput"]'], { app: t.app }));
-    await t.app.asyncResult(id).get({ timeout: 5000, propagate: false });
+    await t.app.asyncResult(id).get({ timeoutMs: 5000, propagate: false });
     const res = await run(['result', id, '--traceback'], { app: t.app });
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/TypeError: kaput/);
     expect(res.stdout.split('\n').length).toBeGreaterThan(2); // a stack, not just the message
   });
 
-  it('--timeout gives up with an error naming the task', async () => {
+  it('--timeout (seconds, as every duration flag) gives up with an error naming the task', async () => {
     const id = printedId(await run(['call', 'cli.add', '--args', '[1,2]'], { app: t.app }));
     const started = Date.now();
-    const res = await run(['result', id, '--timeout', '200'], { app: t.app });
+    const res = await run(['result', id, '--timeout', '0.2'], { app: t.app });
     expect(Date.now() - started).toBeLessThan(3000);
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');

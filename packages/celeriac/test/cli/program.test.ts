@@ -141,7 +141,7 @@ describe('worker (in-process, embedded app)', () => {
     const sigintBefore = process.listenerCount('SIGINT');
     const w = await startWorkerCommand(['-c', '3', '-n', 'beta@%h', '-Q', 'celery,other', '--prefetch-multiplier', '2']);
     const r = await w.app.sendTask('cli.add', [20, 22]);
-    expect(await r.get({ timeout: 5000 })).toBe(42);
+    expect(await r.get({ timeoutMs: 5000 })).toBe(42);
     w.signal();
     const res = await w.running;
     expect(res.code).toBe(0);

@@ -43,11 +43,11 @@ describe.runIf(ready)('failure: a silently dead network path under a worker', ()
   }, 30_000);
 
   it('runs a task sent after every connection of the worker went dead', async () => {
-    expect(await (await producer.sendTask('net.add', [1, 2])).get({ timeout: 10_000 })).toBe(3);
+    expect(await (await producer.sendTask('net.add', [1, 2])).get({ timeoutMs: 10_000 })).toBe(3);
     proxy.blackhole();
     const droppedAt = Date.now();
     const r = await producer.sendTask('net.add', [20, 22]);
-    expect(await r.get({ timeout: 110_000 })).toBe(42);
+    expect(await r.get({ timeoutMs: 110_000 })).toBe(42);
     console.log(`silent network drop: task ran ${((Date.now() - droppedAt) / 1000).toFixed(1)} s after the drop`);
     expect(proxy.liveConnections).toBeGreaterThan(0);
   }, 120_000);

@@ -60,7 +60,7 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
 
   it('runs a task through a sentinel-discovered master, with its result on the master db 1', async () => {
     const r = await add.delay(2, 3);
-    expect(await r.get({ timeout: 10_000 })).toBe(5);
+    expect(await r.get({ timeoutMs: 10_000 })).toBe(5);
     const direct = createClient({ url: `redis://127.0.0.1:${master.port}/1` });
     await direct.connect();
     try {
@@ -79,7 +79,7 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
     await waitFor(async () => {
       try {
         const r = await add.delay(20, 22);
-        value = await r.get({ timeout: 5000 });
+        value = await r.get({ timeoutMs: 5000 });
         return true;
       } catch {
         return false;

@@ -14,7 +14,7 @@ import { PY_CLIENT, runPython } from './python.js';
 const fleet = new MixedFleet('ctest');
 const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('canvas interop');
-const T = { timeout: 30_000 };
+const T = { timeoutMs: 30_000 };
 
 describe.runIf(ready)('canvas between Python Celery and Celeriac', () => {
   let app: App;

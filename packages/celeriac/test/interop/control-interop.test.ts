@@ -85,7 +85,7 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
     const scheduled = (await cli.inspect('scheduled', [], NODE))[NODE] as { eta: string; request: { id: string } }[];
     expect(scheduled.map((s) => s.request.id)).toEqual([eta.id]);
     release();
-    expect(await waiting.get({ timeout: 10_000 })).toBe(3);
+    expect(await waiting.get({ timeoutMs: 10_000 })).toBe(3);
   }, 60_000);
 
   it('control revoke flags the id (inspect revoked lists it) and the task is not run', async () => {
@@ -113,7 +113,7 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
     expect((await cli.run(['control', 'rate_limit', 'interop.add', '0', '-t', '5', '-d', NODE])).stdout).toContain('rate limit disabled successfully');
     const add = await cli.run(['control', 'add_consumer', 'extraq', '-t', '5', '-d', NODE]);
     expect(add.stdout).toContain('add consumer extraq');
-    expect(await (await send('interop.add', [20, 22], { queue: 'extraq' })).get({ timeout: 10_000 })).toBe(42);
+    expect(await (await send('interop.add', [20, 22], { queue: 'extraq' })).get({ timeoutMs: 10_000 })).toBe(42);
     const cancel = await cli.run(['control', 'cancel_consumer', 'extraq', '-t', '5', '-d', NODE]);
     expect(cancel.stdout).toContain('no longer consuming from extraq');
     const queues = (await cli.inspect('active_queues', [], NODE))[NODE] as { name: string }[];

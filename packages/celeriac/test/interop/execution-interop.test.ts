@@ -45,7 +45,7 @@ describe.runIf(ready)('retries between Python Celery and Celeriac on Redis', () 
   it('a retry published by Celeriac is run by Python: same id, retries 1, parent_id the task itself', async () => {
     const r = await app.sendTask('xr.ts_retries', [7], {}, { queue: 'xr-ts' });
     taskIds.push(r.id);
-    expect(await r.get({ timeout: 30_000 })).toEqual({ retries: 1, parent_id: r.id, args: [7] });
+    expect(await r.get({ timeoutMs: 30_000 })).toEqual({ retries: 1, parent_id: r.id, args: [7] });
     const meta = await r.meta();
     expect(meta).toMatchObject({ status: 'SUCCESS', retries: 1, worker: expect.stringMatching(/^py-xr@/) });
   }, 40_000);
@@ -53,7 +53,7 @@ describe.runIf(ready)('retries between Python Celery and Celeriac on Redis', () 
   it('a retry published by Python is run by Celeriac, after Python stored RETRY', async () => {
     const r = await app.sendTask('xr.py_retries', [3], {}, { queue: 'xr-py' });
     taskIds.push(r.id);
-    expect(await r.get({ timeout: 30_000 })).toEqual({ retries: 1, parentId: r.id, x: 3 });
+    expect(await r.get({ timeoutMs: 30_000 })).toEqual({ retries: 1, parentId: r.id, x: 3 });
     const meta = await r.meta();
     expect(meta).toMatchObject({ status: 'SUCCESS', retries: 1, worker: expect.stringMatching(/^ts-xr@/) });
     // Python logs the retry after publishing it, so the Celeriac worker may have run the

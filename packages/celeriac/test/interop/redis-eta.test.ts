@@ -95,7 +95,7 @@ describe.runIf(ready)('Celeriac countdown to Python workers on Redis', () => {
   it('with only a Python worker, a countdown task is queued with its eta and runs once when due', async () => {
     const { r, key, sentAt } = await sendCount(f, 'pyeta', 1);
     expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(0);
-    expect(await r.get({ timeout: 30_000 })).toBe(1);
+    expect(await r.get({ timeoutMs: 30_000 })).toBe(1);
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900); // not before its ETA
     await settled(f, raw, 'pyeta');
     expect(await raw.get(key)).toBe('1');
@@ -116,7 +116,7 @@ describe.runIf(ready)('Celeriac countdown to Python workers on Redis', () => {
       expect(await raw.lLen(`${f.prefix}pyeta`)).toBe(0);
       // Due on the worker's clock: its promote duty moves it to the queue, where Python takes it.
       clock.advance(60_000);
-      expect(await r.get({ timeout: 30_000 })).toBe(1);
+      expect(await r.get({ timeoutMs: 30_000 })).toBe(1);
       await settled(f, raw, 'pyeta');
       expect(await raw.get(key)).toBe('1');
     } finally {
@@ -140,7 +140,7 @@ describe.runIf(ready)('Celeriac countdown to Python workers on Redis', () => {
       await tsApp.close();
       expect(await raw.zCard(`${f.prefix}celeriac.delayed`)).toBe(0);
       expect(warnings).toContain('no Celeriac worker left to promote ETA messages: moved 1 back to their queues');
-      expect(await r.get({ timeout: 30_000 })).toBe(1);
+      expect(await r.get({ timeoutMs: 30_000 })).toBe(1);
       expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900); // Python held it until its ETA
       await settled(f, raw, 'pyeta');
       expect(await raw.get(key)).toBe('1');

@@ -63,10 +63,10 @@ except Exception as e:
   it('a task sent by Celeriac runs on Python and Celeriac gets the result', async () => {
     const r = await app.sendTask('py.add', [40, 2], {}, { queue: 'py' });
     taskIds.push(r.id);
-    expect(await r.get({ timeout: 20_000 })).toBe(42);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(42);
     const e = await app.sendTask('py.echo', [1], { k: 'v' }, { queue: 'py' });
     taskIds.push(e.id);
-    expect(await e.get({ timeout: 20_000 })).toEqual({ args: [1], kwargs: { k: 'v' } });
+    expect(await e.get({ timeoutMs: 20_000 })).toEqual({ args: [1], kwargs: { k: 'v' } });
   });
 
   it('a bulk send from Celeriac runs on Python, each call with its own arguments', async () => {
@@ -77,14 +77,14 @@ except Exception as e:
     );
     const results = await app.sendTasks(calls);
     taskIds.push(...results.map((r) => r.id));
-    const values = await Promise.all(results.map((r) => r.get({ timeout: 20_000 })));
+    const values = await Promise.all(results.map((r) => r.get({ timeoutMs: 20_000 })));
     expect(values).toEqual(calls.map((_, i) => (i === 10 ? { args: ['é', 10], kwargs: { k: 'ü' } } : i + 100)));
   });
 
   it('a Python ValueError is a typed error in TypeScript', async () => {
     const r = await app.sendTask('py.fail', ['nope'], {}, { queue: 'py' });
     taskIds.push(r.id);
-    const err = await r.get({ timeout: 20_000 }).catch((e: unknown) => e);
+    const err = await r.get({ timeoutMs: 20_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err).toMatchObject({ name: 'ValueError', excModule: 'builtins', message: 'nope' });
     expect((err as TaskError).traceback).toMatch(/ValueError: nope/);
@@ -106,7 +106,7 @@ print(r.id); print(json.dumps(r.get(timeout=20))); print(time.time() - t0)`);
     const t0 = Date.now();
     const r = await app.sendTask('py.add', [2, 2], {}, { queue: 'py', countdown: 1.5, priority: 7 });
     taskIds.push(r.id);
-    expect(await r.get({ timeout: 20_000 })).toBe(4);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(4);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
   });
 });
@@ -125,7 +125,7 @@ describe.runIf(ready)('a mixed fleet on one queue', () => {
       const results = [];
       for (let i = 0; i < 1000; i += 1) results.push(await app.sendTask('mix.add', [i, 1], {}, { queue: 'mixed' }));
       taskIds.push(...results.map((r) => r.id));
-      const values = await Promise.all(results.map((r) => r.get({ timeout: 60_000 })));
+      const values = await Promise.all(results.map((r) => r.get({ timeoutMs: 60_000 })));
       expect(values).toEqual(results.map((_, i) => i + 1));
       const metas = await app.backend.getMany(results.map((r) => r.id));
       const byWorker = new Map<string, number>();

@@ -84,7 +84,7 @@ describe.runIf(ready)('crash recovery between Python and Celeriac workers', () =
     await pyWorker.stop('SIGKILL');
     expect(await raw.hLen(`${prefix}unacked`)).toBe(1);
     locals.push(await startLocalWorker(config(queue, `ts-a-${process.pid}@test`), raw));
-    expect(await r.get({ timeout: 30_000 })).toBe(2);
+    expect(await r.get({ timeoutMs: 30_000 })).toBe(2);
     // Not before kombu's visibility timeout, counted from Python's delivery.
     expect(Date.now() - takenAt).toBeGreaterThanOrEqual((VISIBILITY_SEC - 1) * 1000);
     await sleep(1500);
@@ -114,7 +114,7 @@ describe.runIf(ready)('crash recovery between Python and Celeriac workers', () =
     await waitFor('Python to run it', async () => (await runs(key)) === 2, 20_000);
     // Python runs it for 5 s; a Celeriac worker with a 2 s recoverAfterSec joins meanwhile.
     locals.push(await startLocalWorker(config(queue, `ts-b2-${process.pid}@test`), raw));
-    expect(await r.get({ timeout: 20_000 })).toBe(2);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(2);
     await sleep(1500);
     expect(await runs(key)).toBe(2);
     expect(await raw.hLen(`${prefix}unacked`)).toBe(0);
@@ -127,7 +127,7 @@ describe.runIf(ready)('crash recovery between Python and Celeriac workers', () =
     // Python runs it for 6 s (> recoverAfterSec 2 s, < visibility timeout 8 s).
     const { r, key } = await send(queue, 0, 6);
     await waitFor('the task to start', async () => (await runs(key)) === 1, 20_000);
-    expect(await r.get({ timeout: 20_000 })).toBe(1);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(1);
     await sleep(1500);
     expect(await runs(key)).toBe(1);
   }, 60_000);

@@ -14,7 +14,7 @@ import { PY_CLIENT, runPython } from './python.js';
 const fleet = new MixedFleet('rtest');
 const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('replace interop');
-const T = { timeout: 30_000 };
+const T = { timeoutMs: 30_000 };
 
 // Python tasks that replace themselves with Celeriac ones (queue 'ts').
 const PY_REPLACING = `

@@ -36,7 +36,7 @@ describe.runIf(ready)('early ack on Redis', () => {
     try {
       const r = await probe.delay();
       ids.push(r.id);
-      expect(await r.get({ timeout: 5000 })).toBe('ok');
+      expect(await r.get({ timeoutMs: 5000 })).toBe('ok');
       // Fetched and recorded as held, its ack not applied yet, when the body ran.
       expect(seen).toEqual([1]);
       const deadline = Date.now() + 5000;

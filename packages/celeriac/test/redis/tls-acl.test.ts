@@ -29,7 +29,7 @@ async function runApp(broker: string, backend: string): Promise<{ app: App; add:
   await worker.start();
   return {
     app,
-    add: async (x, y) => (await task.delay(x, y)).get({ timeout: 10_000 }),
+    add: async (x, y) => (await task.delay(x, y)).get({ timeoutMs: 10_000 }),
     close: async () => {
       await worker.close({ deadlineMs: 1000 });
       await app.close();

@@ -63,7 +63,7 @@ describe('early ack (default)', () => {
     const worker = await env.startWorker();
     const r = await t.delay();
     await ran.promise; // ran while its ack is unanswered
-    expect(await r.get({ timeout: 2000 })).toBe('done');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('done');
     await flush();
     expect(worker.active).toBe(1); // its handling waits for the ack's reply
     reply.reject(new Error('connection lost'));
@@ -100,7 +100,7 @@ describe('late ack', () => {
     await flush();
     expect(env.broker.settlements(r.id)).toEqual([]);
     release.resolve();
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     await flush();
     expect(env.broker.settlements(r.id)).toEqual(['ack']);
   });
@@ -147,7 +147,7 @@ describe('trackStarted', () => {
     expect(meta).toMatchObject({ status: 'STARTED', result: { pid: process.pid, hostname: worker.hostname }, date_done: null, task_id: r.id });
     expect(await r.state()).toBe('STARTED');
     release.resolve();
-    expect(await r.get({ timeout: 2000 })).toBe('done');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('done');
   }
 
   it('setting taskTrackStarted stores STARTED with pid and hostname while the task runs', async () => {
@@ -172,6 +172,6 @@ describe('trackStarted', () => {
     await flush();
     expect(await r.state()).toBe('PENDING');
     release.resolve();
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
   });
 });

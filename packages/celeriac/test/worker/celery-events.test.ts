@@ -40,7 +40,7 @@ describe('Celery events from a worker', () => {
     const { events, stop } = await collectEvents(env.app.broker);
     await env.startWorker({ sendTaskEvents: true });
     const ok = await add.delay(2, 3);
-    await ok.get({ timeout: 2000 });
+    await ok.get({ timeoutMs: 2000 });
     const bad = await fail.delay();
     await waitFor(() => events.some((e) => e.type === 'task-failed'), 'task-failed');
     const mine = (id: string) => events.filter((e) => e['uuid'] === id);
@@ -63,7 +63,7 @@ describe('Celery events from a worker', () => {
     const { events, stop } = await collectEvents(env.app.broker);
     await env.startWorker();
     const r = await add.applyAsync([1, 1], { queue: 'celery' });
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     const sent = await waitFor(() => events.find((e) => e.type === 'task-sent'), 'task-sent');
     expect(sent).toMatchObject({ uuid: r.id, name: 't.add', args: '(1, 1)', kwargs: '{}', retries: 0, queue: 'celery', exchange: '', routing_key: 'celery' });
     expect(String(sent['hostname'])).toMatch(/^gen\d+@/);

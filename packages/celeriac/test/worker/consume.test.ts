@@ -18,7 +18,7 @@ describe('queues', () => {
     const elsewhere = await add.applyAsync([1, 1], { queue: 'other' });
     const worker = await env.startWorker();
     expect(worker.options.queues).toEqual(['celery']);
-    expect(await r.get({ timeout: 2000 })).toBe(5);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(5);
     await flush();
     expect(await elsewhere.state()).toBe('PENDING');
     expect(await env.broker.queueLength('other')).toBe(1);
@@ -31,8 +31,8 @@ describe('queues', () => {
     const b = await echo.applyAsync(['b'], { queue: 'b' });
     const c = await echo.applyAsync(['c'], { queue: 'c' });
     await env.startWorker({ queues: ['a', 'b'] });
-    expect(await a.get({ timeout: 2000 })).toBe('a');
-    expect(await b.get({ timeout: 2000 })).toBe('b');
+    expect(await a.get({ timeoutMs: 2000 })).toBe('a');
+    expect(await b.get({ timeoutMs: 2000 })).toBe('b');
     await flush();
     expect(await c.state()).toBe('PENDING');
     expect(await env.broker.queueLength('c')).toBe(1);
@@ -47,7 +47,7 @@ describe('stored results', () => {
     const add = env.app.task('t.add', (x: number, y: number) => x + y);
     await env.startWorker();
     const r = await add.delay(2, 3);
-    expect(await r.get({ timeout: 2000 })).toBe(5);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(5);
     const meta = await env.backend.get(r.id);
     expect(meta).toEqual({ status: 'SUCCESS', result: 5, traceback: null, children: [], date_done: expect.stringMatching(NAIVE_ISO), task_id: r.id });
     expect(Object.keys(meta ?? {})).toEqual(['status', 'result', 'traceback', 'children', 'date_done', 'task_id']);
@@ -59,7 +59,7 @@ describe('stored results', () => {
     const noop = env.app.task('t.noop', () => undefined);
     await env.startWorker();
     const r = await noop.delay();
-    expect(await r.get({ timeout: 2000 })).toBeNull();
+    expect(await r.get({ timeoutMs: 2000 })).toBeNull();
     expect((await env.backend.get(r.id))?.status).toBe('SUCCESS');
   });
 
@@ -106,7 +106,7 @@ describe('stored results', () => {
     const t = env.app.task('t.count', () => 1);
     const worker = await env.startWorker();
     const results = await Promise.all([t.delay(), t.delay(), t.delay()]);
-    for (const r of results) await r.get({ timeout: 2000 });
+    for (const r of results) await r.get({ timeoutMs: 2000 });
     await waitFor(() => worker.totals.get('t.count') === 3, 'totals');
   });
 });
@@ -127,7 +127,7 @@ describe('concurrency', () => {
       expect(worker.active).toBe(expected);
       gate.releaseOne();
     }
-    for (const r of results) await r.get({ timeout: 2000 });
+    for (const r of results) await r.get({ timeoutMs: 2000 });
     return gate;
   }
 

@@ -18,7 +18,7 @@ describe('ctx.request', () => {
     });
     const worker = await env.startWorker({ queues: ['jobs'], hostname: 'ctx@box' });
     const r = await t.applyAsync([1], { queue: 'jobs', kwargs: { b: 2 }, headers: { 'x-trace': 'abc' } });
-    expect(await r.get({ timeout: 2000 })).toBe(3);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(3);
     expect(seen).toMatchObject({
       id: r.id,
       task: 't.who',
@@ -48,7 +48,7 @@ describe('ctx.request', () => {
       limits = ctx.request.timeLimit;
     });
     await env.startWorker();
-    await (await t.delay()).get({ timeout: 2000 });
+    await (await t.delay()).get({ timeoutMs: 2000 });
     expect(limits).toEqual([30, 20]);
   });
 });
@@ -73,7 +73,7 @@ describe('ctx.updateState', () => {
     const meta = await env.backend.get(r.id);
     expect(meta).toMatchObject({ status: 'PROGRESS', date_done: null, task_id: r.id });
     release.resolve();
-    expect(await r.get({ timeout: 2000 })).toBe(4);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(4);
     expect(await r.state()).toBe('SUCCESS');
   });
 });
@@ -87,7 +87,7 @@ describe('ctx.log', () => {
     });
     await env.startWorker({ hostname: 'logger@box' });
     const r = await t.delay();
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     const first = env.lines.find((l) => l.msg === 'hello from the task');
     const second = env.lines.find((l) => l.msg === 'second line');
     expect(first).toMatchObject({ taskId: r.id, taskName: 't.chatty', worker: 'logger@box', step: 1 });
@@ -99,7 +99,7 @@ describe('ctx.log', () => {
     const t = env.app.task('t.quiet', () => 1);
     await env.startWorker();
     const r = await t.delay();
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     const line = await waitFor(() => env.lines.find((l) => l.taskId === r.id && String(l.msg).includes('succeeded')), 'success line');
     expect(line).toMatchObject({ taskName: 't.quiet' });
   });
@@ -123,8 +123,8 @@ describe('tasks sent from inside a task', () => {
     });
     await env.startWorker();
     const r = await top.delay();
-    const middleId = (await r.get({ timeout: 2000 })) as string;
-    const leafId = (await env.app.asyncResult<string>(middleId).get({ timeout: 2000 })) as string;
+    const middleId = (await r.get({ timeoutMs: 2000 })) as string;
+    const leafId = (await env.app.asyncResult<string>(middleId).get({ timeoutMs: 2000 })) as string;
     await waitForState(env, leafId, 'SUCCESS');
     expect(requests.get('middle')).toMatchObject({ id: middleId, parentId: r.id, rootId: r.id });
     expect(requests.get('leaf')).toMatchObject({ id: leafId, parentId: middleId, rootId: r.id });
@@ -141,7 +141,7 @@ describe('tasks sent from inside a task', () => {
     const sender = env.app.task('t.sender', () => leaf.delay().then((r) => r.id));
     await env.startWorker();
     const r = await sender.delay();
-    const leafId = (await r.get({ timeout: 2000 })) as string;
+    const leafId = (await r.get({ timeoutMs: 2000 })) as string;
     await waitForState(env, leafId, 'SUCCESS');
     expect(leafRequest).toMatchObject({ id: leafId, parentId: r.id, rootId: r.id });
   });
@@ -154,7 +154,7 @@ describe('tasks sent from inside a task', () => {
     });
     await env.startWorker();
     const r = await t.delay();
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     expect(request).toMatchObject({ parentId: null, rootId: r.id });
   });
 });
@@ -168,9 +168,9 @@ describe('kwargs', () => {
     const r2 = await sub.applyAsync([10], { kwargs: { y: 3 } });
     // As Python's apply_async(kwargs=...) would send them, by name.
     const r3 = await env.app.sendTask('t.sub', [], { x: 1, y: 5 });
-    expect(await r1.get({ timeout: 2000 })).toBe(8);
-    expect(await r2.get({ timeout: 2000 })).toBe(7);
-    expect(await r3.get({ timeout: 2000 })).toBe(-4);
+    expect(await r1.get({ timeoutMs: 2000 })).toBe(8);
+    expect(await r2.get({ timeoutMs: 2000 })).toBe(7);
+    expect(await r3.get({ timeoutMs: 2000 })).toBe(-4);
   });
 
   it('a task without params fails with TypeError naming the kwarg', async () => {

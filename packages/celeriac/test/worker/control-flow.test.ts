@@ -21,7 +21,7 @@ describe('Reject', () => {
     const worker = await env.startWorker();
     worker.onTaskEvent((e) => events.push(e));
     const r = await t.delay();
-    expect(await r.get({ timeout: 2000 })).toBe('second time');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('second time');
     expect(runs).toEqual([false, true]);
     // The ack follows the stored result (and its follow-ups), so wait for it.
     await waitFor(() => env.broker.settlements(r.id).length === 2, 'second settlement');
@@ -113,7 +113,7 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
     });
     await env.startWorker();
     const a = await env.app.sendTask('t.lost_requeue');
-    expect(await a.get({ timeout: 2000 })).toBe('ran again');
+    expect(await a.get({ timeoutMs: 2000 })).toBe('ran again');
     // The ack follows the stored result (and its follow-ups), so wait for it.
     await waitFor(() => env.broker.settlements(a.id).length === 2, 'second settlement');
     expect(env.broker.settlements(a.id)).toEqual(['reject', 'ack']);
@@ -134,6 +134,6 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
     });
     await env.startWorker();
     const r = await env.app.sendTask('t.lost');
-    expect(await r.get({ timeout: 2000 })).toBe(2);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(2);
   });
 });

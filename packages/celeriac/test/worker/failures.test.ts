@@ -65,11 +65,11 @@ describe('task failure', () => {
   it('AsyncResult.get() throws TaskError with excType; propagate:false returns it', async () => {
     const { env, id } = await failWith(() => new ValueError('kaboom'));
     const r = env.app.asyncResult(id);
-    const err = await r.get({ timeout: 2000 }).catch((e: unknown) => e);
+    const err = await r.get({ timeoutMs: 2000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err).toMatchObject({ excType: 'ValueError', excModule: 'builtins', message: 'kaboom', name: 'ValueError', taskId: id });
     expect((err as TaskError).traceback).toContain('kaboom');
-    const returned = await r.get({ timeout: 2000, propagate: false });
+    const returned = await r.get({ timeoutMs: 2000, propagate: false });
     expect(returned).toBeInstanceOf(TaskError);
     expect((returned as unknown as TaskError).excType).toBe('ValueError');
     expect(await r.failed()).toBe(true);
@@ -81,7 +81,7 @@ describe('task failure', () => {
     expect(line).toMatchObject({ taskName: 't.fail' });
     expect(line.msg).toContain('ValueError: kaboom');
     const ok = env.app.task('t.ok', () => 'fine');
-    expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+    expect(await (await ok.delay()).get({ timeoutMs: 2000 })).toBe('fine');
   });
 });
 
@@ -116,9 +116,9 @@ describe('unregistered task', () => {
     const line = env.lines.find((l) => l.level === 50 && l.taskId === r.id);
     expect(line?.msg).toContain('unregistered task');
     expect(line?.msg).toContain('t.nosuch');
-    await expect(r.get({ timeout: 2000 })).rejects.toMatchObject({ excType: 'NotRegistered' });
+    await expect(r.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'NotRegistered' });
     expect(worker.state).toBe('running');
-    expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+    expect(await (await ok.delay()).get({ timeoutMs: 2000 })).toBe('fine');
   });
 });
 
@@ -160,7 +160,7 @@ describe('malformed messages', () => {
       expect(JSON.parse(record?.raw ?? '{}').headers.id).toBe(msg.headers['id']);
       expect(env.broker.settlements(String(msg.headers['id']))).toEqual(['setAside']);
       expect(env.lines.some((l) => l.level === 50 && l.msg.includes('malformed message set aside'))).toBe(true);
-      expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+      expect(await (await ok.delay()).get({ timeoutMs: 2000 })).toBe('fine');
       expect(runs()).toBe(0);
       expect(await env.backend.get(String(msg.headers['id']))).toBeNull();
       expect(worker.state).toBe('running');
@@ -171,7 +171,7 @@ describe('malformed messages', () => {
     const { env, ok, runs } = await setup();
     for (const [, msg] of cases) await env.broker.publish(msg, { exchange: '', routingKey: 'celery' });
     const good = await ok.delay();
-    expect(await good.get({ timeout: 2000 })).toBe('fine');
+    expect(await good.get({ timeoutMs: 2000 })).toBe('fine');
     const records = await waitFor(async () => {
       const list = await env.broker.setAsideMessages();
       return list.length === 4 ? list : null;
@@ -188,7 +188,7 @@ describe('malformed messages', () => {
       return list.length === 1 ? list : null;
     }, 'set-aside record');
     expect(record?.reason).toMatch(/unknown-content-type/);
-    expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('fine');
+    expect(await (await ok.delay()).get({ timeoutMs: 2000 })).toBe('fine');
     expect(runs()).toBe(0);
   });
 });

@@ -33,7 +33,7 @@ describe('link (success callbacks)', () => {
     const { env, seen, add, record } = setup();
     await env.startWorker();
     const r = await add.applyAsync([2, 3], { link: record.s('extra') });
-    expect(await r.get({ timeout: 2000 })).toBe(5);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(5);
     await waitFor(() => seen.length === 1, 'callback run');
     const cb = seen[0]!;
     expect(cb.args).toEqual([5, 'extra']);
@@ -51,7 +51,7 @@ describe('link (success callbacks)', () => {
     const { env, seen, add, record } = setup();
     await env.startWorker();
     const r = await add.applyAsync([2, 3], { link: record.si('only', 'these') });
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     await waitFor(() => seen.length === 1, 'callback run');
     expect(seen[0]?.args).toEqual(['only', 'these']);
   });
@@ -60,7 +60,7 @@ describe('link (success callbacks)', () => {
     const { env, seen, add, record } = setup();
     await env.startWorker();
     const r = await add.applyAsync([1, 1], { link: [record.s('a'), record.s('b')] });
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     await waitFor(() => seen.length === 2, 'callbacks run');
     const children = (await env.backend.get(r.id))?.children ?? [];
     expect(children).toHaveLength(2);
@@ -77,7 +77,7 @@ describe('link (success callbacks)', () => {
     const sig = record.s().toDict();
     sig.options = { task_id: 'fixed-callback-id' };
     const r = await add.applyAsync([1, 2], { link: sig });
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     await waitForState(env, 'fixed-callback-id', 'SUCCESS');
     expect(seen[0]?.request.id).toBe('fixed-callback-id');
     expect((await env.backend.get(r.id))?.children).toEqual([[['fixed-callback-id', null], null]]);
@@ -107,7 +107,7 @@ describe('link (success callbacks)', () => {
     const r = await boom.applyAsync([], { link: record.s() });
     await waitForState(env, r.id, 'FAILURE');
     // A later task proves the worker had time to send anything it would have sent.
-    await (await add.delay(1, 1)).get({ timeout: 2000 });
+    await (await add.delay(1, 1)).get({ timeoutMs: 2000 });
     expect(seen).toEqual([]);
   });
 });
@@ -129,8 +129,8 @@ describe('linkError (errbacks)', () => {
     const { env, seen, add, record } = setup();
     await env.startWorker();
     const r = await add.applyAsync([1, 2], { linkError: record.s() });
-    await r.get({ timeout: 2000 });
-    await (await add.delay(0, 0)).get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
+    await (await add.delay(0, 0)).get({ timeoutMs: 2000 });
     expect(seen).toEqual([]);
     expect((await env.backend.get(r.id))?.children).toEqual([]);
   });

@@ -25,7 +25,7 @@ describe('async pool', () => {
     await waitFor(() => gate.blocked === 3, 'three tasks to run');
     expect(worker.pool.size).toBe(3);
     gate.releaseAll();
-    await Promise.all(results.map((r) => r.get({ timeout: 2000 })));
+    await Promise.all(results.map((r) => r.get({ timeoutMs: 2000 })));
     expect(() => worker.pool.resize(0)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
   });
 
@@ -47,7 +47,7 @@ describe('async pool', () => {
     const meta = await waitForState(env, r.id, 'FAILURE');
     expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
     expect(reason).toBeInstanceOf(TaskRevokedError);
-    expect(await r2.get({ timeout: 2000 })).toBe('next');
+    expect(await r2.get({ timeoutMs: 2000 })).toBe('next');
   });
 });
 
@@ -79,7 +79,7 @@ describe('finishing', () => {
     expect(held).toHaveLength(4);
     slow = false;
     for (const release of held.splice(0)) release();
-    expect(await Promise.all(results.map((r) => r.get({ timeout: 2000 })))).toEqual(names);
+    expect(await Promise.all(results.map((r) => r.get({ timeoutMs: 2000 })))).toEqual(names);
   });
 });
 
@@ -98,7 +98,7 @@ describe('solo pool', () => {
       expect(gate.running).toBe(1);
       gate.releaseOne();
     }
-    await Promise.all(results.map((r) => r.get({ timeout: 2000 })));
+    await Promise.all(results.map((r) => r.get({ timeoutMs: 2000 })));
     expect(gate.maxRunning).toBe(1);
     expect(() => worker.pool.resize(2)).toThrow(expect.objectContaining({ code: ErrorCodes.STATE }));
   });
@@ -117,7 +117,7 @@ describe('solo pool', () => {
     await started.promise;
     env.clock!.advance(1_000);
     expect((await waitForState(env, r.id, 'FAILURE')).result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
-    expect(await r2.get({ timeout: 2000 })).toBe('next');
+    expect(await r2.get({ timeoutMs: 2000 })).toBe('next');
   });
 });
 
@@ -159,7 +159,7 @@ describe('time limits set at run time (worker.setTimeLimit)', () => {
     const r = await senderFor(env).sendTask(t.name);
     await waitFor(() => worker.active === 1, 'the run');
     env.clock!.advance(3_000);
-    expect(await r.get({ timeout: 2000 })).toBe('stopped');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('stopped');
     expect(reason).toMatchObject({ excType: 'SoftTimeLimitExceeded', limitSec: 3 });
     worker.setTimeLimit(t.name, null);
     expect(() => worker.setTimeLimit('t.unknown', { hard: 1 })).toThrow(expect.objectContaining({ code: ErrorCodes.NOT_REGISTERED }));

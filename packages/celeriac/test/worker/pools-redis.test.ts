@@ -63,9 +63,9 @@ describe.runIf(ready)('threads pool on Redis', () => {
     const busy = track(await tasks.spin.delay(4_000));
     await waitFor(() => worker.active === 1, 'the busy task to start', 15_000);
     const quick = await Promise.all(Array.from({ length: 10 }, async (_, i) => track(await tasks.add.delay(i, 1))));
-    expect(await Promise.all(quick.map((r) => r.get({ timeout: 15_000 })))).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(await Promise.all(quick.map((r) => r.get({ timeoutMs: 15_000 })))).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(await busy.state()).toBe('PENDING');
-    await busy.get({ timeout: 30_000 });
+    await busy.get({ timeoutMs: 30_000 });
     // Longer than recoverAfterSec plus a sweep: a lost lease would have brought it back by now.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(received.get(busy.id)).toBe(1);
@@ -75,21 +75,21 @@ describe.runIf(ready)('threads pool on Redis', () => {
   it('the hard limit ends a busy-looping thread; the next task runs on a fresh thread', async () => {
     const before = worker.pool.stats().processes;
     const stuck = track(await tasks.spinForever.applyAsync([], { timeLimit: 1 }));
-    await expect(stuck.get({ timeout: 20_000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded', excModule: 'billiard.exceptions' });
+    await expect(stuck.get({ timeoutMs: 20_000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded', excModule: 'billiard.exceptions' });
     const after = await waitFor(() => {
       const now = worker.pool.stats().processes;
       return now.length === 2 && now.some((id) => !before.includes(id)) ? now : null;
     }, 'a fresh thread in place of the ended one', 20_000);
     expect(before.filter((id) => !after.includes(id))).toHaveLength(1);
     // Two overlapping tasks occupy both threads: the fresh one runs tasks.
-    const ran = await Promise.all([0, 1].map(async () => (await track(await tasks.sleep.delay(1_000))).get({ timeout: 20_000 })));
+    const ran = await Promise.all([0, 1].map(async () => (await track(await tasks.sleep.delay(1_000))).get({ timeoutMs: 20_000 })));
     expect(new Set(ran)).toEqual(new Set(after));
     expect(received.get(stuck.id)).toBe(1);
   }, 60_000);
 
   it('the soft limit aborts ctx.signal in the thread', async () => {
     const r = track(await tasks.soft.applyAsync(['catch'], { softTimeLimit: 1 }));
-    expect(await r.get({ timeout: 20_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
+    expect(await r.get({ timeoutMs: 20_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
   }, 30_000);
 
   it.runIf(shouldRunPythonTests('pools on Redis'))("a Python caller's time_limit and soft_time_limit apply (the timelimit header)", async () => {

@@ -42,15 +42,15 @@ describe('threads pool', () => {
     const pool = threadIds(worker);
     expect(pool).toHaveLength(2);
     const results = await Promise.all(Array.from({ length: 6 }, () => tasks.sleep.delay(20)));
-    const ran = await Promise.all(results.map((r) => r.get({ timeout: 10_000 })));
+    const ran = await Promise.all(results.map((r) => r.get({ timeoutMs: 10_000 })));
     for (const id of ran) expect(pool).toContain(id);
-    expect(await (await tasks.add.delay(2, 3)).get({ timeout: 10_000 })).toBe(5);
+    expect(await (await tasks.add.delay(2, 3)).get({ timeoutMs: 10_000 })).toBe(5);
   });
 
   it("the request's deliveryInfo reaches the thread whole, redelivered included", async () => {
     const { env, tasks } = setup();
     await env.startWorker({ pool: 'threads', appModule, concurrency: 1 });
-    const info = await (await tasks.deliveryInfo.delay()).get({ timeout: 10_000 });
+    const info = await (await tasks.deliveryInfo.delay()).get({ timeoutMs: 10_000 });
     expect(info).toEqual({ exchange: '', routing_key: 'celery', priority: 0, redelivered: false });
   });
 
@@ -71,10 +71,10 @@ describe('threads pool', () => {
     const statuses = recordStores(env);
     await env.startWorker({ pool: 'threads', appModule, concurrency: 2 });
     const r = await tasks.progress.delay(3);
-    await r.get({ timeout: 10_000 });
+    await r.get({ timeoutMs: 10_000 });
     expect(statuses.filter((s) => s === 'PROGRESS')).toHaveLength(3);
-    const childId = await (await tasks.send.delay(41)).get({ timeout: 10_000 });
-    expect(await env.app.asyncResult(childId).get({ timeout: 10_000 })).toBe(42);
+    const childId = await (await tasks.send.delay(41)).get({ timeoutMs: 10_000 });
+    expect(await env.app.asyncResult(childId).get({ timeoutMs: 10_000 })).toBe(42);
   });
 
   it('a CPU-bound task in one thread does not hold up deliveries to the others', async () => {
@@ -83,10 +83,10 @@ describe('threads pool', () => {
     const busy = await tasks.spin.delay(3_000);
     await running(worker);
     const quick = await Promise.all(Array.from({ length: 5 }, (_, i) => tasks.add.delay(i, i)));
-    expect(await Promise.all(quick.map((r) => r.get({ timeout: 10_000 })))).toEqual([0, 2, 4, 6, 8]);
+    expect(await Promise.all(quick.map((r) => r.get({ timeoutMs: 10_000 })))).toEqual([0, 2, 4, 6, 8]);
     // Every short task finished while the busy loop was still going.
     expect(await busy.state()).toBe('PENDING');
-    expect(threadIds(worker)).toContain(await busy.get({ timeout: 20_000 }));
+    expect(threadIds(worker)).toContain(await busy.get({ timeoutMs: 20_000 }));
   });
 
   it('the soft limit aborts ctx.signal in the thread with SoftTimeLimitExceeded', async () => {
@@ -100,7 +100,7 @@ describe('threads pool', () => {
     expect(meta.result).toEqual({ exc_type: 'SoftTimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
     expect(await caught.state()).toBe('PENDING');
     env.clock!.advance(3_000);
-    expect(await caught.get({ timeout: 10_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
+    expect(await caught.get({ timeoutMs: 10_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
     expect(worker.pool.stats().timeouts).toEqual([2, 0]);
   });
 
@@ -114,7 +114,7 @@ describe('threads pool', () => {
     env.clock!.advance(2_000);
     const meta = await waitForState(env, stuck.id, 'FAILURE', 10_000);
     expect(meta.result).toEqual({ exc_type: 'TimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
-    const fresh = await next.get({ timeout: 15_000 });
+    const fresh = await next.get({ timeoutMs: 15_000 });
     expect(fresh).not.toBe(first);
     expect(threadIds(worker)).toEqual([fresh]);
     expect(env.broker.settlements(stuck.id)).toEqual(['ack']);
@@ -133,7 +133,7 @@ describe('threads pool', () => {
     const next = await tasks.whoami.applyAsync([], { timeLimit: 1 });
     await running(worker);
     env.clock!.advance(5_000);
-    const ranOn = await next.get({ timeout: 15_000 });
+    const ranOn = await next.get({ timeoutMs: 15_000 });
     expect(threadIds(worker)).toContain(ranOn);
   });
 
@@ -157,7 +157,7 @@ describe('threads pool', () => {
     for (const run of runHandles(worker)) run.terminate(new TaskRevokedError('terminated'));
     const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
     expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
-    expect(await (await tasks.whoami.delay()).get({ timeout: 15_000 })).not.toBe(first);
+    expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(first);
   });
 
   it('a thread that dies mid-task fails it with WorkerLostError and is replaced', async () => {
@@ -167,14 +167,14 @@ describe('threads pool', () => {
     const r = await tasks.exit.delay();
     const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
     expect(meta.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
-    expect(await (await tasks.whoami.delay()).get({ timeout: 15_000 })).not.toBe(first);
+    expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(first);
   });
 
   it('maxTasksPerChild replaces a thread after that many tasks', async () => {
     const { env, tasks } = setup();
     await env.startWorker({ pool: 'threads', appModule, concurrency: 1, maxTasksPerChild: 2 });
     const ids: number[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await (await tasks.whoami.delay()).get({ timeout: 15_000 }));
+    for (let i = 0; i < 5; i++) ids.push(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 }));
     expect(ids[0]).toBe(ids[1]);
     expect(ids[2]).toBe(ids[3]);
     expect(new Set([ids[0], ids[2], ids[4]]).size).toBe(3);
@@ -184,11 +184,11 @@ describe('threads pool', () => {
   it('maxMemoryPerChild replaces a thread whose heap grew past the limit, after its task', async () => {
     const { env, tasks } = setup();
     await env.startWorker({ pool: 'threads', appModule, concurrency: 1, maxMemoryPerChild: 150_000 });
-    const a = await (await tasks.whoami.delay()).get({ timeout: 15_000 });
-    const b = await (await tasks.whoami.delay()).get({ timeout: 15_000 });
+    const a = await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 });
+    const b = await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 });
     expect(b).toBe(a);
-    expect(await (await tasks.hog.delay(200)).get({ timeout: 15_000 })).toBe(a);
-    expect(await (await tasks.whoami.delay()).get({ timeout: 15_000 })).not.toBe(a);
+    expect(await (await tasks.hog.delay(200)).get({ timeoutMs: 15_000 })).toBe(a);
+    expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(a);
     expect(env.lines.some((l) => String(l.msg).includes('maxMemoryPerChild 150000'))).toBe(true);
   });
 
@@ -198,7 +198,7 @@ describe('threads pool', () => {
     worker.pool.resize(3);
     await waitFor(() => threadIds(worker).length === 3, 'two more threads', 15_000);
     const results = await Promise.all(Array.from({ length: 3 }, () => tasks.sleep.delay(1_500)));
-    const ran = await Promise.all(results.map((r) => r.get({ timeout: 20_000 })));
+    const ran = await Promise.all(results.map((r) => r.get({ timeoutMs: 20_000 })));
     expect(new Set(ran).size).toBe(3);
     expect(threadIds(worker)).toHaveLength(3);
     worker.pool.resize(1);

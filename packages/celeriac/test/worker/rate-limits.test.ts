@@ -26,14 +26,14 @@ describe('per-worker rate limits', () => {
     await flush();
     expect(worker.reserved).toBe(2);
     // Waiting for the limit holds no slot: an unlimited task runs at once.
-    expect(await (await free.delay()).get({ timeout: 2000 })).toBe('free');
+    expect(await (await free.delay()).get({ timeoutMs: 2000 })).toBe('free');
     clock.advance(499);
     await flush();
     expect(ranAt).toEqual([0]);
     clock.advance(1);
     await waitFor(() => ranAt.length === 2, 'second run');
     clock.advance(500);
-    await Promise.all(rs.map((r) => r.get({ timeout: 2000 })));
+    await Promise.all(rs.map((r) => r.get({ timeoutMs: 2000 })));
     expect(ranAt).toEqual([0, 500, 1000]);
   });
 
@@ -47,7 +47,7 @@ describe('per-worker rate limits', () => {
     await flush();
     expect(runs).toBe(1);
     expect(worker.setRateLimit('t.slow', 0)).toBe(0);
-    await Promise.all(rs.map((r) => r.get({ timeout: 2000 })));
+    await Promise.all(rs.map((r) => r.get({ timeoutMs: 2000 })));
     expect(runs).toBe(3);
     expect(worker.setRateLimit('t.slow', null)).toBeCloseTo(1 / 3600);
     expect(() => worker.setRateLimit('t.nope', '1/s')).toThrow(/unknown task/);
@@ -88,7 +88,7 @@ describe('cluster rate limit', () => {
       clock.advance(100);
       await waitFor(() => ranAt.length === i + 1, `run ${i + 1} (ran at ${ranAt.join(",")})`);
     }
-    await Promise.all(rs.map((r) => r.get({ timeout: 2000 })));
+    await Promise.all(rs.map((r) => r.get({ timeoutMs: 2000 })));
     expect(ranAt).toEqual([0, 100, 200, 300, 400, 500]);
   });
 });

@@ -71,7 +71,7 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     });
     await startWorker(app, 'retry');
     const r = await app.sendTask(name);
-    expect(await r.get({ timeout: 15_000 })).toBe(2);
+    expect(await r.get({ timeoutMs: 15_000 })).toBe(2);
     expect(states).toEqual(['PENDING', 'RETRY', 'RETRY']);
     expect((await r.meta())?.retries).toBe(2);
   }, 30_000);
@@ -87,7 +87,7 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     });
     await startWorker(app, 'reject');
     const r = await app.sendTask(name);
-    expect(await r.get({ timeout: 15_000 })).toBe('again');
+    expect(await r.get({ timeoutMs: 15_000 })).toBe('again');
     expect(seen).toEqual([false, true]);
   }, 30_000);
 
@@ -98,7 +98,7 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     app.task(name, () => ++runs);
     const r = await app.sendTask(name, [], {}, { expires: new Date(Date.now() - 1000) });
     await startWorker(app, 'expiry');
-    await expect(r.get({ timeout: 15_000 })).rejects.toMatchObject({ reason: 'expired' });
+    await expect(r.get({ timeoutMs: 15_000 })).rejects.toMatchObject({ reason: 'expired' });
     expect(runs).toBe(0);
   }, 30_000);
 
@@ -112,7 +112,7 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     workerApp.task(name, () => ++runs);
     const worker = await startWorker(workerApp, 'late');
     expect(worker.revokedIds()).toContain(r.id);
-    await expect(r.get({ timeout: 15_000 })).rejects.toMatchObject({ reason: 'revoked' });
+    await expect(r.get({ timeoutMs: 15_000 })).rejects.toMatchObject({ reason: 'revoked' });
     expect(runs).toBe(0);
   }, 30_000);
 
@@ -132,7 +132,7 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     const r = await producer.sendTask(name);
     await poll('the task running', async () => started);
     await r.revoke({ terminate: true, signal: 'SIGTERM' });
-    await expect(r.get({ timeout: 15_000 })).rejects.toMatchObject({ reason: 'terminated' });
+    await expect(r.get({ timeoutMs: 15_000 })).rejects.toMatchObject({ reason: 'terminated' });
     await poll('the signal aborted', async () => aborted !== null);
     expect(aborted).toMatchObject({ reason: 'terminated' });
   }, 30_000);
@@ -146,7 +146,7 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     const sent = Date.now();
     const rs = [];
     for (let i = 0; i < 6; i++) rs.push(await app.sendTask(name));
-    await Promise.all(rs.map((r) => r.get({ timeout: 15_000 })));
+    await Promise.all(rs.map((r) => r.get({ timeoutMs: 15_000 })));
     expectSpaced(starts, sent, 100);
   }, 30_000);
 
@@ -160,7 +160,7 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     const sent = Date.now();
     const rs = [];
     for (let i = 0; i < 30; i++) rs.push(await producer.sendTask(name));
-    const ran = await Promise.all(rs.map((r) => r.get({ timeout: 30_000 })));
+    const ran = await Promise.all(rs.map((r) => r.get({ timeoutMs: 30_000 })));
     // Spread over the workers, yet together at most 20 runs a second.
     expect(new Set(ran).size).toBeGreaterThan(1);
     expectSpaced(starts, sent, 50);

@@ -34,7 +34,7 @@ describe('remote control', () => {
     const stats = (await client.ask(NODE, 'stats')) as Record<string, unknown>;
     expect(stats).toMatchObject({ pid: process.pid, prefetch_count: 4, pool: { 'max-concurrency': 1 }, broker: { transport: 'memory' } });
     expect(typeof stats['clock']).toBe('string');
-    await (await env.app.sendTask('t.add', [1, 2])).get({ timeout: 2000 });
+    await (await env.app.sendTask('t.add', [1, 2])).get({ timeoutMs: 2000 });
     await waitFor(async () => ((await client.ask(NODE, 'stats')) as { total: Record<string, number> }).total['t.add'] === 1, 'stats total');
     expect(await client.ask(NODE, 'conf')).toEqual({ resultExtended: true });
   });
@@ -60,7 +60,7 @@ describe('remote control', () => {
     expect(q[a.id]?.[0]).toBe('active');
     expect(q[b.id]?.[0]).toBe('reserved');
     gate.resolve();
-    await a.get({ timeout: 2000 });
+    await a.get({ timeoutMs: 2000 });
   });
 
   it('lists ETA tasks held by the broker as scheduled', async () => {
@@ -113,7 +113,7 @@ describe('remote control', () => {
     expect(await client.ask(NODE, 'add_consumer', { queue: 'extra', exchange: null, exchange_type: 'direct', routing_key: null })).toEqual({ ok: 'add consumer extra' });
     const queues = (await client.ask(NODE, 'active_queues')) as { name: string }[];
     expect(queues.map((q) => q.name)).toEqual(['celery', 'extra']);
-    expect(await (await add.applyAsync([2, 2], { queue: 'extra' })).get({ timeout: 2000 })).toBe(4);
+    expect(await (await add.applyAsync([2, 2], { queue: 'extra' })).get({ timeoutMs: 2000 })).toBe(4);
     expect(await client.ask(NODE, 'cancel_consumer', { queue: 'extra' })).toEqual({ ok: 'no longer consuming from extra' });
     const r = await add.applyAsync([3, 3], { queue: 'extra' });
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -136,11 +136,11 @@ describe('remote control', () => {
   it('shutdown closes the worker (no reply); enable/disable_events switch task events', async () => {
     const { client, worker, env, add } = await setup();
     const { events, stop } = await collectEvents(env.app.broker);
-    await (await add.delay(1, 1)).get({ timeout: 2000 });
+    await (await add.delay(1, 1)).get({ timeoutMs: 2000 });
     expect(await client.ask(NODE, 'enable_events')).toEqual({ ok: 'task events enabled' });
     expect(await client.ask(NODE, 'enable_events')).toEqual({ ok: 'task events already enabled' });
     const r = await add.delay(2, 2);
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     await waitFor(() => events.some((e) => e.type === 'task-succeeded'), 'task-succeeded');
     expect(events.filter((e) => e.type.startsWith('task-')).every((e) => e['uuid'] === r.id)).toBe(true);
     expect(await client.ask(NODE, 'disable_events')).toEqual({ ok: 'task events disabled' });

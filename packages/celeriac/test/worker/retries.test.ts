@@ -60,7 +60,7 @@ describe('ctx.retry()', () => {
     await waitFor(() => seen.length === 2, 'second run');
     await waitFor(() => publishedFor(env, r.id).length === 3, 'second retry');
     clock.advance(10_000);
-    expect(await r.get({ timeout: 2000 })).toBe(42);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(42);
     expect(seen).toEqual([0, 1, 2]);
     expect((await env.backend.get(r.id))?.retries).toBe(2);
     expect(env.broker.settlements(r.id)).toEqual(['ack', 'ack', 'ack']);
@@ -85,7 +85,7 @@ describe('ctx.retry()', () => {
     expect(failed.result).toEqual({ exc_type: 'RangeError', exc_message: ['given up'], exc_module: null });
     expect(runs).toBe(2);
     const b = await bare.delay();
-    await expect(b.get({ timeout: 2000 })).rejects.toMatchObject({ excType: 'MaxRetriesExceededError', excModule: 'celery.exceptions' });
+    await expect(b.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'MaxRetriesExceededError', excModule: 'celery.exceptions' });
     expect(new MaxRetriesExceededError('x').excType).toBe('MaxRetriesExceededError');
   });
 
@@ -111,7 +111,7 @@ describe('ctx.retry()', () => {
     env.app.task('t.elsewhere', { bind: true }, (ctx) => (ctx.request.retries === 0 ? ctx.retry({ countdown: 0, queue: 'other' }) : ctx.request.deliveryInfo.routing_key));
     await env.startWorker({ queues: ['celery', 'other'] });
     const r = await env.app.sendTask('t.elsewhere');
-    expect(await r.get({ timeout: 2000 })).toBe('other');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('other');
     expect(publishedFor(env, r.id).map((p) => p.routingKey)).toEqual(['celery', 'other']);
   });
 
@@ -140,7 +140,7 @@ describe('ctx.retry()', () => {
     };
     const r = await env.app.sendTask('t.nopub');
     try {
-      await expect(r.get({ timeout: 2000 })).rejects.toMatchObject({ message: 'broker refused' });
+      await expect(r.get({ timeoutMs: 2000 })).rejects.toMatchObject({ message: 'broker refused' });
     } finally {
       env.broker.publish = publish;
     }
@@ -168,7 +168,7 @@ describe('autoretryFor', () => {
     // retries 1: countdown 4; jitter 0.999 -> 4 s.
     expect(publishedFor(env, r.id)[2]?.deliverAt).toBe(start + 1000 + 4000);
     env.clock!.advance(4000);
-    await expect(r.get({ timeout: 2000 })).rejects.toMatchObject({ excType: 'TypeError', message: 'flaky' });
+    await expect(r.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'TypeError', message: 'flaky' });
     expect(runs).toBe(3);
   });
 
@@ -179,7 +179,7 @@ describe('autoretryFor', () => {
     });
     await env.startWorker();
     const r = await t.delay();
-    await expect(r.get({ timeout: 2000 })).rejects.toMatchObject({ excType: 'RangeError' });
+    await expect(r.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'RangeError' });
     expect(publishedFor(env, r.id)).toHaveLength(1);
   });
 });

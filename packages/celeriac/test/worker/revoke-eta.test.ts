@@ -24,7 +24,7 @@ describe('revoked and expired', () => {
       result: { exc_type: 'TaskRevokedError', exc_message: ['revoked'], exc_module: 'celery.exceptions' },
       date_done: expect.any(String),
     });
-    const err = await r.get({ timeout: 2000 }).catch((e: unknown) => e);
+    const err = await r.get({ timeoutMs: 2000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskRevokedError);
     expect((err as TaskRevokedError).reason).toBe('revoked');
     await flush();
@@ -53,7 +53,7 @@ describe('revoked and expired', () => {
     const worker = await env.startWorker();
     const meta = await waitForState(env, r.id, 'REVOKED');
     expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' });
-    await expect(r.get({ timeout: 2000 })).rejects.toMatchObject({ reason: 'expired' });
+    await expect(r.get({ timeoutMs: 2000 })).rejects.toMatchObject({ reason: 'expired' });
     // In the worker's revoked set, as Celery; not written to the backend (every worker can see the expiry itself).
     expect(worker.revokedIds()).toEqual([r.id]);
     expect((await env.backend.revoked([r.id])).has(r.id)).toBe(false);
@@ -65,7 +65,7 @@ describe('revoked and expired', () => {
     const t = env.app.task('t.fresh', () => 'ran');
     const r = await t.applyAsync([], { expires: 60 });
     await env.startWorker();
-    expect(await r.get({ timeout: 2000 })).toBe('ran');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('ran');
   });
 
   it('expiry is judged by the injected clock', async () => {
@@ -101,7 +101,7 @@ describe('countdown and ETA (fake clock)', () => {
     expect(ranAt).toEqual([]);
     expect(await r.state()).toBe('PENDING');
     clock.advance(1);
-    expect(await r.get({ timeout: 2000 })).toBe('on time');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('on time');
     expect(ranAt).toEqual([sent + 10_000]);
     expect(env.broker.of('defer')).toHaveLength(0);
   });
@@ -117,7 +117,7 @@ describe('countdown and ETA (fake clock)', () => {
     await flush();
     expect(runs).toBe(0);
     clock.advance(1_000);
-    expect(await r.get({ timeout: 2000 })).toBe(1);
+    expect(await r.get({ timeoutMs: 2000 })).toBe(1);
   });
 
   it('a message put straight in the queue with a future ETA (as Python does) is deferred, not run early', async () => {

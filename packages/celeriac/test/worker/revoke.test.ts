@@ -20,7 +20,7 @@ describe('the worker revoked set', () => {
     const revoked = vi.spyOn(env.backend, 'revoked');
     const worker = await env.startWorker();
     await waitForState(env, r.id, 'REVOKED');
-    expect(await (await ok.delay()).get({ timeout: 2000 })).toBe('ok');
+    expect(await (await ok.delay()).get({ timeoutMs: 2000 })).toBe('ok');
     expect(revoked).not.toHaveBeenCalled();
     expect(worker.revokedIds()).toEqual([r.id]);
     expect(runs).toBe(0);
@@ -96,10 +96,10 @@ describe('terminate', () => {
     const meta = await waitForState(env, r.id, 'REVOKED');
     expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
     expect(reason).toBeInstanceOf(TaskRevokedError);
-    expect(await n.get({ timeout: 2000 })).toBe('ran');
+    expect(await n.get({ timeoutMs: 2000 })).toBe('ran');
     expect(env.broker.settlements(r.id)).toEqual(['ack']);
     expect(events.find((e) => e.type === 'task-revoked')).toMatchObject({ terminated: true, expired: false, signum: '9' });
-    await expect(r.get({ timeout: 1000 })).rejects.toMatchObject({ reason: 'terminated' });
+    await expect(r.get({ timeoutMs: 1000 })).rejects.toMatchObject({ reason: 'terminated' });
   });
 
   it('worker.revoke with terminate names the tasks it stopped; a revoke without terminate lets it finish', async () => {
@@ -114,7 +114,7 @@ describe('terminate', () => {
     expect((await worker.revoke(b.id, { terminate: true, signal: 'TERM' })).terminated).toEqual([b.id]);
     await waitForState(env, b.id, 'REVOKED');
     gate.releaseAll();
-    expect(await a.get({ timeout: 2000 })).toBe('finished');
+    expect(await a.get({ timeoutMs: 2000 })).toBe('finished');
     await flush();
     expect((await env.backend.get(b.id))?.status).toBe('REVOKED');
   });

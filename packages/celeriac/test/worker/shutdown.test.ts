@@ -19,7 +19,7 @@ describe('warm shutdown', () => {
     });
     const results = [];
     for (let i = 0; i < 6; i++) results.push(await block.delay(i));
-    const worker = await env.startWorker({ concurrency: 1, prefetchMultiplier: 3, shutdownTimeout: 30 });
+    const worker = await env.startWorker({ concurrency: 1, prefetchMultiplier: 3, shutdownTimeoutSec: 30 });
     await waitFor(() => gate.blocked === 1, 'first task running');
     await flush(10);
     // Early ack: 1 running (acked) + 3 reserved; 2 left in the queue.
@@ -43,13 +43,13 @@ describe('warm shutdown', () => {
     await closing;
     states.push(worker.state);
     expect(states).toEqual(['running', 'draining', 'closed']);
-    expect(await results[0]!.get({ timeout: 2000 })).toBe(0);
+    expect(await results[0]!.get({ timeoutMs: 2000 })).toBe(0);
     expect(gate.started).toBe(1);
     // The restored ones went back to the front, in their original order.
     const next = await env.startWorker({ concurrency: 1, prefetchMultiplier: 1 });
     gate.releaseAll();
     const values = [];
-    for (const r of results.slice(1)) values.push(await r.get({ timeout: 2000 }));
+    for (const r of results.slice(1)) values.push(await r.get({ timeoutMs: 2000 }));
     expect(values).toEqual([1, 2, 3, 4, 5]);
     await next.close();
   });
@@ -83,7 +83,7 @@ describe('warm shutdown', () => {
     expect(await r.state()).toBe('PENDING');
 
     await env.startWorker({ concurrency: 1 });
-    expect(await r.get({ timeout: 2000 })).toBe('second run');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('second run');
     expect(attempts).toBe(2);
     expect(successes).toBe(1);
     await flush();
@@ -184,7 +184,7 @@ describe('cold shutdown (terminate)', () => {
       await new Promise(() => undefined);
     });
     // 600 s: if terminate() waited for the deadline, the test would time out.
-    const worker = await env.startWorker({ concurrency: 2, shutdownTimeout: 600 });
+    const worker = await env.startWorker({ concurrency: 2, shutdownTimeoutSec: 600 });
     const late = await hangLate.delay();
     const early = await hangEarly.delay();
     await Promise.all([lateStarted.promise, earlyStarted.promise]);
@@ -203,7 +203,7 @@ describe('cold shutdown (terminate)', () => {
       started.resolve();
       await new Promise(() => undefined);
     });
-    const worker = await env.startWorker({ shutdownTimeout: 600 });
+    const worker = await env.startWorker({ shutdownTimeoutSec: 600 });
     const r = await hang.delay();
     await started.promise;
     const warm = worker.close();

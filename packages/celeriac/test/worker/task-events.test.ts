@@ -68,12 +68,12 @@ describe('task events', () => {
     const heard: string[] = [];
     const stop = worker.onTaskEvent((e) => heard.push(e.type));
     const r = await ok.delay();
-    await expect(r.get({ timeout: 2000 })).resolves.toBe('done');
+    await expect(r.get({ timeoutMs: 2000 })).resolves.toBe('done');
     await waitFor(() => heard.includes('task-succeeded'), 'succeeded heard');
     expect(env.lines.some((l) => l.msg === 'task event listener threw')).toBe(true);
     stop();
     const r2 = await ok.delay();
-    await r2.get({ timeout: 2000 });
+    await r2.get({ timeoutMs: 2000 });
     expect(heard.filter((t) => t === 'task-succeeded')).toHaveLength(1);
   });
 });

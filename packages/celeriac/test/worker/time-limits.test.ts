@@ -31,7 +31,7 @@ describe('soft time limit', () => {
     expect(reason).toBeNull();
     expect(await r.state()).toBe('PENDING');
     env.clock!.advance(1);
-    expect(await r.get({ timeout: 2000 })).toBe('cleaned up');
+    expect(await r.get({ timeoutMs: 2000 })).toBe('cleaned up');
     expect(reason).toBeInstanceOf(SoftTimeLimitExceeded);
     expect((reason as SoftTimeLimitExceeded).limitSec).toBe(5);
   });
@@ -63,7 +63,7 @@ describe('soft time limit', () => {
     const r = await t.delay();
     await started.promise;
     env.clock!.advance(3_000);
-    await r.get({ timeout: 2000 });
+    await r.get({ timeoutMs: 2000 });
     expect(reason).toBeInstanceOf(SoftTimeLimitExceeded);
   });
 });
@@ -94,10 +94,10 @@ describe('hard time limit', () => {
     env.clock!.advance(1);
     const meta = await waitForState(env, r1.id, 'FAILURE');
     expect(meta.result).toEqual({ exc_type: 'TimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
-    expect(await r2.get({ timeout: 2000 })).toBe('next ran');
+    expect(await r2.get({ timeoutMs: 2000 })).toBe('next ran');
     expect(hangFinished).toBe(false);
     expect(signalReason).toBeInstanceOf(TimeLimitExceeded);
-    await expect(r1.get({ timeout: 2000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded' });
+    await expect(r1.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded' });
     expect(env.lines.some((l) => l.level === 50 && l.taskId === r1.id && String(l.msg).includes('hard time limit'))).toBe(true);
   });
 
@@ -140,7 +140,7 @@ describe('hard time limit', () => {
     await env.startWorker();
     // The worker's own timers (the periodic re-read of revokes) are not the task's.
     const before = env.clock!.pendingTimers;
-    expect(await (await t.delay()).get({ timeout: 2000 })).toBe('quick');
+    expect(await (await t.delay()).get({ timeoutMs: 2000 })).toBe('quick');
     await flush();
     expect(env.clock!.pendingTimers).toBe(before);
   });

@@ -57,7 +57,7 @@ async function collect(ctx: CliContext, getApp: GetApp, method: string, args: Re
       arguments: args as never,
       destination,
       reply: true,
-      timeout: timeoutMs,
+      timeoutMs,
       ...(json ? {} : { onReply: (reply: NodeReply) => ctx.io.out(formatReply(reply, body)) }),
     });
   } finally {

@@ -13,9 +13,9 @@ export function registerResult(program: Command, ctx: CliContext, getApp: (requi
     .command('result <id>')
     .description('Wait for a task result and print it as JSON (or its traceback).')
     .option('--traceback', 'print the stored traceback instead of the result')
-    .option('--timeout <ms>', 'give up after this many milliseconds')
+    .option('--timeout <seconds>', 'give up after this many seconds (fractions allowed)')
     .action(async (id: string, flags: { traceback?: boolean; timeout?: string }) => {
-      const timeout = parseNumberOption('--timeout', flags.timeout);
+      const timeoutSec = parseNumberOption('--timeout', flags.timeout);
       const { app } = await getApp(false);
       warnIfMemory(app, ctx);
       const result = app.asyncResult(id);
@@ -23,7 +23,7 @@ export function registerResult(program: Command, ctx: CliContext, getApp: (requi
         ctx.io.out(`${(await result.traceback()) ?? ''}\n`);
         return;
       }
-      const value = await result.get({ timeout, propagate: false });
+      const value = await result.get({ ...(timeoutSec === undefined ? {} : { timeoutMs: timeoutSec * 1000 }), propagate: false });
       if (value instanceof Error) {
         ctx.io.err(`${value.name}: ${value.message}\n`);
         setCode(1);
