@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { App } from '../core/app.js';
 import type { BeatEntryDefinition } from '../core/beat-entry.js';
 import type { BeatStore } from '../core/spi/beat-store.js';
+import { beatStoreOf } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { compileSchedule, type CompiledEntry } from './compile-entries.js';
 
@@ -18,7 +19,7 @@ export interface BeatOptions {
   leaseTtlSec?: number;
   /** Name of this beat in its lease token and logs. @default `beat-<pid>@<host>-<random>` */
   holder?: string;
-  /** Where the lease, run state and dynamic entries live. @default app.broker.beatStore() */
+  /** Where the lease, run state and dynamic entries live. @default the broker's own (core/spi/roles.ts `beatStoreOf`) */
   store?: BeatStore;
   /** Entries to run instead of `settings.beatSchedule`. */
   schedule?: Record<string, BeatEntryDefinition>;
@@ -46,10 +47,7 @@ function positiveSeconds(value: number, what: string): number {
 /** Resolves and checks the options (entries included): throws CONFIG / INVALID_ARGUMENT errors. */
 export function resolveBeatOptions(app: App, options: BeatOptions = {}): ResolvedBeatOptions {
   const s = app.settings;
-  const store = options.store ?? app.broker.beatStore?.();
-  if (store === undefined) {
-    throw new CeleriacError(ErrorCodes.CONFIG, `The ${app.broker.kind} broker cannot host beat (no beat store): use a redis:// or memory:// broker`);
-  }
+  const store = beatStoreOf(app.broker, options.store);
   const misfireGraceSec = s.beatMisfireGrace;
   return Object.freeze({
     maxIntervalMs: positiveSeconds(options.maxIntervalSec ?? s.beatMaxLoopInterval, 'maxIntervalSec'),

@@ -7,6 +7,7 @@
 import type { App } from '../core/app.js';
 import type { BeatEntryDefinition } from '../core/beat-entry.js';
 import type { BeatStore } from '../core/spi/beat-store.js';
+import { beatStoreOf } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { compileEntry, compileSchedule, mergeEntries } from './compile-entries.js';
 import { slotAfter } from './next-due.js';
@@ -35,9 +36,7 @@ export class BeatEntries {
     private readonly app: App,
     store?: BeatStore,
   ) {
-    const s = store ?? app.broker.beatStore?.();
-    if (s === undefined) throw new CeleriacError(ErrorCodes.CONFIG, `The ${app.broker.kind} broker cannot host beat (no beat store)`);
-    this.#store = s;
+    this.#store = beatStoreOf(app.broker, store);
   }
 
   #check(name: string): void {

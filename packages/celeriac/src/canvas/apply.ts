@@ -12,6 +12,7 @@ import { AsyncResult } from '../core/async-result.js';
 import type { ApplyOptions } from '../core/call-options.js';
 import { GroupResult } from '../core/group-result.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from '../core/signature-options.js';
+import { requireChordJoin } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, SignatureDict } from '../protocol/types.js';
 import { chordDict, chordParts, chordSize, ensureId, flattenChain, flattenGroup, frozenId, memberDicts, normalize } from './dicts.js';
@@ -154,7 +155,7 @@ export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: re
   const body = chord ?? opts.chord;
   if (chord !== null) {
     const size = members.reduce((n, m) => n + chordSize(m), 0);
-    await host.backend.setChordSize(gid, size, { expiresSec: host.settings.resultExpires });
+    await requireChordJoin(host.backend).setChordSize(gid, size, { expiresSec: host.settings.resultExpires });
   }
   const partial = partialArgs(dict, args);
   const shared: ApplyOptions = { ...callOnly(opts), ...defined({ rootId: opts.rootId, parentId: opts.parentId, linkError: opts.linkError, link: opts.link }) };

@@ -6,6 +6,7 @@
  * fails the body with `ChordError` and calls its errbacks. A failure is passed on to whatever
  * waits on the body (its chain, an enclosing chord), so no workflow is left hanging.
  */
+import { requireChordJoin } from '../core/spi/roles.js';
 import { ChordError, toExceptionRecord } from '../core/task-errors.js';
 import { coerceError } from '../errors.js';
 import { PROPAGATE_STATES } from '../protocol/states.js';
@@ -42,7 +43,8 @@ export function describeResult(result: Json): string {
 /** Records one header part's end; the part that completes the chord sends or fails the body. */
 export async function chordPartReturn(host: CanvasHost, part: ChordPartRequest, state: TaskState, result: Json): Promise<void> {
   const expiresSec = host.settings.resultExpires;
-  const join = await host.backend.addChordPart(part.group, { taskId: part.id, state, result, index: part.groupIndex }, { expiresSec });
+  const chords = requireChordJoin(host.backend);
+  const join = await chords.addChordPart(part.group, { taskId: part.id, state, result, index: part.groupIndex }, { expiresSec });
   if (join.parts === null) return;
   const body = normalize(part.chord, 'chord body');
   try {
@@ -59,7 +61,7 @@ export async function chordPartReturn(host: CanvasHost, part: ChordPartRequest, 
       await failSignature(host, body, new ChordError(`Callback error: ${coerceError(err).name}(${pyRepr(coerceError(err).message)})`));
     }
   } finally {
-    await host.backend.clearChord(part.group);
+    await chords.clearChord(part.group);
   }
 }
 

@@ -27,6 +27,7 @@ function recordingHost() {
     clock: app.clock,
     log: app.log,
     backend,
+    broker: app.broker,
     revokeExpiresSec: 60,
     asyncResult: (id: string) => new AsyncResult(id, host),
     sendTask: async (name, args, kwargs, options) => {

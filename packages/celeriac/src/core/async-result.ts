@@ -7,11 +7,15 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { EXCEPTION_STATES, PROPAGATE_STATES, isReady } from '../protocol/states.js';
 import type { ExceptionRecord, Json, ResultMeta, TaskState } from '../protocol/types.js';
 import type { ResultBackend } from './spi/backend.js';
+import type { Broker } from './spi/broker.js';
+import { revokeTasks } from './spi/roles.js';
 import { ResultTimeoutError, fromExceptionRecord } from './task-errors.js';
 
 /** What an AsyncResult needs from its app. */
 export interface ResultHost {
   readonly backend: ResultBackend;
+  /** Carries revokes when the backend stores none (core/spi/roles.ts). */
+  readonly broker: Broker;
   /** Seconds a revoke is remembered. */
   readonly revokeExpiresSec: number;
   asyncResult(id: string): AsyncResult;
@@ -105,9 +109,11 @@ export class AsyncResult<R = unknown> {
    * workers started later (the revoke is stored in the backend for `REVOKE_EXPIRES_SEC`).
    * With `terminate`, a Celeriac worker running it now stops it (the backend announces the
    * revoke to running workers). Python workers learn of revokes only through remote control.
+   * A backend that stores no revokes (rpc://) gets Celery's behaviour instead: the revoke is
+   * broadcast to the running workers, Python ones included (core/spi/roles.ts).
    */
   async revoke(options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
-    await this.host.backend.revoke([this.id], { expiresSec: this.host.revokeExpiresSec, ...options });
+    await revokeTasks(this.host, [this.id], { expiresSec: this.host.revokeExpiresSec, ...options });
   }
 
   /** Delete the stored result. */

@@ -10,6 +10,7 @@ import { groupMeta } from '../protocol/result.js';
 import { isReady } from '../protocol/states.js';
 import type { ResultTuple } from '../protocol/types.js';
 import type { AsyncResult, ResultHost } from './async-result.js';
+import { groupStoreOf, requireGroupStore, revokeTasks } from './spi/roles.js';
 import { ResultTimeoutError } from './task-errors.js';
 
 /** What a GroupResult needs from its app. */
@@ -90,18 +91,18 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
 
   /** Stores the member list as `celery-taskset-meta-<gid>`, for {@link GroupResult.restore}. */
   async save(): Promise<void> {
-    await this.host.backend.saveGroup(this.id, groupMeta(this.id, this.ids), { expiresSec: this.host.settings.resultExpires });
+    await requireGroupStore(this.host.backend).saveGroup(this.id, groupMeta(this.id, this.ids), { expiresSec: this.host.settings.resultExpires });
   }
 
-  /** Deletes the saved member list and every member's result. */
+  /** Deletes the saved member list (when the backend saves groups) and every member's result. */
   async forget(): Promise<void> {
-    await this.host.backend.forgetGroup(this.id);
+    await groupStoreOf(this.host.backend)?.forgetGroup(this.id);
     await Promise.all(this.results.map((r) => r.forget()));
   }
 
   /** Revokes every member. */
   async revoke(): Promise<void> {
-    await this.host.backend.revoke(this.ids, { expiresSec: this.host.revokeExpiresSec });
+    await revokeTasks(this.host, this.ids, { expiresSec: this.host.revokeExpiresSec });
   }
 
   /** The `children` tuple of this group: `[[gid, null], [member tuples]]`. */
@@ -111,7 +112,7 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
 
   /** A group saved with {@link GroupResult.save} (by Celeriac or Python), or null. */
   static async restore(host: GroupResultHost, groupId: string): Promise<GroupResult | null> {
-    const meta = await host.backend.getGroup(groupId);
+    const meta = await requireGroupStore(host.backend).getGroup(groupId);
     if (meta === null) return null;
     const members = meta.result[1];
     if (members === null) throw new CeleriacError(ErrorCodes.PROTOCOL, `saved group ${groupId} has no member list`);

@@ -1,13 +1,13 @@
 /**
  * @module celeriac/spi
- * For writing adapters: the interfaces a broker, a result backend and a beat store implement,
+ * For writing adapters: the role interfaces a broker, a result backend and a beat store implement,
  * the URL-scheme table `createApp` opens adapters from (extend `defaultTransports` and pass it
  * as `transports`), the Clock adapters take, and the error normaliser. Conformance suites for
  * adapters are in `celeriac/testing/conformance`.
  */
-export type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../core/spi/backend.js';
-export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, Delivery, PublishOptions, PublishRequest, SetAsideRecord } from '../core/spi/broker.js';
-export type { BeatStore, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../core/spi/beat-store.js';
+export type { ChordJoinState, ChordJoinStore, ChordPart, GroupStore, RateTokenStore, ResultBackend, ResultStore, RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../core/spi/backend.js';
+export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedListing, DelayedRecord, Delivery, FanoutExchange, PublishOptions, PublishRequest, QueueBindings, QueueBroker, SetAsideListing, SetAsideRecord, Settlement } from '../core/spi/broker.js';
+export type { BeatStore, BeatStoreHost, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../core/spi/beat-store.js';
 export { defaultTransports } from '../transports.js';
 export type { TransportContext, TransportLog, TransportTable } from '../core/transports.js';
 export { systemClock } from '../core/clock.js';

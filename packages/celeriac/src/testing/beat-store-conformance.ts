@@ -7,13 +7,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BeatStore } from '../core/spi/beat-store.js';
-import type { Broker } from '../core/spi/broker.js';
+import type { QueueBroker } from '../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Message } from '../protocol/types.js';
 
 /** A broker with its beat store, and a way to let leases expire. */
 export interface BeatStoreFixture {
-  broker: Broker;
+  broker: QueueBroker;
   store: BeatStore;
   /** Makes `ms` pass for lease expiry (advance a fake clock, or sleep for Redis). */
   pass(ms: number): Promise<void>;

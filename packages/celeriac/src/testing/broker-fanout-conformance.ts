@@ -1,14 +1,16 @@
 /**
  * @module testing/broker-fanout-conformance
- * The part of the broker conformance suite about exchanges other than the default one:
- * fanout/topic pub/sub (`publishFanout` / `subscribeFanout`, used by events and pidbox
- * requests) and direct bindings (`bindQueue`, `dropUnrouted`, used by pidbox replies).
- * Called from {@link brokerConformance}; internal to testing/.
+ * The conformance suites of the broker roles about exchanges other than the default one:
+ * {@link fanoutConformance} for fanout/topic pub/sub (`FanoutExchange`: events and pidbox
+ * requests) and {@link bindingsConformance} for direct bindings (`QueueBindings` with
+ * `dropUnrouted`: pidbox replies).
+ *
+ * Requires vitest (a devDependency of this package): import it from test files only.
  */
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
-import type { Broker } from '../core/spi/broker.js';
-import { type Harness, idOf, makeMessage, sleep } from './broker-harness.js';
+import type { FanoutExchange, QueueBindings, QueueBroker } from '../core/spi/broker.js';
+import { defineBrokerSuite, type BrokerSuiteOptions, type Harness, idOf, makeMessage, sleep } from './broker-harness.js';
 
 /** What one subscriber got: `routingKey raw`. */
 function collector(): { got: string[]; listener: (raw: string, routingKey: string) => void; waitFor: (n: number) => Promise<void> } {
@@ -26,12 +28,33 @@ function collector(): { got: string[]; listener: (raw: string, routingKey: strin
   };
 }
 
-/** Registers the fanout and binding tests (inside brokerConformance's describe). */
-export function defineFanoutTests(get: () => Harness): void {
-  const exchangeName = () => `cf-ex-${randomUUID().slice(0, 8)}`;
+const exchangeName = () => `cf-ex-${randomUUID().slice(0, 8)}`;
 
+/**
+ * Defines a vitest `describe` block checking the fanout role: topic matching of binding
+ * keys, the empty routing key of pidbox requests, unsubscribe, and dropping what nobody hears.
+ *
+ * @param name Shown in the describe title.
+ * @param makeBroker Called before each test; the suite connects and, after the test, closes it.
+ */
+export function fanoutConformance<B extends QueueBroker & FanoutExchange>(name: string, makeBroker: () => Promise<B> | B, options: BrokerSuiteOptions<B> = {}): void {
+  defineBrokerSuite(`Broker fanout conformance: ${name}`, makeBroker, options, defineFanoutTests);
+}
+
+/**
+ * Defines a vitest `describe` block checking the bindings role: a direct exchange routes by
+ * binding, `dropUnrouted` drops what no binding matches, unbind stops routing.
+ *
+ * @param name Shown in the describe title.
+ * @param makeBroker Called before each test; the suite connects and, after the test, closes it.
+ */
+export function bindingsConformance<B extends QueueBroker & QueueBindings>(name: string, makeBroker: () => Promise<B> | B, options: BrokerSuiteOptions<B> = {}): void {
+  defineBrokerSuite(`Broker bindings conformance: ${name}`, makeBroker, options, defineBindingTests);
+}
+
+function defineFanoutTests(get: () => Harness<QueueBroker & FanoutExchange>): void {
   it('publishFanout reaches every subscriber whose binding key matches, with the routing key', async () => {
-    const broker: Broker = get().broker;
+    const broker = get().broker;
     const ex = exchangeName();
     const all = collector();
     const workers = collector();
@@ -83,7 +106,9 @@ export function defineFanoutTests(get: () => Harness): void {
     expect(first.got).toEqual(['a both']);
     expect(second.got).toEqual(['a both', 'a second only']);
   });
+}
 
+function defineBindingTests(get: () => Harness<QueueBroker & QueueBindings>): void {
   it('bindQueue routes a direct exchange by binding; dropUnrouted drops what no binding matches', async () => {
     const h = get();
     const ex = exchangeName();
@@ -101,25 +126,5 @@ export function defineFanoutTests(get: () => Harness): void {
     expect(idOf(d)).toBe('bound');
     expect(JSON.parse(d.raw).properties.delivery_info).toEqual({ exchange: ex, routing_key: 'oid-1' });
     await inbox.ack(d);
-  });
-}
-
-/** Registers the `delayedMessages` test (inside brokerConformance's describe). */
-export function defineDelayedListingTests(get: () => Harness): void {
-  it('delayedMessages lists held messages of the given queues, earliest first', async () => {
-    const h = get();
-    const q = await h.queue('eta');
-    const other = await h.queue('eta-other');
-    const now = Date.now();
-    await h.publish(q, 'later', { deliverAt: now + 60_000, priority: 6 });
-    await h.publish(q, 'sooner', { deliverAt: now + 30_000 });
-    await h.publish(other, 'elsewhere', { deliverAt: now + 10_000 });
-    await h.publish(q, 'ready now');
-    const listed = await h.broker.delayedMessages([q], 10);
-    expect(listed.map((r) => [JSON.parse(r.raw).headers.id, r.queue, r.deliverAt])).toEqual([
-      ['sooner', q, now + 30_000],
-      ['later', q, now + 60_000],
-    ]);
-    expect((await h.broker.delayedMessages([q, other], 1)).map((r) => JSON.parse(r.raw).headers.id)).toEqual(['elsewhere']);
   });
 }

@@ -1,12 +1,13 @@
 /**
  * @module testing/broker-harness
- * Helpers of the broker conformance suite: test messages, a delivery collector per
- * consumer ({@link Inbox}) and per-test bookkeeping ({@link Harness}) that leaves the broker
- * clean. Internal to testing/; not exported from `celeriac/testing`.
+ * Helpers of the broker conformance suites (one per broker role): test messages, a delivery
+ * collector per consumer ({@link Inbox}), per-test bookkeeping ({@link Harness}) that leaves
+ * the broker clean, and {@link defineBrokerSuite}, the set-up every suite shares. Internal to
+ * testing/; not exported from `celeriac/testing`.
  */
 import { randomUUID } from 'node:crypto';
-import { expect } from 'vitest';
-import type { Broker, Consumer, Delivery, PublishOptions } from '../core/spi/broker.js';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
+import type { Consumer, Delivery, PublishOptions, QueueBroker } from '../core/spi/broker.js';
 import type { Message } from '../protocol/types.js';
 
 /** Resolves after `ms` real milliseconds. */
@@ -102,12 +103,12 @@ export class Inbox {
 }
 
 /** Per-test bookkeeping so every test leaves the broker clean. */
-export class Harness {
+export class Harness<B extends QueueBroker = QueueBroker> {
   readonly #queues: string[] = [];
   readonly #inboxes: Inbox[] = [];
 
   constructor(
-    readonly broker: Broker,
+    readonly broker: B,
     private readonly prefix: string,
   ) {}
 
@@ -141,4 +142,49 @@ export class Harness {
     }
     for (const queue of this.#queues) await this.broker.purge(queue).catch(() => undefined);
   }
+}
+
+/** Options every broker conformance suite takes. */
+export interface BrokerSuiteOptions<B extends QueueBroker = QueueBroker> {
+  /**
+   * Runs after each test, before the broker is closed (delete keys, vhosts...). Consumers
+   * are already closed, deliveries acked and the test's queues purged by then.
+   */
+  cleanup?: (broker: B) => Promise<void>;
+  /**
+   * Prefix of every queue name the suite creates (each test adds a random suffix).
+   * @default 'celeriac-conformance-'
+   */
+  queuePrefix?: string;
+}
+
+/**
+ * A vitest `describe` block whose tests each get a fresh, connected broker from `makeBroker`
+ * inside a {@link Harness}; after each test the harness cleans up and the broker is closed.
+ */
+export function defineBrokerSuite<B extends QueueBroker>(
+  title: string,
+  makeBroker: () => Promise<B> | B,
+  options: BrokerSuiteOptions<B>,
+  define: (get: () => Harness<B>) => void,
+): void {
+  const prefix = options.queuePrefix ?? 'celeriac-conformance-';
+  describe(title, () => {
+    let broker: B;
+    let h: Harness<B>;
+
+    beforeEach(async () => {
+      broker = await makeBroker();
+      await broker.connect();
+      h = new Harness(broker, prefix);
+    });
+
+    afterEach(async () => {
+      await h.dispose();
+      await options.cleanup?.(broker);
+      await broker.close();
+    });
+
+    define(() => h);
+  });
 }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
+import { revocationStoreOf } from '../core/spi/roles.js';
 import { signalName, type RevokedSet } from './revoked.js';
 
 /** Options of `worker.revoke()`. */
@@ -45,8 +46,10 @@ export async function revokeInWorker(ctx: RevokeContext, ids: readonly string[],
   ctx.set.add(ids, app.revokeExpiresSec * 1000);
   const terminated = options.terminate ? ctx.terminate(new Set(ids), signal) : [];
   ctx.log.info({ ids, terminate: options.terminate ?? false, signal, terminated }, `revoked ${ids.length} task(s)`);
-  if ((options.persist ?? true) && ids.length > 0) {
-    await app.backend.revoke(ids, { expiresSec: app.revokeExpiresSec, terminate: options.terminate ?? false, signal });
+  // Without a revocation store (rpc://) there is nowhere to persist: remote control carried it.
+  const store = revocationStoreOf(app.backend);
+  if ((options.persist ?? true) && ids.length > 0 && store !== undefined) {
+    await store.revoke(ids, { expiresSec: app.revokeExpiresSec, terminate: options.terminate ?? false, signal });
   }
   return { revoked: [...ids], terminated };
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { Consumer, Delivery } from '../core/spi/broker.js';
+import { revocationStoreOf } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { Executor } from './executor.js';
 import { assertClusterLimitsSupported, RateLimits } from './rate-limit.js';
@@ -69,6 +70,8 @@ export class Worker {
     this.pool = createPool(this.options, app, this.log);
     this.timeLimits = new TimeLimitTable({ hard: this.options.timeLimit, soft: this.options.softTimeLimit });
     this.revokedSet = new RevokedSet(app.clock);
+    // No store (rpc://): revokes reach this worker by remote control only (core/spi/roles.ts).
+    const revocations = revocationStoreOf(app.backend);
     this.revokeSync = new RevokeSync({
       backend: app.backend,
       clock: app.clock,
@@ -89,7 +92,7 @@ export class Worker {
       accepting: () => this.stateValue === 'running',
       emit: (event) => this.taskEvents.emit(event, this.reportListenerError),
       isRevoked: (id) =>
-        this.revokedSet.has(id) || (!this.revokeSync.live && app.backend.revoked([id]).then((ids) => ids.has(id))),
+        this.revokedSet.has(id) || (!this.revokeSync.live && revocations !== undefined && revocations.revoked([id]).then((ids) => ids.has(id))),
       rememberRevoked: (id) => this.revokedSet.add([id], app.revokeExpiresSec * 1000),
       throttle: (task) => this.rateLimits.acquire(task),
     });

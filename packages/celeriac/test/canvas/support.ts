@@ -8,13 +8,12 @@ import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { MemoryBackend, MemoryBroker } from '../../src/exports/memory.js';
-import { type ResultBackend } from '../../src/exports/spi.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL } from '../support/redis.js';
 
 /** One environment: an app with canvas tasks, a running worker, and what the tasks saw. */
 export interface CanvasEnv {
   app: App;
-  backend: ResultBackend;
+  backend: MemoryBackend | RedisBackend;
   worker: Worker;
   /** Calls of `t.record`, in order. */
   recorded: unknown[][];
@@ -54,7 +53,7 @@ export async function makeCanvasEnv(kind: (typeof ENVIRONMENTS)[number]) {
   const recorded: unknown[][] = [];
   const logger = pino({ level: 'silent' });
   let app: App;
-  let backend: ResultBackend;
+  let backend: MemoryBackend | RedisBackend;
   let prefix = '';
   if (kind === 'memory') {
     backend = new MemoryBackend();

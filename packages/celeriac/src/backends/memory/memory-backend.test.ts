@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { backendConformance } from '../../testing/backend-conformance.js';
+import { chordJoinConformance } from '../../testing/chord-join-conformance.js';
+import { groupStoreConformance } from '../../testing/group-store-conformance.js';
+import { rateTokenConformance } from '../../testing/rate-token-conformance.js';
+import { revocationConformance } from '../../testing/revocation-conformance.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { ErrorCodes } from '../../errors.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { MemoryBackend } from './memory-backend.js';
 
-backendConformance('memory', () => new MemoryBackend());
+// Every role, each suite on a fake clock that its expiry checks advance (no real waiting).
+{
+  let clock = new FakeClock();
+  const make = () => new MemoryBackend({ clock: (clock = new FakeClock(Date.now())) });
+  const options = { pass: async (ms: number) => clock.advance(ms) };
+  backendConformance('memory', make, options);
+  groupStoreConformance('memory', make, options);
+  chordJoinConformance('memory', make, options);
+  revocationConformance('memory', make, options);
+  rateTokenConformance('memory', make, options);
+}
 
 const meta = (taskId: string, status = 'SUCCESS', result: ResultMeta['result'] = 1): ResultMeta => ({
   status,

@@ -7,7 +7,20 @@
  */
 import { encodeResultMeta } from '../../protocol/result.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type {
+  ChordJoinState,
+  ChordJoinStore,
+  ChordPart,
+  GroupStore,
+  RateTokenStore,
+  ResultBackend,
+  RevocationStore,
+  RevokedEntry,
+  RevokeNotice,
+  RevokeOptions,
+  StoreOptions,
+  Unsubscribe,
+} from '../../core/spi/backend.js';
 import { ChordJoins } from './chord-joins.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
@@ -44,7 +57,7 @@ const SWEEP_EVERY = 1000;
  * A {@link ResultBackend} held in process memory. Every record is stored and returned as
  * its own deep copy (`structuredClone`), so callers can never mutate what is stored.
  */
-export class MemoryBackend implements ResultBackend {
+export class MemoryBackend implements ResultBackend, GroupStore, ChordJoinStore, RevocationStore, RateTokenStore {
   /** Adapter name. */
   readonly kind = 'memory';
   /** The resolved options. */

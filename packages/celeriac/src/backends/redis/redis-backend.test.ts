@@ -6,6 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { backendConformance } from '../../testing/backend-conformance.js';
+import { chordJoinConformance } from '../../testing/chord-join-conformance.js';
+import { groupStoreConformance } from '../../testing/group-store-conformance.js';
+import { rateTokenConformance } from '../../testing/rate-token-conformance.js';
+import { revocationConformance } from '../../testing/revocation-conformance.js';
 import { encodeResultMeta } from '../../protocol/result.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
@@ -42,7 +46,13 @@ describe.runIf(run)('RedisBackend on Redis', () => {
     await deleteKeys(PREFIX);
   });
 
-  backendConformance('redis', () => new RedisBackend({ url: REDIS_URL, keyPrefix: PREFIX }));
+  // Every backend role the Redis backend plays.
+  const make = () => new RedisBackend({ url: REDIS_URL, keyPrefix: PREFIX });
+  backendConformance('redis', make);
+  groupStoreConformance('redis', make);
+  chordJoinConformance('redis', make);
+  revocationConformance('redis', make);
+  rateTokenConformance('redis', make);
 
   describe('RedisBackend on the shared Redis', () => {
     const raw = createClient({ url: REDIS_URL });

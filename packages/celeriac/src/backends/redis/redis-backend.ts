@@ -2,18 +2,26 @@
  * @module backends/redis/redis-backend
  * Celery's Redis result backend (docs/protocol.md §3), readable and writable by Python
  * Celery on the same Redis: `celery-task-meta-<id>` written with SET (+ TTL) and PUBLISHed on
- * the key name, groups under `celery-taskset-meta-<gid>`, MGET for many ids.
- *
- * Revokes live in one sorted set `celeriac:revoked` (member: task id, score: expiry epoch ms
- * by the Redis server's clock) rather than one key per id with a TTL: `revoked(ids)` is one
- * script call whatever the number of ids, listing every live revoke (what `inspect revoked`
- * and a starting worker want) is one ZRANGEBYSCORE instead of a SCAN over the keyspace, and a
- * single key stays on one slot under Redis Cluster. Expired members are removed on every
- * revoke (ZREMRANGEBYSCORE) and the set expires with its longest entry.
+ * the key name, groups under `celery-taskset-meta-<gid>`, MGET for many ids. It plays every
+ * backend role (core/spi/backend.ts): results and groups here, the chord join in chord.ts,
+ * revocations and cluster rate tokens in revocations.ts.
  */
 import { decodeResultMeta, encodeGroupMeta, encodeResultMeta, isResultTuple } from '../../protocol/result.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { ChordJoinState, ChordPart, ResultBackend, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type {
+  ChordJoinState,
+  ChordJoinStore,
+  ChordPart,
+  GroupStore,
+  RateTokenStore,
+  ResultBackend,
+  RevocationStore,
+  RevokedEntry,
+  RevokeNotice,
+  RevokeOptions,
+  StoreOptions,
+  Unsubscribe,
+} from '../../core/spi/backend.js';
 import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
@@ -25,13 +33,9 @@ import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
 import { backendKeys, type BackendKeys } from './keys.js';
 import { ResultSubscriptions } from './result-subscriptions.js';
-import { encodeRevokeNotice, subscribeRevokeNotices } from './revoke-notices.js';
+import * as revocations from './revocations.js';
 
 const STORE_METAS = loadScript(new URL('./scripts/store-metas.lua', import.meta.url));
-const REVOKE = loadScript(new URL('./scripts/revoke.lua', import.meta.url));
-const REVOKED = loadScript(new URL('./scripts/revoked.lua', import.meta.url));
-const REVOKED_ENTRIES = loadScript(new URL('./scripts/revoked-entries.lua', import.meta.url));
-const RATE_TOKEN = loadScript(new URL('./scripts/rate-token.lua', import.meta.url));
 
 /** Options of {@link RedisBackend}. */
 export interface RedisBackendOptions {
@@ -149,7 +153,7 @@ function decodeGroupMeta(text: string): GroupMeta {
  * use; a second connection is opened for pub/sub on the first `subscribe`. Every Redis
  * failure surfaces as CeleriacError TRANSPORT; see redis/connection.ts for reconnects.
  */
-export class RedisBackend implements ResultBackend {
+export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, RevocationStore, RateTokenStore {
   /** Adapter name. */
   readonly kind = 'redis';
   /** The resolved options. */
@@ -285,53 +289,34 @@ export class RedisBackend implements ResultBackend {
     await this.#run(`forget group ${groupId}`, (c) => c.del(this.#keys.groupMeta(groupId)));
   }
 
-  /**
-   * Adds `taskIds` to the revoked set until now + `expiresSec` (a later revoke resets it) and
-   * publishes a notice for running workers, in one script.
-   */
+  /** Adds `taskIds` to the revoked set and announces the revoke (revocations.ts). */
   async revoke(taskIds: readonly string[], options: RevokeOptions): Promise<void> {
     this.#assertOpen('revoke');
-    const ttl = positiveMs(options.expiresSec);
-    if (taskIds.length === 0) return;
-    const notice = encodeRevokeNotice({ ids: taskIds, ttlMs: ttl, terminate: options.terminate ?? false, signal: options.signal ?? null });
-    await this.#run(`revoke ${taskIds.length} tasks`, (c) =>
-      runScript(c, REVOKE, [this.#keys.revoked], [String(ttl), this.#keys.revokeChannel, notice, ...taskIds]),
-    );
-  }
-
-  /** Every live revoke with the ms it has left, in one round trip. */
-  async revokedEntries(): Promise<RevokedEntry[]> {
-    this.#assertOpen('revokedEntries');
-    const flat = (await this.#run('list revokes', (c) => runScript(c, REVOKED_ENTRIES, [this.#keys.revoked], []))) as string[];
-    const out: RevokedEntry[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i] as string, ttlMs: Number(flat[i + 1]) });
-    return out;
-  }
-
-  /** SUBSCRIBEs to the revoke channel (on the subscriber connection). */
-  async onRevoke(listener: (notice: RevokeNotice) => void): Promise<Unsubscribe> {
-    this.#assertOpen('onRevoke');
-    return subscribeRevokeNotices(this.#subscriber, this.#keys.revokeChannel, listener, this.options.log);
-  }
-
-  /** Reserves the next run of `key` with `rate-token.lua` (GCRA by the Redis server's clock). */
-  async acquireRateToken(key: string, intervalMs: number): Promise<number> {
-    this.#assertOpen('acquireRateToken');
-    if (!(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0)) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `intervalMs must be a positive number, got ${String(intervalMs)}`);
-    }
-    const waitUs = await this.#run(`rate limit ${key}`, (c) =>
-      runScript(c, RATE_TOKEN, [this.#keys.rateLimit(key)], [String(Math.max(1, Math.round(intervalMs * 1000)))]),
-    );
-    return Number(waitUs) / 1000;
+    await revocations.revoke((w, fn) => this.#run(w, fn), this.#keys, taskIds, positiveMs(options.expiresSec), options);
   }
 
   /** The revoked subset of `taskIds`, in one round trip. */
   async revoked(taskIds: readonly string[]): Promise<Set<string>> {
     this.#assertOpen('revoked');
-    if (taskIds.length === 0) return new Set();
-    const ids = await this.#run(`check ${taskIds.length} revokes`, (c) => runScript(c, REVOKED, [this.#keys.revoked], [...taskIds]));
-    return new Set(ids as string[]);
+    return revocations.revoked((w, fn) => this.#run(w, fn), this.#keys, taskIds);
+  }
+
+  /** Every live revoke with the ms it has left, in one round trip. */
+  async revokedEntries(): Promise<RevokedEntry[]> {
+    this.#assertOpen('revokedEntries');
+    return revocations.revokedEntries((w, fn) => this.#run(w, fn), this.#keys);
+  }
+
+  /** SUBSCRIBEs to the revoke channel (on the subscriber connection). */
+  async onRevoke(listener: (notice: RevokeNotice) => void): Promise<Unsubscribe> {
+    this.#assertOpen('onRevoke');
+    return revocations.subscribeRevokeNotices(this.#subscriber, this.#keys.revokeChannel, listener, this.options.log);
+  }
+
+  /** Reserves the next run of `key` (GCRA by the Redis server's clock, revocations.ts). */
+  async acquireRateToken(key: string, intervalMs: number): Promise<number> {
+    this.#assertOpen('acquireRateToken');
+    return revocations.acquireRateToken((w, fn) => this.#run(w, fn), this.#keys, key, intervalMs);
   }
 
   /** Stores the chord size of `groupId` (SET + PUBLISH `celery-taskset-meta-<gid>.s`). */

@@ -4,11 +4,18 @@ import { ErrorCodes } from '../../errors.js';
 import { markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
 import { brokerConformance } from '../../testing/broker-conformance.js';
+import { bindingsConformance, fanoutConformance } from '../../testing/broker-fanout-conformance.js';
+import { delayedListingConformance, setAsideListingConformance } from '../../testing/broker-listing-conformance.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { MemoryBroker } from './memory-broker.js';
 import { bucketOf, Deque } from './queue-store.js';
 
+// Every broker role the memory broker plays (its beat store: beat-store.test.ts).
 brokerConformance('memory', () => new MemoryBroker());
+fanoutConformance('memory', () => new MemoryBroker());
+bindingsConformance('memory', () => new MemoryBroker());
+delayedListingConformance('memory', () => new MemoryBroker());
+setAsideListingConformance('memory', () => new MemoryBroker());
 
 /** Lets queued microtasks (the broker's delivery pump) run. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));

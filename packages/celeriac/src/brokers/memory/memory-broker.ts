@@ -17,20 +17,24 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { LinkedSet } from '../../core/linked-set.js';
 import type {
+  BeatStoreHost,
   Broker,
   BrokerCapabilities,
   ConsumeOptions,
   Consumer,
+  DelayedListing,
   DelayedRecord,
   PublishOptions,
   PublishRequest,
+  SetAsideListing,
   SetAsideRecord,
+  Settlement,
   Unsubscribe,
 } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
-import { MemoryConsumer, MemoryDelivery, type ConsumerHost, type Settlement } from './memory-consumer.js';
+import { MemoryConsumer, MemoryDelivery, type ConsumerHost } from './memory-consumer.js';
 import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import { FanoutHub } from './fanout-hub.js';
@@ -54,7 +58,7 @@ export interface ResolvedMemoryBrokerOptions {
 export type MemoryBrokerState = 'open' | 'closed';
 
 /** A {@link Broker} held in process memory. */
-export class MemoryBroker implements Broker {
+export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, BeatStoreHost {
   /** Adapter name. */
   readonly kind = 'memory';
   /** Like kombu's Redis transport, priority 0 is served first. */

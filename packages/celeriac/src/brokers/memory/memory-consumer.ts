@@ -4,19 +4,12 @@
  * (queues, prefetch window, round-robin position) and forward every settlement to the
  * broker through the narrow {@link ConsumerHost} interface, where the queues live.
  */
-import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
+import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
 import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { StoredMessage } from './queue-store.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 
-/** How a delivery was settled. */
-export type Settlement =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'reject'; readonly requeue: boolean }
-  | { readonly kind: 'restore' }
-  | { readonly kind: 'defer'; readonly deliverAt: number }
-  | { readonly kind: 'setAside'; readonly reason: string };
 
 /** What consumers and deliveries need from the broker. */
 export interface ConsumerHost {

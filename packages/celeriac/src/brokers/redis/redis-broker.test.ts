@@ -1,5 +1,7 @@
 import { afterAll } from 'vitest';
 import { brokerConformance } from '../../testing/broker-conformance.js';
+import { bindingsConformance, fanoutConformance } from '../../testing/broker-fanout-conformance.js';
+import { delayedListingConformance, setAsideListingConformance } from '../../testing/broker-listing-conformance.js';
 import { RedisBroker } from './redis-broker.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
 
@@ -28,7 +30,12 @@ async function promotingBroker(): Promise<RedisBroker> {
 }
 
 if (available) {
+  // Every broker role the Redis broker plays (its beat store: test/beat/redis-beat-store.test.ts).
   brokerConformance('redis', promotingBroker);
+  fanoutConformance('redis', promotingBroker);
+  bindingsConformance('redis', promotingBroker);
+  delayedListingConformance('redis', promotingBroker);
+  setAsideListingConformance('redis', promotingBroker);
   afterAll(async () => {
     const client = await rawClient();
     await deletePrefix(client, prefix);

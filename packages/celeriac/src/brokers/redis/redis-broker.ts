@@ -40,7 +40,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LinkedSet } from '../../core/linked-set.js';
-import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PublishOptions, PublishRequest, SetAsideRecord, Unsubscribe } from '../../core/spi/broker.js';
+import type {
+  BeatStoreHost,
+  Broker,
+  BrokerCapabilities,
+  ConsumeOptions,
+  Consumer,
+  DelayedListing,
+  DelayedRecord,
+  PublishOptions,
+  PublishRequest,
+  SetAsideListing,
+  SetAsideRecord,
+  Settlement,
+  Unsubscribe,
+} from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
 import { parseRedisUrl, toTransportError, type RedisTarget } from '../../redis/connection.js';
@@ -48,7 +62,7 @@ import { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { bindingMember, PRIORITY_STEPS, RedisKeys } from './keys.js';
 import { Maintenance } from './maintenance.js';
 import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
-import { RedisConsumer, RedisDelivery, type RedisConsumerHost, type Settlement } from './redis-consumer.js';
+import { RedisConsumer, RedisDelivery, type RedisConsumerHost } from './redis-consumer.js';
 import { Transitions } from './transitions.js';
 import { DelayedSet } from './delayed.js';
 import { WakeSubscriber } from './wake-subscriber.js';
@@ -64,7 +78,7 @@ export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.j
 export type RedisBrokerState = 'open' | 'closing' | 'closed';
 
 /** A {@link Broker} on Redis, sharing kombu's layout. */
-export class RedisBroker implements Broker {
+export class RedisBroker implements Broker, DelayedListing, SetAsideListing, BeatStoreHost {
   /** Adapter name. */
   readonly kind = 'redis';
   /** kombu's Redis transport serves priority 0 first. */

@@ -21,20 +21,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { ConsumeOptions, Consumer, Delivery } from '../../core/spi/broker.js';
+import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
 import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { reconnectDelay } from '../../redis/connection.js';
 import { isRedelivered } from '../../protocol/envelope.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 
-/** How a delivery is settled. */
-export type Settlement =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'reject'; readonly requeue: boolean }
-  | { readonly kind: 'restore' }
-  | { readonly kind: 'defer'; readonly deliverAt: number }
-  | { readonly kind: 'setAside'; readonly reason: string };
 
 /** The settlement of every ack (made once: every task is acked). */
 const ACK: Settlement = Object.freeze({ kind: 'ack' });

@@ -4,9 +4,9 @@
  * (ack, requeue, restore, defer, set aside). Requeued and restored envelopes are marked
  * redelivered first, as kombu does. Split out of redis-broker.ts.
  */
-import type { SetAsideRecord } from '../../core/spi/broker.js';
+import type { SetAsideRecord, Settlement } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
-import type { RedisDelivery, Settlement } from './redis-consumer.js';
+import type { RedisDelivery } from './redis-consumer.js';
 import type { Transitions } from './transitions.js';
 
 /**

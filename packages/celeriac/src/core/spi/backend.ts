@@ -1,70 +1,36 @@
 /**
  * @module core/spi/backend
- * The ResultBackend SPI: where task states and results live. Adapters live in backends/;
- * each runs the conformance suite in testing/backend-conformance.ts. Waiting for results is
- * written once in core on top of `subscribe` + `get`, so no adapter needs to poll.
+ * The result backend SPI, split by role. An adapter (backends/) implements the roles it can:
+ *
+ * | role | interface | conformance suite (testing/) | memory | redis | rpc:// |
+ * |---|---|---|---|---|---|
+ * | results | {@link ResultStore} | backend-conformance.ts | yes | yes | yes |
+ * | groups | {@link GroupStore} | group-store-conformance.ts | yes | yes | no |
+ * | chord join | {@link ChordJoinStore} (chord-join.ts) | chord-join-conformance.ts | yes | yes | no |
+ * | revocations | {@link RevocationStore} (revocations.ts) | revocation-conformance.ts | yes | yes | no |
+ * | cluster rate tokens | {@link RateTokenStore} (rate-tokens.ts) | rate-token-conformance.ts | yes | yes | no |
+ *
+ * The app holds one {@link ResultBackend}: the results role plus whichever others the adapter
+ * plays, as methods of the same object. Callers never test for a method themselves: they ask
+ * core/spi/roles.ts, which says what happens when a role is missing (a clear CONFIG error for
+ * chords and saved groups, Celery's remote-control broadcast for revokes, a worker that
+ * refuses cluster rate limits). Waiting for results is written once in core on top of
+ * `subscribe` + `get`, so no adapter needs to poll.
  */
-import type { GroupMeta, Json, ResultMeta, TaskState } from '../../protocol/types.js';
+import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
+import type { ChordJoinStore } from './chord-join.js';
+import type { StoreOptions, Unsubscribe } from './common.js';
+import type { RateTokenStore } from './rate-tokens.js';
+import type { RevocationStore } from './revocations.js';
 
-/** Stops a subscription. Idempotent. */
-export type Unsubscribe = () => Promise<void>;
+export type { StoreOptions, Unsubscribe } from './common.js';
+export type { ChordJoinState, ChordJoinStore, ChordPart } from './chord-join.js';
+export type { RateTokenStore } from './rate-tokens.js';
+export type { RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions } from './revocations.js';
 
-/** Options of {@link ResultBackend.store}. */
-export interface StoreOptions {
-  /** Seconds to keep the record; null keeps it forever. */
-  expiresSec: number | null;
-}
-
-/** Options of {@link ResultBackend.revoke}. */
-export interface RevokeOptions {
-  /** Seconds the revoke is remembered. */
-  expiresSec: number;
-  /** Also stop the task where it is running now (carried to workers by the notice). @default false */
-  terminate?: boolean;
-  /** Signal name for terminate, e.g. 'SIGTERM'. @default 'SIGTERM' */
-  signal?: string;
-}
-
-/** What {@link ResultBackend.onRevoke} listeners receive for each `revoke()`, from any process. */
-export interface RevokeNotice {
-  readonly ids: readonly string[];
-  /** Milliseconds the revoke lasts. */
-  readonly ttlMs: number;
-  readonly terminate: boolean;
-  readonly signal: string | null;
-}
-
-/** One live revoke and the milliseconds it has left. */
-export interface RevokedEntry {
-  readonly id: string;
-  readonly ttlMs: number;
-}
-
-/** One chord header part's end, as recorded in the chord join (docs/protocol.md §3.7). */
-export interface ChordPart {
-  /** Id of the header task. */
-  taskId: string;
-  /** Its final state (SUCCESS, FAILURE, REVOKED). */
-  state: TaskState;
-  /** Its result: the return value, or the exception record. */
-  result: Json;
-  /** Position in the chord header (`group_index`); null sorts last, as Celery's `+inf`. */
-  index: number | null;
-}
-
-/** What {@link ResultBackend.addChordPart} saw after recording a part. */
-export interface ChordJoinState {
-  /** Parts recorded so far. */
-  count: number;
-  /** Expected parts (chord size + the `.t` counter), or null when no size is stored (yet). */
-  total: number | null;
-  /** Every recorded part, in header order, when `count` reached `total`; otherwise null. */
-  parts: ChordPart[] | null;
-}
-
-/** The ResultBackend SPI. */
-export interface ResultBackend {
-  /** Adapter name: 'memory', 'redis'. */
+/** The results role: where task states and results live. Every backend plays it. */
+export interface ResultStore {
+  /** Adapter name: 'memory', 'redis', 'rpc'. */
   readonly kind: string;
   /** Connect (idempotent). Other calls connect lazily when needed. */
   connect(): Promise<void>;
@@ -84,45 +50,23 @@ export interface ResultBackend {
    * resolves. Callers subscribe first, then `get`, so no update is missed.
    */
   subscribe(taskId: string, listener: (meta: ResultMeta) => void): Promise<Unsubscribe>;
-  /** Delete a task's meta. */
+  /** Delete a task's meta (a store that keeps nothing durable drops what it holds). */
   forget(taskId: string): Promise<void>;
-  /** Save a group's member list (`celery-taskset-meta-<gid>`). */
+}
+
+/** The groups role: `GroupResult.save()` / `restore()` (`celery-taskset-meta-<gid>`). */
+export interface GroupStore {
+  /** Save a group's member list. */
   saveGroup(groupId: string, meta: GroupMeta, options: StoreOptions): Promise<void>;
   /** A saved group, or null. */
   getGroup(groupId: string): Promise<GroupMeta | null>;
   /** Delete a saved group. */
   forgetGroup(groupId: string): Promise<void>;
-  /**
-   * Remember task ids as revoked for `expiresSec` seconds, so later workers skip them, and
-   * notify {@link ResultBackend.onRevoke} listeners (running workers) with the options.
-   */
-  revoke(taskIds: readonly string[], options: RevokeOptions): Promise<void>;
-  /** The subset of `taskIds` that is currently revoked. */
-  revoked(taskIds: readonly string[]): Promise<Set<string>>;
-  /**
-   * Every live revoke (a starting worker loads them once). Optional: without it (and
-   * `onRevoke`) workers fall back to asking `revoked([id])` for every message.
-   */
-  revokedEntries?(): Promise<RevokedEntry[]>;
-  /** Calls `listener` for every later `revoke()`, by any process. Optional (see `revokedEntries`). */
-  onRevoke?(listener: (notice: RevokeNotice) => void): Promise<Unsubscribe>;
-  /**
-   * Reserves the next run of a cluster-wide rate limit: runs of `key` are spaced at least
-   * `intervalMs` apart across every caller. Resolves with the milliseconds the caller must
-   * wait before running (0 = now). Optional: needed only by tasks with `clusterRateLimit`.
-   */
-  acquireRateToken?(key: string, intervalMs: number): Promise<number>;
-  /**
-   * Store the number of header parts of chord `groupId` (`celery-taskset-meta-<gid>.s`),
-   * before its last header task is published.
-   */
-  setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void>;
-  /**
-   * Record one header part's end and report the join, atomically: exactly one caller sees
-   * `parts` for a given complete set (unless the same part is recorded again after
-   * completion, as a redelivered part may be, and the join was not cleared yet).
-   */
-  addChordPart(groupId: string, part: ChordPart, options: StoreOptions): Promise<ChordJoinState>;
-  /** Delete the join of chord `groupId` (after its body was sent or failed). */
-  clearChord(groupId: string): Promise<void>;
 }
+
+/**
+ * What an app is given as its result backend: the results role, plus the methods of every
+ * other role the adapter plays (all of a role's required methods, or none: roles.ts checks).
+ */
+export interface ResultBackend
+  extends ResultStore, Partial<GroupStore>, Partial<ChordJoinStore>, Partial<RevocationStore>, Partial<RateTokenStore> {}

@@ -1,10 +1,12 @@
 /**
  * @module core/spi/beat-store
  * The BeatStore SPI: what beat keeps outside its process so that any number of beat
- * processes fire each entry once (DESIGN decision 9). A broker that can host beat returns
- * one from `broker.beatStore()`; it lives beside the queues on purpose, so the broker can
- * check the lease in the same atomic step as a publish (see {@link PublishFence}).
- * Every adapter runs the conformance suite in testing/beat-store-conformance.ts.
+ * processes fire each entry once (DESIGN decision 9). A broker that can host beat plays the
+ * {@link BeatStoreHost} role: its store lives beside the queues on purpose, so the broker can
+ * check the lease in the same atomic step as a publish (see {@link PublishFence}). Beat takes
+ * an explicit store, or else its broker's; a broker that hosts none (AMQP) makes beat fail
+ * with a CONFIG error naming the way out (core/spi/roles.ts, `beatStoreOf`).
+ * Every store runs the conformance suite in testing/beat-store-conformance.ts.
  *
  * - **Lease with fencing**: `acquire` grants a lease to one holder at a time and returns a
  *   fresh token (tokens only grow). Every write beat makes (a publish, a run record)
@@ -26,7 +28,7 @@ export interface EntryRunState {
 /**
  * A precondition on a publish: the lease key must still hold `token`; when it does, the
  * message is published and `record` written in the same atomic step; when it does not,
- * nothing happens and the publish fails with a STATE error. Built by {@link BeatStore.fence}
+ * nothing happens and the publish fails with a FENCED error. Built by {@link BeatStore.fence}
  * and understood only by the broker that returned the store.
  */
 export interface PublishFence {
@@ -82,4 +84,10 @@ export interface BeatStore {
   setPaused(name: string, paused: boolean): Promise<number>;
   /** Removes a dynamic entry, its paused mark and its run state; false when it did not exist. */
   remove(name: string): Promise<boolean>;
+}
+
+/** The beat-store-host role of a broker (see the module comment). */
+export interface BeatStoreHost {
+  /** Beat's lease, run state and dynamic entries, beside the queues (one store per broker). */
+  beatStore(): BeatStore;
 }

@@ -1,13 +1,26 @@
 /**
  * @module core/spi/broker
- * The Broker SPI: the small set of primitives every message transport implements. The
- * worker and producer only ever talk to this interface; adapters live in brokers/.
- * Every adapter runs the conformance suite in testing/broker-conformance.ts.
+ * The broker SPI, split by role. The worker and producer only ever talk to these interfaces;
+ * adapters live in brokers/ and implement the roles they can:
  *
- * Guarantees every adapter gives:
+ * | role | interface | conformance suite (testing/) | memory | redis | amqp |
+ * |---|---|---|---|---|---|
+ * | queues: publish, consume, settle | {@link QueueBroker} | broker-conformance.ts | yes | yes | yes |
+ * | fanout exchanges (events, pidbox) | {@link FanoutExchange} | broker-fanout-conformance.ts | yes | yes | yes |
+ * | direct bindings (pidbox replies) | {@link QueueBindings} | broker-fanout-conformance.ts | yes | yes | yes |
+ * | delayed-message listing | {@link DelayedListing} | broker-listing-conformance.ts | yes | yes | no |
+ * | set-aside listing | {@link SetAsideListing} | broker-listing-conformance.ts | yes | yes | no |
+ * | beat store host | {@link BeatStoreHost} (beat-store.ts) | beat-store-conformance.ts | yes | yes | no |
+ *
+ * The app holds one {@link Broker}: the three roles every worker needs, plus the optional
+ * ones the adapter plays. Callers ask core/spi/roles.ts for an optional role, which says what
+ * happens without it (`inspect scheduled` lists what the worker holds itself, beat needs an
+ * explicit store...).
+ *
+ * Guarantees of the queue role:
  * - **At-least-once**: a delivered message stays owned by the broker until it is settled
- *   (ack, reject, defer, setAside). If the consumer's process dies first, the message is
- *   delivered again (memory: when the consumer closes without settling; Redis: by lease).
+ *   (ack, reject, restore, defer, setAside). If the consumer's process dies first, the message
+ *   is delivered again (memory: when the consumer closes without settling; Redis: by lease).
  * - **Prefetch**: a consumer never holds more than `prefetch` unsettled deliveries.
  * - **FIFO per queue and priority bucket**, and priority order as `capabilities.priority`.
  * - **Delayed delivery**: a message published with `deliverAt` is invisible to consumers
@@ -16,8 +29,8 @@
  *   and a worker that takes it early defers it: brokers/redis/delayed.ts.)
  */
 import type { Message } from '../../protocol/types.js';
-import type { Unsubscribe } from './backend.js';
-import type { BeatStore, PublishFence } from './beat-store.js';
+import type { BeatStoreHost, PublishFence } from './beat-store.js';
+import type { Unsubscribe } from './common.js';
 
 /** What an adapter can do; the conformance suite reads this to pick its expectations. */
 export interface BrokerCapabilities {
@@ -46,7 +59,7 @@ export interface PublishOptions {
    * @default false
    */
   dropUnrouted?: boolean;
-  /** Publish only while a beat lease holds (from this broker's `beatStore()`); else a STATE error. */
+  /** Publish only while a beat lease holds (from this broker's `beatStore()`); else a FENCED error. */
   fence?: PublishFence;
 }
 
@@ -59,14 +72,28 @@ export interface DelayedRecord {
   deliverAt: number;
 }
 
-/** Stops a subscription made with {@link Broker.subscribeFanout} (idempotent). */
-export type { Unsubscribe } from './backend.js';
+/** Stops a subscription made with {@link FanoutExchange.subscribeFanout} (idempotent). */
+export type { Unsubscribe } from './common.js';
+export type { BeatStoreHost } from './beat-store.js';
 
 /** One message of a {@link Broker.publishMany} batch. */
 export interface PublishRequest {
   readonly message: Message;
   readonly options: PublishOptions;
 }
+
+/**
+ * How a delivery is settled: the broker-side meaning of "settlement", one case per method of
+ * {@link Delivery}. Adapters map each case onto their transport (brokers/redis/settlements.ts,
+ * brokers/memory/memory-broker.ts). The worker's choice among them is its ack decision
+ * (worker/), not this.
+ */
+export type Settlement =
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'reject'; readonly requeue: boolean }
+  | { readonly kind: 'restore' }
+  | { readonly kind: 'defer'; readonly deliverAt: number }
+  | { readonly kind: 'setAside'; readonly reason: string };
 
 /** One delivered message, owned by the consumer until settled exactly once. */
 export interface Delivery {
@@ -106,7 +133,7 @@ export interface SetAsideRecord {
   at: number;
 }
 
-/** Options of {@link Broker.consume}. */
+/** Options of {@link QueueBroker.consume}. */
 export interface ConsumeOptions {
   /** Queues to consume, served fairly (round robin). */
   queues: readonly string[];
@@ -132,8 +159,8 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
-/** The Broker SPI. */
-export interface Broker {
+/** The queue role: what every broker does (publish, consume, settle). */
+export interface QueueBroker {
   /** Adapter name: 'memory', 'redis', 'amqp'. */
   readonly kind: string;
   readonly capabilities: BrokerCapabilities;
@@ -157,20 +184,10 @@ export interface Broker {
   purge(queue: string): Promise<number>;
   /** Ready messages in a queue (all priority buckets). */
   queueLength(queue: string): Promise<number>;
-  /** Messages parked by `setAside`, oldest first. */
-  setAsideMessages(): Promise<SetAsideRecord[]>;
-  /**
-   * Messages held for later delivery to any of `queues`, earliest first, at most `limit`
-   * (what `inspect scheduled` shows).
-   */
-  delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]>;
-  /**
-   * Binds `queue` to a direct `exchange` with `routingKey` (Redis: kombu's binding set), so
-   * `publish` to that exchange and key reaches it. Used for pidbox reply queues.
-   */
-  bindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
-  /** Removes a binding made by {@link Broker.bindQueue} (absent bindings are ignored). */
-  unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
+}
+
+/** The fanout role: pub/sub exchanges for events and remote-control requests. */
+export interface FanoutExchange {
   /**
    * Publishes an envelope to a fanout/topic exchange (events, pidbox requests). Redis:
    * PUBLISH on kombu's channel name (docs/protocol.md §2.5). Nobody listening = dropped.
@@ -182,6 +199,36 @@ export interface Broker {
    * on a connection of its own. The listener must not throw.
    */
   subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe>;
-  /** Beat's lease, run state and dynamic entries, beside the queues (brokers that host beat). */
-  beatStore?(): BeatStore;
 }
+
+/** The bindings role: queues bound to direct exchanges (pidbox reply queues). */
+export interface QueueBindings {
+  /**
+   * Binds `queue` to a direct `exchange` with `routingKey` (Redis: kombu's binding set; AMQP:
+   * queue.bind), so `publish` to that exchange and key reaches it.
+   */
+  bindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
+  /** Removes a binding made by {@link QueueBindings.bindQueue} (absent bindings are ignored). */
+  unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
+}
+
+/** The delayed-listing role: what `inspect scheduled` shows of messages the broker holds. */
+export interface DelayedListing {
+  /**
+   * Messages held for later delivery to any of `queues`, earliest first, at most `limit`.
+   */
+  delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]>;
+}
+
+/** The set-aside listing role: the messages parked by {@link Delivery.setAside}. */
+export interface SetAsideListing {
+  /** Messages parked by `setAside`, oldest first. */
+  setAsideMessages(): Promise<SetAsideRecord[]>;
+}
+
+/**
+ * What an app is given as its broker: the queue, fanout and bindings roles every worker
+ * needs, plus the methods of the optional roles the adapter plays (roles.ts checks).
+ */
+export interface Broker
+  extends QueueBroker, FanoutExchange, QueueBindings, Partial<DelayedListing>, Partial<SetAsideListing>, Partial<BeatStoreHost> {}

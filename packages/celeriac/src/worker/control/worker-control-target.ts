@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { App } from '../../core/app.js';
 import type { Consumer } from '../../core/spi/broker.js';
+import { delayedListingOf } from '../../core/spi/roles.js';
 import { SETTINGS } from '../../core/settings.js';
 import { redactUrl } from '../../core/transports.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
@@ -87,7 +88,8 @@ export class WorkerControlTarget implements ControlTarget {
   }
 
   async scheduled(): Promise<ScheduledRequest[]> {
-    const records = await this.app.broker.delayedMessages(this.queues(), 1000);
+    // A broker that lists no delayed messages (AMQP) leaves only what workers hold themselves.
+    const records = (await delayedListingOf(this.app.broker)?.delayedMessages(this.queues(), 1000)) ?? [];
     const out: ScheduledRequest[] = [];
     for (const r of records) {
       try {

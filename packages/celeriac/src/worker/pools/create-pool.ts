@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { App } from '../../core/app.js';
+import { requireChordJoin } from '../../core/spi/roles.js';
 import type { ResolvedWorkerOptions } from '../worker-options.js';
 import { AsyncTaskPool } from './async-task-pool.js';
 import { ThreadsPool } from './threads-pool.js';
@@ -21,6 +22,6 @@ export function createPool(options: ResolvedWorkerOptions, app: App, log: Logger
     // Tasks sent from inside a thread leave through the worker's own broker connection.
     publish: (message, publishOptions) => app.broker.publish(message, publishOptions),
     // ...and chords they send are sized in the worker's backend, where their parts report.
-    setChordSize: (groupId, size, storeOptions) => app.backend.setChordSize(groupId, size, storeOptions),
+    setChordSize: (groupId, size, storeOptions) => requireChordJoin(app.backend).setChordSize(groupId, size, storeOptions),
   });
 }

@@ -8,7 +8,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { App } from '../../core/app.js';
-import type { ResultBackend } from '../../core/spi/backend.js';
+import type { ChordJoinStore } from '../../core/spi/chord-join.js';
 import type { Broker } from '../../core/spi/broker.js';
 import { NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
@@ -57,7 +57,7 @@ function routeThroughWorker<K extends 'broker' | 'backend'>(app: App, key: K, ro
 function routePublishing(app: App): void {
   const publish: Broker['publish'] = (message, options) => call({ kind: 'publish', message, options });
   routeThroughWorker(app, 'broker', { publish });
-  const setChordSize: ResultBackend['setChordSize'] = (groupId, size, options) => call({ kind: 'chord-size', groupId, size, options });
+  const setChordSize: ChordJoinStore['setChordSize'] = (groupId, size, options) => call({ kind: 'chord-size', groupId, size, options });
   routeThroughWorker(app, 'backend', { setChordSize });
 }
 

@@ -1,0 +1,14 @@
+/**
+ * @module core/spi/common
+ * The small types every role of the adapter SPIs shares (broker.ts, backend.ts and the role
+ * files beside them). A leaf: it imports nothing, so role files never import each other.
+ */
+
+/** Stops a subscription. Idempotent. */
+export type Unsubscribe = () => Promise<void>;
+
+/** How long a backend keeps what it is asked to store. */
+export interface StoreOptions {
+  /** Seconds to keep the record; null keeps it forever. */
+  expiresSec: number | null;
+}
