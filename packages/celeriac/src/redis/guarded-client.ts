@@ -13,7 +13,8 @@
  * - the first connect is bounded by the same watchdog (a frozen server accepts TCP but never
  *   answers the handshake).
  */
-import { toTransportError, type RedisClient, type RedisClientOptions, type RedisTarget } from './connection.js';
+import { toTransportError, type RedisClient, type RedisClientOptions } from './client.js';
+import { type RedisTarget } from './url.js';
 import { LazyRedisClient } from './lazy-client.js';
 import { ReplyWatchdog } from './reply-watchdog.js';
 

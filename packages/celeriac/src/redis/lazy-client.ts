@@ -4,8 +4,9 @@
  * idempotent, a failed first connect can be retried by the next call, and `close()` may run
  * at any moment (even while connecting).
  */
-import { closeRedisClient, createRedisClient, toTransportError } from './connection.js';
-import type { RedisClient, RedisClientOptions, RedisTarget } from './connection.js';
+import { closeRedisClient, createRedisClient, toTransportError } from './client.js';
+import type { RedisClient, RedisClientOptions } from './client.js';
+import type { RedisTarget } from './url.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
 /** A node-redis client created and connected on the first {@link LazyRedisClient.connect}. */

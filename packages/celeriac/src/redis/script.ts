@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClient } from './connection.js';
+import type { RedisClient } from './client.js';
 
 /** A Lua script's source and its SHA1, as EVALSHA wants it. */
 export interface RedisScript {

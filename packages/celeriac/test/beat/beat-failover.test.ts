@@ -12,7 +12,7 @@
  */
 import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BeatKeys } from '../../src/brokers/redis/beat-keys.js';
+import { BrokerKeys } from '../../src/redis/keys.js';
 import { plainClient } from '../failure/support.js';
 import { waitFor } from 'celeriac/testing';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
@@ -105,7 +105,7 @@ describe.runIf(ready)('beat failover on Redis (spawned beat processes)', () => {
     // The downtime spans at least one slot, more with start-up: they collapse into one run.
     expect(after[0]!.slot - lastBefore).toBeGreaterThan(INTERVAL_MS);
     expect(second.output()).toMatch(/missed runs caught up with one run/);
-    const state = JSON.parse((await raw.hGet(new BeatKeys(prefix).state, 'tick')) ?? '{}') as { totalRunCount: number; lastRunAt: number };
+    const state = JSON.parse((await raw.hGet(new BrokerKeys(prefix).beat.state, 'tick')) ?? '{}') as { totalRunCount: number; lastRunAt: number };
     expect(state.totalRunCount).toBe(runs.length);
     expect(state.lastRunAt).toBe(runs.at(-1)?.slot);
   }, 120_000);

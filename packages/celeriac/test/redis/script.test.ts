@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScript, runScript } from '../../src/redis/script.js';
-import type { RedisClient } from '../../src/redis/connection.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 
 const ready = await shouldRunRedisTests('runScript');

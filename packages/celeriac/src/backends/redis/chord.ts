@@ -8,9 +8,9 @@ import { pyJsonStringify } from '../../protocol/py-json.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { ChordJoinState, ChordPart } from '../../core/spi/backend.js';
 import type { Json } from '../../protocol/types.js';
-import type { RedisClient } from '../../redis/connection.js';
+import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript } from '../../redis/script.js';
-import type { BackendKeys } from './keys.js';
+import type { BackendKeys } from '../../redis/keys.js';
 
 const CHORD_PART = loadScript(new URL('./scripts/chord-part.lua', import.meta.url));
 

@@ -25,13 +25,14 @@ import type {
 import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { parseRedisUrl } from '../../redis/connection.js';
-import type { RedisClient, RedisLog, RedisTarget } from '../../redis/connection.js';
+import { parseRedisUrl } from '../../redis/url.js';
+import type { RedisClient, RedisLog } from '../../redis/client.js';
+import type { RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
-import { backendKeys, type BackendKeys } from './keys.js';
+import { BackendKeys } from '../../redis/keys.js';
 import { ResultSubscriptions } from './result-subscriptions.js';
 import * as revocations from './revocations.js';
 
@@ -151,7 +152,7 @@ function decodeGroupMeta(text: string): GroupMeta {
 /**
  * A {@link ResultBackend} on Redis, byte-compatible with Celery's. Connects lazily on first
  * use; a second connection is opened for pub/sub on the first `subscribe`. Every Redis
- * failure surfaces as CeleriacError TRANSPORT; see redis/connection.ts for reconnects.
+ * failure surfaces as CeleriacError TRANSPORT; see redis/client.ts for reconnects.
  */
 export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, RevocationStore, RateTokenStore {
   /** Adapter name. */
@@ -169,7 +170,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** @throws CeleriacError CONFIG for a bad URL. */
   constructor(options: RedisBackendOptions = {}) {
     this.options = resolveOptions(options);
-    this.#keys = backendKeys(this.options.keyPrefix);
+    this.#keys = new BackendKeys(this.options.keyPrefix);
     const clientOptions = {
       log: this.options.log,
       connectTimeoutMs: this.options.connectTimeoutMs,

@@ -9,9 +9,9 @@ import { decodeResultMeta } from '../../protocol/result.js';
 import type { Unsubscribe } from '../../core/spi/backend.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { coerceError } from '../../errors.js';
-import type { RedisClient, RedisLog } from '../../redis/connection.js';
+import type { RedisClient, RedisLog } from '../../redis/client.js';
 import type { LazyRedisClient } from '../../redis/lazy-client.js';
-import { toTransportError } from '../../redis/connection.js';
+import { toTransportError } from '../../redis/client.js';
 
 type Listener = (meta: ResultMeta) => void;
 

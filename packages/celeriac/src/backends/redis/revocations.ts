@@ -12,11 +12,11 @@
 import type { Buffer } from 'node:buffer';
 import type { RevokedEntry, RevokeNotice, RevokeOptions, Unsubscribe } from '../../core/spi/backend.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import type { RedisClient, RedisLog } from '../../redis/connection.js';
-import { toTransportError } from '../../redis/connection.js';
+import type { RedisClient, RedisLog } from '../../redis/client.js';
+import { toTransportError } from '../../redis/client.js';
 import type { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
-import type { BackendKeys } from './keys.js';
+import type { BackendKeys } from '../../redis/keys.js';
 import type { RunCommand } from './chord.js';
 
 const REVOKE = loadScript(new URL('./scripts/revoke.lua', import.meta.url));

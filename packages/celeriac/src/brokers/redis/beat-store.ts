@@ -1,15 +1,16 @@
 /**
  * @module brokers/redis/beat-store
- * Beat's store on the broker's Redis (keys in beat-keys.ts, one Lua script per transition:
+ * Beat's store on the broker's Redis (keys in redis/keys.ts, one Lua script per transition:
  * scripts/beat-*.lua). It sits beside the queues so that the broker's fenced publish
  * (scripts/publish-fenced.lua) checks the lease and pushes the message in one atomic step.
  * Lease expiry is Redis's own (PX), so beat processes' clocks never decide who leads.
  */
 import type { BeatStore, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../../core/spi/beat-store.js';
-import { toTransportError, type RedisLog, type RedisTarget } from '../../redis/connection.js';
+import { toTransportError, type RedisLog } from '../../redis/client.js';
+import { type RedisTarget } from '../../redis/url.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
-import { BeatKeys } from './beat-keys.js';
+import { BrokerKeys, type BeatKeys } from '../../redis/keys.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
 
@@ -33,7 +34,7 @@ export class RedisBeatStore implements BeatStore {
   readonly #client: LazyRedisClient;
 
   constructor(target: RedisTarget, log?: RedisLog) {
-    this.keys = new BeatKeys(target.transportOptions.globalKeyprefix);
+    this.keys = new BrokerKeys(target.transportOptions.globalKeyprefix).beat;
     this.#client = new LazyRedisClient(target, { name: 'celeriac-beat', ...(log ? { log } : {}) });
   }
 

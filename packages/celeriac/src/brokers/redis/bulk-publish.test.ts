@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClientType } from 'redis';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import { makeMessage } from '../../testing/broker-harness.js';
-import { bindingMember, RedisKeys } from './keys.js';
+import { bindingMember, BrokerKeys } from '../../redis/keys.js';
 import { RedisBroker } from './redis-broker.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
 
@@ -12,7 +12,7 @@ const prefix = newPrefix();
 describe.runIf(available)('RedisBroker.publishMany', () => {
   let raw: RedisClientType;
   let broker: RedisBroker;
-  const keys = new RedisKeys(prefix);
+  const keys = new BrokerKeys(prefix);
 
   beforeAll(async () => {
     raw = await rawClient();

@@ -18,7 +18,7 @@ import type { PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import { uuid4 } from '../../core/uuid.js';
 import { EnvelopeWriter } from '../../protocol/envelope-writer.js';
-import { stepOf, type PriorityStep, type RedisKeys } from './keys.js';
+import { stepOf, type PriorityStep, type BrokerKeys } from '../../redis/keys.js';
 import { delayedMember } from './transitions.js';
 
 /** Most values per LPUSH / ZADD, so one huge batch does not become one huge command. */
@@ -39,7 +39,7 @@ export interface BulkPlan {
 }
 
 /** `keys.bucket`, each name built once per batch (a batch mostly fills one or two lists). */
-function bucketNames(keys: RedisKeys): (queue: string, step: PriorityStep) => string {
+function bucketNames(keys: BrokerKeys): (queue: string, step: PriorityStep) => string {
   const byStep = new Map<PriorityStep, Map<string, string>>();
   return (queue, step) => {
     let names = byStep.get(step);
@@ -55,7 +55,7 @@ function bucketNames(keys: RedisKeys): (queue: string, step: PriorityStep) => st
  * `route` resolves a named exchange to its queues (awaited once per distinct pair).
  */
 export async function planBulkPublish(
-  keys: RedisKeys,
+  keys: BrokerKeys,
   batch: readonly PublishRequest[],
   now: number,
   route: (exchange: string, routingKey: string) => Promise<string[]>,
@@ -91,7 +91,7 @@ export async function planBulkPublish(
 }
 
 /** Sends a plan; the commands are issued in one turn, so node-redis writes them together. */
-export async function sendBulkPlan(c: BulkCommands, keys: RedisKeys, plan: BulkPlan): Promise<void> {
+export async function sendBulkPlan(c: BulkCommands, keys: BrokerKeys, plan: BulkPlan): Promise<void> {
   const sent: Promise<number>[] = [];
   for (const [bucket, values] of plan.lists) {
     for (let i = 0; i < values.length; i += CHUNK) sent.push(c.lPush(bucket, values.slice(i, i + CHUNK)));

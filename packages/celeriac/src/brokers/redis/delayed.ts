@@ -14,9 +14,9 @@
  * The edge left: the last Celeriac worker killed (not closed) with messages delayed, and no
  * Celeriac process touching that Redis afterwards; see docs/interop.md#countdown-and-eta.
  */
-import { toTransportError } from '../../redis/connection.js';
+import { toTransportError } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
-import type { RedisKeys } from './keys.js';
+import type { BrokerKeys } from '../../redis/keys.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import { delayedMember, type SendCommand } from './transitions.js';
 
@@ -37,7 +37,7 @@ export type EtaPlacement = 'delayed' | 'queued';
 export class DelayedSet {
   constructor(
     private readonly send: SendCommand,
-    private readonly keys: RedisKeys,
+    private readonly keys: BrokerKeys,
   ) {}
 
   /** Publishes a future-ETA message (see publish-eta.lua); says where it went. */

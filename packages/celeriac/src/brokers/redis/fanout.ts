@@ -12,8 +12,9 @@
  */
 import type { DelayedRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { topicMatches } from '../../protocol/topic.js';
-import { closeRedisClient, createRedisClient, toTransportError, type RedisClient, type RedisLog, type RedisTarget } from '../../redis/connection.js';
-import type { RedisKeys } from './keys.js';
+import { closeRedisClient, createRedisClient, toTransportError, type RedisClient, type RedisLog } from '../../redis/client.js';
+import { type RedisTarget } from '../../redis/url.js';
+import type { BrokerKeys } from '../../redis/keys.js';
 
 type Listener = (message: string, channel: string) => void;
 interface PatternPubSub {
@@ -29,7 +30,7 @@ export class RedisFanout {
 
   constructor(
     private readonly target: RedisTarget,
-    private readonly keys: RedisKeys,
+    private readonly keys: BrokerKeys,
     private readonly publishOn: (channel: string, raw: string) => Promise<unknown>,
     private readonly log: RedisLog | undefined,
   ) {}
@@ -93,7 +94,7 @@ export class RedisFanout {
  * `queues`, earliest first, at most `limit`. Kept beside the fanout code because both only
  * serve monitoring (`inspect scheduled`).
  */
-export function delayedOf(keys: RedisKeys, entries: readonly { value: string; score: number }[], queues: readonly string[], limit: number): DelayedRecord[] {
+export function delayedOf(keys: BrokerKeys, entries: readonly { value: string; score: number }[], queues: readonly string[], limit: number): DelayedRecord[] {
   const byBucket = new Map<string, string>();
   for (const q of queues) for (const b of keys.buckets(q)) byBucket.set(b, q);
   const out: DelayedRecord[] = [];

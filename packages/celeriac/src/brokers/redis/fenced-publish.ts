@@ -5,9 +5,9 @@
  * same step (scripts/publish-fenced.lua). Same layout as a plain publish.
  */
 import type { PublishFence } from '../../core/spi/beat-store.js';
-import type { RedisClient } from '../../redis/connection.js';
+import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript } from '../../redis/script.js';
-import type { PriorityStep, RedisKeys } from './keys.js';
+import type { PriorityStep, BrokerKeys } from '../../redis/keys.js';
 import { delayedMember } from './transitions.js';
 
 const PUBLISH_FENCED = loadScript(new URL('./scripts/publish-fenced.lua', import.meta.url));
@@ -15,7 +15,7 @@ const PUBLISH_FENCED = loadScript(new URL('./scripts/publish-fenced.lua', import
 /** Publishes `raw` to `queues` if the fence holds; false (nothing written) when it does not. */
 export async function publishFenced(
   client: RedisClient,
-  keys: RedisKeys,
+  keys: BrokerKeys,
   fence: PublishFence,
   queues: readonly string[],
   step: PriorityStep,

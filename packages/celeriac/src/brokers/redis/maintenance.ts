@@ -14,7 +14,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TimerHandle } from '../../core/clock.js';
-import { SEP } from './keys.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { Held, Transitions } from './transitions.js';
 
@@ -125,7 +124,7 @@ export class Maintenance {
   async #sweep(): Promise<number> {
     const o = this.host.options;
     const t = await this.host.transitions();
-    const outcome = await t.restoreStale(o.clock.now(), o.visibilityTimeoutMs, randomUUID(), SWEEP_BATCH, SEP);
+    const outcome = await t.restoreStale(o.clock.now(), o.visibilityTimeoutMs, randomUUID(), SWEEP_BATCH);
     if (outcome !== undefined && outcome.ours + outcome.theirs > 0) this.host.ready();
     // A full batch means more may be waiting: go again soon.
     const full = outcome !== undefined && Math.max(outcome.ours, outcome.theirs) >= SWEEP_BATCH;

@@ -4,7 +4,7 @@
  */
 import { systemClock, type Clock } from '../../core/clock.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import type { RedisLog } from '../../redis/connection.js';
+import type { RedisLog } from '../../redis/client.js';
 
 /** Options of {@link RedisBroker} (brokers/redis/redis-broker.ts). */
 export interface RedisBrokerOptions {

@@ -11,11 +11,11 @@ import { uuid4 } from '../../core/uuid.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
-import type { RedisClient } from '../../redis/connection.js';
+import type { RedisClient } from '../../redis/client.js';
 import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
 import type { DelayedSet } from './delayed.js';
 import { publishFenced } from './fenced-publish.js';
-import { parseBindingMember, stepOf, type RedisKeys } from './keys.js';
+import { parseBindingMember, stepOf, type BrokerKeys } from '../../redis/keys.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 
 /** The command subset the broker uses, on either a plain or a Sentinel client. */
@@ -33,7 +33,7 @@ export interface Commands {
 
 /** What the publisher needs from its broker. */
 export interface PublisherHost {
-  readonly keys: RedisKeys;
+  readonly keys: BrokerKeys;
   readonly options: ResolvedRedisBrokerOptions;
   /** Runs `run` on the guarded command connection, mapping failures to transport errors. */
   command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T>;

@@ -5,7 +5,7 @@
  * `q␆␖3`, `q␆␖6`, `q␆␖9`; LPUSH to publish, pop from the right, step 0 first), the
  * `_kombu.binding.<exchange>` sets, and kombu's ack bookkeeping (`unacked` hash +
  * `unacked_index` zset) written for every delivery, so a Python worker's visibility sweep
- * can recover a crashed Celeriac worker's messages and vice versa. All key names: keys.ts.
+ * can recover a crashed Celeriac worker's messages and vice versa. All key names: redis/keys.ts.
  *
  * Every transition is one Lua script (scripts/*.lua): fetch pops AND records the message
  * as held in one atomic step, so no popped message ever lives only in worker memory.
@@ -57,9 +57,10 @@ import type {
 } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
-import { parseRedisUrl, toTransportError, type RedisTarget } from '../../redis/connection.js';
+import { toTransportError } from '../../redis/client.js';
+import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
-import { bindingMember, PRIORITY_STEPS, RedisKeys } from './keys.js';
+import { bindingMember, PRIORITY_STEPS, BrokerKeys } from '../../redis/keys.js';
 import { Maintenance } from './maintenance.js';
 import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisBrokerOptions } from './options.js';
 import { RedisConsumer, RedisDelivery, type RedisConsumerHost } from './redis-consumer.js';
@@ -86,7 +87,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   /** The resolved options. */
   readonly options: ResolvedRedisBrokerOptions;
   /** Key names under the URL's `global_keyprefix`. */
-  readonly keys: RedisKeys;
+  readonly keys: BrokerKeys;
   readonly #target: RedisTarget;
   #state: RedisBrokerState = 'open';
   /** The command connection (fetch, settlements, publish, maintenance). */
@@ -117,7 +118,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   constructor(url: string, options: RedisBrokerOptions = {}) {
     this.options = resolveRedisBrokerOptions(options);
     this.#target = parseRedisUrl(url);
-    this.keys = new RedisKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db);
+    this.keys = new BrokerKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db);
     this.#redis = new GuardedRedisClient(this.#target, {
       name: 'celeriac-broker',
       commandTimeoutMs: this.options.commandTimeoutMs,

@@ -24,7 +24,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
 import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import { reconnectDelay } from '../../redis/connection.js';
+import { reconnectDelay } from '../../redis/client.js';
 import { isRedelivered } from '../../protocol/envelope.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 

@@ -1,7 +1,7 @@
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from './redis-broker.js';
-import { RedisKeys } from './keys.js';
+import { BrokerKeys } from '../../redis/keys.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable, TEST_REDIS_URL } from './redis-test-env.js';
 
 const available = await redisAvailable();
@@ -16,16 +16,16 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-describe('RedisKeys fanout names (docs/protocol.md §2.5)', () => {
+describe('BrokerKeys fanout names (docs/protocol.md §2.5)', () => {
   it('builds kombu channel names and PSUBSCRIBE patterns', () => {
-    const keys = new RedisKeys('', 15);
+    const keys = new BrokerKeys('', 15);
     expect(keys.fanoutChannel('celeryev', 'task.sent')).toBe('/15.celeryev/task.sent');
     expect(keys.fanoutChannel('celery.pidbox', '')).toBe('/15.celery.pidbox');
     expect(keys.fanoutPattern('celeryev', '#')).toBe('/15.celeryev/*');
     expect(keys.fanoutPattern('celeryev', 'worker.#')).toBe('/15.celeryev/worker.*');
     expect(keys.fanoutPattern('celery.pidbox', '')).toBe('/15.celery.pidbox');
-    expect(new RedisKeys('pfx:', 12).fanoutChannel('celeryev', 'task.sent')).toBe('pfx:/12.celeryev/task.sent');
-    expect(new RedisKeys('a[1]*', 0).fanoutPattern('ev?', '*')).toBe('a\\[1\\]\\*/0.ev\\?/*');
+    expect(new BrokerKeys('pfx:', 12).fanoutChannel('celeryev', 'task.sent')).toBe('pfx:/12.celeryev/task.sent');
+    expect(new BrokerKeys('a[1]*', 0).fanoutPattern('ev?', '*')).toBe('a\\[1\\]\\*/0.ev\\?/*');
   });
 });
 

@@ -1,6 +1,6 @@
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisKeys } from './keys.js';
+import { BrokerKeys } from '../../redis/keys.js';
 import { deletePrefix, newPrefix, rawClient, redisAvailable } from './redis-test-env.js';
 import { readFetchReply, Transitions } from './transitions.js';
 
@@ -14,7 +14,7 @@ const envelope = (tag: string): string =>
 describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
   let raw: RedisClientType;
   let t: Transitions;
-  const keys = new RedisKeys(prefix);
+  const keys = new BrokerKeys(prefix);
 
   beforeAll(async () => {
     raw = await rawClient();

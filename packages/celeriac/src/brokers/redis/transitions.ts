@@ -4,10 +4,10 @@
  * file's header documents its KEYS, ARGV and reply). Every multi-key change of the broker
  * goes through here, so TypeScript never does a read-modify-write across round trips.
  */
-import type { RedisClient } from '../../redis/connection.js';
+import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
-import type { RedisKeys } from './keys.js';
+import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
 
@@ -73,10 +73,15 @@ export class Transitions {
   /** Acks made in one event-loop turn go out as one ack.lua call. */
   readonly #acks = new TickBatch<Held, boolean>((batch) => this.#ackMany(batch));
 
+  /** The names restore-stale.lua builds for Python-held messages (see redis/keys.ts). */
+  readonly #restoreTemplate: RestoreTemplate;
+
   constructor(
     private readonly send: SendCommand,
-    private readonly keys: RedisKeys,
-  ) {}
+    private readonly keys: BrokerKeys,
+  ) {
+    this.#restoreTemplate = keys.restoreTemplate();
+  }
 
   #run(s: RedisScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     return this.send((c) => runScript(c, s, keys, args.map(String)));
@@ -145,10 +150,11 @@ export class Transitions {
    * The recovery sweep: expired Celeriac leases, and other holders' tags older than the
    * visibility timeout. Undefined when another sweeper holds unacked_mutex.
    */
-  async restoreStale(nowMs: number, visibilityMs: number, mutexToken: string, limit: number, sep: string): Promise<{ ours: number; theirs: number } | undefined> {
+  async restoreStale(nowMs: number, visibilityMs: number, mutexToken: string, limit: number): Promise<{ ours: number; theirs: number } | undefined> {
     const k = this.keys;
+    const t = this.#restoreTemplate;
     const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex], [
-      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, k.prefix, sep,
+      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes,
     ])) as [number, number];
     return Number(ours) < 0 ? undefined : { ours: Number(ours), theirs: Number(theirs) };
   }

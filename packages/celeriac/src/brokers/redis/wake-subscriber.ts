@@ -5,8 +5,9 @@
  * when a Celeriac publisher pushed there. Purely a latency aid: a lost wake-up (Python
  * producer, reconnect gap) costs at most one poll interval, never a message.
  */
-import { closeRedisClient, createRedisClient, type RedisClient, type RedisLog, type RedisTarget } from '../../redis/connection.js';
-import type { RedisKeys } from './keys.js';
+import { closeRedisClient, createRedisClient, type RedisClient, type RedisLog } from '../../redis/client.js';
+import { type RedisTarget } from '../../redis/url.js';
+import type { BrokerKeys } from '../../redis/keys.js';
 
 type Listener = (message: string, channel: string) => void;
 interface PubSub {
@@ -28,7 +29,7 @@ export class WakeSubscriber {
 
   constructor(
     private readonly target: RedisTarget,
-    private readonly keys: RedisKeys,
+    private readonly keys: BrokerKeys,
     private readonly onWake: (queue: string) => void,
     private readonly log: RedisLog | undefined,
   ) {}

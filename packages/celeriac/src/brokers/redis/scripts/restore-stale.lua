@@ -32,12 +32,16 @@ ARGV[2]  visibility cutoff, epoch seconds (now - visibility_timeout)
 ARGV[3]  mutex token (unique per call)
 ARGV[4]  mutex TTL ms
 ARGV[5]  most tags handled per tier
-ARGV[6]  global_keyprefix (mirrors keys.ts bucket() and binding())
-ARGV[7]  kombu separator "\x06\x16"
+ARGV[6..18] the name template of redis/keys.ts BrokerKeys.restoreTemplate(), from which tier 2
+         builds kombu's names (test/redis/key-parity.test.ts checks they equal the module's):
+ARGV[6]  queue prefix (kombu's global_keyprefix): a bucket list is prefix .. queue .. suffix
+ARGV[7]  binding-set prefix: the set of an exchange is this .. exchange
+ARGV[8]  separator inside binding members ("\x06\x16")
+ARGV[9..18] bucket suffix by priority 0..9 ('' or "\x06\x16<step>")
 
 Returns { restored by tier 1, restored by tier 2 }, or { -1, -1 } when the mutex is held.
 ]]
-local prefix, sep = ARGV[6], ARGV[7]
+local queue_prefix, binding_prefix, sep = ARGV[6], ARGV[7], ARGV[8]
 
 -- The opening quote of the JSON string whose closing quote is at i: the first quote to the
 -- left not escaped by an odd run of backslashes (a raw quote cannot occur inside).
@@ -174,19 +178,17 @@ local function marked(env)
   return out
 end
 
+-- kombu's priority of a message (int(), clamped to 0..9) picks the suffix.
 local function bucket(queue, priority)
   local p = tonumber(priority) or 0
   p = math.max(0, math.min(9, math.floor(p)))
-  local step = 0
-  for _, s in ipairs({ 0, 3, 6, 9 }) do if s <= p then step = s end end
-  if step == 0 then return prefix .. queue end
-  return prefix .. queue .. sep .. step
+  return queue_prefix .. queue .. ARGV[9 + p]
 end
 
 local function kombu_queues(exchange, routing_key)
   if exchange == '' then return { routing_key } end
   local found = {}
-  for _, member in ipairs(redis.call('SMEMBERS', prefix .. '_kombu.binding.' .. exchange)) do
+  for _, member in ipairs(redis.call('SMEMBERS', binding_prefix .. exchange)) do
     local rk, rest = member:match('^(.-)' .. sep .. '(.*)$')
     if rk == routing_key then
       local queue = rest:match('^.-' .. sep .. '(.*)$')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import { createRedisClient, parseRedisUrl, reconnectDelay, toTransportError, type RedisTarget } from './connection.js';
+import { parseRedisUrl, type RedisTarget } from './url.js';
 
 const base = { tls: false, db: 0, transportOptions: { globalKeyprefix: '' } };
 
@@ -95,40 +95,25 @@ describe('parseRedisUrl', () => {
   });
 });
 
-describe('reconnectDelay', () => {
-  it('doubles from 50 ms to a 2 s cap, with half of each delay random', () => {
-    const low = () => 0;
-    const high = () => 0.999999;
-    expect([0, 1, 2, 3, 4, 5, 6, 20, 1000].map((n) => reconnectDelay(n, low))).toEqual([25, 50, 100, 200, 400, 800, 1000, 1000, 1000]);
-    expect([0, 1, 5, 6, 1000].map((n) => reconnectDelay(n, high))).toEqual([50, 100, 1600, 2000, 2000]);
-  });
-});
-
-describe('toTransportError', () => {
-  it('names the operation and the Redis error, and keeps the cause', () => {
-    const cause = new Error('READONLY You can\'t write against a read only replica.');
-    const err = toTransportError(cause, 'store result of task t1');
-    expect(err).toBeInstanceOf(CeleriacError);
-    expect(err.code).toBe(ErrorCodes.TRANSPORT);
-    expect(err.message).toBe("Redis error during store result of task t1: READONLY You can't write against a read only replica.");
-    expect(err.cause).toBe(cause);
+describe('rediss:// TLS query keys (redis-py names)', () => {
+  it('reads the CA, client certificate and key paths, verifying by default', () => {
+    const t = parseRedisUrl('rediss://:pw@h:6380/1?ssl_ca_certs=%2Fetc%2Fca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem');
+    expect(t.tlsOptions).toEqual({ caFile: '/etc/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', verify: true });
+    expect(t).toMatchObject({ tls: true, host: 'h', port: 6380, db: 1, password: 'pw' });
   });
 
-  it('accepts non-errors and passes TRANSPORT errors through', () => {
-    expect(toTransportError('boom', 'get').message).toBe('Redis error during get: boom');
-    const transport = new CeleriacError(ErrorCodes.TRANSPORT, 'already wrapped');
-    expect(toTransportError(transport, 'get')).toBe(transport);
+  it.each([
+    ['required', true], ['CERT_REQUIRED', true], ['optional', true], ['CERT_OPTIONAL', true], ['none', false], ['CERT_NONE', false],
+  ])('ssl_cert_reqs=%s verifies: %s', (value, verify) => {
+    expect(parseRedisUrl(`rediss://h?ssl_cert_reqs=${value}`).tlsOptions).toEqual({ verify });
   });
-});
 
-describe('createRedisClient', () => {
-  it('builds node-redis\'s per-command client class once, however many clients are made', () => {
-    const target = parseRedisUrl('redis://127.0.0.1:1/0');
-    const [a, b] = ['one', 'two'].map((name) => createRedisClient(target, { name }));
-    // node-redis clients are Object.create(new Client(options)): two hops up is the class.
-    const classOf = (c: object): unknown => Object.getPrototypeOf(Object.getPrototypeOf(c));
-    expect(classOf(a as object)).toBe(classOf(b as object));
-    expect(typeof (a as unknown as { hSet: unknown }).hSet).toBe('function');
-    expect(a).not.toBe(b);
+  it('has no TLS options without ssl_* keys', () => {
+    expect(parseRedisUrl('rediss://h/0').tlsOptions).toBeUndefined();
+  });
+
+  it('ignores ssl_* keys on redis:// and refuses unknown ssl_cert_reqs values', () => {
+    expect(parseRedisUrl('redis://h/0?ssl_ca_certs=/ca.pem').tlsOptions).toBeUndefined();
+    expect(() => parseRedisUrl('rediss://h/0?ssl_cert_reqs=maybe')).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
   });
 });

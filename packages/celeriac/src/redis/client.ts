@@ -1,8 +1,8 @@
 /**
- * @module redis/connection
- * The one place that turns a Celery/kombu Redis URL into a configured node-redis client.
- * Shared by the Redis broker (brokers/redis/) and the Redis result backend (backends/redis/),
- * so both parse URLs, reconnect and report errors the same way.
+ * @module redis/client
+ * The one place that turns a parsed Redis target (redis/url.ts) into a configured node-redis
+ * client. Shared by the Redis broker (brokers/redis/) and the Redis result backend
+ * (backends/redis/), so both connect, reconnect and report errors the same way.
  *
  * Reconnect behaviour of every client made here:
  * - Start-up: `connect()` retries with backoff until `connectTimeoutMs` has passed since the
@@ -25,49 +25,8 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { createSentinel } from '@redis/client';
 import type { RedisClientOptions as NodeRedisOptions, RedisClientType, RedisSentinelType } from '@redis/client';
-import { redactUrl } from '../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
-
-/** Where and how to reach Redis, parsed from a URL by {@link parseRedisUrl}. */
-export interface RedisTarget {
-  /** `rediss://`: connect with TLS. */
-  tls: boolean;
-  /** Redis host (for Sentinel: the first sentinel node, informational). */
-  host: string;
-  /** Redis port (for Sentinel: the first sentinel node, informational). */
-  port: number;
-  /** ACL user name (URL-decoded). */
-  username?: string;
-  /** Password (URL-decoded). Never logged. */
-  password?: string;
-  /** Database number selected after connecting. */
-  db: number;
-  /** Set for `sentinel://` and `redis+sentinel://` URLs. */
-  sentinel?: { masterName: string; nodes: { host: string; port: number }[] };
-  /**
-   * TLS files and verification for `rediss://`, from redis-py's URL query keys
-   * (`ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs`), so one URL serves
-   * Python and Celeriac. Absent: Node's default trust store, certificate verified.
-   */
-  tlsOptions?: RedisTlsOptions;
-  /** kombu transport options carried in the URL query. */
-  transportOptions: {
-    /** kombu's `global_keyprefix`: prefix of every broker key. Empty when absent. */
-    globalKeyprefix: string;
-  };
-}
-
-/** TLS settings of a `rediss://` target (file paths; read when the client is created). */
-export interface RedisTlsOptions {
-  /** PEM file of the CA(s) to trust instead of Node's default store (`ssl_ca_certs`). */
-  caFile?: string;
-  /** PEM client certificate, for servers that require one (`ssl_certfile`). */
-  certFile?: string;
-  /** PEM private key of the client certificate (`ssl_keyfile`). */
-  keyFile?: string;
-  /** Verify the server certificate and host name; false only with `ssl_cert_reqs=none`. */
-  verify: boolean;
-}
+import type { RedisTarget } from './url.js';
 
 /** A connected-or-connecting node-redis client: a plain client, or a Sentinel-managed one. */
 export type RedisClient = RedisClientType | RedisSentinelType;
@@ -104,96 +63,8 @@ export interface RedisClientOptions {
   idleTimeoutMs?: number;
 }
 
-const DEFAULT_PORT = 6379;
-const DEFAULT_SENTINEL_PORT = 26379;
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
-
-function configError(message: string): CeleriacError {
-  return new CeleriacError(ErrorCodes.CONFIG, message);
-}
-
-/** Redacts every part of a `;`-separated kombu URL list. */
-function redact(url: string): string {
-  return url.split(';').map((part) => redactUrl(part)).join(';');
-}
-
-interface UrlParts {
-  scheme: string;
-  username?: string;
-  password?: string;
-  authority: string;
-  path: string;
-  query: URLSearchParams;
-}
-
-const URL_RE = /^([a-z][a-z0-9+.-]*):\/\/(?:([^@/?#]*)@)?([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$/i;
-
-function decode(text: string, what: string, url: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw configError(`Redis URL ${redact(url)}: the ${what} is not valid percent-encoding`);
-  }
-}
-
-function splitUrl(part: string, url: string): UrlParts {
-  const m = URL_RE.exec(part.trim());
-  if (m === null) throw configError(`Redis URL ${redact(url)} is not of the form scheme://[user:password@]host[:port][/db]`);
-  const [, scheme = '', userinfo, authority = '', path = '', query = ''] = m;
-  const parts: UrlParts = { scheme: scheme.toLowerCase(), authority, path, query: new URLSearchParams(query) };
-  if (userinfo !== undefined) {
-    const colon = userinfo.indexOf(':');
-    const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
-    if (user !== '') parts.username = decode(user, 'user name', url);
-    if (colon >= 0) parts.password = decode(userinfo.slice(colon + 1), 'password', url);
-  }
-  return parts;
-}
-
-function parseHostPort(text: string, defaultPort: number, url: string): { host: string; port: number } {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(text);
-  const rawHost = m?.[1] ?? '';
-  const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
-  const portText = m?.[2];
-  if (portText === undefined || portText === '') return { host: host || 'localhost', port: defaultPort };
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
-    throw configError(`Redis URL ${redact(url)}: port "${portText}" is not a number between 1 and 65535`);
-  }
-  return { host: host || 'localhost', port };
-}
-
-function parseDb(text: string | undefined, url: string): number {
-  if (text === undefined || text === '') return 0;
-  if (!/^\d+$/.test(text)) throw configError(`Redis URL ${redact(url)}: database "${text}" is not a non-negative integer`);
-  return Number(text);
-}
-
-function transportOptions(query: URLSearchParams): RedisTarget['transportOptions'] {
-  return { globalKeyprefix: query.get('global_keyprefix') ?? '' };
-}
-
-const TLS_KEYS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs'] as const;
-
-/** redis-py's `ssl_*` query keys; only meaningful with rediss://. */
-function parseTls(query: URLSearchParams, tls: boolean, url: string): RedisTlsOptions | undefined {
-  // On redis:// they are ignored, as a plain connection has no certificate to check.
-  if (!tls || !TLS_KEYS.some((k) => query.has(k))) return undefined;
-  const reqs = (query.get('ssl_cert_reqs') ?? 'required').toLowerCase().replace(/^cert_/, '');
-  if (!['required', 'optional', 'none'].includes(reqs)) {
-    throw configError(`Redis URL ${redact(url)}: ssl_cert_reqs must be required, optional or none, got "${query.get('ssl_cert_reqs') ?? ''}"`);
-  }
-  // A client always receives the server's certificate, so "optional" verifies it, as in Python.
-  const out: RedisTlsOptions = { verify: reqs !== 'none' };
-  const ca = query.get('ssl_ca_certs');
-  const cert = query.get('ssl_certfile');
-  const key = query.get('ssl_keyfile');
-  if (ca) out.caFile = ca;
-  if (cert) out.certFile = cert;
-  if (key) out.keyFile = key;
-  return out;
-}
 
 function readPem(file: string | undefined, what: string): string | undefined {
   if (file === undefined) return undefined;
@@ -215,78 +86,6 @@ function tlsSocket(target: RedisTarget): Record<string, unknown> {
   };
   // SNI must not be an IP address (RFC 6066); Node then checks the IP against the certificate.
   return { tls: true as const, ...(isIP(target.host) === 0 ? { servername: target.host } : {}), ...files };
-}
-
-function withCredentials(target: RedisTarget, parts: UrlParts): RedisTarget {
-  if (parts.username !== undefined) target.username = parts.username;
-  if (parts.password !== undefined) target.password = parts.password;
-  return target;
-}
-
-function parsePlain(url: string): RedisTarget {
-  const parts = splitUrl(url, url);
-  if (parts.authority.includes(',')) throw configError(`Redis URL ${redact(url)}: only one host is allowed (use redis+sentinel:// for many)`);
-  const { host, port } = parseHostPort(parts.authority, DEFAULT_PORT, url);
-  const dbText = parts.path.replace(/^\//, '');
-  if (dbText.includes('/')) throw configError(`Redis URL ${redact(url)}: path "${parts.path}" must be /<db>`);
-  const tls = parts.scheme === 'rediss';
-  const target: RedisTarget = { tls, host, port, db: parseDb(dbText, url), transportOptions: transportOptions(parts.query) };
-  const tlsOptions = parseTls(parts.query, tls, url);
-  if (tlsOptions !== undefined) target.tlsOptions = tlsOptions;
-  return withCredentials(target, parts);
-}
-
-/** kombu's form: `sentinel://h1:26379;sentinel://h2:26379/0?master_name=mymaster`. */
-function parseKombuSentinel(url: string): RedisTarget {
-  const parts = url.split(';').filter((p) => p.trim() !== '').map((p) => splitUrl(p, url));
-  if (parts.some((p) => p.scheme !== 'sentinel')) throw configError(`Redis URL ${redact(url)}: every ;-separated part must be sentinel://`);
-  const nodes = parts.map((p) => parseHostPort(p.authority, DEFAULT_SENTINEL_PORT, url));
-  const masterName = parts.map((p) => p.query.get('master_name')).find((v) => v !== null && v !== '');
-  if (masterName === undefined || masterName === null) throw configError(`Redis URL ${redact(url)}: a sentinel:// URL needs ?master_name=<name>`);
-  const withDb = parts.find((p) => p.path.replace(/^\//, '') !== '');
-  const query = new URLSearchParams(parts.flatMap((p) => [...p.query.entries()]));
-  const first = nodes[0] ?? { host: 'localhost', port: DEFAULT_SENTINEL_PORT };
-  const target: RedisTarget = {
-    tls: false, ...first, db: parseDb(withDb?.path.replace(/^\//, ''), url),
-    sentinel: { masterName, nodes }, transportOptions: transportOptions(query),
-  };
-  return withCredentials(target, parts.find((p) => p.password !== undefined || p.username !== undefined) ?? parts[0]!);
-}
-
-/** The node-redis-like form: `redis+sentinel://h1:26379,h2:26379/mymaster/0`. */
-function parseSentinelList(url: string): RedisTarget {
-  const parts = splitUrl(url, url);
-  const nodes = parts.authority.split(',').map((hp) => parseHostPort(hp, DEFAULT_SENTINEL_PORT, url));
-  const [masterName = '', dbText, ...rest] = parts.path.replace(/^\//, '').split('/');
-  if (masterName === '' || rest.length > 0) throw configError(`Redis URL ${redact(url)}: expected redis+sentinel://host:port[,host:port...]/<master name>[/<db>]`);
-  const target: RedisTarget = {
-    tls: false, ...nodes[0]!, db: parseDb(dbText, url),
-    sentinel: { masterName: decode(masterName, 'master name', url), nodes }, transportOptions: transportOptions(parts.query),
-  };
-  return withCredentials(target, parts);
-}
-
-/**
- * Parses a Celery/kombu Redis URL: `redis://[user:pass@]host[:port][/db]`, `rediss://` (TLS),
- * `sentinel://h1:26379;sentinel://h2:26379/0?master_name=m` (kombu) and
- * `redis+sentinel://h1:26379,h2:26379/m/0`. The query may carry `global_keyprefix`, and on
- * rediss:// redis-py's `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile` and `ssl_cert_reqs`;
- * other query keys are ignored (kombu has many, none of which change where we connect).
- * @throws CeleriacError CONFIG naming the problem; the password is never in the message.
- */
-export function parseRedisUrl(url: string): RedisTarget {
-  const scheme = url.slice(0, Math.max(0, url.indexOf('://'))).toLowerCase();
-  switch (scheme) {
-    case 'redis':
-    case 'rediss':
-      return parsePlain(url);
-    case 'sentinel':
-      return parseKombuSentinel(url);
-    case 'redis+sentinel':
-      return parseSentinelList(url);
-    default:
-      throw configError(`Redis URL ${redact(url)}: unsupported scheme "${scheme || '(none)'}"; use redis://, rediss://, sentinel:// or redis+sentinel://`);
-  }
 }
 
 /**

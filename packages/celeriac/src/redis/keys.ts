@@ -1,0 +1,248 @@
+/**
+ * @module redis/keys
+ * Every Redis key and channel name Celeriac uses, built in this one module: the broker's
+ * (brokers/redis/), beat's store (brokers/redis/beat-store.ts) and the result backend's
+ * (backends/redis/). Lua scripts receive names as KEYS/ARGV; the one script that derives
+ * names from data found in Redis (restore-stale.lua: a queue and priority read from a Python
+ * worker's unacked entry) gets them as the template of {@link BrokerKeys.restoreTemplate},
+ * and test/redis/key-parity.test.ts checks that what it builds equals what this module builds.
+ *
+ * | names | whose | prefix |
+ * |---|---|---|
+ * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` | Celeriac's, beside kombu's | broker |
+ * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
+ * | `celeriac:revoked`, `celeriac:rate:<key>`; channel `celeriac:revoke-notices` | Celeriac's, beside Celery's | backend |
+ *
+ * One prefix mechanism: every name is `prefix + name`. The broker's prefix is kombu's
+ * `global_keyprefix` from the broker URL (kombu puts it on every broker key and channel, never
+ * on binding-set members nor on result keys, §2.8); the backend's is its `keyPrefix` option,
+ * empty in production because Python clients read result keys unprefixed.
+ *
+ * kombu's and Celery's names are theirs and must not change (Python workers share them). Ours
+ * keep the separator they were released with, `celeriac.` beside the broker's names and
+ * `celeriac:` beside the backend's: renaming a live key would strand delayed messages and
+ * forget revokes during a rolling upgrade.
+ */
+
+/** kombu's separator between a queue name and its priority step, and inside binding members. */
+export const SEP = '\x06\x16';
+
+/** kombu's `priority_steps`: one list per step, step 0 being the bare queue name. */
+export const PRIORITY_STEPS = [0, 3, 6, 9] as const;
+
+/** One of {@link PRIORITY_STEPS}. */
+export type PriorityStep = (typeof PRIORITY_STEPS)[number];
+
+/**
+ * The step a priority falls in: clamped to 0..9, then the largest step not above it
+ * (kombu's `_get_message_priority` + `priority()`). Non-numbers count as 0.
+ */
+export function stepOf(priority: number | undefined): PriorityStep {
+  const p = typeof priority === 'number' && Number.isFinite(priority) ? Math.min(9, Math.max(0, Math.trunc(priority))) : 0;
+  let step: PriorityStep = 0;
+  for (const s of PRIORITY_STEPS) if (s <= p) step = s;
+  return step;
+}
+
+/**
+ * The binding-set member kombu writes for a queue bound with `routingKey`:
+ * `<routing_key>␆␖<pattern>␆␖<queue>` with an empty pattern (direct binding). Unprefixed.
+ */
+export function bindingMember(routingKey: string, queue: string): string {
+  return `${routingKey}${SEP}${SEP}${queue}`;
+}
+
+/** Splits a binding-set member into routing key and queue; undefined when malformed. */
+export function parseBindingMember(member: string): { routingKey: string; queue: string } | undefined {
+  const parts = member.split(SEP);
+  if (parts.length !== 3) return undefined;
+  return { routingKey: parts[0] as string, queue: parts[2] as string };
+}
+
+/** A SCAN pattern matching every name under `prefix` (glob characters escaped). */
+export function scanPattern(prefix: string): string {
+  return `${escapeGlob(prefix)}*`;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** The pieces restore-stale.lua builds queue and binding names from (its ARGV[6..]). */
+export interface RestoreTemplate {
+  /** Put before a queue name (kombu's `global_keyprefix`). */
+  readonly queuePrefix: string;
+  /** Put before an exchange name: `<prefix>_kombu.binding.`. */
+  readonly bindingPrefix: string;
+  /** The separator inside binding members. */
+  readonly sep: string;
+  /** Put after the queue name, by priority 0..9 (10 entries): '' or `␆␖<step>`. */
+  readonly bucketSuffixes: readonly string[];
+}
+
+/** The keys of beat's store (all ours), under the broker's prefix: one beat group per prefix. */
+export interface BeatKeys {
+  /** String: the current leader's fencing token, with a PX expiry (the lease). */
+  readonly lease: string;
+  /** Counter: the last token number handed out (tokens only grow). */
+  readonly epoch: string;
+  /** Hash: entry name -> run state JSON `{lastRunAt, totalRunCount}`. */
+  readonly state: string;
+  /** Hash: entry name -> dynamic entry definition JSON. */
+  readonly entries: string;
+  /** Set: names of paused entries. */
+  readonly paused: string;
+  /** Counter: version of the dynamic entries, bumped on every change. */
+  readonly version: string;
+}
+
+/** The broker's names (and beat's) under one `global_keyprefix`. */
+export class BrokerKeys {
+  /** kombu's ack bookkeeping: hash delivery_tag -> `[envelope, exchange, routing_key]`. */
+  readonly unacked: string;
+  /** kombu's ack bookkeeping: zset delivery_tag scored by delivery time (epoch seconds). */
+  readonly unackedIndex: string;
+  /** kombu's restore-sweep lock (SET NX PX, compare-and-delete release). */
+  readonly unackedMutex: string;
+  /** Ours: zset of `[bucketKey, envelope]` JSON members scored by due time (epoch ms). */
+  readonly delayed: string;
+  /** Ours: zset delivery_tag -> lease expiry (epoch ms) of deliveries held by Celeriac consumers. */
+  readonly leases: string;
+  /** Ours: hash delivery_tag -> `<token> <bucketKey>`: who holds the lease and where it came from. */
+  readonly leaseData: string;
+  /** Ours: list of set-aside records `{raw, queue, reason, at}`, oldest first. */
+  readonly setAside: string;
+  /**
+   * Ours: zset broker id -> presence expiry (epoch ms) of the consuming Celeriac brokers, which
+   * promote due ETA messages. While it has a live member, ETA publishes go to {@link delayed}.
+   */
+  readonly promoters: string;
+  /** Beat's store. */
+  readonly beat: BeatKeys;
+
+  constructor(
+    /** kombu's `global_keyprefix` ('' for none). */
+    readonly prefix: string = '',
+    /** The broker URL's db number: part of kombu's fanout channel names (§2.5). */
+    readonly db: number = 0,
+  ) {
+    this.unacked = `${prefix}unacked`;
+    this.unackedIndex = `${prefix}unacked_index`;
+    this.unackedMutex = `${prefix}unacked_mutex`;
+    this.delayed = `${prefix}celeriac.delayed`;
+    this.leases = `${prefix}celeriac.leases`;
+    this.leaseData = `${prefix}celeriac.lease.data`;
+    this.setAside = `${prefix}celeriac.setaside`;
+    this.promoters = `${prefix}celeriac.promoters`;
+    const beat = `${prefix}celeriac.beat.`;
+    this.beat = Object.freeze({
+      lease: `${beat}lease`,
+      epoch: `${beat}epoch`,
+      state: `${beat}state`,
+      entries: `${beat}entries`,
+      paused: `${beat}paused`,
+      version: `${beat}version`,
+    });
+  }
+
+  /** The list of `queue` for a priority step: the bare name for 0, `<queue>␆␖<step>` otherwise. */
+  bucket(queue: string, step: PriorityStep): string {
+    return step === 0 ? `${this.prefix}${queue}` : `${this.prefix}${queue}${SEP}${step}`;
+  }
+
+  /** The four lists of `queue`, step 0 (served first) to step 9. */
+  buckets(queue: string): string[] {
+    return PRIORITY_STEPS.map((step) => this.bucket(queue, step));
+  }
+
+  /** kombu's binding set of an exchange: `_kombu.binding.<exchange>`. */
+  binding(exchange: string): string {
+    return `${this.prefix}_kombu.binding.${exchange}`;
+  }
+
+  /** What restore-stale.lua needs to build {@link bucket} and {@link binding} names itself. */
+  restoreTemplate(): RestoreTemplate {
+    const suffixes: string[] = [];
+    for (let p = 0; p <= 9; p++) suffixes.push(this.bucket('', stepOf(p)).slice(this.prefix.length));
+    return { queuePrefix: this.prefix, bindingPrefix: this.binding(''), sep: SEP, bucketSuffixes: suffixes };
+  }
+
+  /**
+   * Ours: the pub/sub channel a Celeriac publisher pings after pushing to `queue`, so idle
+   * Celeriac consumers fetch at once instead of waiting for their next poll.
+   */
+  wakeChannel(queue: string): string {
+    return `${this.prefix}celeriac.wake.${queue}`;
+  }
+
+  /**
+   * kombu's pub/sub channel of a fanout exchange (§2.5, default `fanout_prefix` and
+   * `fanout_patterns`): `<prefix>/<db>.<exchange>` plus `/<routingKey>` when the key is
+   * non-empty, e.g. `/0.celeryev/task.sent`, `/0.celery.pidbox`.
+   */
+  fanoutChannel(exchange: string, routingKey: string): string {
+    const base = `${this.prefix}/${this.db}.${exchange}`;
+    return routingKey === '' ? base : `${base}/${routingKey}`;
+  }
+
+  /**
+   * The PSUBSCRIBE pattern kombu uses for a binding on a fanout exchange: the channel with
+   * the binding key's `#` turned into `*` (other glob characters escaped).
+   */
+  fanoutPattern(exchange: string, bindingKey: string): string {
+    const base = `${escapeGlob(this.prefix)}/${this.db}.${escapeGlob(exchange)}`;
+    if (bindingKey === '') return base;
+    return `${base}/${bindingKey.split('*').map((part) => escapeGlob(part).replaceAll('#', '*')).join('*')}`;
+  }
+
+  /** Every key of ours and kombu's under this prefix is matched by this SCAN pattern. */
+  scanPattern(): string {
+    return scanPattern(this.prefix);
+  }
+}
+
+/** Celery's prefix of a task's meta key, also the pub/sub channel name. */
+export const TASK_META_PREFIX = 'celery-task-meta-';
+/** Celery's prefix of a saved group (`GroupResult.save()`). */
+export const GROUP_META_PREFIX = 'celery-taskset-meta-';
+
+/** The result backend's names under one prefix (the backend's `keyPrefix`, '' in production). */
+export class BackendKeys {
+  /** Ours: sorted set of revoked task ids (member: id, score: expiry epoch ms). */
+  readonly revoked: string;
+  /** Ours: the channel where each revoke is announced to running workers (not a key). */
+  readonly revokeChannel: string;
+
+  constructor(
+    /** Put before every name ('' for none). */
+    readonly prefix: string = '',
+  ) {
+    this.revoked = `${prefix}celeriac:revoked`;
+    this.revokeChannel = `${prefix}celeriac:revoke-notices`;
+  }
+
+  /** `celery-task-meta-<id>`: the task's meta, and the channel its updates are published on. */
+  taskMeta(taskId: string): string {
+    return `${this.prefix}${TASK_META_PREFIX}${taskId}`;
+  }
+
+  /** `celery-taskset-meta-<gid>`. */
+  groupMeta(groupId: string): string {
+    return `${this.prefix}${GROUP_META_PREFIX}${groupId}`;
+  }
+
+  /** Ours: `celeriac:rate:<key>`, the next free slot of a cluster-wide rate limit. */
+  rateLimit(key: string): string {
+    return `${this.prefix}celeriac:rate:${key}`;
+  }
+
+  /**
+   * A chord's join keys (docs/protocol.md §3.7): `.j` sorted set of finished parts, `.t`
+   * extra parts counter, `.s` chord size; all under `celery-taskset-meta-<gid>`.
+   */
+  chord(groupId: string): { join: string; counter: string; size: string } {
+    const base = this.groupMeta(groupId);
+    return { join: `${base}.j`, counter: `${base}.t`, size: `${base}.s` };
+  }
+}
