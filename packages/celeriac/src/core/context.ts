@@ -72,6 +72,16 @@ export interface TaskContext {
    */
   updateState(state: TaskState, meta?: Json): Promise<void>;
   /**
+   * Sends a custom task event (Celery's `Task.send_event`), such as
+   * `ctx.sendEvent('task-progress', { current: 3, total: 10 })`: monitors following events
+   * (`celeriac events`, Flower, a `ClusterState`, which shows it as state `PROGRESS`) receive
+   * it with this task's uuid and the worker's hostname. Sent whether task events are enabled
+   * or not, as in Celery; does nothing in eager mode. Rejects for a type that is not
+   * `task-<subject>` or a field the event sets itself (`uuid`, `hostname`, `timestamp`...),
+   * and when the broker refuses the publish.
+   */
+  sendEvent(type: string, fields?: JsonObject): Promise<void>;
+  /**
    * Ends this run and runs the task again later (Celery's `self.retry`): throws a `Retry`,
    * which the worker turns into a new message with the same id, `retries` + 1 and a new ETA
    * (`countdown`, `eta`, else the task's `defaultRetryDelay`). Once `maxRetries` is reached

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../protocol/types.js';
 import type { TaskContext, TaskRequest } from './context.js';
 import { runAsCurrentTask } from './current-task.js';
+import { checkCustomEvent, isCustomEventHost, sendCustomEvent } from './custom-event.js';
 import { replacedNesting } from './replace.js';
 import { autoRetry, requestRetry } from './retry.js';
 import type { AnyTask } from './task.js';
@@ -94,6 +95,10 @@ function taskContext(task: AnyTask, message: TaskMessage, env: TraceEnvironment,
       return (log ??= env.log.child({ taskId: request.id, taskName: request.task }));
     },
     updateState: (state, meta = null) => env.updateState(state, meta),
+    sendEvent: async (type, fields = {}) => {
+      checkCustomEvent(type, fields);
+      if (!env.isEager && isCustomEventHost(task.host)) await sendCustomEvent(task.host, env.hostname, request.id, type, fields);
+    },
     retry: (options) => requestRetry(task, request, options),
     replace: (sig) => task.host.replaceTask({ message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
   };
