@@ -1,9 +1,11 @@
 /**
  * @module celeriac/worker
  * The worker beyond `Worker` itself (which the root exports): signal handling for processes
- * that run one, error codecs for the threads pool, pools and their limits, revoke results.
+ * that run one, the node-name expansion of `-n` (`worker@%h`), error codecs for the threads
+ * pool, pools and their limits, revoke results.
  */
 export { installShutdownSignals } from '../worker/signals.js';
+export { expandNodeName } from '../worker/nodename.js';
 export { registerErrorCodec } from '../worker/pools/error-transfer.js';
 export type { ErrorCodec } from '../worker/pools/error-transfer.js';
 export type { ResolvedWorkerOptions } from '../worker/worker-options.js';
