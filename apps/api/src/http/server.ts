@@ -1,0 +1,100 @@
+/**
+ * @module http/server
+ * Builds the Fastify server: TypeBox schemas on every route (validation, types and the
+ * OpenAPI document from one definition), OpenAPI at `/openapi.json`, Swagger UI at `/docs`
+ * (served from the package, no CDN), one error shape for every failure, request ids in every
+ * log line and response, and a close that ends open event streams first.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TaskFeed } from '../live/task-feed.js';
+import { liveRoutes } from '../live/routes.js';
+import type { Runtime } from '../runtime.js';
+import { compileAllowList } from './allow-list.js';
+import type { ServerContext } from './context.js';
+import { installErrorHandlers } from './errors.js';
+import { opsRoutes } from './routes/ops.js';
+import { taskRoutes } from './routes/tasks.js';
+import { TODO_SCHEMAS, todoRoutes } from './routes/todos.js';
+import { ErrorBody } from './schemas.js';
+import type { SseStream } from './sse.js';
+import { TaskStatus } from './task-status.js';
+import { installJsonParser } from './json-depth.js';
+import { installValidation } from './validation.js';
+import { Workflow } from './workflow.js';
+
+/** Options of {@link buildServer}. */
+export interface ServerOptions {
+  /** Where the dashboard is, for the live page's link; null when none runs. */
+  dashboardUrl?: string | null;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/** The server type: Fastify with TypeBox-typed routes. */
+export type ApiServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** Builds the API server (not listening yet) and starts its task feed. */
+export async function buildServer(runtime: Runtime, options: ServerOptions = {}): Promise<ApiServer> {
+  const app = Fastify({
+    loggerInstance: runtime.log as FastifyBaseLogger,
+    bodyLimit: runtime.settings.bodyLimit,
+    // A client may pass its own request id (a proxy's); anything else gets a fresh uuid.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Stop waiting for idle keep-alive sockets at close; busy requests still finish.
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const feed = new TaskFeed(runtime.celery, runtime.log);
+  await feed.start();
+  const streams = new Set<SseStream>();
+  const ctx: ServerContext = { runtime, feed, allowed: compileAllowList(runtime.settings.taskAllowList), streams };
+
+  installJsonParser(app);
+  installValidation(app, [ErrorBody, TaskStatus, Workflow, ...TODO_SCHEMAS]);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  // Event streams never end by themselves: end them so close() does not wait forever.
+  app.addHook('preClose', async () => {
+    for (const s of [...streams]) s.close();
+  });
+  app.addHook('onClose', async () => {
+    await feed.close();
+  });
+  installErrorHandlers(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Celeriac reference API',
+        version: '0.1.0',
+        description: 'Tasks, workflows and a todo service on Celeriac. Every error is JSON: `{ statusCode, error, code, message, requestId }`.',
+      },
+      tags: [
+        { name: 'tasks', description: 'Send tasks and workflows by name, follow them' },
+        { name: 'users', description: 'Users of the todo service' },
+        { name: 'todos', description: 'Todos, statistics, exports and bulk updates' },
+        { name: 'live', description: 'The live task page' },
+        { name: 'ops', description: 'Health and cache status' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(taskRoutes(ctx));
+  await app.register(todoRoutes(ctx));
+  await app.register(opsRoutes(ctx));
+  await app.register(liveRoutes(ctx, { dashboardUrl: options.dashboardUrl ?? null }));
+  return app;
+}

@@ -1,0 +1,54 @@
+/**
+ * @module http/task-status
+ * A task's state as the API reports it, read from the result backend: state, result,
+ * progress (the meta of a custom state such as PROGRESS), error and traceback.
+ */
+import type { App, ResultMeta } from 'celeriac';
+import { Type, type Static } from '@sinclair/typebox';
+import { JsonValue } from './schemas.js';
+
+/** The response of `GET /tasks/{taskId}`. */
+export const TaskStatus = Type.Object(
+  {
+    taskId: Type.String(),
+    state: Type.String({ description: 'PENDING, STARTED, PROGRESS (or another custom state), RETRY, SUCCESS, FAILURE or REVOKED' }),
+    ready: Type.Boolean({ description: 'True once SUCCESS, FAILURE or REVOKED' }),
+    result: Type.Optional(JsonValue),
+    progress: Type.Optional(JsonValue),
+    error: Type.Optional(Type.Object({ type: Type.String(), message: Type.String() })),
+    traceback: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    worker: Type.Optional(Type.String()),
+    dateDone: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  },
+  { $id: 'TaskStatus' },
+);
+export type TaskStatus = Static<typeof TaskStatus>;
+
+const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+
+function errorOf(result: unknown): { type: string; message: string } {
+  const r = (result ?? {}) as { exc_type?: unknown; exc_message?: unknown };
+  const msg = Array.isArray(r.exc_message) ? r.exc_message.map(String).join(', ') : String(r.exc_message ?? '');
+  return { type: String(r.exc_type ?? 'Exception'), message: msg };
+}
+
+/** The status of one task from its stored record (PENDING when none). */
+export function statusFromMeta(taskId: string, meta: ResultMeta | null): TaskStatus {
+  if (meta === null) return { taskId, state: 'PENDING', ready: false };
+  const state = meta.status;
+  const status: TaskStatus = { taskId, state, ready: READY.has(state), dateDone: meta.date_done ?? null };
+  // `worker` is stored with resultExtended (the app turns it on); STARTED carries it in its meta.
+  const worker = meta.worker ?? (state === 'STARTED' ? (meta.result as { hostname?: unknown } | null)?.hostname : undefined);
+  if (typeof worker === 'string') status.worker = worker;
+  if (state === 'SUCCESS') status.result = meta.result;
+  else if (state === 'FAILURE' || state === 'REVOKED' || state === 'RETRY') {
+    status.error = errorOf(meta.result);
+    status.traceback = meta.traceback ?? null;
+  } else if (state !== 'STARTED' && state !== 'PENDING') status.progress = meta.result;
+  return status;
+}
+
+/** Reads the status of a task. */
+export async function readStatus(celery: App, taskId: string): Promise<TaskStatus> {
+  return statusFromMeta(taskId, await celery.asyncResult(taskId).meta());
+}

@@ -1,0 +1,53 @@
+/**
+ * @module roles
+ * The roles a process can run, each a start function returning its stop function: the API
+ * server, a worker, beat. `npm start` runs them all in one process on the embedded broker
+ * and database; in production each runs as its own process (`main.ts api|worker|beat`).
+ */
+import { Worker } from 'celeriac';
+import { Beat } from 'celeriac/beat';
+import { buildServer } from './http/server.js';
+import type { Runtime } from './runtime.js';
+
+/** A started role. */
+export interface RunningRole {
+  readonly name: string;
+  /** Where it can be reached, for the start-up banner. */
+  readonly urls: Readonly<Record<string, string>>;
+  /** Stops it gracefully; resolves once it stopped. */
+  stop(): Promise<void>;
+}
+
+/** Starts the HTTP API. */
+export async function startApi(rt: Runtime, options: { dashboardUrl?: string | null } = {}): Promise<RunningRole> {
+  const server = await buildServer(rt, options);
+  await server.listen({ host: rt.settings.apiHost, port: rt.settings.apiPort });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : rt.settings.apiPort;
+  const host = rt.settings.apiHost === '0.0.0.0' || rt.settings.apiHost === '::' ? 'localhost' : rt.settings.apiHost;
+  const base = `http://${host}:${port}`;
+  return {
+    name: 'api',
+    urls: { api: base, docs: `${base}/docs`, openapi: `${base}/openapi.json`, live: `${base}/`, health: `${base}/health` },
+    // Stops accepting connections, lets requests in flight finish, then closes the feed.
+    stop: () => server.close(),
+  };
+}
+
+/** Starts a worker consuming the default queue. */
+export async function startWorker(rt: Runtime, options: { hostname?: string; concurrency?: number } = {}): Promise<RunningRole> {
+  const worker = new Worker(rt.celery, {
+    concurrency: options.concurrency ?? rt.settings.workerConcurrency,
+    hostname: options.hostname ?? rt.settings.workerName,
+  });
+  await worker.start();
+  rt.log.info({ worker: worker.hostname, concurrency: worker.options.concurrency }, 'worker started');
+  return { name: `worker ${worker.hostname}`, urls: {}, stop: () => worker.close() };
+}
+
+/** Starts beat (any number may run: one leads and sends). */
+export async function startBeat(rt: Runtime): Promise<RunningRole> {
+  const beat = new Beat(rt.celery);
+  await beat.start();
+  return { name: 'beat', urls: {}, stop: () => beat.close() };
+}

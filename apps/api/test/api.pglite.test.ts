@@ -1,0 +1,4 @@
+/** The API suite on the embedded PGlite database (what `npm start` uses). */
+import { apiSuite } from './api-suite.js';
+
+apiSuite('pglite');
