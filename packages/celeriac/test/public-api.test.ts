@@ -37,7 +37,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
   './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'systemClock'] },
   './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'waitFor'] },
-  './worker': { module: worker, values: ['installShutdownSignals', 'registerErrorCodec'] },
+  './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'isPoolChild', 'registerErrorCodec'] },
 };
 
 describe('public API', () => {

@@ -85,7 +85,7 @@ describe('the settings table is the one source', () => {
   });
 
   it('derives the Settings type from the rows', () => {
-    expectTypeOf<Settings['workerPool']>().toEqualTypeOf<'async' | 'threads' | 'solo' | undefined>();
+    expectTypeOf<Settings['workerPool']>().toEqualTypeOf<'async' | 'threads' | 'prefork' | 'solo' | undefined>();
     expectTypeOf<ResolvedSettings['taskTimeLimit']>().toEqualTypeOf<number | null>();
     // @ts-expect-error: a value outside the row's type does not compile
     const bad: Settings = { workerConcurrency: '3' };

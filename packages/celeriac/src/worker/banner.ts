@@ -25,7 +25,7 @@ export function renderBanner(worker: Worker, appLabel: string, now: Date = new D
     row('app', appLabel),
     row('broker', app.brokerUrl),
     row('results', app.backendUrl),
-    row('concurrency', `${options.concurrency} (${options.pool} pool)`),
+    row('concurrency', `${options.autoscale === null ? options.concurrency : `{min=${options.autoscale.min}, max=${options.autoscale.max}}`} (${options.pool} pool)`),
     row('prefetch', worker.prefetchCount === 0 ? 'unlimited' : String(worker.prefetchCount)),
     row('acks', app.settings.taskAcksLate ? 'late' : 'early'),
     '',

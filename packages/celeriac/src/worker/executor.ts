@@ -127,7 +127,7 @@ export class Executor {
     for (const job of this.held) {
       if (job.state !== 'active' || job.terminatedBy !== null || !ids.has(job.message.headers.id)) continue;
       job.terminatedBy = signal;
-      job.running?.terminate(new TaskRevokedError('terminated'));
+      job.running?.terminate(new TaskRevokedError('terminated'), signal as NodeJS.Signals);
       out.push(job.message.headers.id);
     }
     return out;

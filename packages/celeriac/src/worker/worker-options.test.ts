@@ -10,7 +10,7 @@ const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {
     const o = resolveWorkerOptions({ hostname: 'w@h' }, settings);
-    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, maxTasksPerChild: null, maxMemoryPerChild: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false });
+    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, maxTasksPerChild: null, maxMemoryPerChild: null, autoscale: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.queues)).toBe(true);
   });
@@ -31,6 +31,14 @@ describe('resolveWorkerOptions', () => {
     expect(resolveWorkerOptions({ appModule: new URL('file:///srv/app.js'), maxTasksPerChild: null }, s)).toMatchObject({ appModule: 'file:///srv/app.js', maxTasksPerChild: null });
   });
 
+  it('autoscale: Celery\'s max,min text from the setting, the pool starting at min', () => {
+    expect(resolveWorkerOptions({}, resolveSettings({ workerAutoscale: '10,3' }, {}))).toMatchObject({ autoscale: { max: 10, min: 3 }, concurrency: 3 });
+    expect(resolveWorkerOptions({}, resolveSettings({ workerAutoscale: '4' }, {}))).toMatchObject({ autoscale: { max: 4, min: 0 }, concurrency: 1 });
+    expect(resolveWorkerOptions({ autoscale: { max: 6, min: 2 }, concurrency: 4 }, settings)).toMatchObject({ autoscale: { max: 6, min: 2 }, concurrency: 4 });
+    expect(resolveWorkerOptions({ autoscale: null }, resolveSettings({ workerAutoscale: '10,3' }, {})).autoscale).toBeNull();
+    expect(() => resolveSettings({ workerAutoscale: '3,x' }, {})).toThrow(/workerAutoscale: must be max,min/);
+  });
+
   const bad: [string, WorkerOptions, RegExp][] = [
     ['no queues', { queues: [] }, /queues/],
     ['a blank queue', { queues: ['ok', '  '] }, /queues/],
@@ -40,8 +48,11 @@ describe('resolveWorkerOptions', () => {
     ['fractional prefetch multiplier', { prefetchMultiplier: 0.5 }, /prefetchMultiplier/],
     ['negative shutdown timeout', { shutdownTimeoutSec: -1 }, /shutdownTimeoutSec/],
     ['NaN shutdown timeout', { shutdownTimeoutSec: Number.NaN }, /shutdownTimeoutSec/],
-    ['an unknown pool', { pool: 'prefork' as never }, /unknown pool "prefork"; available: async, threads, solo/],
+    ['an unknown pool', { pool: 'gevent' as never }, /unknown pool "gevent"; available: async, threads, prefork, solo/],
     ['the threads pool without appModule', { pool: 'threads' }, /threads pool needs `appModule`/],
+    ['the prefork pool without appModule', { pool: 'prefork' }, /prefork pool needs `appModule` .* every child process/],
+    ['an autoscale min above max', { autoscale: { max: 2, min: 3 } }, /autoscale must be max,min/],
+    ['autoscale on the solo pool', { pool: 'solo', autoscale: { max: 2, min: 1 } }, /solo pool .* cannot autoscale/],
     ['maxTasksPerChild 0', { maxTasksPerChild: 0 }, /maxTasksPerChild must be an integer > 0/],
     ['a negative timeLimit', { timeLimit: -1 }, /timeLimit must be a number of seconds or null/],
     ['fractional maxMemoryPerChild', { maxMemoryPerChild: 1.5 }, /maxMemoryPerChild must be an integer > 0/],

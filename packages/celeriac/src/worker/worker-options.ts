@@ -23,20 +23,32 @@ export interface WorkerOptions {
   shutdownTimeoutSec?: number;
   /**
    * Execution pool (`-P`): 'async' (tasks on the event loop), 'threads' (each task in a
-   * worker thread; needs `appModule`) or 'solo' (one task at a time; concurrency is 1).
+   * worker thread; needs `appModule`), 'prefork' (each task in a child process; needs
+   * `appModule`) or 'solo' (one task at a time; concurrency is 1).
    * @default settings.workerPool
    */
   pool?: PoolKind;
   /**
    * The module that exports the app (a path or a file URL; `.ts` loads through tsx). The
-   * threads pool imports it in every thread; `celeriac worker -A` sets it.
+   * threads and prefork pools import it in every child; `celeriac worker -A` sets it.
    * @default undefined
    */
   appModule?: string | URL;
-  /** Threads pool: tasks a thread runs before it is replaced (`--max-tasks-per-child`). @default settings.workerMaxTasksPerChild */
+  /** Threads and prefork pools: tasks a child runs before it is replaced (`--max-tasks-per-child`). @default settings.workerMaxTasksPerChild */
   maxTasksPerChild?: number | null;
-  /** Threads pool: KiB of heap after a task above which its thread is replaced (`--max-memory-per-child`). @default settings.workerMaxMemoryPerChild */
+  /**
+   * Threads and prefork pools: KiB of memory after a task above which its child is replaced
+   * (`--max-memory-per-child`): a thread's V8 heap, a process's resident set.
+   * @default settings.workerMaxMemoryPerChild
+   */
   maxMemoryPerChild?: number | null;
+  /**
+   * Resize the pool with the load between `min` and `max` slots (`--autoscale max,min`), as
+   * Celery's autoscaler: up at once to the number of tasks held, down after 30 s without
+   * scaling up. `concurrency` is then the starting size (`min` when not given).
+   * @default settings.workerAutoscale
+   */
+  autoscale?: { readonly max: number; readonly min: number } | null;
   /** Hard time limit in seconds for tasks that set none (`--time-limit`). @default settings.taskTimeLimit */
   timeLimit?: number | null;
   /** Soft time limit in seconds for tasks that set none (`--soft-time-limit`). @default settings.taskSoftTimeLimit */
@@ -57,6 +69,8 @@ export interface ResolvedWorkerOptions {
   readonly appModule: string | null;
   readonly maxTasksPerChild: number | null;
   readonly maxMemoryPerChild: number | null;
+  /** Autoscale range; null: the pool keeps its size unless resized. */
+  readonly autoscale: { readonly max: number; readonly min: number } | null;
   readonly timeLimit: number | null;
   readonly softTimeLimit: number | null;
   readonly sendTaskEvents: boolean;
@@ -72,7 +86,8 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
   if (queues.length === 0 || queues.some((q) => typeof q !== 'string' || q.trim() === '')) fail('queues must be non-empty names');
   const pool = options.pool ?? settings.workerPool;
   if (!POOL_KINDS.includes(pool)) fail(`unknown pool ${JSON.stringify(pool)}; available: ${POOL_KINDS.join(', ')}`);
-  const requested = options.concurrency ?? settings.workerConcurrency;
+  const autoscale = resolveAutoscale(options.autoscale === undefined ? settings.workerAutoscale : options.autoscale, pool);
+  const requested = options.concurrency ?? (autoscale === null ? settings.workerConcurrency : Math.max(1, autoscale.min));
   if (!Number.isInteger(requested) || requested < 1) fail(`concurrency must be an integer >= 1, got ${String(requested)}`);
   // The solo pool runs one task at a time whatever -c says, as Celery's does.
   const concurrency = pool === 'solo' ? 1 : requested;
@@ -81,8 +96,8 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
   const shutdownTimeoutSec = options.shutdownTimeoutSec ?? settings.workerShutdownTimeout;
   if (!(shutdownTimeoutSec >= 0)) fail(`shutdownTimeoutSec must be >= 0 seconds, got ${String(shutdownTimeoutSec)}`);
   const appModule = options.appModule === undefined ? null : toModuleUrl(options.appModule);
-  if (pool === 'threads' && appModule === null) {
-    fail("the threads pool needs `appModule` (the module exporting the app, loaded in every thread); `celeriac worker -A` sets it");
+  if ((pool === 'threads' || pool === 'prefork') && appModule === null) {
+    fail(`the ${pool} pool needs \`appModule\` (the module exporting the app, loaded in every ${pool === 'threads' ? 'thread' : 'child process'}); \`celeriac worker -A\` sets it`);
   }
   const maxTasksPerChild = positiveOrNull(options.maxTasksPerChild === undefined ? settings.workerMaxTasksPerChild : options.maxTasksPerChild, 'maxTasksPerChild');
   const maxMemoryPerChild = positiveOrNull(options.maxMemoryPerChild === undefined ? settings.workerMaxMemoryPerChild : options.maxMemoryPerChild, 'maxMemoryPerChild');
@@ -97,9 +112,27 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     appModule,
     maxTasksPerChild,
     maxMemoryPerChild,
+    autoscale,
     timeLimit: secondsOrNull(options.timeLimit === undefined ? settings.taskTimeLimit : options.timeLimit, 'timeLimit'),
     softTimeLimit: secondsOrNull(options.softTimeLimit === undefined ? settings.taskSoftTimeLimit : options.softTimeLimit, 'softTimeLimit'),
   });
+}
+
+/** The autoscale range: `{ max, min }` or Celery's `'max,min'` text (`'10'` alone: min 0). */
+function resolveAutoscale(value: { readonly max: number; readonly min: number } | string | null, pool: PoolKind): ResolvedWorkerOptions['autoscale'] {
+  if (value === null) return null;
+  const range = typeof value === 'string' ? parseAutoscale(value) : value;
+  if (range === null || !Number.isInteger(range.max) || !Number.isInteger(range.min) || range.max < 1 || range.min < 0 || range.min > range.max) {
+    fail(`autoscale must be max,min with integers max >= 1 and 0 <= min <= max, got ${JSON.stringify(value)}`);
+  }
+  if (pool === 'solo') fail('the solo pool runs one task at a time and cannot autoscale');
+  return Object.freeze({ max: range.max, min: range.min });
+}
+
+/** Parses Celery's `--autoscale` text: `max,min` or `max`; null when it is not that. */
+export function parseAutoscale(text: string): { max: number; min: number } | null {
+  const m = /^\s*(\d+)\s*(?:,\s*(\d+)\s*)?$/.exec(text);
+  return m === null ? null : { max: Number(m[1]), min: Number(m[2] ?? 0) };
 }
 
 function positiveOrNull(value: number | null, name: string): number | null {

@@ -8,6 +8,7 @@ import type { App } from '../core/app.js';
 import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { revocationStoreOf } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { Autoscaler, type AutoscaleRange } from './autoscaler.js';
 import { Executor } from './executor.js';
 import { assertClusterLimitsSupported, RateLimits } from './rate-limit.js';
 import { RevokedSet, RevokeSync } from './revoked.js';
@@ -45,6 +46,8 @@ export class Worker {
   private readonly timeLimits: TimeLimitTable;
   private readonly executor: Executor;
   private consumer: Consumer | null = null;
+  /** Resizes the pool with the load (`--autoscale`, or the `autoscale` control command). */
+  private autoscaler: Autoscaler | null = null;
   /** Reports a task event listener that threw (made once: events are emitted for every task). */
   private readonly reportListenerError = (err: unknown, event: TaskEvent): void => {
     this.log.error({ err: coerceError(err), event: event.type }, 'task event listener threw');
@@ -106,7 +109,11 @@ export class Worker {
       mergeRevoked: (ids) => this.revokedSet.add(ids, app.revokeExpiresSec * 1000),
       setRateLimit: (name, limit) => void this.setRateLimit(name, limit),
       setTimeLimit: (name, limits) => this.setTimeLimit(name, limits),
+      prefetchSlots: () => this.autoscaler?.range.max ?? this.pool.size,
+      autoscaleRange: () => this.autoscaler?.range ?? null,
+      setAutoscale: (range) => this.setAutoscale(range),
     });
+    if (this.options.autoscale !== null) this.autoscaler = this.makeAutoscaler(this.options.autoscale);
     this.taskEvents.on((event) => this.remote.onTaskEvent(event));
   }
 
@@ -181,9 +188,41 @@ export class Worker {
     return this.options.hostname;
   }
 
-  /** Most unacknowledged messages held at once (0 = unlimited). */
+  /** Most unacknowledged messages held at once (0 = unlimited): per slot of the pool, or of the autoscale max. */
   get prefetchCount(): number {
-    return this.options.concurrency * this.options.prefetchMultiplier;
+    return (this.autoscaler?.range.max ?? this.pool.size) * this.options.prefetchMultiplier;
+  }
+
+  /** The autoscale range in force; null when the pool keeps its size. */
+  get autoscale(): AutoscaleRange | null {
+    return this.autoscaler?.range ?? null;
+  }
+
+  /**
+   * Autoscales the pool between `range.min` and `range.max` slots from now on (Celery's
+   * `autoscale` control command), starting to if the worker was started without `--autoscale`.
+   */
+  setAutoscale(range: AutoscaleRange): AutoscaleRange {
+    if (this.pool.kind === 'solo') throw new CeleriacError(ErrorCodes.STATE, 'the solo pool runs one task at a time and cannot autoscale');
+    if (this.autoscaler === null) {
+      this.autoscaler = this.makeAutoscaler(range);
+      if (this.stateValue === 'running') this.autoscaler.start();
+    }
+    return this.autoscaler.update(range);
+  }
+
+  private makeAutoscaler(range: AutoscaleRange): Autoscaler {
+    return new Autoscaler(
+      {
+        size: () => this.pool.size,
+        held: () => this.executor.jobs().length,
+        resize: (size) => this.pool.resize(size),
+        setPrefetchSlots: (slots) => this.consumer?.setPrefetch(slots * this.options.prefetchMultiplier),
+        clock: this.app.clock,
+        log: this.log,
+      },
+      range,
+    );
   }
 
   /** Finished tasks per name since start. */
@@ -230,6 +269,7 @@ export class Worker {
       onError: (err) => this.log.error({ err }, 'consumer error; retrying'),
     });
     this.stateValue = 'running';
+    this.autoscaler?.start();
     this.log.info({ queues: this.options.queues }, `${this.hostname} ready.`);
   }
 
@@ -274,6 +314,7 @@ export class Worker {
 
   private async shutdown(deadlineMs: number): Promise<void> {
     this.stateValue = 'draining';
+    this.autoscaler?.stop();
     this.log.info({ running: this.active, reserved: this.reserved }, 'warm shutdown: no longer fetching');
     await this.consumer?.close();
     this.consumer = null;

@@ -102,17 +102,18 @@ describe('celeriac errors (spawned)', () => {
 });
 
 describe('celeriac worker -P (spawned)', () => {
-  it('-P threads runs tasks in threads of the built package; --time-limit ends a busy thread, a fresh one follows', async () => {
-    const cli = spawnCli(['-A', 'fixtures/threads-app.ts', 'worker', '-P', 'threads', '-c', '1', '--time-limit', '2', '--max-tasks-per-child', '100', '-l', 'info'], {
+  it.each(['threads', 'prefork'])('-P %s runs tasks in children of the built package; --time-limit ends a busy child, a fresh one follows', async (pool) => {
+    const cli = spawnCli(['-A', 'fixtures/threads-app.ts', 'worker', '-P', pool, '-c', '1', '--time-limit', '2', '--max-tasks-per-child', '100', '-l', 'info'], {
       env: { FIXTURE_SEND: '1' },
       timeoutMs: 60_000,
     });
     await cli.waitFor(/RESULT again=.*\n/, 45_000);
     const out = cli.stdout();
-    expect(out).toMatch(/concurrency\s+1 \(threads pool\)/);
+    expect(out).toMatch(new RegExp(`concurrency\\s+1 \\(${pool} pool\\)`));
     const first = Number(/RESULT where=(\d+)/.exec(out)?.[1]);
     const again = Number(/RESULT again=(\d+)/.exec(out)?.[1]);
     expect(first).toBeGreaterThan(0); // not the main thread
+    expect(first).not.toBe(cli.child.pid); // nor the worker's process
     expect(out).toContain('RESULT forever=TimeLimitExceeded');
     expect(out).toMatch(/hard time limit \(2s\) exceeded/);
     expect(again).toBeGreaterThan(0);
@@ -125,8 +126,8 @@ describe('celeriac worker -P (spawned)', () => {
 describe('without tsx (an optional peer dependency)', () => {
   const HIDE_TSX = ['--import', './fixtures/hide-tsx.mjs'];
 
-  it('runs a compiled app, on the async and the threads pool, with neither tsx nor esbuild', async () => {
-    for (const pool of ['async', 'threads']) {
+  it('runs a compiled app, on the async, threads and prefork pools, with neither tsx nor esbuild', async () => {
+    for (const pool of ['async', 'threads', 'prefork']) {
       const cli = spawnCli(['-A', 'fixtures/compiled-app.mjs', 'worker', '-P', pool, '-c', '1', '-l', 'warning'], { nodeArgs: HIDE_TSX, env: { FIXTURE_SEND: '1' } });
       await cli.waitFor(/RESULT ping="pong"/, 15_000);
       expect(cli.stdout()).toContain(`(${pool} pool)`);

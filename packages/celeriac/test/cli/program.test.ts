@@ -179,7 +179,8 @@ describe('worker (in-process, embedded app)', () => {
   for (const [label, flags, message] of [
     ['an unknown log level', ['-l', 'loud'], /--loglevel "loud": must be one of trace, debug, info, warn, error, fatal, silent \(setting logLevel\)/],
     ['an empty queue list', ['-Q', ' , '], /-Q\/--queues must name at least one queue/],
-    ['an unknown pool', ['-P', 'prefork'], /--pool "prefork": must be async, threads or solo \(setting workerPool\)/],
+    ['an unknown pool', ['-P', 'gevent'], /--pool "gevent": must be async, threads, prefork or solo \(setting workerPool\)/],
+    ['a bad autoscale range', ['--autoscale', 'ten'], /--autoscale "ten": must be max,min \(e\.g\. 10,3\) or max \(setting workerAutoscale\)/],
     ['concurrency 0', ['-c', '0'], /--concurrency "0": must be greater than 0 \(setting workerConcurrency\)/],
     ['a fractional concurrency', ['-c', '1.5'], /--concurrency "1.5": expected an integer, got 1.5/],
     ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier "-1": must be 0 or more/],

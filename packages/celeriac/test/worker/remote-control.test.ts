@@ -103,9 +103,14 @@ describe('remote control', () => {
     expect(worker.remote.target.pool().size).toBe(3);
     expect(await client.ask(NODE, 'pool_shrink', { n: 1 })).toEqual({ ok: 'pool will shrink' });
     expect(worker.remote.target.pool().size).toBe(2);
+    // A worker started without --autoscale starts autoscaling: the pool stays as the load
+    // wants it, inside the range, and the prefetch window is sized for the max.
     expect(await client.ask(NODE, 'autoscale', { max: 5, min: 1 })).toEqual({ ok: 'autoscale now max=5 min=1' });
-    expect(worker.remote.target.pool().size).toBe(5);
+    expect(worker.remote.target.pool()).toMatchObject({ size: 2, autoscale: { max: 5, min: 1 } });
+    expect(worker.prefetchCount).toBe(5 * 4);
     expect(await client.ask(NODE, 'pool_grow', { n: 1 })).toMatchObject({ error: expect.stringContaining('not supported with autoscale') });
+    expect(await client.ask(NODE, 'autoscale', { max: 1 })).toEqual({ ok: 'autoscale now max=1 min=1' });
+    expect(worker.remote.target.pool().size).toBe(1);
   });
 
   it('add_consumer / cancel_consumer change the queues consumed', async () => {

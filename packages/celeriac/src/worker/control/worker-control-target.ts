@@ -15,6 +15,7 @@ import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { LamportClock } from '../../protocol/lamport-clock.js';
 import { decodeTaskMessage } from '../../protocol/task-message.js';
 import type { Json } from '../../protocol/types.js';
+import type { AutoscaleRange } from '../autoscaler.js';
 import type { TaskPool } from '../pools/types.js';
 import type { JobView } from '../job.js';
 import type { WorkerRevokeOptions, WorkerRevokeResult } from '../worker-revoke.js';
@@ -47,12 +48,17 @@ export interface WorkerParts {
   setRateLimit(taskName: string, limit: string | null): void;
   /** The worker's run-time time limits of a task (Celery's `time_limit` command). */
   setTimeLimit(taskName: string, limits: { hard: number | null; soft: number | null }): void;
+  /** Pool slots the prefetch window is sized for (the autoscale max, else the pool size). */
+  prefetchSlots(): number;
+  /** The autoscale range in force; null when the worker does not autoscale. */
+  autoscaleRange(): AutoscaleRange | null;
+  /** Starts autoscaling in `range`, or moves to it; returns the range applied. */
+  setAutoscale(range: AutoscaleRange): AutoscaleRange;
 }
 
 /** A worker as remote control sees it. */
 export class WorkerControlTarget implements ControlTarget {
   readonly startedAt: number;
-  #autoscale: { max: number; min: number } | null = null;
 
   constructor(private readonly parts: WorkerParts) {
     this.startedAt = parts.app.clock.now();
@@ -71,7 +77,7 @@ export class WorkerControlTarget implements ControlTarget {
   }
 
   get prefetchCount(): number {
-    return this.parts.pool.size * this.parts.prefetchMultiplier;
+    return this.parts.prefetchSlots() * this.parts.prefetchMultiplier;
   }
 
   queues(): readonly string[] {
@@ -107,7 +113,7 @@ export class WorkerControlTarget implements ControlTarget {
   }
 
   pool(): { size: number; busy: number; autoscale: { max: number; min: number } | null } {
-    return { size: this.parts.pool.size, busy: this.parts.pool.busy, autoscale: this.#autoscale };
+    return { size: this.parts.pool.size, busy: this.parts.pool.busy, autoscale: this.parts.autoscaleRange() };
   }
 
   revoked(): ReadonlyMap<string, number> {
@@ -139,13 +145,13 @@ export class WorkerControlTarget implements ControlTarget {
     this.#setPoolSize(this.parts.pool.size + Math.trunc(delta));
   }
 
+  /** As Celery's autoscaler update; a worker started without `--autoscale` starts autoscaling. */
   autoscale(max: number, min: number): { max: number; min: number } {
     const hi = Math.max(1, Math.trunc(max));
     const lo = Math.max(0, Math.min(hi, Math.trunc(min)));
-    this.#autoscale = { max: hi, min: lo };
-    // The async pool's slots cost nothing while idle, so it simply runs at the upper bound.
-    this.#setPoolSize(hi);
-    return this.#autoscale;
+    const applied = this.parts.setAutoscale({ max: hi, min: lo });
+    this.parts.consumer()?.setPrefetch(this.prefetchCount);
+    return applied;
   }
 
   #setPoolSize(size: number): void {

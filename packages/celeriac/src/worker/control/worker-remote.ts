@@ -41,6 +41,9 @@ export interface WorkerRemoteHost {
   mergeRevoked: WorkerParts['mergeRevoked'];
   setRateLimit: WorkerParts['setRateLimit'];
   setTimeLimit: WorkerParts['setTimeLimit'];
+  prefetchSlots: WorkerParts['prefetchSlots'];
+  autoscaleRange: WorkerParts['autoscaleRange'];
+  setAutoscale: WorkerParts['setAutoscale'];
 }
 
 /** How long {@link WorkerRemote.stop} may take before the shutdown goes on without it. */
@@ -74,6 +77,7 @@ export class WorkerRemote {
       revoke: (ids, options) => host.revoke(ids, options), revokedIds: () => host.revokedIds(),
       mergeRevoked: (ids) => host.mergeRevoked(ids), setRateLimit: (name, limit) => host.setRateLimit(name, limit),
       setTimeLimit: (name, limits) => host.setTimeLimit(name, limits),
+      prefetchSlots: () => host.prefetchSlots(), autoscaleRange: () => host.autoscaleRange(), setAutoscale: (range) => host.setAutoscale(range),
     });
     this.#mailbox = host.remoteControl ? new Mailbox(app.broker, this.target, log) : null;
   }

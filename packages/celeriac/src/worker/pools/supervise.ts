@@ -16,8 +16,8 @@ export interface Execution {
   readonly outcome: TraceOutcome | Promise<TraceOutcome>;
   /** The soft limit passed: make the task's `ctx.signal` abort with `reason`. */
   softLimit(reason: SoftTimeLimitExceeded): void;
-  /** Stop the body now (hard limit, terminate, shutdown); `reason` is why. */
-  stop(reason: Error): void;
+  /** Stop the body now (hard limit, terminate, shutdown); `reason` is why, `signal` a revoke's. */
+  stop(reason: Error, signal?: NodeJS.Signals): void;
   /**
    * Resolves when the body starts; the limits count from then. The threads pool may first
    * wait for a fresh thread, which is not the task's time. @default already started
@@ -103,11 +103,11 @@ export function supervise(
     for (const t of timers) clock.clearTimer(t);
     resolve(value);
   };
-  const stopWith = (reason: Error, value: RunResult) => {
+  const stopWith = (reason: Error, value: RunResult, signal?: NodeJS.Signals) => {
     if (over) return;
     job.abort.abort(reason);
     done(value);
-    execution.stop(reason);
+    execution.stop(reason, signal);
   };
   const arm = () => {
     if (over) return;
@@ -129,7 +129,7 @@ export function supervise(
   void outcome.then(done, (error: unknown) => done({ ok: false, error }));
   return {
     result,
-    terminate: (reason) => stopWith(reason, { ok: false, error: reason }),
+    terminate: (reason, signal) => stopWith(reason, { ok: false, error: reason }, signal),
     abandon: () => stopWith(new WorkerLostError('worker shut down before the task finished'), 'abandoned'),
   };
 }

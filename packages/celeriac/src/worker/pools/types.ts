@@ -4,7 +4,8 @@
  * concurrency slots (`acquire`), runs one task body under its time limits (`run`, which
  * gives back the run's handle: its result, and how to terminate or abandon it), can be
  * resized at run time (Celery's pool_grow / pool_shrink / autoscale) and is closed last.
- * Another pool (processes, say) is another implementation of {@link TaskPool}.
+ * Each pool is one implementation of {@link TaskPool}: async-task-pool.ts (`async`, `solo`)
+ * and child-pool.ts (`threads`, `prefork`).
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
@@ -14,10 +15,10 @@ import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../../protocol/
 import type { Release } from '../semaphore.js';
 
 /** The execution pools a worker can use (`-P`). */
-export type PoolKind = 'async' | 'threads' | 'solo';
+export type PoolKind = 'async' | 'threads' | 'prefork' | 'solo';
 
 /** The pool names, in the order the CLI lists them. */
-export const POOL_KINDS: readonly PoolKind[] = Object.freeze(['async', 'threads', 'solo']);
+export const POOL_KINDS: readonly PoolKind[] = Object.freeze(['async', 'threads', 'prefork', 'solo']);
 
 /** Hard and soft limits in seconds in force for one run; null = none. */
 export interface TimeLimits {
@@ -56,8 +57,11 @@ export interface RunHandle {
    * finish need not wait a turn of the event loop.
    */
   readonly result: RunResult | Promise<RunResult>;
-  /** Ends the run now with `reason` as its error (revoke with terminate). Nothing once it ended. */
-  terminate(reason: Error): void;
+  /**
+   * Ends the run now with `reason` as its error (revoke with terminate). A prefork child gets
+   * `signal` (then SIGKILL if it is still there); other pools ignore it. Nothing once it ended.
+   */
+  terminate(reason: Error, signal?: NodeJS.Signals): void;
   /** Gives up on the run (shutdown): its result becomes 'abandoned'. Nothing once it ended. */
   abandon(): void;
 }
@@ -69,7 +73,7 @@ export interface PoolStats {
   readonly maxConcurrency: number;
   /** Slots in use. */
   readonly busy: number;
-  /** Thread ids of the threads pool; the process id otherwise. */
+  /** Thread ids of the threads pool, child process ids of the prefork pool; the process id otherwise. */
   readonly processes: readonly number[];
   readonly maxTasksPerChild: number | null;
   readonly maxMemoryPerChild: number | null;
@@ -84,7 +88,7 @@ export interface TaskPool {
   readonly size: number;
   /** Slots in use. */
   readonly busy: number;
-  /** Prepares the pool (the threads pool starts its threads); rejects when it cannot run tasks. */
+  /** Prepares the pool (the threads and prefork pools start their children); rejects when it cannot run tasks. */
   start(): Promise<void>;
   /** A free slot: at once when there is one, else a promise of the next. */
   acquire(): Release | Promise<Release>;
@@ -96,6 +100,6 @@ export interface TaskPool {
   run(run: PoolRun): RunHandle;
   /** Pool figures for `stats`. */
   stats(): PoolStats;
-  /** Stops the pool (the threads pool ends its threads). Call after the last run ended. */
+  /** Stops the pool (the threads and prefork pools end their children). Call after the last run ended. */
   close(): Promise<void>;
 }

@@ -1,23 +1,32 @@
 /**
- * @module worker/pools/thread-protocol
- * Messages between the worker and a pool thread (structured-clone safe, no classes).
- * The worker sends `run` and `abort`; the thread answers with `ready` (or `fatal`) once the
- * app module is loaded, `done` per run, and asks the worker to store states and publish
- * messages and chord sizes (`call`), which the worker answers with `reply`.
+ * @module worker/pools/child-protocol
+ * Messages between the worker and a pool child, a thread (`threads`) or a process
+ * (`prefork`); structured-clone safe, no classes (processes use Node's `advanced` IPC
+ * serialization, which is structured clone too). The worker sends `run` and `abort`; the
+ * child answers with `ready` (or `fatal`) once the app module is loaded, `done` per run, and
+ * asks the worker to store states and publish messages and chord sizes (`call`), which the
+ * worker answers with `reply`.
  */
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
 import type { TransferredError } from './error-transfer.js';
 
-/** `workerData` of a pool thread. */
-export interface ThreadData {
+/** What a pool child starts from (`workerData` of a thread, an environment variable of a process). */
+export interface ChildData {
   /** URL of the app module to import. */
   readonly appModule: string;
+  /** URL of the child's entry module (child-main). */
+  readonly entry: string;
+  /** URL of tsx's register API, when TypeScript must load; else null. */
+  readonly tsx: string | null;
 }
 
-/** Worker to thread. */
-export type ToThread =
+/** The environment variable that carries a prefork child's {@link ChildData}. */
+export const CHILD_DATA_ENV = 'CELERIAC_POOL_CHILD';
+
+/** Worker to child. */
+export type ToChild =
   | {
       readonly type: 'run';
       readonly runId: number;
@@ -30,21 +39,21 @@ export type ToThread =
   | { readonly type: 'reply'; readonly callId: number; readonly error: TransferredError | null };
 
 /** A request from a running task that the worker carries out. */
-export type ThreadCall =
+export type ChildCall =
   | { readonly kind: 'state'; readonly runId: number; readonly state: TaskState; readonly meta: Json }
   | { readonly kind: 'publish'; readonly message: Message; readonly options: PublishOptions }
   /** A chord sent from inside a task (a group `ctx.replace` included): its size goes to the worker's backend, where its parts report. */
   | { readonly kind: 'chord-size'; readonly groupId: string; readonly size: number; readonly options: StoreOptions };
 
-/** Thread to worker. */
-export type FromThread =
+/** Child to worker. */
+export type FromChild =
   | { readonly type: 'ready'; readonly tasks: readonly string[] }
   | { readonly type: 'fatal'; readonly error: TransferredError }
   | {
       readonly type: 'done';
       readonly runId: number;
       readonly outcome: { readonly ok: true; readonly value: Json } | { readonly ok: false; readonly error: TransferredError };
-      /** V8 heap in use by the thread after the run, in bytes. */
-      readonly heapUsed: number;
+      /** Memory after the run, in bytes: a thread's V8 heap in use, a process's resident set. */
+      readonly memory: number;
     }
-  | ({ readonly type: 'call'; readonly callId: number } & ThreadCall);
+  | ({ readonly type: 'call'; readonly callId: number } & ChildCall);

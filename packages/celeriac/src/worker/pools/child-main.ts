@@ -1,7 +1,8 @@
 /**
- * @module worker/pools/thread-main
- * Entry of a threads-pool thread: imports the app module, then runs the task bodies the
- * worker sends, one at a time. The thread holds no broker or backend connection of its own:
+ * @module worker/pools/child-main
+ * Entry of a pool child, a thread of the `threads` pool or a process of the `prefork` pool:
+ * imports the app module, then runs the task bodies the worker sends, one at a time. The
+ * child holds no broker or backend connection of its own for what the worker must see:
  * `ctx.updateState`, tasks sent from inside a task and the sizes of chords they send go
  * through the worker, so they land where the worker's own would (memory adapters included).
  */
@@ -13,18 +14,48 @@ import type { Broker } from '../../core/spi/broker.js';
 import { NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
 import { decodeError, encodeError } from './error-transfer.js';
-import type { FromThread, ThreadCall, ThreadData, ToThread } from './thread-protocol.js';
+import { CHILD_DATA_ENV, type ChildCall, type ChildData, type FromChild, type ToChild } from './child-protocol.js';
 
-const port = parentPort;
-if (port === null) throw new Error('thread-main must run in a worker thread');
-const data = workerData as ThreadData;
+/** How a child talks to the worker: its thread port, or its process's IPC channel. */
+interface ParentLink {
+  post(message: FromChild): void;
+  listen(onMessage: (message: ToChild) => void): void;
+  /** Memory to report after a run, in bytes. */
+  memory(): number;
+}
 
-const post = (message: FromThread): void => port.postMessage(message);
+function parentLink(): ParentLink {
+  const port = parentPort;
+  if (port !== null) {
+    return {
+      post: (message) => port.postMessage(message),
+      listen: (onMessage) => port.on('message', onMessage),
+      // A thread has no memory of its own: its V8 heap is what a leak in task code grows.
+      memory: () => getHeapStatistics().used_heap_size,
+    };
+  }
+  if (process.send === undefined) throw new Error('child-main must run in a pool thread or a pool process');
+  const send = process.send.bind(process);
+  // The worker is gone (killed, crashed): nobody will send work or read results, and open
+  // handles of the app (a connection pool) must not keep an orphan alive.
+  process.once('disconnect', () => process.exit(0));
+  return {
+    post: (message) => void send(message),
+    listen: (onMessage) => process.on('message', (message) => onMessage(message as ToChild)),
+    // As Celery measures a prefork child: its resident set.
+    memory: () => process.memoryUsage.rss(),
+  };
+}
+
+const link = parentLink();
+const data = (parentPort !== null ? workerData : JSON.parse(process.env[CHILD_DATA_ENV] ?? '{}')) as ChildData;
+
+const post = (message: FromChild): void => link.post(message);
 const runs = new Map<number, AbortController>();
 const pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 let nextCallId = 1;
 
-function call(request: ThreadCall): Promise<void> {
+function call(request: ChildCall): Promise<void> {
   const callId = nextCallId++;
   return new Promise((resolve, reject) => {
     pending.set(callId, { resolve, reject });
@@ -68,7 +99,7 @@ async function loadApp(): Promise<App> {
   return app;
 }
 
-async function run(app: App, msg: Extract<ToThread, { type: 'run' }>): Promise<void> {
+async function run(app: App, msg: Extract<ToChild, { type: 'run' }>): Promise<void> {
   const { runId, message } = msg;
   const abort = new AbortController();
   runs.set(runId, abort);
@@ -88,8 +119,8 @@ async function run(app: App, msg: Extract<ToThread, { type: 'run' }>): Promise<v
     });
   }
   runs.delete(runId);
-  const heapUsed = getHeapStatistics().used_heap_size;
-  const done = (o: Extract<FromThread, { type: 'done' }>['outcome']): FromThread => ({ type: 'done', runId, outcome: o, heapUsed });
+  const memory = link.memory();
+  const done = (o: Extract<FromChild, { type: 'done' }>['outcome']): FromChild => ({ type: 'done', runId, outcome: o, memory });
   if (!outcome.ok) {
     post(done({ ok: false, error: encodeError(outcome.error) }));
     return;
@@ -102,7 +133,7 @@ async function run(app: App, msg: Extract<ToThread, { type: 'run' }>): Promise<v
   }
 }
 
-function onMessage(app: App, msg: ToThread): void {
+function onMessage(app: App, msg: ToChild): void {
   if (msg.type === 'run') {
     void run(app, msg);
   } else if (msg.type === 'abort') {
@@ -118,7 +149,7 @@ function onMessage(app: App, msg: ToThread): void {
 try {
   const app = await loadApp();
   routePublishing(app);
-  port.on('message', (msg: ToThread) => onMessage(app, msg));
+  link.listen((msg) => onMessage(app, msg));
   post({ type: 'ready', tasks: [...app.tasks.keys()] });
 } catch (err) {
   post({ type: 'fatal', error: encodeError(err) });
