@@ -3,10 +3,11 @@
  *
  *   errors.ts  <-  protocol  <-  core  <-  {canvas, brokers, backends, beat, monitor}  <-  worker  <-  cli
  *                                    ^
- *                                    +-- redis  <-  {brokers, backends}
+ *                                    +-- redis, amqp  <-  {brokers, backends}
  *
  * - `redis/` is the Redis connection layer shared by the Redis broker and backend adapters:
  *   it may import protocol, core, errors.ts and itself; only brokers/ and backends/ import it.
+ *   `amqp/` is the same for RabbitMQ (the amqp broker and the rpc:// backend).
  * - `errors.ts` may be imported by every layer and imports nothing from src.
  * - `brokers/<x>/` and `backends/<x>/` are adapters: one adapter never imports another.
  * - `testing/`, `index.ts` and `exports/` (the package's entry points), `create-app.ts` (the one app
@@ -102,6 +103,15 @@ module.exports = {
       to: { path: SRC, pathNot: [`${SRC}(protocol|core|redis)/`, ERRORS] },
     },
     {
+      name: 'amqp-only-protocol-core-errors-self',
+      severity: 'error',
+      comment:
+        'amqp/ (the shared AMQP connection layer) may import only protocol/, core/, errors.ts and itself: ' +
+        'never brokers, backends, worker, cli, testing, redis, index.ts or transports.ts.',
+      from: { path: `${SRC}amqp/`, pathNot: TESTS },
+      to: { path: SRC, pathNot: [`${SRC}(protocol|core|amqp)/`, ERRORS] },
+    },
+    {
       name: 'middle-layer-only-below-and-self',
       severity: 'error',
       comment:
@@ -114,10 +124,10 @@ module.exports = {
       name: 'adapters-only-below-redis-and-self',
       severity: 'error',
       comment:
-        'brokers/ and backends/ may import only protocol/, core/, redis/, errors.ts and their own folder: ' +
+        'brokers/ and backends/ may import only protocol/, core/, redis/, amqp/, errors.ts and their own folder: ' +
         'never worker, cli, testing, each other, canvas, beat, monitor, index.ts or transports.ts.',
       from: { path: `${SRC}${ADAPTERS}/`, pathNot: TESTS },
-      to: { path: SRC, pathNot: [`${SRC}$1/`, `${SRC}(protocol|core|redis)/`, ERRORS] },
+      to: { path: SRC, pathNot: [`${SRC}$1/`, `${SRC}(protocol|core|redis|amqp)/`, ERRORS] },
     },
     {
       name: 'adapter-not-to-other-adapter',

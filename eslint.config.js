@@ -97,6 +97,23 @@ export default defineConfig(
     },
   },
   {
+    // The dashboard's browser app: plain ES modules served as they are (no build step).
+    files: ['packages/dashboard/ui/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        history: 'readonly',
+        navigator: 'readonly',
+        localStorage: 'readonly',
+        EventSource: 'readonly',
+        Element: 'readonly',
+        requestAnimationFrame: 'readonly',
+      },
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',

@@ -17,5 +17,10 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // Most of the suite's time is spent waiting (Redis, RabbitMQ, Python workers, child
+    // processes, pool children starting), not computing; vitest's default of one worker per
+    // CPU less one left a single worker on a 2-core machine, so files waited in line.
+    // Files never share keys, vhosts or queues (docs/testing.md), so they may overlap.
+    maxWorkers: Number(process.env['CELERIAC_TEST_WORKERS'] ?? 2),
   },
 });

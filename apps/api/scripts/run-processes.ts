@@ -1,7 +1,7 @@
 /**
  * Every role as its own process, against real Redis and Postgres: what docker-compose.yml
- * runs, without Docker. One API, `--workers` workers (named worker1@%h, worker2@%h, ...)
- * and one beat, each `node --import tsx src/main.ts <role>`, their output prefixed with
+ * runs, without Docker. One API, `--workers` workers (named worker1@%h, worker2@%h, ...),
+ * one beat and the dashboard (`flower`, on FLOWER_PORT), each `node --import tsx src/main.ts <role>`, their output prefixed with
  * their name. SIGTERM or SIGINT stops them all gracefully (the API first); the script exits
  * 0 when every one stopped cleanly.
  *
@@ -25,11 +25,11 @@ export interface ProcessSpec {
   readonly env: Readonly<Record<string, string>>;
 }
 
-/** The processes of a deployment: an API, `workers` workers, a beat. */
+/** The processes of a deployment: an API, `workers` workers, a beat and the dashboard. */
 export function planProcesses(options: { workers: number }): ProcessSpec[] {
   const workers = Array.from({ length: options.workers }, (_, i) => ({ name: `worker${i + 1}`, role: 'worker' as const, env: { WORKER_NAME: `worker${i + 1}@%h` } }));
   // Consumers first: by the time the API accepts requests, someone runs the tasks.
-  return [...workers, { name: 'beat', role: 'beat', env: {} }, { name: 'api', role: 'api', env: {} }];
+  return [...workers, { name: 'beat', role: 'beat', env: {} }, { name: 'flower', role: 'flower', env: {} }, { name: 'api', role: 'api', env: {} }];
 }
 
 /** A running process of the group. */

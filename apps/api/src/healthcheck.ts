@@ -1,11 +1,12 @@
 /**
  * The container health check of each role, for the Dockerfile and docker-compose.yml:
  *
- *   node --import tsx src/healthcheck.ts api|worker|beat
+ *   node --import tsx src/healthcheck.ts api|worker|beat|flower
  *
  * - api: `GET /health` answers 200 (database, cache, broker and results up);
  * - worker: this container's worker answers a remote-control ping through the broker;
- * - beat: the broker answers.
+ * - beat: the broker answers;
+ * - flower: the dashboard's `GET /healthcheck` answers 200 (it needs no credentials).
  *
  * Exit code 0 when healthy, 1 otherwise (with the reason on stderr), within a few seconds.
  */
@@ -21,6 +22,10 @@ async function check(role: Exclude<Role, 'all'>): Promise<string | null> {
   if (role === 'api') {
     const res = await fetch(`http://127.0.0.1:${settings.apiPort}/health`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
     return res.status === 200 ? null : `GET /health answered ${res.status}: ${await res.text()}`;
+  }
+  if (role === 'flower') {
+    const res = await fetch(`http://127.0.0.1:${settings.flowerPort}/healthcheck`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    return res.status === 200 ? null : `GET /healthcheck answered ${res.status}`;
   }
   const app = createApp({ broker: settings.brokerUrl, backend: settings.resultBackend, logLevel: 'silent' }, { env: {} });
   try {
@@ -42,8 +47,8 @@ async function check(role: Exclude<Role, 'all'>): Promise<string | null> {
 }
 
 const role = process.argv[2];
-if (role !== 'api' && role !== 'worker' && role !== 'beat') {
-  process.stderr.write('usage: healthcheck.ts api|worker|beat\n');
+if (role !== 'api' && role !== 'worker' && role !== 'beat' && role !== 'flower') {
+  process.stderr.write('usage: healthcheck.ts api|worker|beat|flower\n');
   process.exit(2);
 }
 const problem = await Promise.race([

@@ -1,9 +1,9 @@
 /**
  * The reference application's entry point.
  *
- *   node --import tsx apps/api/src/main.ts [all|api|worker|beat]
+ *   node --import tsx apps/api/src/main.ts [all|api|worker|beat|flower]
  *
- * `all` (what `npm start` runs) starts the API, a worker and beat in this process; with
+ * `all` (what `npm start` runs) starts the API, a worker, beat and the dashboard in this process; with
  * nothing configured they share the embedded broker, result store, cache and database.
  * Each other role runs alone, for production, against the services the environment names.
  * Settings come from the environment and a `.env` file in the working directory. SIGTERM
@@ -11,7 +11,7 @@
  * signal exits at once.
  */
 import { createRuntime, type Runtime } from './runtime.js';
-import { startApi, startBeat, startWorker, type RunningRole } from './roles.js';
+import { startApi, startBeat, startFlower, startWorker, type RunningRole } from './roles.js';
 import { seedDemoData } from './seed.js';
 import { appEnvironment, loadSettings, redact, ROLES, SettingsError, type AppSettings, type Role } from './settings.js';
 
@@ -49,8 +49,14 @@ async function start(role: Role, rt: Runtime): Promise<RunningRole[]> {
   const running: RunningRole[] = [];
   // Consumers first, the API last: by the time it accepts requests, tasks can run.
   if (role === 'all' || role === 'worker') running.push(await startWorker(rt));
-  if (role === 'all' || role === 'beat') running.push(await startBeat(rt));
-  if (role === 'all' || role === 'api') running.push(await startApi(rt));
+  if (role === 'all' || role === 'beat') running.push(await startBeat(rt, { optional: role === 'all' }));
+  let dashboardUrl: string | null = null;
+  if (role === 'all' || role === 'flower') {
+    const flower = await startFlower(rt);
+    running.push(flower);
+    dashboardUrl = flower.urls['dashboard'] ?? null;
+  }
+  if (role === 'all' || role === 'api') running.push(await startApi(rt, { dashboardUrl }));
   return running;
 }
 

@@ -6,6 +6,8 @@
  */
 import { Worker } from 'celeriac';
 import { Beat } from 'celeriac/beat';
+import { startDashboard } from '@celeriac/dashboard';
+import { join } from 'node:path';
 import { buildServer } from './http/server.js';
 import type { Runtime } from './runtime.js';
 
@@ -45,9 +47,37 @@ export async function startWorker(rt: Runtime, options: { hostname?: string; con
   return { name: `worker ${worker.hostname}`, urls: {}, stop: () => worker.close() };
 }
 
-/** Starts beat (any number may run: one leads and sends). */
-export async function startBeat(rt: Runtime): Promise<RunningRole> {
+/**
+ * Starts beat (any number may run: one leads and sends). With `optional` (the `all` role), a
+ * broker that cannot host beat's store (RabbitMQ: docs/brokers-and-backends.md) leaves beat
+ * out with a warning instead of stopping the whole process; run `main.ts beat` on a Redis
+ * broker for the schedule.
+ */
+export async function startBeat(rt: Runtime, options: { optional?: boolean } = {}): Promise<RunningRole> {
+  if (options.optional === true && typeof rt.celery.broker.beatStore !== 'function') {
+    rt.log.warn({ broker: rt.celery.broker.kind }, 'beat not started: this broker cannot host its store (the schedule needs a redis:// or memory:// broker)');
+    return { name: 'beat (not started)', urls: {}, stop: async () => undefined };
+  }
   const beat = new Beat(rt.celery);
   await beat.start();
   return { name: 'beat', urls: {}, stop: () => beat.close() };
+}
+
+/**
+ * Starts the dashboard (`celeriac flower`, embedded) on the app's broker: Flower's API and
+ * pages on `FLOWER_PORT`. Its history lives in Postgres when `DATABASE_URL` is set (its own
+ * schema), else in an embedded database under `DATA_DIR/dashboard`.
+ */
+export async function startFlower(rt: Runtime): Promise<RunningRole> {
+  const s = rt.settings;
+  const dashboard = await startDashboard({
+    app: rt.celery,
+    port: s.flowerPort,
+    address: s.apiHost,
+    basicAuth: s.flowerBasicAuth,
+    dataDir: join(s.dataDir, 'dashboard'),
+    ...(s.databaseUrl === null ? {} : { databaseUrl: s.databaseUrl }),
+  });
+  rt.log.info({ url: dashboard.url }, 'dashboard started');
+  return { name: 'dashboard', urls: { dashboard: dashboard.url }, stop: () => dashboard.close() };
 }

@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 
 /** The roles a process can run. `all` is everything in one process (`npm start`). */
-export type Role = 'all' | 'api' | 'worker' | 'beat';
+export type Role = 'all' | 'api' | 'worker' | 'beat' | 'flower';
 
 /** The roles, as the command line accepts them. */
-export const ROLES: readonly Role[] = Object.freeze(['all', 'api', 'worker', 'beat']);
+export const ROLES: readonly Role[] = Object.freeze(['all', 'api', 'worker', 'beat', 'flower']);
 
 /** The resolved, frozen settings of one process. */
 export interface AppSettings {
@@ -214,8 +214,8 @@ function splitRoleProblems(s: AppSettings, role: Role): SettingProblem[] {
   const problems: SettingProblem[] = [];
   const why = 'must be set when roles run as separate processes';
   if (s.brokerUrl.startsWith('memory:')) problems.push({ name: 'CELERY_BROKER_URL', message: `${why} (memory:// lives inside one process)` });
-  // Beat only sends messages: the broker is all it shares.
-  if (role === 'beat') return problems;
+  // Beat only sends messages, and the dashboard only watches (its history has its own store): the broker is all they share.
+  if (role === 'beat' || role === 'flower') return problems;
   if (s.resultBackend.startsWith('memory:')) problems.push({ name: 'CELERY_RESULT_BACKEND', message: `${why} (memory:// lives inside one process)` });
   if (s.redisUrl === null) problems.push({ name: 'REDIS_URL', message: `${why} (the in-process cache cannot be invalidated from another process)` });
   if (s.databaseUrl === null) problems.push({ name: 'DATABASE_URL', message: `${why} (the embedded database serves one process)` });

@@ -35,12 +35,13 @@ function substitute(text: string, vars: Record<string, string>): string {
 
 describe('docker-compose.yml', () => {
   const raw = read('docker-compose.yml');
-  const secrets = { REDIS_PASSWORD: 'r-secret', POSTGRES_PASSWORD: 'p-secret' };
+  const secrets = { REDIS_PASSWORD: 'r-secret', POSTGRES_PASSWORD: 'p-secret', FLOWER_BASIC_AUTH: 'admin:f-secret' };
   const doc = parse(substitute(raw, secrets), { merge: true }) as { services: Record<string, Service>; networks: Record<string, { internal?: boolean }> };
   const services = doc.services;
 
   it('refuses to start without the secrets, which only .env provides', () => {
     expect(() => substitute(raw, {})).toThrow(/REDIS_PASSWORD is required/);
+    expect(() => substitute(raw, { REDIS_PASSWORD: 'r', POSTGRES_PASSWORD: 'p' })).toThrow(/FLOWER_BASIC_AUTH is required/);
     // No key that names a secret has a literal value.
     expect(raw).not.toMatch(/^\s*\w*(PASSWORD|SECRET)\w*:\s*(?!\$\{)\S/m);
   });
@@ -54,10 +55,11 @@ describe('docker-compose.yml', () => {
     expect(services['redis']?.command?.join(' ')).toContain('--requirepass "$REDIS_PASSWORD"');
   });
 
-  it('has API, scalable workers and beat from one image, each with a health check', () => {
+  it('has API, scalable workers, beat and the dashboard from one image, each with a health check', () => {
     expect(services['api']?.ports).toEqual(['8000:8000']);
+    expect(services['flower']?.ports).toEqual(['5555:5555']);
     expect(services['worker']?.deploy?.replicas).toBe(2);
-    for (const [name, role] of [['api', 'api'], ['worker', 'worker'], ['beat', 'beat']] as const) {
+    for (const [name, role] of [['api', 'api'], ['worker', 'worker'], ['beat', 'beat'], ['flower', 'flower']] as const) {
       const s = services[name];
       expect(s?.image).toBe('celeriac-app:latest');
       expect(s?.command).toEqual([role]);
@@ -68,7 +70,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives each role an environment that passes the app\'s own settings check', () => {
-    for (const [name, role] of [['api', 'api'], ['worker', 'worker'], ['beat', 'beat']] as const) {
+    for (const [name, role] of [['api', 'api'], ['worker', 'worker'], ['beat', 'beat'], ['flower', 'flower']] as const) {
       const env = services[name]?.environment ?? {};
       const s = loadSettings(env, role as Role);
       expect(s.brokerUrl).toBe('redis://:r-secret@redis:6379/0');
@@ -77,6 +79,7 @@ describe('docker-compose.yml', () => {
       expect(s.exportDir).toBe('/data/exports');
     }
     expect(loadSettings(services['api']?.environment ?? {}, 'api')).toMatchObject({ apiHost: '0.0.0.0', apiPort: 8000 });
+    expect(loadSettings(services['flower']?.environment ?? {}, 'flower')).toMatchObject({ apiHost: '0.0.0.0', flowerPort: 5555, flowerBasicAuth: ['admin:f-secret'] });
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * The entry point as `npm start` runs it: with nothing configured it starts API, worker and
- * beat on the embedded broker and database, seeds demo data, prints the URLs and stops
+ * The entry point as `npm start` runs it: with nothing configured it starts API, worker, beat
+ * and the dashboard on the embedded broker and database, seeds demo data, prints the URLs and stops
  * cleanly on SIGTERM; bad settings stop it with a clear message and exit code 2.
  */
 import { spawn } from 'node:child_process';
@@ -40,7 +40,7 @@ describe('apps/api main', () => {
   it('all: serves API, docs and live page on the embedded stack, with demo data, and stops on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'celeriac-app-main-'));
     dirs.push(dir);
-    const p = run(['all'], cleanEnv({ DATA_DIR: dir, API_PORT: '0', LOG_LEVEL: 'warn' }));
+    const p = run(['all'], cleanEnv({ DATA_DIR: dir, API_PORT: '0', FLOWER_PORT: '0', LOG_LEVEL: 'warn' }));
     try {
       const base = await waitFor(() => /Live page\s+(http:\/\/\S+)\//.exec(p.out())?.[1], `the banner (stderr: ${p.err()})`, 90_000);
       expect(p.out()).toMatch(/API docs\s+http:\/\/\S+\/docs/);
@@ -56,6 +56,12 @@ describe('apps/api main', () => {
       }, 'demo.add', 15_000);
       expect(result).toBe(42);
       expect((await fetch(`${base}/docs/`)).status).toBe(200);
+      // The dashboard runs in the same process and sees the embedded worker.
+      const dashboard = /Dashboard\s+(http:\/\/\S+)/.exec(p.out())?.[1] as string;
+      expect(dashboard).toBeDefined();
+      const workers = (await (await fetch(`${dashboard}/workers?json=1`)).json()) as { data: { hostname: string; status: boolean }[] };
+      expect(workers.data).toEqual([expect.objectContaining({ hostname: expect.stringMatching(/^embedded@/), status: true })]);
+      expect((await fetch(`${dashboard}/healthcheck`)).status).toBe(200);
     } finally {
       p.child.kill('SIGTERM');
     }
@@ -76,6 +82,6 @@ describe('apps/api main', () => {
     expect(worker.err()).toContain('DATABASE_URL: must be set when roles run as separate processes');
     const unknown = run(['gardener'], cleanEnv({}));
     expect(await unknown.exited).toBe(2);
-    expect(unknown.err()).toContain('usage: main.ts [all|api|worker|beat]');
+    expect(unknown.err()).toContain('usage: main.ts [all|api|worker|beat|flower]');
   }, 60_000);
 });

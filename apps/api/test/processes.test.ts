@@ -1,7 +1,7 @@
 /**
  * The deployment as separate processes (scripts/run-processes.ts, what docker compose runs)
  * against a real Redis (a private server with a password) and a Postgres database made for
- * this run: an API, two workers and beat. Tasks spread over both workers; beat sends the
+ * this run: an API, two workers, beat and the dashboard. Tasks spread over both workers; beat sends the
  * heartbeat; a worker killed with SIGKILL in the middle of its tasks loses none of them
  * (late acks: the other worker runs them once their lease expires).
  */
@@ -26,6 +26,7 @@ describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', ()
   let db: TestDatabase;
   let group: ProcessGroup;
   let base: string;
+  let flowerPort: number;
   const output: string[] = [];
 
   const post = async (path: string, body: unknown) => {
@@ -45,6 +46,7 @@ describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', ()
     await redis.start();
     db = await createTestDatabase();
     const port = await freePort();
+    flowerPort = await freePort();
     const url = (n: number) => `redis://:${PASSWORD}@127.0.0.1:${redis.port}/${n}`;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env['PATH'],
@@ -53,6 +55,8 @@ describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', ()
       REDIS_URL: url(1),
       DATABASE_URL: db.url,
       API_PORT: String(port),
+      FLOWER_PORT: String(flowerPort),
+      FLOWER_BASIC_AUTH: 'admin:process-test-flower',
       WORKER_CONCURRENCY: '2',
       HEARTBEAT_EVERY: '1',
       LOG_LEVEL: 'info',
@@ -72,6 +76,19 @@ describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', ()
     // Every process still alive at the end stopped cleanly on SIGTERM.
     expect(Object.entries(codes ?? {}).filter(([name, code]) => name !== 'worker1' && code !== 0)).toEqual([]);
   }, 60_000);
+
+  it('runs the dashboard in its own process: behind basic auth, it sees both workers', async () => {
+    const dashboard = `http://127.0.0.1:${flowerPort}`;
+    const auth = { authorization: `Basic ${Buffer.from('admin:process-test-flower').toString('base64')}` };
+    await waitFor(async () => ((await fetch(`${dashboard}/healthcheck`).catch(() => null))?.status === 200 ? true : undefined), `the dashboard to answer\n${output.slice(-40).join('\n')}`, 90_000);
+    expect((await fetch(`${dashboard}/api/workers`)).status).toBe(401);
+    const names = await waitFor(async () => {
+      const res = await fetch(`${dashboard}/api/workers?refresh=1`, { headers: auth });
+      const workers = Object.keys((await res.json()) as Record<string, unknown>).map((w) => w.split('@')[0]).sort();
+      return workers.includes('worker1') && workers.includes('worker2') ? workers : undefined;
+    }, 'the dashboard to list both workers', 60_000);
+    expect(names).toEqual(expect.arrayContaining(['worker1', 'worker2']));
+  });
 
   it('spreads tasks over both workers', async () => {
     const sent = (await post('/live/tasks', { count: 10, seconds: 1 }))['tasks'] as { taskId: string }[];

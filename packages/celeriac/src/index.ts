@@ -19,6 +19,7 @@ export { createApp } from './create-app.js';
 export type { App, AppOptions } from './core/app.js';
 export type { AnyTask, Task, TaskCallOptions } from './core/task.js';
 export type { ErrorClass, TaskOptions } from './core/task-options.js';
+export type { SchemaInput, SchemaOutput, StandardIssue, StandardSchemaV1 } from './core/standard-schema.js';
 export type { TaskContext, TaskRequest } from './core/context.js';
 export type { ApplyOptions, Callback, TaskApplyOptions, TimeInput } from './core/call-options.js';
 export type { TaskCall } from './core/producer.js';
@@ -43,6 +44,8 @@ export type { ErrorCode } from './errors.js';
 export {
   ChordError,
   Ignore,
+  ImproperlyConfigured,
+  InvalidArguments,
   MaxRetriesExceededError,
   NotRegistered,
   Reject,

@@ -4,7 +4,9 @@
  * Libraries below receive adapters; `createApp` from the public index uses this table.
  */
 import { MemoryBackend } from './backends/memory/memory-backend.js';
+import { RpcBackend } from './backends/rpc/rpc-backend.js';
 import { RedisBackend } from './backends/redis/redis-backend.js';
+import { AmqpBroker, type AmqpBrokerOptions } from './brokers/amqp/amqp-broker.js';
 import { MemoryBroker } from './brokers/memory/memory-broker.js';
 import type { RedisBrokerOptions } from './brokers/redis/options.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
@@ -23,6 +25,7 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   visibility_timeout: 'visibilityTimeoutSec',
   recoverAfterSec: 'recoverAfterSec',
   leaseRenewMs: 'leaseRenewMs',
+  leaseRenewal: 'leaseRenewal',
   sweepIntervalMs: 'sweepIntervalMs',
   pollIntervalMs: 'pollIntervalMs',
   promoteIntervalMs: 'promoteIntervalMs',
@@ -43,6 +46,30 @@ export function redisBrokerOptions(ctx: TransportContext): RedisBrokerOptions {
   return options as RedisBrokerOptions;
 }
 
+/** `brokerTransportOptions` names the RabbitMQ broker understands. */
+const AMQP_OPTION_NAMES: Record<string, keyof AmqpBrokerOptions> = {
+  queueMaxPriority: 'queueMaxPriority',
+  connectWaitMs: 'connectWaitMs',
+  connectionName: 'connectionName',
+};
+
+/** Maps `brokerTransportOptions` onto AmqpBrokerOptions; unknown names are a CONFIG error. */
+export function amqpBrokerOptions(ctx: TransportContext): AmqpBrokerOptions {
+  const options: Record<string, unknown> = { log: ctx.log };
+  for (const [name, value] of Object.entries(ctx.transportOptions)) {
+    const target = AMQP_OPTION_NAMES[name];
+    if (target === undefined) {
+      const known = Object.keys(AMQP_OPTION_NAMES).join(', ');
+      throw new CeleriacError(ErrorCodes.CONFIG, `Unknown RabbitMQ broker transport option ${JSON.stringify(name)}; known: ${known} (vhost and heartbeat go in the URL)`);
+    }
+    options[target] = value;
+  }
+  return options as AmqpBrokerOptions;
+}
+
+/** A RabbitMQ broker per URL (its own connection). */
+const amqpBroker = (url: string, ctx: TransportContext) => new AmqpBroker(url, amqpBrokerOptions(ctx));
+
 /** A Redis broker per URL (a new connection each time, unlike `memory://`). */
 const redisBroker = (url: string, ctx: TransportContext) => new RedisBroker(url, redisBrokerOptions(ctx));
 /** A Redis backend per URL; it connects lazily. Revoke expiry uses the Redis server's clock. */
@@ -59,6 +86,9 @@ export const defaultTransports: TransportTable = Object.freeze({
     rediss: redisBroker,
     sentinel: redisBroker,
     'redis+sentinel': redisBroker,
+    amqp: amqpBroker,
+    amqps: amqpBroker,
+    pyamqp: amqpBroker,
   }),
   backends: Object.freeze({
     memory: (_url: string, ctx: TransportContext) => {
@@ -69,5 +99,7 @@ export const defaultTransports: TransportTable = Object.freeze({
     rediss: redisBackend,
     sentinel: redisBackend,
     'redis+sentinel': redisBackend,
+    rpc: (_url: string, ctx: TransportContext) =>
+      new RpcBackend({ brokerUrl: ctx.brokerUrl, replyTo: ctx.replyTo, resultExpiresSec: ctx.resultExpiresSec, log: ctx.log }),
   }),
 });

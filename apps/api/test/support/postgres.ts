@@ -4,33 +4,13 @@
  * the tests; locally they are skipped with a message.
  */
 import { randomUUID } from 'node:crypto';
-import { Socket } from 'node:net';
 import pg from 'pg';
+import { POSTGRES_URL, shouldRunPostgresTests } from '../../../../packages/dashboard/test/support/postgres.js';
+
+export { shouldRunPostgresTests };
 
 /** The server's maintenance database. */
-export const POSTGRES_ADMIN_URL = process.env['CELERIAC_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const s = new Socket();
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(500, () => done(false));
-    s.once('error', () => done(false));
-    s.connect(Number(port || 5432), hostname, () => done(true));
-  });
-}
-
-/** Whether to run Postgres tests; throws under CI when the server is down. */
-export async function shouldRunPostgresTests(what: string): Promise<boolean> {
-  if (await reachable(POSTGRES_ADMIN_URL)) return true;
-  if (process.env['CI'] === 'true') throw new Error(`${what}: Postgres is not reachable at ${POSTGRES_ADMIN_URL} (required under CI)`);
-  console.warn(`[skip] ${what}: Postgres is not reachable at ${POSTGRES_ADMIN_URL}`);
-  return false;
-}
+export const POSTGRES_ADMIN_URL = POSTGRES_URL;
 
 /** A database made for one test file. */
 export interface TestDatabase {

@@ -5,6 +5,8 @@
  * running beat polls, so changes apply without a restart, on whichever beat leads.
  */
 import type { App } from '../core/app.js';
+import type { ApplyOptions } from '../core/call-options.js';
+import type { Json, JsonObject } from '../protocol/types.js';
 import type { BeatEntryDefinition } from '../core/beat-entry.js';
 import type { BeatStore } from '../core/spi/beat-store.js';
 import { beatStoreOf } from '../core/spi/roles.js';
@@ -17,6 +19,10 @@ import type { Schedule } from './schedules.js';
 export interface BeatEntryInfo {
   readonly name: string;
   readonly task: string;
+  /** Arguments, keyword arguments and call options of the messages it sends. */
+  readonly args: readonly Json[];
+  readonly kwargs: JsonObject;
+  readonly options: Readonly<ApplyOptions>;
   readonly schedule: Schedule;
   /** 'settings' (`beatSchedule`) or 'dynamic' (added at run time; replaces a static one of the same name). */
   readonly source: 'settings' | 'dynamic';
@@ -88,6 +94,9 @@ export class BeatEntries {
       return {
         name: e.name,
         task: e.task,
+        args: e.args,
+        kwargs: e.kwargs,
+        options: e.options,
         schedule: e.schedule,
         source: e.source,
         paused: e.paused,

@@ -12,10 +12,10 @@ import { AsyncResult } from '../core/async-result.js';
 import type { ApplyOptions } from '../core/call-options.js';
 import { GroupResult } from '../core/group-result.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from '../core/signature-options.js';
-import { requireChordJoin } from '../core/spi/roles.js';
+import { groupStoreOf, requireChordJoin } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import type { Json, SignatureDict } from '../protocol/types.js';
-import { chordDict, chordParts, chordSize, ensureId, flattenChain, flattenGroup, frozenId, memberDicts, normalize } from './dicts.js';
+import type { Json, ResultTuple, SignatureDict } from '../protocol/types.js';
+import { chordDict, chordParts, chordSize, ensureId, flattenGroup, frozenId, memberDicts, normalize } from './dicts.js';
 import { applyEager } from './eager.js';
 import { callOnly, defined, type CanvasHost } from './host.js';
 
@@ -60,38 +60,95 @@ interface Placement {
   rootId?: string;
 }
 
-/** Freezes one step: ids assigned, and the last step told which chord it belongs to. */
+/**
+ * Freezes one step as Celery 5.2.6's `freeze` does: ids assigned, and the step that reports
+ * for it (a chain's last, a chord's body) told where: `place`. A chord keeps its body's own
+ * id (the body gets `place.taskId` only when it has none) and takes its header's group id as
+ * its own `task_id`; a group freezes its members' ids, so its result is known before it runs.
+ */
 function freezeStep(step: SignatureDict, place: Placement): void {
   const o = step.options;
   if (step.subtask_type === 'chord') {
     const { header, body } = chordParts(step);
     freezeStep(body, place);
-    ensureId(header);
+    freezeMembers(header, place.rootId);
     step.kwargs['header'] = header as unknown as Json;
     step.kwargs['body'] = body as unknown as Json;
-    o['task_id'] = frozenId(body);
+    o['task_id'] = frozenId(header);
+    if (place.rootId !== undefined) o['root_id'] = place.rootId;
     return;
   }
   if (step.subtask_type === 'chain') {
     const steps = memberDicts(step);
     steps.forEach((s, i) => freezeStep(s, i === steps.length - 1 ? place : place.rootId !== undefined ? { rootId: place.rootId } : {}));
     step.kwargs['tasks'] = steps as unknown as Json[];
-    // A chain's result is its last step's.
-    o['task_id'] = frozenId(steps[steps.length - 1] as SignatureDict);
     return;
   }
   if (o['task_id'] === undefined && place.taskId !== undefined) o['task_id'] = place.taskId;
+  // A group in a chord header (a chain's last step, a chord's body) is frozen with the
+  // enclosing group id as its own, as Celery's group.freeze does: a Python worker sending its
+  // members gives them that id as `group`, so they join the enclosing chord.
+  if (o['task_id'] === undefined && step.subtask_type === 'group' && place.groupId !== undefined) o['task_id'] = place.groupId;
   ensureId(step);
   if (place.rootId !== undefined) o['root_id'] = place.rootId;
   if (place.groupId !== undefined) o['group_id'] = place.groupId;
   if (place.chord !== undefined) o['chord'] = place.chord as unknown as Json;
   if (place.groupIndex !== undefined) o['group_index'] = place.groupIndex;
+  if (step.subtask_type === 'group') freezeMembers(step, place.rootId);
 }
 
+/** Gives a group's members (nested groups unrolled) their ids, in place. */
+function freezeMembers(group: SignatureDict, rootId: string | undefined): void {
+  ensureId(group);
+  const members = flattenGroup(memberDicts(group));
+  for (const m of members) freezeStep(m, rootId !== undefined ? { rootId } : {});
+  group.kwargs['tasks'] = members as unknown as Json[];
+}
+
+/**
+ * The result a frozen signature stands for, as Celery's result tuple: `[[id, null], null]`
+ * for a task (a chain's last step, a chord's body), `[[gid, null], [members]]` for a group.
+ */
+export function resultShape(dict: SignatureDict): ResultTuple {
+  switch (dict.subtask_type) {
+    case 'chain': {
+      const steps = spliceSteps(memberDicts(dict));
+      const last = steps[steps.length - 1];
+      return last === undefined ? [[ensureId(dict), null], []] : resultShape(last);
+    }
+    case 'chord':
+      return resultShape(chordParts(dict).body);
+    case 'group':
+      return [[ensureId(dict), null], flattenGroup(memberDicts(dict)).map(resultShape)];
+    default:
+      return [[ensureId(dict), null], null];
+  }
+}
+
+/** Adds callbacks to a step, each once (Celery's `append_to_list_option` skips one already there). */
 function appendOption(step: SignatureDict, key: 'link' | 'link_error', sigs: SignatureDict[]): void {
   if (sigs.length === 0) return;
   const current = step.options[key];
-  step.options[key] = [...(Array.isArray(current) ? current : []), ...sigs] as unknown as Json[];
+  const list = Array.isArray(current) ? [...current] : [];
+  const seen = new Set(list.map((s) => JSON.stringify(s)));
+  for (const sig of sigs) {
+    const key = JSON.stringify(sig);
+    if (!seen.has(key)) list.push(sig as unknown as Json);
+    seen.add(key);
+  }
+  step.options[key] = list;
+}
+
+/** Celery's step list: nested chains spliced in, a group of one member unrolled to it (`maybe_unroll_group`). */
+function spliceSteps(steps: readonly SignatureDict[]): SignatureDict[] {
+  return steps.flatMap((s) => {
+    if (s.subtask_type === 'chain') return spliceSteps(memberDicts(s));
+    if (s.subtask_type === 'group') {
+      const members = memberDicts(s);
+      if (members.length === 1) return spliceSteps(members);
+    }
+    return [s];
+  });
 }
 
 /**
@@ -100,7 +157,7 @@ function appendOption(step: SignatureDict, key: 'link' | 'link_error', sigs: Sig
  * adds the chain's errbacks to every step. Returns the steps in order.
  */
 export function prepareChain(tasks: readonly SignatureDict[], args: readonly Json[], place: Placement, linkError: SignatureDict[]): SignatureDict[] {
-  const flat = flattenChain(tasks.map((t) => normalize(t)));
+  const flat = spliceSteps(tasks.map((t) => normalize(t)));
   const out: SignatureDict[] = [];
   for (let i = flat.length - 1; i >= 0; i--) {
     let step = flat[i] as SignatureDict;
@@ -108,7 +165,7 @@ export function prepareChain(tasks: readonly SignatureDict[], args: readonly Jso
     if (step.subtask_type === 'group' && out.length > 0) {
       // group(...) | next  ==  chord(group(...), next): the next step waits for the whole group.
       const body = out.shift() as SignatureDict;
-      step = chordDict(step, body, { task_id: frozenId(body) });
+      step = chordDict(step, body);
     }
     const isLast = out.length === 0;
     freezeStep(step, isLast ? place : place.rootId !== undefined ? { rootId: place.rootId } : {});
@@ -118,9 +175,9 @@ export function prepareChain(tasks: readonly SignatureDict[], args: readonly Jso
   return out;
 }
 
-/** The id whose result stands for a frozen step (a chord's is its body's). */
+/** The id whose result stands for a frozen step (a chord's is its body's, a chain's its last step's). */
 function stepId(step: SignatureDict): string {
-  return frozenId(step) ?? ensureId(step);
+  return resultShape(step)[0][0];
 }
 
 async function applyChain(host: CanvasHost, dict: SignatureDict, args: readonly Json[], options: ApplyOptions): Promise<Applied> {
@@ -143,9 +200,12 @@ async function applyChain(host: CanvasHost, dict: SignatureDict, args: readonly 
 }
 
 /**
- * Sends a group. As a chord header (`chord` given) it stores the chord size first and gives
- * each member its `group_index` and the body; as the last step of a chain inside a chord
- * header (`options.chord` given) its members report to that enclosing chord instead.
+ * Sends a group. As a chord header (`chord` given) it freezes every member, stores the chord
+ * size (and, when a member's result is itself a group, the header's result structure, as
+ * Celery's Redis backend `apply_chord` does, so the join can give the body nested lists),
+ * then gives each member its `group_index` and the body. As the last step of a chain inside
+ * a chord header (`options.chord` given) its members report to that enclosing chord instead,
+ * each at the chain's place (`group_index`).
  */
 export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: readonly Json[], options: ApplyOptions, chord: SignatureDict | null): Promise<GroupResult> {
   const opts = merged(dict, options);
@@ -154,8 +214,14 @@ export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: re
   const joinId = chord === null && opts.chord !== undefined && opts.groupId !== undefined ? opts.groupId : gid;
   const body = chord ?? opts.chord;
   if (chord !== null) {
+    for (const [i, m] of members.entries()) freezeStep(m, defined({ rootId: opts.rootId, groupId: gid, chord, groupIndex: i }) as Placement);
     const size = members.reduce((n, m) => n + chordSize(m), 0);
     await requireChordJoin(host.backend).setChordSize(gid, size, { expiresSec: host.settings.resultExpires });
+    const shapes = members.map(resultShape);
+    const store = groupStoreOf(host.backend);
+    if (store !== undefined && shapes.some((t) => t[1] !== null)) {
+      await store.saveGroup(gid, { result: [[gid, null], shapes] }, { expiresSec: host.settings.resultExpires });
+    }
   }
   const partial = partialArgs(dict, args);
   const shared: ApplyOptions = { ...callOnly(opts), ...defined({ rootId: opts.rootId, parentId: opts.parentId, linkError: opts.linkError, link: opts.link }) };
@@ -164,6 +230,7 @@ export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: re
     const placement: ApplyOptions = { groupId: joinId };
     if (body !== undefined) placement.chord = body;
     if (chord !== null) placement.groupIndex = i;
+    else if (opts.chord !== undefined && opts.groupIndex !== undefined) placement.groupIndex = opts.groupIndex;
     const applied = await applyDict(host, member, partial, { ...shared, ...placement });
     results.push(...(applied instanceof GroupResult ? applied.results : [applied]));
   }
@@ -174,11 +241,13 @@ async function applyChord(host: CanvasHost, dict: SignatureDict, args: readonly 
   const opts = merged(dict, options);
   const { header, body } = chordParts(dict);
   const gid = frozenId(header) ?? randomUUID();
-  const bodyId = opts.taskId ?? frozenId(body) ?? randomUUID();
   // Everything about "what comes after" (chain, enclosing chord, callbacks) belongs to the body.
   const { taskId, rootId, parentId, ...forBody } = opts;
-  void taskId;
-  const frozenBody: SignatureDict = { ...body, options: { ...body.options, ...toWireOptions(defined({ ...forBody, rootId })), task_id: bodyId } };
+  const frozenBody: SignatureDict = { ...body, options: { ...body.options, ...toWireOptions(defined({ ...forBody, rootId })) } };
+  // Celery 5.2.6's chord.run: the body keeps its own frozen id; the chord's task_id (its
+  // header's group id once frozen) names the body only when the body has none.
+  const place = { taskId: resultShapeIfFrozen(body) === null ? taskId : undefined, groupId: opts.groupId, groupIndex: opts.groupIndex, chord: opts.chord };
+  freezeStep(frozenBody, defined(place) as Placement);
   const headerOptions: ApplyOptions = { ...callOnly(opts), ...defined({ taskId: gid, rootId, parentId }) };
   if (memberDicts(header).length === 0) {
     // No header part will ever return: call the body now, with no results.
@@ -186,5 +255,26 @@ async function applyChord(host: CanvasHost, dict: SignatureDict, args: readonly 
   } else {
     await applyGroup(host, header, partialArgs(dict, args), headerOptions, frozenBody);
   }
-  return new AsyncResult(bodyId, host);
+  return resultOf(host, resultShape(frozenBody));
+}
+
+/** The frozen id a signature's result will have, or null when it is not frozen yet. */
+function resultShapeIfFrozen(dict: SignatureDict): string | null {
+  switch (dict.subtask_type) {
+    case 'chain': {
+      const steps = spliceSteps(memberDicts(dict));
+      const last = steps[steps.length - 1];
+      return last === undefined ? null : resultShapeIfFrozen(last);
+    }
+    case 'chord':
+      return resultShapeIfFrozen(chordParts(dict).body);
+    default:
+      return frozenId(dict);
+  }
+}
+
+function resultOf(host: CanvasHost, shape: ResultTuple): Applied {
+  const [[id], members] = shape;
+  if (members === null) return new AsyncResult(id, host);
+  return new GroupResult(id, members.map(([[memberId]]) => new AsyncResult(memberId, host)), host);
 }

@@ -76,7 +76,8 @@ export function registerCanvasBuiltins(app: App): void {
   // Celery's accumulate(*args, index=None): all its arguments, or the one at `index`. The
   // declared params only let `index` be given by keyword after one positional argument
   // (the chord results), which is how replace (Celeriac's and Python's) calls it.
-  app.task(ACCUMULATE, { bind: true, params: ['results', 'index'] }, (ctx) => {
+  // It reads its arguments from the request, so the function takes none of its own: no arity check.
+  app.task(ACCUMULATE, { bind: true, params: ['results', 'index'], checkArity: false }, (ctx) => {
     const index = ctx.request.kwargs['index'];
     const args = ctx.request.args;
     if (typeof index !== 'number') return [...args];

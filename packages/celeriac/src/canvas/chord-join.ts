@@ -6,16 +6,18 @@
  * fails the body with `ChordError` and calls its errbacks. A failure is passed on to whatever
  * waits on the body (its chain, an enclosing chord), so no workflow is left hanging.
  */
-import { requireChordJoin } from '../core/spi/roles.js';
+import type { ChordPart } from '../core/spi/chord-join.js';
+import { groupStoreOf, requireChordJoin } from '../core/spi/roles.js';
 import { ChordError, toExceptionRecord } from '../core/task-errors.js';
 import { coerceError } from '../errors.js';
 import { PROPAGATE_STATES } from '../protocol/states.js';
 import { pyRepr } from '../protocol/repr.js';
 import { isExceptionRecord } from '../protocol/result.js';
 import { naiveUtcIso } from '../protocol/time.js';
-import type { ExceptionRecord, Json, SignatureDict, TaskState } from '../protocol/types.js';
-import { applyDict } from './apply.js';
-import { chordParts, frozenId, isSignatureDict, memberDicts, normalize, resultIds } from './dicts.js';
+import type { ExceptionRecord, Json, ResultTuple, SignatureDict, TaskState } from '../protocol/types.js';
+import { applyDict, applyGroup } from './apply.js';
+import { chordParts, frozenId, groupDict, isSignatureDict, memberDicts, normalize, resultIds } from './dicts.js';
+import { requestOfSignature, runLocalErrbacks, splitErrbacks } from './errbacks.js';
 import type { CanvasHost } from './host.js';
 
 /** The header part that ended, as its message described it. */
@@ -53,7 +55,7 @@ export async function chordPartReturn(host: CanvasHost, part: ChordPartRequest, 
       await failSignature(host, body, new ChordError(`Dependency ${failed.taskId} raised ${describeResult(failed.result)}`));
       return;
     }
-    const results = join.parts.map((p) => p.result);
+    const results = await headerResults(host, part.group, join.parts);
     try {
       await applyDict(host, body, [results], { parentId: part.id, ...(part.rootId !== null ? { rootId: part.rootId } : {}) });
     } catch (err) {
@@ -65,27 +67,65 @@ export async function chordPartReturn(host: CanvasHost, part: ChordPartRequest, 
   }
 }
 
-async function storeFailure(host: CanvasHost, taskId: string, state: TaskState, record: Json, traceback: string | null): Promise<void> {
+/**
+ * The body's argument: the parts' results in header order; nested lists where the sender
+ * saved the header's result structure (a member whose result is a group, such as a chain
+ * ending in a group), as Celery's Redis backend restores and joins it.
+ */
+async function headerResults(host: CanvasHost, groupId: string, parts: readonly ChordPart[]): Promise<Json[]> {
+  const flat = parts.map((p) => p.result);
+  const store = groupStoreOf(host.backend);
+  const saved = store === undefined ? null : await store.getGroup(groupId);
+  const members = saved?.result[1];
+  if (!members?.some((m) => m[1] !== null)) return flat;
+  const byId = new Map(parts.map((p) => [p.taskId, p.result]));
+  const valueOf = (tuple: ResultTuple): Json | undefined => {
+    const [[id], nested] = tuple;
+    if (nested === null) return byId.get(id);
+    const values = nested.map(valueOf);
+    return values.includes(undefined) ? undefined : (values as Json[]);
+  };
+  const values = members.map(valueOf);
+  // A part the saved structure does not name (added with addToChord): keep the flat list.
+  return values.includes(undefined) || byId.size !== countLeaves(members) ? flat : (values as Json[]);
+}
+
+function countLeaves(tuples: readonly ResultTuple[]): number {
+  return tuples.reduce((n, [, nested]) => n + (nested === null ? 1 : countLeaves(nested)), 0);
+}
+
+async function storeFailure(host: CanvasHost, taskId: string, state: TaskState, record: Json, traceback: string | null, children: ResultTuple[] = []): Promise<void> {
   await host.backend.store(
-    { status: state, result: record, traceback, children: [], date_done: naiveUtcIso(host.clock.now()), task_id: taskId },
+    { status: state, result: record, traceback, children, date_done: naiveUtcIso(host.clock.now()), task_id: taskId },
     { expiresSec: host.settings.resultExpires },
   );
 }
 
 /**
- * Fails a signature that will never run: its errbacks are called with its id, its result ids
- * get the failure, and what waits on it (its chain, an enclosing chord) learns of it too.
+ * Fails a signature that will never run (Celery's `chord_error_from_stack`): its new-style
+ * errbacks are called here with a request made from it, the others sent as one group with
+ * its id first; its result ids get the failure, listing that group as their `children`; and
+ * what waits on it (its chain, an enclosing chord) learns of it too.
  */
 export async function failSignature(host: CanvasHost, dict: SignatureDict, error: Error): Promise<void> {
   const record = toExceptionRecord(error) as unknown as Json;
   const id = frozenId(dict) ?? resultIds(dict)[0] ?? null;
   const errbacks = dict.options['link_error'];
+  const children: ResultTuple[] = [];
   if (id !== null && Array.isArray(errbacks)) {
-    for (const eb of (errbacks as unknown[]).filter(isSignatureDict)) {
-      await applyDict(host, eb, [id], {}).catch((err: unknown) => host.log.error({ err: coerceError(err), taskId: id }, 'errback could not be sent'));
+    const { local, send } = splitErrbacks(host, (errbacks as unknown[]).filter(isSignatureDict));
+    await runLocalErrbacks(host, local, { request: requestOfSignature(dict, id, ''), error, traceback: null });
+    if (send.length > 0) {
+      const rootId = dict.options['root_id'];
+      const options = { parentId: id, rootId: typeof rootId === 'string' ? rootId : id };
+      try {
+        children.push((await applyGroup(host, groupDict(send), [id], options, null)).asTuple());
+      } catch (err) {
+        host.log.error({ err: coerceError(err), taskId: id }, 'errbacks could not be sent');
+      }
     }
   }
-  for (const taskId of resultIds(dict)) await storeFailure(host, taskId, 'FAILURE', record, null);
+  for (const taskId of resultIds(dict)) await storeFailure(host, taskId, 'FAILURE', record, null, children);
   await passFailureOn(host, dict, 'FAILURE', record);
 }
 

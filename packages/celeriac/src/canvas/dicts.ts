@@ -126,10 +126,11 @@ export function resultIds(dict: SignatureDict): string[] {
     case 'group':
       return memberDicts(dict).flatMap(resultIds);
     case 'chord': {
-      const { body } = chordParts(dict);
+      // The body's ids; the chord's own task_id (its header's group id once frozen) only
+      // when the body has none, as it then names the body.
+      const ids = resultIds(chordParts(dict).body);
       const own = frozenId(dict);
-      const ids = resultIds(body);
-      return own !== null && !ids.includes(own) ? [...ids, own] : ids;
+      return ids.length === 0 && own !== null ? [own] : ids;
     }
     default: {
       const id = frozenId(dict);

@@ -11,7 +11,9 @@ import { followUpOptions } from '../core/follow-up.js';
 import { GroupResult } from '../core/group-result.js';
 import { resultTuple } from '../core/result-meta.js';
 import { PROPAGATE_STATES } from '../protocol/states.js';
-import type { Json, ResultTuple, SignatureDict, TaskMessage, TaskState } from '../protocol/types.js';
+import { buildRequest } from '../core/trace.js';
+import type { DeliveryInfo, Json, ResultTuple, SignatureDict, TaskMessage, TaskState } from '../protocol/types.js';
+import { runLocalErrbacks, splitErrbacks } from './errbacks.js';
 import { applyDict } from './apply.js';
 import { chordPartReturn, failChain } from './chord-join.js';
 import { isSignatureDict } from './dicts.js';
@@ -49,9 +51,28 @@ async function sendSuccessFollowUpsOf(host: CanvasHost, message: TaskMessage, va
   return children;
 }
 
-/** Sends the errbacks with the failed task's id; returns their result tuples. */
-export function sendFailureFollowUps(host: CanvasHost, message: TaskMessage): Promise<ResultTuple[]> {
-  return sendEach(host, message.embed.errbacks ?? [], message, message.headers.id);
+/** How a task failed, for its new-style errbacks. */
+export interface Failure {
+  error: unknown;
+  traceback: string | null;
+  deliveryInfo: DeliveryInfo;
+  hostname: string;
+}
+
+/**
+ * Calls the errbacks of a failed task: new-style ones registered here at once, with its
+ * request, the error and the traceback (canvas/errbacks.ts); the others are sent with the
+ * failed task's id. Returns the result tuples of those sent.
+ */
+export async function sendFailureFollowUps(host: CanvasHost, message: TaskMessage, failure?: Failure): Promise<ResultTuple[]> {
+  const errbacks = message.embed.errbacks ?? [];
+  if (failure === undefined || errbacks.length === 0) return sendEach(host, errbacks, message, message.headers.id);
+  const { local, send } = splitErrbacks(host, errbacks);
+  if (local.length > 0) {
+    const request = buildRequest(message, { hostname: failure.hostname, deliveryInfo: failure.deliveryInfo, isEager: false, timeLimit: [null, null] });
+    await runLocalErrbacks(host, local, { request, error: failure.error, traceback: failure.traceback });
+  }
+  return sendEach(host, send, message, message.headers.id);
 }
 
 /**

@@ -8,10 +8,13 @@ import type { Clock } from '../core/clock.js';
 import type { GroupResultHost } from '../core/group-result.js';
 import type { SignatureHost } from '../core/signature.js';
 import type { ApplyOptions } from '../core/call-options.js';
+import type { AnyTask } from '../core/task.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
 /** The app, as canvas sees it. */
 export interface CanvasHost extends SignatureHost, GroupResultHost {
+  /** A task registered here (new-style errbacks run in the process where a task failed). */
+  lookup?(name: string): AnyTask | undefined;
   readonly clock: Clock;
   readonly log: Logger;
   readonly settings: GroupResultHost['settings'] & { readonly taskAlwaysEager: boolean };

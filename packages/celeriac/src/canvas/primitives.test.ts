@@ -102,8 +102,13 @@ describe('chain as sent', () => {
     const kw = ch.kwargs as { header: SignatureDict; body: SignatureDict; kwargs: JsonObject };
     expect(kw.header.task).toBe('celery.group');
     expect(kw.body.task).toBe('t.tsum');
-    expect(ch.options['task_id']).toBe(kw.body.options['task_id']);
+    // As Celery 5.2.6 freezes it: the chord's task_id is its header's group id; the body keeps its own.
+    expect(ch.options['task_id']).toBe(kw.header.options['task_id']);
+    expect(kw.body.options['task_id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(kw.body.options['task_id']).not.toBe(ch.options['task_id']);
     expect(sent[0]?.options.linkError).toEqual([onError.toDict()]);
+    // The chain's errback reaches the body once (Celery skips one already there).
+    expect(kw.body.options['link_error']).toEqual([onError.toDict()]);
   });
 });
 

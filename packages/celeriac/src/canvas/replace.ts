@@ -10,12 +10,13 @@
 import type { ApplyOptions, SignatureLike } from '../core/call-options.js';
 import type { ReplaceRequest } from '../core/replace.js';
 import { toSignatureDicts } from '../core/signature-options.js';
-import { Ignore } from '../core/task-errors.js';
+import { Ignore, ImproperlyConfigured } from '../core/task-errors.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, SignatureDict } from '../protocol/types.js';
 import { applyDict } from './apply.js';
 import { chordDict, isSignatureDict, memberDicts, normalize } from './dicts.js';
 import { defined, type CanvasHost } from './host.js';
+import { requireChordJoin } from '../core/spi/roles.js';
 
 /** The built-in chord body that returns its arguments (or one of them): Celery's `celery.accumulate`. */
 export const ACCUMULATE = 'celery.accumulate';
@@ -23,10 +24,10 @@ export const ACCUMULATE = 'celery.accumulate';
 function replacementDict(replacement: SignatureLike): SignatureDict {
   const dict = normalize(toSignatureDicts(replacement)?.[0], 'replacement');
   if (dict.options['chord'] !== undefined) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, 'a signature replacing a task must not be part of a chord');
+    throw new ImproperlyConfigured('A signature replacing a task must not be part of a chord');
   }
   if (dict.subtask_type === 'chain' && memberDicts(dict).length === 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, 'cannot replace a task with an empty chain');
+    throw new ImproperlyConfigured('Cannot replace with an empty chain');
   }
   // A group has no single result to give the replaced task's id: a chord's body does.
   if (dict.subtask_type === 'group') return chordDict(dict, normalize({ task: ACCUMULATE, args: [], kwargs: { index: 0 }, options: {} }));
@@ -66,6 +67,7 @@ export function replacementOptions(dict: SignatureDict, request: ReplaceRequest)
  * handles the task's own callbacks and chain with that result.
  */
 export async function replaceTask(host: CanvasHost, request: ReplaceRequest, replacement: SignatureLike): Promise<Json> {
+  if (request.addToChord === true) return addToChord(host, request, replacement);
   const dict = replacementDict(replacement);
   if (request.isEager) {
     const applied = await applyDict(host, dict, [], {});
@@ -73,4 +75,21 @@ export async function replaceTask(host: CanvasHost, request: ReplaceRequest, rep
   }
   await applyDict(host, dict, [], replacementOptions(dict, request));
   throw new Ignore('Replaced by new task');
+}
+
+/**
+ * Celery's `Task.add_to_chord`: the running header part's chord expects one more part, then
+ * `sig` is sent with the part's group id, group index, chord and root id, so it reports to
+ * that chord as one part (a chord as its body, a chain as its last step). Returns its result id.
+ */
+export async function addToChord(host: CanvasHost, request: ReplaceRequest, sig: SignatureLike): Promise<string> {
+  const { headers: h, embed } = request.message;
+  const chord = embed.chord;
+  if (!isSignatureDict(chord) || h.group === null) throw new CeleriacError(ErrorCodes.STATE, 'Current task is not member of any chord');
+  const join = requireChordJoin(host.backend);
+  if (join.addToChord === undefined) throw new CeleriacError(ErrorCodes.CONFIG, 'this result backend cannot add parts to a chord');
+  const dict = normalize(toSignatureDicts(sig)?.[0], 'signature added to a chord');
+  await join.addToChord(h.group, 1, { expiresSec: host.settings.resultExpires });
+  const applied = await applyDict(host, dict, [], defined({ groupId: h.group, groupIndex: h.group_index ?? undefined, chord, rootId: h.root_id }));
+  return applied.id;
 }

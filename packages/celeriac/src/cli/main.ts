@@ -13,6 +13,7 @@ import { registerBeat } from './commands/beat.js';
 import { registerCall } from './commands/call.js';
 import { registerGraph } from './commands/graph.js';
 import { registerEvents } from './commands/events.js';
+import { registerFlower } from './commands/flower.js';
 import { registerRemote } from './commands/inspect.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPurge } from './commands/purge.js';
@@ -65,6 +66,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   registerGraph(program, ctx);
   registerRemote(program, ctx, getApp, setCode);
   registerEvents(program, ctx, getApp);
+  registerFlower(program, ctx, getApp, setCode);
   registerPurge(program, ctx, getApp, setCode);
   registerMigrate(program, ctx, getApp);
   registerShell(program, ctx, getApp);

@@ -20,6 +20,10 @@ import type { Broker } from './spi/broker.js';
 import type { TaskContext } from './context.js';
 import type { Replacer } from './replace.js';
 import { Task, type AnyTask, type TaskHost } from './task.js';
+import type { SchemaInput, SchemaOutput, StandardSchemaV1 } from './standard-schema.js';
+
+/** A tuple type without `readonly` (schema libraries infer readonly tuples). */
+type Mutable<T> = T extends readonly unknown[] ? [...T] : never;
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
 import { checkScheme, openTransport, redactUrl, type TransportContext, type TransportTable } from './transports.js';
 
@@ -47,6 +51,7 @@ export interface AppOptions {
 /** A Celeriac application. Create it with `createApp`, the one factory. */
 export class App implements ProducerHost, ResultHost, TaskHost {
   private settingsValue: ResolvedSettings;
+  private overridden: Settings = {};
   private brokerValue: Broker | undefined;
   private backendValue: ResultBackend | undefined;
   private readonly transports: TransportTable;
@@ -108,6 +113,9 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       clock: this.clock,
       transportOptions: this.settingsValue.brokerTransportOptions,
       log: (level, msg, err) => this.log[level]({ err }, msg),
+      brokerUrl: this.settingsValue.broker,
+      replyTo: this.replyTo,
+      resultExpiresSec: this.settingsValue.resultExpires,
     };
   }
 
@@ -123,8 +131,18 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     if (this.brokerValue === undefined) checkScheme(this.transports, 'brokers', resolved.broker);
     if (this.backendValue === undefined) checkScheme(this.transports, 'backends', resolved.backend);
     this.settingsValue = resolved;
+    this.overridden = { ...this.overridden, ...overrides };
     this.router = compileRoutes(resolved.taskRoutes);
     if (overrides.logLevel !== undefined) this.log.level = resolved.logLevel;
+  }
+
+  /**
+   * Every setting changed by {@link overrideSettings} since the app was created (the CLI's
+   * `-b`, `--result-backend`, `-c`, ...). The threads and prefork pools apply them to the app
+   * each child imports, so a child sees the settings its worker runs with.
+   */
+  get settingOverrides(): Readonly<Settings> {
+    return this.overridden;
   }
 
   /** Registered tasks by name. */
@@ -142,6 +160,21 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     return redactUrl(this.settings.backend);
   }
 
+  /**
+   * Define a task whose arguments a Standard Schema (zod, valibot, ArkType, TypeBox...) checks:
+   * callers pass the schema's input, the function receives its output.
+   */
+  task<S extends StandardSchemaV1<readonly unknown[], readonly unknown[]>, R>(
+    name: string,
+    options: TaskOptions & { schema: S; bind?: false },
+    fn: (...args: Mutable<SchemaOutput<S>>) => R,
+  ): Task<Mutable<SchemaInput<S>>, Awaited<R>>;
+  /** A bound task with a schema. */
+  task<S extends StandardSchemaV1<readonly unknown[], readonly unknown[]>, R>(
+    name: string,
+    options: TaskOptions & { schema: S; bind: true },
+    fn: (ctx: TaskContext, ...args: Mutable<SchemaOutput<S>>) => R,
+  ): Task<Mutable<SchemaInput<S>>, Awaited<R>>;
   /** Define a task from a name and a function; types are inferred from the function. */
   task<A extends unknown[], R>(name: string, fn: (...args: A) => R): Task<A, Awaited<R>>;
   /** Define a bound task: the function receives the task context first. */
@@ -184,6 +217,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       const record = await runEager(this, local, out);
       return new EagerResult(out.message.headers.id, this, record);
     }
+    if (!out.message.headers.ignore_result) await this.backend.beforePublish?.();
     await publishTask(this.broker, out);
     if (this.settings.taskSendSentEvent) await sendTaskSentEvent(this.broker, this.clock, out, (err) => this.log.warn({ err }, 'could not send task-sent event'));
     return new AsyncResult(out.message.headers.id, this);
@@ -202,6 +236,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       return results;
     }
     const outs = calls.map((c) => buildTaskMessage(this, c.name, c.args ?? [], c.kwargs ?? {}, c.options ?? {}));
+    if (outs.some((out) => !out.message.headers.ignore_result)) await this.backend.beforePublish?.();
     await publishTasks(this.broker, outs);
     return outs.map((out) => new AsyncResult(out.message.headers.id, this));
   }

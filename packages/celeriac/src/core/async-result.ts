@@ -10,6 +10,7 @@ import type { ResultBackend } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
 import { revokeTasks } from './spi/roles.js';
 import { ResultTimeoutError, fromExceptionRecord } from './task-errors.js';
+import { clearLongTimeout, setLongTimeout } from './clock.js';
 
 /** What an AsyncResult needs from its app. */
 export interface ResultHost {
@@ -108,9 +109,8 @@ export class AsyncResult<R = unknown> {
    * Revoke the task: workers skip it when they receive it or before it starts, including
    * workers started later (the revoke is stored in the backend for `REVOKE_EXPIRES_SEC`).
    * With `terminate`, a Celeriac worker running it now stops it (the backend announces the
-   * revoke to running workers). Python workers learn of revokes only through remote control.
-   * A backend that stores no revokes (rpc://) gets Celery's behaviour instead: the revoke is
-   * broadcast to the running workers, Python ones included (core/spi/roles.ts).
+   * revoke to running workers). It is also broadcast as Celery's pidbox `revoke` (terminate and
+   * signal included), so running Python workers honour it too (core/spi/roles.ts).
    */
   async revoke(options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
     await revokeTasks(this.host, [this.id], { expiresSec: this.host.revokeExpiresSec, ...options });
@@ -151,14 +151,14 @@ export class AsyncResult<R = unknown> {
     const subscribed = this.host.backend.subscribe(this.id, settleIfReady);
     // A failure after the value arrived is moot: `done` is settled already.
     subscribed.then(() => this.host.backend.get(this.id)).then(settleIfReady, fail);
-    const timer = timeout === undefined ? undefined : setTimeout(() => fail(new ResultTimeoutError(this.id, timeout)), timeout);
+    const timer = timeout === undefined ? undefined : setLongTimeout(() => fail(new ResultTimeoutError(this.id, timeout)), timeout, false);
     const onAbort = () => fail(new CeleriacError(ErrorCodes.TIMEOUT, `get() of ${this.id} aborted`, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
     try {
       return await done;
     } finally {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       // Not awaited: the value is already here, and the UNSUBSCRIBE round trip would only
       // delay the caller. A failed (un)subscribe has no one to tell (a dead connection's

@@ -3,6 +3,7 @@
  * The options of a call (`applyAsync`, `sendTask`): Celery's `apply_async` options.
  */
 import type { JsonObject, SignatureDict } from '../protocol/types.js';
+import type { TaskRequest } from './request.js';
 
 /**
  * A signature (anything with Celery's wire form: `Signature`, `Chain`, `Group`, `Chord`) or
@@ -16,6 +17,16 @@ export type SignatureLike = { toDict(): SignatureDict } | SignatureDict;
  * `T` (`task.s(...)` checks the task's first parameter), or a wire dict, which is not checked.
  */
 export type Callback<T> = { toDict(): SignatureDict; readonly __input?: (value: T) => void } | SignatureDict;
+
+/**
+ * An errback: an old-style one takes the failed task's id first (`Callback<string>`); a
+ * new-style one (a task with `errbackStyle: 'request'`) takes the failed request, the error
+ * and the traceback (`Callback<ErrbackRequest>`).
+ */
+export type Errback = Callback<string> | Callback<ErrbackRequest>;
+
+/** What a new-style errback receives first: the failed task's request (Celery's `request`). */
+export type ErrbackRequest = TaskRequest;
 
 /** A point in time: a Date, epoch milliseconds, or an ISO-8601 string. */
 export type TimeInput = Date | number | string;
@@ -71,7 +82,33 @@ export interface ApplyOptions {
    * message property, as Celery 5.2.6 does. Set by `ctx.replace`.
    */
   replacedTaskNesting?: number;
+  /** Only `'json'` (DESIGN decision 2); any other value is refused. @default 'json' */
+  serializer?: 'json';
 }
+
+/** The names {@link ApplyOptions} has. */
+export const CALL_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'countdown', 'eta', 'expires', 'priority', 'queue', 'routingKey', 'exchange', 'headers', 'taskId', 'ignoreResult', 'timeLimit',
+  'softTimeLimit', 'shadow', 'link', 'linkError', 'parentId', 'rootId', 'groupId', 'groupIndex', 'retries', 'chain', 'chord',
+  'replacedTaskNesting', 'serializer',
+]);
+
+/** Celery call options with no Celeriac counterpart, and why. */
+export const CALL_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {
+  retry: 'a publish that fails rejects at once (the broker connection itself reconnects); retry the call where you make it',
+  retryPolicy: 'a publish that fails rejects at once (the broker connection itself reconnects); retry the call where you make it',
+  addToParent: 'results do not record the tasks a task sent',
+  compression: 'messages are not compressed',
+  connection: 'the app holds the broker connection',
+  producer: 'the app holds the broker connection',
+  publisher: 'the app holds the broker connection',
+  mandatory: 'an unroutable message is not returned',
+  immediate: 'an AMQP 0-8 flag RabbitMQ dropped',
+  declare: 'queues are declared by the workers that consume them',
+  exchangeType: 'exchanges are declared by the broker adapter',
+  deliveryMode: 'messages are always persistent',
+  router: 'routes come from the setting taskRoutes',
+};
 
 /**
  * The call options of a task that returns `R`: `link` callbacks must accept `R` as their first
@@ -80,6 +117,6 @@ export interface ApplyOptions {
 export type TaskApplyOptions<R> = Omit<ApplyOptions, 'link' | 'linkError'> & {
   /** Tasks to call with this task's result when it succeeds. */
   link?: Callback<R> | readonly Callback<R>[];
-  /** Tasks to call with this task's id when it fails. */
-  linkError?: Callback<string> | readonly Callback<string>[];
+  /** Tasks to call when it fails: with its id, or (new-style) with its request, the error and the traceback. */
+  linkError?: Errback | readonly Errback[];
 };

@@ -5,45 +5,11 @@
  * name on every line) and `ctx.updateState` for progress.
  */
 import type { Logger } from 'pino';
-import type { DeliveryInfo, Json, JsonObject, TaskState } from '../protocol/types.js';
-import type { SignatureLike, TimeInput } from './call-options.js';
+import type { Json, JsonObject, TaskState } from '../protocol/types.js';
+import type { TaskRequest } from './request.js';
 
-/** The request a task runs for. Mirrors Celery's `task.request`. */
-export interface TaskRequest {
-  /** Task id. */
-  readonly id: string;
-  /** Registered task name. */
-  readonly task: string;
-  readonly args: readonly Json[];
-  readonly kwargs: Readonly<JsonObject>;
-  /** How many times this task was retried before this run. */
-  readonly retries: number;
-  readonly parentId: string | null;
-  readonly rootId: string;
-  readonly groupId: string | null;
-  readonly groupIndex: number | null;
-  /** The worker's node name (`celery@host`), or `eager` when run eagerly. */
-  readonly hostname: string;
-  /** Where the message came from; empty when run eagerly. */
-  readonly deliveryInfo: Readonly<DeliveryInfo>;
-  /** ISO ETA the task was sent with, if any. */
-  readonly eta: string | null;
-  /** ISO expiry the task was sent with, if any. */
-  readonly expires: string | null;
-  /** `[hard, soft]` seconds in force for this run. */
-  readonly timeLimit: readonly [number | null, number | null];
-  readonly ignoreResult: boolean;
-  /** Sender node name. */
-  readonly origin: string | null;
-  readonly replyTo: string;
-  readonly correlationId: string;
-  /** True when the task runs in the caller (eager mode). */
-  readonly isEager: boolean;
-  /** Custom headers the caller set. */
-  readonly headers: Readonly<JsonObject>;
-  /** How many `replace` calls led to this run (Celery's `replaced_task_nesting`); 0 for a plain call. */
-  readonly replacedTaskNesting: number;
-}
+export type { TaskRequest } from './request.js';
+import type { SignatureLike, TimeInput } from './call-options.js';
 
 /** Options of `ctx.retry()`, as Celery's `Task.retry`. */
 export interface RetryOptions {
@@ -99,4 +65,12 @@ export interface TaskContext {
    * error propagate. In eager mode the replacement runs at once and its result is returned.
    */
   replace(replacement: SignatureLike): Promise<never>;
+  /**
+   * Adds `sig` (a task, chain, group or chord) to the chord this task is a header part of
+   * (Celery's `self.add_to_chord`): the chord waits for one more part (Redis: `.t`, INCRBY,
+   * atomic), then `sig` is sent with this task's group, group index, chord and root, and
+   * counts as one part (a chord's body, a chain's last step). Resolves with its result id.
+   * Rejects when this task is not part of a chord.
+   */
+  addToChord(sig: SignatureLike): Promise<string>;
 }

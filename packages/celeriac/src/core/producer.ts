@@ -16,7 +16,8 @@ import type { Route } from './routing.js';
 import type { ResolvedSettings } from './settings.js';
 import { toSignatureDicts } from './signature.js';
 import { uuid4 } from './uuid.js';
-import type { ApplyOptions, TimeInput } from './call-options.js';
+import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, type ApplyOptions, type TimeInput } from './call-options.js';
+import { checkOptionNames, checkSerializer } from './option-names.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import type { Broker, PublishOptions, PublishRequest } from './spi/broker.js';
 
@@ -97,13 +98,16 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `kwargs of ${name} must be an object`);
   }
+  checkOptionNames(`call of ${name}`, options, CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT);
+  checkSerializer(`call of ${name}`, options.serializer);
   checkNumber(options.timeLimit, 'timeLimit');
   checkNumber(options.softTimeLimit, 'softTimeLimit');
   const { settings, clock } = host;
   const task = host.lookup(name);
   const topts = task?.options;
   const now = clock.now();
-  const { eta, expires } = resolveTimes(options, now);
+  // The task's own expires (seconds after sending) applies when the call sets none.
+  const { eta, expires } = resolveTimes(options.expires === undefined && topts?.expires !== undefined ? { ...options, expires: topts.expires } : options, now);
   const id = options.taskId ?? uuid4();
   const parent = currentTask();
   const routed = host.route(name);

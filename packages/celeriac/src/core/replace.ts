@@ -16,6 +16,11 @@ export interface ReplaceRequest {
   readonly isEager: boolean;
   /** `replaced_task_nesting` of the task being replaced. */
   readonly nesting: number;
+  /**
+   * Not a replace: `ctx.addToChord` (Celery's `Task.add_to_chord`), which goes through the
+   * same seam; the result is the added signature's result id.
+   */
+  readonly addToChord?: boolean;
 }
 
 /**

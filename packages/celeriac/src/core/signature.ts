@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
-import type { ApplyOptions, Callback, SignatureLike } from './call-options.js';
+import type { ApplyOptions, Callback, Errback, SignatureLike } from './call-options.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from './signature-options.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
@@ -107,7 +107,7 @@ export class Signature<R = unknown, In = unknown> {
   }
 
   /** A copy with `errback` added to the error callbacks (Celery's `sig.link_error(...)`). */
-  linkError(errback: Callback<string>): this {
+  linkError(errback: Errback): this {
     return this.appendOption('link_error', errback);
   }
 

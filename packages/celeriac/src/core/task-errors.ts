@@ -61,6 +61,21 @@ abstract class CeleryMirrorError extends CeleriacError implements WireIdentity {
   }
 }
 
+/**
+ * A task's arguments did not pass its `schema`. Stored as Python's `ValueError` (so a Python
+ * caller gets one); `issues` are the schema's own.
+ */
+export class InvalidArguments extends CeleryMirrorError {
+  readonly excType = 'ValueError';
+  readonly excModule = 'builtins';
+  constructor(
+    message: string,
+    readonly issues: readonly { readonly message: string; readonly path?: readonly unknown[] | undefined }[],
+  ) {
+    super(ErrorCodes.INVALID_ARGUMENT, message);
+  }
+}
+
 /** A message named a task this worker does not know. Stored as Celery's `NotRegistered`. */
 export class NotRegistered extends CeleryMirrorError {
   readonly excType = 'NotRegistered';
@@ -101,6 +116,19 @@ export class ChordError extends CeleryMirrorError {
   readonly excModule = 'celery.exceptions';
   constructor(message: string) {
     super(ErrorCodes.TASK_FAILED, message);
+  }
+}
+
+/**
+ * Celery's `ImproperlyConfigured`: a canvas used in a way Celery refuses (replacing a task
+ * with an empty chain, or with a signature that is part of a chord). Crosses to Python as
+ * `celery.exceptions.ImproperlyConfigured`.
+ */
+export class ImproperlyConfigured extends CeleryMirrorError {
+  readonly excType = 'ImproperlyConfigured';
+  readonly excModule = 'celery.exceptions';
+  constructor(message: string) {
+    super(ErrorCodes.INVALID_ARGUMENT, message);
   }
 }
 

@@ -4,6 +4,8 @@
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { parseRate, type RateLimit } from './rate.js';
+import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
+import { checkOptionNames, checkSerializer } from './option-names.js';
 
 /** An error class (as listed in `autoretryFor`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -69,7 +71,61 @@ export interface TaskOptions {
    * (WorkerLostError) instead of storing FAILURE. @default undefined (taskRejectOnWorkerLost)
    */
   rejectOnWorkerLost?: boolean;
+  /**
+   * Check each call's arguments against the function before it runs (and when sent with
+   * `delay`/`applyAsync`): too few or too many fail with Python's TypeError text, as Celery's.
+   * Turn off for a function with TypeScript optional parameters that have no default.
+   * @default true
+   */
+  checkArity?: boolean;
+  /**
+   * A Standard Schema (zod, valibot, ArkType, TypeBox...) of the argument list (a tuple):
+   * the worker validates the arguments before the body runs, and the body receives the
+   * schema's output. Arguments that do not pass fail the task with `InvalidArguments`
+   * (Python's ValueError). Types of `delay` and of the function follow the schema.
+   * @default undefined
+   */
+  schema?: StandardSchemaV1;
+  /** With `schema`: validate at `delay`/`applyAsync` too, so a bad call fails in the caller. @default false */
+  validateOnSend?: boolean;
+  /**
+   * Seconds after sending past which a call of this task is not run (Celery's task-level
+   * `expires`); a call's own `expires` wins. @default undefined (none)
+   */
+  expires?: number;
+  /** Only `'json'` (DESIGN decision 2); any other value is refused. @default 'json' */
+  serializer?: 'json';
+  /**
+   * How the task is called when it is linked as an errback (`linkError`). `'request'`: Celery
+   * 5's new-style errback, called in the worker where the linked task failed with
+   * `(request, error, traceback, ...the signature's args)` (docs/canvas.md#errbacks); the task
+   * cannot be `bind: true`. `'id'`: sent as a task with the failed task's id first.
+   * @default 'id'
+   */
+  errbackStyle?: 'request' | 'id';
 }
+
+/** The names {@link TaskOptions} has. */
+const TASK_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'bind', 'params', 'queue', 'priority', 'acksLate', 'acksOnFailureOrTimeout', 'ignoreResult', 'trackStarted', 'timeLimit',
+  'softTimeLimit', 'autoretryFor', 'maxRetries', 'defaultRetryDelay', 'retryBackoff', 'retryBackoffMax', 'retryJitter',
+  'rateLimit', 'clusterRateLimit', 'rejectOnWorkerLost', 'checkArity', 'schema', 'validateOnSend', 'errbackStyle', 'expires', 'serializer',
+]);
+
+/** Celery task options with no Celeriac counterpart, and why. */
+const TASK_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {
+  base: 'a task is a function, not a class; put shared behaviour in a function the task calls',
+  name: 'the name is the first argument of app.task',
+  typing: 'arguments are always checked against the function (turn off with checkArity: false)',
+  shared: 'tasks belong to the app they are defined on',
+  lazy: 'tasks are registered when app.task runs',
+  throws: 'every failure is logged with its traceback',
+  storeErrorsEvenIfIgnored: 'a task with ignoreResult stores nothing',
+  sendEvents: 'task events are the worker\'s choice (-E, setting workerSendTaskEvents)',
+  resultSerializer: 'results are stored as JSON',
+  compression: 'messages are not compressed',
+  backend: 'the app has one result backend (setting backend)',
+};
 
 /** Task options after validation, frozen. */
 export type ResolvedTaskOptions = Readonly<TaskOptions & { bind: boolean }>;
@@ -78,6 +134,11 @@ export type ResolvedTaskOptions = Readonly<TaskOptions & { bind: boolean }>;
 export function resolveTaskOptions(name: string, options: TaskOptions): ResolvedTaskOptions {
   const fail = (what: string) => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Task ${JSON.stringify(name)}: ${what}`);
   if (typeof name !== 'string' || name === '') throw fail('a task needs a non-empty string name');
+  checkOptionNames(`Task ${JSON.stringify(name)}`, options, TASK_OPTION_NAMES, TASK_OPTIONS_WITHOUT_EQUIVALENT);
+  checkSerializer(`Task ${JSON.stringify(name)}`, options.serializer);
+  if (options.expires !== undefined && !(typeof options.expires === 'number' && Number.isFinite(options.expires) && options.expires >= 0)) {
+    throw fail('expires must be a number of seconds >= 0');
+  }
   for (const key of ['timeLimit', 'softTimeLimit'] as const) {
     const v = options[key];
     if (v !== undefined && !(typeof v === 'number' && v > 0)) throw fail(`${key} must be a positive number of seconds`);
@@ -95,6 +156,11 @@ export function resolveTaskOptions(name: string, options: TaskOptions): Resolved
       throw fail(`${key}: ${(err as Error).message}`);
     }
   }
+  if (options.schema !== undefined && !isStandardSchema(options.schema)) {
+    throw fail('schema must implement Standard Schema v1 (zod, valibot, ArkType, TypeBox...): it has no `~standard` with version 1');
+  }
+  if (options.errbackStyle !== undefined && options.errbackStyle !== 'request' && options.errbackStyle !== 'id') throw fail("errbackStyle must be 'request' or 'id'");
+  if (options.errbackStyle === 'request' && options.bind === true) throw fail("a new-style errback (errbackStyle: 'request') is called with (request, error, traceback), not a context: drop bind");
   if (options.params !== undefined && !options.params.every((p) => typeof p === 'string')) {
     throw fail('params must be a list of parameter names');
   }

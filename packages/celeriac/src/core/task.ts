@@ -12,6 +12,8 @@ import type { ApplyOptions, TaskApplyOptions } from './call-options.js';
 import type { Replacer } from './replace.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import { Signature } from './signature.js';
+import { arityProblem, functionArity, type Arity } from './arity.js';
+import { validateArguments } from './standard-schema.js';
 
 /** The function of a task, with or without the bound context. */
 export type TaskFunction = (...args: never[]) => unknown;
@@ -35,6 +37,8 @@ export type TaskCallOptions<R = unknown> = TaskApplyOptions<R> & {
  * `R` the awaited return type.
  */
 export class Task<A extends unknown[] = unknown[], R = unknown> {
+  #arity: Arity | undefined;
+
   constructor(
     readonly name: string,
     readonly options: ResolvedTaskOptions,
@@ -43,6 +47,25 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     /** The app it belongs to, which sends it (and, for `ctx.replace`, its replacement). */
     readonly host: TaskHost,
   ) {}
+
+  /** What the function accepts (read from it once). */
+  get arity(): Arity {
+    return (this.#arity ??= functionArity(this.fn, this.name, this.options.bind, this.options.params));
+  }
+
+  /**
+   * Python's TypeError text when `args` and `kwargs` do not fit the function, as Celery's
+   * `check_arguments` reports it; null when they do, or when the task has a `schema` (which
+   * then decides) or `checkArity: false`.
+   */
+  argumentProblem(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): string | null {
+    if (this.options.checkArity === false || this.options.schema !== undefined) return null;
+    const names = Object.keys(kwargs);
+    const params = this.options.params;
+    if (names.length === 0) return arityProblem(this.arity, args.length, (i) => i < args.length);
+    const given = new Set(names.map((n) => params?.indexOf(n) ?? -1));
+    return arityProblem(this.arity, args.length, (i) => i < args.length || given.has(i));
+  }
 
   /** Send the task with positional arguments. Shortcut for `applyAsync(args)`. */
   delay(...args: A): Promise<AsyncResult<R>> {
@@ -58,7 +81,23 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsync: args must be an array, got ${typeof args}`);
     }
     const { kwargs = {}, ...rest } = options;
-    return this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
+    // As Celery's apply_async checks a task it knows (typing): a bad call fails here, not later.
+    const problem = this.argumentProblem(args ?? [], kwargs);
+    if (problem !== null) return Promise.reject(new TypeError(problem));
+    const send = () => this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
+    const { schema, validateOnSend, params } = this.options;
+    if (schema === undefined || validateOnSend !== true) return send();
+    // Validated as the worker will: keyword arguments in their positions first.
+    const positional: unknown[] = [...(args ?? [])];
+    for (const [name, value] of Object.entries(kwargs)) {
+      const at = params?.indexOf(name) ?? -1;
+      if (at >= 0) positional[at] = value;
+    }
+    try {
+      return Promise.resolve(validateArguments(schema, this.name, positional)).then(send);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /**

@@ -5,12 +5,13 @@
  * Shared by the worker's executor and eager mode; acks, time limits and storage are theirs.
  */
 import type { Logger } from 'pino';
-import type { DeliveryInfo, Json, TaskMessage, TaskState } from '../protocol/types.js';
+import type { DeliveryInfo, Json, JsonObject, TaskMessage, TaskState } from '../protocol/types.js';
 import type { TaskContext, TaskRequest } from './context.js';
 import { runAsCurrentTask } from './current-task.js';
 import { checkCustomEvent, isCustomEventHost, sendCustomEvent } from './custom-event.js';
 import { replacedNesting } from './replace.js';
 import { autoRetry, requestRetry } from './retry.js';
+import { validateArguments } from './standard-schema.js';
 import type { AnyTask } from './task.js';
 
 /** How one run ended. */
@@ -44,6 +45,7 @@ export function buildRequest(message: TaskMessage, env: Pick<TraceEnvironment, '
     groupIndex: h.group_index,
     hostname: env.hostname,
     deliveryInfo: env.deliveryInfo,
+    properties: { ...message.properties, delivery_info: env.deliveryInfo } as unknown as JsonObject,
     eta: h.eta,
     expires: h.expires,
     timeLimit: env.timeLimit,
@@ -101,6 +103,7 @@ function taskContext(task: AnyTask, message: TaskMessage, env: TraceEnvironment,
     },
     retry: (options) => requestRetry(task, request, options),
     replace: (sig) => task.host.replaceTask({ message, isEager: env.isEager, nesting: request.replacedTaskNesting }, sig) as Promise<never>,
+    addToChord: (sig) => task.host.replaceTask({ message, isEager: env.isEager, nesting: request.replacedTaskNesting, addToChord: true }, sig) as Promise<string>,
   };
 }
 
@@ -115,13 +118,30 @@ export function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnviron
   const request = buildRequest(message, env);
   // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
   const failed = (error: unknown): TraceOutcome => ({ ok: false, error: autoRetry(task, request, error) });
-  try {
-    const positional = bindArguments(task, message.args, message.kwargs);
+  const run = (positional: readonly unknown[]): TraceOutcome | Promise<TraceOutcome> => {
     const fn = task.fn as (...a: unknown[]) => unknown;
     const call = task.options.bind ? () => fn(taskContext(task, message, env, request), ...positional) : () => fn(...positional);
     const value = runAsCurrentTask(request, fn, call);
     if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') return Promise.resolve(value).then(succeeded, failed);
     return succeeded(value);
+  };
+  try {
+    const positional = bindArguments(task, message.args, message.kwargs);
+    const schema = task.options.schema;
+    if (schema === undefined) {
+      const problem = task.argumentProblem(message.args, message.kwargs);
+      if (problem !== null) throw new TypeError(problem);
+      return run(positional);
+    }
+    const checked = validateArguments(schema, task.name, positional);
+    if (!(checked instanceof Promise)) return run(checked);
+    return checked.then((args) => {
+      try {
+        return run(args);
+      } catch (error) {
+        return failed(error);
+      }
+    }, failed);
   } catch (error) {
     return failed(error);
   }

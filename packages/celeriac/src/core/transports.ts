@@ -17,6 +17,12 @@ export interface TransportContext {
   /** The app's `brokerTransportOptions` (brokers only read them). */
   transportOptions: Readonly<Record<string, unknown>>;
   log: TransportLog;
+  /** The app's broker URL (the `rpc://` backend talks to that broker). */
+  brokerUrl: string;
+  /** The app's reply address (Celery's oid): the `rpc://` backend's result queue. */
+  replyTo: string;
+  /** The app's `resultExpires`, seconds (null: forever). */
+  resultExpiresSec: number | null;
 }
 
 /** Scheme (without `://`) to factory. */

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { decodeBase64Utf8, decodeEnvelope, encodeEnvelope, isRedelivered, markRedelivered } from './envelope.js';
 import { ProtocolError, type ProtocolErrorReason } from './errors.js';
 import { pyJsonStringify } from './py-json.js';
+import { decodeTaskMessage } from './task-message.js';
 import type { Json, Message, MessageProperties } from './types.js';
 
 const golden = JSON.parse(
@@ -252,5 +253,41 @@ describe('isRedelivered', () => {
     expect(isRedelivered(JSON.stringify(parsed))).toBe(false);
     expect(isRedelivered('{"headers": {"redelivered": true}')).toBe(false);
     expect(isRedelivered('redelivered')).toBe(false);
+  });
+});
+
+describe('content types, as kombu compares them', () => {
+  const envelopeOf = (contentType: string, bodyBytes: Buffer): string =>
+    JSON.stringify({
+      body: bodyBytes.toString('base64'),
+      'content-encoding': 'binary',
+      'content-type': contentType,
+      headers: { task: 't', id: 'x' },
+      properties: { body_encoding: 'base64', delivery_tag: 'tag', delivery_info: { exchange: '', routing_key: 'celery' }, priority: 0 },
+    });
+  const reasonOf = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      if (err instanceof ProtocolError) return err.reason;
+      throw err;
+    }
+    return 'decoded';
+  };
+  // A pickle protocol-4 frame and a msgpack array: neither is UTF-8.
+  const pickle = Buffer.from([0x80, 0x04, 0x95, 0x0b, 0x00, 0xff, 0xfe, 0x8c, 0x08]);
+  const msgpack = Buffer.from([0x93, 0x91, 0xcc, 0xff, 0x80, 0x83, 0xc0, 0xc0, 0xc0]);
+
+  it('a binary pickle, YAML or msgpack body is refused for its content type, not as "not valid UTF-8"', () => {
+    expect(reasonOf(() => decodeEnvelope(envelopeOf('application/x-python-serialize', pickle)))).toBe('unsafe-content-type');
+    expect(reasonOf(() => decodeEnvelope(envelopeOf('application/x-yaml', pickle)))).toBe('unsafe-content-type');
+    expect(reasonOf(() => decodeEnvelope(envelopeOf('application/x-msgpack', msgpack)))).toBe('unknown-content-type');
+    expect(reasonOf(() => decodeEnvelope(envelopeOf('application/json', msgpack)))).toBe('bad-encoding');
+  });
+
+  it('compares the content type exactly: APPLICATION/JSON is refused, as kombu refuses it', () => {
+    const body = Buffer.from('[[], {}, {}]');
+    expect(reasonOf(() => decodeTaskMessage(decodeEnvelope(envelopeOf('application/json', body)).message))).toBe('decoded');
+    expect(reasonOf(() => decodeTaskMessage(decodeEnvelope(envelopeOf('APPLICATION/JSON', body)).message))).toBe('unknown-content-type');
   });
 });

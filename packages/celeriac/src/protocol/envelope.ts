@@ -139,6 +139,23 @@ export function decodeBase64Utf8(text: string): string {
   }
 }
 
+/**
+ * The body text; a binary body (pickle, msgpack) that is not UTF-8 is refused for its content
+ * type, the real reason, rather than as "not valid UTF-8".
+ */
+function decodeBodyOf(body: unknown, encoding: unknown, contentType: string): string {
+  try {
+    return decodeBody(body, encoding);
+  } catch (err) {
+    if (!(err instanceof ProtocolError) || err.reason !== 'bad-encoding' || contentType === 'application/json') throw err;
+    const type = contentType.trim().toLowerCase();
+    if (type.includes('pickle') || type.includes('python-serialize') || type.includes('yaml')) {
+      throw new ProtocolError('unsafe-content-type', `Refusing to decode ${type} (unsafe serializer)`, { cause: err });
+    }
+    throw new ProtocolError('unknown-content-type', `Unsupported content type ${JSON.stringify(contentType)}`, { cause: err });
+  }
+}
+
 function decodeBody(body: unknown, encoding: unknown): string {
   if (typeof body !== 'string') throw bad('Envelope body is not a string');
   // Absent body_encoding means the body is carried verbatim (a Python worker runs that).
@@ -217,7 +234,7 @@ export function decodeEnvelope(raw: string): DecodedEnvelope {
   if (typeof contentType !== 'string') throw bad('content-type is not a string');
   const contentEncoding = parsed['content-encoding'] ?? 'utf-8';
   if (typeof contentEncoding !== 'string') throw bad('content-encoding is not a string');
-  const body = decodeBody(parsed['body'], properties['body_encoding']);
+  const body = decodeBodyOf(parsed['body'], properties['body_encoding'], contentType);
   return {
     message: { headers, properties: readProperties(properties), contentType, contentEncoding, body },
     deliveryTag,

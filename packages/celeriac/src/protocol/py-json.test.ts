@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { pyFloatRepr, pyJsonAddEncodedMember, pyJsonAddMember, pyJsonCloseObject, pyJsonString, pyJsonStringify } from './py-json.js';
-import { CeleriacError } from '../errors.js';
+import { MAX_JSON_DEPTH, pyDateIso, pyFloatRepr, pyJsonAddEncodedMember, pyJsonAddMember, pyJsonCloseObject, pyJsonString, pyJsonStringify } from './py-json.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json } from './types.js';
 
 interface Golden {
@@ -58,6 +58,66 @@ describe('pyJsonStringify', () => {
     let deep: unknown = 'end';
     for (let i = 0; i < 200; i++) deep = { d: [deep] };
     expect(JSON.parse(pyJsonStringify(deep))).toEqual(deep);
+  });
+
+  const invalid = (value: unknown): CeleriacError => {
+    try {
+      pyJsonStringify(value);
+    } catch (err) {
+      expect(err).toBeInstanceOf(CeleriacError);
+      expect((err as CeleriacError).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+      return err as CeleriacError;
+    }
+    throw new Error(`${String(value)} was encoded`);
+  };
+  const nested = (levels: number): unknown => {
+    let value: unknown = 'leaf';
+    for (let i = 0; i < levels; i++) value = i % 2 === 0 ? [value] : { k: value };
+    return value;
+  };
+
+  it('refuses values nested deeper than the limit with INVALID_ARGUMENT, not RangeError', () => {
+    // 5,000 levels threw "Maximum call stack size exceeded" before, which no caller saw as an encoding failure.
+    for (const levels of [MAX_JSON_DEPTH + 1, 5000, 200_000]) expect(invalid(nested(levels)).message).toContain(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+    expect(JSON.parse(pyJsonStringify(nested(MAX_JSON_DEPTH)))).toEqual(nested(MAX_JSON_DEPTH));
+    expect(() => pyJsonAddMember('', 'result', nested(5000))).toThrow(/nested deeper/);
+  });
+
+  it('refuses values JSON would change silently: NaN, infinities, Map, Set, class instances', () => {
+    expect(invalid(NaN).message).toBe('Cannot serialize NaN as JSON');
+    expect(invalid([1, Infinity]).message).toBe('Cannot serialize Infinity as JSON');
+    expect(invalid({ a: -Infinity }).message).toContain('-Infinity');
+    expect(invalid(new Map([[1, 2]])).message).toBe('Cannot serialize a Map as JSON');
+    expect(invalid({ s: new Set() }).message).toBe('Cannot serialize a Set as JSON');
+    expect(invalid(Buffer.from('x')).message).toBe('Cannot serialize a Buffer as JSON');
+    class Point {
+      x = 1;
+    }
+    expect(invalid([new Point()]).message).toBe('Cannot serialize a Point as JSON');
+    expect(invalid(/re/).message).toContain('RegExp');
+    expect(invalid(new Date(Number.NaN)).message).toContain('invalid Date');
+    expect(invalid(new Date(Date.UTC(10000, 0, 1))).message).toContain('year 10000');
+    // Objects without a prototype are plain data.
+    const bare = Object.create(null) as Record<string, number>;
+    bare['a'] = 1;
+    expect(pyJsonStringify(bare)).toBe('{"a": 1}');
+  });
+
+  it('turns any other failure while reading a value (a throwing getter) into INVALID_ARGUMENT', () => {
+    const hostile = {
+      get boom(): never {
+        throw new TypeError('getter exploded');
+      },
+    };
+    const err = invalid({ ok: 1, hostile });
+    expect(err.message).toContain('getter exploded');
+    expect(err.cause).toBeInstanceOf(TypeError);
+  });
+
+  it('writes a Date as kombu writes a UTC datetime: isoformat with Z, microseconds only when set', () => {
+    expect(pyJsonStringify(new Date(0))).toBe('"1970-01-01T00:00:00Z"');
+    expect(pyJsonStringify({ at: new Date(Date.UTC(2024, 4, 1, 12, 3, 4, 250)) })).toBe('{"at": "2024-05-01T12:03:04.250000Z"}');
+    expect(pyDateIso(new Date('0007-01-02T03:04:05.006Z'))).toBe('0007-01-02T03:04:05.006000Z');
   });
 
   it('escapes every key alike, however many distinct keys it has seen', () => {

@@ -63,9 +63,17 @@ export function pyJsonString(text: string): string {
   return JSON.stringify(text).replace(NON_ASCII, escapeUnit);
 }
 
-function unsupported(what: string): CeleriacError {
-  return new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Cannot serialize ${what} as JSON`);
+function unsupported(what: string, cause?: unknown): CeleriacError {
+  return new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Cannot serialize ${what} as JSON`, cause === undefined ? {} : { cause });
 }
+
+/**
+ * How deep values may nest. Python's own JSON reader and writer stop near 1000 levels
+ * (its recursion limit), so a deeper value could not be read by a Python client anyway; and
+ * the limit keeps the (recursive) writer far from the end of the JS stack, whatever the value:
+ * a 5,000-level result used to throw RangeError, which was not seen as an encoding failure.
+ */
+export const MAX_JSON_DEPTH = 1000;
 
 // Cycles are looked for only below this depth: every message and record is far shallower,
 // and a cycle recurses forever, so it still gets this deep and is caught there (each subtree
@@ -109,6 +117,30 @@ function writeObject(value: object, depth: number, stack: Set<object> | undefine
   return text === '' ? '{}' : `${text}}`;
 }
 
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * A Date as kombu's JSON encoder writes a timezone-aware UTC datetime: `isoformat()` with
+ * `+00:00` replaced by `Z`, and microseconds only when there are any
+ * (`2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.250000Z`). A Python client reads a string,
+ * as it would from a Celery task.
+ */
+export function pyDateIso(date: Date): string {
+  const ms = date.getTime();
+  const year = date.getUTCFullYear();
+  // Python's datetime holds years 1-9999 only.
+  if (Number.isNaN(ms) || year < 1 || year > 9999) throw unsupported(Number.isNaN(ms) ? 'an invalid Date' : `a Date in year ${year}`);
+  const text = `${String(year).padStart(4, '0')}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}T${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())}`;
+  const milli = date.getUTCMilliseconds();
+  return milli === 0 ? `${text}Z` : `${text}.${String(milli).padStart(3, '0')}000Z`;
+}
+
+/** What an object that is neither plain, an array nor a Date is, for the error message. */
+function describeObject(value: object): string {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object with a custom prototype';
+}
+
 function write(value: unknown, depth: number, stack: Set<object> | undefined): string | undefined {
   switch (typeof value) {
     case 'string':
@@ -116,41 +148,70 @@ function write(value: unknown, depth: number, stack: Set<object> | undefined): s
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      // Python would write NaN/Infinity, which JSON.parse (and so our own decoders) reject;
-      // we follow JSON.stringify and write null instead.
-      return Number.isFinite(value) ? pyNumberRepr(value) : 'null';
+      // Python would write NaN/Infinity, which JSON.parse (and so our own decoders and
+      // every non-Python reader) reject; and null would change the value silently.
+      if (Number.isFinite(value)) return pyNumberRepr(value);
+      throw unsupported(String(value));
     case 'undefined':
       return undefined;
     case 'object':
       break;
     default:
-      throw unsupported(typeof value);
+      throw unsupported(`a ${typeof value}`);
   }
   if (value === null) return 'null';
+  if (depth >= MAX_JSON_DEPTH) throw unsupported(`a value nested deeper than ${MAX_JSON_DEPTH} levels`);
+  const isArray = Array.isArray(value);
+  if (!isArray) {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) {
+      if (value instanceof Date) return pyJsonString(pyDateIso(value));
+      // A Map, Set, Buffer or class instance would be written as its own fields ({} for a
+      // Map), changing the value silently.
+      throw unsupported(describeObject(value));
+    }
+  }
   if (depth < CYCLE_CHECK_DEPTH) {
-    return Array.isArray(value) ? writeArray(value, depth + 1, undefined) : writeObject(value, depth + 1, undefined);
+    return isArray ? writeArray(value, depth + 1, undefined) : writeObject(value, depth + 1, undefined);
   }
   const open = stack ?? new Set<object>();
   if (open.has(value)) throw unsupported('a cyclic structure');
   open.add(value);
-  const text = Array.isArray(value) ? writeArray(value, depth + 1, open) : writeObject(value, depth + 1, open);
+  const text = isArray ? writeArray(value, depth + 1, open) : writeObject(value, depth + 1, open);
   open.delete(value);
   return text;
 }
 
 /**
+ * Writes a value; every failure (also a getter or proxy that throws, or a text too long for
+ * a JS string) comes out as INVALID_ARGUMENT, which callers treat as an encoding failure
+ * (FAILURE EncodeError for a result, a rejected call for arguments).
+ */
+function writeTop(value: unknown): string | undefined {
+  try {
+    return write(value, 0, undefined);
+  } catch (err) {
+    if (err instanceof CeleriacError) throw err;
+    if (err instanceof RangeError && /string length/i.test(err.message)) throw unsupported('a value this large (the text exceeds the longest JS string)', err);
+    if (err instanceof RangeError && /call stack/i.test(err.message)) throw unsupported('a value this deeply nested (the stack ran out)', err);
+    throw unsupported(`a value whose reading threw (${err instanceof Error ? err.message : String(err)})`, err);
+  }
+}
+
+/**
  * Serializes a JSON-compatible value exactly as Python's `json.dumps(value)` would.
  * `undefined` object members are skipped and `undefined` array items become `null`, as
- * with `JSON.stringify`; non-finite numbers become `null`.
+ * with `JSON.stringify`; a `Date` becomes the ISO string kombu writes for a datetime.
  *
  * Key order is JS insertion order, except that JS always lists integer-like keys
  * (`"1"`, `"42"`) first in ascending order, which Python does not.
  *
- * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols, cycles, or an
- *   undefined top-level value.
+ * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols, NaN and infinities,
+ *   objects other than plain objects, arrays and valid Dates (a Map, a Set, a class instance),
+ *   cycles, nesting deeper than {@link MAX_JSON_DEPTH}, or an undefined top-level value.
  */
 export function pyJsonStringify(value: unknown): string {
-  const text = write(value, 0, undefined);
+  const text = writeTop(value);
   if (text === undefined) throw unsupported('undefined');
   return text;
 }
@@ -161,10 +222,10 @@ export function pyJsonStringify(value: unknown): string {
  * {@link pyJsonStringify} writes a member, leaving the member out when the value is
  * undefined. {@link pyJsonCloseObject} finishes the object.
  *
- * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols or cycles.
+ * @throws CeleriacError INVALID_ARGUMENT as {@link pyJsonStringify}.
  */
 export function pyJsonAddMember(members: string, key: string, value: unknown): string {
-  const encoded = write(value, 0, undefined);
+  const encoded = writeTop(value);
   return encoded === undefined ? members : pyJsonAddEncodedMember(members, key, encoded);
 }
 

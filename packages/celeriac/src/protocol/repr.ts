@@ -6,7 +6,7 @@
  * parses these strings back.
  */
 
-import { pyNumberRepr } from './py-json.js';
+import { pyDateIso, pyNumberRepr } from './py-json.js';
 import type { Json, JsonObject } from './types.js';
 
 /** Celery's `argsrepr_maxsize` / `kwargsrepr_maxsize` default. */
@@ -51,12 +51,20 @@ export function pyStrRepr(text: string): string {
  * repr such as `1e-05`), since JS cannot tell `2` from `2.0`.
  */
 export function pyRepr(value: Json): string {
+  return reprAt(value, 0);
+}
+
+/** Past this depth pyRepr prints `[...]` / `{...}`: hostile input (a 5,000-level exception message) must not exhaust the stack. */
+const REPR_DEPTH_LIMIT = 100;
+
+function reprAt(value: Json, depth: number): string {
   if (value === null || value === undefined) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'number') return pyNumberRepr(value);
   if (typeof value === 'string') return pyStrRepr(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
-  const parts = Object.entries(value).map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`);
+  if (Array.isArray(value)) return depth >= REPR_DEPTH_LIMIT ? '[...]' : `[${value.map((item) => reprAt(item, depth + 1)).join(', ')}]`;
+  if (depth >= REPR_DEPTH_LIMIT) return '{...}';
+  const parts = Object.entries(value).map(([k, v]) => `${pyStrRepr(k)}: ${reprAt(v, depth + 1)}`);
   return `{${parts.join(', ')}}`;
 }
 
@@ -104,6 +112,8 @@ function* tokens(node: ReprNode, level: number, state: StreamState): Generator<T
   if (typeof node === 'boolean') return yield { kind: 'plain', text: node ? 'True' : 'False' };
   if (typeof node === 'number') return yield { kind: 'plain', text: pyNumberRepr(node) };
   if (typeof node === 'string') return yield { kind: 'quoted', text: node };
+  // A Date travels as the ISO string kombu writes (protocol/py-json.ts); show that string.
+  if ((node as unknown) instanceof Date) return yield dateToken(node as unknown as Date);
   let open: string;
   let close: string;
   let entries: [string | null, Json][];
@@ -132,6 +142,14 @@ function* tokens(node: ReprNode, level: number, state: StreamState): Generator<T
     if (i < entries.length - 1) yield { kind: 'sep', text: ', ' };
   }
   yield { kind: 'close', text: close };
+}
+
+function dateToken(date: Date): Token {
+  try {
+    return { kind: 'quoted', text: pyDateIso(date) };
+  } catch {
+    return { kind: 'plain', text: 'Invalid Date' }; // the body cannot be encoded: the call fails anyway
+  }
 }
 
 function codePointLength(text: string): number {

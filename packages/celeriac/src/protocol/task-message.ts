@@ -6,6 +6,7 @@
  */
 
 import { getOwn, isJsonObject, isNumberOrNull, isStringOrNull, setOwn } from './guards.js';
+import { CeleriacError } from '../errors.js';
 import { ProtocolError } from './errors.js';
 import { pyJsonStringify } from './py-json.js';
 import { parseIsoTime } from './time.js';
@@ -104,8 +105,18 @@ export function encodeTaskMessage(task: TaskMessage): Message {
     properties: { ...task.properties },
     contentType: JSON_CONTENT_TYPE,
     contentEncoding: 'utf-8',
-    body: pyJsonStringify([task.args, task.kwargs, embed]),
+    body: encodeBody(task, embed),
   };
+}
+
+/** The body text; a value JSON cannot hold fails naming the task, so the caller sees which call. */
+function encodeBody(task: TaskMessage, embed: Embed): string {
+  try {
+    return pyJsonStringify([task.args, task.kwargs, embed]);
+  } catch (err) {
+    if (!(err instanceof CeleriacError)) throw err;
+    throw new CeleriacError(err.code, `arguments of ${task.headers.task}: ${err.message}`, { cause: err.cause ?? err });
+  }
 }
 
 function badBody(message: string): ProtocolError {
@@ -117,8 +128,9 @@ function badHeaders(message: string): ProtocolError {
 }
 
 function checkContentType(message: Message): void {
+  // Compared exactly, as kombu's registry looks decoders up (`APPLICATION/JSON` is refused).
+  if (message.contentType === JSON_CONTENT_TYPE) return;
   const type = typeof message.contentType === 'string' ? message.contentType.trim().toLowerCase() : '';
-  if (type === JSON_CONTENT_TYPE) return;
   if (UNSAFE_CONTENT_TYPES.has(type)) {
     throw new ProtocolError('unsafe-content-type', `Refusing to decode ${type} (unsafe serializer)`);
   }

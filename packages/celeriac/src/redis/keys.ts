@@ -10,9 +10,9 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
- * | `celeriac:revoked`, `celeriac:rate:<key>`; channel `celeriac:revoke-notices` | Celeriac's, beside Celery's | backend |
+ * | `celeriac:revoked`, `celeriac:rate:<key>`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
  * One prefix mechanism: every name is `prefix + name`. The broker's prefix is kombu's
  * `global_keyprefix` from the broker URL (kombu puts it on every broker key and channel, never
@@ -173,7 +173,10 @@ export class BrokerKeys {
    * Celeriac consumers fetch at once instead of waiting for their next poll.
    */
   wakeChannel(queue: string): string {
-    return `${this.prefix}celeriac.wake.${queue}`;
+    // Channels are global to the server, unlike keys: scoped by db as kombu scopes its fanout
+    // channels, so apps on two databases of one Redis never wake each other. Db 0 keeps the
+    // name it was released with (a rolling upgrade keeps waking old workers).
+    return this.db === 0 ? `${this.prefix}celeriac.wake.${queue}` : `${this.prefix}celeriac.wake.${this.db}.${queue}`;
   }
 
   /**
@@ -217,9 +220,13 @@ export class BackendKeys {
   constructor(
     /** Put before every name ('' for none). */
     readonly prefix: string = '',
+    /** The backend URL's db number: channels are global to the server, so it scopes ours. */
+    readonly db: number = 0,
   ) {
     this.revoked = `${prefix}celeriac:revoked`;
-    this.revokeChannel = `${prefix}celeriac:revoke-notices`;
+    // Db 0 keeps the name it was released with; others get their own, so two apps on two
+    // databases of one Redis never revoke each other's tasks.
+    this.revokeChannel = db === 0 ? `${prefix}celeriac:revoke-notices` : `${prefix}celeriac:revoke-notices:${db}`;
   }
 
   /** `celery-task-meta-<id>`: the task's meta, and the channel its updates are published on. */

@@ -107,7 +107,7 @@ function defineDeliveryTests(get: () => Harness): void {
     await a.restore();
     const again = await inbox.next();
     expect(idOf(again)).toBe('a');
-    expect(again.tag).toBe(a.tag);
+    if (h.broker.capabilities.redeliveryKeepsTag !== false) expect(again.tag).toBe(a.tag);
     expect(a.redelivered).toBe(false);
     expect(again.redelivered).toBe(true);
     expect(envelopeOf(again).headers['redelivered']).toBe(true);
@@ -200,6 +200,8 @@ function defineOrderingTests(get: () => Harness): void {
     for (let i = 1; i <= 3; i++) await h.publish(q2, `y${i}`);
     const inbox = h.consume([q1, q2], 1);
     const ids = await inbox.drainAcking(6);
+    expect([...ids].sort()).toEqual(['x1', 'x2', 'x3', 'y1', 'y2', 'y3']);
+    if (h.broker.capabilities.fairQueues === false) return;
     const firstFour = ids.slice(0, 4);
     expect(firstFour.filter((id) => id.startsWith('x'))).toEqual(['x1', 'x2']);
     expect(firstFour.filter((id) => id.startsWith('y'))).toEqual(['y1', 'y2']);
@@ -256,9 +258,10 @@ function defineTimeTests(get: () => Harness): void {
     const q = await h.queue();
     const other = await h.queue('other');
     for (const p of [0, 5, 9]) await h.publish(q, `r${p}`, { priority: p });
-    for (let i = 0; i < 2; i++) await h.publish(q, `d${i}`, { deliverAt: Date.now() + 400 });
+    const withDelayed = h.broker.capabilities.purgeIncludesDelayed !== false;
+    if (withDelayed) for (let i = 0; i < 2; i++) await h.publish(q, `d${i}`, { deliverAt: Date.now() + 400 });
     await h.publish(other, 'keep');
-    expect(await h.broker.purge(q)).toBe(5);
+    expect(await h.broker.purge(q)).toBe(withDelayed ? 5 : 3);
     expect(await h.broker.queueLength(q)).toBe(0);
     expect(await h.broker.queueLength(other)).toBe(1);
     const inbox = h.consume([q], 0);

@@ -46,10 +46,10 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
-  /** Schedules `fn` at `now() + ms` (negative delays count as 0). */
+  /** Schedules `fn` at `now() + ms` (negative and NaN delays count as 0; `Infinity` never fires). */
   setTimer(fn: () => void, ms: number): TimerHandle {
     const handle = {};
-    const delay = Number.isFinite(ms) ? Math.max(0, ms) : 0;
+    const delay = Number.isNaN(ms) ? 0 : Math.max(0, ms);
     this.#timers.set(handle, { due: this.#now + delay, seq: this.#seq++, fn });
     return handle;
   }

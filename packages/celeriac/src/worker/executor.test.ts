@@ -57,7 +57,7 @@ const CASES: Record<OutcomeKind, [Case, Expected]> = {
   failure: [{ ran: FAILED(new TypeError('boom')) }, { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true }],
   timeout: [{ ran: FAILED(new TimeLimitExceeded(3)) }, { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true }],
   'worker-lost': [{ ran: FAILED(new WorkerLostError('gone')) }, { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true }],
-  'worker-lost-requeued': [{ task: 'lost', ran: FAILED(new WorkerLostError('gone')) }, { stored: null, published: [], events: [], acts: ['requeue'], counted: true }],
+  'worker-lost-requeued': [{ task: 'lost', ran: FAILED(new WorkerLostError('gone')) }, { stored: null, published: [], events: [], acts: ['redeliver'], counted: true }],
   retry: [{ ran: FAILED(new Retry({ countdown: 10 })) }, { stored: 'RETRY', published: ['t.late'], events: ['task-retried'], acts: ['ack'], counted: true }],
   rejected: [{ ran: FAILED(new Reject()) }, { stored: null, published: [], events: ['task-rejected'], acts: ['reject'], counted: true }],
   'rejected-requeue': [{ ran: FAILED(new Reject({ requeue: true })) }, { stored: null, published: [], events: ['task-rejected:requeue'], acts: ['requeue'], counted: true }],
@@ -149,7 +149,7 @@ async function runCase(c: Case): Promise<Expected> {
     ack: act('ack'),
     reject: async ({ requeue }) => void acts.push(requeue ? 'requeue' : 'reject'),
     restore: act('restore'),
-    defer: async (at) => void acts.push(`defer:${at}`),
+    defer: async (at, options) => void acts.push(options?.redelivered === true ? 'redeliver' : `defer:${at}`),
     setAside: act('set-aside'),
   };
   await executor.handle(delivery);

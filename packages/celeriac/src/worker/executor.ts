@@ -29,6 +29,7 @@ import type { TaskMessage } from '../protocol/types.js';
 import { LinkedSet } from '../core/linked-set.js';
 import { newJob, type Job, type JobView } from './job.js';
 import { OUTCOME_TABLE, type AckDecision, type AckPolicy } from './outcome-table.js';
+import { DeliveryCounter, MAX_REDELIVERY_DELAY_MS, redeliveryDelayMs } from './redelivery.js';
 import { endedRun } from './pools/supervise.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { RunHandle, TaskPool } from './pools/types.js';
@@ -100,10 +101,11 @@ export class Executor {
   private readonly traitsOf = new WeakMap<AnyTask, TaskTraits>();
   private readonly writer: ResultWriter;
   private readonly followUps: FollowUpContext;
+  private readonly counts = new DeliveryCounter();
 
   constructor(private readonly host: ExecutorHost) {
     this.writer = new ResultWriter(host.app, host.hostname, host.log);
-    this.followUps = { app: host.app, log: host.log, policy: (s) => this.policy(s) };
+    this.followUps = { app: host.app, log: host.log, hostname: host.hostname, policy: (s) => this.policy(s) };
   }
 
   /** The jobs held now, reserved and active, in arrival order (a snapshot). */
@@ -157,17 +159,61 @@ export class Executor {
   };
 
   /**
-   * Only a bug or a dead backend lands here. Give the message back rather than hold it:
-   * a broker with leases would otherwise keep it (and a prefetch slot) until shutdown.
+   * Only a worker-side failure lands here: the result store refusing writes or down, a bug.
+   * Give the message back rather than hold it (a broker with leases would otherwise keep it,
+   * and a prefetch slot, until shutdown), but through the delayed set, after a backoff, and
+   * only up to `workerMaxDeliveries` times (see worker/redelivery.ts).
    */
   private async giveBack(delivery: Delivery, err: unknown): Promise<void> {
     try {
-      this.host.log.error({ err: coerceError(err), tag: delivery.tag }, 'unexpected error while handling a message; giving it back');
-      await delivery.restore().catch(() => {
-        // Already settled (an early ack) or the broker is gone: nothing left to give back.
-      });
+      await this.redeliver(delivery, coerceError(err), null);
     } finally {
       this.handled();
+    }
+  }
+
+  /**
+   * Gives a message back for a worker-side failure: delivered again after a backoff, or
+   * dead-lettered once it reached `workerMaxDeliveries`. `message` when decoded already.
+   */
+  private async redeliver(delivery: Delivery, cause: Error, message: TaskMessage | null): Promise<void> {
+    const { app, log } = this.host;
+    const count = this.counts.failed(delivery);
+    const max = app.settings.workerMaxDeliveries;
+    const decoded = message ?? decode(delivery);
+    const taskId = typeof decoded === 'string' ? undefined : decoded.headers.id;
+    if (max !== null && count >= max) {
+      await this.deadLetter(delivery, `delivered ${count} times (workerMaxDeliveries ${max}); last failure: ${cause.message}`, typeof decoded === 'string' ? null : decoded);
+      return;
+    }
+    const delayMs = redeliveryDelayMs(count, app.settings.workerRedeliveryDelay * 1000);
+    log.error({ err: cause, tag: delivery.tag, taskId, deliveries: count, maxDeliveries: max, retryInMs: delayMs }, `could not finish handling a message (delivery ${count}); it will be delivered again in ${delayMs / 1000}s`);
+    try {
+      await delivery.defer(app.clock.now() + delayMs, { redelivered: true });
+    } catch (err) {
+      // Already settled (an early ack: the task ran, its state could not be stored), or the
+      // broker is gone: a held message comes back by its lease.
+      log.warn({ err: coerceError(err), tag: delivery.tag, taskId }, 'could not give the message back');
+    }
+  }
+
+  /** Sets a message aside for good with `reason`, storing FAILURE for its task when the backend takes it. */
+  private async deadLetter(delivery: Delivery, reason: string, message: TaskMessage | null): Promise<void> {
+    const { app, log } = this.host;
+    this.counts.forget(delivery.tag);
+    log.error({ tag: delivery.tag, queue: delivery.queue, taskId: message?.headers.id, reason }, 'message dead-lettered: it will not be delivered again');
+    if (message !== null && !message.headers.ignore_result) {
+      const record = { exc_type: 'DeliveryLimitExceeded', exc_message: [reason], exc_module: null };
+      await this.writer.storeFinal(message, delivery.queue, 'FAILURE', record, null, []).catch((err: unknown) => {
+        log.warn({ err: coerceError(err), taskId: message.headers.id }, 'could not store FAILURE for the dead-lettered message');
+      });
+    }
+    try {
+      await delivery.setAside(reason);
+    } catch (err) {
+      // Not lost: held until its lease runs out, or deferred as long as we may.
+      log.error({ err: coerceError(err), tag: delivery.tag }, 'could not dead-letter the message; holding it back instead');
+      await delivery.defer(app.clock.now() + MAX_REDELIVERY_DELAY_MS, { redelivered: true }).catch(() => undefined);
     }
   }
 
@@ -290,9 +336,11 @@ export class Executor {
     this.host.emit({ type: 'task-started', message });
     // A terminate that came before the body could start (while STARTED was stored): do not run it.
     if (job.terminatedBy !== null) return endedRun({ ok: false, error: new TaskRevokedError('terminated') });
+    const limits = this.host.timeLimits.resolve(task, message);
+    if (limits.hard !== null && delivery.limitLease !== undefined) delivery.limitLease(app.clock.now() + limits.hard * 1000);
     return this.host.pool.run({
       job,
-      limits: this.host.timeLimits.resolve(task, message),
+      limits,
       hostname,
       // A plain object: one with a getter is built slowly (some 0.4 us) and copied whole
       // into a worker thread; finding out `redelivered` costs a substring search at most.
@@ -345,6 +393,13 @@ export class Executor {
     const { delivery } = s;
     // Nothing else would move a deferred message: a failure goes up, and it is given back (see handle).
     if (action === 'defer') return delivery.defer(parseIsoTime(s.message.headers.eta ?? ''));
+    // A thread or process that died under the task: a worker-side failure, redelivered with
+    // backoff and a limit (a task that crashes its process each time must not loop).
+    if (action === 'redeliver') return this.redeliver(delivery, new Error('the thread or process running the task died (rejectOnWorkerLost)'), s.message);
+    // The task asked for it (Reject with requeue): at once, as Celery; but not forever.
+    if (action === 'requeue' && this.overLimit(delivery)) {
+      return this.deadLetter(delivery, `requeued by the task ${delivery.deliveryCount ?? ''} times (workerMaxDeliveries ${String(this.host.app.settings.workerMaxDeliveries)})`, s.message);
+    }
     try {
       if (action === 'ack') await delivery.ack();
       else if (action === 'reject') await delivery.reject({ requeue: false });
@@ -353,6 +408,12 @@ export class Executor {
     } catch (err) {
       this.host.log.error({ err: coerceError(err), tag: delivery.tag, action }, 'could not settle message');
     }
+  }
+
+  /** True when the delivery reached `workerMaxDeliveries` (by the broker's count). */
+  private overLimit(delivery: Delivery): boolean {
+    const max = this.host.app.settings.workerMaxDeliveries;
+    return max !== null && (delivery.deliveryCount ?? 0) >= max;
   }
 
   /** The ack policy in force for the subject: its task's options over the app's settings. */

@@ -58,8 +58,8 @@ describe('decideAck', () => {
     expect(d.reason).toMatch(/late acks/);
   });
 
-  it('requeues a task whose worker was lost under rejectOnWorkerLost', () => {
-    expect(decideAck('worker-lost-requeued', policy({ acksLate: true, rejectOnWorkerLost: true })).action).toBe('requeue');
+  it('redelivers (after a backoff) a task whose worker was lost under rejectOnWorkerLost', () => {
+    expect(decideAck('worker-lost-requeued', policy({ acksLate: true, rejectOnWorkerLost: true })).action).toBe('redeliver');
   });
 
   it('names a reason for every decision', () => {
@@ -68,7 +68,7 @@ describe('decideAck', () => {
         for (const acksOnFailureOrTimeout of [true, false]) {
           for (const ackedEarly of [true, false]) {
             const d = decideAck(outcome, { acksLate, acksOnFailureOrTimeout, ackedEarly });
-            expect(['ack', 'reject', 'requeue', 'restore', 'defer', 'none']).toContain(d.action);
+            expect(['ack', 'reject', 'requeue', 'restore', 'defer', 'redeliver', 'none']).toContain(d.action);
             expect(d.reason.length).toBeGreaterThan(5);
           }
         }

@@ -65,7 +65,8 @@ export interface AckPolicy {
  * to the broker until its ETA, `none` leaves it (already acked).
  */
 export interface AckDecision {
-  readonly action: 'ack' | 'reject' | 'requeue' | 'restore' | 'defer' | 'none';
+  /** `redeliver`: a worker-side failure, given back after a backoff, dead-lettered at `workerMaxDeliveries` (worker/redelivery.ts). */
+  readonly action: 'ack' | 'reject' | 'requeue' | 'restore' | 'defer' | 'redeliver' | 'none';
   /** Why, in one line (logged at debug level). */
   readonly reason: string;
 }
@@ -126,7 +127,7 @@ export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object
   timeout: storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('task timed out')),
   'worker-lost': storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('worker lost the task: FAILURE stored')),
   // Not stored and no task-failed (as Celery): the task runs again.
-  'worker-lost-requeued': bare(null, true, afterStart(always(decision('requeue', 'worker lost the task; rejectOnWorkerLost: deliver it again')))),
+  'worker-lost-requeued': bare(null, true, afterStart(always(decision('redeliver', 'worker lost the task; rejectOnWorkerLost: deliver it again after a backoff, up to workerMaxDeliveries')))),
   retry: storing('RETRY', 'retry', 'task-retried', true, afterStart(always(decision('ack', 'retry published as a new message: this one is done')))),
   rejected: bare('task-rejected', true, afterStart(always(decision('reject', 'task raised Reject without requeue: drop it')))),
   'rejected-requeue': bare(

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import { buildMeta, type MetaContext } from '../core/result-meta.js';
+import type { StoreOptions } from '../core/spi/common.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 
@@ -24,7 +25,7 @@ export class ResultWriter {
   /** Stores a state reported while the task runs; nothing when the task ignores its result. */
   async storeState(message: TaskMessage, queue: string, state: TaskState, meta: Json): Promise<void> {
     if (message.headers.ignore_result) return;
-    await this.app.backend.store(buildMeta(this.context(message, queue), state, meta), { expiresSec: this.app.settings.resultExpires });
+    await this.app.backend.store(buildMeta(this.context(message, queue), state, meta), this.storeOptions(message));
   }
 
   /**
@@ -37,7 +38,7 @@ export class ResultWriter {
     const { app } = this;
     let stored: Promise<void>;
     try {
-      stored = app.backend.store(buildMeta(this.context(message, queue), state, result, { traceback, children }), { expiresSec: app.settings.resultExpires });
+      stored = app.backend.store(buildMeta(this.context(message, queue), state, result, { traceback, children }), this.storeOptions(message));
     } catch (err) {
       stored = Promise.reject(err);
     }
@@ -49,7 +50,13 @@ export class ResultWriter {
     // A result that cannot be encoded (a BigInt, a cycle) must not lose the task's end.
     this.log.error({ err: coerceError(err), taskId: message.headers.id }, 'could not store result; storing the encoding error instead');
     const record = { exc_type: 'EncodeError', exc_message: [coerceError(err).message], exc_module: 'kombu.exceptions' };
-    await this.app.backend.store(buildMeta(this.context(message, queue), 'FAILURE', record, { traceback }), { expiresSec: this.app.settings.resultExpires });
+    await this.app.backend.store(buildMeta(this.context(message, queue), 'FAILURE', record, { traceback }), this.storeOptions(message));
+  }
+
+  private storeOptions(message: TaskMessage): StoreOptions {
+    const options: StoreOptions = { expiresSec: this.app.settings.resultExpires };
+    if (message.properties.reply_to !== '') options.replyTo = message.properties.reply_to;
+    return options;
   }
 
   private context(message: TaskMessage, queue: string): MetaContext {

@@ -79,6 +79,8 @@ export function classifyError(error: unknown, policy: AckPolicy, terminatedBy: s
 export interface FollowUpContext {
   readonly app: App;
   readonly log: Logger;
+  /** The worker's node name (the failed request new-style errbacks receive names it). */
+  readonly hostname: string;
   /** The ack policy of the subject's task now. */
   policy(subject: Subject): AckPolicy;
 }
@@ -108,7 +110,9 @@ export async function sendFollowUps(ctx: FollowUpContext, s: Subject, e: Ending,
     return next === null || !followUpsDue(next, s.message) ? failed : sendFollowUps(ctx, s, failed, next);
   }
   try {
-    return { ...e, children: await sendFailureFollowUps(app, s.message) };
+    const { delivery, message } = s;
+    const deliveryInfo = { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered };
+    return { ...e, children: await sendFailureFollowUps(app, message, { error: e.error, traceback: e.traceback, deliveryInfo, hostname: ctx.hostname }) };
   } catch (err) {
     log.error({ err: coerceError(err), taskId: h.id }, 'failed to send errbacks');
     return e;

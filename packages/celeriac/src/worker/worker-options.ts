@@ -55,6 +55,13 @@ export interface WorkerOptions {
   softTimeLimit?: number | null;
   /** Send task events (`-E`). @default settings.workerSendTaskEvents */
   sendTaskEvents?: boolean;
+  /**
+   * Async and solo pools: a task body that keeps the event loop busy longer than this many
+   * seconds is logged as a warning naming the task (CPU-bound work belongs in `threads` or
+   * `prefork`); null: not watched.
+   * @default 1
+   */
+  blockWarningSec?: number | null;
 }
 
 /** Resolved worker options. */
@@ -74,7 +81,11 @@ export interface ResolvedWorkerOptions {
   readonly timeLimit: number | null;
   readonly softTimeLimit: number | null;
   readonly sendTaskEvents: boolean;
+  readonly blockWarningSec: number | null;
 }
+
+/** How long a task may block the event loop before the async and solo pools warn. */
+export const DEFAULT_BLOCK_WARNING_SEC = 1;
 
 function fail(message: string): never {
   throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Worker: ${message}`);
@@ -115,6 +126,7 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     autoscale,
     timeLimit: secondsOrNull(options.timeLimit === undefined ? settings.taskTimeLimit : options.timeLimit, 'timeLimit'),
     softTimeLimit: secondsOrNull(options.softTimeLimit === undefined ? settings.taskSoftTimeLimit : options.softTimeLimit, 'softTimeLimit'),
+    blockWarningSec: secondsOrNull(options.blockWarningSec === undefined ? DEFAULT_BLOCK_WARNING_SEC : options.blockWarningSec, 'blockWarningSec'),
   });
 }
 

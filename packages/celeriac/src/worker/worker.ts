@@ -20,6 +20,7 @@ import type { TaskPool, TimeLimits } from './pools/types.js';
 import { TaskEventHub, type TaskEvent, type TaskEventListener } from './task-events.js';
 import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
+import { clearLongTimeout, setLongTimeout, type TimerHandle } from '../core/clock.js';
 
 /**
  * Lifecycle of a worker:
@@ -32,6 +33,18 @@ import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } 
 export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'closed';
 
 /** Options of {@link Worker.close}. */
+/** Longest wait of each shutdown step other than running tasks (closing the consumer, settling abandoned tasks, stopping remote control, closing the pool). */
+export const SHUTDOWN_STEP_MS = 2000;
+
+/**
+ * Longest time all those steps take together: a warm shutdown ends within its deadline plus
+ * this, whatever the broker and backend do (the CLI adds at most 2 s to close connections).
+ */
+export const SHUTDOWN_CLEANUP_MS = 4000;
+
+/** Longest wait of each step once a cold shutdown is asked for (the second signal). */
+export const COLD_STEP_MS = 250;
+
 export interface CloseOptions {
   /** Milliseconds to wait for running tasks; then they are abandoned. @default the resolved `shutdownTimeoutSec`, in ms */
   deadlineMs?: number;
@@ -61,6 +74,12 @@ export class Worker {
   private readonly rateLimits: RateLimits;
   private stateValue: WorkerState = 'idle';
   private closing: Promise<void> | null = null;
+  /** Set by {@link terminate}: every shutdown wait is cut short. */
+  private cold = false;
+  /** Time shutdown spent so far on steps other than running tasks (see SHUTDOWN_CLEANUP_MS). */
+  private cleanupSpentMs = 0;
+  private wakeCold!: () => void;
+  private readonly coldAsked = new Promise<void>((resolve) => (this.wakeCold = resolve));
   /** Events and remote control (worker/control/worker-remote.ts). */
   readonly remote: WorkerRemote;
   private markStopped!: () => void;
@@ -306,37 +325,70 @@ export class Worker {
     return this.closing;
   }
 
-  /** Cold shutdown: abandon running tasks now. Safe during or without a warm shutdown. */
+  /**
+   * Cold shutdown: abandon running tasks now. Safe during or without a warm shutdown: one in
+   * progress stops waiting at once. Each remaining step (closing the consumer, settling,
+   * closing the pool) then gets {@link COLD_STEP_MS} at most, whatever the broker does.
+   */
   async terminate(): Promise<void> {
+    this.cold = true;
     this.executor.abandonAll();
+    this.wakeCold();
     await this.close({ deadlineMs: 0 });
+  }
+
+  /**
+   * Waits for `work` but at most `budgetMs` (less once a cold shutdown is asked for); true
+   * when it finished. A broker or backend that is down must not hold shutdown: what could
+   * not be settled stays held by the broker and comes back by its lease (Redis) or when the
+   * connection drops (AMQP).
+   */
+  private async bounded(work: Promise<unknown> | undefined, what: string, budgetMs: number | 'step'): Promise<boolean> {
+    if (work === undefined) return true;
+    if (budgetMs === 'step') {
+      const startedAt = Date.now();
+      const done = await this.bounded(work, what, Math.max(0, Math.min(SHUTDOWN_STEP_MS, SHUTDOWN_CLEANUP_MS - this.cleanupSpentMs)));
+      this.cleanupSpentMs += Date.now() - startedAt;
+      return done;
+    }
+    let timer: TimerHandle | undefined;
+    const finished = work.then(
+      () => true,
+      (err: unknown) => {
+        this.log.warn({ err: coerceError(err) }, `shutdown: ${what} failed`);
+        return true;
+      },
+    );
+    const late = new Promise<boolean>((resolve) => (timer = setLongTimeout(() => resolve(false), this.cold ? Math.min(budgetMs, COLD_STEP_MS) : budgetMs)));
+    const cold = this.cold ? late : this.coldAsked.then(() => new Promise<boolean>((resolve) => setLongTimeout(() => resolve(false), COLD_STEP_MS)));
+    const done = await Promise.race([finished, late, cold]);
+    clearLongTimeout(timer);
+    if (!done) this.log.warn({ budgetMs }, `shutdown: gave up waiting for ${what}`);
+    return done;
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
     this.stateValue = 'draining';
     this.autoscaler?.stop();
     this.log.info({ running: this.active, reserved: this.reserved }, 'warm shutdown: no longer fetching');
-    await this.consumer?.close();
+    await this.bounded(this.consumer?.close(), 'the consumer to close', 'step');
     this.consumer = null;
     // Deliveries that raced the close are given back only now: given back while the consumer
     // was still open, they could be fetched again, over and over.
     for (const delivery of this.late.splice(0)) this.giveBack(delivery);
     this.pool.cancelWaiters();
     this.rateLimits.cancelWaiters();
-    const drained = this.executor.whenIdle().then(() => true);
-    const timedOut = new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), deadlineMs);
-      t.unref();
-      void drained.then(() => clearTimeout(t));
-    });
-    if (!(await Promise.race([drained, timedOut]))) {
+    if (!(await this.bounded(this.executor.whenIdle(), 'running tasks', deadlineMs))) {
       this.log.warn({ running: this.active }, 'shutdown deadline passed: abandoning running tasks');
       this.executor.abandonAll();
-      await this.executor.whenIdle();
+      // Abandoned tasks store their ends and settle their messages: with the broker or the
+      // backend down that never ends, and their messages stay held (recovered by lease).
+      await this.bounded(this.executor.whenIdle(), 'abandoned tasks to settle', 'step');
     }
-    await this.revokeSync.close();
-    await this.remote.stop();
-    await this.pool.close();
+    await this.bounded(this.revokeSync.close(), 'revoke sync to stop', 'step');
+    await this.bounded(this.remote.stop(), 'remote control to stop', 'step');
+    // Local work (ends threads and child processes): not charged to the cleanup budget.
+    await this.bounded(this.pool.close(), 'the pool to close', SHUTDOWN_STEP_MS);
     this.stateValue = 'closed';
     this.markStopped();
     this.log.info('worker stopped');

@@ -9,6 +9,8 @@ import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { MemoryBackend, MemoryBroker } from '../../src/exports/memory.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL } from '../support/redis.js';
+import { settle, watchChords, watchSends, type HangProbe } from './hang.js';
+import type { AsyncResult, GroupResult } from '../../src/index.js';
 
 /** One environment: an app with canvas tasks, a running worker, and what the tasks saw. */
 export interface CanvasEnv {
@@ -19,6 +21,10 @@ export interface CanvasEnv {
   recorded: unknown[][];
   /** Key prefix on Redis, empty on memory. */
   prefix: string;
+  /** Where the hang detector looks (test/canvas/hang.ts). */
+  probe: HangProbe;
+  /** `get()` through the hang detector: on timeout, fails with the pending parts and chord counters. */
+  settle<T = unknown>(result: AsyncResult | GroupResult, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -42,7 +48,9 @@ export function defineTasks(app: App, recorded: unknown[][]) {
     return args.length;
   });
   const ident = app.task('t.ident', (value: unknown) => value as number[]);
-  return { add, mul, tsum, fail, slow, record, ident };
+  // Python's `def pack(*args): return list(args)`: takes anything, so any nesting composes.
+  const pack = app.task('t.pack', (...args: unknown[]) => args as number[]);
+  return { add, mul, tsum, fail, slow, record, ident, pack };
 }
 
 /** The environments every canvas test runs in. */
@@ -65,6 +73,7 @@ export async function makeCanvasEnv(kind: (typeof ENVIRONMENTS)[number]) {
     app = createApp({}, { broker, backend, logger, env: {} });
   }
   const tasks = defineTasks(app, recorded);
+  const probe: HangProbe = { backend, chords: watchChords(backend), sent: watchSends(app), ...(prefix !== '' ? { redis: { url: REDIS_URL, prefix } } : {}) };
   const worker = new Worker(app, { concurrency: 8, hostname: `canvas-${kind}@test` });
   await worker.start();
   const env: CanvasEnv = {
@@ -73,6 +82,8 @@ export async function makeCanvasEnv(kind: (typeof ENVIRONMENTS)[number]) {
     worker,
     recorded,
     prefix,
+    probe,
+    settle: (result, timeoutMs) => settle(result, probe, timeoutMs),
     async close() {
       await worker.close({ deadlineMs: 2000 });
       await app.close();

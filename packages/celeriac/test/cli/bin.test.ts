@@ -102,8 +102,8 @@ describe('celeriac errors (spawned)', () => {
 });
 
 describe('celeriac worker -P (spawned)', () => {
-  it.each(['threads', 'prefork'])('-P %s runs tasks in children of the built package; --time-limit ends a busy child, a fresh one follows', async (pool) => {
-    const cli = spawnCli(['-A', 'fixtures/threads-app.ts', 'worker', '-P', pool, '-c', '1', '--time-limit', '2', '--max-tasks-per-child', '100', '-l', 'info'], {
+  it.each(['threads', 'prefork'])('-P %s runs tasks in children of the built package; --time-limit ends a busy child, a fresh one follows; flags reach the children', async (pool) => {
+    const cli = spawnCli(['-A', 'fixtures/threads-app.ts', 'worker', '-P', pool, '-c', '1', '--time-limit', '2', '--soft-time-limit', '30', '--max-tasks-per-child', '100', '-l', 'info'], {
       env: { FIXTURE_SEND: '1' },
       timeoutMs: 60_000,
     });
@@ -114,6 +114,8 @@ describe('celeriac worker -P (spawned)', () => {
     const again = Number(/RESULT again=(\d+)/.exec(out)?.[1]);
     expect(first).toBeGreaterThan(0); // not the main thread
     expect(first).not.toBe(cli.child.pid); // nor the worker's process
+    // The flags reach the app each child imports, not only the worker's.
+    expect(out).toContain('RESULT soft=30');
     expect(out).toContain('RESULT forever=TimeLimitExceeded');
     expect(out).toMatch(/hard time limit \(2s\) exceeded/);
     expect(again).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 /**
  * A network path that dies silently (no FIN, no RST: a dropped route, an expired NAT or
  * firewall entry) under a running worker. Every connection of the worker goes through a
- * TCP proxy (test/support/tcp-proxy.ts) that black-holes all open connections at once and
+ * fault proxy (test/support/fault-proxy.ts) that stalls all open connections at once and
  * forwards new ones. The worker must notice on its own, reconnect and run a task sent
  * afterwards (by a producer connected directly to Redis): a worker never sits idle on a dead
  * connection.
@@ -10,13 +10,13 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { freePort, RedisServerProcess, shouldRunRedisTests } from '../support/redis.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { FaultProxy } from '../support/fault-proxy.js';
 
 const ready = await shouldRunRedisTests('failure: silent network drop');
 
 describe.runIf(ready)('failure: a silently dead network path under a worker', () => {
   let server: RedisServerProcess;
-  let proxy: TcpProxy;
+  let proxy: FaultProxy;
   let workerApp: App;
   let producer: App;
   let worker: Worker;
@@ -24,7 +24,7 @@ describe.runIf(ready)('failure: a silently dead network path under a worker', ()
   beforeAll(async () => {
     server = new RedisServerProcess(await freePort());
     await server.start();
-    proxy = new TcpProxy(server.port);
+    proxy = new FaultProxy(server.port);
     await proxy.start();
     const viaProxy = `redis://127.0.0.1:${proxy.port}/0`;
     workerApp = createApp({ broker: viaProxy, backend: viaProxy }, { env: {}, logger: pino({ level: process.env.BH_LOG ?? 'silent' }) });
@@ -44,7 +44,8 @@ describe.runIf(ready)('failure: a silently dead network path under a worker', ()
 
   it('runs a task sent after every connection of the worker went dead', async () => {
     expect(await (await producer.sendTask('net.add', [1, 2])).get({ timeoutMs: 10_000 })).toBe(3);
-    proxy.blackhole();
+    proxy.stall(); // open connections go dead
+    proxy.heal(); // new ones are forwarded, as after the network came back
     const droppedAt = Date.now();
     const r = await producer.sendTask('net.add', [20, 22]);
     expect(await r.get({ timeoutMs: 110_000 })).toBe(42);

@@ -7,7 +7,10 @@
  * global_keyprefix; result keys are per task id and deleted afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChordError, chain, chord, signature, type App } from '../../src/index.js';
+import { ChordError, chain, chord, group, signature, type App } from '../../src/index.js';
+import type { Json } from '../../src/protocol/types.js';
+import { PY_SHAPE_KIT, PY_SHAPE_TASKS, SHAPES, type ShapeKit } from '../canvas/shapes.js';
+import { settle } from '../canvas/hang.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
@@ -27,7 +30,11 @@ describe.runIf(ready)('canvas between Python Celery and Celeriac', () => {
       throw new TypeError(msg);
     });
     await fleet.worker(app, { queues: ['ts'], concurrency: 4 });
-    await fleet.python({ queues: ['py'] });
+    app.task('t.ident', (x: Json) => x);
+    app.task('t.add', (x: number, y: number) => x + y);
+    app.task('t.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
+    app.task('t.pack', (...args: Json[]) => args);
+    await fleet.python({ queues: ['py'], concurrency: 4, extraTasks: PY_SHAPE_TASKS });
   }, 60_000);
 
   afterAll(() => fleet.close(), 30_000);
@@ -113,4 +120,43 @@ except Exception as e:
     expect(err).toBeInstanceOf(ChordError);
     expect((err as Error).message).toMatch(/^Dependency \S+ raised ValueError\('bad'\)$/);
   }, 40_000);
+
+  /** Shape builders over signatures routed to `queue`. */
+  const kit = (queue: string): ShapeKit => {
+    const t = (name: string, ...args: Json[]) => signature(name, args, {}, { queue }, app);
+    return { t, ti: (name, ...args) => t(name, ...args).clone({ immutable: true }), chain, group, chord };
+  };
+
+  it('every hard shape, sent by Python: a Python worker (the oracle) and Celeriac workers return the same result', async () => {
+    // The kit reads the global Q when a shape is built: the loop variable.
+    const script = `${PY_CLIENT}${PY_SHAPE_KIT}
+shapes = [${SHAPES.map((sh) => `lambda: ${sh.py}`).join(',\n')}]
+for Q in sys.argv[1:]:
+    for i, build in enumerate(shapes):
+        r = build().apply_async()
+        try:
+            print(json.dumps([Q, i, r.get(timeout=30)]))
+        except Exception as e:
+            print(json.dumps([Q, i, 'ERROR %s: %s' % (type(e).__name__, e)]))
+        sys.stdout.flush()
+`;
+    const out = await runPython(py, script, ['py', 'ts'], 120_000);
+    const got = out.trim().split('\n').map((line) => JSON.parse(line) as [string, number, Json]);
+    for (const queue of ['py', 'ts']) {
+      const results = got.filter(([q]) => q === queue).map(([, i, value]) => [SHAPES[i]?.name, value]);
+      expect(results, `sent by Python to ${queue}`).toEqual(SHAPES.map((sh) => [sh.name, JSON.parse(sh.expected)]));
+    }
+  }, 150_000);
+
+  it('every hard shape, sent by Celeriac, returns Celery\'s result on Python workers and on Celeriac workers', async () => {
+    const probe = { backend: app.backend };
+    for (const queue of ['py', 'ts']) {
+      const results: [string, unknown][] = [];
+      for (const shape of SHAPES) {
+        const r = await shape.build(kit(queue)).applyAsync();
+        results.push([shape.name, await settle(r, probe, 30_000)]);
+      }
+      expect(results, `sent by Celeriac to ${queue}`).toEqual(SHAPES.map((sh) => [sh.name, JSON.parse(sh.expected)]));
+    }
+  }, 150_000);
 });

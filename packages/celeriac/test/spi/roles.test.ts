@@ -119,7 +119,7 @@ describe('a results-only backend (rpc://) and a broker without optional roles (a
     expect(request).toMatchObject({ method: 'revoke', destination: null, arguments: { task_id: ['t1', 't2'], terminate: true, signal: 'SIGKILL' } });
   });
 
-  it('revokes through the backend when it stores revokes, broadcasting nothing', async () => {
+  it('revokes through the backend when it stores revokes, and still broadcasts for workers that only hear the pidbox', async () => {
     const store = new MemoryBackend();
     const heard: string[] = [];
     const stop = await broker.subscribeFanout('celery.pidbox', '#', (raw) => heard.push(raw));
@@ -127,7 +127,9 @@ describe('a results-only backend (rpc://) and a broker without optional roles (a
     await new Promise<void>((resolve) => setImmediate(resolve));
     await stop();
     expect(await store.revoked(['t3'])).toEqual(new Set(['t3']));
-    expect(heard).toEqual([]);
+    // Python workers learn revokes only from the pidbox broadcast.
+    expect(heard).toHaveLength(1);
+    expect(decodeControlRequest(heard[0] as string).request).toMatchObject({ method: 'revoke', arguments: { task_id: ['t3'] } });
   });
 });
 

@@ -99,8 +99,8 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
     expect(env.broker.of('reject', b.id)[0]?.requeue).toBe(false);
   });
 
-  it('a task whose worker was lost is requeued with rejectOnWorkerLost, otherwise FAILURE', async () => {
-    const env = makeEnv({ taskAcksLate: true });
+  it('a task whose worker was lost is redelivered with rejectOnWorkerLost (after a backoff), otherwise FAILURE', async () => {
+    const env = makeEnv({ taskAcksLate: true, workerRedeliveryDelay: 0.01 });
     let lostRuns = 0;
     // A pool reports a dead process or thread as a WorkerLostError outcome; thrown here to drive that path.
     env.app.task('t.lost_requeue', { rejectOnWorkerLost: true }, () => {
@@ -116,8 +116,7 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
     expect(await a.get({ timeoutMs: 2000 })).toBe('ran again');
     // The ack follows the stored result (and its follow-ups), so wait for it.
     await waitFor(() => env.broker.settlements(a.id).length === 2, 'second settlement');
-    expect(env.broker.settlements(a.id)).toEqual(['reject', 'ack']);
-    expect(env.broker.of('reject', a.id)[0]?.requeue).toBe(true);
+    expect(env.broker.settlements(a.id)).toEqual(['defer', 'ack']);
     const b = await env.app.sendTask('t.lost_fail');
     const meta = await waitForState(env, b.id, 'FAILURE');
     expect(meta.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
@@ -126,7 +125,7 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
   });
 
   it('taskRejectOnWorkerLost is the app-wide default', async () => {
-    const env = makeEnv({ taskAcksLate: true, taskRejectOnWorkerLost: true });
+    const env = makeEnv({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelay: 0.01 });
     let runs = 0;
     env.app.task('t.lost', () => {
       if (++runs === 1) throw new WorkerLostError('process died');

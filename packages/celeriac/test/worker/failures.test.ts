@@ -97,6 +97,68 @@ describe('results that cannot be stored', () => {
   });
 });
 
+describe('results that cannot be encoded are task failures, never a redelivery loop', () => {
+  const deep = (levels: number): unknown => {
+    let value: unknown = 'leaf';
+    for (let i = 0; i < levels; i++) value = [value];
+    return value;
+  };
+
+  for (const acksLate of [true, false]) {
+    it(`a 5,000-level return value runs once and ends FAILURE EncodeError (${acksLate ? 'late' : 'early'} acks)`, async () => {
+      // Before: RangeError from the writer was taken for a backend outage, the message given
+      // back and re-run ~200 times a second (late acks), or left PENDING (early acks).
+      const env = makeEnv({ taskAcksLate: acksLate });
+      let runs = 0;
+      const t = env.app.task('t.deep', () => {
+        runs += 1;
+        return deep(5000) as never;
+      });
+      await env.startWorker();
+      const r = await t.delay();
+      const meta = await waitForState(env, r.id, 'FAILURE');
+      expect(meta.result).toMatchObject({ exc_type: 'EncodeError', exc_module: 'kombu.exceptions' });
+      expect(String((meta.result as { exc_message: string[] }).exc_message[0])).toContain('nested deeper than 1000 levels');
+      await flush();
+      expect(runs).toBe(1);
+      expect(env.broker.settlements(r.id)).toEqual(['ack']);
+    });
+  }
+
+  it('a Date result is stored as the ISO string kombu writes; a Map result is an EncodeError', async () => {
+    const env = makeEnv();
+    const when = env.app.task('t.when', () => ({ at: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)) }) as never);
+    const map = env.app.task('t.map', () => new Map([['a', 1]]) as never);
+    await env.startWorker();
+    const ok = await when.delay();
+    expect((await waitForState(env, ok.id, 'SUCCESS')).result).toEqual({ at: '2024-01-02T03:04:05Z' });
+    const bad = await map.delay();
+    const meta = await waitForState(env, bad.id, 'FAILURE');
+    expect(meta.result).toMatchObject({ exc_type: 'EncodeError', exc_message: ['Cannot serialize a Map as JSON'] });
+  });
+});
+
+describe('arguments JSON cannot hold are refused at send time', () => {
+  it('NaN, Infinity, Map, Set and BigInt reject with INVALID_ARGUMENT naming the task; nothing is sent', async () => {
+    const env = makeEnv();
+    const t = env.app.task('t.args', (..._args: unknown[]) => null);
+    for (const [bad, what] of [[NaN, 'NaN'], [Infinity, 'Infinity'], [new Map(), 'a Map'], [new Set([1]), 'a Set'], [10n, 'a bigint']] as const) {
+      const err = await t.delay(bad as never).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'CELERIAC_ERR_INVALID_ARGUMENT', message: `arguments of t.args: Cannot serialize ${what} as JSON` });
+    }
+    expect(env.broker.published).toHaveLength(0);
+  });
+
+  it('a Date argument travels as the ISO string a Python caller would send', async () => {
+    const env = makeEnv();
+    const t = env.app.task('t.args', (..._args: unknown[]) => null);
+    await t.delay(new Date(0) as never);
+    const sent = env.broker.published[0]?.message;
+    expect(JSON.parse(sent?.body ?? 'null')[0]).toEqual(['1970-01-01T00:00:00Z']);
+    expect(sent?.headers['argsrepr']).toBe("('1970-01-01T00:00:00Z',)");
+  });
+});
+
 describe('unregistered task', () => {
   it('acks, stores FAILURE NotRegistered, logs an error and keeps running', async () => {
     const env = makeEnv();

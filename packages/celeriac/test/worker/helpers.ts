@@ -187,10 +187,13 @@ export class RecordingBroker implements Broker {
       get redelivered() {
         return d.redelivered;
       },
+      get deliveryCount() {
+        return d.deliveryCount;
+      },
       ack: () => after(() => d.ack(), { kind: 'ack' }),
       reject: (options) => after(() => d.reject(options), { kind: 'reject', requeue: options.requeue }),
       restore: () => after(() => d.restore(), { kind: 'restore' }),
-      defer: (deliverAt) => after(() => d.defer(deliverAt), { kind: 'defer', deliverAt }),
+      defer: (deliverAt, options) => after(() => d.defer(deliverAt, options), { kind: 'defer', deliverAt }),
       setAside: (reason) => after(() => d.setAside(reason), { kind: 'setAside', reason }),
     };
   }

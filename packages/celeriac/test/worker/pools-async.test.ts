@@ -13,6 +13,22 @@ afterEach(closeEnvs);
 const senderFor = (env: TestEnv) => createApp({}, { broker: env.broker, backend: env.backend });
 
 describe('async pool', () => {
+  it('a task that blocks the event loop is named in a warning that points to -P threads or prefork', async () => {
+    const env = makeEnv();
+    const spin = env.app.task('t.spin', (ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        // CPU-bound
+      }
+      return ms;
+    });
+    await env.startWorker({ concurrency: 2, blockWarningSec: 0.1 });
+    const r = await spin.delay(300);
+    expect(await r.get({ timeoutMs: 5000 })).toBe(300);
+    const warning = await waitFor(() => env.lines.find((l) => /blocked the event loop/.test(l.msg)), 'the warning');
+    expect(warning.msg).toMatch(new RegExp(`^Task t\\.spin\\[${r.id}\\] blocked the event loop for \\d+\\.\\d\\ds: the async pool .* Run CPU-bound tasks with -P threads or -P prefork\\.$`));
+  });
+
   it('resize lets more tasks run at once', async () => {
     const env = makeEnv();
     const gate = new Gate();

@@ -169,3 +169,26 @@ describe('hard time limit', () => {
     expect((await env.backend.get(r.id))?.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
   });
 });
+
+describe('limits that used to overflow the timer or meant "none"', () => {
+  // A real clock: the overflow is Node's (a delay over 2^31-1 ms runs after 1 ms). The body
+  // takes 30 ms, so an overflowed timer would fire first.
+  const body = () => new Promise((resolve) => setTimeout(() => resolve('done'), 30));
+
+  it('a hard and soft limit of 2,147,484 s (about 25 days) do not fire at once', async () => {
+    const env = makeEnv();
+    const t = env.app.task('t.long_limit', body);
+    await env.startWorker();
+    const r = await t.applyAsync([], { timeLimit: 2_147_484, softTimeLimit: 2_147_484 });
+    expect(await r.get({ timeoutMs: 5000 })).toBe('done');
+  });
+
+  it('timelimit [0, null] from a caller and 0 in the settings mean no limit, as in Celery', async () => {
+    const env = makeEnv({ taskTimeLimit: 0, taskSoftTimeLimit: 0 });
+    const t = env.app.task('t.zero_limit', body);
+    await env.startWorker();
+    const r = await t.applyAsync([], { timeLimit: 0 });
+    expect(env.broker.published[0]?.message.headers['timelimit']).toEqual([0, null]);
+    expect(await r.get({ timeoutMs: 5000 })).toBe('done');
+  });
+});

@@ -8,6 +8,8 @@ import type { Clock } from '../../core/clock.js';
 
 interface Join {
   size: number | null;
+  /** Parts added with `addToChord` (Celery's `.t`). */
+  extra: number;
   /** Parts by task id: recording the same part twice keeps one entry, as a ZADD of the same member does. */
   parts: Map<string, ChordPart>;
   expiresAt: number | null;
@@ -26,13 +28,20 @@ export class ChordJoins {
     join.expiresAt = expiresAt;
   }
 
+  /** Expects `count` more parts (Celery's `.t` counter). */
+  addExpected(groupId: string, count: number, expiresAt: number | null): void {
+    const join = this.#join(groupId);
+    join.extra += count;
+    join.expiresAt = expiresAt;
+  }
+
   /** Records a part and reports the join; `parts` is set once every part arrived. */
   add(groupId: string, part: ChordPart, expiresAt: number | null): ChordJoinState {
     const join = this.#join(groupId);
     join.parts.set(part.taskId, structuredClone(part));
     join.expiresAt = expiresAt;
     const count = join.parts.size;
-    const total = join.size;
+    const total = join.size === null ? null : join.size + join.extra;
     if (total === null || count !== total) return { count, total, parts: null };
     const parts = [...join.parts.values()].sort((a, b) => (a.index ?? Infinity) - (b.index ?? Infinity));
     return { count, total, parts: structuredClone(parts) };
@@ -55,7 +64,7 @@ export class ChordJoins {
       join = undefined;
     }
     if (join === undefined) {
-      join = { size: null, parts: new Map(), expiresAt: null };
+      join = { size: null, extra: 0, parts: new Map(), expiresAt: null };
       this.#joins.set(groupId, join);
     }
     return join;

@@ -247,6 +247,13 @@ export class MemoryBackend implements ResultBackend, GroupStore, ChordJoinStore,
     return state;
   }
 
+  /** Expects `count` more parts in chord `groupId` (Celery's `add_to_chord`). */
+  async addToChord(groupId: string, count: number, options: StoreOptions): Promise<void> {
+    this.#assertOpen('addToChord');
+    this.#chords.addExpected(groupId, count, this.#expiryOf(options.expiresSec));
+    this.#afterWrite();
+  }
+
   /** Forgets the join of chord `groupId`. */
   async clearChord(groupId: string): Promise<void> {
     this.#assertOpen('clearChord');

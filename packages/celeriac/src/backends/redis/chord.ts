@@ -61,6 +61,16 @@ export async function addChordPart(run: RunCommand, keys: BackendKeys, groupId: 
   return { count, total, parts };
 }
 
+/** INCRBY of `.t` (with the TTL), as Celery's `add_to_chord`: one more expected part, atomically. */
+export async function addToChord(run: RunCommand, keys: BackendKeys, groupId: string, count: number, ttlMs: number | null): Promise<void> {
+  const key = keys.chord(groupId).counter;
+  await run(`add ${count} part(s) to chord ${groupId}`, (c) => {
+    const multi = c.multi().incrBy(key, count);
+    if (ttlMs !== null) multi.pExpire(key, ttlMs);
+    return multi.exec();
+  });
+}
+
 /** Deletes the three join keys. */
 export async function clearChord(run: RunCommand, keys: BackendKeys, groupId: string): Promise<void> {
   const k = keys.chord(groupId);

@@ -170,7 +170,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** @throws CeleriacError CONFIG for a bad URL. */
   constructor(options: RedisBackendOptions = {}) {
     this.options = resolveOptions(options);
-    this.#keys = new BackendKeys(this.options.keyPrefix);
+    this.#keys = new BackendKeys(this.options.keyPrefix, this.options.target.db);
     const clientOptions = {
       log: this.options.log,
       connectTimeoutMs: this.options.connectTimeoutMs,
@@ -333,6 +333,11 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   }
 
   /** Deletes the join keys of chord `groupId`. */
+  async addToChord(groupId: string, count: number, options: StoreOptions): Promise<void> {
+    this.#assertOpen('addToChord');
+    await chord.addToChord((w, fn) => this.#run(w, fn), this.#keys, groupId, count, ttlMs(options.expiresSec));
+  }
+
   async clearChord(groupId: string): Promise<void> {
     this.#assertOpen('clearChord');
     await chord.clearChord((w, fn) => this.#run(w, fn), this.#keys, groupId);

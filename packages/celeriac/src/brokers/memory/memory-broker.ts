@@ -256,14 +256,14 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
         break;
       case 'reject':
         if (settlement.requeue) {
-          this.#ready.pushBack(queue, bucket, { raw: markRedelivered(message.raw), tag: message.tag, redelivered: true });
+          this.#ready.pushBack(queue, bucket, { raw: markRedelivered(message.raw), tag: message.tag, redelivered: true, deliveries: message.deliveries ?? 0 });
         }
         break;
       case 'restore':
-        this.#ready.pushFront(queue, bucket, { raw: markedOrAsIs(message.raw), tag: message.tag, redelivered: true });
+        this.#ready.pushFront(queue, bucket, { raw: markedOrAsIs(message.raw), tag: message.tag, redelivered: true, deliveries: message.deliveries ?? 0 });
         break;
       case 'defer':
-        this.#delay(settlement.deliverAt, queue, bucket, message);
+        this.#delay(settlement.deliverAt, queue, bucket, settlement.redelivered === true ? { raw: markedOrAsIs(message.raw), tag: message.tag, redelivered: true, deliveries: message.deliveries ?? 0 } : message);
         break;
       case 'setAside':
         this.#setAside.push({ raw: message.raw, queue, reason: settlement.reason, at: this.options.clock.now() });
@@ -339,6 +339,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
         if (!message) continue;
         consumer.servedFrom(queue);
         consumer.unsettled++;
+        message.deliveries = (message.deliveries ?? 0) + 1;
         const delivery = new MemoryDelivery(this.#host, consumer, queue, bucket, message, this.#deliverySeq++);
         delivery.unsettled = this.#unsettled.add(delivery);
         return delivery;

@@ -54,6 +54,10 @@ export class MemoryDelivery implements Delivery {
     return this.message.redelivered;
   }
 
+  get deliveryCount(): number {
+    return this.message.deliveries ?? 1;
+  }
+
   async ack(): Promise<void> {
     this.host.settle(this, { kind: 'ack' });
   }
@@ -66,11 +70,11 @@ export class MemoryDelivery implements Delivery {
     this.host.settle(this, { kind: 'restore' });
   }
 
-  async defer(deliverAt: number): Promise<void> {
+  async defer(deliverAt: number, options: { redelivered?: boolean } = {}): Promise<void> {
     if (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt)) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `defer: deliverAt must be epoch ms, got ${String(deliverAt)}`);
     }
-    this.host.settle(this, { kind: 'defer', deliverAt });
+    this.host.settle(this, options.redelivered === true ? { kind: 'defer', deliverAt, redelivered: true } : { kind: 'defer', deliverAt });
   }
 
   async setAside(reason: string): Promise<void> {

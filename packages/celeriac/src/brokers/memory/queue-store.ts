@@ -13,6 +13,8 @@ export interface StoredMessage {
   readonly tag: string;
   /** True once rejected with requeue (the envelope is then marked too). */
   readonly redelivered: boolean;
+  /** How many times it was handed to a consumer (counted when it is). */
+  deliveries?: number;
 }
 
 /** kombu's `priority_steps`: bucket i holds priorities from STEPS[i] up to the next step. */

@@ -9,30 +9,38 @@
  *   next due time, or after `promoteIntervalMs` at the latest (another process may have
  *   added an earlier one). Safe with any number of brokers doing it at once;
  * - **presence**: every `leaseRenewMs` (and at start), advertise this broker as a live
- *   promoter, so ETA publishes may wait in the delayed set (delayed.ts).
- * Failures are reported and the timer re-armed: a duty never stops until {@link Maintenance.stop}.
+ *   promoter, so ETA publishes may wait in the delayed set (delayed.ts); {@link
+ *   Maintenance.withdraw} takes that back on close.
+ * Failures are reported to the consumers and the timer re-armed: a duty never stops until
+ * {@link Maintenance.stop}.
  */
 import { randomUUID } from 'node:crypto';
 import type { TimerHandle } from '../../core/clock.js';
+import type { ConsumerGroup } from './consumer-group.js';
+import type { DelayedSet } from './delayed.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
-import type { Held, Transitions } from './transitions.js';
+import { bookKeys, type Transitions } from './transitions.js';
+import type { BrokerKeys } from '../../redis/keys.js';
+import type { RedisTarget } from '../../redis/url.js';
+import { LeaseKeeper, type KeptLease } from './lease-keeper.js';
+import type { RedisDelivery } from './redis-delivery.js';
 
-/** What maintenance needs from the broker. */
-export interface MaintenanceHost {
+/** The broker's services maintenance works with. */
+export interface MaintenanceDeps {
   readonly options: ResolvedRedisBrokerOptions;
-  /** The transitions, once connected. */
-  transitions(): Promise<Transitions>;
-  /** Deliveries held by this process whose lease should be renewed. */
-  held(): readonly Held[];
-  /** A renewal found these tags taken back. */
-  lost(tags: readonly string[]): void;
-  /** Messages became ready (promoted or restored): consumers should fetch. */
-  ready(): void;
-  /** A duty failed. */
-  report(error: unknown): void;
-  /** Advertises this broker as a live promoter of due ETA messages. */
-  advertise(): Promise<void>;
+  readonly transitions: Transitions;
+  readonly delayed: DelayedSet;
+  /** The broker's id in the promoter set. */
+  readonly id: string;
+  /** Whose leases are renewed, who is woken and told of failures. */
+  readonly consumers: ConsumerGroup;
+  /** The broker's Redis and key names, for the lease keeper thread's own connection. */
+  readonly target: RedisTarget;
+  readonly keys: BrokerKeys;
 }
+
+/** A held delivery as the lease keeper renews it. */
+const kept = (d: RedisDelivery): KeptLease => ({ tag: d.tag, token: d.token, until: d.leaseUntil });
 
 /** Lifecycle of {@link Maintenance}. */
 export type MaintenanceState = 'stopped' | 'running';
@@ -47,22 +55,51 @@ const RENEW_BATCH = 500;
 export class Maintenance {
   #state: MaintenanceState = 'stopped';
   readonly #timers = new Map<Duty, TimerHandle>();
+  /** Whether this broker advertised itself as a promoter (and must withdraw on close). */
+  #advertised = false;
+  /** The thread that renews leases while the event loop is blocked (options.leaseRenewal 'thread'). */
+  #keeper: LeaseKeeper | null = null;
 
-  constructor(private readonly host: MaintenanceHost) {}
+  constructor(private readonly deps: MaintenanceDeps) {}
 
   get state(): MaintenanceState {
     return this.#state;
+  }
+
+  /** Where leases are renewed now: the keeper thread once it runs, else the event loop. */
+  get leaseRenewer(): 'thread' | 'event-loop' {
+    return this.#keeper?.usable === true ? 'thread' : 'event-loop';
   }
 
   /** Starts every duty; sweep and promote run at once. Idempotent. */
   start(): void {
     if (this.#state === 'running') return;
     this.#state = 'running';
-    const o = this.host.options;
+    const o = this.deps.options;
+    // A Sentinel-managed Redis is renewed on the event loop (the keeper's connection is plain).
+    if (o.leaseRenewal === 'thread' && this.deps.target.sentinel === undefined) {
+      const consumers = this.deps.consumers;
+      this.#keeper = LeaseKeeper.start(
+        { target: this.deps.target, keys: bookKeys(this.deps.keys), recoverAfterMs: o.recoverAfterMs, leaseRenewMs: o.leaseRenewMs, commandTimeoutMs: o.commandTimeoutMs },
+        { lost: (tags) => consumers.markLost(tags), log: o.log },
+      );
+    }
     this.#arm('renew', o.leaseRenewMs);
     this.#arm('sweep', 0);
     this.#arm('promote', 0);
     this.#arm('presence', 0);
+  }
+
+  /** New deliveries are held: the keeper learns them now, so a loop blocked from their start keeps them. */
+  fetched(deliveries: readonly RedisDelivery[]): void {
+    const keeper = this.#keeper;
+    if (keeper !== null && keeper.usable) keeper.add(deliveries.map(kept));
+  }
+
+  /** A delivery's task got a hard-limit deadline: the keeper learns it now. */
+  leaseLimited(delivery: RedisDelivery): void {
+    const keeper = this.#keeper;
+    if (keeper !== null && keeper.usable && delivery.state === 'held') keeper.add([kept(delivery)]);
   }
 
   /** Runs the promote duty now (a delayed message was published here). */
@@ -73,12 +110,14 @@ export class Maintenance {
   /** Cancels every timer; a duty in flight finishes but does not re-arm. */
   stop(): void {
     this.#state = 'stopped';
-    for (const timer of this.#timers.values()) this.host.options.clock.clearTimer(timer);
+    for (const timer of this.#timers.values()) this.deps.options.clock.clearTimer(timer);
     this.#timers.clear();
+    this.#keeper?.close();
+    this.#keeper = null;
   }
 
   #arm(duty: Duty, ms: number): void {
-    const clock = this.host.options.clock;
+    const clock = this.deps.options.clock;
     const old = this.#timers.get(duty);
     if (old !== undefined) clock.clearTimer(old);
     this.#timers.set(duty, clock.setTimer(() => void this.#fire(duty), Math.max(0, ms)));
@@ -86,12 +125,16 @@ export class Maintenance {
 
   async #fire(duty: Duty): Promise<void> {
     this.#timers.delete(duty);
-    const o = this.host.options;
+    const o = this.deps.options;
     let next: number;
     try {
+      // The duty starts once the timer callback has returned: a FakeClock fires timers
+      // inside advance(), and a duty must read the time the whole advance reached (tests
+      // move a worker's clock past an ETA in one step and expect it promoted).
+      await undefined;
       next = await this.#run(duty);
     } catch (error) {
-      this.host.report(error);
+      this.deps.consumers.report(error);
       next = duty === 'sweep' ? o.sweepIntervalMs : duty === 'promote' ? o.promoteIntervalMs : o.leaseRenewMs;
     }
     if (this.#state === 'running' && !this.#timers.has(duty)) this.#arm(duty, next);
@@ -106,37 +149,60 @@ export class Maintenance {
       case 'promote':
         return this.#promote();
       case 'presence':
-        return this.host.advertise().then(() => this.host.options.leaseRenewMs);
+        return this.#advertise();
     }
   }
 
+  /**
+   * On close (after {@link Maintenance.stop}): withdraws this broker as a promoter, handing
+   * the delayed messages back to their queues if it was the last (delayed.ts). Never throws.
+   */
+  async withdraw(): Promise<void> {
+    if (this.#advertised) await this.deps.delayed.withdraw(this.deps.id, this.deps.options);
+  }
+
+  async #advertise(): Promise<number> {
+    const o = this.deps.options;
+    if (this.#state === 'running') {
+      this.#advertised = true;
+      await this.deps.delayed.advertise(this.deps.id, o);
+    }
+    return o.leaseRenewMs;
+  }
+
   async #renew(): Promise<number> {
-    const o = this.host.options;
-    const t = await this.host.transitions();
-    const held = this.host.held();
+    const o = this.deps.options;
+    const t = this.deps.transitions;
+    const held = this.deps.consumers.held();
+    const keeper = this.#keeper;
+    if (keeper !== null && keeper.usable) {
+      // The keeper renews them, now and while this loop is blocked: this is its liveness tick.
+      keeper.feed(held.map(kept));
+      return o.leaseRenewMs;
+    }
     for (let i = 0; i < held.length; i += RENEW_BATCH) {
       const lost = await t.renewLeases(held.slice(i, i + RENEW_BATCH), o.clock.now(), o.recoverAfterMs);
-      if (lost.length > 0) this.host.lost(lost);
+      if (lost.length > 0) this.deps.consumers.markLost(lost);
     }
     return o.leaseRenewMs;
   }
 
   async #sweep(): Promise<number> {
-    const o = this.host.options;
-    const t = await this.host.transitions();
+    const o = this.deps.options;
+    const t = this.deps.transitions;
     const outcome = await t.restoreStale(o.clock.now(), o.visibilityTimeoutMs, randomUUID(), SWEEP_BATCH);
-    if (outcome !== undefined && outcome.ours + outcome.theirs > 0) this.host.ready();
+    if (outcome !== undefined && outcome.ours + outcome.theirs > 0) this.deps.consumers.wakeAll();
     // A full batch means more may be waiting: go again soon.
     const full = outcome !== undefined && Math.max(outcome.ours, outcome.theirs) >= SWEEP_BATCH;
     return full ? 0 : o.sweepIntervalMs;
   }
 
   async #promote(): Promise<number> {
-    const o = this.host.options;
-    const t = await this.host.transitions();
+    const o = this.deps.options;
+    const t = this.deps.transitions;
     const now = o.clock.now();
     const { moved, nextDue } = await t.promoteDue(now, PROMOTE_BATCH);
-    if (moved > 0) this.host.ready();
+    if (moved > 0) this.deps.consumers.wakeAll();
     if (moved >= PROMOTE_BATCH) return 0;
     return nextDue === undefined ? o.promoteIntervalMs : Math.min(o.promoteIntervalMs, Math.max(0, nextDue - now));
   }

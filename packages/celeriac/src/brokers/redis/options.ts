@@ -34,6 +34,14 @@ export interface RedisBrokerOptions {
    */
   leaseRenewMs?: number;
   /**
+   * Where leases are renewed. `'thread'`: from a worker thread with its own connection, fed
+   * by the event loop, so a task that blocks the event loop does not lose its message to
+   * another worker (lease-keeper.ts); used with the system clock only. `'event-loop'`: on the
+   * event loop, as timers (a blocked loop renews nothing).
+   * @default 'thread'
+   */
+  leaseRenewal?: 'thread' | 'event-loop';
+  /**
    * How often a consuming broker runs the recovery sweep (expired leases, and Python-held
    * tags older than the visibility timeout); also once when the first consumer starts.
    * @default 5000
@@ -80,6 +88,8 @@ export interface ResolvedRedisBrokerOptions {
   readonly visibilityTimeoutMs: number;
   readonly recoverAfterMs: number;
   readonly leaseRenewMs: number;
+  /** 'thread' only with the system clock (the thread has no other). */
+  readonly leaseRenewal: 'thread' | 'event-loop';
   readonly sweepIntervalMs: number;
   readonly pollIntervalMs: number;
   readonly promoteIntervalMs: number;
@@ -103,8 +113,14 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
   if (leaseRenewMs > recoverAfterMs / 2) {
     throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: leaseRenewMs (${leaseRenewMs}) must be at most half of recoverAfterSec (${recoverAfterMs / 1000} s)`);
   }
+  const clock = options.clock ?? systemClock;
+  const renewal = options.leaseRenewal ?? 'thread';
+  if (renewal !== 'thread' && renewal !== 'event-loop') {
+    throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: leaseRenewal must be 'thread' or 'event-loop', got ${JSON.stringify(renewal)}`);
+  }
   return Object.freeze({
-    clock: options.clock ?? systemClock,
+    clock,
+    leaseRenewal: clock === systemClock ? renewal : 'event-loop',
     visibilityTimeoutMs: positive('visibilityTimeoutSec', options.visibilityTimeoutSec, 3600) * 1000,
     recoverAfterMs,
     leaseRenewMs,

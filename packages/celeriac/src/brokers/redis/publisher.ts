@@ -3,7 +3,8 @@
  * The Redis broker's publish paths: single (LPUSH + wake-up PUBLISH), ETA hand-off to the
  * delayed set (delayed.ts), beat's fenced send (fenced-publish.ts) and the pipelined bulk
  * write (bulk-publish.ts), plus exchange routing through kombu's `_kombu.binding.*` sets.
- * Split out of redis-broker.ts so the broker keeps lifecycle and consumption only.
+ * A publishing process that does not consume also helps with ETA duties (see
+ * {@link RedisPublisher} `#promoteOnPublish`).
  */
 import type { PublishOptions, PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
@@ -11,12 +12,16 @@ import { uuid4 } from '../../core/uuid.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
-import type { RedisClient } from '../../redis/client.js';
+import { toTransportError, type RedisClient } from '../../redis/client.js';
+import type { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
 import type { DelayedSet } from './delayed.js';
 import { publishFenced } from './fenced-publish.js';
 import { parseBindingMember, stepOf, type BrokerKeys } from '../../redis/keys.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Maintenance } from './maintenance.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
+import type { Transitions } from './transitions.js';
 
 /** The command subset the broker uses, on either a plain or a Sentinel client. */
 export interface Commands {
@@ -31,27 +36,37 @@ export interface Commands {
   zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
 }
 
-/** What the publisher needs from its broker. */
-export interface PublisherHost {
-  readonly keys: BrokerKeys;
-  readonly options: ResolvedRedisBrokerOptions;
-  /** Runs `run` on the guarded command connection, mapping failures to transport errors. */
-  command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T>;
-  /** The ETA transitions (delayed.ts). */
-  delayedSet(): DelayedSet;
-  /** A message went to the delayed set: promote soon if this broker consumes. */
-  promoteSoon(): void;
-  /** After every publish: publishers help promote due ETA messages. */
-  published(): void;
+/** Runs `run` on the guarded command connection, mapping failures to transport errors. */
+export function command<T>(redis: GuardedRedisClient, what: string, run: (c: Commands) => Promise<T>): Promise<T> {
+  return redis.run(what, (c) => run(c as unknown as Commands));
 }
 
-/** Publishes envelopes in kombu's layout for a {@link RedisBroker}. */
-export class RedisPublisher {
-  readonly #h: PublisherHost;
+/** The broker's services a publisher uses. */
+export interface PublisherDeps {
+  readonly keys: BrokerKeys;
+  readonly options: ResolvedRedisBrokerOptions;
+  /** The command connection. */
+  readonly redis: GuardedRedisClient;
+  readonly transitions: Transitions;
+  /** The ETA transitions (delayed.ts). */
+  readonly delayed: DelayedSet;
+  /** Told when a message went to the delayed set; its state says whether this broker consumes. */
+  readonly maintenance: Maintenance;
+  readonly lifecycle: Lifecycle;
+}
 
-  /** @param host the broker's side (connection, keys, ETA duties). */
-  constructor(host: PublisherHost) {
-    this.#h = host;
+/** Publishes envelopes in kombu's layout for a `RedisBroker`. */
+export class RedisPublisher {
+  readonly #h: PublisherDeps;
+  #lastPromote = Number.NEGATIVE_INFINITY;
+
+  /** @param deps the broker's connection, keys and ETA services. */
+  constructor(deps: PublisherDeps) {
+    this.#h = deps;
+  }
+
+  #command<T>(what: string, run: (c: Commands) => Promise<T>): Promise<T> {
+    return command(this.#h.redis, what, run);
   }
 
   /** See `RedisBroker.publish`. */
@@ -65,7 +80,7 @@ export class RedisPublisher {
     const now = h.options.clock.now();
     const later = deliverAt !== undefined && deliverAt > now;
     let fenced = true;
-    const placed = await h.command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
+    const placed = await this.#command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
       const queues = options.exchange === '' ? [routingKey] : await this.route(c, options.exchange, routingKey, options.dropUnrouted === true);
       if (options.fence !== undefined) {
         // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
@@ -75,14 +90,14 @@ export class RedisPublisher {
       return Promise.all(queues.map(async (q) => {
         const bucket = h.keys.bucket(q, step);
         // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
-        if (later) return h.delayedSet().publish(bucket, raw, deliverAt, now, h.keys.wakeChannel(q));
+        if (later) return h.delayed.publish(bucket, raw, deliverAt, now, h.keys.wakeChannel(q));
         await Promise.all([c.lPush(bucket, raw), c.publish(h.keys.wakeChannel(q), '')]);
         return 'queued';
       }));
     });
     if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
-    if (placed.includes('delayed')) h.promoteSoon();
-    h.published();
+    if (placed.includes('delayed')) h.maintenance.promoteSoon();
+    this.#promoteOnPublish();
   }
 
   /** See `RedisBroker.publishMany`. */
@@ -102,10 +117,10 @@ export class RedisPublisher {
     const bulk = single.length === 0 ? batch : batch.filter((r) => !isSingle(r));
     if (bulk.length > 0) {
       const plan = await planBulkPublish(h.keys, bulk, now, (exchange, key) =>
-        h.command(`route ${exchange}/${key}`, (c) => this.route(c, exchange, key, false)),
+        this.#command(`route ${exchange}/${key}`, (c) => this.route(c, exchange, key, false)),
       );
-      await h.command(`publish of ${bulk.length} messages`, (c) => sendBulkPlan(c as unknown as BulkCommands, h.keys, plan));
-      h.published();
+      await this.#command(`publish of ${bulk.length} messages`, (c) => sendBulkPlan(c as unknown as BulkCommands, h.keys, plan));
+      this.#promoteOnPublish();
     }
     for (const { message, options } of single) await this.publish(message, options);
   }
@@ -121,5 +136,24 @@ export class RedisPublisher {
       if (binding?.routingKey === routingKey && binding.queue !== '') queues.add(binding.queue);
     }
     return queues.size > 0 || dropUnrouted ? [...queues] : [routingKey];
+  }
+
+  /**
+   * Publishers help promote due ETA messages too, and move delayed messages back to their
+   * queues when no Celeriac worker is left to promote them (at most once per promote
+   * interval; not while this broker consumes: its maintenance does both).
+   */
+  #promoteOnPublish(): void {
+    const h = this.#h;
+    const now = h.options.clock.now();
+    if (h.maintenance.state === 'running' || now - this.#lastPromote < h.options.promoteIntervalMs) return;
+    this.#lastPromote = now;
+    h.transitions
+      .promoteDue(now, 500)
+      .then(() => h.delayed.rescue(now))
+      .catch((error: unknown) => {
+        // A publisher closed right after publishing cuts this short: nothing to report then.
+        if (h.lifecycle.state === 'open') h.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote'));
+      });
   }
 }

@@ -1,47 +1,63 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../testing/fake-clock.js';
-import { RedisConsumer, RedisDelivery, type RedisConsumerHost } from './redis-consumer.js';
+import { BrokerKeys } from '../../redis/keys.js';
+import { Lifecycle } from './lifecycle.js';
+import { resolveRedisBrokerOptions } from './options.js';
+import { RedisConsumer, type ConsumerDeps, type ConsumerTransitions } from './redis-consumer.js';
+import type { RedisDelivery } from './redis-delivery.js';
+import type { FetchedMessage, Held } from './transitions.js';
 
 const POLL_MS = 50;
 
 /** Lets the fetch loop run until it waits again (its steps are promise continuations). */
 const settleLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A broker stand-in: each fetch takes the next planned batch size (0 once the plan runs out). */
-class FakeHost implements RedisConsumerHost {
+/** Redis stand-in: each fetch takes the next planned batch size (0 once the plan runs out). */
+class FakeHost {
   readonly clock = new FakeClock();
-  readonly pollIntervalMs = POLL_MS;
-  readonly fetchBatchSize = 10;
   readonly plan: number[] = [];
   fetches = 0;
   /** Runs while a fetch is in flight. */
   duringFetch: () => void = () => undefined;
+  /** Awaited before the fetch with this 0-based index replies. */
+  holdFetch: { index: number; until: Promise<void> } | undefined;
+  /** Tags restored, in order. */
+  readonly restored: string[] = [];
   #seq = 0;
 
-  async fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]> {
-    this.fetches++;
-    this.duringFetch();
-    const n = Math.min(max, this.plan.shift() ?? 0);
-    return Array.from({ length: n }, () => {
-      const seq = this.#seq++;
-      consumer.unsettled++;
-      return new RedisDelivery(this, consumer, queues[0] as string, queues[0] as string, '{}', `tag-${seq}`, `token-${seq}`, seq);
-    });
-  }
+  readonly transitions: ConsumerTransitions = {
+    fetch: async (): Promise<FetchedMessage[]> => {
+      const index = this.fetches++;
+      this.duringFetch();
+      if (this.holdFetch?.index === index) await this.holdFetch.until;
+      return Array.from({ length: this.plan.shift() ?? 0 }, () => {
+        const seq = this.#seq++;
+        return { offset: 0, raw: '{}', tag: `tag-${seq}`, token: `token-${seq}` };
+      });
+    },
+    ack: async () => true,
+    requeue: async () => true,
+    restore: async (held: Held) => {
+      this.restored.push(held.tag);
+      return true;
+    },
+    defer: async () => true,
+    setAside: async () => true,
+  };
 
-  async settle(delivery: RedisDelivery): Promise<void> {
-    delivery.consumer.unsettled--;
-    delivery.consumer.roomFreed();
-  }
-
-  giveBack: (deliveries: readonly RedisDelivery[]) => Promise<void> = () => Promise.resolve();
-  queuesChanged(): void {}
-  detach(): void {}
+  readonly deps: ConsumerDeps = {
+    keys: new BrokerKeys(),
+    options: resolveRedisBrokerOptions({ clock: this.clock, pollIntervalMs: POLL_MS, fetchBatchSize: 10 }),
+    transitions: this.transitions,
+    wake: { watch: async () => undefined, unwatch: async () => undefined },
+    maintenance: { promoteSoon: () => undefined },
+    lifecycle: new Lifecycle(),
+  };
 }
 
 async function started(host: FakeHost, prefetch: number): Promise<{ consumer: RedisConsumer; delivered: RedisDelivery[] }> {
   const delivered: RedisDelivery[] = [];
-  const consumer = new RedisConsumer(host, { queues: ['q'], prefetch, onDelivery: (d) => delivered.push(d as RedisDelivery) });
+  const consumer = new RedisConsumer(host.deps, { queues: ['q'], prefetch, onDelivery: (d) => delivered.push(d as RedisDelivery) });
   consumer.start();
   await settleLoop();
   return { consumer, delivered };
@@ -96,7 +112,7 @@ describe('RedisConsumer wait strategy', () => {
     const host = new FakeHost();
     host.plan.push(0, 10);
     const fetchesAtDelivery: number[] = [];
-    const consumer = new RedisConsumer(host, { queues: ['q'], prefetch: 0, onDelivery: () => fetchesAtDelivery.push(host.fetches) });
+    const consumer = new RedisConsumer(host.deps, { queues: ['q'], prefetch: 0, onDelivery: () => fetchesAtDelivery.push(host.fetches) });
     consumer.start();
     await settleLoop();
     consumer.wake();
@@ -120,24 +136,19 @@ describe('RedisConsumer wait strategy', () => {
 
   it('gives back what a fetch sent ahead brings once closed, and hands none of it out', async () => {
     const host = new FakeHost();
-    const given: RedisDelivery[] = [];
-    host.giveBack = async (deliveries) => {
-      given.push(...deliveries);
-    };
     let release = (): void => undefined;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const fetch = host.fetch.bind(host);
-    host.fetch = async (consumer, queues, max) => {
-      if (host.fetches === 2) await held; // the fetch sent ahead (the third) waits
-      return fetch(consumer, queues, max);
-    };
+    // The fetch sent ahead (the third) waits.
+    host.holdFetch = { index: 2, until: new Promise<void>((resolve) => (release = resolve)) };
     const { consumer, delivered } = await woken(host, [0, 10, 4], 0, 2);
     expect(delivered).toHaveLength(10);
     const closed = consumer.close();
     release();
     await closed;
-    expect(given).toHaveLength(4);
+    await consumer.givenBack();
+    // Latest first, so the earliest is first in line again.
+    expect(host.restored).toEqual(['tag-13', 'tag-12', 'tag-11', 'tag-10']);
     expect(delivered).toHaveLength(10);
+    expect(consumer.unsettled).toBe(10);
   });
 
   it('is woken by a settlement only while its window is full', async () => {
@@ -188,6 +199,60 @@ describe('RedisConsumer wait strategy', () => {
       await settleLoop();
       expect(host.fetches).toBe(i);
     }
+    await consumer.close();
+  });
+});
+
+describe('RedisConsumer settlements', () => {
+  it('holds each fetched delivery until it is settled, and refuses a second settlement', async () => {
+    const host = new FakeHost();
+    const { consumer, delivered } = await woken(host, [0, 2], 10);
+    expect(consumer.unsettled).toBe(2);
+    await delivered[0]?.ack();
+    expect(consumer.unsettled).toBe(1);
+    await expect(delivered[0]?.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });
+    await expect(delivered[0]?.reject({ requeue: true })).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });
+    expect(consumer.unsettled).toBe(1);
+    await consumer.close();
+  });
+
+  it('refuses settlements once the broker closes', async () => {
+    const host = new FakeHost();
+    const { consumer, delivered } = await woken(host, [0, 1], 10);
+    await consumer.close();
+    host.deps.lifecycle.state = 'closing';
+    await expect(delivered[0]?.ack()).rejects.toThrow(/RedisBroker\.ack: the broker is closed/);
+  });
+
+  it('an ack whose lease was lost fails with STATE and still frees its room in the window', async () => {
+    const host = new FakeHost();
+    host.transitions.ack = async () => false;
+    const { consumer, delivered } = await woken(host, [0, 1], 1);
+    expect(host.fetches).toBe(2);
+    await expect(delivered[0]?.ack()).rejects.toThrow(/lease of delivery tag-0 was lost/);
+    expect(consumer.unsettled).toBe(0);
+    await settleLoop();
+    expect(host.fetches).toBe(3);
+    await consumer.close();
+  });
+
+  it('a requeue whose lease was lost is not an error: the message is delivered again anyway', async () => {
+    const host = new FakeHost();
+    host.transitions.requeue = async () => false;
+    const { consumer, delivered } = await woken(host, [0, 1], 10);
+    await delivered[0]?.reject({ requeue: true });
+    expect(consumer.unsettled).toBe(0);
+    await consumer.close();
+  });
+
+  it('a failing transition rejects with a transport error and frees the window', async () => {
+    const host = new FakeHost();
+    host.transitions.ack = async () => {
+      throw new Error('connection lost');
+    };
+    const { consumer, delivered } = await woken(host, [0, 1], 10);
+    await expect(delivered[0]?.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_TRANSPORT' });
+    expect(consumer.unsettled).toBe(0);
     await consumer.close();
   });
 });

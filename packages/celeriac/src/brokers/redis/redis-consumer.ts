@@ -1,6 +1,9 @@
 /**
  * @module brokers/redis/redis-consumer
- * The consumer and delivery objects of the Redis broker.
+ * A consumption of some queues: its own fetch loop, its own unsettled deliveries (the
+ * prefetch window counts them, renewals and close read them) and the settlement of each.
+ * It uses the broker's services (transitions, wake-ups, maintenance, lifecycle) and never
+ * calls the broker back; the broker only starts, wakes, reports to and closes it.
  *
  * Wait strategy. kombu waits with BRPOP, but a blocking pop cannot record the message in
  * `unacked` in the same atomic step (Lua cannot block), and a pop that is recorded a round
@@ -20,127 +23,44 @@
  * it never stops on its own, only through close().
  */
 import { randomBytes } from 'node:crypto';
-import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
-import type { Link } from '../../core/linked-set.js';
+import type { ConsumeOptions, Consumer, Settlement } from '../../core/spi/broker.js';
+import { LinkedSet } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import { reconnectDelay } from '../../redis/client.js';
-import { isRedelivered } from '../../protocol/envelope.js';
+import { reconnectDelay, toTransportError } from '../../redis/client.js';
+import { PRIORITY_STEPS, type BrokerKeys } from '../../redis/keys.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { ResolvedRedisBrokerOptions } from './options.js';
+import { RedisDelivery, type DeliveryHolder } from './redis-delivery.js';
+import { applySettlement, restoreInOrder, type SettlementTransitions } from './settlements.js';
+import type { Transitions } from './transitions.js';
+import type { WakeWatch } from './wake-subscriber.js';
+import { nextTurn, Wakeup } from './wakeup.js';
 
+/** The transitions a consumer runs: fetch and the settlements. */
+export type ConsumerTransitions = Pick<Transitions, 'fetch'> & SettlementTransitions;
 
-/** The settlement of every ack (made once: every task is acked). */
-const ACK: Settlement = Object.freeze({ kind: 'ack' });
-
-/** What consumers and deliveries need from the broker. */
-export interface RedisConsumerHost {
-  readonly clock: Clock;
-  readonly pollIntervalMs: number;
-  readonly fetchBatchSize: number;
-  /** Pops up to `max` messages of `queues` (in this rotation order) for `consumer`. */
-  fetch(consumer: RedisConsumer, queues: readonly string[], max: number): Promise<RedisDelivery[]>;
-  /** Applies a settlement (the delivery is already marked settled). */
-  settle(delivery: RedisDelivery, settlement: Settlement): Promise<void>;
-  /** Gives back deliveries fetched for a consumer that closed meanwhile. */
-  giveBack(deliveries: readonly RedisDelivery[]): Promise<void>;
-  /** The consumer's queue set changed (wake-up subscriptions follow it). */
-  queuesChanged(consumer: RedisConsumer): void;
-  /** Forgets a closed consumer. */
-  detach(consumer: RedisConsumer): void;
+/** The broker's services a consumer uses (shared by every consumer of one broker). */
+export interface ConsumerDeps {
+  readonly keys: BrokerKeys;
+  readonly options: ResolvedRedisBrokerOptions;
+  readonly transitions: ConsumerTransitions;
+  /** Wake-up subscriptions per queue (wake-subscriber.ts). */
+  readonly wake: WakeWatch;
+  /** Told when a defer put a message in the delayed set. */
+  readonly maintenance: {
+    promoteSoon(): void;
+    /** New deliveries are held (the lease keeper must know them before the loop may block). */
+    fetched?(deliveries: readonly RedisDelivery[]): void;
+    /** A delivery's task got a hard-limit deadline (lease-keeper.ts). */
+    leaseLimited?(delivery: RedisDelivery): void;
+  };
+  /** Settlements are refused once the broker closes. */
+  readonly lifecycle: Lifecycle;
 }
 
-/** Lifecycle of a delivery: held until settled once; `lost` when a renewal found the lease gone. */
-export type RedisDeliveryState = 'held' | 'lost' | 'settled';
-
-/** One message handed to a consumer; settled exactly once. */
-export class RedisDelivery implements Delivery {
-  state: RedisDeliveryState = 'held';
-  /** Its place among the broker's unsettled deliveries while it is there. */
-  unsettled: Link<RedisDelivery> | undefined = undefined;
-  #redelivered: boolean | undefined;
-
-  constructor(
-    private readonly host: RedisConsumerHost,
-    /** The consumer whose window this delivery occupies. */
-    readonly consumer: RedisConsumer,
-    readonly queue: string,
-    /** The bucket list it was popped from: where requeue / restore / defer put it back. */
-    readonly bucketKey: string,
-    readonly raw: string,
-    readonly tag: string,
-    /** Lease token from fetch.lua. */
-    readonly token: string,
-    /** Broker-wide fetch order, used to restore in order on close. */
-    readonly seq: number,
-  ) {}
-
-  /** Read from the envelope when first asked (kombu marks headers and delivery_info). */
-  get redelivered(): boolean {
-    return (this.#redelivered ??= isRedelivered(this.raw));
-  }
-
-  ack(): Promise<void> {
-    return this.host.settle(this, ACK);
-  }
-
-  reject(options: { requeue: boolean }): Promise<void> {
-    return this.host.settle(this, { kind: 'reject', requeue: options.requeue });
-  }
-
-  restore(): Promise<void> {
-    return this.host.settle(this, { kind: 'restore' });
-  }
-
-  async defer(deliverAt: number): Promise<void> {
-    if (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt)) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `defer: deliverAt must be epoch ms, got ${String(deliverAt)}`);
-    }
-    return this.host.settle(this, { kind: 'defer', deliverAt });
-  }
-
-  setAside(reason: string): Promise<void> {
-    return this.host.settle(this, { kind: 'setAside', reason: String(reason) });
-  }
-}
-
-/** How a wait of the fetch loop ended: told something changed, or its timer ran out. */
-type WaitEnd = 'notified' | 'timeout';
-
-/** Resolves a waiting fetch loop early; remembers a wake-up that came while not waiting. */
-class Wakeup {
-  #pending = false;
-  #release: ((end: WaitEnd) => void) | undefined;
-
-  notify(): void {
-    this.#pending = true;
-    this.#release?.('notified');
-  }
-
-  /** Forgets wake-ups older than the fetch about to start. */
-  clear(): void {
-    this.#pending = false;
-  }
-
-  wait(clock: Clock, ms: number | undefined): Promise<WaitEnd> {
-    if (this.#pending) {
-      this.#pending = false;
-      return Promise.resolve('notified');
-    }
-    return new Promise((resolve) => {
-      let timer: TimerHandle | undefined;
-      this.#release = (end) => {
-        if (timer !== undefined) clock.clearTimer(timer);
-        this.#release = undefined;
-        this.#pending = false;
-        resolve(end);
-      };
-      if (ms !== undefined) timer = clock.setTimer(() => this.#release?.('timeout'), ms);
-    });
-  }
-}
-
-/** Resolves in the next turn of the event loop, after I/O callbacks and writes queued now. */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Process-wide fetch order of deliveries: the broker restores the latest first on close. */
+let fetchSeq = 0;
 
 /** A fetch in flight: its reply, and the room and rotation it was sent with. */
 interface Fetch {
@@ -153,9 +73,7 @@ interface Fetch {
 export type RedisConsumerState = 'open' | 'closed';
 
 /** A consumption of some queues within a prefetch window, with its own fetch loop. */
-export class RedisConsumer implements Consumer {
-  /** Unsettled deliveries currently held (maintained by the broker). */
-  unsettled = 0;
+export class RedisConsumer implements Consumer, DeliveryHolder {
   /**
    * Unique per consumer: prefix of the lease tokens of its fetches. 64 hex digits, so that
    * every lease data value (`"<token> <bucket>"`) is longer than Redis's default
@@ -169,13 +87,18 @@ export class RedisConsumer implements Consumer {
   #prefetch: number;
   #next = 0;
   #fetches = 0;
+  /** Held deliveries, in fetch order (a linked set: see core/linked-set.ts). */
+  readonly #unsettled = new LinkedSet<RedisDelivery>();
+  /** Restores of deliveries fetched after close, in flight. */
+  readonly #givingBack = new Set<Promise<void>>();
   readonly #wakeup = new Wakeup();
   /** True while the loop waits because the prefetch window is full. */
   #waitingForRoom = false;
   #loop: Promise<void> = Promise.resolve();
+  #loopEnded = false;
 
   constructor(
-    private readonly host: RedisConsumerHost,
+    private readonly deps: ConsumerDeps,
     private readonly options: ConsumeOptions,
   ) {
     this.#queues.push(...uniqueQueueNames(options.queues));
@@ -190,9 +113,20 @@ export class RedisConsumer implements Consumer {
     return Object.freeze([...this.#queues]);
   }
 
-  /** Starts the fetch loop (called once by the broker). */
+  /** Unsettled deliveries it holds now. */
+  get unsettled(): number {
+    return this.#unsettled.size;
+  }
+
+  /** Closed, its loop ended, nothing held and nothing being given back: the broker may forget it. */
+  get done(): boolean {
+    return this.#loopEnded && this.#unsettled.size === 0 && this.#givingBack.size === 0;
+  }
+
+  /** Subscribes to its queues' wake-ups and starts the fetch loop (called once by the broker). */
   start(): void {
-    this.#loop = this.#run();
+    for (const q of this.#queues) this.#watch(q);
+    this.#loop = this.#run().finally(() => (this.#loopEnded = true));
   }
 
   setPrefetch(prefetch: number): void {
@@ -203,7 +137,7 @@ export class RedisConsumer implements Consumer {
   addQueue(queue: string): void {
     if (this.#queues.includes(checkQueueName(queue))) return;
     this.#queues.push(queue);
-    this.host.queuesChanged(this);
+    if (this.#state === 'open') this.#watch(queue);
     this.wake();
   }
 
@@ -212,27 +146,30 @@ export class RedisConsumer implements Consumer {
     if (i < 0) return;
     this.#queues.splice(i, 1);
     if (this.#next > i) this.#next--;
-    this.host.queuesChanged(this);
+    if (this.#state === 'open') this.#unwatch(queue);
   }
 
-  /** Stops fetching; resolves once no fetch is in flight, so nothing is delivered after. */
+  /**
+   * Stops fetching; resolves once no fetch is in flight, so nothing is delivered after.
+   * Deliveries it holds can still be settled.
+   */
   async close(): Promise<void> {
     if (this.#state === 'open') {
       this.#state = 'closed';
       this.#wakeup.notify();
-      this.host.detach(this);
+      for (const q of this.#queues) this.#unwatch(q);
     }
     await this.#loop;
+  }
+
+  /** Resolves once the deliveries fetched after close are back in their queues. */
+  async givenBack(): Promise<void> {
+    await Promise.all([...this.#givingBack]);
   }
 
   /** Something changed that may let the loop fetch (a message published or promoted, a queue or prefetch change). */
   wake(): void {
     this.#wakeup.notify();
-  }
-
-  /** One of this consumer's deliveries was settled: wakes the loop if it waits for room. */
-  roomFreed(): void {
-    if (this.#waitingForRoom) this.#wakeup.notify();
   }
 
   /** Reports an error to the user callback, never throwing. */
@@ -244,9 +181,77 @@ export class RedisConsumer implements Consumer {
     }
   }
 
+  /** Its deliveries whose lease is still held (for renewal). */
+  held(): RedisDelivery[] {
+    return this.#unsettled.values().filter((d) => d.state === 'held');
+  }
+
+  /** A renewal found the leases of these tags taken back. */
+  markLost(lost: ReadonlySet<string>): void {
+    for (const d of this.#unsettled) if (lost.has(d.tag) && d.state === 'held') d.state = 'lost';
+  }
+
+  /** Hands over every unsettled delivery (the broker restores them on close) and forgets them. */
+  takeUnsettled(): RedisDelivery[] {
+    const all = this.#unsettled.values();
+    this.#unsettled.clear();
+    return all;
+  }
+
+  /** Applies a settlement of one of its deliveries. Not async: every task's ack comes here. */
+  settle(d: RedisDelivery, s: Settlement): Promise<void> {
+    let applied: Promise<boolean>;
+    try {
+      this.deps.lifecycle.assertOpen(s.kind);
+      if (d.state === 'settled') {
+        throw new CeleriacError(ErrorCodes.STATE, `${s.kind}: delivery ${d.tag} is already settled`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    d.state = 'settled';
+    try {
+      applied = applySettlement(this.deps.transitions, d, s, this.deps.options.clock, this.deps.maintenance);
+    } catch (error) {
+      applied = Promise.reject(error);
+    }
+    return applied.then(
+      (ok) => {
+        this.#release(d);
+        if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
+          throw new CeleriacError(
+            ErrorCodes.STATE,
+            `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
+          );
+        }
+      },
+      (error: unknown) => {
+        this.#release(d);
+        throw error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`);
+      },
+    );
+  }
+
+  /** Out of the window; wakes the loop if it waits for room (with room to spare, a settlement makes no message ready). */
+  #release(d: RedisDelivery): void {
+    if (d.unsettled !== undefined) {
+      this.#unsettled.delete(d.unsettled);
+      d.unsettled = undefined;
+    }
+    if (this.#waitingForRoom) this.#wakeup.notify();
+  }
+
+  #watch(queue: string): void {
+    this.deps.wake.watch(queue, this).catch((error: unknown) => this.report(toTransportError(error, 'subscribe to wake-up channels')));
+  }
+
+  #unwatch(queue: string): void {
+    this.deps.wake.unwatch(queue, this).catch((error: unknown) => this.report(toTransportError(error, 'unsubscribe from wake-up channels')));
+  }
+
   #room(): number {
-    const batch = this.host.fetchBatchSize;
-    return this.#prefetch === 0 ? batch : Math.min(batch, Math.max(0, this.#prefetch - this.unsettled));
+    const batch = this.deps.options.fetchBatchSize;
+    return this.#prefetch === 0 ? batch : Math.min(batch, Math.max(0, this.#prefetch - this.#unsettled.size));
   }
 
   /** Queues in the order to try now: rotated so the one after the last hit comes first. */
@@ -257,6 +262,8 @@ export class RedisConsumer implements Consumer {
   }
 
   async #run(): Promise<void> {
+    const clock = this.deps.options.clock;
+    const pollIntervalMs = this.deps.options.pollIntervalMs;
     let pollMs = 0;
     let failures = 0;
     /** Whether the coming fetch was prompted by a notification rather than the poll timer. */
@@ -270,7 +277,7 @@ export class RedisConsumer implements Consumer {
         fetch = this.#startFetch();
         if (fetch === undefined) {
           this.#waitingForRoom = this.#room() === 0;
-          announced = (await this.#wakeup.wait(this.host.clock, undefined)) === 'notified';
+          announced = (await this.#wakeup.wait(clock, undefined)) === 'notified';
           this.#waitingForRoom = false;
           continue;
         }
@@ -281,7 +288,7 @@ export class RedisConsumer implements Consumer {
         failures = 0;
       } catch (error) {
         this.report(error);
-        await this.#wakeup.wait(this.host.clock, reconnectDelay(failures++));
+        await this.#wakeup.wait(clock, reconnectDelay(failures++));
         continue;
       }
       const full = got.length >= fetch.room;
@@ -300,8 +307,8 @@ export class RedisConsumer implements Consumer {
         announced = false;
         continue;
       }
-      pollMs = got.length > 0 && !announced ? 1 : Math.min(this.host.pollIntervalMs, Math.max(1, pollMs * 2));
-      announced = (await this.#wakeup.wait(this.host.clock, pollMs)) === 'notified';
+      pollMs = got.length > 0 && !announced ? 1 : Math.min(pollIntervalMs, Math.max(1, pollMs * 2));
+      announced = (await this.#wakeup.wait(clock, pollMs)) === 'notified';
     }
     // Closed with a fetch sent ahead: whatever it brings is given back (see #deliver).
     if (ahead !== undefined) {
@@ -316,10 +323,35 @@ export class RedisConsumer implements Consumer {
     const queues = this.#rotation();
     if (room === 0 || queues.length === 0) return undefined;
     this.#wakeup.clear();
-    const reply = this.host.fetch(this, queues, room);
+    const reply = this.#fetch(queues, room);
     // Awaited by the loop's next round; until then a failure must not count as unhandled.
     reply.catch(() => undefined);
     return { reply, room, queues };
+  }
+
+  /** fetch.lua over the queues' buckets (step-major); each message joins the unsettled set. */
+  async #fetch(queues: readonly string[], max: number): Promise<RedisDelivery[]> {
+    const { keys, options, transitions } = this.deps;
+    const buckets = PRIORITY_STEPS.flatMap((step) => queues.map((q) => keys.bucket(q, step)));
+    let got;
+    try {
+      got = await transitions.fetch(buckets, queues, max, options.clock.now(), options.recoverAfterMs, `${this.id}:${this.#fetches++}`);
+    } catch (error) {
+      throw toTransportError(error, `fetch from ${queues.join(', ')}`);
+    }
+    const deliveries = got.map((m) => {
+      const queue = queues[m.offset % queues.length] as string;
+      const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++);
+      d.unsettled = this.#unsettled.add(d);
+      return d;
+    });
+    if (deliveries.length > 0) this.deps.maintenance.fetched?.(deliveries);
+    return deliveries;
+  }
+
+  /** One of its deliveries got a hard-limit deadline. */
+  leaseLimited(d: RedisDelivery): void {
+    this.deps.maintenance.leaseLimited?.(d);
   }
 
   /** The next rotation starts after the queue of the batch's last message. */
@@ -332,7 +364,7 @@ export class RedisConsumer implements Consumer {
   #deliver(got: RedisDelivery[]): void {
     if (this.#state !== 'open') {
       // Closed while the fetch was in flight: nobody will settle these, give them back now.
-      this.host.giveBack(got).catch((error: unknown) => this.report(error));
+      this.#giveBack(got);
       return;
     }
     for (const delivery of got) {
@@ -344,8 +376,14 @@ export class RedisConsumer implements Consumer {
     }
   }
 
-  /** A fresh token prefix for one fetch call. */
-  nextTokenPrefix(): string {
-    return `${this.id}:${this.#fetches++}`;
+  /** Restores `got` to the front of their queues, latest first, so they keep their order. */
+  #giveBack(got: readonly RedisDelivery[]): void {
+    for (const d of got) {
+      d.state = 'settled';
+      this.#release(d);
+    }
+    const done = restoreInOrder(this.deps.transitions, [...got].reverse(), this.deps.options.log);
+    this.#givingBack.add(done);
+    void done.finally(() => this.#givingBack.delete(done));
   }
 }

@@ -1,20 +1,25 @@
 /**
  * @module brokers/redis/settlements
- * Maps a consumer-side {@link Settlement} of a held delivery onto its Lua transition
- * (ack, requeue, restore, defer, set aside). Requeued and restored envelopes are marked
- * redelivered first, as kombu does. Split out of redis-broker.ts.
+ * Maps a {@link Settlement} (core/spi/broker.ts, the one definition) of a held delivery onto
+ * its Lua transition (ack, requeue, restore, defer, set aside). Requeued and restored
+ * envelopes are marked redelivered first, as kombu does.
  */
+import type { Clock } from '../../core/clock.js';
 import type { SetAsideRecord, Settlement } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
-import type { RedisDelivery } from './redis-consumer.js';
+import { toTransportError, type RedisLog } from '../../redis/client.js';
+import type { RedisDelivery } from './redis-delivery.js';
 import type { Transitions } from './transitions.js';
+
+/** The transitions that settle a held delivery. */
+export type SettlementTransitions = Pick<Transitions, 'ack' | 'requeue' | 'restore' | 'defer' | 'setAside'>;
 
 /**
  * Runs the transition for `s`; resolves false when the delivery's lease was no longer
- * held (nothing changed). `deferred` is called after a successful defer; `now` stamps
- * set-aside records.
+ * held (nothing changed). `promoter.promoteSoon` is called after a successful defer;
+ * `clock` stamps set-aside records.
  */
-export function applySettlement(t: Transitions, d: RedisDelivery, s: Settlement, now: () => number, deferred: () => void): Promise<boolean> {
+export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: Settlement, clock: Clock, promoter: { promoteSoon(): void }): Promise<boolean> {
   switch (s.kind) {
     case 'ack':
       return t.ack(d);
@@ -24,12 +29,28 @@ export function applySettlement(t: Transitions, d: RedisDelivery, s: Settlement,
       return t.restore(d, d.bucketKey, markedOrAsIs(d.raw));
     case 'defer':
       return t.defer(d, s.deliverAt, d.bucketKey, d.raw).then((ok) => {
-        if (ok) deferred();
+        if (ok) promoter.promoteSoon();
         return ok;
       });
     case 'setAside': {
-      const record: SetAsideRecord = { raw: d.raw, queue: d.queue, reason: s.reason, at: now() };
+      const record: SetAsideRecord = { raw: d.raw, queue: d.queue, reason: s.reason, at: clock.now() };
       return t.setAside(d, JSON.stringify(record));
+    }
+  }
+}
+
+/**
+ * Restores `deliveries` in the given order, each to the front of its bucket, marked
+ * redelivered. Never rejects: a failed restore leaves the message under lease, and a sweep
+ * restores it later.
+ */
+export async function restoreInOrder(t: Pick<Transitions, 'restore'>, deliveries: readonly RedisDelivery[], log: RedisLog | undefined): Promise<void> {
+  for (const d of deliveries) {
+    d.state = 'settled';
+    try {
+      await t.restore(d, d.bucketKey, markedOrAsIs(d.raw));
+    } catch (error) {
+      log?.('warn', `restore of delivery ${d.tag} failed; a sweep will restore it`, toTransportError(error, 'restore'));
     }
   }
 }

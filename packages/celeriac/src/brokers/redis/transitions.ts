@@ -65,6 +65,21 @@ function heldArgs(batch: readonly Held[]): string[] {
 
 const isOne = (r: unknown): boolean => Number(r) === 1;
 
+/** renew-lease.lua, for the lease keeper thread, which runs it on a connection of its own. */
+export const RENEW_LEASE_SCRIPT: RedisScript = SCRIPTS.renewLease;
+
+/** The keys renew-lease.lua (and every settlement) works on. */
+export function bookKeys(keys: BrokerKeys): string[] {
+  return [keys.unacked, keys.unackedIndex, keys.leases, keys.leaseData];
+}
+
+/** renew-lease.lua's arguments: the unacked_index score, the new expiry, then tag and token of each. */
+export function renewLeaseArgs(held: readonly Held[], nowMs: number, leaseMs: number): string[] {
+  const args = [indexScore(nowMs), String(nowMs + leaseMs)];
+  for (const h of held) args.push(h.tag, h.token);
+  return args;
+}
+
 /** Sends one command on the broker's connection (errors as node-redis gives them). */
 export type SendCommand = <T>(fn: (client: RedisClient) => Promise<T>) => Promise<T>;
 
@@ -88,8 +103,7 @@ export class Transitions {
   }
 
   get #book(): string[] {
-    const k = this.keys;
-    return [k.unacked, k.unackedIndex, k.leases, k.leaseData];
+    return bookKeys(this.keys);
   }
 
   /**
@@ -135,9 +149,7 @@ export class Transitions {
   /** Extends the leases still held; returns the tags whose lease was lost. */
   async renewLeases(held: readonly Held[], nowMs: number, leaseMs: number): Promise<string[]> {
     if (held.length === 0) return [];
-    const args: (string | number)[] = [indexScore(nowMs), nowMs + leaseMs];
-    for (const h of held) args.push(h.tag, h.token);
-    return ((await this.#run(SCRIPTS.renewLease, this.#book, args)) as string[]).map(String);
+    return ((await this.#run(SCRIPTS.renewLease, this.#book, renewLeaseArgs(held, nowMs, leaseMs))) as string[]).map(String);
   }
 
   /** Moves due delayed messages to their buckets; returns how many and the next due time. */

@@ -1,9 +1,10 @@
 /**
  * @module brokers/redis/wake-subscriber
- * The dedicated pub/sub connection of a consuming broker: it subscribes to the wake-up
- * channel of every queue some consumer of this broker reads, and pokes those consumers
- * when a Celeriac publisher pushed there. Purely a latency aid: a lost wake-up (Python
- * producer, reconnect gap) costs at most one poll interval, never a message.
+ * The dedicated pub/sub connection of a consuming broker: each consumer watches its
+ * queues here, the subscriber keeps one subscription per watched queue's wake-up channel and
+ * wakes that queue's watchers when a Celeriac publisher pushed there. Purely a latency aid:
+ * a lost wake-up (Python producer, reconnect gap) costs at most one poll interval, never a
+ * message.
  */
 import { closeRedisClient, createRedisClient, type RedisClient, type RedisLog } from '../../redis/client.js';
 import { type RedisTarget } from '../../redis/url.js';
@@ -15,29 +16,60 @@ interface PubSub {
   unsubscribe(channels: string[], listener: Listener): Promise<void>;
 }
 
-/** Keeps one subscription per wanted queue on its own connection. */
-export class WakeSubscriber {
+/** Something to wake when its queue gets a message (a consumer). */
+export interface Wakeable {
+  wake(): void;
+}
+
+/** The consumer's side of a {@link WakeSubscriber}. */
+export interface WakeWatch {
+  /** Wakes `target` on every wake-up of `queue` from now on (subscribing when first watched). */
+  watch(queue: string, target: Wakeable): Promise<void>;
+  /** Undoes {@link WakeWatch.watch} (unsubscribing when nobody watches the queue any more). */
+  unwatch(queue: string, target: Wakeable): Promise<void>;
+}
+
+/** Keeps one subscription per watched queue on its own connection. */
+export class WakeSubscriber implements WakeWatch {
   #client: RedisClient | undefined;
   #connected: Promise<PubSub> | undefined;
   /** channel -> queue, for the channels currently subscribed. */
   readonly #channels = new Map<string, string>();
+  /** queue -> who to wake. */
+  readonly #watchers = new Map<string, Set<Wakeable>>();
   readonly #listener: Listener = (_message, channel) => {
     const queue = this.#channels.get(channel);
-    if (queue !== undefined) this.onWake(queue);
+    const watchers = queue === undefined ? undefined : this.#watchers.get(queue);
+    if (watchers !== undefined) for (const w of watchers) w.wake();
   };
   #chain: Promise<void> = Promise.resolve();
+  #closed = false;
 
   constructor(
     private readonly target: RedisTarget,
     private readonly keys: BrokerKeys,
-    private readonly onWake: (queue: string) => void,
     private readonly log: RedisLog | undefined,
   ) {}
 
-  /** Subscribes to exactly the wake-up channels of `queues`; changes are applied in order. */
-  sync(queues: Iterable<string>): Promise<void> {
+  watch(queue: string, target: Wakeable): Promise<void> {
+    let set = this.#watchers.get(queue);
+    if (set === undefined) this.#watchers.set(queue, (set = new Set()));
+    set.add(target);
+    return this.#sync();
+  }
+
+  unwatch(queue: string, target: Wakeable): Promise<void> {
+    const set = this.#watchers.get(queue);
+    if (set === undefined || !set.delete(target)) return Promise.resolve();
+    if (set.size === 0) this.#watchers.delete(queue);
+    return this.#sync();
+  }
+
+  /** Subscribes to exactly the wake-up channels of the watched queues; changes are applied in order. No-op once closing. */
+  #sync(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     const wanted = new Map<string, string>();
-    for (const q of queues) wanted.set(this.keys.wakeChannel(q), q);
+    for (const q of this.#watchers.keys()) wanted.set(this.keys.wakeChannel(q), q);
     this.#chain = this.#chain.catch(() => undefined).then(() => this.#apply(wanted));
     return this.#chain;
   }
@@ -64,13 +96,18 @@ export class WakeSubscriber {
     return this.#connected;
   }
 
-  /** Closes the connection; a (un)subscribe stuck on a dead connection is waited for 2 s at most. */
+  /**
+   * Closes the connection; a (un)subscribe stuck on a dead connection is waited for 2 s at
+   * most. Watch changes made from now on are not sent.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
     await Promise.race([this.#chain.catch(() => undefined), late]);
     clearTimeout(timer);
     this.#channels.clear();
+    this.#watchers.clear();
     if (this.#client !== undefined) await closeRedisClient(this.#client);
     this.#client = undefined;
     this.#connected = undefined;

@@ -12,6 +12,20 @@ import { resolveAppPath } from '../load-app.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 import { startEmbeddedBeat } from './beat.js';
 
+/** After the second signal the process exits within this, even if closing hangs. */
+const COLD_EXIT_MS = 1800;
+
+/** Longest wait for the app's connections (and an embedded beat) to close after a warm shutdown. */
+const CLOSE_APP_MS = 1000;
+
+/** Waits for `work` (errors ignored) at most `ms`. */
+async function bounded(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (work === undefined) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** The flags that are not settings; the others come from the settings table. */
 interface WorkerFlags {
   queues?: string;
@@ -47,19 +61,30 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
       // until a signal stops the worker, or node exits with code 13 on the pending await.
       const keepAlive = setInterval(() => {}, 1 << 30);
-      await new Promise<void>((resolve) => {
-        const uninstall = installShutdownSignals(worker, () => {
-          uninstall();
-          resolve();
-        });
+      const cold = await new Promise<boolean>((resolve) => {
+        const uninstall = installShutdownSignals(
+          worker,
+          (isCold) => {
+            uninstall();
+            resolve(isCold);
+          },
+          // The second signal: whatever the broker does, the process is gone within 2 s.
+          () => {
+            setTimeout(() => {
+              worker.log.error('cold shutdown did not finish in time: exiting now');
+              process.exit(1);
+            }, COLD_EXIT_MS).unref();
+          },
+        );
         // A remote `shutdown` command closes the worker without a signal.
         void worker.stopped.then(() => {
           uninstall();
-          resolve();
+          resolve(false);
         });
       }).finally(() => clearInterval(keepAlive));
-      await beat?.close();
-      await app.close();
+      // Connections to a broker or backend that is down must not hold the exit either.
+      await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
+      await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
       done(0);
     });
 }

@@ -52,6 +52,12 @@ export interface ResultStore {
   subscribe(taskId: string, listener: (meta: ResultMeta) => void): Promise<Unsubscribe>;
   /** Delete a task's meta (a store that keeps nothing durable drops what it holds). */
   forget(taskId: string): Promise<void>;
+  /**
+   * Optional: called before this process publishes a task whose result it may wait for.
+   * `rpc://` declares the process's reply queue here, as Celery does before every publish,
+   * so a result sent before `get()` is called is not dropped.
+   */
+  beforePublish?(): Promise<void>;
 }
 
 /** The groups role: `GroupResult.save()` / `restore()` (`celery-taskset-meta-<gid>`). */

@@ -39,6 +39,22 @@ export interface BrokerCapabilities {
    * RabbitMQ serves the highest number first.
    */
   readonly priorityOrder: 'lowest-first' | 'highest-first';
+  /**
+   * Whether a restored message comes back with the same `tag`. False on RabbitMQ, whose
+   * delivery tags are numbered per channel delivery. @default true
+   */
+  readonly redeliveryKeepsTag?: boolean;
+  /**
+   * Whether `purge` also removes the queue's delayed messages. False on RabbitMQ, where they
+   * wait in delay queues shared by every target queue (brokers/amqp/delayed.ts). @default true
+   */
+  readonly purgeIncludesDelayed?: boolean;
+  /**
+   * Whether a consumer of several queues serves them round robin. False on RabbitMQ: with
+   * one channel-wide prefetch (as Celery sets it) the broker picks which queue fills a freed
+   * slot, and a busy queue may be served several times in a row. @default true
+   */
+  readonly fairQueues?: boolean;
 }
 
 /** Where and how to publish one message. */
@@ -92,7 +108,7 @@ export type Settlement =
   | { readonly kind: 'ack' }
   | { readonly kind: 'reject'; readonly requeue: boolean }
   | { readonly kind: 'restore' }
-  | { readonly kind: 'defer'; readonly deliverAt: number }
+  | { readonly kind: 'defer'; readonly deliverAt: number; readonly redelivered?: boolean }
   | { readonly kind: 'setAside'; readonly reason: string };
 
 /** One delivered message, owned by the consumer until settled exactly once. */
@@ -105,6 +121,13 @@ export interface Delivery {
   readonly tag: string;
   /** True when this message was delivered before and given back. */
   readonly redelivered: boolean;
+  /**
+   * How many times this message has been delivered, this delivery included (1 the first
+   * time), when the broker keeps count across restores, requeues, defers and lease
+   * recoveries (memory, Redis). Undefined when it cannot tell. The worker dead-letters a
+   * message past `workerMaxDeliveries` worker-side failures.
+   */
+  readonly deliveryCount?: number;
   /** Done with it: remove it for good. */
   ack(): Promise<void>;
   /**
@@ -117,10 +140,21 @@ export interface Delivery {
    * prefetched messages that never started (kombu's restore).
    */
   restore(): Promise<void>;
-  /** Atomically settle it and hold it server-side until `deliverAt` (a future ETA). */
-  defer(deliverAt: number): Promise<void>;
+  /**
+   * Atomically settle it and hold it server-side until `deliverAt` (a future ETA). With
+   * `redelivered`, the message comes back marked redelivered, as after a restore (the worker
+   * gives a message back this way, after a backoff, when it could not finish it).
+   */
+  defer(deliverAt: number, options?: { redelivered?: boolean }): Promise<void>;
   /** Atomically settle it and park it with `reason` where operators can inspect it. */
   setAside(reason: string): Promise<void>;
+  /**
+   * Optional: the task of this delivery started, and its hard time limit ends at `epochMs`.
+   * A broker that keeps leases alive while the worker's event loop is blocked (Redis:
+   * brokers/redis/lease-keeper.ts) stops doing so for this delivery after then, so a task
+   * stuck past its limit is taken back as a dead worker's would be.
+   */
+  limitLease?(epochMs: number): void;
 }
 
 /** A message parked by {@link Delivery.setAside}. */
@@ -180,7 +214,7 @@ export interface QueueBroker {
   publishMany?(batch: readonly PublishRequest[]): Promise<void>;
   /** Start consuming. */
   consume(options: ConsumeOptions): Consumer;
-  /** Delete every ready message of a queue (delayed ones included); returns how many. */
+  /** Delete every ready message of a queue (delayed ones too unless `capabilities.purgeIncludesDelayed` is false); returns how many. */
   purge(queue: string): Promise<number>;
   /** Ready messages in a queue (all priority buckets). */
   queueLength(queue: string): Promise<number>;

@@ -44,6 +44,12 @@ export interface ChordJoinStore {
    * completion, as a redelivered part may be, and the join was not cleared yet).
    */
   addChordPart(groupId: string, part: ChordPart, options: StoreOptions): Promise<ChordJoinState>;
+  /**
+   * Expect `count` more parts in chord `groupId` (`.t`, Celery's `add_to_chord`), atomically
+   * (Redis INCRBY), for a header part that adds a part to its own chord. Optional: a backend
+   * without it refuses `ctx.addToChord`.
+   */
+  addToChord?(groupId: string, count: number, options: StoreOptions): Promise<void>;
   /** Delete the join of chord `groupId` (after its body was sent or failed). */
   clearChord(groupId: string): Promise<void>;
 }

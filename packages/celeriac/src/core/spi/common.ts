@@ -11,4 +11,9 @@ export type Unsubscribe = () => Promise<void>;
 export interface StoreOptions {
   /** Seconds to keep the record; null keeps it forever. */
   expiresSec: number | null;
+  /**
+   * The task message's `reply_to` (the sender's oid), for backends that send results back to
+   * the sender (`rpc://`); others ignore it.
+   */
+  replyTo?: string;
 }

@@ -112,14 +112,15 @@ export interface RevokeTransports {
 
 /**
  * Revokes `taskIds`: stored by the backend's {@link RevocationStore} when it has one (workers
- * started later skip them too, running ones hear of it); otherwise broadcast as Celery's
- * `revoke` remote-control command on the broker's pidbox exchange, which every running worker
- * (Python or Celeriac) obeys and remembers in memory, as `celery control revoke` does.
+ * started later skip them too, running ones hear of it), and broadcast as Celery's `revoke`
+ * remote-control command on the broker's pidbox exchange, which every running worker (Python
+ * or Celeriac) obeys and remembers in memory, as `celery control revoke` does.
  */
 export async function revokeTasks(transports: RevokeTransports, taskIds: readonly string[], options: RevokeOptions): Promise<void> {
   const store = revocationStoreOf(transports.backend);
-  if (store !== undefined) return store.revoke(taskIds, options);
+  if (store !== undefined) await store.revoke(taskIds, options);
   if (taskIds.length === 0) return;
+  // Also broadcast, always: Python workers learn of revokes only from the pidbox.
   const raw = encodeControlRequest(
     {
       method: 'revoke',

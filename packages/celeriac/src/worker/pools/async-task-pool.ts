@@ -6,10 +6,11 @@
  * `ctx.signal`, and whatever it does later is discarded.
  */
 import type { Logger } from 'pino';
-import { traceTask, type TraceEnvironment } from '../../core/trace.js';
+import { traceTask, type TraceEnvironment, type TraceOutcome } from '../../core/trace.js';
 import type { DeliveryInfo } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { Semaphore, type Release } from '../semaphore.js';
+import { BlockWatch, type WatchedRun } from './block-watch.js';
 import { supervise, type TimeoutCounters } from './supervise.js';
 import type { PoolRun, PoolStats, RunHandle, TaskPool } from './types.js';
 
@@ -45,9 +46,19 @@ export class AsyncTaskPool implements TaskPool {
   private readonly slots: Semaphore;
   private readonly timeouts: TimeoutCounters = { soft: 0, hard: 0 };
 
-  /** `kind: 'solo'` fixes the size at 1. */
-  constructor(readonly kind: 'async' | 'solo', size: number) {
+  private readonly watch: BlockWatch | null;
+
+  /**
+   * `kind: 'solo'` fixes the size at 1. A body that blocks the event loop longer than
+   * `blockWarningMs` is logged to `log` (null: not watched).
+   */
+  constructor(
+    readonly kind: 'async' | 'solo',
+    size: number,
+    watch: { readonly blockWarningMs: number | null; readonly log: Logger } | null = null,
+  ) {
     this.slots = new Semaphore(kind === 'solo' ? 1 : size);
+    this.watch = watch === null || watch.blockWarningMs === null ? null : new BlockWatch(watch.blockWarningMs, kind, watch.log);
   }
 
   get size(): number {
@@ -59,6 +70,7 @@ export class AsyncTaskPool implements TaskPool {
   }
 
   start(): Promise<void> {
+    this.watch?.start();
     return Promise.resolve();
   }
 
@@ -80,13 +92,31 @@ export class AsyncTaskPool implements TaskPool {
     return supervise(
       run,
       (updateState) => ({
-        outcome: traceTask(run.job.task, run.job.message, new EventLoopRun(run, updateState)),
+        outcome: this.trace(run, new EventLoopRun(run, updateState)),
         // The signal is the only way to reach a body on the event loop; supervise aborts it.
         softLimit: () => undefined,
         stop: () => undefined,
       }),
       this.timeouts,
     );
+  }
+
+  private trace(run: PoolRun, env: EventLoopRun): TraceOutcome | Promise<TraceOutcome> {
+    const watch = this.watch;
+    if (watch === null) return traceTask(run.job.task, run.job.message, env);
+    const watched: WatchedRun = { name: run.job.message.headers.task, id: run.job.message.headers.id };
+    let outcome: TraceOutcome | Promise<TraceOutcome>;
+    try {
+      outcome = watch.call(watched, () => traceTask(run.job.task, run.job.message, env));
+    } catch (err) {
+      watch.ended(watched);
+      throw err;
+    }
+    if (!(outcome instanceof Promise)) {
+      watch.ended(watched);
+      return outcome;
+    }
+    return outcome.finally(() => watch.ended(watched));
   }
 
   stats(): PoolStats {
@@ -102,6 +132,7 @@ export class AsyncTaskPool implements TaskPool {
   }
 
   close(): Promise<void> {
+    this.watch?.stop();
     this.slots.cancelWaiters();
     return Promise.resolve();
   }

@@ -11,6 +11,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { App } from '../../core/app.js';
 import type { ChordJoinStore } from '../../core/spi/chord-join.js';
 import type { Broker } from '../../core/spi/broker.js';
+import type { Settings } from '../../core/settings.js';
+import { ErrorCodes } from '../../errors.js';
 import { NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
 import { decodeError, encodeError } from './error-transfer.js';
@@ -146,8 +148,26 @@ function onMessage(app: App, msg: ToChild): void {
   }
 }
 
+/**
+ * Applies the worker's setting overrides (CLI flags) to the child's app. A module that opened
+ * its broker or backend at import keeps that adapter: the other settings still apply.
+ */
+function applySettings(app: App, settings: Settings): void {
+  if (Object.keys(settings).length === 0) return;
+  try {
+    app.overrideSettings(settings);
+  } catch (err) {
+    // By code, not class: the app module may have loaded another copy of celeriac.
+    if ((err as { code?: unknown } | null)?.code !== ErrorCodes.STATE) throw err;
+    const { broker: _broker, backend: _backend, ...rest } = settings;
+    app.log.warn(`pool child: the app module opened its broker or backend at import, so the worker's broker and backend URLs do not apply to it`);
+    app.overrideSettings(rest);
+  }
+}
+
 try {
   const app = await loadApp();
+  applySettings(app, data.settings ?? {});
   routePublishing(app);
   link.listen((msg) => onMessage(app, msg));
   post({ type: 'ready', tasks: [...app.tasks.keys()] });

@@ -8,6 +8,7 @@
  * prefork pool recycles its processes.
  */
 import type { Logger } from 'pino';
+import type { Settings } from '../../core/settings.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
@@ -24,6 +25,8 @@ export interface ChildPoolOptions {
   readonly kind: 'threads' | 'prefork';
   /** URL of the module exporting the app (loaded in every child). */
   readonly appModule: string;
+  /** Settings applied to the app of every child (the worker's `app.settingOverrides`); JSON values only. */
+  readonly settings: Settings;
   readonly size: number;
   /** Runs after which a child is replaced; null = never. */
   readonly maxTasksPerChild: number | null;
@@ -210,7 +213,7 @@ export class ChildPool implements TaskPool {
   }
 
   private startChild(): Promise<PoolChild> {
-    return PoolChild.start(this.childKind, this.options.appModule, this.options);
+    return PoolChild.start(this.childKind, { appModule: this.options.appModule, settings: this.options.settings }, this.options);
   }
 
   /** Starts children until the pool is back to its size, so the next task need not wait. */

@@ -7,6 +7,7 @@
  * asks the worker to store states and publish messages and chord sizes (`call`), which the
  * worker answers with `reply`.
  */
+import type { Settings } from '../../core/settings.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
@@ -20,6 +21,12 @@ export interface ChildData {
   readonly entry: string;
   /** URL of tsx's register API, when TypeScript must load; else null. */
   readonly tsx: string | null;
+  /**
+   * Settings the worker's app was given after it was created (`app.settingOverrides`: the
+   * CLI's `-b`, `--result-backend`, `--time-limit`, ...), applied to the app the child imports.
+   * JSON values only (a process gets them through its environment).
+   */
+  readonly settings: Settings;
 }
 
 /** The environment variable that carries a prefork child's {@link ChildData}. */

@@ -14,7 +14,7 @@ import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
 import type { ChildCall, FromChild, ToChild } from './child-protocol.js';
 import { decodeError, encodeError } from './error-transfer.js';
-import { spawnChild, type ChildChannel, type ChildExit, type ChildKind } from './spawn-child.js';
+import { spawnChild, type ChildChannel, type ChildExit, type ChildKind, type ChildSpec } from './spawn-child.js';
 
 /** What a child asks of the worker besides running tasks. */
 export interface ChildHost {
@@ -68,8 +68,9 @@ export class PoolChild {
   }
 
   /** Starts a child and waits until it loaded the app module. */
-  static start(kind: ChildKind, appModule: string, host: ChildHost): Promise<PoolChild> {
-    const channel = spawnChild(kind, appModule);
+  static start(kind: ChildKind, spec: ChildSpec, host: ChildHost): Promise<PoolChild> {
+    const { appModule } = spec;
+    const channel = spawnChild(kind, spec);
     const handle = new PoolChild(channel, host);
     const what = kind === 'thread' ? 'a thread' : 'a child process';
     return new Promise((resolve, reject) => {

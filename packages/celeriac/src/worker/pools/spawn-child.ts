@@ -7,11 +7,9 @@
  * {@link ChildChannel}, the one shape the pool talks to.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker as NodeWorker } from 'node:worker_threads';
-import { isTypeScriptModule, tsxMissingError } from '../../core/typescript-modules.js';
+import type { Settings } from '../../core/settings.js';
+import { isTypeScriptModule, tsxRegisterUrl } from '../../core/typescript-modules.js';
 import { CHILD_DATA_ENV, type ChildData, type FromChild, type ToChild } from './child-protocol.js';
 
 /** The kinds of pool children. */
@@ -76,25 +74,16 @@ const post = (m) => (parentPort ? parentPort.postMessage(m) : process.send(m));
 })().catch((err) => post({ type: 'fatal', error: { record: { exc_type: 'Error', exc_message: [String(err && err.message || err)], exc_module: null }, stack: err && err.stack || null, codec: null, data: null } }));
 `;
 
-let tsxUrl: string | undefined;
-/** URL of tsx's ESM register API, found through tsx's own package exports. */
-function tsxApi(module: string): string {
-  if (tsxUrl === undefined) {
-    let manifest: string;
-    try {
-      manifest = createRequire(SELF).resolve('tsx/package.json');
-    } catch (err) {
-      throw tsxMissingError(module, err);
-    }
-    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-    tsxUrl = new URL(pkg.exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
-  }
-  return tsxUrl;
+/** What a child loads: the app module, and the settings to apply to its app. */
+export interface ChildSpec {
+  readonly appModule: string;
+  /** JSON values only (see ChildData.settings). */
+  readonly settings: Settings;
 }
 
-/** Starts a child of `kind` that will load `appModule`. Throws APP_LOAD when tsx is needed and missing. */
-export function spawnChild(kind: ChildKind, appModule: string): ChildChannel {
-  const data: ChildData = { appModule, entry: ENTRY, tsx: FROM_SOURCE || isTypeScriptModule(appModule) ? tsxApi(appModule) : null };
+/** Starts a child of `kind` that will load the app module. Throws APP_LOAD when tsx is needed and missing. */
+export function spawnChild(kind: ChildKind, { appModule, settings }: ChildSpec): ChildChannel {
+  const data: ChildData = { appModule, settings, entry: ENTRY, tsx: FROM_SOURCE || isTypeScriptModule(appModule) ? tsxRegisterUrl(appModule) : null };
   return kind === 'thread' ? threadChannel(data) : processChannel(data);
 }
 

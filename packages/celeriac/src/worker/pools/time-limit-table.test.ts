@@ -28,9 +28,22 @@ describe('TimeLimitTable.resolve', () => {
     expect(table.resolve(withOptions, message([null, null]))).toEqual({ hard: 50, soft: 40 });
   });
 
-  it('refuses limits that are not positive numbers', () => {
+  it('0 and null mean no limit at that level, as in Celery (`time_limit or task.time_limit`)', () => {
+    // A Python caller's timelimit [0, null] failed every task at once with TimeLimitExceeded.
+    const none = new TimeLimitTable({ hard: null, soft: null });
+    expect(none.resolve(without, message([0, null]))).toEqual({ hard: null, soft: null });
+    expect(none.resolve(without, message([0, 0]))).toEqual({ hard: null, soft: null });
+    expect(none.resolve(withOptions, message([0, 0]))).toEqual({ hard: 50, soft: 40 });
+    expect(new TimeLimitTable({ hard: 0, soft: 0 }).resolve(without, message([null, null]))).toEqual({ hard: null, soft: null });
+    expect(new TimeLimitTable({ hard: 30, soft: 0 }).resolve(without, message([0, null]))).toEqual({ hard: 30, soft: null });
+    expect(none.resolve(without, message([-5, null]))).toEqual({ hard: null, soft: null });
+    none.set('t.with', { hard: 0, soft: 0 });
+    expect(none.get('t.with')).toEqual({ hard: null, soft: null });
+  });
+
+  it('refuses limits that are not numbers >= 0', () => {
     const table = new TimeLimitTable({ hard: 100, soft: 90 });
-    for (const bad of [0, -1, Number.NaN, '3' as never]) {
+    for (const bad of [-1, Number.NaN, Infinity, '3' as never]) {
       expect(() => table.set('t.with', { hard: bad })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
     }
   });

@@ -22,11 +22,21 @@ export interface TimeLimitOverride {
 }
 
 function check(value: number | null | undefined, what: string): number | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} time limit must be a number of seconds > 0 or null, got ${String(value)}`);
+  if (value === undefined || value === null || value === 0) return null; // 0: no limit, as in Celery
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} time limit must be a number of seconds >= 0 or null, got ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * A limit that applies: a positive number of seconds. 0 and null mean "none here, ask the
+ * next level", as Celery's `time_limit or task.time_limit` and billiard's
+ * `timeout or self.timeout`; so `timelimit: [0, null]` from a Python caller is no limit.
+ * Anything else (negative, infinite) from a hand-made header is no limit either.
+ */
+function limitOf(value: number | null | undefined): number | null {
+  return typeof value === 'number' && value > 0 && value !== Infinity ? value : null;
 }
 
 /** Run-time time limits per task name, and the precedence rules. */
@@ -57,8 +67,8 @@ export class TimeLimitTable {
     const taskHard = override !== undefined ? override.hard : (task.options.timeLimit ?? null);
     const taskSoft = override !== undefined ? override.soft : (task.options.softTimeLimit ?? null);
     return {
-      hard: headerHard ?? taskHard ?? this.defaults.hard,
-      soft: headerSoft ?? taskSoft ?? this.defaults.soft,
+      hard: limitOf(headerHard) ?? limitOf(taskHard) ?? limitOf(this.defaults.hard),
+      soft: limitOf(headerSoft) ?? limitOf(taskSoft) ?? limitOf(this.defaults.soft),
     };
   }
 }

@@ -1,0 +1,59 @@
+/**
+ * The reference app on RabbitMQ with rpc:// results, as a Celery project configures it
+ * (`CELERY_BROKER_URL=amqp://... CELERY_RESULT_BACKEND=rpc://`): `main.ts all` starts, runs a
+ * task sent through the API and reads its result; beat is left out with a warning (RabbitMQ
+ * cannot host its store). A vhost of its own, deleted afterwards.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../packages/celeriac/src/amqp/amqp-test-env.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const ready = await amqpAvailable();
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(CELERY_|CELERIAC_|API_|REDIS_URL|DATABASE_URL|DATA_DIR|FLOWER_|TASK_ALLOW|APP_TIMEZONE|LOG_LEVEL)/.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+describe.runIf(ready)('apps/api main on amqp:// + rpc://', () => {
+  let vhost = '';
+  let dir = '';
+  beforeAll(async () => {
+    vhost = await createVhost('api');
+    dir = mkdtempSync(join(tmpdir(), 'celeriac-app-amqp-'));
+  });
+  afterAll(async () => {
+    await deleteVhost(vhost);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('all: a task sent through the API runs and its rpc result is served', async () => {
+    const env = cleanEnv({ DATA_DIR: dir, API_PORT: '0', LOG_LEVEL: 'warn', CELERY_BROKER_URL: vhostUrl(vhost), CELERY_RESULT_BACKEND: 'rpc://' });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts', 'all'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const base = await waitFor(() => /Live page\s+(http:\/\/\S+)\//.exec(out)?.[1], `the banner (output: ${out})`, 90_000);
+      expect(out).toContain('results    rpc://');
+      expect(out).toContain('beat not started');
+      const sent = (await (await fetch(`${base}/tasks/demo.add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"args":[40,2]}' })).json()) as { taskId: string };
+      const result = await waitFor(async () => {
+        const s = (await (await fetch(`${base}/tasks/${sent.taskId}`)).json()) as { state: string; result?: number };
+        return s.state === 'SUCCESS' ? s.result : undefined;
+      }, 'demo.add over RabbitMQ', 20_000);
+      expect(result).toBe(42);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 150_000);
+});

@@ -1,0 +1,210 @@
+/**
+ * The RabbitMQ section of the bench: Celeriac against Python Celery 5.2.6 on the same
+ * RabbitMQ (one throw-away vhost), plus the floor of amqplib alone.
+ *
+ * ```sh
+ * npm run build && node --import tsx bench/amqp.ts [--n 20000] [--concurrency 100] [--round-trips 300] [--skip-celery]
+ * ```
+ *
+ * Rows (tasks/s unless said otherwise):
+ * - floor: amqplib alone, no Celery format: publish n messages on a confirm channel
+ *   (pipelined), then consume them with prefetch 4 x c, and per message publish a reply and ack
+ *   it (what a late-ack worker with rpc:// results does on the wire), until every reply is back.
+ * - enqueue: n `bench.noop` tasks sent by Celeriac (`sendTasks`, batches of 1,000), and 2,000
+ *   sent one by one, each awaited.
+ * - drain: n tasks pre-enqueued, then a worker started at concurrency c with late acks and
+ *   rpc:// results; time from its readiness until the client got every result. Celeriac's
+ *   worker runs in a child process (bench/amqp-worker.ts, async pool); Celery's with
+ *   `-P threads -c c` (prefetch multiplier 4 on both).
+ * - round trip: sequential send + `get()` over rpc://, p50 and p99 in ms.
+ *
+ * Nothing asserts a number; the figures are printed as a markdown table.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import { pino } from 'pino';
+import { createApp, type App } from 'celeriac';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const N = flag('n', 20_000);
+const C = flag('concurrency', 100);
+const RT = flag('round-trips', 300);
+const SKIP_CELERY = args.includes('--skip-celery');
+const HOST = process.env['CELERIAC_TEST_AMQP_HOST'] ?? '127.0.0.1:5672';
+
+const PY_TASKS = `
+from celery import Celery
+from celery.signals import worker_ready
+import os
+app = Celery('bench', broker=os.environ['CELERY_BROKER'], backend='rpc://')
+app.conf.update(task_acks_late=True, worker_prefetch_multiplier=4, worker_hijack_root_logger=False)
+@app.task(name='bench.noop')
+def noop():
+    return None
+@worker_ready.connect
+def ready(**kwargs):
+    print('BENCH-READY', flush=True)
+`;
+
+const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+async function ctl(...a: string[]): Promise<void> {
+  await run('rabbitmqctl', ['-q', ...a], { timeout: 60_000 });
+}
+
+async function withVhost<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const vhost = `celeriac-bench-${randomUUID().slice(0, 8)}`;
+  await ctl('add_vhost', vhost);
+  await ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
+  try {
+    return await fn(`amqp://guest:guest@${HOST}/${vhost}`);
+  } finally {
+    await ctl('delete_vhost', vhost).catch(() => undefined);
+  }
+}
+
+async function floor(url: string): Promise<{ publish: number; drain: number }> {
+  const conn = await amqp.connect(url);
+  const pub = await conn.createConfirmChannel();
+  await pub.assertQueue('floor', { durable: true });
+  await pub.assertQueue('floor-reply', { durable: false, autoDelete: true });
+  const body = Buffer.from('[[], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]');
+  let t = performance.now();
+  for (let i = 0; i < N; i++) pub.publish('', 'floor', body, { contentType: 'application/json', deliveryMode: 2, headers: { id: String(i), task: 'bench.noop' } });
+  await pub.waitForConfirms();
+  const publish = rate(N, performance.now() - t);
+  const replies = await conn.createChannel();
+  let got = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  await replies.consume('floor-reply', () => ++got === N && done(), { noAck: true });
+  const work = await conn.createConfirmChannel();
+  await work.prefetch(4 * C, true);
+  t = performance.now();
+  await work.consume('floor', (msg) => {
+    if (msg === null) return;
+    work.publish('', 'floor-reply', Buffer.from('{"status": "SUCCESS", "result": null}'), { contentType: 'application/json', deliveryMode: 1 });
+    work.ack(msg);
+  });
+  await all;
+  const drain = rate(N, performance.now() - t);
+  await conn.close();
+  return { publish, drain };
+}
+
+function newApp(url: string): App {
+  return createApp({ broker: url, backend: 'rpc://' }, { env: {}, logger: pino({ level: 'warn' }) });
+}
+
+async function enqueue(app: App, n: number): Promise<{ ids: string[]; ms: number }> {
+  const ids: string[] = [];
+  const t = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, n - i) }, () => ({ name: 'bench.noop', options: { queue: 'bench' } }));
+    for (const r of await app.sendTasks(batch)) ids.push(r.id);
+  }
+  return { ids, ms: performance.now() - t };
+}
+
+async function startWorker(kind: 'celeriac' | 'celery', url: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  let child: ChildProcess;
+  let dir = '';
+  if (kind === 'celeriac') {
+    child = spawn(process.execPath, [...(process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : []), '--import', 'tsx', join(import.meta.dirname, 'amqp-worker.ts'), url, String(C)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    dir = mkdtempSync(join(tmpdir(), 'celeriac-bench-amqp-'));
+    writeFileSync(join(dir, 'bench_amqp.py'), PY_TASKS);
+    child = spawn('/usr/bin/python3', ['-m', 'celery', '--workdir', dir, '-A', 'bench_amqp', 'worker', '-Q', 'bench', '-P', 'threads', '-c', String(C), '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING'], {
+      env: { ...process.env, CELERY_BROKER: url, PYTHONUNBUFFERED: '1' },
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} worker not ready:\n${out}`)), 60_000);
+    const on = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('BENCH-READY')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    child.once('exit', (code) => reject(new Error(`${kind} worker exited ${code}:\n${out}`)));
+  });
+  return {
+    child,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+      if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string): Promise<{ drain: number; p50: number; p99: number }> {
+  const app = newApp(url);
+  try {
+    const { ids } = await enqueue(app, N);
+    const worker = await startWorker(kind, url);
+    try {
+      const t = performance.now();
+      await Promise.all(ids.map((id) => app.asyncResult(id).get({ timeoutMs: 600_000 })));
+      const drain = rate(N, performance.now() - t);
+      const samples: number[] = [];
+      for (let i = 0; i < RT + 20; i++) {
+        const s = performance.now();
+        const r = await app.sendTask('bench.noop', [], {}, { queue: 'bench' });
+        await r.get({ timeoutMs: 30_000 });
+        if (i >= 20) samples.push(performance.now() - s);
+      }
+      return { drain, p50: pct(samples, 50), p99: pct(samples, 99) };
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    await app.close();
+  }
+}
+
+const rows: string[] = [];
+const fl = await withVhost(floor);
+const enq = await withVhost(async (url) => {
+  const app = newApp(url);
+  try {
+    const batched = await enqueue(app, N);
+    const t = performance.now();
+    for (let i = 0; i < 2000; i++) await app.sendTask('bench.noop', [], {}, { queue: 'bench' });
+    return { batched: rate(N, batched.ms), single: rate(2000, performance.now() - t) };
+  } finally {
+    await app.close();
+  }
+});
+const ts = await withVhost((url) => drainAndRoundTrip('celeriac', url));
+const py = SKIP_CELERY ? undefined : await withVhost((url) => drainAndRoundTrip('celery', url));
+const ratio = (a: number, b: number | undefined) => (b === undefined ? '' : `${(a / b).toFixed(1)}x`);
+rows.push(`| row | Celeriac | Celery 5.2.6 | ratio | amqplib floor |`, `|---|---|---|---|---|`);
+rows.push(`| enqueue batched (tasks/s, n=${N}) | ${enq.batched} | | | ${fl.publish} (confirmed publish) |`);
+rows.push(`| enqueue one by one (tasks/s, 2000) | ${enq.single} | | | |`);
+rows.push(`| drain c=${C}, late acks, rpc results (tasks/s, n=${N}) | ${ts.drain} | ${py?.drain ?? 'skipped'} | ${ratio(ts.drain, py?.drain)} | ${fl.drain} (consume+reply+ack) |`);
+rows.push(`| round trip p50 / p99 (ms) | ${ts.p50.toFixed(2)} / ${ts.p99.toFixed(2)} | ${py === undefined ? 'skipped' : `${py.p50.toFixed(2)} / ${py.p99.toFixed(2)}`} | | |`);
+console.log(rows.join('\n'));

@@ -1,0 +1,174 @@
+/**
+ * The dashboard's history store, measured on its own (no broker, no HTTP): how fast batches
+ * of task events go in, how much memory the dashboard process holds, and how long the tasks
+ * page query takes with filters and search, at each size. See bench/README.md.
+ *
+ *   npm run bench:dashboard -- [--sizes 100000,1000000] [--store pglite,postgres] [--batch 2000]
+ *                              [--queries 20] [--database-url postgres://...]
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { openHistoryStore } from '../../packages/dashboard/src/store/index.js';
+import type { HistoryStore, TaskQuery } from '../../packages/dashboard/src/store/index.js';
+import { collectGarbage, percentile } from '../lib/stats.js';
+import { eventBatches, NAMES, T_START, WORKERS } from './events.js';
+
+const USAGE = `Usage: npm run bench:dashboard -- [flags]
+  --sizes <n,n>        task counts to measure at, cumulative (default 100000,1000000)
+  --store <s,s>        pglite, postgres or both (default pglite,postgres)
+  --batch <n>          events per writeEvents call (default 2000)
+  --queries <n>        runs of each query shape per size (default 20)
+  --database-url <u>   Postgres server (default postgres://postgres@127.0.0.1:5432/postgres)
+  --keep-schema <name> Postgres: fill this schema and keep it afterwards (to EXPLAIN queries)
+`;
+
+const { values: flags } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '100000,1000000' },
+    store: { type: 'string', default: 'pglite,postgres' },
+    batch: { type: 'string', default: '2000' },
+    queries: { type: 'string', default: '20' },
+    'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'keep-schema': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const SIZES = flags.sizes.split(',').map(Number).sort((a, b) => a - b);
+const STORES = flags.store.split(',') as ('pglite' | 'postgres')[];
+const BATCH = Number(flags.batch);
+const QUERIES = Number(flags.queries);
+if (SIZES.some((n) => !Number.isInteger(n) || n <= 0) || !(BATCH > 0) || !(QUERIES > 0) || STORES.some((s) => s !== 'pglite' && s !== 'postgres')) {
+  process.stderr.write(USAGE);
+  process.exit(2);
+}
+
+// --- measuring -------------------------------------------------------------------------------
+
+function rssMb(): number {
+  return Math.round(process.memoryUsage().rss / 1024 / 1024);
+}
+
+interface Shape { readonly label: string; readonly query: (k: number, n: number) => TaskQuery }
+
+const SHAPES: readonly Shape[] = [
+  { label: 'newest page, no filter', query: () => ({ limit: 50 }) },
+  { label: 'state FAILURE', query: () => ({ states: ['FAILURE'], limit: 50 }) },
+  { label: 'name + sort by received', query: (k) => ({ name: NAMES[k % NAMES.length] as string, sort: { field: 'received', dir: 'desc' }, limit: 50 }) },
+  { label: 'worker + last 10% of time', query: (k, n) => ({ worker: WORKERS[k % WORKERS.length] as string, timeField: 'received', from: (T_START + n * 0.009) * 1000, limit: 50 }) },
+  { label: 'runtime >= 2 s', query: () => ({ runtimeMin: 2, sort: { field: 'runtime', dir: 'desc' }, limit: 50 }) },
+  { label: 'search kwargs.user_id:N', query: (k) => ({ search: `kwargs.user_id:${(k * 7919) % 100_000}`, limit: 50 }) },
+  { label: 'search free text (rare)', query: (k) => ({ search: `"user${(k * 104_729) % 100_000}@example"`, limit: 50 }) },
+  { label: 'search free text (common)', query: () => ({ search: 'order', limit: 50 }) },
+  { label: 'search args:"order-N"', query: (k, n) => ({ search: `args:"order-${(k * 7877) % n}'"`, limit: 50 }) },
+  { label: 'search state + exception', query: () => ({ search: 'state:FAILURE exception:timeout', limit: 50 }) },
+  { label: 'search name:* AND NOT state', query: () => ({ search: 'name:proj.email.* AND NOT state:SUCCESS', limit: 50 }) },
+  { label: 'search OR of two kwargs', query: (k) => ({ search: `kwargs.user_id:${k} OR kwargs.user_id:${k + 1}`, limit: 50 }) },
+];
+
+interface SizeResult {
+  tasks: number;
+  events: number;
+  ingestSeconds: number;
+  eventsPerSecond: number;
+  rssMb: number;
+  queries: { label: string; p50: number; p95: number; total: string }[];
+  allP50: number;
+  allP95: number;
+  searchP95: number;
+}
+
+async function measureQueries(store: HistoryStore, n: number): Promise<Pick<SizeResult, 'queries' | 'allP50' | 'allP95' | 'searchP95'>> {
+  const all: number[] = [];
+  const search: number[] = [];
+  const queries: SizeResult['queries'] = [];
+  for (const shape of SHAPES) {
+    await store.queryTasks(shape.query(QUERIES, n)); // warm-up
+    const times: number[] = [];
+    let total = '';
+    for (let k = 0; k < QUERIES; k++) {
+      const t0 = performance.now();
+      const page = await store.queryTasks(shape.query(k, n));
+      times.push(performance.now() - t0);
+      total = page.totalExact ? String(page.total) : `${page.total}+`;
+    }
+    all.push(...times);
+    if (shape.label.startsWith('search')) search.push(...times);
+    queries.push({ label: shape.label, p50: percentile(times, 50), p95: percentile(times, 95), total });
+  }
+  return { queries, allP50: percentile(all, 50), allP95: percentile(all, 95), searchP95: percentile(search, 95) };
+}
+
+async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
+  const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'celeriac-dash-bench-')) : undefined;
+  const schema = flags['keep-schema'] ?? `dash_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const store = await openHistoryStore(kind === 'pglite' ? { dataDir, maxTasks: 10_000_000 } : { databaseUrl: flags['database-url'], schema, maxTasks: 10_000_000 });
+  const results: SizeResult[] = [];
+  try {
+    let done = 0;
+    let events = 0;
+    let seconds = 0;
+    for (const n of SIZES) {
+      collectGarbage();
+      const t0 = performance.now();
+      for (const batch of eventBatches(done, n, BATCH)) {
+        await store.writeEvents(batch);
+        events += batch.length;
+      }
+      seconds += (performance.now() - t0) / 1000;
+      done = n;
+      collectGarbage();
+      const rss = rssMb();
+      const q = await measureQueries(store, n);
+      const r: SizeResult = { tasks: n, events, ingestSeconds: seconds, eventsPerSecond: Math.round(events / seconds), rssMb: rss, ...q };
+      results.push(r);
+      process.stdout.write(`${kind} ${n} tasks: ${r.eventsPerSecond} events/s, RSS ${rss} MB, query p50 ${r.allP50.toFixed(1)} ms p95 ${r.allP95.toFixed(1)} ms (search p95 ${r.searchP95.toFixed(1)} ms)\n`);
+      for (const x of q.queries) process.stdout.write(`    ${x.label.padEnd(30)} p50 ${x.p50.toFixed(1).padStart(7)} ms  p95 ${x.p95.toFixed(1).padStart(7)} ms  total ${x.total}\n`);
+    }
+  } finally {
+    await store.close();
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    if (kind === 'postgres' && flags['keep-schema'] === undefined) {
+      const c = new pg.Client({ connectionString: flags['database-url'] });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    }
+  }
+  return results;
+}
+
+function table(kind: string, rows: SizeResult[]): string {
+  const lines = [
+    `### ${kind}`, '',
+    '| Tasks | Events | Ingest (events/s) | Dashboard RSS (MB) | queryTasks p50 (ms) | p95 (ms) | search p95 (ms) |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.tasks.toLocaleString('en')} | ${r.events.toLocaleString('en')} | ${r.eventsPerSecond.toLocaleString('en')} | ${r.rssMb} | ${r.allP50.toFixed(1)} | ${r.allP95.toFixed(1)} | ${r.searchP95.toFixed(1)} |`),
+    '', '| Query | ' + rows.map((r) => `p50 / p95 at ${r.tasks.toLocaleString('en')} (ms)`).join(' | ') + ' |',
+    '| --- | ' + rows.map(() => '---:').join(' | ') + ' |',
+    ...SHAPES.map((s, i) => `| ${s.label} | ${rows.map((r) => `${r.queries[i]?.p50.toFixed(1)} / ${r.queries[i]?.p95.toFixed(1)}`).join(' | ')} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+const sections: string[] = [
+  `# Dashboard history store bench, ${new Date().toISOString()} on ${hostname()}`, '',
+  `Batches of ${BATCH} events, ${QUERIES} runs per query shape, 3 events per task (received, started, succeeded or failed; 5% fail).`,
+  'RSS is the bench process (the dashboard side); with Postgres the database runs in its own server process.', '',
+];
+for (const kind of STORES) sections.push(table(kind, await benchStore(kind)));
+const out = sections.join('\n');
+process.stdout.write(`\n${out}\n`);
+const dir = new URL('../results/', import.meta.url);
+mkdirSync(dir, { recursive: true });
+const file = new URL(`${new Date().toISOString().slice(0, 10)}-${hostname()}-dashboard-store-${STORES.join("-")}.md`, dir);
+writeFileSync(file, out);
+process.stdout.write(`written to ${file.pathname}\n`);

@@ -1,0 +1,216 @@
+/**
+ * @module amqp/session
+ * One AMQP connection that heals itself, shared by the RabbitMQ broker and the `rpc://`
+ * backend (each opens its own session, as each Celery process does).
+ *
+ * - {@link AmqpSession.connection} opens the connection on first use; callers that need it
+ *   while it is down wait for the next successful attempt, at most `waitMs`, then get a
+ *   TRANSPORT error (never a hang).
+ * - When the broker closes the connection (320 CONNECTION_FORCED on a restart, a lost socket,
+ *   a missed heartbeat) the session reconnects with capped exponential backoff (0.1 s
+ *   doubling to 5 s) until closed, then calls every {@link AmqpSession.onReconnect} listener so
+ *   consumers re-declare their topology and consume again (docs/protocol-amqp.md §7, §8.10).
+ * - Channels belong to one connection: {@link ChannelSlot} keeps one lazily (re)opened channel
+ *   for a role (publishing with confirms, declaring), replaced when the broker closes it with
+ *   a channel error (404, 406), which is never fatal.
+ */
+import amqp from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import type { TransportLog } from '../core/transports.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import type { AmqpTarget } from './url.js';
+
+/** Options of {@link AmqpSession}. */
+export interface AmqpSessionOptions {
+  /** Where connection trouble is reported. */
+  log: TransportLog;
+  /** Longest wait for a connection before an operation fails. @default 30000 */
+  waitMs?: number;
+  /** Shown in RabbitMQ's connection list (`connection_name`). */
+  connectionName?: string;
+}
+
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+/** A self-healing AMQP connection. */
+export class AmqpSession {
+  #model: ChannelModel | undefined;
+  #opening: Promise<ChannelModel> | undefined;
+  #closed = false;
+  #generation = 0;
+  readonly #listeners = new Set<() => void>();
+  readonly #waitMs: number;
+
+  constructor(
+    readonly target: AmqpTarget,
+    private readonly options: AmqpSessionOptions,
+  ) {
+    this.#waitMs = options.waitMs ?? 30_000;
+  }
+
+  /** Increments with every new connection; channels remember theirs. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** True after {@link close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True while a connection is open. */
+  get connected(): boolean {
+    return this.#model !== undefined;
+  }
+
+  /** Calls `fn` after every reconnection (not after the first connection). */
+  onReconnect(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** The open connection, opening it (with backoff) when needed; waits at most `waitMs`. */
+  async connection(): Promise<ChannelModel> {
+    if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'AMQP session is closed');
+    if (this.#model !== undefined) return this.#model;
+    this.#opening ??= this.#openLoop();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new CeleriacError(ErrorCodes.TRANSPORT, `RabbitMQ at ${this.#where()} unreachable for ${this.#waitMs} ms`)),
+        this.#waitMs,
+      );
+    });
+    try {
+      return await Promise.race([this.#opening, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #where(): string {
+    return `${this.target.hostname}:${this.target.port} vhost ${JSON.stringify(this.target.vhost)}`;
+  }
+
+  async #openLoop(): Promise<ChannelModel> {
+    let delay = BACKOFF_FIRST_MS;
+    let lastLogged = '';
+    for (;;) {
+      if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'AMQP session is closed');
+      try {
+        const model = await this.#connectOnce();
+        this.#model = model;
+        this.#opening = undefined;
+        this.#generation++;
+        if (this.#generation > 1) {
+          this.options.log('warn', `reconnected to RabbitMQ at ${this.#where()}`);
+          for (const fn of this.#listeners) fn();
+        }
+        return model;
+      } catch (err) {
+        const e = coerceError(err);
+        if (e.message !== lastLogged) this.options.log('warn', `cannot connect to RabbitMQ at ${this.#where()}; retrying in ${delay} ms`, e);
+        lastLogged = e.message;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  async #connectOnce(): Promise<ChannelModel> {
+    const t = this.target;
+    const model = await amqp.connect(
+      {
+        protocol: t.tls ? 'amqps' : 'amqp',
+        hostname: t.hostname,
+        port: t.port,
+        username: t.username,
+        password: t.password,
+        vhost: t.vhost,
+        heartbeat: t.heartbeatSec,
+        frameMax: t.frameMax,
+      },
+      {
+        timeout: t.connectTimeoutMs,
+        clientProperties: { connection_name: this.options.connectionName ?? 'celeriac', product: 'celeriac' },
+        ...(t.tls ? { servername: t.hostname } : {}),
+      },
+    );
+    if (this.#closed) {
+      await model.close().catch(() => undefined);
+      throw new CeleriacError(ErrorCodes.STATE, 'AMQP session is closed');
+    }
+    model.on('error', (err: Error) => this.options.log('warn', `RabbitMQ connection error: ${err.message}`, err));
+    model.on('close', () => {
+      if (this.#model !== model) return;
+      this.#model = undefined;
+      if (this.#closed) return;
+      this.options.log('warn', `connection to RabbitMQ at ${this.#where()} lost; reconnecting`);
+      this.#opening ??= this.#openLoop();
+      this.#opening.catch(() => undefined);
+    });
+    return model;
+  }
+
+  /** Closes the connection; pending waits fail with STATE. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const model = this.#model;
+    this.#model = undefined;
+    if (model !== undefined) await model.close().catch(() => undefined);
+  }
+}
+
+/** One channel for one role, reopened after the broker (or the connection) closes it. */
+export class ChannelSlot<C extends Channel = Channel> {
+  #channel: Promise<C> | undefined;
+
+  constructor(
+    private readonly session: AmqpSession,
+    private readonly confirm: boolean,
+    private readonly setup: (channel: C) => void = () => undefined,
+  ) {}
+
+  /** The open channel (opens one when none is). */
+  get(): Promise<C> {
+    if (this.#channel !== undefined) return this.#channel;
+    const opening = this.#open();
+    this.#channel = opening;
+    opening.catch(() => {
+      if (this.#channel === opening) this.#channel = undefined;
+    });
+    return opening;
+  }
+
+  async #open(): Promise<C> {
+    const model = await this.session.connection();
+    const channel = (this.confirm ? await model.createConfirmChannel() : await model.createChannel()) as C;
+    const mine = this.#channel;
+    const forget = () => {
+      if (this.#channel === mine) this.#channel = undefined;
+    };
+    channel.on('close', forget);
+    // A channel error (404, 406) also closes the channel; the caller of the failed
+    // operation gets the error, later callers a fresh channel.
+    channel.on('error', forget);
+    this.setup(channel);
+    return channel;
+  }
+
+  /** Runs `fn` on the channel; a channel-closing error drops the channel and goes up. */
+  async run<T>(fn: (channel: C) => Promise<T>): Promise<T> {
+    const channel = await this.get();
+    return fn(channel);
+  }
+
+  /** Closes the channel if open. */
+  async close(): Promise<void> {
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel !== undefined) await (await channel.catch(() => undefined))?.close().catch(() => undefined);
+  }
+}
+
+export type { Channel, ConfirmChannel };

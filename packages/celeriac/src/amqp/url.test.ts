@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../errors.js';
+import { parseAmqpUrl } from './url.js';
+
+describe('parseAmqpUrl', () => {
+  it('reads kombu vhost rules: // and none are "/", a name is decoded', () => {
+    expect(parseAmqpUrl('amqp://guest:guest@127.0.0.1:5672//').vhost).toBe('/');
+    expect(parseAmqpUrl('amqp://h').vhost).toBe('/');
+    expect(parseAmqpUrl('amqp://h/').vhost).toBe('/');
+    expect(parseAmqpUrl('amqp://h/%2F').vhost).toBe('/');
+    expect(parseAmqpUrl('amqp://h/my%20vhost').vhost).toBe('my vhost');
+  });
+
+  it('defaults guest/guest, port 5672 (5671 with TLS) and Celery\'s 120 s heartbeat', () => {
+    const t = parseAmqpUrl('amqp://rabbit');
+    expect([t.username, t.password, t.port, t.tls, t.heartbeatSec]).toEqual(['guest', 'guest', 5672, false, 120]);
+    const s = parseAmqpUrl('amqps://u:p%40ss@rabbit/v?heartbeat=10');
+    expect([s.username, s.password, s.port, s.tls, s.heartbeatSec, s.vhost]).toEqual(['u', 'p@ss', 5671, true, 10, 'v']);
+    expect(parseAmqpUrl('pyamqp://h:1234').port).toBe(1234);
+  });
+
+  it('refuses other schemes and bad numbers with CONFIG, never echoing the password', () => {
+    expect(() => parseAmqpUrl('redis://h')).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
+    expect(() => parseAmqpUrl('amqp://u:secret@h/?heartbeat=-1')).toThrow(/heartbeat/);
+    try {
+      parseAmqpUrl('amqp://u:secret@h/?heartbeat=x');
+    } catch (err) {
+      expect(String(err)).not.toContain('secret');
+    }
+  });
+});

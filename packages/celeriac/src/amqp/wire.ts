@@ -1,0 +1,103 @@
+/**
+ * @module amqp/wire
+ * A transport-neutral message on the AMQP wire, both ways (docs/protocol-amqp.md §2, §8.1):
+ * headers become the typed `headers` table, properties become basic properties
+ * (`content_type`, `content_encoding`, `delivery_mode`, `priority`, `correlation_id`,
+ * `reply_to`, `expiration`), the body is the raw bytes: no envelope, no base64.
+ *
+ * Deliveries go the other way into the kombu envelope text the worker reads everywhere
+ * (protocol/envelope.ts), with the deliver frame's tag, exchange, routing key and
+ * `redelivered` (set as kombu's virtual transports mark it: `headers.redelivered` and
+ * `delivery_info.redelivered`). Headers RabbitMQ adds when dead-lettering (`x-death`,
+ * `x-first-death-*`, `x-last-death-*`) are dropped: they describe the broker's route through
+ * the delay queues, not the task.
+ */
+import type { Options } from 'amqplib';
+import { encodeEnvelope, markRedelivered } from '../protocol/envelope.js';
+import type { Json, Message, MessageProperties } from '../protocol/types.js';
+import { plainTable, typeTable } from './tables.js';
+
+/** The parts of an amqplib message this module reads (consumed or fetched). */
+export interface WireMessage {
+  readonly content: Buffer;
+  readonly fields: { readonly deliveryTag: number; readonly redelivered: boolean; readonly exchange: string; readonly routingKey: string };
+  readonly properties: {
+    readonly contentType?: unknown;
+    readonly contentEncoding?: unknown;
+    readonly headers?: unknown;
+    readonly deliveryMode?: unknown;
+    readonly priority?: unknown;
+    readonly correlationId?: unknown;
+    readonly replyTo?: unknown;
+    readonly expiration?: unknown;
+  };
+}
+
+/** What `publish` needs: body bytes and amqplib's publish options. */
+export interface WireOut {
+  readonly content: Buffer;
+  readonly options: Options.Publish;
+}
+
+/** Options of {@link toWire}. */
+export interface ToWireOptions {
+  /** Drop the `expiration` property (a message entering the delay queues, where it would expire early). */
+  dropExpiration?: boolean;
+  /** Extra headers to add after the message's own. */
+  extraHeaders?: { readonly [key: string]: Json };
+}
+
+/** The basic properties and body of `message`. */
+export function toWire(message: Message, opts: ToWireOptions = {}): WireOut {
+  const p = message.properties;
+  const headers = opts.extraHeaders === undefined ? message.headers : { ...message.headers, ...opts.extraHeaders };
+  const options: Options.Publish = {
+    contentType: message.contentType,
+    contentEncoding: message.contentEncoding,
+    headers: typeTable(headers),
+    deliveryMode: p.delivery_mode === 1 ? 1 : 2,
+  };
+  if (typeof p.priority === 'number') options.priority = Math.max(0, Math.min(255, Math.trunc(p.priority)));
+  if (p.correlation_id !== '' && p.correlation_id !== undefined) options.correlationId = p.correlation_id;
+  if (p.reply_to !== '' && p.reply_to !== undefined) options.replyTo = p.reply_to;
+  if (p.expiration !== undefined && opts.dropExpiration !== true) options.expiration = p.expiration;
+  return { content: Buffer.from(message.body, 'utf8'), options };
+}
+
+const BROKER_HEADERS = /^x-(death|first-death-|last-death-)/;
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : '');
+
+/** The transport-neutral message of a delivery (broker-added dead-letter headers removed). */
+export function fromWire(msg: WireMessage): Message {
+  const headers = plainTable(msg.properties.headers);
+  for (const key of Object.keys(headers)) if (BROKER_HEADERS.test(key)) delete headers[key];
+  const pr = msg.properties;
+  const properties: MessageProperties = {
+    correlation_id: text(pr.correlationId),
+    reply_to: text(pr.replyTo),
+    delivery_mode: pr.deliveryMode === 1 ? 1 : 2,
+    priority: typeof pr.priority === 'number' ? pr.priority : 0,
+  };
+  if (pr.expiration !== undefined && pr.expiration !== null) properties.expiration = text(pr.expiration);
+  return {
+    headers,
+    properties,
+    contentType: text(pr.contentType),
+    contentEncoding: pr.contentEncoding === undefined || pr.contentEncoding === null ? 'utf-8' : text(pr.contentEncoding),
+    body: msg.content.toString('utf8'),
+  };
+}
+
+/**
+ * The kombu envelope text of a delivery. `where` overrides the exchange and routing key
+ * shown in `delivery_info` (a message back from the delay queues shows its target queue).
+ */
+export function envelopeOf(msg: WireMessage, tag: string, redelivered: boolean, where?: { exchange: string; routingKey: string }): string {
+  const raw = encodeEnvelope(fromWire(msg), {
+    deliveryTag: tag,
+    exchange: where?.exchange ?? msg.fields.exchange,
+    routingKey: where?.routingKey ?? msg.fields.routingKey,
+  });
+  return redelivered ? markRedelivered(raw) : raw;
+}

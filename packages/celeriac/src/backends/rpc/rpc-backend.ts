@@ -1,0 +1,194 @@
+/**
+ * @module backends/rpc/rpc-backend
+ * Celery's `rpc://` result backend on RabbitMQ (docs/protocol-amqp.md §6): results travel
+ * back to the process that sent the task as AMQP messages, nothing is stored.
+ *
+ * - Each process has one result queue named by its reply address (the app's `replyTo`, the
+ *   `reply_to` of every task it sends): non-durable, auto-delete, `x-expires` =
+ *   `resultExpires` in ms, declared before the first task is published ({@link beforePublish})
+ *   and consumed from then on.
+ * - A worker sends each state (STARTED, custom states, the final one) to the default exchange
+ *   with the task's `reply_to` as routing key and `correlation_id` = task id; body
+ *   `{"task_id", "status", "result", "traceback", "children"}`, `delivery_mode` 1.
+ * - `get()` reads what arrived: states are kept in memory by task id (the latest wins; at
+ *   most {@link RpcBackendOptions.maxCached}, oldest dropped).
+ *
+ * Limits, as Celery's: results are transient (lost with the process or a broker restart,
+ * never readable by another process or after `forget`); only the sender can wait for them;
+ * no groups saved, no chords (they need a shared store: core/spi/roles.ts refuses them with
+ * a CONFIG error before anything is sent), no revocation store (revokes go by broadcast).
+ */
+import type { ConsumeMessage } from 'amqplib';
+import { AmqpSession, ChannelSlot, type ConfirmChannel } from '../../amqp/session.js';
+import { typeTable } from '../../amqp/tables.js';
+import { rpcQueueSpec } from '../../amqp/topology.js';
+import { parseAmqpUrl } from '../../amqp/url.js';
+import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
+import type { TransportLog } from '../../core/transports.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
+import { pyJsonStringify } from '../../protocol/py-json.js';
+import { decodeResultMeta } from '../../protocol/result.js';
+import type { ResultMeta } from '../../protocol/types.js';
+
+/** Options of {@link RpcBackend}. */
+export interface RpcBackendOptions {
+  /** The broker's AMQP URL (rpc:// rides on the broker). */
+  brokerUrl: string;
+  /** This process's reply address: the name of its result queue. */
+  replyTo: string;
+  /** `resultExpires` in seconds: the result queue's `x-expires`. null: none. */
+  resultExpiresSec: number | null;
+  log?: TransportLog;
+  /** Most task states kept in memory. @default 10000 */
+  maxCached?: number;
+}
+
+const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+
+/** The `rpc://` result backend. */
+export class RpcBackend implements ResultBackend {
+  readonly kind = 'rpc';
+  readonly #session: AmqpSession;
+  readonly #publisher: ChannelSlot<ConfirmChannel>;
+  readonly #cache = new Map<string, ResultMeta>();
+  readonly #listeners = new Map<string, Set<(meta: ResultMeta) => void>>();
+  readonly #maxCached: number;
+  readonly #log: TransportLog;
+  #consuming: Promise<void> | undefined;
+  #consumingGeneration = -1;
+  #closed = false;
+
+  constructor(private readonly options: RpcBackendOptions) {
+    if (!/^(amqps?|pyamqp):\/\//i.test(options.brokerUrl)) {
+      throw new CeleriacError(ErrorCodes.CONFIG, 'the rpc:// result backend sends results over the broker: it needs an amqp:// (RabbitMQ) broker');
+    }
+    this.#log = options.log ?? (() => undefined);
+    this.#maxCached = options.maxCached ?? 10_000;
+    this.#session = new AmqpSession(parseAmqpUrl(options.brokerUrl), { log: this.#log, connectionName: 'celeriac rpc' });
+    this.#publisher = new ChannelSlot<ConfirmChannel>(this.#session, true);
+    this.#session.onReconnect(() => {
+      // The result queue is non-durable: a broker restart deleted it. Declare and consume again.
+      if (this.#consuming !== undefined) this.#startConsuming().catch((err: unknown) => this.#log('warn', 'rpc:// could not consume its result queue again', coerceError(err)));
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.#session.connection();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#listeners.clear();
+    await this.#session.close();
+  }
+
+  /** Declares this process's result queue and consumes it (once per connection). */
+  async beforePublish(): Promise<void> {
+    if (this.#consuming !== undefined && this.#consumingGeneration === this.#session.generation && this.#session.connected) return this.#consuming;
+    return this.#startConsuming();
+  }
+
+  #startConsuming(): Promise<void> {
+    const p = this.#consume();
+    this.#consuming = p;
+    p.catch(() => {
+      if (this.#consuming === p) this.#consuming = undefined;
+    });
+    return p;
+  }
+
+  async #consume(): Promise<void> {
+    if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'rpc backend is closed');
+    const model = await this.#session.connection();
+    this.#consumingGeneration = this.#session.generation;
+    const channel = await model.createChannel();
+    channel.on('error', (err: Error) => this.#log('warn', `rpc:// result channel closed: ${err.message}`, err));
+    channel.on('close', () => {
+      // Closed by a channel error while the connection lives: consume again.
+      if (!this.#closed && this.#session.connected && this.#consumingGeneration === this.#session.generation) {
+        setTimeout(() => this.#startConsuming().catch(() => undefined), 200);
+      }
+    });
+    const queue = this.options.replyTo;
+    const spec = rpcQueueSpec(this.options.resultExpiresSec);
+    await channel.assertQueue(queue, { durable: spec.durable, autoDelete: spec.autoDelete, exclusive: false, arguments: typeTable(spec.arguments) });
+    await channel.consume(queue, (msg) => this.#onMessage(msg), { noAck: true });
+  }
+
+  #onMessage(msg: ConsumeMessage | null): void {
+    if (msg === null) return;
+    let meta: ResultMeta;
+    try {
+      meta = decodeResultMeta(msg.content.toString('utf8'));
+    } catch (err) {
+      this.#log('warn', 'rpc:// dropped an undecodable result message', coerceError(err));
+      return;
+    }
+    this.#remember(meta);
+  }
+
+  #remember(meta: ResultMeta): void {
+    const id = meta.task_id;
+    const known = this.#cache.get(id);
+    if (known !== undefined && known.status === 'SUCCESS') return;
+    this.#cache.delete(id);
+    this.#cache.set(id, meta);
+    while (this.#cache.size > this.#maxCached) this.#cache.delete(this.#cache.keys().next().value as string);
+    for (const listener of this.#listeners.get(id) ?? []) listener(meta);
+  }
+
+  /** Sends `meta` to the task's sender (`options.replyTo`), as a Celery worker does. */
+  async store(meta: ResultMeta, options: StoreOptions): Promise<void> {
+    const replyTo = options.replyTo ?? this.options.replyTo;
+    const body = pyJsonStringify({ task_id: meta.task_id, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children });
+    const channel = await this.#publisher.get();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        channel.publish(
+          '',
+          replyTo,
+          Buffer.from(body, 'utf8'),
+          { contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, deliveryMode: 1, priority: 0, correlationId: meta.task_id },
+          (err: unknown) => (err ? reject(coerceError(err)) : resolve()),
+        );
+      });
+    } catch (err) {
+      throw new CeleriacError(ErrorCodes.TRANSPORT, `rpc:// could not send the result of ${meta.task_id}: ${coerceError(err).message}`, { cause: err });
+    }
+    // A result for this process itself (eager-like paths, app.storeState) is known at once.
+    if (replyTo === this.options.replyTo) this.#remember(meta);
+  }
+
+  async get(taskId: string): Promise<ResultMeta | null> {
+    return this.#cache.get(taskId) ?? null;
+  }
+
+  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    return taskIds.map((id) => this.#cache.get(id) ?? null);
+  }
+
+  async subscribe(taskId: string, listener: (meta: ResultMeta) => void): Promise<Unsubscribe> {
+    await this.beforePublish();
+    let set = this.#listeners.get(taskId);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(taskId, set);
+    }
+    set.add(listener);
+    return async () => {
+      const s = this.#listeners.get(taskId);
+      s?.delete(listener);
+      if (s?.size === 0) this.#listeners.delete(taskId);
+    };
+  }
+
+  async forget(taskId: string): Promise<void> {
+    this.#cache.delete(taskId);
+  }
+
+  /** True when a final state of `taskId` arrived. */
+  isReady(taskId: string): boolean {
+    const meta = this.#cache.get(taskId);
+    return meta !== undefined && READY.has(meta.status);
+  }
+}

@@ -1,0 +1,22 @@
+import { afterAll, beforeAll } from 'vitest';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { brokerConformance } from '../../testing/broker-conformance.js';
+import { bindingsConformance, fanoutConformance } from '../../testing/broker-fanout-conformance.js';
+import { AmqpBroker } from './amqp-broker.js';
+
+const available = await amqpAvailable();
+
+if (available) {
+  let vhost = '';
+  beforeAll(async () => {
+    vhost = await createVhost('conf');
+  });
+  afterAll(async () => {
+    await deleteVhost(vhost);
+  });
+  // x-max-priority 10 on every task queue, as Celery's task_queue_max_priority = 10.
+  const make = () => new AmqpBroker(vhostUrl(vhost), { queueMaxPriority: 10 });
+  brokerConformance('amqp', make);
+  fanoutConformance('amqp', make);
+  bindingsConformance('amqp', make);
+}

@@ -1,0 +1,390 @@
+/**
+ * @module brokers/amqp/amqp-consumer
+ * Consuming on RabbitMQ as a Celery worker does (docs/protocol-amqp.md §3): one channel,
+ * `basic.qos(0, prefetch, global=true)`, one `basic.consume(no_ack=false)` per queue, native
+ * acks. Settlements (core/spi/broker.ts `Settlement`):
+ *
+ * | settlement | on the wire |
+ * |---|---|
+ * | ack | `basic.ack` |
+ * | reject, no requeue | `basic.reject(requeue=false)` |
+ * | reject with requeue | a copy marked `redelivered` published (confirmed) to the tail of the queue, then `basic.ack` (RabbitMQ's own requeue would put it back at the head) |
+ * | restore | `basic.reject(requeue=true)`: back where it was, `redelivered=true` |
+ * | defer | a copy published into the delay ladder (delayed.ts), then `basic.ack` |
+ * | setAside | a copy published to `celeriac.set-aside` with the reason in a header, then `basic.ack` |
+ *
+ * **Channel loss without running a task twice.** When the channel or connection dies (broker
+ * restart, 406 `consumer_timeout`), RabbitMQ requeues every unacked message and redelivers
+ * it (`redelivered=true`), while this worker may still be running it (Celery 5.2.6 then runs
+ * it twice: §7). The consumer remembers the unsettled deliveries of a dead channel
+ * ("orphans"); a redelivery of the same message (same queue, correlation id and body) to this
+ * consumer is not handed out again: it is settled the way the orphan is settled when the
+ * running task ends (or at once when it already ended). Another worker that gets the
+ * redelivery runs it: at-least-once, as documented.
+ */
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { AmqpSession } from '../../amqp/session.js';
+import { envelopeOf, fromWire } from '../../amqp/wire.js';
+import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
+import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
+import type { TransportLog } from '../../core/transports.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
+import type { Message } from '../../protocol/types.js';
+import { targetOfDelayKey } from './delayed.js';
+
+/** What a consumer needs from its broker. */
+export interface ConsumerHost {
+  readonly session: AmqpSession;
+  readonly log: TransportLog;
+  /** Declares a task queue as Celery does (cached). */
+  declareQueue(queue: string): Promise<void>;
+  /** Publishes a copy of `message` for a settlement (confirmed), before the original is acked. */
+  publishCopy(message: Message, queue: string, settlement: Settlement): Promise<void>;
+  /** Called when the consumer is done (closed and nothing left unsettled). */
+  forget(consumer: AmqpConsumer): void;
+}
+
+/** How long a settlement made for an orphan waits for its redelivery. */
+const ORPHAN_MEMORY_MS = 30 * 60_000;
+
+interface Held {
+  readonly msg: ConsumeMessage;
+  readonly channel: Channel;
+  readonly queue: string;
+}
+
+/** The identity of a message across redeliveries. */
+function identity(queue: string, msg: ConsumeMessage): string {
+  const cid = typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : '';
+  return `${queue}\u0000${cid}\u0000${msg.content.length}`;
+}
+
+class AmqpDelivery implements Delivery {
+  #settled = false;
+  /** Set when the channel died with this delivery unsettled and the message came back. */
+  replacement: Held | undefined;
+  #raw: string | undefined;
+
+  constructor(
+    readonly held: Held,
+    private readonly consumer: AmqpConsumer,
+    readonly redelivered: boolean,
+  ) {}
+
+  get raw(): string {
+    const { msg, queue } = this.held;
+    if (this.#raw === undefined) {
+      const target = msg.fields.exchange === '' ? null : targetOfDelayKey(msg.fields.routingKey);
+      this.#raw = envelopeOf(msg, this.tag, this.redelivered, target === null ? undefined : { exchange: '', routingKey: queue });
+    }
+    return this.#raw;
+  }
+
+  get queue(): string {
+    return this.held.queue;
+  }
+
+  get tag(): string {
+    return String(this.held.msg.fields.deliveryTag);
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  #take(): void {
+    if (this.#settled) throw new CeleriacError(ErrorCodes.STATE, `delivery ${this.tag} of ${this.queue} is already settled`);
+    this.#settled = true;
+  }
+
+  async #settle(s: Settlement): Promise<void> {
+    this.#take();
+    await this.consumer.settle(this, s);
+  }
+
+  ack(): Promise<void> {
+    return this.#settle({ kind: 'ack' });
+  }
+  reject(options: { requeue: boolean }): Promise<void> {
+    return this.#settle({ kind: 'reject', requeue: options.requeue });
+  }
+  restore(): Promise<void> {
+    return this.#settle({ kind: 'restore' });
+  }
+  defer(deliverAt: number): Promise<void> {
+    return this.#settle({ kind: 'defer', deliverAt });
+  }
+  setAside(reason: string): Promise<void> {
+    return this.#settle({ kind: 'setAside', reason });
+  }
+}
+
+/** One running consumption. */
+export class AmqpConsumer implements Consumer {
+  #queues: string[];
+  #prefetch: number;
+  #channel: Channel | undefined;
+  #opening: Promise<void> | undefined;
+  readonly #tags = new Map<string, string>();
+  #closed = false;
+  /** Unsettled deliveries of the live channel. */
+  readonly #live = new Set<AmqpDelivery>();
+  /** Unsettled deliveries of dead channels, by identity. */
+  readonly #orphans = new Map<string, AmqpDelivery[]>();
+  /** Settlements of orphans whose redelivery has not arrived yet. */
+  readonly #orphanSettled = new Map<string, { settlement: Settlement; msg: ConsumeMessage; at: number }[]>();
+  readonly #unsubscribe: () => void;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelay = 100;
+
+  constructor(
+    private readonly host: ConsumerHost,
+    private readonly options: ConsumeOptions,
+  ) {
+    this.#queues = uniqueQueueNames(options.queues);
+    this.#prefetch = checkPrefetch(options.prefetch);
+    this.#unsubscribe = host.session.onReconnect(() => this.#reopen());
+    this.#reopen();
+  }
+
+  get queues(): readonly string[] {
+    return [...this.#queues];
+  }
+
+  #reopen(): void {
+    if (this.#closed || this.#opening !== undefined) return;
+    this.#opening = this.#open()
+      .then(() => {
+        this.#retryDelay = 100;
+      })
+      .catch((err: unknown) => {
+        this.options.onError?.(coerceError(err));
+        this.#scheduleRetry();
+      })
+      .finally(() => {
+        this.#opening = undefined;
+      });
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#reopen();
+    }, this.#retryDelay);
+    this.#retryDelay = Math.min(this.#retryDelay * 2, 5000);
+  }
+
+  async #open(): Promise<void> {
+    const model = await this.host.session.connection();
+    const channel = await model.createChannel();
+    channel.on('error', (err: Error) => this.host.log('warn', `consumer channel closed by RabbitMQ: ${err.message}`, err));
+    channel.on('close', () => this.#channelLost(channel));
+    this.#channel = channel;
+    this.#tags.clear();
+    // global=true: one limit for the channel, shared by the queues (§3.1).
+    await channel.prefetch(this.#prefetch, true);
+    for (const queue of this.#queues) await this.#consumeQueue(channel, queue);
+  }
+
+  async #consumeQueue(channel: Channel, queue: string): Promise<void> {
+    await this.host.declareQueue(queue);
+    if (this.#channel !== channel || !this.#queues.includes(queue)) return;
+    const { consumerTag } = await channel.consume(queue, (msg) => this.#onMessage(channel, queue, msg), { noAck: false });
+    this.#tags.set(queue, consumerTag);
+  }
+
+  #channelLost(channel: Channel): void {
+    if (this.#channel !== channel) return;
+    this.#channel = undefined;
+    this.#tags.clear();
+    for (const d of this.#live) {
+      const key = identity(d.queue, d.held.msg);
+      const list = this.#orphans.get(key) ?? [];
+      list.push(d);
+      this.#orphans.set(key, list);
+    }
+    this.#live.clear();
+    if (this.#closed) {
+      this.#maybeDone();
+      return;
+    }
+    // The connection is alive after a channel error (406 consumer_timeout, 404): reopen now;
+    // after a lost connection the session's reconnect calls #reopen.
+    if (this.host.session.connected) this.#scheduleRetry();
+  }
+
+  #onMessage(channel: Channel, queue: string, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // The broker cancelled the consumer (queue deleted): consume again once it is back.
+      this.#tags.delete(queue);
+      if (!this.#closed && this.#channel === channel) {
+        setTimeout(() => {
+          if (this.#channel === channel && !this.#tags.has(queue) && this.#queues.includes(queue)) {
+            this.#consumeQueue(channel, queue).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+          }
+        }, 1000);
+      }
+      return;
+    }
+    const held: Held = { msg, channel, queue };
+    if (msg.fields.redelivered && this.#claimedByOrphan(held)) return;
+    const headerMarked = (msg.properties.headers as Record<string, unknown> | undefined)?.['redelivered'] === true;
+    const delivery = new AmqpDelivery(held, this, msg.fields.redelivered || headerMarked);
+    this.#live.add(delivery);
+    this.options.onDelivery(delivery);
+  }
+
+  /** A redelivery of a message this consumer still holds from a dead channel. */
+  #claimedByOrphan(held: Held): boolean {
+    const key = identity(held.queue, held.msg);
+    const done = this.#orphanSettled.get(key);
+    const doneAt = done?.findIndex((e) => e.msg.content.equals(held.msg.content)) ?? -1;
+    if (done !== undefined && doneAt >= 0) {
+      const [entry] = done.splice(doneAt, 1);
+      if (done.length === 0) this.#orphanSettled.delete(key);
+      this.#apply(held, (entry as { settlement: Settlement }).settlement).catch((err: unknown) =>
+        this.host.log('error', 'could not settle a redelivered message for its finished run', coerceError(err)),
+      );
+      return true;
+    }
+    const orphans = this.#orphans.get(key);
+    const at = orphans?.findIndex((o) => o.replacement === undefined && o.held.msg.content.equals(held.msg.content)) ?? -1;
+    if (orphans === undefined || at < 0) return false;
+    (orphans[at] as AmqpDelivery).replacement = held;
+    return true;
+  }
+
+  /** Settles `delivery` (called once per delivery by AmqpDelivery). */
+  async settle(delivery: AmqpDelivery, s: Settlement): Promise<void> {
+    if (this.#live.delete(delivery)) {
+      try {
+        await this.#apply(delivery.held, s);
+      } catch (err) {
+        // The channel died under us: remember the settlement for the redelivery.
+        if (this.#channel === delivery.held.channel) throw err;
+        this.#rememberSettled(delivery, s);
+      }
+      this.#maybeDone();
+      return;
+    }
+    // An orphan: its channel is gone, so its own ack cannot be sent.
+    const key = identity(delivery.queue, delivery.held.msg);
+    const orphans = this.#orphans.get(key) ?? [];
+    const i = orphans.indexOf(delivery);
+    if (i >= 0) orphans.splice(i, 1);
+    if (orphans.length === 0) this.#orphans.delete(key);
+    if (delivery.replacement !== undefined) {
+      await this.#apply(delivery.replacement, s);
+    } else {
+      this.#rememberSettled(delivery, s);
+    }
+    this.#maybeDone();
+  }
+
+  #rememberSettled(delivery: AmqpDelivery, s: Settlement): void {
+    const key = identity(delivery.queue, delivery.held.msg);
+    const list = this.#orphanSettled.get(key) ?? [];
+    list.push({ settlement: s, msg: delivery.held.msg, at: Date.now() });
+    this.#orphanSettled.set(key, list);
+    this.#pruneOrphanSettled();
+  }
+
+  #pruneOrphanSettled(): void {
+    const cutoff = Date.now() - ORPHAN_MEMORY_MS;
+    for (const [key, list] of this.#orphanSettled) {
+      const kept = list.filter((e) => e.at >= cutoff);
+      if (kept.length === 0) this.#orphanSettled.delete(key);
+      else this.#orphanSettled.set(key, kept);
+    }
+  }
+
+  async #apply(held: Held, s: Settlement): Promise<void> {
+    const { channel, msg, queue } = held;
+    switch (s.kind) {
+      case 'ack':
+        return ackOn(channel, msg);
+      case 'reject':
+        if (!s.requeue) return rejectOn(channel, msg, false);
+        break;
+      case 'restore':
+        return rejectOn(channel, msg, true);
+      default:
+        break;
+    }
+    // reject+requeue, defer, setAside: a confirmed copy first, then the ack.
+    await this.host.publishCopy(fromWire(msg), queue, s);
+    return ackOn(channel, msg);
+  }
+
+  setPrefetch(prefetch: number): void {
+    this.#prefetch = checkPrefetch(prefetch);
+    this.#channel?.prefetch(this.#prefetch, true).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+  }
+
+  addQueue(queue: string): void {
+    checkQueueName(queue);
+    if (this.#closed || this.#queues.includes(queue)) return;
+    this.#queues.push(queue);
+    const channel = this.#channel;
+    if (channel !== undefined && this.#opening === undefined) {
+      this.#consumeQueue(channel, queue).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+    }
+  }
+
+  cancelQueue(queue: string): void {
+    this.#queues = this.#queues.filter((q) => q !== queue);
+    const tag = this.#tags.get(queue);
+    this.#tags.delete(queue);
+    if (tag !== undefined) this.#channel?.cancel(tag).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    clearTimeout(this.#retryTimer);
+    await this.#opening;
+    const channel = this.#channel;
+    if (channel !== undefined) {
+      for (const tag of this.#tags.values()) await channel.cancel(tag).catch(() => undefined);
+    }
+    this.#tags.clear();
+    this.#maybeDone();
+  }
+
+  /** After close: once nothing is unsettled, the channel goes (unsettled ones must still be ackable). */
+  #maybeDone(): void {
+    if (!this.#closed || this.#live.size > 0 || this.#orphans.size > 0) return;
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel !== undefined) channel.close().catch(() => undefined);
+    this.host.forget(this);
+  }
+
+  /** Closes the channel now (broker close): RabbitMQ requeues what is unsettled. */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe();
+    clearTimeout(this.#retryTimer);
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel !== undefined) await channel.close().catch(() => undefined);
+  }
+}
+
+function ackOn(channel: Channel, msg: ConsumeMessage): void {
+  try {
+    channel.ack(msg);
+  } catch (err) {
+    throw new CeleriacError(ErrorCodes.TRANSPORT, `could not ack delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
+  }
+}
+
+function rejectOn(channel: Channel, msg: ConsumeMessage, requeue: boolean): void {
+  try {
+    channel.reject(msg, requeue);
+  } catch (err) {
+    throw new CeleriacError(ErrorCodes.TRANSPORT, `could not reject delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The RabbitMQ broker under hostile conditions: nothing listening, a poison message that
+ * kills a Python 5.2.6 worker (no content type, docs/protocol-amqp.md §2.1), a header table
+ * too large to encode, a queue declared elsewhere with other arguments (406).
+ */
+import amqp from 'amqplib';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { createApp } from '../../create-app.js';
+import { ErrorCodes } from '../../errors.js';
+import { makeMessage } from '../../testing/broker-harness.js';
+import { waitFor } from '../../testing/wait-for.js';
+import { Worker } from '../../worker/worker.js';
+import { AmqpBroker, SET_ASIDE_QUEUE } from './amqp-broker.js';
+
+describe('amqp broker with nothing listening', () => {
+  it('fails a publish with TRANSPORT after connectWaitMs instead of hanging', async () => {
+    // Port 7459 (this suite's range) has no server.
+    const broker = new AmqpBroker('amqp://guest:guest@127.0.0.1:7459//', { connectWaitMs: 300, log: () => undefined });
+    try {
+      await expect(broker.publish(makeMessage('x'), { exchange: '', routingKey: 'q' })).rejects.toMatchObject({ code: ErrorCodes.TRANSPORT });
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+const ready = await amqpAvailable();
+
+describe.runIf(ready)('amqp broker: hostile input', () => {
+  let vhost = '';
+  beforeAll(async () => {
+    vhost = await createVhost('hostile');
+  });
+  afterAll(async () => {
+    await deleteVhost(vhost);
+  });
+
+  it('a message without content type is set aside; the worker survives and runs the next task', async () => {
+    const app = createApp({ broker: vhostUrl(vhost), backend: 'memory://' }, { env: {}, logger: pino({ level: 'silent' }) });
+    app.task('h.add', (x: number, y: number) => x + y);
+    const worker = new Worker(app, { queues: ['hostile'], concurrency: 2 });
+    await worker.start();
+    const conn = await amqp.connect(vhostUrl(vhost));
+    try {
+      const ch = await conn.createChannel();
+      ch.sendToQueue('hostile', Buffer.from('[[40, 2], {}, {}]'), { headers: { task: 'h.add', id: 'poison-1' } });
+      await ch.close();
+      const admin = new AmqpBroker(vhostUrl(vhost));
+      await waitFor(async () => (await admin.queueLength(SET_ASIDE_QUEUE)) === 1, 'the poison message set aside', 20_000);
+      await admin.close();
+      const r = await app.sendTask('h.add', [1, 2], {}, { queue: 'hostile' });
+      expect(await r.get({ timeoutMs: 20_000 })).toBe(3);
+    } finally {
+      await conn.close();
+      await worker.close({ deadlineMs: 2000 });
+      await app.close();
+    }
+  }, 60_000);
+
+  it('a queue declared elsewhere with other arguments gives a TRANSPORT error naming the 406, and the broker keeps working', async () => {
+    const conn = await amqp.connect(vhostUrl(vhost));
+    const ch = await conn.createChannel();
+    await ch.assertQueue('prio-mismatch', { durable: true });
+    await conn.close();
+    const broker = new AmqpBroker(vhostUrl(vhost), { queueMaxPriority: 10 });
+    try {
+      await expect(broker.publish(makeMessage('m'), { exchange: '', routingKey: 'prio-mismatch' })).rejects.toThrow(/PRECONDITION_FAILED|inequivalent/);
+      await broker.declareQueue('fine');
+      await broker.publish(makeMessage('ok'), { exchange: '', routingKey: 'fine' });
+      expect(await broker.queueLength('fine')).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  }, 30_000);
+
+  it('a header table too large to encode is refused at publish, not sent broken', async () => {
+    const broker = new AmqpBroker(vhostUrl(vhost));
+    try {
+      const huge = makeMessage('huge');
+      huge.headers['x-big'] = 'x'.repeat(200_000);
+      await expect(broker.publish(huge, { exchange: '', routingKey: 'big' })).rejects.toBeInstanceOf(Error);
+      await broker.publish(makeMessage('small'), { exchange: '', routingKey: 'big' });
+      expect(await broker.queueLength('big')).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,195 @@
+/**
+ * @module brokers/redis/lease-keeper
+ * Lease renewal that does not depend on a free event loop. A task that computes on the
+ * worker's event loop (the async pool) stops every timer there, lease renewal included: past
+ * `recoverAfterSec` another worker takes the message, blocks in turn, and the task never
+ * finishes once (a livelock). So a consuming broker renews from a worker thread, on a Redis
+ * connection of its own (lease-keeper-thread.ts):
+ * - the event loop feeds it, every `leaseRenewMs`, the deliveries it holds (tag, token, and
+ *   the deadline of the task's hard time limit when it has one); that feed is the loop's
+ *   liveness tick. Each feed is renewed at once. Between feeds, each fetch and each deadline
+ *   set is added at once, so a task that blocks the loop from its first instant is known.
+ * - when no feed came for a renewal period and a half (the loop is blocked), the thread
+ *   keeps renewing the last deliveries it was told of, but each only until its deadline: a
+ *   task past its hard limit that still holds the loop is left to be taken back, as a dead
+ *   worker's would be. A delivery without a deadline is renewed for as long as the worker's
+ *   process lives, as any long task is.
+ * The thread tells the loop which leases it found taken back. One thread serves every broker
+ * of the process (a session each), and ends a little after the last session closed. Until
+ * the thread runs (a moment after start), or if it cannot start, the broker renews on its
+ * event loop as before (see {@link LeaseKeeper.usable}).
+ */
+import type { Worker as NodeWorker } from 'node:worker_threads';
+import { coerceError } from '../../errors.js';
+import { startModuleThread } from '../../core/module-thread.js';
+import type { RedisLog } from '../../redis/client.js';
+import type { RedisTarget } from '../../redis/url.js';
+
+/** A held delivery, as the keeper renews it. */
+export interface KeptLease {
+  readonly tag: string;
+  readonly token: string;
+  /** Epoch ms after which it is not renewed while the event loop is blocked; null = no limit. */
+  readonly until: number | null;
+}
+
+/** What the keeper needs to renew one broker's leases. */
+export interface KeeperSession {
+  /** The broker's Redis (plain or TLS; Sentinel targets renew on the event loop). */
+  readonly target: RedisTarget;
+  /** renew-lease.lua's keys (transitions.ts bookKeys). */
+  readonly keys: readonly string[];
+  readonly recoverAfterMs: number;
+  readonly leaseRenewMs: number;
+  readonly commandTimeoutMs: number;
+}
+
+/** Event loop to keeper thread. */
+export type ToKeeper =
+  | { readonly type: 'open'; readonly session: number; readonly config: KeeperSession }
+  | { readonly type: 'held'; readonly session: number; readonly leases: readonly KeptLease[] }
+  | { readonly type: 'add'; readonly session: number; readonly leases: readonly KeptLease[] }
+  | { readonly type: 'close'; readonly session: number };
+
+/** Keeper thread to event loop. */
+export type FromKeeper =
+  | { readonly type: 'ready' }
+  | { readonly type: 'lost'; readonly session: number; readonly tags: readonly string[] }
+  | { readonly type: 'log'; readonly session: number; readonly level: 'warn' | 'error'; readonly msg: string; readonly error: string | null };
+
+/**
+ * The leases to renew now: every one while the event loop fed the keeper within two renewal
+ * periods; once it did not (the loop is blocked), only those whose task is not past its
+ * hard time limit.
+ */
+export function renewable(leases: readonly KeptLease[], fedAt: number, now: number, renewMs: number): KeptLease[] {
+  if (now - fedAt <= 2 * renewMs) return [...leases];
+  return leases.filter((l) => l.until === null || l.until > now);
+}
+
+/** What a broker hears from its keeper session. */
+export interface KeeperHost {
+  /** A renewal found these tags taken back. */
+  lost(tags: readonly string[]): void;
+  readonly log: RedisLog | undefined;
+}
+
+/** How long the thread outlives its last session (a broker closed and another opened soon after). */
+const LINGER_MS = 5000;
+
+/** The process's keeper thread, shared by the brokers' sessions. */
+class KeeperThread {
+  readonly #thread: NodeWorker;
+  readonly #sessions = new Map<number, KeeperHost>();
+  #next = 1;
+  #ready = false;
+  #failed = false;
+  #linger: NodeJS.Timeout | null = null;
+
+  constructor() {
+    this.#thread = startModuleThread(new URL('./lease-keeper-thread.js', import.meta.url), null, 'celeriac-lease-keeper');
+    this.#thread.unref();
+    this.#thread.on('message', (m: FromKeeper) => {
+      if (m.type === 'ready') {
+        this.#ready = true;
+        return;
+      }
+      const host = this.#sessions.get(m.session);
+      if (m.type === 'lost') host?.lost(m.tags);
+      else host?.log?.(m.level, m.msg, m.error === null ? undefined : new Error(m.error));
+    });
+    this.#thread.on('error', (err) => {
+      this.#fail();
+      for (const host of this.#sessions.values()) {
+        host.log?.('error', 'redis broker: the lease keeper thread failed; leases are renewed on the event loop from now on', coerceError(err));
+      }
+    });
+    this.#thread.on('exit', () => this.#fail());
+  }
+
+  get usable(): boolean {
+    return this.#ready && !this.#failed;
+  }
+
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  open(config: KeeperSession, host: KeeperHost): number {
+    if (this.#linger !== null) clearTimeout(this.#linger);
+    this.#linger = null;
+    const session = this.#next++;
+    this.#sessions.set(session, host);
+    this.post({ type: 'open', session, config });
+    return session;
+  }
+
+  close(session: number): void {
+    if (!this.#sessions.delete(session)) return;
+    this.post({ type: 'close', session });
+    if (this.#sessions.size === 0 && !this.#failed) {
+      this.#linger = setTimeout(() => {
+        this.#fail();
+        void this.#thread.terminate();
+      }, LINGER_MS);
+      this.#linger.unref();
+    }
+  }
+
+  post(message: ToKeeper): void {
+    if (!this.#failed) this.#thread.postMessage(message);
+  }
+
+  #fail(): void {
+    this.#failed = true;
+    if (shared === this) shared = null;
+  }
+}
+
+let shared: KeeperThread | null = null;
+
+/** One broker's session with the process's keeper thread. */
+export class LeaseKeeper {
+  #closed = false;
+
+  private constructor(
+    private readonly thread: KeeperThread,
+    private readonly session: number,
+  ) {}
+
+  /** Opens a session (starting the thread if none runs); null (after logging why) when it cannot start. */
+  static start(config: KeeperSession, host: KeeperHost): LeaseKeeper | null {
+    try {
+      shared ??= new KeeperThread();
+      return new LeaseKeeper(shared, shared.open(config, host));
+    } catch (err) {
+      host.log?.('warn', 'redis broker: no lease keeper thread; leases are renewed on the event loop', coerceError(err));
+      return null;
+    }
+  }
+
+  /** True once the thread runs, false again if it failed: until then, renew on the event loop. */
+  get usable(): boolean {
+    return !this.#closed && this.thread.usable;
+  }
+
+  /** The liveness tick: the deliveries held now. */
+  feed(leases: readonly KeptLease[]): void {
+    if (!this.#closed) this.thread.post({ type: 'held', session: this.session, leases });
+  }
+
+  /**
+   * Deliveries held since the last feed, or one whose deadline changed (replacing it by tag):
+   * the keeper knows them if the loop blocks before the next feed. Renews nothing by itself.
+   */
+  add(leases: readonly KeptLease[]): void {
+    if (!this.#closed) this.thread.post({ type: 'add', session: this.session, leases });
+  }
+
+  /** Ends the session (its connection closes; the thread ends after the last one). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.thread.close(this.session);
+  }
+}

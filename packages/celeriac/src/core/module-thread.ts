@@ -1,0 +1,35 @@
+/**
+ * @module core/module-thread
+ * Starts a worker thread on a module of this package, from its compiled `.js` (dist) or,
+ * when running from source (tests, tsx), its `.ts` through tsx: hooks registered in this
+ * thread do not reach a new one, so the thread registers tsx itself before the first import.
+ * The module reads what it was given as `workerData.data`.
+ */
+import { Worker } from 'node:worker_threads';
+import { isTypeScriptModule, tsxRegisterUrl } from './typescript-modules.js';
+
+/** What the boot snippet hands a module thread (`workerData`). */
+export interface ModuleThreadData<T> {
+  readonly entry: string;
+  readonly tsx: string | null;
+  readonly data: T;
+}
+
+// A failure to boot (tsx missing, a syntax error) becomes the thread's 'error' event.
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.tsx !== null) (await import(workerData.tsx)).register();
+  await import(workerData.entry);
+})().catch((err) => { setImmediate(() => { throw err; }); });
+`;
+
+/**
+ * Starts a thread running `entry` (a URL beside the caller: `new URL('./x.js', import.meta.url)`
+ * resolves to x.ts from source). Throws APP_LOAD when the entry is TypeScript and tsx is missing.
+ */
+export function startModuleThread<T>(entry: URL, data: T, name: string): Worker {
+  const href = entry.href.replace(/\.js$/, import.meta.url.endsWith('.ts') ? '.ts' : '.js');
+  const workerData: ModuleThreadData<T> = { entry: href, tsx: isTypeScriptModule(href) ? tsxRegisterUrl(href) : null, data };
+  return new Worker(BOOT, { eval: true, workerData, name });
+}

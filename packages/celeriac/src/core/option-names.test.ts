@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../create-app.js';
+import { MemoryBackend } from '../backends/memory/memory-backend.js';
+import { MemoryBroker } from '../brokers/memory/memory-broker.js';
+
+const app = () => createApp({}, { broker: new MemoryBroker(), backend: new MemoryBackend() });
+
+describe('strict task options', () => {
+  it("an unknown task option is an error at definition, with Celeriac's spelling of a Celery name", () => {
+    const a = app();
+    expect(() => a.task('t.a', { max_retries: 3 } as never, () => 1)).toThrow(/Task "t\.a": unknown option "max_retries"\. Did you mean maxRetries\?/);
+    expect(() => a.task('t.b', { acks_late: true } as never, () => 1)).toThrow(/Did you mean acksLate\?/);
+    expect(() => a.task('t.c', { onFailure: () => 1 } as never, () => 1)).toThrow(/unknown option "onFailure"\. Known: .*acksLate/);
+    expect(() => a.task('t.d', { base: class {} } as never, () => 1)).toThrow(/Celery's option "base" has no Celeriac equivalent: a task is a function/);
+  });
+
+  it("serializer: 'json' only; task-level expires applies to calls that set none", async () => {
+    const a = app();
+    expect(() => a.task('t.p', { serializer: 'pickle' } as never, () => 1)).toThrow(/serializer "pickle" is not supported: Celeriac sends JSON only/);
+    const t = a.task('t.e', { serializer: 'json', expires: 60 }, () => 1);
+    const sent: { expires: string | null }[] = [];
+    const broker = a.broker as MemoryBroker;
+    const publish = broker.publish.bind(broker);
+    broker.publish = (message, options) => {
+      sent.push({ expires: (message as unknown as { headers: { expires: string | null } }).headers.expires });
+      return publish(message, options);
+    };
+    await t.delay();
+    await t.applyAsync([], { expires: 5 });
+    const [own, call] = sent.map((s) => Date.parse(s.expires ?? '') - Date.now());
+    expect(own).toBeGreaterThan(50_000);
+    expect(call).toBeLessThanOrEqual(5_000);
+    expect(() => a.task('t.x', { expires: -1 }, () => 1)).toThrow(/expires must be a number of seconds >= 0/);
+  });
+});
+
+describe('strict call options', () => {
+  it('an unknown call option is an error at send time, with a suggestion; nothing is sent', async () => {
+    const a = app();
+    const t = a.task('t.add', (x: number, y: number) => x + y);
+    await expect(t.applyAsync([1, 2], { task_id: 'x' } as never)).rejects.toThrow(/call of t\.add: unknown option "task_id"\. Did you mean taskId\?/);
+    await expect(a.sendTask('t.add', [1, 2], {}, { routing_key: 'q' } as never)).rejects.toThrow(/Did you mean routingKey\?/);
+    await expect(t.applyAsync([1, 2], { retry_policy: { max_retries: 3 } } as never)).rejects.toThrow(/"retry_policy" has no Celeriac equivalent/);
+    await expect(t.applyAsync([1, 2], { serializer: 'yaml' } as never)).rejects.toThrow(/serializer "yaml" is not supported/);
+    expect(await a.broker.queueLength('celery')).toBe(0);
+    await t.applyAsync([1, 2], { serializer: 'json' });
+    expect(await a.broker.queueLength('celery')).toBe(1);
+  });
+});

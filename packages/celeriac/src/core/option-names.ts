@@ -1,0 +1,43 @@
+/**
+ * @module core/option-names
+ * Strict option names, as `createApp` is strict about settings: an unknown task option or
+ * call option is an error at definition or send time, naming the Celeriac spelling of a
+ * Celery name (`retry_policy` -> `retryPolicy`, `task_id` -> `taskId`) or saying why Celery's
+ * option has no equivalent here.
+ */
+import { CeleriacError, ErrorCodes } from '../errors.js';
+
+/** `retry_policy` -> `retryPolicy`. */
+function camel(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/**
+ * Throws INVALID_ARGUMENT for the first name of `given` not in `known`, with a suggestion:
+ * the known name it spells in snake_case or another case, or the reason in `noEquivalent`.
+ */
+export function checkOptionNames(
+  what: string,
+  given: object,
+  known: ReadonlySet<string>,
+  noEquivalent: Readonly<Record<string, string>> = {},
+): void {
+  for (const name of Object.keys(given)) {
+    if (known.has(name)) continue;
+    const why = noEquivalent[name] ?? noEquivalent[camel(name)];
+    if (why !== undefined) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: Celery's option ${JSON.stringify(name)} has no Celeriac equivalent: ${why}`);
+    const folded = name.toLowerCase().replace(/_/g, '');
+    const hit = known.has(camel(name)) ? camel(name) : [...known].find((k) => k.toLowerCase() === folded);
+    const hint = hit === undefined ? ` Known: ${[...known].sort().join(', ')}.` : ` Did you mean ${hit}?`;
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: unknown option ${JSON.stringify(name)}.${hint}`);
+  }
+}
+
+/** Only JSON travels (DESIGN decision 2): `serializer: 'json'` is accepted, anything else refused. */
+export function checkSerializer(what: string, value: unknown): void {
+  if (value === undefined || value === 'json') return;
+  throw new CeleriacError(
+    ErrorCodes.INVALID_ARGUMENT,
+    `${what}: serializer ${JSON.stringify(value)} is not supported: Celeriac sends JSON only (pickle, yaml and msgpack are refused as unsafe or unsupported); leave serializer out or set 'json'`,
+  );
+}

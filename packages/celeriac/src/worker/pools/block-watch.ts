@@ -1,0 +1,122 @@
+/**
+ * @module worker/pools/block-watch
+ * Event-loop blocking in the `async` and `solo` pools. Their task bodies run on the worker's
+ * own event loop, so a CPU-bound body stops everything else the worker does: fetching, acks,
+ * heartbeats, pings, events, other tasks. The watch measures it two ways and warns once per
+ * block, naming the task and the pools made for such work:
+ * - the synchronous part of each body is timed around its call (exact: a plain function
+ *   that computes for seconds is named for sure);
+ * - a ticker notices a later stall (a body that blocks after an `await`) and names the
+ *   tasks that were running then, the culprit among them.
+ * Time is the monotonic `performance.now()`, never the worker's (possibly fake) clock: a
+ * block is real time the loop did not turn.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+
+/** One running task, as the warning names it. */
+export interface WatchedRun {
+  readonly name: string;
+  readonly id: string;
+}
+
+/** How the watch reads time and ticks (injected by tests). */
+export interface BlockWatchTimers {
+  now(): number;
+  every(ms: number, fn: () => void): () => void;
+}
+
+const realTimers: BlockWatchTimers = {
+  now: () => performance.now(),
+  every: (ms, fn) => {
+    const handle = setInterval(fn, ms);
+    handle.unref();
+    return () => clearInterval(handle);
+  },
+};
+
+const label = (r: WatchedRun): string => `${r.name}[${r.id}]`;
+
+/** Warns when a task blocks the event loop longer than `thresholdMs`. */
+export class BlockWatch {
+  private readonly active = new Set<WatchedRun>();
+  /** Runs started since the last tick (a run that started and ended inside a block is among them). */
+  private recent: WatchedRun[] = [];
+  /** Runs active at the last tick. */
+  private atLastTick: WatchedRun[] = [];
+  private lastTick: number;
+  /** Time up to which blocking was already reported (by the timed call), so the ticker does not repeat it. */
+  private reportedUntil = Number.NEGATIVE_INFINITY;
+  private stopTicker: (() => void) | null = null;
+  private readonly tickMs: number;
+
+  constructor(
+    private readonly thresholdMs: number,
+    private readonly poolKind: 'async' | 'solo',
+    private readonly log: Logger,
+    private readonly timers: BlockWatchTimers = realTimers,
+  ) {
+    this.tickMs = Math.max(10, Math.min(250, thresholdMs / 4));
+    this.lastTick = timers.now();
+  }
+
+  /** Starts the ticker (idempotent). */
+  start(): void {
+    if (this.stopTicker !== null) return;
+    this.lastTick = this.timers.now();
+    this.stopTicker = this.timers.every(this.tickMs, () => this.tick());
+  }
+
+  /** Stops the ticker. */
+  stop(): void {
+    this.stopTicker?.();
+    this.stopTicker = null;
+  }
+
+  /**
+   * Calls `body` (the synchronous part of a task), timing it; the run counts as active until
+   * `ended` is called (at once for a body that finished synchronously).
+   */
+  call<T>(run: WatchedRun, body: () => T): T {
+    this.active.add(run);
+    this.recent.push(run);
+    const start = this.timers.now();
+    try {
+      return body();
+    } finally {
+      const end = this.timers.now();
+      if (end - start > this.thresholdMs) {
+        this.reportedUntil = end;
+        this.warn(end - start, [run]);
+      }
+    }
+  }
+
+  /** The run ended. */
+  ended(run: WatchedRun): void {
+    this.active.delete(run);
+  }
+
+  private tick(): void {
+    const now = this.timers.now();
+    // The gap beyond the tick period is time the loop did not turn.
+    const stalled = now - this.lastTick - this.tickMs;
+    const since = this.lastTick;
+    this.lastTick = now;
+    if (stalled > this.thresholdMs && this.reportedUntil < since) {
+      const suspects = [...new Set([...this.atLastTick, ...this.recent])];
+      if (suspects.length > 0) this.warn(stalled, suspects);
+    }
+    this.atLastTick = [...this.active];
+    this.recent = [];
+  }
+
+  private warn(ms: number, runs: readonly WatchedRun[]): void {
+    const who = runs.length === 1 ? `Task ${label(runs[0]!)}` : `One of the tasks ${runs.map(label).join(', ')}`;
+    this.log.warn(
+      { taskIds: runs.map((r) => r.id), taskNames: [...new Set(runs.map((r) => r.name))], blockedMs: Math.round(ms) },
+      `${who} blocked the event loop for ${(ms / 1000).toFixed(2)}s: the ${this.poolKind} pool runs task bodies on the worker's own ` +
+        `event loop, which meanwhile fetches nothing and answers no ping or heartbeat. Run CPU-bound tasks with -P threads or -P prefork.`,
+    );
+  }
+}

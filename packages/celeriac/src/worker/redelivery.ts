@@ -1,0 +1,52 @@
+/**
+ * @module worker/redelivery
+ * Redelivery with memory. A message the worker could not finish for a reason of its own (the
+ * result store refuses writes, the thread or process running it died, an unexpected error)
+ * is never given straight back to the front of its queue, where the same worker would take
+ * it again at once: it goes through the broker's delayed set after an exponential backoff.
+ * The broker counts deliveries (Delivery.deliveryCount); the delivery that reaches
+ * `workerMaxDeliveries` is dead-lettered (set aside with its reason) and FAILURE
+ * `DeliveryLimitExceeded` is stored when the backend takes it.
+ *
+ * Before this, a backend that refused writes (a read-only replica after a failover, an ACL
+ * NOPERM, OOM) made one late-ack message run 83 times in 10 s.
+ */
+import type { Delivery } from '../core/spi/broker.js';
+
+/** The longest wait between two deliveries of one message. */
+export const MAX_REDELIVERY_DELAY_MS = 600_000;
+
+/** How many tags the local count remembers (for brokers that do not count). */
+const LOCAL_COUNT_SIZE = 10_000;
+
+/** The wait before delivery `count + 1`: `baseMs` x 2^(count-1), at most {@link MAX_REDELIVERY_DELAY_MS}. */
+export function redeliveryDelayMs(count: number, baseMs: number): number {
+  const exponent = Math.min(Math.max(0, count - 1), 30);
+  return Math.min(baseMs * 2 ** exponent, MAX_REDELIVERY_DELAY_MS);
+}
+
+/**
+ * Deliveries of each message: the broker's count when it keeps one, else this worker's own
+ * (by delivery tag, bounded), which at least spans the worker's life.
+ */
+export class DeliveryCounter {
+  private readonly local = new Map<string, number>();
+
+  /** Counts a worker-side failure of `delivery`; returns its delivery count. */
+  failed(delivery: Delivery): number {
+    const fromBroker = delivery.deliveryCount;
+    const seen = (this.local.get(delivery.tag) ?? 0) + 1;
+    this.local.delete(delivery.tag);
+    if (this.local.size >= LOCAL_COUNT_SIZE) {
+      const oldest = this.local.keys().next();
+      if (oldest.done !== true) this.local.delete(oldest.value);
+    }
+    this.local.set(delivery.tag, seen);
+    return Math.max(fromBroker ?? 0, seen);
+  }
+
+  /** Forgets a message that ended for good. */
+  forget(tag: string): void {
+    this.local.delete(tag);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * RabbitMQ connection loss under late-ack load (docs/protocol-amqp.md §7): the broker closes
+ * every connection of the test's vhost (`rabbitmqctl close_all_connections`, which is what a
+ * broker restart does to clients, without stopping the shared node) while tasks run. The
+ * worker reconnects by itself, re-declares and consumes again; RabbitMQ redelivers what was
+ * unacked, and the worker, which still runs those tasks, settles the redeliveries when they
+ * end instead of running them again. Every task finishes, each exactly once (Celery 5.2.6
+ * runs such tasks twice). A queue deleted under a consumer is consumed again once re-declared.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, Worker, type App } from '../../src/index.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { waitFor } from '../../src/testing/wait-for.js';
+
+const ready = await amqpAvailable();
+
+describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack load', () => {
+  let vhost = '';
+  let app: App;
+  let worker: Worker;
+  const runs = new Map<string, number>();
+
+  beforeAll(async () => {
+    vhost = await createVhost('fail');
+    // heartbeat=5: a dead socket is noticed quickly; the backend is this process's memory.
+    app = createApp({ broker: vhostUrl(vhost, '?heartbeat=5'), backend: 'memory://', taskAcksLate: true }, { env: {}, logger: pino({ level: 'silent' }) });
+    app.task('fail.work', { bind: true }, async (ctx, ms: number) => {
+      runs.set(ctx.request.id, (runs.get(ctx.request.id) ?? 0) + 1);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return ctx.request.id;
+    });
+    worker = new Worker(app, { queues: ['fail'], concurrency: 8 });
+    await worker.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await worker?.close({ deadlineMs: 2000 });
+    await app?.close();
+    await deleteVhost(vhost);
+  }, 60_000);
+
+  it('reconnects, loses no task and runs none twice', async () => {
+    const results = await app.sendTasks(Array.from({ length: 150 }, () => ({ name: 'fail.work', args: [150], options: { queue: 'fail' } })));
+    const ids = results.map((r) => r.id);
+    for (const threshold of [20, 70]) {
+      await waitFor(() => runs.size >= threshold, `${threshold} tasks started`, 30_000);
+      await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
+    }
+    const values = await Promise.all(results.map((r) => r.get({ timeoutMs: 60_000 })));
+    expect(values).toEqual(ids);
+    const twice = ids.filter((id) => runs.get(id) !== 1);
+    expect(twice, `tasks not run exactly once: ${twice.map((id) => `${id}=${runs.get(id)}`).join(', ')}`).toEqual([]);
+    // Still consuming on the new connection.
+    const after = await app.sendTask('fail.work', [1], {}, { queue: 'fail' });
+    expect(await after.get({ timeoutMs: 20_000 })).toBe(after.id);
+  }, 120_000);
+
+  it('a task queue deleted under the consumer is consumed again once it exists again', async () => {
+    await rabbitmqctl('delete_queue', '--vhost', vhost, 'fail');
+    // The next publish declares the queue again; the consumer, cancelled by the broker, comes back.
+    const r = await app.sendTask('fail.work', [1], {}, { queue: 'fail' });
+    expect(await r.get({ timeoutMs: 30_000 })).toBe(r.id);
+  }, 60_000);
+});

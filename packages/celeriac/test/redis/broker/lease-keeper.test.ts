@@ -1,0 +1,87 @@
+/**
+ * The lease keeper thread on a real Redis: the event loop blocked 2.5 s with a 1 s lease and
+ * another process sweeping, a held delivery keeps its lease and one past its hard-limit
+ * deadline is taken back (brokers/redis/lease-keeper.ts).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { Delivery } from '../../../src/core/spi/broker.js';
+import { makeMessage } from '../../../src/testing/broker-harness.js';
+import { waitFor } from '../../../src/testing/wait-for.js';
+import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
+import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
+
+describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', () => {
+  const prefix = newPrefix();
+  const raw = useRawRedis(prefix);
+  const fast = { pollIntervalMs: 20, recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 };
+
+  /** Blocks this thread's event loop, as a CPU-bound task in the async pool does. */
+  const block = (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      // busy
+    }
+  };
+
+  /** Another process whose broker sweeps expired leases every 100 ms (a second worker). */
+  function spawnSweeper(): Promise<() => void> {
+    const brokerModule = new URL('../../../src/brokers/redis/redis-broker.ts', import.meta.url).href;
+    const code = `
+      const { RedisBroker } = await import(${JSON.stringify(brokerModule)});
+      const broker = new RedisBroker(${JSON.stringify(prefixedUrl(prefix))}, { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 100 });
+      broker.consume({ queues: ['sweeper-idle'], prefetch: 1, onDelivery: () => undefined });
+      console.log('READY');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return new Promise((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('READY')) resolve(() => child.kill('SIGKILL'));
+      });
+      child.on('exit', (c) => reject(new Error(`sweeper exited (${String(c)})`)));
+    });
+  }
+
+  it('renews while the event loop is blocked; a delivery past its hard-limit deadline is left to be taken back', async () => {
+    const stopSweeper = await spawnSweeper();
+    const broker = new RedisBroker(prefixedUrl(prefix), fast);
+    const queue = `keep-${randomUUID().slice(0, 6)}`;
+    await broker.publish(makeMessage('free'), { exchange: '', routingKey: queue });
+    await broker.publish(makeMessage('limited'), { exchange: '', routingKey: queue });
+    const got: Delivery[] = [];
+    const consumer = broker.consume({ queues: [queue], prefetch: 2, onDelivery: (d) => got.push(d) });
+    try {
+      await waitFor(() => got.length === 2 && broker.leaseRenewer === 'thread', 'two deliveries and a running keeper', 10_000);
+      const [free, limited] = got as [Delivery, Delivery];
+      limited.limitLease?.(Date.now() + 300);
+      // A renewal by the loop hands the keeper the deadline (its liveness tick).
+      const expiry = async (tag: string) => (await raw().zScore(`${prefix}celeriac.leases`, tag)) ?? 0;
+      const before = await expiry(limited.tag);
+      await waitFor(async () => (await expiry(limited.tag)) > before, 'a renewal after the deadline was set', 5000);
+      // 2.5 s with a 1 s lease and the other process sweeping every 100 ms.
+      block(2500);
+      // The free delivery was renewed all along and is still ours; the limited one was swept back.
+      await free.ack();
+      await expect(limited.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });
+    } finally {
+      stopSweeper();
+      await consumer.close();
+      await broker.close();
+    }
+  }, 30_000);
+
+  it('a broker with a fake clock (or leaseRenewal: event-loop) renews on the event loop', async () => {
+    const fake = new RedisBroker(prefixedUrl(prefix), { ...fast, leaseRenewal: 'event-loop' });
+    const consumer = fake.consume({ queues: [`idle-${randomUUID().slice(0, 6)}`], prefetch: 1, onDelivery: () => undefined });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fake.leaseRenewer).toBe('event-loop');
+    await consumer.close();
+    await fake.close();
+    expect(() => new RedisBroker(prefixedUrl(prefix), { leaseRenewal: 'elsewhere' as never })).toThrow(/leaseRenewal must be 'thread' or 'event-loop'/);
+  });
+});

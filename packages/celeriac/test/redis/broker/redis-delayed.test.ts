@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisClientType } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Delivery } from '../../../src/core/spi/broker.js';
+import { BrokerKeys } from '../../../src/redis/keys.js';
+import { makeMessage } from '../../../src/testing/broker-harness.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { flush, waitFor } from '../../../src/testing/wait-for.js';
+import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
+import { Transitions } from '../../../src/brokers/redis/transitions.js';
+import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
+
+const available = await redisAvailable();
+const prefix = newPrefix();
+const url = prefixedUrl(prefix);
+const keys = new BrokerKeys(prefix);
+const POLL_MS = 50;
+
+/**
+ * The broker runs on a FakeClock started at the real time: its poll timer, ETA promotion and
+ * presence move only when a test moves the clock, so "not before it is due" and "found by the
+ * poll, not a wake-up" do not depend on the machine's speed.
+ */
+describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups and polling', () => {
+  let raw: RedisClientType;
+  let broker: RedisBroker;
+  const clock = new FakeClock(Date.now());
+
+  beforeAll(async () => {
+    raw = await rawClient();
+    broker = new RedisBroker(url, { pollIntervalMs: POLL_MS, clock });
+    await broker.connect();
+  });
+
+  afterAll(async () => {
+    await broker?.close();
+    await deletePrefix(raw, prefix);
+    await raw?.close();
+  });
+
+  /** Moves the broker's clock on by `ms` and reports whether `check` holds (for waitFor). */
+  const after = (ms: number, check: () => boolean) => () => {
+    clock.advance(ms);
+    return check();
+  };
+
+  /** Resolves once the broker's wake-up subscription for `queue` is in place. */
+  const subscribed = (queue: string) =>
+    waitFor(async () => Number(((await raw.sendCommand(['PUBSUB', 'NUMSUB', keys.wakeChannel(queue)])) as [string, number])[1]) > 0, `the wake-up subscription of ${queue}`);
+
+  it('holds a future-ETA publish in celeriac.delayed (a promoter is alive) and delivers it only when due', async () => {
+    const queue = `eta-${randomUUID().slice(0, 6)}`;
+    const got: { d: Delivery; at: number }[] = [];
+    const consumer = broker.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push({ d, at: clock.now() }) });
+    clock.advance(0); // the presence duty runs at start, on the broker's clock
+    await waitFor(async () => (await raw.zScore(`${prefix}celeriac.promoters`, broker.id)) !== null, 'the broker to advertise itself');
+    const due = clock.now() + 400;
+    await broker.publish(makeMessage('eta'), { exchange: '', routingKey: queue, priority: 4, deliverAt: due });
+    const members = await raw.zRangeWithScores(`${prefix}celeriac.delayed`, 0, -1);
+    const mine = members.find((m) => (JSON.parse(m.value) as string[])[0] === `${prefix}${queue}\x06\x163`);
+    expect(mine?.score).toBe(due);
+    expect(await broker.queueLength(queue)).toBe(0);
+    // promote-due.lua leaves it until its time has come...
+    const t = new Transitions((fn) => fn(raw as never), keys);
+    expect((await t.promoteDue(due - 1, 100)).moved).toBe(0);
+    // ...and the broker's promote duty delivers it once its clock reaches it.
+    await waitFor(after(50, () => got.length === 1), 'the ETA delivery');
+    expect(got[0]?.at).toBeGreaterThanOrEqual(due);
+    await got[0]?.d.ack();
+    await consumer.close();
+  });
+
+  it('a publisher closed right after publishing logs no failed ETA promotion', async () => {
+    const warnings: string[] = [];
+    const publisher = new RedisBroker(url, { log: (level, message) => void (level === 'warn' && warnings.push(message)) });
+    await publisher.publish(makeMessage('quick'), { exchange: '', routingKey: `closing-${randomUUID().slice(0, 6)}` });
+    await publisher.close();
+    await flush(20);
+    expect(warnings).toEqual([]);
+  });
+
+  it('defers a Python-style ETA message out of unacked and delivers it when due', async () => {
+    const queue = `pyeta-${randomUUID().slice(0, 6)}`;
+    const eta = clock.now() + 500;
+    const msg = makeMessage('py-eta');
+    msg.headers['eta'] = new Date(eta).toISOString().replace('Z', '+00:00');
+    await broker.publish(msg, { exchange: '', routingKey: queue });
+    const got: Delivery[] = [];
+    const consumer = broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => got.push(d) });
+    await waitFor(() => got.length === 1, 'the first delivery');
+    const first = got[0] as Delivery;
+    // The worker sees the future eta header and hands the message back to the broker.
+    const headerEta = Date.parse(String((JSON.parse(first.raw) as { headers: { eta: string } }).headers.eta));
+    await first.defer(headerEta);
+    expect(await raw.hExists(`${prefix}unacked`, first.tag)).toBe(0);
+    expect(await raw.zScore(`${prefix}unacked_index`, first.tag)).toBeNull();
+    expect(await raw.zScore(`${prefix}celeriac.delayed`, JSON.stringify([`${prefix}${queue}`, first.raw]))).toBe(eta);
+    await waitFor(after(50, () => got.length === 2), 'the delivery when due');
+    expect(clock.now()).toBeGreaterThanOrEqual(eta);
+    expect(got[1]?.raw).toBe(first.raw);
+    await got[1]?.ack();
+    await consumer.close();
+  });
+
+  it('a Celeriac publish wakes a waiting consumer at once: no poll is needed', async () => {
+    const queue = `wake-${randomUUID().slice(0, 6)}`;
+    const got: Delivery[] = [];
+    const consumer = broker.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
+    await subscribed(queue);
+    // The clock does not move: the poll timer cannot fire, only the wake-up can bring it.
+    await broker.publish(makeMessage('woken'), { exchange: '', routingKey: queue });
+    await waitFor(() => got.length === 1, 'the woken delivery');
+    await got[0]?.ack();
+    await consumer.close();
+  });
+
+  it('a message pushed with no wake-up (a Python producer) is found by the poll, and a burst is delivered once each', async () => {
+    const queue = `poll-${randomUUID().slice(0, 6)}`;
+    const got: Delivery[] = [];
+    const consumer = broker.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
+    await subscribed(queue);
+    await raw.lPush(`${prefix}${queue}`, JSON.stringify({ properties: { delivery_tag: 'lone' } }));
+    await waitFor(after(POLL_MS, () => got.length === 1), 'the polled delivery');
+    const n = 500;
+    await Promise.all(Array.from({ length: n }, (_, i) => raw.lPush(`${prefix}${queue}`, `{"properties": {"delivery_tag": "b${i}"}}`)));
+    await waitFor(after(POLL_MS, () => got.length === 1 + n), `${n} polled deliveries`);
+    expect(new Set(got.map((d) => d.tag)).size).toBe(1 + n);
+    await Promise.all(got.map((d) => d.ack()));
+    expect(await raw.hLen(`${prefix}unacked`)).toBe(0);
+    await consumer.close();
+  });
+});

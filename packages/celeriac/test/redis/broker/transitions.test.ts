@@ -1,0 +1,112 @@
+import type { RedisClientType } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerKeys } from '../../../src/redis/keys.js';
+import { deletePrefix, newPrefix, rawClient, redisAvailable } from './redis-test-env.js';
+import { readFetchReply, Transitions } from '../../../src/brokers/redis/transitions.js';
+
+const available = await redisAvailable();
+const prefix = newPrefix();
+
+/** A Celery-shaped envelope (properties last, delivery_tag last in them). */
+const envelope = (tag: string): string =>
+  `{"body": "W10=", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"id": "${tag}"}, "properties": {"delivery_info": {"exchange": "", "routing_key": "big"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "${tag}"}}`;
+
+describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
+  let raw: RedisClientType;
+  let t: Transitions;
+  const keys = new BrokerKeys(prefix);
+
+  beforeAll(async () => {
+    raw = await rawClient();
+    t = new Transitions((fn) => fn(raw), keys);
+  });
+
+  afterAll(async () => {
+    await deletePrefix(raw, prefix);
+    await raw?.close();
+  });
+
+  it('one fetch larger than a write chunk pops in priority then FIFO order and records every message; one ack settles them all', async () => {
+    const [b0, b3] = keys.buckets('big') as [string, string];
+    // Producers LPUSH, consumers RPOP: the first pushed is the first delivered.
+    const low = Array.from({ length: 1_500 }, (_, i) => `low-${i}`);
+    const high = Array.from({ length: 1_200 }, (_, i) => `high-${i}`);
+    for (const tag of low) await raw.lPush(b0, envelope(tag));
+    for (const tag of high) await raw.lPush(b3, envelope(tag));
+
+    const now = Date.now();
+    const got = await t.fetch(keys.buckets('big'), ['big'], 2_600, now, 60_000, 'tok');
+    expect(got.map((m) => m.tag)).toEqual([...low, ...high.slice(0, 1_100)]);
+    expect(got.slice(0, 2).map((m) => m.offset)).toEqual([0, 0]);
+    expect(got.at(-1)?.offset).toBe(1);
+    expect(new Set(got.map((m) => m.token)).size).toBe(2_600);
+    expect(await raw.hLen(keys.unacked)).toBe(2_600);
+    expect(await raw.zCard(keys.unackedIndex)).toBe(2_600);
+    expect(await raw.zCard(keys.leases)).toBe(2_600);
+    expect(await raw.hGet(keys.leaseData, 'high-5')).toBe(`${got[1_505]?.token} ${b3}`);
+    expect(await raw.hGet(keys.unacked, 'low-7')).toBe(`[${envelope('low-7')}, "", "big"]`);
+    // Whole seconds: a small zset is a listpack, where a fractional score is re-parsed at every comparison.
+    expect(await raw.zScore(keys.unackedIndex, 'high-9')).toBe(Math.floor(now / 1000));
+    expect(await raw.lLen(b3)).toBe(100);
+
+    // A wrong token settles nothing, nor does the right one cut short or lengthened; a tag
+    // given twice in one call is settled once.
+    const first = got[0] as (typeof got)[0];
+    const wrong = ['not-the-token', first.token.slice(0, -1), `${first.token}0`, ''].map((token) => t.ack({ tag: first.tag, token }));
+    const acks = await Promise.all([...wrong, t.ack(first), t.ack(first), ...got.slice(1).map((m) => t.ack(m))]);
+    expect(acks.slice(0, 6)).toEqual([false, false, false, false, true, false]);
+    expect(acks.slice(6).every((ok) => ok)).toBe(true);
+    for (const key of [keys.unacked, keys.leaseData]) expect(await raw.hLen(key)).toBe(0);
+    for (const key of [keys.unackedIndex, keys.leases]) expect(await raw.zCard(key)).toBe(0);
+  });
+
+  it('one fetch returns tags read at the end and tags found by decoding, each with its envelope, in pop order', async () => {
+    const [b0, , b6] = keys.buckets('mixed') as [string, string, string];
+    // Tags read at the envelope's end go in the reply's header; the others (a tag holding a
+    // quote, properties not last, text that is not JSON) come after the envelopes.
+    const quoted = envelope('x').replace('"delivery_tag": "x"', '"delivery_tag": "say \\"hi\\""');
+    const parsed = JSON.parse(envelope('first')) as Record<string, unknown>;
+    const propertiesFirst = JSON.stringify({ properties: parsed['properties'], body: parsed['body'] });
+    const low = [envelope('a-1'), quoted, envelope('a-2'), 'not json', propertiesFirst, envelope('a-3')];
+    for (const env of low) await raw.lPush(b0, env);
+    await raw.lPush(b6, envelope('c-1'));
+    const got = await t.fetch(keys.buckets('mixed'), ['mixed'], 10, Date.now(), 60_000, 'mix');
+    expect(got.map((m) => m.raw)).toEqual([...low, envelope('c-1')]);
+    expect(got.map((m) => m.offset)).toEqual([0, 0, 0, 0, 0, 0, 2]);
+    expect(got.map((m) => m.token)).toEqual(['mix.0', 'mix.1', 'mix.2', 'mix.3', 'mix.4', 'mix.5', 'mix.6']);
+    expect(got.map((m) => m.tag)).toEqual(['a-1', 'say "hi"', 'a-2', 'celeriac-malformed-mix.3', 'first', 'a-3', 'c-1']);
+    for (const m of got) expect(await raw.hGet(keys.leaseData, m.tag)).toBe(`${m.token} ${m.offset === 0 ? b0 : b6}`);
+    expect(await Promise.all(got.map((m) => t.ack(m)))).toEqual(got.map(() => true));
+    expect(await raw.hLen(keys.unacked)).toBe(0);
+    expect(await t.fetch(keys.buckets('mixed'), ['mixed'], 10, Date.now(), 60_000, 'none')).toEqual([]);
+  });
+
+  it('several queues still rotate after each message, as kombu BRPOP order does', async () => {
+    const queues = ['qa', 'qb'];
+    for (const q of queues) for (let i = 0; i < 3; i++) await raw.lPush(keys.bucket(q, 0), envelope(`${q}-${i}`));
+    const bucketKeys = [0, 3, 6, 9].flatMap((step) => queues.map((q) => keys.bucket(q, step as 0)));
+    const got = await t.fetch(bucketKeys, queues, 10, Date.now(), 60_000, 'rot');
+    expect(got.map((m) => m.tag)).toEqual(['qa-0', 'qb-0', 'qa-1', 'qb-1', 'qa-2', 'qb-2']);
+    expect(await t.ack(got[0] as (typeof got)[0])).toBe(true);
+    await Promise.all(got.slice(1).map((m) => t.ack(m)));
+  });
+});
+
+describe('readFetchReply', () => {
+  it('reads offsets of several digits, tags from the header and from after the envelopes', () => {
+    const got = readFetchReply(['12:t-a"0"3:t-c"', 'A', 'B', 'C', 'tag "b"'], 'p');
+    expect(got).toEqual([
+      { offset: 12, raw: 'A', tag: 't-a', token: 'p.0' },
+      { offset: 0, raw: 'B', tag: 'tag "b"', token: 'p.1' },
+      { offset: 3, raw: 'C', tag: 't-c', token: 'p.2' },
+    ]);
+  });
+
+  it('refuses a reply of another shape instead of pairing envelopes with the wrong tags', () => {
+    // The flat [offset, envelope, tag, token, ...] reply of an older fetch.lua.
+    expect(() => readFetchReply(['0', '{"a": 1}', 'tag', 'tok.0'], 'p')).toThrow(/unknown shape/);
+    // A header entry without its closing quote, and more envelopes than header entries.
+    expect(() => readFetchReply(['0:t-a', 'A'], 'p')).toThrow(/unknown shape/);
+    expect(() => readFetchReply(['0:t-a"', 'A', 'B'], 'p')).toThrow(/unknown shape/);
+  });
+});

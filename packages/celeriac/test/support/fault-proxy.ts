@@ -1,0 +1,162 @@
+/**
+ * A TCP fault proxy on 127.0.0.1 for the outage and chaos tests: forwards connections to a
+ * target port and, on command, breaks them the ways networks and servers break:
+ *
+ * - `cut()`: every connection is closed (FIN), and new ones are closed at once (a server
+ *   that went away; clients see ECONNRESET / "socket closed" and reconnect);
+ * - `reset()`: every connection is reset (RST), and new ones too;
+ * - `stall()`: every connection, open or new, silently stops carrying data while staying
+ *   open (a dropped network path: no FIN, no RST);
+ * - `slow(ms)`: every chunk is delayed by `ms` each way (a congested link);
+ * - `heal()`: back to forwarding; connections broken meanwhile stay broken, new ones work.
+ *
+ * Everything it does is counted in `stats`, so a test can tell its faults really happened.
+ */
+import { createServer, Socket, type Server } from 'node:net';
+
+export type FaultMode = 'pass' | 'cut' | 'reset' | 'stall' | 'slow';
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  /** Stalled: data is dropped both ways. */
+  dead: boolean;
+}
+
+export class FaultProxy {
+  readonly #pairs = new Set<Pair>();
+  #server: Server | undefined;
+  #mode: FaultMode = 'pass';
+  #delayMs = 0;
+  readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0 };
+
+  /** `port` 0 picks a free port. */
+  constructor(
+    readonly targetPort: number,
+    private readonly listenPort = 0,
+  ) {}
+
+  #port = 0;
+
+  /** The port to connect to instead of the target's. */
+  get port(): number {
+    return this.#port;
+  }
+
+  get mode(): FaultMode {
+    return this.#mode;
+  }
+
+  /** The URL of a Redis server behind this proxy. */
+  redisUrl(db = 0): string {
+    return `redis://127.0.0.1:${this.#port}/${db}`;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((client) => this.#accept(client));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.listenPort, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    this.#port = typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  #accept(client: Socket): void {
+    this.stats.accepted += 1;
+    client.on('error', () => undefined);
+    if (this.#mode === 'cut') {
+      this.stats.refused += 1;
+      client.destroy();
+      return;
+    }
+    if (this.#mode === 'reset') {
+      this.stats.refused += 1;
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = new Socket();
+    const pair: Pair = { client, upstream, dead: this.#mode === 'stall' };
+    this.#pairs.add(pair);
+    const forget = () => {
+      this.#pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    const forward = (to: Socket) => (chunk: Buffer) => {
+      if (pair.dead) return;
+      if (this.#mode === 'slow' && this.#delayMs > 0) {
+        setTimeout(() => {
+          if (!pair.dead && !to.destroyed) to.write(chunk);
+        }, this.#delayMs);
+      } else {
+        to.write(chunk);
+      }
+    };
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
+    client.on('close', forget);
+    upstream.on('error', forget).on('close', forget);
+    upstream.connect(this.targetPort, '127.0.0.1');
+  }
+
+  /** Closes every connection (FIN); new ones are closed at once until {@link heal}. */
+  cut(): void {
+    this.#mode = 'cut';
+    for (const pair of this.#pairs) {
+      this.stats.cut += 1;
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  /** Resets every connection (RST); new ones are reset at once until {@link heal}. */
+  reset(): void {
+    this.#mode = 'reset';
+    for (const pair of this.#pairs) {
+      this.stats.reset += 1;
+      pair.client.resetAndDestroy();
+      pair.upstream.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  /** Every connection, open or new, stops carrying data, silently, until {@link heal}. */
+  stall(): void {
+    this.#mode = 'stall';
+    for (const pair of this.#pairs) {
+      this.stats.stalled += 1;
+      pair.dead = true;
+    }
+  }
+
+  /** Delays every chunk by `ms` each way. */
+  slow(ms: number): void {
+    this.#mode = 'slow';
+    this.#delayMs = ms;
+  }
+
+  /** New connections are forwarded again (stalled ones stay dead: their clients must notice). */
+  heal(): void {
+    this.#mode = 'pass';
+    this.#delayMs = 0;
+  }
+
+  /** Open connections that still carry data. */
+  get liveConnections(): number {
+    return [...this.#pairs].filter((p) => !p.dead).length;
+  }
+
+  async close(): Promise<void> {
+    for (const { client, upstream } of this.#pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.#pairs.clear();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * The threads and prefork pools on the memory broker, one suite run against each (by
+ * pools-threads.test.ts and pools-prefork.test.ts, so the two run as parallel files): task
+ * bodies run in children (worker threads, child processes) that loaded the app module;
+ * errors keep their class; updateState and sends go through the worker; soft and hard limits
+ * (fake clock) reach the child; a hard limit, a crash or recycling puts a fresh child in
+ * place; a CPU-bound task does not hold up other deliveries.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
+import { defineTasks } from './fixtures/pool-app.js';
+import { closeEnvs, makeEnv, runHandles, waitFor, waitForState, type TestEnv } from './helpers.js';
+
+const appModule = new URL('./fixtures/pool-app.ts', import.meta.url);
+
+function setup(settings: Parameters<typeof makeEnv>[0] = {}, fakeClock = false) {
+  const env = makeEnv(settings, { fakeClock });
+  return { env, tasks: defineTasks(env.app) };
+}
+
+const childIds = (worker: Worker) => worker.pool.stats().processes;
+
+/** Waits until the task is running in the worker. */
+const running = (worker: Worker) => waitFor(() => worker.active > 0, 'a task to start', 10_000);
+
+/** Stored statuses, in the order they were written. */
+function recordStores(env: TestEnv): string[] {
+  const statuses: string[] = [];
+  const store = env.backend.store.bind(env.backend);
+  env.backend.store = (meta, options) => {
+    statuses.push(meta.status);
+    return store(meta, options);
+  };
+  return statuses;
+}
+
+/** Registers the suite for one child pool kind (and, for prefork, its process-only cases). */
+export function childPoolSuite(pool: 'threads' | 'prefork'): void {
+  afterEach(closeEnvs);
+
+  describe(`${pool} pool`, () => {
+    it('runs task bodies in its children, one child per slot', async () => {
+      const { env, tasks } = setup();
+      const worker = await env.startWorker({ pool, appModule, concurrency: 2 });
+      expect(worker.pool.stats()).toMatchObject({ kind: pool, maxConcurrency: 2 });
+      const ids = childIds(worker);
+      expect(ids).toHaveLength(2);
+      const results = await Promise.all(Array.from({ length: 6 }, () => tasks.sleep.delay(20)));
+      const ran = await Promise.all(results.map((r) => r.get({ timeoutMs: 10_000 })));
+      for (const id of ran) expect(ids).toContain(id);
+      expect(await (await tasks.add.delay(2, 3)).get({ timeoutMs: 10_000 })).toBe(5);
+    });
+
+    it("the worker's setting overrides (CLI flags) reach the app of every child", async () => {
+      const { env, tasks } = setup();
+      env.app.overrideSettings({ resultExpires: 4321, taskSoftTimeLimit: 99 });
+      await env.startWorker({ pool, appModule, concurrency: 1 });
+      expect(await (await tasks.setting.delay('resultExpires')).get({ timeoutMs: 10_000 })).toBe(4321);
+      expect(await (await tasks.setting.delay('taskSoftTimeLimit')).get({ timeoutMs: 10_000 })).toBe(99);
+    });
+
+    it("the request's deliveryInfo reaches the child whole, redelivered included", async () => {
+      const { env, tasks } = setup();
+      await env.startWorker({ pool, appModule, concurrency: 1 });
+      const info = await (await tasks.deliveryInfo.delay()).get({ timeoutMs: 10_000 });
+      expect(info).toEqual({ exchange: '', routing_key: 'celery', priority: 0, redelivered: false });
+    });
+
+    it('a thrown error keeps its class name, message and stack across the child boundary', async () => {
+      const { env, tasks } = setup();
+      await env.startWorker({ pool, appModule, concurrency: 1 });
+      const r1 = await tasks.fail.delay('type', 'bad type');
+      const r2 = await tasks.fail.delay('value', 'bad value');
+      const m1 = await waitForState(env, r1.id, 'FAILURE', 10_000);
+      const m2 = await waitForState(env, r2.id, 'FAILURE', 10_000);
+      expect(m1.result).toEqual({ exc_type: 'TypeError', exc_message: ['bad type'], exc_module: 'builtins' });
+      expect(m2.result).toEqual({ exc_type: 'ValueError', exc_message: ['bad value'], exc_module: 'builtins' });
+      expect(m2.traceback).toContain('pool-app.ts');
+    });
+
+    it('ctx.updateState from a child is stored by the worker; a task sent from a child reaches the worker\'s broker', async () => {
+      const { env, tasks } = setup();
+      const statuses = recordStores(env);
+      await env.startWorker({ pool, appModule, concurrency: 2 });
+      const r = await tasks.progress.delay(3);
+      await r.get({ timeoutMs: 10_000 });
+      expect(statuses.filter((s) => s === 'PROGRESS')).toHaveLength(3);
+      const childId = await (await tasks.send.delay(41)).get({ timeoutMs: 10_000 });
+      expect(await env.app.asyncResult(childId).get({ timeoutMs: 10_000 })).toBe(42);
+    });
+
+    it('a CPU-bound task in one child does not hold up deliveries to the others', async () => {
+      const { env, tasks } = setup();
+      const worker = await env.startWorker({ pool, appModule, concurrency: 2 });
+      const busy = await tasks.spin.delay(3_000);
+      await running(worker);
+      const quick = await Promise.all(Array.from({ length: 5 }, (_, i) => tasks.add.delay(i, i)));
+      expect(await Promise.all(quick.map((r) => r.get({ timeoutMs: 10_000 })))).toEqual([0, 2, 4, 6, 8]);
+      // Every short task finished while the busy loop was still going.
+      expect(await busy.state()).toBe('PENDING');
+      expect(childIds(worker)).toContain(await busy.get({ timeoutMs: 20_000 }));
+    });
+
+    it('the soft limit aborts ctx.signal in the child with SoftTimeLimitExceeded', async () => {
+      const { env, tasks } = setup({}, true);
+      const worker = await env.startWorker({ pool, appModule, concurrency: 2 });
+      const caught = await tasks.soft.applyAsync(['catch'], { softTimeLimit: 5 });
+      const thrown = await tasks.soft.applyAsync(['throw'], { softTimeLimit: 2 });
+      await waitFor(() => worker.active === 2, 'both tasks to start', 10_000);
+      env.clock!.advance(2_000);
+      const meta = await waitForState(env, thrown.id, 'FAILURE', 10_000);
+      expect(meta.result).toEqual({ exc_type: 'SoftTimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
+      expect(await caught.state()).toBe('PENDING');
+      env.clock!.advance(3_000);
+      expect(await caught.get({ timeoutMs: 10_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
+      expect(worker.pool.stats().timeouts).toEqual([2, 0]);
+    });
+
+    it('the hard limit ends a busy-looping child: TimeLimitExceeded, and the next task runs on a fresh child', async () => {
+      const { env, tasks } = setup({ taskAcksLate: true }, true);
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      const [first] = childIds(worker);
+      const stuck = await tasks.spinForever.applyAsync([], { timeLimit: 2 });
+      const next = await tasks.whoami.delay();
+      await running(worker);
+      env.clock!.advance(2_000);
+      const meta = await waitForState(env, stuck.id, 'FAILURE', 10_000);
+      expect(meta.result).toEqual({ exc_type: 'TimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
+      const fresh = await next.get({ timeoutMs: 15_000 });
+      expect(fresh).not.toBe(first);
+      expect(childIds(worker)).toEqual([fresh]);
+      expect(env.broker.settlements(stuck.id)).toEqual(['ack']);
+      expect(worker.pool.stats().timeouts).toEqual([0, 1]);
+    });
+
+    it('limits count from when a child takes the task, not while a fresh child starts', async () => {
+      const { env, tasks } = setup({}, true);
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      const stuck = await tasks.spinForever.applyAsync([], { timeLimit: 1 });
+      await running(worker);
+      env.clock!.advance(1_000);
+      await waitForState(env, stuck.id, 'FAILURE', 10_000);
+      await waitFor(() => worker.active === 0, 'the slot to be free');
+      // The only child was just ended; this task waits for its replacement, which takes a while.
+      const next = await tasks.whoami.applyAsync([], { timeLimit: 1 });
+      await running(worker);
+      env.clock!.advance(5_000);
+      const ranOn = await next.get({ timeoutMs: 15_000 });
+      expect(childIds(worker)).toContain(ranOn);
+    });
+
+    it('a soft limit the task cannot see while it spins is followed by the hard limit', async () => {
+      const { env, tasks } = setup({}, true);
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      const r = await tasks.softThenSpin.applyAsync([], { softTimeLimit: 1, timeLimit: 3 });
+      await running(worker);
+      env.clock!.advance(1_000);
+      env.clock!.advance(2_000);
+      const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
+      expect(meta.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
+    });
+
+    it('a run\'s terminate (revoke with terminate) ends the child and fails the task with the reason', async () => {
+      const { env, tasks } = setup();
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      const [first] = childIds(worker);
+      const r = await tasks.spinForever.delay();
+      await running(worker);
+      for (const run of runHandles(worker)) run.terminate(new TaskRevokedError('terminated'));
+      const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
+      expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
+      expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(first);
+    });
+
+    it('a child that dies mid-task fails it with WorkerLostError and is replaced', async () => {
+      const { env, tasks } = setup();
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      const [first] = childIds(worker);
+      const r = await tasks.exit.delay();
+      const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
+      expect(meta.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
+      expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(first);
+    });
+
+    it('maxTasksPerChild replaces a child after that many tasks', async () => {
+      const { env, tasks } = setup();
+      await env.startWorker({ pool, appModule, concurrency: 1, maxTasksPerChild: 2 });
+      const ids: number[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 }));
+      expect(ids[0]).toBe(ids[1]);
+      expect(ids[2]).toBe(ids[3]);
+      expect(new Set([ids[0], ids[2], ids[4]]).size).toBe(3);
+      expect(env.lines.some((l) => String(l.msg).includes('maxTasksPerChild 2'))).toBe(true);
+    });
+
+    it('maxMemoryPerChild replaces a child whose heap grew past the limit, after its task', async () => {
+      const { env, tasks } = setup();
+      await env.startWorker({ pool, appModule, concurrency: 1, maxMemoryPerChild: 150_000 });
+      const a = await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 });
+      const b = await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 });
+      expect(b).toBe(a);
+      expect(await (await tasks.hog.delay(200)).get({ timeoutMs: 15_000 })).toBe(a);
+      expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(a);
+      expect(env.lines.some((l) => String(l.msg).includes('maxMemoryPerChild 150000'))).toBe(true);
+    });
+
+    it('resize grows and shrinks the number of children', async () => {
+      const { env, tasks } = setup();
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      worker.pool.resize(3);
+      await waitFor(() => childIds(worker).length === 3, 'two more children', 15_000);
+      const results = await Promise.all(Array.from({ length: 3 }, () => tasks.sleep.delay(1_500)));
+      const ran = await Promise.all(results.map((r) => r.get({ timeoutMs: 20_000 })));
+      expect(new Set(ran).size).toBe(3);
+      expect(childIds(worker)).toHaveLength(3);
+      worker.pool.resize(1);
+      expect(childIds(worker)).toHaveLength(1);
+      expect(worker.pool.stats().maxConcurrency).toBe(1);
+    });
+
+    it('a shutdown that gives up on a busy child ends it; the late-ack message goes back to the queue', async () => {
+      const { env, tasks } = setup({ taskAcksLate: true });
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      const r = await tasks.spinForever.delay();
+      await running(worker);
+      await worker.close({ deadlineMs: 200 });
+      expect(env.broker.settlements(r.id)).toEqual(['restore']);
+      expect(childIds(worker)).toEqual([]);
+      expect(worker.state).toBe('closed');
+    });
+
+    it('autoscale grows the pool with the tasks held, up to max', async () => {
+      const { env, tasks } = setup();
+      const worker = await env.startWorker({ pool, appModule, autoscale: { max: 3, min: 1 } });
+      expect(childIds(worker)).toHaveLength(1);
+      expect(worker.prefetchCount).toBe(3 * 4);
+      const results = await Promise.all(Array.from({ length: 3 }, () => tasks.sleep.delay(4_000)));
+      await waitFor(() => childIds(worker).length === 3, 'the pool to grow to 3', 20_000);
+      // Which child ran which task depends on how fast the new ones start; every task ran.
+      for (const id of await Promise.all(results.map((r) => r.get({ timeoutMs: 30_000 })))) expect(typeof id).toBe('number');
+      expect(worker.setAutoscale({ max: 2, min: 1 })).toEqual({ max: 2, min: 1 });
+      expect(worker.pool.size).toBe(2);
+      expect(env.lines.some((l) => /^Scaling up \d+ processes\.$/.test(String(l.msg)))).toBe(true);
+    });
+
+    it('refuses to start when a child cannot load the app module, and ends its children', async () => {
+      const { env } = setup();
+      const failing = env.startWorker({ pool, appModule: new URL('./fixtures/broken-app.ts', import.meta.url), concurrency: 2 });
+      await expect(failing).rejects.toMatchObject({ code: ErrorCodes.APP_LOAD, message: expect.stringContaining('broken on purpose') });
+    });
+  });
+
+  if (pool === 'prefork') {
+    describe('prefork pool: processes', () => {
+      it('a child killed mid-task: WorkerLostError as billiard words it, FAILURE stored and acked (late ack)', async () => {
+        const { env, tasks } = setup({ taskAcksLate: true });
+        const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+        const [pid] = childIds(worker);
+        const r = await tasks.hangOnce.delay();
+        await running(worker);
+        process.kill(pid!, 'SIGKILL');
+        const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
+        expect(meta.result).toEqual({ exc_type: 'WorkerLostError', exc_message: ['Worker exited prematurely: signal 9 (SIGKILL) Job: 1.'], exc_module: 'billiard.exceptions' });
+        expect(env.broker.settlements(r.id)).toEqual(['ack']);
+        await waitFor(() => childIds(worker).length === 1 && childIds(worker)[0] !== pid, 'a fresh child', 15_000);
+      });
+
+      it('with rejectOnWorkerLost the lost task goes back to its queue and runs again on a fresh child', async () => {
+        const { env, tasks } = setup({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelay: 0.05 });
+        const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+        const [pid] = childIds(worker);
+        const r = await tasks.hangOnce.delay();
+        await running(worker);
+        process.kill(pid!, 'SIGKILL');
+        const again = await r.get({ timeoutMs: 20_000 });
+        expect(again).toMatch(/^ran again on \d+$/);
+        expect(again).not.toBe(`ran again on ${pid}`);
+        // Given back through the delayed set after a backoff (worker/redelivery.ts), marked redelivered.
+        expect(env.broker.settlements(r.id)).toEqual(['defer', 'ack']);
+      });
+
+      it('a revoke with terminate stops a child that traps SIGTERM (SIGKILL follows) and replaces it', async () => {
+        const { env, tasks } = setup();
+        const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+        const [pid] = childIds(worker);
+        const r = await tasks.stubborn.delay();
+        await running(worker);
+        expect((await worker.revoke(r.id, { terminate: true, signal: 'SIGTERM' })).terminated).toEqual([r.id]);
+        await waitForState(env, r.id, 'REVOKED', 10_000);
+        await waitFor(() => !alive(pid!), 'the stubborn child to be gone', 10_000);
+        expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(pid);
+      });
+    });
+  }
+}
+
+/** True while a process with that id exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from 'celeriac';
+import { normalizeArgv, resolveFlowerOptions, runFlowerCli } from './cli.js';
+
+const app = createApp({}, { env: {} });
+
+describe('celeriac flower options', () => {
+  it("accepts Flower's spellings: underscores, bare and valued booleans", () => {
+    expect(normalizeArgv(['--url_prefix=/f', '--read-only', '--persistent', 'false', '--port', '1', '--debug'])).toEqual(['--url-prefix=/f', '--read-only=true', '--persistent=false', '--port', '1', '--debug=true']);
+  });
+
+  it('command line over FLOWER_* environment over defaults', () => {
+    const env = { FLOWER_PORT: '7000', FLOWER_BASIC_AUTH: 'a:b,c:d', FLOWER_URL_PREFIX: 'flower', DATABASE_URL: 'postgres://u:p@h/db' };
+    const o = resolveFlowerOptions({ port: '7001' }, env, app);
+    expect(o).toMatchObject({ port: 7001, basicAuth: ['a:b', 'c:d'], urlPrefix: 'flower', databaseUrl: 'postgres://u:p@h/db', dataDir: 'celeriac-flower', readOnly: false });
+    expect(resolveFlowerOptions({ persistent: 'no' }, {}, app).dataDir).toBeNull();
+    expect(resolveFlowerOptions({ purgeOfflineWorkers: '60', inspectTimeout: '2000' }, {}, app).ingest).toMatchObject({ purgeOfflineAfterMs: 60_000, inspectTimeoutMs: 2000 });
+    expect(resolveFlowerOptions({}, { FLOWER_ENABLE_EVENTS: 'false' }, app).ingest).toMatchObject({ enableEventsMs: 0 });
+  });
+
+  it('refuses bad values with the option name and exit code 2', async () => {
+    const err: string[] = [];
+    const io = { app, out: () => {}, err: (t: string) => err.push(t), env: {} };
+    expect(await runFlowerCli(['--port', 'abc'], io)).toBe(2);
+    expect(err.join('')).toMatch(/--port must be an integer/);
+    expect(await runFlowerCli(['--read-only=maybe'], io)).toBe(2);
+    expect(await runFlowerCli(['--no-such-option', 'x'], io)).toBe(2);
+    expect(await runFlowerCli(['--task-runtime-metric-buckets', '1,x'], io)).toBe(2);
+  });
+
+  it('--help lists the options', async () => {
+    const out: string[] = [];
+    expect(await runFlowerCli(['--help'], { app, out: (t) => out.push(t), err: () => {} })).toBe(0);
+    expect(out.join('')).toMatch(/--basic-auth <value>/);
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * @module cli
+ * `celeriac flower`: the dashboard's command line, with Flower's option names (dashes or
+ * underscores) and `FLOWER_<OPTION>` environment variables (flower-spec.md §4). Precedence:
+ * command line, then environment, then default. The `celeriac` CLI delegates here (it loads
+ * this package only when `flower` runs), passing the app built from `-A`/`-b`.
+ *
+ * Differences from Flower, on purpose: history is kept by default (`--persistent` defaults to
+ * true; `--db` names the data directory of the embedded database); `DATABASE_URL` (or
+ * `--database-url`) keeps it in Postgres instead.
+ */
+import type { App } from 'celeriac';
+import { parseArgs } from 'node:util';
+import { parseBuckets } from './ingest/metrics.js';
+import { startDashboard, type DashboardOptions } from './dashboard.js';
+
+/** What the CLI needs from its caller. */
+export interface FlowerCliContext {
+  /** The app to watch (from `-A`, or built from `-b`/`CELERY_BROKER_URL`). */
+  app: App;
+  out(text: string): void;
+  err(text: string): void;
+  /** Environment. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Resolves when the dashboard should stop. @default the first SIGINT or SIGTERM */
+  stop?: Promise<void>;
+  /** Called once the dashboard listens (tests). */
+  onStarted?: (url: string) => void;
+}
+
+const TRUE = new Set(['y', 'yes', 't', 'true', 'on', '1']);
+const FALSE = new Set(['n', 'no', 'f', 'false', 'off', '0']);
+
+function strtobool(name: string, value: string | boolean | undefined): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  const v = value.trim().toLowerCase();
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  throw new UsageError(`--${name} must be a boolean (true/false), got ${JSON.stringify(value)}`);
+}
+
+function number(name: string, value: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const list = (value: string | undefined): string[] | undefined => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+
+class UsageError extends Error {}
+
+/** Flower's options, as `[flag, description, isBoolean]`. */
+const OPTIONS: readonly [string, string, boolean][] = [
+  ['port', 'HTTP port (default 5555)', false],
+  ['address', 'bind address (default: all interfaces)', false],
+  ['url-prefix', 'serve under this path, e.g. /flower (behind a proxy)', false],
+  ['basic-auth', 'user:pass[,user2:pass2] (Flower basic auth)', false],
+  ['viewers', 'basic-auth users who may only read, comma-separated', false],
+  ['api-tokens', 'bearer tokens for the API: token[:viewer],...', false],
+  ['cookie-secret', 'signs sessions and CSRF tokens (default: kept in the data directory)', false],
+  ['read-only', 'refuse every action', true],
+  ['persistent', 'keep history across restarts (default true)', true],
+  ['db', 'data directory of the embedded database, cookie secret and audit log (default ./celeriac-flower)', false],
+  ['database-url', 'Postgres URL for the history (default: DATABASE_URL, else embedded)', false],
+  ['max-tasks', 'most tasks kept in the history (default 1000000)', false],
+  ['max-workers', 'most workers kept (default 5000)', false],
+  ['inspect-timeout', 'inspect reply timeout, ms (default 1000)', false],
+  ['inspect-interval', 'background inspection period, ms (default 10000)', false],
+  ['purge-offline-workers', 'forget offline workers after this many seconds (default 3600)', false],
+  ['enable-events', 'broadcast enable_events every 5 s (default true)', true],
+  ['task-runtime-metric-buckets', 'histogram buckets, e.g. 1,5,10,inf', false],
+  ['stuck-after', 'seconds after which a RECEIVED/STARTED task counts as stuck in /metrics (default 3600)', false],
+  ['audit-log', 'audit log file (default <db>/audit.log)', false],
+];
+
+/** Flower options accepted for compatibility, with no effect here. */
+const IGNORED = ['auto-refresh', 'natural-time', 'tasks-columns', 'xheaders', 'debug', 'conf', 'state-save-interval', 'format-task', 'broker-api', 'auth', 'auth-provider', 'logging'];
+
+
+const BOOLEAN_FLAGS = new Set(OPTIONS.filter(([, , b]) => b).map(([f]) => f));
+const BOOL_WORDS = new Set([...TRUE, ...FALSE]);
+
+/**
+ * Flower's spellings to one: `--url_prefix=x` -> `--url-prefix=x`; a bare boolean flag
+ * (`--read-only`, or `--persistent false`) -> `--flag=value`.
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('--')) {
+      out.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = (eq < 0 ? a : a.slice(0, eq)).replace(/_/g, '-');
+    if (eq >= 0) out.push(name + a.slice(eq));
+    else if (BOOLEAN_FLAGS.has(name.slice(2))) {
+      const next = argv[i + 1];
+      if (next !== undefined && BOOL_WORDS.has(next.toLowerCase())) {
+        out.push(`${name}=${next}`);
+        i++;
+      } else out.push(`${name}=true`);
+    } else if (IGNORED.includes(name.slice(2)) && (argv[i + 1] === undefined || (argv[i + 1] as string).startsWith('-'))) out.push(`${name}=true`);
+    else out.push(name);
+  }
+  return out;
+}
+
+function help(): string {
+  const lines = ['Usage: celeriac [-A app | -b broker] flower [options]', '', "The Celeriac dashboard: Flower's pages and HTTP API, with a history that survives restarts.", 'Every option may also be set as FLOWER_<OPTION> (e.g. FLOWER_BASIC_AUTH); dashes and underscores are interchangeable.', '', 'Options:'];
+  for (const [flag, doc, isBool] of OPTIONS) lines.push(`  --${`${flag}${isBool ? '[=bool]' : ' <value>'}`.padEnd(36)} ${doc}`);
+  lines.push(`  ${'-h, --help'.padEnd(38)} show this help`, '');
+  return lines.join('\n');
+}
+
+/** Resolves the options from flags and environment. */
+export function resolveFlowerOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, app: App): DashboardOptions {
+  const get = (name: string): string | boolean | undefined => {
+    const key = name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    if (flags[key] !== undefined) return flags[key];
+    return env[`FLOWER_${name.replace(/-/g, '_').toUpperCase()}`];
+  };
+  const s = (name: string) => {
+    const v = get(name);
+    return typeof v === 'boolean' ? undefined : v;
+  };
+  const persistent = strtobool('persistent', get('persistent')) ?? true;
+  const buckets = s('task-runtime-metric-buckets');
+  let runtimeBuckets: number[] | undefined;
+  if (buckets !== undefined) {
+    try {
+      runtimeBuckets = parseBuckets(buckets);
+    } catch (error) {
+      throw new UsageError(`--task-runtime-metric-buckets: ${(error as Error).message}`);
+    }
+  }
+  const purge = number('purge-offline-workers', s('purge-offline-workers'));
+  const databaseUrl = s('database-url') ?? env['DATABASE_URL'];
+  const options: DashboardOptions = {
+    app,
+    port: number('port', s('port'), { integer: true }) ?? 5555,
+    address: s('address') ?? '',
+    urlPrefix: s('url-prefix') ?? '',
+    basicAuth: list(s('basic-auth')) ?? [],
+    viewers: list(s('viewers')) ?? [],
+    apiTokens: list(s('api-tokens')) ?? [],
+    readOnly: strtobool('read-only', get('read-only')) ?? false,
+    dataDir: persistent ? (s('db') ?? 'celeriac-flower') : null,
+    ingest: {
+      ...(runtimeBuckets !== undefined ? { runtimeBuckets } : {}),
+      ...(purge !== undefined ? { purgeOfflineAfterMs: purge * 1000 } : {}),
+      ...(s('inspect-timeout') !== undefined ? { inspectTimeoutMs: number('inspect-timeout', s('inspect-timeout')) as number } : {}),
+      ...(s('inspect-interval') !== undefined ? { inspectIntervalMs: number('inspect-interval', s('inspect-interval'), { min: 100 }) as number } : {}),
+      ...(s('max-workers') !== undefined ? { maxWorkers: number('max-workers', s('max-workers'), { integer: true, min: 1 }) as number } : {}),
+      ...((strtobool('enable-events', get('enable-events')) ?? true) ? {} : { enableEventsMs: 0 }),
+    },
+  };
+  const cookie = s('cookie-secret');
+  if (cookie !== undefined) options.cookieSecret = cookie;
+  if (databaseUrl !== undefined && databaseUrl !== '') options.databaseUrl = databaseUrl;
+  const maxTasks = number('max-tasks', s('max-tasks'), { integer: true, min: 1 });
+  if (maxTasks !== undefined) options.maxTasks = maxTasks;
+  const stuck = number('stuck-after', s('stuck-after'));
+  if (stuck !== undefined) options.stuckAfterSec = stuck;
+  const audit = s('audit-log');
+  if (audit !== undefined) options.auditLog = audit;
+  return options;
+}
+
+function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+/** Masks the password of a URL for printing. */
+function mask(url: string): string {
+  return url.replace(/\/\/([^:/@]*):([^@/]*)@/, '//$1:****@');
+}
+
+/**
+ * Runs `celeriac flower` with the arguments after `flower`. Resolves with the exit code once
+ * the dashboard stopped (or at once for --help and bad options).
+ */
+export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContext): Promise<number> {
+  const env = ctx.env ?? process.env;
+  let options: DashboardOptions;
+  try {
+    const spec: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+    for (const [flag] of OPTIONS) spec[flag] = { type: 'string' };
+    for (const flag of IGNORED) spec[flag] = { type: 'string' };
+    const { values } = parseArgs({ args: normalizeArgv(args), options: spec, strict: true, allowPositionals: false });
+    if (values['help'] === true) {
+      ctx.out(help());
+      return 0;
+    }
+    const flags: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(values)) if (typeof v === 'string') flags[k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] = v;
+    for (const flag of IGNORED) if (values[flag] !== undefined) ctx.err(`warning: --${flag} has no effect in celeriac flower (see docs/dashboard.md)\n`);
+    options = resolveFlowerOptions(flags, env, ctx.app);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      ctx.err(`error: ${(error as Error).message}\n(celeriac flower --help lists the options)\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const dashboard = await startDashboard(options);
+  ctx.out(
+    [
+      `celeriac flower ${dashboard.url}`,
+      `  broker   ${ctx.app.brokerUrl}`,
+      `  history  ${options.databaseUrl !== undefined ? mask(options.databaseUrl) : options.dataDir === null ? 'in memory (--persistent=false)' : `embedded, ${options.dataDir}`}`,
+      `  auth     ${(options.basicAuth?.length ?? 0) + (options.apiTokens?.length ?? 0) > 0 ? 'basic/bearer' : 'none (API needs FLOWER_UNAUTHENTICATED_API)'}${options.readOnly === true ? ', read-only' : ''}`,
+      '',
+    ].join('\n'),
+  );
+  ctx.onStarted?.(dashboard.url);
+  await (ctx.stop ?? untilSignalled());
+  await dashboard.close();
+  return 0;
+}

@@ -1,0 +1,190 @@
+/**
+ * @module dashboard
+ * `startDashboard()`: the whole dashboard in one call, for `celeriac flower` and for apps that
+ * embed it (apps/api's `npm start`). It opens the history store (embedded PGlite in a data
+ * directory by default, Postgres with `databaseUrl`), starts the ingest on the app's broker,
+ * and serves the HTTP API and the browser app. `close()` stops accepting requests, stops the
+ * ingest (writing what it buffered) and closes the store.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { App } from 'celeriac';
+import type { FastifyInstance } from 'fastify';
+import { backfillFromRedis } from './ingest/backfill.js';
+import { Ingest, type IngestOptions } from './ingest/ingest.js';
+import { AuditLog } from './server/audit.js';
+import { Auth } from './server/auth.js';
+import type { ServerContext } from './server/context.js';
+import { buildServer } from './server/server.js';
+import { openHistoryStore } from './store/index.js';
+import type { HistoryStore, HistoryStoreOptions } from './store/history-store.js';
+
+/** The dashboard's version (its package version). */
+export const DASHBOARD_VERSION = '0.1.0';
+
+/** The browser app shipped with this package. */
+export const DEFAULT_UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
+
+/** Options of {@link startDashboard}. Names follow Flower's options (flower-spec.md §4). */
+export interface DashboardOptions {
+  /** The app whose broker (and result backend) the dashboard watches. */
+  app: App;
+  /** HTTP port; 0 picks a free one. @default 5555 */
+  port?: number;
+  /** Bind address. @default '0.0.0.0' (Flower's '' = all interfaces) */
+  address?: string;
+  /** Mount everything under this path (`/flower`). @default '' */
+  urlPrefix?: string;
+  /** `user:pass` pairs (Flower's `basic_auth`). @default [] */
+  basicAuth?: readonly string[];
+  /** Basic-auth users who may only read. @default [] */
+  viewers?: readonly string[];
+  /** Bearer tokens, `token` or `token:viewer`. @default [] */
+  apiTokens?: readonly string[];
+  /** Refuse every action. @default false */
+  readOnly?: boolean;
+  /** Allow anonymous API calls; undefined reads `FLOWER_UNAUTHENTICATED_API` per request. */
+  unauthenticatedApi?: boolean;
+  /** Signs session cookies and CSRF tokens. @default read from (or written to) `<dataDir>/cookie-secret` */
+  cookieSecret?: string;
+  /** A store to use instead of opening one (the caller closes it). */
+  store?: HistoryStore;
+  /** Postgres URL; absent: the embedded database in `dataDir`. */
+  databaseUrl?: string;
+  /** Embedded database, cookie secret and audit log directory; null keeps everything in memory. @default './celeriac-flower' */
+  dataDir?: string | null;
+  /** Most tasks kept (Flower's `max_tasks`). @default 1000000 */
+  maxTasks?: number;
+  /** Store options (retention, payload cap). */
+  storeOptions?: Omit<HistoryStoreOptions, 'databaseUrl' | 'dataDir' | 'maxTasks'>;
+  /** Ingest options (inspect timeout, purge of offline workers, buckets...). */
+  ingest?: IngestOptions;
+  /** Browser app directory. @default this package's ui/ */
+  uiDir?: string;
+  /** RECEIVED/STARTED longer than this counts as stuck in /metrics, seconds. @default 3600 */
+  stuckAfterSec?: number;
+  /** Audit log file; null: in memory only. @default `<dataDir>/audit.log` */
+  auditLog?: string | null;
+  /** Fastify request logging. @default false */
+  logger?: boolean;
+  /** On first start (empty history), read up to this many results from a Redis result backend; 0 disables. @default 10000 */
+  backfill?: number;
+}
+
+/** A running dashboard. */
+export interface RunningDashboard {
+  /** Base URL (with the prefix), e.g. `http://localhost:5555`. */
+  readonly url: string;
+  readonly port: number;
+  readonly server: FastifyInstance;
+  readonly ingest: Ingest;
+  readonly store: HistoryStore;
+  /** Resolves with the number of results backfilled on this start (0 when the history was not empty). */
+  readonly backfilled: Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Normalises a URL prefix to '' or `/a/b`. */
+export function normalizePrefix(prefix: string | undefined): string {
+  const p = (prefix ?? '').trim().replace(/^\/+|\/+$/g, '');
+  if (p === '') return '';
+  if (!/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]+$/.test(p)) throw new RangeError(`bad url prefix ${JSON.stringify(prefix)}`);
+  return `/${p}`;
+}
+
+/** The cookie secret: given, else read from the data directory, else created there (0600). */
+async function cookieSecret(given: string | undefined, dataDir: string | null): Promise<string> {
+  if (given !== undefined && given !== '') return given;
+  if (dataDir === null) return randomBytes(32).toString('base64url');
+  const file = join(dataDir, 'cookie-secret');
+  const existing = await readFile(file, 'utf8').catch(() => null);
+  if (existing !== null && existing.trim() !== '') return existing.trim();
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/** Backfills from a Redis result backend when the history is empty. */
+async function backfillOnFirstStart(options: DashboardOptions, store: HistoryStore): Promise<number> {
+  const limit = options.backfill ?? 10_000;
+  const url = options.app.settings.backend;
+  if (limit <= 0 || !/^rediss?:/.test(url)) return 0;
+  const counts = await store.countByState();
+  if (Object.values(counts).some((n) => n > 0)) return 0;
+  return backfillFromRedis(url, store, limit);
+}
+
+/** Starts the dashboard. */
+export async function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {
+  const dataDir = options.dataDir === undefined ? resolve('celeriac-flower') : options.dataDir === null ? null : resolve(options.dataDir);
+  if (dataDir !== null) await mkdir(dataDir, { recursive: true });
+  const ownStore = options.store === undefined;
+  const store =
+    options.store ??
+    (await openHistoryStore({
+      ...options.storeOptions,
+      ...(options.databaseUrl !== undefined ? { databaseUrl: options.databaseUrl } : dataDir !== null ? { dataDir: join(dataDir, 'db') } : {}),
+      ...(options.maxTasks !== undefined ? { maxTasks: options.maxTasks } : {}),
+    }));
+  const ingest = new Ingest(options.app, store, options.ingest);
+  const auditFile = options.auditLog === undefined ? (dataDir === null ? null : join(dataDir, 'audit.log')) : options.auditLog;
+  const urlPrefix = normalizePrefix(options.urlPrefix);
+  const ctx: ServerContext = {
+    app: options.app,
+    store,
+    ingest,
+    auth: new Auth({
+      basicAuth: options.basicAuth ?? [],
+      viewers: options.viewers ?? [],
+      apiTokens: options.apiTokens ?? [],
+      cookieSecret: await cookieSecret(options.cookieSecret, dataDir),
+      unauthenticatedApi: options.unauthenticatedApi,
+    }),
+    audit: new AuditLog(auditFile),
+    settings: {
+      urlPrefix,
+      readOnly: options.readOnly ?? false,
+      uiDir: options.uiDir ?? DEFAULT_UI_DIR,
+      timezone: options.app.settings.timezone,
+      stuckAfterSec: options.stuckAfterSec ?? 3600,
+      bodyLimit: 1 << 20,
+      version: DASHBOARD_VERSION,
+    },
+  };
+  let server: FastifyInstance | undefined;
+  try {
+    await ingest.start();
+    server = await buildServer(ctx, { logger: options.logger ?? false });
+    await server.listen({ port: options.port ?? 5555, host: options.address === undefined || options.address === '' ? '0.0.0.0' : options.address });
+  } catch (error) {
+    await server?.close().catch(() => {});
+    await ingest.close();
+    if (ownStore) await store.close();
+    throw error;
+  }
+  const backfilled = backfillOnFirstStart(options, store).catch(() => 0);
+  const address = server.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 5555);
+  const host = options.address === undefined || options.address === '' || options.address === '0.0.0.0' || options.address === '::' ? 'localhost' : options.address;
+  const running = server;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${urlPrefix}`,
+    port,
+    server: running,
+    ingest,
+    store,
+    backfilled,
+    close: () =>
+      (closing ??= (async () => {
+        // Live streams never end on their own: close them so the server can stop.
+        running.server.closeAllConnections?.();
+        await running.close();
+        await ingest.close();
+        await ctx.audit.flush();
+        if (ownStore) await store.close();
+      })()),
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * @module @celeriac/dashboard
+ * The Celeriac dashboard (`celeriac flower`): a Flower-compatible monitor with a history that
+ * survives restarts. Embed it with {@link startDashboard}; the CLI is {@link runFlowerCli}.
+ */
+export { startDashboard, normalizePrefix, DASHBOARD_VERSION, DEFAULT_UI_DIR } from './dashboard.js';
+export type { DashboardOptions, RunningDashboard } from './dashboard.js';
+export { runFlowerCli } from './cli.js';
+export type { FlowerCliContext } from './cli.js';
+export { Ingest } from './ingest/ingest.js';
+export type { IngestOptions } from './ingest/ingest.js';
+export { openHistoryStore } from './store/index.js';
+export type { HistoryStore, HistoryStoreOptions } from './store/index.js';

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RUNTIME_BUCKETS, Metrics, num, parseBuckets, type ScrapeInputs } from './metrics.js';
+
+const inputs = (over: Partial<ScrapeInputs> = {}): ScrapeInputs => ({
+  workers: [], queues: [], tasksByState: {}, stuck: {}, eventAgeSec: null, eventsIngested: 0, eventsDropped: 0, ...over,
+});
+
+describe('metrics exposition', () => {
+  it('formats numbers as prometheus_client does (Python repr, Go exponents)', () => {
+    expect(num(1)).toBe('1.0');
+    expect(num(0.005)).toBe('0.005');
+    expect(num(Infinity)).toBe('+Inf');
+    expect(num(-Infinity)).toBe('-Inf');
+    expect(num(NaN)).toBe('NaN');
+    expect(num(1700000000.123)).toBe('1.700000000123e+09');
+    expect(num(1234567)).toBe('1.234567e+06');
+    expect(num(123456)).toBe('123456.0');
+  });
+
+  it("writes Flower's series with sorted labels, the counter's _created family and histogram buckets", () => {
+    const m = new Metrics();
+    m.events.inc(['w1@h', 'task-succeeded', 'proj.add'], 1, 1_700_000_000_000);
+    m.runtime.observe(['w1@h', 'proj.add'], 0.3, 1_700_000_000_000);
+    const text = m.render(inputs({ workers: [{ hostname: 'w1@h', online: true }, { hostname: 'w2@h', online: false }] }));
+    expect(text).toContain('# TYPE flower_events_total counter\nflower_events_total{task="proj.add",type="task-succeeded",worker="w1@h"} 1.0\n');
+    expect(text).toContain('# TYPE flower_events_created gauge\nflower_events_created{task="proj.add",type="task-succeeded",worker="w1@h"} 1.7e+09\n');
+    expect(text).toContain('flower_task_runtime_seconds_bucket{le="0.25",task="proj.add",worker="w1@h"} 0.0\n');
+    expect(text).toContain('flower_task_runtime_seconds_bucket{le="0.5",task="proj.add",worker="w1@h"} 1.0\n');
+    expect(text).toContain('flower_task_runtime_seconds_bucket{le="+Inf",task="proj.add",worker="w1@h"} 1.0\n');
+    expect(text).toContain('flower_task_runtime_seconds_count{task="proj.add",worker="w1@h"} 1.0\nflower_task_runtime_seconds_sum{task="proj.add",worker="w1@h"} 0.3\n');
+    expect(text).toContain('flower_worker_online{worker="w1@h"} 1.0\nflower_worker_online{worker="w2@h"} 0.0\n');
+    expect(text.match(/_bucket\{/g)).toHaveLength(DEFAULT_RUNTIME_BUCKETS.length);
+  });
+
+  it('escapes label values', () => {
+    const m = new Metrics();
+    m.executing.set(['a"b\\c\nd'], 2);
+    expect(m.render(inputs())).toContain('flower_worker_number_of_currently_executing_tasks{worker="a\\"b\\\\c\\nd"} 2.0');
+  });
+
+  it('drops every series of a removed worker, online included, until it comes back', () => {
+    const m = new Metrics();
+    m.events.inc(['gone@h', 'task-received', 't'], 1);
+    m.prefetched.inc(['gone@h', 't'], 1);
+    m.removeWorker('gone@h');
+    const text = m.render(inputs({ workers: [{ hostname: 'gone@h', online: false }] }));
+    expect(text).not.toContain('gone@h');
+    m.revive('gone@h');
+    expect(m.render(inputs({ workers: [{ hostname: 'gone@h', online: true }] }))).toContain('flower_worker_online{worker="gone@h"} 1.0');
+  });
+
+  it('adds queue depth, tasks by state and stuck tasks', () => {
+    const text = new Metrics().render(inputs({ queues: [{ name: 'celery', messages: 3 }], tasksByState: { SUCCESS: 10 }, stuck: { STARTED: 2 } }));
+    expect(text).toContain('flower_queue_length{queue="celery"} 3.0');
+    expect(text).toContain('flower_tasks_by_state{state="SUCCESS"} 10.0');
+    expect(text).toContain('flower_stuck_tasks{state="STARTED"} 2.0');
+  });
+
+  it('parses bucket lists and refuses bad ones', () => {
+    expect(parseBuckets('1,5,inf')).toEqual([1, 5, Infinity]);
+    expect(parseBuckets('10, 1')).toEqual([1, 10, Infinity]);
+    expect(() => parseBuckets('1,x')).toThrow(RangeError);
+    expect(() => parseBuckets('')).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { compileQuery, parseQuery, QUERY_LIMITS, QuerySyntaxError, searchToSql, SqlParams } from './index.js';
+
+const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+
+function sql(search: string): { text: string | null; params: unknown[] } {
+  const params = new SqlParams();
+  const text = searchToSql(search, { params, now: NOW });
+  return { text, params: params.values };
+}
+
+function syntaxError(search: string): QuerySyntaxError {
+  try {
+    sql(search);
+  } catch (err) {
+    if (err instanceof QuerySyntaxError) return err;
+    throw err;
+  }
+  throw new Error(`no error for ${search}`);
+}
+
+describe('parseQuery', () => {
+  it('gives NOT over AND over OR, with juxtaposition as AND', () => {
+    expect(parseQuery('a b OR NOT c AND -d')).toEqual({
+      kind: 'or',
+      children: [
+        { kind: 'and', children: [{ kind: 'text', value: 'a', pos: 0 }, { kind: 'text', value: 'b', pos: 2 }] },
+        { kind: 'and', children: [{ kind: 'not', child: { kind: 'text', value: 'c', pos: 11 } }, { kind: 'not', child: { kind: 'text', value: 'd', pos: 18 } }] },
+      ],
+    });
+  });
+
+  it('reads fields, operators, quoted values and phrases', () => {
+    expect(parseQuery('kwargs.user_id:42')).toMatchObject({ kind: 'field', field: 'kwargs.user_id', op: ':', value: '42', quoted: false });
+    expect(parseQuery('args:"a \\"b\\" c"')).toMatchObject({ kind: 'field', field: 'args', value: 'a "b" c', quoted: true });
+    expect(parseQuery('runtime>=1.5')).toMatchObject({ field: 'runtime', op: '>=', value: '1.5' });
+    expect(parseQuery('name=proj.add')).toMatchObject({ field: 'name', op: ':' });
+    expect(parseQuery("'two words'")).toEqual({ kind: 'text', value: 'two words', pos: 0 });
+    expect(parseQuery('(a OR b) c')).toMatchObject({ kind: 'and', children: [{ kind: 'or' }, { kind: 'text', value: 'c' }] });
+    expect(parseQuery('   ')).toBeNull();
+    // lower-case and/or are words, not operators
+    expect(parseQuery('rock and roll')).toMatchObject({ kind: 'and', children: [{ value: 'rock' }, { value: 'and' }, { value: 'roll' }] });
+  });
+
+  it('reports errors with the position they point at', () => {
+    expect(syntaxError('(a OR b').position).toBe(0);
+    expect(syntaxError('a OR b)').position).toBe(6);
+    expect(syntaxError('a OR b)').reason).toBe('unmatched )');
+    expect(syntaxError('a AND').position).toBe(5);
+    expect(syntaxError('a AND OR b').reason).toMatch(/expected a term, found OR/);
+    expect(syntaxError('args:"open').reason).toMatch(/unterminated quote/);
+    expect(syntaxError('args:"open').position).toBe(5);
+    expect(syntaxError('state:').reason).toMatch(/needs a value/);
+    expect(syntaxError('()').reason).toBe('empty parentheses');
+    expect(syntaxError('""').reason).toBe('empty phrase');
+    expect(syntaxError('x colour:red').position).toBe(2);
+    expect(syntaxError('x colour:red').message).toMatch(/unknown field "colour".*\(at character 3\)/);
+  });
+
+  it('bounds hostile queries: length, depth and number of terms', () => {
+    expect(syntaxError('a'.repeat(QUERY_LIMITS.maxLength + 1)).reason).toMatch(/longer than/);
+    expect(syntaxError(`${'('.repeat(100)}a${')'.repeat(100)}`).reason).toMatch(/nested deeper/);
+    expect(syntaxError(`${'NOT '.repeat(100)}a`).reason).toMatch(/nested deeper/);
+    expect(syntaxError(Array.from({ length: QUERY_LIMITS.maxTerms + 1 }, (_, i) => `t${i}`).join(' ')).reason).toMatch(/more than/);
+    // 10,000 parentheses fail fast instead of overflowing the stack
+    expect(() => sql('('.repeat(10_000))).toThrow(QuerySyntaxError);
+  });
+});
+
+describe('compileQuery', () => {
+  it('binds every user value as a parameter', () => {
+    const attack = "x'; DROP TABLE tasks; --";
+    for (const search of [`"${attack}"`, `name:"${attack}"`, `args:"${attack}"`, `kwargs.k:"${attack}"`, `state:"${attack}"`]) {
+      const { text, params } = sql(search);
+      expect(text).not.toContain('DROP');
+      expect(JSON.stringify(params).toLowerCase()).toContain('drop table');
+    }
+  });
+
+  it('escapes LIKE wildcards and lower-cases text terms', () => {
+    expect(sql('"50%_Off\\\\"')).toEqual({ text: '(search_text LIKE $1)', params: ['%50\\%\\_off\\\\%'] });
+  });
+
+  it('matches exact fields with * wildcards and , alternatives', () => {
+    expect(sql('name:proj.*')).toEqual({ text: '(name IS NOT NULL AND (name LIKE $1))', params: ['proj.%'] });
+    expect(sql('state:failure,retry').params).toEqual(['FAILURE', 'RETRY']);
+    expect(sql('worker:"a,b"').params).toEqual(['a,b']);
+  });
+
+  it('turns kwargs keys into jsonb containment, numbers matching both types', () => {
+    expect(sql('kwargs.user.id:42')).toEqual({
+      text: '(kwargs_json @> $1::jsonb OR kwargs_json @> $2::jsonb)',
+      params: ['{"user":{"id":"42"}}', '{"user":{"id":42}}'],
+    });
+    expect(sql('kwargs.flag:true').params).toEqual(['{"flag":"true"}', '{"flag":true}']);
+    expect(sql('kwargs.amount<=10').params).toEqual([['amount'], 10]);
+    expect(syntaxError('kwargs.amount>ten').reason).toMatch(/needs a number/);
+  });
+
+  it('reads times: dates, datetimes (UTC unless offset), relative and epoch ms', () => {
+    expect(sql('received:2026-11-22').params).toEqual([Date.UTC(2026, 10, 22), Date.UTC(2026, 10, 23)]);
+    expect(sql('started>2026-11-22T10:00').params).toEqual([Date.UTC(2026, 10, 22, 10)]);
+    expect(sql('started>2026-11-22T10:00+02:00').params).toEqual([Date.UTC(2026, 10, 22, 8)]);
+    expect(sql('timestamp>-90m')).toEqual({ text: '(state_ts > $1)', params: [NOW - 90 * 60_000] });
+    expect(sql('failed<1795000000000').params).toEqual([1_795_000_000_000]);
+    expect(syntaxError('received>yesterday').reason).toMatch(/needs a time/);
+    expect(syntaxError('received:-1h').reason).toMatch(/takes a date/);
+    expect(syntaxError('name>x').reason).toMatch(/takes ':'/);
+  });
+
+  it('keeps conditions two-valued so NOT includes tasks without the field', () => {
+    expect(sql('NOT result:x').text).toBe("(NOT (search_text LIKE $1 AND coalesce(lower(left(result, 1024)), '') LIKE $1))");
+    expect(sql('-runtime>1').text).toBe('(NOT (runtime IS NOT NULL AND runtime > $1))');
+  });
+
+  it('continues numbering after parameters already bound', () => {
+    const params = new SqlParams();
+    params.add('first');
+    const node = parseQuery('a OR b');
+    expect(node && compileQuery(node, { params, now: NOW })).toBe('((search_text LIKE $2) OR (search_text LIKE $3))');
+  });
+});

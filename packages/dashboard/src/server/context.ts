@@ -1,0 +1,55 @@
+/**
+ * @module server/context
+ * What every route module receives: the cluster app, the store, the ingest, auth and audit,
+ * and the resolved server options. Route flags live in Fastify's route `config`.
+ */
+import type { App } from 'celeriac';
+import type { Ingest } from '../ingest/ingest.js';
+import type { HistoryStore } from '../store/history-store.js';
+import type { AuditLog } from './audit.js';
+import type { Auth, Principal } from './auth.js';
+
+/** Per-route flags read by the auth hook. */
+export interface RouteFlags {
+  /** No authentication at all (`/healthcheck`, `/metrics`, readiness). */
+  readonly public?: boolean;
+  /** Changes the cluster: refused in read-only mode and to viewers, CSRF-checked, audited. */
+  readonly action?: boolean;
+}
+
+/** Server options, resolved. */
+export interface ServerSettings {
+  /** '' or `/prefix` (no trailing slash). */
+  readonly urlPrefix: string;
+  readonly readOnly: boolean;
+  /** Directory of the browser app (index.html and assets). */
+  readonly uiDir: string;
+  /** The app's time zone, for the UI. */
+  readonly timezone: string;
+  /** Tasks RECEIVED/STARTED longer than this count as stuck in /metrics, seconds. */
+  readonly stuckAfterSec: number;
+  /** Largest request body, bytes. */
+  readonly bodyLimit: number;
+  readonly version: string;
+}
+
+/** The shared context of the route modules. */
+export interface ServerContext {
+  readonly app: App;
+  readonly store: HistoryStore;
+  readonly ingest: Ingest;
+  readonly auth: Auth;
+  readonly audit: AuditLog;
+  readonly settings: ServerSettings;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    /** See {@link RouteFlags}. */
+    public?: boolean;
+    action?: boolean;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * @module server/ui
+ * Serves the browser app (packages/dashboard/ui, owned by the UI) at the URL prefix root,
+ * and hands it its config: `index.html` gets a `<meta name="celeriac-dashboard">` with the
+ * URL prefix, read-only flag, role and CSRF token (also at `/api/config`), and the response
+ * sets the signed session cookie the app's API calls carry. Files are read from the UI
+ * directory only (no path escapes it); Flower's page paths redirect to the app's routes.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { extname, resolve, sep } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CSRF_HEADER, SESSION_COOKIE, type Principal } from './auth.js';
+import type { ServerContext } from './context.js';
+import { bool } from './params.js';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json',
+  '.map': 'application/json', '.woff2': 'font/woff2', '.txt': 'text/plain; charset=utf-8',
+};
+
+function escapeAttr(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const FALLBACK = `<!doctype html><html><head><meta charset="utf-8"><title>Celeriac dashboard</title></head><body>
+<h1>Celeriac dashboard</h1><p>The browser app is not installed here. The API works:
+<a href="api/workers">api/workers</a>, <a href="api/tasks?limit=20">api/tasks</a>, <a href="api/openapi.json">api/openapi.json</a>, <a href="metrics">metrics</a>.</p></body></html>`;
+
+/** Registers the routes. */
+export function registerUi(server: FastifyInstance, ctx: ServerContext): void {
+  const root = resolve(ctx.settings.uiDir);
+  const prefix = ctx.settings.urlPrefix;
+
+  const index = async (req: FastifyRequest, reply: FastifyReply) => {
+    const p: Principal = req.principal ?? { user: null, role: 'admin', via: 'anonymous' };
+    const html = await readFile(resolve(root, 'index.html'), 'utf8').catch(() => FALLBACK);
+    const config = { urlPrefix: prefix, readOnly: ctx.settings.readOnly, role: p.role, user: p.user, csrfToken: ctx.auth.csrfToken(p), csrfHeader: CSRF_HEADER, timezone: ctx.settings.timezone, version: ctx.settings.version };
+    const meta = `<meta name="celeriac-dashboard" content="${escapeAttr(JSON.stringify(config))}">`;
+    const page = html.includes('<head>') ? html.replace('<head>', `<head>\n  ${meta}`) : meta + html;
+    // A session only for callers who proved who they are, or anyone when no auth is configured.
+    if (p.via !== 'session') reply.header('set-cookie', `${SESSION_COOKIE}=${ctx.auth.sessionCookie(p)}; Path=${prefix === '' ? '/' : `${prefix}/`}; HttpOnly; SameSite=Strict`);
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
+  };
+
+  server.get('/', async (req, reply) => {
+    // Flower's `/?json=1` is the workers table.
+    if (bool(req, 'json', false)) {
+      const now = Date.now();
+      return { data: ctx.ingest.workers().map((w) => ctx.ingest.workerSummary(w, now)) };
+    }
+    return index(req, reply);
+  });
+  server.get('/index.html', index);
+
+  // Flower's page URLs, for bookmarks and links from alerts.
+  server.get('/tasks', async (_req, reply) => reply.redirect(`${prefix}/#/tasks`));
+  server.get('/broker', async (_req, reply) => reply.redirect(`${prefix}/#/broker`));
+  server.get('/task/:id', async (req, reply) => reply.redirect(`${prefix}/#/task/${encodeURIComponent((req.params as { id: string }).id)}`));
+  server.get('/worker/:name', async (req, reply) => reply.redirect(`${prefix}/#/worker/${encodeURIComponent((req.params as { name: string }).name)}`));
+
+  server.get('/*', async (req, reply) => {
+    const rel = (req.params as { '*': string })['*'];
+    if (rel.includes('\0')) return reply.code(404).send();
+    const file = resolve(root, `.${sep}${rel}`);
+    if (!file.startsWith(root + sep)) return reply.code(404).send();
+    const info = await stat(file).catch(() => null);
+    if (info === null || !info.isFile()) return reply.code(404).type('text/plain').send('Not Found');
+    if (file === resolve(root, 'index.html')) return index(req, reply);
+    const body = await readFile(file);
+    return reply.type(TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream').header('cache-control', 'no-cache').send(body);
+  });
+}

@@ -1,0 +1,299 @@
+/**
+ * @module store/fold-events
+ * Pure: turns a batch of raw Celery events into the rows the store upserts: at most one
+ * task row per uuid, one worker row per hostname, and the timeline entries. Folding the
+ * batch first lets one multi-row statement write it (a single INSERT cannot touch a row
+ * twice) and merges events of one task in memory instead of in the database.
+ */
+import type { EventDict } from 'celeriac/monitor';
+import { pyLiteralToJson } from './py-literal.js';
+
+/** Payload fields, in the order of their bit in `truncated_mask`. */
+export const PAYLOAD_FIELDS = ['args', 'kwargs', 'result', 'exception', 'traceback'] as const;
+
+/** Task event subjects that set a time column of the same name. */
+const TIME_SUBJECTS = new Set(['sent', 'received', 'started', 'succeeded', 'failed', 'retried', 'revoked', 'rejected']);
+
+const SUBJECT_STATES: Readonly<Record<string, string>> = {
+  sent: 'PENDING', received: 'RECEIVED', started: 'STARTED', succeeded: 'SUCCESS',
+  failed: 'FAILURE', retried: 'RETRY', revoked: 'REVOKED', rejected: 'REJECTED',
+};
+
+// Celery's precedence, strongest first; states not listed (custom ones, LOST) rank as
+// Celery's `None`, between FAILURE and REVOKED. The same numbers go to SQL (`state_rank`).
+const PRECEDENCE = ['SUCCESS', 'FAILURE', null, 'REVOKED', 'STARTED', 'RECEIVED', 'REJECTED', 'RETRY', 'PENDING'];
+
+/** A state's rank: lower wins. */
+export function stateRank(state: string): number {
+  const i = PRECEDENCE.indexOf(state);
+  return i < 0 ? 2 : i;
+}
+
+/** Whether `incoming` replaces `current` (Celery's merge; RETRY always counts as newer). */
+export function incomingStateWins(current: string, incoming: string): boolean {
+  if (current === 'RETRY' || incoming === 'RETRY') return true;
+  return stateRank(incoming) <= stateRank(current);
+}
+
+/** A task row as written by one batch: null means "this batch did not say". */
+export interface TaskWrite {
+  uuid: string;
+  name: string | null;
+  state: string | null;
+  state_rank: number | null;
+  state_ts: number | null;
+  worker: string | null;
+  client: string | null;
+  queue: string | null;
+  exchange: string | null;
+  routing_key: string | null;
+  args: string | null;
+  kwargs: string | null;
+  /** kwargs as a JSON object (for the jsonb column), when they could be read. */
+  kwargs_json: Record<string, unknown> | null;
+  result: string | null;
+  exception: string | null;
+  traceback: string | null;
+  /** Bits of PAYLOAD_FIELDS this batch set, and which of those it cut. */
+  provided_mask: number;
+  truncated_mask: number;
+  eta: string | null;
+  expires: string | null;
+  sent: number | null;
+  received: number | null;
+  started: number | null;
+  succeeded: number | null;
+  failed: number | null;
+  retried: number | null;
+  revoked: number | null;
+  rejected: number | null;
+  runtime: number | null;
+  retries: number | null;
+  parent_id: string | null;
+  root_id: string | null;
+  group_id: string | null;
+  last_seen: number;
+}
+
+/** A worker row as written by one batch. */
+export interface WorkerWrite {
+  hostname: string;
+  online: boolean;
+  pid: number | null;
+  freq: number | null;
+  active: number | null;
+  processed: number | null;
+  loadavg: string | null;
+  sw_ident: string | null;
+  sw_ver: string | null;
+  sw_sys: string | null;
+  seen: number;
+  heartbeat: number | null;
+  offline_at: number | null;
+}
+
+/** One timeline entry. */
+export interface EventWrite {
+  uuid: string;
+  type: string;
+  ts: number;
+  hostname: string | null;
+  fields: string;
+}
+
+/** The rows of one batch. */
+export interface FoldedBatch {
+  readonly tasks: TaskWrite[];
+  readonly workers: WorkerWrite[];
+  readonly events: EventWrite[];
+  readonly ignored: number;
+}
+
+/** Limits applied while folding. */
+export interface FoldLimits {
+  /** Longest payload field kept, in characters. */
+  readonly payloadCap: number;
+  /** Longest value kept in a timeline entry's fields. */
+  readonly timelineCap: number;
+  /** Local epoch ms, for events without a timestamp. */
+  readonly now: number;
+}
+
+// Fields every event has, kept out of the timeline's `fields`.
+const COMMON_KEYS = new Set(['type', 'uuid', 'timestamp', 'hostname', 'utcoffset', 'pid', 'clock', 'local_received']);
+
+const MAX_ID = 255;
+
+function str(value: unknown, max = MAX_ID): string | null {
+  return typeof value === 'string' && value.length > 0 && value.length <= max ? value : null;
+}
+
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function int(value: unknown): number | null {
+  const n = num(value);
+  return n === null ? null : Math.trunc(n);
+}
+
+/** Event `timestamp` (epoch seconds) as integer epoch ms. */
+function eventMs(event: EventDict, now: number): number {
+  const ts = num(event['timestamp']);
+  return ts === null ? now : Math.round(ts * 1000);
+}
+
+/** A payload value as text: reprs stay as they are, JSON values from other senders are encoded. */
+function payloadText(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function cut(text: string, cap: number): { text: string; cut: boolean } {
+  return text.length <= cap ? { text, cut: false } : { text: text.slice(0, cap), cut: true };
+}
+
+function emptyTask(uuid: string, at: number): TaskWrite {
+  return {
+    uuid, name: null, state: null, state_rank: null, state_ts: null, worker: null, client: null,
+    queue: null, exchange: null, routing_key: null, args: null, kwargs: null, kwargs_json: null,
+    result: null, exception: null, traceback: null, provided_mask: 0, truncated_mask: 0,
+    eta: null, expires: null, sent: null, received: null, started: null, succeeded: null,
+    failed: null, retried: null, revoked: null, rejected: null, runtime: null, retries: null,
+    parent_id: null, root_id: null, group_id: null, last_seen: at,
+  };
+}
+
+function setPayload(row: TaskWrite, field: (typeof PAYLOAD_FIELDS)[number], value: unknown, cap: number): void {
+  const text = payloadText(value);
+  if (text === null) return;
+  const bit = 1 << PAYLOAD_FIELDS.indexOf(field);
+  const c = cut(text, cap);
+  row[field] = c.text;
+  row.provided_mask |= bit;
+  row.truncated_mask = c.cut ? row.truncated_mask | bit : row.truncated_mask & ~bit;
+  if (field === 'kwargs') {
+    const parsed = c.cut ? null : kwargsJson(value, text);
+    row.kwargs_json = parsed;
+  }
+}
+
+/** kwargs as an object for the jsonb column: a JSON object as is, a Python dict repr parsed. */
+function kwargsJson(value: unknown, text: string): Record<string, unknown> | null {
+  const parsed = typeof value === 'object' ? value : pyLiteralToJson(text);
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+}
+
+function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number, limits: FoldLimits): void {
+  const e = event as Readonly<Record<string, unknown>>;
+  const setStr = (key: 'name' | 'queue' | 'exchange' | 'routing_key' | 'eta' | 'expires' | 'parent_id' | 'root_id', source: string) => {
+    const v = str(e[source]);
+    if (v !== null) row[key] = v;
+  };
+  setStr('name', 'name');
+  setStr('queue', 'queue');
+  setStr('exchange', 'exchange');
+  setStr('routing_key', 'routing_key');
+  setStr('eta', 'eta');
+  setStr('expires', 'expires');
+  setStr('parent_id', 'parent_id');
+  setStr('root_id', 'root_id');
+  const group = str(e['group_id']) ?? str(e['group']);
+  if (group !== null) row.group_id = group;
+  for (const field of PAYLOAD_FIELDS) setPayload(row, field, e[field], limits.payloadCap);
+  const runtime = num(e['runtime']);
+  if (runtime !== null) row.runtime = runtime;
+  const retries = int(e['retries']);
+  if (retries !== null) row.retries = retries;
+  const hostname = str(e['hostname']);
+  if (subject === 'sent') row.client = hostname;
+  else if (hostname !== null && subject !== 'revoked') row.worker = hostname;
+  if (TIME_SUBJECTS.has(subject)) row[subject as 'sent'] = at;
+  const incoming = SUBJECT_STATES[subject] ?? subject.toUpperCase().slice(0, 64);
+  if (row.state === null || incomingStateWins(row.state, incoming)) {
+    row.state = incoming;
+    row.state_rank = stateRank(incoming);
+    row.state_ts = at;
+  }
+  if (at > row.last_seen) row.last_seen = at;
+}
+
+function timelineFields(event: EventDict, cap: number): string {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) {
+    if (COMMON_KEYS.has(key)) continue;
+    if (typeof value === 'string') out[key] = value.length > cap ? `${value.slice(0, cap)}...` : value;
+    else if (typeof value === 'number' || typeof value === 'boolean' || value === null) out[key] = value;
+    else {
+      const text = payloadText(value) ?? '';
+      out[key] = text.length > cap ? `${text.slice(0, cap)}...` : value;
+    }
+  }
+  return JSON.stringify(out);
+}
+
+function foldWorker(existing: WorkerWrite | undefined, hostname: string, subject: string, event: EventDict, at: number): WorkerWrite {
+  const e = event as Readonly<Record<string, unknown>>;
+  const row: WorkerWrite = existing ?? {
+    hostname, online: true, pid: null, freq: null, active: null, processed: null, loadavg: null,
+    sw_ident: null, sw_ver: null, sw_sys: null, seen: at, heartbeat: null, offline_at: null,
+  };
+  row.pid = int(e['pid']) ?? row.pid;
+  row.freq = num(e['freq']) ?? row.freq;
+  row.active = int(e['active']) ?? row.active;
+  row.processed = int(e['processed']) ?? row.processed;
+  const loadavg = e['loadavg'];
+  if (Array.isArray(loadavg)) row.loadavg = JSON.stringify(loadavg.filter((n) => typeof n === 'number').slice(0, 3));
+  row.sw_ident = str(e['sw_ident']) ?? row.sw_ident;
+  row.sw_ver = str(e['sw_ver']) ?? row.sw_ver;
+  row.sw_sys = str(e['sw_sys']) ?? row.sw_sys;
+  if (at >= row.seen) {
+    row.seen = at;
+    row.online = subject !== 'offline';
+    row.offline_at = subject === 'offline' ? at : null;
+  }
+  if (subject !== 'offline') row.heartbeat = Math.max(row.heartbeat ?? at, at);
+  return row;
+}
+
+/** Folds a batch of events, in arrival order, into rows. Malformed events are counted, not thrown. */
+export function foldEvents(events: readonly EventDict[], limits: FoldLimits): FoldedBatch {
+  const tasks = new Map<string, TaskWrite>();
+  const workers = new Map<string, WorkerWrite>();
+  const timeline: EventWrite[] = [];
+  let ignored = 0;
+  for (const event of events) {
+    const type = typeof event?.type === 'string' ? event.type.toLowerCase() : '';
+    const dash = type.indexOf('-');
+    const group = dash < 0 ? '' : type.slice(0, dash);
+    const subject = type.slice(dash + 1);
+    if (group === 'task') {
+      const at = eventMs(event, limits.now);
+      const uuid = str(event['uuid']);
+      if (uuid === null || subject.length === 0) {
+        ignored++;
+        continue;
+      }
+      let row = tasks.get(uuid);
+      if (row === undefined) tasks.set(uuid, (row = emptyTask(uuid, at)));
+      foldTask(row, subject, event, at, limits);
+      timeline.push({ uuid, type: type.slice(0, 64), ts: at, hostname: str(event['hostname']), fields: timelineFields(event, limits.timelineCap) });
+    } else if (group === 'worker') {
+      const at = eventMs(event, limits.now);
+      const hostname = str(event['hostname']);
+      if (hostname === null) {
+        ignored++;
+        continue;
+      }
+      workers.set(hostname, foldWorker(workers.get(hostname), hostname, subject, event, at));
+    } else {
+      ignored++;
+    }
+  }
+  return { tasks: [...tasks.values()], workers: [...workers.values()], events: timeline, ignored };
+}

@@ -1,0 +1,134 @@
+/**
+ * @module store/schema
+ * The store's tables and their migrations, applied in order at open. Each migration runs
+ * in one transaction under an advisory lock, so two dashboards opening the same Postgres
+ * database at once do not race. Applied versions are recorded in `dashboard_schema`.
+ *
+ * Indexes serve the tasks page: the default order (`state_ts`), each filter with that order
+ * (state, name, worker), the workflow tree (root, parent), `kwargs.key:value` (jsonb
+ * containment) and free text (`search_text` with pg_trgm, when the extension is available).
+ */
+import { SEARCH_FIELD_CHARS } from '../query/compile.js';
+import type { SqlDriver } from './sql-driver.js';
+
+const cutLower = (column: string) => `left(coalesce(${column}, ''), ${SEARCH_FIELD_CHARS})`;
+
+/**
+ * Lower-cased copy of the searchable fields; the search language's text terms match it.
+ * The uuid and the worker are left out: their trigrams would be most of the index's cost
+ * (a uuid's are all distinct), and both have their own indexed fields (`uuid:`, `worker:`).
+ */
+const SEARCH_TEXT = `lower(${[
+  cutLower('name'), cutLower('args'), cutLower('kwargs'), cutLower('result'), cutLower('exception'),
+].join(` || E'\\n' || `)})`;
+
+/** Migrations by version; `trgm` is the schema-qualified trigram operator class, or null. */
+const MIGRATIONS: readonly ((trgm: string | null) => string)[] = [
+  (trgm) => `
+    CREATE TABLE tasks (
+      uuid text PRIMARY KEY,
+      name text,
+      state text NOT NULL,
+      state_rank smallint NOT NULL,
+      state_ts bigint NOT NULL,
+      worker text,
+      client text,
+      queue text,
+      exchange text,
+      routing_key text,
+      args text,
+      kwargs text,
+      kwargs_json jsonb NOT NULL DEFAULT '{}',
+      result text,
+      exception text,
+      traceback text,
+      truncated_mask integer NOT NULL DEFAULT 0,
+      eta text,
+      expires text,
+      sent bigint, received bigint, started bigint, succeeded bigint,
+      failed bigint, retried bigint, revoked bigint, rejected bigint,
+      runtime double precision,
+      retries integer,
+      parent_id text,
+      root_id text,
+      group_id text,
+      last_seen bigint NOT NULL,
+      source text NOT NULL DEFAULT 'events',
+      search_text text GENERATED ALWAYS AS (${SEARCH_TEXT}) STORED
+    );
+    CREATE INDEX tasks_state_ts ON tasks (state_ts);
+    CREATE INDEX tasks_state ON tasks (state, state_ts);
+    CREATE INDEX tasks_name ON tasks (name, state_ts);
+    CREATE INDEX tasks_worker ON tasks (worker, state_ts);
+    CREATE INDEX tasks_queue ON tasks (queue, state_ts) WHERE queue IS NOT NULL;
+    CREATE INDEX tasks_received ON tasks (received) WHERE received IS NOT NULL;
+    CREATE INDEX tasks_runtime ON tasks (runtime) WHERE runtime IS NOT NULL;
+    CREATE INDEX tasks_root ON tasks (root_id) WHERE root_id IS NOT NULL;
+    CREATE INDEX tasks_parent ON tasks (parent_id) WHERE parent_id IS NOT NULL;
+    CREATE INDEX tasks_kwargs ON tasks USING gin (kwargs_json jsonb_path_ops);
+    ${trgm === null ? '' : `CREATE INDEX tasks_search ON tasks USING gin (search_text ${trgm});`}
+    CREATE TABLE task_events (
+      uuid text NOT NULL,
+      type text NOT NULL,
+      ts bigint NOT NULL,
+      hostname text,
+      fields text NOT NULL
+    );
+    CREATE INDEX task_events_uuid ON task_events (uuid, ts);
+    CREATE TABLE workers (
+      hostname text PRIMARY KEY,
+      online boolean NOT NULL,
+      pid integer,
+      freq double precision,
+      active integer,
+      processed bigint,
+      loadavg text,
+      sw_ident text,
+      sw_ver text,
+      sw_sys text,
+      first_seen bigint NOT NULL,
+      last_seen bigint NOT NULL,
+      last_heartbeat bigint,
+      offline_at bigint
+    );
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+// Any constant shared by every dashboard: the lock only serialises migrations.
+const MIGRATION_LOCK = 7_262_022;
+
+/** The trigram operator class, schema-qualified, after making sure pg_trgm is installed; null without it. */
+async function trigramOpclass(db: SqlDriver): Promise<string | null> {
+  try {
+    await db.exec(db.kind === 'pglite' ? 'CREATE EXTENSION IF NOT EXISTS pg_trgm' : 'CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public');
+  } catch {
+    // No privilege to install it: search still works, by scanning.
+  }
+  const rows = await db.query<{ nspname: string }>(
+    `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`,
+  );
+  const schema = rows[0]?.nspname;
+  return schema === undefined ? null : `"${schema.replaceAll('"', '""')}".gin_trgm_ops`;
+}
+
+/** Brings the schema up to {@link SCHEMA_VERSION}; refuses a database written by a newer version. */
+export async function migrate(db: SqlDriver): Promise<void> {
+  await db.exec('CREATE TABLE IF NOT EXISTS dashboard_schema (version integer NOT NULL)');
+  const trgm = await trigramOpclass(db);
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    const rows = await tx.query<{ v: number | null }>('SELECT max(version) AS v FROM dashboard_schema');
+    const current = rows[0]?.v ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`HistoryStore: the database has schema version ${current}, newer than this dashboard's ${SCHEMA_VERSION}; upgrade the dashboard`);
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      const step = MIGRATIONS[v] as (trgm: string | null) => string;
+      for (const statement of step(trgm).split(';').map((s) => s.trim()).filter((s) => s.length > 0)) await tx.query(statement);
+      await tx.query('INSERT INTO dashboard_schema (version) VALUES ($1)', [v + 1]);
+    }
+  });
+}

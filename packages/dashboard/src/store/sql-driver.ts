@@ -1,0 +1,105 @@
+/**
+ * @module store/sql-driver
+ * The two databases behind one small runner: PGlite (Postgres in WebAssembly, in a data
+ * directory or in memory) and Postgres through a `pg` pool. Both take `$n` parameters and
+ * run the same SQL; the tables live in one schema, put first on the search path.
+ */
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import pg from 'pg';
+
+/** Runs statements. */
+export interface SqlRunner {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+/** A database connection (or pool) the store owns. */
+export interface SqlDriver extends SqlRunner {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Checks a schema name before it is put into SQL (it cannot be a parameter). */
+export function checkSchemaName(schema: string): string {
+  if (!IDENT.test(schema)) throw new RangeError(`HistoryStore: schema must match ${IDENT.source}, got ${JSON.stringify(schema)}`);
+  return schema;
+}
+
+// Postgres' buffers live in the dashboard's own memory here (WebAssembly), so they are kept
+// small and the operating system's file cache does the caching: the process stays near
+// 250 MB whatever the history size. History is monitoring data: a write acknowledged just
+// before a crash may be lost (relaxedDurability), in exchange for ingest speed. A smaller
+// max_wal_size keeps the data directory near the size of the data (1 GB of WAL otherwise).
+const PGLITE_CONF = ['shared_buffers = 32MB', 'maintenance_work_mem = 32MB', 'wal_buffers = 1MB', 'temp_buffers = 4MB', 'max_wal_size = 128MB'];
+
+/**
+ * Opens PGlite in `dataDir` (created when missing), or in memory when it is undefined; or
+ * uses `instance`, which the driver then does not close.
+ */
+export async function openPgliteDriver(dataDir: string | undefined, schema: string, instance?: PGlite): Promise<SqlDriver> {
+  if (instance === undefined && dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  const db = instance ?? (await PGlite.create({ dataDir, extensions: { pg_trgm }, relaxedDurability: true, postgresqlconf: PGLITE_CONF }));
+  await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path = ${schema}, public;`);
+  return {
+    kind: 'pglite',
+    query: async <R>(text: string, params?: readonly unknown[]) => (await db.query<R>(text, params as unknown[] | undefined)).rows,
+    exec: async (sql) => {
+      await db.exec(sql);
+    },
+    // PGlite runs one statement at a time; its transaction() holds the connection for `fn`.
+    transaction: (fn) => db.transaction((tx) => fn({ query: async <R>(text: string, params?: readonly unknown[]) => (await tx.query<R>(text, params as unknown[] | undefined)).rows })),
+    close: async () => {
+      if (instance === undefined) await db.close();
+    },
+  };
+}
+
+/** Opens a pool on a Postgres URL; the schema is created when missing. */
+export async function openPostgresDriver(url: string, schema: string, max = 4): Promise<SqlDriver> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    options: `-c search_path=${schema},public`,
+  });
+  // An idle client that loses its server emits here; the pool replaces it on next use.
+  pool.on('error', () => undefined);
+  const run = async <R>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]): Promise<R[]> =>
+    (await client.query(text, params as unknown[] | undefined)).rows as R[];
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return {
+    kind: 'postgres',
+    query: (text, params) => run(pool, text, params),
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const value = await fn({ query: (text, params) => run(client, text, params) });
+        await client.query('COMMIT');
+        return value;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * @module store/sql-history-store
+ * The {@link HistoryStore} both databases share: everything is SQL over a {@link SqlDriver}.
+ */
+import type { EventDict } from 'celeriac/monitor';
+import { foldEvents, stateRank, type TaskWrite } from './fold-events.js';
+import type {
+  BackfilledResult, HistoryStore, HistoryStoreOptions, TaskDetail, TaskEventRow, TaskPage, TaskQuery, Workflow, WorkerRow, WriteSummary,
+} from './history-store.js';
+import { migrate } from './schema.js';
+import { toSqlJson } from './sql-json.js';
+import { checkSchemaName, openPgliteDriver, openPostgresDriver, type SqlDriver } from './sql-driver.js';
+import { COUNT_CAP, ESTIMATED_ROWS_SQL, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql } from './read-sql.js';
+import { EVENTS_INSERT_SQL, taskUpsertSql, WORKERS_UPSERT_SQL } from './write-sql.js';
+
+const DAY = 86_400_000;
+
+/** {@link HistoryStoreOptions} resolved once. */
+export interface ResolvedHistoryStoreOptions {
+  readonly databaseUrl: string | null;
+  readonly dataDir: string | null;
+  readonly schema: string;
+  readonly payloadCap: number;
+  readonly maxAgeMs: number;
+  readonly failureMaxAgeMs: number;
+  readonly maxTasks: number;
+  readonly searchWindow: number;
+}
+
+/** Validates and fills in defaults. */
+export function resolveHistoryStoreOptions(options: HistoryStoreOptions = {}): ResolvedHistoryStoreOptions {
+  const positive = (name: string, value: number | undefined, fallback: number) => {
+    const v = value ?? fallback;
+    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`HistoryStore: ${name} must be a positive number, got ${String(value)}`);
+    return v;
+  };
+  return Object.freeze({
+    databaseUrl: options.databaseUrl ?? null,
+    dataDir: options.dataDir ?? null,
+    schema: checkSchemaName(options.schema ?? 'celeriac_dashboard'),
+    payloadCap: Math.floor(positive('payloadCap', options.payloadCap, 16_384)),
+    maxAgeMs: positive('maxAgeMs', options.maxAgeMs, 7 * DAY),
+    failureMaxAgeMs: positive('failureMaxAgeMs', options.failureMaxAgeMs, 30 * DAY),
+    maxTasks: Math.floor(positive('maxTasks', options.maxTasks, 1_000_000)),
+    searchWindow: Math.floor(positive('searchWindow', options.searchWindow, SEARCH_WINDOW)),
+  });
+}
+
+// Rows per write statement and per retention delete: bounds one statement's memory.
+const WRITE_CHUNK = 5000;
+const PRUNE_BATCH = 5000;
+const TIMELINE_CAP = 1024;
+const DETAIL_LIMIT = 1000;
+// Task rows written between two ANALYZE runs.
+const ANALYZE_EVERY = 50_000;
+// States kept for `failureMaxAgeMs` instead of `maxAgeMs`.
+const KEPT_LONGER = ['FAILURE', 'LOST', 'REJECTED'];
+
+function chunks<T>(rows: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}
+
+class SqlHistoryStore implements HistoryStore {
+  #closed = false;
+  #sinceAnalyze = 0;
+
+  constructor(
+    readonly db: SqlDriver,
+    readonly options: ResolvedHistoryStoreOptions,
+  ) {}
+
+  get kind(): 'pglite' | 'postgres' {
+    return this.db.kind;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new Error('HistoryStore: closed');
+  }
+
+  async writeEvents(events: readonly EventDict[]): Promise<WriteSummary> {
+    this.#open();
+    const batch = foldEvents(events, { payloadCap: this.options.payloadCap, timelineCap: TIMELINE_CAP, now: Date.now() });
+    if (batch.tasks.length > 0 || batch.workers.length > 0) {
+      const upsert = taskUpsertSql('incoming', 'events');
+      await this.db.transaction(async (tx) => {
+        for (const part of chunks(batch.tasks, WRITE_CHUNK)) await tx.query(upsert, [toSqlJson(part)]);
+        for (const part of chunks(batch.events, WRITE_CHUNK)) await tx.query(EVENTS_INSERT_SQL, [toSqlJson(part)]);
+        if (batch.workers.length > 0) await tx.query(WORKERS_UPSERT_SQL, [toSqlJson(batch.workers)]);
+      });
+    }
+    this.#sinceAnalyze += batch.tasks.length;
+    if (this.#sinceAnalyze >= ANALYZE_EVERY) {
+      // PGlite has no autovacuum: without fresh statistics the planner picks bad plans as
+      // the history grows (on Postgres this only repeats what autovacuum does).
+      this.#sinceAnalyze = 0;
+      await this.db.query('ANALYZE tasks');
+    }
+    return { tasks: batch.tasks.length, workers: batch.workers.length, ignored: batch.ignored };
+  }
+
+  async backfill(results: readonly BackfilledResult[]): Promise<number> {
+    this.#open();
+    const now = Date.now();
+    const rows = new Map<string, TaskWrite>();
+    for (const r of results) {
+      if (typeof r?.uuid !== 'string' || r.uuid.length === 0 || r.uuid.length > 255 || typeof r.state !== 'string') continue;
+      rows.set(r.uuid, this.#backfillRow(r, now));
+    }
+    const upsert = taskUpsertSql('stored', 'backend');
+    for (const part of chunks([...rows.values()], WRITE_CHUNK)) await this.db.query(upsert, [toSqlJson(part)]);
+    return rows.size;
+  }
+
+  #backfillRow(r: BackfilledResult, now: number): TaskWrite {
+    const at = typeof r.dateDone === 'number' && Number.isFinite(r.dateDone) ? Math.round(r.dateDone) : now;
+    const state = r.state.toUpperCase().slice(0, 64);
+    // Folding a synthetic event reuses the caps, the repr parsing and the masks.
+    const event: Record<string, unknown> = {
+      type: 'task-backfilled', uuid: r.uuid, timestamp: at / 1000, name: r.name, args: r.args, kwargs: r.kwargs,
+      result: state === 'SUCCESS' ? r.result : undefined, exception: state === 'SUCCESS' ? undefined : r.result,
+      traceback: r.traceback, hostname: r.worker, queue: r.queue, retries: r.retries, parent_id: r.parentId,
+      root_id: r.rootId, group_id: r.groupId,
+    };
+    const row = foldEvents([event as EventDict], { payloadCap: this.options.payloadCap, timelineCap: TIMELINE_CAP, now }).tasks[0] as TaskWrite;
+    row.state = state;
+    row.state_rank = stateRank(state);
+    row.state_ts = at;
+    if (state === 'SUCCESS') row.succeeded = at;
+    else if (state === 'FAILURE') row.failed = at;
+    else if (state === 'REVOKED') row.revoked = at;
+    return row;
+  }
+
+  async markLost(worker: string, at: number): Promise<number> {
+    this.#open();
+    const rows = await this.db.query<{ n: number }>(
+      `WITH lost AS (
+         UPDATE tasks SET state = 'LOST', state_rank = $3, state_ts = $2, last_seen = greatest(last_seen, $2)
+         WHERE worker = $1 AND state IN ('RECEIVED', 'STARTED') RETURNING 1)
+       SELECT count(*)::int AS n FROM lost`,
+      [worker, Math.round(at), stateRank('LOST')],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async queryTasks(query: TaskQuery): Promise<TaskPage> {
+    this.#open();
+    const size = this.options.searchWindow;
+    const plan = taskPageSql(query, Date.now(), size);
+    const capped = (rows: Record<string, unknown>[], n: number, exact = true): TaskPage => ({
+      rows: rows.map(toTaskRow), total: Math.min(n, COUNT_CAP), totalExact: exact && n <= COUNT_CAP,
+    });
+    if (plan.window !== null) {
+      const rows = await this.db.query(plan.window, plan.params);
+      const matches = Number(rows[0]?.['matches'] ?? 0);
+      const scanned = (await this.db.query<{ n: number }>(windowScannedSql(size)))[0]?.n ?? 0;
+      // The window held every task: its page and count are the answer.
+      if (scanned < size && (rows.length > 0 || (query.offset ?? 0) <= 0)) return capped(rows, matches);
+      if (rows.length >= plan.limit && plan.limit > 0) {
+        if (matches > COUNT_CAP) return capped(rows, matches);
+        // As many matches among the newest as would pass the cap over the whole table: say
+        // "10,000+" rather than count a common term across a million rows.
+        const estimated = (await this.db.query<{ n: number }>(ESTIMATED_ROWS_SQL))[0]?.n ?? 0;
+        if ((matches * Math.max(estimated, scanned)) / size > COUNT_CAP) return capped(rows, COUNT_CAP + 1, false);
+        const counted = await this.db.query<{ n: number }>(plan.count, plan.params);
+        return capped(rows, counted[0]?.n ?? 0);
+      }
+    }
+    const rows = await this.db.query(plan.page, plan.params);
+    const counted = await this.db.query<{ n: number }>(plan.count, plan.params);
+    return capped(rows, counted[0]?.n ?? 0);
+  }
+
+  async getTask(uuid: string): Promise<TaskDetail | null> {
+    this.#open();
+    const found = await this.db.query(`SELECT ${taskColumns(true)} FROM tasks WHERE uuid = $1`, [uuid]);
+    if (found.length === 0) return null;
+    const events = await this.db.query<{ type: string; ts: number; hostname: string | null; fields: string }>(
+      `SELECT type, ts::float8 AS ts, hostname, fields FROM task_events WHERE uuid = $1 ORDER BY ts LIMIT ${DETAIL_LIMIT}`,
+      [uuid],
+    );
+    const children = await this.db.query(
+      `SELECT ${taskColumns(false)} FROM tasks WHERE parent_id = $1 ORDER BY coalesce(sent, received, state_ts), uuid LIMIT ${DETAIL_LIMIT}`,
+      [uuid],
+    );
+    return {
+      task: toTaskRow(found[0] as Record<string, unknown>),
+      events: events.map((e): TaskEventRow => ({ type: e.type, timestamp: Number(e.ts), hostname: e.hostname, fields: JSON.parse(e.fields) as Record<string, unknown> })),
+      children: children.map(toTaskRow),
+    };
+  }
+
+  async getWorkflow(rootId: string, limit = DETAIL_LIMIT): Promise<Workflow> {
+    this.#open();
+    const cap = Math.min(Math.max(Math.floor(limit), 1), 10_000);
+    const rows = await this.db.query(
+      `SELECT ${taskColumns(false)} FROM tasks WHERE root_id = $1 OR uuid = $1
+       ORDER BY coalesce(sent, received, state_ts), uuid LIMIT ${cap + 1}`,
+      [rootId],
+    );
+    return { rootId, tasks: rows.slice(0, cap).map(toTaskRow), truncated: rows.length > cap };
+  }
+
+  async listWorkers(): Promise<readonly WorkerRow[]> {
+    this.#open();
+    const rows = await this.db.query(
+      `SELECT hostname, online, pid, freq, active, processed::float8 AS processed, loadavg, sw_ident, sw_ver, sw_sys,
+              first_seen::float8 AS first_seen, last_heartbeat::float8 AS last_heartbeat, offline_at::float8 AS offline_at
+       FROM workers ORDER BY hostname LIMIT 10000`,
+    );
+    return rows.map((r) => ({
+      hostname: r['hostname'] as string,
+      online: r['online'] === true,
+      pid: (r['pid'] as number | null) ?? null,
+      freq: (r['freq'] as number | null) ?? null,
+      active: (r['active'] as number | null) ?? null,
+      processed: (r['processed'] as number | null) ?? null,
+      loadavg: typeof r['loadavg'] === 'string' ? (JSON.parse(r['loadavg']) as number[]) : null,
+      swIdent: (r['sw_ident'] as string | null) ?? null,
+      swVer: (r['sw_ver'] as string | null) ?? null,
+      swSys: (r['sw_sys'] as string | null) ?? null,
+      firstSeen: Number(r['first_seen']),
+      lastHeartbeat: (r['last_heartbeat'] as number | null) ?? null,
+      offlineAt: (r['offline_at'] as number | null) ?? null,
+    }));
+  }
+
+  async countByState(): Promise<Readonly<Record<string, number>>> {
+    this.#open();
+    const rows = await this.db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM tasks GROUP BY state');
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  async prune(now = Date.now()): Promise<number> {
+    this.#open();
+    const o = this.options;
+    let deleted = 0;
+    deleted += await this.#deleteWhile(`state_ts < $1 AND NOT (state = ANY($2::text[]))`, [Math.floor(now - o.maxAgeMs), KEPT_LONGER]);
+    deleted += await this.#deleteWhile(`state_ts < $1`, [Math.floor(now - o.failureMaxAgeMs)]);
+    const over = await this.db.query<{ ts: number }>(`SELECT state_ts::float8 AS ts FROM tasks ORDER BY state_ts DESC, uuid DESC OFFSET $1 LIMIT 1`, [o.maxTasks]);
+    const cutoff = over[0]?.ts;
+    if (cutoff !== undefined) deleted += await this.#deleteWhile(`state_ts <= $1`, [cutoff]);
+    await this.db.query(`DELETE FROM workers WHERE NOT online AND last_seen < $1`, [Math.floor(now - o.maxAgeMs)]);
+    return deleted;
+  }
+
+  /** Deletes matching tasks and their timelines, {@link PRUNE_BATCH} at a time. */
+  async #deleteWhile(condition: string, params: unknown[]): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.db.query<{ n: number }>(
+        `WITH doomed AS (DELETE FROM tasks WHERE uuid IN (SELECT uuid FROM tasks WHERE ${condition} LIMIT ${PRUNE_BATCH}) RETURNING uuid),
+              timeline AS (DELETE FROM task_events WHERE uuid IN (SELECT uuid FROM doomed))
+         SELECT count(*)::int AS n FROM doomed`,
+        params,
+      );
+      const n = rows[0]?.n ?? 0;
+      total += n;
+      if (n < PRUNE_BATCH) return total;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.db.close();
+  }
+}
+
+/**
+ * Opens the history store: Postgres when `databaseUrl` is set, else the embedded database
+ * in `dataDir` (in memory without one). Migrations run before it resolves.
+ */
+export async function openHistoryStore(options: HistoryStoreOptions = {}): Promise<HistoryStore> {
+  const resolved = resolveHistoryStoreOptions(options);
+  const db = resolved.databaseUrl !== null
+    ? await openPostgresDriver(resolved.databaseUrl, resolved.schema)
+    : await openPgliteDriver(resolved.dataDir ?? undefined, resolved.schema, options.pglite);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  return new SqlHistoryStore(db, resolved);
+}

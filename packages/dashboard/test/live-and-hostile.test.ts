@@ -1,0 +1,118 @@
+/**
+ * The live stream, and what the server does with hostile or broken input: garbage
+ * parameters, huge and deep bodies, path tricks, and a broker that goes away and comes back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
+import { createApp } from 'celeriac';
+import { pino } from 'pino';
+import type { RunningDashboard } from '../src/dashboard.js';
+import { RedisServerProcess } from '../../celeriac/test/support/redis.js';
+import { DashboardCluster, clusterReady } from './support/cluster.js';
+
+const ready = await clusterReady('dashboard live and hostile input');
+const cluster = new DashboardCluster('dashhostile');
+const { fleet } = cluster;
+
+async function status(url: string, init?: RequestInit): Promise<number> {
+  const res = await fetch(url, init);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe.runIf(ready)('live stream and hostile input', () => {
+  let dash: RunningDashboard;
+  let worker = '';
+
+  beforeAll(async () => {
+    const app = fleet.app();
+    app.task('ts.mul', (x: number, y: number) => x * y);
+    const w = await fleet.worker(app, { queues: ['celery'], hostname: `tshostile-${process.pid}@%h`, sendTaskEvents: true, concurrency: 2 });
+    worker = w.hostname;
+    dash = await cluster.dashboard({ app });
+  }, 60_000);
+
+  afterAll(() => cluster.close(), 60_000);
+
+  it('/api/live pushes a task as it runs, without polling', async () => {
+    const ctl = new AbortController();
+    const res = await fetch(`${dash.url}/api/live`, { signal: ctl.signal });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const client = fleet.app();
+    const r = await client.sendTask('ts.mul', [6, 7]);
+    fleet.taskIds.push(r.id);
+    try {
+      await waitFor(async () => {
+        const chunk = await reader.read();
+        text += decoder.decode(chunk.value ?? new Uint8Array());
+        return text.split('\n\n').some((frame) => frame.startsWith('event: task\n') && frame.includes(`"uuid":"${r.id}"`) && frame.includes('"state":"SUCCESS"'));
+      }, 'the live stream to carry the task', { timeoutMs: 15_000 });
+    } finally {
+      ctl.abort();
+    }
+    expect(text).toMatch(/^retry: 2000\n\nevent: hello\n/);
+    expect(text).toMatch(/event: task\ndata: \{/);
+  });
+
+  it('garbage parameters are 400s, never 500s', async () => {
+    const base = dash.url;
+    expect(await status(`${base}/api/tasks?limit=abc`)).toBe(400);
+    expect(await status(`${base}/api/tasks?limit=-1`)).toBe(400);
+    expect(await status(`${base}/api/tasks?offset=-5&limit=1`)).toBe(200);
+    expect(await status(`${base}/api/tasks?received_start=yesterday`)).toBe(400);
+    expect(await status(`${base}/api/tasks?state=%00%01&limit=5`)).toBe(400);
+    expect(await status(`${base}/api/tasks?state=%01&limit=5`)).toBe(200);
+    expect(await status(`${base}/api/tasks?search=${'x'.repeat(5000)}`)).toBe(400);
+    expect(await status(`${base}/api/tasks?search=${encodeURIComponent('('.repeat(500))}`)).toBe(400);
+    expect(await status(`${base}/api/tasks/search?limit=100000`)).toBe(400);
+    expect(await status(`${base}/api/workers?refresh=maybe`)).toBe(400);
+    expect(await status(`${base}/api/task/result/x?timeout=abc`)).toBe(400);
+    expect(await status(`${base}/api/overview?since=-1`)).toBe(400);
+    expect(await status(`${base}/api/task/info/${'a'.repeat(5000)}`)).toBeLessThan(500);
+    expect(await status(`${base}/api/worker/pool/grow/${encodeURIComponent(worker)}?n=two`, { method: 'POST' })).toBe(400);
+  });
+
+  it('huge bodies are refused with 413; deep and odd bodies do not crash the server', async () => {
+    const huge = JSON.stringify({ args: ['x'.repeat(2 * 1024 * 1024)] });
+    expect(await status(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge })).toBe(413);
+    const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    expect(await status(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep })).toBeLessThan(500);
+    expect(await status(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([0, 255, 1]) })).toBe(400);
+    expect(await status(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"just a string"' })).toBe(400);
+    expect(await status(`${dash.url}/healthcheck`)).toBe(200);
+  });
+
+  it('static files never escape the UI directory', async () => {
+    for (const p of ['/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/js/..%2f..%2f..%2fpackage.json', '/%00']) {
+      const res = await fetch(`${dash.url}${p}`);
+      const body = await res.text();
+      expect(body, p).not.toContain('"name": "@celeriac/dashboard"');
+    }
+  });
+
+  it('a broker that goes away: liveness stays OK, readiness and broker routes say 503, and recover', async () => {
+    const redis = new RedisServerProcess(7150);
+    await redis.start();
+    const app = createApp({ broker: redis.url, backend: redis.url }, { env: {}, logger: pino({ level: 'silent' }) });
+    const d = await cluster.dashboard({ app });
+    try {
+      await waitFor(async () => (await status(`${d.url}/readyz`)) === 200, 'ready with the broker up', { timeoutMs: 10_000, maxIntervalMs: 100 });
+      await redis.kill();
+      expect(await status(`${d.url}/healthcheck`)).toBe(200);
+      expect(await status(`${d.url}/api/queues/length`)).toBe(503);
+      await waitFor(async () => (await status(`${d.url}/readyz`)) === 503, 'not ready with the broker down', { timeoutMs: 10_000, maxIntervalMs: 100 });
+      expect(await status(`${d.url}/api/task/revoke/abc`, { method: 'POST' })).toBe(503);
+      expect(await status(`${d.url}/api/workers?refresh=1`)).toBe(503);
+      expect(await status(`${d.url}/api/tasks?limit=5`)).toBe(200);
+      await redis.start();
+      await waitFor(async () => (await status(`${d.url}/readyz`)) === 200, 'ready again once the broker is back', { timeoutMs: 20_000, maxIntervalMs: 200 });
+    } finally {
+      await d.close();
+      await app.close();
+      await redis.kill();
+    }
+  }, 60_000);
+});
