@@ -48,14 +48,14 @@ export async function startWorker(rt: Runtime, options: { hostname?: string; con
 }
 
 /**
- * Starts beat (any number may run: one leads and sends). With `optional` (the `all` role), a
- * broker that cannot host beat's store (RabbitMQ: docs/brokers-and-backends.md) leaves beat
- * out with a warning instead of stopping the whole process; run `main.ts beat` on a Redis
- * broker for the schedule.
+ * Starts beat (any number may run: one leads and sends). Its store is the broker's own (Redis
+ * keys, or on RabbitMQ one document in a queue: docs/brokers-and-backends.md). With `optional`
+ * (the `all` role), a broker that cannot host beat's store leaves beat out with a warning
+ * instead of stopping the whole process.
  */
 export async function startBeat(rt: Runtime, options: { optional?: boolean } = {}): Promise<RunningRole> {
   if (options.optional === true && typeof rt.celery.broker.beatStore !== 'function') {
-    rt.log.warn({ broker: rt.celery.broker.kind }, 'beat not started: this broker cannot host its store (the schedule needs a redis:// or memory:// broker)');
+    rt.log.warn({ broker: rt.celery.broker.kind }, 'beat not started: this broker cannot host its store (the schedule needs a redis://, amqp:// or memory:// broker)');
     return { name: 'beat (not started)', urls: {}, stop: async () => undefined };
   }
   const beat = new Beat(rt.celery);

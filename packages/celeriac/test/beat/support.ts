@@ -20,10 +20,11 @@ export interface BeatProcess {
   leads(from?: number): boolean;
 }
 
-/** Starts `celeriac -A fixtures/beat-app.ts beat` on `broker`, sending to `queue`. */
-export function spawnBeat(broker: string, queue: string, extra: readonly string[] = []): BeatProcess {
+/** Starts `celeriac -A fixtures/beat-app.ts beat` on `broker`, sending to `queue` (results on `backend`, default the broker). */
+export function spawnBeat(broker: string, queue: string, extra: readonly string[] = [], backend?: string): BeatProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, BEAT_TEST_BROKER: broker, BEAT_TEST_QUEUE: queue };
   for (const key of Object.keys(env)) if (key.startsWith('CELERY_') || key.startsWith('CELERIAC_')) delete env[key];
+  if (backend !== undefined) env['BEAT_TEST_BACKEND'] = backend;
   const child = spawn(process.execPath, ['--import', 'tsx', 'fixtures/cli.ts', '-A', 'fixtures/beat-app.ts', 'beat', '-l', 'info', ...extra], {
     cwd: HERE,
     env,

@@ -47,7 +47,7 @@ function resultsOnly(inner = new MemoryBackend()): ResultStore {
 function queuesOnly(inner = new MemoryBroker()): Broker {
   const { capabilities } = inner;
   return {
-    kind: 'amqp',
+    kind: 'queues-only',
     capabilities,
     connect: () => inner.connect(),
     close: () => inner.close(),
@@ -83,7 +83,7 @@ describe('roles of the memory adapters', () => {
   });
 });
 
-describe('a results-only backend (rpc://) and a broker without optional roles (amqp://)', () => {
+describe('a results-only backend (rpc://) and a broker without optional roles (queues, fanout and bindings only)', () => {
   const backend: ResultBackend = resultsOnly();
   const broker = queuesOnly();
 
@@ -99,7 +99,7 @@ describe('a results-only backend (rpc://) and a broker without optional roles (a
   it('refuses chords, saved groups and beat with CONFIG errors that name the adapter', () => {
     expect(() => requireChordJoin(backend)).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/chords: the rpc result backend keeps no chord join/) }));
     expect(() => requireGroupStore(backend)).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/the rpc result backend cannot save groups/) }));
-    expect(() => beatStoreOf(broker)).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/The amqp broker cannot host beat/) }));
+    expect(() => beatStoreOf(broker)).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/The queues-only broker cannot host beat/) }));
   });
 
   it('does not take a role from an adapter that has only part of its methods', () => {

@@ -1,8 +1,9 @@
 /**
  * @module brokers/amqp/amqp-broker
  * The RabbitMQ broker (AMQP 0-9-1 through amqplib), byte-compatible with Celery 5.2.6
- * (docs/protocol-amqp.md). It plays the queue, fanout and bindings roles; RabbitMQ has no
- * listing of delayed or set-aside messages and no store for beat (core/spi/broker.ts).
+ * (docs/protocol-amqp.md). It plays the queue, fanout, bindings and beat-store-host roles
+ * (beat's store is one document in a queue: beat-store.ts); RabbitMQ has no listing of
+ * delayed or set-aside messages (core/spi/broker.ts).
  *
  * - **Topology** as Celery declares it (amqp/topology.ts): a mismatch is a 406 that kills
  *   Python workers, so every declaration uses Celery's flags and arguments.
@@ -39,6 +40,7 @@ import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
 import { AmqpConsumer, type ConsumerHost } from './amqp-consumer.js';
+import { AmqpBeatStore } from './beat-store.js';
 import { DELIVER_EXCHANGE, ENTRY_EXCHANGE, LEVEL_EXCHANGE_SPEC, delayRoutingKey, deliverBinding, ladder } from './delayed.js';
 
 /** Where `setAside` parks messages (durable; inspect with `rabbitmqctl list_queues`). */
@@ -90,6 +92,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   readonly #subscriptions = new Set<() => Promise<void>>();
   /** Mailbox queues bound to fanout exchanges (bindQueue), consumed by subscribeFanout. */
   readonly #mailboxes = new Map<string, string>();
+  #beatStore: AmqpBeatStore | undefined;
   #closed = false;
 
   constructor(url: string, options: AmqpBrokerOptions = {}) {
@@ -112,6 +115,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     for (const c of this.#consumers) await c.destroy();
     this.#consumers.clear();
     for (const unsub of [...this.#subscriptions]) await unsub().catch(() => undefined);
+    await this.#beatStore?.close();
     await this.session.close();
   }
 
@@ -252,7 +256,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     const { exchange, routingKey } = options;
     if (exchange === '') checkQueueName(routingKey);
     const deliverAt = checkDeliverAt(options.deliverAt);
-    if (options.fence !== undefined) throw new CeleriacError(ErrorCodes.CONFIG, 'the amqp broker hosts no beat store, so it cannot fence a publish');
+    if (options.fence !== undefined) return this.#publishFenced(message, options, deliverAt);
     if (deliverAt !== undefined && exchange === '' && deliverAt - Date.now() >= MIN_DELAY_MS) {
       return this.#publishDelayed(message, routingKey, deliverAt, options.priority);
     }
@@ -271,6 +275,37 @@ export class AmqpBroker implements Broker, ConsumerHost {
       await this.declareQueue(routingKey);
       await this.#send('', routingKey, wire, true);
     }
+  }
+
+  /**
+   * A beat publish: sent with the entry's new run state in one transaction of the beat store,
+   * only while the fence's token holds the lease (beat-store.ts). The target is declared first;
+   * the transaction has no `mandatory` return, so an unbound exchange drops the message.
+   */
+  async #publishFenced(message: Message, options: PublishOptions, deliverAt: number | undefined): Promise<void> {
+    const fence = options.fence as NonNullable<PublishOptions['fence']>;
+    const store = this.#beatStore;
+    if (store === undefined) throw new CeleriacError(ErrorCodes.CONFIG, "a fenced publish needs this broker's own beat store (beatStore())");
+    message = withPriority(message, options.priority);
+    let { exchange, routingKey } = options;
+    let wire: WireOut;
+    if (exchange === '' && deliverAt !== undefined && deliverAt - Date.now() >= MIN_DELAY_MS) {
+      await this.#declareDelayTarget(routingKey);
+      wire = toWire(message, { dropExpiration: true });
+      [exchange, routingKey] = [ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), routingKey)];
+    } else {
+      wire = toWire(message);
+      if (exchange === '') await this.declareQueue(routingKey);
+      else await this.#declareExchange(exchange, exchangeSpecFor(exchange, 'direct'));
+    }
+    await store.publishFenced(fence, { exchange, routingKey, content: wire.content, options: wire.options });
+  }
+
+  /** Beat's store: one document in a queue of this vhost (beat-store.ts). */
+  beatStore(): AmqpBeatStore {
+    if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'broker is closed');
+    this.#beatStore ??= new AmqpBeatStore(this.session);
+    return this.#beatStore;
   }
 
   /** Drops the cached declarations of a queue so the next use declares it again. */

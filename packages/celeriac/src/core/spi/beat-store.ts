@@ -4,7 +4,7 @@
  * processes fire each entry once (DESIGN decision 9). A broker that can host beat plays the
  * {@link BeatStoreHost} role: its store lives beside the queues on purpose, so the broker can
  * check the lease in the same atomic step as a publish (see {@link PublishFence}). Beat takes
- * an explicit store, or else its broker's; a broker that hosts none (AMQP) makes beat fail
+ * an explicit store, or else its broker's (memory, Redis, RabbitMQ); a broker that hosts none makes beat fail
  * with a CONFIG error naming the way out (core/spi/roles.ts, `beatStoreOf`).
  * Every store runs the conformance suite in testing/beat-store-conformance.ts.
  *

@@ -10,7 +10,7 @@
  * | direct bindings (pidbox replies) | {@link QueueBindings} | broker-fanout-conformance.ts | yes | yes | yes |
  * | delayed-message listing | {@link DelayedListing} | broker-listing-conformance.ts | yes | yes | no |
  * | set-aside listing | {@link SetAsideListing} | broker-listing-conformance.ts | yes | yes | no |
- * | beat store host | {@link BeatStoreHost} (beat-store.ts) | beat-store-conformance.ts | yes | yes | no |
+ * | beat store host | {@link BeatStoreHost} (beat-store.ts) | beat-store-conformance.ts | yes | yes | yes |
  *
  * The app holds one {@link Broker}: the three roles every worker needs, plus the optional
  * ones the adapter plays. Callers ask core/spi/roles.ts for an optional role, which says what

@@ -100,7 +100,7 @@ export function beatStoreOf(broker: Broker, explicit?: BeatStore): BeatStore {
   if (typeof broker.beatStore === 'function') return broker.beatStore();
   throw new CeleriacError(
     ErrorCodes.CONFIG,
-    `The ${broker.kind} broker cannot host beat (no beat store): use a redis:// or memory:// broker, or give beat a store`,
+    `The ${broker.kind} broker cannot host beat (no beat store): use a redis://, amqp:// or memory:// broker, or give beat a store`,
   );
 }
 
