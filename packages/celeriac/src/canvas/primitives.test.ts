@@ -5,6 +5,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { MemoryBackend } from '../backends/memory/memory-backend.js';
 import { AsyncResult } from '../core/async-result.js';
+import { GroupResult } from '../core/group-result.js';
 import type { ApplyOptions } from '../core/call-options.js';
 import { createTestApp } from '../testing/test-app.js';
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
@@ -30,6 +31,7 @@ function recordingHost() {
     broker: app.broker,
     revokeExpiresSec: 60,
     asyncResult: (id: string) => new AsyncResult(id, host),
+    groupResult: (id, results) => new GroupResult(id, results, host),
     sendTask: async (name, args, kwargs, options) => {
       sent.push({ name, args, kwargs, options });
       return new AsyncResult(options.taskId ?? `generated-${sent.length}`, host);

@@ -9,6 +9,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, JsonObject, TaskState } from '../protocol/types.js';
 import { AsyncResult, EagerResult, type ResultHost } from './async-result.js';
 import { systemClock, type Clock } from './clock.js';
+import { GroupResult } from './group-result.js';
 import { runEager } from './eager.js';
 import type { ApplyOptions } from './call-options.js';
 import { buildTaskMessage, publishTask, publishTasks, type ProducerHost, type TaskCall } from './producer.js';
@@ -244,6 +245,11 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   /** A handle on the result of a task id. */
   asyncResult<R = unknown>(id: string): AsyncResult<R> {
     return new AsyncResult<R>(id, this);
+  }
+
+  /** A handle on a group's result from its id and members (restore a saved one with `GroupResult.restore`). */
+  groupResult(id: string, results: readonly AsyncResult[]): GroupResult {
+    return new GroupResult(id, results, this);
   }
 
   /** Store a state for a task id from outside the task (rarely needed; tasks use `ctx.updateState`). */

@@ -2,6 +2,12 @@
  * @module core/async-result
  * A handle on a task's result. Reading goes to the result backend; `get()` subscribes first
  * and then reads, so it never polls and never misses an update.
+ *
+ * Celery's accessors are methods here, because each reads the backend: `status()`/`state()`,
+ * `result()`/`info()`, `wait()` (= `get()`), `collect()`. There is deliberately no `then`:
+ * a `then` method would make every AsyncResult a thenable, and `await add.delay(2, 3)` would
+ * resolve to the task's value instead of its handle. Celery's `r.then(cb, on_error)` is
+ * `r.get().then(cb, onError)`.
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { EXCEPTION_STATES, PROPAGATE_STATES, isReady } from '../protocol/states.js';
@@ -20,6 +26,18 @@ export interface ResultHost {
   /** Seconds a revoke is remembered. */
   readonly revokeExpiresSec: number;
   asyncResult(id: string): AsyncResult;
+  /** A group's result from its id and members (Celery's `GroupResult`, core/group-result.ts). */
+  groupResult(id: string, results: readonly AsyncResult[]): ResultGroup;
+}
+
+/**
+ * A group met while walking a task's children (Celery stores `[[gid, null], [members]]`):
+ * what {@link AsyncResult.collect} needs of core/group-result.ts's GroupResult.
+ */
+export interface ResultGroup {
+  readonly id: string;
+  readonly results: readonly AsyncResult[];
+  get(options?: GetOptions): Promise<unknown[]>;
 }
 
 /** Options of {@link AsyncResult.get}. */
@@ -57,6 +75,11 @@ export class AsyncResult<R = unknown> {
     return (await this.meta())?.status ?? 'PENDING';
   }
 
+  /** Celery's `status`: the same as {@link AsyncResult.state}. */
+  status(): Promise<TaskState> {
+    return this.state();
+  }
+
   /** True once the task succeeded, failed or was revoked. */
   async ready(): Promise<boolean> {
     return isReady(await this.state());
@@ -82,6 +105,11 @@ export class AsyncResult<R = unknown> {
     return this.decode(meta);
   }
 
+  /** Celery's `result`: the same as {@link AsyncResult.info} (the value, the error, or progress meta). */
+  result(): Promise<Json | Error | null> {
+    return this.info();
+  }
+
   /** The traceback text stored with a failure, or null. */
   async traceback(): Promise<string | null> {
     return (await this.meta())?.traceback ?? null;
@@ -105,6 +133,34 @@ export class AsyncResult<R = unknown> {
     return value as R;
   }
 
+  /** Celery's `wait()`: the same as {@link AsyncResult.get}, with the same options. */
+  wait(options: GetOptions = {}): Promise<R> {
+    return this.get(options);
+  }
+
+  /**
+   * Celery's `collect()`: waits for this task, then for the tasks it sent, breadth first
+   * (callbacks, chain successors, and groups as one node whose members follow), yielding
+   * each node with its value. `options` apply to each wait (`timeoutMs` per node); with
+   * `propagate` (default) the first failure met is thrown, as Celery's does.
+   */
+  async *collect(options: GetOptions = {}): AsyncGenerator<[AsyncResult | ResultGroup, unknown]> {
+    const queue: (AsyncResult | ResultGroup)[] = [this];
+    for (let node = queue.shift(); node !== undefined; node = queue.shift()) {
+      const value: unknown = await node.get(options);
+      yield [node, value];
+      queue.push(...(node instanceof AsyncResult ? await node.childNodes() : node.results));
+    }
+  }
+
+  /** The children tuples of the stored record as results: a group tuple becomes a group. */
+  private async childNodes(): Promise<(AsyncResult | ResultGroup)[]> {
+    const meta = await this.meta();
+    return (meta?.children ?? []).map(([[id], members]) =>
+      members === null ? this.host.asyncResult(id) : this.host.groupResult(id, members.map(([[memberId]]) => this.host.asyncResult(memberId))),
+    );
+  }
+
   /**
    * Revoke the task: workers skip it when they receive it or before it starts, including
    * workers started later (the revoke is stored in the backend for `REVOKE_EXPIRES_SEC`).
@@ -116,8 +172,13 @@ export class AsyncResult<R = unknown> {
     await revokeTasks(this.host, [this.id], { expiresSec: this.host.revokeExpiresSec, ...options });
   }
 
-  /** Delete the stored result. */
+  /**
+   * Delete the stored result, and those of its known parents (Celery's `forget`). A later
+   * `get()` then waits as for a task never run (PENDING), as Celery's does; an unknown id is
+   * no error. `rpc://` keeps results only in the sender's memory: forget drops them there.
+   */
   async forget(): Promise<void> {
+    await this.parent?.forget();
     await this.host.backend.forget(this.id);
   }
 

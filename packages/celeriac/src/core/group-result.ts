@@ -64,6 +64,16 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
     return values as unknown as R;
   }
 
+  /** Celery's `join()`: the same as {@link GroupResult.get}. */
+  join(options: GroupGetOptions = {}): Promise<R> {
+    return this.get(options);
+  }
+
+  /** Celery's `children`: the member results. */
+  get children(): readonly AsyncResult[] {
+    return this.results;
+  }
+
   /** True once every member is ready (one round trip). */
   async ready(): Promise<boolean> {
     return (await this.states()).every((s) => isReady(s));
@@ -100,9 +110,14 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
     await Promise.all(this.results.map((r) => r.forget()));
   }
 
-  /** Revokes every member. */
-  async revoke(): Promise<void> {
-    await revokeTasks(this.host, this.ids, { expiresSec: this.host.revokeExpiresSec });
+  /** Celery's `delete()`: deletes the saved member list only (members' results stay). */
+  async delete(): Promise<void> {
+    await groupStoreOf(this.host.backend)?.forgetGroup(this.id);
+  }
+
+  /** Revokes every member (`terminate`, `signal` as {@link AsyncResult.revoke}). */
+  async revoke(options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
+    await revokeTasks(this.host, this.ids, { expiresSec: this.host.revokeExpiresSec, ...options });
   }
 
   /** The `children` tuple of this group: `[[gid, null], [member tuples]]`. */
