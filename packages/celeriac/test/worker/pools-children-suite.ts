@@ -7,7 +7,7 @@
  * place; a CPU-bound task does not hold up other deliveries.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
+import { chord, ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
 import { defineTasks } from './fixtures/pool-app.js';
 import { closeEnvs, makeEnv, runHandles, waitFor, waitForState, type TestEnv } from './helpers.js';
 
@@ -87,6 +87,17 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
       expect(statuses.filter((s) => s === 'PROGRESS')).toHaveLength(3);
       const childId = await (await tasks.send.delay(41)).get({ timeoutMs: 10_000 });
       expect(await env.app.asyncResult(childId).get({ timeoutMs: 10_000 })).toBe(42);
+    });
+
+    it("ctx.addToChord in a child grows the chord in the worker's backend: the body waits for the added tasks and chord", async () => {
+      const { env, tasks } = setup();
+      await env.startWorker({ pool, appModule, concurrency: 2 });
+      const r = await chord([tasks.addToChord.s([1, 2, 3], 4), tasks.add.si(2, 2)], tasks.sorted.s()).applyAsync();
+      // 0 from the adding task, 4, the added 1+4, 2+4, 3+4, and the added chord's body (1+1)+(2+2)+(3+3).
+      expect(await r.get({ timeoutMs: 15_000 })).toEqual([0, 4, 5, 6, 7, 12]);
+      const outside = await tasks.addToChord.delay([1], 1);
+      const err = (await outside.get({ timeoutMs: 10_000 }).catch((e: unknown) => e)) as Error;
+      expect(err.message).toBe('Current task is not member of any chord');
     });
 
     it('a CPU-bound task in one child does not hold up deliveries to the others', async () => {

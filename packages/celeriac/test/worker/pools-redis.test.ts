@@ -1,12 +1,13 @@
 /**
  * Pools and time limits on Redis. A CPU-bound task of several seconds in the threads pool
  * does not hold up other deliveries and keeps its lease (a 1 s recoverAfterSec would take
- * it back otherwise): it runs exactly once. Hard and soft limits reach threads, and a
- * Python caller's `time_limit` / `soft_time_limit` (the `timelimit` header) apply.
+ * it back otherwise): it runs exactly once. `ctx.addToChord` in a thread grows the chord in
+ * Redis. Hard and soft limits reach threads, and a Python caller's `time_limit` /
+ * `soft_time_limit` (the `timelimit` header) apply.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, Worker, type App } from 'celeriac';
+import { chord, createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
 import { REDIS_URL, deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { PY_CLIENT, runPython, type PyEnv } from '../interop/python.js';
@@ -32,13 +33,14 @@ describe.runIf(ready)('threads pool on Redis', () => {
       {
         broker: `${REDIS_URL}?global_keyprefix=${prefix}`,
         backend: REDIS_URL,
-        taskDefaultQueue: QUEUE,
         taskAcksLate: true,
         // A lease not renewed for 1 s is taken back: a blocked event loop would lose it.
         brokerTransportOptions: { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 },
       },
       { env: {}, logger },
     );
+    // An override reaches the app each thread imports: tasks sent from a thread go to this queue too.
+    app.overrideSettings({ taskDefaultQueue: QUEUE });
     tasks = defineTasks(app);
     worker = new Worker(app, { queues: [QUEUE], pool: 'threads', appModule, concurrency: 2, prefetchMultiplier: 4 });
     worker.onTaskEvent((event) => {
@@ -71,6 +73,12 @@ describe.runIf(ready)('threads pool on Redis', () => {
     expect(received.get(busy.id)).toBe(1);
     expect(await app.broker.queueLength(QUEUE)).toBe(0);
   }, 60_000);
+
+  it('ctx.addToChord in a thread grows the chord on Redis (INCRBY of its size): the body gets every part', async () => {
+    const r = track(await chord([tasks.addToChord.s([1, 2], 10), tasks.add.si(2, 2)], tasks.sorted.s()).applyAsync());
+    // 0 from the adding task, 4, the added 1+10 and 2+10, and the added chord's body (1+1)+(2+2).
+    expect(await r.get({ timeoutMs: 20_000 })).toEqual([0, 4, 6, 11, 12]);
+  }, 30_000);
 
   it('the hard limit ends a busy-looping thread; the next task runs on a fresh thread', async () => {
     const before = worker.pool.stats().processes;

@@ -3,8 +3,8 @@
  * Entry of a pool child, a thread of the `threads` pool or a process of the `prefork` pool:
  * imports the app module, then runs the task bodies the worker sends, one at a time. The
  * child holds no broker or backend connection of its own for what the worker must see:
- * `ctx.updateState`, tasks sent from inside a task and the sizes of chords they send go
- * through the worker, so they land where the worker's own would (memory adapters included).
+ * `ctx.updateState`, tasks sent from inside a task, the sizes of chords they send and parts
+ * added to a chord go through the worker, so they land where the worker's own would (memory adapters included).
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -84,14 +84,16 @@ function routeThroughWorker<K extends 'broker' | 'backend'>(app: App, key: K, ro
 }
 
 /**
- * Sends `publish` through the worker, and the chord sizes of chords sent from a task, so they
- * land where the worker's own would; everything else reaches the app's own adapters.
+ * Sends `publish` through the worker, and the chord sizes of chords sent from a task and the
+ * parts `ctx.addToChord` adds, so they land where the worker's own would; everything else
+ * reaches the app's own adapters.
  */
 function routePublishing(app: App): void {
   const publish: Broker['publish'] = (message, options) => call({ kind: 'publish', message, options });
   routeThroughWorker(app, 'broker', { publish });
   const setChordSize: ChordJoinStore['setChordSize'] = (groupId, size, options) => call({ kind: 'chord-size', groupId, size, options });
-  routeThroughWorker(app, 'backend', { setChordSize });
+  const addToChord: NonNullable<ChordJoinStore['addToChord']> = (groupId, count, options) => call({ kind: 'chord-add', groupId, count, options });
+  routeThroughWorker(app, 'backend', { setChordSize, addToChord });
 }
 
 async function loadApp(): Promise<App> {

@@ -37,6 +37,8 @@ export interface ChildPoolOptions {
   publish(message: Message, options: PublishOptions): Promise<void>;
   /** Stores the size of a chord a task sent from inside a child. */
   setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void>;
+  /** Grows the size of a chord by parts a task in a child added (`ctx.addToChord`). */
+  addToChord(groupId: string, count: number, options: StoreOptions): Promise<void>;
 }
 
 interface Taker {

@@ -4,8 +4,8 @@
  * (`prefork`); structured-clone safe, no classes (processes use Node's `advanced` IPC
  * serialization, which is structured clone too). The worker sends `run` and `abort`; the
  * child answers with `ready` (or `fatal`) once the app module is loaded, `done` per run, and
- * asks the worker to store states and publish messages and chord sizes (`call`), which the
- * worker answers with `reply`.
+ * asks the worker to store states and publish messages, chord sizes and parts added to a
+ * chord (`call`), which the worker answers with `reply`.
  */
 import type { Settings } from '../../core/settings.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
@@ -50,7 +50,9 @@ export type ChildCall =
   | { readonly kind: 'state'; readonly runId: number; readonly state: TaskState; readonly meta: Json }
   | { readonly kind: 'publish'; readonly message: Message; readonly options: PublishOptions }
   /** A chord sent from inside a task (a group `ctx.replace` included): its size goes to the worker's backend, where its parts report. */
-  | { readonly kind: 'chord-size'; readonly groupId: string; readonly size: number; readonly options: StoreOptions };
+  | { readonly kind: 'chord-size'; readonly groupId: string; readonly size: number; readonly options: StoreOptions }
+  /** `ctx.addToChord` in a child: the chord's size grows by `count` in the worker's backend, where its parts report. */
+  | { readonly kind: 'chord-add'; readonly groupId: string; readonly count: number; readonly options: StoreOptions };
 
 /** Child to worker. */
 export type FromChild =

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../core/app.js';
 import type { Settings } from '../../core/settings.js';
 import { requireChordJoin } from '../../core/spi/roles.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { ResolvedWorkerOptions } from '../worker-options.js';
 import { AsyncTaskPool } from './async-task-pool.js';
 import { ChildPool } from './child-pool.js';
@@ -55,5 +56,11 @@ export function createPool(options: ResolvedWorkerOptions, app: App, log: Logger
     publish: (message, publishOptions) => app.broker.publish(message, publishOptions),
     // ...and chords they send are sized in the worker's backend, where their parts report.
     setChordSize: (groupId, size, storeOptions) => requireChordJoin(app.backend).setChordSize(groupId, size, storeOptions),
+    // ...and so are the parts a task adds to its chord (ctx.addToChord).
+    addToChord: async (groupId, count, storeOptions) => {
+      const join = requireChordJoin(app.backend);
+      if (join.addToChord === undefined) throw new CeleriacError(ErrorCodes.CONFIG, 'this result backend cannot add parts to a chord');
+      await join.addToChord(groupId, count, storeOptions);
+    },
   });
 }

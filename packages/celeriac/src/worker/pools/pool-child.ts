@@ -2,7 +2,7 @@
  * @module worker/pools/pool-child
  * The worker's handle on one pool child, a thread or a process (spawn-child.ts): starts it
  * and waits until it loaded the app module, hands it one run at a time, relays its
- * `ctx.updateState` and publish requests, and ends it. A child that dies mid-run fails that
+ * `ctx.updateState`, publish and chord requests, and ends it. A child that dies mid-run fails that
  * run with `WorkerLostError`, worded as billiard words it.
  */
 import { constants } from 'node:os';
@@ -20,6 +20,7 @@ import { spawnChild, type ChildChannel, type ChildExit, type ChildKind, type Chi
 export interface ChildHost {
   publish(message: Message, options: PublishOptions): Promise<void>;
   setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void>;
+  addToChord(groupId: string, count: number, options: StoreOptions): Promise<void>;
 }
 
 /** One run as the child needs it. */
@@ -148,12 +149,13 @@ export class PoolChild {
     }
   }
 
-  private serve(request: ChildCall): Promise<void> {
+  private async serve(request: ChildCall): Promise<void> {
     if (request.kind === 'publish') return this.host.publish(request.message, request.options);
     if (request.kind === 'chord-size') return this.host.setChordSize(request.groupId, request.size, request.options);
+    if (request.kind === 'chord-add') return this.host.addToChord(request.groupId, request.count, request.options);
     const current = this.current;
     // A state from a run that already ended (it cannot happen in order, but be safe) is dropped.
-    if (current === null || current.runId !== request.runId) return Promise.resolve();
+    if (current === null || current.runId !== request.runId) return;
     return current.run.updateState(request.state, request.meta);
   }
 }
