@@ -137,7 +137,7 @@ export async function startLocalWorker(config: ChildWorkerConfig, counters: Redi
     {
       env: {},
       logger: pino({ level: 'silent' }),
-      broker: new RedisBroker(config.brokerUrl, config.broker),
+      ...(config.brokerUrl.startsWith('amqp') ? {} : { broker: new RedisBroker(config.brokerUrl, config.broker) }),
       backend: new RedisBackend({ url: config.backendUrl, keyPrefix: config.backendKeyPrefix }),
     },
   );
