@@ -21,6 +21,11 @@
  * consumer is not handed out again: it is settled the way the orphan is settled when the
  * running task ends (or at once when it already ended). Another worker that gets the
  * redelivery runs it: at-least-once, as documented.
+ *
+ * A settlement sent just before the connection died may never have reached RabbitMQ (frames
+ * that arrive after the broker starts closing are dropped, and `basic.ack` has no reply), so
+ * the settlements of the last `UNCERTAIN_SETTLEMENT_MS` on a channel that dies are kept too:
+ * their redelivery is settled again, not run.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { AmqpSession } from '../../amqp/session.js';
@@ -46,6 +51,17 @@ export interface ConsumerHost {
 
 /** How long a settlement made for an orphan waits for its redelivery. */
 const ORPHAN_MEMORY_MS = 30 * 60_000;
+/** Settlements this recent when their channel dies may not have reached RabbitMQ. */
+const UNCERTAIN_SETTLEMENT_MS = 5000;
+/** At most this many recent settlements are kept for that (the oldest go first). */
+const UNCERTAIN_SETTLEMENT_MAX = 4096;
+
+interface Recent {
+  readonly held: Held;
+  /** What to do with a redelivery: the effect already made, never a second copy. */
+  readonly settlement: Settlement;
+  readonly at: number;
+}
 
 interface Held {
   readonly msg: ConsumeMessage;
@@ -133,6 +149,8 @@ export class AmqpConsumer implements Consumer {
   readonly #orphans = new Map<string, AmqpDelivery[]>();
   /** Settlements of orphans whose redelivery has not arrived yet. */
   readonly #orphanSettled = new Map<string, { settlement: Settlement; msg: ConsumeMessage; at: number }[]>();
+  /** Settlements sent on the live channel lately, oldest first (see UNCERTAIN_SETTLEMENT_MS). */
+  #recent: Recent[] = [];
   readonly #unsubscribe: () => void;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = 100;
@@ -205,6 +223,7 @@ export class AmqpConsumer implements Consumer {
       this.#orphans.set(key, list);
     }
     this.#live.clear();
+    this.#keepUncertain(channel);
     if (this.#closed) {
       this.#maybeDone();
       return;
@@ -260,6 +279,7 @@ export class AmqpConsumer implements Consumer {
     if (this.#live.delete(delivery)) {
       try {
         await this.#apply(delivery.held, s);
+        this.#noteSent(delivery.held, s);
       } catch (err) {
         // The channel died under us: remember the settlement for the redelivery.
         if (this.#channel === delivery.held.channel) throw err;
@@ -283,10 +303,40 @@ export class AmqpConsumer implements Consumer {
   }
 
   #rememberSettled(delivery: AmqpDelivery, s: Settlement): void {
-    const key = identity(delivery.queue, delivery.held.msg);
+    this.#remember(delivery.held, s);
+    this.#pruneOrphanSettled();
+  }
+
+  #remember(held: Held, s: Settlement, at = Date.now()): void {
+    const key = identity(held.queue, held.msg);
     const list = this.#orphanSettled.get(key) ?? [];
-    list.push({ settlement: s, msg: delivery.held.msg, at: Date.now() });
+    list.push({ settlement: s, msg: held.msg, at });
     this.#orphanSettled.set(key, list);
+  }
+
+  /**
+   * Records a settlement sent on the live channel. A restore is left out (its redelivery is
+   * meant to run); a settlement that published a copy is recorded as the ack it ended with.
+   */
+  #noteSent(held: Held, s: Settlement): void {
+    if (s.kind === 'restore') return;
+    const settlement: Settlement = s.kind === 'reject' && !s.requeue ? s : { kind: 'ack' };
+    const now = Date.now();
+    const recent = this.#recent;
+    recent.push({ held, settlement, at: now });
+    // Trimmed in batches (at twice the bounds), so a busy channel pays O(1) per settlement.
+    if (recent.length > 2 * UNCERTAIN_SETTLEMENT_MAX || (recent[0] as Recent).at < now - 2 * UNCERTAIN_SETTLEMENT_MS) {
+      const keepFrom = recent.findIndex((r) => r.at >= now - UNCERTAIN_SETTLEMENT_MS);
+      this.#recent = recent.slice(Math.max(keepFrom, recent.length - UNCERTAIN_SETTLEMENT_MAX));
+    }
+  }
+
+  /** The channel died: its recent settlements are kept for their possible redeliveries. */
+  #keepUncertain(channel: Channel): void {
+    const cutoff = Date.now() - UNCERTAIN_SETTLEMENT_MS;
+    const mine = this.#recent.filter((r) => r.held.channel === channel && r.at >= cutoff);
+    for (const r of mine.slice(-UNCERTAIN_SETTLEMENT_MAX)) this.#remember(r.held, r.settlement, r.at);
+    this.#recent = this.#recent.filter((r) => r.held.channel !== channel);
     this.#pruneOrphanSettled();
   }
 
