@@ -86,6 +86,15 @@ describe.runIf(ready)('HTTP API: Celeriac dashboard vs Flower 2.0.1', () => {
     flower = await startFlower(fleet.py, FLOWER_PORT);
     ours = dash.url;
     theirs = flower.url;
+    // Both monitors receive events before any task is sent: Flower answers /healthcheck before
+    // its event receiver is connected, and an event sent before that is missed for good. A
+    // worker counts as online from its heartbeat events, so both online means events flow.
+    for (const base of [ours, theirs]) {
+      await waitFor(async () => {
+        const s = (await get(base, '/api/workers?status=1')).body as Record<string, boolean>;
+        return Object.values(s).filter((v) => v === true).length >= 2;
+      }, `${base} to receive both workers' heartbeats`, { timeoutMs: 30_000, maxIntervalMs: 200 });
+    }
     const client = fleet.app();
     const sent = {
       py: await client.sendTask('py.add', [2, 3]),
