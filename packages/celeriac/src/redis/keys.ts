@@ -10,7 +10,7 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.deliveries`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
  * | `celeriac:revoked`, `celeriac:rate:<key>`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
@@ -114,6 +114,12 @@ export class BrokerKeys {
   /** Ours: list of set-aside records `{raw, queue, reason, at}`, oldest first. */
   readonly setAside: string;
   /**
+   * Ours: hash delivery_tag -> how many deliveries of that message were given back so far
+   * (lease recovery, requeue, worker-side redelivery), so the count survives the worker that
+   * made it; dropped when the message is acked or set aside, expiring as a whole when idle.
+   */
+  readonly deliveries: string;
+  /**
    * Ours: zset broker id -> presence expiry (epoch ms) of the consuming Celeriac brokers, which
    * promote due ETA messages. While it has a live member, ETA publishes go to {@link delayed}.
    */
@@ -134,6 +140,7 @@ export class BrokerKeys {
     this.leases = `${prefix}celeriac.leases`;
     this.leaseData = `${prefix}celeriac.lease.data`;
     this.setAside = `${prefix}celeriac.setaside`;
+    this.deliveries = `${prefix}celeriac.deliveries`;
     this.promoters = `${prefix}celeriac.promoters`;
     const beat = `${prefix}celeriac.beat.`;
     this.beat = Object.freeze({

@@ -221,6 +221,7 @@ export class Executor {
   private admit(delivery: Delivery): Promise<void> {
     const message = decode(delivery);
     if (typeof message === 'string') return this.setAside(delivery, message);
+    if (this.pastLimit(delivery)) return this.deadLetterOnArrival(delivery, message);
     this.host.emit({ type: 'task-received', message });
     const h = message.headers;
     const task = this.host.app.lookup(h.task);
@@ -408,6 +409,23 @@ export class Executor {
     } catch (err) {
       this.host.log.error({ err: coerceError(err), tag: delivery.tag, action }, 'could not settle message');
     }
+  }
+
+  /**
+   * True when the message was delivered more than `workerMaxDeliveries` times (by the
+   * broker's count, which Redis keeps across workers): it ran that many times already
+   * without being settled, as when the task kills its worker every time.
+   */
+  private pastLimit(delivery: Delivery): boolean {
+    const max = this.host.app.settings.workerMaxDeliveries;
+    return max !== null && (delivery.deliveryCount ?? 0) > max;
+  }
+
+  /** Dead-letters a message that arrives past its delivery limit, without running it. */
+  private deadLetterOnArrival(delivery: Delivery, message: TaskMessage): Promise<void> {
+    const max = String(this.host.app.settings.workerMaxDeliveries);
+    const reason = `delivered ${String(delivery.deliveryCount)} times (workerMaxDeliveries ${max}) without being settled: its worker may have died each time it ran`;
+    return this.deadLetter(delivery, reason, message);
   }
 
   /** True when the delivery reached `workerMaxDeliveries` (by the broker's count). */

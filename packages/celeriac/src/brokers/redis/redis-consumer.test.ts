@@ -32,7 +32,7 @@ class FakeHost {
       if (this.holdFetch?.index === index) await this.holdFetch.until;
       return Array.from({ length: this.plan.shift() ?? 0 }, () => {
         const seq = this.#seq++;
-        return { offset: 0, raw: '{}', tag: `tag-${seq}`, token: `token-${seq}` };
+        return { offset: 0, raw: '{}', tag: `tag-${seq}`, token: `token-${seq}`, given: 0 };
       });
     },
     ack: async () => true,

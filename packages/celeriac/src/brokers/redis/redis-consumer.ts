@@ -341,7 +341,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     }
     const deliveries = got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
-      const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++);
+      const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++, m.given + 1);
       d.unsettled = this.#unsettled.add(d);
       return d;
     });

@@ -43,6 +43,8 @@ export class RedisDelivery implements Delivery {
     readonly token: string,
     /** Process-wide fetch order, used to restore in order on close. */
     readonly seq: number,
+    /** Deliveries so far, this one included (celeriac.deliveries, kept across workers: fetch.lua). */
+    readonly deliveryCount: number = 1,
   ) {}
 
   /** Read from the envelope when first asked (kombu marks headers and delivery_info). */
@@ -62,11 +64,11 @@ export class RedisDelivery implements Delivery {
     return this.holder.settle(this, { kind: 'restore' });
   }
 
-  async defer(deliverAt: number): Promise<void> {
+  async defer(deliverAt: number, options: { redelivered?: boolean } = {}): Promise<void> {
     if (typeof deliverAt !== 'number' || !Number.isFinite(deliverAt)) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `defer: deliverAt must be epoch ms, got ${String(deliverAt)}`);
     }
-    return this.holder.settle(this, { kind: 'defer', deliverAt });
+    return this.holder.settle(this, options.redelivered === true ? { kind: 'defer', deliverAt, redelivered: true } : { kind: 'defer', deliverAt });
   }
 
   setAside(reason: string): Promise<void> {

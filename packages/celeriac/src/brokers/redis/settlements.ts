@@ -28,7 +28,7 @@ export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: S
     case 'restore':
       return t.restore(d, d.bucketKey, markedOrAsIs(d.raw));
     case 'defer':
-      return t.defer(d, s.deliverAt, d.bucketKey, d.raw).then((ok) => {
+      return t.defer(d, s.deliverAt, d.bucketKey, d.raw, s.redelivered === true).then((ok) => {
         if (ok) promoter.promoteSoon();
         return ok;
       });

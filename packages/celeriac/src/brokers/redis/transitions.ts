@@ -31,6 +31,8 @@ export interface FetchedMessage {
   readonly tag: string;
   /** Proof of holding the lease; settlements must present it. */
   readonly token: string;
+  /** Deliveries of this message given back before this one (celeriac.deliveries); 0 for none. */
+  readonly given: number;
 }
 
 /** A held delivery's identity, as settlements and renewals need it. */
@@ -64,6 +66,13 @@ function heldArgs(batch: readonly Held[]): string[] {
 }
 
 const isOne = (r: unknown): boolean => Number(r) === 1;
+
+/**
+ * How long celeriac.deliveries lives after its last count (ms): its entries are dropped when
+ * a message is acked or set aside by Celeriac, but a Python worker's ack or a purge leaves
+ * them, and a week without any give-back clears them all.
+ */
+export const DELIVERY_COUNT_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /** renew-lease.lua, for the lease keeper thread, which runs it on a connection of its own. */
 export const RENEW_LEASE_SCRIPT: RedisScript = SCRIPTS.renewLease;
@@ -112,7 +121,7 @@ export class Transitions {
    */
   async fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string): Promise<FetchedMessage[]> {
     const args = [queues.length, max, indexScore(nowMs), nowMs + leaseMs, tokenPrefix, ...queues.map((q) => JSON.stringify(q))];
-    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, ...bucketKeys], args)) as string[];
+    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, this.keys.deliveries, ...bucketKeys], args)) as string[];
     return reply.length === 0 ? [] : readFetchReply(reply, tokenPrefix);
   }
 
@@ -122,28 +131,38 @@ export class Transitions {
   }
 
   async #ackMany(batch: readonly Held[]): Promise<boolean[]> {
-    const reply = (await this.#run(SCRIPTS.ack, this.#book, heldArgs(batch))) as number[];
+    const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries], heldArgs(batch))) as number[];
     return reply.map(isOne);
   }
 
-  /** Back to the back of `bucketKey`, `markedRaw` carrying the redelivered marks; false when the lease was lost. */
-  async requeue(held: Held, bucketKey: string, markedRaw: string): Promise<boolean> {
-    return (await this.#run(SCRIPTS.release, [...this.#book, bucketKey], [held.tag, held.token, markedRaw, 'LPUSH'])) === 1;
+  /** release.lua: pushes `payload` onto `list`, doing `count` to the tag's delivery count. */
+  async #release(held: Held, list: string, payload: string, end: 'LPUSH' | 'RPUSH', count: 'count' | 'forget' | 'keep'): Promise<boolean> {
+    const keys = [...this.#book, list, this.keys.deliveries];
+    return (await this.#run(SCRIPTS.release, keys, [held.tag, held.token, payload, end, count, DELIVERY_COUNT_TTL_MS])) === 1;
   }
 
-  /** Back to the front of `bucketKey`, unchanged; false when the lease was lost. */
-  async restore(held: Held, bucketKey: string, raw: string): Promise<boolean> {
-    return (await this.#run(SCRIPTS.release, [...this.#book, bucketKey], [held.tag, held.token, raw, 'RPUSH'])) === 1;
+  /** Back to the back of `bucketKey`, `markedRaw` carrying the redelivered marks, counted as a delivery given back; false when the lease was lost. */
+  requeue(held: Held, bucketKey: string, markedRaw: string): Promise<boolean> {
+    return this.#release(held, bucketKey, markedRaw, 'LPUSH', 'count');
   }
 
-  /** Into the delayed set until `deliverAt`; false when the lease was lost. */
-  async defer(held: Held, deliverAt: number, bucketKey: string, raw: string): Promise<boolean> {
-    return (await this.#run(SCRIPTS.defer, [...this.#book, this.keys.delayed], [held.tag, held.token, deliverAt, delayedMember(bucketKey, raw)])) === 1;
+  /** Back to the front of `bucketKey` (not counted: it never started); false when the lease was lost. */
+  restore(held: Held, bucketKey: string, raw: string): Promise<boolean> {
+    return this.#release(held, bucketKey, raw, 'RPUSH', 'keep');
   }
 
-  /** Onto the set-aside list; false when the lease was lost. */
-  async setAside(held: Held, record: string): Promise<boolean> {
-    return (await this.#run(SCRIPTS.release, [...this.#book, this.keys.setAside], [held.tag, held.token, record, 'RPUSH'])) === 1;
+  /**
+   * Into the delayed set until `deliverAt`; with `counted` (a worker-side redelivery) the
+   * delivery counts as given back. False when the lease was lost.
+   */
+  async defer(held: Held, deliverAt: number, bucketKey: string, raw: string, counted = false): Promise<boolean> {
+    const keys = [...this.#book, this.keys.delayed, this.keys.deliveries];
+    return (await this.#run(SCRIPTS.defer, keys, [held.tag, held.token, deliverAt, delayedMember(bucketKey, raw), counted ? '1' : '0', DELIVERY_COUNT_TTL_MS])) === 1;
+  }
+
+  /** Onto the set-aside list (its delivery count dropped); false when the lease was lost. */
+  setAside(held: Held, record: string): Promise<boolean> {
+    return this.#release(held, this.keys.setAside, record, 'RPUSH', 'forget');
   }
 
   /** Extends the leases still held; returns the tags whose lease was lost. */
@@ -165,8 +184,8 @@ export class Transitions {
   async restoreStale(nowMs: number, visibilityMs: number, mutexToken: string, limit: number): Promise<{ ours: number; theirs: number } | undefined> {
     const k = this.keys;
     const t = this.#restoreTemplate;
-    const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex], [
-      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes,
+    const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex, k.deliveries], [
+      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes, DELIVERY_COUNT_TTL_MS,
     ])) as [number, number];
     return Number(ours) < 0 ? undefined : { ours: Number(ours), theirs: Number(theirs) };
   }
@@ -180,11 +199,12 @@ export class Transitions {
 /**
  * The messages of a fetch.lua reply: `[header, envelope_1..envelope_N, other tags...]`, the
  * header holding per message its key offset, then `:<tag>"` or, when its tag is among the
- * other tags, `"` (see the script's header comment). Message i's token is `<prefix>.<i>`.
+ * other tags, `"` (see the script's header comment), and maybe `#<count>,<count>...`: how many
+ * deliveries of each message were given back before. Message i's token is `<prefix>.<i>`.
  */
 export function readFetchReply(reply: readonly string[], tokenPrefix: string): FetchedMessage[] {
   const header = reply[0] as string;
-  const out: { offset: number; raw: string; tag: string; token: string }[] = [];
+  const out: { offset: number; raw: string; tag: string; token: string; given: number }[] = [];
   const untagged: number[] = [];
   let pos = 0;
   while (pos < header.length) {
@@ -205,7 +225,14 @@ export function readFetchReply(reply: readonly string[], tokenPrefix: string): F
       pos += 1;
     } else break;
     const i = out.length;
-    out.push({ offset, raw: reply[1 + i] as string, tag, token: `${tokenPrefix}.${i}` });
+    out.push({ offset, raw: reply[1 + i] as string, tag, token: `${tokenPrefix}.${i}`, given: 0 });
+  }
+  if (header.charCodeAt(pos) === 35) {
+    const given = header.slice(pos + 1).split(',');
+    if (given.length === out.length) {
+      for (let i = 0; i < given.length; i++) (out[i] as { given: number }).given = Number(given[i]) || 0;
+      pos = header.length;
+    }
   }
   if (pos !== header.length || reply.length !== 1 + out.length + untagged.length) {
     throw new Error(`fetch.lua replied in an unknown shape (${reply.length} entries, header ${JSON.stringify(header.slice(0, 80))})`);

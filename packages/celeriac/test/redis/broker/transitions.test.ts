@@ -81,6 +81,35 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(await t.fetch(keys.buckets('mixed'), ['mixed'], 10, Date.now(), 60_000, 'none')).toEqual([]);
   });
 
+  it('keeps a delivery count in Redis: requeues and lease recoveries add one, restores do not, acks and set-asides drop it', async () => {
+    const [b0] = keys.buckets('counted') as [string];
+    const tags = ['c-acked', 'c-parked'];
+    for (const tag of tags) await raw.lPush(b0, envelope(tag));
+    const fetchAll = () => t.fetch(keys.buckets('counted'), ['counted'], 10, Date.now(), 60_000, `tok-${Math.random()}`);
+    let got = await fetchAll();
+    expect(got.map((m) => [m.tag, m.given])).toEqual([['c-acked', 0], ['c-parked', 0]]);
+    expect(await raw.exists(keys.deliveries)).toBe(0);
+    for (const m of got) expect(await t.requeue(m, b0, m.raw)).toBe(true);
+    got = await fetchAll();
+    expect(got.map((m) => m.given)).toEqual([1, 1]);
+    // A restore (a message that never started) is not counted.
+    for (const m of got) expect(await t.restore(m, b0, m.raw)).toBe(true);
+    // Fetched again under a lease that has already lapsed: the recovery sweep counts it.
+    got = await t.fetch(keys.buckets('counted'), ['counted'], 10, Date.now() - 10_000, 1000, 'tok-lapsed');
+    expect(got.map((m) => m.given).sort()).toEqual([1, 1]);
+    const swept = await t.restoreStale(Date.now(), 3_600_000, 'mutex-token', 100);
+    expect(swept?.ours).toBe(2);
+    got = await fetchAll();
+    expect(got.map((m) => m.given)).toEqual([2, 2]);
+    expect(await raw.pTTL(keys.deliveries)).toBeGreaterThan(6 * 24 * 3600 * 1000);
+    const acked = got.find((m) => m.tag === 'c-acked')!;
+    const parked = got.find((m) => m.tag === 'c-parked')!;
+    expect(await t.ack(acked)).toBe(true);
+    expect(Number(await raw.hExists(keys.deliveries, 'c-acked'))).toBe(0);
+    expect(await t.setAside(parked, '{}')).toBe(true);
+    expect(await raw.exists(keys.deliveries)).toBe(0);
+  });
+
   it('several queues still rotate after each message, as kombu BRPOP order does', async () => {
     const queues = ['qa', 'qb'];
     for (const q of queues) for (let i = 0; i < 3; i++) await raw.lPush(keys.bucket(q, 0), envelope(`${q}-${i}`));
@@ -96,10 +125,17 @@ describe('readFetchReply', () => {
   it('reads offsets of several digits, tags from the header and from after the envelopes', () => {
     const got = readFetchReply(['12:t-a"0"3:t-c"', 'A', 'B', 'C', 'tag "b"'], 'p');
     expect(got).toEqual([
-      { offset: 12, raw: 'A', tag: 't-a', token: 'p.0' },
-      { offset: 0, raw: 'B', tag: 'tag "b"', token: 'p.1' },
-      { offset: 3, raw: 'C', tag: 't-c', token: 'p.2' },
+      { offset: 12, raw: 'A', tag: 't-a', token: 'p.0', given: 0 },
+      { offset: 0, raw: 'B', tag: 'tag "b"', token: 'p.1', given: 0 },
+      { offset: 3, raw: 'C', tag: 't-c', token: 'p.2', given: 0 },
     ]);
+  });
+
+  it('reads the delivery counts after `#`, one per message', () => {
+    const got = readFetchReply(['12:t-a"0"#4,0', 'A', 'B', 't-b'], 'p');
+    expect(got.map((m) => [m.tag, m.given])).toEqual([['t-a', 4], ['t-b', 0]]);
+    // A count list of the wrong length is an unknown shape.
+    expect(() => readFetchReply(['0:t-a"#1,2', 'A'], 'p')).toThrow(/unknown shape/);
   });
 
   it('refuses a reply of another shape instead of pairing envelopes with the wrong tags', () => {

@@ -12,6 +12,7 @@ KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
+KEYS[5]  celeriac.deliveries (hash): settled tags' delivery counts are dropped
 ARGV[2i-1]  delivery tag of the i-th delivery
 ARGV[2i]    token given by fetch for it
 
@@ -51,5 +52,8 @@ if #settled > 0 then
   each_chunk(settled, function(...) redis.call('HDEL', KEYS[4], ...) end)
   each_chunk(settled, function(...) redis.call('ZREM', KEYS[2], ...) end)
   each_chunk(settled, function(...) redis.call('HDEL', KEYS[1], ...) end)
+  if redis.call('EXISTS', KEYS[5]) == 1 then
+    each_chunk(settled, function(...) redis.call('HDEL', KEYS[5], ...) end)
+  end
 end
 return out

@@ -29,7 +29,8 @@ KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
-KEYS[5..] bucket lists, step-major: for step in 0,3,6,9: for queue in rotation order
+KEYS[5]  celeriac.deliveries (hash tag -> deliveries given back so far; see release.lua)
+KEYS[6..] bucket lists, step-major: for step in 0,3,6,9: for queue in rotation order
 ARGV[1]  Q: number of queues
 ARGV[2]  N: most messages to pop
 ARGV[3]  now, whole epoch seconds: the unacked_index score (kombu writes float seconds; an integer keeps ZADD cheap, see transitions.ts)
@@ -38,10 +39,13 @@ ARGV[5]  token prefix, unique per call; message i gets token "<prefix>.<i>"
 ARGV[6..5+Q] each queue's name (rotation order) as a JSON string: the routing key in unacked
 
 Returns {header, envelope_1, ..., envelope_N, tag_a, tag_b, ...}, messages in pop order.
-The header holds one entry per message: its key offset (0-based index into KEYS[5..]) in
+The header holds one entry per message: its key offset (0-based index into KEYS[6..]) in
 decimal, then `:<tag>"` when its tag was read at the envelope's end (such a tag holds no
 quote), or a bare `"` when it was not: those tags follow the envelopes, in order. Message i
-(0-based) has token "<prefix>.<i>". One string for what would be three small entries per
+(0-based) has token "<prefix>.<i>". When any fetched tag has a count in celeriac.deliveries
+(it was given back before: lease recovery, requeue, a worker-side redelivery), the header
+ends with `#` and one count per message, comma-separated, in order (0 for none): a message
+delivered for the first time costs one EXISTS per fetch, no more. One string for what would be three small entries per
 message: each reply entry costs Redis a reply write and the client a RESP parse.
 ]]
 local q = tonumber(ARGV[1])
@@ -136,7 +140,7 @@ local function record(offset, qi, raw)
   w_leases[m + 1] = ARGV[4]
   w_leases[m + 2] = tag
   w_data[m + 1] = tag
-  w_data[m + 2] = token .. ' ' .. KEYS[5 + offset]
+  w_data[m + 2] = token .. ' ' .. KEYS[6 + offset]
   out[got + 2] = raw
   got = got + 1
 end
@@ -162,7 +166,7 @@ if q == 1 then
   -- One queue: rotation is moot, so each bucket is emptied in bulk, step 0 first.
   for s = 0, 3 do
     if got >= n then break end
-    for _, raw in ipairs(pop_many(KEYS[5 + s], n - got)) do record(s, 0, raw) end
+    for _, raw in ipairs(pop_many(KEYS[6 + s], n - got)) do record(s, 0, raw) end
   end
 else
   while got < n do
@@ -171,7 +175,7 @@ else
       for k = 0, q - 1 do
         local qi = (start + k) % q
         local offset = s * q + qi
-        local raw = redis.call('RPOP', KEYS[5 + offset])
+        local raw = redis.call('RPOP', KEYS[6 + offset])
         if raw then
           record(offset, qi, raw)
           start = qi + 1
@@ -196,6 +200,19 @@ write('ZADD', KEYS[2], w_index)
 write('ZADD', KEYS[3], w_leases)
 write('HSET', KEYS[4], w_data)
 if got == 0 then return {} end
-out[1] = table.concat(header)
+-- Deliveries so far of the fetched tags, only when some message was ever given back.
+local counts = ''
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  local tags, found, any = {}, {}, false
+  for i = 1, #w_unacked, 2 do tags[#tags + 1] = w_unacked[i] end
+  for i = 1, #tags, 1000 do
+    for _, c in ipairs(redis.call('HMGET', KEYS[5], unpack(tags, i, math.min(i + 999, #tags)))) do
+      if c then any = true end
+      found[#found + 1] = c or '0'
+    end
+  end
+  if any then counts = '#' .. table.concat(found, ',') end
+end
+out[1] = table.concat(header) .. counts
 for i = 1, #others do out[got + 1 + i] = others[i] end
 return out

@@ -14,10 +14,14 @@ KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  the list to push onto (the delivery's bucket list, or celeriac.setaside)
+KEYS[6]  celeriac.deliveries (hash tag -> how many deliveries of it were given back so far)
 ARGV[1]  delivery tag
 ARGV[2]  token given by fetch
 ARGV[3]  payload to push
 ARGV[4]  'LPUSH' or 'RPUSH'
+ARGV[5]  what happens to the tag's delivery count: 'count' (HINCRBY 1: a requeue), 'forget'
+         (HDEL: set aside for good) or 'keep' (a restore of a message that never started)
+ARGV[6]  the count hash's expiry, ms, renewed on each count (bounds what foreign acks leave)
 
 Returns 1 when released, 0 when the lease was lost (the message was already given back).
 ]]
@@ -29,4 +33,10 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call(ARGV[4], KEYS[5], ARGV[3])
+if ARGV[5] == 'count' then
+  redis.call('HINCRBY', KEYS[6], ARGV[1], 1)
+  redis.call('PEXPIRE', KEYS[6], ARGV[6])
+elseif ARGV[5] == 'forget' then
+  redis.call('HDEL', KEYS[6], ARGV[1])
+end
 return 1

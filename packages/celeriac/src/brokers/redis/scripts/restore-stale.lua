@@ -27,6 +27,9 @@ KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  unacked_mutex (string)
+KEYS[6]  celeriac.deliveries (hash tag -> deliveries given back so far): each restore counts one,
+         so a message whose worker dies every time it runs is dead-lettered by the next worker
+         that takes it past workerMaxDeliveries (worker/redelivery.ts)
 ARGV[1]  now, epoch ms (lease cutoff)
 ARGV[2]  visibility cutoff, epoch seconds (now - visibility_timeout)
 ARGV[3]  mutex token (unique per call)
@@ -38,6 +41,7 @@ ARGV[6]  queue prefix (kombu's global_keyprefix): a bucket list is prefix .. que
 ARGV[7]  binding-set prefix: the set of an exchange is this .. exchange
 ARGV[8]  separator inside binding members ("\x06\x16")
 ARGV[9..18] bucket suffix by priority 0..9 ('' or "\x06\x16<step>")
+ARGV[19] the count hash's expiry, ms
 
 Returns { restored by tier 1, restored by tier 2 }, or { -1, -1 } when the mutex is held.
 ]]
@@ -210,6 +214,10 @@ local function source_bucket(data)
   return space and data:sub(space + 1) or nil
 end
 
+local function count(tag)
+  redis.call('HINCRBY', KEYS[6], tag, 1)
+  redis.call('PEXPIRE', KEYS[6], ARGV[19])
+end
 local function forget(tag)
   redis.call('ZREM', KEYS[3], tag)
   redis.call('HDEL', KEYS[4], tag)
@@ -231,6 +239,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
     redis.call('HDEL', KEYS[4], tag)
   elseif data and env and source_bucket(data) then
     redis.call('RPUSH', source_bucket(data), marked(env))
+    count(tag)
     ours = ours + 1
     forget(tag)
   elseif value then
@@ -260,6 +269,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMI
         for _, queue in ipairs(kombu_queues(exchange, routing_key)) do
           if queue ~= '' then redis.call('RPUSH', bucket(queue, priority), out) end
         end
+        count(tag)
         theirs = theirs + 1
         forget(tag)
       end

@@ -1,0 +1,80 @@
+/**
+ * A poison message that kills its worker process (kill -9 of itself) every time it runs: the
+ * delivery count lives in Redis (celeriac.deliveries, counted by each lease recovery), so it
+ * survives the workers, and the worker that takes the message past workerMaxDeliveries
+ * dead-letters it without running it. Before, the count lived in each worker's memory and
+ * a crash loop across worker restarts never ended. Every worker here is a real child process
+ * (fixtures/worker.ts), started again after each death; leases are short (support.ts FAST).
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisClientType } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/index.js';
+import { parseSetAside } from '../../src/brokers/redis/settlements.js';
+import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, waitFor, workerConfigs } from './support.js';
+import { POISON } from './fixtures/tasks.js';
+
+const ready = await shouldRunRedisTests('failure: poison message crash loop');
+const base = new URL(REDIS_URL);
+base.pathname = '/9';
+const BASE = base.toString();
+const prefix = randomKeyPrefix();
+const brokerUrl = `${BASE}?global_keyprefix=${encodeURIComponent(prefix)}`;
+const taskIds: string[] = [];
+const config = workerConfigs(BASE, prefix);
+const MAX = 3;
+
+describe.runIf(ready)('failure: a message that kills its worker every time', () => {
+  let raw: RedisClientType;
+  let producer: App;
+
+  beforeAll(async () => {
+    raw = await plainClient(BASE);
+    producer = createApp({ broker: brokerUrl, backend: BASE }, { env: {} });
+  });
+
+  afterEach(killChildren, 20_000);
+
+  afterAll(async () => {
+    await killChildren();
+    await producer?.close();
+    await raw?.close();
+    await deleteKeys(prefix, BASE);
+    await deleteResults(taskIds, BASE);
+  }, 20_000);
+
+  it(`runs ${MAX} times across ${MAX} worker processes, then is dead-lettered by the next with FAILURE stored`, async () => {
+    const queue = `poison-${randomUUID().slice(0, 8)}`;
+    const id = randomUUID();
+    const after = randomUUID();
+    taskIds.push(id, after);
+    await producer.sendTask(POISON, [id], {}, { queue, taskId: id });
+    // A healthy message behind it: the crash loop must not hold it up for good.
+    await producer.sendTask(MARKED, [after, 0], {}, { queue, taskId: after });
+    const settings = { workerMaxDeliveries: MAX, workerRedeliveryDelay: 0.1 };
+
+    for (let run = 1; run <= MAX; run++) {
+      const w = spawnWorker(config(queue, `poison-${run}-${process.pid}@failure`, { settings }));
+      const died = new Promise<string | null>((resolve) => w.child.once('exit', (_code, signal) => resolve(signal)));
+      expect(await died).toBe('SIGKILL');
+      expect((await counts(raw, prefix, id)).attempts).toBe(run);
+      // The dead holder's lease lapses and a sweep (the next worker's) gives the message back,
+      // counted in Redis.
+    }
+
+    const last = spawnWorker(config(queue, `poison-last-${process.pid}@failure`, { settings }));
+    await last.ready;
+    await waitFor('the dead letter', async () => parseSetAside(await raw.lRange(`${prefix}celeriac.setaside`, 0, -1)).some((r) => r.raw.includes(id)), 20_000);
+    await waitFor('the healthy task to succeed', async () => (await metas(raw, [after]))[0]?.status === 'SUCCESS', 20_000);
+    const [record] = parseSetAside(await raw.lRange(`${prefix}celeriac.setaside`, 0, -1)).filter((r) => r.raw.includes(id));
+    expect(record?.reason).toMatch(new RegExp(`^delivered ${MAX + 1} times \\(workerMaxDeliveries ${MAX}\\) without being settled`));
+    expect(record?.queue).toBe(queue);
+    expect((await counts(raw, prefix, id)).attempts).toBe(MAX);
+    expect((await metas(raw, [id]))[0]).toMatchObject({ status: 'FAILURE', result: { exc_type: 'DeliveryLimitExceeded' } });
+    // Settled for good: nothing held, its count dropped, and the last worker is alive.
+    expect(await raw.hLen(`${prefix}unacked`)).toBe(0);
+    expect(await raw.exists(`${prefix}celeriac.deliveries`)).toBe(0);
+    expect(last.child.exitCode).toBeNull();
+  }, 90_000);
+});
