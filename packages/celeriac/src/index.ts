@@ -21,6 +21,7 @@ export type { AnyTask, Task, TaskCallOptions } from './core/task.js';
 export type { ErrorClass, TaskOptions } from './core/task-options.js';
 export type { SchemaInput, SchemaOutput, StandardIssue, StandardSchemaV1 } from './core/standard-schema.js';
 export type { TaskContext, TaskRequest } from './core/context.js';
+export type { SignalHandler, SignalName, SignalPayloads, SignalTask } from './core/signals.js';
 export type { ApplyOptions, Callback, TaskApplyOptions, TimeInput } from './core/call-options.js';
 export type { TaskCall } from './core/producer.js';
 export type { RetryOptions } from './core/retry.js';

@@ -69,6 +69,20 @@ describe('Beat on the memory broker with a fake clock', () => {
     expect(state).toEqual({ lastRunAt: START + 30_000, totalRunCount: 3 });
   });
 
+  it('fires beatInit on start and the publish signals around each message it sends', async () => {
+    const { clock, app, beat } = setup({ beatSchedule: every10 });
+    const seen: string[] = [];
+    app.on('beatInit', (p) => void seen.push(`init:${p.hostname}`));
+    app.on('beforeTaskPublish', (p) => void seen.push(`before:${p.name}:${p.routingKey}`));
+    app.on('afterTaskPublish', (p) => void seen.push(`after:${p.name}`));
+    const b = new Beat(app, { holder: 'sig-holder' });
+    await b.start();
+    expect(seen).toEqual(['init:sig-holder']);
+    await b.close();
+    await run(clock, [beat()], 15_000);
+    expect(seen).toEqual(['init:sig-holder', 'before:tasks.tick:periodic', 'after:tasks.tick']);
+  });
+
   it('two beats: exactly one sends; when the leader dies the other takes over within one lease, no duplicates', async () => {
     const { clock, broker, beat } = setup({ beatSchedule: { fast: { task: 'tasks.fast', schedule: 2 } } });
     const a = beat();

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { TimerHandle } from '../core/clock.js';
 import { buildTaskMessage, publishTask } from '../core/producer.js';
+import { afterPublish, beforePublish } from '../core/publish-signals.js';
 import type { EntryRunState } from '../core/spi/beat-store.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { isoformatUtc } from '../protocol/time.js';
@@ -81,6 +82,7 @@ export class Beat {
   async start(): Promise<void> {
     if (this.#state !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `Beat.start: beat is ${this.#state}`);
     this.#state = 'running';
+    await this.app.signals.emit('beatInit', { hostname: this.options.holder });
     for (const e of this.#entries.values()) this.log.info({ entry: e.name, task: e.task, schedule: describeSchedule(e.schedule) }, 'beat entry');
     this.#arm(0);
   }
@@ -190,12 +192,14 @@ export class Beat {
   async #send(entry: CompiledEntry, slot: number, state: EntryRunState, token: string): Promise<boolean> {
     const headers = { ...(entry.options.headers ?? {}), [BEAT_HEADER]: { entry: entry.name, slot: isoformatUtc(slot) } };
     const out = buildTaskMessage(this.app, entry.task, entry.args, entry.kwargs, { ...entry.options, headers });
+    await beforePublish(this.app.signals, [out]);
     try {
       await publishTask(this.app.broker, out, { fence: this.options.store.fence(token, entry.name, state) });
     } catch (error) {
       if (error instanceof CeleriacError && error.code === ErrorCodes.FENCED) return false;
       throw error;
     }
+    await afterPublish(this.app.signals, [out]);
     const id = out.message.headers.id;
     this.log.info({ entry: entry.name, task: entry.task, taskId: id, slot: isoformatUtc(slot), runCount: state.totalRunCount }, 'beat: sent due task');
     return true;

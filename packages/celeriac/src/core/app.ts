@@ -13,6 +13,7 @@ import { GroupResult } from './group-result.js';
 import { runEager } from './eager.js';
 import type { ApplyOptions } from './call-options.js';
 import { buildTaskMessage, publishTask, publishTasks, type ProducerHost, type TaskCall } from './producer.js';
+import { afterPublish, beforePublish } from './publish-signals.js';
 import { sendTaskSentEvent } from './sent-event.js';
 import { compileRoutes, type Route } from './routing.js';
 import { resolveSettings, type ResolvedSettings, type Settings } from './settings.js';
@@ -20,6 +21,7 @@ import type { ResultBackend } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
 import type { TaskContext } from './context.js';
 import type { Replacer } from './replace.js';
+import { Signals, type SignalHandler, type SignalName } from './signals.js';
 import { Task, type AnyTask, type TaskHost } from './task.js';
 import type { SchemaInput, SchemaOutput, StandardSchemaV1 } from './standard-schema.js';
 
@@ -64,6 +66,8 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   readonly replyTo = randomUUID();
   readonly revokeExpiresSec = REVOKE_EXPIRES_SEC;
   private readonly registry = new Map<string, AnyTask>();
+  /** Celery's signals as typed events: see {@link on}. */
+  readonly signals: Signals = new Signals(() => this.log);
   private router: (name: string) => Route | null;
 
   /**
@@ -197,6 +201,15 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     return task;
   }
 
+  /**
+   * Adds a handler for one of Celery's signals, in camelCase (`task_prerun` -> `taskPrerun`);
+   * returns a function that removes it. A handler may be async (the signal waits for it); one
+   * that throws is logged and does not change the task. docs/signals.md tells where each fires.
+   */
+  on<K extends SignalName>(name: K, handler: SignalHandler<K>): () => void {
+    return this.signals.on(name, handler);
+  }
+
   /** The registered task of that name, if any. */
   lookup(name: string): AnyTask | undefined {
     return this.registry.get(name);
@@ -219,7 +232,9 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       return new EagerResult(out.message.headers.id, this, record);
     }
     if (!out.message.headers.ignore_result) await this.backend.beforePublish?.();
+    await beforePublish(this.signals, [out]);
     await publishTask(this.broker, out);
+    await afterPublish(this.signals, [out]);
     if (this.settings.taskSendSentEvent) await sendTaskSentEvent(this.broker, this.clock, out, (err) => this.log.warn({ err }, 'could not send task-sent event'));
     return new AsyncResult(out.message.headers.id, this);
   }
@@ -238,7 +253,9 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     }
     const outs = calls.map((c) => buildTaskMessage(this, c.name, c.args ?? [], c.kwargs ?? {}, c.options ?? {}));
     if (outs.some((out) => !out.message.headers.ignore_result)) await this.backend.beforePublish?.();
+    await beforePublish(this.signals, outs);
     await publishTasks(this.broker, outs);
+    await afterPublish(this.signals, outs);
     return outs.map((out) => new AsyncResult(out.message.headers.id, this));
   }
 

@@ -97,4 +97,22 @@ describe('eager mode: retries, Reject and Ignore', () => {
     expect(await (await ignored.delay()).state()).toBe('IGNORED');
     expect(await (await rejected.delay()).state()).toBe('REJECTED');
   });
+
+  it('fires the body signals and task hooks in the caller, and no publish signals', async () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    const seen: string[] = [];
+    app.on('beforeTaskPublish', () => void seen.push('publish'));
+    app.on('taskPrerun', (p) => void seen.push(`prerun:${p.request.isEager}`));
+    app.on('taskSuccess', (p) => void seen.push(`success:${String(p.result)}`));
+    app.on('taskPostrun', (p) => void seen.push(`postrun:${p.state}`));
+    const add = app.task('e.hooked', { onSuccess: (r) => void seen.push(`onSuccess:${String(r)}`) }, (x: number) => x * 2);
+    expect(await (await add.delay(4)).get()).toBe(8);
+    expect(seen).toEqual(['prerun:true', 'onSuccess:8', 'success:8', 'postrun:SUCCESS']);
+  });
+
+  it('refuses a hook that is not a function, and names after for after_return', () => {
+    const { app } = createTestApp({ taskAlwaysEager: true });
+    expect(() => app.task('e.bad_hook', { onFailure: 'x' as never }, () => 1)).toThrow(/onFailure must be a function/);
+    expect(() => app.task('e.after_return', { after_return: () => 1 } as never, () => 1)).toThrow(/named `after` here/);
+  });
 });

@@ -6,6 +6,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { parseRate, type RateLimit } from './rate.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
 import { checkOptionNames, checkSerializer } from './option-names.js';
+import type { TaskRequest } from './request.js';
 
 /** An error class (as listed in `autoretryFor`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -103,6 +104,17 @@ export interface TaskOptions {
    * @default 'id'
    */
   errbackStyle?: 'request' | 'id';
+  /**
+   * Called where the body ran once it returned (Celery's `Task.on_success`), before
+   * `taskSuccess`. What it throws is logged and ignored, as for every hook.
+   */
+  onSuccess?: (result: unknown, request: TaskRequest) => void | Promise<void>;
+  /** Called where the body ran once it failed (`Task.on_failure`), before `taskFailure`. */
+  onFailure?: (error: unknown, request: TaskRequest) => void | Promise<void>;
+  /** Called where the body ran when it asked for a retry (`Task.on_retry`); `reason` is the Retry. */
+  onRetry?: (reason: unknown, request: TaskRequest) => void | Promise<void>;
+  /** Called after every run, whatever the outcome (`Task.after_return`), before `taskPostrun`. */
+  after?: (state: 'SUCCESS' | 'FAILURE' | 'RETRY' | 'IGNORED' | 'REJECTED', retval: unknown, request: TaskRequest) => void | Promise<void>;
 }
 
 /** The names {@link TaskOptions} has. */
@@ -110,6 +122,7 @@ const TASK_OPTION_NAMES: ReadonlySet<string> = new Set([
   'bind', 'params', 'queue', 'priority', 'acksLate', 'acksOnFailureOrTimeout', 'ignoreResult', 'trackStarted', 'timeLimit',
   'softTimeLimit', 'autoretryFor', 'maxRetries', 'defaultRetryDelay', 'retryBackoff', 'retryBackoffMax', 'retryJitter',
   'rateLimit', 'clusterRateLimit', 'rejectOnWorkerLost', 'checkArity', 'schema', 'validateOnSend', 'errbackStyle', 'expires', 'serializer',
+  'onSuccess', 'onFailure', 'onRetry', 'after',
 ]);
 
 /** Celery task options with no Celeriac counterpart, and why. */
@@ -125,6 +138,7 @@ const TASK_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {
   resultSerializer: 'results are stored as JSON',
   compression: 'messages are not compressed',
   backend: 'the app has one result backend (setting backend)',
+  afterReturn: 'the hook is named `after` here: after(state, retval, request)',
 };
 
 /** Task options after validation, frozen. */
@@ -161,6 +175,9 @@ export function resolveTaskOptions(name: string, options: TaskOptions): Resolved
   }
   if (options.errbackStyle !== undefined && options.errbackStyle !== 'request' && options.errbackStyle !== 'id') throw fail("errbackStyle must be 'request' or 'id'");
   if (options.errbackStyle === 'request' && options.bind === true) throw fail("a new-style errback (errbackStyle: 'request') is called with (request, error, traceback), not a context: drop bind");
+  for (const key of ['onSuccess', 'onFailure', 'onRetry', 'after'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw fail(`${key} must be a function`);
+  }
   if (options.params !== undefined && !options.params.every((p) => typeof p === 'string')) {
     throw fail('params must be a list of parameter names');
   }

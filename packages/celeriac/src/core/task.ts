@@ -10,6 +10,7 @@ import type { AsyncResult } from './async-result.js';
 import type { TaskContext } from './context.js';
 import type { ApplyOptions, TaskApplyOptions } from './call-options.js';
 import type { Replacer } from './replace.js';
+import type { Signals } from './signals.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import { Signature } from './signature.js';
 import { arityProblem, functionArity, type Arity } from './arity.js';
@@ -24,6 +25,8 @@ export interface TaskHost {
   sendTasks(calls: readonly { name: string; args?: readonly Json[]; options?: ApplyOptions }[]): Promise<AsyncResult[]>;
   /** Sends a replacement for a running task of this host (`ctx.replace`). */
   readonly replaceTask: Replacer;
+  /** The app's signal handlers (`app.on`), fired around the body where it runs. */
+  readonly signals?: Signals;
 }
 
 /** Options of `applyAsync` of a task returning `R`: Celery's call options plus `kwargs`. */

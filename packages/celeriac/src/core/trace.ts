@@ -11,6 +11,8 @@ import { runAsCurrentTask } from './current-task.js';
 import { checkCustomEvent, isCustomEventHost, sendCustomEvent } from './custom-event.js';
 import { replacedNesting } from './replace.js';
 import { autoRetry, requestRetry } from './retry.js';
+import type { Signals } from './signals.js';
+import { Ignore, Reject, Retry } from './task-errors.js';
 import { validateArguments } from './standard-schema.js';
 import type { AnyTask } from './task.js';
 
@@ -115,7 +117,62 @@ const succeeded = (value: unknown): TraceOutcome => ({ ok: true, value: value ==
  * to supervise. A function that returns a promise gets a promise of its outcome.
  */
 export function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnvironment): TraceOutcome | Promise<TraceOutcome> {
+  const signals = task.host.signals;
   const request = buildRequest(message, env);
+  if (hasHooks(task, signals)) return traceWithSignals(signals, task, message, env, request);
+  return traceBody(task, message, env, request);
+}
+
+/** True when a task hook or a signal fired around the body is set (most apps have none: no cost then). */
+function hasHooks(task: AnyTask, signals: Signals | undefined): boolean {
+  const o = task.options;
+  if (o.onSuccess !== undefined || o.onFailure !== undefined || o.onRetry !== undefined || o.after !== undefined) return true;
+  return signals !== undefined && (signals.has('taskPrerun') || signals.has('taskPostrun') || signals.has('taskSuccess') || signals.has('taskFailure') || signals.has('taskRetry'));
+}
+
+/** Calls a task's own hook; what it throws is logged, never the task's outcome. */
+async function callHook(env: TraceEnvironment, task: AnyTask, hook: string, call: () => unknown): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    env.log.error({ err, taskName: task.name, hook }, `the ${hook} hook of ${task.name} failed (ignored: the task's outcome stands)`);
+  }
+}
+
+/**
+ * The body between Celery's signals, in Celery's order: `taskPrerun`, the body, then
+ * `taskSuccess`, `taskRetry` or `taskFailure`, then `taskPostrun`. Handlers cannot change
+ * the outcome (Signals logs what they throw).
+ */
+async function traceWithSignals(signals: Signals | undefined, task: AnyTask, message: TaskMessage, env: TraceEnvironment, request: TaskRequest): Promise<TraceOutcome> {
+  const o = task.options;
+  const base = { id: request.id, task, args: message.args, kwargs: message.kwargs, request };
+  await signals?.emit('taskPrerun', base);
+  const outcome = await traceBody(task, message, env, request);
+  let state: 'SUCCESS' | 'FAILURE' | 'RETRY' | 'IGNORED' | 'REJECTED';
+  if (outcome.ok) {
+    state = 'SUCCESS';
+    if (o.onSuccess !== undefined) await callHook(env, task, 'onSuccess', () => o.onSuccess?.(outcome.value, request));
+    await signals?.emit('taskSuccess', { task, request, result: outcome.value });
+  } else if (outcome.error instanceof Retry) {
+    state = 'RETRY';
+    if (o.onRetry !== undefined) await callHook(env, task, 'onRetry', () => o.onRetry?.(outcome.error, request));
+    await signals?.emit('taskRetry', { task, request, reason: outcome.error });
+  } else if (outcome.error instanceof Ignore || outcome.error instanceof Reject) {
+    state = outcome.error instanceof Ignore ? 'IGNORED' : 'REJECTED';
+  } else {
+    state = 'FAILURE';
+    if (o.onFailure !== undefined) await callHook(env, task, 'onFailure', () => o.onFailure?.(outcome.error, request));
+    await signals?.emit('taskFailure', { ...base, error: outcome.error });
+  }
+  const retval = outcome.ok ? outcome.value : outcome.error;
+  if (o.after !== undefined) await callHook(env, task, 'after', () => o.after?.(state, retval, request));
+  await signals?.emit('taskPostrun', { ...base, retval, state });
+  return outcome;
+}
+
+/** The body alone: arguments bound and checked, the function called, its outcome. */
+function traceBody(task: AnyTask, message: TaskMessage, env: TraceEnvironment, request: TaskRequest): TraceOutcome | Promise<TraceOutcome> {
   // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
   const failed = (error: unknown): TraceOutcome => ({ ok: false, error: autoRetry(task, request, error) });
   const run = (positional: readonly unknown[]): TraceOutcome | Promise<TraceOutcome> => {

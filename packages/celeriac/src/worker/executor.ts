@@ -36,6 +36,7 @@ import type { RunHandle, TaskPool } from './pools/types.js';
 import { ResultWriter } from './result-writer.js';
 import { Semaphore, type Release } from './semaphore.js';
 import type { TaskEvent } from './task-events.js';
+import { announceEnding } from './ending-signals.js';
 import { classifyRun, ending, eventOf, followUpsDue, logEnding, sendFollowUps, type Ending, type FollowUpContext, type Subject } from './task-outcomes.js';
 
 /**
@@ -225,6 +226,11 @@ export class Executor {
     this.host.emit({ type: 'task-received', message });
     const h = message.headers;
     const task = this.host.app.lookup(h.task);
+    const signals = this.host.app.signals;
+    if (task !== undefined && signals.has('taskReceived')) {
+      const announced = signals.emit('taskReceived', { id: h.id, name: h.task, message });
+      if (announced !== undefined) return announced.then(() => this.admitSlowly(delivery, message, task));
+    }
     if (task !== undefined && h.expires === null && h.eta === null && this.host.isRevoked(h.id) === false) return this.run(delivery, message, task);
     return this.admitSlowly(delivery, message, task);
   }
@@ -232,6 +238,7 @@ export class Executor {
   /** No task message, so no row can apply (no task id to store under): set it aside for an operator, never run. */
   private async setAside(delivery: Delivery, reason: string): Promise<void> {
     this.host.log.error({ queue: delivery.queue, tag: delivery.tag, reason }, 'malformed message set aside, not executed');
+    await this.host.app.signals.emit('taskRejected', { queue: delivery.queue, reason });
     await delivery.setAside(reason);
   }
 
@@ -383,6 +390,8 @@ export class Executor {
     }
     if (row.event !== null) this.host.emit(eventOf(row.event, s, e, runtime));
     logEnding(this.host.log, s, e, runtime);
+    const announced = announceEnding(app.signals, s, e);
+    if (announced !== undefined) await announced;
     if (row.counted && s.task !== undefined) this.host.countProcessed(s.task.name);
     const decision = row.ack(this.policy(s));
     if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: s.delivery.tag, action: decision.action }, decision.reason);

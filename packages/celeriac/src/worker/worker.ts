@@ -4,6 +4,7 @@
  * give back prefetched messages, let running tasks finish within a deadline) or cold.
  */
 import type { Logger } from 'pino';
+import { threadId } from 'node:worker_threads';
 import type { App } from '../core/app.js';
 import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { revocationStoreOf } from '../core/spi/roles.js';
@@ -264,12 +265,16 @@ export class Worker {
     if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
     assertClusterLimitsSupported(this.app.tasks.values(), this.app.backend);
     this.stateValue = 'starting';
+    const signals = this.app.signals;
+    await signals.emit('workerInit', { hostname: this.options.hostname });
     try {
       await this.pool.start();
     } catch (err) {
       this.stateValue = 'closed';
       throw err;
     }
+    // The async and solo pools run bodies here: this process is their one "pool process".
+    if (this.pool.kind === 'async' || this.pool.kind === 'solo') await signals.emit('workerProcessInit', { pid: process.pid, threadId });
     const { broker, backend } = this.app;
     await broker.connect();
     await backend.connect();
@@ -290,6 +295,7 @@ export class Worker {
     this.stateValue = 'running';
     this.autoscaler?.start();
     this.log.info({ queues: this.options.queues }, `${this.hostname} ready.`);
+    await signals.emit('workerReady', { hostname: this.options.hostname });
   }
 
   private onDelivery(delivery: Delivery): void {
@@ -389,6 +395,7 @@ export class Worker {
     await this.bounded(this.remote.stop(), 'remote control to stop', 'step');
     // Local work (ends threads and child processes): not charged to the cleanup budget.
     await this.bounded(this.pool.close(), 'the pool to close', SHUTDOWN_STEP_MS);
+    await this.bounded(this.app.signals.emit('workerShutdown', { hostname: this.options.hostname }), 'workerShutdown handlers', SHUTDOWN_STEP_MS);
     this.stateValue = 'closed';
     this.markStopped();
     this.log.info('worker stopped');

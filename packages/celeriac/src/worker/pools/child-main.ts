@@ -7,7 +7,7 @@
  * added to a chord go through the worker, so they land where the worker's own would (memory adapters included).
  */
 import { getHeapStatistics } from 'node:v8';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { App } from '../../core/app.js';
 import type { ChordJoinStore } from '../../core/spi/chord-join.js';
 import type { Broker } from '../../core/spi/broker.js';
@@ -171,6 +171,8 @@ try {
   const app = await loadApp();
   applySettings(app, data.settings ?? {});
   routePublishing(app);
+  // Celery's worker_process_init: per-child setup (a connection pool, a tracer) before any task.
+  await app.signals.emit('workerProcessInit', { pid: process.pid, threadId });
   link.listen((msg) => onMessage(app, msg));
   post({ type: 'ready', tasks: [...app.tasks.keys()] });
 } catch (err) {
