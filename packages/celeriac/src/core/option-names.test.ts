@@ -10,7 +10,8 @@ describe('strict task options', () => {
     const a = app();
     expect(() => a.task('t.a', { max_retries: 3 } as never, () => 1)).toThrow(/Task "t\.a": unknown option "max_retries"\. Did you mean maxRetries\?/);
     expect(() => a.task('t.b', { acks_late: true } as never, () => 1)).toThrow(/Did you mean acksLate\?/);
-    expect(() => a.task('t.c', { onFailure: () => 1 } as never, () => 1)).toThrow(/unknown option "onFailure"\. Known: .*acksLate/);
+    expect(() => a.task('t.c', { onFailed: () => 1 } as never, () => 1)).toThrow(/unknown option "onFailed"\. Known: .*acksLate/);
+    expect(() => a.task('t.c2', { on_failure: () => 1 } as never, () => 1)).toThrow(/Did you mean onFailure\?/);
     expect(() => a.task('t.d', { base: class {} } as never, () => 1)).toThrow(/Celery's option "base" has no Celeriac equivalent: a task is a function/);
   });
 
