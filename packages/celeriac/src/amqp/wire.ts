@@ -9,8 +9,9 @@
  * (protocol/envelope.ts), with the deliver frame's tag, exchange, routing key and
  * `redelivered` (set as kombu's virtual transports mark it: `headers.redelivered` and
  * `delivery_info.redelivered`). Headers RabbitMQ adds when dead-lettering (`x-death`,
- * `x-first-death-*`, `x-last-death-*`) are dropped: they describe the broker's route through
- * the delay queues, not the task.
+ * `x-first-death-*`, `x-last-death-*`) are dropped, and so is Celeriac's own
+ * `x-celeriac-deliver-at` (brokers/amqp/purge-delayed.ts): they describe the route through the
+ * delay queues, not the task.
  */
 import type { Options } from 'amqplib';
 import { encodeEnvelope, markRedelivered } from '../protocol/envelope.js';
@@ -64,7 +65,7 @@ export function toWire(message: Message, opts: ToWireOptions = {}): WireOut {
   return { content: Buffer.from(message.body, 'utf8'), options };
 }
 
-const BROKER_HEADERS = /^x-(death|first-death-|last-death-)/;
+const BROKER_HEADERS = /^x-(death|first-death-|last-death-|celeriac-deliver-at$)/;
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : '');
 

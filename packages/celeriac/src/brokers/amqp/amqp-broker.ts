@@ -41,6 +41,7 @@ import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
 import { AmqpConsumer, type ConsumerHost } from './amqp-consumer.js';
 import { AmqpBeatStore } from './beat-store.js';
+import { DELIVER_AT_HEADER, purgeDelayed } from './purge-delayed.js';
 import { DELIVER_EXCHANGE, ENTRY_EXCHANGE, LEVEL_EXCHANGE_SPEC, delayRoutingKey, deliverBinding, ladder } from './delayed.js';
 
 /** Where `setAside` parks messages (durable; inspect with `rabbitmqctl list_queues`). */
@@ -78,7 +79,7 @@ const defaultLog: TransportLog = (level, msg, err) => console[level === 'error' 
 /** The RabbitMQ broker. */
 export class AmqpBroker implements Broker, ConsumerHost {
   readonly kind = 'amqp';
-  readonly capabilities: BrokerCapabilities = { priorityOrder: 'highest-first', redeliveryKeepsTag: false, purgeIncludesDelayed: false, fairQueues: false };
+  readonly capabilities: BrokerCapabilities = { priorityOrder: 'highest-first', redeliveryKeepsTag: false, fairQueues: false };
   readonly session: AmqpSession;
   readonly log: TransportLog;
   readonly queueMaxPriority: number | null;
@@ -291,7 +292,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     let wire: WireOut;
     if (exchange === '' && deliverAt !== undefined && deliverAt - Date.now() >= MIN_DELAY_MS) {
       await this.#declareDelayTarget(routingKey);
-      wire = toWire(message, { dropExpiration: true });
+      wire = toWire(message, { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
       [exchange, routingKey] = [ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), routingKey)];
     } else {
       wire = toWire(message);
@@ -316,7 +317,8 @@ export class AmqpBroker implements Broker, ConsumerHost {
   async #publishDelayed(message: Message, queue: string, deliverAt: number, priority?: number): Promise<void> {
     await this.#declareDelayTarget(queue);
     message = withPriority(message, priority);
-    await this.#send(ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), queue), toWire(message, { dropExpiration: true }), true);
+    const wire = toWire(message, { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
+    await this.#send(ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), queue), wire, true);
   }
 
   async publishMany(batch: readonly PublishRequest[]): Promise<void> {
@@ -356,14 +358,31 @@ export class AmqpBroker implements Broker, ConsumerHost {
     this.#consumers.delete(consumer);
   }
 
+  /**
+   * Removes the queue's ready messages and its delayed ones (walked out of the shared delay
+   * ladder: purge-delayed.ts); returns how many. Messages held unacked by consumers stay.
+   */
   async purge(queue: string): Promise<number> {
     checkQueueName(queue);
+    try {
+      let count = await this.#purgeReady(queue);
+      await this.#declareLadder();
+      count += await purgeDelayed(this.session, queue);
+      // What left the ladder for the queue during the walk.
+      count += await this.#purgeReady(queue);
+      return count;
+    } catch (err) {
+      throw toTransportError(`purge ${queue}`, err);
+    }
+  }
+
+  async #purgeReady(queue: string): Promise<number> {
     try {
       const { messageCount } = await this.#admin.run((ch) => ch.purgeQueue(queue));
       return messageCount;
     } catch (err) {
       if (isNotFound(err)) return 0;
-      throw toTransportError(`purge ${queue}`, err);
+      throw err;
     }
   }
 

@@ -26,6 +26,7 @@
 import type { Channel, Message as AmqpMessage, Options } from 'amqplib';
 import { ChannelSlot, type AmqpSession } from '../../amqp/session.js';
 import type { BeatStore, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../../core/spi/beat-store.js';
+import { txCommit, txSelect } from '../../amqp/tx.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 
 /** The durable queue holding the store document. */
@@ -35,11 +36,6 @@ export const BEAT_INIT_QUEUE = 'celeriac.beat.init';
 /** How long an operation waits for the document another process holds, ms. */
 const HOLD_WAIT_MS = 10_000;
 
-// AMQP 0-9-1 tx class (90): amqplib implements the frames but exposes no method for them.
-const TX_SELECT = (90 << 16) | 10;
-const TX_SELECT_OK = (90 << 16) | 11;
-const TX_COMMIT = (90 << 16) | 20;
-const TX_COMMIT_OK = (90 << 16) | 21;
 
 interface Lease {
   token: string;
@@ -79,8 +75,6 @@ interface Step<T> {
   readonly publish?: TxPublish;
   readonly value: T;
 }
-
-type RpcChannel = Channel & { rpc(method: number, fields: object, expect: number): Promise<unknown> };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -217,7 +211,7 @@ export class AmqpBeatStore implements BeatStore {
         decided = step(parseDoc(held.content));
       } catch (err) {
         ch.nack(held, false, true);
-        await commit(ch);
+        await txCommit(ch);
         throw err;
       }
       if (decided.write === undefined) {
@@ -228,7 +222,7 @@ export class AmqpBeatStore implements BeatStore {
         ch.publish('', BEAT_STORE_QUEUE, Buffer.from(JSON.stringify(decided.write)), DOC_PROPERTIES);
         ch.ack(held);
       }
-      await commit(ch);
+      await txCommit(ch);
       return decided.value;
     } catch (err) {
       if (err instanceof CeleriacError) throw err;
@@ -240,7 +234,7 @@ export class AmqpBeatStore implements BeatStore {
   async #channel(): Promise<Channel> {
     const ch = await this.#slot.get();
     if (!this.#transactional.has(ch)) {
-      await (ch as RpcChannel).rpc(TX_SELECT, {}, TX_SELECT_OK);
+      await txSelect(ch);
       this.#transactional.add(ch);
     }
     return ch;
@@ -300,9 +294,9 @@ export class AmqpBeatStore implements BeatStore {
         try {
           if (!(await exists(model.createChannel(), BEAT_STORE_QUEUE))) {
             await ch.assertQueue(BEAT_STORE_QUEUE, { durable: true, autoDelete: false, exclusive: false });
-            await (ch as RpcChannel).rpc(TX_SELECT, {}, TX_SELECT_OK);
+            await txSelect(ch);
             ch.publish('', BEAT_STORE_QUEUE, Buffer.from(JSON.stringify(emptyDoc())), DOC_PROPERTIES);
-            await commit(ch);
+            await txCommit(ch);
           }
         } finally {
           await lock.deleteQueue(BEAT_INIT_QUEUE).catch(() => undefined);
@@ -317,10 +311,6 @@ export class AmqpBeatStore implements BeatStore {
 }
 
 const DOC_PROPERTIES: Options.Publish = { persistent: true, contentType: 'application/json', contentEncoding: 'utf-8' };
-
-async function commit(ch: Channel): Promise<void> {
-  await (ch as RpcChannel).rpc(TX_COMMIT, {}, TX_COMMIT_OK);
-}
 
 /** True when `queue` exists (checked on a channel of its own, as a 404 closes it). */
 async function exists(opening: Promise<Channel>, queue: string): Promise<boolean> {

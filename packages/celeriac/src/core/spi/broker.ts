@@ -45,8 +45,8 @@ export interface BrokerCapabilities {
    */
   readonly redeliveryKeepsTag?: boolean;
   /**
-   * Whether `purge` also removes the queue's delayed messages. False on RabbitMQ, where they
-   * wait in delay queues shared by every target queue (brokers/amqp/delayed.ts). @default true
+   * Whether `purge` also removes the queue's delayed messages (every adapter here does; on
+   * RabbitMQ by walking the shared delay queues: brokers/amqp/purge-delayed.ts). @default true
    */
   readonly purgeIncludesDelayed?: boolean;
   /**

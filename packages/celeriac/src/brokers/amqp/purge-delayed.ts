@@ -1,0 +1,75 @@
+/**
+ * @module brokers/amqp/purge-delayed
+ * Purging a queue's delayed messages out of the delay ladder (delayed.ts), whose level
+ * queues are shared by every target queue: RabbitMQ cannot remove chosen messages from the
+ * middle of a queue, so each level queue is walked once, head to tail:
+ * - a message for the purged queue is acked (dropped);
+ * - any other message is published again into the ladder with what is left of its delay
+ *   (from the {@link DELIVER_AT_HEADER} every ladder publish carries) and acked; a message
+ *   without that header (from an older Celeriac) goes back into the same level with its
+ *   routing key, so it keeps its path and waits at most one level's time longer.
+ * Each step's publish and ack commit together (tx channel, amqp/tx.ts), so a purge cut off
+ * half-way loses and duplicates nothing. Levels are walked from the longest delay down, the
+ * way messages move, so a message that expires into a lower level during the walk is still
+ * met there; one that leaves the ladder into its queue is removed by the purge of the queue
+ * that follows. Messages published during the purge are not purged.
+ */
+import type { Channel, GetMessage, Options } from 'amqplib';
+import type { AmqpSession } from '../../amqp/session.js';
+import { plainValue } from '../../amqp/tables.js';
+import { txCommit, txSelect } from '../../amqp/tx.js';
+import { fromWire, toWire } from '../../amqp/wire.js';
+import { DELAY_LEVELS, ENTRY_EXCHANGE, delayRoutingKey, levelName, targetOfDelayKey } from './delayed.js';
+
+/** Header of every ladder publish: when the message is due (epoch ms). Dropped on delivery (amqp/wire.ts). */
+export const DELIVER_AT_HEADER = 'x-celeriac-deliver-at';
+/** Steps committed at once. */
+const BATCH = 100;
+
+/** Drops the ladder's messages for `queue`; returns how many. */
+export async function purgeDelayed(session: AmqpSession, queue: string): Promise<number> {
+  const model = await session.connection();
+  const ch = await model.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    await txSelect(ch);
+    let dropped = 0;
+    for (let level = DELAY_LEVELS - 1; level >= 0; level--) dropped += await walkLevel(ch, level, queue);
+    return dropped;
+  } finally {
+    await ch.close().catch(() => undefined);
+  }
+}
+
+async function walkLevel(ch: Channel, level: number, queue: string): Promise<number> {
+  const name = levelName(level);
+  const { messageCount } = await ch.checkQueue(name);
+  let dropped = 0;
+  let pending = 0;
+  for (let i = 0; i < messageCount; i++) {
+    const msg = await ch.get(name, { noAck: false });
+    if (msg === false) break;
+    if (targetOfDelayKey(msg.fields.routingKey) === queue) dropped++;
+    else sendOn(ch, msg, level);
+    ch.ack(msg);
+    if (++pending >= BATCH) {
+      await txCommit(ch);
+      pending = 0;
+    }
+  }
+  if (pending > 0) await txCommit(ch);
+  return dropped;
+}
+
+/** Publishes a message of another queue back into the ladder, keeping its due time. */
+function sendOn(ch: Channel, msg: GetMessage, level: number): void {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const deliverAt = Number(plainValue(headers[DELIVER_AT_HEADER]));
+  const target = targetOfDelayKey(msg.fields.routingKey);
+  if (!Number.isFinite(deliverAt) || target === null) {
+    ch.publish(levelName(level), msg.fields.routingKey, msg.content, msg.properties as Options.Publish);
+    return;
+  }
+  const wire = toWire(fromWire(msg), { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
+  ch.publish(ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), target), wire.content, wire.options);
+}
