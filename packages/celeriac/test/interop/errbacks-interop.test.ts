@@ -1,0 +1,158 @@
+/**
+ * New-style errbacks across languages on one Redis (Celery 5.2.6's `_call_task_errbacks`): an
+ * errback task taking `(request, exc, traceback, ...)` is called by the worker where the task
+ * failed, in that worker, with the failed request. The same workflows (a task, a chain whose
+ * middle step fails, a chord whose header part fails) are sent by a Python caller and by a
+ * Celeriac caller to a Python worker (the oracle, `py.on_error` records to Redis what it was
+ * called with) and to a Celeriac worker (`ts.on_error`, `errbackStyle: 'request'`), and every
+ * record must say the same: the failed request's id and task, the error's type and message,
+ * whether a traceback came (none for a chord, as Celery fakes the body's request). Broker keys
+ * are isolated by a kombu global_keyprefix; the record lists live under it too.
+ */
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chain, chord, signature, type App, type AsyncResult, type TaskRequest } from '../../src/index.js';
+import { waitFor } from '../../src/testing/index.js';
+import type { Json } from '../../src/protocol/types.js';
+import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
+import { PY_CLIENT, runPython } from './python.js';
+
+const fleet = new MixedFleet('ebtest');
+const { py, taskIds } = fleet;
+const ready = await mixedFleetReady('errbacks interop');
+const T = { timeoutMs: 30_000 };
+const QUEUES = ['py', 'ts'] as const;
+const SHAPES = ['task', 'chain', 'chord'] as const;
+
+/** What an errback was called with, as both languages record it. */
+interface Called {
+  id: string;
+  task: string;
+  exc: string;
+  traceback: boolean;
+  extra: Json[];
+}
+
+const PY_ERRBACKS = `
+import json as _json
+
+@app.task(name='py.tfail')
+def tfail(msg):
+    raise TypeError(msg)
+
+# A new-style errback: Celery sees more than one parameter and calls it in the failing worker.
+@app.task(name='py.on_error')
+def on_error(request, exc, traceback, key):
+    import redis
+    record = {'id': request.id, 'task': request.task, 'exc': '%s: %s' % (type(exc).__name__, exc),
+              'traceback': traceback is not None, 'extra': [key]}
+    redis.Redis.from_url(os.environ['CELERY_BACKEND']).rpush(key, _json.dumps(record))
+`;
+
+describe.runIf(ready)('new-style errbacks between Python Celery and Celeriac', () => {
+  let app: App;
+  const seen: Called[] = [];
+  const redis = createClient({ url: py.backend });
+
+  beforeAll(async () => {
+    await redis.connect();
+    app = fleet.app({ taskDefaultQueue: 'ts' });
+    app.task('ts.add', (x: number, y: number) => x + y);
+    app.task('ts.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
+    app.task('ts.tfail', (msg: string) => {
+      throw new TypeError(msg);
+    });
+    app.task('ts.on_error', { errbackStyle: 'request' }, (request: TaskRequest, error: unknown, traceback: string | null, key: string) => {
+      const e = error as Error;
+      seen.push({ id: request.id, task: request.task, exc: `${e.name}: ${e.message}`, traceback: traceback !== null, extra: [key] });
+      return null;
+    });
+    await fleet.worker(app, { queues: ['ts'], concurrency: 4 });
+    await fleet.python({ queues: ['py'], concurrency: 2, extraTasks: PY_ERRBACKS });
+  }, 60_000);
+
+  afterAll(async () => {
+    redis.destroy();
+    await fleet.close();
+  }, 30_000);
+
+  /** The record list of one errback key (each language's errback writes its own). */
+  const key = (caller: string, queue: string, shape: string) => `${fleet.prefix}eb:${caller}:${queue}:${shape}`;
+
+  async function calls(queue: string, k: string): Promise<Called[]> {
+    if (queue === 'ts') return seen.filter((c) => c.extra[0] === k);
+    return (await redis.lRange(k, 0, -1)).map((line) => JSON.parse(line) as Called);
+  }
+
+  /** Waits for the first call of the errback at `k`; each test checks at its end that there was only one. */
+  async function oneCall(queue: string, k: string): Promise<Called> {
+    await waitFor(async () => (await calls(queue, k)).length >= 1, `the errback ${k}`, 20_000);
+    return (await calls(queue, k))[0] as Called;
+  }
+
+  /** What Celery calls the errback with for each shape, given the failed id. */
+  function expected(queue: string, shape: (typeof SHAPES)[number], failedId: string, k: string) {
+    if (shape === 'chord') {
+      return { id: failedId, task: `${queue}.tsum`, exc: expect.stringMatching(/^ChordError: Dependency \S+ raised TypeError\('header'\)$/) as unknown, traceback: false, extra: [k] };
+    }
+    return { id: failedId, task: `${queue}.tfail`, exc: `TypeError: ${shape}`, traceback: true, extra: [k] };
+  }
+
+  it('a Python caller links a new-style errback: the Python worker (oracle) and the Celeriac worker call it alike', async () => {
+    const script = `${PY_CLIENT}
+from celery import chain, chord
+pfx = sys.argv[1]
+for q in ('py', 'ts'):
+    s = lambda name, *a: app.signature(q + '.' + name, args=a, queue=q)
+    eb = lambda shape: app.signature(q + '.on_error', args=('%seb:py:%s:%s' % (pfx, q, shape),), queue=q)
+    runs = (
+        ('task', s('tfail', 'task').apply_async(link_error=eb('task'))),
+        ('chain', chain(s('add', 1, 1), s('tfail', 'chain').set(immutable=True), s('add', 1)).apply_async(link_error=eb('chain'))),
+        # Celery puts a chord's errbacks on its body (chord.link_error); apply_async(link_error=) would give them to the header group, which refuses.
+        ('chord', chord([s('add', 1, 1), s('tfail', 'header').set(immutable=True)], s('tsum').on_error(eb('chord'))).apply_async()),
+    )
+    for shape, r in runs:
+        failed = r.parent.id if shape == 'chain' else r.id
+        try:
+            app.AsyncResult(r.id).get(timeout=20)
+            print(json.dumps([q, shape, r.id, failed, 'no error']))
+        except Exception as e:
+            print(json.dumps([q, shape, r.id, failed, '%s: %s' % (type(e).__name__, e)]))
+        sys.stdout.flush()`;
+    const out = await runPython(py, script, [fleet.prefix], 90_000);
+    const rows = out.trim().split('\n').map((line) => JSON.parse(line) as [string, (typeof SHAPES)[number], string, string, string]);
+    expect(rows.map(([q, shape]) => `${q}:${shape}`)).toEqual(QUEUES.flatMap((q) => SHAPES.map((sh) => `${q}:${sh}`)));
+    for (const [q, shape, id, failedId, error] of rows) {
+      taskIds.push(id, failedId);
+      // The caller sees the failure as Celery raises it, whichever worker ran the workflow.
+      if (shape === 'chord') expect(error, `${q} ${shape}`).toMatch(/^ChordError: Dependency \S+ raised TypeError\('header'\)$/);
+      else expect(error, `${q} ${shape}`).toBe(`TypeError: ${shape}`);
+      const k = key('py', q, shape);
+      expect(await oneCall(q, k), `${q} ${shape}`).toEqual(expected(q, shape, failedId, k));
+    }
+    // Called once each, in the failing worker: not sent on as an old-style task with the id.
+    for (const q of QUEUES) for (const shape of SHAPES) expect(await calls(q, key('py', q, shape)), `${q} ${shape}`).toHaveLength(1);
+  }, 120_000);
+
+  it('a Celeriac caller links a new-style errback: the Python worker calls it as the Celeriac worker does', async () => {
+    for (const q of QUEUES) {
+      const s = (name: string, ...args: Json[]) => signature(`${q}.${name}`, args, {}, { queue: q }, app);
+      const eb = (shape: string) => signature(`${q}.on_error`, [key('ts', q, shape)], {}, { queue: q }, app);
+      const runs: [(typeof SHAPES)[number], AsyncResult][] = [
+        ['task', await s('tfail', 'task').applyAsync([], { linkError: eb('task') })],
+        ['chain', await chain(s('add', 1, 1), s('tfail', 'chain').clone({ immutable: true }), s('add', 1)).applyAsync([], { linkError: eb('chain') })],
+        ['chord', await chord([s('add', 1, 1), s('tfail', 'header').clone({ immutable: true })], s('tsum').linkError(eb('chord'))).applyAsync()],
+      ];
+      for (const [shape, r] of runs) {
+        const failedId = shape === 'chain' ? (r.parent?.id as string) : r.id;
+        taskIds.push(r.id, failedId);
+        const err = (await app.asyncResult(r.id).get(T).catch((e: unknown) => e)) as Error;
+        if (shape === 'chord') expect(`${err.name}: ${err.message}`, `${q} ${shape}`).toMatch(/^ChordError: Dependency \S+ raised TypeError\('header'\)$/);
+        else expect(`${err.name}: ${err.message}`, `${q} ${shape}`).toBe(`TypeError: ${shape}`);
+        const k = key('ts', q, shape);
+        expect(await oneCall(q, k), `${q} ${shape}`).toEqual(expected(q, shape, failedId, k));
+      }
+    }
+    for (const q of QUEUES) for (const shape of SHAPES) expect(await calls(q, key('ts', q, shape)), `${q} ${shape}`).toHaveLength(1);
+  }, 120_000);
+});
