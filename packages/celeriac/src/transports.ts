@@ -30,6 +30,7 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   pollIntervalMs: 'pollIntervalMs',
   promoteIntervalMs: 'promoteIntervalMs',
   fetchBatchSize: 'fetchBatchSize',
+  connectTimeoutMs: 'connectTimeoutMs',
 };
 
 /** Maps `brokerTransportOptions` onto RedisBrokerOptions; unknown names are a CONFIG error. */

@@ -25,7 +25,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
     module: root,
     values: [
       'AsyncResult', 'CeleriacError', 'Chain', 'Chord', 'ChordError', 'EagerResult', 'ErrorCodes', 'Group', 'GroupResult', 'Ignore', 'ImproperlyConfigured',
-      'InvalidArguments', 'MaxRetriesExceededError', 'NotRegistered', 'ProtocolError', 'READY_STATES', 'Reject', 'ResultTimeoutError', 'Retry', 'Signature',
+      'InvalidArguments', 'MaxRetriesExceededError', 'NotRegistered', 'ProtocolError', 'PublishError', 'READY_STATES', 'Reject', 'ResultTimeoutError', 'Retry', 'Signature',
       'SoftTimeLimitExceeded', 'TaskError', 'TaskRevokedError', 'TimeLimitExceeded', 'Worker', 'WorkerLostError', 'chain', 'chord', 'chunks',
       'createApp', 'group', 'isReady', 'map', 'signature', 'starmap',
     ],

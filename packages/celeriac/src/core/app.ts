@@ -14,6 +14,7 @@ import { runEager } from './eager.js';
 import type { ApplyOptions } from './call-options.js';
 import { buildTaskMessage, publishTask, publishTasks, type ProducerHost, type TaskCall } from './producer.js';
 import { afterPublish, beforePublish } from './publish-signals.js';
+import { mergeRetryPolicy, publishWithRetry, type ResolvedPublishRetryPolicy } from './publish-retry.js';
 import { sendTaskSentEvent } from './sent-event.js';
 import { compileRoutes, type Route } from './routing.js';
 import { resolveSettings, type ResolvedSettings, type Settings } from './settings.js';
@@ -231,9 +232,12 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       const record = await runEager(this, local, out);
       return new EagerResult(out.message.headers.id, this, record);
     }
-    if (!out.message.headers.ignore_result) await this.backend.beforePublish?.();
     await beforePublish(this.signals, [out]);
-    await publishTask(this.broker, out);
+    const policy = this.publishRetryPolicy([options]);
+    await this.publishWithRetry(`send task ${name}[${out.message.headers.id}]`, policy, async () => {
+      if (!out.message.headers.ignore_result) await this.backend.beforePublish?.();
+      await publishTask(this.broker, out);
+    });
     await afterPublish(this.signals, [out]);
     if (this.settings.taskSendSentEvent) await sendTaskSentEvent(this.broker, this.clock, out, (err) => this.log.warn({ err }, 'could not send task-sent event'));
     return new AsyncResult(out.message.headers.id, this);
@@ -243,7 +247,10 @@ export class App implements ProducerHost, ResultHost, TaskHost {
    * Send many tasks at once: every message is built (and checked) first, then published
    * with as few round trips as the broker allows (one pipelined write on Redis). Results
    * come back in the order of `calls`. Not atomic: if publishing fails part-way, some tasks
-   * may have been sent. In eager mode each registered task runs in the caller, in order.
+   * may have been sent, and a retried publish may send some twice. One retry policy covers
+   * the batch: none if any call sets `retry: false`, else `taskPublishRetryPolicy` with each
+   * call's `retryPolicy` merged over it in order. In eager mode each registered task runs in
+   * the caller, in order.
    */
   async sendTasks(calls: readonly TaskCall[]): Promise<AsyncResult[]> {
     if (this.settings.taskAlwaysEager) {
@@ -252,11 +259,34 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       return results;
     }
     const outs = calls.map((c) => buildTaskMessage(this, c.name, c.args ?? [], c.kwargs ?? {}, c.options ?? {}));
-    if (outs.some((out) => !out.message.headers.ignore_result)) await this.backend.beforePublish?.();
     await beforePublish(this.signals, outs);
-    await publishTasks(this.broker, outs);
+    const policy = this.publishRetryPolicy(calls.map((c) => c.options ?? {}));
+    await this.publishWithRetry(`send ${outs.length} tasks`, policy, async () => {
+      if (outs.some((out) => !out.message.headers.ignore_result)) await this.backend.beforePublish?.();
+      await publishTasks(this.broker, outs);
+    });
     await afterPublish(this.signals, outs);
     return outs.map((out) => new AsyncResult(out.message.headers.id, this));
+  }
+
+  /** The publish retry policy of calls with these options, or null when retry is off. */
+  private publishRetryPolicy(options: readonly ApplyOptions[]): ResolvedPublishRetryPolicy | null {
+    let policy = mergeRetryPolicy(this.settings.taskPublishRetryPolicy, undefined);
+    for (const o of options) policy = mergeRetryPolicy(policy, o.retryPolicy);
+    const off = options.some((o) => (o.retry ?? this.settings.taskPublishRetry) === false);
+    return off ? null : policy;
+  }
+
+  private publishWithRetry(what: string, policy: ResolvedPublishRetryPolicy | null, attempt: () => Promise<void>): Promise<void> {
+    return publishWithRetry(attempt, {
+      what,
+      policy,
+      clock: this.clock,
+      onRetry: (err, retry, delaySec) => {
+        const of = policy?.maxRetries === null ? '' : `/${String(policy?.maxRetries)}`;
+        this.log.warn({ err, retry, delaySec }, `${what}: broker unreachable (${err.message}); retry ${retry}${of} in ${delaySec} s`);
+      },
+    });
   }
 
   /** A handle on the result of a task id. */

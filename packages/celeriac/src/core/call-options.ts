@@ -3,6 +3,7 @@
  * The options of a call (`applyAsync`, `sendTask`): Celery's `apply_async` options.
  */
 import type { JsonObject, SignatureDict } from '../protocol/types.js';
+import type { PublishRetryPolicy } from './publish-retry.js';
 import type { TaskRequest } from './request.js';
 
 /**
@@ -84,19 +85,27 @@ export interface ApplyOptions {
   replacedTaskNesting?: number;
   /** Only `'json'` (DESIGN decision 2); any other value is refused. @default 'json' */
   serializer?: 'json';
+  /**
+   * Retry the publish while the broker is unreachable (Celery's `retry`). @default the
+   * setting `taskPublishRetry` (true)
+   */
+  retry?: boolean;
+  /**
+   * How to retry (Celery's `retry_policy`): merged over the setting `taskPublishRetryPolicy`.
+   * Celery's snake_case field names are accepted too. See core/publish-retry.ts.
+   */
+  retryPolicy?: PublishRetryPolicy;
 }
 
 /** The names {@link ApplyOptions} has. */
 export const CALL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'countdown', 'eta', 'expires', 'priority', 'queue', 'routingKey', 'exchange', 'headers', 'taskId', 'ignoreResult', 'timeLimit',
   'softTimeLimit', 'shadow', 'link', 'linkError', 'parentId', 'rootId', 'groupId', 'groupIndex', 'retries', 'chain', 'chord',
-  'replacedTaskNesting', 'serializer',
+  'replacedTaskNesting', 'serializer', 'retry', 'retryPolicy',
 ]);
 
 /** Celery call options with no Celeriac counterpart, and why. */
 export const CALL_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {
-  retry: 'a publish that fails rejects at once (the broker connection itself reconnects); retry the call where you make it',
-  retryPolicy: 'a publish that fails rejects at once (the broker connection itself reconnects); retry the call where you make it',
   addToParent: 'results do not record the tasks a task sent',
   compression: 'messages are not compressed',
   connection: 'the app holds the broker connection',

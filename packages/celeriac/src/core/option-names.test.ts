@@ -41,7 +41,9 @@ describe('strict call options', () => {
     const t = a.task('t.add', (x: number, y: number) => x + y);
     await expect(t.applyAsync([1, 2], { task_id: 'x' } as never)).rejects.toThrow(/call of t\.add: unknown option "task_id"\. Did you mean taskId\?/);
     await expect(a.sendTask('t.add', [1, 2], {}, { routing_key: 'q' } as never)).rejects.toThrow(/Did you mean routingKey\?/);
-    await expect(t.applyAsync([1, 2], { retry_policy: { max_retries: 3 } } as never)).rejects.toThrow(/"retry_policy" has no Celeriac equivalent/);
+    await expect(t.applyAsync([1, 2], { retry_policy: { max_retries: 3 } } as never)).rejects.toThrow(/unknown option "retry_policy"\. Did you mean retryPolicy\?/);
+    await expect(t.applyAsync([1, 2], { retryPolicy: { max_retry: 3 } } as never)).rejects.toThrow(/retryPolicy has an unknown field "max_retry"/);
+    await expect(t.applyAsync([1, 2], { retryPolicy: { intervalMax: -1 } })).rejects.toThrow(/intervalMax must be a number >= 0/);
     await expect(t.applyAsync([1, 2], { serializer: 'yaml' } as never)).rejects.toThrow(/serializer "yaml" is not supported/);
     expect(await a.broker.queueLength('celery')).toBe(0);
     await t.applyAsync([1, 2], { serializer: 'json' });

@@ -8,6 +8,7 @@
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { parseRate } from './rate.js';
 import type { BeatEntryDefinition } from './beat-entry.js';
+import { DEFAULT_PUBLISH_RETRY_POLICY, retryPolicyProblem, type PublishRetryPolicy } from './publish-retry.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -113,6 +114,10 @@ const TABLE = {
     doc: 'Soft time limit in seconds: the task\'s `ctx.signal` aborts with a SoftTimeLimitExceeded reason, so `ctx.signal.throwIfAborted()` and signal-aware calls such as `fetch` stop the task.' }),
   taskDefaultPriority: setting<number | null>({ type: 'integer?', default: null, env: envNames('TASK_DEFAULT_PRIORITY'), check: priority,
     doc: 'Priority (0-9) for calls that give none. On Redis and memory 0 is served first.' }),
+  taskPublishRetry: setting<boolean>({ type: 'boolean', default: true, env: envNames('TASK_PUBLISH_RETRY'),
+    doc: 'Retry sending a task while the broker is unreachable, as Celery\'s `task_publish_retry`, following `taskPublishRetryPolicy`; once the policy is spent the send fails with a TRANSPORT `PublishError` whose `cause` is the last failure. Calls may set `retry`. See docs/calling.md.' }),
+  taskPublishRetryPolicy: setting<PublishRetryPolicy>({ type: 'json', default: DEFAULT_PUBLISH_RETRY_POLICY, env: envNames('TASK_PUBLISH_RETRY_POLICY'), check: retryPolicyProblem,
+    doc: 'How sends are retried, Celery\'s `task_publish_retry_policy`: `{ maxRetries: 3, intervalStart: 0, intervalStep: 0.2, intervalMax: 1 }` (seconds; `maxRetries: null` retries until the broker answers; snake_case names accepted). Each attempt is bounded by the broker connection\'s own limit (Redis: `connectTimeoutMs` in `brokerTransportOptions`, 10 s by default). Calls may set `retryPolicy`, merged over this. In the environment: JSON.' }),
   resultExpires: setting<number | null>({ type: 'seconds?', default: 86_400, env: envNames('RESULT_EXPIRES'), check: nonNegative,
     doc: 'Seconds a stored result is kept. `null` keeps results forever.' }),
   resultExtended: setting<boolean>({ type: 'boolean', default: false, env: envNames('RESULT_EXTENDED'),
@@ -153,7 +158,7 @@ const TABLE = {
     doc: 'Pool autoscaling (`--autoscale max,min`, as Celery): the pool grows at once to the number of tasks the worker holds, up to `max`, and shrinks toward `min` after 30 s without growth. Prefetch follows `max`. `null`: a fixed size (`-c`). The `autoscale` control command changes the range at run time.' }),
   brokerTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
     check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')),
-    doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `leaseRenewal` (`thread` or `event-loop`), `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs` and `fetchBatchSize`; unknown names are an error. In the environment: JSON.' }),
+    doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `leaseRenewMs`, `leaseRenewal` (`thread` or `event-loop`), `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs`, `fetchBatchSize` and `connectTimeoutMs` (longest wait for the connection: first connect, or a command while reconnecting; 10000 by default); unknown names are an error. In the environment: JSON.' }),
   logLevel: setting<string>({ type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], fromText: logLevelFromText, check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`)),
     cli: { flags: '-l, --loglevel <level>', commands: ['worker', 'beat'], help: 'trace, debug, info, warning, error, critical' },
     doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' }),

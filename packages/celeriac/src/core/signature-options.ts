@@ -25,7 +25,13 @@ const SCALARS = [
   ['groupIndex', 'group_index', 'number'],
   ['retries', 'retries', 'number'],
   ['replacedTaskNesting', 'replaced_task_nesting', 'number'],
+  ['retry', 'retry', 'boolean'],
 ] as const;
+
+/** `retryPolicy` fields on the wire, as Celery writes `retry_policy`. */
+const POLICY_WIRE: Readonly<Record<string, string>> = {
+  maxRetries: 'max_retries', intervalStart: 'interval_start', intervalStep: 'interval_step', intervalMax: 'interval_max',
+};
 
 type Scalar = (typeof SCALARS)[number][0];
 
@@ -67,6 +73,11 @@ export function toWireOptions(options: ApplyOptions): JsonObject {
   if (linkError !== null) out['link_error'] = linkError as unknown as Json;
   if (options.chain !== undefined) out['chain'] = [...options.chain] as unknown as Json;
   if (options.chord !== undefined) out['chord'] = options.chord as unknown as Json;
+  if (options.retryPolicy !== undefined) {
+    const policy: JsonObject = {};
+    for (const [key, value] of Object.entries(options.retryPolicy)) if (value !== undefined) policy[POLICY_WIRE[key] ?? key] = value;
+    out['retry_policy'] = policy;
+  }
   return out;
 }
 
@@ -92,5 +103,14 @@ export function fromWireOptions(wire: Readonly<JsonObject>): ApplyOptions {
   const chain = dictList(wire['chain']);
   if (chain !== undefined && Array.isArray(wire['chain'])) options.chain = chain;
   if (isDict(wire['chord'])) options.chord = wire['chord'];
+  const policy = wire['retry_policy'];
+  if (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) {
+    const picked: Record<string, number | null> = {};
+    for (const [camelName, snake] of Object.entries(POLICY_WIRE)) {
+      const value = policy[snake];
+      if ((typeof value === 'number' && Number.isFinite(value) && value >= 0) || (camelName === 'maxRetries' && value === null)) picked[camelName] = value;
+    }
+    options.retryPolicy = picked;
+  }
   return options;
 }

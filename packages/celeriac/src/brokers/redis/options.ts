@@ -76,6 +76,13 @@ export interface RedisBrokerOptions {
    */
   commandTimeoutMs?: number;
   /**
+   * Longest wait for the command connection: its first connect (retried with backoff until
+   * then), and a command issued while it reconnects. Past it the call fails with TRANSPORT, so
+   * this bounds one attempt of a send under the publish retry policy (core/publish-retry.ts).
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+  /**
    * Receives connection warnings and errors of the broker's Redis clients.
    * @default errors are dropped (consumers still get them through `onError`)
    */
@@ -95,6 +102,7 @@ export interface ResolvedRedisBrokerOptions {
   readonly promoteIntervalMs: number;
   readonly fetchBatchSize: number;
   readonly commandTimeoutMs: number;
+  readonly connectTimeoutMs: number;
   readonly log: RedisLog | undefined;
 }
 
@@ -129,6 +137,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     promoteIntervalMs: positive('promoteIntervalMs', options.promoteIntervalMs, 200),
     fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 100, true),
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     log: options.log,
   });
 }

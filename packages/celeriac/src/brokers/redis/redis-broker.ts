@@ -121,6 +121,8 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     const redis = (this.#redis = new GuardedRedisClient(this.#target, {
       name: 'celeriac-broker',
       commandTimeoutMs: o.commandTimeoutMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+      offlineQueueTimeoutMs: o.connectTimeoutMs,
       // Idle for 3 PING intervals = a silently dead path: reconnect rather than wait forever.
       idleTimeoutMs: 30_000,
       ...(o.log ? { log: o.log } : {}),

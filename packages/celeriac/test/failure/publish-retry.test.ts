@@ -1,0 +1,118 @@
+/**
+ * Publish retry against a real redis-server of this test's own (a free port, no persistence),
+ * started late, killed and restarted, and behind a fault proxy that cuts every connection:
+ * a send made while the broker is down waits under `taskPublishRetryPolicy` and lands once the
+ * broker answers; once the policy is spent it fails with a PublishError carrying the cause.
+ * The interval math and option handling are unit-tested in src/core/publish-retry.test.ts.
+ */
+import { execFile } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createClient } from 'redis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
+import { createApp, type App } from '../../src/index.js';
+import { ErrorCodes } from '../../src/errors.js';
+import { PublishError } from '../../src/core/publish-retry.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { freePort, RedisServerProcess } from '../support/redis.js';
+
+const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
+if (!hasRedisServer) {
+  if (process.env['CI'] === 'true') throw new Error('failure: publish retry: redis-server is not on PATH (required under CI)');
+  console.warn('[skip] failure: publish retry: redis-server is not on PATH');
+}
+
+const QUEUE = 'publish-retry';
+/** Each attempt gives up after 300 ms; retries come every 0.1-0.3 s, until the broker answers. */
+const FOREVER = { maxRetries: null, intervalStart: 0.1, intervalStep: 0.1, intervalMax: 0.3 };
+
+function retryingApp(url: string, policy: object = FOREVER) {
+  const retries: string[] = [];
+  const sink = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      const line = JSON.parse(chunk.toString()) as { msg: string };
+      if (line.msg.includes('broker unreachable')) retries.push(line.msg);
+      done();
+    },
+  });
+  const app = createApp(
+    { broker: url, backend: 'memory://', brokerTransportOptions: { connectTimeoutMs: 300 }, taskPublishRetryPolicy: policy },
+    { env: {}, logger: pino({ level: 'warn' }, sink) },
+  );
+  return { app, retries };
+}
+
+/** Task ids in the queue's list on the server at `url`. */
+async function queuedIds(url: string): Promise<string[]> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    const raw = await client.lRange(QUEUE, 0, -1);
+    return raw.map((r) => (JSON.parse(r) as { headers: { id: string } }).headers.id).sort();
+  } finally {
+    client.destroy();
+  }
+}
+
+describe.runIf(hasRedisServer)('failure: publish retry on a real redis-server', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  });
+
+  it('a send made before Redis starts waits, retrying, and lands once it is up; again after a kill and restart', async () => {
+    const server = new RedisServerProcess(await freePort());
+    cleanup.push(() => server.kill());
+    const { app, retries } = retryingApp(server.url);
+    cleanup.push(() => app.close());
+    const sent: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = retries.length;
+      const sending = app.sendTask('pr.task', [round], {}, { queue: QUEUE });
+      await waitFor(() => retries.length >= before + 2, `two retries of send ${round} while Redis is down`, 20_000);
+      await server.start();
+      sent.push((await sending).id);
+      expect(await queuedIds(server.url)).toEqual([sent[round]]);
+      await server.kill();
+    }
+    expect(retries[0]).toMatch(/^send task pr\.task\[.+\]: broker unreachable \(.*ECONNREFUSED.*\); retry 1 in 0\.1 s$/);
+  }, 90_000);
+
+  it('fails with a PublishError that carries the cause once the policy is spent', async () => {
+    const server = new RedisServerProcess(await freePort());
+    const { app, retries } = retryingApp(server.url, { maxRetries: 2, intervalStart: 0, intervalStep: 0.05, intervalMax: 0.05 });
+    cleanup.push(() => app.close());
+    const err = await app.sendTask('pr.task', [1], {}, { queue: QUEUE }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PublishError);
+    expect(err).toMatchObject({ code: ErrorCodes.TRANSPORT, attempts: 3 });
+    expect((err as Error).message).toMatch(/after 3 attempts \(retryPolicy spent\)/);
+    expect((err as Error).message).toMatch(/ECONNREFUSED/);
+    expect((err as Error).cause).toMatchObject({ code: ErrorCodes.TRANSPORT });
+    expect(retries).toHaveLength(2);
+  }, 60_000);
+
+  it('a flapping broker (every connection cut, then healed, three times) loses no send', async () => {
+    const server = new RedisServerProcess(await freePort());
+    cleanup.push(() => server.kill());
+    await server.start();
+    const proxy = new FaultProxy(server.port);
+    await proxy.start();
+    cleanup.push(() => proxy.close());
+    const { app, retries }: { app: App; retries: string[] } = retryingApp(proxy.redisUrl(0));
+    cleanup.push(() => app.close());
+    const sent = [(await app.sendTask('pr.task', ['first'], {}, { queue: QUEUE })).id];
+    for (let round = 0; round < 3; round++) {
+      proxy.cut();
+      const before = retries.length;
+      const sending = app.sendTask('pr.task', [round], {}, { queue: QUEUE });
+      await waitFor(() => retries.length > before, `a retry of send ${round} while the proxy cuts`, 20_000);
+      proxy.heal();
+      sent.push((await sending).id);
+    }
+    expect(proxy.stats.cut).toBeGreaterThan(0);
+    // At least once: a write applied whose reply was cut may be there twice, never missing.
+    const queued = await queuedIds(server.url);
+    for (const id of sent) expect(queued).toContain(id);
+  }, 90_000);
+});
