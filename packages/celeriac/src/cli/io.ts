@@ -18,6 +18,8 @@ export interface CliContext {
   io: CliIo;
   /** An app to use instead of loading `-A` (tests, embedding). */
   app?: App;
+  /** The command line as `process.argv` gives it (node, script, args); `worker --detach` starts it again. */
+  argv?: readonly string[];
 }
 
 /** Options every command inherits from the program. */

@@ -78,7 +78,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
 /** Runs the CLI with `argv` (as `process.argv`: node, script, args...). Returns the exit code. */
 export async function main(argv: readonly string[], ctx: CliContext): Promise<number> {
   let code = 0;
-  const program = buildProgram(ctx, (c) => {
+  const program = buildProgram({ ...ctx, argv: ctx.argv ?? argv }, (c) => {
     code = c;
   });
   try {

@@ -62,7 +62,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   readonly clock: Clock;
   /** Source of randomness in [0, 1), injected so retry jitter can be tested. */
   readonly random: () => number;
-  readonly log: Logger;
+  private logValue: Logger;
   /** Reply address of this process (Celery's `reply_to` oid). */
   readonly replyTo = randomUUID();
   readonly revokeExpiresSec = REVOKE_EXPIRES_SEC;
@@ -84,7 +84,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     this.settingsValue = resolveSettings(settings, options.env);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.log = options.logger ?? pino({ level: this.settingsValue.logLevel, base: { pid: process.pid } });
+    this.logValue = options.logger ?? pino({ level: this.settingsValue.logLevel, base: { pid: process.pid } });
     this.router = compileRoutes(this.settingsValue.taskRoutes);
     this.transports = options.transports ?? { brokers: {}, backends: {} };
     this.brokerValue = options.broker;
@@ -95,6 +95,21 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       const given = kind === 'brokers' ? this.brokerValue : this.backendValue;
       if (given === undefined) checkScheme(this.transports, kind, url);
     }
+  }
+
+  /** The app's logger (pino); every worker, beat and adapter of the app logs through it. */
+  get log(): Logger {
+    return this.logValue;
+  }
+
+  /**
+   * Replaces the app's logger before a worker or beat is made from it, as the CLI does for
+   * `--logfile` and `--log-format`; its level becomes `settings.logLevel`. Parts made
+   * earlier keep the logger they were given.
+   */
+  useLogger(logger: Logger): void {
+    logger.level = this.settingsValue.logLevel;
+    this.logValue = logger;
   }
 
   /** Resolved settings (frozen). */

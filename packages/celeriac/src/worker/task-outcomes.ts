@@ -156,12 +156,22 @@ export function eventOf(type: NonNullable<OutcomeRow['event']>, s: Subject, e: E
   }
 }
 
+/** Longest result shown in a success line (Celery shortens its repr too). */
+const RESULT_IN_LOG_CHARS = 256;
+
+/** A result as the success line shows it: JSON, cut at {@link RESULT_IN_LOG_CHARS}. */
+function shortRepr(value: unknown): string {
+  // A long string is cut before it is quoted: a large result must not cost a large copy.
+  const text = typeof value === 'string' && value.length > RESULT_IN_LOG_CHARS ? JSON.stringify(value.slice(0, RESULT_IN_LOG_CHARS)) : (JSON.stringify(value) ?? 'null');
+  return text.length <= RESULT_IN_LOG_CHARS ? text : `${text.slice(0, RESULT_IN_LOG_CHARS)}...`;
+}
+
 /** Logs how the task ended, as Celery's worker does (a success at info level only when enabled). */
 export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): void {
   const h = s.message.headers;
   if (e.kind === 'success') {
     // Every task passes here: build nothing unless the line is written.
-    if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task, runtime }, `Task ${h.task}[${h.id}] succeeded in ${runtime.toFixed(3)}s`);
+    if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task, runtime }, `Task ${h.task}[${h.id}] succeeded in ${runtime.toFixed(3)}s: ${shortRepr(e.result)}`);
     return;
   }
   const at = { taskId: h.id, taskName: h.task };

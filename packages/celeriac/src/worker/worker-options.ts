@@ -34,6 +34,11 @@ export interface WorkerOptions {
    * @default undefined
    */
   appModule?: string | URL;
+  /**
+   * The export of `appModule` that is the app (`-A module:attr`); a dotted path reaches into
+   * an object (`tasks.app`). @default `app`, else the default export
+   */
+  appAttr?: string;
   /** Threads and prefork pools: tasks a child runs before it is replaced (`--max-tasks-per-child`). @default settings.workerMaxTasksPerChild */
   maxTasksPerChild?: number | null;
   /**
@@ -74,6 +79,7 @@ export interface ResolvedWorkerOptions {
   readonly pool: PoolKind;
   /** File URL of the app module, when known. */
   readonly appModule: string | null;
+  readonly appAttr: string | null;
   readonly maxTasksPerChild: number | null;
   readonly maxMemoryPerChild: number | null;
   /** Autoscale range; null: the pool keeps its size unless resized. */
@@ -121,6 +127,7 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     pool,
     sendTaskEvents: options.sendTaskEvents ?? settings.workerSendTaskEvents,
     appModule,
+    appAttr: options.appAttr ?? null,
     maxTasksPerChild,
     maxMemoryPerChild,
     autoscale,

@@ -2,13 +2,20 @@
  * @module cli/commands/worker
  * `celeriac -A <module> worker`: start a worker, print the banner, run until signalled.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import { renderBanner } from '../../worker/banner.js';
 import { installShutdownSignals } from '../../worker/signals.js';
+import { expandNodeName } from '../../worker/nodename.js';
 import { Worker } from '../../worker/worker.js';
+import { detach, dropPrivileges } from '../daemon.js';
+import { createCliLogger, resolveLogFormat } from '../log-format.js';
+import { expandPathTemplate } from '../path-template.js';
+import { acquirePidfile } from '../pidfile.js';
 import { type CliContext, UsageError } from '../io.js';
-import { resolveAppPath } from '../load-app.js';
+import { parseAppSpec, resolveAppPath } from '../load-app.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 import { startEmbeddedBeat } from './beat.js';
 
@@ -26,11 +33,20 @@ async function bounded(work: Promise<unknown> | undefined, ms: number): Promise<
   clearTimeout(timer);
 }
 
+/** `{ appAttr }` when `-A` named an export. */
+const appAttrOf = (attr: string | null): { appAttr?: string } => (attr === null ? {} : { appAttr: attr });
+
 /** The flags that are not settings; the others come from the settings table. */
 interface WorkerFlags {
   queues?: string;
   hostname?: string;
   beat?: boolean;
+  detach?: boolean;
+  pidfile?: string;
+  logfile?: string;
+  logFormat?: string;
+  uid?: string;
+  gid?: string;
 }
 
 /** Registers the command. `getApp` loads `-A` and applies `-b`/`--result-backend`. */
@@ -40,51 +56,95 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .description('Start a worker that consumes queues and runs tasks.')
     .option('-Q, --queues <list>', 'comma-separated queues to consume (default: taskDefaultQueue)')
     .option('-n, --hostname <name>', 'node name; %h hostname, %n short name, %d domain (default: celery@%h)')
-    .option('-B, --beat', 'also run the periodic task scheduler in this process');
+    .option('-B, --beat', 'also run the periodic task scheduler in this process')
+    .option('-D, --detach', 'start the worker as a background process and return')
+    .option('--pidfile <path>', 'write the process id here; refuse to start while a live process holds it (%n node name, %h host, %p full node name)')
+    .option('-f, --logfile <path>', 'append log lines to this file instead of stdout (%n, %h, %p, %i, %I as in Celery)')
+    .option('--log-format <format>', 'human (as Celery prints) or json (default: human on a terminal, json otherwise)')
+    .option('--uid <user>', 'run as this user (name or number) once started; needs root')
+    .option('--gid <group>', 'run as this group (name or number) once started; needs root');
   addSettingFlags(command, 'worker')
     .action(async (flags: WorkerFlags & Record<string, unknown>) => {
       const overrides = settingsFromFlags('worker', flags);
+      const nodename = expandNodeName(flags.hostname);
+      const logfile = flags.logfile === undefined ? undefined : resolvePath(ctx.io.cwd, expandPathTemplate(flags.logfile, nodename));
+      const pidPath = flags.pidfile === undefined ? undefined : resolvePath(ctx.io.cwd, expandPathTemplate(flags.pidfile, nodename));
+      const format = resolveLogFormat(flags.logFormat, logfile === undefined && process.stdout.isTTY === true);
+      if (flags.detach === true) {
+        if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
+        if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
+        detach(ctx.argv, ctx.io.cwd, logfile);
+        done(0);
+        return;
+      }
+      dropPrivileges(flags.uid, flags.gid);
       const { app, label } = await getApp(true);
       app.overrideSettings(overrides);
-      const queues = flags.queues?.split(',').map((q) => q.trim()).filter(Boolean);
-      if (queues?.length === 0) throw new UsageError(`-Q/--queues must name at least one queue, got ${JSON.stringify(flags.queues)}`);
-      const appSpec = program.opts<{ app?: string }>().app;
-      const worker = new Worker(app, {
-        queues,
-        hostname: flags.hostname,
-        // The threads pool loads the app module in every thread.
-        ...(appSpec === undefined ? {} : { appModule: resolveAppPath(appSpec, ctx.io.cwd) }),
-      });
-      ctx.io.out(renderBanner(worker, label));
-      await worker.start();
-      const beat = flags.beat === true ? await startEmbeddedBeat(app) : undefined;
-      // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
-      // until a signal stops the worker, or node exits with code 13 on the pending await.
-      const keepAlive = setInterval(() => {}, 1 << 30);
-      const cold = await new Promise<boolean>((resolve) => {
-        const uninstall = installShutdownSignals(
-          worker,
-          (isCold) => {
-            uninstall();
-            resolve(isCold);
-          },
-          // The second signal: whatever the broker does, the process is gone within 2 s.
-          () => {
-            setTimeout(() => {
-              worker.log.error('cold shutdown did not finish in time: exiting now');
-              process.exit(1);
-            }, COLD_EXIT_MS).unref();
-          },
-        );
-        // A remote `shutdown` command closes the worker without a signal.
-        void worker.stopped.then(() => {
-          uninstall();
-          resolve(false);
-        });
-      }).finally(() => clearInterval(keepAlive));
-      // Connections to a broker or backend that is down must not hold the exit either.
-      await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
-      await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
+      if (logfile !== undefined || format === 'human' || flags.logFormat !== undefined) {
+        app.useLogger(createCliLogger({ level: app.settings.logLevel, format, ...(logfile === undefined ? {} : { file: logfile }) }));
+      }
+      const pidfile = pidPath === undefined ? undefined : acquirePidfile(pidPath);
+      const releasePidfile = () => pidfile?.release();
+      process.once('exit', releasePidfile);
+      try {
+        await runWorker(app, label, flags, nodename);
+      } finally {
+        releasePidfile();
+        process.off('exit', releasePidfile);
+      }
       done(0);
     });
+
+  /** Starts the worker, then waits for a signal or a remote shutdown and closes it. */
+  async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string): Promise<void> {
+    const queues = flags.queues?.split(',').map((q) => q.trim()).filter(Boolean);
+    if (queues?.length === 0) throw new UsageError(`-Q/--queues must name at least one queue, got ${JSON.stringify(flags.queues)}`);
+    const appSpec = program.opts<{ app?: string }>().app;
+    const worker = new Worker(app, {
+      queues,
+      hostname: nodename,
+      // The threads pool loads the app module in every thread.
+      ...(appSpec === undefined ? {} : { appModule: resolveAppPath(appSpec, ctx.io.cwd), ...appAttrOf(parseAppSpec(appSpec, ctx.io.cwd).attr) }),
+    });
+    ctx.io.out(renderBanner(worker, label));
+    // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
+    // until a signal stops the worker, or node exits with code 13 on the pending await.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    // Handlers first: a SIGTERM that comes while the worker starts (a supervisor's stop right
+    // after its start) is a warm shutdown, not node's default death without cleanup.
+    let stop!: (cold: boolean) => void;
+    const stopped = new Promise<boolean>((resolve) => (stop = resolve));
+    const uninstall = installShutdownSignals(
+      worker,
+      (isCold) => {
+        uninstall();
+        stop(isCold);
+      },
+      // The second signal: whatever the broker does, the process is gone within 2 s.
+      () => {
+        setTimeout(() => {
+          worker.log.error('cold shutdown did not finish in time: exiting now');
+          process.exit(1);
+        }, COLD_EXIT_MS).unref();
+      },
+    );
+    // A remote `shutdown` command closes the worker without a signal.
+    void worker.stopped.then(() => {
+      uninstall();
+      stop(false);
+    });
+    let beat: Awaited<ReturnType<typeof startEmbeddedBeat>> | undefined;
+    try {
+      await worker.start();
+      if (flags.beat === true && worker.state === 'running') beat = await startEmbeddedBeat(app);
+    } catch (err) {
+      uninstall();
+      clearInterval(keepAlive);
+      throw err;
+    }
+    const cold = await stopped.finally(() => clearInterval(keepAlive));
+    // Connections to a broker or backend that is down must not hold the exit either.
+    await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
+    await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
+  }
 }

@@ -9,6 +9,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { App } from '../../core/app.js';
+import { pickExport } from '../../core/app-export.js';
 import type { ChordJoinStore } from '../../core/spi/chord-join.js';
 import type { Broker } from '../../core/spi/broker.js';
 import type { Settings } from '../../core/settings.js';
@@ -98,8 +99,9 @@ function routePublishing(app: App): void {
 
 async function loadApp(): Promise<App> {
   const mod = (await import(data.appModule)) as Record<string, unknown>;
-  const app = mod['app'] ?? mod['default'];
-  if (!looksLikeApp(app)) throw new Error(`module ${data.appModule} exports no app (as \`app\` or default)`);
+  const attr = data.appAttr ?? null;
+  const app = attr === null ? (mod['app'] ?? mod['default']) : pickExport(mod, attr);
+  if (!looksLikeApp(app)) throw new Error(`module ${data.appModule} exports no app (as ${attr === null ? '`app` or default' : `\`${attr}\``})`);
   return app;
 }
 

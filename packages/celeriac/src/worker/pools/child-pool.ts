@@ -25,6 +25,8 @@ export interface ChildPoolOptions {
   readonly kind: 'threads' | 'prefork';
   /** URL of the module exporting the app (loaded in every child). */
   readonly appModule: string;
+  /** The export that is the app (`-A module:attr`); null: `app`, else the default export. */
+  readonly appAttr: string | null;
   /** Settings applied to the app of every child (the worker's `app.settingOverrides`); JSON values only. */
   readonly settings: Settings;
   readonly size: number;
@@ -215,7 +217,7 @@ export class ChildPool implements TaskPool {
   }
 
   private startChild(): Promise<PoolChild> {
-    return PoolChild.start(this.childKind, { appModule: this.options.appModule, settings: this.options.settings }, this.options);
+    return PoolChild.start(this.childKind, { appModule: this.options.appModule, appAttr: this.options.appAttr, settings: this.options.settings }, this.options);
   }
 
   /** Starts children until the pool is back to its size, so the next task need not wait. */

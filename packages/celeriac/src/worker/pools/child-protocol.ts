@@ -17,6 +17,8 @@ import type { TransferredError } from './error-transfer.js';
 export interface ChildData {
   /** URL of the app module to import. */
   readonly appModule: string;
+  /** The export that is the app (`-A module:attr`); null: `app`, else the default export. */
+  readonly appAttr: string | null;
   /** URL of the child's entry module (child-main). */
   readonly entry: string;
   /** URL of tsx's register API, when TypeScript must load; else null. */

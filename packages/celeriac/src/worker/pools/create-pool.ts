@@ -47,6 +47,7 @@ export function createPool(options: ResolvedWorkerOptions, app: App, log: Logger
   return new ChildPool({
     kind: options.pool,
     appModule: options.appModule,
+    appAttr: options.appAttr,
     settings: childSettings(app, log),
     size: options.concurrency,
     maxTasksPerChild: options.maxTasksPerChild,

@@ -77,13 +77,15 @@ const post = (m) => (parentPort ? parentPort.postMessage(m) : process.send(m));
 /** What a child loads: the app module, and the settings to apply to its app. */
 export interface ChildSpec {
   readonly appModule: string;
+  /** The export that is the app; null: `app`, else the default export. */
+  readonly appAttr: string | null;
   /** JSON values only (see ChildData.settings). */
   readonly settings: Settings;
 }
 
 /** Starts a child of `kind` that will load the app module. Throws APP_LOAD when tsx is needed and missing. */
-export function spawnChild(kind: ChildKind, { appModule, settings }: ChildSpec): ChildChannel {
-  const data: ChildData = { appModule, settings, entry: ENTRY, tsx: FROM_SOURCE || isTypeScriptModule(appModule) ? tsxRegisterUrl(appModule) : null };
+export function spawnChild(kind: ChildKind, { appModule, appAttr, settings }: ChildSpec): ChildChannel {
+  const data: ChildData = { appModule, appAttr, settings, entry: ENTRY, tsx: FROM_SOURCE || isTypeScriptModule(appModule) ? tsxRegisterUrl(appModule) : null };
   return kind === 'thread' ? threadChannel(data) : processChannel(data);
 }
 

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { celeryTime, formatHumanLine, resolveLogFormat } from './log-format.js';
+
+const at = new Date(2026, 10, 22, 23, 0, 0, 123).getTime();
+
+describe('human log lines', () => {
+  it("writes pino's JSON as Celery's worker does", () => {
+    expect(celeryTime(at)).toBe('2026-11-22 23:00:00,123');
+    const line = JSON.stringify({ level: 30, time: at, pid: 1, worker: 'w@h', taskId: 'x', msg: 'Task t[x] succeeded in 0.010s: 5' });
+    expect(formatHumanLine(line)).toBe('[2026-11-22 23:00:00,123: INFO/MainProcess] Task t[x] succeeded in 0.010s: 5\n');
+  });
+
+  it('keeps the fields of warnings and the stack of errors', () => {
+    const warn = JSON.stringify({ level: 40, time: at, pid: 1, msg: 'slow', taskId: 'x' });
+    expect(formatHumanLine(warn)).toBe('[2026-11-22 23:00:00,123: WARNING/MainProcess] slow {"taskId":"x"}\n');
+    const error = JSON.stringify({ level: 60, time: at, msg: 'boom', err: { message: 'bad', stack: 'Error: bad\n    at f' } });
+    expect(formatHumanLine(error)).toBe('[2026-11-22 23:00:00,123: CRITICAL/MainProcess] boom\nError: bad\n    at f\n');
+  });
+
+  it('passes a line that is not JSON through', () => {
+    expect(formatHumanLine('plain')).toBe('plain\n');
+  });
+
+  it('--log-format: human on a terminal, json otherwise, an unknown name refused', () => {
+    expect(resolveLogFormat(undefined, true)).toBe('human');
+    expect(resolveLogFormat(undefined, false)).toBe('json');
+    expect(resolveLogFormat('JSON', true)).toBe('json');
+    expect(() => resolveLogFormat('xml', true)).toThrow(/--log-format must be human or json/);
+  });
+});

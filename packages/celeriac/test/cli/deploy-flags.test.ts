@@ -1,0 +1,175 @@
+/**
+ * The deployment flags of the real `celeriac worker` bin: `--pidfile` (refuses a live holder,
+ * replaces a stale file, removed at exit), `--logfile` with `%n` and Celery's log lines
+ * (`--log-format human`), `--detach` (a background process found by its pidfile and stopped
+ * with SIGTERM), `-A module:attr` (the pool children find the app there too), `--uid/--gid`
+ * (switch to nobody as root; a clear error for another user).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/testing/wait-for.js';
+import { ROOT, killAll, runCli, spawnCli } from './spawn.js';
+
+let dir = '';
+const detached: number[] = [];
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  dir = mkdtempSync(join(tmpdir(), 'celeriac-deploy-'));
+}, 120_000);
+
+afterEach(async () => {
+  for (const pid of detached.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  await killAll();
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The pid of a process that has exited (for a stale pidfile). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '0']);
+  const pid = child.pid!;
+  await new Promise((resolve) => child.once('close', resolve));
+  return pid;
+}
+
+const WORKER = ['-A', 'fixtures/app.ts', 'worker', '-l', 'info'];
+
+describe('celeriac worker --pidfile', () => {
+  it('writes its pid, refuses a second worker while it lives, and removes the file at exit', async () => {
+    const pidfile = join(dir, '%n.pid');
+    const first = spawnCli([...WORKER, '-n', 'pidone@%h', '--pidfile', pidfile]);
+    await first.waitFor(/ready\./, 20_000);
+    const path = join(dir, 'pidone.pid');
+    expect(readFileSync(path, 'utf8')).toBe(`${first.child.pid}\n`);
+    const second = await runCli([...WORKER, '-n', 'pidone@%h', '--pidfile', pidfile], { timeoutMs: 30_000 });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`pidfile ${path} holds pid ${first.child.pid}, which is running`);
+    expect(second.stdout).not.toMatch(/ready\./);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('replaces a stale pidfile whose process is gone', async () => {
+    const path = join(dir, 'stale.pid');
+    writeFileSync(path, `${await deadPid()}\n`);
+    const cli = spawnCli([...WORKER, '--pidfile', path]);
+    await cli.waitFor(/ready\./, 20_000);
+    expect(readFileSync(path, 'utf8')).toBe(`${cli.child.pid}\n`);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('celeriac worker --logfile --log-format', () => {
+  it('appends Celery-style lines to the file named with %n; stdout keeps the banner only', async () => {
+    const cli = spawnCli([...WORKER, '-n', 'logger@%h', '-f', join(dir, 'logs/%n%I.log'), '--log-format', 'human'], { env: { FIXTURE_SEND: '1' } });
+    const file = join(dir, 'logs', 'logger.log');
+    await cli.waitFor(/RESULT mul=/, 20_000);
+    const text = await waitFor(() => {
+      const t = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      return /Task fixture\.mul\[/.test(t) ? t : null;
+    }, 'the success lines in the log file', { timeoutMs: 10_000 });
+    expect(text).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}: INFO\/MainProcess\] Task fixture\.add\[[0-9a-f-]{36}\] succeeded in \d+\.\d{3}s: 5$/m);
+    expect(text).toMatch(/^\[[^\]]+: INFO\/MainProcess\] Task fixture\.mul\[[0-9a-f-]{36}\] succeeded in \d+\.\d{3}s: 20$/m);
+    expect(text).toMatch(new RegExp(`^\\[[^\\]]+: INFO/MainProcess\\] logger@${hostname().replace(/\./g, '\\.')} ready\\.$`, 'm'));
+    expect(cli.stdout()).toContain('[tasks]');
+    expect(cli.stdout()).not.toMatch(/"msg":/);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(readFileSync(file, 'utf8')).toMatch(/WARNING\/MainProcess\] warm shutdown requested/);
+  });
+
+  it('refuses an unknown --log-format with exit 2', async () => {
+    const r = await runCli([...WORKER, '--log-format', 'xml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--log-format must be human or json, got "xml"');
+  });
+});
+
+describe('celeriac worker --detach', () => {
+  it('returns at once; the background worker runs, logs to the file, and stops on SIGTERM', async () => {
+    const pidfile = join(dir, 'detached.pid');
+    const logfile = join(dir, 'detached.log');
+    const r = await runCli([...WORKER, '-D', '-n', 'bg@%h', '--pidfile', pidfile, '--logfile', logfile], { env: { FIXTURE_SEND: '1' }, timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : null), 'the pidfile', { timeoutMs: 20_000 });
+    detached.push(pid);
+    expect(alive(pid)).toBe(true);
+    // The banner and the fixture's prints land in the log file too: the process has no terminal.
+    const text = await waitFor(() => {
+      const t = readFileSync(logfile, 'utf8');
+      return t.includes('RESULT mul=') && /bg@\S+ ready\./.test(t) ? t : null;
+    }, 'the worker to run the tasks', { timeoutMs: 20_000 });
+    expect(text).toContain('[tasks]');
+    expect(text).toContain('RESULT add=5');
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !alive(pid) && !existsSync(pidfile), 'the worker to exit and remove its pidfile', { timeoutMs: 20_000 });
+  });
+});
+
+describe('celeriac -A module:attr', () => {
+  it('finds the app at the named export, in the worker and in its prefork children', async () => {
+    const cli = spawnCli(['-A', 'fixtures/named-app.ts:celery', 'worker', '-P', 'prefork', '-c', '1', '-l', 'info'], { env: { NAMED_SEND: '1' }, timeoutMs: 30_000 });
+    const line = await cli.waitFor(/RESULT whoami=.*\n/, 25_000);
+    const ran = JSON.parse(line.slice('RESULT whoami='.length)) as { pid: number };
+    expect(ran.pid).not.toBe(cli.child.pid); // a child process ran it
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  it('takes a dotted path, and names the export when it is not an app', async () => {
+    const ok = await runCli(['-A', 'fixtures/named-app.ts:nested.worker', 'report']);
+    expect(ok.code).toBe(0);
+    const bad = await runCli(['-A', 'fixtures/named-app.ts:whoami', 'report']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('its export `whoami` is not an app');
+    const missing = await runCli(['-A', 'fixtures/named-app.ts:nope', 'report']);
+    expect(missing.stderr).toContain('its export `nope` is missing');
+  });
+});
+
+describe('celeriac worker --uid --gid', () => {
+  const root = process.getuid?.() === 0;
+
+  it.runIf(root)('as root: switches to the user and group before loading the app', async () => {
+    const cli = spawnCli(['-A', 'fixtures/named-app.ts:celery', 'worker', '--uid', 'nobody', '--gid', 'nogroup', '-l', 'info'], { env: { NAMED_SEND: '1' }, timeoutMs: 30_000 });
+    const line = await cli.waitFor(/RESULT whoami=.*\n/, 25_000);
+    expect(JSON.parse(line.slice('RESULT whoami='.length))).toMatchObject({ uid: 65534, gid: 65534 });
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  it.runIf(root)('as another user: a clear error, exit 2, nothing started', async () => {
+    const r = await runCli([...WORKER, '--uid', 'root'], { uid: 65534, timeoutMs: 30_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--uid/--gid switch user, which needs root: this process runs as uid 65534');
+  });
+
+  it('an unknown user is named', async () => {
+    const r = await runCli([...WORKER, '--uid', 'no-such-user-xyz']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--uid "no-such-user-xyz": no such user');
+  });
+});
