@@ -17,6 +17,7 @@ import { registerFlower } from './commands/flower.js';
 import { registerRemote } from './commands/inspect.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPurge } from './commands/purge.js';
+import { registerDeadletter } from './commands/deadletter.js';
 import { registerReport } from './commands/report.js';
 import { registerShell } from './commands/shell.js';
 import { registerResult } from './commands/result.js';
@@ -68,6 +69,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   registerEvents(program, ctx, getApp);
   registerFlower(program, ctx, getApp, setCode);
   registerPurge(program, ctx, getApp, setCode);
+  registerDeadletter(program, ctx, getApp, setCode);
   registerMigrate(program, ctx, getApp);
   registerShell(program, ctx, getApp);
   registerReport(program, ctx, getApp);

@@ -10,7 +10,7 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.deliveries`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
  * | `celeriac:revoked`, `celeriac:rate:<key>`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
@@ -113,6 +113,8 @@ export class BrokerKeys {
   readonly leaseData: string;
   /** Ours: list of set-aside records `{raw, queue, reason, at}`, oldest first. */
   readonly setAside: string;
+  /** Ours: string, the total length of {@link setAside}'s records (its byte bound). */
+  readonly setAsideBytes: string;
   /**
    * Ours: hash delivery_tag -> how many deliveries of that message were given back so far
    * (lease recovery, requeue, worker-side redelivery), so the count survives the worker that
@@ -140,6 +142,7 @@ export class BrokerKeys {
     this.leases = `${prefix}celeriac.leases`;
     this.leaseData = `${prefix}celeriac.lease.data`;
     this.setAside = `${prefix}celeriac.setaside`;
+    this.setAsideBytes = `${prefix}celeriac.setaside.bytes`;
     this.deliveries = `${prefix}celeriac.deliveries`;
     this.promoters = `${prefix}celeriac.promoters`;
     const beat = `${prefix}celeriac.beat.`;

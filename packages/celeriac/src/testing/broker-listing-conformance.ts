@@ -7,7 +7,7 @@
  * Requires vitest (a devDependency of this package): import it from test files only.
  */
 import { expect, it } from 'vitest';
-import type { DelayedListing, QueueBroker, SetAsideListing } from '../core/spi/broker.js';
+import type { DelayedListing, QueueBroker, SetAsideListing, SetAsideRecord } from '../core/spi/broker.js';
 import { defineBrokerSuite, type BrokerSuiteOptions, type Harness } from './broker-harness.js';
 
 /**
@@ -66,4 +66,34 @@ function defineSetAsideListingTests(get: () => Harness<QueueBroker & SetAsideLis
     expect(records[0]?.reason).toBe('unsafe content type');
     expect(Math.abs((records[0]?.at ?? 0) - before)).toBeLessThan(60_000);
   });
+
+  it('takeSetAside replays a record to the back of its queue and purges another, by id', async () => {
+    const h = get();
+    const q = await h.queue('aside');
+    await h.publish(q, 'to-replay');
+    await h.publish(q, 'to-purge');
+    const inbox = h.consume([q], 2);
+    const first = await inbox.next();
+    const second = await inbox.next();
+    await first.setAside('dead letter');
+    await second.setAside('malformed');
+    const records = (await h.broker.setAsideMessages()).filter((r) => r.queue === q);
+    expect(records.map((r) => r.reason)).toEqual(['dead letter', 'malformed']);
+    for (const r of records) expect(r.id).toMatch(/^[0-9a-f]{16}$/);
+    const [replayable, purgeable] = records as [SetAsideRecord, SetAsideRecord];
+
+    expect(await h.broker.takeSetAside(['0000000000000000'], 'purge')).toEqual([]);
+    const replayed = await h.broker.takeSetAside([replayable.id], 'replay');
+    expect(replayed).toEqual([replayable]);
+    const again = await inbox.next();
+    expect(again.raw).toBe(first.raw);
+    expect(again.deliveryCount ?? 1).toBe(1);
+    await inbox.ack(again);
+    expect((await h.broker.setAsideMessages()).filter((r) => r.queue === q)).toEqual([purgeable]);
+
+    expect(await h.broker.takeSetAside([purgeable.id], 'purge')).toEqual([purgeable]);
+    expect((await h.broker.setAsideMessages()).filter((r) => r.queue === q)).toEqual([]);
+    expect(await h.broker.queueLength(q)).toBe(0);
+  });
 }
+

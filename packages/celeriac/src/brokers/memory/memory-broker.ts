@@ -35,6 +35,8 @@ import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
 import { MemoryConsumer, MemoryDelivery, type ConsumerHost } from './memory-consumer.js';
+import { resolveSetAsideLimits, type SetAsideLimits } from '../../core/set-aside.js';
+import { SetAsideStore } from './set-aside-store.js';
 import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import { FanoutHub } from './fanout-hub.js';
@@ -47,11 +49,19 @@ export interface MemoryBrokerOptions {
    * @default systemClock
    */
   clock?: Clock;
+  /** Most records the set-aside store keeps; past it the oldest are dropped (and logged). @default 10000 */
+  setAsideMaxCount?: number;
+  /** Most bytes of set-aside records kept; past it the oldest are dropped (and logged). @default 67108864 (64 MiB) */
+  setAsideMaxBytes?: number;
+  /** Receives the broker's warnings (set-aside records dropped). @default process.emitWarning */
+  log?: (level: 'warn', message: string) => void;
 }
 
 /** {@link MemoryBrokerOptions} resolved once. */
 export interface ResolvedMemoryBrokerOptions {
   readonly clock: Clock;
+  readonly setAside: SetAsideLimits;
+  readonly log: (level: 'warn', message: string) => void;
 }
 
 /** Lifecycle of a {@link MemoryBroker}: usable until closed, never reopened. */
@@ -69,7 +79,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
   #state: MemoryBrokerState = 'open';
   readonly #ready = new ReadyQueues();
   readonly #delayed = new DelayedList();
-  readonly #setAside: SetAsideRecord[] = [];
+  readonly #setAside: SetAsideStore;
   readonly #consumers: MemoryConsumer[] = [];
   /** Delivered, not settled yet (a linked set: see core/linked-set.ts). */
   readonly #unsettled = new LinkedSet<MemoryDelivery>();
@@ -88,7 +98,12 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
   };
 
   constructor(options: MemoryBrokerOptions = {}) {
-    this.options = Object.freeze({ clock: options.clock ?? systemClock });
+    this.options = Object.freeze({
+      clock: options.clock ?? systemClock,
+      setAside: resolveSetAsideLimits(options, 'MemoryBroker'),
+      log: options.log ?? ((_level: 'warn', message: string) => process.emitWarning(message)),
+    });
+    this.#setAside = new SetAsideStore(this.options.setAside);
   }
 
   /** 'open' until {@link MemoryBroker.close}. */
@@ -239,7 +254,31 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
   /** Copies of the set-aside records, oldest first. */
   async setAsideMessages(): Promise<SetAsideRecord[]> {
     this.#assertOpen('setAsideMessages');
-    return this.#setAside.map((record) => ({ ...record }));
+    return this.#setAside.list();
+  }
+
+  /** Removes set-aside records by id (or all); with `replay`, each message goes to the back of its queue. */
+  async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<SetAsideRecord[]> {
+    this.#assertOpen('takeSetAside');
+    if (action !== 'replay' && action !== 'purge') throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `takeSetAside: action must be 'replay' or 'purge', got ${String(action)}`);
+    const taken = this.#setAside.take(ids);
+    if (action === 'replay') {
+      for (const record of taken) {
+        const { tag, priority } = replayedFields(record.raw);
+        this.#ready.ensure(record.queue);
+        this.#ready.pushBack(record.queue, bucketOf(priority), { raw: record.raw, tag, redelivered: false });
+      }
+      if (taken.length > 0) this.#wake();
+    }
+    return taken;
+  }
+
+  #parkAside(record: Omit<SetAsideRecord, 'id'>): void {
+    const dropped = this.#setAside.park(record);
+    if (dropped.count > 0) {
+      const { maxCount, maxBytes } = this.options.setAside;
+      this.options.log('warn', `set-aside store full (setAsideMaxCount ${maxCount}, setAsideMaxBytes ${maxBytes}): dropped the ${dropped.count} oldest record(s), ${dropped.bytes} bytes (first id ${dropped.firstId})`);
+    }
   }
 
   #settle(delivery: MemoryDelivery, settlement: Settlement): void {
@@ -266,7 +305,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
         this.#delay(settlement.deliverAt, queue, bucket, settlement.redelivered === true ? { raw: markedOrAsIs(message.raw), tag: message.tag, redelivered: true, deliveries: message.deliveries ?? 0 } : message);
         break;
       case 'setAside':
-        this.#setAside.push({ raw: message.raw, queue, reason: settlement.reason, at: this.options.clock.now() });
+        this.#parkAside({ raw: message.raw, queue, reason: settlement.reason, at: this.options.clock.now() });
         break;
     }
     this.#wake();
@@ -366,5 +405,17 @@ function markedOrAsIs(raw: string): string {
     return markRedelivered(raw);
   } catch {
     return raw;
+  }
+}
+
+/** The delivery tag and priority of a replayed envelope (a fresh tag when it has none). */
+function replayedFields(raw: string): { tag: string; priority: number | undefined } {
+  try {
+    const env = JSON.parse(raw) as { properties?: { delivery_tag?: unknown; priority?: unknown } };
+    const tag = env.properties?.delivery_tag;
+    const priority = env.properties?.priority;
+    return { tag: typeof tag === 'string' ? tag : randomUUID(), priority: typeof priority === 'number' ? priority : undefined };
+  } catch {
+    return { tag: randomUUID(), priority: undefined };
   }
 }

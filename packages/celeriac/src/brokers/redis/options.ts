@@ -3,6 +3,7 @@
  * Options of the Redis broker, resolved and checked once (house style §4).
  */
 import { systemClock, type Clock } from '../../core/clock.js';
+import { resolveSetAsideLimits, type SetAsideLimits } from '../../core/set-aside.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { RedisLog } from '../../redis/client.js';
 
@@ -87,6 +88,18 @@ export interface RedisBrokerOptions {
    * @default errors are dropped (consumers still get them through `onError`)
    */
   log?: RedisLog;
+  /**
+   * Most records the set-aside store (`celeriac.setaside`: malformed messages, dead letters)
+   * keeps; past it the oldest are dropped, with a warning through `log`.
+   * @default 10000
+   */
+  setAsideMaxCount?: number;
+  /**
+   * Most bytes of records the set-aside store keeps (each record holds its whole envelope);
+   * past it the oldest are dropped, with a warning through `log`.
+   * @default 67108864 (64 MiB)
+   */
+  setAsideMaxBytes?: number;
 }
 
 /** {@link RedisBrokerOptions} resolved once. */
@@ -104,6 +117,7 @@ export interface ResolvedRedisBrokerOptions {
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly log: RedisLog | undefined;
+  readonly setAside: SetAsideLimits;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
@@ -139,5 +153,6 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     log: options.log,
+    setAside: resolveSetAsideLimits(options, 'RedisBroker'),
   });
 }

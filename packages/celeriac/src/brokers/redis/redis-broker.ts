@@ -63,6 +63,7 @@ import type {
 } from '../../core/spi/broker.js';
 import type { Message } from '../../protocol/types.js';
 import { toTransportError } from '../../redis/client.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { bindingMember, BrokerKeys } from '../../redis/keys.js';
@@ -251,6 +252,18 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     this.#lifecycle.assertOpen('setAsideMessages');
     const items = await this.#command('read set-aside messages', (c) => c.lRange(this.keys.setAside, 0, -1));
     return parseSetAside(items);
+  }
+
+  /** Removes set-aside records by id (or all), replaying their messages with `replay` (set-aside-take.lua). */
+  async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<SetAsideRecord[]> {
+    this.#lifecycle.assertOpen('takeSetAside');
+    if (action !== 'replay' && action !== 'purge') throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `takeSetAside: action must be 'replay' or 'purge', got ${String(action)}`);
+    if (ids !== 'all' && ids.length === 0) return [];
+    try {
+      return parseSetAside(await this.#transitions.takeSetAside(ids, action));
+    } catch (error) {
+      throw toTransportError(error, `${action} of set-aside messages`);
+    }
   }
 
   /** Reads `celeriac.delayed` (earliest first) and keeps entries of `queues` (fanout.ts). */

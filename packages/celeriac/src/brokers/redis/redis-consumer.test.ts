@@ -42,7 +42,7 @@ class FakeHost {
       return true;
     },
     defer: async () => true,
-    setAside: async () => true,
+    setAside: async () => ({ parked: true, dropped: 0, droppedBytes: 0, firstDropped: '' }),
   };
 
   readonly deps: ConsumerDeps = {

@@ -211,7 +211,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     }
     d.state = 'settled';
     try {
-      applied = applySettlement(this.deps.transitions, d, s, this.deps.options.clock, this.deps.maintenance);
+      applied = applySettlement(this.deps.transitions, d, s, this.deps.options, this.deps.maintenance);
     } catch (error) {
       applied = Promise.reject(error);
     }

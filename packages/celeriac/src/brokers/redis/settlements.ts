@@ -4,12 +4,16 @@
  * its Lua transition (ack, requeue, restore, defer, set aside). Requeued and restored
  * envelopes are marked redelivered first, as kombu does.
  */
-import type { Clock } from '../../core/clock.js';
 import type { SetAsideRecord, Settlement } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
 import { toTransportError, type RedisLog } from '../../redis/client.js';
+import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { RedisDelivery } from './redis-delivery.js';
+import { setAsideId } from '../../core/set-aside.js';
 import type { Transitions } from './transitions.js';
+
+/** What settling needs of the broker's options. */
+export type SettlementOptions = Pick<ResolvedRedisBrokerOptions, 'clock' | 'setAside' | 'log'>;
 
 /** The transitions that settle a held delivery. */
 export type SettlementTransitions = Pick<Transitions, 'ack' | 'requeue' | 'restore' | 'defer' | 'setAside'>;
@@ -17,9 +21,10 @@ export type SettlementTransitions = Pick<Transitions, 'ack' | 'requeue' | 'resto
 /**
  * Runs the transition for `s`; resolves false when the delivery's lease was no longer
  * held (nothing changed). `promoter.promoteSoon` is called after a successful defer;
- * `clock` stamps set-aside records.
+ * `options.clock` stamps set-aside records, `options.setAside` bounds their store.
  */
-export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: Settlement, clock: Clock, promoter: { promoteSoon(): void }): Promise<boolean> {
+export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: Settlement, options: SettlementOptions, promoter: { promoteSoon(): void }): Promise<boolean> {
+  const { clock } = options;
   switch (s.kind) {
     case 'ack':
       return t.ack(d);
@@ -33,8 +38,13 @@ export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: S
         return ok;
       });
     case 'setAside': {
-      const record: SetAsideRecord = { raw: d.raw, queue: d.queue, reason: s.reason, at: clock.now() };
-      return t.setAside(d, JSON.stringify(record));
+      const record: Omit<SetAsideRecord, 'id'> = { raw: d.raw, queue: d.queue, reason: s.reason, at: clock.now() };
+      return t.setAside(d, JSON.stringify(record), options.setAside).then((out) => {
+        if (out.dropped > 0) {
+          options.log?.('warn', `set-aside store full (setAsideMaxCount ${options.setAside.maxCount}, setAsideMaxBytes ${options.setAside.maxBytes}): dropped the ${out.dropped} oldest record(s), ${out.droppedBytes} bytes (first id ${out.firstDropped})`);
+        }
+        return out.parked;
+      });
     }
   }
 }
@@ -70,7 +80,7 @@ export function parseSetAside(items: readonly string[]): SetAsideRecord[] {
   for (const item of items) {
     try {
       const r = JSON.parse(item) as SetAsideRecord;
-      out.push({ raw: String(r.raw), queue: String(r.queue), reason: String(r.reason), at: Number(r.at) });
+      out.push({ id: setAsideId(item), raw: String(r.raw), queue: String(r.queue), reason: String(r.reason), at: Number(r.at) });
     } catch {
       // Not written by us; leave it for an operator to look at.
     }

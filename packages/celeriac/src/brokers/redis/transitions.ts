@@ -8,6 +8,7 @@ import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
 import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
+import type { SetAsideLimits } from '../../core/set-aside.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
 
@@ -21,7 +22,20 @@ const SCRIPTS = {
   promoteDue: script('promote-due'),
   restoreStale: script('restore-stale'),
   purge: script('purge'),
+  setAside: script('set-aside'),
+  setAsideTake: script('set-aside-take'),
 } as const;
+
+/** What parking one record did to the set-aside store (set-aside.lua). */
+export interface SetAsideOutcome {
+  /** False when the lease was lost (nothing changed). */
+  readonly parked: boolean;
+  /** Oldest records dropped to stay within the bounds, and their bytes. */
+  readonly dropped: number;
+  readonly droppedBytes: number;
+  /** Id of the first record dropped ('' when none). */
+  readonly firstDropped: string;
+}
 
 /** One message popped by {@link Transitions.fetch}. */
 export interface FetchedMessage {
@@ -160,9 +174,20 @@ export class Transitions {
     return (await this.#run(SCRIPTS.defer, keys, [held.tag, held.token, deliverAt, delayedMember(bucketKey, raw), counted ? '1' : '0', DELIVERY_COUNT_TTL_MS])) === 1;
   }
 
-  /** Onto the set-aside list (its delivery count dropped); false when the lease was lost. */
-  setAside(held: Held, record: string): Promise<boolean> {
-    return this.#release(held, this.keys.setAside, record, 'RPUSH', 'forget');
+  /** Onto the set-aside list (its delivery count dropped), dropping the oldest records past `limits`. */
+  async setAside(held: Held, record: string, limits: SetAsideLimits): Promise<SetAsideOutcome> {
+    const k = this.keys;
+    const keys = [...this.#book, k.setAside, k.deliveries, k.setAsideBytes];
+    const [parked, dropped, droppedBytes, first] = (await this.#run(SCRIPTS.setAside, keys, [held.tag, held.token, record, limits.maxCount, limits.maxBytes])) as [number, number, number, string];
+    return { parked: Number(parked) === 1, dropped: Number(dropped), droppedBytes: Number(droppedBytes), firstDropped: String(first) };
+  }
+
+  /** Removes set-aside records by id (or all), replaying their messages with `replay`; returns their stored texts. */
+  async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<string[]> {
+    const t = this.#restoreTemplate;
+    const which = ids === 'all' ? ['*'] : ['', ...ids];
+    const reply = (await this.#run(SCRIPTS.setAsideTake, [this.keys.setAside, this.keys.setAsideBytes], [action, t.queuePrefix, ...t.bucketSuffixes, ...which])) as string[];
+    return reply.map(String);
   }
 
   /** Extends the leases still held; returns the tags whose lease was lost. */

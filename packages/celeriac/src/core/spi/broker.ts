@@ -9,7 +9,7 @@
  * | fanout exchanges (events, pidbox) | {@link FanoutExchange} | broker-fanout-conformance.ts | yes | yes | yes |
  * | direct bindings (pidbox replies) | {@link QueueBindings} | broker-fanout-conformance.ts | yes | yes | yes |
  * | delayed-message listing | {@link DelayedListing} | broker-listing-conformance.ts | yes | yes | no |
- * | set-aside listing | {@link SetAsideListing} | broker-listing-conformance.ts | yes | yes | no |
+ * | set-aside store (list, replay, purge) | {@link SetAsideListing} | broker-listing-conformance.ts | yes | yes | no |
  * | beat store host | {@link BeatStoreHost} (beat-store.ts) | beat-store-conformance.ts | yes | yes | yes |
  *
  * The app holds one {@link Broker}: the three roles every worker needs, plus the optional
@@ -159,6 +159,11 @@ export interface Delivery {
 
 /** A message parked by {@link Delivery.setAside}. */
 export interface SetAsideRecord {
+  /**
+   * Its identity in the set-aside store: the first 16 hex digits of the SHA-1 of the stored
+   * record (core/set-aside.ts), stable while it is stored, the same on every adapter.
+   */
+  id: string;
   /** The envelope text as it was delivered. */
   raw: string;
   queue: string;
@@ -254,10 +259,21 @@ export interface DelayedListing {
   delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]>;
 }
 
-/** The set-aside listing role: the messages parked by {@link Delivery.setAside}. */
+/**
+ * The set-aside store role: the messages parked by {@link Delivery.setAside} (malformed ones
+ * and dead letters), bounded by count and bytes (the oldest dropped, with a log line), listed,
+ * replayed and purged (`celeriac deadletter`).
+ */
 export interface SetAsideListing {
   /** Messages parked by `setAside`, oldest first. */
   setAsideMessages(): Promise<SetAsideRecord[]>;
+  /**
+   * Removes the records with these ids (`'all'`: every one), atomically per record; with
+   * `'replay'` each one's envelope goes to the back of its queue (by its priority), as a new
+   * message whose delivery count starts again. Returns the records taken, oldest first; ids
+   * not found are ignored.
+   */
+  takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<SetAsideRecord[]>;
 }
 
 /**

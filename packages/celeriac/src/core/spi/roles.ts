@@ -32,7 +32,7 @@ const CHORD_JOIN = ['setChordSize', 'addChordPart', 'clearChord'] as const satis
 const REVOCATIONS = ['revoke', 'revoked'] as const satisfies readonly (keyof RevocationStore)[];
 const RATE_TOKENS = ['acquireRateToken'] as const satisfies readonly (keyof RateTokenStore)[];
 const DELAYED_LISTING = ['delayedMessages'] as const satisfies readonly (keyof DelayedListing)[];
-const SET_ASIDE_LISTING = ['setAsideMessages'] as const satisfies readonly (keyof SetAsideListing)[];
+const SET_ASIDE_LISTING = ['setAsideMessages', 'takeSetAside'] as const satisfies readonly (keyof SetAsideListing)[];
 
 /** True when `adapter` has every method in `methods`. */
 function plays<T extends object>(adapter: object, methods: readonly (keyof T & string)[]): adapter is T {
