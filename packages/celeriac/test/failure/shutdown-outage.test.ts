@@ -26,7 +26,7 @@ const WARM_EXTRA_MS = 6000;
 /** Documented: the second signal exits within 2 s. */
 const COLD_EXIT_MS = 2000;
 /** A loaded CI machine (2 cores, many suites) delays timers and process exits. */
-const MARGIN_MS = 1500;
+const MARGIN_MS = 3000;
 
 describe.runIf(run)('shutdown while Redis is down (celeriac worker process)', () => {
   const server = new DurableRedisServer(PORT);
