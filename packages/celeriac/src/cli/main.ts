@@ -16,6 +16,7 @@ import { registerEvents } from './commands/events.js';
 import { registerFlower } from './commands/flower.js';
 import { registerRemote } from './commands/inspect.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerMulti } from './commands/multi.js';
 import { registerPurge } from './commands/purge.js';
 import { registerDeadletter } from './commands/deadletter.js';
 import { registerReport } from './commands/report.js';
@@ -61,6 +62,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   };
 
   registerWorker(program, ctx, getApp, setCode);
+  registerMulti(program, ctx, setCode);
   registerBeat(program, ctx, getApp, setCode);
   registerCall(program, ctx, getApp);
   registerResult(program, ctx, getApp, setCode);
