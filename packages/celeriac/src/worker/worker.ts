@@ -22,6 +22,7 @@ import { TaskEventHub, type TaskEvent, type TaskEventListener } from './task-eve
 import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 import { clearLongTimeout, setLongTimeout, type TimerHandle } from '../core/clock.js';
+import { connectOnStartup } from './startup-connect.js';
 
 /**
  * Lifecycle of a worker:
@@ -77,6 +78,8 @@ export class Worker {
   private closing: Promise<void> | null = null;
   /** Set by {@link terminate}: every shutdown wait is cut short. */
   private cold = false;
+  /** Aborted by close()/terminate(): a start still waiting for the broker gives up quietly. */
+  private readonly startAbort = new AbortController();
   /** Time shutdown spent so far on steps other than running tasks (see SHUTDOWN_CLEANUP_MS). */
   private cleanupSpentMs = 0;
   private wakeCold!: () => void;
@@ -276,8 +279,8 @@ export class Worker {
     // The async and solo pools run bodies here: this process is their one "pool process".
     if (this.pool.kind === 'async' || this.pool.kind === 'solo') await signals.emit('workerProcessInit', { pid: process.pid, threadId });
     const { broker, backend } = this.app;
-    await broker.connect();
-    await backend.connect();
+    if (!(await this.connectOnStartup('broker', this.app.brokerUrl, () => broker.connect()))) return;
+    if (!(await this.connectOnStartup('result backend', this.app.backendUrl, () => backend.connect()))) return;
     for (const queue of this.options.queues) await broker.declareQueue(queue);
     // Revokes known before the first message is taken, then kept current by notices.
     await this.revokeSync.start();
@@ -296,6 +299,18 @@ export class Worker {
     this.autoscaler?.start();
     this.log.info({ queues: this.options.queues }, `${this.hostname} ready.`);
     await signals.emit('workerReady', { hostname: this.options.hostname });
+  }
+
+  /** Connects with Celery's retry on startup; false when the worker was closed meanwhile. */
+  private async connectOnStartup(what: string, url: string, connect: () => Promise<void>): Promise<boolean> {
+    return connectOnStartup(connect, {
+      what,
+      url,
+      retry: this.app.settings.brokerConnectionRetryOnStartup,
+      maxRetries: this.app.settings.brokerConnectionMaxRetries,
+      signal: this.startAbort.signal,
+      warn: (message, err) => this.log.warn({ err }, message),
+    });
   }
 
   private onDelivery(delivery: Delivery): void {
@@ -322,6 +337,7 @@ export class Worker {
    * their queue). Idempotent: a second call returns the same promise.
    */
   close(options: CloseOptions = {}): Promise<void> {
+    this.startAbort.abort();
     if (this.stateValue === 'idle') {
       this.stateValue = 'closed';
       this.closing = Promise.resolve();
@@ -338,6 +354,7 @@ export class Worker {
    */
   async terminate(): Promise<void> {
     this.cold = true;
+    this.startAbort.abort();
     this.executor.abandonAll();
     this.wakeCold();
     await this.close({ deadlineMs: 0 });
