@@ -245,14 +245,54 @@ describe('RedisConsumer settlements', () => {
     await consumer.close();
   });
 
-  it('a failing transition rejects with a transport error and frees the window', async () => {
+  it('a settlement that fails for want of Redis is retried, its lease kept, until Redis answers', async () => {
+    const host = new FakeHost();
+    let down = true;
+    let calls = 0;
+    host.transitions.ack = async () => {
+      calls += 1;
+      if (down) throw new Error('connection lost');
+      return true;
+    };
+    const { consumer, delivered } = await woken(host, [0, 1], 10);
+    let settled = false;
+    const acked = delivered[0]!.ack().then(() => void (settled = true));
+    await flushMicrotasks();
+    // Still in the window, its lease renewed with the others', and not settled twice.
+    expect(consumer.unsettled).toBe(1);
+    expect(consumer.held().map((d) => d.tag)).toEqual([delivered[0]!.tag]);
+    await expect(delivered[0]!.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });
+    host.clock.advance(50);
+    await flushMicrotasks();
+    expect(calls).toBe(2);
+    expect(settled).toBe(false);
+    down = false;
+    host.clock.advance(100);
+    await acked;
+    expect(calls).toBe(3);
+    expect(consumer.unsettled).toBe(0);
+    await consumer.close();
+  });
+
+  it('gives a failing settlement up after twice recoverAfterSec, as a transport error, and frees the window', async () => {
     const host = new FakeHost();
     host.transitions.ack = async () => {
       throw new Error('connection lost');
     };
     const { consumer, delivered } = await woken(host, [0, 1], 10);
-    await expect(delivered[0]?.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_TRANSPORT' });
+    const acked = delivered[0]!.ack();
+    acked.catch(() => undefined);
+    for (let i = 0; i < 130 && consumer.unsettled > 0; i++) {
+      host.clock.advance(1000);
+      await flushMicrotasks();
+    }
+    await expect(acked).rejects.toMatchObject({ code: 'CELERIAC_ERR_TRANSPORT' });
     expect(consumer.unsettled).toBe(0);
     await consumer.close();
   });
 });
+
+/** Lets pending promise callbacks run (a few turns: settlements chain several awaits). */
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}

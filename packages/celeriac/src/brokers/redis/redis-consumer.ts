@@ -183,7 +183,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   /** Its deliveries whose lease is still held (for renewal). */
   held(): RedisDelivery[] {
-    return this.#unsettled.values().filter((d) => d.state === 'held');
+    return this.#unsettled.values().filter((d) => d.state === 'held' || d.state === 'retrying');
   }
 
   /** A renewal found the leases of these tags taken back. */
@@ -193,8 +193,10 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   /** Hands over every unsettled delivery (the broker restores them on close) and forgets them. */
   takeUnsettled(): RedisDelivery[] {
-    const all = this.#unsettled.values();
-    this.#unsettled.clear();
+    // Settlements being retried are not given back: their task ran. Their retry stops as the
+    // broker closes, and the lease brings the message back if it never went through.
+    const all = this.#unsettled.values().filter((d) => d.state !== 'retrying');
+    for (const d of all) this.#release(d);
     return all;
   }
 
@@ -203,7 +205,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     let applied: Promise<boolean>;
     try {
       this.deps.lifecycle.assertOpen(s.kind);
-      if (d.state === 'settled') {
+      if (d.state === 'settled' || d.state === 'retrying') {
         throw new CeleriacError(ErrorCodes.STATE, `${s.kind}: delivery ${d.tag} is already settled`);
       }
     } catch (error) {
@@ -216,20 +218,51 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       applied = Promise.reject(error);
     }
     return applied.then(
-      (ok) => {
-        this.#release(d);
-        if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
-          throw new CeleriacError(
-            ErrorCodes.STATE,
-            `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
-          );
-        }
-      },
-      (error: unknown) => {
-        this.#release(d);
-        throw error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`);
-      },
+      (ok) => this.#settled(d, s, ok),
+      (error: unknown) => this.#retrySettlement(d, s, error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`)),
     );
+  }
+
+  /** Out of the window; a settlement that found its lease gone is an error. */
+  #settled(d: RedisDelivery, s: Settlement, ok: boolean): void {
+    d.state = 'settled';
+    this.#release(d);
+    if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
+      throw new CeleriacError(
+        ErrorCodes.STATE,
+        `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
+      );
+    }
+  }
+
+  /**
+   * A settlement that failed for want of Redis (an outage, a reconnect) is tried again, with
+   * its lease token, until Redis answers: an ack lost in an outage would make a finished task
+   * run again once its lease lapsed. Meanwhile the delivery stays in the window as `retrying`,
+   * its lease renewed with the others'. Gives up (the lease then brings the message back, as
+   * documented) when the broker closes or after twice `recoverAfterSec`, by which time the
+   * lease has lapsed for sure. Other errors end the settlement at once.
+   */
+  async #retrySettlement(d: RedisDelivery, s: Settlement, first: CeleriacError): Promise<void> {
+    const { clock, recoverAfterMs, log } = this.deps.options;
+    const giveUpAt = clock.now() + 2 * recoverAfterMs;
+    let error = first;
+    let waitMs = 50;
+    d.state = 'retrying';
+    if (error.code === ErrorCodes.TRANSPORT) log?.('warn', `${s.kind} of delivery ${d.tag} failed (${error.message}); retrying until Redis answers`);
+    while (error.code === ErrorCodes.TRANSPORT && this.deps.lifecycle.state === 'open' && clock.now() < giveUpAt) {
+      await new Promise<void>((resolve) => clock.setTimer(resolve, waitMs));
+      waitMs = Math.min(waitMs * 2, 1000);
+      try {
+        const ok = await applySettlement(this.deps.transitions, d, s, this.deps.options, this.deps.maintenance);
+        return this.#settled(d, s, ok);
+      } catch (e) {
+        error = e instanceof CeleriacError ? e : toTransportError(e, `${s.kind} of delivery ${d.tag}`);
+      }
+    }
+    d.state = 'settled';
+    this.#release(d);
+    throw error;
   }
 
   /** Out of the window; wakes the loop if it waits for room (with room to spare, a settlement makes no message ready). */

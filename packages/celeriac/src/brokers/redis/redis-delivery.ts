@@ -12,8 +12,12 @@ import { isRedelivered } from '../../protocol/envelope.js';
 /** The settlement of every ack (made once: every task is acked). */
 const ACK: Settlement = Object.freeze({ kind: 'ack' });
 
-/** Lifecycle of a delivery: held until settled once; `lost` when a renewal found the lease gone. */
-export type RedisDeliveryState = 'held' | 'lost' | 'settled';
+/**
+ * Lifecycle of a delivery: held until settled once; `lost` when a renewal found the lease
+ * gone; `retrying` while a settlement that failed for want of Redis is tried again (its lease
+ * still renewed).
+ */
+export type RedisDeliveryState = 'held' | 'lost' | 'retrying' | 'settled';
 
 /** The consumer side a delivery settles through: the consumer that fetched it. */
 export interface DeliveryHolder {
