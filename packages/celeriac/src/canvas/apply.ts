@@ -139,6 +139,28 @@ function appendOption(step: SignatureDict, key: 'link' | 'link_error', sigs: Sig
   step.options[key] = list;
 }
 
+/**
+ * Adds errbacks as Celery's `link_error` does for the signature's type: a chord gives them to
+ * its body (`chord.link_error`), a group to each member (`group.link_error`), anything else
+ * keeps them in its own options. A chain step that is a chord must carry them on its body:
+ * a Python worker applying the step passes the chord's own options to its header group,
+ * which refuses errbacks.
+ */
+function linkErrorTo(step: SignatureDict, sigs: SignatureDict[]): void {
+  if (sigs.length === 0) return;
+  if (step.subtask_type === 'chord') {
+    const body = normalize(step.kwargs['body'], 'chord body');
+    linkErrorTo(body, sigs);
+    step.kwargs['body'] = body as unknown as Json;
+  } else if (step.subtask_type === 'group') {
+    const members = memberDicts(step);
+    for (const member of members) linkErrorTo(member, sigs);
+    step.kwargs['tasks'] = members as unknown as Json[];
+  } else {
+    appendOption(step, 'link_error', sigs);
+  }
+}
+
 /** Celery's step list: nested chains spliced in, a group of one member unrolled to it (`maybe_unroll_group`). */
 function spliceSteps(steps: readonly SignatureDict[]): SignatureDict[] {
   return steps.flatMap((s) => {
@@ -154,7 +176,8 @@ function spliceSteps(steps: readonly SignatureDict[]): SignatureDict[] {
 /**
  * Celery's `prepare_steps`: splices nested chains, turns `group | step` into a chord, gives
  * the first step the chain's arguments, freezes every step (the last with `place`), and
- * adds the chain's errbacks to every step. Returns the steps in order.
+ * adds the chain's errbacks to every step (as `link_error` does for its type). Returns the
+ * steps in order.
  */
 export function prepareChain(tasks: readonly SignatureDict[], args: readonly Json[], place: Placement, linkError: SignatureDict[]): SignatureDict[] {
   const flat = spliceSteps(tasks.map((t) => normalize(t)));
@@ -169,7 +192,7 @@ export function prepareChain(tasks: readonly SignatureDict[], args: readonly Jso
     }
     const isLast = out.length === 0;
     freezeStep(step, isLast ? place : place.rootId !== undefined ? { rootId: place.rootId } : {});
-    appendOption(step, 'link_error', linkError);
+    linkErrorTo(step, linkError);
     out.unshift(step);
   }
   return out;

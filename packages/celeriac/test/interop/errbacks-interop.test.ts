@@ -2,7 +2,8 @@
  * New-style errbacks across languages on one Redis (Celery 5.2.6's `_call_task_errbacks`): an
  * errback task taking `(request, exc, traceback, ...)` is called by the worker where the task
  * failed, in that worker, with the failed request. The same workflows (a task, a chain whose
- * middle step fails, a chord whose header part fails) are sent by a Python caller and by a
+ * middle step fails, a group with two failing members, a chord whose header part fails, a
+ * chain ending in such a chord) are sent by a Python caller and by a
  * Celeriac caller to a Python worker (the oracle, `py.on_error` records to Redis what it was
  * called with) and to a Celeriac worker (`ts.on_error`, `errbackStyle: 'request'`), and every
  * record must say the same: the failed request's id and task, the error's type and message,
@@ -11,7 +12,7 @@
  */
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chain, chord, signature, type App, type AsyncResult, type TaskRequest } from '../../src/index.js';
+import { chain, chord, group, GroupResult, signature, type App, type AsyncResult, type TaskRequest } from '../../src/index.js';
 import { waitFor } from '../../src/testing/index.js';
 import type { Json } from '../../src/protocol/types.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
@@ -22,7 +23,8 @@ const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('errbacks interop');
 const T = { timeoutMs: 30_000 };
 const QUEUES = ['py', 'ts'] as const;
-const SHAPES = ['task', 'chain', 'chord'] as const;
+const SHAPES = ['task', 'chain', 'group', 'chord', 'tail'] as const;
+type Shape = (typeof SHAPES)[number];
 
 /** What an errback was called with, as both languages record it. */
 interface Called {
@@ -80,79 +82,98 @@ describe.runIf(ready)('new-style errbacks between Python Celery and Celeriac', (
   const key = (caller: string, queue: string, shape: string) => `${fleet.prefix}eb:${caller}:${queue}:${shape}`;
 
   async function calls(queue: string, k: string): Promise<Called[]> {
-    if (queue === 'ts') return seen.filter((c) => c.extra[0] === k);
-    return (await redis.lRange(k, 0, -1)).map((line) => JSON.parse(line) as Called);
+    const got = queue === 'ts' ? seen.filter((c) => c.extra[0] === k) : (await redis.lRange(k, 0, -1)).map((line) => JSON.parse(line) as Called);
+    return [...got].sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** Waits for the first call of the errback at `k`; each test checks at its end that there was only one. */
-  async function oneCall(queue: string, k: string): Promise<Called> {
-    await waitFor(async () => (await calls(queue, k)).length >= 1, `the errback ${k}`, 20_000);
-    return (await calls(queue, k))[0] as Called;
+  /** Waits until the errback at `k` was called `n` times; each test checks at its end that it was not called more. */
+  async function called(queue: string, k: string, n: number): Promise<Called[]> {
+    await waitFor(async () => (await calls(queue, k)).length >= n, `${n} call(s) of the errback ${k}`, 20_000);
+    return calls(queue, k);
   }
 
-  /** What Celery calls the errback with for each shape, given the failed id. */
-  function expected(queue: string, shape: (typeof SHAPES)[number], failedId: string, k: string) {
-    if (shape === 'chord') {
-      return { id: failedId, task: `${queue}.tsum`, exc: expect.stringMatching(/^ChordError: Dependency \S+ raised TypeError\('header'\)$/) as unknown, traceback: false, extra: [k] };
-    }
-    return { id: failedId, task: `${queue}.tfail`, exc: `TypeError: ${shape}`, traceback: true, extra: [k] };
+  /**
+   * What Celery calls the errback with, per failed id: the failed task's request, or for a
+   * chord the body's (faked) request with the ChordError and no traceback.
+   */
+  function expected(queue: string, shape: Shape, failedIds: string[], k: string) {
+    const chordError = (part: string) => expect.stringMatching(new RegExp(`^ChordError: Dependency \\S+ raised TypeError\\('${part}'\\)$`)) as unknown;
+    const one = (id: string, i: number) => {
+      if (shape === 'chord' || shape === 'tail') return { id, task: `${queue}.tsum`, exc: chordError(shape), traceback: false, extra: [k] };
+      return { id, task: `${queue}.tfail`, exc: `TypeError: ${shape === 'group' ? ['group-a', 'group-b'][i] : shape}`, traceback: true, extra: [k] };
+    };
+    return failedIds.map(one).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** What the caller's get() raises, as `Type: message`. */
+  function callerError(shape: Shape): unknown {
+    if (shape === 'chord' || shape === 'tail') return expect.stringMatching(new RegExp(`^ChordError: Dependency \\S+ raised TypeError\\('${shape}'\\)$`));
+    return `TypeError: ${shape === 'group' ? 'group-a' : shape}`;
   }
 
   it('a Python caller links a new-style errback: the Python worker (oracle) and the Celeriac worker call it alike', async () => {
     const script = `${PY_CLIENT}
-from celery import chain, chord
+from celery import chain, chord, group
 pfx = sys.argv[1]
 for q in ('py', 'ts'):
     s = lambda name, *a: app.signature(q + '.' + name, args=a, queue=q)
+    si = lambda name, *a: s(name, *a).set(immutable=True)
     eb = lambda shape: app.signature(q + '.on_error', args=('%seb:py:%s:%s' % (pfx, q, shape),), queue=q)
+    g = group(s('tfail', 'group-a'), s('add', 1, 1), s('tfail', 'group-b'))
+    g.link_error(eb('group'))  # on every member: group.apply_async(link_error=) is refused
     runs = (
         ('task', s('tfail', 'task').apply_async(link_error=eb('task'))),
-        ('chain', chain(s('add', 1, 1), s('tfail', 'chain').set(immutable=True), s('add', 1)).apply_async(link_error=eb('chain'))),
-        # Celery puts a chord's errbacks on its body (chord.link_error); apply_async(link_error=) would give them to the header group, which refuses.
-        ('chord', chord([s('add', 1, 1), s('tfail', 'header').set(immutable=True)], s('tsum').on_error(eb('chord'))).apply_async()),
+        ('chain', chain(s('add', 1, 1), si('tfail', 'chain'), s('add', 1)).apply_async(link_error=eb('chain'))),
+        ('group', g.apply_async()),
+        # A chord's errbacks go on its body (chord.link_error); apply_async(link_error=) would give them to the header group.
+        ('chord', chord([s('add', 1, 1), si('tfail', 'chord')], s('tsum').on_error(eb('chord'))).apply_async()),
+        ('tail', chain(s('add', 1, 1), chord([s('add', 1), si('tfail', 'tail')], s('tsum'))).apply_async(link_error=eb('tail'))),
     )
     for shape, r in runs:
-        failed = r.parent.id if shape == 'chain' else r.id
+        failed = [r.parent.id] if shape == 'chain' else [r.results[0].id, r.results[2].id] if shape == 'group' else [r.id]
         try:
-            app.AsyncResult(r.id).get(timeout=20)
+            (r if shape == 'group' else app.AsyncResult(r.id)).get(timeout=20)
             print(json.dumps([q, shape, r.id, failed, 'no error']))
         except Exception as e:
             print(json.dumps([q, shape, r.id, failed, '%s: %s' % (type(e).__name__, e)]))
         sys.stdout.flush()`;
     const out = await runPython(py, script, [fleet.prefix], 90_000);
-    const rows = out.trim().split('\n').map((line) => JSON.parse(line) as [string, (typeof SHAPES)[number], string, string, string]);
+    const rows = out.trim().split('\n').map((line) => JSON.parse(line) as [string, Shape, string, string[], string]);
     expect(rows.map(([q, shape]) => `${q}:${shape}`)).toEqual(QUEUES.flatMap((q) => SHAPES.map((sh) => `${q}:${sh}`)));
-    for (const [q, shape, id, failedId, error] of rows) {
-      taskIds.push(id, failedId);
+    for (const [q, shape, id, failedIds, error] of rows) {
+      taskIds.push(id, ...failedIds);
       // The caller sees the failure as Celery raises it, whichever worker ran the workflow.
-      if (shape === 'chord') expect(error, `${q} ${shape}`).toMatch(/^ChordError: Dependency \S+ raised TypeError\('header'\)$/);
-      else expect(error, `${q} ${shape}`).toBe(`TypeError: ${shape}`);
+      expect(error, `${q} ${shape}`).toEqual(callerError(shape));
       const k = key('py', q, shape);
-      expect(await oneCall(q, k), `${q} ${shape}`).toEqual(expected(q, shape, failedId, k));
+      expect(await called(q, k, failedIds.length), `${q} ${shape}`).toEqual(expected(q, shape, failedIds, k));
     }
-    // Called once each, in the failing worker: not sent on as an old-style task with the id.
-    for (const q of QUEUES) for (const shape of SHAPES) expect(await calls(q, key('py', q, shape)), `${q} ${shape}`).toHaveLength(1);
+    // Called once per failed task, in the failing worker: not sent on as an old-style task with the id.
+    for (const [q, shape, , failedIds] of rows) expect(await calls(q, key('py', q, shape)), `${q} ${shape}`).toHaveLength(failedIds.length);
   }, 120_000);
 
   it('a Celeriac caller links a new-style errback: the Python worker calls it as the Celeriac worker does', async () => {
+    const rows: [string, Shape, string[]][] = [];
     for (const q of QUEUES) {
       const s = (name: string, ...args: Json[]) => signature(`${q}.${name}`, args, {}, { queue: q }, app);
+      const si = (name: string, ...args: Json[]) => s(name, ...args).clone({ immutable: true });
       const eb = (shape: string) => signature(`${q}.on_error`, [key('ts', q, shape)], {}, { queue: q }, app);
-      const runs: [(typeof SHAPES)[number], AsyncResult][] = [
+      const runs: [Shape, AsyncResult | GroupResult][] = [
         ['task', await s('tfail', 'task').applyAsync([], { linkError: eb('task') })],
-        ['chain', await chain(s('add', 1, 1), s('tfail', 'chain').clone({ immutable: true }), s('add', 1)).applyAsync([], { linkError: eb('chain') })],
-        ['chord', await chord([s('add', 1, 1), s('tfail', 'header').clone({ immutable: true })], s('tsum').linkError(eb('chord'))).applyAsync()],
+        ['chain', await chain(s('add', 1, 1), si('tfail', 'chain'), s('add', 1)).applyAsync([], { linkError: eb('chain') })],
+        ['group', await group(s('tfail', 'group-a'), s('add', 1, 1), s('tfail', 'group-b')).set({ linkError: eb('group') }).applyAsync()],
+        ['chord', await chord([s('add', 1, 1), si('tfail', 'chord')], s('tsum').linkError(eb('chord'))).applyAsync()],
+        ['tail', await chain(s('add', 1, 1), chord([s('add', 1), si('tfail', 'tail')], s('tsum'))).applyAsync([], { linkError: eb('tail') })],
       ];
       for (const [shape, r] of runs) {
-        const failedId = shape === 'chain' ? (r.parent?.id as string) : r.id;
-        taskIds.push(r.id, failedId);
-        const err = (await app.asyncResult(r.id).get(T).catch((e: unknown) => e)) as Error;
-        if (shape === 'chord') expect(`${err.name}: ${err.message}`, `${q} ${shape}`).toMatch(/^ChordError: Dependency \S+ raised TypeError\('header'\)$/);
-        else expect(`${err.name}: ${err.message}`, `${q} ${shape}`).toBe(`TypeError: ${shape}`);
+        const failedIds = r instanceof GroupResult ? [r.ids[0], r.ids[2]] as string[] : [shape === 'chain' ? (r.parent?.id as string) : r.id];
+        taskIds.push(...(r instanceof GroupResult ? r.ids : [r.id]), ...failedIds);
+        const err = (await (r instanceof GroupResult ? r : app.asyncResult(r.id)).get(T).catch((e: unknown) => e)) as Error;
+        expect(`${err.name}: ${err.message}`, `${q} ${shape}`).toEqual(callerError(shape));
         const k = key('ts', q, shape);
-        expect(await oneCall(q, k), `${q} ${shape}`).toEqual(expected(q, shape, failedId, k));
+        expect(await called(q, k, failedIds.length), `${q} ${shape}`).toEqual(expected(q, shape, failedIds, k));
+        rows.push([q, shape, failedIds]);
       }
     }
-    for (const q of QUEUES) for (const shape of SHAPES) expect(await calls(q, key('ts', q, shape)), `${q} ${shape}`).toHaveLength(1);
+    for (const [q, shape, failedIds] of rows) expect(await calls(q, key('ts', q, shape)), `${q} ${shape}`).toHaveLength(failedIds.length);
   }, 120_000);
 });
