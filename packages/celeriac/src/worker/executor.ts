@@ -467,7 +467,7 @@ const ignore = (): void => undefined;
 /** The task message of a delivery, or why it cannot be decoded. */
 function decode(delivery: Delivery): TaskMessage | string {
   try {
-    return decodeTaskMessage(decodeEnvelope(delivery.raw).message);
+    return decodeTaskMessage(delivery.decoded ?? decodeEnvelope(delivery.raw).message);
   } catch (err) {
     return err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
   }

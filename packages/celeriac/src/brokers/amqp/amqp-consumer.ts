@@ -96,6 +96,16 @@ class AmqpDelivery implements Delivery {
     return this.#raw;
   }
 
+  /**
+   * The message straight from the AMQP frame, as {@link raw} would decode to (marked
+   * `redelivered` the same way), without writing and parsing the envelope: the worker's path.
+   */
+  get decoded(): Message {
+    const message = fromWire(this.held.msg);
+    if (this.redelivered) message.headers['redelivered'] = true;
+    return message;
+  }
+
   get queue(): string {
     return this.held.queue;
   }

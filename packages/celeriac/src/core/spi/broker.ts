@@ -115,6 +115,12 @@ export type Settlement =
 export interface Delivery {
   /** The kombu envelope JSON text, as stored (may be malformed: decoding is the caller's job). */
   readonly raw: string;
+  /**
+   * Optional: the message of {@link raw}, for a broker whose wire form is not the envelope
+   * text (RabbitMQ: properties, typed headers and body bytes), so the worker need not have
+   * the envelope written only to parse it again. Equal to `decodeEnvelope(raw).message`.
+   */
+  readonly decoded?: Message;
   /** The queue it came from. */
   readonly queue: string;
   /** The broker's delivery tag (kombu `properties.delivery_tag` on virtual transports). */
