@@ -3,7 +3,8 @@
  * replaces a stale file, removed at exit), `--logfile` with `%n` and Celery's log lines
  * (`--log-format human`), `--detach` (a background process found by its pidfile and stopped
  * with SIGTERM), `-A module:attr` (the pool children find the app there too), `--uid/--gid`
- * (switch to nobody as root; a clear error for another user).
+ * (switch to nobody as root; a clear error for another user), the same flags on `beat`, and
+ * `celeriac multi` starting, restarting and stopping detached workers.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -126,6 +127,22 @@ describe('celeriac worker --detach', () => {
     expect(text).toContain('RESULT add=5');
     process.kill(pid, 'SIGTERM');
     await waitFor(() => !alive(pid) && !existsSync(pidfile), 'the worker to exit and remove its pidfile', { timeoutMs: 20_000 });
+  });
+});
+
+describe('celeriac beat --detach --pidfile --logfile', () => {
+  it('runs beat in the background as %n = beat, with human lines, and stops on SIGTERM', async () => {
+    const r = await runCli(['-A', 'fixtures/app.ts', 'beat', '-D', '--pidfile', join(dir, 'beatd/%n.pid'), '-f', join(dir, 'beatd/%n.log'), '--log-format', 'human'], { timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    const pidfile = join(dir, 'beatd', 'beat.pid');
+    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : null), 'the beat pidfile', { timeoutMs: 20_000 });
+    detached.push(pid);
+    const log = join(dir, 'beatd', 'beat.log');
+    await waitFor(() => /^\[[^\]]+: INFO\/MainProcess\] beat: this process leads now/m.test(readFileSync(log, 'utf8')), 'beat to lead', { timeoutMs: 20_000 });
+    expect(readFileSync(log, 'utf8')).toContain('celeriac beat v');
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !alive(pid) && !existsSync(pidfile), 'beat to exit and remove its pidfile', { timeoutMs: 20_000 });
+    expect(readFileSync(log, 'utf8')).toMatch(/INFO\/MainProcess\] beat stopped/);
   });
 });
 

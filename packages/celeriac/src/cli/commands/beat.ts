@@ -9,6 +9,8 @@ import { Beat } from '../../beat/beat.js';
 import { describeSchedule } from '../../beat/schedules.js';
 import type { App } from '../../core/app.js';
 import { CELERIAC_VERSION } from '../../worker/banner.js';
+import { expandNodeName } from '../../worker/nodename.js';
+import { addDeployFlags, deploy, type DeployFlags } from '../deploy-flags.js';
 import type { CliContext } from '../io.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 
@@ -35,27 +37,43 @@ export async function startEmbeddedBeat(app: App): Promise<Beat> {
 /** Registers the command. */
 export function registerBeat(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App; label: string }>, done: (code: number) => void): void {
   const command = program.command('beat').description('Run the periodic task scheduler (any number may run; one sends).');
-  addSettingFlags(command, 'beat')
-    .action(async (flags: Record<string, unknown>) => {
+  addSettingFlags(addDeployFlags(command, 'beat'), 'beat')
+    .action(async (flags: DeployFlags & Record<string, unknown>) => {
       const overrides = settingsFromFlags('beat', flags);
-      const { app, label } = await getApp(true);
-      app.overrideSettings(overrides);
-      const beat = new Beat(app);
-      ctx.io.out(banner(beat, app, label));
-      await beat.start();
-      // Timers are unref'd: hold the event loop open until a signal stops beat.
-      const keepAlive = setInterval(() => {}, 1 << 30);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          beat.log.warn({ signal }, 'beat: shutting down');
-          void beat.close().finally(resolve);
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      }).finally(() => clearInterval(keepAlive));
-      await app.close();
+      // Celery's beat has no node name; %n in --pidfile and --logfile is `beat`.
+      const deployment = deploy(ctx, flags, expandNodeName('beat@%h'));
+      if (deployment !== null) {
+        const { app, label } = await getApp(true);
+        app.overrideSettings(overrides);
+        deployment.useLogging(app);
+        await deployment.holding(() => runBeat(app, label));
+      }
       done(0);
     });
+
+  /** Starts beat and runs it until SIGTERM or SIGINT. */
+  async function runBeat(app: App, label: string): Promise<void> {
+    const beat = new Beat(app);
+    ctx.io.out(banner(beat, app, label));
+    // Timers are unref'd: hold the event loop open until a signal stops beat.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    // Handlers before start: a SIGTERM while beat starts still closes it cleanly.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        beat.log.warn({ signal }, 'beat: shutting down');
+        void beat.close().finally(resolve);
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+    try {
+      await beat.start();
+      await stopped;
+    } finally {
+      clearInterval(keepAlive);
+    }
+    await app.close();
+  }
 }

@@ -2,18 +2,13 @@
  * @module cli/commands/worker
  * `celeriac -A <module> worker`: start a worker, print the banner, run until signalled.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import { renderBanner } from '../../worker/banner.js';
 import { installShutdownSignals } from '../../worker/signals.js';
 import { expandNodeName } from '../../worker/nodename.js';
 import { Worker } from '../../worker/worker.js';
-import { detach, dropPrivileges } from '../daemon.js';
-import { createCliLogger, resolveLogFormat } from '../log-format.js';
-import { expandPathTemplate } from '../path-template.js';
-import { acquirePidfile } from '../pidfile.js';
+import { addDeployFlags, deploy, type DeployFlags } from '../deploy-flags.js';
 import { type CliContext, UsageError } from '../io.js';
 import { parseAppSpec, resolveAppPath } from '../load-app.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
@@ -37,16 +32,10 @@ async function bounded(work: Promise<unknown> | undefined, ms: number): Promise<
 const appAttrOf = (attr: string | null): { appAttr?: string } => (attr === null ? {} : { appAttr: attr });
 
 /** The flags that are not settings; the others come from the settings table. */
-interface WorkerFlags {
+interface WorkerFlags extends DeployFlags {
   queues?: string;
   hostname?: string;
   beat?: boolean;
-  detach?: boolean;
-  pidfile?: string;
-  logfile?: string;
-  logFormat?: string;
-  uid?: string;
-  gid?: string;
 }
 
 /** Registers the command. `getApp` loads `-A` and applies `-b`/`--result-backend`. */
@@ -56,41 +45,17 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .description('Start a worker that consumes queues and runs tasks.')
     .option('-Q, --queues <list>', 'comma-separated queues to consume (default: taskDefaultQueue)')
     .option('-n, --hostname <name>', 'node name; %h hostname, %n short name, %d domain (default: celery@%h)')
-    .option('-B, --beat', 'also run the periodic task scheduler in this process')
-    .option('-D, --detach', 'start the worker as a background process and return')
-    .option('--pidfile <path>', 'write the process id here; refuse to start while a live process holds it (%n node name, %h host, %p full node name)')
-    .option('-f, --logfile <path>', 'append log lines to this file instead of stdout (%n, %h, %p, %i, %I as in Celery)')
-    .option('--log-format <format>', 'human (as Celery prints) or json (default: human on a terminal, json otherwise)')
-    .option('--uid <user>', 'run as this user (name or number) once started; needs root')
-    .option('--gid <group>', 'run as this group (name or number) once started; needs root');
-  addSettingFlags(command, 'worker')
+    .option('-B, --beat', 'also run the periodic task scheduler in this process');
+  addSettingFlags(addDeployFlags(command, 'worker'), 'worker')
     .action(async (flags: WorkerFlags & Record<string, unknown>) => {
       const overrides = settingsFromFlags('worker', flags);
       const nodename = expandNodeName(flags.hostname);
-      const logfile = flags.logfile === undefined ? undefined : resolvePath(ctx.io.cwd, expandPathTemplate(flags.logfile, nodename));
-      const pidPath = flags.pidfile === undefined ? undefined : resolvePath(ctx.io.cwd, expandPathTemplate(flags.pidfile, nodename));
-      const format = resolveLogFormat(flags.logFormat, logfile === undefined && process.stdout.isTTY === true);
-      if (flags.detach === true) {
-        if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
-        if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
-        detach(ctx.argv, ctx.io.cwd, logfile);
-        done(0);
-        return;
-      }
-      dropPrivileges(flags.uid, flags.gid);
-      const { app, label } = await getApp(true);
-      app.overrideSettings(overrides);
-      if (logfile !== undefined || format === 'human' || flags.logFormat !== undefined) {
-        app.useLogger(createCliLogger({ level: app.settings.logLevel, format, ...(logfile === undefined ? {} : { file: logfile }) }));
-      }
-      const pidfile = pidPath === undefined ? undefined : acquirePidfile(pidPath);
-      const releasePidfile = () => pidfile?.release();
-      process.once('exit', releasePidfile);
-      try {
-        await runWorker(app, label, flags, nodename);
-      } finally {
-        releasePidfile();
-        process.off('exit', releasePidfile);
+      const deployment = deploy(ctx, flags, nodename);
+      if (deployment !== null) {
+        const { app, label } = await getApp(true);
+        app.overrideSettings(overrides);
+        deployment.useLogging(app);
+        await deployment.holding(() => runWorker(app, label, flags, nodename));
       }
       done(0);
     });

@@ -1,0 +1,80 @@
+/**
+ * @module cli/deploy-flags
+ * The deployment flags `worker` and `beat` share, as Celery's: `-D/--detach`, `--pidfile`,
+ * `-f/--logfile`, `--log-format`, `--uid`, `--gid`. In order: paths expanded for the node,
+ * detach (the command starts again in the background and this one is done), privileges
+ * dropped (before the app module is loaded), then, once the app is loaded, its logger and the
+ * pidfile held until the command ends.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { App } from '../core/app.js';
+import { detach, dropPrivileges } from './daemon.js';
+import { type CliContext, UsageError } from './io.js';
+import { createCliLogger, resolveLogFormat, type LogFormat } from './log-format.js';
+import { expandPathTemplate } from './path-template.js';
+import { acquirePidfile } from './pidfile.js';
+
+/** The flags as commander gives them. */
+export interface DeployFlags {
+  detach?: boolean;
+  pidfile?: string;
+  logfile?: string;
+  logFormat?: string;
+  uid?: string;
+  gid?: string;
+}
+
+/** Declares the flags on `command`. */
+export function addDeployFlags(command: Command, what: 'worker' | 'beat'): Command {
+  return command
+    .option('-D, --detach', `start ${what === 'worker' ? 'the worker' : 'beat'} as a background process and return`)
+    .option('--pidfile <path>', 'write the process id here; refuse to start while a live process holds it (%n node name, %h host, %p full node name)')
+    .option('-f, --logfile <path>', 'append log lines to this file instead of stdout (%n, %h, %p, %i, %I as in Celery)')
+    .option('--log-format <format>', 'human (as Celery prints) or json (default: human on a terminal, json otherwise)')
+    .option('--uid <user>', 'run as this user (name or number) once started; needs root')
+    .option('--gid <group>', 'run as this group (name or number) once started; needs root');
+}
+
+/** What the command goes on with when it did not detach. */
+export interface Deployment {
+  /** Installs the CLI logger on the app when the flags or a terminal ask for one. */
+  useLogging(app: App): void;
+  /** Takes the pidfile (if any) and runs `work`, releasing the file after it, or at exit. */
+  holding<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Applies the flags that come before the app is loaded. Null when the command detached: a
+ * background copy of it runs now, and this one must end (exit 0).
+ */
+export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): Deployment | null {
+  const logfile = flags.logfile === undefined ? undefined : resolve(ctx.io.cwd, expandPathTemplate(flags.logfile, nodename));
+  const pidPath = flags.pidfile === undefined ? undefined : resolve(ctx.io.cwd, expandPathTemplate(flags.pidfile, nodename));
+  const format: LogFormat = resolveLogFormat(flags.logFormat, logfile === undefined && process.stdout.isTTY === true);
+  if (flags.detach === true) {
+    if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
+    if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
+    detach(ctx.argv, ctx.io.cwd, logfile);
+    return null;
+  }
+  dropPrivileges(flags.uid, flags.gid);
+  return {
+    useLogging(app) {
+      if (logfile === undefined && format === 'json' && flags.logFormat === undefined) return; // the app's own logger
+      app.useLogger(createCliLogger({ level: app.settings.logLevel, format, ...(logfile === undefined ? {} : { file: logfile }) }));
+    },
+    async holding(work) {
+      const pidfile = pidPath === undefined ? undefined : acquirePidfile(pidPath);
+      const release = () => pidfile?.release();
+      process.once('exit', release);
+      try {
+        return await work();
+      } finally {
+        release();
+        process.off('exit', release);
+      }
+    },
+  };
+}
