@@ -162,7 +162,13 @@ const RESULT_IN_LOG_CHARS = 256;
 /** A result as the success line shows it: JSON, cut at {@link RESULT_IN_LOG_CHARS}. */
 function shortRepr(value: unknown): string {
   // A long string is cut before it is quoted: a large result must not cost a large copy.
-  const text = typeof value === 'string' && value.length > RESULT_IN_LOG_CHARS ? JSON.stringify(value.slice(0, RESULT_IN_LOG_CHARS)) : (JSON.stringify(value) ?? 'null');
+  let text: string;
+  try {
+    text = typeof value === 'string' && value.length > RESULT_IN_LOG_CHARS ? JSON.stringify(value.slice(0, RESULT_IN_LOG_CHARS)) : (JSON.stringify(value) ?? 'null');
+  } catch {
+    // Too deep for the stack (the store says why it cannot be encoded): a log line must not fail the ending.
+    return '<not shown: cannot be written as JSON>';
+  }
   return text.length <= RESULT_IN_LOG_CHARS ? text : `${text.slice(0, RESULT_IN_LOG_CHARS)}...`;
 }
 

@@ -10,7 +10,7 @@ const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {
     const o = resolveWorkerOptions({ hostname: 'w@h' }, settings);
-    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, maxTasksPerChild: null, maxMemoryPerChild: null, autoscale: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false, blockWarningSec: 1 });
+    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, appAttr: null, maxTasksPerChild: null, maxMemoryPerChild: null, autoscale: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false, blockWarningSec: 1 });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.queues)).toBe(true);
   });
