@@ -7,5 +7,5 @@ export { EventReceiver } from '../monitor/event-receiver.js';
 export type { EventListener, EventReceiverOptions } from '../monitor/event-receiver.js';
 export { ClusterState, TASK_EVENT_STATES } from '../monitor/cluster-state.js';
 export type { ClusterChange, ClusterStateOptions, EventDict, TaskRecord, WorkerRecord } from '../monitor/cluster-state.js';
-export { ControlClient } from '../monitor/control-client.js';
+export { BrokerUnreachableError, ControlClient } from '../monitor/control-client.js';
 export type { BroadcastOptions, ControlClientOptions, NodeReply } from '../monitor/control-client.js';

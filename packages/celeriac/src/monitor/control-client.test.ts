@@ -4,7 +4,8 @@ import { buildControlReply, CONTROL_EXCHANGE, decodeControlRequest, isAddressedT
 import type { Json } from '../protocol/types.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { flush } from '../testing/wait-for.js';
-import { ControlClient } from './control-client.js';
+import { ErrorCodes } from '../errors.js';
+import { BrokerUnreachableError, ControlClient } from './control-client.js';
 
 /** A stand-in worker mailbox: answers addressed requests with `answer(request)`. */
 async function fakeNode(broker: MemoryBroker, nodename: string, answer: (r: ControlRequest) => Json | undefined, seen: ControlRequest[] = []) {
@@ -117,5 +118,71 @@ describe('ControlClient', () => {
 
   it('rejects a negative timeout', async () => {
     await expect(new ControlClient(newBroker()).ping({ timeoutMs: -1 })).rejects.toThrow(RangeError);
+  });
+});
+
+/** A broker that lost its server: bind and publish wait until `recover()`, as an offline queue does. */
+class StalledBroker extends MemoryBroker {
+  readonly #waiting: Array<() => void> = [];
+  recover(): void {
+    for (const go of this.#waiting.splice(0)) go();
+  }
+  #stall<T>(op: () => Promise<T>): Promise<T> {
+    return new Promise<void>((resolve) => this.#waiting.push(resolve)).then(op);
+  }
+  override bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
+    return this.#stall(() => super.bindQueue(queue, exchange, routingKey));
+  }
+  override publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+    return this.#stall(() => super.publishFanout(exchange, routingKey, raw));
+  }
+}
+
+describe('ControlClient with an unreachable broker', () => {
+  it('fails each call after brokerTimeoutMs with BrokerUnreachableError, and close() does not stall', async () => {
+    const broker = new StalledBroker();
+    brokers.push(broker);
+    const clock = new FakeClock();
+    const client = new ControlClient(broker, { clock, brokerTimeoutMs: 2000 });
+    const ping = client.ping({ timeoutMs: 60_000 });
+    const fire = client.broadcast('shutdown');
+    const outcomes = Promise.allSettled([ping, fire]);
+    await flush();
+    clock.advance(1999);
+    await flush();
+    expect(clock.pendingTimers).toBeGreaterThan(0);
+    clock.advance(1);
+    const [p, f] = await outcomes;
+    for (const r of [p, f]) {
+      expect(r.status).toBe('rejected');
+      const reason = (r as PromiseRejectedResult).reason as BrokerUnreachableError;
+      expect(reason).toBeInstanceOf(BrokerUnreachableError);
+      expect(reason.code).toBe(ErrorCodes.TRANSPORT);
+      expect(reason.message).toMatch(/did not answer within 2000 ms/);
+    }
+    const closing = client.close();
+    await flush();
+    clock.advance(2000);
+    await closing;
+  });
+
+  it('releases a reply queue whose bind finished after its broadcast gave up', async () => {
+    const broker = new StalledBroker();
+    brokers.push(broker);
+    const clock = new FakeClock();
+    const client = new ControlClient(broker, { clock, brokerTimeoutMs: 500 });
+    const ping = client.ping({ timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await flush();
+    clock.advance(500);
+    expect(await ping).toBeInstanceOf(BrokerUnreachableError);
+    broker.recover(); // the server is back: the queued bind goes through late
+    await flush();
+    const late = buildControlReply('a@x', 1, { ticket: 'x', clock: 1 });
+    await broker.publish(late, { exchange: REPLY_EXCHANGE, routingKey: client.oid, dropUnrouted: true });
+    expect(await broker.queueLength(client.replyQueue)).toBe(0);
+  });
+
+  it('rejects a brokerTimeoutMs that is not a positive number', () => {
+    expect(() => new ControlClient(newBroker(), { brokerTimeoutMs: 0 })).toThrow(RangeError);
   });
 });

@@ -12,10 +12,16 @@
  *
  * The timeout works as kombu's: collection ends when `timeoutMs` passes with no new reply
  * (each reply restarts the wait), or as soon as `limit` replies arrived.
+ *
+ * Every broker call (bind, publish, unbind) has its own limit, `brokerTimeoutMs`: a broker
+ * client that lost its server may queue commands for a long time (node-redis's offline queue,
+ * an AMQP reconnect), and `celeriac inspect` or the dashboard must say "broker unreachable"
+ * in seconds instead of hanging. The call then rejects with {@link BrokerUnreachableError}.
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { Broker, Consumer, Delivery } from '../core/spi/broker.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 import { LamportClock } from '../protocol/lamport-clock.js';
 import { CONTROL_EXCHANGE, REPLY_EXCHANGE, decodeControlReply, encodeControlRequest, replyQueueName, type DecodedControlReply } from '../protocol/pidbox.js';
 import type { Json, JsonObject } from '../protocol/types.js';
@@ -31,6 +37,18 @@ export interface ControlClientOptions {
   oid?: string;
   /** Makes tickets and delivery tags. @default crypto.randomUUID */
   newId?: () => string;
+  /** Longest wait for one broker call (bind, publish, unbind) before giving up. @default 5000 */
+  brokerTimeoutMs?: number;
+}
+
+/**
+ * The broker did not answer a remote-control call in time: it is down or unreachable.
+ * Code `CELERIAC_ERR_TRANSPORT`, like every broker failure.
+ */
+export class BrokerUnreachableError extends CeleriacError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(ErrorCodes.TRANSPORT, message, options);
+  }
 }
 
 /** Options of {@link ControlClient.broadcast}. */
@@ -68,6 +86,7 @@ export class ControlClient {
   readonly #broker: Broker;
   readonly #clock: Clock;
   readonly #newId: () => string;
+  readonly #brokerTimeoutMs: number;
   readonly #lamport = new LamportClock();
   readonly #pending = new Map<string, Pending>();
   #consumer: Consumer | undefined;
@@ -79,6 +98,8 @@ export class ControlClient {
     this.#clock = options.clock ?? systemClock;
     this.#newId = options.newId ?? randomUUID;
     this.oid = options.oid ?? randomUUID();
+    this.#brokerTimeoutMs = options.brokerTimeoutMs ?? 5000;
+    if (!Number.isFinite(this.#brokerTimeoutMs) || this.#brokerTimeoutMs <= 0) throw new RangeError(`brokerTimeoutMs must be a number of ms > 0, got ${String(options.brokerTimeoutMs)}`);
   }
 
   /** The reply queue name. */
@@ -107,7 +128,7 @@ export class ControlClient {
       { clock: this.#lamport.forward(), expires: timeoutMs > 0 ? (this.#clock.now() + timeoutMs) / 1000 : 0, deliveryTag: this.#newId() },
     );
     if (ticket === undefined) {
-      await this.#broker.publishFanout(CONTROL_EXCHANGE, '', raw);
+      await this.#bounded(this.#broker.publishFanout(CONTROL_EXCHANGE, '', raw), `publish ${method}`);
       return [];
     }
     const collector = new ReplyCollector({ ticket, limit: options.limit ?? null, destination });
@@ -117,14 +138,15 @@ export class ControlClient {
     });
     this.#pending.set(ticket, pending);
     try {
-      await this.#ensureReplyQueue();
-      await this.#broker.publishFanout(CONTROL_EXCHANGE, '', raw);
+      await this.#bounded(this.#ensureReplyQueue(), `bind the reply queue for ${method}`);
+      await this.#bounded(this.#broker.publishFanout(CONTROL_EXCHANGE, '', raw), `publish ${method}`);
     } catch (error) {
-      await this.#finish(ticket).catch(() => {});
+      // Not awaited: releasing needs the broker too, and the caller should hear at once.
+      void this.#finish(ticket).catch(() => {});
       throw error;
     }
     if (collector.complete) pending.resolve();
-    else this.#restartTimer(pending);
+    else if (pending.timer === undefined) this.#restartTimer(pending); // a reply may have started it already
     await done;
     await this.#finish(ticket);
     return [...collector.replies];
@@ -143,11 +165,27 @@ export class ControlClient {
     return this.inspect('ping', options);
   }
 
-  /** Stops waiting: pending broadcasts resolve with what they have, the reply queue is released. */
+  /**
+   * Stops waiting: pending broadcasts resolve with what they have, the reply queue is released
+   * (each broker call bounded by brokerTimeoutMs; a broker that is down does not stall close).
+   */
   async close(): Promise<void> {
     for (const pending of this.#pending.values()) pending.resolve();
-    await Promise.all([...this.#pending.keys()].map((ticket) => this.#finish(ticket)));
-    await this.#queueOps;
+    await Promise.all([...this.#pending.keys()].map((ticket) => this.#finish(ticket).catch(() => {})));
+    await this.#bounded(this.#queueOps, 'close').catch(() => {});
+  }
+
+  /** Resolves as `promise`, or rejects with a {@link BrokerUnreachableError} after brokerTimeoutMs. */
+  #bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+    const ms = this.#brokerTimeoutMs;
+    let timer: TimerHandle | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = this.#clock.setTimer(() => reject(new BrokerUnreachableError(`remote control: the broker did not answer within ${ms} ms (${what}); is it down or unreachable?`)), ms);
+    });
+    promise.catch(() => {}); // a late rejection after the limit is not unhandled
+    return Promise.race([promise, expired]).finally(() => {
+      if (timer !== undefined) this.#clock.clearTimer(timer);
+    });
   }
 
   #restartTimer(pending: Pending): void {
@@ -192,6 +230,8 @@ export class ControlClient {
       // Bind before publishing, or the replies of fast workers are dropped (§10.5).
       await this.#broker.bindQueue(this.replyQueue, REPLY_EXCHANGE, this.oid);
       this.#consumer = this.#broker.consume({ queues: [this.replyQueue], prefetch: 0, onDelivery: (d) => this.#onDelivery(d) });
+      // A bind that finished after its broadcast gave up: nobody waits, release at once.
+      if (this.#pending.size === 0) void this.#release().catch(() => {});
     });
   }
 
@@ -201,7 +241,12 @@ export class ControlClient {
     if (pending.timer !== undefined) this.#clock.clearTimer(pending.timer);
     this.#pending.delete(ticket);
     if (this.#pending.size > 0) return;
-    await this.#serial(async () => {
+    await this.#bounded(this.#release(), 'release the reply queue');
+  }
+
+  /** Closes the reply consumer, unbinds and empties the reply queue, unless a broadcast waits. */
+  #release(): Promise<void> {
+    return this.#serial(async () => {
       if (this.#pending.size > 0 || this.#consumer === undefined) return;
       const consumer = this.#consumer;
       this.#consumer = undefined;

@@ -17,7 +17,7 @@
  * task changes per flush.
  */
 import type { App } from 'celeriac';
-import { ClusterState, ControlClient, EventReceiver, type ClusterChange, type EventDict, type WorkerRecord } from 'celeriac/monitor';
+import { BrokerUnreachableError, ClusterState, ControlClient, EventReceiver, type ClusterChange, type EventDict, type WorkerRecord } from 'celeriac/monitor';
 import type { HistoryStore } from '../store/history-store.js';
 import { taskDictFromRecord } from '../task-dict.js';
 import { withDeadline } from './deadline.js';
@@ -119,11 +119,16 @@ export class Ingest {
     this.#onError = options.onError ?? (() => {});
     this.state = new ClusterState({ maxTasks: this.#options.maxTasksInMemory, maxWorkers: this.#options.maxWorkers });
     this.metrics = new Metrics(options.runtimeBuckets);
-    this.control = new ControlClient(app.broker);
+    // A broker that is down fails control calls in 3 s (BrokerUnreachableError), so no page
+    // or action waits on a client's reconnect loop; the failure also marks the broker down.
+    this.control = new ControlClient(app.broker, { brokerTimeoutMs: 3000 });
     this.inspector = new Inspector(this.control, {
       timeoutMs: this.#options.inspectTimeoutMs,
       intervalMs: this.#options.inspectIntervalMs,
-      onError: (e) => this.#onError('inspect', e),
+      onError: (e) => {
+        if (e instanceof BrokerUnreachableError) this.brokerError = e.message;
+        this.#onError('inspect', e);
+      },
       onUpdate: (worker) => this.live.publish('inspect', { worker }),
     });
     this.#receiver = new EventReceiver(app.broker, (event, at) => this.#onEvent(event, at), { onError: (e) => this.#onError('events', e) });

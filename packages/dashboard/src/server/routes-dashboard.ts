@@ -2,7 +2,7 @@
  * @module server/routes-dashboard
  * The dashboard's own endpoints (beyond Flower's API), described in /api/openapi.json:
  * the live stream, paged search, task detail with its timeline, the workflow tree, re-run,
- * bulk revoke of a workflow, the broker page with purge, beat entries, and the overview.
+ * bulk revoke of a workflow or of chosen tasks, the broker page with purge, beat entries, and the overview.
  */
 import type { FastifyInstance } from 'fastify';
 import { BeatEntries } from 'celeriac/beat';
@@ -11,12 +11,31 @@ import type { TaskRow } from '../store/history-store.js';
 import { pyLiteralToJson } from '../store/py-literal.js';
 import { taskDictFromRow } from '../task-dict.js';
 import type { RouteFlags, ServerContext } from './context.js';
-import { HttpError, bool, int, str } from './params.js';
+import { HttpError, all, bool, int, str } from './params.js';
 import { revoke, send, taskQueryOf } from './routes-tasks.js';
 import { withDeadline } from '../ingest/deadline.js';
 import { registerLive } from './live.js';
 
 const ACTION: RouteFlags = { action: true };
+/** Most tasks one bulk revoke may name. */
+const MAX_BULK = 1000;
+
+/**
+ * The task ids of a bulk action: repeated `id` parameters (query or form), or `{"ids": [...]}`
+ * as JSON. Refuses an empty list, more than {@link MAX_BULK}, and ids that are not short text.
+ */
+function bulkIds(req: Parameters<typeof all>[0]): string[] {
+  const body = req.body as { ids?: unknown } | null | undefined;
+  const fromJson = typeof body === 'object' && body !== null && Array.isArray(body.ids) ? body.ids : [];
+  const ids = [...all(req, 'id'), ...fromJson];
+  if (ids.length === 0) throw new HttpError(400, 'No task ids: give id=... or {"ids": [...]}', 'json');
+  if (ids.length > MAX_BULK) throw new HttpError(400, `Too many task ids (${ids.length}); at most ${MAX_BULK} at once`, 'json');
+  for (const id of ids) {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 255 || id.includes('\0')) throw new HttpError(400, 'Invalid task id: ids are strings of 1 to 255 characters', 'json');
+  }
+  return [...new Set(ids as string[])];
+}
+
 const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED', 'LOST', 'IGNORED']);
 
 /**
@@ -143,6 +162,15 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
     const ids = wf.rows.filter((t) => !READY.has(t.state)).map((t) => t.uuid);
     await revoke(ctx, ids, terminate, signal);
     return { message: `Revoked ${ids.length} task(s) of workflow '${wf.rootId}'`, revoked: ids };
+  });
+
+  server.post('/api/tasks/revoke', { config: ACTION }, async (req) => {
+    const ids = bulkIds(req);
+    const body = req.body as { terminate?: unknown; signal?: unknown } | null | undefined;
+    const terminate = typeof body?.terminate === 'boolean' ? body.terminate : bool(req, 'terminate', false);
+    const signal = typeof body?.signal === 'string' ? body.signal : (str(req, 'signal') ?? 'SIGTERM');
+    await revoke(ctx, ids, terminate, signal);
+    return { message: `${terminate ? 'Terminated' : 'Revoked'} ${ids.length} task(s)`, revoked: ids };
   });
 
   server.get('/api/broker', async () => {

@@ -81,6 +81,9 @@ export function registerWorkerRoutes(server: FastifyInstance, ctx: ServerContext
     }
     if (workername !== undefined && !isKnownWorker(ctx, workername)) throw new HttpError(404, `Unknown worker '${workername}'`);
     const missing = workername !== undefined && ctx.ingest.inspector.get(workername) === undefined;
+    // A broker known to be down fails a refresh at once (a round already in flight may still
+    // "succeed" with the replies it collected before the broker went away).
+    if (refresh && ctx.ingest.brokerError !== null) return reply.code(503).type('text/plain').send(`Failed to update workers: broker unreachable (${ctx.ingest.brokerError})`);
     if (refresh || missing) {
       try {
         await ctx.ingest.inspector.refresh(workername === undefined ? undefined : [workername]);

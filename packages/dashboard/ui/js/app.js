@@ -86,6 +86,32 @@ function liveIndicator() {
   return el;
 }
 
+/** Seconds between readiness checks behind the broker-down banner. */
+const READY_POLL_MS = 5000;
+
+/**
+ * Says on every page when the broker is unreachable (from `readyz`: the server marks the
+ * broker down when a call to it fails or times out), and clears the banner once it is back.
+ */
+function watchBroker() {
+  const slot = document.getElementById('status-banners');
+  if (!slot) return;
+  const check = async () => {
+    let down = null;
+    try {
+      const res = await fetch('readyz', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+      const doc = await res.json().catch(() => null);
+      const broker = doc?.checks?.broker;
+      if (broker && broker.ok === false) down = String(broker.detail ?? 'unreachable');
+    } catch {
+      down = null; // the dashboard itself is unreachable: the live indicator says so
+    }
+    mount(slot, down === null ? null : h('p', { class: 'banner error', id: 'broker-down', role: 'alert' }, `Broker unreachable: ${down}. Actions and inspection fail until it is back; the history below still answers.`));
+  };
+  check();
+  setInterval(check, READY_POLL_MS);
+}
+
 async function main() {
   await loadConfig();
   const header = document.getElementById('header-tools');
@@ -96,6 +122,7 @@ async function main() {
     document.getElementById('main').focus();
   });
   live.start();
+  watchBroker();
   window.addEventListener('hashchange', route);
   await route();
 }

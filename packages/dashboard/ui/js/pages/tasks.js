@@ -77,6 +77,8 @@ export async function render(ctx) {
   let total = null;
   let totalExact = true;
   let paused = false;
+  const selectable = canAct();
+  const selected = new Set(); // uuids the user ticked (kept across pages and live updates)
 
   const searchInput = h('input', { id: 'search', type: 'search', value: f.search, placeholder: 'kwargs.user_id:42 state:FAILURE,RETRY -name:proj.ping "a phrase"', 'aria-describedby': 'search-error search-help', autocomplete: 'off', spellcheck: 'false' });
   const searchError = h('p', { id: 'search-error', class: 'search-error', role: 'alert' });
@@ -163,7 +165,15 @@ export async function render(ctx) {
     h('td', { class: 'num' }, formatDuration(t.runtime)),
     h('td', null, t.worker ? link(`/worker/${encodeURIComponent(t.worker)}`, elide(t.worker, 32)) : ''),
   ];
-  const rowOf = (t, fresh) => h('tr', { class: fresh ? 'fresh' : null, dataset: { uuid: t.uuid, state: t.state ?? '' } }, cells(t));
+  const selectBox = (t) => h('td', { class: 'select' }, h('input', {
+    type: 'checkbox', class: 'row-select', checked: selected.has(t.uuid), 'aria-label': `Select ${t.uuid}`,
+    onchange: (e) => {
+      if (e.target.checked) selected.add(t.uuid);
+      else selected.delete(t.uuid);
+      drawSelection();
+    },
+  }));
+  const rowOf = (t, fresh) => h('tr', { class: fresh ? 'fresh' : null, dataset: { uuid: t.uuid, state: t.state ?? '' } }, selectable ? selectBox(t) : null, cells(t));
 
   const draw = () => {
     rows.clear();
@@ -171,7 +181,7 @@ export async function render(ctx) {
       const tr = rowOf(t, false);
       rows.set(t.uuid, tr);
       return tr;
-    }) : h('tr', null, h('td', { colspan: COLUMNS.length, class: 'muted' }, 'No tasks match.')));
+    }) : h('tr', null, h('td', { colspan: COLUMNS.length + (selectable ? 1 : 0), class: 'muted' }, 'No tasks match.')));
     const first = f.page * f.size + 1;
     const last = f.page * f.size + tasks.length;
     status.textContent = tasks.length === 0 ? '' : `Tasks ${formatCount(first)}–${formatCount(last)}${total !== null ? ` of ${formatCount(total)}${totalExact ? '' : '+'}` : hasMore ? ' of more' : ''}`;
@@ -180,7 +190,7 @@ export async function render(ctx) {
       status,
       h('button', { type: 'button', disabled: !hasMore, onclick: () => { f.page += 1; saveUrl(); load(); } }, 'Older →'),
     );
-    mount(headRow, COLUMNS.map(([key, label]) => {
+    mount(headRow, selectable ? h('th', { scope: 'col', class: 'select' }, selectAll) : null, COLUMNS.map(([key, label]) => {
       const sortKey = SORTABLE[key];
       if (!sortKey) return h('th', { scope: 'col' }, label);
       const dir = f.sort === sortKey ? 'ascending' : f.sort === `-${sortKey}` ? 'descending' : 'none';
@@ -189,6 +199,7 @@ export async function render(ctx) {
         onclick: () => { f.sort = f.sort === `-${sortKey}` ? sortKey : `-${sortKey}`; f.page = 0; saveUrl(); load(); },
       }, label, dir === 'ascending' ? ' ▲' : dir === 'descending' ? ' ▼' : ''));
     }));
+    drawSelection();
   };
 
   const apply = (e) => {
@@ -202,6 +213,50 @@ export async function render(ctx) {
   const applySoon = () => {
     clearTimeout(debounce);
     debounce = setTimeout(apply, 400);
+  };
+
+  // Per-row selection: tick rows (or the header box for the whole page), then revoke or
+  // terminate them in one request (`api/tasks/revoke`).
+  const selectAll = h('input', {
+    type: 'checkbox', id: 'select-page', 'aria-label': 'Select every task on this page',
+    onchange: (e) => {
+      for (const t of tasks) {
+        if (e.target.checked) selected.add(t.uuid);
+        else selected.delete(t.uuid);
+      }
+      for (const tr of rows.values()) {
+        const box = tr.querySelector('input.row-select');
+        if (box) box.checked = e.target.checked;
+      }
+      drawSelection();
+    },
+  });
+  const selCount = h('span', { class: 'muted', id: 'selected-count', role: 'status' });
+  const bulkSelected = (terminate) => h('button', {
+    type: 'button', id: terminate ? 'terminate-selected' : 'revoke-selected', class: terminate ? 'danger' : null, disabled: true,
+    onclick: () => {
+      const ids = [...selected];
+      if (!ids.length) return undefined;
+      const verb = terminate ? 'Terminate' : 'Revoke';
+      const what = terminate ? `Revoke the ${ids.length} selected task(s) and kill them where they run (SIGTERM)?` : `Revoke the ${ids.length} selected task(s)? Workers skip them; running ones finish.`;
+      return act(`${verb} selected tasks`, what, () => post('api/tasks/revoke', {}, { json: { ids, terminate } }), { danger: true, confirmLabel: verb }).then((r) => {
+        if (!r) return;
+        selected.clear();
+        load();
+      });
+    },
+  }, terminate ? 'Terminate selected…' : 'Revoke selected…');
+  const revokeSel = selectable ? bulkSelected(false) : null;
+  const terminateSel = selectable ? bulkSelected(true) : null;
+  const drawSelection = () => {
+    if (!selectable) return;
+    const n = selected.size;
+    selCount.textContent = n ? `${formatCount(n)} selected` : '';
+    revokeSel.disabled = n === 0;
+    terminateSel.disabled = n === 0;
+    const onPage = tasks.filter((t) => selected.has(t.uuid)).length;
+    selectAll.checked = tasks.length > 0 && onPage === tasks.length;
+    selectAll.indeterminate = onPage > 0 && onPage < tasks.length;
   };
 
   const bulk = canAct() ? h('button', {
@@ -233,7 +288,7 @@ export async function render(ctx) {
           h('label', { for: 'f-size' }, 'Per page', sizeSel),
           h('label', null, h('span', null, 'Live'), h('span', null, h('input', { type: 'checkbox', id: 'live-rows', checked: true, onchange: (e) => { paused = !e.target.checked; e.stopPropagation(); } }), ' rows update'))))),
     typesList, workersList,
-    h('div', { class: 'actions' }, bulk),
+    h('div', { class: 'actions', role: 'group', 'aria-label': 'Bulk actions' }, revokeSel, terminateSel, selCount, bulk),
     pager,
     h('table', { id: 'tasks-table', 'aria-label': 'Tasks', 'aria-describedby': 'tasks-status' }, h('thead', null, headRow), tbody),
   );
