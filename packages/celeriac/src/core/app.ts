@@ -10,6 +10,8 @@ import type { Json, JsonObject, TaskState } from '../protocol/types.js';
 import { AsyncResult, EagerResult, type ResultHost } from './async-result.js';
 import { systemClock, type Clock } from './clock.js';
 import { GroupResult } from './group-result.js';
+import { addToCurrentTask } from './current-task.js';
+import { resultTuple } from './result-meta.js';
 import { runEager } from './eager.js';
 import type { ApplyOptions } from './call-options.js';
 import { buildTaskMessage, publishTask, publishTasks, type ProducerHost, type TaskCall } from './producer.js';
@@ -253,6 +255,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       if (!out.message.headers.ignore_result) await this.backend.beforePublish?.();
       await publishTask(this.broker, out);
     });
+    if (options.addToParent ?? true) addToCurrentTask(resultTuple(out.message.headers.id));
     await afterPublish(this.signals, [out]);
     if (this.settings.taskSendSentEvent) await sendTaskSentEvent(this.broker, this.clock, out, (err) => this.log.warn({ err }, 'could not send task-sent event'));
     return new AsyncResult(out.message.headers.id, this);
@@ -279,6 +282,9 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     await this.publishWithRetry(`send ${outs.length} tasks`, policy, async () => {
       if (outs.some((out) => !out.message.headers.ignore_result)) await this.backend.beforePublish?.();
       await publishTasks(this.broker, outs);
+    });
+    outs.forEach((out, i) => {
+      if (calls[i]?.options?.addToParent ?? true) addToCurrentTask(resultTuple(out.message.headers.id));
     });
     await afterPublish(this.signals, outs);
     return outs.map((out) => new AsyncResult(out.message.headers.id, this));

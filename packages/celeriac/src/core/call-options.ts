@@ -95,18 +95,23 @@ export interface ApplyOptions {
    * Celery's snake_case field names are accepted too. See core/publish-retry.ts.
    */
   retryPolicy?: PublishRetryPolicy;
+  /**
+   * Sent from inside a task run by a worker: record this task among the sender's `children`
+   * in its stored result, so `collect()` and `children()` find it (Celery's `add_to_parent`).
+   * @default true
+   */
+  addToParent?: boolean;
 }
 
 /** The names {@link ApplyOptions} has. */
 export const CALL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'countdown', 'eta', 'expires', 'priority', 'queue', 'routingKey', 'exchange', 'headers', 'taskId', 'ignoreResult', 'timeLimit',
   'softTimeLimit', 'shadow', 'link', 'linkError', 'parentId', 'rootId', 'groupId', 'groupIndex', 'retries', 'chain', 'chord',
-  'replacedTaskNesting', 'serializer', 'retry', 'retryPolicy',
+  'replacedTaskNesting', 'serializer', 'retry', 'retryPolicy', 'addToParent',
 ]);
 
 /** Celery call options with no Celeriac counterpart, and why. */
 export const CALL_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {
-  addToParent: 'results do not record the tasks a task sent',
   compression: 'messages are not compressed',
   connection: 'the app holds the broker connection',
   producer: 'the app holds the broker connection',

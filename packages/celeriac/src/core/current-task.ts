@@ -11,6 +11,7 @@
  * before it returns; declare it `async` to have its continuations tracked too.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ResultTuple } from '../protocol/types.js';
 import type { TaskRequest } from './context.js';
 
 const storage = new AsyncLocalStorage<TaskRequest>();
@@ -39,4 +40,26 @@ export function runAsCurrentTask<T>(request: TaskRequest, fn: (...args: never[])
 /** The request of the task running in this async context, if any. */
 export function currentTask(): TaskRequest | undefined {
   return running ?? storage.getStore();
+}
+
+/** What each running task sent with `addToParent` (Celery's `request.children`). */
+const sentChildren = new WeakMap<TaskRequest, ResultTuple[]>();
+
+/**
+ * Records `tuple` as a child of the task running a worker here (not an eager run, as Celery's
+ * `current_worker_task`): Celery's `add_to_parent`. No-op outside a task.
+ */
+export function addToCurrentTask(tuple: ResultTuple): void {
+  const request = currentTask();
+  if (request === undefined || request.isEager) return;
+  const list = sentChildren.get(request);
+  if (list === undefined) sentChildren.set(request, [tuple]);
+  else list.push(tuple);
+}
+
+/** The children recorded for `request` so far, and forgets them. */
+export function takeChildren(request: TaskRequest): ResultTuple[] {
+  const list = sentChildren.get(request) ?? [];
+  sentChildren.delete(request);
+  return list;
 }

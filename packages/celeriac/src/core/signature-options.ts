@@ -26,6 +26,7 @@ const SCALARS = [
   ['retries', 'retries', 'number'],
   ['replacedTaskNesting', 'replaced_task_nesting', 'number'],
   ['retry', 'retry', 'boolean'],
+  ['addToParent', 'add_to_parent', 'boolean'],
 ] as const;
 
 /** `retryPolicy` fields on the wire, as Celery writes `retry_policy`. */

@@ -5,9 +5,9 @@
  * Shared by the worker's executor and eager mode; acks, time limits and storage are theirs.
  */
 import type { Logger } from 'pino';
-import type { DeliveryInfo, Json, JsonObject, TaskMessage, TaskState } from '../protocol/types.js';
+import type { DeliveryInfo, Json, JsonObject, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import type { TaskContext, TaskRequest } from './context.js';
-import { runAsCurrentTask } from './current-task.js';
+import { runAsCurrentTask, takeChildren } from './current-task.js';
 import { checkCustomEvent, isCustomEventHost, sendCustomEvent } from './custom-event.js';
 import { replacedNesting } from './replace.js';
 import { autoRetry, requestRetry } from './retry.js';
@@ -17,7 +17,10 @@ import { validateArguments } from './standard-schema.js';
 import type { AnyTask } from './task.js';
 
 /** How one run ended. */
-export type TraceOutcome = { ok: true; value: Json } | { ok: false; error: unknown };
+export type TraceOutcome = ({ ok: true; value: Json } | { ok: false; error: unknown }) & {
+  /** Results of the tasks the body sent with `addToParent` (Celery's `request.children`). */
+  children?: ResultTuple[];
+};
 
 /** Everything a run needs besides the task and message. */
 export interface TraceEnvironment {
@@ -120,7 +123,14 @@ export function traceTask(task: AnyTask, message: TaskMessage, env: TraceEnviron
   const signals = task.host.signals;
   const request = buildRequest(message, env);
   if (hasHooks(task, signals)) return traceWithSignals(signals, task, message, env, request);
-  return traceBody(task, message, env, request);
+  const outcome = traceBody(task, message, env, request);
+  return outcome instanceof Promise ? outcome.then((o) => withChildren(request, o)) : withChildren(request, outcome);
+}
+
+/** `outcome` with the children its body sent (addToParent), when it sent any. */
+function withChildren(request: TaskRequest, outcome: TraceOutcome): TraceOutcome {
+  const sent = takeChildren(request);
+  return sent.length === 0 ? outcome : { ...outcome, children: sent };
 }
 
 /** True when a task hook or a signal fired around the body is set (most apps have none: no cost then). */
@@ -148,7 +158,7 @@ async function traceWithSignals(signals: Signals | undefined, task: AnyTask, mes
   const o = task.options;
   const base = { id: request.id, task, args: message.args, kwargs: message.kwargs, request };
   await signals?.emit('taskPrerun', base);
-  const outcome = await traceBody(task, message, env, request);
+  const outcome = withChildren(request, await traceBody(task, message, env, request));
   let state: 'SUCCESS' | 'FAILURE' | 'RETRY' | 'IGNORED' | 'REJECTED';
   if (outcome.ok) {
     state = 'SUCCESS';

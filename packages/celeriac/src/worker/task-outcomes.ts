@@ -59,8 +59,11 @@ export function classifyRun(ran: RunResult, policy: AckPolicy, terminatedBy: str
   if (ran === 'abandoned') {
     return policy.acksLate ? ending('abandoned-restored') : ending('abandoned', new WorkerLostError('worker shut down before the task finished'));
   }
-  if (ran.ok) return { kind: 'success', result: ran.value, traceback: null, error: null, children: [] };
-  return classifyError(ran.error, policy, terminatedBy);
+  // Tasks the body sent with addToParent come first, then follow-ups (sendFollowUps).
+  const sent = ran.children ?? [];
+  if (ran.ok) return { kind: 'success', result: ran.value, traceback: null, error: null, children: sent };
+  const e = classifyError(ran.error, policy, terminatedBy);
+  return e.kind === 'failure' && sent.length > 0 ? { ...e, children: sent } : e;
 }
 
 /** The ending of a run that threw `error`: a control-flow error's own outcome, else a failure. */
@@ -102,7 +105,7 @@ export async function sendFollowUps(ctx: FollowUpContext, s: Subject, e: Ending,
   try {
     // A retry comes from a run, so its task is known.
     if (followUps === 'retry') return await publishRetry(app, s, s.task!.options, e.error as Retry);
-    if (followUps === 'callbacks') return { ...e, children: await sendSuccessFollowUps(app, s.message, e.result) };
+    if (followUps === 'callbacks') return { ...e, children: [...e.children, ...(await sendSuccessFollowUps(app, s.message, e.result))] };
   } catch (err) {
     // As in Celery's tracer: a callback or retry that cannot be sent fails the task.
     log.error({ err: coerceError(err), taskId: h.id }, followUps === 'retry' ? 'could not publish the retry; failing the task' : 'failed to send callbacks');
@@ -113,7 +116,7 @@ export async function sendFollowUps(ctx: FollowUpContext, s: Subject, e: Ending,
   try {
     const { delivery, message } = s;
     const deliveryInfo = { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered };
-    return { ...e, children: await sendFailureFollowUps(app, message, { error: e.error, traceback: e.traceback, deliveryInfo, hostname: ctx.hostname }) };
+    return { ...e, children: [...e.children, ...(await sendFailureFollowUps(app, message, { error: e.error, traceback: e.traceback, deliveryInfo, hostname: ctx.hostname }))] };
   } catch (err) {
     log.error({ err: coerceError(err), taskId: h.id }, 'failed to send errbacks');
     return e;

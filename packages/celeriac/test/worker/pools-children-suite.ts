@@ -85,8 +85,11 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
       const r = await tasks.progress.delay(3);
       await r.get({ timeoutMs: 10_000 });
       expect(statuses.filter((s) => s === 'PROGRESS')).toHaveLength(3);
-      const childId = await (await tasks.send.delay(41)).get({ timeoutMs: 10_000 });
+      const sender = await tasks.send.delay(41);
+      const childId = await sender.get({ timeoutMs: 10_000 });
       expect(await env.app.asyncResult(childId).get({ timeoutMs: 10_000 })).toBe(42);
+      // addToParent (default): what the child sent is in the sender's stored children.
+      expect((await sender.children()).map((c) => c.id)).toEqual([childId]);
     });
 
     it("ctx.addToChord in a child grows the chord in the worker's backend: the body waits for the added tasks and chord", async () => {

@@ -127,12 +127,13 @@ async function run(app: App, msg: Extract<ToChild, { type: 'run' }>): Promise<vo
   runs.delete(runId);
   const memory = link.memory();
   const done = (o: Extract<FromChild, { type: 'done' }>['outcome']): FromChild => ({ type: 'done', runId, outcome: o, memory });
+  const children = outcome.children === undefined ? {} : { children: outcome.children };
   if (!outcome.ok) {
-    post(done({ ok: false, error: encodeError(outcome.error) }));
+    post(done({ ok: false, error: encodeError(outcome.error), ...children }));
     return;
   }
   try {
-    post(done({ ok: true, value: outcome.value }));
+    post(done({ ok: true, value: outcome.value, ...children }));
   } catch (err) {
     // A value structured clone refuses (a function, a class instance with private state).
     post(done({ ok: false, error: encodeError(err) }));

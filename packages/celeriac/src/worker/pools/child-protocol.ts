@@ -10,7 +10,7 @@
 import type { Settings } from '../../core/settings.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
-import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
+import type { DeliveryInfo, Json, Message, ResultTuple, TaskMessage, TaskState } from '../../protocol/types.js';
 import type { TransferredError } from './error-transfer.js';
 
 /** What a pool child starts from (`workerData` of a thread, an environment variable of a process). */
@@ -63,7 +63,10 @@ export type FromChild =
   | {
       readonly type: 'done';
       readonly runId: number;
-      readonly outcome: { readonly ok: true; readonly value: Json } | { readonly ok: false; readonly error: TransferredError };
+      readonly outcome: ({ readonly ok: true; readonly value: Json } | { readonly ok: false; readonly error: TransferredError }) & {
+        /** Results of the tasks the body sent with `addToParent`. */
+        readonly children?: ResultTuple[];
+      };
       /** Memory after the run, in bytes: a thread's V8 heap in use, a process's resident set. */
       readonly memory: number;
     }

@@ -140,7 +140,8 @@ export class PoolChild {
       this.tasksRun += 1;
       this.memory = msg.memory;
       const taskId = current.run.message.headers.id;
-      current.settle(msg.outcome.ok ? msg.outcome : { ok: false, error: decodeError(msg.outcome.error, taskId) });
+      const children = msg.outcome.children === undefined ? {} : { children: msg.outcome.children };
+      current.settle(msg.outcome.ok ? msg.outcome : { ok: false, error: decodeError(msg.outcome.error, taskId), ...children });
     } else if (msg.type === 'call') {
       void this.serve(msg).then(
         () => this.send({ type: 'reply', callId: msg.callId, error: null }),
