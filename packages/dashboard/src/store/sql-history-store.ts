@@ -85,6 +85,11 @@ class SqlHistoryStore implements HistoryStore {
     if (batch.tasks.length > 0 || batch.workers.length > 0) {
       const upsert = taskUpsertSql('incoming', 'events');
       await this.db.transaction(async (tx) => {
+        // The history is a monitor's record, not the system of record: a crash of the database
+        // server may lose the last fraction of a second of events (the data stays consistent),
+        // and in exchange a batch does not wait for its WAL flush. Measured at 30,000 tasks
+        // under load 17: commit time 1.8 s -> 0.1 s of 13.6 s (bench/dashboard/README.md).
+        await tx.query('SET LOCAL synchronous_commit = off');
         for (const part of chunks(batch.tasks, WRITE_CHUNK)) await tx.query(upsert, [toSqlJson(part)]);
         for (const part of chunks(batch.events, WRITE_CHUNK)) await tx.query(EVENTS_INSERT_SQL, [toSqlJson(part)]);
         if (batch.workers.length > 0) await tx.query(WORKERS_UPSERT_SQL, [toSqlJson(batch.workers)]);
