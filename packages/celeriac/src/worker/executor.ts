@@ -29,7 +29,7 @@ import type { TaskMessage } from '../protocol/types.js';
 import { LinkedSet } from '../core/linked-set.js';
 import { newJob, type Job, type JobView } from './job.js';
 import { OUTCOME_TABLE, type AckDecision, type AckPolicy } from './outcome-table.js';
-import { DeliveryCounter, MAX_REDELIVERY_DELAY_MS, redeliveryDelayMs } from './redelivery.js';
+import { DeliveryCounter, MAX_REDELIVERY_DELAY_MS, redeliveryDelayMs, storeAfterEarlyAck, type EarlyAckStoreOptions } from './redelivery.js';
 import { endedRun } from './pools/supervise.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { RunHandle, TaskPool } from './pools/types.js';
@@ -383,8 +383,11 @@ export class Executor {
     const now = app.clock.now();
     const runtime = (now - (s.startedAt ?? now)) / 1000;
     if (row.state !== null) {
-      const stored = this.writer.storeFinal(s.message, s.delivery.queue, row.state, e.result, e.traceback, e.children);
-      await (row.bestEffort ? stored.catch(ignore) : stored);
+      const state = row.state;
+      const store = () => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children);
+      if (row.bestEffort) await store().catch(ignore);
+      else if (s.ackedEarly) await storeAfterEarlyAck(store, this.earlyAckStore(s));
+      else await store();
       const reported = READY_STATES.has(row.state) ? afterFinalState(app, s.message, row.state, e.result, e.traceback) : undefined;
       if (reported !== undefined) await (row.bestEffort ? reported.catch(ignore) : reported);
     }
@@ -396,6 +399,12 @@ export class Executor {
     const decision = row.ack(this.policy(s));
     if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: s.delivery.tag, action: decision.action }, decision.reason);
     if (decision.action !== 'none') await this.settle(s, decision.action);
+  }
+
+  /** How {@link storeAfterEarlyAck} retries for the subject: the redelivery settings. */
+  private earlyAckStore(s: Subject): EarlyAckStoreOptions {
+    const { app, log } = this.host;
+    return { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelay * 1000, log, taskId: s.message.headers.id };
   }
 
   /** Carries out an ack decision. A failed ack, reject or restore is logged: the message then comes back later. */

@@ -11,7 +11,9 @@
  * Before this, a backend that refused writes (a read-only replica after a failover, an ACL
  * NOPERM, OOM) made one late-ack message run 83 times in 10 s.
  */
+import type { Clock } from '../core/clock.js';
 import type { Delivery } from '../core/spi/broker.js';
+import { coerceError } from '../errors.js';
 
 /** The longest wait between two deliveries of one message. */
 export const MAX_REDELIVERY_DELAY_MS = 600_000;
@@ -48,5 +50,42 @@ export class DeliveryCounter {
   /** Forgets a message that ended for good. */
   forget(tag: string): void {
     this.local.delete(tag);
+  }
+}
+
+/** What {@link storeAfterEarlyAck} needs. */
+export interface EarlyAckStoreOptions {
+  readonly clock: Clock;
+  /** Attempts in all (`workerMaxDeliveries`; null: 10). */
+  readonly maxAttempts: number | null;
+  /** `workerRedeliveryDelay` in ms: the wait before the 2nd attempt, doubling after. */
+  readonly baseDelayMs: number;
+  readonly log: { warn(o: object, msg: string): void; error(o: object, msg: string): void };
+  readonly taskId: string;
+}
+
+/**
+ * Stores a final state of a task whose message was acked early. The message is gone, so a
+ * refused write (READONLY, OOM, the backend down) cannot be redelivered as with late acks:
+ * before, its result was dropped and the task stayed PENDING with no line anywhere. The write
+ * is tried again here, with the redelivery backoff, up to `maxAttempts` times; then an error
+ * line says the result is lost. Resolves either way (the task ran: nothing else to undo).
+ */
+export async function storeAfterEarlyAck(store: () => Promise<void>, o: EarlyAckStoreOptions): Promise<void> {
+  const max = o.maxAttempts ?? 10;
+  for (let n = 1; ; n++) {
+    try {
+      await store();
+      return;
+    } catch (error) {
+      const err = coerceError(error);
+      if (n >= max) {
+        o.log.error({ err, taskId: o.taskId, attempts: n }, `could not store the state of task ${o.taskId} after ${n} attempts; its message was acked early, so it will not run again and its result is lost`);
+        return;
+      }
+      const delayMs = redeliveryDelayMs(n, o.baseDelayMs);
+      o.log.warn({ err, taskId: o.taskId, attempt: n, retryInMs: delayMs }, `could not store the state of task ${o.taskId} (acked early); trying again in ${delayMs / 1000}s`);
+      await new Promise<void>((resolve) => o.clock.setTimer(resolve, delayMs));
+    }
   }
 }

@@ -76,6 +76,43 @@ describe('a result store that refuses writes (late acks)', () => {
   });
 });
 
+describe('a result store that refuses writes (early acks)', () => {
+  it('retries the write with the redelivery backoff, the task running once, and stores SUCCESS once the store takes it', async () => {
+    const env = makeEnv({ taskAcksLate: false, workerMaxDeliveries: 5, workerRedeliveryDelay: 1 }, { fakeClock: true });
+    const refusing = refuseWrites(env);
+    let runs = 0;
+    const t = env.app.task('t.early', () => {
+      runs += 1;
+      return 'done';
+    });
+    await env.startWorker();
+    const r = await t.delay();
+    const retried = () => env.lines.filter((l) => l.taskId === r.id && /^could not store the state of task .* \(acked early\); trying again in/.test(String(l.msg)));
+    await waitFor(() => retried()[0], 'first retry');
+    expect(retried()[0]?.retryInMs).toBe(1000);
+    env.clock!.advance(1000);
+    await waitFor(() => retried()[1], 'second retry');
+    expect(retried()[1]?.retryInMs).toBe(2000);
+    refusing.on = false;
+    env.clock!.advance(2000);
+    await waitFor(async () => (await env.backend.get(r.id))?.status === 'SUCCESS', 'SUCCESS stored');
+    expect(runs).toBe(1);
+    expect(env.broker.of('defer', r.id)).toEqual([]);
+  });
+
+  it('says the result is lost after workerMaxDeliveries attempts (before, nothing was logged and it stayed PENDING)', async () => {
+    const env = makeEnv({ taskAcksLate: false, workerMaxDeliveries: 2, workerRedeliveryDelay: 1 }, { fakeClock: true });
+    refuseWrites(env);
+    const t = env.app.task('t.early_lost', () => 'done');
+    await env.startWorker();
+    const r = await t.delay();
+    await waitFor(() => env.lines.find((l) => l.taskId === r.id && /trying again/.test(String(l.msg))), 'first retry');
+    env.clock!.advance(1000);
+    const lost = await waitFor(() => env.lines.find((l) => l.taskId === r.id && l.level === 50), 'the error line');
+    expect(lost.msg).toBe(`could not store the state of task ${r.id} after 2 attempts; its message was acked early, so it will not run again and its result is lost`);
+  });
+});
+
 describe('requeues are bounded too', () => {
   it('a task that always raises Reject(requeue) is dead-lettered at workerMaxDeliveries', async () => {
     const env = makeEnv({ taskAcksLate: true, workerMaxDeliveries: 5 });

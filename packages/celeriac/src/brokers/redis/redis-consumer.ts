@@ -249,8 +249,8 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     let error = first;
     let waitMs = 50;
     d.state = 'retrying';
-    if (error.code === ErrorCodes.TRANSPORT) log?.('warn', `${s.kind} of delivery ${d.tag} failed (${error.message}); retrying until Redis answers`);
-    while (error.code === ErrorCodes.TRANSPORT && this.deps.lifecycle.state === 'open' && clock.now() < giveUpAt) {
+    if (retryable(error)) log?.('warn', `${s.kind} of delivery ${d.tag} failed (${error.message}); retrying until Redis answers`);
+    while (retryable(error) && this.deps.lifecycle.state === 'open' && clock.now() < giveUpAt) {
       await new Promise<void>((resolve) => clock.setTimer(resolve, waitMs));
       waitMs = Math.min(waitMs * 2, 1000);
       try {
@@ -375,6 +375,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const deliveries = got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
       const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++, m.given + 1);
+      if (m.tag.includes('~dup.')) options.log?.('warn', `a message in ${queue} carries a delivery tag another held message has; it is held as ${m.tag} (fetch.lua)`);
       d.unsettled = this.#unsettled.add(d);
       return d;
     });
@@ -419,4 +420,15 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     this.#givingBack.add(done);
     void done.finally(() => this.#givingBack.delete(done));
   }
+}
+
+/**
+ * Whether a failed settlement may go through later: Redis unreachable, or refusing writes for
+ * now (OOM, READONLY after a failover, LOADING, BUSY...). Not a reply that will never change,
+ * such as WRONGTYPE (a key of another type) or ERR: those end the settlement at once.
+ */
+function retryable(error: CeleriacError): boolean {
+  if (error.code !== ErrorCodes.TRANSPORT) return false;
+  const cause = error.cause instanceof Error ? error.cause.message : '';
+  return !/^(WRONGTYPE|ERR|NOSCRIPT|NOPERM|WRONGPASS) /.test(cause);
 }

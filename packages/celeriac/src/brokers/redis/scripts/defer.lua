@@ -19,6 +19,11 @@ ARGV[6]  the count hash's expiry, ms
 
 Returns 1 when deferred, 0 when the lease was lost.
 ]]
+-- Checked before any write (see release.lua): a wrong-type delayed key must not lose the message.
+local kind = redis.call('TYPE', KEYS[5]).ok
+if kind ~= 'zset' and kind ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[5] .. ' holds a ' .. kind .. ', not a sorted set: the message stays held and comes back by its lease; delete or rename that key')
+end
 local data = redis.call('HGET', KEYS[4], ARGV[1])
 if not data or data:sub(1, #ARGV[2] + 1) ~= ARGV[2] .. ' ' then return 0 end
 redis.call('ZREM', KEYS[3], ARGV[1])

@@ -38,6 +38,10 @@ ARGV[4]  lease expiry, epoch ms
 ARGV[5]  token prefix, unique per call; message i gets token "<prefix>.<i>"
 ARGV[6..5+Q] each queue's name (rotation order) as a JSON string: the routing key in unacked
 
+A bucket key of another type is skipped (the other queues are served); when nothing could be
+fetched because of one, the script returns a WRONGTYPE error naming it. A delivery tag that
+is already held, or twice in one batch, is held under `<tag>~dup.<token>` (see below).
+
 Returns {header, envelope_1, ..., envelope_N, tag_a, tag_b, ...}, messages in pop order.
 The header holds one entry per message: its key offset (0-based index into KEYS[6..]) in
 decimal, then `:<tag>"` when its tag was read at the envelope's end (such a tag holds no
@@ -116,6 +120,9 @@ local function offset_text(offset)
   return text
 end
 
+-- Where each message's tag sits in the reply: header[tag_at[i]] or others[-tag_at[i]].
+local tag_at = {}
+
 local function record(offset, qi, raw)
   local token = ARGV[5] .. '.' .. got
   local tag = tail_tag(raw)
@@ -127,10 +134,12 @@ local function record(offset, qi, raw)
     header[h + 2] = ':'
     header[h + 3] = tag
     header[h + 4] = '"'
+    tag_at[got + 1] = h + 3
   else
     tag, value = decoded(raw, token, qi)
     header[h + 2] = '"'
     others[#others + 1] = tag
+    tag_at[got + 1] = -#others
   end
   local m = #w_unacked
   w_unacked[m + 1] = tag
@@ -145,17 +154,42 @@ local function record(offset, qi, raw)
   got = got + 1
 end
 
+-- Bucket keys of another type (someone SET a string at a queue's key): skipped, never an
+-- error in the middle of the script, which would lose what was popped before it.
+local wrong, wrong_seen = {}, {}
+local function wrong_type(key, reply)
+  if type(reply) == 'table' and reply.err then
+    if not wrong_seen[key] then
+      wrong_seen[key] = true
+      wrong[#wrong + 1] = key
+    end
+    return true
+  end
+  return false
+end
+
+-- One RPOP of `key`: the message, or nil (empty, or a key of another type).
+local function pop_one(key)
+  local raw = redis.pcall('RPOP', key)
+  if wrong_type(key, raw) then return nil end
+  return raw
+end
+
 -- Up to `count` pops from `key` in pop order: one RPOP <count> where the server has it.
 local bulk = true
 local function pop_many(key, count)
   if bulk then
     local r = redis.pcall('RPOP', key, count)
     if type(r) ~= 'table' or not r.err then return r or {} end
+    if string.find(r.err, 'WRONGTYPE', 1, true) then
+      wrong_type(key, r)
+      return {}
+    end
     bulk = false
   end
   local r = {}
   for i = 1, count do
-    local raw = redis.call('RPOP', key)
+    local raw = pop_one(key)
     if not raw then break end
     r[i] = raw
   end
@@ -175,7 +209,7 @@ else
       for k = 0, q - 1 do
         local qi = (start + k) % q
         local offset = s * q + qi
-        local raw = redis.call('RPOP', KEYS[6 + offset])
+        local raw = not wrong_seen[KEYS[6 + offset]] and pop_one(KEYS[6 + offset])
         if raw then
           record(offset, qi, raw)
           start = qi + 1
@@ -195,11 +229,39 @@ local function write(cmd, key, list)
     redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
   end
 end
+-- A tag already held (in unacked) or twice in this batch: two different messages carry the
+-- same delivery tag (a buggy producer, a message copied by hand). Held under one tag, one of
+-- them would lose its bookkeeping; so the later one is held under `<tag>~dup.<token>`.
+if got > 0 then
+  local tags = {}
+  for i = 1, #w_unacked, 2 do tags[#tags + 1] = w_unacked[i] end
+  local held, seen = {}, {}
+  for i = 1, #tags, 1000 do
+    for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(tags, i, math.min(i + 999, #tags)))) do held[#held + 1] = v end
+  end
+  for i, tag in ipairs(tags) do
+    if held[i] or seen[tag] then
+      local new = tag .. '~dup.' .. ARGV[5] .. '.' .. (i - 1)
+      w_unacked[2 * i - 1] = new
+      w_index[2 * i] = new
+      w_leases[2 * i] = new
+      w_data[2 * i - 1] = new
+      if tag_at[i] > 0 then header[tag_at[i]] = new else others[-tag_at[i]] = new end
+      tag = new
+    end
+    seen[tag] = true
+  end
+end
 write('HSET', KEYS[1], w_unacked)
 write('ZADD', KEYS[2], w_index)
 write('ZADD', KEYS[3], w_leases)
 write('HSET', KEYS[4], w_data)
-if got == 0 then return {} end
+if got == 0 then
+  if #wrong > 0 then
+    return redis.error_reply('WRONGTYPE ' .. wrong[1] .. ' holds a ' .. redis.call('TYPE', wrong[1]).ok .. ', not a list: nothing can be taken from that queue, and nothing was lost; delete or rename that key')
+  end
+  return {}
+end
 -- Deliveries so far of the fetched tags, only when some message was ever given back.
 local counts = ''
 if redis.call('EXISTS', KEYS[5]) == 1 then

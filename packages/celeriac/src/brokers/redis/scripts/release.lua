@@ -23,9 +23,16 @@ ARGV[5]  what happens to the tag's delivery count: 'count' (HINCRBY 1: a requeue
          (HDEL: set aside for good) or 'keep' (a restore of a message that never started)
 ARGV[6]  the count hash's expiry, ms, renewed on each count (bounds what foreign acks leave)
 
-Returns 1 when released, 0 when the lease was lost (the message was already given back).
+Returns 1 when released, 0 when the lease was lost (the message was already given back), or a
+WRONGTYPE error, changing nothing, when KEYS[5] is not a list.
 ]]
 if ARGV[4] ~= 'LPUSH' and ARGV[4] ~= 'RPUSH' then return redis.error_reply('release: ARGV[4] must be LPUSH or RPUSH') end
+-- Checked before any write: a key of another type (someone SET a string there) would make the
+-- push fail after the bookkeeping was dropped, losing the message. It stays held instead.
+local kind = redis.call('TYPE', KEYS[5]).ok
+if kind ~= 'list' and kind ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[5] .. ' holds a ' .. kind .. ', not a list: the message stays held and comes back by its lease; delete or rename that key')
+end
 local data = redis.call('HGET', KEYS[4], ARGV[1])
 if not data or data:sub(1, #ARGV[2] + 1) ~= ARGV[2] .. ' ' then return 0 end
 redis.call('ZREM', KEYS[3], ARGV[1])

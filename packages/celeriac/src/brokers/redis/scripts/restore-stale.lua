@@ -238,10 +238,14 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
     redis.call('ZREM', KEYS[3], tag)
     redis.call('HDEL', KEYS[4], tag)
   elseif data and env and source_bucket(data) then
-    redis.call('RPUSH', source_bucket(data), marked(env))
-    count(tag)
-    ours = ours + 1
-    forget(tag)
+    -- pcall: a bucket key of another type (someone SET a string there) leaves this message
+    -- held, and the sweep goes on with the others.
+    local pushed = redis.pcall('RPUSH', source_bucket(data), marked(env))
+    if type(pushed) ~= 'table' or not pushed.err then
+      count(tag)
+      ours = ours + 1
+      forget(tag)
+    end
   elseif value then
     -- Unreadable: leave kombu's entry to the visibility-timeout tier, drop only our lease.
     redis.call('ZREM', KEYS[3], tag)

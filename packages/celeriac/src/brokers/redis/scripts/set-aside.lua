@@ -25,6 +25,14 @@ ARGV[5]  most bytes kept
 Returns {parked, dropped records, dropped bytes, first dropped id}: parked is 1, or 0 when the
 lease was lost (nothing changed); ids are the first 16 hex digits of each record's SHA-1.
 ]]
+-- Checked before any write: a wrong-type key would make the push fail after the bookkeeping
+-- was dropped, losing the message. It stays held instead, and the caller gets the error.
+for _, pair in ipairs({{KEYS[5], 'list'}, {KEYS[7], 'string'}}) do
+  local kind = redis.call('TYPE', pair[1]).ok
+  if kind ~= pair[2] and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. pair[1] .. ' holds a ' .. kind .. ', not a ' .. pair[2] .. ': the message stays held and comes back by its lease; delete or rename that key')
+  end
+end
 local data = redis.call('HGET', KEYS[4], ARGV[1])
 if not data or data:sub(1, #ARGV[2] + 1) ~= ARGV[2] .. ' ' then return {0, 0, 0, ''} end
 redis.call('ZREM', KEYS[3], ARGV[1])
