@@ -1,11 +1,16 @@
 /**
  * The real `celeriac` bin in child processes: `-A app.ts` loads TypeScript with no build step
  * (the bin registers tsx; 'celeriac' resolves to the built package), the worker prints its
- * banner, runs tasks, and shuts down warm on SIGTERM and cold on a second one.
+ * banner, runs tasks, and shuts down warm on SIGTERM and cold on a second one. Started before
+ * its Redis (the docker-compose start order), it waits, logging Celery's "Cannot connect to
+ * broker ... Trying again" line, and serves tasks once Redis is up.
  */
 import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/index.js';
+import { freePort, RedisServerProcess } from '../support/redis.js';
 import { ROOT, killAll, runCli, spawnCli } from './spawn.js';
 
 beforeAll(() => {
@@ -146,4 +151,45 @@ describe('without tsx (an optional peer dependency)', () => {
     expect(res.stderr).toMatch(/Cannot load .*fixtures\/app\.ts: TypeScript modules load through tsx, which is not installed\. Install it \(npm install --save-dev tsx\) or compile the app/);
     expect(res.stderr).toContain('[CELERIAC_ERR_APP_LOAD]');
   });
+});
+
+let hasRedisServer = true;
+try {
+  execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+} catch {
+  hasRedisServer = false;
+  if (process.env['CI'] === 'true') throw new Error('cli: worker before broker: redis-server is not on PATH (required under CI)');
+}
+
+describe.runIf(hasRedisServer)('celeriac worker started before its broker', () => {
+  // Started after the worker, on a free port of its own.
+  let server: RedisServerProcess;
+
+  beforeAll(async () => {
+    server = new RedisServerProcess(await freePort());
+  });
+  afterAll(() => server.kill());
+
+  it('waits, logging each attempt, then runs tasks and stops cleanly', async () => {
+    const url = server.url;
+    const cli = spawnCli(['-A', 'fixtures/app.ts', '-b', url, '--result-backend', url, 'worker', '-l', 'info', '-n', `wbb-${process.pid}@test`], {
+      env: { CELERIAC_BROKER_TRANSPORT_OPTIONS: '{"connectTimeoutMs":300}' },
+      timeoutMs: 60_000,
+    });
+    await cli.waitFor(/Cannot connect to broker redis:\/\/127\.0\.0\.1:\d+\/0: .*Trying again in 2\.00 seconds\.\.\. \(1\)/, 20_000);
+    // Still waiting after the line: nothing made the process exit.
+    await cli.waitFor(/Trying again in 4\.00 seconds\.\.\. \(2\)/, 20_000);
+    expect(cli.child.exitCode).toBeNull();
+    await server.start();
+    await cli.waitFor(/ready\./, 30_000);
+    const producer = createApp({ broker: url, backend: url }, { env: {}, logger: pino({ level: 'silent' }) });
+    try {
+      const r = await producer.sendTask('fixture.add', [2, 3]);
+      expect(await r.get({ timeoutMs: 20_000 })).toBe(5);
+    } finally {
+      await producer.close();
+    }
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  }, 90_000);
 });
