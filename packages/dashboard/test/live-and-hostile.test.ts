@@ -107,6 +107,8 @@ describe.runIf(ready)('live stream and hostile input', () => {
       await waitFor(async () => (await status(`${d.url}/readyz`)) === 503, 'not ready with the broker down', { timeoutMs: 10_000, maxIntervalMs: 100 });
       expect(await status(`${d.url}/api/task/revoke/abc`, { method: 'POST' })).toBe(503);
       expect(await status(`${d.url}/api/workers?refresh=1`)).toBe(503);
+      // The result backend (the same Redis) is down too: 503, not a 500 after the client's 10 s.
+      expect(await status(`${d.url}/api/task/result/abc`)).toBe(503);
       expect(await status(`${d.url}/api/tasks?limit=5`)).toBe(200);
       await redis.start();
       await waitFor(async () => (await status(`${d.url}/readyz`)) === 200, 'ready again once the broker is back', { timeoutMs: 20_000, maxIntervalMs: 200 });

@@ -173,7 +173,12 @@ function exceptionText(result: Json): Json {
 async function resultResponse(ctx: ServerContext, id: string, timeoutSec: number | undefined): Promise<Record<string, Json>> {
   const r = ctx.app.asyncResult(id);
   if (timeoutSec !== undefined && timeoutSec > 0) await r.get({ timeoutMs: timeoutSec * 1000, propagate: false }).catch(() => {});
-  const meta = await r.meta();
+  let meta: Awaited<ReturnType<typeof r.meta>>;
+  try {
+    meta = await withDeadline(r.meta(), 5000, 'read the result');
+  } catch (error) {
+    throw new HttpError(503, `Result backend unavailable: ${(error as Error).message}`, 'empty');
+  }
   const state = meta?.status ?? 'PENDING';
   const out: Record<string, Json> = { 'task-id': id, state };
   if (meta !== null && ['SUCCESS', 'FAILURE', 'REVOKED'].includes(state)) {
@@ -245,7 +250,9 @@ export function registerTaskRoutes(server: FastifyInstance, ctx: ServerContext):
     const { id } = req.params as { id: string };
     if (!hasBackend(ctx)) throw new HttpError(503, 'No result backend configured', 'empty');
     // Celery's AbortableAsyncResult.abort(): the ABORTED state in the backend, which the task polls.
-    await ctx.app.storeState(id, 'ABORTED', null);
+    await withDeadline(ctx.app.storeState(id, 'ABORTED', null), 5000, 'abort').catch((error: unknown) => {
+      throw new HttpError(503, `Result backend unavailable: ${(error as Error).message}`, 'empty');
+    });
     return { message: `Aborted '${id}'` };
   });
 
