@@ -69,6 +69,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   readonly replyTo = randomUUID();
   readonly revokeExpiresSec = REVOKE_EXPIRES_SEC;
   private readonly registry = new Map<string, AnyTask>();
+  private appRetryPolicy: { settings: ResolvedSettings; policy: ResolvedPublishRetryPolicy } | undefined;
   /** Celery's signals as typed events: see {@link on}. */
   readonly signals: Signals = new Signals(() => this.log);
   private router: (name: string) => Route | null;
@@ -292,8 +293,12 @@ export class App implements ProducerHost, ResultHost, TaskHost {
 
   /** The publish retry policy of calls with these options, or null when retry is off. */
   private publishRetryPolicy(options: readonly ApplyOptions[]): ResolvedPublishRetryPolicy | null {
-    let policy = mergeRetryPolicy(this.settings.taskPublishRetryPolicy, undefined);
-    for (const o of options) policy = mergeRetryPolicy(policy, o.retryPolicy);
+    // The settings' policy is resolved once per settings object (sends are a hot path).
+    if (this.appRetryPolicy?.settings !== this.settings) {
+      this.appRetryPolicy = { settings: this.settings, policy: mergeRetryPolicy(this.settings.taskPublishRetryPolicy, undefined) };
+    }
+    let policy = this.appRetryPolicy.policy;
+    for (const o of options) if (o.retryPolicy !== undefined) policy = mergeRetryPolicy(policy, o.retryPolicy);
     const off = options.some((o) => (o.retry ?? this.settings.taskPublishRetry) === false);
     return off ? null : policy;
   }
