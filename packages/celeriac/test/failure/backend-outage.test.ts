@@ -12,17 +12,14 @@ import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { CeleriacError, createApp, ErrorCodes, Worker, type ResultMeta } from '../../src/index.js';
 import { type StoreOptions } from '../../src/exports/spi.js';
-import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { defineFailureTasks } from './fixtures/tasks.js';
 import { waitFor } from 'celeriac/testing';
-import { counts, FAST, MARKED, metas, plainClient } from './support.js';
+import { counts, FAST, MARKED, metas, plainClient, FAILURE_DB, failureKeys } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: result store fails');
-const base = new URL(REDIS_URL);
-base.pathname = '/9';
-const BASE = base.toString();
-const prefix = randomKeyPrefix();
-const brokerUrl = `${BASE}?global_keyprefix=${encodeURIComponent(prefix)}`;
+const BASE = FAILURE_DB;
+const { prefix, brokerUrl } = failureKeys();
 const taskIds: string[] = [];
 
 /** Fails the next `failures` stores of a final state with a TRANSPORT error. */

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
-import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import {
   counts,
   killChildren,
@@ -22,15 +22,11 @@ import {
   startLocalWorker,
   waitFor,
   workerConfigs,
-  type LocalWorker,
-} from './support.js';
+  type LocalWorker, FAILURE_DB, failureKeys } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: kill -9 of a worker');
-const base = new URL(REDIS_URL);
-base.pathname = '/9';
-const BASE = base.toString();
-const prefix = randomKeyPrefix();
-const brokerUrl = `${BASE}?global_keyprefix=${encodeURIComponent(prefix)}`;
+const BASE = FAILURE_DB;
+const { prefix, brokerUrl } = failureKeys();
 const taskIds: string[] = [];
 
 const config = workerConfigs(BASE, prefix);

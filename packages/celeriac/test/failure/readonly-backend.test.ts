@@ -13,19 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, Worker, type App } from '../../src/index.js';
-import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, shouldRunRedisTests } from '../support/redis.js';
 import { waitFor } from 'celeriac/testing';
-import { DurableRedisServer, FAST, plainClient } from './support.js';
+import { DurableRedisServer, FAST, plainClient, FAILURE_DB, failureKeys } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: result backend refuses writes');
 const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
 if (ready && !hasRedisServer && process.env['CI'] === 'true') throw new Error('redis-server is not on PATH (required under CI)');
 
-const base = new URL(REDIS_URL);
-base.pathname = '/9';
-const BASE = base.toString();
-const prefix = randomKeyPrefix();
-const brokerUrl = `${BASE}?global_keyprefix=${encodeURIComponent(prefix)}`;
+const BASE = FAILURE_DB;
+const { prefix, brokerUrl } = failureKeys();
 
 // This suite's own redis-server; NO_MASTER: a port nothing listens on.
 const BACKEND_PORT = 7370;

@@ -14,12 +14,25 @@ import { createClient, type RedisClientType } from 'redis';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker, type RedisBrokerOptions } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, Worker, type App, type ResultMeta } from '../../src/index.js';
-import { redisReachable } from '../support/redis.js';
+import { randomKeyPrefix, redisReachable, REDIS_URL } from '../support/redis.js';
 import type { ChildWorkerConfig } from './fixtures/worker.js';
 import { counterKeys, defineFailureTasks } from './fixtures/tasks.js';
 
 export { counterKeys, MARKED } from './fixtures/tasks.js';
 export type { ChildWorkerConfig } from './fixtures/worker.js';
+
+/** The shared Redis on db 9, where the failure suites keep their keys. */
+export const FAILURE_DB = ((): string => {
+  const url = new URL(REDIS_URL);
+  url.pathname = '/9';
+  return url.toString();
+})();
+
+/** A fresh key prefix on {@link FAILURE_DB}, and the broker URL that uses it. */
+export function failureKeys(): { prefix: string; brokerUrl: string } {
+  const prefix = randomKeyPrefix();
+  return { prefix, brokerUrl: `${FAILURE_DB}?global_keyprefix=${encodeURIComponent(prefix)}` };
+}
 
 /** Recovery options small enough for tests: a dead holder's messages come back within ~2.5 s. */
 export const FAST: RedisBrokerOptions = { recoverAfterSec: 2, leaseRenewMs: 500, sweepIntervalMs: 500, pollIntervalMs: 20 };
