@@ -17,6 +17,11 @@ describe('human log lines', () => {
     expect(formatHumanLine(error)).toBe('[2026-11-22 23:00:00,123: CRITICAL/MainProcess] boom\nError: bad\n    at f\n');
   });
 
+  it("names a pool child's line by its processName", () => {
+    const line = JSON.stringify({ level: 40, time: at, pid: 1, processName: 'ForkPoolWorker-9', msg: 'careful', taskId: 'x' });
+    expect(formatHumanLine(line)).toBe('[2026-11-22 23:00:00,123: WARNING/ForkPoolWorker-9] careful {"taskId":"x"}\n');
+  });
+
   it('passes a line that is not JSON through', () => {
     expect(formatHumanLine('plain')).toBe('plain\n');
   });

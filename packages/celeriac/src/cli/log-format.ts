@@ -15,7 +15,7 @@ export type LogFormat = 'human' | 'json';
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARNING', 50: 'ERROR', 60: 'CRITICAL' };
 
 /** Fields pino writes on every line: not repeated after a human line's message. */
-const BASE_FIELDS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'err', 'worker']);
+const BASE_FIELDS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'err', 'worker', 'processName']);
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
@@ -26,8 +26,9 @@ export function celeryTime(ms: number): string {
 }
 
 /**
- * One pino JSON line as Celery writes it: `[time: LEVEL/MainProcess] message`, then the
- * error's stack when there is one. A line that is not pino's JSON passes through.
+ * One pino JSON line as Celery writes it: `[time: LEVEL/MainProcess] message` (a pool child's
+ * line names the child, `ForkPoolWorker-<pid>`), then the error's stack when there is one. A
+ * line that is not pino's JSON passes through.
  */
 export function formatHumanLine(json: string): string {
   let entry: Record<string, unknown>;
@@ -38,7 +39,8 @@ export function formatHumanLine(json: string): string {
   }
   const level = LEVEL_NAMES[entry['level'] as number] ?? String(entry['level']);
   const time = typeof entry['time'] === 'number' ? entry['time'] : Date.now();
-  let line = `[${celeryTime(time)}: ${level}/MainProcess] ${String(entry['msg'] ?? '')}`;
+  const processName = typeof entry['processName'] === 'string' ? entry['processName'] : 'MainProcess';
+  let line = `[${celeryTime(time)}: ${level}/${processName}] ${String(entry['msg'] ?? '')}`;
   // Fields the message does not say (ids, counts) are kept, compactly, for warnings and worse.
   if ((entry['level'] as number) >= 40) {
     const extra = Object.entries(entry).filter(([k]) => !BASE_FIELDS.has(k));

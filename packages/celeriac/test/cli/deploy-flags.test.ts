@@ -101,6 +101,35 @@ describe('celeriac worker --logfile --log-format', () => {
     expect(readFileSync(file, 'utf8')).toMatch(/WARNING\/MainProcess\] warm shutdown requested/);
   });
 
+  // The children's own lines (ctx.log, workerProcessInit) land in the worker's file, in its
+  // format and level, named after the child, and nowhere else.
+  for (const [pool, name] of [
+    ['prefork', 'ForkPoolWorker'],
+    ['threads', 'ThreadPoolWorker'],
+  ] as const) {
+    it(`-P ${pool}: the children's lines go to the worker's --logfile as human lines`, async () => {
+      const file = join(dir, `pool-${pool}.log`);
+      const cli = spawnCli(['-A', 'fixtures/pool-log-app.ts', 'worker', '-l', 'info', '-P', pool, '-c', '1', '-f', file, '--log-format', 'human'], { env: { FIXTURE_SEND: '1' }, timeoutMs: 40_000 });
+      const ran = Number((await cli.waitFor(/RESULT chatty=\d+/, 35_000)).slice('RESULT chatty='.length));
+      const text = await waitFor(() => {
+        const t = existsSync(file) ? readFileSync(file, 'utf8') : '';
+        return /Task fixture\.chatty\[/.test(t) ? t : null;
+      }, 'the success line in the log file', { timeoutMs: 20_000 });
+      const child = `${name}-\\d+`;
+      expect(text).toMatch(new RegExp(`^\\[[^\\]]+: INFO/${child}\\] child init done$`, 'm'));
+      expect(text).toMatch(new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3}: INFO/${child}\\] chatty says hello from ${ran}$`, 'm'));
+      expect(text).toMatch(new RegExp(`^\\[[^\\]]+: WARNING/${child}\\] chatty warns \\{"taskId":"[0-9a-f-]{36}","taskName":"fixture\\.chatty"\\}\\nRangeError: out of range\\n`, 'm'));
+      expect(text).not.toContain('whispers');
+      expect(text).not.toMatch(/"msg":/);
+      if (pool === 'prefork') expect(ran).not.toBe(cli.child.pid);
+      // Nothing of the children's on stdout: it keeps the banner and the fixture's prints.
+      expect(cli.stdout()).not.toMatch(/chatty says|chatty warns|child init/);
+      expect(cli.stdout()).toContain('[tasks]');
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    });
+  }
+
   it('refuses an unknown --log-format with exit 2', async () => {
     const r = await runCli([...WORKER, '--log-format', 'xml']);
     expect(r.code).toBe(2);

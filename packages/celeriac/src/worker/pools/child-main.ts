@@ -4,7 +4,8 @@
  * imports the app module, then runs the task bodies the worker sends, one at a time. The
  * child holds no broker or backend connection of its own for what the worker must see:
  * `ctx.updateState`, tasks sent from inside a task, the sizes of chords they send and parts
- * added to a chord go through the worker, so they land where the worker's own would (memory adapters included).
+ * added to a chord go through the worker, so they land where the worker's own would (memory adapters included),
+ * and so do the app's log lines (child-log.ts).
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
@@ -16,6 +17,7 @@ import type { Settings } from '../../core/settings.js';
 import { ErrorCodes } from '../../errors.js';
 import { NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
+import { forwardingLogger } from './child-log.js';
 import { decodeError, encodeError } from './error-transfer.js';
 import { CHILD_DATA_ENV, type ChildCall, type ChildData, type FromChild, type ToChild } from './child-protocol.js';
 
@@ -172,6 +174,9 @@ function applySettings(app: App, settings: Settings): void {
 
 try {
   const app = await loadApp();
+  // Lines go to the worker, which writes them where and as its own (--logfile, --log-format).
+  // A child that lost its worker exits (see parentLink): a line then has nowhere to go.
+  app.useLogger(forwardingLogger(app.settings.logLevel, (line) => process.connected !== false && post({ type: 'log', line })));
   applySettings(app, data.settings ?? {});
   routePublishing(app);
   // Celery's worker_process_init: per-child setup (a connection pool, a tracer) before any task.

@@ -5,7 +5,8 @@
  * serialization, which is structured clone too). The worker sends `run` and `abort`; the
  * child answers with `ready` (or `fatal`) once the app module is loaded, `done` per run, and
  * asks the worker to store states and publish messages, chord sizes and parts added to a
- * chord (`call`), which the worker answers with `reply`.
+ * chord (`call`), which the worker answers with `reply`. Its app's log lines come as `log`
+ * (pino JSON), which the worker writes through its own logger (child-log.ts).
  */
 import type { Settings } from '../../core/settings.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
@@ -60,6 +61,8 @@ export type ChildCall =
 export type FromChild =
   | { readonly type: 'ready'; readonly tasks: readonly string[] }
   | { readonly type: 'fatal'; readonly error: TransferredError }
+  /** One line the child's app logged (pino JSON); may come at any time, before `ready` too. */
+  | { readonly type: 'log'; readonly line: string }
   | {
       readonly type: 'done';
       readonly runId: number;

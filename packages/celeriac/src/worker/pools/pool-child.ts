@@ -2,10 +2,11 @@
  * @module worker/pools/pool-child
  * The worker's handle on one pool child, a thread or a process (spawn-child.ts): starts it
  * and waits until it loaded the app module, hands it one run at a time, relays its
- * `ctx.updateState`, publish and chord requests, and ends it. A child that dies mid-run fails that
+ * `ctx.updateState`, publish and chord requests and its log lines, and ends it. A child that dies mid-run fails that
  * run with `WorkerLostError`, worded as billiard words it.
  */
 import { constants } from 'node:os';
+import type { Logger } from 'pino';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { WorkerLostError, type SoftTimeLimitExceeded } from '../../core/task-errors.js';
@@ -13,11 +14,14 @@ import type { TraceOutcome } from '../../core/trace.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
 import type { ChildCall, FromChild, ToChild } from './child-protocol.js';
+import { childLogRelay, childProcessName } from './child-log.js';
 import { decodeError, encodeError } from './error-transfer.js';
 import { spawnChild, type ChildChannel, type ChildExit, type ChildKind, type ChildSpec } from './spawn-child.js';
 
 /** What a child asks of the worker besides running tasks. */
 export interface ChildHost {
+  /** The worker's logger: the child's log lines are written through it. */
+  readonly log: Logger;
   publish(message: Message, options: PublishOptions): Promise<void>;
   setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void>;
   addToChord(groupId: string, count: number, options: StoreOptions): Promise<void>;
@@ -74,6 +78,11 @@ export class PoolChild {
     const channel = spawnChild(kind, spec);
     const handle = new PoolChild(channel, host);
     const what = kind === 'thread' ? 'a thread' : 'a child process';
+    // First, so that lines logged while the app module loads (before `ready`) are written too.
+    const relay = childLogRelay(host.log, childProcessName(kind, channel.id));
+    channel.onMessage((msg) => {
+      if (msg.type === 'log') relay(msg.line);
+    });
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => {
         void channel.kill('SIGKILL');
@@ -86,6 +95,7 @@ export class PoolChild {
         handle.lost(`Worker exited prematurely: ${humanStatus(exit)}`);
       });
       const onFirst = (msg: FromChild) => {
+        if (msg.type === 'log') return;
         channel.offMessage(onFirst);
         channel.offError(fail);
         if (msg.type === 'fatal') return fail(decodeError(msg.error, ''));
