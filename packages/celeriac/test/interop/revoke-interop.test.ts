@@ -1,10 +1,14 @@
 /**
  * AsyncResult.revoke() from TypeScript reaches a Python Celery worker: the revoke is broadcast
  * as Celery's pidbox `revoke`, so the Python worker discards the task (stored REVOKED), as it
- * would after `celery control revoke`.
+ * would after `celery control revoke`; with `terminate`, a task the Python worker is running
+ * is killed with the signal given.
  */
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskRevokedError, type App } from 'celeriac';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 
 const fleet = new MixedFleet('xrevoke');
@@ -14,7 +18,8 @@ describe.runIf(ready)('revoke from TypeScript, honoured by a Python worker', () 
   let app: App;
   beforeAll(async () => {
     app = fleet.app();
-    await fleet.python({ queues: ['xrevoke-py'], name: 'py-xrevoke@%h' });
+    // One prefork child, the pool Celery can terminate a running task in.
+    await fleet.python({ queues: ['xrevoke-py'], name: 'py-xrevoke@%h', concurrency: 1 });
   }, 60_000);
   afterAll(() => fleet.close(), 30_000);
 
@@ -27,4 +32,23 @@ describe.runIf(ready)('revoke from TypeScript, honoured by a Python worker', () 
     expect(err).toBeInstanceOf(TaskRevokedError);
     expect(await r.state()).toBe('REVOKED');
   }, 40_000);
+
+  it('revoke({ terminate, signal }) kills the task a Python worker is running: REVOKED, run once', async () => {
+    const redis = createClient({ url: fleet.py.backend });
+    await redis.connect();
+    try {
+      // py.count counts its runs in Redis, then sleeps: 120 s, far past this test's wait.
+      const key = `${fleet.prefix}runs:${randomUUID()}`;
+      const r = await app.sendTask('py.count', [key, 120], {}, { queue: 'xrevoke-py' });
+      fleet.taskIds.push(r.id);
+      await waitFor(async () => (await redis.get(key)) === '1', 'the Python worker to start the task', { timeoutMs: 30_000 });
+      await r.revoke({ terminate: true, signal: 'SIGKILL' });
+      const err = await r.get({ timeoutMs: 30_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TaskRevokedError);
+      expect(await r.state()).toBe('REVOKED');
+      expect(await redis.get(key)).toBe('1');
+    } finally {
+      await redis.quit();
+    }
+  }, 60_000);
 });
