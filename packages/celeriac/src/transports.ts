@@ -24,6 +24,7 @@ let sharedBackend: MemoryBackend | undefined;
 const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   visibility_timeout: 'visibilityTimeoutSec',
   recoverAfterSec: 'recoverAfterSec',
+  lostTaskGraceSec: 'lostTaskGraceSec',
   leaseRenewMs: 'leaseRenewMs',
   leaseRenewal: 'leaseRenewal',
   sweepIntervalMs: 'sweepIntervalMs',

@@ -10,7 +10,7 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.promoters`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.promoters`, `.running`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
  * | `celeriac:revoked`, `celeriac:rate:<key>`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
@@ -126,6 +126,11 @@ export class BrokerKeys {
    * promote due ETA messages. While it has a live member, ETA publishes go to {@link delayed}.
    */
   readonly promoters: string;
+  /**
+   * Ours: hash delivery_tag -> JSON `[broker id, queue, envelope, orphaned since ms]` of the
+   * early-acked tasks running now (brokers/redis/running.ts), so a dead worker's are reported lost.
+   */
+  readonly running: string;
   /** Beat's store. */
   readonly beat: BeatKeys;
 
@@ -145,6 +150,7 @@ export class BrokerKeys {
     this.setAsideBytes = `${prefix}celeriac.setaside.bytes`;
     this.deliveries = `${prefix}celeriac.deliveries`;
     this.promoters = `${prefix}celeriac.promoters`;
+    this.running = `${prefix}celeriac.running`;
     const beat = `${prefix}celeriac.beat.`;
     this.beat = Object.freeze({
       lease: `${beat}lease`,

@@ -309,6 +309,8 @@ export class Executor {
     } finally {
       slot?.();
       if (acked !== null) await acked;
+      // Its end is stored (or could not be): no longer a task to report lost if this worker dies.
+      job.endRunning?.();
       this.held.delete(link);
     }
   }
@@ -329,6 +331,7 @@ export class Executor {
    */
   private ackEarly(job: Job): Promise<void> {
     job.ackedEarly = true;
+    job.endRunning = job.delivery.markRunning?.() ?? null;
     return job.delivery.ack().catch((err: unknown) => {
       const h = job.message.headers;
       this.host.log.error({ err: coerceError(err), taskId: h.id, taskName: h.task, tag: job.delivery.tag }, 'early ack failed; the task ran, and its message may be delivered again');

@@ -33,9 +33,11 @@ export interface Job extends JobView, Subject {
   readonly abort: LazyAbortController;
   /** The pool's handle on the run, while the body runs. */
   running: RunHandle | null;
+  /** Removes the broker's running record of an early-acked task (Delivery.markRunning); null when none. */
+  endRunning: (() => void) | null;
 }
 
 /** A job for a delivery just admitted: reserved, until a slot lets it start. */
 export function newJob(delivery: Delivery, message: TaskMessage, task: AnyTask): Job {
-  return { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, terminatedBy: null, abort: new LazyAbortController(), running: null };
+  return { delivery, message, task, state: 'reserved', startedAt: null, ackedEarly: false, terminatedBy: null, abort: new LazyAbortController(), running: null, endRunning: null };
 }

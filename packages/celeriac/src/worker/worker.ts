@@ -10,6 +10,7 @@ import type { Consumer, Delivery } from '../core/spi/broker.js';
 import { revocationStoreOf } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { Autoscaler, type AutoscaleRange } from './autoscaler.js';
+import { LostTaskReporter } from './lost-tasks.js';
 import { Executor } from './executor.js';
 import { assertClusterLimitsSupported, RateLimits } from './rate-limit.js';
 import { RevokedSet, RevokeSync } from './revoked.js';
@@ -60,6 +61,8 @@ export class Worker {
   readonly pool: TaskPool;
   private readonly timeLimits: TimeLimitTable;
   private readonly executor: Executor;
+  /** Ends the early-acked tasks of dead workers that the broker finds (lost-tasks.ts). */
+  private readonly lostTasks: LostTaskReporter;
   private consumer: Consumer | null = null;
   /** Resizes the pool with the load (`--autoscale`, or the `autoscale` control command). */
   private autoscaler: Autoscaler | null = null;
@@ -122,6 +125,7 @@ export class Worker {
       rememberRevoked: (id) => this.revokedSet.add([id], app.revokeExpiresSec * 1000),
       throttle: (task) => this.rateLimits.acquire(task),
     });
+    this.lostTasks = new LostTaskReporter({ app, hostname: this.options.hostname, log: this.log, emit: (event) => this.taskEvents.emit(event, this.reportListenerError) });
     this.remote = new WorkerRemote({
       app, hostname: this.options.hostname, log: this.log, pool: this.pool, queues: this.options.queues,
       prefetchMultiplier: this.options.prefetchMultiplier, sendTaskEvents: this.options.sendTaskEvents,
@@ -294,6 +298,7 @@ export class Worker {
       prefetch: this.prefetchCount,
       onDelivery: (delivery) => this.onDelivery(delivery),
       onError: (err) => this.log.error({ err }, 'consumer error; retrying'),
+      onLost: (lost) => void this.lostTasks.report(lost),
     });
     this.stateValue = 'running';
     this.autoscaler?.start();

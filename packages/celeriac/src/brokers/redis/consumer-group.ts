@@ -6,6 +6,7 @@
  * while it holds deliveries (the worker settles them after closing it), so their leases
  * are still renewed; it is forgotten once it holds none.
  */
+import type { LostDelivery } from '../../core/spi/broker.js';
 import type { RedisLog } from '../../redis/client.js';
 import type { RedisConsumer } from './redis-consumer.js';
 import type { RedisDelivery } from './redis-delivery.js';
@@ -31,6 +32,22 @@ export class ConsumerGroup {
   markLost(tags: readonly string[]): void {
     const lost = new Set(tags);
     for (const c of this.#members) c.markLost(lost);
+  }
+
+  /** Whether an open consumer takes lost-task reports (else the records wait for one that does). */
+  hearsLost(): boolean {
+    for (const c of this.#members) if (c.hearsLost) return true;
+    return false;
+  }
+
+  /** Lost early-acked tasks: told to the first open consumer that takes them. */
+  reportLost(lost: readonly LostDelivery[]): void {
+    for (const c of this.#members) {
+      if (!c.hearsLost) continue;
+      c.reportLost(lost);
+      return;
+    }
+    this.log?.('error', `${lost.length} lost task(s) found with no consumer left to report them`);
   }
 
   /** Messages became ready (promoted or restored): every open consumer should fetch. */

@@ -10,7 +10,9 @@
  *   added an earlier one). Safe with any number of brokers doing it at once;
  * - **presence**: every `leaseRenewMs` (and at start), advertise this broker as a live
  *   promoter, so ETA publishes may wait in the delayed set (delayed.ts); {@link
- *   Maintenance.withdraw} takes that back on close.
+ *   Maintenance.withdraw} takes that back on close;
+ * - **lost tasks**: with each sweep, early-acked tasks whose broker's presence lapsed for
+ *   `lostTaskGraceSec` are handed to a consumer's `onLost` (running.ts).
  * Failures are reported to the consumers and the timer re-armed: a duty never stops until
  * {@link Maintenance.stop}.
  */
@@ -24,6 +26,7 @@ import type { BrokerKeys } from '../../redis/keys.js';
 import type { RedisTarget } from '../../redis/url.js';
 import { LeaseKeeper, type KeptLease } from './lease-keeper.js';
 import type { RedisDelivery } from './redis-delivery.js';
+import type { RunningRecords } from './running.js';
 
 /** The broker's services maintenance works with. */
 export interface MaintenanceDeps {
@@ -37,6 +40,8 @@ export interface MaintenanceDeps {
   /** The broker's Redis and key names, for the lease keeper thread's own connection. */
   readonly target: RedisTarget;
   readonly keys: BrokerKeys;
+  /** Early-acked running tasks (running.ts): the sweep reports those whose broker died. */
+  readonly running?: Pick<RunningRecords, 'takeLost'>;
 }
 
 /** A held delivery as the lease keeper renews it. */
@@ -192,9 +197,18 @@ export class Maintenance {
     const t = this.deps.transitions;
     const outcome = await t.restoreStale(o.clock.now(), o.visibilityTimeoutMs, randomUUID(), SWEEP_BATCH);
     if (outcome !== undefined && outcome.ours + outcome.theirs > 0) this.deps.consumers.wakeAll();
+    await this.#reportLost();
     // A full batch means more may be waiting: go again soon.
     const full = outcome !== undefined && Math.max(outcome.ours, outcome.theirs) >= SWEEP_BATCH;
     return full ? 0 : o.sweepIntervalMs;
+  }
+
+  /** Hands early-acked tasks of dead brokers (lost-running.lua) to a consumer that reports them. */
+  async #reportLost(): Promise<void> {
+    const { running, consumers, options: o } = this.deps;
+    if (running === undefined || o.lostTaskGraceMs === 0 || !consumers.hearsLost()) return;
+    const lost = await running.takeLost(o.clock.now(), o.lostTaskGraceMs);
+    if (lost.length > 0) consumers.reportLost(lost);
   }
 
   async #promote(): Promise<number> {

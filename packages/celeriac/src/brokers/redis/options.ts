@@ -29,6 +29,14 @@ export interface RedisBrokerOptions {
    */
   recoverAfterSec?: number;
   /**
+   * An early-acked task whose worker stopped advertising its presence (renewed every
+   * `leaseRenewMs`, lapsing after 3 periods) for this long is reported lost: the worker that
+   * finds it stores FAILURE `WorkerLostError` and sends `task-failed` (running.ts). 0 turns
+   * the detection off (nothing is recorded either).
+   * @default 300
+   */
+  lostTaskGraceSec?: number;
+  /**
    * How often a broker renews the leases of the deliveries it holds. Must be well below
    * `recoverAfterSec` (at most half of it).
    * @default 5000
@@ -107,6 +115,8 @@ export interface ResolvedRedisBrokerOptions {
   readonly clock: Clock;
   readonly visibilityTimeoutMs: number;
   readonly recoverAfterMs: number;
+  /** 0 when lost-task detection is off. */
+  readonly lostTaskGraceMs: number;
   readonly leaseRenewMs: number;
   /** 'thread' only with the system clock (the thread has no other). */
   readonly leaseRenewal: 'thread' | 'event-loop';
@@ -128,6 +138,11 @@ function positive(name: string, value: number | undefined, fallback: number, int
   return v;
 }
 
+function lostTaskGrace(value: number | undefined): number {
+  if (value === 0) return 0;
+  return positive('lostTaskGraceSec', value, 300) * 1000;
+}
+
 /** Checks and freezes the options. @throws CeleriacError CONFIG on a bad value. */
 export function resolveRedisBrokerOptions(options: RedisBrokerOptions): ResolvedRedisBrokerOptions {
   const recoverAfterMs = positive('recoverAfterSec', options.recoverAfterSec, 60) * 1000;
@@ -145,6 +160,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     leaseRenewal: clock === systemClock ? renewal : 'event-loop',
     visibilityTimeoutMs: positive('visibilityTimeoutSec', options.visibilityTimeoutSec, 3600) * 1000,
     recoverAfterMs,
+    lostTaskGraceMs: lostTaskGrace(options.lostTaskGraceSec),
     leaseRenewMs,
     sweepIntervalMs: positive('sweepIntervalMs', options.sweepIntervalMs, 5000),
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 50),

@@ -74,6 +74,7 @@ import { resolveRedisBrokerOptions, type RedisBrokerOptions, type ResolvedRedisB
 import { RedisConsumer, type ConsumerDeps } from './redis-consumer.js';
 import { Transitions } from './transitions.js';
 import { DelayedSet } from './delayed.js';
+import { RunningRecords } from './running.js';
 import { WakeSubscriber } from './wake-subscriber.js';
 import { delayedOf, RedisFanout } from './fanout.js';
 import { checkQueueName } from '../../core/spi/broker-args.js';
@@ -131,11 +132,12 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys));
     const delayed = new DelayedSet((fn) => redis.send(fn), keys);
     this.#consumers = new ConsumerGroup(o.log);
-    this.#maintenance = new Maintenance({ options: o, transitions, delayed, id: this.id, consumers: this.#consumers, target: this.#target, keys });
+    const running = o.lostTaskGraceMs === 0 ? undefined : new RunningRecords((fn) => redis.send(fn), keys, this.id, o.log);
+    this.#maintenance = new Maintenance({ options: o, transitions, delayed, id: this.id, consumers: this.#consumers, target: this.#target, keys, ...(running ? { running } : {}) });
     this.#wake = new WakeSubscriber(this.#target, keys, o.log);
     this.#fanout = new RedisFanout(this.#target, keys, (ch, raw) => command(redis, `publish on ${ch}`, (c) => c.publish(ch, raw)), o.log);
     this.#publisher = new RedisPublisher({ keys, options: o, redis, transitions, delayed, maintenance: this.#maintenance, lifecycle: this.#lifecycle });
-    this.#consumerDeps = { keys, options: o, transitions, wake: this.#wake, maintenance: this.#maintenance, lifecycle: this.#lifecycle };
+    this.#consumerDeps = { keys, options: o, transitions, wake: this.#wake, maintenance: this.#maintenance, lifecycle: this.#lifecycle, ...(running ? { running } : {}) };
   }
 
   /**

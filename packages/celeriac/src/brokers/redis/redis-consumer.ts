@@ -23,7 +23,7 @@
  * it never stops on its own, only through close().
  */
 import { randomBytes } from 'node:crypto';
-import type { ConsumeOptions, Consumer, Settlement } from '../../core/spi/broker.js';
+import type { ConsumeOptions, Consumer, LostDelivery, Settlement } from '../../core/spi/broker.js';
 import { LinkedSet } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { reconnectDelay, toTransportError } from '../../redis/client.js';
@@ -33,6 +33,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import { RedisDelivery, type DeliveryHolder } from './redis-delivery.js';
 import { applySettlement, restoreInOrder, type SettlementTransitions } from './settlements.js';
+import type { RunningRecords } from './running.js';
 import type { Transitions } from './transitions.js';
 import type { WakeWatch } from './wake-subscriber.js';
 import { nextTurn, Wakeup } from './wakeup.js';
@@ -57,6 +58,8 @@ export interface ConsumerDeps {
   };
   /** Settlements are refused once the broker closes. */
   readonly lifecycle: Lifecycle;
+  /** Where early-acked running tasks are recorded (running.ts); absent: not recorded. */
+  readonly running?: Pick<RunningRecords, 'record'>;
 }
 
 /** Process-wide fetch order of deliveries: the broker restores the latest first on close. */
@@ -383,6 +386,25 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     return deliveries;
   }
 
+  /** One of its deliveries was acked early and its task runs: recorded until the returned call. */
+  markRunning(d: RedisDelivery): () => void {
+    return this.deps.running?.record(d.tag, d.queue, d.raw) ?? noop;
+  }
+
+  /** Whether it is open and takes lost-task reports ({@link ConsumeOptions.onLost}). */
+  get hearsLost(): boolean {
+    return this.state === 'open' && this.options.onLost !== undefined;
+  }
+
+  /** Hands lost early-acked tasks to the user callback, never throwing. */
+  reportLost(lost: readonly LostDelivery[]): void {
+    try {
+      this.options.onLost?.(lost);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
   /** One of its deliveries got a hard-limit deadline. */
   leaseLimited(d: RedisDelivery): void {
     this.deps.maintenance.leaseLimited?.(d);
@@ -432,3 +454,5 @@ function retryable(error: CeleriacError): boolean {
   const cause = error.cause instanceof Error ? error.cause.message : '';
   return !/^(WRONGTYPE|ERR|NOSCRIPT|NOPERM|WRONGPASS) /.test(cause);
 }
+
+const noop = (): void => undefined;

@@ -24,6 +24,8 @@ export interface DeliveryHolder {
   settle(delivery: RedisDelivery, settlement: Settlement): Promise<void>;
   /** The delivery's task got a hard-limit deadline ({@link RedisDelivery.limitLease}). */
   leaseLimited?(delivery: RedisDelivery): void;
+  /** The delivery's task was acked early and runs ({@link RedisDelivery.markRunning}). */
+  markRunning?(delivery: RedisDelivery): () => void;
 }
 
 /** One message handed to a consumer; settled exactly once. */
@@ -83,4 +85,10 @@ export class RedisDelivery implements Delivery {
     this.leaseUntil = epochMs;
     this.holder.leaseLimited?.(this);
   }
+
+  markRunning(): () => void {
+    return this.holder.markRunning?.(this) ?? noop;
+  }
 }
+
+const noop = (): void => undefined;

@@ -161,6 +161,23 @@ export interface Delivery {
    * stuck past its limit is taken back as a dead worker's would be.
    */
   limitLease?(epochMs: number): void;
+  /**
+   * Optional: this delivery was acked early and its task runs now. The broker records it as
+   * running on this worker until the returned function is called (once the task's end is
+   * stored), so that if the worker dies meanwhile a live worker hears of it through
+   * {@link ConsumeOptions.onLost} (Redis: brokers/redis/running.ts). Never throws.
+   */
+  markRunning?(): () => void;
+}
+
+/** An early-acked task whose worker died while it ran ({@link ConsumeOptions.onLost}). */
+export interface LostDelivery {
+  /** The envelope text as it was delivered. */
+  readonly raw: string;
+  readonly queue: string;
+  readonly tag: string;
+  /** The broker instance that ran it (its id in the broker's presence records). */
+  readonly holder: string;
 }
 
 /** A message parked by {@link Delivery.setAside}. */
@@ -188,6 +205,12 @@ export interface ConsumeOptions {
   onDelivery(delivery: Delivery): void;
   /** Called when fetching fails (connection lost...). The consumer keeps trying. */
   onError?(error: Error): void;
+  /**
+   * Called with early-acked tasks whose worker died while they ran (see
+   * {@link Delivery.markRunning}); each lost task is handed to one consumer of the cluster
+   * once. Must not throw.
+   */
+  onLost?(lost: readonly LostDelivery[]): void;
 }
 
 /** A running consumption. */

@@ -1,0 +1,89 @@
+/**
+ * Lost-task detection: an early-acked task whose worker is killed (SIGKILL) while it runs is
+ * not left PENDING/STARTED forever. Its worker recorded it in celeriac.running as it started
+ * (brokers/redis/running.ts); once that worker's presence lapsed for `lostTaskGraceSec`, a
+ * live worker's sweep takes the record and stores FAILURE WorkerLostError, sends
+ * `task-failed`, and the message is not run again. A task that runs longer than the grace on
+ * a live worker is never reported lost. The killed worker is a real child process
+ * (fixtures/worker.ts); leases and presence are short (support.ts FAST).
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisClientType } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/index.js';
+import type { TaskEvent } from '../../src/worker/task-events.js';
+import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker } from './support.js';
+
+const ready = await shouldRunRedisTests('failure: lost-task detection');
+const BASE = FAILURE_DB;
+const { prefix, brokerUrl } = failureKeys();
+const taskIds: string[] = [];
+const config = workerConfigs(BASE, prefix, { ...FAST, lostTaskGraceSec: 1 });
+
+describe.runIf(ready)('failure: an early-acked task whose worker is killed', () => {
+  let raw: RedisClientType;
+  let producer: App;
+  let local: LocalWorker | undefined;
+
+  beforeAll(async () => {
+    raw = await plainClient(BASE);
+    producer = createApp({ broker: brokerUrl, backend: BASE }, { env: {} });
+  });
+
+  afterEach(async () => {
+    await killChildren();
+    await local?.stop();
+    local = undefined;
+  }, 20_000);
+
+  afterAll(async () => {
+    await killChildren();
+    await producer?.close();
+    await raw?.close();
+    await deleteKeys(prefix, BASE);
+    await deleteResults(taskIds, BASE);
+  }, 20_000);
+
+  it('is stored FAILURE WorkerLostError by a live worker, with task-failed, and never runs again', async () => {
+    const queue = `lost-${randomUUID().slice(0, 8)}`;
+    const lost = randomUUID();
+    taskIds.push(lost);
+    const doomed = spawnWorker(config(queue, `lost-doomed-${process.pid}@failure`, { acksLate: false }));
+    await doomed.ready;
+    await producer.sendTask(MARKED, [lost, 600_000], {}, { queue, taskId: lost });
+    await waitFor('the task to start on the doomed worker', async () => (await counts(raw, prefix, lost)).attempts === 1, 20_000);
+    // Acked early and recorded as running: the message itself is gone from the broker.
+    await waitFor('the running record', async () => (await raw.hLen(`${prefix}celeriac.running`)) === 1, 10_000);
+    expect(await raw.hLen(`${prefix}unacked`)).toBe(0);
+    await doomed.kill();
+
+    local = await startLocalWorker(config(queue, `lost-finder-${process.pid}@failure`, { acksLate: false }), raw);
+    const events: TaskEvent[] = [];
+    local.worker.onTaskEvent((e) => events.push(e));
+    await waitFor('FAILURE stored for the lost task', async () => (await metas(raw, [lost]))[0]?.status === 'FAILURE', 30_000);
+    const [meta] = await metas(raw, [lost]);
+    expect(meta?.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
+    expect(String((meta?.result as { exc_message: string[] }).exc_message[0])).toMatch(/^Worker exited prematurely/);
+    await waitFor('the task-failed event', () => events.some((e) => e.type === 'task-failed' && e.message.headers.id === lost), 10_000);
+    // Taken once, and the message is not run again (acked early: at most once).
+    expect(await raw.hLen(`${prefix}celeriac.running`)).toBe(0);
+    expect((await counts(raw, prefix, lost)).attempts).toBe(1);
+  }, 90_000);
+
+  it('never reports a task that runs longer than the grace on a live worker', async () => {
+    const queue = `slow-${randomUUID().slice(0, 8)}`;
+    const slow = randomUUID();
+    taskIds.push(slow);
+    local = await startLocalWorker(config(queue, `lost-live-${process.pid}@failure`, { acksLate: false }), raw);
+    const events: TaskEvent[] = [];
+    local.worker.onTaskEvent((e) => events.push(e));
+    // Four grace periods and several sweeps of its own broker while it runs.
+    await producer.sendTask(MARKED, [slow, 4000], {}, { queue, taskId: slow });
+    await waitFor('the running record', async () => (await raw.hLen(`${prefix}celeriac.running`)) === 1, 10_000);
+    await waitFor('SUCCESS', async () => (await metas(raw, [slow]))[0]?.status === 'SUCCESS', 30_000);
+    await waitFor('the record removed', async () => (await raw.hLen(`${prefix}celeriac.running`)) === 0, 10_000);
+    expect(events.some((e) => e.type === 'task-failed')).toBe(false);
+    expect(await counts(raw, prefix, slow)).toEqual({ attempts: 1, success: 1 });
+  }, 60_000);
+});
