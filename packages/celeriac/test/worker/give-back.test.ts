@@ -34,20 +34,23 @@ describe('an unexpected failure while handling a message', () => {
   });
 
   it('frees the slot and keeps the worker running when the message was already acked', async () => {
-    const env = makeEnv({});
+    // Early ack: the message is gone, so the write is tried again with the redelivery backoff
+    // (worker/redelivery.ts storeAfterEarlyAck), then given up with an error line.
+    const env = makeEnv({ workerRedeliveryDelay: 0.01, workerMaxDeliveries: 3 });
     const task = env.app.task('t.ok', (x: number) => x);
     const store = env.backend.store.bind(env.backend);
-    let failures = 0;
+    let refused = 0;
     vi.spyOn(env.backend, 'store').mockImplementation(async (meta, options) => {
-      if (failures === 0) {
-        failures += 1;
+      if (meta.task_id === 'lost-1') {
+        refused += 1;
         throw new Error('backend down');
       }
       return store(meta, options);
     });
     const worker = await env.startWorker({ concurrency: 1 });
     await task.applyAsync([1], { taskId: 'lost-1' });
-    await waitFor(() => env.lines.some((l) => /could not finish handling a message/.test(String(l.msg))), 'error logged');
+    await waitFor(() => env.lines.some((l) => /its result is lost/.test(String(l.msg))), 'error logged');
+    expect(refused).toBe(3);
     const next = await task.applyAsync([2], { taskId: 'next-1' });
     await waitForState(env, next.id, 'SUCCESS');
     expect(env.broker.settlements('lost-1')).toEqual(['ack']);
