@@ -47,6 +47,12 @@ describe('resolveSettings', () => {
 
   it('rejects unknown names with a suggestion', () => {
     expect(() => resolveSettings({ task_acks_late: true } as never, {})).toThrow(/Unknown setting "task_acks_late".*Did you mean taskAcksLate/);
+    // Celery names that are not the camelCase of ours.
+    expect(() => resolveSettings({ broker_url: 'memory://' } as never, {})).toThrow(/Unknown setting "broker_url"\. Did you mean broker\?/);
+    expect(() => resolveSettings({ BROKER_URL: 'memory://' } as never, {})).toThrow(/Did you mean broker\?/);
+    expect(() => resolveSettings({ result_backend: 'memory://' } as never, {})).toThrow(/Unknown setting "result_backend"\. Did you mean backend\?/);
+    expect(() => resolveSettings({ worker_autoscaler: '4,1' } as never, {})).toThrow(/Did you mean workerAutoscale\?/);
+    expect(() => resolveSettings({ constructor: 1 } as never, {})).toThrow(/^Unknown setting "constructor"\. See/);
   });
 
   it.each([

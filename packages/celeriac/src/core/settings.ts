@@ -297,7 +297,16 @@ function typeError(spec: SettingSpec, value: unknown): string | null {
   }
 }
 
+/** Celery settings whose Celeriac name is not their camelCase spelling. */
+const CELERY_RENAMED: Readonly<Record<string, string>> = {
+  broker_url: 'broker',
+  result_backend: 'backend',
+  worker_autoscaler: 'workerAutoscale',
+};
+
 function suggest(name: string): string {
+  const renamed = Object.hasOwn(CELERY_RENAMED, name.toLowerCase()) ? CELERY_RENAMED[name.toLowerCase()] : undefined;
+  if (renamed !== undefined) return ` Did you mean ${renamed}?`;
   const lower = name.toLowerCase().replace(/_/g, '');
   const hit = SETTINGS.find((s) => s.name.toLowerCase() === lower);
   return hit ? ` Did you mean ${hit.name}?` : '';
