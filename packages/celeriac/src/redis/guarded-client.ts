@@ -10,6 +10,9 @@
  *   within N ms") and the connection is replaced, so the next call starts afresh;
  * - a client that is reconnecting: commands issued meanwhile wait in node-redis's offline
  *   queue at most `offlineQueueTimeoutMs` (node-redis's own timeout, only on this rare path);
+ *   a handshake (after each TCP connect, which node-redis bounds by itself) unanswered for
+ *   `connectTimeoutMs` drops the client, since node-redis would wait for it forever
+ *   (test/failure/reconnect-into-stall.test.ts);
  * - the first connect is bounded by the same watchdog (a frozen server accepts TCP but never
  *   answers the handshake).
  */
@@ -38,7 +41,11 @@ export class GuardedRedisClient {
   /** @param onCreate Called with each new client before it connects (to attach listeners). */
   constructor(target: RedisTarget, options: GuardedRedisClientOptions, onCreate?: (client: RedisClient) => void) {
     // No per-command timer in node-redis: the watchdog and the offline proxy bound waits.
-    this.#lazy = new LazyRedisClient(target, { ...options, offlineQueueTimeoutMs: null }, onCreate);
+    const handshakeMs = options.connectTimeoutMs ?? 10_000;
+    this.#lazy = new LazyRedisClient(target, { ...options, offlineQueueTimeoutMs: null }, (client) => {
+      this.#boundHandshakes(client, handshakeMs);
+      onCreate?.(client);
+    });
     this.#offlineMs = options.offlineQueueTimeoutMs ?? 10_000;
     this.#watchdog = new ReplyWatchdog({
       timeoutMs: options.commandTimeoutMs ?? 30_000,
@@ -77,6 +84,36 @@ export class GuardedRedisClient {
   async #slow<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = await this.connect();
     return fn(client.isReady ? client : this.#offlineProxy(client));
+  }
+
+  /**
+   * Bounds each handshake by `connectTimeoutMs`: node-redis bounds only the TCP connect, so a
+   * (re)connect whose handshake went into a dead path (a network that stalled just then, a
+   * frozen server that accepts TCP) would stay "reconnecting" forever, every command failing
+   * after the offline-queue timeout, for good. Such a client is dropped; the next call opens
+   * a new one.
+   */
+  #boundHandshakes(client: RedisClient, timeoutMs: number): void {
+    let timer: NodeJS.Timeout | undefined;
+    const clear = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    };
+    client.on('connect', () => {
+      clear();
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (client.isReady) return;
+        if (this.#client === client) {
+          this.#client = undefined;
+          this.#offline = undefined;
+        }
+        this.#lazy.reset(client);
+      }, timeoutMs);
+      timer.unref();
+    });
+    client.on('ready', clear);
+    client.on('end', clear);
   }
 
   /** The client with node-redis's offline-queue timeout, for commands sent while reconnecting. */
