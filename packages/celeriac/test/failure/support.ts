@@ -196,8 +196,15 @@ export class DurableRedisServer {
     return `redis://127.0.0.1:${this.port}/0`;
   }
 
-  /** Starts (or restarts) the server and waits until it accepts connections. */
+  /**
+   * Starts (or restarts) the server and waits until it accepts connections; a no-op while
+   * this server's process runs. Refuses a port some other server holds: the test would
+   * otherwise talk to that one and "kill" a process that never bound the port.
+   */
   async start(timeoutMs = 5000): Promise<void> {
+    const running = this.#child;
+    if (running !== undefined && running.exitCode === null && running.signalCode === null) return;
+    if (await redisReachable(this.url, 200)) throw new Error(`port ${this.port} is already served by another process (a redis-server left running?): stop it first`);
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no'];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.#child = child;
