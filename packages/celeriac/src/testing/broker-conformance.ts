@@ -105,14 +105,19 @@ function defineDeliveryTests(get: () => Harness): void {
     const inbox = h.consume([q], 1);
     const a = await inbox.next();
     await a.restore();
-    const again = await inbox.next();
+    let again = await inbox.next();
+    const bFirst = h.broker.capabilities.restoreServedFirst === false && idOf(again) === 'b';
+    if (bFirst) {
+      await inbox.ack(again);
+      again = await inbox.next();
+    }
     expect(idOf(again)).toBe('a');
     if (h.broker.capabilities.redeliveryKeepsTag !== false) expect(again.tag).toBe(a.tag);
     expect(a.redelivered).toBe(false);
     expect(again.redelivered).toBe(true);
     expect(envelopeOf(again).headers['redelivered']).toBe(true);
     await inbox.ack(again);
-    expect(await inbox.drainAcking(1)).toEqual(['b']);
+    if (!bFirst) expect(await inbox.drainAcking(1)).toEqual(['b']);
   });
 
   it('a second settlement of the same delivery rejects with CELERIAC_ERR_STATE', async () => {

@@ -79,7 +79,7 @@ const defaultLog: TransportLog = (level, msg, err) => console[level === 'error' 
 /** The RabbitMQ broker. */
 export class AmqpBroker implements Broker, ConsumerHost {
   readonly kind = 'amqp';
-  readonly capabilities: BrokerCapabilities = { priorityOrder: 'highest-first', redeliveryKeepsTag: false, fairQueues: false };
+  readonly capabilities: BrokerCapabilities = { priorityOrder: 'highest-first', redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
   readonly session: AmqpSession;
   readonly log: TransportLog;
   readonly queueMaxPriority: number | null;

@@ -55,6 +55,13 @@ export interface BrokerCapabilities {
    * slot, and a busy queue may be served several times in a row. @default true
    */
   readonly fairQueues?: boolean;
+  /**
+   * Whether a restored message is always the next one its consumer gets. False on RabbitMQ:
+   * `basic.reject(requeue)` puts it back at its place, but the freed prefetch slot may be
+   * filled with the next message before the requeue reaches the queue (seen under load).
+   * @default true
+   */
+  readonly restoreServedFirst?: boolean;
 }
 
 /** Where and how to publish one message. */
