@@ -154,6 +154,8 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   it('finds a task by a kwarg with the search language', async () => {
     const r = await app.sendTask('py.echo', ['needle'], { user_id: 90125, note: 'find me' }, { queue: 'py' });
     fleet.taskIds.push(r.id);
+    // This test is about search: the task is in the store before the page asks for the list.
+    await waitFor(async () => (await dash.store.getTask(r.id)) !== null, 'the task stored', 30_000);
     await goto('/tasks');
     await page.locator(`#tasks-table tr[data-uuid="${r.id}"]`).waitFor({ timeout: 30_000 });
     await page.getByLabel('Search tasks').fill('kwargs.user_id:90125');
@@ -198,10 +200,13 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     const r = await chain(add.s(1, 1), add.s(10), add.s(100)).applyAsync();
     fleet.taskIds.push(r.id);
     expect(await r.get({ timeout: 20_000 })).toBe(112);
+    // The page is drawn from what the dashboard has ingested: wait for every step's end there.
     const stored = await waitFor(async () => {
       const d = await dash.store.getTask(r.id);
-      return d?.task.rootId ? d : undefined;
-    }, 'the chain stored', 20_000);
+      if (!d?.task.rootId || d.task.state !== 'SUCCESS') return undefined;
+      const steps = (await dash.store.getWorkflow(d.task.rootId)).tasks;
+      return steps.length === 3 && steps.every((t) => t.state === 'SUCCESS') ? d : undefined;
+    }, 'the chain stored, every step SUCCESS', 30_000);
     fleet.taskIds.push(...(await dash.store.getWorkflow(stored.task.rootId as string)).tasks.map((t) => t.uuid));
     await goto(`/task/${r.id}`);
     const tree = page.getByRole('list', { name: 'Workflow tree' });
