@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { shouldRunRedisTests } from '../support/redis.js';
 import {
   counts,
   killChildren,
@@ -22,7 +22,7 @@ import {
   startLocalWorker,
   waitFor,
   workerConfigs,
-  type LocalWorker, FAILURE_DB, failureKeys } from './support.js';
+  type LocalWorker, FAILURE_DB, failureKeys, closeFailureSuite } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: kill -9 of a worker');
 const BASE = FAILURE_DB;
@@ -56,13 +56,7 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
     await Promise.all(locals.splice(0).map((w) => w.stop()));
   }, 20_000);
 
-  afterAll(async () => {
-    await killChildren();
-    await producer?.close();
-    await raw?.close();
-    await deleteKeys(prefix, BASE);
-    await deleteResults(taskIds, BASE);
-  }, 20_000);
+  afterAll(() => closeFailureSuite(producer, raw, prefix, taskIds), 20_000);
 
   it('a late-ack task whose worker is SIGKILLed mid-run runs again on another worker and succeeds exactly once', async () => {
     const queue = `mid-run-${randomUUID().slice(0, 8)}`;

@@ -12,8 +12,8 @@ import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import type { TaskEvent } from '../../src/worker/task-events.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker } from './support.js';
+import { shouldRunRedisTests } from '../support/redis.js';
+import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker, closeFailureSuite } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: lost-task detection');
 const BASE = FAILURE_DB;
@@ -37,13 +37,7 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed', () 
     local = undefined;
   }, 20_000);
 
-  afterAll(async () => {
-    await killChildren();
-    await producer?.close();
-    await raw?.close();
-    await deleteKeys(prefix, BASE);
-    await deleteResults(taskIds, BASE);
-  }, 20_000);
+  afterAll(() => closeFailureSuite(producer, raw, prefix, taskIds), 20_000);
 
   it('is stored FAILURE WorkerLostError by a live worker, with task-failed, and never runs again', async () => {
     const queue = `lost-${randomUUID().slice(0, 8)}`;

@@ -11,8 +11,8 @@ import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import { parseSetAside } from '../../src/brokers/redis/settlements.js';
-import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, waitFor, workerConfigs, FAILURE_DB, failureKeys } from './support.js';
+import { shouldRunRedisTests } from '../support/redis.js';
+import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, waitFor, workerConfigs, FAILURE_DB, failureKeys, closeFailureSuite } from './support.js';
 import { POISON } from './fixtures/tasks.js';
 
 const ready = await shouldRunRedisTests('failure: poison message crash loop');
@@ -33,13 +33,7 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
 
   afterEach(killChildren, 20_000);
 
-  afterAll(async () => {
-    await killChildren();
-    await producer?.close();
-    await raw?.close();
-    await deleteKeys(prefix, BASE);
-    await deleteResults(taskIds, BASE);
-  }, 20_000);
+  afterAll(() => closeFailureSuite(producer, raw, prefix, taskIds), 20_000);
 
   it(`runs ${MAX} times across ${MAX} worker processes, then is dead-lettered by the next with FAILURE stored`, async () => {
     const queue = `poison-${randomUUID().slice(0, 8)}`;

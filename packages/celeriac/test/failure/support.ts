@@ -14,7 +14,7 @@ import { createClient, type RedisClientType } from 'redis';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker, type RedisBrokerOptions } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, Worker, type App, type ResultMeta } from '../../src/index.js';
-import { randomKeyPrefix, redisReachable, REDIS_URL } from '../support/redis.js';
+import { deleteKeys, deleteResults, randomKeyPrefix, redisReachable, REDIS_URL } from '../support/redis.js';
 import type { ChildWorkerConfig } from './fixtures/worker.js';
 import { counterKeys, defineFailureTasks } from './fixtures/tasks.js';
 
@@ -32,6 +32,18 @@ export const FAILURE_DB = ((): string => {
 export function failureKeys(): { prefix: string; brokerUrl: string } {
   const prefix = randomKeyPrefix();
   return { prefix, brokerUrl: `${FAILURE_DB}?global_keyprefix=${encodeURIComponent(prefix)}` };
+}
+
+/**
+ * The end of a process-level failure suite (afterAll): ends its worker children, closes its
+ * producer and raw client, and deletes its keys and the results of `taskIds` on {@link FAILURE_DB}.
+ */
+export async function closeFailureSuite(producer: App | undefined, raw: RedisClientType | undefined, prefix: string, taskIds: readonly string[]): Promise<void> {
+  await killChildren();
+  await producer?.close();
+  await raw?.close();
+  await deleteKeys(prefix, FAILURE_DB);
+  await deleteResults(taskIds, FAILURE_DB);
 }
 
 /** Recovery options small enough for tests: a dead holder's messages come back within ~2.5 s. */
