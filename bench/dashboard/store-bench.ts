@@ -15,6 +15,7 @@ import pg from 'pg';
 import { openHistoryStore } from '../../packages/dashboard/src/store/index.js';
 import type { HistoryStore, TaskQuery } from '../../packages/dashboard/src/store/index.js';
 import { collectGarbage, percentile } from '../lib/stats.js';
+import { bulkLoad } from './bulk-load.js';
 import { eventBatches, NAMES, T_START, WORKERS } from './events.js';
 
 const USAGE = `Usage: npm run bench:dashboard -- [flags]
@@ -24,6 +25,8 @@ const USAGE = `Usage: npm run bench:dashboard -- [flags]
   --queries <n>        runs of each query shape per size (default 20)
   --database-url <u>   Postgres server (default postgres://postgres@127.0.0.1:5432/postgres)
   --keep-schema <name> Postgres: fill this schema and keep it afterwards (to EXPLAIN queries)
+  --fill <how>         events (writeEvents, measures ingest) or sql (Postgres only: rows made in
+                       SQL by bulk-load.ts in a throw-away database, to reach 1M tasks quickly)
 `;
 
 const { values: flags } = parseArgs({
@@ -34,6 +37,7 @@ const { values: flags } = parseArgs({
     queries: { type: 'string', default: '20' },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'keep-schema': { type: 'string' },
+    fill: { type: 'string', default: 'events' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -45,7 +49,8 @@ const SIZES = flags.sizes.split(',').map(Number).sort((a, b) => a - b);
 const STORES = flags.store.split(',') as ('pglite' | 'postgres')[];
 const BATCH = Number(flags.batch);
 const QUERIES = Number(flags.queries);
-if (SIZES.some((n) => !Number.isInteger(n) || n <= 0) || !(BATCH > 0) || !(QUERIES > 0) || STORES.some((s) => s !== 'pglite' && s !== 'postgres')) {
+const FILL = flags.fill;
+if ((FILL !== 'events' && FILL !== 'sql') || (FILL === 'sql' && STORES.includes('pglite')) || SIZES.some((n) => !Number.isInteger(n) || n <= 0) || !(BATCH > 0) || !(QUERIES > 0) || STORES.some((s) => s !== 'pglite' && s !== 'postgres')) {
   process.stderr.write(USAGE);
   process.exit(2);
 }
@@ -67,10 +72,22 @@ const SHAPES: readonly Shape[] = [
   { label: 'search kwargs.user_id:N', query: (k) => ({ search: `kwargs.user_id:${(k * 7919) % 100_000}`, limit: 50 }) },
   { label: 'search free text (rare)', query: (k) => ({ search: `"user${(k * 104_729) % 100_000}@example"`, limit: 50 }) },
   { label: 'search free text (common)', query: () => ({ search: 'order', limit: 50 }) },
-  { label: 'search args:"order-N"', query: (k, n) => ({ search: `args:"order-${(k * 7877) % n}'"`, limit: 50 }) },
+  { label: 'search args:"order-N"', query: (k, n) => ({ search: `args:"order-${(k * 7877 + 1009) % n}'"`, limit: 50 }) },
   { label: 'search state + exception', query: () => ({ search: 'state:FAILURE exception:timeout', limit: 50 }) },
   { label: 'search name:* AND NOT state', query: () => ({ search: 'name:proj.email.* AND NOT state:SUCCESS', limit: 50 }) },
   { label: 'search OR of two kwargs', query: (k) => ({ search: `kwargs.user_id:${k} OR kwargs.user_id:${k + 1}`, limit: 50 }) },
+  { label: 'states SUCCESS,FAILURE,RETRY', query: () => ({ states: ['SUCCESS', 'FAILURE', 'RETRY'], limit: 50 }) },
+  { label: 'states FAILURE + name', query: (k) => ({ states: ['FAILURE', 'RETRY'], name: NAMES[k % NAMES.length] as string, limit: 50 }) },
+  { label: 'received 5 min window, by received', query: (k, n) => ({ timeField: 'received', from: (T_START + ((k * 104729) % n) * 0.01) * 1000, to: (T_START + ((k * 104729) % n) * 0.01 + 300) * 1000, sort: { field: 'received', dir: 'desc' }, limit: 50 }) },
+  { label: 'received 5 min window, by time', query: (k, n) => ({ timeField: 'received', from: (T_START + ((k * 104729) % n) * 0.01) * 1000, to: (T_START + ((k * 104729) % n) * 0.01 + 300) * 1000, limit: 50 }) },
+  { label: 'runtime 0.5-1 s, by runtime', query: () => ({ runtimeMin: 0.5, runtimeMax: 1, sort: { field: 'runtime', dir: 'asc' }, limit: 50 }) },
+  { label: 'page at offset 1,000', query: (k) => ({ offset: 1000 + k * 50, limit: 50 }) },
+  { label: 'page at offset 50,000', query: (k) => ({ offset: 50_000 + k * 50, limit: 50 }) },
+  { label: 'state page at offset 10,000', query: (k) => ({ states: ['SUCCESS'], sort: { field: 'received', dir: 'desc' }, offset: 10_000 + k * 50, limit: 50 }) },
+  { label: 'search result:"order-N"', query: (k, n) => ({ search: `result:"'order-${(k * 7877 + 1009) % n}'"`, limit: 50 }) },
+  { label: 'search exception: (common)', query: () => ({ search: 'exception:timed', limit: 50 }) },
+  { label: 'search (a OR b) -state', query: (k) => ({ search: `(refund OR thumbnail) -state:FAILURE worker:${WORKERS[k % WORKERS.length] as string}`, limit: 50 }) },
+  { label: 'search text, time, runtime', query: (k, n) => ({ search: `email received>${new Date((T_START + n * 0.005) * 1000).toISOString().slice(0, 16)} runtime>0.3`, limit: 50 }) },
 ];
 
 interface SizeResult {
@@ -106,10 +123,35 @@ async function measureQueries(store: HistoryStore, n: number): Promise<Pick<Size
   return { queries, allP50: percentile(all, 50), allP95: percentile(all, 95), searchP95: percentile(search, 95) };
 }
 
+/** With --fill sql: a throw-away database on the server of --database-url, and its URL. */
+async function throwAwayDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `dash_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: flags['database-url'] });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(flags['database-url']);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: flags['database-url'] });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
 async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
   const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'celeriac-dash-bench-')) : undefined;
   const schema = flags['keep-schema'] ?? `dash_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const store = await openHistoryStore(kind === 'pglite' ? { dataDir, maxTasks: 10_000_000 } : { databaseUrl: flags['database-url'], schema, maxTasks: 10_000_000 });
+  const scratch = FILL === 'sql' ? await throwAwayDatabase() : null;
+  const databaseUrl = scratch?.url ?? flags['database-url'];
+  if (scratch !== null && flags['keep-schema'] !== undefined) process.stdout.write(`database kept: ${databaseUrl}\n`);
+  const store = await openHistoryStore(kind === 'pglite' ? { dataDir, maxTasks: 10_000_000 } : { databaseUrl, schema, maxTasks: 10_000_000 });
+  const loader = scratch === null ? null : new pg.Client({ connectionString: databaseUrl });
+  await loader?.connect();
   const results: SizeResult[] = [];
   try {
     let done = 0;
@@ -118,24 +160,34 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
     for (const n of SIZES) {
       collectGarbage();
       const t0 = performance.now();
-      for (const batch of eventBatches(done, n, BATCH)) {
-        await store.writeEvents(batch);
-        events += batch.length;
+      if (loader !== null) {
+        await bulkLoad(loader, schema, done, n, (line) => process.stdout.write(`${line}\n`));
+        events += (n - done) * 3;
+      } else {
+        for (const batch of eventBatches(done, n, BATCH)) {
+          await store.writeEvents(batch);
+          events += batch.length;
+        }
       }
       seconds += (performance.now() - t0) / 1000;
       done = n;
       collectGarbage();
       const rss = rssMb();
       const q = await measureQueries(store, n);
-      const r: SizeResult = { tasks: n, events, ingestSeconds: seconds, eventsPerSecond: Math.round(events / seconds), rssMb: rss, ...q };
+      // A SQL fill says nothing of the ingest rate.
+      const rate = loader === null ? Math.round(events / seconds) : Number.NaN;
+      const r: SizeResult = { tasks: n, events, ingestSeconds: seconds, eventsPerSecond: rate, rssMb: Math.max(rss, rssMb()), ...q };
       results.push(r);
-      process.stdout.write(`${kind} ${n} tasks: ${r.eventsPerSecond} events/s, RSS ${rss} MB, query p50 ${r.allP50.toFixed(1)} ms p95 ${r.allP95.toFixed(1)} ms (search p95 ${r.searchP95.toFixed(1)} ms)\n`);
+      process.stdout.write(`${kind} ${n} tasks: ${loader === null ? `${r.eventsPerSecond} events/s` : `SQL fill ${seconds.toFixed(0)} s`}, RSS ${r.rssMb} MB, query p50 ${r.allP50.toFixed(1)} ms p95 ${r.allP95.toFixed(1)} ms (search p95 ${r.searchP95.toFixed(1)} ms)\n`);
       for (const x of q.queries) process.stdout.write(`    ${x.label.padEnd(30)} p50 ${x.p50.toFixed(1).padStart(7)} ms  p95 ${x.p95.toFixed(1).padStart(7)} ms  total ${x.total}\n`);
     }
   } finally {
+    await loader?.end();
     await store.close();
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
-    if (kind === 'postgres' && flags['keep-schema'] === undefined) {
+    if (scratch !== null) {
+      if (flags['keep-schema'] === undefined) await scratch.drop();
+    } else if (kind === 'postgres' && flags['keep-schema'] === undefined) {
       const c = new pg.Client({ connectionString: flags['database-url'] });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -150,7 +202,7 @@ function table(kind: string, rows: SizeResult[]): string {
     `### ${kind}`, '',
     '| Tasks | Events | Ingest (events/s) | Dashboard RSS (MB) | queryTasks p50 (ms) | p95 (ms) | search p95 (ms) |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.tasks.toLocaleString('en')} | ${r.events.toLocaleString('en')} | ${r.eventsPerSecond.toLocaleString('en')} | ${r.rssMb} | ${r.allP50.toFixed(1)} | ${r.allP95.toFixed(1)} | ${r.searchP95.toFixed(1)} |`),
+    ...rows.map((r) => `| ${r.tasks.toLocaleString('en')} | ${r.events.toLocaleString('en')} | ${Number.isNaN(r.eventsPerSecond) ? 'SQL fill' : r.eventsPerSecond.toLocaleString('en')} | ${r.rssMb} | ${r.allP50.toFixed(1)} | ${r.allP95.toFixed(1)} | ${r.searchP95.toFixed(1)} |`),
     '', '| Query | ' + rows.map((r) => `p50 / p95 at ${r.tasks.toLocaleString('en')} (ms)`).join(' | ') + ' |',
     '| --- | ' + rows.map(() => '---:').join(' | ') + ' |',
     ...SHAPES.map((s, i) => `| ${s.label} | ${rows.map((r) => `${r.queries[i]?.p50.toFixed(1)} / ${r.queries[i]?.p95.toFixed(1)}`).join(' | ')} |`),
@@ -169,6 +221,6 @@ const out = sections.join('\n');
 process.stdout.write(`\n${out}\n`);
 const dir = new URL('../results/', import.meta.url);
 mkdirSync(dir, { recursive: true });
-const file = new URL(`${new Date().toISOString().slice(0, 10)}-${hostname()}-dashboard-store-${STORES.join("-")}.md`, dir);
+const file = new URL(`${new Date().toISOString().slice(0, 10)}-${hostname()}-dashboard-store-${STORES.join("-")}${FILL === 'sql' ? '-sql' : ''}.md`, dir);
 writeFileSync(file, out);
 process.stdout.write(`written to ${file.pathname}\n`);

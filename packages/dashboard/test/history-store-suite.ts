@@ -117,6 +117,38 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       await expect(s.queryTasks({ limit: Number.NaN })).rejects.toThrow(/limit/);
     });
 
+    it('sorts tasks without a value of the sort column last, both ways, on every page', async () => {
+      const s = await open();
+      const events: EventDict[] = [];
+      // r0..r4 were received (at 0..4 s) and ran 0.1..0.5 s; p0..p2 were only sent (no received, no runtime).
+      for (let i = 0; i < 5; i++) events.push(...lifecycle(`r${i}`, i, { runtime: (i + 1) / 10 }));
+      for (let i = 0; i < 3; i++) events.push(ev('task-sent', `p${i}`, 10 + i, { hostname: 'client@host', name: 'proj.add' }));
+      await s.writeEvents(events);
+      const ids = async (field: 'received' | 'runtime' | 'started', dir: 'asc' | 'desc', offset: number, limit: number) => {
+        const page = await s.queryTasks({ sort: { field, dir }, offset, limit });
+        return { ids: page.rows.map((r) => r.uuid), total: page.total, exact: page.totalExact };
+      };
+      const nullsDesc = ['p2', 'p1', 'p0'];
+      const nullsAsc = ['p0', 'p1', 'p2'];
+      for (const field of ['received', 'runtime', 'started'] as const) {
+        const asc = [...['r0', 'r1', 'r2', 'r3', 'r4'], ...nullsAsc];
+        const desc = [...['r4', 'r3', 'r2', 'r1', 'r0'], ...nullsDesc];
+        expect((await ids(field, 'asc', 0, 50)).ids).toEqual(asc);
+        expect((await ids(field, 'desc', 0, 50)).ids).toEqual(desc);
+        // Pages of 3: one with values only, one across the boundary, one of NULLs only, one past the end.
+        for (const [order, dir] of [[asc, 'asc'], [desc, 'desc']] as const) {
+          for (const offset of [0, 3, 5, 6, 7, 8, 9]) {
+            const page = await ids(field, dir, offset, 3);
+            expect(page.ids, `${field} ${dir} offset ${offset}`).toEqual(order.slice(offset, offset + 3));
+            expect(page.total, `${field} ${dir} offset ${offset} total`).toBe(8);
+            expect(page.exact).toBe(true);
+          }
+        }
+      }
+      // Filters apply to both parts.
+      expect((await s.queryTasks({ name: 'proj.add', sort: { field: 'received', dir: 'desc' }, offset: 4, limit: 2 })).rows.map((r) => r.uuid)).toEqual(['r0', 'p2']);
+    });
+
     it('searches with the query language: kwargs keys, fields, phrases, NOT and OR', async () => {
       const s = await open();
       await s.writeEvents([

@@ -45,6 +45,8 @@ const SORT_COLUMNS: Readonly<Record<TaskSortField, string>> = {
   runtime: 'runtime', name: 'name', state: 'state', worker: 'worker',
 };
 
+const TIED_BY_TIME: ReadonlySet<string> = new Set(['name', 'worker', 'state']);
+
 const TIME_FIELDS: Readonly<Record<NonNullable<TaskQuery['timeField']>, string>> = {
   timestamp: 'state_ts', received: 'received', started: 'started',
 };
@@ -97,13 +99,22 @@ export const ESTIMATED_ROWS_SQL = `SELECT reltuples::float8 AS n FROM pg_class W
 
 /** The statements of one tasks query. */
 export interface TaskPageSql {
+  /** The page; for a nullable sort column, only the tasks that have a value (see `nulls`). */
   readonly page: string;
   readonly count: string;
   /** The page within the newest {@link SEARCH_WINDOW} tasks, with a `matches` column; null when not a search in time order. */
   readonly window: string | null;
+  /**
+   * For a sort column that may be NULL: the tasks without a value, which come after all the
+   * others (`NULLS LAST`), and a capped count of those with one. Null when the column cannot be NULL.
+   */
+  readonly nulls: { readonly page: (offset: number, limit: number) => string; readonly valued: (cap: number) => string } | null;
   readonly params: unknown[];
+  readonly offset: number;
   readonly limit: number;
 }
+
+const and = (where: string, cond: string) => (where === '' ? `WHERE ${cond}` : `${where} AND ${cond}`);
 
 /** The page and count statements for a query. */
 export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW): TaskPageSql {
@@ -115,16 +126,37 @@ export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDO
   const dir = q.sort?.dir === 'asc' ? 'ASC' : 'DESC';
   const limit = Math.min(Math.max(Math.floor(finite('limit', q.limit) ?? DEFAULT_LIMIT), 0), MAX_LIMIT);
   const offset = Math.max(Math.floor(finite('offset', q.offset) ?? 0), 0);
-  // NULLS LAST only where the column can be null; state_ts cannot, so its index serves the order.
-  const nulls = column === 'state_ts' ? '' : ' NULLS LAST';
-  // `t.` makes ORDER BY use the table's column (and its index), not the float8 output alias.
-  const order = `ORDER BY t.${column} ${dir}${nulls}, t.uuid ${dir} LIMIT ${limit} OFFSET ${offset}`;
-  const page = `SELECT ${taskColumns(false)} FROM tasks AS t ${where} ${order}`;
   const count = `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${COUNT_CAP + 1}) AS matching`;
-  const searching = q.search !== undefined && q.search.trim() !== '' && column === 'state_ts';
-  const window = searching
-    ? `SELECT ${taskColumns(false)}, count(*) OVER () AS matches
-       FROM (SELECT * FROM tasks ORDER BY state_ts ${dir} LIMIT ${Math.floor(windowSize)}) AS t ${where} ${order}`
-    : null;
-  return { page, count, window, params: params.values, limit };
+  // `t.` makes ORDER BY use the table's column (and its index), not the float8 output alias.
+  const select = `SELECT ${taskColumns(false)} FROM tasks AS t`;
+  // Ties of a name, worker or state go by time, as their indexes (column, state_ts) give them;
+  // the others by uuid, so every order is total and pages never overlap.
+  const tie = TIED_BY_TIME.has(column) ? `t.state_ts ${dir}, t.uuid ${dir}` : `t.uuid ${dir}`;
+  if (column === 'state_ts' || column === 'state') {
+    const order = `ORDER BY t.${column} ${dir}, ${column === 'state' ? tie : `t.uuid ${dir}`} LIMIT ${limit} OFFSET ${offset}`;
+    const searching = q.search !== undefined && q.search.trim() !== '' && column === 'state_ts';
+    const window = searching
+      ? `SELECT ${taskColumns(false)}, count(*) OVER () AS matches
+         FROM (SELECT * FROM tasks ORDER BY state_ts ${dir} LIMIT ${Math.floor(windowSize)}) AS t ${where} ${order}`
+      : null;
+    return { page: `${select} ${where} ${order}`, count, window, nulls: null, params: params.values, offset, limit };
+  }
+  // A nullable column sorts NULLS LAST in both directions, an order no single index gives both
+  // ways (an index scanned backwards puts its NULLs first). So the tasks that have a value are
+  // paged on their own, in an order the column's index gives either way, and the ones without
+  // a value are read only for a page that reaches past the last task that has one.
+  const valuedWhere = and(where, `t.${column} IS NOT NULL`);
+  const nullWhere = and(where, `t.${column} IS NULL`);
+  return {
+    page: `${select} ${valuedWhere} ORDER BY t.${column} ${dir}, ${tie} LIMIT ${limit} OFFSET ${offset}`,
+    count,
+    window: null,
+    nulls: {
+      page: (o, l) => `${select} ${nullWhere} ORDER BY ${tie} LIMIT ${Math.floor(l)} OFFSET ${Math.floor(o)}`,
+      valued: (cap) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks AS t ${valuedWhere} LIMIT ${Math.floor(cap)}) AS valued`,
+    },
+    params: params.values,
+    offset,
+    limit,
+  };
 }

@@ -174,6 +174,16 @@ class SqlHistoryStore implements HistoryStore {
       }
     }
     const rows = await this.db.query(plan.page, plan.params);
+    if (plan.nulls !== null && rows.length < plan.limit) {
+      // The tasks with a value ran out on this page: the ones without follow. Those with a
+      // value before it are `offset + rows` when this page has some, else counted (at most offset).
+      const valued = rows.length > 0 || plan.offset === 0
+        ? plan.offset + rows.length
+        : ((await this.db.query<{ n: number }>(plan.nulls.valued(plan.offset), plan.params))[0]?.n ?? 0);
+      rows.push(...(await this.db.query(plan.nulls.page(Math.max(0, plan.offset - valued), plan.limit - rows.length), plan.params)));
+    }
+    // A page that is not full ends the matches: its end is the total, with no count.
+    if (rows.length < plan.limit && (rows.length > 0 || plan.offset === 0)) return capped(rows, plan.offset + rows.length);
     const counted = await this.db.query<{ n: number }>(plan.count, plan.params);
     return capped(rows, counted[0]?.n ?? 0);
   }
