@@ -4,8 +4,8 @@
  * only events, remote control and the broker; Python workers are handled exactly like
  * Celeriac's since both speak Celery's protocol):
  * - events from the broker, folded into an in-memory {@link ClusterState} (worker liveness,
- *   recent tasks for live rows) and written to the {@link HistoryStore} in batches, one
- *   write in flight at a time, so the store sees few large transactions;
+ *   recent tasks for live rows) and into a {@link WriteBuffer}, which writes them to the
+ *   {@link HistoryStore} one write at a time, one row per task however many events it had;
  * - Flower's Prometheus collectors ({@link Metrics}) and the overview series;
  * - a once-a-second tick that notices workers whose heartbeats stopped: their unfinished
  *   tasks are marked LOST, and after `purgeOfflineAfterMs` they are forgotten (gone);
@@ -13,11 +13,11 @@
  *   `enable_events` every 5 s as Flower does, and retention (`store.prune`).
  *
  * Memory is bounded: the cluster state keeps `maxTasksInMemory` tasks, the write buffer
- * drops the oldest events past `maxBuffered` (counted in `/metrics`), the live hub coalesces
- * task changes per flush.
+ * keeps `maxBuffered` entries (past it timeline entries go first, task rows last; counted in
+ * `/metrics`), the live hub coalesces task changes per flush.
  */
 import type { App } from 'celeriac';
-import { BrokerUnreachableError, ClusterState, ControlClient, EventReceiver, type ClusterChange, type EventDict, type WorkerRecord } from 'celeriac/monitor';
+import { BrokerUnreachableError, ClusterState, ControlClient, EventReceiver, type ClusterChange, type EventDict, type TaskRecord, type WorkerRecord } from 'celeriac/monitor';
 import type { HistoryStore } from '../store/history-store.js';
 import { taskDictFromRecord } from '../task-dict.js';
 import { withDeadline } from './deadline.js';
@@ -26,14 +26,15 @@ import { LiveHub } from './live-hub.js';
 import { Metrics } from './metrics.js';
 import { OverviewSeries } from './overview.js';
 import { queueReaderFor, type QueueDepth, type QueueReader } from './queues.js';
+import { WriteBuffer } from './write-buffer.js';
 
 /** Options of {@link Ingest}. */
 export interface IngestOptions {
-  /** Events per store write. @default 2000 */
+  /** Pending events that start a store write before the next flush. @default 2000 */
   batchSize?: number;
   /** Longest wait before a partial batch is written, ms. @default 200 */
   flushMs?: number;
-  /** Events kept waiting for the store before the oldest are dropped. @default 200000 */
+  /** Entries (task rows, worker rows, timeline entries) kept waiting for the store. @default 100000 */
   maxBuffered?: number;
   /** Tasks kept in memory for live rows and metrics. @default 10000 */
   maxTasksInMemory?: number;
@@ -79,10 +80,10 @@ export class Ingest {
   readonly #onError: (where: string, error: Error) => void;
   readonly #receiver: EventReceiver;
   readonly #reader: QueueReader;
-  #buffer: EventDict[] = [];
-  #writing: Promise<void> | undefined;
+  readonly #writes: WriteBuffer;
   readonly #timers: NodeJS.Timeout[] = [];
-  readonly #changedTasks = new Map<string, unknown>();
+  /** Tasks changed since the last flush, published then as live rows. */
+  readonly #changedTasks = new Map<string, TaskRecord>();
   /** Workers that were online at the last tick. */
   readonly #online = new Set<string>();
   /** Workers forgotten after the grace period (until they speak again). */
@@ -92,20 +93,17 @@ export class Ingest {
   #queueDepths: QueueDepth[] = [];
   #state: 'idle' | 'running' | 'closed' = 'idle';
   eventsIngested = 0;
-  eventsDropped = 0;
-  eventsWritten = 0;
   /** Local epoch ms of the last event, null before any. */
   lastEventAt: number | null = null;
   /** Last broker error message, null while the broker answers. */
   brokerError: string | null = null;
-  storeError: string | null = null;
 
   constructor(app: App, store: HistoryStore, options: IngestOptions = {}) {
     this.#store = store;
     this.#options = {
       batchSize: options.batchSize ?? 2000,
       flushMs: options.flushMs ?? 200,
-      maxBuffered: options.maxBuffered ?? 200_000,
+      maxBuffered: options.maxBuffered ?? 100_000,
       maxTasksInMemory: options.maxTasksInMemory ?? 10_000,
       maxWorkers: options.maxWorkers ?? 5000,
       purgeOfflineAfterMs: options.purgeOfflineAfterMs ?? 3_600_000,
@@ -133,10 +131,40 @@ export class Ingest {
     });
     this.#receiver = new EventReceiver(app.broker, (event, at) => this.#onEvent(event, at), { onError: (e) => this.#onError('events', e) });
     this.#reader = queueReaderFor(app.settings.broker, app.broker);
+    this.#writes = new WriteBuffer(store, {
+      batchSize: this.#options.batchSize,
+      maxBuffered: this.#options.maxBuffered,
+      onError: (e) => this.#onError('store', e),
+    });
   }
 
   get store(): HistoryStore {
     return this.#store;
+  }
+
+  /** Events stored. */
+  get eventsWritten(): number {
+    return this.#writes.eventsWritten;
+  }
+
+  /** Events whose timeline entry was dropped because the store fell behind. */
+  get eventsDropped(): number {
+    return this.#writes.eventsDropped;
+  }
+
+  /** Tasks whose latest changes were dropped because the store fell far behind. */
+  get tasksDropped(): number {
+    return this.#writes.tasksDropped;
+  }
+
+  /** Entries waiting for the store. */
+  get buffered(): number {
+    return this.#writes.buffered;
+  }
+
+  /** The last store write error, null once a write succeeds. */
+  get storeError(): string | null {
+    return this.#writes.storeError;
   }
 
   /** Subscribes to events and starts the background loops. */
@@ -190,11 +218,7 @@ export class Ingest {
   #onEvent(event: EventDict, at: number): void {
     this.eventsIngested++;
     this.lastEventAt = at;
-    if (this.#buffer.length >= this.#options.maxBuffered) {
-      this.#buffer.shift();
-      this.eventsDropped++;
-    }
-    this.#buffer.push(event);
+    this.#writes.add(event, at);
     const type = typeof event.type === 'string' ? event.type : '';
     const hostname = typeof event['hostname'] === 'string' ? event['hostname'] : '';
     if (hostname !== '' && type !== 'task-sent') {
@@ -206,7 +230,6 @@ export class Ingest {
     const before = typeof event['uuid'] === 'string' ? this.state.task(event['uuid']) : undefined;
     const change = this.state.apply(event, at);
     this.#observe(type, hostname, event, change, before?.state ?? null, at);
-    if (this.#buffer.length >= this.#options.batchSize) void this.flush().catch(() => {});
   }
 
   /** Metrics, overview and live updates for one event. */
@@ -244,38 +267,16 @@ export class Ingest {
       this.metrics.prefetchTime.set([hostname, name], 0);
       this.overview.finished(type === 'task-succeeded' ? 'succeeded' : 'failed', runtime, at);
     }
-    this.#changedTasks.set(task.uuid, taskDictFromRecord(task));
+    if (this.live.subscribers > 0) this.#changedTasks.set(task.uuid, task);
   }
 
   /** Writes buffered events (one write in flight; callers share it) and publishes live task rows. */
   flush(): Promise<void> {
     if (this.#changedTasks.size > 0) {
-      for (const task of this.#changedTasks.values()) this.live.publish('task', task);
+      for (const task of this.#changedTasks.values()) this.live.publish('task', taskDictFromRecord(task));
       this.#changedTasks.clear();
     }
-    if (this.#writing !== undefined) return this.#writing;
-    if (this.#buffer.length === 0) return Promise.resolve();
-    this.#writing = (async () => {
-      try {
-        while (this.#buffer.length > 0) {
-          const batch = this.#buffer.splice(0, this.#options.batchSize);
-          try {
-            await this.#store.writeEvents(batch);
-            this.eventsWritten += batch.length;
-            this.storeError = null;
-          } catch (error) {
-            this.storeError = asError(error).message;
-            this.#onError('store', asError(error));
-            // Keep the batch for the next flush (bounded by maxBuffered).
-            this.#buffer.unshift(...batch.slice(Math.max(0, batch.length + this.#buffer.length - this.#options.maxBuffered)));
-            throw error;
-          }
-        }
-      } finally {
-        this.#writing = undefined;
-      }
-    })();
-    return this.#writing;
+    return this.#writes.flush();
   }
 
   /** Liveness transitions and expiry, once a second. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_RUNTIME_BUCKETS, Metrics, num, parseBuckets, type ScrapeInputs } from './metrics.js';
 
 const inputs = (over: Partial<ScrapeInputs> = {}): ScrapeInputs => ({
-  workers: [], queues: [], tasksByState: {}, stuck: {}, eventAgeSec: null, eventsIngested: 0, eventsDropped: 0, ...over,
+  workers: [], queues: [], tasksByState: {}, stuck: {}, eventAgeSec: null, eventsIngested: 0, eventsWritten: 0, eventsDropped: 0, tasksDropped: 0, ...over,
 });
 
 describe('metrics exposition', () => {

@@ -152,7 +152,10 @@ export interface ScrapeInputs {
   /** Seconds since the last event, null before any. */
   readonly eventAgeSec: number | null;
   readonly eventsIngested: number;
+  /** Events stored in the history. */
+  readonly eventsWritten: number;
   readonly eventsDropped: number;
+  readonly tasksDropped: number;
 }
 
 /** Flower's collectors, fed by the ingest. */
@@ -199,8 +202,12 @@ export class Metrics {
     for (const [state, n] of Object.entries(inputs.stuck)) out.push(`flower_stuck_tasks${labelText(['state'], [state])} ${num(n)}`);
     out.push('# HELP celeriac_dashboard_events_ingested_total Events received from the broker', '# TYPE celeriac_dashboard_events_ingested_total counter');
     out.push(`celeriac_dashboard_events_ingested_total ${num(inputs.eventsIngested)}`);
-    out.push('# HELP celeriac_dashboard_events_dropped_total Events dropped because the store fell behind', '# TYPE celeriac_dashboard_events_dropped_total counter');
+    out.push('# HELP celeriac_dashboard_events_written_total Events stored in the history', '# TYPE celeriac_dashboard_events_written_total counter');
+    out.push(`celeriac_dashboard_events_written_total ${num(inputs.eventsWritten)}`);
+    out.push('# HELP celeriac_dashboard_events_dropped_total Events left out of task timelines because the store fell behind', '# TYPE celeriac_dashboard_events_dropped_total counter');
     out.push(`celeriac_dashboard_events_dropped_total ${num(inputs.eventsDropped)}`);
+    out.push('# HELP celeriac_dashboard_tasks_dropped_total Tasks whose latest changes were dropped because the store fell far behind', '# TYPE celeriac_dashboard_tasks_dropped_total counter');
+    out.push(`celeriac_dashboard_tasks_dropped_total ${num(inputs.tasksDropped)}`);
     if (inputs.eventAgeSec !== null) {
       out.push('# HELP celeriac_dashboard_last_event_age_seconds Seconds since the last event arrived', '# TYPE celeriac_dashboard_last_event_age_seconds gauge');
       out.push(`celeriac_dashboard_last_event_age_seconds ${num(inputs.eventAgeSec)}`);

@@ -57,7 +57,9 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       stuck,
       eventAgeSec: ing.lastEventAt === null ? null : (now - ing.lastEventAt) / 1000,
       eventsIngested: ing.eventsIngested,
+      eventsWritten: ing.eventsWritten,
       eventsDropped: ing.eventsDropped,
+      tasksDropped: ing.tasksDropped,
     });
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
   });

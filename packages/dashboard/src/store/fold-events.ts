@@ -1,9 +1,13 @@
 /**
  * @module store/fold-events
- * Pure: turns a batch of raw Celery events into the rows the store upserts: at most one
- * task row per uuid, one worker row per hostname, and the timeline entries. Folding the
- * batch first lets one multi-row statement write it (a single INSERT cannot touch a row
- * twice) and merges events of one task in memory instead of in the database.
+ * Pure: turns raw Celery events into the rows the store upserts: at most one task row per
+ * uuid, one worker row per hostname, and the timeline entries. Folding first lets one
+ * multi-row statement write a batch (a single INSERT cannot touch a row twice) and merges
+ * the events of one task in memory instead of in the database: a task whose received,
+ * started and succeeded events arrive before the next write costs one row write, not three.
+ *
+ * {@link EventFolder} folds event by event, as they arrive, so a writer that falls behind
+ * holds one row per task rather than every event; {@link foldEvents} folds a whole batch.
  */
 import type { EventDict } from 'celeriac/monitor';
 import { pyLiteralToJson } from './py-literal.js';
@@ -107,6 +111,8 @@ export interface FoldedBatch {
   readonly workers: WorkerWrite[];
   readonly events: EventWrite[];
   readonly ignored: number;
+  /** Events folded into this batch, ignored ones included. */
+  readonly folded: number;
 }
 
 /** Limits applied while folding. */
@@ -189,7 +195,7 @@ function kwargsJson(value: unknown, text: string): Record<string, unknown> | nul
   return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
 }
 
-function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number, limits: FoldLimits): void {
+function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number, limits: Omit<FoldLimits, 'now'>): void {
   const e = event as Readonly<Record<string, unknown>>;
   const setStr = (key: 'name' | 'queue' | 'exchange' | 'routing_key' | 'eta' | 'expires' | 'parent_id' | 'root_id', source: string) => {
     const v = str(e[source]);
@@ -261,39 +267,108 @@ function foldWorker(existing: WorkerWrite | undefined, hostname: string, subject
   return row;
 }
 
-/** Folds a batch of events, in arrival order, into rows. Malformed events are counted, not thrown. */
-export function foldEvents(events: readonly EventDict[], limits: FoldLimits): FoldedBatch {
-  const tasks = new Map<string, TaskWrite>();
-  const workers = new Map<string, WorkerWrite>();
-  const timeline: EventWrite[] = [];
-  let ignored = 0;
-  for (const event of events) {
+/** What {@link EventFolder.add} did with an event. */
+export type FoldOutcome = 'task' | 'worker' | 'ignored';
+
+/**
+ * Folds events one at a time into pending rows until {@link take} hands them over. Keeps
+ * the timeline in arrival order; {@link dropOldestEntry} frees memory when a writer is far
+ * behind, timeline entries first, since a task row carries the task's latest state.
+ */
+export class EventFolder {
+  #tasks = new Map<string, TaskWrite>();
+  #workers = new Map<string, WorkerWrite>();
+  #timeline: EventWrite[] = [];
+  /** Timeline entries before this index were dropped. */
+  #timelineHead = 0;
+  #events = 0;
+  #ignored = 0;
+
+  constructor(private readonly limits: Omit<FoldLimits, 'now'>) {}
+
+  /** Pending task rows + worker rows + timeline entries: the measure of the folder's memory. */
+  get size(): number {
+    return this.#tasks.size + this.#workers.size + this.#timeline.length - this.#timelineHead;
+  }
+
+  /** Events folded since the last {@link take}. */
+  get events(): number {
+    return this.#events;
+  }
+
+  /** Whether `uuid` has a pending task row. */
+  hasTask(uuid: string): boolean {
+    return this.#tasks.has(uuid);
+  }
+
+  /** Folds one event, in arrival order; `now` (epoch ms) dates an event without a timestamp. */
+  add(event: EventDict, now: number): FoldOutcome {
+    this.#events++;
     const type = typeof event?.type === 'string' ? event.type.toLowerCase() : '';
     const dash = type.indexOf('-');
     const group = dash < 0 ? '' : type.slice(0, dash);
     const subject = type.slice(dash + 1);
     if (group === 'task') {
-      const at = eventMs(event, limits.now);
       const uuid = str(event['uuid']);
-      if (uuid === null || subject.length === 0) {
-        ignored++;
-        continue;
-      }
-      let row = tasks.get(uuid);
-      if (row === undefined) tasks.set(uuid, (row = emptyTask(uuid, at)));
-      foldTask(row, subject, event, at, limits);
-      timeline.push({ uuid, type: type.slice(0, 64), ts: at, hostname: str(event['hostname']), fields: timelineFields(event, limits.timelineCap) });
-    } else if (group === 'worker') {
-      const at = eventMs(event, limits.now);
-      const hostname = str(event['hostname']);
-      if (hostname === null) {
-        ignored++;
-        continue;
-      }
-      workers.set(hostname, foldWorker(workers.get(hostname), hostname, subject, event, at));
-    } else {
-      ignored++;
+      if (uuid === null || subject.length === 0) return this.#ignore();
+      const at = eventMs(event, now);
+      let row = this.#tasks.get(uuid);
+      if (row === undefined) this.#tasks.set(uuid, (row = emptyTask(uuid, at)));
+      foldTask(row, subject, event, at, this.limits);
+      this.#timeline.push({ uuid, type: type.slice(0, 64), ts: at, hostname: str(event['hostname']), fields: timelineFields(event, this.limits.timelineCap) });
+      return 'task';
     }
+    if (group === 'worker') {
+      const hostname = str(event['hostname']);
+      if (hostname === null) return this.#ignore();
+      this.#workers.set(hostname, foldWorker(this.#workers.get(hostname), hostname, subject, event, eventMs(event, now)));
+      return 'worker';
+    }
+    return this.#ignore();
   }
-  return { tasks: [...tasks.values()], workers: [...workers.values()], events: timeline, ignored };
+
+  #ignore(): FoldOutcome {
+    this.#ignored++;
+    return 'ignored';
+  }
+
+  /**
+   * Drops the oldest timeline entry, or when none is left the oldest pending task row (its
+   * changes since the last take are lost). Returns what was dropped, null when nothing is pending.
+   */
+  dropOldestEntry(): 'timeline' | 'task' | null {
+    if (this.#timelineHead < this.#timeline.length) {
+      this.#timelineHead++;
+      return 'timeline';
+    }
+    const oldest = this.#tasks.keys().next();
+    if (oldest.done === true) return null;
+    this.#tasks.delete(oldest.value);
+    return 'task';
+  }
+
+  /** Everything folded so far; the folder starts empty again. */
+  take(): FoldedBatch {
+    const batch: FoldedBatch = {
+      tasks: [...this.#tasks.values()],
+      workers: [...this.#workers.values()],
+      events: this.#timelineHead === 0 ? this.#timeline : this.#timeline.slice(this.#timelineHead),
+      ignored: this.#ignored,
+      folded: this.#events,
+    };
+    this.#tasks = new Map();
+    this.#workers = new Map();
+    this.#timeline = [];
+    this.#timelineHead = 0;
+    this.#events = 0;
+    this.#ignored = 0;
+    return batch;
+  }
+}
+
+/** Folds a batch of events, in arrival order, into rows. Malformed events are counted, not thrown. */
+export function foldEvents(events: readonly EventDict[], limits: FoldLimits): FoldedBatch {
+  const folder = new EventFolder(limits);
+  for (const event of events) folder.add(event, limits.now);
+  return folder.take();
 }

@@ -14,6 +14,7 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import type { EventDict } from 'celeriac/monitor';
+import type { EventFolder, FoldedBatch } from './fold-events.js';
 
 /** A task's state as stored: Celery's states, `LOST` (its worker died while it ran), or a custom one. */
 export type StoredTaskState = string;
@@ -211,6 +212,10 @@ export interface HistoryStore {
   readonly kind: 'pglite' | 'postgres';
   /** Folds a batch of raw Celery events into tasks, timeline and workers, in one transaction. */
   writeEvents(events: readonly EventDict[]): Promise<WriteSummary>;
+  /** A folder with this store's caps, for a writer that folds events as they arrive (the ingest). */
+  newFolder(): EventFolder;
+  /** Writes what a folder from {@link newFolder} took, in one transaction. */
+  writeFolded(batch: FoldedBatch): Promise<WriteSummary>;
   /** Results from the result backend; fills in what events did not say, never moves a state back. */
   backfill(results: readonly BackfilledResult[]): Promise<number>;
   /** Marks the unfinished (RECEIVED/STARTED) tasks of a worker that went offline as LOST. */

@@ -3,7 +3,7 @@
  * The {@link HistoryStore} both databases share: everything is SQL over a {@link SqlDriver}.
  */
 import type { EventDict } from 'celeriac/monitor';
-import { foldEvents, stateRank, type TaskWrite } from './fold-events.js';
+import { EventFolder, foldEvents, stateRank, type FoldedBatch, type TaskWrite } from './fold-events.js';
 import type {
   BackfilledResult, HistoryStore, HistoryStoreOptions, TaskDetail, TaskEventRow, TaskPage, TaskQuery, Workflow, WorkerRow, WriteSummary,
 } from './history-store.js';
@@ -79,9 +79,16 @@ class SqlHistoryStore implements HistoryStore {
     if (this.#closed) throw new Error('HistoryStore: closed');
   }
 
-  async writeEvents(events: readonly EventDict[]): Promise<WriteSummary> {
+  writeEvents(events: readonly EventDict[]): Promise<WriteSummary> {
+    return this.writeFolded(foldEvents(events, { payloadCap: this.options.payloadCap, timelineCap: TIMELINE_CAP, now: Date.now() }));
+  }
+
+  newFolder(): EventFolder {
+    return new EventFolder({ payloadCap: this.options.payloadCap, timelineCap: TIMELINE_CAP });
+  }
+
+  async writeFolded(batch: FoldedBatch): Promise<WriteSummary> {
     this.#open();
-    const batch = foldEvents(events, { payloadCap: this.options.payloadCap, timelineCap: TIMELINE_CAP, now: Date.now() });
     if (batch.tasks.length > 0 || batch.workers.length > 0) {
       const upsert = taskUpsertSql('incoming', 'events');
       await this.db.transaction(async (tx) => {

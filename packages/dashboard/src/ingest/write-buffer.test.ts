@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import type { EventDict } from 'celeriac/monitor';
+import { EventFolder, type FoldedBatch } from '../store/fold-events.js';
+import type { HistoryStore } from '../store/history-store.js';
+import { WriteBuffer } from './write-buffer.js';
+
+/** A store whose writes wait until `release()`, and which can fail its next write. */
+function slowStore() {
+  const batches: FoldedBatch[] = [];
+  let open: () => void = () => {};
+  let gate = new Promise<void>((resolve) => (open = resolve));
+  let failNext = false;
+  const store = {
+    newFolder: () => new EventFolder({ payloadCap: 1000, timelineCap: 100 }),
+    writeFolded: async (batch: FoldedBatch) => {
+      await gate;
+      if (failNext) {
+        failNext = false;
+        throw new Error('database down');
+      }
+      batches.push(batch);
+      return { tasks: batch.tasks.length, workers: batch.workers.length, ignored: batch.ignored };
+    },
+  } as unknown as HistoryStore;
+  return {
+    store,
+    batches,
+    release: () => open(),
+    hold: () => (gate = new Promise<void>((resolve) => (open = resolve))),
+    failNextWrite: () => (failNext = true),
+  };
+}
+
+const T0 = 1_795_000_000;
+const lifecycle = (i: number): EventDict[] => [
+  { type: 'task-received', uuid: `t${i}`, name: 'proj.add', args: `(${i}, 1)`, hostname: 'w@h', timestamp: T0 + i } as EventDict,
+  { type: 'task-started', uuid: `t${i}`, hostname: 'w@h', timestamp: T0 + i + 0.001 } as EventDict,
+  { type: 'task-succeeded', uuid: `t${i}`, result: String(i + 1), runtime: 0.001, hostname: 'w@h', timestamp: T0 + i + 0.002 } as EventDict,
+];
+
+/** Final state per task across every written batch (the store applies them in order). */
+const finalStates = (batches: readonly FoldedBatch[]) => {
+  const states = new Map<string, string | null>();
+  for (const b of batches) for (const t of b.tasks) if (t.state === 'SUCCESS' || !states.has(t.uuid)) states.set(t.uuid, t.state);
+  return states;
+};
+
+describe('WriteBuffer', () => {
+  it('behind a slow store, holds one row per task within its bound and loses no final state', async () => {
+    const s = slowStore();
+    const buffer = new WriteBuffer(s.store, { batchSize: 100, maxBuffered: 6000 });
+    let most = 0;
+    for (let i = 0; i < 5000; i++) {
+      for (const e of lifecycle(i)) {
+        buffer.add(e, Date.now());
+        most = Math.max(most, buffer.buffered);
+      }
+    }
+    // The first 100 events went to a write that is still waiting; everything since is folded.
+    expect(most).toBeLessThanOrEqual(6000);
+    expect(buffer.eventsDropped).toBeGreaterThan(0);
+    expect(buffer.tasksDropped).toBe(0);
+    s.release();
+    await buffer.flush();
+    expect(buffer.eventsWritten).toBe(15_000);
+    expect(buffer.buffered).toBe(0);
+    const states = finalStates(s.batches);
+    expect(states.size).toBe(5000);
+    expect([...states.values()].every((state) => state === 'SUCCESS')).toBe(true);
+    // Coalesced: far fewer row writes than events.
+    expect(s.batches.reduce((n, b) => n + b.tasks.length, 0)).toBeLessThan(5100);
+  });
+
+  it('drops the oldest pending rows, counted, only when task rows alone fill the bound', async () => {
+    const s = slowStore();
+    const buffer = new WriteBuffer(s.store, { batchSize: 1, maxBuffered: 500 });
+    for (let i = 0; i < 2000; i++) {
+      buffer.add(lifecycle(i)[2] as EventDict, Date.now());
+      expect(buffer.buffered).toBeLessThanOrEqual(500);
+    }
+    expect(buffer.tasksDropped).toBeGreaterThan(0);
+    s.release();
+    await buffer.flush();
+    const written = new Set(s.batches.flatMap((b) => b.tasks.map((t) => t.uuid)));
+    expect(written.size + buffer.tasksDropped).toBe(2000);
+    // The newest tasks are the ones kept.
+    expect(written.has('t1999')).toBe(true);
+  });
+
+  it('keeps a failed write and writes it before newer events', async () => {
+    const s = slowStore();
+    s.release();
+    s.failNextWrite();
+    const buffer = new WriteBuffer(s.store, { batchSize: 10_000 });
+    for (const e of lifecycle(1).slice(0, 2)) buffer.add(e, Date.now());
+    await expect(buffer.flush()).rejects.toThrow('database down');
+    expect(buffer.storeError).toBe('database down');
+    expect(buffer.buffered).toBeGreaterThan(0);
+    buffer.add(lifecycle(1)[2] as EventDict, Date.now());
+    await buffer.flush();
+    expect(buffer.storeError).toBeNull();
+    expect(s.batches.map((b) => b.tasks.map((t) => t.state))).toEqual([['STARTED'], ['SUCCESS']]);
+    expect(buffer.eventsWritten).toBe(3);
+  });
+});

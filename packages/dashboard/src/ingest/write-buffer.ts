@@ -1,0 +1,106 @@
+/**
+ * @module ingest/write-buffer
+ * Events on their way to the {@link HistoryStore}. Each event is folded as it arrives into
+ * one pending row per task (and per worker) plus its timeline entry, so a task's received,
+ * started and succeeded events that arrive before the next write cost one row write. One
+ * write is in flight at a time and takes everything pending: when the store is slow, the
+ * next write is larger and folds more events per row, so the writer catches up instead of
+ * queueing events.
+ *
+ * Memory is bounded by `maxBuffered` pending entries (task rows, worker rows, timeline
+ * entries). Past it the oldest timeline entries are dropped first (the task rows still carry
+ * every task's latest state); only when task rows alone fill the bound is the oldest pending
+ * row dropped. Both are counted ({@link eventsDropped}, {@link tasksDropped}). A write that
+ * fails is kept and written first next time, so at most twice the bound is held.
+ */
+import type { EventDict } from 'celeriac/monitor';
+import type { EventFolder, FoldedBatch } from '../store/fold-events.js';
+import type { HistoryStore } from '../store/history-store.js';
+
+/** Options of {@link WriteBuffer}. */
+export interface WriteBufferOptions {
+  /** Pending events that start a write without waiting for the next flush. @default 2000 */
+  readonly batchSize?: number;
+  /** Pending entries (task rows, worker rows, timeline entries) kept at most. @default 100000 */
+  readonly maxBuffered?: number;
+  /** Reports failed writes. */
+  readonly onError?: (error: Error) => void;
+}
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+/** Folds events as they arrive and writes them to the store, one write at a time. */
+export class WriteBuffer {
+  readonly #store: HistoryStore;
+  readonly #batchSize: number;
+  readonly #maxBuffered: number;
+  readonly #onError: (error: Error) => void;
+  readonly #folder: EventFolder;
+  /** A batch whose write failed: written before anything newer. */
+  #failed: FoldedBatch | undefined;
+  #failedSize = 0;
+  #writing: Promise<void> | undefined;
+  /** Events stored (folded into a batch that was written). */
+  eventsWritten = 0;
+  /** Events whose timeline entry was dropped because the store fell behind. */
+  eventsDropped = 0;
+  /** Pending task rows dropped because the store fell behind (their latest changes are lost). */
+  tasksDropped = 0;
+  /** The last write error, null once a write succeeds. */
+  storeError: string | null = null;
+
+  constructor(store: HistoryStore, options: WriteBufferOptions = {}) {
+    this.#store = store;
+    this.#batchSize = options.batchSize ?? 2000;
+    this.#maxBuffered = options.maxBuffered ?? 100_000;
+    this.#onError = options.onError ?? (() => {});
+    this.#folder = store.newFolder();
+  }
+
+  /** Pending entries, a failed batch's included: never more than twice `maxBuffered`. */
+  get buffered(): number {
+    return this.#folder.size + this.#failedSize;
+  }
+
+  /** Folds one event; starts a write when `batchSize` events are pending. */
+  add(event: EventDict, now: number): void {
+    // Room for the row and timeline entry this event may add.
+    while (this.#folder.size + 2 > this.#maxBuffered) {
+      const dropped = this.#folder.dropOldestEntry();
+      if (dropped === null) break;
+      if (dropped === 'task') this.tasksDropped++;
+      else this.eventsDropped++;
+    }
+    this.#folder.add(event, now);
+    if (this.#folder.events >= this.#batchSize) void this.flush().catch(() => {});
+  }
+
+  /** Writes everything pending; callers share the write in flight. Rejects when a write fails. */
+  flush(): Promise<void> {
+    if (this.#writing !== undefined) return this.#writing;
+    if (this.#failed === undefined && this.#folder.events === 0) return Promise.resolve();
+    this.#writing = this.#drain().finally(() => {
+      this.#writing = undefined;
+    });
+    return this.#writing;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#failed !== undefined || this.#folder.events > 0) {
+      const batch = this.#failed ?? this.#folder.take();
+      try {
+        await this.#store.writeFolded(batch);
+      } catch (error) {
+        this.#failed = batch;
+        this.#failedSize = batch.tasks.length + batch.workers.length + batch.events.length;
+        this.storeError = asError(error).message;
+        this.#onError(asError(error));
+        throw error;
+      }
+      this.#failed = undefined;
+      this.#failedSize = 0;
+      this.eventsWritten += batch.folded;
+      this.storeError = null;
+    }
+  }
+}
