@@ -35,6 +35,14 @@ describe('brokerTransportOptions', () => {
     expect((caught as Error).message).toMatch(/Unknown Redis broker transport option "visibilityTimeout"; known: visibility_timeout/);
   });
 
+  it('RabbitMQ: lostTaskGraceSec is let through (the worker reads it), other unknown names are refused', async () => {
+    const app = createApp({ broker: 'amqp://guest:guest@127.0.0.1:5672//', brokerTransportOptions: { lostTaskGraceSec: 5, connectionName: 'x' } }, { env: {} });
+    expect(app.broker.kind).toBe('amqp');
+    await app.close();
+    const bad = createApp({ broker: 'amqp://guest:guest@127.0.0.1:5672//', brokerTransportOptions: { visibility_timeout: 5 } }, { env: {} });
+    expect(() => bad.broker).toThrow(/Unknown RabbitMQ broker transport option "visibility_timeout"; known: .*lostTaskGraceSec/);
+  });
+
   it('must be an object', () => {
     expect(() => createApp({ brokerTransportOptions: [] as never }, { env: {} })).toThrow(/brokerTransportOptions: must be an object/);
   });

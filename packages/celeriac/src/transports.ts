@@ -55,13 +55,20 @@ const AMQP_OPTION_NAMES: Record<string, keyof AmqpBrokerOptions> = {
   connectionName: 'connectionName',
 };
 
+/**
+ * `brokerTransportOptions` names read by the worker, not the RabbitMQ broker: RabbitMQ keeps
+ * no record of running tasks, so the worker keeps them (worker/lost-task-watch.ts).
+ */
+const AMQP_WORKER_OPTION_NAMES = new Set(['lostTaskGraceSec']);
+
 /** Maps `brokerTransportOptions` onto AmqpBrokerOptions; unknown names are a CONFIG error. */
 export function amqpBrokerOptions(ctx: TransportContext): AmqpBrokerOptions {
   const options: Record<string, unknown> = { log: ctx.log };
   for (const [name, value] of Object.entries(ctx.transportOptions)) {
+    if (AMQP_WORKER_OPTION_NAMES.has(name)) continue;
     const target = AMQP_OPTION_NAMES[name];
     if (target === undefined) {
-      const known = Object.keys(AMQP_OPTION_NAMES).join(', ');
+      const known = [...Object.keys(AMQP_OPTION_NAMES), ...AMQP_WORKER_OPTION_NAMES].join(', ');
       throw new CeleriacError(ErrorCodes.CONFIG, `Unknown RabbitMQ broker transport option ${JSON.stringify(name)}; known: ${known} (vhost and heartbeat go in the URL)`);
     }
     options[target] = value;

@@ -12,7 +12,7 @@
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
  * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.promoters`, `.running`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
- * | `celeriac:revoked`, `celeriac:rate:<key>`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
+ * | `celeriac:revoked`, `celeriac:rate:<key>`, `celeriac:running`, `celeriac:running.holders`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
  * One prefix mechanism: every name is `prefix + name`. The broker's prefix is kombu's
  * `global_keyprefix` from the broker URL (kombu puts it on every broker key and channel, never
@@ -232,6 +232,10 @@ export class BackendKeys {
   readonly revoked: string;
   /** Ours: the channel where each revoke is announced to running workers (not a key). */
   readonly revokeChannel: string;
+  /** Ours: hash of early-acked tasks running now (`<holder> <tag>` -> JSON [holder, tag, queue, envelope]). */
+  readonly running: string;
+  /** Ours: sorted set of the holders of {@link running} (member: holder, score: last seen, epoch ms). */
+  readonly runningHolders: string;
 
   constructor(
     /** Put before every name ('' for none). */
@@ -240,6 +244,8 @@ export class BackendKeys {
     readonly db: number = 0,
   ) {
     this.revoked = `${prefix}celeriac:revoked`;
+    this.running = `${prefix}celeriac:running`;
+    this.runningHolders = `${prefix}celeriac:running.holders`;
     // Db 0 keeps the name it was released with; others get their own, so two apps on two
     // databases of one Redis never revoke each other's tasks.
     this.revokeChannel = db === 0 ? `${prefix}celeriac:revoke-notices` : `${prefix}celeriac:revoke-notices:${db}`;

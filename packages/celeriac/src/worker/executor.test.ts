@@ -138,6 +138,7 @@ async function runCase(c: Case): Promise<Expected> {
     isRevoked: () => c.revoked ?? false,
     rememberRevoked: () => undefined,
     throttle: () => null,
+    markRunning: () => null,
   }));
   const acts: string[] = [];
   const act = (what: string) => async () => void acts.push(what);

@@ -73,6 +73,8 @@ export interface ExecutorHost {
   rememberRevoked(taskId: string): void;
   /** Null when the task may start now under its rate limits; else resolves when it may (rejects on shutdown). Holds no slot. */
   throttle(task: AnyTask): Promise<void> | null;
+  /** Records an early-acked task as running where its broker does not (Delivery.markRunning); null when not recorded. */
+  markRunning(delivery: Delivery): (() => void) | null;
 }
 
 /** What does not change per task: its ack policies ([not acked early, acked early]) and whether it reports STARTED. */
@@ -331,7 +333,7 @@ export class Executor {
    */
   private ackEarly(job: Job): Promise<void> {
     job.ackedEarly = true;
-    job.endRunning = job.delivery.markRunning?.() ?? null;
+    job.endRunning = job.delivery.markRunning?.() ?? this.host.markRunning(job.delivery);
     return job.delivery.ack().catch((err: unknown) => {
       const h = job.message.headers;
       this.host.log.error({ err: coerceError(err), taskId: h.id, taskName: h.task, tag: job.delivery.tag }, 'early ack failed; the task ran, and its message may be delivered again');

@@ -50,7 +50,7 @@ export class LostTaskReporter {
       return;
     }
     const h = message.headers;
-    const error = new WorkerLostError(`Worker exited prematurely: the worker running the task stopped (broker ${lost.holder} gone) before it finished; it was acked early and will not run again.`);
+    const error = new WorkerLostError(`Worker exited prematurely: the worker running the task stopped (${lost.holder} went silent) before it finished; it was acked early and will not run again.`);
     const record = toExceptionRecord(error) as unknown as Json;
     const traceback = `billiard.exceptions.WorkerLostError: ${error.message}`;
     this.host.log.error({ taskId: h.id, taskName: h.task, queue: lost.queue, holder: lost.holder }, `task ${h.task}[${h.id}] lost: its worker died while it ran (acked early); marked FAILURE WorkerLostError`);

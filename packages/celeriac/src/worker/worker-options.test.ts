@@ -10,7 +10,7 @@ const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {
     const o = resolveWorkerOptions({ hostname: 'w@h' }, settings);
-    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, appAttr: null, maxTasksPerChild: null, maxMemoryPerChild: null, autoscale: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false, blockWarningSec: 1 });
+    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, appAttr: null, maxTasksPerChild: null, maxMemoryPerChild: null, autoscale: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false, blockWarningSec: 1, lostTaskGraceMs: 300_000 });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.queues)).toBe(true);
   });
@@ -29,6 +29,13 @@ describe('resolveWorkerOptions', () => {
     expect(o.appModule).toBe(pathToFileURL(resolve('app.ts')).href);
     expect(resolveWorkerOptions({ softTimeLimit: 4 }, resolveSettings({ taskTimeLimit: 9, taskSoftTimeLimit: 3 }, {}))).toMatchObject({ timeLimit: 9, softTimeLimit: 4 });
     expect(resolveWorkerOptions({ appModule: new URL('file:///srv/app.js'), maxTasksPerChild: null }, s)).toMatchObject({ appModule: 'file:///srv/app.js', maxTasksPerChild: null });
+  });
+
+  it('lostTaskGraceSec: the option, else the broker transport option (RabbitMQ: read here), else 300 s', () => {
+    const s = resolveSettings({ brokerTransportOptions: { lostTaskGraceSec: 2 } }, {});
+    expect(resolveWorkerOptions({}, s).lostTaskGraceMs).toBe(2000);
+    expect(resolveWorkerOptions({ lostTaskGraceSec: 0 }, s).lostTaskGraceMs).toBe(0);
+    expect(() => resolveWorkerOptions({}, resolveSettings({ brokerTransportOptions: { lostTaskGraceSec: '5' } }, {}))).toThrow(/lostTaskGraceSec must be a number of seconds/);
   });
 
   it('autoscale: Celery\'s max,min text from the setting, the pool starting at min', () => {

@@ -67,6 +67,14 @@ export interface WorkerOptions {
    * @default 1
    */
   blockWarningSec?: number | null;
+  /**
+   * Seconds an early-acked task's worker may stay silent before the task is reported lost
+   * (FAILURE `WorkerLostError`), on brokers that keep no record of running tasks (RabbitMQ;
+   * the records then live in the result backend: worker/lost-task-watch.ts); 0 turns it off.
+   * On Redis the broker reads the same transport option itself.
+   * @default settings.brokerTransportOptions.lostTaskGraceSec, else 300
+   */
+  lostTaskGraceSec?: number;
 }
 
 /** Resolved worker options. */
@@ -88,7 +96,12 @@ export interface ResolvedWorkerOptions {
   readonly softTimeLimit: number | null;
   readonly sendTaskEvents: boolean;
   readonly blockWarningSec: number | null;
+  /** 0: lost tasks are not looked for by the worker. */
+  readonly lostTaskGraceMs: number;
 }
+
+/** Default of `lostTaskGraceSec`, as the Redis broker's. */
+export const DEFAULT_LOST_TASK_GRACE_SEC = 300;
 
 /** How long a task may block the event loop before the async and solo pools warn. */
 export const DEFAULT_BLOCK_WARNING_SEC = 1;
@@ -134,6 +147,7 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     timeLimit: secondsOrNull(options.timeLimit === undefined ? settings.taskTimeLimit : options.timeLimit, 'timeLimit'),
     softTimeLimit: secondsOrNull(options.softTimeLimit === undefined ? settings.taskSoftTimeLimit : options.softTimeLimit, 'softTimeLimit'),
     blockWarningSec: secondsOrNull(options.blockWarningSec === undefined ? DEFAULT_BLOCK_WARNING_SEC : options.blockWarningSec, 'blockWarningSec'),
+    lostTaskGraceMs: lostTaskGraceMs(options.lostTaskGraceSec ?? settings.brokerTransportOptions['lostTaskGraceSec']),
   });
 }
 
@@ -152,6 +166,12 @@ function resolveAutoscale(value: { readonly max: number; readonly min: number } 
 export function parseAutoscale(text: string): { max: number; min: number } | null {
   const m = /^\s*(\d+)\s*(?:,\s*(\d+)\s*)?$/.exec(text);
   return m === null ? null : { max: Number(m[1]), min: Number(m[2] ?? 0) };
+}
+
+function lostTaskGraceMs(value: unknown): number {
+  if (value === undefined) return DEFAULT_LOST_TASK_GRACE_SEC * 1000;
+  if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value))) fail(`lostTaskGraceSec must be a number of seconds >= 0, got ${String(value)}`);
+  return value * 1000;
 }
 
 function positiveOrNull(value: number | null, name: string): number | null {

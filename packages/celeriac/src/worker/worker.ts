@@ -6,11 +6,12 @@
 import type { Logger } from 'pino';
 import { threadId } from 'node:worker_threads';
 import type { App } from '../core/app.js';
-import type { Consumer, Delivery } from '../core/spi/broker.js';
+import type { Consumer, Delivery, LostDelivery } from '../core/spi/broker.js';
 import { revocationStoreOf } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { Autoscaler, type AutoscaleRange } from './autoscaler.js';
 import { LostTaskReporter } from './lost-tasks.js';
+import { lostTaskWatchFor, type LostTaskWatch } from './lost-task-watch.js';
 import { Executor } from './executor.js';
 import { assertClusterLimitsSupported, RateLimits } from './rate-limit.js';
 import { RevokedSet, RevokeSync } from './revoked.js';
@@ -63,6 +64,8 @@ export class Worker {
   private readonly executor: Executor;
   /** Ends the early-acked tasks of dead workers that the broker finds (lost-tasks.ts). */
   private readonly lostTasks: LostTaskReporter;
+  /** Records early-acked tasks in the result backend when the broker keeps no record (RabbitMQ). */
+  private lostWatch: LostTaskWatch | undefined;
   private consumer: Consumer | null = null;
   /** Resizes the pool with the load (`--autoscale`, or the `autoscale` control command). */
   private autoscaler: Autoscaler | null = null;
@@ -124,6 +127,7 @@ export class Worker {
         this.revokedSet.has(id) || (!this.revokeSync.live && revocations !== undefined && revocations.revoked([id]).then((ids) => ids.has(id))),
       rememberRevoked: (id) => this.revokedSet.add([id], app.revokeExpiresSec * 1000),
       throttle: (task) => this.rateLimits.acquire(task),
+      markRunning: (delivery) => this.lostWatch?.record(delivery) ?? null,
     });
     this.lostTasks = new LostTaskReporter({ app, hostname: this.options.hostname, log: this.log, emit: (event) => this.taskEvents.emit(event, this.reportListenerError) });
     this.remote = new WorkerRemote({
@@ -293,12 +297,15 @@ export class Worker {
     // Mailbox and worker-online before the first task, so monitors see every task event.
     await this.remote.start();
     if (this.stateValue !== 'starting') return;
+    const report = (lost: readonly LostDelivery[]) => this.lostTasks.report(lost);
+    this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report });
+    this.lostWatch?.start();
     this.consumer = broker.consume({
       queues: this.options.queues,
       prefetch: this.prefetchCount,
       onDelivery: (delivery) => this.onDelivery(delivery),
       onError: (err) => this.log.error({ err }, 'consumer error; retrying'),
-      onLost: (lost) => void this.lostTasks.report(lost),
+      onLost: (lost) => void report(lost),
     });
     this.stateValue = 'running';
     this.autoscaler?.start();
@@ -413,6 +420,7 @@ export class Worker {
       // backend down that never ends, and their messages stay held (recovered by lease).
       await this.bounded(this.executor.whenIdle(), 'abandoned tasks to settle', 'step');
     }
+    await this.bounded(this.lostWatch?.close(), 'the lost-task watch to stop', 'step');
     await this.bounded(this.revokeSync.close(), 'revoke sync to stop', 'step');
     await this.bounded(this.remote.stop(), 'remote control to stop', 'step');
     // Local work (ends threads and child processes): not charged to the cleanup budget.

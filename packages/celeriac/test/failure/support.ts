@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { createClient, type RedisClientType } from 'redis';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker, type RedisBrokerOptions } from '../../src/brokers/redis/redis-broker.js';
-import { createApp, Worker, type App, type ResultMeta } from '../../src/index.js';
+import { createApp, Worker, type App, type ResultMeta, type Settings } from '../../src/index.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, redisReachable, REDIS_URL } from '../support/redis.js';
 import type { ChildWorkerConfig } from './fixtures/worker.js';
 import { counterKeys, defineFailureTasks } from './fixtures/tasks.js';
@@ -155,10 +155,10 @@ export interface LocalWorker {
   stop(): Promise<void>;
 }
 
-/** Starts an in-process worker like the child one (same tasks, counters, options). */
+/** Starts an in-process worker like the child one (same tasks, counters, options, settings). */
 export async function startLocalWorker(config: ChildWorkerConfig, counters: RedisClientType): Promise<LocalWorker> {
   const app = createApp(
-    { broker: config.brokerUrl, backend: config.backendUrl, taskAcksLate: config.acksLate, taskDefaultQueue: config.queue },
+    { broker: config.brokerUrl, backend: config.backendUrl, taskAcksLate: config.acksLate, taskDefaultQueue: config.queue, ...(config.settings as Settings) },
     {
       env: {},
       logger: pino({ level: 'silent' }),

@@ -4,7 +4,8 @@
  * Celery on the same Redis: `celery-task-meta-<id>` written with SET (+ TTL) and PUBLISHed on
  * the key name, groups under `celery-taskset-meta-<gid>`, MGET for many ids. It plays every
  * backend role (core/spi/backend.ts): results and groups here, the chord join in chord.ts,
- * revocations and cluster rate tokens in revocations.ts.
+ * revocations and cluster rate tokens in revocations.ts, running-task records (for brokers
+ * that keep none) in running-tasks.ts.
  */
 import { decodeResultMeta, encodeGroupMeta, encodeResultMeta, isResultTuple } from '../../protocol/result.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -22,6 +23,8 @@ import type {
   StoreOptions,
   Unsubscribe,
 } from '../../core/spi/backend.js';
+import type { LostDelivery } from '../../core/spi/broker.js';
+import type { RunningTask, RunningTaskStore } from '../../core/spi/running-tasks.js';
 import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
@@ -35,6 +38,7 @@ import { TickBatch } from '../../redis/tick-batch.js';
 import { BackendKeys } from '../../redis/keys.js';
 import { ResultSubscriptions } from './result-subscriptions.js';
 import * as revocations from './revocations.js';
+import { RedisRunningTasks } from './running-tasks.js';
 
 const STORE_METAS = loadScript(new URL('./scripts/store-metas.lua', import.meta.url));
 
@@ -154,7 +158,7 @@ function decodeGroupMeta(text: string): GroupMeta {
  * use; a second connection is opened for pub/sub on the first `subscribe`. Every Redis
  * failure surfaces as CeleriacError TRANSPORT; see redis/client.ts for reconnects.
  */
-export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, RevocationStore, RateTokenStore {
+export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, RevocationStore, RateTokenStore, RunningTaskStore {
   /** Adapter name. */
   readonly kind = 'redis';
   /** The resolved options. */
@@ -165,12 +169,14 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** Stores issued in one event-loop turn go out as one store-metas.lua call. */
   readonly #stores = new TickBatch<PendingStore, void>((batch) => this.#storeMany(batch));
   readonly #subscriptions: ResultSubscriptions;
+  readonly #running: RedisRunningTasks;
   #state: RedisBackendState = 'open';
 
   /** @throws CeleriacError CONFIG for a bad URL. */
   constructor(options: RedisBackendOptions = {}) {
     this.options = resolveOptions(options);
     this.#keys = new BackendKeys(this.options.keyPrefix, this.options.target.db);
+    this.#running = new RedisRunningTasks((w, fn) => this.#run(w, fn), this.#keys);
     const clientOptions = {
       log: this.options.log,
       connectTimeoutMs: this.options.connectTimeoutMs,
@@ -341,6 +347,28 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   async clearChord(groupId: string): Promise<void> {
     this.#assertOpen('clearChord');
     await chord.clearChord((w, fn) => this.#run(w, fn), this.#keys, groupId);
+  }
+
+  /** Records that `holder` runs `task` (running-tasks.ts). */
+  async recordRunning(holder: string, task: RunningTask): Promise<void> {
+    this.#assertOpen('recordRunning');
+    await this.#running.record(holder, task);
+  }
+
+  async forgetRunning(holder: string, tag: string): Promise<void> {
+    this.#assertOpen('forgetRunning');
+    await this.#running.forget(holder, tag);
+  }
+
+  async renewPresence(holder: string): Promise<void> {
+    this.#assertOpen('renewPresence');
+    await this.#running.renew(holder);
+  }
+
+  /** Takes the records of holders silent for `graceMs` (running-lost.lua); each returned once. */
+  async takeLostRunning(graceMs: number, limit: number): Promise<LostDelivery[]> {
+    this.#assertOpen('takeLostRunning');
+    return this.#running.takeLost(graceMs, limit);
   }
 
   /** Runs `fn` on the connected command client; any Redis failure becomes TRANSPORT. */

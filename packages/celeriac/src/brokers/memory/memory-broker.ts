@@ -72,7 +72,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
   /** Adapter name. */
   readonly kind = 'memory';
   /** Like kombu's Redis transport, priority 0 is served first. */
-  readonly capabilities: BrokerCapabilities = Object.freeze({ priorityOrder: 'lowest-first' });
+  readonly capabilities: BrokerCapabilities = Object.freeze({ priorityOrder: 'lowest-first', reportsLostTasks: true });
   /** The resolved options. */
   readonly options: ResolvedMemoryBrokerOptions;
 

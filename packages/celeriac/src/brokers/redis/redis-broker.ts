@@ -90,7 +90,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   /** Adapter name. */
   readonly kind = 'redis';
   /** kombu's Redis transport serves priority 0 first. */
-  readonly capabilities: BrokerCapabilities = Object.freeze({ priorityOrder: 'lowest-first' });
+  readonly capabilities: BrokerCapabilities = Object.freeze({ priorityOrder: 'lowest-first', reportsLostTasks: true });
   /** The resolved options. */
   readonly options: ResolvedRedisBrokerOptions;
   /** Key names under the URL's `global_keyprefix`. */

@@ -62,6 +62,13 @@ export interface BrokerCapabilities {
    * @default true
    */
   readonly restoreServedFirst?: boolean;
+  /**
+   * Whether the broker itself records early-acked running tasks ({@link Delivery.markRunning})
+   * and reports those of dead workers ({@link ConsumeOptions.onLost}), or needs no report (a
+   * memory broker dies with its only worker). False on RabbitMQ: the worker records them in
+   * the result backend instead (core/spi/running-tasks.ts). @default false
+   */
+  readonly reportsLostTasks?: boolean;
 }
 
 /** Where and how to publish one message. */

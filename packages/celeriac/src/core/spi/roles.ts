@@ -9,6 +9,7 @@
  * | saved groups | the result backend | `GroupResult.save()` / `restore()` fail (CONFIG) |
  * | revocations | the result backend | Celery's way: a revoke is broadcast as the `revoke` remote-control command; running workers (Python ones too) remember it in memory, workers started later do not |
  * | cluster rate tokens | the result backend | a worker refuses to start with a task that has `clusterRateLimit` (CONFIG, worker/rate-limit.ts) |
+ * | running tasks | the result backend, for brokers that keep none (RabbitMQ) | early-acked tasks of a killed worker are not reported lost; the worker says so at start (worker/lost-task-watch.ts) |
  * | beat store | beat's `store` option, else the broker | beat fails to start (CONFIG) naming the way out |
  * | delayed listing | the broker | `inspect scheduled` lists nothing held by the broker |
  * | set-aside listing | the broker | nothing to list |
@@ -25,12 +26,14 @@ import type { Broker, DelayedListing, SetAsideListing } from './broker.js';
 import type { ChordJoinStore } from './chord-join.js';
 import type { RateTokenStore } from './rate-tokens.js';
 import type { RevocationStore, RevokeOptions } from './revocations.js';
+import type { RunningTaskStore } from './running-tasks.js';
 
 /** The required methods of each optional role: an adapter plays a role when it has them all. */
 const GROUPS = ['saveGroup', 'getGroup', 'forgetGroup'] as const satisfies readonly (keyof GroupStore)[];
 const CHORD_JOIN = ['setChordSize', 'addChordPart', 'clearChord'] as const satisfies readonly (keyof ChordJoinStore)[];
 const REVOCATIONS = ['revoke', 'revoked'] as const satisfies readonly (keyof RevocationStore)[];
 const RATE_TOKENS = ['acquireRateToken'] as const satisfies readonly (keyof RateTokenStore)[];
+const RUNNING_TASKS = ['recordRunning', 'forgetRunning', 'renewPresence', 'takeLostRunning'] as const satisfies readonly (keyof RunningTaskStore)[];
 const DELAYED_LISTING = ['delayedMessages'] as const satisfies readonly (keyof DelayedListing)[];
 const SET_ASIDE_LISTING = ['setAsideMessages', 'takeSetAside'] as const satisfies readonly (keyof SetAsideListing)[];
 
@@ -78,6 +81,11 @@ export function revocationStoreOf(backend: ResultBackend): RevocationStore | und
 /** The backend as a {@link RateTokenStore}, or undefined (cluster rate limits cannot run). */
 export function rateTokensOf(backend: ResultBackend): RateTokenStore | undefined {
   return plays<RateTokenStore>(backend, RATE_TOKENS) ? backend : undefined;
+}
+
+/** The backend as a {@link RunningTaskStore}, or undefined (lost tasks then go unreported on brokers that keep no record). */
+export function runningTaskStoreOf(backend: ResultBackend): RunningTaskStore | undefined {
+  return plays<RunningTaskStore>(backend, RUNNING_TASKS) ? backend : undefined;
 }
 
 /** The broker as a {@link DelayedListing}, or undefined. */

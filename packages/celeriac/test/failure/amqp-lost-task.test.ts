@@ -1,0 +1,113 @@
+/**
+ * Lost-task detection on RabbitMQ (issue 25 §6): an early-acked task whose worker is killed
+ * (SIGKILL) while it runs is gone from RabbitMQ for good, so the worker recorded it in the
+ * result backend as it started (worker/lost-task-watch.ts, backends/redis/running-tasks.ts);
+ * once that worker has been silent for `lostTaskGraceSec` (2 s here), a live worker takes the
+ * record, stores FAILURE WorkerLostError and sends `task-failed`, and the task does not run
+ * again. A task running longer than the grace on a live worker is never reported. RabbitMQ in
+ * a vhost of its own; results, records and run counters in Redis under a random key prefix.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisClientType } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { AmqpBroker } from '../../src/brokers/amqp/amqp-broker.js';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { createApp, type App } from '../../src/index.js';
+import type { TaskEvent } from '../../src/worker/task-events.js';
+import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, type ChildWorkerConfig, type LocalWorker } from './support.js';
+
+const ready = (await amqpAvailable()) && (await shouldRunRedisTests('failure: lost tasks on RabbitMQ'));
+const prefix = randomKeyPrefix();
+const running = `${prefix}celeriac:running`;
+
+describe.runIf(ready)('failure: an early-acked task whose worker is killed, on RabbitMQ', () => {
+  let vhost = '';
+  let raw: RedisClientType;
+  let producer: App;
+  let admin: AmqpBroker;
+  const locals: LocalWorker[] = [];
+
+  function config(queue: string, hostname: string): ChildWorkerConfig {
+    return {
+      brokerUrl: vhostUrl(vhost),
+      broker: {},
+      backendUrl: REDIS_URL,
+      backendKeyPrefix: prefix,
+      counterUrl: REDIS_URL,
+      counterPrefix: prefix,
+      queue,
+      concurrency: 1,
+      prefetchMultiplier: 1,
+      acksLate: false,
+      hostname,
+      settings: { brokerTransportOptions: { lostTaskGraceSec: 2 } },
+    };
+  }
+
+  async function listen(local: LocalWorker): Promise<TaskEvent[]> {
+    const events: TaskEvent[] = [];
+    local.worker.onTaskEvent((e) => events.push(e));
+    return events;
+  }
+
+  beforeAll(async () => {
+    vhost = await createVhost('lost');
+    raw = await plainClient(REDIS_URL);
+    producer = createApp({ broker: vhostUrl(vhost) }, { env: {}, backend: new RedisBackend({ url: REDIS_URL, keyPrefix: prefix }) });
+    admin = new AmqpBroker(vhostUrl(vhost), { log: () => undefined });
+  }, 60_000);
+  afterEach(async () => {
+    await killChildren();
+    await Promise.all(locals.splice(0).map((w) => w.stop()));
+  }, 30_000);
+  afterAll(async () => {
+    await killChildren();
+    await producer?.close();
+    await admin?.close();
+    await raw?.close();
+    await deleteKeys(prefix);
+    if (vhost !== '') await deleteVhost(vhost);
+  }, 60_000);
+
+  it('is stored FAILURE WorkerLostError by a live worker, with task-failed, and never runs again', async () => {
+    const queue = `lost-${randomUUID().slice(0, 8)}`;
+    const lost = randomUUID();
+    const doomed = spawnWorker(config(queue, `lost-doomed-${process.pid}@amqp`));
+    await doomed.ready;
+    await producer.sendTask(MARKED, [lost, 600_000], {}, { queue, taskId: lost });
+    await waitFor('the task to start on the doomed worker', async () => (await counts(raw, prefix, lost)).attempts === 1, 30_000);
+    await waitFor('the running record', async () => (await raw.hLen(running)) === 1, 10_000);
+    // Acked early: RabbitMQ no longer holds the message, and will not give it back.
+    await waitFor('the early ack', async () => (await admin.queueLength(queue)) === 0, 10_000);
+    await doomed.kill();
+
+    const finder = await startLocalWorker(config(queue, `lost-finder-${process.pid}@amqp`), raw);
+    locals.push(finder);
+    const events = await listen(finder);
+    await waitFor('FAILURE stored for the lost task', async () => (await metas(raw, [lost], prefix))[0]?.status === 'FAILURE', 30_000);
+    const [meta] = await metas(raw, [lost], prefix);
+    expect(meta?.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
+    expect(String((meta?.result as { exc_message: string[] }).exc_message[0])).toMatch(/^Worker exited prematurely: .*lost-doomed-/);
+    await waitFor('the task-failed event', () => events.some((e) => e.type === 'task-failed' && e.message.headers.id === lost), 10_000);
+    expect(await raw.hLen(running)).toBe(0);
+    expect((await counts(raw, prefix, lost)).attempts).toBe(1);
+    expect(await admin.queueLength(queue)).toBe(0);
+  }, 90_000);
+
+  it('never reports a task that runs longer than the grace on a live worker', async () => {
+    const queue = `slow-${randomUUID().slice(0, 8)}`;
+    const slow = randomUUID();
+    const local = await startLocalWorker(config(queue, `lost-live-${process.pid}@amqp`), raw);
+    locals.push(local);
+    const events = await listen(local);
+    // Three grace periods, and a dozen rounds of its own watch, while it runs.
+    await producer.sendTask(MARKED, [slow, 6000], {}, { queue, taskId: slow });
+    await waitFor('the running record', async () => (await raw.hLen(running)) === 1, 10_000);
+    await waitFor('SUCCESS', async () => (await metas(raw, [slow], prefix))[0]?.status === 'SUCCESS', 30_000);
+    await waitFor('the record removed', async () => (await raw.hLen(running)) === 0, 10_000);
+    expect(events.some((e) => e.type === 'task-failed')).toBe(false);
+    expect(await counts(raw, prefix, slow)).toEqual({ attempts: 1, success: 1 });
+  }, 60_000);
+});
