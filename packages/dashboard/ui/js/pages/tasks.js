@@ -6,6 +6,7 @@ import { elide, formatCount, formatDuration, localInputToMs } from '../format.js
 import { timeEl, zone } from '../prefs.js';
 import { parseValue, preview } from '../pyrepr.js';
 import { act } from '../widgets.js';
+import { LiveRows, mergeTask } from '../live-rows.js';
 
 export const STATES = ['PENDING', 'RECEIVED', 'STARTED', 'SUCCESS', 'FAILURE', 'RETRY', 'REVOKED', 'REJECTED', 'LOST'];
 const SORTABLE = { name: 'name', state: 'state', received: 'received', started: 'started', runtime: 'runtime', worker: 'worker' };
@@ -117,11 +118,15 @@ export async function render(ctx) {
   const saveUrl = () => replaceQuery({ q: f.search.trim(), state: f.states, name: f.name, worker: f.worker, queue: f.queue, from: f.from, to: f.to, rtmin: f.rtmin, rtmax: f.rtmax, sort: f.sort === '-received' ? '' : f.sort, page: f.page || '', size: f.size === 50 ? '' : f.size });
 
   let inFlight = null;
+  // Live updates are followed from before the first fetch (see live-rows.js).
+  const live = new LiveRows();
   const load = async () => {
     inFlight?.abort();
     const ac = new AbortController();
     inFlight = ac;
     status.textContent = 'Loading…';
+    live.begin();
+    let settled = false;
     try {
       const res = await fetch(withQuery('api/tasks/search', apiParams(f, zone())), { headers: { accept: 'application/json' }, credentials: 'same-origin', signal: ac.signal });
       if (!res.ok) {
@@ -139,11 +144,15 @@ export async function render(ctx) {
       total = typeof doc?.total === 'number' ? doc.total : null;
       totalExact = doc?.total_exact !== false;
       hasMore = total === null ? list.length >= f.size : f.page * f.size + list.length < total;
-      tasks = list.slice(0, f.size);
+      settled = true;
+      const merged = live.settle(list.slice(0, f.size));
+      tasks = merged.tasks;
+      if (merged.lookAgain && f.page === 0) refetchSoon();
       searchError.textContent = '';
       searchInput.removeAttribute('aria-invalid');
       draw();
     } catch (err) {
+      if (!settled) live.abandon();
       if (err.name === 'AbortError') return;
       if (err.status === 400) {
         searchError.textContent = `Search: ${err.message}`;
@@ -297,12 +306,9 @@ export async function render(ctx) {
     clearTimeout(debounce);
     debounce = setTimeout(apply, 700);
   });
-  await load();
-  getJson('api/task/types').then((d) => mount(typesList, (d['task-types'] ?? []).map((n) => h('option', { value: n })))).catch(() => {});
-  getJson('workers', { json: 1 }).then((d) => mount(workersList, (d.data ?? []).map((w) => h('option', { value: w.hostname })))).catch(() => {});
-
   // Live rows: a shown task is updated in place; a task not shown makes page one refetch
-  // (at most once a second), so filters and search stay the server's to apply.
+  // (at most once a second), so filters and search stay the server's to apply. Subscribed
+  // before the first fetch, so nothing announced while it is in flight is missed.
   let refetchTimer = null;
   const refetchSoon = () => {
     if (refetchTimer) return;
@@ -319,18 +325,23 @@ export async function render(ctx) {
     let unseen = false;
     for (const t of changed) {
       if (!t || typeof t.uuid !== 'string') continue;
-      const tr = rows.get(t.uuid);
-      if (tr) {
-        const i = tasks.findIndex((x) => x.uuid === t.uuid);
-        const merged = { ...tasks[i], ...Object.fromEntries(Object.entries(t).filter(([, v]) => v !== null)) };
-        tasks[i] = merged;
-        const next = rowOf(merged, true);
-        tr.replaceWith(next);
-        rows.set(t.uuid, next);
-      } else unseen = true;
+      if (live.update(t, (uuid) => rows.has(uuid)) === 'missing') {
+        unseen = true;
+        continue;
+      }
+      const i = tasks.findIndex((x) => x.uuid === t.uuid);
+      const merged = mergeTask(tasks[i], t);
+      tasks[i] = merged;
+      const next = rowOf(merged, true);
+      rows.get(t.uuid).replaceWith(next);
+      rows.set(t.uuid, next);
     }
     if (unseen && f.page === 0) refetchSoon();
   });
+  await load();
+  getJson('api/task/types').then((d) => mount(typesList, (d['task-types'] ?? []).map((n) => h('option', { value: n })))).catch(() => {});
+  getJson('workers', { json: 1 }).then((d) => mount(workersList, (d.data ?? []).map((w) => h('option', { value: w.hostname })))).catch(() => {});
+
   ctx.onReconnect(load);
 }
 
