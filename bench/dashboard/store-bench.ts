@@ -7,7 +7,9 @@
  *                              [--queries 20] [--database-url postgres://...]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +18,8 @@ import { openHistoryStore } from '../../packages/dashboard/src/store/index.js';
 import type { HistoryStore, TaskQuery } from '../../packages/dashboard/src/store/index.js';
 import { collectGarbage, percentile } from '../lib/stats.js';
 import { bulkLoad } from './bulk-load.js';
-import { eventBatches, NAMES, T_START, WORKERS } from './events.js';
+import { eventBatches } from './events.js';
+import { SHAPES } from './query-shapes.js';
 
 const USAGE = `Usage: npm run bench:dashboard -- [flags]
   --sizes <n,n>        task counts to measure at, cumulative (default 100000,1000000)
@@ -25,6 +28,8 @@ const USAGE = `Usage: npm run bench:dashboard -- [flags]
   --queries <n>        runs of each query shape per size (default 20)
   --database-url <u>   Postgres server (default postgres://postgres@127.0.0.1:5432/postgres)
   --keep-schema <name> Postgres: fill this schema and keep it afterwards (to EXPLAIN queries)
+  --http               Postgres: also send the mix to /api/tasks of a dashboard server in its own
+                       process (side-dashboard.ts) and read that process's RSS
   --fill <how>         events (writeEvents, measures ingest) or sql (Postgres only: rows made in
                        SQL by bulk-load.ts in a throw-away database, to reach 1M tasks quickly)
 `;
@@ -38,6 +43,7 @@ const { values: flags } = parseArgs({
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'keep-schema': { type: 'string' },
     fill: { type: 'string', default: 'events' },
+    http: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -61,34 +67,6 @@ function rssMb(): number {
   return Math.round(process.memoryUsage().rss / 1024 / 1024);
 }
 
-interface Shape { readonly label: string; readonly query: (k: number, n: number) => TaskQuery }
-
-const SHAPES: readonly Shape[] = [
-  { label: 'newest page, no filter', query: () => ({ limit: 50 }) },
-  { label: 'state FAILURE', query: () => ({ states: ['FAILURE'], limit: 50 }) },
-  { label: 'name + sort by received', query: (k) => ({ name: NAMES[k % NAMES.length] as string, sort: { field: 'received', dir: 'desc' }, limit: 50 }) },
-  { label: 'worker + last 10% of time', query: (k, n) => ({ worker: WORKERS[k % WORKERS.length] as string, timeField: 'received', from: (T_START + n * 0.009) * 1000, limit: 50 }) },
-  { label: 'runtime >= 2 s', query: () => ({ runtimeMin: 2, sort: { field: 'runtime', dir: 'desc' }, limit: 50 }) },
-  { label: 'search kwargs.user_id:N', query: (k) => ({ search: `kwargs.user_id:${(k * 7919) % 100_000}`, limit: 50 }) },
-  { label: 'search free text (rare)', query: (k) => ({ search: `"user${(k * 104_729) % 100_000}@example"`, limit: 50 }) },
-  { label: 'search free text (common)', query: () => ({ search: 'order', limit: 50 }) },
-  { label: 'search args:"order-N"', query: (k, n) => ({ search: `args:"order-${(k * 7877 + 1009) % n}'"`, limit: 50 }) },
-  { label: 'search state + exception', query: () => ({ search: 'state:FAILURE exception:timeout', limit: 50 }) },
-  { label: 'search name:* AND NOT state', query: () => ({ search: 'name:proj.email.* AND NOT state:SUCCESS', limit: 50 }) },
-  { label: 'search OR of two kwargs', query: (k) => ({ search: `kwargs.user_id:${k} OR kwargs.user_id:${k + 1}`, limit: 50 }) },
-  { label: 'states SUCCESS,FAILURE,RETRY', query: () => ({ states: ['SUCCESS', 'FAILURE', 'RETRY'], limit: 50 }) },
-  { label: 'states FAILURE + name', query: (k) => ({ states: ['FAILURE', 'RETRY'], name: NAMES[k % NAMES.length] as string, limit: 50 }) },
-  { label: 'received 5 min window, by received', query: (k, n) => ({ timeField: 'received', from: (T_START + ((k * 104729) % n) * 0.01) * 1000, to: (T_START + ((k * 104729) % n) * 0.01 + 300) * 1000, sort: { field: 'received', dir: 'desc' }, limit: 50 }) },
-  { label: 'received 5 min window, by time', query: (k, n) => ({ timeField: 'received', from: (T_START + ((k * 104729) % n) * 0.01) * 1000, to: (T_START + ((k * 104729) % n) * 0.01 + 300) * 1000, limit: 50 }) },
-  { label: 'runtime 0.5-1 s, by runtime', query: () => ({ runtimeMin: 0.5, runtimeMax: 1, sort: { field: 'runtime', dir: 'asc' }, limit: 50 }) },
-  { label: 'page at offset 1,000', query: (k) => ({ offset: 1000 + k * 50, limit: 50 }) },
-  { label: 'page at offset 50,000', query: (k) => ({ offset: 50_000 + k * 50, limit: 50 }) },
-  { label: 'state page at offset 10,000', query: (k) => ({ states: ['SUCCESS'], sort: { field: 'received', dir: 'desc' }, offset: 10_000 + k * 50, limit: 50 }) },
-  { label: 'search result:"order-N"', query: (k, n) => ({ search: `result:"'order-${(k * 7877 + 1009) % n}'"`, limit: 50 }) },
-  { label: 'search exception: (common)', query: () => ({ search: 'exception:timed', limit: 50 }) },
-  { label: 'search (a OR b) -state', query: (k) => ({ search: `(refund OR thumbnail) -state:FAILURE worker:${WORKERS[k % WORKERS.length] as string}`, limit: 50 }) },
-  { label: 'search text, time, runtime', query: (k, n) => ({ search: `email received>${new Date((T_START + n * 0.005) * 1000).toISOString().slice(0, 16)} runtime>0.3`, limit: 50 }) },
-];
 
 interface SizeResult {
   tasks: number;
@@ -123,6 +101,89 @@ async function measureQueries(store: HistoryStore, n: number): Promise<Pick<Size
   return { queries, allP50: percentile(all, 50), allP95: percentile(all, 95), searchP95: percentile(search, 95) };
 }
 
+
+// --- /api/tasks over HTTP, from a dashboard server in its own process ---------------------------
+
+/** The Flower-style parameters of a query (what the tasks page sends). */
+function httpParams(q: TaskQuery): URLSearchParams {
+  const p = new URLSearchParams();
+  if (q.states !== undefined) p.set('state', q.states.join(','));
+  if (q.name !== undefined) p.set('taskname', q.name);
+  if (q.worker !== undefined) p.set('workername', q.worker);
+  const field = q.timeField === 'started' ? 'started' : 'received';
+  if (q.from !== undefined) p.set(`${field}_start`, new Date(q.from).toISOString());
+  if (q.to !== undefined) p.set(`${field}_end`, new Date(q.to).toISOString());
+  if (q.runtimeMin !== undefined) p.set('runtime_min', String(q.runtimeMin));
+  if (q.runtimeMax !== undefined) p.set('runtime_max', String(q.runtimeMax));
+  if (q.search !== undefined) p.set('search', q.search);
+  if (q.sort !== undefined) p.set('sort_by', `${q.sort.dir === 'desc' ? '-' : ''}${q.sort.field}`);
+  p.set('offset', String(q.offset ?? 0));
+  p.set('limit', String(q.limit ?? 50));
+  return p;
+}
+
+interface HttpServer { readonly url: string; readonly pid: number; stop(): Promise<void> }
+
+async function startServer(databaseUrl: string, schema: string): Promise<HttpServer> {
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = srv.address() as AddressInfo;
+      srv.close(() => resolve(p));
+    });
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./side-dashboard.ts', import.meta.url).pathname, 'memory://', String(port), schema, databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready ')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`side-dashboard exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** VmRSS and VmHWM (peak) of a process, MB. */
+function procRssMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function measureHttp(server: HttpServer, n: number): Promise<Pick<SizeResult, 'queries' | 'allP50' | 'allP95' | 'searchP95'> & { serverRss: number; serverPeak: number }> {
+  const all: number[] = [];
+  const search: number[] = [];
+  const queries: SizeResult['queries'] = [];
+  const get = async (q: TaskQuery) => {
+    const res = await fetch(`${server.url}/api/tasks?${httpParams(q).toString()}`);
+    if (!res.ok) throw new Error(`/api/tasks answered ${res.status}: ${await res.text()}`);
+    const body = (await res.json()) as Record<string, unknown>;
+    return `${res.headers.get('x-total-count')}${res.headers.get('x-total-exact') === 'false' ? '+' : ''} (${Object.keys(body).length} rows)`;
+  };
+  for (const shape of SHAPES) {
+    await get(shape.query(QUERIES, n));
+    const times: number[] = [];
+    let total = '';
+    for (let k = 0; k < QUERIES; k++) {
+      const t0 = performance.now();
+      total = await get(shape.query(k, n));
+      times.push(performance.now() - t0);
+    }
+    all.push(...times);
+    if (shape.label.startsWith('search')) search.push(...times);
+    queries.push({ label: shape.label, p50: percentile(times, 50), p95: percentile(times, 95), total });
+  }
+  const mem = procRssMb(server.pid);
+  return { queries, allP50: percentile(all, 50), allP95: percentile(all, 95), searchP95: percentile(search, 95), serverRss: mem.rss, serverPeak: mem.peak };
+}
+
 /** With --fill sql: a throw-away database on the server of --database-url, and its URL. */
 async function throwAwayDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `dash_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
@@ -143,6 +204,8 @@ async function throwAwayDatabase(): Promise<{ url: string; drop: () => Promise<v
   };
 }
 
+const httpResults: SizeResult[] = [];
+
 async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
   const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'celeriac-dash-bench-')) : undefined;
   const schema = flags['keep-schema'] ?? `dash_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
@@ -153,6 +216,7 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
   const loader = scratch === null ? null : new pg.Client({ connectionString: databaseUrl });
   await loader?.connect();
   const results: SizeResult[] = [];
+  let server: HttpServer | undefined;
   try {
     let done = 0;
     let events = 0;
@@ -180,8 +244,16 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
       results.push(r);
       process.stdout.write(`${kind} ${n} tasks: ${loader === null ? `${r.eventsPerSecond} events/s` : `SQL fill ${seconds.toFixed(0)} s`}, RSS ${r.rssMb} MB, query p50 ${r.allP50.toFixed(1)} ms p95 ${r.allP95.toFixed(1)} ms (search p95 ${r.searchP95.toFixed(1)} ms)\n`);
       for (const x of q.queries) process.stdout.write(`    ${x.label.padEnd(30)} p50 ${x.p50.toFixed(1).padStart(7)} ms  p95 ${x.p95.toFixed(1).padStart(7)} ms  total ${x.total}\n`);
+      if (flags.http && kind === 'postgres') {
+        server ??= await startServer(databaseUrl, schema);
+        const h = await measureHttp(server, n);
+        httpResults.push({ ...r, ...h, rssMb: h.serverRss });
+        process.stdout.write(`  /api/tasks: p50 ${h.allP50.toFixed(1)} ms p95 ${h.allP95.toFixed(1)} ms (search p95 ${h.searchP95.toFixed(1)} ms), server RSS ${h.serverRss} MB (peak ${h.serverPeak} MB)\n`);
+        for (const x of h.queries) process.stdout.write(`    ${x.label.padEnd(30)} p50 ${x.p50.toFixed(1).padStart(7)} ms  p95 ${x.p95.toFixed(1).padStart(7)} ms  total ${x.total}\n`);
+      }
     }
   } finally {
+    await server?.stop();
     await loader?.end();
     await store.close();
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
@@ -217,6 +289,7 @@ const sections: string[] = [
   'RSS is the bench process (the dashboard side); with Postgres the database runs in its own server process.', '',
 ];
 for (const kind of STORES) sections.push(table(kind, await benchStore(kind)));
+if (httpResults.length > 0) sections.push(table('postgres, /api/tasks over HTTP (RSS: the dashboard server process)', httpResults));
 const out = sections.join('\n');
 process.stdout.write(`\n${out}\n`);
 const dir = new URL('../results/', import.meta.url);
