@@ -20,7 +20,7 @@ describe('celeriac flower options', () => {
 
   it('refuses bad values with the option name and exit code 2', async () => {
     const err: string[] = [];
-    const io = { app, out: () => {}, err: (t: string) => err.push(t), env: {} };
+    const io = { app, out: () => {}, err: (t: string) => err.push(t), env: {}, stop: () => Promise.reject(new Error('a refused run must not start')) };
     expect(await runFlowerCli(['--port', 'abc'], io)).toBe(2);
     expect(err.join('')).toMatch(/--port must be an integer/);
     expect(await runFlowerCli(['--read-only=maybe'], io)).toBe(2);
@@ -30,7 +30,7 @@ describe('celeriac flower options', () => {
 
   it('--help lists the options', async () => {
     const out: string[] = [];
-    expect(await runFlowerCli(['--help'], { app, out: (t) => out.push(t), err: () => {} })).toBe(0);
+    expect(await runFlowerCli(['--help'], { app, out: (t) => out.push(t), err: () => {}, stop: () => Promise.reject(new Error('--help must not start')) })).toBe(0);
     expect(out.join('')).toMatch(/--basic-auth <value>/);
   });
 });

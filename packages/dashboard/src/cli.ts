@@ -22,8 +22,11 @@ export interface FlowerCliContext {
   err(text: string): void;
   /** Environment. @default process.env */
   env?: NodeJS.ProcessEnv;
-  /** Resolves when the dashboard should stop. @default the first SIGINT or SIGTERM */
-  stop?: Promise<void>;
+  /**
+   * Called once the dashboard listens; the dashboard stops when its promise resolves. The
+   * `celeriac` CLI passes its first SIGINT or SIGTERM (a library installs no signal handlers).
+   */
+  stop: () => Promise<void>;
   /** Called once the dashboard listens (tests). */
   onStarted?: (url: string) => void;
 }
@@ -169,18 +172,6 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
   return options;
 }
 
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
-}
-
 /** Masks the password of a URL for printing. */
 function mask(url: string): string {
   return url.replace(/\/\/([^:/@]*):([^@/]*)@/, '//$1:****@');
@@ -224,7 +215,7 @@ export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContex
     ].join('\n'),
   );
   ctx.onStarted?.(dashboard.url);
-  await (ctx.stop ?? untilSignalled());
+  await ctx.stop();
   await dashboard.close();
   return 0;
 }

@@ -29,6 +29,22 @@ export interface GlobalOptions {
   resultBackend?: string;
 }
 
+/**
+ * Resolves on the first SIGINT or SIGTERM: how long-running commands (`events`, `flower`)
+ * learn that they should stop. Its listeners are removed once it resolves.
+ */
+export function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
 /** A usage error: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -12,7 +12,7 @@ import { ClusterState } from '../../monitor/cluster-state.js';
 import { EventReceiver } from '../../monitor/event-receiver.js';
 import { EventDumper } from '../event-dump.js';
 import { CLEAR_SCREEN, renderClusterView } from '../events-view.js';
-import { type CliContext, parseNumberOption } from '../io.js';
+import { type CliContext, parseNumberOption, untilSignalled } from '../io.js';
 import { warnIfMemoryBroker } from './inspect.js';
 
 /** What one `celeriac events` run needs; the command wires it to the process. */
@@ -72,19 +72,6 @@ interface EventsFlags {
   dump?: boolean;
   frequency: string;
   maxTasks: string;
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
 }
 
 /** Registers the command. */

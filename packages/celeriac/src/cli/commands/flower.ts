@@ -9,12 +9,12 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
-import type { CliContext } from '../io.js';
+import { type CliContext, untilSignalled } from '../io.js';
 import { warnIfMemoryBroker } from './inspect.js';
 
 /** The dashboard package's CLI entry, as this command calls it. */
 interface DashboardModule {
-  runFlowerCli(args: readonly string[], ctx: { app: App; out(text: string): void; err(text: string): void }): Promise<number>;
+  runFlowerCli(args: readonly string[], ctx: { app: App; out(text: string): void; err(text: string): void; stop: () => Promise<void> }): Promise<number>;
 }
 
 /** The package name; a variable so that no bundler or checker follows the import. */
@@ -49,7 +49,7 @@ export function registerFlower(program: Command, ctx: CliContext, getApp: (requi
       }
       const { app } = await getApp(false);
       warnIfMemoryBroker(app, ctx);
-      const code = await dashboard.runFlowerCli(args, { app, out: (s) => ctx.io.out(s), err: (s) => ctx.io.err(s) });
+      const code = await dashboard.runFlowerCli(args, { app, out: (s) => ctx.io.out(s), err: (s) => ctx.io.err(s), stop: untilSignalled });
       if (ctx.app === undefined) await app.close();
       setCode(code);
     });
