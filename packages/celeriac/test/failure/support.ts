@@ -163,7 +163,7 @@ export async function startLocalWorker(config: ChildWorkerConfig, counters: Redi
       env: {},
       logger: pino({ level: 'silent' }),
       ...(config.brokerUrl.startsWith('amqp') ? {} : { broker: new RedisBroker(config.brokerUrl, config.broker) }),
-      backend: new RedisBackend({ url: config.backendUrl, keyPrefix: config.backendKeyPrefix }),
+      backend: new RedisBackend({ ...config.backend, url: config.backendUrl, keyPrefix: config.backendKeyPrefix }),
     },
   );
   defineFailureTasks(app, counters, config.counterPrefix);
