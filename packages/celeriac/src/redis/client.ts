@@ -63,6 +63,15 @@ export interface RedisClientOptions {
   idleTimeoutMs?: number;
 }
 
+/**
+ * PING intervals of silence after which a connection is taken for dead ({@link RedisClientOptions.idleTimeoutMs}).
+ * Subscriber connections rely on it: it bounds their handshake after a reconnect (a stalled
+ * path) and a subscribed connection that stalls, and node-redis then reconnects the same
+ * client, which subscribes again (redis/guarded-client.ts replaces a command client instead,
+ * which would drop subscriptions).
+ */
+export const IDLE_PING_INTERVALS = 3;
+
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
 

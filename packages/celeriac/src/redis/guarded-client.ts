@@ -15,6 +15,12 @@
  *   (test/failure/reconnect-into-stall.test.ts);
  * - the first connect is bounded by the same watchdog (a frozen server accepts TCP but never
  *   answers the handshake).
+ *
+ * Subscriber connections (the backend's result and revoke subscriber, the broker's fanout and
+ * wake subscribers) are not guarded clients: replacing one would drop its subscriptions. They
+ * get an idle timeout of `IDLE_PING_INTERVALS` PING intervals instead (redis/client.ts),
+ * which bounds a handshake into a stalled path and a stalled subscribed connection alike, and
+ * node-redis reconnects and subscribes again (test/failure/reconnect-into-stall.test.ts).
  */
 import { toTransportError, type RedisClient, type RedisClientOptions } from './client.js';
 import { type RedisTarget } from './url.js';

@@ -7,10 +7,16 @@
  * good: the result backend of a worker could never store a result again, and the chaos suite
  * (seed 1852927173: a Redis restart, then a stall) left tasks cycling between held and
  * delayed past its 90 s bound. The command client must give such a connection up and open a
- * new one once the path works again.
+ * new one once the path works again. The subscriber connections (the result backend's, the
+ * broker's fanout one that carries events and remote control) must reconnect too, and keep
+ * their subscriptions: they are bounded by their idle timeout (a few PING intervals), which
+ * covers the handshake as well as a subscribed connection that stalls.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { GuardedRedisClient } from '../../src/redis/guarded-client.js';
+import type { ResultMeta } from '../../src/protocol/types.js';
 import { parseRedisUrl } from '../../src/redis/url.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FaultProxy } from '../support/fault-proxy.js';
@@ -61,5 +67,48 @@ describe.runIf(ready)('failure: a reconnect whose handshake is never answered', 
     expect(reply).toBe('PONG');
     // It did go through the stuck reconnect: commands failed while it lasted.
     expect(failures.length).toBeGreaterThan(0);
+  }, 30_000);
+
+  /** Cuts every connection, lets the reconnects run into a stall, then heals the path. */
+  async function reconnectIntoStall(): Promise<void> {
+    const accepted = proxy.stats.accepted;
+    proxy.cut();
+    proxy.stall();
+    await waitFor(() => proxy.stats.accepted > accepted, 'a reconnect to reach the stalled proxy', 10_000);
+    proxy.heal();
+  }
+
+  it('the result subscriber reconnects, keeps its subscription and gets the result', async () => {
+    const options = { connectTimeoutMs: 500, commandTimeoutMs: 1000, offlineQueueTimeoutMs: 300, pingIntervalMs: 200 };
+    const waiting = new RedisBackend({ url: `redis://127.0.0.1:${proxy.port}/0`, ...options });
+    const direct = new RedisBackend({ url: `redis://127.0.0.1:${server.port}/0` });
+    try {
+      const got: ResultMeta[] = [];
+      await waiting.subscribe('stalled-sub', (meta) => got.push(meta));
+      await reconnectIntoStall();
+      await direct.store({ task_id: 'stalled-sub', status: 'SUCCESS', result: 1, traceback: null, children: [], date_done: null }, { expiresSec: 60 });
+      await waitFor(() => got.some((m) => m.status === 'SUCCESS'), 'the result through the subscriber', 15_000);
+    } finally {
+      await waiting.close();
+      await direct.close();
+    }
+  }, 30_000);
+
+  it('the fanout subscriber (events, remote control) reconnects and keeps its subscription', async () => {
+    const listening = new RedisBroker(`redis://127.0.0.1:${proxy.port}/0`, { connectTimeoutMs: 500, commandTimeoutMs: 1000, pingIntervalMs: 200 });
+    const direct = new RedisBroker(`redis://127.0.0.1:${server.port}/0`);
+    try {
+      const got: string[] = [];
+      await listening.subscribeFanout('celeryev', '#', (raw) => got.push(raw));
+      await reconnectIntoStall();
+      // Pub/sub is fire-and-forget: publish until one arrives.
+      await waitFor(async () => {
+        await direct.publishFanout('celeryev', 'worker.heartbeat', 'beat');
+        return got.length > 0;
+      }, 'an event through the fanout subscriber', { timeoutMs: 15_000, maxIntervalMs: 200 });
+    } finally {
+      await listening.close();
+      await direct.close();
+    }
   }, 30_000);
 });

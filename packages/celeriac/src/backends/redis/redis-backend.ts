@@ -29,7 +29,7 @@ import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl } from '../../redis/url.js';
-import type { RedisClient, RedisLog } from '../../redis/client.js';
+import { IDLE_PING_INTERVALS, type RedisClient, type RedisLog } from '../../redis/client.js';
 import type { RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
@@ -190,7 +190,8 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     });
     this.#subscriber = new LazyRedisClient(
       this.options.target,
-      { ...clientOptions, name: 'celeriac-backend-sub' },
+      // Idle = a dead path, handshake included: node-redis reconnects it and subscribes again.
+      { ...clientOptions, name: 'celeriac-backend-sub', idleTimeoutMs: IDLE_PING_INTERVALS * this.options.pingIntervalMs },
       (client) => this.#watchReconnects(client),
     );
     this.#subscriptions = new ResultSubscriptions(this.#subscriber, this.options.log);

@@ -12,7 +12,7 @@
  */
 import type { DelayedRecord, Unsubscribe } from '../../core/spi/broker.js';
 import { topicMatches } from '../../protocol/topic.js';
-import { closeRedisClient, createRedisClient, toTransportError, type RedisClient, type RedisLog } from '../../redis/client.js';
+import { closeRedisClient, createRedisClient, toTransportError, type RedisClient, type RedisClientOptions } from '../../redis/client.js';
 import { type RedisTarget } from '../../redis/url.js';
 import type { BrokerKeys } from '../../redis/keys.js';
 
@@ -32,7 +32,8 @@ export class RedisFanout {
     private readonly target: RedisTarget,
     private readonly keys: BrokerKeys,
     private readonly publishOn: (channel: string, raw: string) => Promise<unknown>,
-    private readonly log: RedisLog | undefined,
+    /** Client options of its connection: log, PING interval, idle timeout (redis-broker.ts). */
+    private readonly clientOptions: Omit<RedisClientOptions, 'name'>,
   ) {}
 
   /** PUBLISHes the envelope on the exchange's channel for `routingKey`. */
@@ -65,7 +66,9 @@ export class RedisFanout {
 
   #connect(): Promise<PatternPubSub> {
     this.#connected ??= (async () => {
-      const client = createRedisClient(this.target, { name: 'celeriac-broker-fanout', ...(this.log ? { log: this.log } : {}) });
+      // Idle (no PING answered) = a dead path, handshake included: node-redis reconnects and
+      // subscribes again (redis/client.ts IDLE_PING_INTERVALS).
+      const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-fanout' });
       this.#client = client;
       try {
         await client.connect();

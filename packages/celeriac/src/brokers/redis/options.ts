@@ -92,6 +92,13 @@ export interface RedisBrokerOptions {
    */
   connectTimeoutMs?: number;
   /**
+   * Keep-alive PING interval of each of the broker's connections; a connection silent for
+   * three intervals (a stalled path, also during a reconnect's handshake) is dropped and
+   * reconnected, its subscriptions renewed.
+   * @default 10000
+   */
+  pingIntervalMs?: number;
+  /**
    * Receives connection warnings and errors of the broker's Redis clients.
    * @default errors are dropped (consumers still get them through `onError`)
    */
@@ -126,6 +133,7 @@ export interface ResolvedRedisBrokerOptions {
   readonly fetchBatchSize: number;
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly pingIntervalMs: number;
   readonly log: RedisLog | undefined;
   readonly setAside: SetAsideLimits;
 }
@@ -168,6 +176,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 100, true),
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
+    pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs, 10_000),
     log: options.log,
     setAside: resolveSetAsideLimits(options, 'RedisBroker'),
   });

@@ -62,7 +62,7 @@ import type {
   Unsubscribe,
 } from '../../core/spi/broker.js';
 import type { Message } from '../../protocol/types.js';
-import { toTransportError } from '../../redis/client.js';
+import { IDLE_PING_INTERVALS, toTransportError } from '../../redis/client.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
@@ -126,7 +126,8 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
       connectTimeoutMs: o.connectTimeoutMs,
       offlineQueueTimeoutMs: o.connectTimeoutMs,
       // Idle for 3 PING intervals = a silently dead path: reconnect rather than wait forever.
-      idleTimeoutMs: 30_000,
+      pingIntervalMs: o.pingIntervalMs,
+      idleTimeoutMs: IDLE_PING_INTERVALS * o.pingIntervalMs,
       ...(o.log ? { log: o.log } : {}),
     }));
     const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys));
@@ -134,8 +135,9 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     this.#consumers = new ConsumerGroup(o.log);
     const running = o.lostTaskGraceMs === 0 ? undefined : new RunningRecords((fn) => redis.send(fn), keys, this.id, o.log);
     this.#maintenance = new Maintenance({ options: o, transitions, delayed, id: this.id, consumers: this.#consumers, target: this.#target, keys, ...(running ? { running } : {}) });
-    this.#wake = new WakeSubscriber(this.#target, keys, o.log);
-    this.#fanout = new RedisFanout(this.#target, keys, (ch, raw) => command(redis, `publish on ${ch}`, (c) => c.publish(ch, raw)), o.log);
+    const subscriberOptions = { pingIntervalMs: o.pingIntervalMs, idleTimeoutMs: IDLE_PING_INTERVALS * o.pingIntervalMs, ...(o.log ? { log: o.log } : {}) };
+    this.#wake = new WakeSubscriber(this.#target, keys, subscriberOptions);
+    this.#fanout = new RedisFanout(this.#target, keys, (ch, raw) => command(redis, `publish on ${ch}`, (c) => c.publish(ch, raw)), subscriberOptions);
     this.#publisher = new RedisPublisher({ keys, options: o, redis, transitions, delayed, maintenance: this.#maintenance, lifecycle: this.#lifecycle });
     this.#consumerDeps = { keys, options: o, transitions, wake: this.#wake, maintenance: this.#maintenance, lifecycle: this.#lifecycle, ...(running ? { running } : {}) };
   }

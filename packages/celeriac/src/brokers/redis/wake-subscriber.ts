@@ -6,7 +6,7 @@
  * a lost wake-up (Python producer, reconnect gap) costs at most one poll interval, never a
  * message.
  */
-import { closeRedisClient, createRedisClient, type RedisClient, type RedisLog } from '../../redis/client.js';
+import { closeRedisClient, createRedisClient, type RedisClient, type RedisClientOptions } from '../../redis/client.js';
 import { type RedisTarget } from '../../redis/url.js';
 import type { BrokerKeys } from '../../redis/keys.js';
 
@@ -48,7 +48,8 @@ export class WakeSubscriber implements WakeWatch {
   constructor(
     private readonly target: RedisTarget,
     private readonly keys: BrokerKeys,
-    private readonly log: RedisLog | undefined,
+    /** Client options of its connection: log, PING interval, idle timeout (redis-broker.ts). */
+    private readonly clientOptions: Omit<RedisClientOptions, 'name'>,
   ) {}
 
   watch(queue: string, target: Wakeable): Promise<void> {
@@ -88,7 +89,7 @@ export class WakeSubscriber implements WakeWatch {
   #connect(): Promise<PubSub> {
     this.#connected ??= (async () => {
       // node-redis PINGs in subscribed mode too, so a silent idle period means a dead path.
-      const client = createRedisClient(this.target, { name: 'celeriac-broker-wake', idleTimeoutMs: 30_000, ...(this.log ? { log: this.log } : {}) });
+      const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-wake' });
       this.#client = client;
       await client.connect();
       return client as unknown as PubSub;
