@@ -4,13 +4,15 @@
  * test; one test restarts a store on a real data directory.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHistoryStore } from '../src/store/index.js';
+import { seedDataDir } from '../src/store/pglite-template.js';
+import { pgliteOptions } from '../src/store/sql-driver.js';
 import { historyStoreSuite } from './history-store-suite.js';
 
 let shared: PGlite;
@@ -54,6 +56,43 @@ describe('HistoryStore on a PGlite data directory', () => {
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('starts a new data directory as a copy of the cached fresh database, and leaves a used one alone', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'celeriac-dash-template-'));
+    const cache = join(work, 'cache');
+    const dir = (name: string) => join(work, name);
+    try {
+      expect(await seedDataDir(dir('a'), pgliteOptions(), cache)).toBe(true);
+      const templates = readdirSync(cache);
+      expect(templates).toHaveLength(1);
+      expect(templates[0]).toMatch(/^pglite-template-[0-9a-f]{16}$/);
+      // The second directory is copied from the same template; nothing new is left in the cache.
+      expect(await seedDataDir(dir('b'), pgliteOptions(), cache)).toBe(true);
+      expect(readdirSync(cache)).toEqual(templates);
+      expect(existsSync(join(dir('b'), 'PG_VERSION'))).toBe(true);
+      const store = await openHistoryStore({ dataDir: dir('b') });
+      try {
+        await store.writeEvents([{ type: 'task-received', uuid: 'seeded-1', name: 'proj.add', kwargs: "{'user_id': 5}", args: "('needle',)", timestamp: 1_795_000_000, hostname: 'w@h' }] as never);
+        expect((await store.queryTasks({ search: 'kwargs.user_id:5 needle' })).rows.map((r) => r.uuid)).toEqual(['seeded-1']);
+      } finally {
+        await store.close();
+      }
+      // A directory that holds a database (or anything) is never seeded over.
+      expect(await seedDataDir(dir('b'), pgliteOptions(), cache)).toBe(false);
+      const reopened = await openHistoryStore({ dataDir: dir('b') });
+      try {
+        expect((await reopened.getTask('seeded-1'))?.task.name).toBe('proj.add');
+      } finally {
+        await reopened.close();
+      }
+      // A cache that cannot be made: no seed, the directory stays empty for initdb.
+      writeFileSync(join(work, 'not-a-dir'), '');
+      expect(await seedDataDir(dir('c'), pgliteOptions(), join(work, 'not-a-dir', 'cache'))).toBe(false);
+      expect(existsSync(dir('c')) ? readdirSync(dir('c')) : []).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   }, 180_000);
 });

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import pg from 'pg';
+import { seedDataDir } from './pglite-template.js';
 
 /** Runs statements. */
 export interface SqlRunner {
@@ -39,13 +40,24 @@ export function checkSchemaName(schema: string): string {
 // max_wal_size keeps the data directory near the size of the data (1 GB of WAL otherwise).
 const PGLITE_CONF = ['shared_buffers = 32MB', 'maintenance_work_mem = 32MB', 'wal_buffers = 1MB', 'temp_buffers = 4MB', 'max_wal_size = 128MB'];
 
+/** The options the store creates and opens PGlite with (less the data directory). */
+export function pgliteOptions() {
+  return { extensions: { pg_trgm }, relaxedDurability: true, postgresqlconf: [...PGLITE_CONF] };
+}
+
 /**
- * Opens PGlite in `dataDir` (created when missing), or in memory when it is undefined; or
+ * Opens PGlite in `dataDir` (created when missing, from the cached template unless
+ * `templates` is false: see store/pglite-template.ts), or in memory when it is undefined; or
  * uses `instance`, which the driver then does not close.
  */
-export async function openPgliteDriver(dataDir: string | undefined, schema: string, instance?: PGlite): Promise<SqlDriver> {
-  if (instance === undefined && dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  const db = instance ?? (await PGlite.create({ dataDir, extensions: { pg_trgm }, relaxedDurability: true, postgresqlconf: PGLITE_CONF }));
+export async function openPgliteDriver(dataDir: string | undefined, schema: string, instance?: PGlite, templates = true): Promise<SqlDriver> {
+  const options = pgliteOptions();
+  if (instance === undefined && dataDir !== undefined) {
+    mkdirSync(dataDir, { recursive: true });
+    // A new directory starts as a copy of a cached fresh database instead of running initdb.
+    if (templates) await seedDataDir(dataDir, options);
+  }
+  const db = instance ?? (await PGlite.create({ ...options, dataDir }));
   await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path = ${schema}, public;`);
   return {
     kind: 'pglite',
