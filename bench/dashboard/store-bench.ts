@@ -131,7 +131,7 @@ async function startServer(databaseUrl: string, schema: string): Promise<HttpSer
       srv.close(() => resolve(p));
     });
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./side-dashboard.ts', import.meta.url).pathname, 'memory://', String(port), schema, databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./side-dashboard.ts', import.meta.url).pathname, 'memory://', String(port), schema, databaseUrl, 'keep'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
