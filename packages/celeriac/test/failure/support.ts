@@ -15,6 +15,7 @@ import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker, type RedisBrokerOptions } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, Worker, type App, type ResultMeta, type Settings } from '../../src/index.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, redisReachable, REDIS_URL } from '../support/redis.js';
+import { nodeScriptArgs } from '../support/node-script.js';
 import type { ChildWorkerConfig } from './fixtures/worker.js';
 import { counterKeys, defineFailureTasks } from './fixtures/tasks.js';
 
@@ -109,7 +110,7 @@ const children = new Set<ChildProcess>();
 
 /** Starts fixtures/worker.ts with `config`. */
 export function spawnWorker(config: ChildWorkerConfig): ChildWorker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
+  const child = spawn(process.execPath, nodeScriptArgs(WORKER_SCRIPT), {
     cwd: HERE,
     env: { ...process.env, CELERIAC_FAILURE_WORKER: JSON.stringify(config) },
     stdio: ['pipe', 'pipe', 'pipe'],

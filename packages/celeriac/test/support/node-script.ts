@@ -1,0 +1,80 @@
+/**
+ * How a test starts a TypeScript fixture in a child process. `node --import tsx` costs a
+ * child about half a CPU second and seconds of wall time on a loaded machine (the loader
+ * transpiles every module of src/ it imports). When dist/ is current (`npm run build`, or
+ * `tsc -b` of the type check, has run since the last change in src/), the fixture itself is
+ * transpiled here once per test file (esbuild, as tsx does) with its imports of src/ pointed
+ * at dist/, and the child runs it with plain node. When dist/ is missing or older than src/,
+ * the child runs the fixture with tsx from source, as before: never stale code.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { transformSync } from 'esbuild';
+
+const PACKAGE = fileURLToPath(new URL('../../', import.meta.url));
+const SRC = join(PACKAGE, 'src');
+const DIST = join(PACKAGE, 'dist');
+/** Inside the package, so the compiled fixture resolves its packages (pino, redis) as the source does. */
+const CACHE = join(PACKAGE, 'node_modules', '.cache', 'celeriac-test-fixtures');
+
+let distCurrent: boolean | undefined;
+
+/** True when every library file of src/ is older than the last build, and every Lua script is in dist/ as it is in src/. */
+function isDistCurrent(): boolean {
+  if (distCurrent !== undefined) return distCurrent;
+  const info = join(DIST, '.tsbuildinfo');
+  if (!existsSync(info)) return (distCurrent = false);
+  const builtAt = statSync(info).mtimeMs;
+  for (const entry of readdirSync(SRC, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    if (entry.name.endsWith('.lua')) {
+      const built = join(DIST, relative(SRC, file));
+      if (!existsSync(built) || !readFileSync(built).equals(readFileSync(file))) return (distCurrent = false);
+    } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && statSync(file).mtimeMs > builtAt) {
+      return (distCurrent = false);
+    }
+  }
+  return (distCurrent = true);
+}
+
+/** Writes `text` under the cache with a name from its content (atomic: files may run at once). */
+function cached(name: string, text: string): string {
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const file = join(CACHE, `${name}-${hash}.mjs`);
+  if (!existsSync(file)) {
+    mkdirSync(CACHE, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  }
+  return file;
+}
+
+/** Transpiles `file` and the fixtures it imports relatively (outside src/), src/ imports pointing at dist/. */
+function compile(file: string, done: Map<string, string>): string {
+  const known = done.get(file);
+  if (known !== undefined) return known;
+  const source = readFileSync(file, 'utf8');
+  let { code } = transformSync(source, { loader: 'ts', format: 'esm', target: 'node20', sourcefile: file });
+  code = code.replace(/(from\s*|import\s*\(\s*|import\s+)(['"])(\.{1,2}\/[^'"]+)\2/g, (whole, lead: string, quote: string, spec: string) => {
+    const target = join(dirname(file), spec);
+    if (target.startsWith(SRC)) return `${lead}${quote}${pathToFileURL(join(DIST, relative(SRC, target))).href}${quote}`;
+    const ts = target.replace(/\.js$/, '.ts');
+    if (!existsSync(ts)) return whole;
+    return `${lead}${quote}${pathToFileURL(compile(ts, done)).href}${quote}`;
+  });
+  const out = cached(basename(file, '.ts'), code);
+  done.set(file, out);
+  return out;
+}
+
+const compiled = new Map<string, string>();
+
+/** Node arguments that run the TypeScript module `file` (an absolute path): from dist/ when current, else with tsx. */
+export function nodeScriptArgs(file: string): string[] {
+  if (!isDistCurrent()) return ['--import', 'tsx', file];
+  return [compile(file, compiled)];
+}
