@@ -1,12 +1,16 @@
 /**
- * The threads and prefork pools on the memory broker, one suite run against each (by
- * pools-threads.test.ts and pools-prefork.test.ts, so the two run as parallel files): task
+ * The threads and prefork pools on the memory broker, one suite run against each, in two
+ * parts (`tasks`: pools-threads.test.ts, pools-prefork.test.ts; `children`:
+ * pools-threads-children.test.ts, pools-prefork-children.test.ts), so they run as parallel files: task
  * bodies run in children (worker threads, child processes) that loaded the app module;
  * errors keep their class; updateState and sends go through the worker; soft and hard limits
  * (fake clock) reach the child; a hard limit, a crash or recycling puts a fresh child in
  * place; a CPU-bound task does not hold up other deliveries.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chord, ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
 import { defineTasks } from './fixtures/pool-app.js';
 import { closeEnvs, makeEnv, runHandles, waitFor, waitForState, type TestEnv } from './helpers.js';
@@ -23,25 +27,78 @@ const childIds = (worker: Worker) => worker.pool.stats().processes;
 /** Waits until the task is running in the worker. */
 const running = (worker: Worker) => waitFor(() => worker.active > 0, 'a task to start', 10_000);
 
-/** Stored statuses, in the order they were written. */
-function recordStores(env: TestEnv): string[] {
-  const statuses: string[] = [];
+/** Stored statuses per task id, in the order they were written. */
+function recordStores(env: TestEnv): Map<string, string[]> {
+  const statuses = new Map<string, string[]>();
   const store = env.backend.store.bind(env.backend);
   env.backend.store = (meta, options) => {
-    statuses.push(meta.status);
+    statuses.set(meta.task_id, [...(statuses.get(meta.task_id) ?? []), meta.status]);
     return store(meta, options);
   };
   return statuses;
 }
 
-/** Registers the suite for one child pool kind (and, for prefork, its process-only cases). */
-export function childPoolSuite(pool: 'threads' | 'prefork'): void {
-  afterEach(closeEnvs);
+/**
+ * Files a test creates to end a `holdUntil` / `spinUntil` task (fixtures/pool-app.ts): the
+ * test decides when such a task ends, instead of giving it a duration.
+ */
+interface FlagFiles {
+  /** A new flag file's path (not created yet). */
+  next(): string;
+  raise(flag: string): void;
+}
 
-  describe(`${pool} pool`, () => {
+function flagFiles(): FlagFiles {
+  let dir = '';
+  let n = 0;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'celeriac-pool-flags-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    next: () => join(dir, `flag-${++n}`),
+    raise: (flag: string) => writeFileSync(flag, ''),
+  };
+}
+
+type PoolKind = 'threads' | 'prefork';
+
+/** The two halves of a pool's suite, each run by a file of its own. */
+export type PoolSuitePart = 'tasks' | 'children';
+
+/**
+ * Registers one part of the suite for one child pool kind. `tasks`: running tasks in
+ * children, settings, time limits, an app module that cannot load (and, for prefork, its
+ * process-only cases); `children`: children ended, replaced, recycled, resized, autoscaled.
+ */
+export function childPoolSuite(pool: PoolKind, part: PoolSuitePart): void {
+  const flags = flagFiles();
+  if (part === 'tasks') {
+    sharedWorkerTests(pool, flags);
+    limitTests(pool);
+    if (pool === 'prefork') processTests();
+  } else {
+    childrenTests(pool, flags);
+  }
+}
+
+function sharedWorkerTests(pool: PoolKind, flags: FlagFiles): void {
+  describe(`${pool} pool: one worker with two children`, () => {
+    // These tests end no child and change no setting: they share one worker, started once.
+    let env: TestEnv;
+    let tasks: ReturnType<typeof defineTasks>;
+    let worker: Worker;
+    let statuses: Map<string, string[]>;
+
+    beforeAll(async () => {
+      ({ env, tasks } = setup());
+      statuses = recordStores(env);
+      worker = await env.startWorker({ pool, appModule, concurrency: 2 });
+    }, 30_000);
+
+    afterAll(closeEnvs);
+
     it('runs task bodies in its children, one child per slot', async () => {
-      const { env, tasks } = setup();
-      const worker = await env.startWorker({ pool, appModule, concurrency: 2 });
       expect(worker.pool.stats()).toMatchObject({ kind: pool, maxConcurrency: 2 });
       const ids = childIds(worker);
       expect(ids).toHaveLength(2);
@@ -51,24 +108,12 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
       expect(await (await tasks.add.delay(2, 3)).get({ timeoutMs: 10_000 })).toBe(5);
     });
 
-    it("the worker's setting overrides (CLI flags) reach the app of every child", async () => {
-      const { env, tasks } = setup();
-      env.app.overrideSettings({ resultExpires: 4321, taskSoftTimeLimit: 99 });
-      await env.startWorker({ pool, appModule, concurrency: 1 });
-      expect(await (await tasks.setting.delay('resultExpires')).get({ timeoutMs: 10_000 })).toBe(4321);
-      expect(await (await tasks.setting.delay('taskSoftTimeLimit')).get({ timeoutMs: 10_000 })).toBe(99);
-    });
-
     it("the request's deliveryInfo reaches the child whole, redelivered included", async () => {
-      const { env, tasks } = setup();
-      await env.startWorker({ pool, appModule, concurrency: 1 });
       const info = await (await tasks.deliveryInfo.delay()).get({ timeoutMs: 10_000 });
       expect(info).toEqual({ exchange: '', routing_key: 'celery', priority: 0, redelivered: false });
     });
 
     it('a thrown error keeps its class name, message and stack across the child boundary', async () => {
-      const { env, tasks } = setup();
-      await env.startWorker({ pool, appModule, concurrency: 1 });
       const r1 = await tasks.fail.delay('type', 'bad type');
       const r2 = await tasks.fail.delay('value', 'bad value');
       const m1 = await waitForState(env, r1.id, 'FAILURE', 10_000);
@@ -79,12 +124,9 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
     });
 
     it('ctx.updateState from a child is stored by the worker; a task sent from a child reaches the worker\'s broker', async () => {
-      const { env, tasks } = setup();
-      const statuses = recordStores(env);
-      await env.startWorker({ pool, appModule, concurrency: 2 });
       const r = await tasks.progress.delay(3);
       await r.get({ timeoutMs: 10_000 });
-      expect(statuses.filter((s) => s === 'PROGRESS')).toHaveLength(3);
+      expect(statuses.get(r.id)!.filter((s) => s === 'PROGRESS')).toHaveLength(3);
       const sender = await tasks.send.delay(41);
       const childId = await sender.get({ timeoutMs: 10_000 });
       expect(await env.app.asyncResult(childId).get({ timeoutMs: 10_000 })).toBe(42);
@@ -93,8 +135,6 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
     });
 
     it("ctx.addToChord in a child grows the chord in the worker's backend: the body waits for the added tasks and chord", async () => {
-      const { env, tasks } = setup();
-      await env.startWorker({ pool, appModule, concurrency: 2 });
       const r = await chord([tasks.addToChord.s([1, 2, 3], 4), tasks.add.si(2, 2)], tasks.sorted.s()).applyAsync();
       // 0 from the adding task, 4, the added 1+4, 2+4, 3+4, and the added chord's body (1+1)+(2+2)+(3+3).
       expect(await r.get({ timeoutMs: 15_000 })).toEqual([0, 4, 5, 6, 7, 12]);
@@ -104,15 +144,30 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
     });
 
     it('a CPU-bound task in one child does not hold up deliveries to the others', async () => {
-      const { env, tasks } = setup();
-      const worker = await env.startWorker({ pool, appModule, concurrency: 2 });
-      const busy = await tasks.spin.delay(3_000);
-      await running(worker);
+      const flag = flags.next();
+      const busy = await tasks.spinUntil.delay(flag);
+      await waitFor(() => worker.active === 1, 'the busy task to start', 10_000);
       const quick = await Promise.all(Array.from({ length: 5 }, (_, i) => tasks.add.delay(i, i)));
       expect(await Promise.all(quick.map((r) => r.get({ timeoutMs: 10_000 })))).toEqual([0, 2, 4, 6, 8]);
-      // Every short task finished while the busy loop was still going.
+      // Every short task finished while the busy loop was still going: it ends only on the flag.
       expect(await busy.state()).toBe('PENDING');
+      flags.raise(flag);
       expect(childIds(worker)).toContain(await busy.get({ timeoutMs: 20_000 }));
+    });
+  });
+}
+
+function limitTests(pool: PoolKind): void {
+  // Tests here start and end several children: on a busy machine that takes a while.
+  describe(`${pool} pool: settings, limits, loading`, { timeout: 60_000 }, () => {
+    afterEach(closeEnvs);
+
+    it("the worker's setting overrides (CLI flags) reach the app of every child", async () => {
+      const { env, tasks } = setup();
+      env.app.overrideSettings({ resultExpires: 4321, taskSoftTimeLimit: 99 });
+      await env.startWorker({ pool, appModule, concurrency: 1 });
+      expect(await (await tasks.setting.delay('resultExpires')).get({ timeoutMs: 10_000 })).toBe(4321);
+      expect(await (await tasks.setting.delay('taskSoftTimeLimit')).get({ timeoutMs: 10_000 })).toBe(99);
     });
 
     it('the soft limit aborts ctx.signal in the child with SoftTimeLimitExceeded', async () => {
@@ -174,6 +229,18 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
       expect(meta.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
     });
 
+    it('refuses to start when a child cannot load the app module, and ends its children', async () => {
+      const { env } = setup();
+      const failing = env.startWorker({ pool, appModule: new URL('./fixtures/broken-app.ts', import.meta.url), concurrency: 2 });
+      await expect(failing).rejects.toMatchObject({ code: ErrorCodes.APP_LOAD, message: expect.stringContaining('broken on purpose') });
+    });
+  });
+}
+
+function childrenTests(pool: PoolKind, flags: FlagFiles): void {
+  describe(`${pool} pool: children`, { timeout: 60_000 }, () => {
+    afterEach(closeEnvs);
+
     it('a run\'s terminate (revoke with terminate) ends the child and fails the task with the reason', async () => {
       const { env, tasks } = setup();
       const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
@@ -223,7 +290,11 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
       const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
       worker.pool.resize(3);
       await waitFor(() => childIds(worker).length === 3, 'two more children', 15_000);
-      const results = await Promise.all(Array.from({ length: 3 }, () => tasks.sleep.delay(1_500)));
+      const flag = flags.next();
+      const results = await Promise.all(Array.from({ length: 3 }, () => tasks.holdUntil.delay(flag)));
+      // Three tasks running at once, one per child; they end when the flag is raised.
+      await waitFor(() => worker.active === 3, 'three tasks running at once', 15_000);
+      flags.raise(flag);
       const ran = await Promise.all(results.map((r) => r.get({ timeoutMs: 20_000 })));
       expect(new Set(ran).size).toBe(3);
       expect(childIds(worker)).toHaveLength(3);
@@ -248,64 +319,63 @@ export function childPoolSuite(pool: 'threads' | 'prefork'): void {
       const worker = await env.startWorker({ pool, appModule, autoscale: { max: 3, min: 1 } });
       expect(childIds(worker)).toHaveLength(1);
       expect(worker.prefetchCount).toBe(3 * 4);
-      const results = await Promise.all(Array.from({ length: 3 }, () => tasks.sleep.delay(4_000)));
+      // Held until the pool has grown: they end when the flag is raised.
+      const flag = flags.next();
+      const results = await Promise.all(Array.from({ length: 3 }, () => tasks.holdUntil.delay(flag)));
       await waitFor(() => childIds(worker).length === 3, 'the pool to grow to 3', 20_000);
+      flags.raise(flag);
       // Which child ran which task depends on how fast the new ones start; every task ran.
       for (const id of await Promise.all(results.map((r) => r.get({ timeoutMs: 30_000 })))) expect(typeof id).toBe('number');
       expect(worker.setAutoscale({ max: 2, min: 1 })).toEqual({ max: 2, min: 1 });
       expect(worker.pool.size).toBe(2);
       expect(env.lines.some((l) => /^Scaling up \d+ processes\.$/.test(String(l.msg)))).toBe(true);
     });
+  });
+}
 
-    it('refuses to start when a child cannot load the app module, and ends its children', async () => {
-      const { env } = setup();
-      const failing = env.startWorker({ pool, appModule: new URL('./fixtures/broken-app.ts', import.meta.url), concurrency: 2 });
-      await expect(failing).rejects.toMatchObject({ code: ErrorCodes.APP_LOAD, message: expect.stringContaining('broken on purpose') });
+function processTests(): void {
+  describe('prefork pool: processes', { timeout: 60_000 }, () => {
+    afterEach(closeEnvs);
+
+    it('a child killed mid-task: WorkerLostError as billiard words it, FAILURE stored and acked (late ack)', async () => {
+      const { env, tasks } = setup({ taskAcksLate: true });
+      const worker = await env.startWorker({ pool: 'prefork', appModule, concurrency: 1 });
+      const [pid] = childIds(worker);
+      const r = await tasks.hangOnce.delay();
+      await running(worker);
+      process.kill(pid!, 'SIGKILL');
+      const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
+      expect(meta.result).toEqual({ exc_type: 'WorkerLostError', exc_message: ['Worker exited prematurely: signal 9 (SIGKILL) Job: 1.'], exc_module: 'billiard.exceptions' });
+      expect(env.broker.settlements(r.id)).toEqual(['ack']);
+      await waitFor(() => childIds(worker).length === 1 && childIds(worker)[0] !== pid, 'a fresh child', 15_000);
+    });
+
+    it('with rejectOnWorkerLost the lost task goes back to its queue and runs again on a fresh child', async () => {
+      const { env, tasks } = setup({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelay: 0.05 });
+      const worker = await env.startWorker({ pool: 'prefork', appModule, concurrency: 1 });
+      const [pid] = childIds(worker);
+      const r = await tasks.hangOnce.delay();
+      await running(worker);
+      process.kill(pid!, 'SIGKILL');
+      const again = await r.get({ timeoutMs: 20_000 });
+      expect(again).toMatch(/^ran again on \d+$/);
+      expect(again).not.toBe(`ran again on ${pid}`);
+      // Given back through the delayed set after a backoff (worker/redelivery.ts), marked redelivered.
+      expect(env.broker.settlements(r.id)).toEqual(['defer', 'ack']);
+    });
+
+    it('a revoke with terminate stops a child that traps SIGTERM (SIGKILL follows) and replaces it', async () => {
+      const { env, tasks } = setup();
+      const worker = await env.startWorker({ pool: 'prefork', appModule, concurrency: 1 });
+      const [pid] = childIds(worker);
+      const r = await tasks.stubborn.delay();
+      await running(worker);
+      expect((await worker.revoke(r.id, { terminate: true, signal: 'SIGTERM' })).terminated).toEqual([r.id]);
+      await waitForState(env, r.id, 'REVOKED', 10_000);
+      await waitFor(() => !alive(pid!), 'the stubborn child to be gone', 10_000);
+      expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(pid);
     });
   });
-
-  if (pool === 'prefork') {
-    describe('prefork pool: processes', () => {
-      it('a child killed mid-task: WorkerLostError as billiard words it, FAILURE stored and acked (late ack)', async () => {
-        const { env, tasks } = setup({ taskAcksLate: true });
-        const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
-        const [pid] = childIds(worker);
-        const r = await tasks.hangOnce.delay();
-        await running(worker);
-        process.kill(pid!, 'SIGKILL');
-        const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
-        expect(meta.result).toEqual({ exc_type: 'WorkerLostError', exc_message: ['Worker exited prematurely: signal 9 (SIGKILL) Job: 1.'], exc_module: 'billiard.exceptions' });
-        expect(env.broker.settlements(r.id)).toEqual(['ack']);
-        await waitFor(() => childIds(worker).length === 1 && childIds(worker)[0] !== pid, 'a fresh child', 15_000);
-      });
-
-      it('with rejectOnWorkerLost the lost task goes back to its queue and runs again on a fresh child', async () => {
-        const { env, tasks } = setup({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelay: 0.05 });
-        const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
-        const [pid] = childIds(worker);
-        const r = await tasks.hangOnce.delay();
-        await running(worker);
-        process.kill(pid!, 'SIGKILL');
-        const again = await r.get({ timeoutMs: 20_000 });
-        expect(again).toMatch(/^ran again on \d+$/);
-        expect(again).not.toBe(`ran again on ${pid}`);
-        // Given back through the delayed set after a backoff (worker/redelivery.ts), marked redelivered.
-        expect(env.broker.settlements(r.id)).toEqual(['defer', 'ack']);
-      });
-
-      it('a revoke with terminate stops a child that traps SIGTERM (SIGKILL follows) and replaces it', async () => {
-        const { env, tasks } = setup();
-        const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
-        const [pid] = childIds(worker);
-        const r = await tasks.stubborn.delay();
-        await running(worker);
-        expect((await worker.revoke(r.id, { terminate: true, signal: 'SIGTERM' })).terminated).toEqual([r.id]);
-        await waitForState(env, r.id, 'REVOKED', 10_000);
-        await waitFor(() => !alive(pid!), 'the stubborn child to be gone', 10_000);
-        expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(pid);
-      });
-    });
-  }
 }
 
 /** True while a process with that id exists. */

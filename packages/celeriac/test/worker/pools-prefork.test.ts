@@ -1,4 +1,4 @@
-/** The prefork pool's suite (pools-children-suite.ts), in a file of its own so it runs beside the other pool's. */
+/** The prefork pool's suite (pools-children-suite.ts), running tasks; children's lifecycle is in pools-prefork-children.test.ts. */
 import { childPoolSuite } from './pools-children-suite.js';
 
-childPoolSuite('prefork');
+childPoolSuite('prefork', 'tasks');

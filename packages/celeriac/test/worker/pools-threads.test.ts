@@ -1,4 +1,4 @@
-/** The threads pool's suite (pools-children-suite.ts), in a file of its own so it runs beside the other pool's. */
+/** The threads pool's suite (pools-children-suite.ts), running tasks; children's lifecycle is in pools-threads-children.test.ts. */
 import { childPoolSuite } from './pools-children-suite.js';
 
-childPoolSuite('threads');
+childPoolSuite('threads', 'tasks');
