@@ -3,7 +3,8 @@
  * worker, the Fastify server (driven with `inject`, no port), and a fake domain clock
  * starting at the real time (so the broker's ETAs, which use real time, stay in the future
  * and domain time moves only when a test says so). The database is a fresh PGlite in a
- * temp directory or a fresh Postgres database.
+ * temp directory (seeded from the dashboard store's cached fresh database, so no initdb per
+ * test file; main.test.ts starts the app on an empty directory) or a fresh Postgres database.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { buildServer, type ApiServer } from '../../src/http/server.js';
 import { ServiceUnavailableError, type UnreliableService } from '../../src/tasks/demo.js';
 import { createRuntime, type Runtime, type RuntimeOverrides } from '../../src/runtime.js';
 import { loadSettings } from '../../src/settings.js';
+import { seedDataDir } from '../../../../packages/dashboard/src/store/pglite-template.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 /** One log line, parsed. */
@@ -53,6 +55,8 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-app-test-'));
   let pgdb: TestDatabase | undefined;
   if (options.database === 'postgres') pgdb = await createTestDatabase();
+  // The app opens PGlite with no options: a copy of the cached fresh database made with none.
+  else await seedDataDir(dir, {});
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
