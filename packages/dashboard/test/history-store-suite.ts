@@ -145,6 +145,15 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
           }
         }
       }
+      // Time order (never NULL), page by page: the sent-only tasks are the newest.
+      const byTime = ['r0', 'r1', 'r2', 'r3', 'r4', 'p0', 'p1', 'p2'];
+      for (const offset of [0, 2, 5, 7, 8]) {
+        const asc = await s.queryTasks({ sort: { field: 'timestamp', dir: 'asc' }, offset, limit: 3 });
+        expect(asc.rows.map((r) => r.uuid), `timestamp asc offset ${offset}`).toEqual(byTime.slice(offset, offset + 3));
+        const desc = await s.queryTasks({ offset, limit: 3 });
+        expect(desc.rows.map((r) => r.uuid), `timestamp desc offset ${offset}`).toEqual([...byTime].reverse().slice(offset, offset + 3));
+        expect(desc.total).toBe(8);
+      }
       // Filters apply to both parts.
       expect((await s.queryTasks({ name: 'proj.add', sort: { field: 'received', dir: 'desc' }, offset: 4, limit: 2 })).rows.map((r) => r.uuid)).toEqual(['r0', 'p2']);
     });

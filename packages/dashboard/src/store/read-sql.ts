@@ -139,7 +139,12 @@ export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDO
       ? `SELECT ${taskColumns(false)}, count(*) OVER () AS matches
          FROM (SELECT * FROM tasks ORDER BY state_ts ${dir} LIMIT ${Math.floor(windowSize)}) AS t ${where} ${order}`
       : null;
-    return { page: `${select} ${where} ${order}`, count, window, nulls: null, params: params.values, offset, limit };
+    // An unfiltered page past the first in time order: the skipped rows are read from the
+    // (state_ts, uuid) index only, and just the page's rows from the table.
+    const page = column === 'state_ts' && where === '' && offset > 0
+      ? `${select} WHERE t.uuid IN (SELECT uuid FROM tasks ORDER BY state_ts ${dir}, uuid ${dir} LIMIT ${limit} OFFSET ${offset}) ORDER BY t.state_ts ${dir}, t.uuid ${dir}`
+      : `${select} ${where} ${order}`;
+    return { page, count, window, nulls: null, params: params.values, offset, limit };
   }
   // A nullable column sorts NULLS LAST in both directions, an order no single index gives both
   // ways (an index scanned backwards puts its NULLs first). So the tasks that have a value are

@@ -92,6 +92,12 @@ const MIGRATIONS: readonly ((trgm: string | null) => string)[] = [
       offline_at bigint
     );
   `,
+  // Version 2: the time index carries the uuid, so a deep page in time order (OFFSET 50,000)
+  // is read from the index alone (23 ms instead of 163 ms at 1M tasks, once vacuumed).
+  () => `
+    DROP INDEX IF EXISTS tasks_state_ts;
+    CREATE INDEX tasks_state_ts ON tasks (state_ts, uuid);
+  `,
 ];
 
 /** The schema version this code writes. */
