@@ -12,7 +12,9 @@ import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
+import type { Consumer, Delivery } from '../../src/core/spi/broker.js';
 import { createApp, Worker, type App } from '../../src/index.js';
+import { makeMessage } from '../../src/testing/broker-harness.js';
 import { deleteKeys, shouldRunRedisTests } from '../support/redis.js';
 import { waitFor } from 'celeriac/testing';
 import { DurableRedisServer, FAST, plainClient, FAILURE_DB, failureKeys } from './support.js';
@@ -100,6 +102,35 @@ describe.runIf(ready && hasRedisServer)('failure: the result backend refuses wri
       await admin.sendCommand(['REPLICAOF', 'NO', 'ONE']).catch(() => undefined);
       await worker.close({ deadlineMs: 1000 });
       await app.close();
+    }
+  }, 30_000);
+
+  it('a broker on a read-only Redis: a fetch reports READONLY (not a wrong type), then serves once writes work', async () => {
+    const broker = new RedisBroker(server.url, { pollIntervalMs: 20 });
+    const full = `ro-full-${randomUUID().slice(0, 8)}`;
+    const empty = `ro-empty-${randomUUID().slice(0, 8)}`;
+    await broker.publish(makeMessage('ro-1'), { exchange: '', routingKey: full });
+    const consumers: Consumer[] = [];
+    try {
+      await admin.sendCommand(['REPLICAOF', '127.0.0.1', NO_MASTER]);
+      // One queue (bulk pops) and two (one by one): each refusal is READONLY as Redis said it.
+      for (const queues of [[full], [empty, full]]) {
+        const errors: string[] = [];
+        const consumer = broker.consume({ queues, prefetch: 1, onDelivery: () => undefined, onError: (e) => void errors.push(e.message) });
+        consumers.push(consumer);
+        await waitFor(() => errors.length >= 2, `fetch errors from ${queues.join(', ')}`, 10_000);
+        await consumer.close();
+        expect(errors.every((m) => m.includes('READONLY') && !m.includes('WRONGTYPE')), errors[0]).toBe(true);
+      }
+      await admin.sendCommand(['REPLICAOF', 'NO', 'ONE']);
+      const got: Delivery[] = [];
+      consumers.push(broker.consume({ queues: [full], prefetch: 1, onDelivery: (d) => void got.push(d) }));
+      await waitFor(() => got.length === 1, 'the message once writes work', 10_000);
+      await got[0]?.ack();
+    } finally {
+      await admin.sendCommand(['REPLICAOF', 'NO', 'ONE']).catch(() => undefined);
+      await Promise.all(consumers.map((c) => c.close()));
+      await broker.close();
     }
   }, 30_000);
 });

@@ -228,7 +228,12 @@ export class Transitions {
  * deliveries of each message were given back before. Message i's token is `<prefix>.<i>`.
  */
 export function readFetchReply(reply: readonly string[], tokenPrefix: string): FetchedMessage[] {
-  const header = reply[0] as string;
+  const header = reply[0];
+  // Seen once in a chaos run, right after a reconnect: a reply shaped as another script's
+  // (integers first). Name it instead of failing with "header.charCodeAt is not a function".
+  if (!Array.isArray(reply) || typeof header !== 'string') {
+    throw new Error(`fetch.lua replied in an unknown shape (${Array.isArray(reply) ? `${reply.length} entries, the first ${JSON.stringify(header)?.slice(0, 80)}` : JSON.stringify(reply)?.slice(0, 80)})`);
+  }
   const out: { offset: number; raw: string; tag: string; token: string; given: number }[] = [];
   const untagged: number[] = [];
   let pos = 0;

@@ -144,5 +144,7 @@ describe('readFetchReply', () => {
     // A header entry without its closing quote, and more envelopes than header entries.
     expect(() => readFetchReply(['0:t-a', 'A'], 'p')).toThrow(/unknown shape/);
     expect(() => readFetchReply(['0:t-a"', 'A', 'B'], 'p')).toThrow(/unknown shape/);
+    // Another script's reply (integers first), as once seen after a reconnect: named, not a TypeError.
+    expect(() => readFetchReply([1, 0] as unknown as string[], 'p')).toThrow(/unknown shape \(2 entries, the first 1\)/);
   });
 });

@@ -39,7 +39,8 @@ ARGV[5]  token prefix, unique per call; message i gets token "<prefix>.<i>"
 ARGV[6..5+Q] each queue's name (rotation order) as a JSON string: the routing key in unacked
 
 A bucket key of another type is skipped (the other queues are served); when nothing could be
-fetched because of one, the script returns a WRONGTYPE error naming it. A delivery tag that
+fetched because of one, the script returns a WRONGTYPE error naming it. Another refusal
+(READONLY) is returned as Redis gave it when nothing was fetched. A delivery tag that
 is already held, or twice in one batch, is held under `<tag>~dup.<token>` (see below).
 
 Returns {header, envelope_1, ..., envelope_N, tag_a, tag_b, ...}, messages in pop order.
@@ -155,11 +156,17 @@ local function record(offset, qi, raw)
 end
 
 -- Bucket keys of another type (someone SET a string at a queue's key): skipped, never an
--- error in the middle of the script, which would lose what was popped before it.
+-- error in the middle of the script, which would lose what was popped before it. Any other
+-- refusal of a pop (READONLY on a replica after a failover) is kept as it is and returned
+-- when nothing was popped: it used to be reported as a wrong type ("holds a list, not a
+-- list", "holds a none").
 local wrong, wrong_seen = {}, {}
+local refused
 local function wrong_type(key, reply)
   if type(reply) == 'table' and reply.err then
-    if not wrong_seen[key] then
+    if not string.find(reply.err, 'WRONGTYPE', 1, true) then
+      refused = refused or reply.err
+    elseif not wrong_seen[key] then
       wrong_seen[key] = true
       wrong[#wrong + 1] = key
     end
@@ -257,6 +264,7 @@ write('ZADD', KEYS[2], w_index)
 write('ZADD', KEYS[3], w_leases)
 write('HSET', KEYS[4], w_data)
 if got == 0 then
+  if refused then return redis.error_reply(refused) end
   if #wrong > 0 then
     return redis.error_reply('WRONGTYPE ' .. wrong[1] .. ' holds a ' .. redis.call('TYPE', wrong[1]).ok .. ', not a list: nothing can be taken from that queue, and nothing was lost; delete or rename that key')
   end
