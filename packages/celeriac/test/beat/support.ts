@@ -1,11 +1,14 @@
 /**
- * Helpers of the beat integration tests: beat processes started through the CLI from source
- * (`celeriac -A fixtures/beat-app.ts beat`), and reading what they sent from the queue list.
+ * Helpers of the beat integration tests: beat processes started through the CLI
+ * (`celeriac -A fixtures/beat-app.ts beat`, compiled against dist/ when it is current), and
+ * reading what they sent from the queue list.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BEAT_HEADER } from '../../src/beat/beat.js';
 import { decodeEnvelope } from '../../src/protocol/envelope.js';
+import { compiledModule } from '../support/node-script.js';
 
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -25,7 +28,12 @@ export function spawnBeat(broker: string, queue: string, extra: readonly string[
   const env: NodeJS.ProcessEnv = { ...process.env, BEAT_TEST_BROKER: broker, BEAT_TEST_QUEUE: queue };
   for (const key of Object.keys(env)) if (key.startsWith('CELERY_') || key.startsWith('CELERIAC_')) delete env[key];
   if (backend !== undefined) env['BEAT_TEST_BACKEND'] = backend;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'fixtures/cli.ts', '-A', 'fixtures/beat-app.ts', 'beat', '-l', 'info', ...extra], {
+  // Compiled against dist/ when it is current (test/support/node-script.ts), else from source with tsx.
+  const cli = compiledModule(join(HERE, 'fixtures/cli.ts'));
+  const command = cli === undefined
+    ? ['--import', 'tsx', 'fixtures/cli.ts', '-A', 'fixtures/beat-app.ts']
+    : [cli, '-A', compiledModule(join(HERE, 'fixtures/beat-app.ts'))!];
+  const child = spawn(process.execPath, [...command, 'beat', '-l', 'info', ...extra], {
     cwd: HERE,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -73,8 +73,12 @@ function compile(file: string, done: Map<string, string>): string {
 
 const compiled = new Map<string, string>();
 
+/** The module `file` (an absolute .ts path) compiled against dist/, or undefined when dist/ is not current. */
+export function compiledModule(file: string): string | undefined {
+  return isDistCurrent() ? compile(file, compiled) : undefined;
+}
+
 /** Node arguments that run the TypeScript module `file` (an absolute path): from dist/ when current, else with tsx. */
 export function nodeScriptArgs(file: string): string[] {
-  if (!isDistCurrent()) return ['--import', 'tsx', file];
-  return [compile(file, compiled)];
+  return [...(isDistCurrent() ? [] : ['--import', 'tsx']), compiledModule(file) ?? file];
 }
