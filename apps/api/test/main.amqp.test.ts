@@ -2,7 +2,8 @@
  * The reference app on RabbitMQ with rpc:// results, as a Celery project configures it
  * (`CELERY_BROKER_URL=amqp://... CELERY_RESULT_BACKEND=rpc://`): `main.ts all` starts, runs a
  * task sent through the API and reads its result; beat runs too, its store in a RabbitMQ queue
- * (no Redis). A vhost of its own, deleted afterwards.
+ * (no Redis). A vhost of its own, deleted afterwards. DATA_DIR starts as a copy of the cached
+ * fresh PGlite database (main.test.ts covers the start on an empty directory).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
+import { seedDataDir } from '../../../packages/dashboard/src/store/pglite-template.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../packages/celeriac/src/amqp/amqp-test-env.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -28,14 +30,16 @@ describe.runIf(ready)('apps/api main on amqp:// + rpc://', () => {
   beforeAll(async () => {
     vhost = await createVhost('api');
     dir = mkdtempSync(join(tmpdir(), 'celeriac-app-amqp-'));
-  });
+    // The app opens PGlite with no options: a copy of the cached fresh database made with none.
+    await seedDataDir(dir, {});
+  }, 120_000);
   afterAll(async () => {
     await deleteVhost(vhost);
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('all: a task sent through the API runs and its rpc result is served', async () => {
-    const env = cleanEnv({ DATA_DIR: dir, API_PORT: '0', LOG_LEVEL: 'warn', CELERY_BROKER_URL: vhostUrl(vhost), CELERY_RESULT_BACKEND: 'rpc://' });
+    const env = cleanEnv({ DATA_DIR: dir, API_PORT: '0', FLOWER_PORT: '0', LOG_LEVEL: 'warn', CELERY_BROKER_URL: vhostUrl(vhost), CELERY_RESULT_BACKEND: 'rpc://' });
     const child = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts', 'all'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
