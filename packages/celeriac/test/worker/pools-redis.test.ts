@@ -1,11 +1,15 @@
 /**
- * Pools and time limits on Redis. A CPU-bound task of several seconds in the threads pool
- * does not hold up other deliveries and keeps its lease (a 1 s recoverAfterSec would take
- * it back otherwise): it runs exactly once. `ctx.addToChord` in a thread grows the chord in
+ * Pools and time limits on Redis. A CPU-bound task in the threads pool, busy until its lease
+ * was renewed past the point where a 1 s recoverAfterSec would have taken it back, does not
+ * hold up other deliveries and keeps its lease: it runs exactly once. `ctx.addToChord` in a thread grows the chord in
  * Redis. Hard and soft limits reach threads, and a Python caller's `time_limit` /
  * `soft_time_limit` (the `timelimit` header) apply.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chord, createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
@@ -20,6 +24,8 @@ const QUEUE = 'pools';
 const appModule = new URL('./fixtures/pool-app.ts', import.meta.url);
 const py: PyEnv = { broker: REDIS_URL, backend: REDIS_URL, keyPrefix: prefix };
 const taskIds: string[] = [];
+/** Where the test raises the flag files that end `spinUntil` / `holdUntil` tasks (fixtures/pool-app.ts). */
+const flags = mkdtempSync(join(tmpdir(), 'celeriac-pool-flags-'));
 
 describe.runIf(ready)('threads pool on Redis', () => {
   let app: App;
@@ -54,6 +60,7 @@ describe.runIf(ready)('threads pool on Redis', () => {
     await app?.close();
     await deleteKeys(prefix);
     await deleteResults(taskIds);
+    rmSync(flags, { recursive: true, force: true });
   }, 30_000);
 
   const track = <T extends { id: string }>(r: T): T => {
@@ -61,15 +68,31 @@ describe.runIf(ready)('threads pool on Redis', () => {
     return r;
   };
 
-  it('a 4 s busy loop in one thread: short tasks complete meanwhile, the lease is renewed, it runs exactly once', async () => {
-    const busy = track(await tasks.spin.delay(4_000));
+  it('a busy loop in one thread: short tasks complete meanwhile, the lease is renewed, it runs exactly once', async () => {
+    const flag = join(flags, 'busy');
+    const busy = track(await tasks.spinUntil.delay(flag));
     await waitFor(() => worker.active === 1, 'the busy task to start', 15_000);
     const quick = await Promise.all(Array.from({ length: 10 }, async (_, i) => track(await tasks.add.delay(i, 1))));
     expect(await Promise.all(quick.map((r) => r.get({ timeoutMs: 15_000 })))).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(await busy.state()).toBe('PENDING');
+    // The busy loop goes on until its lease (epoch ms in celeriac.leases) was renewed to more
+    // than recoverAfterSec plus two sweeps past its first expiry: a lease not renewed would
+    // have been swept by then, and a lease taken back is never renewed again (renew-lease.lua).
+    const redis = createClient({ url: REDIS_URL });
+    await redis.connect();
+    try {
+      // The busy task's delivery tag: its entry in kombu's unacked hash holds its message.
+      const unacked = await redis.hGetAll(`${prefix}unacked`);
+      const tag = Object.keys(unacked).find((t) => unacked[t]!.includes(busy.id));
+      expect(tag).toBeDefined();
+      const expiry = async () => (await redis.zScore(`${prefix}celeriac.leases`, tag!)) ?? 0;
+      const first = await waitFor(expiry, 'the busy task\'s lease', 15_000);
+      await waitFor(async () => (await expiry()) >= first + 1_000 + 2 * 200, 'the lease to be renewed past its first expiry', 20_000);
+    } finally {
+      redis.destroy();
+    }
+    writeFileSync(flag, '');
     await busy.get({ timeoutMs: 30_000 });
-    // Longer than recoverAfterSec plus a sweep: a lost lease would have brought it back by now.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(received.get(busy.id)).toBe(1);
     expect(await app.broker.queueLength(QUEUE)).toBe(0);
   }, 60_000);
@@ -89,8 +112,12 @@ describe.runIf(ready)('threads pool on Redis', () => {
       return now.length === 2 && now.some((id) => !before.includes(id)) ? now : null;
     }, 'a fresh thread in place of the ended one', 20_000);
     expect(before.filter((id) => !after.includes(id))).toHaveLength(1);
-    // Two overlapping tasks occupy both threads: the fresh one runs tasks.
-    const ran = await Promise.all([0, 1].map(async () => (await track(await tasks.sleep.delay(1_000))).get({ timeoutMs: 20_000 })));
+    // Two tasks held at once occupy both threads: the fresh one runs tasks.
+    const flag = join(flags, 'both');
+    const held = await Promise.all([0, 1].map(async () => track(await tasks.holdUntil.delay(flag))));
+    await waitFor(() => worker.active === 2, 'both threads to run a task', 20_000);
+    writeFileSync(flag, '');
+    const ran = await Promise.all(held.map((r) => r.get({ timeoutMs: 20_000 })));
     expect(new Set(ran)).toEqual(new Set(after));
     expect(received.get(stuck.id)).toBe(1);
   }, 60_000);
