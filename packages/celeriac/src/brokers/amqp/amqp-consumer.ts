@@ -6,7 +6,7 @@
  *
  * | settlement | on the wire |
  * |---|---|
- * | ack | `basic.ack` |
+ * | ack | `basic.ack`, the acks of one event-loop turn together (ack-batcher.ts: `multiple=true` where it can) |
  * | reject, no requeue | `basic.reject(requeue=false)` |
  * | reject with requeue | a copy marked `redelivered` published (confirmed) to the tail of the queue, then `basic.ack` (RabbitMQ's own requeue would put it back at the head) |
  * | restore | `basic.reject(requeue=true)`: back where it was, `redelivered=true` |
@@ -35,6 +35,7 @@ import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/
 import type { TransportLog } from '../../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
+import { AckBatcher } from './ack-batcher.js';
 import { targetOfDelayKey } from './delayed.js';
 
 /** What a consumer needs from its broker. */
@@ -161,6 +162,8 @@ export class AmqpConsumer implements Consumer {
   readonly #orphanSettled = new Map<string, { settlement: Settlement; msg: ConsumeMessage; at: number }[]>();
   /** Settlements sent on the live channel lately, oldest first (see UNCERTAIN_SETTLEMENT_MS). */
   #recent: Recent[] = [];
+  /** The ack batcher of each channel this consumer consumed on. */
+  readonly #batchers = new WeakMap<Channel, AckBatcher>();
   readonly #unsubscribe: () => void;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = 100;
@@ -209,6 +212,7 @@ export class AmqpConsumer implements Consumer {
     channel.on('error', (err: Error) => this.host.log('warn', `consumer channel closed by RabbitMQ: ${err.message}`, err));
     channel.on('close', () => this.#channelLost(channel));
     this.#channel = channel;
+    this.#batchers.set(channel, new AckBatcher(channel));
     this.#tags.clear();
     // global=true: one limit for the channel, shared by the queues (§3.1).
     await channel.prefetch(this.#prefetch, true);
@@ -256,6 +260,7 @@ export class AmqpConsumer implements Consumer {
       }
       return;
     }
+    this.#batchers.get(channel)?.delivered(msg);
     const held: Held = { msg, channel, queue };
     if (msg.fields.redelivered && this.#claimedByOrphan(held)) return;
     const headerMarked = (msg.properties.headers as Record<string, unknown> | undefined)?.['redelivered'] === true;
@@ -363,18 +368,33 @@ export class AmqpConsumer implements Consumer {
     const { channel, msg, queue } = held;
     switch (s.kind) {
       case 'ack':
-        return ackOn(channel, msg);
+        return this.#ack(channel, msg);
       case 'reject':
-        if (!s.requeue) return rejectOn(channel, msg, false);
+        if (!s.requeue) return this.#reject(channel, msg, false);
         break;
       case 'restore':
-        return rejectOn(channel, msg, true);
+        return this.#reject(channel, msg, true);
       default:
         break;
     }
     // reject+requeue, defer, setAside: a confirmed copy first, then the ack.
     await this.host.publishCopy(fromWire(msg), queue, s);
-    return ackOn(channel, msg);
+    return this.#ack(channel, msg);
+  }
+
+  async #ack(channel: Channel, msg: ConsumeMessage): Promise<void> {
+    const batcher = this.#batchers.get(channel);
+    if (batcher === undefined) return ackOn(channel, msg);
+    try {
+      await batcher.ack(msg);
+    } catch (err) {
+      throw new CeleriacError(ErrorCodes.TRANSPORT, `could not ack delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
+    }
+  }
+
+  #reject(channel: Channel, msg: ConsumeMessage, requeue: boolean): void {
+    rejectOn(channel, msg, requeue);
+    this.#batchers.get(channel)?.sentOtherwise(msg);
   }
 
   setPrefetch(prefetch: number): void {

@@ -1,0 +1,102 @@
+/**
+ * @module brokers/amqp/ack-batcher
+ * The acks of one consumer channel, sent together once per turn of the event loop.
+ *
+ * A late-ack worker acks each task once its result is confirmed, so acks come in bursts (one
+ * per confirm RabbitMQ sends back). Sent one `basic.ack` per task, each is a frame RabbitMQ's
+ * channel process handles and passes on to the queue on its own. Here the acks of one turn go
+ * as one `basic.ack(multiple=true)` for the longest run of settled deliveries starting at the
+ * oldest unsettled one (RabbitMQ acks every unacked tag up to it; tags already rejected are no
+ * longer unacked, so the run may cross them), and the acks past that run one by one, in the
+ * same turn: no ack waits for another delivery to be settled.
+ *
+ * The owner tells the batcher every delivery of the channel ({@link AckBatcher.delivered}, in
+ * delivery order) and every settlement it sends itself ({@link AckBatcher.sentOtherwise}), so
+ * a multiple ack never covers a delivery that is still running.
+ */
+import type { Channel, ConsumeMessage } from 'amqplib';
+
+interface PendingAck {
+  readonly msg: ConsumeMessage;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Compacts the tag list once this many settled tags lie before its head. */
+const COMPACT_AT = 1024;
+
+/** Acks of one channel, batched per event-loop turn. */
+export class AckBatcher {
+  /** Delivery tags of the channel not yet known settled, in delivery order (from `#head`). */
+  #tags: number[] = [];
+  #head = 0;
+  /** Tags whose settlement was sent (acks included once flushed). */
+  readonly #sent = new Set<number>();
+  #pending: PendingAck[] = [];
+  #scheduled = false;
+
+  constructor(private readonly channel: Channel) {}
+
+  /** Records a delivery on the channel (call in delivery order, before it can be settled). */
+  delivered(msg: ConsumeMessage): void {
+    this.#tags.push(msg.fields.deliveryTag);
+  }
+
+  /** Records a settlement sent on the channel without the batcher (reject, restore). */
+  sentOtherwise(msg: ConsumeMessage): void {
+    this.#sent.add(msg.fields.deliveryTag);
+  }
+
+  /** Acks `msg` in this turn's batch; resolves once the frame is handed to the channel. */
+  ack(msg: ConsumeMessage): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ msg, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    const acking = new Map<number, PendingAck>();
+    for (const p of batch) acking.set(p.msg.fields.deliveryTag, p);
+    try {
+      // The run from the oldest unsettled delivery: settled before, or acked in this batch.
+      let last: PendingAck | undefined;
+      let covered = 0;
+      while (this.#head < this.#tags.length) {
+        const tag = this.#tags[this.#head] as number;
+        const p = acking.get(tag);
+        if (p !== undefined) {
+          last = p;
+          covered++;
+          acking.delete(tag);
+        } else if (!this.#sent.delete(tag)) {
+          break;
+        }
+        this.#head++;
+      }
+      if (last !== undefined) this.channel.ack(last.msg, covered > 1);
+      for (const p of acking.values()) {
+        this.channel.ack(p.msg);
+        this.#sent.add(p.msg.fields.deliveryTag);
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    } finally {
+      this.#compact();
+    }
+    for (const p of batch) p.resolve();
+  }
+
+  #compact(): void {
+    if (this.#head < COMPACT_AT) return;
+    this.#tags = this.#tags.slice(this.#head);
+    this.#head = 0;
+  }
+}
