@@ -1,9 +1,10 @@
 /**
  * The RabbitMQ section of the bench: Celeriac against Python Celery 5.2.6 on the same
- * RabbitMQ (one throw-away vhost), plus the floor of amqplib alone.
+ * RabbitMQ (a throw-away vhost per measurement), plus the floor of amqplib alone.
  *
  * ```sh
- * npm run build && node --import tsx bench/amqp.ts [--n 20000] [--concurrency 100] [--round-trips 300] [--skip-celery]
+ * npm run bench:amqp [-- --n 20000] [--concurrency 100] [--rounds 3] [--round-trips 300]
+ *                    [--celery-pools threads,prefork] [--skip-celery]
  * ```
  *
  * Rows (tasks/s unless said otherwise):
@@ -14,16 +15,21 @@
  *   sent one by one, each awaited.
  * - drain: n tasks pre-enqueued, then a worker started at concurrency c with late acks and
  *   rpc:// results; time from its readiness until the client got every result. Celeriac's
- *   worker runs in a child process (bench/amqp-worker.ts, async pool); Celery's with
- *   `-P threads -c c` (prefetch multiplier 4 on both).
- * - round trip: sequential send + `get()` over rpc://, p50 and p99 in ms.
+ *   worker runs in a child process (bench/amqp-worker.ts, async pool); Celery's with each pool
+ *   of `--celery-pools` (default threads,prefork; threads and gevent at `-c c`, prefork at `-c` =
+ *   CPU count: c processes would not fit the machine), prefetch multiplier 4 everywhere; gevent
+ *   (python3-gevent) is skipped when not importable.
+ * - round trip: sequential send + `get()` over rpc://, p50 and p99 in ms (first round only).
  *
+ * The floor and every drain run once per round, interleaved, so a change in the machine's load
+ * hits them alike; the table shows the median of the rounds and their range, and the load
+ * average before and after. Celery's column is its best pool by median (named).
  * Nothing asserts a number; the figures are printed as a markdown table.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
@@ -39,7 +45,11 @@ const flag = (name: string, fallback: number): number => {
 const N = flag('n', 20_000);
 const C = flag('concurrency', 100);
 const RT = flag('round-trips', 300);
+const ROUNDS = flag('rounds', 3);
 const SKIP_CELERY = args.includes('--skip-celery');
+const poolsArg = args.indexOf('--celery-pools');
+type Pool = 'threads' | 'prefork' | 'gevent';
+const POOLS = (poolsArg >= 0 ? String(args[poolsArg + 1]) : 'threads,prefork').split(',') as Pool[];
 const HOST = process.env['CELERIAC_TEST_AMQP_HOST'] ?? '127.0.0.1:5672';
 
 const PY_TASKS = `
@@ -120,7 +130,7 @@ async function enqueue(app: App, n: number): Promise<{ ids: string[]; ms: number
   return { ids, ms: performance.now() - t };
 }
 
-async function startWorker(kind: 'celeriac' | 'celery', url: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+async function startWorker(kind: 'celeriac' | 'celery', url: string, pool: Pool = 'threads'): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   let child: ChildProcess;
   let dir = '';
   if (kind === 'celeriac') {
@@ -128,7 +138,7 @@ async function startWorker(kind: 'celeriac' | 'celery', url: string): Promise<{ 
   } else {
     dir = mkdtempSync(join(tmpdir(), 'celeriac-bench-amqp-'));
     writeFileSync(join(dir, 'bench_amqp.py'), PY_TASKS);
-    child = spawn('/usr/bin/python3', ['-m', 'celery', '--workdir', dir, '-A', 'bench_amqp', 'worker', '-Q', 'bench', '-P', 'threads', '-c', String(C), '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING'], {
+    child = spawn('/usr/bin/python3', ['-m', 'celery', '--workdir', dir, '-A', 'bench_amqp', 'worker', '-Q', 'bench', '-P', pool, '-c', String(pool === 'prefork' ? cpus().length : C), '--without-mingle', '--without-gossip', '--without-heartbeat', '-l', 'WARNING'], {
       env: { ...process.env, CELERY_BROKER: url, PYTHONUNBUFFERED: '1' },
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -161,17 +171,17 @@ async function startWorker(kind: 'celeriac' | 'celery', url: string): Promise<{ 
   };
 }
 
-async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string): Promise<{ drain: number; p50: number; p99: number }> {
+async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool: Pool = 'threads', roundTrips = RT): Promise<{ drain: number; p50: number; p99: number }> {
   const app = newApp(url);
   try {
     const { ids } = await enqueue(app, N);
-    const worker = await startWorker(kind, url);
+    const worker = await startWorker(kind, url, pool);
     try {
       const t = performance.now();
       await Promise.all(ids.map((id) => app.asyncResult(id).get({ timeoutMs: 600_000 })));
       const drain = rate(N, performance.now() - t);
       const samples: number[] = [];
-      for (let i = 0; i < RT + 20; i++) {
+      for (let i = 0; i < (roundTrips > 0 ? roundTrips + 20 : 0); i++) {
         const s = performance.now();
         const r = await app.sendTask('bench.noop', [], {}, { queue: 'bench' });
         await r.get({ timeoutMs: 30_000 });
@@ -186,8 +196,43 @@ async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string): Prom
   }
 }
 
-const rows: string[] = [];
-const fl = await withVhost(floor);
+async function hasGevent(): Promise<boolean> {
+  return run('/usr/bin/python3', ['-c', 'import gevent']).then(
+    () => true,
+    () => false,
+  );
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : Math.round(((s[m - 1] as number) + (s[m] as number)) / 2);
+};
+const spread = (xs: number[]) => (xs.length > 1 ? ` (${Math.min(...xs)}-${Math.max(...xs)})` : '');
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+const pools = SKIP_CELERY ? [] : [...POOLS];
+if (pools.includes('gevent') && !(await hasGevent())) pools.splice(pools.indexOf('gevent'), 1);
+const loadBefore = load();
+const started = new Date().toISOString().slice(0, 16);
+const floors: { publish: number; drain: number }[] = [];
+const ts: number[] = [];
+const py = new Map<Pool, number[]>(pools.map((p) => [p, []]));
+let tsRt = { p50: NaN, p99: NaN };
+let pyRt: { p50: number; p99: number } | undefined;
+for (let round = 0; round < ROUNDS; round++) {
+  const roundTrips = round === 0 ? RT : 0;
+  floors.push(await withVhost(floor));
+  const mine = await withVhost((url) => drainAndRoundTrip('celeriac', url, 'threads', roundTrips));
+  ts.push(mine.drain);
+  if (round === 0) tsRt = mine;
+  for (const pool of pools) {
+    const theirs = await withVhost((url) => drainAndRoundTrip('celery', url, pool, pool === 'threads' ? roundTrips : 0));
+    py.get(pool)?.push(theirs.drain);
+    if (round === 0 && pool === 'threads') pyRt = theirs;
+  }
+  console.error(`round ${round + 1}/${ROUNDS}: floor ${floors.at(-1)?.drain}, celeriac ${mine.drain}, ${pools.map((p) => `celery ${p} ${py.get(p)?.at(-1)}`).join(', ')} (load ${load()})`);
+}
 const enq = await withVhost(async (url) => {
   const app = newApp(url);
   try {
@@ -199,12 +244,20 @@ const enq = await withVhost(async (url) => {
     await app.close();
   }
 });
-const ts = await withVhost((url) => drainAndRoundTrip('celeriac', url));
-const py = SKIP_CELERY ? undefined : await withVhost((url) => drainAndRoundTrip('celery', url));
+const floorDrain = floors.map((f) => f.drain);
+const floorPublish = floors.map((f) => f.publish);
+let best: Pool | undefined;
+for (const pool of pools) if (best === undefined || median(py.get(pool) ?? []) > median(py.get(best) ?? [])) best = pool;
+const bestDrain = best === undefined ? undefined : median(py.get(best) ?? []);
 const ratio = (a: number, b: number | undefined) => (b === undefined ? '' : `${(a / b).toFixed(1)}x`);
-rows.push(`| row | Celeriac | Celery 5.2.6 | ratio | amqplib floor |`, `|---|---|---|---|---|`);
-rows.push(`| enqueue batched (tasks/s, n=${N}) | ${enq.batched} | | | ${fl.publish} (confirmed publish) |`);
-rows.push(`| enqueue one by one (tasks/s, 2000) | ${enq.single} | | | |`);
-rows.push(`| drain c=${C}, late acks, rpc results (tasks/s, n=${N}) | ${ts.drain} | ${py?.drain ?? 'skipped'} | ${ratio(ts.drain, py?.drain)} | ${fl.drain} (consume+reply+ack) |`);
-rows.push(`| round trip p50 / p99 (ms) | ${ts.p50.toFixed(2)} / ${ts.p99.toFixed(2)} | ${py === undefined ? 'skipped' : `${py.p50.toFixed(2)} / ${py.p99.toFixed(2)}`} | | |`);
+const rows: string[] = [];
+rows.push(`${started} UTC, ${ROUNDS} round(s), medians (range); load average ${loadBefore} before, ${load()} after`, '');
+rows.push(`| row | Celeriac | Celery 5.2.6${best === undefined ? '' : ` (-P ${best})`} | ratio | amqplib floor | Celeriac / floor |`, `|---|---|---|---|---|---|`);
+rows.push(`| enqueue batched (tasks/s, n=${N}) | ${enq.batched} | | | ${median(floorPublish)}${spread(floorPublish)} (confirmed publish) | |`);
+rows.push(`| enqueue one by one (tasks/s, 2000) | ${enq.single} | | | | |`);
+rows.push(
+  `| drain c=${C}, late acks, rpc results (tasks/s, n=${N}) | ${median(ts)}${spread(ts)} | ${bestDrain === undefined ? 'skipped' : `${bestDrain}${spread(py.get(best as Pool) ?? [])}`} | ${ratio(median(ts), bestDrain)} | ${median(floorDrain)}${spread(floorDrain)} (consume+reply+ack) | ${(median(ts) / median(floorDrain)).toFixed(2)} |`,
+);
+rows.push(`| round trip p50 / p99 (ms, round 1) | ${tsRt.p50.toFixed(2)} / ${tsRt.p99.toFixed(2)} | ${pyRt === undefined ? 'skipped' : `${pyRt.p50.toFixed(2)} / ${pyRt.p99.toFixed(2)} (-P threads)`} | | | |`);
+if (pools.length > 0) rows.push('', `Celery drain by pool: ${pools.map((p) => `${p}${p === 'prefork' ? ` -c ${cpus().length}` : ` -c ${C}`} ${median(py.get(p) ?? [])}${spread(py.get(p) ?? [])}`).join('; ')}`);
 console.log(rows.join('\n'));
