@@ -24,17 +24,21 @@ describe.runIf(shouldRunBrowserTests())('the live page in Chromium', () => {
   let second: Worker;
   let browser: Browser;
   let base: string;
+  /** Chromium starts while the rest of the fixture is set up; afterAll waits for it, so it is always closed. */
+  let launching: Promise<unknown> | undefined;
 
   beforeAll(async () => {
+    launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS }).then((b) => (browser = b));
     t = await startTestApi({ database: 'pglite', workerConcurrency: 2 });
     second = new Worker(t.rt.celery, { concurrency: 2, hostname: 'second@%h' });
     await second.start();
     await t.server.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(t.server.server.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    await launching;
   }, 120_000);
 
   afterAll(async () => {
+    await launching?.catch(() => undefined);
     await browser?.close();
     await second?.close({ deadlineMs: 5000 });
     await t?.close();

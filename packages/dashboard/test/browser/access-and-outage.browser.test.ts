@@ -40,6 +40,8 @@ describe.runIf(ready)('the dashboard in Chromium: roles, bulk selection, events-
   const workers: Worker[] = [];
   const dashboards: RunningDashboard[] = [];
   let browser: Browser;
+  /** Chromium starts while the rest of the fixture is set up; afterAll waits for it, so it is always closed. */
+  let launching: Promise<unknown> | undefined;
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => (release = resolve));
   const problems: string[] = [];
@@ -70,6 +72,7 @@ describe.runIf(ready)('the dashboard in Chromium: roles, bulk selection, events-
   };
 
   beforeAll(async () => {
+    launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS }).then((b) => (browser = b));
     await redis.start();
     app = createApp({ broker: redis.url, backend: redis.url }, { env: {}, logger: pino({ level: 'silent' }) });
     app.task('acc.block', async () => {
@@ -86,11 +89,12 @@ describe.runIf(ready)('the dashboard in Chromium: roles, bulk selection, events-
     const loud = new Worker(app, { hostname: `loud-${process.pid}@%h`, queues: ['loud'], sendTaskEvents: true, concurrency: 1 });
     workers.push(loud);
     await loud.start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    await launching;
   }, 120_000);
 
   afterAll(async () => {
     release();
+    await launching?.catch(() => undefined);
     await browser?.close();
     for (const d of dashboards) await d.close().catch(() => {});
     for (const w of workers) await w.close().catch(() => {});

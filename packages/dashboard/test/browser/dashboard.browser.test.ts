@@ -48,6 +48,8 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   let add: Task<[number, number], number>;
   let dash: RunningDashboard;
   let browser: Browser;
+  /** Chromium starts while the rest of the fixture is set up; afterAll waits for it, so it is always closed. */
+  let launching: Promise<unknown> | undefined;
   let page: Page;
   let tsNode = '';
   let pyNode = '';
@@ -66,6 +68,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   };
 
   beforeAll(async () => {
+    launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS }).then((b) => (browser = b));
     app = fleet.app({ resultExtended: true, timezone: 'Europe/Paris' });
     add = app.task('shop.add', (x: number, y: number) => x + y);
     app.task('shop.email', (to: string, opts: { user_id: number }) => `sent to ${to} for ${opts.user_id}`);
@@ -80,7 +83,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     await new BeatEntries(app).set('nightly-report', { task: 'shop.add', schedule: '0 4 * * *', args: [1, 2] });
     await new BeatEntries(app).set('heartbeat-ping', { task: 'shop.add', schedule: 30, args: [0, 0] });
     dash = await start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    await launching;
     // A browser zone that is neither UTC nor the app's, so pages show offsets.
     page = await browser.newPage({ viewport: { width: 1280, height: 860 }, timezoneId: 'America/New_York' });
     page.on('pageerror', (err) => problems.push(err.message));
@@ -99,6 +102,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   }, 120_000);
 
   afterAll(async () => {
+    await launching?.catch(() => undefined);
     await browser?.close();
     await dash?.close();
     await new BeatEntries(app).remove('nightly-report').catch(() => {});
