@@ -7,7 +7,7 @@
  * - `reset()`: every connection is reset (RST), and new ones too;
  * - `stall()`: every connection, open or new, silently stops carrying data while staying
  *   open (a dropped network path: no FIN, no RST);
- * - `slow(ms)`: every chunk is delayed by `ms` each way (a congested link);
+ * - `slow(ms)`: every chunk is delayed by `ms` each way (a congested link), never reordered;
  * - `heal()`: back to forwarding; connections broken meanwhile stay broken, new ones work.
  *
  * Everything it does is counted in `stats`, so a test can tell its faults really happened.
@@ -21,6 +21,8 @@ interface Pair {
   upstream: Socket;
   /** Stalled: data is dropped both ways. */
   dead: boolean;
+  /** Cancel the pending delivery timers of `slow`. */
+  timers: (() => void)[];
 }
 
 export class FaultProxy {
@@ -28,7 +30,7 @@ export class FaultProxy {
   #server: Server | undefined;
   #mode: FaultMode = 'pass';
   #delayMs = 0;
-  readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0 };
+  readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0, delayed: 0 };
 
   /** `port` 0 picks a free port. */
   constructor(
@@ -77,22 +79,42 @@ export class FaultProxy {
       return;
     }
     const upstream = new Socket();
-    const pair: Pair = { client, upstream, dead: this.#mode === 'stall' };
+    const pair: Pair = { client, upstream, dead: this.#mode === 'stall', timers: [] };
     this.#pairs.add(pair);
     const forget = () => {
       this.#pairs.delete(pair);
+      for (const cancel of pair.timers) cancel();
       client.destroy();
       upstream.destroy();
     };
-    const forward = (to: Socket) => (chunk: Buffer) => {
-      if (pair.dead) return;
-      if (this.#mode === 'slow' && this.#delayMs > 0) {
-        setTimeout(() => {
+    const forward = (to: Socket) => {
+      // Chunks of one direction leave in the order they came, also when `slow` ends or its
+      // delay changes while some wait: TCP never reorders bytes, and a proxy that did would
+      // hand Redis commands (and clients replies) out of order, so replies would be matched
+      // to the wrong commands.
+      const waiting: { chunk: Buffer; dueAt: number }[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const pump = () => {
+        timer = undefined;
+        const now = Date.now();
+        while (waiting.length > 0 && waiting[0]!.dueAt <= now) {
+          const { chunk } = waiting.shift()!;
           if (!pair.dead && !to.destroyed) to.write(chunk);
-        }, this.#delayMs);
-      } else {
-        to.write(chunk);
-      }
+        }
+        if (waiting.length > 0 && !pair.dead && !to.destroyed) timer = setTimeout(pump, waiting[0]!.dueAt - now);
+      };
+      pair.timers.push(() => clearTimeout(timer));
+      return (chunk: Buffer) => {
+        if (pair.dead) return;
+        const delayMs = this.#mode === 'slow' ? this.#delayMs : 0;
+        if (delayMs === 0 && waiting.length === 0) {
+          to.write(chunk);
+          return;
+        }
+        this.stats.delayed += 1;
+        waiting.push({ chunk, dueAt: Date.now() + delayMs });
+        if (timer === undefined) timer = setTimeout(pump, Math.max(0, waiting[0]!.dueAt - Date.now()));
+      };
     };
     client.on('data', forward(upstream));
     upstream.on('data', forward(client));
@@ -142,6 +164,11 @@ export class FaultProxy {
   heal(): void {
     this.#mode = 'pass';
     this.#delayMs = 0;
+  }
+
+  /** Open connections, stalled ones included. */
+  get openConnections(): number {
+    return this.#pairs.size;
   }
 
   /** Open connections that still carry data. */
