@@ -1,15 +1,22 @@
 /**
  * Celeriac's dashboard beside real Flower 2.0.1 (../shared/oracles) on one event stream: both
- * subscribe to the same Redis (a private redis-server), this script publishes synthetic task
- * events (bench/dashboard/events.ts: received, started, succeeded/failed) at rising rates, and
- * reads how many events each has taken in (`flower_events_total` summed, and Celeriac's
- * `celeriac_dashboard_events_ingested_total`) and each process's RSS.
+ * subscribe to the same Redis (a private redis-server), publisher processes
+ * (side-publisher.ts) send synthetic task events (bench/dashboard/events.ts: received, started,
+ * succeeded/failed) at rising rates, and this script reads how many events each side has taken
+ * in: `flower_events_total` summed for Flower, and for Celeriac the events stored in its
+ * history (`celeriac_dashboard_events_written_total`), so falling behind anywhere between the
+ * broker and the database counts. RSS is each process's highest, sampled every 200 ms.
  *
  *   node --import tsx bench/dashboard/side-by-side.ts [--rates 2000,5000,10000,20000] [--seconds 6]
- *        [--port 7604] [--oracles ../shared/oracles] [--database-url postgres://...]
+ *        [--publishers 1] [--multi 1] [--port 7604] [--oracles ../shared/oracles]
+ *        [--database-url postgres://...] [--celeriac-root <checkout>]
  *
- * A rate is "kept up with" when the consumer counted at least 99% of the step's events within
- * 3 s after the step ended. Ports: redis --port, Flower --port+1, Celeriac --port+2.
+ * `--multi N` sends `task.multi` batches of N events, as a Celery worker with an event loop
+ * does; `--publishers P` splits each step's rate over P processes. A rate is "kept up with"
+ * when a side counted at least 99% of the step's events within 3 s after the step ended.
+ * `--celeriac-root` runs another checkout's dashboard (a before/after pair on one machine);
+ * one that predates the written-events metric is measured by its stored timeline rows.
+ * Ports: redis --port, Flower --port+1, Celeriac --port+2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,33 +24,36 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
 import { createApp } from 'celeriac';
-import { encodeEventEnvelope, eventRoutingKey } from '../../packages/celeriac/src/protocol/events.js';
 import pg from 'pg';
 import { pino } from 'pino';
-import { eventBatches } from './events.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values: flags } = parseArgs({
   options: {
     rates: { type: 'string', default: '2000,5000,10000,20000' },
     seconds: { type: 'string', default: '6' },
+    publishers: { type: 'string', default: '1' },
+    multi: { type: 'string', default: '1' },
     port: { type: 'string', default: '7604' },
     oracles: { type: 'string', default: resolve(ROOT, '../shared/oracles') },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'celeriac-root': { type: 'string', default: ROOT },
   },
 });
 const RATES = flags.rates.split(',').map(Number);
 const SECONDS = Number(flags.seconds);
 const PORT = Number(flags.port);
+const PUBLISHERS = Math.max(1, Number(flags.publishers));
 const BROKER = `redis://127.0.0.1:${PORT}/0`;
 const SCHEMA = `dash_side_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
 const children: ChildProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
-  child.stdout?.resume();
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, talk = false): ChildProcess {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: [talk ? 'pipe' : 'ignore', 'pipe', 'pipe'], cwd: ROOT });
+  if (!talk) child.stdout?.resume();
   child.stderr?.resume();
   children.push(child);
   return child;
@@ -60,6 +70,17 @@ function rssMb(pid: number | undefined): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Math.round(Number(m?.[1] ?? 0) / 1024);
 }
+/** Lines a child writes on stdout, one at a time. */
+function lines(child: ChildProcess): () => Promise<string> {
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const w = waiting.shift();
+    if (w) w(line);
+    else queue.push(line);
+  });
+  return () => (queue.length > 0 ? Promise.resolve(queue.shift() as string) : new Promise((r) => waiting.push(r)));
+}
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let sum = 0;
@@ -72,35 +93,44 @@ const app = createApp({ broker: BROKER }, { env: {}, logger: pino({ level: 'sile
 try {
   await until('redis', async () => (await app.broker.connect().then(() => true)));
   const flower = start('/usr/bin/python3', ['-m', 'flower', '-b', BROKER, 'flower', `--port=${PORT + 1}`, '--address=127.0.0.1'], { PYTHONPATH: join(flags.oracles, 'flower-2.0.1'), FLOWER_UNAUTHENTICATED_API: 'true' });
-  const celeriac = start(process.execPath, ['--import', 'tsx', 'bench/dashboard/side-dashboard.ts', BROKER, String(PORT + 2), SCHEMA, flags['database-url']]);
+  const celeriac = start(process.execPath, ['--import', 'tsx', join(flags['celeriac-root'], 'bench/dashboard/side-dashboard.ts'), BROKER, String(PORT + 2), SCHEMA, flags['database-url']]);
   const fUrl = `http://127.0.0.1:${PORT + 1}`;
   const cUrl = `http://127.0.0.1:${PORT + 2}`;
   await until('Flower', async () => (await fetch(`${fUrl}/healthcheck`)).ok);
   await until('Celeriac', async () => (await fetch(`${cUrl}/healthcheck`)).ok);
+  // Each publisher encodes its share of every step before the first one starts.
+  const share = Math.ceil(RATES.reduce((n, r) => n + r * SECONDS, 0) / PUBLISHERS) + 1000;
+  const publishers = Array.from({ length: PUBLISHERS }, (_, i) => {
+    const child = start(process.execPath, ['--import', 'tsx', 'bench/dashboard/side-publisher.ts', BROKER, String(i * 10_000_000), flags.multi, String(share)], {}, true);
+    return { child, next: lines(child) };
+  });
+  for (const p of publishers) if ((await p.next()) !== 'ready') throw new Error('publisher failed to start');
   await sleep(2000); // both subscribed
   const counts = { flower: 0, celeriac: 0 };
-  const read = async () => ({ flower: await metric(fUrl, 'flower_events_total'), celeriac: await metric(cUrl, 'celeriac_dashboard_events_ingested_total') });
+  const db = new pg.Client({ connectionString: flags['database-url'] });
+  await db.connect();
+  const hasWritten = (await (await fetch(`${cUrl}/metrics`)).text()).includes('celeriac_dashboard_events_written_total');
+  const stored = async () => hasWritten
+    ? metric(cUrl, 'celeriac_dashboard_events_written_total')
+    : Number((await db.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".task_events`)).rows[0].n);
+  const read = async () => ({ flower: await metric(fUrl, 'flower_events_total'), celeriac: await stored() });
+  const peak = { flower: 0, celeriac: 0 };
+  const sampler = setInterval(() => {
+    peak.flower = Math.max(peak.flower, rssMb(flower.pid));
+    peak.celeriac = Math.max(peak.celeriac, rssMb(celeriac.pid));
+  }, 200);
   const rows: string[] = [];
-  let next = 0;
-  const batches = eventBatches(0, 10_000_000, 100);
   for (const rate of RATES) {
     const total = rate * SECONDS;
+    for (const p of publishers) p.child.stdin?.write(`go ${rate / PUBLISHERS} ${Math.ceil(total / PUBLISHERS)}\n`);
     let sent = 0;
-    const t0 = Date.now();
-    while (sent < total) {
-      const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * rate));
-      const publishes: Promise<void>[] = [];
-      while (sent < due) {
-        const batch = batches.next().value as ReturnType<typeof eventBatches> extends Generator<infer E> ? E : never;
-        for (const e of batch) {
-          publishes.push(app.broker.publishFanout('celeryev', eventRoutingKey(e.type), encodeEventEnvelope(e, { hostname: String(e['hostname']), routingKey: eventRoutingKey(e.type), deliveryTag: String(next++) })));
-        }
-        sent += batch.length;
-      }
-      await Promise.all(publishes);
-      await sleep(20);
+    let ms = 0;
+    for (const p of publishers) {
+      const [, n, took] = (await p.next()).split(' ');
+      sent += Number(n);
+      ms = Math.max(ms, Number(took));
     }
-    const offered = Math.round(sent / ((Date.now() - t0) / 1000));
+    const offered = Math.round(sent / (ms / 1000));
     const before = { ...counts };
     let after = await read();
     const end = Date.now() + 3000;
@@ -111,11 +141,14 @@ try {
     Object.assign(counts, after);
     const got = (k: 'flower' | 'celeriac') => after[k] - before[k];
     const mark = (k: 'flower' | 'celeriac') => (got(k) >= sent * 0.99 ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`);
-    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${got('flower').toLocaleString('en')} ${mark('flower')} | ${got('celeriac').toLocaleString('en')} ${mark('celeriac')} | ${rssMb(flower.pid)} | ${rssMb(celeriac.pid)} |`);
+    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${got('flower').toLocaleString('en')} ${mark('flower')} | ${got('celeriac').toLocaleString('en')} ${mark('celeriac')} | ${peak.flower} | ${peak.celeriac} |`);
     process.stdout.write(`${rows.at(-1)}\n`);
   }
+  clearInterval(sampler);
+  for (const p of publishers) p.child.stdin?.end('stop\n');
+  await db.end();
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  process.stdout.write(`\nload average at the end: ${load}\n\n| target events/s | offered events/s | Flower counted | Celeriac counted | Flower RSS MB | Celeriac RSS MB |\n| ---: | ---: | --- | --- | ---: | ---: |\n${rows.join('\n')}\n`);
+  process.stdout.write(`\nload average at the end: ${load}\n\npublishers ${PUBLISHERS}, events per message ${flags.multi}\n\n| target events/s | offered events/s | Flower counted | Celeriac stored | Flower peak RSS MB | Celeriac peak RSS MB |\n| ---: | ---: | --- | --- | ---: | ---: |\n${rows.join('\n')}\n`);
 } finally {
   for (const c of children.reverse()) c.kill('SIGTERM');
   await app.close().catch(() => {});
