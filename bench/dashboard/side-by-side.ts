@@ -93,7 +93,7 @@ const app = createApp({ broker: BROKER }, { env: {}, logger: pino({ level: 'sile
 try {
   await until('redis', async () => (await app.broker.connect().then(() => true)));
   const flower = start('/usr/bin/python3', ['-m', 'flower', '-b', BROKER, 'flower', `--port=${PORT + 1}`, '--address=127.0.0.1'], { PYTHONPATH: join(flags.oracles, 'flower-2.0.1'), FLOWER_UNAUTHENTICATED_API: 'true' });
-  const celeriac = start(process.execPath, ['--import', 'tsx', join(flags['celeriac-root'], 'bench/dashboard/side-dashboard.ts'), BROKER, String(PORT + 2), SCHEMA, flags['database-url']]);
+  const celeriac = start(process.execPath, ['--import', 'tsx', join(flags['celeriac-root'], 'bench/dashboard/side-dashboard.ts'), BROKER, String(PORT + 2), SCHEMA, flags['database-url'], 'keep']);
   const fUrl = `http://127.0.0.1:${PORT + 1}`;
   const cUrl = `http://127.0.0.1:${PORT + 2}`;
   await until('Flower', async () => (await fetch(`${fUrl}/healthcheck`)).ok);
