@@ -1,7 +1,10 @@
 // Copies the non-TypeScript files the library reads at runtime (Lua scripts, loaded with
 // readFileSync(new URL('./scripts/x.lua', import.meta.url))) from src/ to dist/, keeping
 // their paths: tsc only emits .js/.d.ts, so without this dist would miss them.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+// A file already in place with the same bytes is left alone, and a changed one is written
+// beside it and renamed over it: test files run `npm run build` while other files' children
+// read dist/, and an in-place copy could let them read a half-written script.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,8 +18,12 @@ for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) 
   if (!entry.isFile() || !ASSET.test(entry.name)) continue;
   const from = join(entry.parentPath, entry.name);
   const to = join(dist, relative(src, from));
+  const bytes = readFileSync(from);
+  if (existsSync(to) && readFileSync(to).equals(bytes)) continue;
   mkdirSync(dirname(to), { recursive: true });
-  copyFileSync(from, to);
+  const tmp = `${to}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, to);
   copied++;
 }
 console.log(`copy-assets: ${copied} file(s) copied to ${relative(process.cwd(), dist) || '.'}`);
