@@ -30,6 +30,8 @@ const { prefix, brokerUrl } = failureKeys();
 const taskIds: string[] = [];
 
 const config = workerConfigs(BASE, prefix);
+/** Far below kombu's visibility timeout (1 h), far above the lease's 2 s on any machine. */
+const RECOVERY_BOUND_MS = 30_000;
 
 describe.runIf(ready)('failure: kill -9 of a worker', () => {
   let raw: RedisClientType;
@@ -63,7 +65,7 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
     const a = spawnWorker(config(queue, `a-${process.pid}@failure`));
     await a.ready;
     const id = await send(queue, 60_000);
-    await waitFor('the task to start on A', async () => (await counts(raw, prefix, id)).attempts === 1, 5000);
+    await waitFor('the task to start on A', async () => (await counts(raw, prefix, id)).attempts === 1, 20_000);
 
     // B consumes the same queue while A is alive and running the task: A renews its lease,
     // so B must not take the task even after more than recoverAfterSec.
@@ -73,11 +75,11 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
     expect(await unacked()).toBe(1);
 
     await a.kill();
-    const killedAt = Date.now();
-    await waitFor('SUCCESS on B', async () => (await metas(raw, [id]))[0]?.status === 'SUCCESS', 8000);
-    const took = Date.now() - killedAt;
-    // The lease A renewed last expires within recoverAfterSec; B's sweep then restores it.
-    expect(took).toBeLessThan(2000 + 500 + 3000);
+    // The lease A renewed last expires within recoverAfterSec (2 s); B's sweep then restores
+    // it. The bound only tells that from kombu's visibility timeout (1 h here) without
+    // depending on the machine's speed; the timing itself is checked on a fake clock in
+    // test/redis/broker/redis-recovery.test.ts.
+    await waitFor('SUCCESS on B', async () => (await metas(raw, [id]))[0]?.status === 'SUCCESS', RECOVERY_BOUND_MS);
 
     const [meta] = await metas(raw, [id]);
     expect(meta).toMatchObject({ status: 'SUCCESS', result: 2 });
@@ -87,7 +89,7 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
     expect(await counts(raw, prefix, id)).toEqual({ attempts: 2, success: 1 });
     expect(await unacked()).toBe(0);
     expect(await raw.lLen(`${prefix}${queue}`)).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   for (const acksLate of [true, false]) {
     it(`messages fetched but not started (prefetch, acksLate=${String(acksLate)}) all run on another worker after kill -9`, async () => {
@@ -98,22 +100,20 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
       const c = spawnWorker(config(queue, `c-${process.pid}@failure`, { prefetchMultiplier: 4, acksLate }));
       await c.ready;
       const blocker = await send(queue, 60_000);
-      await waitFor('the blocker to start', async () => (await counts(raw, prefix, blocker)).attempts === 1, 5000);
+      await waitFor('the blocker to start', async () => (await counts(raw, prefix, blocker)).attempts === 1, 20_000);
       const reserved: string[] = [];
       for (let i = 0; i < 6; i++) reserved.push(await send(queue, 0));
-      await waitFor('the child to hold 4 messages', async () => (await unacked()) === 4, 5000);
+      await waitFor('the child to hold 4 messages', async () => (await unacked()) === 4, 20_000);
       expect(await raw.lLen(`${prefix}${queue}`)).toBe(acksLate ? 3 : 2);
       for (const id of reserved) expect((await counts(raw, prefix, id)).attempts).toBe(0);
 
       await c.kill();
-      const killedAt = Date.now();
-      locals.push(await startLocalWorker(config(queue, `d-${process.pid}@failure`, { concurrency: 4 }), raw));
+        locals.push(await startLocalWorker(config(queue, `d-${process.pid}@failure`, { concurrency: 4 }), raw));
 
       // Late ack: the blocker comes back too. Early ack: it was acked when it started, so a
       // crash mid-run loses it (Celery's at-most-once for acks_late=False); the others must not be lost.
       const expected = acksLate ? [blocker, ...reserved] : reserved;
-      await waitFor('every task to succeed on D', async () => (await metas(raw, expected)).every((m) => m?.status === 'SUCCESS'), 8000);
-      expect(Date.now() - killedAt).toBeLessThan(2000 + 500 + 3000);
+      await waitFor('every task to succeed on D', async () => (await metas(raw, expected)).every((m) => m?.status === 'SUCCESS'), RECOVERY_BOUND_MS);
       for (const id of reserved) expect(await counts(raw, prefix, id)).toEqual({ attempts: 1, success: 1 });
       if (acksLate) {
         expect(await counts(raw, prefix, blocker)).toEqual({ attempts: 2, success: 1 });
@@ -123,6 +123,6 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
         expect(await counts(raw, prefix, blocker)).toEqual({ attempts: 1, success: 0 });
       }
       expect(await unacked()).toBe(0);
-    }, 30_000);
+    }, 90_000);
   }
 });

@@ -98,7 +98,7 @@ export async function plainClient(url: string): Promise<RedisClientType> {
 /** A worker child. */
 export interface ChildWorker {
   readonly child: ChildProcess;
-  /** Resolves when the child printed READY; rejects if it exits first or after 15 s. */
+  /** Resolves when the child printed READY; rejects if it exits first or after READY_BOUND_MS. */
   readonly ready: Promise<void>;
   /** Everything the child wrote (for failure messages). */
   output(): string;
@@ -107,6 +107,13 @@ export interface ChildWorker {
 }
 
 const children = new Set<ChildProcess>();
+
+/**
+ * How long a child may take to print READY before the test fails: a guard against a hang,
+ * not a speed check. A child starts in about a second on an idle machine, but a CI run seen
+ * at load average 20 on 2 cores left one silent for 15 s (kill-worker, redis-recovery).
+ */
+const READY_BOUND_MS = 45_000;
 
 /** Starts fixtures/worker.ts with `config`. */
 export function spawnWorker(config: ChildWorkerConfig): ChildWorker {
@@ -121,7 +128,7 @@ export function spawnWorker(config: ChildWorkerConfig): ChildWorker {
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker ${config.hostname} not ready within 15 s:\n${out}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`worker ${config.hostname} not ready within ${READY_BOUND_MS / 1000} s:\n${out}`)), READY_BOUND_MS);
     child.stdout?.on('data', () => {
       if (/^READY$/m.test(out)) {
         clearTimeout(timer);
