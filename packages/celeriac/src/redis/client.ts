@@ -233,6 +233,17 @@ function makeClient(options: NodeRedisOptions): RedisClientType {
  * queue while Redis is down; shutdown must not. Never throws (closing twice is fine).
  */
 export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): Promise<void> {
+  if (deadlineMs <= 0) {
+    // destroy() alone: after close(), node-redis's destroy() rejects the pending commands but
+    // throws before destroying the socket (it counts as closed already), so a connection
+    // dropped because it stalled stayed open, and a late reply still reached its decoder.
+    try {
+      await client.destroy();
+    } catch {
+      // Already closed, or the socket never opened.
+    }
+    return;
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), deadlineMs);
