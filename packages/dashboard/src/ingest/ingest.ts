@@ -34,7 +34,7 @@ export interface IngestOptions {
   batchSize?: number;
   /** Longest wait before a partial batch is written, ms. @default 200 */
   flushMs?: number;
-  /** Entries (task rows, worker rows, timeline entries) kept waiting for the store. @default 100000 */
+  /** Entries (task rows, worker rows, timeline entries) kept waiting for the store. @default 25000 */
   maxBuffered?: number;
   /** Tasks kept in memory for live rows and metrics. @default 10000 */
   maxTasksInMemory?: number;
@@ -103,7 +103,7 @@ export class Ingest {
     this.#options = {
       batchSize: options.batchSize ?? 2000,
       flushMs: options.flushMs ?? 200,
-      maxBuffered: options.maxBuffered ?? 100_000,
+      maxBuffered: options.maxBuffered ?? 25_000,
       maxTasksInMemory: options.maxTasksInMemory ?? 10_000,
       maxWorkers: options.maxWorkers ?? 5000,
       purgeOfflineAfterMs: options.purgeOfflineAfterMs ?? 3_600_000,

@@ -21,7 +21,7 @@ import type { HistoryStore } from '../store/history-store.js';
 export interface WriteBufferOptions {
   /** Pending events that start a write without waiting for the next flush. @default 2000 */
   readonly batchSize?: number;
-  /** Pending entries (task rows, worker rows, timeline entries) kept at most. @default 100000 */
+  /** Pending entries (task rows, worker rows, timeline entries) kept at most. @default 25000 */
   readonly maxBuffered?: number;
   /** Reports failed writes. */
   readonly onError?: (error: Error) => void;
@@ -52,7 +52,7 @@ export class WriteBuffer {
   constructor(store: HistoryStore, options: WriteBufferOptions = {}) {
     this.#store = store;
     this.#batchSize = options.batchSize ?? 2000;
-    this.#maxBuffered = options.maxBuffered ?? 100_000;
+    this.#maxBuffered = options.maxBuffered ?? 25_000;
     this.#onError = options.onError ?? (() => {});
     this.#folder = store.newFolder();
   }
