@@ -11,10 +11,11 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/index.js';
 import { freePort, RedisServerProcess } from '../support/redis.js';
-import { ROOT, killAll, runCli, spawnCli } from './spawn.js';
+import { buildDistIfStale } from '../support/node-script.js';
+import { killAll, runCli, spawnCli } from './spawn.js';
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  buildDistIfStale();
 }, 120_000);
 
 afterEach(killAll);

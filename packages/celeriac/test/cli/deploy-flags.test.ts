@@ -6,19 +6,20 @@
  * (switch to nobody as root; a clear error for another user), the same flags on `beat`, and
  * `celeriac multi` starting, restarting and stopping detached workers.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { BIN, CLI_DIR, ROOT, killAll, runCli, spawnCli } from './spawn.js';
+import { buildDistIfStale } from '../support/node-script.js';
+import { BIN, CLI_DIR, killAll, runCli, spawnCli } from './spawn.js';
 
 let dir = '';
 const detached: number[] = [];
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  buildDistIfStale();
   dir = mkdtempSync(join(tmpdir(), 'celeriac-deploy-'));
 }, 120_000);
 

@@ -7,6 +7,7 @@
  * at dist/, and the child runs it with plain node. When dist/ is missing or older than src/,
  * the child runs the fixture with tsx from source, as before: never stale code.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -16,6 +17,8 @@ import { transformSync } from 'esbuild';
 const PACKAGE = fileURLToPath(new URL('../../', import.meta.url));
 const SRC = join(PACKAGE, 'src');
 const DIST = join(PACKAGE, 'dist');
+/** The repository root, where `npm run build` runs. */
+const ROOT = join(PACKAGE, '..', '..');
 /** Inside the package, so the compiled fixture resolves its packages (pino, redis) as the source does. */
 const CACHE = join(PACKAGE, 'node_modules', '.cache', 'celeriac-test-fixtures');
 
@@ -38,6 +41,16 @@ function isDistCurrent(): boolean {
     }
   }
   return (distCurrent = true);
+}
+
+/**
+ * Runs `npm run build` when dist/ is not current (the rule above), so a test of the bin (which
+ * loads dist/) never runs stale code, and skips it when dist/ is current, as in CI after `npm ci`.
+ */
+export function buildDistIfStale(): void {
+  if (isDistCurrent()) return;
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  distCurrent = undefined;
 }
 
 /** Writes `text` under the cache with a name from its content (atomic: files may run at once). */

@@ -135,36 +135,36 @@ async function stopNodes(ctx: CliContext, nodes: readonly Node[], action: Exclud
   return ok;
 }
 
-/** Starts each node that is not running as a detached worker and waits for its pidfile. */
+/**
+ * Starts each node that is not running as a detached worker and waits for its pidfile. The
+ * nodes start at the same time (each is its own process; none waits for another), and their
+ * lines are printed in the order of the command line.
+ */
 async function startNodes(ctx: CliContext, nodes: readonly Node[], plan: Plan): Promise<boolean> {
   const script = ctx.argv?.[1];
   if (script === undefined || ctx.app !== undefined) throw new UsageError('multi needs the celeriac command line (it starts the command again for each node)');
   ctx.io.out(`> Starting nodes...\n`);
-  let ok = true;
-  for (const node of nodes) {
+  const startOne = async (node: Node): Promise<{ ok: boolean; line: string; err: string }> => {
     const running = livePid(node);
-    if (running !== null) {
-      ctx.io.out(`\t> ${node.name}: already running (pid ${running})\n`);
-      continue;
-    }
+    if (running !== null) return { ok: true, line: `\t> ${node.name}: already running (pid ${running})\n`, err: '' };
     const args = [...plan.globals, 'worker', '--detach', '-n', node.name, '--pidfile', plan.pidfile, '--logfile', plan.logfile, ...plan.worker];
+    let err = '';
     const code = await new Promise<number | null>((done) => {
       const child = spawn(process.execPath, [...process.execArgv, script, ...args], { cwd: ctx.io.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
-      let err = '';
       child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
       child.once('error', () => done(null));
-      child.once('close', (c) => {
-        if (c !== 0 && err !== '') ctx.io.err(err);
-        done(c);
-      });
+      child.once('close', (c) => done(c));
     });
+    if (code === 0) err = '';
     const pid = code === 0 ? await waitFor(() => livePid(node), `${node.name} to write its pidfile`, { timeoutMs: START_WAIT_MS, maxIntervalMs: 100 }).catch(() => null) : null;
-    if (pid === null) {
-      ok = false;
-      ctx.io.out(`\t> ${node.name}: FAILED (see ${expandPathTemplate(plan.logfile, node.name)})\n`);
-    } else {
-      ctx.io.out(`\t> ${node.name}: OK (pid ${pid})\n`);
-    }
+    if (pid === null) return { ok: false, line: `\t> ${node.name}: FAILED (see ${expandPathTemplate(plan.logfile, node.name)})\n`, err };
+    return { ok: true, line: `\t> ${node.name}: OK (pid ${pid})\n`, err };
+  };
+  let ok = true;
+  for (const result of await Promise.all(nodes.map(startOne))) {
+    if (result.err !== '') ctx.io.err(result.err);
+    ctx.io.out(result.line);
+    ok = result.ok && ok;
   }
   return ok;
 }
