@@ -3,6 +3,16 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { SETTINGS, parseSettingText, resolveSettings, settingProblem, type ResolvedSettings, type Settings } from './settings.js';
 
 describe('resolveSettings', () => {
+  it('brokerConnectionRetryIntervals: kombu\'s backoff by default, another from code or the environment, bad ones refused', () => {
+    expect(resolveSettings({}, {}).brokerConnectionRetryIntervals).toEqual({ intervalStart: 2, intervalStep: 2, intervalMax: 30 });
+    const env = { CELERIAC_BROKER_CONNECTION_RETRY_INTERVALS: '{"intervalStart":0.2,"intervalStep":0.1,"intervalMax":0.5}' };
+    expect(resolveSettings({}, env).brokerConnectionRetryIntervals).toEqual({ intervalStart: 0.2, intervalStep: 0.1, intervalMax: 0.5 });
+    expect(() => resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: 1, intervalStep: 1 } as never }, {})).toThrow(/intervalMax must be a number/);
+    expect(() => resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: -1, intervalStep: 1, intervalMax: 5 } }, {})).toThrow(/intervalStart must be a number of seconds, 0 or more/);
+    expect(() => resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: 1, intervalStep: 1, intervalMax: 0 } }, {})).toThrow(/intervalMax must be above 0/);
+    expect(() => resolveSettings({ brokerConnectionRetryIntervals: { interval_start: 1 } as never }, {})).toThrow(/unknown name interval_start/);
+  });
+
   it('fills every default and freezes the result', () => {
     const s = resolveSettings({}, {});
     expect(s.broker).toBe('memory://');

@@ -62,6 +62,19 @@ const CELERY_LEVELS: Readonly<Record<string, string>> = { critical: 'fatal', war
 const logLevelFromText = (text: string) => CELERY_LEVELS[text.toLowerCase()] ?? text.toLowerCase();
 
 const positive = (v: number) => (v > 0 ? null : 'must be greater than 0');
+/** A startup retry backoff: the three names, each a number of seconds, 0 or more (`intervalMax` above 0). */
+function retryIntervalsProblem(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'must be an object { intervalStart, intervalStep, intervalMax }';
+  const names = ['intervalStart', 'intervalStep', 'intervalMax'];
+  const extra = Object.keys(v).find((k) => !names.includes(k));
+  if (extra !== undefined) return `unknown name ${extra} (expected intervalStart, intervalStep, intervalMax)`;
+  for (const name of names) {
+    const n = (v as Record<string, unknown>)[name];
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return `${name} must be a number of seconds, 0 or more`;
+  }
+  if ((v as { intervalMax: number }).intervalMax <= 0) return 'intervalMax must be above 0';
+  return null;
+}
 const nonNegative = (v: number | null) => (v === null || v >= 0 ? null : 'must be 0 or more');
 const priority = (v: number | null) =>
   v === null || (Number.isInteger(v) && v >= 0 && v <= 9) ? null : 'must be an integer from 0 to 9';
@@ -160,6 +173,8 @@ const TABLE = {
     doc: 'A worker started before its broker or result backend waits for them, as Celery\'s `broker_connection_retry_on_startup`: it retries the connection after 2 s, then 2 s more each time up to 30 s, logging `Cannot connect to broker <url>: <error>. Trying again in 2.00 seconds... (1)` per failed attempt, and starts consuming once both answer. `false`: the first failure ends the start (a TRANSPORT error). Each attempt is bounded by the connection\'s own limit (Redis: `connectTimeoutMs`, 10 s).' }),
   brokerConnectionMaxRetries: setting<number | null>({ type: 'integer?', default: null, env: envNames('BROKER_CONNECTION_MAX_RETRIES'), check: nonNegative,
     doc: 'Most connection retries of a starting worker (see `brokerConnectionRetryOnStartup`); past them the start fails with a TRANSPORT error naming the URL and the last failure. `null` (the default here; Celery\'s is 100): keep trying until the broker answers or the worker is stopped.' }),
+  brokerConnectionRetryIntervals: setting<{ intervalStart: number; intervalStep: number; intervalMax: number }>({ type: 'json', default: { intervalStart: 2, intervalStep: 2, intervalMax: 30 }, env: ['CELERIAC_BROKER_CONNECTION_RETRY_INTERVALS'], check: retryIntervalsProblem,
+    doc: 'Celeriac only. The backoff of a starting worker\'s connection retries (see `brokerConnectionRetryOnStartup`), in seconds: the first retry after `intervalStart`, each next one `intervalStep` later, at most `intervalMax` apart. The default is kombu\'s `ensure_connection` backoff, which Celery uses: `{ intervalStart: 2, intervalStep: 2, intervalMax: 30 }`. In the environment: JSON.' }),
   brokerTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
     check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')),
     doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `lostTaskGraceSec` (seconds an early-acked task\'s dead worker may stay silent before the task is stored FAILURE `WorkerLostError`; 300 by default, 0 off), `leaseRenewMs`, `leaseRenewal` (`thread` or `event-loop`), `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs`, `fetchBatchSize` and `connectTimeoutMs` (longest wait for the connection: first connect, or a command while reconnecting; 10000 by default). RabbitMQ accepts `queueMaxPriority`, `connectWaitMs`, `connectionName`, and `lostTaskGraceSec` (read by the worker, which records early-acked tasks in the result backend, since RabbitMQ keeps no record of them). Unknown names are an error. In the environment: JSON.' }),

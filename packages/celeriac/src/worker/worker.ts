@@ -320,6 +320,7 @@ export class Worker {
       url,
       retry: this.app.settings.brokerConnectionRetryOnStartup,
       maxRetries: this.app.settings.brokerConnectionMaxRetries,
+      intervals: this.app.settings.brokerConnectionRetryIntervals,
       signal: this.startAbort.signal,
       warn: (message, err) => this.log.warn({ err }, message),
     });

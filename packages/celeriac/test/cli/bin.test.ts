@@ -174,12 +174,13 @@ describe.runIf(hasRedisServer)('celeriac worker started before its broker', () =
   it('waits, logging each attempt, then runs tasks and stops cleanly', async () => {
     const url = server.url;
     const cli = spawnCli(['-A', 'fixtures/app.ts', '-b', url, '--result-backend', url, 'worker', '-l', 'info', '-n', `wbb-${process.pid}@test`], {
-      env: { CELERIAC_BROKER_TRANSPORT_OPTIONS: '{"connectTimeoutMs":300}' },
+      // A short backoff of its own (the default waits 2 s, then 4 s): the lines show it is the one used.
+      env: { CELERIAC_BROKER_TRANSPORT_OPTIONS: '{"connectTimeoutMs":300}', CELERIAC_BROKER_CONNECTION_RETRY_INTERVALS: '{"intervalStart":0.2,"intervalStep":0.1,"intervalMax":0.5}' },
       timeoutMs: 60_000,
     });
-    await cli.waitFor(/Cannot connect to broker redis:\/\/127\.0\.0\.1:\d+\/0: .*Trying again in 2\.00 seconds\.\.\. \(1\)/, 20_000);
+    await cli.waitFor(/Cannot connect to broker redis:\/\/127\.0\.0\.1:\d+\/0: .*Trying again in 0\.20 seconds\.\.\. \(1\)/, 20_000);
     // Still waiting after the line: nothing made the process exit.
-    await cli.waitFor(/Trying again in 4\.00 seconds\.\.\. \(2\)/, 20_000);
+    await cli.waitFor(/Trying again in 0\.30 seconds\.\.\. \(2\)/, 20_000);
     expect(cli.child.exitCode).toBeNull();
     await server.start();
     await cli.waitFor(/ready\./, 30_000);
