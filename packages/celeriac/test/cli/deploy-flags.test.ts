@@ -13,37 +13,18 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { buildDistIfStale } from '../support/node-script.js';
-import { BIN, CLI_DIR, killAll, runCli, spawnCli } from './spawn.js';
+import { alive, BIN, CLI_DIR, detached, killAll, runCli, spawnCli } from './spawn.js';
 
 let dir = '';
-const detached: number[] = [];
 
 beforeAll(() => {
   buildDistIfStale();
   dir = mkdtempSync(join(tmpdir(), 'celeriac-deploy-'));
 }, 120_000);
 
-afterEach(async () => {
-  for (const pid of detached.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-  await killAll();
-});
+afterEach(killAll);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The pid of a process that has exited (for a stale pidfile). */
 async function deadPid(): Promise<number> {

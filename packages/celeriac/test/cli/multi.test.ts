@@ -9,37 +9,18 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { buildDistIfStale } from '../support/node-script.js';
-import { killAll, runCli } from './spawn.js';
+import { alive, detached, killAll, runCli } from './spawn.js';
 
 let dir = '';
-const detached: number[] = [];
 
 beforeAll(() => {
   buildDistIfStale();
   dir = mkdtempSync(join(tmpdir(), 'celeriac-multi-'));
 }, 120_000);
 
-afterEach(async () => {
-  for (const pid of detached.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-  await killAll();
-});
+afterEach(killAll);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('celeriac multi', () => {
   it('start, start again, restart and stop detached workers found by their pidfiles', async () => {

@@ -109,8 +109,28 @@ export async function runCli(args: readonly string[], options: SpawnOptions = {}
   return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };
 }
 
-/** Kills every child still running (afterEach). */
+/** Pids of detached processes a test started (`--detach`, `multi start`): killAll SIGKILLs them too. */
+export const detached: number[] = [];
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills every child still running, and every detached process recorded in `detached` (afterEach). */
 export async function killAll(): Promise<void> {
+  for (const pid of detached.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
   const waits: Promise<unknown>[] = [];
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) {
