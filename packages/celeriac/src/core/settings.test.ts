@@ -10,6 +10,8 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: 1, intervalStep: 1 } as never }, {})).toThrow(/intervalMax must be a number/);
     expect(() => resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: -1, intervalStep: 1, intervalMax: 5 } }, {})).toThrow(/intervalStart must be a number of seconds, 0 or more/);
     expect(() => resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: 1, intervalStep: 1, intervalMax: 0 } }, {})).toThrow(/intervalMax must be above 0/);
+    expect(() => resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: 0, intervalStep: 0, intervalMax: 5 } }, {})).toThrow(/cannot both be 0/);
+    expect(resolveSettings({ brokerConnectionRetryIntervals: { intervalStart: 0, intervalStep: 0.5, intervalMax: 5 } }, {}).brokerConnectionRetryIntervals.intervalStart).toBe(0);
     expect(() => resolveSettings({ brokerConnectionRetryIntervals: { interval_start: 1 } as never }, {})).toThrow(/unknown name interval_start/);
   });
 

@@ -72,7 +72,10 @@ function retryIntervalsProblem(v: unknown): string | null {
     const n = (v as Record<string, unknown>)[name];
     if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return `${name} must be a number of seconds, 0 or more`;
   }
-  if ((v as { intervalMax: number }).intervalMax <= 0) return 'intervalMax must be above 0';
+  const { intervalStart, intervalStep, intervalMax } = v as { intervalStart: number; intervalStep: number; intervalMax: number };
+  if (intervalMax <= 0) return 'intervalMax must be above 0';
+  // Both 0 would retry a refused connection at once, forever: a hot loop while the broker is down.
+  if (intervalStart === 0 && intervalStep === 0) return 'intervalStart and intervalStep cannot both be 0 (the retries would not wait at all)';
   return null;
 }
 const nonNegative = (v: number | null) => (v === null || v >= 0 ? null : 'must be 0 or more');
