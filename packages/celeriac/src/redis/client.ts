@@ -228,34 +228,36 @@ function makeClient(options: NodeRedisOptions): RedisClientType {
 }
 
 /**
- * Closes a client: waits for pending replies (QUIT-like), but at most `deadlineMs`, then
- * destroys the socket. node-redis's `close()` waits forever for commands stuck in the offline
- * queue while Redis is down; shutdown must not. Never throws (closing twice is fine).
+ * Closes a client: waits for the replies of commands already sent, but at most `deadlineMs`,
+ * then destroys the socket. Never throws (closing twice is fine).
+ *
+ * node-redis's own close() is not used: it waits forever for commands stuck in the offline
+ * queue while Redis is down, and once it ran, destroy() rejects the pending commands but
+ * throws before destroying the socket (the client counts as closed already), so a close that
+ * missed its deadline left the connection open and a late reply still reached its decoder.
+ * Instead a PING is sent behind whatever is pending: Redis answers in order, so its reply means
+ * every earlier command has had its own. A subscriber has nothing worth waiting for (and in
+ * RESP2 its PING reply is a push), so it is destroyed at once.
  */
 export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): Promise<void> {
-  if (deadlineMs <= 0) {
-    // destroy() alone: after close(), node-redis's destroy() rejects the pending commands but
-    // throws before destroying the socket (it counts as closed already), so a connection
-    // dropped because it stalled stayed open, and a late reply still reached its decoder.
-    try {
-      await client.destroy();
-    } catch {
-      // Already closed, or the socket never opened.
-    }
-    return;
+  const subscribed = 'isPubSubActive' in client && client.isPubSubActive;
+  if (deadlineMs > 0 && client.isOpen && !subscribed) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+      timer.unref();
+    });
+    const drained = client.ping().then(
+      () => undefined,
+      () => undefined,
+    );
+    await Promise.race([drained, late]);
+    clearTimeout(timer);
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), deadlineMs);
-    timer.unref();
-  });
   try {
-    const outcome = await Promise.race([client.close().then(() => 'closed' as const), deadline]);
-    if (outcome === 'late') await client.destroy();
+    await client.destroy();
   } catch {
     // Already closed, or the socket never opened: nothing left to release.
-  } finally {
-    clearTimeout(timer);
   }
 }
 
