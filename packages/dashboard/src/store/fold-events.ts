@@ -15,6 +15,8 @@ import { pyLiteralToJson } from './py-literal.js';
 /** Payload fields, in the order of their bit in `truncated_mask`. */
 export const PAYLOAD_FIELDS = ['args', 'kwargs', 'result', 'exception', 'traceback'] as const;
 
+const PAYLOAD_BITS: Readonly<Record<(typeof PAYLOAD_FIELDS)[number], number>> = { args: 1, kwargs: 2, result: 4, exception: 8, traceback: 16 };
+
 /** Task event subjects that set a time column of the same name. */
 const TIME_SUBJECTS = new Set(['sent', 'received', 'started', 'succeeded', 'failed', 'retried', 'revoked', 'rejected']);
 
@@ -178,7 +180,7 @@ function emptyTask(uuid: string, at: number): TaskWrite {
 function setPayload(row: TaskWrite, field: (typeof PAYLOAD_FIELDS)[number], value: unknown, cap: number): void {
   const text = payloadText(value);
   if (text === null) return;
-  const bit = 1 << PAYLOAD_FIELDS.indexOf(field);
+  const bit = PAYLOAD_BITS[field];
   const c = cut(text, cap);
   row[field] = c.text;
   row.provided_mask |= bit;
@@ -195,20 +197,16 @@ function kwargsJson(value: unknown, text: string): Record<string, unknown> | nul
   return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
 }
 
+type TextColumn = 'name' | 'queue' | 'exchange' | 'routing_key' | 'eta' | 'expires' | 'parent_id' | 'root_id';
+// Text columns an event sets under the same key.
+const TEXT_COLUMNS: readonly TextColumn[] = ['name', 'queue', 'exchange', 'routing_key', 'eta', 'expires', 'parent_id', 'root_id'];
+
 function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number, limits: Omit<FoldLimits, 'now'>): void {
   const e = event as Readonly<Record<string, unknown>>;
-  const setStr = (key: 'name' | 'queue' | 'exchange' | 'routing_key' | 'eta' | 'expires' | 'parent_id' | 'root_id', source: string) => {
-    const v = str(e[source]);
-    if (v !== null) row[key] = v;
-  };
-  setStr('name', 'name');
-  setStr('queue', 'queue');
-  setStr('exchange', 'exchange');
-  setStr('routing_key', 'routing_key');
-  setStr('eta', 'eta');
-  setStr('expires', 'expires');
-  setStr('parent_id', 'parent_id');
-  setStr('root_id', 'root_id');
+  for (const column of TEXT_COLUMNS) {
+    const v = str(e[column]);
+    if (v !== null) row[column] = v;
+  }
   const group = str(e['group_id']) ?? str(e['group']);
   if (group !== null) row.group_id = group;
   for (const field of PAYLOAD_FIELDS) setPayload(row, field, e[field], limits.payloadCap);
@@ -229,18 +227,40 @@ function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number,
   if (at > row.last_seen) row.last_seen = at;
 }
 
-function timelineFields(event: EventDict, cap: number): string {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(event)) {
-    if (COMMON_KEYS.has(key)) continue;
-    if (typeof value === 'string') out[key] = value.length > cap ? `${value.slice(0, cap)}...` : value;
-    else if (typeof value === 'number' || typeof value === 'boolean' || value === null) out[key] = value;
-    else {
-      const text = payloadText(value) ?? '';
-      out[key] = text.length > cap ? `${text.slice(0, cap)}...` : value;
-    }
+// Event keys as JSON strings: a fleet sends a few dozen distinct keys.
+const QUOTED_KEYS = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let quoted = QUOTED_KEYS.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (QUOTED_KEYS.size < 1000) QUOTED_KEYS.set(key, quoted);
   }
-  return JSON.stringify(out);
+  return quoted;
+}
+
+/**
+ * The timeline entry's fields as JSON text: the event less {@link COMMON_KEYS}, values longer
+ * than `cap` cut. Written straight to text, as `JSON.stringify` of that object would write it,
+ * without building the object (this runs for every event).
+ */
+export function timelineFields(event: EventDict, cap: number): string {
+  let out = '';
+  for (const key of Object.keys(event)) {
+    if (COMMON_KEYS.has(key) || key === '__proto__') continue;
+    const value = (event as Readonly<Record<string, unknown>>)[key];
+    let json: string;
+    if (typeof value === 'string') json = JSON.stringify(value.length > cap ? `${value.slice(0, cap)}...` : value);
+    else if (typeof value === 'number') json = Number.isFinite(value) ? String(value) : 'null';
+    else if (typeof value === 'boolean' || value === null) json = String(value);
+    else {
+      const text = payloadText(value);
+      if (text === null) continue;
+      json = text.length > cap ? JSON.stringify(`${text.slice(0, cap)}...`) : text;
+    }
+    out += `${out === '' ? '{' : ','}${quotedKey(key)}:${json}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
 }
 
 function foldWorker(existing: WorkerWrite | undefined, hostname: string, subject: string, event: EventDict, at: number): WorkerWrite {

@@ -9,10 +9,12 @@ describe('pyLiteralToJson', () => {
     expect(pyLiteralToJson('{1: 2, }')).toEqual({ 1: 2 });
     expect(pyLiteralToJson('{"json": [true, false, null]}')).toEqual({ json: [true, false, null] });
     expect(pyLiteralToJson('{}')).toEqual({});
+    expect(pyLiteralToJson("{\u00a0'a'\t:\n'x\\'y\\\\', 'b': \"q'\"}")).toEqual({ a: "x'y\\", b: "q'" });
+    expect(pyLiteralToJson(`[${'1'.repeat(64)}]`)).toEqual([Number('1'.repeat(64))]);
   });
 
   it('returns null for what is not a literal', () => {
-    for (const text of ["{'a': 1", "{'a': 1}...", '<object at 0x7f>', "{'a': datetime.date(2026, 1, 1)}", "{'a': 1} trailing", "'\\q'", "{[1]: 2}", '', "{'k': '\\U0011ffff'}"]) {
+    for (const text of ["{'a': 1", "{'a': 1}...", '<object at 0x7f>', "{'a': datetime.date(2026, 1, 1)}", "{'a': 1} trailing", "'\\q'", "{[1]: 2}", '', "{'k': '\\U0011ffff'}", `[${'1'.repeat(65)}]`, "'open \\'"]) {
       expect(pyLiteralToJson(text)).toBeNull();
     }
   });

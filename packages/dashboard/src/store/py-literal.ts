@@ -12,6 +12,8 @@ const MAX_LENGTH = 65_536;
 
 class Fail extends Error {}
 
+const NUMBER = /-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)/y;
+
 const ESCAPES: Readonly<Record<string, string>> = {
   n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '/': '/', a: '\x07', b: '\b', f: '\f', v: '\v', '0': '\0',
 };
@@ -21,7 +23,12 @@ class Reader {
   constructor(readonly text: string) {}
 
   ws(): void {
-    while (this.pos < this.text.length && /\s/.test(this.text[this.pos] as string)) this.pos++;
+    for (;;) {
+      const c = this.text.charCodeAt(this.pos);
+      // ASCII whitespace by code (this runs between every token); the rest of \s by regex.
+      if (c === 32 || (c >= 9 && c <= 13) || (c >= 128 && /\s/.test(this.text[this.pos] as string))) this.pos++;
+      else return;
+    }
   }
 
   peek(): string {
@@ -58,8 +65,10 @@ class Reader {
   }
 
   number(): number {
-    const m = /^-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)/.exec(this.text.slice(this.pos, this.pos + 64));
-    if (m === null) throw new Fail();
+    NUMBER.lastIndex = this.pos;
+    const m = NUMBER.exec(this.text);
+    // Longer than 64 characters is not a number this reader takes (it read 64 at most).
+    if (m === null || m[0].length > 64) throw new Fail();
     this.pos += m[0].length;
     const n = Number(m[0]);
     if (!Number.isFinite(n)) throw new Fail();
@@ -70,13 +79,17 @@ class Reader {
     const quote = this.text[this.pos++] as string;
     let out = '';
     for (;;) {
-      const ch = this.text[this.pos++];
-      if (ch === undefined) throw new Fail();
-      if (ch === quote) return out;
-      if (ch !== '\\') {
-        out += ch;
-        continue;
+      // The run up to the next quote or backslash in one slice.
+      const q = this.text.indexOf(quote, this.pos);
+      if (q < 0) throw new Fail();
+      const b = this.text.indexOf('\\', this.pos);
+      if (b < 0 || q < b) {
+        out += this.text.slice(this.pos, q);
+        this.pos = q + 1;
+        return out;
       }
+      out += this.text.slice(this.pos, b);
+      this.pos = b + 1;
       const esc = this.text[this.pos++] ?? '';
       if (esc === 'x' || esc === 'u' || esc === 'U') {
         const len = esc === 'x' ? 2 : esc === 'u' ? 4 : 8;
