@@ -10,6 +10,8 @@ export default defineConfig({
       { find: /^celeriac\/testing$/, replacement: src('testing/index.ts') },
       { find: /^celeriac\/(redis|memory|beat|monitor|worker|settings|spi)$/, replacement: src('exports/$1.ts') },
       { find: /^celeriac$/, replacement: src('index.ts') },
+      // Tests run the dashboard from source too (its package exports dist/, built by npm run build).
+      { find: /^@celeriac\/dashboard$/, replacement: fileURLToPath(new URL('./packages/dashboard/src/index.ts', import.meta.url)) },
     ],
   },
   test: {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { seedDataDir } from '../../../packages/dashboard/src/store/pglite-template.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../packages/celeriac/src/amqp/amqp-test-env.js';
+import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-script.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const ready = await amqpAvailable();
@@ -25,6 +26,8 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 describe.runIf(ready)('apps/api main on amqp:// + rpc://', () => {
+  // The app and the bin load the dashboard (and celeriac) from dist/.
+  beforeAll(() => buildDistIfStale(), 300_000);
   let vhost = '';
   let dir = '';
   beforeAll(async () => {

@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
+import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-script.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = 'apps/api/src/main.ts';
@@ -37,6 +38,8 @@ afterAll(() => {
 });
 
 describe('apps/api main', () => {
+  // The app and the bin load the dashboard (and celeriac) from dist/.
+  beforeAll(() => buildDistIfStale(), 300_000);
   it('all: serves API, docs and live page on the embedded stack, with demo data, and stops on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'celeriac-app-main-'));
     dirs.push(dir);

@@ -8,6 +8,7 @@
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServerProcess, shouldRunRedisTests } from '../../../packages/celeriac/test/support/redis.js';
+import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-script.js';
 import { planProcesses, ProcessGroup } from '../scripts/run-processes.js';
 import { waitFor } from 'celeriac/testing';
 import { createTestDatabase, shouldRunPostgresTests, type TestDatabase } from './support/postgres.js';
@@ -22,6 +23,8 @@ interface Status {
 }
 
 describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', () => {
+  // The app and the bin load the dashboard (and celeriac) from dist/.
+  beforeAll(() => buildDistIfStale(), 300_000);
   let redis: RedisServerProcess;
   let db: TestDatabase;
   let group: ProcessGroup;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { freePort } from '../../celeriac/test/support/redis.js';
 import { DashboardCluster, clusterReady } from './support/cluster.js';
+import { buildDistIfStale } from '../../celeriac/test/support/node-script.js';
 
 const ready = await clusterReady('celeriac flower CLI restart');
 const cluster = new DashboardCluster('dashcli');
@@ -31,6 +32,8 @@ function flower(port: number) {
 }
 
 describe.runIf(ready)('celeriac flower (CLI): history across restarts', () => {
+  // The app and the bin load the dashboard (and celeriac) from dist/.
+  beforeAll(() => buildDistIfStale(), 300_000);
   let port = 0;
 
   beforeAll(async () => {

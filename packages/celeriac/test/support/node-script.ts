@@ -19,36 +19,45 @@ const SRC = join(PACKAGE, 'src');
 const DIST = join(PACKAGE, 'dist');
 /** The repository root, where `npm run build` runs. */
 const ROOT = join(PACKAGE, '..', '..');
+/** The dashboard package, which `celeriac flower` loads from its dist/. */
+const DASHBOARD = join(ROOT, 'packages', 'dashboard');
 /** Inside the package, so the compiled fixture resolves its packages (pino, redis) as the source does. */
 const CACHE = join(PACKAGE, 'node_modules', '.cache', 'celeriac-test-fixtures');
 
 let distCurrent: boolean | undefined;
 
-/** True when every library file of src/ is older than the last build, and every Lua script is in dist/ as it is in src/. */
-function isDistCurrent(): boolean {
-  if (distCurrent !== undefined) return distCurrent;
-  const info = join(DIST, '.tsbuildinfo');
-  if (!existsSync(info)) return (distCurrent = false);
+/** True when every library file of `pkg`/src is older than its last build, and every Lua script is in dist/ as it is in src/. */
+function isBuilt(pkg: string): boolean {
+  const src = join(pkg, 'src');
+  const dist = join(pkg, 'dist');
+  const info = join(dist, '.tsbuildinfo');
+  if (!existsSync(info)) return false;
   const builtAt = statSync(info).mtimeMs;
-  for (const entry of readdirSync(SRC, { recursive: true, withFileTypes: true })) {
+  for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const file = join(entry.parentPath, entry.name);
     if (entry.name.endsWith('.lua')) {
-      const built = join(DIST, relative(SRC, file));
-      if (!existsSync(built) || !readFileSync(built).equals(readFileSync(file))) return (distCurrent = false);
+      const built = join(dist, relative(src, file));
+      if (!existsSync(built) || !readFileSync(built).equals(readFileSync(file))) return false;
     } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && statSync(file).mtimeMs > builtAt) {
-      return (distCurrent = false);
+      return false;
     }
   }
-  return (distCurrent = true);
+  return true;
+}
+
+/** True when celeriac's dist/ is current (the fixtures below import only celeriac). */
+function isDistCurrent(): boolean {
+  return (distCurrent ??= isBuilt(PACKAGE));
 }
 
 /**
  * Runs `npm run build` when dist/ is not current (the rule above), so a test of the bin (which
- * loads dist/) never runs stale code, and skips it when dist/ is current, as in CI after `npm ci`.
+ * loads dist/, and `celeriac flower` the dashboard's dist/) never runs stale code, and skips it
+ * when both are current, as in CI after `npm ci`.
  */
 export function buildDistIfStale(): void {
-  if (isDistCurrent()) return;
+  if (isDistCurrent() && isBuilt(DASHBOARD)) return;
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
   distCurrent = undefined;
 }
