@@ -1,7 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (p: string) => fileURLToPath(new URL(`./packages/celeriac/src/${p}`, import.meta.url));
+
+// Test files under src/ that talk to RabbitMQ: they run with the integration tests, each in a
+// process of its own, so a connection one of them leaves behind cannot fail another file.
+const SERVICE_TESTS_UNDER_SRC = ['packages/celeriac/src/brokers/amqp/amqp-*.test.ts', 'packages/celeriac/src/brokers/amqp/beat-store.test.ts'];
 
 export default defineConfig({
   resolve: {
@@ -15,7 +19,6 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'examples/**/*.test.ts', 'scripts/**/*.test.ts', 'bench/lib/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
@@ -26,5 +29,29 @@ export default defineConfig({
     // On the idle 2-core test machine 4 workers kept both cores about 85% busy (fresh clone,
     // CI=true npm test at e7946af: vitest 288 s, 526 CPU-seconds), so more would add no speed.
     maxWorkers: Number(process.env['CELERIAC_TEST_WORKERS'] ?? 4),
+    // Two projects (docs/testing.md, "How the suite is split"). A fresh worker process costs
+    // about half a CPU-second before its first test (node, vitest, then celeriac's module
+    // graph evaluated again): most of a unit file's time. Unit files hold no process-wide
+    // state, so `unit` runs them one after another in shared workers (`isolate: false`), which
+    // load each module once. Integration files start servers, processes and connections and
+    // each keeps a process of its own, as before.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'scripts/**/*.test.ts', 'bench/lib/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...SERVICE_TESTS_UNDER_SRC],
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'examples/**/*.test.ts', ...SERVICE_TESTS_UNDER_SRC],
+        },
+      },
+    ],
   },
 });
