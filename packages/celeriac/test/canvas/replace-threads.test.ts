@@ -4,13 +4,17 @@
  * group replacement's chord size reaches the worker's backend, so the caller's `get()`
  * gets the replacement's result either way.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defineTasks } from '../worker/fixtures/pool-app.js';
 import { closeEnvs, makeEnv } from '../worker/helpers.js';
+import { fixtureModule } from '../support/node-script.js';
+
+// Children boot dist/'s child-main.js with plain node when dist/ is current (test/support/node-script.ts).
+vi.mock('../../src/worker/pools/spawn-child.js', async (original) => (await (await import('../support/node-script.js')).compiledSpawnChild()) ?? original());
 
 afterEach(closeEnvs);
 
-const appModule = new URL('../worker/fixtures/pool-app.ts', import.meta.url);
+const appModule = fixtureModule(new URL('../worker/fixtures/pool-app.ts', import.meta.url));
 const T = { timeoutMs: 15_000 };
 
 describe('ctx.replace in the threads pool', () => {

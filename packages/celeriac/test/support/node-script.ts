@@ -6,6 +6,11 @@
  * transpiled here once per test file (esbuild, as tsx does) with its imports of src/ pointed
  * at dist/, and the child runs it with plain node. When dist/ is missing or older than src/,
  * the child runs the fixture with tsx from source, as before: never stale code.
+ *
+ * Pool children (threads, prefork) of a worker that runs from source boot child-main.ts
+ * through tsx, as spawn-child.ts decides from its own URL: a test file of pools replaces that
+ * module with its dist/ twin when current ({@link compiledSpawnChild}), so its children run
+ * dist/ with plain node as a built app's would.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,6 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transformSync } from 'esbuild';
+import type * as SpawnChild from '../../src/worker/pools/spawn-child.js';
 
 const PACKAGE = fileURLToPath(new URL('../../', import.meta.url));
 const SRC = join(PACKAGE, 'src');
@@ -100,7 +106,41 @@ export function compiledModule(file: string): string | undefined {
   return isDistCurrent() ? compile(file, compiled) : undefined;
 }
 
+/**
+ * URL of the library module at `path` under src/ (`'brokers/redis/redis-broker.ts'`), for a
+ * child's `-e` code to import: dist/'s .js when current, else the source, which needs
+ * {@link libraryLoaderArgs}.
+ */
+export function libraryModuleUrl(path: string): string {
+  return pathToFileURL(isDistCurrent() ? join(DIST, path.replace(/\.ts$/, '.js')) : join(SRC, path)).href;
+}
+
+/** Node flags for a child that imports {@link libraryModuleUrl}s: tsx only when they are the sources. */
+export function libraryLoaderArgs(): string[] {
+  return isDistCurrent() ? [] : ['--import', 'tsx'];
+}
+
+/** The fixture module at `url` (a .ts file URL) compiled against dist/ when current, else `url` itself: an app module for pool children. */
+export function fixtureModule(url: URL): string | URL {
+  return compiledModule(fileURLToPath(url)) ?? url;
+}
+
 /** Node arguments that run the TypeScript module `file` (an absolute path): from dist/ when current, else with tsx. */
 export function nodeScriptArgs(file: string): string[] {
   return [...(isDistCurrent() ? [] : ['--import', 'tsx']), compiledModule(file) ?? file];
+}
+
+/** dist/'s spawn-child module, the one a built worker uses, as test files mock src/'s with. */
+type SpawnChildModule = typeof SpawnChild;
+
+/**
+ * The pool children's spawn module of dist/ when dist/ is current, else undefined. Its
+ * children boot dist/'s child-main.js with plain node (tsx only for a TypeScript app
+ * module): half a CPU second less per child process, a fifth per thread. For
+ * `vi.mock('.../src/worker/pools/spawn-child.js', ...)` in a test file whose workers load a
+ * {@link compiledModule} app; the pool, from src/, speaks the same protocol as dist/ is current.
+ */
+export async function compiledSpawnChild(): Promise<SpawnChildModule | undefined> {
+  if (!isDistCurrent()) return undefined;
+  return (await import(pathToFileURL(join(DIST, 'worker', 'pools', 'spawn-child.js')).href)) as SpawnChildModule;
 }

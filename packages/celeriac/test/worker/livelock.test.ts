@@ -8,28 +8,32 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, Worker } from 'celeriac';
 import { REDIS_URL, deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { defineTasks } from './fixtures/pool-app.js';
 import { captureLogger } from './helpers.js';
+import { fixtureModule, libraryLoaderArgs, libraryModuleUrl } from '../support/node-script.js';
+
+// Children boot dist/'s child-main.js with plain node when dist/ is current (test/support/node-script.ts).
+vi.mock('../../src/worker/pools/spawn-child.js', async (original) => (await (await import('../support/node-script.js')).compiledSpawnChild()) ?? original());
 
 const ready = await shouldRunRedisTests('livelock');
 const prefix = `livelock-${randomUUID().slice(0, 8)}:`;
 const brokerUrl = `${REDIS_URL}?global_keyprefix=${prefix}`;
-const appModule = new URL('./fixtures/pool-app.ts', import.meta.url);
+const appModule = fixtureModule(new URL('./fixtures/pool-app.ts', import.meta.url));
 const taskIds: string[] = [];
 
 /** Another process whose broker sweeps expired leases every 100 ms, as a second worker does. */
 function spawnSweeper(): Promise<() => void> {
-  const brokerModule = new URL('../../src/brokers/redis/redis-broker.ts', import.meta.url).href;
+  const brokerModule = libraryModuleUrl('brokers/redis/redis-broker.ts');
   const code = `
     const { RedisBroker } = await import(${JSON.stringify(brokerModule)});
     const broker = new RedisBroker(${JSON.stringify(brokerUrl)}, { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 100 });
     broker.consume({ queues: ['sweeper-idle'], prefetch: 1, onDelivery: () => undefined });
     console.log('READY');
     setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], {
     cwd: fileURLToPath(new URL('.', import.meta.url)),
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -10,18 +10,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chord, createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
 import { REDIS_URL, deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { PY_CLIENT, runPython, type PyEnv } from '../interop/python.js';
 import { defineTasks } from './fixtures/pool-app.js';
 import { captureLogger, waitFor } from './helpers.js';
+import { fixtureModule } from '../support/node-script.js';
+
+// Children boot dist/'s child-main.js with plain node when dist/ is current (test/support/node-script.ts).
+vi.mock('../../src/worker/pools/spawn-child.js', async (original) => (await (await import('../support/node-script.js')).compiledSpawnChild()) ?? original());
 
 const ready = await shouldRunRedisTests('pools on Redis');
 const prefix = `pools-${randomUUID().slice(0, 8)}:`;
 const QUEUE = 'pools';
-const appModule = new URL('./fixtures/pool-app.ts', import.meta.url);
+const appModule = fixtureModule(new URL('./fixtures/pool-app.ts', import.meta.url));
 const py: PyEnv = { broker: REDIS_URL, backend: REDIS_URL, keyPrefix: prefix };
 const taskIds: string[] = [];
 /** Where the test raises the flag files that end `spinUntil` / `holdUntil` tasks (fixtures/pool-app.ts). */

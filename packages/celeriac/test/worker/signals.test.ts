@@ -6,12 +6,16 @@
  * (received, unknown, rejected, revoked, a hard time limit, worker lifecycle) and the
  * publish signals fire in the worker or the sender.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Message } from '../../src/protocol/types.js';
 import { defineSignalTasks } from './fixtures/signals-app.js';
 import { closeEnvs, makeEnv, waitFor, waitForState } from './helpers.js';
+import { fixtureModule } from '../support/node-script.js';
 
-const appModule = new URL('./fixtures/signals-app.ts', import.meta.url);
+// Children boot dist/'s child-main.js with plain node when dist/ is current (test/support/node-script.ts).
+vi.mock('../../src/worker/pools/spawn-child.js', async (original) => (await (await import('../support/node-script.js')).compiledSpawnChild()) ?? original());
+
+const appModule = fixtureModule(new URL('./fixtures/signals-app.ts', import.meta.url));
 
 afterEach(closeEnvs);
 

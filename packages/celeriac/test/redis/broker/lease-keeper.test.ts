@@ -12,6 +12,7 @@ import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
+import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
 
 describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', () => {
   const prefix = newPrefix();
@@ -28,14 +29,14 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
 
   /** Another process whose broker sweeps expired leases every 100 ms (a second worker). */
   function spawnSweeper(): Promise<() => void> {
-    const brokerModule = new URL('../../../src/brokers/redis/redis-broker.ts', import.meta.url).href;
+    const brokerModule = libraryModuleUrl('brokers/redis/redis-broker.ts');
     const code = `
       const { RedisBroker } = await import(${JSON.stringify(brokerModule)});
       const broker = new RedisBroker(${JSON.stringify(prefixedUrl(prefix))}, { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 100 });
       broker.consume({ queues: ['sweeper-idle'], prefetch: 1, onDelivery: () => undefined });
       console.log('READY');
       setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], {
       cwd: fileURLToPath(new URL('.', import.meta.url)),
       stdio: ['ignore', 'pipe', 'inherit'],
     });

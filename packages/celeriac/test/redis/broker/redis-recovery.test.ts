@@ -11,6 +11,7 @@ import { BrokerKeys } from '../../../src/redis/keys.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import { Transitions } from '../../../src/brokers/redis/transitions.js';
 import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
+import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
 
 const available = await redisAvailable();
 const prefix = newPrefix();
@@ -26,13 +27,13 @@ function collect(broker: RedisBroker, queue: string): { got: Delivery[]; close: 
 
 /** A child node process that consumes `queue`, prints the tag it got, and then hangs. */
 function spawnHolder(queue: string): { tag: Promise<string>; kill: () => void } {
-  const brokerModule = new URL('../../../src/brokers/redis/redis-broker.ts', import.meta.url).href;
+  const brokerModule = libraryModuleUrl('brokers/redis/redis-broker.ts');
   const code = `
     const { RedisBroker } = await import(${JSON.stringify(brokerModule)});
     const broker = new RedisBroker(${JSON.stringify(url)}, { recoverAfterSec: 1, leaseRenewMs: 200 });
     broker.consume({ queues: [${JSON.stringify(queue)}], prefetch: 1, onDelivery: (d) => console.log('TAG ' + d.tag) });
     setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], {
     cwd: fileURLToPath(new URL('.', import.meta.url)),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
