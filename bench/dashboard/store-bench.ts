@@ -32,6 +32,9 @@ const USAGE = `Usage: npm run bench:dashboard -- [flags]
                        process (side-dashboard.ts) and read that process's RSS
   --fill <how>         events (writeEvents, measures ingest) or sql (Postgres only: rows made in
                        SQL by bulk-load.ts in a throw-away database, to reach 1M tasks quickly)
+  --reuse              no fill: measure the tasks a run with --fill sql --keep-schema left (give
+                       its database as --database-url, the same --keep-schema, and its size; the
+                       store migrates it first, as a dashboard upgraded in place would)
 `;
 
 const { values: flags } = parseArgs({
@@ -44,6 +47,7 @@ const { values: flags } = parseArgs({
     'keep-schema': { type: 'string' },
     fill: { type: 'string', default: 'events' },
     http: { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -56,6 +60,11 @@ const STORES = flags.store.split(',') as ('pglite' | 'postgres')[];
 const BATCH = Number(flags.batch);
 const QUERIES = Number(flags.queries);
 const FILL = flags.fill;
+const REUSE = flags.reuse;
+if (REUSE && (flags['keep-schema'] === undefined || SIZES.length !== 1 || STORES.join() !== 'postgres')) {
+  process.stderr.write('--reuse needs --keep-schema, one size (the tasks it holds) and --store postgres\n');
+  process.exit(2);
+}
 if ((FILL !== 'events' && FILL !== 'sql') || (FILL === 'sql' && STORES.includes('pglite')) || SIZES.some((n) => !Number.isInteger(n) || n <= 0) || !(BATCH > 0) || !(QUERIES > 0) || STORES.some((s) => s !== 'pglite' && s !== 'postgres')) {
   process.stderr.write(USAGE);
   process.exit(2);
@@ -209,7 +218,7 @@ const httpResults: SizeResult[] = [];
 async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
   const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'celeriac-dash-bench-')) : undefined;
   const schema = flags['keep-schema'] ?? `dash_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const scratch = FILL === 'sql' ? await throwAwayDatabase() : null;
+  const scratch = FILL === 'sql' && !REUSE ? await throwAwayDatabase() : null;
   const databaseUrl = scratch?.url ?? flags['database-url'];
   if (scratch !== null && flags['keep-schema'] !== undefined) process.stdout.write(`database kept: ${databaseUrl}\n`);
   const store = await openHistoryStore(kind === 'pglite' ? { dataDir, maxTasks: 10_000_000 } : { databaseUrl, schema, maxTasks: 10_000_000 });
@@ -224,7 +233,9 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
     for (const n of SIZES) {
       collectGarbage();
       const t0 = performance.now();
-      if (loader !== null) {
+      if (REUSE) {
+        process.stdout.write(`  reusing ${n.toLocaleString('en')} tasks in ${schema} of ${databaseUrl}\n`);
+      } else if (loader !== null) {
         await bulkLoad(loader, schema, done, n, (line) => process.stdout.write(`${line}\n`));
         events += (n - done) * 3;
       } else {
@@ -239,7 +250,7 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
       const rss = rssMb();
       const q = await measureQueries(store, n);
       // A SQL fill says nothing of the ingest rate.
-      const rate = loader === null ? Math.round(events / seconds) : Number.NaN;
+      const rate = loader === null && !REUSE ? Math.round(events / seconds) : Number.NaN;
       const r: SizeResult = { tasks: n, events, ingestSeconds: seconds, eventsPerSecond: rate, rssMb: Math.max(rss, rssMb()), ...q };
       results.push(r);
       process.stdout.write(`${kind} ${n} tasks: ${loader === null ? `${r.eventsPerSecond} events/s` : `SQL fill ${seconds.toFixed(0)} s`}, RSS ${r.rssMb} MB, query p50 ${r.allP50.toFixed(1)} ms p95 ${r.allP95.toFixed(1)} ms (search p95 ${r.searchP95.toFixed(1)} ms)\n`);
@@ -259,7 +270,7 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     if (scratch !== null) {
       if (flags['keep-schema'] === undefined) await scratch.drop();
-    } else if (kind === 'postgres' && flags['keep-schema'] === undefined) {
+    } else if (kind === 'postgres' && flags['keep-schema'] === undefined && !REUSE) {
       const c = new pg.Client({ connectionString: flags['database-url'] });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

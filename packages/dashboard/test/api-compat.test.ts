@@ -181,6 +181,15 @@ describe.runIf(ready)('HTTP API: Celeriac dashboard vs Flower 2.0.1', () => {
     const limited = await fetch(`${ours}/api/tasks?limit=1&offset=1`);
     expect(Object.keys((await limited.json()) as J)).toHaveLength(1);
     expect(Number(limited.headers.get('x-total-count'))).toBe(4);
+    // Flower's offset paging and the cursor walk give the same tasks in the same order.
+    const walked: string[] = [];
+    let after: string | null = '';
+    while (after !== null) {
+      const res = await fetch(`${ours}/api/tasks?limit=3${after === '' ? '' : `&after=${encodeURIComponent(after)}`}`);
+      walked.push(...Object.keys((await res.json()) as J));
+      after = res.headers.get('x-next-cursor');
+    }
+    expect(walked).toEqual(Object.keys(a));
   });
 
   it('/api/tasks?search= finds a task by a kwarg; a bad search is 400 {error}', async () => {

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHistoryStore } from '../src/store/index.js';
 import { seedDataDir } from '../src/store/pglite-template.js';
 import { pgliteOptions } from '../src/store/sql-driver.js';
-import { historyStoreSuite } from './history-store-suite.js';
+import { historyStorePagesSuite } from './history-store-pages-suite.js';
+import { historyStoreSuite, type StoreHarness } from './history-store-suite.js';
 
 let shared: PGlite;
 
@@ -25,7 +26,7 @@ afterAll(async () => {
   await shared?.close();
 });
 
-historyStoreSuite('pglite', () => {
+function sharedHarness(): StoreHarness {
   const schema = `dash_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   return {
     open: (options) => openHistoryStore({ ...options, pglite: shared, schema }),
@@ -34,7 +35,10 @@ historyStoreSuite('pglite', () => {
       await shared.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },
   };
-});
+}
+
+historyStoreSuite('pglite', sharedHarness);
+historyStorePagesSuite('pglite', sharedHarness);
 
 describe('HistoryStore on a PGlite data directory', () => {
   it('keeps tasks and workers across a restart of the process’s store', async () => {

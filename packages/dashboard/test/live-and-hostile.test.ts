@@ -68,6 +68,8 @@ describe.runIf(ready)('live stream and hostile input', () => {
     expect(await status(`${base}/api/tasks?search=${'x'.repeat(5000)}`)).toBe(400);
     expect(await status(`${base}/api/tasks?search=${encodeURIComponent('('.repeat(500))}`)).toBe(400);
     expect(await status(`${base}/api/tasks/search?limit=100000`)).toBe(400);
+    expect(await status(`${base}/api/tasks?after=not-a-cursor&limit=5`)).toBe(400);
+    expect(await status(`${base}/api/tasks/search?after=${encodeURIComponent("'; DROP TABLE tasks")}`)).toBe(400);
     expect(await status(`${base}/api/workers?refresh=maybe`)).toBe(400);
     expect(await status(`${base}/api/task/result/x?timeout=abc`)).toBe(400);
     expect(await status(`${base}/api/overview?since=-1`)).toBe(400);

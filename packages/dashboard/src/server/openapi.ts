@@ -40,7 +40,8 @@ const TASK_FILTERS: readonly Param[] = [
   { name: 'runtime_max', type: 'number', doc: 'seconds' },
   { name: 'search', doc: 'the search language (docs/dashboard.md): `AND`, `OR`, `NOT`, quoted phrases, `kwargs.user_id:42`, `args:"foo"`, `result:`, `exception:`' },
   { name: 'sort_by', doc: 'name, state, received, started, timestamp, runtime, succeeded or worker; `-` prefix for descending' },
-  { name: 'offset', type: 'integer', doc: 'rows to skip' },
+  { name: 'offset', type: 'integer', doc: 'rows to skip (after `after` when given)' },
+  { name: 'after', doc: 'a cursor from the previous page (`next_cursor`, header x-next-cursor): the page starts after its last task, in the same sort_by; the count then counts from it' },
 ];
 
 const OPS: readonly Op[] = [
@@ -68,8 +69,8 @@ const OPS: readonly Op[] = [
   { method: 'post', path: '/api/task/rate-limit/{name}', tag: 'tasks', summary: "Set a task's rate limit on a worker.", params: [taskname, { name: 'workername', doc: 'required', required: true }, { name: 'ratelimit', doc: 'e.g. 10/m', required: true }], action: true },
   { method: 'get', path: '/api/task/info/{id}', tag: 'tasks', summary: "Flower's task dict (404, empty body, when unknown).", params: [id] },
   { method: 'get', path: '/api/task/types', tag: 'tasks', summary: '`{task-types: [name]}`.' },
-  { method: 'get', path: '/api/tasks', tag: 'tasks', summary: "Tasks keyed by uuid, in order (Flower's shape). Headers x-total-count and x-total-exact give the match count. Without limit, at most 10000 rows. Bad search: 400 {error}.", params: [...TASK_FILTERS, { name: 'limit', type: 'integer', doc: 'rows' }] },
-  { method: 'get', path: '/api/tasks/search', tag: 'dashboard', summary: 'One page of tasks: `{total, total_exact, offset, limit, tasks: [task dict + queue, truncated]}`.', params: [...TASK_FILTERS, { name: 'limit', type: 'integer', doc: '1..1000, default 50' }] },
+  { method: 'get', path: '/api/tasks', tag: 'tasks', summary: "Tasks keyed by uuid, in order (Flower's shape). Headers x-total-count and x-total-exact give the match count (x-total-estimated: true when it is the planner's estimate), x-next-cursor the next page's `after`. Without limit, at most 10000 rows. Bad search: 400 {error}.", params: [...TASK_FILTERS, { name: 'limit', type: 'integer', doc: 'rows' }] },
+  { method: 'get', path: '/api/tasks/search', tag: 'dashboard', summary: 'One page of tasks: `{total, total_exact, total_estimated, next_cursor, offset, limit, tasks: [task dict + queue, truncated]}`.', params: [...TASK_FILTERS, { name: 'limit', type: 'integer', doc: '1..1000, default 50' }] },
   { method: 'get', path: '/api/queues/length', tag: 'tasks', summary: '`{active_queues: [{name, messages}]}`.' },
   { method: 'get', path: '/api/task/detail/{id}', tag: 'dashboard', summary: 'A task with its event timeline and children: `{task, truncated, events: [{type, timestamp, hostname, fields}], children}`.', params: [id] },
   { method: 'get', path: '/api/task/workflow/{id}', tag: 'dashboard', summary: "The tree of the task's workflow (same root id): `{root_id, truncated, count, tree: [{task, group_id, children}]}`.", params: [id, { name: 'limit', type: 'integer', doc: 'max tasks, default 1000' }] },

@@ -109,15 +109,18 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
     const offset = int(req, 'offset', 0, { min: 0 }) as number;
     let page;
     try {
-      page = await ctx.store.queryTasks({ ...taskQueryOf(req), offset, limit });
+      const after = str(req, 'after');
+      page = await ctx.store.queryTasks({ ...taskQueryOf(req), ...(after === undefined || after === '' ? {} : { after }), offset, limit });
     } catch (error) {
-      if ((error as Error).name === 'QuerySyntaxError') {
+      if ((error as Error).name === 'QuerySyntaxError' || (error as Error).name === 'TaskCursorError') {
         const e = error as Error & { position?: number };
         throw new HttpError(400, `${e.message.replace(/\.$/, '')}.`, 'json');
       }
       throw error;
     }
-    return { total: page.total, total_exact: page.totalExact, offset, limit, tasks: page.rows.map((r) => ({ ...taskDictFromRow(r), queue: r.queue, truncated: r.truncated })) };
+    return {
+      total: page.total, total_exact: page.totalExact, total_estimated: page.totalEstimated, next_cursor: page.nextCursor, offset, limit, tasks: page.rows.map((r) => ({ ...taskDictFromRow(r), queue: r.queue, truncated: r.truncated })),
+    };
   });
 
   server.get('/api/task/detail/:id', async (req) => {

@@ -13,7 +13,7 @@
  */
 import type { ApplyOptions, AsyncResult, Json, JsonObject } from 'celeriac';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { TaskQuery, TaskSortField } from '../store/history-store.js';
+import type { TaskPage, TaskQuery, TaskSortField } from '../store/history-store.js';
 import { taskDictFromRow, type FlowerTask } from '../task-dict.js';
 import { withDeadline } from '../ingest/deadline.js';
 import type { RouteFlags, ServerContext } from './context.js';
@@ -88,7 +88,8 @@ async function query(ctx: ServerContext, q: TaskQuery) {
   try {
     return await ctx.store.queryTasks(q);
   } catch (error) {
-    if ((error as Error).name === 'QuerySyntaxError') throw new HttpError(400, `${(error as Error).message.replace(/\.$/, '')}.`, 'json');
+    const name = (error as Error).name;
+    if (name === 'QuerySyntaxError' || name === 'TaskCursorError') throw new HttpError(400, `${(error as Error).message.replace(/\.$/, '')}.`, 'json');
     throw error;
   }
 }
@@ -305,19 +306,23 @@ export function registerTaskRoutes(server: FastifyInstance, ctx: ServerContext):
     const want = limit ?? UNPAGED_MAX;
     const out: Record<string, FlowerTask> = {};
     let got = 0;
-    let total = 0;
-    let exact = true;
+    let first: TaskPage | undefined;
+    let next: string | null = null;
+    // The first page starts at `offset` (after `after` when given); the next ones each after the last.
+    let after = str(req, 'after');
     while (got < want) {
-      const page = await query(ctx, { ...q, offset: offset + got, limit: Math.min(PAGE, want - got) });
-      if (got === 0) {
-        total = page.total;
-        exact = page.totalExact;
-      }
+      const size = Math.min(PAGE, want - got);
+      const page = await query(ctx, { ...q, ...(after === undefined || after === '' ? {} : { after }), offset: first === undefined ? offset : 0, limit: size });
+      first ??= page;
       for (const row of page.rows) out[row.uuid] = taskDictFromRow(row);
       got += page.rows.length;
-      if (page.rows.length < Math.min(PAGE, want - (got - page.rows.length))) break;
+      next = page.nextCursor;
+      if (page.rows.length < size || next === null) break;
+      after = next;
     }
-    reply.header('x-total-count', String(total)).header('x-total-exact', String(exact));
+    reply.header('x-total-count', String(first?.total ?? 0)).header('x-total-exact', String(first?.totalExact ?? true));
+    if (first?.totalEstimated === true) reply.header('x-total-estimated', 'true');
+    if (next !== null && limit !== undefined) reply.header('x-next-cursor', next);
     return out;
   });
 

@@ -118,8 +118,14 @@ export interface TaskQuery {
   readonly search?: string;
   /** @default { field: 'timestamp', dir: 'desc' } */
   readonly sort?: { readonly field: TaskSortField; readonly dir: 'asc' | 'desc' };
-  /** @default 0 */
+  /** @default 0 (with `after`: rows skipped after the cursor) */
   readonly offset?: number;
+  /**
+   * A page's `nextCursor`: this page starts right after that page's last task, in the same
+   * sort (keyset pagination: no rows are read to skip them, and tasks that arrive meanwhile do
+   * not shift pages). `total` then counts the matching tasks from the cursor on.
+   */
+  readonly after?: string;
   /** @default 50, at most 1000 */
   readonly limit?: number;
 }
@@ -129,8 +135,15 @@ export interface TaskPage {
   readonly rows: readonly TaskRow[];
   /** Matching tasks, counted up to a cap so counting never scans a million rows. */
   readonly total: number;
-  /** False when `total` hit the cap ("10,000+"). */
+  /** False when `total` hit the cap ("10,000+") or is an estimate. */
   readonly totalExact: boolean;
+  /**
+   * True when counting would have read too much and `total` is the planner's estimate
+   * (still capped: "about 4,000", or "10,000+" when the estimate passes the cap).
+   */
+  readonly totalEstimated: boolean;
+  /** The `after` of the next page; null when this page ends the matches. */
+  readonly nextCursor: string | null;
 }
 
 /** A task with its timeline and direct children. */
@@ -203,6 +216,12 @@ export interface HistoryStoreOptions {
    * @default 5000
    */
   readonly searchWindow?: number;
+  /**
+   * A page's count whose plan the planner costs above this is not run: the page reports the
+   * planner's estimate (`totalEstimated`). 0 estimates every count that is not free.
+   * @default 8000
+   */
+  readonly countCostLimit?: number;
   /** Most tasks kept (Flower's `--max-tasks`); `prune()` deletes the oldest beyond. @default 1_000_000 */
   readonly maxTasks?: number;
 }

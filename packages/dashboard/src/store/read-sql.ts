@@ -6,6 +6,7 @@
 import { SqlParams, searchToSql } from '../query/index.js';
 import { PAYLOAD_FIELDS } from './fold-events.js';
 import type { PayloadField, TaskQuery, TaskRow, TaskSortField } from './history-store.js';
+import { decodeTaskCursor, type TaskCursor } from './task-cursor.js';
 
 /** Counting stops here; the page says "10,000+". */
 export const COUNT_CAP = 10_000;
@@ -94,8 +95,34 @@ export function windowScannedSql(size: number): string {
   return `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks ORDER BY state_ts LIMIT ${Math.floor(size)}) AS w`;
 }
 
+/**
+ * A capped count whose plan costs more than this (the planner's units: about one table page
+ * read each) is not run; the page reports the planner's estimate instead. A count of 10,000
+ * tasks by an index costs a few thousand; the counts this stops read 100,000+ candidates.
+ */
+export const COUNT_COST_LIMIT = 8000;
+
+/** The cost and estimated rows of a capped count from its `EXPLAIN (FORMAT JSON)`; null if unreadable. */
+export function countEstimate(explained: unknown): { cost: number; rows: number } | null {
+  const doc = typeof explained === 'string' ? (JSON.parse(explained) as unknown) : explained;
+  let node = (Array.isArray(doc) ? (doc[0] as { Plan?: unknown } | undefined)?.Plan : undefined) as Record<string, unknown> | undefined;
+  const cost = Number(node?.['Total Cost']);
+  // The rows the LIMIT lets through: the estimate of the matches, already capped.
+  while (node !== undefined && node['Node Type'] !== 'Limit') node = (node['Plans'] as Record<string, unknown>[] | undefined)?.[0];
+  const rows = Number(node?.['Plan Rows']);
+  return Number.isFinite(cost) && Number.isFinite(rows) ? { cost, rows: Math.round(rows) } : null;
+}
+
 /** The planner's row count of the tasks table (kept fresh by ANALYZE). */
 export const ESTIMATED_ROWS_SQL = `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'tasks'::regclass`;
+
+/**
+ * A time window that ends away from where the default order starts (a `to` when newest first,
+ * a `from` when oldest first) with at most this many tasks in it is paged by sorting the
+ * window's tasks instead of walking the time index: the walk would read every task between
+ * the end of the history and the window (898,728 rows for a page in one plan at 1M tasks).
+ */
+export const NARROW_WINDOW = 50_000;
 
 /** The statements of one tasks query. */
 export interface TaskPageSql {
@@ -109,6 +136,13 @@ export interface TaskPageSql {
    * others (`NULLS LAST`), and a capped count of those with one. Null when the column cannot be NULL.
    */
   readonly nulls: { readonly page: (offset: number, limit: number) => string; readonly valued: (cap: number) => string } | null;
+  /**
+   * A time window far from where the time order starts: `count` counts its tasks up to
+   * {@link NARROW_WINDOW} + 1 and, when they are no more, `page` is the same page by sorting them.
+   */
+  readonly narrow: { readonly count: string; readonly page: string } | null;
+  /** True when the page starts after a cursor. */
+  readonly cursor: boolean;
   readonly params: unknown[];
   readonly offset: number;
   readonly limit: number;
@@ -116,52 +150,103 @@ export interface TaskPageSql {
 
 const and = (where: string, cond: string) => (where === '' ? `WHERE ${cond}` : `${where} AND ${cond}`);
 
+/** `(a, b) < ($1, $2)` with the leading column's bound repeated, so an index on it alone is used too. */
+function after(columns: readonly string[], values: readonly unknown[], dir: 'ASC' | 'DESC', params: SqlParams): string {
+  const ps = values.map((v) => params.add(v));
+  const lead = `${columns[0] as string} ${dir === 'DESC' ? '<=' : '>='} ${ps[0] as string}`;
+  if (columns.length === 1) return `${columns[0] as string} ${dir === 'DESC' ? '<' : '>'} ${ps[0] as string}`;
+  return `(${lead} AND (${columns.join(', ')}) ${dir === 'DESC' ? '<' : '>'} (${ps.join(', ')}))`;
+}
+
+/** The keyset conditions after a cursor: for the tasks with a sort value, and for those without. */
+function keyset(c: TaskCursor, column: string, tied: boolean, dir: 'ASC' | 'DESC', params: SqlParams): { valued: string; nulls: string | null } {
+  if (column === 'state_ts') return { valued: after(['state_ts', 'uuid'], [c.timestamp, c.uuid], dir, params), nulls: null };
+  const tie = tied ? ['state_ts', 'uuid'] : ['uuid'];
+  const tieValues = tied ? [c.timestamp, c.uuid] : [c.uuid];
+  // The cursor is past every task with a value: only those without one, after it in their order, are left.
+  if (c.value === null) {
+    const nulls = after(tie, tieValues, dir, params);
+    // Never true beside `IS NOT NULL`; written with the parameters, which every statement must use.
+    return { valued: `(${column} IS NULL AND ${nulls})`, nulls };
+  }
+  return { valued: after([column, ...tie], [c.value, ...tieValues], dir, params), nulls: null };
+}
+
 /** The page and count statements for a query. */
 export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW): TaskPageSql {
   const params = new SqlParams();
-  const where = whereClause(q, params, now);
+  const base = whereClause(q, params, now);
   const sortField = q.sort?.field ?? 'timestamp';
   const column = SORT_COLUMNS[sortField];
   if (column === undefined) throw new RangeError(`queryTasks: unknown sort field ${String(sortField)}`);
   const dir = q.sort?.dir === 'asc' ? 'ASC' : 'DESC';
   const limit = Math.min(Math.max(Math.floor(finite('limit', q.limit) ?? DEFAULT_LIMIT), 0), MAX_LIMIT);
   const offset = Math.max(Math.floor(finite('offset', q.offset) ?? 0), 0);
-  const count = `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${COUNT_CAP + 1}) AS matching`;
+  const cursor = q.after !== undefined && q.after !== '' ? decodeTaskCursor(q.after, sortField, dir === 'ASC' ? 'asc' : 'desc') : null;
   // `t.` makes ORDER BY use the table's column (and its index), not the float8 output alias.
   const select = `SELECT ${taskColumns(false)} FROM tasks AS t`;
   // Ties of a name, worker or state go by time, as their indexes (column, state_ts) give them;
   // the others by uuid, so every order is total and pages never overlap.
-  const tie = TIED_BY_TIME.has(column) ? `t.state_ts ${dir}, t.uuid ${dir}` : `t.uuid ${dir}`;
+  const tied = TIED_BY_TIME.has(column);
+  const tie = tied ? `t.state_ts ${dir}, t.uuid ${dir}` : `t.uuid ${dir}`;
+  const ks = cursor === null ? null : keyset(cursor, column, tied, dir, params);
   if (column === 'state_ts' || column === 'state') {
+    const where = ks === null ? base : and(base, ks.valued);
+    const count = `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${COUNT_CAP + 1}) AS matching`;
     const order = `ORDER BY t.${column} ${dir}, ${column === 'state' ? tie : `t.uuid ${dir}`} LIMIT ${limit} OFFSET ${offset}`;
     const searching = q.search !== undefined && q.search.trim() !== '' && column === 'state_ts';
+    // The newest tasks after the cursor (all of it is in `where` too, for the count).
+    const windowFrom = ks === null ? '' : `WHERE ${ks.valued}`;
     const window = searching
       ? `SELECT ${taskColumns(false)}, count(*) OVER () AS matches
-         FROM (SELECT * FROM tasks ORDER BY state_ts ${dir} LIMIT ${Math.floor(windowSize)}) AS t ${where} ${order}`
+         FROM (SELECT * FROM tasks ${windowFrom} ORDER BY state_ts ${dir}, uuid ${dir} LIMIT ${Math.floor(windowSize)}) AS t ${where} ${order}`
       : null;
     // An unfiltered page past the first in time order: the skipped rows are read from the
     // (state_ts, uuid) index only, and just the page's rows from the table.
     const page = column === 'state_ts' && where === '' && offset > 0
       ? `${select} WHERE t.uuid IN (SELECT uuid FROM tasks ORDER BY state_ts ${dir}, uuid ${dir} LIMIT ${limit} OFFSET ${offset}) ORDER BY t.state_ts ${dir}, t.uuid ${dir}`
       : `${select} ${where} ${order}`;
-    return { page, count, window, nulls: null, params: params.values, offset, limit };
+    return { page, count, window, nulls: null, narrow: narrowWindow(q, column, dir, select, where, limit, offset), cursor: cursor !== null, params: params.values, offset, limit };
   }
   // A nullable column sorts NULLS LAST in both directions, an order no single index gives both
   // ways (an index scanned backwards puts its NULLs first). So the tasks that have a value are
   // paged on their own, in an order the column's index gives either way, and the ones without
   // a value are read only for a page that reaches past the last task that has one.
-  const valuedWhere = and(where, `t.${column} IS NOT NULL`);
+  const valuedWhere = and(ks === null ? base : and(base, ks.valued), `t.${column} IS NOT NULL`);
+  // After a cursor: the tasks with a value after it and all without one, or only those without after it.
+  const where = ks === null ? base : and(base, ks.nulls === null ? `(${column} IS NULL OR ${ks.valued})` : `(${column} IS NULL AND ${ks.nulls})`);
   const nullWhere = and(where, `t.${column} IS NULL`);
   return {
     page: `${select} ${valuedWhere} ORDER BY t.${column} ${dir}, ${tie} LIMIT ${limit} OFFSET ${offset}`,
-    count,
+    count: `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${COUNT_CAP + 1}) AS matching`,
     window: null,
     nulls: {
       page: (o, l) => `${select} ${nullWhere} ORDER BY ${tie} LIMIT ${Math.floor(l)} OFFSET ${Math.floor(o)}`,
       valued: (cap) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks AS t ${valuedWhere} LIMIT ${Math.floor(cap)}) AS valued`,
     },
+    narrow: null,
+    cursor: cursor !== null,
     params: params.values,
     offset,
     limit,
+  };
+}
+
+/** {@link TaskPageSql.narrow} for a page in time order, or null. */
+function narrowWindow(q: TaskQuery, column: string, dir: 'ASC' | 'DESC', select: string, where: string, limit: number, offset: number): TaskPageSql['narrow'] {
+  const field = q.timeField ?? 'timestamp';
+  if (column !== 'state_ts' || field === 'timestamp') return null;
+  const bound = dir === 'DESC' ? q.to : q.from;
+  if (bound === undefined) return null;
+  // Only the time condition counts: `where` ends with the same condition, params and all.
+  const timeColumn = TIME_FIELDS[field];
+  const conds: string[] = [];
+  if (q.from !== undefined) conds.push(`${timeColumn} >= ${Math.floor(q.from)}`);
+  if (q.to !== undefined) conds.push(`${timeColumn} <= ${Math.ceil(q.to)}`);
+  return {
+    count: `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE ${conds.join(' AND ')} LIMIT ${NARROW_WINDOW + 1}) AS w`,
+    // `+ 0` and `|| ''` hide the (state_ts, uuid) index from ORDER BY, so the planner reads the
+    // window by its own index and sorts it: the same order, so the same page.
+    page: `${select} ${where} ORDER BY t.state_ts + 0 ${dir}, t.uuid || '' ${dir} LIMIT ${limit} OFFSET ${offset}`,
   };
 }

@@ -10,7 +10,10 @@ import type {
 import { migrate } from './schema.js';
 import { toSqlJson } from './sql-json.js';
 import { checkSchemaName, openPgliteDriver, openPostgresDriver, type SqlDriver } from './sql-driver.js';
-import { COUNT_CAP, ESTIMATED_ROWS_SQL, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql } from './read-sql.js';
+import {
+  COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
+} from './read-sql.js';
+import { encodeTaskCursor } from './task-cursor.js';
 import { EVENTS_INSERT_SQL, taskUpsertSql, WORKERS_UPSERT_SQL } from './write-sql.js';
 
 const DAY = 86_400_000;
@@ -25,6 +28,7 @@ export interface ResolvedHistoryStoreOptions {
   readonly failureMaxAgeMs: number;
   readonly maxTasks: number;
   readonly searchWindow: number;
+  readonly countCostLimit: number;
 }
 
 /** Validates and fills in defaults. */
@@ -43,6 +47,7 @@ export function resolveHistoryStoreOptions(options: HistoryStoreOptions = {}): R
     failureMaxAgeMs: positive('failureMaxAgeMs', options.failureMaxAgeMs, 30 * DAY),
     maxTasks: Math.floor(positive('maxTasks', options.maxTasks, 1_000_000)),
     searchWindow: Math.floor(positive('searchWindow', options.searchWindow, SEARCH_WINDOW)),
+    countCostLimit: options.countCostLimit === 0 ? 0 : positive('countCostLimit', options.countCostLimit, COUNT_COST_LIMIT),
   });
 }
 
@@ -161,26 +166,40 @@ class SqlHistoryStore implements HistoryStore {
     this.#open();
     const size = this.options.searchWindow;
     const plan = taskPageSql(query, Date.now(), size);
-    const capped = (rows: Record<string, unknown>[], n: number, exact = true): TaskPage => ({
-      rows: rows.map(toTaskRow), total: Math.min(n, COUNT_CAP), totalExact: exact && n <= COUNT_CAP,
-    });
+    const sort = query.sort ?? { field: 'timestamp', dir: 'desc' };
+    const done = (rows: Record<string, unknown>[], n: number, how: 'exact' | 'capped' | 'estimated' = 'exact'): TaskPage => {
+      const tasks = rows.map(toTaskRow);
+      const last = tasks[tasks.length - 1];
+      // A page that is not full ends the matches.
+      const more = last !== undefined && tasks.length >= plan.limit;
+      return {
+        rows: tasks, total: Math.min(n, COUNT_CAP), totalExact: how === 'exact' && n <= COUNT_CAP, totalEstimated: how === 'estimated',
+        nextCursor: more ? encodeTaskCursor(last, sort.field, sort.dir === 'asc' ? 'asc' : 'desc') : null,
+      };
+    };
+    const counted = async (rows: Record<string, unknown>[]): Promise<TaskPage> => {
+      const c = await this.#count(plan.count, plan.params);
+      return done(rows, c.n, c.estimated ? 'estimated' : 'exact');
+    };
     if (plan.window !== null) {
       const rows = await this.db.query(plan.window, plan.params);
       const matches = Number(rows[0]?.['matches'] ?? 0);
-      const scanned = (await this.db.query<{ n: number }>(windowScannedSql(size)))[0]?.n ?? 0;
+      // After a cursor the window is never taken for the whole rest: a short page falls through to the indexes.
+      const scanned = plan.cursor ? size : ((await this.db.query<{ n: number }>(windowScannedSql(size)))[0]?.n ?? 0);
       // The window held every task: its page and count are the answer.
-      if (scanned < size && (rows.length > 0 || (query.offset ?? 0) <= 0)) return capped(rows, matches);
+      if (scanned < size && (rows.length > 0 || (query.offset ?? 0) <= 0)) return done(rows, matches);
       if (rows.length >= plan.limit && plan.limit > 0) {
-        if (matches > COUNT_CAP) return capped(rows, matches);
+        if (matches > COUNT_CAP) return done(rows, matches);
         // As many matches among the newest as would pass the cap over the whole table: say
         // "10,000+" rather than count a common term across a million rows.
         const estimated = (await this.db.query<{ n: number }>(ESTIMATED_ROWS_SQL))[0]?.n ?? 0;
-        if ((matches * Math.max(estimated, scanned)) / size > COUNT_CAP) return capped(rows, COUNT_CAP + 1, false);
-        const counted = await this.db.query<{ n: number }>(plan.count, plan.params);
-        return capped(rows, counted[0]?.n ?? 0);
+        if ((matches * Math.max(estimated, scanned)) / size > COUNT_CAP) return done(rows, COUNT_CAP + 1, 'capped');
+        return counted(rows);
       }
     }
-    const rows = await this.db.query(plan.page, plan.params);
+    let page = plan.page;
+    if (plan.narrow !== null && ((await this.db.query<{ n: number }>(plan.narrow.count))[0]?.n ?? 0) <= NARROW_WINDOW) page = plan.narrow.page;
+    const rows = await this.db.query(page, plan.params);
     if (plan.nulls !== null && rows.length < plan.limit) {
       // The tasks with a value ran out on this page: the ones without follow. Those with a
       // value before it are `offset + rows` when this page has some, else counted (at most offset).
@@ -190,9 +209,20 @@ class SqlHistoryStore implements HistoryStore {
       rows.push(...(await this.db.query(plan.nulls.page(Math.max(0, plan.offset - valued), plan.limit - rows.length), plan.params)));
     }
     // A page that is not full ends the matches: its end is the total, with no count.
-    if (rows.length < plan.limit && (rows.length > 0 || plan.offset === 0)) return capped(rows, plan.offset + rows.length);
-    const counted = await this.db.query<{ n: number }>(plan.count, plan.params);
-    return capped(rows, counted[0]?.n ?? 0);
+    if (rows.length < plan.limit && (rows.length > 0 || plan.offset === 0)) return done(rows, plan.offset + rows.length);
+    return counted(rows);
+  }
+
+  /**
+   * The capped count, or the planner's estimate of it when counting would cost more than
+   * `countCostLimit` (a count that reads hundreds of thousands of candidates to find a
+   * few thousand matches). The plan's cost is deterministic for given statistics.
+   */
+  async #count(sql: string, params: unknown[]): Promise<{ n: number; estimated: boolean }> {
+    const explained = await this.db.query<Record<string, unknown>>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+    const estimate = countEstimate(Object.values(explained[0] ?? {})[0]);
+    if (estimate !== null && estimate.cost > this.options.countCostLimit) return { n: estimate.rows, estimated: true };
+    return { n: (await this.db.query<{ n: number }>(sql, params))[0]?.n ?? 0, estimated: false };
   }
 
   async getTask(uuid: string): Promise<TaskDetail | null> {

@@ -77,6 +77,11 @@ export async function render(ctx) {
   let hasMore = false;
   let total = null;
   let totalExact = true;
+  let totalEstimated = false;
+  // Keyset paging: cursors[n] starts page n (after the last task of page n - 1), for the
+  // query in cursorsFor; a page without one (opened from a URL) is read by offset.
+  let cursors = [];
+  let cursorsFor = '';
   let paused = false;
   const selectable = canAct();
   const selected = new Set(); // uuids the user ticked (kept across pages and live updates)
@@ -128,7 +133,18 @@ export async function render(ctx) {
     live.begin();
     let settled = false;
     try {
-      const res = await fetch(withQuery('api/tasks/search', apiParams(f, zone())), { headers: { accept: 'application/json' }, credentials: 'same-origin', signal: ac.signal });
+      const params = apiParams(f, zone());
+      const query = JSON.stringify({ ...params, offset: 0 });
+      if (query !== cursorsFor) {
+        cursors = [];
+        cursorsFor = query;
+      }
+      const after = f.page > 0 ? cursors[f.page] : undefined;
+      if (after !== undefined) {
+        params.after = after;
+        params.offset = 0;
+      }
+      const res = await fetch(withQuery('api/tasks/search', params), { headers: { accept: 'application/json' }, credentials: 'same-origin', signal: ac.signal });
       if (!res.ok) {
         const text = await res.text();
         let msg = text;
@@ -141,9 +157,13 @@ export async function render(ctx) {
       }
       const doc = await res.json();
       const list = taskList(doc);
-      total = typeof doc?.total === 'number' ? doc.total : null;
+      // After a cursor the server counts from the cursor on.
+      total = typeof doc?.total === 'number' ? doc.total + (after === undefined ? 0 : f.page * f.size) : null;
       totalExact = doc?.total_exact !== false;
-      hasMore = total === null ? list.length >= f.size : f.page * f.size + list.length < total;
+      totalEstimated = doc?.total_estimated === true;
+      if (typeof doc?.next_cursor === 'string') cursors[f.page + 1] = doc.next_cursor;
+      hasMore = doc?.next_cursor !== undefined ? doc.next_cursor !== null
+        : total === null ? list.length >= f.size : f.page * f.size + list.length < total;
       settled = true;
       const merged = live.settle(list.slice(0, f.size));
       tasks = merged.tasks;
@@ -193,7 +213,7 @@ export async function render(ctx) {
     }) : h('tr', null, h('td', { colspan: COLUMNS.length + (selectable ? 1 : 0), class: 'muted' }, 'No tasks match.')));
     const first = f.page * f.size + 1;
     const last = f.page * f.size + tasks.length;
-    status.textContent = tasks.length === 0 ? '' : `Tasks ${formatCount(first)}–${formatCount(last)}${total !== null ? ` of ${formatCount(total)}${totalExact ? '' : '+'}` : hasMore ? ' of more' : ''}`;
+    status.textContent = tasks.length === 0 ? '' : `Tasks ${formatCount(first)}–${formatCount(last)}${total !== null ? ` of ${totalEstimated ? 'about ' : ''}${formatCount(total)}${totalExact || (totalEstimated && total < 10_000) ? '' : '+'}` : hasMore ? ' of more' : ''}`;
     mount(pager,
       h('button', { type: 'button', disabled: f.page === 0, onclick: () => { f.page -= 1; saveUrl(); load(); } }, '← Newer'),
       status,
