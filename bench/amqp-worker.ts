@@ -1,6 +1,7 @@
 /**
  * The Celeriac worker of the RabbitMQ bench (bench/amqp.ts), in a process of its own:
- * `node --import tsx bench/amqp-worker.ts <broker url> <concurrency>`. Late acks, rpc://
+ * `node bench/dist/amqp-worker.js <broker url> <concurrency>` (compiled by bench/lib/proc.ts
+ * buildWorkers, so it runs the built package with no TypeScript loader). Late acks, rpc://
  * results, the no-op task `bench.noop`; prints BENCH-READY once consuming.
  */
 import { pino } from 'pino';

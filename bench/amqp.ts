@@ -20,6 +20,9 @@
  *   CPU count: c processes would not fit the machine), prefetch multiplier 4 everywhere; gevent
  *   (python3-gevent) is skipped when not importable.
  * - round trip: sequential send + `get()` over rpc://, p50 and p99 in ms (first round only).
+ * - worker CPU per drained task: user + system time of the worker process over the drain
+ *   (from /proc; Celery's only for a one-process pool), and of the floor's process over its
+ *   drain. Less sensitive to the shared machine's load than the rates.
  *
  * The floor and every drain run once per round, interleaved, so a change in the machine's load
  * hits them alike; the table shows the median of the rounds and their range, and the load
@@ -28,13 +31,14 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { pino } from 'pino';
 import { createApp, type App } from 'celeriac';
+import { buildWorkers } from './lib/proc.js';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -87,7 +91,20 @@ async function withVhost<T>(fn: (url: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function floor(url: string): Promise<{ publish: number; drain: number }> {
+/** CPU seconds (user + system) a process used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const usPerTask = (cpuSec: number) => Math.round((cpuSec * 1e6) / N);
+
+async function floor(url: string): Promise<{ publish: number; drain: number; cpu: number }> {
   const conn = await amqp.connect(url);
   const pub = await conn.createConfirmChannel();
   await pub.assertQueue('floor', { durable: true });
@@ -104,6 +121,7 @@ async function floor(url: string): Promise<{ publish: number; drain: number }> {
   await replies.consume('floor-reply', () => ++got === N && done(), { noAck: true });
   const work = await conn.createConfirmChannel();
   await work.prefetch(4 * C, true);
+  const cpu0 = process.cpuUsage();
   t = performance.now();
   await work.consume('floor', (msg) => {
     if (msg === null) return;
@@ -112,8 +130,9 @@ async function floor(url: string): Promise<{ publish: number; drain: number }> {
   });
   await all;
   const drain = rate(N, performance.now() - t);
+  const used = process.cpuUsage(cpu0);
   await conn.close();
-  return { publish, drain };
+  return { publish, drain, cpu: usPerTask((used.user + used.system) / 1e6) };
 }
 
 function newApp(url: string): App {
@@ -134,7 +153,8 @@ async function startWorker(kind: 'celeriac' | 'celery', url: string, pool: Pool 
   let child: ChildProcess;
   let dir = '';
   if (kind === 'celeriac') {
-    child = spawn(process.execPath, [...(process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : []), '--import', 'tsx', join(import.meta.dirname, 'amqp-worker.ts'), url, String(C)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Plain node on the built package (bench/dist/, see buildWorkers), as a worker runs in production.
+    child = spawn(process.execPath, [...(process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : []), join(import.meta.dirname, 'dist', 'amqp-worker.js'), url, String(C)], { stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     dir = mkdtempSync(join(tmpdir(), 'celeriac-bench-amqp-'));
     writeFileSync(join(dir, 'bench_amqp.py'), PY_TASKS);
@@ -171,15 +191,18 @@ async function startWorker(kind: 'celeriac' | 'celery', url: string, pool: Pool 
   };
 }
 
-async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool: Pool = 'threads', roundTrips = RT): Promise<{ drain: number; p50: number; p99: number }> {
+async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool: Pool = 'threads', roundTrips = RT): Promise<{ drain: number; cpu: number; p50: number; p99: number }> {
   const app = newApp(url);
   try {
     const { ids } = await enqueue(app, N);
     const worker = await startWorker(kind, url, pool);
     try {
+      const pid = worker.child.pid ?? 0;
+      const cpu0 = cpuSeconds(pid);
       const t = performance.now();
       await Promise.all(ids.map((id) => app.asyncResult(id).get({ timeoutMs: 600_000 })));
       const drain = rate(N, performance.now() - t);
+      const cpu = usPerTask(cpuSeconds(pid) - cpu0);
       const samples: number[] = [];
       for (let i = 0; i < (roundTrips > 0 ? roundTrips + 20 : 0); i++) {
         const s = performance.now();
@@ -187,7 +210,7 @@ async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool:
         await r.get({ timeoutMs: 30_000 });
         if (i >= 20) samples.push(performance.now() - s);
       }
-      return { drain, p50: pct(samples, 50), p99: pct(samples, 99) };
+      return { drain, cpu, p50: pct(samples, 50), p99: pct(samples, 99) };
     } finally {
       await worker.stop();
     }
@@ -211,13 +234,16 @@ const median = (xs: number[]) => {
 const spread = (xs: number[]) => (xs.length > 1 ? ` (${Math.min(...xs)}-${Math.max(...xs)})` : '');
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
+buildWorkers();
 const pools = SKIP_CELERY ? [] : [...POOLS];
 if (pools.includes('gevent') && !(await hasGevent())) pools.splice(pools.indexOf('gevent'), 1);
 const loadBefore = load();
 const started = new Date().toISOString().slice(0, 16);
-const floors: { publish: number; drain: number }[] = [];
+const floors: { publish: number; drain: number; cpu: number }[] = [];
 const ts: number[] = [];
+const tsCpu: number[] = [];
 const py = new Map<Pool, number[]>(pools.map((p) => [p, []]));
+const pyCpu = new Map<Pool, number[]>(pools.map((p) => [p, []]));
 let tsRt = { p50: NaN, p99: NaN };
 let pyRt: { p50: number; p99: number } | undefined;
 for (let round = 0; round < ROUNDS; round++) {
@@ -225,13 +251,17 @@ for (let round = 0; round < ROUNDS; round++) {
   floors.push(await withVhost(floor));
   const mine = await withVhost((url) => drainAndRoundTrip('celeriac', url, 'threads', roundTrips));
   ts.push(mine.drain);
+  tsCpu.push(mine.cpu);
   if (round === 0) tsRt = mine;
   for (const pool of pools) {
     const theirs = await withVhost((url) => drainAndRoundTrip('celery', url, pool, pool === 'threads' ? roundTrips : 0));
     py.get(pool)?.push(theirs.drain);
+    pyCpu.get(pool)?.push(theirs.cpu);
     if (round === 0 && pool === 'threads') pyRt = theirs;
   }
-  console.error(`round ${round + 1}/${ROUNDS}: floor ${floors.at(-1)?.drain}, celeriac ${mine.drain}, ${pools.map((p) => `celery ${p} ${py.get(p)?.at(-1)}`).join(', ')} (load ${load()})`);
+  console.error(
+    `round ${round + 1}/${ROUNDS}: floor ${floors.at(-1)?.drain} (${floors.at(-1)?.cpu} us/task), celeriac ${mine.drain} (${mine.cpu} us/task), ${pools.map((p) => `celery ${p} ${py.get(p)?.at(-1)}`).join(', ')} (load ${load()})`,
+  );
 }
 const enq = await withVhost(async (url) => {
   const app = newApp(url);
@@ -257,6 +287,11 @@ rows.push(`| enqueue batched (tasks/s, n=${N}) | ${enq.batched} | | | ${median(f
 rows.push(`| enqueue one by one (tasks/s, 2000) | ${enq.single} | | | | |`);
 rows.push(
   `| drain c=${C}, late acks, rpc results (tasks/s, n=${N}) | ${median(ts)}${spread(ts)} | ${bestDrain === undefined ? 'skipped' : `${bestDrain}${spread(py.get(best as Pool) ?? [])}`} | ${ratio(median(ts), bestDrain)} | ${median(floorDrain)}${spread(floorDrain)} (consume+reply+ack) | ${(median(ts) / median(floorDrain)).toFixed(2)} |`,
+);
+const floorCpu = floors.map((f) => f.cpu);
+const bestCpu = best === undefined || best === 'prefork' ? undefined : pyCpu.get(best);
+rows.push(
+  `| worker CPU per drained task (us, user+system) | ${median(tsCpu)}${spread(tsCpu)} | ${bestCpu === undefined ? '' : `${median(bestCpu)}${spread(bestCpu)}`} | | ${median(floorCpu)}${spread(floorCpu)} (consumer and reply reader, one process) | |`,
 );
 rows.push(`| round trip p50 / p99 (ms, round 1) | ${tsRt.p50.toFixed(2)} / ${tsRt.p99.toFixed(2)} | ${pyRt === undefined ? 'skipped' : `${pyRt.p50.toFixed(2)} / ${pyRt.p99.toFixed(2)} (-P threads)`} | | | |`);
 if (pools.length > 0) rows.push('', `Celery drain by pool: ${pools.map((p) => `${p}${p === 'prefork' ? ` -c ${cpus().length}` : ` -c ${C}`} ${median(py.get(p) ?? [])}${spread(py.get(p) ?? [])}`).join('; ')}`);

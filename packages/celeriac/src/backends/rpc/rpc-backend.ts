@@ -19,6 +19,7 @@
  * a CONFIG error before anything is sent), no revocation store (revokes go by broadcast).
  */
 import type { ConsumeMessage } from 'amqplib';
+import { PublishTemplate, publishFrames } from '../../amqp/publish-frames.js';
 import { AmqpSession, ChannelSlot, type ConfirmChannel } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
 import { rpcQueueSpec } from '../../amqp/topology.js';
@@ -44,6 +45,9 @@ export interface RpcBackendOptions {
 }
 
 const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+
+/** The properties of every result message (Celery's), encoded once: see amqp/publish-frames.ts. */
+const RESULT_MESSAGE = new PublishTemplate({ contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0 });
 
 /** The `rpc://` result backend. */
 export class RpcBackend implements ResultBackend {
@@ -144,13 +148,7 @@ export class RpcBackend implements ResultBackend {
     const channel = await this.#publisher.get();
     try {
       await new Promise<void>((resolve, reject) => {
-        channel.publish(
-          '',
-          replyTo,
-          Buffer.from(body, 'utf8'),
-          { contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, deliveryMode: 1, priority: 0, correlationId: meta.task_id },
-          (err: unknown) => (err ? reject(coerceError(err)) : resolve()),
-        );
+        publishFrames(channel, RESULT_MESSAGE, '', replyTo, meta.task_id, Buffer.from(body, 'utf8'), (err: unknown) => (err ? reject(coerceError(err)) : resolve()));
       });
     } catch (err) {
       throw new CeleriacError(ErrorCodes.TRANSPORT, `rpc:// could not send the result of ${meta.task_id}: ${coerceError(err).message}`, { cause: err });
