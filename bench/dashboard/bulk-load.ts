@@ -3,8 +3,8 @@
  * bench can reach 1,000,000 tasks in a minute or two instead of the hour the event path takes
  * on a busy machine. The rows are the ones the store writes for events.ts's stream (3 events
  * per task: received, started, then succeeded or failed; 5% fail): same uuids, names,
- * workers, args/kwargs/result reprs, kwargs_json, times and runtimes distribution, and three
- * timeline rows per task. Only the random draws differ (a SQL hash instead of mulberry32).
+ * workers, args/kwargs/result reprs, kwargs_json, times and runtimes distribution, and a
+ * timeline row per task holding its three entries (schema v3: one row per task per write). Only the random draws differ (a SQL hash instead of mulberry32).
  *
  * Indexes are dropped while loading and built again after (as a restore does), then ANALYZE.
  */
@@ -45,18 +45,17 @@ function tasksInsertSql(from: number, to: number): string {
     ) AS s`;
 }
 
-/** Three timeline rows per task of [from, to) (received, started, succeeded/failed). */
-const EVENTS_INSERT_SQL = `
-  INSERT INTO task_events (uuid, type, ts, hostname, fields)
-  SELECT t.uuid, e.type, e.ts, t.worker, e.fields
-  FROM tasks AS t, LATERAL (VALUES
-    ('task-received', t.received, json_build_object('name', t.name, 'args', t.args, 'kwargs', t.kwargs, 'root_id', t.uuid,
-       'parent_id', NULL, 'retries', 0, 'eta', NULL, 'expires', NULL)::text),
-    ('task-started', t.started, '{}'),
-    (CASE WHEN t.state = 'FAILURE' THEN 'task-failed' ELSE 'task-succeeded' END, t.state_ts,
-       CASE WHEN t.state = 'FAILURE' THEN json_build_object('exception', t.exception, 'traceback', t.traceback)::text
-            ELSE json_build_object('result', t.result, 'runtime', t.runtime)::text END)
-  ) AS e(type, ts, fields)
+/** A timeline row per task of [from, to): its received, started and succeeded/failed entries. */
+const TIMELINE_INSERT_SQL = `
+  INSERT INTO task_timeline (uuid, ts, entries)
+  SELECT t.uuid, t.received, json_build_array(
+    json_build_array('task-received', t.received, t.worker, json_build_object('name', t.name, 'args', t.args, 'kwargs', t.kwargs,
+      'root_id', t.uuid, 'parent_id', NULL, 'retries', 0, 'eta', NULL, 'expires', NULL)),
+    json_build_array('task-started', t.started, t.worker, '{}'::json),
+    json_build_array(CASE WHEN t.state = 'FAILURE' THEN 'task-failed' ELSE 'task-succeeded' END, t.state_ts, t.worker,
+      CASE WHEN t.state = 'FAILURE' THEN json_build_object('exception', t.exception, 'traceback', t.traceback)
+           ELSE json_build_object('result', t.result, 'runtime', t.runtime) END))::text
+  FROM tasks AS t
   WHERE t.received >= $1 AND t.received < $2`;
 
 /**
@@ -68,7 +67,7 @@ export async function bulkLoad(client: pg.Client, schema: string, from: number, 
   await client.query(`SET search_path = ${schema}, public`);
   await client.query(`SET maintenance_work_mem = '512MB'`);
   const { rows } = await client.query<{ name: string; def: string }>(
-    `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('tasks', 'task_events')
+    `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('tasks', 'task_timeline')
        AND indexname NOT LIKE '%_pkey'`,
     [schema],
   );
@@ -78,7 +77,7 @@ export async function bulkLoad(client: pg.Client, schema: string, from: number, 
     const b = Math.min(a + step, to);
     await client.query(tasksInsertSql(a, b));
     const t = Math.round(T_START * 1000);
-    await client.query(EVENTS_INSERT_SQL, [t + a * 10, t + b * 10]);
+    await client.query(TIMELINE_INSERT_SQL, [t + a * 10, t + b * 10]);
     log(`  loaded ${b.toLocaleString('en')} tasks (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   for (const r of rows) {
@@ -87,6 +86,6 @@ export async function bulkLoad(client: pg.Client, schema: string, from: number, 
     log(`  index ${r.name} ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   await client.query('VACUUM ANALYZE tasks');
-  await client.query('VACUUM ANALYZE task_events');
+  await client.query('VACUUM ANALYZE task_timeline');
   return (performance.now() - t0) / 1000;
 }

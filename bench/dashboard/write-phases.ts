@@ -12,9 +12,10 @@
  *
  * Figures and the load they were taken under: bench/dashboard/README.md.
  */
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { foldEvents } from '../../packages/dashboard/src/store/fold-events.js';
-import { taskUpsertSql, EVENTS_INSERT_SQL } from '../../packages/dashboard/src/store/write-sql.js';
+import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams } from '../../packages/dashboard/src/store/write-sql.js';
 import { toSqlJson } from '../../packages/dashboard/src/store/sql-json.js';
 import { openHistoryStore } from '../../packages/dashboard/src/store/index.js';
 import { eventBatches } from './events.js';
@@ -32,20 +33,29 @@ if (variant.includes('bigpending')) await c.query('ALTER INDEX tasks_search SET 
 if (variant.includes('nofastupdate')) await c.query('ALTER INDEX tasks_search SET (fastupdate = off)');
 if (variant.includes('async')) await c.query('SET synchronous_commit = off');
 const upsert = taskUpsertSql('incoming', 'events');
+// CPU time (ms) of this connection's Postgres backend, from /proc (the server runs on this machine).
+const backend = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+const backendMs = () => {
+  const f = readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+};
+const cpu0 = backendMs();
 let tUp = 0, tEv = 0, tCommit = 0, tFold = 0, n = 0;
 const t0 = performance.now();
 for (const batch of eventBatches(0, TASKS, 2000)) {
   let t = performance.now();
   const b = foldEvents(batch, { payloadCap: 4096, timelineCap: 100, now: Date.now() });
-  const a1 = toSqlJson(b.tasks), a2 = toSqlJson(b.events);
+  const a1 = toSqlJson(b.tasks), a2 = timelineParams(b.events, 5000);
   tFold += performance.now() - t;
   await c.query('BEGIN');
   t = performance.now(); await c.query(upsert, [a1]); tUp += performance.now() - t;
-  t = performance.now(); await c.query(EVENTS_INSERT_SQL, [a2]); tEv += performance.now() - t;
+  t = performance.now(); for (const p of a2) await c.query(TIMELINE_INSERT_SQL, [p]); tEv += performance.now() - t;
   t = performance.now(); await c.query('COMMIT'); tCommit += performance.now() - t;
   n += batch.length;
 }
 const total = performance.now() - t0;
-console.log(JSON.stringify({ variant, tasks: TASKS, evPerSec: Math.round(n / (total / 1000)), fold: Math.round(tFold), upsert: Math.round(tUp), events: Math.round(tEv), commit: Math.round(tCommit), total: Math.round(total) }));
+const pgCpuUsPerEvent = +(((backendMs() - cpu0) * 1000) / n).toFixed(1);
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+console.log(JSON.stringify({ variant, tasks: TASKS, evPerSec: Math.round(n / (total / 1000)), pgCpuUsPerEvent, foldUsPerEvent: +((tFold * 1000) / n).toFixed(1), load, fold: Math.round(tFold), upsert: Math.round(tUp), events: Math.round(tEv), commit: Math.round(tCommit), total: Math.round(total) }));
 await c.query(`DROP SCHEMA ${schema} CASCADE`);
 await c.end();

@@ -98,13 +98,11 @@ export interface WorkerWrite {
   offline_at: number | null;
 }
 
-/** One timeline entry. */
+/** One timeline entry: `entry` is its JSON text, `[type, ts, hostname, fields]` (see {@link timelineEntry}). */
 export interface EventWrite {
   uuid: string;
-  type: string;
   ts: number;
-  hostname: string | null;
-  fields: string;
+  entry: string;
 }
 
 /** The rows of one batch. */
@@ -227,6 +225,25 @@ function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number,
   if (at > row.last_seen) row.last_seen = at;
 }
 
+/**
+ * A timeline entry as JSON text, `[type, ts, hostname, fields]`: the store keeps a task's
+ * entries of one write as one JSON array (store/write-sql.ts), read back by {@link parseTimeline}.
+ */
+export function timelineEntry(type: string, ts: number, hostname: string | null, fields: string): string {
+  return `[${JSON.stringify(type)},${ts},${hostname === null ? 'null' : JSON.stringify(hostname)},${fields}]`;
+}
+
+/** The entries of stored timeline rows (JSON arrays of {@link timelineEntry}), in time order, at most `limit`. */
+export function parseTimeline(rows: readonly string[], limit: number): { type: string; ts: number; hostname: string | null; fields: Record<string, unknown> }[] {
+  const out: { type: string; ts: number; hostname: string | null; fields: Record<string, unknown> }[] = [];
+  for (const row of rows) {
+    for (const [type, ts, hostname, fields] of JSON.parse(row) as [string, number, string | null, Record<string, unknown>][]) out.push({ type, ts: Number(ts), hostname, fields });
+  }
+  // Rows come by their first entry's time; a task's entries of one write are in arrival order.
+  out.sort((a, b) => a.ts - b.ts);
+  return out.slice(0, limit);
+}
+
 // Event keys as JSON strings: a fleet sends a few dozen distinct keys.
 const QUOTED_KEYS = new Map<string, string>();
 
@@ -335,7 +352,7 @@ export class EventFolder {
       let row = this.#tasks.get(uuid);
       if (row === undefined) this.#tasks.set(uuid, (row = emptyTask(uuid, at)));
       foldTask(row, subject, event, at, this.limits);
-      this.#timeline.push({ uuid, type: type.slice(0, 64), ts: at, hostname: str(event['hostname']), fields: timelineFields(event, this.limits.timelineCap) });
+      this.#timeline.push({ uuid, ts: at, entry: timelineEntry(type.slice(0, 64), at, str(event['hostname']), timelineFields(event, this.limits.timelineCap)) });
       return 'task';
     }
     if (group === 'worker') {

@@ -3,7 +3,7 @@
  * The {@link HistoryStore} both databases share: everything is SQL over a {@link SqlDriver}.
  */
 import type { EventDict } from 'celeriac/monitor';
-import { EventFolder, foldEvents, stateRank, type FoldedBatch, type TaskWrite } from './fold-events.js';
+import { EventFolder, foldEvents, parseTimeline, stateRank, type FoldedBatch, type TaskWrite } from './fold-events.js';
 import type {
   BackfilledResult, HistoryStore, HistoryStoreOptions, TaskDetail, TaskEventRow, TaskPage, TaskQuery, Workflow, WorkerRow, WriteSummary,
 } from './history-store.js';
@@ -14,7 +14,7 @@ import {
   COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
-import { EVENTS_INSERT_SQL, taskUpsertSql, WORKERS_UPSERT_SQL } from './write-sql.js';
+import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams, WORKERS_UPSERT_SQL } from './write-sql.js';
 
 const DAY = 86_400_000;
 
@@ -103,7 +103,7 @@ class SqlHistoryStore implements HistoryStore {
         // under load 17: commit time 1.8 s -> 0.1 s of 13.6 s (bench/dashboard/README.md).
         await tx.query('SET LOCAL synchronous_commit = off');
         for (const part of chunks(batch.tasks, WRITE_CHUNK)) await tx.query(upsert, [toSqlJson(part)]);
-        for (const part of chunks(batch.events, WRITE_CHUNK)) await tx.query(EVENTS_INSERT_SQL, [toSqlJson(part)]);
+        for (const param of timelineParams(batch.events, WRITE_CHUNK)) await tx.query(TIMELINE_INSERT_SQL, [param]);
         if (batch.workers.length > 0) await tx.query(WORKERS_UPSERT_SQL, [toSqlJson(batch.workers)]);
       });
     }
@@ -229,17 +229,18 @@ class SqlHistoryStore implements HistoryStore {
     this.#open();
     const found = await this.db.query(`SELECT ${taskColumns(true)} FROM tasks WHERE uuid = $1`, [uuid]);
     if (found.length === 0) return null;
-    const events = await this.db.query<{ type: string; ts: number; hostname: string | null; fields: string }>(
-      `SELECT type, ts::float8 AS ts, hostname, fields FROM task_events WHERE uuid = $1 ORDER BY ts LIMIT ${DETAIL_LIMIT}`,
+    const timeline = await this.db.query<{ entries: string }>(
+      `SELECT entries FROM task_timeline WHERE uuid = $1 ORDER BY ts LIMIT ${DETAIL_LIMIT}`,
       [uuid],
     );
+    const events = parseTimeline(timeline.map((r) => r.entries), DETAIL_LIMIT);
     const children = await this.db.query(
       `SELECT ${taskColumns(false)} FROM tasks WHERE parent_id = $1 ORDER BY coalesce(sent, received, state_ts), uuid LIMIT ${DETAIL_LIMIT}`,
       [uuid],
     );
     return {
       task: toTaskRow(found[0] as Record<string, unknown>),
-      events: events.map((e): TaskEventRow => ({ type: e.type, timestamp: Number(e.ts), hostname: e.hostname, fields: JSON.parse(e.fields) as Record<string, unknown> })),
+      events: events.map((e): TaskEventRow => ({ type: e.type, timestamp: e.ts, hostname: e.hostname, fields: e.fields })),
       children: children.map(toTaskRow),
     };
   }
@@ -304,7 +305,7 @@ class SqlHistoryStore implements HistoryStore {
     for (;;) {
       const rows = await this.db.query<{ n: number }>(
         `WITH doomed AS (DELETE FROM tasks WHERE uuid IN (SELECT uuid FROM tasks WHERE ${condition} LIMIT ${PRUNE_BATCH}) RETURNING uuid),
-              timeline AS (DELETE FROM task_events WHERE uuid IN (SELECT uuid FROM doomed))
+              timeline AS (DELETE FROM task_timeline WHERE uuid IN (SELECT uuid FROM doomed))
          SELECT count(*)::int AS n FROM doomed`,
         params,
       );

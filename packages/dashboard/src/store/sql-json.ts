@@ -11,6 +11,10 @@ const BAD_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
 
 /** `JSON.stringify(value)` with NUL and lone surrogates replaced by U+FFFD. */
 export function toSqlJson(value: unknown): string {
-  const text = JSON.stringify(value);
+  return sanitizeSqlJson(JSON.stringify(value));
+}
+
+/** JSON text with its NUL and lone-surrogate escapes replaced by U+FFFD. */
+export function sanitizeSqlJson(text: string): string {
   return text.includes('\\u') ? text.replace(BAD_ESCAPE, '$1\\ufffd') : text;
 }

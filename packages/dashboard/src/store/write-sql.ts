@@ -7,6 +7,9 @@
  * the newest known value (events) or fill only what is missing (backfill).
  */
 
+import type { EventWrite } from './fold-events.js';
+import { sanitizeSqlJson } from './sql-json.js';
+
 const TASK_COLUMNS: readonly [string, string][] = [
   ['uuid', 'text'], ['name', 'text'], ['state', 'text'], ['state_rank', 'smallint'], ['state_ts', 'bigint'],
   ['worker', 'text'], ['client', 'text'], ['queue', 'text'], ['exchange', 'text'], ['routing_key', 'text'],
@@ -62,11 +65,42 @@ export function taskUpsertSql(prefer: 'incoming' | 'stored', source: 'events' | 
       source = ${prefer === 'incoming' ? `'${source}'` : 't.source'}`;
 }
 
-/** Appends timeline entries. */
-export const EVENTS_INSERT_SQL = `
-  INSERT INTO task_events (uuid, type, ts, hostname, fields)
-  SELECT uuid, type, ts, hostname, fields
-  FROM json_to_recordset($1::json) AS x(uuid text, type text, ts bigint, hostname text, fields text)`;
+/**
+ * Appends timeline rows: one per task per write, its entries one JSON array (a `json`
+ * column of the recordset keeps the entries' text as sent). Three events of a task cost one
+ * row and one index entry instead of three, and the entries travel unescaped.
+ */
+export const TIMELINE_INSERT_SQL = `
+  INSERT INTO task_timeline (uuid, ts, entries)
+  SELECT uuid, ts, entries::text
+  FROM json_to_recordset($1::json) AS x(uuid text, ts bigint, entries json)`;
+
+/**
+ * The parameters of {@link TIMELINE_INSERT_SQL} for a batch's timeline entries: the entries
+ * of each task (in arrival order) in one row dated by its earliest, `rowsPer` rows a statement.
+ */
+export function timelineParams(events: readonly EventWrite[], rowsPer: number): string[] {
+  const tasks = new Map<string, { ts: number; entries: string[] }>();
+  for (const e of events) {
+    const t = tasks.get(e.uuid);
+    if (t === undefined) tasks.set(e.uuid, { ts: e.ts, entries: [e.entry] });
+    else {
+      t.entries.push(e.entry);
+      if (e.ts < t.ts) t.ts = e.ts;
+    }
+  }
+  const params: string[] = [];
+  let rows: string[] = [];
+  for (const [uuid, t] of tasks) {
+    rows.push(`{"uuid":${JSON.stringify(uuid)},"ts":${t.ts},"entries":[${t.entries.join(',')}]}`);
+    if (rows.length >= rowsPer) {
+      params.push(sanitizeSqlJson(`[${rows.join(',')}]`));
+      rows = [];
+    }
+  }
+  if (rows.length > 0) params.push(sanitizeSqlJson(`[${rows.join(',')}]`));
+  return params;
+}
 
 /** Upsert of worker rows; an older event never flips online/offline back. */
 export const WORKERS_UPSERT_SQL = `

@@ -1,0 +1,101 @@
+/**
+ * Upgrading a store written by an older dashboard: a schema-v2 database (one timeline row per
+ * event in `task_events`) opened by this version keeps every task and every timeline entry,
+ * in order and byte for byte, and new events of an old task join its timeline. Runs on the
+ * embedded database and on the shared Postgres server, each in a schema of its own.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventDict } from 'celeriac/monitor';
+import { openHistoryStore, type HistoryStore } from '../src/store/index.js';
+import { foldEvents } from '../src/store/fold-events.js';
+import { migrate, SCHEMA_VERSION } from '../src/store/schema.js';
+import { openPgliteDriver, openPostgresDriver, type SqlDriver } from '../src/store/sql-driver.js';
+import { toSqlJson } from '../src/store/sql-json.js';
+import { taskUpsertSql } from '../src/store/write-sql.js';
+import { dropSchema, POSTGRES_URL, shouldRunPostgresTests, testSchemaName } from './support/postgres.js';
+
+const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+
+/** Timeline rows as a v2 store wrote them: one per event, `fields` the JSON text of the event's own fields. */
+const V2_TIMELINE: [string, string, number, string | null, Record<string, unknown>][] = [
+  ['a', 'task-received', T0, 'w1@host', { name: 'proj.add', args: '(1, 2)', kwargs: "{'user_id': 7}", retries: 0, eta: null }],
+  ['a', 'task-started', T0 + 10, 'w1@host', {}],
+  ['a', 'task-succeeded', T0 + 250, 'w1@host', { result: '3', runtime: 0.24 }],
+  ['b', 'task-received', T0 + 5, null, { name: 'proj.odd', args: "('quote \" backslash \\\\ é 😀 nul \u0000',)", kwargs: '{}' }],
+  ['b', 'task-failed', T0 + 6, 'w2@host', { exception: "ValueError('x')", traceback: 'Traceback (most recent call last):\n  ValueError: x' }],
+];
+
+/** Writes a v2 store's rows: tasks by the upsert of that version (unchanged), the timeline row by row. */
+async function writeV2(db: SqlDriver): Promise<void> {
+  await migrate(db, 2);
+  const events = V2_TIMELINE.map(([uuid, type, ts, hostname, fields]) => ({ type, uuid, timestamp: ts / 1000, ...(hostname === null ? {} : { hostname }), ...fields }) as EventDict);
+  await db.query(taskUpsertSql('incoming', 'events'), [toSqlJson(foldEvents(events, { payloadCap: 16_384, timelineCap: 1024, now: T0 }).tasks)]);
+  for (const [uuid, type, ts, hostname, fields] of V2_TIMELINE) {
+    await db.query('INSERT INTO task_events (uuid, type, ts, hostname, fields) VALUES ($1, $2, $3, $4, $5)', [uuid, type, ts, hostname, JSON.stringify(fields)]);
+  }
+}
+
+async function checkUpgraded(store: HistoryStore, db: SqlDriver): Promise<void> {
+  const versions = await db.query<{ v: number }>('SELECT max(version) AS v FROM dashboard_schema');
+  expect(versions[0]?.v).toBe(SCHEMA_VERSION);
+  const tables = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'task_events' AND table_schema = current_schema()`);
+  expect(tables[0]?.n).toBe(0);
+  for (const uuid of ['a', 'b']) {
+    const detail = await store.getTask(uuid);
+    const expected = V2_TIMELINE.filter((r) => r[0] === uuid).map(([, type, ts, hostname, fields]) => ({ type, timestamp: ts, hostname, fields }));
+    expect(detail?.events).toEqual(expected);
+  }
+  expect((await store.getTask('a'))?.task).toMatchObject({ state: 'SUCCESS', name: 'proj.add', result: '3' });
+  expect((await store.queryTasks({ search: 'backslash' })).rows.map((r) => r.uuid)).toEqual(['b']);
+  // A late event of an upgraded task joins its timeline, in time order.
+  await store.writeEvents([{ type: 'task-retried', uuid: 'a', timestamp: (T0 + 100) / 1000, hostname: 'w1@host', exception: 'Retry()' } as EventDict]);
+  expect((await store.getTask('a'))?.events.map((e) => e.type)).toEqual(['task-received', 'task-started', 'task-retried', 'task-succeeded']);
+  // Retention removes an upgraded task's timeline with it.
+  expect(await store.prune(T0 + 8 * 86_400_000)).toBe(1);
+  expect(await db.query(`SELECT uuid FROM task_timeline`)).toEqual([{ uuid: 'b' }]);
+}
+
+describe('schema upgrade from version 2 (PGlite)', () => {
+  let pg: PGlite;
+  beforeAll(async () => {
+    pg = await PGlite.create({ extensions: { pg_trgm } });
+  }, 180_000);
+  afterAll(async () => {
+    await pg?.close();
+  });
+
+  it('keeps every task and timeline entry of a v2 store', async () => {
+    const schema = 'dash_upgrade';
+    const db = await openPgliteDriver(undefined, schema, pg);
+    await writeV2(db);
+    const store = await openHistoryStore({ pglite: pg, schema });
+    try {
+      await checkUpgraded(store, db);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const ready = await shouldRunPostgresTests('dashboard schema upgrade on Postgres');
+
+describe.runIf(ready)('schema upgrade from version 2 (Postgres)', () => {
+  it('keeps every task and timeline entry of a v2 store', async () => {
+    const schema = testSchemaName();
+    const db = await openPostgresDriver(POSTGRES_URL, schema, 1);
+    try {
+      await writeV2(db);
+      const store = await openHistoryStore({ databaseUrl: POSTGRES_URL, schema });
+      try {
+        await checkUpgraded(store, db);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.close();
+      await dropSchema(schema);
+    }
+  });
+});
