@@ -5,17 +5,20 @@
  * succeeded/failed) at rising rates, and this script reads how many events each side has taken
  * in: `flower_events_total` summed for Flower, and for Celeriac the events stored in its
  * history (`celeriac_dashboard_events_written_total`), so falling behind anywhere between the
- * broker and the database counts. RSS is each process's highest, sampled every 200 ms.
+ * broker and the database counts. RSS is each process's highest so far, sampled every 200 ms.
  *
  *   node --import tsx bench/dashboard/side-by-side.ts [--rates 2000,5000,10000,20000] [--seconds 6]
  *        [--publishers 1] [--multi 1] [--port 7604] [--oracles ../shared/oracles]
- *        [--database-url postgres://...] [--celeriac-root <checkout>]
+ *        [--database-url postgres://...] [--celeriac-root <checkout>] [--runner dist|tsx]
  *
  * `--multi N` sends `task.multi` batches of N events, as a Celery worker with an event loop
  * does; `--publishers P` splits each step's rate over P processes. A rate is "kept up with"
  * when a side counted at least 99% of the step's events within 3 s after the step ended.
  * `--celeriac-root` runs another checkout's dashboard (a before/after pair on one machine);
  * one that predates the written-events metric is measured by its stored timeline rows.
+ * `--runner`: the dashboard process runs the built packages with plain node (`dist`, the
+ * default where side-dashboard.mjs exists) or the sources through tsx (`tsx`, as it ran before
+ * the dashboard was built).
  * Ports: redis --port, Flower --port+1, Celeriac --port+2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,6 +31,7 @@ import { createInterface } from 'node:readline';
 import { createApp } from 'celeriac';
 import pg from 'pg';
 import { pino } from 'pino';
+import { sideDashboard } from './side-dashboard-args.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values: flags } = parseArgs({
@@ -40,6 +44,7 @@ const { values: flags } = parseArgs({
     oracles: { type: 'string', default: resolve(ROOT, '../shared/oracles') },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'celeriac-root': { type: 'string', default: ROOT },
+    runner: { type: 'string' },
   },
 });
 const RATES = flags.rates.split(',').map(Number);
@@ -88,12 +93,15 @@ async function metric(url: string, name: string): Promise<number> {
   return sum;
 }
 
-start('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+const redis = start('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+/** Subscribers Redis closed for overcoming the pub/sub output-buffer limit (its log says so). */
+let cutOffs = 0;
+redis.stdout?.on('data', (d: Buffer) => (cutOffs += d.toString().split('overcoming of output buffer limits').length - 1));
 const app = createApp({ broker: BROKER }, { env: {}, logger: pino({ level: 'silent' }) });
 try {
   await until('redis', async () => (await app.broker.connect().then(() => true)));
   const flower = start('/usr/bin/python3', ['-m', 'flower', '-b', BROKER, 'flower', `--port=${PORT + 1}`, '--address=127.0.0.1'], { PYTHONPATH: join(flags.oracles, 'flower-2.0.1'), FLOWER_UNAUTHENTICATED_API: 'true' });
-  const celeriac = start(process.execPath, ['--import', 'tsx', join(flags['celeriac-root'], 'bench/dashboard/side-dashboard.ts'), BROKER, String(PORT + 2), SCHEMA, flags['database-url'], 'keep']);
+  const celeriac = start(process.execPath, [...sideDashboard(flags['celeriac-root'], flags.runner), BROKER, String(PORT + 2), SCHEMA, flags['database-url'], 'keep']);
   const fUrl = `http://127.0.0.1:${PORT + 1}`;
   const cUrl = `http://127.0.0.1:${PORT + 2}`;
   await until('Flower', async () => (await fetch(`${fUrl}/healthcheck`)).ok);
@@ -141,14 +149,19 @@ try {
     Object.assign(counts, after);
     const got = (k: 'flower' | 'celeriac') => after[k] - before[k];
     const mark = (k: 'flower' | 'celeriac') => (got(k) >= sent * 0.99 ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`);
-    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${got('flower').toLocaleString('en')} ${mark('flower')} | ${got('celeriac').toLocaleString('en')} ${mark('celeriac')} | ${peak.flower} | ${peak.celeriac} |`);
+    // Where Celeriac's missing events went: shed on arrival (messages), left out of timelines by
+    // the write buffer (events), or cut off by Redis (subscribers dropped past the pub/sub
+    // output-buffer limit, their messages lost uncounted). Cumulative over the steps.
+    const shed = await metric(cUrl, 'celeriac_dashboard_event_messages_shed_total').catch(() => Number.NaN);
+    const dropped = await metric(cUrl, 'celeriac_dashboard_events_dropped_total').catch(() => Number.NaN);
+    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${got('flower').toLocaleString('en')} ${mark('flower')} | ${got('celeriac').toLocaleString('en')} ${mark('celeriac')} | ${shed} / ${dropped} / ${cutOffs} | ${peak.flower} | ${peak.celeriac} |`);
     process.stdout.write(`${rows.at(-1)}\n`);
   }
   clearInterval(sampler);
   for (const p of publishers) p.child.stdin?.end('stop\n');
   await db.end();
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  process.stdout.write(`\nload average at the end: ${load}\n\npublishers ${PUBLISHERS}, events per message ${flags.multi}\n\n| target events/s | offered events/s | Flower counted | Celeriac stored | Flower peak RSS MB | Celeriac peak RSS MB |\n| ---: | ---: | --- | --- | ---: | ---: |\n${rows.join('\n')}\n`);
+  process.stdout.write(`\nload average at the end: ${load}\n\npublishers ${PUBLISHERS}, events per message ${flags.multi}\n\n| target events/s | offered events/s | Flower counted | Celeriac stored | Celeriac shed msgs / dropped events / Redis cut-offs (either side) | Flower peak RSS MB | Celeriac peak RSS MB |\n| ---: | ---: | --- | --- | --- | ---: | ---: |\n${rows.join('\n')}\n`);
 } finally {
   for (const c of children.reverse()) c.kill('SIGTERM');
   await app.close().catch(() => {});

@@ -12,12 +12,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openHistoryStore } from '../../packages/dashboard/src/store/index.js';
 import type { HistoryStore, TaskQuery } from '../../packages/dashboard/src/store/index.js';
 import { collectGarbage, percentile } from '../lib/stats.js';
 import { bulkLoad } from './bulk-load.js';
+import { sideDashboard } from './side-dashboard-args.js';
 import { eventBatches } from './events.js';
 import { SHAPES } from './query-shapes.js';
 
@@ -29,7 +31,9 @@ const USAGE = `Usage: npm run bench:dashboard -- [flags]
   --database-url <u>   Postgres server (default postgres://postgres@127.0.0.1:5432/postgres)
   --keep-schema <name> Postgres: fill this schema and keep it afterwards (to EXPLAIN queries)
   --http               Postgres: also send the mix to /api/tasks of a dashboard server in its own
-                       process (side-dashboard.ts) and read that process's RSS
+                       process (side-dashboard.mjs, the built packages) and read that process's RSS
+  --runner <r,r>       the --http server: dist (default, plain node) and/or tsx (the sources, as
+                       before the build); with both, each size is measured on one server of each
   --fill <how>         events (writeEvents, measures ingest) or sql (Postgres only: rows made in
                        SQL by bulk-load.ts in a throw-away database, to reach 1M tasks quickly)
   --reuse              no fill: measure the tasks a run with --fill sql --keep-schema left (give
@@ -48,6 +52,7 @@ const { values: flags } = parseArgs({
     fill: { type: 'string', default: 'events' },
     http: { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
+    runner: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -65,6 +70,7 @@ if (REUSE && (flags['keep-schema'] === undefined || SIZES.length !== 1 || STORES
   process.stderr.write('--reuse needs --keep-schema, one size (the tasks it holds) and --store postgres\n');
   process.exit(2);
 }
+const RUNNERS = (flags.runner ?? 'dist').split(',');
 if ((FILL !== 'events' && FILL !== 'sql') || (FILL === 'sql' && STORES.includes('pglite')) || SIZES.some((n) => !Number.isInteger(n) || n <= 0) || !(BATCH > 0) || !(QUERIES > 0) || STORES.some((s) => s !== 'pglite' && s !== 'postgres')) {
   process.stderr.write(USAGE);
   process.exit(2);
@@ -87,6 +93,8 @@ interface SizeResult {
   allP50: number;
   allP95: number;
   searchP95: number;
+  /** The --http server's runner (dist or tsx), on its rows. */
+  runner?: string;
 }
 
 async function measureQueries(store: HistoryStore, n: number): Promise<Pick<SizeResult, 'queries' | 'allP50' | 'allP95' | 'searchP95'>> {
@@ -133,14 +141,14 @@ function httpParams(q: TaskQuery): URLSearchParams {
 
 interface HttpServer { readonly url: string; readonly pid: number; stop(): Promise<void> }
 
-async function startServer(databaseUrl: string, schema: string): Promise<HttpServer> {
+async function startServer(databaseUrl: string, schema: string, runner: string): Promise<HttpServer> {
   const port = await new Promise<number>((resolve) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
       const { port: p } = srv.address() as AddressInfo;
       srv.close(() => resolve(p));
     });
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./side-dashboard.ts', import.meta.url).pathname, 'memory://', String(port), schema, databaseUrl, 'keep'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...sideDashboard(fileURLToPath(new URL('../../', import.meta.url)), runner), 'memory://', String(port), schema, databaseUrl, 'keep'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -149,6 +157,10 @@ async function startServer(databaseUrl: string, schema: string): Promise<HttpSer
     });
     child.once('exit', (code) => reject(new Error(`side-dashboard exited with ${code}`)));
   });
+  // Its RSS once started and idle (the history already holds the first size's tasks).
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = procRssMb(child.pid as number);
+  process.stdout.write(`  dashboard server (${runner}) started, idle: RSS ${idle.rss} MB (peak ${idle.peak} MB)\n`);
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid as number,
@@ -225,7 +237,7 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
   const loader = scratch === null ? null : new pg.Client({ connectionString: databaseUrl });
   await loader?.connect();
   const results: SizeResult[] = [];
-  let server: HttpServer | undefined;
+  const servers = new Map<string, HttpServer>();
   try {
     let done = 0;
     let events = 0;
@@ -256,15 +268,18 @@ async function benchStore(kind: 'pglite' | 'postgres'): Promise<SizeResult[]> {
       process.stdout.write(`${kind} ${n} tasks: ${loader === null ? `${r.eventsPerSecond} events/s` : `SQL fill ${seconds.toFixed(0)} s`}, RSS ${r.rssMb} MB, query p50 ${r.allP50.toFixed(1)} ms p95 ${r.allP95.toFixed(1)} ms (search p95 ${r.searchP95.toFixed(1)} ms)\n`);
       for (const x of q.queries) process.stdout.write(`    ${x.label.padEnd(30)} p50 ${x.p50.toFixed(1).padStart(7)} ms  p95 ${x.p95.toFixed(1).padStart(7)} ms  total ${x.total}\n`);
       if (flags.http && kind === 'postgres') {
-        server ??= await startServer(databaseUrl, schema);
-        const h = await measureHttp(server, n);
-        httpResults.push({ ...r, ...h, rssMb: h.serverRss });
-        process.stdout.write(`  /api/tasks: p50 ${h.allP50.toFixed(1)} ms p95 ${h.allP95.toFixed(1)} ms (search p95 ${h.searchP95.toFixed(1)} ms), server RSS ${h.serverRss} MB (peak ${h.serverPeak} MB)\n`);
-        for (const x of h.queries) process.stdout.write(`    ${x.label.padEnd(30)} p50 ${x.p50.toFixed(1).padStart(7)} ms  p95 ${x.p95.toFixed(1).padStart(7)} ms  total ${x.total}\n`);
+        for (const runner of RUNNERS) {
+          let server = servers.get(runner);
+          if (server === undefined) servers.set(runner, (server = await startServer(databaseUrl, schema, runner)));
+          const h = await measureHttp(server, n);
+          httpResults.push({ ...r, ...h, rssMb: h.serverRss, runner });
+          process.stdout.write(`  /api/tasks (${runner}): p50 ${h.allP50.toFixed(1)} ms p95 ${h.allP95.toFixed(1)} ms (search p95 ${h.searchP95.toFixed(1)} ms), server RSS ${h.serverRss} MB (peak ${h.serverPeak} MB)\n`);
+          for (const x of h.queries) process.stdout.write(`    ${x.label.padEnd(30)} p50 ${x.p50.toFixed(1).padStart(7)} ms  p95 ${x.p95.toFixed(1).padStart(7)} ms  total ${x.total}\n`);
+        }
       }
     }
   } finally {
-    await server?.stop();
+    for (const server of servers.values()) await server.stop();
     await loader?.end();
     await store.close();
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
@@ -300,7 +315,10 @@ const sections: string[] = [
   'RSS is the bench process (the dashboard side); with Postgres the database runs in its own server process.', '',
 ];
 for (const kind of STORES) sections.push(table(kind, await benchStore(kind)));
-if (httpResults.length > 0) sections.push(table('postgres, /api/tasks over HTTP (RSS: the dashboard server process)', httpResults));
+for (const runner of RUNNERS) {
+  const rows = httpResults.filter((r) => r.runner === runner);
+  if (rows.length > 0) sections.push(table(`postgres, /api/tasks over HTTP (RSS: the dashboard server process, run by ${runner})`, rows));
+}
 const out = sections.join('\n');
 process.stdout.write(`\n${out}\n`);
 const dir = new URL('../results/', import.meta.url);

@@ -4,7 +4,7 @@ import { encodeEventEnvelope, type EventDict } from '../protocol/events.js';
 import { LamportClock } from '../protocol/lamport-clock.js';
 import { CONTROL_EXCHANGE, decodeControlRequest } from '../protocol/pidbox.js';
 import { FakeClock } from '../testing/fake-clock.js';
-import { flush } from '../testing/wait-for.js';
+import { flush, waitFor } from '../testing/wait-for.js';
 import { EventReceiver, prepareEvent } from './event-receiver.js';
 
 const brokers: MemoryBroker[] = [];
@@ -59,5 +59,54 @@ describe('EventReceiver', () => {
     await broker.publishFanout('celeryev', 'worker.online', encodeEventEnvelope(base('worker-online'), { hostname: 'w1@h', routingKey: 'worker.online', deliveryTag: 'tag-1' }));
     await flush(); // fanout delivery is asynchronous
     expect(got).toHaveLength(3);
+  });
+});
+
+describe('EventReceiver with maxPendingBytes (a bounded queue)', () => {
+  it('sheds and counts what arrives while the listener is held up, never holding more than the bound', async () => {
+    const broker = new MemoryBroker();
+    brokers.push(broker);
+    const envelope = (i: number) => encodeEventEnvelope(base('task-received', { uuid: `u${String(i).padStart(4, '0')}` }), { hostname: 'w1@h', routingKey: 'task.received', deliveryTag: `tag-${String(i).padStart(4, '0')}` });
+    const size = envelope(0).length;
+    const drains: (() => void)[] = [];
+    const got: string[] = [];
+    // The listener's turns are held: nothing is handed on until the test runs a scheduled drain.
+    const receiver = new EventReceiver(broker, (e) => got.push(e['uuid'] as string), { wakeup: false, utcoffset: 0, maxPendingBytes: 5 * size, drainBatch: 2, schedule: (drain) => drains.push(drain) });
+    await receiver.start();
+    for (let i = 0; i < 1000; i++) await broker.publishFanout('celeryev', 'task.received', envelope(i));
+    await flush(); // fanout delivery is asynchronous
+    expect(got).toEqual([]);
+    expect(receiver.pending).toBe(5);
+    expect(receiver.pendingBytes).toBe(5 * size);
+    expect(receiver.shedMessages).toBe(995);
+    expect(receiver.shedBytes).toBe(995 * size);
+    expect(drains).toHaveLength(1); // one drain scheduled, however many arrived
+
+    // Released, it hands on drainBatch per turn, oldest first, and then takes new messages again.
+    drains.shift()?.();
+    expect(got).toEqual(['u0000', 'u0001']);
+    while (drains.length > 0) drains.shift()?.();
+    expect(got).toEqual(['u0000', 'u0001', 'u0002', 'u0003', 'u0004']);
+    expect(receiver.pending).toBe(0);
+    expect(receiver.pendingBytes).toBe(0);
+    await broker.publishFanout('celeryev', 'task.received', envelope(1000));
+    await flush();
+    while (drains.length > 0) drains.shift()?.();
+    expect(got.at(-1)).toBe('u1000');
+    expect(receiver.shedMessages).toBe(995);
+    await receiver.close();
+  });
+
+  it('drains on its own (setImmediate by default) and drops what waits when closed', async () => {
+    const broker = new MemoryBroker();
+    brokers.push(broker);
+    const got: string[] = [];
+    const receiver = new EventReceiver(broker, (e) => got.push(e.type), { wakeup: false, utcoffset: 0, maxPendingBytes: 1 << 20 });
+    await receiver.start();
+    await broker.publishFanout('celeryev', 'worker.online', encodeEventEnvelope(base('worker-online'), { hostname: 'w1@h', routingKey: 'worker.online', deliveryTag: 'tag-1' }));
+    await waitFor(() => got.length === 1, 'the event handed on');
+    expect(got).toEqual(['worker-online']);
+    await receiver.close();
+    expect(receiver.pending).toBe(0);
   });
 });

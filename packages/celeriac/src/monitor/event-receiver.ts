@@ -8,6 +8,12 @@
  *
  * On start it broadcasts the `heartbeat` control command, so workers announce themselves at
  * once instead of at their next heartbeat, as `celery events` does.
+ *
+ * By default each message is handed on as it arrives. With `maxPendingBytes` (the dashboard)
+ * messages wait in a bounded queue, drained a few at a time per event-loop turn so a slow
+ * listener neither starves the process's other work nor lets the broker's pub/sub backlog grow
+ * (Redis would drop the subscriber past its output-buffer limit, losing events uncounted):
+ * a message that finds the queue full is shed, undecoded, and counted ({@link shedMessages}).
  */
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Broker, Unsubscribe } from '../core/spi/broker.js';
@@ -30,6 +36,15 @@ export interface EventReceiverOptions {
   utcoffset?: number;
   /** Called with envelopes that cannot be decoded. @default ignore them */
   onError?: (error: Error) => void;
+  /**
+   * Queue received messages, at most this many characters of them, and shed (count and drop)
+   * what arrives past it. @default undefined: no queue, each message is handed on as received
+   */
+  maxPendingBytes?: number;
+  /** With `maxPendingBytes`: messages handed on per event-loop turn. @default 32 */
+  drainBatch?: number;
+  /** With `maxPendingBytes`: schedules the next drain. @default setImmediate */
+  schedule?: (drain: () => void) => void;
 }
 
 // Celery's CLIENT_CLOCK_SKEW: a task-sent event is dated just before what we know.
@@ -64,6 +79,16 @@ export class EventReceiver {
   readonly #lamport = new LamportClock();
   readonly #utcoffset: number;
   #unsubscribe: Unsubscribe | undefined;
+  /** Received messages waiting (with `maxPendingBytes`), oldest first from `#head`. */
+  #pending: string[] = [];
+  #head = 0;
+  #drainScheduled = false;
+  /** Characters of the messages waiting. */
+  pendingBytes = 0;
+  /** Messages shed because the queue was full (never decoded, so their events are not known). */
+  shedMessages = 0;
+  /** Characters of the messages shed. */
+  shedBytes = 0;
 
   constructor(broker: Broker, listener: EventListener, options: EventReceiverOptions = {}) {
     this.#broker = broker;
@@ -76,7 +101,8 @@ export class EventReceiver {
   /** Subscribes (and wakes the workers). Idempotent. */
   async start(): Promise<void> {
     if (this.#unsubscribe !== undefined) return;
-    this.#unsubscribe = await this.#broker.subscribeFanout(EVENT_EXCHANGE, this.#options.bindingKey ?? '#', (raw) => this.#receive(raw));
+    const queued = this.#options.maxPendingBytes !== undefined;
+    this.#unsubscribe = await this.#broker.subscribeFanout(EVENT_EXCHANGE, this.#options.bindingKey ?? '#', (raw) => (queued ? this.#enqueue(raw) : this.#receive(raw)));
     if (this.#options.wakeup ?? true) await new ControlClient(this.#broker, { clock: this.#clock }).broadcast('heartbeat');
   }
 
@@ -84,7 +110,50 @@ export class EventReceiver {
   async close(): Promise<void> {
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
+    this.#pending = [];
+    this.#head = 0;
+    this.pendingBytes = 0;
     await unsubscribe?.();
+  }
+
+  /** Messages waiting to be handed on. */
+  get pending(): number {
+    return this.#pending.length - this.#head;
+  }
+
+  #enqueue(raw: string): void {
+    if (this.pendingBytes + raw.length > (this.#options.maxPendingBytes as number)) {
+      this.shedMessages++;
+      this.shedBytes += raw.length;
+      return;
+    }
+    this.#pending.push(raw);
+    this.pendingBytes += raw.length;
+    if (this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    (this.#options.schedule ?? setImmediate)(() => this.#drain());
+  }
+
+  #drain(): void {
+    this.#drainScheduled = false;
+    const end = Math.min(this.#pending.length, this.#head + (this.#options.drainBatch ?? 32));
+    while (this.#head < end && this.#unsubscribe !== undefined) {
+      const raw = this.#pending[this.#head] as string;
+      this.#pending[this.#head++] = '';
+      this.pendingBytes -= raw.length;
+      this.#receive(raw);
+    }
+    if (this.#head >= this.#pending.length) {
+      this.#pending = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.pending > 0 && !this.#drainScheduled) {
+      this.#drainScheduled = true;
+      (this.#options.schedule ?? setImmediate)(() => this.#drain());
+    }
   }
 
   #receive(raw: string): void {

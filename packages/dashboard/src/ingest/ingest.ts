@@ -12,7 +12,8 @@
  * - periodic inspection ({@link Inspector}), queue depths ({@link QueueReader}),
  *   `enable_events` every 5 s as Flower does, and retention (`store.prune`).
  *
- * Memory is bounded: the cluster state keeps `maxTasksInMemory` tasks, the write buffer
+ * Memory is bounded: received messages wait in a queue of `maxPendingEventBytes` (past it they
+ * are shed, counted), the cluster state keeps `maxTasksInMemory` tasks, the write buffer
  * keeps `maxBuffered` entries (past it timeline entries go first, task rows last; counted in
  * `/metrics`), the live hub coalesces task changes per flush.
  */
@@ -36,6 +37,13 @@ export interface IngestOptions {
   flushMs?: number;
   /** Entries (task rows, worker rows, timeline entries) kept waiting for the store. @default 25000 */
   maxBuffered?: number;
+  /**
+   * Received event messages (characters) kept waiting for the fold; past it messages are shed,
+   * undecoded, and counted (`celeriac_dashboard_event_messages_shed_total`). The default is
+   * Redis's own pub/sub output-buffer hard limit: this never sheds before Redis would have cut
+   * the subscriber off, losing the backlog uncounted. @default 33554432
+   */
+  maxPendingEventBytes?: number;
   /** Tasks kept in memory for live rows and metrics. @default 10000 */
   maxTasksInMemory?: number;
   /** Workers kept. @default 5000 */
@@ -104,6 +112,7 @@ export class Ingest {
       batchSize: options.batchSize ?? 2000,
       flushMs: options.flushMs ?? 200,
       maxBuffered: options.maxBuffered ?? 25_000,
+      maxPendingEventBytes: options.maxPendingEventBytes ?? 32 * 1024 * 1024,
       maxTasksInMemory: options.maxTasksInMemory ?? 10_000,
       maxWorkers: options.maxWorkers ?? 5000,
       purgeOfflineAfterMs: options.purgeOfflineAfterMs ?? 3_600_000,
@@ -129,7 +138,10 @@ export class Ingest {
       },
       onUpdate: (worker) => this.live.publish('inspect', { worker }),
     });
-    this.#receiver = new EventReceiver(app.broker, (event, at) => this.#onEvent(event, at), { onError: (e) => this.#onError('events', e) });
+    // A bounded queue between the broker and the fold: when events come faster than this
+    // process folds them, the excess is shed here (counted) instead of piling up unread in the
+    // broker's pub/sub buffer, and the fold yields to store writes and HTTP between batches.
+    this.#receiver = new EventReceiver(app.broker, (event, at) => this.#onEvent(event, at), { onError: (e) => this.#onError('events', e), maxPendingBytes: this.#options.maxPendingEventBytes });
     this.#reader = queueReaderFor(app.settings.broker, app.broker);
     this.#writes = new WriteBuffer(store, {
       batchSize: this.#options.batchSize,
@@ -150,6 +162,11 @@ export class Ingest {
   /** Events whose timeline entry was dropped because the store fell behind. */
   get eventsDropped(): number {
     return this.#writes.eventsDropped;
+  }
+
+  /** Event messages shed, undecoded, because they came faster than the ingest folds them. */
+  get eventMessagesShed(): number {
+    return this.#receiver.shedMessages;
   }
 
   /** Tasks whose latest changes were dropped because the store fell far behind. */

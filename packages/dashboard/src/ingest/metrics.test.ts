@@ -17,6 +17,11 @@ describe('metrics exposition', () => {
     expect(num(123456)).toBe('123456.0');
   });
 
+  it('counts the event messages the ingest shed on arrival', () => {
+    expect(new Metrics().render(inputs({ eventMessagesShed: 7 }))).toContain('# TYPE celeriac_dashboard_event_messages_shed_total counter\nceleriac_dashboard_event_messages_shed_total 7.0\n');
+    expect(new Metrics().render(inputs())).toContain('celeriac_dashboard_event_messages_shed_total 0.0\n');
+  });
+
   it("writes Flower's series with sorted labels, the counter's _created family and histogram buckets", () => {
     const m = new Metrics();
     m.events.inc(['w1@h', 'task-succeeded', 'proj.add'], 1, 1_700_000_000_000);

@@ -161,6 +161,8 @@ export interface ScrapeInputs {
   readonly eventsWritten: number;
   readonly eventsDropped: number;
   readonly tasksDropped: number;
+  /** Event messages shed on arrival because the ingest was behind. @default 0 */
+  readonly eventMessagesShed?: number;
 }
 
 /** Flower's collectors, fed by the ingest. */
@@ -213,6 +215,8 @@ export class Metrics {
     out.push(`celeriac_dashboard_events_dropped_total ${num(inputs.eventsDropped)}`);
     out.push('# HELP celeriac_dashboard_tasks_dropped_total Tasks whose latest changes were dropped because the store fell far behind', '# TYPE celeriac_dashboard_tasks_dropped_total counter');
     out.push(`celeriac_dashboard_tasks_dropped_total ${num(inputs.tasksDropped)}`);
+    out.push('# HELP celeriac_dashboard_event_messages_shed_total Event messages (a task.multi batch is one) shed on arrival, undecoded, because they came faster than the ingest folds them', '# TYPE celeriac_dashboard_event_messages_shed_total counter');
+    out.push(`celeriac_dashboard_event_messages_shed_total ${num(inputs.eventMessagesShed ?? 0)}`);
     if (inputs.eventAgeSec !== null) {
       out.push('# HELP celeriac_dashboard_last_event_age_seconds Seconds since the last event arrived', '# TYPE celeriac_dashboard_last_event_age_seconds gauge');
       out.push(`celeriac_dashboard_last_event_age_seconds ${num(inputs.eventAgeSec)}`);

@@ -254,7 +254,7 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
       tasks_by_state: tasksByState,
       points: series.points,
       queue_depth: series.queueDepth,
-      events: { ingested: ing.eventsIngested, written: ing.eventsWritten, dropped: ing.eventsDropped, tasks_dropped: ing.tasksDropped, last_event_age: ing.lastEventAt === null ? null : (now - ing.lastEventAt) / 1000 },
+      events: { ingested: ing.eventsIngested, written: ing.eventsWritten, dropped: ing.eventsDropped, tasks_dropped: ing.tasksDropped, messages_shed: ing.eventMessagesShed, last_event_age: ing.lastEventAt === null ? null : (now - ing.lastEventAt) / 1000 },
     };
   });
 }

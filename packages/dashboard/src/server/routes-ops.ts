@@ -60,6 +60,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       eventsWritten: ing.eventsWritten,
       eventsDropped: ing.eventsDropped,
       tasksDropped: ing.tasksDropped,
+      eventMessagesShed: ing.eventMessagesShed,
     });
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
   });
