@@ -197,6 +197,8 @@ export function batchFrames(model: ChannelModel): void {
 /** One channel for one role, reopened after the broker (or the connection) closes it. */
 export class ChannelSlot<C extends Channel = Channel> {
   #channel: Promise<C> | undefined;
+  /** The channel {@link #channel} resolved to, while it is the slot's. */
+  #ready: C | undefined;
 
   constructor(
     private readonly session: AmqpSession,
@@ -209,10 +211,20 @@ export class ChannelSlot<C extends Channel = Channel> {
     if (this.#channel !== undefined) return this.#channel;
     const opening = this.#open();
     this.#channel = opening;
-    opening.catch(() => {
-      if (this.#channel === opening) this.#channel = undefined;
-    });
+    opening.then(
+      (channel) => {
+        if (this.#channel === opening) this.#ready = channel;
+      },
+      () => {
+        if (this.#channel === opening) this.#channel = undefined;
+      },
+    );
     return opening;
+  }
+
+  /** The channel when one is open now (no wait), else undefined: for a per-message path. */
+  current(): C | undefined {
+    return this.#ready;
   }
 
   async #open(): Promise<C> {
@@ -220,7 +232,9 @@ export class ChannelSlot<C extends Channel = Channel> {
     const channel = (this.confirm ? await model.createConfirmChannel() : await model.createChannel()) as C;
     const mine = this.#channel;
     const forget = () => {
-      if (this.#channel === mine) this.#channel = undefined;
+      if (this.#channel !== mine) return;
+      this.#channel = undefined;
+      this.#ready = undefined;
     };
     channel.on('close', forget);
     // A channel error (404, 406) also closes the channel; the caller of the failed
@@ -240,6 +254,7 @@ export class ChannelSlot<C extends Channel = Channel> {
   async close(): Promise<void> {
     const channel = this.#channel;
     this.#channel = undefined;
+    this.#ready = undefined;
     if (channel !== undefined) await (await channel.catch(() => undefined))?.close().catch(() => undefined);
   }
 }

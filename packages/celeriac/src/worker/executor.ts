@@ -412,8 +412,23 @@ export class Executor {
     return { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelay * 1000, log, taskId: s.message.headers.id };
   }
 
-  /** Carries out an ack decision. A failed ack, reject or restore is logged: the message then comes back later. */
-  private async settle(s: Subject, action: Exclude<AckDecision['action'], 'none'>): Promise<void> {
+  /**
+   * Carries out an ack decision. A failed ack, reject or restore is logged: the message then
+   * comes back later. The ack every task ends with goes without an async frame.
+   */
+  private settle(s: Subject, action: Exclude<AckDecision['action'], 'none'>): Promise<void> {
+    if (action !== 'ack') return this.settleOtherwise(s, action);
+    const { delivery } = s;
+    let acked: Promise<void>;
+    try {
+      acked = delivery.ack();
+    } catch (err) {
+      acked = Promise.reject(err);
+    }
+    return acked.then(undefined, (err: unknown) => this.host.log.error({ err: coerceError(err), tag: delivery.tag, action }, 'could not settle message'));
+  }
+
+  private async settleOtherwise(s: Subject, action: Exclude<AckDecision['action'], 'none' | 'ack'>): Promise<void> {
     const { delivery } = s;
     // Nothing else would move a deferred message: a failure goes up, and it is given back (see handle).
     if (action === 'defer') return delivery.defer(parseIsoTime(s.message.headers.eta ?? ''));
@@ -425,8 +440,7 @@ export class Executor {
       return this.deadLetter(delivery, `requeued by the task ${delivery.deliveryCount ?? ''} times (workerMaxDeliveries ${String(this.host.app.settings.workerMaxDeliveries)})`, s.message);
     }
     try {
-      if (action === 'ack') await delivery.ack();
-      else if (action === 'reject') await delivery.reject({ requeue: false });
+      if (action === 'reject') await delivery.reject({ requeue: false });
       else if (action === 'requeue') await delivery.reject({ requeue: true });
       else await delivery.restore();
     } catch (err) {

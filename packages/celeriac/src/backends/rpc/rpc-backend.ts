@@ -141,20 +141,33 @@ export class RpcBackend implements ResultBackend {
     for (const listener of this.#listeners.get(id) ?? []) listener(meta);
   }
 
-  /** Sends `meta` to the task's sender (`options.replyTo`), as a Celery worker does. */
-  async store(meta: ResultMeta, options: StoreOptions): Promise<void> {
-    const replyTo = options.replyTo ?? this.options.replyTo;
-    const body = pyJsonStringify({ task_id: meta.task_id, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children });
-    const channel = await this.#publisher.get();
+  /**
+   * Sends `meta` to the task's sender (`options.replyTo`), as a Celery worker does. Every task
+   * passes here: with the channel open, no async frame (see amqp/publish-frames.ts).
+   */
+  store(meta: ResultMeta, options: StoreOptions): Promise<void> {
     try {
-      await new Promise<void>((resolve, reject) => {
-        publishFrames(channel, RESULT_MESSAGE, '', replyTo, meta.task_id, Buffer.from(body, 'utf8'), (err: unknown) => (err ? reject(coerceError(err)) : resolve()));
-      });
+      const replyTo = options.replyTo ?? this.options.replyTo;
+      const body = Buffer.from(pyJsonStringify({ task_id: meta.task_id, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children }), 'utf8');
+      const open = this.#publisher.current();
+      const sent = open !== undefined ? this.#send(open, meta, replyTo, body) : this.#publisher.get().then((channel) => this.#send(channel, meta, replyTo, body));
+      // A result for this process itself (eager-like paths, app.storeState) is known at once.
+      return replyTo === this.options.replyTo ? sent.then(() => this.#remember(meta)) : sent;
     } catch (err) {
-      throw new CeleriacError(ErrorCodes.TRANSPORT, `rpc:// could not send the result of ${meta.task_id}: ${coerceError(err).message}`, { cause: err });
+      return Promise.reject(err);
     }
-    // A result for this process itself (eager-like paths, app.storeState) is known at once.
-    if (replyTo === this.options.replyTo) this.#remember(meta);
+  }
+
+  #send(channel: ConfirmChannel, meta: ResultMeta, replyTo: string, body: Buffer): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const failed = (err: unknown) =>
+        reject(new CeleriacError(ErrorCodes.TRANSPORT, `rpc:// could not send the result of ${meta.task_id}: ${coerceError(err).message}`, { cause: err }));
+      try {
+        publishFrames(channel, RESULT_MESSAGE, '', replyTo, meta.task_id, body, (err: unknown) => (err ? failed(err) : resolve()));
+      } catch (err) {
+        failed(err);
+      }
+    });
   }
 
   async get(taskId: string): Promise<ResultMeta | null> {

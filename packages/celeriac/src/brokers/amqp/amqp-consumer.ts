@@ -70,6 +70,9 @@ interface Held {
   readonly queue: string;
 }
 
+/** The settlement of every acked task, shared. */
+const ACK: Settlement = Object.freeze({ kind: 'ack' });
+
 /** The identity of a message across redeliveries. */
 function identity(queue: string, msg: ConsumeMessage): string {
   const cid = typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : '';
@@ -129,8 +132,14 @@ class AmqpDelivery implements Delivery {
     await this.consumer.settle(this, s);
   }
 
+  /** Every task acks: no async frame here (see AmqpConsumer.settle). */
   ack(): Promise<void> {
-    return this.#settle({ kind: 'ack' });
+    try {
+      this.#take();
+      return this.consumer.settle(this, ACK);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
   reject(options: { requeue: boolean }): Promise<void> {
     return this.#settle({ kind: 'reject', requeue: options.requeue });
@@ -289,8 +298,30 @@ export class AmqpConsumer implements Consumer {
     return true;
   }
 
-  /** Settles `delivery` (called once per delivery by AmqpDelivery). */
-  async settle(delivery: AmqpDelivery, s: Settlement): Promise<void> {
+  /**
+   * Settles `delivery` (called once per delivery by AmqpDelivery). The ack of a live
+   * delivery, which every task ends with, goes without async frames: each one held a
+   * generator object of some hundreds of bytes, four per task along this path.
+   */
+  settle(delivery: AmqpDelivery, s: Settlement): Promise<void> {
+    const held = delivery.held;
+    const batcher = s.kind === 'ack' ? this.#batchers.get(held.channel) : undefined;
+    if (batcher === undefined || !this.#live.delete(delivery)) return this.#settleSlowly(delivery, s);
+    return batcher.ack(held.msg).then(
+      () => {
+        this.#noteSent(held, s);
+        this.#maybeDone();
+      },
+      (err: unknown) => {
+        // As #settleSlowly: the channel died under us, so remember the ack for the redelivery.
+        if (this.#channel === held.channel) throw ackError(held.msg, err);
+        this.#rememberSettled(delivery, s);
+        this.#maybeDone();
+      },
+    );
+  }
+
+  async #settleSlowly(delivery: AmqpDelivery, s: Settlement): Promise<void> {
     if (this.#live.delete(delivery)) {
       try {
         await this.#apply(delivery.held, s);
@@ -388,7 +419,7 @@ export class AmqpConsumer implements Consumer {
     try {
       await batcher.ack(msg);
     } catch (err) {
-      throw new CeleriacError(ErrorCodes.TRANSPORT, `could not ack delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
+      throw ackError(msg, err);
     }
   }
 
@@ -453,11 +484,15 @@ export class AmqpConsumer implements Consumer {
   }
 }
 
+function ackError(msg: ConsumeMessage, err: unknown): CeleriacError {
+  return new CeleriacError(ErrorCodes.TRANSPORT, `could not ack delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
+}
+
 function ackOn(channel: Channel, msg: ConsumeMessage): void {
   try {
     channel.ack(msg);
   } catch (err) {
-    throw new CeleriacError(ErrorCodes.TRANSPORT, `could not ack delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
+    throw ackError(msg, err);
   }
 }
 
