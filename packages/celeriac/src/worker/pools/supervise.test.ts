@@ -82,6 +82,32 @@ describe('supervise', () => {
     expect(await result.result).toBe(outcome);
   });
 
+  it('a body that never started (its pool closed first) ends by its outcome, with no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const limits of [{ hard: null, soft: null }, { hard: 5, soft: 2 }]) {
+        const { clock, run, counters } = setUp(limits);
+        const closing = new Error('pool is closing');
+        const taken = Promise.reject(closing);
+        const result = supervise(
+          run,
+          () => ({ outcome: taken.catch((error: unknown) => ({ ok: false as const, error })), started: taken.then(() => undefined), softLimit: () => undefined, stop: () => undefined }),
+          counters,
+        );
+        expect(await result.result).toEqual({ ok: false, error: closing });
+        expect(clock.pendingTimers).toBe(0);
+      }
+      // Unhandled rejections are reported after a turn of the event loop.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('terminate ends a running body with the reason; abandon gives it up; each at most once', async () => {
     for (const how of ['terminate', 'abandon'] as const) {
       const { clock, job, run, counters } = setUp({ hard: 5, soft: 2 });

@@ -20,7 +20,8 @@ export interface Execution {
   stop(reason: Error, signal?: NodeJS.Signals): void;
   /**
    * Resolves when the body starts; the limits count from then. The threads pool may first
-   * wait for a fresh thread, which is not the task's time. @default already started
+   * wait for a fresh thread, which is not the task's time. Rejects when the body never
+   * starts (the pool closed first); `outcome` then says so. @default already started
    */
   readonly started?: Promise<void>;
 }
@@ -89,6 +90,9 @@ export function supervise(
   const { job, clock } = run;
   let over = false;
   const execution = start((state, meta) => (over ? Promise.resolve() : run.updateState(state, meta)));
+  // A body that never started is reported by its outcome; with no limits to arm nothing else
+  // awaits `started`, and its rejection must not surface as an unhandled one.
+  execution.started?.catch(nothing);
   const outcome = execution.outcome;
   if (!(outcome instanceof Promise)) {
     over = true;
