@@ -30,6 +30,12 @@ export interface CompileContext {
   readonly params: SqlParams;
   /** Epoch ms that relative times (`received>-1h`) count back from. */
   readonly now: number;
+  /**
+   * Text terms (lower-cased) whose index lookup should use only one of their words: the
+   * store's choice when the term mixes a word in most tasks with a rare one (see
+   * {@link termWords}). The term itself is still matched, without the index.
+   */
+  readonly indexedWord?: ReadonlyMap<string, string>;
 }
 
 type Leaf = Extract<QueryNode, { kind: 'field' }>;
@@ -65,6 +71,45 @@ function containsPattern(value: string): string {
   return `%${likeLiteral(value.toLowerCase())}%`;
 }
 
+/**
+ * The words of a text term as pg_trgm splits them (runs of letters and digits) that are long
+ * enough to have a trigram of their own, lower-cased and without repeats.
+ */
+export function termWords(term: string): string[] {
+  return [...new Set((term.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length >= 3))];
+}
+
+/**
+ * `search_text` contains `value`, written for the trigram index. Every trigram of the pattern
+ * is looked up, so one word found in most tasks (`order`, `example`) makes a rare term read
+ * posting lists of the whole table (75 ms at 1M tasks); with the store's choice of one rare
+ * word the index finds a few candidates, and `strpos` (the same test as the LIKE, unindexed)
+ * keeps the whole term.
+ */
+function textInSearch(value: string, ctx: CompileContext, pattern?: string): string {
+  const lowered = value.toLowerCase();
+  const word = ctx.indexedWord?.get(lowered);
+  if (word === undefined || !lowered.includes(word)) return `search_text LIKE ${pattern ?? ctx.params.add(containsPattern(value))}`;
+  return `(search_text LIKE ${ctx.params.add(`%${likeLiteral(word)}%`)} AND strpos(search_text, ${ctx.params.add(lowered)}) > 0)`;
+}
+
+/** The text terms of a search that go through `search_text` (free text and payload fields but the traceback). */
+export function searchTextTerms(node: QueryNode): string[] {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      return node.children.flatMap(searchTextTerms);
+    case 'not':
+      return searchTextTerms(node.child);
+    case 'text':
+      return [node.value];
+    case 'field': {
+      const field = node.field.toLowerCase();
+      return TEXT.has(field) && field !== 'traceback' && node.op === ':' ? [node.value] : [];
+    }
+  }
+}
+
 function fail(leaf: Leaf, reason: string): never {
   throw new QuerySyntaxError(reason, leaf.pos);
 }
@@ -90,7 +135,7 @@ function text(leaf: Leaf, column: string, ctx: CompileContext): string {
   const p = ctx.params.add(containsPattern(leaf.value));
   const own = `coalesce(lower(left(${column}, ${SEARCH_FIELD_CHARS})), '') LIKE ${p}`;
   // The traceback is not in search_text; the others get the indexed prefilter.
-  return column === 'traceback' ? `(${own})` : `(search_text LIKE ${p} AND ${own})`;
+  return column === 'traceback' ? `(${own})` : `(${textInSearch(leaf.value, ctx, p)} AND ${own})`;
 }
 
 function numberValue(leaf: Leaf): number {
@@ -185,10 +230,12 @@ export function compileQuery(node: QueryNode, ctx: CompileContext): string {
       return `(${node.children.map((c) => compileQuery(c, ctx)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
     case 'not':
       return `(NOT ${compileQuery(node.child, ctx)})`;
-    case 'text':
+    case 'text': {
       // A pasted task id finds its task by key (search_text does not hold ids).
-      if (UUID_RE.test(node.value)) return `(uuid = ${ctx.params.add(node.value.toLowerCase())} OR search_text LIKE ${ctx.params.add(containsPattern(node.value))})`;
-      return `(search_text LIKE ${ctx.params.add(containsPattern(node.value))})`;
+      if (UUID_RE.test(node.value)) return `(uuid = ${ctx.params.add(node.value.toLowerCase())} OR ${textInSearch(node.value, ctx)})`;
+      const cond = textInSearch(node.value, ctx);
+      return cond.startsWith('(') ? cond : `(${cond})`;
+    }
     case 'field':
       return leafSql(node, ctx);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileQuery, parseQuery, QUERY_LIMITS, QuerySyntaxError, searchToSql, SqlParams } from './index.js';
+import { chooseIndexedWord } from '../store/read-sql.js';
+import { compileQuery, parseQuery, QUERY_LIMITS, QuerySyntaxError, searchTextTerms, searchToSql, SqlParams, termWords } from './index.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 
@@ -118,5 +119,42 @@ describe('compileQuery', () => {
     params.add('first');
     const node = parseQuery('a OR b');
     expect(node && compileQuery(node, { params, now: NOW })).toBe('((search_text LIKE $2) OR (search_text LIKE $3))');
+  });
+});
+
+describe('rare words of a text term', () => {
+  it('splits a term into the words pg_trgm sees, three characters or more', () => {
+    expect(termWords("'Order-24640'")).toEqual(['order', '24640']);
+    expect(termWords('user4729@example.com')).toEqual(['user4729', 'example', 'com']);
+    expect(termWords('a-b-cd 12')).toEqual([]);
+    expect(termWords('Ünïcode ÜNÏCODE')).toEqual(['ünïcode']);
+  });
+
+  it('lists the terms that go through search_text, under NOT and OR, and not the traceback', () => {
+    const node = parseQuery('foo args:"order-1" -(result:x OR traceback:"deep stack") exception:boom name:proj.* kwargs.a:1');
+    expect(node === null ? [] : searchTextTerms(node)).toEqual(['foo', 'order-1', 'x', 'boom']);
+  });
+
+  it('looks up the chosen word in the index and still matches the whole term', () => {
+    const params = new SqlParams();
+    const text = searchToSql('"User4729@Example" result:"\'order-24640\'" plain', {
+      params, now: NOW, indexedWord: new Map([['user4729@example', 'user4729'], ["'order-24640'", '24640'], ['plain', 'nothere']]),
+    });
+    expect(text).toBe('((search_text LIKE $1 AND strpos(search_text, $2) > 0) AND '
+      + "((search_text LIKE $4 AND strpos(search_text, $5) > 0) AND coalesce(lower(left(result, 1024)), '') LIKE $3) AND (search_text LIKE $6))");
+    expect(params.values).toEqual(['%user4729%', 'user4729@example', "%'order-24640'%", '%24640%', "'order-24640'", '%plain%']);
+    // without a choice, one pattern serves the index and the field, as before
+    const plain = new SqlParams();
+    expect(searchToSql('result:ok', { params: plain, now: NOW })).toBe("(search_text LIKE $1 AND coalesce(lower(left(result, 1024)), '') LIKE $1)");
+  });
+
+  it('chooses the rarest word only when another is in most tasks', () => {
+    expect(chooseIndexedWord([['order', 999_900], ['24640', 100]], 1_000_000)).toBe('24640');
+    expect(chooseIndexedWord([['user4729', 100], ['example', 999_900], ['com', 999_900]], 1_000_000)).toBe('user4729');
+    // all rare, all common, one word, or a small table: every trigram is used as before
+    expect(chooseIndexedWord([['abc', 100], ['def', 200]], 1_000_000)).toBeNull();
+    expect(chooseIndexedWord([['order', 999_900], ['example', 999_900]], 1_000_000)).toBeNull();
+    expect(chooseIndexedWord([['order', 999_900]], 1_000_000)).toBeNull();
+    expect(chooseIndexedWord([['order', 900], ['x12', 1]], 1000)).toBeNull();
   });
 });

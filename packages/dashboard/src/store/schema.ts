@@ -113,6 +113,13 @@ const MIGRATIONS: readonly ((trgm: string | null) => string)[] = [
     DROP TABLE task_events;
     CREATE INDEX task_timeline_uuid ON task_timeline (uuid, ts);
   `,
+  // Version 4: the received index carries the uuid and the time, so a received window in time
+  // order is sorted from the index alone (read-sql's narrow window), and pages by received
+  // follow (received, uuid) as cursors do.
+  () => `
+    DROP INDEX IF EXISTS tasks_received;
+    CREATE INDEX tasks_received ON tasks (received, uuid, state_ts) WHERE received IS NOT NULL;
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -11,9 +11,10 @@ import { migrate } from './schema.js';
 import { toSqlJson } from './sql-json.js';
 import { checkSchemaName, openPgliteDriver, openPostgresDriver, type SqlDriver } from './sql-driver.js';
 import {
-  COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
+  chooseIndexedWord, COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_MATCHES_SQL, ESTIMATED_ROWS_SQL, planRows, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
+import { likeLiteral, parseQuery, searchTextTerms, termWords } from '../query/index.js';
 import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams, WORKERS_UPSERT_SQL } from './write-sql.js';
 
 const DAY = 86_400_000;
@@ -51,6 +52,9 @@ export function resolveHistoryStoreOptions(options: HistoryStoreOptions = {}): R
   });
 }
 
+// Text terms of one search, and words of one term, whose frequency is estimated (EXPLAIN each).
+const MAX_NARROWED_TERMS = 4;
+const MAX_NARROWED_WORDS = 4;
 // Rows per write statement and per retention delete: bounds one statement's memory.
 const WRITE_CHUNK = 5000;
 const PRUNE_BATCH = 5000;
@@ -165,7 +169,7 @@ class SqlHistoryStore implements HistoryStore {
   async queryTasks(query: TaskQuery): Promise<TaskPage> {
     this.#open();
     const size = this.options.searchWindow;
-    const plan = taskPageSql(query, Date.now(), size);
+    const plan = taskPageSql(query, Date.now(), size, await this.#indexedWords(query.search));
     const sort = query.sort ?? { field: 'timestamp', dir: 'desc' };
     const done = (rows: Record<string, unknown>[], n: number, how: 'exact' | 'capped' | 'estimated' = 'exact'): TaskPage => {
       const tasks = rows.map(toTaskRow);
@@ -211,6 +215,31 @@ class SqlHistoryStore implements HistoryStore {
     // A page that is not full ends the matches: its end is the total, with no count.
     if (rows.length < plan.limit && (rows.length > 0 || plan.offset === 0)) return done(rows, plan.offset + rows.length);
     return counted(rows);
+  }
+
+  /**
+   * For each text term that mixes words of most tasks with a rare word, the rare word its index
+   * lookup uses ({@link chooseIndexedWord}); one EXPLAIN per word, for at most a few terms.
+   */
+  async #indexedWords(search: string | undefined): Promise<ReadonlyMap<string, string> | undefined> {
+    if (search === undefined || search.trim() === '') return undefined;
+    const node = parseQuery(search);
+    if (node === null) return undefined;
+    const terms = [...new Set(searchTextTerms(node).map((t) => t.toLowerCase()))].filter((t) => termWords(t).length >= 2).slice(0, MAX_NARROWED_TERMS);
+    if (terms.length === 0) return undefined;
+    const tasks = (await this.db.query<{ n: number }>(ESTIMATED_ROWS_SQL))[0]?.n ?? 0;
+    const out = new Map<string, string>();
+    for (const term of terms) {
+      const estimates: [string, number][] = [];
+      for (const word of termWords(term).slice(0, MAX_NARROWED_WORDS)) {
+        const explained = await this.db.query<Record<string, unknown>>(ESTIMATED_MATCHES_SQL, [`%${likeLiteral(word)}%`]);
+        const rows = planRows(Object.values(explained[0] ?? {})[0]);
+        if (rows !== null) estimates.push([word, rows]);
+      }
+      const word = chooseIndexedWord(estimates, tasks);
+      if (word !== null) out.set(term, word);
+    }
+    return out;
   }
 
   /**
