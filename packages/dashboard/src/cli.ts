@@ -68,7 +68,7 @@ const OPTIONS: readonly [string, string, boolean][] = [
   ['database-url', 'Postgres URL for the history (default: DATABASE_URL, else embedded)', false],
   ['max-tasks', 'most tasks kept in the history (default 1000000)', false],
   ['max-workers', 'most workers kept (default 5000)', false],
-  ['inspect-timeout', 'inspect reply timeout, ms (default 1000)', false],
+  ['inspect-timeout', 'reply timeout of inspections and worker actions, ms (default 1000)', false],
   ['inspect-interval', 'background inspection period, ms (default 10000)', false],
   ['purge-offline-workers', 'forget offline workers after this many seconds (default 3600)', false],
   ['enable-events', 'broadcast enable_events every 5 s (default true)', true],

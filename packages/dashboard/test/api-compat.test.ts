@@ -82,7 +82,8 @@ describe.runIf(ready)('HTTP API: Celeriac dashboard vs Flower 2.0.1', () => {
     const tsApp = fleet.app();
     tsApp.task('ts.add', (x: number, y: number) => x + y);
     await fleet.worker(tsApp, { queues: ['ts'], hostname: `tsdash-${process.pid}@%h`, sendTaskEvents: true, concurrency: 2 });
-    dash = await cluster.dashboard();
+    // Actions wait up to 5 s for the Python worker (a loaded machine answers pool_shrink late).
+    dash = await cluster.dashboard({ ingest: { inspectIntervalMs: 2000, queuePollMs: 1000, enableEventsMs: 2000, flushMs: 50, inspectTimeoutMs: 5000 } });
     flower = await startFlower(fleet.py, FLOWER_PORT);
     ours = dash.url;
     theirs = flower.url;

@@ -50,7 +50,11 @@ export interface IngestOptions {
   maxWorkers?: number;
   /** Offline workers are forgotten after this long (Flower's `purge_offline_workers`). @default 3600000 */
   purgeOfflineAfterMs?: number;
-  /** Reply timeout of each inspect broadcast (Flower's `inspect_timeout`). @default 1000 */
+  /**
+   * Reply timeout of each inspect broadcast (Flower's `inspect_timeout`), and of the worker
+   * actions (pool grow/shrink, autoscale, rate and time limits, consumers), which Flower
+   * bounds at Celery's default of 1 s whatever this says. @default 1000
+   */
   inspectTimeoutMs?: number;
   /** Period of background inspection. @default 10000 */
   inspectIntervalMs?: number;
@@ -105,6 +109,11 @@ export class Ingest {
   lastEventAt: number | null = null;
   /** Last broker error message, null while the broker answers. */
   brokerError: string | null = null;
+
+  /** How long an inspect or control broadcast waits for replies (`inspectTimeoutMs`). */
+  get replyTimeoutMs(): number {
+    return this.#options.inspectTimeoutMs;
+  }
 
   constructor(app: App, store: HistoryStore, options: IngestOptions = {}) {
     this.#store = store;

@@ -49,7 +49,7 @@ function reasonOf(reply: Json | undefined): string {
 /** Broadcasts a control command to one worker and waits for its answer. */
 export async function control(ctx: ServerContext, name: string, method: string, args: JsonObject): Promise<Json | undefined> {
   try {
-    const replies = await withDeadline(ctx.ingest.control.broadcast(method, { arguments: args, destination: [name], reply: true, timeoutMs: 1000 }), 6000, method);
+    const replies = await withDeadline(ctx.ingest.control.broadcast(method, { arguments: args, destination: [name], reply: true, timeoutMs: ctx.ingest.replyTimeoutMs }), ctx.ingest.replyTimeoutMs + 5000, method);
     return replyOf(replies, name);
   } catch (error) {
     throw new HttpError(503, `Broker unavailable: ${(error as Error).message}`);
