@@ -109,7 +109,7 @@ describe('celeriac worker --logfile --log-format', () => {
       expect(cli.stdout()).toContain('[tasks]');
       cli.child.kill('SIGTERM');
       expect((await cli.exited).code).toBe(0);
-    });
+    }, 90_000); // its own waits (35 s for the result, 20 s for the file) outlast the 20 s default
   }
 
   it('refuses an unknown --log-format with exit 2', async () => {
