@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 // The `celeriac` command. When tsx (an optional peer dependency) is installed it is registered
-// first, so `-A ./app.ts` loads without a build step; compiled apps (`-A ./dist/app.js`) need
-// neither tsx nor esbuild. Without tsx a .ts module fails to load with an error saying so.
+// just before a TypeScript module loads (`-A ./app.ts`), so such an app loads without a build
+// step; compiled apps (`-A ./dist/app.js`) and commands without one (`celeriac -b <url> flower`)
+// never start tsx's loader thread (~35 MB) and need neither tsx nor esbuild. Without tsx a .ts
+// module fails to load with an error saying so.
 import { existsSync } from 'node:fs';
 
-try {
-  const { register } = await import('tsx/esm/api');
-  register();
-} catch (err) {
-  // Only "tsx is not installed" is expected; anything else is a real failure.
-  if (!(err?.code === 'ERR_MODULE_NOT_FOUND' && /['"]tsx['"]/.test(String(err.message)))) throw err;
-}
+let tsx;
+const beforeTypeScript = () =>
+  (tsx ??= import('tsx/esm/api').then(
+    ({ register }) => void register(),
+    (err) => {
+      // Only "tsx is not installed" is expected (the import then fails with a clear error);
+      // anything else is a real failure.
+      if (!(err?.code === 'ERR_MODULE_NOT_FOUND' && /['"]tsx['"]/.test(String(err.message)))) throw err;
+    },
+  ));
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('celeriac: dist/ is missing; run `npm run build` in the celeriac package first.\n');
@@ -19,6 +24,7 @@ if (!existsSync(entry)) {
 const { main } = await import(entry.href);
 const code = await main(process.argv, {
   io: { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), cwd: process.cwd() },
+  beforeTypeScript,
 });
 process.exitCode = code;
 // Adapters unref their timers, but a user's module may hold handles open; the command is done.

@@ -20,6 +20,12 @@ export interface CliContext {
   app?: App;
   /** The command line as `process.argv` gives it (node, script, args); `worker --detach` starts it again. */
   argv?: readonly string[];
+  /**
+   * Called before a TypeScript module (`-A app.ts`, `graph mod.ts#wf`) is imported: the bin
+   * registers tsx here, only then, so commands on compiled or no modules (`celeriac -b <url>
+   * flower`) run without its loader thread. @default nothing (the caller loads TypeScript)
+   */
+  beforeTypeScript?: () => Promise<void>;
 }
 
 /** Options every command inherits from the program. */

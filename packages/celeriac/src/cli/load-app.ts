@@ -1,8 +1,9 @@
 /**
  * @module cli/load-app
  * `-A <module>` or `-A <module>:<attr>`: imports a .ts or .js module (TypeScript through tsx,
- * which the bin registers when it is installed) and finds its app: the export `attr` names
- * (a dotted path reaches into an object), else the `app` export, else the default export.
+ * which the bin registers, when installed, just before a .ts module loads) and finds its app:
+ * the export `attr` names (a dotted path reaches into an object), else the `app` export, else
+ * the default export.
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -39,9 +40,10 @@ function resolveModulePath(spec: string, cwd: string): string {
 }
 
 /** Imports the module and returns its app. */
-export async function loadApp(spec: string, cwd: string = process.cwd()): Promise<App> {
+export async function loadApp(spec: string, cwd: string = process.cwd(), beforeTypeScript?: () => Promise<void>): Promise<App> {
   const { module, attr } = parseAppSpec(spec, cwd);
   const path = resolveModulePath(module, cwd);
+  if (isTypeScriptModule(path)) await beforeTypeScript?.();
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;

@@ -46,7 +46,7 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
       app = ctx.app;
       label = '(embedded)';
     } else if (globals.app !== undefined) {
-      app = await loadApp(globals.app, ctx.io.cwd);
+      app = await loadApp(globals.app, ctx.io.cwd, ctx.beforeTypeScript);
       label = globals.app;
     } else if (required) {
       throw new UsageError('this command needs the app: pass -A <module> (a .ts or .js file exporting `app`)');

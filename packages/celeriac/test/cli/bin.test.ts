@@ -1,6 +1,6 @@
 /**
  * The real `celeriac` bin in child processes: `-A app.ts` loads TypeScript with no build step
- * (the bin registers tsx; 'celeriac' resolves to the built package), the worker prints its
+ * (the bin registers tsx before it imports a .ts app; 'celeriac' resolves to the built package), the worker prints its
  * banner, runs tasks, and shuts down warm on SIGTERM and cold on a second one. Started before
  * its Redis (the docker-compose start order), it waits, logging Celery's "Cannot connect to
  * broker ... Trying again" line, and serves tasks once Redis is up.

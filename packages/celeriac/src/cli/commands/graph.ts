@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { isSignatureDict } from '../../canvas/dicts.js';
+import { isTypeScriptModule } from '../../core/typescript-modules.js';
 import { workflowToDot } from '../../canvas/graph.js';
 import type { SignatureDict } from '../../protocol/types.js';
 import { resolveAppPath } from '../load-app.js';
@@ -26,11 +27,13 @@ function parseDict(text: string, where: string): SignatureDict {
   return value;
 }
 
-async function fromModule(spec: string, cwd: string): Promise<SignatureDict> {
+async function fromModule(spec: string, cwd: string, beforeTypeScript?: () => Promise<void>): Promise<SignatureDict> {
   const hash = spec.lastIndexOf('#');
   const [path, name] = [spec.slice(0, hash), spec.slice(hash + 1)];
   if (path === '' || name === '') throw new UsageError(`expected <module>#<export>, got ${JSON.stringify(spec)}`);
-  const mod = (await import(pathToFileURL(resolveAppPath(path, cwd)).href)) as Record<string, unknown>;
+  const file = resolveAppPath(path, cwd);
+  if (isTypeScriptModule(file)) await beforeTypeScript?.();
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const value = mod[name];
   const dict = typeof (value as { toDict?: unknown } | undefined)?.toDict === 'function' ? (value as { toDict(): unknown }).toDict() : value;
   if (!isSignatureDict(dict)) throw new UsageError(`export ${JSON.stringify(name)} of ${path} is not a signature (exports: ${Object.keys(mod).join(', ')})`);
@@ -38,7 +41,7 @@ async function fromModule(spec: string, cwd: string): Promise<SignatureDict> {
 }
 
 /** Reads the workflow named on the command line. */
-export async function readWorkflow(source: string, cwd: string): Promise<SignatureDict> {
+export async function readWorkflow(source: string, cwd: string, beforeTypeScript?: () => Promise<void>): Promise<SignatureDict> {
   const text = source.trim();
   if (text.startsWith('{')) return parseDict(text, 'the workflow argument');
   if (text.startsWith('@')) {
@@ -51,7 +54,7 @@ export async function readWorkflow(source: string, cwd: string): Promise<Signatu
     }
     return parseDict(content, file);
   }
-  if (text.includes('#')) return fromModule(text, cwd);
+  if (text.includes('#')) return fromModule(text, cwd, beforeTypeScript);
   throw new UsageError('give the workflow as a JSON signature dict, @file.json, or <module>#<export>');
 }
 
@@ -62,7 +65,7 @@ export function registerGraph(program: Command, ctx: CliContext): void {
     .description('Print a workflow as a Graphviz DOT graph: a JSON signature dict, @file.json, or <module>#<export>.')
     .option('--name <name>', 'graph name', 'workflow')
     .action(async (workflow: string, flags: { name: string }) => {
-      const dict = await readWorkflow(workflow, ctx.io.cwd);
+      const dict = await readWorkflow(workflow, ctx.io.cwd, ctx.beforeTypeScript);
       ctx.io.out(workflowToDot(dict, flags.name));
     });
 }
