@@ -98,11 +98,13 @@ export interface WorkerWrite {
   offline_at: number | null;
 }
 
-/** One timeline entry: `entry` is its JSON text, `[type, ts, hostname, fields]` (see {@link timelineEntry}). */
+/** One timeline entry; `fields` is JSON text. Written as {@link timelineEntry}. */
 export interface EventWrite {
   uuid: string;
+  type: string;
   ts: number;
-  entry: string;
+  hostname: string | null;
+  fields: string;
 }
 
 /** The rows of one batch. */
@@ -229,8 +231,8 @@ function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number,
  * A timeline entry as JSON text, `[type, ts, hostname, fields]`: the store keeps a task's
  * entries of one write as one JSON array (store/write-sql.ts), read back by {@link parseTimeline}.
  */
-export function timelineEntry(type: string, ts: number, hostname: string | null, fields: string): string {
-  return `[${JSON.stringify(type)},${ts},${hostname === null ? 'null' : JSON.stringify(hostname)},${fields}]`;
+export function timelineEntry(e: EventWrite): string {
+  return `[${JSON.stringify(e.type)},${e.ts},${e.hostname === null ? 'null' : JSON.stringify(e.hostname)},${e.fields}]`;
 }
 
 /** The entries of stored timeline rows (JSON arrays of {@link timelineEntry}), in time order, at most `limit`. */
@@ -352,7 +354,9 @@ export class EventFolder {
       let row = this.#tasks.get(uuid);
       if (row === undefined) this.#tasks.set(uuid, (row = emptyTask(uuid, at)));
       foldTask(row, subject, event, at, this.limits);
-      this.#timeline.push({ uuid, ts: at, entry: timelineEntry(type.slice(0, 64), at, str(event['hostname']), timelineFields(event, this.limits.timelineCap)) });
+      // The entry's JSON text is made at write time (timelineEntry): strings built here live
+      // until the write, long enough to reach the old generation, whose collection costs more.
+      this.#timeline.push({ uuid, type: type.slice(0, 64), ts: at, hostname: str(event['hostname']), fields: timelineFields(event, this.limits.timelineCap) });
       return 'task';
     }
     if (group === 'worker') {

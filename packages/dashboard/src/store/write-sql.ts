@@ -7,7 +7,7 @@
  * the newest known value (events) or fill only what is missing (backfill).
  */
 
-import type { EventWrite } from './fold-events.js';
+import { timelineEntry, type EventWrite } from './fold-events.js';
 import { sanitizeSqlJson } from './sql-json.js';
 
 const TASK_COLUMNS: readonly [string, string][] = [
@@ -83,9 +83,9 @@ export function timelineParams(events: readonly EventWrite[], rowsPer: number): 
   const tasks = new Map<string, { ts: number; entries: string[] }>();
   for (const e of events) {
     const t = tasks.get(e.uuid);
-    if (t === undefined) tasks.set(e.uuid, { ts: e.ts, entries: [e.entry] });
+    if (t === undefined) tasks.set(e.uuid, { ts: e.ts, entries: [timelineEntry(e)] });
     else {
-      t.entries.push(e.entry);
+      t.entries.push(timelineEntry(e));
       if (e.ts < t.ts) t.ts = e.ts;
     }
   }
