@@ -62,7 +62,7 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): C
     err += s;
     changed();
   });
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
   const exited = new Promise<Exit>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(killer);
@@ -75,7 +75,7 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): C
   void exited.then(() => {
     done = true;
   });
-  const waitFor = (pattern: RegExp, timeoutMs = 8000) =>
+  const waitFor = (pattern: RegExp, timeoutMs = 30_000) =>
     new Promise<string>((resolve, reject) => {
       const check = () => {
         const text = out + err;
