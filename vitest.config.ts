@@ -1,11 +1,34 @@
+import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { orderTestFiles } from './scripts/test-order.ts';
 
 const src = (p: string) => fileURLToPath(new URL(`./packages/celeriac/src/${p}`, import.meta.url));
 
 // Test files under src/ that talk to RabbitMQ: they run with the integration tests, each in a
 // process of its own, so a connection one of them leaves behind cannot fail another file.
 const SERVICE_TESTS_UNDER_SRC = ['packages/celeriac/src/brokers/amqp/amqp-*.test.ts', 'packages/celeriac/src/brokers/amqp/beat-store.test.ts'];
+
+/** Longest files first, unit files last (scripts/test-order.ts says why). */
+class LongestFirst extends BaseSequencer {
+  override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const { root } = this.ctx.config;
+    return Promise.resolve(
+      orderTestFiles(files, (spec) => {
+        const path = relative(root, spec.moduleId);
+        const key = `${spec.project.name}:${path}`;
+        return {
+          project: spec.project.name,
+          isolated: spec.project.config.isolate,
+          file: path.split(sep).join('/'),
+          durationMs: this.ctx.cache.getFileTestResults(key)?.duration,
+          size: this.ctx.cache.getFileStats(key)?.size,
+        };
+      }),
+    );
+  }
+}
 
 export default defineConfig({
   resolve: {
@@ -22,6 +45,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    sequence: { sequencer: LongestFirst },
     // Most of the suite's time is spent waiting (Redis, RabbitMQ, Python workers, child
     // processes, pool children starting), not computing; vitest's default of one worker per
     // CPU less one left a single worker on a 2-core machine, so files waited in line.
