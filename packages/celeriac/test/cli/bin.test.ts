@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/index.js';
 import { freePort, RedisServerProcess } from '../support/redis.js';
 import { buildDistIfStale } from '../support/node-script.js';
-import { killAll, runCli, spawnCli } from './spawn.js';
+import { fixtureApp, killAll, runCli, spawnCli } from './spawn.js';
 
 beforeAll(() => {
   buildDistIfStale();
@@ -51,7 +51,7 @@ describe('celeriac worker (spawned)', () => {
   });
 
   it('stays up while idle until signalled (memory:// holds no handle)', async () => {
-    const cli = spawnCli(['-A', 'fixtures/app.ts', 'worker', '-l', 'info']);
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info']);
     await cli.waitFor(/ready\./);
     // Idle now. Node exits as soon as nothing holds the event loop; answering two probes sent
     // one after the other, after start-up, shows the worker keeps it open.
@@ -65,7 +65,7 @@ describe('celeriac worker (spawned)', () => {
   });
 
   it('a warm shutdown lets the running task finish, then exits 0', async () => {
-    const cli = spawnCli(['-A', 'fixtures/app.ts', 'worker', '-l', 'info', '--shutdown-timeout', '30'], { env: { FIXTURE_BLOCK: '1' } });
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout', '30'], { env: { FIXTURE_BLOCK: '1' } });
     await cli.waitFor(/BLOCK-STARTED/);
     cli.child.kill('SIGTERM');
     await cli.waitFor(/"running":1[,}].*warm shutdown: no longer fetching/);
@@ -78,7 +78,7 @@ describe('celeriac worker (spawned)', () => {
   it('a second SIGTERM does a cold shutdown and exits', async () => {
     // The task never ends by itself and the warm shutdown would wait 30 s for it, longer than
     // the test's 20 s: a clean exit in time proves the cold shutdown cut it short.
-    const cli = spawnCli(['-A', 'fixtures/app.ts', 'worker', '-l', 'info', '--shutdown-timeout', '30'], { env: { FIXTURE_BLOCK: '1' } });
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout', '30'], { env: { FIXTURE_BLOCK: '1' } });
     await cli.waitFor(/BLOCK-STARTED/);
     cli.child.kill('SIGTERM');
     await cli.waitFor(/"running":1[,}].*warm shutdown: no longer fetching/);
@@ -136,13 +136,13 @@ describe('without tsx (an optional peer dependency)', () => {
 
   it('runs a compiled app, on the async, threads and prefork pools, with neither tsx nor esbuild', async () => {
     for (const pool of ['async', 'threads', 'prefork']) {
-      const cli = spawnCli(['-A', 'fixtures/compiled-app.mjs', 'worker', '-P', pool, '-c', '1', '-l', 'warning'], { nodeArgs: HIDE_TSX, env: { FIXTURE_SEND: '1' } });
-      await cli.waitFor(/RESULT ping="pong"/, 15_000);
+      const cli = spawnCli(['-A', 'fixtures/compiled-app.mjs', 'worker', '-P', pool, '-c', '1', '-l', 'warning'], { nodeArgs: HIDE_TSX, env: { FIXTURE_SEND: '1' }, timeoutMs: 40_000 });
+      await cli.waitFor(/RESULT ping="pong"/, 30_000);
       expect(cli.stdout()).toContain(`(${pool} pool)`);
       cli.child.kill('SIGTERM');
       expect((await cli.exited).code).toBe(0);
     }
-  }, 40_000);
+  }, 120_000);
 
   it('says a .ts app needs tsx, and how to do without it', async () => {
     // Node >= 22.18 strips types itself; keep that off so the test means the same everywhere.
@@ -173,7 +173,7 @@ describe.runIf(hasRedisServer)('celeriac worker started before its broker', () =
 
   it('waits, logging each attempt, then runs tasks and stops cleanly', async () => {
     const url = server.url;
-    const cli = spawnCli(['-A', 'fixtures/app.ts', '-b', url, '--result-backend', url, 'worker', '-l', 'info', '-n', `wbb-${process.pid}@test`], {
+    const cli = spawnCli(['-A', fixtureApp('app'), '-b', url, '--result-backend', url, 'worker', '-l', 'info', '-n', `wbb-${process.pid}@test`], {
       // A short backoff of its own (the default waits 2 s, then 4 s): the lines show it is the one used.
       env: { CELERIAC_BROKER_TRANSPORT_OPTIONS: '{"connectTimeoutMs":300}', CELERIAC_BROKER_CONNECTION_RETRY_INTERVALS: '{"intervalStart":0.2,"intervalStep":0.1,"intervalMax":0.5}' },
       timeoutMs: 60_000,

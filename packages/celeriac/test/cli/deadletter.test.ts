@@ -13,14 +13,14 @@ import type { Delivery } from '../../src/core/spi/broker.js';
 import { makeMessage } from '../../src/testing/broker-harness.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
-import { killAll, runCli } from './spawn.js';
+import { fixtureApp, killAll, runCli } from './spawn.js';
 
 const ready = await shouldRunRedisTests('cli: celeriac deadletter');
 const base = new URL(REDIS_URL);
 base.pathname = '/9';
 const prefix = randomKeyPrefix();
 const brokerUrl = `${base.toString()}?global_keyprefix=${encodeURIComponent(prefix)}`;
-const cli = (...args: string[]) => runCli(['-A', 'fixtures/app.ts', '-b', brokerUrl, 'deadletter', ...args], { timeoutMs: 60_000 });
+const cli = (...args: string[]) => runCli(['-A', fixtureApp('app'), '-b', brokerUrl, 'deadletter', ...args], { timeoutMs: 60_000 });
 
 afterEach(killAll);
 
@@ -90,7 +90,7 @@ describe.runIf(ready)('celeriac deadletter (spawned, Redis)', () => {
   }, 120_000);
 
   it('fails with a clear error on a broker that keeps no set-aside store', async () => {
-    const res = await runCli(['-A', 'fixtures/app.ts', '-b', 'amqp://guest:guest@127.0.0.1:5672//', 'deadletter', 'list'], { timeoutMs: 60_000 });
+    const res = await runCli(['-A', fixtureApp('app'), '-b', 'amqp://guest:guest@127.0.0.1:5672//', 'deadletter', 'list'], { timeoutMs: 60_000 });
     expect(res.code).not.toBe(0);
     expect(res.stderr).toContain('the amqp broker keeps no set-aside store');
   }, 60_000);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { buildDistIfStale } from '../support/node-script.js';
-import { alive, BIN, CLI_DIR, detached, killAll, runCli, spawnCli } from './spawn.js';
+import { alive, BIN, CLI_DIR, detached, fixtureApp, killAll, runCli, spawnCli } from './spawn.js';
 
 let dir = '';
 
@@ -34,7 +34,7 @@ async function deadPid(): Promise<number> {
   return pid;
 }
 
-const WORKER = ['-A', 'fixtures/app.ts', 'worker', '-l', 'info'];
+const WORKER = ['-A', fixtureApp('app'), 'worker', '-l', 'info'];
 
 describe('celeriac worker --pidfile', () => {
   it('writes its pid, refuses a second worker while it lives, and removes the file at exit', async () => {
@@ -91,7 +91,7 @@ describe('celeriac worker --logfile --log-format', () => {
   ] as const) {
     it(`-P ${pool}: the children's lines go to the worker's --logfile as human lines`, async () => {
       const file = join(dir, `pool-${pool}.log`);
-      const cli = spawnCli(['-A', 'fixtures/pool-log-app.ts', 'worker', '-l', 'info', '-P', pool, '-c', '1', '-f', file, '--log-format', 'human'], { env: { FIXTURE_SEND: '1' }, timeoutMs: 40_000 });
+      const cli = spawnCli(['-A', fixtureApp('pool-log-app'), 'worker', '-l', 'info', '-P', pool, '-c', '1', '-f', file, '--log-format', 'human'], { env: { FIXTURE_SEND: '1' }, timeoutMs: 40_000 });
       const ran = Number((await cli.waitFor(/RESULT chatty=\d+/, 35_000)).slice('RESULT chatty='.length));
       const text = await waitFor(() => {
         const t = existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -143,7 +143,7 @@ describe('celeriac worker --detach', () => {
 
 describe('celeriac beat --detach --pidfile --logfile', () => {
   it('runs beat in the background as %n = beat, with human lines, and stops on SIGTERM', async () => {
-    const r = await runCli(['-A', 'fixtures/app.ts', 'beat', '-D', '--pidfile', join(dir, 'beatd/%n.pid'), '-f', join(dir, 'beatd/%n.log'), '--log-format', 'human'], { timeoutMs: 30_000 });
+    const r = await runCli(['-A', fixtureApp('app'), 'beat', '-D', '--pidfile', join(dir, 'beatd/%n.pid'), '-f', join(dir, 'beatd/%n.log'), '--log-format', 'human'], { timeoutMs: 30_000 });
     expect(r.code).toBe(0);
     const pidfile = join(dir, 'beatd', 'beat.pid');
     const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : null), 'the beat pidfile', { timeoutMs: 20_000 });
@@ -165,7 +165,7 @@ describe('celeriac -A module:attr', () => {
     expect(ran.pid).not.toBe(cli.child.pid); // a child process ran it
     cli.child.kill('SIGTERM');
     expect((await cli.exited).code).toBe(0);
-  });
+  }, 60_000);
 
   it('takes a dotted path, and names the export when it is not an app', async () => {
     const ok = await runCli(['-A', 'fixtures/named-app.ts:nested.worker', 'report']);
@@ -175,7 +175,7 @@ describe('celeriac -A module:attr', () => {
     expect(bad.stderr).toContain('its export `whoami` is not an app');
     const missing = await runCli(['-A', 'fixtures/named-app.ts:nope', 'report']);
     expect(missing.stderr).toContain('its export `nope` is missing');
-  });
+  }, 60_000);
 });
 
 /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { buildDistIfStale } from '../support/node-script.js';
-import { alive, detached, killAll, runCli } from './spawn.js';
+import { alive, detached, fixtureApp, killAll, runCli } from './spawn.js';
 
 let dir = '';
 
@@ -27,7 +27,7 @@ describe('celeriac multi', () => {
     const opts = ['--pidfile', join(dir, 'multi/%n.pid'), `--logfile=${join(dir, 'multi/%n%I.log')}`];
     const node = (n: string) => `${n}@${hostname()}`;
     const pidOf = (n: string) => Number(readFileSync(join(dir, 'multi', `${n}.pid`), 'utf8').trim());
-    const started = await runCli(['multi', 'start', 'm1', 'm2', '-A', 'fixtures/app.ts', '-l', 'info', ...opts], { timeoutMs: 60_000 });
+    const started = await runCli(['multi', 'start', 'm1', 'm2', '-A', fixtureApp('app'), '-l', 'info', ...opts], { timeoutMs: 60_000 });
     expect(started.code).toBe(0);
     const first = [pidOf('m1'), pidOf('m2')];
     detached.push(...first);
@@ -36,9 +36,9 @@ describe('celeriac multi', () => {
     for (const n of ['m1', 'm2']) {
       await waitFor(() => existsSync(join(dir, 'multi', `${n}.log`)) && /ready\./.test(readFileSync(join(dir, 'multi', `${n}.log`), 'utf8')), `${n} to be ready`, { timeoutMs: 20_000 });
     }
-    const again = await runCli(['multi', 'start', 'm1', 'm2', '-A', 'fixtures/app.ts', ...opts], { timeoutMs: 60_000 });
+    const again = await runCli(['multi', 'start', 'm1', 'm2', '-A', fixtureApp('app'), ...opts], { timeoutMs: 60_000 });
     expect(again.stdout).toContain(`> ${node('m1')}: already running (pid ${first[0]})`);
-    const restarted = await runCli(['-A', 'fixtures/app.ts', 'multi', 'restart', 'm1', 'm2', ...opts], { timeoutMs: 90_000 });
+    const restarted = await runCli(['-A', fixtureApp('app'), 'multi', 'restart', 'm1', 'm2', ...opts], { timeoutMs: 90_000 });
     expect(restarted.code).toBe(0);
     expect(restarted.stdout).toContain(`> ${node('m1')}: DOWN`);
     const second = [pidOf('m1'), pidOf('m2')];

@@ -3,7 +3,9 @@
  * child it started so `killAll()` (called from afterEach) leaves nothing running.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compiledModule } from '../support/node-script.js';
 
 /** The repository root (where `npm run build` runs). */
 export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -11,6 +13,15 @@ export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url));
 /** Working directory of the children: `-A fixtures/app.ts` resolves from here. */
 export const CLI_DIR = fileURLToPath(new URL('./', import.meta.url));
+
+/**
+ * `-A` for the fixture `name` (`'app'`: fixtures/app.ts) in a test that is not about loading
+ * TypeScript: compiled against dist/ when current (test/support/node-script.ts), so the bin and
+ * its pool children load it with no tsx; else the .ts itself. Tests of `-A app.ts` name the .ts.
+ */
+export function fixtureApp(name: string): string {
+  return compiledModule(join(CLI_DIR, 'fixtures', `${name}.ts`)) ?? `fixtures/${name}.ts`;
+}
 
 /** How a child ended. */
 export interface Exit {

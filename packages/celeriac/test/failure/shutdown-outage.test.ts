@@ -10,7 +10,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/index.js';
-import { killAll, spawnCli } from '../cli/spawn.js';
+import { fixtureApp, killAll, spawnCli } from '../cli/spawn.js';
 import { shouldRunRedisTests } from '../support/redis.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { DurableRedisServer } from './support.js';
@@ -54,7 +54,7 @@ describe.runIf(run)('shutdown while Redis is down (celeriac worker process)', ()
     await server.start();
     proxy.heal();
     const url = proxy.redisUrl();
-    const cli = spawnCli(['-A', 'fixtures/app.ts', 'worker', '-b', url, '--result-backend', url, '--shutdown-timeout', String(shutdownTimeoutSec), '-c', '1'], { timeoutMs: 90_000 });
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-b', url, '--result-backend', url, '--shutdown-timeout', String(shutdownTimeoutSec), '-c', '1'], { timeoutMs: 90_000 });
     await cli.waitFor(/ready\./, 20_000);
     const producer = createApp({ broker: server.url, backend: server.url, taskAcksLate: true });
     await producer.sendTask('fixture.block', [], {}, { queue: 'celery' });
