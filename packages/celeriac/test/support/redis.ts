@@ -114,7 +114,9 @@ export class RedisServerProcess {
 
   /** Starts redis-server and waits until it accepts connections. */
   async start(timeoutMs = 5000): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...this.extraArgs];
+    // --dir: a replica writes the RDB of its full sync to disk even with saving off; it goes
+    // to the temp directory, not into the checkout the tests run from.
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', tmpdir(), '--dbfilename', `celeriac-test-${this.port}.rdb`, ...this.extraArgs];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     child.stdout?.on('data', (d: Buffer) => (this.#output += d.toString()));
