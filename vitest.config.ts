@@ -67,6 +67,9 @@ export default defineConfig({
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'scripts/**/*.test.ts', 'bench/lib/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...SERVICE_TESTS_UNDER_SRC],
           isolate: false,
+          // Unit tests wait on nothing but the CPU; the property tests (fast-check) and the
+          // depcruise runs of scripts/check-deps take 2-9 s idle and over 20 s at load 30.
+          testTimeout: 60_000,
         },
       },
       {

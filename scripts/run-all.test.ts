@@ -1,6 +1,6 @@
 /**
- * `npm test` runs lint and typecheck through scripts/run-all.mjs: it must fail when any one
- * of its scripts fails (whichever ends first), and show every script's output.
+ * `npm test` runs lint, typecheck and the tests through scripts/run-all.mjs: it must fail
+ * when any one of its scripts fails (whichever ends first), and show every script's output.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,9 +43,21 @@ describe('scripts/run-all.mjs', () => {
     expect(r.stdout).toMatch(/> bad: exit 3/);
   });
 
+  it('a --live script prints as it goes and its failure fails the whole', () => {
+    const r = runAll('ok', '--live', 'bad');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('ok-output');
+    expect(r.stderr).toContain('bad-output');
+    expect(r.stdout).toMatch(/> bad: exit 3/);
+    const passing = runAll('ok', '--live', 'ok');
+    expect(passing.status).toBe(0);
+    expect(passing.stdout.match(/ok-output/g)).toHaveLength(2);
+  });
+
   it('refuses to run nothing', () => {
-    const r = runAll();
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/usage/);
+    for (const r of [runAll(), runAll('--live'), runAll('ok', '--live', 'ok', '--live')]) {
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/usage/);
+    }
   });
 });

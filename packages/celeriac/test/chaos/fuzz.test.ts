@@ -42,7 +42,8 @@ const deepText = fc.integer({ min: 1, max: 200_000 }).map((n) => `${'['.repeat(n
 const HEADER_KEYS = ['lang', 'task', 'id', 'root_id', 'parent_id', 'group', 'group_index', 'eta', 'expires', 'retries', 'timelimit', 'argsrepr', 'kwargsrepr', 'origin', 'ignore_result', 'shadow', 'redelivered'];
 const CONTENT_TYPES = ['application/json', 'APPLICATION/JSON', 'application/json; charset=utf-8', 'application/x-python-serialize', 'application/x-msgpack', 'application/x-yaml', 'text/plain', ''];
 
-describe('decoders', () => {
+// Pure CPU (deep texts up to 200,000 levels): a few seconds idle, over 20 s at load 30.
+describe('decoders', { timeout: 60_000 }, () => {
   it('arbitrary text: decoded or refused with a ProtocolError, never another error', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary' }), (raw) => void decodes(raw)), { numRuns: 1000 });
   });
