@@ -4,10 +4,10 @@
  * by cursor, the newest-tasks window of a search, a narrow time window sorted by time), the
  * order is the documented one, and a cursor walk sees each task once while tasks arrive.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
 import type { HistoryStore, HistoryStoreOptions, TaskQuery, TaskRow, TaskSortField } from '../src/store/index.js';
-import type { StoreHarness } from './history-store-suite.js';
+import { openedStores, type StoreHarness } from './history-store-suite.js';
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0) / 1000;
 
@@ -68,19 +68,8 @@ async function walkByCursor(s: HistoryStore, q: TaskQuery, limit: number, betwee
 /** Registers the paging cases for one implementation. */
 export function historyStorePagesSuite(name: string, harness: () => StoreHarness): void {
   describe(`HistoryStore pages: ${name}`, () => {
-    const harnesses: StoreHarness[] = [];
-    const opened: HistoryStore[] = [];
-    const open = async (options?: HistoryStoreOptions) => {
-      const h = harness();
-      harnesses.push(h);
-      const s = await h.open(options);
-      opened.push(s);
-      return s;
-    };
-    afterEach(async () => {
-      for (const s of opened.splice(0)) await s.close();
-      for (const x of harnesses.splice(0)) await x.cleanup();
-    });
+    const stores = openedStores(harness);
+    const open = (options?: HistoryStoreOptions) => stores.open(options);
 
     it('gives every query the same rows in the documented order by one page, by offset and by cursor', async () => {
       // A search window of 6 tasks: searches take the window path on some pages and the indexes on others.

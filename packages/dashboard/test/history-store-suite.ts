@@ -34,23 +34,41 @@ function lifecycle(uuid: string, at: number, o: { name?: string; worker?: string
   ];
 }
 
+/**
+ * Stores opened through fresh harnesses, for a describe block: each test's stores are closed
+ * and their harnesses cleaned up after it.
+ */
+export function openedStores(harness: () => StoreHarness): { open(options?: HistoryStoreOptions): Promise<HistoryStore>; reopen(): Promise<HistoryStore> } {
+  const harnesses: StoreHarness[] = [];
+  const opened: HistoryStore[] = [];
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+    for (const x of harnesses.splice(0)) await x.cleanup();
+  });
+  const track = (s: HistoryStore) => {
+    opened.push(s);
+    return s;
+  };
+  return {
+    async open(options) {
+      const h = harness();
+      harnesses.push(h);
+      return track(await h.open(options));
+    },
+    /** The last harness's storage opened again (a restart). */
+    async reopen() {
+      const h = harnesses.at(-1);
+      if (h === undefined) throw new Error('reopen() before open()');
+      return track(await h.reopen());
+    },
+  };
+}
+
 /** Registers the suite for one implementation. */
 export function historyStoreSuite(name: string, harness: () => StoreHarness): void {
   describe(`HistoryStore conformance: ${name}`, () => {
-    let h: StoreHarness;
-    const harnesses: StoreHarness[] = [];
-    const opened: HistoryStore[] = [];
-    const open = async (options?: HistoryStoreOptions) => {
-      h = harness();
-      harnesses.push(h);
-      const s = await h.open(options);
-      opened.push(s);
-      return s;
-    };
-    afterEach(async () => {
-      for (const s of opened.splice(0)) await s.close();
-      for (const x of harnesses.splice(0)) await x.cleanup();
-    });
+    const stores = openedStores(harness);
+    const open = (options?: HistoryStoreOptions) => stores.open(options);
 
     it('folds a task from its events, in and across batches, whatever their order', async () => {
       const s = await open();
@@ -338,8 +356,7 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       const s = await open();
       await s.writeEvents(lifecycle('keep1', 0, { kwargs: "{'user_id': 3}" }));
       await s.close();
-      const again = await h.reopen();
-      opened.push(again);
+      const again = await stores.reopen();
       expect((await again.getTask('keep1'))?.task.state).toBe('SUCCESS');
       expect((await again.queryTasks({ search: 'kwargs.user_id:3' })).total).toBe(1);
       await expect(s.queryTasks({})).rejects.toThrow(/closed/);
