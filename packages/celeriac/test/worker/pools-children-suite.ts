@@ -239,8 +239,14 @@ function limitTests(pool: PoolKind): void {
   });
 }
 
+/**
+ * How long a result may take when the task needs a new child first (a replaced or restarted
+ * one): a child's start is a node process loading the app, 15 s and more at load 20.
+ */
+const CHILD_START_MS = 40_000;
+
 function childrenTests(pool: PoolKind, flags: FlagFiles): void {
-  describe(`${pool} pool: children`, { timeout: 60_000 }, () => {
+  describe(`${pool} pool: children`, { timeout: 120_000 }, () => {
     afterEach(closeEnvs);
 
     it('a run\'s terminate (revoke with terminate) ends the child and fails the task with the reason', async () => {
@@ -252,7 +258,7 @@ function childrenTests(pool: PoolKind, flags: FlagFiles): void {
       for (const run of runHandles(worker)) run.terminate(new TaskRevokedError('terminated'));
       const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
       expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' });
-      expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(first);
+      expect(await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS })).not.toBe(first);
     });
 
     it('a child that dies mid-task fails it with WorkerLostError and is replaced', async () => {
@@ -262,14 +268,14 @@ function childrenTests(pool: PoolKind, flags: FlagFiles): void {
       const r = await tasks.exit.delay();
       const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
       expect(meta.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
-      expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(first);
+      expect(await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS })).not.toBe(first);
     });
 
     it('maxTasksPerChild replaces a child after that many tasks', async () => {
       const { env, tasks } = setup();
       await env.startWorker({ pool, appModule, concurrency: 1, maxTasksPerChild: 2 });
       const ids: number[] = [];
-      for (let i = 0; i < 5; i++) ids.push(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 }));
+      for (let i = 0; i < 5; i++) ids.push(await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS }));
       expect(ids[0]).toBe(ids[1]);
       expect(ids[2]).toBe(ids[3]);
       expect(new Set([ids[0], ids[2], ids[4]]).size).toBe(3);
@@ -279,11 +285,11 @@ function childrenTests(pool: PoolKind, flags: FlagFiles): void {
     it('maxMemoryPerChild replaces a child whose heap grew past the limit, after its task', async () => {
       const { env, tasks } = setup();
       await env.startWorker({ pool, appModule, concurrency: 1, maxMemoryPerChild: 150_000 });
-      const a = await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 });
-      const b = await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 });
+      const a = await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS });
+      const b = await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS });
       expect(b).toBe(a);
-      expect(await (await tasks.hog.delay(200)).get({ timeoutMs: 15_000 })).toBe(a);
-      expect(await (await tasks.whoami.delay()).get({ timeoutMs: 15_000 })).not.toBe(a);
+      expect(await (await tasks.hog.delay(200)).get({ timeoutMs: CHILD_START_MS })).toBe(a);
+      expect(await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS })).not.toBe(a);
       expect(env.lines.some((l) => String(l.msg).includes('maxMemoryPerChild 150000'))).toBe(true);
     });
 
