@@ -46,11 +46,18 @@ export class ProcessGroup {
 
   /**
    * Starts every spec with `env` plus its own variables; `onLine` gets each output line
-   * (default: printed with the process name in front).
+   * (default: printed with the process name in front). `mainArgs` are the node arguments that
+   * run the entry point, the role appended (default: src/main.ts through tsx; tests pass the
+   * app compiled to JavaScript).
    */
-  constructor(specs: readonly ProcessSpec[], env: NodeJS.ProcessEnv, onLine: (name: string, line: string) => void = printLine) {
+  constructor(
+    specs: readonly ProcessSpec[],
+    env: NodeJS.ProcessEnv,
+    onLine: (name: string, line: string) => void = printLine,
+    mainArgs: readonly string[] = ['--import', 'tsx', MAIN],
+  ) {
     for (const spec of specs) {
-      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, spec.role], { env: { ...env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...mainArgs, spec.role], { env: { ...env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       for (const stream of [child.stdout, child.stderr]) {
         let rest = '';
         stream.on('data', (d: Buffer) => {

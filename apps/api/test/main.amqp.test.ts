@@ -2,8 +2,9 @@
  * The reference app on RabbitMQ with rpc:// results, as a Celery project configures it
  * (`CELERY_BROKER_URL=amqp://... CELERY_RESULT_BACKEND=rpc://`): `main.ts all` starts, runs a
  * task sent through the API and reads its result; beat runs too, its store in a RabbitMQ queue
- * (no Redis). A vhost of its own, deleted afterwards. DATA_DIR starts as a copy of the cached
- * fresh PGlite database (main.test.ts covers the start on an empty directory).
+ * (no Redis). A vhost of its own and a Postgres database of its own, deleted afterwards: the
+ * embedded PGlite costs a process 5-6 CPU-seconds to open, and main.test.ts covers it (and the
+ * start through tsx: this runs the app compiled to JavaScript, support/compiled-app.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,12 +13,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
-import { seedDataDir } from '../../../packages/dashboard/src/store/pglite-template.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../packages/celeriac/src/amqp/amqp-test-env.js';
 import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-script.js';
+import { compileApp, type CompiledApp } from './support/compiled-app.js';
+import { createTestDatabase, shouldRunPostgresTests, type TestDatabase } from './support/postgres.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const ready = await amqpAvailable();
+const ready = (await amqpAvailable()) && (await shouldRunPostgresTests('apps/api main on amqp://'));
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -30,20 +32,24 @@ describe.runIf(ready)('apps/api main on amqp:// + rpc://', () => {
   beforeAll(() => buildDistIfStale(), 300_000);
   let vhost = '';
   let dir = '';
+  let db: TestDatabase | undefined;
+  let app: CompiledApp | undefined;
   beforeAll(async () => {
     vhost = await createVhost('api');
     dir = mkdtempSync(join(tmpdir(), 'celeriac-app-amqp-'));
-    // The app opens PGlite with no options: a copy of the cached fresh database made with none.
-    await seedDataDir(dir, {});
+    db = await createTestDatabase();
+    app = compileApp();
   }, 120_000);
   afterAll(async () => {
     await deleteVhost(vhost);
+    await db?.drop();
+    app?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('all: a task sent through the API runs and its rpc result is served', async () => {
-    const env = cleanEnv({ DATA_DIR: dir, API_PORT: '0', FLOWER_PORT: '0', LOG_LEVEL: 'warn', CELERY_BROKER_URL: vhostUrl(vhost), CELERY_RESULT_BACKEND: 'rpc://' });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts', 'all'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = cleanEnv({ DATA_DIR: dir, DATABASE_URL: db?.url ?? '', API_PORT: '0', FLOWER_PORT: '0', LOG_LEVEL: 'warn', CELERY_BROKER_URL: vhostUrl(vhost), CELERY_RESULT_BACKEND: 'rpc://' });
+    const child = spawn(process.execPath, [...(app?.mainArgs ?? []), 'all'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -3,7 +3,8 @@
  * against a real Redis (a private server with a password) and a Postgres database made for
  * this run: an API, two workers, beat and the dashboard. Tasks spread over both workers; beat sends the
  * heartbeat; a worker killed with SIGKILL in the middle of its tasks loses none of them
- * (late acks: the other worker runs them once their lease expires).
+ * (late acks: the other worker runs them once their lease expires). The processes run the app
+ * compiled to JavaScript (support/compiled-app.ts): main.test.ts covers loading it through tsx.
  */
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-s
 import { planProcesses, ProcessGroup } from '../scripts/run-processes.js';
 import { waitFor } from 'celeriac/testing';
 import { createTestDatabase, shouldRunPostgresTests, type TestDatabase } from './support/postgres.js';
+import { compileApp, type CompiledApp } from './support/compiled-app.js';
 
 const ready = (await shouldRunRedisTests('apps/api processes')) && (await shouldRunPostgresTests('apps/api processes'));
 const PASSWORD = 'process-test-secret';
@@ -30,6 +32,7 @@ describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', ()
   let group: ProcessGroup;
   let base: string;
   let flowerPort: number;
+  let app: CompiledApp;
   const output: string[] = [];
 
   const post = async (path: string, body: unknown) => {
@@ -67,7 +70,8 @@ describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', ()
       // A killed worker's deliveries come back after 4 s instead of a minute.
       CELERY_BROKER_TRANSPORT_OPTIONS: JSON.stringify({ recoverAfterSec: 4, leaseRenewMs: 1000, sweepIntervalMs: 1000 }),
     };
-    group = new ProcessGroup(planProcesses({ workers: 2 }), env, (name, line) => output.push(`[${name}] ${line}`));
+    app = compileApp();
+    group = new ProcessGroup(planProcesses({ workers: 2 }), env, (name, line) => output.push(`[${name}] ${line}`), app.mainArgs);
     base = `http://127.0.0.1:${port}`;
     await waitFor(async () => ((await fetch(`${base}/health`).catch(() => null))?.status === 200 ? true : undefined), `the API to be healthy\n${output.join('\n')}`, 90_000);
   }, 120_000);
@@ -76,6 +80,7 @@ describe.runIf(ready)('apps/api as separate processes on Redis and Postgres', ()
     const codes = await group?.stop();
     await redis?.kill();
     await db?.drop();
+    app?.dispose();
     // Every process still alive at the end stopped cleanly on SIGTERM.
     expect(Object.entries(codes ?? {}).filter(([name, code]) => name !== 'worker1' && code !== 0)).toEqual([]);
   }, 60_000);
