@@ -97,6 +97,47 @@ describe('EventReceiver with maxPendingBytes (a bounded queue)', () => {
     await receiver.close();
   });
 
+  it('paused, holds messages undecoded until resumed; paused and full, hands the oldest on instead of shedding', async () => {
+    const broker = new MemoryBroker();
+    brokers.push(broker);
+    const envelope = (i: number) => encodeEventEnvelope(base('task-received', { uuid: `u${String(i).padStart(4, '0')}` }), { hostname: 'w1@h', routingKey: 'task.received', deliveryTag: `tag-${String(i).padStart(4, '0')}` });
+    const size = envelope(0).length;
+    const drains: (() => void)[] = [];
+    const got: string[] = [];
+    // The listener pauses the receiver at the third event (as the dashboard does when its write buffer fills).
+    const receiver: EventReceiver = new EventReceiver(broker, (e) => {
+      got.push(e['uuid'] as string);
+      if (got.length === 3) receiver.pause();
+    }, { wakeup: false, utcoffset: 0, maxPendingBytes: 5 * size, drainBatch: 100, schedule: (drain) => drains.push(drain) });
+    await receiver.start();
+    for (let i = 0; i < 5; i++) await broker.publishFanout('celeryev', 'task.received', envelope(i));
+    await flush();
+    drains.shift()?.();
+    // Paused by the listener: the rest of the turn's messages wait, and no drain is scheduled.
+    expect(got).toEqual(['u0000', 'u0001', 'u0002']);
+    expect(receiver.paused).toBe(true);
+    expect(receiver.pending).toBe(2);
+    expect(drains).toHaveLength(0);
+    for (let i = 5; i < 8; i++) await broker.publishFanout('celeryev', 'task.received', envelope(i));
+    await flush();
+    expect(got).toHaveLength(3);
+    expect(receiver.pending).toBe(5);
+    // Full while paused: each new message hands the oldest on, nothing is shed.
+    for (let i = 8; i < 10; i++) await broker.publishFanout('celeryev', 'task.received', envelope(i));
+    await flush();
+    expect(got).toEqual(['u0000', 'u0001', 'u0002', 'u0003', 'u0004']);
+    expect(receiver.overflowMessages).toBe(2);
+    expect(receiver.shedMessages).toBe(0);
+    expect(receiver.pendingBytes).toBe(5 * size);
+    receiver.resume();
+    expect(drains).toHaveLength(1);
+    drains.shift()?.();
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `u000${i}`));
+    expect(receiver.pending).toBe(0);
+    expect(receiver.shedMessages).toBe(0);
+    await receiver.close();
+  });
+
   it('drains on its own (setImmediate by default) and drops what waits when closed', async () => {
     const broker = new MemoryBroker();
     brokers.push(broker);

@@ -14,6 +14,12 @@
  * listener neither starves the process's other work nor lets the broker's pub/sub backlog grow
  * (Redis would drop the subscriber past its output-buffer limit, losing events uncounted):
  * a message that finds the queue full is shed, undecoded, and counted ({@link shedMessages}).
+ * A listener that is itself behind (the dashboard's writes to its history) can {@link pause}
+ * the hand-on: messages then wait in the queue as received, raw text being the most compact
+ * form of an event, until {@link resume}. While paused, a message that finds the queue full
+ * is not shed: the oldest waiting ones are handed on to make room ({@link overflowMessages}),
+ * so the listener, past its own bound, decides what to give up (the dashboard keeps every
+ * task's final state and gives up timeline entries first).
  */
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Broker, Unsubscribe } from '../core/spi/broker.js';
@@ -83,12 +89,15 @@ export class EventReceiver {
   #pending: string[] = [];
   #head = 0;
   #drainScheduled = false;
+  #paused = false;
   /** Characters of the messages waiting. */
   pendingBytes = 0;
   /** Messages shed because the queue was full (never decoded, so their events are not known). */
   shedMessages = 0;
   /** Characters of the messages shed. */
   shedBytes = 0;
+  /** Messages handed on while paused, to make room in a full queue. */
+  overflowMessages = 0;
 
   constructor(broker: Broker, listener: EventListener, options: EventReceiverOptions = {}) {
     this.#broker = broker;
@@ -113,6 +122,7 @@ export class EventReceiver {
     this.#pending = [];
     this.#head = 0;
     this.pendingBytes = 0;
+    this.#paused = false;
     await unsubscribe?.();
   }
 
@@ -121,28 +131,65 @@ export class EventReceiver {
     return this.#pending.length - this.#head;
   }
 
+  /** Whether the hand-on is paused ({@link pause}). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * With `maxPendingBytes`: stops handing messages on (the one being handed on finishes);
+   * they wait in the queue until {@link resume}. May be called from the listener.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Hands on what waits again, from the next event-loop turn. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#scheduleDrain();
+  }
+
   #enqueue(raw: string): void {
-    if (this.pendingBytes + raw.length > (this.#options.maxPendingBytes as number)) {
-      this.shedMessages++;
-      this.shedBytes += raw.length;
-      return;
+    const max = this.#options.maxPendingBytes as number;
+    if (this.pendingBytes + raw.length > max) {
+      if (!this.#paused) {
+        this.shedMessages++;
+        this.shedBytes += raw.length;
+        return;
+      }
+      // Paused and full: the oldest make room, handed on to a listener that must shed itself.
+      while (this.pending > 0 && this.pendingBytes + raw.length > max && this.#unsubscribe !== undefined) {
+        this.overflowMessages++;
+        this.#handOnOldest();
+      }
+      this.#compact();
+      if (this.pendingBytes + raw.length > max) {
+        this.overflowMessages++;
+        this.#receive(raw);
+        return;
+      }
     }
     this.#pending.push(raw);
     this.pendingBytes += raw.length;
-    if (this.#drainScheduled) return;
+    this.#scheduleDrain();
+  }
+
+  #scheduleDrain(): void {
+    if (this.#drainScheduled || this.#paused || this.pending === 0) return;
     this.#drainScheduled = true;
     (this.#options.schedule ?? setImmediate)(() => this.#drain());
   }
 
-  #drain(): void {
-    this.#drainScheduled = false;
-    const end = Math.min(this.#pending.length, this.#head + (this.#options.drainBatch ?? 32));
-    while (this.#head < end && this.#unsubscribe !== undefined) {
-      const raw = this.#pending[this.#head] as string;
-      this.#pending[this.#head++] = '';
-      this.pendingBytes -= raw.length;
-      this.#receive(raw);
-    }
+  #handOnOldest(): void {
+    const raw = this.#pending[this.#head] as string;
+    this.#pending[this.#head++] = '';
+    this.pendingBytes -= raw.length;
+    this.#receive(raw);
+  }
+
+  #compact(): void {
     if (this.#head >= this.#pending.length) {
       this.#pending = [];
       this.#head = 0;
@@ -150,10 +197,14 @@ export class EventReceiver {
       this.#pending = this.#pending.slice(this.#head);
       this.#head = 0;
     }
-    if (this.pending > 0 && !this.#drainScheduled) {
-      this.#drainScheduled = true;
-      (this.#options.schedule ?? setImmediate)(() => this.#drain());
-    }
+  }
+
+  #drain(): void {
+    this.#drainScheduled = false;
+    const end = Math.min(this.#pending.length, this.#head + (this.#options.drainBatch ?? 32));
+    while (this.#head < end && this.#unsubscribe !== undefined && !this.#paused) this.#handOnOldest();
+    this.#compact();
+    this.#scheduleDrain();
   }
 
   #receive(raw: string): void {

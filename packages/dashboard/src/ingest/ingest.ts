@@ -14,8 +14,10 @@
  *
  * Memory is bounded: received messages wait in a queue of `maxPendingEventBytes` (past it they
  * are shed, counted), the cluster state keeps `maxTasksInMemory` tasks, the write buffer
- * keeps `maxBuffered` entries (past it timeline entries go first, task rows last; counted in
- * `/metrics`), the live hub coalesces task changes per flush.
+ * keeps `maxBuffered` entries, the live hub coalesces task changes per flush. While a store
+ * write is slow the fold stops at 80% of `maxBuffered` and events wait undecoded in the
+ * queue; only when that is full too are they folded anyway and the write buffer gives up
+ * timeline entries first, task rows last (counted in `/metrics`).
  */
 import type { App } from 'celeriac';
 import { BrokerUnreachableError, ClusterState, ControlClient, EventReceiver, type ClusterChange, type EventDict, type TaskRecord, type WorkerRecord } from 'celeriac/monitor';
@@ -152,9 +154,13 @@ export class Ingest {
     // broker's pub/sub buffer, and the fold yields to store writes and HTTP between batches.
     this.#receiver = new EventReceiver(app.broker, (event, at) => this.#onEvent(event, at), { onError: (e) => this.#onError('events', e), maxPendingBytes: this.#options.maxPendingEventBytes });
     this.#reader = queueReaderFor(app.settings.broker, app.broker);
+    // A store write that takes long fills the write buffer: the receiver then holds the
+    // events undecoded (raw text, its bound in bytes) until the next write takes what is
+    // folded, so a slow write makes the next one larger instead of costing timeline entries.
     this.#writes = new WriteBuffer(store, {
       batchSize: this.#options.batchSize,
       maxBuffered: this.#options.maxBuffered,
+      onTake: () => this.#receiver.resume(),
       onError: (e) => this.#onError('store', e),
     });
   }
@@ -176,6 +182,16 @@ export class Ingest {
   /** Event messages shed, undecoded, because they came faster than the ingest folds them. */
   get eventMessagesShed(): number {
     return this.#receiver.shedMessages;
+  }
+
+  /** Event messages received and waiting to be folded (the write buffer full, or a burst). */
+  get eventMessagesPending(): number {
+    return this.#receiver.pending;
+  }
+
+  /** Characters of the event messages waiting to be folded (at most `maxPendingEventBytes`). */
+  get eventBytesPending(): number {
+    return this.#receiver.pendingBytes;
   }
 
   /** Tasks whose latest changes were dropped because the store fell far behind. */
@@ -245,6 +261,7 @@ export class Ingest {
     this.eventsIngested++;
     this.lastEventAt = at;
     this.#writes.add(event, at);
+    if (this.#writes.full) this.#receiver.pause();
     const type = typeof event.type === 'string' ? event.type : '';
     const hostname = typeof event['hostname'] === 'string' ? event['hostname'] : '';
     if (hostname !== '' && type !== 'task-sent') {

@@ -22,6 +22,10 @@ describe('metrics exposition', () => {
     expect(new Metrics().render(inputs())).toContain('celeriac_dashboard_event_messages_shed_total 0.0\n');
   });
 
+  it('shows the event bytes waiting to be folded', () => {
+    expect(new Metrics().render(inputs({ eventBytesPending: 2048 }))).toContain('# TYPE celeriac_dashboard_event_bytes_pending gauge\nceleriac_dashboard_event_bytes_pending 2048.0\n');
+  });
+
   it("writes Flower's series with sorted labels, the counter's _created family and histogram buckets", () => {
     const m = new Metrics();
     m.events.inc(['w1@h', 'task-succeeded', 'proj.add'], 1, 1_700_000_000_000);

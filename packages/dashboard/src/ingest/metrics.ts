@@ -163,6 +163,8 @@ export interface ScrapeInputs {
   readonly tasksDropped: number;
   /** Event messages shed on arrival because the ingest was behind. @default 0 */
   readonly eventMessagesShed?: number;
+  /** Characters of event messages waiting to be folded. @default 0 */
+  readonly eventBytesPending?: number;
 }
 
 /** Flower's collectors, fed by the ingest. */
@@ -217,6 +219,8 @@ export class Metrics {
     out.push(`celeriac_dashboard_tasks_dropped_total ${num(inputs.tasksDropped)}`);
     out.push('# HELP celeriac_dashboard_event_messages_shed_total Event messages (a task.multi batch is one) shed on arrival, undecoded, because they came faster than the ingest folds them', '# TYPE celeriac_dashboard_event_messages_shed_total counter');
     out.push(`celeriac_dashboard_event_messages_shed_total ${num(inputs.eventMessagesShed ?? 0)}`);
+    out.push('# HELP celeriac_dashboard_event_bytes_pending Characters of event messages received and waiting to be folded (held while the store is behind)', '# TYPE celeriac_dashboard_event_bytes_pending gauge');
+    out.push(`celeriac_dashboard_event_bytes_pending ${num(inputs.eventBytesPending ?? 0)}`);
     if (inputs.eventAgeSec !== null) {
       out.push('# HELP celeriac_dashboard_last_event_age_seconds Seconds since the last event arrived', '# TYPE celeriac_dashboard_last_event_age_seconds gauge');
       out.push(`celeriac_dashboard_last_event_age_seconds ${num(inputs.eventAgeSec)}`);

@@ -87,6 +87,24 @@ describe('WriteBuffer', () => {
     expect(written.has('t1999')).toBe(true);
   });
 
+  it('says it is full at holdAt, before dropping anything, and calls onTake when a write takes what is pending', async () => {
+    const s = slowStore();
+    let takes = 0;
+    const buffer = new WriteBuffer(s.store, { batchSize: 30, maxBuffered: 1000, holdAt: 100, onTake: () => takes++ });
+    let i = 0;
+    while (!buffer.full) for (const e of lifecycle(i++)) buffer.add(e, Date.now());
+    // The first 30 events went to the held write (one take); the rest are folded.
+    expect(takes).toBe(1);
+    expect(buffer.buffered).toBeGreaterThanOrEqual(100);
+    expect(buffer.buffered).toBeLessThan(110);
+    expect(buffer.eventsDropped).toBe(0);
+    s.release();
+    await buffer.flush();
+    expect(takes).toBe(2);
+    expect(buffer.full).toBe(false);
+    expect(buffer.eventsWritten).toBe(i * 3);
+  });
+
   it('keeps a failed write and writes it before newer events', async () => {
     const s = slowStore();
     s.release();

@@ -7,8 +7,15 @@
  * next write is larger and folds more events per row, so the writer catches up instead of
  * queueing events.
  *
+ * A writer that falls behind says so before anything is lost: {@link full} turns true once
+ * `holdAt` entries are pending, and the ingest then stops folding, leaving the events it
+ * receives undecoded in its bounded queue (monitor/event-receiver.ts) until this buffer takes
+ * what is pending for the next write ({@link WriteBufferOptions.onTake}). So a write that
+ * takes a second or two costs no timeline entry: the next write is larger instead.
+ *
  * Memory is bounded by `maxBuffered` pending entries (task rows, worker rows, timeline
- * entries). Past it the oldest timeline entries are dropped first (the task rows still carry
+ * entries), reached only when events are folded past `holdAt` anyway (the ingest's queue is
+ * full too: real overload, or a store that is down). Past it the oldest timeline entries are dropped first (the task rows still carry
  * every task's latest state); only when task rows alone fill the bound is the oldest pending
  * row dropped. Both are counted ({@link eventsDropped}, {@link tasksDropped}). A write that
  * fails is kept and written first next time, so at most twice the bound is held.
@@ -23,6 +30,13 @@ export interface WriteBufferOptions {
   readonly batchSize?: number;
   /** Pending entries (task rows, worker rows, timeline entries) kept at most. @default 25000 */
   readonly maxBuffered?: number;
+  /**
+   * Pending entries at which {@link WriteBuffer.full} turns true (the caller should stop
+   * adding until {@link onTake}). @default 80% of `maxBuffered`
+   */
+  readonly holdAt?: number;
+  /** Called when a write takes what is pending (the buffer has room again). */
+  readonly onTake?: () => void;
   /** Reports failed writes. */
   readonly onError?: (error: Error) => void;
 }
@@ -34,6 +48,8 @@ export class WriteBuffer {
   readonly #store: HistoryStore;
   readonly #batchSize: number;
   readonly #maxBuffered: number;
+  readonly #holdAt: number;
+  readonly #onTake: () => void;
   readonly #onError: (error: Error) => void;
   readonly #folder: EventFolder;
   /** A batch whose write failed: written before anything newer. */
@@ -53,6 +69,8 @@ export class WriteBuffer {
     this.#store = store;
     this.#batchSize = options.batchSize ?? 2000;
     this.#maxBuffered = options.maxBuffered ?? 25_000;
+    this.#holdAt = Math.min(options.holdAt ?? Math.floor(this.#maxBuffered * 0.8), this.#maxBuffered);
+    this.#onTake = options.onTake ?? (() => {});
     this.#onError = options.onError ?? (() => {});
     this.#folder = store.newFolder();
   }
@@ -60,6 +78,11 @@ export class WriteBuffer {
   /** Pending entries, a failed batch's included: never more than twice `maxBuffered`. */
   get buffered(): number {
     return this.#folder.size + this.#failedSize;
+  }
+
+  /** Whether `holdAt` entries are pending: events added now may cost timeline entries later. */
+  get full(): boolean {
+    return this.#folder.size >= this.#holdAt;
   }
 
   /** Folds one event; starts a write when `batchSize` events are pending. */
@@ -87,7 +110,11 @@ export class WriteBuffer {
 
   async #drain(): Promise<void> {
     while (this.#failed !== undefined || this.#folder.events > 0) {
-      const batch = this.#failed ?? this.#folder.take();
+      let batch = this.#failed;
+      if (batch === undefined) {
+        batch = this.#folder.take();
+        this.#onTake();
+      }
       try {
         await this.#store.writeFolded(batch);
       } catch (error) {

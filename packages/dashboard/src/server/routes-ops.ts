@@ -61,6 +61,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       eventsDropped: ing.eventsDropped,
       tasksDropped: ing.tasksDropped,
       eventMessagesShed: ing.eventMessagesShed,
+      eventBytesPending: ing.eventBytesPending,
     });
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
   });

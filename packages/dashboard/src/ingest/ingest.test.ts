@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, type App } from 'celeriac';
+import type { EventDict } from 'celeriac/monitor';
+import { waitFor } from 'celeriac/testing';
+import { EventFolder, type FoldedBatch } from '../store/fold-events.js';
+import type { HistoryStore } from '../store/history-store.js';
+import { Ingest } from './ingest.js';
+
+/** A store whose writes wait until `release()`; it records every batch. */
+function heldStore() {
+  const batches: FoldedBatch[] = [];
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const store = {
+    newFolder: () => new EventFolder({ payloadCap: 1000, timelineCap: 100 }),
+    writeFolded: async (batch: FoldedBatch) => {
+      await gate;
+      batches.push(batch);
+      return { tasks: batch.tasks.length, workers: batch.workers.length, ignored: batch.ignored };
+    },
+    prune: async () => 0,
+    markLost: async () => 0,
+  } as unknown as HistoryStore;
+  return { store, batches, release: () => open() };
+}
+
+/** A kombu envelope of a `task.multi` batch, as a Celery worker sends its task events. */
+const envelope = (events: readonly EventDict[], tag: number): string =>
+  JSON.stringify({
+    body: Buffer.from(JSON.stringify(events), 'utf8').toString('base64'),
+    'content-encoding': 'utf-8',
+    'content-type': 'application/json',
+    headers: { hostname: 'w@h' },
+    properties: { delivery_mode: 1, delivery_info: { exchange: 'celeryev', routing_key: 'task.multi' }, priority: 0, body_encoding: 'base64', delivery_tag: `t${tag}` },
+  });
+
+const T0 = 1_795_000_000;
+const lifecycle = (i: number): EventDict[] => [
+  { type: 'task-received', uuid: `t${i}`, name: 'proj.add', args: `(${i}, 1)`, kwargs: '{}', hostname: 'w@h', timestamp: T0 + i, utcoffset: 0 } as EventDict,
+  { type: 'task-started', uuid: `t${i}`, hostname: 'w@h', timestamp: T0 + i + 0.001, utcoffset: 0 } as EventDict,
+  { type: 'task-succeeded', uuid: `t${i}`, result: String(i + 1), runtime: 0.001, hostname: 'w@h', timestamp: T0 + i + 0.002, utcoffset: 0 } as EventDict,
+];
+
+const apps: App[] = [];
+const ingests: Ingest[] = [];
+afterEach(async () => {
+  await Promise.all(ingests.splice(0).map((i) => i.close()));
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+describe('Ingest behind a slow store', () => {
+  it('holds events undecoded while a write is slow instead of dropping timeline entries, then stores every one', async () => {
+    const app = createApp({ broker: 'memory://' }, { env: {} });
+    apps.push(app);
+    const s = heldStore();
+    // A write buffer of 1,000 entries behind a store that does not answer: 9,000 events
+    // (3,000 tasks) would overflow it nine times over.
+    const ingest = new Ingest(app, s.store, { batchSize: 100, maxBuffered: 1000, flushMs: 0, enableEventsMs: 0, inspectIntervalMs: 1e9, queuePollMs: 0, pruneMs: 0 });
+    ingests.push(ingest);
+    await ingest.start();
+    const tasks = 3000;
+    let tag = 0;
+    for (let i = 0; i < tasks; i += 10) {
+      const events = Array.from({ length: 10 }, (_, k) => lifecycle(i + k)).flat();
+      await app.broker.publishFanout('celeryev', 'task.multi', envelope(events, tag++));
+    }
+    // Everything published has arrived: folded up to the write buffer's hold, the rest waiting.
+    await waitFor(() => ingest.eventsIngested + ingest.eventMessagesPending * 30 >= tasks * 3 - 30 && ingest.eventMessagesPending > 0, 'events received and held');
+    expect(ingest.buffered).toBeLessThanOrEqual(1000);
+    expect(ingest.eventBytesPending).toBeGreaterThan(0);
+    s.release();
+    await waitFor(async () => {
+      await ingest.flush();
+      return ingest.eventsWritten === tasks * 3;
+    }, 'every event written');
+    expect(ingest.eventsDropped).toBe(0);
+    expect(ingest.tasksDropped).toBe(0);
+    expect(ingest.eventMessagesShed).toBe(0);
+    expect(ingest.eventMessagesPending).toBe(0);
+    const timeline = s.batches.reduce((n, b) => n + b.events.length, 0);
+    expect(timeline).toBe(tasks * 3);
+    const written = new Map<string, string | null>();
+    for (const b of s.batches) for (const t of b.tasks) if (t.state === 'SUCCESS' || !written.has(t.uuid)) written.set(t.uuid, t.state);
+    expect(written.size).toBe(tasks);
+    expect([...written.values()].every((state) => state === 'SUCCESS')).toBe(true);
+  });
+});
