@@ -19,6 +19,10 @@
  * `--runner`: the dashboard process runs the built packages with plain node (`dist`, the
  * default where side-dashboard.mjs exists) or the sources through tsx (`tsx`, as it ran before
  * the dashboard was built).
+ * `--sides flower|celeriac` runs one side alone on the same stream (on a 2-core machine the two
+ * compete for CPU with each other and with the publishers; alone is each one's own ceiling).
+ * CPU is each process's user+system time during the step and the 3 s after it (/proc), per event
+ * it counted: what the machine pays per event on each side.
  * Ports: redis --port, Flower --port+1, Celeriac --port+2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,8 +49,11 @@ const { values: flags } = parseArgs({
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'celeriac-root': { type: 'string', default: ROOT },
     runner: { type: 'string' },
+    sides: { type: 'string', default: 'both' },
   },
 });
+if (!['both', 'flower', 'celeriac'].includes(flags.sides)) throw new Error('--sides must be both, flower or celeriac');
+const RUN = { flower: flags.sides !== 'celeriac', celeriac: flags.sides !== 'flower' };
 const RATES = flags.rates.split(',').map(Number);
 const SECONDS = Number(flags.seconds);
 const PORT = Number(flags.port);
@@ -54,6 +61,7 @@ const PUBLISHERS = Math.max(1, Number(flags.publishers));
 const BROKER = `redis://127.0.0.1:${PORT}/0`;
 const SCHEMA = `dash_side_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
 const children: ChildProcess[] = [];
+const HEADER = '| target events/s | offered events/s | Flower counted | Celeriac stored | Celeriac shed msgs / dropped events / Redis cut-offs (either side) | Flower CPU in the step, per event counted | Celeriac CPU in the step, per event stored | Flower peak RSS MB | Celeriac peak RSS MB |\n| ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, talk = false): ChildProcess {
@@ -71,7 +79,15 @@ async function until(what: string, check: () => Promise<boolean>, ms = 60_000): 
     await sleep(200);
   }
 }
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat, 100 ticks a second). */
+function cpuSec(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Math.round(Number(m?.[1] ?? 0) / 1024);
 }
@@ -100,12 +116,12 @@ redis.stdout?.on('data', (d: Buffer) => (cutOffs += d.toString().split('overcomi
 const app = createApp({ broker: BROKER }, { env: {}, logger: pino({ level: 'silent' }) });
 try {
   await until('redis', async () => (await app.broker.connect().then(() => true)));
-  const flower = start('/usr/bin/python3', ['-m', 'flower', '-b', BROKER, 'flower', `--port=${PORT + 1}`, '--address=127.0.0.1'], { PYTHONPATH: join(flags.oracles, 'flower-2.0.1'), FLOWER_UNAUTHENTICATED_API: 'true' });
-  const celeriac = start(process.execPath, [...sideDashboard(flags['celeriac-root'], flags.runner), BROKER, String(PORT + 2), SCHEMA, flags['database-url'], 'keep']);
+  const flower = !RUN.flower ? undefined : start('/usr/bin/python3', ['-m', 'flower', '-b', BROKER, 'flower', `--port=${PORT + 1}`, '--address=127.0.0.1'], { PYTHONPATH: join(flags.oracles, 'flower-2.0.1'), FLOWER_UNAUTHENTICATED_API: 'true' });
+  const celeriac = !RUN.celeriac ? undefined : start(process.execPath, [...sideDashboard(flags['celeriac-root'], flags.runner), BROKER, String(PORT + 2), SCHEMA, flags['database-url'], 'keep']);
   const fUrl = `http://127.0.0.1:${PORT + 1}`;
   const cUrl = `http://127.0.0.1:${PORT + 2}`;
-  await until('Flower', async () => (await fetch(`${fUrl}/healthcheck`)).ok);
-  await until('Celeriac', async () => (await fetch(`${cUrl}/healthcheck`)).ok);
+  if (RUN.flower) await until('Flower', async () => (await fetch(`${fUrl}/healthcheck`)).ok);
+  if (RUN.celeriac) await until('Celeriac', async () => (await fetch(`${cUrl}/healthcheck`)).ok);
   // Each publisher encodes its share of every step before the first one starts.
   const share = Math.ceil(RATES.reduce((n, r) => n + r * SECONDS, 0) / PUBLISHERS) + 1000;
   const publishers = Array.from({ length: PUBLISHERS }, (_, i) => {
@@ -117,19 +133,21 @@ try {
   const counts = { flower: 0, celeriac: 0 };
   const db = new pg.Client({ connectionString: flags['database-url'] });
   await db.connect();
-  const hasWritten = (await (await fetch(`${cUrl}/metrics`)).text()).includes('celeriac_dashboard_events_written_total');
-  const stored = async () => hasWritten
+  const hasWritten = !RUN.celeriac || (await (await fetch(`${cUrl}/metrics`)).text()).includes('celeriac_dashboard_events_written_total');
+  const stored = async () => !RUN.celeriac ? 0 : hasWritten
     ? metric(cUrl, 'celeriac_dashboard_events_written_total')
     : Number((await db.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".task_events`)).rows[0].n);
-  const read = async () => ({ flower: await metric(fUrl, 'flower_events_total'), celeriac: await stored() });
+  const read = async () => ({ flower: RUN.flower ? await metric(fUrl, 'flower_events_total') : 0, celeriac: await stored() });
   const peak = { flower: 0, celeriac: 0 };
   const sampler = setInterval(() => {
-    peak.flower = Math.max(peak.flower, rssMb(flower.pid));
-    peak.celeriac = Math.max(peak.celeriac, rssMb(celeriac.pid));
+    peak.flower = Math.max(peak.flower, rssMb(flower?.pid));
+    peak.celeriac = Math.max(peak.celeriac, rssMb(celeriac?.pid));
   }, 200);
   const rows: string[] = [];
+  process.stdout.write(`${HEADER}\n`);
   for (const rate of RATES) {
     const total = rate * SECONDS;
+    const cpu0 = { flower: cpuSec(flower?.pid), celeriac: cpuSec(celeriac?.pid) };
     for (const p of publishers) p.child.stdin?.write(`go ${rate / PUBLISHERS} ${Math.ceil(total / PUBLISHERS)}\n`);
     let sent = 0;
     let ms = 0;
@@ -142,26 +160,28 @@ try {
     const before = { ...counts };
     let after = await read();
     const end = Date.now() + 3000;
-    while (Date.now() < end && (after.flower - before.flower < sent * 0.99 || after.celeriac - before.celeriac < sent * 0.99)) {
+    while (Date.now() < end && ((RUN.flower && after.flower - before.flower < sent * 0.99) || (RUN.celeriac && after.celeriac - before.celeriac < sent * 0.99))) {
       await sleep(250);
       after = await read();
     }
     Object.assign(counts, after);
     const got = (k: 'flower' | 'celeriac') => after[k] - before[k];
-    const mark = (k: 'flower' | 'celeriac') => (got(k) >= sent * 0.99 ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`);
+    const mark = (k: 'flower' | 'celeriac') => (!RUN[k] ? '-' : `${got(k).toLocaleString('en')} ${got(k) >= sent * 0.99 ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`}`);
+    const cpu = { flower: cpuSec(flower?.pid) - cpu0.flower, celeriac: cpuSec(celeriac?.pid) - cpu0.celeriac };
+    const perEvent = (k: 'flower' | 'celeriac') => (!RUN[k] || got(k) === 0 ? '-' : `${cpu[k].toFixed(1)} s, ${Math.round((cpu[k] * 1e6) / got(k))} us`);
     // Where Celeriac's missing events went: shed on arrival (messages), left out of timelines by
     // the write buffer (events), or cut off by Redis (subscribers dropped past the pub/sub
     // output-buffer limit, their messages lost uncounted). Cumulative over the steps.
-    const shed = await metric(cUrl, 'celeriac_dashboard_event_messages_shed_total').catch(() => Number.NaN);
-    const dropped = await metric(cUrl, 'celeriac_dashboard_events_dropped_total').catch(() => Number.NaN);
-    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${got('flower').toLocaleString('en')} ${mark('flower')} | ${got('celeriac').toLocaleString('en')} ${mark('celeriac')} | ${shed} / ${dropped} / ${cutOffs} | ${peak.flower} | ${peak.celeriac} |`);
+    const shed = RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_event_messages_shed_total').catch(() => Number.NaN) : Number.NaN;
+    const dropped = RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_events_dropped_total').catch(() => Number.NaN) : Number.NaN;
+    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${mark('flower')} | ${mark('celeriac')} | ${shed} / ${dropped} / ${cutOffs} | ${perEvent('flower')} | ${perEvent('celeriac')} | ${peak.flower} | ${peak.celeriac} |`);
     process.stdout.write(`${rows.at(-1)}\n`);
   }
   clearInterval(sampler);
   for (const p of publishers) p.child.stdin?.end('stop\n');
   await db.end();
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  process.stdout.write(`\nload average at the end: ${load}\n\npublishers ${PUBLISHERS}, events per message ${flags.multi}\n\n| target events/s | offered events/s | Flower counted | Celeriac stored | Celeriac shed msgs / dropped events / Redis cut-offs (either side) | Flower peak RSS MB | Celeriac peak RSS MB |\n| ---: | ---: | --- | --- | --- | ---: | ---: |\n${rows.join('\n')}\n`);
+  process.stdout.write(`\nload average at the end: ${load}\n\nsides ${flags.sides}, publishers ${PUBLISHERS}, events per message ${flags.multi}\n\n${HEADER}\n${rows.join('\n')}\n`);
 } finally {
   for (const c of children.reverse()) c.kill('SIGTERM');
   await app.close().catch(() => {});

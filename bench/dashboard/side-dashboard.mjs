@@ -11,7 +11,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { createApp } from 'celeriac';
-import { startDashboard } from '@celeriac/dashboard';
+import * as dashboard from '@celeriac/dashboard';
 import { pino } from 'pino';
 
 const [brokerUrl, port, schema, databaseUrl = 'postgres://postgres@127.0.0.1:5432/postgres', keep] = process.argv.slice(2);
@@ -20,7 +20,10 @@ if (brokerUrl === undefined || port === undefined || schema === undefined) {
   process.exit(2);
 }
 const app = createApp({ broker: brokerUrl }, { env: {}, logger: pino({ level: 'silent' }) });
-const d = await startDashboard({ app, port: Number(port), address: '127.0.0.1', dataDir: null, databaseUrl, storeOptions: keep === 'keep' ? { schema, maxAgeMs: 1e13, failureMaxAgeMs: 1e13 } : { schema }, ...(keep === 'keep' ? { maxTasks: 1e9 } : {}), unauthenticatedApi: true, backfill: 0 });
+// As `celeriac flower` runs (cli.ts); CELERIAC_BENCH_HEAP_GROWING=<percent> or `v8` (V8's own factor) to compare.
+const growingEnv = process.env['CELERIAC_BENCH_HEAP_GROWING'];
+const growing = growingEnv === 'v8' ? {} : growingEnv !== undefined && growingEnv !== '' ? { heapGrowingPercent: Number(growingEnv) } : dashboard.FLOWER_HEAP_GROWING_PERCENT === undefined ? {} : { heapGrowingPercent: dashboard.FLOWER_HEAP_GROWING_PERCENT };
+const d = await dashboard.startDashboard({ ...growing, app, port: Number(port), address: '127.0.0.1', dataDir: null, databaseUrl, storeOptions: keep === 'keep' ? { schema, maxAgeMs: 1e13, failureMaxAgeMs: 1e13 } : { schema }, ...(keep === 'keep' ? { maxTasks: 1e9 } : {}), unauthenticatedApi: true, backfill: 0 });
 process.stdout.write(`ready ${d.url}\n`);
 const log = process.env['CELERIAC_BENCH_MEMORY_LOG'];
 if (log !== undefined && log !== '') {

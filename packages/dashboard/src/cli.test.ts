@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from 'celeriac';
 import { normalizeArgv, resolveFlowerOptions, runFlowerCli } from './cli.js';
+import { FLOWER_HEAP_GROWING_PERCENT } from './dashboard.js';
 
 const app = createApp({}, { env: {} });
 
@@ -14,6 +15,7 @@ describe('celeriac flower options', () => {
     const o = resolveFlowerOptions({ port: '7001' }, env, app);
     expect(o).toMatchObject({ port: 7001, basicAuth: ['a:b', 'c:d'], urlPrefix: 'flower', databaseUrl: 'postgres://u:p@h/db', dataDir: 'celeriac-flower', readOnly: false });
     expect(resolveFlowerOptions({ persistent: 'no' }, {}, app).dataDir).toBeNull();
+    expect(resolveFlowerOptions({}, {}, app).heapGrowingPercent).toBe(FLOWER_HEAP_GROWING_PERCENT);
     expect(resolveFlowerOptions({ purgeOfflineWorkers: '60', inspectTimeout: '2000' }, {}, app).ingest).toMatchObject({ purgeOfflineAfterMs: 60_000, inspectTimeoutMs: 2000 });
     expect(resolveFlowerOptions({}, { FLOWER_ENABLE_EVENTS: 'false' }, app).ingest).toMatchObject({ enableEventsMs: 0 });
   });

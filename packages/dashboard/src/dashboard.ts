@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import type { App } from 'celeriac';
 import type { FastifyInstance } from 'fastify';
 import { backfillFromRedis } from './ingest/backfill.js';
@@ -71,7 +72,21 @@ export interface DashboardOptions {
   logger?: boolean;
   /** On first start (empty history), read up to this many results from a Redis result backend; 0 disables. @default 10000 */
   backfill?: number;
+  /**
+   * V8's heap growing factor for this whole process (V8's `--heap-growing-percent`), set at
+   * start: after each full collection the heap may grow this many percent past what it kept.
+   * Under a busy ingest's allocation rate V8's own factor lets it grow to 3-4x the live data
+   * (about 100 MB live, 330 MB used before the next full collection, bench/dashboard/README.md).
+   * Not a limit: the heap still grows as far as live data needs, it is collected sooner.
+   * Process-wide, so the process's owner chooses: `celeriac flower` sets
+   * {@link FLOWER_HEAP_GROWING_PERCENT}; an app that embeds the dashboard keeps V8's own.
+   * @default undefined (V8's own factor)
+   */
+  heapGrowingPercent?: number;
 }
+
+/** The heap growing percent `celeriac flower` runs with ({@link DashboardOptions.heapGrowingPercent}). */
+export const FLOWER_HEAP_GROWING_PERCENT = 25;
 
 /** A running dashboard. */
 export interface RunningDashboard {
@@ -118,6 +133,12 @@ async function backfillOnFirstStart(options: DashboardOptions, store: HistorySto
 
 /** Starts the dashboard. */
 export async function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {
+  const growing = options.heapGrowingPercent;
+  if (growing !== undefined) {
+    if (!Number.isInteger(growing) || growing <= 0) throw new RangeError(`heapGrowingPercent must be a positive integer, got ${String(growing)}`);
+    // Read by V8 each time it sets the next full collection's limit, so it applies from the next one.
+    setFlagsFromString(`--heap-growing-percent=${growing}`);
+  }
   const dataDir = options.dataDir === undefined ? resolve('celeriac-flower') : options.dataDir === null ? null : resolve(options.dataDir);
   if (dataDir !== null) await mkdir(dataDir, { recursive: true });
   const ownStore = options.store === undefined;

@@ -3,7 +3,7 @@
  * The Celeriac dashboard (`celeriac flower`): a Flower-compatible monitor with a history that
  * survives restarts. Embed it with {@link startDashboard}; the CLI is {@link runFlowerCli}.
  */
-export { startDashboard, normalizePrefix, DASHBOARD_VERSION, DEFAULT_UI_DIR } from './dashboard.js';
+export { startDashboard, normalizePrefix, DASHBOARD_VERSION, DEFAULT_UI_DIR, FLOWER_HEAP_GROWING_PERCENT } from './dashboard.js';
 export type { DashboardOptions, RunningDashboard } from './dashboard.js';
 export { runFlowerCli } from './cli.js';
 export type { FlowerCliContext } from './cli.js';
