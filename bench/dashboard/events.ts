@@ -68,8 +68,13 @@ function finished(t: TaskSpec): EventDict {
       } as EventDict;
 }
 
-/** Events for tasks [from, to), interleaved as a worker fleet emits them; yields batches. */
-export function* eventBatches(from: number, to: number, size: number): Generator<EventDict[]> {
+/**
+ * Events for tasks [from, to), interleaved as a worker fleet emits them; yields batches. A
+ * task's events are `lag` events apart (default 40: most land in one batch); a lag of two
+ * batches puts its received, started and final events in three writes, as a real fleet's
+ * tasks that run for seconds do.
+ */
+export function* eventBatches(from: number, to: number, size: number, lag = LAG): Generator<EventDict[]> {
   let batch: EventDict[] = [];
   const push = (e: EventDict) => {
     batch.push(e);
@@ -80,11 +85,12 @@ export function* eventBatches(from: number, to: number, size: number): Generator
     }
     return null;
   };
-  for (let i = from; i < to + LAG; i++) {
+  const half = Math.floor(lag / 2);
+  for (let i = from; i < to + lag; i++) {
     const parts: (EventDict | null)[] = [
       i < to ? received(spec(i)) : null,
-      i - LAG / 2 >= from && i - LAG / 2 < to ? started(spec(i - LAG / 2)) : null,
-      i - LAG >= from && i - LAG < to ? finished(spec(i - LAG)) : null,
+      i - half >= from && i - half < to ? started(spec(i - half)) : null,
+      i - lag >= from && i - lag < to ? finished(spec(i - lag)) : null,
     ];
     for (const e of parts) {
       if (e === null) continue;

@@ -7,7 +7,9 @@
  *   node --import tsx bench/dashboard/write-phases.ts [variant] [tasks]
  *     variant: base | notrgm (no trigram search index) | nokw (no kwargs GIN index)
  *              | async (synchronous_commit off) | bigpending (64 MB GIN pending list)
- *              | nofastupdate; combinable as notrgm-async; default base
+ *              | nofastupdate | bigwork (64 MB GIN pending list and work_mem)
+ *              | jsonb (jsonb_to_recordset) | fleet (a task's three events in three batches,
+ *              as tasks that run for seconds); combinable as notrgm-async; default base
  *     tasks:   default 30000 (3 events each)
  *
  * Figures and the load they were taken under: bench/dashboard/README.md.
@@ -25,14 +27,23 @@ const schema = `tmpbench_${variant.replace(/\W/g, '')}_${process.pid}`;
 const url = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const store = await openHistoryStore({ databaseUrl: url, schema } as never);
 await store.close();
-const c = new pg.Client({ connectionString: url, options: `-c search_path=${schema},public` });
+const c = new pg.Client({ connectionString: url, application_name: schema, options: `-c search_path=${schema},public` });
 await c.connect();
-if (variant.includes('notrgm')) await c.query('DROP INDEX IF EXISTS tasks_search');
+const trgm = 'tasks_search';
+if (variant.includes('notrgm')) await c.query(`DROP INDEX IF EXISTS ${trgm}`);
 if (variant.includes('nokw')) await c.query('DROP INDEX IF EXISTS tasks_kwargs');
-if (variant.includes('bigpending')) await c.query('ALTER INDEX tasks_search SET (gin_pending_list_limit = 65536)');
-if (variant.includes('nofastupdate')) await c.query('ALTER INDEX tasks_search SET (fastupdate = off)');
+if (variant.includes('bigpending')) await c.query(`ALTER INDEX ${trgm} SET (gin_pending_list_limit = 65536)`);
+if (variant.includes('nofastupdate')) await c.query(`ALTER INDEX ${trgm} SET (fastupdate = off)`);
 if (variant.includes('async')) await c.query('SET synchronous_commit = off');
-const upsert = taskUpsertSql('incoming', 'events');
+if (variant.includes('bigwork')) {
+  await c.query(`ALTER INDEX ${trgm} SET (gin_pending_list_limit = 65536)`);
+  await c.query(`SET work_mem = '64MB'`);
+}
+let upsert = taskUpsertSql('incoming', 'events');
+if (variant.includes('jsonb')) upsert = upsert.replace('json_to_recordset($1::json)', 'jsonb_to_recordset($1::jsonb)');
+const BATCH = 2000;
+// fleet: received, started and the final event of a task one batch apart (3 events per task index).
+const lag = variant.includes('fleet') ? Math.ceil((2 * BATCH) / 3) * 2 : undefined;
 // CPU time (ms) of this connection's Postgres backend, from /proc (the server runs on this machine).
 const backend = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 const backendMs = () => {
@@ -42,7 +53,7 @@ const backendMs = () => {
 const cpu0 = backendMs();
 let tUp = 0, tEv = 0, tCommit = 0, tFold = 0, n = 0;
 const t0 = performance.now();
-for (const batch of eventBatches(0, TASKS, 2000)) {
+for (const batch of eventBatches(0, TASKS, BATCH, lag)) {
   let t = performance.now();
   const b = foldEvents(batch, { payloadCap: 4096, timelineCap: 100, now: Date.now() });
   const a1 = toSqlJson(b.tasks), a2 = timelineParams(b.events, 5000);
