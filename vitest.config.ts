@@ -10,6 +10,23 @@ const src = (p: string) => fileURLToPath(new URL(`./packages/celeriac/src/${p}`,
 // process of its own, so a connection one of them leaves behind cannot fail another file.
 const SERVICE_TESTS_UNDER_SRC = ['packages/celeriac/src/brokers/amqp/amqp-*.test.ts', 'packages/celeriac/src/brokers/amqp/beat-store.test.ts'];
 
+// Integration test files that keep no process-wide state (no module mocks, no process.env
+// edits, no process listeners, no child processes or servers of their own; every client,
+// worker and timer closed): they run one after another in shared worker processes, as unit
+// files do (project `integration-shared`), each with its own keys, vhosts and queues as before.
+const SHARED_WORKER_TESTS = [
+  'packages/celeriac/test/beat/{beat-cli,beat-redis,redis-beat-store}.test.ts',
+  'packages/celeriac/test/canvas/{add-to-chord,canvas,errbacks,replace,shapes}.test.ts',
+  'packages/celeriac/test/cli/{admin,call-result,events,graph,program,remote,worker-remote}.test.ts',
+  'packages/celeriac/test/failure/{backend-outage,fault-proxy-order,stalled-connection-closed}.test.ts',
+  'packages/celeriac/test/public-api.test.ts',
+  'packages/celeriac/test/redis/backend/{async-result-redis,running-tasks}.test.ts',
+  'packages/celeriac/test/redis/broker/{bulk-publish,redis-broker,redis-delayed,redis-eta-handoff,redis-fanout,redis-layout,redis-recovery-handover,redis-restore-marking,running-records,set-aside-bounds,transitions,wrong-type-and-duplicates}.test.ts',
+  'packages/celeriac/test/redis/{close-deadline,db-isolation,script}.test.ts',
+  'packages/celeriac/test/spi/roles.test.ts',
+  'packages/celeriac/test/worker/{acks,add-to-parent,arguments,celery-events,consume,context,control-flow,failures,follow-up,pools-async,rate-limits,redelivery,redis-execution,remote-control,retries,revoke-eta,shutdown,task-events,time-limits}.test.ts',
+];
+
 /** Longest files first, unit files last (scripts/test-order.ts says why). */
 class LongestFirst extends BaseSequencer {
   override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -77,6 +94,15 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'examples/**/*.test.ts', ...SERVICE_TESTS_UNDER_SRC],
+          exclude: [...configDefaults.exclude, ...SHARED_WORKER_TESTS],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration-shared',
+          include: SHARED_WORKER_TESTS,
+          isolate: false,
         },
       },
     ],
