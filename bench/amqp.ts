@@ -11,6 +11,9 @@
  * - floor: amqplib alone, no Celery format: publish n messages on a confirm channel
  *   (pipelined), then consume them with prefetch 4 x c, and per message publish a reply and ack
  *   it (what a late-ack worker with rpc:// results does on the wire), until every reply is back.
+ * - floor, Celery's messages: the same with what Celeriac cannot skip: the task's properties and
+ *   header table as Celeriac sends them (captured, a fresh id per copy), the rpc:// result's
+ *   properties and body, each ack sent only once its reply is confirmed, each reply parsed.
  * - enqueue: n `bench.noop` tasks sent by Celeriac (`sendTasks`, batches of 1,000), and 2,000
  *   sent one by one, each awaited.
  * - drain: n tasks pre-enqueued, then a worker started at concurrency c with late acks and
@@ -104,35 +107,90 @@ function cpuSeconds(pid: number): number {
 
 const usPerTask = (cpuSec: number) => Math.round((cpuSec * 1e6) / N);
 
-async function floor(url: string): Promise<{ publish: number; drain: number; cpu: number }> {
+interface FloorResult {
+  publish: number;
+  drain: number;
+  cpu: number;
+}
+
+/**
+ * The floor: amqplib alone. `minimal`: small messages (two headers, two properties), replies
+ * acked without waiting for their confirm, replies only counted. `celery`: the same work with
+ * what Celeriac must put on the wire and wait for: the properties and header table of a task
+ * Celeriac sent (captured from the vhost, each copy with its own id), the rpc:// result's
+ * properties and body, each delivery acked only once its reply is confirmed (acksLate), and
+ * each reply parsed by the reader. Neither decodes the task's body or runs anything.
+ */
+async function floor(url: string, kind: 'minimal' | 'celery'): Promise<FloorResult> {
+  const celery = kind === 'celery' ? await captureTask(url) : undefined;
   const conn = await amqp.connect(url);
   const pub = await conn.createConfirmChannel();
   await pub.assertQueue('floor', { durable: true });
   await pub.assertQueue('floor-reply', { durable: false, autoDelete: true });
-  const body = Buffer.from('[[], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]');
+  const body = celery?.content ?? Buffer.from('[[], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]');
   let t = performance.now();
-  for (let i = 0; i < N; i++) pub.publish('', 'floor', body, { contentType: 'application/json', deliveryMode: 2, headers: { id: String(i), task: 'bench.noop' } });
+  for (let i = 0; i < N; i++) {
+    if (celery === undefined) {
+      pub.publish('', 'floor', body, { contentType: 'application/json', deliveryMode: 2, headers: { id: String(i), task: 'bench.noop' } });
+    } else {
+      const id = randomUUID();
+      pub.publish('', 'floor', body, { ...celery.options, headers: { ...celery.headers, id, root_id: id }, correlationId: id, replyTo: 'floor-reply' });
+    }
+  }
   await pub.waitForConfirms();
   const publish = rate(N, performance.now() - t);
   const replies = await conn.createChannel();
   let got = 0;
   let done!: () => void;
   const all = new Promise<void>((resolve) => (done = resolve));
-  await replies.consume('floor-reply', () => ++got === N && done(), { noAck: true });
+  await replies.consume('floor-reply', (msg) => {
+    if (celery !== undefined && msg !== null) JSON.parse(msg.content.toString('utf8'));
+    if (++got === N) done();
+  }, { noAck: true });
   const work = await conn.createConfirmChannel();
   await work.prefetch(4 * C, true);
   const cpu0 = process.cpuUsage();
   t = performance.now();
   await work.consume('floor', (msg) => {
     if (msg === null) return;
-    work.publish('', 'floor-reply', Buffer.from('{"status": "SUCCESS", "result": null}'), { contentType: 'application/json', deliveryMode: 1 });
-    work.ack(msg);
+    if (celery === undefined) {
+      work.publish('', 'floor-reply', Buffer.from('{"status": "SUCCESS", "result": null}'), { contentType: 'application/json', deliveryMode: 1 });
+      work.ack(msg);
+      return;
+    }
+    const id = String(msg.properties.correlationId);
+    const reply = Buffer.from(`{"task_id": "${id}", "status": "SUCCESS", "result": null, "traceback": null, "children": []}`);
+    const props = { contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, deliveryMode: 1, priority: 0, correlationId: id };
+    work.publish('', String(msg.properties.replyTo), reply, props, (err) => {
+      if (err === null || err === undefined) work.ack(msg);
+    });
   });
   await all;
   const drain = rate(N, performance.now() - t);
   const used = process.cpuUsage(cpu0);
   await conn.close();
   return { publish, drain, cpu: usPerTask((used.user + used.system) / 1e6) };
+}
+
+/** The properties and body of a `bench.noop` task as Celeriac publishes it, read back from the vhost. */
+async function captureTask(url: string): Promise<{ options: amqp.Options.Publish; headers: Record<string, unknown>; content: Buffer }> {
+  const app = newApp(url);
+  try {
+    await app.sendTask('bench.noop', [], {}, { queue: 'floor-capture' });
+  } finally {
+    await app.close();
+  }
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    const msg = await ch.get('floor-capture', { noAck: true });
+    if (msg === false) throw new Error('floor: the captured task is not in its queue');
+    const p = msg.properties;
+    const options: amqp.Options.Publish = { contentType: p.contentType, contentEncoding: p.contentEncoding, deliveryMode: p.deliveryMode, priority: p.priority };
+    return { options, headers: { ...(p.headers ?? {}) }, content: msg.content };
+  } finally {
+    await conn.close();
+  }
 }
 
 function newApp(url: string): App {
@@ -239,7 +297,8 @@ const pools = SKIP_CELERY ? [] : [...POOLS];
 if (pools.includes('gevent') && !(await hasGevent())) pools.splice(pools.indexOf('gevent'), 1);
 const loadBefore = load();
 const started = new Date().toISOString().slice(0, 16);
-const floors: { publish: number; drain: number; cpu: number }[] = [];
+const floors: FloorResult[] = [];
+const celeryFloors: FloorResult[] = [];
 const ts: number[] = [];
 const tsCpu: number[] = [];
 const py = new Map<Pool, number[]>(pools.map((p) => [p, []]));
@@ -248,7 +307,8 @@ let tsRt = { p50: NaN, p99: NaN };
 let pyRt: { p50: number; p99: number } | undefined;
 for (let round = 0; round < ROUNDS; round++) {
   const roundTrips = round === 0 ? RT : 0;
-  floors.push(await withVhost(floor));
+  floors.push(await withVhost((url) => floor(url, 'minimal')));
+  celeryFloors.push(await withVhost((url) => floor(url, 'celery')));
   const mine = await withVhost((url) => drainAndRoundTrip('celeriac', url, 'threads', roundTrips));
   ts.push(mine.drain);
   tsCpu.push(mine.cpu);
@@ -260,7 +320,7 @@ for (let round = 0; round < ROUNDS; round++) {
     if (round === 0 && pool === 'threads') pyRt = theirs;
   }
   console.error(
-    `round ${round + 1}/${ROUNDS}: floor ${floors.at(-1)?.drain} (${floors.at(-1)?.cpu} us/task), celeriac ${mine.drain} (${mine.cpu} us/task), ${pools.map((p) => `celery ${p} ${py.get(p)?.at(-1)}`).join(', ')} (load ${load()})`,
+    `round ${round + 1}/${ROUNDS}: floor ${floors.at(-1)?.drain} (${floors.at(-1)?.cpu} us/task), floor with Celery's messages ${celeryFloors.at(-1)?.drain} (${celeryFloors.at(-1)?.cpu} us/task), celeriac ${mine.drain} (${mine.cpu} us/task), ${pools.map((p) => `celery ${p} ${py.get(p)?.at(-1)}`).join(', ')} (load ${load()})`,
   );
 }
 const enq = await withVhost(async (url) => {
@@ -276,22 +336,27 @@ const enq = await withVhost(async (url) => {
 });
 const floorDrain = floors.map((f) => f.drain);
 const floorPublish = floors.map((f) => f.publish);
+const cFloorDrain = celeryFloors.map((f) => f.drain);
+const cFloorPublish = celeryFloors.map((f) => f.publish);
+const cFloorCpu = celeryFloors.map((f) => f.cpu);
 let best: Pool | undefined;
 for (const pool of pools) if (best === undefined || median(py.get(pool) ?? []) > median(py.get(best) ?? [])) best = pool;
 const bestDrain = best === undefined ? undefined : median(py.get(best) ?? []);
 const ratio = (a: number, b: number | undefined) => (b === undefined ? '' : `${(a / b).toFixed(1)}x`);
 const rows: string[] = [];
 rows.push(`${started} UTC, ${ROUNDS} round(s), medians (range); load average ${loadBefore} before, ${load()} after`, '');
-rows.push(`| row | Celeriac | Celery 5.2.6${best === undefined ? '' : ` (-P ${best})`} | ratio | amqplib floor | Celeriac / floor |`, `|---|---|---|---|---|---|`);
-rows.push(`| enqueue batched (tasks/s, n=${N}) | ${enq.batched} | | | ${median(floorPublish)}${spread(floorPublish)} (confirmed publish) | |`);
+rows.push(`| row | Celeriac | Celery 5.2.6${best === undefined ? '' : ` (-P ${best})`} | ratio | amqplib floor | Celeriac / floor | floor, Celery's messages | Celeriac / that floor |`, `|---|---|---|---|---|---|---|---|`);
+rows.push(
+  `| enqueue batched (tasks/s, n=${N}) | ${enq.batched} | | | ${median(floorPublish)}${spread(floorPublish)} (confirmed publish) | ${(enq.batched / median(floorPublish)).toFixed(2)} | ${median(cFloorPublish)}${spread(cFloorPublish)} | ${(enq.batched / median(cFloorPublish)).toFixed(2)} |`,
+);
 rows.push(`| enqueue one by one (tasks/s, 2000) | ${enq.single} | | | | |`);
 rows.push(
-  `| drain c=${C}, late acks, rpc results (tasks/s, n=${N}) | ${median(ts)}${spread(ts)} | ${bestDrain === undefined ? 'skipped' : `${bestDrain}${spread(py.get(best as Pool) ?? [])}`} | ${ratio(median(ts), bestDrain)} | ${median(floorDrain)}${spread(floorDrain)} (consume+reply+ack) | ${(median(ts) / median(floorDrain)).toFixed(2)} |`,
+  `| drain c=${C}, late acks, rpc results (tasks/s, n=${N}) | ${median(ts)}${spread(ts)} | ${bestDrain === undefined ? 'skipped' : `${bestDrain}${spread(py.get(best as Pool) ?? [])}`} | ${ratio(median(ts), bestDrain)} | ${median(floorDrain)}${spread(floorDrain)} (consume+reply+ack) | ${(median(ts) / median(floorDrain)).toFixed(2)} | ${median(cFloorDrain)}${spread(cFloorDrain)} | ${(median(ts) / median(cFloorDrain)).toFixed(2)} |`,
 );
 const floorCpu = floors.map((f) => f.cpu);
 const bestCpu = best === undefined || best === 'prefork' ? undefined : pyCpu.get(best);
 rows.push(
-  `| worker CPU per drained task (us, user+system) | ${median(tsCpu)}${spread(tsCpu)} | ${bestCpu === undefined ? '' : `${median(bestCpu)}${spread(bestCpu)}`} | | ${median(floorCpu)}${spread(floorCpu)} (consumer and reply reader, one process) | |`,
+  `| worker CPU per drained task (us, user+system) | ${median(tsCpu)}${spread(tsCpu)} | ${bestCpu === undefined ? '' : `${median(bestCpu)}${spread(bestCpu)}`} | | ${median(floorCpu)}${spread(floorCpu)} (consumer and reply reader, one process) | | ${median(cFloorCpu)}${spread(cFloorCpu)} | |`,
 );
 rows.push(`| round trip p50 / p99 (ms, round 1) | ${tsRt.p50.toFixed(2)} / ${tsRt.p99.toFixed(2)} | ${pyRt === undefined ? 'skipped' : `${pyRt.p50.toFixed(2)} / ${pyRt.p99.toFixed(2)} (-P threads)`} | | | |`);
 if (pools.length > 0) rows.push('', `Celery drain by pool: ${pools.map((p) => `${p}${p === 'prefork' ? ` -c ${cpus().length}` : ` -c ${C}`} ${median(py.get(p) ?? [])}${spread(py.get(p) ?? [])}`).join('; ')}`);
