@@ -16,8 +16,10 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 
-interface PendingAck {
-  readonly msg: ConsumeMessage;
+/** The acks of one turn and their one promise (they are sent, or fail, together). */
+interface Batch {
+  readonly msgs: ConsumeMessage[];
+  readonly done: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -32,8 +34,8 @@ export class AckBatcher {
   #head = 0;
   /** Tags whose settlement was sent (acks included once flushed). */
   readonly #sent = new Set<number>();
-  #pending: PendingAck[] = [];
-  #scheduled = false;
+  /** This turn's acks, until flushed. */
+  #batch: Batch | undefined;
 
   constructor(private readonly channel: Channel) {}
 
@@ -47,26 +49,37 @@ export class AckBatcher {
     this.#sent.add(msg.fields.deliveryTag);
   }
 
-  /** Acks `msg` in this turn's batch; resolves once the frame is handed to the channel. */
+  /**
+   * Acks `msg` in this turn's batch; resolves once the frame is handed to the channel. Every
+   * ack of a turn gets the same promise: every task acks, and a promise of its own (with its
+   * resolving functions) was some 200 bytes of garbage per task.
+   */
   ack(msg: ConsumeMessage): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ msg, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
-    });
+    let batch = this.#batch;
+    if (batch === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      batch = { msgs: [], done, resolve, reject };
+      this.#batch = batch;
+      setImmediate(() => this.#flush());
+    }
+    batch.msgs.push(msg);
+    return batch.done;
   }
 
   #flush(): void {
-    this.#scheduled = false;
-    const batch = this.#pending;
-    this.#pending = [];
-    const acking = new Map<number, PendingAck>();
-    for (const p of batch) acking.set(p.msg.fields.deliveryTag, p);
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (batch === undefined) return;
+    const acking = new Map<number, ConsumeMessage>();
+    for (const msg of batch.msgs) acking.set(msg.fields.deliveryTag, msg);
     try {
       // The run from the oldest unsettled delivery: settled before, or acked in this batch.
-      let last: PendingAck | undefined;
+      let last: ConsumeMessage | undefined;
       let covered = 0;
       while (this.#head < this.#tags.length) {
         const tag = this.#tags[this.#head] as number;
@@ -80,18 +93,18 @@ export class AckBatcher {
         }
         this.#head++;
       }
-      if (last !== undefined) this.channel.ack(last.msg, covered > 1);
-      for (const p of acking.values()) {
-        this.channel.ack(p.msg);
-        this.#sent.add(p.msg.fields.deliveryTag);
+      if (last !== undefined) this.channel.ack(last, covered > 1);
+      for (const msg of acking.values()) {
+        this.channel.ack(msg);
+        this.#sent.add(msg.fields.deliveryTag);
       }
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      batch.reject(err);
       return;
     } finally {
       this.#compact();
     }
-    for (const p of batch) p.resolve();
+    batch.resolve();
   }
 
   #compact(): void {
