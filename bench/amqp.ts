@@ -26,6 +26,9 @@
  * - worker CPU per drained task: user + system time of the worker process over the drain
  *   (from /proc; Celery's only for a one-process pool), and of the floor's process over its
  *   drain. Less sensitive to the shared machine's load than the rates.
+ * - client and RabbitMQ CPU per drained task: the bench process (every `get()` over rpc://)
+ *   and the local broker's `beam.smp` over the same drain (on a shared broker it includes the
+ *   other users' traffic). On a 2-core machine a drain is bound by the sum of the three.
  *
  * The floor and every drain run once per round, interleaved, so a change in the machine's load
  * hits them alike; the table shows the median of the rounds and their range, and the load
@@ -107,10 +110,26 @@ function cpuSeconds(pid: number): number {
 
 const usPerTask = (cpuSec: number) => Math.round((cpuSec * 1e6) / N);
 
+/** The local RabbitMQ's Erlang VM (beam.smp), whose CPU is read around each drain; undefined when not found (a remote broker). */
+const RABBIT_PID = await run('pgrep', ['-o', 'beam.smp']).then(
+  ({ stdout }) => Number(stdout.trim()) || undefined,
+  () => undefined,
+);
+/** RabbitMQ's CPU seconds so far (NaN without a local broker). On a shared broker it includes everyone's traffic. */
+const rabbitSeconds = () => (RABBIT_PID === undefined ? NaN : cpuSeconds(RABBIT_PID));
+/** CPU used since `from` by this process (the floor's, or the drain's client), and by RabbitMQ, in us per task. */
+function cpuSince(from: { self: NodeJS.CpuUsage; rabbit: number }): { self: number; rabbit: number } {
+  const used = process.cpuUsage(from.self);
+  return { self: usPerTask((used.user + used.system) / 1e6), rabbit: usPerTask(rabbitSeconds() - from.rabbit) };
+}
+const cpuMark = () => ({ self: process.cpuUsage(), rabbit: rabbitSeconds() });
+
 interface FloorResult {
   publish: number;
   drain: number;
+  /** us per task: the floor's process (consumer and reply reader), and RabbitMQ. */
   cpu: number;
+  rabbitCpu: number;
 }
 
 /**
@@ -149,7 +168,7 @@ async function floor(url: string, kind: 'minimal' | 'celery'): Promise<FloorResu
   }, { noAck: true });
   const work = await conn.createConfirmChannel();
   await work.prefetch(4 * C, true);
-  const cpu0 = process.cpuUsage();
+  const cpu0 = cpuMark();
   t = performance.now();
   await work.consume('floor', (msg) => {
     if (msg === null) return;
@@ -167,9 +186,9 @@ async function floor(url: string, kind: 'minimal' | 'celery'): Promise<FloorResu
   });
   await all;
   const drain = rate(N, performance.now() - t);
-  const used = process.cpuUsage(cpu0);
+  const used = cpuSince(cpu0);
   await conn.close();
-  return { publish, drain, cpu: usPerTask((used.user + used.system) / 1e6) };
+  return { publish, drain, cpu: used.self, rabbitCpu: used.rabbit };
 }
 
 /** The properties and body of a `bench.noop` task as Celeriac publishes it, read back from the vhost. */
@@ -249,7 +268,7 @@ async function startWorker(kind: 'celeriac' | 'celery', url: string, pool: Pool 
   };
 }
 
-async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool: Pool = 'threads', roundTrips = RT): Promise<{ drain: number; cpu: number; p50: number; p99: number }> {
+async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool: Pool = 'threads', roundTrips = RT): Promise<{ drain: number; cpu: number; clientCpu: number; rabbitCpu: number; p50: number; p99: number }> {
   const app = newApp(url);
   try {
     const { ids } = await enqueue(app, N);
@@ -257,10 +276,12 @@ async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool:
     try {
       const pid = worker.child.pid ?? 0;
       const cpu0 = cpuSeconds(pid);
+      const mark = cpuMark();
       const t = performance.now();
       await Promise.all(ids.map((id) => app.asyncResult(id).get({ timeoutMs: 600_000 })));
       const drain = rate(N, performance.now() - t);
       const cpu = usPerTask(cpuSeconds(pid) - cpu0);
+      const { self: clientCpu, rabbit: rabbitCpu } = cpuSince(mark);
       const samples: number[] = [];
       for (let i = 0; i < (roundTrips > 0 ? roundTrips + 20 : 0); i++) {
         const s = performance.now();
@@ -268,7 +289,7 @@ async function drainAndRoundTrip(kind: 'celeriac' | 'celery', url: string, pool:
         await r.get({ timeoutMs: 30_000 });
         if (i >= 20) samples.push(performance.now() - s);
       }
-      return { drain, cpu, p50: pct(samples, 50), p99: pct(samples, 99) };
+      return { drain, cpu, clientCpu, rabbitCpu, p50: pct(samples, 50), p99: pct(samples, 99) };
     } finally {
       await worker.stop();
     }
@@ -301,8 +322,12 @@ const floors: FloorResult[] = [];
 const celeryFloors: FloorResult[] = [];
 const ts: number[] = [];
 const tsCpu: number[] = [];
+const tsClient: number[] = [];
+const tsRabbit: number[] = [];
 const py = new Map<Pool, number[]>(pools.map((p) => [p, []]));
 const pyCpu = new Map<Pool, number[]>(pools.map((p) => [p, []]));
+const pyClient = new Map<Pool, number[]>(pools.map((p) => [p, []]));
+const pyRabbit = new Map<Pool, number[]>(pools.map((p) => [p, []]));
 let tsRt = { p50: NaN, p99: NaN };
 let pyRt: { p50: number; p99: number } | undefined;
 for (let round = 0; round < ROUNDS; round++) {
@@ -312,11 +337,15 @@ for (let round = 0; round < ROUNDS; round++) {
   const mine = await withVhost((url) => drainAndRoundTrip('celeriac', url, 'threads', roundTrips));
   ts.push(mine.drain);
   tsCpu.push(mine.cpu);
+  tsClient.push(mine.clientCpu);
+  tsRabbit.push(mine.rabbitCpu);
   if (round === 0) tsRt = mine;
   for (const pool of pools) {
     const theirs = await withVhost((url) => drainAndRoundTrip('celery', url, pool, pool === 'threads' ? roundTrips : 0));
     py.get(pool)?.push(theirs.drain);
     pyCpu.get(pool)?.push(theirs.cpu);
+    pyClient.get(pool)?.push(theirs.clientCpu);
+    pyRabbit.get(pool)?.push(theirs.rabbitCpu);
     if (round === 0 && pool === 'threads') pyRt = theirs;
   }
   console.error(
@@ -357,6 +386,13 @@ const floorCpu = floors.map((f) => f.cpu);
 const bestCpu = best === undefined || best === 'prefork' ? undefined : pyCpu.get(best);
 rows.push(
   `| worker CPU per drained task (us, user+system) | ${median(tsCpu)}${spread(tsCpu)} | ${bestCpu === undefined ? '' : `${median(bestCpu)}${spread(bestCpu)}`} | | ${median(floorCpu)}${spread(floorCpu)} (consumer and reply reader, one process) | | ${median(cFloorCpu)}${spread(cFloorCpu)} | |`,
+);
+const ofBest = (m: Map<Pool, number[]>) => (best === undefined ? '' : `${median(m.get(best) ?? [])}${spread(m.get(best) ?? [])}`);
+const floorRabbit = floors.map((f) => f.rabbitCpu);
+const cFloorRabbit = celeryFloors.map((f) => f.rabbitCpu);
+rows.push(`| client CPU per drained task (us: the bench process's get() of every result over rpc://) | ${median(tsClient)}${spread(tsClient)} | ${ofBest(pyClient)} | | (in the row above) | | (in the row above) | |`);
+rows.push(
+  `| RabbitMQ CPU per drained task (us, beam.smp; includes other users of a shared broker) | ${median(tsRabbit)}${spread(tsRabbit)} | ${ofBest(pyRabbit)} | | ${median(floorRabbit)}${spread(floorRabbit)} | | ${median(cFloorRabbit)}${spread(cFloorRabbit)} | |`,
 );
 rows.push(`| round trip p50 / p99 (ms, round 1) | ${tsRt.p50.toFixed(2)} / ${tsRt.p99.toFixed(2)} | ${pyRt === undefined ? 'skipped' : `${pyRt.p50.toFixed(2)} / ${pyRt.p99.toFixed(2)} (-P threads)`} | | | |`);
 if (pools.length > 0) rows.push('', `Celery drain by pool: ${pools.map((p) => `${p}${p === 'prefork' ? ` -c ${cpus().length}` : ` -c ${C}`} ${median(py.get(p) ?? [])}${spread(py.get(p) ?? [])}`).join('; ')}`);
