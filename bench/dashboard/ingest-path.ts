@@ -3,7 +3,8 @@
  * through a memory broker to the EventReceiver, the Ingest (cluster state, metrics, write
  * buffer) and the history store, and the clock stops when the store has written every event.
  * Reports the end-to-end rate, the rate at which the envelopes could be offered, the Node
- * process's CPU per event and its peak RSS.
+ * process's CPU per event, its peak RSS and the timeline entries the write buffer dropped
+ * (a tree that drops them does less work per event).
  *
  *   node --import tsx bench/dashboard/ingest-path.ts [--events 90000] [--multi 1]
  *        [--store postgres|pglite] [--root <checkout>] [--database-url postgres://...]
@@ -70,6 +71,7 @@ const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(`${JSON.stringify({
   root: flags.root, store: flags.store, multi: MULTI, events: ingest.eventsIngested, written: written(),
+  timelineDropped: (ingest as unknown as { eventsDropped: number }).eventsDropped,
   offeredPerSec: Math.round((ingest.eventsIngested / offeredMs) * 1000), endToEndPerSec: Math.round((ingest.eventsIngested / ms) * 1000),
   nodeCpuUsPerEvent: +((cpu.user + cpu.system) / ingest.eventsIngested).toFixed(1), peakRssMb: Math.round(rss / 1048576),
   load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0],

