@@ -1,7 +1,9 @@
 /**
  * Python's `celery inspect` and `celery control` against a Celeriac worker on Redis: the
  * replies parse as Celery's and the commands take effect. Broker keys and pub/sub channels
- * are isolated by a kombu global_keyprefix; result keys are per task id and deleted.
+ * are isolated by a kombu global_keyprefix; result keys are per task id and deleted. Checks
+ * that follow one another with nothing changing between them run in one Python process
+ * (CeleryCli.runAll: Celery's own command, one interpreter start).
  */
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
@@ -62,12 +64,11 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
   };
 
   it('inspect ping, stats, registered, active_queues', async () => {
-    expect(await cli.inspect('ping', [], NODE)).toEqual({ [NODE]: { ok: 'pong' } });
-    const stats = (await cli.inspect('stats', [], NODE))[NODE] as Record<string, unknown>;
-    expect(stats).toMatchObject({ pid: process.pid, prefetch_count: 4, pool: { 'max-concurrency': 1 }, broker: { transport: 'redis', virtual_host: String(DB) } });
-    expect(await cli.inspect('registered', [], NODE)).toEqual({ [NODE]: ['interop.add', 'interop.block'] });
-    const queues = (await cli.inspect('active_queues', [], NODE))[NODE] as { name: string }[];
-    expect(queues.map((q) => q.name)).toEqual(['celery']);
+    const [ping, stats, registered, queues] = await cli.inspectAll([['ping'], ['stats'], ['registered'], ['active_queues']], NODE);
+    expect(ping).toEqual({ [NODE]: { ok: 'pong' } });
+    expect(stats?.[NODE]).toMatchObject({ pid: process.pid, prefetch_count: 4, pool: { 'max-concurrency': 1 }, broker: { transport: 'redis', virtual_host: String(DB) } });
+    expect(registered).toEqual({ [NODE]: ['interop.add', 'interop.block'] });
+    expect((queues?.[NODE] as { name: string }[]).map((q) => q.name)).toEqual(['celery']);
   }, 60_000);
 
   it('inspect active, reserved, query_task and scheduled show what the worker holds', async () => {
@@ -75,14 +76,12 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
     const waiting = await send('interop.add', [1, 2]);
     const eta = await send('interop.add', [3, 4], { countdown: 300 });
     await until(() => worker.active === 1 && worker.reserved === 1, 'one active, one reserved');
-    const active = (await cli.inspect('active', [], NODE))[NODE] as { id: string; name: string }[];
+    const replies = await cli.inspectAll([['active'], ['reserved'], ['query_task', blocked.id, waiting.id], ['scheduled']], NODE);
+    const [active, reserved, q, scheduled] = replies.map((r) => r[NODE]) as [{ id: string; name: string }[], { id: string }[], Record<string, [string, { id: string }]>, { eta: string; request: { id: string } }[]];
     expect(active.map((r) => [r.id, r.name])).toEqual([[blocked.id, 'interop.block']]);
-    const reserved = (await cli.inspect('reserved', [], NODE))[NODE] as { id: string }[];
     expect(reserved.map((r) => r.id)).toEqual([waiting.id]);
-    const q = (await cli.inspect('query_task', [blocked.id, waiting.id], NODE))[NODE] as Record<string, [string, { id: string }]>;
     expect(q[blocked.id]?.[0]).toBe('active');
     expect(q[waiting.id]?.[0]).toBe('reserved');
-    const scheduled = (await cli.inspect('scheduled', [], NODE))[NODE] as { eta: string; request: { id: string } }[];
     expect(scheduled.map((s) => s.request.id)).toEqual([eta.id]);
     release();
     expect(await waiting.get({ timeoutMs: 10_000 })).toBe(3);
@@ -91,9 +90,10 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
   it('control revoke flags the id (inspect revoked lists it) and the task is not run', async () => {
     const id = randomUUID();
     taskIds.push(id);
-    const r = await cli.run(['control', 'revoke', id, '-t', '5', '-d', NODE]);
-    expect(r.stdout).toContain(`tasks ${id} flagged as revoked`);
-    expect((await cli.inspect('revoked', [], NODE))[NODE]).toContain(id);
+    // One Python process: the revoke, then `inspect revoked`.
+    const [r, revoked] = await cli.runAll([['control', 'revoke', id, '-t', '5', '-d', NODE], ['inspect', 'revoked', '-j', '-t', '5', '-d', NODE]]);
+    expect(r?.stdout).toContain(`tasks ${id} flagged as revoked`);
+    expect((JSON.parse(revoked?.stdout ?? '') as Record<string, unknown>)[NODE]).toContain(id);
     const res = await app.sendTask('interop.add', [1, 1], {}, { taskId: id });
     await until(async () => (await app.backend.get(res.id))?.status === 'REVOKED', 'REVOKED state');
   }, 60_000);
@@ -110,14 +110,13 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
     const rl = await cli.run(['control', 'rate_limit', 'interop.add', '10/m', '-t', '5', '-d', NODE]);
     expect(rl.stdout).toContain('new rate limit set successfully');
     expect(worker.rateLimitOf('interop.add')).toBeCloseTo(10 / 60);
-    expect((await cli.run(['control', 'rate_limit', 'interop.add', '0', '-t', '5', '-d', NODE])).stdout).toContain('rate limit disabled successfully');
-    const add = await cli.run(['control', 'add_consumer', 'extraq', '-t', '5', '-d', NODE]);
-    expect(add.stdout).toContain('add consumer extraq');
+    const [off, add] = await cli.runAll([['control', 'rate_limit', 'interop.add', '0', '-t', '5', '-d', NODE], ['control', 'add_consumer', 'extraq', '-t', '5', '-d', NODE]]);
+    expect(off?.stdout).toContain('rate limit disabled successfully');
+    expect(add?.stdout).toContain('add consumer extraq');
     expect(await (await send('interop.add', [20, 22], { queue: 'extraq' })).get({ timeoutMs: 10_000 })).toBe(42);
-    const cancel = await cli.run(['control', 'cancel_consumer', 'extraq', '-t', '5', '-d', NODE]);
-    expect(cancel.stdout).toContain('no longer consuming from extraq');
-    const queues = (await cli.inspect('active_queues', [], NODE))[NODE] as { name: string }[];
-    expect(queues.map((q) => q.name)).toEqual(['celery']);
+    const [cancel, queues] = await cli.runAll([['control', 'cancel_consumer', 'extraq', '-t', '5', '-d', NODE], ['inspect', 'active_queues', '-j', '-t', '5', '-d', NODE]]);
+    expect(cancel?.stdout).toContain('no longer consuming from extraq');
+    expect(((JSON.parse(queues?.stdout ?? '') as Record<string, { name: string }[]>)[NODE] ?? []).map((q) => q.name)).toEqual(['celery']);
   }, 60_000);
 
   it('a starting Python worker syncs revoked ids from the Celeriac worker (mingle hello)', async () => {
