@@ -63,13 +63,16 @@ describe('EventReceiver', () => {
 });
 
 describe('EventReceiver with maxPendingBytes (a bounded queue)', () => {
-  it('sheds and counts what arrives while the listener is held up, never holding more than the bound', async () => {
+  /** A broker, numbered task-received envelopes of one size, and the held drains and handed-on uuids. */
+  const boundedQueueSetup = () => {
     const broker = new MemoryBroker();
     brokers.push(broker);
     const envelope = (i: number) => encodeEventEnvelope(base('task-received', { uuid: `u${String(i).padStart(4, '0')}` }), { hostname: 'w1@h', routingKey: 'task.received', deliveryTag: `tag-${String(i).padStart(4, '0')}` });
-    const size = envelope(0).length;
-    const drains: (() => void)[] = [];
-    const got: string[] = [];
+    return { broker, envelope, size: envelope(0).length, drains: [] as (() => void)[], got: [] as string[] };
+  };
+
+  it('sheds and counts what arrives while the listener is held up, never holding more than the bound', async () => {
+    const { broker, envelope, size, drains, got } = boundedQueueSetup();
     // The listener's turns are held: nothing is handed on until the test runs a scheduled drain.
     const receiver = new EventReceiver(broker, (e) => got.push(e['uuid'] as string), { wakeup: false, utcoffset: 0, maxPendingBytes: 5 * size, drainBatch: 2, schedule: (drain) => drains.push(drain) });
     await receiver.start();
@@ -98,12 +101,7 @@ describe('EventReceiver with maxPendingBytes (a bounded queue)', () => {
   });
 
   it('paused, holds messages undecoded until resumed; paused and full, hands the oldest on instead of shedding', async () => {
-    const broker = new MemoryBroker();
-    brokers.push(broker);
-    const envelope = (i: number) => encodeEventEnvelope(base('task-received', { uuid: `u${String(i).padStart(4, '0')}` }), { hostname: 'w1@h', routingKey: 'task.received', deliveryTag: `tag-${String(i).padStart(4, '0')}` });
-    const size = envelope(0).length;
-    const drains: (() => void)[] = [];
-    const got: string[] = [];
+    const { broker, envelope, size, drains, got } = boundedQueueSetup();
     // The listener pauses the receiver at the third event (as the dashboard does when its write buffer fills).
     const receiver: EventReceiver = new EventReceiver(broker, (e) => {
       got.push(e['uuid'] as string);
