@@ -25,12 +25,17 @@ function collect(broker: RedisBroker, queue: string): { got: Delivery[]; close: 
   return { got, close: () => consumer.close() };
 }
 
-/** A child node process that consumes `queue`, prints the tag it got, and then hangs. */
+/**
+ * A child node process that consumes `queue`, prints the tag it got, and then hangs. Its lease
+ * is long (60 s): the tests read the expiry from Redis and sweep on a clock past it, so its
+ * length does not matter, and with 1 s a holder starved of CPU (load 20) missed its renewals
+ * and its own sweep gave the delivery back before the test killed it.
+ */
 function spawnHolder(queue: string): { tag: Promise<string>; kill: () => void } {
   const brokerModule = libraryModuleUrl('brokers/redis/redis-broker.ts');
   const code = `
     const { RedisBroker } = await import(${JSON.stringify(brokerModule)});
-    const broker = new RedisBroker(${JSON.stringify(url)}, { recoverAfterSec: 1, leaseRenewMs: 200 });
+    const broker = new RedisBroker(${JSON.stringify(url)}, { recoverAfterSec: 60, leaseRenewMs: 1000 });
     broker.consume({ queues: [${JSON.stringify(queue)}], prefetch: 1, onDelivery: (d) => console.log('TAG ' + d.tag) });
     setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], {
