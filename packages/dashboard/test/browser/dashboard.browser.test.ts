@@ -56,7 +56,9 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   const problems: string[] = [];
   let navigations = 0;
 
-  const start = (port = 0) => startDashboard({ app, port, address: '127.0.0.1', dataDir, unauthenticatedApi: true, ingest: { inspectIntervalMs: 2000 } });
+  // No backfill: the fleet's Redis db holds results of every other suite (and of other runs of
+  // this one), which a first start would read in; the page must show this run's tasks only.
+  const start = (port = 0) => startDashboard({ app, port, address: '127.0.0.1', dataDir, backfill: 0, unauthenticatedApi: true, ingest: { inspectIntervalMs: 2000 } });
   const shoot = async (name: string, fullPage = false) => {
     await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
     await page.screenshot({ path: join(shots, `dashboard-${name}.png`), fullPage });
@@ -156,13 +158,15 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   }, 60_000);
 
   it('finds a task by a kwarg with the search language', async () => {
-    const r = await app.sendTask('py.echo', ['needle'], { user_id: 90125, note: 'find me' }, { queue: 'py' });
+    // A user id of this run's own: another run of this suite may share the Redis db.
+    const userId = 100_000 + Math.floor(Math.random() * 900_000);
+    const r = await app.sendTask('py.echo', ['needle'], { user_id: userId, note: 'find me' }, { queue: 'py' });
     fleet.taskIds.push(r.id);
     // This test is about search: the task is in the store before the page asks for the list.
     await waitFor(async () => (await dash.store.getTask(r.id)) !== null, 'the task stored', 30_000);
     await goto('/tasks');
     await page.locator(`#tasks-table tr[data-uuid="${r.id}"]`).waitFor({ timeout: 30_000 });
-    await page.getByLabel('Search tasks').fill('kwargs.user_id:90125');
+    await page.getByLabel('Search tasks').fill(`kwargs.user_id:${userId}`);
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.locator('#tasks-table tbody tr[data-uuid]').count(), { timeout: 15_000 }).toBe(1);
     expect(await page.locator('#tasks-table tbody tr[data-uuid]').getAttribute('data-uuid')).toBe(r.id);
@@ -170,7 +174,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     await page.getByLabel('Search tasks').fill('state:FAILURE AND (');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.locator('#search-error').textContent()).toMatch(/Search: .+/);
-    await page.getByLabel('Search tasks').fill('kwargs.user_id:90125');
+    await page.getByLabel('Search tasks').fill(`kwargs.user_id:${userId}`);
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.locator('#search-error').textContent()).toBe('');
     await shoot('search');
@@ -283,7 +287,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   it('works under a URL prefix, as behind a proxy', async () => {
     // A second dashboard with its own in-memory database: its start is seconds of CPU, and
     // over 30 s at load 20, hence the wide bounds (they only end early).
-    const prefixed = await startDashboard({ app, port: 0, address: '127.0.0.1', dataDir: null, urlPrefix: '/flower', unauthenticatedApi: true, ingest: { inspectIntervalMs: 2000 } });
+    const prefixed = await startDashboard({ app, port: 0, address: '127.0.0.1', dataDir: null, backfill: 0, urlPrefix: '/flower', unauthenticatedApi: true, ingest: { inspectIntervalMs: 2000 } });
     try {
       expect(prefixed.url).toMatch(/\/flower$/);
       await page.goto(prefixed.url);
