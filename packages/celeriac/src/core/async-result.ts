@@ -12,11 +12,11 @@
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { EXCEPTION_STATES, PROPAGATE_STATES, isReady } from '../protocol/states.js';
 import type { ExceptionRecord, Json, ResultMeta, TaskState } from '../protocol/types.js';
-import type { ResultBackend } from './spi/backend.js';
+import type { ResultBackend, Unsubscribe } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
 import { revokeTasks } from './spi/roles.js';
 import { ResultTimeoutError, fromExceptionRecord } from './task-errors.js';
-import { clearLongTimeout, setLongTimeout } from './clock.js';
+import { clearLongTimeout, setLongTimeout, type TimerHandle } from './clock.js';
 
 /** What an AsyncResult needs from its app. */
 export interface ResultHost {
@@ -193,41 +193,59 @@ export class AsyncResult<R = unknown> {
    * Subscribe, then read, and take the first ready meta either gives: the read covers a meta
    * stored before the subscription took effect, the subscription everything stored after.
    * A meta pushed while the read is still in flight ends the wait at once.
+   *
+   * Written with one promise and plain callbacks rather than async frames: a client that
+   * waits for many results calls this once per task (bench/README.md, RabbitMQ).
    */
-  protected async waitReady(options: GetOptions): Promise<ResultMeta> {
+  protected waitReady(options: GetOptions): Promise<ResultMeta> {
     const { signal } = options;
     const timeout = options.timeoutMs ?? options.timeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeoutMs must be milliseconds >= 0, got ${String(timeout)}`);
+      return Promise.reject(new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeoutMs must be milliseconds >= 0, got ${String(timeout)}`));
     }
-    let settle!: (meta: ResultMeta) => void;
-    let fail!: (err: unknown) => void;
-    const done = new Promise<ResultMeta>((resolve, reject) => {
-      settle = resolve;
-      fail = reject;
+    const { backend } = this.host;
+    const id = this.id;
+    return new Promise<ResultMeta>((resolve, reject) => {
+      let ended = false;
+      let unsubscribe: Unsubscribe | undefined;
+      let timer: TimerHandle | undefined;
+      const end = (): boolean => {
+        if (ended) return false;
+        ended = true;
+        clearLongTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        // Not awaited: the value is already here, and the UNSUBSCRIBE round trip would only
+        // delay the caller. A failed unsubscribe has no one to tell (a dead connection's
+        // subscriptions are gone anyway).
+        unsubscribe?.().catch(ignore);
+        return true;
+      };
+      const settleIfReady = (meta: ResultMeta | null): void => {
+        if (meta !== null && isReady(meta.status) && end()) resolve(meta);
+      };
+      // A failure after the value arrived is moot: the wait has ended.
+      const fail = (err: unknown): void => {
+        if (end()) reject(err);
+      };
+      const onAbort = (): void => fail(new CeleriacError(ErrorCodes.TIMEOUT, `get() of ${id} aborted`, { cause: signal?.reason }));
+      backend
+        .subscribe(id, settleIfReady)
+        .then((u) => {
+          if (ended) return u().catch(ignore);
+          unsubscribe = u;
+          return backend.get(id).then(settleIfReady);
+        })
+        .catch(fail);
+      if (timeout !== undefined) timer = setLongTimeout(() => fail(new ResultTimeoutError(id, timeout)), timeout, false);
+      if (signal !== undefined) {
+        signal.addEventListener('abort', onAbort, { once: true });
+        if (signal.aborted) onAbort();
+      }
     });
-    const settleIfReady = (meta: ResultMeta | null) => {
-      if (meta !== null && isReady(meta.status)) settle(meta);
-    };
-    const subscribed = this.host.backend.subscribe(this.id, settleIfReady);
-    // A failure after the value arrived is moot: `done` is settled already.
-    subscribed.then(() => this.host.backend.get(this.id)).then(settleIfReady, fail);
-    const timer = timeout === undefined ? undefined : setLongTimeout(() => fail(new ResultTimeoutError(this.id, timeout)), timeout, false);
-    const onAbort = () => fail(new CeleriacError(ErrorCodes.TIMEOUT, `get() of ${this.id} aborted`, { cause: signal?.reason }));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-    try {
-      return await done;
-    } finally {
-      clearLongTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      // Not awaited: the value is already here, and the UNSUBSCRIBE round trip would only
-      // delay the caller. A failed (un)subscribe has no one to tell (a dead connection's
-      // subscriptions are gone anyway).
-      subscribed.then((unsubscribe) => unsubscribe()).catch(() => undefined);
-    }
   }
 }
+
+const ignore = (): void => undefined;
 
 /** A result computed in the caller (eager mode): it holds its record locally. */
 export class EagerResult<R = unknown> extends AsyncResult<R> {

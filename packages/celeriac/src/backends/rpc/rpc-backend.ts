@@ -46,6 +46,10 @@ export interface RpcBackendOptions {
 
 const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
 
+type Listener = (meta: ResultMeta) => void;
+
+const DONE: Promise<void> = Promise.resolve();
+
 /** The properties of every result message (Celery's), encoded once: see amqp/publish-frames.ts. */
 const RESULT_MESSAGE = new PublishTemplate({ contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0 });
 
@@ -55,11 +59,14 @@ export class RpcBackend implements ResultBackend {
   readonly #session: AmqpSession;
   readonly #publisher: ChannelSlot<ConfirmChannel>;
   readonly #cache = new Map<string, ResultMeta>();
-  readonly #listeners = new Map<string, Set<(meta: ResultMeta) => void>>();
+  /** Who waits for each task id: one listener, or several (rare: two get() of one id at once). */
+  readonly #listeners = new Map<string, Listener | Listener[]>();
   readonly #maxCached: number;
   readonly #log: TransportLog;
   #consuming: Promise<void> | undefined;
   #consumingGeneration = -1;
+  /** The result queue is consumed on the session's current connection: subscribe needs no wait. */
+  #consumed = false;
   #closed = false;
 
   constructor(private readonly options: RpcBackendOptions) {
@@ -93,12 +100,23 @@ export class RpcBackend implements ResultBackend {
   }
 
   #startConsuming(): Promise<void> {
+    this.#consumed = false;
     const p = this.#consume();
     this.#consuming = p;
-    p.catch(() => {
-      if (this.#consuming === p) this.#consuming = undefined;
-    });
+    p.then(
+      () => {
+        if (this.#consuming === p) this.#consumed = true;
+      },
+      () => {
+        if (this.#consuming === p) this.#consuming = undefined;
+      },
+    );
     return p;
+  }
+
+  /** True while the result queue is consumed on the live connection (beforePublish would return at once). */
+  #consumingNow(): boolean {
+    return this.#consumed && this.#consumingGeneration === this.#session.generation && this.#session.connected;
   }
 
   async #consume(): Promise<void> {
@@ -108,6 +126,7 @@ export class RpcBackend implements ResultBackend {
     const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.#log('warn', `rpc:// result channel closed: ${err.message}`, err));
     channel.on('close', () => {
+      this.#consumed = false;
       // Closed by a channel error while the connection lives: consume again.
       if (!this.#closed && this.#session.connected && this.#consumingGeneration === this.#session.generation) {
         setTimeout(() => this.#startConsuming().catch(() => undefined), 200);
@@ -138,7 +157,9 @@ export class RpcBackend implements ResultBackend {
     this.#cache.delete(id);
     this.#cache.set(id, meta);
     while (this.#cache.size > this.#maxCached) this.#cache.delete(this.#cache.keys().next().value as string);
-    for (const listener of this.#listeners.get(id) ?? []) listener(meta);
+    const waiting = this.#listeners.get(id);
+    if (typeof waiting === 'function') waiting(meta);
+    else if (waiting !== undefined) for (const listener of [...waiting]) listener(meta);
   }
 
   /**
@@ -170,27 +191,41 @@ export class RpcBackend implements ResultBackend {
     });
   }
 
-  async get(taskId: string): Promise<ResultMeta | null> {
-    return this.#cache.get(taskId) ?? null;
+  // The reads below answer from memory: no async frame, since get() of many results calls
+  // each once per task (bench/README.md, RabbitMQ: the client's CPU per result).
+  get(taskId: string): Promise<ResultMeta | null> {
+    return Promise.resolve(this.#cache.get(taskId) ?? null);
   }
 
-  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
-    return taskIds.map((id) => this.#cache.get(id) ?? null);
+  getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    return Promise.resolve(taskIds.map((id) => this.#cache.get(id) ?? null));
   }
 
-  async subscribe(taskId: string, listener: (meta: ResultMeta) => void): Promise<Unsubscribe> {
-    await this.beforePublish();
-    let set = this.#listeners.get(taskId);
-    if (set === undefined) {
-      set = new Set();
-      this.#listeners.set(taskId, set);
-    }
-    set.add(listener);
-    return async () => {
-      const s = this.#listeners.get(taskId);
-      s?.delete(listener);
-      if (s?.size === 0) this.#listeners.delete(taskId);
+  subscribe(taskId: string, listener: Listener): Promise<Unsubscribe> {
+    if (this.#consumingNow()) return Promise.resolve(this.#listen(taskId, listener));
+    return this.beforePublish().then(() => this.#listen(taskId, listener));
+  }
+
+  #listen(taskId: string, listener: Listener): Unsubscribe {
+    const waiting = this.#listeners.get(taskId);
+    if (waiting === undefined) this.#listeners.set(taskId, listener);
+    else if (typeof waiting === 'function') this.#listeners.set(taskId, [waiting, listener]);
+    else waiting.push(listener);
+    return () => {
+      this.#unlisten(taskId, listener);
+      return DONE;
     };
+  }
+
+  #unlisten(taskId: string, listener: Listener): void {
+    const waiting = this.#listeners.get(taskId);
+    if (waiting === listener) {
+      this.#listeners.delete(taskId);
+    } else if (Array.isArray(waiting)) {
+      const at = waiting.indexOf(listener);
+      if (at >= 0) waiting.splice(at, 1);
+      if (waiting.length === 0) this.#listeners.delete(taskId);
+    }
   }
 
   async forget(taskId: string): Promise<void> {
