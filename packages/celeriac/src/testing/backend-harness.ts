@@ -24,6 +24,12 @@ export interface BackendSuiteOptions<B extends ResultStore = ResultStore> {
    * @default real sleep
    */
   pass?: (ms: number) => Promise<void>;
+  /**
+   * False for a backend that keeps results only in the waiting process's memory and never
+   * expires them (`rpc://`, as Celery's): the expiry test is skipped and says why.
+   * @default true
+   */
+  expires?: boolean;
 }
 
 /** What a suite's tests get. */

@@ -50,6 +50,13 @@ type Listener = (meta: ResultMeta) => void;
 
 const DONE: Promise<void> = Promise.resolve();
 
+/** A state this process sent to its own result queue (see RpcBackend.store). */
+interface OwnSend {
+  readonly text: string;
+  readonly meta: ResultMeta;
+  known: boolean;
+}
+
 /** The properties of every result message (Celery's), encoded once: see amqp/publish-frames.ts. */
 const RESULT_MESSAGE = new PublishTemplate({ contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0 });
 
@@ -65,6 +72,8 @@ export class RpcBackend implements ResultBackend {
   readonly #log: TransportLog;
   #consuming: Promise<void> | undefined;
   #consumingGeneration = -1;
+  /** States this process sent to itself whose echo has not come back yet, by task id, in order. */
+  readonly #ownSends = new Map<string, OwnSend[]>();
   /** The result queue is consumed on the session's current connection: subscribe needs no wait. */
   #consumed = false;
   #closed = false;
@@ -101,6 +110,8 @@ export class RpcBackend implements ResultBackend {
 
   #startConsuming(): Promise<void> {
     this.#consumed = false;
+    // A new result queue: echoes owed by the old one never come (the confirm already made them known).
+    this.#ownSends.clear();
     const p = this.#consume();
     this.#consuming = p;
     p.then(
@@ -140,14 +151,37 @@ export class RpcBackend implements ResultBackend {
 
   #onMessage(msg: ConsumeMessage | null): void {
     if (msg === null) return;
+    const text = msg.content.toString('utf8');
     let meta: ResultMeta;
     try {
-      meta = decodeResultMeta(msg.content.toString('utf8'));
+      meta = decodeResultMeta(text);
     } catch (err) {
       this.#log('warn', 'rpc:// dropped an undecodable result message', coerceError(err));
       return;
     }
+    const own = this.#ownSends.get(meta.task_id);
+    if (own !== undefined && own[0]?.text === text) {
+      // The echo of a state this process sent itself: known once, whichever came first.
+      const send = own.shift() as OwnSend;
+      if (own.length === 0) this.#ownSends.delete(meta.task_id);
+      this.#rememberOwn(send);
+      return;
+    }
     this.#remember(meta);
+  }
+
+  #rememberOwn(send: OwnSend): void {
+    if (send.known) return;
+    send.known = true;
+    this.#remember(send.meta);
+  }
+
+  #forgetOwn(send: OwnSend): void {
+    const own = this.#ownSends.get(send.meta.task_id);
+    const at = own?.indexOf(send) ?? -1;
+    if (own === undefined || at < 0) return;
+    own.splice(at, 1);
+    if (own.length === 0) this.#ownSends.delete(send.meta.task_id);
   }
 
   #remember(meta: ResultMeta): void {
@@ -169,11 +203,25 @@ export class RpcBackend implements ResultBackend {
   store(meta: ResultMeta, options: StoreOptions): Promise<void> {
     try {
       const replyTo = options.replyTo ?? this.options.replyTo;
-      const body = Buffer.from(pyJsonStringify({ task_id: meta.task_id, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children }), 'utf8');
+      const text = pyJsonStringify({ task_id: meta.task_id, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children });
+      const body = Buffer.from(text, 'utf8');
       const open = this.#publisher.current();
       const sent = open !== undefined ? this.#send(open, meta, replyTo, body) : this.#publisher.get().then((channel) => this.#send(channel, meta, replyTo, body));
-      // A result for this process itself (eager-like paths, app.storeState) is known at once.
-      return replyTo === this.options.replyTo ? sent.then(() => this.#remember(meta)) : sent;
+      if (replyTo !== this.options.replyTo) return sent;
+      // A state for this process itself (app.storeState, eager-like paths) comes back on its own
+      // result queue too: it is known once, at the confirm or the echo, whichever comes first,
+      // as a copy (the caller may change its object afterwards).
+      const send: OwnSend = { text, meta: structuredClone(meta), known: false };
+      const own = this.#ownSends.get(meta.task_id);
+      if (own === undefined) this.#ownSends.set(meta.task_id, [send]);
+      else own.push(send);
+      return sent.then(
+        () => this.#rememberOwn(send),
+        (err: unknown) => {
+          this.#forgetOwn(send);
+          throw err;
+        },
+      );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -194,11 +242,17 @@ export class RpcBackend implements ResultBackend {
   // The reads below answer from memory: no async frame, since get() of many results calls
   // each once per task (bench/README.md, RabbitMQ: the client's CPU per result).
   get(taskId: string): Promise<ResultMeta | null> {
-    return Promise.resolve(this.#cache.get(taskId) ?? null);
+    return Promise.resolve(this.#read(taskId));
   }
 
   getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
-    return Promise.resolve(taskIds.map((id) => this.#cache.get(id) ?? null));
+    return Promise.resolve(taskIds.map((id) => this.#read(id)));
+  }
+
+  /** A copy of what is known of `taskId`: a caller may change what it reads. */
+  #read(taskId: string): ResultMeta | null {
+    const meta = this.#cache.get(taskId);
+    return meta === undefined ? null : structuredClone(meta);
   }
 
   subscribe(taskId: string, listener: Listener): Promise<Unsubscribe> {
