@@ -2,7 +2,12 @@ import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { distPattern, distPlugin, useDist } from './scripts/test-dist.ts';
 import { orderTestFiles } from './scripts/test-order.ts';
+
+// The packages whose compiled dist/ tests load when it is current (scripts/test-dist.ts says why).
+const PACKAGES = ['packages/celeriac', 'packages/dashboard'].map((p) => fileURLToPath(new URL(`./${p}`, import.meta.url)));
+const FROM_DIST = useDist(PACKAGES);
 
 const src = (p: string) => fileURLToPath(new URL(`./packages/celeriac/src/${p}`, import.meta.url));
 
@@ -22,7 +27,7 @@ const SERVICE_TESTS_UNDER_SRC = ['packages/celeriac/src/brokers/amqp/amqp-*.test
 const SHARED_WORKER_TESTS = [
   'packages/celeriac/test/beat/{beat-cli,beat-redis,redis-beat-store}.test.ts',
   'packages/celeriac/test/canvas/{add-to-chord,canvas,errbacks,replace,shapes}.test.ts',
-  'packages/celeriac/test/cli/{admin,call-result,events,graph,program,remote,worker-remote}.test.ts',
+  'packages/celeriac/test/cli/{admin,call-result,events,remote,worker-remote}.test.ts',
   'packages/celeriac/test/failure/{backend-outage,fault-proxy-order,stalled-connection-closed}.test.ts',
   'packages/celeriac/test/public-api.test.ts',
   'packages/celeriac/test/redis/backend/{async-result-redis,running-tasks}.test.ts',
@@ -54,6 +59,17 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
+// Integration files that must run the library from src/ even when dist/ is current: they run
+// the CLI in-process on `-A <fixture>.ts`, which the library imports itself (`import()` in
+// cli/load-app.ts, cli/commands/graph.ts). From src/ that import goes through vitest, which
+// loads TypeScript; from dist/ it is Node's, which does not (the bin registers tsx first, and
+// a process-wide tsx hook in a shared worker would reach other files). They run in workers of
+// their own (project `integration-src`), so no worker holds both copies of a module.
+const SOURCE_TESTS = ['packages/celeriac/test/cli/{graph,program}.test.ts'];
+
+/** The plugin that loads dist/ when it is current, for the projects that may (scripts/test-dist.ts). */
+const fromDist = FROM_DIST ? [distPlugin(PACKAGES)] : [];
+
 export default defineConfig({
   resolve: {
     alias: [
@@ -66,6 +82,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // With dist/ current, Node imports it natively instead of the runner evaluating src/.
+    ...(FROM_DIST ? { server: { deps: { external: [distPattern(PACKAGES)] } } } : {}),
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
@@ -86,6 +104,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
+        plugins: fromDist,
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'scripts/**/*.test.ts', 'bench/lib/**/*.test.ts'],
@@ -98,17 +117,28 @@ export default defineConfig({
       },
       {
         extends: true,
+        plugins: fromDist,
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'examples/**/*.test.ts', ...SERVICE_TESTS_UNDER_SRC],
-          exclude: [...configDefaults.exclude, ...SHARED_WORKER_TESTS],
+          exclude: [...configDefaults.exclude, ...SHARED_WORKER_TESTS, ...SOURCE_TESTS],
         },
       },
       {
         extends: true,
+        plugins: fromDist,
         test: {
           name: 'integration-shared',
           include: SHARED_WORKER_TESTS,
+          isolate: false,
+        },
+      },
+      {
+        // As integration-shared, always from src/ (SOURCE_TESTS above).
+        extends: true,
+        test: {
+          name: 'integration-src',
+          include: SOURCE_TESTS,
           isolate: false,
         },
       },

@@ -14,10 +14,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transformSync } from 'esbuild';
+import { isBuilt } from '../../../../scripts/test-dist.ts';
 import type * as SpawnChild from '../../src/worker/pools/spawn-child.js';
 
 const PACKAGE = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,26 +32,6 @@ const DASHBOARD = join(ROOT, 'packages', 'dashboard');
 const CACHE = join(PACKAGE, 'node_modules', '.cache', 'celeriac-test-fixtures');
 
 let distCurrent: boolean | undefined;
-
-/** True when every library file of `pkg`/src is older than its last build, and every Lua script is in dist/ as it is in src/. */
-function isBuilt(pkg: string): boolean {
-  const src = join(pkg, 'src');
-  const dist = join(pkg, 'dist');
-  const info = join(dist, '.tsbuildinfo');
-  if (!existsSync(info)) return false;
-  const builtAt = statSync(info).mtimeMs;
-  for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = join(entry.parentPath, entry.name);
-    if (entry.name.endsWith('.lua')) {
-      const built = join(dist, relative(src, file));
-      if (!existsSync(built) || !readFileSync(built).equals(readFileSync(file))) return false;
-    } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && statSync(file).mtimeMs > builtAt) {
-      return false;
-    }
-  }
-  return true;
-}
 
 /** True when celeriac's dist/ is current (the fixtures below import only celeriac). */
 function isDistCurrent(): boolean {

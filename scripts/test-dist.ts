@@ -1,0 +1,88 @@
+/**
+ * Tests run the library's compiled dist/ when it is current (vitest.config.ts).
+ *
+ * A test file that imports packages/celeriac/src through vitest's module runner has every
+ * module of the library transformed by vite and evaluated by the runner, again in every
+ * isolated test file: that was most of the suite's CPU time (vitest's "import" figure). The
+ * same modules compiled by `tsc -b` (which `npm test` runs first) load natively by Node in a
+ * fraction of that. So when both packages' dist/ is current, {@link distPlugin} resolves every
+ * import of a library module under `packages/<pkg>/src/` to its twin under `dist/`, and
+ * vitest.config.ts externalizes dist/ (Node imports it, not the runner). Every import of a
+ * library module goes the same way, so each module is loaded once, from one place (a class
+ * loaded from both src/ and dist/ would break `instanceof`). Test files, and the few src/
+ * files not compiled (`*-test-env.ts`), still go through vite; their imports of the library
+ * land on dist/ like any other.
+ *
+ * Current means what it means for child processes (test/support/node-script.ts): the build
+ * info is newer than every library file of src/, and every Lua script in dist/ equals its
+ * source. A plain `npx vitest run` on an edited tree therefore runs the sources, never stale
+ * code; so does watch mode (files change under it) and `CELERIAC_TEST_FROM=src`.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { Plugin } from 'vite';
+
+/** True when every library file of `pkg`/src is older than its last build, and every Lua script is in dist/ as it is in src/. */
+export function isBuilt(pkg: string): boolean {
+  const src = join(pkg, 'src');
+  const dist = join(pkg, 'dist');
+  const info = join(dist, '.tsbuildinfo');
+  if (!existsSync(info)) return false;
+  const builtAt = statSync(info).mtimeMs;
+  for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    if (entry.name.endsWith('.lua')) {
+      const built = join(dist, relative(src, file));
+      if (!existsSync(built) || !readFileSync(built).equals(readFileSync(file))) return false;
+    } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && statSync(file).mtimeMs > builtAt) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether this vitest run loads the packages from dist/: `vitest run` (not watch mode), dist/
+ * current for every package, and not `CELERIAC_TEST_FROM=src`.
+ */
+export function useDist(packages: readonly string[], argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
+  const from = env['CELERIAC_TEST_FROM'];
+  if (from === 'src') return false;
+  const runOnce = argv.includes('run') || argv.includes('--run') || argv.includes('list');
+  if (!runOnce) return false;
+  return packages.every(isBuilt);
+}
+
+/** The dist/ twin of `file` when it is a compiled library module of one of `packages`, else undefined. */
+export function distTwin(packages: readonly string[], file: string): string | undefined {
+  if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file.endsWith('.d.ts')) return undefined;
+  for (const pkg of packages) {
+    const src = join(pkg, 'src') + sep;
+    if (!file.startsWith(src)) continue;
+    const twin = join(pkg, 'dist', file.slice(src.length).replace(/\.ts$/, '.js'));
+    return existsSync(twin) ? twin : undefined;
+  }
+  return undefined;
+}
+
+/** The dist/ folders of `packages`, as a pattern for vitest's `server.deps.external`. */
+export function distPattern(packages: readonly string[]): RegExp {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^(${packages.map((p) => escape(join(p, 'dist') + sep)).join('|')})`);
+}
+
+/** A vite plugin that resolves imports of the packages' library modules under src/ to dist/. */
+export function distPlugin(packages: readonly string[]): Plugin {
+  return {
+    name: 'celeriac:test-dist',
+    enforce: 'pre',
+    async resolveId(source, importer, options) {
+      if (importer === undefined) return null;
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
+      if (resolved === null || resolved.external) return resolved;
+      const twin = distTwin(packages, resolved.id.split('?')[0]!);
+      return twin === undefined ? resolved : { id: twin, external: false };
+    },
+  };
+}
