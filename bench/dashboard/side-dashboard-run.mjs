@@ -9,6 +9,8 @@
  * CELERIAC_BENCH_HEAP_GROWING=<percent> or `v8` (V8's own factor): the heap growing factor, by
  * default the one `celeriac flower` sets. CELERIAC_BENCH_MEMORY_LOG=<file>: appends
  * process.memoryUsage() once a second (where the RSS is: V8 heap, external, array buffers).
+ * CELERIAC_BENCH_INGEST=<JSON>: ingest options (IngestOptions, e.g. '{"maxBuffered":8000}'), to
+ * price a bound before changing its default.
  */
 import { appendFileSync } from 'node:fs';
 import { createApp } from 'celeriac';
@@ -27,7 +29,9 @@ export async function runSideDashboard(dashboard, entry) {
   const app = createApp({ broker: brokerUrl }, { env: {}, logger: pino({ level: 'silent' }) });
   const growingEnv = process.env['CELERIAC_BENCH_HEAP_GROWING'];
   const growing = growingEnv === 'v8' ? {} : growingEnv !== undefined && growingEnv !== '' ? { heapGrowingPercent: Number(growingEnv) } : dashboard.FLOWER_HEAP_GROWING_PERCENT === undefined ? {} : { heapGrowingPercent: dashboard.FLOWER_HEAP_GROWING_PERCENT };
-  const d = await dashboard.startDashboard({ ...growing, app, port: Number(port), address: '127.0.0.1', dataDir: null, databaseUrl, storeOptions: keep === 'keep' ? { schema, maxAgeMs: 1e13, failureMaxAgeMs: 1e13 } : { schema }, ...(keep === 'keep' ? { maxTasks: 1e9 } : {}), unauthenticatedApi: true, backfill: 0 });
+  const ingestEnv = process.env['CELERIAC_BENCH_INGEST'];
+  const ingest = ingestEnv !== undefined && ingestEnv !== '' ? { ingest: JSON.parse(ingestEnv) } : {};
+  const d = await dashboard.startDashboard({ ...growing, ...ingest, app, port: Number(port), address: '127.0.0.1', dataDir: null, databaseUrl, storeOptions: keep === 'keep' ? { schema, maxAgeMs: 1e13, failureMaxAgeMs: 1e13 } : { schema }, ...(keep === 'keep' ? { maxTasks: 1e9 } : {}), unauthenticatedApi: true, backfill: 0 });
   process.stdout.write(`ready ${d.url}\n`);
   const log = process.env['CELERIAC_BENCH_MEMORY_LOG'];
   if (log !== undefined && log !== '') {

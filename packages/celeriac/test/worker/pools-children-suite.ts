@@ -354,6 +354,7 @@ function processTests(): void {
       process.kill(pid!, 'SIGKILL');
       const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
       expect(meta.result).toEqual({ exc_type: 'WorkerLostError', exc_message: ['Worker exited prematurely: signal 9 (SIGKILL) Job: 1.'], exc_module: 'billiard.exceptions' });
+      await waitFor(() => env.broker.settlements(r.id).length >= 1, 'the lost task acked', 10_000);
       expect(env.broker.settlements(r.id)).toEqual(['ack']);
       await waitFor(() => childIds(worker).length === 1 && childIds(worker)[0] !== pid, 'a fresh child', 15_000);
     });
@@ -369,6 +370,8 @@ function processTests(): void {
       expect(again).toMatch(/^ran again on \d+$/);
       expect(again).not.toBe(`ran again on ${pid}`);
       // Given back through the delayed set after a backoff (worker/redelivery.ts), marked redelivered.
+      // The late ack follows the stored result, so the result can be read before the ack is made.
+      await waitFor(() => env.broker.settlements(r.id).length >= 2, 'the redelivery acked', 10_000);
       expect(env.broker.settlements(r.id)).toEqual(['defer', 'ack']);
     });
 
