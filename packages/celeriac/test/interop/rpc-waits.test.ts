@@ -3,7 +3,9 @@
  * RabbitMQ vhost: results sent by another process's backend (as a worker sends them) reach
  * the waits of this app, however many wait at once, two waits of one id, a wait that started
  * before the result queue was consumed, a wait that timed out or was aborted (its listener is
- * gone, the result is still read later), and a result that came before anyone waited.
+ * gone, the result is still read later), a result that came before anyone waited, a state the
+ * process stores for itself (known once, though it also comes back as an echo), a value too
+ * deep to send and a closed backend (clear errors).
  */
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
@@ -78,5 +80,40 @@ describe.runIf(ready)('rpc:// waits on RabbitMQ', () => {
     controller.abort();
     await expect(app.asyncResult(randomUUID()).get({ signal: controller.signal })).rejects.toThrow(/aborted/);
     await expect(app.asyncResult(randomUUID()).get({ timeoutMs: -1 })).rejects.toThrow(/timeoutMs must be milliseconds/);
+  });
+
+  it('a value too deep to send is refused with an error; nothing is remembered and the backend goes on', async () => {
+    const id = randomUUID();
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const own = app.backend;
+    await expect(own.store({ ...final(id, 0), result: deep as number }, { expiresSec: null })).rejects.toThrow(/nested deeper than/);
+    expect(await own.get(id)).toBeNull();
+    await own.store(final(id, 5), { expiresSec: null });
+    expect(await app.asyncResult(id).get({ timeoutMs: 20_000 })).toBe(5);
+  });
+
+  it('a state stored for this process reaches its waiter once, though it also comes back from the queue', async () => {
+    const id = randomUUID();
+    const seen: string[] = [];
+    const unsubscribe = await app.backend.subscribe(id, (meta) => seen.push(meta.status));
+    await app.storeState(id, 'PROGRESS', { step: 1 });
+    await app.storeState(id, 'SUCCESS', 9);
+    expect(await app.asyncResult(id).get({ timeoutMs: 20_000 })).toBe(9);
+    // The echoes come back over RabbitMQ after the confirms: a later state sent by another
+    // process arrives after them on the same queue, so once it is here they were handled.
+    const marker = randomUUID();
+    const after = app.asyncResult(marker).get({ timeoutMs: 20_000 });
+    await app.backend.store(final(marker, 1), { expiresSec: null });
+    await after;
+    expect(seen).toEqual(['PROGRESS', 'SUCCESS']);
+    await unsubscribe();
+  });
+
+  it('a store on a closed backend is refused with an error', async () => {
+    const closed = new RpcBackend({ brokerUrl: vhostUrl(vhost), replyTo: `closed-${randomUUID()}`, resultExpiresSec: null });
+    await closed.connect();
+    await closed.close();
+    await expect(closed.store(final(randomUUID(), 1), { expiresSec: null, replyTo: app.replyTo })).rejects.toThrow();
   });
 });

@@ -205,16 +205,13 @@ export class RpcBackend implements ResultBackend {
       const replyTo = options.replyTo ?? this.options.replyTo;
       const text = pyJsonStringify({ task_id: meta.task_id, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children });
       const body = Buffer.from(text, 'utf8');
-      const open = this.#publisher.current();
-      const sent = open !== undefined ? this.#send(open, meta, replyTo, body) : this.#publisher.get().then((channel) => this.#send(channel, meta, replyTo, body));
-      if (replyTo !== this.options.replyTo) return sent;
       // A state for this process itself (app.storeState, eager-like paths) comes back on its own
       // result queue too: it is known once, at the confirm or the echo, whichever comes first,
-      // as a copy (the caller may change its object afterwards).
-      const send: OwnSend = { text, meta: structuredClone(meta), known: false };
-      const own = this.#ownSends.get(meta.task_id);
-      if (own === undefined) this.#ownSends.set(meta.task_id, [send]);
-      else own.push(send);
+      // as a copy (the caller may change its object afterwards). Made before anything is sent.
+      const send = replyTo === this.options.replyTo ? this.#expectEcho(text, meta) : undefined;
+      const open = this.#publisher.current();
+      const sent = open !== undefined ? this.#send(open, meta, replyTo, body) : this.#publisher.get().then((channel) => this.#send(channel, meta, replyTo, body));
+      if (send === undefined) return sent;
       return sent.then(
         () => this.#rememberOwn(send),
         (err: unknown) => {
@@ -225,6 +222,20 @@ export class RpcBackend implements ResultBackend {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Records a state this process sends itself, so its echo is recognised (at most `maxCached` task ids). */
+  #expectEcho(text: string, meta: ResultMeta): OwnSend {
+    const send: OwnSend = { text, meta: structuredClone(meta), known: false };
+    const own = this.#ownSends.get(meta.task_id);
+    if (own !== undefined) {
+      own.push(send);
+      return send;
+    }
+    this.#ownSends.set(meta.task_id, [send]);
+    // An echo that never comes (its queue gone without a reconnect) must not pile up.
+    if (this.#ownSends.size > this.#maxCached) this.#ownSends.delete(this.#ownSends.keys().next().value as string);
+    return send;
   }
 
   #send(channel: ConfirmChannel, meta: ResultMeta, replyTo: string, body: Buffer): Promise<void> {
