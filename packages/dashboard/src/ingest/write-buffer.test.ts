@@ -1,3 +1,6 @@
+import { createHook } from 'node:async_hooks';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
 import { EventFolder, type FoldedBatch } from '../store/fold-events.js';
@@ -5,13 +8,13 @@ import type { HistoryStore } from '../store/history-store.js';
 import { WriteBuffer } from './write-buffer.js';
 
 /** A store whose writes wait until `release()`, and which can fail its next write. */
-function slowStore() {
+function slowStore(limits = { payloadCap: 1000, timelineCap: 100 }) {
   const batches: FoldedBatch[] = [];
   let open: () => void = () => {};
   let gate = new Promise<void>((resolve) => (open = resolve));
   let failNext = false;
   const store = {
-    newFolder: () => new EventFolder({ payloadCap: 1000, timelineCap: 100 }),
+    newFolder: () => new EventFolder(limits),
     writeFolded: async (batch: FoldedBatch) => {
       await gate;
       if (failNext) {
@@ -69,6 +72,46 @@ describe('WriteBuffer', () => {
     expect([...states.values()].every((state) => state === 'SUCCESS')).toBe(true);
     // Coalesced: far fewer row writes than events.
     expect(s.batches.reduce((n, b) => n + b.tasks.length, 0)).toBeLessThan(5100);
+  });
+
+  it('makes no promise per event while a write is in flight (they would pile up until it ends)', async () => {
+    const s = slowStore();
+    const buffer = new WriteBuffer(s.store, { batchSize: 10, maxBuffered: 60_000 });
+    for (const e of lifecycle(0)) buffer.add(e, Date.now());
+    for (let i = 1; i < 4; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now()); // the first write is now waiting
+    let promises = 0;
+    const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
+    try {
+      for (let i = 4; i < 2004; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now());
+    } finally {
+      hook.disable();
+    }
+    expect(promises).toBe(0);
+    s.release();
+    await buffer.flush();
+    expect(buffer.eventsWritten).toBe(6012);
+    expect(buffer.eventsDropped).toBe(0);
+  });
+
+  it('lets go of the timeline entries it drops: memory stays within the bound, not the events folded', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const s = slowStore({ payloadCap: 1000, timelineCap: 10_000 });
+    const buffer = new WriteBuffer(s.store, { batchSize: 100, maxBuffered: 1000 });
+    const pad = 'x'.repeat(4096);
+    const event = (i: number) => ({ type: 'task-started', uuid: `t${i % 50}`, hostname: 'w@h', timestamp: T0 + i, note: `${pad}${i}` }) as EventDict;
+    for (let i = 0; i < 100; i++) buffer.add(event(i), Date.now()); // the first write now waits
+    gc();
+    const before = getHeapStatistics().used_heap_size;
+    // 20,000 entries of 4 KB each (80 MB) behind a write that does not end; 1,000 are kept.
+    for (let i = 100; i < 20_100; i++) buffer.add(event(i), Date.now());
+    gc();
+    const grown = getHeapStatistics().used_heap_size - before;
+    expect(buffer.eventsDropped).toBeGreaterThan(18_000);
+    expect(grown).toBeLessThan(20 * 1024 * 1024);
+    s.release();
+    await buffer.flush();
+    expect(buffer.eventsWritten).toBe(20_100);
   });
 
   it('drops the oldest pending rows, counted, only when task rows alone fill the bound', async () => {

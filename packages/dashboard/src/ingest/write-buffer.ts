@@ -95,7 +95,9 @@ export class WriteBuffer {
       else this.eventsDropped++;
     }
     this.#folder.add(event, now);
-    if (this.#folder.events >= this.#batchSize) void this.flush().catch(() => {});
+    // A write in flight takes what is pending when it ends (#drain loops), so only start one:
+    // asking the one in flight again would chain a promise per event onto it until it ends.
+    if (this.#writing === undefined && this.#folder.events >= this.#batchSize) void this.flush().catch(() => {});
   }
 
   /** Writes everything pending; callers share the write in flight. Rejects when a write fails. */

@@ -261,10 +261,13 @@ function quotedKey(key: string): string {
 /**
  * The timeline entry's fields as JSON text: the event less {@link COMMON_KEYS}, values longer
  * than `cap` cut. Written straight to text, as `JSON.stringify` of that object would write it,
- * without building the object (this runs for every event).
+ * without building the object (this runs for every event). The parts are joined into one flat
+ * string: built with `+=`, V8 would keep a tree of a dozen string pieces per entry while it
+ * waits for its write, about twice the text's size (measured under overload: 50 MB of pieces
+ * for 111,000 pending entries).
  */
 export function timelineFields(event: EventDict, cap: number): string {
-  let out = '';
+  const parts: string[] = ['{'];
   for (const key of Object.keys(event)) {
     if (COMMON_KEYS.has(key) || key === '__proto__') continue;
     const value = (event as Readonly<Record<string, unknown>>)[key];
@@ -277,9 +280,11 @@ export function timelineFields(event: EventDict, cap: number): string {
       if (text === null) continue;
       json = text.length > cap ? JSON.stringify(`${text.slice(0, cap)}...`) : text;
     }
-    out += `${out === '' ? '{' : ','}${quotedKey(key)}:${json}`;
+    parts.push(quotedKey(key), ':', json, ',');
   }
-  return out === '' ? '{}' : `${out}}`;
+  if (parts.length === 1) return '{}';
+  parts[parts.length - 1] = '}';
+  return parts.join('');
 }
 
 function foldWorker(existing: WorkerWrite | undefined, hostname: string, subject: string, event: EventDict, at: number): WorkerWrite {
@@ -305,6 +310,9 @@ function foldWorker(existing: WorkerWrite | undefined, hostname: string, subject
   if (subject !== 'offline') row.heartbeat = Math.max(row.heartbeat ?? at, at);
   return row;
 }
+
+/** What a dropped timeline entry's slot holds until the array is compacted. */
+const DROPPED: EventWrite = Object.freeze({ uuid: '', type: '', ts: 0, hostname: null, fields: '{}' });
 
 /** What {@link EventFolder.add} did with an event. */
 export type FoldOutcome = 'task' | 'worker' | 'ignored';
@@ -379,7 +387,12 @@ export class EventFolder {
    */
   dropOldestEntry(): 'timeline' | 'task' | null {
     if (this.#timelineHead < this.#timeline.length) {
-      this.#timelineHead++;
+      // Let go of the entry itself, not only count it out: the memory is what dropping is for.
+      this.#timeline[this.#timelineHead++] = DROPPED;
+      if (this.#timelineHead >= 1024 && this.#timelineHead * 2 >= this.#timeline.length) {
+        this.#timeline = this.#timeline.slice(this.#timelineHead);
+        this.#timelineHead = 0;
+      }
       return 'timeline';
     }
     const oldest = this.#tasks.keys().next();
