@@ -149,6 +149,9 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     const r = await app.sendTask('py.echo', ['big'], { blob, deep: { a: { b: { c: [1, 2, 3] } } } }, { queue: 'py' });
     fleet.taskIds.push(r.id);
     await r.get({ timeout: 20_000 });
+    // The result is stored before the task's events reach the dashboard: the page is about the
+    // stored task, not about how soon a page opened before it was stored picks it up.
+    await waitFor(async () => (await dash.store.getTask(r.id))?.task.state === 'SUCCESS', 'the task stored', 20_000);
     await goto(`/task/${r.id}`);
     await page.locator('h1 .badge', { hasText: 'SUCCESS' }).waitFor({ timeout: 20_000 });
     // Celery shortens reprs in its events; the page says so and offers the result backend's copy.
