@@ -6,6 +6,9 @@
  * in: `flower_events_total` summed for Flower, and for Celeriac the events stored in its
  * history (`celeriac_dashboard_events_written_total`), so falling behind anywhere between the
  * broker and the database counts. RSS is each process's highest so far, sampled every 200 ms.
+ * "Folded into its live state" is Celeriac's `celeriac_dashboard_events_ingested_total`, the
+ * events applied to its in-memory cluster state: the point Flower's count measures (its history
+ * is that state), before the database write.
  *
  *   node --import tsx bench/dashboard/side-by-side.ts [--rates 2000,5000,10000,20000] [--seconds 6]
  *        [--publishers 1] [--multi 1] [--port 7604] [--oracles ../shared/oracles]
@@ -61,7 +64,7 @@ const PUBLISHERS = Math.max(1, Number(flags.publishers));
 const BROKER = `redis://127.0.0.1:${PORT}/0`;
 const SCHEMA = `dash_side_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
 const children: ChildProcess[] = [];
-const HEADER = '| target events/s | offered events/s | Flower counted | Celeriac stored | Celeriac shed msgs / dropped events / Redis cut-offs (either side) | Flower CPU in the step, per event counted | Celeriac CPU in the step, per event stored | Flower peak RSS MB | Celeriac peak RSS MB |\n| ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |';
+const HEADER = '| target events/s | offered events/s | Flower counted | Celeriac stored | Celeriac folded into its live state | Celeriac shed msgs / dropped events / Redis cut-offs (either side) | Flower CPU in the step, per event counted | Celeriac CPU in the step, per event stored | Flower peak RSS MB | Celeriac peak RSS MB |\n| ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: |';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, talk = false): ChildProcess {
@@ -130,14 +133,18 @@ try {
   });
   for (const p of publishers) if ((await p.next()) !== 'ready') throw new Error('publisher failed to start');
   await sleep(2000); // both subscribed
-  const counts = { flower: 0, celeriac: 0 };
+  const counts = { flower: 0, celeriac: 0, folded: 0 };
   const db = new pg.Client({ connectionString: flags['database-url'] });
   await db.connect();
   const hasWritten = !RUN.celeriac || (await (await fetch(`${cUrl}/metrics`)).text()).includes('celeriac_dashboard_events_written_total');
   const stored = async () => !RUN.celeriac ? 0 : hasWritten
     ? metric(cUrl, 'celeriac_dashboard_events_written_total')
     : Number((await db.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".task_events`)).rows[0].n);
-  const read = async () => ({ flower: RUN.flower ? await metric(fUrl, 'flower_events_total') : 0, celeriac: await stored() });
+  const read = async () => ({
+    flower: RUN.flower ? await metric(fUrl, 'flower_events_total') : 0,
+    celeriac: await stored(),
+    folded: RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_events_ingested_total').catch(() => 0) : 0,
+  });
   const peak = { flower: 0, celeriac: 0 };
   const sampler = setInterval(() => {
     peak.flower = Math.max(peak.flower, rssMb(flower?.pid));
@@ -165,8 +172,8 @@ try {
       after = await read();
     }
     Object.assign(counts, after);
-    const got = (k: 'flower' | 'celeriac') => after[k] - before[k];
-    const mark = (k: 'flower' | 'celeriac') => (!RUN[k] ? '-' : `${got(k).toLocaleString('en')} ${got(k) >= sent * 0.99 ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`}`);
+    const got = (k: 'flower' | 'celeriac' | 'folded') => after[k] - before[k];
+    const mark = (k: 'flower' | 'celeriac' | 'folded') => (!RUN[k === 'folded' ? 'celeriac' : k] ? '-' : `${got(k).toLocaleString('en')} ${got(k) >= sent * 0.99 ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`}`);
     const cpu = { flower: cpuSec(flower?.pid) - cpu0.flower, celeriac: cpuSec(celeriac?.pid) - cpu0.celeriac };
     const perEvent = (k: 'flower' | 'celeriac') => (!RUN[k] || got(k) === 0 ? '-' : `${cpu[k].toFixed(1)} s, ${Math.round((cpu[k] * 1e6) / got(k))} us`);
     // Where Celeriac's missing events went: shed on arrival (messages), left out of timelines by
@@ -174,7 +181,7 @@ try {
     // output-buffer limit, their messages lost uncounted). Cumulative over the steps.
     const shed = RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_event_messages_shed_total').catch(() => Number.NaN) : Number.NaN;
     const dropped = RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_events_dropped_total').catch(() => Number.NaN) : Number.NaN;
-    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${mark('flower')} | ${mark('celeriac')} | ${shed} / ${dropped} / ${cutOffs} | ${perEvent('flower')} | ${perEvent('celeriac')} | ${peak.flower} | ${peak.celeriac} |`);
+    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${mark('flower')} | ${mark('celeriac')} | ${mark('folded')} | ${shed} / ${dropped} / ${cutOffs} | ${perEvent('flower')} | ${perEvent('celeriac')} | ${peak.flower} | ${peak.celeriac} |`);
     process.stdout.write(`${rows.at(-1)}\n`);
   }
   clearInterval(sampler);
