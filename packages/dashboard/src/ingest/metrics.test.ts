@@ -50,12 +50,20 @@ describe('metrics exposition', () => {
   it('drops every series of a removed worker, online included, until it comes back', () => {
     const m = new Metrics();
     m.events.inc(['gone@h', 'task-received', 't'], 1);
+    m.events.inc(['kept@h', 'task-received', 't'], 2);
     m.prefetched.inc(['gone@h', 't'], 1);
+    m.runtime.observe(['gone@h', 't'], 0.5);
     m.removeWorker('gone@h');
     const text = m.render(inputs({ workers: [{ hostname: 'gone@h', online: false }] }));
     expect(text).not.toContain('gone@h');
+    expect(text).toContain('flower_events_total{task="t",type="task-received",worker="kept@h"} 2.0');
     m.revive('gone@h');
-    expect(m.render(inputs({ workers: [{ hostname: 'gone@h', online: true }] }))).toContain('flower_worker_online{worker="gone@h"} 1.0');
+    // Back: its series start again from zero.
+    m.events.inc(['gone@h', 'task-received', 't'], 1);
+    const back = m.render(inputs({ workers: [{ hostname: 'gone@h', online: true }] }));
+    expect(back).toContain('flower_worker_online{worker="gone@h"} 1.0');
+    expect(back).toContain('flower_events_total{task="t",type="task-received",worker="gone@h"} 1.0');
+    expect(back).not.toContain('flower_task_runtime_seconds_count{task="t",worker="gone@h"}');
   });
 
   it('adds queue depth, tasks by state and stuck tasks', () => {
