@@ -112,6 +112,11 @@ describe('WriteBuffer', () => {
     s.release();
     await buffer.flush();
     expect(buffer.eventsWritten).toBe(20_100);
+    // What was written is every entry not dropped, newest kept, and no empty slot among them.
+    const entries = s.batches.flatMap((b) => b.events);
+    expect(entries).toHaveLength(20_100 - buffer.eventsDropped);
+    expect(entries.every((e) => e.uuid !== '' && e.fields.includes(pad))).toBe(true);
+    expect(entries.at(-1)?.fields).toContain(`${pad}20099`);
   });
 
   it('drops the oldest pending rows, counted, only when task rows alone fill the bound', async () => {
