@@ -13,10 +13,14 @@ function slowStore(limits = { payloadCap: 1000, timelineCap: 100 }) {
   let open: () => void = () => {};
   let gate = new Promise<void>((resolve) => (open = resolve));
   let failNext = false;
+  let down = false;
+  let attempts = 0;
   const store = {
     newFolder: () => new EventFolder(limits),
     writeFolded: async (batch: FoldedBatch) => {
+      attempts++;
       await gate;
+      if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
       if (failNext) {
         failNext = false;
         throw new Error('database down');
@@ -31,6 +35,8 @@ function slowStore(limits = { payloadCap: 1000, timelineCap: 100 }) {
     release: () => open(),
     hold: () => (gate = new Promise<void>((resolve) => (open = resolve))),
     failNextWrite: () => (failNext = true),
+    setDown: (value: boolean) => (down = value),
+    attempts: () => attempts,
   };
 }
 
@@ -167,5 +173,44 @@ describe('WriteBuffer', () => {
     expect(buffer.storeError).toBeNull();
     expect(s.batches.map((b) => b.tasks.map((t) => t.state))).toEqual([['STARTED'], ['SUCCESS']]);
     expect(buffer.eventsWritten).toBe(3);
+  });
+
+  it('does not retry a store that is down each time a batch fills: it backs off, then writes everything once it is back', async () => {
+    const s = slowStore();
+    s.release();
+    s.setDown(true);
+    const buffer = new WriteBuffer(s.store, { batchSize: 10, maxBuffered: 100_000 });
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    let now = 1_000_000;
+    let i = 0;
+    // 100 batches' worth of events within 50 ms: one attempt, not one per batch.
+    for (let round = 0; round < 100; round++, now += 0.5) {
+      for (let k = 0; k < 5; k++) for (const e of lifecycle(i++)) buffer.add(e, now);
+      await tick();
+    }
+    expect(s.attempts()).toBe(1);
+    expect(buffer.storeError).toContain('ECONNREFUSED');
+    // Later events retry after the wait, which doubles: 100 ms, then 200 ms.
+    for (const e of lifecycle(i++)) buffer.add(e, now + 100);
+    await tick();
+    expect(s.attempts()).toBe(2);
+    for (const e of lifecycle(i++)) buffer.add(e, now + 250);
+    await tick();
+    expect(s.attempts()).toBe(2);
+    for (const e of lifecycle(i++)) buffer.add(e, now + 301);
+    await tick();
+    expect(s.attempts()).toBe(3);
+    // Back: an explicit flush tries at once and writes the failed batch and all the rest.
+    s.setDown(false);
+    await buffer.flush();
+    expect(buffer.storeError).toBeNull();
+    expect(buffer.eventsWritten).toBe(i * 3);
+    expect(finalStates(s.batches).size).toBe(i);
+    // And batches start writes again without waiting.
+    const before = s.attempts();
+    for (let k = 0; k < 4; k++) for (const e of lifecycle(i++)) buffer.add(e, now + 302);
+    expect(s.attempts()).toBe(before + 1);
+    await buffer.flush();
+    expect(buffer.eventsWritten).toBe(i * 3);
   });
 });

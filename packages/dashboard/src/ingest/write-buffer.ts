@@ -18,7 +18,10 @@
  * full too: real overload, or a store that is down). Past it the oldest timeline entries are dropped first (the task rows still carry
  * every task's latest state); only when task rows alone fill the bound is the oldest pending
  * row dropped. Both are counted ({@link eventsDropped}, {@link tasksDropped}). A write that
- * fails is kept and written first next time, so at most twice the bound is held.
+ * fails is kept and written first next time, so at most twice the bound is held. Events that
+ * keep arriving while the store is down do not retry it each time a batch fills: after a
+ * failure they wait 100 ms, doubling to 5 s, before they start a write again (an explicit
+ * {@link flush}, such as the ingest's timer or its close, still tries at once).
  */
 import type { EventDict } from 'celeriac/monitor';
 import type { EventFolder, FoldedBatch } from '../store/fold-events.js';
@@ -43,6 +46,10 @@ export interface WriteBufferOptions {
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
+/** The wait after the first failed write, doubled per failure up to {@link MAX_RETRY_MS}. */
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
+
 /** Folds events as they arrive and writes them to the store, one write at a time. */
 export class WriteBuffer {
   readonly #store: HistoryStore;
@@ -56,6 +63,11 @@ export class WriteBuffer {
   #failed: FoldedBatch | undefined;
   #failedSize = 0;
   #writing: Promise<void> | undefined;
+  /** Writes failed in a row, and the `now` of {@link add} before which events start none. */
+  #failures = 0;
+  #retryAt = Number.NEGATIVE_INFINITY;
+  /** The latest `now` given to {@link add}: the time a failure is dated by. */
+  #lastNow = 0;
   /** Events stored (folded into a batch that was written). */
   eventsWritten = 0;
   /** Events whose timeline entry was dropped because the store fell behind. */
@@ -95,9 +107,10 @@ export class WriteBuffer {
       else this.eventsDropped++;
     }
     this.#folder.add(event, now);
+    this.#lastNow = now;
     // A write in flight takes what is pending when it ends (#drain loops), so only start one:
     // asking the one in flight again would chain a promise per event onto it until it ends.
-    if (this.#writing === undefined && this.#folder.events >= this.#batchSize) void this.flush().catch(() => {});
+    if (this.#writing === undefined && this.#folder.events >= this.#batchSize && now >= this.#retryAt) void this.flush().catch(() => {});
   }
 
   /** Writes everything pending; callers share the write in flight. Rejects when a write fails. */
@@ -122,12 +135,16 @@ export class WriteBuffer {
       } catch (error) {
         this.#failed = batch;
         this.#failedSize = batch.tasks.length + batch.workers.length + batch.events.length;
+        this.#failures++;
+        this.#retryAt = this.#lastNow + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.#failures - 1, 16));
         this.storeError = asError(error).message;
         this.#onError(asError(error));
         throw error;
       }
       this.#failed = undefined;
       this.#failedSize = 0;
+      this.#failures = 0;
+      this.#retryAt = Number.NEGATIVE_INFINITY;
       this.eventsWritten += batch.folded;
       this.storeError = null;
     }
