@@ -227,7 +227,10 @@ export class Ingest {
       t.unref();
       this.#timers.push(t);
     };
-    every(this.#options.flushMs, () => this.flush().catch(() => {}));
+    every(this.#options.flushMs, () => {
+      this.#publishChanged();
+      this.#writes.flushDue(Date.now()).catch(() => {});
+    });
     every(1000, () => this.tick(Date.now()));
     every(this.#options.enableEventsMs, () => void this.#enableEvents());
     every(this.#options.queuePollMs, () => void this.pollQueues().catch(() => {}));
@@ -315,11 +318,15 @@ export class Ingest {
 
   /** Writes buffered events (one write in flight; callers share it) and publishes live task rows. */
   flush(): Promise<void> {
-    if (this.#changedTasks.size > 0) {
-      for (const task of this.#changedTasks.values()) this.live.publish('task', taskDictFromRecord(task));
-      this.#changedTasks.clear();
-    }
+    this.#publishChanged();
     return this.#writes.flush();
+  }
+
+  /** Publishes the live rows of the tasks changed since the last time. */
+  #publishChanged(): void {
+    if (this.#changedTasks.size === 0) return;
+    for (const task of this.#changedTasks.values()) this.live.publish('task', taskDictFromRecord(task));
+    this.#changedTasks.clear();
   }
 
   /** Liveness transitions and expiry, once a second. */

@@ -200,6 +200,11 @@ describe('WriteBuffer', () => {
     for (const e of lifecycle(i++)) buffer.add(e, now + 301);
     await tick();
     expect(s.attempts()).toBe(3);
+    // A periodic caller waits too: the third failure (at now + 301) asks for 400 ms.
+    await buffer.flushDue(now + 600);
+    expect(s.attempts()).toBe(3);
+    await buffer.flushDue(now + 701).catch(() => {});
+    expect(s.attempts()).toBe(4);
     // Back: an explicit flush tries at once and writes the failed batch and all the rest.
     s.setDown(false);
     await buffer.flush();

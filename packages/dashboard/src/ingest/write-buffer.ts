@@ -20,8 +20,9 @@
  * row dropped. Both are counted ({@link eventsDropped}, {@link tasksDropped}). A write that
  * fails is kept and written first next time, so at most twice the bound is held. Events that
  * keep arriving while the store is down do not retry it each time a batch fills: after a
- * failure they wait 100 ms, doubling to 5 s, before they start a write again (an explicit
- * {@link flush}, such as the ingest's timer or its close, still tries at once).
+ * failure they wait 100 ms, doubling to 5 s, before they start a write again, and so does the
+ * ingest's timer ({@link flushDue}); an explicit {@link flush}, such as the ingest's close,
+ * still tries at once.
  */
 import type { EventDict } from 'celeriac/monitor';
 import type { EventFolder, FoldedBatch } from '../store/fold-events.js';
@@ -66,7 +67,7 @@ export class WriteBuffer {
   /** Writes failed in a row, and the `now` of {@link add} before which events start none. */
   #failures = 0;
   #retryAt = Number.NEGATIVE_INFINITY;
-  /** The latest `now` given to {@link add}: the time a failure is dated by. */
+  /** The latest `now` given to {@link add} or {@link flushDue}: the time a failure is dated by. */
   #lastNow = 0;
   /** Events stored (folded into a batch that was written). */
   eventsWritten = 0;
@@ -111,6 +112,16 @@ export class WriteBuffer {
     // A write in flight takes what is pending when it ends (#drain loops), so only start one:
     // asking the one in flight again would chain a promise per event onto it until it ends.
     if (this.#writing === undefined && this.#folder.events >= this.#batchSize && now >= this.#retryAt) void this.flush().catch(() => {});
+  }
+
+  /**
+   * For a periodic caller: writes what is pending, unless a write failed less than its wait
+   * ago (see the module's doc), so a timer does not retry a store that is down at its own pace.
+   */
+  flushDue(now: number): Promise<void> {
+    if (now > this.#lastNow) this.#lastNow = now;
+    if (this.#writing === undefined && now < this.#retryAt) return Promise.resolve();
+    return this.flush();
   }
 
   /** Writes everything pending; callers share the write in flight. Rejects when a write fails. */
