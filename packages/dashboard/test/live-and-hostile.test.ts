@@ -1,14 +1,17 @@
 /**
  * The live stream, and what the server does with hostile or broken input: garbage
- * parameters, huge and deep bodies, path tricks, and a broker that goes away and comes back.
+ * parameters, huge and deep bodies, path tricks, a broker that goes away and comes back, and
+ * a database that refuses connections for a while.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp } from 'celeriac';
 import { pino } from 'pino';
 import type { RunningDashboard } from '../src/dashboard.js';
+import pg from 'pg';
+import { FaultProxy } from '../../celeriac/test/support/fault-proxy.js';
 import { RedisServerProcess } from '../../celeriac/test/support/redis.js';
-import { DashboardCluster, clusterReady } from './support/cluster.js';
+import { DashboardCluster, PG_URL, clusterReady } from './support/cluster.js';
 
 const ready = await clusterReady('dashboard live and hostile input');
 const cluster = new DashboardCluster('dashhostile');
@@ -120,4 +123,45 @@ describe.runIf(ready)('live stream and hostile input', () => {
       await redis.kill();
     }
   }, 60_000);
+
+  it('a database that refuses connections: writes back off instead of looping, and every task is stored once it is back', async () => {
+    const target = new URL(PG_URL);
+    const proxy = new FaultProxy(Number(target.port || 5432));
+    await proxy.start();
+    const viaProxy = new URL(PG_URL);
+    viaProxy.port = String(proxy.port);
+    const schema = `${cluster.schema}_outage`;
+    const d = await cluster.dashboard({ databaseUrl: viaProxy.toString(), storeOptions: { schema } });
+    const client = fleet.app();
+    const send = async (i: number) => {
+      const r = await client.sendTask('ts.mul', [i, 2]);
+      fleet.taskIds.push(r.id);
+      await r.get({ timeoutMs: 20_000 });
+      return r.id;
+    };
+    const stored = (ids: string[]) => waitFor(async () => (await Promise.all(ids.map((id) => d.store.getTask(id)))).every((t) => t?.task.state === 'SUCCESS'), 'the tasks stored', 30_000);
+    try {
+      await stored([await send(1)]);
+      // Postgres refuses (RST) every connection, as a stopped server does.
+      proxy.reset();
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push(await send(i));
+      await waitFor(() => d.ingest.storeError !== null, 'the failed write seen', 10_000);
+      // A 3 s window: the flush timer runs every 50 ms here, so a loop would try ~60 times;
+      // the backoff (100 ms doubling to 5 s) tries a handful.
+      const before = proxy.stats.accepted;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect(proxy.stats.accepted - before).toBeLessThan(15);
+      proxy.heal();
+      // The explicit flush of a new batch or the next retry writes what was held: nothing lost.
+      await stored(ids);
+      expect(d.ingest.storeError).toBeNull();
+    } finally {
+      await d.close();
+      await proxy.close();
+      const db = new pg.Client({ connectionString: PG_URL });
+      await db.connect();
+      await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => db.end());
+    }
+  }, 90_000);
 });
