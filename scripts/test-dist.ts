@@ -22,7 +22,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Plugin } from 'vite';
 
-/** True when every library file of `pkg`/src is older than its last build, and every Lua script is in dist/ as it is in src/. */
+/** Files under src/ that `tsc -b` does not compile (the packages' tsconfig `exclude`): tests and their helpers. */
+const NOT_COMPILED = /(\.test|-test-env)\.ts$/;
+
+/**
+ * True when every library file of `pkg`/src is older than its last build, and every Lua script
+ * is in dist/ as it is in src/. Files the build does not compile (`*.test.ts`, `*-test-env.ts`)
+ * do not count: `tsc -b` would not rebuild for them, so an edit of one would leave dist/
+ * "stale" until the next change of a library file.
+ */
 export function isBuilt(pkg: string): boolean {
   const src = join(pkg, 'src');
   const dist = join(pkg, 'dist');
@@ -35,7 +43,7 @@ export function isBuilt(pkg: string): boolean {
     if (entry.name.endsWith('.lua')) {
       const built = join(dist, relative(src, file));
       if (!existsSync(built) || !readFileSync(built).equals(readFileSync(file))) return false;
-    } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && statSync(file).mtimeMs > builtAt) {
+    } else if (entry.name.endsWith('.ts') && !NOT_COMPILED.test(entry.name) && statSync(file).mtimeMs > builtAt) {
       return false;
     }
   }
@@ -56,7 +64,7 @@ export function useDist(packages: readonly string[], argv: readonly string[] = p
 
 /** The dist/ twin of `file` when it is a compiled library module of one of `packages`, else undefined. */
 export function distTwin(packages: readonly string[], file: string): string | undefined {
-  if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file.endsWith('.d.ts')) return undefined;
+  if (!file.endsWith('.ts') || NOT_COMPILED.test(file) || file.endsWith('.d.ts')) return undefined;
   for (const pkg of packages) {
     const src = join(pkg, 'src') + sep;
     if (!file.startsWith(src)) continue;
