@@ -1,28 +1,42 @@
 /**
  * @module amqp/amqp-test-env
  * Helpers of the RabbitMQ tests (real RabbitMQ at 127.0.0.1:5672 guest/guest, or
- * $CELERIAC_TEST_AMQP_HOST): each test file makes its own virtual host with `rabbitmqctl`
- * and deletes it afterwards, so files never see each other's queues and nothing is left on
- * the shared broker. Under CI (`CI=true`) a missing RabbitMQ fails the tests instead of
- * skipping them. Uses vitest: import it from test files only.
+ * $CELERIAC_TEST_AMQP_HOST): each test file has a virtual host of its own, deleted afterwards,
+ * so files never see each other's queues and nothing is left on the shared broker. Under CI
+ * (`CI=true`) a missing RabbitMQ fails the tests instead of skipping them. Uses vitest: import
+ * it from test files only.
+ *
+ * Every `rabbitmqctl` call starts an Erlang VM (rabbitmqctl-test-env.ts), so a file makes two,
+ * not four: {@link createVhost} adds the vhost and guest's permissions in one call, and
+ * {@link amqpAvailable} no longer runs `rabbitmqctl status` (making the vhost proves that
+ * rabbitmqctl reaches the broker, and fails the file when it does not).
  */
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
-import { promisify } from 'node:util';
+import { delimiter, join } from 'node:path';
+import { addVhosts, deleteVhosts, newVhostName, TEST_VHOST_PREFIX } from './rabbitmqctl-test-env.js';
 
-const run = promisify(execFile);
+export { rabbitmqctl } from './rabbitmqctl-test-env.js';
 
 /** Host:port of the test RabbitMQ. */
 export const TEST_AMQP_HOST = process.env['CELERIAC_TEST_AMQP_HOST'] ?? '127.0.0.1:5672';
 
-/** Runs `rabbitmqctl` with `args`; returns stdout. */
-export async function rabbitmqctl(...args: string[]): Promise<string> {
-  const { stdout } = await run('rabbitmqctl', ['-q', ...args], { timeout: 60_000 });
-  return stdout;
+/** True when an executable `rabbitmqctl` is on the PATH. */
+function rabbitmqctlOnPath(): boolean {
+  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, 'rabbitmqctl'), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
-/** True when RabbitMQ accepts TCP connections and `rabbitmqctl` works (throws under CI). */
+/**
+ * True when RabbitMQ accepts TCP connections and `rabbitmqctl` is installed (throws under CI).
+ * Whether rabbitmqctl reaches the broker shows in {@link createVhost}, which fails when not.
+ */
 export async function amqpAvailable(): Promise<boolean> {
   const [host, port] = TEST_AMQP_HOST.split(':') as [string, string];
   try {
@@ -34,7 +48,7 @@ export async function amqpAvailable(): Promise<boolean> {
       socket.on('error', reject);
       socket.setTimeout(1000, () => reject(new Error('timeout')));
     });
-    await rabbitmqctl('status');
+    if (!rabbitmqctlOnPath()) throw new Error('rabbitmqctl is not on the PATH');
     return true;
   } catch (error) {
     if (process.env['CI'] === 'true') throw new Error(`RabbitMQ is required under CI but ${TEST_AMQP_HOST} did not answer`, { cause: error });
@@ -42,18 +56,17 @@ export async function amqpAvailable(): Promise<boolean> {
   }
 }
 
-/** A fresh vhost, created with permissions for guest. */
+/** A fresh vhost, created with permissions for guest (one `rabbitmqctl eval`). */
 export async function createVhost(label = 't'): Promise<string> {
-  const vhost = `celeriac-${label}-${randomUUID().slice(0, 8)}`;
-  await rabbitmqctl('add_vhost', vhost);
-  await rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
+  const vhost = newVhostName(label);
+  await addVhosts([vhost]);
   return vhost;
 }
 
 /** Deletes a vhost made by {@link createVhost} (and everything in it). */
 export async function deleteVhost(vhost: string): Promise<void> {
-  if (!vhost.startsWith('celeriac-')) throw new Error(`refusing to delete vhost ${vhost}`);
-  await rabbitmqctl('delete_vhost', vhost).catch(() => undefined);
+  if (!vhost.startsWith(TEST_VHOST_PREFIX)) throw new Error(`refusing to delete vhost ${vhost}`);
+  await deleteVhosts([vhost]).catch(() => undefined);
 }
 
 /** The broker URL of a vhost. */
