@@ -122,6 +122,8 @@ export default defineConfig({
           name: 'integration',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'examples/**/*.test.ts', ...SERVICE_TESTS_UNDER_SRC],
           exclude: [...configDefaults.exclude, ...SHARED_WORKER_TESTS, ...SOURCE_TESTS],
+          // The RabbitMQ files' vhosts, made and deleted in batches (scripts/test-vhosts.ts).
+          globalSetup: ['scripts/test-vhosts.ts'],
         },
       },
       {

@@ -6,14 +6,16 @@
  * (`CI=true`) a missing RabbitMQ fails the tests instead of skipping them. Uses vitest: import
  * it from test files only.
  *
- * Every `rabbitmqctl` call starts an Erlang VM (rabbitmqctl-test-env.ts), so a file makes two,
- * not four: {@link createVhost} adds the vhost and guest's permissions in one call, and
- * {@link amqpAvailable} no longer runs `rabbitmqctl status` (making the vhost proves that
- * rabbitmqctl reaches the broker, and fails the file when it does not).
+ * Every `rabbitmqctl` call starts an Erlang VM (rabbitmqctl-test-env.ts), so in vitest's
+ * `integration` project a file takes its vhost from the run's pool (scripts/test-vhosts.ts),
+ * which makes and deletes them in batches; elsewhere it makes its own in one call. And
+ * {@link amqpAvailable} no longer runs `rabbitmqctl status`: making the vhost proves that
+ * rabbitmqctl reaches the broker, and fails the file when it does not.
  */
 import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { inject } from 'vitest';
 import { addVhosts, deleteVhosts, newVhostName, TEST_VHOST_PREFIX } from './rabbitmqctl-test-env.js';
 
 export { rabbitmqctl } from './rabbitmqctl-test-env.js';
@@ -56,16 +58,44 @@ export async function amqpAvailable(): Promise<boolean> {
   }
 }
 
-/** A fresh vhost, created with permissions for guest (one `rabbitmqctl eval`). */
+/** A vhost of the run's pool (scripts/test-vhosts.ts), reached at the socket `path`. */
+function claimFromPool(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    let reply = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (reply += chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const line = reply.trim();
+      if (line.startsWith('ok ')) resolve(line.slice(3));
+      else reject(new Error(`the test vhost pool answered ${JSON.stringify(line)}`));
+    });
+    // Not end(): the pool answers, then ends the connection.
+    socket.write('claim\n');
+  });
+}
+
+/** The vhosts this process made itself (not from the pool): {@link deleteVhost} deletes only those. */
+const own = new Set<string>();
+
+/**
+ * A fresh vhost, with permissions for guest. From the run's pool when there is one (its name
+ * then says `pool`, not `label`); else made here, in one `rabbitmqctl eval`.
+ */
 export async function createVhost(label = 't'): Promise<string> {
+  const pool = inject('celeriacVhostPool');
+  if (pool !== undefined) return claimFromPool(pool);
   const vhost = newVhostName(label);
   await addVhosts([vhost]);
+  own.add(vhost);
   return vhost;
 }
 
-/** Deletes a vhost made by {@link createVhost} (and everything in it). */
+/** Deletes a vhost made by {@link createVhost} (and everything in it); the pool deletes its own at the end of the run. */
 export async function deleteVhost(vhost: string): Promise<void> {
   if (!vhost.startsWith(TEST_VHOST_PREFIX)) throw new Error(`refusing to delete vhost ${vhost}`);
+  if (!own.delete(vhost)) return;
   await deleteVhosts([vhost]).catch(() => undefined);
 }
 

@@ -1,9 +1,10 @@
 /**
  * @module amqp/rabbitmqctl-test-env
- * `rabbitmqctl` for the RabbitMQ tests (through amqp-test-env.ts).
+ * `rabbitmqctl` for the RabbitMQ tests, without vitest so that the suite's global setup
+ * (scripts/test-vhosts.ts) can use it as well as the test files (through amqp-test-env.ts).
  *
  * Every `rabbitmqctl` call starts an Erlang VM: about a CPU-second and 2-4 s of wall time on
- * the 2-core test machine. So one `rabbitmqctl eval` adds vhosts with their permissions.
+ * the 2-core test machine. So vhosts are added and deleted many in one `rabbitmqctl eval`.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

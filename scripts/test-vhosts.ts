@@ -1,0 +1,114 @@
+/**
+ * The RabbitMQ test files' vhosts, made and deleted in batches: the global setup of vitest's
+ * `integration` project (vitest.config.ts), where every RabbitMQ test file runs.
+ *
+ * A test file needs a vhost of its own, and every `rabbitmqctl` call starts an Erlang VM (about
+ * a CPU-second, 2-4 s of wall time, on the 2-core test machine). Made by each file, the 18
+ * RabbitMQ files cost 36 of them (one eval to add, one to delete). Here the vitest process
+ * keeps a pool: the first file that asks makes {@link BATCH} vhosts in one
+ * `rabbitmqctl eval`, the next files take one each until they run out. No vhost goes to two
+ * files. At the end of the run one more eval deletes every vhost made (a file's vhost outlives
+ * the file until then). Nothing runs rabbitmqctl in a run where no file asks.
+ *
+ * The files reach the pool through a Unix socket whose path the setup provides (`inject`): a
+ * connection sends `claim\n`; the pool answers `ok <vhost>\n` or `error <why>\n` and ends it.
+ * src/amqp/amqp-test-env.ts is the client.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { addVhosts, deleteVhosts, newVhostName } from '../packages/celeriac/src/amqp/rabbitmqctl-test-env.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Socket path of the vhost pool; absent in a project without this global setup. */
+    celeriacVhostPool?: string;
+  }
+}
+
+/** Vhosts made per `rabbitmqctl eval`: a full run's 18 RabbitMQ files take three. */
+export const BATCH = 6;
+
+/** The pool: hands out fresh vhosts, made {@link BATCH} at a time; deletes them all at the end. */
+export class VhostPool {
+  private readonly ready: string[] = [];
+  private readonly made: string[] = [];
+  private filling: Promise<void> | undefined;
+
+  constructor(
+    private readonly add: (names: readonly string[]) => Promise<void> = addVhosts,
+    private readonly remove: (names: readonly string[]) => Promise<void> = deleteVhosts,
+  ) {}
+
+  /** A vhost no one else has had. */
+  async claim(): Promise<string> {
+    for (;;) {
+      const vhost = this.ready.shift();
+      if (vhost !== undefined) return vhost;
+      this.filling ??= this.fill().finally(() => (this.filling = undefined));
+      await this.filling;
+    }
+  }
+
+  private async fill(): Promise<void> {
+    const names = Array.from({ length: BATCH }, () => newVhostName('pool'));
+    // Recorded first: a batch that failed halfway is deleted at the end all the same.
+    this.made.push(...names);
+    await this.add(names);
+    this.ready.push(...names);
+  }
+
+  /** Deletes every vhost made, in one call. */
+  async close(): Promise<void> {
+    await this.filling?.catch(() => undefined);
+    const names = this.made.splice(0);
+    this.ready.length = 0;
+    if (names.length > 0) await this.remove(names);
+  }
+}
+
+/** Answers one request line. */
+async function answer(pool: VhostPool, line: string): Promise<string> {
+  if (line !== 'claim') return `error unknown request ${JSON.stringify(line)}`;
+  try {
+    return `ok ${await pool.claim()}`;
+  } catch (error) {
+    return `error ${String(error instanceof Error ? error.message : error).replace(/\s+/g, ' ')}`;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'celeriac-vhosts-'));
+  const path = join(dir, 'pool.sock');
+  const pool = new VhostPool();
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let buffered = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let end: number;
+      while ((end = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 1);
+        void answer(pool, line).then((reply) => socket.end(`${reply}\n`));
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, resolve);
+  });
+  project.provide('celeriacVhostPool', path);
+  return async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+    // As a file's own deleteVhost did, a failed delete does not fail the run; it is said.
+    await pool.close().catch((error: unknown) => process.stderr.write(`test vhosts were not deleted: ${String(error)}\n`));
+  };
+}
