@@ -10,4 +10,5 @@ export type { FlowerCliContext } from './cli.js';
 export { Ingest } from './ingest/ingest.js';
 export type { IngestOptions } from './ingest/ingest.js';
 export { openHistoryStore } from './store/index.js';
+export { seedDataDir as seedPgliteDataDir } from './store/pglite-template.js';
 export type { HistoryStore, HistoryStoreOptions } from './store/index.js';

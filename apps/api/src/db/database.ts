@@ -7,6 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { seedPgliteDataDir } from '@celeriac/dashboard';
 import pg from 'pg';
 
 /** Result rows of one statement. */
@@ -77,6 +78,10 @@ async function openPostgres(url: string, max: number): Promise<Database> {
 
 async function openPglite(dataDir: string): Promise<Database> {
   mkdirSync(dataDir, { recursive: true });
+  // A new directory starts as a copy of a cached fresh database (the dashboard's template
+  // cache) instead of running initdb in WebAssembly: about 6 CPU-seconds less per new
+  // directory. An existing database is opened as it is.
+  await seedPgliteDataDir(dataDir, {});
   const db = await PGlite.create(dataDir);
   const wrap = <R>(result: { rows: unknown[]; affectedRows?: number }): QueryResult<R> => ({ rows: result.rows as R[], rowCount: result.affectedRows ?? 0 });
   return {

@@ -18,7 +18,6 @@ import { buildServer, type ApiServer } from '../../src/http/server.js';
 import { ServiceUnavailableError, type UnreliableService } from '../../src/tasks/demo.js';
 import { createRuntime, type Runtime, type RuntimeOverrides } from '../../src/runtime.js';
 import { loadSettings } from '../../src/settings.js';
-import { seedDataDir } from '../../../../packages/dashboard/src/store/pglite-template.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 /** One log line, parsed. */
@@ -54,9 +53,8 @@ export interface TestApiOptions {
 export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-app-test-'));
   let pgdb: TestDatabase | undefined;
+  // On PGlite the app starts its new data directory as a copy of the cached fresh database (db/database.ts).
   if (options.database === 'postgres') pgdb = await createTestDatabase();
-  // The app opens PGlite with no options: a copy of the cached fresh database made with none.
-  else await seedDataDir(dir, {});
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
