@@ -1,17 +1,18 @@
 /**
  * The HistoryStore suite on the embedded database. Creating a PGlite database runs initdb
- * in WebAssembly (seconds), so the suite shares one in-memory instance, a fresh schema per
- * test; one test restarts a store on a real data directory.
+ * in WebAssembly (seconds), so the suite shares one in-memory instance (loaded from the cached
+ * dump of a fresh database when there is one), a fresh schema per test; one test restarts a
+ * store on a real data directory.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHistoryStore } from '../src/store/index.js';
-import { seedDataDir } from '../src/store/pglite-template.js';
+import { createInMemory, seedDataDir, templateCacheRoot } from '../src/store/pglite-template.js';
 import { pgliteOptions } from '../src/store/sql-driver.js';
 import { historyStorePagesSuite } from './history-store-pages-suite.js';
 import { historyStoreSuite, type StoreHarness } from './history-store-suite.js';
@@ -19,7 +20,7 @@ import { historyStoreSuite, type StoreHarness } from './history-store-suite.js';
 let shared: PGlite;
 
 beforeAll(async () => {
-  shared = await PGlite.create({ extensions: { pg_trgm } });
+  shared = await createInMemory({ extensions: { pg_trgm } });
 }, 180_000);
 
 afterAll(async () => {
@@ -97,6 +98,24 @@ describe('HistoryStore on a PGlite data directory', () => {
       expect(existsSync(dir('c')) ? readdirSync(dir('c')) : []).toEqual([]);
     } finally {
       rmSync(work, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('starts an in-memory database from the cached dump of a fresh one', async () => {
+    // The suite's shared instance (beforeAll) was made the same way: loaded from the dump, or
+    // made by initdb and dumped for the next (a fresh cache here would cost one more initdb).
+    const dumps = readdirSync(templateCacheRoot()).filter((name) => name.endsWith('.tar'));
+    expect(dumps).toContainEqual(expect.stringMatching(/^pglite-template-[0-9a-f]{16}\.tar$/));
+    const db = await createInMemory(pgliteOptions());
+    try {
+      // A database of its own: fresh, none of the shared instance's schemas.
+      expect(await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'dash_test_%'`)).toMatchObject({ rows: [] });
+      const store = await openHistoryStore({ pglite: db, schema: 'dash_from_dump' });
+      await store.writeEvents([{ type: 'task-received', uuid: 'dumped-1', name: 'proj.add', kwargs: "{'user_id': 7}", timestamp: 1_795_000_000, hostname: 'w@h' }] as never);
+      expect((await store.queryTasks({ search: 'kwargs.user_id:7' })).rows.map((r) => r.uuid)).toEqual(['dumped-1']);
+      await store.close();
+    } finally {
+      await db.close();
     }
   }, 180_000);
 });

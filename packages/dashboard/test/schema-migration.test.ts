@@ -4,11 +4,12 @@
  * in order and byte for byte, and new events of an old task join its timeline. Runs on the
  * embedded database and on the shared Postgres server, each in a schema of its own.
  */
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
 import { openHistoryStore, type HistoryStore } from '../src/store/index.js';
+import { createInMemory } from '../src/store/pglite-template.js';
 import { foldEvents } from '../src/store/fold-events.js';
 import { migrate, SCHEMA_VERSION } from '../src/store/schema.js';
 import { openPgliteDriver, openPostgresDriver, type SqlDriver } from '../src/store/sql-driver.js';
@@ -60,7 +61,7 @@ async function checkUpgraded(store: HistoryStore, db: SqlDriver): Promise<void> 
 describe('schema upgrade from version 2 (PGlite)', () => {
   let pg: PGlite;
   beforeAll(async () => {
-    pg = await PGlite.create({ extensions: { pg_trgm } });
+    pg = await createInMemory({ extensions: { pg_trgm } });
   }, 180_000);
   afterAll(async () => {
     await pg?.close();

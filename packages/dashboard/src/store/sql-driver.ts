@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import pg from 'pg';
-import { seedDataDir } from './pglite-template.js';
+import { createInMemory, seedDataDir } from './pglite-template.js';
 
 /** Runs statements. */
 export interface SqlRunner {
@@ -46,9 +46,9 @@ export function pgliteOptions() {
 }
 
 /**
- * Opens PGlite in `dataDir` (created when missing, from the cached template unless
- * `templates` is false: see store/pglite-template.ts), or in memory when it is undefined; or
- * uses `instance`, which the driver then does not close.
+ * Opens PGlite in `dataDir` (created when missing), or in memory when it is undefined, from
+ * the cached template unless `templates` is false (see store/pglite-template.ts); or uses
+ * `instance`, which the driver then does not close.
  */
 export async function openPgliteDriver(dataDir: string | undefined, schema: string, instance?: PGlite, templates = true): Promise<SqlDriver> {
   const options = pgliteOptions();
@@ -57,7 +57,7 @@ export async function openPgliteDriver(dataDir: string | undefined, schema: stri
     // A new directory starts as a copy of a cached fresh database instead of running initdb.
     if (templates) await seedDataDir(dataDir, options);
   }
-  const db = instance ?? (await PGlite.create({ ...options, dataDir }));
+  const db = instance ?? (dataDir === undefined && templates ? await createInMemory(options) : await PGlite.create({ ...options, dataDir }));
   await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path = ${schema}, public;`);
   return {
     kind: 'pglite',
