@@ -41,9 +41,11 @@ export interface IngestOptions {
   maxBuffered?: number;
   /**
    * Received event messages (characters) kept waiting for the fold; past it messages are shed,
-   * undecoded, and counted (`celeriac_dashboard_event_messages_shed_total`). The default is
-   * Redis's own pub/sub output-buffer hard limit: this never sheds before Redis would have cut
-   * the subscriber off, losing the backlog uncounted. @default 33554432
+   * undecoded, and counted (`celeriac_dashboard_event_messages_shed_total`). 16 MiB holds about
+   * 45,000 events of a busy fleet (1.5 s at 30,000 events/s) while a store write is slow; it was
+   * 32 MiB (Redis's pub/sub output-buffer limit), which held the process at 283-291 MB of RSS
+   * under sustained overload instead of 274 (bench/dashboard/README.md), close to its 300 MB
+   * budget. @default 16777216
    */
   maxPendingEventBytes?: number;
   /** Tasks kept in memory for live rows and metrics. @default 10000 */
@@ -123,7 +125,7 @@ export class Ingest {
       batchSize: options.batchSize ?? 2000,
       flushMs: options.flushMs ?? 200,
       maxBuffered: options.maxBuffered ?? 25_000,
-      maxPendingEventBytes: options.maxPendingEventBytes ?? 32 * 1024 * 1024,
+      maxPendingEventBytes: options.maxPendingEventBytes ?? 16 * 1024 * 1024,
       maxTasksInMemory: options.maxTasksInMemory ?? 10_000,
       maxWorkers: options.maxWorkers ?? 5000,
       purgeOfflineAfterMs: options.purgeOfflineAfterMs ?? 3_600_000,
