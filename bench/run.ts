@@ -15,10 +15,6 @@ import { adminClient, redisCpuSeconds } from './lib/redis.js';
 import { medianDrains, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
 import { collectGarbage, nowMs } from './lib/stats.js';
 import { PEER_LABELS, PEER_NAMES, type BenchContext, type Peer, type PeerName } from './lib/types.js';
-import { BeeQueuePeer } from './peers/bee-queue.js';
-import { BullmqPeer } from './peers/bullmq.js';
-import { CeleriacPeer } from './peers/celeriac.js';
-import { CeleryPeer } from './peers/celery.js';
 
 const SIZES = {
   full: { oneByOne: 10_000, batched: 20_000, drain: 20_000, roundTrip: 2_000, concurrencies: [1, 10, 100] },
@@ -57,16 +53,18 @@ const ctx: BenchContext = {
 let cpuProbe: ReturnType<typeof adminClient> | undefined;
 const started = nowMs();
 
-function makePeer(name: PeerName): Peer {
+// Peers are imported when measured: `--help` and a bad flag answer without loading their
+// clients (bench/lib/args.test.ts runs both).
+async function makePeer(name: PeerName): Promise<Peer> {
   switch (name) {
     case 'celeriac':
-      return new CeleriacPeer(ctx, args.cpuProf !== undefined ? { cpuProf: args.cpuProf } : {});
+      return new (await import('./peers/celeriac.js')).CeleriacPeer(ctx, args.cpuProf !== undefined ? { cpuProf: args.cpuProf } : {});
     case 'bullmq':
-      return new BullmqPeer(ctx);
+      return new (await import('./peers/bullmq.js')).BullmqPeer(ctx);
     case 'bee-queue':
-      return new BeeQueuePeer(ctx);
+      return new (await import('./peers/bee-queue.js')).BeeQueuePeer(ctx);
     case 'celery':
-      return new CeleryPeer(ctx);
+      return new (await import('./peers/celery.js')).CeleryPeer(ctx);
   }
 }
 
@@ -181,13 +179,14 @@ async function main(): Promise<void> {
     ctx.log('interrupted: deleting this run\'s keys');
     void closeAll().finally(() => process.exit(130));
   });
-  const peers = selected.map((name) => {
-    const peer = makePeer(name);
+  const peers: { peer: Peer; results: PeerResults }[] = [];
+  for (const name of selected) {
+    const peer = await makePeer(name);
     open.push(peer);
     const results: PeerResults = { batchedSamples: [], drains: [], drainSamples: [], notes: {} };
     report.peers[name] = results;
-    return { peer, results };
-  });
+    peers.push({ peer, results });
+  }
   try {
     for (const { peer, results } of peers) await measureEnqueue(peer, results);
     // Drains in interleaved rounds, each starting with the next peer, so that a slow or fast
