@@ -147,11 +147,13 @@ describe.runIf(ready)('live stream and hostile input', () => {
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) ids.push(await send(i));
       await waitFor(() => d.ingest.storeError !== null, 'the failed write seen', 10_000);
-      // A 3 s window: the flush timer runs every 50 ms here, so a loop would try ~60 times;
-      // the backoff (100 ms doubling to 5 s) tries a handful.
+      // The flush timer runs every 50 ms here: retried at its pace, three more attempts would
+      // come within ~150 ms. With the backoff they come 100, 200 and 400 ms apart, so they take
+      // at least 700 ms after the first failure (a slower machine only makes that longer).
       const before = proxy.stats.accepted;
-      await new Promise((resolve) => setTimeout(resolve, 3000));
-      expect(proxy.stats.accepted - before).toBeLessThan(15);
+      const seen = Date.now();
+      await waitFor(() => proxy.stats.accepted - before >= 3, 'three more attempts', 20_000);
+      expect(Date.now() - seen).toBeGreaterThanOrEqual(500);
       proxy.heal();
       // The explicit flush of a new batch or the next retry writes what was held: nothing lost.
       await stored(ids);
