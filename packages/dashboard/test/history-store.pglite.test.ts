@@ -5,14 +5,14 @@
  * store on a real data directory.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHistoryStore } from '../src/store/index.js';
-import { createInMemory, seedDataDir, templateCacheRoot } from '../src/store/pglite-template.js';
+import { createInMemory, inMemoryDumpPath, seedDataDir, templateCacheRoot } from '../src/store/pglite-template.js';
 import { pgliteOptions } from '../src/store/sql-driver.js';
 import { historyStorePagesSuite } from './history-store-pages-suite.js';
 import { historyStoreSuite, type StoreHarness } from './history-store-suite.js';
@@ -116,6 +116,30 @@ describe('HistoryStore on a PGlite data directory', () => {
       await store.close();
     } finally {
       await db.close();
+    }
+  }, 180_000);
+
+  it('an unreadable cached dump costs an initdb, not the database: it is made afresh and the dump written again', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'celeriac-dash-dump-'));
+    try {
+      const dump = inMemoryDumpPath(pgliteOptions(), cache);
+      mkdirSync(cache, { recursive: true });
+      writeFileSync(dump, 'not a tar, cut short by a crash');
+      const db = await createInMemory(pgliteOptions(), cache);
+      try {
+        const store = await openHistoryStore({ pglite: db, schema: 'dash_bad_dump' });
+        await store.writeEvents([{ type: 'task-received', uuid: 'bad-dump-1', name: 'proj.add', timestamp: 1_795_000_000, hostname: 'w@h' }] as never);
+        expect((await store.getTask('bad-dump-1'))?.task.name).toBe('proj.add');
+        await store.close();
+      } finally {
+        await db.close();
+      }
+      // Replaced by a real dump (megabytes), which the next database loads.
+      expect(statSync(dump).size).toBeGreaterThan(1_000_000);
+      const next = await createInMemory(pgliteOptions(), cache);
+      await next.close();
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
     }
   }, 180_000);
 });

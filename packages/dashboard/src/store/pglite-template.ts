@@ -94,8 +94,13 @@ export async function seedDataDir(dataDir: string, options: Omit<PGliteOptions, 
  * when there is one, else made by initdb and then dumped into the cache for the next. A dump
  * that cannot be read or loaded, or a cache that cannot be written, only costs the initdb.
  */
+/** Where {@link createInMemory} keeps the dump of a fresh database made with `options`. */
+export function inMemoryDumpPath(options: Omit<PGliteOptions, 'dataDir' | 'loadDataDir'>, cacheRoot = templateCacheRoot()): string {
+  return join(cacheRoot, `pglite-template-${templateKey(options)}.tar`);
+}
+
 export async function createInMemory(options: Omit<PGliteOptions, 'dataDir' | 'loadDataDir'>, cacheRoot = templateCacheRoot()): Promise<PGlite> {
-  const dump = join(cacheRoot, `pglite-template-${templateKey(options)}.tar`);
+  const dump = inMemoryDumpPath(options, cacheRoot);
   if (existsSync(dump)) {
     try {
       return await PGlite.create({ ...options, loadDataDir: new Blob([readFileSync(dump)]) });
