@@ -92,9 +92,10 @@ export default defineConfig({
     // processes, pool children starting), not computing; vitest's default of one worker per
     // CPU less one left a single worker on a 2-core machine, so files waited in line.
     // Files never share keys, vhosts or queues (docs/testing.md), so they may overlap.
-    // On the idle 2-core test machine 4 workers kept both cores about 85% busy (fresh clone,
-    // CI=true npm test at e7946af: vitest 288 s, 526 CPU-seconds), so more would add no speed.
-    maxWorkers: Number(process.env['CELERIAC_TEST_WORKERS'] ?? 4),
+    // On the idle 2-core test machine (CI=true npm test, same checkout, back to back, 2026-11-23):
+    // 4 workers 223 s, 6 workers 192 s, 8 workers 197 s; with 6 and 8 both cores were busy
+    // over 95% of the run (sampled from /proc/stat every 5 s), so more would add no speed.
+    maxWorkers: Number(process.env['CELERIAC_TEST_WORKERS'] ?? 6),
     // Two projects (docs/testing.md, "How the suite is split"). A fresh worker process costs
     // about half a CPU-second before its first test (node, vitest, then celeriac's module
     // graph evaluated again): most of a unit file's time. Unit files hold no process-wide
