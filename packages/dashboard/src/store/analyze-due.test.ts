@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeDue } from './sql-history-store.js';
+import type { FoldedBatch, TaskWrite } from './fold-events.js';
+import { ESTIMATED_ROWS_SQL } from './read-sql.js';
+import type { SqlDriver } from './sql-driver.js';
+import { analyzeDue, historyStoreOn, resolveHistoryStoreOptions } from './sql-history-store.js';
 
 describe('analyzeDue', () => {
   it('runs ANALYZE every 50,000 task rows while the history is small', () => {
@@ -12,5 +15,70 @@ describe('analyzeDue', () => {
     expect(analyzeDue(50_000, 1_000_000)).toBe(false);
     expect(analyzeDue(199_999, 1_000_000)).toBe(false);
     expect(analyzeDue(200_000, 1_000_000)).toBe(true);
+  });
+});
+
+/** A database whose every ANALYZE waits until the test settles it. */
+function analyzeHeldDriver() {
+  const analyzes: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const state = { closed: false, analyzes };
+  const db: SqlDriver = {
+    kind: 'postgres',
+    query: <R>(text: string) => {
+      if (text === 'ANALYZE tasks') return new Promise<R[]>((resolve, reject) => analyzes.push({ resolve: () => resolve([]), reject }));
+      return Promise.resolve((text === ESTIMATED_ROWS_SQL ? [{ n: 0 }] : []) as R[]);
+    },
+    exec: () => Promise.resolve(),
+    transaction: (fn) => fn(db),
+    close: () => {
+      state.closed = true;
+      return Promise.resolve();
+    },
+  };
+  return { db, state };
+}
+
+const batch = (tasks: number): FoldedBatch => ({ tasks: Array.from({ length: tasks }, () => ({}) as TaskWrite), workers: [], events: [], ignored: 0, folded: tasks });
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('ANALYZE beside the writes', () => {
+  it('a write that makes it due resolves without waiting for it, and writes meanwhile start no second one', async () => {
+    const { db, state } = analyzeHeldDriver();
+    const store = historyStoreOn(db, resolveHistoryStoreOptions());
+    await store.writeFolded(batch(50_000));
+    expect(state.analyzes).toHaveLength(1);
+    await store.writeFolded(batch(50_000));
+    expect(state.analyzes).toHaveLength(1);
+    state.analyzes[0]!.resolve();
+    await settled();
+    // The rows written while it ran count toward the next run.
+    await store.writeFolded(batch(1));
+    expect(state.analyzes).toHaveLength(2);
+    state.analyzes[1]!.resolve();
+    await store.close();
+  });
+
+  it('a failed run fails no write and is tried again after the next one', async () => {
+    const { db, state } = analyzeHeldDriver();
+    const store = historyStoreOn(db, resolveHistoryStoreOptions());
+    await store.writeFolded(batch(50_000));
+    state.analyzes[0]!.reject(new Error('connection refused'));
+    await settled();
+    await expect(store.writeFolded(batch(1))).resolves.toMatchObject({ tasks: 1 });
+    expect(state.analyzes).toHaveLength(2);
+    state.analyzes[1]!.resolve();
+    await store.close();
+  });
+
+  it('close waits for the run in flight before it closes the database', async () => {
+    const { db, state } = analyzeHeldDriver();
+    const store = historyStoreOn(db, resolveHistoryStoreOptions());
+    await store.writeFolded(batch(50_000));
+    const closing = store.close();
+    await settled();
+    expect(state.closed).toBe(false);
+    state.analyzes[0]!.resolve();
+    await closing;
+    expect(state.closed).toBe(true);
   });
 });
