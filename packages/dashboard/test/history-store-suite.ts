@@ -89,6 +89,28 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       expect(await s.getTask('missing')).toBeNull();
     });
 
+    it('commits two writes at once that share tasks and workers, whatever order each folded them in', async () => {
+      // The ingest keeps two writes in flight on Postgres. Rows locked in folding order would
+      // deadlock here: one write takes the tasks first to last, the other last to first.
+      const s = await open();
+      const n = 1500;
+      const folded = (types: string[], order: number[]) => {
+        const folder = s.newFolder();
+        for (const i of order) {
+          const worker = `w${i % 7}@host`;
+          folder.add({ type: 'worker-heartbeat', hostname: worker, timestamp: T0 + i / 1000, active: 1, processed: i } as EventDict, Date.now());
+          for (const type of types) folder.add({ ...ev(type, `c${i}`, i / 1000, { name: 'proj.add' }), hostname: worker }, Date.now());
+        }
+        return folder.take();
+      };
+      const up = Array.from({ length: n }, (_, i) => i);
+      const first = folded(['task-received', 'task-started'], up);
+      const second = folded(['task-succeeded'], [...up].reverse());
+      await Promise.all([s.writeFolded(first), s.writeFolded(second)]);
+      expect(await s.countByState()).toEqual({ SUCCESS: n });
+      expect((await s.listWorkers()).map((w) => w.hostname).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `w${i}@host`));
+    });
+
     it('lets a retry run again: RETRY then STARTED, and FAILURE after it', async () => {
       const s = await open();
       await s.writeEvents([ev('task-received', 'r1', 0, { name: 'proj.flaky' }), ev('task-started', 'r1', 1)]);

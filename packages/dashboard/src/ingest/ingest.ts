@@ -37,7 +37,12 @@ export interface IngestOptions {
   batchSize?: number;
   /** Longest wait before a partial batch is written, ms. @default 200 */
   flushMs?: number;
-  /** Entries (task rows, worker rows, timeline entries) kept waiting for the store. @default 25000 */
+  /**
+   * Entries (task rows, worker rows, timeline entries) kept waiting for the store; up to as many
+   * again per write in flight. 16,000 with two writes in flight on Postgres peaked at the RSS
+   * that 25,000 with one did (259-260 against 261-267 MB at 40,000 events/s offered), and
+   * dropped fewer timeline entries (bench/dashboard/README.md). @default 16000
+   */
   maxBuffered?: number;
   /**
    * Received event messages (characters) kept waiting for the fold; past it messages are shed,
@@ -124,7 +129,7 @@ export class Ingest {
     this.#options = {
       batchSize: options.batchSize ?? 2000,
       flushMs: options.flushMs ?? 200,
-      maxBuffered: options.maxBuffered ?? 25_000,
+      maxBuffered: options.maxBuffered ?? 16_000,
       maxPendingEventBytes: options.maxPendingEventBytes ?? 16 * 1024 * 1024,
       maxTasksInMemory: options.maxTasksInMemory ?? 10_000,
       maxWorkers: options.maxWorkers ?? 5000,
@@ -162,6 +167,11 @@ export class Ingest {
     this.#writes = new WriteBuffer(store, {
       batchSize: this.#options.batchSize,
       maxBuffered: this.#options.maxBuffered,
+      // Postgres runs a second write on another connection, so on another core, while the first
+      // runs: side by side at 30,000 events/s, no timeline entry dropped in a 20 s step where one
+      // write at a time dropped 190,000 (bench/dashboard/README.md). PGlite runs one statement
+      // at a time in this process: a second write would only wait, holding its batch.
+      maxWrites: store.kind === 'postgres' ? 2 : 1,
       onTake: () => this.#receiver.resume(),
       onError: (e) => this.#onError('store', e),
     });

@@ -99,6 +99,52 @@ describe('WriteBuffer', () => {
     expect(buffer.eventsDropped).toBe(0);
   });
 
+  it('with maxWrites 2, starts a second write when a batch fills while the first runs, never a third', async () => {
+    const s = slowStore();
+    const buffer = new WriteBuffer(s.store, { batchSize: 30, maxBuffered: 60_000, maxWrites: 2 });
+    for (let i = 0; i < 10; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now());
+    expect(s.attempts()).toBe(1);
+    for (let i = 10; i < 20; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now());
+    expect(s.attempts()).toBe(2);
+    let promises = 0;
+    const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
+    try {
+      for (let i = 20; i < 1020; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now());
+    } finally {
+      hook.disable();
+    }
+    expect(s.attempts()).toBe(2);
+    expect(promises).toBe(0);
+    s.release();
+    await buffer.flush();
+    expect(buffer.eventsWritten).toBe(3060);
+    expect(buffer.buffered).toBe(0);
+    const states = finalStates(s.batches);
+    expect(states.size).toBe(1020);
+    expect([...states.values()].every((state) => state === 'SUCCESS')).toBe(true);
+  });
+
+  it('keeps the batches of two writes that failed at once and writes them, oldest first, before anything newer', async () => {
+    const s = slowStore();
+    const errors: string[] = [];
+    const buffer = new WriteBuffer(s.store, { batchSize: 3, maxBuffered: 60_000, maxWrites: 2, onError: (e) => errors.push(e.message) });
+    s.setDown(true);
+    for (const e of lifecycle(0)) buffer.add(e, 0);
+    for (const e of lifecycle(1)) buffer.add(e, 0);
+    expect(s.attempts()).toBe(2);
+    s.release();
+    await expect(buffer.flush()).rejects.toThrow(/ECONNREFUSED/);
+    expect(errors).toHaveLength(2);
+    expect(buffer.buffered).toBe(8); // two batches of one task row and three timeline entries
+    s.setDown(false);
+    for (const e of lifecycle(2)) buffer.add(e, 0); // within the backoff: no write starts
+    expect(s.attempts()).toBe(2);
+    await buffer.flush();
+    expect(s.batches.map((b) => b.tasks.map((t) => t.uuid))).toEqual([['t0'], ['t1'], ['t2']]);
+    expect(buffer.eventsWritten).toBe(9);
+    expect(buffer.storeError).toBeNull();
+  });
+
   it('lets go of the timeline entries it drops: memory stays within the bound, not the events folded', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

@@ -2,10 +2,12 @@
  * @module ingest/write-buffer
  * Events on their way to the {@link HistoryStore}. Each event is folded as it arrives into
  * one pending row per task (and per worker) plus its timeline entry, so a task's received,
- * started and succeeded events that arrive before the next write cost one row write. One
- * write is in flight at a time and takes everything pending: when the store is slow, the
- * next write is larger and folds more events per row, so the writer catches up instead of
- * queueing events.
+ * started and succeeded events that arrive before the next write cost one row write. A write
+ * takes everything pending: when the store is slow, the next write is larger and folds more
+ * events per row, so the writer catches up instead of queueing events. Up to `maxWrites`
+ * writes are in flight at once (the ingest allows two on Postgres, whose second connection
+ * works on another core while the first write runs; one on PGlite, which runs one statement
+ * at a time): a second write starts when a batch fills while the first is still running.
  *
  * A writer that falls behind says so before anything is lost: {@link full} turns true once
  * `holdAt` entries are pending, and the ingest then stops folding, leaving the events it
@@ -18,7 +20,8 @@
  * full too: real overload, or a store that is down). Past it the oldest timeline entries are dropped first (the task rows still carry
  * every task's latest state); only when task rows alone fill the bound is the oldest pending
  * row dropped. Both are counted ({@link eventsDropped}, {@link tasksDropped}). A write that
- * fails is kept and written first next time, so at most twice the bound is held. Events that
+ * fails is kept and written first next time, so besides the bound at most `maxWrites` failed
+ * batches (each at most the bound) are held. Events that
  * keep arriving while the store is down do not retry it each time a batch fills: after a
  * failure they wait 100 ms, doubling to 5 s, before they start a write again, and so does the
  * ingest's timer ({@link flushDue}); an explicit {@link flush}, such as the ingest's close,
@@ -32,13 +35,18 @@ import type { HistoryStore } from '../store/history-store.js';
 export interface WriteBufferOptions {
   /** Pending events that start a write without waiting for the next flush. @default 2000 */
   readonly batchSize?: number;
-  /** Pending entries (task rows, worker rows, timeline entries) kept at most. @default 25000 */
+  /** Pending entries (task rows, worker rows, timeline entries) kept at most. @default 16000 */
   readonly maxBuffered?: number;
   /**
    * Pending entries at which {@link WriteBuffer.full} turns true (the caller should stop
    * adding until {@link onTake}). @default 80% of `maxBuffered`
    */
   readonly holdAt?: number;
+  /**
+   * Writes in flight at once; the store must accept that many concurrent `writeFolded` calls
+   * (the SQL store orders each batch's rows by key, so two writes never deadlock). @default 1
+   */
+  readonly maxWrites?: number;
   /** Called when a write takes what is pending (the buffer has room again). */
   readonly onTake?: () => void;
   /** Reports failed writes. */
@@ -46,6 +54,7 @@ export interface WriteBufferOptions {
 }
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+const entries = (batch: FoldedBatch): number => batch.tasks.length + batch.workers.length + batch.events.length;
 
 /** The wait after the first failed write, doubled per failure up to {@link MAX_RETRY_MS}. */
 const FIRST_RETRY_MS = 100;
@@ -57,13 +66,15 @@ export class WriteBuffer {
   readonly #batchSize: number;
   readonly #maxBuffered: number;
   readonly #holdAt: number;
+  readonly #maxWrites: number;
   readonly #onTake: () => void;
   readonly #onError: (error: Error) => void;
   readonly #folder: EventFolder;
-  /** A batch whose write failed: written before anything newer. */
-  #failed: FoldedBatch | undefined;
+  /** Batches whose write failed, oldest first: written before anything newer. */
+  readonly #failed: FoldedBatch[] = [];
   #failedSize = 0;
-  #writing: Promise<void> | undefined;
+  /** The writes in flight, each taking batches until nothing is pending ({@link #write}). */
+  readonly #writes = new Set<Promise<void>>();
   /** Writes failed in a row, and the `now` of {@link add} before which events start none. */
   #failures = 0;
   #retryAt = Number.NEGATIVE_INFINITY;
@@ -81,14 +92,15 @@ export class WriteBuffer {
   constructor(store: HistoryStore, options: WriteBufferOptions = {}) {
     this.#store = store;
     this.#batchSize = options.batchSize ?? 2000;
-    this.#maxBuffered = options.maxBuffered ?? 25_000;
+    this.#maxBuffered = options.maxBuffered ?? 16_000;
     this.#holdAt = Math.min(options.holdAt ?? Math.floor(this.#maxBuffered * 0.8), this.#maxBuffered);
+    this.#maxWrites = Math.max(1, Math.floor(options.maxWrites ?? 1));
     this.#onTake = options.onTake ?? (() => {});
     this.#onError = options.onError ?? (() => {});
     this.#folder = store.newFolder();
   }
 
-  /** Pending entries, a failed batch's included: never more than twice `maxBuffered`. */
+  /** Pending entries, failed batches' included: never more than `maxWrites + 1` times `maxBuffered`. */
   get buffered(): number {
     return this.#folder.size + this.#failedSize;
   }
@@ -109,9 +121,10 @@ export class WriteBuffer {
     }
     this.#folder.add(event, now);
     this.#lastNow = now;
-    // A write in flight takes what is pending when it ends (#drain loops), so only start one:
-    // asking the one in flight again would chain a promise per event onto it until it ends.
-    if (this.#writing === undefined && this.#folder.events >= this.#batchSize && now >= this.#retryAt) void this.flush().catch(() => {});
+    // A write in flight takes what is pending when it ends (#write loops), so start one only
+    // while fewer than maxWrites run: asking one in flight again would chain a promise per
+    // event onto it until it ends.
+    if (this.#writes.size < this.#maxWrites && this.#folder.events >= this.#batchSize && now >= this.#retryAt) this.#startWrite();
   }
 
   /**
@@ -120,40 +133,48 @@ export class WriteBuffer {
    */
   flushDue(now: number): Promise<void> {
     if (now > this.#lastNow) this.#lastNow = now;
-    if (this.#writing === undefined && now < this.#retryAt) return Promise.resolve();
+    if (this.#writes.size === 0 && now < this.#retryAt) return Promise.resolve();
     return this.flush();
   }
 
-  /** Writes everything pending; callers share the write in flight. Rejects when a write fails. */
-  flush(): Promise<void> {
-    if (this.#writing !== undefined) return this.#writing;
-    if (this.#failed === undefined && this.#folder.events === 0) return Promise.resolve();
-    this.#writing = this.#drain().finally(() => {
-      this.#writing = undefined;
-    });
-    return this.#writing;
+  /**
+   * Writes everything pending and waits for the writes in flight, which callers share.
+   * Rejects when one of them fails.
+   */
+  async flush(): Promise<void> {
+    if (this.#writes.size === 0 && (this.#failed.length > 0 || this.#folder.events > 0)) this.#startWrite();
+    await Promise.all(this.#writes);
   }
 
-  async #drain(): Promise<void> {
-    while (this.#failed !== undefined || this.#folder.events > 0) {
-      let batch = this.#failed;
-      if (batch === undefined) {
+  #startWrite(): void {
+    const write: Promise<void> = this.#write().finally(() => this.#writes.delete(write));
+    // A failure is reported through onError and to flush()'s callers.
+    write.catch(() => {});
+    this.#writes.add(write);
+  }
+
+  /** Writes batches, failed ones first, until nothing is pending; throws at the first failure. */
+  async #write(): Promise<void> {
+    for (;;) {
+      let batch = this.#failed.shift();
+      const retried = batch !== undefined;
+      if (batch !== undefined) this.#failedSize -= entries(batch);
+      else if (this.#folder.events > 0) {
         batch = this.#folder.take();
         this.#onTake();
-      }
+      } else return;
       try {
         await this.#store.writeFolded(batch);
       } catch (error) {
-        this.#failed = batch;
-        this.#failedSize = batch.tasks.length + batch.workers.length + batch.events.length;
+        if (retried) this.#failed.unshift(batch);
+        else this.#failed.push(batch);
+        this.#failedSize += entries(batch);
         this.#failures++;
         this.#retryAt = this.#lastNow + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.#failures - 1, 16));
         this.storeError = asError(error).message;
         this.#onError(asError(error));
         throw error;
       }
-      this.#failed = undefined;
-      this.#failedSize = 0;
       this.#failures = 0;
       this.#retryAt = Number.NEGATIVE_INFINITY;
       this.eventsWritten += batch.folded;

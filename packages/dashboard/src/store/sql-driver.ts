@@ -73,8 +73,11 @@ export async function openPgliteDriver(dataDir: string | undefined, schema: stri
   };
 }
 
-/** Opens a pool on a Postgres URL; the schema is created when missing. */
-export async function openPostgresDriver(url: string, schema: string, max = 4): Promise<SqlDriver> {
+/**
+ * Opens a pool on a Postgres URL; the schema is created when missing. Six connections: the
+ * ingest's two writes in flight, an ANALYZE beside them, retention, and the pages' reads.
+ */
+export async function openPostgresDriver(url: string, schema: string, max = 6): Promise<SqlDriver> {
   const pool = new pg.Pool({
     connectionString: url,
     max,

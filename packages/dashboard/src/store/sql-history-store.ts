@@ -74,6 +74,9 @@ export function analyzeDue(written: number, analyzedRows: number): boolean {
 // States kept for `failureMaxAgeMs` instead of `maxAgeMs`.
 const KEPT_LONGER = ['FAILURE', 'LOST', 'REJECTED'];
 
+/** Orders rows by a text column (any fixed order will do, so long as every write follows it). */
+const byKey = <K extends string>(key: K) => (a: Record<K, string>, b: Record<K, string>): number => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0);
+
 function chunks<T>(rows: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
@@ -110,6 +113,10 @@ class SqlHistoryStore implements HistoryStore {
 
   async writeFolded(batch: FoldedBatch): Promise<WriteSummary> {
     this.#open();
+    // Rows in key order: two writes in flight at once (the ingest's write buffer) that share
+    // rows lock them in the same order, so one waits for the other instead of a deadlock.
+    batch.tasks.sort(byKey('uuid'));
+    batch.workers.sort(byKey('hostname'));
     if (batch.tasks.length > 0 || batch.workers.length > 0) {
       const upsert = taskUpsertSql('incoming', 'events');
       await this.db.transaction(async (tx) => {
