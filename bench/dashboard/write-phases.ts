@@ -59,6 +59,9 @@ const backendMs = () => {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 };
 const cpu0 = backendMs();
+// WAL the server wrote meanwhile (all sessions: run it on an otherwise quiet server).
+const walLsn = async () => (await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+const wal0 = await walLsn();
 let tUp = 0, tEv = 0, tCommit = 0, tFold = 0, n = 0;
 const t0 = performance.now();
 for (const batch of eventBatches(0, TASKS, BATCH, lag)) {
@@ -74,7 +77,8 @@ for (const batch of eventBatches(0, TASKS, BATCH, lag)) {
 }
 const total = performance.now() - t0;
 const pgCpuUsPerEvent = +(((backendMs() - cpu0) * 1000) / n).toFixed(1);
+const walBytes = Number((await c.query<{ b: string }>('SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS b', [await walLsn(), wal0])).rows[0]!.b);
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-console.log(JSON.stringify({ variant, tasks: TASKS, evPerSec: Math.round(n / (total / 1000)), pgCpuUsPerEvent, foldUsPerEvent: +((tFold * 1000) / n).toFixed(1), load, fold: Math.round(tFold), upsert: Math.round(tUp), events: Math.round(tEv), commit: Math.round(tCommit), total: Math.round(total) }));
+console.log(JSON.stringify({ variant, tasks: TASKS, evPerSec: Math.round(n / (total / 1000)), pgCpuUsPerEvent, walBytesPerEvent: Math.round(walBytes / n), foldUsPerEvent: +((tFold * 1000) / n).toFixed(1), load, fold: Math.round(tFold), upsert: Math.round(tUp), events: Math.round(tEv), commit: Math.round(tCommit), total: Math.round(total) }));
 await c.query(`DROP SCHEMA ${schema} CASCADE`);
 await c.end();
