@@ -191,7 +191,7 @@ export interface ScrapeInputs {
   /** Seconds since the last event, null before any. */
   readonly eventAgeSec: number | null;
   readonly eventsIngested: number;
-  /** Events stored in the history. */
+  /** Events folded into rows written to the history, those whose timeline entry was dropped included. */
   readonly eventsWritten: number;
   readonly eventsDropped: number;
   readonly tasksDropped: number;
@@ -245,7 +245,7 @@ export class Metrics {
     for (const [state, n] of Object.entries(inputs.stuck)) out.push(`flower_stuck_tasks${labelText(['state'], [state])} ${num(n)}`);
     out.push('# HELP celeriac_dashboard_events_ingested_total Events received from the broker', '# TYPE celeriac_dashboard_events_ingested_total counter');
     out.push(`celeriac_dashboard_events_ingested_total ${num(inputs.eventsIngested)}`);
-    out.push('# HELP celeriac_dashboard_events_written_total Events stored in the history', '# TYPE celeriac_dashboard_events_written_total counter');
+    out.push('# HELP celeriac_dashboard_events_written_total Events folded into rows written to the history (those whose timeline entry was dropped included: see celeriac_dashboard_events_dropped_total)', '# TYPE celeriac_dashboard_events_written_total counter');
     out.push(`celeriac_dashboard_events_written_total ${num(inputs.eventsWritten)}`);
     out.push('# HELP celeriac_dashboard_events_dropped_total Events left out of task timelines because the store fell behind', '# TYPE celeriac_dashboard_events_dropped_total counter');
     out.push(`celeriac_dashboard_events_dropped_total ${num(inputs.eventsDropped)}`);

@@ -80,7 +80,7 @@ export class WriteBuffer {
   #retryAt = Number.NEGATIVE_INFINITY;
   /** The latest `now` given to {@link add} or {@link flushDue}: the time a failure is dated by. */
   #lastNow = 0;
-  /** Events stored (folded into a batch that was written). */
+  /** Events folded into a batch that was written (their timeline entries dropped or not: see {@link eventsDropped}). */
   eventsWritten = 0;
   /** Events whose timeline entry was dropped because the store fell behind. */
   eventsDropped = 0;
