@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { createApp, Worker, type App, type Settings, type WorkerOptions } from '../../src/index.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { startPythonWorker, type PyEnv, type PyWorker } from './python.js';
+import { startPythonWorker, TEST_RESULT_EXPIRES_SEC, type PyEnv, type PyWorker } from './python.js';
 
 /** Options of a Python worker started by {@link MixedFleet.python}. */
 export type PythonWorkerOptions = NonNullable<Parameters<typeof startPythonWorker>[1]>;
@@ -50,7 +50,7 @@ export class MixedFleet {
 
   /** A Celeriac app on the fleet's broker and backend, silent; not closed by `close()`. */
   newApp(settings: Settings = {}): App {
-    return createApp({ broker: this.brokerUrl, backend: this.py.backend, ...settings }, { env: {}, logger: pino({ level: 'silent' }) });
+    return createApp({ broker: this.brokerUrl, backend: this.py.backend, resultExpires: TEST_RESULT_EXPIRES_SEC, ...settings }, { env: {}, logger: pino({ level: 'silent' }) });
   }
 
   /** A Celeriac app as {@link newApp}, closed by `close()`. */

@@ -9,6 +9,14 @@ import { join } from 'node:path';
 
 const PYTHON = '/usr/bin/python3';
 
+/**
+ * How long the oracle's results (and a mixed fleet's) live on the shared Redis, seconds.
+ * Celery 5.2.6 puts no key prefix on results, and a canvas makes its children's ids itself,
+ * so a suite cannot delete every result key it caused: they expire in 10 minutes instead
+ * of Celery's day.
+ */
+export const TEST_RESULT_EXPIRES_SEC = 600;
+
 /** The tasks a Python worker offers to interop tests. */
 export const PY_TASKS = `
 import os, time
@@ -22,7 +30,7 @@ if os.environ.get('CELERY_VISIBILITY_TIMEOUT'):
     transport['visibility_timeout'] = float(os.environ['CELERY_VISIBILITY_TIMEOUT'])
 if transport:
     app.conf.broker_transport_options = transport
-app.conf.update(worker_send_task_events=False, result_extended=True, worker_hijack_root_logger=False,
+app.conf.update(worker_send_task_events=False, result_extended=True, worker_hijack_root_logger=False, result_expires=${TEST_RESULT_EXPIRES_SEC},
                 task_acks_late=os.environ.get('CELERY_ACKS_LATE') == '1', worker_prefetch_multiplier=1)
 
 @app.task(name='py.add')
@@ -155,6 +163,7 @@ export const PY_CLIENT = `
 import os, sys, json
 from celery import Celery
 app = Celery(broker=os.environ['CELERY_BROKER'], backend=os.environ['CELERY_BACKEND'])
+app.conf.result_expires = ${TEST_RESULT_EXPIRES_SEC}
 pfx = os.environ.get('CELERY_KEYPREFIX')
 if pfx:
     app.conf.broker_transport_options = {'global_keyprefix': pfx}
