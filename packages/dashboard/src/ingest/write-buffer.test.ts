@@ -54,6 +54,25 @@ const finalStates = (batches: readonly FoldedBatch[]) => {
   return states;
 };
 
+/** Asserts that every one of `tasks` tasks was written with its final state, SUCCESS. */
+function expectAllSucceeded(batches: readonly FoldedBatch[], tasks: number): void {
+  const states = finalStates(batches);
+  expect(states.size).toBe(tasks);
+  expect([...states.values()].every((state) => state === 'SUCCESS')).toBe(true);
+}
+
+/** Promises created while `fn` runs. */
+function promisesMadeDuring(fn: () => void): number {
+  let promises = 0;
+  const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
+  try {
+    fn();
+  } finally {
+    hook.disable();
+  }
+  return promises;
+}
+
 describe('WriteBuffer', () => {
   it('behind a slow store, holds one row per task within its bound and loses no final state', async () => {
     const s = slowStore();
@@ -73,9 +92,7 @@ describe('WriteBuffer', () => {
     await buffer.flush();
     expect(buffer.eventsWritten).toBe(15_000);
     expect(buffer.buffered).toBe(0);
-    const states = finalStates(s.batches);
-    expect(states.size).toBe(5000);
-    expect([...states.values()].every((state) => state === 'SUCCESS')).toBe(true);
+    expectAllSucceeded(s.batches, 5000);
     // Coalesced: far fewer row writes than events.
     expect(s.batches.reduce((n, b) => n + b.tasks.length, 0)).toBeLessThan(5100);
   });
@@ -85,14 +102,9 @@ describe('WriteBuffer', () => {
     const buffer = new WriteBuffer(s.store, { batchSize: 10, maxBuffered: 60_000 });
     for (const e of lifecycle(0)) buffer.add(e, Date.now());
     for (let i = 1; i < 4; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now()); // the first write is now waiting
-    let promises = 0;
-    const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
-    try {
+    expect(promisesMadeDuring(() => {
       for (let i = 4; i < 2004; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now());
-    } finally {
-      hook.disable();
-    }
-    expect(promises).toBe(0);
+    })).toBe(0);
     s.release();
     await buffer.flush();
     expect(buffer.eventsWritten).toBe(6012);
@@ -106,22 +118,15 @@ describe('WriteBuffer', () => {
     expect(s.attempts()).toBe(1);
     for (let i = 10; i < 20; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now());
     expect(s.attempts()).toBe(2);
-    let promises = 0;
-    const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
-    try {
+    expect(promisesMadeDuring(() => {
       for (let i = 20; i < 1020; i++) for (const e of lifecycle(i)) buffer.add(e, Date.now());
-    } finally {
-      hook.disable();
-    }
+    })).toBe(0);
     expect(s.attempts()).toBe(2);
-    expect(promises).toBe(0);
     s.release();
     await buffer.flush();
     expect(buffer.eventsWritten).toBe(3060);
     expect(buffer.buffered).toBe(0);
-    const states = finalStates(s.batches);
-    expect(states.size).toBe(1020);
-    expect([...states.values()].every((state) => state === 'SUCCESS')).toBe(true);
+    expectAllSucceeded(s.batches, 1020);
   });
 
   it('keeps the batches of two writes that failed at once and writes them, oldest first, before anything newer', async () => {

@@ -18,8 +18,8 @@ describe('analyzeDue', () => {
   });
 });
 
-/** A database whose every ANALYZE waits until the test settles it. */
-function analyzeHeldDriver() {
+/** A store over a database whose every ANALYZE waits until the test settles it. */
+function analyzeHeldStore() {
   const analyzes: { resolve: () => void; reject: (e: Error) => void }[] = [];
   const state = { closed: false, analyzes };
   const db: SqlDriver = {
@@ -35,7 +35,7 @@ function analyzeHeldDriver() {
       return Promise.resolve();
     },
   };
-  return { db, state };
+  return { store: historyStoreOn(db, resolveHistoryStoreOptions()), state };
 }
 
 const batch = (tasks: number): FoldedBatch => ({ tasks: Array.from({ length: tasks }, () => ({}) as TaskWrite), workers: [], events: [], ignored: 0, folded: tasks });
@@ -43,8 +43,7 @@ const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('ANALYZE beside the writes', () => {
   it('a write that makes it due resolves without waiting for it, and writes meanwhile start no second one', async () => {
-    const { db, state } = analyzeHeldDriver();
-    const store = historyStoreOn(db, resolveHistoryStoreOptions());
+    const { store, state } = analyzeHeldStore();
     await store.writeFolded(batch(50_000));
     expect(state.analyzes).toHaveLength(1);
     await store.writeFolded(batch(50_000));
@@ -59,8 +58,7 @@ describe('ANALYZE beside the writes', () => {
   });
 
   it('a failed run fails no write and is tried again after the next one', async () => {
-    const { db, state } = analyzeHeldDriver();
-    const store = historyStoreOn(db, resolveHistoryStoreOptions());
+    const { store, state } = analyzeHeldStore();
     await store.writeFolded(batch(50_000));
     state.analyzes[0]!.reject(new Error('connection refused'));
     await settled();
@@ -71,8 +69,7 @@ describe('ANALYZE beside the writes', () => {
   });
 
   it('close waits for the run in flight before it closes the database', async () => {
-    const { db, state } = analyzeHeldDriver();
-    const store = historyStoreOn(db, resolveHistoryStoreOptions());
+    const { store, state } = analyzeHeldStore();
     await store.writeFolded(batch(50_000));
     const closing = store.close();
     await settled();
