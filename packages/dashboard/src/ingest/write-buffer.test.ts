@@ -129,6 +129,12 @@ describe('WriteBuffer', () => {
     expectAllSucceeded(s.batches, 1020);
   });
 
+  it('refuses a maxWrites that is not a whole number of at least 1', () => {
+    for (const maxWrites of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new WriteBuffer(slowStore().store, { maxWrites })).toThrow(/maxWrites must be an integer of at least 1/);
+    }
+  });
+
   it('keeps the batches of two writes that failed at once and writes them, oldest first, before anything newer', async () => {
     const s = slowStore();
     const errors: string[] = [];

@@ -94,7 +94,8 @@ export class WriteBuffer {
     this.#batchSize = options.batchSize ?? 2000;
     this.#maxBuffered = options.maxBuffered ?? 16_000;
     this.#holdAt = Math.min(options.holdAt ?? Math.floor(this.#maxBuffered * 0.8), this.#maxBuffered);
-    this.#maxWrites = Math.max(1, Math.floor(options.maxWrites ?? 1));
+    this.#maxWrites = options.maxWrites ?? 1;
+    if (!Number.isInteger(this.#maxWrites) || this.#maxWrites < 1) throw new RangeError(`WriteBuffer: maxWrites must be an integer of at least 1, got ${String(options.maxWrites)}`);
     this.#onTake = options.onTake ?? (() => {});
     this.#onError = options.onError ?? (() => {});
     this.#folder = store.newFolder();
