@@ -18,6 +18,7 @@ import { Ingest, type IngestOptions } from './ingest/ingest.js';
 import { AuditLog } from './server/audit.js';
 import { Auth } from './server/auth.js';
 import type { ServerContext } from './server/context.js';
+import { historyCounts } from './server/counts.js';
 import { buildServer } from './server/server.js';
 import { openHistoryStore } from './store/index.js';
 import type { HistoryStore, HistoryStoreOptions } from './store/history-store.js';
@@ -152,6 +153,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const ingest = new Ingest(options.app, store, options.ingest);
   const auditFile = options.auditLog === undefined ? (dataDir === null ? null : join(dataDir, 'audit.log')) : options.auditLog;
   const urlPrefix = normalizePrefix(options.urlPrefix);
+  const stuckAfterSec = options.stuckAfterSec ?? 3600;
   const ctx: ServerContext = {
     app: options.app,
     store,
@@ -164,12 +166,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       unauthenticatedApi: options.unauthenticatedApi,
     }),
     audit: new AuditLog(auditFile),
+    counts: historyCounts(store, stuckAfterSec),
     settings: {
       urlPrefix,
       readOnly: options.readOnly ?? false,
       uiDir: options.uiDir ?? DEFAULT_UI_DIR,
       timezone: options.app.settings.timezone,
-      stuckAfterSec: options.stuckAfterSec ?? 3600,
+      stuckAfterSec,
       bodyLimit: 1 << 20,
       version: DASHBOARD_VERSION,
     },

@@ -5,7 +5,7 @@
  * its task is marked LOST, `flower_worker_online` drops to 0, and past the grace period the
  * worker is forgotten.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { chain, group, signature, type App } from 'celeriac';
 import type { RunningDashboard } from '../src/dashboard.js';
@@ -122,6 +122,26 @@ describe.runIf(ready)('dashboard features', () => {
     expect(points.reduce((n, p) => n + p.succeeded, 0)).toBeGreaterThanOrEqual(3);
     expect(points.some((p) => p.p50 !== null)).toBe(true);
     expect(o['workers']).toMatchObject({ online: 1 });
+  });
+
+  it('counts over the whole history: computed once for many readers at once, and fresh again after a while', async () => {
+    const same = (a: unknown, b: unknown) => JSON.stringify(Object.entries(a as J).sort()) === JSON.stringify(Object.entries(b as J).sort());
+    // The overview's counts catch up with the store's once the kept ones are old enough.
+    await waitFor(async () => same((await getJson(`${dash.url}/api/overview`))['tasks_by_state'], await dash.store.countByState()),
+      'the overview counts to match the store', { timeoutMs: 20_000, maxIntervalMs: 200 });
+    const byState = vi.spyOn(dash.store, 'countByState');
+    const query = vi.spyOn(dash.store, 'queryTasks');
+    try {
+      const metrics = await Promise.all(Array.from({ length: 10 }, async () => (await fetch(`${dash.url}/metrics`)).text()));
+      await Promise.all(Array.from({ length: 10 }, () => getJson(`${dash.url}/api/overview`)));
+      expect(byState.mock.calls.length).toBeLessThanOrEqual(1);
+      // The stuck gauge: one query for RECEIVED and one for STARTED, at most.
+      expect(query.mock.calls.length).toBeLessThanOrEqual(2);
+      for (const text of metrics) expect(text).toMatch(/^flower_tasks_by_state\{state="SUCCESS"\} [1-9]/m);
+    } finally {
+      byState.mockRestore();
+      query.mockRestore();
+    }
   });
 
   it('a Python worker killed mid-task: the task is LOST, flower_worker_online 0, then the worker is forgotten', async () => {

@@ -8,6 +8,7 @@ import type { Ingest } from '../ingest/ingest.js';
 import type { HistoryStore } from '../store/history-store.js';
 import type { AuditLog } from './audit.js';
 import type { Auth, Principal } from './auth.js';
+import type { HistoryCounts } from './counts.js';
 
 /** Per-route flags read by the auth hook. */
 export interface RouteFlags {
@@ -40,6 +41,8 @@ export interface ServerContext {
   readonly ingest: Ingest;
   readonly auth: Auth;
   readonly audit: AuditLog;
+  /** The whole history's counts, computed at most once at a time and reused a while. */
+  readonly counts: HistoryCounts;
   readonly settings: ServerSettings;
 }
 

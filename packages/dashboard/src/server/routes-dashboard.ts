@@ -247,7 +247,7 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
     const workers = ing.workers();
     const online = workers.filter((w) => ing.state.isOnline(w, now)).length;
     const series = ing.overview.snapshot(now, since);
-    const tasksByState = await ctx.store.countByState().catch(() => ({}));
+    const tasksByState = await ctx.counts.tasksByState().catch(() => ({}));
     return {
       now: now / 1000,
       workers: { online, offline: workers.length - online },

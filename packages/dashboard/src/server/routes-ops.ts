@@ -11,17 +11,6 @@ import { openApiDocument } from './openapi.js';
 
 const PUBLIC: RouteFlags = { public: true };
 
-/** Stored tasks in RECEIVED/STARTED since before the stuck threshold, by state (counted up to the store's cap). */
-async function stuckCounts(ctx: ServerContext, now: number): Promise<Record<string, number>> {
-  const before = now - ctx.settings.stuckAfterSec * 1000;
-  const out: Record<string, number> = {};
-  for (const [state, field] of [['RECEIVED', 'received'], ['STARTED', 'started']] as const) {
-    const page = await ctx.store.queryTasks({ states: [state], timeField: field, to: before, limit: 1 });
-    out[state] = page.total;
-  }
-  return out;
-}
-
 /** Readiness: what is wrong, or nothing. */
 export function readiness(ctx: ServerContext, now: number): { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> } {
   const ing = ctx.ingest;
@@ -49,7 +38,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
   server.get('/metrics', { config: PUBLIC }, async (_req, reply) => {
     const now = Date.now();
     const ing = ctx.ingest;
-    const [tasksByState, stuck] = await Promise.all([ctx.store.countByState().catch(() => ({})), stuckCounts(ctx, now).catch(() => ({}))]);
+    const [tasksByState, stuck] = await Promise.all([ctx.counts.tasksByState().catch(() => ({})), ctx.counts.stuck().catch(() => ({}))]);
     const text = ing.metrics.render({
       workers: ing.workers().map((w) => ({ hostname: w.hostname, online: ing.state.isOnline(w, now) })),
       queues: ing.queueDepths,
