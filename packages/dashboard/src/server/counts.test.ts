@@ -75,6 +75,13 @@ describe('ReusedValue', () => {
     m.finish(3);
     expect(await c).toBe(3);
   });
+
+  it('turns a compute that throws at once into a rejection', async () => {
+    const v = new ReusedValue<number>(() => {
+      throw new Error('store closed');
+    });
+    await expect(v.get()).rejects.toThrow('store closed');
+  });
 });
 
 describe('historyCounts', () => {

@@ -38,7 +38,8 @@ export class ReusedValue<T> {
     if (kept !== undefined && this.#now() < kept.until) return Promise.resolve(kept.value);
     if (this.#inFlight !== undefined) return this.#inFlight;
     const started = this.#now();
-    const computing = this.#compute().then((value) => {
+    // An async wrapper, so a compute that throws instead of rejecting is a rejection too.
+    const computing = (async () => this.#compute())().then((value) => {
       const took = this.#now() - started;
       this.#value = { value, until: this.#now() + Math.max(MIN_REUSE_MS, REUSE_FACTOR * took) };
       return value;
