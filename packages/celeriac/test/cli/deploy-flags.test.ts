@@ -201,14 +201,14 @@ describe('celeriac worker --uid --gid', () => {
     expect(JSON.parse(line.slice('RESULT whoami='.length))).toMatchObject({ uid: 65534, gid: 65534 });
     cli.child.kill('SIGTERM');
     expect((await cli.exited).code).toBe(0);
-  });
+  }, 60_000);
 
   it('as another user: a clear error, exit 2, nothing started', async (t) => {
     if (!root()) t.skip();
     const r = await runCli([...WORKER, '--uid', 'root'], { uid: 65534, timeoutMs: 30_000 });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--uid/--gid switch user, which needs root: this process runs as uid 65534');
-  });
+  }, 60_000);
 
   it('an unknown user is named', async () => {
     const r = await runCli([...WORKER, '--uid', 'no-such-user-xyz']);
