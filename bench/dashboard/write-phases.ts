@@ -10,7 +10,8 @@
  *              | nofastupdate | bigwork (64 MB GIN pending list and work_mem)
  *              | jsonb (jsonb_to_recordset) | noname (the search text without the task name)
  *              | multigin (one GIN for trigrams and kwargs) | blocks (the trigram index over
- *              one row per 64 tasks instead of one per task)
+ *              one row per 64 tasks instead of one per task) | wordblocks (one row per 64 tasks
+ *              holding their distinct words)
  *              | fleet (a task's three events in three batches,
  *              as tasks that run for seconds); combinable as notrgm-async; default base
  *     tasks:   default 30000 (3 events each)
@@ -58,7 +59,19 @@ if (variant.includes('bigwork')) {
 let upsert = taskUpsertSql('incoming', 'events');
 if (variant.includes('jsonb')) upsert = upsert.replace('json_to_recordset($1::json)', 'jsonb_to_recordset($1::jsonb)');
 const BATCH = 2000;
-if (variant.includes('blocks')) {
+if (variant.includes('wordblocks')) {
+  // Prototype: one row per 64 tasks of a write holding the distinct words of their search
+  // texts (the trigrams are the same as the texts'; a common word is sorted and indexed once).
+  await c.query(`DROP INDEX ${trgm}`);
+  await c.query('CREATE TABLE search_blocks (uuids text[] NOT NULL, text text NOT NULL)');
+  await c.query('CREATE INDEX search_blocks_trgm ON search_blocks USING gin (text public.gin_trgm_ops)');
+  upsert = `WITH up AS (${upsert} RETURNING uuid, search_text),
+    b AS (SELECT uuid, search_text, (row_number() OVER ()) / 64 AS blk FROM up),
+    w AS (SELECT DISTINCT blk, word FROM b, unnest(regexp_split_to_array(search_text, '[^[:alnum:]]+')) word WHERE word <> ''),
+    ids AS (SELECT blk, array_agg(uuid) AS uuids FROM b GROUP BY blk),
+    words AS (SELECT blk, ' ' || string_agg(word, ' ') || ' ' AS text FROM w GROUP BY blk)
+    INSERT INTO search_blocks (uuids, text) SELECT ids.uuids, words.text FROM ids JOIN words USING (blk)`;
+} else if (variant.includes('blocks')) {
   // The search text of 64 tasks of a write in one row of a trigram-indexed table (a trigram
   // common to the 64 is one index entry, not 64); a search would check candidates against the task.
   await c.query(`DROP INDEX ${trgm}`);
