@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chord, createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
 import { REDIS_URL, deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
-import { PY_CLIENT, runPython, type PyEnv } from '../interop/python.js';
+import { PY_CLIENT, runPython, TEST_RESULT_EXPIRES_SEC, type PyEnv } from '../interop/python.js';
 import { defineTasks } from './fixtures/pool-app.js';
 import { captureLogger, waitFor } from './helpers.js';
 import { fixtureModule } from '../support/node-script.js';
@@ -43,6 +43,8 @@ describe.runIf(ready)('threads pool on Redis', () => {
       {
         broker: `${REDIS_URL}?global_keyprefix=${prefix}`,
         backend: REDIS_URL,
+        // The chord's parts get ids inside the worker, so close() cannot delete their results.
+        resultExpires: TEST_RESULT_EXPIRES_SEC,
         taskAcksLate: true,
         // A lease not renewed for 1 s is taken back: a blocked event loop would lose it.
         brokerTransportOptions: { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 },
