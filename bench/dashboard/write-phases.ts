@@ -11,7 +11,8 @@
  *              | jsonb (jsonb_to_recordset) | noname (the search text without the task name)
  *              | multigin (one GIN for trigrams and kwargs) | blocks (the trigram index over
  *              one row per 64 tasks instead of one per task) | wordblocks (one row per 64 tasks
- *              holding their distinct words)
+ *              holding their distinct words, split in SQL) | nodewords (the same, split here in
+ *              JavaScript from the batch's fields and inserted by a statement of its own)
  *              | fleet (a task's three events in three batches,
  *              as tasks that run for seconds); combinable as notrgm-async; default base
  *     tasks:   default 30000 (3 events each)
@@ -59,6 +60,33 @@ if (variant.includes('bigwork')) {
 let upsert = taskUpsertSql('incoming', 'events');
 if (variant.includes('jsonb')) upsert = upsert.replace('json_to_recordset($1::json)', 'jsonb_to_recordset($1::jsonb)');
 const BATCH = 2000;
+const nodeWords = variant.includes('nodewords');
+if (nodeWords) {
+  // The words split by the dashboard: one row per 64 tasks of a write with the distinct words
+  // of the fields this write brings, inserted by its own statement; no trigram index on tasks.
+  await c.query(`DROP INDEX ${trgm}`);
+  await c.query('CREATE TABLE search_blocks (uuids text[] NOT NULL, words text NOT NULL)');
+  await c.query('CREATE INDEX search_blocks_trgm ON search_blocks USING gin (words public.gin_trgm_ops)');
+}
+const WORD = /[\p{L}\p{N}]+/gu;
+/** The batch's word blocks as the JSON parameter of the block insert. */
+function wordBlocks(tasks: readonly { uuid: string; [k: string]: unknown }[]): string {
+  const rows: string[] = [];
+  for (let i = 0; i < tasks.length; i += 64) {
+    const words = new Set<string>();
+    const uuids: string[] = [];
+    for (const t of tasks.slice(i, i + 64)) {
+      uuids.push(t.uuid);
+      for (const f of ['name', 'args', 'kwargs', 'result', 'exception']) {
+        const v = t[f];
+        if (typeof v === 'string') for (const w of v.slice(0, 2048).match(WORD) ?? []) words.add(w);
+      }
+    }
+    rows.push(JSON.stringify({ uuids, words: ` ${[...words].join(' ')} ` }));
+  }
+  return `[${rows.join(',')}]`;
+}
+const BLOCKS_SQL = `INSERT INTO search_blocks (uuids, words) SELECT ARRAY(SELECT json_array_elements_text(x.uuids)), x.words FROM json_to_recordset($1::json) AS x(uuids json, words text)`;
 if (variant.includes('wordblocks')) {
   // Prototype: one row per 64 tasks of a write holding the distinct words of their search
   // texts (the trigrams are the same as the texts'; a common word is sorted and indexed once).
@@ -99,9 +127,10 @@ for (const batch of eventBatches(0, TASKS, BATCH, lag)) {
   let t = performance.now();
   const b = foldEvents(batch, { payloadCap: 4096, timelineCap: 100, now: Date.now() });
   const a1 = toSqlJson(b.tasks), a2 = timelineParams(b.events, 5000);
+  const a3 = nodeWords ? wordBlocks(b.tasks as never) : '';
   tFold += performance.now() - t;
   await c.query('BEGIN');
-  t = performance.now(); await c.query(upsert, [a1]); tUp += performance.now() - t;
+  t = performance.now(); await c.query(upsert, [a1]); if (nodeWords) await c.query(BLOCKS_SQL, [a3]); tUp += performance.now() - t;
   t = performance.now(); for (const p of a2) await c.query(TIMELINE_INSERT_SQL, [p]); tEv += performance.now() - t;
   t = performance.now(); await c.query('COMMIT'); tCommit += performance.now() - t;
   n += batch.length;
