@@ -4,11 +4,13 @@
  * on a busy machine. The rows are the ones the store writes for events.ts's stream (3 events
  * per task: received, started, then succeeded or failed; 5% fail): same uuids, names,
  * workers, args/kwargs/result reprs, kwargs_json, times and runtimes distribution, and a
- * timeline row per task holding its three entries (schema v3: one row per task per write). Only the random draws differ (a SQL hash instead of mulberry32).
+ * timeline row per task holding its three entries (schema v3: one row per task per write), and
+ * word blocks of 64 tasks (schema v5). Only the random draws differ (a SQL hash instead of mulberry32).
  *
  * Indexes are dropped while loading and built again after (as a restore does), then ANALYZE.
  */
 import type pg from 'pg';
+import { blocksFromSearchTextSql } from '../../packages/dashboard/src/store/word-blocks.js';
 import { NAMES, T_START, WORKERS } from './events.js';
 
 const sqlArray = (values: readonly string[]) => `ARRAY[${values.map((v) => `'${v.replaceAll("'", "''")}'`).join(', ')}]`;
@@ -67,7 +69,7 @@ export async function bulkLoad(client: pg.Client, schema: string, from: number, 
   await client.query(`SET search_path = ${schema}, public`);
   await client.query(`SET maintenance_work_mem = '512MB'`);
   const { rows } = await client.query<{ name: string; def: string }>(
-    `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('tasks', 'task_timeline')
+    `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('tasks', 'task_timeline', 'task_words')
        AND indexname NOT LIKE '%_pkey'`,
     [schema],
   );
@@ -78,6 +80,8 @@ export async function bulkLoad(client: pg.Client, schema: string, from: number, 
     await client.query(tasksInsertSql(a, b));
     const t = Math.round(T_START * 1000);
     await client.query(TIMELINE_INSERT_SQL, [t + a * 10, t + b * 10]);
+    // The word blocks of these tasks (the store makes them per write; here per 64 of the load).
+    await client.query(blocksFromSearchTextSql('received >= $1 AND received < $2'), [t + a * 10, t + b * 10]);
     log(`  loaded ${b.toLocaleString('en')} tasks (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   for (const r of rows) {
@@ -87,5 +91,6 @@ export async function bulkLoad(client: pg.Client, schema: string, from: number, 
   }
   await client.query('VACUUM ANALYZE tasks');
   await client.query('VACUUM ANALYZE task_timeline');
+  await client.query('VACUUM ANALYZE task_words');
   return (performance.now() - t0) / 1000;
 }

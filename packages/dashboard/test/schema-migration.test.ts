@@ -49,6 +49,9 @@ async function checkUpgraded(store: HistoryStore, db: SqlDriver): Promise<void> 
     expect(detail?.events).toEqual(expected);
   }
   expect((await store.getTask('a'))?.task).toMatchObject({ state: 'SUCCESS', name: 'proj.add', result: '3' });
+  // Free text of the stored tasks is found through word blocks made from their search text (v5).
+  expect(await db.query(`SELECT uuids FROM task_words`)).toEqual([{ uuids: ['a', 'b'] }]);
+  expect(await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('tasks_search', 'task_words_trgm')`)).toEqual([{ indexname: 'task_words_trgm' }]);
   expect((await store.queryTasks({ search: 'backslash' })).rows.map((r) => r.uuid)).toEqual(['b']);
   // A late event of an upgraded task joins its timeline, in time order.
   await store.writeEvents([{ type: 'task-retried', uuid: 'a', timestamp: (T0 + 100) / 1000, hostname: 'w1@host', exception: 'Retry()' } as EventDict]);

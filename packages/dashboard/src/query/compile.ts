@@ -6,8 +6,8 @@
  * so NOT behaves as users expect on tasks that lack a field.
  *
  * Text conditions go through `search_text` (a lower-cased copy of the searchable fields,
- * each cut to {@link SEARCH_FIELD_CHARS}, with a trigram index), so `LIKE '%foo%'` is an
- * index lookup instead of a scan.
+ * each cut to {@link SEARCH_FIELD_CHARS}); the word blocks narrow a rare term's candidates
+ * to a few before `LIKE '%foo%'` checks them.
  */
 import { QuerySyntaxError } from './errors.js';
 import type { FieldOp } from './lexer.js';
@@ -31,11 +31,11 @@ export interface CompileContext {
   /** Epoch ms that relative times (`received>-1h`) count back from. */
   readonly now: number;
   /**
-   * Text terms (lower-cased) whose index lookup should use only one of their words: the
-   * store's choice when the term mixes a word in most tasks with a rare one (see
-   * {@link termWords}). The term itself is still matched, without the index.
+   * For text terms (lower-cased), the words whose word blocks (store/word-blocks) give the
+   * term's candidates: the store's choice, of words found in few blocks. A term without an
+   * entry is matched by scanning.
    */
-  readonly indexedWord?: ReadonlyMap<string, string>;
+  readonly rareWords?: ReadonlyMap<string, readonly string[]>;
 }
 
 type Leaf = Extract<QueryNode, { kind: 'field' }>;
@@ -71,26 +71,32 @@ function containsPattern(value: string): string {
   return `%${likeLiteral(value.toLowerCase())}%`;
 }
 
-/**
- * The words of a text term as pg_trgm splits them (runs of letters and digits) that are long
- * enough to have a trigram of their own, lower-cased and without repeats.
- */
-export function termWords(term: string): string[] {
-  return [...new Set((term.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length >= 3))];
+const WORD = /[\p{L}\p{N}]+/gu;
+
+/** The words of a text (runs of letters and digits), lower-cased, in order, with repeats. */
+export function textWords(text: string): string[] {
+  return text.toLowerCase().match(WORD) ?? [];
 }
 
 /**
- * `search_text` contains `value`, written for the trigram index. Every trigram of the pattern
- * is looked up, so one word found in most tasks (`order`, `example`) makes a rare term read
- * posting lists of the whole table (75 ms at 1M tasks); with the store's choice of one rare
- * word the index finds a few candidates, and `strpos` (the same test as the LIKE, unindexed)
- * keeps the whole term.
+ * The words of a text term long enough to have a trigram of their own (three characters or
+ * more), without repeats: the ones the word blocks can look up (store/word-blocks).
+ */
+export function termWords(term: string): string[] {
+  return [...new Set(textWords(term).filter((w) => w.length >= 3))];
+}
+
+/**
+ * `search_text` contains `value`. With rare words chosen for the term, only the tasks of the
+ * word blocks holding all of them are candidates: a superset of the matches (see
+ * store/word-blocks), so the condition is the same under NOT.
  */
 function textInSearch(value: string, ctx: CompileContext, pattern?: string): string {
-  const lowered = value.toLowerCase();
-  const word = ctx.indexedWord?.get(lowered);
-  if (word === undefined || !lowered.includes(word)) return `search_text LIKE ${pattern ?? ctx.params.add(containsPattern(value))}`;
-  return `(search_text LIKE ${ctx.params.add(`%${likeLiteral(word)}%`)} AND strpos(search_text, ${ctx.params.add(lowered)}) > 0)`;
+  const like = `search_text LIKE ${pattern ?? ctx.params.add(containsPattern(value))}`;
+  const words = ctx.rareWords?.get(value.toLowerCase());
+  if (words === undefined || words.length === 0) return like;
+  const blocks = words.map((w) => `SELECT unnest(uuids) FROM task_words WHERE words LIKE ${ctx.params.add(`%${likeLiteral(w)}%`)}`);
+  return `(${like} AND uuid IN (${blocks.join(' INTERSECT ')}))`;
 }
 
 /** The text terms of a search that go through `search_text` (free text and payload fields but the traceback). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseIndexedWord } from '../store/read-sql.js';
+import { chooseRareWords, RARE_BLOCKS, wordBlocks } from '../store/word-blocks.js';
+import type { TaskWrite } from '../store/fold-events.js';
 import { compileQuery, parseQuery, QUERY_LIMITS, QuerySyntaxError, searchTextTerms, searchToSql, SqlParams, termWords } from './index.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -123,7 +124,7 @@ describe('compileQuery', () => {
 });
 
 describe('rare words of a text term', () => {
-  it('splits a term into the words pg_trgm sees, three characters or more', () => {
+  it('splits a term into the words the blocks look up: three characters or more, no repeats', () => {
     expect(termWords("'Order-24640'")).toEqual(['order', '24640']);
     expect(termWords('user4729@example.com')).toEqual(['user4729', 'example', 'com']);
     expect(termWords('a-b-cd 12')).toEqual([]);
@@ -135,26 +136,52 @@ describe('rare words of a text term', () => {
     expect(node === null ? [] : searchTextTerms(node)).toEqual(['foo', 'order-1', 'x', 'boom']);
   });
 
-  it('looks up the chosen word in the index and still matches the whole term', () => {
+  it('takes a rare term\'s candidates from the blocks of its chosen words and still matches the whole term', () => {
     const params = new SqlParams();
-    const text = searchToSql('"User4729@Example" result:"\'order-24640\'" plain', {
-      params, now: NOW, indexedWord: new Map([['user4729@example', 'user4729'], ["'order-24640'", '24640'], ['plain', 'nothere']]),
+    const text = searchToSql('"User4729@Example" -result:"\'order-24640\'" plain', {
+      params, now: NOW, rareWords: new Map([['user4729@example', ['user4729']], ["'order-24640'", ['24640', 'order']]]),
     });
-    expect(text).toBe('((search_text LIKE $1 AND strpos(search_text, $2) > 0) AND '
-      + "((search_text LIKE $4 AND strpos(search_text, $5) > 0) AND coalesce(lower(left(result, 1024)), '') LIKE $3) AND (search_text LIKE $6))");
-    expect(params.values).toEqual(['%user4729%', 'user4729@example', "%'order-24640'%", '%24640%', "'order-24640'", '%plain%']);
-    // without a choice, one pattern serves the index and the field, as before
+    expect(text).toBe('((search_text LIKE $1 AND uuid IN (SELECT unnest(uuids) FROM task_words WHERE words LIKE $2)) AND '
+      + "(NOT ((search_text LIKE $3 AND uuid IN (SELECT unnest(uuids) FROM task_words WHERE words LIKE $4 INTERSECT SELECT unnest(uuids) FROM task_words WHERE words LIKE $5)) AND coalesce(lower(left(result, 1024)), '') LIKE $3)) AND (search_text LIKE $6))");
+    expect(params.values).toEqual(['%user4729@example%', '%user4729%', "%'order-24640'%", '%24640%', '%order%', '%plain%']);
+    // without a choice, one pattern serves the search text and the field, as before
     const plain = new SqlParams();
     expect(searchToSql('result:ok', { params: plain, now: NOW })).toBe("(search_text LIKE $1 AND coalesce(lower(left(result, 1024)), '') LIKE $1)");
   });
 
-  it('chooses the rarest word only when another is in most tasks', () => {
-    expect(chooseIndexedWord([['order', 999_900], ['24640', 100]], 1_000_000)).toBe('24640');
-    expect(chooseIndexedWord([['user4729', 100], ['example', 999_900], ['com', 999_900]], 1_000_000)).toBe('user4729');
-    // all rare, all common, one word, or a small table: every trigram is used as before
-    expect(chooseIndexedWord([['abc', 100], ['def', 200]], 1_000_000)).toBeNull();
-    expect(chooseIndexedWord([['order', 999_900], ['example', 999_900]], 1_000_000)).toBeNull();
-    expect(chooseIndexedWord([['order', 999_900]], 1_000_000)).toBeNull();
-    expect(chooseIndexedWord([['order', 900], ['x12', 1]], 1000)).toBeNull();
+  it('chooses the one or two words in fewest blocks, if rare enough', () => {
+    expect(chooseRareWords([['order', RARE_BLOCKS + 1], ['24640', 3]])).toEqual(['24640']);
+    expect(chooseRareWords([['user4729', 12], ['example', 600], ['com', 9]])).toEqual(['com', 'user4729']);
+    expect(chooseRareWords([['absent', 0], ['order', 513]])).toEqual(['absent']);
+    expect(chooseRareWords([['order', RARE_BLOCKS + 1], ['example', RARE_BLOCKS + 1]])).toEqual([]);
+    expect(chooseRareWords([['edge', RARE_BLOCKS]])).toEqual(['edge']);
+    expect(chooseRareWords([])).toEqual([]);
+  });
+});
+
+describe('word blocks', () => {
+  const task = (uuid: string, fields: Partial<TaskWrite>) => ({ uuid, name: null, args: null, kwargs: null, result: null, exception: null, ...fields }) as TaskWrite;
+
+  it('holds the distinct lower-cased words of each 64 tasks that brought a searchable field', () => {
+    const tasks = [
+      task('a', { name: 'proj.Add', args: '(1, 22)' }),
+      task('b', {}),
+      task('c', { result: "'Ünïcode' proj" }),
+      ...Array.from({ length: 64 }, (_, i) => task(`t${i}`, { exception: `Boom${i % 2}` })),
+    ];
+    const blocks = JSON.parse(wordBlocks(tasks) ?? 'null') as { uuids: string[]; words: string }[];
+    expect(blocks.map((b) => b.uuids.length)).toEqual([64, 2]);
+    expect(blocks[0]?.uuids.slice(0, 3)).toEqual(['a', 'c', 't0']);
+    expect(blocks[0]?.words).toBe(' proj add 1 22 ünïcode boom0 boom1 ');
+    expect(blocks[1]).toEqual({ uuids: ['t62', 't63'], words: ' boom0 boom1 ' });
+    expect(wordBlocks([task('x', {}), task('y', { args: '(), {}' })])).toBeNull();
+  });
+
+  it('splits beyond the characters search text keeps, and keeps hostile uuids writable', () => {
+    const long = `${'x'.repeat(1020)} needle ${'😀'.repeat(1024)} beyond`;
+    const blocks = JSON.parse(wordBlocks([task('bad\u0000\ud800id', { args: long })]) ?? 'null') as { uuids: string[]; words: string }[];
+    expect(blocks[0]?.words).toContain(' needle ');
+    expect(blocks[0]?.words).not.toContain('beyond');
+    expect(blocks[0]?.uuids).toEqual(['bad\ufffd\ufffdid']);
   });
 });

@@ -59,7 +59,7 @@ function finite(name: string, value: number | undefined): number | undefined {
 }
 
 /** The WHERE clause (or '') for a query; parameters go to `params`. Throws QuerySyntaxError for a bad search. */
-export function whereClause(q: TaskQuery, params: SqlParams, now: number, indexedWord?: ReadonlyMap<string, string>): string {
+export function whereClause(q: TaskQuery, params: SqlParams, now: number, rareWords?: ReadonlyMap<string, readonly string[]>): string {
   const conds: string[] = [];
   if (q.states !== undefined && q.states.length > 0) conds.push(`state = ANY(${params.add([...q.states].map(String))}::text[])`);
   if (q.name !== undefined && q.name !== '') conds.push(`name = ${params.add(q.name)}`);
@@ -76,17 +76,17 @@ export function whereClause(q: TaskQuery, params: SqlParams, now: number, indexe
   if (rmin !== undefined) conds.push(`runtime >= ${params.add(rmin)}`);
   if (rmax !== undefined) conds.push(`runtime <= ${params.add(rmax)}`);
   if (q.search !== undefined && q.search.trim() !== '') {
-    const sql = searchToSql(q.search, indexedWord === undefined ? { params, now } : { params, now, indexedWord });
+    const sql = searchToSql(q.search, rareWords === undefined ? { params, now } : { params, now, rareWords });
     if (sql !== null) conds.push(sql);
   }
   return conds.length === 0 ? '' : `WHERE ${conds.join(' AND ')}`;
 }
 
 /**
- * Tasks a search first looks at, newest (or oldest) first. Trigram statistics cannot tell a
- * term in every row from a term in ten, so for a search the planner may collect every match
+ * Tasks a search first looks at, newest (or oldest) first. The planner's statistics cannot
+ * tell a term in every row from a term in ten, so for a search it may collect every match
  * and sort them all; looking at the newest tasks in index order first finds a page of a
- * common term quickly, and a rare term (a page not filled) falls back to the index.
+ * common term quickly, and a rare term (a page not filled) falls back to the word blocks.
  */
 export const SEARCH_WINDOW = 5000;
 
@@ -111,31 +111,6 @@ export function countEstimate(explained: unknown): { cost: number; rows: number 
   while (node !== undefined && node['Node Type'] !== 'Limit') node = (node['Plans'] as Record<string, unknown>[] | undefined)?.[0];
   const rows = Number(node?.['Plan Rows']);
   return Number.isFinite(cost) && Number.isFinite(rows) ? { cost, rows: Math.round(rows) } : null;
-}
-
-/** Rows of `tasks` whose search text contains `$1` (a LIKE pattern), as the planner estimates them from its sample. */
-export const ESTIMATED_MATCHES_SQL = `EXPLAIN (FORMAT JSON) SELECT 1 FROM tasks WHERE search_text LIKE $1`;
-
-/** The top node's row estimate of an `EXPLAIN (FORMAT JSON)`; null if unreadable. */
-export function planRows(explained: unknown): number | null {
-  const doc = typeof explained === 'string' ? (JSON.parse(explained) as unknown) : explained;
-  const rows = Number((Array.isArray(doc) ? (doc[0] as { Plan?: Record<string, unknown> } | undefined)?.Plan : undefined)?.['Plan Rows']);
-  return Number.isFinite(rows) ? rows : null;
-}
-
-/**
- * The word of a text term its index lookup should use, from the planner's estimate of the
- * tasks containing each word (`tasks` in all): the rarest, when another word is in at least
- * 5% of the tasks (and 1,000) and the rarest in at most 1%. Otherwise null: every trigram of
- * a term of rare words is selective, and a term of common words is found among the newest
- * tasks (SEARCH_WINDOW) anyway.
- */
-export function chooseIndexedWord(estimates: readonly (readonly [word: string, rows: number])[], tasks: number): string | null {
-  if (estimates.length < 2) return null;
-  const sorted = [...estimates].sort((a, b) => a[1] - b[1]);
-  const [rarest, rows] = sorted[0] as readonly [string, number];
-  const commonest = (sorted[sorted.length - 1] as readonly [string, number])[1];
-  return commonest >= Math.max(1000, tasks * 0.05) && rows <= tasks * 0.01 ? rarest : null;
 }
 
 /** The planner's row count of the tasks table (kept fresh by ANALYZE). */
@@ -198,9 +173,9 @@ function keyset(c: TaskCursor, column: string, tied: boolean, dir: 'ASC' | 'DESC
 }
 
 /** The page and count statements for a query. */
-export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW, indexedWord?: ReadonlyMap<string, string>): TaskPageSql {
+export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW, rareWords?: ReadonlyMap<string, readonly string[]>): TaskPageSql {
   const params = new SqlParams();
-  const base = whereClause(q, params, now, indexedWord);
+  const base = whereClause(q, params, now, rareWords);
   const sortField = q.sort?.field ?? 'timestamp';
   const column = SORT_COLUMNS[sortField];
   if (column === undefined) throw new RangeError(`queryTasks: unknown sort field ${String(sortField)}`);

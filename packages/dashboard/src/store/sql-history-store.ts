@@ -7,14 +7,15 @@ import { EventFolder, foldEvents, parseTimeline, stateRank, type FoldedBatch, ty
 import type {
   BackfilledResult, HistoryStore, HistoryStoreOptions, TaskDetail, TaskEventRow, TaskPage, TaskQuery, Workflow, WorkerRow, WriteSummary,
 } from './history-store.js';
-import { migrate } from './schema.js';
+import { hasWordBlocks, migrate } from './schema.js';
 import { toSqlJson } from './sql-json.js';
-import { checkSchemaName, openPgliteDriver, openPostgresDriver, type SqlDriver } from './sql-driver.js';
+import { checkSchemaName, openPgliteDriver, openPostgresDriver, type SqlDriver, type SqlRunner } from './sql-driver.js';
 import {
-  chooseIndexedWord, COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_MATCHES_SQL, ESTIMATED_ROWS_SQL, planRows, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
+  COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
 import { likeLiteral, parseQuery, searchTextTerms, termWords } from '../query/index.js';
+import { BLOCKS_INSERT_SQL, BLOCKS_OF_WORD_SQL, chooseRareWords, LOOKED_UP_WORDS, SWEEP_SQL, wordBlocks } from './word-blocks.js';
 import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams, WORKERS_UPSERT_SQL } from './write-sql.js';
 
 const DAY = 86_400_000;
@@ -52,9 +53,11 @@ export function resolveHistoryStoreOptions(options: HistoryStoreOptions = {}): R
   });
 }
 
-// Text terms of one search, and words of one term, whose frequency is estimated (EXPLAIN each).
-const MAX_NARROWED_TERMS = 4;
-const MAX_NARROWED_WORDS = 4;
+// Text terms of one search whose words are looked up in the word blocks.
+const LOOKED_UP_TERMS = 4;
+// Word blocks examined by one retention statement, and by one prune at most.
+const SWEEP_BATCH = 2000;
+const SWEEP_MAX = 100_000;
 // Rows per write statement and per retention delete: bounds one statement's memory.
 const WRITE_CHUNK = 5000;
 const PRUNE_BATCH = 5000;
@@ -89,10 +92,14 @@ class SqlHistoryStore implements HistoryStore {
   #analyzedRows = 0;
   /** The ANALYZE in flight, if any (one at a time; close waits for it). */
   #analyzing: Promise<void> | undefined;
+  /** The last word block the retention sweep examined (0: start over). */
+  #sweptTo = 0;
 
   constructor(
     readonly db: SqlDriver,
     readonly options: ResolvedHistoryStoreOptions,
+    /** Whether free text is indexed by word blocks (store/word-blocks); else searches scan. */
+    readonly blocks: boolean,
   ) {}
 
   get kind(): 'pglite' | 'postgres' {
@@ -125,7 +132,7 @@ class SqlHistoryStore implements HistoryStore {
         // and in exchange a batch does not wait for its WAL flush. Measured at 30,000 tasks
         // under load 17: commit time 1.8 s -> 0.1 s of 13.6 s (bench/dashboard/README.md).
         await tx.query('SET LOCAL synchronous_commit = off');
-        for (const part of chunks(batch.tasks, WRITE_CHUNK)) await tx.query(upsert, [toSqlJson(part)]);
+        for (const part of chunks(batch.tasks, WRITE_CHUNK)) await this.#writeTasks(tx, upsert, part);
         for (const param of timelineParams(batch.events, WRITE_CHUNK)) await tx.query(TIMELINE_INSERT_SQL, [param]);
         if (batch.workers.length > 0) await tx.query(WORKERS_UPSERT_SQL, [toSqlJson(batch.workers)]);
       });
@@ -137,6 +144,13 @@ class SqlHistoryStore implements HistoryStore {
       });
     }
     return { tasks: batch.tasks.length, workers: batch.workers.length, ignored: batch.ignored };
+  }
+
+  /** Upserts task rows and adds their word blocks (in the caller's transaction, for an event batch). */
+  async #writeTasks(db: SqlRunner, upsert: string, rows: readonly TaskWrite[]): Promise<void> {
+    await db.query(upsert, [toSqlJson(rows)]);
+    const blocks = this.blocks ? wordBlocks(rows) : null;
+    if (blocks !== null) await db.query(BLOCKS_INSERT_SQL, [blocks]);
   }
 
   /**
@@ -168,7 +182,7 @@ class SqlHistoryStore implements HistoryStore {
       rows.set(r.uuid, this.#backfillRow(r, now));
     }
     const upsert = taskUpsertSql('stored', 'backend');
-    for (const part of chunks([...rows.values()], WRITE_CHUNK)) await this.db.query(upsert, [toSqlJson(part)]);
+    for (const part of chunks([...rows.values()], WRITE_CHUNK)) await this.db.transaction((tx) => this.#writeTasks(tx, upsert, part));
     return rows.size;
   }
 
@@ -207,7 +221,7 @@ class SqlHistoryStore implements HistoryStore {
   async queryTasks(query: TaskQuery): Promise<TaskPage> {
     this.#open();
     const size = this.options.searchWindow;
-    const plan = taskPageSql(query, Date.now(), size, await this.#indexedWords(query.search));
+    const plan = taskPageSql(query, Date.now(), size, await this.#rareWords(query.search));
     const sort = query.sort ?? { field: 'timestamp', dir: 'desc' };
     const done = (rows: Record<string, unknown>[], n: number, how: 'exact' | 'capped' | 'estimated' = 'exact'): TaskPage => {
       const tasks = rows.map(toTaskRow);
@@ -256,26 +270,21 @@ class SqlHistoryStore implements HistoryStore {
   }
 
   /**
-   * For each text term that mixes words of most tasks with a rare word, the rare word its index
-   * lookup uses ({@link chooseIndexedWord}); one EXPLAIN per word, for at most a few terms.
+   * For each text term of a search, the words whose word blocks give its candidates
+   * ({@link chooseRareWords}): one capped count of blocks per word, for at most a few terms.
    */
-  async #indexedWords(search: string | undefined): Promise<ReadonlyMap<string, string> | undefined> {
-    if (search === undefined || search.trim() === '') return undefined;
+  async #rareWords(search: string | undefined): Promise<ReadonlyMap<string, readonly string[]> | undefined> {
+    if (!this.blocks || search === undefined || search.trim() === '') return undefined;
     const node = parseQuery(search);
     if (node === null) return undefined;
-    const terms = [...new Set(searchTextTerms(node).map((t) => t.toLowerCase()))].filter((t) => termWords(t).length >= 2).slice(0, MAX_NARROWED_TERMS);
-    if (terms.length === 0) return undefined;
-    const tasks = (await this.db.query<{ n: number }>(ESTIMATED_ROWS_SQL))[0]?.n ?? 0;
-    const out = new Map<string, string>();
-    for (const term of terms) {
-      const estimates: [string, number][] = [];
-      for (const word of termWords(term).slice(0, MAX_NARROWED_WORDS)) {
-        const explained = await this.db.query<Record<string, unknown>>(ESTIMATED_MATCHES_SQL, [`%${likeLiteral(word)}%`]);
-        const rows = planRows(Object.values(explained[0] ?? {})[0]);
-        if (rows !== null) estimates.push([word, rows]);
+    const out = new Map<string, readonly string[]>();
+    for (const term of [...new Set(searchTextTerms(node).map((t) => t.toLowerCase()))].slice(0, LOOKED_UP_TERMS)) {
+      const counts: [string, number][] = [];
+      for (const word of termWords(term).sort((a, b) => b.length - a.length).slice(0, LOOKED_UP_WORDS)) {
+        counts.push([word, (await this.db.query<{ n: number }>(BLOCKS_OF_WORD_SQL, [`%${likeLiteral(word)}%`]))[0]?.n ?? 0]);
       }
-      const word = chooseIndexedWord(estimates, tasks);
-      if (word !== null) out.set(term, word);
+      const words = chooseRareWords(counts);
+      if (words.length > 0) out.set(term, words);
     }
     return out;
   }
@@ -363,7 +372,25 @@ class SqlHistoryStore implements HistoryStore {
     const cutoff = over[0]?.ts;
     if (cutoff !== undefined) deleted += await this.#deleteWhile(`state_ts <= $1`, [cutoff]);
     await this.db.query(`DELETE FROM workers WHERE NOT online AND last_seen < $1`, [Math.floor(now - o.maxAgeMs)]);
+    // A sweep goes on after this prune's deletions, or where the last one stopped.
+    if (this.blocks && (deleted > 0 || this.#sweptTo > 0)) await this.#sweepBlocks();
     return deleted;
+  }
+
+  /**
+   * Deletes word blocks none of whose tasks is left, in the order they were written, from
+   * where the last sweep stopped: at most {@link SWEEP_MAX} examined per prune, so a large
+   * history is swept over several.
+   */
+  async #sweepBlocks(): Promise<void> {
+    for (let examined = 0; examined < SWEEP_MAX; examined += SWEEP_BATCH) {
+      const r = (await this.db.query<{ last: number | null; examined: number }>(SWEEP_SQL, [this.#sweptTo, SWEEP_BATCH]))[0];
+      if (r?.last === null || r?.last === undefined || r.examined < SWEEP_BATCH) {
+        this.#sweptTo = 0;
+        return;
+      }
+      this.#sweptTo = r.last;
+    }
   }
 
   /** Deletes matching tasks and their timelines, {@link PRUNE_BATCH} at a time. */
@@ -391,8 +418,8 @@ class SqlHistoryStore implements HistoryStore {
 }
 
 /** The store over an open, migrated database (openHistoryStore's last step). */
-export function historyStoreOn(db: SqlDriver, options: ResolvedHistoryStoreOptions): HistoryStore {
-  return new SqlHistoryStore(db, options);
+export function historyStoreOn(db: SqlDriver, options: ResolvedHistoryStoreOptions, blocks = false): HistoryStore {
+  return new SqlHistoryStore(db, options, blocks);
 }
 
 /**
@@ -404,11 +431,13 @@ export async function openHistoryStore(options: HistoryStoreOptions = {}): Promi
   const db = resolved.databaseUrl !== null
     ? await openPostgresDriver(resolved.databaseUrl, resolved.schema)
     : await openPgliteDriver(resolved.dataDir ?? undefined, resolved.schema, options.pglite);
+  let blocks: boolean;
   try {
     await migrate(db);
+    blocks = await hasWordBlocks(db);
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;
   }
-  return historyStoreOn(db, resolved);
+  return historyStoreOn(db, resolved, blocks);
 }
