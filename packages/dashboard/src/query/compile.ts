@@ -32,10 +32,16 @@ export interface CompileContext {
   readonly now: number;
   /**
    * For text terms (lower-cased), the words whose word blocks (store/word-blocks) give the
-   * term's candidates: the store's choice, of words found in few blocks. A term without an
-   * entry is matched by scanning.
+   * term's candidates, with the ids of those blocks: the store's choice, of words found in
+   * few blocks. A term without an entry is matched by scanning.
    */
-  readonly rareWords?: ReadonlyMap<string, readonly string[]>;
+  readonly rareWords?: ReadonlyMap<string, readonly RareWord[]>;
+}
+
+/** A word of a term and the word blocks that hold it. */
+export interface RareWord {
+  readonly word: string;
+  readonly blocks: readonly number[];
 }
 
 type Leaf = Extract<QueryNode, { kind: 'field' }>;
@@ -73,9 +79,9 @@ function containsPattern(value: string): string {
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
-/** The words of a text (runs of letters and digits), lower-cased, in order, with repeats. */
-export function textWords(text: string): string[] {
-  return text.toLowerCase().match(WORD) ?? [];
+/** The words of a lower-cased text (runs of letters and digits), in order, with repeats. */
+export function textWords(lowered: string): string[] {
+  return lowered.match(WORD) ?? [];
 }
 
 /**
@@ -83,7 +89,7 @@ export function textWords(text: string): string[] {
  * more), without repeats: the ones the word blocks can look up (store/word-blocks).
  */
 export function termWords(term: string): string[] {
-  return [...new Set(textWords(term).filter((w) => w.length >= 3))];
+  return [...new Set(textWords(term.toLowerCase()).filter((w) => w.length >= 3))];
 }
 
 /**
@@ -95,8 +101,18 @@ function textInSearch(value: string, ctx: CompileContext, pattern?: string): str
   const like = `search_text LIKE ${pattern ?? ctx.params.add(containsPattern(value))}`;
   const words = ctx.rareWords?.get(value.toLowerCase());
   if (words === undefined || words.length === 0) return like;
-  const blocks = words.map((w) => `SELECT unnest(uuids) FROM task_words WHERE words LIKE ${ctx.params.add(`%${likeLiteral(w)}%`)}`);
-  return `(${like} AND uuid IN (${blocks.join(' INTERSECT ')}))`;
+  return `(${like} AND uuid IN (${blockCandidatesSql(words, ctx.params)}))`;
+}
+
+/**
+ * The uuids of the tasks that hold every one of `words` in their word blocks: each word's
+ * blocks (found by the store beforehand) by key, their tasks told apart by each one's own text.
+ */
+export function blockCandidatesSql(words: readonly RareWord[], params: SqlParams): string {
+  return words.map((w) => {
+    const ids = params.add(w.blocks.map(String));
+    return `SELECT w.uuid FROM task_words AS b, unnest(b.uuids, b.texts) AS w(uuid, text) WHERE b.id = ANY(${ids}::bigint[]) AND w.text LIKE ${params.add(`%${likeLiteral(w.word)}%`)}`;
+  }).join(' INTERSECT ');
 }
 
 /** The text terms of a search that go through `search_text` (free text and payload fields but the traceback). */

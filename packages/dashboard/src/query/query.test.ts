@@ -139,22 +139,27 @@ describe('rare words of a text term', () => {
   it('takes a rare term\'s candidates from the blocks of its chosen words and still matches the whole term', () => {
     const params = new SqlParams();
     const text = searchToSql('"User4729@Example" -result:"\'order-24640\'" plain', {
-      params, now: NOW, rareWords: new Map([['user4729@example', ['user4729']], ["'order-24640'", ['24640', 'order']]]),
+      params, now: NOW,
+      rareWords: new Map([['user4729@example', [{ word: 'user4729', blocks: [7, 9] }]], ["'order-24640'", [{ word: '24640', blocks: [3] }, { word: 'order', blocks: [] }]]]),
     });
-    expect(text).toBe('((search_text LIKE $1 AND uuid IN (SELECT unnest(uuids) FROM task_words WHERE words LIKE $2)) AND '
-      + "(NOT ((search_text LIKE $3 AND uuid IN (SELECT unnest(uuids) FROM task_words WHERE words LIKE $4 INTERSECT SELECT unnest(uuids) FROM task_words WHERE words LIKE $5)) AND coalesce(lower(left(result, 1024)), '') LIKE $3)) AND (search_text LIKE $6))");
-    expect(params.values).toEqual(['%user4729@example%', '%user4729%', "%'order-24640'%", '%24640%', '%order%', '%plain%']);
+    const lookup = (ids: string, p: string) => `SELECT w.uuid FROM task_words AS b, unnest(b.uuids, b.texts) AS w(uuid, text) WHERE b.id = ANY(${ids}::bigint[]) AND w.text LIKE ${p}`;
+    expect(text).toBe(`((search_text LIKE $1 AND uuid IN (${lookup('$2', '$3')})) AND `
+      + `(NOT ((search_text LIKE $4 AND uuid IN (${lookup('$5', '$6')} INTERSECT ${lookup('$7', '$8')})) AND coalesce(lower(left(result, 1024)), '') LIKE $4)) AND (search_text LIKE $9))`);
+    expect(params.values).toEqual(['%user4729@example%', ['7', '9'], '%user4729%', "%'order-24640'%", ['3'], '%24640%', [], '%order%', '%plain%']);
     // without a choice, one pattern serves the search text and the field, as before
     const plain = new SqlParams();
     expect(searchToSql('result:ok', { params: plain, now: NOW })).toBe("(search_text LIKE $1 AND coalesce(lower(left(result, 1024)), '') LIKE $1)");
   });
 
   it('chooses the one or two words in fewest blocks, if rare enough', () => {
-    expect(chooseRareWords([['order', RARE_BLOCKS + 1], ['24640', 3]])).toEqual(['24640']);
-    expect(chooseRareWords([['user4729', 12], ['example', 600], ['com', 9]])).toEqual(['com', 'user4729']);
-    expect(chooseRareWords([['absent', 0], ['order', 513]])).toEqual(['absent']);
-    expect(chooseRareWords([['order', RARE_BLOCKS + 1], ['example', RARE_BLOCKS + 1]])).toEqual([]);
-    expect(chooseRareWords([['edge', RARE_BLOCKS]])).toEqual(['edge']);
+    const w = (word: string, n: number) => ({ word, blocks: Array.from({ length: n }, (_, i) => i + 1) });
+    const words = (found: { word: string }[]) => found.map((f) => f.word);
+    expect(words(chooseRareWords([w('order', RARE_BLOCKS + 1), w('24640', 3)]))).toEqual(['24640']);
+    expect(words(chooseRareWords([w('user4729', 12), w('example', 600), w('com', 9)]))).toEqual(['com', 'user4729']);
+    expect(words(chooseRareWords([w('absent', 0), w('order', RARE_BLOCKS + 1)]))).toEqual(['absent']);
+    expect(words(chooseRareWords([w('order', RARE_BLOCKS + 1), w('example', RARE_BLOCKS + 1)]))).toEqual([]);
+    expect(words(chooseRareWords([w('edge', RARE_BLOCKS)]))).toEqual(['edge']);
+    expect(chooseRareWords([w('user4729', 2)])[0]?.blocks).toEqual([1, 2]);
     expect(chooseRareWords([])).toEqual([]);
   });
 });
@@ -169,11 +174,13 @@ describe('word blocks', () => {
       task('c', { result: "'Ünïcode' proj" }),
       ...Array.from({ length: 64 }, (_, i) => task(`t${i}`, { exception: `Boom${i % 2}` })),
     ];
-    const blocks = JSON.parse(wordBlocks(tasks) ?? 'null') as { uuids: string[]; words: string }[];
+    const blocks = JSON.parse(wordBlocks(tasks) ?? 'null') as { uuids: string[]; words: string; texts: string[] }[];
     expect(blocks.map((b) => b.uuids.length)).toEqual([64, 2]);
     expect(blocks[0]?.uuids.slice(0, 3)).toEqual(['a', 'c', 't0']);
     expect(blocks[0]?.words).toBe(' proj add 1 22 ünïcode boom0 boom1 ');
-    expect(blocks[1]).toEqual({ uuids: ['t62', 't63'], words: ' boom0 boom1 ' });
+    // each task's own words, in the order of the uuids
+    expect(blocks[0]?.texts.slice(0, 4)).toEqual(['proj.add\n(1, 22)\n', "'ünïcode' proj\n", 'boom0\n', 'boom1\n']);
+    expect(blocks[1]).toEqual({ uuids: ['t62', 't63'], words: ' boom0 boom1 ', texts: ['boom0\n', 'boom1\n'] });
     expect(wordBlocks([task('x', {}), task('y', { args: '(), {}' })])).toBeNull();
   });
 

@@ -3,7 +3,7 @@
  * The task page query: filters, the search language, sort and a page, as one parameterised
  * statement, plus a capped count so a page of a million-row history never counts them all.
  */
-import { SqlParams, searchToSql } from '../query/index.js';
+import { SqlParams, searchToSql, type RareWord } from '../query/index.js';
 import { PAYLOAD_FIELDS } from './fold-events.js';
 import type { PayloadField, TaskQuery, TaskRow, TaskSortField } from './history-store.js';
 import { decodeTaskCursor, type TaskCursor } from './task-cursor.js';
@@ -59,7 +59,7 @@ function finite(name: string, value: number | undefined): number | undefined {
 }
 
 /** The WHERE clause (or '') for a query; parameters go to `params`. Throws QuerySyntaxError for a bad search. */
-export function whereClause(q: TaskQuery, params: SqlParams, now: number, rareWords?: ReadonlyMap<string, readonly string[]>): string {
+export function whereClause(q: TaskQuery, params: SqlParams, now: number, rareWords?: ReadonlyMap<string, readonly RareWord[]>): string {
   const conds: string[] = [];
   if (q.states !== undefined && q.states.length > 0) conds.push(`state = ANY(${params.add([...q.states].map(String))}::text[])`);
   if (q.name !== undefined && q.name !== '') conds.push(`name = ${params.add(q.name)}`);
@@ -173,7 +173,7 @@ function keyset(c: TaskCursor, column: string, tied: boolean, dir: 'ASC' | 'DESC
 }
 
 /** The page and count statements for a query. */
-export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW, rareWords?: ReadonlyMap<string, readonly string[]>): TaskPageSql {
+export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW, rareWords?: ReadonlyMap<string, readonly RareWord[]>): TaskPageSql {
   const params = new SqlParams();
   const base = whereClause(q, params, now, rareWords);
   const sortField = q.sort?.field ?? 'timestamp';

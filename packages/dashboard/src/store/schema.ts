@@ -133,7 +133,8 @@ const MIGRATIONS: readonly ((trgm: string | null) => string)[] = [
     CREATE TABLE task_words (
       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
       uuids text[] NOT NULL,
-      words text NOT NULL
+      words text NOT NULL,
+      texts text[] NOT NULL
     );
     ${trgm === null ? '' : `${blocksFromSearchTextSql()};
     CREATE INDEX ${WORDS_INDEX} ON task_words USING gin (words ${trgm});`}

@@ -14,8 +14,8 @@ import {
   COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
-import { likeLiteral, parseQuery, searchTextTerms, termWords } from '../query/index.js';
-import { BLOCKS_INSERT_SQL, BLOCKS_OF_WORD_SQL, chooseRareWords, LOOKED_UP_WORDS, SWEEP_SQL, wordBlocks } from './word-blocks.js';
+import { likeLiteral, parseQuery, searchTextTerms, termWords, type RareWord } from '../query/index.js';
+import { BLOCKS_INSERT_SQL, BLOCKS_OF_WORD_SQL, chooseRareWords, LOOKED_UP_WORDS, NARROW_BLOCKS, SWEEP_SQL, wordBlocks } from './word-blocks.js';
 import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams, WORKERS_UPSERT_SQL } from './write-sql.js';
 
 const DAY = 86_400_000;
@@ -270,20 +270,23 @@ class SqlHistoryStore implements HistoryStore {
   }
 
   /**
-   * For each text term of a search, the words whose word blocks give its candidates
-   * ({@link chooseRareWords}): one capped count of blocks per word, for at most a few terms.
+   * For each text term of a search, the words whose word blocks give its candidates, with
+   * those blocks ({@link chooseRareWords}): one capped lookup per word, the longest first,
+   * until one is narrow enough; for at most a few terms.
    */
-  async #rareWords(search: string | undefined): Promise<ReadonlyMap<string, readonly string[]> | undefined> {
+  async #rareWords(search: string | undefined): Promise<ReadonlyMap<string, readonly RareWord[]> | undefined> {
     if (!this.blocks || search === undefined || search.trim() === '') return undefined;
     const node = parseQuery(search);
     if (node === null) return undefined;
-    const out = new Map<string, readonly string[]>();
+    const out = new Map<string, readonly RareWord[]>();
     for (const term of [...new Set(searchTextTerms(node).map((t) => t.toLowerCase()))].slice(0, LOOKED_UP_TERMS)) {
-      const counts: [string, number][] = [];
+      const found: RareWord[] = [];
       for (const word of termWords(term).sort((a, b) => b.length - a.length).slice(0, LOOKED_UP_WORDS)) {
-        counts.push([word, (await this.db.query<{ n: number }>(BLOCKS_OF_WORD_SQL, [`%${likeLiteral(word)}%`]))[0]?.n ?? 0]);
+        const rows = await this.db.query<{ id: number }>(BLOCKS_OF_WORD_SQL, [`%${likeLiteral(word)}%`]);
+        found.push({ word, blocks: rows.map((r) => Number(r.id)) });
+        if (rows.length <= NARROW_BLOCKS) break;
       }
-      const words = chooseRareWords(counts);
+      const words = chooseRareWords(found);
       if (words.length > 0) out.set(term, words);
     }
     return out;

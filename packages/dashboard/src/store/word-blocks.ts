@@ -3,9 +3,11 @@
  * The free-text index. A trigram index on every task's search text was most of a write's
  * cost (10-13 us of Postgres CPU per event of 30; bench/dashboard/README.md), so the text is
  * indexed by blocks instead: each write adds one `task_words` row per {@link BLOCK_TASKS}
- * of its tasks, holding their uuids and the distinct words (runs of letters and digits,
- * lower-cased) of the searchable fields that write brought. Only the blocks carry a trigram
- * index: a word common to the 64 tasks is indexed once, not 64 times.
+ * of its tasks, holding their uuids, the distinct words (runs of letters and digits,
+ * lower-cased) of the searchable fields that write brought, and each task's own text of
+ * those fields (`texts`, lower-cased, in the order of `uuids`). Only the blocks' words carry a trigram index: a word
+ * common to the 64 tasks is indexed once, not 64 times. A found block's tasks are then told
+ * apart by their own texts, so a rare word brings its tasks, not 64 per block.
  *
  * A search uses the blocks for its rare words only. Every word of a task's search text is in
  * some block of that task, and every word of a term lies inside one word of any text that
@@ -18,7 +20,7 @@
  * ({@link SWEEP_SQL}), walking the blocks in the order they were written.
  */
 import type { TaskWrite } from './fold-events.js';
-import { SEARCH_FIELD_CHARS, textWords } from '../query/index.js';
+import { SEARCH_FIELD_CHARS, textWords, type RareWord } from '../query/index.js';
 import { toSqlJson } from './sql-json.js';
 
 /** Tasks per block: fewer index entries per task, more candidates per block found. */
@@ -37,28 +39,30 @@ const FIELD_UNITS = 2 * SEARCH_FIELD_CHARS;
  * task of it brought a searchable field.
  */
 export function wordBlocks(tasks: readonly TaskWrite[]): string | null {
-  const blocks: { uuids: string[]; words: string }[] = [];
+  const blocks: { uuids: string[]; words: string; texts: string[] }[] = [];
   let uuids: string[] = [];
+  let texts: string[] = [];
   let words = new Set<string>();
   const flush = () => {
     if (uuids.length === 0) return;
     // Spaces around every word: a word of a term never matches across two of them.
-    blocks.push({ uuids, words: ` ${[...words].join(' ')} ` });
+    blocks.push({ uuids, words: ` ${[...words].join(' ')} `, texts });
     uuids = [];
+    texts = [];
     words = new Set();
   };
   for (const task of tasks) {
-    let any = false;
+    let text = '';
     for (const field of FIELDS) {
       const value = task[field];
-      if (value === null || value === undefined || value === '') continue;
-      for (const word of textWords(value.slice(0, FIELD_UNITS))) {
-        words.add(word);
-        any = true;
-      }
+      if (value !== null && value !== undefined && value !== '') text += `${value.slice(0, FIELD_UNITS)}\n`;
     }
-    if (!any) continue;
+    const lowered = text.toLowerCase();
+    const found = textWords(lowered);
+    if (found.length === 0) continue;
+    for (const word of found) words.add(word);
     uuids.push(task.uuid);
+    texts.push(lowered);
     if (uuids.length >= BLOCK_TASKS) flush();
   }
   flush();
@@ -67,9 +71,9 @@ export function wordBlocks(tasks: readonly TaskWrite[]): string | null {
 
 /** Adds a write's blocks ({@link wordBlocks}). */
 export const BLOCKS_INSERT_SQL = `
-  INSERT INTO task_words (uuids, words)
-  SELECT ARRAY(SELECT json_array_elements_text(x.uuids)), x.words
-  FROM json_to_recordset($1::json) AS x(uuids json, words text)`;
+  INSERT INTO task_words (uuids, words, texts)
+  SELECT ARRAY(SELECT json_array_elements_text(x.uuids)), x.words, ARRAY(SELECT json_array_elements_text(x.texts))
+  FROM json_to_recordset($1::json) AS x(uuids json, words text, texts json)`;
 
 /** Tasks with a search text, numbered into groups of {@link BLOCK_TASKS} in uuid order. */
 const GROUPED = (where: string) => `
@@ -79,33 +83,41 @@ const GROUPED = (where: string) => `
 /**
  * Blocks for stored tasks (all, or those `where` selects) made from their search text, 64 to
  * a row: for the migration that introduced blocks, and for bench loads that write rows in
- * SQL. A block holds the distinct whitespace-separated pieces of its tasks' texts, which
- * needs no notion of a letter (the database's may differ from JavaScript's): every word of
- * a term still lies inside one piece.
+ * SQL. A block's words are the distinct whitespace-separated pieces of its tasks' texts, and
+ * each task's text is its whole search text, which needs no notion of a letter (the
+ * database's may differ from JavaScript's): every word of a term still lies inside one piece.
  */
 export function blocksFromSearchTextSql(where = ''): string {
   return `
-    INSERT INTO task_words (uuids, words)
-    SELECT ids.uuids, ' ' || pieces.words || ' '
-    FROM (SELECT g, array_agg(uuid ORDER BY uuid) AS uuids FROM (${GROUPED(where)}) AS s GROUP BY g) AS ids
+    INSERT INTO task_words (uuids, words, texts)
+    SELECT ids.uuids, ' ' || pieces.words || ' ', ids.texts
+    FROM (SELECT g, array_agg(uuid ORDER BY uuid) AS uuids, array_agg(search_text ORDER BY uuid) AS texts
+          FROM (${GROUPED(where)}) AS s GROUP BY g) AS ids
     JOIN (SELECT g, string_agg(DISTINCT piece, ' ') AS words
           FROM (${GROUPED(where)}) AS s, regexp_split_to_table(s.search_text, '\\s+') AS piece
           WHERE piece <> '' GROUP BY g) AS pieces USING (g)`;
 }
 
-/** Blocks holding a word (`$1`, a LIKE pattern), counted up to {@link RARE_BLOCKS} + 1. */
-export const BLOCKS_OF_WORD_SQL = `SELECT count(*)::int AS n FROM (SELECT 1 FROM task_words WHERE words LIKE $1 LIMIT ${RARE_BLOCKS + 1}) AS b`;
+/**
+ * The ids of the blocks holding a word (`$1`, a LIKE pattern), up to {@link RARE_BLOCKS} + 1.
+ * A search looks them up once and hands them to each of its statements, which then read
+ * those blocks by key instead of rechecking the trigram index's candidates each time.
+ */
+export const BLOCKS_OF_WORD_SQL = `SELECT id::float8 AS id FROM task_words WHERE words LIKE $1 LIMIT ${RARE_BLOCKS + 1}`;
+
+/** A word in at most this many blocks narrows a term enough: its other words are not looked up. */
+export const NARROW_BLOCKS = 32;
 
 /** Words a term looks up in the blocks at most (the longest first: likelier rare). */
 export const LOOKED_UP_WORDS = 4;
 
 /**
- * The words whose blocks give a term's candidates, from each word's count of blocks (capped
- * at {@link RARE_BLOCKS} + 1): the one or two in fewest blocks, if in at most RARE_BLOCKS.
- * A second word can only narrow: the candidates are the tasks of blocks holding both.
+ * The words whose blocks give a term's candidates, from each word's blocks (at most
+ * {@link RARE_BLOCKS} + 1 of them looked up): the one or two in fewest blocks, if in at most
+ * RARE_BLOCKS. A second word can only narrow: the candidates are the tasks holding both.
  */
-export function chooseRareWords(counts: readonly (readonly [word: string, blocks: number])[]): string[] {
-  return counts.filter(([, n]) => n <= RARE_BLOCKS).sort((a, b) => a[1] - b[1]).slice(0, 2).map(([w]) => w);
+export function chooseRareWords(found: readonly RareWord[]): RareWord[] {
+  return found.filter((w) => w.blocks.length <= RARE_BLOCKS).sort((a, b) => a.blocks.length - b.blocks.length).slice(0, 2);
 }
 
 /**

@@ -368,7 +368,7 @@ export async function render(ctx) {
 function searchHelp() {
   const ex = (q, what) => h('tr', null, h('td', null, h('code', null, q)), h('td', null, what));
   return h('table', { class: 'help', 'aria-label': 'Search examples' }, h('tbody', null,
-    ex('timeout', 'a word anywhere: name, uuid (or a piece of it), worker, args, kwargs, result, exception'),
+    ex('timeout', 'text anywhere in the name, args, kwargs, result or exception; a whole task id finds its task'),
     ex('"connection reset"', 'a phrase'),
     ex('state:FAILURE worker:celery@web1', 'terms side by side must all hold (AND is implied; AND also works)'),
     ex('state:FAILURE OR state:LOST', 'either; state:FAILURE,LOST says the same'),
