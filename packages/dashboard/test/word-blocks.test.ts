@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
 import { openHistoryStore, resolveHistoryStoreOptions, type HistoryStore, type HistoryStoreOptions } from '../src/store/index.js';
 import { createInMemory } from '../src/store/pglite-template.js';
-import { blockCandidatesSql, SqlParams } from '../src/query/index.js';
+import { SqlParams } from '../src/query/index.js';
 import { hasWordBlocks, migrate } from '../src/store/schema.js';
 import { openPgliteDriver, openPostgresDriver, type SqlDriver } from '../src/store/sql-driver.js';
 import { historyStoreOn } from '../src/store/sql-history-store.js';
-import { BLOCKS_OF_WORD_SQL, RARE_BLOCKS } from '../src/store/word-blocks.js';
+import { blockCandidatesSql, BLOCKS_OF_WORD_SQL, RARE_BLOCKS } from '../src/store/word-blocks.js';
 import { dropSchema, POSTGRES_URL, shouldRunPostgresTests, testSchemaName } from './support/postgres.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) / 1000;

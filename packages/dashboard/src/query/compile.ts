@@ -30,19 +30,16 @@ export interface CompileContext {
   readonly params: SqlParams;
   /** Epoch ms that relative times (`received>-1h`) count back from. */
   readonly now: number;
-  /**
-   * For text terms (lower-cased), the words whose word blocks (store/word-blocks) give the
-   * term's candidates, with the ids of those blocks: the store's choice, of words found in
-   * few blocks. A term without an entry is matched by scanning.
-   */
-  readonly rareWords?: ReadonlyMap<string, readonly RareWord[]>;
+  /** The store's index of free text, if it has one for a term (see {@link TextCandidates}). */
+  readonly candidates?: TextCandidates;
 }
 
-/** A word of a term and the word blocks that hold it. */
-export interface RareWord {
-  readonly word: string;
-  readonly blocks: readonly number[];
-}
+/**
+ * For a text term (lower-cased), SQL selecting the uuids of the tasks that may contain it: a
+ * superset of its matches (store/word-blocks), so the condition stays exact, NOT included.
+ * Undefined when the term is better matched by scanning.
+ */
+export type TextCandidates = (term: string, params: SqlParams) => string | undefined;
 
 type Leaf = Extract<QueryNode, { kind: 'field' }>;
 
@@ -73,7 +70,8 @@ export function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-function containsPattern(value: string): string {
+/** A LIKE pattern matching any text that contains `value`, lower-cased. */
+export function containsPattern(value: string): string {
   return `%${likeLiteral(value.toLowerCase())}%`;
 }
 
@@ -93,26 +91,12 @@ export function termWords(term: string): string[] {
 }
 
 /**
- * `search_text` contains `value`. With rare words chosen for the term, only the tasks of the
- * word blocks holding all of them are candidates: a superset of the matches (see
- * store/word-blocks), so the condition is the same under NOT.
+ * `search_text` contains `value`; with the store's candidates for the term, only among them.
  */
 function textInSearch(value: string, ctx: CompileContext, pattern?: string): string {
   const like = `search_text LIKE ${pattern ?? ctx.params.add(containsPattern(value))}`;
-  const words = ctx.rareWords?.get(value.toLowerCase());
-  if (words === undefined || words.length === 0) return like;
-  return `(${like} AND uuid IN (${blockCandidatesSql(words, ctx.params)}))`;
-}
-
-/**
- * The uuids of the tasks that hold every one of `words` in their word blocks: each word's
- * blocks (found by the store beforehand) by key, their tasks told apart by each one's own text.
- */
-export function blockCandidatesSql(words: readonly RareWord[], params: SqlParams): string {
-  return words.map((w) => {
-    const ids = params.add(w.blocks.map(String));
-    return `SELECT w.uuid FROM task_words AS b, unnest(b.uuids, b.texts) AS w(uuid, text) WHERE b.id = ANY(${ids}::bigint[]) AND w.text LIKE ${params.add(`%${likeLiteral(w.word)}%`)}`;
-  }).join(' INTERSECT ');
+  const candidates = ctx.candidates?.(value.toLowerCase(), ctx.params);
+  return candidates === undefined ? like : `(${like} AND uuid IN (${candidates}))`;
 }
 
 /** The text terms of a search that go through `search_text` (free text and payload fields but the traceback). */

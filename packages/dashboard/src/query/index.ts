@@ -11,8 +11,8 @@ import { parseQuery } from './parser.js';
 export { QuerySyntaxError } from './errors.js';
 export { parseQuery, QUERY_LIMITS } from './parser.js';
 export type { QueryNode } from './parser.js';
-export type { RareWord } from './compile.js';
-export { compileQuery, likeLiteral, SEARCH_FIELD_CHARS, SEARCH_FIELDS, searchTextTerms, SqlParams, termWords, textWords, blockCandidatesSql } from './compile.js';
+export type { TextCandidates } from './compile.js';
+export { compileQuery, containsPattern, likeLiteral, SEARCH_FIELD_CHARS, SEARCH_FIELDS, searchTextTerms, SqlParams, termWords, textWords } from './compile.js';
 export type { CompileContext } from './compile.js';
 
 /** The SQL condition for a search, or null when it is empty. Throws `QuerySyntaxError`. */

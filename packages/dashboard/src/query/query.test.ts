@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseRareWords, RARE_BLOCKS, wordBlocks } from '../store/word-blocks.js';
+import { blockCandidates, chooseRareWords, RARE_BLOCKS, wordBlocks } from '../store/word-blocks.js';
 import type { TaskWrite } from '../store/fold-events.js';
 import { compileQuery, parseQuery, QUERY_LIMITS, QuerySyntaxError, searchTextTerms, searchToSql, SqlParams, termWords } from './index.js';
 
@@ -140,7 +140,7 @@ describe('rare words of a text term', () => {
     const params = new SqlParams();
     const text = searchToSql('"User4729@Example" -result:"\'order-24640\'" plain', {
       params, now: NOW,
-      rareWords: new Map([['user4729@example', [{ word: 'user4729', blocks: [7, 9] }]], ["'order-24640'", [{ word: '24640', blocks: [3] }, { word: 'order', blocks: [] }]]]),
+      candidates: blockCandidates(new Map([['user4729@example', [{ word: 'user4729', blocks: [7, 9] }]], ["'order-24640'", [{ word: '24640', blocks: [3] }, { word: 'order', blocks: [] }]], ['plain', []]])),
     });
     const lookup = (ids: string, p: string) => `SELECT w.uuid FROM task_words AS b, unnest(b.uuids, b.texts) AS w(uuid, text) WHERE b.id = ANY(${ids}::bigint[]) AND w.text LIKE ${p}`;
     expect(text).toBe(`((search_text LIKE $1 AND uuid IN (${lookup('$2', '$3')})) AND `

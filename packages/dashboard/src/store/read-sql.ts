@@ -3,7 +3,7 @@
  * The task page query: filters, the search language, sort and a page, as one parameterised
  * statement, plus a capped count so a page of a million-row history never counts them all.
  */
-import { SqlParams, searchToSql, type RareWord } from '../query/index.js';
+import { SqlParams, searchToSql, type TextCandidates } from '../query/index.js';
 import { PAYLOAD_FIELDS } from './fold-events.js';
 import type { PayloadField, TaskQuery, TaskRow, TaskSortField } from './history-store.js';
 import { decodeTaskCursor, type TaskCursor } from './task-cursor.js';
@@ -59,7 +59,7 @@ function finite(name: string, value: number | undefined): number | undefined {
 }
 
 /** The WHERE clause (or '') for a query; parameters go to `params`. Throws QuerySyntaxError for a bad search. */
-export function whereClause(q: TaskQuery, params: SqlParams, now: number, rareWords?: ReadonlyMap<string, readonly RareWord[]>): string {
+export function whereClause(q: TaskQuery, params: SqlParams, now: number, candidates?: TextCandidates): string {
   const conds: string[] = [];
   if (q.states !== undefined && q.states.length > 0) conds.push(`state = ANY(${params.add([...q.states].map(String))}::text[])`);
   if (q.name !== undefined && q.name !== '') conds.push(`name = ${params.add(q.name)}`);
@@ -76,7 +76,7 @@ export function whereClause(q: TaskQuery, params: SqlParams, now: number, rareWo
   if (rmin !== undefined) conds.push(`runtime >= ${params.add(rmin)}`);
   if (rmax !== undefined) conds.push(`runtime <= ${params.add(rmax)}`);
   if (q.search !== undefined && q.search.trim() !== '') {
-    const sql = searchToSql(q.search, rareWords === undefined ? { params, now } : { params, now, rareWords });
+    const sql = searchToSql(q.search, candidates === undefined ? { params, now } : { params, now, candidates });
     if (sql !== null) conds.push(sql);
   }
   return conds.length === 0 ? '' : `WHERE ${conds.join(' AND ')}`;
@@ -173,9 +173,9 @@ function keyset(c: TaskCursor, column: string, tied: boolean, dir: 'ASC' | 'DESC
 }
 
 /** The page and count statements for a query. */
-export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW, rareWords?: ReadonlyMap<string, readonly RareWord[]>): TaskPageSql {
+export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDOW, candidates?: TextCandidates): TaskPageSql {
   const params = new SqlParams();
-  const base = whereClause(q, params, now, rareWords);
+  const base = whereClause(q, params, now, candidates);
   const sortField = q.sort?.field ?? 'timestamp';
   const column = SORT_COLUMNS[sortField];
   if (column === undefined) throw new RangeError(`queryTasks: unknown sort field ${String(sortField)}`);

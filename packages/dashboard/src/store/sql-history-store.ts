@@ -14,8 +14,8 @@ import {
   COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
-import { likeLiteral, parseQuery, searchTextTerms, termWords, type RareWord } from '../query/index.js';
-import { BLOCKS_INSERT_SQL, BLOCKS_OF_WORD_SQL, chooseRareWords, LOOKED_UP_WORDS, NARROW_BLOCKS, SWEEP_SQL, wordBlocks } from './word-blocks.js';
+import { containsPattern, parseQuery, searchTextTerms, termWords, type TextCandidates } from '../query/index.js';
+import { blockCandidates, BLOCKS_INSERT_SQL, BLOCKS_OF_WORD_SQL, chooseRareWords, type RareWord, LOOKED_UP_WORDS, NARROW_BLOCKS, SWEEP_SQL, wordBlocks } from './word-blocks.js';
 import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams, WORKERS_UPSERT_SQL } from './write-sql.js';
 
 const DAY = 86_400_000;
@@ -221,7 +221,7 @@ class SqlHistoryStore implements HistoryStore {
   async queryTasks(query: TaskQuery): Promise<TaskPage> {
     this.#open();
     const size = this.options.searchWindow;
-    const plan = taskPageSql(query, Date.now(), size, await this.#rareWords(query.search));
+    const plan = taskPageSql(query, Date.now(), size, await this.#textCandidates(query.search));
     const sort = query.sort ?? { field: 'timestamp', dir: 'desc' };
     const done = (rows: Record<string, unknown>[], n: number, how: 'exact' | 'capped' | 'estimated' = 'exact'): TaskPage => {
       const tasks = rows.map(toTaskRow);
@@ -270,11 +270,11 @@ class SqlHistoryStore implements HistoryStore {
   }
 
   /**
-   * For each text term of a search, the words whose word blocks give its candidates, with
-   * those blocks ({@link chooseRareWords}): one capped lookup per word, the longest first,
-   * until one is narrow enough; for at most a few terms.
+   * The word blocks' candidates for the text terms of a search (at most a few): for each, the
+   * words whose blocks give them ({@link chooseRareWords}), one capped lookup per word, the
+   * longest first, until one is narrow enough.
    */
-  async #rareWords(search: string | undefined): Promise<ReadonlyMap<string, readonly RareWord[]> | undefined> {
+  async #textCandidates(search: string | undefined): Promise<TextCandidates | undefined> {
     if (!this.blocks || search === undefined || search.trim() === '') return undefined;
     const node = parseQuery(search);
     if (node === null) return undefined;
@@ -282,14 +282,14 @@ class SqlHistoryStore implements HistoryStore {
     for (const term of [...new Set(searchTextTerms(node).map((t) => t.toLowerCase()))].slice(0, LOOKED_UP_TERMS)) {
       const found: RareWord[] = [];
       for (const word of termWords(term).sort((a, b) => b.length - a.length).slice(0, LOOKED_UP_WORDS)) {
-        const rows = await this.db.query<{ id: number }>(BLOCKS_OF_WORD_SQL, [`%${likeLiteral(word)}%`]);
+        const rows = await this.db.query<{ id: number }>(BLOCKS_OF_WORD_SQL, [containsPattern(word)]);
         found.push({ word, blocks: rows.map((r) => Number(r.id)) });
         if (rows.length <= NARROW_BLOCKS) break;
       }
       const words = chooseRareWords(found);
       if (words.length > 0) out.set(term, words);
     }
-    return out;
+    return blockCandidates(out);
   }
 
   /**

@@ -20,7 +20,7 @@
  * ({@link SWEEP_SQL}), walking the blocks in the order they were written.
  */
 import type { TaskWrite } from './fold-events.js';
-import { SEARCH_FIELD_CHARS, textWords, type RareWord } from '../query/index.js';
+import { containsPattern, SEARCH_FIELD_CHARS, textWords, type SqlParams, type TextCandidates } from '../query/index.js';
 import { toSqlJson } from './sql-json.js';
 
 /** Tasks per block: fewer index entries per task, more candidates per block found. */
@@ -110,6 +110,32 @@ export const NARROW_BLOCKS = 32;
 
 /** Words a term looks up in the blocks at most (the longest first: likelier rare). */
 export const LOOKED_UP_WORDS = 4;
+
+/** A word of a term and the ids of the word blocks that hold it. */
+export interface RareWord {
+  readonly word: string;
+  readonly blocks: readonly number[];
+}
+
+/**
+ * The uuids of the tasks that hold every one of `words` in their word blocks: each word's
+ * blocks (looked up beforehand with {@link BLOCKS_OF_WORD_SQL}) read by key, their tasks told
+ * apart by each one's own text.
+ */
+export function blockCandidatesSql(words: readonly RareWord[], params: SqlParams): string {
+  return words.map((w) => {
+    const ids = params.add(w.blocks.map(String));
+    return `SELECT w.uuid FROM task_words AS b, unnest(b.uuids, b.texts) AS w(uuid, text) WHERE b.id = ANY(${ids}::bigint[]) AND w.text LIKE ${params.add(containsPattern(w.word))}`;
+  }).join(' INTERSECT ');
+}
+
+/** The search's {@link TextCandidates}: the blocks of the rare words chosen for each term. */
+export function blockCandidates(rareWords: ReadonlyMap<string, readonly RareWord[]>): TextCandidates {
+  return (term, params) => {
+    const words = rareWords.get(term);
+    return words === undefined || words.length === 0 ? undefined : blockCandidatesSql(words, params);
+  };
+}
 
 /**
  * The words whose blocks give a term's candidates, from each word's blocks (at most
