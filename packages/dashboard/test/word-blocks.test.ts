@@ -15,7 +15,7 @@ import { createInMemory } from '../src/store/pglite-template.js';
 import { SqlParams } from '../src/query/index.js';
 import { hasWordBlocks, migrate } from '../src/store/schema.js';
 import { openPgliteDriver, openPostgresDriver, type SqlDriver } from '../src/store/sql-driver.js';
-import { historyStoreOn } from '../src/store/sql-history-store.js';
+import { historyStoreOn, type BlockSweep } from '../src/store/sql-history-store.js';
 import { blockCandidatesSql, BLOCKS_OF_WORD_SQL, RARE_BLOCKS } from '../src/store/word-blocks.js';
 import { dropSchema, POSTGRES_URL, shouldRunPostgresTests, testSchemaName } from './support/postgres.js';
 
@@ -36,10 +36,10 @@ interface Opened {
 
 interface Backend {
   /** A migrated schema of its own and a store on it, recording statements. */
-  open(options?: HistoryStoreOptions): Promise<Opened>;
+  open(options?: HistoryStoreOptions, sweep?: BlockSweep): Promise<Opened>;
 }
 
-async function recording(db: SqlDriver, options: HistoryStoreOptions = {}): Promise<Opened> {
+async function recording(db: SqlDriver, options: HistoryStoreOptions = {}, sweep?: BlockSweep): Promise<Opened> {
   await migrate(db);
   const seen: string[] = [];
   const spy: SqlDriver = {
@@ -52,7 +52,7 @@ async function recording(db: SqlDriver, options: HistoryStoreOptions = {}): Prom
       return db.query(sql, params);
     },
   };
-  return { store: historyStoreOn(spy, resolveHistoryStoreOptions(options), await hasWordBlocks(db)), db, seen };
+  return { store: historyStoreOn(spy, resolveHistoryStoreOptions(options), await hasWordBlocks(db), sweep), db, seen };
 }
 
 const uuids = (page: { rows: readonly { uuid: string }[] }) => page.rows.map((r) => r.uuid);
@@ -128,6 +128,27 @@ function wordBlockCases(name: string, backend: () => Backend): void {
       expect(await blocks()).toEqual([]);
     });
 
+    it('sweep a large history over several prunes, each going on where the last stopped', async () => {
+      // Two blocks examined per prune, one per statement.
+      const { store, db } = await backend().open({ maxAgeMs: 10 * HOUR, failureMaxAgeMs: 10 * HOUR }, { batch: 1, max: 2 });
+      const now = (T0 + 100 * 3600) * 1000;
+      const at = (hoursAgo: number) => (now - hoursAgo * HOUR) / 1000 - T0;
+      for (let i = 0; i < 5; i++) await store.writeEvents([received(`old${i}`, at(20), { args: `('w${i}',)` })]);
+      await store.writeEvents([received('new', at(1), { args: "('kept',)" })]);
+      const left = async () => (await db.query<{ uuids: string[] }>('SELECT uuids FROM task_words ORDER BY id')).map((r) => r.uuids[0]);
+      expect(await store.prune(now)).toBe(5);
+      expect(await left()).toEqual(['old2', 'old3', 'old4', 'new']);
+      // Nothing more to delete among the tasks, but the sweep is not done: it goes on.
+      expect(await store.prune(now)).toBe(0);
+      expect(await left()).toEqual(['old4', 'new']);
+      expect(await store.prune(now)).toBe(0);
+      expect(await left()).toEqual(['new']);
+      // At the end it starts over, and stops once a prune deletes nothing and no sweep is under way.
+      expect(await store.prune(now)).toBe(0);
+      expect(await left()).toEqual(['new']);
+      expect(uuids(await store.queryTasks({ search: 'kept' }))).toEqual(['new']);
+    });
+
     it('leave nothing of a write whose blocks are refused, and write it whole on the next try', async () => {
       const { store, db } = await backend().open();
       await db.exec(`
@@ -160,10 +181,10 @@ afterAll(async () => {
 });
 
 wordBlockCases('pglite', () => ({
-  async open(options) {
+  async open(options, sweep) {
     const schema = testSchemaName();
     schemas.push(schema);
-    return recording(await openPgliteDriver(undefined, schema, shared), options);
+    return recording(await openPgliteDriver(undefined, schema, shared), options, sweep);
   },
 }));
 
@@ -176,10 +197,10 @@ describe.runIf(ready)('Postgres', () => {
     for (const s of pgSchemas) await dropSchema(s);
   });
   wordBlockCases('postgres', () => ({
-    async open(options) {
+    async open(options, sweep) {
       const schema = testSchemaName();
       pgSchemas.push(schema);
-      const o = await recording(await openPostgresDriver(POSTGRES_URL, schema), options);
+      const o = await recording(await openPostgresDriver(POSTGRES_URL, schema), options, sweep);
       opened.push(o);
       return o;
     },

@@ -55,9 +55,12 @@ export function resolveHistoryStoreOptions(options: HistoryStoreOptions = {}): R
 
 // Text terms of one search whose words are looked up in the word blocks.
 const LOOKED_UP_TERMS = 4;
-// Word blocks examined by one retention statement, and by one prune at most.
-const SWEEP_BATCH = 2000;
-const SWEEP_MAX = 100_000;
+/** Word blocks examined by one retention statement, and by one prune at most. */
+export interface BlockSweep {
+  readonly batch: number;
+  readonly max: number;
+}
+const SWEEP: BlockSweep = { batch: 2000, max: 100_000 };
 // Rows per write statement and per retention delete: bounds one statement's memory.
 const WRITE_CHUNK = 5000;
 const PRUNE_BATCH = 5000;
@@ -100,6 +103,7 @@ class SqlHistoryStore implements HistoryStore {
     readonly options: ResolvedHistoryStoreOptions,
     /** Whether free text is indexed by word blocks (store/word-blocks); else searches scan. */
     readonly blocks: boolean,
+    readonly sweep: BlockSweep,
   ) {}
 
   get kind(): 'pglite' | 'postgres' {
@@ -382,13 +386,14 @@ class SqlHistoryStore implements HistoryStore {
 
   /**
    * Deletes word blocks none of whose tasks is left, in the order they were written, from
-   * where the last sweep stopped: at most {@link SWEEP_MAX} examined per prune, so a large
-   * history is swept over several.
+   * where the last sweep stopped: at most `sweep.max` examined per prune, so a large history
+   * is swept over several.
    */
   async #sweepBlocks(): Promise<void> {
-    for (let examined = 0; examined < SWEEP_MAX; examined += SWEEP_BATCH) {
-      const r = (await this.db.query<{ last: number | null; examined: number }>(SWEEP_SQL, [this.#sweptTo, SWEEP_BATCH]))[0];
-      if (r?.last === null || r?.last === undefined || r.examined < SWEEP_BATCH) {
+    const { batch, max } = this.sweep;
+    for (let examined = 0; examined < max; examined += batch) {
+      const r = (await this.db.query<{ last: number | null; examined: number }>(SWEEP_SQL, [this.#sweptTo, batch]))[0];
+      if (r?.last === null || r?.last === undefined || r.examined < batch) {
         this.#sweptTo = 0;
         return;
       }
@@ -421,8 +426,8 @@ class SqlHistoryStore implements HistoryStore {
 }
 
 /** The store over an open, migrated database (openHistoryStore's last step). */
-export function historyStoreOn(db: SqlDriver, options: ResolvedHistoryStoreOptions, blocks = false): HistoryStore {
-  return new SqlHistoryStore(db, options, blocks);
+export function historyStoreOn(db: SqlDriver, options: ResolvedHistoryStoreOptions, blocks = false, sweep = SWEEP): HistoryStore {
+  return new SqlHistoryStore(db, options, blocks, sweep);
 }
 
 /**
