@@ -8,7 +8,8 @@
  *   node --import tsx bench/dashboard/write-phases.ts [variant] [tasks]
  *     variant: base | trgm (schema v4: a trigram index on every task's search text instead of
  *              word blocks) | noblocks (neither) | nokw (no kwargs GIN index) | async
- *              (synchronous_commit off) | jsonb (jsonb_to_recordset) | fleet (a task's three
+ *              (synchronous_commit off) | pglz (the word blocks compressed by Postgres's
+ *              default instead of the store's lz4) | jsonb (jsonb_to_recordset) | fleet (a task's three
  *              events in three batches, as tasks that run for seconds); combinable as
  *              noblocks-async; default base
  *     tasks:   default 30000 (3 events each)
@@ -36,6 +37,7 @@ await c.connect();
 const blocks = !variant.includes('trgm') && !variant.includes('noblocks');
 if (variant.includes('trgm')) await c.query('CREATE INDEX tasks_search ON tasks USING gin (search_text public.gin_trgm_ops)');
 if (variant.includes('nokw')) await c.query('DROP INDEX IF EXISTS tasks_kwargs');
+if (variant.includes('pglz')) await c.query('ALTER TABLE task_words ALTER COLUMN words SET COMPRESSION pglz, ALTER COLUMN texts SET COMPRESSION pglz');
 if (variant.includes('async')) await c.query('SET synchronous_commit = off');
 let upsert = taskUpsertSql('incoming', 'events');
 if (variant.includes('jsonb')) upsert = upsert.replace('json_to_recordset($1::json)', 'jsonb_to_recordset($1::jsonb)');

@@ -53,11 +53,18 @@ async function checkUpgraded(store: HistoryStore, db: SqlDriver): Promise<void> 
   expect(await db.query(`SELECT uuids FROM task_words`)).toEqual([{ uuids: ['a', 'b'] }]);
   expect(await db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('tasks_search', 'task_words_trgm')`)).toEqual([{ indexname: 'task_words_trgm' }]);
   expect((await store.queryTasks({ search: 'backslash' })).rows.map((r) => r.uuid)).toEqual(['b']);
+  // Large values written after the upgrade are compressed with lz4 where the server has it.
+  const lz4 = (await db.query<{ ok: boolean }>(`SELECT 'lz4' = ANY(enumvals) AS ok FROM pg_settings WHERE name = 'default_toast_compression'`))[0]?.ok === true;
+  const words = Array.from({ length: 400 }, (_, i) => `word${i * 7919}`).join(' ');
+  await store.writeEvents([{ type: 'task-received', uuid: 'big', timestamp: T0 / 1000, hostname: 'w1@host', name: 'proj.big', args: `('${words}',)`, kwargs: '{}' } as EventDict]);
+  const stored = await db.query<{ c: string | null }>(`SELECT pg_column_compression(texts) AS c FROM task_words WHERE 'big' = ANY(uuids)`);
+  expect(stored).toEqual([{ c: lz4 ? 'lz4' : 'pglz' }]);
+  expect((await store.queryTasks({ search: 'word7919' })).rows.map((r) => r.uuid)).toEqual(['big']);
   // A late event of an upgraded task joins its timeline, in time order.
   await store.writeEvents([{ type: 'task-retried', uuid: 'a', timestamp: (T0 + 100) / 1000, hostname: 'w1@host', exception: 'Retry()' } as EventDict]);
   expect((await store.getTask('a'))?.events.map((e) => e.type)).toEqual(['task-received', 'task-started', 'task-retried', 'task-succeeded']);
   // Retention removes an upgraded task's timeline with it.
-  expect(await store.prune(T0 + 8 * 86_400_000)).toBe(1);
+  expect(await store.prune(T0 + 8 * 86_400_000)).toBe(2);
   expect(await db.query(`SELECT uuid FROM task_timeline`)).toEqual([{ uuid: 'b' }]);
 }
 
