@@ -3,9 +3,10 @@
  * subscribe to the same Redis (a private redis-server), publisher processes
  * (side-publisher.ts) send synthetic task events (bench/dashboard/events.ts: received, started,
  * succeeded/failed) at rising rates, and this script reads how many events each side has taken
- * in: `flower_events_total` summed for Flower, and for Celeriac the events stored in its
- * history (`celeriac_dashboard_events_written_total`), so falling behind anywhere between the
- * broker and the database counts. RSS is each process's highest so far, sampled every 200 ms.
+ * in: `flower_events_total` summed for Flower, and for Celeriac the events stored whole in its
+ * history (`celeriac_dashboard_events_written_total` less `celeriac_dashboard_events_dropped_total`,
+ * the events whose timeline entry the write buffer gave up), so falling behind anywhere between
+ * the broker and the database counts. RSS is each process's highest so far, sampled every 200 ms.
  * "Folded into its live state" is Celeriac's `celeriac_dashboard_events_ingested_total`, the
  * events applied to its in-memory cluster state: the point Flower's count measures (its history
  * is that state), before the database write.
@@ -24,6 +25,9 @@
  * the dashboard was built).
  * `--sides flower|celeriac` runs one side alone on the same stream (on a 2-core machine the two
  * compete for CPU with each other and with the publishers; alone is each one's own ceiling).
+ * `--sides each` runs Flower alone up the ladder until it falls behind, stops it, then Celeriac
+ * alone up the same ladder until it does, and prints each one's ceiling (the last rate it kept
+ * up with) and their ratio: both measured in one run, on one machine, by the same publishers.
  * CPU is each process's user+system time during the step and the 3 s after it (/proc), per event
  * it counted: what the machine pays per event on each side.
  * Ports: redis --port, Flower --port+1, Celeriac --port+2.
@@ -55,7 +59,7 @@ const { values: flags } = parseArgs({
     sides: { type: 'string', default: 'both' },
   },
 });
-if (!['both', 'flower', 'celeriac'].includes(flags.sides)) throw new Error('--sides must be both, flower or celeriac');
+if (!['both', 'each', 'flower', 'celeriac'].includes(flags.sides)) throw new Error('--sides must be both, each, flower or celeriac');
 const RUN = { flower: flags.sides !== 'celeriac', celeriac: flags.sides !== 'flower' };
 const RATES = flags.rates.split(',').map(Number);
 const SECONDS = Number(flags.seconds);
@@ -117,78 +121,127 @@ const redis = start('redis-server', ['--port', String(PORT), '--bind', '127.0.0.
 let cutOffs = 0;
 redis.stdout?.on('data', (d: Buffer) => (cutOffs += d.toString().split('overcoming of output buffer limits').length - 1));
 const app = createApp({ broker: BROKER }, { env: {}, logger: pino({ level: 'silent' }) });
-try {
-  await until('redis', async () => (await app.broker.connect().then(() => true)));
-  const flower = !RUN.flower ? undefined : start('/usr/bin/python3', ['-m', 'flower', '-b', BROKER, 'flower', `--port=${PORT + 1}`, '--address=127.0.0.1'], { PYTHONPATH: join(flags.oracles, 'flower-2.0.1'), FLOWER_UNAUTHENTICATED_API: 'true' });
-  const celeriac = !RUN.celeriac ? undefined : start(process.execPath, [...sideDashboard(flags['celeriac-root'], flags.runner), BROKER, String(PORT + 2), SCHEMA, flags['database-url'], 'keep']);
-  const fUrl = `http://127.0.0.1:${PORT + 1}`;
-  const cUrl = `http://127.0.0.1:${PORT + 2}`;
-  if (RUN.flower) await until('Flower', async () => (await fetch(`${fUrl}/healthcheck`)).ok);
-  if (RUN.celeriac) await until('Celeriac', async () => (await fetch(`${cUrl}/healthcheck`)).ok);
-  // Each publisher encodes its share of every step before the first one starts.
-  const share = Math.ceil(RATES.reduce((n, r) => n + r * SECONDS, 0) / PUBLISHERS) + 1000;
-  const publishers = Array.from({ length: PUBLISHERS }, (_, i) => {
-    const child = start(process.execPath, ['--import', 'tsx', 'bench/dashboard/side-publisher.ts', BROKER, String(i * 10_000_000), flags.multi, String(share)], {}, true);
-    return { child, next: lines(child) };
-  });
-  for (const p of publishers) if ((await p.next()) !== 'ready') throw new Error('publisher failed to start');
-  await sleep(2000); // both subscribed
-  const counts = { flower: 0, celeriac: 0, folded: 0 };
+const fUrl = `http://127.0.0.1:${PORT + 1}`;
+const cUrl = `http://127.0.0.1:${PORT + 2}`;
+type Publisher = { child: ChildProcess; next: () => Promise<string> };
+
+/** What one ladder found: its table rows and the highest rate each side kept up with. */
+interface Ladder {
+  rows: string[];
+  ceiling: { flower: number; celeriac: number };
+}
+
+/** Stops a side's process and waits for it to exit. */
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(10_000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/**
+ * Starts the sides `run` names, offers each rate for SECONDS and reads what each side took in,
+ * then stops them. With `untilBehind`, the ladder ends after the first step a side fell behind in.
+ */
+async function ladder(run: { flower: boolean; celeriac: boolean }, publishers: Publisher[], untilBehind: boolean): Promise<Ladder> {
+  const flower = !run.flower ? undefined : start('/usr/bin/python3', ['-m', 'flower', '-b', BROKER, 'flower', `--port=${PORT + 1}`, '--address=127.0.0.1'], { PYTHONPATH: join(flags.oracles, 'flower-2.0.1'), FLOWER_UNAUTHENTICATED_API: 'true' });
+  const celeriac = !run.celeriac ? undefined : start(process.execPath, [...sideDashboard(flags['celeriac-root'], flags.runner), BROKER, String(PORT + 2), SCHEMA, flags['database-url'], 'keep']);
   const db = new pg.Client({ connectionString: flags['database-url'] });
-  await db.connect();
-  const hasWritten = !RUN.celeriac || (await (await fetch(`${cUrl}/metrics`)).text()).includes('celeriac_dashboard_events_written_total');
-  const stored = async () => !RUN.celeriac ? 0 : hasWritten
-    ? metric(cUrl, 'celeriac_dashboard_events_written_total')
-    : Number((await db.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".task_events`)).rows[0].n);
-  const read = async () => ({
-    flower: RUN.flower ? await metric(fUrl, 'flower_events_total') : 0,
-    celeriac: await stored(),
-    folded: RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_events_ingested_total').catch(() => 0) : 0,
-  });
   const peak = { flower: 0, celeriac: 0 };
   const sampler = setInterval(() => {
     peak.flower = Math.max(peak.flower, rssMb(flower?.pid));
     peak.celeriac = Math.max(peak.celeriac, rssMb(celeriac?.pid));
   }, 200);
-  const rows: string[] = [];
-  process.stdout.write(`${HEADER}\n`);
-  for (const rate of RATES) {
-    const total = rate * SECONDS;
-    const cpu0 = { flower: cpuSec(flower?.pid), celeriac: cpuSec(celeriac?.pid) };
-    for (const p of publishers) p.child.stdin?.write(`go ${rate / PUBLISHERS} ${Math.ceil(total / PUBLISHERS)}\n`);
-    let sent = 0;
-    let ms = 0;
-    for (const p of publishers) {
-      const [, n, took] = (await p.next()).split(' ');
-      sent += Number(n);
-      ms = Math.max(ms, Number(took));
+  try {
+    if (run.flower) await until('Flower', async () => (await fetch(`${fUrl}/healthcheck`)).ok);
+    if (run.celeriac) await until('Celeriac', async () => (await fetch(`${cUrl}/healthcheck`)).ok);
+    await sleep(2000); // subscribed
+    const counts = { flower: 0, celeriac: 0, folded: 0 };
+    await db.connect();
+    const hasWritten = !run.celeriac || (await (await fetch(`${cUrl}/metrics`)).text()).includes('celeriac_dashboard_events_written_total');
+    const stored = async () => !run.celeriac ? 0 : hasWritten
+      ? (await metric(cUrl, 'celeriac_dashboard_events_written_total')) - (await metric(cUrl, 'celeriac_dashboard_events_dropped_total'))
+      : Number((await db.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".task_events`)).rows[0].n);
+    const read = async () => ({
+      flower: run.flower ? await metric(fUrl, 'flower_events_total') : 0,
+      celeriac: await stored(),
+      folded: run.celeriac ? await metric(cUrl, 'celeriac_dashboard_events_ingested_total').catch(() => 0) : 0,
+    });
+    Object.assign(counts, await read());
+    const result: Ladder = { rows: [], ceiling: { flower: 0, celeriac: 0 } };
+    const fellBehind = { flower: false, celeriac: false };
+    for (const rate of RATES) {
+      const total = rate * SECONDS;
+      const cpu0 = { flower: cpuSec(flower?.pid), celeriac: cpuSec(celeriac?.pid) };
+      for (const p of publishers) p.child.stdin?.write(`go ${rate / PUBLISHERS} ${Math.ceil(total / PUBLISHERS)}\n`);
+      let sent = 0;
+      let ms = 0;
+      for (const p of publishers) {
+        const [, n, took] = (await p.next()).split(' ');
+        sent += Number(n);
+        ms = Math.max(ms, Number(took));
+      }
+      const offered = Math.round(sent / (ms / 1000));
+      const before = { ...counts };
+      let after = await read();
+      const end = Date.now() + 3000;
+      while (Date.now() < end && ((run.flower && after.flower - before.flower < sent * 0.99) || (run.celeriac && after.celeriac - before.celeriac < sent * 0.99))) {
+        await sleep(250);
+        after = await read();
+      }
+      Object.assign(counts, after);
+      const got = (k: 'flower' | 'celeriac' | 'folded') => after[k] - before[k];
+      const keptUp = (k: 'flower' | 'celeriac' | 'folded') => got(k) >= sent * 0.99;
+      const mark = (k: 'flower' | 'celeriac' | 'folded') => (!run[k === 'folded' ? 'celeriac' : k] ? '-' : `${got(k).toLocaleString('en')} ${keptUp(k) ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`}`);
+      const cpu = { flower: cpuSec(flower?.pid) - cpu0.flower, celeriac: cpuSec(celeriac?.pid) - cpu0.celeriac };
+      const perEvent = (k: 'flower' | 'celeriac') => (!run[k] || got(k) === 0 ? '-' : `${cpu[k].toFixed(1)} s, ${Math.round((cpu[k] * 1e6) / got(k))} us`);
+      // Where Celeriac's missing events went: shed on arrival (messages), left out of timelines by
+      // the write buffer (events), or cut off by Redis (subscribers dropped past the pub/sub
+      // output-buffer limit, their messages lost uncounted). Cumulative over the steps.
+      const shed = run.celeriac ? await metric(cUrl, 'celeriac_dashboard_event_messages_shed_total').catch(() => Number.NaN) : Number.NaN;
+      const dropped = run.celeriac ? await metric(cUrl, 'celeriac_dashboard_events_dropped_total').catch(() => Number.NaN) : Number.NaN;
+      result.rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${mark('flower')} | ${mark('celeriac')} | ${mark('folded')} | ${shed} / ${dropped} / ${cutOffs} | ${perEvent('flower')} | ${perEvent('celeriac')} | ${peak.flower} | ${peak.celeriac} |`);
+      process.stdout.write(`${result.rows.at(-1)}\n`);
+      // A side's ceiling is the last rate it kept up with before it first fell behind.
+      for (const k of ['flower', 'celeriac'] as const) {
+        if (!run[k] || fellBehind[k]) continue;
+        if (keptUp(k)) result.ceiling[k] = rate;
+        else fellBehind[k] = true;
+      }
+      if (untilBehind && (fellBehind.flower || fellBehind.celeriac)) break;
     }
-    const offered = Math.round(sent / (ms / 1000));
-    const before = { ...counts };
-    let after = await read();
-    const end = Date.now() + 3000;
-    while (Date.now() < end && ((RUN.flower && after.flower - before.flower < sent * 0.99) || (RUN.celeriac && after.celeriac - before.celeriac < sent * 0.99))) {
-      await sleep(250);
-      after = await read();
-    }
-    Object.assign(counts, after);
-    const got = (k: 'flower' | 'celeriac' | 'folded') => after[k] - before[k];
-    const mark = (k: 'flower' | 'celeriac' | 'folded') => (!RUN[k === 'folded' ? 'celeriac' : k] ? '-' : `${got(k).toLocaleString('en')} ${got(k) >= sent * 0.99 ? 'kept up' : `behind (${Math.round((100 * got(k)) / sent)}%)`}`);
-    const cpu = { flower: cpuSec(flower?.pid) - cpu0.flower, celeriac: cpuSec(celeriac?.pid) - cpu0.celeriac };
-    const perEvent = (k: 'flower' | 'celeriac') => (!RUN[k] || got(k) === 0 ? '-' : `${cpu[k].toFixed(1)} s, ${Math.round((cpu[k] * 1e6) / got(k))} us`);
-    // Where Celeriac's missing events went: shed on arrival (messages), left out of timelines by
-    // the write buffer (events), or cut off by Redis (subscribers dropped past the pub/sub
-    // output-buffer limit, their messages lost uncounted). Cumulative over the steps.
-    const shed = RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_event_messages_shed_total').catch(() => Number.NaN) : Number.NaN;
-    const dropped = RUN.celeriac ? await metric(cUrl, 'celeriac_dashboard_events_dropped_total').catch(() => Number.NaN) : Number.NaN;
-    rows.push(`| ${rate.toLocaleString('en')} | ${offered.toLocaleString('en')} | ${mark('flower')} | ${mark('celeriac')} | ${mark('folded')} | ${shed} / ${dropped} / ${cutOffs} | ${perEvent('flower')} | ${perEvent('celeriac')} | ${peak.flower} | ${peak.celeriac} |`);
-    process.stdout.write(`${rows.at(-1)}\n`);
+    return result;
+  } finally {
+    clearInterval(sampler);
+    await db.end().catch(() => {});
+    await stop(flower);
+    await stop(celeriac);
   }
-  clearInterval(sampler);
+}
+
+try {
+  await until('redis', async () => (await app.broker.connect().then(() => true)));
+  const publishers: Publisher[] = Array.from({ length: PUBLISHERS }, (_, i) => {
+    const child = start(process.execPath, ['--import', 'tsx', 'bench/dashboard/side-publisher.ts', BROKER, String(i * 10_000_000), flags.multi], {}, true);
+    return { child, next: lines(child) };
+  });
+  for (const p of publishers) if ((await p.next()) !== 'ready') throw new Error('publisher failed to start');
+  process.stdout.write(`${HEADER}\n`);
+  const ladders = flags.sides === 'each'
+    ? [await ladder({ flower: true, celeriac: false }, publishers, true), await ladder({ flower: false, celeriac: true }, publishers, true)]
+    : [await ladder(RUN, publishers, false)];
   for (const p of publishers) p.child.stdin?.end('stop\n');
-  await db.end();
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  process.stdout.write(`\nload average at the end: ${load}\n\nsides ${flags.sides}, publishers ${PUBLISHERS}, events per message ${flags.multi}\n\n${HEADER}\n${rows.join('\n')}\n`);
+  const rows = ladders.flatMap((l) => l.rows);
+  let summary = '';
+  if (flags.sides === 'each') {
+    const f = ladders[0]?.ceiling.flower ?? 0;
+    const c = ladders[1]?.ceiling.celeriac ?? 0;
+    const ratio = f === 0 ? '-' : `${(c / f).toFixed(1)}x`;
+    summary = `\nEach side alone, one after the other on the same stream, until it fell behind: Flower kept up with ${f.toLocaleString('en')} events/s, Celeriac with ${c.toLocaleString('en')} events/s (${ratio}).\n`;
+  }
+  process.stdout.write(`\nload average at the end: ${load}\n\nsides ${flags.sides}, publishers ${PUBLISHERS}, events per message ${flags.multi}\n\n${HEADER}\n${rows.join('\n')}\n${summary}`);
 } finally {
   for (const c of children.reverse()) c.kill('SIGTERM');
   await app.close().catch(() => {});
