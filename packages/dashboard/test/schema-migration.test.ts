@@ -6,6 +6,7 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
 import { openHistoryStore, type HistoryStore } from '../src/store/index.js';
@@ -109,4 +110,42 @@ describe.runIf(ready)('schema upgrade from version 2 (Postgres)', () => {
       await dropSchema(schema);
     }
   });
+});
+
+describe.runIf(ready)('lz4 for the large columns (Postgres)', () => {
+  it('opens without waiting long for a table another session holds, and sets lz4 at the next open', async () => {
+    const schema = testSchemaName();
+    const db = await openPostgresDriver(POSTGRES_URL, schema, 1);
+    const other = new pg.Client({ connectionString: POSTGRES_URL });
+    await other.connect();
+    const compression = async () => (await db.query<{ c: string }>(`SELECT attcompression::text AS c FROM pg_attribute WHERE attrelid = to_regclass('tasks') AND attname = 'args'`))[0]?.c;
+    try {
+      await (await openHistoryStore({ databaseUrl: POSTGRES_URL, schema })).close();
+      expect(await compression()).toBe('l');
+      await db.query('ALTER TABLE tasks ALTER COLUMN args SET COMPRESSION pglz');
+      expect(await compression()).toBe('p');
+      // A long read in another session: the ALTER would wait for it, and every query behind it.
+      await other.query('BEGIN');
+      await other.query(`LOCK TABLE "${schema}".tasks IN ACCESS SHARE MODE`);
+      const t0 = performance.now();
+      const store = await openHistoryStore({ databaseUrl: POSTGRES_URL, schema });
+      const took = performance.now() - t0;
+      try {
+        await store.writeEvents([{ type: 'task-received', uuid: 'x', timestamp: T0 / 1000, hostname: 'w1@host', name: 'proj.x', args: '(1,)' } as EventDict]);
+        expect((await store.getTask('x'))?.task).toMatchObject({ name: 'proj.x', args: '(1,)' });
+      } finally {
+        await store.close();
+      }
+      expect(took).toBeLessThan(10_000);
+      expect(await compression()).toBe('p');
+      await other.query('COMMIT');
+      await (await openHistoryStore({ databaseUrl: POSTGRES_URL, schema })).close();
+      expect(await compression()).toBe('l');
+    } finally {
+      await other.query('ROLLBACK').catch(() => {});
+      await other.end();
+      await db.close();
+      await dropSchema(schema);
+    }
+  }, 60_000);
 });

@@ -180,22 +180,32 @@ const COMPRESSED: readonly [string, readonly string[]][] = [
 
 /**
  * Compresses the large columns with lz4 instead of Postgres's default pglz, when the server
- * was built with it: pglz was 3% of a write's CPU (the word blocks), and lz4 saved 6% of the
- * Postgres CPU per event in all (bench/dashboard/README.md). Applies to values written from
- * now on; stored ones stay as they are, readable either way. Skipped where lz4 is missing
- * (PGlite) and for columns already set, so an open that has nothing to change takes no table lock.
+ * was built with it: pglz was 3% of a write's CPU (the word blocks), lz4 under 1%
+ * (bench/dashboard/README.md). Applies to values written from now on; stored ones stay as
+ * they are, readable either way. Skipped where lz4 is missing (PGlite) and for columns already
+ * set, so an open that has nothing to change takes no table lock. It is only a saving: when
+ * the table lock is not granted within 2 s (another session is reading the table) or the
+ * change is refused (the role does not own the table), the open goes on without it, and the
+ * next open tries again.
  */
 async function compressWithLz4(db: SqlRunner): Promise<void> {
   const lz4 = await db.query<{ ok: boolean }>(`SELECT 'lz4' = ANY(enumvals) AS ok FROM pg_settings WHERE name = 'default_toast_compression'`);
   if (lz4[0]?.ok !== true) return;
-  for (const [table, columns] of COMPRESSED) {
-    const pending = await db.query<{ attname: string }>(
-      `SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-       WHERE c.oid = to_regclass($1) AND a.attname = ANY($2::text[]) AND a.attcompression IS DISTINCT FROM 'l'`,
-      [table, columns],
-    );
-    if (pending.length === 0) continue;
-    await db.query(`ALTER TABLE ${table} ${pending.map((r) => `ALTER COLUMN ${r.attname} SET COMPRESSION lz4`).join(', ')}`);
+  await db.query('SAVEPOINT compress_lz4');
+  try {
+    await db.query(`SET LOCAL lock_timeout = '2s'`);
+    for (const [table, columns] of COMPRESSED) {
+      const pending = await db.query<{ attname: string }>(
+        `SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         WHERE c.oid = to_regclass($1) AND a.attname = ANY($2::text[]) AND a.attcompression IS DISTINCT FROM 'l'`,
+        [table, columns],
+      );
+      if (pending.length === 0) continue;
+      await db.query(`ALTER TABLE ${table} ${pending.map((r) => `ALTER COLUMN ${r.attname} SET COMPRESSION lz4`).join(', ')}`);
+    }
+    await db.query('RELEASE SAVEPOINT compress_lz4');
+  } catch {
+    await db.query('ROLLBACK TO SAVEPOINT compress_lz4');
   }
 }
 
