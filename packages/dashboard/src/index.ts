@@ -11,4 +11,5 @@ export { Ingest } from './ingest/ingest.js';
 export type { IngestOptions } from './ingest/ingest.js';
 export { openHistoryStore } from './store/index.js';
 export { seedDataDir as seedPgliteDataDir } from './store/pglite-template.js';
+export { pgTransaction } from './store/sql-driver.js';
 export type { HistoryStore, HistoryStoreOptions } from './store/index.js';

@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { seedPgliteDataDir } from '@celeriac/dashboard';
+import { pgTransaction, seedPgliteDataDir } from '@celeriac/dashboard';
 import pg from 'pg';
 
 /** Result rows of one statement. */
@@ -58,20 +58,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   return {
     kind: 'postgres',
     query: (text, params) => run(pool, text, params),
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const value = await fn({ query: (text, params) => run(client, text, params) });
-        await client.query('COMMIT');
-        return value;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    transaction: (fn) => pgTransaction(pool, (client) => fn({ query: (text, params) => run(client, text, params) })),
     close: () => pool.end(),
   };
 }

@@ -101,20 +101,35 @@ export async function openPostgresDriver(url: string, schema: string, max = 6): 
     exec: async (sql) => {
       await pool.query(sql);
     },
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const value = await fn({ query: (text, params) => run(client, text, params) });
-        await client.query('COMMIT');
-        return value;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    transaction: (fn) => pgTransaction(pool, (client) => fn({ query: (text, params) => run(client, text, params) })),
     close: () => pool.end(),
   };
+}
+
+/**
+ * Runs `fn` on one pooled connection between BEGIN and COMMIT (ROLLBACK when it throws).
+ * A checked-out client has no pool listener: its connection failing between two statements
+ * (the server restarted, a proxy reset it) would be an uncaught 'error' event that ends the
+ * process. Here that error only fails the transaction, and the broken client is discarded
+ * on release instead of going back to the pool.
+ */
+export async function pgTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost ??= err;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    const value = await fn(client);
+    await client.query('COMMIT');
+    return value;
+  } catch (err) {
+    if (lost === undefined) await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.removeListener('error', onError);
+    client.release(lost);
+  }
 }

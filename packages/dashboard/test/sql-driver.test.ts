@@ -1,0 +1,58 @@
+/**
+ * The Postgres driver when its connection breaks inside a transaction: a write's connection
+ * reset between two statements (a restarted server, a proxy that resets) fails that write,
+ * and nothing else. Before, the checked-out connection had no error listener, and its reset
+ * was an uncaught exception that ended the dashboard's process.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../celeriac/test/support/fault-proxy.js';
+import { openPostgresDriver, type SqlDriver } from '../src/store/sql-driver.js';
+import { dropSchema, POSTGRES_URL, shouldRunPostgresTests, testSchemaName } from './support/postgres.js';
+
+const ready = await shouldRunPostgresTests('sql-driver');
+
+describe.runIf(ready)('the Postgres driver', () => {
+  const schema = testSchemaName();
+  const cleanup: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+    await dropSchema(schema);
+  });
+
+  it('a connection reset between two statements of a transaction rejects it; the next transaction gets a new connection', async () => {
+    const proxy = new FaultProxy(Number(new URL(POSTGRES_URL).port || 5432));
+    await proxy.start();
+    cleanup.push(() => proxy.close());
+    const url = new URL(POSTGRES_URL);
+    url.port = String(proxy.port);
+    const db: SqlDriver = await openPostgresDriver(url.toString(), schema, 2);
+    cleanup.push(() => db.close());
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    cleanup.push(async () => {
+      process.off('uncaughtException', onUncaught);
+    });
+
+    await db.exec('CREATE TABLE t (n integer)');
+    const failed = db.transaction(async (tx) => {
+      await tx.query('INSERT INTO t VALUES (1)');
+      // The connection is reset while the client sits between two statements.
+      proxy.reset();
+      await new Promise((r) => setTimeout(r, 300));
+      await tx.query('INSERT INTO t VALUES (2)');
+    });
+    await expect(failed).rejects.toThrow();
+    expect(proxy.stats.reset).toBeGreaterThan(0);
+    // Give a stray 'error' event time to surface.
+    await new Promise((r) => setImmediate(r));
+    expect(uncaught).toEqual([]);
+
+    proxy.heal();
+    await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO t VALUES (3)');
+    });
+    // The broken transaction left nothing; the next one committed on a fresh connection.
+    expect(await db.query<{ n: number }>('SELECT n FROM t ORDER BY n')).toEqual([{ n: 3 }]);
+  });
+});
