@@ -129,6 +129,64 @@ describe('WriteBuffer', () => {
     expectAllSucceeded(s.batches, 1020);
   });
 
+  it('with maxWrites 2, never writes a row that a write in flight holds: it waits for the next batch', async () => {
+    const s = slowStore();
+    // What each write had in flight beside it: a shared row would make Postgres wait on the first's lock.
+    const inFlight = new Set<string>();
+    const shared: string[] = [];
+    const writeFolded = s.store.writeFolded.bind(s.store);
+    s.store.writeFolded = async (batch: FoldedBatch) => {
+      const keys = [...batch.tasks.map((t) => t.uuid), ...batch.workers.map((w) => w.hostname)];
+      shared.push(...keys.filter((k) => inFlight.has(k)));
+      for (const k of keys) inFlight.add(k);
+      try {
+        return await writeFolded(batch);
+      } finally {
+        for (const k of keys) inFlight.delete(k);
+      }
+    };
+    const buffer = new WriteBuffer(s.store, { batchSize: 4, maxBuffered: 60_000, maxWrites: 2 });
+    const [received, started, succeeded] = lifecycle(0) as [EventDict, EventDict, EventDict];
+    const heartbeat = { type: 'worker-heartbeat', hostname: 'w@h', timestamp: T0, active: 1 } as EventDict;
+    buffer.add(received, 0);
+    buffer.add(heartbeat, 0);
+    for (const e of lifecycle(1).slice(0, 2)) buffer.add(e, 0); // four events: the first write starts
+    expect(s.attempts()).toBe(1);
+    // t0's and the worker's next events fill the second batch with t2's: t0 and w@h stay pending.
+    for (const e of [started, succeeded, heartbeat, lifecycle(2)[0] as EventDict]) buffer.add(e, 0);
+    expect(s.attempts()).toBe(2);
+    expect(buffer.buffered).toBe(2);
+    s.release();
+    await buffer.flush();
+    expect(shared).toEqual([]);
+    expect(s.attempts()).toBe(3);
+    expect(s.batches.map((b) => b.tasks.map((t) => t.uuid).sort())).toEqual([['t0', 't1'], ['t2'], ['t0']]);
+    expect(s.batches[2]?.tasks[0]?.state).toBe('SUCCESS');
+    expect(s.batches[2]?.workers.map((w) => w.hostname)).toEqual(['w@h']);
+    // Every event's timeline entry went with the batch it arrived in; each is counted once.
+    expect(s.batches.map((b) => b.events.length)).toEqual([3, 3, 0]);
+    expect(buffer.eventsWritten).toBe(8);
+    expect(buffer.buffered).toBe(0);
+  });
+
+  it('with maxWrites 2, writes a held row once the write holding it ends, and no batch of nothing', async () => {
+    const s = slowStore();
+    const buffer = new WriteBuffer(s.store, { batchSize: 3, maxBuffered: 60_000, maxWrites: 2 });
+    const again = lifecycle(0).map((e) => ({ ...e, timestamp: (e.timestamp as number) + 10 }) as EventDict);
+    for (const e of lifecycle(0)) buffer.add(e, 0); // the first write: t0
+    for (const e of again) buffer.add(e, 0); // t0 again: the second write takes its entries, not its row
+    expect(s.attempts()).toBe(2);
+    expect(buffer.buffered).toBe(1);
+    s.release();
+    await buffer.flush();
+    // Three writes: whichever write found only a held row pending ended without writing a batch of nothing.
+    expect(s.attempts()).toBe(3);
+    expect(s.batches.map((b) => [b.tasks.map((t) => t.uuid), b.events.length])).toEqual([[['t0'], 3], [[], 3], [['t0'], 0]]);
+    expect(s.batches[2]?.tasks[0]?.succeeded).toBe((T0 + 10.002) * 1000);
+    expect(buffer.eventsWritten).toBe(6);
+    expect(buffer.buffered).toBe(0);
+  });
+
   it('refuses a maxWrites that is not a whole number of at least 1', () => {
     for (const maxWrites of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new WriteBuffer(slowStore().store, { maxWrites })).toThrow(/maxWrites must be an integer of at least 1/);

@@ -343,6 +343,11 @@ export class EventFolder {
     return this.#events;
   }
 
+  /** Whether anything is pending: events folded since the last {@link take}, or rows it held back. */
+  get pending(): boolean {
+    return this.#events > 0 || this.#tasks.size > 0 || this.#workers.size > 0;
+  }
+
   /** Whether `uuid` has a pending task row. */
   hasTask(uuid: string): boolean {
     return this.#tasks.has(uuid);
@@ -401,23 +406,40 @@ export class EventFolder {
     return 'task';
   }
 
-  /** Everything folded so far; the folder starts empty again. */
-  take(): FoldedBatch {
+  /**
+   * Everything folded so far; the folder starts empty again, but for the task and worker rows
+   * whose key is in `hold`: those stay pending, and go on folding what arrives, for the next take.
+   * (A write in flight holds locks on its rows until it commits: a second write that touched
+   * one of them would wait for the first instead of running beside it.)
+   */
+  take(hold?: { readonly tasks: ReadonlySet<string>; readonly workers: ReadonlySet<string> }): FoldedBatch {
+    const tasks = new Map<string, TaskWrite>();
+    const workers = new Map<string, WorkerWrite>();
     const batch: FoldedBatch = {
-      tasks: [...this.#tasks.values()],
-      workers: [...this.#workers.values()],
+      tasks: hold === undefined || hold.tasks.size === 0 ? [...this.#tasks.values()] : keep(this.#tasks, hold.tasks, tasks),
+      workers: hold === undefined || hold.workers.size === 0 ? [...this.#workers.values()] : keep(this.#workers, hold.workers, workers),
       events: this.#timelineHead === 0 ? this.#timeline : this.#timeline.slice(this.#timelineHead),
       ignored: this.#ignored,
       folded: this.#events,
     };
-    this.#tasks = new Map();
-    this.#workers = new Map();
+    this.#tasks = tasks;
+    this.#workers = workers;
     this.#timeline = [];
     this.#timelineHead = 0;
     this.#events = 0;
     this.#ignored = 0;
     return batch;
   }
+}
+
+/** The rows of `rows` whose key is not in `held`; the held ones go to `kept`. */
+function keep<T>(rows: ReadonlyMap<string, T>, held: ReadonlySet<string>, kept: Map<string, T>): T[] {
+  const out: T[] = [];
+  for (const [key, row] of rows) {
+    if (held.has(key)) kept.set(key, row);
+    else out.push(row);
+  }
+  return out;
 }
 
 /** Folds a batch of events, in arrival order, into rows. Malformed events are counted, not thrown. */

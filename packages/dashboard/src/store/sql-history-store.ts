@@ -134,11 +134,14 @@ class SqlHistoryStore implements HistoryStore {
 
   async writeFolded(batch: FoldedBatch): Promise<WriteSummary> {
     this.#open();
-    // Rows in key order: two writes in flight at once (the ingest's write buffer) that share
-    // rows lock them in the same order, so one waits for the other instead of a deadlock.
+    // Rows in key order: two writes at once that share rows (the ingest's write buffer keeps
+    // its own apart, but a backfill or a second dashboard on the same database may not) lock
+    // them in the same order, so one waits for the other instead of a deadlock.
     batch.tasks.sort(byKey('uuid'));
     batch.workers.sort(byKey('hostname'));
-    if (batch.tasks.length > 0 || batch.workers.length > 0) {
+    // A batch may bring timeline entries without their task's row (held for the next batch
+    // while a write in flight has it: ingest/write-buffer).
+    if (batch.tasks.length > 0 || batch.workers.length > 0 || batch.events.length > 0) {
       const upsert = taskUpsertSql('incoming', 'events');
       await this.db.transaction(async (tx) => {
         // The history is a monitor's record, not the system of record: a crash of the database
