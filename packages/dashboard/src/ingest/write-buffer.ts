@@ -82,7 +82,7 @@ export class WriteBuffer {
    * The keys of the task and worker rows of the batches being written. A batch taken meanwhile
    * leaves those rows pending: in Postgres the second write would otherwise wait on the first's
    * row locks until it commits (sampled at 30,000 events/s: one writer waiting in 23 of 53
-   * samples), and two writes in flight would run one after the other.
+   * samples), and two writes in flight would often run one after the other.
    */
   readonly #inFlight = { tasks: new Set<string>(), workers: new Set<string>() };
   /** Writes failed in a row, and the `now` of {@link add} before which events start none. */
