@@ -174,10 +174,8 @@ export class WriteBuffer {
         batch = this.#folder.take(this.#inFlight);
         this.#onTake();
       } else return;
-      if (batch.tasks.length === 0 && batch.workers.length === 0 && batch.events.length === 0 && batch.folded === 0) {
-        // Only rows held for a write in flight were pending: that write takes them when it ends.
-        return;
-      }
+      // Only rows held for a write in flight were pending: that write takes them when it ends.
+      if (batch.folded === 0 && batch.tasks.length === 0 && batch.workers.length === 0) return;
       for (const t of batch.tasks) this.#inFlight.tasks.add(t.uuid);
       for (const w of batch.workers) this.#inFlight.workers.add(w.hostname);
       try {

@@ -416,8 +416,8 @@ export class EventFolder {
     const tasks = new Map<string, TaskWrite>();
     const workers = new Map<string, WorkerWrite>();
     const batch: FoldedBatch = {
-      tasks: hold === undefined || hold.tasks.size === 0 ? [...this.#tasks.values()] : keep(this.#tasks, hold.tasks, tasks),
-      workers: hold === undefined || hold.workers.size === 0 ? [...this.#workers.values()] : keep(this.#workers, hold.workers, workers),
+      tasks: keep(this.#tasks, hold?.tasks, tasks),
+      workers: keep(this.#workers, hold?.workers, workers),
       events: this.#timelineHead === 0 ? this.#timeline : this.#timeline.slice(this.#timelineHead),
       ignored: this.#ignored,
       folded: this.#events,
@@ -433,7 +433,8 @@ export class EventFolder {
 }
 
 /** The rows of `rows` whose key is not in `held`; the held ones go to `kept`. */
-function keep<T>(rows: ReadonlyMap<string, T>, held: ReadonlySet<string>, kept: Map<string, T>): T[] {
+function keep<T>(rows: ReadonlyMap<string, T>, held: ReadonlySet<string> | undefined, kept: Map<string, T>): T[] {
+  if (held === undefined || held.size === 0) return [...rows.values()];
   const out: T[] = [];
   for (const [key, row] of rows) {
     if (held.has(key)) kept.set(key, row);
