@@ -9,8 +9,8 @@
  *
  * Requires vitest (a devDependency of this package): import it from test files only.
  */
-import { expect, it } from 'vitest';
-import type { PublishOptions, QueueBroker } from '../core/spi/broker.js';
+import { expect, it, vi } from 'vitest';
+import type { Consumer, Delivery, PublishOptions, QueueBroker } from '../core/spi/broker.js';
 import { ErrorCodes } from '../errors.js';
 import { defineBrokerSuite, envelopeOf, type BrokerSuiteOptions, type Harness, idOf, makeMessage } from './broker-harness.js';
 
@@ -315,6 +315,30 @@ function defineManagementTests(get: () => Harness): void {
     await h.publish(q1, 'c');
     await inbox.expectTotal(1, 300);
     expect(await h.broker.queueLength(q1)).toBe(1);
+  });
+
+  it('cancelQueue from a delivery handler: what the server had already sent goes back to the queue', async () => {
+    // The server pushes a queue's messages ahead of the handler (no prefetch limit); those that
+    // arrive after the cancel must not reach the handler, nor be lost.
+    const h = get();
+    const q = await h.queue('cancelled');
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) await h.publish(q, id);
+    const got: Delivery[] = [];
+    const consumer: Consumer = h.broker.consume({
+      queues: [q],
+      prefetch: 0,
+      onDelivery: (d) => {
+        got.push(d);
+        if (got.length === 1) consumer.cancelQueue(q);
+      },
+    });
+    try {
+      await vi.waitFor(async () => expect(await h.broker.queueLength(q)).toBe(5), { timeout: 3000 });
+      expect(got.map(idOf)).toEqual(['a']);
+      await (got[0] as Delivery).ack();
+    } finally {
+      await consumer.close();
+    }
   });
 }
 

@@ -232,6 +232,12 @@ export class AmqpConsumer implements Consumer {
     await this.host.declareQueue(queue);
     if (this.#channel !== channel || !this.#queues.includes(queue)) return;
     const { consumerTag } = await channel.consume(queue, (msg) => this.#onMessage(channel, queue, msg), { noAck: false });
+    // cancelQueue ran while the consume was on its way (from the handler of a delivery that came
+    // in the same frame as consume-ok, say): it had no tag to cancel, so cancel it now.
+    if (this.#channel !== channel || !this.#queues.includes(queue) || this.#tags.has(queue)) {
+      await channel.cancel(consumerTag).catch(() => undefined);
+      return;
+    }
     this.#tags.set(queue, consumerTag);
   }
 
@@ -270,6 +276,11 @@ export class AmqpConsumer implements Consumer {
       return;
     }
     this.#batchers.get(channel)?.delivered(msg);
+    if (!this.#queues.includes(queue)) {
+      // Sent before cancelQueue's basic.cancel reached the server: back to the queue, unhandled.
+      this.#reject(channel, msg, true);
+      return;
+    }
     const held: Held = { msg, channel, queue };
     if (msg.fields.redelivered && this.#claimedByOrphan(held)) return;
     const headerMarked = (msg.properties.headers as Record<string, unknown> | undefined)?.['redelivered'] === true;

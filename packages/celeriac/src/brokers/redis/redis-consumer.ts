@@ -423,13 +423,20 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       this.#giveBack(got);
       return;
     }
+    const back: RedisDelivery[] = [];
     for (const delivery of got) {
+      // Its queue was cancelled since the fetch (by a handler of this batch, say): it goes back.
+      if (!this.#queues.includes(delivery.queue)) {
+        back.push(delivery);
+        continue;
+      }
       try {
         this.options.onDelivery(delivery);
       } catch (error) {
         this.report(error);
       }
     }
+    if (back.length > 0) this.#giveBack(back);
   }
 
   /** Restores `got` to the front of their queues, latest first, so they keep their order. */
