@@ -235,7 +235,10 @@ export interface Consumer {
   setPrefetch(prefetch: number): void;
   /** Start consuming another queue. */
   addQueue(queue: string): void;
-  /** Stop consuming a queue. */
+  /**
+   * Stop consuming a queue: from the call on, no delivery of it reaches `onDelivery`, even one
+   * the server had already sent (it goes back to the queue). Deliveries handed out before stay valid.
+   */
   cancelQueue(queue: string): void;
   /** Stop fetching. Unsettled deliveries stay valid and must still be settled. */
   close(): Promise<void>;
