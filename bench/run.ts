@@ -145,16 +145,27 @@ async function measureRoundTrip(peer: Peer, r: PeerResults): Promise<void> {
   if (r.roundTrip) ctx.log(`  p50 ${r.roundTrip.p50Ms.toFixed(3)} ms, p99 ${r.roundTrip.p99Ms.toFixed(3)} ms`);
 }
 
-/** Runs layout-floor.ts on the bench's Redis with the drain's n; its result line, or why none. */
+/**
+ * Runs layout-floor.ts on the bench's Redis with the drain's n; its result line. A floor that
+ * fails is a broken part of the bench, not a missing number: the report says FAILED with the
+ * reason and the run exits non-zero.
+ */
 function layoutFloor(): Promise<string> {
   ctx.log(`layout floor: ${sizes.drain} tasks, bare loop`);
   const script = fileURLToPath(new URL('./layout-floor.ts', import.meta.url));
   const args = ['--import', 'tsx', script, '--n', String(sizes.drain), '--redis', `${ctx.redisHost}:${ctx.redisPort}`, '--db', String(ctx.redisDb)];
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { timeout: ctx.stepTimeoutMs }, (error, stdout) => {
+    execFile(process.execPath, args, { timeout: ctx.stepTimeoutMs }, (error, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.startsWith('Layout floor:'));
-      if (line !== undefined) ctx.log(`  ${line}`);
-      resolve(line ?? `not measured: ${error?.message.split('\n')[0] ?? 'no result line'}`);
+      if (line !== undefined && error === null) {
+        ctx.log(`  ${line}`);
+        resolve(line);
+        return;
+      }
+      const why = stderr.split('\n').find((l) => /Error/.test(l)) ?? error?.message.split('\n')[0] ?? 'no result line';
+      ctx.log(`  LAYOUT FLOOR FAILED: ${why}`);
+      process.exitCode = 1;
+      resolve(`FAILED: ${why}`);
     });
   });
 }

@@ -19,7 +19,8 @@ const script = RENEW_LEASE_SCRIPT;
 /** One broker's leases and connection. */
 class Session {
   readonly #redis: RespConnection;
-  #leases: readonly KeptLease[] = [];
+  /** Leases by tag: the last feed's, and those added since (an add is O(its size), not O(all held)). */
+  #leases = new Map<string, KeptLease>();
   #fedAt = Date.now();
   #renewedAt = Number.NEGATIVE_INFINITY;
   #renewing = false;
@@ -35,20 +36,19 @@ class Session {
     // The event loop feeds (and so renews) every period; the thread steps in once a feed is late.
     this.#timer = setInterval(() => {
       const now = Date.now();
-      if (now - this.#fedAt >= 1.5 * every && now - this.#renewedAt >= every) void this.#renew(renewable(this.#leases, this.#fedAt, now, every));
+      if (now - this.#fedAt >= 1.5 * every && now - this.#renewedAt >= every) void this.#renew(renewable([...this.#leases.values()], this.#fedAt, now, every));
     }, Math.max(10, every / 4));
   }
 
   feed(leases: readonly KeptLease[]): void {
-    this.#leases = leases;
+    this.#leases = new Map(leases.map((l) => [l.tag, l]));
     this.#fedAt = Date.now();
     void this.#renew(leases);
   }
 
   /** Held since the last feed (or a new deadline): replaces by tag. */
   add(leases: readonly KeptLease[]): void {
-    const tags = new Set(leases.map((l) => l.tag));
-    this.#leases = [...this.#leases.filter((l) => !tags.has(l.tag)), ...leases];
+    for (const l of leases) this.#leases.set(l.tag, l);
   }
 
   close(): void {
@@ -74,7 +74,7 @@ class Session {
       const gone = new Set<string>();
       for (let i = 0; i < batch.length; i += BATCH) for (const tag of await this.#renewBatch(batch.slice(i, i + BATCH))) gone.add(tag);
       if (gone.size > 0) {
-        this.#leases = this.#leases.filter((l) => !gone.has(l.tag));
+        for (const tag of gone) this.#leases.delete(tag);
         post({ type: 'lost', session: this.id, tags: [...gone] });
       }
       if (this.#failing) post({ type: 'log', session: this.id, level: 'warn', msg: 'redis broker: the lease keeper renews again', error: null });

@@ -130,7 +130,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
       idleTimeoutMs: IDLE_PING_INTERVALS * o.pingIntervalMs,
       ...(o.log ? { log: o.log } : {}),
     }));
-    const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys));
+    const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys, o.lostTaskGraceMs === 0 ? '' : this.id));
     const delayed = new DelayedSet((fn) => redis.send(fn), keys);
     this.#consumers = new ConsumerGroup(o.log);
     const running = o.lostTaskGraceMs === 0 ? undefined : new RunningRecords((fn) => redis.send(fn), keys, this.id, o.log);

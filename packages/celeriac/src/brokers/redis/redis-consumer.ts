@@ -388,7 +388,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   /** One of its deliveries was acked early and its task runs: recorded until the returned call. */
   markRunning(d: RedisDelivery): () => void {
-    return this.deps.running?.record(d.tag, d.queue, d.raw) ?? noop;
+    return this.deps.running?.record(d) ?? noop;
   }
 
   /** Whether it is open and takes lost-task reports ({@link ConsumeOptions.onLost}). */

@@ -36,6 +36,8 @@ export class RedisDelivery implements Delivery {
   #redelivered: boolean | undefined;
   /** Epoch ms past which a blocked event loop no longer keeps its lease (the task's hard limit); null = none. */
   leaseUntil: number | null = null;
+  /** Whether its ack records its task as running (running.ts, transitions.ts AckedHeld). */
+  running: 'pending' | 'sent' | 'none' | undefined = undefined;
 
   constructor(
     /** The consumer whose window this delivery occupies. */

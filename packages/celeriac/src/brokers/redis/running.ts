@@ -2,19 +2,22 @@
  * @module brokers/redis/running
  * Early-acked tasks that run now, recorded in Redis so that a worker's death does not leave
  * them unseen. With early acks the message is gone from kombu's bookkeeping once its task
- * starts; if the worker is then killed, nothing would ever say the task ended. Each consumer
- * records such a task in `celeriac.running` (tag -> its broker id, queue and envelope) and
- * removes the record once the task's end was stored; the recovery sweep of every consuming
- * broker runs lost-running.lua, which hands out, once, each record whose broker stopped
- * advertising its presence (`celeriac.promoters`, renewed every `leaseRenewMs`) for longer
- * than `lostTaskGraceSec`. The worker then reports the task lost (WorkerLostError).
- * Recording is best effort: a write that fails (Redis down) only loses the detection.
+ * starts; if the worker is then killed, nothing would ever say the task ended. The ack itself
+ * records such a task in `celeriac.running` (ack.lua moves its unacked entry there, prefixed
+ * with the broker id: no command and no envelope on the wire of its own), and the record is
+ * removed once the task's end was stored, the removals of one event-loop turn in one HDEL.
+ * The recovery sweep of every consuming broker runs lost-running.lua, which hands out, once,
+ * each record whose broker stopped advertising its presence (`celeriac.promoters`, renewed
+ * every `leaseRenewMs`) for longer than `lostTaskGraceSec`. The worker then reports the task
+ * lost (WorkerLostError). Recording is best effort: a write that fails (Redis down) only
+ * loses the detection.
  */
 import { loadScript, runScript } from '../../redis/script.js';
 import type { BrokerKeys } from '../../redis/keys.js';
 import type { RedisLog } from '../../redis/client.js';
+import { TickBatch } from '../../redis/tick-batch.js';
 import type { LostDelivery } from '../../core/spi/broker.js';
-import type { SendCommand } from './transitions.js';
+import type { AckedHeld, SendCommand } from './transitions.js';
 
 const LOST_RUNNING = loadScript(new URL('./scripts/lost-running.lua', import.meta.url));
 
@@ -23,6 +26,12 @@ const LOST_BATCH = 100;
 
 /** The running-task records of one broker. */
 export class RunningRecords {
+  /** Removals of one event-loop turn, sent as one HDEL. */
+  readonly #removals = new TickBatch<string, number>(async (tags) => {
+    await this.send((c) => c.hDel(this.keys.running, [...tags]));
+    return tags.map(() => 1);
+  });
+
   constructor(
     private readonly send: SendCommand,
     private readonly keys: BrokerKeys,
@@ -31,22 +40,35 @@ export class RunningRecords {
     private readonly log: RedisLog | undefined,
   ) {}
 
-  /** Records delivery `tag` as running here; the returned function removes the record. */
-  record(tag: string, queue: string, raw: string): () => void {
-    const key = this.keys.running;
-    const value = JSON.stringify([this.brokerId, queue, raw, 0]);
-    const written = this.send((c) => c.hSet(key, tag, value)).then(
+  /**
+   * Records `d`'s task as running here until the returned call. A delivery not acked yet is
+   * recorded by its ack (see {@link AckedHeld}); one acked already, by a write of its own.
+   */
+  record(d: AckedHeld & { readonly state: string; readonly queue: string; readonly raw: string }): () => void {
+    if (d.state === 'held') {
+      d.running = 'pending';
+      return () => {
+        // Not sent yet: the ack goes out without it. Sent: the removal follows the ack on the
+        // same connection, so it lands after the record.
+        if (d.running === 'sent') this.#forget(d.tag);
+        d.running = 'none';
+      };
+    }
+    const value = `${this.brokerId} 0 [${d.raw}, "", ${JSON.stringify(d.queue)}]`;
+    const written = this.send((c) => c.hSet(this.keys.running, d.tag, value)).then(
       () => true,
       (error: unknown) => {
-        this.log?.('warn', `could not record running task ${tag}; its loss would go unseen if this worker died`, error as Error);
+        this.log?.('warn', `could not record running task ${d.tag}; its loss would go unseen if this worker died`, error as Error);
         return false;
       },
     );
-    return () => {
-      void written.then((ok) => (ok ? this.send((c) => c.hDel(key, tag)) : 0)).catch((error: unknown) => {
-        this.log?.('warn', `could not remove the running record of ${tag}; it is reported lost once this worker stops`, error as Error);
-      });
-    };
+    return () => void written.then((ok) => ok && this.#forget(d.tag));
+  }
+
+  #forget(tag: string): void {
+    this.#removals.add(tag).catch((error: unknown) => {
+      this.log?.('warn', `could not remove the running record of ${tag}; it is reported lost once this worker stops`, error as Error);
+    });
   }
 
   /** Takes the records orphaned for at least `graceMs` (lost-running.lua); each is returned once. */
@@ -54,9 +76,21 @@ export class RunningRecords {
     const k = this.keys;
     const flat = (await this.send((c) => runScript(c, LOST_RUNNING, [k.running, k.promoters], [String(nowMs), String(graceMs), String(LOST_BATCH)]))) as string[];
     const lost: LostDelivery[] = [];
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      lost.push({ tag: String(flat[i]), holder: String(flat[i + 1]), queue: String(flat[i + 2]), raw: String(flat[i + 3]) });
-    }
+    for (let i = 0; i + 2 < flat.length; i += 3) lost.push({ tag: String(flat[i]), holder: String(flat[i + 1]), ...fromUnacked(String(flat[i + 2])) });
     return lost;
+  }
+}
+
+/**
+ * Queue and envelope of a kombu unacked entry, `[envelope, "", queue]` (fetch.lua keeps a
+ * malformed envelope there as a JSON string); the entry as it is when it cannot be read, so
+ * that the report says the message cannot be read.
+ */
+function fromUnacked(entry: string): { queue: string; raw: string } {
+  try {
+    const [envelope, , queue] = JSON.parse(entry) as [unknown, unknown, unknown];
+    return { queue: String(queue), raw: typeof envelope === 'string' ? envelope : JSON.stringify(envelope) };
+  } catch {
+    return { queue: '', raw: entry };
   }
 }

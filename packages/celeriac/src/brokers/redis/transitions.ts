@@ -55,6 +55,16 @@ export interface Held {
   readonly token: string;
 }
 
+/**
+ * A held delivery being acked, which may ask its ack to record its task as running
+ * (celeriac.running, see running.ts): `running` is 'pending' until an ack call carries the
+ * request, then 'sent' (a retried ack carries it again); undefined or 'none' when not asked,
+ * or no longer (the task ended before its ack went out).
+ */
+export interface AckedHeld extends Held {
+  running?: 'pending' | 'sent' | 'none';
+}
+
 /** Epoch ms as float epoch seconds, the unit of kombu's unacked_index scores. */
 const seconds = (ms: number): string => (ms / 1000).toFixed(6);
 
@@ -69,13 +79,17 @@ const seconds = (ms: number): string => (ms / 1000).toFixed(6);
 const indexScore = (ms: number): string => String(Math.floor(ms / 1000));
 
 /**
- * The ack script's arguments: tag and token of each delivery. The per-item loops of a batch
- * call live in small functions like this one: a loop in the calling method made V8 optimize
- * that method, with the whole send path inlined, although it runs once per batch.
+ * ack.lua's arguments: the running records' holder, then tag, token and record flag of each.
+ * The per-item loops of a batch call live in small functions like this one, so that the
+ * calling method, which runs once per batch, stays small.
  */
-function heldArgs(batch: readonly Held[]): string[] {
-  const args: string[] = [];
-  for (const h of batch) args.push(h.tag, h.token);
+function ackArgs(holder: string, batch: readonly AckedHeld[]): string[] {
+  const args = [holder];
+  for (const h of batch) {
+    const record = h.running === 'pending' || h.running === 'sent';
+    if (record) h.running = 'sent';
+    args.push(h.tag, h.token, record ? '1' : '0');
+  }
   return args;
 }
 
@@ -109,14 +123,19 @@ export type SendCommand = <T>(fn: (client: RedisClient) => Promise<T>) => Promis
 /** The broker's atomic transitions on one connection and key set. */
 export class Transitions {
   /** Acks made in one event-loop turn go out as one ack.lua call. */
-  readonly #acks = new TickBatch<Held, boolean>((batch) => this.#ackMany(batch));
+  readonly #acks = new TickBatch<AckedHeld, boolean>((batch) => this.#ackMany(batch));
 
   /** The names restore-stale.lua builds for Python-held messages (see redis/keys.ts). */
   readonly #restoreTemplate: RestoreTemplate;
 
+  /**
+   * @param runningHolder The broker id ack.lua writes into running records (see
+   *   {@link AckedHeld}); '' when this broker records none.
+   */
   constructor(
     private readonly send: SendCommand,
     private readonly keys: BrokerKeys,
+    private readonly runningHolder = '',
   ) {
     this.#restoreTemplate = keys.restoreTemplate();
   }
@@ -139,13 +158,16 @@ export class Transitions {
     return reply.length === 0 ? [] : readFetchReply(reply, tokenPrefix);
   }
 
-  /** kombu's ack; false when the lease was lost. Acks of one event-loop turn share one call. */
-  ack(held: Held): Promise<boolean> {
+  /**
+   * kombu's ack; false when the lease was lost. Acks of one event-loop turn share one call.
+   * A delivery whose `running` is set has its task recorded as running by the same call.
+   */
+  ack(held: AckedHeld): Promise<boolean> {
     return this.#acks.add(held);
   }
 
-  async #ackMany(batch: readonly Held[]): Promise<boolean[]> {
-    const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries], heldArgs(batch))) as number[];
+  async #ackMany(batch: readonly AckedHeld[]): Promise<boolean[]> {
+    const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries, this.keys.running], ackArgs(this.runningHolder, batch))) as number[];
     return reply.map(isOne);
   }
 

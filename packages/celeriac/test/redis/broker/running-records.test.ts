@@ -1,13 +1,16 @@
 /**
- * lost-running.lua through RunningRecords, on a real Redis with explicit times: a record of a
- * live broker is never taken; an orphan is marked, then taken once after the grace; a broker
- * that comes back unmarks its records; an unreadable record is dropped, not reported; and
- * removing a record (the task's end stored) takes it out of the detection.
+ * Running-task records on a real Redis with explicit times. How they are written: the ack of
+ * an early-acked task records it (ack.lua moves its unacked entry, no command of its own), a
+ * delivery acked already by a write of its own, and the removals of one turn go as one HDEL.
+ * How lost-running.lua reads them: a record of a live broker is never taken; an orphan is
+ * marked, then taken once after the grace; a broker that comes back unmarks its records; an
+ * unreadable record is dropped, not reported; a record in the earlier JSON form is still read.
  */
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerKeys } from '../../../src/redis/keys.js';
 import { RunningRecords } from '../../../src/brokers/redis/running.js';
+import { Transitions, type AckedHeld } from '../../../src/brokers/redis/transitions.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { deletePrefix, newPrefix, rawClient, redisAvailable } from './redis-test-env.js';
 
@@ -16,16 +19,20 @@ const prefix = newPrefix();
 const GRACE = 10_000;
 const T0 = 1_700_000_000_000;
 
+/** A Celery-shaped envelope (properties last, delivery_tag last in them). */
+const envelope = (tag: string): string =>
+  `{"body": "W10=", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"id": "${tag}", "note": "x\\"y"}, "properties": {"delivery_info": {"exchange": "", "routing_key": "q"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "${tag}"}}`;
+
+/** A delivery as RunningRecords.record sees it. */
+type Recordable = AckedHeld & { state: string; queue: string; raw: string };
+
 describe.skipIf(!available)('RunningRecords: lost-task records', () => {
   let raw: RedisClientType;
   const keys = new BrokerKeys(prefix);
-  let alive: RunningRecords;
-  let dead: RunningRecords;
+  const bucket = keys.bucket('q', 0);
 
   beforeAll(async () => {
     raw = await rawClient();
-    alive = new RunningRecords((fn) => fn(raw), keys, 'alive', undefined);
-    dead = new RunningRecords((fn) => fn(raw), keys, 'dead', undefined);
   });
 
   afterAll(async () => {
@@ -35,36 +42,94 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
 
   const until = (check: () => Promise<boolean>): Promise<boolean> => waitFor(check, 'the record writes', 15_000);
 
+  /** Fetches `tags` (pushed first) as `holder`'s broker would, as held deliveries. */
+  async function held(t: Transitions, tags: readonly string[]): Promise<Recordable[]> {
+    for (const tag of tags) await raw.lPush(bucket, envelope(tag));
+    const got = await t.fetch(keys.buckets('q'), ['q'], tags.length, Date.now(), 60_000, `tok-${tags[0]}`);
+    return got.map((m) => ({ tag: m.tag, token: m.token, state: 'held', queue: 'q', raw: m.raw }));
+  }
+
+  it('the ack writes the record, in the same call; a mark cleared before the ack went out writes none; removals follow', async () => {
+    const t = new Transitions((fn) => fn(raw), keys, 'alive');
+    const records = new RunningRecords((fn) => fn(raw), keys, 'alive', undefined);
+    const [a, b, c, late] = await held(t, ['r-a', 'r-b', 'r-c', 'r-late']) as [Recordable, Recordable, Recordable, Recordable];
+    const endA = records.record(a);
+    const endB = records.record(b);
+    endB(); // the task ended before its ack was flushed: nothing to record
+    expect(await Promise.all([t.ack(a), t.ack(b), t.ack(c)])).toEqual([true, true, true]);
+    expect(await raw.hGetAll(keys.running)).toEqual({ 'r-a': `alive 0 [${envelope('r-a')}, "", "q"]` });
+    // Acked already: recorded by a write of its own, in the same form.
+    expect(await t.ack(late)).toBe(true);
+    const endLate = records.record({ ...late, state: 'settled' });
+    await until(async () => (await raw.hExists(keys.running, 'r-late')) === 1);
+    expect(await raw.hGet(keys.running, 'r-late')).toBe(`alive 0 [${envelope('r-late')}, "", "q"]`);
+    endA();
+    endLate();
+    await until(async () => (await raw.hLen(keys.running)) === 0);
+  });
+
+  it('a failed ack retried after the task ended records nothing', async () => {
+    const t = new Transitions((fn) => fn(raw), keys, 'alive');
+    const records = new RunningRecords((fn) => fn(raw), keys, 'alive', undefined);
+    const [d] = (await held(t, ['r-retry'])) as [Recordable];
+    const end = records.record(d);
+    const failing = new Transitions(() => Promise.reject(new Error('connection lost')), keys, 'alive');
+    await expect(failing.ack(d)).rejects.toThrow('connection lost');
+    expect(d.running).toBe('sent');
+    end();
+    expect(await t.ack(d)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await raw.hExists(keys.running, 'r-retry')).toBe(0);
+  });
+
   it('takes an orphan once, only after the grace, and never a live broker\'s or an ended one', async () => {
+    await raw.del(keys.running);
     await raw.zAdd(keys.promoters, [
       { score: T0 + 60_000, value: 'alive' },
       { score: T0 - 1, value: 'dead' },
     ]);
-    alive.record('t-alive', 'q', '{"a":1}');
-    dead.record('t-dead', 'q', '{"d":"x\\"y"}');
-    const end = dead.record('t-ended', 'q', '{}');
+    const alive = new RunningRecords((fn) => fn(raw), keys, 'alive', undefined);
+    const dead = new RunningRecords((fn) => fn(raw), keys, 'dead', undefined);
+    const settled = (tag: string): Recordable => ({ tag, token: 'x', state: 'settled', queue: 'q', raw: envelope(tag) });
+    alive.record(settled('t-alive'));
+    dead.record(settled('t-dead'));
+    const end = dead.record(settled('t-ended'));
     await until(async () => (await raw.hLen(keys.running)) === 3);
     end();
     await until(async () => (await raw.hLen(keys.running)) === 2);
     await raw.hSet(keys.running, 't-garbage', 'not json');
+    await raw.hSet(keys.running, 't-garbage2', '[1, 2]');
 
-    // First sight: the orphan is marked, nothing taken; the garbage record is dropped.
+    // First sight: the orphan is marked, nothing taken; the garbage records are dropped.
     expect(await alive.takeLost(T0, GRACE)).toEqual([]);
     expect(await raw.hExists(keys.running, 't-garbage')).toBe(0);
+    expect(await raw.hExists(keys.running, 't-garbage2')).toBe(0);
+    expect(await raw.hGet(keys.running, 't-dead')).toBe(`dead ${T0} [${envelope('t-dead')}, "", "q"]`);
     expect(await alive.takeLost(T0 + GRACE - 1, GRACE)).toEqual([]);
     const taken = await Promise.all([alive.takeLost(T0 + GRACE, GRACE), dead.takeLost(T0 + GRACE, GRACE)]);
-    expect(taken.flat()).toEqual([{ tag: 't-dead', holder: 'dead', queue: 'q', raw: '{"d":"x\\"y"}' }]);
+    expect(taken.flat()).toEqual([{ tag: 't-dead', holder: 'dead', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('t-dead'))) }]);
     expect(await raw.hKeys(keys.running)).toEqual(['t-alive']);
+  });
+
+  it('reads the JSON records of earlier versions (a rolling upgrade)', async () => {
+    await raw.del(keys.running);
+    await raw.zAdd(keys.promoters, { score: T0 - 1, value: 'old' });
+    await raw.hSet(keys.running, 't-old', JSON.stringify(['old', 'q', envelope('t-old'), 0]));
+    const records = new RunningRecords((fn) => fn(raw), keys, 'new', undefined);
+    expect(await records.takeLost(T0, GRACE)).toEqual([]); // marked
+    const [lost] = await records.takeLost(T0 + GRACE, GRACE);
+    expect(lost).toEqual({ tag: 't-old', holder: 'old', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('t-old'))) });
   });
 
   it('unmarks the records of a broker whose presence comes back', async () => {
     await raw.zAdd(keys.promoters, { score: T0 - 1, value: 'flaky' });
     const flaky = new RunningRecords((fn) => fn(raw), keys, 'flaky', undefined);
-    flaky.record('t-flaky', 'q', '{}');
+    flaky.record({ tag: 't-flaky', token: 'x', state: 'settled', queue: 'q', raw: '{}' });
     await until(async () => (await raw.hExists(keys.running, 't-flaky')) === 1);
     expect(await flaky.takeLost(T0, GRACE)).toEqual([]); // marked
     await raw.zAdd(keys.promoters, { score: T0 + 2 * GRACE, value: 'flaky' });
     expect(await flaky.takeLost(T0 + GRACE, GRACE)).toEqual([]); // alive again: unmarked
+    expect(await raw.hGet(keys.running, 't-flaky')).toBe('flaky 0 [{}, "", "q"]');
     await raw.zAdd(keys.promoters, { score: T0, value: 'flaky' });
     expect(await flaky.takeLost(T0 + 2 * GRACE + 1, GRACE)).toEqual([]); // marked anew
     expect((await flaky.takeLost(T0 + 3 * GRACE + 1, GRACE)).map((l) => l.tag)).toEqual(['t-flaky']);

@@ -8,20 +8,28 @@ read with one HMGET and the deletions are variadic (one command per key, chunked
 per-delivery redis.call overhead was most of this script's cost. A tag given twice in one
 call is settled once (the second entry reports 0, as a second call would).
 
+An early ack of a task that starts now also records it as running (celeriac.running, see
+running.ts), in the same step: its unacked value moves there, prefixed with the broker id and
+"0" (not orphaned), so the envelope never travels back over the wire and the record costs no
+command of its own. A task's record is thus written if and only if its ack went through.
+
 KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  celeriac.deliveries (hash): settled tags' delivery counts are dropped
-ARGV[2i-1]  delivery tag of the i-th delivery
-ARGV[2i]    token given by fetch for it
+KEYS[6]  celeriac.running (hash tag -> "<broker id> <orphaned since ms> <unacked value>")
+ARGV[1]      broker id written into running records
+ARGV[3i-1]   delivery tag of the i-th delivery
+ARGV[3i]     token given by fetch for it
+ARGV[3i+1]   "1" to record it as running, "0" not to
 
 Returns one entry per delivery: 1 when settled, 0 when its lease was lost (nothing changed
 for it except stale lease data).
 ]]
-local n = #ARGV / 2
+local n = (#ARGV - 1) / 3
 local tags = {}
-for i = 1, n do tags[i] = ARGV[2 * i - 1] end
+for i = 1, n do tags[i] = ARGV[3 * i - 1] end
 
 -- Chunked: Lua's unpack has a stack limit.
 local function each_chunk(list, fn)
@@ -36,16 +44,31 @@ end)
 -- The lease data is "<token> <bucket>": held when it starts with the token and a space
 -- (compared in place: no substring is made for it).
 local byte, find = string.byte, string.find
-local out, settled, seen = {}, {}, {}
+local out, settled, seen, running = {}, {}, {}, {}
 for i = 1, n do
-  local tag, token, d = tags[i], ARGV[2 * i], data[i]
+  local tag, token, d = tags[i], ARGV[3 * i], data[i]
   if d and not seen[tag] and byte(d, #token + 1) == 32 and find(d, token, 1, true) == 1 then
     seen[tag] = true
     settled[#settled + 1] = tag
+    if ARGV[3 * i + 1] == '1' then running[#running + 1] = tag end
     out[i] = 1
   else
     out[i] = 0
   end
+end
+-- Read before the HDEL of unacked below.
+if #running > 0 then
+  local records, prefix, k = {}, ARGV[1] .. ' 0 ', 0
+  each_chunk(running, function(...)
+    for _, value in ipairs(redis.call('HMGET', KEYS[1], ...)) do
+      k = k + 1
+      if value then
+        records[#records + 1] = running[k]
+        records[#records + 1] = prefix .. value
+      end
+    end
+  end)
+  if #records > 0 then each_chunk(records, function(...) redis.call('HSET', KEYS[6], ...) end) end
 end
 if #settled > 0 then
   each_chunk(settled, function(...) redis.call('ZREM', KEYS[3], ...) end)
