@@ -59,7 +59,11 @@ export function addToCurrentTask(tuple: ResultTuple): void {
 
 /** The children recorded for `request` so far, and forgets them. */
 export function takeChildren(request: TaskRequest): ResultTuple[] {
-  const list = sentChildren.get(request) ?? [];
+  const list = sentChildren.get(request);
+  if (list === undefined) return NONE;
   sentChildren.delete(request);
   return list;
 }
+
+/** What {@link takeChildren} returns for a task that sent none (most): shared, never written. */
+const NONE: ResultTuple[] = Object.freeze([]) as unknown as ResultTuple[];

@@ -389,10 +389,16 @@ export class Executor {
     const runtime = (now - (s.startedAt ?? now)) / 1000;
     if (row.state !== null) {
       const state = row.state;
-      const store = () => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children);
-      if (row.bestEffort) await store().catch(ignore);
-      else if (s.ackedEarly) await storeAfterEarlyAck(store, this.earlyAckStore(s));
-      else await store();
+      try {
+        await this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children);
+      } catch (err) {
+        // The retries' closure and options are made only when a store failed.
+        if (row.bestEffort) {
+          // Nothing to undo: the row says the state is stored if it can be.
+        } else if (s.ackedEarly) {
+          await storeAfterEarlyAck(() => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children), this.earlyAckStore(s), err);
+        } else throw err;
+      }
       const reported = READY_STATES.has(row.state) ? afterFinalState(app, s.message, row.state, e.result, e.traceback) : undefined;
       if (reported !== undefined) await (row.bestEffort ? reported.catch(ignore) : reported);
     }

@@ -16,6 +16,7 @@ import { WorkerLostError, toExceptionRecord } from '../core/task-errors.js';
 import { coerceError } from '../errors.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
+import { READY_STATES } from '../protocol/states.js';
 import type { Json, TaskMessage } from '../protocol/types.js';
 import { ResultWriter } from './result-writer.js';
 import type { TaskEvent } from './task-events.js';
@@ -50,6 +51,13 @@ export class LostTaskReporter {
       return;
     }
     const h = message.headers;
+    // Its end may have been stored just before the worker died, with the record's removal
+    // still waiting for a call (brokers/redis/transitions.ts forgetRunning): nothing was lost.
+    const stored = await this.host.app.backend.get(h.id).catch(() => null);
+    if (stored !== null && READY_STATES.has(stored.status)) {
+      this.host.log.info({ taskId: h.id, taskName: h.task, state: stored.status }, `task ${h.task}[${h.id}] had ended (${stored.status}) before its worker died; not reported lost`);
+      return;
+    }
     const error = new WorkerLostError(`Worker exited prematurely: the worker running the task stopped (${lost.holder} went silent) before it finished; it was acked early and will not run again.`);
     const record = toExceptionRecord(error) as unknown as Json;
     const traceback = `billiard.exceptions.WorkerLostError: ${error.message}`;

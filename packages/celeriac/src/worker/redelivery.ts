@@ -70,22 +70,26 @@ export interface EarlyAckStoreOptions {
  * before, its result was dropped and the task stayed PENDING with no line anywhere. The write
  * is tried again here, with the redelivery backoff, up to `maxAttempts` times; then an error
  * line says the result is lost. Resolves either way (the task ran: nothing else to undo).
+ * `firstError` is the failure of the first attempt, made by the caller: the usual store
+ * succeeds without entering this function (every task stores a result; see executor.ts).
  */
-export async function storeAfterEarlyAck(store: () => Promise<void>, o: EarlyAckStoreOptions): Promise<void> {
+export async function storeAfterEarlyAck(store: () => Promise<void>, o: EarlyAckStoreOptions, firstError: unknown): Promise<void> {
   const max = o.maxAttempts ?? 10;
+  let error = firstError;
   for (let n = 1; ; n++) {
+    const err = coerceError(error);
+    if (n >= max) {
+      o.log.error({ err, taskId: o.taskId, attempts: n }, `could not store the state of task ${o.taskId} after ${n} attempts; its message was acked early, so it will not run again and its result is lost`);
+      return;
+    }
+    const delayMs = redeliveryDelayMs(n, o.baseDelayMs);
+    o.log.warn({ err, taskId: o.taskId, attempt: n, retryInMs: delayMs }, `could not store the state of task ${o.taskId} (acked early); trying again in ${delayMs / 1000}s`);
+    await new Promise<void>((resolve) => o.clock.setTimer(resolve, delayMs));
     try {
       await store();
       return;
-    } catch (error) {
-      const err = coerceError(error);
-      if (n >= max) {
-        o.log.error({ err, taskId: o.taskId, attempts: n }, `could not store the state of task ${o.taskId} after ${n} attempts; its message was acked early, so it will not run again and its result is lost`);
-        return;
-      }
-      const delayMs = redeliveryDelayMs(n, o.baseDelayMs);
-      o.log.warn({ err, taskId: o.taskId, attempt: n, retryInMs: delayMs }, `could not store the state of task ${o.taskId} (acked early); trying again in ${delayMs / 1000}s`);
-      await new Promise<void>((resolve) => o.clock.setTimer(resolve, delayMs));
+    } catch (e) {
+      error = e;
     }
   }
 }

@@ -53,10 +53,13 @@ export class ResultWriter {
     await this.app.backend.store(buildMeta(this.context(message, queue), 'FAILURE', record, { traceback }), this.storeOptions(message));
   }
 
+  /** The options of a message with no reply queue (most): made once, settings do not change. */
+  private plainOptions: StoreOptions | undefined;
+
   private storeOptions(message: TaskMessage): StoreOptions {
-    const options: StoreOptions = { expiresSec: this.app.settings.resultExpires };
-    if (message.properties.reply_to !== '') options.replyTo = message.properties.reply_to;
-    return options;
+    const replyTo = message.properties.reply_to;
+    if (replyTo === '') return (this.plainOptions ??= Object.freeze({ expiresSec: this.app.settings.resultExpires }));
+    return { expiresSec: this.app.settings.resultExpires, replyTo };
   }
 
   private context(message: TaskMessage, queue: string): MetaContext {

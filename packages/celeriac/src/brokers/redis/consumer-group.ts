@@ -22,6 +22,11 @@ export class ConsumerGroup {
     this.#members.add(consumer);
   }
 
+  /** The prefix of every lease token its consumers' fetches write (redis-consumer.ts #fetch). */
+  tokenPrefixes(): string[] {
+    return [...this.#members].map((c) => `${c.id}:`);
+  }
+
   /** Deliveries whose lease should be renewed, over every consumer. */
   held(): RedisDelivery[] {
     this.#forgetDone();

@@ -9,18 +9,20 @@
 import { parentPort } from 'node:worker_threads';
 import { RespConnection, RespError, type RespReply } from '../../redis/resp-connection.js';
 import { renewable, type FromKeeper, type KeeperSession, type KeptLease, type ToKeeper } from './lease-keeper.js';
-import { RENEW_LEASE_SCRIPT, renewLeaseArgs } from './transitions.js';
+import { HELD_BY_SCRIPT, RENEW_LEASE_SCRIPT, renewLeaseArgs } from './transitions.js';
+import type { RedisScript } from '../../redis/script.js';
 
 const BATCH = 500;
 const port = parentPort!;
 const post = (m: FromKeeper): void => port.postMessage(m);
-const script = RENEW_LEASE_SCRIPT;
 
 /** One broker's leases and connection. */
 class Session {
   readonly #redis: RespConnection;
   /** Leases by tag: the last feed's, and those added since (an add is O(its size), not O(all held)). */
   #leases = new Map<string, KeptLease>();
+  /** Token prefixes of the broker's consumers: held-by.lua finds what they fetched since the last feed. */
+  #owners: readonly string[] = [];
   #fedAt = Date.now();
   #renewedAt = Number.NEGATIVE_INFINITY;
   #renewing = false;
@@ -36,19 +38,24 @@ class Session {
     // The event loop feeds (and so renews) every period; the thread steps in once a feed is late.
     this.#timer = setInterval(() => {
       const now = Date.now();
-      if (now - this.#fedAt >= 1.5 * every && now - this.#renewedAt >= every) void this.#renew(renewable([...this.#leases.values()], this.#fedAt, now, every));
+      if (now - this.#fedAt >= 1.5 * every && now - this.#renewedAt >= every) void this.#renew(null);
     }, Math.max(10, every / 4));
   }
 
-  feed(leases: readonly KeptLease[]): void {
+  feed(leases: readonly KeptLease[], owners: readonly string[]): void {
+    this.#owners = owners;
     this.#leases = new Map(leases.map((l) => [l.tag, l]));
     this.#fedAt = Date.now();
     void this.#renew(leases);
   }
 
-  /** Held since the last feed (or a new deadline): replaces by tag. */
+  /** A new deadline: replaces by tag. */
   add(leases: readonly KeptLease[]): void {
     for (const l of leases) this.#leases.set(l.tag, l);
+  }
+
+  setOwners(owners: readonly string[]): void {
+    this.#owners = owners;
   }
 
   close(): void {
@@ -56,21 +63,40 @@ class Session {
     this.#redis.close();
   }
 
-  /** renew-lease.lua by EVALSHA, by EVAL once when the server does not know it yet. */
-  async #renewBatch(batch: readonly KeptLease[]): Promise<string[]> {
-    const { keys, recoverAfterMs } = this.config;
-    const rest = [String(keys.length), ...keys, ...renewLeaseArgs(batch, Date.now(), recoverAfterMs)];
+  /** A script by EVALSHA, by EVAL once when the server does not know it yet; its reply as strings. */
+  async #eval(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<string[]> {
+    const rest = [String(keys.length), ...keys, ...args];
     let reply: RespReply = await this.#redis.command(['EVALSHA', script.sha1, ...rest]);
     if (reply instanceof RespError && reply.message.startsWith('NOSCRIPT')) reply = await this.#redis.command(['EVAL', script.source, ...rest]);
     if (reply instanceof RespError) throw reply;
     return Array.isArray(reply) ? reply.map(String) : [];
   }
 
-  async #renew(batch: readonly KeptLease[]): Promise<void> {
-    if (this.#renewing || batch.length === 0) return;
+  #renewBatch(batch: readonly KeptLease[]): Promise<string[]> {
+    return this.#eval(RENEW_LEASE_SCRIPT, this.config.keys, renewLeaseArgs(batch, Date.now(), this.config.recoverAfterMs));
+  }
+
+  /** Adds the deliveries held under its consumers' tokens that no feed told it of (held-by.lua). */
+  async #discover(): Promise<void> {
+    if (this.#owners.length === 0) return;
+    // keys are bookKeys(): unacked, unacked_index, leases, lease data.
+    const found = await this.#eval(HELD_BY_SCRIPT, [this.config.keys[3] as string], this.#owners);
+    for (let i = 0; i + 1 < found.length; i += 2) {
+      const tag = found[i] as string;
+      if (this.#leases.get(tag)?.token !== found[i + 1]) this.#leases.set(tag, { tag, token: found[i + 1] as string, until: null });
+    }
+  }
+
+  /** Renews `batch`, or (null: the loop stopped feeding) what it holds and can find, within their deadlines. */
+  async #renew(batch: readonly KeptLease[] | null): Promise<void> {
+    if (this.#renewing || batch?.length === 0) return;
     this.#renewing = true;
     this.#renewedAt = Date.now();
     try {
+      if (batch === null) {
+        await this.#discover();
+        batch = renewable([...this.#leases.values()], this.#fedAt, Date.now(), this.config.leaseRenewMs);
+      }
       const gone = new Set<string>();
       for (let i = 0; i < batch.length; i += BATCH) for (const tag of await this.#renewBatch(batch.slice(i, i + BATCH))) gone.add(tag);
       if (gone.size > 0) {
@@ -93,8 +119,9 @@ const sessions = new Map<number, Session>();
 
 port.on('message', (m: ToKeeper) => {
   if (m.type === 'open') sessions.set(m.session, new Session(m.session, m.config));
-  else if (m.type === 'held') sessions.get(m.session)?.feed(m.leases);
+  else if (m.type === 'held') sessions.get(m.session)?.feed(m.leases, m.owners);
   else if (m.type === 'add') sessions.get(m.session)?.add(m.leases);
+  else if (m.type === 'owners') sessions.get(m.session)?.setOwners(m.owners);
   else {
     sessions.get(m.session)?.close();
     sessions.delete(m.session);

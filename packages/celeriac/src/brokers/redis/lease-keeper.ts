@@ -6,14 +6,17 @@
  * finishes once (a livelock). So a consuming broker renews from a worker thread, on a Redis
  * connection of its own (lease-keeper-thread.ts):
  * - the event loop feeds it, every `leaseRenewMs`, the deliveries it holds (tag, token, and
- *   the deadline of the task's hard time limit when it has one); that feed is the loop's
- *   liveness tick. Each feed is renewed at once. Between feeds, each fetch and each deadline
- *   set is added at once, so a task that blocks the loop from its first instant is known.
- * - when no feed came for a renewal period and a half (the loop is blocked), the thread
- *   keeps renewing the last deliveries it was told of, but each only until its deadline: a
- *   task past its hard limit that still holds the loop is left to be taken back, as a dead
- *   worker's would be. A delivery without a deadline is renewed for as long as the worker's
- *   process lives, as any long task is.
+ *   the deadline of the task's hard time limit when it has one) and the token prefixes of its
+ *   consumers; that feed is the loop's liveness tick, and is renewed at once. A deadline set
+ *   between feeds is added at once. A fetch is not: posting each one to the thread cost more
+ *   than the rest of a task's handling at concurrency 1, for a case that is rare.
+ * - when no feed came for a renewal period and a half (the loop is blocked), the thread first
+ *   looks up in Redis the deliveries held under its consumers' tokens (held-by.lua), so those
+ *   fetched since the last feed, by a loop that blocked from a task's first instant, are kept
+ *   too; then it keeps renewing them, each only until its deadline: a task past its hard limit
+ *   that still holds the loop is left to be taken back, as a dead worker's would be. A
+ *   delivery without a deadline is renewed for as long as the worker's process lives, as any
+ *   long task is.
  * The thread tells the loop which leases it found taken back. One thread serves every broker
  * of the process (a session each), and ends a little after the last session closed. Until
  * the thread runs (a moment after start), or if it cannot start, the broker renews on its
@@ -47,8 +50,9 @@ export interface KeeperSession {
 /** Event loop to keeper thread. */
 export type ToKeeper =
   | { readonly type: 'open'; readonly session: number; readonly config: KeeperSession }
-  | { readonly type: 'held'; readonly session: number; readonly leases: readonly KeptLease[] }
+  | { readonly type: 'held'; readonly session: number; readonly leases: readonly KeptLease[]; readonly owners: readonly string[] }
   | { readonly type: 'add'; readonly session: number; readonly leases: readonly KeptLease[] }
+  | { readonly type: 'owners'; readonly session: number; readonly owners: readonly string[] }
   | { readonly type: 'close'; readonly session: number };
 
 /** Keeper thread to event loop. */
@@ -173,14 +177,19 @@ export class LeaseKeeper {
     return !this.#closed && this.thread.usable;
   }
 
-  /** The liveness tick: the deliveries held now. */
-  feed(leases: readonly KeptLease[]): void {
-    if (!this.#closed) this.thread.post({ type: 'held', session: this.session, leases });
+  /** The liveness tick: the deliveries held now, and the token prefixes of the consumers that may hold more. */
+  feed(leases: readonly KeptLease[], owners: readonly string[]): void {
+    if (!this.#closed) this.thread.post({ type: 'held', session: this.session, leases, owners });
+  }
+
+  /** The token prefixes of the consumers now (a consumer started): the keeper finds their deliveries if the loop blocks. */
+  owners(owners: readonly string[]): void {
+    if (!this.#closed) this.thread.post({ type: 'owners', session: this.session, owners });
   }
 
   /**
-   * Deliveries held since the last feed, or one whose deadline changed (replacing it by tag):
-   * the keeper knows them if the loop blocks before the next feed. Renews nothing by itself.
+   * A delivery whose deadline changed (replacing it by tag): the keeper knows it if the loop
+   * blocks before the next feed. Renews nothing by itself.
    */
   add(leases: readonly KeptLease[]): void {
     if (!this.#closed) this.thread.post({ type: 'add', session: this.session, leases });

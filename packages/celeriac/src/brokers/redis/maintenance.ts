@@ -95,10 +95,10 @@ export class Maintenance {
     this.#arm('presence', 0);
   }
 
-  /** New deliveries are held: the keeper learns them now, so a loop blocked from their start keeps them. */
-  fetched(deliveries: readonly RedisDelivery[]): void {
-    const keeper = this.#keeper;
-    if (keeper !== null && keeper.usable) keeper.add(deliveries.map(kept));
+  /** A consumer started: the keeper learns its token prefix now, so a loop blocked from its first fetch keeps what it fetched. */
+  consumersChanged(): void {
+    // Not only once usable: a thread still starting reads it when it is.
+    this.#keeper?.owners(this.deps.consumers.tokenPrefixes());
   }
 
   /** A delivery's task got a hard-limit deadline: the keeper learns it now. */
@@ -182,7 +182,7 @@ export class Maintenance {
     const keeper = this.#keeper;
     if (keeper !== null && keeper.usable) {
       // The keeper renews them, now and while this loop is blocked: this is its liveness tick.
-      keeper.feed(held.map(kept));
+      keeper.feed(held.map(kept), this.deps.consumers.tokenPrefixes());
       return o.leaseRenewMs;
     }
     for (let i = 0; i < held.length; i += RENEW_BATCH) {

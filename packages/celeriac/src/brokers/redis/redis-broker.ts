@@ -63,7 +63,7 @@ import type {
 } from '../../core/spi/broker.js';
 import type { Message } from '../../protocol/types.js';
 import { IDLE_PING_INTERVALS, toTransportError } from '../../redis/client.js';
-import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { bindingMember, BrokerKeys } from '../../redis/keys.js';
@@ -133,7 +133,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys, o.lostTaskGraceMs === 0 ? '' : this.id));
     const delayed = new DelayedSet((fn) => redis.send(fn), keys);
     this.#consumers = new ConsumerGroup(o.log);
-    const running = o.lostTaskGraceMs === 0 ? undefined : new RunningRecords((fn) => redis.send(fn), keys, this.id, o.log);
+    const running = o.lostTaskGraceMs === 0 ? undefined : new RunningRecords((fn) => redis.send(fn), transitions, keys, this.id, o.log);
     this.#maintenance = new Maintenance({ options: o, transitions, delayed, id: this.id, consumers: this.#consumers, target: this.#target, keys, ...(running ? { running } : {}) });
     const subscriberOptions = { pingIntervalMs: o.pingIntervalMs, idleTimeoutMs: IDLE_PING_INTERVALS * o.pingIntervalMs, ...(o.log ? { log: o.log } : {}) };
     this.#wake = new WakeSubscriber(this.#target, keys, subscriberOptions);
@@ -183,6 +183,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
       await wakeClosed;
       await this.#fanout.close();
       await this.#beatStore?.close();
+      await this.#transitions.flushRemovals().catch((error: unknown) => this.options.log?.('warn', 'could not remove running-task records on close', coerceError(error)));
       await this.#redis.close();
       this.#lifecycle.state = 'closed';
     })();
@@ -226,6 +227,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     const consumer = new RedisConsumer(this.#consumerDeps, options);
     this.#consumers.add(consumer);
     this.#maintenance.start();
+    this.#maintenance.consumersChanged();
     consumer.start();
     return consumer;
   }

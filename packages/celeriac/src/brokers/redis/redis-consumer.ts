@@ -51,8 +51,6 @@ export interface ConsumerDeps {
   /** Told when a defer put a message in the delayed set. */
   readonly maintenance: {
     promoteSoon(): void;
-    /** New deliveries are held (the lease keeper must know them before the loop may block). */
-    fetched?(deliveries: readonly RedisDelivery[]): void;
     /** A delivery's task got a hard-limit deadline (lease-keeper.ts). */
     leaseLimited?(delivery: RedisDelivery): void;
   };
@@ -382,7 +380,6 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       d.unsettled = this.#unsettled.add(d);
       return d;
     });
-    if (deliveries.length > 0) this.deps.maintenance.fetched?.(deliveries);
     return deliveries;
   }
 

@@ -5,7 +5,7 @@
  * starts; if the worker is then killed, nothing would ever say the task ended. The ack itself
  * records such a task in `celeriac.running` (ack.lua moves its unacked entry there, prefixed
  * with the broker id: no command and no envelope on the wire of its own), and the record is
- * removed once the task's end was stored, the removals of one event-loop turn in one HDEL.
+ * removed once the task's end was stored, by the next ack call (transitions.ts forgetRunning).
  * The recovery sweep of every consuming broker runs lost-running.lua, which hands out, once,
  * each record whose broker stopped advertising its presence (`celeriac.promoters`, renewed
  * every `leaseRenewMs`) for longer than `lostTaskGraceSec`. The worker then reports the task
@@ -15,9 +15,8 @@
 import { loadScript, runScript } from '../../redis/script.js';
 import type { BrokerKeys } from '../../redis/keys.js';
 import type { RedisLog } from '../../redis/client.js';
-import { TickBatch } from '../../redis/tick-batch.js';
 import type { LostDelivery } from '../../core/spi/broker.js';
-import type { AckedHeld, SendCommand } from './transitions.js';
+import type { AckedHeld, SendCommand, Transitions } from './transitions.js';
 
 const LOST_RUNNING = loadScript(new URL('./scripts/lost-running.lua', import.meta.url));
 
@@ -26,14 +25,11 @@ const LOST_BATCH = 100;
 
 /** The running-task records of one broker. */
 export class RunningRecords {
-  /** Removals of one event-loop turn, sent as one HDEL. */
-  readonly #removals = new TickBatch<string, number>(async (tags) => {
-    await this.send((c) => c.hDel(this.keys.running, [...tags]));
-    return tags.map(() => 1);
-  });
 
   constructor(
     private readonly send: SendCommand,
+    /** Its ack calls carry the removals (transitions.ts forgetRunning). */
+    private readonly transitions: Pick<Transitions, 'forgetRunning'>,
     private readonly keys: BrokerKeys,
     /** The broker's id, as in celeriac.promoters. */
     private readonly brokerId: string,
@@ -66,10 +62,12 @@ export class RunningRecords {
   }
 
   #forget(tag: string): void {
-    this.#removals.add(tag).catch((error: unknown) => {
-      this.log?.('warn', `could not remove the running record of ${tag}; it is reported lost once this worker stops`, error as Error);
-    });
+    this.transitions.forgetRunning(tag, this.#removalFailed);
   }
+
+  readonly #removalFailed = (error: unknown): void => {
+    this.log?.('warn', 'could not remove running-task records; they are reported lost once this worker stops, and the report finds their end stored', error as Error);
+  };
 
   /** Takes the records orphaned for at least `graceMs` (lost-running.lua); each is returned once. */
   async takeLost(nowMs: number, graceMs: number): Promise<LostDelivery[]> {

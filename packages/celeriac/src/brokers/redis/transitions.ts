@@ -19,6 +19,7 @@ const SCRIPTS = {
   release: script('release'),
   defer: script('defer'),
   renewLease: script('renew-lease'),
+  heldBy: script('held-by'),
   promoteDue: script('promote-due'),
   restoreStale: script('restore-stale'),
   purge: script('purge'),
@@ -79,12 +80,12 @@ const seconds = (ms: number): string => (ms / 1000).toFixed(6);
 const indexScore = (ms: number): string => String(Math.floor(ms / 1000));
 
 /**
- * ack.lua's arguments: the running records' holder, then tag, token and record flag of each.
- * The per-item loops of a batch call live in small functions like this one, so that the
- * calling method, which runs once per batch, stays small.
+ * ack.lua's arguments: the running records' holder, the records to remove, then tag, token and
+ * record flag of each delivery. The per-item loops of a batch call live in small functions
+ * like this one, so that the calling method, which runs once per batch, stays small.
  */
-function ackArgs(holder: string, batch: readonly AckedHeld[]): string[] {
-  const args = [holder];
+function ackArgs(holder: string, removals: readonly string[], batch: readonly AckedHeld[]): string[] {
+  const args = [holder, String(removals.length), ...removals];
   for (const h of batch) {
     const record = h.running === 'pending' || h.running === 'sent';
     if (record) h.running = 'sent';
@@ -105,6 +106,9 @@ export const DELIVERY_COUNT_TTL_MS = 7 * 24 * 3600 * 1000;
 /** renew-lease.lua, for the lease keeper thread, which runs it on a connection of its own. */
 export const RENEW_LEASE_SCRIPT: RedisScript = SCRIPTS.renewLease;
 
+/** held-by.lua, for the lease keeper thread: the deliveries held under some consumers' tokens. */
+export const HELD_BY_SCRIPT: RedisScript = SCRIPTS.heldBy;
+
 /** The keys renew-lease.lua (and every settlement) works on. */
 export function bookKeys(keys: BrokerKeys): string[] {
   return [keys.unacked, keys.unackedIndex, keys.leases, keys.leaseData];
@@ -119,6 +123,13 @@ export function renewLeaseArgs(held: readonly Held[], nowMs: number, leaseMs: nu
 
 /** Sends one command on the broker's connection (errors as node-redis gives them). */
 export type SendCommand = <T>(fn: (client: RedisClient) => Promise<T>) => Promise<T>;
+
+/**
+ * Longest wait of a running record's removal for an ack call to carry it, before a call of
+ * its own takes it (ms). Under load the next ack follows within a round trip; a removal that
+ * waits changes nothing but how soon a dead worker's task list is exact.
+ */
+const REMOVAL_WAIT_MS = 50;
 
 /** The broker's atomic transitions on one connection and key set. */
 export class Transitions {
@@ -167,8 +178,51 @@ export class Transitions {
   }
 
   async #ackMany(batch: readonly AckedHeld[]): Promise<boolean[]> {
-    const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries, this.keys.running], ackArgs(this.runningHolder, batch))) as number[];
-    return reply.map(isOne);
+    const removals = this.#takeRemovals();
+    try {
+      const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries, this.keys.running], ackArgs(this.runningHolder, removals, batch))) as number[];
+      return reply.map(isOne);
+    } catch (error) {
+      // Not lost with the call: the next one carries them.
+      this.#removals.push(...removals);
+      throw error;
+    }
+  }
+
+  /** Running records of tasks that ended (running.ts), waiting for an ack call to remove them. */
+  #removals: string[] = [];
+  #removalTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Removes the running record of `tag` (its task's end was stored) with the next ack call,
+   * or after {@link REMOVAL_WAIT_MS} with a call of its own when no ack comes. Never fails:
+   * a removal that cannot be made leaves a record that a sweep reports only after this
+   * worker stopped, and the report then finds the task's end stored.
+   */
+  forgetRunning(tag: string, log?: (error: unknown) => void): void {
+    this.#removals.push(tag);
+    if (this.#removalTimer !== undefined) return;
+    this.#removalTimer = setTimeout(() => {
+      this.#removalTimer = undefined;
+      const tags = this.#takeRemovals();
+      if (tags.length > 0) this.send((c) => c.hDel(this.keys.running, tags)).catch((error: unknown) => log?.(error));
+    }, REMOVAL_WAIT_MS);
+    this.#removalTimer.unref();
+  }
+
+  /** Sends the waiting removals now (the broker closes). */
+  async flushRemovals(): Promise<void> {
+    const tags = this.#takeRemovals();
+    if (tags.length > 0) await this.send((c) => c.hDel(this.keys.running, tags));
+  }
+
+  #takeRemovals(): string[] {
+    const tags = this.#removals;
+    if (tags.length === 0) return tags;
+    this.#removals = [];
+    if (this.#removalTimer !== undefined) clearTimeout(this.#removalTimer);
+    this.#removalTimer = undefined;
+    return tags;
   }
 
   /** release.lua: pushes `payload` onto `list`, doing `count` to the tag's delivery count. */

@@ -104,13 +104,16 @@ export class AsyncTaskPool implements TaskPool {
   private trace(run: PoolRun, env: EventLoopRun): TraceOutcome | Promise<TraceOutcome> {
     const watch = this.watch;
     if (watch === null) return traceTask(run.job.task, run.job.message, env);
-    const watched: WatchedRun = { name: run.job.message.headers.task, id: run.job.message.headers.id };
+    const watched: WatchedRun = run.job;
     let outcome: TraceOutcome | Promise<TraceOutcome>;
+    const start = watch.begin(watched);
     try {
-      outcome = watch.call(watched, () => traceTask(run.job.task, run.job.message, env));
+      outcome = traceTask(run.job.task, run.job.message, env);
     } catch (err) {
       watch.ended(watched);
       throw err;
+    } finally {
+      watch.returned(watched, start);
     }
     if (!(outcome instanceof Promise)) {
       watch.ended(watched);

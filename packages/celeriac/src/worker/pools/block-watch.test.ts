@@ -29,8 +29,9 @@ function capture() {
   return { log, lines };
 }
 
-const spin = { name: 'app.spin', id: 'id-1' };
-const other = { name: 'app.io', id: 'id-2' };
+const run = (task: string, id: string) => ({ message: { headers: { task, id } } });
+const spin = run('app.spin', 'id-1');
+const other = run('app.io', 'id-2');
 
 describe('BlockWatch', () => {
   it('names a synchronous body that ran longer than the threshold, once, and points to threads/prefork', () => {

@@ -14,11 +14,18 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 
-/** One running task, as the warning names it. */
+/** One running task, as the warning names it (a job: the watch allocates nothing per task). */
 export interface WatchedRun {
-  readonly name: string;
-  readonly id: string;
+  readonly message: { readonly headers: { readonly task: string; readonly id: string } };
 }
+
+/**
+ * Runs started since the last tick that the ticker keeps for naming, at most: the culprit of a
+ * stall is among the runs active at the last tick, or among the last ones started. Bounded so
+ * that a busy worker does not keep thousands of ended runs alive between ticks (a quarter of a
+ * second at tens of thousands of tasks a second), which the garbage collector then copies.
+ */
+const RECENT = 64;
 
 /** How the watch reads time and ticks (injected by tests). */
 export interface BlockWatchTimers {
@@ -35,13 +42,14 @@ const realTimers: BlockWatchTimers = {
   },
 };
 
-const label = (r: WatchedRun): string => `${r.name}[${r.id}]`;
+const label = (r: WatchedRun): string => `${r.message.headers.task}[${r.message.headers.id}]`;
 
 /** Warns when a task blocks the event loop longer than `thresholdMs`. */
 export class BlockWatch {
   private readonly active = new Set<WatchedRun>();
-  /** Runs started since the last tick (a run that started and ended inside a block is among them). */
-  private recent: WatchedRun[] = [];
+  /** The last {@link RECENT} runs started since the last tick (a run that started and ended inside a block is among them), a ring. */
+  private readonly recent: (WatchedRun | undefined)[] = new Array<WatchedRun | undefined>(RECENT).fill(undefined);
+  private started = 0;
   /** Runs active at the last tick. */
   private atLastTick: WatchedRun[] = [];
   private lastTick: number;
@@ -74,21 +82,31 @@ export class BlockWatch {
   }
 
   /**
-   * Calls `body` (the synchronous part of a task), timing it; the run counts as active until
-   * `ended` is called (at once for a body that finished synchronously).
+   * The synchronous part of `run`'s body starts now; returns the time to give {@link returned}.
+   * The run counts as active until {@link ended} (at once for a body that finished synchronously).
    */
-  call<T>(run: WatchedRun, body: () => T): T {
+  begin(run: WatchedRun): number {
     this.active.add(run);
-    this.recent.push(run);
-    const start = this.timers.now();
+    this.recent[this.started++ % RECENT] = run;
+    return this.timers.now();
+  }
+
+  /** The synchronous part of `run`'s body, begun at `start`, returned or threw: warns when it took too long. */
+  returned(run: WatchedRun, start: number): void {
+    const end = this.timers.now();
+    if (end - start > this.thresholdMs) {
+      this.reportedUntil = end;
+      this.warn(end - start, [run]);
+    }
+  }
+
+  /** {@link begin}, `body`, then {@link returned}. */
+  call<T>(run: WatchedRun, body: () => T): T {
+    const start = this.begin(run);
     try {
       return body();
     } finally {
-      const end = this.timers.now();
-      if (end - start > this.thresholdMs) {
-        this.reportedUntil = end;
-        this.warn(end - start, [run]);
-      }
+      this.returned(run, start);
     }
   }
 
@@ -104,17 +122,19 @@ export class BlockWatch {
     const since = this.lastTick;
     this.lastTick = now;
     if (stalled > this.thresholdMs && this.reportedUntil < since) {
-      const suspects = [...new Set([...this.atLastTick, ...this.recent])];
+      const recent = this.recent.slice(0, Math.min(this.started, RECENT)) as WatchedRun[];
+      const suspects = [...new Set([...this.atLastTick, ...recent])];
       if (suspects.length > 0) this.warn(stalled, suspects);
     }
     this.atLastTick = [...this.active];
-    this.recent = [];
+    this.recent.fill(undefined);
+    this.started = 0;
   }
 
   private warn(ms: number, runs: readonly WatchedRun[]): void {
     const who = runs.length === 1 ? `Task ${label(runs[0]!)}` : `One of the tasks ${runs.map(label).join(', ')}`;
     this.log.warn(
-      { taskIds: runs.map((r) => r.id), taskNames: [...new Set(runs.map((r) => r.name))], blockedMs: Math.round(ms) },
+      { taskIds: runs.map((r) => r.message.headers.id), taskNames: [...new Set(runs.map((r) => r.message.headers.task))], blockedMs: Math.round(ms) },
       `${who} blocked the event loop for ${(ms / 1000).toFixed(2)}s: the ${this.poolKind} pool runs task bodies on the worker's own ` +
         `event loop, which meanwhile fetches nothing and answers no ping or heartbeat. Run CPU-bound tasks with -P threads or -P prefork.`,
     );

@@ -76,6 +76,36 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
     }
   }, 30_000);
 
+  it('keeps a delivery no feed told it of: the loop blocks inside the handler of the fetch that brought it', async () => {
+    const stopSweeper = await spawnSweeper();
+    const broker = new RedisBroker(prefixedUrl(prefix), fast);
+    const queue = `fresh-${randomUUID().slice(0, 6)}`;
+    const got: Delivery[] = [];
+    let blocked = false;
+    const consumer = broker.consume({
+      queues: [queue],
+      prefetch: 1,
+      onDelivery: (d) => {
+        got.push(d);
+        // Before any feed could carry it: the keeper must find it in Redis (held-by.lua).
+        blocked = true;
+        block(2500);
+      },
+    });
+    try {
+      await waitFor(() => broker.leaseRenewer === 'thread', 'a running keeper', 10_000);
+      // A feed or two of nothing, then the message.
+      await new Promise((r) => setTimeout(r, 450));
+      await broker.publish(makeMessage('fresh'), { exchange: '', routingKey: queue });
+      await waitFor(() => blocked, 'the delivery', 10_000);
+      await (got[0] as Delivery).ack();
+    } finally {
+      stopSweeper();
+      await consumer.close();
+      await broker.close();
+    }
+  }, 30_000);
+
   it('a broker with a fake clock (or leaseRenewal: event-loop) renews on the event loop', async () => {
     const fake = new RedisBroker(prefixedUrl(prefix), { ...fast, leaseRenewal: 'event-loop' });
     const consumer = fake.consume({ queues: [`idle-${randomUUID().slice(0, 6)}`], prefetch: 1, onDelivery: () => undefined });

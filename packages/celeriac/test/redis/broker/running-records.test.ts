@@ -51,7 +51,7 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
 
   it('the ack writes the record, in the same call; a mark cleared before the ack went out writes none; removals follow', async () => {
     const t = new Transitions((fn) => fn(raw), keys, 'alive');
-    const records = new RunningRecords((fn) => fn(raw), keys, 'alive', undefined);
+    const records = new RunningRecords((fn) => fn(raw), t, keys, 'alive', undefined);
     const [a, b, c, late] = await held(t, ['r-a', 'r-b', 'r-c', 'r-late']) as [Recordable, Recordable, Recordable, Recordable];
     const endA = records.record(a);
     const endB = records.record(b);
@@ -63,14 +63,25 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const endLate = records.record({ ...late, state: 'settled' });
     await until(async () => (await raw.hExists(keys.running, 'r-late')) === 1);
     expect(await raw.hGet(keys.running, 'r-late')).toBe(`alive 0 [${envelope('r-late')}, "", "q"]`);
+    // Removals ride on the next ack call: none of their own while acks keep coming.
     endA();
     endLate();
+    expect(await raw.hLen(keys.running)).toBe(2);
+    const [next] = (await held(t, ['r-next'])) as [Recordable];
+    expect(await t.ack(next)).toBe(true);
+    expect(await raw.hLen(keys.running)).toBe(0);
+    // With no ack to carry it, a removal goes by itself shortly after.
+    const [last] = (await held(t, ['r-last'])) as [Recordable];
+    const endLast = records.record(last);
+    expect(await t.ack(last)).toBe(true);
+    expect(await raw.hExists(keys.running, 'r-last')).toBe(1);
+    endLast();
     await until(async () => (await raw.hLen(keys.running)) === 0);
   });
 
   it('a failed ack retried after the task ended records nothing', async () => {
     const t = new Transitions((fn) => fn(raw), keys, 'alive');
-    const records = new RunningRecords((fn) => fn(raw), keys, 'alive', undefined);
+    const records = new RunningRecords((fn) => fn(raw), t, keys, 'alive', undefined);
     const [d] = (await held(t, ['r-retry'])) as [Recordable];
     const end = records.record(d);
     const failing = new Transitions(() => Promise.reject(new Error('connection lost')), keys, 'alive');
@@ -88,8 +99,9 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
       { score: T0 + 60_000, value: 'alive' },
       { score: T0 - 1, value: 'dead' },
     ]);
-    const alive = new RunningRecords((fn) => fn(raw), keys, 'alive', undefined);
-    const dead = new RunningRecords((fn) => fn(raw), keys, 'dead', undefined);
+    const t = new Transitions((fn) => fn(raw), keys, '');
+    const alive = new RunningRecords((fn) => fn(raw), t, keys, 'alive', undefined);
+    const dead = new RunningRecords((fn) => fn(raw), t, keys, 'dead', undefined);
     const settled = (tag: string): Recordable => ({ tag, token: 'x', state: 'settled', queue: 'q', raw: envelope(tag) });
     alive.record(settled('t-alive'));
     dead.record(settled('t-dead'));
@@ -115,7 +127,7 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     await raw.del(keys.running);
     await raw.zAdd(keys.promoters, { score: T0 - 1, value: 'old' });
     await raw.hSet(keys.running, 't-old', JSON.stringify(['old', 'q', envelope('t-old'), 0]));
-    const records = new RunningRecords((fn) => fn(raw), keys, 'new', undefined);
+    const records = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'new', undefined);
     expect(await records.takeLost(T0, GRACE)).toEqual([]); // marked
     const [lost] = await records.takeLost(T0 + GRACE, GRACE);
     expect(lost).toEqual({ tag: 't-old', holder: 'old', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('t-old'))) });
@@ -123,7 +135,7 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
 
   it('unmarks the records of a broker whose presence comes back', async () => {
     await raw.zAdd(keys.promoters, { score: T0 - 1, value: 'flaky' });
-    const flaky = new RunningRecords((fn) => fn(raw), keys, 'flaky', undefined);
+    const flaky = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'flaky', undefined);
     flaky.record({ tag: 't-flaky', token: 'x', state: 'settled', queue: 'q', raw: '{}' });
     await until(async () => (await raw.hExists(keys.running, 't-flaky')) === 1);
     expect(await flaky.takeLost(T0, GRACE)).toEqual([]); // marked

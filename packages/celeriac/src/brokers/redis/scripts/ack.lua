@@ -20,16 +20,21 @@ KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  celeriac.deliveries (hash): settled tags' delivery counts are dropped
 KEYS[6]  celeriac.running (hash tag -> "<broker id> <orphaned since ms> <unacked value>")
 ARGV[1]      broker id written into running records
-ARGV[3i-1]   delivery tag of the i-th delivery
-ARGV[3i]     token given by fetch for it
-ARGV[3i+1]   "1" to record it as running, "0" not to
+ARGV[2]      R: the number of running records to remove
+ARGV[3..2+R] their tags
+then, for the i-th delivery (i from 1, at base = 2 + R + 3(i-1)):
+ARGV[base+1] its delivery tag
+ARGV[base+2] the token given by fetch for it
+ARGV[base+3] "1" to record it as running, "0" not to
 
 Returns one entry per delivery: 1 when settled, 0 when its lease was lost (nothing changed
 for it except stale lease data).
 ]]
-local n = (#ARGV - 1) / 3
+local r = tonumber(ARGV[2])
+local at = 2 + r
+local n = (#ARGV - at) / 3
 local tags = {}
-for i = 1, n do tags[i] = ARGV[3 * i - 1] end
+for i = 1, n do tags[i] = ARGV[at + 3 * i - 2] end
 
 -- Chunked: Lua's unpack has a stack limit.
 local function each_chunk(list, fn)
@@ -46,16 +51,18 @@ end)
 local byte, find = string.byte, string.find
 local out, settled, seen, running = {}, {}, {}, {}
 for i = 1, n do
-  local tag, token, d = tags[i], ARGV[3 * i], data[i]
+  local tag, token, d = tags[i], ARGV[at + 3 * i - 1], data[i]
   if d and not seen[tag] and byte(d, #token + 1) == 32 and find(d, token, 1, true) == 1 then
     seen[tag] = true
     settled[#settled + 1] = tag
-    if ARGV[3 * i + 1] == '1' then running[#running + 1] = tag end
+    if ARGV[at + 3 * i] == '1' then running[#running + 1] = tag end
     out[i] = 1
   else
     out[i] = 0
   end
 end
+-- Removals first: a tag's record is written by its own ack, always in an earlier call.
+for i = 3, at, 1000 do redis.call('HDEL', KEYS[6], unpack(ARGV, i, math.min(i + 999, at))) end
 -- Read before the HDEL of unacked below.
 if #running > 0 then
   local records, prefix, k = {}, ARGV[1] .. ' 0 ', 0
