@@ -4,6 +4,7 @@
  * and a Celeriac/peer ratio column per peer) and the targets of the issue.
  */
 import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type PeerName, type RoundTripResult } from './types.js';
+import { median } from './stats.js';
 
 /** Everything measured for one peer. */
 export interface PeerResults {
@@ -48,12 +49,6 @@ interface Row {
 
 const fmt = (v: number, digits = 0) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const missing = (note: string | undefined): Cell => ({ value: null, text: note ? `— (${note})` : '—' });
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** Median rate of the batched enqueues of the standard size. */
 export function batchedRate(r: PeerResults): number | null {

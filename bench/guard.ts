@@ -1,0 +1,85 @@
+/**
+ * The CI guard on the worker's speed: a short interleaved A/B (lib/ab.ts) of this working
+ * tree's build against the baseline commit pinned in bench/baseline.json. It fails (exit 1)
+ * when the worker's CPU per task or its drain rate, at concurrency 1 or 100, is more than
+ * `--tolerance` (30 %) worse than the baseline's, by the median of the rounds' paired ratios.
+ * A failing check is measured again in a second run before it counts, so one disturbed run
+ * of a shared machine does not fail CI; a real regression fails both.
+ *
+ *   npm run build && node --expose-gc --import tsx bench/guard.ts \
+ *     [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3]
+ *
+ * `--head <rev>` measures another commit instead of the working tree (to show what the guard
+ * says of it: `--head b290dc7` fails against da2463c). The baseline moves forward only in a
+ * commit that says why (bench/baseline.json's `why`). Needs a Redis on 127.0.0.1:6379.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { buildRevision, git, runAb, stderrLog, type AbPlan, type Side } from './lib/ab.js';
+import { verdict, type Check } from './lib/guard-verdict.js';
+
+const USAGE = 'usage: node --expose-gc --import tsx bench/guard.ts [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3]\n';
+const { values } = parseArgs({
+  options: {
+    head: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    n: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '1,100' },
+    tolerance: { type: 'string', default: '0.3' },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`guard: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+const whole = (flag: string, text: string): number => (/^[1-9]\d*$/.test(text) ? Number(text) : fail(`--${flag} must be a whole number >= 1, got ${JSON.stringify(text)}`));
+const tolerance = Number(values.tolerance);
+if (!(tolerance > 0 && tolerance < 10)) fail(`--tolerance must be a fraction such as 0.3, got ${JSON.stringify(values.tolerance)}`);
+const plan: AbPlan = {
+  rounds: whole('rounds', values.rounds),
+  n: whole('n', values.n),
+  concurrencies: values.concurrency.split(',').map((c) => whole('concurrency', c)),
+  roundTrips: 0,
+};
+
+const baseline = JSON.parse(readFileSync(new URL('./baseline.json', import.meta.url), 'utf8')) as { commit: string; why: string };
+const log = stderrLog('guard');
+
+function table(checks: readonly Check[], sides: readonly Side[]): string {
+  const lines = [`| check | ${sides.map((s) => s.name).join(' | ')} | worse by | within ${Math.round(tolerance * 100)} % |`, '| --- | ---: | ---: | ---: | --- |'];
+  for (const c of checks) lines.push(`| ${c.name} | ${c.base.toFixed(4)} | ${c.head.toFixed(4)} | ${c.worseBy.toFixed(2)}x | ${c.ok ? 'yes' : 'NO'} |`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const base: Side = { name: `baseline ${baseline.commit.slice(0, 9)}`, module: buildRevision(baseline.commit) };
+  const head: Side =
+    values.head === undefined
+      ? { name: `HEAD ${git('rev-parse', '--short', 'HEAD')}`, module: undefined }
+      : { name: `${values.head}`, module: buildRevision(values.head) };
+  const sides = [base, head];
+  let failed: string[] = [];
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    log(`run ${attempt}: ${plan.rounds} interleaved rounds of ${plan.n}-task drains at c=${plan.concurrencies.join(',')}`);
+    const samples = await runAb(sides, plan, log);
+    const checks = verdict(samples.get(base.name)!, samples.get(head.name)!, plan.concurrencies, tolerance);
+    process.stdout.write(`\nbench guard, run ${attempt} (median of ${plan.rounds} paired rounds):\n${table(checks, sides)}\n`);
+    const now = checks.filter((c) => !c.ok).map((c) => c.name);
+    // A check counts as failed only when it failed in every run so far.
+    failed = attempt === 1 ? now : failed.filter((name) => now.includes(name));
+    if (failed.length === 0) break;
+    if (attempt === 1) log(`${failed.length} check(s) past the tolerance: measuring again before they count`);
+  }
+  if (failed.length > 0) {
+    process.stdout.write(`\nbench guard FAILED: ${failed.join('; ')} worse than the baseline by more than ${Math.round(tolerance * 100)} % in both runs.\n`);
+    process.exitCode = 1;
+  } else {
+    process.stdout.write(`\nbench guard: the worker is within ${Math.round(tolerance * 100)} % of baseline ${baseline.commit.slice(0, 9)} on every check.\n`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

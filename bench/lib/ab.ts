@@ -1,0 +1,137 @@
+/**
+ * The interleaved A/B of Celeriac's worker that bench/ab.ts prints and bench/guard.ts checks:
+ * two builds of the engine, alternated round by round (which one goes first alternates too),
+ * so that a noisy, shared machine moves both alike; each round runs the same drains (and,
+ * when asked, round trips) as `npm run bench`'s Celeriac column.
+ *
+ * A build other than the working tree's is `git archive`d into <tmpdir>/celeriac-ab/<sha>/
+ * and compiled there once (then reused), outside the repository so no linter or test runner
+ * sees it; links to the workspace's node_modules let node and tsc find its dependencies. Only
+ * the worker child loads it (through BENCH_CELERIAC_MODULE, see peers/celeriac-worker.ts):
+ * the producer is the working tree's build for both sides.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildWorkers } from './proc.js';
+import { adminClient, redisCpuSeconds } from './redis.js';
+import { collectGarbage, nowMs } from './stats.js';
+
+export { median } from './stats.js';
+import type { BenchContext } from './types.js';
+import { CeleriacPeer } from '../peers/celeriac.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs git in the repository; its trimmed output. */
+export const git = (...args: string[]): string => execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim();
+
+/**
+ * Compiles `rev`'s engine under <tmpdir>/celeriac-ab/<sha>/ (once); returns its entry module.
+ * Throws, saying so, when the commit is not in this clone (a shallow one, say).
+ */
+export function buildRevision(rev: string): string {
+  let sha: string;
+  try {
+    sha = git('rev-parse', '--verify', '--quiet', `${rev}^{commit}`);
+  } catch {
+    throw new Error(`commit ${rev} is not in this clone (a shallow clone? fetch its history first): the A/B cannot build it`);
+  }
+  const root = join(tmpdir(), 'celeriac-ab', sha, '/');
+  const entry = `${root}packages/celeriac/dist/index.js`;
+  if (existsSync(`${root}ok`)) return entry;
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  execFileSync('sh', ['-c', `git archive ${sha} tsconfig.base.json packages/celeriac | tar -x -C '${root}'`], { cwd: REPO, stdio: 'inherit' });
+  symlinkSync(`${REPO}node_modules`, `${root}node_modules`);
+  // The engine's own dependencies that npm did not hoist (commander...) live beside it.
+  const own = `${REPO}packages/celeriac/node_modules`;
+  if (existsSync(own)) symlinkSync(own, `${root}packages/celeriac/node_modules`);
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', `${root}packages/celeriac/tsconfig.json`], { stdio: 'inherit' });
+  execFileSync(process.execPath, [`${root}packages/celeriac/scripts/copy-assets.mjs`], { stdio: 'inherit' });
+  writeFileSync(`${root}ok`, `${sha}\n`);
+  return entry;
+}
+
+/** One side of an A/B: a label and the engine module its worker loads (undefined: the working tree's build). */
+export interface Side {
+  readonly name: string;
+  readonly module: string | undefined;
+}
+
+/** What one round measured of one side. */
+export interface Sample {
+  readonly drains: Record<number, { perSec: number; cpuMsPerTask: number }>;
+  /** NaN when round trips were not asked for. */
+  readonly p50Ms: number;
+}
+
+/** How much to measure. */
+export interface AbPlan {
+  readonly rounds: number;
+  readonly n: number;
+  readonly concurrencies: readonly number[];
+  /** Sequential round trips per round; 0 for none. */
+  readonly roundTrips: number;
+  readonly redisHost?: string;
+  readonly redisPort?: number;
+}
+
+/** Runs `plan` over `sides`, interleaved; each side's samples, in round order. */
+export async function runAb(sides: readonly Side[], plan: AbPlan, log: (line: string) => void): Promise<Map<string, Sample[]>> {
+  buildWorkers();
+  let cpuProbe: ReturnType<typeof adminClient> | undefined;
+  const ctx: BenchContext = {
+    redisHost: plan.redisHost ?? '127.0.0.1',
+    redisPort: plan.redisPort ?? 6379,
+    redisDb: 0,
+    runPrefix: `celeriac-bench:ab-${randomBytes(4).toString('hex')}:`,
+    stepTimeoutMs: 120_000,
+    log,
+    redisCpuSeconds: () => redisCpuSeconds((cpuProbe ??= adminClient(ctx))),
+  };
+  const samples = new Map<string, Sample[]>(sides.map((s) => [s.name, []]));
+  const peer = new CeleriacPeer(ctx);
+  try {
+    for (let round = 0; round < plan.rounds; round++) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) samples.get(side.name)!.push(await measure(peer, ctx, `${side.name} (round ${round + 1})`, side.module, plan));
+    }
+  } finally {
+    await peer.close();
+    cpuProbe?.disconnect();
+  }
+  return samples;
+}
+
+/** One round of one side: every drain, then the round trips. */
+async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, module: string | undefined, plan: AbPlan): Promise<Sample> {
+  if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
+  else process.env.BENCH_CELERIAC_MODULE = module;
+  const drains: Sample['drains'] = {};
+  for (const c of plan.concurrencies) {
+    collectGarbage();
+    const d = await peer.drain(plan.n, { concurrency: c, label: `-c ${c}` });
+    if (d.skipped !== undefined) throw new Error(`${label} c=${c}: ${d.skipped}`);
+    drains[c] = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n };
+    ctx.log(`${label} drain c=${c}: ${Math.round(d.perSec)} tasks/s, ${drains[c].cpuMsPerTask.toFixed(3)} ms CPU/task`);
+  }
+  let p50Ms = Number.NaN;
+  if (plan.roundTrips > 0) {
+    collectGarbage();
+    p50Ms = (await peer.roundTrip(plan.roundTrips)).p50Ms;
+    ctx.log(`${label} round trip p50 ${p50Ms.toFixed(3)} ms`);
+  }
+  return { drains, p50Ms };
+}
+
+/** A timestamped logger for stderr. */
+export function stderrLog(tag: string): (line: string) => void {
+  const started = nowMs();
+  return (line) => process.stderr.write(`[${tag} ${((nowMs() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+}
