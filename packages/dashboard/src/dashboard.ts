@@ -7,7 +7,6 @@
  * ingest (writing what it buffered) and closes the store.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -17,6 +16,8 @@ import { backfillFromRedis } from './ingest/backfill.js';
 import { Ingest, type IngestOptions } from './ingest/ingest.js';
 import { AuditLog } from './server/audit.js';
 import { Auth } from './server/auth.js';
+import { LoginLimiter } from './server/login-limiter.js';
+import { makePrivateDir, tighten } from './private-dir.js';
 import type { ServerContext } from './server/context.js';
 import { historyCounts } from './server/counts.js';
 import { buildServer } from './server/server.js';
@@ -49,13 +50,27 @@ export interface DashboardOptions {
   readOnly?: boolean;
   /** Allow anonymous API calls; undefined reads `FLOWER_UNAUTHENTICATED_API` per request. */
   unauthenticatedApi?: boolean;
-  /** Signs session cookies and CSRF tokens. @default read from (or written to) `<dataDir>/cookie-secret` */
+  /**
+   * Without basic auth or tokens, the page's anonymous session may act (revoke, shut down...).
+   * Off, pages only read. Scripts need {@link unauthenticatedApi} either way. @default false
+   */
+  anonymousControl?: boolean;
+  /**
+   * Signs session cookies and CSRF tokens. Pin it to keep sessions across restarts.
+   * @default a fresh random secret on each start (a restart ends every session)
+   */
   cookieSecret?: string;
+  /** Failed logins a client or user name may make before it is locked out (1 s, doubling to 5 min). @default 5 */
+  loginFreeFailures?: number;
+  /** A browser session unused this long ends, seconds. @default 28800 (8 h) */
+  sessionIdleSec?: number;
+  /** Any browser session ends this long after login, seconds. @default 604800 (7 days) */
+  sessionMaxAgeSec?: number;
   /** A store to use instead of opening one (the caller closes it). */
   store?: HistoryStore;
   /** Postgres URL; absent: the embedded database in `dataDir`. */
   databaseUrl?: string;
-  /** Embedded database, cookie secret and audit log directory; null keeps everything in memory. @default './celeriac-flower' */
+  /** Embedded database and audit log directory (made 0700); null keeps everything in memory. @default './celeriac-flower' */
   dataDir?: string | null;
   /** Most tasks kept (Flower's `max_tasks`). @default 1000000 */
   maxTasks?: number;
@@ -110,18 +125,6 @@ export function normalizePrefix(prefix: string | undefined): string {
   return `/${p}`;
 }
 
-/** The cookie secret: given, else read from the data directory, else created there (0600). */
-async function cookieSecret(given: string | undefined, dataDir: string | null): Promise<string> {
-  if (given !== undefined && given !== '') return given;
-  if (dataDir === null) return randomBytes(32).toString('base64url');
-  const file = join(dataDir, 'cookie-secret');
-  const existing = await readFile(file, 'utf8').catch(() => null);
-  if (existing !== null && existing.trim() !== '') return existing.trim();
-  const secret = randomBytes(32).toString('base64url');
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
-}
-
 /** Backfills from a Redis result backend when the history is empty. */
 async function backfillOnFirstStart(options: DashboardOptions, store: HistoryStore): Promise<number> {
   const limit = options.backfill ?? 10_000;
@@ -141,7 +144,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     setFlagsFromString(`--heap-growing-percent=${growing}`);
   }
   const dataDir = options.dataDir === undefined ? resolve('celeriac-flower') : options.dataDir === null ? null : resolve(options.dataDir);
-  if (dataDir !== null) await mkdir(dataDir, { recursive: true });
+  if (dataDir !== null) await makePrivateDir(dataDir);
   const ownStore = options.store === undefined;
   const store =
     options.store ??
@@ -150,6 +153,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       ...(options.databaseUrl !== undefined ? { databaseUrl: options.databaseUrl } : dataDir !== null ? { dataDir: join(dataDir, 'db') } : {}),
       ...(options.maxTasks !== undefined ? { maxTasks: options.maxTasks } : {}),
     }));
+  // The embedded database made its files with the process umask: tighten them too.
+  if (dataDir !== null) await tighten(dataDir);
   const ingest = new Ingest(options.app, store, options.ingest);
   const auditFile = options.auditLog === undefined ? (dataDir === null ? null : join(dataDir, 'audit.log')) : options.auditLog;
   const urlPrefix = normalizePrefix(options.urlPrefix);
@@ -162,10 +167,16 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       basicAuth: options.basicAuth ?? [],
       viewers: options.viewers ?? [],
       apiTokens: options.apiTokens ?? [],
-      cookieSecret: await cookieSecret(options.cookieSecret, dataDir),
+      // A fresh secret on each start unless pinned: a restart ends every session.
+      cookieSecret: options.cookieSecret !== undefined && options.cookieSecret !== '' ? options.cookieSecret : randomBytes(32).toString('base64url'),
       unauthenticatedApi: options.unauthenticatedApi,
+      anonymousControl: options.anonymousControl ?? false,
+      sessionIdleMs: (options.sessionIdleSec ?? 8 * 3600) * 1000,
+      sessionMaxAgeMs: (options.sessionMaxAgeSec ?? 7 * 24 * 3600) * 1000,
+      clock: options.app.clock,
     }),
     audit: new AuditLog(auditFile),
+    limiter: new LoginLimiter(options.app.clock, options.loginFreeFailures),
     counts: historyCounts(store, stuckAfterSec),
     settings: {
       urlPrefix,

@@ -9,6 +9,7 @@ import type { HistoryStore } from '../store/history-store.js';
 import type { AuditLog } from './audit.js';
 import type { Auth, Principal } from './auth.js';
 import type { HistoryCounts } from './counts.js';
+import type { LoginLimiter } from './login-limiter.js';
 
 /** Per-route flags read by the auth hook. */
 export interface RouteFlags {
@@ -41,6 +42,8 @@ export interface ServerContext {
   readonly ingest: Ingest;
   readonly auth: Auth;
   readonly audit: AuditLog;
+  /** Failed-login counting (server/login-limiter.ts). */
+  readonly limiter: LoginLimiter;
   /** The whole history's counts, computed at most once at a time and reused a while. */
   readonly counts: HistoryCounts;
   readonly settings: ServerSettings;
