@@ -29,6 +29,19 @@ describe('celeriac flower options', () => {
     expect(authLine({ app, basicAuth: ['a:b'], readOnly: true })).toBe('basic/bearer, read-only');
   });
 
+  it("reads Flower's OAuth options for an OIDC login, and refuses what cannot work", async () => {
+    const env = { FLOWER_OAUTH2_KEY: 'id', FLOWER_OAUTH2_SECRET: 'sec', FLOWER_OAUTH2_REDIRECT_URI: 'https://d.example/login/callback' };
+    const o = resolveFlowerOptions({ auth: '.*@example\\.com', authProvider: 'flower.views.auth.GoogleLoginHandler' }, env, app);
+    expect(o).toMatchObject({ auth: '.*@example\\.com', oidc: { provider: 'google', clientId: 'id', clientSecret: 'sec', redirectUri: 'https://d.example/login/callback' } });
+    expect(resolveFlowerOptions({ auth: 'a@b', authProvider: 'okta' }, { ...env, FLOWER_OAUTH2_OKTA_BASE_URL: 'https://okta.example' }, app).oidc).toMatchObject({ issuer: 'https://okta.example' });
+    expect(authLine(o)).toBe('OIDC login (google) for emails matching .*@example\\.com');
+    const err: string[] = [];
+    const io = { app, out: () => {}, err: (t: string) => err.push(t), env, stop: () => Promise.reject(new Error('a refused run must not start')) };
+    expect(await runFlowerCli(['--auth', '.*', '--auth-provider', 'flower.views.auth.GithubLoginHandler'], io)).toBe(2);
+    expect(err.join('')).toMatch(/GitHub offers no OpenID Connect login/);
+    expect(await runFlowerCli(['--auth', '.*'], io)).toBe(2);
+  });
+
   it('refuses bad values with the option name and exit code 2', async () => {
     const err: string[] = [];
     const io = { app, out: () => {}, err: (t: string) => err.push(t), env: {}, stop: () => Promise.reject(new Error('a refused run must not start')) };

@@ -17,6 +17,7 @@ import { Ingest, type IngestOptions } from './ingest/ingest.js';
 import { AuditLog } from './server/audit.js';
 import { Auth } from './server/auth.js';
 import { LoginLimiter } from './server/login-limiter.js';
+import { OidcLogin, PROVIDER_ISSUERS } from './server/oidc.js';
 import { makePrivateDir, tighten } from './private-dir.js';
 import type { ServerContext } from './server/context.js';
 import { historyCounts } from './server/counts.js';
@@ -60,6 +61,14 @@ export interface DashboardOptions {
    * @default a fresh random secret on each start (a restart ends every session)
    */
   cookieSecret?: string;
+  /**
+   * Login with an OpenID Connect provider, as Flower's `--auth`: the emails allowed in, a
+   * regular expression matched against the whole verified email (`.*@example\.com`).
+   * Needs {@link oidc}. @default none
+   */
+  auth?: string;
+  /** The OIDC provider of {@link auth}: `issuer` (or `provider`: google, gitlab), client id and secret, and the callback URL (`<public URL>/login/callback`). */
+  oidc?: { issuer?: string; provider?: string; clientId: string; clientSecret: string; redirectUri: string };
   /** Failed logins a client or user name may make before it is locked out (1 s, doubling to 5 min). @default 5 */
   loginFreeFailures?: number;
   /** A browser session unused this long ends, seconds. @default 28800 (8 h) */
@@ -125,6 +134,21 @@ export function normalizePrefix(prefix: string | undefined): string {
   return `/${p}`;
 }
 
+/** The OIDC login of the options, or null; throws a RangeError for an incomplete configuration. */
+function oidcLogin(options: DashboardOptions): OidcLogin | null {
+  if (options.auth === undefined || options.auth === '') return null;
+  const o = options.oidc;
+  const issuer = o?.issuer ?? (o?.provider === undefined ? undefined : PROVIDER_ISSUERS[o.provider.toLowerCase()]);
+  if (o === undefined || issuer === undefined || o.clientId === '' || o.clientSecret === '' || o.redirectUri === '') throw new RangeError('auth (allowed emails) needs an OIDC provider: issuer (or provider google/gitlab), client id and secret, and the redirect URI');
+  let allowedEmail: RegExp;
+  try {
+    allowedEmail = new RegExp(`^(?:${options.auth})$`);
+  } catch (error) {
+    throw new RangeError(`auth is not a valid regular expression: ${(error as Error).message}`);
+  }
+  return new OidcLogin({ issuer, clientId: o.clientId, clientSecret: o.clientSecret, redirectUri: o.redirectUri, allowedEmail, now: () => options.app.clock.now() });
+}
+
 /** Backfills from a Redis result backend when the history is empty. */
 async function backfillOnFirstStart(options: DashboardOptions, store: HistoryStore): Promise<number> {
   const limit = options.backfill ?? 10_000;
@@ -143,6 +167,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     // Read by V8 each time it sets the next full collection's limit, so it applies from the next one.
     setFlagsFromString(`--heap-growing-percent=${growing}`);
   }
+  // Checked before anything is opened: a bad login configuration stops the start cleanly.
+  const oidc = oidcLogin(options);
   const dataDir = options.dataDir === undefined ? resolve('celeriac-flower') : options.dataDir === null ? null : resolve(options.dataDir);
   if (dataDir !== null) await makePrivateDir(dataDir);
   const ownStore = options.store === undefined;
@@ -174,7 +200,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       sessionIdleMs: (options.sessionIdleSec ?? 8 * 3600) * 1000,
       sessionMaxAgeMs: (options.sessionMaxAgeSec ?? 7 * 24 * 3600) * 1000,
       clock: options.app.clock,
+      oidc: oidc === null ? undefined : { issuer: oidc.config.issuer, allowedEmail: oidc.config.allowedEmail },
     }),
+    oidc,
     audit: new AuditLog(auditFile),
     limiter: new LoginLimiter(options.app.clock, options.loginFreeFailures),
     counts: historyCounts(store, stuckAfterSec),

@@ -49,6 +49,8 @@ export interface AuthConfig {
   /** Any session ends this long after login, ms. */
   readonly sessionMaxAgeMs: number;
   readonly clock: Clock;
+  /** OIDC login (server/oidc.ts): its issuer and the emails allowed in; absent: none. */
+  readonly oidc?: { readonly issuer: string; readonly allowedEmail: RegExp } | undefined;
 }
 
 export const SESSION_COOKIE = 'celeriac_dashboard';
@@ -103,9 +105,9 @@ export class Auth {
     });
   }
 
-  /** True when any credential is configured (basic auth or tokens). */
+  /** True when any credential is configured (basic auth, tokens or an OIDC login). */
   get enabled(): boolean {
-    return this.config.basicAuth.length > 0 || this.config.apiTokens.length > 0;
+    return this.config.basicAuth.length > 0 || this.config.apiTokens.length > 0 || this.config.oidc !== undefined;
   }
 
   /** The mode, as the banner states it. */
@@ -211,8 +213,12 @@ export class Auth {
   /** The credential text and role of a user now; null when there is no such user. */
   #credentialOf(user: string | null): { role: Role; credential: string } | null {
     if (user === null) return this.enabled ? null : { role: this.anonymousPageRole(), credential: 'anonymous' };
+    const role: Role = this.config.viewers.includes(user) ? 'viewer' : 'admin';
     const pair = this.config.basicAuth.find((p) => p.slice(0, p.indexOf(':')) === user);
-    if (pair === undefined) return null;
-    return { role: this.config.viewers.includes(user) ? 'viewer' : 'admin', credential: pair };
+    if (pair !== undefined) return { role, credential: pair };
+    // An OIDC user holds while the provider and the pattern that let them in stay the same.
+    const oidc = this.config.oidc;
+    if (oidc !== undefined && oidc.allowedEmail.test(user)) return { role, credential: `oidc\0${oidc.issuer}\0${oidc.allowedEmail.source}` };
+    return null;
   }
 }

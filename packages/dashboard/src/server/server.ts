@@ -16,6 +16,7 @@ import { registerOpsRoutes } from './routes-ops.js';
 import { registerTaskRoutes } from './routes-tasks.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { SECURITY_HEADERS } from './security-headers.js';
+import { registerLoginRoutes } from './routes-login.js';
 import { registerUi } from './ui.js';
 
 const GATE_MESSAGE = 'FLOWER_UNAUTHENTICATED_API environment variable is required to enable API without authentication';
@@ -55,6 +56,8 @@ function identify(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply, 
   // The browser sends both the basic-auth header and the cookie: the session (same user) carries the refresh.
   const principal = header !== null && (session === null || session.user !== header.user) ? header : session;
   if (principal !== null) return principal;
+  // With an OIDC login a page sends the browser to log in; the API answers 401 for scripts.
+  if (ctx.oidc !== null && req.method === 'GET' && !isApi(req, ctx.settings.urlPrefix)) return reply.header('cache-control', 'no-store').redirect(`${ctx.settings.urlPrefix}/login`);
   if (ctx.auth.enabled) return unauthorized(ctx, reply);
   // No auth configured: scripts pass Flower's gate only when it is open; pages read.
   if (ctx.auth.anonymousApiAllowed()) return { user: null, role: 'admin', via: 'anonymous' };
@@ -183,6 +186,7 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
       registerWorkerRoutes(scoped, ctx);
       registerTaskRoutes(scoped, ctx);
       registerDashboardRoutes(scoped, ctx);
+      registerLoginRoutes(scoped, ctx, ctx.oidc);
       registerUi(scoped, ctx);
     },
     { prefix: ctx.settings.urlPrefix },
