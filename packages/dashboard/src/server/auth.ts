@@ -121,6 +121,15 @@ export class Auth {
     return this.config.unauthenticatedApi ?? truthy(process.env['FLOWER_UNAUTHENTICATED_API']);
   }
 
+  /** The user name a basic-auth header claims, unchecked (null for any other header). */
+  claimedUser(req: FastifyRequest): string | null {
+    const header = req.headers.authorization;
+    if (typeof header !== 'string' || !/^basic /i.test(header)) return null;
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon < 0 ? null : decoded.slice(0, colon);
+  }
+
   /** The caller from the Authorization header; null = none sent. */
   fromHeader(req: FastifyRequest): Principal | InvalidCredentials | null {
     const header = req.headers.authorization;

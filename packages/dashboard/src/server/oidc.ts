@@ -148,6 +148,8 @@ export class OidcLogin {
       const res = await this.#fetch(`${base}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } });
       const d = (await res.json().catch(() => null)) as Partial<Discovery> | null;
       if (!res.ok || d === null || typeof d.authorization_endpoint !== 'string' || typeof d.token_endpoint !== 'string' || typeof d.jwks_uri !== 'string' || typeof d.issuer !== 'string') throw new LoginError('the provider has no usable discovery document');
+      // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was read from.
+      if (d.issuer.replace(/\/+$/, '') !== base) throw new LoginError(`the discovery document names another issuer (${d.issuer})`);
       return d as Discovery;
     })().catch((error: unknown) => {
       this.#discovery = undefined;

@@ -39,6 +39,11 @@ function unauthorized(ctx: ServerContext, reply: FastifyReply, message = 'Unauth
 
 /** Who is calling, or the reply that refused the request. */
 function identify(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply, action: boolean): Principal | FastifyReply {
+  const session = ctx.auth.fromSession(req);
+  // A browser that logged in with basic auth sends the password with every request, beside its
+  // cookie: a valid session of that same user is enough, so a lock another client caused by
+  // guessing this user's password does not shut the user's own open page out.
+  if (session !== null && (req.headers.authorization === undefined || ctx.auth.claimedUser(req) === session.user)) return session;
   const header = ctx.auth.fromHeader(req);
   if (header !== null) {
     // Tokens name no user: they count against the client only.
@@ -51,11 +56,9 @@ function identify(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply, 
       return unauthorized(ctx, reply);
     }
     ctx.limiter.succeed(req.ip, tried);
+    return header;
   }
-  const session = ctx.auth.fromSession(req);
-  // The browser sends both the basic-auth header and the cookie: the session (same user) carries the refresh.
-  const principal = header !== null && (session === null || session.user !== header.user) ? header : session;
-  if (principal !== null) return principal;
+  if (session !== null) return session;
   // With an OIDC login a page sends the browser to log in; the API answers 401 for scripts.
   if (ctx.oidc !== null && req.method === 'GET' && !isApi(req, ctx.settings.urlPrefix)) return reply.header('cache-control', 'no-store').redirect(`${ctx.settings.urlPrefix}/login`);
   if (ctx.auth.enabled) return unauthorized(ctx, reply);

@@ -63,6 +63,19 @@ describe.runIf(ready)('dashboard security: failed logins', () => {
     expect(await walk(fake, 'no-such-user')).toEqual(await walk(real, 'admin'));
   });
 
+  it("someone else's guesses do not shut out the user's open page: a valid session of that user still works", async () => {
+    const d = await fx.dashboard({ basicAuth: ['admin:correct-horse'] });
+    const page = await call(d.url, 'GET', '/', { authorization: basic('admin', 'correct-horse') });
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    for (let i = 0; i < FREE_FAILURES; i++) await call(d.url, 'GET', '/api/workers', { authorization: basic('admin', `guess-${i}`) });
+    expect((await call(d.url, 'GET', '/api/workers', { authorization: basic('admin', 'correct-horse') })).status).toBe(429);
+    // The browser sends its cookie and, having logged in with basic auth, the password too.
+    expect((await call(d.url, 'GET', '/api/workers', { cookie, authorization: basic('admin', 'correct-horse') })).status).toBe(200);
+    expect((await call(d.url, 'GET', '/api/workers', { cookie })).status).toBe(200);
+    // The cookie does not unlock guessing another user's password.
+    expect((await call(d.url, 'GET', '/api/workers', { cookie, authorization: basic('root', 'x') })).status).toBe(429);
+  });
+
   it('bearer guesses count against the client; the lock holds for other names from that client', async () => {
     const d = await fx.dashboard({ apiTokens: ['tok-good-1'], basicAuth: ['x:y'] });
     for (let i = 0; i < FREE_FAILURES; i++) expect((await call(d.url, 'GET', '/api/workers', { authorization: `Bearer tok-guess-${i}` })).status).toBe(401);

@@ -32,6 +32,8 @@ export class OidcProvider {
   /** Who signs in next. */
   email = 'ann@example.com';
   misbehave: Misbehaviour = 'none';
+  /** The issuer its discovery document names, when not its own (a mix-up). */
+  discoveryIssuer: string | null = null;
   /** Token requests answered, for the tests. */
   tokenRequests = 0;
   readonly #server: Server;
@@ -70,7 +72,7 @@ export class OidcProvider {
     const url = new URL(req.url ?? '/', this.#issuer);
     const json = (status: number, v: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(v) });
     if (url.pathname === '/.well-known/openid-configuration') {
-      return json(200, { issuer: this.#issuer, authorization_endpoint: `${this.#issuer}/authorize`, token_endpoint: `${this.#issuer}/token`, jwks_uri: `${this.#issuer}/jwks` });
+      return json(200, { issuer: this.discoveryIssuer ?? this.#issuer, authorization_endpoint: `${this.#issuer}/authorize`, token_endpoint: `${this.#issuer}/token`, jwks_uri: `${this.#issuer}/jwks` });
     }
     if (url.pathname === '/jwks') return json(200, { keys: [{ ...this.#key.export({ format: 'jwk' }), d: undefined, p: undefined, q: undefined, dp: undefined, dq: undefined, qi: undefined, kid: 'k1', alg: 'RS256', use: 'sig' }] });
     if (url.pathname === '/authorize') {

@@ -135,6 +135,18 @@ describe.runIf(ready)('dashboard security: OIDC login', () => {
     expect(locked).toMatchObject({ status: 429, session: null });
   });
 
+  it('a discovery document that names another issuer: no login at all', async () => {
+    provider.discoveryIssuer = 'https://evil.example';
+    try {
+      const d = await fx.dashboard(options());
+      const res = await call(d.url, 'GET', '/login');
+      expect(res.status).toBe(503);
+      expect(res.text).toContain('the discovery document names another issuer');
+    } finally {
+      provider.discoveryIssuer = null;
+    }
+  });
+
   it('refuses an incomplete configuration before opening anything', async () => {
     await expect(fx.dashboard({ auth: '.*', oidc: { provider: 'nope', clientId: 'a', clientSecret: 'b', redirectUri: 'c' } })).rejects.toThrow(/needs an OIDC provider/);
     await expect(fx.dashboard({ auth: '(', oidc: { issuer: provider.issuer, clientId: 'a', clientSecret: 'b', redirectUri: 'c' } })).rejects.toThrow(/not a valid regular expression/);
