@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDashboard } from '../../src/dashboard.js';
 import { freePort } from '../../../celeriac/test/support/redis.js';
 import { OidcProvider, type Misbehaviour } from './oidc-provider.js';
-import { SecurityFixture, call, postgresReady } from './support.js';
+import { SecurityFixture, call, postgresReady, routesOf } from './support.js';
 
 const ready = await postgresReady('dashboard security: OIDC');
 const fx = new SecurityFixture();
@@ -69,6 +69,17 @@ describe.runIf(ready)('dashboard security: OIDC login', () => {
     expect(config).toMatchObject({ user: 'ann@example.com', role: 'admin', auth: 'authenticated' });
     // Scripts without a session still get a 401, not a redirect.
     expect((await call(dash.url, 'GET', '/api/workers')).status).toBe(401);
+  });
+
+  it('every route without a session: pages go to the login, the API is 401, only the login routes are public', async () => {
+    const routes = routesOf(dash);
+    expect(routes.filter((r) => r.public).map((r) => r.path).sort()).toEqual(['/healthcheck', '/login', '/login/callback', '/metrics', '/readyz']);
+    for (const r of routes.filter((x) => !x.public)) {
+      const res = await fetch(`${dash.url}${r.path}`, { method: r.method, redirect: 'manual' });
+      await res.arrayBuffer();
+      if (r.method === 'GET' && !r.path.startsWith('/api/')) expect([res.status, res.headers.get('location')], `${r.method} ${r.path}`).toEqual([302, '/login']);
+      else expect(res.status, `${r.method} ${r.path}`).toBe(401);
+    }
   });
 
   it('a listed viewer logs in with the viewer role', async () => {
