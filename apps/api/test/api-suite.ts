@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REMINDER_LEAD_MS } from '../src/todos/service.js';
+import { SECURITY_HEADERS } from '../src/http/server.js';
 import { waitFor } from 'celeriac/testing';
 import { startTestApi, type TestApi } from './support/harness.js';
 import { readSse } from './support/sse.js';
@@ -65,7 +66,7 @@ export function apiSuite(database: 'pglite' | 'postgres'): void {
       expect(docs.text).not.toMatch(/https?:\/\/(?!localhost)[^"']*\.(js|css)/);
       const page = await call('GET', '/');
       expect(page.text).toContain('<main>');
-      expect(page.headers['content-security-policy']).toBe("default-src 'self'");
+      expect(page.headers['content-security-policy']).toBe(SECURITY_HEADERS['content-security-policy']);
       expect((await call('GET', '/live/app.js')).text).toContain('EventSource');
       expect((await call('GET', '/live/app.css')).status).toBe(200);
       expect((await call('GET', '/live/icon.svg')).headers['content-type']).toBe('image/svg+xml');
@@ -333,6 +334,8 @@ function badInput(getApi: () => TestApi, call: Call): void {
     ['bad call option', 'POST', '/tasks/demo.add', { options: { priority: 12 } }, 400],
     ['countdown and eta together', 'POST', '/tasks/demo.add', { options: { countdown: 5, eta: '2030-01-01T00:00:00Z' } }, 400],
     ['name outside the allow-list', 'POST', '/tasks/todos.daily_cleanup', {}, 403],
+    ['allowed by the glob but not a registered task', 'POST', '/tasks/demo.nope', {}, 404],
+    ['workflow with an allowed name no task has', 'POST', '/workflows', { chain: [{ task: 'demo.add', args: [1, 1] }, { task: 'demo.nope' }] }, 404],
     ['name that is not a name', 'POST', '/tasks/..%2F..', {}, 400],
     ['workflow with a name off the list', 'POST', '/workflows', { chain: [{ task: 'demo.add', args: [1, 1] }, { task: 'os.system', args: ['rm'] }] }, 403],
     ['workflow of the wrong shape', 'POST', '/workflows', { chain: 'demo.add' }, 400],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from 'celeriac';
-import { normalizeArgv, resolveFlowerOptions, runFlowerCli } from './cli.js';
+import { authLine, normalizeArgv, resolveFlowerOptions, runFlowerCli } from './cli.js';
 import { FLOWER_HEAP_GROWING_PERCENT } from './dashboard.js';
 
 const app = createApp({}, { env: {} });
@@ -18,6 +18,28 @@ describe('celeriac flower options', () => {
     expect(resolveFlowerOptions({}, {}, app).heapGrowingPercent).toBe(FLOWER_HEAP_GROWING_PERCENT);
     expect(resolveFlowerOptions({ purgeOfflineWorkers: '60', inspectTimeout: '2000' }, {}, app).ingest).toMatchObject({ purgeOfflineAfterMs: 60_000, inspectTimeoutMs: 2000 });
     expect(resolveFlowerOptions({}, { FLOWER_ENABLE_EVENTS: 'false' }, app).ingest).toMatchObject({ enableEventsMs: 0 });
+  });
+
+  it('reads the session and anonymous-mode options, and the banner says which mode is on', () => {
+    const o = resolveFlowerOptions({ sessionIdle: '600', sessionMaxAge: '3600', anonymousControl: 'true' }, { FLOWER_UNAUTHENTICATED_API: 'yes' }, app);
+    expect(o).toMatchObject({ sessionIdleSec: 600, sessionMaxAgeSec: 3600, anonymousControl: true, unauthenticatedApi: true });
+    expect(resolveFlowerOptions({}, {}, app).unauthenticatedApi).toBeUndefined();
+    expect(authLine(o)).toBe('NONE: pages may act (--anonymous-control), API open to anyone (unauthenticated API)');
+    expect(authLine({ app })).toBe('NONE: pages read only, API for scripts only with FLOWER_UNAUTHENTICATED_API');
+    expect(authLine({ app, basicAuth: ['a:b'], readOnly: true })).toBe('basic/bearer, read-only');
+  });
+
+  it("reads Flower's OAuth options for an OIDC login, and refuses what cannot work", async () => {
+    const env = { FLOWER_OAUTH2_KEY: 'id', FLOWER_OAUTH2_SECRET: 'sec', FLOWER_OAUTH2_REDIRECT_URI: 'https://d.example/login/callback' };
+    const o = resolveFlowerOptions({ auth: '.*@example\\.com', authProvider: 'flower.views.auth.GoogleLoginHandler' }, env, app);
+    expect(o).toMatchObject({ auth: '.*@example\\.com', oidc: { provider: 'google', clientId: 'id', clientSecret: 'sec', redirectUri: 'https://d.example/login/callback' } });
+    expect(resolveFlowerOptions({ auth: 'a@b', authProvider: 'okta' }, { ...env, FLOWER_OAUTH2_OKTA_BASE_URL: 'https://okta.example' }, app).oidc).toMatchObject({ issuer: 'https://okta.example' });
+    expect(authLine(o)).toBe('OIDC login (google) for emails matching .*@example\\.com');
+    const err: string[] = [];
+    const io = { app, out: () => {}, err: (t: string) => err.push(t), env, stop: () => Promise.reject(new Error('a refused run must not start')) };
+    expect(await runFlowerCli(['--auth', '.*', '--auth-provider', 'flower.views.auth.GithubLoginHandler'], io)).toBe(2);
+    expect(err.join('')).toMatch(/GitHub offers no OpenID Connect login/);
+    expect(await runFlowerCli(['--auth', '.*'], io)).toBe(2);
   });
 
   it('refuses bad values with the option name and exit code 2', async () => {

@@ -61,10 +61,20 @@ const OPTIONS: readonly [string, string, boolean][] = [
   ['basic-auth', 'user:pass[,user2:pass2] (Flower basic auth)', false],
   ['viewers', 'basic-auth users who may only read, comma-separated', false],
   ['api-tokens', 'bearer tokens for the API: token[:viewer],...', false],
-  ['cookie-secret', 'signs sessions and CSRF tokens (default: kept in the data directory)', false],
+  ['cookie-secret', 'signs sessions and CSRF tokens; pin it to keep sessions across restarts (default: fresh on each start)', false],
+  ['session-idle', 'a browser session unused this many seconds ends (default 28800)', false],
+  ['session-max-age', 'any browser session ends this many seconds after login (default 604800)', false],
+  ['unauthenticated-api', 'without auth: let scripts use the API, actions included (FLOWER_UNAUTHENTICATED_API)', true],
+  ['anonymous-control', 'without auth: let the pages act (default: pages only read)', true],
+  ['auth', 'OIDC login: a regular expression the whole verified email must match, e.g. .*@example\\.com', false],
+  ['auth-provider', 'the OIDC provider of --auth: google, gitlab, okta or oidc (with --oidc-issuer); Flower\'s handler class names work', false],
+  ['oidc-issuer', 'the issuer URL of the OIDC provider (FLOWER_OAUTH2_OKTA_BASE_URL is read too)', false],
+  ['oauth2-key', 'the OIDC client id (FLOWER_OAUTH2_KEY)', false],
+  ['oauth2-secret', 'the OIDC client secret (FLOWER_OAUTH2_SECRET)', false],
+  ['oauth2-redirect-uri', 'the callback URL registered with the provider: <public URL>/login/callback', false],
   ['read-only', 'refuse every action', true],
   ['persistent', 'keep history across restarts (default true)', true],
-  ['db', 'data directory of the embedded database, cookie secret and audit log (default ./celeriac-flower)', false],
+  ['db', 'data directory of the embedded database and audit log, made 0700 (default ./celeriac-flower)', false],
   ['database-url', 'Postgres URL for the history (default: DATABASE_URL, else embedded)', false],
   ['max-tasks', 'most tasks kept in the history (default 1000000)', false],
   ['max-workers', 'most workers kept (default 5000)', false],
@@ -78,7 +88,7 @@ const OPTIONS: readonly [string, string, boolean][] = [
 ];
 
 /** Flower options accepted for compatibility, with no effect here. */
-const IGNORED = ['auto-refresh', 'natural-time', 'tasks-columns', 'xheaders', 'debug', 'conf', 'state-save-interval', 'format-task', 'broker-api', 'auth', 'auth-provider', 'logging'];
+const IGNORED = ['auto-refresh', 'natural-time', 'tasks-columns', 'xheaders', 'debug', 'conf', 'state-save-interval', 'format-task', 'broker-api', 'logging'];
 
 
 const BOOLEAN_FLAGS = new Set(OPTIONS.filter(([, , b]) => b).map(([f]) => f));
@@ -165,6 +175,19 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
   };
   const cookie = s('cookie-secret');
   if (cookie !== undefined) options.cookieSecret = cookie;
+  const unauthenticatedApi = strtobool('unauthenticated-api', get('unauthenticated-api'));
+  if (unauthenticatedApi !== undefined) options.unauthenticatedApi = unauthenticatedApi;
+  const anonymousControl = strtobool('anonymous-control', get('anonymous-control'));
+  if (anonymousControl !== undefined) options.anonymousControl = anonymousControl;
+  const auth = s('auth');
+  if (auth !== undefined) {
+    options.auth = auth;
+    options.oidc = { ...oidcProvider(s('auth-provider'), s('oidc-issuer') ?? env['FLOWER_OAUTH2_OKTA_BASE_URL']), clientId: s('oauth2-key') ?? '', clientSecret: s('oauth2-secret') ?? '', redirectUri: s('oauth2-redirect-uri') ?? '' };
+  }
+  const idle = number('session-idle', s('session-idle'), { min: 1 });
+  if (idle !== undefined) options.sessionIdleSec = idle;
+  const maxAge = number('session-max-age', s('session-max-age'), { min: 1 });
+  if (maxAge !== undefined) options.sessionMaxAgeSec = maxAge;
   if (databaseUrl !== undefined && databaseUrl !== '') options.databaseUrl = databaseUrl;
   const maxTasks = number('max-tasks', s('max-tasks'), { integer: true, min: 1 });
   if (maxTasks !== undefined) options.maxTasks = maxTasks;
@@ -173,6 +196,26 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
   const audit = s('audit-log');
   if (audit !== undefined) options.auditLog = audit;
   return options;
+}
+
+/** The provider of `--auth-provider` (a name or Flower's handler class) and `--oidc-issuer`. */
+function oidcProvider(provider: string | undefined, issuer: string | undefined): { provider?: string; issuer?: string } {
+  const p = (provider ?? (issuer === undefined ? '' : 'oidc')).toLowerCase();
+  if (p.includes('github')) throw new UsageError('--auth-provider github: GitHub offers no OpenID Connect login; use google, gitlab, okta or oidc');
+  if (p.includes('google')) return { provider: 'google' };
+  if (p.includes('gitlab')) return { provider: 'gitlab' };
+  if ((p.includes('okta') || p === 'oidc') && issuer !== undefined) return { issuer };
+  throw new UsageError('--auth needs --auth-provider google or gitlab, or okta/oidc with --oidc-issuer <issuer URL>');
+}
+
+/** The banner's auth line: which mode is on, in words (docs/security.md). */
+export function authLine(options: DashboardOptions): string {
+  const ro = options.readOnly === true ? ', read-only' : '';
+  if (options.auth !== undefined) return `OIDC login (${options.oidc?.provider ?? options.oidc?.issuer ?? '?'}) for emails matching ${options.auth}${(options.basicAuth?.length ?? 0) + (options.apiTokens?.length ?? 0) > 0 ? ', and basic/bearer' : ''}${ro}`;
+  if ((options.basicAuth?.length ?? 0) + (options.apiTokens?.length ?? 0) > 0) return `basic/bearer${ro}`;
+  const pages = options.anonymousControl === true ? 'pages may act (--anonymous-control)' : 'pages read only';
+  const api = options.unauthenticatedApi === true ? 'API open to anyone (unauthenticated API)' : options.unauthenticatedApi === false ? 'API closed to scripts' : 'API for scripts only with FLOWER_UNAUTHENTICATED_API';
+  return `NONE: ${pages}, ${api}${ro}`;
 }
 
 /** Masks the password of a URL for printing. */
@@ -213,7 +256,7 @@ export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContex
       `celeriac flower ${dashboard.url}`,
       `  broker   ${ctx.app.brokerUrl}`,
       `  history  ${options.databaseUrl !== undefined ? mask(options.databaseUrl) : options.dataDir === null ? 'in memory (--persistent=false)' : `embedded, ${options.dataDir}`}`,
-      `  auth     ${(options.basicAuth?.length ?? 0) + (options.apiTokens?.length ?? 0) > 0 ? 'basic/bearer' : 'none (API needs FLOWER_UNAUTHENTICATED_API)'}${options.readOnly === true ? ', read-only' : ''}`,
+      `  auth     ${authLine(options)}`,
       '',
     ].join('\n'),
   );

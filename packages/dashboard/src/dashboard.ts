@@ -7,7 +7,6 @@
  * ingest (writing what it buffered) and closes the store.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -17,6 +16,9 @@ import { backfillFromRedis } from './ingest/backfill.js';
 import { Ingest, type IngestOptions } from './ingest/ingest.js';
 import { AuditLog } from './server/audit.js';
 import { Auth } from './server/auth.js';
+import { LoginLimiter } from './server/login-limiter.js';
+import { OidcLogin, PROVIDER_ISSUERS } from './server/oidc.js';
+import { makePrivateDir, tighten } from './private-dir.js';
 import type { ServerContext } from './server/context.js';
 import { historyCounts } from './server/counts.js';
 import { buildServer } from './server/server.js';
@@ -49,13 +51,35 @@ export interface DashboardOptions {
   readOnly?: boolean;
   /** Allow anonymous API calls; undefined reads `FLOWER_UNAUTHENTICATED_API` per request. */
   unauthenticatedApi?: boolean;
-  /** Signs session cookies and CSRF tokens. @default read from (or written to) `<dataDir>/cookie-secret` */
+  /**
+   * Without basic auth or tokens, the page's anonymous session may act (revoke, shut down...).
+   * Off, pages only read. Scripts need {@link unauthenticatedApi} either way. @default false
+   */
+  anonymousControl?: boolean;
+  /**
+   * Signs session cookies and CSRF tokens. Pin it to keep sessions across restarts.
+   * @default a fresh random secret on each start (a restart ends every session)
+   */
   cookieSecret?: string;
+  /**
+   * Login with an OpenID Connect provider, as Flower's `--auth`: the emails allowed in, a
+   * regular expression matched against the whole verified email (`.*@example\.com`).
+   * Needs {@link oidc}. @default none
+   */
+  auth?: string;
+  /** The OIDC provider of {@link auth}: `issuer` (or `provider`: google, gitlab), client id and secret, and the callback URL (`<public URL>/login/callback`). */
+  oidc?: { issuer?: string; provider?: string; clientId: string; clientSecret: string; redirectUri: string };
+  /** Failed logins a client or user name may make before it is locked out (1 s, doubling to 5 min). @default 5 */
+  loginFreeFailures?: number;
+  /** A browser session unused this long ends, seconds. @default 28800 (8 h) */
+  sessionIdleSec?: number;
+  /** Any browser session ends this long after login, seconds. @default 604800 (7 days) */
+  sessionMaxAgeSec?: number;
   /** A store to use instead of opening one (the caller closes it). */
   store?: HistoryStore;
   /** Postgres URL; absent: the embedded database in `dataDir`. */
   databaseUrl?: string;
-  /** Embedded database, cookie secret and audit log directory; null keeps everything in memory. @default './celeriac-flower' */
+  /** Embedded database and audit log directory (made 0700); null keeps everything in memory. @default './celeriac-flower' */
   dataDir?: string | null;
   /** Most tasks kept (Flower's `max_tasks`). @default 1000000 */
   maxTasks?: number;
@@ -110,16 +134,19 @@ export function normalizePrefix(prefix: string | undefined): string {
   return `/${p}`;
 }
 
-/** The cookie secret: given, else read from the data directory, else created there (0600). */
-async function cookieSecret(given: string | undefined, dataDir: string | null): Promise<string> {
-  if (given !== undefined && given !== '') return given;
-  if (dataDir === null) return randomBytes(32).toString('base64url');
-  const file = join(dataDir, 'cookie-secret');
-  const existing = await readFile(file, 'utf8').catch(() => null);
-  if (existing !== null && existing.trim() !== '') return existing.trim();
-  const secret = randomBytes(32).toString('base64url');
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+/** The OIDC login of the options, or null; throws a RangeError for an incomplete configuration. */
+function oidcLogin(options: DashboardOptions): OidcLogin | null {
+  if (options.auth === undefined || options.auth === '') return null;
+  const o = options.oidc;
+  const issuer = o?.issuer ?? (o?.provider === undefined ? undefined : PROVIDER_ISSUERS[o.provider.toLowerCase()]);
+  if (o === undefined || issuer === undefined || o.clientId === '' || o.clientSecret === '' || o.redirectUri === '') throw new RangeError('auth (allowed emails) needs an OIDC provider: issuer (or provider google/gitlab), client id and secret, and the redirect URI');
+  let allowedEmail: RegExp;
+  try {
+    allowedEmail = new RegExp(`^(?:${options.auth})$`);
+  } catch (error) {
+    throw new RangeError(`auth is not a valid regular expression: ${(error as Error).message}`);
+  }
+  return new OidcLogin({ issuer, clientId: o.clientId, clientSecret: o.clientSecret, redirectUri: o.redirectUri, allowedEmail, now: () => options.app.clock.now() });
 }
 
 /** Backfills from a Redis result backend when the history is empty. */
@@ -140,8 +167,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     // Read by V8 each time it sets the next full collection's limit, so it applies from the next one.
     setFlagsFromString(`--heap-growing-percent=${growing}`);
   }
+  // Checked before anything is opened: a bad login configuration stops the start cleanly.
+  const oidc = oidcLogin(options);
   const dataDir = options.dataDir === undefined ? resolve('celeriac-flower') : options.dataDir === null ? null : resolve(options.dataDir);
-  if (dataDir !== null) await mkdir(dataDir, { recursive: true });
+  if (dataDir !== null) await makePrivateDir(dataDir);
   const ownStore = options.store === undefined;
   const store =
     options.store ??
@@ -150,6 +179,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       ...(options.databaseUrl !== undefined ? { databaseUrl: options.databaseUrl } : dataDir !== null ? { dataDir: join(dataDir, 'db') } : {}),
       ...(options.maxTasks !== undefined ? { maxTasks: options.maxTasks } : {}),
     }));
+  // The embedded database made its files with the process umask: tighten them too.
+  if (dataDir !== null) await tighten(dataDir);
   const ingest = new Ingest(options.app, store, options.ingest);
   const auditFile = options.auditLog === undefined ? (dataDir === null ? null : join(dataDir, 'audit.log')) : options.auditLog;
   const urlPrefix = normalizePrefix(options.urlPrefix);
@@ -162,10 +193,18 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       basicAuth: options.basicAuth ?? [],
       viewers: options.viewers ?? [],
       apiTokens: options.apiTokens ?? [],
-      cookieSecret: await cookieSecret(options.cookieSecret, dataDir),
+      // A fresh secret on each start unless pinned: a restart ends every session.
+      cookieSecret: options.cookieSecret !== undefined && options.cookieSecret !== '' ? options.cookieSecret : randomBytes(32).toString('base64url'),
       unauthenticatedApi: options.unauthenticatedApi,
+      anonymousControl: options.anonymousControl ?? false,
+      sessionIdleMs: (options.sessionIdleSec ?? 8 * 3600) * 1000,
+      sessionMaxAgeMs: (options.sessionMaxAgeSec ?? 7 * 24 * 3600) * 1000,
+      clock: options.app.clock,
+      oidc: oidc === null ? undefined : { issuer: oidc.config.issuer, allowedEmail: oidc.config.allowedEmail },
     }),
+    oidc,
     audit: new AuditLog(auditFile),
+    limiter: new LoginLimiter(options.app.clock, options.loginFreeFailures),
     counts: historyCounts(store, stuckAfterSec),
     settings: {
       urlPrefix,

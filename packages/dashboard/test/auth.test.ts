@@ -42,7 +42,8 @@ describe.runIf(ready)('dashboard auth', () => {
 
   beforeAll(async () => {
     const app = cluster.fleet.app();
-    const auth = { basicAuth: ['admin:s3cret', 'viv:look'], viewers: ['viv'], apiTokens: ['tok-admin-123', 'tok-view-456:viewer'], unauthenticatedApi: false };
+    // Hundreds of wrong logins below: the failed-login limit (test/security/brute-force) is raised here.
+    const auth = { basicAuth: ['admin:s3cret', 'viv:look'], viewers: ['viv'], apiTokens: ['tok-admin-123', 'tok-view-456:viewer'], unauthenticatedApi: false, loginFreeFailures: 100_000 };
     dash = await cluster.dashboard({ app, ...auth });
     readOnly = await cluster.dashboard({ app, ...auth, readOnly: true });
     open = await cluster.dashboard({ app, unauthenticatedApi: undefined as unknown as boolean });
@@ -63,7 +64,7 @@ describe.runIf(ready)('dashboard auth', () => {
     }
     const page = await call(dash.url, 'GET', '/');
     expect(page.status).toBe(401);
-    expect(page.headers.get('www-authenticate')).toBe('Basic realm="flower"');
+    expect(page.headers.get('www-authenticate')).toBe('Basic realm="flower", charset="UTF-8"');
   });
 
   it('every route with wrong credentials: 401', async () => {
@@ -92,13 +93,17 @@ describe.runIf(ready)('dashboard auth', () => {
     expect((await call(dash.url, 'POST', '/api/task/revoke/aaaa-2', { authorization: 'Bearer tok-admin-123' })).status).toBe(200);
   });
 
-  it('a browser action needs the CSRF token from /api/config', async () => {
-    const auth = { authorization: basic('admin', 's3cret'), origin: 'http://evil.example' };
+  it('a browser action needs the CSRF token from /api/config, and comes from this site', async () => {
+    const auth = { authorization: basic('admin', 's3cret'), origin: new URL(dash.url).origin };
     expect((await call(dash.url, 'POST', '/api/task/revoke/aaaa-3', auth)).status).toBe(403);
     const config = JSON.parse((await call(dash.url, 'GET', '/api/config', { authorization: basic('admin', 's3cret') })).text) as { csrfToken: string; csrfHeader: string; role: string; user: string };
     expect(config).toMatchObject({ role: 'admin', user: 'admin', csrfHeader: 'x-csrf-token' });
     expect((await call(dash.url, 'POST', '/api/task/revoke/aaaa-3', { ...auth, 'x-csrf-token': 'forged' })).status).toBe(403);
     expect((await call(dash.url, 'POST', '/api/task/revoke/aaaa-3', { ...auth, 'x-csrf-token': config.csrfToken })).status).toBe(200);
+    // A foreign page holding a valid token is still refused.
+    const foreign = await call(dash.url, 'POST', '/api/task/revoke/aaaa-3', { ...auth, origin: 'http://evil.example', 'x-csrf-token': config.csrfToken });
+    expect(foreign).toMatchObject({ status: 403, text: expect.stringMatching(/Cross-site/) as unknown as string });
+    expect((await call(dash.url, 'POST', '/api/task/revoke/aaaa-3', { ...auth, 'sec-fetch-site': 'cross-site', 'x-csrf-token': config.csrfToken })).status).toBe(403);
   });
 
   it('the UI page sets a session cookie; the API accepts it, actions with it need CSRF', async () => {
@@ -122,7 +127,7 @@ describe.runIf(ready)('dashboard auth', () => {
     }
   });
 
-  it("without auth, Flower 2's gate: the API needs FLOWER_UNAUTHENTICATED_API (read per request) or the page's cookie", async () => {
+  it("without auth, Flower 2's gate: the API needs FLOWER_UNAUTHENTICATED_API (read per request) or the page's read-only cookie", async () => {
     const saved = process.env['FLOWER_UNAUTHENTICATED_API'];
     try {
       delete process.env['FLOWER_UNAUTHENTICATED_API'];
@@ -133,6 +138,12 @@ describe.runIf(ready)('dashboard auth', () => {
       const page = await call(open.url, 'GET', '/');
       const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] as string;
       expect((await call(open.url, 'GET', '/api/workers', { cookie })).status).toBe(200);
+      // The page only reads: an action with its cookie and token is 401, as without it.
+      const token = /csrfToken&quot;:&quot;([^&]+)&quot;/.exec(page.text)?.[1] as string;
+      expect(page.text).toContain('role&quot;:&quot;viewer');
+      const act = await call(open.url, 'POST', '/api/task/revoke/dddd-1', { cookie, 'x-csrf-token': token, origin: new URL(open.url).origin });
+      expect(act).toMatchObject({ status: 401, text: expect.stringMatching(/anonymous control is off/) as unknown as string });
+      expect((await call(open.url, 'POST', '/api/task/revoke/dddd-1')).status).toBe(401);
       process.env['FLOWER_UNAUTHENTICATED_API'] = 'yes';
       expect((await call(open.url, 'GET', '/api/workers')).status).toBe(200);
       // An anonymous session is worthless against a dashboard with auth.

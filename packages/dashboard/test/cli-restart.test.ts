@@ -1,10 +1,10 @@
 /**
  * `celeriac -b <broker> flower` as a user runs it (the real bin, no -A): it watches a worker,
- * keeps its history in the embedded database of `--db`, and after a restart still has every
- * task and the same CSRF token (the cookie secret is kept beside the database).
+ * keeps its history in the embedded database of `--db` (owner-only), and after a restart still
+ * has every task, while its sessions and CSRF tokens are new (no secret was pinned).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,7 +74,10 @@ describe.runIf(ready)('celeriac flower (CLI): history across restarts', () => {
       await waitFor(() => second.out().includes('celeriac flower http://') || (second.child.exitCode !== null && Promise.reject(new Error(second.out()))), 'the banner again', { timeoutMs: 120_000, maxIntervalMs: 200 });
       const info = (await (await fetch(`${base}/api/task/info/${id}`)).json()) as { state: string; result: string; name: string };
       expect(info).toMatchObject({ state: 'SUCCESS', result: '42', name: 'ts.add' });
-      expect(((await (await fetch(`${base}/api/config`)).json()) as { csrfToken: string }).csrfToken).toBe(csrf);
+      // A fresh cookie secret on each start: tokens (and sessions) of the first run are worthless.
+      expect(((await (await fetch(`${base}/api/config`)).json()) as { csrfToken: string }).csrfToken).not.toBe(csrf);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dir, 'db')).mode & 0o777).toBe(0o700);
     } finally {
       second.child.kill('SIGTERM');
     }

@@ -42,14 +42,14 @@ export function workflowKind(w: Workflow): 'task' | 'chain' | 'group' | 'chord' 
   return 'task' in w ? 'task' : 'chain' in w ? 'chain' : 'group' in w ? 'group' : 'chord';
 }
 
-/** Builds the canvas; throws 403 for a name off the list and 400 for a workflow too large. */
+/** Builds the canvas; throws 403 for a name off the list, 404 for one not registered and 400 for a workflow too large. */
 export function buildWorkflow(celery: App, w: Workflow, allowed: (name: string) => boolean): AnyComposable {
   let count = 0;
   const build = (node: Workflow): AnyComposable => {
     if ('task' in node) {
       count += 1;
       if (count > MAX_WORKFLOW_TASKS) throw new HttpError(400, 'WORKFLOW_TOO_LARGE', `a workflow may hold at most ${MAX_WORKFLOW_TASKS} tasks`);
-      checkAllowed(allowed, node.task);
+      checkAllowed(allowed, node.task, (name) => celery.lookup(name) !== undefined);
       const sig = signature(node.task, (node.args ?? []) as Json[], (node.kwargs ?? {}) as JsonObject, node.options ?? {}, celery);
       return node.immutable === true ? sig.clone({ immutable: true }) : sig;
     }

@@ -28,7 +28,7 @@ export function liveRoutes(ctx: ServerContext, options: { dashboardUrl: string |
   return async (app) => {
     const headers = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
     app.get('/', { schema: { hide: true } }, async (_req, reply) =>
-      reply.headers({ ...headers, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'" }).send(page));
+      reply.headers({ ...headers, 'content-type': 'text/html; charset=utf-8' }).send(page));
     app.get('/live/app.js', { schema: { hide: true } }, async (_req, reply) => reply.headers({ ...headers, 'content-type': 'text/javascript; charset=utf-8' }).send(script));
     app.get('/live/app.css', { schema: { hide: true } }, async (_req, reply) => reply.headers({ ...headers, 'content-type': 'text/css; charset=utf-8' }).send(style));
     app.get('/live/icon.svg', { schema: { hide: true } }, async (_req, reply) => reply.headers({ ...headers, 'content-type': 'image/svg+xml' }).send(icon));

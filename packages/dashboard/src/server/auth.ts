@@ -1,28 +1,34 @@
 /**
  * @module server/auth
- * Who is calling, and may they do this (flower-spec.md §2 and §6.8):
+ * Who is calling, and may they do this (flower-spec.md §2 and §6.8, docs/security.md):
  * - Flower's basic auth (`--basic-auth user:pass,...`, `FLOWER_BASIC_AUTH`): the whole
- *   `user:pass` must equal a configured pair, compared in constant time;
+ *   `user:pass` must equal a configured pair, compared in constant time against every pair;
  * - bearer tokens for scripts (`--api-tokens tok[:viewer],...`), which Flower lacks (#987);
  * - roles: `admin` acts, `viewer` only reads (basic-auth users listed in `--viewers`);
- * - a signed session cookie set when the UI page loads, so the browser app can call the
- *   API even when no auth is configured (Flower 2's anonymous-API gate still applies to
- *   scripts: `FLOWER_UNAUTHENTICATED_API`);
+ * - browser sessions (server/session.ts) issued when the UI page loads: bound to the user's
+ *   current credential and role, with idle and absolute expiry, ended by logout;
+ * - without any auth configured: scripts reach the API only with Flower's
+ *   `FLOWER_UNAUTHENTICATED_API` (or `unauthenticatedApi`), and the page's anonymous session
+ *   only reads unless `anonymousControl` is set;
  * - CSRF: an action authenticated by cookie, or coming from a browser (it sends `Origin` or
- *   `Sec-Fetch-Site`), must carry the `x-csrf-token` the page was given. Bearer requests and
- *   plain scripts (curl with basic auth) need none, so Flower clients keep working.
- * Tokens and the cookie are signed with the stable cookie secret (HMAC-SHA256).
+ *   `Sec-Fetch-Site`), must come from this site and carry the `x-csrf-token` the page was
+ *   given. Bearer requests and plain scripts (curl with basic auth) need none.
+ * Tokens and cookies are signed with the cookie secret (HMAC-SHA256): a fresh random one on
+ * each start unless the operator pins one.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { Clock } from 'celeriac/spi';
+import { Sessions, safeEqual, sign, type Role, type Session } from './session.js';
 
-export type Role = 'admin' | 'viewer';
+export type { Role } from './session.js';
 
 /** The caller. */
 export interface Principal {
   readonly user: string | null;
   readonly role: Role;
   readonly via: 'basic' | 'token' | 'session' | 'anonymous';
+  /** The session, when the caller came with one. */
+  readonly session?: Session;
 }
 
 /** Auth settings, resolved. */
@@ -36,6 +42,15 @@ export interface AuthConfig {
   readonly cookieSecret: string;
   /** True/false forces the anonymous-API gate; undefined reads `FLOWER_UNAUTHENTICATED_API` per request. */
   readonly unauthenticatedApi: boolean | undefined;
+  /** Without auth configured, the page's anonymous session may act (else it only reads). */
+  readonly anonymousControl: boolean;
+  /** A session unused this long ends, ms. */
+  readonly sessionIdleMs: number;
+  /** Any session ends this long after login, ms. */
+  readonly sessionMaxAgeMs: number;
+  readonly clock: Clock;
+  /** OIDC login (server/oidc.ts): its issuer and the emails allowed in; absent: none. */
+  readonly oidc?: { readonly issuer: string; readonly allowedEmail: RegExp } | undefined;
 }
 
 export const SESSION_COOKIE = 'celeriac_dashboard';
@@ -46,21 +61,6 @@ const TRUTHY = new Set(['y', 'yes', 't', 'true', 'on', '1']);
 /** Python's strtobool truthiness, as Flower reads its env flags. */
 export function truthy(value: string | undefined): boolean {
   return value !== undefined && TRUTHY.has(value.trim().toLowerCase());
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  if (ab.length !== bb.length) {
-    // Same work either way, so timing says little about the length.
-    timingSafeEqual(ab, ab);
-    return false;
-  }
-  return timingSafeEqual(ab, bb);
-}
-
-function sign(secret: string, text: string): string {
-  return createHmac('sha256', secret).update(text).digest('base64url');
 }
 
 function parseCookies(header: string | undefined): Map<string, string> {
@@ -82,13 +82,38 @@ function parseToken(entry: string): { token: string; role: Role } {
   return { token: entry, role: 'admin' };
 }
 
+/** A refused Authorization header: the user name it tried (for the login limiter), if any. */
+export interface InvalidCredentials {
+  readonly invalid: true;
+  readonly user: string | null;
+}
+
+/** Which mode the dashboard runs in, for the banner and /api/config. */
+export type AuthMode = 'authenticated' | 'anonymous-read-only' | 'anonymous-control';
+
 /** Authentication and authorization decisions. */
 export class Auth {
-  constructor(readonly config: AuthConfig) {}
+  readonly sessions: Sessions;
 
-  /** True when any credential is configured (basic auth or tokens). */
+  constructor(readonly config: AuthConfig) {
+    this.sessions = new Sessions({
+      secret: config.cookieSecret,
+      clock: config.clock,
+      idleMs: config.sessionIdleMs,
+      absoluteMs: config.sessionMaxAgeMs,
+      credentialOf: (user) => this.#credentialOf(user),
+    });
+  }
+
+  /** True when any credential is configured (basic auth, tokens or an OIDC login). */
   get enabled(): boolean {
-    return this.config.basicAuth.length > 0 || this.config.apiTokens.length > 0;
+    return this.config.basicAuth.length > 0 || this.config.apiTokens.length > 0 || this.config.oidc !== undefined;
+  }
+
+  /** The mode, as the banner states it. */
+  get mode(): AuthMode {
+    if (this.enabled) return 'authenticated';
+    return this.config.anonymousControl ? 'anonymous-control' : 'anonymous-read-only';
   }
 
   /** Flower 2's gate: anonymous API calls allowed? */
@@ -96,8 +121,17 @@ export class Auth {
     return this.config.unauthenticatedApi ?? truthy(process.env['FLOWER_UNAUTHENTICATED_API']);
   }
 
-  /** The caller from the Authorization header; null = none sent; 'invalid' = wrong. */
-  fromHeader(req: FastifyRequest): Principal | 'invalid' | null {
+  /** The user name a basic-auth header claims, unchecked (null for any other header). */
+  claimedUser(req: FastifyRequest): string | null {
+    const header = req.headers.authorization;
+    if (typeof header !== 'string' || !/^basic /i.test(header)) return null;
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon < 0 ? null : decoded.slice(0, colon);
+  }
+
+  /** The caller from the Authorization header; null = none sent. */
+  fromHeader(req: FastifyRequest): Principal | InvalidCredentials | null {
     const header = req.headers.authorization;
     if (typeof header !== 'string' || header === '') return null;
     const space = header.indexOf(' ');
@@ -105,10 +139,12 @@ export class Auth {
     const value = space < 0 ? '' : header.slice(space + 1).trim();
     if (scheme === 'basic') {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const user = colon < 0 ? null : decoded.slice(0, colon);
+      // Every pair is compared, found or not: the time taken says nothing about which users exist.
       let match = false;
       for (const pair of this.config.basicAuth) if (safeEqual(pair, decoded)) match = true;
-      if (!match) return 'invalid';
-      const user = decoded.slice(0, decoded.indexOf(':'));
+      if (!match || user === null) return { invalid: true, user };
       return { user, role: this.config.viewers.includes(user) ? 'viewer' : 'admin', via: 'basic' };
     }
     if (scheme === 'bearer' && value !== '') {
@@ -117,38 +153,42 @@ export class Auth {
         const { token, role } = parseToken(entry);
         if (safeEqual(token, value)) found = { user: `token:${token.slice(0, 4)}…`, role, via: 'token' };
       }
-      return found ?? 'invalid';
+      return found ?? { invalid: true, user: null };
     }
-    return 'invalid';
+    return { invalid: true, user: null };
   }
 
-  /** The session cookie value for a principal. */
+  /** A new session cookie value for a principal. */
   sessionCookie(p: Principal): string {
-    const body = Buffer.from(JSON.stringify({ u: p.user, r: p.role, a: p.via === 'anonymous' })).toString('base64url');
-    return `${body}.${sign(this.config.cookieSecret, `session:${body}`)}`;
+    return this.sessions.issue({ user: p.via === 'anonymous' ? null : p.user, role: p.role });
   }
 
-  /** The caller from a valid session cookie, else null. */
+  /** The Set-Cookie value of a session cookie (Max-Age 0 deletes it). */
+  cookieHeader(value: string, urlPrefix: string, maxAgeSec = this.sessions.maxAgeSec): string {
+    return `${SESSION_COOKIE}=${value}; Path=${urlPrefix === '' ? '/' : `${urlPrefix}/`}; Max-Age=${maxAgeSec}; HttpOnly; SameSite=Strict`;
+  }
+
+  /** The caller from a valid session cookie, else null (no cookie, forged, expired, revoked, stale). */
   fromSession(req: FastifyRequest): Principal | null {
     const raw = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (raw === undefined) return null;
-    const dot = raw.lastIndexOf('.');
-    if (dot <= 0) return null;
-    const body = raw.slice(0, dot);
-    if (!safeEqual(raw.slice(dot + 1), sign(this.config.cookieSecret, `session:${body}`))) return null;
-    try {
-      const v = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { u: string | null; r: Role; a: boolean };
-      // An anonymous session is only good while no auth is configured.
-      if (v.a && this.enabled) return null;
-      return { user: v.u, role: v.r === 'viewer' ? 'viewer' : 'admin', via: 'session' };
-    } catch {
-      return null;
-    }
+    const session = this.sessions.verify(raw);
+    if (session === null) return null;
+    return { user: session.user, role: session.role, via: 'session', session };
   }
 
-  /** The CSRF token of a principal (stable for a user across restarts with a stable secret). */
+  /** The role of the anonymous page session in this mode. */
+  anonymousPageRole(): Role {
+    return this.config.anonymousControl ? 'admin' : 'viewer';
+  }
+
+  /**
+   * The CSRF token of a principal: bound to the user, its role and its current credential
+   * (so it changes with the password) and to this process's secret.
+   */
   csrfToken(p: Principal): string {
-    return sign(this.config.cookieSecret, `csrf:${p.user ?? ''}:${p.role}`);
+    const user = p.via === 'anonymous' ? null : p.user;
+    return sign(this.config.cookieSecret, `csrf:${user ?? ''}:${p.role}:${this.sessions.fingerprint(user)}`);
   }
 
   /** True when an action by `p` needs a CSRF token: cookie-authenticated, or sent by a browser. */
@@ -161,5 +201,33 @@ export class Auth {
   csrfValid(req: FastifyRequest, p: Principal): boolean {
     const sent = req.headers[CSRF_HEADER];
     return typeof sent === 'string' && safeEqual(sent, this.csrfToken(p));
+  }
+
+  /**
+   * True when a browser says the request comes from another site: `Sec-Fetch-Site` other
+   * than same-origin/none, or an `Origin` whose host is not the request's `Host`.
+   */
+  crossSite(req: FastifyRequest): boolean {
+    const site = req.headers['sec-fetch-site'];
+    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return true;
+    const origin = req.headers['origin'];
+    if (origin === undefined) return false;
+    try {
+      return new URL(String(origin)).host !== req.headers.host;
+    } catch {
+      return true;
+    }
+  }
+
+  /** The credential text and role of a user now; null when there is no such user. */
+  #credentialOf(user: string | null): { role: Role; credential: string } | null {
+    if (user === null) return this.enabled ? null : { role: this.anonymousPageRole(), credential: 'anonymous' };
+    const role: Role = this.config.viewers.includes(user) ? 'viewer' : 'admin';
+    const pair = this.config.basicAuth.find((p) => p.slice(0, p.indexOf(':')) === user);
+    if (pair !== undefined) return { role, credential: pair };
+    // An OIDC user holds while the provider and the pattern that let them in stay the same.
+    const oidc = this.config.oidc;
+    if (oidc !== undefined && oidc.allowedEmail.test(user)) return { role, credential: `oidc\0${oidc.issuer}\0${oidc.allowedEmail.source}` };
+    return null;
   }
 }

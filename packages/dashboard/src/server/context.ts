@@ -9,6 +9,8 @@ import type { HistoryStore } from '../store/history-store.js';
 import type { AuditLog } from './audit.js';
 import type { Auth, Principal } from './auth.js';
 import type { HistoryCounts } from './counts.js';
+import type { LoginLimiter } from './login-limiter.js';
+import type { OidcLogin } from './oidc.js';
 
 /** Per-route flags read by the auth hook. */
 export interface RouteFlags {
@@ -41,6 +43,10 @@ export interface ServerContext {
   readonly ingest: Ingest;
   readonly auth: Auth;
   readonly audit: AuditLog;
+  /** Failed-login counting (server/login-limiter.ts). */
+  readonly limiter: LoginLimiter;
+  /** The OIDC login, when configured. */
+  readonly oidc: OidcLogin | null;
   /** The whole history's counts, computed at most once at a time and reused a while. */
   readonly counts: HistoryCounts;
   readonly settings: ServerSettings;

@@ -46,9 +46,10 @@ const TASK_FILTERS: readonly Param[] = [
 
 const OPS: readonly Op[] = [
   { method: 'get', path: '/healthcheck', tag: 'ops', summary: 'Liveness: `OK`. Never authenticated.' },
-  { method: 'get', path: '/readyz', tag: 'ops', summary: 'Readiness: 200 when the broker answers, events flow and the store writes; else 503 with the failing checks. Never authenticated.' },
+  { method: 'get', path: '/readyz', tag: 'ops', summary: 'Readiness: 200 when the broker answers, events flow and the store writes; else 503. Never authenticated; only a caller who may read the API gets the checks, others `{ready}`.' },
   { method: 'get', path: '/metrics', tag: 'ops', summary: "Prometheus metrics: Flower's series plus flower_queue_length, flower_tasks_by_state, flower_stuck_tasks. Never authenticated." },
-  { method: 'get', path: '/api/config', tag: 'ops', summary: 'The UI config of the caller: urlPrefix, readOnly, role, user, csrfToken, csrfHeader, timezone, version, broker (password masked).' },
+  { method: 'get', path: '/api/config', tag: 'ops', summary: 'The UI config of the caller: urlPrefix, readOnly, role, user, csrfToken, csrfHeader, timezone, version, broker (password masked), auth (the mode) and anonymousApi.' },
+  { method: 'post', path: '/logout', tag: 'ops', summary: 'Ends the caller\'s browser session for good and deletes its cookie.' },
   { method: 'get', path: '/api/audit', tag: 'ops', summary: 'The last audited actions (admins only).' },
   { method: 'get', path: '/workers', tag: 'workers', summary: "Flower's workers table with `json=1`: `{data: [row]}`; rows add status, heartbeat_age, offline_at, inspect_age (seconds per inspect method).", params: [{ name: 'json', type: 'boolean', doc: '1 for JSON' }] },
   { method: 'get', path: '/api/workers', tag: 'workers', summary: "Inspect data by worker (Flower's shape: stats, active_queues, registered, scheduled, active, reserved, revoked, conf, timestamp).", params: [{ name: 'refresh', type: 'boolean', doc: 're-inspect first (503 on failure)' }, { name: 'workername', doc: 'one worker (404 if unknown)' }, { name: 'status', type: 'boolean', doc: '`{worker: online}` from events' }] },
@@ -74,7 +75,7 @@ const OPS: readonly Op[] = [
   { method: 'get', path: '/api/queues/length', tag: 'tasks', summary: '`{active_queues: [{name, messages}]}`.' },
   { method: 'get', path: '/api/task/detail/{id}', tag: 'dashboard', summary: 'A task with its event timeline and children: `{task, truncated, events: [{type, timestamp, hostname, fields}], children}`.', params: [id] },
   { method: 'get', path: '/api/task/workflow/{id}', tag: 'dashboard', summary: "The tree of the task's workflow (same root id): `{root_id, truncated, count, tree: [{task, group_id, children}]}`.", params: [id, { name: 'limit', type: 'integer', doc: 'max tasks, default 1000' }] },
-  { method: 'post', path: '/api/task/rerun/{id}', tag: 'dashboard', summary: 'Send the task again with the same arguments (409 when they were truncated): `{task-id, rerun-of, name, args, kwargs}`.', params: [id], action: true },
+  { method: 'post', path: '/api/task/rerun/{id}', tag: 'dashboard', summary: 'Send the task again with the same arguments (409 when they were truncated): `{task-id, rerun-of, name}` (never the arguments).', params: [id], action: true },
   { method: 'post', path: '/api/task/revoke-workflow/{id}', tag: 'dashboard', summary: "Revoke every unfinished task of the task's workflow (group, chord, chain): `{message, revoked: [id]}`.", params: [id, { name: 'terminate', type: 'boolean', doc: 'default false' }, { name: 'signal', doc: 'default SIGTERM' }], action: true },
   { method: 'post', path: '/api/tasks/revoke', tag: 'dashboard', summary: 'Revoke (or terminate) the chosen tasks at once, at most 1000: `{message, revoked: [id]}`. Ids as repeated `id` parameters or a JSON body `{"ids": [...], "terminate": true}`.', params: [{ name: 'id', doc: 'a task id; repeat it' }, { name: 'terminate', type: 'boolean', doc: 'default false' }, { name: 'signal', doc: 'default SIGTERM' }], action: true },
   { method: 'get', path: '/api/broker', tag: 'dashboard', summary: 'Broker (password masked) and queues: `{broker, transport, error, queues: [{name, messages, priorities: {0,3,6,9}|null, consumers: [worker]}]}`.' },

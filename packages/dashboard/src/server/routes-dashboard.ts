@@ -152,7 +152,8 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
     if (recovered === null) throw new HttpError(409, `The arguments of '${id}' were truncated or are not plain values; they cannot be sent again exactly`, 'json');
     const options = d.task.queue !== null ? { queue: d.task.queue } : {};
     const result = await send(ctx, d.task.name, recovered.args, recovered.kwargs, options);
-    return { 'task-id': result.id, 'rerun-of': id, name: d.task.name, args: recovered.args, kwargs: recovered.kwargs };
+    // Ids only: the arguments may be large or sensitive, and the caller can read them on the task's page.
+    return { 'task-id': result.id, 'rerun-of': id, name: d.task.name };
   });
 
   server.post('/api/task/revoke-workflow/:id', { config: ACTION }, async (req) => {

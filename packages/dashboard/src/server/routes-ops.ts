@@ -1,10 +1,11 @@
 /**
  * @module server/routes-ops
  * Operations endpoints: `/healthcheck` (liveness, Flower's `OK`), `/readyz` (readiness:
- * the broker answers and events flow), `/metrics` (Prometheus), and the UI's `/api/config`,
- * `/api/openapi.json` and `/api/audit`.
+ * the broker answers and events flow; details only to callers who may read the API),
+ * `/metrics` (Prometheus), the UI's `/api/config`, `/api/openapi.json` and `/api/audit`,
+ * and `/logout`.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CSRF_HEADER } from './auth.js';
 import type { RouteFlags, ServerContext } from './context.js';
 import { openApiDocument } from './openapi.js';
@@ -26,13 +27,29 @@ export function readiness(ctx: ServerContext, now: number): { ready: boolean; ch
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
 
+/** True when the caller of a public route would also pass the API's gate (its details are the API's). */
+function mayReadDetails(ctx: ServerContext, req: FastifyRequest): boolean {
+  const header = ctx.auth.fromHeader(req);
+  if (header !== null) {
+    // Checked like any login, so this public route is no way around the failed-login limit.
+    const tried = 'invalid' in header || header.via !== 'token' ? header.user : null;
+    if (ctx.limiter.lockedFor(req.ip, tried) > 0) return false;
+    if ('invalid' in header) ctx.limiter.fail(req.ip, header.user);
+    return !('invalid' in header);
+  }
+  if (ctx.auth.fromSession(req) !== null) return true;
+  return !ctx.auth.enabled && ctx.auth.anonymousApiAllowed();
+}
+
 /** Registers the routes. */
 export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): void {
   server.get('/healthcheck', { config: PUBLIC }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('OK'));
 
-  server.get('/readyz', { config: PUBLIC }, async (_req, reply) => {
+  server.get('/readyz', { config: PUBLIC }, async (req, reply) => {
     const r = readiness(ctx, Date.now());
-    return reply.code(r.ready ? 200 : 503).send(r);
+    // Anyone may ask whether the dashboard is ready; only a caller who may read the API
+    // learns why not (broker errors name hosts, worker counts size the cluster).
+    return reply.code(r.ready ? 200 : 503).send(mayReadDetails(ctx, req) ? r : { ready: r.ready });
   });
 
   server.get('/metrics', { config: PUBLIC }, async (_req, reply) => {
@@ -52,7 +69,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       eventMessagesShed: ing.eventMessagesShed,
       eventBytesPending: ing.eventBytesPending,
     });
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text + ctx.limiter.metrics());
   });
 
   server.get('/api/config', async (req) => {
@@ -68,7 +85,18 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       version: ctx.settings.version,
       broker: ctx.app.brokerUrl,
       store: ctx.store.kind,
+      auth: ctx.auth.mode,
+      anonymousApi: !ctx.auth.enabled && ctx.auth.anonymousApiAllowed(),
     };
+  });
+
+  // Ends the caller's session for good (a replayed cookie is refused too). A browser that
+  // logged in with basic auth sends its password again on the next request: close it to forget.
+  server.post('/logout', async (req, reply) => {
+    if (ctx.auth.crossSite(req)) return reply.code(403).type('text/plain').send('Cross-site request refused');
+    const session = req.principal?.session;
+    if (session !== undefined) ctx.auth.sessions.revoke(session);
+    return reply.header('set-cookie', ctx.auth.cookieHeader('', ctx.settings.urlPrefix, 0)).header('cache-control', 'no-store').send({ message: session === undefined ? 'No session' : 'Logged out' });
   });
 
   server.get('/api/openapi.json', async () => openApiDocument(ctx.settings.urlPrefix, ctx.settings.version));

@@ -15,39 +15,94 @@ import { registerDashboardRoutes } from './routes-dashboard.js';
 import { registerOpsRoutes } from './routes-ops.js';
 import { registerTaskRoutes } from './routes-tasks.js';
 import { registerWorkerRoutes } from './routes-workers.js';
+import { SECURITY_HEADERS } from './security-headers.js';
+import { registerLoginRoutes } from './routes-login.js';
 import { registerUi } from './ui.js';
 
 const GATE_MESSAGE = 'FLOWER_UNAUTHENTICATED_API environment variable is required to enable API without authentication';
+const CONTROL_MESSAGE = 'No authentication is configured and anonymous control is off: configure --basic-auth or --api-tokens (or, knowingly, --anonymous-control for pages and FLOWER_UNAUTHENTICATED_API for scripts)';
 
 function isApi(req: FastifyRequest, prefix: string): boolean {
   const path = (req.url.split('?')[0] ?? '').slice(prefix.length);
   return path === '/api' || path.startsWith('/api/');
 }
 
-function refuse(reply: FastifyReply, status: number, message: string, basicChallenge = false): FastifyReply {
-  if (basicChallenge) reply.header('www-authenticate', 'Basic realm="flower"');
+function refuse(reply: FastifyReply, status: number, message: string): FastifyReply {
   return reply.code(status).type('text/plain; charset=utf-8').send(message);
+}
+
+/** A 401; with basic auth configured it names the scheme, so browsers and scripts can answer it. */
+function unauthorized(ctx: ServerContext, reply: FastifyReply, message = 'Unauthorized'): FastifyReply {
+  if (ctx.auth.config.basicAuth.length > 0) reply.header('www-authenticate', 'Basic realm="flower", charset="UTF-8"');
+  return refuse(reply, 401, message);
+}
+
+/** Who is calling, or the reply that refused the request. */
+function identify(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply, action: boolean): Principal | FastifyReply {
+  const session = ctx.auth.fromSession(req);
+  // A browser that logged in with basic auth sends the password with every request, beside its
+  // cookie: a valid session of that same user is enough, so a lock another client caused by
+  // guessing this user's password does not shut the user's own open page out.
+  if (session !== null && (req.headers.authorization === undefined || ctx.auth.claimedUser(req) === session.user)) return session;
+  const header = ctx.auth.fromHeader(req);
+  if (header !== null) {
+    // Tokens name no user: they count against the client only.
+    const tried = 'invalid' in header ? header.user : header.via === 'token' ? null : header.user;
+    const wait = ctx.limiter.lockedFor(req.ip, tried);
+    if (wait > 0) return reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).type('text/plain; charset=utf-8').send('Too many failed logins: try again later');
+    if ('invalid' in header) {
+      const failure = ctx.limiter.fail(req.ip, header.user);
+      ctx.app.log.warn({ ip: failure.ip, user: failure.user, failures: failure.failures, lockedForMs: failure.lockedForMs, path: req.url.split('?')[0] }, 'dashboard: failed login');
+      return unauthorized(ctx, reply);
+    }
+    ctx.limiter.succeed(req.ip, tried);
+    return header;
+  }
+  if (session !== null) return session;
+  // With an OIDC login a page sends the browser to log in; the API answers 401 for scripts.
+  if (ctx.oidc !== null && req.method === 'GET' && !isApi(req, ctx.settings.urlPrefix)) return reply.header('cache-control', 'no-store').redirect(`${ctx.settings.urlPrefix}/login`);
+  if (ctx.auth.enabled) return unauthorized(ctx, reply);
+  // No auth configured: scripts pass Flower's gate only when it is open; pages read.
+  if (ctx.auth.anonymousApiAllowed()) return { user: null, role: 'admin', via: 'anonymous' };
+  if (action) return unauthorized(ctx, reply, CONTROL_MESSAGE);
+  if (isApi(req, ctx.settings.urlPrefix)) return unauthorized(ctx, reply, GATE_MESSAGE);
+  return { user: null, role: ctx.auth.anonymousPageRole(), via: 'anonymous' };
 }
 
 /** Authenticates, then applies the action rules. Returns a reply when the request is refused. */
 function gate(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
   const flags = (req.routeOptions.config ?? {}) as RouteFlags;
   if (flags.public === true) return undefined;
-  const api = isApi(req, ctx.settings.urlPrefix);
-  const fromHeader = ctx.auth.fromHeader(req);
-  if (fromHeader === 'invalid') return refuse(reply, 401, 'Unauthorized', !api);
-  let principal: Principal | null = fromHeader ?? ctx.auth.fromSession(req);
-  if (principal === null) {
-    if (ctx.auth.enabled) return refuse(reply, 401, 'Unauthorized', !api);
-    if (api && !ctx.auth.anonymousApiAllowed()) return refuse(reply, 401, GATE_MESSAGE);
-    principal = { user: null, role: 'admin', via: 'anonymous' };
-  }
+  const action = flags.action === true;
+  const principal = identify(ctx, req, reply, action);
+  if (!('role' in principal)) return principal;
   req.principal = principal;
-  if (flags.action !== true) return undefined;
+  if (principal.session?.refresh != null) reply.header('set-cookie', ctx.auth.cookieHeader(principal.session.refresh, ctx.settings.urlPrefix));
+  if (!action) return undefined;
   if (ctx.settings.readOnly) return refuse(reply, 403, 'Read only mode is enabled');
-  if (principal.role === 'viewer') return refuse(reply, 403, 'Forbidden: the viewer role cannot act');
+  if (principal.role === 'viewer') {
+    if (principal.user === null) return unauthorized(ctx, reply, CONTROL_MESSAGE);
+    return refuse(reply, 403, 'Forbidden: the viewer role cannot act');
+  }
+  if (principal.via !== 'token' && ctx.auth.crossSite(req)) return refuse(reply, 403, 'Cross-site request refused: actions come from the dashboard\'s own pages');
   if (ctx.auth.needsCsrf(req, principal) && !ctx.auth.csrfValid(req, principal)) return refuse(reply, 403, 'CSRF token missing or invalid (send the x-csrf-token header from /api/config)');
   return undefined;
+}
+
+/** A registered route, as the auth hook sees it. */
+export interface RouteEntry {
+  readonly method: string;
+  /** With the URL prefix and Fastify's `:param` and `*` placeholders. */
+  readonly url: string;
+  readonly public: boolean;
+  readonly action: boolean;
+}
+
+const TABLES = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route a server built by {@link buildServer} registered (HEAD twins left out). */
+export function routeTable(server: FastifyInstance): readonly RouteEntry[] {
+  return TABLES.get(server) ?? [];
 }
 
 /** Builds the server (not listening). */
@@ -58,6 +113,13 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
     // Flower's clients send ids and names in the path; nothing else is trusted from proxies.
     trustProxy: false,
+  });
+
+  const table: RouteEntry[] = [];
+  TABLES.set(server, table);
+  server.addHook('onRoute', (route) => {
+    const flags = (route.config ?? {}) as RouteFlags;
+    for (const method of [route.method].flat()) if (method !== 'HEAD') table.push({ method, url: route.url, public: flags.public === true, action: flags.action === true });
   });
 
   // Flower accepts an empty JSON body ("no options") and form bodies on every POST.
@@ -90,6 +152,7 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
   });
 
   server.addHook('onRequest', async (req, reply) => {
+    reply.headers(SECURITY_HEADERS);
     // NUL is valid in a URL but in no name, id or search: refuse it before it reaches the store.
     if (/%00/.test(req.url)) return reply.code(400).type('text/plain').send('Invalid URL: NUL character');
     // Flower sends open CORS headers when no auth is configured; keep that for its clients.
@@ -126,6 +189,7 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
       registerWorkerRoutes(scoped, ctx);
       registerTaskRoutes(scoped, ctx);
       registerDashboardRoutes(scoped, ctx);
+      registerLoginRoutes(scoped, ctx, ctx.oidc);
       registerUi(scoped, ctx);
     },
     { prefix: ctx.settings.urlPrefix },

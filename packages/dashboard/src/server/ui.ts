@@ -6,12 +6,14 @@
  * sets the signed session cookie the app's API calls carry. Files are read from the UI
  * directory only (no path escapes it); Flower's page paths redirect to the app's routes.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CSRF_HEADER, SESSION_COOKIE, type Principal } from './auth.js';
+import { CSRF_HEADER, type Principal } from './auth.js';
 import type { ServerContext } from './context.js';
 import { bool } from './params.js';
+import { contentSecurityPolicy } from './security-headers.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
@@ -33,13 +35,19 @@ export function registerUi(server: FastifyInstance, ctx: ServerContext): void {
   const prefix = ctx.settings.urlPrefix;
 
   const index = async (req: FastifyRequest, reply: FastifyReply) => {
-    const p: Principal = req.principal ?? { user: null, role: 'admin', via: 'anonymous' };
+    const caller: Principal = req.principal ?? { user: null, role: ctx.auth.anonymousPageRole(), via: 'anonymous' };
+    // An anonymous page gets the page role of the mode (read-only unless anonymous control is on).
+    const p: Principal = caller.via === 'anonymous' ? { user: null, role: ctx.auth.anonymousPageRole(), via: 'anonymous' } : caller;
     const html = await readFile(resolve(root, 'index.html'), 'utf8').catch(() => FALLBACK);
-    const config = { urlPrefix: prefix, readOnly: ctx.settings.readOnly, role: p.role, user: p.user, csrfToken: ctx.auth.csrfToken(p), csrfHeader: CSRF_HEADER, timezone: ctx.settings.timezone, version: ctx.settings.version };
+    const config = { urlPrefix: prefix, readOnly: ctx.settings.readOnly, role: p.role, user: p.user, csrfToken: ctx.auth.csrfToken(p), csrfHeader: CSRF_HEADER, timezone: ctx.settings.timezone, version: ctx.settings.version, auth: ctx.auth.mode, session: p.via !== 'token' };
     const meta = `<meta name="celeriac-dashboard" content="${escapeAttr(JSON.stringify(config))}">`;
-    const page = html.includes('<head>') ? html.replace('<head>', `<head>\n  ${meta}`) : meta + html;
-    // A session only for callers who proved who they are, or anyone when no auth is configured.
-    if (p.via !== 'session') reply.header('set-cookie', `${SESSION_COOKIE}=${ctx.auth.sessionCookie(p)}; Path=${prefix === '' ? '/' : `${prefix}/`}; HttpOnly; SameSite=Strict`);
+    // The page's inline script (it must run before any relative URL is fetched) runs by a nonce of this response.
+    const nonce = randomBytes(16).toString('base64');
+    const page = (html.includes('<head>') ? html.replace('<head>', `<head>\n  ${meta}`) : meta + html).replace(/<script>/g, `<script nonce="${nonce}">`);
+    reply.header('content-security-policy', contentSecurityPolicy(nonce));
+    // A session for users who proved who they are by password, or anyone when no auth is
+    // configured (with the mode's page role); tokens are for scripts and get none.
+    if (p.via === 'basic' || p.via === 'anonymous') reply.header('set-cookie', ctx.auth.cookieHeader(ctx.auth.sessionCookie(p), prefix));
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
   };
 

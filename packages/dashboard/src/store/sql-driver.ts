@@ -53,7 +53,7 @@ export function pgliteOptions() {
 export async function openPgliteDriver(dataDir: string | undefined, schema: string, instance?: PGlite, templates = true): Promise<SqlDriver> {
   const options = pgliteOptions();
   if (instance === undefined && dataDir !== undefined) {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     // A new directory starts as a copy of a cached fresh database instead of running initdb.
     if (templates) await seedDataDir(dataDir, options);
   }

@@ -126,7 +126,7 @@ describe.runIf(ready)('the dashboard in Chromium: roles, bulk selection, events-
   }, 90_000);
 
   it('revokes and terminates the selected rows of the task list, and only those', async () => {
-    const d = await dashboard({ unauthenticatedApi: true });
+    const d = await dashboard({ unauthenticatedApi: true, anonymousControl: true });
     const { context, page } = await pageFor();
     try {
       const blocker = await app.sendTask('acc.block', [], {}, { queue: 'loud' });

@@ -58,7 +58,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
 
   // No backfill: the fleet's Redis db holds results of every other suite (and of other runs of
   // this one), which a first start would read in; the page must show this run's tasks only.
-  const start = (port = 0) => startDashboard({ app, port, address: '127.0.0.1', dataDir, backfill: 0, unauthenticatedApi: true, ingest: { inspectIntervalMs: 2000 } });
+  const start = (port = 0) => startDashboard({ app, port, address: '127.0.0.1', dataDir, backfill: 0, unauthenticatedApi: true, anonymousControl: true, ingest: { inspectIntervalMs: 2000 } });
   const shoot = async (name: string, fullPage = false) => {
     await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
     await page.screenshot({ path: join(shots, `dashboard-${name}.png`), fullPage });
@@ -290,7 +290,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   it('works under a URL prefix, as behind a proxy', async () => {
     // A second dashboard with its own in-memory database: its start is seconds of CPU, and
     // over 30 s at load 20, hence the wide bounds (they only end early).
-    const prefixed = await startDashboard({ app, port: 0, address: '127.0.0.1', dataDir: null, backfill: 0, urlPrefix: '/flower', unauthenticatedApi: true, ingest: { inspectIntervalMs: 2000 } });
+    const prefixed = await startDashboard({ app, port: 0, address: '127.0.0.1', dataDir: null, backfill: 0, urlPrefix: '/flower', unauthenticatedApi: true, anonymousControl: true, ingest: { inspectIntervalMs: 2000 } });
     try {
       expect(prefixed.url).toMatch(/\/flower$/);
       await page.goto(prefixed.url);

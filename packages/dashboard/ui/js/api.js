@@ -11,6 +11,10 @@ export const config = {
   timezone: 'UTC',
   user: null,
   version: '',
+  /** 'authenticated', 'anonymous-read-only' or 'anonymous-control' (docs/security.md). */
+  auth: 'authenticated',
+  /** True when the page holds a session cookie that logout can end. */
+  session: false,
 };
 
 /** An HTTP error with the server's message. */

@@ -1,5 +1,5 @@
 // The dashboard's single page: hash routes under whatever prefix the server mounts us at.
-import { LiveStream, config, loadConfig } from './api.js';
+import { LiveStream, config, loadConfig, post } from './api.js';
 import { h, mount } from './dom.js';
 import { validZone } from './format.js';
 import { parseHash } from './nav.js';
@@ -112,10 +112,28 @@ function watchBroker() {
   setInterval(check, READY_POLL_MS);
 }
 
+/** Says, on every page, when no authentication is configured and what anonymous visitors may do. */
+function modeBanner() {
+  const slot = document.getElementById('mode-banner');
+  if (!slot) return;
+  if (config.auth === 'anonymous-read-only') mount(slot, h('p', { class: 'banner', id: 'auth-mode', role: 'note' }, 'No authentication is configured: this dashboard is read-only. Configure --basic-auth or --api-tokens to act on the cluster (docs/security.md).'));
+  else if (config.auth === 'anonymous-control') mount(slot, h('p', { class: 'banner error', id: 'auth-mode', role: 'note' }, 'No authentication is configured and anonymous control is on: anyone who can open this page can revoke tasks and shut workers down.'));
+}
+
+/** Ends the session, then shows a page that says so (a basic-auth browser asks again on reload). */
+function logoutButton() {
+  if (!config.session || config.user === null) return null;
+  return h('button', { type: 'button', id: 'logout', onclick: async () => {
+    await post('logout').catch(() => null);
+    mount(document.getElementById('main'), h('h1', null, 'Logged out'), h('p', null, 'Your session has ended. Close the browser to forget a basic-auth password.'));
+  } }, 'Log out');
+}
+
 async function main() {
   await loadConfig();
   const header = document.getElementById('header-tools');
-  mount(header, zoneControl(), liveIndicator(), config.user ? h('span', { class: 'user' }, String(config.user)) : null, config.readOnly ? h('span', { class: 'badge ro' }, 'read-only') : null);
+  mount(header, zoneControl(), liveIndicator(), config.user ? h('span', { class: 'user' }, String(config.user)) : null, config.readOnly ? h('span', { class: 'badge ro' }, 'read-only') : null, logoutButton());
+  modeBanner();
   // The skip link must not change the hash (that is the route): it moves focus instead.
   document.getElementById('skip')?.addEventListener('click', (e) => {
     e.preventDefault();

@@ -33,7 +33,7 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
       schema: {
         tags: ['tasks'],
         summary: 'Send a task by name',
-        description: 'Only names on the allow-list (TASK_ALLOW_LIST, default `demo.*`) are accepted.',
+        description: 'Only names on the allow-list (TASK_ALLOW_LIST, default `demo.*`) of tasks this app registered are accepted: 403 off the list, 404 for a name no task has.',
         params: Type.Object({ name: TaskName }),
         body: Type.Object(
           {
@@ -43,11 +43,11 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
           },
           { additionalProperties: false },
         ),
-        response: { 202: Sent, ...errors(400, 403, 413, 415, 503) },
+        response: { 202: Sent, ...errors(400, 403, 404, 413, 415, 503) },
       },
     }, async (request, reply) => {
       const { name } = request.params;
-      checkAllowed(ctx.allowed, name);
+      checkAllowed(ctx.allowed, name, (n) => celery.lookup(n) !== undefined);
       const { args = [], kwargs = {}, options = {} } = request.body;
       const result = await celery.sendTask(name, args as Json[], kwargs as JsonObject, options as ApplyOptions);
       request.log.info({ taskId: result.id, taskName: name }, 'task sent');
@@ -109,7 +109,7 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
         tags: ['tasks'],
         summary: 'Send a chain, group or chord described as JSON',
         body: Type.Ref(Workflow),
-        response: { 202: Type.Object({ id: Type.String(), kind: Type.String(), tasks: Type.Optional(Type.Array(Type.String())), status: Type.String() }), ...errors(400, 403, 413, 503) },
+        response: { 202: Type.Object({ id: Type.String(), kind: Type.String(), tasks: Type.Optional(Type.Array(Type.String())), status: Type.String() }), ...errors(400, 403, 404, 413, 503) },
       },
     }, async (request, reply) => {
       const body = request.body as Workflow;
