@@ -237,7 +237,7 @@ export interface HistoryStore {
   writeFolded(batch: FoldedBatch): Promise<WriteSummary>;
   /** Results from the result backend; fills in what events did not say, never moves a state back. */
   backfill(results: readonly BackfilledResult[]): Promise<number>;
-  /** Marks the unfinished (RECEIVED/STARTED) tasks of a worker that went offline as LOST. */
+  /** Marks the unfinished tasks (RECEIVED, STARTED, custom states: the engine's `canBeLost`) of a worker that went offline as LOST. */
   markLost(worker: string, at: number): Promise<number>;
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   getTask(uuid: string): Promise<TaskDetail | null>;

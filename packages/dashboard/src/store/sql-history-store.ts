@@ -2,7 +2,7 @@
  * @module store/sql-history-store
  * The {@link HistoryStore} both databases share: everything is SQL over a {@link SqlDriver}.
  */
-import type { EventDict } from 'celeriac/monitor';
+import { LOSABLE_RANKS, LOST_STATE, type EventDict } from 'celeriac/monitor';
 import { EventFolder, foldEvents, parseTimeline, stateRank, type FoldedBatch, type TaskWrite } from './fold-events.js';
 import type {
   BackfilledResult, HistoryStore, HistoryStoreOptions, TaskDetail, TaskEventRow, TaskPage, TaskQuery, Workflow, WorkerRow, WriteSummary,
@@ -228,9 +228,10 @@ class SqlHistoryStore implements HistoryStore {
     const rows = await this.db.query<{ n: number }>(
       `WITH lost AS (
          UPDATE tasks SET state = 'LOST', state_rank = $3, state_ts = $2, last_seen = greatest(last_seen, $2)
-         WHERE worker = $1 AND state IN ('RECEIVED', 'STARTED') RETURNING 1)
+         WHERE worker = $1 AND state_rank BETWEEN $4 AND $5 RETURNING 1)
        SELECT count(*)::int AS n FROM lost`,
-      [worker, Math.round(at), stateRank('LOST')],
+      // The ranks `canBeLost` accepts: RECEIVED, STARTED and custom states (PROGRESS...).
+      [worker, Math.round(at), stateRank(LOST_STATE), LOSABLE_RANKS[0], LOSABLE_RANKS[1]],
     );
     return rows[0]?.n ?? 0;
   }
