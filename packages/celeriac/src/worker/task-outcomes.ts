@@ -194,7 +194,7 @@ export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): 
       return;
     }
     case 'unregistered':
-      log.error(at, `received unregistered task of type ${JSON.stringify(h.task)}; message acked and FAILURE stored`);
+      log.error(at, `received unregistered task of type ${JSON.stringify(h.task)}; message rejected and FAILURE stored`);
       return;
     case 'revoked':
     case 'expired':

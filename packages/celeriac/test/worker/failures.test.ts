@@ -160,7 +160,7 @@ describe('arguments JSON cannot hold are refused at send time', () => {
 });
 
 describe('unregistered task', () => {
-  it('acks, stores FAILURE NotRegistered, logs an error and keeps running', async () => {
+  it('rejects (as Celery), stores FAILURE NotRegistered, logs an error and keeps running', async () => {
     const env = makeEnv();
     const ok = env.app.task('t.ok', () => 'fine');
     const worker = await env.startWorker();
@@ -173,7 +173,7 @@ describe('unregistered task', () => {
       task_id: r.id,
     });
     await flush();
-    expect(env.broker.settlements(r.id)).toEqual(['ack']);
+    expect(env.broker.settlements(r.id)).toEqual(['reject']);
     expect(await env.broker.queueLength('celery')).toBe(0);
     const line = env.lines.find((l) => l.level === 50 && l.taskId === r.id);
     expect(line?.msg).toContain('unregistered task');
