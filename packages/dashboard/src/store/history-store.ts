@@ -241,6 +241,11 @@ export interface HistoryStore {
   markLost(worker: string, at: number): Promise<number>;
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   getTask(uuid: string): Promise<TaskDetail | null>;
+  /**
+   * What list rows leave out, for a page of tasks (Flower's `/api/tasks` has them): each
+   * task's traceback and its children's ids (oldest first, at most 1000 a task).
+   */
+  taskExtras(uuids: readonly string[]): Promise<ReadonlyMap<string, { readonly traceback: string | null; readonly children: readonly string[] }>>;
   /** @param limit @default 1000 */
   getWorkflow(rootId: string, limit?: number): Promise<Workflow>;
   listWorkers(): Promise<readonly WorkerRow[]>;

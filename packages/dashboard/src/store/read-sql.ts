@@ -24,6 +24,16 @@ export function taskColumns(withTraceback: boolean): string {
   ].join(', ');
 }
 
+/** The tracebacks of a page's tasks ($1: their uuids). */
+export const TRACEBACKS_SQL = `SELECT uuid, traceback FROM tasks WHERE uuid = ANY($1::text[]) AND traceback IS NOT NULL`;
+
+/** The children's ids of a page's tasks ($1: their uuids), oldest first, at most $2 a task (the parent index). */
+export const CHILDREN_SQL = `
+  SELECT c.parent_id, c.uuid FROM unnest($1::text[]) AS p(uuid)
+  CROSS JOIN LATERAL (SELECT parent_id, uuid, coalesce(sent, received, state_ts) AS at FROM tasks WHERE parent_id = p.uuid
+                      ORDER BY coalesce(sent, received, state_ts), uuid LIMIT $2) AS c
+  ORDER BY c.parent_id, c.at, c.uuid`;
+
 /** A database row as {@link TaskRow}. */
 export function toTaskRow(r: Record<string, unknown>): TaskRow {
   const s = (k: string) => (r[k] ?? null) as string | null;

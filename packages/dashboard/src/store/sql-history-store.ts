@@ -11,7 +11,7 @@ import { hasWordBlocks, migrate } from './schema.js';
 import { toSqlJson } from './sql-json.js';
 import { checkSchemaName, openPgliteDriver, openPostgresDriver, type SqlDriver, type SqlRunner } from './sql-driver.js';
 import {
-  COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
+  CHILDREN_SQL, COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, TRACEBACKS_SQL, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
 import { containsPattern, parseQuery, searchTextTerms, termWords, type TextCandidates } from '../query/index.js';
@@ -340,6 +340,16 @@ class SqlHistoryStore implements HistoryStore {
       events: events.map((e): TaskEventRow => ({ type: e.type, timestamp: e.ts, hostname: e.hostname, fields: e.fields })),
       children: children.map(toTaskRow),
     };
+  }
+
+  async taskExtras(uuids: readonly string[]): Promise<ReadonlyMap<string, { traceback: string | null; children: string[] }>> {
+    this.#open();
+    const out = new Map(uuids.map((u) => [u, { traceback: null as string | null, children: [] as string[] }]));
+    if (out.size === 0) return out;
+    const ids = [...out.keys()];
+    for (const r of await this.db.query<{ uuid: string; traceback: string }>(TRACEBACKS_SQL, [ids])) (out.get(r.uuid) as { traceback: string | null }).traceback = r.traceback;
+    for (const r of await this.db.query<{ parent_id: string; uuid: string }>(CHILDREN_SQL, [ids, DETAIL_LIMIT])) out.get(r.parent_id)?.children.push(r.uuid);
+    return out;
   }
 
   async getWorkflow(rootId: string, limit = DETAIL_LIMIT): Promise<Workflow> {
