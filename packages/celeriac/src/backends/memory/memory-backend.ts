@@ -5,7 +5,8 @@
  * (docs/protocol.md §3): a stored SUCCESS is never overwritten, records expire, and
  * subscribers are pushed every later store, asynchronously, like Redis pub/sub.
  */
-import { decodeResultMeta, encodeResultMeta } from '../../protocol/result.js';
+import { parsePyJson } from '../../protocol/py-json.js';
+import { encodeResultMeta } from '../../protocol/result.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type {
   ChordJoinState,
@@ -105,7 +106,7 @@ export class MemoryBackend implements ResultBackend, GroupStore, ChordJoinStore,
     // Round-trip through the wire encoding, so a value a network backend cannot store (a
     // function, a cycle) fails here too instead of only in production, and one it keeps (a
     // bigint, as an integer read back as a bigint) comes back as from a network backend.
-    const encoded = decodeResultMeta(encodeResultMeta(meta));
+    const encoded = parsePyJson(encodeResultMeta(meta)) as ResultMeta;
     this.#metas.set(meta.task_id, { value: encoded, expiresAt });
     this.#afterWrite();
     this.#notify(meta.task_id, meta);
