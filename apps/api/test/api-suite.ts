@@ -38,6 +38,11 @@ export function apiSuite(database: 'pglite' | 'postgres'): void {
       const s = await ok('GET', `/tasks/${id}`);
       return s['ready'] === true ? s : undefined;
     }, `task ${id}`, 15_000);
+  /** The server's port, listening on a free one the first time. */
+  const listening = async (): Promise<number> => {
+    if (!t.server.server.listening) await t.server.listen({ host: '127.0.0.1', port: 0 });
+    return (t.server.server.address() as { port: number }).port;
+  };
   const delayed = async () => (await t.broker.delayedMessages(['celery'], 1000)).map((d) => JSON.parse(d.raw) as { headers: { id: string; eta: string | null; task: string } });
 
   beforeAll(async () => {
@@ -126,9 +131,38 @@ export function apiSuite(database: 'pglite' | 'postgres'): void {
       expect(res.text).toMatch(/event: task\ndata: .*"state":"SUCCESS"/);
     });
 
+    it('a terminated task: the status, the event stream and the live page all end REVOKED, and the stream closes', async () => {
+      const port = await listening();
+      const live = await readSse(`http://127.0.0.1:${port}/live/stream`);
+      try {
+        await live.next((e) => e.event === 'snapshot');
+        const sent = await ok('POST', '/live/tasks', { count: 1, seconds: 30 }, 202);
+        const id = (sent['tasks'] as { taskId: string }[])[0]?.taskId as string;
+        const isThis = (e: { event: string; data: unknown }) => e.event === 'task' && (e.data as { id?: string }).id === id;
+        await live.next((e) => isThis(e) && (e.data as { progress?: { current: number } | null }).progress?.current === 1);
+        const events = await readSse(`http://127.0.0.1:${port}/tasks/${id}/events`);
+        try {
+          await events.next((e) => (e.data as { state?: string }).state === 'PROGRESS');
+          await ok('POST', `/tasks/${id}/revoke`, { terminate: true }, 202);
+          // The stream sends REVOKED and ends by itself (no client abort: `ended` resolves).
+          await events.next((e) => (e.data as { state?: string }).state === 'REVOKED');
+          await events.ended(15_000);
+          expect((events.events.at(-1)?.data as { state: string }).state).toBe('REVOKED');
+        } finally {
+          events.close();
+        }
+        await live.next((e) => isThis(e) && (e.data as { state: string }).state === 'REVOKED');
+        expect(await ok('GET', `/tasks/${id}`)).toMatchObject({ state: 'REVOKED', ready: true });
+        // A stream opened after the end sends the final state and closes at once.
+        const again = await call('GET', `/tasks/${id}/events`);
+        expect(again.text).toMatch(/"state":"REVOKED"/);
+      } finally {
+        live.close();
+      }
+    }, 60_000);
+
     it('the live page: sends demo.process tasks and pushes their events (progress, worker) over /live/stream', async () => {
-      await t.server.listen({ host: '127.0.0.1', port: 0 });
-      const { port } = t.server.server.address() as { port: number };
+      const port = await listening();
       const stream = await readSse(`http://127.0.0.1:${port}/live/stream`);
       try {
         await stream.next((e) => e.event === 'snapshot');

@@ -32,7 +32,10 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
   },
   './beat': { module: beat, values: ['BEAT_HEADER', 'Beat', 'BeatEntries', 'crontab', 'every', 'nextDue', 'slotAfter', 'solar'] },
   './memory': { module: memory, values: ['MemoryBackend', 'MemoryBroker'] },
-  './monitor': { module: monitor, values: ['BrokerUnreachableError', 'ClusterState', 'ControlClient', 'EventReceiver', 'TASK_EVENT_STATES'] },
+  './monitor': { module: monitor, values: [
+      'BrokerUnreachableError', 'CUSTOM_STATE_RANK', 'ClusterState', 'ControlClient', 'EventReceiver', 'FINAL_RANK_MAX', 'LOSABLE_RANKS', 'LOST_STATE',
+      'STATE_RANKS', 'TASK_EVENT_STATES', 'applyFact', 'canBeLost', 'foldTaskState', 'mergeState', 'stateOfEvent', 'statePrecedence', 'taskEventOrder',
+    ] },
   './redis': { module: redis, values: ['RedisBackend', 'RedisBroker'] },
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
   './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'systemClock'] },

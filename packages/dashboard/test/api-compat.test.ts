@@ -228,6 +228,10 @@ describe.runIf(ready)('HTTP API: Celeriac dashboard vs Flower 2.0.1', () => {
       expect(a.get(name), name).toEqual(labels);
     }
     expect(a.get('flower_queue_length')).toEqual(['queue']);
+    // The process collector's series that memory and fd alerts use: Flower's (Python's) names are ours too.
+    const processSeries = [...b.keys()].filter((n) => n.startsWith('process_'));
+    expect(processSeries).toEqual(expect.arrayContaining(['process_resident_memory_bytes', 'process_open_fds']));
+    for (const name of processSeries) expect(a.get(name), name).toEqual(b.get(name));
   });
 
   it('/workers?json=1 rows carry every key Flower gives', async () => {

@@ -35,14 +35,20 @@ const COLUMN: Readonly<Record<TaskSortField, (r: TaskRow) => string | number | n
 };
 const TIED_BY_TIME = new Set<TaskSortField>(['name', 'worker', 'state']);
 
-/** The documented order: the column (tasks without a value last, both ways), ties by time then uuid (name, worker, state) or uuid. */
+/**
+ * The documented order: the column, ties by time then uuid (name, worker, state) or uuid; tasks
+ * without a value last, but first on `started` ascending (newest first among them, as Flower).
+ */
 function compare(field: TaskSortField, dir: 'asc' | 'desc'): (a: TaskRow, b: TaskRow) => number {
   const cmp = (x: string | number, y: string | number) => (x < y ? -1 : x > y ? 1 : 0) * (dir === 'asc' ? 1 : -1);
+  const newestFirst = (a: TaskRow, b: TaskRow) => (a.timestamp !== b.timestamp ? b.timestamp - a.timestamp : a.uuid < b.uuid ? 1 : a.uuid > b.uuid ? -1 : 0);
   return (a, b) => {
     const va = COLUMN[field](a);
     const vb = COLUMN[field](b);
     if (va === null || vb === null) {
-      if (va !== vb) return va === null ? 1 : -1;
+      const first = field === 'started' && dir === 'asc';
+      if (va !== vb) return (va === null ? 1 : -1) * (first ? -1 : 1);
+      if (first) return newestFirst(a, b);
     } else if (va !== vb) return cmp(va, vb);
     if (TIED_BY_TIME.has(field) && a.timestamp !== b.timestamp) return cmp(a.timestamp, b.timestamp);
     return cmp(a.uuid, b.uuid);

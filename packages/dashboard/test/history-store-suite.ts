@@ -178,7 +178,7 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       await expect(s.queryTasks({ limit: Number.NaN })).rejects.toThrow(/limit/);
     });
 
-    it('sorts tasks without a value of the sort column last, both ways, on every page', async () => {
+    it('sorts tasks without a value of the sort column last, both ways, but unstarted tasks first on started ascending (newest first, as Flower), on every page', async () => {
       const s = await open();
       const events: EventDict[] = [];
       // r0..r4 were received (at 0..4 s) and ran 0.1..0.5 s; p0..p2 were only sent (no received, no runtime).
@@ -192,7 +192,8 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       const nullsDesc = ['p2', 'p1', 'p0'];
       const nullsAsc = ['p0', 'p1', 'p2'];
       for (const field of ['received', 'runtime', 'started'] as const) {
-        const asc = [...['r0', 'r1', 'r2', 'r3', 'r4'], ...nullsAsc];
+        // Flower: a missing start sorts as 0, and its stable sort keeps the newest first among equals.
+        const asc = field === 'started' ? [...nullsDesc, ...['r0', 'r1', 'r2', 'r3', 'r4']] : [...['r0', 'r1', 'r2', 'r3', 'r4'], ...nullsAsc];
         const desc = [...['r4', 'r3', 'r2', 'r1', 'r0'], ...nullsDesc];
         expect((await ids(field, 'asc', 0, 50)).ids).toEqual(asc);
         expect((await ids(field, 'desc', 0, 50)).ids).toEqual(desc);

@@ -30,6 +30,9 @@ describe.runIf(ready)('live stream and hostile input', () => {
   beforeAll(async () => {
     const app = fleet.app();
     app.task('ts.mul', (x: number, y: number) => x * y);
+    app.task('ts.boom', () => {
+      throw new RangeError('boom for the traceback');
+    });
     const w = await fleet.worker(app, { queues: ['celery'], hostname: `tshostile-${process.pid}@%h`, sendTaskEvents: true, concurrency: 2 });
     worker = w.hostname;
     dash = await cluster.dashboard({ app });
@@ -89,6 +92,32 @@ describe.runIf(ready)('live stream and hostile input', () => {
     expect(await status(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"just a string"' })).toBe(400);
     expect(await status(`${dash.url}/healthcheck`)).toBe(200);
   });
+
+  it('Flower parity: send-task with a bad eta or priority is a 400 with a reason; /api/tasks rows carry traceback and children; limit=0 is every task', async () => {
+    for (const bad of [{ eta: 'not a time' }, { priority: 'high' }, { priority: 42 }, { countdown: 'soon' }]) {
+      const res = await fetch(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: [1, 2], ...bad }) });
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/^Invalid option: (eta|priority|countdown) /);
+    }
+    const client = fleet.app();
+    const boom = await client.sendTask('ts.boom', []);
+    const first = await client.sendTask('ts.mul', [2, 3], {}, { link: { task: 'ts.mul', args: [4], kwargs: {}, options: {}, subtask_type: null, immutable: false, chord_size: null } as never });
+    fleet.taskIds.push(boom.id, first.id);
+    type Row = { traceback: string | null; children: string[]; state: string };
+    const rows = await waitFor(async () => {
+      const all = (await (await fetch(`${dash.url}/api/tasks?limit=0`)).json()) as Record<string, Row & { parent_id: string | null }>;
+      const child = Object.entries(all).find(([, t]) => t.parent_id === first.id);
+      return all[boom.id]?.state === 'FAILURE' && child !== undefined && all[first.id]?.children.length === 1 ? { all, childId: child[0] } : undefined;
+    }, 'the failure and the chain in /api/tasks', { timeoutMs: 20_000 });
+    expect(rows.all[boom.id]?.traceback).toContain('boom for the traceback');
+    expect(rows.all[first.id]?.children).toEqual([rows.childId]);
+    const info = (await (await fetch(`${dash.url}/api/task/info/${boom.id}`)).json()) as Row;
+    expect(rows.all[boom.id]?.traceback).toBe(info.traceback);
+    // limit=0 is no limit, as Flower: the same rows as no limit at all.
+    const unlimited = (await (await fetch(`${dash.url}/api/tasks`)).json()) as Record<string, unknown>;
+    expect(Object.keys(rows.all).length).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(rows.all).sort()).toEqual(Object.keys(unlimited).sort());
+  }, 60_000);
 
   it('static files never escape the UI directory', async () => {
     for (const p of ['/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/js/..%2f..%2f..%2fpackage.json', '/%00']) {

@@ -91,6 +91,35 @@ describe('schema upgrade from version 2 (PGlite)', () => {
   });
 });
 
+describe('schema upgrade to version 6: state ranks of the state model (PGlite)', () => {
+  it('re-ranks stored states, so a late PROGRESS no longer undoes a stored REVOKED and a lost mark reaches PROGRESS', async () => {
+    const pg = await createInMemory({ extensions: { pg_trgm } });
+    try {
+      const schema = 'dash_ranks';
+      const db = await openPgliteDriver(undefined, schema, pg);
+      await migrate(db, 5);
+      // Ranks as version 5 wrote them: Celery's precedence, custom states at 2, REVOKED at 3.
+      for (const [uuid, state, rank] of [['r', 'REVOKED', 3], ['p', 'PROGRESS', 2], ['s', 'STARTED', 4], ['ok', 'SUCCESS', 0]] as const) {
+        await db.query(`INSERT INTO tasks (uuid, state, state_rank, state_ts, last_seen, worker) VALUES ($1, $2, $3, $4, $4, 'w1@host')`, [uuid, state, rank, T0]);
+      }
+      const store = await openHistoryStore({ pglite: pg, schema });
+      try {
+        expect(await db.query(`SELECT uuid, state_rank FROM tasks ORDER BY uuid`)).toEqual([
+          { uuid: 'ok', state_rank: 0 }, { uuid: 'p', state_rank: 4 }, { uuid: 'r', state_rank: 2 }, { uuid: 's', state_rank: 5 },
+        ]);
+        await store.writeEvents([{ type: 'task-progress', uuid: 'r', timestamp: (T0 + 10) / 1000, hostname: 'w1@host' } as EventDict]);
+        expect((await store.getTask('r'))?.task.state).toBe('REVOKED');
+        expect(await store.markLost('w1@host', T0 + 20)).toBe(2);
+        expect(await store.countByState()).toEqual({ LOST: 2, REVOKED: 1, SUCCESS: 1 });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await pg.close();
+    }
+  }, 180_000);
+});
+
 const ready = await shouldRunPostgresTests('dashboard schema upgrade on Postgres');
 
 describe.runIf(ready)('schema upgrade from version 2 (Postgres)', () => {

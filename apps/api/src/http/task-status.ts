@@ -1,9 +1,11 @@
 /**
  * @module http/task-status
  * A task's state as the API reports it, read from the result backend: state, result,
- * progress (the meta of a custom state such as PROGRESS), error and traceback.
+ * progress (the meta of a custom state such as PROGRESS), error and traceback; the state
+ * folded with what events said, by the engine's state model.
  */
-import type { App, ResultMeta } from 'celeriac';
+import { isReady, type App, type ResultMeta } from 'celeriac';
+import { mergeState } from 'celeriac/monitor';
 import { Type, type Static } from '@sinclair/typebox';
 import { JsonValue } from './schemas.js';
 
@@ -24,8 +26,6 @@ export const TaskStatus = Type.Object(
 );
 export type TaskStatus = Static<typeof TaskStatus>;
 
-const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
-
 function errorOf(result: unknown): { type: string; message: string } {
   const r = (result ?? {}) as { exc_type?: unknown; exc_message?: unknown };
   const msg = Array.isArray(r.exc_message) ? r.exc_message.map(String).join(', ') : String(r.exc_message ?? '');
@@ -36,7 +36,7 @@ function errorOf(result: unknown): { type: string; message: string } {
 export function statusFromMeta(taskId: string, meta: ResultMeta | null): TaskStatus {
   if (meta === null) return { taskId, state: 'PENDING', ready: false };
   const state = meta.status;
-  const status: TaskStatus = { taskId, state, ready: READY.has(state), dateDone: meta.date_done ?? null };
+  const status: TaskStatus = { taskId, state, ready: isReady(state), dateDone: meta.date_done ?? null };
   // `worker` is stored with resultExtended (the app turns it on); STARTED carries it in its meta.
   const worker = meta.worker ?? (state === 'STARTED' ? (meta.result as { hostname?: unknown } | null)?.hostname : undefined);
   if (typeof worker === 'string') status.worker = worker;
@@ -51,4 +51,15 @@ export function statusFromMeta(taskId: string, meta: ResultMeta | null): TaskSta
 /** Reads the status of a task. */
 export async function readStatus(celery: App, taskId: string): Promise<TaskStatus> {
   return statusFromMeta(taskId, await celery.asyncResult(taskId).meta());
+}
+
+/**
+ * The status with what this process's events said folded in (the engine's `mergeState`):
+ * events may be ahead of the backend (a result stored after its event, or no backend
+ * write at all). The stored fields stay; only `state` and `ready` follow the events.
+ */
+export function withEvents(status: TaskStatus, known: { readonly state: string } | undefined): TaskStatus {
+  if (known === undefined) return status;
+  const state = mergeState(status.state, known.state);
+  return state === status.state ? status : { ...status, state, ready: isReady(state) };
 }

@@ -1,15 +1,15 @@
 /**
  * @module live/task-feed
  * Follows tasks through Celery events, the way Flower does: one event receiver on the
- * broker, folded into a cluster state (state precedence, so a late event never moves a task
- * back), and every change pushed to subscribers. The live page and `GET /tasks/{id}/events`
- * read it. It needs only the broker's event fanout, never the result backend, so it works
+ * broker, folded into a cluster state (the engine's state model: a late event never moves a
+ * task back, and a final state stays final), and every change pushed to subscribers. The
+ * live page and `GET /tasks/{id}/events` read it. It needs only the broker's event fanout, never the result backend, so it works
  * unchanged with any broker and any backend (`rpc://` included).
  *
  * Progress comes from `task-progress` events, which tasks send with `ctx.sendEvent`
  * (Celery's `Task.send_event`).
  */
-import type { App } from 'celeriac';
+import { isReady, type App } from 'celeriac';
 import { ClusterState, EventReceiver, type EventDict, type TaskRecord } from 'celeriac/monitor';
 import type { Logger } from 'pino';
 
@@ -35,11 +35,9 @@ export interface TaskUpdate {
 /** Receives feed updates; must not throw. */
 export type FeedListener = (update: TaskUpdate) => void;
 
-const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
-
-/** True for a final state. */
+/** True for a final state (the engine's state model: SUCCESS, FAILURE, REVOKED). */
 export function isFinal(state: string): boolean {
-  return READY.has(state);
+  return isReady(state);
 }
 
 /** The task feed of one API process. */

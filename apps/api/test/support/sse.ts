@@ -11,6 +11,8 @@ export interface SseEvent {
 export interface SseReader {
   readonly events: SseEvent[];
   next(predicate: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
+  /** Resolves when the server ends the stream; rejects after `timeoutMs`. */
+  ended(timeoutMs?: number): Promise<void>;
   close(): void;
 }
 
@@ -21,7 +23,8 @@ export async function readSse(url: string): Promise<SseReader> {
   if (!res.ok || res.body === null) throw new Error(`${url}: ${res.status}`);
   const events: SseEvent[] = [];
   const waiters = new Set<() => void>();
-  void (async () => {
+  let endedByServer = false;
+  const done = (async () => {
     const decoder = new TextDecoder();
     let buffer = '';
     try {
@@ -37,6 +40,7 @@ export async function readSse(url: string): Promise<SseReader> {
           for (const w of waiters) w();
         }
       }
+      endedByServer = true;
     } catch {
       // aborted
     }
@@ -59,6 +63,18 @@ export async function readSse(url: string): Promise<SseReader> {
         waiters.add(check);
         check();
       });
+    },
+    async ended(timeoutMs = 20_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the stream did not end within ${timeoutMs} ms; got ${JSON.stringify(events).slice(0, 2000)}`)), timeoutMs);
+      });
+      try {
+        await Promise.race([done, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!endedByServer) throw new Error('the stream was aborted, not ended by the server');
     },
     close: () => abort.abort(),
   };

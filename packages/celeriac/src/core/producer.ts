@@ -55,7 +55,13 @@ export interface OutgoingTask {
 export const ORIGIN = `gen${process.pid}@${hostname()}`;
 
 function toEpochMs(value: TimeInput, what: string): number {
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : parseIsoTime(value);
+  let ms: number;
+  try {
+    ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : parseIsoTime(value);
+  } catch {
+    // A caller's bad argument, not a bad message: the same error as any other bad time.
+    ms = Number.NaN;
+  }
   if (!Number.isFinite(ms)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} is not a valid time: ${String(value)}`);
   return ms;
 }

@@ -1,7 +1,8 @@
 /**
  * @module celeriac/monitor
  * Watching a cluster from outside, as `celery events`, `celery inspect` and Flower do: the
- * event receiver, the pure cluster-state reducer and the remote-control client.
+ * event receiver, the pure cluster-state reducer, the remote-control client, and the task
+ * state model every reader decides with (protocol/states).
  */
 export { EventReceiver } from '../monitor/event-receiver.js';
 export type { EventListener, EventReceiverOptions } from '../monitor/event-receiver.js';
@@ -9,3 +10,18 @@ export { ClusterState, TASK_EVENT_STATES } from '../monitor/cluster-state.js';
 export type { ClusterChange, ClusterStateOptions, EventDict, TaskRecord, WorkerRecord } from '../monitor/cluster-state.js';
 export { BrokerUnreachableError, ControlClient } from '../monitor/control-client.js';
 export type { BroadcastOptions, ControlClientOptions, NodeReply } from '../monitor/control-client.js';
+export {
+  applyFact,
+  canBeLost,
+  CUSTOM_STATE_RANK,
+  FINAL_RANK_MAX,
+  foldTaskState,
+  LOSABLE_RANKS,
+  LOST_STATE,
+  mergeState,
+  STATE_RANKS,
+  stateOfEvent,
+  statePrecedence,
+  taskEventOrder,
+} from '../protocol/states.js';
+export type { TaskFact } from '../protocol/states.js';

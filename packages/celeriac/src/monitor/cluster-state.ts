@@ -16,7 +16,7 @@
  * milliseconds, not seconds.
  */
 import type { EventDict } from '../protocol/events.js';
-import { mergeState } from '../protocol/states.js';
+import { mergeState, stateOfEvent, TASK_EVENT_STATES } from '../protocol/states.js';
 import type { Json, TaskState } from '../protocol/types.js';
 
 export type { EventDict } from '../protocol/events.js';
@@ -99,17 +99,7 @@ export interface TaskRecord {
   readonly updatedAt: number;
 }
 
-/** The task event subjects and the state each one means (`celery.events.state`). */
-export const TASK_EVENT_STATES = {
-  sent: 'PENDING',
-  received: 'RECEIVED',
-  started: 'STARTED',
-  succeeded: 'SUCCESS',
-  failed: 'FAILURE',
-  retried: 'RETRY',
-  revoked: 'REVOKED',
-  rejected: 'REJECTED',
-} as const satisfies Record<string, TaskState>;
+export { TASK_EVENT_STATES };
 
 /** `task-<subject>` subjects with a built-in state. */
 export type TaskEventSubject = keyof typeof TASK_EVENT_STATES;
@@ -330,7 +320,7 @@ export class ClusterState {
     const base = existing ?? newTask(uuid, receivedAt);
     const at = eventTimeMs(event);
     const known = Object.hasOwn(TASK_EVENT_STATES, subject);
-    const incoming: TaskState = known ? TASK_EVENT_STATES[subject as TaskEventSubject] : subject.toUpperCase();
+    const incoming: TaskState = stateOfEvent(`task-${subject}`) ?? 'PENDING';
     const wins = mergeState(base.state, incoming) === incoming;
     // A late task-received fills in only RECEIVED_MERGE_FIELDS.
     const late = !wins && incoming === 'RECEIVED';

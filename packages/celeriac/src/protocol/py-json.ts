@@ -34,12 +34,15 @@ export function pyFloatRepr(value: number): string {
 
 /**
  * How Python would print the number it gets from parsing our JSON for `value`.
- * Integral values below 1e21 are written as plain digits, which Python reads as `int`;
- * everything else becomes a Python `float`. JS cannot tell `2` from `2.0`, so a float
- * that happens to be integral is written as an int (see docs/protocol.md conventions).
+ * Safe integers (up to 2**53 - 1 either way) are written as plain digits, which Python reads
+ * as `int`; everything else becomes a Python `float`. JS cannot tell `2` from `2.0`, so a
+ * float that happens to be integral is written as an int (see docs/protocol.md conventions).
+ * A larger integral double is written as the float it is (`2**64` as `1.8446744073709552e+19`):
+ * as digits it read back as another integer (`18446744073709552000`); an exact large
+ * integer is a bigint.
  */
 export function pyNumberRepr(value: number): string {
-  if (Number.isInteger(value) && Math.abs(value) < 1e21) return String(value);
+  if (Number.isSafeInteger(value)) return String(value);
   return pyFloatRepr(value);
 }
 
@@ -152,6 +155,9 @@ function write(value: unknown, depth: number, stack: Set<object> | undefined): s
       // every non-Python reader) reject; and null would change the value silently.
       if (Number.isFinite(value)) return pyNumberRepr(value);
       throw unsupported(String(value));
+    case 'bigint':
+      // Python's int: any size, plain digits (a Python int past 2**53 read by parsePyJson).
+      return value.toString();
     case 'undefined':
       return undefined;
     case 'object':
@@ -206,7 +212,9 @@ function writeTop(value: unknown): string | undefined {
  * Key order is JS insertion order, except that JS always lists integer-like keys
  * (`"1"`, `"42"`) first in ascending order, which Python does not.
  *
- * @throws CeleriacError INVALID_ARGUMENT for bigint, functions, symbols, NaN and infinities,
+ * A bigint is written as a plain integer, as Python writes an `int` of any size.
+ *
+ * @throws CeleriacError INVALID_ARGUMENT for functions, symbols, NaN and infinities,
  *   objects other than plain objects, arrays and valid Dates (a Map, a Set, a class instance),
  *   cycles, nesting deeper than {@link MAX_JSON_DEPTH}, or an undefined top-level value.
  */
@@ -237,4 +245,59 @@ export function pyJsonAddEncodedMember(members: string, key: string, json: strin
 /** The object text for members written with {@link pyJsonAddMember}. */
 export function pyJsonCloseObject(members: string): string {
   return members === '' ? '{}' : `${members}}`;
+}
+
+// A JSON number at a given place (sticky).
+const NUMBER = /-?\d+(\.\d+)?([eE][-+]?\d+)?/y;
+
+// A JSON integer that a double cannot hold has at least 16 digits (2**53 has 16); any text
+// without such a run of digits parses exactly with JSON.parse, and only that test is paid.
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * `JSON.parse`, except that an integer a double cannot hold exactly (past +-(2**53 - 1): a
+ * Python `int` such as a Snowflake id, `2**64`) is read as a `bigint` instead of being
+ * rounded silently. Other numbers, fractions and exponents included, read as JSON.parse
+ * reads them. {@link pyJsonStringify} writes a bigint back as the same integer.
+ *
+ * @throws SyntaxError as JSON.parse, for text that is not JSON.
+ */
+export function parsePyJson(text: string): unknown {
+  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+  const marked = markBigIntegers(text);
+  if (marked === null) return JSON.parse(text);
+  return JSON.parse(marked.text, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith(marked.tag) ? BigInt(value.slice(marked.tag.length)) : value,
+  );
+}
+
+/**
+ * The text with each unsafe integer literal (outside strings) turned into a string carrying
+ * `tag` (random, so no string of the input can pass for one); null when there is none.
+ * Invalid JSON is left for JSON.parse to refuse.
+ */
+function markBigIntegers(text: string): { text: string; tag: string } | null {
+  const tag = `celeriac-bigint-${Math.random().toString(36).slice(2)}:`;
+  let out = '';
+  let from = 0;
+  let i = 0;
+  while (i < text.length) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22) {
+      // Skip a string, escapes included.
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+      i++;
+    } else if (ch === 0x2d || (ch >= 0x30 && ch <= 0x39)) {
+      NUMBER.lastIndex = i;
+      const m = NUMBER.exec(text);
+      const literal = m?.[0] ?? text[i] ?? '';
+      if (m !== null && m[1] === undefined && m[2] === undefined && !Number.isSafeInteger(Number(literal))) {
+        out += `${text.slice(from, i)}"${tag}${literal}"`;
+        from = i + literal.length;
+      }
+      i += literal.length;
+    } else i++;
+  }
+  return from === 0 ? null : { text: out + text.slice(from), tag };
 }

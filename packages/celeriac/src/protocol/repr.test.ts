@@ -113,9 +113,13 @@ describe('pyRepr', () => {
     },
   );
 
-  it('prints integral numbers as Python ints (JS has no 2.0)', () => {
+  it('prints safe integral numbers as Python ints (JS has no 2.0), larger doubles as the floats they are, bigints as ints', () => {
     expect(pyRepr(2)).toBe('2');
-    expect(pyRepr(1e16)).toBe('10000000000000000');
+    expect(pyRepr(Number.MAX_SAFE_INTEGER)).toBe('9007199254740991');
+    // As digits, 1e16 would be read back as this integer; 2**64 as another one (...552000).
+    expect(pyRepr(1e16)).toBe('1e+16');
+    expect(pyRepr(2 ** 64)).toBe('1.8446744073709552e+19');
     expect(pyRepr(-0)).toBe('0');
+    expect(pyRepr((2n ** 64n) as never)).toBe('18446744073709551616');
   });
 });

@@ -62,6 +62,8 @@ function reprAt(value: Json, depth: number): string {
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'number') return pyNumberRepr(value);
   if (typeof value === 'string') return pyStrRepr(value);
+  // A Python int past 2**53, read as a bigint (protocol/py-json parsePyJson).
+  if (typeof value === 'bigint') return (value as bigint).toString();
   if (Array.isArray(value)) return depth >= REPR_DEPTH_LIMIT ? '[...]' : `[${value.map((item) => reprAt(item, depth + 1)).join(', ')}]`;
   if (depth >= REPR_DEPTH_LIMIT) return '{...}';
   const parts = Object.entries(value).map(([k, v]) => `${pyStrRepr(k)}: ${reprAt(v, depth + 1)}`);
@@ -222,6 +224,8 @@ function scalarRepr(value: Json | undefined): string | undefined {
       return `'${value.replaceAll("'", "\\'")}'`;
     case 'number':
       return pyNumberRepr(value);
+    case 'bigint':
+      return (value as bigint).toString();
     case 'boolean':
       return value ? 'True' : 'False';
     case 'undefined':

@@ -6,7 +6,7 @@
 
 import { getOwn, isJsonObject, isStringOrNull, setOwn } from './guards.js';
 import { ProtocolError } from './errors.js';
-import { pyJsonAddMember, pyJsonCloseObject, pyJsonStringify } from './py-json.js';
+import { parsePyJson, pyJsonAddMember, pyJsonCloseObject, pyJsonStringify } from './py-json.js';
 import type { ExceptionRecord, GroupMeta, Json, ResultMeta, ResultTuple } from './types.js';
 
 // The extended block Celery adds with result_extended, in its order.
@@ -61,7 +61,7 @@ function checkOptional(record: Record<string, unknown>, key: string, ok: (v: unk
 export function decodeResultMeta(text: string): ResultMeta {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parsePyJson(text);
   } catch (cause) {
     throw new ProtocolError('bad-json', 'Result meta is not valid JSON', { cause });
   }

@@ -8,7 +8,7 @@
 import { getOwn, isJsonObject, isNumberOrNull, isStringOrNull, setOwn } from './guards.js';
 import { CeleriacError } from '../errors.js';
 import { ProtocolError } from './errors.js';
-import { pyJsonStringify } from './py-json.js';
+import { parsePyJson, pyJsonStringify } from './py-json.js';
 import { parseIsoTime } from './time.js';
 import type {
   Embed,
@@ -184,7 +184,8 @@ function readEmbed(source: JsonObject | null): Embed {
 function parseBody(text: unknown): unknown {
   if (typeof text !== 'string') throw badBody('Body is not a string');
   try {
-    return JSON.parse(text);
+    // Integers past 2**53 (a Python int) come out as bigint, not silently rounded.
+    return parsePyJson(text);
   } catch (cause) {
     throw new ProtocolError('bad-json', 'Body is not valid JSON', { cause });
   }

@@ -21,6 +21,7 @@ import { TimeLimitTable } from './pools/time-limit-table.js';
 import type { PoolRun, RunResult, TaskPool } from './pools/types.js';
 import { Semaphore } from './semaphore.js';
 import type { TaskEvent } from './task-events.js';
+import { taskEventFields } from './events/task-event-fields.js';
 
 /** How a case reaches its row. */
 interface Case {
@@ -48,7 +49,8 @@ const FAILED = (error: unknown): RunResult => ({ ok: false, error });
 const FUTURE = Date.parse('2030-01-01T00:00:00Z');
 
 const CASES: Record<OutcomeKind, [Case, Expected]> = {
-  unregistered: [{ task: 'unknown' }, { stored: 'FAILURE', published: [], events: [], acts: ['ack'], counted: false }],
+  // As Celery's Consumer.on_unknown_task: no task-received, task-failed, rejected.
+  unregistered: [{ task: 'unknown' }, { stored: 'FAILURE', published: [], events: ['task-failed'], acts: ['reject'], counted: false }],
   revoked: [{ revoked: true }, { stored: 'REVOKED', published: [], events: ['task-revoked'], acts: ['ack'], counted: false }],
   expired: [{ options: { expires: new Date(0) } }, { stored: 'REVOKED', published: [], events: ['task-revoked:expired'], acts: ['ack'], counted: false }],
   deferred: [{ options: { eta: FUTURE } }, { stored: null, published: [], events: [], acts: [`defer:${FUTURE}`], counted: false }],
@@ -96,6 +98,9 @@ function eventLabel(e: TaskEvent): string {
   if (e.type === 'task-rejected' && e.requeue) return `${e.type}:requeue`;
   return e.type;
 }
+
+/** The events of the last {@link runCase}. */
+let lastEvents: TaskEvent[] = [];
 
 /** Runs one delivery of the case through a fresh executor; returns what each column shows. */
 async function runCase(c: Case): Promise<Expected> {
@@ -154,17 +159,25 @@ async function runCase(c: Case): Promise<Expected> {
     setAside: act('set-aside'),
   };
   await executor.handle(delivery);
+  lastEvents = events;
   const meta = await backend.get(id);
   return {
     stored: meta?.status ?? null,
     published,
-    events: events.filter((e) => e.type !== 'task-received' && e.type !== 'task-started').map(eventLabel),
+    // An unknown task's task-received would show here (it must not be sent).
+    events: events.filter((e) => e.type !== 'task-started' && (e.type !== 'task-received' || c.task === 'unknown')).map(eventLabel),
     acts,
     counted: counted.length > 0,
   };
 }
 
 describe('the outcome table, as the executor applies it', () => {
+  it('an unknown task\'s task-failed carries Celery\'s exception text', async () => {
+    await runCase({ task: 'unknown' });
+    expect(lastEvents.map((e) => e.type)).toEqual(['task-failed']);
+    expect(taskEventFields(lastEvents[0] as TaskEvent)).toMatchObject({ exception: "NotRegistered('t.nobody')" });
+  });
+
   it('has a case here for every row', () => {
     expect(Object.keys(CASES).sort()).toEqual(Object.keys(OUTCOME_TABLE).sort());
   });

@@ -225,15 +225,17 @@ export class Executor {
     const message = decode(delivery);
     if (typeof message === 'string') return this.setAside(delivery, message);
     if (this.pastLimit(delivery)) return this.deadLetterOnArrival(delivery, message);
-    this.host.emit({ type: 'task-received', message });
     const h = message.headers;
     const task = this.host.app.lookup(h.task);
+    // An unknown task is never received (Celery's Consumer.on_unknown_task): it only fails.
+    if (task === undefined) return this.admitSlowly(delivery, message, task);
+    this.host.emit({ type: 'task-received', message });
     const signals = this.host.app.signals;
-    if (task !== undefined && signals.has('taskReceived')) {
+    if (signals.has('taskReceived')) {
       const announced = signals.emit('taskReceived', { id: h.id, name: h.task, message });
       if (announced !== undefined) return announced.then(() => this.admitSlowly(delivery, message, task));
     }
-    if (task !== undefined && h.expires === null && h.eta === null && this.host.isRevoked(h.id) === false) return this.run(delivery, message, task);
+    if (h.expires === null && h.eta === null && this.host.isRevoked(h.id) === false) return this.run(delivery, message, task);
     return this.admitSlowly(delivery, message, task);
   }
 

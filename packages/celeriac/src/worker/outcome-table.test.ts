@@ -19,9 +19,10 @@ describe('decideAck', () => {
     }
   });
 
-  it('acks a success, and a message not run (unknown, revoked, expired)', () => {
+  it('acks a success, and a message not run (revoked, expired); rejects an unknown task\'s, as Celery', () => {
     expect(decideAck('success', policy({ acksLate: true })).action).toBe('ack');
-    for (const outcome of ['unregistered', 'revoked', 'expired'] as const) {
+    expect(decideAck('unregistered', policy({ acksLate: true })).action).toBe('reject');
+    for (const outcome of ['revoked', 'expired'] as const) {
       expect(decideAck(outcome, policy({ acksLate: true, acksOnFailureOrTimeout: false })).action, outcome).toBe('ack');
     }
   });

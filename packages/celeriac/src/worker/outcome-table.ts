@@ -117,7 +117,8 @@ const storing = (state: NonNullable<OutcomeRow['state']>, followUps: OutcomeRow[
 
 /** The rows; see {@link OutcomeKind}. */
 export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object.freeze({
-  unregistered: storing('FAILURE', null, null, false, always(decision('ack', 'unknown task: FAILURE stored, done with it'))),
+  // As Celery's Consumer.on_unknown_task: FAILURE NotRegistered stored, task-failed sent, the message rejected (no requeue).
+  unregistered: storing('FAILURE', null, 'task-failed', false, always(decision('reject', 'unknown task: FAILURE stored, rejected without requeue'))),
   revoked: storing('REVOKED', null, 'task-revoked', false, always(decision('ack', 'revoked before it started: REVOKED stored, done with it'))),
   expired: storing('REVOKED', null, 'task-revoked', false, always(decision('ack', 'expired before it started: REVOKED stored, done with it'))),
   deferred: bare(null, false, always(decision('defer', 'ETA in the future: the broker holds it until then'))),

@@ -11,7 +11,8 @@ export type TaskEvent =
   | { readonly type: 'task-received'; readonly message: TaskMessage }
   | { readonly type: 'task-started'; readonly message: TaskMessage }
   | { readonly type: 'task-succeeded'; readonly message: TaskMessage; readonly result: Json; readonly runtime: number }
-  | { readonly type: 'task-failed'; readonly message: TaskMessage; readonly error: unknown; readonly traceback: string }
+  /** `traceback` null: the event has none (an unknown task's, as Celery sends it). */
+  | { readonly type: 'task-failed'; readonly message: TaskMessage; readonly error: unknown; readonly traceback: string | null }
   | { readonly type: 'task-retried'; readonly message: TaskMessage; readonly error: unknown; readonly traceback: string }
   | {
       readonly type: 'task-revoked';

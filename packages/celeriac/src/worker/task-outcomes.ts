@@ -148,6 +148,8 @@ export function eventOf(type: NonNullable<OutcomeRow['event']>, s: Subject, e: E
     case 'task-succeeded':
       return { type, message, result: e.result, runtime };
     case 'task-failed':
+      // Celery's task-failed for an unknown task carries no traceback (Consumer.on_unknown_task).
+      return { type, message, error: e.error, traceback: e.kind === 'unregistered' ? null : (e.traceback ?? '') };
     case 'task-retried':
       return { type, message, error: e.error, traceback: e.traceback ?? '' };
     case 'task-revoked': {
@@ -194,7 +196,7 @@ export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): 
       return;
     }
     case 'unregistered':
-      log.error(at, `received unregistered task of type ${JSON.stringify(h.task)}; message acked and FAILURE stored`);
+      log.error(at, `received unregistered task of type ${JSON.stringify(h.task)}; message rejected and FAILURE stored`);
       return;
     case 'revoked':
     case 'expired':

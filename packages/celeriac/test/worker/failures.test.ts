@@ -139,14 +139,25 @@ describe('results that cannot be encoded are task failures, never a redelivery l
 });
 
 describe('arguments JSON cannot hold are refused at send time', () => {
-  it('NaN, Infinity, Map, Set and BigInt reject with INVALID_ARGUMENT naming the task; nothing is sent', async () => {
+  it('NaN, Infinity, Map, Set and a function reject with INVALID_ARGUMENT naming the task; nothing is sent', async () => {
     const env = makeEnv();
     const t = env.app.task('t.args', (..._args: unknown[]) => null);
-    for (const [bad, what] of [[NaN, 'NaN'], [Infinity, 'Infinity'], [new Map(), 'a Map'], [new Set([1]), 'a Set'], [10n, 'a bigint']] as const) {
+    for (const [bad, what] of [[NaN, 'NaN'], [Infinity, 'Infinity'], [new Map(), 'a Map'], [new Set([1]), 'a Set'], [() => 1, 'a function']] as const) {
       const err = await t.delay(bad as never).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'CELERIAC_ERR_INVALID_ARGUMENT', message: `arguments of t.args: Cannot serialize ${what} as JSON` });
     }
     expect(env.broker.published).toHaveLength(0);
+  });
+
+  it('a bigint argument travels as the JSON integer a Python caller would send, and arrives as the same bigint', async () => {
+    const env = makeEnv();
+    const t = env.app.task('t.big', (n: bigint) => n * 2n);
+    await env.startWorker();
+    const r = await t.delay(2n ** 64n);
+    const sent = env.broker.published[0]?.message;
+    expect(sent?.body).toContain('[[18446744073709551616], {}, ');
+    expect(sent?.headers['argsrepr']).toBe('(18446744073709551616,)');
+    expect(await r.get({ timeoutMs: 2000 })).toBe(2n ** 65n);
   });
 
   it('a Date argument travels as the ISO string a Python caller would send', async () => {
@@ -160,7 +171,7 @@ describe('arguments JSON cannot hold are refused at send time', () => {
 });
 
 describe('unregistered task', () => {
-  it('acks, stores FAILURE NotRegistered, logs an error and keeps running', async () => {
+  it('rejects (as Celery), stores FAILURE NotRegistered, logs an error and keeps running', async () => {
     const env = makeEnv();
     const ok = env.app.task('t.ok', () => 'fine');
     const worker = await env.startWorker();
@@ -173,7 +184,7 @@ describe('unregistered task', () => {
       task_id: r.id,
     });
     await flush();
-    expect(env.broker.settlements(r.id)).toEqual(['ack']);
+    expect(env.broker.settlements(r.id)).toEqual(['reject']);
     expect(await env.broker.queueLength('celery')).toBe(0);
     const line = env.lines.find((l) => l.level === 50 && l.taskId === r.id);
     expect(line?.msg).toContain('unregistered task');

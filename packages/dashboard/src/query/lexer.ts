@@ -50,6 +50,17 @@ function readBare(text: string, start: number): number {
   return i;
 }
 
+type FieldToken = Extract<Token, { kind: 'field' }>;
+
+/** Flower's `kwargs:key=value` is this language's `kwargs.key:value` (quotes around the value dropped, as Flower does). */
+function flowerKwargs(t: FieldToken): FieldToken {
+  if (t.field !== 'kwargs' || t.op !== ':') return t;
+  const m = /^([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/.exec(t.value);
+  if (m === null) return t;
+  const value = (m[2] as string).replace(/^["']+|["']+$/g, '');
+  return value === '' ? t : { ...t, field: `kwargs.${m[1] as string}`, value, quoted: value !== m[2] };
+}
+
 /** Tokenises `text`; throws {@link QuerySyntaxError} for an unterminated quote or an empty value. */
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
@@ -88,7 +99,15 @@ export function tokenize(text: string): Token[] {
         continue;
       }
       if (valueStart === end) throw new QuerySyntaxError(`${field}${op} needs a value`, valueStart);
-      tokens.push({ kind: 'field', field, op, value: text.slice(valueStart, end), quoted: false, pos: i });
+      const key = /^([A-Za-z_][A-Za-z0-9_.-]*)=$/.exec(text.slice(valueStart, end));
+      if (field === 'kwargs' && op === ':' && key !== null && (text[end] === '"' || text[end] === "'")) {
+        // Flower's kwargs:key="quoted value".
+        const q = readQuoted(text, end);
+        tokens.push({ kind: 'field', field: `kwargs.${key[1] as string}`, op, value: q.value, quoted: true, pos: i });
+        i = q.end;
+        continue;
+      }
+      tokens.push(flowerKwargs({ kind: 'field', field, op, value: text.slice(valueStart, end), quoted: false, pos: i }));
       i = end;
       continue;
     }

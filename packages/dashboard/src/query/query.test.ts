@@ -95,6 +95,12 @@ describe('compileQuery', () => {
       params: ['{"user":{"id":"42"}}', '{"user":{"id":42}}'],
     });
     expect(sql('kwargs.flag:true').params).toEqual(['{"flag":"true"}', '{"flag":true}']);
+    // Flower's syntax means the same.
+    expect(sql('kwargs:user.id=42')).toEqual(sql('kwargs.user.id:42'));
+    expect(sql('kwargs:user_id=48 name:proj.add')).toEqual(sql('kwargs.user_id:48 name:proj.add'));
+    expect(sql(`kwargs:city="Porto"`).params).toEqual(sql('kwargs.city:"Porto"').params);
+    // Not Flower's form: kwargs:text stays a text match.
+    expect(sql('kwargs:=x').text).not.toContain('kwargs_json');
     expect(sql('kwargs.amount<=10').params).toEqual([['amount'], 10]);
     expect(syntaxError('kwargs.amount>ten').reason).toMatch(/needs a number/);
   });

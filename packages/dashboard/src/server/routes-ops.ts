@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CSRF_HEADER } from './auth.js';
 import type { RouteFlags, ServerContext } from './context.js';
 import { openApiDocument } from './openapi.js';
+import { processMetricsText } from './process-metrics.js';
 
 const PUBLIC: RouteFlags = { public: true };
 
@@ -69,7 +70,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       eventMessagesShed: ing.eventMessagesShed,
       eventBytesPending: ing.eventBytesPending,
     });
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text + ctx.limiter.metrics());
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(`${text}${ctx.limiter.metrics()}${await processMetricsText()}`);
   });
 
   server.get('/api/config', async (req) => {

@@ -2,7 +2,7 @@
  * @module server/routes-tasks
  * Flower's task API (flower-spec.md §2.2), same paths, parameters, status codes and keys.
  * Task routes answer errors with the status only (empty body), as Flower's do, except a bad
- * search: 400 `{"error": "..."}`.
+ * search or a bad option (eta, priority, countdown...): 400 `{"error": "..."}`.
  *
  * Fixed on purpose (documented in docs/dashboard.md): `/api/tasks` reads the history store
  * (paged and indexed, never a scan of everything), accepts several states, the search
@@ -11,7 +11,7 @@
  * error; apply/async-apply accept any task name seen in events, not only ones registered in
  * the dashboard's app (#153).
  */
-import type { ApplyOptions, AsyncResult, Json, JsonObject } from 'celeriac';
+import { ErrorCodes, type ApplyOptions, type AsyncResult, type Json, type JsonObject } from 'celeriac';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskPage, TaskQuery, TaskSortField } from '../store/history-store.js';
 import { taskDictFromRow, type FlowerTask } from '../task-dict.js';
@@ -125,11 +125,12 @@ function body(req: FastifyRequest): { args: Json[]; kwargs: JsonObject; options:
 }
 
 /** `%Y-%m-%d %H:%M:%S.%f` (naive, read as UTC) -> Date. */
-function flowerDate(text: string): Date {
+function flowerDate(name: string, text: string): Date {
+  const bad = () => new Error(`${name} must be YYYY-MM-DD HH:MM:SS.ffffff, got ${JSON.stringify(text)}`);
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{1,6})$/.exec(text);
-  if (m === null) throw new Error('bad date');
+  if (m === null) throw bad();
   const d = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${(m[7] as string).padEnd(6, '0').slice(0, 3)}Z`);
-  if (Number.isNaN(d.getTime())) throw new Error('bad date');
+  if (Number.isNaN(d.getTime())) throw bad();
   return d;
 }
 
@@ -138,14 +139,14 @@ export function applyOptions(options: JsonObject, normalize: boolean): ApplyOpti
   const out: Record<string, unknown> = {};
   try {
     for (const [k, v] of Object.entries(options)) {
-      if (k === 'eta') out['eta'] = normalize ? flowerDate(String(v)) : v;
+      if (k === 'eta') out['eta'] = normalize ? flowerDate('eta', String(v)) : v;
       else if (k === 'countdown') {
         const n = Number(v);
-        if (!Number.isFinite(n)) throw new Error('bad countdown');
+        if (!Number.isFinite(n)) throw new Error(`countdown must be a number of seconds, got ${JSON.stringify(v)}`);
         out['countdown'] = n;
       } else if (k === 'expires') {
         const n = Number(v);
-        out['expires'] = Number.isFinite(n) && String(v).trim() !== '' ? n : normalize ? flowerDate(String(v)) : v;
+        out['expires'] = Number.isFinite(n) && String(v).trim() !== '' ? n : normalize ? flowerDate('expires', String(v)) : v;
       } else if (k === 'queue' || k === 'priority' || k === 'exchange' || k === 'headers' || k === 'shadow' || k === 'retries') out[k] = v;
       else if (k === 'routing_key') out['routingKey'] = v;
       else if (k === 'task_id') out['taskId'] = v;
@@ -155,8 +156,8 @@ export function applyOptions(options: JsonObject, normalize: boolean): ApplyOpti
       else if (k === 'link' || k === 'link_error') out[k === 'link' ? 'link' : 'linkError'] = v;
       // Other Celery options (serializer, compression, retry_policy...) have no meaning here.
     }
-  } catch {
-    throw new HttpError(400, 'Invalid option', 'empty');
+  } catch (error) {
+    throw new HttpError(400, `Invalid option: ${(error as Error).message}`, 'json');
   }
   return out as ApplyOptions;
 }
@@ -195,6 +196,8 @@ export async function send(ctx: ServerContext, name: string, args: readonly Json
     return await withDeadline(ctx.app.sendTask(name, args, kwargs, options), 5000, `send ${name}`);
   } catch (error) {
     if (error instanceof HttpError) throw error;
+    // A bad option (eta, priority, countdown...) is the caller's: 400 with the reason, not a broker outage.
+    if ((error as { code?: unknown }).code === ErrorCodes.INVALID_ARGUMENT) throw new HttpError(400, `Invalid option: ${(error as Error).message}`, 'json');
     throw new HttpError(503, `Broker unavailable: ${(error as Error).message}`, 'empty');
   }
 }
@@ -303,7 +306,8 @@ export function registerTaskRoutes(server: FastifyInstance, ctx: ServerContext):
     const limit = int(req, 'limit', undefined, { min: 0 });
     const offset = Math.max(0, int(req, 'offset', 0) as number);
     const q = taskQueryOf(req);
-    const want = limit ?? UNPAGED_MAX;
+    // limit=0 is no limit, as in Flower (`limit and int(limit)`).
+    const want = limit === undefined || limit === 0 ? UNPAGED_MAX : limit;
     const out: Record<string, FlowerTask> = {};
     let got = 0;
     let first: TaskPage | undefined;
@@ -314,7 +318,12 @@ export function registerTaskRoutes(server: FastifyInstance, ctx: ServerContext):
       const size = Math.min(PAGE, want - got);
       const page = await query(ctx, { ...q, ...(after === undefined || after === '' ? {} : { after }), offset: first === undefined ? offset : 0, limit: size });
       first ??= page;
-      for (const row of page.rows) out[row.uuid] = taskDictFromRow(row);
+      // Flower's rows carry the traceback and the children's ids, as /api/task/info does.
+      const extras = await ctx.store.taskExtras(page.rows.map((r) => r.uuid));
+      for (const row of page.rows) {
+        const extra = extras.get(row.uuid);
+        out[row.uuid] = taskDictFromRow(extra === undefined || extra.traceback === null ? row : { ...row, traceback: extra.traceback }, extra?.children);
+      }
       got += page.rows.length;
       next = page.nextCursor;
       if (page.rows.length < size || next === null) break;
@@ -322,7 +331,7 @@ export function registerTaskRoutes(server: FastifyInstance, ctx: ServerContext):
     }
     reply.header('x-total-count', String(first?.total ?? 0)).header('x-total-exact', String(first?.totalExact ?? true));
     if (first?.totalEstimated === true) reply.header('x-total-estimated', 'true');
-    if (next !== null && limit !== undefined) reply.header('x-next-cursor', next);
+    if (next !== null && limit !== undefined && limit > 0) reply.header('x-next-cursor', next);
     return out;
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
-import { timelineFields } from './fold-events.js';
+import { foldEvents, parseTimeline, timelineEntry, timelineFields } from './fold-events.js';
 
 /** What the timeline stored before it was written straight to text. */
 function viaObject(event: Record<string, unknown>, cap: number): string {
@@ -34,5 +34,23 @@ describe('timelineFields', () => {
   });
   it('parses back to the event less its common keys', () => {
     expect(JSON.parse(timelineFields(events[1] as EventDict, 1024))).toEqual({ result: 'x'.repeat(40), runtime: 0.25, ok: true, big: 1e21, neg: 0, tiny: 1e-7 });
+  });
+});
+
+describe('parseTimeline', () => {
+  it('orders events of one millisecond by a task\'s life, not by arrival (task-progress came before task-received)', () => {
+    const at = 1_795_000_000.123;
+    const events = [
+      { type: 'task-progress', uuid: 'u', timestamp: at, hostname: 'w', current: 1, total: 3 },
+      { type: 'task-succeeded', uuid: 'u', timestamp: at, hostname: 'w', result: '3' },
+      { type: 'task-started', uuid: 'u', timestamp: at, hostname: 'w' },
+      { type: 'task-received', uuid: 'u', timestamp: at, hostname: 'w', name: 'proj.add' },
+      { type: 'task-sent', uuid: 'u', timestamp: at - 0.01, hostname: 'c' },
+    ] as EventDict[];
+    const batch = foldEvents(events, { payloadCap: 100, timelineCap: 100, now: 0 });
+    // Two writes: the store keeps one JSON array per task per write.
+    const rows = [`[${batch.events.slice(0, 2).map(timelineEntry).join(',')}]`, `[${batch.events.slice(2).map(timelineEntry).join(',')}]`];
+    expect(parseTimeline(rows, 10).map((e) => e.type)).toEqual(['task-sent', 'task-received', 'task-started', 'task-progress', 'task-succeeded']);
+    expect(batch.tasks[0]?.state).toBe('SUCCESS');
   });
 });

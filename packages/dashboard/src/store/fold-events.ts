@@ -9,7 +9,7 @@
  * {@link EventFolder} folds event by event, as they arrive, so a writer that falls behind
  * holds one row per task rather than every event; {@link foldEvents} folds a whole batch.
  */
-import type { EventDict } from 'celeriac/monitor';
+import { mergeState, stateOfEvent, statePrecedence, taskEventOrder, type EventDict } from 'celeriac/monitor';
 import { pyLiteralToJson } from './py-literal.js';
 
 /** Payload fields, in the order of their bit in `truncated_mask`. */
@@ -20,25 +20,9 @@ const PAYLOAD_BITS: Readonly<Record<(typeof PAYLOAD_FIELDS)[number], number>> = 
 /** Task event subjects that set a time column of the same name. */
 const TIME_SUBJECTS = new Set(['sent', 'received', 'started', 'succeeded', 'failed', 'retried', 'revoked', 'rejected']);
 
-const SUBJECT_STATES: Readonly<Record<string, string>> = {
-  sent: 'PENDING', received: 'RECEIVED', started: 'STARTED', succeeded: 'SUCCESS',
-  failed: 'FAILURE', retried: 'RETRY', revoked: 'REVOKED', rejected: 'REJECTED',
-};
-
-// Celery's precedence, strongest first; states not listed (custom ones, LOST) rank as
-// Celery's `None`, between FAILURE and REVOKED. The same numbers go to SQL (`state_rank`).
-const PRECEDENCE = ['SUCCESS', 'FAILURE', null, 'REVOKED', 'STARTED', 'RECEIVED', 'REJECTED', 'RETRY', 'PENDING'];
-
-/** A state's rank: lower wins. */
+/** A state's rank as stored in `state_rank` (the engine's state model: lower wins). */
 export function stateRank(state: string): number {
-  const i = PRECEDENCE.indexOf(state);
-  return i < 0 ? 2 : i;
-}
-
-/** Whether `incoming` replaces `current` (Celery's merge; RETRY always counts as newer). */
-export function incomingStateWins(current: string, incoming: string): boolean {
-  if (current === 'RETRY' || incoming === 'RETRY') return true;
-  return stateRank(incoming) <= stateRank(current);
+  return statePrecedence(state);
 }
 
 /** A task row as written by one batch: null means "this batch did not say". */
@@ -218,8 +202,8 @@ function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number,
   if (subject === 'sent') row.client = hostname;
   else if (hostname !== null && subject !== 'revoked') row.worker = hostname;
   if (TIME_SUBJECTS.has(subject)) row[subject as 'sent'] = at;
-  const incoming = SUBJECT_STATES[subject] ?? subject.toUpperCase().slice(0, 64);
-  if (row.state === null || incomingStateWins(row.state, incoming)) {
+  const incoming = (stateOfEvent(`task-${subject}`) ?? 'PENDING').slice(0, 64);
+  if (row.state === null || mergeState(row.state, incoming) === incoming) {
     row.state = incoming;
     row.state_rank = stateRank(incoming);
     row.state_ts = at;
@@ -242,7 +226,9 @@ export function parseTimeline(rows: readonly string[], limit: number): { type: s
     for (const [type, ts, hostname, fields] of JSON.parse(row) as [string, number, string | null, Record<string, unknown>][]) out.push({ type, ts: Number(ts), hostname, fields });
   }
   // Rows come by their first entry's time; a task's entries of one write are in arrival order.
-  out.sort((a, b) => a.ts - b.ts);
+  // Events of one millisecond come in either order (a worker batches its own events, a task's
+  // custom events go at once): they sort by where they fall in a task's life.
+  out.sort((a, b) => a.ts - b.ts || taskEventOrder(a.type) - taskEventOrder(b.type));
   return out.slice(0, limit);
 }
 

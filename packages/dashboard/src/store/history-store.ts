@@ -237,10 +237,15 @@ export interface HistoryStore {
   writeFolded(batch: FoldedBatch): Promise<WriteSummary>;
   /** Results from the result backend; fills in what events did not say, never moves a state back. */
   backfill(results: readonly BackfilledResult[]): Promise<number>;
-  /** Marks the unfinished (RECEIVED/STARTED) tasks of a worker that went offline as LOST. */
+  /** Marks the unfinished tasks (RECEIVED, STARTED, custom states: the engine's `canBeLost`) of a worker that went offline as LOST. */
   markLost(worker: string, at: number): Promise<number>;
   queryTasks(query: TaskQuery): Promise<TaskPage>;
   getTask(uuid: string): Promise<TaskDetail | null>;
+  /**
+   * What list rows leave out, for a page of tasks (Flower's `/api/tasks` has them): each
+   * task's traceback and its children's ids (oldest first, at most 1000 a task).
+   */
+  taskExtras(uuids: readonly string[]): Promise<ReadonlyMap<string, { readonly traceback: string | null; readonly children: readonly string[] }>>;
   /** @param limit @default 1000 */
   getWorkflow(rootId: string, limit?: number): Promise<Workflow>;
   listWorkers(): Promise<readonly WorkerRow[]>;

@@ -24,6 +24,16 @@ export function taskColumns(withTraceback: boolean): string {
   ].join(', ');
 }
 
+/** The tracebacks of a page's tasks ($1: their uuids). */
+export const TRACEBACKS_SQL = `SELECT uuid, traceback FROM tasks WHERE uuid = ANY($1::text[]) AND traceback IS NOT NULL`;
+
+/** The children's ids of a page's tasks ($1: their uuids), oldest first, at most $2 a task (the parent index). */
+export const CHILDREN_SQL = `
+  SELECT c.parent_id, c.uuid FROM unnest($1::text[]) AS p(uuid)
+  CROSS JOIN LATERAL (SELECT parent_id, uuid, coalesce(sent, received, state_ts) AS at FROM tasks WHERE parent_id = p.uuid
+                      ORDER BY coalesce(sent, received, state_ts), uuid LIMIT $2) AS c
+  ORDER BY c.parent_id, c.at, c.uuid`;
+
 /** A database row as {@link TaskRow}. */
 export function toTaskRow(r: Record<string, unknown>): TaskRow {
   const s = (k: string) => (r[k] ?? null) as string | null;
@@ -132,8 +142,10 @@ export interface TaskPageSql {
   /** The page within the newest {@link SEARCH_WINDOW} tasks, with a `matches` column; null when not a search in time order. */
   readonly window: string | null;
   /**
-   * For a sort column that may be NULL: the tasks without a value, which come after all the
-   * others (`NULLS LAST`), and a capped count of those with one. Null when the column cannot be NULL.
+   * For a sort column that may be NULL, the second part of the order, which follows when the
+   * page's part runs out, and a capped count of the first part: the tasks without a value come
+   * after the others (`NULLS LAST`), except on `started` ascending, where they come first (as
+   * in Flower). Null when the column cannot be NULL.
    */
   readonly nulls: { readonly page: (offset: number, limit: number) => string; readonly valued: (cap: number) => string } | null;
   /**
@@ -189,6 +201,10 @@ export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDO
   // the others by uuid, so every order is total and pages never overlap.
   const tied = TIED_BY_TIME.has(column);
   const tie = tied ? `t.state_ts ${dir}, t.uuid ${dir}` : `t.uuid ${dir}`;
+  // Unstarted tasks first on `started` ascending, as in Flower (a missing value sorts as 0).
+  // Only there: `started` has no index, so its sort reads every match anyway; on an indexed
+  // column (received, runtime) finding the few tasks without a value would read them all.
+  if (dir === 'ASC' && column === 'started') return nullsFirstSql(column, tie, select, base, cursor, params, offset, limit);
   const ks = cursor === null ? null : keyset(cursor, column, tied, dir, params);
   if (column === 'state_ts' || column === 'state') {
     const where = ks === null ? base : and(base, ks.valued);
@@ -208,10 +224,10 @@ export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDO
       : `${select} ${where} ${order}`;
     return { page, count, window, nulls: null, narrow: narrowWindow(q, column, dir, select, where, limit, offset), cursor: cursor !== null, params: params.values, offset, limit };
   }
-  // A nullable column sorts NULLS LAST in both directions, an order no single index gives both
-  // ways (an index scanned backwards puts its NULLs first). So the tasks that have a value are
-  // paged on their own, in an order the column's index gives either way, and the ones without
-  // a value are read only for a page that reaches past the last task that has one.
+  // Descending, NULLS LAST, an order no single index gives both ways (an index scanned
+  // backwards puts its NULLs first). So the tasks that have a value are paged on their own, in
+  // an order the column's index gives either way, and the ones without a value are read only
+  // for a page that reaches past the last task that has one.
   const valuedWhere = and(ks === null ? base : and(base, ks.valued), `t.${column} IS NOT NULL`);
   // After a cursor: the tasks with a value after it and all without one, or only those without after it.
   const where = ks === null ? base : and(base, ks.nulls === null ? `(${column} IS NULL OR ${ks.valued})` : `(${column} IS NULL AND ${ks.nulls})`);
@@ -223,6 +239,38 @@ export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDO
     nulls: {
       page: (o, l) => `${select} ${nullWhere} ORDER BY ${tie} LIMIT ${Math.floor(l)} OFFSET ${Math.floor(o)}`,
       valued: (cap) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks AS t ${valuedWhere} LIMIT ${Math.floor(cap)}) AS valued`,
+    },
+    narrow: null,
+    cursor: cursor !== null,
+    params: params.values,
+    offset,
+    limit,
+  };
+}
+
+/**
+ * `started` ascending: the tasks without a value first, newest first among them (as Flower
+ * keeps its newest-first order for equal keys), then those with one in the column's order. The first part is the page; `nulls` (the second part here) follows when it runs out.
+ */
+function nullsFirstSql(column: string, tie: string, select: string, base: string, cursor: TaskCursor | null, params: SqlParams, offset: number, limit: number): TaskPageSql {
+  const nullOrder = 't.state_ts DESC, t.uuid DESC';
+  // After a cursor without a value: the valueless after it, and every task with a value; after one with a value, only those after it.
+  let where = base;
+  if (cursor !== null && cursor.value === null) where = and(base, `(${column} IS NOT NULL OR ${after(['state_ts', 'uuid'], [cursor.timestamp, cursor.uuid], 'DESC', params)})`);
+  else if (cursor !== null) {
+    const tieColumns = tie.startsWith('t.state_ts') ? ['state_ts', 'uuid'] : ['uuid'];
+    const tieValues = tieColumns.length === 2 ? [cursor.timestamp, cursor.uuid] : [cursor.uuid];
+    where = and(base, after([column, ...tieColumns], [cursor.value, ...tieValues], 'ASC', params));
+  }
+  const nullWhere = and(where, `t.${column} IS NULL`);
+  const valuedWhere = and(where, `t.${column} IS NOT NULL`);
+  return {
+    page: `${select} ${nullWhere} ORDER BY ${nullOrder} LIMIT ${limit} OFFSET ${offset}`,
+    count: `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks ${where} LIMIT ${COUNT_CAP + 1}) AS matching`,
+    window: null,
+    nulls: {
+      page: (o, l) => `${select} ${valuedWhere} ORDER BY t.${column} ASC, ${tie} LIMIT ${Math.floor(l)} OFFSET ${Math.floor(o)}`,
+      valued: (cap) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks AS t ${nullWhere} LIMIT ${Math.floor(cap)}) AS valued`,
     },
     narrow: null,
     cursor: cursor !== null,

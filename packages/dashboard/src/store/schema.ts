@@ -12,6 +12,7 @@
 import { SEARCH_FIELD_CHARS } from '../query/compile.js';
 import type { SqlDriver, SqlRunner } from './sql-driver.js';
 import { blocksFromSearchTextSql } from './word-blocks.js';
+import { stateRankSql } from './write-sql.js';
 
 const cutLower = (column: string) => `left(coalesce(${column}, ''), ${SEARCH_FIELD_CHARS})`;
 
@@ -139,6 +140,11 @@ const MIGRATIONS: readonly ((trgm: string | null) => string)[] = [
     ${trgm === null ? '' : `${blocksFromSearchTextSql()};
     CREATE INDEX ${WORDS_INDEX} ON task_words USING gin (words ${trgm});`}
     DROP INDEX IF EXISTS tasks_search;
+  `,
+  // Version 6: the engine's state model ranks final states above custom ones and LOST (a
+  // terminated task stayed PROGRESS, a revoked one turned LOST); stored ranks follow it.
+  () => `
+    UPDATE tasks SET state_rank = ${stateRankSql('state')} WHERE state_rank <> ${stateRankSql('state')}
   `,
 ];
 

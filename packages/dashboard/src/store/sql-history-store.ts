@@ -2,7 +2,7 @@
  * @module store/sql-history-store
  * The {@link HistoryStore} both databases share: everything is SQL over a {@link SqlDriver}.
  */
-import type { EventDict } from 'celeriac/monitor';
+import { LOSABLE_RANKS, LOST_STATE, type EventDict } from 'celeriac/monitor';
 import { EventFolder, foldEvents, parseTimeline, stateRank, type FoldedBatch, type TaskWrite } from './fold-events.js';
 import type {
   BackfilledResult, HistoryStore, HistoryStoreOptions, TaskDetail, TaskEventRow, TaskPage, TaskQuery, Workflow, WorkerRow, WriteSummary,
@@ -11,7 +11,7 @@ import { hasWordBlocks, migrate } from './schema.js';
 import { toSqlJson } from './sql-json.js';
 import { checkSchemaName, openPgliteDriver, openPostgresDriver, type SqlDriver, type SqlRunner } from './sql-driver.js';
 import {
-  COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, windowScannedSql,
+  CHILDREN_SQL, COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, TRACEBACKS_SQL, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
 import { containsPattern, parseQuery, searchTextTerms, termWords, type TextCandidates } from '../query/index.js';
@@ -228,9 +228,10 @@ class SqlHistoryStore implements HistoryStore {
     const rows = await this.db.query<{ n: number }>(
       `WITH lost AS (
          UPDATE tasks SET state = 'LOST', state_rank = $3, state_ts = $2, last_seen = greatest(last_seen, $2)
-         WHERE worker = $1 AND state IN ('RECEIVED', 'STARTED') RETURNING 1)
+         WHERE worker = $1 AND state_rank BETWEEN $4 AND $5 RETURNING 1)
        SELECT count(*)::int AS n FROM lost`,
-      [worker, Math.round(at), stateRank('LOST')],
+      // The ranks `canBeLost` accepts: RECEIVED, STARTED and custom states (PROGRESS...).
+      [worker, Math.round(at), stateRank(LOST_STATE), LOSABLE_RANKS[0], LOSABLE_RANKS[1]],
     );
     return rows[0]?.n ?? 0;
   }
@@ -339,6 +340,16 @@ class SqlHistoryStore implements HistoryStore {
       events: events.map((e): TaskEventRow => ({ type: e.type, timestamp: e.ts, hostname: e.hostname, fields: e.fields })),
       children: children.map(toTaskRow),
     };
+  }
+
+  async taskExtras(uuids: readonly string[]): Promise<ReadonlyMap<string, { traceback: string | null; children: string[] }>> {
+    this.#open();
+    const out = new Map(uuids.map((u) => [u, { traceback: null as string | null, children: [] as string[] }]));
+    if (out.size === 0) return out;
+    const ids = [...out.keys()];
+    for (const r of await this.db.query<{ uuid: string; traceback: string }>(TRACEBACKS_SQL, [ids])) (out.get(r.uuid) as { traceback: string | null }).traceback = r.traceback;
+    for (const r of await this.db.query<{ parent_id: string; uuid: string }>(CHILDREN_SQL, [ids, DETAIL_LIMIT])) out.get(r.parent_id)?.children.push(r.uuid);
+    return out;
   }
 
   async getWorkflow(rootId: string, limit = DETAIL_LIMIT): Promise<Workflow> {

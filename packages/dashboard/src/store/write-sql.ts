@@ -2,11 +2,13 @@
  * @module store/write-sql
  * The write statements. A batch travels as one JSON parameter expanded by
  * `json_to_recordset`, so a batch of any size is one statement with one parameter on both
- * databases. Task rows merge with what is stored by Celery's rule: the incoming state wins
- * unless it ranks below the stored one (RETRY always counts as newer); other fields take
+ * databases. Task rows merge with what is stored by the engine's state model (`mergeState`,
+ * written here as SQL on the stored ranks): the incoming state wins unless it ranks below the
+ * stored one; RETRY counts as newer than any unfinished state, never a final one; other fields take
  * the newest known value (events) or fill only what is missing (backfill).
  */
 
+import { CUSTOM_STATE_RANK, FINAL_RANK_MAX, STATE_RANKS } from 'celeriac/monitor';
 import { timelineEntry, type EventWrite } from './fold-events.js';
 import { sanitizeSqlJson } from './sql-json.js';
 
@@ -39,9 +41,23 @@ const STORED_BITS = ['args', 'kwargs', 'result', 'exception', 'traceback']
   .map((c, i) => `(CASE WHEN t.${c} IS NULL THEN 0 ELSE ${1 << i} END)`)
   .join(' | ');
 
+/**
+ * `mergeState(t.state, EXCLUDED.state) = EXCLUDED.state` in SQL, on the stored ranks
+ * (test/state-model.property.test.ts holds the two to the same answers).
+ */
+export const STATE_WINS_SQL = `(t.state = 'RETRY'
+    OR (EXCLUDED.state = 'RETRY' AND t.state_rank > ${FINAL_RANK_MAX})
+    OR (EXCLUDED.state <> 'RETRY' AND EXCLUDED.state_rank <= t.state_rank))`;
+
+/** The rank of the state in `column`, as `statePrecedence` gives it (for migrations). */
+export function stateRankSql(column: string): string {
+  const cases = Object.entries(STATE_RANKS).map(([state, rank]) => `WHEN '${state}' THEN ${rank}`);
+  return `(CASE ${column} ${cases.join(' ')} ELSE ${CUSTOM_STATE_RANK} END)`;
+}
+
 /** Upsert of task rows; `prefer` says whose field values win when both have one. */
 export function taskUpsertSql(prefer: 'incoming' | 'stored', source: 'events' | 'backend'): string {
-  const wins = `(EXCLUDED.state = 'RETRY' OR t.state = 'RETRY' OR EXCLUDED.state_rank <= t.state_rank)`;
+  const wins = STATE_WINS_SQL;
   const merged = MERGED.map((c) => (prefer === 'incoming' ? `${c} = coalesce(EXCLUDED.${c}, t.${c})` : `${c} = coalesce(t.${c}, EXCLUDED.${c})`));
   const mask = prefer === 'incoming'
     ? `((t.truncated_mask & 255) & ~(EXCLUDED.truncated_mask >> 8)) | (EXCLUDED.truncated_mask & 255)`

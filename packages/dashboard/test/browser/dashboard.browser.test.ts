@@ -302,4 +302,16 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
       await prefixed.close();
     }
   }, 120_000);
+
+  it('works when opened with credentials in the URL (http://user:pass@host/): tasks load, the live stream connects', async () => {
+    // Chromium refused every fetch: "Request cannot be constructed from a URL that includes credentials".
+    const withCredentials = new URL(`${dash.url}/`);
+    withCredentials.username = 'user';
+    withCredentials.password = 'pass';
+    const before = problems.length;
+    await page.goto(`${withCredentials.href}#/tasks`);
+    await expect.poll(() => page.locator('#tasks-table tbody tr[data-uuid]').count(), { timeout: 60_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 30_000 }).toBe('Live');
+    expect(problems.slice(before).filter((p) => /credentials/i.test(p))).toEqual([]);
+  }, 120_000);
 });

@@ -58,6 +58,15 @@ export function canAct() {
   return !config.readOnly && config.role !== 'viewer';
 }
 
+/**
+ * `path` as an absolute URL without the page's credentials: a page opened as
+ * `http://user:pass@host/` has them in its base URL, and fetch refuses a Request built from
+ * a URL that includes credentials (the browser sends the Basic auth it already has anyway).
+ */
+export function urlFor(path) {
+  return new URL(path, `${location.origin}${location.pathname}`).href;
+}
+
 /** `path?key=value...`, skipping empty values; arrays repeat the key. */
 export function withQuery(path, params = {}) {
   const q = new URLSearchParams();
@@ -84,7 +93,7 @@ async function errorOf(res) {
 
 /** GET a JSON document; throws {@link ApiError} on a non-2xx answer. */
 export async function getJson(path, params, { signal } = {}) {
-  const res = await fetch(withQuery(path, params), { headers: { accept: 'application/json' }, credentials: 'same-origin', signal });
+  const res = await fetch(urlFor(withQuery(path, params)), { headers: { accept: 'application/json' }, credentials: 'same-origin', signal });
   if (!res.ok) throw await errorOf(res);
   return res.json();
 }
@@ -103,7 +112,7 @@ export async function post(path, params = {}, { json } = {}) {
     headers['content-type'] = 'application/x-www-form-urlencoded';
     body = form.toString();
   }
-  const res = await fetch(path, { method: 'POST', headers, body, credentials: 'same-origin' });
+  const res = await fetch(urlFor(path), { method: 'POST', headers, body, credentials: 'same-origin' });
   if (!res.ok) throw await errorOf(res);
   const text = await res.text();
   try {
@@ -135,7 +144,7 @@ export class LiveStream {
 
   start() {
     if (this.source || typeof EventSource === 'undefined') return;
-    const es = new EventSource(this.path, { withCredentials: true });
+    const es = new EventSource(urlFor(this.path), { withCredentials: true });
     this.source = es;
     es.onopen = () => {
       this.retryMs = 1000;

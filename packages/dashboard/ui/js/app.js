@@ -1,5 +1,5 @@
 // The dashboard's single page: hash routes under whatever prefix the server mounts us at.
-import { LiveStream, config, loadConfig, post } from './api.js';
+import { LiveStream, config, loadConfig, post, urlFor } from './api.js';
 import { h, mount } from './dom.js';
 import { validZone } from './format.js';
 import { parseHash } from './nav.js';
@@ -99,7 +99,7 @@ function watchBroker() {
   const check = async () => {
     let down = null;
     try {
-      const res = await fetch('readyz', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+      const res = await fetch(urlFor('readyz'), { headers: { accept: 'application/json' }, credentials: 'same-origin' });
       const doc = await res.json().catch(() => null);
       const broker = doc?.checks?.broker;
       if (broker && broker.ok === false) down = String(broker.detail ?? 'unreachable');

@@ -12,7 +12,8 @@ import { HttpError } from '../errors.js';
 import type { ServerContext } from '../context.js';
 import { CallOptions, errors, TaskIdParam, TaskName } from '../schemas.js';
 import { openSse } from '../sse.js';
-import { readStatus, TaskStatus } from '../task-status.js';
+import { readStatus, statusFromMeta, TaskStatus, withEvents } from '../task-status.js';
+import { TaskFollower } from '../task-follower.js';
 import { buildWorkflow, Workflow, workflowKind } from '../workflow.js';
 import { isFinal } from '../../live/task-feed.js';
 
@@ -62,7 +63,7 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
         params: TaskIdParam,
         response: { 200: Type.Ref(TaskStatus), ...errors(400, 503) },
       },
-    }, async (request) => readStatus(celery, request.params.taskId));
+    }, async (request) => withEvents(await readStatus(celery, request.params.taskId), ctx.feed.get(request.params.taskId)));
 
     app.post('/tasks/:taskId/revoke', {
       schema: {
@@ -91,17 +92,17 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
       const stream = openSse(request, reply);
       ctx.streams.add(stream);
       stream.onClose(() => ctx.streams.delete(stream));
-      const unsubscribe = ctx.feed.subscribe((u) => {
-        if (u.id !== taskId) return;
-        stream.send('task', u);
-        if (isFinal(u.state)) stream.close();
-      });
-      stream.onClose(unsubscribe);
-      // What is known already: from events when this process saw any, else the stored record.
+      const follower = new TaskFollower((view) => stream.send('task', view), () => stream.close());
+      stream.onClose(ctx.feed.subscribe((u) => {
+        if (u.id === taskId) follower.offer(u, true);
+      }));
+      // The stored meta too: a backend may be ahead of the events, or events may be off.
+      const unsubscribe = await celery.backend.subscribe(taskId, (meta) => follower.offer(statusFromMeta(taskId, meta), false)).catch(() => undefined);
+      if (unsubscribe !== undefined) stream.onClose(() => void unsubscribe().catch(() => undefined));
+      // What is known already: the stored record, then what this process's events said.
+      follower.offer(await readStatus(celery, taskId).catch(() => ({ taskId, state: 'PENDING', ready: false })), true);
       const known = ctx.feed.get(taskId);
-      const first = known ?? (await readStatus(celery, taskId).catch(() => ({ taskId, state: 'PENDING', ready: false })));
-      stream.send('task', first);
-      if (isFinal(first.state)) stream.close();
+      if (known !== undefined) follower.offer(known, true);
     });
 
     app.post('/workflows', {

@@ -5,6 +5,7 @@
  * (docs/protocol.md §3): a stored SUCCESS is never overwritten, records expire, and
  * subscribers are pushed every later store, asynchronously, like Redis pub/sub.
  */
+import { parsePyJson } from '../../protocol/py-json.js';
 import { encodeResultMeta } from '../../protocol/result.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type {
@@ -103,8 +104,9 @@ export class MemoryBackend implements ResultBackend, GroupStore, ChordJoinStore,
     // Celery's rule: a finished task's SUCCESS is final; the write (and its publish) is skipped.
     if (current?.status === 'SUCCESS') return;
     // Round-trip through the wire encoding, so a value a network backend cannot store (a
-    // BigInt, a function, a cycle) fails here too instead of only in production.
-    const encoded = JSON.parse(encodeResultMeta(meta)) as ResultMeta;
+    // function, a cycle) fails here too instead of only in production, and one it keeps (a
+    // bigint, as an integer read back as a bigint) comes back as from a network backend.
+    const encoded = parsePyJson(encodeResultMeta(meta)) as ResultMeta;
     this.#metas.set(meta.task_id, { value: encoded, expiresAt });
     this.#afterWrite();
     this.#notify(meta.task_id, meta);

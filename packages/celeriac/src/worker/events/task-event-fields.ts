@@ -41,6 +41,9 @@ export function taskEventFields(event: TaskEvent): Record<string, Json> {
     case 'task-succeeded':
       return { uuid: h.id, result: safeRepr(event.result), runtime: event.runtime };
     case 'task-failed':
+      return event.traceback === null
+        ? { uuid: h.id, exception: exceptionRepr(event.error) }
+        : { uuid: h.id, exception: exceptionRepr(event.error), traceback: event.traceback };
     case 'task-retried':
       return { uuid: h.id, exception: exceptionRepr(event.error), traceback: event.traceback };
     case 'task-revoked':

@@ -125,7 +125,8 @@ export async function render(ctx) {
     const enc = encodeURIComponent(t.uuid);
     const truncated = Array.isArray(t.truncated) ? t.truncated : [];
     const ids = forestIds(forest);
-    const others = Object.entries(t).filter(([k, v]) => !SHOWN.has(k) && v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0));
+    // The store keeps no Lamport clock: its 0 says nothing.
+    const others = Object.entries(t).filter(([k, v]) => !SHOWN.has(k) && !(k === 'clock' && v === 0) && v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0));
     const children = Array.isArray(t.children) ? t.children.map((c) => (typeof c === 'string' ? c : c?.uuid)).filter(Boolean) : [];
     mount(
       body,

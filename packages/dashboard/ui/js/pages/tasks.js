@@ -1,5 +1,5 @@
 // Tasks: filters, the search language, sorting and server-side paging, with live rows.
-import { ApiError, canAct, getJson, post, withQuery } from '../api.js';
+import { ApiError, canAct, getJson, post, urlFor, withQuery } from '../api.js';
 import { replaceQuery } from '../nav.js';
 import { badge, h, link, mount } from '../dom.js';
 import { elide, formatCount, formatDuration, localInputToMs } from '../format.js';
@@ -144,7 +144,7 @@ export async function render(ctx) {
         params.after = after;
         params.offset = 0;
       }
-      const res = await fetch(withQuery('api/tasks/search', params), { headers: { accept: 'application/json' }, credentials: 'same-origin', signal: ac.signal });
+      const res = await fetch(urlFor(withQuery('api/tasks/search', params)), { headers: { accept: 'application/json' }, credentials: 'same-origin', signal: ac.signal });
       if (!res.ok) {
         const text = await res.text();
         let msg = text;
