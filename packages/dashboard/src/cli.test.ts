@@ -37,9 +37,11 @@ describe('celeriac flower options', () => {
     expect(authLine(o)).toBe('OIDC login (google) for emails matching .*@example\\.com');
     const err: string[] = [];
     const io = { app, out: () => {}, err: (t: string) => err.push(t), env, stop: () => Promise.reject(new Error('a refused run must not start')) };
-    expect(await runFlowerCli(['--auth', '.*', '--auth-provider', 'flower.views.auth.GithubLoginHandler'], io)).toBe(2);
-    expect(err.join('')).toMatch(/GitHub offers no OpenID Connect login/);
+    // GitHub (OAuth2): github.com, or a GitHub Enterprise Server named as Flower names it.
+    expect(resolveFlowerOptions({ auth: '.*', authProvider: 'flower.views.auth.GithubLoginHandler' }, env, app).oidc).toEqual({ provider: 'github', clientId: 'id', clientSecret: 'sec', redirectUri: 'https://d.example/login/callback' });
+    expect(resolveFlowerOptions({ auth: '.*', authProvider: 'github' }, { ...env, FLOWER_GITHUB_OAUTH_DOMAIN: 'git.example.com' }, app).oidc).toMatchObject({ provider: 'github', issuer: 'https://git.example.com' });
     expect(await runFlowerCli(['--auth', '.*'], io)).toBe(2);
+    expect(err.join('')).toMatch(/--auth needs --auth-provider google, gitlab or github/);
   });
 
   it('refuses bad values with the option name and exit code 2', async () => {

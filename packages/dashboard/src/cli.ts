@@ -67,7 +67,7 @@ const OPTIONS: readonly [string, string, boolean][] = [
   ['unauthenticated-api', 'without auth: let scripts use the API, actions included (FLOWER_UNAUTHENTICATED_API)', true],
   ['anonymous-control', 'without auth: let the pages act (default: pages only read)', true],
   ['auth', 'OIDC login: a regular expression the whole verified email must match, e.g. .*@example\\.com', false],
-  ['auth-provider', 'the OIDC provider of --auth: google, gitlab, okta or oidc (with --oidc-issuer); Flower\'s handler class names work', false],
+  ['auth-provider', 'the login provider of --auth: google, gitlab, github, okta or oidc (with --oidc-issuer); Flower\'s handler class names work', false],
   ['oidc-issuer', 'the issuer URL of the OIDC provider (FLOWER_OAUTH2_OKTA_BASE_URL is read too)', false],
   ['oauth2-key', 'the OIDC client id (FLOWER_OAUTH2_KEY)', false],
   ['oauth2-secret', 'the OIDC client secret (FLOWER_OAUTH2_SECRET)', false],
@@ -182,7 +182,7 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
   const auth = s('auth');
   if (auth !== undefined) {
     options.auth = auth;
-    options.oidc = { ...oidcProvider(s('auth-provider'), s('oidc-issuer') ?? env['FLOWER_OAUTH2_OKTA_BASE_URL']), clientId: s('oauth2-key') ?? '', clientSecret: s('oauth2-secret') ?? '', redirectUri: s('oauth2-redirect-uri') ?? '' };
+    options.oidc = { ...oidcProvider(s('auth-provider'), s('oidc-issuer') ?? env['FLOWER_OAUTH2_OKTA_BASE_URL'], env['FLOWER_GITHUB_OAUTH_DOMAIN']), clientId: s('oauth2-key') ?? '', clientSecret: s('oauth2-secret') ?? '', redirectUri: s('oauth2-redirect-uri') ?? '' };
   }
   const idle = number('session-idle', s('session-idle'), { min: 1 });
   if (idle !== undefined) options.sessionIdleSec = idle;
@@ -198,20 +198,26 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
   return options;
 }
 
-/** The provider of `--auth-provider` (a name or Flower's handler class) and `--oidc-issuer`. */
-function oidcProvider(provider: string | undefined, issuer: string | undefined): { provider?: string; issuer?: string } {
+/**
+ * The provider of `--auth-provider` (a name or Flower's handler class) and `--oidc-issuer`;
+ * GitHub's host from `FLOWER_GITHUB_OAUTH_DOMAIN` (GitHub Enterprise Server), as Flower reads it.
+ */
+function oidcProvider(provider: string | undefined, issuer: string | undefined, githubDomain: string | undefined): { provider?: string; issuer?: string } {
   const p = (provider ?? (issuer === undefined ? '' : 'oidc')).toLowerCase();
-  if (p.includes('github')) throw new UsageError('--auth-provider github: GitHub offers no OpenID Connect login; use google, gitlab, okta or oidc');
+  if (p.includes('github')) {
+    if (githubDomain === undefined || githubDomain === '') return { provider: 'github' };
+    return { provider: 'github', issuer: /^https?:\/\//.test(githubDomain) ? githubDomain : `https://${githubDomain}` };
+  }
   if (p.includes('google')) return { provider: 'google' };
   if (p.includes('gitlab')) return { provider: 'gitlab' };
   if ((p.includes('okta') || p === 'oidc') && issuer !== undefined) return { issuer };
-  throw new UsageError('--auth needs --auth-provider google or gitlab, or okta/oidc with --oidc-issuer <issuer URL>');
+  throw new UsageError('--auth needs --auth-provider google, gitlab or github, or okta/oidc with --oidc-issuer <issuer URL>');
 }
 
 /** The banner's auth line: which mode is on, in words (docs/security.md). */
 export function authLine(options: DashboardOptions): string {
   const ro = options.readOnly === true ? ', read-only' : '';
-  if (options.auth !== undefined) return `OIDC login (${options.oidc?.provider ?? options.oidc?.issuer ?? '?'}) for emails matching ${options.auth}${(options.basicAuth?.length ?? 0) + (options.apiTokens?.length ?? 0) > 0 ? ', and basic/bearer' : ''}${ro}`;
+  if (options.auth !== undefined) return `${options.oidc?.provider === 'github' ? 'GitHub' : 'OIDC'} login (${options.oidc?.provider ?? options.oidc?.issuer ?? '?'}) for emails matching ${options.auth}${(options.basicAuth?.length ?? 0) + (options.apiTokens?.length ?? 0) > 0 ? ', and basic/bearer' : ''}${ro}`;
   if ((options.basicAuth?.length ?? 0) + (options.apiTokens?.length ?? 0) > 0) return `basic/bearer${ro}`;
   const pages = options.anonymousControl === true ? 'pages may act (--anonymous-control)' : 'pages read only';
   const api = options.unauthenticatedApi === true ? 'API open to anyone (unauthenticated API)' : options.unauthenticatedApi === false ? 'API closed to scripts' : 'API for scripts only with FLOWER_UNAUTHENTICATED_API';

@@ -17,7 +17,8 @@ import { Ingest, type IngestOptions } from './ingest/ingest.js';
 import { AuditLog } from './server/audit.js';
 import { Auth } from './server/auth.js';
 import { LoginLimiter } from './server/login-limiter.js';
-import { OidcLogin, PROVIDER_ISSUERS } from './server/oidc.js';
+import { GithubLogin } from './server/github-login.js';
+import { OidcLogin, PROVIDER_ISSUERS, type ProviderLogin } from './server/oidc.js';
 import { makePrivateDir, tighten } from './private-dir.js';
 import type { ServerContext } from './server/context.js';
 import { historyCounts } from './server/counts.js';
@@ -134,19 +135,22 @@ export function normalizePrefix(prefix: string | undefined): string {
   return `/${p}`;
 }
 
-/** The OIDC login of the options, or null; throws a RangeError for an incomplete configuration. */
-function oidcLogin(options: DashboardOptions): OidcLogin | null {
+/** The provider login of the options (OIDC, or GitHub's OAuth2), or null; throws a RangeError for an incomplete configuration. */
+function oidcLogin(options: DashboardOptions): ProviderLogin | null {
   if (options.auth === undefined || options.auth === '') return null;
   const o = options.oidc;
-  const issuer = o?.issuer ?? (o?.provider === undefined ? undefined : PROVIDER_ISSUERS[o.provider.toLowerCase()]);
-  if (o === undefined || issuer === undefined || o.clientId === '' || o.clientSecret === '' || o.redirectUri === '') throw new RangeError('auth (allowed emails) needs an OIDC provider: issuer (or provider google/gitlab), client id and secret, and the redirect URI');
+  const github = o?.provider?.toLowerCase() === 'github';
+  // GitHub: `issuer` is a GitHub Enterprise Server's URL, github.com by default.
+  const issuer = github ? (o?.issuer ?? 'https://github.com') : (o?.issuer ?? (o?.provider === undefined ? undefined : PROVIDER_ISSUERS[o.provider.toLowerCase()]));
+  if (o === undefined || issuer === undefined || o.clientId === '' || o.clientSecret === '' || o.redirectUri === '') throw new RangeError('auth (allowed emails) needs a login provider: an OIDC issuer (or provider google, gitlab or github), client id and secret, and the redirect URI');
   let allowedEmail: RegExp;
   try {
     allowedEmail = new RegExp(`^(?:${options.auth})$`);
   } catch (error) {
     throw new RangeError(`auth is not a valid regular expression: ${(error as Error).message}`);
   }
-  return new OidcLogin({ issuer, clientId: o.clientId, clientSecret: o.clientSecret, redirectUri: o.redirectUri, allowedEmail, now: () => options.app.clock.now() });
+  const config = { issuer, clientId: o.clientId, clientSecret: o.clientSecret, redirectUri: o.redirectUri, allowedEmail };
+  return github ? new GithubLogin(config) : new OidcLogin({ ...config, now: () => options.app.clock.now() });
 }
 
 /** Backfills from a Redis result backend when the history is empty. */

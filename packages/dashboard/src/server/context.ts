@@ -10,7 +10,7 @@ import type { AuditLog } from './audit.js';
 import type { Auth, Principal } from './auth.js';
 import type { HistoryCounts } from './counts.js';
 import type { LoginLimiter } from './login-limiter.js';
-import type { OidcLogin } from './oidc.js';
+import type { ProviderLogin } from './oidc.js';
 
 /** Per-route flags read by the auth hook. */
 export interface RouteFlags {
@@ -46,7 +46,7 @@ export interface ServerContext {
   /** Failed-login counting (server/login-limiter.ts). */
   readonly limiter: LoginLimiter;
   /** The OIDC login, when configured. */
-  readonly oidc: OidcLogin | null;
+  readonly oidc: ProviderLogin | null;
   /** The whole history's counts, computed at most once at a time and reused a while. */
   readonly counts: HistoryCounts;
   readonly settings: ServerSettings;

@@ -6,7 +6,7 @@
  * and nonce checked; then the email (verified by the provider) must match the allowed pattern
  * (`--auth`, matched whole, unlike Flower's prefix match: `.*@example\.com` does not admit
  * `eve@example.com.evil.org`). Google and GitLab are OIDC providers with discovery, so they are
- * this same code with their issuer; GitHub speaks only OAuth2 and is not offered.
+ * this same code with their issuer; GitHub speaks only OAuth2 (server/github-login.ts).
  */
 import { createHash, createPublicKey, randomBytes, verify as verifySignature, type JsonWebKey } from 'node:crypto';
 
@@ -40,6 +40,18 @@ interface Discovery {
   jwks_uri: string;
 }
 
+/** A provider's login, as the login routes use it (routes-login.ts): OIDC here, GitHub in github-login.ts. */
+export interface ProviderLogin {
+  /** `issuer` names the provider (a session is bound to it); `allowedEmail` is the pattern. */
+  readonly config: { readonly issuer: string; readonly allowedEmail: RegExp };
+  /** A fresh state (and nonce and PKCE verifier) for one login. */
+  newState(): LoginState;
+  /** The provider URL to send the browser to. */
+  authorizeUrl(s: LoginState): Promise<string>;
+  /** Trades the code for the user's allowed, verified email; LoginError when refused. */
+  complete(code: string, s: LoginState): Promise<string>;
+}
+
 /** A refused login: the message is safe to show. */
 export class LoginError extends Error {
   override readonly name = 'LoginError';
@@ -62,7 +74,7 @@ function decodePart(part: string | undefined): Record<string, unknown> {
 }
 
 /** The OIDC login of one provider. */
-export class OidcLogin {
+export class OidcLogin implements ProviderLogin {
   #discovery: Promise<Discovery> | undefined;
   #keys: { at: number; keys: JsonWebKey[] } | undefined;
 

@@ -1,6 +1,7 @@
 /**
  * @module server/routes-login
- * The OIDC login routes (server/oidc.ts), present only when a provider is configured:
+ * The login routes of an OIDC provider (server/oidc.ts) or GitHub (server/github-login.ts),
+ * present only when one is configured:
  * `GET /login` sends the browser to the provider with a fresh state, nonce and PKCE verifier
  * kept in a short-lived signed cookie; `GET /login/callback` checks them, trades the code for
  * the user's email and starts a session. Both are public (they are how one gets in); a failed
@@ -8,7 +9,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteFlags, ServerContext } from './context.js';
-import { LoginError, type LoginState, type OidcLogin } from './oidc.js';
+import { LoginError, type LoginState, type ProviderLogin } from './oidc.js';
 import { safeEqual, sign } from './session.js';
 
 const PUBLIC: RouteFlags = { public: true };
@@ -40,7 +41,7 @@ function readLoginCookie(ctx: ServerContext, req: FastifyRequest): (LoginState &
 }
 
 /** Registers the routes when a provider is configured. */
-export function registerLoginRoutes(server: FastifyInstance, ctx: ServerContext, oidc: OidcLogin | null): void {
+export function registerLoginRoutes(server: FastifyInstance, ctx: ServerContext, oidc: ProviderLogin | null): void {
   if (oidc === null) return;
   const prefix = ctx.settings.urlPrefix;
   const cookiePath = `${prefix}/login`;

@@ -159,7 +159,7 @@ describe.runIf(ready)('dashboard security: OIDC login', () => {
   });
 
   it('refuses an incomplete configuration before opening anything', async () => {
-    await expect(fx.dashboard({ auth: '.*', oidc: { provider: 'nope', clientId: 'a', clientSecret: 'b', redirectUri: 'c' } })).rejects.toThrow(/needs an OIDC provider/);
+    await expect(fx.dashboard({ auth: '.*', oidc: { provider: 'nope', clientId: 'a', clientSecret: 'b', redirectUri: 'c' } })).rejects.toThrow(/needs a login provider/);
     await expect(fx.dashboard({ auth: '(', oidc: { issuer: provider.issuer, clientId: 'a', clientSecret: 'b', redirectUri: 'c' } })).rejects.toThrow(/not a valid regular expression/);
   });
 });
