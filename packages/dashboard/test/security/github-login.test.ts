@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDashboard } from '../../src/dashboard.js';
 import { freePort } from '../../../celeriac/test/support/redis.js';
-import { SecurityFixture, call, postgresReady } from './support.js';
+import { SecurityFixture, call, postgresReady, providerLogin } from './support.js';
 
 const ready = await postgresReady('dashboard security: GitHub login');
 
@@ -72,19 +72,7 @@ class FakeGithub {
   }
 }
 
-/** Follows the login by hand: dashboard -> /login -> GitHub -> callback. */
-async function login(dash: RunningDashboard, tamper?: (callback: URL) => void): Promise<{ status: number; text: string; session: string | null }> {
-  const start = await fetch(`${dash.url}/login`, { redirect: 'manual' });
-  expect(start.status).toBe(302);
-  const loginCookie = (start.headers.get('set-cookie') ?? '').split(';')[0] as string;
-  const back = await fetch(start.headers.get('location') as string, { redirect: 'manual' });
-  expect(back.status).toBe(302);
-  const callback = new URL(back.headers.get('location') as string);
-  tamper?.(callback);
-  const done = await fetch(callback, { headers: { cookie: loginCookie }, redirect: 'manual' });
-  const session = (done.headers.getSetCookie().find((c) => c.startsWith('celeriac_dashboard=')) ?? '').split(';')[0] || null;
-  return { status: done.status, text: await done.text(), session };
-}
+const login = providerLogin;
 
 describe.runIf(ready)('dashboard security: GitHub login', () => {
   const github = new FakeGithub();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDashboard } from '../../src/dashboard.js';
 import { freePort } from '../../../celeriac/test/support/redis.js';
 import { OidcProvider, type Misbehaviour } from './oidc-provider.js';
-import { SecurityFixture, call, postgresReady, routesOf } from './support.js';
+import { SecurityFixture, call, postgresReady, providerLogin, routesOf } from './support.js';
 
 const ready = await postgresReady('dashboard security: OIDC');
 const fx = new SecurityFixture();
@@ -21,18 +21,10 @@ async function login(dash: RunningDashboard, tamper?: (callback: URL) => void): 
   const page = await fetch(`${dash.url}/`, { redirect: 'manual' });
   expect(page.status).toBe(302);
   expect(page.headers.get('location')).toBe('/login');
-  const start = await fetch(`${dash.url}/login`, { redirect: 'manual' });
-  expect(start.status).toBe(302);
-  const loginCookie = (start.headers.get('set-cookie') ?? '').split(';')[0] as string;
-  expect(start.headers.get('set-cookie')).toMatch(/^celeriac_login=[\w-]+\.[\w-]+; Path=\/login; Max-Age=600; HttpOnly; SameSite=Lax$/);
-  const authorize = new URL(start.headers.get('location') as string);
-  expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
-  const back = await fetch(authorize, { redirect: 'manual' });
-  const callback = new URL(back.headers.get('location') as string);
-  tamper?.(callback);
-  const done = await fetch(callback, { headers: { cookie: loginCookie }, redirect: 'manual' });
-  const session = (done.headers.getSetCookie().find((c) => c.startsWith('celeriac_dashboard=')) ?? '').split(';')[0] || null;
-  return { status: done.status, text: await done.text(), session };
+  const r = await providerLogin(dash, tamper);
+  expect(r.loginSetCookie).toMatch(/^celeriac_login=[\w-]+\.[\w-]+; Path=\/login; Max-Age=600; HttpOnly; SameSite=Lax$/);
+  expect(r.authorize.searchParams.get('code_challenge_method')).toBe('S256');
+  return r;
 }
 
 describe.runIf(ready)('dashboard security: OIDC login', () => {

@@ -96,3 +96,21 @@ export async function login(base: string, user: string, pass: string): Promise<{
   const page = await call(base, 'GET', '/', { authorization: basic(user, pass) });
   return { cookie: cookieOf(page), csrf: csrfOf(page) };
 }
+
+/**
+ * Follows a provider login by hand (OIDC or GitHub): `/login` -> the provider, which answers at
+ * once -> `/login/callback`, `tamper` applied to the callback URL first. The login cookie's
+ * Set-Cookie header and the provider's authorize URL are returned for checks of their own.
+ */
+export async function providerLogin(dash: RunningDashboard, tamper?: (callback: URL) => void): Promise<{ status: number; text: string; session: string | null; loginSetCookie: string; authorize: URL }> {
+  const start = await fetch(`${dash.url}/login`, { redirect: 'manual' });
+  if (start.status !== 302) throw new Error(`/login answered ${start.status}, not a redirect to the provider`);
+  const loginSetCookie = start.headers.get('set-cookie') ?? '';
+  const authorize = new URL(start.headers.get('location') as string);
+  const back = await fetch(authorize, { redirect: 'manual' });
+  const callback = new URL(back.headers.get('location') as string);
+  tamper?.(callback);
+  const done = await fetch(callback, { headers: { cookie: loginSetCookie.split(';')[0] as string }, redirect: 'manual' });
+  const session = (done.headers.getSetCookie().find((c) => c.startsWith('celeriac_dashboard=')) ?? '').split(';')[0] || null;
+  return { status: done.status, text: await done.text(), session, loginSetCookie, authorize };
+}
