@@ -7,6 +7,8 @@
 import type { SetAsideRecord, Settlement } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
 import { toTransportError, type RedisLog } from '../../redis/client.js';
+import { type CeleriacError, ErrorCodes } from '../../errors.js';
+import { failureState } from '../../core/failure-state.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { RedisDelivery } from './redis-delivery.js';
 import { setAsideId } from '../../core/set-aside.js';
@@ -87,3 +89,15 @@ export function parseSetAside(items: readonly string[]): SetAsideRecord[] {
   }
   return out;
 }
+
+/**
+ * Whether a failed settlement may go through later: Redis unreachable, or refusing writes for
+ * now (OOM, READONLY after a failover, LOADING, BUSY...). Not a reply that will never change,
+ * such as WRONGTYPE (a key of another type) or ERR: those end the settlement at once.
+ */
+export function retryable(error: CeleriacError): boolean {
+  return error.code === ErrorCodes.TRANSPORT && !FINAL_REPLIES.has(failureState(error));
+}
+
+/** Reply codes that retrying does not change (refusals are CONFIG already: redis/client.ts). */
+const FINAL_REPLIES = new Set(['WRONGTYPE', 'ERR', 'NOSCRIPT', 'NOPERM', 'WRONGPASS']);

@@ -209,6 +209,12 @@ export interface SetAsideRecord {
   at: number;
 }
 
+/** When a consumer tries again after a failure reported to {@link ConsumeOptions.onError}. */
+export interface ConsumerRetry {
+  /** Milliseconds until the next attempt. */
+  readonly inMs: number;
+}
+
 /** Options of {@link QueueBroker.consume}. */
 export interface ConsumeOptions {
   /** Queues to consume, served fairly (round robin). */
@@ -217,8 +223,13 @@ export interface ConsumeOptions {
   prefetch: number;
   /** Called once per delivery. Must not throw; errors are the caller's to handle. */
   onDelivery(delivery: Delivery): void;
-  /** Called when fetching fails (connection lost...). The consumer keeps trying. */
-  onError?(error: Error): void;
+  /**
+   * Called when fetching or a background duty fails (connection lost, server out of
+   * memory...). The consumer keeps trying; `retry` says when, if the consumer knows.
+   */
+  onError?(error: Error, retry?: ConsumerRetry): void;
+  /** Called on the first fetch that works after failures reported to `onError` (not every adapter tells). */
+  onRecovered?(): void;
   /**
    * Called with early-acked tasks whose worker died while they ran (see
    * {@link Delivery.markRunning}); each lost task is handed to one consumer of the cluster
