@@ -308,7 +308,8 @@ export class Worker {
     await this.remote.start();
     if (this.stateValue !== 'starting') return;
     const report = (lost: readonly LostDelivery[]) => this.lostTasks.report(lost);
-    this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report });
+    const earlyAcks = [...this.app.tasks.values()].some((t) => !(t.options.acksLate ?? this.app.settings.taskAcksLate));
+    this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report, earlyAcks });
     this.lostWatch?.start();
     this.consumer = broker.consume({
       queues: this.options.queues,
