@@ -81,6 +81,7 @@ import { checkQueueName } from '../../core/spi/broker-args.js';
 import { RedisBeatStore } from './beat-store.js';
 import { command, RedisPublisher, type Commands } from './publisher.js';
 import { parseSetAside, restoreInOrder } from './settlements.js';
+import { CHECKED_PARAMETERS, serverConfigWarnings } from './server-checks.js';
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
 export type { RedisBrokerState } from './lifecycle.js';
@@ -187,6 +188,19 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
       this.#lifecycle.state = 'closed';
     })();
     return this.#closed;
+  }
+
+  /**
+   * Warnings about the server's configuration (server-checks.ts: an evicting maxmemory-policy,
+   * no persistence); none where CONFIG GET is not allowed or fails.
+   */
+  async serverWarnings(): Promise<string[]> {
+    try {
+      const config = await this.#command('read server configuration', (c) => c.configGet([...CHECKED_PARAMETERS]));
+      return serverConfigWarnings(config, `${this.#target.host}:${this.#target.port}`);
+    } catch {
+      return [];
+    }
   }
 
   /** Binds the queue to its own name on the exchange of the same name, as Celery declares it. */

@@ -266,6 +266,12 @@ export interface QueueBroker {
   close(): Promise<void>;
   /** Make sure a queue exists and is bound to its own name on the default exchange. */
   declareQueue(queue: string): Promise<void>;
+  /**
+   * Optional: what an operator should hear of at worker start about the server's
+   * configuration (Redis: a maxmemory-policy that evicts, no persistence). Never rejects:
+   * what cannot be read is not reported.
+   */
+  serverWarnings?(): Promise<readonly string[]>;
   /** Publish one message. */
   publish(message: Message, options: PublishOptions): Promise<void>;
   /**
