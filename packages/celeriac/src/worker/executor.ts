@@ -212,7 +212,7 @@ export class Executor {
       });
     }
     try {
-      await delivery.setAside(reason);
+      await delivery.setAside(reason, { category: 'dead-letter' });
     } catch (err) {
       // Not lost: held until its lease runs out, or deferred as long as we may.
       log.error({ err: coerceError(err), tag: delivery.tag }, 'could not dead-letter the message; holding it back instead');

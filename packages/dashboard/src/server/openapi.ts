@@ -47,7 +47,7 @@ const TASK_FILTERS: readonly Param[] = [
 const OPS: readonly Op[] = [
   { method: 'get', path: '/healthcheck', tag: 'ops', summary: 'Liveness: `OK`. Never authenticated.' },
   { method: 'get', path: '/readyz', tag: 'ops', summary: 'Readiness: 200 when the broker answers, events flow and the store writes; else 503 with the failing checks. Never authenticated.' },
-  { method: 'get', path: '/metrics', tag: 'ops', summary: "Prometheus metrics: Flower's series plus flower_queue_length, flower_tasks_by_state, flower_stuck_tasks. Never authenticated." },
+  { method: 'get', path: '/metrics', tag: 'ops', summary: "Prometheus metrics: Flower's series plus flower_queue_length, flower_tasks_by_state, flower_stuck_tasks and the broker's set-aside store (celeriac_setaside_records, celeriac_setaside_bytes by category). Never authenticated." },
   { method: 'get', path: '/api/config', tag: 'ops', summary: 'The UI config of the caller: urlPrefix, readOnly, role, user, csrfToken, csrfHeader, timezone, version, broker (password masked).' },
   { method: 'get', path: '/api/audit', tag: 'ops', summary: 'The last audited actions (admins only).' },
   { method: 'get', path: '/workers', tag: 'workers', summary: "Flower's workers table with `json=1`: `{data: [row]}`; rows add status, heartbeat_age, offline_at, inspect_age (seconds per inspect method).", params: [{ name: 'json', type: 'boolean', doc: '1 for JSON' }] },

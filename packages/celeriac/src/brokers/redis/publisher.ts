@@ -35,6 +35,7 @@ export interface Commands {
   lRange(key: string, start: number, stop: number): Promise<string[]>;
   zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
   configGet(parameters: string[]): Promise<Record<string, string>>;
+  get(key: string): Promise<string | null>;
 }
 
 /** Runs `run` on the guarded command connection, mapping failures to transport errors. */

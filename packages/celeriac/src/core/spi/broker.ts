@@ -31,6 +31,7 @@
 import type { Message } from '../../protocol/types.js';
 import type { BeatStoreHost, PublishFence } from './beat-store.js';
 import type { Unsubscribe } from './common.js';
+import type { SetAsideCategory } from '../set-aside.js';
 
 /** What an adapter can do; the conformance suite reads this to pick its expectations. */
 export interface BrokerCapabilities {
@@ -123,7 +124,7 @@ export type Settlement =
   | { readonly kind: 'reject'; readonly requeue: boolean }
   | { readonly kind: 'restore' }
   | { readonly kind: 'defer'; readonly deliverAt: number; readonly redelivered?: boolean }
-  | { readonly kind: 'setAside'; readonly reason: string };
+  | { readonly kind: 'setAside'; readonly reason: string; readonly category?: SetAsideCategory };
 
 /** One delivered message, owned by the consumer until settled exactly once. */
 export interface Delivery {
@@ -166,8 +167,11 @@ export interface Delivery {
    * gives a message back this way, after a backoff, when it could not finish it).
    */
   defer(deliverAt: number, options?: { redelivered?: boolean }): Promise<void>;
-  /** Atomically settle it and park it with `reason` where operators can inspect it. */
-  setAside(reason: string): Promise<void>;
+  /**
+   * Atomically settle it and park it with `reason` where operators can inspect it, in the
+   * part of the store of its `category` (core/set-aside.ts). @default category 'malformed'
+   */
+  setAside(reason: string, options?: { category?: SetAsideCategory }): Promise<void>;
   /**
    * Optional: the task of this delivery started, and its hard time limit ends at `epochMs`.
    * A broker that keeps leases alive while the worker's event loop is blocked (Redis:
@@ -207,6 +211,21 @@ export interface SetAsideRecord {
   reason: string;
   /** Epoch ms. */
   at: number;
+  /** The part of the store it is kept in: a message that cannot run, or a dead-lettered task. */
+  category: SetAsideCategory;
+  /** Set when `raw` holds only the start of an envelope this many bytes long (it cannot be replayed). */
+  truncated?: number;
+  /** The task name and id of a truncated record, when they could be read. */
+  task?: string;
+  taskId?: string;
+}
+
+/** Count and bytes of one part of a set-aside store, and its bounds. */
+export interface SetAsidePartStats {
+  readonly count: number;
+  readonly bytes: number;
+  readonly maxCount: number;
+  readonly maxBytes: number;
 }
 
 /** When a consumer tries again after a failure reported to {@link ConsumeOptions.onError}. */
@@ -337,6 +356,8 @@ export interface SetAsideListing {
    * not found are ignored.
    */
   takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<SetAsideRecord[]>;
+  /** Records and bytes kept now in each part, with its bounds (`celeriac deadletter stats`, /metrics). */
+  setAsideStats(): Promise<Record<SetAsideCategory, SetAsidePartStats>>;
 }
 
 /**
