@@ -9,6 +9,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { parseRate } from './rate.js';
 import type { BeatEntryDefinition } from './beat-entry.js';
 import { DEFAULT_PUBLISH_RETRY_POLICY, retryPolicyProblem, type PublishRetryPolicy } from './publish-retry.js';
+import { timeLimitProblem } from '../protocol/limits.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -122,10 +123,10 @@ const TABLE = {
     doc: 'Store the STARTED state (with worker hostname and pid) when a task begins.' }),
   taskIgnoreResult: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_IGNORE_RESULT'),
     doc: 'Store no result for tasks unless the task or the call sets `ignoreResult: false`.' }),
-  taskTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_TIME_LIMIT'), check: nonNegative,
+  taskTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_TIME_LIMIT'), check: timeLimitProblem,
     cli: { flags: '--time-limit <seconds>', commands: ['worker'], help: 'hard time limit (seconds) for tasks that set none' },
     doc: 'Hard time limit in seconds for every task: the task fails with TimeLimitExceeded and its slot is freed. Tasks and calls may set their own.' }),
-  taskSoftTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_SOFT_TIME_LIMIT'), check: nonNegative,
+  taskSoftTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_SOFT_TIME_LIMIT'), check: timeLimitProblem,
     cli: { flags: '--soft-time-limit <seconds>', commands: ['worker'], help: 'soft time limit (seconds) for tasks that set none' },
     doc: 'Soft time limit in seconds: the task\'s `ctx.signal` aborts with a SoftTimeLimitExceeded reason, so `ctx.signal.throwIfAborted()` and signal-aware calls such as `fetch` stop the task.' }),
   taskDefaultPriority: setting<number | null>({ type: 'integer?', default: null, env: envNames('TASK_DEFAULT_PRIORITY'), check: priority,
