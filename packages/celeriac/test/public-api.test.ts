@@ -38,7 +38,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
     ] },
   './redis': { module: redis, values: ['RedisBackend', 'RedisBroker'] },
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
-  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'systemClock'] },
+  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'setAsideListingOf', 'systemClock'] },
   './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'waitFor'] },
   './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'isPoolChild', 'registerErrorCodec'] },
 };

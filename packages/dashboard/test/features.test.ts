@@ -102,6 +102,10 @@ describe.runIf(ready)('dashboard features', () => {
     expect(await postJson(`${dash.url}/api/broker/purge/dash-idle`)).toMatchObject({ status: 200, body: { purged: 3 } });
     const metrics = await (await fetch(`${dash.url}/metrics`)).text();
     expect(metrics).toMatch(/flower_queue_length\{queue="celery"\} \d/);
+    // The broker's set-aside store, read at scrape time.
+    expect(metrics).toMatch(/^celeriac_setaside_records\{category="malformed"\} \d/m);
+    expect(metrics).toMatch(/^celeriac_setaside_bytes\{category="dead-letter"\} \d/m);
+    expect(metrics).toMatch(/^celeriac_setaside_max_records\{category="dead-letter"\} 10000\.0$/m);
   });
 
   it('lists beat entries, pauses and resumes one, and runs it now', async () => {

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { App } from '../core/app.js';
-import { CeleriacError } from '../errors.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 import { createApp } from '../create-app.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
 import { registerBeat } from './commands/beat.js';
@@ -79,6 +79,14 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   return program;
 }
 
+/**
+ * Exit status of a configuration error (sysexits.h EX_CONFIG): a setting that does not parse,
+ * or a broker or backend that refuses the credentials or configuration (a wrong password, a
+ * missing ACL permission, a database it does not have). A supervisor should not restart a
+ * process that exits with it (systemd: `RestartPreventExitStatus=78`).
+ */
+export const EXIT_CONFIG = 78;
+
 /** Runs the CLI with `argv` (as `process.argv`: node, script, args...). Returns the exit code. */
 export async function main(argv: readonly string[], ctx: CliContext): Promise<number> {
   let code = 0;
@@ -99,7 +107,7 @@ export async function main(argv: readonly string[], ctx: CliContext): Promise<nu
     }
     if (err instanceof CeleriacError) {
       ctx.io.err(`error: ${err.message} [${err.code}]\n`);
-      return 1;
+      return err.code === ErrorCodes.CONFIG ? EXIT_CONFIG : 1;
     }
     ctx.io.err(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;

@@ -33,7 +33,9 @@ describe('app.task', () => {
     expect(() => app.task('nofn', {} as never, undefined as never)).toThrow(/last argument must be the task function/);
     expect(() => app.task('', () => 1)).toThrow(/non-empty string name/);
     expect(() => app.task('p', { priority: 11 }, () => 1)).toThrow(/priority/);
-    expect(() => app.task('l', { timeLimit: 0 }, () => 1)).toThrow(/timeLimit/);
+    // 0 and null mean no limit (as in Celery); Infinity, NaN and negatives are refused at registration.
+    expect(() => app.task('l0', { timeLimit: 0, softTimeLimit: null }, () => 1)).not.toThrow();
+    for (const bad of [Infinity, NaN, -1]) expect(() => app.task(`l${String(bad)}`, { timeLimit: bad }, () => 1)).toThrow(expect.objectContaining({ code: 'CELERIAC_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/timeLimit must be a finite number of seconds >= 0, or null/) as unknown }));
   });
 
   it('applyAsync checks args at run time too', () => {

@@ -54,10 +54,10 @@ export interface ApplyOptions {
   taskId?: string;
   /** Store no result for this call. */
   ignoreResult?: boolean;
-  /** Hard time limit in seconds for this call. */
-  timeLimit?: number;
-  /** Soft time limit in seconds for this call. */
-  softTimeLimit?: number;
+  /** Hard time limit in seconds for this call; 0 or null: none. */
+  timeLimit?: number | null;
+  /** Soft time limit in seconds for this call; 0 or null: none. */
+  softTimeLimit?: number | null;
   /** Name shown in logs and events instead of the task name. */
   shadow?: string;
   /** Tasks to call with this task's result when it succeeds. */

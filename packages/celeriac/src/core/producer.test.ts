@@ -81,7 +81,7 @@ describe('buildTaskMessage', () => {
 
   it('rejects bad options with clear errors', () => {
     const { app } = setup();
-    expect(() => buildTaskMessage(app, 't', [], {}, { countdown: -1 })).toThrow(/countdown must be a number >= 0/);
+    expect(() => buildTaskMessage(app, 't', [], {}, { countdown: -1 })).toThrow(/countdown must be a finite number of seconds >= 0/);
     expect(() => buildTaskMessage(app, 't', [], {}, { countdown: 1, eta: NOW })).toThrow(/either countdown or eta/);
     expect(() => buildTaskMessage(app, 't', [], {}, { eta: 'not a time' })).toThrow(CeleriacError);
     expect(() => buildTaskMessage(app, 't', [], {}, { priority: 10 })).toThrow(/0 to 9/);

@@ -6,6 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { checkPriority, checkSeconds, checkTimeLimit } from '../protocol/limits.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { encodeTaskMessage } from '../protocol/task-message.js';
 import { isoformatUtc, parseIsoTime } from '../protocol/time.js';
@@ -66,21 +67,15 @@ function toEpochMs(value: TimeInput, what: string): number {
   return ms;
 }
 
-function checkNumber(value: number | undefined, what: string, min = 0): void {
-  if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= min)) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} must be a number >= ${min}, got ${String(value)}`);
-  }
-}
-
 function resolveTimes(options: ApplyOptions, now: number): { eta: number | null; expires: number | null } {
-  checkNumber(options.countdown, 'countdown');
+  checkSeconds(options.countdown, 'countdown');
   if (options.countdown !== undefined && options.eta !== undefined) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, 'give either countdown or eta, not both');
   }
   const eta = options.countdown !== undefined ? now + options.countdown * 1000 : options.eta !== undefined ? toEpochMs(options.eta, 'eta') : null;
   let expires: number | null = null;
   if (typeof options.expires === 'number') {
-    checkNumber(options.expires, 'expires');
+    checkSeconds(options.expires, 'expires');
     expires = now + options.expires * 1000;
   } else if (options.expires !== undefined) {
     expires = toEpochMs(options.expires, 'expires');
@@ -106,8 +101,8 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
   }
   checkOptionNames(`call of ${name}`, options, CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT);
   checkSerializer(`call of ${name}`, options.serializer);
-  checkNumber(options.timeLimit, 'timeLimit');
-  checkNumber(options.softTimeLimit, 'softTimeLimit');
+  checkTimeLimit(options.timeLimit, 'timeLimit');
+  checkTimeLimit(options.softTimeLimit, 'softTimeLimit');
   const { settings, clock } = host;
   const task = host.lookup(name);
   const topts = task?.options;
@@ -124,9 +119,7 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
     routingKey: options.routingKey ?? (options.queue ?? topts?.queue ? queue : routed?.routingKey ?? queue),
   };
   const priority = options.priority ?? topts?.priority ?? routed?.priority ?? settings.taskDefaultPriority ?? 0;
-  if (!(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `priority must be an integer from 0 to 9, got ${String(priority)}`);
-  }
+  checkPriority(priority, 'priority');
   const message: TaskMessage = {
     protocol: 2,
     headers: {

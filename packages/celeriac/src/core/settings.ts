@@ -9,6 +9,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { parseRate } from './rate.js';
 import type { BeatEntryDefinition } from './beat-entry.js';
 import { DEFAULT_PUBLISH_RETRY_POLICY, retryPolicyProblem, type PublishRetryPolicy } from './publish-retry.js';
+import { timeLimitProblem } from '../protocol/limits.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -122,10 +123,10 @@ const TABLE = {
     doc: 'Store the STARTED state (with worker hostname and pid) when a task begins.' }),
   taskIgnoreResult: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_IGNORE_RESULT'),
     doc: 'Store no result for tasks unless the task or the call sets `ignoreResult: false`.' }),
-  taskTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_TIME_LIMIT'), check: nonNegative,
+  taskTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_TIME_LIMIT'), check: timeLimitProblem,
     cli: { flags: '--time-limit <seconds>', commands: ['worker'], help: 'hard time limit (seconds) for tasks that set none' },
     doc: 'Hard time limit in seconds for every task: the task fails with TimeLimitExceeded and its slot is freed. Tasks and calls may set their own.' }),
-  taskSoftTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_SOFT_TIME_LIMIT'), check: nonNegative,
+  taskSoftTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_SOFT_TIME_LIMIT'), check: timeLimitProblem,
     cli: { flags: '--soft-time-limit <seconds>', commands: ['worker'], help: 'soft time limit (seconds) for tasks that set none' },
     doc: 'Soft time limit in seconds: the task\'s `ctx.signal` aborts with a SoftTimeLimitExceeded reason, so `ctx.signal.throwIfAborted()` and signal-aware calls such as `fetch` stop the task.' }),
   taskDefaultPriority: setting<number | null>({ type: 'integer?', default: null, env: envNames('TASK_DEFAULT_PRIORITY'), check: priority,
@@ -173,7 +174,7 @@ const TABLE = {
     cli: { flags: '--autoscale <max,min>', commands: ['worker'], help: 'grow the pool up to max slots with the load, shrink to min when idle' },
     doc: 'Pool autoscaling (`--autoscale max,min`, as Celery): the pool grows at once to the number of tasks the worker holds, up to `max`, and shrinks toward `min` after 30 s without growth. Prefetch follows `max`. `null`: a fixed size (`-c`). The `autoscale` control command changes the range at run time.' }),
   brokerConnectionRetryOnStartup: setting<boolean>({ type: 'boolean', default: true, env: envNames('BROKER_CONNECTION_RETRY_ON_STARTUP'),
-    doc: 'A worker started before its broker or result backend waits for them, as Celery\'s `broker_connection_retry_on_startup`: it retries the connection after 2 s, then 2 s more each time up to 30 s, logging `Cannot connect to broker <url>: <error>. Trying again in 2.00 seconds... (1)` per failed attempt, and starts consuming once both answer. `false`: the first failure ends the start (a TRANSPORT error). Each attempt is bounded by the connection\'s own limit (Redis: `connectTimeoutMs`, 10 s).' }),
+    doc: 'A worker started before its broker or result backend waits for them, as Celery\'s `broker_connection_retry_on_startup`: it retries the connection after 2 s, then 2 s more each time up to 30 s, logging `Cannot connect to broker <url>: <error>. Trying again in 2.00 seconds... (1)` once per state of the failure (connection refused, Redis `LOADING`, `READONLY`, `OOM`...; the same state again at debug level), and starts consuming once both answer. `false`: the first failure ends the start (a TRANSPORT error). Refused credentials or configuration (`WRONGPASS`, `NOPERM`, a database the server does not have) are never retried: a CONFIG error, exit status 78 from `celeriac worker`. Each attempt is bounded by the connection\'s own limit (Redis: `connectTimeoutMs`, 10 s).' }),
   brokerConnectionMaxRetries: setting<number | null>({ type: 'integer?', default: null, env: envNames('BROKER_CONNECTION_MAX_RETRIES'), check: nonNegative,
     doc: 'Most connection retries of a starting worker (see `brokerConnectionRetryOnStartup`); past them the start fails with a TRANSPORT error naming the URL and the last failure. `null` (the default here; Celery\'s is 100): keep trying until the broker answers or the worker is stopped.' }),
   brokerConnectionRetryIntervals: setting<{ intervalStart: number; intervalStep: number; intervalMax: number }>({ type: 'json', default: { intervalStart: 2, intervalStep: 2, intervalMax: 30 }, env: ['CELERIAC_BROKER_CONNECTION_RETRY_INTERVALS'], check: retryIntervalsProblem,

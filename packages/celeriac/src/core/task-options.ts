@@ -3,6 +3,7 @@
  * Per-task options and their validation.
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { priorityProblem, secondsProblem, timeLimitProblem } from '../protocol/limits.js';
 import { parseRate, type RateLimit } from './rate.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
 import { checkOptionNames, checkSerializer } from './option-names.js';
@@ -34,10 +35,10 @@ export interface TaskOptions {
   ignoreResult?: boolean;
   /** Store STARTED when it begins. @default undefined (taskTrackStarted) */
   trackStarted?: boolean;
-  /** Hard time limit in seconds. @default undefined (taskTimeLimit) */
-  timeLimit?: number;
-  /** Soft time limit in seconds. @default undefined (taskSoftTimeLimit) */
-  softTimeLimit?: number;
+  /** Hard time limit in seconds; 0 or null: none. @default undefined (taskTimeLimit) */
+  timeLimit?: number | null;
+  /** Soft time limit in seconds; 0 or null: none. @default undefined (taskSoftTimeLimit) */
+  softTimeLimit?: number | null;
   /**
    * Retry automatically when the task throws one of these error classes (`instanceof`), or
    * when this predicate returns true. `Retry`, `Reject` and `Ignore` are never auto-retried.
@@ -150,16 +151,14 @@ export function resolveTaskOptions(name: string, options: TaskOptions): Resolved
   if (typeof name !== 'string' || name === '') throw fail('a task needs a non-empty string name');
   checkOptionNames(`Task ${JSON.stringify(name)}`, options, TASK_OPTION_NAMES, TASK_OPTIONS_WITHOUT_EQUIVALENT);
   checkSerializer(`Task ${JSON.stringify(name)}`, options.serializer);
-  if (options.expires !== undefined && !(typeof options.expires === 'number' && Number.isFinite(options.expires) && options.expires >= 0)) {
-    throw fail('expires must be a number of seconds >= 0');
-  }
-  for (const key of ['timeLimit', 'softTimeLimit'] as const) {
-    const v = options[key];
-    if (v !== undefined && !(typeof v === 'number' && v > 0)) throw fail(`${key} must be a positive number of seconds`);
-  }
-  if (options.priority !== undefined && !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= 9)) {
-    throw fail('priority must be an integer from 0 to 9');
-  }
+  // One rule for every limit (core/limits.ts): what is accepted here is sent, and runs.
+  const problems: [string, string | null][] = [
+    ['expires', options.expires === undefined ? null : secondsProblem(options.expires)],
+    ['timeLimit', timeLimitProblem(options.timeLimit)],
+    ['softTimeLimit', timeLimitProblem(options.softTimeLimit)],
+    ['priority', options.priority === undefined ? null : priorityProblem(options.priority)],
+  ];
+  for (const [key, problem] of problems) if (problem !== null) throw fail(`${key} ${problem}`);
   checkRetryOptions(options, fail);
   for (const key of ['rateLimit', 'clusterRateLimit'] as const) {
     const v = options[key];

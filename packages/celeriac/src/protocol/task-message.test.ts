@@ -186,7 +186,7 @@ const jsonObject = fc.dictionary(fc.string(), json, { maxKeys: 4 });
 const str = fc.string({ unit: 'binary', maxLength: 12 });
 const id = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 });
 const time = fc.integer({ min: 0, max: 4_102_444_800_000_000 }).map((us) => isoformatUtc(us / 1000));
-const limit = fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Object.is(d, -0) ? 0 : d)));
+const limit = fc.option(fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map((d) => (Object.is(d, -0) ? 0 : d)));
 const RESERVED_HEADERS = new Set<string>([...TASK_HEADER_ORDER, 'redelivered', 'compression']);
 const RESERVED_PROPS = new Set(['correlation_id', 'reply_to', 'delivery_mode', 'expiration', 'priority', 'delivery_info', 'body_encoding', 'delivery_tag']);
 const SIG_KEYS = new Set(['task', 'args', 'kwargs', 'options', 'subtask_type', 'immutable']);

@@ -8,6 +8,7 @@
 import { getOwn, isJsonObject, isNumberOrNull, isStringOrNull, setOwn } from './guards.js';
 import { CeleriacError } from '../errors.js';
 import { ProtocolError } from './errors.js';
+import { timeLimitProblem } from './limits.js';
 import { parsePyJson, pyJsonStringify } from './py-json.js';
 import { parseIsoTime } from './time.js';
 import type {
@@ -217,6 +218,8 @@ function readTimelimit(value: unknown): TimeLimitPair {
   if (!Array.isArray(value) || value.length !== 2 || !value.every(isNumberOrNull)) {
     throw badHeaders('timelimit is not [hard, soft]');
   }
+  const problem = timeLimitProblem(value[0]) ?? timeLimitProblem(value[1]);
+  if (problem !== null) throw badHeaders(`timelimit ${problem}`);
   return [value[0] as number | null, value[1] as number | null];
 }
 

@@ -26,6 +26,9 @@ import { isIP } from 'node:net';
 import { createSentinel } from '@redis/client';
 import type { RedisClientOptions as NodeRedisOptions, RedisClientType, RedisSentinelType } from '@redis/client';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
+import { failureState } from '../core/failure-state.js';
+import { classifyRedisFailure } from './error-kind.js';
 import type { RedisTarget } from './url.js';
 
 /** A connected-or-connecting node-redis client: a plain client, or a Sentinel-managed one. */
@@ -72,8 +75,8 @@ export interface RedisClientOptions {
  */
 export const IDLE_PING_INTERVALS = 3;
 
-const BACKOFF_BASE_MS = 50;
-const BACKOFF_CAP_MS = 2000;
+/** Reconnects: exponential from 50 ms, capped at 2 s, with equal jitter. */
+const RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 50, growth: { factor: 2 }, maxMs: 2000, jitter: true });
 
 function readPem(file: string | undefined, what: string): string | undefined {
   if (file === undefined) return undefined;
@@ -103,8 +106,7 @@ function tlsSocket(target: RedisTarget): Record<string, unknown> {
  * lock-step after a Redis restart. `random` returns [0, 1).
  */
 export function reconnectDelay(retries: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(retries, 16));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return backoffDelayMs(RECONNECT_BACKOFF, retries, random);
 }
 
 interface Resolved {
@@ -127,20 +129,13 @@ function resolve(options: RedisClientOptions): Readonly<Resolved> {
   });
 }
 
-/** Codes of TLS verification failures (Node's), which no retry can fix. */
-const TLS_VERIFY_CODES = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /**
  * True for a start-up failure that retrying cannot fix (wrong credentials, missing
- * permission, an untrusted certificate): reported at once instead of after connectTimeoutMs.
+ * permission, a database the server does not have, an untrusted certificate): reported at
+ * once instead of after connectTimeoutMs (redis/error-kind.ts).
  */
 export function isPermanentConnectError(cause: Error): boolean {
-  if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(cause.message)) return true;
-  const code = (cause as { code?: unknown }).code;
-  return typeof code === 'string' && TLS_VERIFY_CODES.has(code);
+  return classifyRedisFailure(cause) === 'refused';
 }
 
 /**
@@ -150,7 +145,8 @@ export function isPermanentConnectError(cause: Error): boolean {
 function makeReconnectStrategy(opts: Readonly<Resolved>, state: { everReady: boolean; firstFailureAt?: number }) {
   return (retries: number, cause: Error): number | Error => {
     if (!state.everReady) {
-      if (isPermanentConnectError(cause)) return new Error(`could not connect: ${cause.message}`, { cause });
+      // The cause itself: node-redis adds nothing to it, and a wrapper's message repeated it.
+      if (isPermanentConnectError(cause)) return cause;
       state.firstFailureAt ??= Date.now();
       if (Date.now() - state.firstFailureAt >= opts.connectTimeoutMs) {
         return new Error(`could not connect within ${opts.connectTimeoutMs} ms: ${cause.message}`, { cause });
@@ -199,13 +195,38 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
         sentinelClientOptions: { socket },
         passthroughClientErrorEvents: true,
       }) as unknown as RedisSentinelType;
+  watchOutages(client, opts, target, state);
+  return client;
+}
+
+/**
+ * Logs a connection's failures once per change of state (core/failure-state.ts), without a
+ * stack: node-redis emits 'error' at every reconnect attempt, every 50 ms to 2 s for as long
+ * as Redis is away. Before the first 'ready' nothing is logged: the caller of connect() gets
+ * the failure and reports it (worker/startup-connect.ts).
+ */
+function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: RedisTarget, state: { everReady: boolean }): void {
+  const where = `redis connection "${opts.name}" to ${target.host}:${target.port}`;
+  let shown: string | undefined;
+  let since = 0;
+  let failures = 0;
   client.on('ready', () => {
     state.everReady = true;
+    // At warn, as the line that said it was gone: whoever saw that one sees this one.
+    if (shown !== undefined) opts.log('warn', `${where}: back after ${failures} failed attempt${failures === 1 ? '' : 's'} over ${((Date.now() - since) / 1000).toFixed(1)} s`);
+    shown = undefined;
+    failures = 0;
   });
   client.on('error', (err: unknown) => {
-    opts.log('warn', `redis connection "${opts.name}" to ${target.host}:${target.port}: ${coerceError(err).message}`, coerceError(err));
+    if (!state.everReady) return;
+    const error = coerceError(err);
+    const now = failureState(error);
+    failures++;
+    if (now === shown) return;
+    if (shown === undefined) since = Date.now();
+    shown = now;
+    opts.log('warn', `${where}: ${error.message} (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again when this changes`);
   });
-  return client;
 }
 
 let clientFactory: ((options: NodeRedisOptions) => RedisClientType) | undefined;
@@ -241,7 +262,9 @@ function makeClient(options: NodeRedisOptions): RedisClientType {
  */
 export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): Promise<void> {
   const subscribed = 'isPubSubActive' in client && client.isPubSubActive;
-  if (deadlineMs > 0 && client.isOpen && !subscribed) {
+  // Not ready (still connecting, or reconnecting): nothing was sent on a live socket that a
+  // reply could still come for, and the PING would only wait out the deadline.
+  if (deadlineMs > 0 && client.isReady && !subscribed) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, deadlineMs);
@@ -262,13 +285,16 @@ export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): 
 }
 
 /**
- * Wraps any Redis failure as CeleriacError TRANSPORT, naming the operation (`what`, e.g.
- * "store result of task 123") and the Redis error text; the original error is the `cause`.
+ * Wraps any Redis failure as a CeleriacError naming the operation (`what`, e.g. "store
+ * result of task 123") and the Redis error text; the original error is the `cause`. CONFIG
+ * when Redis refused the credentials or the configuration (WRONGPASS, NOAUTH, NOPERM, a
+ * database it does not have: redis/error-kind.ts), which no retry fixes; else TRANSPORT.
  */
 export function toTransportError(err: unknown, what: string): CeleriacError {
   // Already classified: a transport failure, or a configuration mistake (an unreadable CA file).
   if (err instanceof CeleriacError && (err.code === ErrorCodes.TRANSPORT || err.code === ErrorCodes.CONFIG)) return err;
   const cause = coerceError(err);
   const text = cause.message || cause.name;
+  if (classifyRedisFailure(err) === 'refused') return new CeleriacError(ErrorCodes.CONFIG, `Redis refused ${what}: ${text}`, { cause: err });
   return new CeleriacError(ErrorCodes.TRANSPORT, `Redis error during ${what}: ${text}`, { cause: err });
 }

@@ -111,10 +111,14 @@ export class BrokerKeys {
   readonly leases: string;
   /** Ours: hash delivery_tag -> `<token> <bucketKey>`: who holds the lease and where it came from. */
   readonly leaseData: string;
-  /** Ours: list of set-aside records `{raw, queue, reason, at}`, oldest first. */
+  /** Ours: list of set-aside records of malformed messages `{raw, queue, reason, at, category}`, oldest first. */
   readonly setAside: string;
   /** Ours: string, the total length of {@link setAside}'s records (its byte bound). */
   readonly setAsideBytes: string;
+  /** Ours: list of dead-lettered tasks' records (the set-aside store's other part, with its own quota). */
+  readonly deadLetters: string;
+  /** Ours: string, the total length of {@link deadLetters}' records. */
+  readonly deadLettersBytes: string;
   /**
    * Ours: hash delivery_tag -> how many deliveries of that message were given back so far
    * (lease recovery, requeue, worker-side redelivery), so the count survives the worker that
@@ -148,6 +152,8 @@ export class BrokerKeys {
     this.leaseData = `${prefix}celeriac.lease.data`;
     this.setAside = `${prefix}celeriac.setaside`;
     this.setAsideBytes = `${prefix}celeriac.setaside.bytes`;
+    this.deadLetters = `${prefix}celeriac.deadletters`;
+    this.deadLettersBytes = `${prefix}celeriac.deadletters.bytes`;
     this.deliveries = `${prefix}celeriac.deliveries`;
     this.promoters = `${prefix}celeriac.promoters`;
     this.running = `${prefix}celeriac.running`;

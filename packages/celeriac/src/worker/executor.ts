@@ -23,6 +23,7 @@ import { coerceError } from '../errors.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { READY_STATES } from '../protocol/states.js';
+import { failUnreadable } from './unreadable.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { TaskMessage } from '../protocol/types.js';
@@ -212,7 +213,7 @@ export class Executor {
       });
     }
     try {
-      await delivery.setAside(reason);
+      await delivery.setAside(reason, { category: 'dead-letter' });
     } catch (err) {
       // Not lost: held until its lease runs out, or deferred as long as we may.
       log.error({ err: coerceError(err), tag: delivery.tag }, 'could not dead-letter the message; holding it back instead');
@@ -239,9 +240,10 @@ export class Executor {
     return this.admitSlowly(delivery, message, task);
   }
 
-  /** No task message, so no row can apply (no task id to store under): set it aside for an operator, never run. */
+  /** No task message: set it aside for an operator, never run; FAILURE stored when its id can still be read (unreadable.ts). */
   private async setAside(delivery: Delivery, reason: string): Promise<void> {
-    this.host.log.error({ queue: delivery.queue, tag: delivery.tag, reason }, 'malformed message set aside, not executed');
+    const failed = await failUnreadable(this.host.app, delivery, reason);
+    this.host.log.error({ queue: delivery.queue, tag: delivery.tag, reason, ...(failed === null ? {} : { taskId: failed }) }, 'malformed message set aside, not executed');
     await this.host.app.signals.emit('taskRejected', { queue: delivery.queue, reason });
     await delivery.setAside(reason);
   }

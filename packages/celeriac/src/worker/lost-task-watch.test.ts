@@ -45,16 +45,24 @@ describe('lostTaskWatchFor', () => {
   it('says at start that lost tasks go unreported when the backend keeps no records (rpc://)', () => {
     const { log, lines } = logCapture();
     const rpcLike = Object.assign(new MemoryBackend(), { kind: 'rpc' });
-    expect(lostTaskWatchFor(broker(false), rpcLike, { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined })).toBeUndefined();
+    expect(lostTaskWatchFor(broker(false), rpcLike, { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined, earlyAcks: true })).toBeUndefined();
     expect(lines.join('')).toMatch(/lost tasks are not reported: the amqp broker keeps no record of running tasks and the rpc result backend cannot keep them/);
+  });
+
+  it('warns of nothing and makes no watch when no task acks early (the app runs late acks)', () => {
+    const { log, lines } = logCapture();
+    const rpcLike = Object.assign(new MemoryBackend(), { kind: 'rpc' });
+    expect(lostTaskWatchFor(broker(false), rpcLike, { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined, earlyAcks: false })).toBeUndefined();
+    expect(lostTaskWatchFor(broker(false), withStore(new FakeStore()), { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined, earlyAcks: false })).toBeUndefined();
+    expect(lines).toEqual([]);
   });
 
   it('makes none when the broker reports lost tasks itself, or the grace is 0', () => {
     const { log, lines } = logCapture();
     const backend = withStore(new FakeStore());
-    expect(lostTaskWatchFor(broker(true), backend, { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined })).toBeUndefined();
-    expect(lostTaskWatchFor(broker(false), backend, { hostname: 'w@h', graceMs: 0, log, report: async () => undefined })).toBeUndefined();
-    expect(lostTaskWatchFor(broker(false), backend, { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined })).toBeInstanceOf(LostTaskWatch);
+    expect(lostTaskWatchFor(broker(true), backend, { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined, earlyAcks: true })).toBeUndefined();
+    expect(lostTaskWatchFor(broker(false), backend, { hostname: 'w@h', graceMs: 0, log, report: async () => undefined, earlyAcks: true })).toBeUndefined();
+    expect(lostTaskWatchFor(broker(false), backend, { hostname: 'w@h', graceMs: 1000, log, report: async () => undefined, earlyAcks: true })).toBeInstanceOf(LostTaskWatch);
     expect(lines).toEqual([]);
   });
 });

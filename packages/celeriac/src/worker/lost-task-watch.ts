@@ -113,11 +113,12 @@ export class LostTaskWatch {
 }
 
 /**
- * The watch a worker needs: none when the broker reports lost tasks itself (Redis) or the
- * grace is 0; none, with a warning saying so, when the backend keeps no records (rpc://).
+ * The watch a worker needs: none when the broker reports lost tasks itself (Redis), the
+ * grace is 0, or no task acks early (a late-acked message comes back by itself); none, with a
+ * warning saying so, when tasks ack early and the backend keeps no records (rpc://).
  */
-export function lostTaskWatchFor(broker: Broker, backend: ResultBackend, options: Omit<LostTaskWatchOptions, 'store'>): LostTaskWatch | undefined {
-  if (broker.capabilities.reportsLostTasks === true || options.graceMs === 0) return undefined;
+export function lostTaskWatchFor(broker: Broker, backend: ResultBackend, options: Omit<LostTaskWatchOptions, 'store'> & { readonly earlyAcks: boolean }): LostTaskWatch | undefined {
+  if (broker.capabilities.reportsLostTasks === true || options.graceMs === 0 || !options.earlyAcks) return undefined;
   const store = runningTaskStoreOf(backend);
   if (store === undefined) {
     options.log.warn(

@@ -61,7 +61,7 @@ describe('resolveWorkerOptions', () => {
     ['an autoscale min above max', { autoscale: { max: 2, min: 3 } }, /autoscale must be max,min/],
     ['autoscale on the solo pool', { pool: 'solo', autoscale: { max: 2, min: 1 } }, /solo pool .* cannot autoscale/],
     ['maxTasksPerChild 0', { maxTasksPerChild: 0 }, /maxTasksPerChild must be an integer > 0/],
-    ['a negative timeLimit', { timeLimit: -1 }, /timeLimit must be a number of seconds or null/],
+    ['a negative timeLimit', { timeLimit: -1 }, /timeLimit must be a finite number of seconds >= 0, or null/],
     ['fractional maxMemoryPerChild', { maxMemoryPerChild: 1.5 }, /maxMemoryPerChild must be an integer > 0/],
   ];
   for (const [label, options, message] of bad) {

@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { timeLimitProblem } from '../protocol/limits.js';
 import type { ResolvedSettings } from '../core/settings.js';
 import { expandNodeName } from './nodename.js';
 import { POOL_KINDS, type PoolKind } from './pools/types.js';
@@ -180,7 +181,8 @@ function positiveOrNull(value: number | null, name: string): number | null {
 }
 
 function secondsOrNull(value: number | null, name: string): number | null {
-  if (value !== null && !(typeof value === 'number' && value >= 0 && Number.isFinite(value))) fail(`${name} must be a number of seconds or null, got ${String(value)}`);
+  const problem = timeLimitProblem(value);
+  if (problem !== null) fail(`${name} ${problem}`);
   return value;
 }
 

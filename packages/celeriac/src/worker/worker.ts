@@ -25,6 +25,8 @@ import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 import { clearLongTimeout, setLongTimeout, type TimerHandle } from '../core/clock.js';
 import { connectOnStartup } from './startup-connect.js';
+import { OutageLog } from './outage-log.js';
+import { failureState } from '../core/failure-state.js';
 
 /**
  * Lifecycle of a worker:
@@ -67,6 +69,8 @@ export class Worker {
   /** Records early-acked tasks in the result backend when the broker keeps no record (RabbitMQ). */
   private lostWatch: LostTaskWatch | undefined;
   private consumer: Consumer | null = null;
+  /** The consumer's failures, logged once per change of state. */
+  private readonly outages: OutageLog;
   /** Resizes the pool with the load (`--autoscale`, or the `autoscale` control command). */
   private autoscaler: Autoscaler | null = null;
   /** Reports a task event listener that threw (made once: events are emitted for every task). */
@@ -99,6 +103,7 @@ export class Worker {
   constructor(readonly app: App, options: WorkerOptions = {}) {
     this.options = resolveWorkerOptions(options, app.settings);
     this.log = app.log.child({ worker: this.options.hostname });
+    this.outages = new OutageLog(this.log);
     this.pool = createPool(this.options, app, this.log);
     this.timeLimits = new TimeLimitTable({ hard: this.options.timeLimit, soft: this.options.softTimeLimit });
     this.revokedSet = new RevokedSet(app.clock);
@@ -287,9 +292,15 @@ export class Worker {
     // The async and solo pools run bodies here: this process is their one "pool process".
     if (this.pool.kind === 'async' || this.pool.kind === 'solo') await signals.emit('workerProcessInit', { pid: process.pid, threadId });
     const { broker, backend } = this.app;
-    if (!(await this.connectOnStartup('broker', this.app.brokerUrl, () => broker.connect()))) return;
+    // Declaring is part of the wait: a Redis that accepts connections while it loads its
+    // dataset (LOADING), or a replica (READONLY), refuses the first write.
+    const declare = async () => {
+      await broker.connect();
+      for (const queue of this.options.queues) await broker.declareQueue(queue);
+    };
+    if (!(await this.connectOnStartup('broker', this.app.brokerUrl, declare))) return;
     if (!(await this.connectOnStartup('result backend', this.app.backendUrl, () => backend.connect()))) return;
-    for (const queue of this.options.queues) await broker.declareQueue(queue);
+    for (const warning of (await broker.serverWarnings?.()) ?? []) this.log.warn({ check: 'broker-server' }, warning);
     // Revokes known before the first message is taken, then kept current by notices.
     await this.revokeSync.start();
     // close() was called while connecting: it already finished with no consumer to stop.
@@ -298,13 +309,15 @@ export class Worker {
     await this.remote.start();
     if (this.stateValue !== 'starting') return;
     const report = (lost: readonly LostDelivery[]) => this.lostTasks.report(lost);
-    this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report });
+    const earlyAcks = [...this.app.tasks.values()].some((t) => !(t.options.acksLate ?? this.app.settings.taskAcksLate));
+    this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report, earlyAcks });
     this.lostWatch?.start();
     this.consumer = broker.consume({
       queues: this.options.queues,
       prefetch: this.prefetchCount,
       onDelivery: (delivery) => this.onDelivery(delivery),
-      onError: (err) => this.log.error({ err }, 'consumer error; retrying'),
+      onError: (err, retry) => this.outages.failed(failureState(err), err.message, retry),
+      onRecovered: () => this.outages.recovered(),
       onLost: (lost) => void report(lost),
     });
     this.stateValue = 'running';
@@ -322,7 +335,7 @@ export class Worker {
       maxRetries: this.app.settings.brokerConnectionMaxRetries,
       intervals: this.app.settings.brokerConnectionRetryIntervals,
       signal: this.startAbort.signal,
-      warn: (message, err) => this.log.warn({ err }, message),
+      log: this.log,
     });
   }
 

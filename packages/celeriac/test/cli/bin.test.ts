@@ -171,9 +171,9 @@ describe.runIf(hasRedisServer)('celeriac worker started before its broker', () =
   });
   afterAll(() => server.kill());
 
-  it('waits, logging each attempt, then runs tasks and stops cleanly', async () => {
+  it('waits, logging each attempt (the same failure again at debug level), then runs tasks and stops cleanly', async () => {
     const url = server.url;
-    const cli = spawnCli(['-A', fixtureApp('app'), '-b', url, '--result-backend', url, 'worker', '-l', 'info', '-n', `wbb-${process.pid}@test`], {
+    const cli = spawnCli(['-A', fixtureApp('app'), '-b', url, '--result-backend', url, 'worker', '-l', 'debug', '-n', `wbb-${process.pid}@test`], {
       // A short backoff of its own (the default waits 2 s, then 4 s): the lines show it is the one used.
       env: { CELERIAC_BROKER_TRANSPORT_OPTIONS: '{"connectTimeoutMs":300}', CELERIAC_BROKER_CONNECTION_RETRY_INTERVALS: '{"intervalStart":0.2,"intervalStep":0.1,"intervalMax":0.5}' },
       timeoutMs: 60_000,

@@ -38,7 +38,7 @@ describe.runIf(ready)('celeriac deadletter (spawned, Redis)', () => {
     const consumer = broker.consume({ queues: [queue], prefetch: 3, onDelivery: (d) => void got.push(d) });
     await waitFor(() => got.length === 3, 'three deliveries');
     await consumer.close();
-    await got[0]!.setAside('delivered 11 times (workerMaxDeliveries 10); last failure: READONLY');
+    await got[0]!.setAside('delivered 11 times (workerMaxDeliveries 10); last failure: READONLY', { category: 'dead-letter' });
     await got[1]!.setAside('unsafe content type');
     await got[2]!.setAside('malformed');
   });
@@ -58,8 +58,20 @@ describe.runIf(ready)('celeriac deadletter (spawned, Redis)', () => {
     expect(list.code).toBe(0);
     const lines = list.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(new RegExp(`^${a.id}  \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  ${queue}  fixture\\.add\\[task-a\\]  delivered 11 times \\(workerMaxDeliveries 10\\); last failure: READONLY$`));
+    expect(lines[0]).toMatch(new RegExp(`^${a.id}  \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  dead-letter  ${queue}  fixture\\.add\\[task-a\\]  delivered 11 times \\(workerMaxDeliveries 10\\); last failure: READONLY$`));
+    expect(lines[1]).toContain('  malformed  ');
     expect((await cli('list', '--limit', '1')).stdout).toBe(`${lines[2]}\n`);
+    // Stats: each part's records and bytes, with its quota.
+    const stats = await cli('stats');
+    expect(stats.code).toBe(0);
+    const byteSum = (rs: typeof records) => rs.reduce((n, r) => n + Buffer.byteLength(JSON.stringify({ raw: r.raw, queue: r.queue, reason: r.reason, at: r.at, category: r.category })), 0);
+    expect(stats.stdout).toBe([
+      'part         records / max            bytes / max',
+      `malformed          2 / 10000   ${String(byteSum([b, c])).padStart(12)} / 67108864`,
+      `dead-letter        1 / 10000   ${String(byteSum([a])).padStart(12)} / 67108864`,
+      '',
+    ].join('\n'));
+    expect(JSON.parse((await cli('stats', '--json')).stdout)).toEqual({ malformed: { count: 2, bytes: byteSum([b, c]), maxCount: 10_000, maxBytes: 67_108_864 }, 'dead-letter': { count: 1, bytes: byteSum([a]), maxCount: 10_000, maxBytes: 67_108_864 } });
     expect((await cli('list', '-Q', 'elsewhere')).stdout).toBe('No set-aside messages.\n');
     const json = (await cli('list', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(json[1]).toMatchObject({ id: b.id, queue, reason: 'unsafe content type', task: 'fixture.add', taskId: 'task-b', args: ['task-b'] });

@@ -56,9 +56,11 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
 
     const last = spawnWorker(config(queue, `poison-last-${process.pid}@failure`, { settings }));
     await last.ready;
-    await waitFor('the dead letter', async () => parseSetAside(await raw.lRange(`${prefix}celeriac.setaside`, 0, -1)).some((r) => r.raw.includes(id)), 20_000);
+    await waitFor('the dead letter', async () => parseSetAside(await raw.lRange(`${prefix}celeriac.deadletters`, 0, -1)).some((r) => r.raw.includes(id)), 20_000);
     await waitFor('the healthy task to succeed', async () => (await metas(raw, [after]))[0]?.status === 'SUCCESS', 20_000);
-    const [record] = parseSetAside(await raw.lRange(`${prefix}celeriac.setaside`, 0, -1)).filter((r) => r.raw.includes(id));
+    // In the dead letters' own part of the store, where garbage cannot evict it.
+    const [record] = parseSetAside(await raw.lRange(`${prefix}celeriac.deadletters`, 0, -1)).filter((r) => r.raw.includes(id));
+    expect(record?.category).toBe('dead-letter');
     expect(record?.reason).toMatch(new RegExp(`^delivered ${MAX + 1} times \\(workerMaxDeliveries ${MAX}\\) without being settled`));
     expect(record?.queue).toBe(queue);
     expect((await counts(raw, prefix, id)).attempts).toBe(MAX);

@@ -151,11 +151,11 @@ describe.runIf(ready)('ACL users', () => {
     }
   }, 30_000);
 
-  it('a wrong password is a clear TRANSPORT error, without the password in it', async () => {
+  it('a wrong password is a clear CONFIG error (no retry fixes it), without the password in it', async () => {
     const app = createApp({ broker: `redis://worker:nope-secret@127.0.0.1:${server.port}/0` }, { env: {}, logger: pino({ level: 'silent' }) });
     try {
       const err = await app.sendTask('conn.add', [1, 1]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: ErrorCodes.TRANSPORT });
+      expect(err).toMatchObject({ code: ErrorCodes.CONFIG });
       expect((err as Error).message).toMatch(/WRONGPASS|invalid username-password/i);
       expect((err as Error).message).not.toContain('nope-secret');
     } finally {

@@ -73,6 +73,17 @@ describe('metrics exposition', () => {
     expect(text).toContain('flower_stuck_tasks{state="STARTED"} 2.0');
   });
 
+  it('adds the set-aside store by part when the broker keeps one, and nothing when it did not answer', () => {
+    const setAside = { malformed: { count: 3, bytes: 1200, maxCount: 10_000, maxBytes: 67_108_864 }, 'dead-letter': { count: 1, bytes: 400, maxCount: 50, maxBytes: 1000 } };
+    const text = new Metrics().render(inputs({ setAside }));
+    expect(text).toContain('# TYPE celeriac_setaside_records gauge');
+    expect(text).toContain('celeriac_setaside_records{category="malformed"} 3.0');
+    expect(text).toContain('celeriac_setaside_bytes{category="dead-letter"} 400.0');
+    expect(text).toContain('celeriac_setaside_max_records{category="dead-letter"} 50.0');
+    expect(text).toContain(`celeriac_setaside_max_bytes{category="malformed"} ${num(67_108_864)}`);
+    expect(new Metrics().render(inputs())).not.toContain('celeriac_setaside');
+  });
+
   it('parses bucket lists and refuses bad ones', () => {
     expect(parseBuckets('1,5,inf')).toEqual([1, 5, Infinity]);
     expect(parseBuckets('10, 1')).toEqual([1, 10, Infinity]);

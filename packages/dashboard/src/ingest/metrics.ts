@@ -199,6 +199,8 @@ export interface ScrapeInputs {
   readonly eventMessagesShed?: number;
   /** Characters of event messages waiting to be folded. @default 0 */
   readonly eventBytesPending?: number;
+  /** The broker's set-aside store by part (`malformed`, `dead-letter`), where it keeps one and answered. */
+  readonly setAside?: Readonly<Record<string, { readonly count: number; readonly bytes: number; readonly maxCount: number; readonly maxBytes: number }>>;
 }
 
 /** Flower's collectors, fed by the ingest. */
@@ -255,10 +257,25 @@ export class Metrics {
     out.push(`celeriac_dashboard_event_messages_shed_total ${num(inputs.eventMessagesShed ?? 0)}`);
     out.push('# HELP celeriac_dashboard_event_bytes_pending Characters of event messages received and waiting to be folded (held while the store is behind)', '# TYPE celeriac_dashboard_event_bytes_pending gauge');
     out.push(`celeriac_dashboard_event_bytes_pending ${num(inputs.eventBytesPending ?? 0)}`);
+    if (inputs.setAside !== undefined) renderSetAside(out, inputs.setAside);
     if (inputs.eventAgeSec !== null) {
       out.push('# HELP celeriac_dashboard_last_event_age_seconds Seconds since the last event arrived', '# TYPE celeriac_dashboard_last_event_age_seconds gauge');
       out.push(`celeriac_dashboard_last_event_age_seconds ${num(inputs.eventAgeSec)}`);
     }
     return `${out.join('\n')}\n`;
+  }
+}
+
+/** The set-aside store's gauges: records and bytes per part, and each part's quota. */
+function renderSetAside(out: string[], parts: NonNullable<ScrapeInputs['setAside']>): void {
+  const gauges: [string, string, 'count' | 'bytes' | 'maxCount' | 'maxBytes'][] = [
+    ['celeriac_setaside_records', 'Records in a part of the broker\'s set-aside store (malformed messages, dead-lettered tasks)', 'count'],
+    ['celeriac_setaside_bytes', 'Bytes of the records in a part of the broker\'s set-aside store', 'bytes'],
+    ['celeriac_setaside_max_records', 'Most records a part of the set-aside store keeps before dropping its oldest', 'maxCount'],
+    ['celeriac_setaside_max_bytes', 'Most bytes a part of the set-aside store keeps before dropping its oldest', 'maxBytes'],
+  ];
+  for (const [name, help, field] of gauges) {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [category, part] of Object.entries(parts)) out.push(`${name}${labelText(['category'], [category])} ${num(part[field])}`);
   }
 }

@@ -9,6 +9,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CSRF_HEADER } from './auth.js';
 import type { RouteFlags, ServerContext } from './context.js';
 import { openApiDocument } from './openapi.js';
+import { setAsideListingOf } from 'celeriac/spi';
+import { withDeadline } from '../ingest/deadline.js';
 import { processMetricsText } from './process-metrics.js';
 
 const PUBLIC: RouteFlags = { public: true };
@@ -56,6 +58,9 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
   server.get('/metrics', { config: PUBLIC }, async (_req, reply) => {
     const now = Date.now();
     const ing = ctx.ingest;
+    const store = setAsideListingOf(ctx.app.broker);
+    // A broker that is down must not hold the scrape: its figures are left out.
+    const setAside = store === undefined ? undefined : await withDeadline(store.setAsideStats(), 2000, 'set-aside stats').catch(() => undefined);
     const [tasksByState, stuck] = await Promise.all([ctx.counts.tasksByState().catch(() => ({})), ctx.counts.stuck().catch(() => ({}))]);
     const text = ing.metrics.render({
       workers: ing.workers().map((w) => ({ hostname: w.hostname, online: ing.state.isOnline(w, now) })),
@@ -69,6 +74,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       tasksDropped: ing.tasksDropped,
       eventMessagesShed: ing.eventMessagesShed,
       eventBytesPending: ing.eventBytesPending,
+      ...(setAside === undefined ? {} : { setAside }),
     });
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(`${text}${ctx.limiter.metrics()}${await processMetricsText()}`);
   });

@@ -27,6 +27,7 @@ import type {
   PublishOptions,
   PublishRequest,
   SetAsideListing,
+  SetAsidePartStats,
   SetAsideRecord,
   Settlement,
   Unsubscribe,
@@ -35,7 +36,7 @@ import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope, markRedelivered } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
 import { MemoryConsumer, MemoryDelivery, type ConsumerHost } from './memory-consumer.js';
-import { resolveSetAsideLimits, type SetAsideLimits } from '../../core/set-aside.js';
+import { resolveSetAsideLimits, type SetAsideCategory, type SetAsideFields, type SetAsideQuotaOptions, type SetAsideQuotas } from '../../core/set-aside.js';
 import { SetAsideStore } from './set-aside-store.js';
 import { BUCKET_COUNT, bucketOf, DelayedList, ReadyQueues, type StoredMessage } from './queue-store.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
@@ -43,16 +44,12 @@ import { FanoutHub } from './fanout-hub.js';
 import { MemoryBeatStore } from './beat-store.js';
 
 /** Options of {@link MemoryBroker}. */
-export interface MemoryBrokerOptions {
+export interface MemoryBrokerOptions extends SetAsideQuotaOptions {
   /**
    * Source of time for delayed delivery (`deliverAt`, `defer`) and set-aside timestamps.
    * @default systemClock
    */
   clock?: Clock;
-  /** Most records the set-aside store keeps; past it the oldest are dropped (and logged). @default 10000 */
-  setAsideMaxCount?: number;
-  /** Most bytes of set-aside records kept; past it the oldest are dropped (and logged). @default 67108864 (64 MiB) */
-  setAsideMaxBytes?: number;
   /** Receives the broker's warnings (set-aside records dropped). @default process.emitWarning */
   log?: (level: 'warn', message: string) => void;
 }
@@ -60,7 +57,7 @@ export interface MemoryBrokerOptions {
 /** {@link MemoryBrokerOptions} resolved once. */
 export interface ResolvedMemoryBrokerOptions {
   readonly clock: Clock;
-  readonly setAside: SetAsideLimits;
+  readonly setAside: SetAsideQuotas;
   readonly log: (level: 'warn', message: string) => void;
 }
 
@@ -261,7 +258,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
   async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<SetAsideRecord[]> {
     this.#assertOpen('takeSetAside');
     if (action !== 'replay' && action !== 'purge') throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `takeSetAside: action must be 'replay' or 'purge', got ${String(action)}`);
-    const taken = this.#setAside.take(ids);
+    const taken = this.#setAside.take(ids, action === 'replay');
     if (action === 'replay') {
       for (const record of taken) {
         const { tag, priority } = replayedFields(record.raw);
@@ -273,11 +270,17 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
     return taken;
   }
 
-  #parkAside(record: Omit<SetAsideRecord, 'id'>): void {
+  /** Count and bytes of each part of the set-aside store. */
+  async setAsideStats(): Promise<Record<SetAsideCategory, SetAsidePartStats>> {
+    this.#assertOpen('setAsideStats');
+    return this.#setAside.stats();
+  }
+
+  #parkAside(record: SetAsideFields): void {
     const dropped = this.#setAside.park(record);
     if (dropped.count > 0) {
-      const { maxCount, maxBytes } = this.options.setAside;
-      this.options.log('warn', `set-aside store full (setAsideMaxCount ${maxCount}, setAsideMaxBytes ${maxBytes}): dropped the ${dropped.count} oldest record(s), ${dropped.bytes} bytes (first id ${dropped.firstId})`);
+      const { maxCount, maxBytes } = this.options.setAside[record.category];
+      this.options.log('warn', `set-aside store full for ${record.category} records (at most ${maxCount} records, ${maxBytes} bytes): dropped the ${dropped.count} oldest, ${dropped.bytes} bytes (first id ${dropped.firstId})`);
     }
   }
 
@@ -305,7 +308,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
         this.#delay(settlement.deliverAt, queue, bucket, settlement.redelivered === true ? { raw: markedOrAsIs(message.raw), tag: message.tag, redelivered: true, deliveries: message.deliveries ?? 0 } : message);
         break;
       case 'setAside':
-        this.#parkAside({ raw: message.raw, queue, reason: settlement.reason, at: this.options.clock.now() });
+        this.#parkAside({ raw: message.raw, queue, reason: settlement.reason, at: this.options.clock.now(), category: settlement.category ?? 'malformed' });
         break;
     }
     this.#wake();

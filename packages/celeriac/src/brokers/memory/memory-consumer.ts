@@ -5,6 +5,7 @@
  * broker through the narrow {@link ConsumerHost} interface, where the queues live.
  */
 import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
+import type { SetAsideCategory } from '../../core/set-aside.js';
 import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { StoredMessage } from './queue-store.js';
@@ -77,8 +78,8 @@ export class MemoryDelivery implements Delivery {
     this.host.settle(this, options.redelivered === true ? { kind: 'defer', deliverAt, redelivered: true } : { kind: 'defer', deliverAt });
   }
 
-  async setAside(reason: string): Promise<void> {
-    this.host.settle(this, { kind: 'setAside', reason: String(reason) });
+  async setAside(reason: string, options: { category?: SetAsideCategory } = {}): Promise<void> {
+    this.host.settle(this, { kind: 'setAside', reason: String(reason), category: options.category === 'dead-letter' ? 'dead-letter' : 'malformed' });
   }
 }
 

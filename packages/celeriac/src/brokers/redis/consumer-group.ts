@@ -71,6 +71,11 @@ export class ConsumerGroup {
     if (!told) this.log?.('warn', 'redis broker background duty failed', error as Error);
   }
 
+  /** Background duties work again after failures: the open consumers' onRecovered hear it. */
+  recovered(): void {
+    for (const c of this.#members) if (c.state === 'open') c.recovered();
+  }
+
   /**
    * Closes every consumer and waits for what they gave back; returns the deliveries still
    * unsettled, latest fetched first (so restoring them in this order keeps queue order).

@@ -121,6 +121,9 @@ export class Maintenance {
     this.#keeper = null;
   }
 
+  /** Duties whose last run failed. */
+  readonly #failing = new Set<Duty>();
+
   #arm(duty: Duty, ms: number): void {
     const clock = this.deps.options.clock;
     const old = this.#timers.get(duty);
@@ -138,7 +141,10 @@ export class Maintenance {
       // move a worker's clock past an ETA in one step and expect it promoted).
       await undefined;
       next = await this.#run(duty);
+      // The last failing duty works again: the consumers' onRecovered hear it.
+      if (this.#failing.delete(duty) && this.#failing.size === 0) this.deps.consumers.recovered();
     } catch (error) {
+      this.#failing.add(duty);
       this.deps.consumers.report(error);
       next = duty === 'sweep' ? o.sweepIntervalMs : duty === 'promote' ? o.promoteIntervalMs : o.leaseRenewMs;
     }

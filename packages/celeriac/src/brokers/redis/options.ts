@@ -3,12 +3,12 @@
  * Options of the Redis broker, resolved and checked once (house style §4).
  */
 import { systemClock, type Clock } from '../../core/clock.js';
-import { resolveSetAsideLimits, type SetAsideLimits } from '../../core/set-aside.js';
+import { resolveSetAsideLimits, type SetAsideQuotaOptions, type SetAsideQuotas } from '../../core/set-aside.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { RedisLog } from '../../redis/client.js';
 
-/** Options of {@link RedisBroker} (brokers/redis/redis-broker.ts). */
-export interface RedisBrokerOptions {
+/** Options of {@link RedisBroker} (brokers/redis/redis-broker.ts); the set-aside quotas are core/set-aside.ts's. */
+export interface RedisBrokerOptions extends SetAsideQuotaOptions {
   /**
    * Source of time: unacked_index scores, leases, ETA due times, set-aside timestamps and
    * every timer of the broker (polls, renewals, sweeps).
@@ -103,18 +103,6 @@ export interface RedisBrokerOptions {
    * @default errors are dropped (consumers still get them through `onError`)
    */
   log?: RedisLog;
-  /**
-   * Most records the set-aside store (`celeriac.setaside`: malformed messages, dead letters)
-   * keeps; past it the oldest are dropped, with a warning through `log`.
-   * @default 10000
-   */
-  setAsideMaxCount?: number;
-  /**
-   * Most bytes of records the set-aside store keeps (each record holds its whole envelope);
-   * past it the oldest are dropped, with a warning through `log`.
-   * @default 67108864 (64 MiB)
-   */
-  setAsideMaxBytes?: number;
 }
 
 /** {@link RedisBrokerOptions} resolved once. */
@@ -135,7 +123,8 @@ export interface ResolvedRedisBrokerOptions {
   readonly connectTimeoutMs: number;
   readonly pingIntervalMs: number;
   readonly log: RedisLog | undefined;
-  readonly setAside: SetAsideLimits;
+  /** The quotas of the set-aside store's parts (`celeriac.setaside`: malformed messages; `celeriac.deadletters`: dead-lettered tasks). */
+  readonly setAside: SetAsideQuotas;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, integer = false): number {

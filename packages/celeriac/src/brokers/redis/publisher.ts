@@ -34,6 +34,8 @@ export interface Commands {
   lLen(key: string): Promise<number>;
   lRange(key: string, start: number, stop: number): Promise<string[]>;
   zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
+  configGet(parameters: string[]): Promise<Record<string, string>>;
+  get(key: string): Promise<string | null>;
 }
 
 /** Runs `run` on the guarded command connection, mapping failures to transport errors. */

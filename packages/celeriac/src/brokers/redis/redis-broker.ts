@@ -58,6 +58,7 @@ import type {
   PublishOptions,
   PublishRequest,
   SetAsideListing,
+  SetAsidePartStats,
   SetAsideRecord,
   Unsubscribe,
 } from '../../core/spi/broker.js';
@@ -81,6 +82,8 @@ import { checkQueueName } from '../../core/spi/broker-args.js';
 import { RedisBeatStore } from './beat-store.js';
 import { command, RedisPublisher, type Commands } from './publisher.js';
 import { parseSetAside, restoreInOrder } from './settlements.js';
+import type { SetAsideCategory } from '../../core/set-aside.js';
+import { CHECKED_PARAMETERS, serverConfigWarnings } from './server-checks.js';
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
 export type { RedisBrokerState } from './lifecycle.js';
@@ -190,6 +193,19 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     return this.#closed;
   }
 
+  /**
+   * Warnings about the server's configuration (server-checks.ts: an evicting maxmemory-policy,
+   * no persistence); none where CONFIG GET is not allowed or fails.
+   */
+  async serverWarnings(): Promise<string[]> {
+    try {
+      const config = await this.#command('read server configuration', (c) => c.configGet([...CHECKED_PARAMETERS]));
+      return serverConfigWarnings(config, `${this.#target.host}:${this.#target.port}`);
+    } catch {
+      return [];
+    }
+  }
+
   /** Binds the queue to its own name on the exchange of the same name, as Celery declares it. */
   async declareQueue(queue: string): Promise<void> {
     this.#lifecycle.assertOpen('declareQueue');
@@ -253,11 +269,24 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     });
   }
 
-  /** The set-aside records, oldest first (unreadable entries skipped). */
+  /** The set-aside records of both parts, oldest first (unreadable entries skipped). */
   async setAsideMessages(): Promise<SetAsideRecord[]> {
     this.#lifecycle.assertOpen('setAsideMessages');
-    const items = await this.#command('read set-aside messages', (c) => c.lRange(this.keys.setAside, 0, -1));
-    return parseSetAside(items);
+    const parts = await this.#command('read set-aside messages', (c) => Promise.all([c.lRange(this.keys.setAside, 0, -1), c.lRange(this.keys.deadLetters, 0, -1)]));
+    return parseSetAside(parts.flat()).sort((a, b) => a.at - b.at);
+  }
+
+  /** Count and bytes of each part of the set-aside store (its byte counter, or the records' lengths where a store predates it). */
+  async setAsideStats(): Promise<Record<SetAsideCategory, SetAsidePartStats>> {
+    this.#lifecycle.assertOpen('setAsideStats');
+    const part = async (category: SetAsideCategory): Promise<SetAsidePartStats> => {
+      const [list, bytesKey] = this.#transitions.setAsidePart(category);
+      const [count, counted] = await this.#command(`read ${category} stats`, (c) => Promise.all([c.lLen(list), c.get(bytesKey)]));
+      const bytes = counted !== null || count === 0 ? Number(counted ?? 0) : (await this.#command(`read ${category} records`, (c) => c.lRange(list, 0, -1))).reduce((n, r) => n + Buffer.byteLength(r), 0);
+      const { maxCount, maxBytes } = this.options.setAside[category];
+      return { count, bytes, maxCount, maxBytes };
+    };
+    return { malformed: await part('malformed'), 'dead-letter': await part('dead-letter') };
   }
 
   /** Removes set-aside records by id (or all), replaying their messages with `replay` (set-aside-take.lua). */
@@ -266,7 +295,8 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     if (action !== 'replay' && action !== 'purge') throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `takeSetAside: action must be 'replay' or 'purge', got ${String(action)}`);
     if (ids !== 'all' && ids.length === 0) return [];
     try {
-      return parseSetAside(await this.#transitions.takeSetAside(ids, action));
+      const taken = [...(await this.#transitions.takeSetAside(ids, action, 'malformed')), ...(await this.#transitions.takeSetAside(ids, action, 'dead-letter'))];
+      return parseSetAside(taken).sort((a, b) => a.at - b.at);
     } catch (error) {
       throw toTransportError(error, `${action} of set-aside messages`);
     }

@@ -296,3 +296,63 @@ describe('RedisConsumer settlements', () => {
 async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
+
+describe('RedisConsumer after failed fetches', () => {
+  it('waits longer after each failure, whatever wakes it, tells onError when it retries and onRecovered once it works', async () => {
+    const host = new FakeHost();
+    let failuresLeft = 5;
+    const fetch = host.transitions.fetch;
+    host.transitions.fetch = async (...args) => {
+      if (failuresLeft > 0) {
+        failuresLeft--;
+        host.fetches++;
+        throw Object.assign(new Error("OOM command not allowed when used memory > 'maxmemory'."), { name: 'SimpleError' });
+      }
+      return fetch(...args);
+    };
+    const errors: { message: string; inMs: number | undefined }[] = [];
+    let recovered = 0;
+    const consumer = new RedisConsumer(host.deps, {
+      queues: ['q'], prefetch: 10, onDelivery: () => undefined,
+      onError: (err, retry) => errors.push({ message: err.message, inMs: retry?.inMs }),
+      onRecovered: () => recovered++,
+    });
+    consumer.start();
+    await settleLoop();
+    for (let i = 0; i < 5; i++) {
+      const fetches = host.fetches;
+      const waitMs = errors.at(-1)?.inMs ?? 0;
+      // Wake-ups (a publish during the outage) do not bring the next try forward.
+      consumer.wake();
+      await host.clock.advance(Math.max(0, waitMs - 1));
+      await settleLoop();
+      expect(host.fetches).toBe(fetches);
+      await host.clock.advance(1);
+      await settleLoop();
+      expect(host.fetches).toBe(fetches + 1);
+    }
+    expect(errors).toHaveLength(5);
+    expect(errors[0]?.message).toMatch(/^Redis error during fetch from q: OOM/);
+    const waits = errors.map((e) => e.inMs ?? -1);
+    // 100 ms doubling with equal jitter: each wait within [d/2, d].
+    waits.forEach((w, i) => {
+      expect(w).toBeGreaterThanOrEqual(50 * 2 ** i);
+      expect(w).toBeLessThanOrEqual(100 * 2 ** i);
+    });
+    await settleLoop();
+    expect(recovered).toBe(1);
+    await consumer.close();
+  });
+
+  it('closes at once while it waits after a failure', async () => {
+    const host = new FakeHost();
+    host.transitions.fetch = async () => {
+      throw new Error('LOADING Redis is loading the dataset in memory');
+    };
+    const consumer = new RedisConsumer(host.deps, { queues: ['q'], prefetch: 10, onDelivery: () => undefined });
+    consumer.start();
+    await settleLoop();
+    await consumer.close();
+    expect(consumer.done).toBe(true);
+  });
+});

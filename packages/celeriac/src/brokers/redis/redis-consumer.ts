@@ -19,20 +19,24 @@
  *   producer announces the next ones too, and every empty poll costs Redis a script call.
  * Settlements wake the loop only while it waits for room in the window: with room to spare
  * and the queues just found empty, a settlement makes no message ready.
- * Fetch errors (connection lost...) go to `onError` and the loop retries with capped backoff:
- * it never stops on its own, only through close().
+ * Fetch errors (connection lost, OOM, LOADING...) go to `onError` with the wait before the
+ * next fetch, which grows from 100 ms to 10 s ({@link FETCH_BACKOFF}) and is not cut short by
+ * wake-ups (a publish during an outage would otherwise bring the next failure at once);
+ * `onRecovered` hears the first fetch that works again. The loop never stops on its own,
+ * only through close().
  */
 import { randomBytes } from 'node:crypto';
 import type { ConsumeOptions, Consumer, LostDelivery, Settlement } from '../../core/spi/broker.js';
 import { LinkedSet } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import { reconnectDelay, toTransportError } from '../../redis/client.js';
+import { toTransportError } from '../../redis/client.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { PRIORITY_STEPS, type BrokerKeys } from '../../redis/keys.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import { RedisDelivery, type DeliveryHolder } from './redis-delivery.js';
-import { applySettlement, restoreInOrder, type SettlementTransitions } from './settlements.js';
+import { applySettlement, restoreInOrder, retryable, type SettlementTransitions } from './settlements.js';
 import type { RunningRecords } from './running.js';
 import type { Transitions } from './transitions.js';
 import type { WakeWatch } from './wake-subscriber.js';
@@ -59,6 +63,11 @@ export interface ConsumerDeps {
   /** Where early-acked running tasks are recorded (running.ts); absent: not recorded. */
   readonly running?: Pick<RunningRecords, 'record'>;
 }
+
+/** Waits between failed fetches: 100 ms doubling to 10 s, with jitter. */
+export const FETCH_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 10_000, jitter: true });
+/** Waits between tries of a settlement while Redis is away: 50 ms doubling to 1 s. */
+const SETTLE_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 50, growth: { factor: 2 }, maxMs: 1000 });
 
 /** Process-wide fetch order of deliveries: the broker restores the latest first on close. */
 let fetchSeq = 0;
@@ -173,10 +182,10 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     this.#wakeup.notify();
   }
 
-  /** Reports an error to the user callback, never throwing. */
-  report(error: unknown): void {
+  /** Reports an error to the user callback (with the wait before the next try, if the loop retries), never throwing. */
+  report(error: unknown, retryInMs?: number): void {
     try {
-      this.options.onError?.(coerceError(error));
+      this.options.onError?.(coerceError(error), retryInMs === undefined ? undefined : { inMs: retryInMs });
     } catch {
       // onError must not throw; if it does, the loop must still go on.
     }
@@ -248,12 +257,11 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const { clock, recoverAfterMs, log } = this.deps.options;
     const giveUpAt = clock.now() + 2 * recoverAfterMs;
     let error = first;
-    let waitMs = 50;
+    const backoff = new Backoff(SETTLE_BACKOFF);
     d.state = 'retrying';
     if (retryable(error)) log?.('warn', `${s.kind} of delivery ${d.tag} failed (${error.message}); retrying until Redis answers`);
     while (retryable(error) && this.deps.lifecycle.state === 'open' && clock.now() < giveUpAt) {
-      await new Promise<void>((resolve) => clock.setTimer(resolve, waitMs));
-      waitMs = Math.min(waitMs * 2, 1000);
+      await new Promise<void>((resolve) => clock.setTimer(resolve, backoff.next()));
       try {
         const ok = await applySettlement(this.deps.transitions, d, s, this.deps.options, this.deps.maintenance);
         return this.#settled(d, s, ok);
@@ -299,7 +307,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const clock = this.deps.options.clock;
     const pollIntervalMs = this.deps.options.pollIntervalMs;
     let pollMs = 0;
-    let failures = 0;
+    const backoff = new Backoff(FETCH_BACKOFF);
     /** Whether the coming fetch was prompted by a notification rather than the poll timer. */
     let announced = false;
     /** The next fetch, sent before the last full batch was handed out. */
@@ -319,10 +327,11 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       let got: RedisDelivery[];
       try {
         got = await fetch.reply;
-        failures = 0;
+        if (backoff.failures > 0) this.#recovered(backoff);
       } catch (error) {
-        this.report(error);
-        await this.#wakeup.wait(clock, reconnectDelay(failures++));
+        const waitMs = backoff.next();
+        this.report(error, waitMs);
+        await this.#wakeup.pause(clock, waitMs, () => this.#state === 'open');
         continue;
       }
       const full = got.length >= fetch.room;
@@ -348,6 +357,20 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     if (ahead !== undefined) {
       const got = await ahead.reply.catch(() => []);
       if (got.length > 0) this.#deliver(got);
+    }
+  }
+
+  #recovered(backoff: Backoff): void {
+    backoff.reset();
+    this.recovered();
+  }
+
+  /** Tells onRecovered (fetching or a background duty works again), never throwing. */
+  recovered(): void {
+    try {
+      this.options.onRecovered?.();
+    } catch {
+      // Like onError: a throwing callback must not stop the loop.
     }
   }
 
@@ -446,17 +469,6 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     this.#givingBack.add(done);
     void done.finally(() => this.#givingBack.delete(done));
   }
-}
-
-/**
- * Whether a failed settlement may go through later: Redis unreachable, or refusing writes for
- * now (OOM, READONLY after a failover, LOADING, BUSY...). Not a reply that will never change,
- * such as WRONGTYPE (a key of another type) or ERR: those end the settlement at once.
- */
-function retryable(error: CeleriacError): boolean {
-  if (error.code !== ErrorCodes.TRANSPORT) return false;
-  const cause = error.cause instanceof Error ? error.cause.message : '';
-  return !/^(WRONGTYPE|ERR|NOSCRIPT|NOPERM|WRONGPASS) /.test(cause);
 }
 
 const noop = (): void => undefined;

@@ -5,6 +5,7 @@
  * that holds it, which applies it (redis-consumer.ts, settlements.ts).
  */
 import type { Delivery, Settlement } from '../../core/spi/broker.js';
+import type { SetAsideCategory } from '../../core/set-aside.js';
 import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { isRedelivered } from '../../protocol/envelope.js';
@@ -79,8 +80,8 @@ export class RedisDelivery implements Delivery {
     return this.holder.settle(this, options.redelivered === true ? { kind: 'defer', deliverAt, redelivered: true } : { kind: 'defer', deliverAt });
   }
 
-  setAside(reason: string): Promise<void> {
-    return this.holder.settle(this, { kind: 'setAside', reason: String(reason) });
+  setAside(reason: string, options: { category?: SetAsideCategory } = {}): Promise<void> {
+    return this.holder.settle(this, { kind: 'setAside', reason: String(reason), category: options.category === 'dead-letter' ? 'dead-letter' : 'malformed' });
   }
 
   limitLease(epochMs: number): void {

@@ -7,9 +7,11 @@
 import type { SetAsideRecord, Settlement } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
 import { toTransportError, type RedisLog } from '../../redis/client.js';
+import { type CeleriacError, ErrorCodes } from '../../errors.js';
+import { failureState } from '../../core/failure-state.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { RedisDelivery } from './redis-delivery.js';
-import { setAsideId } from '../../core/set-aside.js';
+import { parseSetAsideText, setAsideRecordText } from '../../core/set-aside.js';
 import type { Transitions } from './transitions.js';
 
 /** What settling needs of the broker's options. */
@@ -38,10 +40,12 @@ export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: S
         return ok;
       });
     case 'setAside': {
-      const record: Omit<SetAsideRecord, 'id'> = { raw: d.raw, queue: d.queue, reason: s.reason, at: clock.now() };
-      return t.setAside(d, JSON.stringify(record), options.setAside).then((out) => {
+      const category = s.category ?? 'malformed';
+      const limits = options.setAside[category];
+      const record = setAsideRecordText({ raw: d.raw, queue: d.queue, reason: s.reason, at: clock.now(), category }, limits.maxRecordBytes);
+      return t.setAside(d, record, limits, category).then((out) => {
         if (out.dropped > 0) {
-          options.log?.('warn', `set-aside store full (setAsideMaxCount ${options.setAside.maxCount}, setAsideMaxBytes ${options.setAside.maxBytes}): dropped the ${out.dropped} oldest record(s), ${out.droppedBytes} bytes (first id ${out.firstDropped})`);
+          options.log?.('warn', `set-aside store full for ${category} records (at most ${limits.maxCount} records, ${limits.maxBytes} bytes): dropped the ${out.dropped} oldest, ${out.droppedBytes} bytes (first id ${out.firstDropped})`);
         }
         return out.parked;
       });
@@ -76,14 +80,18 @@ export function markedOrAsIs(raw: string): string {
 
 /** The readable set-aside records among `items` (others were not written by us: skipped). */
 export function parseSetAside(items: readonly string[]): SetAsideRecord[] {
-  const out: SetAsideRecord[] = [];
-  for (const item of items) {
-    try {
-      const r = JSON.parse(item) as SetAsideRecord;
-      out.push({ id: setAsideId(item), raw: String(r.raw), queue: String(r.queue), reason: String(r.reason), at: Number(r.at) });
-    } catch {
-      // Not written by us; leave it for an operator to look at.
-    }
-  }
-  return out;
+  // Not written by us: left for an operator to look at.
+  return items.map(parseSetAsideText).filter((r): r is SetAsideRecord & { id: string } => r !== null);
 }
+
+/**
+ * Whether a failed settlement may go through later: Redis unreachable, or refusing writes for
+ * now (OOM, READONLY after a failover, LOADING, BUSY...). Not a reply that will never change,
+ * such as WRONGTYPE (a key of another type) or ERR: those end the settlement at once.
+ */
+export function retryable(error: CeleriacError): boolean {
+  return error.code === ErrorCodes.TRANSPORT && !FINAL_REPLIES.has(failureState(error));
+}
+
+/** Reply codes that retrying does not change (refusals are CONFIG already: redis/client.ts). */
+const FINAL_REPLIES = new Set(['WRONGTYPE', 'ERR', 'NOSCRIPT', 'NOPERM', 'WRONGPASS']);

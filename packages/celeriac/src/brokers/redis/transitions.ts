@@ -8,7 +8,7 @@ import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
 import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
-import type { SetAsideLimits } from '../../core/set-aside.js';
+import type { SetAsideCategory, SetAsideLimits } from '../../core/set-aside.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
 
@@ -250,19 +250,25 @@ export class Transitions {
     return (await this.#run(SCRIPTS.defer, keys, [held.tag, held.token, deliverAt, delayedMember(bucketKey, raw), counted ? '1' : '0', DELIVERY_COUNT_TTL_MS])) === 1;
   }
 
-  /** Onto the set-aside list (its delivery count dropped), dropping the oldest records past `limits`. */
-  async setAside(held: Held, record: string, limits: SetAsideLimits): Promise<SetAsideOutcome> {
+  /** The list and byte counter of a part of the set-aside store. */
+  setAsidePart(category: SetAsideCategory): [list: string, bytes: string] {
     const k = this.keys;
-    const keys = [...this.#book, k.setAside, k.deliveries, k.setAsideBytes];
+    return category === 'dead-letter' ? [k.deadLetters, k.deadLettersBytes] : [k.setAside, k.setAsideBytes];
+  }
+
+  /** Onto its part of the set-aside store (its delivery count dropped), dropping that part's oldest records past `limits`. */
+  async setAside(held: Held, record: string, limits: SetAsideLimits, category: SetAsideCategory): Promise<SetAsideOutcome> {
+    const [list, bytes] = this.setAsidePart(category);
+    const keys = [...this.#book, list, this.keys.deliveries, bytes];
     const [parked, dropped, droppedBytes, first] = (await this.#run(SCRIPTS.setAside, keys, [held.tag, held.token, record, limits.maxCount, limits.maxBytes])) as [number, number, number, string];
     return { parked: Number(parked) === 1, dropped: Number(dropped), droppedBytes: Number(droppedBytes), firstDropped: String(first) };
   }
 
-  /** Removes set-aside records by id (or all), replaying their messages with `replay`; returns their stored texts. */
-  async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<string[]> {
+  /** Removes records of one part by id (or all), replaying their messages with `replay`; returns their stored texts. */
+  async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge', category: SetAsideCategory): Promise<string[]> {
     const t = this.#restoreTemplate;
     const which = ids === 'all' ? ['*'] : ['', ...ids];
-    const reply = (await this.#run(SCRIPTS.setAsideTake, [this.keys.setAside, this.keys.setAsideBytes], [action, t.queuePrefix, ...t.bucketSuffixes, ...which])) as string[];
+    const reply = (await this.#run(SCRIPTS.setAsideTake, this.setAsidePart(category), [action, t.queuePrefix, ...t.bucketSuffixes, ...which])) as string[];
     return reply.map(String);
   }
 

@@ -23,6 +23,15 @@ export class Wakeup {
     this.#pending = false;
   }
 
+  /**
+   * Waits `ms` whatever notifications come (a backoff after a failure: a publish during an
+   * outage must not bring the next failure at once), but no longer once `open()` turns false.
+   */
+  async pause(clock: Clock, ms: number, open: () => boolean): Promise<void> {
+    const until = clock.now() + ms;
+    while (open() && clock.now() < until) await this.wait(clock, until - clock.now());
+  }
+
   wait(clock: Clock, ms: number | undefined): Promise<WaitEnd> {
     if (this.#pending) {
       this.#pending = false;

@@ -1,14 +1,16 @@
 /**
  * @module cli/commands/deadletter
- * `celeriac deadletter list|show|replay|purge`: the broker's set-aside store (dead letters
- * past `workerMaxDeliveries`, malformed or unsafe messages), on every broker that keeps one
+ * `celeriac deadletter list|show|replay|purge|stats`: the broker's set-aside store (dead letters
+ * past `workerMaxDeliveries`, malformed or unsafe messages: two parts with quotas of their
+ * own, core/set-aside.ts), on every broker that keeps one
  * (memory, Redis; RabbitMQ keeps none: core/spi/roles.ts). `replay` puts messages back at the
  * back of their queue as new ones; `purge` deletes them, asking first unless `-f`.
  */
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import { setAsideListingOf } from '../../core/spi/roles.js';
-import type { SetAsideListing, SetAsideRecord } from '../../core/spi/broker.js';
+import type { SetAsideListing, SetAsidePartStats, SetAsideRecord } from '../../core/spi/broker.js';
+import { SET_ASIDE_CATEGORIES, type SetAsideCategory } from '../../core/set-aside.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { type CliContext, parseNumberOption, UsageError } from '../io.js';
@@ -61,11 +63,27 @@ const oneLine = (text: string, max: number) => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
+/** The task of a record: from its envelope, or (truncated) from what was kept of it. */
+function recordTask(r: SetAsideRecord): TaskOf {
+  if (r.truncated === undefined) return taskOf(r.raw);
+  return { task: r.task ?? null, taskId: r.taskId ?? null, args: null, kwargs: null };
+}
+
 /** One line of `deadletter list`. */
 export function listLine(r: SetAsideRecord): string {
-  const t = taskOf(r.raw);
+  const t = recordTask(r);
   const task = t.task === null ? '(unreadable)' : `${t.task}[${t.taskId ?? '?'}]`;
-  return `${r.id}  ${new Date(r.at).toISOString()}  ${r.queue}  ${task}  ${oneLine(r.reason, 120)}\n`;
+  const cut = r.truncated === undefined ? '' : ` (truncated: ${r.truncated} bytes)`;
+  return `${r.id}  ${new Date(r.at).toISOString()}  ${r.category}  ${r.queue}  ${task}${cut}  ${oneLine(r.reason, 120)}\n`;
+}
+
+/** The lines of `deadletter stats`. */
+export function statsLines(stats: Record<SetAsideCategory, SetAsidePartStats>): string {
+  const rows = SET_ASIDE_CATEGORIES.map((c) => {
+    const s = stats[c];
+    return `${c.padEnd(12)}${String(s.count).padStart(8)} / ${String(s.maxCount).padEnd(8)}${String(s.bytes).padStart(12)} / ${s.maxBytes}`;
+  });
+  return `${'part'.padEnd(12)}${'records'.padStart(8)} / ${'max'.padEnd(8)}${'bytes'.padStart(12)} / max\n${rows.join('\n')}\n`;
 }
 
 /** The records chosen by ids or `--all` (optionally of `-Q` queues). */
@@ -92,7 +110,7 @@ export function registerDeadletter(program: Command, ctx: CliContext, getApp: Ge
 
   cmd
     .command('list')
-    .description('List set-aside messages, oldest first: id, time, queue, task[id], reason.')
+    .description('List set-aside messages, oldest first: id, time, part (malformed or dead-letter), queue, task[id], reason.')
     .option('-Q, --queues <list>', 'only these comma-separated queues')
     .option('--limit <n>', 'at most this many (the newest)')
     .option('--json', 'print the records as JSON, one per line')
@@ -102,7 +120,7 @@ export function registerDeadletter(program: Command, ctx: CliContext, getApp: Ge
       const queues = new Set((flags.queues ?? '').split(',').map((q) => q.trim()).filter(Boolean));
       let records = (await store.setAsideMessages()).filter((r) => queues.size === 0 || queues.has(r.queue));
       if (limit !== undefined) records = limit === 0 ? [] : records.slice(-limit);
-      if (flags.json === true) for (const r of records) ctx.io.out(`${JSON.stringify({ ...r, ...taskOf(r.raw) })}\n`);
+      if (flags.json === true) for (const r of records) ctx.io.out(`${JSON.stringify({ ...r, ...recordTask(r) })}\n`);
       else if (records.length === 0) ctx.io.out('No set-aside messages.\n');
       else for (const r of records) ctx.io.out(listLine(r));
       await done();
@@ -115,14 +133,26 @@ export function registerDeadletter(program: Command, ctx: CliContext, getApp: Ge
       const { store, done } = await open();
       const record = (await store.setAsideMessages()).find((r) => r.id === id);
       if (record === undefined) throw new UsageError(`no set-aside message with id ${id}`);
-      const t = taskOf(record.raw);
+      const t = recordTask(record);
       let envelope: unknown = record.raw;
       try {
         envelope = JSON.parse(record.raw);
       } catch {
         // Not JSON: printed as the text it is.
       }
-      ctx.io.out(`${JSON.stringify({ id: record.id, queue: record.queue, at: new Date(record.at).toISOString(), reason: record.reason, ...t, envelope }, null, 2)}\n`);
+      const cut = record.truncated === undefined ? {} : { truncated: record.truncated };
+      ctx.io.out(`${JSON.stringify({ id: record.id, queue: record.queue, at: new Date(record.at).toISOString(), category: record.category, reason: record.reason, ...cut, ...t, envelope }, null, 2)}\n`);
+      await done();
+    });
+
+  cmd
+    .command('stats')
+    .description('Records and bytes kept in each part of the store (malformed messages, dead-lettered tasks), with their quotas.')
+    .option('--json', 'print the figures as JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const { store, done } = await open();
+      const stats = await store.setAsideStats();
+      ctx.io.out(flags.json === true ? `${JSON.stringify(stats)}\n` : statsLines(stats));
       await done();
     });
 
@@ -136,6 +166,8 @@ export function registerDeadletter(program: Command, ctx: CliContext, getApp: Ge
       const records = await chosen(store, ids, flags);
       const taken = records.length === 0 ? [] : await store.takeSetAside(records.map((r) => r.id), 'replay');
       ctx.io.out(`Replayed ${taken.length} ${plural(taken.length, 'message')}.\n`);
+      const kept = records.filter((r) => r.truncated !== undefined).length;
+      if (kept > 0) ctx.io.err(`${kept} truncated ${plural(kept, 'record')} kept: only the start of ${kept === 1 ? 'its envelope was' : 'their envelopes were'} stored (purge ${kept === 1 ? 'it' : 'them'} when done)\n`);
       for (const r of taken) ctx.io.out(`  ${r.id} -> ${r.queue}\n`);
       await done();
     });

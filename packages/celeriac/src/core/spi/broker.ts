@@ -31,6 +31,7 @@
 import type { Message } from '../../protocol/types.js';
 import type { BeatStoreHost, PublishFence } from './beat-store.js';
 import type { Unsubscribe } from './common.js';
+import type { SetAsideCategory } from '../set-aside.js';
 
 /** What an adapter can do; the conformance suite reads this to pick its expectations. */
 export interface BrokerCapabilities {
@@ -123,7 +124,7 @@ export type Settlement =
   | { readonly kind: 'reject'; readonly requeue: boolean }
   | { readonly kind: 'restore' }
   | { readonly kind: 'defer'; readonly deliverAt: number; readonly redelivered?: boolean }
-  | { readonly kind: 'setAside'; readonly reason: string };
+  | { readonly kind: 'setAside'; readonly reason: string; readonly category?: SetAsideCategory };
 
 /** One delivered message, owned by the consumer until settled exactly once. */
 export interface Delivery {
@@ -166,8 +167,11 @@ export interface Delivery {
    * gives a message back this way, after a backoff, when it could not finish it).
    */
   defer(deliverAt: number, options?: { redelivered?: boolean }): Promise<void>;
-  /** Atomically settle it and park it with `reason` where operators can inspect it. */
-  setAside(reason: string): Promise<void>;
+  /**
+   * Atomically settle it and park it with `reason` where operators can inspect it, in the
+   * part of the store of its `category` (core/set-aside.ts). @default category 'malformed'
+   */
+  setAside(reason: string, options?: { category?: SetAsideCategory }): Promise<void>;
   /**
    * Optional: the task of this delivery started, and its hard time limit ends at `epochMs`.
    * A broker that keeps leases alive while the worker's event loop is blocked (Redis:
@@ -207,6 +211,27 @@ export interface SetAsideRecord {
   reason: string;
   /** Epoch ms. */
   at: number;
+  /** The part of the store it is kept in: a message that cannot run, or a dead-lettered task. */
+  category: SetAsideCategory;
+  /** Set when `raw` holds only the start of an envelope this many bytes long (it cannot be replayed). */
+  truncated?: number;
+  /** The task name and id of a truncated record, when they could be read. */
+  task?: string;
+  taskId?: string;
+}
+
+/** Count and bytes of one part of a set-aside store, and its bounds. */
+export interface SetAsidePartStats {
+  readonly count: number;
+  readonly bytes: number;
+  readonly maxCount: number;
+  readonly maxBytes: number;
+}
+
+/** When a consumer tries again after a failure reported to {@link ConsumeOptions.onError}. */
+export interface ConsumerRetry {
+  /** Milliseconds until the next attempt. */
+  readonly inMs: number;
 }
 
 /** Options of {@link QueueBroker.consume}. */
@@ -217,8 +242,13 @@ export interface ConsumeOptions {
   prefetch: number;
   /** Called once per delivery. Must not throw; errors are the caller's to handle. */
   onDelivery(delivery: Delivery): void;
-  /** Called when fetching fails (connection lost...). The consumer keeps trying. */
-  onError?(error: Error): void;
+  /**
+   * Called when fetching or a background duty fails (connection lost, server out of
+   * memory...). The consumer keeps trying; `retry` says when, if the consumer knows.
+   */
+  onError?(error: Error, retry?: ConsumerRetry): void;
+  /** Called on the first fetch that works after failures reported to `onError` (not every adapter tells). */
+  onRecovered?(): void;
   /**
    * Called with early-acked tasks whose worker died while they ran (see
    * {@link Delivery.markRunning}); each lost task is handed to one consumer of the cluster
@@ -255,6 +285,12 @@ export interface QueueBroker {
   close(): Promise<void>;
   /** Make sure a queue exists and is bound to its own name on the default exchange. */
   declareQueue(queue: string): Promise<void>;
+  /**
+   * Optional: what an operator should hear of at worker start about the server's
+   * configuration (Redis: a maxmemory-policy that evicts, no persistence). Never rejects:
+   * what cannot be read is not reported.
+   */
+  serverWarnings?(): Promise<readonly string[]>;
   /** Publish one message. */
   publish(message: Message, options: PublishOptions): Promise<void>;
   /**
@@ -320,6 +356,8 @@ export interface SetAsideListing {
    * not found are ignored.
    */
   takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge'): Promise<SetAsideRecord[]>;
+  /** Records and bytes kept now in each part, with its bounds (`celeriac deadletter stats`, /metrics). */
+  setAsideStats(): Promise<Record<SetAsideCategory, SetAsidePartStats>>;
 }
 
 /**

@@ -35,7 +35,7 @@ const REVOCATIONS = ['revoke', 'revoked'] as const satisfies readonly (keyof Rev
 const RATE_TOKENS = ['acquireRateToken'] as const satisfies readonly (keyof RateTokenStore)[];
 const RUNNING_TASKS = ['recordRunning', 'forgetRunning', 'renewPresence', 'takeLostRunning'] as const satisfies readonly (keyof RunningTaskStore)[];
 const DELAYED_LISTING = ['delayedMessages'] as const satisfies readonly (keyof DelayedListing)[];
-const SET_ASIDE_LISTING = ['setAsideMessages', 'takeSetAside'] as const satisfies readonly (keyof SetAsideListing)[];
+const SET_ASIDE_LISTING = ['setAsideMessages', 'takeSetAside', 'setAsideStats'] as const satisfies readonly (keyof SetAsideListing)[];
 
 /** True when `adapter` has every method in `methods`. */
 function plays<T extends object>(adapter: object, methods: readonly (keyof T & string)[]): adapter is T {

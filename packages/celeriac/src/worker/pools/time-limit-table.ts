@@ -9,7 +9,7 @@
  * `taskSoftTimeLimit` settings).
  */
 import type { AnyTask } from '../../core/task.js';
-import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { checkTimeLimit } from '../../protocol/limits.js';
 import type { TaskMessage } from '../../protocol/types.js';
 import type { TimeLimits } from './types.js';
 
@@ -22,11 +22,7 @@ export interface TimeLimitOverride {
 }
 
 function check(value: number | null | undefined, what: string): number | null {
-  if (value === undefined || value === null || value === 0) return null; // 0: no limit, as in Celery
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} time limit must be a number of seconds >= 0 or null, got ${String(value)}`);
-  }
-  return value;
+  return checkTimeLimit(value, `${what} time limit`);
 }
 
 /**

@@ -4,6 +4,11 @@
  * and the byte total follows replays and purges. Before, Redis kept every set-aside envelope
  * forever (20 MB of one message stayed). On Redis, a store written before the byte counter
  * existed gets its total computed once.
+ *
+ * Malformed messages and dead-lettered tasks have quotas of their own: a flood of garbage no
+ * longer evicts dead letters (the only copy of their tasks), and a record over the record
+ * bound keeps its metadata and the start of its envelope instead of flushing the store (one
+ * 70 MiB message made a 64 MiB store 73 MB and evicted all 63 older records).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +16,7 @@ import { MemoryBroker } from '../../../src/brokers/memory/memory-broker.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { Delivery, QueueBroker, SetAsideListing } from '../../../src/core/spi/broker.js';
 import { makeMessage } from '../../../src/testing/broker-harness.js';
+import type { SetAsideCategory, SetAsideQuotaOptions } from '../../../src/core/set-aside.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
 
 const available = await redisAvailable();
@@ -21,7 +27,7 @@ interface Made {
   broker: Store;
   warnings: string[];
 }
-type Limits = { setAsideMaxCount?: number; setAsideMaxBytes?: number };
+type Limits = SetAsideQuotaOptions;
 
 const adapters: [string, boolean, (limits: Limits) => Made][] = [
   ['memory', true, (limits) => {
@@ -36,7 +42,7 @@ const adapters: [string, boolean, (limits: Limits) => Made][] = [
 ];
 
 /** Publishes `n` messages with a `pad`-character argument to a fresh queue and sets each aside; returns the queue. */
-async function parkSome(broker: Store, n: number, pad = 0): Promise<string> {
+async function parkSome(broker: Store, n: number, pad = 0, category: SetAsideCategory = 'malformed'): Promise<string> {
   const queue = `bounds-${randomUUID().slice(0, 8)}`;
   for (let i = 0; i < n; i++) {
     const m = makeMessage(`m-${i}`);
@@ -48,7 +54,7 @@ async function parkSome(broker: Store, n: number, pad = 0): Promise<string> {
   while (got.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   await consumer.close();
   expect(got).toHaveLength(n);
-  for (const [i, d] of got.entries()) await d.setAside(`reason ${i}`);
+  for (const [i, d] of got.entries()) await d.setAside(`reason ${i}`, { category });
   return queue;
 }
 
@@ -68,7 +74,7 @@ for (const [name, enabled, make] of adapters) {
         await parkSome(broker, 5);
         expect((await broker.setAsideMessages()).map((r) => r.reason)).toEqual(['reason 2', 'reason 3', 'reason 4']);
         expect(warnings).toHaveLength(2);
-        expect(warnings[0]).toMatch(/^set-aside store full \(setAsideMaxCount 3, setAsideMaxBytes 67108864\): dropped the 1 oldest record\(s\), \d+ bytes \(first id [0-9a-f]{16}\)$/);
+        expect(warnings[0]).toMatch(/^set-aside store full for malformed records \(at most 3 records, 67108864 bytes\): dropped the 1 oldest, \d+ bytes \(first id [0-9a-f]{16}\)$/);
       } finally {
         await broker.takeSetAside('all', 'purge');
         await broker.close();
@@ -76,7 +82,7 @@ for (const [name, enabled, make] of adapters) {
     });
 
     it('keeps at most setAsideMaxBytes, but never drops the record just parked', async () => {
-      const { broker, warnings } = make({ setAsideMaxBytes: 25_000 });
+      const { broker, warnings } = make({ setAsideMaxBytes: 25_000, setAsideMaxRecordBytes: 25_000 });
       try {
         await broker.takeSetAside('all', 'purge');
         await parkSome(broker, 3, 10_000);
@@ -91,6 +97,57 @@ for (const [name, enabled, make] of adapters) {
         await parkSome(broker, 3, 10);
         expect(await broker.setAsideMessages()).toHaveLength(3);
         expect(warnings).toHaveLength(3);
+      } finally {
+        await broker.takeSetAside('all', 'purge');
+        await broker.close();
+      }
+    });
+
+    it('keeps dead letters and malformed messages under quotas of their own', async () => {
+      const { broker } = make({ setAsideMaxCount: 3, deadLetterMaxCount: 2 });
+      try {
+        await broker.takeSetAside('all', 'purge');
+        const dead = await parkSome(broker, 2, 0, 'dead-letter');
+        // A flood of garbage: only its own part is trimmed.
+        await parkSome(broker, 10);
+        const records = await broker.setAsideMessages();
+        expect(records.filter((r) => r.queue === dead).map((r) => [r.reason, r.category])).toEqual([['reason 0', 'dead-letter'], ['reason 1', 'dead-letter']]);
+        expect(records.filter((r) => r.category === 'malformed').map((r) => r.reason)).toEqual(['reason 7', 'reason 8', 'reason 9']);
+        // And the other way round.
+        await parkSome(broker, 3, 0, 'dead-letter');
+        expect((await broker.setAsideMessages()).filter((r) => r.category === 'malformed')).toHaveLength(3);
+        const stats = await broker.setAsideStats();
+        expect(stats.malformed).toMatchObject({ count: 3, maxCount: 3, maxBytes: 67_108_864 });
+        expect(stats['dead-letter']).toMatchObject({ count: 2, maxCount: 2 });
+        const stored = await broker.setAsideMessages();
+        const bytesOf = (c: SetAsideCategory) => stored.filter((r) => r.category === c).reduce((n, r) => n + Buffer.byteLength(JSON.stringify({ raw: r.raw, queue: r.queue, reason: r.reason, at: r.at, category: r.category })), 0);
+        expect(stats.malformed.bytes).toBe(bytesOf('malformed'));
+        expect(stats['dead-letter'].bytes).toBe(bytesOf('dead-letter'));
+      } finally {
+        await broker.takeSetAside('all', 'purge');
+        await broker.close();
+      }
+    });
+
+    it('a record over the record bound keeps its metadata and the start of its envelope, evicts nobody, and is not replayed', async () => {
+      const { broker, warnings } = make({ setAsideMaxBytes: 64_000, setAsideMaxRecordBytes: 4096 });
+      try {
+        await broker.takeSetAside('all', 'purge');
+        await parkSome(broker, 3, 100);
+        const huge = await parkSome(broker, 1, 200_000);
+        const records = await broker.setAsideMessages();
+        expect(records).toHaveLength(4);
+        expect(warnings).toEqual([]);
+        const big = records.find((r) => r.queue === huge);
+        expect(big).toMatchObject({ reason: 'reason 0', category: 'malformed', task: 'conformance.noop', taskId: 'm-0' });
+        expect(big?.truncated).toBeGreaterThan(200_000);
+        expect(Buffer.byteLength(JSON.stringify({ raw: big?.raw, queue: big?.queue, reason: big?.reason, at: big?.at, category: big?.category, truncated: big?.truncated, task: big?.task, taskId: big?.taskId }))).toBeLessThanOrEqual(4096);
+        expect(big?.raw.length).toBeGreaterThan(3000);
+        // A replay would queue half an envelope: the record stays; a purge removes it.
+        expect(await broker.takeSetAside([big?.id ?? ''], 'replay')).toEqual([]);
+        expect(await broker.queueLength(huge)).toBe(0);
+        expect((await broker.takeSetAside([big?.id ?? ''], 'purge')).map((r) => r.id)).toEqual([big?.id]);
+        expect((await broker.setAsideStats()).malformed.count).toBe(3);
       } finally {
         await broker.takeSetAside('all', 'purge');
         await broker.close();

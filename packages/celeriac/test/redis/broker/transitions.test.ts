@@ -106,7 +106,7 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     const parked = got.find((m) => m.tag === 'c-parked')!;
     expect(await t.ack(acked)).toBe(true);
     expect(Number(await raw.hExists(keys.deliveries, 'c-acked'))).toBe(0);
-    expect((await t.setAside(parked, '{}', { maxCount: 10, maxBytes: 1_000_000 })).parked).toBe(true);
+    expect((await t.setAside(parked, '{}', { maxCount: 10, maxBytes: 1_000_000, maxRecordBytes: 1_000_000 }, 'dead-letter')).parked).toBe(true);
     expect(await raw.exists(keys.deliveries)).toBe(0);
   });
 

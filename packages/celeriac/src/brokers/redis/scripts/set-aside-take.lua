@@ -3,11 +3,12 @@ set-aside-take: remove records from celeriac.setaside by id (or all of them), an
 'replay' push each one's envelope to the BACK of its queue (LPUSH, as a publish), in the
 bucket of its properties.priority, as restore-stale.lua routes kombu's messages. The record
 is removed and its message queued in this one step, so a replay is never lost nor doubled.
-A record that is not a readable {raw, queue} object is only removed (purge) or left where it
-is (replay). celeriac.setaside.bytes is kept equal to the sum of the remaining records.
+A record that is not a readable {raw, queue} object, or one whose raw holds only the start of
+its envelope (`truncated`: core/set-aside.ts), is only removed (purge) or left where it is
+(replay). celeriac.setaside.bytes is kept equal to the sum of the remaining records.
 
-KEYS[1]  celeriac.setaside (list)
-KEYS[2]  celeriac.setaside.bytes (string)
+KEYS[1]  one part of the store: celeriac.setaside or celeriac.deadletters (list)
+KEYS[2]  its byte counter: celeriac.setaside.bytes or celeriac.deadletters.bytes (string)
 ARGV[1]  'replay' or 'purge'
 ARGV[2]  queue prefix (kombu's global_keyprefix)
 ARGV[3..12] bucket suffix by priority 0..9
@@ -31,7 +32,7 @@ end
 -- The queue and priority of a record, or nil when it cannot be replayed.
 local function target(item)
   local ok, r = pcall(cjson.decode, item)
-  if not ok or type(r) ~= 'table' or type(r.raw) ~= 'string' or type(r.queue) ~= 'string' or r.queue == '' then return nil end
+  if not ok or type(r) ~= 'table' or type(r.raw) ~= 'string' or type(r.queue) ~= 'string' or r.queue == '' or r.truncated ~= nil then return nil end
   local priority = 0
   local ok2, env = pcall(cjson.decode, r.raw)
   if ok2 and type(env) == 'table' and type(env.properties) == 'table' then priority = env.properties.priority end

@@ -13,12 +13,13 @@ KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
-KEYS[5]  celeriac.setaside (list of records, oldest first)
+KEYS[5]  the record's part of the store: celeriac.setaside (malformed messages) or
+         celeriac.deadletters (dead-lettered tasks), a list of records, oldest first
 KEYS[6]  celeriac.deliveries (hash)
-KEYS[7]  celeriac.setaside.bytes (string, an integer)
+KEYS[7]  that part's byte counter: celeriac.setaside.bytes or celeriac.deadletters.bytes
 ARGV[1]  delivery tag
 ARGV[2]  token given by fetch
-ARGV[3]  the record text
+ARGV[3]  the record text (at most the part's record bound: core/set-aside.ts truncates it)
 ARGV[4]  most records kept
 ARGV[5]  most bytes kept
 

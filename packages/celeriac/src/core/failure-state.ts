@@ -1,0 +1,38 @@
+/**
+ * @module core/failure-state
+ * The state a failure shows, as a short stable word: what outage logs compare to tell "still
+ * the same outage" (log nothing new) from "something changed" (log one line). A server's
+ * error code (Redis: the first word of an error reply, `OOM`, `LOADING`...), else a socket
+ * error code (`ECONNREFUSED`), else the error's class name. Messages are not compared: they
+ * carry ports, ids and counts that change from one attempt to the next.
+ */
+
+/** Redis (and RESP servers in general) start an error reply with an upper-case code word. */
+const REPLY_CODE = /^([A-Z][A-Z0-9_]{2,})(?:\s|$)/;
+
+/** The errors of `err`'s cause chain, innermost first (at most 8 deep: chains can loop). */
+function causeChain(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    chain.unshift(e);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return chain;
+}
+
+/**
+ * The state of failure `err` (see the module header): `OOM`, `ECONNREFUSED`,
+ * `SocketClosedUnexpectedlyError`... Never empty.
+ */
+export function failureState(err: unknown): string {
+  for (const e of causeChain(err)) {
+    if (!(e instanceof Error)) continue;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code)) return code;
+    const word = REPLY_CODE.exec(e.message)?.[1];
+    if (word !== undefined) return word;
+  }
+  const innermost = causeChain(err)[0];
+  if (innermost instanceof Error) return innermost.name === 'Error' ? innermost.message.replace(/\d+/g, '#').slice(0, 80) || 'Error' : innermost.name;
+  return String(innermost).slice(0, 80);
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { failureState } from '../core/failure-state.js';
+import { classifyRedisFailure } from './error-kind.js';
+import { toTransportError } from './client.js';
+
+const reply = (text: string) => Object.assign(new Error(text), { name: 'SimpleError' });
+const socket = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:6379`), { code });
+
+describe('Redis failure kinds', () => {
+  it('server states that pass are transient, wrapped or not', () => {
+    for (const text of ['LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script.', 'MASTERDOWN Link with MASTER is down', 'TRYAGAIN Multiple keys request during rehashing', "READONLY You can't write against a read only replica.", "OOM command not allowed when used memory > 'maxmemory'.", 'MISCONF Redis is configured to save RDB snapshots']) {
+      expect(classifyRedisFailure(reply(text))).toBe('transient');
+      expect(classifyRedisFailure(new CeleriacError(ErrorCodes.TRANSPORT, `Redis error during fetch: ${text}`, { cause: reply(text) }))).toBe('transient');
+    }
+  });
+
+  it('connection failures are transient', () => {
+    expect(classifyRedisFailure(socket('ECONNREFUSED'))).toBe('transient');
+    expect(classifyRedisFailure(new Error('could not connect within 300 ms', { cause: socket('ECONNRESET') }))).toBe('transient');
+    expect(classifyRedisFailure(Object.assign(new Error('Socket closed unexpectedly'), { name: 'SocketClosedUnexpectedlyError' }))).toBe('transient');
+  });
+
+  it('credentials, permissions and a database the server lacks are refused', () => {
+    for (const text of ['WRONGPASS invalid username-password pair or user is disabled.', 'NOAUTH Authentication required.', "NOPERM User u has no permissions to run the 'config|get' command", 'ERR DB index is out of range', 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?']) {
+      expect(classifyRedisFailure(reply(text))).toBe('refused');
+    }
+    expect(classifyRedisFailure(Object.assign(new Error('self-signed certificate'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))).toBe('refused');
+  });
+
+  it('other replies are neither (the caller decides), and free text that merely mentions a code is not read', () => {
+    expect(classifyRedisFailure(reply('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe('other');
+    expect(classifyRedisFailure(reply("ERR Error running script: user_script:1: OOM in the middle"))).toBe('other');
+    expect(classifyRedisFailure(new Error('task said LOADING'))).toBe('other');
+    expect(classifyRedisFailure('LOADING')).toBe('other');
+  });
+
+  it('toTransportError makes a refusal CONFIG (no retry fixes it) and the rest TRANSPORT', () => {
+    const refused = toTransportError(reply('NOPERM no permissions'), 'declare queue celery');
+    expect(refused).toMatchObject({ code: ErrorCodes.CONFIG, message: 'Redis refused declare queue celery: NOPERM no permissions' });
+    expect(toTransportError(reply('LOADING loading'), 'declare queue celery')).toMatchObject({ code: ErrorCodes.TRANSPORT });
+  });
+});
+
+describe('failure states', () => {
+  it('names a failure by its reply code, its socket code, or its class; never by a message that changes', () => {
+    expect(failureState(new CeleriacError(ErrorCodes.TRANSPORT, 'Redis error during fetch from a: OOM x', { cause: reply('OOM x') }))).toBe('OOM');
+    expect(failureState(new Error('could not connect within 300 ms: connect ECONNREFUSED', { cause: socket('ECONNREFUSED') }))).toBe('ECONNREFUSED');
+    expect(failureState(Object.assign(new Error('Socket closed unexpectedly'), { name: 'SocketClosedUnexpectedlyError' }))).toBe('SocketClosedUnexpectedlyError');
+    expect(failureState(new Error('timed out after 1234 ms'))).toBe(failureState(new Error('timed out after 99 ms')));
+    const loop = new Error('a') as Error & { cause?: unknown };
+    loop.cause = loop;
+    expect(failureState(loop)).toBe('a');
+  });
+});

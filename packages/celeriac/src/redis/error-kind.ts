@@ -1,0 +1,62 @@
+/**
+ * @module redis/error-kind
+ * What a Redis failure means for a retry, decided by the reply's error code (its first word)
+ * or the socket error's code, not by the wording of the message:
+ * - `transient`: the server is there but cannot serve for now (loading its dataset, a busy
+ *   script, a replica during a failover, out of memory, a failing save) or the connection
+ *   failed: waiting helps;
+ * - `refused`: credentials or configuration that no wait can fix (a wrong password, a user
+ *   without the permission, a database index the server does not have, an untrusted
+ *   certificate): report once and stop;
+ * - `other`: neither (a script error, a wrong key type): the caller decides.
+ */
+import { failureState } from '../core/failure-state.js';
+
+/** The meaning of a Redis failure for a retry (see the module header). */
+export type RedisFailureKind = 'transient' | 'refused' | 'other';
+
+/** Error codes of replies that say "not now". */
+const TRANSIENT_CODES = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'READONLY', 'OOM', 'CLUSTERDOWN', 'MISCONF', 'NOREPLICAS', 'MASTER_NOT_READY']);
+
+/** Error codes of replies that say "never, as configured". */
+const REFUSED_CODES = new Set(['WRONGPASS', 'NOAUTH', 'NOPERM']);
+
+/**
+ * Replies that share the generic `ERR` code but are configuration mistakes: SELECT of a
+ * database the server does not have (a wrong `/db` in the URL), a password sent to a server
+ * that has none. The only free-text matches here; Redis gives them no code of their own.
+ */
+const REFUSED_ERR = /^ERR (?:DB index is out of range|invalid DB index|AUTH <password> called without any password configured|Client sent AUTH, but no password is set)/;
+
+/** Node socket codes of a connection that failed or broke (the server may come back). */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+
+/** node-redis's error classes for a connection that failed, broke or timed out. */
+const CONNECTION_ERRORS = new Set(['SocketClosedUnexpectedlyError', 'ConnectionTimeoutError', 'SocketTimeoutError', 'ClientClosedError', 'ClientOfflineError', 'ReconnectStrategyError']);
+
+/** Node's TLS verification failures: an untrusted or wrong certificate. */
+const TLS_VERIFY_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The errors of the cause chain, outermost first (bounded: chains can loop). */
+function* chain(err: unknown): Generator<Error> {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) yield e;
+}
+
+/** What `err` (a node-redis error, or a CeleriacError wrapping one) means for a retry. */
+export function classifyRedisFailure(err: unknown): RedisFailureKind {
+  // A thrown string or object is nobody's reply.
+  if (!(err instanceof Error)) return 'other';
+  for (const e of chain(err)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_VERIFY_CODES.has(code)) return 'refused';
+    if (REFUSED_ERR.test(e.message)) return 'refused';
+  }
+  const state = failureState(err);
+  if (REFUSED_CODES.has(state)) return 'refused';
+  if (TRANSIENT_CODES.has(state) || CONNECTION_CODES.has(state)) return 'transient';
+  for (const e of chain(err)) if (CONNECTION_ERRORS.has(e.name)) return 'transient';
+  return 'other';
+}

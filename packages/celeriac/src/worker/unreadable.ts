@@ -1,0 +1,60 @@
+/**
+ * @module worker/unreadable
+ * A message whose envelope cannot be decoded is set aside, never run; but when its task id
+ * and name can still be read, its caller is waiting on that id: FAILURE is stored for it with
+ * the reason (kombu's `DecodeError`), so `get()` ends instead of waiting forever. The case
+ * that made this necessary: a Python caller's `time_limit=float('nan')` (or `inf`) is written
+ * by Python's json as a bare `NaN`, which JSON does not allow, so the whole envelope fails to
+ * parse though its headers are plain to read.
+ */
+import type { App } from '../core/app.js';
+import type { Delivery } from '../core/spi/broker.js';
+import type { ResultMeta } from '../protocol/types.js';
+import { naiveUtcIso } from '../protocol/time.js';
+
+/** The id, task name and reply address of an undecodable message, or null when they cannot be read. */
+export interface UnreadableIdentity {
+  readonly id: string;
+  readonly task: string;
+  readonly replyTo: string | null;
+}
+
+/** The first `"<name>": "<text>"` member, not inside another string (no backslash or word before its quote). */
+function member(raw: string, name: string): string | null {
+  const found = new RegExp(`(?<![\\\\\\w])"${name}"\\s*:\\s*"([^"\\\\]{1,255})"`).exec(raw);
+  return found?.[1] ?? null;
+}
+
+/** The identity of an undecodable delivery: from its decoded headers when the adapter gave them, else read from the envelope text. */
+export function unreadableIdentity(delivery: Pick<Delivery, 'raw' | 'decoded'>): UnreadableIdentity | null {
+  const headers = delivery.decoded?.headers as Record<string, unknown> | undefined;
+  const id = typeof headers?.['id'] === 'string' ? headers['id'] : member(delivery.raw, 'id');
+  const task = typeof headers?.['task'] === 'string' ? headers['task'] : member(delivery.raw, 'task');
+  if (id === null || task === null || id === '' || task === '') return null;
+  return { id, task, replyTo: member(delivery.raw, 'reply_to') };
+}
+
+/**
+ * Stores FAILURE (kombu's DecodeError, with `reason`) for an undecodable delivery whose id and
+ * task name can be read; never overwrites a SUCCESS (backends refuse that). Returns the id it
+ * stored for, or null. Never rejects: the message is set aside whatever happens here.
+ */
+export async function failUnreadable(app: App, delivery: Pick<Delivery, 'raw' | 'decoded'>, reason: string): Promise<string | null> {
+  const who = unreadableIdentity(delivery);
+  if (who === null) return null;
+  const meta: ResultMeta = {
+    status: 'FAILURE',
+    result: { exc_type: 'DecodeError', exc_message: [`message of task ${who.task} could not be decoded: ${reason}`], exc_module: 'kombu.exceptions' },
+    traceback: null,
+    children: [],
+    date_done: naiveUtcIso(app.clock.now()),
+    task_id: who.id,
+  };
+  try {
+    await app.backend.store(meta, { expiresSec: app.settings.resultExpires, ...(who.replyTo === null ? {} : { replyTo: who.replyTo }) });
+    return who.id;
+  } catch (err) {
+    app.log.warn({ err, taskId: who.id }, 'could not store FAILURE for an undecodable message');
+    return null;
+  }
+}
