@@ -5,8 +5,9 @@
  * Reports the median of the rounds of each side.
  *
  *   npm run build && node --expose-gc --import tsx bench/ab.ts --base <git rev> \
- *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100]
+ *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]
  *
+ * `--events` drains with task events on (`-E`) on both sides: what events cost, before and after.
  * The base is `git archive`d into <tmpdir>/celeriac-ab/<sha>/ and compiled there once (then
  * reused), outside the repository so no linter or test runner sees it; links to the
  * workspace's node_modules let node and tsc find its dependencies. Only the worker child loads
@@ -35,9 +36,10 @@ const { values } = parseArgs({
     n: { type: 'string', default: '20000' },
     'round-trips': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '1,100' },
+    events: { type: 'boolean', default: false },
   },
 });
-const USAGE = 'usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100]\n';
+const USAGE = 'usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]\n';
 
 /** A whole number >= 1, or the run stops with the flag's name (exit code 2). */
 function count(flag: string, text: string): number {
@@ -101,7 +103,7 @@ async function measure(peer: CeleriacPeer, side: string, module: string | undefi
   const sample: Sample = { drains: {}, p50Ms: Number.NaN };
   for (const c of CONCURRENCIES) {
     collectGarbage();
-    const d = await peer.drain(N, { concurrency: c, label: `-c ${c}` });
+    const d = await peer.drain(N, { concurrency: c, label: `-c ${c}${values.events ? ' -E' : ''}`, events: values.events });
     if (d.skipped !== undefined) throw new Error(`${side} c=${c}: ${d.skipped}`);
     sample.drains[c] = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / N };
     ctx.log(`${side} drain c=${c}: ${Math.round(d.perSec)} tasks/s, ${sample.drains[c].cpuMsPerTask.toFixed(3)} ms CPU/task`);
@@ -137,8 +139,8 @@ async function main(): Promise<void> {
   }
   const rows = [
     ...CONCURRENCIES.flatMap((c) => [
-      [`drain ${N} c=${c} (tasks/s)`, (s: Sample) => s.drains[c]!.perSec, 0] as const,
-      [`drain ${N} c=${c} (worker CPU ms/task)`, (s: Sample) => s.drains[c]!.cpuMsPerTask, 4] as const,
+      [`drain ${N} c=${c}${values.events ? ' -E' : ''} (tasks/s)`, (s: Sample) => s.drains[c]!.perSec, 0] as const,
+      [`drain ${N} c=${c}${values.events ? ' -E' : ''} (worker CPU ms/task)`, (s: Sample) => s.drains[c]!.cpuMsPerTask, 4] as const,
     ]),
     [`round trip p50 (ms, n=${ROUND_TRIPS})`, (s: Sample) => s.p50Ms, 3] as const,
   ];

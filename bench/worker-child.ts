@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     prefix: e.BENCH_PREFIX ?? '',
     queue: e.BENCH_QUEUE ?? 'bench',
     concurrency: Number(e.BENCH_CONCURRENCY ?? 1),
+    events: e.BENCH_EVENTS === '1',
   };
   const worker = await (await load()).default(env);
   process.on('message', (m: ParentMessage) => {

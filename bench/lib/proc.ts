@@ -152,7 +152,7 @@ export async function stopChild(child: ChildProcess, graceMs: number, signal: No
 /** Starts `dist/worker-child.js` (see buildWorkers) for a JS peer and resolves once it has connected (not consuming yet). */
 export async function startNodeWorker(
   peer: string,
-  env: { host: string; port: number; db: number; prefix: string; queue: string; concurrency: number },
+  env: { host: string; port: number; db: number; prefix: string; queue: string; concurrency: number; events?: boolean },
   options: { cpuProf?: string } = {},
 ): Promise<WorkerHandle> {
   const nodeArgs: string[] = [];
@@ -169,6 +169,7 @@ export async function startNodeWorker(
       BENCH_PREFIX: env.prefix,
       BENCH_QUEUE: env.queue,
       BENCH_CONCURRENCY: String(env.concurrency),
+      BENCH_EVENTS: env.events === true ? '1' : '0',
     },
   });
   let out = '';

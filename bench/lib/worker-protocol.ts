@@ -14,6 +14,8 @@ export interface WorkerEnv {
   /** Queue name (inside the prefix). */
   readonly queue: string;
   readonly concurrency: number;
+  /** Send task events (Celeriac's `-E`); ignored by the other peers. */
+  readonly events: boolean;
 }
 
 /** A worker that has connected (prepared) but not yet started consuming. */
