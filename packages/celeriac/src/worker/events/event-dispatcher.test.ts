@@ -52,6 +52,15 @@ describe('EventDispatcher', () => {
     expect(messages.flatMap((m) => m.events.map((e) => e['uuid']))).toEqual(['b']);
   });
 
+  it('drops a task event it cannot encode, with a warning, and sends the rest of its batch', async () => {
+    const { messages, dispatcher } = await setup(true);
+    expect(() => dispatcher.sendTask('task-succeeded', { uuid: 'bad', runtime: Number.NaN })).not.toThrow();
+    dispatcher.sendTask('task-succeeded', { uuid: 'ok', runtime: 0.5 });
+    await dispatcher.close();
+    await flush();
+    expect(messages.flatMap((m) => m.events.map((e) => [e['uuid'], e['runtime']]))).toEqual([['ok', 0.5]]);
+  });
+
   it('never throws when the broker refuses', async () => {
     const { broker, dispatcher } = await setup(true);
     await broker.close();
