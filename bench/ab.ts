@@ -7,7 +7,8 @@
  *   npm run build && node --expose-gc --import tsx bench/ab.ts --base <git rev> \
  *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]
  *
- * `--events` drains with task events on (`-E`) on both sides: what events cost, before and after.
+ * `--events` adds, after each drain, the same drain with task events on (`-E`): what events cost,
+ * before and after, in one run.
  * The base is `git archive`d into <tmpdir>/celeriac-ab/<sha>/ and compiled there once (then
  * reused), outside the repository so no linter or test runner sees it; links to the
  * workspace's node_modules let node and tsc find its dependencies. Only the worker child loads
@@ -79,8 +80,12 @@ function buildBase(rev: string): string {
   return entry;
 }
 
+/** Each drain of a round: concurrency and whether task events are on; `c=100 -E` style keys. */
+const DRAINS = CONCURRENCIES.flatMap((c) => (values.events ? [[c, false], [c, true]] : [[c, false]]) as [number, boolean][]);
+const drainKey = (c: number, events: boolean) => `c=${c}${events ? ' -E' : ''}`;
+
 interface Sample {
-  drains: Record<number, { perSec: number; cpuMsPerTask: number }>;
+  drains: Record<string, { perSec: number; cpuMsPerTask: number }>;
   p50Ms: number;
 }
 
@@ -101,12 +106,14 @@ async function measure(peer: CeleriacPeer, side: string, module: string | undefi
   if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
   else process.env.BENCH_CELERIAC_MODULE = module;
   const sample: Sample = { drains: {}, p50Ms: Number.NaN };
-  for (const c of CONCURRENCIES) {
+  for (const [c, events] of DRAINS) {
+    const key = drainKey(c, events);
     collectGarbage();
-    const d = await peer.drain(N, { concurrency: c, label: `-c ${c}${values.events ? ' -E' : ''}`, events: values.events });
-    if (d.skipped !== undefined) throw new Error(`${side} c=${c}: ${d.skipped}`);
-    sample.drains[c] = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / N };
-    ctx.log(`${side} drain c=${c}: ${Math.round(d.perSec)} tasks/s, ${sample.drains[c].cpuMsPerTask.toFixed(3)} ms CPU/task`);
+    const d = await peer.drain(N, { concurrency: c, label: `-c ${c}${events ? ' -E' : ''}`, events });
+    if (d.skipped !== undefined) throw new Error(`${side} ${key}: ${d.skipped}`);
+    const drain = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / N };
+    sample.drains[key] = drain;
+    ctx.log(`${side} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task`);
   }
   collectGarbage();
   const rt = await peer.roundTrip(ROUND_TRIPS);
@@ -138,10 +145,21 @@ async function main(): Promise<void> {
     cpuProbe?.disconnect();
   }
   const rows = [
-    ...CONCURRENCIES.flatMap((c) => [
-      [`drain ${N} c=${c}${values.events ? ' -E' : ''} (tasks/s)`, (s: Sample) => s.drains[c]!.perSec, 0] as const,
-      [`drain ${N} c=${c}${values.events ? ' -E' : ''} (worker CPU ms/task)`, (s: Sample) => s.drains[c]!.cpuMsPerTask, 4] as const,
+    ...DRAINS.flatMap(([c, events]) => [
+      [`drain ${N} ${drainKey(c, events)} (tasks/s)`, (s: Sample) => s.drains[drainKey(c, events)]!.perSec, 0] as const,
+      [`drain ${N} ${drainKey(c, events)} (worker CPU ms/task)`, (s: Sample) => s.drains[drainKey(c, events)]!.cpuMsPerTask, 4] as const,
     ]),
+    // What events cost on each side: the per-round ratio of the drain with -E to the one without.
+    ...(values.events
+      ? CONCURRENCIES.flatMap((c) => {
+          const on = (s: Sample) => s.drains[drainKey(c, true)]!;
+          const off = (s: Sample) => s.drains[drainKey(c, false)]!;
+          return [
+            [`events cost c=${c}: drain time (%)`, (s: Sample) => (off(s).perSec / on(s).perSec - 1) * 100, 1] as const,
+            [`events cost c=${c}: worker CPU per task (%)`, (s: Sample) => (on(s).cpuMsPerTask / off(s).cpuMsPerTask - 1) * 100, 1] as const,
+          ];
+        })
+      : []),
     [`round trip p50 (ms, n=${ROUND_TRIPS})`, (s: Sample) => s.p50Ms, 3] as const,
   ];
   const lines = [`| median of ${ROUNDS} interleaved rounds | ${sides.map(([n]) => n).join(' | ')} | all rounds |`, `| --- | ${sides.map(() => '---').join(' | ')} | --- |`];
