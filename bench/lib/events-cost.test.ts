@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventMessagesPerTask, eventsCost, renderEventsCost } from './events-cost.js';
+import { medianDrains, renderMarkdown, type RunReport } from './report.js';
 import type { DrainResult } from './types.js';
 
 function drain(events: boolean, seconds: number, cpuSec: number, extra: Partial<DrainResult> = {}): DrainResult {
@@ -47,5 +48,22 @@ describe('eventsCost', () => {
     expect(table).toContain('| worker main-thread CPU per task, us | 50.00 | 80.00 | +60.0% |');
     expect(table).toContain('messages per task (a subscriber of the run counted them) | — | 0.040 |');
     expect(eventMessagesPerTask(samples)).toBe(0.04);
+  });
+});
+
+describe('the report with an events-on drain', () => {
+  it('adds the row, the cost table and the target line', () => {
+    const samples = [drain(false, 1.0, 0.1), drain(true, 1.1, 0.12)];
+    const report: RunReport = {
+      startedAt: '2026-11-25T05:00:00.000Z', durationSec: 1, quick: false, rounds: 1, machine: { host: 'h', cpu: 'c', cores: '2', memory: '1 GiB', node: 'v20', redis: '7', redisAddress: 'x' },
+      sizes: { oneByOne: 10, batched: 10, drain: 1000, roundTrip: 10, concurrencies: [1, 100] },
+      peers: { celeriac: { batchedSamples: [], drains: medianDrains(samples), drainSamples: samples, notes: {} } },
+    };
+    const md = renderMarkdown(report);
+    expect(md).toContain('| Drain 1,000 tasks, c=100, task events on (-E), tasks/s (Celeriac only; cost: see below) | ↑ | 909 in 1.10 s |');
+    // The plain c=100 row keeps the drain without events.
+    expect(md).toContain('| Drain 1,000 tasks, c=100, tasks/s (Celery: its best config) | ↑ | 1,000 in 1.00 s |');
+    expect(md).toContain('| drain time, s | 1.00 | 1.10 | +10.0% ✅ |');
+    expect(md).toContain('- ❌ missed: task events on (-E) cost < 15% at c=100 (drain time, s +10.0%, worker CPU per task, us +20.0%)');
   });
 });

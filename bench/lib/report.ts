@@ -3,7 +3,7 @@
  * Turns raw results into the Markdown table (rows: metric x configuration; a column per peer
  * and a Celeriac/peer ratio column per peer) and the targets of the issue.
  */
-import { EVENTS_COST_TARGET, renderEventsCost } from './events-cost.js';
+import { EVENTS_COST_TARGET, eventsCost, renderEventsCost } from './events-cost.js';
 import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type PeerName, type RoundTripResult } from './types.js';
 
 /** Everything measured for one peer. */
@@ -230,6 +230,11 @@ export function renderTargets(report: RunReport): string {
   const mr = ce.roundTrip;
   const br = p.bullmq?.roundTrip;
   check('round-trip p50 ≤ BullMQ', mr && br ? mr.p50Ms <= br.p50Ms : null, mr && br ? `${fmt(mr.p50Ms, 3)} vs ${fmt(br.p50Ms, 3)} ms` : 'missing');
+  const cost = eventsCost(ce.drainSamples, top).filter((l) => l.target);
+  if (cost.length > 0) {
+    const detail = cost.map((l) => `${l.metric} ${l.cost >= 0 ? '+' : ''}${fmt(l.cost * 100, 1)}%`).join(', ');
+    check(`task events on (-E) cost < ${EVENTS_COST_TARGET * 100}% at c=${top}`, cost.every((l) => l.cost < EVENTS_COST_TARGET), detail);
+  }
   return lines.join('\n');
 }
 
