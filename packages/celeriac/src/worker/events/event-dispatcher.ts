@@ -3,7 +3,8 @@
  * Sends Celery events from a worker on the `celeryev` fanout exchange (docs/protocol.md
  * §4): worker events (online, heartbeat, offline) one by one, task events batched as
  * `task.multi` arrays like a Python worker does (flushed on the next turn of the event loop
- * or at {@link TASK_BATCH_MAX} events), so a busy worker publishes far fewer messages. Task
+ * or at {@link TASK_BATCH_MAX} events or {@link TASK_BATCH_MAX_CHARS} of JSON), so a busy
+ * worker publishes far fewer messages. Task
  * events are written to JSON text as they come (event-text.ts), not kept as dicts.
  *
  * Task events are only sent while enabled (`-E`, `workerSendTaskEvents`, the
@@ -36,6 +37,14 @@ import type { Json } from '../../protocol/types.js';
  */
 export const TASK_BATCH_MAX = 256;
 
+/**
+ * Most JSON text in one batch, whatever the count: task events carry reprs of up to 1 KiB and
+ * whole tracebacks, and 256 failures with long tracebacks would make a message of megabytes
+ * that every monitor must take in one piece (Redis disconnects a subscriber whose output
+ * buffer passes 8 MB for a minute by default).
+ */
+export const TASK_BATCH_MAX_CHARS = 256 * 1024;
+
 /** What the dispatcher needs. */
 export interface EventDispatcherHost {
   readonly broker: Broker;
@@ -54,6 +63,8 @@ export class EventDispatcher {
   #buffer: string[] = [];
   /** The members every event of that batch starts with (eventHead), set by its first event. */
   #head = '';
+  /** Characters of JSON in the batch. */
+  #bufferChars = 0;
   #flushScheduled = false;
   readonly #pending = new Set<Promise<void>>();
   #failures = 0;
@@ -105,13 +116,16 @@ export class EventDispatcher {
     const now = this.host.clock.now();
     // One batch is sent within one turn of the event loop: its events share the time zone.
     if (this.#buffer.length === 0) this.#head = eventHead(this.host.hostname, utcOffsetHours(new Date(now).getTimezoneOffset()), process.pid);
+    let text: string;
     try {
-      this.#buffer.push(eventText(this.#head, this.host.lamport.forward(), type, fields, now / 1000));
+      text = eventText(this.#head, this.host.lamport.forward(), type, fields, now / 1000);
     } catch (err) {
       this.#dropped(err);
       return;
     }
-    if (this.#buffer.length >= TASK_BATCH_MAX) this.flush();
+    this.#buffer.push(text);
+    this.#bufferChars += text.length;
+    if (this.#buffer.length >= TASK_BATCH_MAX || this.#bufferChars >= TASK_BATCH_MAX_CHARS) this.flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.flush());
@@ -124,6 +138,7 @@ export class EventDispatcher {
     if (this.#buffer.length === 0) return;
     const batch = this.#buffer;
     this.#buffer = [];
+    this.#bufferChars = 0;
     void this.#publish(TASK_MULTI_ROUTING_KEY, envelopeText(batchText(batch), this.host.hostname, TASK_MULTI_ROUTING_KEY, randomUUID()));
   }
 
