@@ -77,7 +77,11 @@ async function pump(t0: number): Promise<void> {
   while (done < args.n) {
     while (sent < args.n && sent - done + Math.min(args.batch, args.n - sent) <= args.maxQueued) await sendBatch();
     if (await confirm()) lastProgress = nowMs();
-    else await sleep(20);
+    else {
+      // No RSS: its /proc entry is gone, the worker died (a crash is not a stall to wait out).
+      if (vmRssMb(worker?.pid ?? 0) === 0) throw new Error(`the worker process exited with ${done}/${args.n} tasks done\n${worker?.output() ?? ''}`);
+      await sleep(20);
+    }
     if (nowMs() - t0 > args.timeoutSec * 1000) throw new Error(`timed out after ${args.timeoutSec} s with ${done}/${args.n} tasks done`);
     if (nowMs() - lastProgress > STALL_MS) throw new Error(`no task done for ${STALL_MS / 1000} s (${done}/${args.n} done): the worker is stuck\n${worker?.output() ?? ''}`);
     if (nowMs() - lastLog > 10_000) {
