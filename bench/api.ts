@@ -62,7 +62,7 @@ async function main(): Promise<number> {
   const md = [
     `# API path bench: reference app vs Fastify + BullMQ — ${when}`,
     '',
-    `Command: \`npm run bench:api -- ${process.argv.slice(2).join(' ')}\`. Machine: ${hostname()}, ${cpus().length} cores, load average ${load0.toFixed(1)} before and ${(loadavg()[0] ?? 0).toFixed(1)} after; Node ${process.version}; Redis ${args.redisHost}:${args.redisPort}/${args.db}.`,
+    `Command: \`npm run bench:api${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Machine: ${hostname()}, ${cpus().length} cores, load average ${load0.toFixed(1)} before and ${(loadavg()[0] ?? 0).toFixed(1)} after; Node ${process.version}; Redis ${args.redisHost}:${args.redisPort}/${args.db}.`,
     `Each call: \`POST /tasks/demo.add {"args": [i, 1]}\` (202 with the task id), then \`GET /tasks/<id>/events\` read until the \`task\` event with a final state, checked to be SUCCESS with i + 1. ${args.requests} measured calls per service and concurrency after ${args.warmup} unmeasured ones; a closed loop of c clients (Node's fetch). Workers at concurrency ${args.workerConcurrency}. Both services log at warn.`,
     '- Reference app: `apps/api/src/main.ts api` and `... worker` as two processes (tsx, as apps/api/README.md runs them), Redis broker + results + cache under the run\'s prefix, its own Postgres database; its defaults: late acks, prefetch 1, task events on (its event stream is fed by them), started state tracked, extended results.',
     '- Fastify + BullMQ: `bench/peers/api-bullmq-service.ts` (one `Queue`, one shared `QueueEvents`) and `bench/peers/api-bullmq-worker.ts` (BullMQ defaults: completed jobs kept with their return values).',

@@ -131,7 +131,7 @@ async function main(): Promise<number> {
   const base = `${new Date().toISOString().slice(0, 10)}-${hostname()}-soak`;
   const title = `Celeriac soak: ${args.n.toLocaleString('en-US')} tasks through one worker (-c ${args.concurrency}), ${new Date().toISOString()}`;
   const setup = [
-    `Command: \`npm run bench:soak -- ${process.argv.slice(2).join(' ')}\`. Machine: ${hostname()}, Node ${process.version}, Redis ${args.redisHost}:${args.redisPort}/${args.db}.`,
+    `Command: \`npm run bench:soak${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Machine: ${hostname()}, Node ${process.version}, Redis ${args.redisHost}:${args.redisPort}/${args.db}.`,
     `The producer keeps at most ${args.maxQueued.toLocaleString('en-US')} tasks sent and not done (bulk publishes of ${args.batch}); results are stored by the worker and deleted by the producer once seen. Memory sampled every ${args.sampleEverySec} s: RSS from /proc/<pid>/status, V8 heap from the worker's process.memoryUsage() over IPC.`,
   ];
   mkdirSync(outDir, { recursive: true });
