@@ -4,12 +4,16 @@
  * round by round. Reports the median of the rounds of each side, and every round.
  *
  *   npm run build && node --expose-gc --import tsx bench/ab.ts --base <git rev> \
- *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100]
+ *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]
  *
+ * `--events` adds, after each drain, the same drain with task events on (`-E`), and a row of
+ * what events cost on each side (the median of the rounds' own ratios): before and after, in
+ * one run.
  * Nothing here runs under `npm test`; bench/guard.ts is the CI check built on the same run.
  */
 import { parseArgs } from 'node:util';
 import { buildRevision, git, median, runAb, stderrLog, type Sample, type Side } from './lib/ab.js';
+import { drainKey } from './lib/drain-key.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,9 +22,15 @@ const { values } = parseArgs({
     n: { type: 'string', default: '20000' },
     'round-trips': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '1,100' },
+    events: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
 });
-const USAGE = 'usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100]\n';
+const USAGE = 'usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]\n';
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 /** A whole number >= 1, or the run stops with the flag's name (exit code 2). */
 function count(flag: string, text: string): number {
@@ -38,17 +48,30 @@ const plan = {
   n: count('n', values.n),
   roundTrips: count('round-trips', values['round-trips']),
   concurrencies: values.concurrency.split(',').map((c) => count('concurrency', c)),
+  events: values.events,
 };
 
 async function main(): Promise<void> {
   const head = `HEAD ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', 'packages/celeriac') === '' ? '' : '+changes'}`;
   const sides: Side[] = [{ name: `base ${values.base}`, module: buildRevision(values.base!) }, { name: head, module: undefined }];
   const samples = await runAb(sides, plan, stderrLog('ab'));
+  const keys = plan.concurrencies.flatMap((c) => (plan.events ? [drainKey(c), drainKey(c, true)] : [drainKey(c)]));
   const rows = [
-    ...plan.concurrencies.flatMap((c) => [
-      [`drain ${plan.n} c=${c} (tasks/s)`, (s: Sample) => s.drains[c]!.perSec, 0] as const,
-      [`drain ${plan.n} c=${c} (worker CPU ms/task)`, (s: Sample) => s.drains[c]!.cpuMsPerTask, 4] as const,
+    ...keys.flatMap((k) => [
+      [`drain ${plan.n} ${k} (tasks/s)`, (s: Sample) => s.drains[k]!.perSec, 0] as const,
+      [`drain ${plan.n} ${k} (worker CPU ms/task)`, (s: Sample) => s.drains[k]!.cpuMsPerTask, 4] as const,
     ]),
+    // What events cost on each side: the per-round ratio of the drain with -E to the one without.
+    ...(plan.events
+      ? plan.concurrencies.flatMap((c) => {
+          const on = (s: Sample) => s.drains[drainKey(c, true)]!;
+          const off = (s: Sample) => s.drains[drainKey(c)]!;
+          return [
+            [`events cost c=${c}: drain time (%)`, (s: Sample) => (off(s).perSec / on(s).perSec - 1) * 100, 1] as const,
+            [`events cost c=${c}: worker CPU per task (%)`, (s: Sample) => (on(s).cpuMsPerTask / off(s).cpuMsPerTask - 1) * 100, 1] as const,
+          ];
+        })
+      : []),
     [`round trip p50 (ms, n=${plan.roundTrips})`, (s: Sample) => s.p50Ms, 3] as const,
   ];
   const lines = [`| median of ${plan.rounds} interleaved rounds | ${sides.map((s) => s.name).join(' | ')} | all rounds |`, `| --- | ${sides.map(() => '---').join(' | ')} | --- |`];

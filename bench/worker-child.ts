@@ -2,7 +2,7 @@
  * A JS peer's worker in its own process (so its memory can be measured alone). Started by
  * lib/proc.ts with BENCH_* variables; loads only `peers/<peer>-worker.ts` and its library.
  * IPC: sends 'ready' once connected, starts consuming on 'go' (then sends 'started'), and on
- * 'stop' closes and sends 'closed'.
+ * 'stop' closes and sends 'closed'; on 'memory' it answers with its process.memoryUsage().
  */
 import type { ChildMessage, CreateWorker, ParentMessage, WorkerEnv } from './lib/worker-protocol.js';
 
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     prefix: e.BENCH_PREFIX ?? '',
     queue: e.BENCH_QUEUE ?? 'bench',
     concurrency: Number(e.BENCH_CONCURRENCY ?? 1),
+    events: e.BENCH_EVENTS === '1',
   };
   const worker = await (await load()).default(env);
   process.on('message', (m: ParentMessage) => {
@@ -36,6 +37,9 @@ async function main(): Promise<void> {
         () => send({ type: 'started' }),
         (err: unknown) => send({ type: 'error', message: String(err) }),
       );
+    } else if (m.type === 'memory') {
+      const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+      send({ type: 'memory', rss, heapUsed, heapTotal, external });
     } else if (m.type === 'stop') {
       worker
         .close()

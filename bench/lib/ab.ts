@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWorkers } from './proc.js';
 import { adminClient, redisCpuSeconds } from './redis.js';
+import { drainKey } from './drain-key.js';
 import { collectGarbage, nowMs } from './stats.js';
 
 export { median } from './stats.js';
@@ -66,7 +67,8 @@ export interface Side {
 
 /** What one round measured of one side. */
 export interface Sample {
-  readonly drains: Record<number, { perSec: number; cpuMsPerTask: number }>;
+  /** By {@link drainKey}: `c=100`, `c=100 -E`. */
+  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number }>;
   /** NaN when round trips were not asked for. */
   readonly p50Ms: number;
 }
@@ -78,6 +80,8 @@ export interface AbPlan {
   readonly concurrencies: readonly number[];
   /** Sequential round trips per round; 0 for none. */
   readonly roundTrips: number;
+  /** After each drain, the same drain with task events on (`-E`). */
+  readonly events?: boolean;
   readonly redisHost?: string;
   readonly redisPort?: number;
 }
@@ -113,13 +117,17 @@ export async function runAb(sides: readonly Side[], plan: AbPlan, log: (line: st
 async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, module: string | undefined, plan: AbPlan): Promise<Sample> {
   if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
   else process.env.BENCH_CELERIAC_MODULE = module;
-  const drains: Sample['drains'] = {};
+  const drains: Record<string, { perSec: number; cpuMsPerTask: number }> = {};
   for (const c of plan.concurrencies) {
-    collectGarbage();
-    const d = await peer.drain(plan.n, { concurrency: c, label: `-c ${c}` });
-    if (d.skipped !== undefined) throw new Error(`${label} c=${c}: ${d.skipped}`);
-    drains[c] = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n };
-    ctx.log(`${label} drain c=${c}: ${Math.round(d.perSec)} tasks/s, ${drains[c].cpuMsPerTask.toFixed(3)} ms CPU/task`);
+    for (const events of plan.events === true ? [false, true] : [false]) {
+      const key = drainKey(c, events);
+      collectGarbage();
+      const d = await peer.drain(plan.n, { concurrency: c, label: `-c ${c}${events ? ' -E' : ''}`, events });
+      if (d.skipped !== undefined) throw new Error(`${label} ${key}: ${d.skipped}`);
+      const drain = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n };
+      drains[key] = drain;
+      ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task`);
+    }
   }
   let p50Ms = Number.NaN;
   if (plan.roundTrips > 0) {

@@ -35,10 +35,38 @@ export interface BenchArgs {
   readonly cpuProf?: string;
 }
 
-function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A whole number from min to max written in `text`. @throws UsageError naming the flag. */
+export function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!(value >= min && value <= max)) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return value;
+}
+
+/** `host:port` of `--redis`. @throws UsageError when it is not one. */
+export function redisAddress(text: string): { host: string; port: number } {
+  const match = /^([^:]+):(\d+)$/.exec(text);
+  if (match === null) throw new UsageError(`--redis must be host:port, got ${JSON.stringify(text)}`);
+  return { host: match[1] as string, port: wholeNumber('--redis port', match[2] as string, 1, 65535) };
+}
+
+/**
+ * Runs a script's argument parser: on a UsageError it prints the reason and the usage to
+ * stderr and exits with code 2; with `--help` it prints the usage and exits with 0.
+ */
+export function parseOrExit<T extends { readonly help: boolean }>(name: string, usage: string, parse: () => T): T {
+  let parsed: T;
+  try {
+    parsed = parse();
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${name}: ${err.message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  return parsed;
 }
 
 /** Reads the bench's flags. @throws UsageError on an unknown flag or a bad value. */
@@ -65,15 +93,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   for (const name of only) {
     if (!(PEER_NAMES as readonly string[]).includes(name)) throw new UsageError(`--only: unknown peer ${JSON.stringify(name)}; known: ${PEER_NAMES.join(', ')}`);
   }
-  const match = /^([^:]+):(\d+)$/.exec(values.redis);
-  if (match === null) throw new UsageError(`--redis must be host:port, got ${JSON.stringify(values.redis)}`);
+  const redis = redisAddress(values.redis);
   const args: BenchArgs = {
     help: values.help,
     quick: values.quick,
     peers: only.length > 0 ? PEER_NAMES.filter((p) => only.includes(p)) : [...PEER_NAMES],
     rounds: values.rounds === undefined ? (values.quick ? 1 : 5) : wholeNumber('--rounds', values.rounds, 1),
-    redisHost: match[1] as string,
-    redisPort: wholeNumber('--redis port', match[2] as string, 1, 65535),
+    redisHost: redis.host,
+    redisPort: redis.port,
     db: wholeNumber('--db', values.db, 0),
     stepTimeoutSec: wholeNumber('--step-timeout', values['step-timeout'], 1),
   };

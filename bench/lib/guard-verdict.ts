@@ -6,6 +6,7 @@
  * Pure, so it is tested without running anything.
  */
 import type { Sample } from './ab.js';
+import { drainKey } from './drain-key.js';
 import { median } from './stats.js';
 
 /** One check of the guard: a metric at a concurrency. */
@@ -27,7 +28,7 @@ export function verdict(base: readonly Sample[], head: readonly Sample[], concur
   const checks: Check[] = [];
   for (const c of concurrencies) {
     const pick = (s: Sample) => {
-      const d = s.drains[c];
+      const d = s.drains[drainKey(c)];
       if (d === undefined) throw new Error(`guard: no drain at c=${c} in a round`);
       return d;
     };

@@ -9,7 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, ParentMessage } from './worker-protocol.js';
+import type { ChildMemory, ChildMessage, ParentMessage } from './worker-protocol.js';
 import { nowMs, sleep, StepTimeout } from './stats.js';
 import type { RssResult } from './types.js';
 
@@ -34,6 +34,11 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return 0;
   }
+}
+
+/** The resident set of pid now (VmRSS), MiB; 0 once it is gone. */
+export function vmRssMb(pid: number): number {
+  return statusKb(pid, 'VmRSS') / 1024;
 }
 
 /** CPU seconds (user + system) used so far by pid, 0 once it is gone. */
@@ -133,6 +138,8 @@ export interface WorkerHandle {
   cpu(): number;
   /** CPU seconds its main thread used so far; for Node workers only. */
   readonly mainThreadCpu?: () => number;
+  /** The child's own process.memoryUsage() over IPC; for Node workers only. */
+  readonly memory?: () => Promise<ChildMemory>;
   /** Stops it (SIGKILL after a grace period). */
   stop(): Promise<void>;
   /** Output it printed (for error reports). */
@@ -152,7 +159,7 @@ export async function stopChild(child: ChildProcess, graceMs: number, signal: No
 /** Starts `dist/worker-child.js` (see buildWorkers) for a JS peer and resolves once it has connected (not consuming yet). */
 export async function startNodeWorker(
   peer: string,
-  env: { host: string; port: number; db: number; prefix: string; queue: string; concurrency: number },
+  env: { host: string; port: number; db: number; prefix: string; queue: string; concurrency: number; events?: boolean },
   options: { cpuProf?: string } = {},
 ): Promise<WorkerHandle> {
   const nodeArgs: string[] = [];
@@ -169,6 +176,7 @@ export async function startNodeWorker(
       BENCH_PREFIX: env.prefix,
       BENCH_QUEUE: env.queue,
       BENCH_CONCURRENCY: String(env.concurrency),
+      BENCH_EVENTS: env.events === true ? '1' : '0',
     },
   });
   let out = '';
@@ -225,6 +233,21 @@ export async function startNodeWorker(
     },
     cpu: () => cpuSeconds(child.pid as number, false),
     mainThreadCpu: () => mainThreadCpuSeconds(child.pid as number),
+    memory: () =>
+      new Promise<ChildMemory>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.off('message', onMessage);
+          reject(new StepTimeout(`${peer} worker did not report its memory within 10 s`));
+        }, 10_000);
+        const onMessage = (m: ChildMessage) => {
+          if (m.type !== 'memory') return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(m);
+        };
+        child.on('message', onMessage);
+        send({ type: 'memory' });
+      }),
     async stop() {
       handle.rss();
       if (child.exitCode === null && child.signalCode === null && child.connected) {

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import type { BenchContext } from './types.js';
 
 /** A plain ioredis client on the bench's Redis and db. */
-export function adminClient(ctx: BenchContext): Redis {
+export function adminClient(ctx: Pick<BenchContext, 'redisHost' | 'redisPort' | 'redisDb'>): Redis {
   return new Redis({ host: ctx.redisHost, port: ctx.redisPort, db: ctx.redisDb, maxRetriesPerRequest: 3, lazyConnect: false });
 }
 

@@ -3,6 +3,7 @@
  * Turns raw results into the Markdown table (rows: metric x configuration; a column per peer
  * and a Celeriac/peer ratio column per peer) and the targets of the issue.
  */
+import { EVENTS_COST_TARGET, eventsCost, renderEventsCost } from './events-cost.js';
 import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type PeerName, type RoundTripResult } from './types.js';
 import { median } from './stats.js';
 
@@ -73,16 +74,21 @@ export function medianDrains(samples: readonly DrainResult[]): DrainResult[] {
   });
 }
 
-/** The rates of every drain sample at one concurrency, in the order measured. */
-function sampleRates(r: PeerResults, concurrency: number): number[] {
-  return r.drainSamples.filter((d) => d.config.concurrency === concurrency && d.skipped === undefined).map((d) => d.perSec);
+/** The rates of every drain sample at one concurrency (events on or off), in the order measured. */
+function sampleRates(r: PeerResults, concurrency: number, events = false): number[] {
+  return r.drainSamples.filter((d) => d.config.concurrency === concurrency && (d.config.events === true) === events && d.skipped === undefined).map((d) => d.perSec);
 }
 
 /** Celery (and anyone) with several drain configs at one row: the best completed one. */
 function drainFor(r: PeerResults, name: PeerName, concurrency: number): DrainResult | undefined {
   const done = r.drains.filter((d) => d.skipped === undefined);
   if (name === 'celery') return [...done].sort((a, b) => b.perSec - a.perSec)[0];
-  return r.drains.find((d) => d.config.concurrency === concurrency);
+  return r.drains.find((d) => d.config.concurrency === concurrency && d.config.events !== true);
+}
+
+/** Celeriac's drain with task events on (`-E`), when the run had one. */
+function eventsDrain(r: PeerResults): DrainResult | undefined {
+  return r.drains.find((d) => d.config.events === true);
 }
 
 function rows(report: RunReport): Row[] {
@@ -111,11 +117,19 @@ function rows(report: RunReport): Row[] {
       return { value: d.perSec, text: `${fmt(d.perSec)} in ${fmt(d.seconds, 2)} s${label}` };
     });
   }
+  const top = Math.max(...s.concurrencies);
+  if (report.peers.celeriac !== undefined && eventsDrain(report.peers.celeriac) !== undefined) {
+    each(`Drain ${fmt(s.drain)} tasks, c=${top}, task events on (-E), tasks/s (Celeriac only; cost: see below)`, 'higher', (r, p) => {
+      const d = p === 'celeriac' ? eventsDrain(r) : undefined;
+      if (d === undefined) return missing(undefined);
+      if (d.skipped) return missing(d.skipped);
+      return { value: d.perSec, text: `${fmt(d.perSec)} in ${fmt(d.seconds, 2)} s` };
+    });
+  }
   each(`Round trip p50, ms (${fmt(s.roundTrip)} sequential)`, 'lower', (r) =>
     r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p50Ms, text: fmt(r.roundTrip.p50Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
   each(`Round trip p99, ms`, 'lower', (r) =>
     r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p99Ms, text: fmt(r.roundTrip.p99Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
-  const top = Math.max(...s.concurrencies);
   each(`Worker peak RSS, MB, drain c=${top} (Celery: best config)`, 'lower', (r, p) => {
     const d = drainFor(r, p, top);
     return d?.rss ? { value: d.rss.peakMb, text: fmt(d.rss.peakMb, 1) } : missing(undefined);
@@ -168,6 +182,11 @@ export function renderRounds(report: RunReport): string {
     const cells = peers.map((p) => sampleRates(report.peers[p] as PeerResults, c).map((v) => fmt(v)).join(' / ') || '—');
     lines.push(`| c=${c} | ${cells.join(' | ')} |`);
   }
+  const ce = report.peers.celeriac;
+  if (ce !== undefined && eventsDrain(ce) !== undefined) {
+    const top = Math.max(...report.sizes.concurrencies);
+    lines.push(`| c=${top} -E | ${peers.map((p) => (p === 'celeriac' ? sampleRates(ce, top, true).map((v) => fmt(v)).join(' / ') : '—')).join(' | ')} |`);
+  }
   return lines.join('\n');
 }
 
@@ -206,7 +225,25 @@ export function renderTargets(report: RunReport): string {
   const mr = ce.roundTrip;
   const br = p.bullmq?.roundTrip;
   check('round-trip p50 ≤ BullMQ', mr && br ? mr.p50Ms <= br.p50Ms : null, mr && br ? `${fmt(mr.p50Ms, 3)} vs ${fmt(br.p50Ms, 3)} ms` : 'missing');
+  const cost = eventsCost(ce.drainSamples, top).filter((l) => l.target);
+  if (cost.length > 0) {
+    const detail = cost.map((l) => `${l.metric} ${l.cost >= 0 ? '+' : ''}${fmt(l.cost * 100, 1)}%`).join(', ');
+    check(`task events on (-E) cost < ${EVENTS_COST_TARGET * 100}% at c=${top}`, cost.every((l) => l.cost < EVENTS_COST_TARGET), detail);
+  }
   return lines.join('\n');
+}
+
+/** The events-on cost table of Celeriac, when the run drained with `-E`. */
+function eventsSection(report: RunReport): string[] {
+  const ce = report.peers.celeriac;
+  const table = ce === undefined ? '' : renderEventsCost(ce.drainSamples, Math.max(...report.sizes.concurrencies));
+  if (table === '') return [];
+  return [
+    `Celeriac with task events on (\`-E\`: \`sendTaskEvents\`), against off, each round draining both back to back; a subscriber on the run's \`celeryev\` channels listens as a dashboard would. Target: under ${EVENTS_COST_TARGET * 100}% more time and worker CPU per task.`,
+    '',
+    table,
+    '',
+  ];
 }
 
 /** The whole Markdown document. */
@@ -226,6 +263,7 @@ export function renderMarkdown(report: RunReport): string {
     'Ratios are Celeriac/peer for every row: above 1x is better for ↑ rows, below 1x is better for ↓ rows.',
     '',
     ...((report.rounds ?? 1) > 1 ? ['Each round, in the order measured (rounds interleave the peers, each round starting with the next one):', '', renderRounds(report), ''] : []),
+    ...eventsSection(report),
     renderCeleryConfigs(report),
     '',
     ...(report.layoutFloor === undefined

@@ -39,6 +39,8 @@ export interface WorkerConfig {
   readonly pool?: string;
   /** Human label, e.g. `prefork -c 2`. */
   readonly label: string;
+  /** Celeriac only: the worker sends task events (`-E`), a second configuration of the top row. */
+  readonly events?: boolean;
 }
 
 /** An enqueue measurement. */
@@ -81,6 +83,8 @@ export interface DrainResult {
   readonly redisCpuSec?: number;
   /** The batched enqueue that filled the queue. */
   readonly enqueue: EnqueueResult;
+  /** Events-on drains: messages a `celeryev` subscriber of the run received (as a dashboard would). */
+  readonly eventMessages?: number;
   /** Set when the step was abandoned (timeout, crash). */
   readonly skipped?: string;
 }

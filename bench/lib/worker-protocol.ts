@@ -14,6 +14,8 @@ export interface WorkerEnv {
   /** Queue name (inside the prefix). */
   readonly queue: string;
   readonly concurrency: number;
+  /** Send task events (Celeriac's `-E`); ignored by the other peers. */
+  readonly events: boolean;
 }
 
 /** A worker that has connected (prepared) but not yet started consuming. */
@@ -27,7 +29,20 @@ export interface BenchWorker {
 /** Each `peers/*-worker.ts` default-exports one of these. */
 export type CreateWorker = (env: WorkerEnv) => Promise<BenchWorker>;
 
+/** A child's `process.memoryUsage()`, in bytes. */
+export interface ChildMemory {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+}
+
 /** Messages a worker child sends over IPC. */
-export type ChildMessage = { type: 'ready' } | { type: 'started' } | { type: 'closed' } | { type: 'error'; message: string };
-/** Messages a worker child receives over IPC. */
-export type ParentMessage = { type: 'go' } | { type: 'stop' };
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'started' }
+  | { type: 'closed' }
+  | { type: 'error'; message: string }
+  | ({ type: 'memory' } & ChildMemory);
+/** Messages a worker child receives over IPC ('memory' asks for a {@link ChildMemory} reply; the soak samples it). */
+export type ParentMessage = { type: 'go' } | { type: 'stop' } | { type: 'memory' };

@@ -1,6 +1,7 @@
 /**
  * Celeriac's worker for the bench: the public API only (createApp + Worker), a no-op task,
- * results stored in the Redis backend, log level warn (no per-task log lines).
+ * results stored in the Redis backend, log level warn (no per-task log lines); task events
+ * (`sendTaskEvents`, the CLI's `-E`) when BENCH_EVENTS=1.
  * BENCH_CELERIAC_MODULE, when set, names another build of the engine to load (bench/ab.ts).
  */
 import type * as Celeriac from 'celeriac';
@@ -14,7 +15,7 @@ const create: CreateWorker = async (env) => {
   app.task(NOOP_TASK, () => null);
   await app.broker.connect();
   await app.backend.connect();
-  const worker = new Worker(app, { concurrency: env.concurrency, queues: [env.queue] });
+  const worker = new Worker(app, { concurrency: env.concurrency, queues: [env.queue], sendTaskEvents: env.events });
   return {
     start: () => worker.start(),
     close: async () => {

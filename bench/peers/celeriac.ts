@@ -2,13 +2,15 @@
  * Celeriac, producer side (the worker runs in peers/celeriac-worker.ts). Public API only:
  * `task.delay()` to enqueue one by one, `task.applyAsyncMany()` (the bulk publish: one
  * pipelined write per batch) to enqueue in batches, `AsyncResult.get()` for the round trip.
+ * The top concurrency is drained a second time with task events on (`-E`), with a
+ * subscriber on the run's `celeryev` channels, as a dashboard would listen.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createApp, type App, type Task } from 'celeriac';
 import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
-import { adminClient, deleteByPrefix, deleteKeys, resultKeysProbe } from '../lib/redis.js';
+import { adminClient, deleteByPrefix, deleteKeys, globEscape, resultKeysProbe } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
 import { celeriacUrls, NOOP_TASK } from './celeriac-shared.js';
 
@@ -41,7 +43,8 @@ export class CeleriacPeer implements Peer {
   }
 
   drainConfigs(concurrencies: readonly number[]): WorkerConfig[] {
-    return concurrencies.map((c) => ({ concurrency: c, label: `-c ${c}` }));
+    const top = Math.max(...concurrencies);
+    return [...concurrencies.map((c) => ({ concurrency: c, label: `-c ${c}` })), { concurrency: top, label: `-c ${top} -E`, events: true }];
   }
 
   async #connect(): Promise<void> {
@@ -73,7 +76,22 @@ export class CeleriacPeer implements Peer {
     return thenCleanUp(() => this.#batched(n), () => this.#cleanup());
   }
 
-  drain(n: number, config: WorkerConfig): Promise<DrainResult> {
+  async drain(n: number, config: WorkerConfig): Promise<DrainResult> {
+    if (config.events !== true) return this.#drain(n, config);
+    // Kombu's fanout channels of this run's prefix: `<prefix>/<db>.celeryev/<routing key>`.
+    const listener = adminClient(this.ctx);
+    let messages = 0;
+    listener.on('pmessage', () => messages++);
+    try {
+      await listener.psubscribe(`${globEscape(`${this.#prefix}/${this.ctx.redisDb}.celeryev/`)}*`);
+      const d = await this.#drain(n, config);
+      return { ...d, eventMessages: messages };
+    } finally {
+      listener.disconnect();
+    }
+  }
+
+  #drain(n: number, config: WorkerConfig): Promise<DrainResult> {
     let remaining: () => Promise<number> = () => Promise.reject(new Error('drain: the queue was not filled'));
     return runDrain(this.ctx, n, config, {
       enqueue: async (count) => {
@@ -81,7 +99,7 @@ export class CeleriacPeer implements Peer {
         remaining = resultKeysProbe(this.#redis, `${this.#prefix}${QUEUE}`, this.#resultKeys);
         return r;
       },
-      startWorker: (cfg) => this.#startWorker(cfg.concurrency),
+      startWorker: (cfg) => this.#startWorker(cfg.concurrency, cfg.events === true),
       remaining: () => remaining(),
       cleanup: () => this.#cleanup(),
     });
@@ -102,9 +120,9 @@ export class CeleriacPeer implements Peer {
     });
   }
 
-  #startWorker(concurrency: number) {
+  #startWorker(concurrency: number, events = false) {
     const { redisHost: host, redisPort: port, redisDb: db } = this.ctx;
-    return startNodeWorker('celeriac', { host, port, db, prefix: this.#prefix, queue: QUEUE, concurrency }, this.options);
+    return startNodeWorker('celeriac', { host, port, db, prefix: this.#prefix, queue: QUEUE, concurrency, events }, this.options);
   }
 
   async #cleanup(): Promise<void> {

@@ -4,7 +4,7 @@ import { MemoryBroker } from '../../brokers/memory/memory-broker.js';
 import { decodeEventEnvelope, type EventDict } from '../../protocol/events.js';
 import { LamportClock } from '../../protocol/lamport-clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
-import { EventDispatcher, TASK_BATCH_MAX } from './event-dispatcher.js';
+import { EventDispatcher, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS } from './event-dispatcher.js';
 import { exceptionRepr, signum } from './task-event-fields.js';
 
 async function setup(taskEvents: boolean) {
@@ -41,6 +41,17 @@ describe('EventDispatcher', () => {
     expect(messages.slice(1).map((m) => m.events.length)).toEqual([TASK_BATCH_MAX, 1]);
   });
 
+  it('also ends a batch once its JSON reaches TASK_BATCH_MAX_CHARS: huge tracebacks make many messages, not one of megabytes', async () => {
+    const { messages, dispatcher } = await setup(true);
+    const traceback = 'x'.repeat(100 * 1024);
+    for (let i = 0; i < 7; i++) dispatcher.sendTask('task-failed', { uuid: String(i), exception: "ValueError('x')", traceback });
+    await dispatcher.close();
+    await flush();
+    expect(messages.map((m) => m.events.length)).toEqual([3, 3, 1]);
+    expect(messages.flatMap((m) => m.events.map((e) => e['uuid']))).toEqual(['0', '1', '2', '3', '4', '5', '6']);
+    expect(3 * traceback.length).toBeGreaterThanOrEqual(TASK_BATCH_MAX_CHARS);
+  });
+
   it('drops task events while disabled and says whether a switch changed anything', async () => {
     const { messages, dispatcher } = await setup(false);
     dispatcher.sendTask('task-started', { uuid: 'a' });
@@ -50,6 +61,15 @@ describe('EventDispatcher', () => {
     await dispatcher.close();
     await flush();
     expect(messages.flatMap((m) => m.events.map((e) => e['uuid']))).toEqual(['b']);
+  });
+
+  it('drops a task event it cannot encode, with a warning, and sends the rest of its batch', async () => {
+    const { messages, dispatcher } = await setup(true);
+    expect(() => dispatcher.sendTask('task-succeeded', { uuid: 'bad', runtime: Number.NaN })).not.toThrow();
+    dispatcher.sendTask('task-succeeded', { uuid: 'ok', runtime: 0.5 });
+    await dispatcher.close();
+    await flush();
+    expect(messages.flatMap((m) => m.events.map((e) => [e['uuid'], e['runtime']]))).toEqual([['ok', 0.5]]);
   });
 
   it('never throws when the broker refuses', async () => {

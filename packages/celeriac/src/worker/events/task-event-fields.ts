@@ -5,9 +5,10 @@
  * because `celery events` and Flower print them as they are.
  */
 import { toExceptionRecord } from '../../core/task-errors.js';
-import { pyRepr, safeRepr } from '../../protocol/repr.js';
+import { pyRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
 import type { TaskEvent } from '../task-events.js';
+import { resultRepr } from './event-text.js';
 
 /** Python's `repr(exc)` of an error as Celery would show it: `ValueError('boom')`. */
 export function exceptionRepr(error: unknown): string {
@@ -39,7 +40,7 @@ export function taskEventFields(event: TaskEvent): Record<string, Json> {
     case 'task-started':
       return { uuid: h.id };
     case 'task-succeeded':
-      return { uuid: h.id, result: safeRepr(event.result), runtime: event.runtime };
+      return { uuid: h.id, result: resultRepr(event.result), runtime: event.runtime };
     case 'task-failed':
       return event.traceback === null
         ? { uuid: h.id, exception: exceptionRepr(event.error) }
