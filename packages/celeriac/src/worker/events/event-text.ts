@@ -21,11 +21,11 @@ export function eventHead(hostname: string, utcoffset: number, pid: number): str
 
 /** Python's repr of a float or int, as py-json writes it, with a shortcut for the usual range. */
 export function numberText(value: number): string {
-  // For finite values from 1e-4 up to 1e16 (and integers below 1e21) JS's shortest
-  // round-trip text is Python's repr, but for an integral float's missing `.0`, which
-  // pyNumberRepr leaves out too (docs/protocol.md conventions).
+  // For safe integers, and other finite values from 1e-4 up to 1e16, JS's shortest
+  // round-trip text is what pyNumberRepr writes; an integral double past 2**53 is written as
+  // the float it is (docs/interop.md), so it takes the general path.
   const abs = Math.abs(value);
-  if (Number.isInteger(value) ? abs < 1e21 : abs >= 1e-4 && abs < 1e16) return String(value);
+  if (Number.isInteger(value) ? abs <= Number.MAX_SAFE_INTEGER : abs >= 1e-4 && abs < 1e16) return String(value);
   return pyNumberRepr(value);
 }
 
