@@ -94,8 +94,6 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
     });
     try {
       await waitFor(() => broker.leaseRenewer === 'thread', 'a running keeper', 10_000);
-      // A feed or two of nothing, then the message.
-      await new Promise((r) => setTimeout(r, 450));
       await broker.publish(makeMessage('fresh'), { exchange: '', routingKey: queue });
       await waitFor(() => blocked, 'the delivery', 10_000);
       await (got[0] as Delivery).ack();
