@@ -2,8 +2,7 @@
  * @module bench/lib/api-args
  * The flags of `npm run bench:api` (bench/api.ts), checked before anything starts.
  */
-import { parseArgs } from 'node:util';
-import { redisAddress, UsageError, wholeNumber } from './args.js';
+import { redisAddress, strictFlags, UsageError, wholeNumber } from './args.js';
 
 /** The two services, in the order of the table's columns. */
 export const API_STACKS = ['celeriac', 'bullmq'] as const;
@@ -48,29 +47,19 @@ export interface ApiArgs {
 
 /** Reads the API bench's flags. @throws UsageError on an unknown flag or a bad value. */
 export function parseApiArgs(argv: readonly string[]): ApiArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        requests: { type: 'string', default: '2000' },
-        warmup: { type: 'string', default: '200' },
-        concurrency: { type: 'string', default: '1,10,50' },
-        'worker-concurrency': { type: 'string', default: '10' },
-        only: { type: 'string' },
-        redis: { type: 'string', default: '127.0.0.1:6379' },
-        db: { type: 'string', default: '0' },
-        postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-        timeout: { type: 'string', default: '900' },
-        out: { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = strictFlags(argv, {
+    help: { type: 'boolean', short: 'h', default: false },
+    requests: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '1,10,50' },
+    'worker-concurrency': { type: 'string', default: '10' },
+    only: { type: 'string' },
+    redis: { type: 'string', default: '127.0.0.1:6379' },
+    db: { type: 'string', default: '0' },
+    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    timeout: { type: 'string', default: '900' },
+    out: { type: 'string' },
+  });
   const concurrencies = values.concurrency.split(',').map((c) => wholeNumber('--concurrency', c.trim(), 1, 1000));
   const only = values.only === undefined ? [...API_STACKS] : values.only.split(',').map((s) => s.trim().toLowerCase());
   for (const s of only) if (!(API_STACKS as readonly string[]).includes(s)) throw new UsageError(`--only: unknown service ${JSON.stringify(s)}; known: ${API_STACKS.join(', ')}`);

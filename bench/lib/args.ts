@@ -3,7 +3,10 @@
  * The flags of `npm run bench`, checked: a bad value is refused with a line that names the
  * flag, before any peer is started.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** The `options` of a parseArgs config. */
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 import { PEER_NAMES, type PeerName } from './types.js';
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -40,6 +43,15 @@ export function wholeNumber(flag: string, text: string, min: number, max = Numbe
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!(value >= min && value <= max)) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return value;
+}
+
+/** A script's flags by `options`, strictly: an unknown flag or a positional is a UsageError. */
+export function strictFlags<const O extends FlagOptions>(argv: readonly string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: false; options: O }>>['values'] {
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** `host:port` of `--redis`. @throws UsageError when it is not one. */

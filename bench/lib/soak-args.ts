@@ -2,8 +2,7 @@
  * @module bench/lib/soak-args
  * The flags of `npm run bench:soak` (bench/soak.ts), checked before anything runs.
  */
-import { parseArgs } from 'node:util';
-import { redisAddress, UsageError, wholeNumber } from './args.js';
+import { redisAddress, strictFlags, UsageError, wholeNumber } from './args.js';
 
 export const SOAK_USAGE = `Usage: npm run bench:soak -- [flags]
 
@@ -58,30 +57,20 @@ function percent(flag: string, text: string): number {
 
 /** Reads the soak's flags. @throws UsageError on an unknown flag, a bad value or values that do not fit together. */
 export function parseSoakArgs(argv: readonly string[]): SoakArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        n: { type: 'string', default: '1000000' },
-        'baseline-at': { type: 'string', default: '100000' },
-        'max-growth': { type: 'string', default: '10' },
-        concurrency: { type: 'string', default: '100' },
-        batch: { type: 'string', default: '1000' },
-        'max-queued': { type: 'string', default: '20000' },
-        'sample-every': { type: 'string', default: '2' },
-        timeout: { type: 'string', default: '1800' },
-        redis: { type: 'string', default: '127.0.0.1:6379' },
-        db: { type: 'string', default: '0' },
-        out: { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = strictFlags(argv, {
+    help: { type: 'boolean', short: 'h', default: false },
+    n: { type: 'string', default: '1000000' },
+    'baseline-at': { type: 'string', default: '100000' },
+    'max-growth': { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '100' },
+    batch: { type: 'string', default: '1000' },
+    'max-queued': { type: 'string', default: '20000' },
+    'sample-every': { type: 'string', default: '2' },
+    timeout: { type: 'string', default: '1800' },
+    redis: { type: 'string', default: '127.0.0.1:6379' },
+    db: { type: 'string', default: '0' },
+    out: { type: 'string' },
+  });
   const redis = redisAddress(values.redis);
   const args: SoakArgs = {
     help: values.help,
