@@ -106,20 +106,15 @@ export class AsyncTaskPool implements TaskPool {
     if (watch === null) return traceTask(run.job.task, run.job.message, env);
     const watched: WatchedRun = run.job;
     let outcome: TraceOutcome | Promise<TraceOutcome>;
-    const start = watch.begin(watched);
+    const start = watch.begin();
     try {
       outcome = traceTask(run.job.task, run.job.message, env);
-    } catch (err) {
-      watch.ended(watched);
-      throw err;
     } finally {
       watch.returned(watched, start);
     }
-    if (!(outcome instanceof Promise)) {
-      watch.ended(watched);
-      return outcome;
-    }
-    return outcome.finally(() => watch.ended(watched));
+    if (!(outcome instanceof Promise)) return outcome;
+    const link = watch.track(watched);
+    return outcome.finally(() => watch.ended(link));
   }
 
   stats(): PoolStats {

@@ -40,7 +40,6 @@ describe('BlockWatch', () => {
     const watch = new BlockWatch(1000, 'async', log, t.timers);
     watch.start();
     expect(watch.call(spin, () => (t.advance(3000), 42))).toBe(42);
-    watch.ended(spin);
     t.tick(); // the ticker sees the same stall: not reported twice
     expect(lines).toHaveLength(1);
     expect(lines[0]!.msg).toMatch(/^Task app\.spin\[id-1\] blocked the event loop for 3\.00s: the async pool .* -P threads or -P prefork\.$/);
@@ -53,7 +52,6 @@ describe('BlockWatch', () => {
     const watch = new BlockWatch(1000, 'solo', log, t.timers);
     watch.start();
     watch.call(spin, () => t.advance(999));
-    watch.ended(spin);
     t.advance(250);
     t.tick();
     expect(lines).toEqual([]);
@@ -65,11 +63,13 @@ describe('BlockWatch', () => {
     const watch = new BlockWatch(1000, 'async', log, t.timers);
     watch.start();
     watch.call(spin, () => undefined); // async body: its first part returns at once
+    const spinning = watch.track(spin);
     watch.call(other, () => undefined);
+    watch.track(other);
     t.advance(250);
     t.tick();
     t.advance(5000); // spin's continuation computes for 5 s...
-    watch.ended(spin); // ...and ends before the ticker runs again
+    watch.ended(spinning); // ...and ends before the ticker runs again
     t.tick();
     expect(lines).toHaveLength(1);
     expect(lines[0]!.msg).toMatch(/^One of the tasks app\.spin\[id-1\], app\.io\[id-2\] blocked the event loop for 4\.75s/);
@@ -88,10 +88,22 @@ describe('BlockWatch', () => {
     t.tick();
     expect(lines).toEqual([]);
     watch.call(spin, () => undefined);
+    const spinning = watch.track(spin);
     t.advance(3000);
-    watch.ended(spin);
+    watch.ended(spinning);
     t.tick();
     expect(lines.map((l) => l.taskIds)).toEqual([['id-1']]);
+  });
+
+  it('a body that ended synchronously is never a suspect of a later stall', () => {
+    const t = manualTimers();
+    const { log, lines } = capture();
+    const watch = new BlockWatch(1000, 'async', log, t.timers);
+    watch.start();
+    watch.call(spin, () => 1); // quick and synchronous: timed, not tracked
+    t.advance(5000); // something else held the loop
+    t.tick();
+    expect(lines).toEqual([]);
   });
 
   it('stop ends the ticker', () => {

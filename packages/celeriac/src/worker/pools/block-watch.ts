@@ -13,6 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { LinkedSet, type Link } from '../../core/linked-set.js';
 
 /** One running task, as the warning names it (a job: the watch allocates nothing per task). */
 export interface WatchedRun {
@@ -20,8 +21,9 @@ export interface WatchedRun {
 }
 
 /**
- * Runs started since the last tick that the ticker keeps for naming, at most: the culprit of a
- * stall is among the runs active at the last tick, or among the last ones started. Bounded so
+ * Tracked runs started since the last tick that the ticker keeps for naming, at most: the
+ * culprit of a stall is among the runs active at the last tick, or among the last ones started
+ * (a run that ended before the tick is not active any more). Bounded so
  * that a busy worker does not keep thousands of ended runs alive between ticks (a quarter of a
  * second at tens of thousands of tasks a second), which the garbage collector then copies.
  */
@@ -46,7 +48,8 @@ const label = (r: WatchedRun): string => `${r.message.headers.task}[${r.message.
 
 /** Warns when a task blocks the event loop longer than `thresholdMs`. */
 export class BlockWatch {
-  private readonly active = new Set<WatchedRun>();
+  /** Bodies that went on past their synchronous part (a linked set: see core/linked-set.ts). */
+  private readonly active = new LinkedSet<WatchedRun>();
   /** The last {@link RECENT} runs started since the last tick (a run that started and ended inside a block is among them), a ring. */
   private readonly recent: (WatchedRun | undefined)[] = new Array<WatchedRun | undefined>(RECENT).fill(undefined);
   private started = 0;
@@ -82,12 +85,10 @@ export class BlockWatch {
   }
 
   /**
-   * The synchronous part of `run`'s body starts now; returns the time to give {@link returned}.
-   * The run counts as active until {@link ended} (at once for a body that finished synchronously).
+   * The synchronous part of a body starts now; returns the time to give {@link returned}.
+   * Touches no collection: a body that ends synchronously (most) is timed, never tracked.
    */
-  begin(run: WatchedRun): number {
-    this.active.add(run);
-    this.recent[this.started++ % RECENT] = run;
+  begin(): number {
     return this.timers.now();
   }
 
@@ -102,7 +103,7 @@ export class BlockWatch {
 
   /** {@link begin}, `body`, then {@link returned}. */
   call<T>(run: WatchedRun, body: () => T): T {
-    const start = this.begin(run);
+    const start = this.begin();
     try {
       return body();
     } finally {
@@ -110,9 +111,19 @@ export class BlockWatch {
     }
   }
 
-  /** The run ended. */
-  ended(run: WatchedRun): void {
-    this.active.delete(run);
+  /**
+   * `run`'s body goes on after its synchronous part (it awaits): a stall the ticker notices
+   * from now on may be its doing, until {@link ended} with the returned link. A stall inside
+   * the synchronous part is {@link returned}'s to report.
+   */
+  track(run: WatchedRun): Link<WatchedRun> {
+    this.recent[this.started++ % RECENT] = run;
+    return this.active.add(run);
+  }
+
+  /** The tracked run ended. */
+  ended(link: Link<WatchedRun>): void {
+    this.active.delete(link);
   }
 
   private tick(): void {
@@ -126,7 +137,7 @@ export class BlockWatch {
       const suspects = [...new Set([...this.atLastTick, ...recent])];
       if (suspects.length > 0) this.warn(stalled, suspects);
     }
-    this.atLastTick = [...this.active];
+    this.atLastTick = this.active.values();
     this.recent.fill(undefined);
     this.started = 0;
   }
