@@ -10,7 +10,7 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.promoters`, `.running`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.started`, `.promoters`, `.running`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
  * | `celeriac:revoked`, `celeriac:rate:<key>`, `celeriac:running`, `celeriac:running.holders`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
@@ -126,6 +126,11 @@ export class BrokerKeys {
    */
   readonly deliveries: string;
   /**
+   * Ours: hash delivery_tag -> lease token, for a message given back before whose task started
+   * under that holding (count-start.lua): its holder's death counts against it alone.
+   */
+  readonly started: string;
+  /**
    * Ours: zset broker id -> presence expiry (epoch ms) of the consuming Celeriac brokers, which
    * promote due ETA messages. While it has a live member, ETA publishes go to {@link delayed}.
    */
@@ -155,6 +160,7 @@ export class BrokerKeys {
     this.deadLetters = `${prefix}celeriac.deadletters`;
     this.deadLettersBytes = `${prefix}celeriac.deadletters.bytes`;
     this.deliveries = `${prefix}celeriac.deliveries`;
+    this.started = `${prefix}celeriac.started`;
     this.promoters = `${prefix}celeriac.promoters`;
     this.running = `${prefix}celeriac.running`;
     const beat = `${prefix}celeriac.beat.`;

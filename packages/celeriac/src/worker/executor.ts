@@ -298,6 +298,9 @@ export class Executor {
         slot = null;
         return await this.conclude(job, closing ? ending('not-started') : ending('revoked', new TaskRevokedError('revoked')));
       }
+      // Given back before: its start is marked first, so that this worker's death while it
+      // runs counts against it, not against its prefetched neighbours (Delivery.countStart).
+      if ((delivery.deliveryCount ?? 1) > 1 && delivery.countStart !== undefined) await delivery.countStart();
       acked = this.begin(job);
       if (this.traits(task).trackStarted) await this.writer.storeState(message, delivery.queue, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
       const running = (job.running = this.start(job));

@@ -70,4 +70,34 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
     expect(await raw.exists(`${prefix}celeriac.deliveries`)).toBe(0);
     expect(last.child.exitCode).toBeNull();
   }, 90_000);
+
+  it('dead-letters only the poison, not the 20 tasks queued behind it that never ran beside it', async () => {
+    const queue = `poison-n-${randomUUID().slice(0, 8)}`;
+    const id = randomUUID();
+    const innocent = Array.from({ length: 20 }, () => randomUUID());
+    taskIds.push(id, ...innocent);
+    await producer.sendTask(POISON, [id], {}, { queue, taskId: id });
+    for (const t of innocent) await producer.sendTask(MARKED, [t, 0], {}, { queue, taskId: t });
+    // One slot and Celery's default prefetch of 4: three innocent messages wait in the
+    // worker's prefetch each time the poison kills it (before, each such death counted
+    // against them too, and they were dead-lettered beside the poison).
+    const settings = { workerMaxDeliveries: MAX, workerRedeliveryDelay: 0.1 };
+    const over = { settings, prefetchMultiplier: 4 };
+    const deadLetters = async (): Promise<string[]> => parseSetAside(await raw.lRange(`${prefix}celeriac.deadletters`, 0, -1)).filter((r) => r.raw.includes(queue)).map((r) => r.raw);
+    for (let run = 1; (await deadLetters()).length === 0; run++) {
+      expect(run, 'the poison is dead-lettered after its limit').toBeLessThanOrEqual(MAX + 2);
+      const w = spawnWorker(config(queue, `poison-n-${run}-${process.pid}@failure`, over));
+      // Dies by the poison, or lives once the poison was dead-lettered.
+      const died = new Promise<boolean>((resolve) => w.child.once('exit', () => resolve(true)));
+      const settled = waitFor('the dead letter', async () => (await deadLetters()).length > 0, 60_000).then(() => false);
+      if (!(await Promise.race([died, settled]))) break;
+    }
+    await waitFor('the 20 innocent tasks to succeed', async () => (await metas(raw, innocent)).every((m) => m?.status === 'SUCCESS'), 60_000);
+    const letters = await deadLetters();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toContain(id);
+    expect((await counts(raw, prefix, id)).attempts).toBe(MAX);
+    for (const t of innocent) expect((await counts(raw, prefix, t)).success).toBe(1);
+    expect(await raw.exists(`${prefix}celeriac.started`)).toBe(0);
+  }, 180_000);
 });

@@ -26,6 +26,7 @@ class FakeHost {
   #seq = 0;
 
   readonly transitions: ConsumerTransitions = {
+    countStart: async () => true,
     fetch: async (): Promise<FetchedMessage[]> => {
       const index = this.fetches++;
       this.duringFetch();

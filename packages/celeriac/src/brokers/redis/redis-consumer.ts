@@ -43,7 +43,7 @@ import type { WakeWatch } from './wake-subscriber.js';
 import { nextTurn, Wakeup } from './wakeup.js';
 
 /** The transitions a consumer runs: fetch and the settlements. */
-export type ConsumerTransitions = Pick<Transitions, 'fetch'> & SettlementTransitions;
+export type ConsumerTransitions = Pick<Transitions, 'fetch' | 'countStart'> & SettlementTransitions;
 
 /** The broker's services a consumer uses (shared by every consumer of one broker). */
 export interface ConsumerDeps {
@@ -409,6 +409,17 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   /** One of its deliveries was acked early and its task runs: recorded until the returned call. */
   markRunning(d: RedisDelivery): () => void {
     return this.deps.running?.record(d) ?? noop;
+  }
+
+  /**
+   * The task of one of its deliveries, given back before, starts: marked so that this
+   * worker's death while it runs is counted against it alone (count-start.lua).
+   */
+  countStart(d: RedisDelivery): Promise<void> {
+    return this.deps.transitions.countStart(d).then(
+      () => undefined,
+      (error: unknown) => this.deps.options.log?.('warn', `could not mark the start of redelivered message ${d.tag}; if this worker dies while it runs, that death is not counted against it`, error as Error),
+    );
   }
 
   /** Whether it is open and takes lost-task reports ({@link ConsumeOptions.onLost}). */

@@ -27,6 +27,8 @@ export interface DeliveryHolder {
   leaseLimited?(delivery: RedisDelivery): void;
   /** The delivery's task was acked early and runs ({@link RedisDelivery.markRunning}). */
   markRunning?(delivery: RedisDelivery): () => void;
+  /** The task of a delivery given back before starts ({@link RedisDelivery.countStart}). */
+  countStart?(delivery: RedisDelivery): Promise<void>;
 }
 
 /** One message handed to a consumer; settled exactly once. */
@@ -92,6 +94,11 @@ export class RedisDelivery implements Delivery {
   markRunning(): () => void {
     return this.holder.markRunning?.(this) ?? noop;
   }
+
+  countStart(): Promise<void> {
+    return this.holder.countStart?.(this) ?? DONE;
+  }
 }
 
 const noop = (): void => undefined;
+const DONE: Promise<void> = Promise.resolve();

@@ -22,6 +22,7 @@ const SCRIPTS = {
   heldBy: script('held-by'),
   promoteDue: script('promote-due'),
   restoreStale: script('restore-stale'),
+  countStart: script('count-start'),
   purge: script('purge'),
   setAside: script('set-aside'),
   setAsideTake: script('set-aside-take'),
@@ -180,7 +181,7 @@ export class Transitions {
   async #ackMany(batch: readonly AckedHeld[]): Promise<boolean[]> {
     const removals = this.#takeRemovals();
     try {
-      const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries, this.keys.running], ackArgs(this.runningHolder, removals, batch))) as number[];
+      const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries, this.keys.running, this.keys.started], ackArgs(this.runningHolder, removals, batch))) as number[];
       return reply.map(isOne);
     } catch (error) {
       // Not lost with the call: the next one carries them.
@@ -250,6 +251,15 @@ export class Transitions {
     return (await this.#run(SCRIPTS.defer, keys, [held.tag, held.token, deliverAt, delayedMember(bucketKey, raw), counted ? '1' : '0', DELIVERY_COUNT_TTL_MS])) === 1;
   }
 
+  /**
+   * The task of `held`, a delivery given back before, starts now (count-start.lua): if its
+   * holder dies while it runs, the lease recovery counts that against it. False when the lease
+   * was lost.
+   */
+  async countStart(held: Held): Promise<boolean> {
+    return (await this.#run(SCRIPTS.countStart, [this.keys.leaseData, this.keys.started], [held.tag, held.token, DELIVERY_COUNT_TTL_MS])) === 1;
+  }
+
   /** The list and byte counter of a part of the set-aside store. */
   setAsidePart(category: SetAsideCategory): [list: string, bytes: string] {
     const k = this.keys;
@@ -259,7 +269,7 @@ export class Transitions {
   /** Onto its part of the set-aside store (its delivery count dropped), dropping that part's oldest records past `limits`. */
   async setAside(held: Held, record: string, limits: SetAsideLimits, category: SetAsideCategory): Promise<SetAsideOutcome> {
     const [list, bytes] = this.setAsidePart(category);
-    const keys = [...this.#book, list, this.keys.deliveries, bytes];
+    const keys = [...this.#book, list, this.keys.deliveries, bytes, this.keys.started];
     const [parked, dropped, droppedBytes, first] = (await this.#run(SCRIPTS.setAside, keys, [held.tag, held.token, record, limits.maxCount, limits.maxBytes])) as [number, number, number, string];
     return { parked: Number(parked) === 1, dropped: Number(dropped), droppedBytes: Number(droppedBytes), firstDropped: String(first) };
   }
@@ -291,7 +301,7 @@ export class Transitions {
   async restoreStale(nowMs: number, visibilityMs: number, mutexToken: string, limit: number): Promise<{ ours: number; theirs: number } | undefined> {
     const k = this.keys;
     const t = this.#restoreTemplate;
-    const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex, k.deliveries], [
+    const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex, k.deliveries, k.started], [
       nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes, DELIVERY_COUNT_TTL_MS,
     ])) as [number, number];
     return Number(ours) < 0 ? undefined : { ours: Number(ours), theirs: Number(theirs) };

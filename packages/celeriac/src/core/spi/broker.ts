@@ -180,6 +180,15 @@ export interface Delivery {
    */
   limitLease?(epochMs: number): void;
   /**
+   * Optional: the task of this delivery, which was given back before (`deliveryCount` > 1),
+   * starts now. A broker that counts a dead worker's deliveries (Redis: lease recovery) then
+   * counts that death against this message, and not against the ones that only waited in the
+   * same worker's prefetch (brokers/redis/scripts/count-start.lua). The worker waits for it
+   * before the task runs, so that a task that kills its worker at once is counted too.
+   * Never rejects: a mark that cannot be made only leaves such a death uncounted.
+   */
+  countStart?(): Promise<void>;
+  /**
    * Optional: this delivery was acked early and its task runs now. The broker records it as
    * running on this worker until the returned function is called (once the task's end is
    * stored), so that if the worker dies meanwhile a live worker hears of it through

@@ -81,7 +81,7 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(await t.fetch(keys.buckets('mixed'), ['mixed'], 10, Date.now(), 60_000, 'none')).toEqual([]);
   });
 
-  it('keeps a delivery count in Redis: requeues and lease recoveries add one, restores do not, acks and set-asides drop it', async () => {
+  it('keeps a delivery count in Redis: requeues and lease recoveries of started tasks add one, restores do not, acks and set-asides drop it', async () => {
     const [b0] = keys.buckets('counted') as [string];
     const tags = ['c-acked', 'c-parked'];
     for (const tag of tags) await raw.lPush(b0, envelope(tag));
@@ -94,13 +94,21 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(got.map((m) => m.given)).toEqual([1, 1]);
     // A restore (a message that never started) is not counted.
     for (const m of got) expect(await t.restore(m, b0, m.raw)).toBe(true);
-    // Fetched again under a lease that has already lapsed: the recovery sweep counts it.
+    // Fetched again under a lease that has already lapsed (its holder died). Given back before,
+    // each counts only if its task started under that lease (count-start.lua): c-acked did,
+    // c-parked only waited in the dead worker's prefetch.
     got = await t.fetch(keys.buckets('counted'), ['counted'], 10, Date.now() - 10_000, 1000, 'tok-lapsed');
     expect(got.map((m) => m.given).sort()).toEqual([1, 1]);
+    expect(await t.countStart(got.find((m) => m.tag === 'c-acked')!)).toBe(true);
+    expect(await t.countStart({ tag: 'c-parked', token: 'not-the-token' })).toBe(false);
     const swept = await t.restoreStale(Date.now(), 3_600_000, 'mutex-token', 100);
     expect(swept?.ours).toBe(2);
+    expect(await raw.exists(keys.started)).toBe(0);
     got = await fetchAll();
-    expect(got.map((m) => m.given)).toEqual([2, 2]);
+    expect(got.map((m) => [m.tag, m.given]).sort()).toEqual([['c-acked', 2], ['c-parked', 1]]);
+    // A start mark is dropped with its delivery's ack.
+    expect(await t.countStart(got.find((m) => m.tag === 'c-acked')!)).toBe(true);
+    expect(await raw.hLen(keys.started)).toBe(1);
     expect(await raw.pTTL(keys.deliveries)).toBeGreaterThan(6 * 24 * 3600 * 1000);
     const acked = got.find((m) => m.tag === 'c-acked')!;
     const parked = got.find((m) => m.tag === 'c-parked')!;
@@ -108,6 +116,17 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(Number(await raw.hExists(keys.deliveries, 'c-acked'))).toBe(0);
     expect((await t.setAside(parked, '{}', { maxCount: 10, maxBytes: 1_000_000, maxRecordBytes: 1_000_000 }, 'dead-letter')).parked).toBe(true);
     expect(await raw.exists(keys.deliveries)).toBe(0);
+    expect(await raw.exists(keys.started)).toBe(0);
+  });
+
+  it('counts the first lease recovery of a message never given back before (nothing says whether it started)', async () => {
+    const [b0] = keys.buckets('first-death') as [string];
+    await raw.lPush(b0, envelope('f-1'));
+    await t.fetch(keys.buckets('first-death'), ['first-death'], 10, Date.now() - 10_000, 1000, 'tok-dead');
+    expect((await t.restoreStale(Date.now(), 3_600_000, 'mutex-first', 100))?.ours).toBe(1);
+    const [again] = await t.fetch(keys.buckets('first-death'), ['first-death'], 10, Date.now(), 60_000, 'tok-next');
+    expect(again?.given).toBe(1);
+    expect(await t.ack(again!)).toBe(true);
   });
 
   it('several queues still rotate after each message, as kombu BRPOP order does', async () => {

@@ -19,6 +19,7 @@ KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  celeriac.deliveries (hash): settled tags' delivery counts are dropped
 KEYS[6]  celeriac.running (hash tag -> "<broker id> <orphaned since ms> <unacked value>")
+KEYS[7]  celeriac.started (hash): settled tags' start marks (count-start.lua) are dropped
 ARGV[1]      broker id written into running records
 ARGV[2]      R: the number of running records to remove
 ARGV[3..2+R] their tags
@@ -82,8 +83,10 @@ if #settled > 0 then
   each_chunk(settled, function(...) redis.call('HDEL', KEYS[4], ...) end)
   each_chunk(settled, function(...) redis.call('ZREM', KEYS[2], ...) end)
   each_chunk(settled, function(...) redis.call('HDEL', KEYS[1], ...) end)
-  if redis.call('EXISTS', KEYS[5]) == 1 then
-    each_chunk(settled, function(...) redis.call('HDEL', KEYS[5], ...) end)
+  for key = 5, 7, 2 do
+    if redis.call('EXISTS', KEYS[key]) == 1 then
+      each_chunk(settled, function(...) redis.call('HDEL', KEYS[key], ...) end)
+    end
   end
 end
 return out

@@ -27,9 +27,15 @@ KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  unacked_mutex (string)
-KEYS[6]  celeriac.deliveries (hash tag -> deliveries given back so far): each restore counts one,
-         so a message whose worker dies every time it runs is dead-lettered by the next worker
-         that takes it past workerMaxDeliveries (worker/redelivery.ts)
+KEYS[6]  celeriac.deliveries (hash tag -> deliveries given back so far): a restore counts one
+         when the message may have been running as its holder died, so a message whose worker
+         dies every time it runs is dead-lettered by the next worker that takes it past
+         workerMaxDeliveries (worker/redelivery.ts), while the messages that only waited in
+         that worker's prefetch are not: a tier-1 restore counts a message given back for the
+         first time (nothing tells whether it started), and after that only when its task
+         started under the lapsed lease (count-start.lua marked it). Tier 2 counts every
+         restore (a Python holder marks nothing).
+KEYS[7]  celeriac.started (hash tag -> token of the holding whose task started: count-start.lua)
 ARGV[1]  now, epoch ms (lease cutoff)
 ARGV[2]  visibility cutoff, epoch seconds (now - visibility_timeout)
 ARGV[3]  mutex token (unique per call)
@@ -218,7 +224,14 @@ local function count(tag)
   redis.call('HINCRBY', KEYS[6], tag, 1)
   redis.call('PEXPIRE', KEYS[6], ARGV[19])
 end
+-- Whether the dead holder (lease token `token`) may have been running the message: it was
+-- never given back before, or its start under this holding was marked.
+local function ran(tag, token)
+  if redis.call('HEXISTS', KEYS[6], tag) == 0 then return true end
+  return token ~= nil and redis.call('HGET', KEYS[7], tag) == token
+end
 local function forget(tag)
+  redis.call('HDEL', KEYS[7], tag)
   redis.call('ZREM', KEYS[3], tag)
   redis.call('HDEL', KEYS[4], tag)
   redis.call('HDEL', KEYS[1], tag)
@@ -242,7 +255,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
     -- held, and the sweep goes on with the others.
     local pushed = redis.pcall('RPUSH', source_bucket(data), marked(env))
     if type(pushed) ~= 'table' or not pushed.err then
-      count(tag)
+      if ran(tag, data:match('^(%S+) ')) then count(tag) end
       ours = ours + 1
       forget(tag)
     end

@@ -17,6 +17,7 @@ KEYS[5]  the record's part of the store: celeriac.setaside (malformed messages) 
          celeriac.deadletters (dead-lettered tasks), a list of records, oldest first
 KEYS[6]  celeriac.deliveries (hash)
 KEYS[7]  that part's byte counter: celeriac.setaside.bytes or celeriac.deadletters.bytes
+KEYS[8]  celeriac.started (hash): the delivery's start mark is dropped (count-start.lua)
 ARGV[1]  delivery tag
 ARGV[2]  token given by fetch
 ARGV[3]  the record text (at most the part's record bound: core/set-aside.ts truncates it)
@@ -41,6 +42,7 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {0, 0, 0, ''} end
 redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[8], ARGV[1])
 
 if redis.call('EXISTS', KEYS[7]) == 0 then
   local total = 0
