@@ -13,8 +13,8 @@
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { TimerHandle } from '../core/clock.js';
-import { buildTaskMessage, publishTask } from '../core/producer.js';
-import { afterPublish, beforePublish } from '../core/publish-signals.js';
+import { buildTaskMessage } from '../core/producer.js';
+import { sendMessages } from '../core/send.js';
 import type { EntryRunState } from '../core/spi/beat-store.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { isoformatUtc } from '../protocol/time.js';
@@ -192,14 +192,13 @@ export class Beat {
   async #send(entry: CompiledEntry, slot: number, state: EntryRunState, token: string): Promise<boolean> {
     const headers = { ...(entry.options.headers ?? {}), [BEAT_HEADER]: { entry: entry.name, slot: isoformatUtc(slot) } };
     const out = buildTaskMessage(this.app, entry.task, entry.args, entry.kwargs, { ...entry.options, headers });
-    await beforePublish(this.app.signals, [out]);
+    const fence = this.options.store.fence(token, entry.name, state);
     try {
-      await publishTask(this.app.broker, out, { fence: this.options.store.fence(token, entry.name, state) });
+      await sendMessages(this.app, [out], { what: `send beat entry ${entry.name} (${entry.task})`, calls: [entry.options], fence });
     } catch (error) {
       if (error instanceof CeleriacError && error.code === ErrorCodes.FENCED) return false;
       throw error;
     }
-    await afterPublish(this.app.signals, [out]);
     const id = out.message.headers.id;
     this.log.info({ entry: entry.name, task: entry.task, taskId: id, slot: isoformatUtc(slot), runCount: state.totalRunCount }, 'beat: sent due task');
     return true;

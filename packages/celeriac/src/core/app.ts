@@ -14,10 +14,8 @@ import { addToCurrentTask } from './current-task.js';
 import { resultTuple } from './result-meta.js';
 import { runEager } from './eager.js';
 import type { ApplyOptions } from './call-options.js';
-import { buildTaskMessage, publishTask, publishTasks, type ProducerHost, type TaskCall } from './producer.js';
-import { afterPublish, beforePublish } from './publish-signals.js';
-import { mergeRetryPolicy, publishWithRetry, type ResolvedPublishRetryPolicy } from './publish-retry.js';
-import { sendTaskSentEvent } from './sent-event.js';
+import { buildTaskMessage, type ProducerHost, type TaskCall } from './producer.js';
+import { sendMessages } from './send.js';
 import { compileRoutes, type Route } from './routing.js';
 import { resolveSettings, type ResolvedSettings, type Settings } from './settings.js';
 import type { ResultBackend } from './spi/backend.js';
@@ -69,7 +67,6 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   readonly replyTo = randomUUID();
   readonly revokeExpiresSec = REVOKE_EXPIRES_SEC;
   private readonly registry = new Map<string, AnyTask>();
-  private appRetryPolicy: { settings: ResolvedSettings; policy: ResolvedPublishRetryPolicy } | undefined;
   /** Celery's signals as typed events: see {@link on}. */
   readonly signals: Signals = new Signals(() => this.log);
   private router: (name: string) => Route | null;
@@ -250,15 +247,8 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       const record = await runEager(this, local, out);
       return new EagerResult(out.message.headers.id, this, record);
     }
-    await beforePublish(this.signals, [out]);
-    const policy = this.publishRetryPolicy([options]);
-    await this.publishWithRetry(`send task ${name}[${out.message.headers.id}]`, policy, async () => {
-      if (!out.message.headers.ignore_result) await this.backend.beforePublish?.();
-      await publishTask(this.broker, out);
-    });
+    await sendMessages(this, [out], { what: `send task ${name}[${out.message.headers.id}]`, calls: [options] });
     if (options.addToParent ?? true) addToCurrentTask(resultTuple(out.message.headers.id));
-    await afterPublish(this.signals, [out]);
-    if (this.settings.taskSendSentEvent) await sendTaskSentEvent(this.broker, this.clock, out, (err) => this.log.warn({ err }, 'could not send task-sent event'));
     return new AsyncResult(out.message.headers.id, this);
   }
 
@@ -278,41 +268,11 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       return results;
     }
     const outs = calls.map((c) => buildTaskMessage(this, c.name, c.args ?? [], c.kwargs ?? {}, c.options ?? {}));
-    await beforePublish(this.signals, outs);
-    const policy = this.publishRetryPolicy(calls.map((c) => c.options ?? {}));
-    await this.publishWithRetry(`send ${outs.length} tasks`, policy, async () => {
-      if (outs.some((out) => !out.message.headers.ignore_result)) await this.backend.beforePublish?.();
-      await publishTasks(this.broker, outs);
-    });
+    await sendMessages(this, outs, { what: `send ${outs.length} tasks`, calls: calls.map((c) => c.options ?? {}) });
     outs.forEach((out, i) => {
       if (calls[i]?.options?.addToParent ?? true) addToCurrentTask(resultTuple(out.message.headers.id));
     });
-    await afterPublish(this.signals, outs);
     return outs.map((out) => new AsyncResult(out.message.headers.id, this));
-  }
-
-  /** The publish retry policy of calls with these options, or null when retry is off. */
-  private publishRetryPolicy(options: readonly ApplyOptions[]): ResolvedPublishRetryPolicy | null {
-    // The settings' policy is resolved once per settings object (sends are a hot path).
-    if (this.appRetryPolicy?.settings !== this.settings) {
-      this.appRetryPolicy = { settings: this.settings, policy: mergeRetryPolicy(this.settings.taskPublishRetryPolicy, undefined) };
-    }
-    let policy = this.appRetryPolicy.policy;
-    for (const o of options) if (o.retryPolicy !== undefined) policy = mergeRetryPolicy(policy, o.retryPolicy);
-    const off = options.some((o) => (o.retry ?? this.settings.taskPublishRetry) === false);
-    return off ? null : policy;
-  }
-
-  private publishWithRetry(what: string, policy: ResolvedPublishRetryPolicy | null, attempt: () => Promise<void>): Promise<void> {
-    return publishWithRetry(attempt, {
-      what,
-      policy,
-      clock: this.clock,
-      onRetry: (err, retry, delaySec) => {
-        const of = policy?.maxRetries === null ? '' : `/${String(policy?.maxRetries)}`;
-        this.log.warn({ err, retry, delaySec }, `${what}: broker unreachable (${err.message}); retry ${retry}${of} in ${delaySec} s`);
-      },
-    });
   }
 
   /** A handle on the result of a task id. */

@@ -10,8 +10,8 @@ import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import type { Delivery } from '../core/spi/broker.js';
 import { sendFailureFollowUps, sendSuccessFollowUps } from '../canvas/follow-up.js';
-import { ORIGIN, publishTask } from '../core/producer.js';
-import { afterPublish, beforePublish } from '../core/publish-signals.js';
+import { ORIGIN } from '../core/producer.js';
+import { sendMessages } from '../core/send.js';
 import { resultTuple } from '../core/result-meta.js';
 import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
 import { Ignore, Reject, Retry, TaskRevokedError, TimeLimitExceeded, WorkerLostError, formatTraceback, toExceptionRecord } from '../core/task-errors.js';
@@ -134,9 +134,7 @@ async function publishRetry(app: App, s: Subject, options: ResolvedTaskOptions, 
   const queue = retry.queue ?? delivery.queue;
   const next = buildRetryMessage(message, eta, now, ORIGIN);
   const out = { message: next, route: { queue, exchange: '', routingKey: queue }, priority: message.properties.priority, ...(eta > now ? { deliverAt: eta } : {}) };
-  await beforePublish(app.signals, [out]);
-  await publishTask(app.broker, out);
-  await afterPublish(app.signals, [out]);
+  await sendMessages(app, [out], { what: `send the retry of ${message.headers.task}[${message.headers.id}]` });
   const cause = retry.exc === undefined ? null : (toExceptionRecord(retry.exc) as unknown as Json);
   return { kind: 'retry', result: cause, traceback: retryText(retry, eta, now), error: retry.exc ?? retry, children: [resultTuple(message.headers.id)] };
 }

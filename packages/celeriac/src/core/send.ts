@@ -1,0 +1,88 @@
+/**
+ * @module core/send
+ * The one way this process sends built task messages: `delay`/`applyAsync`/`sendTask`,
+ * `sendTasks`/`applyAsyncMany` (and the canvas through them), a task's retry and beat's
+ * entries. Every send passes the same steps in the same order, as Celery's `send_task` does:
+ * `beforeTaskPublish`, the publish under the publish retry policy (the result backend readied
+ * first when a result is wanted, so an rpc:// reply queue exists before the task can end),
+ * `afterTaskPublish`, then `task-sent` for each message when `taskSendSentEvent` is on.
+ */
+import type { Logger } from 'pino';
+import type { ApplyOptions } from './call-options.js';
+import type { Clock } from './clock.js';
+import { publishTask, publishTasks, type OutgoingTask } from './producer.js';
+import { afterPublish, beforePublish } from './publish-signals.js';
+import { mergeRetryPolicy, publishWithRetry, type ResolvedPublishRetryPolicy } from './publish-retry.js';
+import { sendTaskSentEvent } from './sent-event.js';
+import type { ResolvedSettings } from './settings.js';
+import type { Signals } from './signals.js';
+import type { ResultBackend } from './spi/backend.js';
+import type { Broker, PublishOptions } from './spi/broker.js';
+
+/** What a send needs from the app. */
+export interface SendHost {
+  readonly settings: ResolvedSettings;
+  readonly broker: Broker;
+  readonly backend: ResultBackend;
+  readonly clock: Clock;
+  readonly signals: Signals;
+  readonly log: Logger;
+}
+
+/** How one send is made. */
+export interface SendOptions {
+  /** Names the send in errors and logs, e.g. `send task proj.add[<id>]`. */
+  readonly what: string;
+  /** The call options of the messages (their `retry`/`retryPolicy`). @default [] (the settings' policy) */
+  readonly calls?: readonly ApplyOptions[];
+  /** Makes a single message's publish conditional (beat's lease). */
+  readonly fence?: PublishOptions['fence'];
+}
+
+/** The settings' own policy, resolved once per settings object (sends are a hot path). */
+const settingsPolicies = new WeakMap<ResolvedSettings, ResolvedPublishRetryPolicy>();
+
+/**
+ * The publish retry policy of calls with these options, or null when retry is off: none if
+ * any call sets `retry: false`, else `taskPublishRetryPolicy` with each call's `retryPolicy`
+ * merged over it in order.
+ */
+export function publishRetryPolicy(settings: ResolvedSettings, calls: readonly ApplyOptions[]): ResolvedPublishRetryPolicy | null {
+  let policy = settingsPolicies.get(settings);
+  if (policy === undefined) settingsPolicies.set(settings, (policy = mergeRetryPolicy(settings.taskPublishRetryPolicy, undefined)));
+  for (const o of calls) if (o.retryPolicy !== undefined) policy = mergeRetryPolicy(policy, o.retryPolicy);
+  const off = calls.length === 0 ? !settings.taskPublishRetry : calls.some((o) => (o.retry ?? settings.taskPublishRetry) === false);
+  return off ? null : policy;
+}
+
+/**
+ * Sends built messages: signals, publish with retry, `task-sent`. Not atomic for several
+ * messages: if publishing fails part-way some may have been sent, and a retried publish may
+ * send some twice (at-least-once, as Celery).
+ * @throws PublishError once the retry policy is spent; other publish errors as they are.
+ */
+export async function sendMessages(host: SendHost, outs: readonly OutgoingTask[], options: SendOptions): Promise<void> {
+  const { settings, broker, log } = host;
+  await beforePublish(host.signals, outs);
+  const policy = publishRetryPolicy(settings, options.calls ?? []);
+  const { what } = options;
+  await publishWithRetry(
+    async () => {
+      if (host.backend.beforePublish !== undefined && outs.some((out) => !out.message.headers.ignore_result)) await host.backend.beforePublish();
+      if (outs.length === 1) await publishTask(broker, outs[0]!, options.fence === undefined ? {} : { fence: options.fence });
+      else await publishTasks(broker, outs);
+    },
+    {
+      what,
+      policy,
+      clock: host.clock,
+      onRetry: (err, retry, delaySec) => {
+        const of = policy?.maxRetries === null ? '' : `/${String(policy?.maxRetries)}`;
+        log.warn({ err, retry, delaySec }, `${what}: broker unreachable (${err.message}); retry ${retry}${of} in ${delaySec} s`);
+      },
+    },
+  );
+  await afterPublish(host.signals, outs);
+  if (!settings.taskSendSentEvent) return;
+  for (const out of outs) await sendTaskSentEvent(broker, host.clock, out, (err) => log.warn({ err }, 'could not send task-sent event'));
+}
