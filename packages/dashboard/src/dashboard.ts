@@ -7,6 +7,7 @@
  * ingest (writing what it buffered) and closes the store.
  */
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -26,8 +27,8 @@ import { buildServer } from './server/server.js';
 import { openHistoryStore } from './store/index.js';
 import type { HistoryStore, HistoryStoreOptions } from './store/history-store.js';
 
-/** The dashboard's version (its package version). */
-export const DASHBOARD_VERSION = '0.1.0';
+/** The dashboard's version: its package.json's (one level up from both src/ and dist/). */
+export const DASHBOARD_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** The browser app shipped with this package. */
 export const DEFAULT_UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'ui');

@@ -9,10 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import packageJson from '../../package.json' with { type: 'json' };
 import { createApp } from '../../src/index.js';
 import { freePort, RedisServerProcess } from '../support/redis.js';
 import { buildDistIfStale } from '../support/node-script.js';
 import { fixtureApp, killAll, runCli, spawnCli } from './spawn.js';
+
+/** The version the CLI must report: the package's own. */
+const CELERIAC_VERSION = packageJson.version;
 
 beforeAll(() => {
   buildDistIfStale();
@@ -30,7 +34,7 @@ describe('celeriac worker (spawned)', () => {
     // result may print first.
     await cli.waitFor(/Task fixture\.add\[[0-9a-f-]{36}\] succeeded/);
     const out = cli.stdout();
-    expect(out).toContain(`celeriac 0.1.0  worker alpha@${hostname()}`);
+    expect(out).toContain(`celeriac ${CELERIAC_VERSION}  worker alpha@${hostname()}`);
     expect(out).toMatch(/app\s+fixtures\/app\.ts/);
     expect(out).toMatch(/broker\s+memory:\/\//);
     expect(out).toMatch(/results\s+memory:\/\//);

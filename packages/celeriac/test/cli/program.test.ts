@@ -5,8 +5,12 @@
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import packageJson from '../../package.json' with { type: 'json' };
 import { SETTINGS, type Settings } from '../../src/core/settings.js';
 import { type TestApp, makeApp, run } from './helpers.js';
+
+/** The version the CLI must report: the package's own. */
+const CELERIAC_VERSION = packageJson.version;
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 let t: TestApp | undefined;
@@ -48,7 +52,7 @@ describe('help and version', () => {
 
   it('--version prints the version', async () => {
     const res = await run(['--version']);
-    expect(res).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    expect(res).toEqual({ code: 0, stdout: `${CELERIAC_VERSION}\n`, stderr: '' });
   });
 
   it('an unknown command exits non-zero and says so', async () => {
