@@ -10,6 +10,9 @@
  *   a missed heartbeat) the session reconnects with capped exponential backoff (0.1 s
  *   doubling to 5 s) until closed, then calls every {@link AmqpSession.onReconnect} listener so
  *   consumers re-declare their topology and consume again (docs/protocol-amqp.md §7, §8.10).
+ * - With several targets (a failover list, `amqp://a;amqp://b`: the nodes of one cluster)
+ *   each attempt takes the next node in turn, kombu's round-robin, and the backoff grows only
+ *   once every node has refused; a lost connection starts with the node after the lost one.
  * - Channels belong to one connection: {@link ChannelSlot} keeps one lazily (re)opened channel
  *   for a role (publishing with confirms, declaring), replaced when the broker closes it with
  *   a channel error (404, 406), which is never fatal.
@@ -40,12 +43,24 @@ export class AmqpSession {
   #generation = 0;
   readonly #listeners = new Set<() => void>();
   readonly #waitMs: number;
+  readonly #targets: readonly AmqpTarget[];
+  /** Index of the node the next attempt goes to. */
+  #next = 0;
+  #target: AmqpTarget;
 
   constructor(
-    readonly target: AmqpTarget,
+    targets: AmqpTarget | readonly AmqpTarget[],
     private readonly options: AmqpSessionOptions,
   ) {
+    this.#targets = Array.isArray(targets) ? [...(targets as readonly AmqpTarget[])] : [targets as AmqpTarget];
+    if (this.#targets.length === 0) throw new CeleriacError(ErrorCodes.CONFIG, 'an AMQP session needs at least one broker URL');
+    this.#target = this.#targets[0] as AmqpTarget;
     this.#waitMs = options.waitMs ?? 30_000;
+  }
+
+  /** The node of the current (or last) connection. */
+  get target(): AmqpTarget {
+    return this.#target;
   }
 
   /** Increments with every new connection; channels remember theirs. */
@@ -95,8 +110,10 @@ export class AmqpSession {
   async #openLoop(): Promise<ChannelModel> {
     let delay = BACKOFF_FIRST_MS;
     let lastLogged = '';
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'AMQP session is closed');
+      this.#target = this.#targets[this.#next % this.#targets.length] as AmqpTarget;
+      this.#next = (this.#next + 1) % this.#targets.length;
       try {
         const model = await this.#connectOnce();
         this.#model = model;
@@ -109,8 +126,12 @@ export class AmqpSession {
         return model;
       } catch (err) {
         const e = coerceError(err);
-        if (e.message !== lastLogged) this.options.log('warn', `cannot connect to RabbitMQ at ${this.#where()}; retrying in ${delay} ms`, e);
+        // Every node of the list once before waiting.
+        const roundDone = attempt % this.#targets.length === 0;
+        const next = roundDone ? `retrying in ${delay} ms` : 'trying the next node';
+        if (e.message !== lastLogged || this.#targets.length > 1) this.options.log('warn', `cannot connect to RabbitMQ at ${this.#where()}; ${next}`, e);
         lastLogged = e.message;
+        if (!roundDone) continue;
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, BACKOFF_MAX_MS);
       }

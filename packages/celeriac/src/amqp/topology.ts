@@ -7,7 +7,7 @@
  *
  * | entity | declared as |
  * |---|---|
- * | task queue `<q>` | durable, plus `x-max-priority` when configured (Celery's `task_queue_max_priority`); bound to direct durable exchange `<q>` with key `<q>` |
+ * | task queue `<q>` | durable, plus `x-max-priority` when configured (Celery's `task_queue_max_priority`) or `x-queue-type: quorum` (brokers/amqp/queue-types.ts); bound to durable exchange `<q>` (direct unless configured) with key `<q>` |
  * | event exchange `celeryev` | topic, durable |
  * | event receiver queue | non-durable, auto-delete, `x-message-ttl` 5000, `x-expires` 60000 |
  * | control exchange `celery.pidbox` | fanout, non-durable |
@@ -37,11 +37,6 @@ export const EVENT_QUEUE_SPEC: QueueSpec = { durable: false, autoDelete: true, a
 /** Arguments of mailbox and pidbox reply queues. */
 export const PIDBOX_QUEUE_SPEC: QueueSpec = { durable: false, autoDelete: true, arguments: { 'x-message-ttl': 300000, 'x-expires': 10000 } };
 
-/** A task queue: durable, with `x-max-priority` when the app sets a maximum. */
-export function taskQueueSpec(maxPriority: number | null): QueueSpec {
-  return { durable: true, autoDelete: false, arguments: maxPriority === null ? {} : { 'x-max-priority': maxPriority } };
-}
-
 /** The rpc:// result queue of a client: `x-expires` is `result_expires` in ms (none when null). */
 export function rpcQueueSpec(resultExpiresSec: number | null): QueueSpec {
   return { durable: false, autoDelete: true, arguments: resultExpiresSec === null ? {} : { 'x-expires': Math.round(resultExpiresSec * 1000) } };
@@ -50,11 +45,6 @@ export function rpcQueueSpec(resultExpiresSec: number | null): QueueSpec {
 /** True for pidbox queues (mailboxes and reply queues), which Celery declares with TTLs. */
 export function isPidboxQueue(queue: string): boolean {
   return queue.endsWith('.pidbox');
-}
-
-/** The declaration Celery uses for a queue of this name (task queues unless pidbox). */
-export function queueSpecFor(queue: string, maxPriority: number | null): QueueSpec {
-  return isPidboxQueue(queue) ? PIDBOX_QUEUE_SPEC : taskQueueSpec(maxPriority);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
-import { parseAmqpUrl } from './url.js';
+import { parseAmqpUrl, parseAmqpUrls } from './url.js';
 
 describe('parseAmqpUrl', () => {
   it('reads kombu vhost rules: // and none are "/", a name is decoded', () => {
@@ -27,5 +27,21 @@ describe('parseAmqpUrl', () => {
     } catch (err) {
       expect(String(err)).not.toContain('secret');
     }
+  });
+});
+
+describe('parseAmqpUrls', () => {
+  it("reads kombu's failover list: nodes separated by ';', each parsed alone, empty parts ignored", () => {
+    const nodes = parseAmqpUrls('amqp://u:p@a:5680/v; amqp://b:5681/v;');
+    expect(nodes.map((n) => [n.hostname, n.port, n.vhost, n.username])).toEqual([
+      ['a', 5680, 'v', 'u'],
+      ['b', 5681, 'v', 'guest'],
+    ]);
+    expect(parseAmqpUrls('amqp://h')).toHaveLength(1);
+  });
+
+  it('refuses an empty list and a bad member with CONFIG', () => {
+    expect(() => parseAmqpUrls(' ; ')).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
+    expect(() => parseAmqpUrls('amqp://a;redis://b')).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
   });
 });

@@ -6,7 +6,9 @@
  * `amqp://h/%2F` too); user and password default to guest/guest, the port to 5672 (5671 with
  * TLS). Query keys: `heartbeat` (seconds, Celery's `broker_heartbeat`, default 120 as in
  * Celery; the server's lower value wins in the negotiation), `frame_max`/`frameMax`,
- * `connection_timeout` (seconds). Pure parsing: no connection.
+ * `connection_timeout` (seconds). Several URLs separated by `;` (kombu's failover list,
+ * `amqp://a;amqp://b`, as Celery's `broker_url` takes it) are the nodes of one cluster, tried
+ * in turn (amqp/session.ts). Pure parsing: no connection.
  */
 import { redactUrl } from '../core/transports.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
@@ -65,4 +67,14 @@ export function parseAmqpUrl(url: string): AmqpTarget {
     frameMax: intParam(query, ['frame_max', 'frameMax'], 131072, url),
     connectTimeoutMs: intParam(query, ['connection_timeout', 'connect_timeout'], 4, url) * 1000,
   };
+}
+
+/**
+ * Parses a broker URL that may list several nodes separated by `;` (kombu's failover list).
+ * Every URL must parse; empty parts (a trailing `;`) are ignored. @throws CeleriacError CONFIG
+ */
+export function parseAmqpUrls(urls: string): AmqpTarget[] {
+  const parts = urls.split(';').map((u) => u.trim()).filter((u) => u !== '');
+  if (parts.length === 0) throw new CeleriacError(ErrorCodes.CONFIG, 'empty AMQP URL list');
+  return parts.map(parseAmqpUrl);
 }

@@ -9,9 +9,10 @@
  * (protocol/envelope.ts), with the deliver frame's tag, exchange, routing key and
  * `redelivered` (set as kombu's virtual transports mark it: `headers.redelivered` and
  * `delivery_info.redelivered`). Headers RabbitMQ adds when dead-lettering (`x-death`,
- * `x-first-death-*`, `x-last-death-*`) are dropped, and so is Celeriac's own
- * `x-celeriac-deliver-at` (brokers/amqp/purge-delayed.ts): they describe the route through the
- * delay queues, not the task.
+ * `x-first-death-*`, `x-last-death-*`), a quorum queue's `x-delivery-count`, and Celeriac's
+ * own `x-celeriac-deliver-at` (brokers/amqp/purge-delayed.ts) and `x-celeriac-deliveries`
+ * (amqp-consumer.ts) are dropped: they describe the route through the queues, not the task
+ * (the consumer reads the counts from the frame itself).
  */
 import type { Options } from 'amqplib';
 import { encodeEnvelope, markRedelivered } from '../protocol/envelope.js';
@@ -65,7 +66,7 @@ export function toWire(message: Message, opts: ToWireOptions = {}): WireOut {
   return { content: Buffer.from(message.body, 'utf8'), options };
 }
 
-const BROKER_HEADERS = /^x-(death|first-death-|last-death-|celeriac-deliver-at$)/;
+const BROKER_HEADERS = /^x-(death|first-death-|last-death-|delivery-count$|celeriac-deliver-at$|celeriac-deliveries$)/;
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : '');
 

@@ -29,6 +29,7 @@ import type { SchemaInput, SchemaOutput, StandardSchemaV1 } from './standard-sch
 /** A tuple type without `readonly` (schema libraries infer readonly tuples). */
 type Mutable<T> = T extends readonly unknown[] ? [...T] : never;
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
+import { queueTopologyOf } from './queue-topology.js';
 import { checkScheme, openTransport, redactUrl, type TransportContext, type TransportTable } from './transports.js';
 
 /** How long a revoke is remembered, as Celery's worker keeps revoked ids (3 hours). */
@@ -137,6 +138,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       brokerUrl: this.settingsValue.broker,
       replyTo: this.replyTo,
       resultExpiresSec: this.settingsValue.resultExpires,
+      queues: queueTopologyOf(this.settingsValue),
     };
   }
 

@@ -10,6 +10,7 @@ import { parseRate } from './rate.js';
 import type { BeatEntryDefinition } from './beat-entry.js';
 import { DEFAULT_PUBLISH_RETRY_POLICY, retryPolicyProblem, type PublishRetryPolicy } from './publish-retry.js';
 import { timeLimitProblem } from '../protocol/limits.js';
+import { exchangeTypeProblem, queueTypeProblem, taskQueuesProblem, type ExchangeType, type QueueType, type TaskQueueOptions } from './queue-topology.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -105,6 +106,16 @@ const TABLE = {
     doc: 'Result backend URL. `memory://` keeps results in the process; the Redis schemes of `broker` store them in Redis, as Celery does (docs/brokers-and-backends.md).' }),
   taskDefaultQueue: setting<string>({ type: 'string', default: 'celery', env: envNames('TASK_DEFAULT_QUEUE'),
     doc: 'Queue a task is sent to when neither a route nor the `queue` option names one.' }),
+  taskDefaultQueueType: setting<QueueType>({ type: 'string', default: 'classic', env: envNames('TASK_DEFAULT_QUEUE_TYPE'), check: queueTypeProblem,
+    doc: 'RabbitMQ only: the type of the default queue, `classic` or `quorum` (replicated on a cluster), as Celery 5.5\'s `task_default_queue_type`. With any quorum queue, workers use per-consumer prefetch (quorum queues refuse global QoS) and countdown/ETA go through kombu\'s `celery_delayed_*` queues, in whole seconds (docs/brokers-and-backends.md, Quorum queues). Every process of a fleet must agree, or RabbitMQ refuses the declaration.' }),
+  taskCreateMissingQueueType: setting<QueueType>({ type: 'string', default: 'classic', env: envNames('TASK_CREATE_MISSING_QUEUE_TYPE'), check: queueTypeProblem,
+    doc: 'RabbitMQ only: the type of a queue other than the default one, declared when first used, as Celery\'s `task_create_missing_queue_type`.' }),
+  taskDefaultExchangeType: setting<ExchangeType>({ type: 'string', default: 'direct', env: envNames('TASK_DEFAULT_EXCHANGE_TYPE'), check: exchangeTypeProblem,
+    doc: 'RabbitMQ only: the type of the default queue\'s exchange (named as the queue), as Celery\'s `task_default_exchange_type`. Celery 5.5+ sends countdown/ETA tasks through its delayed-delivery queues only for queues on `topic` or `fanout` exchanges; Celeriac does for any type.' }),
+  taskQueues: setting<Record<string, TaskQueueOptions>>({ type: 'json', default: {}, env: envNames('TASK_QUEUES'), check: taskQueuesProblem,
+    doc: 'RabbitMQ only: queues declared otherwise than the two settings above, as Celery\'s `task_queues`: `{ "<queue>": { "queueArguments": { "x-queue-type": "quorum", "x-delivery-limit": 5 }, "exchangeType": "topic" } }`. With `x-delivery-limit` N on a quorum queue, a worker runs a message at most N times and sets aside the delivery after (RabbitMQ would drop it). In the environment: JSON.' }),
+  workerDetectQuorumQueues: setting<boolean>({ type: 'boolean', default: true, env: envNames('WORKER_DETECT_QUORUM_QUEUES'),
+    doc: 'RabbitMQ only (Celery\'s `worker_detect_quorum_queues`): a queue that already exists as a quorum queue though configured classic is used as it is, with a warning and per-consumer prefetch; false makes that a configuration error. A queue configured quorum that exists as classic is always an error: RabbitMQ cannot change a queue\'s type.' }),
   taskRoutes: setting<TaskRoutes>({ type: 'json', default: {}, env: envNames('TASK_ROUTES'), check: checkRoutes,
     doc: 'Maps task names, or globs where `*` matches any run of characters, to a queue name or `{ queue, routingKey, priority }`. Exact names win over globs; the first matching glob wins. In the environment: JSON.' }),
   taskAlwaysEager: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_ALWAYS_EAGER'),

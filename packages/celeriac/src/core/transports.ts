@@ -6,6 +6,7 @@
 import type { Clock } from './clock.js';
 import type { ResultBackend } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
+import type { QueueTopology } from './queue-topology.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
 /** Where adapters report connection trouble that no caller is waiting on. */
@@ -23,6 +24,8 @@ export interface TransportContext {
   replyTo: string;
   /** The app's `resultExpires`, seconds (null: forever). */
   resultExpiresSec: number | null;
+  /** How task queues are declared (queue types, exchange types: RabbitMQ). @default classic queues, direct exchanges */
+  queues?: QueueTopology;
 }
 
 /** Scheme (without `://`) to factory. */

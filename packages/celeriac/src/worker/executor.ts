@@ -183,11 +183,11 @@ export class Executor {
   private async redeliver(delivery: Delivery, cause: Error, message: TaskMessage | null): Promise<void> {
     const { app, log } = this.host;
     const count = this.counts.failed(delivery);
-    const max = app.settings.workerMaxDeliveries;
+    const max = this.maxDeliveries(delivery);
     const decoded = message ?? decode(delivery);
     const taskId = typeof decoded === 'string' ? undefined : decoded.headers.id;
     if (max !== null && count >= max) {
-      await this.deadLetter(delivery, `delivered ${count} times (workerMaxDeliveries ${max}); last failure: ${cause.message}`, typeof decoded === 'string' ? null : decoded);
+      await this.deadLetter(delivery, `delivered ${count} times (${limitText(delivery, max)}); last failure: ${cause.message}`, typeof decoded === 'string' ? null : decoded);
       return;
     }
     const delayMs = redeliveryDelayMs(count, app.settings.workerRedeliveryDelay * 1000);
@@ -450,7 +450,7 @@ export class Executor {
     if (action === 'redeliver') return this.redeliver(delivery, new Error('the thread or process running the task died (rejectOnWorkerLost)'), s.message);
     // The task asked for it (Reject with requeue): at once, as Celery; but not forever.
     if (action === 'requeue' && this.overLimit(delivery)) {
-      return this.deadLetter(delivery, `requeued by the task ${delivery.deliveryCount ?? ''} times (workerMaxDeliveries ${String(this.host.app.settings.workerMaxDeliveries)})`, s.message);
+      return this.deadLetter(delivery, `requeued by the task ${delivery.deliveryCount ?? ''} times (${limitText(delivery, this.maxDeliveries(delivery))})`, s.message);
     }
     try {
       if (action === 'reject') await delivery.reject({ requeue: false });
@@ -467,20 +467,31 @@ export class Executor {
    * without being settled, as when the task kills its worker every time.
    */
   private pastLimit(delivery: Delivery): boolean {
-    const max = this.host.app.settings.workerMaxDeliveries;
+    const max = this.maxDeliveries(delivery);
     return max !== null && (delivery.deliveryCount ?? 0) > max;
   }
 
   /** Dead-letters a message that arrives past its delivery limit, without running it. */
   private deadLetterOnArrival(delivery: Delivery, message: TaskMessage): Promise<void> {
-    const max = String(this.host.app.settings.workerMaxDeliveries);
-    const reason = `delivered ${String(delivery.deliveryCount)} times (workerMaxDeliveries ${max}) without being settled: its worker may have died each time it ran`;
+    const reason = `delivered ${String(delivery.deliveryCount)} times (${limitText(delivery, this.maxDeliveries(delivery))}) without being settled: its worker may have died each time it ran`;
     return this.deadLetter(delivery, reason, message);
+  }
+
+  /**
+   * `workerMaxDeliveries`, or fewer where the broker drops a message after a limit of its own
+   * (a quorum queue's `x-delivery-limit`): one delivery short of it, so the last one the broker
+   * makes is set aside (kept) instead of run and then dropped.
+   */
+  private maxDeliveries(delivery: Delivery): number | null {
+    const max = this.host.app.settings.workerMaxDeliveries;
+    const own = delivery.maxDeliveries;
+    if (own === undefined || own < 2) return max;
+    return max === null ? own - 1 : Math.min(max, own - 1);
   }
 
   /** True when the delivery reached `workerMaxDeliveries` (by the broker's count). */
   private overLimit(delivery: Delivery): boolean {
-    const max = this.host.app.settings.workerMaxDeliveries;
+    const max = this.maxDeliveries(delivery);
     return max !== null && (delivery.deliveryCount ?? 0) >= max;
   }
 
@@ -512,4 +523,10 @@ function decode(delivery: Delivery): TaskMessage | string {
   } catch (err) {
     return err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
   }
+}
+
+/** The limit a dead letter's reason names. */
+function limitText(delivery: Delivery, max: number | null): string {
+  const own = delivery.maxDeliveries;
+  return own !== undefined && own - 1 === max ? `x-delivery-limit ${max} of the queue` : `workerMaxDeliveries ${String(max)}`;
 }

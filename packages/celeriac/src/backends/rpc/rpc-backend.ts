@@ -23,7 +23,7 @@ import { PublishTemplate, publishFrames } from '../../amqp/publish-frames.js';
 import { AmqpSession, ChannelSlot, type ConfirmChannel } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
 import { rpcQueueSpec } from '../../amqp/topology.js';
-import { parseAmqpUrl } from '../../amqp/url.js';
+import { parseAmqpUrls } from '../../amqp/url.js';
 import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
 import type { TransportLog } from '../../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
@@ -84,7 +84,7 @@ export class RpcBackend implements ResultBackend {
     }
     this.#log = options.log ?? (() => undefined);
     this.#maxCached = options.maxCached ?? 10_000;
-    this.#session = new AmqpSession(parseAmqpUrl(options.brokerUrl), { log: this.#log, connectionName: 'celeriac rpc' });
+    this.#session = new AmqpSession(parseAmqpUrls(options.brokerUrl), { log: this.#log, connectionName: 'celeriac rpc' });
     this.#publisher = new ChannelSlot<ConfirmChannel>(this.#session, true);
     this.#session.onReconnect(() => {
       // The result queue is non-durable: a broker restart deleted it. Declare and consume again.

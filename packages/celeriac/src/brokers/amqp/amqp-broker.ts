@@ -21,8 +21,9 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage, Message as AmqpMessage } from 'amqplib';
 import { AmqpSession, ChannelSlot } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
-import { EVENT_QUEUE_SPEC, PIDBOX_QUEUE_SPEC, exchangeSpecFor, isPidboxQueue, queueSpecFor, type ExchangeSpec, type QueueSpec } from '../../amqp/topology.js';
-import { parseAmqpUrl } from '../../amqp/url.js';
+import { EVENT_QUEUE_SPEC, PIDBOX_QUEUE_SPEC, exchangeSpecFor, isPidboxQueue, type ExchangeSpec, type QueueSpec } from '../../amqp/topology.js';
+import { parseAmqpUrls } from '../../amqp/url.js';
+import { CLASSIC_TOPOLOGY, planTaskQueue, usesQuorumQueues, type QueueTopology, type QueueType } from '../../core/queue-topology.js';
 import { envelopeOf, toWire, type WireOut } from '../../amqp/wire.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import type {
@@ -39,10 +40,12 @@ import type { TransportLog } from '../../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
-import { AmqpConsumer, type ConsumerHost } from './amqp-consumer.js';
+import { AmqpConsumer, DELIVERIES_HEADER, type ConsumerHost } from './amqp-consumer.js';
 import { AmqpBeatStore } from './beat-store.js';
 import { DELIVER_AT_HEADER, purgeDelayed } from './purge-delayed.js';
-import { DELIVER_EXCHANGE, ENTRY_EXCHANGE, LEVEL_EXCHANGE_SPEC, delayRoutingKey, deliverBinding, ladder } from './delayed.js';
+import { CELERIAC_LADDER, KOMBU_LADDER, delayRoutingKey, deliverBinding, entryExchange, type DelayLadder } from './delayed.js';
+import { declareLadder } from './ladder-declare.js';
+import { existingTypeOf, taskQueueSpecOf, typeMismatchError } from './queue-types.js';
 
 /** Where `setAside` parks messages (durable; inspect with `rabbitmqctl list_queues`). */
 export const SET_ASIDE_QUEUE = 'celeriac.set-aside';
@@ -65,6 +68,13 @@ export interface AmqpBrokerOptions {
   connectWaitMs?: number;
   /** Shown in RabbitMQ's connection list. @default 'celeriac' */
   connectionName?: string;
+  /**
+   * How task queues are declared: queue types, exchange types, per-queue arguments (the app's
+   * `taskDefaultQueueType`, `taskQueues`, ...). With any quorum queue, delayed delivery uses
+   * kombu's `celery_delayed_*` ladder and consumers per-consumer prefetch.
+   * @default classic queues on direct exchanges
+   */
+  queues?: QueueTopology;
 }
 
 interface PendingPublish {
@@ -79,10 +89,20 @@ const defaultLog: TransportLog = (level, msg, err) => console[level === 'error' 
 /** The RabbitMQ broker. */
 export class AmqpBroker implements Broker, ConsumerHost {
   readonly kind = 'amqp';
-  readonly capabilities: BrokerCapabilities = { priorityOrder: 'highest-first', redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
+  readonly capabilities: BrokerCapabilities;
   readonly session: AmqpSession;
   readonly log: TransportLog;
   readonly queueMaxPriority: number | null;
+  readonly topology: QueueTopology;
+  /** The delay ladder: kombu's (quorum, seconds) as soon as the app has a quorum queue. */
+  readonly ladder: DelayLadder;
+  /**
+   * Prefetch shared by a channel's consumers (`global=true`, Celery's way on RabbitMQ) or per
+   * consumer: quorum queues refuse global QoS (RabbitMQ closes the connection, 540).
+   */
+  readonly qosGlobal: boolean;
+  /** Types of the task queues declared, as they exist (see queue-types.ts). */
+  readonly #types = new Map<string, QueueType>();
   readonly #publisher: ChannelSlot<ConfirmChannel>;
   readonly #admin: ChannelSlot<Channel>;
   readonly #pending: PendingPublish[] = [];
@@ -99,7 +119,14 @@ export class AmqpBroker implements Broker, ConsumerHost {
   constructor(url: string, options: AmqpBrokerOptions = {}) {
     this.log = options.log ?? defaultLog;
     this.queueMaxPriority = options.queueMaxPriority ?? null;
-    this.session = new AmqpSession(parseAmqpUrl(url), { log: this.log, waitMs: options.connectWaitMs, connectionName: options.connectionName });
+    this.topology = options.queues ?? CLASSIC_TOPOLOGY;
+    const quorum = usesQuorumQueues(this.topology);
+    this.ladder = quorum ? KOMBU_LADDER : CELERIAC_LADDER;
+    this.qosGlobal = !quorum;
+    // Priorities are served by classic queues only (RabbitMQ 3.x quorum queues are FIFO).
+    const priorityOrder = this.topology.missingQueueType === 'quorum' ? 'none' : 'highest-first';
+    this.capabilities = { priorityOrder, redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
+    this.session = new AmqpSession(parseAmqpUrls(url), { log: this.log, waitMs: options.connectWaitMs, connectionName: options.connectionName });
     this.#publisher = new ChannelSlot<ConfirmChannel>(this.session, true, (ch) => ch.on('return', (msg: AmqpMessage) => this.#onReturn(msg)));
     this.#admin = new ChannelSlot<Channel>(this.session, false);
   }
@@ -150,63 +177,68 @@ export class AmqpBroker implements Broker, ConsumerHost {
     );
   }
 
-  /** Declares a task queue as Celery does: the queue, a direct exchange of its name, the binding. */
+  /**
+   * Declares a task queue as Celery does: the queue (of its configured type), an exchange of
+   * its name, the binding; with quorum queues also its binding on the delay ladder's delivery
+   * exchange, as a Celery 5.6 worker binds its queues, so countdown tasks from Celery 5.6
+   * producers reach it.
+   */
   async declareQueue(queue: string): Promise<void> {
     checkQueueName(queue);
-    const spec = queueSpecFor(queue, this.queueMaxPriority);
-    await this.#declareQueueSpec(queue, spec);
-    if (isPidboxQueue(queue)) return;
-    await this.#declareExchange(queue, { type: 'direct', durable: true });
+    if (isPidboxQueue(queue)) return this.#declareQueueSpec(queue, PIDBOX_QUEUE_SPEC);
+    const plan = planTaskQueue(this.topology, queue);
+    await this.#once(`queue ${queue}`, (ch) => this.#declareTaskQueue(ch, queue, plan.type));
+    await this.#declareExchange(queue, { type: plan.exchangeType, durable: true });
     await this.#once(`bind ${queue} ${queue} ${queue}`, (ch) => ch.bindQueue(queue, queue, queue));
+    if (this.ladder === KOMBU_LADDER) await this.#bindDelayTarget(queue);
+  }
+
+  /** Declares a task queue; one that exists with another type is handled as queue-types.ts states. */
+  async #declareTaskQueue(ch: Channel, queue: string, type: QueueType): Promise<void> {
+    const spec = taskQueueSpecOf(planTaskQueue(this.topology, queue), this.queueMaxPriority);
+    try {
+      await ch.assertQueue(queue, { durable: spec.durable, autoDelete: spec.autoDelete, exclusive: false, arguments: typeTable(spec.arguments) });
+      this.#types.set(queue, type);
+    } catch (err) {
+      const existing = existingTypeOf(err);
+      if (existing === null || existing === type) throw err;
+      if (!(existing === 'quorum' && this.topology.detectQuorumQueues)) throw typeMismatchError(queue, type, existing, err);
+      // The 406 closed this channel: look on the next one.
+      await this.#admin.run((next) => next.checkQueue(queue));
+      this.#types.set(queue, existing);
+      this.log('warn', `queue ${JSON.stringify(queue)} exists as a quorum queue though configured classic: using it as it is (workerDetectQuorumQueues), with per-consumer prefetch`);
+    }
+  }
+
+  /** The type `queue` exists with, once declared here (else its configured type). */
+  queueType(queue: string): QueueType {
+    return this.#types.get(queue) ?? planTaskQueue(this.topology, queue).type;
   }
 
   /**
-   * Declares the delay ladder once per connection. The entry exchange is declared last, so
-   * when it exists the ladder is complete and one passive check is enough; a first
-   * declaration (about 160 operations) runs on several channels at once.
+   * How many times RabbitMQ delivers a message of `queue` at most (`x-delivery-limit` + 1 of a
+   * quorum queue), or undefined when it does not count.
    */
+  deliveryLimit(queue: string): number | undefined {
+    if (this.queueType(queue) !== 'quorum') return undefined;
+    const limit = planTaskQueue(this.topology, queue).deliveryLimit;
+    return limit === null ? undefined : limit + 1;
+  }
+
+  /** Declares the delay ladder once per connection (ladder-declare.ts). */
   async #declareLadder(): Promise<void> {
-    await this.#once('delay ladder', async () => {
-      const model = await this.session.connection();
-      const probe = await model.createChannel();
-      probe.on('error', () => undefined);
-      const exists = await probe.checkExchange(ENTRY_EXCHANGE).then(
-        () => true,
-        () => false,
-      );
-      if (exists) {
-        await probe.close().catch(() => undefined);
-        return;
-      }
-      const levels = ladder();
-      const entry = levels.shift() as (typeof levels)[number];
-      const groups: (typeof levels)[] = [[], [], [], []];
-      levels.forEach((level, i) => groups[i % groups.length]?.push(level));
-      const declareLevel = async (ch: Channel, level: (typeof levels)[number]) => {
-        await ch.assertExchange(level.name, LEVEL_EXCHANGE_SPEC.type, { durable: true });
-        await ch.assertExchange(level.next, LEVEL_EXCHANGE_SPEC.type, { durable: true });
-        await ch.assertQueue(level.name, { durable: true, autoDelete: false, arguments: typeTable(level.queue.arguments) });
-        await ch.bindQueue(level.name, level.name, level.queueBinding);
-        await ch.bindExchange(level.next, level.name, level.nextBinding);
-      };
-      await Promise.all(
-        groups.map(async (group) => {
-          const ch = await model.createChannel();
-          for (const level of group) await declareLevel(ch, level);
-          await ch.close();
-        }),
-      );
-      const last = await model.createChannel();
-      await declareLevel(last, entry);
-      await last.close();
-      await probe.close().catch(() => undefined);
-    });
+    await this.#once('delay ladder', async () => declareLadder(await this.session.connection(), this.ladder));
   }
 
   async #declareDelayTarget(queue: string): Promise<void> {
-    await this.#declareLadder();
     await this.declareQueue(queue);
-    await this.#once(`delay target ${queue}`, (ch) => ch.bindQueue(queue, DELIVER_EXCHANGE, deliverBinding(queue)));
+    if (this.ladder !== KOMBU_LADDER) await this.#bindDelayTarget(queue);
+  }
+
+  async #bindDelayTarget(queue: string): Promise<void> {
+    await this.#declareLadder();
+    const { deliverExchange } = this.ladder;
+    await this.#once(`delay target ${queue}`, (ch) => ch.bindQueue(queue, deliverExchange, deliverBinding(this.ladder, queue)));
   }
 
   // ---- publishing ---------------------------------------------------------------------
@@ -293,7 +325,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     if (exchange === '' && deliverAt !== undefined && deliverAt - Date.now() >= MIN_DELAY_MS) {
       await this.#declareDelayTarget(routingKey);
       wire = toWire(message, { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
-      [exchange, routingKey] = [ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), routingKey)];
+      [exchange, routingKey] = [entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - Date.now(), routingKey)];
     } else {
       wire = toWire(message);
       if (exchange === '') await this.declareQueue(routingKey);
@@ -314,11 +346,11 @@ export class AmqpBroker implements Broker, ConsumerHost {
     for (const key of [...this.#declared.keys()]) if (key === `queue ${queue}` || key.startsWith(`bind ${queue} `)) this.#declared.delete(key);
   }
 
-  async #publishDelayed(message: Message, queue: string, deliverAt: number, priority?: number): Promise<void> {
+  async #publishDelayed(message: Message, queue: string, deliverAt: number, priority?: number, carried: Readonly<Record<string, number>> = {}): Promise<void> {
     await this.#declareDelayTarget(queue);
     message = withPriority(message, priority);
-    const wire = toWire(message, { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
-    await this.#send(ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), queue), wire, true);
+    const wire = toWire(message, { dropExpiration: true, extraHeaders: { ...carried, [DELIVER_AT_HEADER]: deliverAt } });
+    await this.#send(entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - Date.now(), queue), wire, true);
   }
 
   async publishMany(batch: readonly PublishRequest[]): Promise<void> {
@@ -330,10 +362,12 @@ export class AmqpBroker implements Broker, ConsumerHost {
   }
 
   /** The copy a settlement publishes before the original is acked (amqp-consumer.ts). */
-  async publishCopy(message: Message, queue: string, settlement: Settlement): Promise<void> {
+  async publishCopy(message: Message, queue: string, settlement: Settlement, deliveries?: number): Promise<void> {
+    // The count goes on with the copy (amqp-consumer.ts, Delivery count).
+    const carried: Record<string, number> = deliveries === undefined ? {} : { [DELIVERIES_HEADER]: deliveries };
     if (settlement.kind === 'defer') {
-      if (settlement.deliverAt - Date.now() >= MIN_DELAY_MS) return this.#publishDelayed(message, queue, settlement.deliverAt);
-      return this.#send('', queue, toWire(message), true);
+      if (settlement.deliverAt - Date.now() >= MIN_DELAY_MS) return this.#publishDelayed(message, queue, settlement.deliverAt, undefined, carried);
+      return this.#send('', queue, toWire(message, { extraHeaders: carried }), true);
     }
     if (settlement.kind === 'setAside') {
       await this.#declareQueueSpec(SET_ASIDE_QUEUE, { durable: true, autoDelete: false, arguments: {} });
@@ -342,7 +376,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     }
     // reject with requeue: to the tail, marked as kombu's virtual transports mark it.
     await this.declareQueue(queue);
-    return this.#send('', queue, toWire(message, { extraHeaders: { redelivered: true } }), true);
+    return this.#send('', queue, toWire(message, { extraHeaders: { ...carried, redelivered: true } }), true);
   }
 
   // ---- consuming ----------------------------------------------------------------------
@@ -367,7 +401,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     try {
       let count = await this.#purgeReady(queue);
       await this.#declareLadder();
-      count += await purgeDelayed(this.session, queue);
+      count += await purgeDelayed(this.session, this.ladder, queue);
       // What left the ladder for the queue during the walk.
       count += await this.#purgeReady(queue);
       return count;

@@ -13,6 +13,17 @@
  * | defer | a copy published into the delay ladder (delayed.ts), then `basic.ack` |
  * | setAside | a copy published to `celeriac.set-aside` with the reason in a header, then `basic.ack` |
  *
+ * **Prefetch** is `global=true` as Celery sets it, unless the app has quorum queues (or this
+ * consumer's queues exist as quorum queues): RabbitMQ refuses global QoS on them by closing
+ * the connection, so it is per consumer then (each queue's consumer gets the prefetch, as
+ * with Celery 5.5+), and a change of prefetch consumes each queue again to take effect.
+ *
+ * **Delivery count.** A quorum queue counts the returns of a message (`x-delivery-count`);
+ * the copies a reject-with-requeue or a defer publishes carry the count on
+ * (`x-celeriac-deliveries`), so `Delivery.deliveryCount` counts across both, and
+ * `Delivery.maxDeliveries` is the queue's `x-delivery-limit` (the executor sets the message
+ * aside before RabbitMQ would drop it).
+ *
  * **Channel loss without running a task twice.** When the channel or connection dies (broker
  * restart, 406 `consumer_timeout`), RabbitMQ requeues every unacked message and redelivers
  * it (`redelivered=true`), while this worker may still be running it (Celery 5.2.6 then runs
@@ -34,18 +45,33 @@ import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/
 import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
 import type { TransportLog } from '../../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
+import type { QueueType } from '../../core/queue-topology.js';
 import type { Message } from '../../protocol/types.js';
 import { AckBatcher } from './ack-batcher.js';
-import { targetOfDelayKey } from './delayed.js';
+import { targetOfDelayKey, type DelayLadder } from './delayed.js';
+
+/** Header of a settlement's copy: deliveries of the message before the copy. Dropped on delivery (amqp/wire.ts). */
+export const DELIVERIES_HEADER = 'x-celeriac-deliveries';
 
 /** What a consumer needs from its broker. */
 export interface ConsumerHost {
   readonly session: AmqpSession;
   readonly log: TransportLog;
+  /** The delay ladder in use (to tell a delivery's target queue from its routing key). */
+  readonly ladder: DelayLadder;
+  /** False when consumers must use per-consumer prefetch (quorum queues in the app). */
+  readonly qosGlobal: boolean;
   /** Declares a task queue as Celery does (cached). */
   declareQueue(queue: string): Promise<void>;
-  /** Publishes a copy of `message` for a settlement (confirmed), before the original is acked. */
-  publishCopy(message: Message, queue: string, settlement: Settlement): Promise<void>;
+  /** The type `queue` exists with. */
+  queueType(queue: string): QueueType;
+  /** Deliveries RabbitMQ makes of a message of `queue` at most, when it counts them. */
+  deliveryLimit(queue: string): number | undefined;
+  /**
+   * Publishes a copy of `message` for a settlement (confirmed), before the original is acked;
+   * `deliveries` is the original's delivery count, carried on by a requeue or defer copy.
+   */
+  publishCopy(message: Message, queue: string, settlement: Settlement, deliveries?: number): Promise<void>;
   /** Called when the consumer is done (closed and nothing left unsettled). */
   forget(consumer: AmqpConsumer): void;
 }
@@ -73,6 +99,22 @@ interface Held {
 /** The settlement of every acked task, shared. */
 const ACK: Settlement = Object.freeze({ kind: 'ack' });
 
+function countOf(value: unknown): number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/**
+ * Deliveries of `msg` so far, this one included: what a quorum queue counted and what copies
+ * carried; undefined on a classic queue with nothing carried (it cannot tell).
+ */
+function deliveriesOf(msg: ConsumeMessage, quorum: boolean): number | undefined {
+  const headers = msg.properties.headers as Record<string, unknown> | undefined;
+  const returned = countOf(headers?.['x-delivery-count']);
+  const carried = countOf(headers?.[DELIVERIES_HEADER]);
+  if (!quorum && carried === 0) return undefined;
+  return 1 + returned + carried;
+}
+
 /** The identity of a message across redeliveries. */
 function identity(queue: string, msg: ConsumeMessage): string {
   const cid = typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : '';
@@ -94,7 +136,7 @@ class AmqpDelivery implements Delivery {
   get raw(): string {
     const { msg, queue } = this.held;
     if (this.#raw === undefined) {
-      const target = msg.fields.exchange === '' ? null : targetOfDelayKey(msg.fields.routingKey);
+      const target = msg.fields.exchange === '' ? null : targetOfDelayKey(this.consumer.ladder, msg.fields.routingKey);
       this.#raw = envelopeOf(msg, this.tag, this.redelivered, target === null ? undefined : { exchange: '', routingKey: queue });
     }
     return this.#raw;
@@ -112,6 +154,14 @@ class AmqpDelivery implements Delivery {
 
   get queue(): string {
     return this.held.queue;
+  }
+
+  get deliveryCount(): number | undefined {
+    return this.consumer.deliveriesOf(this.held);
+  }
+
+  get maxDeliveries(): number | undefined {
+    return this.consumer.deliveryLimit(this.held.queue);
   }
 
   get tag(): string {
@@ -176,6 +226,10 @@ export class AmqpConsumer implements Consumer {
   readonly #unsubscribe: () => void;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = 100;
+  /** The live channel's QoS mode (see the module notes). */
+  #qosGlobal = true;
+  /** Prefetch changes on a per-consumer channel, one after another. */
+  #requalifying: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly host: ConsumerHost,
@@ -189,6 +243,19 @@ export class AmqpConsumer implements Consumer {
 
   get queues(): readonly string[] {
     return [...this.#queues];
+  }
+
+  get ladder(): DelayLadder {
+    return this.host.ladder;
+  }
+
+  /** See {@link deliveriesOf}. */
+  deliveriesOf(held: Held): number | undefined {
+    return deliveriesOf(held.msg, this.host.queueType(held.queue) === 'quorum');
+  }
+
+  deliveryLimit(queue: string): number | undefined {
+    return this.host.deliveryLimit(queue);
   }
 
   #reopen(): void {
@@ -223,14 +290,25 @@ export class AmqpConsumer implements Consumer {
     this.#channel = channel;
     this.#batchers.set(channel, new AckBatcher(channel));
     this.#tags.clear();
-    // global=true: one limit for the channel, shared by the queues (§3.1).
-    await channel.prefetch(this.#prefetch, true);
+    // Declared first: a queue that exists as a quorum queue decides the QoS mode too.
+    for (const queue of this.#queues) await this.host.declareQueue(queue);
+    // global=true: one limit for the channel, shared by the queues (§3.1); never with quorum queues.
+    this.#qosGlobal = this.host.qosGlobal && this.#queues.every((q) => this.host.queueType(q) !== 'quorum');
+    await channel.prefetch(this.#prefetch, this.#qosGlobal);
     for (const queue of this.#queues) await this.#consumeQueue(channel, queue);
   }
 
   async #consumeQueue(channel: Channel, queue: string): Promise<void> {
     await this.host.declareQueue(queue);
     if (this.#channel !== channel || !this.#queues.includes(queue)) return;
+    if (this.#qosGlobal && this.host.queueType(queue) === 'quorum') {
+      // Consuming it would make RabbitMQ close the whole connection (540: no global QoS).
+      this.#queues = this.#queues.filter((q) => q !== queue);
+      throw new CeleriacError(
+        ErrorCodes.CONFIG,
+        `queue ${JSON.stringify(queue)} is a quorum queue, but this worker's channel has global prefetch (it started on classic queues only): configure the queue quorum (taskQueues) so workers start with per-consumer prefetch`,
+      );
+    }
     const { consumerTag } = await channel.consume(queue, (msg) => this.#onMessage(channel, queue, msg), { noAck: false });
     // cancelQueue ran while the consume was on its way (from the handler of a delivery that came
     // in the same frame as consume-ok, say): it had no tag to cancel, so cancel it now.
@@ -420,7 +498,7 @@ export class AmqpConsumer implements Consumer {
         break;
     }
     // reject+requeue, defer, setAside: a confirmed copy first, then the ack.
-    await this.host.publishCopy(fromWire(msg), queue, s);
+    await this.host.publishCopy(fromWire(msg), queue, s, deliveriesOf(msg, this.host.queueType(queue) === 'quorum'));
     return this.#ack(channel, msg);
   }
 
@@ -441,7 +519,28 @@ export class AmqpConsumer implements Consumer {
 
   setPrefetch(prefetch: number): void {
     this.#prefetch = checkPrefetch(prefetch);
-    this.#channel?.prefetch(this.#prefetch, true).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+    const channel = this.#channel;
+    if (channel === undefined || this.#opening !== undefined) return;
+    if (this.#qosGlobal) {
+      channel.prefetch(this.#prefetch, true).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+      return;
+    }
+    this.#requalifying = this.#requalifying.then(() => this.#reconsume(channel)).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+  }
+
+  /**
+   * A per-consumer prefetch applies to consumers made after it: each queue is consumed again
+   * under the new limit (its unacked deliveries stay on the channel, settled as before).
+   */
+  async #reconsume(channel: Channel): Promise<void> {
+    if (this.#channel !== channel) return;
+    await channel.prefetch(this.#prefetch, false);
+    for (const [queue, tag] of [...this.#tags]) {
+      if (this.#channel !== channel) return;
+      this.#tags.delete(queue);
+      await channel.cancel(tag);
+      await this.#consumeQueue(channel, queue);
+    }
   }
 
   addQueue(queue: string): void {

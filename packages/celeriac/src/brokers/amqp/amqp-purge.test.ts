@@ -2,26 +2,34 @@
  * `purge` on RabbitMQ reaches delayed messages (purge-delayed.ts): the delay ladder is shared
  * by every queue, so purging one queue must drop its delayed messages and leave every other
  * queue's in the ladder, due no earlier than before; the delivery-time header Celeriac adds
- * is never seen by consumers. A vhost of its own.
+ * is never seen by consumers. Both ladders: Celeriac's (classic queues) and kombu's (an app
+ * with quorum queues). A vhost of its own each.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { makeMessage } from '../../testing/broker-harness.js';
 import { waitFor } from '../../testing/wait-for.js';
+import { CLASSIC_TOPOLOGY } from '../../core/queue-topology.js';
 import { AmqpBroker } from './amqp-broker.js';
-import { DELAY_LEVELS, levelName } from './delayed.js';
+import { CELERIAC_LADDER, KOMBU_LADDER } from './delayed.js';
 import { DELIVER_AT_HEADER } from './purge-delayed.js';
 
 const ready = await amqpAvailable();
 
-describe.runIf(ready)('amqp purge with delayed messages', () => {
+const QUORUM = { ...CLASSIC_TOPOLOGY, defaultQueue: 'kept', queues: { kept: { queueArguments: { 'x-queue-type': 'quorum' } } } };
+
+describe.runIf(ready).each([
+  ['classic queues', CLASSIC_TOPOLOGY, CELERIAC_LADDER],
+  ['quorum queues', QUORUM, KOMBU_LADDER],
+] as const)('amqp purge with delayed messages (%s)', (_label, queues, ladder) => {
   let vhost = '';
   let broker: AmqpBroker;
   beforeAll(async () => {
     vhost = await createVhost('purge');
-    broker = new AmqpBroker(vhostUrl(vhost), { log: () => undefined });
+    broker = new AmqpBroker(vhostUrl(vhost), { log: () => undefined, queues });
     await broker.connect();
+    expect(broker.ladder).toBe(ladder);
   }, 60_000);
   afterAll(async () => {
     await broker?.close();
@@ -30,7 +38,7 @@ describe.runIf(ready)('amqp purge with delayed messages', () => {
 
   const inLadder = async () => {
     let n = 0;
-    for (let i = 0; i < DELAY_LEVELS; i++) n += await broker.queueLength(levelName(i));
+    for (let i = 0; i < ladder.levels; i++) n += await broker.queueLength(ladder.levelName(i));
     return n;
   };
 

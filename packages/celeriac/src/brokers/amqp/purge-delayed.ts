@@ -19,7 +19,7 @@ import type { AmqpSession } from '../../amqp/session.js';
 import { plainValue } from '../../amqp/tables.js';
 import { txCommit, txSelect } from '../../amqp/tx.js';
 import { fromWire, toWire } from '../../amqp/wire.js';
-import { DELAY_LEVELS, ENTRY_EXCHANGE, delayRoutingKey, levelName, targetOfDelayKey } from './delayed.js';
+import { delayRoutingKey, entryExchange, targetOfDelayKey, type DelayLadder } from './delayed.js';
 
 /** Header of every ladder publish: when the message is due (epoch ms). Dropped on delivery (amqp/wire.ts). */
 export const DELIVER_AT_HEADER = 'x-celeriac-deliver-at';
@@ -27,30 +27,30 @@ export const DELIVER_AT_HEADER = 'x-celeriac-deliver-at';
 const BATCH = 100;
 
 /** Drops the ladder's messages for `queue`; returns how many. */
-export async function purgeDelayed(session: AmqpSession, queue: string): Promise<number> {
+export async function purgeDelayed(session: AmqpSession, ladder: DelayLadder, queue: string): Promise<number> {
   const model = await session.connection();
   const ch = await model.createChannel();
   ch.on('error', () => undefined);
   try {
     await txSelect(ch);
     let dropped = 0;
-    for (let level = DELAY_LEVELS - 1; level >= 0; level--) dropped += await walkLevel(ch, level, queue);
+    for (let level = ladder.levels - 1; level >= 0; level--) dropped += await walkLevel(ch, ladder, level, queue);
     return dropped;
   } finally {
     await ch.close().catch(() => undefined);
   }
 }
 
-async function walkLevel(ch: Channel, level: number, queue: string): Promise<number> {
-  const name = levelName(level);
+async function walkLevel(ch: Channel, ladder: DelayLadder, level: number, queue: string): Promise<number> {
+  const name = ladder.levelName(level);
   const { messageCount } = await ch.checkQueue(name);
   let dropped = 0;
   let pending = 0;
   for (let i = 0; i < messageCount; i++) {
     const msg = await ch.get(name, { noAck: false });
     if (msg === false) break;
-    if (targetOfDelayKey(msg.fields.routingKey) === queue) dropped++;
-    else sendOn(ch, msg, level);
+    if (targetOfDelayKey(ladder, msg.fields.routingKey) === queue) dropped++;
+    else sendOn(ch, ladder, msg, level);
     ch.ack(msg);
     if (++pending >= BATCH) {
       await txCommit(ch);
@@ -62,14 +62,14 @@ async function walkLevel(ch: Channel, level: number, queue: string): Promise<num
 }
 
 /** Publishes a message of another queue back into the ladder, keeping its due time. */
-function sendOn(ch: Channel, msg: GetMessage, level: number): void {
+function sendOn(ch: Channel, ladder: DelayLadder, msg: GetMessage, level: number): void {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const deliverAt = Number(plainValue(headers[DELIVER_AT_HEADER]));
-  const target = targetOfDelayKey(msg.fields.routingKey);
+  const target = targetOfDelayKey(ladder, msg.fields.routingKey);
   if (!Number.isFinite(deliverAt) || target === null) {
-    ch.publish(levelName(level), msg.fields.routingKey, msg.content, msg.properties as Options.Publish);
+    ch.publish(ladder.levelName(level), msg.fields.routingKey, msg.content, msg.properties as Options.Publish);
     return;
   }
   const wire = toWire(fromWire(msg), { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
-  ch.publish(ENTRY_EXCHANGE, delayRoutingKey(deliverAt - Date.now(), target), wire.content, wire.options);
+  ch.publish(entryExchange(ladder), delayRoutingKey(ladder, deliverAt - Date.now(), target), wire.content, wire.options);
 }

@@ -37,9 +37,10 @@ import type { SetAsideCategory } from '../set-aside.js';
 export interface BrokerCapabilities {
   /**
    * Which priority number is served first. Redis (kombu) and memory serve 0 first;
-   * RabbitMQ serves the highest number first.
+   * RabbitMQ serves the highest number first; `none`: priorities are ignored, FIFO
+   * (RabbitMQ 3.x quorum queues).
    */
-  readonly priorityOrder: 'lowest-first' | 'highest-first';
+  readonly priorityOrder: 'lowest-first' | 'highest-first' | 'none';
   /**
    * Whether a restored message comes back with the same `tag`. False on RabbitMQ, whose
    * delivery tags are numbered per channel delivery. @default true
@@ -149,6 +150,12 @@ export interface Delivery {
    * message past `workerMaxDeliveries` worker-side failures.
    */
   readonly deliveryCount?: number;
+  /**
+   * Optional: the most deliveries the broker itself makes of this message (a RabbitMQ quorum
+   * queue's `x-delivery-limit` + 1; past it the broker drops the message). The worker runs it
+   * at most one time fewer and sets aside the last delivery, so it is kept, not dropped.
+   */
+  readonly maxDeliveries?: number;
   /** Done with it: remove it for good. */
   ack(): Promise<void>;
   /**

@@ -1,0 +1,49 @@
+/**
+ * @module brokers/amqp/ladder-declare
+ * Declares a delay ladder (delayed.ts) on RabbitMQ, once per connection. The entry exchange
+ * is declared last, so when it exists the ladder is complete and one passive check is
+ * enough; a first declaration (about 150 operations) runs on several channels at once.
+ */
+import type { Channel, ChannelModel } from 'amqplib';
+import { typeTable } from '../../amqp/tables.js';
+import { declarations, entryExchange, type DelayLadder, type LevelDeclaration } from './delayed.js';
+
+/** Parallel channels of a first declaration. */
+const CHANNELS = 4;
+
+async function declareLevel(ch: Channel, level: LevelDeclaration): Promise<void> {
+  await ch.assertExchange(level.name, 'topic', { durable: true });
+  await ch.assertExchange(level.next, 'topic', { durable: true });
+  await ch.assertQueue(level.name, { durable: true, autoDelete: false, arguments: typeTable(level.arguments) });
+  await ch.bindQueue(level.name, level.name, level.queueBinding);
+  await ch.bindExchange(level.next, level.name, level.nextBinding);
+}
+
+/** Makes sure the whole ladder exists. */
+export async function declareLadder(model: ChannelModel, ladder: DelayLadder): Promise<void> {
+  const probe = await model.createChannel();
+  probe.on('error', () => undefined);
+  try {
+    const exists = await probe.checkExchange(entryExchange(ladder)).then(
+      () => true,
+      () => false,
+    );
+    if (exists) return;
+    const levels = declarations(ladder);
+    const entry = levels.shift() as LevelDeclaration;
+    const groups: LevelDeclaration[][] = Array.from({ length: CHANNELS }, () => []);
+    levels.forEach((level, i) => groups[i % CHANNELS]?.push(level));
+    await Promise.all(
+      groups.map(async (group) => {
+        const ch = await model.createChannel();
+        for (const level of group) await declareLevel(ch, level);
+        await ch.close();
+      }),
+    );
+    const last = await model.createChannel();
+    await declareLevel(last, entry);
+    await last.close();
+  } finally {
+    await probe.close().catch(() => undefined);
+  }
+}
