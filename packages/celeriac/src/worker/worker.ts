@@ -312,6 +312,8 @@ export class Worker {
     const earlyAcks = [...this.app.tasks.values()].some((t) => !(t.options.acksLate ?? this.app.settings.taskAcksLate));
     this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report, earlyAcks });
     this.lostWatch?.start();
+    await broker.prepareConsume?.();
+    if (this.stateValue !== 'starting') return;
     this.consumer = broker.consume({
       queues: this.options.queues,
       prefetch: this.prefetchCount,

@@ -76,9 +76,10 @@ describe.runIf(ready)('a CPU-bound task with a short lease runs exactly once', (
     });
     try {
       await worker.start();
-      // The keeper thread starts with the consumer; let it run before the loop blocks.
+      // The worker starts once its keeper thread runs (RedisBroker.prepareConsume), so a
+      // body that blocks the loop from the first fetch is kept already.
       const broker = app.broker as unknown as { leaseRenewer: string };
-      await expect.poll(() => broker.leaseRenewer, { timeout: 10_000 }).toBe('thread');
+      expect(broker.leaseRenewer).toBe('thread');
       const r = await tasks.spin.applyAsync([2500], { queue });
       taskIds.push(r.id);
       expect(typeof (await r.get({ timeoutMs: 30_000 }))).toBe('number');

@@ -18,9 +18,9 @@
  *   delivery without a deadline is renewed for as long as the worker's process lives, as any
  *   long task is.
  * The thread tells the loop which leases it found taken back. One thread serves every broker
- * of the process (a session each), and ends a little after the last session closed. Until
- * the thread runs (a moment after start), or if it cannot start, the broker renews on its
- * event loop as before (see {@link LeaseKeeper.usable}).
+ * of the process (a session each), and ends a little after the last session closed. A
+ * worker waits for the thread before it consumes ({@link LeaseKeeper.warm}); until the thread
+ * runs, or if it cannot start, the broker renews on its event loop (see {@link LeaseKeeper.usable}).
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { coerceError } from '../../errors.js';
@@ -89,13 +89,18 @@ class KeeperThread {
   #ready = false;
   #failed = false;
   #linger: NodeJS.Timeout | null = null;
+  /** Resolves once the thread runs or failed (see {@link KeeperThread.started}). */
+  readonly #started: Promise<void>;
+  #onStarted!: () => void;
 
   constructor() {
+    this.#started = new Promise<void>((resolve) => (this.#onStarted = resolve));
     this.#thread = startModuleThread(new URL('./lease-keeper-thread.js', import.meta.url), null, 'celeriac-lease-keeper');
     this.#thread.unref();
     this.#thread.on('message', (m: FromKeeper) => {
       if (m.type === 'ready') {
         this.#ready = true;
+        this.#onStarted();
         return;
       }
       const host = this.#sessions.get(m.session);
@@ -131,21 +136,36 @@ class KeeperThread {
   close(session: number): void {
     if (!this.#sessions.delete(session)) return;
     this.post({ type: 'close', session });
-    if (this.#sessions.size === 0 && !this.#failed) {
-      this.#linger = setTimeout(() => {
-        this.#fail();
-        void this.#thread.terminate();
-      }, LINGER_MS);
-      this.#linger.unref();
-    }
+    if (this.#sessions.size === 0) this.#lingerThenEnd();
   }
 
   post(message: ToKeeper): void {
     if (!this.#failed) this.#thread.postMessage(message);
   }
 
+  /**
+   * Resolves once the thread runs, has failed, or after `timeoutMs`; never rejects. With no
+   * session open by then (a worker closed before consuming), the thread ends as after the last.
+   */
+  async started(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#started, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+    clearTimeout(timer);
+    if (this.#sessions.size === 0) this.#lingerThenEnd();
+  }
+
+  #lingerThenEnd(): void {
+    if (this.#failed || this.#linger !== null) return;
+    this.#linger = setTimeout(() => {
+      this.#fail();
+      void this.#thread.terminate();
+    }, LINGER_MS);
+    this.#linger.unref();
+  }
+
   #fail(): void {
     this.#failed = true;
+    this.#onStarted();
     if (shared === this) shared = null;
   }
 }
@@ -170,6 +190,21 @@ export class LeaseKeeper {
       host.log?.('warn', 'redis broker: no lease keeper thread; leases are renewed on the event loop', coerceError(err));
       return null;
     }
+  }
+
+  /**
+   * Starts the process's thread if none runs and waits (at most `timeoutMs`) until it does, so
+   * that a consumer started next is kept by it from its first fetch, and the thread's start-up
+   * (some 30 ms of CPU) is part of the worker's start, not of its first tasks. Never rejects.
+   */
+  static async warm(timeoutMs: number, log?: RedisLog): Promise<void> {
+    try {
+      shared ??= new KeeperThread();
+    } catch (err) {
+      log?.('warn', 'redis broker: no lease keeper thread; leases are renewed on the event loop', coerceError(err));
+      return;
+    }
+    await shared.started(timeoutMs);
   }
 
   /** True once the thread runs, false again if it failed: until then, renew on the event loop. */

@@ -67,6 +67,7 @@ import { IDLE_PING_INTERVALS, toTransportError } from '../../redis/client.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { bindingMember, BrokerKeys } from '../../redis/keys.js';
 import { ConsumerGroup } from './consumer-group.js';
 import { Lifecycle, type RedisBrokerState } from './lifecycle.js';
@@ -235,6 +236,11 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     this.#lifecycle.assertOpen('beatStore');
     this.#beatStore ??= new RedisBeatStore(this.#target, this.options.log);
     return this.#beatStore;
+  }
+
+  /** Starts the lease keeper thread (when leases are renewed by one) and waits for it, at most 2 s. */
+  async prepareConsume(): Promise<void> {
+    if (this.options.leaseRenewal === 'thread' && this.#target.sentinel === undefined) await LeaseKeeper.warm(2000, this.options.log);
   }
 
   /** Starts consuming `options.queues` (round robin) within the prefetch window. */

@@ -307,6 +307,12 @@ export interface QueueBroker {
    * what cannot be read is not reported.
    */
   serverWarnings?(): Promise<readonly string[]>;
+  /**
+   * Optional: readies what consuming needs before the first fetch (Redis: the lease keeper
+   * thread, so the first deliveries are kept off the event loop from the start, and its
+   * start-up is paid by the worker's start). Never rejects.
+   */
+  prepareConsume?(): Promise<void>;
   /** Publish one message. */
   publish(message: Message, options: PublishOptions): Promise<void>;
   /**
