@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import type { TaskEvent } from '../../src/worker/task-events.js';
 import { shouldRunRedisTests } from '../support/redis.js';
+import { BLOCK } from './fixtures/tasks.js';
 import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker, closeFailureSuite } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: lost-task detection');
@@ -63,6 +64,29 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed', () 
     // Taken once, and the message is not run again (acked early: at most once).
     expect(await raw.hLen(`${prefix}celeriac.running`)).toBe(0);
     expect((await counts(raw, prefix, lost)).attempts).toBe(1);
+  }, 90_000);
+
+  it('does not report the well-behaved task of a worker whose event loop another task blocks past the grace', async () => {
+    const queue = `blocked-${randomUUID().slice(0, 8)}`;
+    const well = randomUUID();
+    const blocking = randomUUID();
+    taskIds.push(well, blocking);
+    // The presence lapses 1.5 s after the last renewal and the grace is 1 s: a 6 s block is
+    // far past both. Before, the live worker below stored FAILURE WorkerLostError for the
+    // well-behaved task, which later flipped to SUCCESS.
+    const blocked = spawnWorker(config(queue, `lost-blocked-${process.pid}@failure`, { acksLate: false, concurrency: 2 }));
+    await blocked.ready;
+    local = await startLocalWorker(config(`finder-${queue}`, `lost-finder2-${process.pid}@failure`, { acksLate: false }), raw);
+    const events: TaskEvent[] = [];
+    local.worker.onTaskEvent((e) => events.push(e));
+    await producer.sendTask(MARKED, [well, 9000], {}, { queue, taskId: well });
+    await waitFor('the well-behaved task\'s running record', async () => (await raw.hLen(`${prefix}celeriac.running`)) >= 1, 10_000);
+    await producer.sendTask(BLOCK, [blocking, 6000], {}, { queue, taskId: blocking });
+    await waitFor('both to succeed', async () => (await metas(raw, [well, blocking])).every((m) => m?.status === 'SUCCESS'), 40_000);
+    expect(events.filter((e) => e.type === 'task-failed').map((e) => e.message.headers.id), blocked.output()).toEqual([]);
+    expect(await counts(raw, prefix, well)).toEqual({ attempts: 1, success: 1 });
+    // The blocking task is the one named, by the blocked worker itself once its loop turns.
+    await waitFor('the block warning', () => blocked.output().includes(blocking) && blocked.output().includes('blocked the event loop'), 10_000);
   }, 90_000);
 
   it('never reports a task that runs longer than the grace on a live worker', async () => {

@@ -366,7 +366,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     await this.#running.renew(holder);
   }
 
-  /** Takes the records of holders silent for `graceMs` (running-lost.lua); each returned once. */
+  /** Takes the records of holders silent for `graceMs` (redis/lost-tasks.ts); each returned once. */
   async takeLostRunning(graceMs: number, limit: number): Promise<LostDelivery[]> {
     this.#assertOpen('takeLostRunning');
     return this.#running.takeLost(graceMs, limit);

@@ -4,18 +4,19 @@
  * run now on a worker whose broker keeps no record of them (RabbitMQ), in one hash
  * `celeriac:running`, and each holder's last sign of life in `celeriac:running.holders`, by
  * the Redis server's clock. Records and removals made in one event-loop turn go out as one
- * call each (a busy worker starts and ends many tasks per turn); running-lost.lua hands out,
- * once, the records of holders silent for the grace period.
+ * call each (a busy worker starts and ends many tasks per turn). The records and the way they
+ * are taken once their holder is silent for the grace period are the Redis broker's
+ * (redis/lost-tasks.ts): one lost-task mechanism.
  */
 import type { LostDelivery } from '../../core/spi/broker.js';
 import type { RunningTask } from '../../core/spi/running-tasks.js';
 import type { BackendKeys } from '../../redis/keys.js';
+import { holderId, lostTaskRecord, takeLostTasks } from '../../redis/lost-tasks.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
 import type { RunCommand } from './chord.js';
 
 const RUNNING_RECORD = loadScript(new URL('./scripts/running-record.lua', import.meta.url));
-const RUNNING_LOST = loadScript(new URL('./scripts/running-lost.lua', import.meta.url));
 
 /** One write of running-record.lua: a holder, and a record (field '' for presence only). */
 interface RecordItem {
@@ -26,6 +27,9 @@ interface RecordItem {
 
 /** The hash field of a record: unique across holders (delivery tags are not, on RabbitMQ). */
 const fieldOf = (holder: string, tag: string): string => `${holder} ${tag}`;
+
+/** The delivery tag of a record field `<holder> <tag>`. */
+const tagOfField = (field: string, holder: string): string => (field.startsWith(`${holder} `) ? field.slice(holder.length + 1) : field);
 
 /** The running-task records of one Redis backend. */
 export class RedisRunningTasks {
@@ -41,25 +45,22 @@ export class RedisRunningTasks {
   }
 
   record(holder: string, task: RunningTask): Promise<void> {
-    return this.#records.add({ holder, field: fieldOf(holder, task.tag), value: JSON.stringify([holder, task.tag, task.queue, task.raw]) });
+    const id = holderId(holder);
+    return this.#records.add({ holder: id, field: fieldOf(id, task.tag), value: lostTaskRecord(id, task.queue, task.raw) });
   }
 
   forget(holder: string, tag: string): Promise<void> {
-    return this.#removals.add(fieldOf(holder, tag));
+    return this.#removals.add(fieldOf(holderId(holder), tag));
   }
 
   renew(holder: string): Promise<void> {
-    return this.#records.add({ holder, field: '', value: '' });
+    return this.#records.add({ holder: holderId(holder), field: '', value: '' });
   }
 
-  async takeLost(graceMs: number, limit: number): Promise<LostDelivery[]> {
-    const k = this.keys;
-    const flat = (await this.run('take lost running tasks', (c) => runScript(c, RUNNING_LOST, [k.running, k.runningHolders], [String(Math.max(0, Math.round(graceMs))), String(limit)]))) as string[];
-    const lost: LostDelivery[] = [];
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      lost.push({ tag: String(flat[i]), holder: String(flat[i + 1]), queue: String(flat[i + 2]), raw: String(flat[i + 3]) });
-    }
-    return lost;
+  takeLost(graceMs: number, limit: number): Promise<LostDelivery[]> {
+    const keys = { records: this.keys.running, presence: this.keys.runningHolders };
+    // The Redis server's clock: presence is written by it (running-record.lua).
+    return this.run('take lost running tasks', (c) => takeLostTasks(c, keys, { graceMs, limit, completePresence: true, tagOf: tagOfField }));
   }
 
   #write(items: readonly RecordItem[]): Promise<readonly void[]> {

@@ -33,6 +33,11 @@ const RESCUE_BATCH = 500;
 /** Where {@link DelayedSet.publish} put a message. */
 export type EtaPlacement = 'delayed' | 'queued';
 
+/** How long one advertisement of a broker's presence lasts: three renewal periods, at most `recoverAfterSec`. */
+export function presenceTtlMs(o: Pick<ResolvedRedisBrokerOptions, 'recoverAfterMs' | 'leaseRenewMs'>): number {
+  return Math.min(o.recoverAfterMs, 3 * o.leaseRenewMs);
+}
+
 /** The ETA transitions and the promoter presence, on one client and key set. */
 export class DelayedSet {
   constructor(
@@ -53,7 +58,7 @@ export class DelayedSet {
    * `recoverAfterSec`), so one missed renewal does not count as gone.
    */
   async advertise(id: string, o: ResolvedRedisBrokerOptions): Promise<void> {
-    const expiresAt = o.clock.now() + Math.min(o.recoverAfterMs, 3 * o.leaseRenewMs);
+    const expiresAt = o.clock.now() + presenceTtlMs(o);
     await this.send((c) => c.zAdd(this.keys.promoters, { score: expiresAt, value: id }));
   }
 

@@ -4,7 +4,8 @@
  * loop feeds it, on a Redis connection of its own, on its own timer, so a blocked event loop
  * does not let them lapse. It speaks RESP itself (redis/resp-connection.ts): loading
  * node-redis in a fresh thread costs a second or more of CPU. Time is the system clock (the
- * broker uses the keeper only then).
+ * broker uses the keeper only then). While the loop is blocked it renews the broker's presence
+ * too (KeeperSession.presence).
  */
 import { parentPort } from 'node:worker_threads';
 import { RespConnection, RespError, type RespReply } from '../../redis/resp-connection.js';
@@ -92,10 +93,16 @@ class Session {
     if (this.#renewing || batch?.length === 0) return;
     this.#renewing = true;
     this.#renewedAt = Date.now();
+    const blocked = batch === null;
     try {
       if (batch === null) {
         await this.#discover();
         batch = renewable([...this.#leases.values()], this.#fedAt, Date.now(), this.config.leaseRenewMs);
+      }
+      const presence = blocked ? this.config.presence : undefined;
+      if (presence !== undefined) {
+        const reply = await this.#redis.command(['ZADD', presence.key, 'XX', String(Date.now() + presence.ttlMs), presence.member]);
+        if (reply instanceof RespError) throw reply;
       }
       const gone = new Set<string>();
       for (let i = 0; i < batch.length; i += BATCH) for (const tag of await this.#renewBatch(batch.slice(i, i + BATCH))) gone.add(tag);

@@ -17,6 +17,10 @@
  *   that still holds the loop is left to be taken back, as a dead worker's would be. A
  *   delivery without a deadline is renewed for as long as the worker's process lives, as any
  *   long task is.
+ * While it renews for a blocked loop, the thread also renews the broker's presence, so a worker
+ * whose loop is blocked is not taken for dead and its early-acked tasks (the well-behaved one
+ * beside the blocking one) are not reported lost; the blocking task is named by the worker's
+ * block-watch once the loop turns again (worker/pools/block-watch.ts).
  * The thread tells the loop which leases it found taken back. One thread serves every broker
  * of the process (a session each), and ends a little after the last session closed. A
  * worker waits for the thread before it consumes ({@link LeaseKeeper.warm}); until the thread
@@ -45,6 +49,13 @@ export interface KeeperSession {
   readonly recoverAfterMs: number;
   readonly leaseRenewMs: number;
   readonly commandTimeoutMs: number;
+  /**
+   * The broker's presence (celeriac.promoters: member -> expiry, epoch ms), kept up while the
+   * loop is blocked as the leases are, so that other workers do not take a blocked worker's
+   * early-acked tasks for lost (redis/lost-tasks.ts); only an existing member is renewed
+   * (ZADD XX), never one the broker withdrew.
+   */
+  readonly presence?: { readonly key: string; readonly member: string; readonly ttlMs: number };
 }
 
 /** Event loop to keeper thread. */

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TimerHandle } from '../../core/clock.js';
 import type { ConsumerGroup } from './consumer-group.js';
-import type { DelayedSet } from './delayed.js';
+import { presenceTtlMs, type DelayedSet } from './delayed.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import { bookKeys, type Transitions } from './transitions.js';
 import type { BrokerKeys } from '../../redis/keys.js';
@@ -85,7 +85,14 @@ export class Maintenance {
     if (o.leaseRenewal === 'thread' && this.deps.target.sentinel === undefined) {
       const consumers = this.deps.consumers;
       this.#keeper = LeaseKeeper.start(
-        { target: this.deps.target, keys: bookKeys(this.deps.keys), recoverAfterMs: o.recoverAfterMs, leaseRenewMs: o.leaseRenewMs, commandTimeoutMs: o.commandTimeoutMs },
+        {
+          target: this.deps.target,
+          keys: bookKeys(this.deps.keys),
+          recoverAfterMs: o.recoverAfterMs,
+          leaseRenewMs: o.leaseRenewMs,
+          commandTimeoutMs: o.commandTimeoutMs,
+          presence: { key: this.deps.keys.promoters, member: this.deps.id, ttlMs: presenceTtlMs(o) },
+        },
         { lost: (tags) => consumers.markLost(tags), log: o.log },
       );
     }
@@ -209,7 +216,7 @@ export class Maintenance {
     return full ? 0 : o.sweepIntervalMs;
   }
 
-  /** Hands early-acked tasks of dead brokers (lost-running.lua) to a consumer that reports them. */
+  /** Hands early-acked tasks of dead brokers (redis/lost-tasks.ts) to a consumer that reports them. */
   async #reportLost(): Promise<void> {
     const { running, consumers, options: o } = this.deps;
     if (running === undefined || o.lostTaskGraceMs === 0 || !consumers.hearsLost()) return;

@@ -6,19 +6,18 @@
  * records such a task in `celeriac.running` (ack.lua moves its unacked entry there, prefixed
  * with the broker id: no command and no envelope on the wire of its own), and the record is
  * removed once the task's end was stored, by the next ack call (transitions.ts forgetRunning).
- * The recovery sweep of every consuming broker runs lost-running.lua, which hands out, once,
- * each record whose broker stopped advertising its presence (`celeriac.promoters`, renewed
- * every `leaseRenewMs`) for longer than `lostTaskGraceSec`. The worker then reports the task
- * lost (WorkerLostError). Recording is best effort: a write that fails (Redis down) only
- * loses the detection.
+ * The recovery sweep of every consuming broker takes, once, each record whose broker stopped
+ * advertising its presence (`celeriac.promoters`, renewed every `leaseRenewMs`, by the lease
+ * keeper thread while the event loop is blocked) for longer than `lostTaskGraceSec`, with the
+ * one lost-task mechanism the Redis result backend uses too (redis/lost-tasks.ts). The worker
+ * then reports the task lost (WorkerLostError). Recording is best effort: a write that fails
+ * (Redis down) only loses the detection.
  */
-import { loadScript, runScript } from '../../redis/script.js';
 import type { BrokerKeys } from '../../redis/keys.js';
+import { takeLostTasks } from '../../redis/lost-tasks.js';
 import type { RedisLog } from '../../redis/client.js';
 import type { LostDelivery } from '../../core/spi/broker.js';
 import type { AckedHeld, SendCommand, Transitions } from './transitions.js';
-
-const LOST_RUNNING = loadScript(new URL('./scripts/lost-running.lua', import.meta.url));
 
 /** Most lost records one sweep hands out. */
 const LOST_BATCH = 100;
@@ -50,7 +49,8 @@ export class RunningRecords {
         d.running = 'none';
       };
     }
-    const value = `${this.brokerId} 0 [${d.raw}, "", ${JSON.stringify(d.queue)}]`;
+    // The form ack.lua writes: the unacked entry, prefixed with the broker id.
+    const value = `${this.brokerId} [${d.raw}, "", ${JSON.stringify(d.queue)}]`;
     const written = this.send((c) => c.hSet(this.keys.running, d.tag, value)).then(
       () => true,
       (error: unknown) => {
@@ -69,26 +69,9 @@ export class RunningRecords {
     this.log?.('warn', 'could not remove running-task records; they are reported lost once this worker stops, and the report finds their end stored', error as Error);
   };
 
-  /** Takes the records orphaned for at least `graceMs` (lost-running.lua); each is returned once. */
-  async takeLost(nowMs: number, graceMs: number): Promise<LostDelivery[]> {
-    const k = this.keys;
-    const flat = (await this.send((c) => runScript(c, LOST_RUNNING, [k.running, k.promoters], [String(nowMs), String(graceMs), String(LOST_BATCH)]))) as string[];
-    const lost: LostDelivery[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) lost.push({ tag: String(flat[i]), holder: String(flat[i + 1]), ...fromUnacked(String(flat[i + 2])) });
-    return lost;
-  }
-}
-
-/**
- * Queue and envelope of a kombu unacked entry, `[envelope, "", queue]` (fetch.lua keeps a
- * malformed envelope there as a JSON string); the entry as it is when it cannot be read, so
- * that the report says the message cannot be read.
- */
-function fromUnacked(entry: string): { queue: string; raw: string } {
-  try {
-    const [envelope, , queue] = JSON.parse(entry) as [unknown, unknown, unknown];
-    return { queue: String(queue), raw: typeof envelope === 'string' ? envelope : JSON.stringify(envelope) };
-  } catch {
-    return { queue: '', raw: entry };
+  /** Takes the records of brokers silent for at least `graceMs` (redis/lost-tasks.ts); each is returned once. */
+  takeLost(nowMs: number, graceMs: number): Promise<LostDelivery[]> {
+    const keys = { records: this.keys.running, presence: this.keys.promoters };
+    return this.send((c) => takeLostTasks(c, keys, { graceMs, limit: LOST_BATCH, nowMs, completePresence: false }));
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The Redis backend's RunningTasks role (backends/redis/running-tasks.ts, running-record.lua,
- * running-lost.lua) on a real Redis: a live holder's records are never taken; a silent
+ * and the one lost-task mechanism, redis/lost-tasks.ts) on a real Redis: a live holder's records are never taken; a silent
  * holder's are taken once each, at most `limit` a call, and the holder is forgotten once they
  * are all taken; an ended task's record is gone; an unreadable record is dropped. Silence is
  * made by moving a holder's last-seen time back in `celeriac:running.holders` (the scripts
@@ -42,18 +42,18 @@ describe.runIf(ready)('RedisBackend: running-task records', () => {
     expect(await raw.hLen(running)).toBe(7);
     expect(await backend.takeLostRunning(GRACE, 100)).toEqual([]);
 
-    const seen = Number(await raw.zScore(holders, 'dead@h 1'));
-    await raw.zAdd(holders, { score: seen - GRACE, value: 'dead@h 1' });
+    const seen = Number(await raw.zScore(holders, 'dead@h_1'));
+    await raw.zAdd(holders, { score: seen - GRACE, value: 'dead@h_1' });
     await backend.renewPresence('live@h 2');
     const first = await backend.takeLostRunning(GRACE, 3);
     expect(first).toHaveLength(3);
-    expect(await raw.zScore(holders, 'dead@h 1')).not.toBeNull();
+    expect(await raw.zScore(holders, 'dead@h_1')).not.toBeNull();
     const second = await backend.takeLostRunning(GRACE, 3);
     const all = [...first, ...second].sort((a, b) => a.tag.localeCompare(b.tag));
-    expect(all).toEqual(dead.map((t) => ({ ...t, holder: 'dead@h 1' })));
+    expect(all).toEqual(dead.map((t) => ({ ...t, holder: 'dead@h_1' })));
     // All taken: the silent holder is forgotten; the live one and its record stay.
-    expect(await raw.zScore(holders, 'dead@h 1')).toBeNull();
-    expect(await raw.hKeys(running)).toEqual(['live@h 2 1']);
+    expect(await raw.zScore(holders, 'dead@h_1')).toBeNull();
+    expect(await raw.hKeys(running)).toEqual(['live@h_2 1']);
     expect(await backend.takeLostRunning(GRACE, 100)).toEqual([]);
   });
 });

@@ -2,9 +2,10 @@
  * Running-task records on a real Redis with explicit times. How they are written: the ack of
  * an early-acked task records it (ack.lua moves its unacked entry, no command of its own), a
  * delivery acked already by a write of its own, and the removals of one turn go as one HDEL.
- * How lost-running.lua reads them: a record of a live broker is never taken; an orphan is
- * marked, then taken once after the grace; a broker that comes back unmarks its records; an
- * unreadable record is dropped, not reported; a record in the earlier JSON form is still read.
+ * How the lost-task mechanism (redis/lost-tasks.ts, take-lost-tasks.lua) reads them: a record
+ * of a live broker is never taken; a record of a broker whose presence lapsed is taken once,
+ * after the grace; a broker whose presence comes back keeps its records; an unreadable record
+ * is dropped, not reported; records in the forms of earlier versions are still read.
  */
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,12 +58,12 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const endB = records.record(b);
     endB(); // the task ended before its ack was flushed: nothing to record
     expect(await Promise.all([t.ack(a), t.ack(b), t.ack(c)])).toEqual([true, true, true]);
-    expect(await raw.hGetAll(keys.running)).toEqual({ 'r-a': `alive 0 [${envelope('r-a')}, "", "q"]` });
+    expect(await raw.hGetAll(keys.running)).toEqual({ 'r-a': `alive [${envelope('r-a')}, "", "q"]` });
     // Acked already: recorded by a write of its own, in the same form.
     expect(await t.ack(late)).toBe(true);
     const endLate = records.record({ ...late, state: 'settled' });
     await until(async () => (await raw.hExists(keys.running, 'r-late')) === 1);
-    expect(await raw.hGet(keys.running, 'r-late')).toBe(`alive 0 [${envelope('r-late')}, "", "q"]`);
+    expect(await raw.hGet(keys.running, 'r-late')).toBe(`alive [${envelope('r-late')}, "", "q"]`);
     // Removals ride on the next ack call: none of their own while acks keep coming.
     endA();
     endLate();
@@ -95,9 +96,10 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
 
   it('takes an orphan once, only after the grace, and never a live broker\'s or an ended one', async () => {
     await raw.del(keys.running);
+    // 'dead' stopped renewing: its presence expired at T0.
     await raw.zAdd(keys.promoters, [
       { score: T0 + 60_000, value: 'alive' },
-      { score: T0 - 1, value: 'dead' },
+      { score: T0, value: 'dead' },
     ]);
     const t = new Transitions((fn) => fn(raw), keys, '');
     const alive = new RunningRecords((fn) => fn(raw), t, keys, 'alive', undefined);
@@ -111,39 +113,38 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     await until(async () => (await raw.hLen(keys.running)) === 2);
     await raw.hSet(keys.running, 't-garbage', 'not json');
     await raw.hSet(keys.running, 't-garbage2', '[1, 2]');
+    await raw.hSet(keys.running, 't-garbage3', 'nospace');
 
-    // First sight: the orphan is marked, nothing taken; the garbage records are dropped.
-    expect(await alive.takeLost(T0, GRACE)).toEqual([]);
-    expect(await raw.hExists(keys.running, 't-garbage')).toBe(0);
-    expect(await raw.hExists(keys.running, 't-garbage2')).toBe(0);
-    expect(await raw.hGet(keys.running, 't-dead')).toBe(`dead ${T0} [${envelope('t-dead')}, "", "q"]`);
+    // Within the grace: nothing taken; the garbage records are dropped.
     expect(await alive.takeLost(T0 + GRACE - 1, GRACE)).toEqual([]);
+    for (const g of ['t-garbage', 't-garbage2', 't-garbage3']) expect(await raw.hExists(keys.running, g)).toBe(0);
+    expect(await raw.hLen(keys.running)).toBe(2);
     const taken = await Promise.all([alive.takeLost(T0 + GRACE, GRACE), dead.takeLost(T0 + GRACE, GRACE)]);
     expect(taken.flat()).toEqual([{ tag: 't-dead', holder: 'dead', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('t-dead'))) }]);
     expect(await raw.hKeys(keys.running)).toEqual(['t-alive']);
   });
 
-  it('reads the JSON records of earlier versions (a rolling upgrade)', async () => {
+  it('reads the records of earlier versions (a rolling upgrade)', async () => {
     await raw.del(keys.running);
     await raw.zAdd(keys.promoters, { score: T0 - 1, value: 'old' });
     await raw.hSet(keys.running, 't-old', JSON.stringify(['old', 'q', envelope('t-old'), 0]));
+    await raw.hSet(keys.running, 't-marked', `old ${T0 - 5} [${envelope('t-marked')}, "", "q"]`);
+    await raw.hSet(keys.running, 't-backend', JSON.stringify(['old', 'b-tag', 'q', envelope('t-backend')]));
     const records = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'new', undefined);
-    expect(await records.takeLost(T0, GRACE)).toEqual([]); // marked
-    const [lost] = await records.takeLost(T0 + GRACE, GRACE);
-    expect(lost).toEqual({ tag: 't-old', holder: 'old', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('t-old'))) });
+    const lost = (await records.takeLost(T0 + GRACE, GRACE)).sort((a, b) => a.tag.localeCompare(b.tag));
+    expect(lost).toEqual(['t-backend', 't-marked', 't-old'].map((tag) => ({ tag, holder: 'old', queue: 'q', raw: tag === 't-backend' ? envelope(tag) : JSON.stringify(JSON.parse(envelope(tag))) })));
   });
 
-  it('unmarks the records of a broker whose presence comes back', async () => {
+  it('keeps the records of a broker whose presence comes back, and takes them once it lapses for the grace', async () => {
     await raw.zAdd(keys.promoters, { score: T0 - 1, value: 'flaky' });
     const flaky = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'flaky', undefined);
     flaky.record({ tag: 't-flaky', token: 'x', state: 'settled', queue: 'q', raw: '{}' });
     await until(async () => (await raw.hExists(keys.running, 't-flaky')) === 1);
-    expect(await flaky.takeLost(T0, GRACE)).toEqual([]); // marked
+    expect(await flaky.takeLost(T0, GRACE)).toEqual([]);
     await raw.zAdd(keys.promoters, { score: T0 + 2 * GRACE, value: 'flaky' });
-    expect(await flaky.takeLost(T0 + GRACE, GRACE)).toEqual([]); // alive again: unmarked
-    expect(await raw.hGet(keys.running, 't-flaky')).toBe('flaky 0 [{}, "", "q"]');
-    await raw.zAdd(keys.promoters, { score: T0, value: 'flaky' });
-    expect(await flaky.takeLost(T0 + 2 * GRACE + 1, GRACE)).toEqual([]); // marked anew
-    expect((await flaky.takeLost(T0 + 3 * GRACE + 1, GRACE)).map((l) => l.tag)).toEqual(['t-flaky']);
+    expect(await flaky.takeLost(T0 + 2 * GRACE, GRACE)).toEqual([]); // alive again
+    expect(await raw.hGet(keys.running, 't-flaky')).toBe('flaky [{}, "", "q"]');
+    expect(await flaky.takeLost(T0 + 3 * GRACE - 1, GRACE)).toEqual([]);
+    expect((await flaky.takeLost(T0 + 3 * GRACE, GRACE)).map((l) => l.tag)).toEqual(['t-flaky']);
   });
 });

@@ -3,7 +3,7 @@ running-record: record early-acked tasks as running on their holder (a worker), 
 holders' presence, by the Redis server's clock (TIME), so hosts need not agree on the time.
 A triple with an empty field only renews its holder's presence (running-tasks.ts).
 
-KEYS[1]  celeriac:running (hash `<holder> <tag>` -> JSON [holder, tag, queue, envelope])
+KEYS[1]  celeriac:running (hash `<holder> <tag>` -> `<holder> <entry>`: redis/lost-tasks.ts)
 KEYS[2]  celeriac:running.holders (zset holder -> last seen, epoch ms)
 ARGV     triples: holder, field ('' for none), value
 

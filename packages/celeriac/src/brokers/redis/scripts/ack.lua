@@ -9,16 +9,17 @@ per-delivery redis.call overhead was most of this script's cost. A tag given twi
 call is settled once (the second entry reports 0, as a second call would).
 
 An early ack of a task that starts now also records it as running (celeriac.running, see
-running.ts), in the same step: its unacked value moves there, prefixed with the broker id and
-"0" (not orphaned), so the envelope never travels back over the wire and the record costs no
-command of its own. A task's record is thus written if and only if its ack went through.
+running.ts and redis/lost-tasks.ts), in the same step: its unacked value moves there, prefixed
+with the broker id and a space, so the envelope never travels back over the wire and the
+record costs no command of its own. A task's record is thus written if and only if its ack
+went through.
 
 KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  celeriac.deliveries (hash): settled tags' delivery counts are dropped
-KEYS[6]  celeriac.running (hash tag -> "<broker id> <orphaned since ms> <unacked value>")
+KEYS[6]  celeriac.running (hash tag -> "<broker id> <unacked value>")
 KEYS[7]  celeriac.started (hash): settled tags' start marks (count-start.lua) are dropped
 ARGV[1]      broker id written into running records
 ARGV[2]      R: the number of running records to remove
@@ -66,7 +67,7 @@ end
 for i = 3, at, 1000 do redis.call('HDEL', KEYS[6], unpack(ARGV, i, math.min(i + 999, at))) end
 -- Read before the HDEL of unacked below.
 if #running > 0 then
-  local records, prefix, k = {}, ARGV[1] .. ' 0 ', 0
+  local records, prefix, k = {}, ARGV[1] .. ' ', 0
   each_chunk(running, function(...)
     for _, value in ipairs(redis.call('HMGET', KEYS[1], ...)) do
       k = k + 1

@@ -1,0 +1,73 @@
+/**
+ * @module redis/lost-tasks
+ * The one lost-task mechanism on Redis, for both places that record early-acked running tasks:
+ * the Redis broker (brokers/redis/running.ts: celeriac.running beside kombu's bookkeeping,
+ * holders present in celeriac.promoters) and the Redis result backend for brokers that keep no
+ * such record (backends/redis/running-tasks.ts: RabbitMQ). A record is `<holder> <entry>`, the
+ * entry in kombu's unacked form `[envelope, exchange, queue]`; take-lost-tasks.lua hands out,
+ * once, the records of holders silent for the grace period, and a live worker reports them
+ * (worker/lost-tasks.ts: FAILURE WorkerLostError).
+ */
+import type { LostDelivery } from '../core/spi/broker.js';
+import type { RedisClient } from './client.js';
+import { loadScript, runScript } from './script.js';
+
+const TAKE_LOST_TASKS = loadScript(new URL('./scripts/take-lost-tasks.lua', import.meta.url));
+
+/** Where one store keeps its records and its holders' presence. */
+export interface LostTaskKeys {
+  /** Hash: record field -> `<holder> <entry>`. */
+  readonly records: string;
+  /** Zset: holder -> last seen or presence expiry (epoch ms). */
+  readonly presence: string;
+}
+
+/** How one store takes its lost records. */
+export interface TakeLostOptions {
+  readonly graceMs: number;
+  /** Most records returned by one call. */
+  readonly limit: number;
+  /** Epoch ms; undefined for the Redis server's clock. */
+  readonly nowMs?: number;
+  /** Every record's holder is in the presence set, and the store forgets silent holders (take-lost-tasks.lua ARGV[4]). */
+  readonly completePresence: boolean;
+  /** The delivery tag of a record field (the backend prefixes its fields with the holder). */
+  readonly tagOf?: (field: string, holder: string) => string;
+}
+
+/** A holder id as records carry it: no whitespace (the record's first space ends it). */
+export function holderId(name: string): string {
+  return name.replace(/\s/g, '_');
+}
+
+/** The record of a task of `queue` whose envelope is `raw`, held by `holder` (an id from {@link holderId}). */
+export function lostTaskRecord(holder: string, queue: string, raw: string): string {
+  return `${holder} [${JSON.stringify(raw)}, "", ${JSON.stringify(queue)}]`;
+}
+
+/** Takes the records of holders silent for the grace period (take-lost-tasks.lua); each is returned once. */
+export async function takeLostTasks(client: RedisClient, keys: LostTaskKeys, o: TakeLostOptions): Promise<LostDelivery[]> {
+  const args = [String(Math.max(0, Math.round(o.graceMs))), String(o.limit), o.nowMs === undefined ? '' : String(o.nowMs), o.completePresence ? '1' : '0'];
+  const flat = (await runScript(client, TAKE_LOST_TASKS, [keys.records, keys.presence], args)) as string[];
+  const lost: LostDelivery[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    const field = String(flat[i]);
+    const holder = String(flat[i + 1]);
+    lost.push({ tag: o.tagOf === undefined ? field : o.tagOf(field, holder), holder, ...fromUnacked(String(flat[i + 2])) });
+  }
+  return lost;
+}
+
+/**
+ * Queue and envelope of a kombu unacked entry, `[envelope, "", queue]` (an envelope that is
+ * not an object is kept as a JSON string); the entry as it is when it cannot be read, so that
+ * the report says the message cannot be read.
+ */
+function fromUnacked(entry: string): { queue: string; raw: string } {
+  try {
+    const [envelope, , queue] = JSON.parse(entry) as [unknown, unknown, unknown];
+    return { queue: String(queue), raw: typeof envelope === 'string' ? envelope : JSON.stringify(envelope) };
+  } catch {
+    return { queue: '', raw: entry };
+  }
+}

@@ -1,0 +1,95 @@
+--[[
+take-lost-tasks: the one lost-task mechanism (redis/lost-tasks.ts). Hands out, once each, the
+records of early-acked tasks whose holder (a worker) has shown no sign of life for the grace
+period: it was killed, or its host lost. Each record is removed as it is returned, so exactly
+one caller reports it. Two stores use it, with the same records and the same rule:
+- the Redis broker (brokers/redis/running.ts): records in celeriac.running, written by
+  ack.lua as it acks; presence in celeriac.promoters, broker id -> presence expiry;
+- the Redis result backend, for brokers that keep no record (RabbitMQ;
+  backends/redis/running-tasks.ts): records in celeriac:running, presence in
+  celeriac:running.holders, holder -> last seen.
+A holder is silent when its presence score is at most now - grace: last seen that long ago,
+or its presence expired that long ago. A holder absent from the presence set is silent.
+
+A record's value is "<holder> <entry>", the entry being kombu's unacked form [envelope,
+exchange, queue] (the envelope may be a JSON string: an envelope that is not an object). Read
+too, so that a rolling upgrade loses no record: "<holder> <n> <entry>" and the JSON
+[broker id, queue, envelope, n] of earlier brokers, and the JSON [holder, tag, queue,
+envelope] of earlier backends. An unreadable record is dropped (only Celeriac writes there).
+
+KEYS[1]  the records (hash field -> value)
+KEYS[2]  the presence (zset holder -> epoch ms)
+ARGV[1]  grace, ms
+ARGV[2]  most records to return
+ARGV[3]  now, epoch ms; '' for the Redis server's clock
+ARGV[4]  '1' when every record's holder is in the presence set (the backend writes both in one
+         step): the walk is then skipped while no holder is silent (one ZCOUNT), and holders
+         silent past the grace are forgotten once their records are taken; '0' (the broker's
+         promoters, which the ETA logic owns) walks every call and forgets nobody
+
+Returns a flat list: field, holder, entry, ... of the records found lost.
+]]
+local now = tonumber(ARGV[3])
+if not now then
+  -- Redis < 5 replicates scripts verbatim and refuses writes after TIME unless told otherwise.
+  if redis.replicate_commands then redis.replicate_commands() end
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local cutoff = now - tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local complete = ARGV[4] == '1'
+if complete and redis.call('ZCOUNT', KEYS[2], '-inf', cutoff) == 0 then return {} end
+local find, sub, byte = string.find, string.sub, string.byte
+
+-- holder, entry; nil for a record that cannot be read.
+local function parse(value)
+  if byte(value, 1) == 91 then
+    local ok, rec = pcall(cjson.decode, value)
+    if not ok or type(rec) ~= 'table' or type(rec[1]) ~= 'string' then return nil end
+    if type(rec[4]) == 'string' then return rec[1], '[' .. cjson.encode(rec[4]) .. ', "", ' .. cjson.encode(tostring(rec[3])) .. ']' end
+    if type(rec[3]) == 'string' then return rec[1], '[' .. rec[3] .. ', "", ' .. cjson.encode(tostring(rec[2])) .. ']' end
+    return nil
+  end
+  local a = find(value, ' ', 1, true)
+  if not a then return nil end
+  if byte(value, a + 1) ~= 91 then
+    a = find(value, ' ', a + 1, true)
+    if not a then return nil end
+  end
+  return sub(value, 1, (find(value, ' ', 1, true)) - 1), sub(value, a + 1)
+end
+
+local lost = {}
+local full = false
+local seen = {}
+local cursor = '0'
+repeat
+  local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 200)
+  cursor = page[1]
+  local fields = page[2]
+  for i = 1, #fields, 2 do
+    local field = fields[i]
+    local holder, entry = parse(fields[i + 1])
+    if not holder then
+      redis.call('HDEL', KEYS[1], field)
+    elseif #lost >= limit * 3 then
+      full = true
+    else
+      local silent = seen[holder]
+      if silent == nil then
+        local score = redis.call('ZSCORE', KEYS[2], holder)
+        silent = not score or tonumber(score) <= cutoff
+        seen[holder] = silent
+      end
+      if silent then
+        redis.call('HDEL', KEYS[1], field)
+        lost[#lost + 1] = field
+        lost[#lost + 1] = holder
+        lost[#lost + 1] = entry
+      end
+    end
+  end
+until cursor == '0' or full
+if complete and not full then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff) end
+return lost
