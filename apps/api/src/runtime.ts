@@ -6,10 +6,10 @@
  * they share one set of task definitions. Tests pass `overrides` to swap the clock, the
  * unreliable dependency or the logger.
  */
-import { createApp, type App } from 'celeriac';
+import { createApp, createLogger, type App } from 'celeriac';
 import { crontab, every } from 'celeriac/beat';
 import { systemClock, type Broker, type Clock, type ResultBackend } from 'celeriac/spi';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { openCache, type Cache } from './cache/cache.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrations.js';
@@ -98,7 +98,7 @@ function registerAll(celery: App, service: TodoService, cache: Cache, settings: 
 
 /** Opens the database (migrating it), the cache and the Celeriac app. */
 export async function createRuntime(settings: AppSettings, overrides: RuntimeOverrides = {}): Promise<Runtime> {
-  const log = overrides.logger ?? pino({ level: settings.logLevel, base: { pid: process.pid } });
+  const log = overrides.logger ?? createLogger({ level: settings.logLevel, format: settings.logFormat });
   const clock = overrides.clock ?? systemClock;
   const db = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir });
   try {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
+import type { LogFormat } from 'celeriac';
 
 /** The roles a process can run. `all` is everything in one process (`npm start`). */
 export type Role = 'all' | 'api' | 'worker' | 'beat' | 'flower';
@@ -39,6 +40,8 @@ export interface AppSettings {
   /** IANA zone of the app: beat's crontabs (`daily_cleanup` at 02:00) are read in it. */
   readonly timezone: string;
   readonly logLevel: string;
+  /** `human` lines as Celery prints them, `json`, or `auto`: human on a terminal, JSON otherwise. */
+  readonly logFormat: LogFormat;
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
   readonly workerConcurrency: number;
@@ -70,6 +73,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const LOG_FORMATS = ['auto', 'human', 'json'];
 
 /** Reads a `.env` file into a plain object; a missing file gives `{}`. */
 export function readEnvFile(path: string): Record<string, string> {
@@ -197,6 +201,7 @@ export function loadSettings(env: Env, role: Role = 'all'): AppSettings {
     taskAllowList: r.string('TASK_ALLOW_LIST', 'demo.*', checkAllowList).split(',').map((s) => s.trim()),
     timezone: r.string('APP_TIMEZONE', 'UTC', checkZone),
     logLevel: r.string('LOG_LEVEL', 'info', (v) => (LOG_LEVELS.includes(v) ? null : `expected one of ${LOG_LEVELS.join(', ')}`)),
+    logFormat: r.string('LOG_FORMAT', 'auto', (v) => (LOG_FORMATS.includes(v) ? null : `expected one of ${LOG_FORMATS.join(', ')}`)) as LogFormat,
     bodyLimit: r.integer('API_BODY_LIMIT', 64 * 1024, 1024, 16 * 1024 * 1024),
     workerConcurrency: r.integer('WORKER_CONCURRENCY', 4, 1, 1000),
     workerName: r.string('WORKER_NAME', role === 'all' ? 'embedded@%h' : 'worker@%h', (v) => (/^[^\s]+$/.test(v) ? null : 'expected a node name without spaces')),

@@ -27,6 +27,8 @@ export type { TaskCall } from './core/producer.js';
 export type { RetryOptions } from './core/retry.js';
 export type { RateLimit } from './core/rate.js';
 export type { ResolvedSettings, RouteTarget, Settings, TaskRoutes } from './core/settings.js';
+export { createLogger } from './core/log.js';
+export type { LogFormat, LoggerOptions } from './core/log.js';
 export { AsyncResult, EagerResult } from './core/async-result.js';
 export type { GetOptions, ResultGroup } from './core/async-result.js';
 export { GroupResult } from './core/group-result.js';

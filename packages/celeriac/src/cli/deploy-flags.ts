@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import type { App } from '../core/app.js';
 import { detach, dropPrivileges } from './daemon.js';
 import { type CliContext, UsageError } from './io.js';
-import { createCliLogger, resolveLogFormat, type LogFormat } from './log-format.js';
+import { createLogger, LOG_FORMATS, type LogFormat } from '../core/log.js';
 import { expandPathTemplate } from './path-template.js';
 import { acquirePidfile } from './pidfile.js';
 
@@ -32,7 +32,7 @@ export function addDeployFlags(command: Command, what: 'worker' | 'beat'): Comma
     .option('-D, --detach', `start ${what === 'worker' ? 'the worker' : 'beat'} as a background process and return`)
     .option('--pidfile <path>', 'write the process id here; refuse to start while a live process holds it (%n node name, %h host, %p full node name)')
     .option('-f, --logfile <path>', 'append log lines to this file instead of stdout (%n, %h, %p, %i, %I as in Celery)')
-    .option('--log-format <format>', 'human (as Celery prints) or json (default: human on a terminal, json otherwise)')
+    .option('--log-format <format>', 'human (as Celery prints), json, or auto: human on a terminal, json otherwise (setting logFormat; default auto)')
     .option('--uid <user>', 'run as this user (name or number) once started; needs root')
     .option('--gid <group>', 'run as this group (name or number) once started; needs root');
 }
@@ -52,7 +52,8 @@ export interface Deployment {
 export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): Deployment | null {
   const logfile = flags.logfile === undefined ? undefined : resolve(ctx.io.cwd, expandPathTemplate(flags.logfile, nodename));
   const pidPath = flags.pidfile === undefined ? undefined : resolve(ctx.io.cwd, expandPathTemplate(flags.pidfile, nodename));
-  const format: LogFormat = resolveLogFormat(flags.logFormat, logfile === undefined && process.stdout.isTTY === true);
+  const format = flags.logFormat?.toLowerCase() as LogFormat | undefined;
+  if (format !== undefined && !LOG_FORMATS.includes(format)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(flags.logFormat)}`);
   if (flags.detach === true) {
     if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
     if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
@@ -62,8 +63,9 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
   dropPrivileges(flags.uid, flags.gid);
   return {
     useLogging(app) {
-      if (logfile === undefined && format === 'json' && flags.logFormat === undefined) return; // the app's own logger
-      app.useLogger(createCliLogger({ level: app.settings.logLevel, format, ...(logfile === undefined ? {} : { file: logfile }) }));
+      // The app's own logger already writes as its logFormat setting says (createApp).
+      if (logfile === undefined && (format === undefined || format === app.settings.logFormat)) return;
+      app.useLogger(createLogger({ level: app.settings.logLevel, format: format ?? app.settings.logFormat, ...(logfile === undefined ? {} : { file: logfile }) }));
     },
     async holding(work) {
       const pidfile = pidPath === undefined ? undefined : acquirePidfile(pidPath);

@@ -4,7 +4,8 @@
  * send tasks and read results. One explicit object, nothing global (DESIGN decision 3).
  */
 import { randomUUID } from 'node:crypto';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './log.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, JsonObject, TaskState } from '../protocol/types.js';
 import { AsyncResult, EagerResult, type ResultHost } from './async-result.js';
@@ -49,7 +50,7 @@ export interface AppOptions {
   random?: () => number;
   /** Environment read for settings. @default process.env */
   env?: NodeJS.ProcessEnv;
-  /** Logger to use. @default a pino logger at `settings.logLevel` */
+  /** Logger to use. @default a pino logger at `settings.logLevel`, writing as `settings.logFormat` says */
   logger?: Logger;
 }
 
@@ -85,7 +86,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     this.settingsValue = resolveSettings(settings, options.env);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.logValue = options.logger ?? pino({ level: this.settingsValue.logLevel, base: { pid: process.pid } });
+    this.logValue = options.logger ?? createLogger({ level: this.settingsValue.logLevel, format: this.settingsValue.logFormat });
     this.router = compileRoutes(this.settingsValue.taskRoutes);
     this.transports = options.transports ?? { brokers: {}, backends: {} };
     this.brokerValue = options.broker;

@@ -11,6 +11,7 @@ import type { BeatEntryDefinition } from './beat-entry.js';
 import { DEFAULT_PUBLISH_RETRY_POLICY, retryPolicyProblem, type PublishRetryPolicy } from './publish-retry.js';
 import { timeLimitProblem } from '../protocol/limits.js';
 import { exchangeTypeProblem, queueTypeProblem, taskQueuesProblem, type ExchangeType, type QueueType, type TaskQueueOptions } from './queue-topology.js';
+import { LOG_FORMATS, type LogFormat } from './log.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -196,6 +197,9 @@ const TABLE = {
   logLevel: setting<string>({ type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], fromText: logLevelFromText, check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`)),
     cli: { flags: '-l, --loglevel <level>', commands: ['worker', 'beat'], help: 'trace, debug, info, warning, error, critical' },
     doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' }),
+  logFormat: setting<LogFormat>({ type: 'string', default: 'auto', env: ['CELERIAC_LOG_FORMAT'], fromText: (text) => text.toLowerCase(),
+    check: ((v: string) => ((LOG_FORMATS as readonly string[]).includes(v) ? null : `must be one of ${LOG_FORMATS.join(', ')}`)),
+    doc: 'Celeriac only. How the app\'s logger writes lines: `human` as Celery\'s worker prints them (`[2026-11-22 23:00:00,123: INFO/MainProcess] Task proj.add[...] succeeded in 0.010s: 5`), `json` as pino\'s JSON (one object per line, for log collectors), or `auto`: human when stdout is a terminal, JSON otherwise (a pipe, a file, a container\'s log). `--log-format` on the command line.' }),
   beatSchedule: setting<Record<string, BeatEntryDefinition>>({ type: 'json', default: {}, env: envNames('BEAT_SCHEDULE'), check: checkBeatSchedule,
     doc: 'Periodic tasks, Celery\'s `beat_schedule` shape: entry name -> `{ task, schedule, args, kwargs, options, timezone, misfire, misfireGraceSec }`. `schedule` is seconds, a five-field crontab string, or `every()`/`crontab()`/`solar()`. Run by `celeriac beat` or `worker -B` (docs/periodic-tasks.md). In the environment: JSON.' }),
   timezone: setting<string>({ type: 'string', default: 'UTC', env: envNames('TIMEZONE'), check: checkTimezone,

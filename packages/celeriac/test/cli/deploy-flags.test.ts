@@ -115,7 +115,7 @@ describe('celeriac worker --logfile --log-format', () => {
   it('refuses an unknown --log-format with exit 2', async () => {
     const r = await runCli([...WORKER, '--log-format', 'xml']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--log-format must be human or json, got "xml"');
+    expect(r.stderr).toContain('--log-format must be one of auto, human, json, got "xml"');
   });
 });
 

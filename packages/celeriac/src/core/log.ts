@@ -1,15 +1,18 @@
 /**
- * @module cli/log-format
- * The CLI's logger: pino lines as JSON, or as Celery's worker writes them
- * (`[2026-11-22 23:00:00,123: INFO/MainProcess] Task add[id] succeeded in 0.010s: 5`), to
- * stdout or to `--logfile`. Human lines are the default on a terminal, JSON otherwise (a log
- * collector, a pipe, a file), as `--log-format` can say outright.
+ * @module core/log
+ * The logger of an app, a worker, beat and the CLI: pino lines as JSON, or as Celery's worker
+ * writes them (`[2026-11-22 23:00:00,123: INFO/MainProcess] Task add[id] succeeded in 0.010s:
+ * 5`), to stdout or to a file. Human lines are the default on a terminal, JSON otherwise (a log
+ * collector, a pipe, a file), as the `logFormat` setting (`--log-format`,
+ * `CELERIAC_LOG_FORMAT`) can say outright.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { UsageError } from './io.js';
 
-/** The formats of `--log-format`. */
-export type LogFormat = 'human' | 'json';
+/** How log lines are written: as Celery's human lines, as pino's JSON, or `auto`: human on a terminal. */
+export type LogFormat = 'auto' | 'human' | 'json';
+
+/** The formats `logFormat` accepts. */
+export const LOG_FORMATS: readonly LogFormat[] = ['auto', 'human', 'json'];
 
 /** pino's numeric levels as Celery names them. */
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARNING', 50: 'ERROR', 60: 'CRITICAL' };
@@ -56,28 +59,32 @@ function humanStream(target: DestinationStream): DestinationStream {
   return { write: (chunk: string) => target.write(formatHumanLine(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk)) };
 }
 
-/** Reads `--log-format`: human, json, or the default for where lines go. */
-export function resolveLogFormat(given: string | undefined, toTerminal: boolean): LogFormat {
-  if (given === undefined) return toTerminal ? 'human' : 'json';
-  const format = given.toLowerCase();
-  if (format !== 'human' && format !== 'json') throw new UsageError(`--log-format must be human or json, got ${JSON.stringify(given)}`);
-  return format;
+/** The format lines are written in: `auto` is human when they go to a terminal, JSON otherwise. */
+export function resolveLogFormat(format: LogFormat, toTerminal: boolean): 'human' | 'json' {
+  return format === 'auto' ? (toTerminal ? 'human' : 'json') : format;
 }
 
-/** Where and how the CLI logs. */
-export interface CliLogOptions {
-  readonly level: string;
-  readonly format: LogFormat;
-  /** A file to append to (created, with its folder); undefined: stdout. */
+/** Where and how to log. */
+export interface LoggerOptions {
+  /** pino level name. @default 'info' */
+  readonly level?: string;
+  /** @default 'auto' (human when the lines go to a terminal) */
+  readonly format?: LogFormat;
+  /** A file to append to (created, with its folder). @default stdout */
   readonly file?: string;
 }
 
 /**
- * The logger of a CLI worker or beat. Writes are synchronous: the bin exits right after the
- * command returns, and the last lines (shutdown) must not be lost.
+ * A pino logger as the app, the worker, beat and the CLI use: `{ pid }` on every line, human or
+ * JSON lines as `format` says. JSON to stdout is pino's own (buffered) destination, as before
+ * this function existed; human lines and files are written synchronously, so the last lines
+ * before an exit (a shutdown, a crash) are not lost.
  */
-export function createCliLogger(options: CliLogOptions): Logger {
-  const target = options.file === undefined ? pino.destination({ dest: 1, sync: true }) : pino.destination({ dest: options.file, sync: true, mkdir: true, append: true });
-  const stream = options.format === 'human' ? humanStream(target) : target;
-  return pino({ level: options.level, base: { pid: process.pid } }, stream);
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const pinoOptions = { level: options.level ?? 'info', base: { pid: process.pid } };
+  const toFile = options.file !== undefined;
+  const format = resolveLogFormat(options.format ?? 'auto', !toFile && process.stdout.isTTY === true);
+  if (!toFile && format === 'json') return pino(pinoOptions);
+  const target = toFile ? pino.destination({ dest: options.file, sync: true, mkdir: true, append: true }) : pino.destination({ dest: 1, sync: true });
+  return pino(pinoOptions, format === 'human' ? humanStream(target) : target);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { celeryTime, formatHumanLine, resolveLogFormat } from './log-format.js';
+import { celeryTime, formatHumanLine, resolveLogFormat } from './log.js';
 
 const at = new Date(2026, 10, 22, 23, 0, 0, 123).getTime();
 
@@ -26,10 +26,10 @@ describe('human log lines', () => {
     expect(formatHumanLine('plain')).toBe('plain\n');
   });
 
-  it('--log-format: human on a terminal, json otherwise, an unknown name refused', () => {
-    expect(resolveLogFormat(undefined, true)).toBe('human');
-    expect(resolveLogFormat(undefined, false)).toBe('json');
-    expect(resolveLogFormat('JSON', true)).toBe('json');
-    expect(() => resolveLogFormat('xml', true)).toThrow(/--log-format must be human or json/);
+  it('auto is human on a terminal, json otherwise; human and json are taken as said', () => {
+    expect(resolveLogFormat('auto', true)).toBe('human');
+    expect(resolveLogFormat('auto', false)).toBe('json');
+    expect(resolveLogFormat('json', true)).toBe('json');
+    expect(resolveLogFormat('human', false)).toBe('human');
   });
 });
