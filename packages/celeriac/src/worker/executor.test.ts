@@ -197,6 +197,7 @@ describe('the outcome table, as the executor applies it', () => {
   it('a success whose callbacks cannot be sent, or a retry that cannot be published, is a failure', async () => {
     const failed = { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true };
     expect(await runCase({ ran: { ok: true, value: 1 }, failPublishOf: 't.callback' })).toEqual(failed);
-    expect(await runCase({ ran: FAILED(new Retry({ countdown: 1 })), failPublishOf: 't.late' })).toEqual(failed);
+    // task-retried goes out just before the retry's message, so a retry that cannot be published reports both.
+    expect(await runCase({ ran: FAILED(new Retry({ countdown: 1 })), failPublishOf: 't.late' })).toEqual({ ...failed, events: ['task-retried', 'task-failed'] });
   });
 });

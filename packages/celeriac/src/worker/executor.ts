@@ -109,7 +109,7 @@ export class Executor {
 
   constructor(private readonly host: ExecutorHost) {
     this.writer = new ResultWriter(host.app, host.hostname, host.log);
-    this.followUps = { app: host.app, log: host.log, hostname: host.hostname, policy: (s) => this.policy(s) };
+    this.followUps = { app: host.app, log: host.log, hostname: host.hostname, policy: (s) => this.policy(s), emit: (event) => host.emit(event) };
   }
 
   /** The jobs held now, reserved and active, in arrival order (a snapshot). */
@@ -230,14 +230,24 @@ export class Executor {
     const task = this.host.app.lookup(h.task);
     // An unknown task is never received (Celery's Consumer.on_unknown_task): it only fails.
     if (task === undefined) return this.admitSlowly(delivery, message, task);
+    if (h.expires === null && h.eta === null && this.host.isRevoked(h.id) === false) return this.receive(delivery, message, task);
+    return this.admitSlowly(delivery, message, task);
+  }
+
+  /**
+   * Announces a task that will run (`task-received`, the `taskReceived` signal), then runs it.
+   * As Celery's strategy does, a revoked or expired message is never received (it only sends
+   * `task-revoked`), nor is one given back to the broker until its ETA (received when it returns).
+   */
+  private receive(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
     this.host.emit({ type: 'task-received', message });
     const signals = this.host.app.signals;
     if (signals.has('taskReceived')) {
+      const h = message.headers;
       const announced = signals.emit('taskReceived', { id: h.id, name: h.task, message });
-      if (announced !== undefined) return announced.then(() => this.admitSlowly(delivery, message, task));
+      if (announced !== undefined) return announced.then(() => this.run(delivery, message, task));
     }
-    if (h.expires === null && h.eta === null && this.host.isRevoked(h.id) === false) return this.run(delivery, message, task);
-    return this.admitSlowly(delivery, message, task);
+    return this.run(delivery, message, task);
   }
 
   /** No task message: set it aside for an operator, never run; FAILURE stored when its id can still be read (unreadable.ts). */
@@ -262,7 +272,7 @@ export class Executor {
     }
     // Sent straight to the queue with a future ETA (as Python does): the broker holds it, not us.
     if (h.eta !== null && parseIsoTime(h.eta) > now) return this.conclude(s, ending('deferred'));
-    return this.run(delivery, message, task);
+    return this.receive(delivery, message, task);
   }
 
   /** The worker's revoked set answers at once; a promise only in its fallback (see ExecutorHost). */
@@ -409,7 +419,7 @@ export class Executor {
       const reported = READY_STATES.has(row.state) ? afterFinalState(app, s.message, row.state, e.result, e.traceback) : undefined;
       if (reported !== undefined) await (row.bestEffort ? reported.catch(ignore) : reported);
     }
-    if (row.event !== null) this.host.emit(eventOf(row.event, s, e, runtime));
+    if (row.event !== null && e.announced !== true) this.host.emit(eventOf(row.event, s, e, runtime));
     logEnding(this.host.log, s, e, runtime);
     const announced = announceEnding(app.signals, s, e);
     if (announced !== undefined) await announced;

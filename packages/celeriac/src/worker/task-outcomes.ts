@@ -35,6 +35,8 @@ export interface Ending {
   readonly error: unknown;
   /** The result tuples of the follow-ups sent: the stored `children`. */
   readonly children: ResultTuple[];
+  /** Its event went out already: a retry's, sent just before the retry's message (see {@link FollowUpContext.emit}). */
+  readonly announced?: boolean;
 }
 
 /** Whom an ending concerns: a task message, with its task when known and its job's state once admitted. */
@@ -87,6 +89,11 @@ export interface FollowUpContext {
   readonly hostname: string;
   /** The ack policy of the subject's task now. */
   policy(subject: Subject): AckPolicy;
+  /**
+   * Sends a task event. A retry's `task-retried` goes out just before its new message is
+   * published, so the new delivery's `task-received` never overtakes it.
+   */
+  emit(event: TaskEvent): void;
 }
 
 /** True when the row has something to send for this message (most successes have nothing). */
@@ -104,7 +111,7 @@ export async function sendFollowUps(ctx: FollowUpContext, s: Subject, e: Ending,
   const h = s.message.headers;
   try {
     // A retry comes from a run, so its task is known.
-    if (followUps === 'retry') return await publishRetry(app, s, s.task!.options, e.error as Retry);
+    if (followUps === 'retry') return await publishRetry(ctx, s, s.task!.options, e.error as Retry);
     if (followUps === 'callbacks') return { ...e, children: [...e.children, ...(await sendSuccessFollowUps(app, s.message, e.result))] };
   } catch (err) {
     // As in Celery's tracer: a callback or retry that cannot be sent fails the task.
@@ -127,16 +134,22 @@ export async function sendFollowUps(ctx: FollowUpContext, s: Subject, e: Ending,
  * Publishes the retry (same id, retries + 1, new ETA, same queue unless the task named one,
  * same priority); the ending then stores RETRY with the cause and the retry's reason.
  */
-async function publishRetry(app: App, s: Subject, options: ResolvedTaskOptions, retry: Retry): Promise<Ending> {
+async function publishRetry(ctx: FollowUpContext, s: Subject, options: ResolvedTaskOptions, retry: Retry): Promise<Ending> {
+  const { app } = ctx;
   const { message, delivery } = s;
   const now = app.clock.now();
   const eta = retryEta(retry, options, message.headers.retries, now, app.random);
   const queue = retry.queue ?? delivery.queue;
   const next = buildRetryMessage(message, eta, now, ORIGIN);
   const out = { message: next, route: { queue, exchange: '', routingKey: queue }, priority: message.properties.priority, ...(eta > now ? { deliverAt: eta } : {}) };
-  await sendMessages(app, [out], { what: `send the retry of ${message.headers.task}[${message.headers.id}]` });
   const cause = retry.exc === undefined ? null : (toExceptionRecord(retry.exc) as unknown as Json);
-  return { kind: 'retry', result: cause, traceback: retryText(retry, eta, now), error: retry.exc ?? retry, children: [resultTuple(message.headers.id)] };
+  const retried: Ending = { kind: 'retry', result: cause, traceback: retryText(retry, eta, now), error: retry.exc ?? retry, children: [resultTuple(message.headers.id)], announced: true };
+  // The event goes out before the new message can reach a worker, so its task-received
+  // cannot overtake task-retried (a worker may take it the moment it is published). Should the
+  // publish fail for good, task-failed follows it.
+  ctx.emit(eventOf('task-retried', s, retried, 0));
+  await sendMessages(app, [out], { what: `send the retry of ${message.headers.task}[${message.headers.id}]` });
+  return retried;
 }
 
 /** The event of a row, for this ending; `runtime` in seconds. */
