@@ -34,6 +34,12 @@ interface Case {
   accepting?: boolean;
   /** Publishing a message of this task fails. */
   failPublishOf?: string;
+  /** The delivery's envelope text instead of the task message's. */
+  raw?: string;
+  /** The broker's delivery count. */
+  deliveryCount?: number;
+  /** Storing a final state fails (the backend is down). */
+  failStore?: boolean;
 }
 
 /** What a row must do: the state stored, the task names published, the events, the acts on the message, whether counted. */
@@ -49,6 +55,11 @@ const FAILED = (error: unknown): RunResult => ({ ok: false, error });
 const FUTURE = Date.parse('2030-01-01T00:00:00Z');
 
 const CASES: Record<OutcomeKind, [Case, Expected]> = {
+  // Decided for the delivery: each settled through the same path as every row.
+  malformed: [{ raw: '{"body": "not a kombu envelope' }, { stored: null, published: [], events: [], acts: ['set-aside'], counted: false }],
+  // workerMaxDeliveries is 10 by default: the 11th delivery is not run.
+  'over-limit': [{ deliveryCount: 11 }, { stored: 'FAILURE', published: [], events: [], acts: ['dead-letter'], counted: false }],
+  'worker-failure': [{ failStore: true }, { stored: null, published: ['t.callback'], events: [], acts: ['redeliver'], counted: false }],
   // As Celery's Consumer.on_unknown_task: no task-received, task-failed, rejected.
   unregistered: [{ task: 'unknown' }, { stored: 'FAILURE', published: [], events: ['task-failed'], acts: ['reject'], counted: false }],
   revoked: [{ revoked: true }, { stored: 'REVOKED', published: [], events: ['task-revoked'], acts: ['ack'], counted: false }],
@@ -105,6 +116,7 @@ let lastEvents: TaskEvent[] = [];
 /** Runs one delivery of the case through a fresh executor; returns what each column shows. */
 async function runCase(c: Case): Promise<Expected> {
   const { app, backend, broker } = createTestApp();
+  if (c.failStore === true) vi.spyOn(backend, 'store').mockRejectedValue(new Error('backend down'));
   const late = { acksLate: true, acksOnFailureOrTimeout: false };
   app.task('t.late', late, () => null);
   app.task('t.lost', { ...late, rejectOnWorkerLost: true }, () => null);
@@ -148,7 +160,8 @@ async function runCase(c: Case): Promise<Expected> {
   const acts: string[] = [];
   const act = (what: string) => async () => void acts.push(what);
   const delivery: Delivery = {
-    raw: encodeEnvelope(encodeTaskMessage(out.message), { deliveryTag: 'tag-1', exchange: '', routingKey: 'celery' }),
+    raw: c.raw ?? encodeEnvelope(encodeTaskMessage(out.message), { deliveryTag: 'tag-1', exchange: '', routingKey: 'celery' }),
+    ...(c.deliveryCount === undefined ? {} : { deliveryCount: c.deliveryCount }),
     queue: 'celery',
     tag: 'tag-1',
     redelivered: false,
@@ -156,10 +169,11 @@ async function runCase(c: Case): Promise<Expected> {
     reject: async ({ requeue }) => void acts.push(requeue ? 'requeue' : 'reject'),
     restore: act('restore'),
     defer: async (at, options) => void acts.push(options?.redelivered === true ? 'redeliver' : `defer:${at}`),
-    setAside: act('set-aside'),
+    setAside: async (_reason, options) => void acts.push(options?.category ?? 'set-aside'),
   };
   await executor.handle(delivery);
   lastEvents = events;
+  vi.mocked(backend.store).mockRestore?.();
   const meta = await backend.get(id);
   return {
     stored: meta?.status ?? null,

@@ -5,7 +5,10 @@
  * rate limit and a pool slot, check shutdown and revokes again, run the body in the pool,
  * then conclude: every way out, before or after the body, is an {@link Ending} applied by
  * {@link Executor.conclude} through its row of worker/outcome-table.ts (follow-ups, stored
- * state, event, count, ack decision). Nothing else stores a final state or settles a message.
+ * state, event, count, ack decision). A delivery that ends before it is a task (malformed,
+ * past its delivery limit) or whose handling failed ends by its row in
+ * {@link Executor.endDelivery}. Both hand the decision to worker/settlement.ts; nothing else
+ * stores a final state or settles a message.
  *
  * The path is written so that the usual task (a known task free to run, a free slot, a body
  * that returns at once) goes through two async frames and one real wait, the store: each
@@ -22,6 +25,7 @@ import type { AnyTask } from '../core/task.js';
 import { coerceError } from '../errors.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { Settlement } from './settlement.js';
 import { READY_STATES } from '../protocol/states.js';
 import { failUnreadable } from './unreadable.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
@@ -29,8 +33,8 @@ import { parseIsoTime } from '../protocol/time.js';
 import type { TaskMessage } from '../protocol/types.js';
 import { LinkedSet } from '../core/linked-set.js';
 import { newJob, type Job, type JobView } from './job.js';
-import { OUTCOME_TABLE, type AckDecision, type AckPolicy } from './outcome-table.js';
-import { DeliveryCounter, MAX_REDELIVERY_DELAY_MS, redeliveryDelayMs, storeAfterEarlyAck, type EarlyAckStoreOptions } from './redelivery.js';
+import { OUTCOME_TABLE, type AckPolicy } from './outcome-table.js';
+import { storeAfterEarlyAck, type EarlyAckStoreOptions } from './redelivery.js';
 import { endedRun } from './pools/supervise.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { RunHandle, TaskPool } from './pools/types.js';
@@ -105,10 +109,11 @@ export class Executor {
   private readonly traitsOf = new WeakMap<AnyTask, TaskTraits>();
   private readonly writer: ResultWriter;
   private readonly followUps: FollowUpContext;
-  private readonly counts = new DeliveryCounter();
+  private readonly settlement: Settlement;
 
   constructor(private readonly host: ExecutorHost) {
     this.writer = new ResultWriter(host.app, host.hostname, host.log);
+    this.settlement = new Settlement(host.app, host.log, this.writer);
     this.followUps = { app: host.app, log: host.log, hostname: host.hostname, policy: (s) => this.policy(s), emit: (event) => host.emit(event) };
   }
 
@@ -165,67 +170,38 @@ export class Executor {
   /**
    * Only a worker-side failure lands here: the result store refusing writes or down, a bug.
    * Give the message back rather than hold it (a broker with leases would otherwise keep it,
-   * and a prefetch slot, until shutdown), but through the delayed set, after a backoff, and
-   * only up to `workerMaxDeliveries` times (see worker/redelivery.ts).
+   * and a prefetch slot, until shutdown), by its row: after a backoff, and only up to
+   * `workerMaxDeliveries` times (see worker/redelivery.ts).
    */
   private async giveBack(delivery: Delivery, err: unknown): Promise<void> {
     try {
-      await this.redeliver(delivery, coerceError(err), null);
+      const decoded = decode(delivery);
+      await this.endDelivery('worker-failure', delivery, typeof decoded === 'string' ? null : decoded, coerceError(err));
     } finally {
       this.handled();
     }
   }
 
-  /**
-   * Gives a message back for a worker-side failure: delivered again after a backoff, or
-   * dead-lettered once it reached `workerMaxDeliveries`. `message` when decoded already.
-   */
-  private async redeliver(delivery: Delivery, cause: Error, message: TaskMessage | null): Promise<void> {
-    const { app, log } = this.host;
-    const count = this.counts.failed(delivery);
-    const max = this.maxDeliveries(delivery);
-    const decoded = message ?? decode(delivery);
-    const taskId = typeof decoded === 'string' ? undefined : decoded.headers.id;
-    if (max !== null && count >= max) {
-      await this.deadLetter(delivery, `delivered ${count} times (${limitText(delivery, max)}); last failure: ${cause.message}`, typeof decoded === 'string' ? null : decoded);
-      return;
-    }
-    const delayMs = redeliveryDelayMs(count, app.settings.workerRedeliveryDelay * 1000);
-    log.error({ err: cause, tag: delivery.tag, taskId, deliveries: count, maxDeliveries: max, retryInMs: delayMs }, `could not finish handling a message (delivery ${count}); it will be delivered again in ${delayMs / 1000}s`);
-    try {
-      await delivery.defer(app.clock.now() + delayMs, { redelivered: true });
-    } catch (err) {
-      // Already settled (an early ack: the task ran, its state could not be stored), or the
-      // broker is gone: a held message comes back by its lease.
-      log.warn({ err: coerceError(err), tag: delivery.tag, taskId }, 'could not give the message back');
-    }
+  /** Gives back a delivery that arrived after fetching stopped (the `not-started` row): it was never this worker's to run. */
+  refuse(delivery: Delivery): void {
+    void this.endDelivery('not-started', delivery, null, null);
   }
 
-  /** Sets a message aside for good with `reason`, storing FAILURE for its task when the backend takes it. */
-  private async deadLetter(delivery: Delivery, reason: string, message: TaskMessage | null): Promise<void> {
-    const { app, log } = this.host;
-    this.counts.forget(delivery.tag);
-    log.error({ tag: delivery.tag, queue: delivery.queue, taskId: message?.headers.id, reason }, 'message dead-lettered: it will not be delivered again');
-    if (message !== null && !message.headers.ignore_result) {
-      const record = { exc_type: 'DeliveryLimitExceeded', exc_message: [reason], exc_module: null };
-      await this.writer.storeFinal(message, delivery.queue, 'FAILURE', record, null, []).catch((err: unknown) => {
-        log.warn({ err: coerceError(err), taskId: message.headers.id }, 'could not store FAILURE for the dead-lettered message');
-      });
-    }
-    try {
-      await delivery.setAside(reason, { category: 'dead-letter' });
-    } catch (err) {
-      // Not lost: held until its lease runs out, or deferred as long as we may.
-      log.error({ err: coerceError(err), tag: delivery.tag }, 'could not dead-letter the message; holding it back instead');
-      await delivery.defer(app.clock.now() + MAX_REDELIVERY_DELAY_MS, { redelivered: true }).catch(() => undefined);
-    }
+  /**
+   * Ends a delivery by a row decided for the delivery, whatever its task: malformed, past
+   * its delivery limit, or a worker-side failure. `message` when it was decoded.
+   */
+  private endDelivery(kind: 'malformed' | 'over-limit' | 'worker-failure' | 'not-started', delivery: Delivery, message: TaskMessage | null, cause: Error | null): Promise<void> {
+    const decision = OUTCOME_TABLE[kind].ack(NO_TASK_POLICY);
+    if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: delivery.tag, action: decision.action }, decision.reason);
+    return decision.action === 'none' ? Promise.resolve() : this.settlement.settle(delivery, message, decision.action, cause);
   }
 
   /** Decodes the delivery and runs it, at once when nothing stands in its way. */
   private admit(delivery: Delivery): Promise<void> {
     const message = decode(delivery);
     if (typeof message === 'string') return this.setAside(delivery, message);
-    if (this.pastLimit(delivery)) return this.deadLetterOnArrival(delivery, message);
+    if (this.settlement.pastLimit(delivery)) return this.endDelivery('over-limit', delivery, message, new Error(this.settlement.overLimitReason(delivery)));
     const h = message.headers;
     const task = this.host.app.lookup(h.task);
     // An unknown task is never received (Celery's Consumer.on_unknown_task): it only fails.
@@ -255,7 +231,7 @@ export class Executor {
     const failed = await failUnreadable(this.host.app, delivery, reason);
     this.host.log.error({ queue: delivery.queue, tag: delivery.tag, reason, ...(failed === null ? {} : { taskId: failed }) }, 'malformed message set aside, not executed');
     await this.host.app.signals.emit('taskRejected', { queue: delivery.queue, reason });
-    await delivery.setAside(reason);
+    await this.endDelivery('malformed', delivery, null, new Error(reason));
   }
 
   /** Ends a message that must not run now (unknown, revoked, expired, ETA ahead), else runs it. */
@@ -284,15 +260,16 @@ export class Executor {
   /**
    * Runs an admitted task: its rate limit, then a pool slot (a throttled message waits
    * without holding one), then shutdown and revokes checked again, then the body. The slot
-   * goes to the next task once the body ended and a finishing permit is held (see
-   * {@link finishing}); the job is forgotten once its early ack is answered.
+   * goes back in one place, before the ending is concluded: once the body ended and a
+   * finishing permit is held (see {@link finishing}), or at once when the task does not start.
+   * The job is forgotten once its early ack is answered.
    */
   private async run(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
     const job = newJob(delivery, message, task);
     const link = this.held.add(job);
-    let slot: Release | null = null;
     let acked: Promise<void> | null = null;
     try {
+      let slot: Release;
       try {
         const throttled = this.host.throttle(task);
         if (throttled !== null) await throttled;
@@ -301,32 +278,35 @@ export class Executor {
       } catch {
         return await this.conclude(job, ending('not-started')); // shutdown cancelled the wait
       }
-      // Shutdown began, or a revoke came, while it waited.
-      const closing = !this.host.accepting();
-      if (closing || (this.host.isRevoked(message.headers.id) !== false && (await this.isRevoked(message.headers.id)))) {
-        slot();
-        slot = null;
-        return await this.conclude(job, closing ? ending('not-started') : ending('revoked', new TaskRevokedError('revoked')));
-      }
-      // Given back before: its start is marked first, so that this worker's death while it
-      // runs counts against it, not against its prefetched neighbours (Delivery.countStart).
-      if ((delivery.deliveryCount ?? 1) > 1 && delivery.countStart !== undefined) await delivery.countStart();
-      acked = this.begin(job);
-      if (this.traits(task).trackStarted) await this.writer.storeState(message, delivery.queue, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
-      const running = (job.running = this.start(job));
-      const ran = running.result instanceof Promise ? await running.result : running.result;
-      job.running = null;
-      const permit = ran === 'abandoned' ? NO_PERMIT : this.permits().acquire();
-      const leave = typeof permit === 'function' ? permit : await permit;
-      slot();
-      slot = null;
+      let end: Ending;
+      let leave = NO_PERMIT;
       try {
-        await this.conclude(job, classifyRun(ran, this.policy(job), job.terminatedBy));
+        // Shutdown began, or a revoke came, while it waited.
+        const closing = !this.host.accepting();
+        if (closing || (this.host.isRevoked(message.headers.id) !== false && (await this.isRevoked(message.headers.id)))) {
+          end = closing ? ending('not-started') : ending('revoked', new TaskRevokedError('revoked'));
+        } else {
+          // Given back before: its start is marked first, so that this worker's death while it
+          // runs counts against it, not against its prefetched neighbours (Delivery.countStart).
+          if ((delivery.deliveryCount ?? 1) > 1 && delivery.countStart !== undefined) await delivery.countStart();
+          acked = this.begin(job);
+          if (this.traits(task).trackStarted) await this.writer.storeState(message, delivery.queue, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
+          const running = (job.running = this.start(job));
+          const ran = running.result instanceof Promise ? await running.result : running.result;
+          job.running = null;
+          const permit = ran === 'abandoned' ? NO_PERMIT : this.permits().acquire();
+          leave = typeof permit === 'function' ? permit : await permit;
+          end = classifyRun(ran, this.policy(job), job.terminatedBy);
+        }
+      } finally {
+        slot();
+      }
+      try {
+        await this.conclude(job, end);
       } finally {
         leave();
       }
     } finally {
-      slot?.();
       if (acked !== null) await acked;
       // Its end is stored (or could not be): no longer a task to report lost if this worker dies.
       job.endRunning?.();
@@ -346,15 +326,12 @@ export class Executor {
    * pool's acceptance while the child already runs the task, the body does not wait for the
    * reply: holding a slot for a round trip (behind the fetch queued before the ack) left
    * the pool idle for a quarter of a busy drain. The handling of the delivery ends only once
-   * the reply is in. A failed ack is logged: the task has run, and the message may come back.
+   * the reply is in.
    */
   private ackEarly(job: Job): Promise<void> {
     job.ackedEarly = true;
     job.endRunning = job.delivery.markRunning?.() ?? this.host.markRunning(job.delivery);
-    return job.delivery.ack().catch((err: unknown) => {
-      const h = job.message.headers;
-      this.host.log.error({ err: coerceError(err), taskId: h.id, taskName: h.task, tag: job.delivery.tag }, 'early ack failed; the task ran, and its message may be delivered again');
-    });
+    return this.settlement.ackEarly(job.delivery, job.message);
   }
 
   /** Starts the job's body in the pool under its time limits. */
@@ -426,83 +403,13 @@ export class Executor {
     if (row.counted && s.task !== undefined) this.host.countProcessed(s.task.name);
     const decision = row.ack(this.policy(s));
     if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: s.delivery.tag, action: decision.action }, decision.reason);
-    if (decision.action !== 'none') await this.settle(s, decision.action);
+    if (decision.action !== 'none') await this.settlement.settle(s.delivery, s.message, decision.action, decision.action === 'redeliver' ? coerceError(e.error) : null);
   }
 
   /** How {@link storeAfterEarlyAck} retries for the subject: the redelivery settings. */
   private earlyAckStore(s: Subject): EarlyAckStoreOptions {
     const { app, log } = this.host;
     return { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelay * 1000, log, taskId: s.message.headers.id };
-  }
-
-  /**
-   * Carries out an ack decision. A failed ack, reject or restore is logged: the message then
-   * comes back later. The ack every task ends with goes without an async frame.
-   */
-  private settle(s: Subject, action: Exclude<AckDecision['action'], 'none'>): Promise<void> {
-    if (action !== 'ack') return this.settleOtherwise(s, action);
-    const { delivery } = s;
-    let acked: Promise<void>;
-    try {
-      acked = delivery.ack();
-    } catch (err) {
-      acked = Promise.reject(err);
-    }
-    return acked.then(undefined, (err: unknown) => this.host.log.error({ err: coerceError(err), tag: delivery.tag, action }, 'could not settle message'));
-  }
-
-  private async settleOtherwise(s: Subject, action: Exclude<AckDecision['action'], 'none' | 'ack'>): Promise<void> {
-    const { delivery } = s;
-    // Nothing else would move a deferred message: a failure goes up, and it is given back (see handle).
-    if (action === 'defer') return delivery.defer(parseIsoTime(s.message.headers.eta ?? ''));
-    // A thread or process that died under the task: a worker-side failure, redelivered with
-    // backoff and a limit (a task that crashes its process each time must not loop).
-    if (action === 'redeliver') return this.redeliver(delivery, new Error('the thread or process running the task died (rejectOnWorkerLost)'), s.message);
-    // The task asked for it (Reject with requeue): at once, as Celery; but not forever.
-    if (action === 'requeue' && this.overLimit(delivery)) {
-      return this.deadLetter(delivery, `requeued by the task ${delivery.deliveryCount ?? ''} times (${limitText(delivery, this.maxDeliveries(delivery))})`, s.message);
-    }
-    try {
-      if (action === 'reject') await delivery.reject({ requeue: false });
-      else if (action === 'requeue') await delivery.reject({ requeue: true });
-      else await delivery.restore();
-    } catch (err) {
-      this.host.log.error({ err: coerceError(err), tag: delivery.tag, action }, 'could not settle message');
-    }
-  }
-
-  /**
-   * True when the message was delivered more than `workerMaxDeliveries` times (by the
-   * broker's count, which Redis keeps across workers): it ran that many times already
-   * without being settled, as when the task kills its worker every time.
-   */
-  private pastLimit(delivery: Delivery): boolean {
-    const max = this.maxDeliveries(delivery);
-    return max !== null && (delivery.deliveryCount ?? 0) > max;
-  }
-
-  /** Dead-letters a message that arrives past its delivery limit, without running it. */
-  private deadLetterOnArrival(delivery: Delivery, message: TaskMessage): Promise<void> {
-    const reason = `delivered ${String(delivery.deliveryCount)} times (${limitText(delivery, this.maxDeliveries(delivery))}) without being settled: its worker may have died each time it ran`;
-    return this.deadLetter(delivery, reason, message);
-  }
-
-  /**
-   * `workerMaxDeliveries`, or fewer where the broker drops a message after a limit of its own
-   * (a quorum queue's `x-delivery-limit`): one delivery short of it, so the last one the broker
-   * makes is set aside (kept) instead of run and then dropped.
-   */
-  private maxDeliveries(delivery: Delivery): number | null {
-    const max = this.host.app.settings.workerMaxDeliveries;
-    const own = delivery.maxDeliveries;
-    if (own === undefined || own < 2) return max;
-    return max === null ? own - 1 : Math.min(max, own - 1);
-  }
-
-  /** True when the delivery reached `workerMaxDeliveries` (by the broker's count). */
-  private overLimit(delivery: Delivery): boolean {
-    const max = this.maxDeliveries(delivery);
-    return max !== null && (delivery.deliveryCount ?? 0) >= max;
   }
 
   /** The ack policy in force for the subject: its task's options over the app's settings. */
@@ -533,10 +440,4 @@ function decode(delivery: Delivery): TaskMessage | string {
   } catch (err) {
     return err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
   }
-}
-
-/** The limit a dead letter's reason names. */
-function limitText(delivery: Delivery, max: number | null): string {
-  const own = delivery.maxDeliveries;
-  return own !== undefined && own - 1 === max ? `x-delivery-limit ${max} of the queue` : `workerMaxDeliveries ${String(max)}`;
 }

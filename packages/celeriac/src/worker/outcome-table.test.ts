@@ -63,13 +63,21 @@ describe('decideAck', () => {
     expect(decideAck('worker-lost-requeued', policy({ acksLate: true, rejectOnWorkerLost: true })).action).toBe('redeliver');
   });
 
+  it('sets a malformed message aside, dead-letters one past its delivery limit and redelivers after a worker-side failure, whatever the policy', () => {
+    for (const p of [policy(), policy({ acksLate: true }), policy({ ackedEarly: true }), policy({ acksOnFailureOrTimeout: false })]) {
+      expect(decideAck('malformed', p).action).toBe('set-aside');
+      expect(decideAck('over-limit', p).action).toBe('dead-letter');
+      expect(decideAck('worker-failure', p).action).toBe('redeliver');
+    }
+  });
+
   it('names a reason for every decision', () => {
     for (const outcome of KINDS) {
       for (const acksLate of [true, false]) {
         for (const acksOnFailureOrTimeout of [true, false]) {
           for (const ackedEarly of [true, false]) {
             const d = decideAck(outcome, { acksLate, acksOnFailureOrTimeout, ackedEarly });
-            expect(['ack', 'reject', 'requeue', 'restore', 'defer', 'redeliver', 'none']).toContain(d.action);
+            expect(['ack', 'reject', 'requeue', 'restore', 'defer', 'redeliver', 'dead-letter', 'set-aside', 'none']).toContain(d.action);
             expect(d.reason.length).toBeGreaterThan(5);
           }
         }

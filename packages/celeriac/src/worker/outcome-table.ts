@@ -3,16 +3,23 @@
  * Every way a task message can leave the worker, one row each: the state stored in the
  * result backend, the follow-ups sent before it is stored, the task event emitted, whether
  * it counts as processed, and the ack decision with its one-line reason. The executor applies
- * a row in one place (`Executor.conclude`); nothing else decides what happens to a message.
- * A new outcome (a redelivery limit, a hook's verdict) is a new row, not a new branch.
- *
- * A delivery that is not a task message at all is set aside before any row applies: with
- * no task id there is nothing to store and no event to send.
+ * a task message's row in one place (`Executor.conclude`), a delivery's row (malformed, past
+ * its delivery limit, a worker-side failure) in another (`Executor.endDelivery`), and both
+ * hand the decision to worker/settlement.ts, the only module that settles a message; nothing
+ * else decides what happens to a message. A new outcome (a hook's verdict) is a new row, not
+ * a new branch.
  */
 import type { TaskEventType } from './task-events.js';
 
 /** How the life of a task message in this worker ended. */
 export type OutcomeKind =
+  // Decided for the delivery, whatever task it carries (Executor.endDelivery).
+  /** Not a task message: set aside for an operator (FAILURE stored when its id can be read: worker/unreadable.ts). */
+  | 'malformed'
+  /** Delivered more than `workerMaxDeliveries` times without being settled: dead-lettered on arrival, never run. */
+  | 'over-limit'
+  /** The worker could not finish handling it (the result store down, a bug): given back after a backoff. */
+  | 'worker-failure'
   // Decided before the body runs.
   /** No task of that name is registered here. */
   | 'unregistered'
@@ -65,8 +72,12 @@ export interface AckPolicy {
  * to the broker until its ETA, `none` leaves it (already acked).
  */
 export interface AckDecision {
-  /** `redeliver`: a worker-side failure, given back after a backoff, dead-lettered at `workerMaxDeliveries` (worker/redelivery.ts). */
-  readonly action: 'ack' | 'reject' | 'requeue' | 'restore' | 'defer' | 'redeliver' | 'none';
+  /**
+   * `redeliver`: a worker-side failure, given back after a backoff; it and `requeue` become a
+   * dead letter at `workerMaxDeliveries` (worker/redelivery.ts). `dead-letter` and `set-aside`
+   * move the message to the set-aside store (core/set-aside.ts), as a dead letter or as malformed.
+   */
+  readonly action: 'ack' | 'reject' | 'requeue' | 'restore' | 'defer' | 'redeliver' | 'dead-letter' | 'set-aside' | 'none';
   /** Why, in one line (logged at debug level). */
   readonly reason: string;
 }
@@ -117,6 +128,10 @@ const storing = (state: NonNullable<OutcomeRow['state']>, followUps: OutcomeRow[
 
 /** The rows; see {@link OutcomeKind}. */
 export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object.freeze({
+  // No row of these stores through the table: the set-aside path and the dead letter store their own FAILURE.
+  malformed: bare(null, false, always(decision('set-aside', 'not a task message: set aside, never run'))),
+  'over-limit': bare(null, false, always(decision('dead-letter', 'delivered past workerMaxDeliveries without being settled: dead-lettered, not run'))),
+  'worker-failure': bare(null, false, always(decision('redeliver', 'the worker could not finish handling it: deliver it again after a backoff, up to workerMaxDeliveries'))),
   // As Celery's Consumer.on_unknown_task: FAILURE NotRegistered stored, task-failed sent, the message rejected (no requeue).
   unregistered: storing('FAILURE', null, 'task-failed', false, always(decision('reject', 'unknown task: FAILURE stored, rejected without requeue'))),
   revoked: storing('REVOKED', null, 'task-revoked', false, always(decision('ack', 'revoked before it started: REVOKED stored, done with it'))),

@@ -349,15 +349,12 @@ export class Worker {
     }
     if (this.stateValue !== 'running') {
       // Arrived after fetching stopped: it was never ours to run.
-      this.giveBack(delivery);
+      this.executor.refuse(delivery);
       return;
     }
     void this.executor.handle(delivery);
   }
 
-  private giveBack(delivery: Delivery): void {
-    void delivery.restore().catch((err) => this.log.error({ err: coerceError(err) }, 'could not restore message'));
-  }
 
   /**
    * Warm shutdown: stop fetching, give back messages that have not started, wait up to the
@@ -426,7 +423,7 @@ export class Worker {
     this.consumer = null;
     // Deliveries that raced the close are given back only now: given back while the consumer
     // was still open, they could be fetched again, over and over.
-    for (const delivery of this.late.splice(0)) this.giveBack(delivery);
+    for (const delivery of this.late.splice(0)) this.executor.refuse(delivery);
     this.pool.cancelWaiters();
     this.rateLimits.cancelWaiters();
     if (!(await this.bounded(this.executor.whenIdle(), 'running tasks', deadlineMs))) {
