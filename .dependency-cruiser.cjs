@@ -1,5 +1,5 @@
 /**
- * Layering rules for packages/celeriac/src (DESIGN.md §1).
+ * Layering rules for packages/celeriac/src (docs/internals.md, "Layers").
  *
  *   errors.ts  <-  protocol  <-  core  <-  {canvas, brokers, backends, beat, monitor}  <-  worker  <-  cli
  *                                    ^

@@ -77,7 +77,7 @@ export default defineConfig(
     },
   },
   {
-    // Shipped library code: curated named exports only (DESIGN.md §1: no `export *`).
+    // Shipped library code: curated named exports only (no `export *`: the public surface is named, one export at a time).
     files: ['packages/*/src/**/*.{ts,mts,cts,js,mjs}'],
     rules: {
       'no-restricted-syntax': [

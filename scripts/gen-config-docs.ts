@@ -6,6 +6,13 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SETTINGS, type SettingSpec, type SettingType } from '../packages/celeriac/src/core/settings.ts';
+import { defaultTransports } from '../packages/celeriac/src/transports.ts';
+
+/** The URL schemes `createApp` takes for a URL setting, from the transport table itself. */
+const SCHEMES: Partial<Record<string, readonly string[]>> = {
+  broker: Object.keys(defaultTransports.brokers),
+  backend: Object.keys(defaultTransports.backends),
+};
 
 /** Where the generated file lives. */
 export const CONFIG_DOC_PATH = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
@@ -56,6 +63,7 @@ function renderSection(spec: SettingSpec): string {
     `- Type: ${TYPE_LABELS[spec.type]}`,
     `- Default: ${renderDefault(spec.default)}`,
     `- Environment: ${spec.env.map(code).join(', ')} (first one set wins; written as ${ENV_FORMS[spec.type]})`,
+    ...(SCHEMES[spec.name] === undefined ? [] : [`- URL schemes: ${SCHEMES[spec.name]!.map((scheme) => code(`${scheme}://`)).join(', ')} (any other is refused with \`CELERIAC_ERR_UNKNOWN_TRANSPORT\`)`]),
     ...(spec.cli === undefined ? [] : [`- Command line: ${code(spec.cli.flags)} (${spec.cli.commands.map((c) => code(`celeriac ${c}`)).join(', ')}; overrides the app's value)`]),
     '',
   ].join('\n');

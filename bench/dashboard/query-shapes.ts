@@ -1,5 +1,5 @@
 /**
- * The query mix of the dashboard benches (store-bench.ts calls queryTasks with it, http-bench.ts
+ * The query mix of the dashboard benches (store-bench.ts calls queryTasks with it, store-bench.ts --http
  * sends it to `/api/tasks`): filters, sorts, pages and the search language over events.ts's data.
  */
 import type { TaskQuery } from '../../packages/dashboard/src/store/index.js';

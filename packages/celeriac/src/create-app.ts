@@ -1,6 +1,6 @@
 /**
  * @module create-app
- * `createApp`, the one way to make an app. It is an edge (DESIGN §1): it gives the app the
+ * `createApp`, the one way to make an app. It is an edge (docs/internals.md, "Layers"): it gives the app the
  * URL -> adapter table and the canvas layer (Celery's built-in canvas tasks and
  * `ctx.replace`), which core may not import.
  */

@@ -1,6 +1,6 @@
 /**
  * @module transports
- * The edge that maps URL schemes to adapters (DESIGN §1: only edges choose adapters).
+ * The edge that maps URL schemes to adapters (only edges choose adapters: docs/internals.md, "Layers").
  * Libraries below receive adapters; `createApp` from the public index uses this table.
  */
 import { MemoryBackend } from './backends/memory/memory-backend.js';

@@ -1,7 +1,7 @@
 /**
  * @module cli
  * `celeriac flower`: the dashboard's command line, with Flower's option names (dashes or
- * underscores) and `FLOWER_<OPTION>` environment variables (flower-spec.md §4). Precedence:
+ * underscores) and `FLOWER_<OPTION>` environment variables (docs/dashboard.md). Precedence:
  * command line, then environment, then default. The `celeriac` CLI delegates here (it loads
  * this package only when `flower` runs), passing the app built from `-A`/`-b`.
  *

@@ -14,6 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { App } from 'celeriac';
 import type { FastifyInstance } from 'fastify';
 import { backfillFromRedis } from './ingest/backfill.js';
+import { REDIS_SCHEMES } from './ingest/queues.js';
 import { Ingest, type IngestOptions } from './ingest/ingest.js';
 import { AuditLog } from './server/audit.js';
 import { Auth } from './server/auth.js';
@@ -33,7 +34,7 @@ export const DASHBOARD_VERSION: string = (createRequire(import.meta.url)('../pac
 /** The browser app shipped with this package. */
 export const DEFAULT_UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 
-/** Options of {@link startDashboard}. Names follow Flower's options (flower-spec.md §4). */
+/** Options of {@link startDashboard}. Names follow Flower's options (docs/dashboard.md). */
 export interface DashboardOptions {
   /** The app whose broker (and result backend) the dashboard watches. */
   app: App;
@@ -158,7 +159,7 @@ function oidcLogin(options: DashboardOptions): ProviderLogin | null {
 async function backfillOnFirstStart(options: DashboardOptions, store: HistoryStore): Promise<number> {
   const limit = options.backfill ?? 10_000;
   const url = options.app.settings.backend;
-  if (limit <= 0 || !/^rediss?:/.test(url)) return 0;
+  if (limit <= 0 || !REDIS_SCHEMES.has(url.slice(0, Math.max(0, url.indexOf(':'))).toLowerCase())) return 0;
   const counts = await store.countByState();
   if (Object.values(counts).some((n) => n > 0)) return 0;
   return backfillFromRedis(url, store, limit);

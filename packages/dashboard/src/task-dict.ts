@@ -1,6 +1,6 @@
 /**
  * @module task-dict
- * Flower's task dict (flower-spec.md §2.2: Celery's `Task.as_dict()` with `worker` as the
+ * Flower's task dict (Celery's `Task.as_dict()` with `worker` as the
  * hostname), built from a stored row or from the in-memory record of a live event. Every key
  * is present, null when unknown; times are float epoch seconds; args, kwargs, result and
  * exception are the repr strings the events carried.

@@ -1,5 +1,5 @@
 /**
- * The dashboard's HTTP API against real Flower 2.0.1 on the same cluster (flower-spec.md §7):
+ * The dashboard's HTTP API against real Flower 2.0.1 on the same cluster:
  * a Python Celery worker and a Celeriac worker on Redis, both with events on; each route is
  * called on both servers and the answers compared for status, keys and value types.
  */

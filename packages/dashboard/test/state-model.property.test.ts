@@ -1,5 +1,5 @@
 /**
- * The dashboard decides a task's state as the engine's state model does (DESIGN §2.16):
+ * The dashboard decides a task's state as the engine's state model does:
  * events folded in memory, written in batches of any size, stored metas (backfill) and lost
  * marks written straight to the table, in any order, reach the state `foldTaskState` gives
  * for the same facts. Lost marks and backfills may run while events still wait in the write

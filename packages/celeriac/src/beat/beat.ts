@@ -1,7 +1,7 @@
 /**
  * @module beat/beat
  * The scheduler. Any number of Beat instances may run against one broker: each loops, only
- * the lease holder sends (DESIGN decision 9). The leader's loop, per tick: renew the lease,
+ * the lease holder sends. The leader's loop, per tick: renew the lease,
  * reload dynamic entries when their version moved, and for each due entry build an ordinary
  * task message and publish it FENCED: the broker checks the lease token and records the
  * entry's new run state (last run, run count) in the same atomic step as the push, so

@@ -1,7 +1,7 @@
 /**
  * @module core/app
  * The app: settings, the task registry, the broker and backend it talks to, and the ways to
- * send tasks and read results. One explicit object, nothing global (DESIGN decision 3).
+ * send tasks and read results. One explicit object, nothing global.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';

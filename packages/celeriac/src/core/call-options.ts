@@ -83,7 +83,7 @@ export interface ApplyOptions {
    * message property, as Celery 5.2.6 does. Set by `ctx.replace`.
    */
   replacedTaskNesting?: number;
-  /** Only `'json'` (DESIGN decision 2); any other value is refused. @default 'json' */
+  /** Only `'json'` (safe content types only: docs/security.md); any other value is refused. @default 'json' */
   serializer?: 'json';
   /**
    * Retry the publish while the broker is unreachable (Celery's `retry`). @default the

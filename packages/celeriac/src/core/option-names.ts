@@ -33,7 +33,7 @@ export function checkOptionNames(
   }
 }
 
-/** Only JSON travels (DESIGN decision 2): `serializer: 'json'` is accepted, anything else refused. */
+/** Only JSON travels (docs/security.md): `serializer: 'json'` is accepted, anything else refused. */
 export function checkSerializer(what: string, value: unknown): void {
   if (value === undefined || value === 'json') return;
   throw new CeleriacError(

@@ -1,7 +1,7 @@
 /**
  * Publish retry (Celery's `retry`/`retry_policy`): interval math, policy merging and checks,
  * and the app's sends against a broker that fails a given number of publishes. The same
- * against a real redis-server that is down, comes back, and flaps: test/redis/publish-retry.test.ts.
+ * against a real redis-server that is down, comes back, and flaps: test/failure/publish-retry.test.ts.
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';

@@ -1,6 +1,6 @@
 /**
  * @module core/settings
- * The one settings table (DESIGN decision 11). Each row names a setting in Celery's
+ * The one settings table. Each row names a setting in Celery's
  * camelCase, its type, default, environment variables and doc line. The same table feeds
  * `createApp`, the environment, the CLI and docs/configuration.md (generated, so the doc
  * cannot drift). Settings are resolved once into a frozen object; nothing re-reads raw input.
@@ -102,9 +102,9 @@ function envNames(snake: string, extra: readonly string[] = []): readonly string
 /** The settings table by name. Order is the order of docs/configuration.md. */
 const TABLE = {
   broker: setting<string>({ type: 'string', default: 'memory://', env: ['CELERY_BROKER_URL', 'CELERIAC_BROKER_URL'], check: url,
-    doc: 'Broker URL. `memory://` is the embedded in-process broker; `redis://`, `rediss://`, `sentinel://` and `redis+sentinel://` use Redis (docs/brokers-and-backends.md). `createApp` refuses any other scheme with `CELERIAC_ERR_UNKNOWN_TRANSPORT`, naming the known ones.' }),
+    doc: 'Broker URL. `memory://` is the embedded in-process broker; the `redis` schemes (Sentinel included) use Redis and the `amqp` ones RabbitMQ (docs/brokers-and-backends.md). `createApp` refuses a scheme it does not know, naming the known ones.' }),
   backend: setting<string>({ type: 'string', default: 'memory://', env: ['CELERY_RESULT_BACKEND', 'CELERIAC_RESULT_BACKEND'], check: url,
-    doc: 'Result backend URL. `memory://` keeps results in the process; the Redis schemes of `broker` store them in Redis, as Celery does (docs/brokers-and-backends.md).' }),
+    doc: 'Result backend URL. `memory://` keeps results in the process; the Redis schemes of `broker` store them in Redis, as Celery does; `rpc://` sends each result back to its caller as a RabbitMQ message (docs/brokers-and-backends.md).' }),
   taskDefaultQueue: setting<string>({ type: 'string', default: 'celery', env: envNames('TASK_DEFAULT_QUEUE'),
     doc: 'Queue a task is sent to when neither a route nor the `queue` option names one.' }),
   taskDefaultQueueType: setting<QueueType>({ type: 'string', default: 'classic', env: envNames('TASK_DEFAULT_QUEUE_TYPE'), check: queueTypeProblem,

@@ -95,7 +95,7 @@ export interface TaskOptions {
    * `expires`); a call's own `expires` wins. @default undefined (none)
    */
   expires?: number;
-  /** Only `'json'` (DESIGN decision 2); any other value is refused. @default 'json' */
+  /** Only `'json'` (safe content types only: docs/security.md); any other value is refused. @default 'json' */
   serializer?: 'json';
   /**
    * How the task is called when it is linked as an errback (`linkError`). `'request'`: Celery
@@ -151,7 +151,7 @@ export function resolveTaskOptions(name: string, options: TaskOptions): Resolved
   if (typeof name !== 'string' || name === '') throw fail('a task needs a non-empty string name');
   checkOptionNames(`Task ${JSON.stringify(name)}`, options, TASK_OPTION_NAMES, TASK_OPTIONS_WITHOUT_EQUIVALENT);
   checkSerializer(`Task ${JSON.stringify(name)}`, options.serializer);
-  // One rule for every limit (core/limits.ts): what is accepted here is sent, and runs.
+  // One rule for every limit (protocol/limits.ts): what is accepted here is sent, and runs.
   const problems: [string, string | null][] = [
     ['expires', options.expires === undefined ? null : secondsProblem(options.expires)],
     ['timeLimit', timeLimitProblem(options.timeLimit)],

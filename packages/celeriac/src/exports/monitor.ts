@@ -25,3 +25,5 @@ export {
   taskEventOrder,
 } from '../protocol/states.js';
 export type { TaskFact } from '../protocol/states.js';
+// The Python repr events carry (args, kwargs, result): readers of stored results print them alike.
+export { pyRepr } from '../protocol/repr.js';

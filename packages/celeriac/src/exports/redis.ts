@@ -7,3 +7,12 @@ export { RedisBroker } from '../brokers/redis/redis-broker.js';
 export type { RedisBrokerOptions } from '../brokers/redis/options.js';
 export { RedisBackend } from '../backends/redis/redis-backend.js';
 export type { RedisBackendOptions } from '../backends/redis/redis-backend.js';
+
+// The Redis layout and connections, for tools that read a cluster's Redis themselves (the
+// dashboard's queue depths and result backfill): one definition, the engine's.
+export { BackendKeys, BrokerKeys, PRIORITY_STEPS, scanPattern, SEP, stepOf, TASK_META_PREFIX } from '../redis/keys.js';
+export type { PriorityStep } from '../redis/keys.js';
+export { parseRedisUrl } from '../redis/url.js';
+export type { RedisTarget } from '../redis/url.js';
+export { closeRedisClient, createRedisClient } from '../redis/client.js';
+export type { RedisClient, RedisClientOptions } from '../redis/client.js';

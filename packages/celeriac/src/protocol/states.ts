@@ -1,6 +1,6 @@
 /**
  * @module protocol/states
- * Task state sets, and the one state model every reader uses (DESIGN §2.16): which state a
+ * Task state sets, and the one state model every reader uses: which state a
  * task is in, given what is known about it (events, the stored meta, a revoke, a lost mark),
  * whatever order those arrive in. The worker's API status, its event stream, the live page
  * (through `ClusterState`) and the dashboard's fold and store (through {@link STATE_RANKS})

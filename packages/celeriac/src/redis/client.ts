@@ -17,7 +17,7 @@
  *   Commands already written when the socket dies reject at once.
  * - A PING every `pingIntervalMs` keeps traffic on idle connections, so proxies and NATs do
  *   not silently drop them and a dead peer is noticed by TCP (keep-alive is on too) instead
- *   of a worker idling forever on a dead socket (the Celery/BullMQ failure in peers.md).
+ *   of a worker idling forever on a dead socket (a failure Celery and BullMQ workers have been seen in).
  * - 'error' events never go unhandled: they are forwarded to `log` (or dropped).
  */
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * @module redis/script
- * Lua scripts shipped as `.lua` files beside the adapter that uses them (DESIGN §2.6: one
+ * Lua scripts shipped as `.lua` files beside the adapter that uses them (one
  * file per atomic transition, each opening with a KEYS/ARGV/returns header). Run with
  * EVALSHA, falling back to EVAL once when the server does not know the script yet (after a
  * restart or SCRIPT FLUSH), so the source crosses the wire only when needed.

@@ -5,7 +5,7 @@
  * aside) and sends the early ack. It decides nothing of its own but the limit every give-back
  * has: a message requeued or redelivered `workerMaxDeliveries` times is dead-lettered instead
  * (worker/redelivery.ts), so a task that kills its worker each time cannot loop.
- * test/worker/settlement-sites.test.ts fails when another module of src/ settles a delivery.
+ * scripts/settlement-sites.test.ts fails when another module of src/ settles a delivery.
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';

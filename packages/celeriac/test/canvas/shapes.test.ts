@@ -2,7 +2,7 @@
  * The hard canvas shapes (issue 26), on a Celeriac worker, memory and Redis: nested chords in
  * chains, groups in the middle of chains, chains of chords, large headers, group-tailed
  * chains in a chord header. Each expected value is what a Python Celery 5.2.6 worker returns
- * for the same workflow (test/interop/canvas-shapes.test.ts checks that against Python).
+ * for the same workflow (test/interop/canvas-interop.test.ts checks that against Python).
  * Every wait goes through the hang detector (hang.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';

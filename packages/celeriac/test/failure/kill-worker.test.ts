@@ -1,5 +1,5 @@
 /**
- * kill -9 of a worker (DESIGN decision 5: with acksLate no message is lost at any crash point
+ * kill -9 of a worker (docs/delivery-guarantees.md: with acksLate no message is lost at any crash point
  * between fetch and ack). Worker children run fixtures/worker.ts and are SIGKILLed; the
  * rescuer is an in-process worker with the same tasks. Recovery options are small
  * (support.ts FAST: lease 2 s, renewed every 500 ms, sweep every 500 ms), so a dead holder's

@@ -1,5 +1,5 @@
 /**
- * Time limits on the async pool (DESIGN decision 7, docs/protocol.md §8.2), driven by a
+ * Time limits on the async pool (docs/time-limits.md, docs/protocol.md §8.2), driven by a
  * fake clock: the soft limit aborts ctx.signal with SoftTimeLimitExceeded; the hard limit
  * fails the task with TimeLimitExceeded and frees its slot even though it still hangs.
  */

@@ -5,21 +5,10 @@
  * ran before it existed. Bounded: at most `limit` keys, read in batches with SCAN and MGET.
  * Values are turned into the Python reprs the events carry, so search treats them alike.
  */
-import { createClient } from '@redis/client';
+import type { Json } from 'celeriac';
+import { pyRepr } from 'celeriac/monitor';
+import { BackendKeys, closeRedisClient, createRedisClient, parseRedisUrl, scanPattern } from 'celeriac/redis';
 import type { BackfilledResult, HistoryStore } from '../store/history-store.js';
-
-const META_PREFIX = 'celery-task-meta-';
-
-/** A JSON value as Python's repr would print it (what Celery's events carry). */
-export function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
-  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
-  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
-}
 
 function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
@@ -44,9 +33,9 @@ export function resultOf(raw: string): BackfilledResult | null {
     state,
     dateDone: dateDone !== null && Number.isFinite(dateDone) ? dateDone : null,
     name: str(m['name']),
-    args: Array.isArray(m['args']) ? pyRepr(m['args']) : null,
-    kwargs: typeof m['kwargs'] === 'object' && m['kwargs'] !== null ? pyRepr(m['kwargs']) : null,
-    result: failed ? `${String((result as Record<string, unknown>)['exc_type'])}(${pyRepr((result as Record<string, unknown>)['exc_message'])})` : pyRepr(result),
+    args: Array.isArray(m['args']) ? pyRepr(m['args'] as Json) : null,
+    kwargs: typeof m['kwargs'] === 'object' && m['kwargs'] !== null ? pyRepr(m['kwargs'] as Json) : null,
+    result: failed ? `${String((result as Record<string, unknown>)['exc_type'])}(${pyRepr((result as Record<string, unknown>)['exc_message'] as Json)})` : pyRepr(result as Json),
     traceback: str(m['traceback']),
     worker: str(m['worker']),
     queue: str(m['queue']),
@@ -56,13 +45,14 @@ export function resultOf(raw: string): BackfilledResult | null {
   };
 }
 
-/** Reads up to `limit` results from a Redis backend into the store; returns how many. */
+/** Reads up to `limit` results from a Redis backend (any URL the engine takes, Sentinel too) into the store; returns how many. */
 export async function backfillFromRedis(backendUrl: string, store: HistoryStore, limit = 10_000): Promise<number> {
-  const client = createClient({ url: backendUrl, socket: { connectTimeout: 2000, reconnectStrategy: false } });
-  client.on('error', () => {});
-  await client.connect();
+  const target = parseRedisUrl(backendUrl);
+  const client = createRedisClient(target, { name: 'celeriac-flower-backfill', connectTimeoutMs: 2000 });
+  const pattern = scanPattern(new BackendKeys('', target.db).taskMeta(''));
   let total = 0;
   try {
+    await client.connect();
     let keys: string[] = [];
     const flush = async () => {
       if (keys.length === 0) return;
@@ -72,18 +62,20 @@ export async function backfillFromRedis(backendUrl: string, store: HistoryStore,
       if (results.length > 0) total += await store.backfill(results);
     };
     let seen = 0;
-    for await (const batch of client.scanIterator({ MATCH: `${META_PREFIX}*`, COUNT: 500 })) {
-      for (const k of batch as unknown as string[]) {
+    let cursor = '0';
+    do {
+      const reply = await client.scan(cursor, { MATCH: pattern, COUNT: 500 });
+      cursor = String(reply.cursor);
+      for (const k of reply.keys) {
         if (seen >= limit) break;
-        keys.push(k);
+        keys.push(String(k));
         seen++;
       }
       if (keys.length >= 500) await flush();
-      if (seen >= limit) break;
-    }
+    } while (cursor !== '0' && seen < limit);
     await flush();
   } finally {
-    client.destroy();
+    await closeRedisClient(client, 0);
   }
   return total;
 }

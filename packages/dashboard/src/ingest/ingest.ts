@@ -1,6 +1,6 @@
 /**
  * @module ingest/ingest
- * Everything the dashboard learns from the cluster, in one long-lived part (DESIGN §2.13:
+ * Everything the dashboard learns from the cluster, in one long-lived part (docs/dashboard.md:
  * only events, remote control and the broker; Python workers are handled exactly like
  * Celeriac's since both speak Celery's protocol):
  * - events from the broker, folded into an in-memory {@link ClusterState} (worker liveness,

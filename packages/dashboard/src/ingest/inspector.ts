@@ -2,7 +2,7 @@
  * @module ingest/inspector
  * Worker details that only remote control knows (pool, queues, registered tasks, active,
  * reserved, scheduled, revoked, stats, conf), fetched as Flower's inspector does, with what
- * its users asked for (flower-spec.md §6.7):
+ * its users asked for:
  * - periodic: every `intervalMs`, with exponential back-off while broadcasts fail;
  * - a worker the events announce is inspected at once (Flower misses late starters);
  * - per-method data age: each method's value keeps the time it arrived, failed methods keep

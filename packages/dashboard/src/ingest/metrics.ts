@@ -5,7 +5,7 @@
  * Flower's users asked for: queue depth (#1191), tasks by state and a stuck-task gauge
  * (#1459), and event-ingest health.
  *
- * Fixed on purpose (flower-spec.md §7): `flower_worker_online` is computed at scrape time
+ * Fixed on purpose (Flower issues): `flower_worker_online` is computed at scrape time
  * from heartbeat expiry, so a killed worker drops to 0 instead of staying at 1 (#1128);
  * `flower_worker_prefetched_tasks` is decremented when a prefetched task ends without
  * starting (revoked, rejected, failed, lost), so it does not drift upward (#1364).

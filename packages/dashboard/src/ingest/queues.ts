@@ -1,17 +1,11 @@
 /**
  * @module ingest/queues
- * Queue depths from the broker, per priority bucket, as Flower reads them (flower-spec.md
- * §5.4): on Redis, `LLEN` of kombu's lists `<prefix><queue>` (priority step 0) and
+ * Queue depths from the broker, per priority bucket, as Flower reads them: on Redis, `LLEN` of kombu's lists `<prefix><queue>` (priority step 0) and
  * `<prefix><queue>␆␖<step>` for steps 3, 6 and 9, pipelined in one round trip. Other brokers
  * answer through the broker SPI's `queueLength` (all buckets as one number).
  */
-import { createClient } from '@redis/client';
 import type { Broker } from 'celeriac/spi';
-
-/** kombu's separator between queue name and priority step. */
-const SEP = '\x06\x16';
-/** kombu's default `priority_steps`. */
-export const PRIORITY_STEPS = [0, 3, 6, 9] as const;
+import { BrokerKeys, closeRedisClient, createRedisClient, parseRedisUrl, PRIORITY_STEPS, type RedisClient } from 'celeriac/redis';
 
 /** Depth of one queue. */
 export interface QueueDepth {
@@ -28,36 +22,27 @@ export interface QueueReader {
   close(): Promise<void>;
 }
 
-type RedisLike = ReturnType<typeof createClient>;
-
-/** Redis: LLEN every priority list of every queue in one pipeline. */
+/**
+ * Redis: LLEN every priority list of every queue, sent together (one round trip). The key
+ * names and the connection (Sentinel, TLS, ACL, `global_keyprefix`) are the engine's.
+ */
 export class RedisQueueReader implements QueueReader {
-  readonly #client: RedisLike;
-  readonly #prefix: string;
+  readonly #client: RedisClient;
+  readonly #keys: BrokerKeys;
   #connecting: Promise<unknown> | undefined;
 
   constructor(url: string) {
-    const parsed = new URL(url);
-    this.#prefix = parsed.searchParams.get('global_keyprefix') ?? '';
-    parsed.search = '';
-    this.#client = createClient({
-      url: parsed.toString(),
-      // Flower's 1 s connect timeout, no reconnect storm: a failed read is retried at the next poll.
-      socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(5000, 200 * 2 ** retries) },
-      disableOfflineQueue: true,
-    });
-    this.#client.on('error', () => {
-      // Reported by the failing command; the client reconnects on its own.
-    });
+    const target = parseRedisUrl(url);
+    this.#keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
+    // Flower's 1 s connect timeout; a failed read is retried at the next poll.
+    this.#client = createRedisClient(target, { name: 'celeriac-flower-queues', connectTimeoutMs: 1000 });
   }
 
   async lengths(queues: readonly string[]): Promise<QueueDepth[]> {
     if (queues.length === 0) return [];
     this.#connecting ??= this.#client.connect();
     await this.#connecting;
-    const multi = this.#client.multi();
-    for (const q of queues) for (const step of PRIORITY_STEPS) multi.lLen(step === 0 ? this.#prefix + q : `${this.#prefix}${q}${SEP}${step}`);
-    const replies = (await multi.execAsPipeline()) as unknown as number[];
+    const replies = await Promise.all(queues.flatMap((q) => this.#keys.buckets(q).map((key) => this.#client.lLen(key))));
     return queues.map((name, i) => {
       const priorities: Record<string, number> = {};
       let messages = 0;
@@ -73,9 +58,8 @@ export class RedisQueueReader implements QueueReader {
   async close(): Promise<void> {
     if (this.#connecting === undefined) return;
     await this.#connecting.catch(() => {});
-    // Not quit(): while reconnecting to a broker that went away, it waits for the reconnect
-    // (forever if the broker stays down). Nothing a poll sent is worth waiting for.
-    if (this.#client.isOpen) this.#client.destroy();
+    // Nothing a poll sent is worth waiting for while the broker is away.
+    await closeRedisClient(this.#client, 0);
   }
 }
 
@@ -90,9 +74,12 @@ export class BrokerQueueReader implements QueueReader {
   async close(): Promise<void> {}
 }
 
+/** The URL schemes of a Redis broker (the engine's parseRedisUrl takes each). */
+export const REDIS_SCHEMES: ReadonlySet<string> = new Set(['redis', 'rediss', 'sentinel', 'redis+sentinel']);
+
 /** The reader for a broker URL. */
 export function queueReaderFor(brokerUrl: string, broker: Broker): QueueReader {
   const scheme = brokerUrl.slice(0, brokerUrl.indexOf(':')).toLowerCase();
-  if (scheme === 'redis' || scheme === 'rediss') return new RedisQueueReader(brokerUrl);
+  if (REDIS_SCHEMES.has(scheme)) return new RedisQueueReader(brokerUrl);
   return new BrokerQueueReader(broker);
 }

@@ -1,6 +1,6 @@
 /**
  * @module server/audit
- * The audit log of actions (flower-spec.md §6.8): who did what, from where, with which
+ * The audit log of actions (docs/security.md): who did what, from where, with which
  * answer. Appended as JSON lines to a file when one is configured (the data directory by
  * default), and the last entries kept in memory for `GET /api/audit`.
  */

@@ -1,6 +1,6 @@
 /**
  * @module server/auth
- * Who is calling, and may they do this (flower-spec.md §2 and §6.8, docs/security.md):
+ * Who is calling, and may they do this (docs/security.md):
  * - Flower's basic auth (`--basic-auth user:pass,...`, `FLOWER_BASIC_AUTH`): the whole
  *   `user:pass` must equal a configured pair, compared in constant time against every pair;
  * - bearer tokens for scripts (`--api-tokens tok[:viewer],...`), which Flower lacks (#987);

@@ -1,7 +1,6 @@
 /**
  * @module server/live
- * `GET /api/live`: server-sent events of cluster changes (flower-spec.md §6.2: Flower only
- * polls). Event names: `task` (a Flower task dict), `worker` (a workers-table row),
+ * `GET /api/live`: server-sent events of cluster changes (Flower only polls). Event names: `task` (a Flower task dict), `worker` (a workers-table row),
  * `worker-gone`, `lost` (`{worker, tasks}`), `inspect` (`{worker}`: fresh inspect data),
  * `stats` (the last second's counts) and `queues` (queue depths). A `hello` opens the stream;
  * a comment line every 15 s keeps proxies from closing it.

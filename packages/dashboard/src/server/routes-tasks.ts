@@ -1,6 +1,6 @@
 /**
  * @module server/routes-tasks
- * Flower's task API (flower-spec.md §2.2), same paths, parameters, status codes and keys.
+ * Flower's task API (docs/dashboard.md), same paths, parameters, status codes and keys.
  * Task routes answer errors with the status only (empty body), as Flower's do, except a bad
  * search or a bad option (eta, priority, countdown...): 400 `{"error": "..."}`.
  *

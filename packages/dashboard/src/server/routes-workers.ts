@@ -1,6 +1,6 @@
 /**
  * @module server/routes-workers
- * Flower's worker API (flower-spec.md §2.1): `/api/workers` and the worker control routes,
+ * Flower's worker API (docs/dashboard.md): `/api/workers` and the worker control routes,
  * with Flower's messages and status codes, plus `/workers?json=1` (the workers table that
  * scripts scrape; our rows add status, heartbeat age and per-method inspect age).
  *

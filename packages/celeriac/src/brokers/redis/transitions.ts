@@ -227,7 +227,7 @@ export class Transitions {
   }
 
   /** release.lua: pushes `payload` onto `list`, doing `count` to the tag's delivery count. */
-  async #release(held: Held, list: string, payload: string, end: 'LPUSH' | 'RPUSH', count: 'count' | 'forget' | 'keep'): Promise<boolean> {
+  async #release(held: Held, list: string, payload: string, end: 'LPUSH' | 'RPUSH', count: 'count' | 'keep'): Promise<boolean> {
     const keys = [...this.#book, list, this.keys.deliveries];
     return (await this.#run(SCRIPTS.release, keys, [held.tag, held.token, payload, end, count, DELIVERY_COUNT_TTL_MS])) === 1;
   }

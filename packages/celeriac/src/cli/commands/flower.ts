@@ -2,7 +2,7 @@
  * @module cli/commands/flower
  * `celeriac flower`: starts the dashboard (package `@celeriac/dashboard`), as `celery flower`
  * starts Flower. The dashboard is its own package so that the engine does not depend on a web
- * server and a database (DESIGN §1: the engine never imports the dashboard); this command loads
+ * server and a database (the engine never imports the dashboard: docs/internals.md, "Layers"); this command loads
  * it only when run, passes it the app (`-A`, or `-b`/`CELERY_BROKER_URL` alone, so Python-only
  * clusters can be watched too) and the options after `flower`, and says how to install it when
  * it is missing.

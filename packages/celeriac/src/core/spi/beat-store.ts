@@ -1,7 +1,7 @@
 /**
  * @module core/spi/beat-store
  * The BeatStore SPI: what beat keeps outside its process so that any number of beat
- * processes fire each entry once (DESIGN decision 9). A broker that can host beat plays the
+ * processes fire each entry once. A broker that can host beat plays the
  * {@link BeatStoreHost} role: its store lives beside the queues on purpose, so the broker can
  * check the lease in the same atomic step as a publish (see {@link PublishFence}). Beat takes
  * an explicit store, or else its broker's (memory, Redis, RabbitMQ); a broker that hosts none makes beat fail

@@ -1,7 +1,7 @@
 /**
  * @module core/spi/revocations
  * The Revocations role of a result backend: revoked task ids remembered with a TTL, so that
- * workers started later skip them too (DESIGN decision 8), and announced to running workers.
+ * workers started later skip them too, and announced to running workers.
  * A backend without it (Celery's `rpc://`) leaves revokes to remote control, as Celery
  * does: see core/spi/roles.ts (`revokeTasks`). Conformance: testing/revocation-conformance.ts.
  */

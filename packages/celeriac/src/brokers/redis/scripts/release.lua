@@ -1,26 +1,25 @@
 --[[
 release: give up a held delivery, only while the caller still holds its lease. Removes it from
 kombu's bookkeeping (unacked, unacked_index) and our lease set, then pushes a payload onto a
-list. One script serves three transitions that differ only in payload and list end:
+list. One script serves two transitions that differ only in list end and delivery count:
   - requeue (reject with requeue, kombu's reject(requeue=True)): LPUSH, the back of the line,
     the envelope marked redelivered (marked in TypeScript: Lua's cjson would reorder keys);
   - restore (kombu's restore on warm shutdown): RPUSH, the front of the line, also marked
-    redelivered in TypeScript;
-  - set aside (a malformed message): RPUSH a JSON record {raw, queue, reason, at} onto
-    celeriac.setaside.
+    redelivered in TypeScript.
+Setting a message aside (malformed, or a dead letter) is set-aside.lua.
 
 KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
-KEYS[5]  the list to push onto (the delivery's bucket list, or celeriac.setaside)
+KEYS[5]  the list to push onto (the delivery's bucket list)
 KEYS[6]  celeriac.deliveries (hash tag -> how many deliveries of it were given back so far)
 ARGV[1]  delivery tag
 ARGV[2]  token given by fetch
 ARGV[3]  payload to push
 ARGV[4]  'LPUSH' or 'RPUSH'
-ARGV[5]  what happens to the tag's delivery count: 'count' (HINCRBY 1: a requeue), 'forget'
-         (HDEL: set aside for good) or 'keep' (a restore of a message that never started)
+ARGV[5]  what happens to the tag's delivery count: 'count' (HINCRBY 1: a requeue) or 'keep'
+         (a restore of a message that never started)
 ARGV[6]  the count hash's expiry, ms, renewed on each count (bounds what foreign acks leave)
 
 Returns 1 when released, 0 when the lease was lost (the message was already given back), or a
@@ -43,7 +42,5 @@ redis.call(ARGV[4], KEYS[5], ARGV[3])
 if ARGV[5] == 'count' then
   redis.call('HINCRBY', KEYS[6], ARGV[1], 1)
   redis.call('PEXPIRE', KEYS[6], ARGV[6])
-elseif ARGV[5] == 'forget' then
-  redis.call('HDEL', KEYS[6], ARGV[1])
 end
 return 1
