@@ -48,8 +48,12 @@ export const SHUTDOWN_STEP_MS = 2000;
  */
 export const SHUTDOWN_CLEANUP_MS = 4000;
 
-/** Longest wait of each step once a cold shutdown is asked for (the second signal). */
-export const COLD_STEP_MS = 250;
+/**
+ * Longest wait of all the steps left once a cold shutdown is asked for (the second signal),
+ * together: the CLI then closes its connections within 200 ms more and exits well inside its
+ * failsafe (cli/commands/worker.ts COLD_EXIT_MS).
+ */
+export const COLD_STEP_MS = 500;
 
 export interface CloseOptions {
   /** Milliseconds to wait for running tasks; then they are abandoned. @default the resolved `shutdownTimeoutSec`, in ms */
@@ -92,8 +96,15 @@ export class Worker {
   private readonly startAbort = new AbortController();
   /** Time shutdown spent so far on steps other than running tasks (see SHUTDOWN_CLEANUP_MS). */
   private cleanupSpentMs = 0;
+  /**
+   * A cleanup step ran out of time: the broker or backend is not answering, and the steps after
+   * it, which need them too, get {@link COLD_STEP_MS} each instead of waiting as long again.
+   */
+  private unanswered = false;
   private wakeCold!: () => void;
   private readonly coldAsked = new Promise<void>((resolve) => (this.wakeCold = resolve));
+  /** When the steps left after a cold shutdown was asked for must have ended (epoch ms). */
+  private coldEndsAt = Number.POSITIVE_INFINITY;
   /** Events and remote control (worker/control/worker-remote.ts). */
   readonly remote: WorkerRemote;
   private markStopped!: () => void;
@@ -374,10 +385,11 @@ export class Worker {
 
   /**
    * Cold shutdown: abandon running tasks now. Safe during or without a warm shutdown: one in
-   * progress stops waiting at once. Each remaining step (closing the consumer, settling,
-   * closing the pool) then gets {@link COLD_STEP_MS} at most, whatever the broker does.
+   * progress stops waiting at once. The remaining steps (closing the consumer, settling,
+   * closing the pool) then get {@link COLD_STEP_MS} at most together, whatever the broker does.
    */
   async terminate(): Promise<void> {
+    if (!this.cold) this.coldEndsAt = Date.now() + COLD_STEP_MS;
     this.cold = true;
     this.startAbort.abort();
     this.executor.abandonAll();
@@ -395,8 +407,10 @@ export class Worker {
     if (work === undefined) return true;
     if (budgetMs === 'step') {
       const startedAt = Date.now();
-      const done = await this.bounded(work, what, Math.max(0, Math.min(SHUTDOWN_STEP_MS, SHUTDOWN_CLEANUP_MS - this.cleanupSpentMs)));
+      const stepMs = this.unanswered ? COLD_STEP_MS : SHUTDOWN_STEP_MS;
+      const done = await this.bounded(work, what, Math.max(0, Math.min(stepMs, SHUTDOWN_CLEANUP_MS - this.cleanupSpentMs)));
       this.cleanupSpentMs += Date.now() - startedAt;
+      if (!done) this.unanswered = true;
       return done;
     }
     let timer: TimerHandle | undefined;
@@ -407,8 +421,9 @@ export class Worker {
         return true;
       },
     );
-    const late = new Promise<boolean>((resolve) => (timer = setLongTimeout(() => resolve(false), this.cold ? Math.min(budgetMs, COLD_STEP_MS) : budgetMs)));
-    const cold = this.cold ? late : this.coldAsked.then(() => new Promise<boolean>((resolve) => setLongTimeout(() => resolve(false), COLD_STEP_MS)));
+    const coldLeft = (): number => Math.max(0, this.coldEndsAt - Date.now());
+    const late = new Promise<boolean>((resolve) => (timer = setLongTimeout(() => resolve(false), this.cold ? Math.min(budgetMs, coldLeft()) : budgetMs)));
+    const cold = this.cold ? late : this.coldAsked.then(() => new Promise<boolean>((resolve) => setLongTimeout(() => resolve(false), coldLeft())));
     const done = await Promise.race([finished, late, cold]);
     clearLongTimeout(timer);
     if (!done) this.log.warn({ budgetMs }, `shutdown: gave up waiting for ${what}`);
@@ -416,6 +431,8 @@ export class Worker {
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
+    // Running tasks get `deadlineMs` from now: closing the consumer runs in that time, not before it.
+    const tasksUntil = Date.now() + deadlineMs;
     this.stateValue = 'draining';
     this.autoscaler?.stop();
     this.log.info({ running: this.active, reserved: this.reserved }, 'warm shutdown: no longer fetching');
@@ -426,7 +443,7 @@ export class Worker {
     for (const delivery of this.late.splice(0)) this.executor.refuse(delivery);
     this.pool.cancelWaiters();
     this.rateLimits.cancelWaiters();
-    if (!(await this.bounded(this.executor.whenIdle(), 'running tasks', deadlineMs))) {
+    if (!(await this.bounded(this.executor.whenIdle(), 'running tasks', Math.max(0, tasksUntil - Date.now())))) {
       this.log.warn({ running: this.active }, 'shutdown deadline passed: abandoning running tasks');
       this.executor.abandonAll();
       // Abandoned tasks store their ends and settle their messages: with the broker or the

@@ -78,6 +78,8 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     // Handlers first: a SIGTERM that comes while the worker starts (a supervisor's stop right
     // after its start) is a warm shutdown, not node's default death without cleanup.
     let stop!: (cold: boolean) => void;
+    // Set at the second signal: the worker's own end (worker.stopped) may settle `stopped` first.
+    let coldAsked = false;
     const stopped = new Promise<boolean>((resolve) => (stop = resolve));
     const uninstall = installShutdownSignals(
       worker,
@@ -87,6 +89,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       },
       // The second signal: whatever the broker does, the process is gone within 2 s.
       () => {
+        coldAsked = true;
         setTimeout(() => {
           worker.log.error('cold shutdown did not finish in time: exiting now');
           process.exit(1);
@@ -107,7 +110,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       clearInterval(keepAlive);
       throw err;
     }
-    const cold = await stopped.finally(() => clearInterval(keepAlive));
+    const cold = (await stopped.finally(() => clearInterval(keepAlive))) || coldAsked;
     // Connections to a broker or backend that is down must not hold the exit either.
     await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
     await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
