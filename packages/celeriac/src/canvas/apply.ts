@@ -198,6 +198,33 @@ export function prepareChain(tasks: readonly SignatureDict[], args: readonly Jso
   return out;
 }
 
+/**
+ * Writes `reply_to` into every task of a step that will be sent by another process (a chain's
+ * later steps, a chord's body) and has none, as Celery's `freeze` does: the worker that sends
+ * it then addresses the result to this client's rpc:// reply queue, not its own.
+ */
+function stampReplyTo(step: SignatureDict, replyTo: string): void {
+  switch (step.subtask_type) {
+    case 'chain':
+    case 'group': {
+      const members = memberDicts(step);
+      for (const m of members) stampReplyTo(m, replyTo);
+      step.kwargs['tasks'] = members as unknown as Json[];
+      return;
+    }
+    case 'chord': {
+      const { header, body } = chordParts(step);
+      stampReplyTo(header, replyTo);
+      stampReplyTo(body, replyTo);
+      step.kwargs['header'] = header as unknown as Json;
+      step.kwargs['body'] = body as unknown as Json;
+      return;
+    }
+    default:
+      if (typeof step.options['reply_to'] !== 'string') step.options['reply_to'] = replyTo;
+  }
+}
+
 /** The id whose result stands for a frozen step (a chord's is its body's, a chain's its last step's). */
 function stepId(step: SignatureDict): string {
   return resultShape(step)[0][0];
@@ -210,6 +237,7 @@ async function applyChain(host: CanvasHost, dict: SignatureDict, args: readonly 
   const steps = prepareChain(memberDicts(dict), partialArgs(dict, args), place, linkError);
   const [first, ...rest] = steps;
   if (first === undefined) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, 'cannot send an empty chain');
+  for (const step of rest) stampReplyTo(step, opts.replyTo ?? host.replyTo);
   appendOption(steps[steps.length - 1] as SignatureDict, 'link', toSignatureDicts(opts.link) ?? []);
   // The worker pops the next step from the end; an enclosing chain's remaining steps come after ours.
   const remaining = [...(opts.chain ?? []), ...rest.reverse()];
@@ -271,6 +299,7 @@ async function applyChord(host: CanvasHost, dict: SignatureDict, args: readonly 
   // header's group id once frozen) names the body only when the body has none.
   const place = { taskId: resultShapeIfFrozen(body) === null ? taskId : undefined, groupId: opts.groupId, groupIndex: opts.groupIndex, chord: opts.chord };
   freezeStep(frozenBody, defined(place) as Placement);
+  stampReplyTo(frozenBody, opts.replyTo ?? host.replyTo);
   const headerOptions: ApplyOptions = { ...callOnly(opts), ...defined({ taskId: gid, rootId, parentId }) };
   if (memberDicts(header).length === 0) {
     // No header part will ever return: call the body now, with no results.

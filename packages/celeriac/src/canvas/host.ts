@@ -17,6 +17,8 @@ export interface CanvasHost extends SignatureHost, GroupResultHost {
   lookup?(name: string): AnyTask | undefined;
   readonly clock: Clock;
   readonly log: Logger;
+  /** This process's reply queue (rpc://), written into the steps others will send. */
+  readonly replyTo: string;
   readonly settings: GroupResultHost['settings'] & { readonly taskAlwaysEager: boolean };
 }
 

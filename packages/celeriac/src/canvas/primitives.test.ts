@@ -30,6 +30,7 @@ function recordingHost() {
     backend,
     broker: app.broker,
     revokeExpiresSec: 60,
+    replyTo: 'client-reply-queue',
     asyncResult: (id: string) => new AsyncResult(id, host),
     groupResult: (id, results) => new GroupResult(id, results, host),
     sendTask: async (name, args, kwargs, options) => {

@@ -101,13 +101,21 @@ export interface ApplyOptions {
    * @default true
    */
   addToParent?: boolean;
+  /**
+   * Where the result is sent with the rpc:// backend (Celery's `reply_to`): the reply queue of
+   * the client that waits for it. Canvas steps sent later by a worker (a chain's next step, a
+   * chord's body) carry the sending client's, as Celery's `freeze` writes it in each step's
+   * options, so the client that sent the workflow receives its result.
+   * @default this process's own reply queue
+   */
+  replyTo?: string;
 }
 
 /** The names {@link ApplyOptions} has. */
 export const CALL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'countdown', 'eta', 'expires', 'priority', 'queue', 'routingKey', 'exchange', 'headers', 'taskId', 'ignoreResult', 'timeLimit',
   'softTimeLimit', 'shadow', 'link', 'linkError', 'parentId', 'rootId', 'groupId', 'groupIndex', 'retries', 'chain', 'chord',
-  'replacedTaskNesting', 'serializer', 'retry', 'retryPolicy', 'addToParent',
+  'replacedTaskNesting', 'serializer', 'retry', 'retryPolicy', 'addToParent', 'replyTo',
 ]);
 
 /** Celery call options with no Celeriac counterpart, and why. */

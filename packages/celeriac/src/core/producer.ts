@@ -141,7 +141,7 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
       ignore_result: options.ignoreResult ?? topts?.ignoreResult ?? settings.taskIgnoreResult,
     },
     extraHeaders: options.headers === undefined ? {} : { ...options.headers },
-    properties: messageProperties(id, host.replyTo, options.replacedTaskNesting, expires === null ? undefined : Math.max(0, Math.round(expires - now)), priority),
+    properties: messageProperties(id, options.replyTo ?? host.replyTo, options.replacedTaskNesting, expires === null ? undefined : Math.max(0, Math.round(expires - now)), priority),
     args: [...args] as Json[],
     kwargs: { ...kwargs },
     embed: {

@@ -27,6 +27,7 @@ const SCALARS = [
   ['replacedTaskNesting', 'replaced_task_nesting', 'number'],
   ['retry', 'retry', 'boolean'],
   ['addToParent', 'add_to_parent', 'boolean'],
+  ['replyTo', 'reply_to', 'string'],
 ] as const;
 
 /** `retryPolicy` fields on the wire, as Celery writes `retry_policy`. */
