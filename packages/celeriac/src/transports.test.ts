@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { AmqpBroker } from './brokers/amqp/amqp-broker.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
+import { FakeClock } from './testing/fake-clock.js';
 import { CeleriacError, ErrorCodes } from './errors.js';
 import { createApp } from './index.js';
 
@@ -41,6 +43,13 @@ describe('brokerTransportOptions', () => {
     await app.close();
     const bad = createApp({ broker: 'amqp://guest:guest@127.0.0.1:5672//', brokerTransportOptions: { visibility_timeout: 5 } }, { env: {} });
     expect(() => bad.broker).toThrow(/Unknown RabbitMQ broker transport option "visibility_timeout"; known: .*lostTaskGraceSec/);
+  });
+
+  it("RabbitMQ: the broker reads due times on the app's clock", async () => {
+    const clock = new FakeClock(Date.parse('2030-01-01T00:00:00Z'));
+    const app = createApp({ broker: 'amqp://guest:guest@127.0.0.1:5672//' }, { env: {}, clock });
+    expect((app.broker as AmqpBroker).clock).toBe(clock);
+    await app.close();
   });
 
   it('must be an object', () => {

@@ -63,7 +63,7 @@ const AMQP_WORKER_OPTION_NAMES = new Set(['lostTaskGraceSec']);
 
 /** Maps `brokerTransportOptions` onto AmqpBrokerOptions; unknown names are a CONFIG error. */
 export function amqpBrokerOptions(ctx: TransportContext): AmqpBrokerOptions {
-  const options: Record<string, unknown> = { log: ctx.log, queues: ctx.queues };
+  const options: Record<string, unknown> = { log: ctx.log, clock: ctx.clock, queues: ctx.queues };
   for (const [name, value] of Object.entries(ctx.transportOptions)) {
     if (AMQP_WORKER_OPTION_NAMES.has(name)) continue;
     const target = AMQP_OPTION_NAMES[name];

@@ -85,6 +85,20 @@ describe('AsyncResult', () => {
     await expect(group.get({ timeout: 30 })).rejects.toBeInstanceOf(ResultTimeoutError);
   });
 
+  it("a group's timeout is measured on the app's clock", async () => {
+    const { app, backend, clock } = createTestApp();
+    await backend.store(meta('a', 'SUCCESS', 1), { expiresSec: null });
+    // Reading the first member takes a minute of the app's (fake) time: the group's minute is
+    // spent, so it ends before waiting on the second member (by the wall clock it would wait).
+    const get = backend.get.bind(backend);
+    vi.spyOn(backend, 'get').mockImplementation(async (id) => {
+      if (id === 'a') clock.advance(60_000);
+      return get(id);
+    });
+    const group = new GroupResult('g', [app.asyncResult('a'), app.asyncResult('never')], app);
+    await expect(group.get({ timeoutMs: 60_000 })).rejects.toBeInstanceOf(ResultTimeoutError);
+  });
+
   it('get() can be aborted with a signal', async () => {
     const { app } = createTestApp();
     const ac = new AbortController();

@@ -11,11 +11,14 @@ import { isReady } from '../protocol/states.js';
 import type { ResultTuple } from '../protocol/types.js';
 import type { AsyncResult, ResultHost } from './async-result.js';
 import { groupStoreOf, requireGroupStore, revokeTasks } from './spi/roles.js';
+import type { Clock } from './clock.js';
 import { ResultTimeoutError } from './task-errors.js';
 
 /** What a GroupResult needs from its app. */
 export interface GroupResultHost extends ResultHost {
   readonly settings: { readonly resultExpires: number | null };
+  /** The app's clock: a group's timeout is measured on it. */
+  readonly clock: Pick<Clock, 'now'>;
 }
 
 /** Options of {@link GroupResult.get}. */
@@ -53,10 +56,11 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
   async get(options: GroupGetOptions = {}): Promise<R> {
     const { propagate = true, signal } = options;
     const timeout = options.timeoutMs ?? options.timeout;
-    const deadline = timeout === undefined ? undefined : Date.now() + timeout;
+    const { clock } = this.host;
+    const deadline = timeout === undefined ? undefined : clock.now() + timeout;
     const values: unknown[] = [];
     for (const result of this.results) {
-      const left = deadline === undefined ? undefined : deadline - Date.now();
+      const left = deadline === undefined ? undefined : deadline - clock.now();
       if (left !== undefined && left <= 0) throw new ResultTimeoutError(this.id, timeout as number);
       const waitOptions = { propagate, ...(left === undefined ? {} : { timeoutMs: left }), ...(signal ? { signal } : {}) };
       values.push(await result.get(waitOptions));

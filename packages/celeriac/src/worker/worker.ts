@@ -406,10 +406,10 @@ export class Worker {
   private async bounded(work: Promise<unknown> | undefined, what: string, budgetMs: number | 'step'): Promise<boolean> {
     if (work === undefined) return true;
     if (budgetMs === 'step') {
-      const startedAt = Date.now();
+      const startedAt = performance.now();
       const stepMs = this.unanswered ? COLD_STEP_MS : SHUTDOWN_STEP_MS;
       const done = await this.bounded(work, what, Math.max(0, Math.min(stepMs, SHUTDOWN_CLEANUP_MS - this.cleanupSpentMs)));
-      this.cleanupSpentMs += Date.now() - startedAt;
+      this.cleanupSpentMs += performance.now() - startedAt;
       if (!done) this.unanswered = true;
       return done;
     }

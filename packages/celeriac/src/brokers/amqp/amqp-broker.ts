@@ -36,6 +36,7 @@ import type {
   Settlement,
   Unsubscribe,
 } from '../../core/spi/broker.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
@@ -57,6 +58,8 @@ const PUBLISH_ATTEMPTS = 3;
 export interface AmqpBrokerOptions {
   /** Where connection trouble no caller waits on is reported. @default console.warn */
   log?: TransportLog;
+  /** Reads the time of due times (ETA, countdown, redelivery backoff). @default systemClock */
+  clock?: Clock;
   /**
    * `x-max-priority` of every task queue this broker declares: Celery's
    * `task_queue_max_priority`. Must equal the Python side's, or RabbitMQ refuses the
@@ -92,6 +95,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   readonly capabilities: BrokerCapabilities;
   readonly session: AmqpSession;
   readonly log: TransportLog;
+  readonly clock: Clock;
   readonly queueMaxPriority: number | null;
   readonly topology: QueueTopology;
   /** The delay ladder: kombu's (quorum, seconds) as soon as the app has a quorum queue. */
@@ -118,6 +122,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   constructor(url: string, options: AmqpBrokerOptions = {}) {
     this.log = options.log ?? defaultLog;
+    this.clock = options.clock ?? systemClock;
     this.queueMaxPriority = options.queueMaxPriority ?? null;
     this.topology = options.queues ?? CLASSIC_TOPOLOGY;
     const quorum = usesQuorumQueues(this.topology);
@@ -290,7 +295,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     if (exchange === '') checkQueueName(routingKey);
     const deliverAt = checkDeliverAt(options.deliverAt);
     if (options.fence !== undefined) return this.#publishFenced(message, options, deliverAt);
-    if (deliverAt !== undefined && exchange === '' && deliverAt - Date.now() >= MIN_DELAY_MS) {
+    if (deliverAt !== undefined && exchange === '' && deliverAt - this.clock.now() >= MIN_DELAY_MS) {
       return this.#publishDelayed(message, routingKey, deliverAt, options.priority);
     }
     const wire = toWire(withPriority(message, options.priority));
@@ -322,10 +327,10 @@ export class AmqpBroker implements Broker, ConsumerHost {
     message = withPriority(message, options.priority);
     let { exchange, routingKey } = options;
     let wire: WireOut;
-    if (exchange === '' && deliverAt !== undefined && deliverAt - Date.now() >= MIN_DELAY_MS) {
+    if (exchange === '' && deliverAt !== undefined && deliverAt - this.clock.now() >= MIN_DELAY_MS) {
       await this.#declareDelayTarget(routingKey);
       wire = toWire(message, { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
-      [exchange, routingKey] = [entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - Date.now(), routingKey)];
+      [exchange, routingKey] = [entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - this.clock.now(), routingKey)];
     } else {
       wire = toWire(message);
       if (exchange === '') await this.declareQueue(routingKey);
@@ -350,7 +355,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     await this.#declareDelayTarget(queue);
     message = withPriority(message, priority);
     const wire = toWire(message, { dropExpiration: true, extraHeaders: { ...carried, [DELIVER_AT_HEADER]: deliverAt } });
-    await this.#send(entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - Date.now(), queue), wire, true);
+    await this.#send(entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - this.clock.now(), queue), wire, true);
   }
 
   async publishMany(batch: readonly PublishRequest[]): Promise<void> {
@@ -366,7 +371,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     // The count goes on with the copy (amqp-consumer.ts, Delivery count).
     const carried: Record<string, number> = deliveries === undefined ? {} : { [DELIVERIES_HEADER]: deliveries };
     if (settlement.kind === 'defer') {
-      if (settlement.deliverAt - Date.now() >= MIN_DELAY_MS) return this.#publishDelayed(message, queue, settlement.deliverAt, undefined, carried);
+      if (settlement.deliverAt - this.clock.now() >= MIN_DELAY_MS) return this.#publishDelayed(message, queue, settlement.deliverAt, undefined, carried);
       return this.#send('', queue, toWire(message, { extraHeaders: carried }), true);
     }
     if (settlement.kind === 'setAside') {
@@ -401,7 +406,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     try {
       let count = await this.#purgeReady(queue);
       await this.#declareLadder();
-      count += await purgeDelayed(this.session, this.ladder, queue);
+      count += await purgeDelayed(this.session, this.ladder, queue, this.clock);
       // What left the ladder for the queue during the walk.
       count += await this.#purgeReady(queue);
       return count;

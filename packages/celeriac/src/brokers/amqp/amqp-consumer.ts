@@ -43,6 +43,7 @@ import type { AmqpSession } from '../../amqp/session.js';
 import { envelopeOf, fromWire } from '../../amqp/wire.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
+import type { Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transports.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { QueueType } from '../../core/queue-topology.js';
@@ -57,6 +58,8 @@ export const DELIVERIES_HEADER = 'x-celeriac-deliveries';
 export interface ConsumerHost {
   readonly session: AmqpSession;
   readonly log: TransportLog;
+  /** Reads the time settlements are remembered at. */
+  readonly clock: Pick<Clock, 'now'>;
   /** The delay ladder in use (to tell a delivery's target queue from its routing key). */
   readonly ladder: DelayLadder;
   /** False when consumers must use per-consumer prefetch (quorum queues in the app). */
@@ -442,7 +445,7 @@ export class AmqpConsumer implements Consumer {
     this.#pruneOrphanSettled();
   }
 
-  #remember(held: Held, s: Settlement, at = Date.now()): void {
+  #remember(held: Held, s: Settlement, at = this.host.clock.now()): void {
     const key = identity(held.queue, held.msg);
     const list = this.#orphanSettled.get(key) ?? [];
     list.push({ settlement: s, msg: held.msg, at });
@@ -456,7 +459,7 @@ export class AmqpConsumer implements Consumer {
   #noteSent(held: Held, s: Settlement): void {
     if (s.kind === 'restore') return;
     const settlement: Settlement = s.kind === 'reject' && !s.requeue ? s : { kind: 'ack' };
-    const now = Date.now();
+    const now = this.host.clock.now();
     const recent = this.#recent;
     recent.push({ held, settlement, at: now });
     // Trimmed in batches (at twice the bounds), so a busy channel pays O(1) per settlement.
@@ -468,7 +471,7 @@ export class AmqpConsumer implements Consumer {
 
   /** The channel died: its recent settlements are kept for their possible redeliveries. */
   #keepUncertain(channel: Channel): void {
-    const cutoff = Date.now() - UNCERTAIN_SETTLEMENT_MS;
+    const cutoff = this.host.clock.now() - UNCERTAIN_SETTLEMENT_MS;
     const mine = this.#recent.filter((r) => r.held.channel === channel && r.at >= cutoff);
     for (const r of mine.slice(-UNCERTAIN_SETTLEMENT_MAX)) this.#remember(r.held, r.settlement, r.at);
     this.#recent = this.#recent.filter((r) => r.held.channel !== channel);
@@ -476,7 +479,7 @@ export class AmqpConsumer implements Consumer {
   }
 
   #pruneOrphanSettled(): void {
-    const cutoff = Date.now() - ORPHAN_MEMORY_MS;
+    const cutoff = this.host.clock.now() - ORPHAN_MEMORY_MS;
     for (const [key, list] of this.#orphanSettled) {
       const kept = list.filter((e) => e.at >= cutoff);
       if (kept.length === 0) this.#orphanSettled.delete(key);

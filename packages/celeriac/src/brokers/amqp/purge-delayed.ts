@@ -19,6 +19,7 @@ import type { AmqpSession } from '../../amqp/session.js';
 import { plainValue } from '../../amqp/tables.js';
 import { txCommit, txSelect } from '../../amqp/tx.js';
 import { fromWire, toWire } from '../../amqp/wire.js';
+import type { Clock } from '../../core/clock.js';
 import { delayRoutingKey, entryExchange, targetOfDelayKey, type DelayLadder } from './delayed.js';
 
 /** Header of every ladder publish: when the message is due (epoch ms). Dropped on delivery (amqp/wire.ts). */
@@ -27,21 +28,21 @@ export const DELIVER_AT_HEADER = 'x-celeriac-deliver-at';
 const BATCH = 100;
 
 /** Drops the ladder's messages for `queue`; returns how many. */
-export async function purgeDelayed(session: AmqpSession, ladder: DelayLadder, queue: string): Promise<number> {
+export async function purgeDelayed(session: AmqpSession, ladder: DelayLadder, queue: string, clock: Pick<Clock, 'now'>): Promise<number> {
   const model = await session.connection();
   const ch = await model.createChannel();
   ch.on('error', () => undefined);
   try {
     await txSelect(ch);
     let dropped = 0;
-    for (let level = ladder.levels - 1; level >= 0; level--) dropped += await walkLevel(ch, ladder, level, queue);
+    for (let level = ladder.levels - 1; level >= 0; level--) dropped += await walkLevel(ch, ladder, level, queue, clock);
     return dropped;
   } finally {
     await ch.close().catch(() => undefined);
   }
 }
 
-async function walkLevel(ch: Channel, ladder: DelayLadder, level: number, queue: string): Promise<number> {
+async function walkLevel(ch: Channel, ladder: DelayLadder, level: number, queue: string, clock: Pick<Clock, 'now'>): Promise<number> {
   const name = ladder.levelName(level);
   const { messageCount } = await ch.checkQueue(name);
   let dropped = 0;
@@ -50,7 +51,7 @@ async function walkLevel(ch: Channel, ladder: DelayLadder, level: number, queue:
     const msg = await ch.get(name, { noAck: false });
     if (msg === false) break;
     if (targetOfDelayKey(ladder, msg.fields.routingKey) === queue) dropped++;
-    else sendOn(ch, ladder, msg, level);
+    else sendOn(ch, ladder, msg, level, clock.now());
     ch.ack(msg);
     if (++pending >= BATCH) {
       await txCommit(ch);
@@ -62,7 +63,7 @@ async function walkLevel(ch: Channel, ladder: DelayLadder, level: number, queue:
 }
 
 /** Publishes a message of another queue back into the ladder, keeping its due time. */
-function sendOn(ch: Channel, ladder: DelayLadder, msg: GetMessage, level: number): void {
+function sendOn(ch: Channel, ladder: DelayLadder, msg: GetMessage, level: number, now: number): void {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const deliverAt = Number(plainValue(headers[DELIVER_AT_HEADER]));
   const target = targetOfDelayKey(ladder, msg.fields.routingKey);
@@ -71,5 +72,5 @@ function sendOn(ch: Channel, ladder: DelayLadder, msg: GetMessage, level: number
     return;
   }
   const wire = toWire(fromWire(msg), { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
-  ch.publish(entryExchange(ladder), delayRoutingKey(ladder, deliverAt - Date.now(), target), wire.content, wire.options);
+  ch.publish(entryExchange(ladder), delayRoutingKey(ladder, deliverAt - now, target), wire.content, wire.options);
 }
