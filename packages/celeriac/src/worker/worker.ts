@@ -389,7 +389,7 @@ export class Worker {
    * closing the pool) then get {@link COLD_STEP_MS} at most together, whatever the broker does.
    */
   async terminate(): Promise<void> {
-    if (!this.cold) this.coldEndsAt = Date.now() + COLD_STEP_MS;
+    if (!this.cold) this.coldEndsAt = performance.now() + COLD_STEP_MS;
     this.cold = true;
     this.startAbort.abort();
     this.executor.abandonAll();
@@ -421,7 +421,7 @@ export class Worker {
         return true;
       },
     );
-    const coldLeft = (): number => Math.max(0, this.coldEndsAt - Date.now());
+    const coldLeft = (): number => Math.max(0, this.coldEndsAt - performance.now());
     const late = new Promise<boolean>((resolve) => (timer = setLongTimeout(() => resolve(false), this.cold ? Math.min(budgetMs, coldLeft()) : budgetMs)));
     const cold = this.cold ? late : this.coldAsked.then(() => new Promise<boolean>((resolve) => setLongTimeout(() => resolve(false), coldLeft())));
     const done = await Promise.race([finished, late, cold]);
@@ -432,7 +432,7 @@ export class Worker {
 
   private async shutdown(deadlineMs: number): Promise<void> {
     // Running tasks get `deadlineMs` from now: closing the consumer runs in that time, not before it.
-    const tasksUntil = Date.now() + deadlineMs;
+    const tasksUntil = performance.now() + deadlineMs;
     this.stateValue = 'draining';
     this.autoscaler?.stop();
     this.log.info({ running: this.active, reserved: this.reserved }, 'warm shutdown: no longer fetching');
@@ -443,7 +443,7 @@ export class Worker {
     for (const delivery of this.late.splice(0)) this.executor.refuse(delivery);
     this.pool.cancelWaiters();
     this.rateLimits.cancelWaiters();
-    if (!(await this.bounded(this.executor.whenIdle(), 'running tasks', Math.max(0, tasksUntil - Date.now())))) {
+    if (!(await this.bounded(this.executor.whenIdle(), 'running tasks', Math.max(0, tasksUntil - performance.now())))) {
       this.log.warn({ running: this.active }, 'shutdown deadline passed: abandoning running tasks');
       this.executor.abandonAll();
       // Abandoned tasks store their ends and settle their messages: with the broker or the
