@@ -4,7 +4,8 @@
  * ack removes the message for good). The worker records each early-acked task it starts in
  * the result backend's RunningTasks role (core/spi/running-tasks.ts) and removes the record
  * once the task's end is stored; it renews its presence there every quarter of the grace (at
- * most every 5 s), and in the same round takes the records of holders silent for
+ * most every 5 s), also from a thread where the store can (the Redis backend: so a task that
+ * blocks the event loop does not get its neighbours reported lost), and in the same round takes the records of holders silent for
  * `lostTaskGraceSec`, which the store hands to one worker only. Those tasks are reported as
  * on Redis (lost-tasks.ts: FAILURE WorkerLostError, `task-failed`, an error line).
  * Recording is best effort: a write that fails (backend down) only loses the detection.
@@ -53,6 +54,8 @@ export class LostTaskWatch {
   #round: Promise<void> = Promise.resolve();
   /** Numbers records: delivery tags restart on a new AMQP channel. */
   #seq = 0;
+  /** The store's presence keeper thread, when it has one. */
+  #kept: { stop(): void } | null = null;
   /** A round failed and was logged; the next failures are not, until one succeeds. */
   #failing = false;
 
@@ -64,10 +67,11 @@ export class LostTaskWatch {
     return this.#state;
   }
 
-  /** Renews presence now, then every round. */
+  /** Renews presence now, then every round, and from a thread where the store can (so a blocked loop does not lapse it). */
   start(): void {
     if (this.#state !== 'idle') return;
     this.#state = 'running';
+    this.#kept = this.options.store.keepPresence?.(this.holder, roundIntervalMs(this.options.graceMs)) ?? null;
     this.#round = this.#runRound();
   }
 
@@ -92,6 +96,7 @@ export class LostTaskWatch {
   /** Stops renewing (the presence lapses; records left are reported after the grace). */
   async close(): Promise<void> {
     this.#state = 'closed';
+    this.#kept?.stop();
     clearLongTimeout(this.#timer);
     await this.#round;
   }

@@ -16,6 +16,7 @@ import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { createApp, type App } from '../../src/index.js';
 import type { TaskEvent } from '../../src/worker/task-events.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { BLOCK } from './fixtures/tasks.js';
 import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, type ChildWorkerConfig, type LocalWorker } from './support.js';
 
 const ready = (await amqpAvailable()) && (await shouldRunRedisTests('failure: lost tasks on RabbitMQ'));
@@ -94,6 +95,25 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed, on R
     expect(await raw.hLen(running)).toBe(0);
     expect((await counts(raw, prefix, lost)).attempts).toBe(1);
     expect(await admin.queueLength(queue)).toBe(0);
+  }, 90_000);
+
+  it('does not report the well-behaved task of a worker whose event loop another task blocks past the grace', async () => {
+    const queue = `blocked-${randomUUID().slice(0, 8)}`;
+    const well = randomUUID();
+    const blocking = randomUUID();
+    // The grace is 2 s and the block 7 s. Before, the finder stored FAILURE WorkerLostError for
+    // both tasks of the blocked worker (its presence was renewed on its blocked loop only).
+    const blocked = spawnWorker({ ...config(queue, `lost-blocked-${process.pid}@amqp`), concurrency: 2 });
+    await blocked.ready;
+    const finder = await startLocalWorker(config(`finder-${queue}`, `lost-finder2-${process.pid}@amqp`), raw);
+    locals.push(finder);
+    const events = await listen(finder);
+    await producer.sendTask(MARKED, [well, 10_000], {}, { queue, taskId: well });
+    await waitFor('the well-behaved task\'s running record', async () => (await raw.hLen(running)) >= 1, 10_000);
+    await producer.sendTask(BLOCK, [blocking, 7000], {}, { queue, taskId: blocking });
+    await waitFor('both to succeed', async () => (await metas(raw, [well, blocking], prefix)).every((m) => m?.status === 'SUCCESS'), 45_000);
+    expect(events.filter((e) => e.type === 'task-failed').map((e) => e.message.headers.id), blocked.output()).toEqual([]);
+    expect(await counts(raw, prefix, well)).toEqual({ attempts: 1, success: 1 });
   }, 90_000);
 
   it('never reports a task that runs longer than the grace on a live worker', async () => {

@@ -39,6 +39,7 @@ import { BackendKeys } from '../../redis/keys.js';
 import { ResultSubscriptions } from './result-subscriptions.js';
 import * as revocations from './revocations.js';
 import { RedisRunningTasks } from './running-tasks.js';
+import type { PresenceKeeper } from '../../redis/presence-keeper.js';
 
 const STORE_METAS = loadScript(new URL('./scripts/store-metas.lua', import.meta.url));
 
@@ -364,6 +365,12 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   async renewPresence(holder: string): Promise<void> {
     this.#assertOpen('renewPresence');
     await this.#running.renew(holder);
+  }
+
+  /** Renews `holder`'s presence every `everyMs` from a thread, off the event loop (redis/presence-keeper.ts); null when it cannot. */
+  keepPresence(holder: string, everyMs: number): PresenceKeeper | null {
+    this.#assertOpen('keepPresence');
+    return this.#running.keepPresence(holder, everyMs, this.options);
   }
 
   /** Takes the records of holders silent for `graceMs` (redis/lost-tasks.ts); each returned once. */

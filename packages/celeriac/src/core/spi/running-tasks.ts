@@ -29,6 +29,12 @@ export interface RunningTaskStore {
   /** `holder` is alive now. */
   renewPresence(holder: string): Promise<void>;
   /**
+   * Optional: renews `holder`'s presence every `everyMs` off the event loop (a worker thread),
+   * so that a task blocking the worker's loop does not make its other tasks look lost; null
+   * when it cannot (the caller's own renewals then carry the presence alone).
+   */
+  keepPresence?(holder: string, everyMs: number): { stop(): void } | null;
+  /**
    * Removes and returns (at most `limit`) records whose holder has been silent for at least
    * `graceMs`, each to one caller only, in one atomic step.
    */
