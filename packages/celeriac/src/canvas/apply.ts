@@ -255,14 +255,18 @@ async function applyChain(host: CanvasHost, dict: SignatureDict, args: readonly 
  * size (and, when a member's result is itself a group, the header's result structure, as
  * Celery's Redis backend `apply_chord` does, so the join can give the body nested lists),
  * then gives each member its `group_index` and the body. As the last step of a chain inside
- * a chord header (`options.chord` given) its members report to that enclosing chord instead,
- * each at the chain's place (`group_index`).
+ * a chord header (`options.chord` given) its members report to that enclosing chord (the
+ * freeze gave the group the chord's header id as task_id), each at the chain's place
+ * (`group_index`).
  */
 export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: readonly Json[], options: ApplyOptions, chord: SignatureDict | null): Promise<GroupResult> {
   const opts = merged(dict, options);
   const members = flattenGroup(memberDicts(dict));
+  // The group's id is its task_id, always (Celery's group._freeze_gid): its members join that
+  // id, never the group's own group_id. Celery 5.2 freezes a group inside a chord header with
+  // task_id == group_id; 5.6 gives a chord body that is a group the chord's header id as its
+  // group_id and its own id as task_id, and its members report under the task_id.
   const gid = opts.taskId ?? randomUUID();
-  const joinId = chord === null && opts.chord !== undefined && opts.groupId !== undefined ? opts.groupId : gid;
   const body = chord ?? opts.chord;
   if (chord !== null) {
     for (const [i, m] of members.entries()) freezeStep(m, defined({ rootId: opts.rootId, groupId: gid, chord, groupIndex: i }) as Placement);
@@ -278,7 +282,7 @@ export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: re
   const shared: ApplyOptions = { ...callOnly(opts), ...defined({ rootId: opts.rootId, parentId: opts.parentId, linkError: opts.linkError, link: opts.link }) };
   const results: AsyncResult[] = [];
   for (const [i, member] of members.entries()) {
-    const placement: ApplyOptions = { groupId: joinId };
+    const placement: ApplyOptions = { groupId: gid };
     if (body !== undefined) placement.chord = body;
     if (chord !== null) placement.groupIndex = i;
     else if (opts.chord !== undefined && opts.groupIndex !== undefined) placement.groupIndex = opts.groupIndex;

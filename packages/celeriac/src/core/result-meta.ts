@@ -2,6 +2,7 @@
  * @module core/result-meta
  * Builds the result records workers and eager runs store, in Celery's shape (docs/protocol.md §3.1).
  */
+import { isJsonObject } from '../protocol/guards.js';
 import { isReady } from '../protocol/states.js';
 import { naiveUtcIso } from '../protocol/time.js';
 import type { Json, ResultMeta, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
@@ -42,9 +43,23 @@ export function buildMeta(
     meta.worker = ctx.worker;
     meta.retries = h.retries;
     meta.queue = ctx.queue;
+    const stamps = stampsOf(ctx.message);
+    if (stamps !== undefined) meta.stamps = stamps;
   }
   meta.task_id = h.id;
   return meta as ResultMeta;
+}
+
+/**
+ * The message's stamps (Celery 5.3+ headers `stamped_headers`, a list of names, and `stamps`,
+ * their values), when it has any: Celery 5.3+ stores them in an extended result.
+ */
+function stampsOf(message: TaskMessage): ResultMeta['stamps'] {
+  const names = message.extraHeaders['stamped_headers'];
+  if (!Array.isArray(names) || names.length === 0) return undefined;
+  const headers = names.filter((n): n is string => typeof n === 'string');
+  const values = message.extraHeaders['stamps'];
+  return { headers, values: isJsonObject(values) ? values : {} };
 }
 
 /** The children tuple for a plain task id: `[[id, null], null]`. */

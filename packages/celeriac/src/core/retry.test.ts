@@ -136,4 +136,11 @@ describe('buildRetryMessage', () => {
     expect(next.properties).toMatchObject({ correlation_id: 'id-1', reply_to: 'reply-1', replaced_task_nesting: 0, origin: 'gen1@py', priority: 7, expiration: '3600000' });
     expect([next.args, next.kwargs]).toEqual([[1], { k: 'v' }]);
   });
+
+  it('keeps a Celery 5.3+ message as it came: replaced_task_nesting stays a header, stamps go along', () => {
+    const from56 = { ...message(0), extraHeaders: { replaced_task_nesting: 2, stamped_headers: ['tenant'], stamps: { tenant: 'acme' } } };
+    const next = buildRetryMessage(from56, 5000, 0, 'gen2@ts');
+    expect(next.extraHeaders).toEqual({ replaced_task_nesting: 2, stamped_headers: ['tenant'], stamps: { tenant: 'acme' } });
+    expect(next.properties).not.toHaveProperty('replaced_task_nesting');
+  });
 });

@@ -114,14 +114,18 @@ export function retryText(retry: Retry, eta: number, now: number): string {
 
 /**
  * The message a retry publishes: the same id, args, kwargs, embed, reply_to and custom
- * headers; `retries` + 1, `eta`, `parent_id` = the task's own id, `origin` = this process;
- * and the two properties Celery 5.2.6 adds (`replaced_task_nesting`, `origin` of the sender).
+ * headers (Celery 5.3+'s `stamped_headers`/`stamps` among them); `retries` + 1, `eta`,
+ * `parent_id` = the task's own id, `origin` = this process; and the two properties Celery
+ * 5.2.6 adds (`replaced_task_nesting`, `origin` of the sender). A message that carries
+ * `replaced_task_nesting` as a header (Celery 5.3+) keeps it there and gets no property, so
+ * the header is never shadowed by a property 0 (core/replace.ts reads the property first).
  */
 export function buildRetryMessage(message: TaskMessage, eta: number, now: number, origin: string): TaskMessage {
   const h = message.headers;
   const { correlation_id, reply_to, expiration: _expiration, replaced_task_nesting: nesting, origin: _origin, ...props } = message.properties;
   const expires = h.expires === null ? null : parseIsoTime(h.expires);
   const { redelivered: _redelivered, ...headers } = h;
+  const nestingInHeader = nesting === undefined && Object.prototype.hasOwnProperty.call(message.extraHeaders, 'replaced_task_nesting');
   return {
     protocol: 2,
     headers: { ...headers, eta: isoformatUtc(eta), retries: h.retries + 1, parent_id: h.id, origin },
@@ -130,7 +134,7 @@ export function buildRetryMessage(message: TaskMessage, eta: number, now: number
       // Celery's order: its two extra properties right after reply_to.
       correlation_id,
       reply_to,
-      replaced_task_nesting: (nesting ?? 0) as Json,
+      ...(nestingInHeader ? {} : { replaced_task_nesting: (nesting ?? 0) as Json }),
       origin: h.origin,
       ...props,
       ...(expires === null ? {} : { expiration: String(Math.max(0, Math.round(expires - now))) }),

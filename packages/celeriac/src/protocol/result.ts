@@ -12,20 +12,32 @@ import type { ExceptionRecord, GroupMeta, Json, ResultMeta, ResultTuple } from '
 // The extended block Celery adds with result_extended, in its order.
 const EXTENDED_FIELDS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] as const;
 
-// Celery's field order of a whole meta.
-const META_FIELDS = ['status', 'result', 'traceback', 'children', 'date_done', 'group_id', 'parent_id', ...EXTENDED_FIELDS, 'task_id'] as const;
+// Celery's field order of a whole meta, up to the stamps (then task_id).
+const META_FIELDS = ['status', 'result', 'traceback', 'children', 'date_done', 'group_id', 'parent_id', ...EXTENDED_FIELDS] as const;
+
+// A stamp named like a meta field would write that key twice; Celery's dict update would let
+// the stamp replace the field, which a reader of the record cannot want: such stamps are left out.
+const RESERVED_META_KEYS: ReadonlySet<string> = new Set([...META_FIELDS, 'stamped_headers', 'task_id']);
 
 /**
  * Serializes a result meta in Celery's field order: `status, result, traceback, children,
- * date_done, [group_id], [parent_id], [name, args, kwargs, worker, retries, queue], task_id`,
- * with Python's JSON layout. Optional fields are written only when defined.
+ * date_done, [group_id], [parent_id], [name, args, kwargs, worker, retries, queue,
+ * [stamped_headers, <one field per stamp>]], task_id`, with Python's JSON layout. Optional
+ * fields are written only when defined.
  */
 export function encodeResultMeta(meta: ResultMeta): string {
   // Written member by member (one result per task on a worker's hot path).
   let members = '';
   for (const key of META_FIELDS) members = pyJsonAddMember(members, key, meta[key]);
+  const { stamps } = meta;
+  if (stamps !== undefined) {
+    members = pyJsonAddMember(members, 'stamped_headers', stamps.headers);
+    for (const name of stamps.headers) if (!RESERVED_META_KEYS.has(name)) members = pyJsonAddMember(members, name, getOwn(stamps.values, name) ?? null);
+  }
+  members = pyJsonAddMember(members, 'task_id', meta.task_id);
   return pyJsonCloseObject(members);
 }
+
 
 function bad(message: string): ProtocolError {
   return new ProtocolError('bad-body', message);

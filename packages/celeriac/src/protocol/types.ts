@@ -173,6 +173,11 @@ export interface ResultMeta {
   worker?: string;
   retries?: number;
   queue?: string;
+  /**
+   * The stamps of the message (Celery 5.3+ `stamped_headers` / `stamps`), stored with the
+   * extended fields as Celery 5.3+ stores them: `stamped_headers` then one field per stamp.
+   */
+  stamps?: { headers: string[]; values: JsonObject };
   task_id: string;
 }
 

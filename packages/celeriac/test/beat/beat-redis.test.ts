@@ -11,6 +11,7 @@ import { createApp, type App } from '../../src/index.js';
 import { Beat, BeatEntries } from '../../src/exports/beat.js';
 import { plainClient } from '../failure/support.js';
 import { waitFor } from 'celeriac/testing';
+import { describeOracles } from '../support/oracles.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { startPythonWorker, type PyWorker } from '../interop/python.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
@@ -81,10 +82,10 @@ describe.runIf(ready)('Beat on Redis, in process', () => {
     expect(await entries.list()).toEqual([]);
   }, 60_000);
 
-  describe.runIf(pythonReady)('interop', () => {
+  describeOracles('interop', (oracle) => {
     let py: PyWorker;
     beforeAll(async () => {
-      py = await startPythonWorker({ broker: REDIS_URL, backend: REDIS_URL, keyPrefix: prefix }, { queues: ['py-beat'] });
+      py = await startPythonWorker({ broker: REDIS_URL, backend: REDIS_URL, keyPrefix: prefix, oracle }, { queues: ['py-beat'] });
     }, 60_000);
     afterAll(async () => {
       await py?.stop();
@@ -101,5 +102,5 @@ describe.runIf(ready)('Beat on Redis, in process', () => {
       expect(result).toBe(42);
       await new BeatEntries(control).remove('py-add');
     }, 60_000);
-  });
+  }, pythonReady);
 });

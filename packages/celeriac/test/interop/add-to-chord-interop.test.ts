@@ -7,14 +7,13 @@
  * and every mix must return its result. Broker keys are isolated by a kombu global_keyprefix;
  * result keys are per task id and deleted afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chord, group, signature, type App } from '../../src/index.js';
 import type { Json } from '../../src/protocol/types.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('atctest');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('add_to_chord interop');
 const T = { timeoutMs: 30_000 };
 
@@ -56,7 +55,9 @@ const MIXES = [
 const EXPECTED = { add_to_chord: [0, 4, 5, 6, 7], add_chord_to_chord: [0, 4, 18] };
 const KINDS = ['add_to_chord', 'add_chord_to_chord'] as const;
 
-describe.runIf(ready)('add_to_chord between Python Celery and Celeriac', () => {
+describeOracles('add_to_chord between Python Celery and Celeriac', (oracle) => {
+  const fleet = new MixedFleet('atctest', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
 
   beforeAll(async () => {
@@ -111,4 +112,4 @@ for kind in ('add_to_chord', 'add_chord_to_chord'):
     }
     expect(got).toEqual(KINDS.flatMap((kind) => MIXES.map((m) => [kind, m.join('/'), EXPECTED[kind]])));
   }, 180_000);
-});
+}, ready);

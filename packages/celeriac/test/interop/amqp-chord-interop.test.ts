@@ -11,17 +11,18 @@
  */
 import { createClient } from 'redis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chord, createApp, signature, Worker, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { describeOracles } from '../support/oracles.js';
 import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
 
 const ready = (await amqpAvailable()) && (await shouldRunRedisTests('amqp chord interop')) && shouldRunPythonTests('amqp chord interop');
 const T = { timeoutMs: 30_000 };
 
-describe.runIf(ready)('chords between Python Celery and Celeriac on RabbitMQ with Redis results', () => {
+describeOracles('chords between Python Celery and Celeriac on RabbitMQ with Redis results', (oracle) => {
   let vhost = '';
   let py: PyEnv;
   let app: App;
@@ -31,7 +32,7 @@ describe.runIf(ready)('chords between Python Celery and Celeriac on RabbitMQ wit
 
   beforeAll(async () => {
     vhost = await createVhost('chord');
-    py = { broker: vhostUrl(vhost), backend: REDIS_URL };
+    py = { broker: vhostUrl(vhost), backend: REDIS_URL, oracle };
     app = createApp({ broker: vhostUrl(vhost), backend: REDIS_URL }, { env: {}, logger: pino({ level: 'silent' }) });
     app.task('ts.add', (x: number, y: number) => x + y);
     app.task('ts.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
@@ -93,4 +94,4 @@ except Exception as e:
     expect(name).toBe('ChordError');
     expect(message).toMatch(/^Dependency \S+ raised TypeError\('nope'\)$/);
   }, 60_000);
-});
+}, ready);

@@ -3,16 +3,17 @@
  * errors, countdowns and the wire form of priorities and typed headers, both ways
  * (docs/protocol-amqp.md). The vhost is made for this file and deleted afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { chord, createApp, TaskError, Worker, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
 import { shouldRunPythonTests } from '../support/python.js';
+import { describeOracles } from '../support/oracles.js';
 import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
 
 const ready = (await amqpAvailable()) && shouldRunPythonTests('amqp interop');
 
-describe.runIf(ready)('Python Celery <-> Celeriac on RabbitMQ with rpc:// results', () => {
+describeOracles('Python Celery <-> Celeriac on RabbitMQ with rpc:// results', (oracle) => {
   let vhost = '';
   let py: PyEnv;
   let app: App;
@@ -21,7 +22,7 @@ describe.runIf(ready)('Python Celery <-> Celeriac on RabbitMQ with rpc:// result
 
   beforeAll(async () => {
     vhost = await createVhost('interop');
-    py = { broker: vhostUrl(vhost), backend: 'rpc://' };
+    py = { broker: vhostUrl(vhost), backend: 'rpc://', oracle };
     app = createApp({ broker: vhostUrl(vhost), backend: 'rpc://' }, { env: {}, logger: pino({ level: 'silent' }) });
     app.task('ts.add', (x: number, y: number) => x + y);
     app.task('ts.fail', () => {
@@ -110,4 +111,4 @@ c.close()`);
     const tsum = app.task('ts.tsum', (values: number[]) => values.reduce((a, b) => a + b, 0));
     await expect(chord([add.s(1, 1)], tsum.s()).applyAsync()).rejects.toThrow(/chord/i);
   });
-});
+}, ready);

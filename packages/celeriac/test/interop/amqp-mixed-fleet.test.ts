@@ -4,16 +4,17 @@
  * workers took a share. One vhost for the file.
  */
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
 import { shouldRunPythonTests } from '../support/python.js';
+import { describeOracles } from '../support/oracles.js';
 import { startPythonWorker, type PyWorker } from './python.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const ready = (await amqpAvailable()) && shouldRunPythonTests('amqp mixed fleet');
 
-describe.runIf(ready)('mixed fleet on RabbitMQ: one Python and one Celeriac worker, one queue', () => {
+describeOracles('mixed fleet on RabbitMQ: one Python and one Celeriac worker, one queue', (oracle) => {
   let vhost = '';
   let app: App;
   let worker: Worker;
@@ -29,7 +30,7 @@ describe.runIf(ready)('mixed fleet on RabbitMQ: one Python and one Celeriac work
     });
     worker = new Worker(app, { queues: ['mix'], concurrency: 4, prefetchMultiplier: 1 });
     await worker.start();
-    pyWorker = await startPythonWorker({ broker: vhostUrl(vhost), backend: 'rpc://' }, { queues: ['mix'], concurrency: 2 });
+    pyWorker = await startPythonWorker({ broker: vhostUrl(vhost), backend: 'rpc://', oracle }, { queues: ['mix'], concurrency: 2 });
   }, 90_000);
 
   afterAll(async () => {
@@ -51,4 +52,4 @@ describe.runIf(ready)('mixed fleet on RabbitMQ: one Python and one Celeriac work
     expect(tsRuns + pyRuns).toBe(n);
     expect(pyRuns).toBeGreaterThan(0);
   }, 180_000);
-});
+}, ready);

@@ -4,20 +4,21 @@
  * ControlClient and EventReceiver see a Python worker. One vhost for the file.
  */
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { ControlClient, EventReceiver } from '../../src/exports/monitor.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../src/amqp/amqp-test-env.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { CeleryCli } from './celery-cli.js';
+import { describeOracles } from '../support/oracles.js';
 import { startPythonWorker, type PyWorker } from './python.js';
 
 const ready = (await amqpAvailable()) && shouldRunPythonTests('amqp monitor interop');
 const NODE = `ts-${process.pid}@amqp`;
 const PY_NODE = `py-${process.pid}@amqp`;
 
-describe.runIf(ready)('inspect, control and events on RabbitMQ, both ways', () => {
+describeOracles('inspect, control and events on RabbitMQ, both ways', (oracle) => {
   let vhost = '';
   let app: App;
   let worker: Worker;
@@ -30,8 +31,8 @@ describe.runIf(ready)('inspect, control and events on RabbitMQ, both ways', () =
     app.task('ts.add', (x: number, y: number) => x + y);
     worker = new Worker(app, { hostname: NODE, queues: ['ts'], concurrency: 2, sendTaskEvents: true });
     await worker.start();
-    pyWorker = await startPythonWorker({ broker: vhostUrl(vhost), backend: 'rpc://' }, { queues: ['py'], name: PY_NODE, events: true });
-    cli = new CeleryCli({ broker: vhostUrl(vhost), backend: 'rpc://', keyPrefix: '' });
+    pyWorker = await startPythonWorker({ broker: vhostUrl(vhost), backend: 'rpc://', oracle }, { queues: ['py'], name: PY_NODE, events: true });
+    cli = new CeleryCli({ broker: vhostUrl(vhost), backend: 'rpc://', keyPrefix: '', oracle });
   }, 90_000);
 
   afterAll(async () => {
@@ -106,4 +107,4 @@ describe.runIf(ready)('inspect, control and events on RabbitMQ, both ways', () =
       await receiver.close();
     }
   }, 60_000);
-});
+}, ready);

@@ -3,11 +3,11 @@
  * a Celeriac worker, called by a Python producer with too few, too many and mistyped
  * arguments. The Python caller gets the same exception class and text from both.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('xargs');
 const ready = await mixedFleetReady('arguments interop');
 
 /** Sends each call to `queue` from Python and prints what `get()` raised (or returned). */
@@ -25,7 +25,8 @@ for args in calls:
 print(json.dumps(out))
 `;
 
-describe.runIf(ready)('argument errors between Python callers and Celeriac workers', () => {
+describeOracles('argument errors between Python callers and Celeriac workers', (oracle) => {
+  const fleet = new MixedFleet('xargs', 9, oracle);
   beforeAll(async () => {
     const app = fleet.app();
     // Named as the Python function is named: CPython's text names the function.
@@ -53,4 +54,4 @@ describe.runIf(ready)('argument errors between Python callers and Celeriac worke
     ]);
     expect(JSON.parse(fromCeleriac)).toEqual(celery);
   }, 90_000);
-});
+}, ready);

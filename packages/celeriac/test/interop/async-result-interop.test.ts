@@ -3,16 +3,17 @@
  * (`addToParent`, then its link callback) are what Python Celery's `AsyncResult.collect()`
  * walks, in Celery's order; and a result Python forgets reads PENDING from Celeriac.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from 'celeriac';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('arint');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('interop: AsyncResult');
 
-describe.runIf(ready)('interop: AsyncResult children and forget', () => {
+describeOracles('interop: AsyncResult children and forget', (oracle) => {
+  const fleet = new MixedFleet('arint', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
 
   beforeAll(async () => {
@@ -53,4 +54,4 @@ print(r.state); r.forget(); print(r.state)`, [r.id]);
     expect(out.trim().split('\n')).toEqual(['SUCCESS', 'PENDING']);
     expect(await r.status()).toBe('PENDING');
   });
-});
+}, ready);

@@ -4,11 +4,11 @@
  * them back as JSON integers that Python reads as the same ints. (They used to arrive rounded:
  * `2**64` became 18446744073709552000.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('xbigint');
 const ready = await mixedFleetReady('big integers interop');
 
 const PY_SEND = `${PY_CLIENT}
@@ -25,7 +25,8 @@ print(json.dumps({
 }))
 `;
 
-describe.runIf(ready)('integers past 2**53 between Python and a Celeriac worker', () => {
+describeOracles('integers past 2**53 between Python and a Celeriac worker', (oracle) => {
+  const fleet = new MixedFleet('xbigint', 9, oracle);
   beforeAll(async () => {
     const app = fleet.app();
     app.task('big.echo', { params: ['a', 'b', 'c', 'neg'] }, (a: bigint, b: bigint, c: number, neg: bigint) => ({
@@ -42,4 +43,4 @@ describe.runIf(ready)('integers past 2**53 between Python and a Celeriac worker'
     expect(out.repr).toBe('[18446744073709551616, 1234567890123456789, 7]');
     expect(out.exact).toBe(true);
   }, 90_000);
-});
+}, ready);

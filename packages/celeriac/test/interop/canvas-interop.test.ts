@@ -6,20 +6,21 @@
  * only works if both write the same join keys. Broker keys are isolated by a kombu
  * global_keyprefix; result keys are per task id and deleted afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ChordError, chain, chord, group, signature, type App } from '../../src/index.js';
 import type { Json } from '../../src/protocol/types.js';
 import { PY_SHAPE_KIT, PY_SHAPE_TASKS, SHAPES, type ShapeKit } from '../canvas/shapes.js';
 import { settle } from '../canvas/hang.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('ctest');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('canvas interop');
 const T = { timeoutMs: 30_000 };
 
-describe.runIf(ready)('canvas between Python Celery and Celeriac', () => {
+describeOracles('canvas between Python Celery and Celeriac', (oracle) => {
+  const fleet = new MixedFleet('ctest', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
 
   beforeAll(async () => {
@@ -159,4 +160,4 @@ for Q in sys.argv[1:]:
       expect(results, `sent by Celeriac to ${queue}`).toEqual(SHAPES.map((sh) => [sh.name, JSON.parse(sh.expected)]));
     }
   }, 150_000);
-});
+}, ready);

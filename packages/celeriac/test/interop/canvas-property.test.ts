@@ -14,13 +14,14 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chain, chord, group, signature, type App } from '../../src/index.js';
 import type { Json } from '../../src/protocol/types.js';
 import { settle } from '../canvas/hang.js';
 import { PY_SHAPE_KIT, PY_SHAPE_TASKS } from '../canvas/shapes.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
-import { PY_CLIENT } from './python.js';
+import { envFor, PY_CLIENT, type PyEnv } from './python.js';
 
 type Node = { t: 'leaf'; v: number; imm: boolean } | { t: 'chain'; items: Node[] } | { t: 'group'; items: Node[] } | { t: 'chord'; header: Node[]; body: Node };
 
@@ -54,7 +55,6 @@ function toPython(n: Node): string {
   }
 }
 
-const fleet = new MixedFleet('cprop');
 const ready = await mixedFleetReady('canvas property test');
 
 /** A Python process that builds and runs workflows on request: one JSON line in, one out. */
@@ -63,7 +63,7 @@ class PythonOracle {
   private readonly waiting: ((line: string) => void)[] = [];
   private stderr = '';
 
-  constructor() {
+  constructor(py: PyEnv) {
     const script = `${PY_CLIENT}
 Q = 'py'
 ${PY_SHAPE_KIT}
@@ -75,7 +75,7 @@ for line in sys.stdin:
         print(json.dumps({'error': '%s: %s' % (type(e).__name__, e)}))
     sys.stdout.flush()
 `;
-    this.child = spawn('/usr/bin/python3', ['-c', script], { env: { ...process.env, CELERY_BROKER: fleet.py.broker, CELERY_BACKEND: fleet.py.backend, CELERY_KEYPREFIX: fleet.py.keyPrefix ?? '' } });
+    this.child = spawn('/usr/bin/python3', ['-c', script], { env: envFor(py) });
     this.child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
     createInterface({ input: this.child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
   }
@@ -97,9 +97,10 @@ for line in sys.stdin:
   }
 }
 
-describe.runIf(ready)('generated canvas nestings: Celeriac returns what Python Celery returns', () => {
+describeOracles('generated canvas nestings: Celeriac returns what Python Celery returns', (oracle) => {
+  const fleet = new MixedFleet('cprop', 9, oracle);
   let app: App;
-  let oracle: PythonOracle;
+  let python: PythonOracle;
 
   beforeAll(async () => {
     app = fleet.app({ taskDefaultQueue: 'ts' });
@@ -107,11 +108,11 @@ describe.runIf(ready)('generated canvas nestings: Celeriac returns what Python C
     app.task('t.pack', (...args: Json[]) => args);
     await fleet.worker(app, { queues: ['ts'], concurrency: 8 });
     await fleet.python({ queues: ['py'], concurrency: 4, extraTasks: PY_SHAPE_TASKS });
-    oracle = new PythonOracle();
+    python = new PythonOracle(fleet.py);
   }, 60_000);
 
   afterAll(async () => {
-    oracle?.close();
+    python?.close();
     await fleet.close();
   }, 30_000);
 
@@ -133,13 +134,13 @@ describe.runIf(ready)('generated canvas nestings: Celeriac returns what Python C
     await fc.assert(
       fc.asyncProperty(workflow, async (node) => {
         const expr = toPython(node);
-        const python = await oracle.run(expr);
-        expect(python.error, `Python failed on ${expr}`).toBeUndefined();
+        const expected = await python.run(expr);
+        expect(expected.error, `Python failed on ${expr}`).toBeUndefined();
         const r = await ts(node).applyAsync();
         const value = await settle(r, { backend: app.backend }, 30_000).catch((e: unknown) => `ERROR ${(e as Error).message}`);
-        expect(value, expr).toEqual(python.value);
+        expect(value, expr).toEqual(expected.value);
       }),
       { seed: 20261122, numRuns: 40, endOnFailure: true },
     );
   }, 120_000);
-});
+}, ready);

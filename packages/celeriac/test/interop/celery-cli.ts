@@ -1,12 +1,13 @@
 /**
- * Runs Python's own `celery` command line (Debian's Celery 5.2.6) against a broker, with a
- * throwaway app module that applies the test's kombu `global_keyprefix`, so `celery
+ * Runs Python's own `celery` command line (Debian's Celery 5.2.6, or the `oracle` given)
+ * against a broker, with a throwaway app module that applies the test's kombu `global_keyprefix`, so `celery
  * inspect`, `celery control` and `celery events` see only the test's keys and channels.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { oracleEnv, type CeleryOracle } from '../support/oracles.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -61,7 +62,7 @@ function parseInspect(command: string, r: CliResult): Record<string, unknown> {
 export class CeleryCli {
   readonly #dir = mkdtempSync(join(tmpdir(), 'celeriac-ctl-'));
 
-  constructor(private readonly env: { broker: string; backend: string; keyPrefix: string }) {
+  constructor(private readonly env: { broker: string; backend: string; keyPrefix: string; oracle?: CeleryOracle | undefined }) {
     writeFileSync(join(this.#dir, 'ctl.py'), CTL_MODULE);
   }
 
@@ -70,7 +71,7 @@ export class CeleryCli {
   }
 
   #processEnv(): NodeJS.ProcessEnv {
-    return { ...process.env, CELERY_BROKER: this.env.broker, CELERY_BACKEND: this.env.backend, CELERY_KEYPREFIX: this.env.keyPrefix, PYTHONUNBUFFERED: '1' };
+    return { ...process.env, CELERY_BROKER: this.env.broker, CELERY_BACKEND: this.env.backend, CELERY_KEYPREFIX: this.env.keyPrefix, ...oracleEnv(this.env.oracle), PYTHONUNBUFFERED: '1' };
   }
 
   /** Runs `celery -A ctl <args>` to completion (any exit code). */

@@ -7,10 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { describeOracles } from '../support/oracles.js';
 import { CeleryCli } from './celery-cli.js';
 
 const DB = 11;
@@ -30,7 +31,7 @@ async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 1
   }
 }
 
-describe.runIf(ready)('celery inspect / control against a Celeriac worker', () => {
+describeOracles('celery inspect / control against a Celeriac worker', (oracle) => {
   let app: App;
   let worker: Worker;
   let cli: CeleryCli;
@@ -45,7 +46,7 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
     }));
     worker = new Worker(app, { hostname: NODE, concurrency: 1 });
     await worker.start();
-    cli = new CeleryCli({ broker: BROKER, backend: BROKER, keyPrefix: prefix });
+    cli = new CeleryCli({ broker: BROKER, backend: BROKER, keyPrefix: prefix, oracle });
   }, 30_000);
 
   afterAll(async () => {
@@ -141,4 +142,4 @@ describe.runIf(ready)('celery inspect / control against a Celeriac worker', () =
     await until(() => worker.state === 'closed', 'worker closed');
     await worker.stopped;
   }, 60_000);
-});
+}, ready);

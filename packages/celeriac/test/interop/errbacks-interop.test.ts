@@ -12,15 +12,14 @@
  * are isolated by a kombu global_keyprefix; the record lists live under it too.
  */
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chain, chord, group, GroupResult, signature, type App, type AsyncResult, type TaskRequest } from '../../src/index.js';
 import { waitFor } from '../../src/testing/index.js';
 import type { Json } from '../../src/protocol/types.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('ebtest');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('errbacks interop');
 const T = { timeoutMs: 30_000 };
 const QUEUES = ['py', 'ts'] as const;
@@ -57,7 +56,9 @@ def on_error(request, exc, traceback, key):
     redis.Redis.from_url(os.environ['CELERY_BACKEND']).rpush(key, _json.dumps(record))
 `;
 
-describe.runIf(ready)('new-style errbacks between Python Celery and Celeriac', () => {
+describeOracles('new-style errbacks between Python Celery and Celeriac', (oracle) => {
+  const fleet = new MixedFleet('ebtest', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
   const seen: Called[] = [];
   const redis = createClient({ url: py.backend });
@@ -218,4 +219,4 @@ for q in ('py', 'ts'):
     // One group of errbacks sent, its one member called with the failed body's id.
     expect(rows).toEqual(QUEUES.map((q, i) => [q, rows[i]?.[1], 'ChordError', ['GroupResult'], [[rows[i]?.[1]]]]));
   }, 60_000);
-});
+}, ready);

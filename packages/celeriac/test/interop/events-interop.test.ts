@@ -5,10 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { describeOracles } from '../support/oracles.js';
 import { CeleryCli } from './celery-cli.js';
 
 const DB = 11;
@@ -26,7 +27,7 @@ async function until(check: () => boolean, what: string, output: () => string, t
   }
 }
 
-describe.runIf(ready)('celery events --dump sees a Celeriac worker', () => {
+describeOracles('celery events --dump sees a Celeriac worker', (oracle) => {
   let app: App;
   let worker: Worker;
   let cli: CeleryCli;
@@ -39,7 +40,7 @@ describe.runIf(ready)('celery events --dump sees a Celeriac worker', () => {
     });
     worker = new Worker(app, { hostname: NODE, concurrency: 2, sendTaskEvents: true });
     await worker.start();
-    cli = new CeleryCli({ broker: BROKER, backend: BROKER, keyPrefix: prefix });
+    cli = new CeleryCli({ broker: BROKER, backend: BROKER, keyPrefix: prefix, oracle });
   }, 30_000);
 
   afterAll(async () => {
@@ -70,4 +71,4 @@ describe.runIf(ready)('celery events --dump sees a Celeriac worker', () => {
       dump.child.kill('SIGINT');
     }
   }, 90_000);
-});
+}, ready);

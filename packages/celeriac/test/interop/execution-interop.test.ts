@@ -5,15 +5,14 @@
  * `retry`, as Celery's `self.retry(queue=...)`), so the retry message is the only link. A
  * task reads the message properties (a caller's `app_id` among them) as a Python task does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from 'celeriac';
 import type { Json } from '../../src/protocol/types.js';
 import { PY_CLIENT, runPython } from './python.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import type { PyWorker } from './python.js';
 
-const fleet = new MixedFleet('xtest');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('execution interop');
 
 /** Python's side: the same task names, retrying into the Celeriac queue or reporting what it got. */
@@ -32,7 +31,9 @@ def xr_py_retries(self, x):
     raise self.retry(countdown=0, queue='xr-ts', exc=KeyError('k5'))
 `;
 
-describe.runIf(ready)('retries and request properties between Python Celery and Celeriac on Redis', () => {
+describeOracles('retries and request properties between Python Celery and Celeriac on Redis', (oracle) => {
+  const fleet = new MixedFleet('xtest', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
   let pyWorker: PyWorker;
 
@@ -92,4 +93,4 @@ for name, q in (('xr.py_properties', 'xr-py'), ('xr.ts_properties', 'xr-ts')):
     expect(tsGot.properties['correlation_id']).toBe(tsRun![0]);
     expect(tsGot.delivery_info).toMatchObject({ exchange: '', routing_key: 'xr-ts', priority: 0 });
   }, 40_000);
-});
+}, ready);

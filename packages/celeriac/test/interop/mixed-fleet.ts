@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { createApp, Worker, type App, type Settings, type WorkerOptions } from '../../src/index.js';
+import type { CeleryOracle } from '../support/oracles.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { startPythonWorker, TEST_RESULT_EXPIRES_SEC, type PyEnv, type PyWorker } from './python.js';
@@ -40,12 +41,13 @@ export class MixedFleet {
   /**
    * @param tag - start of the key prefix, naming the suite in `redis-cli --scan` output.
    * @param db - the Redis database. @default 9
+   * @param oracle - the Python Celery of the fleet's Python members. @default Debian's 5.2.6
    */
-  constructor(tag: string, db = 9) {
+  constructor(tag: string, db = 9, oracle?: CeleryOracle) {
     const url = `redis://127.0.0.1:6379/${db}`;
     this.prefix = `${tag}-${randomUUID().slice(0, 8)}:`;
     this.brokerUrl = `${url}?global_keyprefix=${this.prefix}`;
-    this.py = { broker: url, backend: url, keyPrefix: this.prefix };
+    this.py = { broker: url, backend: url, keyPrefix: this.prefix, ...(oracle ? { oracle } : {}) };
   }
 
   /** A Celeriac app on the fleet's broker and backend, silent; not closed by `close()`. */

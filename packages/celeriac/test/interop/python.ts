@@ -1,11 +1,13 @@
 /**
- * Python Celery 5.2.6 (Debian, /usr/bin/python3) as the interop oracle: a worker process
- * with a small tasks module, and one-off producer scripts.
+ * Python Celery as the interop oracle (Debian's 5.2.6 on /usr/bin/python3, or another from
+ * ../support/oracles.ts through `PyEnv.oracle`): a worker process with a small tasks module,
+ * and one-off producer scripts.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { oracleEnv, type CeleryOracle } from '../support/oracles.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -78,9 +80,12 @@ export interface PyEnv {
   acksLate?: boolean;
   /** kombu's visibility_timeout transport option, seconds. @default kombu's 3600 */
   visibilityTimeout?: number;
+  /** The Python Celery to run. @default Debian's 5.2.6 */
+  oracle?: CeleryOracle;
 }
 
-function envFor(py: PyEnv): NodeJS.ProcessEnv {
+/** The environment of a Python process for `py` (broker, backend, options, the oracle's PYTHONPATH). */
+export function envFor(py: PyEnv): NodeJS.ProcessEnv {
   return {
     ...process.env,
     CELERY_BROKER: py.broker,
@@ -88,6 +93,7 @@ function envFor(py: PyEnv): NodeJS.ProcessEnv {
     ...(py.keyPrefix ? { CELERY_KEYPREFIX: py.keyPrefix } : {}),
     ...(py.acksLate ? { CELERY_ACKS_LATE: '1' } : {}),
     ...(py.visibilityTimeout === undefined ? {} : { CELERY_VISIBILITY_TIMEOUT: String(py.visibilityTimeout) }),
+    ...oracleEnv(py.oracle),
     PYTHONUNBUFFERED: '1',
   };
 }

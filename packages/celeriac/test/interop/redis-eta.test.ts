@@ -1,5 +1,5 @@
 /**
- * Countdown / ETA tasks sent by Celeriac to queues that Python Celery 5.2.6 workers consume
+ * Countdown / ETA tasks sent by Celeriac to queues that Python Celery workers (5.2, 5.6) consume
  * (issue 3: nothing may be stranded in celeriac.delayed, which only Celeriac reads):
  * - with no Celeriac worker on that Redis, the message goes to the queue with its eta header
  *   and the Python worker runs it when due;
@@ -16,11 +16,12 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { createClient, type RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, Worker, type App } from 'celeriac';
 import { FakeClock, waitFor } from 'celeriac/testing';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
+import { describeOracles, type CeleryOracle } from '../support/oracles.js';
 import { startPythonWorker, type PyEnv, type PyWorker } from './python.js';
 
 const DB = 9;
@@ -35,13 +36,13 @@ interface Fleet {
   countKeys: string[];
 }
 
-function fleet(): Fleet {
+function fleet(oracle: CeleryOracle): Fleet {
   const prefix = `ieta-${randomUUID().slice(0, 8)}:`;
   const app = createApp(
     { broker: `${BASE}?global_keyprefix=${prefix}`, backend: BASE },
     { env: {}, logger: pino({ level: 'silent' }) },
   );
-  return { prefix, py: { broker: BASE, backend: BASE, keyPrefix: prefix }, app, taskIds: [], countKeys: [] };
+  return { prefix, py: { broker: BASE, backend: BASE, keyPrefix: prefix, oracle }, app, taskIds: [], countKeys: [] };
 }
 
 async function dispose(f: Fleet, raw: RedisClientType): Promise<void> {
@@ -76,7 +77,7 @@ async function sendCount(f: Fleet, queue: string, countdown: number) {
   return { r, key, sentAt };
 }
 
-describe.runIf(ready)('Celeriac countdown to Python workers on Redis', () => {
+describeOracles('Celeriac countdown to Python workers on Redis', (oracle) => {
   let raw: RedisClientType;
   let f: Fleet;
   let pyWorker: PyWorker;
@@ -84,7 +85,7 @@ describe.runIf(ready)('Celeriac countdown to Python workers on Redis', () => {
   beforeAll(async () => {
     raw = createClient({ url: BASE }) as RedisClientType;
     await raw.connect();
-    f = fleet();
+    f = fleet(oracle);
     pyWorker = await startPythonWorker(f.py, { queues: ['pyeta'], name: `py-eta-${process.pid}@%h` });
   }, 60_000);
 
@@ -151,7 +152,7 @@ describe.runIf(ready)('Celeriac countdown to Python workers on Redis', () => {
       await tsApp.close();
     }
   }, 60_000);
-});
+}, ready);
 
 /** Waits until a Celeriac broker under `prefix` advertised itself as an ETA promoter. */
 async function waitForPromoter(raw: RedisClientType, prefix: string): Promise<void> {

@@ -1,18 +1,19 @@
 /**
- * Python Celery 5.2.6 and Celeriac on one Redis: tasks, results, errors and kwargs cross in
+ * Python Celery (5.2 and 5.6) and Celeriac on one Redis: tasks, results, errors and kwargs cross in
  * both directions. Broker keys are isolated by a kombu global_keyprefix per run; result keys
  * are per task id and deleted afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TaskError, Worker, type App } from 'celeriac';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
-import { PY_CLIENT, runPython, startPythonWorker } from './python.js';
+import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('itest');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('interop');
 
-describe.runIf(ready)('Python Celery <-> Celeriac on Redis', () => {
+describeOracles('Python Celery <-> Celeriac on Redis', (oracle) => {
+  const fleet = new MixedFleet('itest', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
 
   beforeAll(async () => {
@@ -23,7 +24,8 @@ describe.runIf(ready)('Python Celery <-> Celeriac on Redis', () => {
     });
     app.task('ts.greet', { params: ['name', 'greeting'] }, (name: string, greeting = 'hello') => `${greeting}, ${name}`);
     await fleet.worker(app, { queues: ['ts'], concurrency: 4 });
-    await fleet.python({ queues: ['py'] });
+    // One Python worker for the suite: its own queue and the mixed one.
+    await fleet.python({ queues: ['py', 'mixed'], name: 'py-mixed@%h' });
   }, 60_000);
 
   afterAll(() => fleet.close(), 30_000);
@@ -109,17 +111,11 @@ print(r.id); print(json.dumps(r.get(timeout=20))); print(time.time() - t0)`);
     expect(await r.get({ timeoutMs: 20_000 })).toBe(4);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
   });
-});
 
-describe.runIf(ready)('a mixed fleet on one queue', () => {
-  // The first describe's afterAll has run by now; this one deletes the keys made here.
-  afterAll(() => fleet.close(), 30_000);
-
-  it('runs 1,000 tasks with none lost, on both workers', async () => {
+  it('a mixed fleet on one queue runs 1,000 tasks with none lost, on both workers', async () => {
     const app = fleet.newApp({ resultExtended: true });
     app.task('mix.add', (x: number, y: number) => x + y);
     const worker = new Worker(app, { queues: ['mixed'], concurrency: 8, hostname: 'ts-mixed@%h' });
-    const pyWorker = await startPythonWorker(py, { queues: ['mixed'], name: 'py-mixed@%h', concurrency: 2 });
     try {
       await worker.start();
       const results = [];
@@ -135,9 +131,8 @@ describe.runIf(ready)('a mixed fleet on one queue', () => {
       expect([...byWorker.values()].reduce((a, b) => a + b, 0)).toBe(1000);
     } finally {
       await worker.close({ deadlineMs: 5000 });
-      await pyWorker.stop();
       await app.close();
     }
   }, 120_000);
-});
+}, ready);
 

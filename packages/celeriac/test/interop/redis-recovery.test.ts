@@ -14,12 +14,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClientType } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import { PY_COUNT } from '../failure/fixtures/tasks.js';
 import { FAST, killChildren, plainClient, sleep, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker } from '../failure/support.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, shouldRunRedisTests } from '../support/redis.js';
+import { describeOracles } from '../support/oracles.js';
 import { startPythonWorker, type PyEnv, type PyWorker } from './python.js';
 
 const BASE = 'redis://127.0.0.1:6379/9';
@@ -28,11 +29,12 @@ const prefix = randomKeyPrefix();
 const brokerUrl = `${BASE}?global_keyprefix=${encodeURIComponent(prefix)}`;
 /** Python's visibility_timeout here, and Celeriac's (the same on both sides, as the docs ask). */
 const VISIBILITY_SEC = 8;
-const py: PyEnv = { broker: BASE, backend: BASE, keyPrefix: prefix, acksLate: true, visibilityTimeout: VISIBILITY_SEC };
+const pyBase: PyEnv = { broker: BASE, backend: BASE, keyPrefix: prefix, acksLate: true, visibilityTimeout: VISIBILITY_SEC };
 
 const config = workerConfigs(BASE, prefix, { ...FAST, visibilityTimeoutSec: VISIBILITY_SEC });
 
-describe.runIf(ready)('crash recovery between Python and Celeriac workers', () => {
+describeOracles('crash recovery between Python and Celeriac workers', (oracle) => {
+  const py: PyEnv = { ...pyBase, oracle };
   let raw: RedisClientType;
   let producer: App;
   const taskIds: string[] = [];
@@ -131,4 +133,4 @@ describe.runIf(ready)('crash recovery between Python and Celeriac workers', () =
     await sleep(1500);
     expect(await runs(key)).toBe(1);
   }, 60_000);
-});
+}, ready);

@@ -8,13 +8,12 @@
  * `ImproperlyConfigured`, checked against a Python worker doing the same. Broker keys are
  * isolated by a kombu global_keyprefix; result keys are per task id and deleted afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chain, group, signature, type App, type Worker } from '../../src/index.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('rtest');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('replace interop');
 const T = { timeoutMs: 30_000 };
 
@@ -46,7 +45,9 @@ def replace_chord_member(self):
     return self.replace(app.signature('py.add', (1, 1), chord=app.signature('py.tsum')))
 `;
 
-describe.runIf(ready)('ctx.replace between Python Celery and Celeriac', () => {
+describeOracles('ctx.replace between Python Celery and Celeriac', (oracle) => {
+  const fleet = new MixedFleet('rtest', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
   let worker: Worker;
 
@@ -119,4 +120,4 @@ for q in ('py', 'ts'):
     expect([got(0), got(1)], 'Python worker').toEqual([empty, member]);
     expect([got(2), got(3)], 'Celeriac worker').toEqual([empty, member]);
   }, 60_000);
-});
+}, ready);

@@ -6,13 +6,13 @@
  * `retry_policy` its `apply_async` hands to the publish.
  */
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CeleriacError, ErrorCodes, createApp, signature, type App } from 'celeriac';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import { PY_CLIENT, runPython } from './python.js';
 
-const fleet = new MixedFleet('xretrypol');
 const ready = await mixedFleetReady('retry policy interop');
 const QUEUE = 'xretrypol-ts';
 
@@ -43,7 +43,8 @@ sig.apply_async()
 print(json.dumps(seen))
 `;
 
-describe.runIf(ready)('retry policies between Python Celery and Celeriac', () => {
+describeOracles('retry policies between Python Celery and Celeriac', (oracle) => {
+  const fleet = new MixedFleet('xretrypol', 9, oracle);
   let app: App;
   const lines: { msg?: string; err?: { message?: string } }[] = [];
   /** Publish attempts per task name, and how many of the first ones fail as a lost connection. */
@@ -100,4 +101,4 @@ describe.runIf(ready)('retry policies between Python Celery and Celeriac', () =>
     const seen = JSON.parse(await runPython(fleet.py, PY_APPLY_SIGNATURE, [JSON.stringify(sig.toDict())])) as unknown;
     expect(seen).toEqual({ name: 'rp.target', retry: true, retry_policy: { max_retries: 7, interval_start: 0.5, interval_step: 0.25, interval_max: 2 } });
   }, 60_000);
-});
+}, ready);

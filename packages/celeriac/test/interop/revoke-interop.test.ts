@@ -6,15 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TaskRevokedError, type App } from 'celeriac';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 
-const fleet = new MixedFleet('xrevoke');
 const ready = await mixedFleetReady('revoke interop');
 
-describe.runIf(ready)('revoke from TypeScript, honoured by a Python worker', () => {
+describeOracles('revoke from TypeScript, honoured by a Python worker', (oracle) => {
+  const fleet = new MixedFleet('xrevoke', 9, oracle);
   let app: App;
   beforeAll(async () => {
     app = fleet.app();
@@ -51,4 +52,4 @@ describe.runIf(ready)('revoke from TypeScript, honoured by a Python worker', () 
       await redis.quit();
     }
   }, 60_000);
-});
+}, ready);

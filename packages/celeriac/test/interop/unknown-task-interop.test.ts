@@ -3,18 +3,19 @@
  * send the same events (no task-received; one task-failed whose exception is
  * `NotRegistered('name')`) and store the same FAILURE, as Celery's Consumer.on_unknown_task does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../src/index.js';
 import { EventReceiver } from '../../src/exports/monitor.js';
 import { waitFor } from '../../src/testing/index.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 
-const fleet = new MixedFleet('xunknown');
 const ready = await mixedFleetReady('unknown task interop');
 
 type Seen = { type: string; uuid?: string; exception?: unknown; hostname?: string };
 
-describe.runIf(ready)('an unregistered task on a Python worker and on a Celeriac worker', () => {
+describeOracles('an unregistered task on a Python worker and on a Celeriac worker', (oracle) => {
+  const fleet = new MixedFleet('xunknown', 9, oracle);
   let app: App;
 
   beforeAll(async () => {
@@ -57,4 +58,4 @@ describe.runIf(ready)('an unregistered task on a Python worker and on a Celeriac
       await receiver.close();
     }
   }, 90_000);
-});
+}, ready);

@@ -5,17 +5,18 @@
  * DecodeError, with the reason) under its id, so the Python caller's `get()` raises instead of
  * waiting forever. Before, nothing was stored and `get()` timed out.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from 'celeriac';
 import { setAsideListingOf } from '../../src/core/spi/roles.js';
 import { PY_CLIENT, runPython } from './python.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 
-const fleet = new MixedFleet('unread');
-const { py, taskIds } = fleet;
 const ready = await mixedFleetReady('unreadable envelope interop');
 
-describe.runIf(ready)('an envelope Python Celery writes and JSON cannot read', () => {
+describeOracles('an envelope Python Celery writes and JSON cannot read', (oracle) => {
+  const fleet = new MixedFleet('unread', 9, oracle);
+  const { py, taskIds } = fleet;
   let app: App;
   const ran: number[] = [];
 
@@ -52,4 +53,4 @@ for limit in (float('nan'), float('inf')):
     expect(parked[0]?.raw).toContain('NaN');
     expect(parked[1]?.raw).toContain('Infinity');
   }, 120_000);
-});
+}, ready);

@@ -15,6 +15,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CeleriacError, createApp, ErrorCodes, Worker, type App } from '../../src/index.js';
 import { PY_CLIENT, runPython } from '../interop/python.js';
+import { itOracles } from '../support/oracles.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { freePort, RedisServerProcess, shouldRunRedisTests } from '../support/redis.js';
 
@@ -81,18 +82,18 @@ describe.runIf(ready)('rediss:// with a private CA and client certificates', () 
     }
   }, 30_000);
 
-  it.runIf(pythonReady)('the same rediss:// URLs work in Python Celery: Python sends, Celeriac runs, Python gets the result', async () => {
+  itOracles('the same rediss:// URLs work in Python Celery: Python sends, Celeriac runs, Python gets the result', async (oracle) => {
     const query = `ssl_cert_reqs=required&ssl_ca_certs=${f('ca.crt')}&ssl_certfile=${f('client.crt')}&ssl_keyfile=${f('client.key')}`;
     const run = await runApp(`${base}/0?${query}`, `${base}/1?${query}`);
     try {
-      const out = await runPython({ broker: `${base}/0?${query}`, backend: `${base}/1?${query}` }, `${PY_CLIENT}
+      const out = await runPython({ broker: `${base}/0?${query}`, backend: `${base}/1?${query}`, oracle }, `${PY_CLIENT}
 r = app.send_task('conn.add', args=[40, 2], queue='celery')
 print(json.dumps(r.get(timeout=20)))`);
       expect(out.trim()).toBe('42');
     } finally {
       await run.close();
     }
-  }, 60_000);
+  }, 60_000, pythonReady);
 
   it('fails with a clear TRANSPORT error when the server certificate cannot be verified', async () => {
     const app = createApp({ broker: `${base}/0?ssl_certfile=${f('client.crt')}&ssl_keyfile=${f('client.key')}` }, { env: {}, logger: pino({ level: 'silent' }) });

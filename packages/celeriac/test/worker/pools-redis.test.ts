@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chord, createApp, Worker, type App } from 'celeriac';
+import { itOracles } from '../support/oracles.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { REDIS_URL, deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { PY_CLIENT, runPython, TEST_RESULT_EXPIRES_SEC, type PyEnv } from '../interop/python.js';
@@ -133,8 +134,8 @@ describe.runIf(ready)('threads pool on Redis', () => {
     expect(await r.get({ timeoutMs: 20_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
   }, 30_000);
 
-  it.runIf(shouldRunPythonTests('pools on Redis'))("a Python caller's time_limit and soft_time_limit apply (the timelimit header)", async () => {
-    const out = await runPython(py, `${PY_CLIENT}
+  itOracles("a Python caller's time_limit and soft_time_limit apply (the timelimit header)", async (oracle) => {
+    const out = await runPython({ ...py, oracle }, `${PY_CLIENT}
 hard = app.send_task('pool.spin_forever', queue='${QUEUE}', time_limit=2)
 soft = app.send_task('pool.soft', args=['throw'], queue='${QUEUE}', soft_time_limit=1)
 print(hard.id); print(soft.id)
@@ -148,5 +149,5 @@ for r in (hard, soft):
     taskIds.push(hardId!, softId!);
     expect(hardLine).toBe('TimeLimitExceeded [2]');
     expect(softLine).toBe('SoftTimeLimitExceeded [1]');
-  }, 60_000);
+  }, 60_000, shouldRunPythonTests('pools on Redis'));
 });
