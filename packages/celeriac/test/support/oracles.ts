@@ -1,5 +1,5 @@
 /**
- * The Python Celery versions the interop suites hold Celeriac against (DESIGN.md 2.18):
+ * The Python Celery versions the interop suites hold Celeriac against:
  * Debian's Celery 5.2.6 (/usr/bin/python3 with its dist-packages) and Celery 5.6.3 with kombu
  * 5.6.2 (../shared/oracles/celery-5.6, put first on PYTHONPATH so it shadows Debian's).
  *
