@@ -16,6 +16,15 @@ const beforeTypeScript = () =>
       if (!(err?.code === 'ERR_MODULE_NOT_FOUND' && /['"]tsx['"]/.test(String(err.message)))) throw err;
     },
   ));
+// A reader that went away (`celeriac inspect stats | head -1`) ends the command quietly, as a
+// Unix tool killed by SIGPIPE does (status 128 + 13), instead of an EPIPE stack: node ignores
+// SIGPIPE, so the write fails with EPIPE instead.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err?.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
+}
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('celeriac: dist/ is missing; run `npm run build` in the celeriac package first.\n');

@@ -145,6 +145,26 @@ describe('Beat on the memory broker with a fake clock', () => {
     expect((await broker.beatStore().states()).get('tick')?.totalRunCount).toBe(4);
   });
 
+  it('a standby beat says once that it stands by (and why), not at every check', async () => {
+    const clock = new FakeClock(START);
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push((JSON.parse(line) as { msg: string }).msg) });
+    const app = createApp({ beatLeaseTtl: 6, beatSchedule: every10 }, { broker: new RecordingBroker(clock), backend: new MemoryBackend({ clock }), clock, env: {}, logger });
+    const a = new Beat(app, { holder: 'a' });
+    const b = new Beat(app, { holder: 'b' });
+    await run(clock, [a, b], 20_000);
+    const standby = lines.filter((l) => l.startsWith('beat: standing by'));
+    expect(standby).toEqual(['beat: standing by: another beat holds the lease and sends; this one takes over within 6 s if that one stops']);
+    expect(lines.filter((l) => l.includes('leads now'))).toHaveLength(1);
+    await a.close();
+    await run(clock, [b], 2_000);
+    expect(b.isLeader).toBe(true);
+    const again = new Beat(app, { holder: 'a2' });
+    await run(clock, [b, again], 5_000);
+    expect(lines.filter((l) => l.startsWith('beat: standing by'))).toHaveLength(2);
+    await b.close();
+  });
+
   it('misfire policy: run-once catches up with one run; skip skips it (logged) and keeps the schedule', async () => {
     const { clock, broker, beat } = setup({
       beatMisfireGrace: 5,

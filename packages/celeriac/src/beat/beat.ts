@@ -52,6 +52,8 @@ export class Beat {
   #version = -1;
   #timer: TimerHandle | undefined;
   #ticking: Promise<number> | undefined;
+  /** Said once per spell of following, so a standby beat's log shows why it sends nothing. */
+  #saidStandby = false;
 
   constructor(
     private readonly app: App,
@@ -124,8 +126,15 @@ export class Beat {
     const max = this.options.maxIntervalMs;
     try {
       const lead = await this.#leadership.check();
-      if (lead.token === null) return Math.max(1, Math.min(lead.nextCheckAt - this.app.clock.now(), max));
+      if (lead.token === null) {
+        if (!this.#saidStandby) {
+          this.#saidStandby = true;
+          this.log.info({ leaseTtlSec: this.options.leaseTtlMs / 1000 }, `beat: standing by: another beat holds the lease and sends; this one takes over within ${this.options.leaseTtlMs / 1000} s if that one stops`);
+        }
+        return Math.max(1, Math.min(lead.nextCheckAt - this.app.clock.now(), max));
+      }
       if (lead.gained) {
+        this.#saidStandby = false;
         this.log.info('beat: this process leads now (lease acquired)');
         this.#states = undefined;
       }
@@ -206,6 +215,8 @@ export class Beat {
 
   #lost(now: number): number {
     this.#leadership.lost();
+    // This line says it; the next follow pass need not say it again.
+    this.#saidStandby = true;
     this.log.warn('beat: lost the lease to another beat; following');
     return now;
   }

@@ -17,6 +17,11 @@ describe('human log lines', () => {
     expect(formatHumanLine(error)).toBe('[2026-11-22 23:00:00,123: CRITICAL/MainProcess] boom\nError: bad\n    at f\n');
   });
 
+  it('does not repeat a field whose value the message says', () => {
+    const line = JSON.stringify({ level: 50, time: at, msg: 'Task t[abc] raised unexpected: TypeError(\'x\')', taskId: 'abc', taskName: 't', retries: 2 });
+    expect(formatHumanLine(line)).toBe('[2026-11-22 23:00:00,123: ERROR/MainProcess] Task t[abc] raised unexpected: TypeError(\'x\') {"retries":2}\n');
+  });
+
   it("names a pool child's line by its processName", () => {
     const line = JSON.stringify({ level: 40, time: at, pid: 1, processName: 'ForkPoolWorker-9', msg: 'careful', taskId: 'x' });
     expect(formatHumanLine(line)).toBe('[2026-11-22 23:00:00,123: WARNING/ForkPoolWorker-9] careful {"taskId":"x"}\n');

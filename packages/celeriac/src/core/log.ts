@@ -46,7 +46,9 @@ export function formatHumanLine(json: string): string {
   let line = `[${celeryTime(time)}: ${level}/${processName}] ${String(entry['msg'] ?? '')}`;
   // Fields the message does not say (ids, counts) are kept, compactly, for warnings and worse.
   if ((entry['level'] as number) >= 40) {
-    const extra = Object.entries(entry).filter(([k]) => !BASE_FIELDS.has(k));
+    const msg = String(entry['msg'] ?? '');
+    // A value the message already says (`Task add[<id>] raised ...`) is not repeated.
+    const extra = Object.entries(entry).filter(([k, v]) => !BASE_FIELDS.has(k) && !(typeof v === 'string' && msg.includes(v)));
     if (extra.length > 0) line += ` ${JSON.stringify(Object.fromEntries(extra))}`;
   }
   const err = entry['err'] as { stack?: unknown; message?: unknown } | undefined;

@@ -63,6 +63,8 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 /** Celery's level names that pino spells otherwise. */
 const CELERY_LEVELS: Readonly<Record<string, string>> = { critical: 'fatal', warning: 'warn' };
 const logLevelFromText = (text: string) => CELERY_LEVELS[text.toLowerCase()] ?? text.toLowerCase();
+/** The levels as a Celery user names them (`-l warning`), for error messages. */
+const CELERY_LEVEL_LIST = 'trace, debug, info, warning, error, critical, silent';
 
 const positive = (v: number) => (v > 0 ? null : 'must be greater than 0');
 /** A startup retry backoff: the three names, each a number of seconds, 0 or more (`intervalMax` above 0). */
@@ -194,7 +196,7 @@ const TABLE = {
   brokerTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
     check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')),
     doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `lostTaskGraceSec` (seconds an early-acked task\'s dead worker may stay silent before the task is stored FAILURE `WorkerLostError`; 300 by default, 0 off), `leaseRenewMs`, `leaseRenewal` (`thread` or `event-loop`), `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs`, `fetchBatchSize` and `connectTimeoutMs` (longest wait for the connection: first connect, or a command while reconnecting; 10000 by default). RabbitMQ accepts `queueMaxPriority`, `connectWaitMs`, `connectionName`, and `lostTaskGraceSec` (read by the worker, which records early-acked tasks in the result backend, since RabbitMQ keeps no record of them). Unknown names are an error. In the environment: JSON.' }),
-  logLevel: setting<string>({ type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], fromText: logLevelFromText, check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`)),
+  logLevel: setting<string>({ type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], fromText: logLevelFromText, check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${CELERY_LEVEL_LIST} (or pino's warn, fatal)`)),
     cli: { flags: '-l, --loglevel <level>', commands: ['worker', 'beat'], help: 'trace, debug, info, warning, error, critical' },
     doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' }),
   logFormat: setting<LogFormat>({ type: 'string', default: 'auto', env: ['CELERIAC_LOG_FORMAT'], fromText: (text) => text.toLowerCase(),

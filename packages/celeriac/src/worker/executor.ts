@@ -217,9 +217,12 @@ export class Executor {
    */
   private receive(delivery: Delivery, message: TaskMessage, task: AnyTask): Promise<void> {
     this.host.emit({ type: 'task-received', message });
+    const h = message.headers;
+    // Celery's worker line (strategy.py); one level check per task when info is off.
+    const log = this.host.log;
+    if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task }, `Task ${h.task}[${h.id}] received`);
     const signals = this.host.app.signals;
     if (signals.has('taskReceived')) {
-      const h = message.headers;
       const announced = signals.emit('taskReceived', { id: h.id, name: h.task, message });
       if (announced !== undefined) return announced.then(() => this.run(delivery, message, task));
     }

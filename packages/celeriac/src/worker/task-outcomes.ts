@@ -22,6 +22,7 @@ import type { Json, ResultTuple, TaskMessage } from '../protocol/types.js';
 import { OUTCOME_TABLE, type AckPolicy, type OutcomeKind, type OutcomeRow } from './outcome-table.js';
 import type { RunResult } from './pools/types.js';
 import { signalNumber } from './revoked.js';
+import { exceptionRepr } from './events/task-event-fields.js';
 import type { TaskEvent } from './task-events.js';
 
 /** How a task message's life ended: its outcome, and what that outcome stores and reports. */
@@ -202,8 +203,9 @@ export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): 
     case 'failure':
     case 'timeout':
     case 'worker-lost': {
+      // Celery's LOG_FAILURE: `Task name[id] raised unexpected: ValueError('boom')`, then the traceback.
       const err = coerceError(e.error);
-      log.error({ ...at, err }, `${task} raised: ${err.name}: ${err.message}`);
+      log.error({ ...at, err }, `${task} raised unexpected: ${exceptionRepr(e.error)}`);
       return;
     }
     case 'unregistered':

@@ -41,7 +41,7 @@ describe('celeriac worker (spawned)', () => {
     expect(out).toMatch(/concurrency\s+2 \(async pool\)/);
     expect(out).toMatch(/prefetch\s+2\n/);
     expect(out).toMatch(/\[queues\]\n {4}\.> celery\n {4}\.> extra\n/);
-    expect(out).toMatch(/\[tasks\]\n {4}\. fixture\.add\n {4}\. fixture\.block\n {4}\. fixture\.extra\n {4}\. fixture\.mul\n/);
+    expect(out).toMatch(/\[tasks\]\n {4}\. fixture\.add\n {4}\. fixture\.block\n {4}\. fixture\.extra\n {4}\. fixture\.fail\n {4}\. fixture\.mul\n/);
     expect(out).toContain('RESULT add=5');
     expect(out).toContain('RESULT mul=20');
     expect(out).toContain('RESULT extra="extra-done"'); // consumed from the second queue

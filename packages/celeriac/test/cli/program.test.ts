@@ -119,7 +119,7 @@ describe('-A loading (in-process)', () => {
     const res = await run(['-A', 'default-only', 'call', 'fixture.default.ping'], { cwd: fixtures });
     expect(res.code).toBe(0);
     expect(res.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/);
-    expect(res.stderr).toMatch(/memory:\/\/ lives inside one process/);
+    expect(res.stderr).toMatch(/the broker is memory:\/\/, which lives inside one process/);
   });
 });
 
@@ -181,7 +181,7 @@ describe('worker (in-process, embedded app)', () => {
   });
 
   for (const [label, flags, message] of [
-    ['an unknown log level', ['-l', 'loud'], /--loglevel "loud": must be one of trace, debug, info, warn, error, fatal, silent \(setting logLevel\)/],
+    ['an unknown log level', ['-l', 'loud'], /--loglevel "loud": must be one of trace, debug, info, warning, error, critical, silent \(or pino.s warn, fatal\) \(setting logLevel\)/],
     ['an empty queue list', ['-Q', ' , '], /-Q\/--queues must name at least one queue/],
     ['an unknown pool', ['-P', 'gevent'], /--pool "gevent": must be async, threads, prefork or solo \(setting workerPool\)/],
     ['a bad autoscale range', ['--autoscale', 'ten'], /--autoscale "ten": must be max,min \(e\.g\. 10,3\) or max \(setting workerAutoscale\)/],

@@ -34,11 +34,27 @@ export async function startEmbeddedBeat(app: App): Promise<Beat> {
   return beat;
 }
 
+/** The flags of `beat` that are not settings. */
+type BeatFlags = DeployFlags & Record<string, unknown> & { scheduler?: string; schedule?: string };
+
+/** What Celery's beat flags that have no equivalent here mean, one line each, logged at start. */
+export function beatFlagNotices(flags: BeatFlags): string[] {
+  const notices: string[] = [];
+  const where = 'its run state and dynamic entries live in the beat store (the Redis of the broker, or memory://), shared by every beat, so one sends however many run';
+  if (flags.scheduler !== undefined) notices.push(`-S ${flags.scheduler}: Celeriac's beat has one scheduler; ${where}`);
+  if (flags.schedule !== undefined) notices.push(`-s ${flags.schedule}: no schedule file is kept; ${where}`);
+  return notices;
+}
+
 /** Registers the command. */
 export function registerBeat(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App; label: string }>, done: (code: number) => void): void {
-  const command = program.command('beat').description('Run the periodic task scheduler (any number may run; one sends).');
+  const command = program
+    .command('beat')
+    .description('Run the periodic task scheduler (any number may run; one sends).')
+    .option('-S, --scheduler <class>', 'accepted for Celery unit files: Celeriac has one scheduler, its state in the beat store')
+    .option('-s, --schedule <file>', 'accepted for Celery unit files: there is no schedule file (state is in the beat store)');
   addSettingFlags(addDeployFlags(command, 'beat'), 'beat')
-    .action(async (flags: DeployFlags & Record<string, unknown>) => {
+    .action(async (flags: BeatFlags) => {
       const overrides = settingsFromFlags('beat', flags);
       // Celery's beat has no node name; %n in --pidfile and --logfile is `beat`.
       const deployment = deploy(ctx, flags, expandNodeName('beat@%h'));
@@ -46,6 +62,7 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
         const { app, label } = await getApp(true);
         app.overrideSettings(overrides);
         deployment.useLogging(app);
+        for (const notice of beatFlagNotices(flags)) app.log.info(notice);
         await deployment.holding(() => runBeat(app, label));
       }
       done(0);

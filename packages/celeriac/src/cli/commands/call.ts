@@ -8,6 +8,7 @@ import type { ApplyOptions } from '../../core/call-options.js';
 import { parseIsoTime } from '../../protocol/time.js';
 import type { Json, JsonObject } from '../../protocol/types.js';
 import { type CliContext, UsageError, parseJsonOption, parseNumberOption } from '../io.js';
+import { warnIfMemoryBroker } from './inspect.js';
 
 interface CallFlags {
   args?: string;
@@ -77,15 +78,16 @@ export function registerCall(program: Command, ctx: CliContext, getApp: (require
       const kwargs = parseJsonOption<JsonObject>('--kwargs', flags.kwargs, 'object', {});
       const options = callOptions(flags);
       const { app } = await getApp(false);
-      warnIfMemory(app, ctx);
+      // Only the broker matters: the id is printed, the result is not waited for.
+      warnIfMemoryBroker(app, ctx);
       const result = await app.sendTask(name, args, kwargs, options);
       ctx.io.out(`${result.id}\n`);
     });
 }
 
-/** The memory broker lives inside one process: say so when a separate CLI process uses it. */
-export function warnIfMemory(app: App, ctx: CliContext): void {
-  if (ctx.app === undefined && (app.settings.broker.startsWith('memory:') || app.settings.backend.startsWith('memory:'))) {
-    ctx.io.err('warning: memory:// lives inside one process; a worker in another process cannot see it. Use -b/--result-backend with a shared broker.\n');
+/** The memory backend lives inside one process: say so when a separate CLI process reads it. */
+export function warnIfMemoryBackend(app: App, ctx: CliContext): void {
+  if (ctx.app === undefined && app.settings.backend.startsWith('memory:')) {
+    ctx.io.err('warning: the result backend is memory://, which lives inside one process: results stored elsewhere cannot be read. Pass --result-backend <url>.\n');
   }
 }

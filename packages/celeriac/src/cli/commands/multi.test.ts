@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planMulti } from './multi.js';
+import { nodeOptions, planMulti } from './multi.js';
 
 describe('planMulti', () => {
   it('splits names, program options, file templates and worker options', () => {
@@ -9,7 +9,17 @@ describe('planMulti', () => {
       worker: ['-l', 'info', '-c', '4'],
       pidfile: '/run/%n.pid',
       logfile: '/log/%n.log',
+      perNode: [],
     });
+  });
+
+  it("takes Celery's per-node options: by name, position, range and list; a flag without value stays one", () => {
+    const plan = planMulti(['w1', 'w2', 'w3', '-c', '2', '-c:w1', '3', '--logfile:w2=/log/two.log', '-Q:2-3', 'images', '-B:3', '--pidfile:1,w3', '/run/x-%n.pid', '-l', 'info'], {});
+    expect(plan.worker).toEqual(['-c', '2', '-l', 'info']);
+    expect(nodeOptions(plan, 'w1@h', 1)).toEqual({ pidfile: '/run/x-%n.pid', logfile: '%n%I.log', worker: ['-c', '2', '-l', 'info', '-c', '3'] });
+    expect(nodeOptions(plan, 'w2@h', 2)).toEqual({ pidfile: '%n.pid', logfile: '/log/two.log', worker: ['-c', '2', '-l', 'info', '-Q', 'images'] });
+    expect(nodeOptions(plan, 'w3@h', 3)).toEqual({ pidfile: '/run/x-%n.pid', logfile: '%n%I.log', worker: ['-c', '2', '-l', 'info', '-Q', 'images', '-B'] });
+    expect(() => planMulti(['w1', '-n:w1', 'x@h'], {})).toThrow(/-n is set by multi/);
   });
 
   it("a count names celery1..n; defaults are Celery's %n.pid and %n%I.log", () => {

@@ -3,8 +3,10 @@
  * `celeriac multi start|stop|stopwait|restart|kill <nodes...> [worker options]`, as Celery's
  * `celery multi`: each node is a detached `celeriac worker` named `<node>@%h`, found again by
  * its pidfile (`--pidfile`, default `%n.pid`) and logging to `--logfile` (default `%n%I.log`).
- * `3` names three nodes, `celery1` to `celery3`. Give `stop` the same options as `start`: the
- * pidfiles are how it finds the workers.
+ * `3` names three nodes, `celery1` to `celery3`. An option may be for some nodes only, as in
+ * Celery: `-c:w1 3`, `--logfile:w2=/var/log/w2.log`, `-Q:1-2 images` (by name, by position or
+ * a range of positions, several joined by commas). Give `stop` the same options as `start`:
+ * the pidfiles are how it finds the workers.
  */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -30,6 +32,18 @@ const STOP_WAIT_MS = 120_000;
 interface Node {
   readonly name: string;
   readonly pidfile: string;
+  /** `--pidfile` as given (the worker expands it again). */
+  readonly pidfileTemplate: string;
+  readonly logfile: string;
+  readonly worker: readonly string[];
+}
+
+/** An option for some nodes only (`-c:w1 3`). */
+interface NodeOption {
+  /** Node names, 1-based positions or ranges of positions (`w1`, `2`, `1-3`). */
+  readonly selectors: readonly string[];
+  readonly flag: string;
+  readonly value: string | undefined;
 }
 
 /** The command line split: node names, the program's options, the worker's options, the file templates. */
@@ -39,6 +53,27 @@ interface Plan {
   readonly worker: string[];
   readonly pidfile: string;
   readonly logfile: string;
+  readonly perNode: NodeOption[];
+}
+
+/** Whether `selector` picks the node `name` at 1-based `position`. */
+function selects(selector: string, name: string, position: number): boolean {
+  const range = /^(\d+)-(\d+)$/.exec(selector);
+  if (range !== null) return position >= Number(range[1]) && position <= Number(range[2]);
+  if (/^\d+$/.test(selector)) return position === Number(selector);
+  return selector === name || selector === name.split('@')[0];
+}
+
+/** The node-specific options of node `name` at 1-based `position`: pidfile, logfile and worker arguments. */
+export function nodeOptions(plan: Plan, name: string, position: number): { pidfile: string; logfile: string; worker: string[] } {
+  const out = { pidfile: plan.pidfile, logfile: plan.logfile, worker: [...plan.worker] };
+  for (const option of plan.perNode) {
+    if (!option.selectors.some((sel) => selects(sel, name, position))) continue;
+    if (option.flag === '--pidfile' && option.value !== undefined) out.pidfile = option.value;
+    else if ((option.flag === '-f' || option.flag === '--logfile') && option.value !== undefined) out.logfile = option.value;
+    else out.worker.push(option.flag, ...(option.value === undefined ? [] : [option.value]));
+  }
+  return out;
 }
 
 /** Splits `args` (after the action) as Celery's multi reads them. */
@@ -51,12 +86,21 @@ export function planMulti(args: readonly string[], globals: GlobalOptions): Plan
     names.splice(0, 1, ...Array.from({ length: count }, (_v, k) => `celery${k + 1}`));
   }
   if (names.length === 0) throw new UsageError('multi: name at least one node (`multi start w1 w2`, or a count: `multi start 3`)');
-  const plan = { names, globals: [] as string[], worker: [] as string[], pidfile: '%n.pid', logfile: '%n%I.log' };
+  const plan = { names, globals: [] as string[], worker: [] as string[], pidfile: '%n.pid', logfile: '%n%I.log', perNode: [] as NodeOption[] };
   if (globals.app !== undefined) plan.globals.push('--app', globals.app);
   if (globals.broker !== undefined) plan.globals.push('--broker', globals.broker);
   if (globals.resultBackend !== undefined) plan.globals.push('--result-backend', globals.resultBackend);
   for (; i < args.length; i += 1) {
     const arg = args[i]!;
+    const perNode = /^(--?[\w-]+):([^=\s]+)(?:=(.*))?$/s.exec(arg);
+    if (perNode !== null) {
+      // `-c:w1 3`: the next word is the value unless it is an option (a flag that takes none).
+      const next = args[i + 1];
+      const value = perNode[3] ?? (next !== undefined && !next.startsWith('-') ? (i += 1, next) : undefined);
+      if (['-n', '--hostname', '-D', '--detach'].includes(perNode[1]!)) throw new UsageError(`multi: ${perNode[1]} is set by multi for each node`);
+      plan.perNode.push({ selectors: perNode[2]!.split(','), flag: perNode[1]!, value });
+      continue;
+    }
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     const inline = flag === arg ? undefined : arg.slice(eq + 1);
@@ -76,10 +120,11 @@ export function planMulti(args: readonly string[], globals: GlobalOptions): Plan
   return plan;
 }
 
-/** The node name of `name` (`w1` -> `w1@host`) and its pidfile. */
-function nodeOf(name: string, plan: Plan, cwd: string): Node {
+/** The node name of `name` (`w1` -> `w1@host`), its pidfile, logfile and worker arguments. */
+function nodeOf(name: string, position: number, plan: Plan, cwd: string): Node {
   const full = expandNodeName(name.includes('@') ? name : `${name}@%h`);
-  return { name: full, pidfile: resolve(cwd, expandPathTemplate(plan.pidfile, full)) };
+  const options = nodeOptions(plan, full, position);
+  return { name: full, pidfile: resolve(cwd, expandPathTemplate(options.pidfile, full)), pidfileTemplate: options.pidfile, logfile: options.logfile, worker: options.worker };
 }
 
 /** The live pid in a node's pidfile, or null. */
@@ -99,7 +144,7 @@ export function registerMulti(program: Command, ctx: CliContext, setCode: (code:
     .action(async (action: string, args: string[]) => {
       if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`multi: unknown action ${JSON.stringify(action)}; use ${ACTIONS.join(', ')}`);
       const plan = planMulti(args, program.opts<GlobalOptions>());
-      const nodes = plan.names.map((n) => nodeOf(n, plan, ctx.io.cwd));
+      const nodes = plan.names.map((n, k) => nodeOf(n, k + 1, plan, ctx.io.cwd));
       ctx.io.out(`celeriac multi (${hostname()})\n`);
       let ok = true;
       if (action !== 'start') ok = (await stopNodes(ctx, nodes, action as Exclude<Action, 'start'>)) && ok;
@@ -147,7 +192,7 @@ async function startNodes(ctx: CliContext, nodes: readonly Node[], plan: Plan): 
   const startOne = async (node: Node): Promise<{ ok: boolean; line: string; err: string }> => {
     const running = livePid(node);
     if (running !== null) return { ok: true, line: `\t> ${node.name}: already running (pid ${running})\n`, err: '' };
-    const args = [...plan.globals, 'worker', '--detach', '-n', node.name, '--pidfile', plan.pidfile, '--logfile', plan.logfile, ...plan.worker];
+    const args = [...plan.globals, 'worker', '--detach', '-n', node.name, '--pidfile', node.pidfileTemplate, '--logfile', node.logfile, ...node.worker];
     let err = '';
     const code = await new Promise<number | null>((done) => {
       const child = spawn(process.execPath, [...process.execArgv, script, ...args], { cwd: ctx.io.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
@@ -157,7 +202,7 @@ async function startNodes(ctx: CliContext, nodes: readonly Node[], plan: Plan): 
     });
     if (code === 0) err = '';
     const pid = code === 0 ? await waitFor(() => livePid(node), `${node.name} to write its pidfile`, { timeoutMs: START_WAIT_MS, maxIntervalMs: 100 }).catch(() => null) : null;
-    if (pid === null) return { ok: false, line: `\t> ${node.name}: FAILED (see ${expandPathTemplate(plan.logfile, node.name)})\n`, err };
+    if (pid === null) return { ok: false, line: `\t> ${node.name}: FAILED (see ${expandPathTemplate(node.logfile, node.name)})\n`, err };
     return { ok: true, line: `\t> ${node.name}: OK (pid ${pid})\n`, err };
   };
   let ok = true;

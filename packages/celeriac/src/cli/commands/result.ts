@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import { type CliContext, parseNumberOption } from '../io.js';
-import { warnIfMemory } from './call.js';
+import { warnIfMemoryBackend } from './call.js';
 
 /** Registers the command; `setCode` records a non-zero exit for a failed task. */
 export function registerResult(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App }>, setCode: (code: number) => void): void {
@@ -17,7 +17,7 @@ export function registerResult(program: Command, ctx: CliContext, getApp: (requi
     .action(async (id: string, flags: { traceback?: boolean; timeout?: string }) => {
       const timeoutSec = parseNumberOption('--timeout', flags.timeout);
       const { app } = await getApp(false);
-      warnIfMemory(app, ctx);
+      warnIfMemoryBackend(app, ctx);
       const result = app.asyncResult(id);
       if (flags.traceback) {
         ctx.io.out(`${(await result.traceback()) ?? ''}\n`);

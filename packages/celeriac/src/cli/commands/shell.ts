@@ -2,7 +2,10 @@
  * @module cli/commands/shell
  * `celeriac shell`: a Node REPL with the app in scope as `app`, every task under its name
  * (`tasks['proj.add']`, and by its last dotted part when that is a free identifier, e.g.
- * `add`), and every export of celeriac (also as `celeriac`). Top-level `await` works.
+ * `add`), and every export of celeriac (also as `celeriac`). Top-level `await` works. Input
+ * that is not a terminal (`echo 'await add.delay(1, 2)' | celeriac shell`, a here-document) is
+ * run as one async script with the same names in scope, to its end, before the app closes: the
+ * REPL would read every line at once and close the app under a pending `await`.
  */
 import { start, type REPLServer } from 'node:repl';
 import type { Command } from 'commander';
@@ -40,6 +43,24 @@ export function startShell(options: ShellOptions): Promise<void> {
   return new Promise((resolve) => server.once('exit', () => resolve()));
 }
 
+/** An async function made from source text (`new AsyncFunction(...params, body)`). */
+type AsyncFunctionConstructor = new (...args: string[]) => (...values: unknown[]) => Promise<unknown>;
+
+/** Runs `source` as the body of one async function with the shell's names as its parameters. */
+export async function runShellScript(app: App, source: string): Promise<void> {
+  const scope = shellScope(app);
+  const names = Object.keys(scope).filter((name) => IDENTIFIER.test(name));
+  const AsyncFunction = (async () => {}).constructor as AsyncFunctionConstructor;
+  await new AsyncFunction(...names, source)(...names.map((name) => scope[name]));
+}
+
+async function readAll(input: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  input.setEncoding('utf8');
+  for await (const chunk of input) text += chunk as string;
+  return text;
+}
+
 /** Registers the command. */
 export function registerShell(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App }>): void {
   program
@@ -47,9 +68,16 @@ export function registerShell(program: Command, ctx: CliContext, getApp: (requir
     .description('Start a Node REPL with the app, its tasks and the celeriac exports in scope.')
     .action(async () => {
       const { app } = await getApp(false);
-      const names = [...app.tasks.keys()].sort();
-      ctx.io.out(`celeriac shell: app (${app.brokerUrl}), tasks: ${names.length === 0 ? '(none)' : names.join(', ')}\n`);
-      await startShell({ app, input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
-      if (ctx.app === undefined) await app.close();
+      try {
+        if (process.stdin.isTTY !== true) {
+          await runShellScript(app, await readAll(process.stdin));
+          return;
+        }
+        const names = [...app.tasks.keys()].sort();
+        ctx.io.out(`celeriac shell: app (${app.brokerUrl}), tasks: ${names.length === 0 ? '(none)' : names.join(', ')}\n`);
+        await startShell({ app, input: process.stdin, output: process.stdout, terminal: true });
+      } finally {
+        if (ctx.app === undefined) await app.close();
+      }
     });
 }

@@ -34,8 +34,43 @@ const appAttrOf = (attr: string | null): { appAttr?: string } => (attr === null 
 /** The flags that are not settings; the others come from the settings table. */
 interface WorkerFlags extends DeployFlags {
   queues?: string;
+  excludeQueues?: string;
   hostname?: string;
   beat?: boolean;
+  purge?: boolean;
+  discard?: boolean;
+  O?: string;
+  withoutGossip?: boolean;
+  withoutMingle?: boolean;
+  withoutHeartbeat?: boolean;
+}
+
+/** Celery's `-O` profiles. */
+const OPTIMIZATIONS = ['default', 'fair'];
+
+/**
+ * What Celery's flags that Celeriac has no machinery for mean here: one line each, logged at
+ * start, so a unit file copied from a Celery deployment runs and says what it changed.
+ */
+export function flagNotices(flags: WorkerFlags): string[] {
+  const notices: string[] = [];
+  if (flags.withoutGossip === true) notices.push('--without-gossip: nothing to turn off; Celeriac workers do not gossip (revokes persist in the result backend, so a worker that starts later still honours them)');
+  if (flags.withoutMingle === true) notices.push('--without-mingle: nothing to turn off; Celeriac workers do not mingle at start (revokes persist in the result backend instead)');
+  if (flags.withoutHeartbeat === true) notices.push('--without-heartbeat: heartbeats are kept (one worker-heartbeat event every 2 s); monitors, the dashboard and `celeriac status` count a worker without them as offline');
+  if (flags.O === 'fair') notices.push('-O fair: already how Celeriac hands out tasks: a task goes only to a free pool slot, never queued behind a busy one');
+  return notices;
+}
+
+/** The queues the worker consumes: `-Q` (or the default queue) without `-X`. */
+export function workerQueues(app: App, flags: Pick<WorkerFlags, 'queues' | 'excludeQueues'>): string[] | undefined {
+  const list = (text: string) => text.split(',').map((q) => q.trim()).filter(Boolean);
+  const queues = flags.queues === undefined ? undefined : list(flags.queues);
+  if (queues?.length === 0) throw new UsageError(`-Q/--queues must name at least one queue, got ${JSON.stringify(flags.queues)}`);
+  if (flags.excludeQueues === undefined) return queues;
+  const excluded = new Set(list(flags.excludeQueues));
+  const kept = (queues ?? [app.settings.taskDefaultQueue]).filter((q) => !excluded.has(q));
+  if (kept.length === 0) throw new UsageError(`-X/--exclude-queues ${JSON.stringify(flags.excludeQueues)} leaves no queue to consume`);
+  return kept;
 }
 
 /** Registers the command. `getApp` loads `-A` and applies `-b`/`--result-backend`. */
@@ -45,10 +80,18 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .description('Start a worker that consumes queues and runs tasks.')
     .option('-Q, --queues <list>', 'comma-separated queues to consume (default: taskDefaultQueue)')
     .option('-n, --hostname <name>', 'node name; %h hostname, %n short name, %d domain (default: celery@%h)')
-    .option('-B, --beat', 'also run the periodic task scheduler in this process');
+    .option('-X, --exclude-queues <list>', 'comma-separated queues not to consume (taken out of -Q or the default queue)')
+    .option('-B, --beat', 'also run the periodic task scheduler in this process')
+    .option('--purge', 'delete the waiting messages of the queues this worker consumes before it starts (no undo)')
+    .option('--discard', 'the same as --purge')
+    .option('-O <profile>', 'optimization profile, as Celery: fair or default (Celeriac always hands tasks only to free slots)')
+    .option('--without-gossip', 'accepted for Celery unit files; Celeriac workers do not gossip')
+    .option('--without-mingle', 'accepted for Celery unit files; Celeriac workers do not mingle')
+    .option('--without-heartbeat', 'accepted for Celery unit files; heartbeats are kept (monitors need them)');
   addSettingFlags(addDeployFlags(command, 'worker'), 'worker')
     .action(async (flags: WorkerFlags & Record<string, unknown>) => {
       const overrides = settingsFromFlags('worker', flags);
+      if (flags.O !== undefined && !OPTIMIZATIONS.includes(flags.O)) throw new UsageError(`-O must be one of ${OPTIMIZATIONS.join(', ')}, got ${JSON.stringify(flags.O)}`);
       const nodename = expandNodeName(flags.hostname);
       const deployment = deploy(ctx, flags, nodename);
       if (deployment !== null) {
@@ -62,8 +105,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
 
   /** Starts the worker, then waits for a signal or a remote shutdown and closes it. */
   async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string): Promise<void> {
-    const queues = flags.queues?.split(',').map((q) => q.trim()).filter(Boolean);
-    if (queues?.length === 0) throw new UsageError(`-Q/--queues must name at least one queue, got ${JSON.stringify(flags.queues)}`);
+    const queues = workerQueues(app, flags);
     const appSpec = program.opts<{ app?: string }>().app;
     const worker = new Worker(app, {
       queues,
@@ -72,6 +114,8 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       ...(appSpec === undefined ? {} : { appModule: resolveAppPath(appSpec, ctx.io.cwd), ...appAttrOf(parseAppSpec(appSpec, ctx.io.cwd).attr) }),
     });
     ctx.io.out(renderBanner(worker, label));
+    for (const notice of flagNotices(flags)) worker.log.info(notice);
+    if (flags.purge === true || flags.discard === true) await purgeQueues(worker, app);
     // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
     // until a signal stops the worker, or node exits with code 13 on the pending await.
     const keepAlive = setInterval(() => {}, 1 << 30);
@@ -115,4 +159,12 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
     await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
   }
+}
+
+/** `--purge`: deletes the waiting messages of the worker's queues, saying how many, as Celery does. */
+async function purgeQueues(worker: Worker, app: App): Promise<void> {
+  let messages = 0;
+  for (const queue of worker.options.queues) messages += await app.broker.purge(queue);
+  const queues = worker.options.queues.length;
+  worker.log.warn({ purged: messages, queues: worker.options.queues }, `Purged ${messages} message${messages === 1 ? '' : 's'} from ${queues} known task queue${queues === 1 ? '' : 's'}.`);
 }
