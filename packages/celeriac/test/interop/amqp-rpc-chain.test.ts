@@ -3,18 +3,19 @@
  * step carries the client's `reply_to` in its options (Celery's freeze writes it), and the
  * worker addresses the step's message to it, so the result of the last step reaches the
  * client that sent the chain, not the worker's own reply queue. A TypeScript client, a
- * Python 5.2.6 client, and a chain whose steps alternate between a Celeriac and a Python worker.
+ * Python client (5.2.6 and 5.6.3), and a chain whose steps alternate between a Celeriac and a Python worker.
  */
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chain, createApp, signature, Worker, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
 import { shouldRunPythonTests } from '../support/python.js';
+import { describeOracles } from '../support/oracles.js';
 import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';
 
 const ready = (await amqpAvailable()) && shouldRunPythonTests('rpc chains on amqp');
 
-describe.runIf(ready)('chains on amqp:// with rpc:// results, steps sent by a Celeriac worker', () => {
+describeOracles('chains on amqp:// with rpc:// results, steps sent by a Celeriac worker', (oracle) => {
   let vhost = '';
   let py: PyEnv;
   let workerApp: App;
@@ -24,7 +25,7 @@ describe.runIf(ready)('chains on amqp:// with rpc:// results, steps sent by a Ce
 
   beforeAll(async () => {
     vhost = await createVhost('rpcchain');
-    py = { broker: vhostUrl(vhost), backend: 'rpc://' };
+    py = { broker: vhostUrl(vhost), backend: 'rpc://', oracle };
     const make = () => createApp({ broker: vhostUrl(vhost), backend: 'rpc://' }, { env: {}, logger: pino({ level: 'silent' }) });
     // Two apps, two reply queues: the worker's and the client's, as two processes have.
     workerApp = make();
@@ -70,4 +71,4 @@ print(json.dumps(r.get(timeout=20)))`);
     const r = await chain(step('ts.add', [1, 1], 'ts'), step('py.add', [10], 'py'), step('ts.add', [100], 'ts')).applyAsync();
     expect(await r.get({ timeoutMs: 20_000 })).toBe(112);
   });
-});
+}, ready);

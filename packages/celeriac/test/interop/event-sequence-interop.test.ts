@@ -1,18 +1,18 @@
 /**
- * The same scenarios on a Python Celery 5.2.6 worker and on a Celeriac worker, both with task
+ * The same scenarios on a Python Celery worker (5.2.6 and 5.6.3) and on a Celeriac worker, both with task
  * events on: the events each worker sends about a task have the same types, in the same
  * order, with the same fields, and the same values where a monitor reads them (exception,
  * expired, terminated, signum, requeue, retries). Scenarios: success, failure, retry, reject,
  * revoke of a task held for its countdown, revoke with terminate of a running task, expiry.
  * (An unknown task: unknown-task-interop.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Reject, type App, type AsyncResult } from '../../src/index.js';
 import { EventReceiver } from '../../src/exports/monitor.js';
 import { waitFor } from '../../src/testing/index.js';
+import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 
-const fleet = new MixedFleet('xevseq');
 const ready = await mixedFleetReady('event sequence interop');
 
 const PY_EXTRA = `
@@ -42,7 +42,8 @@ function view(events: readonly Event[]): { type: string; fields: string[]; value
   }));
 }
 
-describe.runIf(ready)('the events of a Python 5.2.6 worker and of a Celeriac worker, scenario by scenario', () => {
+describeOracles('the events of a Python worker and of a Celeriac worker, scenario by scenario', (oracle) => {
+  const fleet = new MixedFleet('xevseq', 9, oracle);
   let app: App;
   const seen: Event[] = [];
   let receiver: EventReceiver;
@@ -160,4 +161,4 @@ describe.runIf(ready)('the events of a Python 5.2.6 worker and of a Celeriac wor
     expect(types(v)).toEqual(['task-revoked']);
     expect(v[0]?.values).toEqual({ expired: true, terminated: false, signum: null });
   }, 90_000);
-});
+}, ready);
