@@ -16,6 +16,7 @@
  * ```
  */
 export { createApp } from './create-app.js';
+export { fromCelery } from './core/celery-config.js';
 export type { App, AppOptions } from './core/app.js';
 export type { AnyTask, Task, TaskCallOptions } from './core/task.js';
 export type { ErrorClass, TaskOptions } from './core/task-options.js';

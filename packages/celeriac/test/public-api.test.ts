@@ -27,7 +27,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
       'AsyncResult', 'CeleriacError', 'Chain', 'Chord', 'ChordError', 'EagerResult', 'ErrorCodes', 'Group', 'GroupResult', 'Ignore', 'ImproperlyConfigured',
       'InvalidArguments', 'MaxRetriesExceededError', 'NotRegistered', 'ProtocolError', 'PublishError', 'READY_STATES', 'Reject', 'ResultTimeoutError', 'Retry', 'Signature',
       'SoftTimeLimitExceeded', 'TaskError', 'TaskRevokedError', 'TimeLimitExceeded', 'Worker', 'WorkerLostError', 'chain', 'chord', 'chunks',
-      'createApp', 'createLogger', 'group', 'isReady', 'map', 'signature', 'starmap',
+      'createApp', 'createLogger', 'fromCelery', 'group', 'isReady', 'map', 'signature', 'starmap',
     ],
   },
   './beat': { module: beat, values: ['BEAT_HEADER', 'Beat', 'BeatEntries', 'crontab', 'every', 'nextDue', 'slotAfter', 'solar'] },

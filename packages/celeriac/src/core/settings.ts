@@ -12,6 +12,7 @@ import { DEFAULT_PUBLISH_RETRY_POLICY, retryPolicyProblem, type PublishRetryPoli
 import { timeLimitProblem } from '../protocol/limits.js';
 import { exchangeTypeProblem, queueTypeProblem, taskQueuesProblem, type ExchangeType, type QueueType, type TaskQueueOptions } from './queue-topology.js';
 import { LOG_FORMATS, type LogFormat } from './log.js';
+import { CELERY_RENAMED, celeryName, celeryRefusal, isRefusedCeleryName } from './celery-names.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -333,19 +334,17 @@ function typeError(spec: SettingSpec, value: unknown): string | null {
   }
 }
 
-/** Celery settings whose Celeriac name is not their camelCase spelling. */
-const CELERY_RENAMED: Readonly<Record<string, string>> = {
-  broker_url: 'broker',
-  result_backend: 'backend',
-  worker_autoscaler: 'workerAutoscale',
-};
-
+/** What to say about an unknown setting: the Celeriac name of a Celery one, or why there is none. */
 function suggest(name: string): string {
-  const renamed = Object.hasOwn(CELERY_RENAMED, name.toLowerCase()) ? CELERY_RENAMED[name.toLowerCase()] : undefined;
-  if (renamed !== undefined) return ` Did you mean ${renamed}?`;
-  const lower = name.toLowerCase().replace(/_/g, '');
+  const celery = celeryName(name);
+  if (isRefusedCeleryName(celery)) return ` Celeriac has no such setting: ${celeryRefusal(celery, undefined) ?? 'what it says is what Celeriac always does'}.`;
+  const renamed = Object.hasOwn(CELERY_RENAMED, celery) ? CELERY_RENAMED[celery] : undefined;
+  const lower = (renamed ?? celery).toLowerCase().replace(/_/g, '');
   const hit = SETTINGS.find((s) => s.name.toLowerCase() === lower);
-  return hit ? ` Did you mean ${hit.name}?` : '';
+  if (hit === undefined) return '';
+  // A Celery name (snake_case or upper-case): its whole config can come over at once.
+  const fromCeleryHint = name.includes('_') ? ' A Celery config carries over whole with createApp({ ...fromCelery(config) }).' : '';
+  return ` Did you mean ${hit.name}?${fromCeleryHint}`;
 }
 
 /**

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { CeleriacError } from '../errors.js';
+import { createApp } from '../create-app.js';
+import { fromCelery } from './celery-config.js';
+import { resolveSettings } from './settings.js';
+
+/** A celeryconfig.py as a Django or Flask project writes it, in JavaScript. */
+const CELERY_CONFIG = {
+  broker_url: 'redis://localhost:6379/0',
+  result_backend: 'redis://localhost:6379/1',
+  task_serializer: 'json',
+  result_serializer: 'json',
+  accept_content: ['json'],
+  enable_utc: true,
+  timezone: 'Europe/Paris',
+  task_acks_late: true,
+  task_reject_on_worker_lost: true,
+  worker_prefetch_multiplier: 1,
+  task_time_limit: 300,
+  task_soft_time_limit: 240,
+  result_expires: 3600,
+  task_routes: { 'proj.emails.*': 'emails' },
+  beat_schedule: { cleanup: { task: 'proj.cleanup', schedule: 60 } },
+  broker_transport_options: { visibility_timeout: 3600 },
+  task_default_queue: 'default',
+  worker_autoscaler: '10,3',
+};
+
+describe('fromCelery', () => {
+  it("maps a Celery config by Celery's names, keeping seconds, and drops what Celeriac does anyway", () => {
+    expect(fromCelery(CELERY_CONFIG)).toEqual({
+      broker: 'redis://localhost:6379/0',
+      backend: 'redis://localhost:6379/1',
+      timezone: 'Europe/Paris',
+      taskAcksLate: true,
+      taskRejectOnWorkerLost: true,
+      workerPrefetchMultiplier: 1,
+      taskTimeLimit: 300,
+      taskSoftTimeLimit: 240,
+      resultExpires: 3600,
+      taskRoutes: { 'proj.emails.*': 'emails' },
+      beatSchedule: { cleanup: { task: 'proj.cleanup', schedule: 60 } },
+      brokerTransportOptions: { visibility_timeout: 3600 },
+      taskDefaultQueue: 'default',
+      workerAutoscale: '10,3',
+    });
+  });
+
+  it('gives createApp settings it resolves, with the app\'s own beside them', async () => {
+    const app = createApp({ ...fromCelery({ task_acks_late: true, result_expires: 60 }), taskTrackStarted: true }, { env: {} });
+    expect([app.settings.taskAcksLate, app.settings.resultExpires, app.settings.taskTrackStarted]).toEqual([true, 60, true]);
+    await app.close();
+  });
+
+  it("reads Celery 3's upper-case names", () => {
+    expect(fromCelery({ BROKER_URL: 'redis://h/0', CELERY_ACKS_LATE: true, CELERY_TASK_DEFAULT_QUEUE: 'q', CELERYD_CONCURRENCY: 4, CELERY_ENABLE_UTC: true })).toEqual({
+      broker: 'redis://h/0', taskAcksLate: true, taskDefaultQueue: 'q', workerConcurrency: 4,
+    });
+  });
+
+  it('refuses every key without an equivalent at once, each with its reason', () => {
+    let error: unknown;
+    try {
+      fromCelery({ task_serializer: 'pickle', accept_content: ['json', 'pickle'], enable_utc: false, imports: ['proj.tasks'], task_annotations: {}, beat_scheduler: 'x', task_acks_late: true, worker_frobnicate: 1, taskAcksLate: true });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CeleriacError);
+    const message = (error as Error).message;
+    expect(message).toContain('fromCelery: 8 Celery settings cannot be carried over');
+    expect(message).toContain('task_serializer: Celeriac sends and accepts JSON only');
+    expect(message).toContain('accept_content: Celeriac sends and accepts JSON only');
+    expect(message).toContain('enable_utc: Celeriac keeps every time in UTC; `timezone`');
+    expect(message).toContain('imports: tasks are registered by explicit imports');
+    expect(message).toContain('task_annotations: set options on the task itself');
+    expect(message).toContain('beat_scheduler: beat keeps its run state');
+    expect(message).toContain('worker_frobnicate: not a Celery setting Celeriac knows');
+    expect(message).toContain("taskAcksLate: a Celeriac name, not Celery's");
+  });
+
+  it('refuses two keys for one setting, and passes values on for the settings table to check', () => {
+    expect(() => fromCelery({ BROKER_URL: 'redis://a', broker_url: 'redis://b' })).toThrow(/broker_url: sets broker, which another key already set/);
+    expect(() => resolveSettings(fromCelery({ worker_concurrency: 'many' }), {})).toThrow(/Invalid setting workerConcurrency: expected an integer/);
+  });
+});
+
+describe("createApp with a Celery name: the reason, or the name and fromCelery", () => {
+  it('names the Celeriac setting and fromCelery, or why there is none', () => {
+    expect(() => resolveSettings({ task_acks_late: true } as never, {})).toThrow(/Did you mean taskAcksLate\? A Celery config carries over whole with createApp\(\{ \.\.\.fromCelery\(config\) \}\)/);
+    expect(() => resolveSettings({ task_serializer: 'json' } as never, {})).toThrow(/Unknown setting "task_serializer". Celeriac has no such setting: Celeriac sends and accepts JSON only/);
+    expect(() => resolveSettings({ imports: [] } as never, {})).toThrow(/Celeriac has no such setting: tasks are registered by explicit imports/);
+    expect(() => resolveSettings({ broker_url: 'x' } as never, {})).toThrow(/Did you mean broker\?/);
+  });
+});
