@@ -5,12 +5,15 @@
  * entries. Every send passes the same steps in the same order, as Celery's `send_task` does:
  * `beforeTaskPublish`, the publish under the publish retry policy (the result backend readied
  * first when a result is wanted, so an rpc:// reply queue exists before the task can end),
- * `afterTaskPublish`, then `task-sent` for each message when `taskSendSentEvent` is on.
+ * `afterTaskPublish`, then `task-sent` for each message when `taskSendSentEvent` is on. With
+ * a tracer provider registered the publish runs under one PRODUCER span per message
+ * (core/otel.ts), its context written in the message's headers.
  */
 import type { Logger } from 'pino';
 import type { ApplyOptions } from './call-options.js';
 import type { Clock } from './clock.js';
 import { publishTask, publishTasks, type OutgoingTask } from './producer.js';
+import { tracePublish } from './otel.js';
 import { afterPublish, beforePublish } from './publish-signals.js';
 import { mergeRetryPolicy, publishWithRetry, type ResolvedPublishRetryPolicy } from './publish-retry.js';
 import { sendTaskSentEvent } from './sent-event.js';
@@ -66,21 +69,24 @@ export async function sendMessages(host: SendHost, outs: readonly OutgoingTask[]
   await beforePublish(host.signals, outs);
   const policy = publishRetryPolicy(settings, options.calls ?? []);
   const { what } = options;
-  await publishWithRetry(
-    async () => {
-      if (host.backend.beforePublish !== undefined && outs.some((out) => !out.message.headers.ignore_result)) await host.backend.beforePublish();
-      if (outs.length === 1) await publishTask(broker, outs[0]!, options.fence === undefined ? {} : { fence: options.fence });
-      else await publishTasks(broker, outs);
-    },
-    {
-      what,
-      policy,
-      clock: host.clock,
-      onRetry: (err, retry, delaySec) => {
-        const of = policy?.maxRetries === null ? '' : `/${String(policy?.maxRetries)}`;
-        log.warn({ err, retry, delaySec }, `${what}: broker unreachable (${err.message}); retry ${retry}${of} in ${delaySec} s`);
+  // With a tracer provider registered, each message is published under its PRODUCER span.
+  await tracePublish(outs, () =>
+    publishWithRetry(
+      async () => {
+        if (host.backend.beforePublish !== undefined && outs.some((out) => !out.message.headers.ignore_result)) await host.backend.beforePublish();
+        if (outs.length === 1) await publishTask(broker, outs[0]!, options.fence === undefined ? {} : { fence: options.fence });
+        else await publishTasks(broker, outs);
       },
-    },
+      {
+        what,
+        policy,
+        clock: host.clock,
+        onRetry: (err, retry, delaySec) => {
+          const of = policy?.maxRetries === null ? '' : `/${String(policy?.maxRetries)}`;
+          log.warn({ err, retry, delaySec }, `${what}: broker unreachable (${err.message}); retry ${retry}${of} in ${delaySec} s`);
+        },
+      },
+    ),
   );
   await afterPublish(host.signals, outs);
   if (!settings.taskSendSentEvent) return;

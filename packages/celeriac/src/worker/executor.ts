@@ -32,6 +32,7 @@ import { decodeTaskMessage } from '../protocol/task-message.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { TaskMessage } from '../protocol/types.js';
 import { LinkedSet } from '../core/linked-set.js';
+import { activeTracer, endRunSpan, inSpan, startRunSpan, type RunSpan } from '../core/otel.js';
 import { newJob, type Job, type JobView } from './job.js';
 import { OUTCOME_TABLE, type AckPolicy } from './outcome-table.js';
 import { storeAfterEarlyAck, type EarlyAckStoreOptions } from './redelivery.js';
@@ -283,6 +284,7 @@ export class Executor {
       }
       let end: Ending;
       let leave = NO_PERMIT;
+      let traced: RunSpan | undefined;
       try {
         // Shutdown began, or a revoke came, while it waited.
         const closing = !this.host.accepting();
@@ -294,7 +296,10 @@ export class Executor {
           if ((delivery.deliveryCount ?? 1) > 1 && delivery.countStart !== undefined) await delivery.countStart();
           acked = this.begin(job);
           if (this.traits(task).trackStarted) await this.writer.storeState(message, delivery.queue, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
-          const running = (job.running = this.start(job));
+          // With a tracer provider registered, the body and what the ending sends run in the span.
+          const tracer = activeTracer();
+          if (tracer !== undefined) traced = startRunSpan(tracer, message, delivery.queue, this.host.hostname);
+          const running = (job.running = traced === undefined ? this.start(job) : inSpan(traced, () => this.start(job)));
           const ran = running.result instanceof Promise ? await running.result : running.result;
           job.running = null;
           const permit = ran === 'abandoned' ? NO_PERMIT : this.permits().acquire();
@@ -305,7 +310,7 @@ export class Executor {
         slot();
       }
       try {
-        await this.conclude(job, end);
+        await (traced === undefined ? this.conclude(job, end) : this.concludeTraced(job, end, traced));
       } finally {
         leave();
       }
@@ -374,7 +379,7 @@ export class Executor {
    * reported to the task's chord and chain, the event, the log line, the count, and the ack
    * decision. A store that fails (the backend is down) goes up: the message is given back.
    */
-  private async conclude(s: Subject, first: Ending): Promise<void> {
+  private async conclude(s: Subject, first: Ending, final?: { ending: Ending }): Promise<void> {
     const { app } = this.host;
     let e = first;
     let row = OUTCOME_TABLE[e.kind];
@@ -382,6 +387,7 @@ export class Executor {
       e = await sendFollowUps(this.followUps, s, e, row.followUps);
       row = OUTCOME_TABLE[e.kind];
     }
+    if (final !== undefined) final.ending = e;
     const now = app.clock.now();
     const runtime = (now - (s.startedAt ?? now)) / 1000;
     if (row.state !== null) {
@@ -407,6 +413,18 @@ export class Executor {
     const decision = row.ack(this.policy(s));
     if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: s.delivery.tag, action: decision.action }, decision.reason);
     if (decision.action !== 'none') await this.settlement.settle(s.delivery, s.message, decision.action, decision.action === 'redeliver' ? coerceError(e.error) : null);
+  }
+
+  /** {@link conclude} inside the run's span, which ends with the final outcome (the first, when concluding threw first). */
+  private async concludeTraced(s: Subject, first: Ending, traced: RunSpan): Promise<void> {
+    const final = { ending: first };
+    try {
+      await inSpan(traced, () => this.conclude(s, first, final));
+    } finally {
+      const { kind, error } = final.ending;
+      const state = OUTCOME_TABLE[kind].state;
+      endRunSpan(traced, state, kind, error, state === 'FAILURE');
+    }
   }
 
   /** How {@link storeAfterEarlyAck} retries for the subject: the redelivery settings. */

@@ -1,0 +1,178 @@
+/**
+ * @module core/otel
+ * OpenTelemetry spans for sends and runs, through `@opentelemetry/api` alone (no SDK here):
+ * an `apply_async/<task>` PRODUCER span around each publish, a `run/<task>` CONSUMER span
+ * around each execution, and the trace context in the message headers (`traceparent`,
+ * `tracestate`, whatever the registered propagator writes) as Python's Celery
+ * instrumentation writes and reads them, so one trace crosses both languages.
+ *
+ * Nothing happens until a tracer provider is registered the usual way (an SDK's
+ * `register()`): {@link activeTracer} is then undefined, and the send and run paths skip
+ * everything else. docs/tracing.md is the user's side of this.
+ */
+import {
+  context,
+  propagation,
+  ProxyTracerProvider,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type TextMapSetter,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import type { JsonObject, TaskMessage } from '../protocol/types.js';
+import type { OutgoingTask } from './producer.js';
+
+/** The instrumentation scope spans are reported under. */
+export const TRACER_NAME = 'celeriac';
+const TRACER_VERSION = '0.1.0';
+
+let memo: { provider: TracerProvider | null; tracer: Tracer | undefined } = { provider: null, tracer: undefined };
+
+/**
+ * The tracer to use now, or undefined when no tracer provider is registered (the usual
+ * case, which must cost nothing per task: one global read and a compare). A provider
+ * registered later, or replaced, is picked up on the next call.
+ */
+export function activeTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider();
+  if (provider instanceof ProxyTracerProvider) {
+    // The API's proxy: without a delegate nobody registered a provider.
+    const delegate = provider.getDelegate();
+    if (delegate !== memo.provider) memo = { provider: delegate, tracer: provider.getDelegateTracer(TRACER_NAME, TRACER_VERSION) };
+    return memo.tracer;
+  }
+  // A provider from another copy of the API: registered, by definition.
+  if (provider !== memo.provider) memo = { provider, tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION) };
+  return memo.tracer;
+}
+
+const headerSetter: TextMapSetter<JsonObject> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
+
+const headerGetter: TextMapGetter<JsonObject> = {
+  get(carrier, key) {
+    if (!Object.prototype.hasOwnProperty.call(carrier, key)) return undefined;
+    const value = carrier[key];
+    // A header written by another producer may be anything: only strings are a context.
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+    return undefined;
+  },
+  keys(carrier) {
+    return Object.keys(carrier);
+  },
+};
+
+function sendAttributes(out: OutgoingTask): Attributes {
+  const h = out.message.headers;
+  const attributes: Attributes = {
+    'celery.action': 'apply_async',
+    'celery.task_name': h.task,
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'apply_async',
+    'messaging.message.id': h.id,
+    'messaging.destination.name': out.route.exchange === '' ? out.route.queue : out.route.routingKey,
+  };
+  if (out.route.exchange !== '') attributes['celery.exchange'] = out.route.exchange;
+  if (h.retries > 0) attributes['celery.retries'] = h.retries;
+  if (out.deliverAt !== undefined && h.eta !== null) attributes['celery.eta'] = h.eta;
+  return attributes;
+}
+
+/**
+ * Runs `send` (the publish of `outs`) inside a PRODUCER span per message, each message's
+ * headers carrying its span's context. With no provider registered it is `send()`.
+ */
+export function tracePublish<T>(outs: readonly OutgoingTask[], send: () => Promise<T>): Promise<T> {
+  const tracer = activeTracer();
+  if (tracer === undefined) return send();
+  return publishTraced(tracer, outs, send);
+}
+
+async function publishTraced<T>(tracer: Tracer, outs: readonly OutgoingTask[], send: () => Promise<T>): Promise<T> {
+  const parent = context.active();
+  const spans = outs.map((out) => {
+    const span = tracer.startSpan(`apply_async/${out.message.headers.task}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(out) }, parent);
+    // A retry copies the headers of the run it retries: this send's own context replaces them.
+    propagation.inject(trace.setSpan(parent, span), out.message.extraHeaders, headerSetter);
+    return span;
+  });
+  try {
+    const value = await send();
+    for (const span of spans) span.end();
+    return value;
+  } catch (error) {
+    for (const span of spans) failSpan(span, error);
+    throw error;
+  }
+}
+
+/** Marks `span` failed by `error` and ends it. */
+function failSpan(span: Span, error: unknown): void {
+  const err = error instanceof Error ? error : new Error(String(error));
+  span.recordException(err);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+  span.end();
+}
+
+/** A run's span and the context its body (and what it sends) runs in. */
+export interface RunSpan {
+  readonly span: Span;
+  readonly context: Context;
+}
+
+/**
+ * Starts the CONSUMER span of one execution, the child of the context the message carries
+ * (the sender's PRODUCER span, in Python or TypeScript), or a new trace when it carries none.
+ */
+export function startRunSpan(tracer: Tracer, message: TaskMessage, queue: string, hostname: string): RunSpan {
+  const h = message.headers;
+  const parent = propagation.extract(context.active(), message.extraHeaders, headerGetter);
+  const attributes: Attributes = {
+    'celery.action': 'run',
+    'celery.task_name': h.task,
+    'celery.hostname': hostname,
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': 'run',
+    'messaging.message.id': h.id,
+    'messaging.destination.name': queue,
+  };
+  if (h.retries > 0) attributes['celery.retries'] = h.retries;
+  const span = tracer.startSpan(`run/${h.task}`, { kind: SpanKind.CONSUMER, attributes }, parent);
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Runs `fn` with the run's span active (its sends and child spans join the trace). */
+export function inSpan<T>(run: RunSpan, fn: () => T): T {
+  return context.with(run.context, fn);
+}
+
+/**
+ * Ends a run's span with its outcome: `state` is the Celery state it ended in (SUCCESS,
+ * FAILURE, RETRY, ...) and `outcome` the worker's own name for the ending; a failure records
+ * its exception and sets the span's status to error, a retry keeps its reason.
+ */
+export function endRunSpan(run: RunSpan, state: string | null, outcome: string, error: unknown, failed: boolean): void {
+  const { span } = run;
+  if (span.isRecording()) {
+    if (state !== null) span.setAttribute('celery.state', state);
+    span.setAttribute('celeriac.outcome', outcome);
+    if (state === 'RETRY' && error !== null && error !== undefined) span.setAttribute('celery.retry.reason', reasonOf(error));
+  }
+  if (failed) failSpan(span, error);
+  else span.end();
+}
+
+function reasonOf(error: unknown): string {
+  const cause = (error as { exc?: unknown }).exc ?? error;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}

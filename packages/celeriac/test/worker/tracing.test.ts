@@ -1,0 +1,199 @@
+/**
+ * OpenTelemetry on the memory broker: with no tracer provider nothing is written in the
+ * messages; once one is registered (as an SDK's `register()` does) every send has an
+ * `apply_async/<task>` PRODUCER span whose context travels in the message's `traceparent`
+ * header, and every run a `run/<task>` CONSUMER span, its child, in which the body's own
+ * spans and sends land. Failures, retries and canvas steps keep the links.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { chain, group } from 'celeriac';
+import { decodeTaskMessage, encodeTaskMessage } from '../../src/protocol/task-message.js';
+import { closeEnvs, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
+
+afterEach(closeEnvs);
+
+const exporter = new InMemorySpanExporter();
+let provider: NodeTracerProvider | null = null;
+
+function register(): void {
+  provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  provider.register();
+}
+
+afterAll(async () => {
+  await provider?.shutdown();
+  trace.disable();
+  context.disable();
+  propagation.disable();
+});
+
+const spans = (name: string): ReadableSpan[] => exporter.getFinishedSpans().filter((s) => s.name === name);
+const one = (name: string): ReadableSpan => {
+  const found = spans(name);
+  expect(found, name).toHaveLength(1);
+  return found[0]!;
+};
+const parentOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId;
+
+function headersFor(env: TestEnv, id: string): Record<string, unknown>[] {
+  return env.broker.published.map((p) => decodeTaskMessage(p.message)).filter((m) => m.headers.id === id).map((m) => m.extraHeaders);
+}
+
+describe('with no tracer provider', () => {
+  it('writes no trace header and runs tasks as before', async () => {
+    const env = makeEnv();
+    const add = env.app.task('t.add', (x: number, y: number) => x + y);
+    await env.startWorker();
+    const r = await add.delay(2, 3);
+    await expect(r.get({ timeout: 3000 })).resolves.toBe(5);
+    expect(headersFor(env, r.id)).toEqual([{}]);
+  });
+});
+
+describe('with a tracer provider registered', () => {
+  it('nests request -> apply_async -> run -> the body’s span -> its send -> the next run, one trace', async () => {
+    register();
+    exporter.reset();
+    const env = makeEnv();
+    const tracer = trace.getTracer('test');
+    const leaf = env.app.task('t.leaf', (x: number) => x + 1);
+    const outer = env.app.task('t.outer', async (x: number) => {
+      await tracer.startActiveSpan('db.query', async (span) => {
+        span.end();
+      });
+      await leaf.delay(x);
+      return x;
+    });
+    await env.startWorker();
+    const r = await tracer.startActiveSpan('GET /things', async (span) => {
+      try {
+        return await outer.delay(7);
+      } finally {
+        span.end();
+      }
+    });
+    await waitFor(() => spans('run/t.leaf').length === 1 && spans('run/t.outer').length === 1, 'both run spans');
+    const request = one('GET /things');
+    const send = one('apply_async/t.outer');
+    const run = one('run/t.outer');
+    const query = one('db.query');
+    const sendLeaf = one('apply_async/t.leaf');
+    const runLeaf = one('run/t.leaf');
+    const traceId = request.spanContext().traceId;
+    for (const s of [send, run, query, sendLeaf, runLeaf]) expect(s.spanContext().traceId).toBe(traceId);
+    expect(parentOf(send)).toBe(request.spanContext().spanId);
+    expect(parentOf(run)).toBe(send.spanContext().spanId);
+    expect(parentOf(query)).toBe(run.spanContext().spanId);
+    expect(parentOf(sendLeaf)).toBe(run.spanContext().spanId);
+    expect(parentOf(runLeaf)).toBe(sendLeaf.spanContext().spanId);
+    expect(send.kind).toBe(SpanKind.PRODUCER);
+    expect(run.kind).toBe(SpanKind.CONSUMER);
+    expect(send.attributes).toMatchObject({ 'celery.action': 'apply_async', 'celery.task_name': 't.outer', 'messaging.message.id': r.id, 'messaging.destination.name': 'celery', 'messaging.operation.type': 'send' });
+    expect(run.attributes).toMatchObject({
+      'celery.action': 'run',
+      'celery.task_name': 't.outer',
+      'celery.hostname': 'w1@testhost',
+      'celery.state': 'SUCCESS',
+      'messaging.message.id': r.id,
+      'messaging.destination.name': 'celery',
+      'messaging.operation.type': 'process',
+    });
+    expect(run.status.code).toBe(SpanStatusCode.UNSET);
+    // The header is the producer span's W3C context, as Python's instrumentation writes it.
+    const [headers] = headersFor(env, r.id);
+    expect(headers?.['traceparent']).toBe(`00-${traceId}-${send.spanContext().spanId}-01`);
+  });
+
+  it('records a failure’s exception and marks the run span as an error', async () => {
+    exporter.reset();
+    const env = makeEnv();
+    const boom = env.app.task('t.boom', () => {
+      throw new RangeError('out of range');
+    });
+    await env.startWorker();
+    const r = await boom.delay();
+    await waitForState(env, r.id, 'FAILURE');
+    await waitFor(() => spans('run/t.boom').length === 1, 'the run span');
+    const run = one('run/t.boom');
+    expect(run.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'out of range' });
+    expect(run.attributes['celery.state']).toBe('FAILURE');
+    const exception = run.events.find((e) => e.name === 'exception');
+    expect(exception?.attributes).toMatchObject({ 'exception.type': 'RangeError', 'exception.message': 'out of range' });
+  });
+
+  it('gives a retry its own producer span under the run, and the next run under it', async () => {
+    exporter.reset();
+    const env = makeEnv();
+    const flaky = env.app.task('t.flaky', { bind: true }, (ctx) => {
+      if (ctx.request.retries < 1) ctx.retry({ countdown: 0, exc: new TypeError('not yet') });
+      return 'ok';
+    });
+    await env.startWorker();
+    const r = await flaky.delay();
+    await waitForState(env, r.id, 'SUCCESS');
+    await waitFor(() => spans('run/t.flaky').length === 2, 'two run spans');
+    const [first, second] = spans('run/t.flaky').sort((a, b) => Number(a.attributes['celery.retries'] ?? 0) - Number(b.attributes['celery.retries'] ?? 0));
+    const sends = spans('apply_async/t.flaky');
+    expect(sends).toHaveLength(2);
+    const retrySend = sends.find((s) => s.attributes['celery.retries'] === 1)!;
+    expect(first!.attributes).toMatchObject({ 'celery.state': 'RETRY', 'celery.retry.reason': 'TypeError: not yet' });
+    expect(first!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(parentOf(retrySend)).toBe(first!.spanContext().spanId);
+    expect(parentOf(second!)).toBe(retrySend.spanContext().spanId);
+    expect(second!.attributes).toMatchObject({ 'celery.retries': 1, 'celery.state': 'SUCCESS' });
+    // The retry's message carries the retry's own context, not the first send's.
+    const contexts = headersFor(env, r.id).map((h) => h['traceparent']);
+    expect(contexts).toEqual([expect.stringContaining(sends.find((s) => s !== retrySend)!.spanContext().spanId), expect.stringContaining(retrySend.spanContext().spanId)]);
+  });
+
+  it('traces canvas members: each group member and each chain step is sent under a span', async () => {
+    exporter.reset();
+    const env = makeEnv();
+    const inc = env.app.task('t.inc', (x: number) => x + 1);
+    await env.startWorker();
+    const g = await group(inc.s(1), inc.s(2)).applyAsync();
+    await expect(g.get({ timeout: 3000 })).resolves.toEqual([2, 3]);
+    const c = await chain(inc.s(1), inc.s(), inc.s()).applyAsync();
+    await expect(c.get({ timeout: 3000 })).resolves.toBe(4);
+    await waitFor(() => spans('run/t.inc').length === 5, 'five runs');
+    const sends = spans('apply_async/t.inc');
+    expect(sends).toHaveLength(5);
+    const runs = spans('run/t.inc');
+    const byId = new Map(runs.map((s) => [s.spanContext().spanId, s]));
+    // Every run is the child of a send; chain steps after the first are sent from the run before.
+    for (const run of runs) expect(sends.map((s) => s.spanContext().spanId)).toContain(parentOf(run));
+    const fromRuns = sends.filter((s) => byId.has(parentOf(s) ?? ''));
+    expect(fromRuns).toHaveLength(2);
+    const chainTrace = fromRuns[0]!.spanContext().traceId;
+    expect(runs.filter((s) => s.spanContext().traceId === chainTrace)).toHaveLength(3);
+  });
+
+  it('starts a new trace when the header is garbage, and still runs the task', async () => {
+    exporter.reset();
+    const env = makeEnv();
+    env.app.task('t.add2', (x: number, y: number) => x + y);
+    await env.startWorker();
+    const values = ['00-zzzz-yyyy-01', 12, { a: 1 }, ['x'], 'x'.repeat(100_000)];
+    const ids: string[] = [];
+    // A send outside any span with a forged context: the producer span overwrites it...
+    for (const traceparent of values) {
+      const r = await env.app.sendTask('t.add2', [1, 2], {}, { headers: { traceparent: traceparent as never } });
+      ids.push(r.id);
+    }
+    for (const id of ids) await waitForState(env, id, 'SUCCESS');
+    for (const id of ids) expect(headersFor(env, id)[0]?.['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // ...and a message published with one (another producer) runs as a root span.
+    exporter.reset();
+    for (const traceparent of values) {
+      const message = decodeTaskMessage(env.broker.published.find((p) => decodeTaskMessage(p.message).headers.id === ids[0])!.message);
+      const forged = { ...message, headers: { ...message.headers, id: `forged-${ids.length}-${String(traceparent).length}` }, extraHeaders: { traceparent: traceparent as never, tracestate: 7 as never } };
+      await env.memory.publish(encodeTaskMessage(forged), { exchange: '', routingKey: 'celery' });
+      await waitForState(env, forged.headers.id, 'SUCCESS');
+    }
+    await waitFor(() => spans('run/t.add2').length === values.length, 'the forged runs');
+    for (const run of spans('run/t.add2')) expect(parentOf(run)).toBeUndefined();
+  });
+});
