@@ -82,6 +82,8 @@ export interface PyEnv {
   visibilityTimeout?: number;
   /** The Python Celery to run. @default Debian's 5.2.6 */
   oracle?: CeleryOracle;
+  /** More environment for the Python processes (PYTHONPATH for an oracle, ...). */
+  extraEnv?: Readonly<Record<string, string>>;
 }
 
 /** The environment of a Python process for `py` (broker, backend, options, the oracle's PYTHONPATH). */
@@ -95,6 +97,7 @@ export function envFor(py: PyEnv): NodeJS.ProcessEnv {
     ...(py.visibilityTimeout === undefined ? {} : { CELERY_VISIBILITY_TIMEOUT: String(py.visibilityTimeout) }),
     ...oracleEnv(py.oracle),
     PYTHONUNBUFFERED: '1',
+    ...py.extraEnv,
   };
 }
 
