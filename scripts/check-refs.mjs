@@ -32,7 +32,7 @@ const EXAMPLE_FILES = new Set([
   'src/app.ts', './src/app.ts', 'app.ts', './app.ts', 'app.js', './app.js', 'dist/app.js', './dist/app.js', 'file.json', 'tasks.py', 'proj/tasks.py',
   'celeryconfig.py', 'config.json', 'schedule.json', '.env', 'package.json', 'tsconfig.json', 'beat-schedule.json', 'celerybeat-schedule.json',
   'worker.ts', 'src/worker.ts', './src/worker.ts', 'tasks.ts', 'src/tasks.ts', './src/tasks.ts', 'main.ts', 'index.js', 'server.ts',
-  './src/flows.ts', './src/celery.ts', 'src/send.ts', 'src/tasks/billing.ts', 'src/tasks/images.ts',
+  './src/flows.ts', './src/celery.ts', 'src/send.ts', 'src/tasks/billing.ts', 'src/tasks/images.ts', 'otel.mjs', './otel.mjs',
   // Placeholders in comments and test fixtures.
   'x.ts', './x.ts', 'mod.ts', './scripts/x.lua', 'src/a.ts', 'src/s.lua', 'src/a.test.ts',
 ]);
