@@ -82,7 +82,7 @@ export interface PyEnv {
   visibilityTimeout?: number;
   /** The Python Celery to run. @default Debian's 5.2.6 */
   oracle?: CeleryOracle;
-  /** More environment for the Python processes (PYTHONPATH for an oracle, ...). */
+  /** More environment for the Python processes (where a test oracle writes what it saw, ...). */
   extraEnv?: Readonly<Record<string, string>>;
 }
 
