@@ -111,7 +111,7 @@ export interface PyWorker {
 /** Starts a Python Celery worker and resolves once it logged `ready.`. */
 export async function startPythonWorker(
   py: PyEnv,
-  options: { queues?: string[]; name?: string; concurrency?: number; pool?: string; extraTasks?: string; /** -E and heartbeats on (monitor tests). */ events?: boolean } = {},
+  options: { queues?: string[]; name?: string; concurrency?: number; pool?: string; extraTasks?: string; /** -E and heartbeats on (monitor tests). */ events?: boolean; /** More `celery worker` flags. */ extraArgs?: string[] } = {},
 ): Promise<PyWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-py-'));
   writeFileSync(join(dir, 'interop_tasks.py'), PY_TASKS + (options.extraTasks ?? ''));
@@ -121,6 +121,7 @@ export async function startPythonWorker(
     '-n', options.name ?? `py-${process.pid}@%h`,
     '-c', String(options.concurrency ?? 2), '-P', options.pool ?? 'prefork',
     '--without-mingle', '--without-gossip', ...(options.events ? ['-E'] : ['--without-heartbeat']), '-l', 'INFO',
+    ...(options.extraArgs ?? []),
   ];
   const child = spawn(PYTHON, args, { env: envFor(py), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

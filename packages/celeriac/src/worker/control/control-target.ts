@@ -6,6 +6,7 @@
 import type { App } from '../../core/app.js';
 import type { LamportClock } from '../../protocol/lamport-clock.js';
 import type { Json, TaskMessage } from '../../protocol/types.js';
+import type { PoolStats } from '../pools/types.js';
 
 /** A task request the worker holds, as handlers see it. */
 export interface HeldRequest {
@@ -48,6 +49,8 @@ export interface ControlTarget {
   totals(): ReadonlyMap<string, number>;
   /** Pool slots and slots in use. */
   pool(): { size: number; busy: number; autoscale: { max: number; min: number } | null };
+  /** The pool's own figures (kind, processes, recycling, writes) for `stats`. */
+  poolStats(): PoolStats;
   /** Revoked ids this worker knows of, with when each was revoked (epoch ms). */
   revoked(): ReadonlyMap<string, number>;
   /** Adds revoked ids learned from a peer (mingle `hello`). */

@@ -6,6 +6,7 @@
 import { arch, platform, release } from 'node:os';
 import type { Json, JsonObject } from '../../protocol/types.js';
 import { CELERIAC_VERSION } from '../version.js';
+import type { PoolStats } from '../pools/types.js';
 import type { ControlTarget } from './control-target.js';
 import { queueInfo, requestInfo, scheduledInfo } from './request-info.js';
 
@@ -47,6 +48,42 @@ function rusage(): JsonObject {
   };
 }
 
+/** Celery's share of a count as its `writes` prints it: two decimals, 0 when none. */
+const share = (v: number, total: number): string => (v === 0 ? 0 : v / total).toFixed(2);
+
+/**
+ * The pool part of `stats`, as the Celery pool the kind mirrors answers it (its `_get_info`):
+ * prefork with its child pids, `max-tasks-per-child` (or "N/A") and `writes` (tasks handed to
+ * each current child); threads with its thread count; solo as Celery's solo. The async pool
+ * is Celeriac's own: shaped like solo with its size. `implementation` (not in Celery 5.2's
+ * reply, shown as one more row by Flower) names the pool.
+ */
+export function poolInfo(p: PoolStats, limits: readonly [number, number]): JsonObject {
+  const implementation = `celeriac:${p.kind}`;
+  switch (p.kind) {
+    case 'prefork': {
+      // As Celery's counter: only the children that were given a task.
+      const writes = (p.writes ?? []).filter((n) => n > 0);
+      const total = writes.reduce((a, b) => a + b, 0);
+      return {
+        'max-concurrency': p.maxConcurrency, processes: [...p.processes], 'max-tasks-per-child': p.maxTasksPerChild ?? 'N/A',
+        'put-guarded-by-semaphore': false, timeouts: [...limits],
+        writes: {
+          total, avg: share(writes.length === 0 ? 0 : total / writes.length, total), all: writes.map((v) => share(v, total)).join(', '),
+          raw: writes.join(', '), strategy: 'fair', inqueues: { total: p.processes.length, active: 0 },
+        },
+        implementation,
+      };
+    }
+    case 'threads':
+      return { 'max-concurrency': p.maxConcurrency, threads: p.processes.length, implementation };
+    case 'solo':
+      return { 'max-concurrency': 1, processes: [process.pid], 'max-tasks-per-child': null, 'put-guarded-by-semaphore': true, timeouts: [], implementation };
+    default:
+      return { 'max-concurrency': p.maxConcurrency, processes: [process.pid], 'max-tasks-per-child': null, 'put-guarded-by-semaphore': false, timeouts: [...limits], implementation };
+  }
+}
+
 function stats(t: ControlTarget): JsonObject {
   const pool = t.pool();
   return {
@@ -54,10 +91,7 @@ function stats(t: ControlTarget): JsonObject {
     pid: process.pid,
     clock: String(t.lamport.value),
     uptime: Math.floor((t.app.clock.now() - t.startedAt) / 1000),
-    pool: {
-      'max-concurrency': pool.size, processes: [process.pid], 'max-tasks-per-child': 'N/A', 'put-guarded-by-semaphore': false,
-      timeouts: [t.app.settings.taskSoftTimeLimit ?? 0, t.app.settings.taskTimeLimit ?? 0], implementation: 'celeriac:async', busy: pool.busy,
-    },
+    pool: { ...poolInfo(t.poolStats(), [t.app.settings.taskSoftTimeLimit ?? 0, t.app.settings.taskTimeLimit ?? 0]), busy: pool.busy },
     broker: brokerInfo(t.app.brokerUrl),
     prefetch_count: t.prefetchCount,
     rusage: rusage(),

@@ -16,7 +16,7 @@ import type { LamportClock } from '../../protocol/lamport-clock.js';
 import { decodeTaskMessage } from '../../protocol/task-message.js';
 import type { Json } from '../../protocol/types.js';
 import type { AutoscaleRange } from '../autoscaler.js';
-import type { TaskPool } from '../pools/types.js';
+import type { PoolStats, TaskPool } from '../pools/types.js';
 import type { JobView } from '../job.js';
 import type { WorkerRevokeOptions, WorkerRevokeResult } from '../worker-revoke.js';
 import type { ControlTarget, HeldRequest, ScheduledRequest } from './control-target.js';
@@ -114,6 +114,10 @@ export class WorkerControlTarget implements ControlTarget {
 
   pool(): { size: number; busy: number; autoscale: { max: number; min: number } | null } {
     return { size: this.parts.pool.size, busy: this.parts.pool.busy, autoscale: this.parts.autoscaleRange() };
+  }
+
+  poolStats(): PoolStats {
+    return this.parts.pool.stats();
   }
 
   revoked(): ReadonlyMap<string, number> {

@@ -148,6 +148,7 @@ export class ChildPool implements TaskPool {
       maxConcurrency: this.size,
       busy: this.busy,
       processes: [...this.children].map((t) => t.id),
+      writes: [...this.children].map((t) => t.tasksRun),
       maxTasksPerChild: this.options.maxTasksPerChild,
       maxMemoryPerChild: this.options.maxMemoryPerChild,
       timeouts: [this.timeouts.soft, this.timeouts.hard],

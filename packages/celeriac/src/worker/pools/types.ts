@@ -79,6 +79,8 @@ export interface PoolStats {
   readonly maxMemoryPerChild: number | null;
   /** Runs ended by [soft, hard] time limits since start. */
   readonly timeouts: readonly [number, number];
+  /** Threads and prefork pools: tasks given to each current child, in the order of `processes`. */
+  readonly writes?: readonly number[];
 }
 
 /** Runs task bodies for the executor. */
