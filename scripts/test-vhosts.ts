@@ -12,14 +12,14 @@
  *
  * The files reach the pool through a Unix socket whose path the setup provides (`inject`): a
  * connection sends `claim\n`; the pool answers `ok <vhost>\n` or `error <why>\n` and ends it.
- * src/amqp/amqp-test-env.ts is the client.
+ * test/support/amqp-env.ts is the client.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { addVhosts, deleteVhosts, newVhostName } from '../packages/celeriac/src/amqp/rabbitmqctl-test-env.ts';
+import { addVhosts, deleteVhosts, newVhostName } from '../packages/celeriac/test/support/rabbitmqctl.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../packages/celeriac/src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../packages/celeriac/test/support/amqp-env.js';
 import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-script.js';
 import { compileApp, type CompiledApp } from './support/compiled-app.js';
 import { createTestDatabase, shouldRunPostgresTests, type TestDatabase } from './support/postgres.js';

@@ -9,7 +9,7 @@
  * Its own vhost, deleted afterwards.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { envelopeOf } from '../../src/amqp/wire.js';
 import { AmqpBroker } from '../../src/brokers/amqp/amqp-broker.js';
 import { waitFor } from 'celeriac/testing';

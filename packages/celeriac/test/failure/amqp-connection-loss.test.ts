@@ -10,7 +10,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const ready = await amqpAvailable();

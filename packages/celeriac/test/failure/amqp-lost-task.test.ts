@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { AmqpBroker } from '../../src/brokers/amqp/amqp-broker.js';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { createApp, type App } from '../../src/index.js';

@@ -13,7 +13,7 @@ import { createClient } from 'redis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chord, createApp, signature, Worker, type App } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 import { describeOracles } from '../support/oracles.js';

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { chord, createApp, TaskError, Worker, type App } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { describeOracles } from '../support/oracles.js';
 import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { ControlClient, EventReceiver } from '../../src/exports/monitor.js';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { CeleryCli } from './celery-cli.js';

@@ -8,7 +8,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chain, createApp, signature, Worker, type App } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { describeOracles } from '../support/oracles.js';
 import { PY_CLIENT, runPython, startPythonWorker, type PyEnv, type PyWorker } from './python.js';

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RpcBackend } from '../../src/backends/rpc/rpc-backend.js';
 import { backendConformance } from '../../src/testing/backend-conformance.js';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 
 const ready = await amqpAvailable();
 

@@ -14,7 +14,7 @@ import { createApp, type App } from '../../src/index.js';
 import { RpcBackend } from '../../src/backends/rpc/rpc-backend.js';
 import { ResultTimeoutError } from '../../src/core/task-errors.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 
 const ready = await amqpAvailable();
 

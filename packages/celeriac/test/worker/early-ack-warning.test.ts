@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { createApp, Worker, type Settings } from '../../src/index.js';
 
 const ready = await amqpAvailable();

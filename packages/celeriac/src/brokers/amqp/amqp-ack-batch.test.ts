@@ -4,7 +4,7 @@
  * connection goes, exactly the unsettled messages come back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../test/support/amqp-env.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { makeMessage } from '../../testing/broker-harness.js';
 import { waitFor } from '../../testing/wait-for.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import { brokerConformance } from '../../testing/broker-conformance.js';
 import { bindingsConformance, fanoutConformance } from '../../testing/broker-fanout-conformance.js';
 import { CLASSIC_TOPOLOGY } from '../../core/queue-topology.js';

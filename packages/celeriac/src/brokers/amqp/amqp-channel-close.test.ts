@@ -7,7 +7,7 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { makeMessage } from '../../testing/broker-harness.js';
 import { waitFor } from '../../testing/wait-for.js';

@@ -4,7 +4,7 @@
  * headers of every kind, a non-ASCII body, the properties, and a redelivery. A vhost of its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';

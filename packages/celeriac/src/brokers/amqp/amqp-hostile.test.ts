@@ -6,7 +6,7 @@
 import amqp from 'amqplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import { createApp } from '../../create-app.js';
 import { ErrorCodes } from '../../errors.js';
 import { makeMessage } from '../../testing/broker-harness.js';

@@ -7,7 +7,7 @@
  */
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, TEST_AMQP_HOST, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, TEST_AMQP_HOST, vhostUrl } from '../../../test/support/amqp-env.js';
 import { CLASSIC_TOPOLOGY, type QueueTopology } from '../../core/queue-topology.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { ErrorCodes } from '../../errors.js';

@@ -5,7 +5,7 @@
  * racing to create the store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import { beatStoreConformance } from '../../testing/beat-store-conformance.js';
 import { AmqpBroker } from './amqp-broker.js';
 import { BEAT_STORE_QUEUE } from './beat-store.js';

@@ -1,7 +1,7 @@
 /**
  * @module amqp/rabbitmqctl-test-env
  * `rabbitmqctl` for the RabbitMQ tests, without vitest so that the suite's global setup
- * (scripts/test-vhosts.ts) can use it as well as the test files (through amqp-test-env.ts).
+ * (scripts/test-vhosts.ts) can use it as well as the test files (through amqp-env.ts).
  *
  * Every `rabbitmqctl` call starts an Erlang VM: about a CPU-second and 2-4 s of wall time on
  * the 2-core test machine. So vhosts are added and deleted many in one `rabbitmqctl eval`.

@@ -6,7 +6,7 @@
  * (`CI=true`) a missing RabbitMQ fails the tests instead of skipping them. Uses vitest: import
  * it from test files only.
  *
- * Every `rabbitmqctl` call starts an Erlang VM (rabbitmqctl-test-env.ts), so in vitest's
+ * Every `rabbitmqctl` call starts an Erlang VM (rabbitmqctl.ts), so in vitest's
  * `integration` project a file takes its vhost from the run's pool (scripts/test-vhosts.ts),
  * which makes and deletes them in batches; elsewhere it makes its own in one call. And
  * {@link amqpAvailable} no longer runs `rabbitmqctl status`: making the vhost proves that
@@ -16,9 +16,9 @@ import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { inject } from 'vitest';
-import { addVhosts, deleteVhosts, newVhostName, TEST_VHOST_PREFIX } from './rabbitmqctl-test-env.js';
+import { addVhosts, deleteVhosts, newVhostName, TEST_VHOST_PREFIX } from './rabbitmqctl.js';
 
-export { rabbitmqctl } from './rabbitmqctl-test-env.js';
+export { rabbitmqctl } from './rabbitmqctl.js';
 
 /** Host:port of the test RabbitMQ. */
 export const TEST_AMQP_HOST = process.env['CELERIAC_TEST_AMQP_HOST'] ?? '127.0.0.1:5672';
