@@ -1,5 +1,5 @@
 /**
- * @module amqp/amqp-test-env
+ * @module test/support/amqp-env
  * Helpers of the RabbitMQ tests (real RabbitMQ at 127.0.0.1:5672 guest/guest, or
  * $CELERIAC_TEST_AMQP_HOST): each test file has a virtual host of its own, deleted afterwards,
  * so files never see each other's queues and nothing is left on the shared broker. Under CI

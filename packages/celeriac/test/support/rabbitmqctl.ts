@@ -1,5 +1,5 @@
 /**
- * @module amqp/rabbitmqctl-test-env
+ * @module test/support/rabbitmqctl
  * `rabbitmqctl` for the RabbitMQ tests, without vitest so that the suite's global setup
  * (scripts/test-vhosts.ts) can use it as well as the test files (through amqp-env.ts).
  *
