@@ -7,6 +7,7 @@
  * `CELERIAC_LOG_FORMAT`) can say outright.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { traceFields } from './otel.js';
 
 /** How log lines are written: as Celery's human lines, as pino's JSON, or `auto`: human on a terminal. */
 export type LogFormat = 'auto' | 'human' | 'json';
@@ -77,13 +78,15 @@ export interface LoggerOptions {
 }
 
 /**
- * A pino logger as the app, the worker, beat and the CLI use: `{ pid }` on every line, human or
+ * A pino logger as the app, the worker, beat and the CLI use: `{ pid }` on every line (and
+ * `trace_id`/`span_id` while an OpenTelemetry span is active, docs/tracing.md), human or
  * JSON lines as `format` says. JSON to stdout is pino's own (buffered) destination, as before
  * this function existed; human lines and files are written synchronously, so the last lines
  * before an exit (a shutdown, a crash) are not lost.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const pinoOptions = { level: options.level ?? 'info', base: { pid: process.pid } };
+  // While a span is active (a tracer provider registered), each line names its trace and span.
+  const pinoOptions = { level: options.level ?? 'info', base: { pid: process.pid }, mixin: traceFields };
   const toFile = options.file !== undefined;
   const format = resolveLogFormat(options.format ?? 'auto', !toFile && process.stdout.isTTY === true);
   if (!toFile && format === 'json') return pino(pinoOptions);

@@ -52,6 +52,18 @@ export function activeTracer(): Tracer | undefined {
   return memo.tracer;
 }
 
+/**
+ * The fields a log line gets while a span is active (pino's `mixin`): `trace_id`, `span_id`
+ * and `trace_flags`, as OpenTelemetry's log correlation names them; none without a provider.
+ * A new object each time: pino merges the line's own fields into it.
+ */
+export function traceFields(): Record<string, string> {
+  if (activeTracer() === undefined) return {};
+  const span = trace.getSpanContext(context.active());
+  if (span === undefined || !trace.isSpanContextValid(span)) return {};
+  return { trace_id: span.traceId, span_id: span.spanId, trace_flags: `0${span.traceFlags.toString(16)}` };
+}
+
 const headerSetter: TextMapSetter<JsonObject> = {
   set(carrier, key, value) {
     carrier[key] = value;

@@ -9,7 +9,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { chain, group } from 'celeriac';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chain, createApp, createLogger, group, Worker } from 'celeriac';
+import { MemoryBackend, MemoryBroker } from 'celeriac/memory';
 import { decodeTaskMessage, encodeTaskMessage } from '../../src/protocol/task-message.js';
 import { closeEnvs, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
 
@@ -50,6 +54,38 @@ describe('with no tracer provider', () => {
     const r = await add.delay(2, 3);
     await expect(r.get({ timeout: 3000 })).resolves.toBe(5);
     expect(headersFor(env, r.id)).toEqual([{}]);
+  });
+});
+
+/** An app logging JSON lines to a file through createLogger (the logger apps and the CLI make). */
+function loggingApp(dir: string) {
+  const file = join(dir, 'worker.log');
+  const app = createApp({}, { broker: new MemoryBroker(), backend: new MemoryBackend(), logger: createLogger({ level: 'info', format: 'json', file }) });
+  const lines = () =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { app, lines };
+}
+
+describe('log lines without a tracer provider', () => {
+  it('carry no trace fields', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-log-'));
+    const { app, lines } = loggingApp(dir);
+    const t = app.task('t.logs', { bind: true }, (ctx) => ctx.log.info('inside the body'));
+    const worker = new Worker(app, { hostname: 'w1@testhost' });
+    await worker.start();
+    try {
+      await (await t.delay()).get({ timeout: 3000 });
+      const body = await waitFor(() => lines().find((l) => l['msg'] === 'inside the body'), 'the body line');
+      expect(body).not.toHaveProperty('trace_id');
+      expect(lines().some((l) => 'trace_id' in l || 'span_id' in l)).toBe(false);
+    } finally {
+      await worker.close({ deadlineMs: 1000 });
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -105,6 +141,32 @@ describe('with a tracer provider registered', () => {
     // The header is the producer span's W3C context, as Python's instrumentation writes it.
     const [headers] = headersFor(env, r.id);
     expect(headers?.['traceparent']).toBe(`00-${traceId}-${send.spanContext().spanId}-01`);
+  });
+
+  it('writes trace_id and span_id of the run span on the worker’s lines for the task, none outside', async () => {
+    exporter.reset();
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-log-'));
+    const { app, lines } = loggingApp(dir);
+    const t = app.task('t.logs2', { bind: true }, (ctx) => ctx.log.info('inside the body'));
+    const worker = new Worker(app, { hostname: 'w1@testhost' });
+    await worker.start();
+    try {
+      const r = await t.delay();
+      await r.get({ timeout: 3000 });
+      await waitFor(() => spans('run/t.logs2').length === 1, 'the run span');
+      const run = one('run/t.logs2');
+      const body = await waitFor(() => lines().find((l) => l['msg'] === 'inside the body'), 'the body line');
+      expect(body).toMatchObject({ trace_id: run.spanContext().traceId, span_id: run.spanContext().spanId, trace_flags: '01', taskId: r.id });
+      // The worker's own line for the task's end is written in the run span too.
+      const done = await waitFor(() => lines().find((l) => typeof l['msg'] === 'string' && l['msg'].includes(`[${r.id}] succeeded`)), 'the success line');
+      expect(done).toMatchObject({ trace_id: run.spanContext().traceId, span_id: run.spanContext().spanId });
+      // Lines outside any span (start-up) carry none.
+      expect(lines().filter((l) => !('trace_id' in l)).length).toBeGreaterThan(0);
+    } finally {
+      await worker.close({ deadlineMs: 1000 });
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('records a failure’s exception and marks the run span as an error', async () => {
