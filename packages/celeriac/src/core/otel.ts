@@ -26,7 +26,13 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import type { JsonObject, TaskMessage } from '../protocol/types.js';
-import type { OutgoingTask } from './producer.js';
+
+/** What a producer span reads of a message being sent (core/producer's OutgoingTask). */
+interface OutgoingTask {
+  readonly message: TaskMessage;
+  readonly route: { readonly queue: string; readonly exchange: string; readonly routingKey: string };
+  readonly deliverAt?: number;
+}
 
 /** The instrumentation scope spans are reported under. */
 export const TRACER_NAME = 'celeriac';
