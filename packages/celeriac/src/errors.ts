@@ -49,6 +49,12 @@ export const ErrorCodes = {
   MAX_RETRIES_EXCEEDED: 'CELERIAC_ERR_MAX_RETRIES_EXCEEDED',
   /** A fenced publish (beat) was refused: the sender no longer holds beat's lease. */
   FENCED: 'CELERIAC_ERR_FENCED',
+  /**
+   * A settlement found the delivery's lease gone (its holder stalled past the lease, or a sweep
+   * gave the message back): the message will be delivered again. Not STATE, which is a
+   * settlement of a delivery already settled here.
+   */
+  LEASE_LOST: 'CELERIAC_ERR_LEASE_LOST',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../../errors.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { BrokerKeys } from '../../redis/keys.js';
 import { Lifecycle } from './lifecycle.js';
@@ -225,12 +226,12 @@ describe('RedisConsumer settlements', () => {
     await expect(delivered[0]?.ack()).rejects.toThrow(/RedisBroker\.ack: the broker is closed/);
   });
 
-  it('an ack whose lease was lost fails with STATE and still frees its room in the window', async () => {
+  it('an ack whose lease was lost fails with LEASE_LOST (not STATE: it was not settled twice) and still frees its room in the window', async () => {
     const host = new FakeHost();
     host.transitions.ack = async () => false;
     const { consumer, delivered } = await woken(host, [0, 1], 1);
     expect(host.fetches).toBe(2);
-    await expect(delivered[0]?.ack()).rejects.toThrow(/lease of delivery tag-0 was lost/);
+    await expect(delivered[0]?.ack()).rejects.toMatchObject({ code: ErrorCodes.LEASE_LOST, message: expect.stringMatching(/lease of delivery tag-0 was lost/) });
     expect(consumer.unsettled).toBe(0);
     await settleLoop();
     expect(host.fetches).toBe(3);

@@ -239,7 +239,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     this.#release(d);
     if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
       throw new CeleriacError(
-        ErrorCodes.STATE,
+        ErrorCodes.LEASE_LOST,
         `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
       );
     }
