@@ -32,6 +32,7 @@ export interface WireMessage {
     readonly correlationId?: unknown;
     readonly replyTo?: unknown;
     readonly expiration?: unknown;
+    readonly appId?: unknown;
   };
 }
 
@@ -63,6 +64,9 @@ export function toWire(message: Message, opts: ToWireOptions = {}): WireOut {
   if (p.correlation_id !== '' && p.correlation_id !== undefined) options.correlationId = p.correlation_id;
   if (p.reply_to !== '' && p.reply_to !== undefined) options.replyTo = p.reply_to;
   if (p.expiration !== undefined && opts.dropExpiration !== true) options.expiration = p.expiration;
+  // A sender's app_id (Celery: apply_async(app_id=...)) is a basic property; tasks read it in request.properties.
+  const appId = (p as { app_id?: unknown }).app_id;
+  if (typeof appId === 'string') options.appId = appId;
   return { content: Buffer.from(message.body, 'utf8'), options };
 }
 
@@ -98,6 +102,7 @@ export function fromWire(msg: WireMessage): Message {
     priority: typeof pr.priority === 'number' ? pr.priority : 0,
   };
   if (pr.expiration !== undefined && pr.expiration !== null) properties.expiration = text(pr.expiration);
+  if (pr.appId !== undefined && pr.appId !== null) properties['app_id'] = text(pr.appId);
   return {
     headers,
     properties,

@@ -49,6 +49,13 @@ const REFUSED: Readonly<Record<string, Refusal>> = {
   worker_cancel_long_running_tasks_on_connection_loss: always('with late acks a task whose connection is lost keeps running and its message stays leased; see docs/delivery-guarantees.md'),
 };
 
+const RENAMED_BACK: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(CELERY_RENAMED).map(([celery, ours]) => [ours, celery]));
+
+/** A setting's name as Celery spells it (`taskAcksLate` -> `task_acks_late`, `broker` -> `broker_url`); Celeriac's own settings in the same style. */
+export function celerySettingName(name: string): string {
+  return RENAMED_BACK[name] ?? name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 /** `task_acks_late` -> `taskAcksLate`. */
 export const camel = (snake: string) => snake.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 

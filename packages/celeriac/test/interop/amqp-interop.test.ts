@@ -28,6 +28,7 @@ describeOracles('Python Celery <-> Celeriac on RabbitMQ with rpc:// results', (o
     app.task('ts.fail', () => {
       throw new TypeError('ts side failed');
     });
+    app.task('ts.app_id', { bind: true }, (ctx) => ctx.request.properties['app_id'] ?? null);
     worker = new Worker(app, { queues: ['ts'], concurrency: 4 });
     await worker.start();
     pyWorker = await startPythonWorker(py, { queues: ['py'] });
@@ -45,6 +46,13 @@ describeOracles('Python Celery <-> Celeriac on RabbitMQ with rpc:// results', (o
 r = app.send_task('ts.add', args=[2, 3], queue='ts')
 print(json.dumps(r.get(timeout=20)))`);
     expect(out.trim()).toBe('5');
+  });
+
+  it("a sender's app_id reaches the task's request.properties, as Celery's test_properties checks", async () => {
+    const out = await runPython(py, `${PY_CLIENT}
+r = app.send_task('ts.app_id', queue='ts', app_id='xyz123')
+print(json.dumps(r.get(timeout=20)))`);
+    expect(out.trim()).toBe('"xyz123"');
   });
 
   it('an error thrown in TypeScript is an exception in Python', async () => {

@@ -65,7 +65,9 @@ describeOracles('celery inspect / control against a Celeriac worker', (oracle) =
   };
 
   it('inspect ping, stats, registered, active_queues', async () => {
-    const [ping, stats, registered, queues] = await cli.inspectAll([['ping'], ['stats'], ['registered'], ['active_queues']], NODE);
+    const [ping, stats, registered, queues, conf] = await cli.inspectAll([['ping'], ['stats'], ['registered'], ['active_queues'], ['conf']], NODE);
+    // Celery's setting names, the URL's password masked as Celery masks it.
+    expect(conf?.[NODE]).toEqual({ broker_url: `${BROKER}?global_keyprefix=${prefix}`, result_backend: BROKER });
     expect(ping).toEqual({ [NODE]: { ok: 'pong' } });
     expect(stats?.[NODE]).toMatchObject({ pid: process.pid, prefetch_count: 4, pool: { 'max-concurrency': 1 }, broker: { transport: 'redis', virtual_host: String(DB) } });
     expect(registered).toEqual({ [NODE]: ['interop.add', 'interop.block'] });

@@ -36,7 +36,11 @@ describe('remote control', () => {
     expect(typeof stats['clock']).toBe('string');
     await (await env.app.sendTask('t.add', [1, 2])).get({ timeoutMs: 2000 });
     await waitFor(async () => ((await client.ask(NODE, 'stats')) as { total: Record<string, number> }).total['t.add'] === 1, 'stats total');
-    expect(await client.ask(NODE, 'conf')).toEqual({ resultExtended: true });
+    // Celery's names, as a Python worker answers (`celery inspect conf`).
+    expect(await client.ask(NODE, 'conf')).toEqual({ result_extended: true });
+    const all = (await client.ask(NODE, 'conf', { with_defaults: true })) as Record<string, unknown>;
+    expect(all).toMatchObject({ broker_url: 'memory://', result_backend: 'memory://', task_acks_late: false, worker_prefetch_multiplier: 4, result_extended: true });
+    expect(Object.keys(all).filter((k) => /[A-Z]/.test(k))).toEqual([]);
   });
 
   it('lists active and reserved requests and answers query_task', async () => {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../core/app.js';
 import type { Consumer } from '../../core/spi/broker.js';
 import { delayedListingOf } from '../../core/spi/roles.js';
+import { celerySettingName } from '../../core/celery-names.js';
 import { SETTINGS } from '../../core/settings.js';
 import { redactUrl } from '../../core/transports.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
@@ -195,7 +196,8 @@ export class WorkerControlTarget implements ControlTarget {
     for (const spec of SETTINGS) {
       const value = settings[spec.name];
       if (!withDefaults && JSON.stringify(value) === JSON.stringify(spec.default)) continue;
-      out[spec.name] = typeof value === 'string' && (spec.name === 'broker' || spec.name === 'backend') ? redactUrl(value) : value ?? null;
+      // Celery's names, as `celery inspect conf` answers them (Celeriac's own settings spelt alike).
+      out[celerySettingName(spec.name)] = typeof value === 'string' && (spec.name === 'broker' || spec.name === 'backend') ? redactUrl(value) : value ?? null;
     }
     return out;
   }
