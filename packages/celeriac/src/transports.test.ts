@@ -34,7 +34,7 @@ describe('brokerTransportOptions', () => {
     }
     expect(caught).toBeInstanceOf(CeleriacError);
     expect((caught as CeleriacError).code).toBe(ErrorCodes.CONFIG);
-    expect((caught as Error).message).toMatch(/Unknown Redis broker transport option "visibilityTimeout"; known: visibility_timeout/);
+    expect((caught as Error).message).toMatch(/Unknown Redis broker transport option "visibilityTimeout"; known: master_name, visibility_timeout/);
   });
 
   it('RabbitMQ: lostTaskGraceSec is let through (the worker reads it), other unknown names are refused', async () => {

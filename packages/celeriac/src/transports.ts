@@ -22,6 +22,7 @@ let sharedBackend: MemoryBackend | undefined;
 
 /** `brokerTransportOptions` names the Redis broker understands (kombu's name where one exists). */
 const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
+  master_name: 'masterName',
   visibility_timeout: 'visibilityTimeoutSec',
   recoverAfterSec: 'recoverAfterSec',
   lostTaskGraceSec: 'lostTaskGraceSec',

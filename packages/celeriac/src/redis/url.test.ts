@@ -77,6 +77,14 @@ describe('parseRedisUrl', () => {
     }
   });
 
+  it("takes the Sentinel master from kombu's master_name transport option when the URL has none; the URL's wins", () => {
+    expect(parseRedisUrl('sentinel://s1:26379;sentinel://s2:26380', { masterName: 'opt' }).sentinel).toEqual({
+      masterName: 'opt', nodes: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }],
+    });
+    expect(parseRedisUrl('sentinel://s1?master_name=url', { masterName: 'opt' }).sentinel?.masterName).toBe('url');
+    expect(() => parseRedisUrl('sentinel://s1', { masterName: '' })).toThrow(/master_name transport option/);
+  });
+
   it('never puts the password in an error message', () => {
     for (const url of [
       'redis://user:hunter2@h:bad/0',

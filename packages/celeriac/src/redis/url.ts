@@ -157,13 +157,16 @@ function parsePlain(url: string): RedisTarget {
   return withCredentials(target, parts);
 }
 
-/** kombu's form: `sentinel://h1:26379;sentinel://h2:26379/0?master_name=mymaster`. */
-function parseKombuSentinel(url: string): RedisTarget {
+/**
+ * kombu's form: `sentinel://h1:26379;sentinel://h2:26379/0?master_name=mymaster`, or without
+ * the query when the master name comes from the transport options (`defaults.masterName`).
+ */
+function parseKombuSentinel(url: string, defaults: RedisUrlDefaults): RedisTarget {
   const parts = url.split(';').filter((p) => p.trim() !== '').map((p) => splitUrl(p, url));
   if (parts.some((p) => p.scheme !== 'sentinel')) throw configError(`Redis URL ${redact(url)}: every ;-separated part must be sentinel://`);
   const nodes = parts.map((p) => parseHostPort(p.authority, DEFAULT_SENTINEL_PORT, url));
-  const masterName = parts.map((p) => p.query.get('master_name')).find((v) => v !== null && v !== '');
-  if (masterName === undefined || masterName === null) throw configError(`Redis URL ${redact(url)}: a sentinel:// URL needs ?master_name=<name>`);
+  const masterName = parts.map((p) => p.query.get('master_name')).find((v) => v !== null && v !== '') ?? (defaults.masterName || undefined);
+  if (masterName === undefined || masterName === null) throw configError(`Redis URL ${redact(url)}: a sentinel:// URL needs ?master_name=<name> (or the master_name transport option)`);
   const withDb = parts.find((p) => p.path.replace(/^\//, '') !== '');
   const query = new URLSearchParams(parts.flatMap((p) => [...p.query.entries()]));
   const first = nodes[0] ?? { host: 'localhost', port: DEFAULT_SENTINEL_PORT };
@@ -187,6 +190,12 @@ function parseSentinelList(url: string): RedisTarget {
   return withCredentials(target, parts);
 }
 
+/** What a URL may leave to the transport options. */
+export interface RedisUrlDefaults {
+  /** kombu's `master_name` transport option: the Sentinel master of a `sentinel://` URL without one. */
+  masterName?: string;
+}
+
 /**
  * Parses a Celery/kombu Redis URL: `redis://[user:pass@]host[:port][/db]`, `rediss://` (TLS),
  * `sentinel://h1:26379;sentinel://h2:26379/0?master_name=m` (kombu) and
@@ -195,14 +204,14 @@ function parseSentinelList(url: string): RedisTarget {
  * other query keys are ignored (kombu has many, none of which change where we connect).
  * @throws CeleriacError CONFIG naming the problem; the password is never in the message.
  */
-export function parseRedisUrl(url: string): RedisTarget {
+export function parseRedisUrl(url: string, defaults: RedisUrlDefaults = {}): RedisTarget {
   const scheme = url.slice(0, Math.max(0, url.indexOf('://'))).toLowerCase();
   switch (scheme) {
     case 'redis':
     case 'rediss':
       return parsePlain(url);
     case 'sentinel':
-      return parseKombuSentinel(url);
+      return parseKombuSentinel(url, defaults);
     case 'redis+sentinel':
       return parseSentinelList(url);
     default:

@@ -165,6 +165,8 @@ export class SentinelProcess {
     readonly port: number,
     readonly masterName: string,
     readonly masterPort: number,
+    /** How many sentinels must agree the master is down before a failover. @default 1 */
+    readonly quorum = 1,
   ) {}
 
   /** What the sentinel printed (for failure messages). */
@@ -178,7 +180,7 @@ export class SentinelProcess {
     const m = this.masterName;
     writeFileSync(conf, [
       `port ${this.port}`, 'bind 127.0.0.1', 'daemonize no', `dir ${this.dir}`,
-      `sentinel monitor ${m} 127.0.0.1 ${this.masterPort} 1`,
+      `sentinel monitor ${m} 127.0.0.1 ${this.masterPort} ${this.quorum}`,
       `sentinel down-after-milliseconds ${m} 1000`,
       `sentinel failover-timeout ${m} 5000`,
       `sentinel parallel-syncs ${m} 1`, '',

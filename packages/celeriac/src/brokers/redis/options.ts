@@ -16,6 +16,11 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    */
   clock?: Clock;
   /**
+   * The Sentinel master to ask for, kombu's `master_name` transport option, for a
+   * `sentinel://h1:26379;sentinel://h2:26379` URL without `?master_name=` (a name in the URL wins).
+   */
+  masterName?: string;
+  /**
    * kombu's `visibility_timeout`: a delivery NOT held by a Celeriac consumer (a Python
    * worker's, whose score kombu never renews) is taken back only when its unacked_index
    * score is older than this. Use the same value as your Python workers.

@@ -122,7 +122,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
    */
   constructor(url: string, options: RedisBrokerOptions = {}) {
     const o = (this.options = resolveRedisBrokerOptions(options));
-    this.#target = parseRedisUrl(url);
+    this.#target = parseRedisUrl(url, options.masterName === undefined ? {} : { masterName: options.masterName });
     const keys = (this.keys = new BrokerKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db));
     const redis = (this.#redis = new GuardedRedisClient(this.#target, {
       name: 'celeriac-broker',

@@ -1,0 +1,137 @@
+/**
+ * Redis Sentinel as production runs it, on private servers: a master and two replicas (AOF
+ * on, fsync always) watched by three sentinels (quorum 2). The master is killed -9 while a
+ * producer sends tasks and a late-ack worker runs them; the sentinels promote a replica and
+ * the same producer, worker and beat go on with it, without a restart. Every task whose send
+ * was answered reaches SUCCESS with its value (at least once: a message whose ack died with
+ * the old master runs again). Broker and backend are kombu's URL form, one `sentinel://` per
+ * sentinel; the broker's master name comes from the `master_name` transport option, as in
+ * Celery's `broker_transport_options`. The time from the kill to the first task sent after it
+ * completing is printed (docs/brokers-and-backends.md quotes it).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Beat } from '../../src/exports/beat.js';
+import { createApp, Worker, type App, type AsyncResult } from '../../src/index.js';
+import { waitFor } from '../../src/testing/wait-for.js';
+import { freePort, RedisServerProcess, SentinelProcess, shouldRunRedisTests } from '../support/redis.js';
+
+const MASTER = 'celeriac-failover';
+const ready = await shouldRunRedisTests('failure: Sentinel failover');
+
+describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => {
+  const dirs: string[] = [];
+  const servers: RedisServerProcess[] = [];
+  const sentinels: SentinelProcess[] = [];
+  let app: App;
+  let worker: Worker;
+  let beat: Beat;
+  const beatRuns: number[] = [];
+
+  /** A redis-server with AOF (fsync always) in a directory of its own. */
+  async function server(extra: string[] = []): Promise<RedisServerProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-sentinel-node-'));
+    dirs.push(dir);
+    const s = new RedisServerProcess(await freePort(), ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', ...extra]);
+    servers.push(s);
+    await s.start();
+    return s;
+  }
+
+  beforeAll(async () => {
+    const master = await server();
+    await server(['--replicaof', '127.0.0.1', String(master.port)]);
+    await server(['--replicaof', '127.0.0.1', String(master.port)]);
+    for (let i = 0; i < 3; i += 1) {
+      const s = new SentinelProcess(await freePort(), MASTER, master.port, 2);
+      sentinels.push(s);
+      await s.start();
+    }
+    // Each sentinel learns the replicas from the master's INFO and the other sentinels from hello messages.
+    await waitFor(async () => {
+      for (const s of sentinels) {
+        const replicas = (await s.command(['SENTINEL', 'REPLICAS', MASTER])) as unknown[];
+        const peers = (await s.command(['SENTINEL', 'SENTINELS', MASTER])) as unknown[];
+        if (replicas.length !== 2 || peers.length !== 2) return false;
+      }
+      return true;
+    }, 'the sentinels to see both replicas and each other', 30_000);
+    const hosts = sentinels.map((s) => `sentinel://127.0.0.1:${s.port}`).join(';');
+    app = createApp(
+      {
+        broker: `${hosts}/0`,
+        backend: `${hosts}/1?master_name=${MASTER}`,
+        taskAcksLate: true,
+        brokerTransportOptions: { master_name: MASTER, recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500 },
+        beatSchedule: { tick: { task: 'sf.tick', schedule: 1 } },
+      },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    app.task('sf.echo', (i: number) => i);
+    app.task('sf.tick', () => beatRuns.push(Date.now()));
+    worker = new Worker(app, { queues: ['celery'], concurrency: 4, hostname: `failover-${process.pid}@test` });
+    await worker.start();
+    beat = new Beat(app, { leaseTtlSec: 3, maxIntervalSec: 1 });
+    await beat.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await beat?.close();
+    await worker?.close({ deadlineMs: 1000 });
+    await app?.close();
+    for (const s of sentinels) await s.dispose();
+    for (const s of servers) await s.kill();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }, 30_000);
+
+  it('loses no task: producer, worker and beat follow the promoted replica', async () => {
+    const master = servers[0] as RedisServerProcess;
+    await waitFor(() => beatRuns.length >= 2, 'beat to run before the kill', 15_000);
+    const sent: { i: number; r: AsyncResult; at: number }[] = [];
+    let refused = 0;
+    let stop = false;
+    const produce = (async () => {
+      for (let i = 0; !stop; i += 1) {
+        try {
+          sent.push({ i, r: await app.sendTask('sf.echo', [i]), at: Date.now() });
+        } catch {
+          refused += 1; // the send failed and the caller knows: not a lost task
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await waitFor(() => sent.length >= 50, 'tasks flowing before the kill', 15_000);
+    const killedAt = Date.now();
+    await master.kill();
+    await waitFor(async () => (await sentinels[0]!.masterPortNow()) !== master.port, 'a replica promoted', 30_000);
+    const promotedAt = Date.now();
+    // Recovered: a task sent after the kill has completed.
+    let recoveredAt = 0;
+    await waitFor(async () => {
+      const after = sent.filter((s) => s.at > killedAt);
+      for (const s of after.slice(0, 5)) {
+        const meta = await app.backend.get(s.r.id).catch(() => null);
+        if (meta?.status === 'SUCCESS') {
+          recoveredAt = Date.now();
+          return true;
+        }
+      }
+      return false;
+    }, 'a task sent after the kill to complete', 60_000);
+    const beatRunsAtRecovery = beatRuns.length;
+    await new Promise((r) => setTimeout(r, 2000));
+    stop = true;
+    await produce;
+    const values = await Promise.all(sent.map((s) => s.r.get({ timeoutMs: 60_000 })));
+    expect(values).toEqual(sent.map((s) => s.i));
+    await waitFor(() => beatRuns.length > beatRunsAtRecovery, 'beat to run on the new master', 15_000);
+    console.log(
+      `sentinel failover: promoted ${((promotedAt - killedAt) / 1000).toFixed(1)} s after kill -9, ` +
+        `first task sent after the kill done at ${((recoveredAt - killedAt) / 1000).toFixed(1)} s; ` +
+        `${sent.length} tasks sent, all ${values.length} SUCCESS, ${refused} sends refused during the switch`,
+    );
+  }, 120_000);
+});
