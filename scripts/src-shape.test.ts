@@ -1,7 +1,9 @@
 /**
  * The shape of the shipped sources (issue 46): nothing in packages/<pkg>/src exists only for
  * tests (test helpers live in test/support/; only the conformance suites of
- * packages/celeriac/src/testing/, which the package exports, import vitest).
+ * packages/celeriac/src/testing/, which the package exports, import vitest); and the layers
+ * that call each other (the src root's edge modules, core, canvas) do not give two modules
+ * with different jobs one name.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -27,5 +29,15 @@ describe('shipped sources', () => {
     const testOnly = FILES.filter((f) => !f.startsWith('packages/celeriac/src/testing/') && /from ['"]vitest['"]/.test(readFileSync(join(ROOT, f), 'utf8')));
     expect(testOnly).toEqual([]);
     expect(FILES.filter((f) => /test-env|test-support|fixtures?\//.test(f))).toEqual([]);
+  });
+
+  it('give no name to two modules of the src root, core/ and canvas/ (a name says its job)', () => {
+    const names = new Map<string, string[]>();
+    for (const f of FILES) {
+      const m = /^packages\/celeriac\/src\/((?:core\/|canvas\/)?)([^/]+)$/.exec(f);
+      if (m === null) continue;
+      names.set(m[2]!, [...(names.get(m[2]!) ?? []), f]);
+    }
+    expect([...names.values()].filter((fs) => fs.length > 1)).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { MemoryBroker } from './brokers/memory/memory-broker.js';
 import type { RedisBrokerOptions } from './brokers/redis/options.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
 import { CeleriacError, ErrorCodes } from './errors.js';
-import type { TransportContext, TransportTable } from './core/transports.js';
+import type { TransportContext, TransportTable } from './core/transport-table.js';
 
 /**
  * One memory broker and one memory backend per process, so that every app created with

@@ -18,7 +18,7 @@
  *   a channel error (404, 406), which is never fatal.
  */
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
-import type { TransportLog } from '../core/transports.js';
+import type { TransportLog } from '../core/transport-table.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import type { AmqpTarget } from './url.js';
 

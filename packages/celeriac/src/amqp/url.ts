@@ -10,7 +10,7 @@
  * `amqp://a;amqp://b`, as Celery's `broker_url` takes it) are the nodes of one cluster, tried
  * in turn (amqp/session.ts). Pure parsing: no connection.
  */
-import { redactUrl } from '../core/transports.js';
+import { redactUrl } from '../core/transport-table.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
 /** Where and how to reach RabbitMQ. */

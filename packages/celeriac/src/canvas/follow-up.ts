@@ -7,7 +7,7 @@
  * Callbacks and steps may be groups, chains or chords (Celery's `celery.chord` form included).
  */
 import type { AsyncResult } from '../core/async-result.js';
-import { followUpOptions } from '../core/follow-up.js';
+import { followUpOptions } from '../core/link-callbacks.js';
 import { GroupResult } from '../core/group-result.js';
 import { resultTuple } from '../core/result-meta.js';
 import { PROPAGATE_STATES } from '../protocol/states.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { App } from '../core/app.js';
 import { buildTaskMessage } from '../core/producer.js';
-import { replacedNesting } from '../core/replace.js';
+import { replacedNesting } from '../core/replace-seam.js';
 import { createTestApp } from '../testing/test-app.js';
 import type { SignatureDict, TaskMessage } from '../protocol/types.js';
 import { signature } from './primitives.js';

@@ -8,7 +8,7 @@
  * group's results. Then the task ends with `Ignore`: no state is stored for the replaced run.
  */
 import type { ApplyOptions, SignatureLike } from '../core/call-options.js';
-import type { ReplaceRequest } from '../core/replace.js';
+import type { ReplaceRequest } from '../core/replace-seam.js';
 import { toSignatureDicts } from '../core/signature-options.js';
 import { Ignore, ImproperlyConfigured } from '../core/task-errors.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';

@@ -13,7 +13,7 @@ import { systemClock, type Clock } from './clock.js';
 import { GroupResult } from './group-result.js';
 import { addToCurrentTask } from './current-task.js';
 import { resultTuple } from './result-meta.js';
-import { runEager } from './eager.js';
+import { runEager } from './run-eager.js';
 import type { ApplyOptions } from './call-options.js';
 import { buildTaskMessage, type ProducerHost, type TaskCall } from './producer.js';
 import { sendMessages } from './send.js';
@@ -22,7 +22,7 @@ import { resolveSettings, type ResolvedSettings, type Settings } from './setting
 import type { ResultBackend } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
 import type { TaskContext } from './context.js';
-import type { Replacer } from './replace.js';
+import type { Replacer } from './replace-seam.js';
 import { Signals, type SignalHandler, type SignalName } from './signals.js';
 import { Task, type AnyTask, type TaskHost } from './task.js';
 import type { SchemaInput, SchemaOutput, StandardSchemaV1 } from './standard-schema.js';
@@ -31,7 +31,7 @@ import type { SchemaInput, SchemaOutput, StandardSchemaV1 } from './standard-sch
 type Mutable<T> = T extends readonly unknown[] ? [...T] : never;
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
 import { queueTopologyOf } from './queue-topology.js';
-import { checkScheme, openTransport, redactUrl, type TransportContext, type TransportTable } from './transports.js';
+import { checkScheme, openTransport, redactUrl, type TransportContext, type TransportTable } from './transport-table.js';
 
 /** How long a revoke is remembered, as Celery's worker keeps revoked ids (3 hours). */
 export const REVOKE_EXPIRES_SEC = 10_800;

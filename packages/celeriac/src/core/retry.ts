@@ -118,7 +118,7 @@ export function retryText(retry: Retry, eta: number, now: number): string {
  * `parent_id` = the task's own id, `origin` = this process; and the two properties Celery
  * 5.2.6 adds (`replaced_task_nesting`, `origin` of the sender). A message that carries
  * `replaced_task_nesting` as a header (Celery 5.3+) keeps it there and gets no property, so
- * the header is never shadowed by a property 0 (core/replace.ts reads the property first).
+ * the header is never shadowed by a property 0 (core/replace-seam.ts reads the property first).
  */
 export function buildRetryMessage(message: TaskMessage, eta: number, now: number, origin: string): TaskMessage {
   const h = message.headers;

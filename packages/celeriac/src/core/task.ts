@@ -9,7 +9,7 @@ import type { Json, JsonObject } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
 import type { TaskContext } from './context.js';
 import type { ApplyOptions, TaskApplyOptions } from './call-options.js';
-import type { Replacer } from './replace.js';
+import type { Replacer } from './replace-seam.js';
 import type { Signals } from './signals.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import { Signature } from './signature.js';

@@ -9,7 +9,7 @@ import type { DeliveryInfo, Json, JsonObject, ResultTuple, TaskMessage, TaskStat
 import type { TaskContext, TaskRequest } from './context.js';
 import { runAsCurrentTask, takeChildren } from './current-task.js';
 import { checkCustomEvent, isCustomEventHost, sendCustomEvent } from './custom-event.js';
-import { replacedNesting } from './replace.js';
+import { replacedNesting } from './replace-seam.js';
 import { autoRetry, requestRetry } from './retry.js';
 import type { Signals } from './signals.js';
 import { Ignore, Reject, Retry } from './task-errors.js';

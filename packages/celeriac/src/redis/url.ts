@@ -5,7 +5,7 @@
  * URL carries (`global_keyprefix`). Pure parsing: no connection, no file read (TLS files are
  * read by redis/client.ts when a client is made). Shared by the Redis broker and backend.
  */
-import { redactUrl } from '../core/transports.js';
+import { redactUrl } from '../core/transport-table.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
 /** Where and how to reach Redis, parsed from a URL by {@link parseRedisUrl}. */

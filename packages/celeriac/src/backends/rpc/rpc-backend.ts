@@ -25,7 +25,7 @@ import { typeTable } from '../../amqp/tables.js';
 import { rpcQueueSpec } from '../../amqp/topology.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
 import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
-import type { TransportLog } from '../../core/transports.js';
+import type { TransportLog } from '../../core/transport-table.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { pyJsonStringify } from '../../protocol/py-json.js';
 import { decodeResultMeta } from '../../protocol/result.js';

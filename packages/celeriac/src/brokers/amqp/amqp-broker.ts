@@ -37,7 +37,7 @@ import type {
   Unsubscribe,
 } from '../../core/spi/broker.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { TransportLog } from '../../core/transports.js';
+import type { TransportLog } from '../../core/transport-table.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';

@@ -44,7 +44,7 @@ import { envelopeOf, fromWire } from '../../amqp/wire.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
 import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
 import type { Clock } from '../../core/clock.js';
-import type { TransportLog } from '../../core/transports.js';
+import type { TransportLog } from '../../core/transport-table.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { QueueType } from '../../core/queue-topology.js';
 import type { Message } from '../../protocol/types.js';

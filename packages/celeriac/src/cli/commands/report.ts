@@ -8,7 +8,7 @@ import { release } from 'node:os';
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import { SETTINGS } from '../../core/settings.js';
-import { redactUrl } from '../../core/transports.js';
+import { redactUrl } from '../../core/transport-table.js';
 import { CELERIAC_VERSION } from '../../worker/banner.js';
 import type { CliContext } from '../io.js';
 

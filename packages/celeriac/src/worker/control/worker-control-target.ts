@@ -11,7 +11,7 @@ import type { Consumer } from '../../core/spi/broker.js';
 import { delayedListingOf } from '../../core/spi/roles.js';
 import { celerySettingName } from '../../core/celery-names.js';
 import { SETTINGS } from '../../core/settings.js';
-import { redactUrl } from '../../core/transports.js';
+import { redactUrl } from '../../core/transport-table.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { LamportClock } from '../../protocol/lamport-clock.js';
 import { decodeTaskMessage } from '../../protocol/task-message.js';

@@ -1,5 +1,5 @@
 /**
- * @module core/replace
+ * @module core/replace-seam
  * The seam behind `ctx.replace(signature)`. Replacing needs the canvas layer (chains, groups,
  * chords are sent there), which core may not import, so `createApp` gives each app the
  * canvas implementation when it builds it, and the task context calls it through the

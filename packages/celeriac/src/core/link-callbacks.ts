@@ -1,5 +1,5 @@
 /**
- * @module core/follow-up
+ * @module core/link-callbacks
  * What a finished task sends next: `link` callbacks with its result on success, `linkError`
  * errbacks with its id on failure (Celery's calling convention, so Python errbacks work).
  */

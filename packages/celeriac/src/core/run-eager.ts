@@ -1,5 +1,5 @@
 /**
- * @module core/eager
+ * @module core/run-eager
  * Eager mode (`taskAlwaysEager`): run a task in the caller, for users' own tests. The result
  * lives in the returned EagerResult, not in the backend, as in Celery.
  */
@@ -8,11 +8,11 @@ import type { ResultMeta, TaskMessage } from '../protocol/types.js';
 import type { Logger } from 'pino';
 import type { ResolvedSettings } from './settings.js';
 import type { Clock } from './clock.js';
-import type { SendTask } from './follow-up.js';
+import type { SendTask } from './link-callbacks.js';
 import type { OutgoingTask } from './producer.js';
 import { buildMeta, type MetaContext } from './result-meta.js';
 import { Ignore, Reject, Retry, formatTraceback, toExceptionRecord } from './task-errors.js';
-import { sendCallbacks, sendErrbacks } from './follow-up.js';
+import { sendCallbacks, sendErrbacks } from './link-callbacks.js';
 import { ORIGIN } from './producer.js';
 import { buildRetryMessage } from './retry.js';
 import { traceTask, type TraceOutcome } from './trace.js';

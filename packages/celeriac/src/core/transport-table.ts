@@ -1,5 +1,5 @@
 /**
- * @module core/transports
+ * @module core/transport-table
  * The table that maps URL schemes to adapter factories. core only defines its shape; the
  * edge (`src/transports.ts`) fills it, so core never imports an adapter.
  */
