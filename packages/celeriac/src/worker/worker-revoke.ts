@@ -43,9 +43,14 @@ export interface RevokeContext {
 export async function revokeInWorker(ctx: RevokeContext, ids: readonly string[], options: WorkerRevokeOptions): Promise<WorkerRevokeResult> {
   const signal = signalName(options.signal);
   const { app } = ctx;
+  // One revoke reaches a worker up to three times (the control command, the revocation
+  // store's notice of the revoke, the notice of this worker's own persisting): said once.
+  const fresh = ids.filter((id) => !ctx.set.has(id));
   ctx.set.add(ids, app.revokeExpiresSec * 1000);
   const terminated = options.terminate ? ctx.terminate(new Set(ids), signal) : [];
-  ctx.log.info({ ids, terminate: options.terminate ?? false, signal, terminated }, `revoked ${ids.length} task(s)`);
+  if (fresh.length > 0 || terminated.length > 0) {
+    ctx.log.info({ ids: fresh, terminate: options.terminate ?? false, signal, terminated }, `revoked ${fresh.length} task(s)${terminated.length > 0 ? `, terminated ${terminated.length}` : ''}`);
+  }
   // Without a revocation store (rpc://) there is nowhere to persist: remote control carried it.
   const store = revocationStoreOf(app.backend);
   if ((options.persist ?? true) && ids.length > 0 && store !== undefined) {

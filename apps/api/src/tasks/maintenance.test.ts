@@ -1,0 +1,33 @@
+/** maintenance.heartbeat counts its runs and logs one line carrying its task id once (ctx.log already names the task). */
+import { Writable } from 'node:stream';
+import { createApp, Worker } from 'celeriac';
+import { MemoryBackend, MemoryBroker } from 'celeriac/memory';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MemoryCache } from '../cache/cache.js';
+import { registerMaintenanceTasks } from './maintenance.js';
+
+describe('maintenance.heartbeat', () => {
+  it('counts in the cache and logs taskId once per line', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+    const app = createApp({ logFormat: 'json' }, { env: {}, broker: new MemoryBroker(), backend: new MemoryBackend(), logger: pino({ level: 'info' }, sink) });
+    const { heartbeat } = registerMaintenanceTasks(app, { cache: new MemoryCache(app.clock) });
+    const worker = new Worker(app, { concurrency: 1 });
+    await worker.start();
+    try {
+      const ids = [(await heartbeat.delay()).id, (await heartbeat.delay()).id];
+      const deadline = Date.now() + 5000;
+      const beats = () => lines.filter((l) => l.includes('"msg":"heartbeat"'));
+      while (beats().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(beats().map((l) => (JSON.parse(l) as { heartbeat: number }).heartbeat)).toEqual([1, 2]);
+      for (const [i, line] of beats().entries()) {
+        expect(line.match(/"taskId"/g)).toHaveLength(1);
+        expect((JSON.parse(line) as { taskId: string }).taskId).toBe(ids[i]);
+      }
+    } finally {
+      await worker.close();
+      await app.close();
+    }
+  });
+});
