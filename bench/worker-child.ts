@@ -30,6 +30,8 @@ async function main(): Promise<void> {
     concurrency: Number(e.BENCH_CONCURRENCY ?? 1),
     events: e.BENCH_EVENTS === '1',
   };
+  // BENCH_TRACING=100|1: a tracer provider registered first, as `--import ./otel.mjs` would.
+  const tracing = e.BENCH_TRACING === undefined || e.BENCH_TRACING === '' ? null : (await import('./tracing-provider.js')).registerBenchTracing(Number(e.BENCH_TRACING));
   const worker = await (await load()).default(env);
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'go') {
@@ -43,6 +45,10 @@ async function main(): Promise<void> {
     } else if (m.type === 'stop') {
       worker
         .close()
+        .then(async () => {
+          const spans = await tracing?.shutdown();
+          if (spans !== undefined) console.error(`tracing: ${spans} spans exported`);
+        })
         .catch((err: unknown) => console.error('close failed', err))
         .finally(() => {
           send({ type: 'closed' });
