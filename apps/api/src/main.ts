@@ -13,6 +13,7 @@
 import { createRuntime, type Runtime } from './runtime.js';
 import { startApi, startBeat, startFlower, startWorker, type RunningRole } from './roles.js';
 import { seedDemoData } from './seed.js';
+import { startTracing } from './tracing.js';
 import { appEnvironment, loadSettings, redact, ROLES, SettingsError, type AppSettings, type Role } from './settings.js';
 
 function fail(message: string, code: number): never {
@@ -70,6 +71,8 @@ async function main(): Promise<void> {
     if (err instanceof SettingsError) fail(`${err.message}\n(see apps/api/README.md, or apps/api/.env.example)`, 2);
     throw err;
   }
+  // Before anything sends or serves: with OTEL_EXPORTER_OTLP_ENDPOINT set, traces are exported.
+  const stopTracing = await startTracing(process.env, `celeriac-app-${role}`);
   const rt = await createRuntime(settings, { celeryEnv: env });
   let running: RunningRole[] = [];
   let stopping: Promise<void> | undefined;
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
     stopping = (async () => {
       for (const r of [...running].reverse()) await r.stop().catch((err: unknown) => rt.log.error({ err, role: r.name }, 'stop failed'));
       await rt.close();
+      await stopTracing().catch((err: unknown) => rt.log.error({ err }, 'could not flush the last traces'));
     })().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -12,6 +12,7 @@ import { systemClock, type Broker, type Clock, type ResultBackend } from 'celeri
 import type { Logger } from 'pino';
 import { openCache, type Cache } from './cache/cache.js';
 import { openDatabase, type Database } from './db/database.js';
+import { traceCache, traceDatabase } from './tracing.js';
 import { migrate } from './db/migrations.js';
 import type { AppSettings } from './settings.js';
 import { randomlyFailingService, registerDemoTasks, type UnreliableService } from './tasks/demo.js';
@@ -100,7 +101,7 @@ function registerAll(celery: App, service: TodoService, cache: Cache, settings: 
 export async function createRuntime(settings: AppSettings, overrides: RuntimeOverrides = {}): Promise<Runtime> {
   const log = overrides.logger ?? createLogger({ level: settings.logLevel, format: settings.logFormat });
   const clock = overrides.clock ?? systemClock;
-  const db = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir });
+  const db = traceDatabase(await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir }));
   try {
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ migrations: applied, database: db.kind }, 'database migrated');
@@ -108,7 +109,7 @@ export async function createRuntime(settings: AppSettings, overrides: RuntimeOve
     await db.close();
     throw err;
   }
-  const cache = openCache({ url: settings.redisUrl, prefix: settings.cachePrefix, clock });
+  const cache = traceCache(openCache({ url: settings.redisUrl, prefix: settings.cachePrefix, clock }));
   const celery = createCeleryApp(settings, log, overrides);
   const service = new TodoService({ db, cache: new TodoCache(cache, log), celery, clock, log });
   const tasks = registerAll(celery, service, cache, settings, overrides.unreliable ?? randomlyFailingService());

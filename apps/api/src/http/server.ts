@@ -5,6 +5,7 @@
  * (served from the package, no CDN), security headers with a strict CSP on every response, one error shape for every failure, request ids in every
  * log line and response, and a close that ends open event streams first.
  */
+import { traceRoute } from '../tracing.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
@@ -85,6 +86,8 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') table.push({ method, url: route.url, body: route.schema?.body !== undefined });
   });
+  // Each handler in a SERVER span (a no-op span when no tracer provider is registered).
+  app.addHook('onRoute', traceRoute);
 
   const feed = new TaskFeed(runtime.celery, runtime.log);
   await feed.start();

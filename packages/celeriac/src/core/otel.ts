@@ -38,6 +38,9 @@ interface OutgoingTask {
 export const TRACER_NAME = 'celeriac';
 const TRACER_VERSION = '0.1.0';
 
+/** The global under which @opentelemetry/api 1.x keeps what is registered (its providers, propagator). */
+const API_KEY = Symbol.for('opentelemetry.js.api.1');
+
 let memo: { provider: TracerProvider | null; tracer: Tracer | undefined } = { provider: null, tracer: undefined };
 
 /**
@@ -46,6 +49,9 @@ let memo: { provider: TracerProvider | null; tracer: Tracer | undefined } = { pr
  * registered later, or replaced, is picked up on the next call.
  */
 export function activeTracer(): Tracer | undefined {
+  // Nothing registered (the usual case): every 1.x copy of the API registers under this one
+  // global key, so its absence answers without the API's own look-up and version check.
+  if ((globalThis as { [API_KEY]?: { trace?: unknown } })[API_KEY]?.trace === undefined) return undefined;
   const provider = trace.getTracerProvider();
   if (provider instanceof ProxyTracerProvider) {
     // The API's proxy: without a delegate nobody registered a provider.
