@@ -86,7 +86,16 @@ function describe(checker: ts.TypeChecker, exported: ts.Symbol): string {
     const lines = [...calls, ...publicProperties(checker, type).map((p) => memberLine(checker, p, decl))];
     parts.push(`interface ${name}${params === undefined ? '' : `<${params}>`} {\n${lines.join('\n')}\n}`);
   } else if ((symbol.flags & ts.SymbolFlags.TypeAlias) !== 0) {
-    parts.push(`type ${(decl as ts.TypeAliasDeclaration).name.text}${(decl as ts.TypeAliasDeclaration).typeParameters === undefined ? '' : `<${(decl as ts.TypeAliasDeclaration).typeParameters!.map((p) => p.getText()).join(', ')}>`} = ${(decl as ts.TypeAliasDeclaration).type.getText()}`);
+    const alias = decl as ts.TypeAliasDeclaration;
+    parts.push(`type ${alias.name.text}${alias.typeParameters === undefined ? '' : `<${alias.typeParameters.map((p) => p.getText()).join(', ')}>`} = ${alias.type.getText()}`);
+    // An object type built from names the entry point does not export (a mapped table, an
+    // intersection): its fields are the API, so they are listed.
+    const type = checker.getDeclaredTypeOfSymbol(symbol);
+    const isObject = (type.flags & (ts.TypeFlags.Object | ts.TypeFlags.Intersection)) !== 0 && type.getCallSignatures().length === 0;
+    if (alias.typeParameters === undefined && isObject && !ts.isTypeLiteralNode(alias.type)) {
+      const lines = publicProperties(checker, type).map((p) => memberLine(checker, p, decl));
+      if (lines.length > 0) parts.push(`// fields:\n{\n${lines.join('\n')}\n}`);
+    }
   } else if ((symbol.flags & ts.SymbolFlags.Variable) !== 0) {
     parts.push(`const ${name}: ${checker.typeToString(checker.getTypeOfSymbolAtLocation(symbol, decl), decl, FORMAT)}`);
   } else if ((symbol.flags & ts.SymbolFlags.Enum) !== 0) {
@@ -117,7 +126,8 @@ export function renderReport(dir: string): string {
     const exports = moduleSymbol === undefined ? [] : checker.getExportsOfModule(moduleSymbol).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     out.push('', `## ${entry.specifier}`, '', '```ts', ...exports.map((e) => describe(checker, e)).join('\n\n').split('\n'), '```');
   }
-  return `${out.join('\n')}\n`;
+  // A type printed inline names its module by absolute path: make it the same on every machine.
+  return `${out.join('\n')}\n`.replaceAll(`import("${ROOT}/`, 'import("').replaceAll(`import("${ROOT.replace(/\/$/, '')}/`, 'import("');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -15,7 +15,7 @@ import { compileSchedule, type CompiledEntry } from './compile-entries.js';
 export interface BeatOptions {
   /** Longest sleep of the loop, seconds (`--max-interval`). @default settings.beatMaxLoopInterval */
   maxIntervalSec?: number;
-  /** Lease length, seconds. @default settings.beatLeaseTtl */
+  /** Lease length, seconds. @default settings.beatLeaseTtlSec */
   leaseTtlSec?: number;
   /** Name of this beat in its lease token and logs. @default `beat-<pid>@<host>-<random>` */
   holder?: string;
@@ -48,10 +48,10 @@ function positiveSeconds(value: number, what: string): number {
 export function resolveBeatOptions(app: App, options: BeatOptions = {}): ResolvedBeatOptions {
   const s = app.settings;
   const store = beatStoreOf(app.broker, options.store);
-  const misfireGraceSec = s.beatMisfireGrace;
+  const misfireGraceSec = s.beatMisfireGraceSec;
   return Object.freeze({
     maxIntervalMs: positiveSeconds(options.maxIntervalSec ?? s.beatMaxLoopInterval, 'maxIntervalSec'),
-    leaseTtlMs: positiveSeconds(options.leaseTtlSec ?? s.beatLeaseTtl, 'leaseTtlSec'),
+    leaseTtlMs: positiveSeconds(options.leaseTtlSec ?? s.beatLeaseTtlSec, 'leaseTtlSec'),
     holder: options.holder ?? `beat-${process.pid}@${hostname()}-${randomUUID().slice(0, 8)}`,
     store,
     statics: compileSchedule(options.schedule ?? s.beatSchedule, { misfireGraceSec }),

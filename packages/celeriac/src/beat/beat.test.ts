@@ -40,7 +40,7 @@ function setup(settings: Settings = {}, startMs = START) {
   const clock = new FakeClock(startMs);
   const broker = new RecordingBroker(clock);
   const app = createApp(
-    { beatLeaseTtl: 6, ...settings },
+    { beatLeaseTtlSec: 6, ...settings },
     { broker, backend: new MemoryBackend({ clock }), clock, env: {}, logger: pino({ level: 'silent' }) },
   );
   const beat = (options: BeatOptions = {}) => new Beat(app, { holder: `b${Math.random().toString(36).slice(2, 6)}`, ...options });
@@ -105,7 +105,7 @@ describe('Beat on the memory broker with a fake clock', () => {
   });
 
   it('fencing: a leader paused between its lease check and its publish cannot send after a takeover', async () => {
-    const settings = { beatLeaseTtl: 6, beatSchedule: { fast: { task: 'tasks.fast', schedule: 1 } } };
+    const settings = { beatLeaseTtlSec: 6, beatSchedule: { fast: { task: 'tasks.fast', schedule: 1 } } };
     const { clock, broker, beat } = setup(settings);
     // A reads time from its own clock: while "paused" it does not see time pass, as a process
     // stopped between reading the clock and publishing. The lease expires by the broker's clock.
@@ -149,7 +149,7 @@ describe('Beat on the memory broker with a fake clock', () => {
     const clock = new FakeClock(START);
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push((JSON.parse(line) as { msg: string }).msg) });
-    const app = createApp({ beatLeaseTtl: 6, beatSchedule: every10 }, { broker: new RecordingBroker(clock), backend: new MemoryBackend({ clock }), clock, env: {}, logger });
+    const app = createApp({ beatLeaseTtlSec: 6, beatSchedule: every10 }, { broker: new RecordingBroker(clock), backend: new MemoryBackend({ clock }), clock, env: {}, logger });
     const a = new Beat(app, { holder: 'a' });
     const b = new Beat(app, { holder: 'b' });
     await run(clock, [a, b], 20_000);
@@ -167,7 +167,7 @@ describe('Beat on the memory broker with a fake clock', () => {
 
   it('misfire policy: run-once catches up with one run; skip skips it (logged) and keeps the schedule', async () => {
     const { clock, broker, beat } = setup({
-      beatMisfireGrace: 5,
+      beatMisfireGraceSec: 5,
       beatSchedule: {
         once: { task: 't.once', schedule: 10 },
         skip: { task: 't.skip', schedule: 10, misfire: 'skip' },

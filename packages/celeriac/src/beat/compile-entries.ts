@@ -32,7 +32,7 @@ export interface CompiledEntry {
 
 /** Defaults an entry takes from the app. */
 export interface EntryDefaults {
-  /** Seconds (the `beatMisfireGrace` setting). */
+  /** Seconds (the `beatMisfireGraceSec` setting). */
   readonly misfireGraceSec: number;
 }
 

@@ -56,7 +56,7 @@ export class BeatEntries {
    */
   async set(name: string, definition: BeatEntryDefinition): Promise<void> {
     this.#check(name);
-    const compiled = compileEntry(name, definition, { misfireGraceSec: this.app.settings.beatMisfireGrace }, 'dynamic');
+    const compiled = compileEntry(name, definition, { misfireGraceSec: this.app.settings.beatMisfireGraceSec }, 'dynamic');
     await this.#store.put(name, JSON.stringify({ ...definition, schedule: compiled.schedule }));
   }
 
@@ -84,7 +84,7 @@ export class BeatEntries {
 
   /** Every entry, static and dynamic, with its run state. */
   async list(): Promise<BeatEntryInfo[]> {
-    const defaults = { misfireGraceSec: this.app.settings.beatMisfireGrace };
+    const defaults = { misfireGraceSec: this.app.settings.beatMisfireGraceSec };
     const statics = compileSchedule(this.app.settings.beatSchedule, defaults);
     const [stored, states] = await Promise.all([this.#store.entries(), this.#store.states()]);
     const merged = mergeEntries(statics, stored, defaults, () => undefined);

@@ -54,6 +54,6 @@ export interface BeatEntryDefinition {
   timezone?: string;
   /** Late runs: run once to catch up, or skip them. @default 'run-once' */
   misfire?: MisfirePolicy;
-  /** A run is late when it is more than this many seconds past its slot. @default beatMisfireGrace */
+  /** A run is late when it is more than this many seconds past its slot. @default beatMisfireGraceSec */
   misfireGraceSec?: number;
 }

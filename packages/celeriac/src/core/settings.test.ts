@@ -123,3 +123,30 @@ describe('the settings table is the one source', () => {
     expect(settingProblem(spec('workerConcurrency'), 1.5)).toMatch(/expected an integer/);
   });
 });
+
+describe('names of 0.1 without a unit (deprecated)', () => {
+  it('still set their setting, with one DeprecationWarning per name; both names at once are refused', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const a = resolveSettings({ workerShutdownTimeout: 5, beatLeaseTtl: 9 }, {});
+      const b = resolveSettings({ workerShutdownTimeout: 6 }, {});
+      expect([a.workerShutdownTimeoutSec, a.beatLeaseTtlSec, b.workerShutdownTimeoutSec]).toEqual([5, 9, 6]);
+      expect(Object.keys(a)).not.toContain('workerShutdownTimeout');
+      await new Promise((r) => setImmediate(r));
+      const ours = warnings.filter((w) => (w as { code?: string }).code === 'CELERIAC_DEP_SETTING').map((w) => w.message);
+      expect(ours).toEqual([
+        'setting workerShutdownTimeout is deprecated: use workerShutdownTimeoutSec (the same number of seconds); see docs/upgrading.md',
+        'setting beatLeaseTtl is deprecated: use beatLeaseTtlSec (the same number of seconds); see docs/upgrading.md',
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(() => resolveSettings({ beatMisfireGrace: 1, beatMisfireGraceSec: 2 }, {})).toThrow(/beatMisfireGrace and beatMisfireGraceSec are one setting: give only beatMisfireGraceSec/);
+  });
+
+  it('their environment variables of 0.1 are still read', () => {
+    expect(resolveSettings({}, { CELERY_WORKER_SHUTDOWN_TIMEOUT: '7', CELERIAC_BEAT_LEASE_TTL_SEC: '8' })).toMatchObject({ workerShutdownTimeoutSec: 7, beatLeaseTtlSec: 8 });
+  });
+});

@@ -131,7 +131,7 @@ const TABLE = {
   taskAcksOnFailureOrTimeout: setting<boolean>({ type: 'boolean', default: true, env: envNames('TASK_ACKS_ON_FAILURE_OR_TIMEOUT'),
     doc: 'With late acks, acknowledge tasks that failed or timed out. When false they are rejected without requeue.' }),
   taskRejectOnWorkerLost: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_REJECT_ON_WORKER_LOST'),
-    doc: 'With late acks, when the process or thread running a task dies under it (WorkerLostError), deliver the message again instead of storing FAILURE: after a backoff (`workerRedeliveryDelay`), and at most `workerMaxDeliveries` times, so a task that kills its process every time does not loop. The task then runs again, so it must be safe to run twice. Tasks may set `rejectOnWorkerLost`.' }),
+    doc: 'With late acks, when the process or thread running a task dies under it (WorkerLostError), deliver the message again instead of storing FAILURE: after a backoff (`workerRedeliveryDelaySec`), and at most `workerMaxDeliveries` times, so a task that kills its process every time does not loop. The task then runs again, so it must be safe to run twice. Tasks may set `rejectOnWorkerLost`.' }),
   taskDefaultRateLimit: setting<string | null>({ type: 'string?', default: null, env: envNames('TASK_DEFAULT_RATE_LIMIT'), check: rateLimit,
     doc: 'Per-worker rate limit of every task that sets no `rateLimit`: `\'10/s\'`, `\'100/m\'`, `\'1000/h\'` or a number per second. `null` = no limit. See docs/rate-limits.md.' }),
   taskTrackStarted: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_TRACK_STARTED'),
@@ -160,12 +160,12 @@ const TABLE = {
   workerPrefetchMultiplier: setting<number>({ type: 'integer', default: 4, env: envNames('WORKER_PREFETCH_MULTIPLIER'), check: nonNegative,
     cli: { flags: '--prefetch-multiplier <n>', commands: ['worker'], help: 'messages prefetched per slot; 0 = unlimited' },
     doc: 'A worker holds at most concurrency x multiplier unacknowledged messages. 0 removes the limit. With late acks, 1 gives the fairest distribution.' }),
-  workerShutdownTimeout: setting<number>({ type: 'number', default: 30, env: envNames('WORKER_SHUTDOWN_TIMEOUT'), check: nonNegative,
+  workerShutdownTimeoutSec: setting<number>({ type: 'number', default: 30, env: ['CELERIAC_WORKER_SHUTDOWN_TIMEOUT_SEC', ...envNames('WORKER_SHUTDOWN_TIMEOUT')], check: nonNegative,
     cli: { flags: '--shutdown-timeout <seconds>', commands: ['worker'], help: 'seconds a warm shutdown waits for running tasks' },
     doc: 'Seconds a warm shutdown (first SIGTERM/SIGINT) waits for running tasks. When it passes, running tasks are abandoned: late-ack messages go back to the queue, the rest are marked failed with WorkerLostError.' }),
   workerMaxDeliveries: setting<number | null>({ type: 'integer?', default: 10, env: ['CELERIAC_WORKER_MAX_DELIVERIES'], check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')),
-    doc: 'Celeriac only. Most deliveries of one message that end in a worker-side failure (the result store refuses writes, a task whose thread or process dies under `rejectOnWorkerLost`) or in a requeueing `Reject`. A worker-side failure gives the message back through the broker\'s delayed set after `workerRedeliveryDelay` x 2^(n-1) seconds (at most 600), never straight to the front of its queue; the delivery that reaches the limit is dead-lettered (set aside with its reason) and FAILURE `DeliveryLimitExceeded` is stored when the backend takes it. `null`: no limit (the backoff still applies). See docs/delivery-guarantees.md.' }),
-  workerRedeliveryDelay: setting<number>({ type: 'number', default: 1, env: ['CELERIAC_WORKER_REDELIVERY_DELAY'], check: nonNegative,
+    doc: 'Celeriac only. Most deliveries of one message that end in a worker-side failure (the result store refuses writes, a task whose thread or process dies under `rejectOnWorkerLost`) or in a requeueing `Reject`. A worker-side failure gives the message back through the broker\'s delayed set after `workerRedeliveryDelaySec` x 2^(n-1) seconds (at most 600), never straight to the front of its queue; the delivery that reaches the limit is dead-lettered (set aside with its reason) and FAILURE `DeliveryLimitExceeded` is stored when the backend takes it. `null`: no limit (the backoff still applies). See docs/delivery-guarantees.md.' }),
+  workerRedeliveryDelaySec: setting<number>({ type: 'number', default: 1, env: ['CELERIAC_WORKER_REDELIVERY_DELAY_SEC', 'CELERIAC_WORKER_REDELIVERY_DELAY'], check: nonNegative,
     doc: 'Celeriac only. Seconds before the first redelivery of a message given back for a worker-side failure; each further one waits twice as long, up to 600 s (see `workerMaxDeliveries`).' }),
   workerSendTaskEvents: setting<boolean>({ type: 'boolean', default: false, env: envNames('WORKER_SEND_TASK_EVENTS'),
     cli: { flags: '-E, --task-events', commands: ['worker'], help: 'send task events for monitors (celery events, Flower)' },
@@ -210,21 +210,44 @@ const TABLE = {
   beatMaxLoopInterval: setting<number>({ type: 'number', default: 300, env: envNames('BEAT_MAX_LOOP_INTERVAL'), check: positive,
     cli: { flags: '--max-interval <seconds>', commands: ['beat'], help: 'longest sleep between checks' },
     doc: 'Longest time in seconds the beat loop sleeps between checks (`--max-interval`). The leader also wakes to renew its lease, and picks up changed dynamic entries when it does.' }),
-  beatLeaseTtl: setting<number>({ type: 'number', default: 15, env: envNames('BEAT_LEASE_TTL'), check: positive,
+  beatLeaseTtlSec: setting<number>({ type: 'number', default: 15, env: ['CELERIAC_BEAT_LEASE_TTL_SEC', ...envNames('BEAT_LEASE_TTL')], check: positive,
     cli: { flags: '--lease-ttl <seconds>', commands: ['beat'], help: 'lease length: the longest takeover delay' },
     doc: 'Seconds a beat leader\'s lease lasts without renewal. The leader renews it every third of this; if it dies, another beat takes over when the lease expires, so this is the longest gap in sending.' }),
-  beatMisfireGrace: setting<number>({ type: 'number', default: 60, env: envNames('BEAT_MISFIRE_GRACE'), check: nonNegative,
+  beatMisfireGraceSec: setting<number>({ type: 'number', default: 60, env: ['CELERIAC_BEAT_MISFIRE_GRACE_SEC', ...envNames('BEAT_MISFIRE_GRACE')], check: nonNegative,
     doc: 'Seconds past its scheduled time after which a run counts as missed; entries with `misfire: \'skip\'` then skip it (logged) instead of running once to catch up.' }),
 };
 
 /** What a row holds. */
 type ValueOf<Row> = Row extends Omit<SettingSpec<infer T>, 'name'> ? T : never;
 
+/** Names of 0.1 that say no unit, each with its name now (the same unit: seconds). */
+const DEPRECATED_NAMES = {
+  workerShutdownTimeout: 'workerShutdownTimeoutSec',
+  workerRedeliveryDelay: 'workerRedeliveryDelaySec',
+  beatLeaseTtl: 'beatLeaseTtlSec',
+  beatMisfireGrace: 'beatMisfireGraceSec',
+} as const;
+
+/** The names of 0.1, still read (with a deprecation warning, once per name and process). */
+export interface DeprecatedSettings {
+  /** @deprecated Use `workerShutdownTimeoutSec` (seconds, as before). */
+  workerShutdownTimeout?: number;
+  /** @deprecated Use `workerRedeliveryDelaySec` (seconds, as before). */
+  workerRedeliveryDelay?: number;
+  /** @deprecated Use `beatLeaseTtlSec` (seconds, as before). */
+  beatLeaseTtl?: number;
+  /** @deprecated Use `beatMisfireGraceSec` (seconds, as before). */
+  beatMisfireGrace?: number;
+}
+
 /** The settings a user may pass to `createApp`, one per row of the table. Every field is optional. */
-export type Settings = { -readonly [K in keyof typeof TABLE]?: ValueOf<(typeof TABLE)[K]> };
+export type Settings = TableSettings & DeprecatedSettings;
+
+/** One optional field per row of the table: {@link Settings} without the deprecated names. */
+export type TableSettings = { -readonly [K in keyof typeof TABLE]?: ValueOf<(typeof TABLE)[K]> };
 
 /** Settings after resolution: every field present, frozen. */
-export type ResolvedSettings = Readonly<Required<Settings>>;
+export type ResolvedSettings = Readonly<Required<TableSettings>>;
 
 /** The settings table, in the order of docs/configuration.md. */
 export const SETTINGS: readonly SettingSpec[] = Object.freeze(
@@ -334,6 +357,28 @@ function typeError(spec: SettingSpec, value: unknown): string | null {
   }
 }
 
+const warned = new Set<string>();
+
+/**
+ * The settings with each name of 0.1 replaced by its name now, warned once per name and
+ * process (a Node DeprecationWarning, code CELERIAC_DEP_SETTING). Both names at once is an error.
+ */
+function renameDeprecated(input: Settings): Settings {
+  if (!Object.keys(DEPRECATED_NAMES).some((old) => Object.hasOwn(input, old))) return input;
+  const out: Record<string, unknown> = { ...input };
+  for (const [old, now] of Object.entries(DEPRECATED_NAMES)) {
+    if (!Object.hasOwn(out, old)) continue;
+    if (out[now] !== undefined && out[old] !== undefined) throw configError(`Settings ${old} and ${now} are one setting: give only ${now} (${old} is its deprecated name).`);
+    if (out[old] !== undefined) out[now] = out[old];
+    delete out[old];
+    if (!warned.has(old)) {
+      warned.add(old);
+      process.emitWarning(`setting ${old} is deprecated: use ${now} (the same number of seconds); see docs/upgrading.md`, { type: 'DeprecationWarning', code: 'CELERIAC_DEP_SETTING' });
+    }
+  }
+  return out as Settings;
+}
+
 /** What to say about an unknown setting: the Celeriac name of a Celery one, or why there is none. */
 function suggest(name: string): string {
   const celery = celeryName(name);
@@ -352,7 +397,8 @@ function suggest(name: string): string {
  * environment, then defaults. Unknown names and wrong types throw a CONFIG error that
  * names the setting and what was expected.
  */
-export function resolveSettings(input: Settings = {}, env: NodeJS.ProcessEnv = process.env): ResolvedSettings {
+export function resolveSettings(given: Settings = {}, env: NodeJS.ProcessEnv = process.env): ResolvedSettings {
+  const input = renameDeprecated(given);
   for (const key of Object.keys(input)) {
     if (!BY_NAME.has(key)) {
       throw configError(`Unknown setting ${JSON.stringify(key)}.${suggest(key)} See docs/configuration.md for the list.`);

@@ -430,7 +430,7 @@ export class Executor {
   /** How {@link storeAfterEarlyAck} retries for the subject: the redelivery settings. */
   private earlyAckStore(s: Subject): EarlyAckStoreOptions {
     const { app, log } = this.host;
-    return { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelay * 1000, log, taskId: s.message.headers.id };
+    return { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelaySec * 1000, log, taskId: s.message.headers.id };
   }
 
   /** The ack policy in force for the subject: its task's options over the app's settings. */

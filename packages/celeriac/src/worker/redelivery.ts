@@ -58,7 +58,7 @@ export interface EarlyAckStoreOptions {
   readonly clock: Clock;
   /** Attempts in all (`workerMaxDeliveries`; null: 10). */
   readonly maxAttempts: number | null;
-  /** `workerRedeliveryDelay` in ms: the wait before the 2nd attempt, doubling after. */
+  /** `workerRedeliveryDelaySec` in ms: the wait before the 2nd attempt, doubling after. */
   readonly baseDelayMs: number;
   readonly log: { warn(o: object, msg: string): void; error(o: object, msg: string): void };
   readonly taskId: string;

@@ -126,7 +126,7 @@ export class Settlement {
       await this.deadLetter(delivery, `delivered ${count} times (${limitText(delivery, max)}); last failure: ${cause.message}`, message);
       return;
     }
-    const delayMs = redeliveryDelayMs(count, app.settings.workerRedeliveryDelay * 1000);
+    const delayMs = redeliveryDelayMs(count, app.settings.workerRedeliveryDelaySec * 1000);
     log.error({ err: cause, tag: delivery.tag, taskId, deliveries: count, maxDeliveries: max, retryInMs: delayMs }, `could not finish handling a message (delivery ${count}); it will be delivered again in ${delayMs / 1000}s`);
     try {
       await delivery.defer(app.clock.now() + delayMs, { redelivered: true });

@@ -5,7 +5,7 @@ import { resolveSettings } from '../core/settings.js';
 import { ErrorCodes } from '../errors.js';
 import { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
 
-const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 3, workerPrefetchMultiplier: 5, workerShutdownTimeout: 7 }, {});
+const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 3, workerPrefetchMultiplier: 5, workerShutdownTimeoutSec: 7 }, {});
 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {

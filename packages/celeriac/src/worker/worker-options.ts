@@ -20,7 +20,7 @@ export interface WorkerOptions {
   prefetchMultiplier?: number;
   /** Node name, with `%h`, `%n`, `%d` (`-n`). @default 'celery@%h' */
   hostname?: string;
-  /** Seconds a warm shutdown waits for running tasks. @default settings.workerShutdownTimeout */
+  /** Seconds a warm shutdown waits for running tasks. @default settings.workerShutdownTimeoutSec */
   shutdownTimeoutSec?: number;
   /**
    * Execution pool (`-P`): 'async' (tasks on the event loop), 'threads' (each task in a
@@ -124,7 +124,7 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
   const concurrency = pool === 'solo' ? 1 : requested;
   const prefetchMultiplier = options.prefetchMultiplier ?? settings.workerPrefetchMultiplier;
   if (!Number.isInteger(prefetchMultiplier) || prefetchMultiplier < 0) fail(`prefetchMultiplier must be an integer >= 0, got ${String(prefetchMultiplier)}`);
-  const shutdownTimeoutSec = options.shutdownTimeoutSec ?? settings.workerShutdownTimeout;
+  const shutdownTimeoutSec = options.shutdownTimeoutSec ?? settings.workerShutdownTimeoutSec;
   if (!(shutdownTimeoutSec >= 0)) fail(`shutdownTimeoutSec must be >= 0 seconds, got ${String(shutdownTimeoutSec)}`);
   const appModule = options.appModule === undefined ? null : toModuleUrl(options.appModule);
   if ((pool === 'threads' || pool === 'prefork') && appModule === null) {

@@ -112,7 +112,7 @@ describe.runIf(ready && hasRedisServer)('chaos: faults between workers, producer
         prefetchMultiplier: 2,
         acksLate: true,
         hostname: `chaos-${n}-${process.pid}@chaos`,
-        settings: { workerMaxDeliveries: MAX_DELIVERIES, workerRedeliveryDelay: 0.1, workerShutdownTimeout: SHUTDOWN_TIMEOUT_SEC },
+        settings: { workerMaxDeliveries: MAX_DELIVERIES, workerRedeliveryDelaySec: 0.1, workerShutdownTimeoutSec: SHUTDOWN_TIMEOUT_SEC },
       });
       let spawned = 0;
       const start = async (): Promise<ChildWorker> => {

@@ -43,7 +43,7 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
     await producer.sendTask(POISON, [id], {}, { queue, taskId: id });
     // A healthy message behind it: the crash loop must not hold it up for good.
     await producer.sendTask(MARKED, [after, 0], {}, { queue, taskId: after });
-    const settings = { workerMaxDeliveries: MAX, workerRedeliveryDelay: 0.1 };
+    const settings = { workerMaxDeliveries: MAX, workerRedeliveryDelaySec: 0.1 };
 
     for (let run = 1; run <= MAX; run++) {
       const w = spawnWorker(config(queue, `poison-${run}-${process.pid}@failure`, { settings }));
@@ -81,7 +81,7 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
     // One slot and Celery's default prefetch of 4: three innocent messages wait in the
     // worker's prefetch each time the poison kills it (before, each such death counted
     // against them too, and they were dead-lettered beside the poison).
-    const settings = { workerMaxDeliveries: MAX, workerRedeliveryDelay: 0.1 };
+    const settings = { workerMaxDeliveries: MAX, workerRedeliveryDelaySec: 0.1 };
     const over = { settings, prefetchMultiplier: 4 };
     const deadLetters = async (): Promise<string[]> => parseSetAside(await raw.lRange(`${prefix}celeriac.deadletters`, 0, -1)).filter((r) => r.raw.includes(queue)).map((r) => r.raw);
     for (let run = 1; (await deadLetters()).length === 0; run++) {

@@ -47,7 +47,7 @@ describe.runIf(ready && hasRedisServer)('failure: the result backend refuses wri
 
   async function start(queue: string, maxDeliveries: number): Promise<{ app: App; worker: Worker; runs: Map<string, number> }> {
     const app = createApp(
-      { broker: brokerUrl, backend: server.url, taskAcksLate: true, workerMaxDeliveries: maxDeliveries, workerRedeliveryDelay: 0.05 },
+      { broker: brokerUrl, backend: server.url, taskAcksLate: true, workerMaxDeliveries: maxDeliveries, workerRedeliveryDelaySec: 0.05 },
       { env: {}, logger: pino({ level: 'silent' }), broker: new RedisBroker(brokerUrl, FAST), backend: new RedisBackend({ url: server.url }) },
     );
     const runs = new Map<string, number>();

@@ -100,7 +100,7 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
   });
 
   it('a task whose worker was lost is redelivered with rejectOnWorkerLost (after a backoff), otherwise FAILURE', async () => {
-    const env = makeEnv({ taskAcksLate: true, workerRedeliveryDelay: 0.01 });
+    const env = makeEnv({ taskAcksLate: true, workerRedeliveryDelaySec: 0.01 });
     let lostRuns = 0;
     // A pool reports a dead process or thread as a WorkerLostError outcome; thrown here to drive that path.
     env.app.task('t.lost_requeue', { rejectOnWorkerLost: true }, () => {
@@ -125,7 +125,7 @@ describe('acksOnFailureOrTimeout and rejectOnWorkerLost', () => {
   });
 
   it('taskRejectOnWorkerLost is the app-wide default', async () => {
-    const env = makeEnv({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelay: 0.01 });
+    const env = makeEnv({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelaySec: 0.01 });
     let runs = 0;
     env.app.task('t.lost', () => {
       if (++runs === 1) throw new WorkerLostError('process died');

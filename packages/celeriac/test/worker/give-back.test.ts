@@ -9,7 +9,7 @@ afterEach(closeEnvs);
 
 describe('an unexpected failure while handling a message', () => {
   it('gives a late-ack message back, so it runs again once the backend recovers', async () => {
-    const env = makeEnv({ taskAcksLate: true, workerRedeliveryDelay: 0.01 });
+    const env = makeEnv({ taskAcksLate: true, workerRedeliveryDelaySec: 0.01 });
     let runs = 0;
     const task = env.app.task('t.flaky-store', () => {
       runs += 1;
@@ -36,7 +36,7 @@ describe('an unexpected failure while handling a message', () => {
   it('frees the slot and keeps the worker running when the message was already acked', async () => {
     // Early ack: the message is gone, so the write is tried again with the redelivery backoff
     // (worker/redelivery.ts storeAfterEarlyAck), then given up with an error line.
-    const env = makeEnv({ workerRedeliveryDelay: 0.01, workerMaxDeliveries: 3 });
+    const env = makeEnv({ workerRedeliveryDelaySec: 0.01, workerMaxDeliveries: 3 });
     const task = env.app.task('t.ok', (x: number) => x);
     const store = env.backend.store.bind(env.backend);
     let refused = 0;

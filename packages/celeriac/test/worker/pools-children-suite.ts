@@ -360,7 +360,7 @@ function processTests(): void {
     });
 
     it('with rejectOnWorkerLost the lost task goes back to its queue and runs again on a fresh child', async () => {
-      const { env, tasks } = setup({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelay: 0.05 });
+      const { env, tasks } = setup({ taskAcksLate: true, taskRejectOnWorkerLost: true, workerRedeliveryDelaySec: 0.05 });
       const worker = await env.startWorker({ pool: 'prefork', appModule, concurrency: 1 });
       const [pid] = childIds(worker);
       const r = await tasks.hangOnce.delay();

@@ -20,7 +20,7 @@ function refuseWrites(env: TestEnv): { on: boolean } {
 
 describe('a result store that refuses writes (late acks)', () => {
   it('redelivers with exponential backoff through the delayed set, never hot, and dead-letters at workerMaxDeliveries', async () => {
-    const env = makeEnv({ taskAcksLate: true, workerMaxDeliveries: 4, workerRedeliveryDelay: 1 }, { fakeClock: true });
+    const env = makeEnv({ taskAcksLate: true, workerMaxDeliveries: 4, workerRedeliveryDelaySec: 1 }, { fakeClock: true });
     refuseWrites(env);
     let runs = 0;
     const t = env.app.task('t.side_effect', () => {
@@ -53,7 +53,7 @@ describe('a result store that refuses writes (late acks)', () => {
   });
 
   it('stores FAILURE DeliveryLimitExceeded at the limit when the backend takes that write', async () => {
-    const env = makeEnv({ taskAcksLate: true, workerMaxDeliveries: 2, workerRedeliveryDelay: 0.5 }, { fakeClock: true });
+    const env = makeEnv({ taskAcksLate: true, workerMaxDeliveries: 2, workerRedeliveryDelaySec: 0.5 }, { fakeClock: true });
     // A store that refuses the result (say, too large for the server) but takes a FAILURE.
     const store = env.backend.store.bind(env.backend);
     env.backend.store = (meta, options) => (meta.status === 'SUCCESS' ? Promise.reject(new Error('ERR string exceeds maximum allowed size')) : store(meta, options));
@@ -78,7 +78,7 @@ describe('a result store that refuses writes (late acks)', () => {
 
 describe('a result store that refuses writes (early acks)', () => {
   it('retries the write with the redelivery backoff, the task running once, and stores SUCCESS once the store takes it', async () => {
-    const env = makeEnv({ taskAcksLate: false, workerMaxDeliveries: 5, workerRedeliveryDelay: 1 }, { fakeClock: true });
+    const env = makeEnv({ taskAcksLate: false, workerMaxDeliveries: 5, workerRedeliveryDelaySec: 1 }, { fakeClock: true });
     const refusing = refuseWrites(env);
     let runs = 0;
     const t = env.app.task('t.early', () => {
@@ -101,7 +101,7 @@ describe('a result store that refuses writes (early acks)', () => {
   });
 
   it('says the result is lost after workerMaxDeliveries attempts (before, nothing was logged and it stayed PENDING)', async () => {
-    const env = makeEnv({ taskAcksLate: false, workerMaxDeliveries: 2, workerRedeliveryDelay: 1 }, { fakeClock: true });
+    const env = makeEnv({ taskAcksLate: false, workerMaxDeliveries: 2, workerRedeliveryDelaySec: 1 }, { fakeClock: true });
     refuseWrites(env);
     const t = env.app.task('t.early_lost', () => 'done');
     await env.startWorker();
