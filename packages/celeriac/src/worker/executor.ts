@@ -456,6 +456,7 @@ const ignore = (): void => undefined;
 
 /** The task message of a delivery, or why it cannot be decoded. */
 function decode(delivery: Delivery): TaskMessage | string {
+  if (delivery.undecodable !== undefined) return delivery.undecodable;
   try {
     return decodeTaskMessage(delivery.decoded ?? decodeEnvelope(delivery.raw).message);
   } catch (err) {

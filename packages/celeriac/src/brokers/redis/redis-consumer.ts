@@ -400,6 +400,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       const queue = queues[m.offset % queues.length] as string;
       const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++, m.given + 1);
       if (m.tag.includes('~dup.')) options.log?.('warn', `a message in ${queue} carries a delivery tag another held message has; it is held as ${m.tag} (fetch.lua)`);
+      if (m.invalid !== undefined) d.refuseDecoding(m.invalid);
       d.unsettled = this.#unsettled.add(d);
       return d;
     });

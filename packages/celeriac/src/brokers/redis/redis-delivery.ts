@@ -58,6 +58,14 @@ export class RedisDelivery implements Delivery {
     readonly deliveryCount: number = 1,
   ) {}
 
+  /** Why it cannot be decoded, when fetch found so (Delivery.undecodable); not set on the others. */
+  declare undecodable?: string;
+
+  /** Its envelope cannot be decoded for `reason` (bytes that are not UTF-8, found by fetch). */
+  refuseDecoding(reason: string): void {
+    this.undecodable = reason;
+  }
+
   /** Read from the envelope when first asked (kombu marks headers and delivery_info). */
   get redelivered(): boolean {
     return (this.#redelivered ??= isRedelivered(this.raw));

@@ -4,11 +4,14 @@
  * file's header documents its KEYS, ARGV and reply). Every multi-key change of the broker
  * goes through here, so TypeScript never does a read-modify-write across round trips.
  */
+import { RESP_TYPES, type RedisClientType } from '@redis/client';
 import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
 import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
 import type { SetAsideCategory, SetAsideLimits } from '../../core/set-aside.js';
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
 
@@ -49,6 +52,8 @@ export interface FetchedMessage {
   readonly token: string;
   /** Deliveries of this message given back before this one (celeriac.deliveries); 0 for none. */
   readonly given: number;
+  /** Set when the stored envelope is not valid UTF-8 (see {@link Transitions.fetch}): why it cannot be decoded. */
+  invalid?: string;
 }
 
 /** A held delivery's identity, as settlements and renewals need it. */
@@ -167,7 +172,26 @@ export class Transitions {
   async fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string): Promise<FetchedMessage[]> {
     const args = [queues.length, max, indexScore(nowMs), nowMs + leaseMs, tokenPrefix, ...queues.map((q) => JSON.stringify(q))];
     const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, this.keys.deliveries, ...bucketKeys], args)) as string[];
-    return reply.length === 0 ? [] : readFetchReply(reply, tokenPrefix);
+    if (reply.length === 0) return [];
+    const got = readFetchReply(reply, tokenPrefix);
+    // Replies are decoded as UTF-8 with bytes that are not UTF-8 replaced by U+FFFD, silently,
+    // while the body (base64) is checked strictly: one rule for both, so an envelope holding
+    // U+FFFD (rare: searching an ASCII string for it costs nothing) has its stored bytes read
+    // back and checked, and one that is not UTF-8 is refused as a bad body is.
+    for (const m of got) if (m.raw.includes('\uFFFD') && !(await this.#storedAsUtf8(m.tag))) m.invalid = 'bad-encoding: the envelope is not valid UTF-8 (its headers or properties hold bytes that are not UTF-8)';
+    return got;
+  }
+
+  /** Whether the unacked entry of `tag` is valid UTF-8 as stored (true when it is gone). */
+  async #storedAsUtf8(tag: string): Promise<boolean> {
+    const bytes = await this.send((c) => (c as RedisClientType).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).hGet(this.keys.unacked, tag));
+    if (bytes === null || bytes === undefined) return true;
+    try {
+      STRICT_UTF8.decode(bytes as Buffer);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -137,6 +137,12 @@ export interface Delivery {
    * the envelope written only to parse it again. Equal to `decodeEnvelope(raw).message`.
    */
   readonly decoded?: Message;
+  /**
+   * Optional: why this message cannot be decoded, when the adapter found so before decoding
+   * (Redis: its envelope holds bytes that are not UTF-8, which the reply decoding would have
+   * replaced silently). The worker sets it aside with this reason, as an undecodable body.
+   */
+  readonly undecodable?: string;
   /** The queue it came from. */
   readonly queue: string;
   /** The broker's delivery tag (kombu `properties.delivery_tag` on virtual transports). */
