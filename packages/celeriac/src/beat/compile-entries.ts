@@ -36,7 +36,7 @@ export interface EntryDefaults {
   readonly misfireGraceSec: number;
 }
 
-const OPTION_KEYS: readonly (keyof BeatEntryOptions)[] = ['queue', 'exchange', 'routingKey', 'priority', 'expires', 'headers', 'ignoreResult', 'timeLimit', 'softTimeLimit', 'shadow'];
+const OPTION_KEYS: readonly (keyof BeatEntryOptions)[] = ['queue', 'exchange', 'routingKey', 'priority', 'expires', 'headers', 'ignoreResult', 'timeLimit', 'softTimeLimit', 'shadow', 'countdown'];
 /** Celery's snake_case option names, accepted for schedules written for Python. */
 const SNAKE: Record<string, keyof BeatEntryOptions> = { routing_key: 'routingKey', ignore_result: 'ignoreResult', time_limit: 'timeLimit', soft_time_limit: 'softTimeLimit' };
 

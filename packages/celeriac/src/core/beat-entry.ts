@@ -36,6 +36,11 @@ export interface BeatEntryOptions {
   softTimeLimit?: number;
   /** Name shown in logs and events instead of the task name. */
   shadow?: string;
+  /**
+   * Seconds each run waits after it is sent, held by the broker (on RabbitMQ with quorum
+   * queues: kombu's `celery_delayed_*` queues), as Celery's entry option `countdown`.
+   */
+  countdown?: number;
 }
 
 /** One beat entry, Celery's `beat_schedule` value shape. */

@@ -497,8 +497,19 @@ export class AmqpBroker implements Broker, ConsumerHost {
     checkQueueName(queue);
     const spec = exchangeSpecFor(exchange, 'direct');
     await this.#declareExchange(exchange, spec);
-    await this.declareQueue(queue);
-    await this.#once(`bind ${queue} ${exchange} ${routingKey}`, (ch) => ch.bindQueue(queue, exchange, routingKey));
+    const bind = async () => {
+      await this.declareQueue(queue);
+      await this.#once(`bind ${queue} ${exchange} ${routingKey}`, (ch) => ch.bindQueue(queue, exchange, routingKey));
+    };
+    try {
+      await bind();
+    } catch (err) {
+      if (!isNotFound((err as { cause?: unknown }).cause)) throw err;
+      // Declared on this connection, yet gone: an auto-delete mailbox whose last consumer left
+      // (a worker stopped and started again in one process), or one that expired. Once more.
+      this.#forgetQueue(queue);
+      await bind();
+    }
     if (spec.type === 'fanout') this.#mailboxes.set(exchange, queue);
   }
 

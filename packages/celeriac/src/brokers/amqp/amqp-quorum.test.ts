@@ -175,6 +175,28 @@ describe.runIf(ready)('amqp quorum queues', () => {
     }
   });
 
+  it('a message held by a worker whose connection died comes back counted (a crash loop is seen)', async () => {
+    const topology: QueueTopology = { ...CLASSIC_TOPOLOGY, queues: { crashy: { queueArguments: { 'x-queue-type': 'quorum' } } } };
+    const first = open(topology);
+    await first.publish(makeMessage('held'), { exchange: '', routingKey: 'crashy' });
+    const held: Delivery[] = [];
+    first.consume({ queues: ['crashy'], prefetch: 1, onDelivery: (d) => held.push(d) });
+    await waitFor(() => held.length === 1, 'the first delivery', 10_000);
+    expect(held[0]?.deliveryCount).toBe(1);
+    // As a kill -9 does: the connection goes with the message unacked.
+    await first.close();
+    const second = open(topology);
+    const again: Delivery[] = [];
+    const consumer = second.consume({ queues: ['crashy'], prefetch: 1, onDelivery: (d) => again.push(d) });
+    try {
+      await waitFor(() => again.length === 1, 'the redelivery', 10_000);
+      expect([again[0]?.redelivered, again[0]?.deliveryCount]).toEqual([true, 2]);
+      await (again[0] as Delivery).ack();
+    } finally {
+      await consumer.close();
+    }
+  });
+
   it('a queue configured quorum that exists as classic is a CONFIG error naming the way out', async () => {
     await onChannel((ch) => ch.assertQueue('was-classic', { durable: true }));
     const broker = open({ ...CLASSIC_TOPOLOGY, queues: { 'was-classic': { queueArguments: { 'x-queue-type': 'quorum' } } } });
