@@ -55,7 +55,7 @@ describe.runIf(ready)('Celery 5.6 <-> Celeriac on quorum queues with native dela
   let pyLog = '';
   const tsRuns: number[] = [];
 
-  const env = () => ({ ...process.env, PYTHONPATH: `${ORACLE}:${dir}`, CELERY_BROKER: vhostUrl(vhost) });
+  const env = () => ({ ...process.env, PYTHONUNBUFFERED: '1', PYTHONPATH: `${ORACLE}:${dir}`, CELERY_BROKER: vhostUrl(vhost) });
   const runPython = (script: string) =>
     new Promise<string>((res, rej) => {
       execFile('/usr/bin/python3', ['-c', script], { env: env(), cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res(stdout)));
@@ -85,7 +85,7 @@ describe.runIf(ready)('Celery 5.6 <-> Celeriac on quorum queues with native dela
     dir = mkdtempSync(join(tmpdir(), 'celeriac-q56-'));
     writeFileSync(join(dir, 'q56tasks.py'), TASKS);
     conn = await amqp.connect(vhostUrl(vhost));
-    app = createApp({ broker: vhostUrl(vhost), backend: 'rpc://', taskDefaultQueueType: 'quorum', taskDefaultExchangeType: 'topic' }, { env: {}, logger: pino({ level: 'silent' }) });
+    app = createApp({ broker: vhostUrl(vhost), backend: 'rpc://', taskDefaultQueueType: 'quorum', taskDefaultExchangeType: 'topic' }, { env: {}, logger: pino({ level: process.env['QDEBUG'] ?? 'silent' }) });
     app.task('ts.add', (x: number, y: number) => {
       tsRuns.push(Date.now());
       return x + y;
@@ -102,16 +102,17 @@ describe.runIf(ready)('Celery 5.6 <-> Celeriac on quorum queues with native dela
 
   it("a 5.6 producer's countdown reaches a Celeriac worker by the worker's binding on celery_delayed_delivery", async () => {
     await startTsWorker();
+    // The 5.6 client's rpc wait is not relied on: with kombu 5.6.2 on Debian's py-amqp 5.1.1 it
+    // missed replies now and then, Celery's own worker's too. The run is seen here instead.
     const out = await runPython(`
 import json, time
 from q56tasks import app
 t = time.time()
 r = app.send_task('ts.add', args=[20, 22], countdown=2)
-print(json.dumps({'value': r.get(timeout=30), 'elapsed': time.time() - t}))`);
-    const got = JSON.parse(out) as { value: number; elapsed: number };
-    expect(got.value).toBe(42);
-    expect(got.elapsed).toBeGreaterThanOrEqual(2);
-    expect(tsRuns).toHaveLength(1);
+print(json.dumps({'id': r.id, 'sent': t}))`);
+    const sent = (JSON.parse(out) as { sent: number }).sent * 1000;
+    await waitFor(() => tsRuns.length === 1, 'the Celeriac run of the 5.6 countdown', 30_000);
+    expect((tsRuns[0] as number) - sent).toBeGreaterThanOrEqual(2000 - 50);
     await stopTsWorker();
   }, 60_000);
 
@@ -131,8 +132,8 @@ print(json.dumps({'value': r.get(timeout=30), 'elapsed': time.time() - t}))`);
     expect(await count('celery_delayed_1')).toBe(1);
     expect(await r.get({ timeoutMs: 20_000 })).toBe(5);
     expect(Date.now() - sent).toBeGreaterThanOrEqual(3000);
+    await waitFor(() => /Task py\.add\[[^\]]+\] succeeded/.test(pyLog), 'the 5.6 worker log line', 10_000);
     expect(pyLog).not.toMatch(/PRECONDITION_FAILED|direct exchange|Failed to setup delayed delivery/);
-    expect(pyLog).toMatch(/Task py\.add\[[^\]]+\] succeeded/);
     const exited = new Promise((res) => py?.once('exit', res));
     py.kill('SIGTERM');
     await exited;

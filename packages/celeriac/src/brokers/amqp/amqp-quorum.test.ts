@@ -86,6 +86,31 @@ describe.runIf(ready)('amqp quorum queues', () => {
     expect(broker.qosGlobal).toBe(false);
   });
 
+  it("declares the whole ladder even where a Celery 5.6 producer's countdown made the entry exchange alone", async () => {
+    const other = await createVhost('quorum2');
+    try {
+      const raw = await amqp.connect(vhostUrl(other));
+      const ch = await raw.createChannel();
+      // What kombu's producer declares when it sends a countdown: the entry exchange, nothing else.
+      await ch.assertExchange('celery_delayed_27', 'topic', { durable: true });
+      await raw.close();
+      const broker = new AmqpBroker(vhostUrl(other), { queues: QUORUM_DEFAULT, log: () => undefined });
+      try {
+        await broker.connect();
+        const got: Delivery[] = [];
+        const consumer = broker.consume({ queues: ['celery'], prefetch: 1, onDelivery: (d) => got.push(d) });
+        await broker.publish(makeMessage('after-partial'), { exchange: '', routingKey: 'celery', deliverAt: Date.now() + 500 });
+        await waitFor(() => got.length === 1, 'the delayed message', 10_000);
+        await (got[0] as Delivery).ack();
+        await consumer.close();
+      } finally {
+        await broker.close();
+      }
+    } finally {
+      await deleteVhost(other);
+    }
+  });
+
   it('sends a countdown through celery_delayed_* in whole seconds, never early', async () => {
     const broker = open(QUORUM_DEFAULT);
     const got: { d: Delivery; at: number }[] = [];

@@ -1,8 +1,11 @@
 /**
  * @module brokers/amqp/ladder-declare
- * Declares a delay ladder (delayed.ts) on RabbitMQ, once per connection. The entry exchange
- * is declared last, so when it exists the ladder is complete and one passive check is
- * enough; a first declaration (about 150 operations) runs on several channels at once.
+ * Declares a delay ladder (delayed.ts) on RabbitMQ, once per connection. The entry level is
+ * declared last and kombu declares the delivery exchange last, so when the entry level's
+ * queue and the delivery exchange both exist the ladder is complete and two passive checks are
+ * enough (not the entry exchange alone: a Celery 5.6 producer declares that one by itself when
+ * it sends a countdown). A first declaration (about 150 operations) runs on several channels
+ * at once.
  */
 import type { Channel, ChannelModel } from 'amqplib';
 import { typeTable } from '../../amqp/tables.js';
@@ -24,10 +27,13 @@ export async function declareLadder(model: ChannelModel, ladder: DelayLadder): P
   const probe = await model.createChannel();
   probe.on('error', () => undefined);
   try {
-    const exists = await probe.checkExchange(entryExchange(ladder)).then(
-      () => true,
-      () => false,
-    );
+    const exists = await probe
+      .checkQueue(entryExchange(ladder))
+      .then(() => probe.checkExchange(ladder.deliverExchange))
+      .then(
+        () => true,
+        () => false,
+      );
     if (exists) return;
     const levels = declarations(ladder);
     const entry = levels.shift() as LevelDeclaration;
