@@ -10,28 +10,19 @@
  * exchange (Celery uses the ladder only for topic and fanout exchanges). Its own vhost.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import amqp, { type ChannelModel } from 'amqplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { waitFor } from 'celeriac/testing';
-import { shouldRunPythonTests } from '../support/python.js';
+import { CELERY_5_6, oracleEnv, selectedOracles } from '../support/oracles.js';
 
-/** Where the Celery 5.6 oracle lives (outside the repository). */
-const ORACLE = process.env['CELERIAC_CELERY56_ORACLE'] ?? resolve(import.meta.dirname, '../../../../../shared/oracles/celery-5.6');
-
-function oracleAvailable(): boolean {
-  const ok = existsSync(join(ORACLE, 'celery', '__init__.py'));
-  if (!ok && process.env['CI'] === 'true') throw new Error(`Celery 5.6 oracle missing at ${ORACLE} (required under CI)`);
-  if (!ok) console.warn(`[skip] quorum interop: no Celery 5.6 oracle at ${ORACLE}`);
-  return ok;
-}
-
-const ready = (await amqpAvailable()) && shouldRunPythonTests('quorum interop') && oracleAvailable();
+// Quorum queues and native delayed delivery are Celery 5.5+: the 5.6 oracle only.
+const ready = (await amqpAvailable()) && selectedOracles('quorum interop').includes(CELERY_5_6);
 
 const TASKS = `
 import os
@@ -55,7 +46,7 @@ describe.runIf(ready)('Celery 5.6 <-> Celeriac on quorum queues with native dela
   let pyLog = '';
   const tsRuns: number[] = [];
 
-  const env = () => ({ ...process.env, PYTHONUNBUFFERED: '1', PYTHONPATH: `${ORACLE}:${dir}`, CELERY_BROKER: vhostUrl(vhost) });
+  const env = () => ({ ...process.env, PYTHONUNBUFFERED: '1', ...oracleEnv(CELERY_5_6, { PYTHONPATH: dir }), CELERY_BROKER: vhostUrl(vhost) });
   const runPython = (script: string) =>
     new Promise<string>((res, rej) => {
       execFile('/usr/bin/python3', ['-c', script], { env: env(), cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res(stdout)));
