@@ -7,7 +7,7 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { Beat } from '../../src/exports/beat.js';
 import { createApp, Reject, Worker, type App, type Settings } from '../../src/index.js';
 import { waitFor } from 'celeriac/testing';

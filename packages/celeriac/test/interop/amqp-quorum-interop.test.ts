@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import amqp, { type ChannelModel } from 'amqplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../src/amqp/amqp-test-env.js';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { waitFor } from 'celeriac/testing';
 import { CELERY_5_6, oracleEnv, selectedOracles } from '../support/oracles.js';
