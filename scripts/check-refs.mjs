@@ -16,6 +16,10 @@
  *   the repository's TypeScript (class, interface, type, function, const), y a name of the
  *   file that declares X.
  *
+ * - tuning figures: a code comment of a shipped module that records a timing in micro- or
+ *   nanoseconds (`0.4 us`, `16 µs`) or a CPU percentage: those belong in bench results, which
+ *   are dated; the comment keeps the why.
+ *
  * `node scripts/check-refs.mjs --list` prints what it checked, one reference per line.
  */
 import { execFileSync } from 'node:child_process';
@@ -236,6 +240,15 @@ function checkSettings(file, text) {
   });
 }
 
+// ---------------------------------------------------------------- tuning figures
+const TUNING = /\b\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)? ?(?:us|µs|ns)\b|\b\d+(?:\.\d+)? ?% (?:more |less |of (?:a |the )?\w+'s )?CPU\b/;
+function checkTuning(file, comments) {
+  if (!/^packages\/[^/]+\/src\//.test(file) || /\.test\.ts$/.test(file)) return;
+  lines(comments).forEach((line, idx) => {
+    if (TUNING.test(line)) report(file, idx + 1, `records a tuning figure (${TUNING.exec(line)[0]}): keep the why, put the figure in bench results`);
+  });
+}
+
 // ---------------------------------------------------------------- run
 for (const [pending, who] of PENDING) {
   if (FILE_SET.has(pending)) report('scripts/check-refs.mjs', 1, `${pending} exists now (${who}): remove it from PENDING`);
@@ -252,6 +265,7 @@ for (const f of FILES) {
     checkFiles(f, comments);
     checkScripts(f, comments);
     checkSymbols(f, comments, false);
+    checkTuning(f, comments);
   }
 }
 

@@ -44,7 +44,7 @@ export function buildRequest(message: TaskMessage, env: Pick<TraceEnvironment, '
  * `ctx.request`. A class, not an object literal, so that every request shares one shape: a
  * literal with its own `get properties()` closure got a hidden class of its own per task,
  * allocated outside the young generation, which kept the whole message alive through the next
- * scavenges (a 20,000-task drain promoted 45 MB instead of 4 and cost 15% more CPU per task).
+ * scavenges (a drain promoted ten times the memory and cost more CPU per task).
  */
 class Request implements TaskRequest {
   readonly id: string;

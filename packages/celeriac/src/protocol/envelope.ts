@@ -271,7 +271,7 @@ export function markRedelivered(raw: string): string {
  */
 export function isRedelivered(raw: string): boolean {
   // Without its quotes: a needle that starts with '"' makes the search stop at every quote of
-  // the text (about 0.34 us for a no-op task's envelope, against 0.19 us).
+  // the text, which made it slower for every envelope.
   if (!raw.includes('redelivered')) return false;
   try {
     const parsed = parseJson(raw);

@@ -32,9 +32,8 @@ const QUIET_ROUNDS = 8;
 
 /**
  * Schedules `fn` at the back of the microtask queue. Node's `queueMicrotask` wraps every call
- * in an AsyncResource (an async id, a bound function, before/after scope switches), some
- * 0.15-0.25 us a call against 0.06 us for a reaction on a settled promise; a batch re-queues
- * its check several times. `fn` must not throw (nothing would report it).
+ * in an AsyncResource (an async id, a bound function, before/after scope switches), several
+ * times the cost of a reaction on a settled promise; a batch re-queues its check several times. `fn` must not throw (nothing would report it).
  */
 const SETTLED = Promise.resolve();
 const atBackOfMicrotasks = (fn: () => void): void => {

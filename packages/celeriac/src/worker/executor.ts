@@ -13,8 +13,8 @@
  * The path is written so that the usual task (a known task free to run, a free slot, a body
  * that returns at once) goes through two async frames and one real wait, the store: each
  * wait on a value that may be ready (a slot, a rate limit, the pool's result) is awaited
- * only when it is a promise. With each step its own async function a drain spent about 8 %
- * more CPU.
+ * only when it is a promise. With each step its own async function a drain spent measurably
+ * more CPU (bench/ab.ts shows it).
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
@@ -357,7 +357,7 @@ export class Executor {
       job,
       limits,
       hostname,
-      // A plain object: one with a getter is built slowly (some 0.4 us) and copied whole
+      // A plain object: one with a getter is built slowly and copied whole
       // into a worker thread; finding out `redelivered` costs a substring search at most.
       deliveryInfo: { exchange: '', routing_key: delivery.queue, priority: message.properties.priority, redelivered: delivery.redelivered },
       log,

@@ -127,7 +127,7 @@ const MIGRATIONS: readonly ((trgm: string | null) => string)[] = [
     CREATE INDEX tasks_received ON tasks (received, uuid, state_ts) WHERE received IS NOT NULL;
   `,
   // Version 5: free text is indexed by word blocks (store/word-blocks) instead of a trigram
-  // index on every task's text: 10-13 us of Postgres CPU per event less (bench/dashboard/README.md).
+  // index on every task's text: most of a write's Postgres CPU less (bench/dashboard/README.md).
   // The stored tasks get blocks of their whole search text; without pg_trgm there is no index
   // to feed, and the store writes no blocks.
   (trgm) => `
@@ -186,8 +186,8 @@ const COMPRESSED: readonly [string, readonly string[]][] = [
 
 /**
  * Compresses the large columns with lz4 instead of Postgres's default pglz, when the server
- * was built with it: pglz was 3% of a write's CPU (the word blocks), lz4 under 1%
- * (bench/dashboard/README.md). Applies to values written from now on; stored ones stay as
+ * was built with it: pglz cost a share of a write's CPU (the word blocks) that lz4 cuts to
+ * a third or less (bench/dashboard/README.md). Applies to values written from now on; stored ones stay as
  * they are, readable either way. Skipped where lz4 is missing (PGlite) and for columns already
  * set, so an open that has nothing to change takes no table lock. It is only a saving: when
  * the table lock is not granted within 2 s (another session is reading the table) or the

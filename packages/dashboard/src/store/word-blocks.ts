@@ -1,7 +1,7 @@
 /**
  * @module store/word-blocks
  * The free-text index. A trigram index on every task's search text was most of a write's
- * cost (10-13 us of Postgres CPU per event of 30; bench/dashboard/README.md), so the text is
+ * cost (bench/dashboard/README.md has the figures), so the text is
  * indexed by blocks instead: each write adds one `task_words` row per {@link BLOCK_TASKS}
  * of its tasks, holding their uuids, the distinct words (runs of letters and digits,
  * lower-cased) of the searchable fields that write brought, and each task's own text of

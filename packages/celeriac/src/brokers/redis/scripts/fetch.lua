@@ -62,8 +62,7 @@ local start = 0
 local got = 0
 local TAIL = '"delivery_tag": "'
 -- Called as plain functions: the method form (`raw:sub(...)`) looks each one up through the
--- string metatable on every call. With the plain searches below, this halved tail_tag's cost
--- (about 1.1 us -> 0.6 us per message).
+-- string metatable on every call. With the plain searches below, this halved tail_tag's cost.
 local byte, sub, find = string.byte, string.sub, string.find
 
 -- The tag at the envelope's end, or nil when the envelope does not end that way.
