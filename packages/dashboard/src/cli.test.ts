@@ -20,6 +20,17 @@ describe('celeriac flower options', () => {
     expect(resolveFlowerOptions({}, { FLOWER_ENABLE_EVENTS: 'false' }, app).ingest).toMatchObject({ enableEventsMs: 0 });
   });
 
+  it('takes a trace link template from --trace-url or FLOWER_TRACE_URL, refusing one that is not an http(s) URL with {trace_id}', async () => {
+    expect(resolveFlowerOptions({}, { FLOWER_TRACE_URL: 'http://jaeger:16686/trace/{trace_id}' }, app).traceUrl).toBe('http://jaeger:16686/trace/{trace_id}');
+    expect(resolveFlowerOptions({}, {}, app).traceUrl).toBeUndefined();
+    const lines: string[] = [];
+    const io = { app, out: () => {}, err: (t: string) => void lines.push(t), env: {}, stop: () => Promise.reject(new Error('a refused run must not start')) };
+    for (const bad of ['javascript:alert(1)//{trace_id}', 'http://jaeger/trace/']) {
+      expect(await runFlowerCli([`--trace-url=${bad}`], io)).toBe(2);
+    }
+    expect(lines.join('')).toContain('--trace-url');
+  });
+
   it('reads the session and anonymous-mode options, and the banner says which mode is on', () => {
     const o = resolveFlowerOptions({ sessionIdle: '600', sessionMaxAge: '3600', anonymousControl: 'true' }, { FLOWER_UNAUTHENTICATED_API: 'yes' }, app);
     expect(o).toMatchObject({ sessionIdleSec: 600, sessionMaxAgeSec: 3600, anonymousControl: true, unauthenticatedApi: true });

@@ -12,7 +12,7 @@
 import type { App } from 'celeriac';
 import { parseArgs } from 'node:util';
 import { parseBuckets } from './ingest/metrics.js';
-import { FLOWER_HEAP_GROWING_PERCENT, startDashboard, type DashboardOptions } from './dashboard.js';
+import { checkTraceUrl, FLOWER_HEAP_GROWING_PERCENT, startDashboard, type DashboardOptions } from './dashboard.js';
 
 /** What the CLI needs from its caller. */
 export interface FlowerCliContext {
@@ -40,6 +40,15 @@ function strtobool(name: string, value: string | boolean | undefined): boolean |
   if (TRUE.has(v)) return true;
   if (FALSE.has(v)) return false;
   throw new UsageError(`--${name} must be a boolean (true/false), got ${JSON.stringify(value)}`);
+}
+
+/** `--trace-url` as startDashboard takes it; a UsageError when it is not an http(s) URL with {trace_id}. */
+function traceUrl(value: string | undefined): string | undefined {
+  try {
+    return checkTraceUrl(value) ?? undefined;
+  } catch (error) {
+    throw new UsageError(`--trace-url: ${(error as Error).message}`);
+  }
 }
 
 function number(name: string, value: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
@@ -73,6 +82,7 @@ const OPTIONS: readonly [string, string, boolean][] = [
   ['oauth2-secret', 'the OIDC client secret (FLOWER_OAUTH2_SECRET)', false],
   ['oauth2-redirect-uri', 'the callback URL registered with the provider: <public URL>/login/callback', false],
   ['read-only', 'refuse every action', true],
+  ['trace-url', "link a task's trace id there: a URL with {trace_id} where the id goes (Jaeger: http://jaeger:16686/trace/{trace_id})", false],
   ['persistent', 'keep history across restarts (default true)', true],
   ['db', 'data directory of the embedded database and audit log, made 0700 (default ./celeriac-flower)', false],
   ['database-url', 'Postgres URL for the history (default: DATABASE_URL, else embedded)', false],
@@ -163,6 +173,7 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
     viewers: list(s('viewers')) ?? [],
     apiTokens: list(s('api-tokens')) ?? [],
     readOnly: strtobool('read-only', get('read-only')) ?? false,
+    ...(s('trace-url') === undefined ? {} : { traceUrl: traceUrl(s('trace-url')) }),
     dataDir: persistent ? (s('db') ?? 'celeriac-flower') : null,
     ingest: {
       ...(runtimeBuckets !== undefined ? { runtimeBuckets } : {}),

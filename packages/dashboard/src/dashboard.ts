@@ -34,6 +34,15 @@ export const DASHBOARD_VERSION: string = (createRequire(import.meta.url)('../pac
 /** The browser app shipped with this package. */
 export const DEFAULT_UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 
+/** A `traceUrl` as the server keeps it; throws on one that is not an http(s) URL with `{trace_id}`. */
+export function checkTraceUrl(template: string | undefined): string | null {
+  if (template === undefined || template === '') return null;
+  if (!/^https?:\/\//i.test(template) || !template.includes('{trace_id}')) {
+    throw new TypeError(`traceUrl must be an http(s) URL with {trace_id} where the trace id goes, got ${JSON.stringify(template)}`);
+  }
+  return template;
+}
+
 /** Options of {@link startDashboard}. Names follow Flower's options (docs/dashboard.md). */
 export interface DashboardOptions {
   /** The app whose broker (and result backend) the dashboard watches. */
@@ -52,6 +61,13 @@ export interface DashboardOptions {
   apiTokens?: readonly string[];
   /** Refuse every action. @default false */
   readOnly?: boolean;
+  /**
+   * A URL template the task page links a task's trace id to (`{trace_id}` where the id goes):
+   * Jaeger `http://jaeger:16686/trace/{trace_id}`, Tempo through Grafana's explore URL,
+   * Honeycomb `https://ui.honeycomb.io/<team>/environments/<env>/trace?trace_id={trace_id}`.
+   * @default none: the id is shown without a link
+   */
+  traceUrl?: string;
   /** Allow anonymous API calls; undefined reads `FLOWER_UNAUTHENTICATED_API` per request. */
   unauthenticatedApi?: boolean;
   /**
@@ -217,6 +233,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       readOnly: options.readOnly ?? false,
       uiDir: options.uiDir ?? DEFAULT_UI_DIR,
       timezone: options.app.settings.timezone,
+      traceUrl: checkTraceUrl(options.traceUrl),
       stuckAfterSec,
       bodyLimit: 1 << 20,
       version: DASHBOARD_VERSION,

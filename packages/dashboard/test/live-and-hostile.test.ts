@@ -40,6 +40,22 @@ describe.runIf(ready)('live stream and hostile input', () => {
 
   afterAll(() => cluster.close(), 60_000);
 
+  it('a traced message’s trace id reaches the task detail, where the task page links it', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const client = fleet.app();
+    // No tracer provider here: the header a traced producer wrote travels as it is.
+    const r = await client.sendTask('ts.mul', [2, 3], {}, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    fleet.taskIds.push(r.id);
+    const detail = await waitFor(async () => {
+      const res = await fetch(`${dash.url}/api/task/detail/${r.id}`);
+      if (res.status !== 200) return null;
+      const body = (await res.json()) as { events: { type: string; fields: Record<string, unknown> }[] };
+      return body.events.some((e) => e.type === 'task-received') ? body : null;
+    }, 'the task-received event in the store', 10_000);
+    expect(detail.events.find((e) => e.type === 'task-received')?.fields['trace_id']).toBe(traceId);
+    expect(((await (await fetch(`${dash.url}/api/config`)).json()) as { traceUrl: unknown }).traceUrl).toBeNull();
+  });
+
   it('/api/live pushes a task as it runs, without polling', async () => {
     const ctl = new AbortController();
     const res = await fetch(`${dash.url}/api/live`, { signal: ctl.signal });

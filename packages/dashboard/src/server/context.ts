@@ -29,6 +29,8 @@ export interface ServerSettings {
   readonly uiDir: string;
   /** The app's time zone, for the UI. */
   readonly timezone: string;
+  /** Where a task's trace is shown: a URL with `{trace_id}`, or null (the id alone is shown). */
+  readonly traceUrl: string | null;
   /** Tasks RECEIVED/STARTED longer than this count as stuck in /metrics, seconds. */
   readonly stuckAfterSec: number;
   /** Largest request body, bytes. */

@@ -89,6 +89,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
       csrfToken: ctx.auth.csrfToken(p),
       csrfHeader: CSRF_HEADER,
       timezone: ctx.settings.timezone,
+      traceUrl: ctx.settings.traceUrl,
       version: ctx.settings.version,
       broker: ctx.app.brokerUrl,
       store: ctx.store.kind,

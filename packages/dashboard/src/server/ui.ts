@@ -39,7 +39,7 @@ export function registerUi(server: FastifyInstance, ctx: ServerContext): void {
     // An anonymous page gets the page role of the mode (read-only unless anonymous control is on).
     const p: Principal = caller.via === 'anonymous' ? { user: null, role: ctx.auth.anonymousPageRole(), via: 'anonymous' } : caller;
     const html = await readFile(resolve(root, 'index.html'), 'utf8').catch(() => FALLBACK);
-    const config = { urlPrefix: prefix, readOnly: ctx.settings.readOnly, role: p.role, user: p.user, csrfToken: ctx.auth.csrfToken(p), csrfHeader: CSRF_HEADER, timezone: ctx.settings.timezone, version: ctx.settings.version, auth: ctx.auth.mode, session: p.via !== 'token' };
+    const config = { urlPrefix: prefix, readOnly: ctx.settings.readOnly, role: p.role, user: p.user, csrfToken: ctx.auth.csrfToken(p), csrfHeader: CSRF_HEADER, timezone: ctx.settings.timezone, traceUrl: ctx.settings.traceUrl, version: ctx.settings.version, auth: ctx.auth.mode, session: p.via !== 'token' };
     const meta = `<meta name="celeriac-dashboard" content="${escapeAttr(JSON.stringify(config))}">`;
     // The page's inline script (it must run before any relative URL is fetched) runs by a nonce of this response.
     const nonce = randomBytes(16).toString('base64');

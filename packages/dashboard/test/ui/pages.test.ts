@@ -7,7 +7,7 @@ import { niceMax } from '../../ui/js/chart.js';
 import { beatEntries, scheduleText } from '../../ui/js/pages/beat.js';
 import { brokerQueues } from '../../ui/js/pages/broker.js';
 import { mergeOverview } from '../../ui/js/pages/overview.js';
-import { forestIds, normalizeTask, workflowForest } from '../../ui/js/pages/task.js';
+import { forestIds, normalizeTask, traceOf, workflowForest } from '../../ui/js/pages/task.js';
 import { apiParams, filtersFromQuery, taskList } from '../../ui/js/pages/tasks.js';
 import { STALE_INSPECT_SEC, workerRows, workerWarnings } from '../../ui/js/pages/workers.js';
 
@@ -90,3 +90,22 @@ describe('broker, beat, overview', () => {
     expect([0, 0.3, 1, 7, 11, 240].map(niceMax)).toEqual([1, 0.5, 1, 10, 20, 500]);
   });
 });
+
+describe('task page: the trace', () => {
+  const id = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const task = { uuid: 'a', events: [{ type: 'task-received', ts: 1, hostname: 'w', fields: { trace_id: id } }, { type: 'task-started', ts: 2, hostname: 'w', fields: {} }] };
+
+  it('links the trace id of the task-received event with the configured template', () => {
+    expect(traceOf(task, 'http://jaeger:16686/trace/{trace_id}')).toEqual({ id, url: `http://jaeger:16686/trace/${id}` });
+    expect(traceOf(task, 'https://ui.honeycomb.io/t/environments/e/trace?trace_id={trace_id}&x={trace_id}')?.url).toBe(`https://ui.honeycomb.io/t/environments/e/trace?trace_id=${id}&x=${id}`);
+  });
+
+  it('shows the id alone without a usable template, and nothing without an id', () => {
+    for (const template of [null, '', 'javascript:alert(1)//{trace_id}', 'http://jaeger/no-placeholder']) expect(traceOf(task, template)).toEqual({ id, url: null });
+    expect(traceOf({ uuid: 'b', events: [] }, 'http://j/{trace_id}')).toBeNull();
+    expect(traceOf({ uuid: 'c' }, 'http://j/{trace_id}')).toBeNull();
+    // Only a W3C trace id is taken: nothing else an event carries becomes part of a link.
+    expect(traceOf({ uuid: 'd', events: [{ fields: { trace_id: '"><script>' } }, { fields: { trace_id: 7 } }] }, 'http://j/{trace_id}')).toBeNull();
+  });
+});
+

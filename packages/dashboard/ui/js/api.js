@@ -9,6 +9,8 @@ export const config = {
   csrfToken: null,
   csrfHeader: 'x-csrf-token',
   timezone: 'UTC',
+  /** A URL with {trace_id}: where the task page links a task's trace (null: the id alone). */
+  traceUrl: null,
   user: null,
   version: '',
   /** 'authenticated', 'anonymous-read-only' or 'anonymous-control' (docs/security.md). */

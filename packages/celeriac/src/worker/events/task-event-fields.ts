@@ -6,7 +6,7 @@
  */
 import { toExceptionRecord } from '../../core/task-errors.js';
 import { pyRepr } from '../../protocol/repr.js';
-import type { Json } from '../../protocol/types.js';
+import type { Json, JsonObject } from '../../protocol/types.js';
 import type { TaskEvent } from '../task-events.js';
 import { resultRepr } from './event-text.js';
 
@@ -28,15 +28,32 @@ export function signum(signal: string | null): number | null {
   return SIGNUMS[upper.startsWith('SIG') ? upper : `SIG${upper}`] ?? null;
 }
 
+/** W3C traceparent: version, trace id, parent span id, flags; an all-zero trace id is invalid. */
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(?:-|$)/;
+
+/** The trace id of a message's `traceparent` header, or null when it has none or a malformed one. */
+export function messageTraceId(headers: JsonObject): string | null {
+  if (!Object.prototype.hasOwnProperty.call(headers, 'traceparent')) return null;
+  const value = headers['traceparent'];
+  if (typeof value !== 'string' || value.length > 256) return null;
+  const id = TRACEPARENT.exec(value)?.[1];
+  return id === undefined || id === '00000000000000000000000000000000' ? null : id;
+}
+
 /** The event's own fields (without the common ones). */
 export function taskEventFields(event: TaskEvent): Record<string, Json> {
   const h = event.message.headers;
   switch (event.type) {
-    case 'task-received':
-      return {
+    case 'task-received': {
+      const fields: Record<string, Json> = {
         uuid: h.id, name: h.task, args: h.argsrepr, kwargs: h.kwargsrepr, root_id: h.root_id, parent_id: h.parent_id,
         retries: h.retries, eta: h.eta, expires: h.expires,
       };
+      // A traced message names its trace (Python's and ours alike): the dashboard links to it.
+      const traceId = messageTraceId(event.message.extraHeaders);
+      if (traceId !== null) fields['trace_id'] = traceId;
+      return fields;
+    }
     case 'task-started':
       return { uuid: h.id };
     case 'task-succeeded':

@@ -1,5 +1,5 @@
 // Task detail: every field, pretty values, the event timeline, the workflow tree, actions.
-import { canAct, getJson, post } from '../api.js';
+import { canAct, config, getJson, post } from '../api.js';
 import { badge, dl, h, link, mount } from '../dom.js';
 import { formatDuration, toMs } from '../format.js';
 import { timeEl } from '../prefs.js';
@@ -10,6 +10,18 @@ const SHOWN = new Set(['childTasks', 'group_id', 'uuid', 'name', 'state', 'args'
 const UNFINISHED = new Set(['PENDING', 'RECEIVED', 'STARTED', 'RETRY']);
 
 /** A task dict with snake_case keys whatever the server sent (store rows are camelCase). */
+/**
+ * The trace of a task: the id a Celeriac worker put in its task-received event (from the
+ * message's traceparent), and the link `template` makes of it; null when none is known.
+ */
+export function traceOf(t, template) {
+  const events = Array.isArray(t.events) ? t.events : [];
+  const found = events.map((e) => e?.fields?.trace_id ?? e?.trace_id).find((v) => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v));
+  if (found === undefined) return null;
+  const url = typeof template === 'string' && /^https?:\/\//i.test(template) && template.includes('{trace_id}') ? template.split('{trace_id}').join(found) : null;
+  return { id: found, url };
+}
+
 export function normalizeTask(t) {
   if (!t || typeof t !== 'object') return t;
   return {
@@ -126,6 +138,7 @@ export async function render(ctx) {
     const truncated = Array.isArray(t.truncated) ? t.truncated : [];
     const ids = forestIds(forest);
     // The store keeps no Lamport clock: its 0 says nothing.
+    const trace = traceOf(t, config.traceUrl);
     const others = Object.entries(t).filter(([k, v]) => !SHOWN.has(k) && !(k === 'clock' && v === 0) && v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0));
     const children = Array.isArray(t.children) ? t.children.map((c) => (typeof c === 'string' ? c : c?.uuid)).filter(Boolean) : [];
     mount(
@@ -154,6 +167,7 @@ export async function render(ctx) {
         ['Parent', t.parent_id ? link(`/task/${encodeURIComponent(t.parent_id)}`, t.parent_id) : null],
         ['Root', t.root_id && t.root_id !== t.uuid ? link(`/task/${encodeURIComponent(t.root_id)}`, t.root_id) : null],
         ['Group', t.group_id ? h('code', null, t.group_id) : null],
+        ['Trace', trace === null ? null : trace.url === null ? h('code', null, trace.id) : h('a', { href: trace.url, target: '_blank', rel: 'noopener noreferrer' }, trace.id)],
         ['Children', children.length ? children.map((c) => [link(`/task/${encodeURIComponent(c)}`, c), ' ']) : null],
         ...others.map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]),
       ]),

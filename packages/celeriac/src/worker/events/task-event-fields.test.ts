@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { TaskMessage } from '../../protocol/types.js';
+import { messageTraceId, taskEventFields } from './task-event-fields.js';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+function message(extraHeaders: TaskMessage['extraHeaders']): TaskMessage {
+  return {
+    protocol: 2,
+    headers: { lang: 'py', task: 't', id: 'a', shadow: null, eta: null, expires: null, group: null, group_index: null, retries: 0, timelimit: [null, null], root_id: 'a', parent_id: null, argsrepr: '()', kwargsrepr: '{}', origin: 'gen1@h', ignore_result: false },
+    extraHeaders,
+    properties: { correlation_id: 'a', reply_to: '', delivery_mode: 2, priority: 0 },
+    args: [],
+    kwargs: {},
+    embed: { callbacks: null, errbacks: null, chain: null, chord: null },
+  } as unknown as TaskMessage;
+}
+
+describe('task-received names the trace of a traced message', () => {
+  it('adds trace_id from a W3C traceparent (Python’s instrumentation or ours)', () => {
+    const fields = taskEventFields({ type: 'task-received', message: message({ traceparent: `00-${TRACE}-00f067aa0ba902b7-01`, tracestate: 'k=v' }) });
+    expect(fields['trace_id']).toBe(TRACE);
+  });
+
+  it('adds nothing without one, so untraced events stay as Celery sends them', () => {
+    expect(taskEventFields({ type: 'task-received', message: message({}) })).not.toHaveProperty('trace_id');
+  });
+
+  it('ignores a malformed, foreign-typed, huge or all-zero traceparent', () => {
+    for (const bad of ['', 'x', `00-${TRACE.toUpperCase()}-00f067aa0ba902b7-01`, `00-${TRACE}-00f067aa0ba902b7`, `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`, 7, null, [`00-${TRACE}-00f067aa0ba902b7-01`], `00-${TRACE}-00f067aa0ba902b7-01-${'x'.repeat(300)}`]) {
+      expect(messageTraceId({ traceparent: bad as never }), JSON.stringify(bad)).toBeNull();
+    }
+    // A later version may append fields after the flags.
+    expect(messageTraceId({ traceparent: `cc-${TRACE}-00f067aa0ba902b7-01-what-comes-next` })).toBe(TRACE);
+    expect(messageTraceId(Object.create({ traceparent: `00-${TRACE}-00f067aa0ba902b7-01` }) as never)).toBeNull();
+  });
+});
