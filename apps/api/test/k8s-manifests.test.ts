@@ -2,7 +2,7 @@
  * deploy/kubernetes, checked without a cluster: every role has its Deployment on the app's
  * image with a liveness probe running the image's own health check (or the dashboard's
  * /healthcheck), the environment each role gets passes the app's settings check, a worker
- * pod's grace period covers its warm shutdown (workerShutdownTimeout + 10 s), and both
+ * pod's grace period covers its warm shutdown (workerShutdownTimeoutSec + 10 s), and both
  * autoscalers (KEDA and an HPA on flower_queue_length) scale the worker Deployment.
  */
 import { readFileSync } from 'node:fs';
@@ -56,7 +56,7 @@ describe('deploy/kubernetes', () => {
 
   it("a worker pod's grace period is its warm shutdown bound plus 10 s", () => {
     const c = container('celeriac-worker');
-    const timeoutSec = createApp({}, { env: env(c) }).settings.workerShutdownTimeout;
+    const timeoutSec = createApp({}, { env: env(c) }).settings.workerShutdownTimeoutSec;
     expect(timeoutSec).toBe(30);
     expect(deployments.get('celeriac-worker')?.spec.template?.spec.terminationGracePeriodSeconds).toBe(timeoutSec + 10);
   });
