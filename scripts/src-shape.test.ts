@@ -40,4 +40,27 @@ describe('shipped sources', () => {
     }
     expect([...names.values()].filter((fs) => fs.length > 1)).toEqual([]);
   });
+
+  it('keep every module under MAX_LINES lines; the few still over it may only shrink', () => {
+    const over = FILES.map((f) => [f, readFileSync(join(ROOT, f), 'utf8').split('\n').length - 1] as const).filter(([f, n]) => n > (STILL_OVER[f] ?? MAX_LINES));
+    expect(over).toEqual([]);
+    // An entry whose file shrank under the cap, or went, is taken off the list.
+    for (const [f, n] of Object.entries(STILL_OVER)) expect([f, n > MAX_LINES && FILES.includes(f)]).toEqual([f, true]);
+  });
 });
+
+/** The most lines a shipped module has (issue 46). */
+const MAX_LINES = 450;
+
+/**
+ * Modules over {@link MAX_LINES} still: to be split, never to grow. Each limit is its size when
+ * the cap came (2026-11-25) plus 15 lines for work in flight that day; lower them as they shrink.
+ */
+const STILL_OVER: Record<string, number> = {
+  'packages/celeriac/src/worker/worker.ts': 478,
+  'packages/celeriac/src/worker/executor.ts': 480,
+  'packages/celeriac/src/brokers/redis/redis-consumer.ts': 501,
+  'packages/dashboard/src/store/sql-history-store.ts': 509,
+  'packages/celeriac/src/brokers/amqp/amqp-broker.ts': 582,
+  'packages/celeriac/src/brokers/amqp/amqp-consumer.ts': 522,
+};

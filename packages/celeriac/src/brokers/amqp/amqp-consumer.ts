@@ -40,19 +40,17 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { AmqpSession } from '../../amqp/session.js';
-import { envelopeOf, fromWire } from '../../amqp/wire.js';
+import { fromWire } from '../../amqp/wire.js';
 import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
-import type { ConsumeOptions, Consumer, Delivery, Settlement } from '../../core/spi/broker.js';
+import type { ConsumeOptions, Consumer, Settlement } from '../../core/spi/broker.js';
 import type { Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { QueueType } from '../../core/queue-topology.js';
 import type { Message } from '../../protocol/types.js';
 import { AckBatcher } from './ack-batcher.js';
-import { targetOfDelayKey, type DelayLadder } from './delayed.js';
-
-/** Header of a settlement's copy: deliveries of the message before the copy. Dropped on delivery (amqp/wire.ts). */
-export const DELIVERIES_HEADER = 'x-celeriac-deliveries';
+import type { DelayLadder } from './delayed.js';
+import { AmqpDelivery, deliveriesOf, type DeliveryOwner, type Held } from './amqp-delivery.js';
 
 /** What a consumer needs from its broker. */
 export interface ConsumerHost {
@@ -93,123 +91,14 @@ interface Recent {
   readonly at: number;
 }
 
-interface Held {
-  readonly msg: ConsumeMessage;
-  readonly channel: Channel;
-  readonly queue: string;
-}
-
-/** The settlement of every acked task, shared. */
-const ACK: Settlement = Object.freeze({ kind: 'ack' });
-
-function countOf(value: unknown): number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 0;
-}
-
-/**
- * Deliveries of `msg` so far, this one included: what a quorum queue counted and what copies
- * carried; undefined on a classic queue with nothing carried (it cannot tell).
- */
-function deliveriesOf(msg: ConsumeMessage, quorum: boolean): number | undefined {
-  const headers = msg.properties.headers as Record<string, unknown> | undefined;
-  const returned = countOf(headers?.['x-delivery-count']);
-  const carried = countOf(headers?.[DELIVERIES_HEADER]);
-  if (!quorum && carried === 0) return undefined;
-  return 1 + returned + carried;
-}
-
 /** The identity of a message across redeliveries. */
 function identity(queue: string, msg: ConsumeMessage): string {
   const cid = typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : '';
   return `${queue}\u0000${cid}\u0000${msg.content.length}`;
 }
 
-class AmqpDelivery implements Delivery {
-  #settled = false;
-  /** Set when the channel died with this delivery unsettled and the message came back. */
-  replacement: Held | undefined;
-  #raw: string | undefined;
-
-  constructor(
-    readonly held: Held,
-    private readonly consumer: AmqpConsumer,
-    readonly redelivered: boolean,
-  ) {}
-
-  get raw(): string {
-    const { msg, queue } = this.held;
-    if (this.#raw === undefined) {
-      const target = msg.fields.exchange === '' ? null : targetOfDelayKey(this.consumer.ladder, msg.fields.routingKey);
-      this.#raw = envelopeOf(msg, this.tag, this.redelivered, target === null ? undefined : { exchange: '', routingKey: queue });
-    }
-    return this.#raw;
-  }
-
-  /**
-   * The message straight from the AMQP frame, as {@link raw} would decode to (marked
-   * `redelivered` the same way), without writing and parsing the envelope: the worker's path.
-   */
-  get decoded(): Message {
-    const message = fromWire(this.held.msg);
-    if (this.redelivered) message.headers['redelivered'] = true;
-    return message;
-  }
-
-  get queue(): string {
-    return this.held.queue;
-  }
-
-  get deliveryCount(): number | undefined {
-    return this.consumer.deliveriesOf(this.held);
-  }
-
-  get maxDeliveries(): number | undefined {
-    return this.consumer.deliveryLimit(this.held.queue);
-  }
-
-  get tag(): string {
-    return String(this.held.msg.fields.deliveryTag);
-  }
-
-  get settled(): boolean {
-    return this.#settled;
-  }
-
-  #take(): void {
-    if (this.#settled) throw new CeleriacError(ErrorCodes.STATE, `delivery ${this.tag} of ${this.queue} is already settled`);
-    this.#settled = true;
-  }
-
-  async #settle(s: Settlement): Promise<void> {
-    this.#take();
-    await this.consumer.settle(this, s);
-  }
-
-  /** Every task acks: no async frame here (see AmqpConsumer.settle). */
-  ack(): Promise<void> {
-    try {
-      this.#take();
-      return this.consumer.settle(this, ACK);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-  reject(options: { requeue: boolean }): Promise<void> {
-    return this.#settle({ kind: 'reject', requeue: options.requeue });
-  }
-  restore(): Promise<void> {
-    return this.#settle({ kind: 'restore' });
-  }
-  defer(deliverAt: number): Promise<void> {
-    return this.#settle({ kind: 'defer', deliverAt });
-  }
-  setAside(reason: string): Promise<void> {
-    return this.#settle({ kind: 'setAside', reason });
-  }
-}
-
 /** One running consumption. */
-export class AmqpConsumer implements Consumer {
+export class AmqpConsumer implements Consumer, DeliveryOwner {
   #queues: string[];
   #prefetch: number;
   #channel: Channel | undefined;
