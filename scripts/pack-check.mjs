@@ -109,7 +109,7 @@ async function pack(dest) {
     const pkg = JSON.parse(readFileSync(join(ROOT, dirs[packed.indexOf(p)], 'package.json'), 'utf8'));
     if (pkg.private) fail(`${p.name} is private: it cannot be published`);
     if (pkg.types !== undefined && !files.has(pkg.types.replace(/^\.\//, ''))) fail(`${p.name}: the tarball has no ${pkg.types}`);
-    const stray = [...files].filter((f) => /\.test\.|(^|\/)test\//.test(f));
+    const stray = [...files].filter((f) => !f.startsWith('template/') && /\.test\.|(^|\/)test\//.test(f));
     if (stray.length > 0) fail(`${p.name}: the tarball carries test files: ${stray.slice(0, 5).join(', ')}`);
   }
   return packed.map((p) => join(dest, p.filename));
@@ -278,6 +278,37 @@ async function checkTypes(dir) {
   log('strict tsc passed on a celeriac consumer (skipLibCheck false, exactOptionalPropertyTypes) and a dashboard consumer');
 }
 
+/**
+ * The starter as a user meets it: `npm exec` of the create-celeriac tarball scaffolds an app,
+ * whose dependencies are the packed celeriac and dashboard (not yet on the registry), and the
+ * app's own `npm test` (tsc and vitest on its tasks) passes.
+ */
+async function checkStarter(dir, tarballs) {
+  const starter = tarballs.find((t) => /create-celeriac/.test(t));
+  if (starter === undefined) fail('create-celeriac was not packed');
+  const { out } = await run('npm', ['exec', '--yes', '--package', starter, '--', 'create-celeriac', 'my-app'], { cwd: dir });
+  if (!/Created my-app/.test(out)) fail(`create-celeriac printed no "Created my-app":\n${out}`);
+  const app = join(dir, 'my-app');
+  for (const f of ['package.json', 'src/app.ts', 'src/main.ts', 'src/schedule.ts', 'test/tasks.test.ts', 'Dockerfile', 'compose.yaml', '.gitignore', 'README.md']) {
+    if (!existsSync(join(app, f))) fail(`the starter has no ${f}`);
+  }
+  const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'packages/celeriac/package.json'), 'utf8'));
+  if (pkg.name !== 'my-app' || pkg.dependencies.celeriac !== `^${version}`) fail(`the starter's package.json is not filled in: ${JSON.stringify(pkg)}`);
+  const install = await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel', 'warn', ...tarballs.filter((t) => t !== starter)], { cwd: app });
+  if (/EBADENGINE/.test(install.out + install.err)) fail(`the starter's npm install printed EBADENGINE:\n${install.out}${install.err}`);
+  const test = await run('npm', ['test'], { cwd: app, env: { CI: 'true' }, timeoutMs: 240_000 });
+  if (!/3 passed/.test(test.out)) fail(`the starter's tests did not pass 3:\n${test.out}`);
+  const main = start(join(app, 'node_modules/.bin/tsx'), ['src/main.ts'], { cwd: app, env: { CELERIAC_LOG_LEVEL: 'warn' } });
+  try {
+    await waitFor('the starter\'s npm start to print add(2, 3) = 5', () => /add\(2, 3\) = 5/.test(main.output()));
+  } finally {
+    const code = await main.stop();
+    if (code !== 0) fail(`the starter's src/main.ts exited ${code} on SIGTERM:\n${main.output()}`);
+  }
+  log('`npm create celeriac` (the packed create-celeriac) scaffolded my-app; its npm test (tsc + 3 vitest tests) passed and its npm start ran add(2, 3) = 5');
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-pack-'));
   if (dir.startsWith(ROOT)) fail('the install directory must be outside the workspace');
@@ -295,6 +326,7 @@ async function main() {
     await checkRedis(dir);
     await checkFlower(dir);
     await checkTypes(dir);
+    await checkStarter(dir, tarballs);
     log('passed');
   } finally {
     if (keep) log(`kept ${dir}`);
