@@ -108,6 +108,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   readonly qosGlobal: boolean;
   /** Types of the task queues declared, as they exist (see queue-types.ts). */
   readonly #types = new Map<string, QueueType>();
+  readonly #connectWaitMs: number;
   readonly #publisher: ChannelSlot<ConfirmChannel>;
   readonly #admin: ChannelSlot<Channel>;
   readonly #pending: PendingPublish[] = [];
@@ -132,7 +133,8 @@ export class AmqpBroker implements Broker, ConsumerHost {
     // Priorities are served by classic queues only (RabbitMQ 3.x quorum queues are FIFO).
     const priorityOrder = this.topology.missingQueueType === 'quorum' ? 'none' : 'highest-first';
     this.capabilities = { priorityOrder, redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
-    this.session = new AmqpSession(parseAmqpUrls(url), { log: this.log, waitMs: options.connectWaitMs, connectionName: options.connectionName });
+    this.#connectWaitMs = options.connectWaitMs ?? 30_000;
+    this.session = new AmqpSession(parseAmqpUrls(url), { log: this.log, waitMs: this.#connectWaitMs, connectionName: options.connectionName });
     this.#publisher = new ChannelSlot<ConfirmChannel>(this.session, true, (ch) => ch.on('return', (msg: AmqpMessage) => this.#onReturn(msg)));
     this.#admin = new ChannelSlot<Channel>(this.session, false);
   }
@@ -258,12 +260,23 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** Publishes and waits for the confirm; an unroutable mandatory message is an error. */
   async #send(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean): Promise<void> {
+    const nackDeadline = Date.now() + this.#connectWaitMs;
+    let nackDelay = 50;
     for (let attempt = 1; ; attempt++) {
       const generation = this.session.generation;
       try {
         await this.#sendOnce(exchange, routingKey, wire, mandatory);
         return;
       } catch (err) {
+        // A nack: a quorum queue that has no leader while its cluster elects one (a node died)
+        // refuses the message for a few seconds. Sent again, with backoff, up to connectWaitMs.
+        if (isNack(err) && !this.#closed && Date.now() + nackDelay < nackDeadline) {
+          if (nackDelay === 50) this.log('warn', `RabbitMQ refused a message to ${JSON.stringify(routingKey)} (nack: a queue without a leader?); sending again until it is taken`);
+          await new Promise((resolve) => setTimeout(resolve, nackDelay));
+          nackDelay = Math.min(nackDelay * 2, 1000);
+          attempt--;
+          continue;
+        }
         const connectionLost = !this.session.connected || this.session.generation !== generation;
         if (!connectionLost || attempt >= PUBLISH_ATTEMPTS || this.#closed || err instanceof CeleriacError) {
           throw toTransportError(`publish to exchange ${JSON.stringify(exchange)} key ${JSON.stringify(routingKey)}`, err);
@@ -554,6 +567,11 @@ class UnroutableError extends CeleriacError {
   constructor(message: string) {
     super(ErrorCodes.TRANSPORT, message);
   }
+}
+
+/** amqplib's error for a publish RabbitMQ confirmed with `basic.nack`. */
+function isNack(err: unknown): boolean {
+  return err instanceof Error && !(err instanceof CeleriacError) && err.message === 'message nacked';
 }
 
 function isNotFound(err: unknown): boolean {

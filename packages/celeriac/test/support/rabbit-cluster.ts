@@ -1,0 +1,163 @@
+/**
+ * A three-node RabbitMQ cluster on this machine for the tests (issue 48 §3): `rabbitmq-server`
+ * processes with node names, ports and data directories of their own (`celeriac-q1..3@localhost`,
+ * AMQP 5680-5682, distribution 25680-25682, everything under one temporary folder), never
+ * touching the shared node on 5672. Node 1 starts first; 2 and 3 join it by classic-config
+ * peer discovery. Nodes are stopped with kill -9 (as a crash) and started again on their data.
+ * Where `rabbitmq-server` is not installed the cluster tests are skipped with the reason, and
+ * fail under CI.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const BIN = '/usr/lib/rabbitmq/bin';
+const NODES = 3;
+const AMQP_PORT = 5680;
+const DIST_PORT = 25680;
+
+/** True when rabbitmq-server can be run here; throws under CI when it cannot. */
+export function clusterAvailable(): boolean {
+  if (existsSync(join(BIN, 'rabbitmq-server')) && existsSync(join(BIN, 'rabbitmqctl'))) return true;
+  const why = `RabbitMQ cluster tests: ${BIN}/rabbitmq-server is not installed (apt-get install rabbitmq-server)`;
+  if (process.env['CI'] === 'true') throw new Error(`${why}; required under CI`);
+  console.warn(`[skip] ${why}`);
+  return false;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.end();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+    s.setTimeout(500, () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function until(check: () => Promise<boolean>, what: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`rabbit cluster: ${what} not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A running three-node cluster. */
+export class RabbitCluster {
+  readonly #dir = mkdtempSync(join(tmpdir(), 'celeriac-rabbit-cluster-'));
+  readonly #procs = new Map<number, ChildProcess>();
+  #logs = new Map<number, string>();
+
+  /** Node `i` (1-3): its Erlang name. */
+  static nodeName(i: number): string {
+    return `celeriac-q${i}@localhost`;
+  }
+
+  /** AMQP port of node `i`. */
+  static port(i: number): number {
+    return AMQP_PORT + i - 1;
+  }
+
+  /** kombu's failover list over the nodes, in the order given. */
+  static url(order: readonly number[]): string {
+    return order.map((i) => `amqp://guest:guest@127.0.0.1:${RabbitCluster.port(i)}//`).join(';');
+  }
+
+  constructor() {
+    const home = join(this.#dir, 'home');
+    mkdirSync(home);
+    writeFileSync(join(home, '.erlang.cookie'), `CELERIACQUORUMTEST${process.pid}`);
+    chmodSync(join(home, '.erlang.cookie'), 0o400);
+    writeFileSync(join(this.#dir, 'enabled_plugins'), '[].\n');
+    writeFileSync(join(this.#dir, 'env.conf'), '');
+    for (let i = 1; i <= NODES; i++) {
+      const peers = Array.from({ length: NODES }, (_, k) => `cluster_formation.classic_config.nodes.${k + 1} = ${RabbitCluster.nodeName(k + 1)}`);
+      writeFileSync(
+        join(this.#dir, `n${i}.conf`),
+        [`listeners.tcp.default = 127.0.0.1:${RabbitCluster.port(i)}`, 'loopback_users = none', 'cluster_formation.peer_discovery_backend = classic_config', ...peers, ''].join('\n'),
+      );
+    }
+  }
+
+  #env(i: number): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: join(this.#dir, 'home'),
+      RABBITMQ_CONF_ENV_FILE: join(this.#dir, 'env.conf'),
+      RABBITMQ_NODENAME: RabbitCluster.nodeName(i),
+      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODE_PORT: String(RabbitCluster.port(i)),
+      RABBITMQ_DIST_PORT: String(DIST_PORT + i - 1),
+      RABBITMQ_CONFIG_FILE: join(this.#dir, `n${i}.conf`),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(this.#dir, 'enabled_plugins'),
+      RABBITMQ_MNESIA_BASE: join(this.#dir, `mnesia${i}`),
+      RABBITMQ_LOG_BASE: join(this.#dir, `log${i}`),
+      RABBITMQ_PID_FILE: join(this.#dir, `n${i}.pid`),
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+    };
+  }
+
+  /** Starts node `i` (on its data, if it ran before) and waits for its AMQP port. */
+  async start(i: number): Promise<void> {
+    if (await portOpen(RabbitCluster.port(i))) throw new Error(`port ${RabbitCluster.port(i)} is taken: another cluster test, or a node left running`);
+    const child = spawn(join(BIN, 'rabbitmq-server'), [], { env: this.#env(i), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#logs.set(i, '');
+    const log = (d: Buffer) => this.#logs.set(i, (this.#logs.get(i) ?? '') + d.toString());
+    child.stdout?.on('data', log);
+    child.stderr?.on('data', log);
+    this.#procs.set(i, child);
+    await until(() => portOpen(RabbitCluster.port(i)), `node ${i} listening`, 90_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${this.#logs.get(i) ?? ''}`);
+    });
+  }
+
+  /** Starts the three nodes (1 first, then 2 and 3 join it) and waits until all run in one cluster. */
+  async startAll(): Promise<void> {
+    await this.start(1);
+    await Promise.all([this.start(2), this.start(3)]);
+    await until(async () => (await this.runningNodes(1)) === NODES, 'three running nodes', 90_000);
+  }
+
+  /** How many nodes node `i` sees running (rabbitmqctl: an Erlang VM, a few seconds). */
+  async runningNodes(i: number): Promise<number> {
+    const run = promisify(execFile);
+    try {
+      const { stdout } = await run(join(BIN, 'rabbitmqctl'), ['-q', '-n', RabbitCluster.nodeName(i), 'eval', 'length(rabbit_mnesia:cluster_nodes(running)).'], {
+        env: this.#env(i),
+        timeout: 30_000,
+      });
+      return Number(stdout.trim());
+    } catch {
+      return 0;
+    }
+  }
+
+  /** kill -9 of node `i` (its whole process group: the script and the Erlang VM). */
+  async kill(i: number): Promise<void> {
+    const child = this.#procs.get(i);
+    if (child?.pid === undefined) return;
+    this.#procs.delete(i);
+    const exited = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await exited;
+    await until(async () => !(await portOpen(RabbitCluster.port(i))), `node ${i} gone`, 10_000);
+  }
+
+  /** Kills every node and removes the data. */
+  async destroy(): Promise<void> {
+    for (const i of [...this.#procs.keys()]) await this.kill(i);
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
