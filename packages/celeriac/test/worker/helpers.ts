@@ -20,7 +20,7 @@ import {
   type PublishOptions,
   type SetAsideRecord,
 } from 'celeriac/spi';
-import { FakeClock } from 'celeriac/testing';
+import { FakeClock, waitFor } from 'celeriac/testing';
 import type { Message } from '../../src/protocol/types.js';
 import type { RunHandle } from '../../src/worker/pools/types.js';
 
@@ -256,21 +256,8 @@ export async function closeEnvs(): Promise<void> {
   }
 }
 
-/** Lets pending microtasks and immediates run (the broker's pump, backend notifications). */
-export async function flush(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-/** Polls `check` until it returns a truthy value, for at most `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 3000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 2));
-  }
-}
+// The one wait and flush of the tests (celeriac/testing), under the names these tests import.
+export { flush, waitFor } from 'celeriac/testing';
 
 /** Waits until the stored state of `taskId` is `state`; returns the meta. */
 export function waitForState(env: TestEnv, taskId: string, state: string, timeoutMs = 3000) {
