@@ -31,8 +31,9 @@ export class RedisQueueReader implements QueueReader {
   readonly #keys: BrokerKeys;
   #connecting: Promise<unknown> | undefined;
 
-  constructor(url: string) {
-    const target = parseRedisUrl(url);
+  /** @param masterName kombu's `master_name` transport option, for a `sentinel://` URL without one. */
+  constructor(url: string, masterName?: string) {
+    const target = parseRedisUrl(url, masterName === undefined ? {} : { masterName });
     this.#keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
     // Flower's 1 s connect timeout; a failed read is retried at the next poll.
     this.#client = createRedisClient(target, { name: 'celeriac-flower-queues', connectTimeoutMs: 1000 });
@@ -77,9 +78,10 @@ export class BrokerQueueReader implements QueueReader {
 /** The URL schemes of a Redis broker (the engine's parseRedisUrl takes each). */
 export const REDIS_SCHEMES: ReadonlySet<string> = new Set(['redis', 'rediss', 'sentinel', 'redis+sentinel']);
 
-/** The reader for a broker URL. */
-export function queueReaderFor(brokerUrl: string, broker: Broker): QueueReader {
+/** The reader for a broker URL; `transportOptions` are the app's `brokerTransportOptions` (`master_name`). */
+export function queueReaderFor(brokerUrl: string, broker: Broker, transportOptions: Readonly<Record<string, unknown>> = {}): QueueReader {
   const scheme = brokerUrl.slice(0, brokerUrl.indexOf(':')).toLowerCase();
-  if (REDIS_SCHEMES.has(scheme)) return new RedisQueueReader(brokerUrl);
+  const masterName = transportOptions['master_name'];
+  if (REDIS_SCHEMES.has(scheme)) return new RedisQueueReader(brokerUrl, typeof masterName === 'string' ? masterName : undefined);
   return new BrokerQueueReader(broker);
 }
