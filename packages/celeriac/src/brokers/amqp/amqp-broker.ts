@@ -260,7 +260,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** Publishes and waits for the confirm; an unroutable mandatory message is an error. */
   async #send(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean): Promise<void> {
-    const nackDeadline = Date.now() + this.#connectWaitMs;
+    const nackDeadline = performance.now() + this.#connectWaitMs;
     let nackDelay = 50;
     for (let attempt = 1; ; attempt++) {
       const generation = this.session.generation;
@@ -270,7 +270,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
       } catch (err) {
         // A nack: a quorum queue that has no leader while its cluster elects one (a node died)
         // refuses the message for a few seconds. Sent again, with backoff, up to connectWaitMs.
-        if (isNack(err) && !this.#closed && Date.now() + nackDelay < nackDeadline) {
+        if (isNack(err) && !this.#closed && performance.now() + nackDelay < nackDeadline) {
           if (nackDelay === 50) this.log('warn', `RabbitMQ refused a message to ${JSON.stringify(routingKey)} (nack: a queue without a leader?); sending again until it is taken`);
           await new Promise((resolve) => setTimeout(resolve, nackDelay));
           nackDelay = Math.min(nackDelay * 2, 1000);
