@@ -44,6 +44,7 @@ export default defineConfig(
       '**/node_modules/**',
       '**/coverage/**',
       'bench/results/**',
+      'site/**',
       'scripts/fixtures/**',
       '**/*.d.ts',
     ],

@@ -283,7 +283,20 @@ async function checkTypes(dir) {
  * whose dependencies are the packed celeriac and dashboard (not yet on the registry), and the
  * app's own `npm test` (tsc and vitest on its tasks) passes.
  */
+/** The commands this check runs for the starter, as docs/getting-started.md gives them. */
+const GETTING_STARTED = ['npm create celeriac@latest my-app', 'cd my-app && npm install', 'npm test', 'npm start'];
+
+/** Fails when docs/getting-started.md's "Start a new app" commands are not the ones run here. */
+function checkGettingStartedDoc() {
+  const doc = readFileSync(join(ROOT, 'docs/getting-started.md'), 'utf8');
+  const block = /## Start a new app\n\n```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  if (block === undefined) fail('docs/getting-started.md has no "Start a new app" sh block');
+  const commands = block.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
+  if (JSON.stringify(commands) !== JSON.stringify(GETTING_STARTED)) fail(`docs/getting-started.md's commands ${JSON.stringify(commands)} are not the ones pack-check runs ${JSON.stringify(GETTING_STARTED)}: change both together`);
+}
+
 async function checkStarter(dir, tarballs) {
+  checkGettingStartedDoc();
   const starter = tarballs.find((t) => /create-celeriac/.test(t));
   if (starter === undefined) fail('create-celeriac was not packed');
   const { out } = await run('npm', ['exec', '--yes', '--package', starter, '--', 'create-celeriac', 'my-app'], { cwd: dir });
@@ -306,7 +319,7 @@ async function checkStarter(dir, tarballs) {
     const code = await main.stop();
     if (code !== 0) fail(`the starter's src/main.ts exited ${code} on SIGTERM:\n${main.output()}`);
   }
-  log('`npm create celeriac` (the packed create-celeriac) scaffolded my-app; its npm test (tsc + 3 vitest tests) passed and its npm start ran add(2, 3) = 5');
+  log('docs/getting-started.md, run: `npm create celeriac` (the packed create-celeriac) scaffolded my-app; its npm install, npm test (tsc + 3 vitest tests) and npm start (add(2, 3) = 5) passed');
 }
 
 async function main() {
