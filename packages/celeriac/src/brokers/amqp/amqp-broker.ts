@@ -48,6 +48,7 @@ import { DELIVER_AT_HEADER, purgeDelayed } from './purge-delayed.js';
 import { CELERIAC_LADDER, KOMBU_LADDER, delayRoutingKey, deliverBinding, entryExchange, type DelayLadder } from './delayed.js';
 import { declareLadder } from './ladder-declare.js';
 import { existingTypeOf, taskQueueSpecOf, typeMismatchError } from './queue-types.js';
+import { isNack, isNotFound, toTransportError, UnroutableError } from './amqp-errors.js';
 
 /** Where `setAside` parks messages (durable; inspect with `rabbitmqctl list_queues`). */
 export const SET_ASIDE_QUEUE = 'celeriac.set-aside';
@@ -560,26 +561,4 @@ function fanoutWire(raw: string): WireOut {
 function withPriority(message: Message, priority: number | undefined): Message {
   if (priority === undefined || priority === message.properties.priority) return message;
   return { ...message, properties: { ...message.properties, priority } };
-}
-
-/** A mandatory publish RabbitMQ returned: no queue matched. */
-class UnroutableError extends CeleriacError {
-  constructor(message: string) {
-    super(ErrorCodes.TRANSPORT, message);
-  }
-}
-
-/** amqplib's error for a publish RabbitMQ confirmed with `basic.nack`. */
-function isNack(err: unknown): boolean {
-  return err instanceof Error && !(err instanceof CeleriacError) && err.message === 'message nacked';
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 404;
-}
-
-function toTransportError(what: string, err: unknown): CeleriacError {
-  if (err instanceof CeleriacError) return err;
-  const e = coerceError(err);
-  return new CeleriacError(ErrorCodes.TRANSPORT, `RabbitMQ: ${what} failed: ${e.message}`, { cause: e });
 }
