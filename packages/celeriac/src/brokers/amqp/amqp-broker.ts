@@ -263,32 +263,47 @@ export class AmqpBroker implements Broker, ConsumerHost {
   async #send(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean): Promise<void> {
     const nackDeadline = performance.now() + this.#connectWaitMs;
     let nackDelay = 50;
-    for (let attempt = 1; ; attempt++) {
-      const generation = this.session.generation;
-      try {
-        await this.#sendOnce(exchange, routingKey, wire, mandatory);
-        return;
-      } catch (err) {
-        // A nack: a quorum queue that has no leader while its cluster elects one (a node died)
-        // refuses the message for a few seconds. Sent again, with backoff, up to connectWaitMs.
-        if (isNack(err) && !this.#closed && performance.now() + nackDelay < nackDeadline) {
-          if (nackDelay === 50) this.log('warn', `RabbitMQ refused a message to ${JSON.stringify(routingKey)} (nack: a queue without a leader?); sending again until it is taken`);
-          await new Promise((resolve) => setTimeout(resolve, nackDelay));
-          nackDelay = Math.min(nackDelay * 2, 1000);
-          attempt--;
-          continue;
+    // After a second nack, a channel of its own: a channel that published to a quorum queue
+    // whose leader died may be refused for minutes on a loaded machine (seen on 3.10).
+    let fresh: ConfirmChannel | undefined;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const generation = this.session.generation;
+        try {
+          await this.#sendOnce(exchange, routingKey, wire, mandatory, fresh);
+          return;
+        } catch (err) {
+          // A nack: a quorum queue that has no leader while its cluster elects one (a node died)
+          // refuses the message for a few seconds. Sent again, with backoff, up to connectWaitMs.
+          if (isNack(err) && !this.#closed && performance.now() + nackDelay < nackDeadline) {
+            if (nackDelay === 50) this.log('warn', `RabbitMQ refused a message to ${JSON.stringify(routingKey)} (nack: a queue without a leader?); sending again until it is taken`);
+            await new Promise((resolve) => setTimeout(resolve, nackDelay));
+            nackDelay = Math.min(nackDelay * 2, 1000);
+            if (nackDelay >= 200) fresh ??= await this.#freshConfirmChannel();
+            attempt--;
+            continue;
+          }
+          const connectionLost = !this.session.connected || this.session.generation !== generation;
+          if (!connectionLost || attempt >= PUBLISH_ATTEMPTS || this.#closed || err instanceof CeleriacError) {
+            throw toTransportError(`publish to exchange ${JSON.stringify(exchange)} key ${JSON.stringify(routingKey)}`, err);
+          }
+          this.log('warn', `publish interrupted by a lost connection; sending again (attempt ${attempt + 1})`, coerceError(err));
         }
-        const connectionLost = !this.session.connected || this.session.generation !== generation;
-        if (!connectionLost || attempt >= PUBLISH_ATTEMPTS || this.#closed || err instanceof CeleriacError) {
-          throw toTransportError(`publish to exchange ${JSON.stringify(exchange)} key ${JSON.stringify(routingKey)}`, err);
-        }
-        this.log('warn', `publish interrupted by a lost connection; sending again (attempt ${attempt + 1})`, coerceError(err));
       }
+    } finally {
+      await fresh?.close().catch(() => undefined);
     }
   }
 
-  async #sendOnce(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean): Promise<void> {
-    const channel = await this.#publisher.get();
+  async #freshConfirmChannel(): Promise<ConfirmChannel> {
+    const ch = await (await this.session.connection()).createConfirmChannel();
+    ch.on('error', () => undefined);
+    ch.on('return', (msg: AmqpMessage) => this.#onReturn(msg));
+    return ch;
+  }
+
+  async #sendOnce(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean, own?: ConfirmChannel): Promise<void> {
+    const channel = own ?? (await this.#publisher.get());
     const entry: PendingPublish = { exchange, routingKey, content: wire.content, returned: false };
     if (mandatory) this.#pending.push(entry);
     try {
