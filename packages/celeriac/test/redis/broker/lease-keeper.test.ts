@@ -68,7 +68,7 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
       block(2500);
       // The free delivery was renewed all along and is still ours; the limited one was swept back.
       await free.ack();
-      await expect(limited.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });
+      await expect(limited.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_LEASE_LOST' });
     } finally {
       stopSweeper();
       await consumer.close();

@@ -151,7 +151,7 @@ describe.skipIf(!available)('RedisBroker: crash recovery and leases', () => {
     const rescuer = new RedisBroker(url, fast);
     const second = collect(rescuer, queue);
     await waitFor(() => second.got.length === 1, 'the second delivery');
-    await expect(first.got[0]?.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });
+    await expect(first.got[0]?.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_LEASE_LOST' });
     expect(await raw().hExists(`${prefix}unacked`, second.got[0]?.tag as string)).toBe(1);
     await second.got[0]?.ack();
     await second.close();
