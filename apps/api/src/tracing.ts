@@ -89,7 +89,9 @@ export function traceRoute(route: RouteOptions): void {
       inSpan(name, SpanKind.SERVER, attributes, async (span) => {
         const out: unknown = await (handler as (this: unknown, ...a: unknown[]) => unknown).call(this, request, reply);
         span.setAttribute('http.response.status_code', reply.statusCode);
-        return out;
+        // A callback-style handler (the docs page's static files) returns nothing and sends
+        // later: returning the reply tells Fastify so, where an async undefined would not.
+        return out === undefined ? reply : out;
       }),
     );
   } as RouteOptions['handler'];
