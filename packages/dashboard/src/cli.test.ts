@@ -1,13 +1,39 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from 'celeriac';
-import { authLine, normalizeArgv, resolveFlowerOptions, runFlowerCli } from './cli.js';
+import { authLine, flowerOptions, resolveFlowerOptions, runFlowerCli } from './cli.js';
 import { FLOWER_HEAP_GROWING_PERCENT } from './dashboard.js';
 
 const app = createApp({}, { env: {} });
 
 describe('celeriac flower options', () => {
-  it("accepts Flower's spellings: underscores, bare and valued booleans", () => {
-    expect(normalizeArgv(['--url_prefix=/f', '--read-only', '--persistent', 'false', '--port', '1', '--debug'])).toEqual(['--url-prefix=/f', '--read-only=true', '--persistent=false', '--port', '1', '--debug=true']);
+  /** Parses like `celeriac flower <args>`; what it wrote to stderr in `err`. */
+  const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const err: string[] = [];
+    const result = flowerOptions(args, { app, out: () => {}, err: (t) => void err.push(t), env });
+    return { result, err: err.join('') };
+  };
+
+  it("accepts Flower's spellings: underscores, bare and valued booleans, ignored options with a warning", () => {
+    const { result, err } = parse(['--url_prefix=/f', '--read-only', '--persistent', 'false', '--port', '1', '--debug', '--max_tasks', '10', '--conf', 'flowerconfig.py', '--enable_events=no']);
+    expect(result).toMatchObject({ urlPrefix: '/f', readOnly: true, dataDir: null, port: 1, maxTasks: 10, ingest: { enableEventsMs: 0 } });
+    expect(err).toBe('warning: --debug has no effect in celeriac flower (see docs/dashboard.md)\nwarning: --conf has no effect in celeriac flower (see docs/dashboard.md)\n');
+    expect(parse(['--read-only', '--port=2']).result).toMatchObject({ readOnly: true, port: 2 });
+    expect(parse(['--persistent=yes', '--anonymous-control', 'off']).result).toMatchObject({ dataDir: 'celeriac-flower', anonymousControl: false });
+  });
+
+  it('the command line wins over FLOWER_* as parsed', () => {
+    expect(parse(['--port', '7001', '--read_only=false'], { FLOWER_PORT: '7000', FLOWER_READ_ONLY: 'true', FLOWER_ADDRESS: '127.0.0.1' }).result).toMatchObject({ port: 7001, readOnly: false, address: '127.0.0.1' });
+  });
+
+  it('refuses garbage with exit code 2 and the --help hint, starting nothing', () => {
+    for (const args of [['--port'], ['--port', '1', 'stray'], ['-x'], ['--no-persistent'], ['--persistent', 'maybe'], ['--max-tasks', '0'], ['--port', '1e400'], ['--inspect-interval', '5'], ['--basic-auth']]) {
+      const { result, err } = parse(args);
+      expect(result, args.join(' ')).toBe(2);
+      expect(err, args.join(' ')).toMatch(/^error: [^]*\(celeriac flower --help lists the options\)\n$/);
+    }
+    expect(parse(['--persistent', 'maybe']).err).toMatch(/--persistent must be a boolean/);
+    expect(parse(['--port', '1', 'stray']).err).toMatch(/too many arguments|unknown command|excess/i);
+    expect(parse([], { FLOWER_MAX_WORKERS: 'lots' }).err).toMatch(/--max-workers must be an integer >= 1, got "lots"/);
   });
 
   it('command line over FLOWER_* environment over defaults', () => {
@@ -69,5 +95,8 @@ describe('celeriac flower options', () => {
     const out: string[] = [];
     expect(await runFlowerCli(['--help'], { app, out: (t) => out.push(t), err: () => {}, stop: () => Promise.reject(new Error('--help must not start')) })).toBe(0);
     expect(out.join('')).toMatch(/--basic-auth <value>/);
+    expect(out.join('')).toMatch(/--read-only\[=bool\]/);
+    expect(out.join('')).toMatch(/FLOWER_<OPTION>/);
+    expect(out.join('')).not.toMatch(/--debug|--url_prefix/);
   });
 });

@@ -10,7 +10,7 @@
  * `--database-url`) keeps it in Postgres instead.
  */
 import type { App } from 'celeriac';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
 import { parseBuckets } from './ingest/metrics.js';
 import { checkTraceUrl, FLOWER_HEAP_GROWING_PERCENT, startDashboard, type DashboardOptions } from './dashboard.js';
 
@@ -100,48 +100,38 @@ const OPTIONS: readonly [string, string, boolean][] = [
 /** Flower options accepted for compatibility, with no effect here. */
 const IGNORED = ['auto-refresh', 'natural-time', 'tasks-columns', 'xheaders', 'debug', 'conf', 'state-save-interval', 'format-task', 'broker-api', 'logging'];
 
-
-const BOOLEAN_FLAGS = new Set(OPTIONS.filter(([, , b]) => b).map(([f]) => f));
-const BOOL_WORDS = new Set([...TRUE, ...FALSE]);
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 /**
- * Flower's spellings to one: `--url_prefix=x` -> `--url-prefix=x`; a bare boolean flag
- * (`--read-only`, or `--persistent false`) -> `--flag=value`.
+ * The option as commander takes it. Flower's underscore spelling (`--url_prefix`) is the
+ * option's second long flag; a boolean takes an optional value (`--read-only`,
+ * `--persistent false`, `--persistent=no`), as does an ignored option (`--debug`, `--conf x`).
  */
-export function normalizeArgv(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (!a.startsWith('--')) {
-      out.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = (eq < 0 ? a : a.slice(0, eq)).replace(/_/g, '-');
-    if (eq >= 0) out.push(name + a.slice(eq));
-    else if (BOOLEAN_FLAGS.has(name.slice(2))) {
-      const next = argv[i + 1];
-      if (next !== undefined && BOOL_WORDS.has(next.toLowerCase())) {
-        out.push(`${name}=${next}`);
-        i++;
-      } else out.push(`${name}=true`);
-    } else if (IGNORED.includes(name.slice(2)) && (argv[i + 1] === undefined || (argv[i + 1] as string).startsWith('-'))) out.push(`${name}=true`);
-    else out.push(name);
-  }
-  return out;
+function flowerOption(flag: string, doc: string, value: '<value>' | '[bool]' | '[value]'): Option {
+  const spellings = flag.includes('-') ? `--${flag.replace(/-/g, '_')}, --${flag}` : `--${flag}`;
+  return new Option(`${spellings} ${value}`, doc);
 }
 
-function help(): string {
-  const lines = ['Usage: celeriac [-A app | -b broker] flower [options]', '', "The Celeriac dashboard: Flower's pages and HTTP API, with a history that survives restarts.", 'Every option may also be set as FLOWER_<OPTION> (e.g. FLOWER_BASIC_AUTH); dashes and underscores are interchangeable.', '', 'Options:'];
-  for (const [flag, doc, isBool] of OPTIONS) lines.push(`  --${`${flag}${isBool ? '[=bool]' : ' <value>'}`.padEnd(36)} ${doc}`);
-  lines.push(`  ${'-h, --help'.padEnd(38)} show this help`, '');
-  return lines.join('\n');
+/** `celeriac flower`'s command: parses only; runFlowerCli resolves and starts. */
+function flowerCommand(ctx: Pick<FlowerCliContext, 'out' | 'err'>): Command {
+  const command = new Command('celeriac [-A app | -b broker] flower')
+    .description("The Celeriac dashboard: Flower's pages and HTTP API, with a history that survives restarts.")
+    .usage('[options]')
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', '\nEvery option may also be set as FLOWER_<OPTION> (e.g. FLOWER_BASIC_AUTH); dashes and underscores are interchangeable.\n')
+    .configureHelp({ optionTerm: (o) => (o.long === '--help' ? '-h, --help' : `${o.long ?? ''}${o.required ? ' <value>' : '[=bool]'}`) })
+    .showHelpAfterError('(celeriac flower --help lists the options)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s) });
+  for (const [flag, doc, isBool] of OPTIONS) command.addOption(flowerOption(flag, doc, isBool ? '[bool]' : '<value>'));
+  for (const flag of IGNORED) command.addOption(flowerOption(flag, 'accepted for Flower compatibility; no effect', '[value]').hideHelp());
+  return command;
 }
 
 /** Resolves the options from flags and environment. */
 export function resolveFlowerOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, app: App): DashboardOptions {
   const get = (name: string): string | boolean | undefined => {
-    const key = name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const key = camel(name);
     if (flags[key] !== undefined) return flags[key];
     return env[`FLOWER_${name.replace(/-/g, '_').toUpperCase()}`];
   };
@@ -241,32 +231,35 @@ function mask(url: string): string {
 }
 
 /**
+ * The dashboard's options from the arguments after `flower` and the environment, or the exit
+ * code when the run ends here: 0 after --help, 2 after a bad option or value (the message and
+ * the --help hint written to `ctx.err`).
+ */
+export function flowerOptions(args: readonly string[], ctx: Pick<FlowerCliContext, 'app' | 'out' | 'err' | 'env'>): DashboardOptions | number {
+  const command = flowerCommand(ctx);
+  try {
+    const flags = command.parse([...args], { from: 'user' }).opts<Record<string, string | boolean | undefined>>();
+    for (const flag of IGNORED) if (flags[camel(flag)] !== undefined) ctx.err(`warning: --${flag} has no effect in celeriac flower (see docs/dashboard.md)\n`);
+    try {
+      return resolveFlowerOptions(flags, ctx.env ?? process.env, ctx.app);
+    } catch (error) {
+      if (error instanceof UsageError) command.error(`error: ${error.message}`, { exitCode: 2 });
+      throw error;
+    }
+  } catch (error) {
+    // Commander has written the message and the --help hint; --help itself ends here with 0.
+    if (error instanceof CommanderError) return error.code === 'commander.helpDisplayed' ? 0 : 2;
+    throw error;
+  }
+}
+
+/**
  * Runs `celeriac flower` with the arguments after `flower`. Resolves with the exit code once
  * the dashboard stopped (or at once for --help and bad options).
  */
 export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContext): Promise<number> {
-  const env = ctx.env ?? process.env;
-  let options: DashboardOptions;
-  try {
-    const spec: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-    for (const [flag] of OPTIONS) spec[flag] = { type: 'string' };
-    for (const flag of IGNORED) spec[flag] = { type: 'string' };
-    const { values } = parseArgs({ args: normalizeArgv(args), options: spec, strict: true, allowPositionals: false });
-    if (values['help'] === true) {
-      ctx.out(help());
-      return 0;
-    }
-    const flags: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(values)) if (typeof v === 'string') flags[k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] = v;
-    for (const flag of IGNORED) if (values[flag] !== undefined) ctx.err(`warning: --${flag} has no effect in celeriac flower (see docs/dashboard.md)\n`);
-    options = resolveFlowerOptions(flags, env, ctx.app);
-  } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      ctx.err(`error: ${(error as Error).message}\n(celeriac flower --help lists the options)\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const options = flowerOptions(args, ctx);
+  if (typeof options === 'number') return options;
   const dashboard = await startDashboard(options);
   ctx.out(
     [
