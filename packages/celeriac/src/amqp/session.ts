@@ -18,6 +18,7 @@
  *   a channel error (404, 406), which is never fatal.
  */
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { checkHeaderText } from './strict-text.js';
 import type { TransportLog } from '../core/transport-table.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import type { AmqpTarget } from './url.js';
@@ -165,6 +166,7 @@ export class AmqpSession {
       throw new CeleriacError(ErrorCodes.STATE, 'AMQP session is closed');
     }
     batchFrames(model);
+    checkHeaderText(model);
     model.on('error', (err: Error) => this.options.log('warn', `RabbitMQ connection error: ${err.message}`, err));
     model.on('close', () => {
       if (this.#model !== model) return;

@@ -4,7 +4,9 @@
  * or the message decoded straight from the frame), its delivery count, and the settlement
  * calls, each handed to its consumer (amqp-consumer.ts) once.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { textIsUtf8 } from '../../amqp/strict-text.js';
 import { envelopeOf, fromWire } from '../../amqp/wire.js';
 import type { Delivery, Settlement } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
@@ -79,6 +81,17 @@ export class AmqpDelivery implements Delivery {
     const message = fromWire(this.held.msg);
     if (this.redelivered) message.headers['redelivered'] = true;
     return message;
+  }
+
+  /**
+   * Why it cannot be decoded, when its text is not UTF-8 (one rule for headers and body, as on
+   * Redis: amqplib and {@link decoded} would replace such bytes with U+FFFD silently).
+   */
+  get undecodable(): string | undefined {
+    const { properties, content } = this.held.msg;
+    if (!textIsUtf8(properties)) return 'bad-encoding: the message headers are not valid UTF-8 (bytes that are not UTF-8 in its header table or properties)';
+    if (properties.contentType === 'application/json' && !isUtf8(content)) return 'bad-encoding: Body is not valid UTF-8';
+    return undefined;
   }
 
   get queue(): string {
