@@ -1,7 +1,8 @@
 /**
  * One trace across languages, against OpenTelemetry Python 1.44 and the contrib Celery
- * instrumentation (../shared/oracles/opentelemetry-python) on Debian's Celery 5.2.6, on Redis
- * and on RabbitMQ. Python -> TypeScript -> Python: an instrumented Python producer sends to a
+ * instrumentation (../shared/oracles/opentelemetry-python) on each Celery oracle (Debian's
+ * 5.2.6 and 5.6.3: the instrumentation's path goes after the oracle's), on Redis and on
+ * RabbitMQ. Python -> TypeScript -> Python: an instrumented Python producer sends to a
  * Celeriac worker whose task sends to an instrumented Python worker. TypeScript -> Python ->
  * TypeScript: the other way round. Every span must share the first span's trace id, and each
  * send must be the parent of the run it caused, whichever language made either.
@@ -19,7 +20,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
-import type { CeleryOracle } from '../support/oracles.js';
+import { describeOracles, type CeleryOracle } from '../support/oracles.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { PY_CLIENT, runPython, startPythonWorker, TEST_RESULT_EXPIRES_SEC, type PyEnv, type PyWorker } from './python.js';
@@ -27,8 +28,9 @@ import { waitFor } from '../worker/helpers.js';
 
 const ORACLE = process.env['CELERIAC_OTEL_ORACLE'] ?? resolve(import.meta.dirname, '../../../../../shared/oracles/opentelemetry-python');
 
-/** Debian's Celery 5.2.6 with OpenTelemetry Python and its Celery instrumentation on the path. */
-const OTEL_ORACLE: CeleryOracle = Object.freeze({ name: 'otel', version: '5.2.6', pythonPath: ORACLE });
+/** A Celery oracle with OpenTelemetry Python and its Celery instrumentation after it on the path. */
+const withOtel = (oracle: CeleryOracle): CeleryOracle =>
+  Object.freeze({ ...oracle, pythonPath: oracle.pythonPath === undefined ? ORACLE : `${oracle.pythonPath}:${ORACLE}` });
 
 function oracleReady(): boolean {
   if (existsSync(join(ORACLE, 'opentelemetry/instrumentation/celery/__init__.py'))) return true;
@@ -128,10 +130,10 @@ interface Target {
   cleanup(taskIds: readonly string[]): Promise<void>;
 }
 
-function traceSuite(name: string, ready: () => Promise<boolean>, open: (spansFile: string) => Promise<Target>): void {
-  describe(name, async () => {
-    const run = (await ready()) && oracleReady();
-    describe.runIf(run)('one trace through both languages', () => {
+function traceSuite(name: string, ready: boolean, open: (spansFile: string, oracle: CeleryOracle) => Promise<Target>): void {
+  describeOracles(name, (celery) => {
+    const oracle = withOtel(celery);
+    describe('one trace through both languages', () => {
       const dir = mkdtempSync(join(tmpdir(), 'celeriac-otel-'));
       const pyFile = join(dir, 'spans.jsonl');
       const taskIds: string[] = [];
@@ -141,7 +143,7 @@ function traceSuite(name: string, ready: () => Promise<boolean>, open: (spansFil
       let pyWorker: PyWorker;
 
       beforeAll(async () => {
-        target = await open(pyFile);
+        target = await open(pyFile, oracle);
         app = target.app();
         app.task('ts.relay', async (x: number, y: number) => {
           const r = await app.sendTask('py.add', [x, y], {}, { queue: 'py' });
@@ -221,7 +223,7 @@ print(r.id); print(r.get(timeout=20))`);
         expect(tsRun.parentId).toBe(pySend.spanId);
       });
     });
-  });
+  }, ready && oracleReady());
 }
 
 beforeAll(() => {
@@ -239,11 +241,11 @@ const silent = pino({ level: 'silent' });
 
 traceSuite(
   'trace interop on Redis',
-  async () => (await shouldRunRedisTests('trace interop')) && shouldRunPythonTests('trace interop'),
-  async (spansFile) => {
+  (await shouldRunRedisTests('trace interop')) && shouldRunPythonTests('trace interop'),
+  async (spansFile, oracle) => {
     const prefix = `otel-${Math.random().toString(16).slice(2, 10)}:`;
     const url = 'redis://127.0.0.1:6379/9';
-    const py: PyEnv = { broker: url, backend: url, keyPrefix: prefix, oracle: OTEL_ORACLE, extraEnv: { OTEL_SPANS_FILE: spansFile } };
+    const py: PyEnv = { broker: url, backend: url, keyPrefix: prefix, oracle, extraEnv: { OTEL_SPANS_FILE: spansFile } };
     return {
       py,
       app: () => createApp({ broker: `${url}?global_keyprefix=${prefix}`, backend: url, resultExpires: TEST_RESULT_EXPIRES_SEC }, { env: {}, logger: silent }),
@@ -257,10 +259,10 @@ traceSuite(
 
 traceSuite(
   'trace interop on RabbitMQ',
-  async () => (await amqpAvailable()) && shouldRunPythonTests('trace interop (amqp)'),
-  async (spansFile) => {
+  (await amqpAvailable()) && shouldRunPythonTests('trace interop (amqp)'),
+  async (spansFile, oracle) => {
     const vhost = await createVhost('otel');
-    const py: PyEnv = { broker: vhostUrl(vhost), backend: 'rpc://', oracle: OTEL_ORACLE, extraEnv: { OTEL_SPANS_FILE: spansFile } };
+    const py: PyEnv = { broker: vhostUrl(vhost), backend: 'rpc://', oracle, extraEnv: { OTEL_SPANS_FILE: spansFile } };
     return {
       py,
       app: () => createApp({ broker: vhostUrl(vhost), backend: 'rpc://' }, { env: {}, logger: silent }),
