@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AmqpBroker } from './brokers/amqp/amqp-broker.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
+import { RedisBackend } from './backends/redis/redis-backend.js';
+import { fromCelery } from './core/celery-config.js';
 import { FakeClock } from './testing/fake-clock.js';
 import { CeleriacError, ErrorCodes } from './errors.js';
 import { createApp } from './index.js';
@@ -54,5 +56,55 @@ describe('brokerTransportOptions', () => {
 
   it('must be an object', () => {
     expect(() => createApp({ brokerTransportOptions: [] as never }, { env: {} })).toThrow(/brokerTransportOptions: must be an object/);
+  });
+});
+
+describe('resultBackendTransportOptions', () => {
+  const sentinels = 'sentinel://127.0.0.1:26379;sentinel://127.0.0.1:26380/1';
+
+  it("give a sentinel:// backend its master, by Celery's master_name, and its timeouts", async () => {
+    const app = createApp({ backend: sentinels, resultBackendTransportOptions: { master_name: 'mymaster', connectTimeoutMs: 500, commandTimeoutMs: 2000 } }, { env: {} });
+    const backend = app.backend as RedisBackend;
+    expect(backend.options.target.sentinel).toEqual({ masterName: 'mymaster', nodes: [{ host: '127.0.0.1', port: 26379 }, { host: '127.0.0.1', port: 26380 }] });
+    expect(backend.options.target.db).toBe(1);
+    expect([backend.options.connectTimeoutMs, backend.options.commandTimeoutMs]).toEqual([500, 2000]);
+    await app.close();
+  });
+
+  it("come from CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS, and from fromCelery's result_backend_transport_options", async () => {
+    const fromEnv = createApp({ backend: sentinels }, { env: { CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: '{"master_name": "env-master"}' } });
+    expect((fromEnv.backend as RedisBackend).options.target.sentinel?.masterName).toBe('env-master');
+    const celery = fromCelery({ result_backend: sentinels, result_backend_transport_options: { master_name: 'celery-master' } });
+    expect(celery.resultBackendTransportOptions).toEqual({ master_name: 'celery-master' });
+    const fromConfig = createApp(celery, { env: {} });
+    expect((fromConfig.backend as RedisBackend).options.target.sentinel?.masterName).toBe('celery-master');
+    await Promise.all([fromEnv.close(), fromConfig.close()]);
+  });
+
+  it("are the backend's, not the broker's: the broker's master_name does not name the backend's master", () => {
+    const app = createApp({ broker: `${sentinels.replace('/1', '/0')}`, backend: sentinels, brokerTransportOptions: { master_name: 'broker-master' } }, { env: {} });
+    expect(() => app.backend).toThrow(/needs \?master_name=<name> \(or the master_name transport option\)/);
+  });
+
+  it("lose to a master name in the URL, as the broker's do", async () => {
+    const app = createApp({ backend: `${sentinels}?master_name=in-url`, resultBackendTransportOptions: { master_name: 'option' } }, { env: {} });
+    expect((app.backend as RedisBackend).options.target.sentinel?.masterName).toBe('in-url');
+    await app.close();
+  });
+
+  it('refuse unknown names and bad values, naming what is expected', () => {
+    const open = (options: Record<string, unknown>) => () => createApp({ backend: sentinels, resultBackendTransportOptions: options }, { env: {} }).backend;
+    expect(open({ visibility_timeout: 5 })).toThrow(/Unknown Redis result backend transport option "visibility_timeout"; known: master_name, connectTimeoutMs, commandTimeoutMs/);
+    expect(open({ master_name: '' })).toThrow(/master_name must be a non-empty string, got ""/);
+    expect(open({ master_name: 7 })).toThrow(/master_name must be a non-empty string, got 7/);
+    expect(open({ master_name: 'm', connectTimeoutMs: '500' })).toThrow(/connectTimeoutMs must be a positive number of milliseconds, got "500"/);
+    expect(open({ master_name: 'm', commandTimeoutMs: -1 })).toThrow(/commandTimeoutMs must be a positive number/);
+    expect(() => createApp({ resultBackendTransportOptions: 'x' as never }, { env: {} })).toThrow(/resultBackendTransportOptions: must be an object/);
+  });
+
+  it('are not read by the other backends (Celery reads them for Redis only)', async () => {
+    const app = createApp({ backend: 'memory://', resultBackendTransportOptions: { master_name: 'm' } }, { env: {} });
+    expect(app.backend.kind).toBe('memory');
+    await app.close();
   });
 });

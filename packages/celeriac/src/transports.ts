@@ -5,7 +5,7 @@
  */
 import { MemoryBackend } from './backends/memory/memory-backend.js';
 import { RpcBackend } from './backends/rpc/rpc-backend.js';
-import { RedisBackend } from './backends/redis/redis-backend.js';
+import { RedisBackend, type RedisBackendOptions } from './backends/redis/redis-backend.js';
 import { AmqpBroker, type AmqpBrokerOptions } from './brokers/amqp/amqp-broker.js';
 import { MemoryBroker } from './brokers/memory/memory-broker.js';
 import type { RedisBrokerOptions } from './brokers/redis/options.js';
@@ -37,16 +37,37 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
 
 /** Maps `brokerTransportOptions` onto RedisBrokerOptions; unknown names are a CONFIG error. */
 export function redisBrokerOptions(ctx: TransportContext): RedisBrokerOptions {
-  const options: Record<string, unknown> = { clock: ctx.clock, log: ctx.log };
-  for (const [name, value] of Object.entries(ctx.transportOptions)) {
-    const target = REDIS_OPTION_NAMES[name];
-    if (target === undefined) {
-      const known = Object.keys(REDIS_OPTION_NAMES).join(', ');
-      throw new CeleriacError(ErrorCodes.CONFIG, `Unknown Redis broker transport option ${JSON.stringify(name)}; known: ${known} (the key prefix goes in the URL: ?global_keyprefix=)`);
-    }
+  return mapOptions(ctx.transportOptions, REDIS_OPTION_NAMES, { clock: ctx.clock, log: ctx.log }, 'Redis broker transport option', ' (the key prefix goes in the URL: ?global_keyprefix=)');
+}
+
+/** `resultBackendTransportOptions` names the Redis result backend understands (kombu's name where one exists). */
+const REDIS_BACKEND_OPTION_NAMES: Record<string, keyof RedisBackendOptions> = {
+  master_name: 'masterName',
+  connectTimeoutMs: 'connectTimeoutMs',
+  commandTimeoutMs: 'commandTimeoutMs',
+};
+
+/** Maps `resultBackendTransportOptions` onto RedisBackendOptions; unknown names are a CONFIG error. */
+export function redisBackendOptions(url: string, ctx: TransportContext): RedisBackendOptions {
+  const options = mapOptions<RedisBackendOptions>(ctx.backendTransportOptions ?? {}, REDIS_BACKEND_OPTION_NAMES, { url, log: ctx.log }, 'Redis result backend transport option', '');
+  const bad = (name: string, what: string, value: unknown) => new CeleriacError(ErrorCodes.CONFIG, `Redis result backend transport option ${name} must be ${what}, got ${JSON.stringify(value)}`);
+  if (options.masterName !== undefined && (typeof options.masterName !== 'string' || options.masterName === '')) throw bad('master_name', 'a non-empty string', options.masterName);
+  for (const name of ['connectTimeoutMs', 'commandTimeoutMs'] as const) {
+    const v = options[name];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw bad(name, 'a positive number of milliseconds', v);
+  }
+  return options;
+}
+
+/** `given` renamed by `names` over `base`; a name not in `names` is a CONFIG error listing the known ones. */
+function mapOptions<T>(given: Readonly<Record<string, unknown>>, names: Record<string, string>, base: Record<string, unknown>, what: string, hint: string): T {
+  const options = { ...base };
+  for (const [name, value] of Object.entries(given)) {
+    const target = names[name];
+    if (target === undefined) throw new CeleriacError(ErrorCodes.CONFIG, `Unknown ${what} ${JSON.stringify(name)}; known: ${Object.keys(names).join(', ')}${hint}`);
     options[target] = value;
   }
-  return options as RedisBrokerOptions;
+  return options as T;
 }
 
 /** `brokerTransportOptions` names the RabbitMQ broker understands. */
@@ -83,7 +104,7 @@ const amqpBroker = (url: string, ctx: TransportContext) => new AmqpBroker(url, a
 /** A Redis broker per URL (a new connection each time, unlike `memory://`). */
 const redisBroker = (url: string, ctx: TransportContext) => new RedisBroker(url, redisBrokerOptions(ctx));
 /** A Redis backend per URL; it connects lazily. Revoke expiry uses the Redis server's clock. */
-const redisBackend = (url: string, ctx: TransportContext) => new RedisBackend({ url, log: ctx.log });
+const redisBackend = (url: string, ctx: TransportContext) => new RedisBackend(redisBackendOptions(url, ctx));
 
 /** The URL schemes Celeriac knows. */
 export const defaultTransports: TransportTable = Object.freeze({

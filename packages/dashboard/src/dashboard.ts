@@ -178,7 +178,7 @@ async function backfillOnFirstStart(options: DashboardOptions, store: HistorySto
   if (limit <= 0 || !REDIS_SCHEMES.has(url.slice(0, Math.max(0, url.indexOf(':'))).toLowerCase())) return 0;
   const counts = await store.countByState();
   if (Object.values(counts).some((n) => n > 0)) return 0;
-  return backfillFromRedis(url, store, limit);
+  return backfillFromRedis(url, store, limit, options.app.settings.resultBackendTransportOptions);
 }
 
 /** Starts the dashboard. */

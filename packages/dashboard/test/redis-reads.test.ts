@@ -6,6 +6,7 @@
  * to the sentinel as if it were Redis. Private servers on free ports (a master and a sentinel).
  */
 import { BackendKeys, BrokerKeys, closeRedisClient, createRedisClient, parseRedisUrl } from 'celeriac/redis';
+import { createApp } from 'celeriac';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServerProcess, SentinelProcess, shouldRunRedisTests } from '../../celeriac/test/support/redis.js';
 import { backfillFromRedis } from '../src/ingest/backfill.js';
@@ -72,6 +73,12 @@ describe.runIf(ready)('the dashboard reads Redis as the engine does', () => {
     const byId = Object.fromEntries(got.map((r) => [r.uuid, r]));
     expect(byId['id-1']).toMatchObject({ state: 'SUCCESS', result: '3', args: "[1, 'a']", kwargs: "{'k': None}", name: 't.add' });
     expect(byId['id-2']).toMatchObject({ state: 'FAILURE', result: "ValueError(['bad'])" });
+  });
+
+  it("backfills through a sentinel:// URL whose master name is in the app's resultBackendTransportOptions", async () => {
+    const app = createApp({ backend: `sentinel://127.0.0.1:${sentinel.port}/1`, resultBackendTransportOptions: { master_name: MASTER } }, { env: {} });
+    const store = { backfill: async (rs: readonly BackfilledResult[]) => rs.length } as unknown as HistoryStore;
+    expect(await backfillFromRedis(app.settings.backend, store, 10, app.settings.resultBackendTransportOptions)).toBe(2);
   });
 
   it('stops at the limit', async () => {

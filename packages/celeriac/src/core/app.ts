@@ -135,6 +135,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     return {
       clock: this.clock,
       transportOptions: this.settingsValue.brokerTransportOptions,
+      backendTransportOptions: this.settingsValue.resultBackendTransportOptions,
       log: (level, msg, err) => this.log[level]({ err }, msg),
       brokerUrl: this.settingsValue.broker,
       replyTo: this.replyTo,

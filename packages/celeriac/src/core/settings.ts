@@ -85,6 +85,7 @@ function retryIntervalsProblem(v: unknown): string | null {
   return null;
 }
 const nonNegative = (v: number | null) => (v === null || v >= 0 ? null : 'must be 0 or more');
+const isObject = (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object');
 const priority = (v: number | null) =>
   v === null || (Number.isInteger(v) && v >= 0 && v <= 9) ? null : 'must be an integer from 0 to 9';
 const rateLimit = (v: string | null) => {
@@ -194,9 +195,10 @@ const TABLE = {
     doc: 'Most connection retries of a starting worker (see `brokerConnectionRetryOnStartup`); past them the start fails with a TRANSPORT error naming the URL and the last failure. `null` (the default here; Celery\'s is 100): keep trying until the broker answers or the worker is stopped.' }),
   brokerConnectionRetryIntervals: setting<{ intervalStart: number; intervalStep: number; intervalMax: number }>({ type: 'json', default: { intervalStart: 2, intervalStep: 2, intervalMax: 30 }, env: ['CELERIAC_BROKER_CONNECTION_RETRY_INTERVALS'], check: retryIntervalsProblem,
     doc: 'Celeriac only. The backoff of a starting worker\'s connection retries (see `brokerConnectionRetryOnStartup`), in seconds: the first retry after `intervalStart`, each next one `intervalStep` later, at most `intervalMax` apart. The default is kombu\'s `ensure_connection` backoff, which Celery uses: `{ intervalStart: 2, intervalStep: 2, intervalMax: 30 }`. In the environment: JSON.' }),
-  brokerTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'),
-    check: ((v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be an object')),
+  brokerTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'), check: isObject,
     doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `master_name` (kombu\'s name: the Sentinel master of a `sentinel://` URL without `?master_name=`), `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `lostTaskGraceSec` (seconds an early-acked task\'s dead worker may stay silent before the task is stored FAILURE `WorkerLostError`; 300 by default, 0 off), `leaseRenewMs`, `leaseRenewal` (`thread` or `event-loop`), `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs`, `fetchBatchSize` and `connectTimeoutMs` (longest wait for the connection: first connect, or a command while reconnecting; 10000 by default). RabbitMQ accepts `queueMaxPriority`, `connectWaitMs`, `connectionName`, and `lostTaskGraceSec` (read by the worker, which records early-acked tasks in the result backend, since RabbitMQ keeps no record of them). Unknown names are an error. In the environment: JSON.' }),
+  resultBackendTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('RESULT_BACKEND_TRANSPORT_OPTIONS'), check: isObject,
+    doc: 'Options for the Redis result backend, as Celery\'s `result_backend_transport_options`: `master_name` (the Sentinel master of a `sentinel://` backend URL without `?master_name=`; a name in the URL wins), `connectTimeoutMs` (longest wait for the first connection, 10000 by default) and `commandTimeoutMs` (longest wait for any reply before the connection is replaced, 30000). Other backends take none. Unknown names are an error. In the environment: JSON.' }),
   logLevel: setting<string>({ type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], fromText: logLevelFromText, check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${CELERY_LEVEL_LIST} (or pino's warn, fatal)`)),
     cli: { flags: '-l, --loglevel <level>', commands: ['worker', 'beat'], help: 'trace, debug, info, warning, error, critical' },
     doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' }),

@@ -17,6 +17,8 @@ export interface TransportContext {
   clock: Clock;
   /** The app's `brokerTransportOptions` (brokers only read them). */
   transportOptions: Readonly<Record<string, unknown>>;
+  /** The app's `resultBackendTransportOptions` (result backends only read them). @default {} */
+  backendTransportOptions?: Readonly<Record<string, unknown>>;
   log: TransportLog;
   /** The app's broker URL (the `rpc://` backend talks to that broker). */
   brokerUrl: string;

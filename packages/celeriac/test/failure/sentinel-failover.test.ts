@@ -5,67 +5,37 @@
  * the same producer, worker and beat go on with it, without a restart. Every task whose send
  * was answered reaches SUCCESS with its value (at least once: a message whose ack died with
  * the old master runs again). Broker and backend are kombu's URL form, one `sentinel://` per
- * sentinel; the broker's master name comes from the `master_name` transport option, as in
- * Celery's `broker_transport_options`. The time from the kill to the first task sent after it
- * completing is printed (docs/brokers-and-backends.md quotes it).
+ * sentinel; the master name comes from the `master_name` transport options, as in Celery's
+ * `broker_transport_options` and `result_backend_transport_options`. The time from the kill
+ * to the first task sent after it completing is printed (docs/brokers-and-backends.md quotes it).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Beat } from '../../src/exports/beat.js';
 import { createApp, Worker, type App, type AsyncResult } from '../../src/index.js';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { freePort, RedisServerProcess, SentinelProcess, shouldRunRedisTests } from '../support/redis.js';
+import { shouldRunRedisTests } from '../support/redis.js';
+import { SentinelCluster } from '../support/sentinel-cluster.js';
 
 const MASTER = 'celeriac-failover';
 const ready = await shouldRunRedisTests('failure: Sentinel failover');
 
 describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => {
-  const dirs: string[] = [];
-  const servers: RedisServerProcess[] = [];
-  const sentinels: SentinelProcess[] = [];
+  let cluster: SentinelCluster;
   let app: App;
   let worker: Worker;
   let beat: Beat;
   const beatRuns: number[] = [];
 
-  /** A redis-server with AOF (fsync always) in a directory of its own. */
-  async function server(extra: string[] = []): Promise<RedisServerProcess> {
-    const dir = mkdtempSync(join(tmpdir(), 'celeriac-sentinel-node-'));
-    dirs.push(dir);
-    const s = new RedisServerProcess(await freePort(), ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', ...extra]);
-    servers.push(s);
-    await s.start();
-    return s;
-  }
-
   beforeAll(async () => {
-    const master = await server();
-    await server(['--replicaof', '127.0.0.1', String(master.port)]);
-    await server(['--replicaof', '127.0.0.1', String(master.port)]);
-    for (let i = 0; i < 3; i += 1) {
-      const s = new SentinelProcess(await freePort(), MASTER, master.port, 2);
-      sentinels.push(s);
-      await s.start();
-    }
-    // Each sentinel learns the replicas from the master's INFO and the other sentinels from hello messages.
-    await waitFor(async () => {
-      for (const s of sentinels) {
-        const replicas = (await s.command(['SENTINEL', 'REPLICAS', MASTER])) as unknown[];
-        const peers = (await s.command(['SENTINEL', 'SENTINELS', MASTER])) as unknown[];
-        if (replicas.length !== 2 || peers.length !== 2) return false;
-      }
-      return true;
-    }, 'the sentinels to see both replicas and each other', 30_000);
-    const hosts = sentinels.map((s) => `sentinel://127.0.0.1:${s.port}`).join(';');
+    cluster = await SentinelCluster.start(MASTER);
     app = createApp(
       {
-        broker: `${hosts}/0`,
-        backend: `${hosts}/1?master_name=${MASTER}`,
+        broker: cluster.url(0),
+        backend: cluster.url(1),
         taskAcksLate: true,
         brokerTransportOptions: { master_name: MASTER, recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500 },
+        resultBackendTransportOptions: { master_name: MASTER },
         beatSchedule: { tick: { task: 'sf.tick', schedule: 1 } },
       },
       { env: {}, logger: pino({ level: 'silent' }) },
@@ -82,13 +52,10 @@ describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => 
     await beat?.close();
     await worker?.close({ deadlineMs: 1000 });
     await app?.close();
-    for (const s of sentinels) await s.dispose();
-    for (const s of servers) await s.kill();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await cluster?.dispose();
   }, 30_000);
 
   it('loses no task: producer, worker and beat follow the promoted replica', async () => {
-    const master = servers[0] as RedisServerProcess;
     await waitFor(() => beatRuns.length >= 2, 'beat to run before the kill', 15_000);
     const sent: { i: number; r: AsyncResult; at: number }[] = [];
     let refused = 0;
@@ -105,9 +72,7 @@ describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => 
     })();
     await waitFor(() => sent.length >= 50, 'tasks flowing before the kill', 15_000);
     const killedAt = Date.now();
-    await master.kill();
-    await waitFor(async () => (await sentinels[0]!.masterPortNow()) !== master.port, 'a replica promoted', 30_000);
-    const promotedAt = Date.now();
+    const promotedAt = await cluster.killMaster();
     // Recovered: a task sent after the kill has completed.
     let recoveredAt = 0;
     await waitFor(async () => {

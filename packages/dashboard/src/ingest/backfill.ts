@@ -45,9 +45,13 @@ export function resultOf(raw: string): BackfilledResult | null {
   };
 }
 
-/** Reads up to `limit` results from a Redis backend (any URL the engine takes, Sentinel too) into the store; returns how many. */
-export async function backfillFromRedis(backendUrl: string, store: HistoryStore, limit = 10_000): Promise<number> {
-  const target = parseRedisUrl(backendUrl);
+/**
+ * Reads up to `limit` results from a Redis backend (any URL the engine takes, Sentinel too) into the store; returns how many.
+ * `transportOptions` are the app's `resultBackendTransportOptions` (`master_name` for a `sentinel://` URL without one).
+ */
+export async function backfillFromRedis(backendUrl: string, store: HistoryStore, limit = 10_000, transportOptions: Readonly<Record<string, unknown>> = {}): Promise<number> {
+  const masterName = transportOptions['master_name'];
+  const target = parseRedisUrl(backendUrl, typeof masterName === 'string' ? { masterName } : {});
   const client = createRedisClient(target, { name: 'celeriac-flower-backfill', connectTimeoutMs: 2000 });
   const pattern = scanPattern(new BackendKeys('', target.db).taskMeta(''));
   let total = 0;

@@ -52,6 +52,11 @@ export interface RedisBackendOptions {
    */
   url?: string;
   /**
+   * The Sentinel master to ask for, the `master_name` of Celery's `result_backend_transport_options`,
+   * for a `sentinel://` URL without `?master_name=` (a name in the URL wins).
+   */
+  masterName?: string;
+  /**
    * Prefix of every key and channel this backend uses (test isolation). Not Celery's broker
    * `global_keyprefix`, which result keys ignore; Python clients only see unprefixed keys.
    * @default ''
@@ -89,7 +94,7 @@ export type RedisBackendState = 'open' | 'closed';
 
 function resolveOptions(options: RedisBackendOptions): ResolvedRedisBackendOptions {
   return Object.freeze({
-    target: parseRedisUrl(options.url ?? 'redis://localhost:6379/0'),
+    target: parseRedisUrl(options.url ?? 'redis://localhost:6379/0', options.masterName === undefined ? {} : { masterName: options.masterName }),
     keyPrefix: options.keyPrefix ?? '',
     log: options.log ?? (() => undefined),
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
