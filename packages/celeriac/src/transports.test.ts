@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AmqpBroker } from './brokers/amqp/amqp-broker.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
-import { RedisBackend } from './backends/redis/redis-backend.js';
+import type { RedisBackend } from './backends/redis/redis-backend.js';
 import { fromCelery } from './core/celery-config.js';
 import { FakeClock } from './testing/fake-clock.js';
 import { CeleriacError, ErrorCodes } from './errors.js';
