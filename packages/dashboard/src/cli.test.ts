@@ -26,7 +26,7 @@ describe('celeriac flower options', () => {
   });
 
   it('refuses garbage with exit code 2 and the --help hint, starting nothing', () => {
-    for (const args of [['--port'], ['--port', '1', 'stray'], ['-x'], ['--no-persistent'], ['--persistent', 'maybe'], ['--max-tasks', '0'], ['--port', '1e400'], ['--inspect-interval', '5'], ['--basic-auth']]) {
+    for (const args of [['--port'], ['--port', '1', 'stray'], ['-x'], ['--no-persistent'], ['--persistent', 'maybe'], ['--max-tasks', '0'], ['--port', '1e400'], ['--inspect-interval-ms', '5'], ['--basic-auth']]) {
       const { result, err } = parse(args);
       expect(result, args.join(' ')).toBe(2);
       expect(err, args.join(' ')).toMatch(/^error: [^]*\(celeriac flower --help lists the options\)\n$/);
@@ -58,7 +58,7 @@ describe('celeriac flower options', () => {
   });
 
   it('reads the session and anonymous-mode options, and the banner says which mode is on', () => {
-    const o = resolveFlowerOptions({ sessionIdle: '600', sessionMaxAge: '3600', anonymousControl: 'true' }, { FLOWER_UNAUTHENTICATED_API: 'yes' }, app);
+    const o = resolveFlowerOptions({ sessionIdleSec: '600', sessionMaxAgeSec: '3600', anonymousControl: 'true' }, { FLOWER_UNAUTHENTICATED_API: 'yes' }, app);
     expect(o).toMatchObject({ sessionIdleSec: 600, sessionMaxAgeSec: 3600, anonymousControl: true, unauthenticatedApi: true });
     expect(resolveFlowerOptions({}, {}, app).unauthenticatedApi).toBeUndefined();
     expect(authLine(o)).toBe('NONE: pages may act (--anonymous-control), API open to anyone (unauthenticated API)');
@@ -79,6 +79,31 @@ describe('celeriac flower options', () => {
     expect(resolveFlowerOptions({ auth: '.*', authProvider: 'github' }, { ...env, FLOWER_GITHUB_OAUTH_DOMAIN: 'git.example.com' }, app).oidc).toMatchObject({ provider: 'github', issuer: 'https://git.example.com' });
     expect(await runFlowerCli(['--auth', '.*'], io)).toBe(2);
     expect(err.join('')).toMatch(/--auth needs --auth-provider google, gitlab or github/);
+  });
+
+  it("says the unit in the name of every option of its own (Flower's keep Flower's names), and reads the old names with one warning", async () => {
+    expect(resolveFlowerOptions({ inspectIntervalMs: '500', stuckAfterSec: '60' }, { FLOWER_SESSION_IDLE_SEC: '30' }, app)).toMatchObject({ ingest: { inspectIntervalMs: 500 }, stuckAfterSec: 60, sessionIdleSec: 30 });
+    const warnings: string[] = [];
+    const o = resolveFlowerOptions({ inspectInterval: '700', sessionMaxAge: '90' }, { FLOWER_STUCK_AFTER: '120', FLOWER_SESSION_IDLE: '40' }, app, (t) => warnings.push(t));
+    expect(o).toMatchObject({ ingest: { inspectIntervalMs: 700 }, sessionMaxAgeSec: 90, stuckAfterSec: 120, sessionIdleSec: 40 });
+    expect(warnings.sort()).toEqual([
+      'warning: --inspect-interval is deprecated: use --inspect-interval-ms (the same number; see docs/upgrading.md)\n',
+      'warning: --session-max-age is deprecated: use --session-max-age-sec (the same number; see docs/upgrading.md)\n',
+      'warning: FLOWER_SESSION_IDLE is deprecated: use FLOWER_SESSION_IDLE_SEC (the same number; see docs/upgrading.md)\n',
+      'warning: FLOWER_STUCK_AFTER is deprecated: use FLOWER_STUCK_AFTER_SEC (the same number; see docs/upgrading.md)\n',
+    ]);
+    // The new flag wins over an old variable, silently; the command line wins over the environment.
+    expect(resolveFlowerOptions({ stuckAfterSec: '5' }, { FLOWER_STUCK_AFTER: '120' }, app, (t) => warnings.push(t)).stuckAfterSec).toBe(5);
+    expect(warnings).toHaveLength(4);
+    const err: string[] = [];
+    const io = { app, out: () => {}, err: (t: string) => err.push(t), env: {}, stop: () => Promise.reject(new Error('a refused run must not start')) };
+    expect(await runFlowerCli(['--inspect-interval=500', '--inspect-interval-ms=600'], io)).toBe(2);
+    expect(err.join('')).toContain('--inspect-interval and --inspect-interval-ms are one option');
+    const help: string[] = [];
+    await runFlowerCli(['--help'], { ...io, out: (t) => help.push(t) });
+    expect(help.join('')).toMatch(/--inspect-timeout <value> +milliseconds \(Flower's name and unit\)/);
+    expect(help.join('')).toMatch(/--purge-offline-workers <value> +seconds \(Flower's name and unit\)/);
+    expect(help.join('')).not.toMatch(/--(session-idle|session-max-age|inspect-interval|stuck-after) /);
   });
 
   it('refuses bad values with the option name and exit code 2', async () => {

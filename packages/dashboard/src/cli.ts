@@ -71,8 +71,8 @@ const OPTIONS: readonly [string, string, boolean][] = [
   ['viewers', 'basic-auth users who may only read, comma-separated', false],
   ['api-tokens', 'bearer tokens for the API: token[:viewer],...', false],
   ['cookie-secret', 'signs sessions and CSRF tokens; pin it to keep sessions across restarts (default: fresh on each start)', false],
-  ['session-idle', 'a browser session unused this many seconds ends (default 28800)', false],
-  ['session-max-age', 'any browser session ends this many seconds after login (default 604800)', false],
+  ['session-idle-sec', 'a browser session unused this many seconds ends (default 28800)', false],
+  ['session-max-age-sec', 'any browser session ends this many seconds after login (default 604800)', false],
   ['unauthenticated-api', 'without auth: let scripts use the API, actions included (FLOWER_UNAUTHENTICATED_API)', true],
   ['anonymous-control', 'without auth: let the pages act (default: pages only read)', true],
   ['auth', 'OIDC login: a regular expression the whole verified email must match, e.g. .*@example\\.com', false],
@@ -88,14 +88,21 @@ const OPTIONS: readonly [string, string, boolean][] = [
   ['database-url', 'Postgres URL for the history (default: DATABASE_URL, else embedded)', false],
   ['max-tasks', 'most tasks kept in the history (default 1000000)', false],
   ['max-workers', 'most workers kept (default 5000)', false],
-  ['inspect-timeout', 'reply timeout of inspections and worker actions, ms (default 1000)', false],
-  ['inspect-interval', 'background inspection period, ms (default 10000)', false],
-  ['purge-offline-workers', 'forget offline workers after this many seconds (default 3600)', false],
+  ['inspect-timeout', "milliseconds (Flower's name and unit) an inspection or worker action waits for replies (default 1000)", false],
+  ['inspect-interval-ms', 'milliseconds between background inspections (default 10000)', false],
+  ['purge-offline-workers', "seconds (Flower's name and unit) after which an offline worker is forgotten (default 3600)", false],
   ['enable-events', 'broadcast enable_events every 5 s (default true)', true],
   ['task-runtime-metric-buckets', 'histogram buckets, e.g. 1,5,10,inf', false],
-  ['stuck-after', 'seconds after which a RECEIVED/STARTED task counts as stuck in /metrics (default 3600)', false],
+  ['stuck-after-sec', 'seconds after which a RECEIVED/STARTED task counts as stuck in /metrics (default 3600)', false],
   ['audit-log', 'audit log file (default <db>/audit.log)', false],
 ];
+
+/**
+ * Names of 0.1 for the dashboard's own options, before they said their unit (Flower's own
+ * names, `--inspect-timeout` in ms and `--purge-offline-workers` in s, stay as Flower has them).
+ * Still read, flag or `FLOWER_` variable, with a warning.
+ */
+const RENAMED: Readonly<Record<string, string>> = { 'session-idle': 'session-idle-sec', 'session-max-age': 'session-max-age-sec', 'inspect-interval': 'inspect-interval-ms', 'stuck-after': 'stuck-after-sec' };
 
 /** Flower options accepted for compatibility, with no effect here. */
 const IGNORED = ['auto-refresh', 'natural-time', 'tasks-columns', 'xheaders', 'debug', 'conf', 'state-save-interval', 'format-task', 'broker-api', 'logging'];
@@ -125,15 +132,31 @@ function flowerCommand(ctx: Pick<FlowerCliContext, 'out' | 'err'>): Command {
     .configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s) });
   for (const [flag, doc, isBool] of OPTIONS) command.addOption(flowerOption(flag, doc, isBool ? '[bool]' : '<value>'));
   for (const flag of IGNORED) command.addOption(flowerOption(flag, 'accepted for Flower compatibility; no effect', '[value]').hideHelp());
+  for (const [before, now] of Object.entries(RENAMED)) command.addOption(flowerOption(before, `deprecated name of --${now}`, '<value>').hideHelp());
   return command;
 }
 
-/** Resolves the options from flags and environment. */
-export function resolveFlowerOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, app: App): DashboardOptions {
+/**
+ * Resolves the options from flags and environment. A renamed option's old name (flag or
+ * variable) is read with a warning through `warn`; old and new name together are an error.
+ */
+export function resolveFlowerOptions(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, app: App, warn: (text: string) => void = () => {}): DashboardOptions {
+  const flag = (name: string) => flags[camel(name)];
+  const envVar = (name: string) => `FLOWER_${name.replace(/-/g, '_').toUpperCase()}`;
+  const old = Object.fromEntries(Object.entries(RENAMED).map(([before, now]) => [now, before]));
+  const warned = new Set<string>();
   const get = (name: string): string | boolean | undefined => {
-    const key = camel(name);
-    if (flags[key] !== undefined) return flags[key];
-    return env[`FLOWER_${name.replace(/-/g, '_').toUpperCase()}`];
+    const before = old[name];
+    if (before === undefined) return flag(name) ?? env[envVar(name)];
+    if (flag(name) !== undefined && flag(before) !== undefined) throw new UsageError(`--${before} and --${name} are one option: give only --${name}`);
+    if (env[envVar(name)] !== undefined && env[envVar(before)] !== undefined) throw new UsageError(`${envVar(before)} and ${envVar(name)} are one option: set only ${envVar(name)}`);
+    const given = flag(name) ?? (flag(before) === undefined ? env[envVar(name)] : undefined);
+    if (given !== undefined) return given;
+    const deprecated = flag(before) !== undefined ? `--${before}` : env[envVar(before)] !== undefined ? envVar(before) : undefined;
+    if (deprecated === undefined) return undefined;
+    if (!warned.has(deprecated)) warn(`warning: ${deprecated} is deprecated: use ${deprecated.startsWith('--') ? `--${name}` : envVar(name)} (the same number; see docs/upgrading.md)\n`);
+    warned.add(deprecated);
+    return flag(before) ?? env[envVar(before)];
   };
   const s = (name: string) => {
     const v = get(name);
@@ -169,7 +192,7 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
       ...(runtimeBuckets !== undefined ? { runtimeBuckets } : {}),
       ...(purge !== undefined ? { purgeOfflineAfterMs: purge * 1000 } : {}),
       ...(s('inspect-timeout') !== undefined ? { inspectTimeoutMs: number('inspect-timeout', s('inspect-timeout')) as number } : {}),
-      ...(s('inspect-interval') !== undefined ? { inspectIntervalMs: number('inspect-interval', s('inspect-interval'), { min: 100 }) as number } : {}),
+      ...(s('inspect-interval-ms') !== undefined ? { inspectIntervalMs: number('inspect-interval-ms', s('inspect-interval-ms'), { min: 100 }) as number } : {}),
       ...(s('max-workers') !== undefined ? { maxWorkers: number('max-workers', s('max-workers'), { integer: true, min: 1 }) as number } : {}),
       ...((strtobool('enable-events', get('enable-events')) ?? true) ? {} : { enableEventsMs: 0 }),
     },
@@ -185,14 +208,14 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
     options.auth = auth;
     options.oidc = { ...oidcProvider(s('auth-provider'), s('oidc-issuer') ?? env['FLOWER_OAUTH2_OKTA_BASE_URL'], env['FLOWER_GITHUB_OAUTH_DOMAIN']), clientId: s('oauth2-key') ?? '', clientSecret: s('oauth2-secret') ?? '', redirectUri: s('oauth2-redirect-uri') ?? '' };
   }
-  const idle = number('session-idle', s('session-idle'), { min: 1 });
+  const idle = number('session-idle-sec', s('session-idle-sec'), { min: 1 });
   if (idle !== undefined) options.sessionIdleSec = idle;
-  const maxAge = number('session-max-age', s('session-max-age'), { min: 1 });
+  const maxAge = number('session-max-age-sec', s('session-max-age-sec'), { min: 1 });
   if (maxAge !== undefined) options.sessionMaxAgeSec = maxAge;
   if (databaseUrl !== undefined && databaseUrl !== '') options.databaseUrl = databaseUrl;
   const maxTasks = number('max-tasks', s('max-tasks'), { integer: true, min: 1 });
   if (maxTasks !== undefined) options.maxTasks = maxTasks;
-  const stuck = number('stuck-after', s('stuck-after'));
+  const stuck = number('stuck-after-sec', s('stuck-after-sec'));
   if (stuck !== undefined) options.stuckAfterSec = stuck;
   const audit = s('audit-log');
   if (audit !== undefined) options.auditLog = audit;
@@ -241,7 +264,7 @@ export function flowerOptions(args: readonly string[], ctx: Pick<FlowerCliContex
     const flags = command.parse([...args], { from: 'user' }).opts<Record<string, string | boolean | undefined>>();
     for (const flag of IGNORED) if (flags[camel(flag)] !== undefined) ctx.err(`warning: --${flag} has no effect in celeriac flower (see docs/dashboard.md)\n`);
     try {
-      return resolveFlowerOptions(flags, ctx.env ?? process.env, ctx.app);
+      return resolveFlowerOptions(flags, ctx.env ?? process.env, ctx.app, ctx.err);
     } catch (error) {
       if (error instanceof UsageError) command.error(`error: ${error.message}`, { exitCode: 2 });
       throw error;

@@ -77,12 +77,20 @@ describe('AsyncResult', () => {
     await expect(app.asyncResult('never').get({ timeoutMs: -1 })).rejects.toThrow(/timeoutMs must be milliseconds/);
   });
 
-  it('get() still takes the deprecated `timeout` (milliseconds); timeoutMs wins when both are given', async () => {
+  it('get() still takes the deprecated `timeout` (milliseconds), warning once per process; timeoutMs wins when both are given', async () => {
     const { app } = createTestApp();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
     await expect(app.asyncResult('never').get({ timeout: 30 })).rejects.toMatchObject({ timeoutMs: 30 });
     await expect(app.asyncResult('never').get({ timeout: 60_000, timeoutMs: 30 })).rejects.toMatchObject({ timeoutMs: 30 });
     const group = new GroupResult('g', [app.asyncResult('a')], app);
     await expect(group.get({ timeout: 30 })).rejects.toBeInstanceOf(ResultTimeoutError);
+    await new Promise<void>((resolve) => setImmediate(resolve)); // 'warning' is emitted on the next tick
+    process.off('warning', onWarning);
+    expect(warnings.filter((w) => (w as { code?: string }).code === 'CELERIAC_DEP_GET_TIMEOUT').map((w) => [w.name, w.message])).toEqual([
+      ['DeprecationWarning', 'get({ timeout }) is deprecated: use get({ timeoutMs }) (the same number of milliseconds); see docs/upgrading.md'],
+    ]);
   });
 
   it("a group's timeout is measured on the app's clock", async () => {

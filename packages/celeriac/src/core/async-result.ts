@@ -56,6 +56,20 @@ function isExceptionRecord(value: unknown): value is ExceptionRecord {
   return typeof value === 'object' && value !== null && 'exc_type' in value && 'exc_message' in value;
 }
 
+let warnedTimeout = false;
+
+/**
+ * The wait of `get()` in milliseconds: `timeoutMs`, else the deprecated `timeout` (the same
+ * unit), which warns once per process (DeprecationWarning CELERIAC_DEP_GET_TIMEOUT).
+ */
+export function waitMsOf(options: { readonly timeoutMs?: number | undefined; readonly timeout?: number | undefined }): number | undefined {
+  if (options.timeout !== undefined && !warnedTimeout) {
+    warnedTimeout = true;
+    process.emitWarning('get({ timeout }) is deprecated: use get({ timeoutMs }) (the same number of milliseconds); see docs/upgrading.md', { type: 'DeprecationWarning', code: 'CELERIAC_DEP_GET_TIMEOUT' });
+  }
+  return options.timeoutMs ?? options.timeout;
+}
+
 /** A handle on the result of task `id`. `R` is the task's return type. */
 export class AsyncResult<R = unknown> {
   constructor(
@@ -199,7 +213,7 @@ export class AsyncResult<R = unknown> {
    */
   protected waitReady(options: GetOptions): Promise<ResultMeta> {
     const { signal } = options;
-    const timeout = options.timeoutMs ?? options.timeout;
+    const timeout = waitMsOf(options);
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
       return Promise.reject(new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeoutMs must be milliseconds >= 0, got ${String(timeout)}`));
     }

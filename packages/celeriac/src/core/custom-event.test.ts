@@ -32,7 +32,7 @@ describe('ctx.sendEvent', () => {
     await worker.start();
     try {
       const r = await steps.delay(3);
-      expect(await r.get({ timeout: 5000 })).toBe(3);
+      expect(await r.get({ timeoutMs: 5000 })).toBe(3);
       const deadline = Date.now() + 5000;
       while (seen.length < 3 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
       expect(seen.map((e) => [e['uuid'], e['hostname'], e['current'], e['total']])).toEqual([1, 2, 3].map((i) => [r.id, 'ev@host', i, 3]));
@@ -55,8 +55,8 @@ describe('ctx.sendEvent', () => {
     const worker = new Worker(app, { concurrency: 1 });
     await worker.start();
     try {
-      await expect((await bad.delay('type')).get({ timeout: 5000 })).rejects.toThrow(/must look like 'task-progress'/);
-      await expect((await bad.delay('fields')).get({ timeout: 5000 })).rejects.toThrow(/uuid, hostname are set by the event itself/);
+      await expect((await bad.delay('type')).get({ timeoutMs: 5000 })).rejects.toThrow(/must look like 'task-progress'/);
+      await expect((await bad.delay('fields')).get({ timeoutMs: 5000 })).rejects.toThrow(/uuid, hostname are set by the event itself/);
     } finally {
       await worker.close();
       await app.close();

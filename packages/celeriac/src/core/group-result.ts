@@ -9,7 +9,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { groupMeta } from '../protocol/result.js';
 import { isReady } from '../protocol/states.js';
 import type { ResultTuple } from '../protocol/types.js';
-import type { AsyncResult, ResultHost } from './async-result.js';
+import { waitMsOf, type AsyncResult, type ResultHost } from './async-result.js';
 import { groupStoreOf, requireGroupStore, revokeTasks } from './spi/roles.js';
 import type { Clock } from './clock.js';
 import { ResultTimeoutError } from './task-errors.js';
@@ -55,7 +55,7 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
    */
   async get(options: GroupGetOptions = {}): Promise<R> {
     const { propagate = true, signal } = options;
-    const timeout = options.timeoutMs ?? options.timeout;
+    const timeout = waitMsOf(options);
     const { clock } = this.host;
     const deadline = timeout === undefined ? undefined : clock.now() + timeout;
     const values: unknown[] = [];

@@ -94,7 +94,7 @@ describe('every send path sends task-sent and retries a failed publish', () => {
     await worker.start();
     try {
       const r = await flaky.delay();
-      expect(await r.get({ timeout: 5000 })).toBe(2);
+      expect(await r.get({ timeoutMs: 5000 })).toBe(2);
       // Sent once by delay() and once by the retry (the same id, retries 1).
       await waitFor(() => broker.sent.length === 2 || undefined, 'two task-sent events');
       expect(sentIds()).toEqual([r.id, r.id]);

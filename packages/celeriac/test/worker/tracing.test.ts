@@ -52,7 +52,7 @@ describe('with no tracer provider', () => {
     const add = env.app.task('t.add', (x: number, y: number) => x + y);
     await env.startWorker();
     const r = await add.delay(2, 3);
-    await expect(r.get({ timeout: 3000 })).resolves.toBe(5);
+    await expect(r.get({ timeoutMs: 3000 })).resolves.toBe(5);
     expect(headersFor(env, r.id)).toEqual([{}]);
   });
 });
@@ -77,7 +77,7 @@ describe('log lines without a tracer provider', () => {
     const worker = new Worker(app, { hostname: 'w1@testhost' });
     await worker.start();
     try {
-      await (await t.delay()).get({ timeout: 3000 });
+      await (await t.delay()).get({ timeoutMs: 3000 });
       const body = await waitFor(() => lines().find((l) => l['msg'] === 'inside the body'), 'the body line');
       expect(body).not.toHaveProperty('trace_id');
       expect(lines().some((l) => 'trace_id' in l || 'span_id' in l)).toBe(false);
@@ -152,7 +152,7 @@ describe('with a tracer provider registered', () => {
     await worker.start();
     try {
       const r = await t.delay();
-      await r.get({ timeout: 3000 });
+      await r.get({ timeoutMs: 3000 });
       await waitFor(() => spans('run/t.logs2').length === 1, 'the run span');
       const run = one('run/t.logs2');
       const body = await waitFor(() => lines().find((l) => l['msg'] === 'inside the body'), 'the body line');
@@ -217,9 +217,9 @@ describe('with a tracer provider registered', () => {
     const inc = env.app.task('t.inc', (x: number) => x + 1);
     await env.startWorker();
     const g = await group(inc.s(1), inc.s(2)).applyAsync();
-    await expect(g.get({ timeout: 3000 })).resolves.toEqual([2, 3]);
+    await expect(g.get({ timeoutMs: 3000 })).resolves.toEqual([2, 3]);
     const c = await chain(inc.s(1), inc.s(), inc.s()).applyAsync();
-    await expect(c.get({ timeout: 3000 })).resolves.toBe(4);
+    await expect(c.get({ timeoutMs: 3000 })).resolves.toBe(4);
     await waitFor(() => spans('run/t.inc').length === 5, 'five runs');
     const sends = spans('apply_async/t.inc');
     expect(sends).toHaveLength(5);

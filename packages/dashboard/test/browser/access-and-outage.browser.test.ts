@@ -85,7 +85,7 @@ describe.runIf(ready)('the dashboard in Chromium: roles, bulk selection, events-
     const quiet = new Worker(app, { hostname: `quiet-${process.pid}@%h`, queues: ['quiet'], sendTaskEvents: false, concurrency: 1 });
     workers.push(quiet);
     await quiet.start();
-    expect(await (await app.sendTask('acc.add', [1, 1], {}, { queue: 'quiet' })).get({ timeout: 20_000 })).toBe(2);
+    expect(await (await app.sendTask('acc.add', [1, 1], {}, { queue: 'quiet' })).get({ timeoutMs: 20_000 })).toBe(2);
     const loud = new Worker(app, { hostname: `loud-${process.pid}@%h`, queues: ['loud'], sendTaskEvents: true, concurrency: 1 });
     workers.push(loud);
     await loud.start();

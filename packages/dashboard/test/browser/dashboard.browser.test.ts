@@ -148,7 +148,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     const blob = 'x'.repeat(200_000);
     const r = await app.sendTask('py.echo', ['big'], { blob, deep: { a: { b: { c: [1, 2, 3] } } } }, { queue: 'py' });
     fleet.taskIds.push(r.id);
-    await r.get({ timeout: 20_000 });
+    await r.get({ timeoutMs: 20_000 });
     // The result is stored before the task's events reach the dashboard: the page is about the
     // stored task, not about how soon a page opened before it was stored picks it up.
     await waitFor(async () => (await dash.store.getTask(r.id))?.task.state === 'SUCCESS', 'the task stored', 20_000);
@@ -186,7 +186,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   it('re-runs a task with the same arguments, and terminates a running one', async () => {
     const first = await add.applyAsync([20, 22]);
     fleet.taskIds.push(first.id);
-    await first.get({ timeout: 20_000 });
+    await first.get({ timeoutMs: 20_000 });
     await goto(`/task/${first.id}`);
     await page.getByRole('button', { name: 'Re-run' }).waitFor({ timeout: 20_000 });
     await page.getByRole('button', { name: 'Re-run' }).click();
@@ -196,7 +196,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     fleet.taskIds.push(rerunId);
     expect(rerunId).not.toBe(first.id);
     await page.locator('h1 .badge', { hasText: 'SUCCESS' }).waitFor({ timeout: 30_000 });
-    expect(await app.asyncResult(rerunId).get({ timeout: 10_000 })).toBe(42);
+    expect(await app.asyncResult(rerunId).get({ timeoutMs: 10_000 })).toBe(42);
 
     const long = await app.sendTask('py.sleep', [120], {}, { queue: 'py' });
     fleet.taskIds.push(long.id);
@@ -210,7 +210,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   it('draws a workflow as a tree', async () => {
     const r = await chain(add.s(1, 1), add.s(10), add.s(100)).applyAsync();
     fleet.taskIds.push(r.id);
-    expect(await r.get({ timeout: 20_000 })).toBe(112);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(112);
     // The page is drawn from what the dashboard has ingested: wait for every step's end there.
     const stored = await waitFor(async () => {
       const d = await dash.store.getTask(r.id);
@@ -237,7 +237,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     await page.locator('#queues-table tbody tr', { hasText: 'reports' }).waitFor({ timeout: 20_000 });
     const r = await app.sendTask('shop.add', [5, 5], {}, { queue: 'reports' });
     fleet.taskIds.push(r.id);
-    expect(await r.get({ timeout: 20_000 })).toBe(10);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(10);
     await shoot('worker');
   }, 60_000);
 
@@ -266,7 +266,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   it('keeps the history when the dashboard restarts, and the open page reconnects by itself', async () => {
     const r = await app.sendTask('shop.email', ['restart@example.com', { user_id: 31337 }]);
     fleet.taskIds.push(r.id);
-    await r.get({ timeout: 20_000 });
+    await r.get({ timeoutMs: 20_000 });
     await waitFor(async () => (await dash.store.getTask(r.id))?.task.state === 'SUCCESS', 'the task stored', 20_000);
     await goto('/tasks?q=31337');
     await page.locator(`#tasks-table tr[data-uuid="${r.id}"]`).waitFor({ timeout: 20_000 });
