@@ -292,6 +292,9 @@ export class Worker {
     if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
     assertClusterLimitsSupported(this.app.tasks.values(), this.app.backend);
     this.stateValue = 'starting';
+    // Begun now, awaited before the first consume: the Redis lease keeper thread boots on the
+    // other core while this one connects, declares and subscribes.
+    const consumeReady = this.app.broker.prepareConsume?.();
     const signals = this.app.signals;
     await signals.emit('workerInit', { hostname: this.options.hostname });
     try {
@@ -323,7 +326,7 @@ export class Worker {
     const earlyAcks = [...this.app.tasks.values()].some((t) => !(t.options.acksLate ?? this.app.settings.taskAcksLate));
     this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report, earlyAcks });
     this.lostWatch?.start();
-    await broker.prepareConsume?.();
+    await consumeReady;
     if (this.stateValue !== 'starting') return;
     this.consumer = broker.consume({
       queues: this.options.queues,

@@ -10,7 +10,7 @@
 import { parentPort } from 'node:worker_threads';
 import { RespConnection, RespError, type RespReply } from '../../redis/resp-connection.js';
 import { renewable, type FromKeeper, type KeeperSession, type KeptLease, type ToKeeper } from './lease-keeper.js';
-import { HELD_BY_SCRIPT, RENEW_LEASE_SCRIPT, renewLeaseArgs } from './transitions.js';
+import { HELD_BY_SCRIPT, RENEW_LEASE_SCRIPT, renewLeaseArgs } from './lease-scripts.js';
 import type { RedisScript } from '../../redis/script.js';
 
 const BATCH = 500;

@@ -44,7 +44,7 @@ export interface KeptLease {
 export interface KeeperSession {
   /** The broker's Redis (plain or TLS; Sentinel targets renew on the event loop). */
   readonly target: RedisTarget;
-  /** renew-lease.lua's keys (transitions.ts bookKeys). */
+  /** renew-lease.lua's keys (lease-scripts.ts bookKeys). */
   readonly keys: readonly string[];
   readonly recoverAfterMs: number;
   readonly leaseRenewMs: number;

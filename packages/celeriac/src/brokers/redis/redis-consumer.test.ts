@@ -6,7 +6,8 @@ import { Lifecycle } from './lifecycle.js';
 import { resolveRedisBrokerOptions } from './options.js';
 import { RedisConsumer, type ConsumerDeps, type ConsumerTransitions } from './redis-consumer.js';
 import type { RedisDelivery } from './redis-delivery.js';
-import type { FetchedMessage, Held } from './transitions.js';
+import type { Held } from './lease-scripts.js';
+import type { FetchedMessage } from './transitions.js';
 
 const POLL_MS = 50;
 

@@ -8,6 +8,7 @@ import { RESP_TYPES, type RedisClientType } from '@redis/client';
 import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
+import { bookKeys, indexScore, RENEW_LEASE_SCRIPT, renewLeaseArgs, type Held } from './lease-scripts.js';
 import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
 import type { SetAsideCategory, SetAsideLimits } from '../../core/set-aside.js';
 
@@ -21,8 +22,6 @@ const SCRIPTS = {
   ack: script('ack'),
   release: script('release'),
   defer: script('defer'),
-  renewLease: script('renew-lease'),
-  heldBy: script('held-by'),
   promoteDue: script('promote-due'),
   restoreStale: script('restore-stale'),
   countStart: script('count-start'),
@@ -56,12 +55,6 @@ export interface FetchedMessage {
   invalid?: string;
 }
 
-/** A held delivery's identity, as settlements and renewals need it. */
-export interface Held {
-  readonly tag: string;
-  readonly token: string;
-}
-
 /**
  * A held delivery being acked, which may ask its ack to record its task as running
  * (celeriac.running, see running.ts): `running` is 'pending' until an ack call carries the
@@ -74,16 +67,6 @@ export interface AckedHeld extends Held {
 
 /** Epoch ms as float epoch seconds, the unit of kombu's unacked_index scores. */
 const seconds = (ms: number): string => (ms / 1000).toFixed(6);
-
-/**
- * The unacked_index score we write: epoch seconds, whole. Redis keeps a zset of up to 128
- * members as a listpack, where an integer score compares as an integer but a fractional one
- * is parsed (strtod) at every comparison; each insert scans the whole list, so a worker
- * holding about a hundred deliveries spent more per fetched message in ZADD than anywhere else.
- * kombu only compares this score with now minus its visibility timeout (an hour by default),
- * and our sweep with a lease expiry that is later still: a second's precision is plenty.
- */
-const indexScore = (ms: number): string => String(Math.floor(ms / 1000));
 
 /**
  * ack.lua's arguments: the running records' holder, the records to remove, then tag, token and
@@ -108,24 +91,6 @@ const isOne = (r: unknown): boolean => Number(r) === 1;
  * them, and a week without any give-back clears them all.
  */
 export const DELIVERY_COUNT_TTL_MS = 7 * 24 * 3600 * 1000;
-
-/** renew-lease.lua, for the lease keeper thread, which runs it on a connection of its own. */
-export const RENEW_LEASE_SCRIPT: RedisScript = SCRIPTS.renewLease;
-
-/** held-by.lua, for the lease keeper thread: the deliveries held under some consumers' tokens. */
-export const HELD_BY_SCRIPT: RedisScript = SCRIPTS.heldBy;
-
-/** The keys renew-lease.lua (and every settlement) works on. */
-export function bookKeys(keys: BrokerKeys): string[] {
-  return [keys.unacked, keys.unackedIndex, keys.leases, keys.leaseData];
-}
-
-/** renew-lease.lua's arguments: the unacked_index score, the new expiry, then tag and token of each. */
-export function renewLeaseArgs(held: readonly Held[], nowMs: number, leaseMs: number): string[] {
-  const args = [indexScore(nowMs), String(nowMs + leaseMs)];
-  for (const h of held) args.push(h.tag, h.token);
-  return args;
-}
 
 /** Sends one command on the broker's connection (errors as node-redis gives them). */
 export type SendCommand = <T>(fn: (client: RedisClient) => Promise<T>) => Promise<T>;
@@ -309,7 +274,7 @@ export class Transitions {
   /** Extends the leases still held; returns the tags whose lease was lost. */
   async renewLeases(held: readonly Held[], nowMs: number, leaseMs: number): Promise<string[]> {
     if (held.length === 0) return [];
-    return ((await this.#run(SCRIPTS.renewLease, this.#book, renewLeaseArgs(held, nowMs, leaseMs))) as string[]).map(String);
+    return ((await this.#run(RENEW_LEASE_SCRIPT, this.#book, renewLeaseArgs(held, nowMs, leaseMs))) as string[]).map(String);
   }
 
   /** Moves due delayed messages to their buckets; returns how many and the next due time. */

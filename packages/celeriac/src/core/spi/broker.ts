@@ -316,7 +316,8 @@ export interface QueueBroker {
   /**
    * Optional: readies what consuming needs before the first fetch (Redis: the lease keeper
    * thread, so the first deliveries are kept off the event loop from the start, and its
-   * start-up is paid by the worker's start). Never rejects.
+   * start-up is paid by the worker's start). A worker calls it as it starts, before
+   * connect(), and awaits it before its first consume(). Never rejects.
    */
   prepareConsume?(): Promise<void>;
   /** Publish one message. */
