@@ -175,6 +175,34 @@ export function startRunSpan(tracer: Tracer, message: TaskMessage, queue: string
   return { span, context: trace.setSpan(parent, span) };
 }
 
+/** A span context as it crosses to a pool child (structured-clone safe). */
+export interface CarriedSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+}
+
+/**
+ * The active span's context, to hand to a pool child that runs the body, or undefined when
+ * no provider is registered or no span is active.
+ */
+export function carriedSpan(): CarriedSpan | undefined {
+  if (activeTracer() === undefined) return undefined;
+  const span = trace.getSpanContext(context.active());
+  if (span === undefined || !trace.isSpanContextValid(span)) return undefined;
+  return { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags };
+}
+
+/**
+ * Runs `fn` (a body in a pool child) as a child of the worker's run span: the child's own
+ * provider records its spans in the run's trace. Without a carried span, `fn()`.
+ */
+export function underCarried<T>(carried: CarriedSpan | undefined, fn: () => T): T {
+  if (carried === undefined) return fn();
+  const parent = trace.setSpanContext(context.active(), { ...carried, isRemote: true });
+  return context.with(parent, fn);
+}
+
 /** Runs `fn` with the run's span active (its sends and child spans join the trace). */
 export function inSpan<T>(run: RunSpan, fn: () => T): T {
   return context.with(run.context, fn);

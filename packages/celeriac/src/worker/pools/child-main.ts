@@ -17,6 +17,7 @@ import type { Settings } from '../../core/settings.js';
 import { ErrorCodes } from '../../errors.js';
 import { NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
+import { underCarried } from '../../core/otel.js';
 import { forwardingLogger } from './child-log.js';
 import { decodeError, encodeError } from './error-transfer.js';
 import { CHILD_DATA_ENV, type ChildCall, type ChildData, type FromChild, type ToChild } from './child-protocol.js';
@@ -116,15 +117,17 @@ async function run(app: App, msg: Extract<ToChild, { type: 'run' }>): Promise<vo
   if (task === undefined) {
     outcome = { ok: false, error: new NotRegistered(message.headers.task) };
   } else {
-    outcome = await traceTask(task, message, {
-      hostname: msg.hostname,
-      deliveryInfo: msg.deliveryInfo,
-      isEager: false,
-      timeLimit: msg.timeLimit,
-      signal: abort.signal,
-      log: app.log,
-      updateState: (state, meta) => call({ kind: 'state', runId, state, meta }),
-    });
+    outcome = await underCarried(msg.span, () =>
+      traceTask(task, message, {
+        hostname: msg.hostname,
+        deliveryInfo: msg.deliveryInfo,
+        isEager: false,
+        timeLimit: msg.timeLimit,
+        signal: abort.signal,
+        log: app.log,
+        updateState: (state, meta) => call({ kind: 'state', runId, state, meta }),
+      }),
+    );
   }
   runs.delete(runId);
   const memory = link.memory();

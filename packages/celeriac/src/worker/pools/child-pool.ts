@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Settings } from '../../core/settings.js';
+import { carriedSpan } from '../../core/otel.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
@@ -112,6 +113,8 @@ export class ChildPool implements TaskPool {
 
   run(run: PoolRun): RunHandle {
     const { job, limits } = run;
+    // With a tracer provider registered, the run span the executor made (the body runs as its child).
+    const span = carriedSpan();
     let child: PoolChild | null = null;
     let stopped: Error | null = null;
     return supervise(
@@ -124,7 +127,7 @@ export class ChildPool implements TaskPool {
             this.offer(t);
             return { ok: false as const, error: stopped };
           }
-          const result = await t.run({ message: job.message, hostname: run.hostname, deliveryInfo: run.deliveryInfo, timeLimit: [limits.hard, limits.soft], updateState });
+          const result = await t.run({ message: job.message, hostname: run.hostname, deliveryInfo: run.deliveryInfo, timeLimit: [limits.hard, limits.soft], updateState, span });
           this.offer(t);
           return result;
         });

@@ -12,6 +12,7 @@ import type { Settings } from '../../core/settings.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import type { DeliveryInfo, Json, Message, ResultTuple, TaskMessage, TaskState } from '../../protocol/types.js';
+import type { CarriedSpan } from '../../core/otel.js';
 import type { TransferredError } from './error-transfer.js';
 
 /** What a pool child starts from (`workerData` of a thread, an environment variable of a process). */
@@ -24,6 +25,8 @@ export interface ChildData {
   readonly entry: string;
   /** URL of tsx's register API, when TypeScript must load; else null. */
   readonly tsx: string | null;
+  /** Modules a thread imports first: the worker's `--import` preloads (none for a process, which runs its own). */
+  readonly preloads: readonly string[];
   /**
    * Settings the worker's app was given after it was created (`app.settingOverrides`: the
    * CLI's `-b`, `--result-backend`, `--time-limit`, ...), applied to the app the child imports.
@@ -44,6 +47,8 @@ export type ToChild =
       readonly hostname: string;
       readonly deliveryInfo: DeliveryInfo;
       readonly timeLimit: readonly [number | null, number | null];
+      /** The worker's run span, when it traces: the body runs as its child (core/otel.ts). */
+      readonly span?: CarriedSpan;
     }
   | { readonly type: 'abort'; readonly runId: number; readonly reason: TransferredError }
   | { readonly type: 'reply'; readonly callId: number; readonly error: TransferredError | null };

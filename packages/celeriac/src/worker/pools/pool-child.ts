@@ -7,6 +7,7 @@
  */
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
+import type { CarriedSpan } from '../../core/otel.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { WorkerLostError, type SoftTimeLimitExceeded } from '../../core/task-errors.js';
@@ -33,6 +34,8 @@ export interface ChildRun {
   readonly hostname: string;
   readonly deliveryInfo: DeliveryInfo;
   readonly timeLimit: readonly [number | null, number | null];
+  /** The worker's run span, when it traces. */
+  readonly span: CarriedSpan | undefined;
   updateState(state: TaskState, meta: Json): Promise<void>;
 }
 
@@ -114,8 +117,8 @@ export class PoolChild {
     const runId = this.nextRunId++;
     return new Promise((settle) => {
       this.current = { runId, run, settle };
-      const { message, hostname, deliveryInfo, timeLimit } = run;
-      this.send({ type: 'run', runId, message, hostname, deliveryInfo, timeLimit });
+      const { message, hostname, deliveryInfo, timeLimit, span } = run;
+      this.send(span === undefined ? { type: 'run', runId, message, hostname, deliveryInfo, timeLimit } : { type: 'run', runId, message, hostname, deliveryInfo, timeLimit, span });
     });
   }
 

@@ -4,9 +4,13 @@
  * boot from the same CommonJS snippet, so that tsx is registered before the first ESM import
  * (hooks registered in the worker do not reach a new thread, and a new process has none),
  * then import child-main, which loads the app module. Each kind is wrapped as a
- * {@link ChildChannel}, the one shape the pool talks to.
+ * {@link ChildChannel}, the one shape the pool talks to. A thread also imports the modules the
+ * worker was started with `--import` (Node runs them in the main thread only; a process runs
+ * them itself), so an instrumentation preload (a tracer provider) is there in every thread.
  */
 import { spawn } from 'node:child_process';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import type { Settings } from '../../core/settings.js';
 import { isTypeScriptModule, tsxRegisterUrl } from '../../core/typescript-modules.js';
@@ -70,6 +74,9 @@ const data = parentPort ? workerData : JSON.parse(process.env.${CHILD_DATA_ENV})
 const post = (m) => (parentPort ? parentPort.postMessage(m) : process.send(m));
 (async () => {
   if (data.tsx !== null) (await import(data.tsx)).register();
+  for (const spec of data.preloads) {
+    await import(spec).catch((err) => console.warn('celeriac pool thread: --import ' + spec + ' failed in the thread: ' + (err && err.message || err)));
+  }
   await import(data.entry);
 })().catch((err) => post({ type: 'fatal', error: { record: { exc_type: 'Error', exc_message: [String(err && err.message || err)], exc_module: null }, stack: err && err.stack || null, codec: null, data: null } }));
 `;
@@ -85,8 +92,28 @@ export interface ChildSpec {
 
 /** Starts a child of `kind` that will load the app module. Throws APP_LOAD when tsx is needed and missing. */
 export function spawnChild(kind: ChildKind, { appModule, appAttr, settings }: ChildSpec): ChildChannel {
-  const data: ChildData = { appModule, appAttr, settings, entry: ENTRY, tsx: FROM_SOURCE || isTypeScriptModule(appModule) ? tsxRegisterUrl(appModule) : null };
+  const tsx = FROM_SOURCE || isTypeScriptModule(appModule) ? tsxRegisterUrl(appModule) : null;
+  const data: ChildData = { appModule, appAttr, settings, entry: ENTRY, tsx, preloads: kind === 'thread' ? threadPreloads(process.execArgv, process.env['NODE_OPTIONS'], process.cwd()) : [] };
   return kind === 'thread' ? threadChannel(data) : processChannel(data);
+}
+
+/**
+ * The modules a pool thread imports before the app: what `--import` named in the worker's
+ * flags and NODE_OPTIONS, paths made absolute from `cwd` as Node resolves them; tsx is left
+ * out (the boot registers it its own way).
+ */
+export function threadPreloads(execArgv: readonly string[], nodeOptions: string | undefined, cwd: string): string[] {
+  const args = [...execArgv, ...(nodeOptions ?? '').split(/\s+/).filter((a) => a !== '')];
+  const specs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--import' && i + 1 < args.length) specs.push(args[++i]!);
+    else if (arg.startsWith('--import=')) specs.push(arg.slice('--import='.length));
+  }
+  return specs
+    .map((spec) => spec.replace(/^(["'])(.*)\1$/, '$2'))
+    .filter((spec) => spec !== '' && !/^tsx(\/|$)/.test(spec))
+    .map((spec) => (/^\.{0,2}\//.test(spec) || isAbsolute(spec) ? pathToFileURL(resolve(cwd, spec)).href : spec));
 }
 
 function threadChannel(data: ChildData): ChildChannel {
