@@ -233,6 +233,46 @@ describe('with a tracer provider registered', () => {
     expect(runs.filter((s) => s.spanContext().traceId === chainTrace)).toHaveLength(3);
   });
 
+  it('gives an eager run a run span under the caller, one per attempt, a failure its exception', async () => {
+    exporter.reset();
+    const app = createApp({ taskAlwaysEager: true }, { broker: new MemoryBroker(), backend: new MemoryBackend() });
+    const tracer = trace.getTracer('test');
+    const twice = app.task('t.eager', { bind: true }, (ctx, x: number) => {
+      if (ctx.request.retries < 1) ctx.retry({ countdown: 0, exc: new TypeError('again') });
+      return tracer.startActiveSpan('inner', (span) => {
+        span.end();
+        return x * 2;
+      });
+    });
+    const boom = app.task('t.eager-boom', () => {
+      throw new RangeError('bad');
+    });
+    try {
+      await tracer.startActiveSpan('caller', async (span) => {
+        await expect((await twice.delay(2)).get()).resolves.toBe(4);
+        expect(await (await boom.delay()).state()).toBe('FAILURE');
+        span.end();
+      });
+    } finally {
+      await app.close();
+    }
+    const caller = one('caller');
+    const runs = spans('run/t.eager');
+    expect(runs.map((r) => r.attributes['celery.state'])).toEqual(['RETRY', 'SUCCESS']);
+    for (const run of [...runs, one('run/t.eager-boom')]) {
+      expect(run.spanContext().traceId).toBe(caller.spanContext().traceId);
+      expect(parentOf(run)).toBe(caller.spanContext().spanId);
+      expect(run.attributes).toMatchObject({ 'celery.hostname': 'eager', 'messaging.destination.name': 'celery' });
+    }
+    expect(runs[0]!.attributes['celery.retry.reason']).toBe('TypeError: again');
+    expect(parentOf(one('inner'))).toBe(runs[1]!.spanContext().spanId);
+    const failed = one('run/t.eager-boom');
+    expect(failed.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'bad' });
+    expect(failed.events.find((e) => e.name === 'exception')?.attributes).toMatchObject({ 'exception.type': 'RangeError' });
+    // Nothing was published: no producer span.
+    expect(exporter.getFinishedSpans().filter((s) => s.name.startsWith('apply_async/'))).toEqual([]);
+  });
+
   it('starts a new trace when the header is garbage, and still runs the task', async () => {
     exporter.reset();
     const env = makeEnv();
