@@ -43,6 +43,7 @@ export class GuardedRedisClient {
   /** The connected client, once known: the fast path skips awaiting connect(). */
   #client: RedisClient | undefined;
   #offline: { client: RedisClient; proxy: RedisClient } | undefined;
+  #failFast = false;
 
   /** @param onCreate Called with each new client before it connects (to attach listeners). */
   constructor(target: RedisTarget, options: GuardedRedisClientOptions, onCreate?: (client: RedisClient) => void) {
@@ -88,6 +89,7 @@ export class GuardedRedisClient {
   }
 
   async #slow<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (this.#failFast && this.offline) throw new Error('Redis is disconnected (closing: not waiting for a reconnect)');
     const client = await this.connect();
     return fn(client.isReady ? client : this.#offlineProxy(client));
   }
@@ -129,6 +131,19 @@ export class GuardedRedisClient {
       this.#offline = { client, proxy: proxy as RedisClient };
     }
     return this.#offline.proxy;
+  }
+
+  /** Whether the connection is known to be down now (opened once, not ready: reconnecting). */
+  get offline(): boolean {
+    return this.#client !== undefined && !this.#client.isReady;
+  }
+
+  /**
+   * From now on a command issued while the connection is down fails at once instead of
+   * waiting for a reconnect (closing: what it would do is recovered by leases anyway).
+   */
+  failFast(): void {
+    this.#failFast = true;
   }
 
   /** Drops the current connection (pending commands fail); the next call opens a new one. */

@@ -410,8 +410,10 @@ export class Worker {
     if (work === undefined) return true;
     if (budgetMs === 'step') {
       const startedAt = performance.now();
-      const stepMs = this.unanswered ? COLD_STEP_MS : SHUTDOWN_STEP_MS;
-      const done = await this.bounded(work, what, Math.max(0, Math.min(stepMs, SHUTDOWN_CLEANUP_MS - this.cleanupSpentMs)));
+      // A broker or backend known to be down (Redis refused or closed) answers nothing: no wait then.
+      const offline = this.app.broker.offline?.() === true || this.app.backend.offline?.() === true;
+      const stepMs = offline ? 0 : this.unanswered ? COLD_STEP_MS : SHUTDOWN_STEP_MS;
+      const done = await this.bounded(work, offline ? `${what} (the broker or backend is disconnected)` : what, Math.max(0, Math.min(stepMs, SHUTDOWN_CLEANUP_MS - this.cleanupSpentMs)));
       this.cleanupSpentMs += performance.now() - startedAt;
       if (!done) this.unanswered = true;
       return done;

@@ -215,6 +215,11 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   }
 
   /** Quits both connections and drops every subscription. Idempotent. */
+  /** Whether its command connection is known to be down now (ResultStore.offline). */
+  offline(): boolean {
+    return this.#commands.offline;
+  }
+
   async close(): Promise<void> {
     this.#state = 'closed';
     this.#subscriptions.clear();

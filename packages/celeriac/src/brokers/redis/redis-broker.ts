@@ -178,6 +178,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   close(): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
     this.#lifecycle.state = 'closing';
+    this.#redis.failFast();
     this.#closed = (async () => {
       this.#maintenance.stop();
       const wakeClosed = this.#wake.close();
@@ -236,6 +237,11 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     this.#lifecycle.assertOpen('beatStore');
     this.#beatStore ??= new RedisBeatStore(this.#target, this.options.log);
     return this.#beatStore;
+  }
+
+  /** Whether its command connection is known to be down now (QueueBroker.offline). */
+  offline(): boolean {
+    return this.#redis.offline;
   }
 
   /** Starts the lease keeper thread (when leases are renewed by one) and waits for it, at most 2 s. */

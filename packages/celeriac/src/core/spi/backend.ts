@@ -58,6 +58,8 @@ export interface ResultStore {
    * so a result sent before `get()` is called is not dropped.
    */
   beforePublish?(): Promise<void>;
+  /** Optional: true when the adapter knows its connection is down now (as QueueBroker.offline). */
+  offline?(): boolean;
 }
 
 /** The groups role: `GroupResult.save()` / `restore()` (`celery-taskset-meta-<gid>`). */

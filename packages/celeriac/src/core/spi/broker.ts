@@ -320,6 +320,12 @@ export interface QueueBroker {
    * connect(), and awaits it before its first consume(). Never rejects.
    */
   prepareConsume?(): Promise<void>;
+  /**
+   * Optional: true when the adapter knows its connection is down now (refused or closed, and
+   * reconnecting); undefined or false when it is up or it cannot tell (a stalled connection
+   * looks up). A worker's shutdown does not wait on work that needs the broker then.
+   */
+  offline?(): boolean;
   /** Publish one message. */
   publish(message: Message, options: PublishOptions): Promise<void>;
   /**
