@@ -339,6 +339,44 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       expect(capped.truncated).toBe(true);
     });
 
+    it('rebuilds a chord from any member: the header parts share only their group, the body names the last part', async () => {
+      const s = await open();
+      // Celery's ids for chord([a, b, c], body) sent by a client: each header part is its own
+      // root; the worker that ran the last part sent the body as its child.
+      await s.writeEvents([
+        ev('task-received', 'a', 0, { root_id: 'a', group: 'g' }),
+        ev('task-received', 'b', 1, { root_id: 'b', group: 'g' }),
+        ev('task-received', 'c', 2, { root_id: 'c', group: 'g' }),
+        ev('task-received', 'body', 3, { root_id: 'c', parent_id: 'c' }),
+        ev('task-received', 'stranger', 4, { root_id: 'stranger', group: 'g2' }),
+      ]);
+      for (const from of ['body', 'a', 'c']) {
+        const wf = await s.getWorkflow(from);
+        expect(wf.tasks.map((t) => t.uuid), from).toEqual(['a', 'b', 'c', 'body']);
+        expect(wf.truncated).toBe(false);
+      }
+      expect((await s.getWorkflow('body')).rootId).toBe('c');
+      expect((await s.getWorkflow('nope')).tasks).toEqual([]);
+    });
+
+    it('rebuilds nested canvases: a chain whose step is a chord inside a group, and says when the limit cut it', async () => {
+      const s = await open();
+      // chain(first, group(chord([p1, p2], cb), x)), then a child task of cb.
+      await s.writeEvents([
+        ev('task-received', 'first', 0, { root_id: 'first' }),
+        ev('task-received', 'p1', 1, { root_id: 'first', parent_id: 'first', group: 'inner' }),
+        ev('task-received', 'p2', 2, { root_id: 'first', parent_id: 'first', group: 'inner' }),
+        ev('task-received', 'x', 3, { root_id: 'first', parent_id: 'first', group: 'outer' }),
+        ev('task-received', 'cb', 4, { root_id: 'first', parent_id: 'p2', group: 'outer' }),
+        ev('task-received', 'grandchild', 5, { root_id: 'gc-own', parent_id: 'cb' }),
+      ]);
+      const wf = await s.getWorkflow('grandchild');
+      expect(wf.tasks.map((t) => t.uuid)).toEqual(['first', 'p1', 'p2', 'x', 'cb', 'grandchild']);
+      const capped = await s.getWorkflow('p1', 3);
+      expect(capped.tasks).toHaveLength(3);
+      expect(capped.truncated).toBe(true);
+    });
+
     it('keeps workers, online and offline, and marks their running tasks lost', async () => {
       const s = await open();
       await s.writeEvents([

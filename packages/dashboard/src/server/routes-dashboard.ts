@@ -38,23 +38,6 @@ function bulkIds(req: Parameters<typeof all>[0]): string[] {
 
 const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED', 'LOST', 'IGNORED']);
 
-/**
- * The tasks of a task's workflow: every task with its root id, plus the members of its group
- * (a group's members are roots of their own: they share only the group id).
- */
-async function workflowOf(ctx: ServerContext, row: TaskRow, limit: number): Promise<{ rootId: string; rows: TaskRow[]; truncated: boolean }> {
-  const wf = await ctx.store.getWorkflow(row.rootId ?? row.uuid, limit);
-  const rows = new Map(wf.tasks.map((t) => [t.uuid, t]));
-  rows.set(row.uuid, row);
-  let truncated = wf.truncated;
-  if (row.groupId !== null && /^[\w.:-]+$/.test(row.groupId)) {
-    const members = await ctx.store.queryTasks({ search: `group_id:${row.groupId}`, limit: Math.min(1000, limit) });
-    for (const t of members.rows) rows.set(t.uuid, t);
-    truncated ||= members.total > members.rows.length;
-  }
-  return { rootId: wf.rootId, rows: [...rows.values()], truncated };
-}
-
 /** A node of the workflow tree. */
 interface TreeNode {
   task: Record<string, unknown>;
@@ -139,8 +122,9 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
     const { id } = req.params as { id: string };
     const d = await ctx.store.getTask(id);
     if (d === null) throw new HttpError(404, `Unknown task '${id}'`, 'json');
-    const wf = await workflowOf(ctx, d.task, int(req, 'limit', 1000, { min: 1, max: 5000 }) as number);
-    return { root_id: wf.rootId, group_id: d.task.groupId, truncated: wf.truncated, count: wf.rows.length, tree: workflowTree(wf.rows) };
+    // Every task linked to it by root, parent or group id, transitively (store/workflow-sql).
+    const wf = await ctx.store.getWorkflow(d.task.uuid, int(req, 'limit', 1000, { min: 1, max: 5000 }) as number);
+    return { root_id: wf.rootId, group_id: d.task.groupId, truncated: wf.truncated, count: wf.tasks.length, tree: workflowTree(wf.tasks) };
   });
 
   server.post('/api/task/rerun/:id', { config: ACTION }, async (req) => {
@@ -162,8 +146,8 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
     const signal = str(req, 'signal') ?? 'SIGTERM';
     const d = await ctx.store.getTask(id);
     if (d === null) throw new HttpError(404, `Unknown task '${id}'`, 'json');
-    const wf = await workflowOf(ctx, d.task, 5000);
-    const ids = wf.rows.filter((t) => !READY.has(t.state)).map((t) => t.uuid);
+    const wf = await ctx.store.getWorkflow(d.task.uuid, 5000);
+    const ids = wf.tasks.filter((t) => !READY.has(t.state)).map((t) => t.uuid);
     await revoke(ctx, ids, terminate, signal);
     return { message: `Revoked ${ids.length} task(s) of workflow '${wf.rootId}'`, revoked: ids };
   });

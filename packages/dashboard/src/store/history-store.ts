@@ -155,8 +155,12 @@ export interface TaskDetail {
   readonly children: readonly TaskRow[];
 }
 
-/** Every task of one workflow (same root id), for drawing the tree from `parentId`. */
+/**
+ * Every task of one workflow (linked by root, parent or group id, transitively: store/workflow-sql),
+ * for drawing the tree from `parentId`.
+ */
 export interface Workflow {
+  /** The root id of the task asked for (its own id when it has none or is not stored). */
   readonly rootId: string;
   readonly tasks: readonly TaskRow[];
   /** True when the workflow had more tasks than the limit. */
@@ -246,8 +250,8 @@ export interface HistoryStore {
    * task's traceback and its children's ids (oldest first, at most 1000 a task).
    */
   taskExtras(uuids: readonly string[]): Promise<ReadonlyMap<string, { readonly traceback: string | null; readonly children: readonly string[] }>>;
-  /** @param limit @default 1000 */
-  getWorkflow(rootId: string, limit?: number): Promise<Workflow>;
+  /** The workflow `taskId` belongs to (chains, groups, chords, nested). @param limit @default 1000 */
+  getWorkflow(taskId: string, limit?: number): Promise<Workflow>;
   listWorkers(): Promise<readonly WorkerRow[]>;
   /** Task counts by state (for metrics and the overview). */
   countByState(): Promise<Readonly<Record<string, number>>>;

@@ -5,7 +5,7 @@
  * database at once do not race. Applied versions are recorded in `dashboard_schema`.
  *
  * Indexes serve the tasks page: the default order (`state_ts`), each filter with that order
- * (state, name, worker), the workflow tree (root, parent), `kwargs.key:value` (jsonb
+ * (state, name, worker), the workflow tree (root, parent, group), `kwargs.key:value` (jsonb
  * containment) and free text (the word blocks of `task_words` with pg_trgm, when the
  * extension is available; store/word-blocks).
  */
@@ -145,6 +145,11 @@ const MIGRATIONS: readonly ((trgm: string | null) => string)[] = [
   // terminated task stayed PROGRESS, a revoked one turned LOST); stored ranks follow it.
   () => `
     UPDATE tasks SET state_rank = ${stateRankSql('state')} WHERE state_rank <> ${stateRankSql('state')}
+  `,
+  // Version 7: a workflow is rebuilt through group ids too (a chord's header parts share
+  // nothing else with its body: store/workflow-sql).
+  () => `
+    CREATE INDEX tasks_group ON tasks (group_id) WHERE group_id IS NOT NULL
   `,
 ];
 

@@ -14,6 +14,7 @@ import {
   CHILDREN_SQL, COUNT_CAP, COUNT_COST_LIMIT, countEstimate, ESTIMATED_ROWS_SQL, NARROW_WINDOW, SEARCH_WINDOW, taskColumns, taskPageSql, toTaskRow, TRACEBACKS_SQL, windowScannedSql,
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
+import { readWorkflow } from './workflow-sql.js';
 import { containsPattern, parseQuery, searchTextTerms, termWords, type TextCandidates } from '../query/index.js';
 import { blockCandidates, BLOCKS_INSERT_SQL, BLOCKS_OF_WORD_SQL, chooseRareWords, type RareWord, LOOKED_UP_WORDS, NARROW_BLOCKS, SWEEP_SQL, wordBlocks } from './word-blocks.js';
 import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams, WORKERS_UPSERT_SQL } from './write-sql.js';
@@ -352,15 +353,9 @@ class SqlHistoryStore implements HistoryStore {
     return out;
   }
 
-  async getWorkflow(rootId: string, limit = DETAIL_LIMIT): Promise<Workflow> {
+  async getWorkflow(taskId: string, limit = DETAIL_LIMIT): Promise<Workflow> {
     this.#open();
-    const cap = Math.min(Math.max(Math.floor(limit), 1), 10_000);
-    const rows = await this.db.query(
-      `SELECT ${taskColumns(false)} FROM tasks WHERE root_id = $1 OR uuid = $1
-       ORDER BY coalesce(sent, received, state_ts), uuid LIMIT ${cap + 1}`,
-      [rootId],
-    );
-    return { rootId, tasks: rows.slice(0, cap).map(toTaskRow), truncated: rows.length > cap };
+    return readWorkflow(this.db, taskId, limit);
   }
 
   async listWorkers(): Promise<readonly WorkerRow[]> {

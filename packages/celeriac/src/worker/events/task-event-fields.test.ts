@@ -4,10 +4,10 @@ import { messageTraceId, taskEventFields } from './task-event-fields.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
-function message(extraHeaders: TaskMessage['extraHeaders']): TaskMessage {
+function message(extraHeaders: TaskMessage['extraHeaders'], group: string | null = null): TaskMessage {
   return {
     protocol: 2,
-    headers: { lang: 'py', task: 't', id: 'a', shadow: null, eta: null, expires: null, group: null, group_index: null, retries: 0, timelimit: [null, null], root_id: 'a', parent_id: null, argsrepr: '()', kwargsrepr: '{}', origin: 'gen1@h', ignore_result: false },
+    headers: { lang: 'py', task: 't', id: 'a', shadow: null, eta: null, expires: null, group, group_index: null, retries: 0, timelimit: [null, null], root_id: 'a', parent_id: null, argsrepr: '()', kwargsrepr: '{}', origin: 'gen1@h', ignore_result: false },
     extraHeaders,
     properties: { correlation_id: 'a', reply_to: '', delivery_mode: 2, priority: 0 },
     args: [],
@@ -33,5 +33,16 @@ describe('task-received names the trace of a traced message', () => {
     // A later version may append fields after the flags.
     expect(messageTraceId({ traceparent: `cc-${TRACE}-00f067aa0ba902b7-01-what-comes-next` })).toBe(TRACE);
     expect(messageTraceId(Object.create({ traceparent: `00-${TRACE}-00f067aa0ba902b7-01` }) as never)).toBeNull();
+  });
+});
+
+describe('task-received names the group of a group or chord member', () => {
+  it('adds group from the message, which Python senders put nowhere else', () => {
+    expect(taskEventFields({ type: 'task-received', message: message({}, 'g-1') })['group']).toBe('g-1');
+  });
+
+  it('adds nothing for a task outside any group', () => {
+    expect(taskEventFields({ type: 'task-received', message: message({}) })).not.toHaveProperty('group');
+    expect(taskEventFields({ type: 'task-received', message: message({}, '') })).not.toHaveProperty('group');
   });
 });

@@ -52,6 +52,10 @@ export function taskEventFields(event: TaskEvent): Record<string, Json> {
       // A traced message names its trace (Python's and ours alike): the dashboard links to it.
       const traceId = messageTraceId(event.message.extraHeaders);
       if (traceId !== null) fields['trace_id'] = traceId;
+      // Not in Celery's event either (monitors ignore unknown fields): a group or chord member
+      // names its group, so a dashboard finds every member whoever sent it. Python senders put
+      // the group in the message only, never in an event.
+      if (typeof h.group === 'string' && h.group !== '') fields['group'] = h.group;
       return fields;
     }
     case 'task-started':
