@@ -225,6 +225,11 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     await page.locator('h1 .badge', { hasText: 'SUCCESS' }).waitFor();
     await page.getByRole('list', { name: 'Event timeline' }).getByText('task-succeeded').waitFor({ timeout: 20_000 });
     await expect.poll(() => tree.locator('.badge', { hasText: 'SUCCESS' }).count(), { timeout: 20_000 }).toBe(3);
+    // A finished workflow offers no red action: the button is there, disabled, saying why.
+    const revokeAll = page.getByRole('button', { name: 'Revoke workflow' });
+    await expect.poll(() => revokeAll.isDisabled(), { timeout: 20_000 }).toBe(true);
+    expect(await revokeAll.getAttribute('class')).toBeNull();
+    expect(await revokeAll.getAttribute('title')).toBe('All 3 tasks of this workflow have finished: nothing to revoke');
     await shoot('task', true);
   }, 60_000);
 

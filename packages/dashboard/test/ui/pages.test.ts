@@ -7,7 +7,7 @@ import { niceMax } from '../../ui/js/chart.js';
 import { beatEntries, scheduleText } from '../../ui/js/pages/beat.js';
 import { brokerQueues } from '../../ui/js/pages/broker.js';
 import { mergeOverview } from '../../ui/js/pages/overview.js';
-import { forestIds, normalizeTask, traceOf, workflowForest } from '../../ui/js/pages/task.js';
+import { forestIds, normalizeTask, traceOf, workflowForest, workflowRevoke } from '../../ui/js/pages/task.js';
 import { apiParams, filtersFromQuery, taskList } from '../../ui/js/pages/tasks.js';
 import { STALE_INSPECT_SEC, workerRows, workerWarnings } from '../../ui/js/pages/workers.js';
 
@@ -49,6 +49,26 @@ describe('task page', () => {
     ] });
     expect(forestIds(built)).toEqual(['a', 'b', 'c', 'self']);
     expect(built[0]?.children.map((n) => n.task.uuid)).toEqual(['b', 'c']);
+  });
+});
+
+describe('revoke workflow', () => {
+  const forest = (...states: string[]) => workflowForest({ tasks: states.map((state, i) => ({ uuid: `t${i}`, parent_id: i === 0 ? null : 't0', state, received: i })) });
+
+  it('counts the tasks it would revoke, custom states among them', () => {
+    expect(workflowRevoke(forest('SUCCESS', 'STARTED', 'PENDING', 'PROGRESS'))).toEqual({ label: 'Revoke workflow (3)', unfinished: 3, total: 4, disabledReason: null });
+    expect(workflowRevoke(forest('SUCCESS', 'RETRY'))?.label).toBe('Revoke workflow (1)');
+  });
+
+  it('is disabled, with its reason, once every member finished', () => {
+    expect(workflowRevoke(forest('SUCCESS', 'FAILURE', 'REVOKED', 'LOST'))).toEqual({
+      label: 'Revoke workflow', unfinished: 0, total: 4, disabledReason: 'All 4 tasks of this workflow have finished: nothing to revoke',
+    });
+  });
+
+  it('is not offered for a lone task', () => {
+    expect(workflowRevoke(forest('STARTED'))).toBeNull();
+    expect(workflowRevoke([])).toBeNull();
   });
 });
 

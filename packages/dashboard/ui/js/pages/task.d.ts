@@ -5,4 +5,5 @@ export function normalizeTask(t: Record<string, unknown>): TaskDict;
 export function traceOf(t: Record<string, unknown>, template: unknown): { id: string; url: string | null } | null;
 export function workflowForest(doc: unknown): TreeNode[];
 export function forestIds(forest: TreeNode[]): string[];
+export function workflowRevoke(forest: TreeNode[]): { label: string; unfinished: number; total: number; disabledReason: string | null } | null;
 export function render(ctx: unknown): Promise<void>;

@@ -63,6 +63,31 @@ export function workflowForest(doc) {
   return sortDeep(roots);
 }
 
+/** States after which a task never runs again (the server's revoke-workflow skips them). */
+const FINISHED = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED', 'LOST', 'IGNORED']);
+
+/**
+ * What "Revoke workflow" offers for a forest: null for a lone task; else how many tasks it
+ * would revoke, and when none is left (every member finished) the reason it is disabled, so
+ * a finished workflow shows no red action.
+ */
+export function workflowRevoke(forest) {
+  const tasks = [];
+  const walk = (n) => {
+    tasks.push(n.task);
+    n.children.forEach(walk);
+  };
+  forest.forEach(walk);
+  if (tasks.length < 2) return null;
+  const unfinished = tasks.filter((t) => !FINISHED.has(t.state)).length;
+  return {
+    label: unfinished > 0 ? `Revoke workflow (${unfinished})` : 'Revoke workflow',
+    unfinished,
+    total: tasks.length,
+    disabledReason: unfinished > 0 ? null : `All ${tasks.length} tasks of this workflow have finished: nothing to revoke`,
+  };
+}
+
 /** Every task id in a forest. */
 export function forestIds(forest) {
   const out = [];
@@ -137,6 +162,7 @@ export async function render(ctx) {
     const enc = encodeURIComponent(t.uuid);
     const truncated = Array.isArray(t.truncated) ? t.truncated : [];
     const ids = forestIds(forest);
+    const wfRevoke = workflowRevoke(forest);
     // The store keeps no Lamport clock: its 0 says nothing.
     const trace = traceOf(t, config.traceUrl);
     const others = Object.entries(t).filter(([k, v]) => !SHOWN.has(k) && !(k === 'clock' && v === 0) && v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0));
@@ -156,7 +182,9 @@ export async function render(ctx) {
           const newId = r?.['task-id'] ?? r?.task_id ?? r?.uuid;
           if (newId) location.hash = `#/task/${encodeURIComponent(newId)}`;
         }) }, 'Re-run'),
-        ids.length > 1 ? h('button', { type: 'button', class: 'danger', onclick: () => act('Revoke workflow', `Revoke every unfinished task of this workflow (${ids.length} tasks in the group/chord/chain)?`, () => post(`api/task/revoke-workflow/${enc}`), { confirmLabel: 'Revoke all', danger: true }).then((r) => r && refresh()) }, `Revoke workflow (${ids.length})`) : null,
+        wfRevoke === null ? null : wfRevoke.disabledReason !== null
+          ? h('button', { type: 'button', disabled: true, title: wfRevoke.disabledReason, 'aria-description': wfRevoke.disabledReason }, wfRevoke.label)
+          : h('button', { type: 'button', class: 'danger', onclick: () => act('Revoke workflow', `Revoke the ${wfRevoke.unfinished} unfinished of the ${wfRevoke.total} tasks of this workflow (group, chord or chain)?`, () => post(`api/task/revoke-workflow/${enc}`), { confirmLabel: 'Revoke all', danger: true }).then((r) => r && refresh()) }, wfRevoke.label),
       ) : null,
       dl([
         ['State', badge(t.state)],
