@@ -17,6 +17,15 @@ describe('settings', () => {
     expect(loadSettings({ CELERY_BROKER_URL: 'amqp://mq', CELERY_RESULT_BACKEND: 'rpc://' }).resultBackend).toBe('rpc://');
   });
 
+  it("takes kombu's Sentinel URLs, which name several hosts, for broker and backend", () => {
+    const sentinels = 'sentinel://:pw@s1:26379;sentinel://:pw@s2:26379/0';
+    expect(loadSettings({ CELERY_BROKER_URL: sentinels })).toMatchObject({ brokerUrl: sentinels, resultBackend: sentinels });
+    const one = 'redis+sentinel://s1:26379,s2:26379/mymaster/1';
+    expect(loadSettings({ CELERY_BROKER_URL: 'amqp://mq', CELERY_RESULT_BACKEND: one }).resultBackend).toBe(one);
+    expect(() => loadSettings({ CELERY_BROKER_URL: 'sentinels://s1;sentinel://s2' })).toThrow(/CELERY_BROKER_URL: expected a URL/);
+    expect(redact(sentinels)).toBe('sentinel://:***@s1:26379;sentinel://:***@s2:26379/0');
+  });
+
   it('reads .env under the environment: the environment wins', () => {
     const dir = mkdtempSync(join(tmpdir(), 'celeriac-app-env-'));
     writeFileSync(join(dir, '.env'), 'API_PORT=9000\nAPP_TIMEZONE=Europe/Berlin\n# a comment\nTASK_ALLOW_LIST="demo.*,reports.*"\n');

@@ -74,6 +74,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const LOG_FORMATS = ['auto', 'human', 'json'];
+/** The Redis schemes of a broker or result backend, Sentinel's included. */
+const REDIS_SCHEMES = ['redis', 'rediss', 'sentinel', 'redis+sentinel'];
+const SENTINEL_URL = /^(sentinel|redis\+sentinel):\/\//i;
 
 /** Reads a `.env` file into a plain object; a missing file gives `{}`. */
 export function readEnvFile(path: string): Record<string, string> {
@@ -132,7 +135,9 @@ class Reader {
     if (v === undefined) return undefined;
     let scheme: string;
     try {
-      scheme = new URL(v).protocol.replace(/:$/, '');
+      // kombu's Sentinel forms name several hosts (`sentinel://h1;sentinel://h2/0`), which URL
+      // refuses: the engine parses them when it connects, and refuses a bad one by name.
+      scheme = SENTINEL_URL.exec(v)?.[1]?.toLowerCase() ?? new URL(v).protocol.replace(/:$/, '');
     } catch {
       this.problems.push({ name, message: `expected a URL (${schemes.map((s) => `${s}://`).join(', ')}), got ${JSON.stringify(redact(v))}` });
       return undefined;
@@ -151,7 +156,7 @@ export function redact(url: string): string {
     if (u.password !== '') u.password = '***';
     return u.toString();
   } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/g, '//$1:***@');
   }
 }
 
@@ -180,10 +185,11 @@ function checkAllowList(value: string): string | null {
  */
 export function loadSettings(env: Env, role: Role = 'all'): AppSettings {
   const r = new Reader(env);
-  const brokerUrl = r.url('CELERY_BROKER_URL', ['memory', 'redis', 'rediss', 'amqp', 'amqps']) ?? 'memory://';
-  // A Redis broker doubles as the result backend unless told otherwise, as most deployments want.
-  const isRedis = /^rediss?:/.test(brokerUrl);
-  const resultBackend = r.url('CELERY_RESULT_BACKEND', ['memory', 'redis', 'rediss', 'rpc']) ?? (isRedis ? brokerUrl : 'memory://');
+  const brokerUrl = r.url('CELERY_BROKER_URL', ['memory', ...REDIS_SCHEMES, 'amqp', 'amqps']) ?? 'memory://';
+  // A Redis broker doubles as the result backend unless told otherwise, as most deployments want
+  // (behind Sentinel, the backend's master name goes in CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS).
+  const isRedis = REDIS_SCHEMES.some((scheme) => brokerUrl.toLowerCase().startsWith(`${scheme}://`));
+  const resultBackend = r.url('CELERY_RESULT_BACKEND', ['memory', ...REDIS_SCHEMES, 'rpc']) ?? (isRedis ? brokerUrl : 'memory://');
   const redisUrl = r.url('REDIS_URL', ['redis', 'rediss']) ?? null;
   const databaseUrl = r.url('DATABASE_URL', ['postgres', 'postgresql']) ?? null;
   const dataDir = resolve(r.string('DATA_DIR', resolve(APP_DIR, '.data')));
