@@ -19,7 +19,7 @@ import { waitFor } from 'celeriac/testing';
 import { freePort, RedisServerProcess, shouldRunRedisTests } from '../../../packages/celeriac/test/support/redis.js';
 import { SentinelCluster } from '../../../packages/celeriac/test/support/sentinel-cluster.js';
 import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-script.js';
-import { ProcessGroup } from '../scripts/run-processes.js';
+import { ProcessGroup, type ProcessSpec } from '../scripts/run-processes.js';
 import { createTestDatabase, shouldRunPostgresTests, type TestDatabase } from './support/postgres.js';
 import { compileApp, type CompiledApp } from './support/compiled-app.js';
 
@@ -88,10 +88,10 @@ describe.runIf(ready)('apps/api behind Redis Sentinel: kill -9 of the master und
       DATA_DIR: dataDir,
     };
     app = compileApp();
-    const specs = [
-      { name: 'worker1', role: 'worker' as const, env: { WORKER_NAME: 'worker1@%h' } },
-      { name: 'beat', role: 'beat' as const, env: {} },
-      { name: 'api', role: 'api' as const, env: {} },
+    const specs: ProcessSpec[] = [
+      { name: 'worker1', role: 'worker', env: { WORKER_NAME: 'worker1@%h' } },
+      { name: 'beat', role: 'beat', env: {} },
+      { name: 'api', role: 'api', env: {} },
     ];
     group = new ProcessGroup(specs, env, (name, line) => output.push(`[${name}] ${line}`), app.mainArgs);
     base = `http://127.0.0.1:${port}`;
