@@ -12,6 +12,7 @@ import { AsyncResult } from '../core/async-result.js';
 import type { ApplyOptions } from '../core/call-options.js';
 import { GroupResult } from '../core/group-result.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from '../core/signature-options.js';
+import { LINKS_HEADER, startHeaderSpans } from '../core/otel.js';
 import { groupStoreOf, requireChordJoin } from '../core/spi/roles.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, ResultTuple, SignatureDict } from '../protocol/types.js';
@@ -280,16 +281,31 @@ export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: re
   }
   const partial = partialArgs(dict, args);
   const shared: ApplyOptions = { ...callOnly(opts), ...defined({ rootId: opts.rootId, parentId: opts.parentId, linkError: opts.linkError, link: opts.link }) };
+  // Traced, a chord's body links to its header parts' producer spans: started now, named in the body.
+  const spans = chord === null ? undefined : startHeaderSpans(members.length);
+  if (spans !== undefined && spans.links.length > 0) linkBody(chord!, spans.links);
   const results: AsyncResult[] = [];
-  for (const [i, member] of members.entries()) {
-    const placement: ApplyOptions = { groupId: gid };
-    if (body !== undefined) placement.chord = body;
-    if (chord !== null) placement.groupIndex = i;
-    else if (opts.chord !== undefined && opts.groupIndex !== undefined) placement.groupIndex = opts.groupIndex;
-    const applied = await applyDict(host, member, partial, { ...shared, ...placement });
-    results.push(...(applied instanceof GroupResult ? applied.results : [applied]));
+  try {
+    for (const [i, member] of members.entries()) {
+      const placement: ApplyOptions = { groupId: gid };
+      if (body !== undefined) placement.chord = body;
+      if (chord !== null) placement.groupIndex = i;
+      else if (opts.chord !== undefined && opts.groupIndex !== undefined) placement.groupIndex = opts.groupIndex;
+      const send = () => applyDict(host, member, partial, { ...shared, ...placement });
+      const applied = await (spans === undefined ? send() : spans.send(i, send));
+      results.push(...(applied instanceof GroupResult ? applied.results : [applied]));
+    }
+  } finally {
+    spans?.release();
   }
   return new GroupResult(gid, results, host);
+}
+
+/** Names the header parts' producer spans in a chord body's headers (core/otel.ts, LINKS_HEADER). */
+function linkBody(body: SignatureDict, links: readonly string[]): void {
+  const own = body.options['headers'];
+  const headers = typeof own === 'object' && own !== null && !Array.isArray(own) ? own : {};
+  body.options['headers'] = { ...headers, [LINKS_HEADER]: [...links] };
 }
 
 async function applyChord(host: CanvasHost, dict: SignatureDict, args: readonly Json[], options: ApplyOptions): Promise<Applied> {

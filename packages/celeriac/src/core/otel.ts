@@ -12,6 +12,7 @@
  */
 import {
   context,
+  createContextKey,
   propagation,
   ProxyTracerProvider,
   SpanKind,
@@ -19,6 +20,7 @@ import {
   trace,
   type Attributes,
   type Context,
+  type Link,
   type Span,
   type TextMapGetter,
   type TextMapSetter,
@@ -124,8 +126,9 @@ export function tracePublish<T>(outs: readonly OutgoingTask[], send: () => Promi
 
 async function publishTraced<T>(tracer: Tracer, outs: readonly OutgoingTask[], send: () => Promise<T>): Promise<T> {
   const parent = context.active();
+  const reserved = parent.getValue(RESERVED) as Reservation | undefined;
   const spans = outs.map((out) => {
-    const span = tracer.startSpan(`apply_async/${out.message.headers.task}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(out) }, parent);
+    const span = claim(reserved, out) ?? tracer.startSpan(`apply_async/${out.message.headers.task}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(out) }, parent);
     // A retry copies the headers of the run it retries: this send's own context replaces them.
     propagation.inject(trace.setSpan(parent, span), out.message.extraHeaders, headerSetter);
     return span;
@@ -171,7 +174,8 @@ export function startRunSpan(tracer: Tracer, message: TaskMessage, queue: string
     'messaging.destination.name': queue,
   };
   if (h.retries > 0) attributes['celery.retries'] = h.retries;
-  const span = tracer.startSpan(`run/${h.task}`, { kind: SpanKind.CONSUMER, attributes }, parent);
+  const links = linksOf(message.extraHeaders[LINKS_HEADER]);
+  const span = tracer.startSpan(`run/${h.task}`, links === undefined ? { kind: SpanKind.CONSUMER, attributes } : { kind: SpanKind.CONSUMER, attributes, links }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 
@@ -227,4 +231,97 @@ export function endRunSpan(run: RunSpan, state: string | null, outcome: string, 
 function reasonOf(error: unknown): string {
   const cause = (error as { exc?: unknown }).exc ?? error;
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+
+/**
+ * The header a chord body's message carries the contexts of its header parts' producer spans
+ * in (W3C `traceparent` strings), so the body's run span links to them. Celeriac's own: Python
+ * keeps it when it sends the body (a signature's `headers` option) and ignores it otherwise.
+ */
+export const LINKS_HEADER = 'celeriac_trace_links';
+
+/**
+ * Most header parts a chord body links to. The list travels in every header message (each
+ * carries the body), so it is kept short; OpenTelemetry's default span limit is 128 links.
+ */
+export const MAX_CHORD_LINKS = 32;
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+function linksOf(header: unknown): Link[] | undefined {
+  if (!Array.isArray(header)) return undefined;
+  const links: Link[] = [];
+  for (const value of header.slice(0, MAX_CHORD_LINKS)) {
+    const m = typeof value === 'string' ? TRACEPARENT.exec(value) : null;
+    if (m === null) continue;
+    const spanContext = { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16), isRemote: true };
+    if (trace.isSpanContextValid(spanContext)) links.push({ context: spanContext });
+  }
+  return links.length === 0 ? undefined : links;
+}
+
+/** A producer span started ahead of its message, for the first message published under it. */
+interface Reservation {
+  span: Span | null;
+}
+
+const RESERVED = createContextKey('celeriac.reserved-producer-span');
+
+function claim(reserved: Reservation | undefined, out: OutgoingTask): Span | undefined {
+  const span = reserved?.span ?? null;
+  if (span === null) return undefined;
+  reserved!.span = null;
+  span.updateName(`apply_async/${out.message.headers.task}`);
+  span.setAttributes(sendAttributes(out));
+  return span;
+}
+
+/** The producer spans of a chord's header parts, started before the first part is sent. */
+export interface HeaderSpans {
+  /** The sampled spans' contexts as `traceparent` strings, for the body's {@link LINKS_HEADER}. */
+  readonly links: readonly string[];
+  /** Runs `fn` (sending header part `index`) so that its first publish takes that part's span. */
+  send<T>(index: number, fn: () => T): T;
+  /** Ends the spans no publish took (a part that failed before it was sent) as errors. */
+  release(): void;
+}
+
+/**
+ * Starts one PRODUCER span per chord header part (the first {@link MAX_CHORD_LINKS}) before
+ * any part is sent: each header message carries the body, so the body can only name its
+ * header parts' spans if they exist before the first part is encoded. Each span is taken by
+ * the first message published while its part is sent (a task, a chain's first step, a nested
+ * chord's first part: a nested chord's first part reuses the span its enclosing chord started
+ * for it). Undefined when no provider is registered.
+ */
+export function startHeaderSpans(parts: number): HeaderSpans | undefined {
+  const tracer = activeTracer();
+  if (tracer === undefined || parts === 0) return undefined;
+  const parent = context.active();
+  const enclosing = parent.getValue(RESERVED) as Reservation | undefined;
+  const reservations: Reservation[] = [];
+  for (let i = 0; i < Math.min(parts, MAX_CHORD_LINKS); i++) {
+    let span: Span;
+    if (i === 0 && enclosing?.span != null) {
+      span = enclosing.span;
+      enclosing.span = null;
+    } else {
+      span = tracer.startSpan('apply_async', { kind: SpanKind.PRODUCER }, parent);
+    }
+    reservations.push({ span });
+  }
+  const links = reservations.map((r) => r.span!.spanContext()).filter((c) => (c.traceFlags & 1) === 1).map((c) => `00-${c.traceId}-${c.spanId}-01`);
+  return {
+    links,
+    send: (index, fn) => {
+      const reservation = reservations[index];
+      return reservation === undefined ? fn() : context.with(parent.setValue(RESERVED, reservation), fn);
+    },
+    release: () => {
+      for (const r of reservations) {
+        if (r.span !== null) failSpan(r.span, new Error('not published'));
+        r.span = null;
+      }
+    },
+  };
 }

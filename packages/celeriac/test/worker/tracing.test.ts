@@ -12,7 +12,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chain, createApp, createLogger, group, Worker } from 'celeriac';
+import { chain, chord, createApp, createLogger, group, Worker } from 'celeriac';
 import { MemoryBackend, MemoryBroker } from 'celeriac/memory';
 import { decodeTaskMessage, encodeTaskMessage } from '../../src/protocol/task-message.js';
 import { closeEnvs, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
@@ -41,6 +41,8 @@ const one = (name: string): ReadableSpan => {
   return found[0]!;
 };
 const parentOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId;
+
+const published = (env: TestEnv) => env.broker.published.map((p) => decodeTaskMessage(p.message));
 
 function headersFor(env: TestEnv, id: string): Record<string, unknown>[] {
   return env.broker.published.map((p) => decodeTaskMessage(p.message)).filter((m) => m.headers.id === id).map((m) => m.extraHeaders);
@@ -231,6 +233,59 @@ describe('with a tracer provider registered', () => {
     expect(fromRuns).toHaveLength(2);
     const chainTrace = fromRuns[0]!.spanContext().traceId;
     expect(runs.filter((s) => s.spanContext().traceId === chainTrace)).toHaveLength(3);
+  });
+
+  it('links a chord body’s run to its header parts’ producer spans, nested chords and chains included', async () => {
+    exporter.reset();
+    const env = makeEnv();
+    const inc = env.app.task('t.inc', (x: number) => x + 1);
+    const total = env.app.task('t.total', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
+    await env.startWorker();
+    const inner = chord([inc.s(10), inc.s(20)], total.s());
+    const r = await trace.getTracer('test').startActiveSpan('request', async (span) => {
+      const sent = await chord([inc.s(1), chain(inc.s(2), inc.s()), inner], total.s()).applyAsync();
+      span.end();
+      return sent;
+    });
+    await expect(r.get({ timeout: 5000 })).resolves.toBe(2 + 4 + 32);
+    await waitFor(() => spans('run/t.total').length === 2, 'both bodies');
+    // Every header message was published under a span named for its task: none left a placeholder, none failed.
+    expect(exporter.getFinishedSpans().filter((s) => s.name === 'apply_async' || s.status.code === SpanStatusCode.ERROR)).toEqual([]);
+    const sends = spans('apply_async/t.inc');
+    for (const run of spans('run/t.inc')) expect(sends.map((s) => s.spanContext().spanId)).toContain(parentOf(run));
+    // The producer span of the message that gave t.inc the argument `x` first.
+    const sentFor = (x: number) => {
+      const id = published(env).find((m) => m.headers.task === 't.inc' && m.args[0] === x)!.headers.id;
+      return sends.find((s) => s.attributes['messaging.message.id'] === id)!.spanContext().spanId;
+    };
+    const outerBody = spans('run/t.total').find((s) => s.attributes['messaging.message.id'] === r.id)!;
+    const innerBody = spans('run/t.total').find((s) => s !== outerBody)!;
+    // The outer header's parts: inc(1), the chain's first step inc(2), the inner chord's first part inc(10).
+    expect(outerBody.links.map((l) => l.context.spanId)).toEqual([1, 2, 10].map(sentFor));
+    expect(innerBody.links.map((l) => l.context.spanId)).toEqual([10, 20].map(sentFor));
+    const traceId = one('request').spanContext().traceId;
+    for (const l of [...outerBody.links, ...innerBody.links]) expect(l.context.traceId).toBe(traceId);
+  });
+
+  it('links at most 32 header parts, and none when the chord is not sampled', async () => {
+    exporter.reset();
+    const env = makeEnv();
+    const inc = env.app.task('t.inc', (x: number) => x + 1);
+    const total = env.app.task('t.total', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
+    await env.startWorker();
+    const r = await chord(Array.from({ length: 40 }, (_, i) => inc.s(i)), total.s()).applyAsync();
+    await expect(r.get({ timeout: 5000 })).resolves.toBe(40 + (39 * 40) / 2);
+    await waitFor(() => spans('run/t.total').length === 1, 'the body');
+    expect(one('run/t.total').links).toHaveLength(32);
+    expect(spans('apply_async/t.inc')).toHaveLength(40);
+    // Under a parent that is not sampled nothing is recorded, and the body names no links.
+    const unsampled = trace.setSpanContext(context.active(), { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0, isRemote: true });
+    const r2 = await context.with(unsampled, () => chord([inc.s(100), inc.s(200)], total.s()).applyAsync());
+    await expect(r2.get({ timeout: 5000 })).resolves.toBe(302);
+    const header = published(env).filter((m) => m.headers.task === 't.inc' && (m.args[0] === 100 || m.args[0] === 200));
+    expect(header).toHaveLength(2);
+    expect(JSON.stringify(header)).not.toContain('celeriac_trace_links');
+    expect(JSON.stringify(header)).toContain(`00-${'a'.repeat(32)}-`);
   });
 
   it('gives an eager run a run span under the caller, one per attempt, a failure its exception', async () => {
