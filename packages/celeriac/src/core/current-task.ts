@@ -24,14 +24,17 @@ function isAsyncFunction(fn: (...args: never[]) => unknown): boolean {
   return fn.constructor.name === 'AsyncFunction';
 }
 
-/** Runs `body`, a call of the task function `fn`, with `request` as the current task. */
-export function runAsCurrentTask<T>(request: TaskRequest, fn: (...args: never[]) => unknown, body: () => T): T {
+/**
+ * Calls the task function `fn` with `args`, with `request` as the current task. No closure
+ * per call: this runs for every task.
+ */
+export function runAsCurrentTask<A extends unknown[], T>(request: TaskRequest, fn: (...args: A) => T, args: A): T {
   const outer = running;
   // An async function's own context must win over a plain caller's (eager nesting).
   running = isAsyncFunction(fn) ? undefined : request;
   try {
-    if (running === undefined) return storage.run(request, body);
-    return body();
+    if (running === undefined) return storage.run(request, fn, ...args);
+    return fn(...args);
   } finally {
     running = outer;
   }

@@ -132,7 +132,7 @@ describe('buildTaskMessage', () => {
     const { app } = setup();
     const parent = buildTaskMessage(app, 'p', [], {}, { rootId: 'root-1' }).message;
     const request = buildRequest(parent, { hostname: 'h', deliveryInfo: { exchange: '', routing_key: 'celery' }, isEager: false, timeLimit: [null, null] });
-    const child = runAsCurrentTask(request, () => null, () => buildTaskMessage(app, 'c', [], {}, {}).message);
+    const child = runAsCurrentTask(request, () => buildTaskMessage(app, 'c', [], {}, {}).message, []);
     expect(child.headers.parent_id).toBe(parent.headers.id);
     expect(child.headers.root_id).toBe('root-1');
   });

@@ -220,35 +220,45 @@ async function traceWithSignals(signals: Signals | undefined, task: AnyTask, mes
   return outcome;
 }
 
-/** The body alone: arguments bound and checked, the function called, its outcome. */
+/** A body's error as its outcome: autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error). */
+function failedWith(task: AnyTask, request: TaskRequest, error: unknown): TraceOutcome {
+  return { ok: false, error: autoRetry(task, request, error) };
+}
+
+/** Calls the function (`ctx` first when bound) as the current task; its outcome, or a promise of it. */
+function callBody(task: AnyTask, message: TaskMessage, env: TraceEnvironment, request: TaskRequest, positional: readonly unknown[]): TraceOutcome | Promise<TraceOutcome> {
+  const fn = task.fn as (...a: unknown[]) => unknown;
+  const value = runAsCurrentTask(request, fn, task.options.bind ? [taskContext(task, message, env, request), ...positional] : (positional as unknown[]));
+  if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') return Promise.resolve(value).then(succeeded, (error: unknown) => failedWith(task, request, error));
+  return succeeded(value);
+}
+
+/**
+ * The body alone: arguments bound and checked, the function called, its outcome. Closures
+ * are made only on the paths that wait (a promise, a schema that validates asynchronously).
+ */
 function traceBody(task: AnyTask, message: TaskMessage, env: TraceEnvironment, request: TaskRequest): TraceOutcome | Promise<TraceOutcome> {
-  // autoretryFor turns a listed error into a Retry (or, retries spent, keeps the error).
-  const failed = (error: unknown): TraceOutcome => ({ ok: false, error: autoRetry(task, request, error) });
-  const run = (positional: readonly unknown[]): TraceOutcome | Promise<TraceOutcome> => {
-    const fn = task.fn as (...a: unknown[]) => unknown;
-    const call = task.options.bind ? () => fn(taskContext(task, message, env, request), ...positional) : () => fn(...positional);
-    const value = runAsCurrentTask(request, fn, call);
-    if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') return Promise.resolve(value).then(succeeded, failed);
-    return succeeded(value);
-  };
   try {
     const positional = bindArguments(task, message.args, message.kwargs);
     const schema = task.options.schema;
     if (schema === undefined) {
       const problem = task.argumentProblem(message.args, message.kwargs);
       if (problem !== null) throw new TypeError(problem);
-      return run(positional);
+      return callBody(task, message, env, request, positional);
     }
     const checked = validateArguments(schema, task.name, positional);
-    if (!(checked instanceof Promise)) return run(checked);
-    return checked.then((args) => {
-      try {
-        return run(args);
-      } catch (error) {
-        return failed(error);
-      }
-    }, failed);
+    if (!(checked instanceof Promise)) return callBody(task, message, env, request, checked);
+    return checked.then(
+      (args) => {
+        try {
+          return callBody(task, message, env, request, args);
+        } catch (error) {
+          return failedWith(task, request, error);
+        }
+      },
+      (error: unknown) => failedWith(task, request, error),
+    );
   } catch (error) {
-    return failed(error);
+    return failedWith(task, request, error);
   }
 }

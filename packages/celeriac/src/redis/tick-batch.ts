@@ -18,11 +18,6 @@
 /** The call that sends a whole batch; resolves with one result per item, in order. */
 export type FlushBatch<I, R> = (items: readonly I[]) => Promise<readonly R[]>;
 
-interface Waiter<R> {
-  resolve(value: R): void;
-  reject(error: unknown): void;
-}
-
 /**
  * Microtask rounds without a new item before a batch goes out. An awaited call resumes its
  * caller one to three rounds later, so chains that add items a few awaits apart still share
@@ -45,7 +40,9 @@ export class TickBatch<I, R> {
   readonly #flush: FlushBatch<I, R>;
   readonly #max: number;
   #items: I[] = [];
-  #waiters: Waiter<R>[] = [];
+  /** Each item's settle functions, in item order (two arrays: no object per item). */
+  #resolves: ((value: R) => void)[] = [];
+  #rejects: ((error: unknown) => void)[] = [];
   #scheduled = false;
   /** Items seen by the last check, and checks in a row that found no new one. */
   #seen = 0;
@@ -69,7 +66,8 @@ export class TickBatch<I, R> {
   add(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#items.push(item);
-      this.#waiters.push({ resolve, reject });
+      this.#resolves.push(resolve);
+      this.#rejects.push(reject);
       if (this.#items.length >= this.#max) this.#send();
       else if (!this.#scheduled) {
         this.#scheduled = true;
@@ -96,9 +94,11 @@ export class TickBatch<I, R> {
 
   #send(): void {
     const items = this.#items;
-    const waiters = this.#waiters;
+    const resolves = this.#resolves;
+    const rejects = this.#rejects;
     this.#items = [];
-    this.#waiters = [];
+    this.#resolves = [];
+    this.#rejects = [];
     let sent: Promise<readonly R[]>;
     try {
       sent = this.#flush(items);
@@ -107,10 +107,10 @@ export class TickBatch<I, R> {
     }
     sent.then(
       (results) => {
-        for (let i = 0; i < waiters.length; i++) (waiters[i] as Waiter<R>).resolve(results[i] as R);
+        for (let i = 0; i < resolves.length; i++) (resolves[i] as (value: R) => void)(results[i] as R);
       },
       (error: unknown) => {
-        for (const w of waiters) w.reject(error);
+        for (const reject of rejects) reject(error);
       },
     );
   }

@@ -41,6 +41,9 @@ class EventLoopRun implements TraceEnvironment {
   }
 }
 
+/** A body on the event loop is told only through its signal, which supervise aborts: made once, not per task. */
+const unreachable = (): void => undefined;
+
 /** Runs task bodies on the event loop. */
 export class AsyncTaskPool implements TaskPool {
   private readonly slots: Semaphore;
@@ -94,8 +97,8 @@ export class AsyncTaskPool implements TaskPool {
       (updateState) => ({
         outcome: this.trace(run, new EventLoopRun(run, updateState)),
         // The signal is the only way to reach a body on the event loop; supervise aborts it.
-        softLimit: () => undefined,
-        stop: () => undefined,
+        softLimit: unreachable,
+        stop: unreachable,
       }),
       this.timeouts,
     );
