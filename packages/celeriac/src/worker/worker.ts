@@ -292,9 +292,6 @@ export class Worker {
     if (this.stateValue !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `worker cannot start from state ${this.stateValue}`);
     assertClusterLimitsSupported(this.app.tasks.values(), this.app.backend);
     this.stateValue = 'starting';
-    // Begun now, awaited before the first consume: the Redis lease keeper thread boots on the
-    // other core while this one connects, declares and subscribes.
-    const consumeReady = this.app.broker.prepareConsume?.();
     const signals = this.app.signals;
     await signals.emit('workerInit', { hostname: this.options.hostname });
     try {
@@ -303,6 +300,10 @@ export class Worker {
       this.stateValue = 'closed';
       throw err;
     }
+    // Begun now, awaited before the first consume: the Redis lease keeper thread boots on the
+    // other core while this one connects, declares and subscribes. Not before the pool's
+    // start: prefork children booting at the same time could keep it past its wait.
+    const consumeReady = this.app.broker.prepareConsume?.();
     // The async and solo pools run bodies here: this process is their one "pool process".
     if (this.pool.kind === 'async' || this.pool.kind === 'solo') await signals.emit('workerProcessInit', { pid: process.pid, threadId });
     const { broker, backend } = this.app;
