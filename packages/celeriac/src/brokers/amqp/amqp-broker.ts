@@ -468,9 +468,9 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   // ---- fanout and bindings ------------------------------------------------------------
 
-  async publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+  async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
     await this.#declareExchange(exchange, exchangeSpecFor(exchange, 'pubsub'));
-    await this.#send(exchange, routingKey, fanoutWire(raw), false);
+    await this.#send(exchange, routingKey, fanoutWire(typeof raw === 'string' ? raw : raw.toString('utf8')), false);
   }
 
   async subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe> {

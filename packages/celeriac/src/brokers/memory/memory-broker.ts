@@ -186,9 +186,9 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
   }
 
   /** Hands the envelope to matching in-process subscribers (asynchronously). */
-  async publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+  async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
     this.#assertOpen('publishFanout');
-    this.#fanout.publish(exchange, routingKey, raw);
+    this.#fanout.publish(exchange, routingKey, typeof raw === 'string' ? raw : raw.toString('utf8'));
   }
 
   /** Subscribes in-process; see {@link Broker.subscribeFanout}. */

@@ -31,13 +31,13 @@ export class RedisFanout {
   constructor(
     private readonly target: RedisTarget,
     private readonly keys: BrokerKeys,
-    private readonly publishOn: (channel: string, raw: string) => Promise<unknown>,
+    private readonly publishOn: (channel: string, raw: string | Buffer) => Promise<unknown>,
     /** Client options of its connection: log, PING interval, idle timeout (redis-broker.ts). */
     private readonly clientOptions: Omit<RedisClientOptions, 'name'>,
   ) {}
 
-  /** PUBLISHes the envelope on the exchange's channel for `routingKey`. */
-  async publish(exchange: string, routingKey: string, raw: string): Promise<void> {
+  /** PUBLISHes the envelope (text or its UTF-8 bytes, sent as they are) on the exchange's channel for `routingKey`. */
+  async publish(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
     await this.publishOn(this.keys.fanoutChannel(exchange, routingKey), raw);
   }
 

@@ -26,7 +26,7 @@ import type { Transitions } from './transitions.js';
 /** The command subset the broker uses, on either a plain or a Sentinel client. */
 export interface Commands {
   lPush(key: string, value: string): Promise<number>;
-  publish(channel: string, message: string): Promise<number>;
+  publish(channel: string, message: string | Buffer): Promise<number>;
   zAdd(key: string, member: { score: number; value: string }): Promise<number>;
   sAdd(key: string, member: string): Promise<number>;
   sRem(key: string, member: string): Promise<number>;

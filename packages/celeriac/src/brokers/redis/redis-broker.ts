@@ -335,7 +335,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   }
 
   /** PUBLISH on kombu's fanout channel (fanout.ts). */
-  async publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+  async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
     this.#lifecycle.assertOpen('publishFanout');
     return this.#fanout.publish(exchange, routingKey, raw);
   }

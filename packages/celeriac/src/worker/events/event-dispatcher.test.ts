@@ -41,6 +41,22 @@ describe('EventDispatcher', () => {
     expect(messages.slice(1).map((m) => m.events.length)).toEqual([TASK_BATCH_MAX, 1]);
   });
 
+  it("hands the broker a task.multi batch as the envelope's UTF-8 bytes (a Redis PUBLISH then writes them as they are)", async () => {
+    const { broker, dispatcher } = await setup(true);
+    const published: (string | Buffer)[] = [];
+    const publish = broker.publishFanout.bind(broker);
+    broker.publishFanout = (exchange, routingKey, raw) => {
+      published.push(raw);
+      return publish(exchange, routingKey, raw);
+    };
+    dispatcher.sendTask('task-received', { uuid: 'a', name: 'tâche' });
+    await dispatcher.close();
+    expect(published).toHaveLength(1);
+    const raw = published[0]!;
+    expect(Buffer.isBuffer(raw)).toBe(true);
+    expect(decodeEventEnvelope(raw.toString('utf8')).map((e) => [e.type, e['name']])).toEqual([['task-received', 'tâche']]);
+  });
+
   it('also ends a batch once its JSON reaches TASK_BATCH_MAX_CHARS: huge tracebacks make many messages, not one of megabytes', async () => {
     const { messages, dispatcher } = await setup(true);
     const traceback = 'x'.repeat(100 * 1024);

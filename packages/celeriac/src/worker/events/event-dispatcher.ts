@@ -25,7 +25,7 @@ import {
   utcOffsetHours,
   type EventDict,
 } from '../../protocol/events.js';
-import { batchText, envelopeText, eventHead, eventText } from './event-text.js';
+import { batchText, envelopeBytes, eventHead, eventText } from './event-text.js';
 import type { LamportClock } from '../../protocol/lamport-clock.js';
 import type { Json } from '../../protocol/types.js';
 
@@ -139,7 +139,7 @@ export class EventDispatcher {
     const batch = this.#buffer;
     this.#buffer = [];
     this.#bufferChars = 0;
-    void this.#publish(TASK_MULTI_ROUTING_KEY, envelopeText(batchText(batch), this.host.hostname, TASK_MULTI_ROUTING_KEY, randomUUID()));
+    void this.#publish(TASK_MULTI_ROUTING_KEY, envelopeBytes(batchText(batch), this.host.hostname, TASK_MULTI_ROUTING_KEY, randomUUID()));
   }
 
   /** Flushes and waits for every publish in flight. */
@@ -153,7 +153,7 @@ export class EventDispatcher {
     this.host.log.warn({ err: coerceError(err) }, 'could not encode an event; dropped it');
   }
 
-  #publish(routingKey: string, raw: string): Promise<void> {
+  #publish(routingKey: string, raw: string | Buffer): Promise<void> {
     const p = this.host.broker
       .publishFanout(EVENT_EXCHANGE, routingKey, raw)
       .then(() => {

@@ -5,7 +5,7 @@ import { buildEvent, decodeEventEnvelope, encodeEventEnvelope, type EventDict } 
 import { pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
 import { safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
-import { batchText, envelopeText, eventHead, eventText, numberText, resultRepr } from './event-text.js';
+import { batchText, envelopeBytes, eventHead, eventText, numberText, resultRepr } from './event-text.js';
 
 /** What the dispatcher wrote before event-text: buildEvent's dicts through the generic writer. */
 function viaDicts(events: { type: string; clock: number; fields: Record<string, Json | undefined>; timestamp: number }[], common: { hostname: string; utcoffset: number; pid: number }, tag: string): string {
@@ -16,7 +16,7 @@ function viaDicts(events: { type: string; clock: number; fields: Record<string, 
 function viaText(events: { type: string; clock: number; fields: Record<string, Json | undefined>; timestamp: number }[], common: { hostname: string; utcoffset: number; pid: number }, tag: string): string {
   const head = eventHead(common.hostname, common.utcoffset, common.pid);
   const texts = events.map((e) => eventText(head, e.clock, e.type, e.fields, e.timestamp));
-  return envelopeText(batchText(texts), common.hostname, 'task.multi', tag);
+  return envelopeBytes(batchText(texts), common.hostname, 'task.multi', tag).toString('utf8');
 }
 
 const received = (id: string): Record<string, Json | undefined> => ({
