@@ -29,6 +29,35 @@ describe('async pool', () => {
     expect(warning.msg).toMatch(new RegExp(`^Task t\\.spin\\[${r.id}\\] blocked the event loop for \\d+\\.\\d\\ds: the async pool .* Run CPU-bound tasks with -P threads or -P prefork\\.$`));
   });
 
+  it('a task that blocks after an await is named alone, not among the well-behaved tasks running beside it', async () => {
+    const env = makeEnv();
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let spun = false;
+    const io = env.app.task('t.io', async () => {
+      while (!spun) await sleep(10);
+      await sleep(50);
+      return 'io';
+    });
+    const late = env.app.task('t.late', async (ms: number) => {
+      await sleep(30);
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        // CPU-bound, in a continuation
+      }
+      spun = true;
+      return ms;
+    });
+    await env.startWorker({ concurrency: 2, blockWarningSec: 0.2 });
+    const calm = await io.delay();
+    await waitFor(() => env.lines.some((l) => l.msg.includes(`Task t.io[${calm.id}] received`)), 't.io to run');
+    const r = await late.delay(600);
+    expect(await r.get({ timeoutMs: 5000 })).toBe(600);
+    expect(await calm.get({ timeoutMs: 5000 })).toBe('io');
+    const warning = await waitFor(() => env.lines.find((l) => /blocked the event loop/.test(l.msg)), 'the warning');
+    expect(warning.msg).toMatch(new RegExp(`^Task t\\.late\\[${r.id}\\] blocked the event loop for 0\\.[5-9]\\ds`));
+    expect(warning['taskIds']).toEqual([r.id]);
+  });
+
   it('resize lets more tasks run at once', async () => {
     const env = makeEnv();
     const gate = new Gate();

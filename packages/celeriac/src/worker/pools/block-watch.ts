@@ -6,13 +6,22 @@
  * block, naming the task and the pools made for such work:
  * - the synchronous part of each body is timed around its call (exact: a plain function
  *   that computes for seconds is named for sure);
- * - a ticker notices a later stall (a body that blocks after an `await`) and names the
- *   tasks that were running then, the culprit among them.
+ * - a body that blocks after an `await` (in a continuation) is named by its async context:
+ *   while such bodies run, an async hook reads the time after each callback, and one that
+ *   ended more than the threshold after the previous one ran that long (the ticker's own
+ *   callbacks keep idle gaps shorter); its task is the `async` task function's context
+ *   (core/current-task.ts). The hook costs a call per callback, so it is on only while some
+ *   body awaits (none for plain functions);
+ * - a ticker notices a later stall and names that task, or, when no task's context ran it
+ *   (a plain function's `.then` callback), the tasks that were running then, the culprit
+ *   among them.
  * Time is the monotonic `performance.now()`, never the worker's (possibly fake) clock: a
  * block is real time the loop did not turn.
  */
+import { createHook } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { currentTask } from '../../core/current-task.js';
 import { LinkedSet, type Link } from '../../core/linked-set.js';
 
 /** One running task, as the warning names it (a job: the watch allocates nothing per task). */
@@ -60,6 +69,13 @@ export class BlockWatch {
   private reportedUntil = Number.NEGATIVE_INFINITY;
   private stopTicker: (() => void) | null = null;
   private readonly tickMs: number;
+  /** When the last async callback ended (the hook's clock). */
+  private callbackEnded = 0;
+  /** The task whose callback last ran past the threshold, and when that callback ended. */
+  private culprit: { readonly run: WatchedRun; readonly at: number } | null = null;
+  /** Times callbacks while bodies await (see the module notes); enabled by {@link track}. */
+  private readonly hook = createHook({ after: () => this.callbackDone() });
+  private hooked = false;
 
   constructor(
     private readonly thresholdMs: number,
@@ -82,6 +98,21 @@ export class BlockWatch {
   stop(): void {
     this.stopTicker?.();
     this.stopTicker = null;
+    this.unhook();
+  }
+
+  private callbackDone(): void {
+    const now = this.timers.now();
+    if (now - this.callbackEnded > this.thresholdMs) {
+      const request = currentTask();
+      if (request !== undefined) this.culprit = { run: { message: { headers: { task: request.task, id: request.id } } }, at: now };
+    }
+    this.callbackEnded = now;
+  }
+
+  private unhook(): void {
+    if (this.hooked) this.hook.disable();
+    this.hooked = false;
   }
 
   /**
@@ -117,6 +148,11 @@ export class BlockWatch {
    * the synchronous part is {@link returned}'s to report.
    */
   track(run: WatchedRun): Link<WatchedRun> {
+    if (!this.hooked && this.stopTicker !== null) {
+      this.callbackEnded = this.timers.now();
+      this.hook.enable();
+      this.hooked = true;
+    }
     this.recent[this.started++ % RECENT] = run;
     return this.active.add(run);
   }
@@ -132,12 +168,15 @@ export class BlockWatch {
     const stalled = now - this.lastTick - this.tickMs;
     const since = this.lastTick;
     this.lastTick = now;
+    const culprit = this.culprit !== null && this.culprit.at > since ? this.culprit.run : null;
+    this.culprit = null;
     if (stalled > this.thresholdMs && this.reportedUntil < since) {
       const recent = this.recent.slice(0, Math.min(this.started, RECENT)) as WatchedRun[];
-      const suspects = [...new Set([...this.atLastTick, ...recent])];
+      const suspects = culprit === null ? [...new Set([...this.atLastTick, ...recent])] : [culprit];
       if (suspects.length > 0) this.warn(stalled, suspects);
     }
     this.atLastTick = this.active.values();
+    if (this.atLastTick.length === 0) this.unhook();
     this.recent.fill(undefined);
     this.started = 0;
   }
