@@ -4,37 +4,73 @@
 // step; compiled apps (`-A ./dist/app.js`) and commands without one (`celeriac -b <url> flower`)
 // never start tsx's loader thread (~35 MB) and need neither tsx nor esbuild. Without tsx a .ts
 // module fails to load with an error saying so.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-let tsx;
-const beforeTypeScript = () =>
-  (tsx ??= import('tsx/esm/api').then(
-    ({ register }) => void register(),
-    (err) => {
-      // Only "tsx is not installed" is expected (the import then fails with a clear error);
-      // anything else is a real failure.
-      if (!(err?.code === 'ERR_MODULE_NOT_FOUND' && /['"]tsx['"]/.test(String(err.message)))) throw err;
-    },
-  ));
-// A reader that went away (`celeriac inspect stats | head -1`) ends the command quietly, as a
-// Unix tool killed by SIGPIPE does (status 128 + 13), instead of an EPIPE stack: node ignores
-// SIGPIPE, so the write fails with EPIPE instead.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err) => {
-    if (err?.code === 'EPIPE') process.exit(141);
-    throw err;
+/**
+ * The celeriac package the app's project installs, when it is another copy than this one (a
+ * global install, `npx` from elsewhere, another project's bin): resolved from the directory of
+ * `-A`'s module, else the working directory. That copy's command runs instead, so the app and
+ * the worker share one copy of the library, as eslint or gulp hand over to the local install.
+ * Null when the project has none or has this one.
+ */
+function projectCopy(argv, cwd) {
+  let spec;
+  for (let i = 2; i < argv.length && argv[i] !== '--'; i++) {
+    const a = argv[i];
+    if (a === '-A' || a === '--app') spec = argv[i + 1];
+    else if (a.startsWith('--app=')) spec = a.slice(6);
+    else if (/^-A./.test(a)) spec = a.slice(2).replace(/^=/, '');
+  }
+  const module = spec === undefined ? undefined : resolve(cwd, spec.replace(/:[\w.]+$/, ''));
+  const from = module !== undefined && existsSync(module) ? dirname(module) : cwd;
+  try {
+    const theirs = realpathSync(dirname(createRequire(join(from, 'noop.js')).resolve('celeriac/package.json')));
+    const ours = realpathSync(fileURLToPath(new URL('..', import.meta.url)));
+    return theirs !== ours && existsSync(join(theirs, 'bin', 'celeriac.js')) ? theirs : null;
+  } catch {
+    return null;
+  }
+}
+
+const local = projectCopy(process.argv, process.cwd());
+// The project's copy runs the command (its bin finds itself, so it does not hand over again).
+if (local !== null) await import(pathToFileURL(join(local, 'bin', 'celeriac.js')).href);
+else await run();
+
+async function run() {
+  let tsx;
+  const beforeTypeScript = () =>
+    (tsx ??= import('tsx/esm/api').then(
+      ({ register }) => void register(),
+      (err) => {
+        // Only "tsx is not installed" is expected (the import then fails with a clear error);
+        // anything else is a real failure.
+        if (!(err?.code === 'ERR_MODULE_NOT_FOUND' && /['"]tsx['"]/.test(String(err.message)))) throw err;
+      },
+    ));
+  // A reader that went away (`celeriac inspect stats | head -1`) ends the command quietly, as a
+  // Unix tool killed by SIGPIPE does (status 128 + 13), instead of an EPIPE stack: node ignores
+  // SIGPIPE, so the write fails with EPIPE instead.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err) => {
+      if (err?.code === 'EPIPE') process.exit(141);
+      throw err;
+    });
+  }
+  const entry = new URL('../dist/cli/main.js', import.meta.url);
+  if (!existsSync(entry)) {
+    process.stderr.write('celeriac: dist/ is missing; run `npm run build` in the celeriac package first.\n');
+    process.exit(1);
+  }
+  const { main } = await import(entry.href);
+  const code = await main(process.argv, {
+    io: { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), cwd: process.cwd() },
+    beforeTypeScript,
   });
+  process.exitCode = code;
+  // Adapters unref their timers, but a user's module may hold handles open; the command is done.
+  setImmediate(() => process.exit(code));
 }
-const entry = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(entry)) {
-  process.stderr.write('celeriac: dist/ is missing; run `npm run build` in the celeriac package first.\n');
-  process.exit(1);
-}
-const { main } = await import(entry.href);
-const code = await main(process.argv, {
-  io: { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), cwd: process.cwd() },
-  beforeTypeScript,
-});
-process.exitCode = code;
-// Adapters unref their timers, but a user's module may hold handles open; the command is done.
-setImmediate(() => process.exit(code));

@@ -66,11 +66,50 @@ export interface CeleriacErrorOptions {
   cause?: unknown;
 }
 
+const BRAND = Symbol.for('celeriac.brand');
+const ordinaryInstanceOf = Function.prototype[Symbol.hasInstance];
+
+/**
+ * Gives `cls` the brand `celeriac.<name>`, so that `instanceof cls` also holds for an instance
+ * of the same class from another copy of this package (a second `node_modules/celeriac`, a
+ * tsconfig `paths` alias to the sources, a bundle): the worker of one copy must know a `Reject`
+ * thrown by a task written against the other. A class without a brand of its own (a user's
+ * subclass) keeps the ordinary `instanceof`. Internal.
+ */
+export function brandClass(cls: abstract new (...args: never[]) => unknown, name: string): void {
+  Object.defineProperty(cls, BRAND, { value: `celeriac.${name}` });
+}
+
+/** Whether a class in `value`'s prototype chain carries `cls`'s own brand. */
+function hasBrandOf(cls: object, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || !Object.hasOwn(cls, BRAND)) return false;
+  const want = (cls as Record<symbol, unknown>)[BRAND];
+  for (let proto = Object.getPrototypeOf(value) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    const ctor = Object.hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined;
+    if (typeof ctor === 'function' && Object.hasOwn(ctor, BRAND) && (ctor as unknown as Record<symbol, unknown>)[BRAND] === want) return true;
+  }
+  return false;
+}
+
+/**
+ * `instanceof` as branded classes answer it: the ordinary prototype test, else the brand
+ * test of {@link brandClass}. For classes that cannot extend CeleriacError (the App).
+ */
+export function brandedInstanceOf(cls: object, value: unknown): boolean {
+  return ordinaryInstanceOf.call(cls, value) || hasBrandOf(cls, value);
+}
+
 /**
  * Base class of every error Celeriac raises on purpose. `code` is stable across releases;
- * match on it rather than on the message text.
+ * match on it rather than on the message text. `instanceof` holds across copies of the
+ * package for it and for each error class Celeriac exports (a brand, `Symbol.for('celeriac.brand')`).
  */
 export class CeleriacError extends Error {
+  /** `instanceof` with the brand of another copy of the package: see {@link brandClass}. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return brandedInstanceOf(this, value);
+  }
+
   /** Stable code from {@link ErrorCodes}. */
   readonly code: ErrorCode;
 
@@ -80,6 +119,8 @@ export class CeleriacError extends Error {
     this.name = new.target.name;
   }
 }
+
+brandClass(CeleriacError, 'CeleriacError');
 
 /**
  * Turns any thrown value into an `Error`. Used at every boundary where user code or a

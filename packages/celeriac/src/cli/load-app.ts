@@ -14,8 +14,8 @@ import { isTypeScriptModule, tsxMissingError } from '../core/typescript-modules.
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
 function looksLikeApp(value: unknown): value is App {
-  // instanceof fails when the module resolved another copy of the package; accept the shape.
-  return value instanceof App || (typeof value === 'object' && value !== null && 'sendTask' in value && 'tasks' in value && 'overrideSettings' in value);
+  // An app of another copy of the package (a tsconfig `paths` alias) is one too: App's brand.
+  return value instanceof App;
 }
 
 /** The module file of `-A` (the part before `:attr`), resolved as {@link resolveModulePath} does. */

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createLogger } from './log.js';
-import { CeleriacError, ErrorCodes } from '../errors.js';
+import { CeleriacError, ErrorCodes, brandClass, brandedInstanceOf } from '../errors.js';
 import type { Json, JsonObject, TaskState } from '../protocol/types.js';
 import { AsyncResult, EagerResult, type ResultHost } from './async-result.js';
 import { systemClock, type Clock } from './clock.js';
@@ -56,6 +56,11 @@ export interface AppOptions {
 
 /** A Celeriac application. Create it with `createApp`, the one factory. */
 export class App implements ProducerHost, ResultHost, TaskHost {
+  /** `instanceof App` holds for an app made by another copy of the package too (errors.ts brandClass). */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return brandedInstanceOf(this, value);
+  }
+
   private settingsValue: ResolvedSettings;
   private overridden: Settings = {};
   private brokerValue: Broker | undefined;
@@ -301,3 +306,5 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     await Promise.allSettled([this.brokerValue?.close(), this.backendValue?.close()]);
   }
 }
+
+brandClass(App, 'App');

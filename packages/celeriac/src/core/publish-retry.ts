@@ -12,7 +12,7 @@
  * A retried publish is at-least-once: if the broker applied a write whose reply was lost, the
  * message is there twice under one task id, as with Celery.
  */
-import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { CeleriacError, ErrorCodes, brandClass, coerceError } from '../errors.js';
 import type { Clock } from './clock.js';
 
 /** Celery's `retry_policy`, in camelCase. Seconds throughout. */
@@ -124,3 +124,6 @@ export async function publishWithRetry<T>(attempt: () => Promise<T>, ctx: Publis
     }
   }
 }
+
+// instanceof across copies of the package (errors.ts).
+brandClass(PublishError, 'PublishError');

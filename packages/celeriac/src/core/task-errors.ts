@@ -4,7 +4,7 @@
  * and Celery's exception records (`{exc_type, exc_message, exc_module}`, docs/protocol.md
  * §3.2), so an error crosses between Python and TypeScript with its type and message.
  */
-import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { CeleriacError, ErrorCodes, brandClass, coerceError } from '../errors.js';
 import type { ExceptionRecord, Json } from '../protocol/types.js';
 
 /** Python's builtin exception names: reported with module `builtins` so Python callers get the real class. */
@@ -280,3 +280,19 @@ export class MaxRetriesExceededError extends CeleryMirrorError {
     super(ErrorCodes.MAX_RETRIES_EXCEEDED, message);
   }
 }
+
+// instanceof across copies of the package (errors.ts).
+brandClass(TaskError, 'TaskError');
+brandClass(InvalidArguments, 'InvalidArguments');
+brandClass(NotRegistered, 'NotRegistered');
+brandClass(TaskRevokedError, 'TaskRevokedError');
+brandClass(WorkerLostError, 'WorkerLostError');
+brandClass(ChordError, 'ChordError');
+brandClass(ImproperlyConfigured, 'ImproperlyConfigured');
+brandClass(ResultTimeoutError, 'ResultTimeoutError');
+brandClass(SoftTimeLimitExceeded, 'SoftTimeLimitExceeded');
+brandClass(TimeLimitExceeded, 'TimeLimitExceeded');
+brandClass(Retry, 'Retry');
+brandClass(Reject, 'Reject');
+brandClass(Ignore, 'Ignore');
+brandClass(MaxRetriesExceededError, 'MaxRetriesExceededError');

@@ -21,7 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { Broker, Consumer, Delivery } from '../core/spi/broker.js';
-import { CeleriacError, ErrorCodes } from '../errors.js';
+import { CeleriacError, ErrorCodes, brandClass } from '../errors.js';
 import { LamportClock } from '../protocol/lamport-clock.js';
 import { CONTROL_EXCHANGE, REPLY_EXCHANGE, decodeControlReply, encodeControlRequest, replyQueueName, type DecodedControlReply } from '../protocol/pidbox.js';
 import type { Json, JsonObject } from '../protocol/types.js';
@@ -256,3 +256,6 @@ export class ControlClient {
     });
   }
 }
+
+// instanceof across copies of the package (errors.ts).
+brandClass(BrokerUnreachableError, 'BrokerUnreachableError');

@@ -6,7 +6,7 @@
  * never as a raw `TypeError` or `SyntaxError`.
  */
 
-import { CeleriacError, ErrorCodes } from '../errors.js';
+import { CeleriacError, ErrorCodes, brandClass } from '../errors.js';
 
 /**
  * Why a message could not be decoded.
@@ -38,3 +38,6 @@ export class ProtocolError extends CeleriacError {
     this.reason = reason;
   }
 }
+
+// instanceof across copies of the package (errors.ts).
+brandClass(ProtocolError, 'ProtocolError');

@@ -50,6 +50,8 @@ export interface SpawnOptions {
   timeoutMs?: number;
   /** Run the child as this user id (the tests run as root). */
   uid?: number;
+  /** Working directory. @default CLI_DIR */
+  cwd?: string;
 }
 
 /** Starts `node bin/celeriac.js ...args`, killed with SIGKILL after `timeoutMs`. */
@@ -57,7 +59,7 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): C
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const key of Object.keys(env)) if (key.startsWith('CELERY_') || key.startsWith('CELERIAC_')) delete env[key];
   Object.assign(env, options.env);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { cwd: CLI_DIR, env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }) });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { cwd: options.cwd ?? CLI_DIR, env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }) });
   children.add(child);
   let out = '';
   let err = '';
