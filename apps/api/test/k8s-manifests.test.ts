@@ -69,5 +69,11 @@ describe('deploy/kubernetes', () => {
     expect(trigger).toMatchObject({ type: 'redis', metadata: { listName: createApp({}, { env: {} }).settings.taskDefaultQueue } });
     expect(hpa?.kind).toBe('HorizontalPodAutoscaler');
     expect(hpa?.spec.scaleTargetRef?.name).toBe('celeriac-worker');
+    // Both also scale on the queue's age (the dashboard's flower_queue_age_seconds).
+    const age = (keda?.spec['triggers'] as { type: string; metadata: Record<string, string> }[])[1];
+    expect(age).toMatchObject({ type: 'prometheus', metadata: { query: 'max(flower_queue_age_seconds{queue="celery"})' } });
+    const metrics = hpa?.spec['metrics'] as { external: { metric: { name: string; selector: unknown } } }[];
+    expect(metrics.map((m) => m.external.metric.name)).toEqual(['celeriac_queue_length', 'celeriac_queue_age_seconds']);
+    expect(metrics.map((m) => m.external.metric.selector)).toEqual([{ matchLabels: { queue: 'celery' } }, { matchLabels: { queue: 'celery' } }]);
   });
 });

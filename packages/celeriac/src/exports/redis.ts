@@ -13,6 +13,7 @@ export type { RedisBackendOptions } from '../backends/redis/redis-backend.js';
 export { BackendKeys, BrokerKeys, PRIORITY_STEPS, scanPattern, SEP, stepOf, TASK_META_PREFIX } from '../redis/keys.js';
 export type { PriorityStep } from '../redis/keys.js';
 export { parseRedisUrl } from '../redis/url.js';
+export { waitingSince } from '../brokers/redis/queue-age.js';
 export type { RedisTarget } from '../redis/url.js';
 export { closeRedisClient, createRedisClient } from '../redis/client.js';
 export type { RedisClient, RedisClientOptions } from '../redis/client.js';

@@ -73,6 +73,14 @@ describe('metrics exposition', () => {
     expect(text).toContain('flower_stuck_tasks{state="STARTED"} 2.0');
   });
 
+  it('adds the queue age where it is known, and no series where it is not', () => {
+    const text = new Metrics().render(inputs({ queues: [{ name: 'a', messages: 3, ageSec: 12.5 }, { name: 'py', messages: 2, ageSec: null }, { name: 'b', messages: 0 }] }));
+    expect(text).toContain('# TYPE flower_queue_age_seconds gauge');
+    expect(text).toContain('flower_queue_age_seconds{queue="a"} 12.5');
+    expect(text).not.toMatch(/flower_queue_age_seconds\{queue="(py|b)"\}/);
+    expect(text).toContain('flower_queue_length{queue="py"} 2.0');
+  });
+
   it('adds the set-aside store by part when the broker keeps one, and nothing when it did not answer', () => {
     const setAside = { malformed: { count: 3, bytes: 1200, maxCount: 10_000, maxBytes: 67_108_864 }, 'dead-letter': { count: 1, bytes: 400, maxCount: 50, maxBytes: 1000 } };
     const text = new Metrics().render(inputs({ setAside }));

@@ -182,8 +182,11 @@ export function parseBuckets(text: string): number[] {
 export interface ScrapeInputs {
   /** Every known worker with its online flag at scrape time. */
   readonly workers: readonly { readonly hostname: string; readonly online: boolean }[];
-  /** Ready messages per queue (all priority buckets). */
-  readonly queues: readonly { readonly name: string; readonly messages: number }[];
+  /**
+   * Ready messages per queue (all priority buckets), and the seconds its oldest ready message
+   * with a known send time has waited (null or absent: unknown, and no series).
+   */
+  readonly queues: readonly { readonly name: string; readonly messages: number; readonly ageSec?: number | null }[];
   /** Stored tasks by state. */
   readonly tasksByState: Readonly<Record<string, number>>;
   /** Tasks running or waiting longer than the stuck threshold, by state. */
@@ -241,6 +244,8 @@ export class Metrics {
     this.executing.render(out);
     out.push('# HELP flower_queue_length Ready messages in a broker queue, all priority buckets', '# TYPE flower_queue_length gauge');
     for (const q of inputs.queues) out.push(`flower_queue_length${labelText(['queue'], [q.name])} ${num(q.messages)}`);
+    out.push('# HELP flower_queue_age_seconds Seconds the oldest ready message of a queue has waited, of those whose send time is known (Redis, sent by Celeriac); no series when none is', '# TYPE flower_queue_age_seconds gauge');
+    for (const q of inputs.queues) if (q.ageSec !== undefined && q.ageSec !== null) out.push(`flower_queue_age_seconds${labelText(['queue'], [q.name])} ${num(q.ageSec)}`);
     out.push('# HELP flower_tasks_by_state Stored tasks by state', '# TYPE flower_tasks_by_state gauge');
     for (const [state, n] of Object.entries(inputs.tasksByState)) out.push(`flower_tasks_by_state${labelText(['state'], [state])} ${num(n)}`);
     out.push('# HELP flower_stuck_tasks Tasks RECEIVED or STARTED for longer than the stuck threshold', '# TYPE flower_stuck_tasks gauge');

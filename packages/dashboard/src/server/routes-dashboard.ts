@@ -14,6 +14,7 @@ import type { RouteFlags, ServerContext } from './context.js';
 import { HttpError, all, bool, int, str } from './params.js';
 import { revoke, send, taskQueryOf } from './routes-tasks.js';
 import { withDeadline } from '../ingest/deadline.js';
+import { queueAgeSec, type QueueDepth } from '../ingest/queues.js';
 import { registerLive } from './live.js';
 
 const ACTION: RouteFlags = { action: true };
@@ -163,7 +164,7 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
 
   server.get('/api/broker', async () => {
     const consumers = ctx.ingest.inspector.consumers();
-    let queues: { name: string; messages: number; priorities: Readonly<Record<string, number>> | null }[] = [];
+    let queues: QueueDepth[] = [];
     let error: string | null = null;
     try {
       queues = await ctx.ingest.pollQueues();
@@ -175,7 +176,7 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
       broker: ctx.app.brokerUrl,
       transport: ctx.app.broker.kind,
       error,
-      queues: queues.map((q) => ({ ...q, consumers: consumers.get(q.name) ?? [] })),
+      queues: queues.map((q) => ({ name: q.name, messages: q.messages, priorities: q.priorities, age: queueAgeSec(q, Date.now()), consumers: consumers.get(q.name) ?? [] })),
     };
   });
 

@@ -11,6 +11,7 @@ import type { RouteFlags, ServerContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { setAsideListingOf } from 'celeriac/spi';
 import { withDeadline } from '../ingest/deadline.js';
+import { queueAgeSec } from '../ingest/queues.js';
 import { processMetricsText } from './process-metrics.js';
 
 const PUBLIC: RouteFlags = { public: true };
@@ -64,7 +65,7 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
     const [tasksByState, stuck] = await Promise.all([ctx.counts.tasksByState().catch(() => ({})), ctx.counts.stuck().catch(() => ({}))]);
     const text = ing.metrics.render({
       workers: ing.workers().map((w) => ({ hostname: w.hostname, online: ing.state.isOnline(w, now) })),
-      queues: ing.queueDepths,
+      queues: ing.queueDepths.map((q) => ({ name: q.name, messages: q.messages, ageSec: queueAgeSec(q, now) })),
       tasksByState,
       stuck,
       eventAgeSec: ing.lastEventAt === null ? null : (now - ing.lastEventAt) / 1000,

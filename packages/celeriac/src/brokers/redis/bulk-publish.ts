@@ -16,7 +16,7 @@
  */
 import type { PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
-import { uuid4 } from '../../core/uuid.js';
+import { uuid7 } from '../../core/uuid.js';
 import { EnvelopeWriter } from '../../protocol/envelope-writer.js';
 import { stepOf, type PriorityStep, type BrokerKeys } from '../../redis/keys.js';
 import { delayedMember } from './transitions.js';
@@ -67,7 +67,7 @@ export async function planBulkPublish(
   for (const { message, options } of batch) {
     const routingKey = checkQueueName(options.routingKey);
     const deliverAt = checkDeliverAt(options.deliverAt);
-    const raw = envelopes.write(message, { deliveryTag: uuid4(), exchange: options.exchange, routingKey });
+    const raw = envelopes.write(message, { deliveryTag: uuid7(now), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     let queues: string[] | undefined = options.exchange === '' ? [routingKey] : routes.get(`${options.exchange}\u0000${routingKey}`);
     if (queues === undefined) {

@@ -8,7 +8,7 @@
  */
 import type { PublishOptions, PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
-import { uuid4 } from '../../core/uuid.js';
+import { uuid7 } from '../../core/uuid.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
@@ -77,9 +77,10 @@ export class RedisPublisher {
     const routingKey = checkQueueName(options.routingKey);
     const deliverAt = options.deliverAt;
     checkDeliverAt(deliverAt);
-    const raw = encodeEnvelope(message, { deliveryTag: uuid4(), exchange: options.exchange, routingKey });
-    const step = stepOf(options.priority);
     const now = h.options.clock.now();
+    // A uuid7 tag: the message tells when it was sent (queue-age.ts).
+    const raw = encodeEnvelope(message, { deliveryTag: uuid7(now), exchange: options.exchange, routingKey });
+    const step = stepOf(options.priority);
     const later = deliverAt !== undefined && deliverAt > now;
     let fenced = true;
     const placed = await this.#command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
