@@ -13,6 +13,7 @@
 import {
   context,
   createContextKey,
+  metrics,
   propagation,
   ProxyTracerProvider,
   SpanKind,
@@ -21,6 +22,7 @@ import {
   type Attributes,
   type Context,
   type Link,
+  type Meter,
   type Span,
   type TextMapGetter,
   type TextMapSetter,
@@ -64,6 +66,16 @@ export function activeTracer(): Tracer | undefined {
   // A provider from another copy of the API: registered, by definition.
   if (provider !== memo.provider) memo = { provider, tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION) };
   return memo.tracer;
+}
+
+/**
+ * The meter of instrumentation scope `scope` to record with, or undefined when no
+ * MeterProvider is registered (then nothing is recorded and no instrument made). Read once, where the instruments are made: a provider
+ * is registered before the app starts (`--import`), not after.
+ */
+export function activeMeter(scope = TRACER_NAME, version = TRACER_VERSION): Meter | undefined {
+  if ((globalThis as { [API_KEY]?: { metrics?: unknown } })[API_KEY]?.metrics === undefined) return undefined;
+  return metrics.getMeterProvider().getMeter(scope, version);
 }
 
 /**

@@ -27,3 +27,5 @@ export {
 export type { TaskFact } from '../protocol/states.js';
 // The Python repr events carry (args, kwargs, result): readers of stored results print them alike.
 export { pyRepr } from '../protocol/repr.js';
+// The OpenTelemetry meter a monitor records with (undefined when no MeterProvider is registered).
+export { activeMeter } from '../core/otel.js';

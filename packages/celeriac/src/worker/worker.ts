@@ -20,6 +20,7 @@ import type { RateLimit } from '../core/rate.js';
 import { createPool } from './pools/create-pool.js';
 import { TimeLimitTable, type TimeLimitOverride } from './pools/time-limit-table.js';
 import type { TaskPool, TimeLimits } from './pools/types.js';
+import { taskMetrics } from './task-metrics.js';
 import { TaskEventHub, type TaskEvent, type TaskEventListener } from './task-events.js';
 import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
@@ -162,6 +163,9 @@ export class Worker {
     });
     if (this.options.autoscale !== null) this.autoscaler = this.makeAutoscaler(this.options.autoscale);
     this.taskEvents.on((event) => this.remote.onTaskEvent(event));
+    // With a MeterProvider registered: task counts and runtimes through OpenTelemetry.
+    const counting = taskMetrics(this.options.hostname);
+    if (counting !== undefined) this.taskEvents.on(counting);
   }
 
   /**

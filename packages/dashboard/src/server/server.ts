@@ -12,6 +12,7 @@ import type { Principal } from './auth.js';
 import type { RouteFlags, ServerContext } from './context.js';
 import { HttpError, sendError } from './params.js';
 import { registerDashboardRoutes } from './routes-dashboard.js';
+import { observeCluster } from './otel-metrics.js';
 import { registerOpsRoutes } from './routes-ops.js';
 import { registerTaskRoutes } from './routes-tasks.js';
 import { registerWorkerRoutes } from './routes-workers.js';
@@ -182,6 +183,10 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
       status: reply.statusCode,
     });
   });
+
+  // With a MeterProvider registered: queue depths and workers online through OpenTelemetry too.
+  const unobserve = observeCluster(ctx);
+  if (unobserve !== undefined) server.addHook('onClose', async () => unobserve());
 
   await server.register(
     async (scoped) => {

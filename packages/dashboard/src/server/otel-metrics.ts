@@ -1,0 +1,34 @@
+/**
+ * @module server/otel-metrics
+ * The dashboard's share of the metrics through OpenTelemetry (docs/monitoring.md, "Metrics
+ * through OpenTelemetry"): what only a process watching the whole cluster knows, observed
+ * when the registered MeterProvider collects, with `/metrics`'s names and labels:
+ * - `flower_queue_length` (gauge; `queue`): ready messages per queue, as last polled;
+ * - `flower_worker_online` (gauge; `worker`): 1 while a worker's heartbeats arrive, else 0.
+ * Task counts and runtimes come from the workers (celeriac's worker/task-metrics), so an
+ * OTel pipeline fed by both does not count a task twice. Nothing is made without a provider.
+ */
+import type { ObservableResult } from '@opentelemetry/api';
+import { activeMeter } from 'celeriac/monitor';
+import type { ServerContext } from './context.js';
+
+/** Registers the observers; returns how to remove them, or undefined with no MeterProvider. */
+export function observeCluster(ctx: Pick<ServerContext, 'ingest' | 'settings'>): (() => void) | undefined {
+  const meter = activeMeter('@celeriac/dashboard', ctx.settings.version);
+  if (meter === undefined) return undefined;
+  const queues = meter.createObservableGauge('flower_queue_length', { description: 'Ready messages in a broker queue, all priority buckets' });
+  const online = meter.createObservableGauge('flower_worker_online', { description: 'Worker online status' });
+  const queueCallback = (result: ObservableResult) => {
+    for (const q of ctx.ingest.queueDepths) result.observe(q.messages, { queue: q.name });
+  };
+  const onlineCallback = (result: ObservableResult) => {
+    const now = Date.now();
+    for (const w of ctx.ingest.workers()) result.observe(ctx.ingest.state.isOnline(w, now) ? 1 : 0, { worker: w.hostname });
+  };
+  queues.addCallback(queueCallback);
+  online.addCallback(onlineCallback);
+  return () => {
+    queues.removeCallback(queueCallback);
+    online.removeCallback(onlineCallback);
+  };
+}
