@@ -6,11 +6,11 @@
  * adapters are in `celeriac/testing/conformance`.
  */
 export type { ChordJoinState, ChordJoinStore, ChordPart, GroupStore, RateTokenStore, ResultBackend, ResultStore, RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../core/spi/backend.js';
-export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, ConsumerRetry, DelayedListing, DelayedRecord, Delivery, FanoutExchange, LostDelivery, PublishOptions, PublishRequest, QueueBindings, QueueBroker, SetAsideListing, SetAsidePartStats, SetAsideRecord, Settlement } from '../core/spi/broker.js';
+export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, ConsumerRetry, DelayedListing, DelayedRecord, Delivery, FanoutExchange, LostDelivery, PublishOptions, PurgeCount, PublishRequest, QueueBindings, QueueBroker, SetAsideListing, SetAsidePartStats, SetAsideRecord, Settlement } from '../core/spi/broker.js';
 export type { BeatStore, BeatStoreHost, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../core/spi/beat-store.js';
 export { defaultTransports } from '../transports.js';
 export type { TransportContext, TransportLog, TransportTable } from '../core/transport-table.js';
 export { systemClock } from '../core/clock.js';
 export type { Clock, TimerHandle } from '../core/clock.js';
 export { coerceError } from '../errors.js';
-export { setAsideListingOf } from '../core/spi/roles.js';
+export { delayedListingOf, purgeCounting, setAsideListingOf } from '../core/spi/roles.js';

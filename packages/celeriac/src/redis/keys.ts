@@ -184,6 +184,16 @@ export class BrokerKeys {
     return PRIORITY_STEPS.map((step) => this.bucket(queue, step));
   }
 
+  /** The queue whose list {@link BrokerKeys.bucket} named `key`, or undefined for another key. */
+  queueOfBucket(key: string): string | undefined {
+    if (!key.startsWith(this.prefix)) return undefined;
+    const name = key.slice(this.prefix.length);
+    const at = name.lastIndexOf(SEP);
+    if (at < 0) return name;
+    const step = Number(name.slice(at + SEP.length));
+    return step === 3 || step === 6 || step === 9 ? name.slice(0, at) : undefined;
+  }
+
   /** kombu's binding set of an exchange: `_kombu.binding.<exchange>`. */
   binding(exchange: string): string {
     return `${this.prefix}_kombu.binding.${exchange}`;

@@ -48,6 +48,10 @@ function defineDelayedListingTests(get: () => Harness<QueueBroker & DelayedListi
       ['later', q, now + 60_000],
     ]);
     expect((await h.broker.delayedMessages([q, other], 1)).map((r) => JSON.parse(r.raw).headers.id)).toEqual(['elsewhere']);
+    // null: every queue's (the broker may hold other suites' too).
+    const all = (await h.broker.delayedMessages(null, 1000)).filter((r) => r.queue === q || r.queue === other);
+    expect(all.map((r) => [JSON.parse(r.raw).headers.id, r.queue])).toEqual([['elsewhere', other], ['sooner', q], ['later', q]]);
+    if (h.broker.delayedCount !== undefined) expect(await h.broker.delayedCount()).toBeGreaterThanOrEqual(3);
   });
 }
 

@@ -56,6 +56,31 @@ describeOracles('inspect, control and events on RabbitMQ, both ways', (oracle) =
     expect(line('ts')).toMatch(/^ts\ttrue\tfalse\t\[\]/);
   }, 30_000);
 
+  it('celery inspect scheduled and query_task see countdown tasks waiting in the delay queues', async () => {
+    // One sent by Celeriac (straight into the delay queues), one by Python (queued with its
+    // eta header, then deferred into the delay queues by the Celeriac worker that takes it).
+    const ts = await app.sendTask('ts.add', [1, 2], {}, { queue: 'ts', countdown: 300 });
+    const call = await cli.run(['call', 'ts.add', '--args', '[3, 4]', '--countdown', '300', '--queue', 'ts']);
+    const py = call.stdout.trim();
+    expect(py).toMatch(/^[0-9a-f-]{36}$/);
+    const ids = [ts.id, py].sort();
+    const scheduledIds = async () => {
+      const reply = (await cli.inspect('scheduled', [], NODE))[NODE] as { eta: string; request: { id: string; name: string; args: unknown[] } }[];
+      return reply.map((s) => s.request.id).sort();
+    };
+    await waitFor(async () => JSON.stringify(await scheduledIds()) === JSON.stringify(ids), 'both countdown tasks in inspect scheduled', { timeoutMs: 30_000, maxIntervalMs: 500 });
+    const [scheduled, query] = await cli.inspectAll([['scheduled'], ['query_task', ts.id, py]], NODE);
+    const entries = scheduled?.[NODE] as { eta: string; priority: number; request: { id: string; name: string; args: unknown[] } }[];
+    const tsEntry = entries.find((s) => s.request.id === ts.id);
+    expect(tsEntry?.request).toMatchObject({ name: 'ts.add', args: [1, 2] });
+    expect(Math.abs(Date.parse(tsEntry?.eta ?? '') - (Date.now() + 300_000))).toBeLessThan(60_000);
+    expect(entries.find((s) => s.request.id === py)?.request.args).toEqual([3, 4]);
+    const q = query?.[NODE] as Record<string, [string, { id: string; eta: string }]>;
+    expect(Object.keys(q).sort()).toEqual(ids);
+    expect(q[ts.id]?.[0]).toBe('scheduled');
+    expect(q[py]?.[1].eta).toBe(entries.find((s) => s.request.id === py)?.eta);
+  }, 90_000);
+
   it('Celeriac\'s ControlClient pings the Python worker', async () => {
     const client = new ControlClient(app.broker);
     const replies = await client.ping({ destination: [PY_NODE], timeoutMs: 5000 });

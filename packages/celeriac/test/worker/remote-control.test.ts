@@ -74,6 +74,11 @@ describe('remote control', () => {
     expect(scheduled).toHaveLength(1);
     expect(scheduled[0]).toMatchObject({ priority: 3, request: { id: r.id, name: 't.add', args: [1, 1] } });
     expect(Date.parse(scheduled[0]!.eta)).toBeGreaterThan(Date.now() + 50_000);
+    // query_task finds it too (Celery's worker would not: it keeps ETA tasks out of its requests).
+    const q = (await client.ask(NODE, 'query_task', { ids: [r.id, 'nope'] })) as Record<string, [string, { id: string; eta: string }]>;
+    expect(Object.keys(q)).toEqual([r.id]);
+    expect(q[r.id]?.[0]).toBe('scheduled');
+    expect(q[r.id]?.[1]).toMatchObject({ id: r.id, name: 't.add', eta: scheduled[0]!.eta });
   });
 
   it('revoke flags ids (persisted, listed by revoked); terminate stops a running task as REVOKED', async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import { brokerConformance } from '../../testing/broker-conformance.js';
 import { bindingsConformance, fanoutConformance } from '../../testing/broker-fanout-conformance.js';
+import { delayedListingConformance } from '../../testing/broker-listing-conformance.js';
 import { CLASSIC_TOPOLOGY } from '../../core/queue-topology.js';
 import { AmqpBroker } from './amqp-broker.js';
 
@@ -20,8 +21,10 @@ if (available) {
   brokerConformance('amqp', make);
   fanoutConformance('amqp', make);
   bindingsConformance('amqp', make);
+  delayedListingConformance('amqp', make);
   // Every task queue a quorum queue (Celery 5.5+'s task_create_missing_queue_type = 'quorum'):
   // per-consumer prefetch, kombu's delay ladder, no priorities.
   const quorum = { ...CLASSIC_TOPOLOGY, defaultQueueType: 'quorum', missingQueueType: 'quorum' } as const;
   brokerConformance('amqp quorum', () => new AmqpBroker(vhostUrl(vhost), { queueMaxPriority: 10, queues: quorum }));
+  delayedListingConformance('amqp quorum', () => new AmqpBroker(vhostUrl(vhost), { queues: quorum }));
 }

@@ -31,6 +31,8 @@ import type {
   BrokerCapabilities,
   ConsumeOptions,
   Consumer,
+  DelayedRecord,
+  PurgeCount,
   PublishOptions,
   PublishRequest,
   Settlement,
@@ -47,6 +49,7 @@ import { AmqpBeatStore } from './beat-store.js';
 import { DELIVER_AT_HEADER, purgeDelayed } from './purge-delayed.js';
 import { CELERIAC_LADDER, KOMBU_LADDER, delayRoutingKey, deliverBinding, entryExchange, type DelayLadder } from './delayed.js';
 import { declareLadder } from './ladder-declare.js';
+import { countDelayed, existingLadders, listDelayed } from './list-delayed.js';
 import { existingTypeOf, taskQueueSpecOf, typeMismatchError } from './queue-types.js';
 import { isNack, isNotFound, toTransportError, UnroutableError } from './amqp-errors.js';
 
@@ -432,14 +435,21 @@ export class AmqpBroker implements Broker, ConsumerHost {
    * ladder: purge-delayed.ts); returns how many. Messages held unacked by consumers stay.
    */
   async purge(queue: string): Promise<number> {
+    const { ready, delayed } = await this.purgeCounted(queue);
+    return ready + delayed;
+  }
+
+  /** {@link AmqpBroker.purge} counting apart what waited in the queue and in either ladder. */
+  async purgeCounted(queue: string): Promise<PurgeCount> {
     checkQueueName(queue);
     try {
-      let count = await this.#purgeReady(queue);
+      let ready = await this.#purgeReady(queue);
       await this.#declareLadder();
-      count += await purgeDelayed(this.session, this.ladder, queue, this.clock);
+      let delayed = 0;
+      for (const ladder of await existingLadders(this.session)) delayed += await purgeDelayed(this.session, ladder, queue, this.clock);
       // What left the ladder for the queue during the walk.
-      count += await this.#purgeReady(queue);
-      return count;
+      ready += await this.#purgeReady(queue);
+      return { ready, delayed };
     } catch (err) {
       throw toTransportError(`purge ${queue}`, err);
     }
@@ -453,6 +463,16 @@ export class AmqpBroker implements Broker, ConsumerHost {
       if (isNotFound(err)) return 0;
       throw err;
     }
+  }
+
+  /** Browses the delay ladders (list-delayed.ts): at most the first 1,000 delayed messages are read. */
+  async delayedMessages(queues: readonly string[] | null, limit: number): Promise<DelayedRecord[]> {
+    return listDelayed(this.session, queues, limit).catch((err: unknown) => Promise.reject(toTransportError('list delayed messages', err)));
+  }
+
+  /** Messages in the delay ladders' queues (passive declares). */
+  async delayedCount(): Promise<number> {
+    return countDelayed(this.session).catch((err: unknown) => Promise.reject(toTransportError('count delayed messages', err)));
   }
 
   async queueLength(queue: string): Promise<number> {

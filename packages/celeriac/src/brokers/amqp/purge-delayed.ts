@@ -20,6 +20,7 @@ import { plainValue } from '../../amqp/tables.js';
 import { txCommit, txSelect } from '../../amqp/tx.js';
 import { fromWire, toWire } from '../../amqp/wire.js';
 import type { Clock } from '../../core/clock.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { delayRoutingKey, entryExchange, targetOfDelayKey, type DelayLadder } from './delayed.js';
 
 /** Header of every ladder publish: when the message is due (epoch ms). Dropped on delivery (amqp/wire.ts). */
@@ -27,39 +28,49 @@ export const DELIVER_AT_HEADER = 'x-celeriac-deliver-at';
 /** Steps committed at once. */
 const BATCH = 100;
 
-/** Drops the ladder's messages for `queue`; returns how many. */
+/**
+ * Drops the ladder's messages for `queue`; returns how many. A failure half-way (the
+ * connection lost) keeps every committed step and undoes the rest; the error says how many
+ * were dropped before it.
+ */
 export async function purgeDelayed(session: AmqpSession, ladder: DelayLadder, queue: string, clock: Pick<Clock, 'now'>): Promise<number> {
   const model = await session.connection();
   const ch = await model.createChannel();
   ch.on('error', () => undefined);
+  const dropped = { committed: 0 };
   try {
     await txSelect(ch);
-    let dropped = 0;
-    for (let level = ladder.levels - 1; level >= 0; level--) dropped += await walkLevel(ch, ladder, level, queue, clock);
-    return dropped;
+    for (let level = ladder.levels - 1; level >= 0; level--) await walkLevel(ch, ladder, level, queue, clock, dropped);
+    return dropped.committed;
+  } catch (err) {
+    const e = coerceError(err);
+    throw new CeleriacError(ErrorCodes.TRANSPORT, `RabbitMQ: purge of ${queue}'s delayed messages stopped after dropping ${dropped.committed} (the others are untouched): ${e.message}`, { cause: e });
   } finally {
     await ch.close().catch(() => undefined);
   }
 }
 
-async function walkLevel(ch: Channel, ladder: DelayLadder, level: number, queue: string, clock: Pick<Clock, 'now'>): Promise<number> {
+async function walkLevel(ch: Channel, ladder: DelayLadder, level: number, queue: string, clock: Pick<Clock, 'now'>, dropped: { committed: number }): Promise<void> {
   const name = ladder.levelName(level);
   const { messageCount } = await ch.checkQueue(name);
-  let dropped = 0;
+  let batch = 0;
   let pending = 0;
   for (let i = 0; i < messageCount; i++) {
     const msg = await ch.get(name, { noAck: false });
     if (msg === false) break;
-    if (targetOfDelayKey(ladder, msg.fields.routingKey) === queue) dropped++;
+    if (targetOfDelayKey(ladder, msg.fields.routingKey) === queue) batch++;
     else sendOn(ch, ladder, msg, level, clock.now());
     ch.ack(msg);
     if (++pending >= BATCH) {
       await txCommit(ch);
-      pending = 0;
+      dropped.committed += batch;
+      [pending, batch] = [0, 0];
     }
   }
-  if (pending > 0) await txCommit(ch);
-  return dropped;
+  if (pending > 0) {
+    await txCommit(ch);
+    dropped.committed += batch;
+  }
 }
 
 /** Publishes a message of another queue back into the ladder, keeping its due time. */

@@ -24,6 +24,7 @@ import type {
   Consumer,
   DelayedListing,
   DelayedRecord,
+  PurgeCount,
   PublishOptions,
   PublishRequest,
   SetAsideListing,
@@ -163,10 +164,16 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
     }
   }
 
-  /** Delayed messages of `queues`, earliest first. */
-  async delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]> {
+  /** Delayed messages of `queues` (null: every queue), earliest first. */
+  async delayedMessages(queues: readonly string[] | null, limit: number): Promise<DelayedRecord[]> {
     this.#assertOpen('delayedMessages');
-    return this.#delayed.list(new Set(queues), limit).map((e) => ({ raw: e.message.raw, queue: e.queue, deliverAt: e.at }));
+    return this.#delayed.list(queues === null ? null : new Set(queues), limit).map((e) => ({ raw: e.message.raw, queue: e.queue, deliverAt: e.at }));
+  }
+
+  /** Number of delayed messages. */
+  async delayedCount(): Promise<number> {
+    this.#assertOpen('delayedCount');
+    return this.#delayed.length;
   }
 
   /** Adds a direct binding of `queue` on `exchange` with `routingKey`. */
@@ -236,10 +243,16 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
 
   /** Removes the queue's ready and delayed messages; unsettled deliveries are untouched. */
   async purge(queue: string): Promise<number> {
+    const { ready, delayed } = await this.purgeCounted(queue);
+    return ready + delayed;
+  }
+
+  /** {@link MemoryBroker.purge}, ready and delayed messages counted apart. */
+  async purgeCounted(queue: string): Promise<PurgeCount> {
     this.#assertOpen('purge');
-    const removed = this.#ready.purge(queue) + this.#delayed.purge(queue);
+    const counted = { ready: this.#ready.purge(queue), delayed: this.#delayed.purge(queue) };
     this.#armTimer();
-    return removed;
+    return counted;
   }
 
   /** Ready messages of the queue over all buckets (delayed and unsettled ones excluded). */

@@ -173,12 +173,12 @@ export class DelayedList {
     return this.#entries.splice(0, n);
   }
 
-  /** Entries of the given queues, earliest first, at most `limit`. */
-  list(queues: ReadonlySet<string>, limit: number): DelayedEntry[] {
+  /** Entries of the given queues (null: of every queue), earliest first, at most `limit`. */
+  list(queues: ReadonlySet<string> | null, limit: number): DelayedEntry[] {
     const out: DelayedEntry[] = [];
     for (const entry of this.#entries) {
       if (out.length >= limit) break;
-      if (queues.has(entry.queue)) out.push(entry);
+      if (queues === null || queues.has(entry.queue)) out.push(entry);
     }
     return out;
   }

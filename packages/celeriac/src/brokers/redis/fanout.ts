@@ -97,16 +97,15 @@ export class RedisFanout {
  * `queues`, earliest first, at most `limit`. Kept beside the fanout code because both only
  * serve monitoring (`inspect scheduled`).
  */
-export function delayedOf(keys: BrokerKeys, entries: readonly { value: string; score: number }[], queues: readonly string[], limit: number): DelayedRecord[] {
-  const byBucket = new Map<string, string>();
-  for (const q of queues) for (const b of keys.buckets(q)) byBucket.set(b, q);
+export function delayedOf(keys: BrokerKeys, entries: readonly { value: string; score: number }[], queues: readonly string[] | null, limit: number): DelayedRecord[] {
+  const wanted = queues === null ? null : new Set(queues);
   const out: DelayedRecord[] = [];
   for (const { value, score } of entries) {
     if (out.length >= limit) break;
     try {
       const [bucket, raw] = JSON.parse(value) as [unknown, unknown];
-      const queue = typeof bucket === 'string' ? byBucket.get(bucket) : undefined;
-      if (queue !== undefined && typeof raw === 'string') out.push({ raw, queue, deliverAt: score });
+      const queue = typeof bucket === 'string' ? keys.queueOfBucket(bucket) : undefined;
+      if (queue !== undefined && (wanted === null || wanted.has(queue)) && typeof raw === 'string') out.push({ raw, queue, deliverAt: score });
     } catch {
       // Not one of ours: skip it.
     }

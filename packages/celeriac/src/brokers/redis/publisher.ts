@@ -34,6 +34,7 @@ export interface Commands {
   lLen(key: string): Promise<number>;
   lRange(key: string, start: number, stop: number): Promise<string[]>;
   zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
+  zCard(key: string): Promise<number>;
   configGet(parameters: string[]): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
 }

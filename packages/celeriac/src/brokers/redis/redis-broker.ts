@@ -55,6 +55,7 @@ import type {
   Consumer,
   DelayedListing,
   DelayedRecord,
+  PurgeCount,
   PublishOptions,
   PublishRequest,
   SetAsideListing,
@@ -262,6 +263,12 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
 
   /** Removes the queue's ready and delayed messages; held deliveries are untouched. */
   async purge(queue: string): Promise<number> {
+    const { ready, delayed } = await this.purgeCounted(queue);
+    return ready + delayed;
+  }
+
+  /** Empties the queue's lists and takes its messages out of `celeriac.delayed`, in one step (purge.lua). */
+  async purgeCounted(queue: string): Promise<PurgeCount> {
     this.#lifecycle.assertOpen('purge');
     checkQueueName(queue);
     try {
@@ -314,11 +321,20 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     }
   }
 
-  /** Reads `celeriac.delayed` (earliest first) and keeps entries of `queues` (fanout.ts). */
-  async delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]> {
+  /** Reads `celeriac.delayed` (earliest first) and keeps entries of `queues` (fanout.ts); all of them for every queue. */
+  async delayedMessages(queues: readonly string[] | null, limit: number): Promise<DelayedRecord[]> {
     this.#lifecycle.assertOpen('delayedMessages');
-    const entries = await this.#command('read delayed messages', (c) => c.zRangeWithScores(this.keys.delayed, 0, -1));
+    if (limit <= 0) return [];
+    // For every queue the first `limit` entries are the answer; else every entry is filtered.
+    const last = queues === null ? limit - 1 : -1;
+    const entries = await this.#command('read delayed messages', (c) => c.zRangeWithScores(this.keys.delayed, 0, last));
     return delayedOf(this.keys, entries, queues, limit);
+  }
+
+  /** Members of `celeriac.delayed` (ZCARD). */
+  async delayedCount(): Promise<number> {
+    this.#lifecycle.assertOpen('delayedCount');
+    return this.#command('count delayed messages', (c) => c.zCard(this.keys.delayed));
   }
 
   /** SADDs kombu's binding member `rk␆␖␆␖queue` to `_kombu.binding.<exchange>`. */

@@ -11,6 +11,7 @@ import { TickBatch } from '../../redis/tick-batch.js';
 import { bookKeys, indexScore, RENEW_LEASE_SCRIPT, renewLeaseArgs, type Held } from './lease-scripts.js';
 import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
 import type { SetAsideCategory, SetAsideLimits } from '../../core/set-aside.js';
+import type { PurgeCount } from '../../core/spi/broker.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -296,9 +297,10 @@ export class Transitions {
     return Number(ours) < 0 ? undefined : { ours: Number(ours), theirs: Number(theirs) };
   }
 
-  /** Deletes the queue's ready and delayed messages; returns how many. */
-  async purge(queue: string): Promise<number> {
-    return Number(await this.#run(SCRIPTS.purge, [this.keys.delayed, ...this.keys.buckets(queue)], []));
+  /** Deletes the queue's ready and delayed messages; returns how many of each. */
+  async purge(queue: string): Promise<PurgeCount> {
+    const [ready, delayed] = (await this.#run(SCRIPTS.purge, [this.keys.delayed, ...this.keys.buckets(queue)], [])) as [number, number];
+    return { ready: Number(ready), delayed: Number(delayed) };
   }
 }
 

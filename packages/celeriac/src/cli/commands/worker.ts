@@ -13,6 +13,7 @@ import { type CliContext, UsageError } from '../io.js';
 import { parseAppSpec, resolveAppPath } from '../load-app.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 import { startEmbeddedBeat } from './beat.js';
+import { purgeQueues, purgeReport } from './purge.js';
 
 /** After the second signal the process exits within this, even if closing hangs. */
 const COLD_EXIT_MS = 1800;
@@ -115,7 +116,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     });
     ctx.io.out(renderBanner(worker, label));
     for (const notice of flagNotices(flags)) worker.log.info(notice);
-    if (flags.purge === true || flags.discard === true) await purgeQueues(worker, app);
+    if (flags.purge === true || flags.discard === true) await purgeWorkerQueues(worker, app);
     // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
     // until a signal stops the worker, or node exits with code 13 on the pending await.
     const keepAlive = setInterval(() => {}, 1 << 30);
@@ -162,9 +163,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
 }
 
 /** `--purge`: deletes the waiting messages of the worker's queues, saying how many, as Celery does. */
-async function purgeQueues(worker: Worker, app: App): Promise<void> {
-  let messages = 0;
-  for (const queue of worker.options.queues) messages += await app.broker.purge(queue);
-  const queues = worker.options.queues.length;
-  worker.log.warn({ purged: messages, queues: worker.options.queues }, `Purged ${messages} message${messages === 1 ? '' : 's'} from ${queues} known task queue${queues === 1 ? '' : 's'}.`);
+async function purgeWorkerQueues(worker: Worker, app: App): Promise<void> {
+  const tally = await purgeQueues(app.broker, worker.options.queues);
+  worker.log.warn({ purged: tally.ready + (tally.delayed ?? 0), delayed: tally.delayed, queues: worker.options.queues }, purgeReport(tally));
 }

@@ -8,7 +8,7 @@
  * | queues: publish, consume, settle | {@link QueueBroker} | broker-conformance.ts | yes | yes | yes |
  * | fanout exchanges (events, pidbox) | {@link FanoutExchange} | broker-fanout-conformance.ts | yes | yes | yes |
  * | direct bindings (pidbox replies) | {@link QueueBindings} | broker-fanout-conformance.ts | yes | yes | yes |
- * | delayed-message listing | {@link DelayedListing} | broker-listing-conformance.ts | yes | yes | no |
+ * | delayed-message listing | {@link DelayedListing} | broker-listing-conformance.ts | yes | yes | yes (browsed) |
  * | set-aside store (list, replay, purge) | {@link SetAsideListing} | broker-listing-conformance.ts | yes | yes | no |
  * | beat store host | {@link BeatStoreHost} (beat-store.ts) | beat-store-conformance.ts | yes | yes | yes |
  *
@@ -93,6 +93,14 @@ export interface PublishOptions {
   dropUnrouted?: boolean;
   /** Publish only while a beat lease holds (from this broker's `beatStore()`); else a FENCED error. */
   fence?: PublishFence;
+}
+
+/** What one purge removed. */
+export interface PurgeCount {
+  /** Messages that were waiting in the queue. */
+  readonly ready: number;
+  /** Messages the broker held for later delivery to the queue (ETA / countdown, deferred). */
+  readonly delayed: number;
 }
 
 /** A message the broker holds until its delivery time (ETA / countdown, or deferred). */
@@ -338,6 +346,11 @@ export interface QueueBroker {
   consume(options: ConsumeOptions): Consumer;
   /** Delete every ready message of a queue (delayed ones too unless `capabilities.purgeIncludesDelayed` is false); returns how many. */
   purge(queue: string): Promise<number>;
+  /**
+   * Optional: {@link QueueBroker.purge} telling ready and delayed messages apart (what
+   * `celeriac purge` and the dashboard report). Without it, callers count everything as ready.
+   */
+  purgeCounted?(queue: string): Promise<PurgeCount>;
   /** Ready messages in a queue (all priority buckets). */
   queueLength(queue: string): Promise<number>;
 }
@@ -370,12 +383,19 @@ export interface QueueBindings {
   unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
 }
 
-/** The delayed-listing role: what `inspect scheduled` shows of messages the broker holds. */
+/**
+ * The delayed-listing role: what `inspect scheduled`, `query_task` and the dashboard show of
+ * messages the broker holds for later delivery.
+ */
 export interface DelayedListing {
   /**
-   * Messages held for later delivery to any of `queues`, earliest first, at most `limit`.
+   * Messages held for later delivery to any of `queues` (null: to any queue), earliest first,
+   * at most `limit`. RabbitMQ reads them by browsing its delay queues, so at most the first
+   * messages of the ladder are seen there (brokers/amqp/list-delayed.ts).
    */
-  delayedMessages(queues: readonly string[], limit: number): Promise<DelayedRecord[]>;
+  delayedMessages(queues: readonly string[] | null, limit: number): Promise<DelayedRecord[]>;
+  /** Optional: how many messages the broker holds for later delivery, to every queue. */
+  delayedCount?(): Promise<number>;
 }
 
 /**

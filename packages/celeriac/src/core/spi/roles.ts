@@ -11,7 +11,7 @@
  * | cluster rate tokens | the result backend | a worker refuses to start with a task that has `clusterRateLimit` (CONFIG, worker/rate-limit.ts) |
  * | running tasks | the result backend, for brokers that keep none (RabbitMQ) | early-acked tasks of a killed worker are not reported lost; the worker says so at start (worker/lost-task-watch.ts) |
  * | beat store | beat's `store` option, else the broker | beat fails to start (CONFIG) naming the way out |
- * | delayed listing | the broker | `inspect scheduled` lists nothing held by the broker |
+ * | delayed listing | the broker | `inspect scheduled` and `query_task` see nothing held by the broker |
  * | set-aside listing | the broker | nothing to list |
  *
  * The broker is not asked for backend roles: revokes, joins and rate tokens live with the
@@ -91,6 +91,15 @@ export function runningTaskStoreOf(backend: ResultBackend): RunningTaskStore | u
 /** The broker as a {@link DelayedListing}, or undefined. */
 export function delayedListingOf(broker: Broker): DelayedListing | undefined {
   return plays<DelayedListing>(broker, DELAYED_LISTING) ? broker : undefined;
+}
+
+/**
+ * Purges `queue`, ready and delayed messages counted apart where the broker tells them apart
+ * (`purgeCounted`); else everything `purge` removed counts as ready and `delayed` is null.
+ */
+export async function purgeCounting(broker: Broker, queue: string): Promise<{ ready: number; delayed: number | null }> {
+  if (typeof broker.purgeCounted === 'function') return broker.purgeCounted(queue);
+  return { ready: await broker.purge(queue), delayed: null };
 }
 
 /** The broker as a {@link SetAsideListing}, or undefined. */

@@ -152,13 +152,26 @@ function pyFloat(n: number): number {
   return Number.isInteger(n) ? n + 1e-6 : n;
 }
 
-function queryTask(t: ControlTarget, args: JsonObject): Json {
+/**
+ * Celery's `query_task`: `[state, request info]` of each id the worker holds ('active',
+ * 'reserved'). Beyond Celery, an ETA task the broker holds for this worker's queues (a Celeriac
+ * worker defers it there instead of keeping it in memory) answers as 'scheduled' with its `eta`.
+ */
+async function queryTask(t: ControlTarget, args: JsonObject): Promise<Json> {
   const raw = args['ids'];
   const ids = new Set(Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? [raw] : []);
   const out: JsonObject = {};
   for (const r of t.requests()) {
     const id = r.message.headers.id;
     if (ids.has(id)) out[id] = [r.state, requestInfo(r, t.hostname)];
+  }
+  if (Object.keys(out).length === ids.size) return out;
+  for (const s of await t.scheduled()) {
+    const id = s.message.headers.id;
+    if (ids.has(id) && out[id] === undefined) {
+      const { eta, request } = scheduledInfo(s, t.hostname) as { eta: Json; request: JsonObject };
+      out[id] = ['scheduled', { ...request, eta }];
+    }
   }
   return out;
 }

@@ -95,7 +95,8 @@ export class WorkerControlTarget implements ControlTarget {
   }
 
   async scheduled(): Promise<ScheduledRequest[]> {
-    // A broker that lists no delayed messages (AMQP) leaves only what workers hold themselves.
+    // A broker that lists no delayed messages leaves only what workers hold themselves (none for
+    // a Celeriac worker, which defers ETA messages to the broker).
     const records = (await delayedListingOf(this.app.broker)?.delayedMessages(this.queues(), 1000)) ?? [];
     const out: ScheduledRequest[] = [];
     for (const r of records) {

@@ -6,12 +6,13 @@ O(delayed messages), an operator action.
 KEYS[1]  celeriac.delayed (zset)
 KEYS[2..5] the queue's bucket lists
 
-Returns the number of messages removed.
+Returns {ready messages removed, delayed messages removed}.
 ]]
-local removed = 0
+local ready = 0
+local delayed = 0
 local mine = {}
 for i = 2, #KEYS do
-  removed = removed + redis.call('LLEN', KEYS[i])
+  ready = ready + redis.call('LLEN', KEYS[i])
   redis.call('DEL', KEYS[i])
   mine[KEYS[i]] = true
 end
@@ -19,7 +20,7 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local ok, entry = pcall(cjson.decode, member)
   if ok and type(entry) == 'table' and mine[entry[1]] then
     redis.call('ZREM', KEYS[1], member)
-    removed = removed + 1
+    delayed = delayed + 1
   end
 end
-return removed
+return {ready, delayed}

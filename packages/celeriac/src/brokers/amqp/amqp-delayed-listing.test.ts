@@ -1,0 +1,77 @@
+/**
+ * Listing delayed messages on RabbitMQ (list-delayed.ts) browses the delay queues: what it
+ * takes it gives back, so a listing must lose, duplicate and hasten nothing; and it reads
+ * both ladders, with the due time of a message Celery 5.6 put in kombu's ladder (no Celeriac
+ * header: its `eta`). A vhost of its own.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
+import type { Delivery } from '../../core/spi/broker.js';
+import { makeMessage } from '../../testing/broker-harness.js';
+import { waitFor } from '../../testing/wait-for.js';
+import { CLASSIC_TOPOLOGY } from '../../core/queue-topology.js';
+import { isoformatUtc } from '../../protocol/time.js';
+import { AmqpBroker } from './amqp-broker.js';
+import { delayRoutingKey, entryExchange, KOMBU_LADDER } from './delayed.js';
+import { declareLadder } from './ladder-declare.js';
+
+const ready = await amqpAvailable();
+const idOf = (raw: string) => String((JSON.parse(raw) as { headers: { id: string } }).headers.id);
+
+describe.runIf(ready)('amqp delayed listing', () => {
+  let vhost = '';
+  let broker: AmqpBroker;
+  beforeAll(async () => {
+    vhost = await createVhost('delayed-list');
+    broker = new AmqpBroker(vhostUrl(vhost), { log: () => undefined, queues: CLASSIC_TOPOLOGY });
+    await broker.connect();
+  }, 60_000);
+  afterAll(async () => {
+    await broker?.close();
+    await deleteVhost(vhost);
+  }, 60_000);
+
+  it('gives back what it browses: every message arrives once, not before its time', async () => {
+    const due = Date.now() + 2500;
+    const ids = Array.from({ length: 20 }, (_, i) => `browsed-${i}`);
+    for (const id of ids) await broker.publish(makeMessage(id), { exchange: '', routingKey: 'browse-q', deliverAt: due });
+    for (let round = 0; round < 3; round++) {
+      const listed = await broker.delayedMessages(['browse-q'], 100);
+      expect(listed.map((r) => idOf(r.raw)).sort()).toEqual([...ids].sort());
+      expect(listed.every((r) => r.deliverAt === due && r.queue === 'browse-q')).toBe(true);
+    }
+    expect(await broker.delayedCount()).toBe(20);
+    const got: { id: string; at: number; d: Delivery }[] = [];
+    const consumer = broker.consume({ queues: ['browse-q'], prefetch: 50, onDelivery: (d) => got.push({ id: idOf(d.raw), at: Date.now(), d }) });
+    try {
+      await waitFor(() => got.length >= 20, 'the browsed messages', 30_000);
+      expect(got.map((g) => g.id).sort()).toEqual([...ids].sort());
+      for (const g of got) expect(g.at).toBeGreaterThanOrEqual(due - 50);
+      for (const g of got) await g.d.ack();
+    } finally {
+      await consumer.close();
+    }
+    expect(await broker.delayedCount()).toBe(0);
+  }, 60_000);
+
+  it('reads kombu\'s ladder too, due by the task\'s eta when no Celeriac header says it', async () => {
+    // What a Celery 5.6 producer sends for a countdown on a quorum queue: straight into
+    // celery_delayed_27 with the bits of the delay in its routing key, the eta in its headers.
+    const model = await broker.session.connection();
+    await declareLadder(model, KOMBU_LADDER);
+    const eta = Date.now() + 3_600_000;
+    const message = makeMessage('from-celery-5.6');
+    const ch = await model.createConfirmChannel();
+    const headers = { ...message.headers, eta: isoformatUtc(eta) };
+    ch.publish(entryExchange(KOMBU_LADDER), delayRoutingKey(KOMBU_LADDER, 3_600_000, 'py-q'), Buffer.from(message.body), { headers, contentType: message.contentType, contentEncoding: message.contentEncoding, deliveryMode: 2 });
+    await ch.waitForConfirms();
+    await ch.close();
+    const listed = await broker.delayedMessages(null, 10);
+    expect(listed.map((r) => [idOf(r.raw), r.queue])).toEqual([['from-celery-5.6', 'py-q']]);
+    expect(Math.abs((listed[0]?.deliverAt ?? 0) - eta)).toBeLessThan(1);
+    expect(await broker.delayedCount()).toBe(1);
+    // A purge of that queue reaches it although this app's own ladder is Celeriac's.
+    expect(await broker.purge('py-q')).toBe(1);
+    expect(await broker.delayedCount()).toBe(0);
+  }, 60_000);
+});
