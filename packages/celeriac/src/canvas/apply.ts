@@ -247,8 +247,10 @@ async function applyChain(host: CanvasHost, dict: SignatureDict, args: readonly 
   const applied = await applyDict(host, first, [], firstOptions);
   if (steps.length === 1) return applied;
   let parent: AsyncResult | null = applied instanceof AsyncResult ? applied : null;
-  for (const step of steps.slice(1)) parent = new AsyncResult(stepId(step), host, parent);
-  return parent as AsyncResult;
+  for (const step of steps.slice(1, -1)) parent = new AsyncResult(stepId(step), host, parent);
+  // A chain ending in a group stands for the group's results (Celery: its frozen GroupResult),
+  // not for the group's id, which no task ever stores a result under.
+  return resultOf(host, resultShape(steps[steps.length - 1] as SignatureDict), parent);
 }
 
 /**
@@ -345,8 +347,13 @@ function resultShapeIfFrozen(dict: SignatureDict): string | null {
   }
 }
 
-function resultOf(host: CanvasHost, shape: ResultTuple): Applied {
+/**
+ * The result a frozen shape stands for: a task's, or a group's with its members' (nested
+ * groups' members in their place, as {@link applyGroup} gives them).
+ */
+function resultOf(host: CanvasHost, shape: ResultTuple, parent: AsyncResult | null = null): Applied {
   const [[id], members] = shape;
-  if (members === null) return new AsyncResult(id, host);
-  return new GroupResult(id, members.map(([[memberId]]) => new AsyncResult(memberId, host)), host);
+  if (members === null) return new AsyncResult(id, host, parent);
+  const leaves = (tuples: readonly ResultTuple[]): AsyncResult[] => tuples.flatMap(([[memberId], nested]) => (nested === null ? [new AsyncResult(memberId, host)] : leaves(nested)));
+  return new GroupResult(id, leaves(members), host, parent);
 }

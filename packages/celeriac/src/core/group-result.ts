@@ -41,6 +41,8 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
     /** Member results, in member order. */
     readonly results: readonly AsyncResult[],
     private readonly host: GroupResultHost,
+    /** The result of the step before, when the group is a chain's last step (Celery's `parent`). */
+    readonly parent: AsyncResult | null = null,
   ) {}
 
   /** Member ids in order. */
