@@ -1,5 +1,4 @@
 /**
- * @module celeriac
  * Celery for TypeScript. The everyday public API: the app factory, tasks and their options,
  * results, canvas, the worker, errors and the types they use. Named exports only. Each other
  * area has a subpath of its own: `celeriac/redis`, `celeriac/memory`, `celeriac/beat`,
@@ -14,6 +13,8 @@
  * const r = await add.delay(2, 3);
  * console.log(await r.get({ timeoutMs: 10_000 })); // 5
  * ```
+ *
+ * @module celeriac
  */
 export { createApp } from './create-app.js';
 export { fromCelery } from './core/celery-config.js';

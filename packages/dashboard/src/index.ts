@@ -1,7 +1,8 @@
 /**
- * @module @celeriac/dashboard
  * The Celeriac dashboard (`celeriac flower`): a Flower-compatible monitor with a history that
  * survives restarts. Embed it with {@link startDashboard}; the CLI is {@link runFlowerCli}.
+ *
+ * @module @celeriac/dashboard
  */
 export { startDashboard, normalizePrefix, DASHBOARD_VERSION, DEFAULT_UI_DIR, FLOWER_HEAP_GROWING_PERCENT } from './dashboard.js';
 export type { DashboardOptions, RunningDashboard } from './dashboard.js';

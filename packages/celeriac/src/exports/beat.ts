@@ -1,7 +1,8 @@
 /**
- * @module celeriac/beat
  * Periodic tasks: the schedules of `beatSchedule` (`every`, `crontab`, `solar`), the Beat
  * scheduler, run-time control of dynamic entries (`BeatEntries`) and the pure `nextDue`.
+ *
+ * @module celeriac/beat
  */
 export { crontab, every, solar } from '../beat/schedules.js';
 export type { CrontabOptions, CrontabSchedule, IntervalSchedule, Schedule, ScheduleInput, SolarSchedule } from '../beat/schedules.js';

@@ -1,8 +1,9 @@
 /**
- * @module celeriac/monitor
  * Watching a cluster from outside, as `celery events`, `celery inspect` and Flower do: the
  * event receiver, the pure cluster-state reducer, the remote-control client, and the task
  * state model every reader decides with (protocol/states).
+ *
+ * @module celeriac/monitor
  */
 export { EventReceiver } from '../monitor/event-receiver.js';
 export type { EventListener, EventReceiverOptions } from '../monitor/event-receiver.js';

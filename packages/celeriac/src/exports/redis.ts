@@ -1,7 +1,8 @@
 /**
- * @module celeriac/redis
  * The Redis broker and result backend, for building them yourself (custom options, an
  * injected clock). `createApp({ broker: 'redis://...' })` builds them from URLs already.
+ *
+ * @module celeriac/redis
  */
 export { RedisBroker } from '../brokers/redis/redis-broker.js';
 export type { RedisBrokerOptions } from '../brokers/redis/options.js';

@@ -1,9 +1,10 @@
 /**
- * @module celeriac/spi
  * For writing adapters: the role interfaces a broker, a result backend and a beat store implement,
  * the URL-scheme table `createApp` opens adapters from (extend `defaultTransports` and pass it
  * as `transports`), the Clock adapters take, and the error normaliser. Conformance suites for
  * adapters are in `celeriac/testing/conformance`.
+ *
+ * @module celeriac/spi
  */
 export type { ChordJoinState, ChordJoinStore, ChordPart, GroupStore, RateTokenStore, ResultBackend, ResultStore, RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../core/spi/backend.js';
 export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, ConsumerRetry, DelayedListing, DelayedRecord, Delivery, FanoutExchange, LostDelivery, PublishOptions, PurgeCount, PublishRequest, QueueBindings, QueueBroker, SetAsideListing, SetAsidePartStats, SetAsideRecord, Settlement } from '../core/spi/broker.js';

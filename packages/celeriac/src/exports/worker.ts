@@ -1,8 +1,9 @@
 /**
- * @module celeriac/worker
  * The worker beyond `Worker` itself (which the root exports): signal handling for processes
  * that run one, the node-name expansion of `-n` (`worker@%h`), error codecs and `isPoolChild`
  * for the threads and prefork pools, pools and their limits, autoscaling, revoke results.
+ *
+ * @module celeriac/worker
  */
 export { installShutdownSignals } from '../worker/signals.js';
 export { expandNodeName } from '../worker/nodename.js';
