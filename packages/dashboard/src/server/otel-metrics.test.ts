@@ -25,9 +25,11 @@ class TestReader extends MetricReader {
   }
 }
 
+// The oldest waiting message of `celery` was sent 90 s ago; `py`'s send times are unknown.
+const sentAt = Date.now() - 90_000;
 const queues = [
-  { name: 'celery', messages: 4 },
-  { name: 'py', messages: 0 },
+  { name: 'celery', messages: 4, waitingSince: sentAt },
+  { name: 'py', messages: 0, waitingSince: null },
 ];
 const workers = [{ hostname: 'a@h' }, { hostname: 'b@h' }];
 const ctx = {
@@ -56,7 +58,7 @@ describe('dashboard metrics through OpenTelemetry', () => {
     const seen = await reader.lines();
     const exposition = new Metrics().render({
       workers: workers.map((w) => ({ hostname: w.hostname, online: w.hostname === 'a@h' })),
-      queues,
+      queues: queues.map((q) => ({ ...q, ageSec: q.waitingSince === null ? null : 90 })),
       tasksByState: {},
       stuck: {},
       eventAgeSec: null,
@@ -65,9 +67,13 @@ describe('dashboard metrics through OpenTelemetry', () => {
       eventsDropped: 0,
       tasksDropped: 0,
     });
-    const scraped = exposition.split('\n').filter((l) => /^flower_(queue_length|worker_online)\{/.test(l));
-    expect(scraped).toHaveLength(4);
-    expect(seen.sort()).toEqual(scraped.sort());
+    const scraped = exposition.split('\n').filter((l) => /^flower_(queue_length|queue_age_seconds|worker_online)\{/.test(l));
+    expect(scraped).toHaveLength(5);
+    // The age is read at collection: a few ms past the 90 s of the exposition's input.
+    const age = seen.find((l) => l.startsWith('flower_queue_age_seconds'));
+    expect(Number(age?.split(' ')[1])).toBeGreaterThanOrEqual(90);
+    expect(Number(age?.split(' ')[1])).toBeLessThan(100);
+    expect(seen.map((l) => l.replace(/^(flower_queue_age_seconds\S*) .*/, '$1 90.0')).sort()).toEqual(scraped.sort());
     // Observed at each collection: a new depth shows in the next one, until the observers are removed.
     queues[0]!.messages = 9;
     expect(await reader.lines()).toContain('flower_queue_length{queue="celery"} 9.0');
