@@ -36,9 +36,9 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
       'BrokerUnreachableError', 'CUSTOM_STATE_RANK', 'ClusterState', 'ControlClient', 'EventReceiver', 'FINAL_RANK_MAX', 'LOSABLE_RANKS', 'LOST_STATE',
       'STATE_RANKS', 'TASK_EVENT_STATES', 'activeMeter', 'applyFact', 'canBeLost', 'foldTaskState', 'mergeState', 'pyRepr', 'stateOfEvent', 'statePrecedence', 'taskEventOrder',
     ] },
-  './redis': { module: redis, values: ['BackendKeys', 'BrokerKeys', 'PRIORITY_STEPS', 'RedisBackend', 'RedisBroker', 'SEP', 'TASK_META_PREFIX', 'closeRedisClient', 'createRedisClient', 'parseRedisUrl', 'scanPattern', 'stepOf'] },
+  './redis': { module: redis, values: ['BackendKeys', 'BrokerKeys', 'PRIORITY_STEPS', 'RedisBackend', 'RedisBroker', 'SEP', 'TASK_META_PREFIX', 'closeRedisClient', 'createRedisClient', 'parseRedisUrl', 'scanPattern', 'stepOf', 'waitingSince'] },
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
-  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'setAsideListingOf', 'systemClock'] },
+  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'delayedListingOf', 'purgeCounting', 'setAsideListingOf', 'systemClock'] },
   './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'waitFor'] },
   './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'isPoolChild', 'registerErrorCodec'] },
 };
