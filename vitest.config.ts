@@ -4,6 +4,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { distPattern, distPlugin, useDist } from './scripts/test-dist.ts';
 import { orderTestFiles } from './scripts/test-order.ts';
+import { CHAOS_TESTS } from './scripts/chaos-suite.ts';
 
 // The packages whose compiled dist/ tests load when it is current (scripts/test-dist.ts says why).
 const PACKAGES = ['packages/celeriac', 'packages/dashboard'].map((p) => fileURLToPath(new URL(`./${p}`, import.meta.url)));
@@ -122,9 +123,20 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'examples/**/*.test.ts', ...SERVICE_TESTS_UNDER_SRC],
-          exclude: [...configDefaults.exclude, ...SHARED_WORKER_TESTS, ...SOURCE_TESTS],
+          exclude: [...configDefaults.exclude, ...SHARED_WORKER_TESTS, ...SOURCE_TESTS, ...CHAOS_TESTS],
           // The RabbitMQ files' vhosts, made and deleted in batches (scripts/test-vhosts.ts).
           globalSetup: ['scripts/test-vhosts.ts'],
+        },
+      },
+      {
+        extends: true,
+        plugins: fromDist,
+        test: {
+          // The chaos suite (scripts/chaos-suite.ts): integration files in every other way.
+          name: 'chaos',
+          include: [...CHAOS_TESTS],
+          // Its one RabbitMQ vhost (amqp-lost-task) is made by the file (test/support/amqp-env.ts):
+          // a pool of its own would make a batch for it.
         },
       },
       {

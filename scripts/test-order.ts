@@ -34,6 +34,7 @@ export const SLOW_FILES: Readonly<Record<string, number>> = {
   'packages/celeriac/test/interop/amqp-interop.test.ts': 26.0,
   'packages/celeriac/test/chaos/chaos.test.ts': 25.8,
   'packages/celeriac/test/failure/amqp-cluster.test.ts': 25.0,
+  'packages/celeriac/test/failure/amqp-node-restart.test.ts': 25.0,
   'packages/celeriac/test/interop/amqp-quorum-interop.test.ts': 24.0,
   'packages/celeriac/test/failure/shutdown-outage.test.ts': 25.7,
   'apps/api/test/processes.test.ts': 25.3,

@@ -1,6 +1,7 @@
 /**
  * The RabbitMQ test files' vhosts, made and deleted in batches: the global setup of vitest's
- * `integration` project (vitest.config.ts), where every RabbitMQ test file runs.
+ * `integration` project (vitest.config.ts), where every RabbitMQ test file runs but the one of
+ * the `chaos` project, which makes its own.
  *
  * A test file needs a vhost of its own, and every `rabbitmqctl` call starts an Erlang VM (about
  * a CPU-second, 2-4 s of wall time, on the 2-core test machine). Made by each file, the 18

@@ -24,7 +24,7 @@ describe.runIf(ready)('a quorum queue on a three-node RabbitMQ cluster, one node
   let receiver: EventReceiver | undefined;
   const make = (order: number[]) => {
     const app = createApp(
-      { broker: RabbitCluster.url(order), backend: 'rpc://', taskDefaultQueueType: 'quorum', taskAcksLate: true, workerPrefetchMultiplier: 2 },
+      { broker: cluster.url(order), backend: 'rpc://', taskDefaultQueueType: 'quorum', taskAcksLate: true, workerPrefetchMultiplier: 2 },
       { env: {}, logger: pino({ level: 'silent' }) },
     );
     apps.push(app);

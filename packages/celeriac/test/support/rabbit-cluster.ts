@@ -1,9 +1,11 @@
 /**
- * A three-node RabbitMQ cluster on this machine for the tests (issue 48 §3): `rabbitmq-server`
- * processes with node names, ports and data directories of their own (`celeriac-q1..3@localhost`,
- * AMQP 5680-5682, distribution 25680-25682, everything under one temporary folder), never
- * touching the shared node on 5672. Node 1 starts first; 2 and 3 join it by classic-config
- * peer discovery. Nodes are stopped with kill -9 (as a crash) and started again on their data.
+ * A RabbitMQ cluster on this machine for the tests (issue 48 §3): `rabbitmq-server` processes
+ * with node names, ports and data directories of their own (by default three nodes,
+ * `celeriac-q1..3@localhost`, AMQP 5680-5682, distribution 25680-25682; a test that runs beside
+ * another cluster test picks its own name and port base), everything under one temporary
+ * folder, never touching the shared node on 5672. Node 1 starts first; the others join it by
+ * classic-config peer discovery. Nodes are stopped with kill -9 (as a crash) and started again
+ * on their data.
  * Where `rabbitmq-server` is not installed the cluster tests are skipped with the reason, and
  * fail under CI.
  */
@@ -15,9 +17,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const BIN = '/usr/lib/rabbitmq/bin';
-const NODES = 3;
-const AMQP_PORT = 5680;
-const DIST_PORT = 25680;
+
+/** Options of a {@link RabbitCluster}. */
+export interface RabbitClusterOptions {
+  /** How many nodes. @default 3 */
+  nodes?: number;
+  /** AMQP port of node 1 (node i: base + i - 1); distribution ports are 20000 above. @default 5680 */
+  portBase?: number;
+  /** Erlang node names: `<name><i>@localhost`. @default 'celeriac-q' */
+  name?: string;
+}
 
 /** True when rabbitmq-server can be run here; throws under CI when it cannot. */
 export function clusterAvailable(): boolean {
@@ -50,39 +59,45 @@ async function until(check: () => Promise<boolean>, what: string, ms: number): P
   }
 }
 
-/** A running three-node cluster. */
+/** A running cluster (three nodes unless told). */
 export class RabbitCluster {
   readonly #dir = mkdtempSync(join(tmpdir(), 'celeriac-rabbit-cluster-'));
   readonly #procs = new Map<number, ChildProcess>();
   #logs = new Map<number, string>();
+  readonly #nodes: number;
+  readonly #portBase: number;
+  readonly #name: string;
 
-  /** Node `i` (1-3): its Erlang name. */
-  static nodeName(i: number): string {
-    return `celeriac-q${i}@localhost`;
+  /** Node `i` (1-n): its Erlang name. */
+  nodeName(i: number): string {
+    return `${this.#name}${i}@localhost`;
   }
 
   /** AMQP port of node `i`. */
-  static port(i: number): number {
-    return AMQP_PORT + i - 1;
+  port(i: number): number {
+    return this.#portBase + i - 1;
   }
 
   /** kombu's failover list over the nodes, in the order given. */
-  static url(order: readonly number[]): string {
-    return order.map((i) => `amqp://guest:guest@127.0.0.1:${RabbitCluster.port(i)}//`).join(';');
+  url(order: readonly number[]): string {
+    return order.map((i) => `amqp://guest:guest@127.0.0.1:${this.port(i)}//`).join(';');
   }
 
-  constructor() {
+  constructor(options: RabbitClusterOptions = {}) {
+    this.#nodes = options.nodes ?? 3;
+    this.#portBase = options.portBase ?? 5680;
+    this.#name = options.name ?? 'celeriac-q';
     const home = join(this.#dir, 'home');
     mkdirSync(home);
     writeFileSync(join(home, '.erlang.cookie'), `CELERIACQUORUMTEST${process.pid}`);
     chmodSync(join(home, '.erlang.cookie'), 0o400);
     writeFileSync(join(this.#dir, 'enabled_plugins'), '[].\n');
     writeFileSync(join(this.#dir, 'env.conf'), '');
-    for (let i = 1; i <= NODES; i++) {
-      const peers = Array.from({ length: NODES }, (_, k) => `cluster_formation.classic_config.nodes.${k + 1} = ${RabbitCluster.nodeName(k + 1)}`);
+    for (let i = 1; i <= this.#nodes; i++) {
+      const peers = Array.from({ length: this.#nodes }, (_, k) => `cluster_formation.classic_config.nodes.${k + 1} = ${this.nodeName(k + 1)}`);
       writeFileSync(
         join(this.#dir, `n${i}.conf`),
-        [`listeners.tcp.default = 127.0.0.1:${RabbitCluster.port(i)}`, 'loopback_users = none', 'cluster_formation.peer_discovery_backend = classic_config', ...peers, ''].join('\n'),
+        [`listeners.tcp.default = 127.0.0.1:${this.port(i)}`, 'loopback_users = none', 'cluster_formation.peer_discovery_backend = classic_config', ...peers, ''].join('\n'),
       );
     }
   }
@@ -92,10 +107,10 @@ export class RabbitCluster {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       HOME: join(this.#dir, 'home'),
       RABBITMQ_CONF_ENV_FILE: join(this.#dir, 'env.conf'),
-      RABBITMQ_NODENAME: RabbitCluster.nodeName(i),
+      RABBITMQ_NODENAME: this.nodeName(i),
       RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-      RABBITMQ_NODE_PORT: String(RabbitCluster.port(i)),
-      RABBITMQ_DIST_PORT: String(DIST_PORT + i - 1),
+      RABBITMQ_NODE_PORT: String(this.port(i)),
+      RABBITMQ_DIST_PORT: String(this.port(i) + 20_000),
       RABBITMQ_CONFIG_FILE: join(this.#dir, `n${i}.conf`),
       RABBITMQ_ENABLED_PLUGINS_FILE: join(this.#dir, 'enabled_plugins'),
       RABBITMQ_MNESIA_BASE: join(this.#dir, `mnesia${i}`),
@@ -107,30 +122,30 @@ export class RabbitCluster {
 
   /** Starts node `i` (on its data, if it ran before) and waits for its AMQP port. */
   async start(i: number): Promise<void> {
-    if (await portOpen(RabbitCluster.port(i))) throw new Error(`port ${RabbitCluster.port(i)} is taken: another cluster test, or a node left running`);
+    if (await portOpen(this.port(i))) throw new Error(`port ${this.port(i)} is taken: another cluster test, or a node left running`);
     const child = spawn(join(BIN, 'rabbitmq-server'), [], { env: this.#env(i), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#logs.set(i, '');
     const log = (d: Buffer) => this.#logs.set(i, (this.#logs.get(i) ?? '') + d.toString());
     child.stdout?.on('data', log);
     child.stderr?.on('data', log);
     this.#procs.set(i, child);
-    await until(() => portOpen(RabbitCluster.port(i)), `node ${i} listening`, 90_000).catch((err: unknown) => {
+    await until(() => portOpen(this.port(i)), `node ${i} listening`, 90_000).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${this.#logs.get(i) ?? ''}`);
     });
   }
 
-  /** Starts the three nodes (1 first, then 2 and 3 join it) and waits until all run in one cluster. */
+  /** Starts the nodes (1 first, then the others join it) and waits until all run in one cluster. */
   async startAll(): Promise<void> {
     await this.start(1);
-    await Promise.all([this.start(2), this.start(3)]);
-    await until(async () => (await this.runningNodes(1)) === NODES, 'three running nodes', 90_000);
+    await Promise.all(Array.from({ length: this.#nodes - 1 }, (_, k) => this.start(k + 2)));
+    await until(async () => (await this.runningNodes(1)) === this.#nodes, `${this.#nodes} running nodes`, 90_000);
   }
 
   /** How many nodes node `i` sees running (rabbitmqctl: an Erlang VM, a few seconds). */
   async runningNodes(i: number): Promise<number> {
     const run = promisify(execFile);
     try {
-      const { stdout } = await run(join(BIN, 'rabbitmqctl'), ['-q', '-n', RabbitCluster.nodeName(i), 'eval', 'length(rabbit_mnesia:cluster_nodes(running)).'], {
+      const { stdout } = await run(join(BIN, 'rabbitmqctl'), ['-q', '-n', this.nodeName(i), 'eval', 'length(rabbit_mnesia:cluster_nodes(running)).'], {
         env: this.#env(i),
         timeout: 30_000,
       });
@@ -152,7 +167,7 @@ export class RabbitCluster {
       // already gone
     }
     await exited;
-    await until(async () => !(await portOpen(RabbitCluster.port(i))), `node ${i} gone`, 10_000);
+    await until(async () => !(await portOpen(this.port(i))), `node ${i} gone`, 10_000);
   }
 
   /** Kills every node and removes the data. */
