@@ -20,6 +20,7 @@
  *   of a worker idling forever on a dead socket (a failure Celery and BullMQ workers have been seen in).
  * - 'error' events never go unhandled: they are forwarded to `log` (or dropped).
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -166,7 +167,13 @@ function makeReconnectStrategy(opts: Readonly<Resolved>, state: { everReady: boo
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions): RedisClient {
   const opts = resolve(options);
   const state: { everReady: boolean; firstFailureAt?: number } = { everReady: false };
+  const closing = new AbortController();
+  // One socket at a time per client, but a Sentinel client shares it among its node clients.
+  setMaxListeners(0, closing.signal);
   const socket = {
+    // Every socket the client opens dies with its close (closeRedisClient), one still
+    // connecting included.
+    signal: closing.signal,
     connectTimeout: opts.connectTimeoutMs,
     reconnectStrategy: makeReconnectStrategy(opts, state),
     ...(opts.idleTimeoutMs === undefined ? {} : { socketTimeout: opts.idleTimeoutMs }),
@@ -195,9 +202,13 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
         sentinelClientOptions: { socket },
         passthroughClientErrorEvents: true,
       }) as unknown as RedisSentinelType;
-  watchOutages(client, opts, target, state);
+  watchOutages(client, opts, target, state, closing.signal);
+  closers.set(client, closing);
   return client;
 }
+
+/** The abort of each client's sockets, fired by {@link closeRedisClient}. */
+const closers = new WeakMap<RedisClient, AbortController>();
 
 /**
  * Logs a connection's failures once per change of state (core/failure-state.ts), without a
@@ -205,7 +216,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
  * as Redis is away. Before the first 'ready' nothing is logged: the caller of connect() gets
  * the failure and reports it (worker/startup-connect.ts).
  */
-function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: RedisTarget, state: { everReady: boolean }): void {
+function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: RedisTarget, state: { everReady: boolean }, closed: AbortSignal): void {
   const where = `redis connection "${opts.name}" to ${target.host}:${target.port}`;
   let shown: string | undefined;
   let since = 0;
@@ -218,7 +229,7 @@ function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: Red
     failures = 0;
   });
   client.on('error', (err: unknown) => {
-    if (!state.everReady) return;
+    if (!state.everReady || closed.aborted) return;
     const error = coerceError(err);
     const now = failureState(error);
     failures++;
@@ -282,6 +293,10 @@ export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): 
   } catch {
     // Already closed, or the socket never opened: nothing left to release.
   }
+  // node-redis's destroy() ends only the socket it holds. A reconnect whose TCP connect is in
+  // flight gets its socket afterwards, completes the handshake and keeps the connection (and a
+  // PING timer) for good, so a closed app's process never exits: the abort ends that socket too.
+  closers.get(client)?.abort();
 }
 
 /**

@@ -60,6 +60,36 @@ describe.runIf(ready)('redis: closeRedisClient waits for due replies, at most it
     }
   });
 
+  it("a close while a reconnect's connect is in flight leaves no connection (a closed app's process would never exit)", async () => {
+    expect(await client.ping()).toBe('PONG');
+    // node-redis emits 'reconnecting' just before it opens the next socket: a close in the
+    // microtask after it lands while that socket connects. destroy() ended only the socket the
+    // client held, so the new one completed its handshake and stayed, with a PING timer.
+    let settled: Promise<string> | undefined;
+    const closed = new Promise<void>((resolve) => {
+      const onReconnecting = () => {
+        if (proxy.mode !== 'pass') return;
+        client.off('reconnecting', onReconnecting);
+        queueMicrotask(() => {
+          settled = new Promise<string>((done) => {
+            client.once('ready', () => done('ready'));
+            client.once('error', (err: Error) => done(`error: ${err.name}`));
+          });
+          void closeRedisClient(client, 0).then(resolve);
+        });
+      };
+      client.on('reconnecting', onReconnecting);
+    });
+    proxy.cut();
+    // The first reconnect starts at once; heal once it was refused, while the client waits to retry.
+    await waitFor(() => proxy.stats.refused >= 1, 'a reconnect to be refused');
+    proxy.heal();
+    await closed;
+    expect(await settled).toMatch(/^error: /);
+    await waitFor(() => proxy.openConnections === 0, 'no connection left open by the closed client');
+    expect(client.isReady).toBe(false);
+  });
+
   it('closing twice, or a client that never connected, neither throws nor waits', async () => {
     await closeRedisClient(client, 1000);
     await closeRedisClient(client, 1000);
