@@ -6,10 +6,10 @@
  * by the tests: a manual measurement (bench/README.md, "Scale-out").
  *
  *   node --import tsx bench/scale.ts --broker redis|amqp|sentinel [--tasks 20000]
- *     [--workers 1,2,4,8] [--producers 2] [--queues 1] [--concurrency 8] [--out file.json]
+ *     [--workers 1,2,4,8] [--producers 2] [--queues 1] [--concurrency 8] [--port-base 6500] [--out file.json]
  *
- * redis: a private redis-server on port 6500 (AOF, fsync every second); sentinel: a private master
- * (6501) with one replica (6502) and a sentinel (6503), AOF everysec on both, the workers and
+ * redis: a private redis-server on port P = --port-base (AOF, fsync every second); sentinel: a
+ * private master (P+1) with one replica (P+2) and a sentinel (P+3), AOF everysec on both, the workers and
  * producers going through the sentinel; amqp: the machine's RabbitMQ on 5672, queues named
  * fleet-scale-*, deleted afterwards. Server CPU is the redis-server master's, or RabbitMQ's
  * beam.smp (shared with whatever else uses that node).
@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
     producers: { type: 'string', default: '2' },
     queues: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '8' },
+    'port-base': { type: 'string', default: '6500' },
     out: { type: 'string' },
   },
   strict: true,
@@ -80,28 +81,34 @@ interface Setup {
 }
 
 async function setUp(broker: string): Promise<Setup> {
+  const base = Number(flags['port-base']);
+  if (!Number.isInteger(base) || base < 1 || base > 65_532) throw new Error(`--port-base must be a port number, got ${flags['port-base']}`);
+  const [p0, p1, p2, p3] = [base, base + 1, base + 2, base + 3].map(String) as [string, string, string, string];
   if (broker === 'redis') {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-scale-'));
-    const server = await startServer(['--port', '6500', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir]);
-    return { url: 'redis://127.0.0.1:6500/0', transport: {}, serverPid: server.pid ?? 0, stop: async () => { server.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); } };
+    const server = await startServer(['--port', p0, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir]);
+    return { url: `redis://127.0.0.1:${p0}/0`, transport: {}, serverPid: server.pid ?? 0, stop: async () => { server.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); } };
   }
   if (broker === 'sentinel') {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-scale-'));
     const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'];
-    const master = await startServer(['--port', '6501', '--dir', join(dir), ...common]);
+    const master = await startServer(['--port', p1, '--dir', join(dir), ...common]);
     const rdir = mkdtempSync(join(tmpdir(), 'fleet-scale-r-'));
-    const replica = await startServer(['--port', '6502', '--dir', rdir, ...common, '--replicaof', '127.0.0.1', '6501']);
+    const replica = await startServer(['--port', p2, '--dir', rdir, ...common, '--replicaof', '127.0.0.1', p1]);
     const conf = join(dir, 'sentinel.conf');
-    writeFileSync(conf, ['port 6503', 'bind 127.0.0.1', `dir ${dir}`, 'sentinel monitor scale 127.0.0.1 6501 1', ''].join('\n'));
+    writeFileSync(conf, [`port ${p3}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor scale 127.0.0.1 ${p1} 1`, ''].join('\n'));
     const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1500));
     return {
-      url: 'sentinel://127.0.0.1:6503/0', transport: { master_name: 'scale' }, serverPid: master.pid ?? 0,
+      url: `sentinel://127.0.0.1:${p3}/0`, transport: { master_name: 'scale' }, serverPid: master.pid ?? 0,
       stop: async () => { for (const p of [sentinel, replica, master]) p.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); rmSync(rdir, { recursive: true, force: true }); },
     };
   }
+  // The node listening on 5672: other beam.smp processes may run on the machine (a test's cluster nodes).
   const { execFileSync } = await import('node:child_process');
-  const beam = Number(execFileSync('pidof', ['beam.smp']).toString().trim().split(/\s+/)[0]);
+  const listening = /pid=(\d+)/.exec(execFileSync('ss', ['-ltnpH', 'sport = :5672']).toString())?.[1];
+  if (listening === undefined) throw new Error('no process listens on 127.0.0.1:5672 (ss -ltnp): is RabbitMQ running?');
+  const beam = Number(listening);
   return { url: 'amqp://guest:guest@127.0.0.1:5672//', transport: {}, serverPid: beam, stop: async () => undefined };
 }
 
