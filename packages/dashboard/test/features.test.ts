@@ -6,7 +6,7 @@
  * worker is forgotten.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { waitFor } from 'celeriac/testing';
+import { sleep, waitFor } from 'celeriac/testing';
 import { chain, group, signature, type App } from 'celeriac';
 import type { RunningDashboard } from '../src/dashboard.js';
 import { DashboardCluster, clusterReady } from './support/cluster.js';
@@ -30,7 +30,7 @@ describe.runIf(ready)('dashboard features', () => {
     const app = fleet.app({ beatSchedule: { 'dash-tick': { task: 'ts.add', schedule: 3600, args: [20, 22] } } });
     app.task('ts.add', (x: number, y: number) => x + y);
     app.task('ts.sleep', async (s: number) => {
-      await new Promise((r) => setTimeout(r, s * 1000));
+      await sleep(s * 1000);
       return s;
     });
     await fleet.worker(app, { queues: ['celery'], hostname: `tsfeat-${process.pid}@%h`, sendTaskEvents: true, concurrency: 1, prefetchMultiplier: 1 });

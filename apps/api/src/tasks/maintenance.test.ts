@@ -4,6 +4,7 @@ import { createApp, Worker } from 'celeriac';
 import { MemoryBackend, MemoryBroker } from 'celeriac/memory';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { MemoryCache } from '../cache/cache.js';
 import { registerMaintenanceTasks } from './maintenance.js';
 
@@ -17,9 +18,8 @@ describe('maintenance.heartbeat', () => {
     await worker.start();
     try {
       const ids = [(await heartbeat.delay()).id, (await heartbeat.delay()).id];
-      const deadline = Date.now() + 5000;
       const beats = () => lines.filter((l) => l.includes('"msg":"heartbeat"'));
-      while (beats().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(() => beats().length >= 2, 'two heartbeat lines');
       expect(beats().map((l) => (JSON.parse(l) as { heartbeat: number }).heartbeat)).toEqual([1, 2]);
       for (const [i, line] of beats().entries()) {
         expect(line.match(/"taskId"/g)).toHaveLength(1);

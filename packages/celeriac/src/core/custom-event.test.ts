@@ -9,6 +9,7 @@ import { createApp, Worker } from '../index.js';
 import { MemoryBackend, MemoryBroker } from '../exports/memory.js';
 import { ClusterState, EventReceiver } from '../exports/monitor.js';
 import { CeleriacError } from '../errors.js';
+import { waitFor } from '../testing/wait-for.js';
 
 function quietApp(settings: Parameters<typeof createApp>[0] = {}) {
   return createApp({ logLevel: 'silent', ...settings }, { env: {}, broker: new MemoryBroker(), backend: new MemoryBackend() });
@@ -33,8 +34,7 @@ describe('ctx.sendEvent', () => {
     try {
       const r = await steps.delay(3);
       expect(await r.get({ timeoutMs: 5000 })).toBe(3);
-      const deadline = Date.now() + 5000;
-      while (seen.length < 3 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+      await waitFor(() => seen.length >= 3, () => `three progress events (got ${seen.length})`);
       expect(seen.map((e) => [e['uuid'], e['hostname'], e['current'], e['total']])).toEqual([1, 2, 3].map((i) => [r.id, 'ev@host', i, 3]));
       expect(typeof seen[0]?.['timestamp']).toBe('number');
       expect(state.task(r.id)?.state).toBe('PROGRESS');

@@ -11,7 +11,8 @@
 import { expect, it } from 'vitest';
 import type { ResultStore } from '../core/spi/backend.js';
 import type { ResultMeta } from '../protocol/types.js';
-import { defineBackendSuite, FOREVER, makeMeta, sleep, waitFor, type BackendSuiteOptions } from './backend-harness.js';
+import { defineBackendSuite, FOREVER, makeMeta, type BackendSuiteOptions } from './backend-harness.js';
+import { sleep, waitFor } from './wait-for.js';
 
 /** Options of {@link backendConformance} and of every other backend role suite. */
 export type BackendConformanceOptions<B extends ResultStore = ResultStore> = BackendSuiteOptions<B>;
@@ -76,7 +77,7 @@ export function backendConformance<B extends ResultStore>(name: string, makeBack
       const stored = await backend().get(id);
       expect(stored?.status).toBe('SUCCESS');
       expect(stored?.result).toBe(5);
-      await waitFor(() => seen.length >= 1);
+      await waitFor(() => seen.length >= 1, 'the first store to reach the subscriber', 3000);
       await sleep(150);
       expect(seen.map((m) => m.status)).toEqual(['SUCCESS']);
       await unsubscribe();
@@ -90,7 +91,7 @@ export function backendConformance<B extends ResultStore>(name: string, makeBack
       await backend().store(makeMeta(other, 'SUCCESS', 0), FOREVER);
       await backend().store(makeMeta(id, 'PROGRESS', { step: 1 }), FOREVER);
       await backend().store(makeMeta(id, 'PROGRESS', { step: 2 }), FOREVER);
-      await waitFor(() => seen.length >= 2);
+      await waitFor(() => seen.length >= 2, () => `two stores at the subscriber (got ${seen.length})`, 3000);
       expect(seen.map((m) => m.result)).toEqual([{ step: 1 }, { step: 2 }]);
       expect(seen.every((m) => m.task_id === id)).toBe(true);
       await unsubscribe();

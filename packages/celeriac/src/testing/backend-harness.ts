@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { ResultStore } from '../core/spi/backend.js';
 import type { Json, ResultMeta, TaskState } from '../protocol/types.js';
+import { sleep } from './wait-for.js';
 
 /** Options every result backend conformance suite takes. */
 export interface BackendSuiteOptions<B extends ResultStore = ResultStore> {
@@ -42,9 +43,6 @@ export interface BackendSuite<B extends ResultStore> {
   pass(ms: number): Promise<void>;
 }
 
-/** Resolves after `ms` real milliseconds. */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** No expiry: what most tests store with. */
 export const FOREVER = { expiresSec: null };
 
@@ -59,15 +57,6 @@ export function makeMeta(taskId: string, status: TaskState, result: Json): Resul
     date_done: ready ? '2026-01-01T00:00:00.000000' : null,
     task_id: taskId,
   };
-}
-
-/** Waits until `condition()` holds, polling every 5 ms; throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(5);
-  }
 }
 
 /**

@@ -10,7 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import type { FanoutExchange, QueueBindings, QueueBroker } from '../core/spi/broker.js';
-import { defineBrokerSuite, type BrokerSuiteOptions, type Harness, idOf, makeMessage, sleep } from './broker-harness.js';
+import { defineBrokerSuite, type BrokerSuiteOptions, type Harness, idOf, makeMessage } from './broker-harness.js';
+import { waitFor } from './wait-for.js';
 
 /** What one subscriber got: `routingKey raw`. */
 function collector(): { got: string[]; listener: (raw: string, routingKey: string) => void; waitFor: (n: number) => Promise<void> } {
@@ -19,11 +20,7 @@ function collector(): { got: string[]; listener: (raw: string, routingKey: strin
     got,
     listener: (raw, routingKey) => got.push(`${routingKey} ${raw}`),
     async waitFor(n) {
-      const deadline = Date.now() + 3000;
-      while (got.length < n) {
-        if (Date.now() > deadline) throw new Error(`only ${got.length}/${n} fanout messages: ${got.join(' | ')}`);
-        await sleep(5);
-      }
+      await waitFor(() => got.length >= n, () => `${n} fanout messages (got: ${got.join(' | ')})`, 3000);
     },
   };
 }

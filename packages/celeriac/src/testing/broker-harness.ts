@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { Consumer, Delivery, PublishOptions, QueueBroker } from '../core/spi/broker.js';
 import type { Message } from '../protocol/types.js';
+import { sleep, waitFor } from './wait-for.js';
 
 /** Resolves after `ms` real milliseconds. */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A minimal protocol v2 task message whose `headers.id` identifies it in assertions. */
 export function makeMessage(id: string): Message {
@@ -59,11 +59,7 @@ export class Inbox {
 
   /** The next delivery not yet returned by `next`, waiting for it if needed. */
   async next(timeoutMs = 3000): Promise<Delivery> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#taken >= this.received.length) {
-      if (Date.now() > deadline) throw new Error(`no delivery #${this.#taken + 1} within ${timeoutMs} ms`);
-      await sleep(5);
-    }
+    await waitFor(() => this.#taken < this.received.length, () => `delivery #${this.#taken + 1}`, timeoutMs);
     return (this.received[this.#taken++] as { delivery: Delivery }).delivery;
   }
 
@@ -87,11 +83,7 @@ export class Inbox {
 
   /** Waits until `n` deliveries arrived in total. */
   async waitForCount(n: number, timeoutMs = 3000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.received.length < n) {
-      if (Date.now() > deadline) throw new Error(`only ${this.received.length}/${n} deliveries within ${timeoutMs} ms`);
-      await sleep(5);
-    }
+    await waitFor(() => this.received.length >= n, () => `${n} deliveries (got ${this.received.length})`, timeoutMs);
   }
 
   /** Waits `ms`, then asserts exactly `total` deliveries arrived since the consumer started. */

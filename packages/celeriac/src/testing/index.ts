@@ -9,5 +9,5 @@
 export { FakeClock } from './fake-clock.js';
 export { createTestApp } from './test-app.js';
 export type { TestApp, TestAppOptions } from './test-app.js';
-export { flush, waitFor } from './wait-for.js';
+export { flush, sleep, waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';

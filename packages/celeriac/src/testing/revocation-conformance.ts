@@ -9,7 +9,8 @@
 import { expect, it } from 'vitest';
 import type { ResultStore } from '../core/spi/backend.js';
 import type { RevocationStore, RevokeNotice } from '../core/spi/revocations.js';
-import { defineBackendSuite, sleep, waitFor, type BackendSuiteOptions } from './backend-harness.js';
+import { defineBackendSuite, type BackendSuiteOptions } from './backend-harness.js';
+import { sleep, waitFor } from './wait-for.js';
 
 /**
  * Defines a vitest `describe` block checking `revoked`, the notices of `onRevoke` and the
@@ -36,7 +37,7 @@ export function revocationConformance<B extends ResultStore & RevocationStore>(n
       const [a, b] = [newId(), newId()];
       await backend().revoke([a], { expiresSec: 60 });
       await backend().revoke([b], { expiresSec: 30, terminate: true, signal: 'SIGKILL' });
-      await waitFor(() => seen.filter((n) => n.ids.includes(a) || n.ids.includes(b)).length === 2);
+      await waitFor(() => seen.filter((n) => n.ids.includes(a) || n.ids.includes(b)).length === 2, 'both revokes announced', 3000);
       const mine = seen.filter((n) => n.ids.includes(a) || n.ids.includes(b));
       expect(mine[0]).toEqual({ ids: [a], ttlMs: 60_000, terminate: false, signal: null });
       expect(mine[1]).toEqual({ ids: [b], ttlMs: 30_000, terminate: true, signal: 'SIGKILL' });

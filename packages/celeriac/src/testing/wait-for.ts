@@ -19,8 +19,9 @@ export interface WaitForOptions {
 /**
  * Calls `check` until it returns a truthy value, and resolves with that value. The first
  * call is immediate; later ones follow pauses of 1, 2, 4... ms up to `maxIntervalMs`. When
- * `timeoutMs` passes first, it throws an Error naming `what`. An error thrown by `check` ends
- * the wait at once (catch inside `check` what you expect to fail while you wait).
+ * `timeoutMs` passes first, it throws an Error naming `what` (a function is called then, so the
+ * message can say what was seen instead). An error thrown by `check` ends the wait at once
+ * (catch inside `check` what you expect to fail while you wait).
  *
  * ```ts
  * const meta = await waitFor(async () => {
@@ -31,15 +32,24 @@ export interface WaitForOptions {
  *
  * @param options the options, or the timeout in milliseconds
  */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, options: WaitForOptions | number = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(check: () => T | Promise<T>, what: string | (() => string), options: WaitForOptions | number = {}): Promise<NonNullable<T>> {
   const { timeoutMs = 5000, maxIntervalMs = 50 } = typeof options === 'number' ? { timeoutMs: options } : options;
   const deadline = Date.now() + timeoutMs;
   for (let pause = 1; ; pause = Math.min(pause * 2, maxIntervalMs)) {
     const value = await check();
     if (value) return value as NonNullable<T>;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, Math.min(pause, Math.max(0, deadline - Date.now()))));
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
   }
+}
+
+/**
+ * Resolves after `ms` real milliseconds. For letting time pass, as a task that takes a while
+ * or a check that nothing arrives within a bound; to wait until something holds, use
+ * {@link waitFor}.
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise<void>((resolve) => setTimeout(resolve, ms));
 }
 
 /**

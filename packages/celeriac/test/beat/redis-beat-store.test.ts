@@ -3,13 +3,12 @@
  * global_keyprefix per test (keys deleted afterwards). Leases are real Redis PX expiries.
  */
 import { describe } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { beatStoreConformance } from '../../src/testing/beat-store-conformance.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 
 const ready = await shouldRunRedisTests('beat store conformance on Redis');
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 describe.runIf(ready)('redis beat store', () => {
   beatStoreConformance('redis', {
     async open() {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { createClient } from 'redis';
 import type { AsyncResult} from '../../src/index.js';
 import { ChordError, GroupResult, chain, chord, chunks, group, map, starmap, TaskError } from '../../src/index.js';
@@ -27,20 +28,12 @@ async function setup(kind: (typeof ENVIRONMENTS)[number]) {
   return made;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe.each(ENVIRONMENTS.filter((k) => k === 'memory' || redisUp))('canvas on %s', (kind) => {
   it('a signature sends itself, with partial args, options and links', async () => {
     const { add, record, env } = await setup(kind);
     const r = await add.s(10).set({ countdown: 0 }).link(record.s('linked')).applyAsync([5]);
     expect(await settle(r)).toBe(15);
-    await waitUntil('link ran', () => env.recorded.length === 1);
+    await waitFor(() => env.recorded.length === 1, 'link ran', 10_000);
     expect(env.recorded[0]).toEqual([15, 'linked']);
   });
 
@@ -102,7 +95,7 @@ describe.each(ENVIRONMENTS.filter((k) => k === 'memory' || redisUp))('canvas on 
       await client.connect();
       try {
         const base = `${env.prefix}celery-taskset-meta-${gid}`;
-        await waitUntil('join keys deleted', async () => (await client.exists([`${base}.j`, `${base}.s`, `${base}.t`])) === 0);
+        await waitFor(async () => (await client.exists([`${base}.j`, `${base}.s`, `${base}.t`])) === 0, 'join keys deleted', 10_000);
       } finally {
         client.destroy();
       }
@@ -124,7 +117,7 @@ describe.each(ENVIRONMENTS.filter((k) => k === 'memory' || redisUp))('canvas on 
     const meta = await env.backend.get(r.id);
     expect(meta?.status).toBe('FAILURE');
     expect(meta?.result).toMatchObject({ exc_type: 'ChordError', exc_module: 'celery.exceptions' });
-    await waitUntil('body errback ran', () => env.recorded.length === 1);
+    await waitFor(() => env.recorded.length === 1, 'body errback ran', 10_000);
     expect(env.recorded[0]).toEqual([r.id, 'body errback']);
   });
 

@@ -6,6 +6,7 @@
  * counts, and no state is stored for the replaced run itself. Every wait is bounded.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleep, waitFor } from 'celeriac/testing';
 import { chain, chord, createApp, group, ImproperlyConfigured, signature, TaskError, type App, type AsyncResult, type GroupResult, type ResultMeta } from '../../src/index.js';
 import { shouldRunRedisTests } from '../support/redis.js';
 import { ENVIRONMENTS, makeCanvasEnv, type CanvasEnv } from './support.js';
@@ -38,14 +39,6 @@ async function setup(kind: (typeof ENVIRONMENTS)[number]) {
   const made = await makeCanvasEnv(kind);
   current = made.env;
   return { ...made, ...defineReplacing(made.env.app, made) };
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Every status stored from now on, per task id. */
@@ -108,9 +101,9 @@ describe.each(ENVIRONMENTS.filter((k) => k === 'memory' || redisUp))('ctx.replac
     expect(await settle(ok)).toBe(30);
     expect(await settle(grouped)).toEqual([3, 20]);
     await settle(bad).catch(() => undefined);
-    await waitUntil('callbacks ran', () => env.recorded.length >= 3);
+    await waitFor(() => env.recorded.length >= 3, 'callbacks ran', 10_000);
     // A duplicate would come from the replaced run or a step inside the replacement: give it time.
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(env.recorded).toHaveLength(3);
     expect(env.recorded).toEqual(expect.arrayContaining([[30, 'chain cb'], [[3, 20], 'group cb'], [bad.id, 'eb']]));
   });

@@ -11,6 +11,7 @@ import { MemoryBackend, MemoryBroker } from '../../src/exports/memory.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL } from '../support/redis.js';
 import { settle, watchChords, watchSends, type HangProbe } from './hang.js';
 import type { AsyncResult, GroupResult } from '../../src/index.js';
+import { sleep } from 'celeriac/testing';
 
 /** One environment: an app with canvas tasks, a running worker, and what the tasks saw. */
 export interface CanvasEnv {
@@ -27,8 +28,6 @@ export interface CanvasEnv {
   settle<T = unknown>(result: AsyncResult | GroupResult, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Registers the tasks the canvas tests use. */
 export function defineTasks(app: App, recorded: unknown[][]) {

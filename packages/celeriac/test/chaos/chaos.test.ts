@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import type { RedisClientType } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sleep, waitFor } from 'celeriac/testing';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, type App } from '../../src/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
@@ -56,8 +57,6 @@ function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Fault = 'cut' | 'reset' | 'stall' | 'slow' | 'kill-worker' | 'restart-redis' | 'readonly' | 'oom';
 const FAULTS: readonly Fault[] = ['cut', 'reset', 'stall', 'slow', 'kill-worker', 'restart-redis', 'readonly', 'oom'];
@@ -210,15 +209,12 @@ describe.runIf(ready && hasRedisServer)('chaos: faults between workers, producer
       // Everything healed: every accepted task must reach a final state.
       const priv = await plainClient(server.url);
       try {
-        const deadline = Date.now() + 90_000;
         let pending: string[] = accepted;
-        while (pending.length > 0) {
+        await waitFor(async () => {
           const ms = await metas(priv, pending);
           pending = pending.filter((_, i) => ms[i]?.status !== 'SUCCESS' && ms[i]?.status !== 'FAILURE');
-          if (pending.length === 0) break;
-          if (Date.now() > deadline) throw new Error(`${pending.length} accepted tasks never ended, e.g. ${pending.slice(0, 3).join(', ')}`);
-          await sleep(200);
-        }
+          return pending.length === 0;
+        }, () => `every accepted task to end (${pending.length} never did, e.g. ${pending.slice(0, 3).join(', ')})`, { timeoutMs: 90_000, maxIntervalMs: 200 });
         const finals = await metas(priv, accepted);
         const failures = finals.filter((m) => m?.status === 'FAILURE');
         log.push(`${accepted.length - failures.length} SUCCESS, ${failures.length} FAILURE`);

@@ -3,6 +3,7 @@
  * its own memory broker and backend, with an in-process worker running the tasks.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import type { Worker } from '../../src/index.js';
 import { type TestApp, makeApp, printedId, run, startWorker, takeOne } from './helpers.js';
 
@@ -163,7 +164,7 @@ describe('result', () => {
   it('waits for a task that has not run yet', async () => {
     const id = printedId(await run(['call', 'cli.kw', '--args', '["a",{"b":1}]'], { app: t.app }));
     const pending = run(['result', id, '--timeout', '5'], { app: t.app });
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     worker = await startWorker(t.app);
     expect(await pending).toEqual({ code: 0, stdout: '["a",{"b":1}]\n', stderr: '' });
   });

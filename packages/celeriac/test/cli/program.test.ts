@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import packageJson from '../../package.json' with { type: 'json' };
 import { SETTINGS, type Settings } from '../../src/core/settings.js';
 import { type TestApp, makeApp, run } from './helpers.js';
@@ -130,11 +131,10 @@ async function startWorkerCommand(args: string[], settings: Settings = {}) {
   const before = new Set(process.listeners('SIGTERM'));
   const running = run(['worker', ...args], { app: t.app });
   // The handlers are installed once the worker started; find the ones the command added.
-  let handlers: NodeJS.SignalsListener[] = [];
-  for (let i = 0; i < 100 && handlers.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    handlers = process.listeners('SIGTERM').filter((l) => !before.has(l));
-  }
+  const handlers = await waitFor(() => {
+    const added = process.listeners('SIGTERM').filter((l) => !before.has(l));
+    return added.length > 0 ? added : null;
+  }, "the worker command's SIGTERM handler", 1000);
   expect(handlers).toHaveLength(1);
   const handler = handlers[0] as NodeJS.SignalsListener;
   return { running, signal: () => handler('SIGTERM'), app: t.app };

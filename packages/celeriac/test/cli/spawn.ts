@@ -154,8 +154,3 @@ export async function killAll(): Promise<void> {
   children.clear();
   await Promise.all(waits);
 }
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -3,25 +3,18 @@
  * `shutdown` command ends the command (exit 0) without any signal.
  */
 import { describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { ControlClient, collectEvents } from '../worker/control-client.js';
 import { makeApp, run } from './helpers.js';
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('celeriac worker with remote control', () => {
   it('-E sends task events; a remote shutdown makes the command exit 0', async () => {
     const { app, broker } = makeApp();
     const { events, stop } = await collectEvents(broker);
     const done = run(['worker', '-n', 'cli-remote@test', '-E', '-l', 'error'], { app });
-    await until(() => events.some((e) => e.type === 'worker-online' && e.hostname === 'cli-remote@test'), 'worker-online');
+    await waitFor(() => events.some((e) => e.type === 'worker-online' && e.hostname === 'cli-remote@test'), 'worker-online');
     const r = await app.sendTask('cli.add', [2, 2]);
-    await until(() => events.some((e) => e.type === 'task-succeeded' && e['uuid'] === r.id), 'task-succeeded event');
+    await waitFor(() => events.some((e) => e.type === 'task-succeeded' && e['uuid'] === r.id), 'task-succeeded event');
     const client = await new ControlClient(broker).open();
     expect(await client.call('shutdown', {}, { destination: ['cli-remote@test'], timeoutMs: 100 })).toEqual([]);
     const result = await done;

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventReceiver } from '../../src/exports/monitor.js';
 import { createApp, Worker, type App, type AsyncResult } from '../../src/index.js';
-import { waitFor } from 'celeriac/testing';
+import { sleep, waitFor } from 'celeriac/testing';
 import { RabbitCluster, clusterAvailable } from '../support/rabbit-cluster.js';
 
 const ready = clusterAvailable();
@@ -48,7 +48,7 @@ describe.runIf(ready)('a quorum queue on a three-node RabbitMQ cluster, one node
     workerApp.task('c.work', async (n: number) => {
       runs.set(n, (runs.get(n) ?? 0) + 1);
       runTimes.push(Date.now());
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       return n;
     });
     worker = new Worker(workerApp, { queues: ['celery'], concurrency: 4, sendTaskEvents: true });

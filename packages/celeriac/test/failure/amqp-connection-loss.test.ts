@@ -9,6 +9,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
 import { waitFor } from '../../src/testing/wait-for.js';
@@ -27,7 +28,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     app = createApp({ broker: vhostUrl(vhost, '?heartbeat=5'), backend: 'memory://', taskAcksLate: true }, { env: {}, logger: pino({ level: 'silent' }) });
     app.task('fail.work', { bind: true }, async (ctx, ms: number) => {
       runs.set(ctx.request.id, (runs.get(ctx.request.id) ?? 0) + 1);
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      await sleep(ms);
       return ctx.request.id;
     });
     worker = new Worker(app, { queues: ['fail'], concurrency: 8 });

@@ -17,7 +17,8 @@ import { createApp, type App } from '../../src/index.js';
 import type { TaskEvent } from '../../src/worker/task-events.js';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 import { BLOCK } from './fixtures/tasks.js';
-import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, type ChildWorkerConfig, type LocalWorker } from './support.js';
+import { waitFor } from 'celeriac/testing';
+import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, type ChildWorkerConfig, type LocalWorker } from './support.js';
 
 const ready = (await amqpAvailable()) && (await shouldRunRedisTests('failure: lost tasks on RabbitMQ'));
 const prefix = randomKeyPrefix();
@@ -78,20 +79,20 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed, on R
     const doomed = spawnWorker(config(queue, `lost-doomed-${process.pid}@amqp`));
     await doomed.ready;
     await producer.sendTask(MARKED, [lost, 600_000], {}, { queue, taskId: lost });
-    await waitFor('the task to start on the doomed worker', async () => (await counts(raw, prefix, lost)).attempts === 1, 30_000);
-    await waitFor('the running record', async () => (await raw.hLen(running)) === 1, 10_000);
+    await waitFor(async () => (await counts(raw, prefix, lost)).attempts === 1, 'the task to start on the doomed worker', 30_000);
+    await waitFor(async () => (await raw.hLen(running)) === 1, 'the running record', 10_000);
     // Acked early: RabbitMQ no longer holds the message, and will not give it back.
-    await waitFor('the early ack', async () => (await admin.queueLength(queue)) === 0, 10_000);
+    await waitFor(async () => (await admin.queueLength(queue)) === 0, 'the early ack', 10_000);
     await doomed.kill();
 
     const finder = await startLocalWorker(config(queue, `lost-finder-${process.pid}@amqp`), raw);
     locals.push(finder);
     const events = await listen(finder);
-    await waitFor('FAILURE stored for the lost task', async () => (await metas(raw, [lost], prefix))[0]?.status === 'FAILURE', 30_000);
+    await waitFor(async () => (await metas(raw, [lost], prefix))[0]?.status === 'FAILURE', 'FAILURE stored for the lost task', 30_000);
     const [meta] = await metas(raw, [lost], prefix);
     expect(meta?.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
     expect(String((meta?.result as { exc_message: string[] }).exc_message[0])).toMatch(/^Worker exited prematurely: .*lost-doomed-/);
-    await waitFor('the task-failed event', () => events.some((e) => e.type === 'task-failed' && e.message.headers.id === lost), 10_000);
+    await waitFor(() => events.some((e) => e.type === 'task-failed' && e.message.headers.id === lost), 'the task-failed event', 10_000);
     expect(await raw.hLen(running)).toBe(0);
     expect((await counts(raw, prefix, lost)).attempts).toBe(1);
     expect(await admin.queueLength(queue)).toBe(0);
@@ -109,9 +110,9 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed, on R
     locals.push(finder);
     const events = await listen(finder);
     await producer.sendTask(MARKED, [well, 10_000], {}, { queue, taskId: well });
-    await waitFor('the well-behaved task\'s running record', async () => (await raw.hLen(running)) >= 1, 10_000);
+    await waitFor(async () => (await raw.hLen(running)) >= 1, 'the well-behaved task\'s running record', 10_000);
     await producer.sendTask(BLOCK, [blocking, 7000], {}, { queue, taskId: blocking });
-    await waitFor('both to succeed', async () => (await metas(raw, [well, blocking], prefix)).every((m) => m?.status === 'SUCCESS'), 45_000);
+    await waitFor(async () => (await metas(raw, [well, blocking], prefix)).every((m) => m?.status === 'SUCCESS'), 'both to succeed', 45_000);
     expect(events.filter((e) => e.type === 'task-failed').map((e) => e.message.headers.id), blocked.output()).toEqual([]);
     expect(await counts(raw, prefix, well)).toEqual({ attempts: 1, success: 1 });
   }, 90_000);
@@ -124,9 +125,9 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed, on R
     const events = await listen(local);
     // Three grace periods, and a dozen rounds of its own watch, while it runs.
     await producer.sendTask(MARKED, [slow, 6000], {}, { queue, taskId: slow });
-    await waitFor('the running record', async () => (await raw.hLen(running)) === 1, 10_000);
-    await waitFor('SUCCESS', async () => (await metas(raw, [slow], prefix))[0]?.status === 'SUCCESS', 30_000);
-    await waitFor('the record removed', async () => (await raw.hLen(running)) === 0, 10_000);
+    await waitFor(async () => (await raw.hLen(running)) === 1, 'the running record', 10_000);
+    await waitFor(async () => (await metas(raw, [slow], prefix))[0]?.status === 'SUCCESS', 'SUCCESS', 30_000);
+    await waitFor(async () => (await raw.hLen(running)) === 0, 'the record removed', 10_000);
     expect(events.some((e) => e.type === 'task-failed')).toBe(false);
     expect(await counts(raw, prefix, slow)).toEqual({ attempts: 1, success: 1 });
   }, 60_000);

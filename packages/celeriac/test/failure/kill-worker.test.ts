@@ -11,18 +11,8 @@ import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import { shouldRunRedisTests } from '../support/redis.js';
-import {
-  counts,
-  killChildren,
-  MARKED,
-  metas,
-  plainClient,
-  sleep,
-  spawnWorker,
-  startLocalWorker,
-  waitFor,
-  workerConfigs,
-  type LocalWorker, FAILURE_DB, failureKeys, closeFailureSuite } from './support.js';
+import { sleep, waitFor } from 'celeriac/testing';
+import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, workerConfigs, type LocalWorker, FAILURE_DB, failureKeys, closeFailureSuite } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: kill -9 of a worker');
 const BASE = FAILURE_DB;
@@ -65,7 +55,7 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
     const a = spawnWorker(config(queue, `a-${process.pid}@failure`));
     await a.ready;
     const id = await send(queue, 60_000);
-    await waitFor('the task to start on A', async () => (await counts(raw, prefix, id)).attempts === 1, 20_000);
+    await waitFor(async () => (await counts(raw, prefix, id)).attempts === 1, 'the task to start on A', 20_000);
 
     // B consumes the same queue while A is alive and running the task: A renews its lease,
     // so B must not take the task even after more than recoverAfterSec.
@@ -79,7 +69,7 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
     // it. The bound only tells that from kombu's visibility timeout (1 h here) without
     // depending on the machine's speed; the timing itself is checked on a fake clock in
     // test/redis/broker/redis-recovery.test.ts.
-    await waitFor('SUCCESS on B', async () => (await metas(raw, [id]))[0]?.status === 'SUCCESS', RECOVERY_BOUND_MS);
+    await waitFor(async () => (await metas(raw, [id]))[0]?.status === 'SUCCESS', 'SUCCESS on B', RECOVERY_BOUND_MS);
 
     const [meta] = await metas(raw, [id]);
     expect(meta).toMatchObject({ status: 'SUCCESS', result: 2 });
@@ -100,10 +90,10 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
       const c = spawnWorker(config(queue, `c-${process.pid}@failure`, { prefetchMultiplier: 4, acksLate }));
       await c.ready;
       const blocker = await send(queue, 60_000);
-      await waitFor('the blocker to start', async () => (await counts(raw, prefix, blocker)).attempts === 1, 20_000);
+      await waitFor(async () => (await counts(raw, prefix, blocker)).attempts === 1, 'the blocker to start', 20_000);
       const reserved: string[] = [];
       for (let i = 0; i < 6; i++) reserved.push(await send(queue, 0));
-      await waitFor('the child to hold 4 messages', async () => (await unacked()) === 4, 20_000);
+      await waitFor(async () => (await unacked()) === 4, 'the child to hold 4 messages', 20_000);
       expect(await raw.lLen(`${prefix}${queue}`)).toBe(acksLate ? 3 : 2);
       for (const id of reserved) expect((await counts(raw, prefix, id)).attempts).toBe(0);
 
@@ -113,7 +103,7 @@ describe.runIf(ready)('failure: kill -9 of a worker', () => {
       // Late ack: the blocker comes back too. Early ack: it was acked when it started, so a
       // crash mid-run loses it (Celery's at-most-once for acks_late=False); the others must not be lost.
       const expected = acksLate ? [blocker, ...reserved] : reserved;
-      await waitFor('every task to succeed on D', async () => (await metas(raw, expected)).every((m) => m?.status === 'SUCCESS'), RECOVERY_BOUND_MS);
+      await waitFor(async () => (await metas(raw, expected)).every((m) => m?.status === 'SUCCESS'), 'every task to succeed on D', RECOVERY_BOUND_MS);
       for (const id of reserved) expect(await counts(raw, prefix, id)).toEqual({ attempts: 1, success: 1 });
       if (acksLate) {
         expect(await counts(raw, prefix, blocker)).toEqual({ attempts: 2, success: 1 });

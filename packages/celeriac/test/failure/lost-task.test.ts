@@ -14,7 +14,8 @@ import { createApp, type App } from '../../src/index.js';
 import type { TaskEvent } from '../../src/worker/task-events.js';
 import { shouldRunRedisTests } from '../support/redis.js';
 import { BLOCK } from './fixtures/tasks.js';
-import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker, closeFailureSuite } from './support.js';
+import { waitFor } from 'celeriac/testing';
+import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, workerConfigs, type LocalWorker, closeFailureSuite } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: lost-task detection');
 const BASE = FAILURE_DB;
@@ -47,20 +48,20 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed', () 
     const doomed = spawnWorker(config(queue, `lost-doomed-${process.pid}@failure`, { acksLate: false }));
     await doomed.ready;
     await producer.sendTask(MARKED, [lost, 600_000], {}, { queue, taskId: lost });
-    await waitFor('the task to start on the doomed worker', async () => (await counts(raw, prefix, lost)).attempts === 1, 20_000);
+    await waitFor(async () => (await counts(raw, prefix, lost)).attempts === 1, 'the task to start on the doomed worker', 20_000);
     // Acked early and recorded as running: the message itself is gone from the broker.
-    await waitFor('the running record', async () => (await raw.hLen(`${prefix}celeriac.running`)) === 1, 10_000);
+    await waitFor(async () => (await raw.hLen(`${prefix}celeriac.running`)) === 1, 'the running record', 10_000);
     expect(await raw.hLen(`${prefix}unacked`)).toBe(0);
     await doomed.kill();
 
     local = await startLocalWorker(config(queue, `lost-finder-${process.pid}@failure`, { acksLate: false }), raw);
     const events: TaskEvent[] = [];
     local.worker.onTaskEvent((e) => events.push(e));
-    await waitFor('FAILURE stored for the lost task', async () => (await metas(raw, [lost]))[0]?.status === 'FAILURE', 30_000);
+    await waitFor(async () => (await metas(raw, [lost]))[0]?.status === 'FAILURE', 'FAILURE stored for the lost task', 30_000);
     const [meta] = await metas(raw, [lost]);
     expect(meta?.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
     expect(String((meta?.result as { exc_message: string[] }).exc_message[0])).toMatch(/^Worker exited prematurely/);
-    await waitFor('the task-failed event', () => events.some((e) => e.type === 'task-failed' && e.message.headers.id === lost), 10_000);
+    await waitFor(() => events.some((e) => e.type === 'task-failed' && e.message.headers.id === lost), 'the task-failed event', 10_000);
     // Taken once, and the message is not run again (acked early: at most once).
     expect(await raw.hLen(`${prefix}celeriac.running`)).toBe(0);
     expect((await counts(raw, prefix, lost)).attempts).toBe(1);
@@ -80,14 +81,14 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed', () 
     const events: TaskEvent[] = [];
     local.worker.onTaskEvent((e) => events.push(e));
     await producer.sendTask(MARKED, [well, 9000], {}, { queue, taskId: well });
-    await waitFor('the well-behaved task\'s running record', async () => (await raw.hLen(`${prefix}celeriac.running`)) >= 1, 10_000);
+    await waitFor(async () => (await raw.hLen(`${prefix}celeriac.running`)) >= 1, 'the well-behaved task\'s running record', 10_000);
     await producer.sendTask(BLOCK, [blocking, 6000], {}, { queue, taskId: blocking });
-    await waitFor('both to succeed', async () => (await metas(raw, [well, blocking])).every((m) => m?.status === 'SUCCESS'), 40_000);
+    await waitFor(async () => (await metas(raw, [well, blocking])).every((m) => m?.status === 'SUCCESS'), 'both to succeed', 40_000);
     expect(events.filter((e) => e.type === 'task-failed').map((e) => e.message.headers.id), blocked.output()).toEqual([]);
     expect(await counts(raw, prefix, well)).toEqual({ attempts: 1, success: 1 });
     // The blocking task is the one named, alone (it blocks after an await: block-watch knows
     // its continuation's task), by the blocked worker itself once its loop turns.
-    await waitFor('the block warning', () => blocked.output().includes(`Task ${BLOCK}[${blocking}] blocked the event loop`), 10_000);
+    await waitFor(() => blocked.output().includes(`Task ${BLOCK}[${blocking}] blocked the event loop`), 'the block warning', 10_000);
     expect(blocked.output()).not.toMatch(/One of the tasks/);
   }, 90_000);
 
@@ -100,9 +101,9 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed', () 
     local.worker.onTaskEvent((e) => events.push(e));
     // Four grace periods and several sweeps of its own broker while it runs.
     await producer.sendTask(MARKED, [slow, 4000], {}, { queue, taskId: slow });
-    await waitFor('the running record', async () => (await raw.hLen(`${prefix}celeriac.running`)) === 1, 10_000);
-    await waitFor('SUCCESS', async () => (await metas(raw, [slow]))[0]?.status === 'SUCCESS', 30_000);
-    await waitFor('the record removed', async () => (await raw.hLen(`${prefix}celeriac.running`)) === 0, 10_000);
+    await waitFor(async () => (await raw.hLen(`${prefix}celeriac.running`)) === 1, 'the running record', 10_000);
+    await waitFor(async () => (await metas(raw, [slow]))[0]?.status === 'SUCCESS', 'SUCCESS', 30_000);
+    await waitFor(async () => (await raw.hLen(`${prefix}celeriac.running`)) === 0, 'the record removed', 10_000);
     expect(events.some((e) => e.type === 'task-failed')).toBe(false);
     expect(await counts(raw, prefix, slow)).toEqual({ attempts: 1, success: 1 });
   }, 60_000);

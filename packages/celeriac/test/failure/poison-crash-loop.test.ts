@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import { parseSetAside } from '../../src/brokers/redis/settlements.js';
 import { shouldRunRedisTests } from '../support/redis.js';
-import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, waitFor, workerConfigs, FAILURE_DB, failureKeys, closeFailureSuite } from './support.js';
+import { waitFor } from 'celeriac/testing';
+import { counts, killChildren, MARKED, metas, plainClient, spawnWorker, workerConfigs, FAILURE_DB, failureKeys, closeFailureSuite } from './support.js';
 import { POISON } from './fixtures/tasks.js';
 
 const ready = await shouldRunRedisTests('failure: poison message crash loop');
@@ -56,8 +57,8 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
 
     const last = spawnWorker(config(queue, `poison-last-${process.pid}@failure`, { settings }));
     await last.ready;
-    await waitFor('the dead letter', async () => parseSetAside(await raw.lRange(`${prefix}celeriac.deadletters`, 0, -1)).some((r) => r.raw.includes(id)), 20_000);
-    await waitFor('the healthy task to succeed', async () => (await metas(raw, [after]))[0]?.status === 'SUCCESS', 20_000);
+    await waitFor(async () => parseSetAside(await raw.lRange(`${prefix}celeriac.deadletters`, 0, -1)).some((r) => r.raw.includes(id)), 'the dead letter', 20_000);
+    await waitFor(async () => (await metas(raw, [after]))[0]?.status === 'SUCCESS', 'the healthy task to succeed', 20_000);
     // In the dead letters' own part of the store, where garbage cannot evict it.
     const [record] = parseSetAside(await raw.lRange(`${prefix}celeriac.deadletters`, 0, -1)).filter((r) => r.raw.includes(id));
     expect(record?.category).toBe('dead-letter');
@@ -89,10 +90,10 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
       const w = spawnWorker(config(queue, `poison-n-${run}-${process.pid}@failure`, over));
       // Dies by the poison, or lives once the poison was dead-lettered.
       const died = new Promise<boolean>((resolve) => w.child.once('exit', () => resolve(true)));
-      const settled = waitFor('the dead letter', async () => (await deadLetters()).length > 0, 60_000).then(() => false);
+      const settled = waitFor(async () => (await deadLetters()).length > 0, 'the dead letter', 60_000).then(() => false);
       if (!(await Promise.race([died, settled]))) break;
     }
-    await waitFor('the 20 innocent tasks to succeed', async () => (await metas(raw, innocent)).every((m) => m?.status === 'SUCCESS'), 60_000);
+    await waitFor(async () => (await metas(raw, innocent)).every((m) => m?.status === 'SUCCESS'), 'the 20 innocent tasks to succeed', 60_000);
     const letters = await deadLetters();
     expect(letters).toHaveLength(1);
     expect(letters[0]).toContain(id);

@@ -11,6 +11,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import { Beat } from '../../src/exports/beat.js';
 import { createApp, Worker, type App, type AsyncResult } from '../../src/index.js';
 import { waitFor } from '../../src/testing/wait-for.js';
@@ -67,7 +68,7 @@ describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => 
         } catch {
           refused += 1; // the send failed and the caller knows: not a lost task
         }
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
       }
     })();
     await waitFor(() => sent.length >= 50, 'tasks flowing before the kill', 15_000);
@@ -87,7 +88,7 @@ describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => 
       return false;
     }, 'a task sent after the kill to complete', 60_000);
     const beatRunsAtRecovery = beatRuns.length;
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     stop = true;
     await produce;
     const values = await Promise.all(sent.map((s) => s.r.get({ timeoutMs: 60_000 })));

@@ -17,7 +17,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, ErrorCodes, Worker, type Settings } from '../../src/index.js';
 import { freePort, RedisServerProcess } from '../support/redis.js';
-import { plainClient, waitFor } from './support.js';
+import { waitFor } from 'celeriac/testing';
+import { plainClient } from './support.js';
 
 const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
 if (!hasRedisServer) {
@@ -78,7 +79,7 @@ describe.runIf(hasRedisServer)('failure: start-up races', () => {
 
   /** The worker waits in `state` (one warning, repeats at debug), then runs a task once `clear` ran. */
   async function waitsThenRuns(w: ReturnType<typeof startWorker>, state: string, clear: () => Promise<void>) {
-    await waitFor(`a second ${state} attempt`, () => w.debugs().some((l) => l.state === state), 20_000);
+    await waitFor(() => w.debugs().some((l) => l.state === state), `a second ${state} attempt`, 20_000);
     expect(w.worker.state).toBe('starting');
     const shown = w.warns().filter((l) => l.state === state);
     expect(shown).toHaveLength(1);
@@ -166,7 +167,7 @@ describe.runIf(hasRedisServer)('failure: start-up races', () => {
     await raw.configSet('replica-serve-stale-data', 'no');
     await raw.sendCommand(['REPLICAOF', '127.0.0.1', String(await freePort())]);
     const during = () => w.lines.slice(before).filter((l) => l.state === 'MASTERDOWN' && l.retryAt !== undefined);
-    await waitFor('six failed fetches', () => during().length >= 6, 30_000);
+    await waitFor(() => during().length >= 6, 'six failed fetches', 30_000);
     // Fetches and background duties (lease renewal, ETA promotion...) all fail: one warning in all.
     const shown = w.lines.slice(before).filter((l) => l.level >= 40);
     expect(shown).toHaveLength(1);
@@ -177,7 +178,7 @@ describe.runIf(hasRedisServer)('failure: start-up races', () => {
     expect(gaps[5]).toBeGreaterThan(gaps[0] ?? Infinity);
     expect(w.lines.slice(before).filter((l) => l.err !== undefined)).toEqual([]);
     await raw.sendCommand(['REPLICAOF', 'NO', 'ONE']);
-    await waitFor('the recovery line', () => w.lines.some((l) => /^broker: working again after \d+ failures over [\d.]+ s \(last: MASTERDOWN\)$/.test(l.msg)), 20_000);
+    await waitFor(() => w.lines.some((l) => /^broker: working again after \d+ failures over [\d.]+ s \(last: MASTERDOWN\)$/.test(l.msg)), 'the recovery line', 20_000);
     const r = await w.app.sendTask('race.add', [3, 4]);
     expect(await r.get({ timeoutMs: 20_000 })).toBe(7);
   }, 60_000);

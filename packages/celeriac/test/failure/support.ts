@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from 'celeriac/testing';
 import { pino } from 'pino';
 import { createClient, type RedisClientType } from 'redis';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
@@ -75,17 +76,6 @@ export function workerConfigs(base: string, prefix: string, broker: RedisBrokerO
 
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every 20 ms until true; throws naming `what` after `ms`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A connected plain client (errors while a server is down are ignored, commands retry). */
 export async function plainClient(url: string): Promise<RedisClientType> {
@@ -230,13 +220,11 @@ export class DurableRedisServer {
     this.#child = child;
     children.add(child);
     child.once('exit', () => children.delete(child));
-    const deadline = Date.now() + timeoutMs;
     // Reachable is not enough: while loading the AOF, Redis answers LOADING.
-    while (!(await redisReachable(this.url, 200)) || !(await this.#answers())) {
+    await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) on port ${this.port}`);
-      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
-      await sleep(25);
-    }
+      return (await redisReachable(this.url, 200)) && (await this.#answers());
+    }, `redis-server to start on port ${this.port}`, timeoutMs);
   }
 
   async #answers(): Promise<boolean> {

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
@@ -20,16 +21,6 @@ const BROKER = `redis://127.0.0.1:6379/${DB}`;
 const ready = (await shouldRunRedisTests('control interop')) && shouldRunPythonTests('control interop');
 const NODE = `ts-${process.pid}@interop`;
 const taskIds: string[] = [];
-
-async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describeOracles('celery inspect / control against a Celeriac worker', (oracle) => {
   let app: App;
@@ -78,7 +69,7 @@ describeOracles('celery inspect / control against a Celeriac worker', (oracle) =
     const blocked = await send('interop.block');
     const waiting = await send('interop.add', [1, 2]);
     const eta = await send('interop.add', [3, 4], { countdown: 300 });
-    await until(() => worker.active === 1 && worker.reserved === 1, 'one active, one reserved');
+    await waitFor(() => worker.active === 1 && worker.reserved === 1, 'one active, one reserved', 15_000);
     const replies = await cli.inspectAll([['active'], ['reserved'], ['query_task', blocked.id, waiting.id], ['scheduled']], NODE);
     const [active, reserved, q, scheduled] = replies.map((r) => r[NODE]) as [{ id: string; name: string }[], { id: string }[], Record<string, [string, { id: string }]>, { eta: string; request: { id: string } }[]];
     expect(active.map((r) => [r.id, r.name])).toEqual([[blocked.id, 'interop.block']]);
@@ -98,15 +89,15 @@ describeOracles('celery inspect / control against a Celeriac worker', (oracle) =
     expect(r?.stdout).toContain(`tasks ${id} flagged as revoked`);
     expect((JSON.parse(revoked?.stdout ?? '') as Record<string, unknown>)[NODE]).toContain(id);
     const res = await app.sendTask('interop.add', [1, 1], {}, { taskId: id });
-    await until(async () => (await app.backend.get(res.id))?.status === 'REVOKED', 'REVOKED state');
+    await waitFor(async () => (await app.backend.get(res.id))?.status === 'REVOKED', 'REVOKED state', 15_000);
   }, 60_000);
 
   it('control terminate stops a running task: REVOKED', async () => {
     const blocked = await send('interop.block');
-    await until(() => worker.active === 1, 'task running');
+    await waitFor(() => worker.active === 1, 'task running', 15_000);
     const r = await cli.run(['control', 'terminate', 'SIGKILL', blocked.id, '-t', '5', '-d', NODE]);
     expect(r.stdout).toContain(`terminate: ${blocked.id}`);
-    await until(async () => (await app.backend.get(blocked.id))?.status === 'REVOKED', 'REVOKED state');
+    await waitFor(async () => (await app.backend.get(blocked.id))?.status === 'REVOKED', 'REVOKED state', 15_000);
   }, 60_000);
 
   it('control rate_limit, add_consumer and cancel_consumer take effect', async () => {
@@ -128,7 +119,7 @@ describeOracles('celery inspect / control against a Celeriac worker', (oracle) =
     const pyNode = `py-mingle-${process.pid}@interop`;
     const py = cli.spawn(['worker', '-n', pyNode, '-Q', `pymingle-${process.pid}`, '-c', '1', '-P', 'solo', '--without-gossip', '--without-heartbeat', '-l', 'INFO']);
     try {
-      await until(() => /ready\./.test(py.output()), 'python worker ready', 30_000);
+      await waitFor(() => /ready\./.test(py.output()), 'python worker ready', 30_000);
       expect(py.output()).toMatch(/mingle: sync with 1 nodes/);
       expect(py.output()).not.toMatch(/ValueError|Traceback/);
       expect((await cli.inspect('revoked', [], pyNode))[pyNode]).toContain(id);
@@ -141,7 +132,7 @@ describeOracles('celery inspect / control against a Celeriac worker', (oracle) =
   it('control shutdown stops the worker', async () => {
     const r = await cli.run(['control', 'shutdown', '-t', '2', '-d', NODE]);
     expect(r.code).not.toBe(0); // shutdown never replies: "No nodes replied within time constraint"
-    await until(() => worker.state === 'closed', 'worker closed');
+    await waitFor(() => worker.state === 'closed', 'worker closed', 15_000);
     await worker.stopped;
   }, 60_000);
 }, ready);

@@ -7,6 +7,7 @@
  * (An unknown task: unknown-task-interop.test.ts.)
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import { Reject, type App, type AsyncResult } from '../../src/index.js';
 import { EventReceiver } from '../../src/exports/monitor.js';
 import { waitFor } from '../../src/testing/index.js';
@@ -101,7 +102,7 @@ describeOracles('the events of a Python worker and of a Celeriac worker, scenari
     for (const r of results) {
       await waitFor(() => seen.some((e) => e.uuid === r.id && e.type === last), `${last} of ${r.id}`, { timeoutMs: 40_000 });
       // Anything a worker sends after the last event (it should send nothing) shows up too.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       views.push(view(seen.filter((e) => e.uuid === r.id && e.type !== 'task-sent')));
     }
     const sorted = (v: ReturnType<typeof view>) => (anyOrder ? [...v].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) : v);

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { createApp, Worker, type App } from 'celeriac';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
@@ -18,14 +19,6 @@ const BROKER = `redis://127.0.0.1:6379/${DB}`;
 const ready = (await shouldRunRedisTests('events interop')) && shouldRunPythonTests('events interop');
 const NODE = `ts-ev-${process.pid}@interop`;
 const taskIds: string[] = [];
-
-async function until(check: () => boolean, what: string, output: () => string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; celery events printed:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describeOracles('celery events --dump sees a Celeriac worker', (oracle) => {
   let app: App;
@@ -56,11 +49,11 @@ describeOracles('celery events --dump sees a Celeriac worker', (oracle) => {
     try {
       const out = dump.output;
       // `celery events` broadcasts a heartbeat request on start; the worker answers at once.
-      await until(() => out().includes(`${NODE} [`) && /heartbeat: .*freq=2/.test(out()), 'a heartbeat', out);
+      await waitFor(() => out().includes(`${NODE} [`) && /heartbeat: .*freq=2/.test(out()), () => `a heartbeat; celery events printed:\n${out()}`, 30_000);
       const ok = await app.sendTask('interop.add', [2, 3]);
       const bad = await app.sendTask('interop.fail', ['boom']);
       taskIds.push(ok.id, bad.id);
-      await until(() => out().includes(`task succeeded: interop.add(${ok.id})`) && out().includes(`task failed: interop.fail(${bad.id})`), 'task events', out);
+      await waitFor(() => out().includes(`task succeeded: interop.add(${ok.id})`) && out().includes(`task failed: interop.fail(${bad.id})`), () => `task events; celery events printed:\n${out()}`, 30_000);
       const lines = out().split('\n').filter((l) => l.startsWith(`${NODE} [`));
       const about = (id: string) => lines.filter((l) => l.includes(id)).map((l) => l.replace(/^.*?\] /, ''));
       expect(about(ok.id)[0]).toMatch(new RegExp(`^task received: interop\\.add\\(${ok.id}\\) args=\\(2, 3\\) kwargs=\\{\\}`));

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { runEvents } from '../../src/cli/commands/events.js';
 import { type App } from '../../src/index.js';
 import { systemClock } from '../../src/exports/spi.js';
@@ -17,16 +18,6 @@ import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
 import type { PyWorker } from './python.js';
 
 const ready = await mixedFleetReady('monitor interop');
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describeOracles('celeriac inspect / control / status / events against a Python worker', (oracle) => {
   const fleet = new MixedFleet('mon', 8, oracle);
@@ -42,10 +33,10 @@ describeOracles('celeriac inspect / control / status / events against a Python w
   beforeAll(async () => {
     worker = await fleet.python({ name: `pymon-${process.pid}@%h`, events: true });
     app = fleet.app();
-    const res = await until('a ping reply', async () => {
+    const res = await waitFor(async () => {
       const r = await cli('inspect', 'ping', '-j', '-t', '2');
       return r.code === 0 ? r : undefined;
-    });
+    }, 'a ping reply', { timeoutMs: 20_000, maxIntervalMs: 200 });
     node = Object.keys(JSON.parse(res.stdout) as object)[0] as string;
   }, 60_000);
 
@@ -83,11 +74,11 @@ describeOracles('celeriac inspect / control / status / events against a Python w
   it('inspect active and query_task see a running task', async () => {
     const result = await app.sendTask('py.sleep', [8]);
     taskIds.push(result.id);
-    const active = await until('the task to be active', async () => {
+    const active = await waitFor(async () => {
       const r = await at('inspect', 'active', '-j');
       const list = (JSON.parse(r.stdout || '{}') as Record<string, { id: string }[]>)[node] ?? [];
       return list.find((t) => t.id === result.id);
-    });
+    }, 'the task to be active', { timeoutMs: 20_000, maxIntervalMs: 200 });
     expect(active).toMatchObject({ id: result.id, name: 'py.sleep', args: [8], hostname: node });
     const text = await at('inspect', 'active');
     expect(text.stdout).toContain(`    * {'id': '${result.id}', 'name': 'py.sleep', 'args': [8]`);
@@ -150,10 +141,10 @@ describeOracles('celeriac inspect / control / status / events against a Python w
     });
     const nodeLine = node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // The wake-up heartbeat request makes the worker announce itself at once (freq=5).
-    await until('a heartbeat line', async () => (new RegExp(`^${nodeLine} \\[[\\d-]+ [\\d:.]+\\] heartbeat: .*freq=`, 'm').test(out.join('')) ? true : undefined));
+    await waitFor(async () => new RegExp(`^${nodeLine} \\[[\\d-]+ [\\d:.]+\\] heartbeat: .*freq=`, 'm').test(out.join('')), 'a heartbeat line', { timeoutMs: 20_000, maxIntervalMs: 200 });
     const result = await app.sendTask('py.add', [20, 22]);
     taskIds.push(result.id);
-    const text = await until('the task-succeeded line', async () => (out.join('').includes(`task succeeded: py.add(${result.id})`) ? out.join('') : undefined));
+    const text = await waitFor(async () => (out.join('').includes(`task succeeded: py.add(${result.id})`) ? out.join('') : undefined), 'the task-succeeded line', { timeoutMs: 20_000, maxIntervalMs: 200 });
     stop();
     await running;
     await broker.close();
@@ -168,11 +159,11 @@ describeOracles('celeriac inspect / control / status / events against a Python w
     const receiver = new EventReceiver(receiverApp.broker, (e, at) => void state.apply(e, at));
     await receiver.start();
     try {
-      await until('the worker online', async () => (state.isOnline(node, Date.now()) ? true : undefined));
+      await waitFor(async () => state.isOnline(node, Date.now()), 'the worker online', { timeoutMs: 20_000, maxIntervalMs: 200 });
       expect(state.worker(node)).toMatchObject({ swIdent: 'py-celery', swVer: oracle.version, freq: expect.any(Number) });
       const result = await app.sendTask('py.add', [1, 2]);
       taskIds.push(result.id);
-      const task = await until('the task to succeed', async () => (state.task(result.id)?.state === 'SUCCESS' ? state.task(result.id) : undefined));
+      const task = await waitFor(async () => (state.task(result.id)?.state === 'SUCCESS' ? state.task(result.id) : undefined), 'the task to succeed', { timeoutMs: 20_000, maxIntervalMs: 200 });
       expect(task).toMatchObject({ name: 'py.add', args: '(1, 2)', result: '3', worker: node });
     } finally {
       await receiver.close();

@@ -17,7 +17,8 @@ import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import { PY_COUNT } from '../failure/fixtures/tasks.js';
-import { FAST, killChildren, plainClient, sleep, spawnWorker, startLocalWorker, waitFor, workerConfigs, type LocalWorker } from '../failure/support.js';
+import { sleep, waitFor } from 'celeriac/testing';
+import { FAST, killChildren, plainClient, spawnWorker, startLocalWorker, workerConfigs, type LocalWorker } from '../failure/support.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, shouldRunRedisTests } from '../support/redis.js';
 import { describeOracles } from '../support/oracles.js';
@@ -81,7 +82,7 @@ describeOracles('crash recovery between Python and Celeriac workers', (oracle) =
     const queue = `py-killed-${randomUUID().slice(0, 8)}`;
     const pyWorker = await python(queue, 'py-a');
     const { r, key } = await send(queue, 0, 120);
-    await waitFor('the task to start on Python', async () => (await runs(key)) === 1, 20_000);
+    await waitFor(async () => (await runs(key)) === 1, 'the task to start on Python', 20_000);
     const takenAt = Date.now();
     await pyWorker.stop('SIGKILL');
     expect(await raw.hLen(`${prefix}unacked`)).toBe(1);
@@ -99,7 +100,7 @@ describeOracles('crash recovery between Python and Celeriac workers', (oracle) =
     const child = spawnWorker(config(queue, `ts-b-${process.pid}@test`));
     await child.ready;
     const { r, key } = await send(queue, 5, 120);
-    await waitFor('the task to start on the Celeriac child', async () => (await runs(key)) === 1, 10_000);
+    await waitFor(async () => (await runs(key)) === 1, 'the task to start on the Celeriac child', 10_000);
     // Held past Python's visibility timeout, but renewed: a Python worker starting now (its
     // sweep runs at start) must leave it alone.
     await sleep((VISIBILITY_SEC + 1) * 1000);
@@ -113,7 +114,7 @@ describeOracles('crash recovery between Python and Celeriac workers', (oracle) =
     await sleep(Math.max(0, killedAt + (VISIBILITY_SEC + 1) * 1000 - Date.now()));
     // Python's restore_visible runs when its consumer starts (and then every 100 s).
     await python(queue, 'py-b2');
-    await waitFor('Python to run it', async () => (await runs(key)) === 2, 20_000);
+    await waitFor(async () => (await runs(key)) === 2, 'Python to run it', 20_000);
     // Python runs it for 5 s; a Celeriac worker with a 2 s recoverAfterSec joins meanwhile.
     locals.push(await startLocalWorker(config(queue, `ts-b2-${process.pid}@test`), raw));
     expect(await r.get({ timeoutMs: 20_000 })).toBe(2);
@@ -128,7 +129,7 @@ describeOracles('crash recovery between Python and Celeriac workers', (oracle) =
     locals.push(await startLocalWorker(config(queue, `ts-c-${process.pid}@test`), raw));
     // Python runs it for 6 s (> recoverAfterSec 2 s, < visibility timeout 8 s).
     const { r, key } = await send(queue, 0, 6);
-    await waitFor('the task to start', async () => (await runs(key)) === 1, 20_000);
+    await waitFor(async () => (await runs(key)) === 1, 'the task to start', 20_000);
     expect(await r.get({ timeoutMs: 20_000 })).toBe(1);
     await sleep(1500);
     expect(await runs(key)).toBe(1);

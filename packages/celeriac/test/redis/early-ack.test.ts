@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { createApp, Worker } from 'celeriac';
 import { deleteKeys, deleteResults, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 
@@ -39,10 +40,7 @@ describe.runIf(ready)('early ack on Redis', () => {
       expect(await r.get({ timeoutMs: 5000 })).toBe('ok');
       // Fetched and recorded as held, its ack not applied yet, when the body ran.
       expect(seen).toEqual([1]);
-      const deadline = Date.now() + 5000;
-      while ((heldNow() !== 0 || worker.active !== 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(heldNow()).toBe(0);
-      expect(worker.active).toBe(0);
+      await waitFor(() => heldNow() === 0 && worker.active === 0, () => `the ack applied and the slot free (held ${heldNow()}, active ${worker.active})`);
     } finally {
       await worker.close();
     }

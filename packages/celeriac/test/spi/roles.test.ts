@@ -8,7 +8,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chord, createApp, group, GroupResult, Worker, type App } from 'celeriac';
-import { FakeClock } from 'celeriac/testing';
+import { FakeClock, waitFor } from 'celeriac/testing';
 import { MemoryBackend } from '../../src/backends/memory/memory-backend.js';
 import { MemoryBroker } from '../../src/brokers/memory/memory-broker.js';
 import { ErrorCodes } from '../../src/errors.js';
@@ -185,16 +185,9 @@ describe('an app and worker on a results-only backend', () => {
     const worker = await start();
     const r = await later.applyAsync([], { countdown: 60 });
     await r.revoke();
-    const deadline = Date.now() + 3000;
-    while (!worker.revokedIds().includes(r.id)) {
-      if (Date.now() > deadline) throw new Error('the worker never heard of the revoke');
-      await new Promise<void>((resolve) => setTimeout(resolve, 2));
-    }
+    await waitFor(() => worker.revokedIds().includes(r.id), 'the worker to hear of the revoke', 3000);
     clock.advance(60_000);
-    while ((await inner.get(r.id))?.status !== 'REVOKED') {
-      if (Date.now() > deadline + 3000) throw new Error('the task was not marked REVOKED');
-      await new Promise<void>((resolve) => setTimeout(resolve, 2));
-    }
+    await waitFor(async () => (await inner.get(r.id))?.status === 'REVOKED', 'the task marked REVOKED', 3000);
     expect(runs).toBe(0);
   });
 

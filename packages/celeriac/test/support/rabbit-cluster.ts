@@ -15,6 +15,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from 'celeriac/testing';
 
 const BIN = '/usr/lib/rabbitmq/bin';
 
@@ -49,14 +50,6 @@ function portOpen(port: number): Promise<boolean> {
       resolve(false);
     });
   });
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`rabbit cluster: ${what} not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** A running cluster (three nodes unless told). */
@@ -129,7 +122,7 @@ export class RabbitCluster {
     child.stdout?.on('data', log);
     child.stderr?.on('data', log);
     this.#procs.set(i, child);
-    await until(() => portOpen(this.port(i)), `node ${i} listening`, 90_000).catch((err: unknown) => {
+    await waitFor(() => portOpen(this.port(i)), `rabbit cluster: node ${i} listening`, { timeoutMs: 90_000, maxIntervalMs: 250 }).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${this.#logs.get(i) ?? ''}`);
     });
   }
@@ -138,7 +131,7 @@ export class RabbitCluster {
   async startAll(): Promise<void> {
     await this.start(1);
     await Promise.all(Array.from({ length: this.#nodes - 1 }, (_, k) => this.start(k + 2)));
-    await until(async () => (await this.runningNodes(1)) === this.#nodes, `${this.#nodes} running nodes`, 90_000);
+    await waitFor(async () => (await this.runningNodes(1)) === this.#nodes, `rabbit cluster: ${this.#nodes} running nodes`, { timeoutMs: 90_000, maxIntervalMs: 250 });
   }
 
   /** How many nodes node `i` sees running (rabbitmqctl: an Erlang VM, a few seconds). */
@@ -167,7 +160,7 @@ export class RabbitCluster {
       // already gone
     }
     await exited;
-    await until(async () => !(await portOpen(this.port(i))), `node ${i} gone`, 10_000);
+    await waitFor(async () => !(await portOpen(this.port(i))), `rabbit cluster: node ${i} gone`, { timeoutMs: 10_000, maxIntervalMs: 250 });
   }
 
   /** Kills every node and removes the data. */

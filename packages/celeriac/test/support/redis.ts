@@ -13,6 +13,7 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { waitFor } from 'celeriac/testing';
 
 /** The shared test Redis. */
 export const REDIS_URL = process.env['CELERIAC_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379/0';
@@ -121,12 +122,10 @@ export class RedisServerProcess {
     this.#child = child;
     child.stdout?.on('data', (d: Buffer) => (this.#output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.#output += d.toString()));
-    const deadline = Date.now() + timeoutMs;
-    while (!(await redisReachable(this.url, 200))) {
+    await waitFor(() => {
       if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) on port ${this.port}:\n${this.#output}`);
-      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}:\n${this.#output}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+      return redisReachable(this.url, 200);
+    }, () => `redis-server to start on port ${this.port}:\n${this.#output}`, timeoutMs);
   }
 
   /** SIGSTOPs the server: connections stay open (the kernel still ACKs) but nothing answers. */
@@ -189,12 +188,10 @@ export class SentinelProcess {
     this.#child = child;
     child.stdout?.on('data', (d: Buffer) => (this.#output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.#output += d.toString()));
-    const deadline = Date.now() + timeoutMs;
-    while (!(await redisReachable(`redis://127.0.0.1:${this.port}`, 200))) {
+    await waitFor(() => {
       if (child.exitCode !== null) throw new Error(`sentinel exited (${child.exitCode}):\n${this.#output}`);
-      if (Date.now() > deadline) throw new Error(`sentinel did not start on port ${this.port}:\n${this.#output}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+      return redisReachable(`redis://127.0.0.1:${this.port}`, 200);
+    }, () => `sentinel to start on port ${this.port}:\n${this.#output}`, timeoutMs);
   }
 
   /** Runs one command on the sentinel (e.g. `['SENTINEL', 'FAILOVER', name]`). */

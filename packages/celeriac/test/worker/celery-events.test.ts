@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import { EVENT_EXCHANGE, decodeEventEnvelope } from '../../src/protocol/events.js';
 import { closeEnvs, makeEnv, waitFor } from './helpers.js';
 import { ControlClient, collectEvents } from './control-client.js';
@@ -67,7 +68,7 @@ describe('Celery events from a worker', () => {
     const sent = await waitFor(() => events.find((e) => e.type === 'task-sent'), 'task-sent');
     expect(sent).toMatchObject({ uuid: r.id, name: 't.add', args: '(1, 1)', kwargs: '{}', retries: 0, queue: 'celery', exchange: '', routing_key: 'celery' });
     expect(String(sent['hostname'])).toMatch(/^gen\d+@/);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     expect(events.filter((e) => e.type.startsWith('task-') && e.type !== 'task-sent')).toEqual([]);
     await stop();
   });

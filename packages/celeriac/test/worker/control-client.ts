@@ -8,6 +8,7 @@ import type { Broker, Consumer, Delivery } from '../../src/core/spi/broker.js';
 import { EVENT_EXCHANGE, decodeEventEnvelope, type EventDict } from '../../src/protocol/events.js';
 import { CONTROL_EXCHANGE, REPLY_EXCHANGE, decodeControlReply, encodeControlRequest, replyQueueName } from '../../src/protocol/pidbox.js';
 import type { Json, JsonObject } from '../../src/protocol/types.js';
+import { sleep } from 'celeriac/testing';
 
 /** Options of one call. */
 export interface CallOptions {
@@ -62,7 +63,7 @@ export class ControlClient {
     const limit = options.limit ?? 1;
     const deadline = Date.now() + (options.timeoutMs ?? 2000);
     const mine = () => this.#replies.filter((r) => r.ticket === ticket).map((r) => r.body);
-    while (mine().length < limit && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (mine().length < limit && Date.now() < deadline) await sleep(5);
     return mine();
   }
 

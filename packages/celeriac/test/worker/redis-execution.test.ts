@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { createApp, Reject, Worker, type App } from 'celeriac';
 import { RedisBackend, RedisBroker } from 'celeriac/redis';
 import { deleteKeys, REDIS_URL, randomKeyPrefix, shouldRunRedisTests } from '../support/redis.js';
@@ -30,16 +31,6 @@ async function startWorker(app: App, name: string, concurrency = 4): Promise<Wor
   opened.find((o) => o.app === app)?.workers.push(worker);
   await worker.start();
   return worker;
-}
-
-async function poll<T>(what: string, check: () => Promise<T | null | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /**
@@ -130,10 +121,10 @@ describe.runIf(ready)('execution semantics on Redis', () => {
     await startWorker(workerApp, 'term');
     const producer = makeApp('q4');
     const r = await producer.sendTask(name);
-    await poll('the task running', async () => started);
+    await waitFor(async () => started, 'the task running', 15_000);
     await r.revoke({ terminate: true, signal: 'SIGTERM' });
     await expect(r.get({ timeoutMs: 15_000 })).rejects.toMatchObject({ reason: 'terminated' });
-    await poll('the signal aborted', async () => aborted !== null);
+    await waitFor(async () => aborted !== null, 'the signal aborted', 15_000);
     expect(aborted).toMatchObject({ reason: 'terminated' });
   }, 30_000);
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import { closeEnvs, deferred, makeEnv, waitFor, waitForState } from './helpers.js';
 import { ControlClient, collectEvents } from './control-client.js';
 
@@ -130,7 +131,7 @@ describe('remote control', () => {
     expect(await (await add.applyAsync([2, 2], { queue: 'extra' })).get({ timeoutMs: 2000 })).toBe(4);
     expect(await client.ask(NODE, 'cancel_consumer', { queue: 'extra' })).toEqual({ ok: 'no longer consuming from extra' });
     const r = await add.applyAsync([3, 3], { queue: 'extra' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     expect(await env.app.broker.queueLength('extra')).toBe(1);
     expect((await env.backend.get(r.id))?.status ?? 'PENDING').toBe('PENDING');
   });

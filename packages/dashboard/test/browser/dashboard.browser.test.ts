@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chain, type App, type Task } from 'celeriac';
 import { BeatEntries } from 'celeriac/beat';
-import { waitFor } from 'celeriac/testing';
+import { sleep, waitFor } from 'celeriac/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MixedFleet, mixedFleetReady } from '../../../celeriac/test/interop/mixed-fleet.js';
@@ -75,7 +75,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     add = app.task('shop.add', (x: number, y: number) => x + y);
     app.task('shop.email', (to: string, opts: { user_id: number }) => `sent to ${to} for ${opts.user_id}`);
     app.task('shop.sleep', async (s: number) => {
-      await new Promise((r) => setTimeout(r, s * 1000));
+      await sleep(s * 1000);
       return s;
     });
     const worker = await fleet.worker(app, { concurrency: 2, hostname: `ts-${process.pid}@%h`, sendTaskEvents: true, queues: ['celery'] });

@@ -9,10 +9,9 @@ import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test
 import { beatStoreConformance } from '../../testing/beat-store-conformance.js';
 import { AmqpBroker } from './amqp-broker.js';
 import { BEAT_STORE_QUEUE } from './beat-store.js';
+import { sleep } from '../../testing/wait-for.js';
 
 const available = await amqpAvailable();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 describe.runIf(available)('amqp beat store', () => {
   let vhost = '';
   beforeAll(async () => {

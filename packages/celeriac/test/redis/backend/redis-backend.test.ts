@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import { backendConformance } from '../../../src/testing/backend-conformance.js';
 import { chordJoinConformance } from '../../../src/testing/chord-join-conformance.js';
 import { groupStoreConformance } from '../../../src/testing/group-store-conformance.js';
@@ -18,8 +19,6 @@ import { RedisBackend } from '../../../src/backends/redis/redis-backend.js';
 
 const run = await shouldRunRedisTests('RedisBackend');
 const PREFIX = randomKeyPrefix();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 const meta = (taskId: string, status: string, result: ResultMeta['result'] = null): ResultMeta => ({
   status,
   result,

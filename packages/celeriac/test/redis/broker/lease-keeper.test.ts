@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
 import type { Delivery } from '../../../src/core/spi/broker.js';
 import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
@@ -107,7 +108,7 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
   it('a broker with a fake clock (or leaseRenewal: event-loop) renews on the event loop', async () => {
     const fake = new RedisBroker(prefixedUrl(prefix), { ...fast, leaseRenewal: 'event-loop' });
     const consumer = fake.consume({ queues: [`idle-${randomUUID().slice(0, 6)}`], prefetch: 1, onDelivery: () => undefined });
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(fake.leaseRenewer).toBe('event-loop');
     await consumer.close();
     await fake.close();

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { MemoryBroker } from '../../../src/brokers/memory/memory-broker.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { Delivery, QueueBroker, SetAsideListing } from '../../../src/core/spi/broker.js';
@@ -50,8 +51,7 @@ async function parkSome(broker: Store, n: number, pad = 0, category: SetAsideCat
   }
   const got: Delivery[] = [];
   const consumer = broker.consume({ queues: [queue], prefetch: n, onDelivery: (d) => void got.push(d) });
-  const deadline = Date.now() + 10_000;
-  while (got.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => got.length >= n, () => `${n} deliveries (got ${got.length})`, 10_000);
   await consumer.close();
   expect(got).toHaveLength(n);
   for (const [i, d] of got.entries()) await d.setAside(`reason ${i}`, { category });
