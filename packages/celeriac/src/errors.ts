@@ -55,6 +55,11 @@ export const ErrorCodes = {
    * settlement of a delivery already settled here.
    */
   LEASE_LOST: 'CELERIAC_ERR_LEASE_LOST',
+  /**
+   * The server answered a command with an error that no wait changes (Redis: a key of the
+   * wrong type, a script error): not an outage, so not retried. TRANSPORT is the one that is.
+   */
+  COMMAND_REFUSED: 'CELERIAC_ERR_COMMAND_REFUSED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -20,6 +20,7 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { checkHeaderText } from './strict-text.js';
 import type { TransportLog } from '../core/transport-table.js';
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import type { AmqpTarget } from './url.js';
 
@@ -33,8 +34,8 @@ export interface AmqpSessionOptions {
   connectionName?: string;
 }
 
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5000;
+/** Waits between rounds of failed connects: 0.1 s doubling to 5 s. */
+const RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 5000 });
 
 /** A self-healing AMQP connection. */
 export class AmqpSession {
@@ -109,7 +110,7 @@ export class AmqpSession {
   }
 
   async #openLoop(): Promise<ChannelModel> {
-    let delay = BACKOFF_FIRST_MS;
+    const backoff = new Backoff(RECONNECT_BACKOFF);
     let lastLogged = '';
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'AMQP session is closed');
@@ -121,7 +122,7 @@ export class AmqpSession {
         this.#opening = undefined;
         this.#generation++;
         if (this.#generation > 1) {
-          this.options.log('warn', `reconnected to RabbitMQ at ${this.#where()}`);
+          this.options.log('warn', 'reconnected to RabbitMQ', { server: this.#where() });
           for (const fn of this.#listeners) fn();
         }
         return model;
@@ -129,12 +130,12 @@ export class AmqpSession {
         const e = coerceError(err);
         // Every node of the list once before waiting.
         const roundDone = attempt % this.#targets.length === 0;
+        const delay = roundDone ? backoff.next() : 0;
         const next = roundDone ? `retrying in ${delay} ms` : 'trying the next node';
-        if (e.message !== lastLogged || this.#targets.length > 1) this.options.log('warn', `cannot connect to RabbitMQ at ${this.#where()}; ${next}`, e);
+        if (e.message !== lastLogged || this.#targets.length > 1) this.options.log('warn', `cannot connect to RabbitMQ; ${next}`, { server: this.#where(), err: e });
         lastLogged = e.message;
         if (!roundDone) continue;
         await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
       }
     }
   }
@@ -167,12 +168,12 @@ export class AmqpSession {
     }
     batchFrames(model);
     checkHeaderText(model);
-    model.on('error', (err: Error) => this.options.log('warn', `RabbitMQ connection error: ${err.message}`, err));
+    model.on('error', (err: Error) => this.options.log('warn', 'RabbitMQ connection error', { server: this.#where(), err }));
     model.on('close', () => {
       if (this.#model !== model) return;
       this.#model = undefined;
       if (this.#closed) return;
-      this.options.log('warn', `connection to RabbitMQ at ${this.#where()} lost; reconnecting`);
+      this.options.log('warn', 'connection to RabbitMQ lost; reconnecting', { server: this.#where() });
       this.#opening ??= this.#openLoop();
       this.#opening.catch(() => undefined);
     });

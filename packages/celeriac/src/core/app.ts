@@ -141,7 +141,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       clock: this.clock,
       transportOptions: this.settingsValue.brokerTransportOptions,
       backendTransportOptions: this.settingsValue.resultBackendTransportOptions,
-      log: (level, msg, err) => this.log[level]({ err }, msg),
+      log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
       brokerUrl: this.settingsValue.broker,
       replyTo: this.replyTo,
       resultExpiresSec: this.settingsValue.resultExpires,

@@ -1,12 +1,13 @@
 /**
  * @module core/backoff
- * The one backoff of connection and outage retries: a delay that grows with each failed
- * attempt (by a step, as kombu's `ensure_connection`, or by a factor) up to a cap, with
- * optional "equal jitter" (half fixed, half random) so a fleet of workers does not retry in
- * lock-step after a restart. Pure: the randomness is injected.
+ * The one backoff of the engine: a delay that grows with each failed attempt (by a step, as
+ * kombu's `ensure_connection`, or by a factor) up to a cap, with optional "equal jitter" (half
+ * fixed, half random) so a fleet of workers does not retry in lock-step after a restart. Used
+ * by connection and outage retries, reconnects, nacked publishes, redeliveries and an idle
+ * queue's poll interval. Pure: the randomness is injected.
  *
- * Task retries (core/retry.ts) and redeliveries (worker/redelivery.ts) follow Celery's own
- * formulas and are not outage retries.
+ * Task retries (core/retry.ts) follow Celery's own formula (`retry_backoff` with full jitter)
+ * and stay there.
  */
 
 /** How a delay grows: ms added per attempt, or a factor applied per attempt. */

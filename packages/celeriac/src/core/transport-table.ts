@@ -9,8 +9,27 @@ import type { Broker } from './spi/broker.js';
 import type { QueueTopology } from './queue-topology.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
-/** Where adapters report connection trouble that no caller is waiting on. */
-export type TransportLog = (level: 'warn' | 'error', msg: string, err?: Error) => void;
+/**
+ * What an adapter log line concerns besides its message, as fields a log search filters on:
+ * the error, and the names involved (a delivery tag, a queue, an exchange, a server...). The
+ * message says what happened in words; the names go here, not into the message.
+ */
+export interface TransportLogFields {
+  err?: Error;
+  /** The delivery tag of the message concerned. */
+  tag?: string;
+  queue?: string;
+  exchange?: string;
+  routingKey?: string;
+  /** A pub/sub channel. */
+  channel?: string;
+  /** `host:port` of the server (RabbitMQ: and vhost). */
+  server?: string;
+  [field: string]: unknown;
+}
+
+/** Where adapters report trouble that no caller is waiting on: one line, with its fields. */
+export type TransportLog = (level: 'warn' | 'error', msg: string, fields?: TransportLogFields) => void;
 
 /** What a factory receives besides the URL. */
 export interface TransportContext {

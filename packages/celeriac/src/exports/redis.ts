@@ -18,3 +18,4 @@ export { waitingSince } from '../brokers/redis/queue-age.js';
 export type { RedisTarget } from '../redis/url.js';
 export { closeRedisClient, createRedisClient } from '../redis/client.js';
 export type { RedisClient, RedisClientOptions } from '../redis/client.js';
+export type { TransportLog, TransportLogFields } from '../core/transport-table.js';

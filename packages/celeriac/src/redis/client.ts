@@ -29,6 +29,7 @@ import type { RedisClientOptions as NodeRedisOptions, RedisClientType, RedisSent
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { failureState } from '../core/failure-state.js';
+import type { TransportLog } from '../core/transport-table.js';
 import { classifyRedisFailure } from './error-kind.js';
 import type { RedisTarget } from './url.js';
 
@@ -36,14 +37,13 @@ import type { RedisTarget } from './url.js';
 export type RedisClient = RedisClientType | RedisSentinelType;
 
 /** Log sink for connection problems. */
-export type RedisLog = (level: 'warn' | 'error', msg: string, err?: Error) => void;
 
 /** Options of {@link createRedisClient}. */
 export interface RedisClientOptions {
   /** Client name, sent as CLIENT SETNAME and used in log lines (e.g. `celeriac-backend`). */
   name: string;
   /** Receives connection errors. @default errors are dropped */
-  log?: RedisLog;
+  log?: TransportLog;
   /** Give up the first connection after this many ms (also the per-attempt timeout). @default 10000 */
   connectTimeoutMs?: number;
   /**
@@ -112,7 +112,7 @@ export function reconnectDelay(retries: number, random: () => number = Math.rand
 
 interface Resolved {
   name: string;
-  log: RedisLog;
+  log: TransportLog;
   connectTimeoutMs: number;
   offlineQueueTimeoutMs: number | null;
   pingIntervalMs: number;
@@ -217,14 +217,14 @@ const closers = new WeakMap<RedisClient, AbortController>();
  * the failure and reports it (worker/startup-connect.ts).
  */
 function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: RedisTarget, state: { everReady: boolean }, closed: AbortSignal): void {
-  const where = `redis connection "${opts.name}" to ${target.host}:${target.port}`;
+  const where = { connection: opts.name, server: `${target.host}:${target.port}` };
   let shown: string | undefined;
   let since = 0;
   let failures = 0;
   client.on('ready', () => {
     state.everReady = true;
     // At warn, as the line that said it was gone: whoever saw that one sees this one.
-    if (shown !== undefined) opts.log('warn', `${where}: back after ${failures} failed attempt${failures === 1 ? '' : 's'} over ${((Date.now() - since) / 1000).toFixed(1)} s`);
+    if (shown !== undefined) opts.log('warn', `redis connection back after ${failures} failed attempt${failures === 1 ? '' : 's'} over ${((Date.now() - since) / 1000).toFixed(1)} s`, where);
     shown = undefined;
     failures = 0;
   });
@@ -236,7 +236,7 @@ function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: Red
     if (now === shown) return;
     if (shown === undefined) since = Date.now();
     shown = now;
-    opts.log('warn', `${where}: ${error.message} (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again when this changes`);
+    opts.log('warn', `redis connection lost (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again when this changes`, { ...where, reason: error.message });
   });
 }
 
@@ -307,9 +307,10 @@ export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): 
  */
 export function toTransportError(err: unknown, what: string): CeleriacError {
   // Already classified: a transport failure, or a configuration mistake (an unreadable CA file).
-  if (err instanceof CeleriacError && (err.code === ErrorCodes.TRANSPORT || err.code === ErrorCodes.CONFIG)) return err;
+  if (err instanceof CeleriacError && (err.code === ErrorCodes.TRANSPORT || err.code === ErrorCodes.CONFIG || err.code === ErrorCodes.COMMAND_REFUSED)) return err;
   const cause = coerceError(err);
   const text = cause.message || cause.name;
-  if (classifyRedisFailure(err) === 'refused') return new CeleriacError(ErrorCodes.CONFIG, `Redis refused ${what}: ${text}`, { cause: err });
-  return new CeleriacError(ErrorCodes.TRANSPORT, `Redis error during ${what}: ${text}`, { cause: err });
+  const kind = classifyRedisFailure(err);
+  if (kind === 'refused') return new CeleriacError(ErrorCodes.CONFIG, `Redis refused ${what}: ${text}`, { cause: err });
+  return new CeleriacError(kind === 'final' ? ErrorCodes.COMMAND_REFUSED : ErrorCodes.TRANSPORT, `Redis error during ${what}: ${text}`, { cause: err });
 }

@@ -3,6 +3,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { failureState } from '../core/failure-state.js';
 import { classifyRedisFailure } from './error-kind.js';
 import { toTransportError } from './client.js';
+import { retryable } from '../brokers/redis/settlements.js';
 
 const reply = (text: string) => Object.assign(new Error(text), { name: 'SimpleError' });
 const socket = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:6379`), { code });
@@ -28,17 +29,34 @@ describe('Redis failure kinds', () => {
     expect(classifyRedisFailure(Object.assign(new Error('self-signed certificate'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))).toBe('refused');
   });
 
-  it('other replies are neither (the caller decides), and free text that merely mentions a code is not read', () => {
-    expect(classifyRedisFailure(reply('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe('other');
-    expect(classifyRedisFailure(reply("ERR Error running script: user_script:1: OOM in the middle"))).toBe('other');
+  it('a reply no wait changes is final; an error that is not a reply is other, and free text that merely mentions a code is not read', () => {
+    expect(classifyRedisFailure(reply('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe('final');
+    expect(classifyRedisFailure(reply("ERR Error running script: user_script:1: OOM in the middle"))).toBe('final');
+    expect(classifyRedisFailure(reply('ERR max number of clients reached'))).toBe('transient');
+    expect(classifyRedisFailure(new Error('timed out after 1000 ms'))).toBe('other');
     expect(classifyRedisFailure(new Error('task said LOADING'))).toBe('other');
     expect(classifyRedisFailure('LOADING')).toBe('other');
   });
 
-  it('toTransportError makes a refusal CONFIG (no retry fixes it) and the rest TRANSPORT', () => {
+  it('toTransportError gives each kind its code: a refusal CONFIG, a final reply COMMAND_REFUSED, the rest TRANSPORT', () => {
     const refused = toTransportError(reply('NOPERM no permissions'), 'declare queue celery');
     expect(refused).toMatchObject({ code: ErrorCodes.CONFIG, message: 'Redis refused declare queue celery: NOPERM no permissions' });
     expect(toTransportError(reply('LOADING loading'), 'declare queue celery')).toMatchObject({ code: ErrorCodes.TRANSPORT });
+    expect(toTransportError(new Error('timed out after 1000 ms'), 'ack')).toMatchObject({ code: ErrorCodes.TRANSPORT });
+    const final = toTransportError(reply('WRONGTYPE k holds a string, not a list'), 'ack');
+    expect(final).toMatchObject({ code: ErrorCodes.COMMAND_REFUSED, message: 'Redis error during ack: WRONGTYPE k holds a string, not a list' });
+    // Classified once: wrapping again keeps the code.
+    expect(toTransportError(final, 'ack again')).toBe(final);
+  });
+
+  it('a settlement is retried on TRANSPORT alone, by its code', () => {
+    expect(retryable(toTransportError(reply("READONLY You can't write against a read only replica."), 'ack'))).toBe(true);
+    expect(retryable(toTransportError(socket('ECONNRESET'), 'ack'))).toBe(true);
+    expect(retryable(toTransportError(reply('WRONGTYPE k holds a string'), 'ack'))).toBe(false);
+    expect(retryable(toTransportError(reply('ERR Error running script'), 'ack'))).toBe(false);
+    expect(retryable(toTransportError(reply('NOPERM no permissions'), 'ack'))).toBe(false);
+    // The reply text is not read again: a TRANSPORT error whose message says WRONGTYPE is retried.
+    expect(retryable(new CeleriacError(ErrorCodes.TRANSPORT, 'WRONGTYPE said the proxy'))).toBe(true);
   });
 });
 

@@ -8,15 +8,23 @@
  * - `refused`: credentials or configuration that no wait can fix (a wrong password, a user
  *   without the permission, a database index the server does not have, an untrusted
  *   certificate): report once and stop;
- * - `other`: neither (a script error, a wrong key type): the caller decides.
+ * - `final`: a reply to this command that no wait changes (a key of the wrong type, a script
+ *   error, an unknown command): the command failed, the server is fine;
+ * - `other`: none of these (an error that is not Redis's): the caller decides.
+ *
+ * This is the one module that reads a reply's code; redis/client.ts turns the kind into the
+ * CeleriacError code callers match on (TRANSPORT, COMMAND_REFUSED, CONFIG).
  */
 import { failureState } from '../core/failure-state.js';
 
 /** The meaning of a Redis failure for a retry (see the module header). */
-export type RedisFailureKind = 'transient' | 'refused' | 'other';
+export type RedisFailureKind = 'transient' | 'refused' | 'final' | 'other';
 
 /** Error codes of replies that say "not now". */
 const TRANSIENT_CODES = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'READONLY', 'OOM', 'CLUSTERDOWN', 'MISCONF', 'NOREPLICAS', 'MASTER_NOT_READY']);
+
+/** Error codes of replies that say "not this command, ever" (refusals aside: REFUSED_ERR). */
+const FINAL_CODES = new Set(['WRONGTYPE', 'ERR', 'NOSCRIPT', 'EXECABORT']);
 
 /** Error codes of replies that say "never, as configured". */
 const REFUSED_CODES = new Set(['WRONGPASS', 'NOAUTH', 'NOPERM']);
@@ -24,9 +32,12 @@ const REFUSED_CODES = new Set(['WRONGPASS', 'NOAUTH', 'NOPERM']);
 /**
  * Replies that share the generic `ERR` code but are configuration mistakes: SELECT of a
  * database the server does not have (a wrong `/db` in the URL), a password sent to a server
- * that has none. The only free-text matches here; Redis gives them no code of their own.
+ * that has none. With TRANSIENT_ERR, the only free-text matches here; Redis gives them no code of their own.
  */
 const REFUSED_ERR = /^ERR (?:DB index is out of range|invalid DB index|AUTH <password> called without any password configured|Client sent AUTH, but no password is set)/;
+
+/** The one `ERR` reply that says "not now": a server at its `maxclients`. */
+const TRANSIENT_ERR = /^ERR max number of clients reached/;
 
 /** Node socket codes of a connection that failed or broke (the server may come back). */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
@@ -57,6 +68,7 @@ export function classifyRedisFailure(err: unknown): RedisFailureKind {
   const state = failureState(err);
   if (REFUSED_CODES.has(state)) return 'refused';
   if (TRANSIENT_CODES.has(state) || CONNECTION_CODES.has(state)) return 'transient';
+  for (const e of chain(err)) if (TRANSIENT_ERR.test(e.message)) return 'transient';
   for (const e of chain(err)) if (CONNECTION_ERRORS.has(e.name)) return 'transient';
-  return 'other';
+  return FINAL_CODES.has(state) ? 'final' : 'other';
 }

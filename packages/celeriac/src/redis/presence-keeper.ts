@@ -11,9 +11,9 @@
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { startModuleThread } from '../core/module-thread.js';
 import { coerceError } from '../errors.js';
-import type { RedisLog } from './client.js';
 import type { RedisScript } from './script.js';
 import type { RedisTarget } from './url.js';
+import type { TransportLog } from '../core/transport-table.js';
 
 /** What the thread runs: `script` with `keys` and `args`, every `everyMs`. */
 export interface PresenceKeeperConfig {
@@ -34,18 +34,18 @@ export interface PresenceKeeper {
 }
 
 /** Starts a keeper thread; null (after logging why) when none can run, so the caller renews on its loop. */
-export function startPresenceKeeper(config: PresenceKeeperConfig, log: RedisLog | undefined): PresenceKeeper | null {
+export function startPresenceKeeper(config: PresenceKeeperConfig, log: TransportLog | undefined): PresenceKeeper | null {
   if (config.target.sentinel !== undefined) return null;
   let thread: NodeWorker;
   try {
     thread = startModuleThread(new URL('./presence-keeper-thread.js', import.meta.url), { ...config, script: { sha1: config.script.sha1, source: config.script.source } }, 'celeriac-presence-keeper');
   } catch (err) {
-    log?.('warn', 'no presence keeper thread; presence is renewed on the event loop', coerceError(err));
+    log?.('warn', 'no presence keeper thread; presence is renewed on the event loop', { err: coerceError(err) });
     return null;
   }
   thread.unref();
-  thread.on('message', (m: FromPresenceKeeper) => log?.(m.level, m.msg, m.error === null ? undefined : new Error(m.error)));
-  thread.on('error', (err) => log?.('warn', 'the presence keeper thread failed; presence is renewed on the event loop only', coerceError(err)));
+  thread.on('message', (m: FromPresenceKeeper) => log?.(m.level, m.msg, m.error === null ? undefined : { err: new Error(m.error) }));
+  thread.on('error', (err) => log?.('warn', 'the presence keeper thread failed; presence is renewed on the event loop only', { err: coerceError(err) }));
   let stopped = false;
   return {
     stop: () => {

@@ -13,6 +13,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { Delivery } from '../core/spi/broker.js';
+import { backoffDelayMs } from '../core/backoff.js';
 import { coerceError } from '../errors.js';
 
 /** The longest wait between two deliveries of one message. */
@@ -23,8 +24,7 @@ const LOCAL_COUNT_SIZE = 10_000;
 
 /** The wait before delivery `count + 1`: `baseMs` x 2^(count-1), at most {@link MAX_REDELIVERY_DELAY_MS}. */
 export function redeliveryDelayMs(count: number, baseMs: number): number {
-  const exponent = Math.min(Math.max(0, count - 1), 30);
-  return Math.min(baseMs * 2 ** exponent, MAX_REDELIVERY_DELAY_MS);
+  return backoffDelayMs({ firstMs: baseMs, growth: { factor: 2 }, maxMs: MAX_REDELIVERY_DELAY_MS }, count - 1);
 }
 
 /**

@@ -19,7 +19,8 @@ import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp } from '../../src/index.js';
 import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { counts, DurableRedisServer, killChildren, MARKED, metas, plainClient, startLocalWorker, waitFor, workerConfigs, type LocalWorker } from './support.js';
+import { waitFor } from 'celeriac/testing';
+import { counts, DurableRedisServer, killChildren, MARKED, metas, plainClient, startLocalWorker, workerConfigs, type LocalWorker } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: acks during a Redis outage');
 const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
@@ -63,25 +64,25 @@ describe.runIf(ready && hasRedisServer)('failure: acks during a Redis outage', (
     return sent;
   }
 
-  const failedAcks = (warnings: readonly string[]) => warnings.filter((w) => /^ack of delivery .* failed .*retrying until Redis answers$/.test(w)).length;
+  const failedAcks = (warnings: readonly string[]) => warnings.filter((w) => /^ack failed; retrying until Redis answers \[tag (?!none\])\S+\]$/.test(w)).length;
 
   it('acks sent into a stalled connection are sent again once Redis answers; no task runs twice', async () => {
     await proxy.start();
     shared = await plainClient(SHARED);
     const brokerUrl = `${proxy.redisUrl(Number(base.pathname.slice(1)))}?global_keyprefix=${encodeURIComponent(prefix)}`;
     const warnings: string[] = [];
-    const options = { recoverAfterSec: 20, leaseRenewMs: 500, sweepIntervalMs: 500, pollIntervalMs: 20, commandTimeoutMs: 1000, connectTimeoutMs: 1000, log: (_level: string, m: string) => void warnings.push(m) };
+    const options = { recoverAfterSec: 20, leaseRenewMs: 500, sweepIntervalMs: 500, pollIntervalMs: 20, commandTimeoutMs: 1000, connectTimeoutMs: 1000, log: (_level: string, m: string, fields?: { tag?: string }) => void warnings.push(`${m} [tag ${fields?.tag ?? 'none'}]`) };
     const config = workerConfigs(SHARED, prefix, options)('stalled', `ack-stall-${process.pid}@failure`, { concurrency: N, brokerUrl });
     local = await startLocalWorker(config, shared);
     const sent = await sendSome(brokerUrl, 'stalled');
-    await waitFor('every task to start', async () => (await Promise.all(sent.map((id) => counts(shared!, prefix, id)))).every((c) => c.attempts === 1), 15_000);
+    await waitFor(async () => (await Promise.all(sent.map((id) => counts(shared!, prefix, id)))).every((c) => c.attempts === 1), 'every task to start', 15_000);
 
     proxy.stall();
-    await waitFor('every result stored (on the shared Redis)', async () => (await metas(shared!, sent)).every((m) => m?.status === 'SUCCESS'), 15_000);
-    await waitFor('every ack to fail once', () => failedAcks(warnings) >= N, 15_000);
+    await waitFor(async () => (await metas(shared!, sent)).every((m) => m?.status === 'SUCCESS'), 'every result stored (on the shared Redis)', 15_000);
+    await waitFor(() => failedAcks(warnings) >= N, 'every ack to fail once', 15_000);
     proxy.heal();
 
-    await waitFor('every ack to go through', async () => (await shared!.hLen(`${prefix}unacked`)) === 0, 15_000);
+    await waitFor(async () => (await shared!.hLen(`${prefix}unacked`)) === 0, 'every ack to go through', 15_000);
     expect(await shared.zCard(`${prefix}celeriac.leases`)).toBe(0);
     expect(await shared.lLen(`${prefix}stalled`)).toBe(0);
     for (const id of sent) expect(await counts(shared, prefix, id)).toEqual({ attempts: 1, success: 1 });
@@ -94,21 +95,21 @@ describe.runIf(ready && hasRedisServer)('failure: acks during a Redis outage', (
     shared ??= await plainClient(SHARED);
     const brokerUrl = `${server.url}?global_keyprefix=${encodeURIComponent(prefix)}`;
     const warnings: string[] = [];
-    const options = { recoverAfterSec: 20, leaseRenewMs: 500, sweepIntervalMs: 500, pollIntervalMs: 20, connectTimeoutMs: 1000, log: (_level: string, m: string) => void warnings.push(m) };
+    const options = { recoverAfterSec: 20, leaseRenewMs: 500, sweepIntervalMs: 500, pollIntervalMs: 20, connectTimeoutMs: 1000, log: (_level: string, m: string, fields?: { tag?: string }) => void warnings.push(`${m} [tag ${fields?.tag ?? 'none'}]`) };
     const config = workerConfigs(SHARED, prefix, options)('outage', `ack-outage-${process.pid}@failure`, { concurrency: N, brokerUrl });
     local = await startLocalWorker(config, shared);
 
     const sent = await sendSome(brokerUrl, 'outage');
-    await waitFor('every task to start', async () => (await Promise.all(sent.map((id) => counts(shared!, prefix, id)))).every((c) => c.attempts === 1), 15_000);
+    await waitFor(async () => (await Promise.all(sent.map((id) => counts(shared!, prefix, id)))).every((c) => c.attempts === 1), 'every task to start', 15_000);
 
     await server.kill();
-    await waitFor('every result stored (on the shared Redis)', async () => (await metas(shared!, sent)).every((m) => m?.status === 'SUCCESS'), 15_000);
-    await waitFor('every ack to fail once', () => failedAcks(warnings) >= N, 15_000);
+    await waitFor(async () => (await metas(shared!, sent)).every((m) => m?.status === 'SUCCESS'), 'every result stored (on the shared Redis)', 15_000);
+    await waitFor(() => failedAcks(warnings) >= N, 'every ack to fail once', 15_000);
 
     await server.start();
     const priv = await plainClient(server.url);
     try {
-      await waitFor('every ack to go through', async () => (await priv.hLen(`${prefix}unacked`)) === 0, 15_000);
+      await waitFor(async () => (await priv.hLen(`${prefix}unacked`)) === 0, 'every ack to go through', 15_000);
       // Nothing is held, queued or delayed: no way for a task to run again.
       expect(await priv.zCard(`${prefix}celeriac.leases`)).toBe(0);
       expect(await priv.lLen(`${prefix}outage`)).toBe(0);

@@ -29,7 +29,7 @@ import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl } from '../../redis/url.js';
-import { IDLE_PING_INTERVALS, type RedisClient, type RedisLog } from '../../redis/client.js';
+import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
 import type { RedisTarget } from '../../redis/url.js';
 import { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
@@ -40,6 +40,7 @@ import { ResultSubscriptions } from './result-subscriptions.js';
 import * as revocations from './revocations.js';
 import { RedisRunningTasks } from './running-tasks.js';
 import type { PresenceKeeper } from '../../redis/presence-keeper.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 const STORE_METAS = loadScript(new URL('./scripts/store-metas.lua', import.meta.url));
 
@@ -63,7 +64,7 @@ export interface RedisBackendOptions {
    */
   keyPrefix?: string;
   /** Receives connection warnings. @default dropped */
-  log?: RedisLog;
+  log?: TransportLog;
   /** Give up the first connection after this many ms. @default 10000 */
   connectTimeoutMs?: number;
   /** Longest wait of a command while Redis is unreachable. @default 10000 */
@@ -82,7 +83,7 @@ export interface RedisBackendOptions {
 export interface ResolvedRedisBackendOptions {
   readonly target: RedisTarget;
   readonly keyPrefix: string;
-  readonly log: RedisLog;
+  readonly log: TransportLog;
   readonly connectTimeoutMs: number;
   readonly offlineQueueTimeoutMs: number;
   readonly pingIntervalMs: number;
@@ -253,7 +254,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     // and the task's end (often acked early) must not be lost for want of a second try.
     return send().catch((err: unknown) => {
       if (!(err instanceof CeleriacError && err.code === ErrorCodes.TRANSPORT) || this.#state !== 'open') throw err;
-      this.options.log?.('warn', `${what} failed; retrying once on a fresh connection`, err);
+      this.options.log?.('warn', `${what} failed; retrying once on a fresh connection`, { err });
       return send();
     });
   }
@@ -416,7 +417,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
         if (text !== null) this.#subscriptions.deliver(channels[i] as string, text);
       });
     } catch (err) {
-      this.options.log('warn', 'could not re-read subscribed results after a reconnect', err as Error);
+      this.options.log('warn', 'could not re-read subscribed results after a reconnect', { err: err as Error });
     }
   }
 

@@ -9,9 +9,10 @@ import { decodeResultMeta } from '../../protocol/result.js';
 import type { Unsubscribe } from '../../core/spi/backend.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { coerceError } from '../../errors.js';
-import type { RedisClient, RedisLog } from '../../redis/client.js';
+import type { RedisClient } from '../../redis/client.js';
 import type { LazyRedisClient } from '../../redis/lazy-client.js';
 import { toTransportError } from '../../redis/client.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 type Listener = (meta: ResultMeta) => void;
 
@@ -26,11 +27,11 @@ interface Channel {
 /** Ref-counted channel subscriptions over one subscriber connection. */
 export class ResultSubscriptions {
   readonly #connection: LazyRedisClient;
-  readonly #log: RedisLog;
+  readonly #log: TransportLog;
   readonly #channels = new Map<string, Channel>();
 
   /** @param connection The subscriber connection (its own, never used for commands). */
-  constructor(connection: LazyRedisClient, log: RedisLog) {
+  constructor(connection: LazyRedisClient, log: TransportLog) {
     this.#connection = connection;
     this.#log = log;
   }
@@ -116,7 +117,7 @@ export class ResultSubscriptions {
         // Decoded per listener, so each gets its own copy to mutate.
         meta = decodeResultMeta(message);
       } catch (err) {
-        this.#log('warn', `ignoring an undecodable result published on ${channel}`, coerceError(err));
+        this.#log('warn', 'ignoring an undecodable result', { channel, err: coerceError(err) });
         return;
       }
       try {

@@ -12,12 +12,13 @@
 import type { Buffer } from 'node:buffer';
 import type { RevokedEntry, RevokeNotice, RevokeOptions, Unsubscribe } from '../../core/spi/backend.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import type { RedisClient, RedisLog } from '../../redis/client.js';
+import type { RedisClient } from '../../redis/client.js';
 import { toTransportError } from '../../redis/client.js';
 import type { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import type { BackendKeys } from '../../redis/keys.js';
 import type { RunCommand } from './chord.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 const REVOKE = loadScript(new URL('./scripts/revoke.lua', import.meta.url));
 const REVOKED = loadScript(new URL('./scripts/revoked.lua', import.meta.url));
@@ -87,12 +88,12 @@ export async function subscribeRevokeNotices(
   connection: LazyRedisClient,
   channel: string,
   listener: (notice: RevokeNotice) => void,
-  log: RedisLog,
+  log: TransportLog,
 ): Promise<Unsubscribe> {
   const dispatch = (message: string | Buffer) => {
     const notice = decodeRevokeNotice(message.toString());
     if (notice === null) {
-      log('warn', `ignoring an undecodable revoke notice on ${channel}`);
+      log('warn', 'ignoring an undecodable revoke notice', { channel });
       return;
     }
     try {

@@ -11,13 +11,13 @@
 import type { LostDelivery } from '../../core/spi/broker.js';
 import type { RunningTask } from '../../core/spi/running-tasks.js';
 import type { BackendKeys } from '../../redis/keys.js';
-import type { RedisLog } from '../../redis/client.js';
 import { holderId, lostTaskRecord, takeLostTasks } from '../../redis/lost-tasks.js';
 import { startPresenceKeeper, type PresenceKeeper } from '../../redis/presence-keeper.js';
 import type { RedisTarget } from '../../redis/url.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
 import type { RunCommand } from './chord.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 const RUNNING_RECORD = loadScript(new URL('./scripts/running-record.lua', import.meta.url));
 
@@ -61,7 +61,7 @@ export class RedisRunningTasks {
   }
 
   /** Renews `holder`'s presence from a thread every `everyMs` (a running-record.lua call with no record). */
-  keepPresence(holder: string, everyMs: number, o: { readonly target: RedisTarget; readonly commandTimeoutMs: number; readonly log: RedisLog }): PresenceKeeper | null {
+  keepPresence(holder: string, everyMs: number, o: { readonly target: RedisTarget; readonly commandTimeoutMs: number; readonly log: TransportLog }): PresenceKeeper | null {
     const keys = [this.keys.running, this.keys.runningHolders];
     return startPresenceKeeper({ target: o.target, script: RUNNING_RECORD, keys, args: [holderId(holder), '', ''], everyMs, commandTimeoutMs: o.commandTimeoutMs }, o.log);
   }

@@ -88,7 +88,7 @@ export class RpcBackend implements ResultBackend {
     this.#publisher = new ChannelSlot<ConfirmChannel>(this.#session, true);
     this.#session.onReconnect(() => {
       // The result queue is non-durable: a broker restart deleted it. Declare and consume again.
-      if (this.#consuming !== undefined) this.#startConsuming().catch((err: unknown) => this.#log('warn', 'rpc:// could not consume its result queue again', coerceError(err)));
+      if (this.#consuming !== undefined) this.#startConsuming().catch((err: unknown) => this.#log('warn', 'rpc:// could not consume its result queue again', { err: coerceError(err) }));
     });
   }
 
@@ -135,7 +135,7 @@ export class RpcBackend implements ResultBackend {
     const model = await this.#session.connection();
     this.#consumingGeneration = this.#session.generation;
     const channel = await model.createChannel();
-    channel.on('error', (err: Error) => this.#log('warn', `rpc:// result channel closed: ${err.message}`, err));
+    channel.on('error', (err: Error) => this.#log('warn', 'rpc:// result channel closed', { err }));
     channel.on('close', () => {
       this.#consumed = false;
       // Closed by a channel error while the connection lives: consume again.
@@ -156,7 +156,7 @@ export class RpcBackend implements ResultBackend {
     try {
       meta = decodeResultMeta(text);
     } catch (err) {
-      this.#log('warn', 'rpc:// dropped an undecodable result message', coerceError(err));
+      this.#log('warn', 'rpc:// dropped an undecodable result message', { err: coerceError(err) });
       return;
     }
     const own = this.#ownSends.get(meta.task_id);

@@ -40,6 +40,7 @@ import type {
 } from '../../core/spi/broker.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transport-table.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { Message } from '../../protocol/types.js';
@@ -58,6 +59,8 @@ export const SET_ASIDE_QUEUE = 'celeriac.set-aside';
 /** Delays shorter than this are published straight to the queue. */
 const MIN_DELAY_MS = 1;
 const PUBLISH_ATTEMPTS = 3;
+/** Sends again after a nack: 50 ms doubling to 1 s, until connectWaitMs. */
+const NACK_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 50, growth: { factor: 2 }, maxMs: 1000 });
 
 /** Options of {@link AmqpBroker}. */
 export interface AmqpBrokerOptions {
@@ -92,7 +95,10 @@ interface PendingPublish {
   returned: boolean;
 }
 
-const defaultLog: TransportLog = (level, msg, err) => console[level === 'error' ? 'error' : 'warn'](`[celeriac amqp] ${msg}`, err?.message ?? '');
+const defaultLog: TransportLog = (level, msg, fields) => {
+  const { err, ...names } = fields ?? {};
+  console[level === 'error' ? 'error' : 'warn'](`[celeriac amqp] ${msg}`, ...(Object.keys(names).length > 0 ? [names] : []), err?.message ?? '');
+};
 
 /** The RabbitMQ broker. */
 export class AmqpBroker implements Broker, ConsumerHost {
@@ -218,7 +224,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
       // The 406 closed this channel: look on the next one.
       await this.#admin.run((next) => next.checkQueue(queue));
       this.#types.set(queue, existing);
-      this.log('warn', `queue ${JSON.stringify(queue)} exists as a quorum queue though configured classic: using it as it is (workerDetectQuorumQueues), with per-consumer prefetch`);
+      this.log('warn', 'the queue exists as a quorum queue though configured classic: using it as it is (workerDetectQuorumQueues), with per-consumer prefetch', { queue });
     }
   }
 
@@ -265,7 +271,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   /** Publishes and waits for the confirm; an unroutable mandatory message is an error. */
   async #send(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean): Promise<void> {
     const nackDeadline = performance.now() + this.#connectWaitMs;
-    let nackDelay = 50;
+    const nacks = new Backoff(NACK_BACKOFF);
     // After a second nack, a channel of its own: a channel that published to a quorum queue
     // whose leader died may be refused for minutes on a loaded machine (seen on 3.10).
     let fresh: ConfirmChannel | undefined;
@@ -278,11 +284,11 @@ export class AmqpBroker implements Broker, ConsumerHost {
         } catch (err) {
           // A nack: a quorum queue that has no leader while its cluster elects one (a node died)
           // refuses the message for a few seconds. Sent again, with backoff, up to connectWaitMs.
-          if (isNack(err) && !this.#closed && performance.now() + nackDelay < nackDeadline) {
-            if (nackDelay === 50) this.log('warn', `RabbitMQ refused a message to ${JSON.stringify(routingKey)} (nack: a queue without a leader?); sending again until it is taken`);
+          const nackDelay = isNack(err) && !this.#closed ? nacks.next() : Infinity;
+          if (performance.now() + nackDelay < nackDeadline) {
+            if (nacks.failures === 1) this.log('warn', 'RabbitMQ refused a message (nack: a queue without a leader?); sending again until it is taken', { exchange, routingKey });
             await new Promise((resolve) => setTimeout(resolve, nackDelay));
-            nackDelay = Math.min(nackDelay * 2, 1000);
-            if (nackDelay >= 200) fresh ??= await this.#freshConfirmChannel();
+            if (nacks.failures >= 2) fresh ??= await this.#freshConfirmChannel();
             attempt--;
             continue;
           }
@@ -290,7 +296,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
           if (!connectionLost || attempt >= PUBLISH_ATTEMPTS || this.#closed || err instanceof CeleriacError) {
             throw toTransportError(`publish to exchange ${JSON.stringify(exchange)} key ${JSON.stringify(routingKey)}`, err);
           }
-          this.log('warn', `publish interrupted by a lost connection; sending again (attempt ${attempt + 1})`, coerceError(err));
+          this.log('warn', `publish interrupted by a lost connection; sending again (attempt ${attempt + 1})`, { exchange, routingKey, err: coerceError(err) });
         }
       }
     } finally {
@@ -503,7 +509,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     const start = async (): Promise<void> => {
       const model = await this.session.connection();
       const ch = await model.createChannel();
-      ch.on('error', (err: Error) => this.log('warn', `subscription channel of ${exchange} closed: ${err.message}`, err));
+      ch.on('error', (err: Error) => this.log('warn', 'subscription channel closed', { exchange, err }));
       channel = ch;
       await ch.assertExchange(exchange, spec.type, { durable: spec.durable, autoDelete: false });
       await ch.assertQueue(queue, { durable: queueSpec.durable, autoDelete: queueSpec.autoDelete, arguments: typeTable(queueSpec.arguments) });
@@ -516,7 +522,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
           try {
             raw = msg.properties.contentType === RAW_CONTENT_TYPE ? msg.content.toString('utf8') : envelopeOf(msg, randomUUID(), false);
           } catch (err) {
-            this.log('warn', `undecodable message on ${exchange} dropped`, coerceError(err));
+            this.log('warn', 'undecodable message dropped', { exchange, err: coerceError(err) });
             return;
           }
           listener(raw, msg.fields.routingKey);
@@ -526,7 +532,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     };
     const restart = () => {
       if (stopped) return;
-      start().catch((err: unknown) => this.log('warn', `could not subscribe to ${exchange} again`, coerceError(err)));
+      start().catch((err: unknown) => this.log('warn', 'could not subscribe again', { exchange, err: coerceError(err) }));
     };
     await start().catch((err: unknown) => {
       throw toTransportError(`subscribe to ${exchange}`, err);

@@ -26,7 +26,7 @@ describe.runIf(ready)('amqp consumer: 406 channel close', () => {
 
   it('reopens the channel, keeps consuming, and does not hand the held message out twice', async () => {
     const warnings: string[] = [];
-    const broker = new AmqpBroker(vhostUrl(vhost), { log: (_level, msg) => warnings.push(msg) });
+    const broker = new AmqpBroker(vhostUrl(vhost), { log: (_level, msg, fields) => warnings.push(`${msg}: ${fields?.err?.message ?? ''}`) });
     const got: Delivery[] = [];
     try {
       await broker.declareQueue('q406');

@@ -45,6 +45,7 @@ import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/
 import type { ConsumeOptions, Consumer, Settlement } from '../../core/spi/broker.js';
 import type { Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transport-table.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { QueueType } from '../../core/queue-topology.js';
 import type { Message } from '../../protocol/types.js';
@@ -77,6 +78,8 @@ export interface ConsumerHost {
   forget(consumer: AmqpConsumer): void;
 }
 
+/** Waits between failed reopens of the channel: 0.1 s doubling to 5 s. */
+const REOPEN_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 5000 });
 /** How long a settlement made for an orphan waits for its redelivery. */
 const ORPHAN_MEMORY_MS = 30 * 60_000;
 /** Settlements this recent when their channel dies may not have reached RabbitMQ. */
@@ -117,7 +120,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   readonly #batchers = new WeakMap<Channel, AckBatcher>();
   readonly #unsubscribe: () => void;
   #retryTimer: NodeJS.Timeout | undefined;
-  #retryDelay = 100;
+  readonly #reopenBackoff = new Backoff(REOPEN_BACKOFF);
   /** The live channel's QoS mode (see the module notes). */
   #qosGlobal = true;
   /** Prefetch changes on a per-consumer channel, one after another. */
@@ -154,7 +157,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     if (this.#closed || this.#opening !== undefined) return;
     this.#opening = this.#open()
       .then(() => {
-        this.#retryDelay = 100;
+        this.#reopenBackoff.reset();
       })
       .catch((err: unknown) => {
         this.options.onError?.(coerceError(err));
@@ -170,14 +173,13 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#reopen();
-    }, this.#retryDelay);
-    this.#retryDelay = Math.min(this.#retryDelay * 2, 5000);
+    }, this.#reopenBackoff.next());
   }
 
   async #open(): Promise<void> {
     const model = await this.host.session.connection();
     const channel = await model.createChannel();
-    channel.on('error', (err: Error) => this.host.log('warn', `consumer channel closed by RabbitMQ: ${err.message}`, err));
+    channel.on('error', (err: Error) => this.host.log('warn', 'consumer channel closed by RabbitMQ', { err }));
     channel.on('close', () => this.#channelLost(channel));
     this.#channel = channel;
     this.#batchers.set(channel, new AckBatcher(channel));
@@ -268,7 +270,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
       const [entry] = done.splice(doneAt, 1);
       if (done.length === 0) this.#orphanSettled.delete(key);
       this.#apply(held, (entry as { settlement: Settlement }).settlement).catch((err: unknown) =>
-        this.host.log('error', 'could not settle a redelivered message for its finished run', coerceError(err)),
+        this.host.log('error', 'could not settle a redelivered message for its finished run', { err: coerceError(err) }),
       );
       return true;
     }

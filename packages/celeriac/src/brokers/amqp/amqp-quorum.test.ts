@@ -12,7 +12,7 @@ import { CLASSIC_TOPOLOGY, type QueueTopology } from '../../core/queue-topology.
 import type { Delivery } from '../../core/spi/broker.js';
 import { ErrorCodes } from '../../errors.js';
 import { envelopeOf, idOf, makeMessage } from '../../testing/broker-harness.js';
-import { waitFor } from '../../testing/wait-for.js';
+import { sleep, waitFor } from '../../testing/wait-for.js';
 import { AmqpBroker } from './amqp-broker.js';
 
 const ready = await amqpAvailable();
@@ -41,7 +41,7 @@ describe.runIf(ready)('amqp quorum queues', () => {
   const brokers: AmqpBroker[] = [];
   const warnings: string[] = [];
   const open = (queues: QueueTopology, url = vhostUrl(vhost)) => {
-    const b = new AmqpBroker(url, { queues, log: (_level, msg) => warnings.push(msg), connectWaitMs: 10_000 });
+    const b = new AmqpBroker(url, { queues, log: (_level, msg, fields) => warnings.push(`${msg} ${JSON.stringify(fields ?? {})}`), connectWaitMs: 10_000 });
     brokers.push(b);
     return b;
   };
@@ -145,7 +145,7 @@ describe.runIf(ready)('amqp quorum queues', () => {
       const m = makeMessage('from-py');
       await onChannel(async (ch) => {
         ch.publish('celery_delayed_27', kombuRoutingKey(1, 'celery'), Buffer.from(m.body), { contentType: 'application/json', headers: m.headers, correlationId: 'from-py' });
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       });
       await waitFor(() => got.length === 1, 'the kombu-routed message', 10_000);
       expect(idOf(got[0] as Delivery)).toBe('from-py');
@@ -256,7 +256,7 @@ describe.runIf(ready)('amqp quorum queues', () => {
       expect((got[0] as Delivery).deliveryCount).toBe(1);
       await (got[0] as Delivery).ack();
       expect(broker.queueType('was-quorum')).toBe('quorum');
-      expect(warnings.join('\n')).toMatch(/"was-quorum" exists as a quorum queue though configured classic: using it as it is/);
+      expect(warnings.join('\n')).toMatch(/^the queue exists as a quorum queue though configured classic: using it as it is .*\{"queue":"was-quorum"\}$/m);
       expect(warnings.join('\n')).not.toMatch(/connection .* lost/);
     } finally {
       await consumer.close();
@@ -269,7 +269,7 @@ describe.runIf(ready)('amqp quorum queues', () => {
     const broker = open(QUORUM_DEFAULT, deadFirst);
     await broker.publish(makeMessage('via-second'), { exchange: '', routingKey: 'celery' });
     expect(broker.session.target.port).toBe(Number(TEST_AMQP_HOST.split(':')[1]));
-    expect(warnings.join('\n')).toMatch(/127\.0\.0\.1:5689 .*trying the next node/);
+    expect(warnings.join('\n')).toMatch(/^cannot connect to RabbitMQ; trying the next node \{"server":"127\.0\.0\.1:5689 /m);
     await broker.purge('celery');
   });
 });

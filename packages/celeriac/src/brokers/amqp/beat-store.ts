@@ -27,6 +27,7 @@ import type { Channel, Message as AmqpMessage, Options } from 'amqplib';
 import { ChannelSlot, type AmqpSession } from '../../amqp/session.js';
 import type { BeatStore, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../../core/spi/beat-store.js';
 import { txCommit, txSelect } from '../../amqp/tx.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 
 /** The durable queue holding the store document. */
@@ -35,6 +36,8 @@ export const BEAT_STORE_QUEUE = 'celeriac.beat.store';
 export const BEAT_INIT_QUEUE = 'celeriac.beat.init';
 /** How long an operation waits for the document another process holds, ms. */
 const HOLD_WAIT_MS = 10_000;
+/** Polls of a taken document: from a few ms doubling to 0.2 s, jittered so waiting processes do not poll in step. */
+const TAKE_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 4, growth: { factor: 2 }, maxMs: 200, jitter: true });
 
 
 interface Lease {
@@ -243,7 +246,8 @@ export class AmqpBeatStore implements BeatStore {
   /** Gets the document, waiting while another process holds it. */
   async #take(ch: Channel): Promise<AmqpMessage> {
     const deadline = Date.now() + HOLD_WAIT_MS;
-    for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
+    const backoff = new Backoff(TAKE_BACKOFF);
+    for (;;) {
       const msg = await ch.get(BEAT_STORE_QUEUE, { noAck: false });
       if (msg !== false) return msg;
       if (Date.now() >= deadline) {
@@ -252,7 +256,7 @@ export class AmqpBeatStore implements BeatStore {
           `RabbitMQ beat store: the document in queue ${BEAT_STORE_QUEUE} stayed taken for ${HOLD_WAIT_MS} ms (held by a stalled process, or the queue was purged: then delete the queue to start afresh)`,
         );
       }
-      await sleep(pause + Math.random() * pause);
+      await sleep(backoff.next());
     }
   }
 

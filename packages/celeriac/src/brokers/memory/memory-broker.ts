@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { LinkedSet } from '../../core/linked-set.js';
+import type { TransportLog } from '../../core/transport-table.js';
 import type {
   BeatStoreHost,
   Broker,
@@ -52,14 +53,14 @@ export interface MemoryBrokerOptions extends SetAsideQuotaOptions {
    */
   clock?: Clock;
   /** Receives the broker's warnings (set-aside records dropped). @default process.emitWarning */
-  log?: (level: 'warn', message: string) => void;
+  log?: TransportLog;
 }
 
 /** {@link MemoryBrokerOptions} resolved once. */
 export interface ResolvedMemoryBrokerOptions {
   readonly clock: Clock;
   readonly setAside: SetAsideQuotas;
-  readonly log: (level: 'warn', message: string) => void;
+  readonly log: TransportLog;
 }
 
 /** Lifecycle of a {@link MemoryBroker}: usable until closed, never reopened. */
@@ -99,7 +100,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
     this.options = Object.freeze({
       clock: options.clock ?? systemClock,
       setAside: resolveSetAsideLimits(options, 'MemoryBroker'),
-      log: options.log ?? ((_level: 'warn', message: string) => process.emitWarning(message)),
+      log: options.log ?? ((_level: string, message: string) => process.emitWarning(message)),
     });
     this.#setAside = new SetAsideStore(this.options.setAside);
   }
@@ -293,7 +294,7 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
     const dropped = this.#setAside.park(record);
     if (dropped.count > 0) {
       const { maxCount, maxBytes } = this.options.setAside[record.category];
-      this.options.log('warn', `set-aside store full for ${record.category} records (at most ${maxCount} records, ${maxBytes} bytes): dropped the ${dropped.count} oldest, ${dropped.bytes} bytes (first id ${dropped.firstId})`);
+      this.options.log('warn', `set-aside store full for ${record.category} records (at most ${maxCount} records, ${maxBytes} bytes): dropped the ${dropped.count} oldest, ${dropped.bytes} bytes (first id ${dropped.firstId})`, { category: record.category, firstDropped: dropped.firstId });
     }
   }
 

@@ -6,11 +6,12 @@
  * Lease expiry is Redis's own (PX), so beat processes' clocks never decide who leads.
  */
 import type { BeatStore, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../../core/spi/beat-store.js';
-import { toTransportError, type RedisLog } from '../../redis/client.js';
+import { toTransportError } from '../../redis/client.js';
 import { type RedisTarget } from '../../redis/url.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import { BrokerKeys, type BeatKeys } from '../../redis/keys.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
 
@@ -33,7 +34,7 @@ export class RedisBeatStore implements BeatStore {
   readonly keys: BeatKeys;
   readonly #client: LazyRedisClient;
 
-  constructor(target: RedisTarget, log?: RedisLog) {
+  constructor(target: RedisTarget, log?: TransportLog) {
     this.keys = new BrokerKeys(target.transportOptions.globalKeyprefix).beat;
     this.#client = new LazyRedisClient(target, { name: 'celeriac-beat', ...(log ? { log } : {}) });
   }

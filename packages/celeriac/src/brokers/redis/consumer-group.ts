@@ -7,15 +7,15 @@
  * are still renewed; it is forgotten once it holds none.
  */
 import type { LostDelivery } from '../../core/spi/broker.js';
-import type { RedisLog } from '../../redis/client.js';
 import type { RedisConsumer } from './redis-consumer.js';
 import type { RedisDelivery } from './redis-delivery.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 /** A broker's consumers, open ones and closed ones still holding deliveries. */
 export class ConsumerGroup {
   readonly #members = new Set<RedisConsumer>();
 
-  constructor(private readonly log: RedisLog | undefined) {}
+  constructor(private readonly log: TransportLog | undefined) {}
 
   add(consumer: RedisConsumer): void {
     this.#forgetDone();
@@ -52,7 +52,7 @@ export class ConsumerGroup {
       c.reportLost(lost);
       return;
     }
-    this.log?.('error', `${lost.length} lost task(s) found with no consumer left to report them`);
+    this.log?.('error', `${lost.length} lost task(s) found with no consumer left to report them`, { tags: lost.map((l) => l.tag) });
   }
 
   /** Messages became ready (promoted or restored): every open consumer should fetch. */
@@ -68,7 +68,7 @@ export class ConsumerGroup {
       c.report(error);
       told = true;
     }
-    if (!told) this.log?.('warn', 'redis broker background duty failed', error as Error);
+    if (!told) this.log?.('warn', 'redis broker background duty failed', { err: error as Error });
   }
 
   /** Background duties work again after failures: the open consumers' onRecovered hear it. */

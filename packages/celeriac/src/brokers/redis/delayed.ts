@@ -71,7 +71,7 @@ export class DelayedSet {
       const moved = await this.rescue(o.clock.now(), id);
       if (moved !== undefined && moved > 0) o.log?.('warn', `no Celeriac worker left to promote ETA messages: moved ${moved} back to their queues`);
     } catch (error) {
-      o.log?.('warn', 'withdrawing as ETA promoter failed; its presence expires by itself', toTransportError(error, 'withdraw'));
+      o.log?.('warn', 'withdrawing as ETA promoter failed; its presence expires by itself', { err: toTransportError(error, 'withdraw') });
     }
   }
 

@@ -29,8 +29,8 @@
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { coerceError } from '../../errors.js';
 import { startModuleThread } from '../../core/module-thread.js';
-import type { RedisLog } from '../../redis/client.js';
 import type { RedisTarget } from '../../redis/url.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 /** A held delivery, as the keeper renews it. */
 export interface KeptLease {
@@ -86,7 +86,7 @@ export function renewable(leases: readonly KeptLease[], fedAt: number, now: numb
 export interface KeeperHost {
   /** A renewal found these tags taken back. */
   lost(tags: readonly string[]): void;
-  readonly log: RedisLog | undefined;
+  readonly log: TransportLog | undefined;
 }
 
 /** How long the thread outlives its last session (a broker closed and another opened soon after). */
@@ -116,12 +116,12 @@ class KeeperThread {
       }
       const host = this.#sessions.get(m.session);
       if (m.type === 'lost') host?.lost(m.tags);
-      else host?.log?.(m.level, m.msg, m.error === null ? undefined : new Error(m.error));
+      else host?.log?.(m.level, m.msg, m.error === null ? undefined : { err: new Error(m.error) });
     });
     this.#thread.on('error', (err) => {
       this.#fail();
       for (const host of this.#sessions.values()) {
-        host.log?.('error', 'redis broker: the lease keeper thread failed; leases are renewed on the event loop from now on', coerceError(err));
+        host.log?.('error', 'redis broker: the lease keeper thread failed; leases are renewed on the event loop from now on', { err: coerceError(err) });
       }
     });
     this.#thread.on('exit', () => this.#fail());
@@ -198,7 +198,7 @@ export class LeaseKeeper {
       shared ??= new KeeperThread();
       return new LeaseKeeper(shared, shared.open(config, host));
     } catch (err) {
-      host.log?.('warn', 'redis broker: no lease keeper thread; leases are renewed on the event loop', coerceError(err));
+      host.log?.('warn', 'redis broker: no lease keeper thread; leases are renewed on the event loop', { err: coerceError(err) });
       return null;
     }
   }
@@ -208,11 +208,11 @@ export class LeaseKeeper {
    * that a consumer started next is kept by it from its first fetch, and the thread's start-up
    * (some 30 ms of CPU) is part of the worker's start, not of its first tasks. Never rejects.
    */
-  static async warm(timeoutMs: number, log?: RedisLog): Promise<void> {
+  static async warm(timeoutMs: number, log?: TransportLog): Promise<void> {
     try {
       shared ??= new KeeperThread();
     } catch (err) {
-      log?.('warn', 'redis broker: no lease keeper thread; leases are renewed on the event loop', coerceError(err));
+      log?.('warn', 'redis broker: no lease keeper thread; leases are renewed on the event loop', { err: coerceError(err) });
       return;
     }
     await shared.started(timeoutMs);

@@ -5,7 +5,7 @@
 import { systemClock, type Clock } from '../../core/clock.js';
 import { resolveSetAsideLimits, type SetAsideQuotaOptions, type SetAsideQuotas } from '../../core/set-aside.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import type { RedisLog } from '../../redis/client.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 /** Options of {@link RedisBroker} (brokers/redis/redis-broker.ts); the set-aside quotas are core/set-aside.ts's. */
 export interface RedisBrokerOptions extends SetAsideQuotaOptions {
@@ -107,7 +107,7 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    * Receives connection warnings and errors of the broker's Redis clients.
    * @default errors are dropped (consumers still get them through `onError`)
    */
-  log?: RedisLog;
+  log?: TransportLog;
 }
 
 /** {@link RedisBrokerOptions} resolved once. */
@@ -127,7 +127,7 @@ export interface ResolvedRedisBrokerOptions {
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly pingIntervalMs: number;
-  readonly log: RedisLog | undefined;
+  readonly log: TransportLog | undefined;
   /** The quotas of the set-aside store's parts (`celeriac.setaside`: malformed messages; `celeriac.deadletters`: dead-lettered tasks). */
   readonly setAside: SetAsideQuotas;
 }

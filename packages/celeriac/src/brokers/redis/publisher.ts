@@ -157,7 +157,7 @@ export class RedisPublisher {
       .then(() => h.delayed.rescue(now))
       .catch((error: unknown) => {
         // A publisher closed right after publishing cuts this short: nothing to report then.
-        if (h.lifecycle.state === 'open') h.options.log?.('warn', 'promoting due ETA messages failed', toTransportError(error, 'promote'));
+        if (h.lifecycle.state === 'open') h.options.log?.('warn', 'promoting due ETA messages failed', { err: toTransportError(error, 'promote') });
       });
   }
 }

@@ -189,7 +189,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
       await wakeClosed;
       await this.#fanout.close();
       await this.#beatStore?.close();
-      await this.#transitions.flushRemovals().catch((error: unknown) => this.options.log?.('warn', 'could not remove running-task records on close', coerceError(error)));
+      await this.#transitions.flushRemovals().catch((error: unknown) => this.options.log?.('warn', 'could not remove running-task records on close', { err: coerceError(error) }));
       await this.#redis.close();
       this.#lifecycle.state = 'closed';
     })();

@@ -259,7 +259,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     let error = first;
     const backoff = new Backoff(SETTLE_BACKOFF);
     d.state = 'retrying';
-    if (retryable(error)) log?.('warn', `${s.kind} of delivery ${d.tag} failed (${error.message}); retrying until Redis answers`);
+    if (retryable(error)) log?.('warn', `${s.kind} failed; retrying until Redis answers`, { tag: d.tag, queue: d.queue, reason: error.message });
     while (retryable(error) && this.deps.lifecycle.state === 'open' && clock.now() < giveUpAt) {
       await new Promise<void>((resolve) => clock.setTimer(resolve, backoff.next()));
       try {
@@ -306,8 +306,9 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   async #run(): Promise<void> {
     const clock = this.deps.options.clock;
     const pollIntervalMs = this.deps.options.pollIntervalMs;
-    let pollMs = 0;
     const backoff = new Backoff(FETCH_BACKOFF);
+    /** The poll interval of an idle queue: 1 ms doubling to pollIntervalMs, from 1 again after a batch. */
+    const poll = new Backoff({ firstMs: 1, growth: { factor: 2 }, maxMs: pollIntervalMs });
     /** Whether the coming fetch was prompted by a notification rather than the poll timer. */
     let announced = false;
     /** The next fetch, sent before the last full batch was handed out. */
@@ -346,12 +347,12 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       }
       if (got.length > 0) this.#deliver(got);
       if (full) {
-        pollMs = 0;
+        poll.reset();
         announced = false;
         continue;
       }
-      pollMs = got.length > 0 && !announced ? 1 : Math.min(pollIntervalMs, Math.max(1, pollMs * 2));
-      announced = (await this.#wakeup.wait(clock, pollMs)) === 'notified';
+      if (got.length > 0 && !announced) poll.reset();
+      announced = (await this.#wakeup.wait(clock, poll.next())) === 'notified';
     }
     // Closed with a fetch sent ahead: whatever it brings is given back (see #deliver).
     if (ahead !== undefined) {
@@ -399,7 +400,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const deliveries = got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
       const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++, m.given + 1);
-      if (m.tag.includes('~dup.')) options.log?.('warn', `a message in ${queue} carries a delivery tag another held message has; it is held as ${m.tag} (fetch.lua)`);
+      if (m.tag.includes('~dup.')) options.log?.('warn', 'a message carries a delivery tag another held message has; it is held under the tag given (fetch.lua)', { queue, tag: m.tag });
       if (m.invalid !== undefined) d.refuseDecoding(m.invalid);
       d.unsettled = this.#unsettled.add(d);
       return d;
@@ -419,7 +420,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   countStart(d: RedisDelivery): Promise<void> {
     return this.deps.transitions.countStart(d).then(
       () => undefined,
-      (error: unknown) => this.deps.options.log?.('warn', `could not mark the start of redelivered message ${d.tag}; if this worker dies while it runs, that death is not counted against it`, error as Error),
+      (error: unknown) => this.deps.options.log?.('warn', 'could not mark the start of a redelivered message; if this worker dies while it runs, that death is not counted against it', { tag: d.tag, queue: d.queue, err: coerceError(error) }),
     );
   }
 

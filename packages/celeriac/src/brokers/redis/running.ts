@@ -15,9 +15,9 @@
  */
 import type { BrokerKeys } from '../../redis/keys.js';
 import { takeLostTasks } from '../../redis/lost-tasks.js';
-import type { RedisLog } from '../../redis/client.js';
 import type { LostDelivery } from '../../core/spi/broker.js';
 import type { AckedHeld, SendCommand, Transitions } from './transitions.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 /** Most lost records one sweep hands out. */
 const LOST_BATCH = 100;
@@ -32,7 +32,7 @@ export class RunningRecords {
     private readonly keys: BrokerKeys,
     /** The broker's id, as in celeriac.promoters. */
     private readonly brokerId: string,
-    private readonly log: RedisLog | undefined,
+    private readonly log: TransportLog | undefined,
   ) {}
 
   /**
@@ -54,7 +54,7 @@ export class RunningRecords {
     const written = this.send((c) => c.hSet(this.keys.running, d.tag, value)).then(
       () => true,
       (error: unknown) => {
-        this.log?.('warn', `could not record running task ${d.tag}; its loss would go unseen if this worker died`, error as Error);
+        this.log?.('warn', 'could not record a running task; its loss would go unseen if this worker died', { tag: d.tag, queue: d.queue, err: error as Error });
         return false;
       },
     );
@@ -66,7 +66,7 @@ export class RunningRecords {
   }
 
   readonly #removalFailed = (error: unknown): void => {
-    this.log?.('warn', 'could not remove running-task records; they are reported lost once this worker stops, and the report finds their end stored', error as Error);
+    this.log?.('warn', 'could not remove running-task records; they are reported lost once this worker stops, and the report finds their end stored', { err: error as Error });
   };
 
   /** Takes the records of brokers silent for at least `graceMs` (redis/lost-tasks.ts); each is returned once. */

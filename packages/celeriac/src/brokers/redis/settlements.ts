@@ -6,13 +6,13 @@
  */
 import type { SetAsideRecord, Settlement } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
-import { toTransportError, type RedisLog } from '../../redis/client.js';
+import { toTransportError } from '../../redis/client.js';
 import { type CeleriacError, ErrorCodes } from '../../errors.js';
-import { failureState } from '../../core/failure-state.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { RedisDelivery } from './redis-delivery.js';
 import { parseSetAsideText, setAsideRecordText } from '../../core/set-aside.js';
 import type { Transitions } from './transitions.js';
+import type { TransportLog } from '../../core/transport-table.js';
 
 /** What settling needs of the broker's options. */
 export type SettlementOptions = Pick<ResolvedRedisBrokerOptions, 'clock' | 'setAside' | 'log'>;
@@ -45,7 +45,7 @@ export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: S
       const record = setAsideRecordText({ raw: d.raw, queue: d.queue, reason: s.reason, at: clock.now(), category }, limits.maxRecordBytes);
       return t.setAside(d, record, limits, category).then((out) => {
         if (out.dropped > 0) {
-          options.log?.('warn', `set-aside store full for ${category} records (at most ${limits.maxCount} records, ${limits.maxBytes} bytes): dropped the ${out.dropped} oldest, ${out.droppedBytes} bytes (first id ${out.firstDropped})`);
+          options.log?.('warn', `set-aside store full for ${category} records (at most ${limits.maxCount} records, ${limits.maxBytes} bytes): dropped the ${out.dropped} oldest, ${out.droppedBytes} bytes (first id ${out.firstDropped})`, { category, firstDropped: out.firstDropped });
         }
         return out.parked;
       });
@@ -58,13 +58,13 @@ export function applySettlement(t: SettlementTransitions, d: RedisDelivery, s: S
  * redelivered. Never rejects: a failed restore leaves the message under lease, and a sweep
  * restores it later.
  */
-export async function restoreInOrder(t: Pick<Transitions, 'restore'>, deliveries: readonly RedisDelivery[], log: RedisLog | undefined): Promise<void> {
+export async function restoreInOrder(t: Pick<Transitions, 'restore'>, deliveries: readonly RedisDelivery[], log: TransportLog | undefined): Promise<void> {
   for (const d of deliveries) {
     d.state = 'settled';
     try {
       await t.restore(d, d.bucketKey, markedOrAsIs(d.raw));
     } catch (error) {
-      log?.('warn', `restore of delivery ${d.tag} failed; a sweep will restore it`, toTransportError(error, 'restore'));
+      log?.('warn', 'restore of a delivery failed; a sweep will restore it', { tag: d.tag, queue: d.queue, err: toTransportError(error, 'restore') });
     }
   }
 }
@@ -85,13 +85,10 @@ export function parseSetAside(items: readonly string[]): SetAsideRecord[] {
 }
 
 /**
- * Whether a failed settlement may go through later: Redis unreachable, or refusing writes for
- * now (OOM, READONLY after a failover, LOADING, BUSY...). Not a reply that will never change,
- * such as WRONGTYPE (a key of another type) or ERR: those end the settlement at once.
+ * Whether a failed settlement may go through later: TRANSPORT, Redis unreachable or refusing
+ * writes for now (OOM, READONLY after a failover, LOADING, BUSY...). Not COMMAND_REFUSED (a
+ * reply that will never change, such as WRONGTYPE) nor CONFIG: those end the settlement at once.
  */
 export function retryable(error: CeleriacError): boolean {
-  return error.code === ErrorCodes.TRANSPORT && !FINAL_REPLIES.has(failureState(error));
+  return error.code === ErrorCodes.TRANSPORT;
 }
-
-/** Reply codes that retrying does not change (refusals are CONFIG already: redis/client.ts). */
-const FINAL_REPLIES = new Set(['WRONGTYPE', 'ERR', 'NOSCRIPT', 'NOPERM', 'WRONGPASS']);
