@@ -22,8 +22,6 @@ const ALLOWED: Record<string, string> = {
   'testing/broker-conformance.ts': 'the conformance suites run real adapters in real time',
   'testing/broker-harness.ts': 'as above',
   'testing/broker-listing-conformance.ts': 'as above',
-  'testing/broker-fanout-conformance.ts': 'as above',
-  'testing/backend-harness.ts': 'as above',
 };
 
 function sources(dir: string): string[] {
