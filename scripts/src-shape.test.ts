@@ -54,14 +54,13 @@ const MAX_LINES = 450;
 
 /**
  * Modules over {@link MAX_LINES} still: to be split, never to grow. Each limit is its size when
- * the cap came (2026-11-25) plus 15 lines for work in flight that day (amqp-broker.ts: its size
- * after the RabbitMQ cluster work landed the same hour, plus 15); lower them as they shrink.
+ * the cap came (2026-11-25) plus 15 lines for work in flight that day; lower them as they
+ * shrink, and drop an entry once its module is under the cap.
  */
 const STILL_OVER: Record<string, number> = {
   'packages/celeriac/src/worker/worker.ts': 478,
   'packages/celeriac/src/worker/executor.ts': 480,
   'packages/celeriac/src/brokers/redis/redis-consumer.ts': 501,
   'packages/dashboard/src/store/sql-history-store.ts': 509,
-  'packages/celeriac/src/brokers/amqp/amqp-broker.ts': 600,
   'packages/celeriac/src/brokers/amqp/amqp-consumer.ts': 522,
 };

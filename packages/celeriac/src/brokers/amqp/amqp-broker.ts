@@ -7,24 +7,20 @@
  *
  * - **Topology** as Celery declares it (amqp/topology.ts): a mismatch is a 406 that kills
  *   Python workers, so every declaration uses Celery's flags and arguments.
- * - **Publishing** goes over one confirm channel with `mandatory`: the promise resolves when
- *   RabbitMQ confirmed the message, and rejects (TRANSPORT) when it was returned unroutable or
- *   nacked; nothing is lost silently. Pidbox replies (`dropUnrouted`) and events are sent
- *   without `mandatory`, as their requester may be gone.
+ * - **Publishing** waits for RabbitMQ's confirm (confirmed-publisher.ts), with `mandatory`
+ *   but for pidbox replies (`dropUnrouted`) and events, whose requester may be gone.
  * - **Delayed delivery** (`deliverAt`, `defer`) goes through the delay ladder (delayed.ts).
- * - **Failure**: the session (amqp/session.ts) reconnects with backoff; declarations are
- *   cached per connection and made again after a reconnect; consumers and subscriptions
- *   re-declare and consume again; a publish interrupted by a lost connection is retried on
- *   the next one (at-least-once).
+ * - **Failure**: the session (amqp/session.ts) reconnects with backoff; declarations are made
+ *   once per connection (declarations.ts); consumers and subscriptions (fanout-subscription.ts)
+ *   declare and consume again; a publish cut by a lost connection is sent again.
  */
-import { randomUUID } from 'node:crypto';
-import type { Channel, ConfirmChannel, ConsumeMessage, Message as AmqpMessage } from 'amqplib';
+import type { Channel } from 'amqplib';
 import { AmqpSession, ChannelSlot } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
-import { EVENT_QUEUE_SPEC, PIDBOX_QUEUE_SPEC, exchangeSpecFor, isPidboxQueue, type ExchangeSpec, type QueueSpec } from '../../amqp/topology.js';
+import { PIDBOX_QUEUE_SPEC, exchangeSpecFor, isPidboxQueue, type ExchangeSpec, type QueueSpec } from '../../amqp/topology.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
 import { CLASSIC_TOPOLOGY, planTaskQueue, usesQuorumQueues, type QueueTopology, type QueueType } from '../../core/queue-topology.js';
-import { envelopeOf, toWire, type WireOut } from '../../amqp/wire.js';
+import { toWire, type WireOut } from '../../amqp/wire.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import type {
   Broker,
@@ -40,9 +36,7 @@ import type {
 } from '../../core/spi/broker.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transport-table.js';
-import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
-import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import { decodeEnvelope } from '../../protocol/envelope.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
 import { AmqpConsumer, type ConsumerHost } from './amqp-consumer.js';
 import { DELIVERIES_HEADER } from './amqp-delivery.js';
@@ -52,15 +46,15 @@ import { CELERIAC_LADDER, KOMBU_LADDER, delayRoutingKey, deliverBinding, entryEx
 import { declareLadder } from './ladder-declare.js';
 import { countDelayed, existingLadders, listDelayed } from './list-delayed.js';
 import { existingTypeOf, taskQueueSpecOf, typeMismatchError } from './queue-types.js';
-import { isNack, isNotFound, toTransportError, UnroutableError } from './amqp-errors.js';
+import { isNotFound, toTransportError, UnroutableError } from './amqp-errors.js';
+import { ConfirmedPublisher } from './confirmed-publisher.js';
+import { Declarations } from './declarations.js';
+import { fanoutWire, subscribeExchange } from './fanout-subscription.js';
 
 /** Where `setAside` parks messages (durable; inspect with `rabbitmqctl list_queues`). */
 export const SET_ASIDE_QUEUE = 'celeriac.set-aside';
 /** Delays shorter than this are published straight to the queue. */
 const MIN_DELAY_MS = 1;
-const PUBLISH_ATTEMPTS = 3;
-/** Sends again after a nack: 50 ms doubling to 1 s, until connectWaitMs. */
-const NACK_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 50, growth: { factor: 2 }, maxMs: 1000 });
 
 /** Options of {@link AmqpBroker}. */
 export interface AmqpBrokerOptions {
@@ -88,13 +82,6 @@ export interface AmqpBrokerOptions {
   queues?: QueueTopology;
 }
 
-interface PendingPublish {
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly content: Buffer;
-  returned: boolean;
-}
-
 const defaultLog: TransportLog = (level, msg, fields) => {
   const { err, ...names } = fields ?? {};
   console[level === 'error' ? 'error' : 'warn'](`[celeriac amqp] ${msg}`, ...(Object.keys(names).length > 0 ? [names] : []), err?.message ?? '');
@@ -118,13 +105,10 @@ export class AmqpBroker implements Broker, ConsumerHost {
   readonly qosGlobal: boolean;
   /** Types of the task queues declared, as they exist (see queue-types.ts). */
   readonly #types = new Map<string, QueueType>();
-  readonly #connectWaitMs: number;
-  readonly #publisher: ChannelSlot<ConfirmChannel>;
+  readonly #publisher: ConfirmedPublisher;
   readonly #admin: ChannelSlot<Channel>;
-  readonly #pending: PendingPublish[] = [];
   /** Declarations made on the current connection: key -> promise. */
-  #declared = new Map<string, Promise<void>>();
-  #declaredGeneration = -1;
+  readonly #declared: Declarations;
   readonly #consumers = new Set<AmqpConsumer>();
   readonly #subscriptions = new Set<() => Promise<void>>();
   /** Mailbox queues bound to fanout exchanges (bindQueue), consumed by subscribeFanout. */
@@ -143,10 +127,11 @@ export class AmqpBroker implements Broker, ConsumerHost {
     // Priorities are served by classic queues only (RabbitMQ 3.x quorum queues are FIFO).
     const priorityOrder = this.topology.missingQueueType === 'quorum' ? 'none' : 'highest-first';
     this.capabilities = { priorityOrder, redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
-    this.#connectWaitMs = options.connectWaitMs ?? 30_000;
-    this.session = new AmqpSession(parseAmqpUrls(url), { log: this.log, waitMs: this.#connectWaitMs, connectionName: options.connectionName });
-    this.#publisher = new ChannelSlot<ConfirmChannel>(this.session, true, (ch) => ch.on('return', (msg: AmqpMessage) => this.#onReturn(msg)));
+    const connectWaitMs = options.connectWaitMs ?? 30_000;
+    this.session = new AmqpSession(parseAmqpUrls(url), { log: this.log, waitMs: connectWaitMs, connectionName: options.connectionName });
+    this.#publisher = new ConfirmedPublisher(this.session, this.log, connectWaitMs, () => this.#closed);
     this.#admin = new ChannelSlot<Channel>(this.session, false);
+    this.#declared = new Declarations(this.session, this.#admin);
   }
 
   /** Connects and makes sure the delay ladder exists (so the first delayed publish is quick). */
@@ -167,30 +152,12 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   // ---- declarations -------------------------------------------------------------------
 
-  /** Runs `declare` once per connection for `key`. */
-  #once(key: string, declare: (ch: Channel) => Promise<unknown>): Promise<void> {
-    if (this.#declaredGeneration !== this.session.generation || !this.session.connected) {
-      this.#declared = new Map();
-      this.#declaredGeneration = this.session.generation;
-    }
-    let p = this.#declared.get(key);
-    if (p === undefined) {
-      const made = this.#admin.run(declare).then(() => undefined);
-      p = made.catch((err: unknown) => {
-        if (this.#declared.get(key) === p) this.#declared.delete(key);
-        throw toTransportError(`declare ${key}`, err);
-      });
-      this.#declared.set(key, p);
-    }
-    return p;
-  }
-
   #declareExchange(name: string, spec: ExchangeSpec): Promise<void> {
-    return this.#once(`exchange ${name}`, (ch) => ch.assertExchange(name, spec.type, { durable: spec.durable, autoDelete: false }));
+    return this.#declared.once(`exchange ${name}`, (ch) => ch.assertExchange(name, spec.type, { durable: spec.durable, autoDelete: false }));
   }
 
   #declareQueueSpec(queue: string, spec: QueueSpec): Promise<void> {
-    return this.#once(`queue ${queue}`, (ch) =>
+    return this.#declared.once(`queue ${queue}`, (ch) =>
       ch.assertQueue(queue, { durable: spec.durable, autoDelete: spec.autoDelete, exclusive: false, arguments: typeTable(spec.arguments) }),
     );
   }
@@ -205,9 +172,9 @@ export class AmqpBroker implements Broker, ConsumerHost {
     checkQueueName(queue);
     if (isPidboxQueue(queue)) return this.#declareQueueSpec(queue, PIDBOX_QUEUE_SPEC);
     const plan = planTaskQueue(this.topology, queue);
-    await this.#once(`queue ${queue}`, (ch) => this.#declareTaskQueue(ch, queue, plan.type));
+    await this.#declared.once(`queue ${queue}`, (ch) => this.#declareTaskQueue(ch, queue, plan.type));
     await this.#declareExchange(queue, { type: plan.exchangeType, durable: true });
-    await this.#once(`bind ${queue} ${queue} ${queue}`, (ch) => ch.bindQueue(queue, queue, queue));
+    await this.#declared.once(`bind ${queue} ${queue} ${queue}`, (ch) => ch.bindQueue(queue, queue, queue));
     if (this.ladder === KOMBU_LADDER) await this.#bindDelayTarget(queue);
   }
 
@@ -245,7 +212,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** Declares the delay ladder once per connection (ladder-declare.ts). */
   async #declareLadder(): Promise<void> {
-    await this.#once('delay ladder', async () => declareLadder(await this.session.connection(), this.ladder));
+    await this.#declared.once('delay ladder', async () => declareLadder(await this.session.connection(), this.ladder));
   }
 
   async #declareDelayTarget(queue: string): Promise<void> {
@@ -256,78 +223,10 @@ export class AmqpBroker implements Broker, ConsumerHost {
   async #bindDelayTarget(queue: string): Promise<void> {
     await this.#declareLadder();
     const { deliverExchange } = this.ladder;
-    await this.#once(`delay target ${queue}`, (ch) => ch.bindQueue(queue, deliverExchange, deliverBinding(this.ladder, queue)));
+    await this.#declared.once(`delay target ${queue}`, (ch) => ch.bindQueue(queue, deliverExchange, deliverBinding(this.ladder, queue)));
   }
 
   // ---- publishing ---------------------------------------------------------------------
-
-  #onReturn(msg: AmqpMessage): void {
-    const entry = this.#pending.find(
-      (p) => !p.returned && p.exchange === msg.fields.exchange && p.routingKey === msg.fields.routingKey && p.content.equals(msg.content),
-    );
-    if (entry !== undefined) entry.returned = true;
-  }
-
-  /** Publishes and waits for the confirm; an unroutable mandatory message is an error. */
-  async #send(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean): Promise<void> {
-    const nackDeadline = performance.now() + this.#connectWaitMs;
-    const nacks = new Backoff(NACK_BACKOFF);
-    // After a second nack, a channel of its own: a channel that published to a quorum queue
-    // whose leader died may be refused for minutes on a loaded machine (seen on 3.10).
-    let fresh: ConfirmChannel | undefined;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        const generation = this.session.generation;
-        try {
-          await this.#sendOnce(exchange, routingKey, wire, mandatory, fresh);
-          return;
-        } catch (err) {
-          // A nack: a quorum queue that has no leader while its cluster elects one (a node died)
-          // refuses the message for a few seconds. Sent again, with backoff, up to connectWaitMs.
-          const nackDelay = isNack(err) && !this.#closed ? nacks.next() : Infinity;
-          if (performance.now() + nackDelay < nackDeadline) {
-            if (nacks.failures === 1) this.log('warn', 'RabbitMQ refused a message (nack: a queue without a leader?); sending again until it is taken', { exchange, routingKey });
-            await new Promise((resolve) => setTimeout(resolve, nackDelay));
-            if (nacks.failures >= 2) fresh ??= await this.#freshConfirmChannel();
-            attempt--;
-            continue;
-          }
-          const connectionLost = !this.session.connected || this.session.generation !== generation;
-          if (!connectionLost || attempt >= PUBLISH_ATTEMPTS || this.#closed || err instanceof CeleriacError) {
-            throw toTransportError(`publish to exchange ${JSON.stringify(exchange)} key ${JSON.stringify(routingKey)}`, err);
-          }
-          this.log('warn', `publish interrupted by a lost connection; sending again (attempt ${attempt + 1})`, { exchange, routingKey, err: coerceError(err) });
-        }
-      }
-    } finally {
-      await fresh?.close().catch(() => undefined);
-    }
-  }
-
-  async #freshConfirmChannel(): Promise<ConfirmChannel> {
-    const ch = await (await this.session.connection()).createConfirmChannel();
-    ch.on('error', () => undefined);
-    ch.on('return', (msg: AmqpMessage) => this.#onReturn(msg));
-    return ch;
-  }
-
-  async #sendOnce(exchange: string, routingKey: string, wire: WireOut, mandatory: boolean, own?: ConfirmChannel): Promise<void> {
-    const channel = own ?? (await this.#publisher.get());
-    const entry: PendingPublish = { exchange, routingKey, content: wire.content, returned: false };
-    if (mandatory) this.#pending.push(entry);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        channel.publish(exchange, routingKey, wire.content, { ...wire.options, mandatory }, (err: unknown) => (err ? reject(coerceError(err)) : resolve()));
-      });
-    } finally {
-      if (mandatory) this.#pending.splice(this.#pending.indexOf(entry), 1);
-    }
-    if (entry.returned) {
-      throw new UnroutableError(
-        `RabbitMQ returned the message to exchange ${JSON.stringify(exchange)} with key ${JSON.stringify(routingKey)}: no queue is bound to receive it (declare the queue first)`,
-      );
-    }
-  }
 
   async publish(message: Message, options: PublishOptions): Promise<void> {
     const { exchange, routingKey } = options;
@@ -340,17 +239,17 @@ export class AmqpBroker implements Broker, ConsumerHost {
     const wire = toWire(withPriority(message, options.priority));
     if (exchange !== '') {
       if (options.dropUnrouted === true) await this.#declareExchange(exchange, exchangeSpecFor(exchange, 'direct'));
-      return this.#send(exchange, routingKey, wire, options.dropUnrouted !== true);
+      return this.#publisher.send(exchange, routingKey, wire, options.dropUnrouted !== true);
     }
     await this.declareQueue(routingKey);
     try {
-      await this.#send('', routingKey, wire, true);
+      await this.#publisher.send('', routingKey, wire, true);
     } catch (err) {
       if (!(err instanceof UnroutableError)) throw err;
       // Declared on this connection, yet gone (deleted by an operator, or expired): once more.
       this.#forgetQueue(routingKey);
       await this.declareQueue(routingKey);
-      await this.#send('', routingKey, wire, true);
+      await this.#publisher.send('', routingKey, wire, true);
     }
   }
 
@@ -387,14 +286,14 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** Drops the cached declarations of a queue so the next use declares it again. */
   #forgetQueue(queue: string): void {
-    for (const key of [...this.#declared.keys()]) if (key === `queue ${queue}` || key.startsWith(`bind ${queue} `)) this.#declared.delete(key);
+    this.#declared.forget((key) => key === `queue ${queue}` || key.startsWith(`bind ${queue} `));
   }
 
   async #publishDelayed(message: Message, queue: string, deliverAt: number, priority?: number, carried: Readonly<Record<string, number>> = {}): Promise<void> {
     await this.#declareDelayTarget(queue);
     message = withPriority(message, priority);
     const wire = toWire(message, { dropExpiration: true, extraHeaders: { ...carried, [DELIVER_AT_HEADER]: deliverAt } });
-    await this.#send(entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - this.clock.now(), queue), wire, true);
+    await this.#publisher.send(entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - this.clock.now(), queue), wire, true);
   }
 
   async publishMany(batch: readonly PublishRequest[]): Promise<void> {
@@ -411,16 +310,16 @@ export class AmqpBroker implements Broker, ConsumerHost {
     const carried: Record<string, number> = deliveries === undefined ? {} : { [DELIVERIES_HEADER]: deliveries };
     if (settlement.kind === 'defer') {
       if (settlement.deliverAt - this.clock.now() >= MIN_DELAY_MS) return this.#publishDelayed(message, queue, settlement.deliverAt, undefined, carried);
-      return this.#send('', queue, toWire(message, { extraHeaders: carried }), true);
+      return this.#publisher.send('', queue, toWire(message, { extraHeaders: carried }), true);
     }
     if (settlement.kind === 'setAside') {
       await this.#declareQueueSpec(SET_ASIDE_QUEUE, { durable: true, autoDelete: false, arguments: {} });
       const wire = toWire(message, { extraHeaders: { 'x-celeriac-set-aside-reason': settlement.reason, 'x-celeriac-set-aside-from': queue } });
-      return this.#send('', SET_ASIDE_QUEUE, wire, true);
+      return this.#publisher.send('', SET_ASIDE_QUEUE, wire, true);
     }
     // reject with requeue: to the tail, marked as kombu's virtual transports mark it.
     await this.declareQueue(queue);
-    return this.#send('', queue, toWire(message, { extraHeaders: { ...carried, redelivered: true } }), true);
+    return this.#publisher.send('', queue, toWire(message, { extraHeaders: { ...carried, redelivered: true } }), true);
   }
 
   // ---- consuming ----------------------------------------------------------------------
@@ -496,57 +395,18 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
     await this.#declareExchange(exchange, exchangeSpecFor(exchange, 'pubsub'));
-    await this.#send(exchange, routingKey, fanoutWire(typeof raw === 'string' ? raw : raw.toString('utf8')), false);
+    await this.#publisher.send(exchange, routingKey, fanoutWire(typeof raw === 'string' ? raw : raw.toString('utf8')), false);
   }
 
   async subscribeFanout(exchange: string, bindingKey: string, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe> {
-    const spec = exchangeSpecFor(exchange, 'pubsub');
-    const mailbox = spec.type === 'fanout' ? this.#mailboxes.get(exchange) : undefined;
-    const queue = mailbox ?? (spec.type === 'fanout' ? `${randomUUID()}.${exchange}` : `${exchange}.${randomUUID()}`);
-    const queueSpec = spec.type === 'fanout' ? PIDBOX_QUEUE_SPEC : EVENT_QUEUE_SPEC;
-    let channel: Channel | undefined;
-    let stopped = false;
-    const start = async (): Promise<void> => {
-      const model = await this.session.connection();
-      const ch = await model.createChannel();
-      ch.on('error', (err: Error) => this.log('warn', 'subscription channel closed', { exchange, err }));
-      channel = ch;
-      await ch.assertExchange(exchange, spec.type, { durable: spec.durable, autoDelete: false });
-      await ch.assertQueue(queue, { durable: queueSpec.durable, autoDelete: queueSpec.autoDelete, arguments: typeTable(queueSpec.arguments) });
-      await ch.bindQueue(queue, exchange, bindingKey);
-      await ch.consume(
-        queue,
-        (msg: ConsumeMessage | null) => {
-          if (msg === null || stopped) return;
-          let raw: string;
-          try {
-            raw = msg.properties.contentType === RAW_CONTENT_TYPE ? msg.content.toString('utf8') : envelopeOf(msg, randomUUID(), false);
-          } catch (err) {
-            this.log('warn', 'undecodable message dropped', { exchange, err: coerceError(err) });
-            return;
-          }
-          listener(raw, msg.fields.routingKey);
-        },
-        { noAck: true },
-      );
+    const mailbox = exchangeSpecFor(exchange, 'pubsub').type === 'fanout' ? this.#mailboxes.get(exchange) : undefined;
+    const unsubscribe = await subscribeExchange(this.session, this.log, { exchange, bindingKey, mailbox }, listener);
+    const tracked = async (): Promise<void> => {
+      this.#subscriptions.delete(tracked);
+      await unsubscribe();
     };
-    const restart = () => {
-      if (stopped) return;
-      start().catch((err: unknown) => this.log('warn', 'could not subscribe again', { exchange, err: coerceError(err) }));
-    };
-    await start().catch((err: unknown) => {
-      throw toTransportError(`subscribe to ${exchange}`, err);
-    });
-    const offReconnect = this.session.onReconnect(restart);
-    const unsubscribe = async (): Promise<void> => {
-      if (stopped) return;
-      stopped = true;
-      offReconnect();
-      this.#subscriptions.delete(unsubscribe);
-      await channel?.close().catch(() => undefined);
-    };
-    this.#subscriptions.add(unsubscribe);
-    return unsubscribe;
+    this.#subscriptions.add(tracked);
+    return tracked;
   }
 
   async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
@@ -555,7 +415,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     await this.#declareExchange(exchange, spec);
     const bind = async () => {
       await this.declareQueue(queue);
-      await this.#once(`bind ${queue} ${exchange} ${routingKey}`, (ch) => ch.bindQueue(queue, exchange, routingKey));
+      await this.#declared.once(`bind ${queue} ${exchange} ${routingKey}`, (ch) => ch.bindQueue(queue, exchange, routingKey));
     };
     try {
       await bind();
@@ -572,30 +432,13 @@ export class AmqpBroker implements Broker, ConsumerHost {
   async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
     checkQueueName(queue);
     if (this.#mailboxes.get(exchange) === queue) this.#mailboxes.delete(exchange);
-    this.#declared.delete(`bind ${queue} ${exchange} ${routingKey}`);
+    this.#declared.forget((key) => key === `bind ${queue} ${exchange} ${routingKey}`);
     try {
       await this.#admin.run((ch) => ch.unbindQueue(queue, exchange, routingKey));
     } catch (err) {
       if (!isNotFound(err)) throw toTransportError(`unbind ${queue}`, err);
     }
   }
-}
-
-/**
- * Content type of a fanout payload that is not a kombu envelope (the SPI lets callers publish
- * any text): sent as is and handed back as is. Celery never sends one.
- */
-const RAW_CONTENT_TYPE = 'application/x-celeriac-raw';
-
-/** An envelope goes out as a real AMQP message; any other text as a raw payload. */
-function fanoutWire(raw: string): WireOut {
-  let message: Message;
-  try {
-    message = decodeEnvelope(raw).message;
-  } catch {
-    return { content: Buffer.from(raw, 'utf8'), options: { contentType: RAW_CONTENT_TYPE, deliveryMode: 1 } };
-  }
-  return toWire(message);
 }
 
 /** The message with the publish option's priority, when one is given. */

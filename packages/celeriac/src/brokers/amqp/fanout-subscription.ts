@@ -1,0 +1,92 @@
+/**
+ * @module brokers/amqp/fanout-subscription
+ * Subscriptions to a pub/sub exchange (events, remote control, the SPI's fanout): a queue of
+ * the subscriber's own (or the mailbox a worker bound), consumed without acks on a channel of
+ * its own, subscribed again after a reconnect. What goes out on such an exchange is a kombu
+ * envelope, or any other text as a raw payload handed back as it was.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { AmqpSession } from '../../amqp/session.js';
+import { typeTable } from '../../amqp/tables.js';
+import { EVENT_QUEUE_SPEC, PIDBOX_QUEUE_SPEC, exchangeSpecFor } from '../../amqp/topology.js';
+import { envelopeOf, toWire, type WireOut } from '../../amqp/wire.js';
+import type { Unsubscribe } from '../../core/spi/broker.js';
+import type { TransportLog } from '../../core/transport-table.js';
+import { coerceError } from '../../errors.js';
+import { decodeEnvelope } from '../../protocol/envelope.js';
+import type { Message } from '../../protocol/types.js';
+import { toTransportError } from './amqp-errors.js';
+
+/** What to subscribe to: the exchange, the binding key, and a worker's mailbox queue if it bound one. */
+export interface SubscriptionTarget {
+  exchange: string;
+  bindingKey: string;
+  mailbox: string | undefined;
+}
+
+/** Subscribes `listener` to `target`'s exchange; resolves once consuming, with the way to stop. */
+export async function subscribeExchange(session: AmqpSession, log: TransportLog, target: SubscriptionTarget, listener: (raw: string, routingKey: string) => void): Promise<Unsubscribe> {
+  const { exchange, bindingKey, mailbox } = target;
+  const spec = exchangeSpecFor(exchange, 'pubsub');
+  const queue = mailbox ?? (spec.type === 'fanout' ? `${randomUUID()}.${exchange}` : `${exchange}.${randomUUID()}`);
+  const queueSpec = spec.type === 'fanout' ? PIDBOX_QUEUE_SPEC : EVENT_QUEUE_SPEC;
+  let channel: Channel | undefined;
+  let stopped = false;
+  const start = async (): Promise<void> => {
+    const model = await session.connection();
+    const ch = await model.createChannel();
+    ch.on('error', (err: Error) => log('warn', 'subscription channel closed', { exchange, err }));
+    channel = ch;
+    await ch.assertExchange(exchange, spec.type, { durable: spec.durable, autoDelete: false });
+    await ch.assertQueue(queue, { durable: queueSpec.durable, autoDelete: queueSpec.autoDelete, arguments: typeTable(queueSpec.arguments) });
+    await ch.bindQueue(queue, exchange, bindingKey);
+    await ch.consume(
+      queue,
+      (msg: ConsumeMessage | null) => {
+        if (msg === null || stopped) return;
+        let raw: string;
+        try {
+          raw = msg.properties.contentType === RAW_CONTENT_TYPE ? msg.content.toString('utf8') : envelopeOf(msg, randomUUID(), false);
+        } catch (err) {
+          log('warn', 'undecodable message dropped', { exchange, err: coerceError(err) });
+          return;
+        }
+        listener(raw, msg.fields.routingKey);
+      },
+      { noAck: true },
+    );
+  };
+  const restart = () => {
+    if (stopped) return;
+    start().catch((err: unknown) => log('warn', 'could not subscribe again', { exchange, err: coerceError(err) }));
+  };
+  await start().catch((err: unknown) => {
+    throw toTransportError(`subscribe to ${exchange}`, err);
+  });
+  const offReconnect = session.onReconnect(restart);
+  const unsubscribe = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    offReconnect();
+    await channel?.close().catch(() => undefined);
+  };
+  return unsubscribe;
+}
+
+/**
+ * Content type of a fanout payload that is not a kombu envelope (the SPI lets callers publish
+ * any text): sent as is and handed back as is. Celery never sends one.
+ */
+const RAW_CONTENT_TYPE = 'application/x-celeriac-raw';
+
+/** An envelope goes out as a real AMQP message; any other text as a raw payload. */
+export function fanoutWire(raw: string): WireOut {
+  let message: Message;
+  try {
+    message = decodeEnvelope(raw).message;
+  } catch {
+    return { content: Buffer.from(raw, 'utf8'), options: { contentType: RAW_CONTENT_TYPE, deliveryMode: 1 } };
+  }
+  return toWire(message);
+}
