@@ -34,9 +34,7 @@ describe('isBuilt', () => {
     expect(isBuilt(p)).toBe(true);
     const future = new Date(Date.now() + 60_000);
     writeFileSync(join(p, 'src', 'a.test.ts'), '// a test file changed: dist/ has none of it');
-    writeFileSync(join(p, 'src', 'a-test-env.ts'), '// nor of a test helper under src/ (not compiled)');
     utimesSync(join(p, 'src', 'a.test.ts'), future, future);
-    utimesSync(join(p, 'src', 'a-test-env.ts'), future, future);
     expect(isBuilt(p)).toBe(true);
     utimesSync(join(p, 'src', 'a.ts'), future, future);
     expect(isBuilt(p)).toBe(false);
@@ -65,7 +63,6 @@ describe('distTwin', () => {
     const p = pkg();
     expect(distTwin([p], join(p, 'src', 'a.ts'))).toBe(join(p, 'dist', 'a.js'));
     expect(distTwin([p], join(p, 'src', 'a.test.ts'))).toBeUndefined();
-    expect(distTwin([p], join(p, 'src', 'a-test-env.ts'))).toBeUndefined();
     expect(distTwin([p], join(p, 'src', 'missing.ts'))).toBeUndefined();
     expect(distTwin([p], join(p, 'test', 'a.ts'))).toBeUndefined();
   });

@@ -9,9 +9,8 @@
  * import of a library module under `packages/<pkg>/src/` to its twin under `dist/`, and
  * vitest.config.ts externalizes dist/ (Node imports it, not the runner). Every import of a
  * library module goes the same way, so each module is loaded once, from one place (a class
- * loaded from both src/ and dist/ would break `instanceof`). Test files, and the few src/
- * files not compiled (`*-test-env.ts`), still go through vite; their imports of the library
- * land on dist/ like any other.
+ * loaded from both src/ and dist/ would break `instanceof`). Test files still go through
+ * vite; their imports of the library land on dist/ like any other.
  *
  * Current means what it means for child processes (test/support/node-script.ts): the build
  * info is newer than every library file of src/, and every Lua script in dist/ equals its
@@ -22,14 +21,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Plugin } from 'vite';
 
-/** Files under src/ that `tsc -b` does not compile (the packages' tsconfig `exclude`): tests and their helpers. */
-const NOT_COMPILED = /(\.test|-test-env)\.ts$/;
+/** Files under src/ that `tsc -b` does not compile (the packages' tsconfig `exclude`): tests (their helpers live in test/). */
+const NOT_COMPILED = /\.test\.ts$/;
 
 /**
  * True when every library file of `pkg`/src is older than its last build, and every Lua script
- * is in dist/ as it is in src/. Files the build does not compile (`*.test.ts`, `*-test-env.ts`)
- * do not count: `tsc -b` would not rebuild for them, so an edit of one would leave dist/
- * "stale" until the next change of a library file.
+ * is in dist/ as it is in src/. Test files, which the build does not compile, do not count:
+ * `tsc -b` would not rebuild for them, so an edit of one would leave dist/ "stale" until the
+ * next change of a library file.
  */
 export function isBuilt(pkg: string): boolean {
   const src = join(pkg, 'src');
