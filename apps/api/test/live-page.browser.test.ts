@@ -3,23 +3,14 @@
  * tasks with one click and watch every row reach SUCCESS without a reload, each showing the
  * worker that ran it, with two workers sharing the load.
  */
-import { existsSync } from 'node:fs';
 import { Worker } from 'celeriac';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/harness.js';
+import { chromiumThere, launchChromium } from '../../../packages/celeriac/test/support/chromium.js';
 
-const CHROMIUM = process.env['CELERIAC_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-function shouldRunBrowserTests(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['CI'] === 'true') throw new Error(`live page browser test: no Chromium at ${CHROMIUM} (apt-get install chromium; required under CI)`);
-  console.warn(`[skip] live page browser test: no Chromium at ${CHROMIUM}`);
-  return false;
-}
-
-describe.runIf(shouldRunBrowserTests())('the live page in Chromium', () => {
+describe.runIf(chromiumThere('live page browser test'))('the live page in Chromium', () => {
   let t: TestApi;
   let second: Worker;
   let browser: Browser;
@@ -28,7 +19,7 @@ describe.runIf(shouldRunBrowserTests())('the live page in Chromium', () => {
   let launching: Promise<unknown> | undefined;
 
   beforeAll(async () => {
-    launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS }).then((b) => (browser = b));
+    launching = launchChromium().then((b) => (browser = b));
     t = await startTestApi({ database: 'pglite', workerConcurrency: 2 });
     second = new Worker(t.rt.celery, { concurrency: 2, hostname: 'second@%h' });
     await second.start();

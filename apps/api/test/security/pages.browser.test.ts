@@ -4,13 +4,11 @@
  * policy with inline style and showed the framework's logo in a top bar), /docs draws the API's
  * operations without any logo, and neither page can be framed.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../support/harness.js';
+import { chromiumThere, launchChromium } from '../../../../packages/celeriac/test/support/chromium.js';
 
-const CHROMIUM = process.env['CELERIAC_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // What the page-side callbacks touch (the test compiles without the DOM library).
 declare const window: { __csp: string[] };
@@ -20,21 +18,14 @@ declare const document: {
   querySelector(s: string): unknown;
 };
 
-function chromiumThere(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['CI'] === 'true') throw new Error(`reference app pages browser test: no Chromium at ${CHROMIUM} (required under CI)`);
-  console.warn(`[skip] reference app pages browser test: no Chromium at ${CHROMIUM}`);
-  return false;
-}
-
-describe.runIf(chromiumThere())('reference app pages under their CSP', () => {
+describe.runIf(chromiumThere('reference app pages browser test'))('reference app pages under their CSP', () => {
   let t: TestApi;
   let browser: Browser;
   let base: string;
   let launching: Promise<unknown> | undefined;
 
   beforeAll(async () => {
-    launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS }).then((b) => (browser = b));
+    launching = launchChromium().then((b) => (browser = b));
     t = await startTestApi({ database: 'pglite', workerConcurrency: 1 });
     await t.server.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(t.server.server.address() as { port: number }).port}`;

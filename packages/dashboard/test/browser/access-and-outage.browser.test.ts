@@ -8,30 +8,21 @@
  * Runs on its own redis-server (port 7602, so it can be stopped) with two Celeriac workers:
  * `loud` with task events, `quiet` without; history in Postgres under a random schema.
  */
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createApp, Worker, type App } from 'celeriac';
 import { waitFor } from 'celeriac/testing';
 import pg from 'pg';
 import { pino } from 'pino';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServerProcess } from '../../../celeriac/test/support/redis.js';
 import { startDashboard, type DashboardOptions, type RunningDashboard } from '../../src/index.js';
 import { PG_URL, postgresReady } from '../support/cluster.js';
+import { chromiumThere, launchChromium } from '../../../celeriac/test/support/chromium.js';
 
-const CHROMIUM = process.env['CELERIAC_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const REDIS_PORT = 7602;
 
-function chromiumThere(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['CI'] === 'true') throw new Error(`dashboard browser test: no Chromium at ${CHROMIUM} (apt-get install chromium; required under CI)`);
-  console.warn(`[skip] dashboard access browser test: no Chromium at ${CHROMIUM}`);
-  return false;
-}
-
-const ready = chromiumThere() && (await postgresReady('dashboard access browser test'));
+const ready = chromiumThere('dashboard access browser test') && (await postgresReady('dashboard access browser test'));
 
 describe.runIf(ready)('the dashboard in Chromium: roles, bulk selection, events-off and broker-down banners', () => {
   const redis = new RedisServerProcess(REDIS_PORT);
@@ -72,7 +63,7 @@ describe.runIf(ready)('the dashboard in Chromium: roles, bulk selection, events-
   };
 
   beforeAll(async () => {
-    launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS }).then((b) => (browser = b));
+    launching = launchChromium().then((b) => (browser = b));
     await redis.start();
     app = createApp({ broker: redis.url, backend: redis.url }, { env: {}, logger: pino({ level: 'silent' }) });
     app.task('acc.block', async () => {

@@ -9,36 +9,28 @@
  * With CELERIAC_DOCS_SCREENSHOTS=1 the screenshots go to docs/img/ (the ones
  * docs/dashboard.md shows); otherwise to a temporary directory.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chain, type App, type Task } from 'celeriac';
 import { BeatEntries } from 'celeriac/beat';
 import { sleep, waitFor } from 'celeriac/testing';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MixedFleet, mixedFleetReady } from '../../../celeriac/test/interop/mixed-fleet.js';
 import { startDashboard, type RunningDashboard } from '../../src/index.js';
+import { chromiumThere, launchChromium } from '../../../celeriac/test/support/chromium.js';
 
 // The few browser globals the page callbacks below touch (this file compiles without the DOM lib).
 declare const document: { getElementById(id: string): { replaceChildren(): void } | null };
 declare const location: { hash: string };
 declare const window: { __pwned?: number };
 
-const CHROMIUM = process.env['CELERIAC_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const DOCS_IMG = fileURLToPath(new URL('../../../../docs/img/', import.meta.url));
 const EVIL = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
 
-function chromiumThere(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['CI'] === 'true') throw new Error(`dashboard browser test: no Chromium at ${CHROMIUM} (apt-get install chromium; required under CI)`);
-  console.warn(`[skip] dashboard browser test: no Chromium at ${CHROMIUM}`);
-  return false;
-}
-
-const ready = chromiumThere() && (await mixedFleetReady('dashboard browser'));
+const ready = chromiumThere('dashboard browser test') && (await mixedFleetReady('dashboard browser'));
 
 describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Python worker', () => {
   const fleet = new MixedFleet('dashui', 9);
@@ -70,7 +62,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   };
 
   beforeAll(async () => {
-    launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS }).then((b) => (browser = b));
+    launching = launchChromium().then((b) => (browser = b));
     app = fleet.app({ resultExtended: true, timezone: 'Europe/Paris' });
     add = app.task('shop.add', (x: number, y: number) => x + y);
     app.task('shop.email', (to: string, opts: { user_id: number }) => `sent to ${to} for ${opts.user_id}`);

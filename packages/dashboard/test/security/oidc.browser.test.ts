@@ -3,25 +3,16 @@
  * provider and back, and the app then runs as the logged-in user (the session cookie is
  * `SameSite=Strict`, so the way back must end in a same-site navigation for it to be sent).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../celeriac/test/support/redis.js';
 import type { RunningDashboard } from '../../src/dashboard.js';
 import { OidcProvider } from './oidc-provider.js';
 import { SecurityFixture, postgresReady } from './support.js';
+import { chromiumThere, launchChromium } from '../../../celeriac/test/support/chromium.js';
 
-const CHROMIUM = process.env['CELERIAC_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-function chromiumThere(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['CI'] === 'true') throw new Error(`OIDC browser test: no Chromium at ${CHROMIUM} (required under CI)`);
-  console.warn(`[skip] OIDC browser test: no Chromium at ${CHROMIUM}`);
-  return false;
-}
-
-const ready = chromiumThere() && (await postgresReady('dashboard security: OIDC in a browser'));
+const ready = chromiumThere('OIDC browser test') && (await postgresReady('dashboard security: OIDC in a browser'));
 const fx = new SecurityFixture();
 
 describe.runIf(ready)('dashboard security: OIDC login in Chromium', () => {
@@ -30,7 +21,7 @@ describe.runIf(ready)('dashboard security: OIDC login in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    const launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const launching = launchChromium();
     await provider.start();
     const port = await freePort();
     dash = await fx.dashboard({ port, auth: '.*@example\\.com', oidc: { issuer: provider.issuer, clientId: provider.clientId, clientSecret: provider.clientSecret, redirectUri: `http://127.0.0.1:${port}/login/callback` } });

@@ -6,28 +6,19 @@
  * runs nothing on any page that draws it. Also: the page cannot be framed, and logging out
  * ends the session.
  */
-import { existsSync } from 'node:fs';
 import type { EventDict } from 'celeriac/monitor';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDashboard } from '../../src/dashboard.js';
 import { SecurityFixture, basic, call, postgresReady } from './support.js';
+import { chromiumThere, launchChromium } from '../../../celeriac/test/support/chromium.js';
 
-const CHROMIUM = process.env['CELERIAC_TEST_CHROMIUM'] ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function chromiumThere(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['CI'] === 'true') throw new Error(`dashboard security browser test: no Chromium at ${CHROMIUM} (required under CI)`);
-  console.warn(`[skip] dashboard security browser test: no Chromium at ${CHROMIUM}`);
-  return false;
-}
 
 // What the page-side callbacks touch (the test compiles without the DOM library).
 declare const window: { __xss?: number; __csp: string[] };
 declare const document: { addEventListener(type: 'securitypolicyviolation', fn: (e: { violatedDirective: string; blockedURI: string; sample: string }) => void): void; querySelector(s: string): unknown };
 
-const ready = chromiumThere() && (await postgresReady('dashboard security: pages'));
+const ready = chromiumThere('dashboard security browser test') && (await postgresReady('dashboard security: pages'));
 const fx = new SecurityFixture();
 
 /** Each sets `window.__xss` if it ever runs. */
@@ -58,7 +49,7 @@ describe.runIf(ready)('dashboard security: pages under their CSP, with hostile t
   const problems: string[] = [];
 
   beforeAll(async () => {
-    const launching = chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const launching = launchChromium();
     dash = await fx.dashboard({ basicAuth: ['admin:pw'] });
     await dash.store.writeEvents(hostileEvents());
     browser = await launching;
