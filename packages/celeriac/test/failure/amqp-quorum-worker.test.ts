@@ -4,56 +4,35 @@
  * and a quorum queue's `x-delivery-limit` caps how often a task that requeues itself runs,
  * its last delivery set aside as a dead letter instead of dropped by RabbitMQ. Its own vhost.
  */
-import amqp, { type ChannelModel } from 'amqplib';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
+import { amqpAvailable } from '../support/amqp-env.js';
+import { quorumVhost, type QuorumVhost } from '../support/quorum-vhost.js';
 import { Beat } from '../../src/exports/beat.js';
-import { createApp, Reject, Worker, type App, type Settings } from '../../src/index.js';
+import { Reject, Worker, type App, type Settings } from '../../src/index.js';
 import { waitFor } from 'celeriac/testing';
 
 const ready = await amqpAvailable();
 
 describe.runIf(ready)('worker, retries and beat on quorum queues', () => {
-  let vhost = '';
-  let conn: ChannelModel;
-  const apps: App[] = [];
+  let q: QuorumVhost;
   const workers: Worker[] = [];
-  const make = (settings: Settings, level = 'silent') => {
-    const app = createApp({ broker: vhostUrl(vhost), backend: 'rpc://', taskDefaultQueueType: 'quorum', ...settings }, { env: {}, logger: pino({ level }) });
-    apps.push(app);
-    return app;
-  };
+  const make = (settings: Settings, level?: string) => q.app(settings, level);
   const start = async (app: App, queues: string[]) => {
     const w = new Worker(app, { queues, concurrency: 2 });
     workers.push(w);
     await w.start();
     return w;
   };
-  /** Messages ready in a queue now (0 when it does not exist). */
-  const count = async (queue: string) => {
-    const ch = await conn.createChannel();
-    ch.on('error', () => undefined);
-    try {
-      return (await ch.checkQueue(queue)).messageCount;
-    } catch {
-      return 0;
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
-  };
+  const count = (queue: string) => q.count(queue);
   /** Messages waiting in one level of the ladder now. */
   const waiting = (level: number) => count(`celery_delayed_${level}`);
 
   beforeAll(async () => {
-    vhost = await createVhost('qworker');
-    conn = await amqp.connect(vhostUrl(vhost));
+    q = await quorumVhost('qworker');
   }, 60_000);
   afterAll(async () => {
     for (const w of workers) await w.close({ deadlineMs: 2000 });
-    for (const a of apps) await a.close();
-    await conn?.close().catch(() => undefined);
-    await deleteVhost(vhost);
+    await q?.close();
   }, 60_000);
 
   it("a retry's countdown waits in celery_delayed_* and the task runs again after it", async () => {
@@ -100,7 +79,7 @@ describe.runIf(ready)('worker, retries and beat on quorum queues', () => {
     await start(app, ['limited']);
     await app.sendTask('q.again', [], {}, { queue: 'limited' });
     await waitFor(async () => (await count('celeriac.set-aside')) === 1, 'the dead letter', 15_000);
-    const ch = await conn.createChannel();
+    const ch = await q.conn.createChannel();
     try {
       const msg = await ch.get('celeriac.set-aside', { noAck: true });
       expect(msg).not.toBe(false);

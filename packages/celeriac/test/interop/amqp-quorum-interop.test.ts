@@ -13,11 +13,10 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import amqp, { type ChannelModel } from 'amqplib';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
-import { createApp, Worker, type App } from '../../src/index.js';
+import { amqpAvailable } from '../support/amqp-env.js';
+import { quorumVhost, type QuorumVhost } from '../support/quorum-vhost.js';
+import { Worker, type App } from '../../src/index.js';
 import { waitFor } from 'celeriac/testing';
 import { CELERY_5_6, oracleEnv, selectedOracles } from '../support/oracles.js';
 
@@ -37,31 +36,20 @@ def add(x, y):
 `;
 
 describe.runIf(ready)('Celery 5.6 <-> Celeriac on quorum queues with native delayed delivery', () => {
-  let vhost = '';
+  let q: QuorumVhost;
   let dir = '';
-  let conn: ChannelModel;
   let app: App;
   let worker: Worker | undefined;
   let py: ChildProcess | undefined;
   let pyLog = '';
   const tsRuns: number[] = [];
 
-  const env = () => ({ ...process.env, PYTHONUNBUFFERED: '1', ...oracleEnv(CELERY_5_6, { PYTHONPATH: dir }), CELERY_BROKER: vhostUrl(vhost) });
+  const env = () => ({ ...process.env, PYTHONUNBUFFERED: '1', ...oracleEnv(CELERY_5_6, { PYTHONPATH: dir }), CELERY_BROKER: q.url });
   const runPython = (script: string) =>
     new Promise<string>((res, rej) => {
       execFile('/usr/bin/python3', ['-c', script], { env: env(), cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res(stdout)));
     });
-  const count = async (queue: string) => {
-    const ch = await conn.createChannel();
-    ch.on('error', () => undefined);
-    try {
-      return (await ch.checkQueue(queue)).messageCount;
-    } catch {
-      return 0;
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
-  };
+  const count = (queue: string) => q.count(queue);
   const startTsWorker = async () => {
     worker = new Worker(app, { queues: ['celery'], concurrency: 2 });
     await worker.start();
@@ -72,11 +60,10 @@ describe.runIf(ready)('Celery 5.6 <-> Celeriac on quorum queues with native dela
   };
 
   beforeAll(async () => {
-    vhost = await createVhost('q56');
+    q = await quorumVhost('q56');
     dir = mkdtempSync(join(tmpdir(), 'celeriac-q56-'));
     writeFileSync(join(dir, 'q56tasks.py'), TASKS);
-    conn = await amqp.connect(vhostUrl(vhost));
-    app = createApp({ broker: vhostUrl(vhost), backend: 'rpc://', taskDefaultQueueType: 'quorum', taskDefaultExchangeType: 'topic' }, { env: {}, logger: pino({ level: process.env['QDEBUG'] ?? 'silent' }) });
+    app = q.app({ taskDefaultExchangeType: 'topic' }, process.env['QDEBUG']);
     app.task('ts.add', (x: number, y: number) => {
       tsRuns.push(Date.now());
       return x + y;
@@ -85,10 +72,8 @@ describe.runIf(ready)('Celery 5.6 <-> Celeriac on quorum queues with native dela
   afterAll(async () => {
     await stopTsWorker();
     if (py !== undefined && py.exitCode === null) py.kill('SIGKILL');
-    await app?.close();
-    await conn?.close().catch(() => undefined);
+    await q?.close();
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
-    await deleteVhost(vhost);
   }, 60_000);
 
   it("a 5.6 producer's countdown reaches a Celeriac worker by the worker's binding on celery_delayed_delivery", async () => {
