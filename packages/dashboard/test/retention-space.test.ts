@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
 import { openHistoryStore, type HistoryStore } from '../src/store/index.js';
 import { createInMemory } from '../src/store/pglite-template.js';
-import { vacuumDue } from '../src/store/sql-history-store.js';
+import { vacuumDue } from '../src/store/store-policy.js';
 import { dropSchema, POSTGRES_URL, shouldRunPostgresTests, testSchemaName } from './support/postgres.js';
 
 const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { FoldedBatch, TaskWrite } from './fold-events.js';
 import { ESTIMATED_ROWS_SQL } from './read-sql.js';
 import type { SqlDriver } from './sql-driver.js';
-import { analyzeDue, historyStoreOn, resolveHistoryStoreOptions } from './sql-history-store.js';
+import { historyStoreOn } from './sql-history-store.js';
+import { analyzeDue, resolveHistoryStoreOptions } from './store-policy.js';
 
 describe('analyzeDue', () => {
   it('runs ANALYZE every 50,000 task rows while the history is small', () => {

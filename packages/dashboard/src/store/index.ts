@@ -2,8 +2,9 @@
  * @module store
  * The dashboard's history store: {@link openHistoryStore} and the types of its rows.
  */
-export { openHistoryStore, resolveHistoryStoreOptions } from './sql-history-store.js';
-export type { ResolvedHistoryStoreOptions } from './sql-history-store.js';
+export { openHistoryStore } from './sql-history-store.js';
+export { resolveHistoryStoreOptions } from './store-policy.js';
+export type { ResolvedHistoryStoreOptions } from './store-policy.js';
 export { COUNT_CAP, MAX_LIMIT } from './read-sql.js';
 export { TaskCursorError } from './task-cursor.js';
 export type {
