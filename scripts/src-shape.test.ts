@@ -61,5 +61,4 @@ const STILL_OVER: Record<string, number> = {
   'packages/celeriac/src/worker/worker.ts': 478,
   'packages/celeriac/src/worker/executor.ts': 480,
   'packages/celeriac/src/brokers/redis/redis-consumer.ts': 501,
-  'packages/celeriac/src/brokers/amqp/amqp-consumer.ts': 522,
 };

@@ -35,7 +35,7 @@
  *
  * A settlement sent just before the connection died may never have reached RabbitMQ (frames
  * that arrive after the broker starts closing are dropped, and `basic.ack` has no reply), so
- * the settlements of the last `UNCERTAIN_SETTLEMENT_MS` on a channel that dies are kept too:
+ * the settlements of the last seconds on a channel that dies are kept too (settlement-memory.ts):
  * their redelivery is settled again, not run.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
@@ -52,6 +52,7 @@ import type { Message } from '../../protocol/types.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { DelayLadder } from './delayed.js';
 import { AmqpDelivery, deliveriesOf, type DeliveryOwner, type Held } from './amqp-delivery.js';
+import { identity, SettlementMemory } from './settlement-memory.js';
 
 /** What a consumer needs from its broker. */
 export interface ConsumerHost {
@@ -80,26 +81,6 @@ export interface ConsumerHost {
 
 /** Waits between failed reopens of the channel: 0.1 s doubling to 5 s. */
 const REOPEN_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 5000 });
-/** How long a settlement made for an orphan waits for its redelivery. */
-const ORPHAN_MEMORY_MS = 30 * 60_000;
-/** Settlements this recent when their channel dies may not have reached RabbitMQ. */
-const UNCERTAIN_SETTLEMENT_MS = 5000;
-/** At most this many recent settlements are kept for that (the oldest go first). */
-const UNCERTAIN_SETTLEMENT_MAX = 4096;
-
-interface Recent {
-  readonly held: Held;
-  /** What to do with a redelivery: the effect already made, never a second copy. */
-  readonly settlement: Settlement;
-  readonly at: number;
-}
-
-/** The identity of a message across redeliveries. */
-function identity(queue: string, msg: ConsumeMessage): string {
-  const cid = typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : '';
-  return `${queue}\u0000${cid}\u0000${msg.content.length}`;
-}
-
 /** One running consumption. */
 export class AmqpConsumer implements Consumer, DeliveryOwner {
   #queues: string[];
@@ -112,10 +93,8 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   readonly #live = new Set<AmqpDelivery>();
   /** Unsettled deliveries of dead channels, by identity. */
   readonly #orphans = new Map<string, AmqpDelivery[]>();
-  /** Settlements of orphans whose redelivery has not arrived yet. */
-  readonly #orphanSettled = new Map<string, { settlement: Settlement; msg: ConsumeMessage; at: number }[]>();
-  /** Settlements sent on the live channel lately, oldest first (see UNCERTAIN_SETTLEMENT_MS). */
-  #recent: Recent[] = [];
+  /** Settlements that may meet a redelivery (settlement-memory.ts). */
+  readonly #settled: SettlementMemory;
   /** The ack batcher of each channel this consumer consumed on. */
   readonly #batchers = new WeakMap<Channel, AckBatcher>();
   readonly #unsubscribe: () => void;
@@ -132,6 +111,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   ) {
     this.#queues = uniqueQueueNames(options.queues);
     this.#prefetch = checkPrefetch(options.prefetch);
+    this.#settled = new SettlementMemory(host.clock);
     this.#unsubscribe = host.session.onReconnect(() => this.#reopen());
     this.#reopen();
   }
@@ -224,7 +204,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
       this.#orphans.set(key, list);
     }
     this.#live.clear();
-    this.#keepUncertain(channel);
+    this.#settled.keepUncertain(channel);
     if (this.#closed) {
       this.#maybeDone();
       return;
@@ -263,18 +243,14 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
 
   /** A redelivery of a message this consumer still holds from a dead channel. */
   #claimedByOrphan(held: Held): boolean {
-    const key = identity(held.queue, held.msg);
-    const done = this.#orphanSettled.get(key);
-    const doneAt = done?.findIndex((e) => e.msg.content.equals(held.msg.content)) ?? -1;
-    if (done !== undefined && doneAt >= 0) {
-      const [entry] = done.splice(doneAt, 1);
-      if (done.length === 0) this.#orphanSettled.delete(key);
-      this.#apply(held, (entry as { settlement: Settlement }).settlement).catch((err: unknown) =>
+    const settlement = this.#settled.take(held);
+    if (settlement !== undefined) {
+      this.#apply(held, settlement).catch((err: unknown) =>
         this.host.log('error', 'could not settle a redelivered message for its finished run', { err: coerceError(err) }),
       );
       return true;
     }
-    const orphans = this.#orphans.get(key);
+    const orphans = this.#orphans.get(identity(held.queue, held.msg));
     const at = orphans?.findIndex((o) => o.replacement === undefined && o.held.msg.content.equals(held.msg.content)) ?? -1;
     if (orphans === undefined || at < 0) return false;
     (orphans[at] as AmqpDelivery).replacement = held;
@@ -292,13 +268,13 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     if (batcher === undefined || !this.#live.delete(delivery)) return this.#settleSlowly(delivery, s);
     return batcher.ack(held.msg).then(
       () => {
-        this.#noteSent(held, s);
+        this.#settled.noteSent(held, s);
         this.#maybeDone();
       },
       (err: unknown) => {
         // As #settleSlowly: the channel died under us, so remember the ack for the redelivery.
         if (this.#channel === held.channel) throw ackError(held.msg, err);
-        this.#rememberSettled(delivery, s);
+        this.#settled.remember(delivery.held, s);
         this.#maybeDone();
       },
     );
@@ -308,11 +284,11 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     if (this.#live.delete(delivery)) {
       try {
         await this.#apply(delivery.held, s);
-        this.#noteSent(delivery.held, s);
+        this.#settled.noteSent(delivery.held, s);
       } catch (err) {
         // The channel died under us: remember the settlement for the redelivery.
         if (this.#channel === delivery.held.channel) throw err;
-        this.#rememberSettled(delivery, s);
+        this.#settled.remember(delivery.held, s);
       }
       this.#maybeDone();
       return;
@@ -326,56 +302,9 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     if (delivery.replacement !== undefined) {
       await this.#apply(delivery.replacement, s);
     } else {
-      this.#rememberSettled(delivery, s);
+      this.#settled.remember(delivery.held, s);
     }
     this.#maybeDone();
-  }
-
-  #rememberSettled(delivery: AmqpDelivery, s: Settlement): void {
-    this.#remember(delivery.held, s);
-    this.#pruneOrphanSettled();
-  }
-
-  #remember(held: Held, s: Settlement, at = this.host.clock.now()): void {
-    const key = identity(held.queue, held.msg);
-    const list = this.#orphanSettled.get(key) ?? [];
-    list.push({ settlement: s, msg: held.msg, at });
-    this.#orphanSettled.set(key, list);
-  }
-
-  /**
-   * Records a settlement sent on the live channel. A restore is left out (its redelivery is
-   * meant to run); a settlement that published a copy is recorded as the ack it ended with.
-   */
-  #noteSent(held: Held, s: Settlement): void {
-    if (s.kind === 'restore') return;
-    const settlement: Settlement = s.kind === 'reject' && !s.requeue ? s : { kind: 'ack' };
-    const now = this.host.clock.now();
-    const recent = this.#recent;
-    recent.push({ held, settlement, at: now });
-    // Trimmed in batches (at twice the bounds), so a busy channel pays O(1) per settlement.
-    if (recent.length > 2 * UNCERTAIN_SETTLEMENT_MAX || (recent[0] as Recent).at < now - 2 * UNCERTAIN_SETTLEMENT_MS) {
-      const keepFrom = recent.findIndex((r) => r.at >= now - UNCERTAIN_SETTLEMENT_MS);
-      this.#recent = recent.slice(Math.max(keepFrom, recent.length - UNCERTAIN_SETTLEMENT_MAX));
-    }
-  }
-
-  /** The channel died: its recent settlements are kept for their possible redeliveries. */
-  #keepUncertain(channel: Channel): void {
-    const cutoff = this.host.clock.now() - UNCERTAIN_SETTLEMENT_MS;
-    const mine = this.#recent.filter((r) => r.held.channel === channel && r.at >= cutoff);
-    for (const r of mine.slice(-UNCERTAIN_SETTLEMENT_MAX)) this.#remember(r.held, r.settlement, r.at);
-    this.#recent = this.#recent.filter((r) => r.held.channel !== channel);
-    this.#pruneOrphanSettled();
-  }
-
-  #pruneOrphanSettled(): void {
-    const cutoff = this.host.clock.now() - ORPHAN_MEMORY_MS;
-    for (const [key, list] of this.#orphanSettled) {
-      const kept = list.filter((e) => e.at >= cutoff);
-      if (kept.length === 0) this.#orphanSettled.delete(key);
-      else this.#orphanSettled.set(key, kept);
-    }
   }
 
   async #apply(held: Held, s: Settlement): Promise<void> {

@@ -1,0 +1,101 @@
+/**
+ * @module brokers/amqp/settlement-memory
+ * What an AMQP consumer remembers of its settlements so that a redelivery gets the effect
+ * already made, never a second run or a second copy: the settlements of deliveries whose
+ * channel died before their own ack could go (orphans), kept until the redelivery arrives or
+ * for {@link ORPHAN_MEMORY_MS}; and the settlements sent lately on the live channel, which may
+ * not have reached RabbitMQ when that channel dies, kept for {@link UNCERTAIN_SETTLEMENT_MS}.
+ */
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Clock } from '../../core/clock.js';
+import type { Settlement } from '../../core/spi/broker.js';
+import type { Held } from './amqp-delivery.js';
+
+/** How long a settlement made for an orphan waits for its redelivery. */
+export const ORPHAN_MEMORY_MS = 30 * 60_000;
+/** Settlements this recent when their channel dies may not have reached RabbitMQ. */
+export const UNCERTAIN_SETTLEMENT_MS = 5000;
+/** At most this many recent settlements are kept for that (the oldest go first). */
+const UNCERTAIN_SETTLEMENT_MAX = 4096;
+
+interface Recent {
+  readonly held: Held;
+  /** What to do with a redelivery: the effect already made, never a second copy. */
+  readonly settlement: Settlement;
+  readonly at: number;
+}
+
+/** The identity of a message across redeliveries. */
+export function identity(queue: string, msg: ConsumeMessage): string {
+  const cid = typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : '';
+  return `${queue}\u0000${cid}\u0000${msg.content.length}`;
+}
+
+/** One consumer's memory of settlements that may meet a redelivery (see the module header). */
+export class SettlementMemory {
+  /** Settlements of orphans whose redelivery has not arrived yet. */
+  readonly #orphanSettled = new Map<string, { settlement: Settlement; msg: ConsumeMessage; at: number }[]>();
+  /** Settlements sent on the live channel lately, oldest first (see UNCERTAIN_SETTLEMENT_MS). */
+  #recent: Recent[] = [];
+
+  constructor(private readonly clock: Pick<Clock, 'now'>) {}
+
+  /** Remembers the settlement of a delivery whose channel is gone, for its redelivery. */
+  remember(held: Held, s: Settlement): void {
+    this.#remember(held, s);
+    this.#prune();
+  }
+
+  /** The settlement remembered for a redelivery of `held`'s message, taken (once); undefined when none. */
+  take(held: Held): Settlement | undefined {
+    const key = identity(held.queue, held.msg);
+    const done = this.#orphanSettled.get(key);
+    const doneAt = done?.findIndex((e) => e.msg.content.equals(held.msg.content)) ?? -1;
+    if (done === undefined || doneAt < 0) return undefined;
+    const [entry] = done.splice(doneAt, 1);
+    if (done.length === 0) this.#orphanSettled.delete(key);
+    return (entry as { settlement: Settlement }).settlement;
+  }
+
+  #remember(held: Held, s: Settlement, at = this.clock.now()): void {
+    const key = identity(held.queue, held.msg);
+    const list = this.#orphanSettled.get(key) ?? [];
+    list.push({ settlement: s, msg: held.msg, at });
+    this.#orphanSettled.set(key, list);
+  }
+
+  /**
+   * Records a settlement sent on the live channel. A restore is left out (its redelivery is
+   * meant to run); a settlement that published a copy is recorded as the ack it ended with.
+   */
+  noteSent(held: Held, s: Settlement): void {
+    if (s.kind === 'restore') return;
+    const settlement: Settlement = s.kind === 'reject' && !s.requeue ? s : { kind: 'ack' };
+    const now = this.clock.now();
+    const recent = this.#recent;
+    recent.push({ held, settlement, at: now });
+    // Trimmed in batches (at twice the bounds), so a busy channel pays O(1) per settlement.
+    if (recent.length > 2 * UNCERTAIN_SETTLEMENT_MAX || (recent[0] as Recent).at < now - 2 * UNCERTAIN_SETTLEMENT_MS) {
+      const keepFrom = recent.findIndex((r) => r.at >= now - UNCERTAIN_SETTLEMENT_MS);
+      this.#recent = recent.slice(Math.max(keepFrom, recent.length - UNCERTAIN_SETTLEMENT_MAX));
+    }
+  }
+
+  /** The channel died: its recent settlements are kept for their possible redeliveries. */
+  keepUncertain(channel: Channel): void {
+    const cutoff = this.clock.now() - UNCERTAIN_SETTLEMENT_MS;
+    const mine = this.#recent.filter((r) => r.held.channel === channel && r.at >= cutoff);
+    for (const r of mine.slice(-UNCERTAIN_SETTLEMENT_MAX)) this.#remember(r.held, r.settlement, r.at);
+    this.#recent = this.#recent.filter((r) => r.held.channel !== channel);
+    this.#prune();
+  }
+
+  #prune(): void {
+    const cutoff = this.clock.now() - ORPHAN_MEMORY_MS;
+    for (const [key, list] of this.#orphanSettled) {
+      const kept = list.filter((e) => e.at >= cutoff);
+      if (kept.length === 0) this.#orphanSettled.delete(key);
+      else this.#orphanSettled.set(key, kept);
+    }
+  }
+}
