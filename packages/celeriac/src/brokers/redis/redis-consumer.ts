@@ -28,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ConsumeOptions, Consumer, LostDelivery, Settlement } from '../../core/spi/broker.js';
 import { LinkedSet } from '../../core/linked-set.js';
-import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
+import { coerceError } from '../../errors.js';
 import { toTransportError } from '../../redis/client.js';
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { PRIORITY_STEPS, type BrokerKeys } from '../../redis/keys.js';
@@ -36,7 +36,7 @@ import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/
 import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import { RedisDelivery, type DeliveryHolder } from './redis-delivery.js';
-import { applySettlement, restoreInOrder, retryable, type SettlementTransitions } from './settlements.js';
+import { restoreInOrder, settleDelivery, type SettleContext, type SettlementTransitions } from './settlements.js';
 import type { RunningRecords } from './running.js';
 import type { Transitions } from './transitions.js';
 import type { WakeWatch } from './wake-subscriber.js';
@@ -66,8 +66,6 @@ export interface ConsumerDeps {
 
 /** Waits between failed fetches: 100 ms doubling to 10 s, with jitter. */
 export const FETCH_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 10_000, jitter: true });
-/** Waits between tries of a settlement while Redis is away: 50 ms doubling to 1 s. */
-const SETTLE_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 50, growth: { factor: 2 }, maxMs: 1000 });
 
 /** Process-wide fetch order of deliveries: the broker restores the latest first on close. */
 let fetchSeq = 0;
@@ -106,6 +104,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   #waitingForRoom = false;
   #loop: Promise<void> = Promise.resolve();
   #loopEnded = false;
+  readonly #settling: SettleContext;
 
   constructor(
     private readonly deps: ConsumerDeps,
@@ -113,6 +112,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   ) {
     this.#queues.push(...uniqueQueueNames(options.queues));
     this.#prefetch = checkPrefetch(options.prefetch);
+    this.#settling = { ...deps, release: (d) => this.#release(d) };
   }
 
   get state(): RedisConsumerState {
@@ -210,68 +210,9 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     return all;
   }
 
-  /** Applies a settlement of one of its deliveries. Not async: every task's ack comes here. */
+  /** Applies a settlement of one of its deliveries (settlements.ts). Not async: every task's ack comes here. */
   settle(d: RedisDelivery, s: Settlement): Promise<void> {
-    let applied: Promise<boolean>;
-    try {
-      this.deps.lifecycle.assertOpen(s.kind);
-      if (d.state === 'settled' || d.state === 'retrying') {
-        throw new CeleriacError(ErrorCodes.STATE, `${s.kind}: delivery ${d.tag} is already settled`);
-      }
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    d.state = 'settled';
-    try {
-      applied = applySettlement(this.deps.transitions, d, s, this.deps.options, this.deps.maintenance);
-    } catch (error) {
-      applied = Promise.reject(error);
-    }
-    return applied.then(
-      (ok) => this.#settled(d, s, ok),
-      (error: unknown) => this.#retrySettlement(d, s, error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`)),
-    );
-  }
-
-  /** Out of the window; a settlement that found its lease gone is an error. */
-  #settled(d: RedisDelivery, s: Settlement, ok: boolean): void {
-    d.state = 'settled';
-    this.#release(d);
-    if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
-      throw new CeleriacError(
-        ErrorCodes.LEASE_LOST,
-        `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
-      );
-    }
-  }
-
-  /**
-   * A settlement that failed for want of Redis (an outage, a reconnect) is tried again, with
-   * its lease token, until Redis answers: an ack lost in an outage would make a finished task
-   * run again once its lease lapsed. Meanwhile the delivery stays in the window as `retrying`,
-   * its lease renewed with the others'. Gives up (the lease then brings the message back, as
-   * documented) when the broker closes or after twice `recoverAfterSec`, by which time the
-   * lease has lapsed for sure. Other errors end the settlement at once.
-   */
-  async #retrySettlement(d: RedisDelivery, s: Settlement, first: CeleriacError): Promise<void> {
-    const { clock, recoverAfterMs, log } = this.deps.options;
-    const giveUpAt = clock.now() + 2 * recoverAfterMs;
-    let error = first;
-    const backoff = new Backoff(SETTLE_BACKOFF);
-    d.state = 'retrying';
-    if (retryable(error)) log?.('warn', `${s.kind} failed; retrying until Redis answers`, { tag: d.tag, queue: d.queue, reason: error.message });
-    while (retryable(error) && this.deps.lifecycle.state === 'open' && clock.now() < giveUpAt) {
-      await new Promise<void>((resolve) => clock.setTimer(resolve, backoff.next()));
-      try {
-        const ok = await applySettlement(this.deps.transitions, d, s, this.deps.options, this.deps.maintenance);
-        return this.#settled(d, s, ok);
-      } catch (e) {
-        error = e instanceof CeleriacError ? e : toTransportError(e, `${s.kind} of delivery ${d.tag}`);
-      }
-    }
-    d.state = 'settled';
-    this.#release(d);
-    throw error;
+    return settleDelivery(this.#settling, d, s);
   }
 
   /** Out of the window; wakes the loop if it waits for room (with room to spare, a settlement makes no message ready). */

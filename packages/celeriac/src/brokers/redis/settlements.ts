@@ -7,7 +7,9 @@
 import type { SetAsideRecord, Settlement } from '../../core/spi/broker.js';
 import { markRedelivered } from '../../protocol/envelope.js';
 import { toTransportError } from '../../redis/client.js';
-import { type CeleriacError, ErrorCodes } from '../../errors.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { RedisDelivery } from './redis-delivery.js';
 import { parseSetAsideText, setAsideRecordText } from '../../core/set-aside.js';
@@ -19,6 +21,20 @@ export type SettlementOptions = Pick<ResolvedRedisBrokerOptions, 'clock' | 'setA
 
 /** The transitions that settle a held delivery. */
 export type SettlementTransitions = Pick<Transitions, 'ack' | 'requeue' | 'restore' | 'defer' | 'setAside'>;
+
+/** What settling a consumer's delivery needs: the broker's services, and the consumer's window. */
+export interface SettleContext {
+  readonly transitions: SettlementTransitions;
+  readonly options: SettlementOptions & Pick<ResolvedRedisBrokerOptions, 'recoverAfterMs'>;
+  readonly maintenance: { promoteSoon(): void };
+  /** Settlements are refused once the broker closes; retries stop then. */
+  readonly lifecycle: Pick<Lifecycle, 'assertOpen' | 'state'>;
+  /** Takes a delivery out of its consumer's window. */
+  release(d: RedisDelivery): void;
+}
+
+/** Waits between tries of a settlement while Redis is away: 50 ms doubling to 1 s. */
+const SETTLE_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 50, growth: { factor: 2 }, maxMs: 1000 });
 
 /**
  * Runs the transition for `s`; resolves false when the delivery's lease was no longer
@@ -91,4 +107,68 @@ export function parseSetAside(items: readonly string[]): SetAsideRecord[] {
  */
 export function retryable(error: CeleriacError): boolean {
   return error.code === ErrorCodes.TRANSPORT;
+}
+
+/** Applies settlement `s` of `d`, held by the consumer `ctx` is of. Not async: every task's ack comes here. */
+export function settleDelivery(ctx: SettleContext, d: RedisDelivery, s: Settlement): Promise<void> {
+  let applied: Promise<boolean>;
+  try {
+    ctx.lifecycle.assertOpen(s.kind);
+    if (d.state === 'settled' || d.state === 'retrying') {
+      throw new CeleriacError(ErrorCodes.STATE, `${s.kind}: delivery ${d.tag} is already settled`);
+    }
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  d.state = 'settled';
+  try {
+    applied = applySettlement(ctx.transitions, d, s, ctx.options, ctx.maintenance);
+  } catch (error) {
+    applied = Promise.reject(error);
+  }
+  return applied.then(
+    (ok) => settled(ctx, d, s, ok),
+    (error: unknown) => retrySettlement(ctx, d, s, error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`)),
+  );
+}
+
+/** Out of the window; a settlement that found its lease gone is an error. */
+function settled(ctx: SettleContext, d: RedisDelivery, s: Settlement, ok: boolean): void {
+  d.state = 'settled';
+  ctx.release(d);
+  if (!ok && (s.kind === 'ack' || s.kind === 'defer' || s.kind === 'setAside' || (s.kind === 'reject' && !s.requeue))) {
+    throw new CeleriacError(
+      ErrorCodes.LEASE_LOST,
+      `${s.kind}: the lease of delivery ${d.tag} was lost (its holder stalled past recoverAfterSec, or a sweep gave it back); it will be delivered again`,
+    );
+  }
+}
+
+/**
+ * A settlement that failed for want of Redis (an outage, a reconnect) is tried again, with
+ * its lease token, until Redis answers: an ack lost in an outage would make a finished task
+ * run again once its lease lapsed. Meanwhile the delivery stays in the window as `retrying`,
+ * its lease renewed with the others'. Gives up (the lease then brings the message back, as
+ * documented) when the broker closes or after twice `recoverAfterSec`, by which time the
+ * lease has lapsed for sure. Other errors end the settlement at once.
+ */
+async function retrySettlement(ctx: SettleContext, d: RedisDelivery, s: Settlement, first: CeleriacError): Promise<void> {
+  const { clock, recoverAfterMs, log } = ctx.options;
+  const giveUpAt = clock.now() + 2 * recoverAfterMs;
+  let error = first;
+  const backoff = new Backoff(SETTLE_BACKOFF);
+  d.state = 'retrying';
+  if (retryable(error)) log?.('warn', `${s.kind} failed; retrying until Redis answers`, { tag: d.tag, queue: d.queue, reason: error.message });
+  while (retryable(error) && ctx.lifecycle.state === 'open' && clock.now() < giveUpAt) {
+    await new Promise<void>((resolve) => clock.setTimer(resolve, backoff.next()));
+    try {
+      const ok = await applySettlement(ctx.transitions, d, s, ctx.options, ctx.maintenance);
+      return settled(ctx, d, s, ok);
+    } catch (e) {
+      error = e instanceof CeleriacError ? e : toTransportError(e, `${s.kind} of delivery ${d.tag}`);
+    }
+  }
+  d.state = 'settled';
+  ctx.release(d);
+  throw error;
 }
