@@ -35,6 +35,7 @@ import { LinkedSet } from '../core/linked-set.js';
 import { activeTracer, endRunSpan, inSpan, startRunSpan, type RunSpan } from '../core/otel.js';
 import { newJob, type Job, type JobView } from './job.js';
 import { OUTCOME_TABLE, type AckPolicy } from './outcome-table.js';
+import { NO_TASK_POLICY, TaskTraits } from './task-traits.js';
 import { storeAfterEarlyAck, type EarlyAckStoreOptions } from './redelivery.js';
 import { endedRun } from './pools/supervise.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
@@ -55,9 +56,6 @@ const FINISHING_PER_SLOT = 4;
 
 /** An abandoned run takes no finishing permit: shutdown must not wait behind results being stored. */
 const NO_PERMIT: Release = () => undefined;
-
-/** The policy of a message whose task is unknown: its row acks whatever the policy says. */
-const NO_TASK_POLICY: AckPolicy = Object.freeze({ acksLate: false, acksOnFailureOrTimeout: true, ackedEarly: false });
 
 /** What the executor needs from its worker. */
 export interface ExecutorHost {
@@ -83,12 +81,6 @@ export interface ExecutorHost {
   markRunning(delivery: Delivery): (() => void) | null;
 }
 
-/** What does not change per task: its ack policies ([not acked early, acked early]) and whether it reports STARTED. */
-interface TaskTraits {
-  readonly policies: readonly [AckPolicy, AckPolicy];
-  readonly trackStarted: boolean;
-}
-
 /** Runs deliveries. One per worker. */
 export class Executor {
   /** Jobs being handled, in arrival order (a linked set: see core/linked-set.ts). */
@@ -107,13 +99,14 @@ export class Executor {
   private handling = 0;
   private readonly idleWaiters: (() => void)[] = [];
 
-  private readonly traitsOf = new WeakMap<AnyTask, TaskTraits>();
+  private readonly traits: TaskTraits;
   private readonly writer: ResultWriter;
   private readonly followUps: FollowUpContext;
   private readonly settlement: Settlement;
 
   constructor(private readonly host: ExecutorHost) {
     this.writer = new ResultWriter(host.app, host.hostname, host.log);
+    this.traits = new TaskTraits(host.app);
     this.settlement = new Settlement(host.app, host.log, this.writer);
     this.followUps = { app: host.app, log: host.log, hostname: host.hostname, policy: (s) => this.policy(s), emit: (event) => host.emit(event) };
   }
@@ -295,7 +288,7 @@ export class Executor {
           // runs counts against it, not against its prefetched neighbours (Delivery.countStart).
           if ((delivery.deliveryCount ?? 1) > 1 && delivery.countStart !== undefined) await delivery.countStart();
           acked = this.begin(job);
-          if (this.traits(task).trackStarted) await this.writer.storeState(message, delivery.queue, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
+          if (this.traits.trackStarted(task)) await this.writer.storeState(message, delivery.queue, 'STARTED', { pid: process.pid, hostname: this.host.hostname });
           // With a tracer provider registered, the body and what the ending sends run in the span.
           const tracer = activeTracer();
           if (tracer !== undefined) traced = startRunSpan(tracer, message, delivery.queue, this.host.hostname);
@@ -435,20 +428,7 @@ export class Executor {
 
   /** The ack policy in force for the subject: its task's options over the app's settings. */
   private policy(s: Subject): AckPolicy {
-    return s.task === undefined ? NO_TASK_POLICY : this.traits(s.task).policies[s.ackedEarly ? 1 : 0];
-  }
-
-  /** A task's traits, made once: task options and settings do not change. */
-  private traits(task: AnyTask): TaskTraits {
-    let traits = this.traitsOf.get(task);
-    if (traits === undefined) {
-      const s = this.host.app.settings;
-      const o = task.options;
-      const base = { acksLate: o.acksLate ?? s.taskAcksLate, acksOnFailureOrTimeout: o.acksOnFailureOrTimeout ?? s.taskAcksOnFailureOrTimeout, rejectOnWorkerLost: o.rejectOnWorkerLost ?? s.taskRejectOnWorkerLost };
-      traits = { policies: [Object.freeze({ ...base, ackedEarly: false }), Object.freeze({ ...base, ackedEarly: true })], trackStarted: o.trackStarted ?? s.taskTrackStarted };
-      this.traitsOf.set(task, traits);
-    }
-    return traits;
+    return this.traits.policy(s.task, s.ackedEarly);
   }
 }
 
