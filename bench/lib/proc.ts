@@ -160,9 +160,15 @@ export async function stopChild(child: ChildProcess, graceMs: number, signal: No
 export async function startNodeWorker(
   peer: string,
   env: { host: string; port: number; db: number; prefix: string; queue: string; concurrency: number; events?: boolean },
-  options: { cpuProf?: string } = {},
+  options: {
+    cpuProf?: string;
+    /** More node flags for the child (bench/probe.ts: --trace-gc-nvp). */
+    nodeArgs?: readonly string[];
+    /** Everything the child prints, as it comes (output() keeps only the last 20,000 characters). */
+    onOutput?: (text: string) => void;
+  } = {},
 ): Promise<WorkerHandle> {
-  const nodeArgs: string[] = [];
+  const nodeArgs: string[] = [...(options.nodeArgs ?? [])];
   if (options.cpuProf !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`);
   const child = spawn(process.execPath, [...nodeArgs, WORKER_CHILD], {
     cwd: REPO_ROOT,
@@ -180,8 +186,13 @@ export async function startNodeWorker(
     },
   });
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const onData = (d: Buffer): void => {
+    const text = d.toString();
+    options.onOutput?.(text);
+    out = (out + text).slice(-20_000);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
   const waitFor = (type: ChildMessage['type'], ms: number) =>
     new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from './args.js';
+import { commandCalls, gcTotals, parseProbeArgs, threadCpuDelta, threadStat } from './probe-stats.js';
+
+describe('parseProbeArgs', () => {
+  it('has defaults and reads every flag', () => {
+    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400 });
+    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401'])).toEqual({
+      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401,
+    });
+  });
+
+  it.each([
+    [['--n', '0'], /--n must be a whole number from 1/],
+    [['--port', '70000'], /--port must be a whole number from 1 to 65535/],
+    [['--concurrency', 'x'], /--concurrency must be/],
+    [['--base', ' '], /--base must name a commit/],
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['extra'], /positional/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseProbeArgs(argv)).toThrow(UsageError);
+    expect(() => parseProbeArgs(argv)).toThrow(message);
+  });
+});
+
+describe('commandCalls', () => {
+  it('reads the calls of each command, subcommands included', () => {
+    const info = '# Commandstats\r\ncmdstat_evalsha:calls=612,usec=9000,usec_per_call=14.7,rejected_calls=0,failed_calls=0\r\ncmdstat_config|resetstat:calls=1,usec=3,usec_per_call=3.00\r\ncmdstat_publish:calls=20000,usec=1,usec_per_call=0.1\r\n';
+    expect([...commandCalls(info)]).toEqual([
+      ['evalsha', 612],
+      ['config|resetstat', 1],
+      ['publish', 20_000],
+    ]);
+    expect(commandCalls('# Commandstats\r\n').size).toBe(0);
+  });
+});
+
+describe('gcTotals', () => {
+  it('sums the trace-gc-nvp lines and skips the rest', () => {
+    const text = [
+      'pause=1.5 mutator=10.2 gc=s reduce_memory=0 ... allocated=16777216 promoted=1024 semi_space_copied=2048',
+      'a task printed allocated=nothing here',
+      'pause=0.25 mutator=3 gc=s allocated=1000 promoted=0',
+      '',
+    ].join('\n');
+    expect(gcTotals(text)).toEqual({ collections: 2, allocatedBytes: 16_778_216, promotedBytes: 1024, pauseMs: 1.75 });
+  });
+});
+
+describe('thread CPU', () => {
+  it('reads a stat line whose name holds spaces and parentheses', () => {
+    const stat = '4242 (node (worker) 1) S 1 4242 4242 0 -1 4194304 1000 0 0 0 150 25 0 0 20 0 12 0 100 0 0';
+    expect(threadStat(stat)).toEqual({ name: 'node (worker) 1', ticks: 175 });
+  });
+
+  it('keeps the threads that used CPU between two readings, new ones whole', () => {
+    const before = new Map([['node (main)', 100], ['node', 40], ['libuv-worker', 5]]);
+    const after = new Map([['node (main)', 160], ['node', 40], ['libuv-worker', 5], ['celeriac-lease-keeper', 3]]);
+    expect([...threadCpuDelta(before, after)]).toEqual([
+      ['node (main)', 60],
+      ['celeriac-lease-keeper', 3],
+    ]);
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * @module bench/lib/probe-stats
+ * The readings of bench/probe.ts, parsed: measures a loaded machine moves little (Redis
+ * commands per task, bytes a worker allocates per task, CPU per thread), where the rates of a
+ * drain swing several times over between rounds.
+ */
+import { strictFlags, UsageError, wholeNumber } from './args.js';
+
+export const PROBE_USAGE = `Usage: node --import tsx bench/probe.ts -- [flags]
+
+One drain of --n no-op tasks through Celeriac's bench worker, on a redis-server of its own
+(started on --port, removed after), for each build: the working tree's, and --base's first when
+given. Prints per build: the time from the worker's start() to its first consume, the drain
+rate after it, worker CPU per task by thread, Redis commands per task (INFO commandstats), and
+bytes allocated per task (V8 --trace-gc-nvp over the drain).
+
+  --base <git rev>     also measure this commit's engine (built once under the temp dir)
+  --n <tasks>          tasks per drain (default 20000)
+  --concurrency <c>    the worker's concurrency (default 100)
+  --events             task events on (-E)
+  --port <port>        the private redis-server's port; nothing may listen there (default 6400)
+  --help               this text
+`;
+
+export interface ProbeArgs {
+  readonly help: boolean;
+  readonly base: string | undefined;
+  readonly n: number;
+  readonly concurrency: number;
+  readonly events: boolean;
+  readonly port: number;
+}
+
+/** The probe's flags; a bad one is a UsageError naming it. */
+export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
+  const v = strictFlags(argv, {
+    base: { type: 'string' },
+    n: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '100' },
+    events: { type: 'boolean', default: false },
+    port: { type: 'string', default: '6400' },
+    help: { type: 'boolean', default: false },
+  });
+  if (v.base !== undefined && v.base.trim() === '') throw new UsageError('--base must name a commit');
+  return {
+    help: v.help,
+    base: v.base,
+    n: wholeNumber('--n', v.n, 1),
+    concurrency: wholeNumber('--concurrency', v.concurrency, 1, 10_000),
+    events: v.events,
+    port: wholeNumber('--port', v.port, 1, 65535),
+  };
+}
+
+/** Calls per command in `INFO commandstats` text (`cmdstat_evalsha:calls=12,...`), by command name. */
+export function commandCalls(info: string): Map<string, number> {
+  const calls = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_(\S+?):calls=(\d+),/gm)) calls.set(m[1] as string, Number(m[2]));
+  return calls;
+}
+
+/** What V8's `--trace-gc-nvp` lines report, summed over the collections among `lines`. */
+export interface GcTotals {
+  readonly collections: number;
+  /** Bytes allocated since the collection before each, summed. */
+  readonly allocatedBytes: number;
+  readonly promotedBytes: number;
+  readonly pauseMs: number;
+}
+
+/** Sums the `--trace-gc-nvp` lines (`pause=1.2 ... allocated=123 promoted=45 ...`) in `text`; other lines are skipped. */
+export function gcTotals(text: string): GcTotals {
+  let collections = 0;
+  let allocatedBytes = 0;
+  let promotedBytes = 0;
+  let pauseMs = 0;
+  for (const line of text.split('\n')) {
+    const allocated = /\ballocated=(\d+)/.exec(line);
+    if (allocated === null) continue;
+    collections += 1;
+    allocatedBytes += Number(allocated[1]);
+    promotedBytes += Number(/\bpromoted=(\d+)/.exec(line)?.[1] ?? 0);
+    pauseMs += Number(/\bpause=([\d.]+)/.exec(line)?.[1] ?? 0);
+  }
+  return { collections, allocatedBytes, promotedBytes, pauseMs };
+}
+
+/**
+ * A thread's name and CPU (user + system, clock ticks) from its `/proc/<pid>/task/<tid>/stat`
+ * text; the name is in parentheses and may hold spaces or parentheses itself.
+ */
+export function threadStat(text: string): { name: string; ticks: number } {
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  return { name: text.slice(text.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) };
+}
+
+/** CPU per thread name between two readings (names repeat: V8's helpers are all "node"), only those that used some. */
+export function threadCpuDelta(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, ticks] of after) {
+    const used = ticks - (before.get(name) ?? 0);
+    if (used > 0) out.set(name, used);
+  }
+  return out;
+}

@@ -1,0 +1,143 @@
+/**
+ * A drain measured by what a loaded machine moves little, on a redis-server of its own: Redis
+ * commands per task, bytes the worker allocates per task, CPU per task by thread, and the time
+ * its start() takes before the first consume (which a drain's rate includes and bench/ab.ts's
+ * CPU per task does not). `--help` (lib/probe-stats.ts) says what it prints.
+ *
+ *   npm run build && node --import tsx bench/probe.ts [--base <git rev>] [--n 20000] [--concurrency 100] [--events] [--port 6400]
+ *
+ * Nothing here runs under `npm test`. The server is started with no persistence and is
+ * flushed before each drain: it is the probe's alone (the port must be free).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createApp } from 'celeriac';
+import { Redis } from 'ioredis';
+import { UsageError } from './lib/args.js';
+import { buildRevision, git } from './lib/ab.js';
+import { buildWorkers, startNodeWorker } from './lib/proc.js';
+import { commandCalls, gcTotals, parseProbeArgs, PROBE_USAGE, threadCpuDelta, threadStat, type ProbeArgs } from './lib/probe-stats.js';
+import { nowMs, sleep } from './lib/stats.js';
+import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
+
+const PREFIX = 'probe:';
+const QUEUE = 'bench';
+/** USER_HZ: the unit of /proc stat times. */
+const TICK_MS = 10;
+
+/** CPU ticks per thread name of `pid` (V8's helper threads share one name, summed). */
+function threads(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const { name, ticks } = threadStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      const key = tid === String(pid) ? `${name} (main)` : name;
+      out.set(key, (out.get(key) ?? 0) + ticks);
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return out;
+}
+
+async function startRedis(port: number): Promise<{ server: ChildProcess; redis: Redis }> {
+  const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // Refused is the answer hoped for here, not an error to print.
+  probe.on('error', () => undefined);
+  const taken = await probe.connect().then(
+    () => true,
+    () => false,
+  );
+  probe.disconnect();
+  if (taken) throw new UsageError(`port ${port} already answers: the probe needs a redis-server of its own (--port)`);
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  const redis = new Redis({ port, maxRetriesPerRequest: 1 });
+  // Refused until the server listens; ioredis reconnects by itself.
+  const quiet = (): void => undefined;
+  redis.on('error', quiet);
+  const deadline = nowMs() + 10_000;
+  while ((await redis.ping().catch(() => '')) !== 'PONG') {
+    if (nowMs() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
+    await sleep(50);
+  }
+  redis.off('error', quiet);
+  return { server, redis };
+}
+
+/** One drain of one build. */
+async function drain(redis: Redis, args: ProbeArgs, label: string, module: string | undefined): Promise<string> {
+  await redis.flushall();
+  const urls = celeriacUrls({ host: '127.0.0.1', port: args.port, db: 0, prefix: PREFIX });
+  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
+  const noop = app.task(NOOP_TASK, () => null);
+  const ids: string[] = [];
+  try {
+    for (let left = args.n; left > 0; left -= 1000) for (const r of await noop.applyAsyncMany(Array.from({ length: Math.min(1000, left) }, () => [] as []))) ids.push(r.id);
+  } finally {
+    await app.close();
+  }
+  if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
+  else process.env.BENCH_CELERIAC_MODULE = module;
+  let gcText = '';
+  let recording = false;
+  const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port: args.port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: args.concurrency, events: args.events }, {
+    nodeArgs: ['--trace-gc-nvp'],
+    onOutput: (text) => {
+      if (recording) gcText += text;
+    },
+  });
+  try {
+    await redis.config('RESETSTAT');
+    const cpu0 = threads(worker.pid);
+    recording = true;
+    const t0 = await worker.go();
+    const started = nowMs();
+    const keys = ids.map((id) => `celery-task-meta-${id}`);
+    while ((await redis.exists(...keys.slice(-1000))) < Math.min(1000, keys.length) || (await redis.exists(...keys)) < keys.length) await sleep(20);
+    const end = nowMs();
+    recording = false;
+    const cpu = threadCpuDelta(cpu0, threads(worker.pid));
+    const calls = commandCalls(await redis.info('commandstats'));
+    const gc = gcTotals(gcText);
+    const perTask = (x: number) => (x / args.n).toFixed(3);
+    const total = [...cpu.values()].reduce((a, b) => a + b, 0) * TICK_MS;
+    const commands = [...calls].filter(([name]) => !['exists', 'info', 'config|resetstat'].includes(name)).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    return [
+      `| ${label} | ${Math.round(started - t0)} | ${Math.round(args.n / ((end - started) / 1000))}`,
+      `${((total / args.n) * 1000).toFixed(1)} (${[...cpu].map(([name, ticks]) => `${name} ${ticks * TICK_MS}`).join(', ')})`,
+      commands.map(([name, n]) => `${name} ${perTask(n)}`).join(', '),
+      `${(gc.allocatedBytes / args.n / 1024).toFixed(2)} (${gc.collections} GCs) |`,
+    ].join(' | ');
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseProbeArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(PROBE_USAGE);
+    return;
+  }
+  buildWorkers();
+  const sides: [string, string | undefined][] = [];
+  if (args.base !== undefined) sides.push([`base ${args.base}`, buildRevision(args.base)]);
+  sides.push([`HEAD ${git('rev-parse', '--short', 'HEAD')}`, undefined]);
+  const { server, redis } = await startRedis(args.port);
+  const rows = [
+    `| n=${args.n} c=${args.concurrency}${args.events ? ' -E' : ''} | start() ms | tasks/s after start | worker CPU us/task (ms by thread) | Redis commands per task | KB allocated per task |`,
+    '| --- | ---: | ---: | --- | --- | ---: |',
+  ];
+  try {
+    for (const [label, module] of sides) rows.push(await drain(redis, args, label, module));
+  } finally {
+    redis.disconnect();
+    server.kill('SIGTERM');
+  }
+  process.stdout.write(`${rows.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof UsageError ? `probe: ${error.message}\n${PROBE_USAGE}` : String((error as Error).stack ?? error)}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});
