@@ -78,6 +78,23 @@ export function activeMeter(scope = TRACER_NAME, version = TRACER_VERSION): Mete
   return metrics.getMeterProvider().getMeter(scope, version);
 }
 
+/** True when a tracer or meter provider is registered (in this thread). */
+export function telemetryRegistered(): boolean {
+  const api = (globalThis as { [API_KEY]?: { trace?: unknown; metrics?: unknown } })[API_KEY];
+  return api !== undefined && (api.trace !== undefined || api.metrics !== undefined);
+}
+
+/**
+ * Asks the registered tracer and meter providers (an SDK's have `forceFlush`) to export what
+ * they hold: a pool child does so before the worker ends it, or its last batch is lost.
+ */
+export async function flushTelemetry(): Promise<void> {
+  if (!telemetryRegistered()) return;
+  const tracing = trace.getTracerProvider();
+  const providers: unknown[] = [tracing instanceof ProxyTracerProvider ? tracing.getDelegate() : tracing, metrics.getMeterProvider()];
+  await Promise.allSettled(providers.map((p) => (p as { forceFlush?: () => Promise<void> }).forceFlush?.()));
+}
+
 /**
  * The fields a log line gets while a span is active (pino's `mixin`): `trace_id`, `span_id`
  * and `trace_flags`, as OpenTelemetry's log correlation names them; none without a provider.

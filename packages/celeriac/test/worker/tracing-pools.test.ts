@@ -105,6 +105,26 @@ describe.each(['threads', 'prefork'] as const)('%s pool with a tracer provider i
   });
 });
 
+describe.each(['threads', 'prefork'] as const)('%s pool when the worker stops', (pool) => {
+  it('has each child export the spans its providers still hold before it is ended', { timeout: 60_000 }, async () => {
+    exporter.reset();
+    rmSync(spansFile, { force: true });
+    process.env['CELERIAC_TEST_SPANS_BATCH'] = '1';
+    try {
+      const env = makeEnv();
+      const tasks = defineTasks(env.app);
+      const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
+      await (await tasks.traced.delay(1)).get({ timeoutMs: 20_000 });
+      // Held in the child's batch: nothing written yet.
+      expect(childSpans().filter((s) => s.name === 'body.work')).toEqual([]);
+      await worker.close({ deadlineMs: 5000 });
+      expect(childSpans().filter((s) => s.name === 'body.work')).toHaveLength(1);
+    } finally {
+      delete process.env['CELERIAC_TEST_SPANS_BATCH'];
+    }
+  });
+});
+
 describe('the modules a pool thread imports first', () => {
   it('are the --import preloads of the worker flags and NODE_OPTIONS, paths made absolute, tsx left out', () => {
     const found = threadPreloads(['--import', 'tsx', '--import=./otel.mjs', '--max-old-space-size=512'], ' --import "/abs/x.mjs"  --require ./r.cjs --import @scope/auto/register --import', '/srv/app');

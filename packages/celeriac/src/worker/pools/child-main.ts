@@ -17,7 +17,7 @@ import type { Settings } from '../../core/settings.js';
 import { ErrorCodes } from '../../errors.js';
 import { NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
-import { underCarried } from '../../core/otel.js';
+import { flushTelemetry, underCarried } from '../../core/otel.js';
 import { forwardingLogger } from './child-log.js';
 import { decodeError, encodeError } from './error-transfer.js';
 import { CHILD_DATA_ENV, type ChildCall, type ChildData, type FromChild, type ToChild } from './child-protocol.js';
@@ -150,6 +150,8 @@ function onMessage(app: App, msg: ToChild): void {
     void run(app, msg);
   } else if (msg.type === 'abort') {
     runs.get(msg.runId)?.abort(decodeError(msg.reason, ''));
+  } else if (msg.type === 'flush') {
+    void flushTelemetry().then(() => post({ type: 'flushed' }));
   } else {
     const waiter = pending.get(msg.callId);
     pending.delete(msg.callId);

@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Settings } from '../../core/settings.js';
-import { carriedSpan } from '../../core/otel.js';
+import { carriedSpan, telemetryRegistered } from '../../core/otel.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
@@ -43,6 +43,9 @@ export interface ChildPoolOptions {
   /** Grows the size of a chord by parts a task in a child added (`ctx.addToChord`). */
   addToChord(groupId: string, count: number, options: StoreOptions): Promise<void>;
 }
+
+/** How long a child may take to export its telemetry before the worker ends it anyway. */
+const FLUSH_MS = 2000;
 
 interface Taker {
   resolve(child: PoolChild): void;
@@ -166,6 +169,8 @@ export class ChildPool implements TaskPool {
     const all = [...this.children];
     this.children.clear();
     this.idle.length = 0;
+    // Traced or measured: each idle child exports what its providers hold before it is ended.
+    if (telemetryRegistered()) await Promise.allSettled(all.filter((t) => !t.busy).map((t) => t.flush(FLUSH_MS)));
     await Promise.allSettled(all.map((t) => t.terminate()));
   }
 
@@ -217,7 +222,9 @@ export class ChildPool implements TaskPool {
     this.children.delete(child);
     const at = this.idle.indexOf(child);
     if (at >= 0) this.idle.splice(at, 1);
-    void child.terminate(signal);
+    // A child replaced while idle (recycled, pool shrunk) exports its telemetry first; one killed mid-run cannot.
+    if (signal === undefined && !child.busy && telemetryRegistered()) void child.flush(FLUSH_MS).then(() => child.terminate());
+    else void child.terminate(signal);
   }
 
   private startChild(): Promise<PoolChild> {

@@ -51,6 +51,8 @@ export type ToChild =
       readonly span?: CarriedSpan;
     }
   | { readonly type: 'abort'; readonly runId: number; readonly reason: TransferredError }
+  /** The worker is about to end the child: export the spans and metrics its providers hold. */
+  | { readonly type: 'flush' }
   | { readonly type: 'reply'; readonly callId: number; readonly error: TransferredError | null };
 
 /** A request from a running task that the worker carries out. */
@@ -66,6 +68,8 @@ export type ChildCall =
 export type FromChild =
   | { readonly type: 'ready'; readonly tasks: readonly string[] }
   | { readonly type: 'fatal'; readonly error: TransferredError }
+  /** Answers `flush`. */
+  | { readonly type: 'flushed' }
   /** One line the child's app logged (pino JSON); may come at any time, before `ready` too. */
   | { readonly type: 'log'; readonly line: string }
   | {

@@ -127,6 +127,27 @@ export class PoolChild {
     if (this.current !== null) this.send({ type: 'abort', runId: this.current.runId, reason: encodeError(reason) });
   }
 
+  /**
+   * Asks the child to export what its tracer and meter providers hold; resolves when it says
+   * it did, when it is gone, or after `timeoutMs`.
+   */
+  flush(timeoutMs: number): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.channel.offMessage(listener);
+        resolve();
+      };
+      const listener = (msg: FromChild) => {
+        if (msg.type === 'flushed') done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.channel.onMessage(listener);
+      this.send({ type: 'flush' });
+    });
+  }
+
   /** Ends the child, whatever it is doing; a process gets `signal` first (see ChildChannel.kill). */
   async terminate(signal?: NodeJS.Signals): Promise<void> {
     this.exited = true;
