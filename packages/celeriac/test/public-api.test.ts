@@ -39,7 +39,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
   './redis': { module: redis, values: ['BackendKeys', 'BrokerKeys', 'PRIORITY_STEPS', 'RedisBackend', 'RedisBroker', 'SEP', 'TASK_META_PREFIX', 'closeRedisClient', 'createRedisClient', 'parseRedisUrl', 'scanPattern', 'stepOf', 'waitingSince'] },
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
   './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'delayedListingOf', 'purgeCounting', 'setAsideListingOf', 'systemClock'] },
-  './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'waitFor'] },
+  './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'sleep', 'waitFor'] },
   './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'isPoolChild', 'registerErrorCodec'] },
 };
 
