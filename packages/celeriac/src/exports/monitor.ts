@@ -30,3 +30,6 @@ export type { TaskFact } from '../protocol/states.js';
 export { pyRepr } from '../protocol/repr.js';
 // The OpenTelemetry meter a monitor records with (undefined when no MeterProvider is registered).
 export { activeMeter } from '../core/otel.js';
+// The ETA / countdown tasks a broker holds, decoded for monitors (the dashboard).
+export { delayedTaskOf, readDelayedTasks } from '../monitor/delayed-tasks.js';
+export type { DelayedTask, DelayedTasks } from '../monitor/delayed-tasks.js';

@@ -13,11 +13,15 @@ import { taskDictFromRow } from '../task-dict.js';
 import type { RouteFlags, ServerContext } from './context.js';
 import { HttpError, all, bool, int, str } from './params.js';
 import { revoke, send, taskQueryOf } from './routes-tasks.js';
-import { withDeadline } from '../ingest/deadline.js';
+import { DeadlineError, withDeadline } from '../ingest/deadline.js';
+import { purgeCounting } from 'celeriac/spi';
+import { registerDelayedRoute } from './routes-delayed.js';
 import { queueAgeSec, type QueueDepth } from '../ingest/queues.js';
 import { registerLive } from './live.js';
 
 const ACTION: RouteFlags = { action: true };
+/** How long a purge request waits for the broker. */
+const PURGE_WAIT_MS = 5000;
 /** Most tasks one bulk revoke may name. */
 const MAX_BULK = 1000;
 
@@ -180,13 +184,19 @@ export function registerDashboardRoutes(server: FastifyInstance, ctx: ServerCont
     };
   });
 
+  registerDelayedRoute(server, ctx);
+
   server.post('/api/broker/purge/:queue', { config: ACTION }, async (req) => {
     const { queue } = req.params as { queue: string };
     if (queue === '' || queue.length > 1000) throw new HttpError(400, 'Invalid queue name', 'json');
     try {
-      const purged = await withDeadline(ctx.app.broker.purge(queue), 5000, 'purge');
-      return { message: `Purged ${purged} message(s) from '${queue}'`, purged };
+      const { ready, delayed } = await withDeadline(purgeCounting(ctx.app.broker, queue), PURGE_WAIT_MS, 'purge');
+      const purged = ready + (delayed ?? 0);
+      const of = delayed === null || delayed === 0 ? '' : ` (${delayed} of them delayed: ETA/countdown)`;
+      return { message: `Purged ${purged} message(s) from '${queue}'${of}`, purged, delayed };
     } catch (error) {
+      // Past the wait the purge is not cancelled: a long walk of RabbitMQ's delay queues goes on.
+      if (error instanceof DeadlineError) throw new HttpError(503, `The purge of '${queue}' did not finish within ${PURGE_WAIT_MS / 1000} s; it goes on in the broker (not cancelled): reload to see what is left`, 'json');
       throw new HttpError(503, `Broker unavailable: ${(error as Error).message}`, 'json');
     }
   });

@@ -239,9 +239,21 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
   }, 60_000);
 
   it('shows the broker, beat and overview pages', async () => {
+    // A countdown task waits in the broker: listed on the broker page and the tasks page.
+    const later = await app.sendTask('shop.add', [{ id: 1, updated: true }, 2], {}, { countdown: 3600 });
+    fleet.taskIds.push(later.id);
     await goto('/broker');
     await page.locator('#queues-table tr[data-queue="py"]').waitFor({ timeout: 20_000 });
+    const row = page.locator(`#delayed-table tr[data-uuid="${later.id}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.textContent()).toContain("({'id': 1, 'updated': True}, 2)");
+    expect(await row.textContent()).toContain('in 59 min');
+    expect(await page.locator('#queues-table tr[data-queue="celery"] td.delayed').textContent()).toBe('1');
     await shoot('broker');
+    await goto('/tasks');
+    await expect.poll(() => page.locator('#delayed-tasks summary').textContent(), { timeout: 20_000 }).toMatch(/^Delayed in the broker \(\d+\)$/);
+    await page.locator('#delayed-tasks summary').click();
+    await page.locator(`#delayed-tasks tr[data-uuid="${later.id}"]`).waitFor({ timeout: 5000 });
     await goto('/beat');
     await page.locator('#beat-table tr[data-entry="nightly-report"]').waitFor({ timeout: 20_000 });
     await expect.poll(() => page.locator('#beat-table').textContent()).toContain('crontab 0 4 * * *');

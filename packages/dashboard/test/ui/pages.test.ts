@@ -6,10 +6,28 @@ import { describe, expect, it } from 'vitest';
 import { niceMax } from '../../ui/js/chart.js';
 import { beatEntries, scheduleText } from '../../ui/js/pages/beat.js';
 import { brokerQueues } from '../../ui/js/pages/broker.js';
+import { delayedByQueue, delayedSummary } from '../../ui/js/delayed.js';
 import { mergeOverview } from '../../ui/js/pages/overview.js';
 import { forestIds, normalizeTask, traceOf, workflowForest, workflowRevoke } from '../../ui/js/pages/task.js';
 import { apiParams, filtersFromQuery, taskList } from '../../ui/js/pages/tasks.js';
 import { STALE_INSPECT_SEC, workerRows, workerWarnings } from '../../ui/js/pages/workers.js';
+
+describe('delayed tasks (broker and tasks pages)', () => {
+  const task = (queue: string) => ({ uuid: `id-${queue}`, name: 't', queue, eta: '', deliver_at: 1, priority: 0, args: '()', kwargs: '{}' });
+  it('counts the listed tasks per queue', () => {
+    expect(delayedByQueue({ tasks: [task('a'), task('b'), task('a')] })).toEqual({ a: 2, b: 1 });
+    expect(delayedByQueue(null)).toEqual({});
+  });
+
+  it('says how many wait, and when only the earliest are listed', () => {
+    expect(delayedSummary({ supported: true, total: 0, complete: true, tasks: [] })).toBe('No delayed tasks: nothing waits for an ETA or countdown.');
+    expect(delayedSummary({ supported: true, total: 1, complete: true, tasks: [task('a')] })).toBe('1 delayed task, waiting for their ETA or countdown.');
+    expect(delayedSummary({ supported: true, transport: 'amqp', total: 1200, complete: false, tasks: [task('a'), task('b')] })).toBe(
+      '1,200 delayed tasks, waiting for their ETA or countdown (the earliest 2 shown; RabbitMQ: the first 1,000 in the delay queues are read).',
+    );
+    expect(delayedSummary({ supported: false, tasks: [] })).toBe('This broker does not list delayed tasks.');
+  });
+});
 
 describe('tasks page', () => {
   it('reads Flower’s uuid-keyed object, an array, and the search endpoint’s page', () => {

@@ -41,10 +41,10 @@ import type { Message } from '../../protocol/types.js';
 import { AmqpConsumer, type ConsumerHost } from './amqp-consumer.js';
 import { DELIVERIES_HEADER } from './amqp-delivery.js';
 import { AmqpBeatStore } from './beat-store.js';
-import { DELIVER_AT_HEADER, purgeDelayed } from './purge-delayed.js';
+import { DELIVER_AT_HEADER, purgeLadders } from './purge-delayed.js';
 import { CELERIAC_LADDER, KOMBU_LADDER, delayRoutingKey, deliverBinding, entryExchange, type DelayLadder } from './delayed.js';
 import { declareLadder } from './ladder-declare.js';
-import { countDelayed, existingLadders, listDelayed } from './list-delayed.js';
+import { countDelayed, listDelayed } from './list-delayed.js';
 import { existingTypeOf, taskQueueSpecOf, typeMismatchError } from './queue-types.js';
 import { isNotFound, toTransportError, UnroutableError } from './amqp-errors.js';
 import { ConfirmedPublisher } from './confirmed-publisher.js';
@@ -350,8 +350,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     try {
       let ready = await this.#purgeReady(queue);
       await this.#declareLadder();
-      let delayed = 0;
-      for (const ladder of await existingLadders(this.session)) delayed += await purgeDelayed(this.session, ladder, queue, this.clock);
+      const delayed = await purgeLadders(this.session, queue, this.clock);
       // What left the ladder for the queue during the walk.
       ready += await this.#purgeReady(queue);
       return { ready, delayed };

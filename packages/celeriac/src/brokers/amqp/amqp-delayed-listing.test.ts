@@ -55,6 +55,23 @@ describe.runIf(ready)('amqp delayed listing', () => {
     expect(await broker.delayedCount()).toBe(0);
   }, 60_000);
 
+  it('listings and a purge at the same moment take turns: each sees every message (ladder-lock.ts)', async () => {
+    const others = [0, 1, 2].map(() => new AmqpBroker(vhostUrl(vhost), { log: () => undefined, queues: CLASSIC_TOPOLOGY }));
+    try {
+      const due = Date.now() + 3_600_000;
+      const ids = Array.from({ length: 30 }, (_, i) => `turns-${i}`);
+      for (const id of ids) await broker.publish(makeMessage(id), { exchange: '', routingKey: 'turns-q', deliverAt: due });
+      await broker.publish(makeMessage('purged-later'), { exchange: '', routingKey: 'turns-purged', deliverAt: due });
+      // Three connections list, one purges another queue, all at once.
+      const [listings, purged] = await Promise.all([Promise.all(others.map((o) => o.delayedMessages(['turns-q'], 100))), broker.purgeCounted('turns-purged')]);
+      for (const listed of listings) expect(listed.map((r) => idOf(r.raw)).sort()).toEqual([...ids].sort());
+      expect(purged).toEqual({ ready: 0, delayed: 1 });
+      expect(await broker.purgeCounted('turns-q')).toEqual({ ready: 0, delayed: 30 });
+    } finally {
+      await Promise.all(others.map((o) => o.close()));
+    }
+  }, 60_000);
+
   it('reads kombu\'s ladder too, due by the task\'s eta when no Celeriac header says it', async () => {
     // What a Celery 5.6 producer sends for a countdown on a quorum queue: straight into
     // celery_delayed_27 with the bits of the delay in its routing key, the eta in its headers.

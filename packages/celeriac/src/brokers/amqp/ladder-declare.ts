@@ -9,7 +9,8 @@
  */
 import type { Channel, ChannelModel } from 'amqplib';
 import { typeTable } from '../../amqp/tables.js';
-import { declarations, entryExchange, type DelayLadder, type LevelDeclaration } from './delayed.js';
+import type { AmqpSession } from '../../amqp/session.js';
+import { CELERIAC_LADDER, declarations, entryExchange, KOMBU_LADDER, type DelayLadder, type LevelDeclaration } from './delayed.js';
 
 /** Parallel channels of a first declaration. */
 const CHANNELS = 4;
@@ -53,3 +54,28 @@ export async function declareLadder(model: ChannelModel, ladder: DelayLadder): P
     await probe.close().catch(() => undefined);
   }
 }
+
+/** Every ladder there is: Celeriac's and kombu's. */
+const LADDERS: readonly DelayLadder[] = [CELERIAC_LADDER, KOMBU_LADDER];
+
+/** A passive declare that answers null for a missing queue (its 404 closes the channel). */
+async function levelCount(model: ChannelModel, name: string): Promise<number | null> {
+  const ch = await model.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    return (await ch.checkQueue(name)).messageCount;
+  } catch {
+    return null;
+  } finally {
+    await ch.close().catch(() => undefined);
+  }
+}
+
+/** The ladders that exist on the broker (a probe of each one's lowest level). */
+export async function existingLadders(session: AmqpSession): Promise<DelayLadder[]> {
+  const model = await session.connection();
+  const out: DelayLadder[] = [];
+  for (const ladder of LADDERS) if ((await levelCount(model, ladder.levelName(0))) !== null) out.push(ladder);
+  return out;
+}
+

@@ -9,10 +9,9 @@
  *   and its expiry (classic queues put it back where it was; quorum queues deliver returns
  *   first), so browsing only holds it back for the milliseconds the browse takes.
  * Both ladders are read where they exist, so an app on classic queues also sees what Celery
- * 5.6 or a quorum-queue app delayed in `celery_delayed_*`. Limits, documented in
- * docs/brokers-and-backends.md: at most {@link BROWSE_MAX} messages are read per listing (the
- * rest are only counted); two listings at the same moment (several workers answering
- * `inspect scheduled`) each miss what the other holds, though each message is in one reply.
+ * 5.6 or a quorum-queue app delayed in `celery_delayed_*`. Listings and purges take turns
+ * (ladder-lock.ts). Limit, documented in docs/brokers-and-backends.md: at most
+ * {@link BROWSE_MAX} messages are read per listing (the rest are only counted).
  */
 import type { Channel, GetMessage } from 'amqplib';
 import type { AmqpSession } from '../../amqp/session.js';
@@ -20,35 +19,13 @@ import { plainValue } from '../../amqp/tables.js';
 import { envelopeOf, fromWire } from '../../amqp/wire.js';
 import type { DelayedRecord } from '../../core/spi/broker.js';
 import { parseIsoTime } from '../../protocol/time.js';
-import { CELERIAC_LADDER, KOMBU_LADDER, targetOfDelayKey, type DelayLadder } from './delayed.js';
+import { targetOfDelayKey, type DelayLadder } from './delayed.js';
+import { existingLadders } from './ladder-declare.js';
+import { withLadderLock } from './ladder-lock.js';
 import { DELIVER_AT_HEADER } from './purge-delayed.js';
 
 /** Most messages one listing takes from the level queues. */
 export const BROWSE_MAX = 1000;
-
-/** Every ladder a listing reads. */
-const LADDERS: readonly DelayLadder[] = [CELERIAC_LADDER, KOMBU_LADDER];
-
-/** A passive declare that answers null for a missing queue (its 404 closes the channel). */
-async function levelCount(model: Awaited<ReturnType<AmqpSession['connection']>>, name: string): Promise<number | null> {
-  const ch = await model.createChannel();
-  ch.on('error', () => undefined);
-  try {
-    return (await ch.checkQueue(name)).messageCount;
-  } catch {
-    return null;
-  } finally {
-    await ch.close().catch(() => undefined);
-  }
-}
-
-/** The ladders that exist on the broker (a probe of each one's lowest level). */
-export async function existingLadders(session: AmqpSession): Promise<DelayLadder[]> {
-  const model = await session.connection();
-  const out: DelayLadder[] = [];
-  for (const ladder of LADDERS) if ((await levelCount(model, ladder.levelName(0))) !== null) out.push(ladder);
-  return out;
-}
 
 /** Ready messages of each level queue of each ladder that exists. */
 async function ladderCounts(session: AmqpSession): Promise<{ ladder: DelayLadder; level: number; count: number }[]> {
@@ -107,6 +84,10 @@ function browseOrder(levels: readonly { ladder: DelayLadder; level: number; coun
  */
 export async function listDelayed(session: AmqpSession, queues: readonly string[] | null, limit: number): Promise<DelayedRecord[]> {
   if (limit <= 0) return [];
+  return withLadderLock(session, () => browse(session, queues, limit));
+}
+
+async function browse(session: AmqpSession, queues: readonly string[] | null, limit: number): Promise<DelayedRecord[]> {
   const wanted = queues === null ? null : new Set(queues);
   const levels = browseOrder(await ladderCounts(session));
   const model = await session.connection();

@@ -22,11 +22,22 @@ import { fromWire, toWire } from '../../amqp/wire.js';
 import type { Clock } from '../../core/clock.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { delayRoutingKey, entryExchange, targetOfDelayKey, type DelayLadder } from './delayed.js';
+import { existingLadders } from './ladder-declare.js';
+import { withLadderLock } from './ladder-lock.js';
 
 /** Header of every ladder publish: when the message is due (epoch ms). Dropped on delivery (amqp/wire.ts). */
 export const DELIVER_AT_HEADER = 'x-celeriac-deliver-at';
 /** Steps committed at once. */
 const BATCH = 100;
+
+/** Drops `queue`'s messages from every ladder there is, one reader of the ladders at a time (ladder-lock.ts); returns how many. */
+export async function purgeLadders(session: AmqpSession, queue: string, clock: Pick<Clock, 'now'>): Promise<number> {
+  return withLadderLock(session, async () => {
+    let dropped = 0;
+    for (const ladder of await existingLadders(session)) dropped += await purgeDelayed(session, ladder, queue, clock);
+    return dropped;
+  });
+}
 
 /**
  * Drops the ladder's messages for `queue`; returns how many. A failure half-way (the

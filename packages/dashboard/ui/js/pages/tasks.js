@@ -7,6 +7,7 @@ import { timeEl, zone } from '../prefs.js';
 import { parseValue, preview } from '../pyrepr.js';
 import { act } from '../widgets.js';
 import { LiveRows, mergeTask } from '../live-rows.js';
+import { delayedView, loadDelayed } from '../delayed.js';
 
 export const STATES = ['PENDING', 'RECEIVED', 'STARTED', 'SUCCESS', 'FAILURE', 'RETRY', 'REVOKED', 'REJECTED', 'LOST'];
 const SORTABLE = { name: 'name', state: 'state', received: 'received', started: 'started', runtime: 'runtime', worker: 'worker' };
@@ -300,6 +301,7 @@ export async function render(ctx) {
     },
   }, 'Revoke unfinished on page…') : null;
 
+  const delayedBox = h('details', { id: 'delayed-tasks' });
   mount(
     ctx.root,
     h('h1', null, 'Tasks'),
@@ -318,6 +320,7 @@ export async function render(ctx) {
           h('label', null, h('span', null, 'Live'), h('span', null, h('input', { type: 'checkbox', id: 'live-rows', checked: true, onchange: (e) => { paused = !e.target.checked; e.stopPropagation(); } }), ' rows update'))))),
     typesList, workersList,
     h('div', { class: 'actions', role: 'group', 'aria-label': 'Bulk actions' }, revokeSel, terminateSel, selCount, bulk),
+    delayedBox,
     pager,
     h('table', { id: 'tasks-table', 'aria-label': 'Tasks', 'aria-describedby': 'tasks-status' }, h('thead', null, headRow), tbody),
   );
@@ -359,6 +362,15 @@ export async function render(ctx) {
     if (unseen && f.page === 0) refetchSoon();
   });
   await load();
+  // Tasks waiting in the broker for their ETA: no event tells of them until they arrive.
+  const showDelayed = async () => {
+    const doc = await loadDelayed();
+    if (!ctx.current() || !doc || doc.supported === false) return;
+    const total = doc.total ?? doc.tasks.length;
+    mount(delayedBox, h('summary', null, `Delayed in the broker (${formatCount(total)})`), delayedView(doc));
+  };
+  showDelayed().catch(() => {});
+  ctx.onReconnect(() => showDelayed().catch(() => {}));
   getJson('api/task/types').then((d) => mount(typesList, (d['task-types'] ?? []).map((n) => h('option', { value: n })))).catch(() => {});
   getJson('workers', { json: 1 }).then((d) => mount(workersList, (d.data ?? []).map((w) => h('option', { value: w.hostname })))).catch(() => {});
 
