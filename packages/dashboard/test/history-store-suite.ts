@@ -359,6 +359,23 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       expect((await s.getWorkflow('nope')).tasks).toEqual([]);
     });
 
+    it('fills in group ids read from results, never over one an event named, and finds the chord whole then', async () => {
+      const s = await open();
+      // A Python-only chord: no event names the group.
+      await s.writeEvents([
+        ev('task-received', 'a', 0, { root_id: 'a' }),
+        ev('task-received', 'b', 1, { root_id: 'b' }),
+        ev('task-received', 'c', 2, { root_id: 'c', group: 'from-event' }),
+        ev('task-received', 'body', 3, { root_id: 'c', parent_id: 'c' }),
+      ]);
+      expect((await s.getWorkflow('body')).tasks.map((t) => t.uuid)).toEqual(['c', 'body']);
+      const n = await s.linkGroups([{ uuid: 'a', groupId: 'from-event' }, { uuid: 'b', groupId: 'from-event' }, { uuid: 'c', groupId: 'other' }, { uuid: 'unknown', groupId: 'x' }]);
+      expect(n).toBe(2);
+      expect((await s.getTask('c'))?.task.groupId).toBe('from-event');
+      expect((await s.getWorkflow('body')).tasks.map((t) => t.uuid)).toEqual(['a', 'b', 'c', 'body']);
+      expect(await s.linkGroups([])).toBe(0);
+    });
+
     it('rebuilds nested canvases: a chain whose step is a chord inside a group, and says when the limit cut it', async () => {
       const s = await open();
       // chain(first, group(chord([p1, p2], cb), x)), then a child task of cb.

@@ -1,10 +1,12 @@
 /**
  * Workflows whole (issue 43 point 3): a chord sent by Python Celery 5.2.6 and one sent by
- * Celeriac, run by a worker with events on, are found by the dashboard with all four tasks
- * (three header parts and the body) from any of them, through its API over a real Redis;
+ * Celeriac, run by a Celeriac or a Python worker with events on, are found by the dashboard
+ * with all four tasks (three header parts and the body) from any of them, through its API over
+ * a real Redis;
  * "revoke workflow" reaches every unfinished header part of a chord still running.
  * Celery's events name no group: the header parts share nothing but the group in their
- * messages, which the Celeriac client (task-sent) and a Celeriac worker (task-received) pass on.
+ * messages, which the Celeriac client (task-sent) and a Celeriac worker (task-received) pass on,
+ * and in their results, which the dashboard reads for tasks Python workers ran.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,7 +58,7 @@ describe.runIf(ready)('dashboard workflows', () => {
       const all = idsOf(nodes);
       const settled = (n: Node): boolean => states.includes(n.task['state'] as string) && n.children.every(settled);
       return all.length === count && nodes.every(settled) ? { wf, all } : null;
-    }, `the workflow of ${id} to hold ${count} tasks`, { timeoutMs: 20_000, maxIntervalMs: 100 });
+    }, `the workflow of ${id} to hold ${count} tasks`, { timeoutMs: 30_000, maxIntervalMs: 100 });
 
   /** Checks the workflow is found whole from the body and from each header part. */
   async function expectWhole(body: string, parts: readonly string[]): Promise<void> {
@@ -90,6 +92,21 @@ print(json.dumps({'body': r.id, 'parts': [c.id for c in r.parent.results], 'resu
     expect(sent.result).toBe(12);
     await expectWhole(sent.body, sent.parts);
   });
+
+  it('finds every task of a chord sent by Python to a Python worker, from the group ids in the results', async () => {
+    await fleet.python({ queues: ['py'], events: true, concurrency: 2 });
+    const out = await runPython(fleet.py, `${PY_CLIENT}
+from celery import chord, group, signature
+s = lambda name, *args: app.signature(name, args=args, queue='py')
+r = chord(group(s('py.add', 1, 1), s('py.add', 2, 2), s('py.add', 3, 3)), s('py.tsum'))()
+print(json.dumps({'body': r.id, 'parts': [c.id for c in r.parent.results], 'result': r.get(timeout=20)}))
+`);
+    const sent = JSON.parse(out) as { body: string; parts: string[]; result: number };
+    fleet.taskIds.push(sent.body, ...sent.parts);
+    expect(sent.result).toBe(12);
+    await expectWhole(sent.body, sent.parts);
+    expect(dash.ingest.groupLinks.linked).toBeGreaterThanOrEqual(3);
+  }, 60_000);
 
   it('finds every task of a chord sent by Celeriac', async () => {
     const ids = [randomUUID(), randomUUID(), randomUUID()];

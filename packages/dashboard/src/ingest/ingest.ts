@@ -24,6 +24,7 @@ import { BrokerUnreachableError, ClusterState, ControlClient, EventReceiver, typ
 import type { HistoryStore } from '../store/history-store.js';
 import { taskDictFromRecord } from '../task-dict.js';
 import { withDeadline } from './deadline.js';
+import { GroupLinks } from './group-links.js';
 import { Inspector } from './inspector.js';
 import { LiveHub } from './live-hub.js';
 import { Metrics } from './metrics.js';
@@ -93,6 +94,7 @@ export class Ingest {
   readonly overview = new OverviewSeries();
   readonly inspector: Inspector;
   readonly control: ControlClient;
+  readonly groupLinks: GroupLinks;
   /** Event-type counts per worker (Flower's `counter`), for the workers table. */
   readonly counters = new Map<string, Record<string, number>>();
   readonly #store: HistoryStore;
@@ -105,9 +107,8 @@ export class Ingest {
   readonly #timers: NodeJS.Timeout[] = [];
   /** Tasks changed since the last flush, published then as live rows. */
   readonly #changedTasks = new Map<string, TaskRecord>();
-  /** Workers that were online at the last tick. */
+  /** Workers online at the last tick; forgotten after the grace period (until they speak again). */
   readonly #online = new Set<string>();
-  /** Workers forgotten after the grace period (until they speak again). */
   readonly #gone = new Set<string>();
   /** Task ids counted in `flower_worker_prefetched_tasks`, with their labels. */
   readonly #prefetched = new Map<string, [string, string]>();
@@ -142,6 +143,7 @@ export class Ingest {
     };
     this.#queues = options.queues ?? [app.settings.taskDefaultQueue];
     this.#onError = options.onError ?? (() => {});
+    this.groupLinks = new GroupLinks(() => app.backend, store);
     this.state = new ClusterState({ maxTasks: this.#options.maxTasksInMemory, maxWorkers: this.#options.maxWorkers });
     this.metrics = new Metrics(options.runtimeBuckets);
     // A broker that is down fails control calls in 3 s (BrokerUnreachableError), so no page
@@ -287,6 +289,7 @@ export class Ingest {
     }
     const before = typeof event['uuid'] === 'string' ? this.state.task(event['uuid']) : undefined;
     const change = this.state.apply(event, at);
+    if (change?.kind === 'task') this.groupLinks.observe(type, event, this.state.worker(hostname)?.swIdent === 'celeriac');
     this.#observe(type, hostname, event, change, before?.state ?? null, at);
   }
 
@@ -359,6 +362,7 @@ export class Ingest {
         this.live.publish('worker-gone', { hostname: w.hostname });
       }
     }
+    void this.groupLinks.run(() => this.flush()).catch((e: unknown) => this.#onError('group links', asError(e)));
     if (this.#state === 'running' && this.brokerError !== null) void withDeadline(this.#receiver.start(), 5000, 'subscribe').catch(() => {});
     if (this.live.subscribers > 0) {
       const last = this.overview.snapshot(now, Math.floor(now / 1000) - 1).points[0];

@@ -250,6 +250,11 @@ export interface HistoryStore {
    * task's traceback and its children's ids (oldest first, at most 1000 a task).
    */
   taskExtras(uuids: readonly string[]): Promise<ReadonlyMap<string, { readonly traceback: string | null; readonly children: readonly string[] }>>;
+  /**
+   * Sets the group id of stored tasks that have none (read from their results: Python
+   * workers' events name no group). Returns the tasks changed.
+   */
+  linkGroups(links: readonly { readonly uuid: string; readonly groupId: string }[]): Promise<number>;
   /** The workflow `taskId` belongs to (chains, groups, chords, nested). @param limit @default 1000 */
   getWorkflow(taskId: string, limit?: number): Promise<Workflow>;
   listWorkers(): Promise<readonly WorkerRow[]>;

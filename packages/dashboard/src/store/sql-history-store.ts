@@ -15,7 +15,7 @@ import {
 } from './read-sql.js';
 import { encodeTaskCursor } from './task-cursor.js';
 import { analyzeDue, KEPT_LONGER, resolveHistoryStoreOptions, vacuumDue, type ResolvedHistoryStoreOptions } from './store-policy.js';
-import { readWorkflow } from './workflow-sql.js';
+import { LINK_GROUPS_SQL, readWorkflow } from './workflow-sql.js';
 import { containsPattern, parseQuery, searchTextTerms, termWords, type TextCandidates } from '../query/index.js';
 import { blockCandidates, BLOCKS_INSERT_SQL, BLOCKS_OF_WORD_SQL, chooseRareWords, type RareWord, LOOKED_UP_WORDS, NARROW_BLOCKS, SWEEP_SQL, wordBlocks } from './word-blocks.js';
 import { taskUpsertSql, TIMELINE_INSERT_SQL, timelineParams, WORKERS_UPSERT_SQL } from './write-sql.js';
@@ -295,6 +295,13 @@ class SqlHistoryStore implements HistoryStore {
     for (const r of await this.db.query<{ uuid: string; traceback: string }>(TRACEBACKS_SQL, [ids])) (out.get(r.uuid) as { traceback: string | null }).traceback = r.traceback;
     for (const r of await this.db.query<{ parent_id: string; uuid: string }>(CHILDREN_SQL, [ids, DETAIL_LIMIT])) out.get(r.parent_id)?.children.push(r.uuid);
     return out;
+  }
+
+  async linkGroups(links: readonly { readonly uuid: string; readonly groupId: string }[]): Promise<number> {
+    this.#open();
+    if (links.length === 0) return 0;
+    const rows = await this.db.query<{ n: number }>(LINK_GROUPS_SQL, [toSqlJson(links.map((l) => ({ uuid: l.uuid, group_id: l.groupId })))]);
+    return rows[0]?.n ?? 0;
   }
 
   async getWorkflow(taskId: string, limit = DETAIL_LIMIT): Promise<Workflow> {

@@ -69,3 +69,16 @@ export async function readWorkflow(db: SqlRunner, taskId: string, limit: number)
   const tasks = [...found.values()].sort((a, b) => at(a) - at(b) || (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
   return { rootId: found.get(taskId)?.rootId ?? taskId, tasks, truncated };
 }
+
+/**
+ * Fills the group id of stored tasks that have none ($1: JSON `[{uuid, group_id}]`), and
+ * counts the rows it changed. A group id read from a task's result never overrides one an
+ * event named.
+ */
+export const LINK_GROUPS_SQL = `
+  WITH linked AS (
+    UPDATE tasks AS t SET group_id = x.group_id
+    FROM json_to_recordset($1::json) AS x(uuid text, group_id text)
+    WHERE t.uuid = x.uuid AND t.group_id IS NULL AND x.group_id IS NOT NULL
+    RETURNING 1)
+  SELECT count(*)::int AS n FROM linked`;
