@@ -24,8 +24,8 @@ import { taskMetrics } from './task-metrics.js';
 import { TaskEventHub, type TaskEvent, type TaskEventListener } from './task-events.js';
 import { WorkerRemote } from './control/worker-remote.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
-import { clearLongTimeout, setLongTimeout, type TimerHandle } from '../core/clock.js';
 import { connectOnStartup } from './startup-connect.js';
+import { SHUTDOWN_STEP_MS, ShutdownBudget } from './shutdown-budget.js';
 import { OutageLog } from './outage-log.js';
 import { failureState } from '../core/failure-state.js';
 
@@ -40,22 +40,6 @@ import { failureState } from '../core/failure-state.js';
 export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'closed';
 
 /** Options of {@link Worker.close}. */
-/** Longest wait of each shutdown step other than running tasks (closing the consumer, settling abandoned tasks, stopping remote control, closing the pool). */
-export const SHUTDOWN_STEP_MS = 2000;
-
-/**
- * Longest time all those steps take together: a warm shutdown ends within its deadline plus
- * this, whatever the broker and backend do (the CLI adds at most 2 s to close connections).
- */
-export const SHUTDOWN_CLEANUP_MS = 4000;
-
-/**
- * Longest wait of all the steps left once a cold shutdown is asked for (the second signal),
- * together: the CLI then closes its connections within 200 ms more and exits well inside its
- * failsafe (cli/commands/worker.ts COLD_EXIT_MS).
- */
-export const COLD_STEP_MS = 500;
-
 export interface CloseOptions {
   /** Milliseconds to wait for running tasks; then they are abandoned. @default the resolved `shutdownTimeoutSec`, in ms */
   deadlineMs?: number;
@@ -91,21 +75,10 @@ export class Worker {
   private readonly rateLimits: RateLimits;
   private stateValue: WorkerState = 'idle';
   private closing: Promise<void> | null = null;
-  /** Set by {@link terminate}: every shutdown wait is cut short. */
-  private cold = false;
   /** Aborted by close()/terminate(): a start still waiting for the broker gives up quietly. */
   private readonly startAbort = new AbortController();
-  /** Time shutdown spent so far on steps other than running tasks (see SHUTDOWN_CLEANUP_MS). */
-  private cleanupSpentMs = 0;
-  /**
-   * A cleanup step ran out of time: the broker or backend is not answering, and the steps after
-   * it, which need them too, get {@link COLD_STEP_MS} each instead of waiting as long again.
-   */
-  private unanswered = false;
-  private wakeCold!: () => void;
-  private readonly coldAsked = new Promise<void>((resolve) => (this.wakeCold = resolve));
-  /** When the steps left after a cold shutdown was asked for must have ended (epoch ms). */
-  private coldEndsAt = Number.POSITIVE_INFINITY;
+  /** Bounds every wait of a shutdown (shutdown-budget.ts). */
+  private readonly budget: ShutdownBudget;
   /** Events and remote control (worker/control/worker-remote.ts). */
   readonly remote: WorkerRemote;
   private markStopped!: () => void;
@@ -116,6 +89,7 @@ export class Worker {
     this.options = resolveWorkerOptions(options, app.settings);
     this.log = app.log.child({ worker: this.options.hostname });
     this.outages = new OutageLog(this.log);
+    this.budget = new ShutdownBudget(this.log, () => this.app.broker.offline?.() === true || this.app.backend.offline?.() === true);
     this.pool = createPool(this.options, app, this.log);
     this.timeLimits = new TimeLimitTable({ hard: this.options.timeLimit, soft: this.options.softTimeLimit });
     this.revokedSet = new RevokedSet(app.clock);
@@ -397,47 +371,10 @@ export class Worker {
    * closing the pool) then get {@link COLD_STEP_MS} at most together, whatever the broker does.
    */
   async terminate(): Promise<void> {
-    if (!this.cold) this.coldEndsAt = performance.now() + COLD_STEP_MS;
-    this.cold = true;
+    this.budget.goCold();
     this.startAbort.abort();
     this.executor.abandonAll();
-    this.wakeCold();
     await this.close({ deadlineMs: 0 });
-  }
-
-  /**
-   * Waits for `work` but at most `budgetMs` (less once a cold shutdown is asked for); true
-   * when it finished. A broker or backend that is down must not hold shutdown: what could
-   * not be settled stays held by the broker and comes back by its lease (Redis) or when the
-   * connection drops (AMQP).
-   */
-  private async bounded(work: Promise<unknown> | undefined, what: string, budgetMs: number | 'step'): Promise<boolean> {
-    if (work === undefined) return true;
-    if (budgetMs === 'step') {
-      const startedAt = performance.now();
-      // A broker or backend known to be down (Redis refused or closed) answers nothing: no wait then.
-      const offline = this.app.broker.offline?.() === true || this.app.backend.offline?.() === true;
-      const stepMs = offline ? 0 : this.unanswered ? COLD_STEP_MS : SHUTDOWN_STEP_MS;
-      const done = await this.bounded(work, offline ? `${what} (the broker or backend is disconnected)` : what, Math.max(0, Math.min(stepMs, SHUTDOWN_CLEANUP_MS - this.cleanupSpentMs)));
-      this.cleanupSpentMs += performance.now() - startedAt;
-      if (!done) this.unanswered = true;
-      return done;
-    }
-    let timer: TimerHandle | undefined;
-    const finished = work.then(
-      () => true,
-      (err: unknown) => {
-        this.log.warn({ err: coerceError(err) }, `shutdown: ${what} failed`);
-        return true;
-      },
-    );
-    const coldLeft = (): number => Math.max(0, this.coldEndsAt - performance.now());
-    const late = new Promise<boolean>((resolve) => (timer = setLongTimeout(() => resolve(false), this.cold ? Math.min(budgetMs, coldLeft()) : budgetMs)));
-    const cold = this.cold ? late : this.coldAsked.then(() => new Promise<boolean>((resolve) => setLongTimeout(() => resolve(false), coldLeft())));
-    const done = await Promise.race([finished, late, cold]);
-    clearLongTimeout(timer);
-    if (!done) this.log.warn({ budgetMs }, `shutdown: gave up waiting for ${what}`);
-    return done;
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
@@ -446,26 +383,26 @@ export class Worker {
     this.stateValue = 'draining';
     this.autoscaler?.stop();
     this.log.info({ running: this.active, reserved: this.reserved }, 'warm shutdown: no longer fetching');
-    await this.bounded(this.consumer?.close(), 'the consumer to close', 'step');
+    await this.budget.bounded(this.consumer?.close(), 'the consumer to close', 'step');
     this.consumer = null;
     // Deliveries that raced the close are given back only now: given back while the consumer
     // was still open, they could be fetched again, over and over.
     for (const delivery of this.late.splice(0)) this.executor.refuse(delivery);
     this.pool.cancelWaiters();
     this.rateLimits.cancelWaiters();
-    if (!(await this.bounded(this.executor.whenIdle(), 'running tasks', Math.max(0, tasksUntil - performance.now())))) {
+    if (!(await this.budget.bounded(this.executor.whenIdle(), 'running tasks', Math.max(0, tasksUntil - performance.now())))) {
       this.log.warn({ running: this.active }, 'shutdown deadline passed: abandoning running tasks');
       this.executor.abandonAll();
       // Abandoned tasks store their ends and settle their messages: with the broker or the
       // backend down that never ends, and their messages stay held (recovered by lease).
-      await this.bounded(this.executor.whenIdle(), 'abandoned tasks to settle', 'step');
+      await this.budget.bounded(this.executor.whenIdle(), 'abandoned tasks to settle', 'step');
     }
-    await this.bounded(this.lostWatch?.close(), 'the lost-task watch to stop', 'step');
-    await this.bounded(this.revokeSync.close(), 'revoke sync to stop', 'step');
-    await this.bounded(this.remote.stop(), 'remote control to stop', 'step');
+    await this.budget.bounded(this.lostWatch?.close(), 'the lost-task watch to stop', 'step');
+    await this.budget.bounded(this.revokeSync.close(), 'revoke sync to stop', 'step');
+    await this.budget.bounded(this.remote.stop(), 'remote control to stop', 'step');
     // Local work (ends threads and child processes): not charged to the cleanup budget.
-    await this.bounded(this.pool.close(), 'the pool to close', SHUTDOWN_STEP_MS);
-    await this.bounded(this.app.signals.emit('workerShutdown', { hostname: this.options.hostname }), 'workerShutdown handlers', SHUTDOWN_STEP_MS);
+    await this.budget.bounded(this.pool.close(), 'the pool to close', SHUTDOWN_STEP_MS);
+    await this.budget.bounded(this.app.signals.emit('workerShutdown', { hostname: this.options.hostname }), 'workerShutdown handlers', SHUTDOWN_STEP_MS);
     this.stateValue = 'closed';
     this.markStopped();
     this.log.info('worker stopped');

@@ -1,7 +1,7 @@
 /**
  * Shutdown while Redis is down, on the real `celeriac worker` process. Before: a warm
  * shutdown with a 30 s timeout took 104 s, and a second SIGTERM did not exit at all until
- * Redis came back. Now every wait of shutdown is bounded (worker/worker.ts:
+ * Redis came back. Now every wait of shutdown is bounded (worker/shutdown-budget.ts:
  * SHUTDOWN_CLEANUP_MS, COLD_STEP_MS; cli/commands/worker.ts: COLD_EXIT_MS), no step waits on
  * a Redis known to be disconnected (QueueBroker.offline), and the message of the abandoned
  * task stays held in Redis, recovered by its lease.
