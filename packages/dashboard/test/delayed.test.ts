@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from 'celeriac';
 import { waitFor } from 'celeriac/testing';
-import { deleteKeys, shouldRunRedisTests } from '../../celeriac/test/support/redis.js';
+import { deleteKeys, shouldRunRedisTests, waitForPromoter } from '../../celeriac/test/support/redis.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../celeriac/test/support/amqp-env.js';
 import { startDashboard, type RunningDashboard } from '../src/dashboard.js';
 import { PG_URL, postgresReady } from './support/cluster.js';
@@ -32,7 +32,7 @@ interface DelayedDoc {
 
 const silent = pino({ level: 'silent' });
 
-function suite(label: string, ready: boolean, brokerUrl: () => Promise<{ url: string; cleanup: () => Promise<unknown> }>): void {
+function suite(label: string, ready: boolean, brokerUrl: () => Promise<{ url: string; cleanup: () => Promise<unknown>; started?: () => Promise<void> }>): void {
   describe.runIf(ready)(`dashboard delayed tasks on ${label}`, () => {
     const schema = `dash_delay_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     let producer: App;
@@ -48,6 +48,7 @@ function suite(label: string, ready: boolean, brokerUrl: () => Promise<{ url: st
       // A worker alive on another queue: on Redis, countdowns then wait in celeriac.delayed.
       worker = new Worker(producer, { queues: ['dl-idle'], concurrency: 1 });
       await worker.start();
+      await broker.started?.();
       dashApp = createApp({ broker: broker.url }, { env: {}, logger: silent });
       dash = await startDashboard({
         app: dashApp, port: 0, address: '127.0.0.1', dataDir: null, databaseUrl: PG_URL, storeOptions: { schema }, backfill: 0, unauthenticatedApi: true,
@@ -76,7 +77,7 @@ function suite(label: string, ready: boolean, brokerUrl: () => Promise<{ url: st
       expect(doc.tasks.map((t) => [t.uuid, t.name, t.queue])).toEqual([[sooner.id, 'dl.add', 'dl-q'], [later.id, 'dl.report', 'dl-q']]);
       const [first, second] = doc.tasks;
       expect(Math.abs(Date.parse(first!.eta) - (Date.now() + 300_000))).toBeLessThan(30_000);
-      expect(first!.deliver_at * 1000).toBe(Date.parse(first!.eta));
+      expect(Math.round(first!.deliver_at * 1000)).toBe(Date.parse(first!.eta));
       expect(first!.args).toBe('(1, 2)');
       // The arguments as Python prints them, as task events carry them: one rendering.
       expect(second!.args).toBe("({'id': 1, 'updated': True},)");
@@ -98,7 +99,7 @@ function suite(label: string, ready: boolean, brokerUrl: () => Promise<{ url: st
 suite('Redis', redisReady, async () => {
   const prefix = `dldash-${randomUUID().slice(0, 8)}:`;
   const redis = 'redis://127.0.0.1:6379/10';
-  return { url: `${redis}?global_keyprefix=${prefix}`, cleanup: () => deleteKeys(prefix, redis) };
+  return { url: `${redis}?global_keyprefix=${prefix}`, cleanup: () => deleteKeys(prefix, redis), started: () => waitForPromoter(redis, prefix) };
 });
 
 suite('RabbitMQ', amqpReady, async () => {

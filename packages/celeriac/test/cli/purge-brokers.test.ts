@@ -12,7 +12,7 @@ import { main } from '../../src/cli/main.js';
 import { createApp, Worker, type App } from '../../src/index.js';
 import type { Broker } from '../../src/exports/spi.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../support/amqp-env.js';
-import { freePort, RedisServerProcess, shouldRunRedisTests } from '../support/redis.js';
+import { freePort, RedisServerProcess, shouldRunRedisTests, waitForPromoter } from '../support/redis.js';
 
 const redisReady = await shouldRunRedisTests('purge on Redis');
 const amqpReady = await amqpAvailable();
@@ -47,6 +47,7 @@ describe.runIf(redisReady)('celeriac purge on Redis', () => {
     const worker = new Worker(app, { queues: ['idle'], concurrency: 1 });
     await worker.start();
     cleanups.push(() => worker.close({ deadlineMs: 1000 }));
+    await waitForPromoter(server.url);
     return { server, app };
   }
 

@@ -77,6 +77,20 @@ export async function deleteResults(taskIds: readonly string[], url = REDIS_URL)
   }
 }
 
+/**
+ * Waits until some Celeriac worker advertises itself as an ETA promoter under `prefix` (it
+ * does so a moment after start()): only then do countdowns wait in `celeriac.delayed`.
+ */
+export async function waitForPromoter(url: string, prefix = ''): Promise<void> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    await waitFor(async () => (await client.zCard(`${prefix}celeriac.promoters`)) > 0, 'a Celeriac worker to advertise itself as ETA promoter', 10_000);
+  } finally {
+    await client.close();
+  }
+}
+
 /** A port that was free a moment ago (bind port 0, read it, close). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
