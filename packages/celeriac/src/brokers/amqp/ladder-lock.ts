@@ -41,8 +41,8 @@ export async function withLadderLock<T>(session: AmqpSession, read: () => Promis
   await before.catch(noop);
   let lock: Channel | null = null;
   try {
-    const deadline = Date.now() + waitMs;
-    while ((lock = await tryLock(session)) === null && Date.now() < deadline) await sleep(20 + Math.random() * 30);
+    const deadline = performance.now() + waitMs;
+    while ((lock = await tryLock(session)) === null && performance.now() < deadline) await sleep(20 + Math.random() * 30);
     return await read();
   } finally {
     if (lock !== null) {
