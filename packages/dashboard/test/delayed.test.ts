@@ -15,20 +15,12 @@ import { waitFor } from 'celeriac/testing';
 import { deleteKeys, shouldRunRedisTests, waitForPromoter } from '../../celeriac/test/support/redis.js';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../celeriac/test/support/amqp-env.js';
 import { startDashboard, type RunningDashboard } from '../src/dashboard.js';
+import type { DelayedAnswer } from '../src/server/routes-delayed.js';
 import { PG_URL, postgresReady } from './support/cluster.js';
 
 const pgReady = await postgresReady('dashboard: delayed tasks');
 const redisReady = pgReady && (await shouldRunRedisTests('dashboard: delayed tasks on Redis'));
 const amqpReady = pgReady && (await amqpAvailable());
-
-interface DelayedDoc {
-  transport: string;
-  supported: boolean;
-  total: number | null;
-  complete: boolean;
-  error: string | null;
-  tasks: { uuid: string; name: string; queue: string; eta: string; deliver_at: number; priority: number; args: string; kwargs: string }[];
-}
 
 const silent = pino({ level: 'silent' });
 
@@ -66,7 +58,7 @@ function suite(label: string, ready: boolean, brokerUrl: () => Promise<{ url: st
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
     }, 60_000);
 
-    const delayed = async (query = '') => (await (await fetch(`${dash.url}/api/broker/delayed${query}`)).json()) as DelayedDoc;
+    const delayed = async (query = '') => (await (await fetch(`${dash.url}/api/broker/delayed${query}`)).json()) as DelayedAnswer;
 
     it('lists delayed tasks with due time, name, id and args, earliest first, and counts them', async () => {
       const later = await producer.sendTask('dl.report', [{ id: 1, updated: true }], { note: 'x' }, { queue: 'dl-q', countdown: 600 });

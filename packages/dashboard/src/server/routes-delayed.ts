@@ -18,7 +18,7 @@ const MAX_LISTED = 500;
 const REUSE_MS = 2000;
 
 /** The answer of `/api/broker/delayed`. */
-interface DelayedAnswer {
+export interface DelayedAnswer {
   transport: string;
   /** False when the broker keeps no listing of delayed messages. */
   supported: boolean;

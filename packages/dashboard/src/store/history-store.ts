@@ -13,7 +13,7 @@
  * seconds in `timestamp`; the store converts).
  */
 import type { PGlite } from '@electric-sql/pglite';
-import type { EventDict } from 'celeriac/monitor';
+import type { EventDict, WorkerRecord } from 'celeriac/monitor';
 import type { EventFolder, FoldedBatch } from './fold-events.js';
 
 /** A task's state as stored: Celery's states, `LOST` (its worker died while it ran), or a custom one. */
@@ -75,19 +75,11 @@ export interface TaskEventRow {
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
-/** A worker as its last events describe it. */
-export interface WorkerRow {
-  readonly hostname: string;
+/** A worker as its last events describe it (the engine's fields, as celeriac/monitor's WorkerRecord names them, plus what the store keeps). */
+export interface WorkerRow extends Pick<WorkerRecord, 'hostname' | 'pid' | 'active' | 'processed' | 'loadavg' | 'swIdent' | 'swVer' | 'swSys'> {
   readonly online: boolean;
-  readonly pid: number | null;
-  /** Heartbeat interval, seconds. */
+  /** Heartbeat interval, seconds (null before a heartbeat said it). */
   readonly freq: number | null;
-  readonly active: number | null;
-  readonly processed: number | null;
-  readonly loadavg: readonly number[] | null;
-  readonly swIdent: string | null;
-  readonly swVer: string | null;
-  readonly swSys: string | null;
   /** Epoch ms. */
   readonly firstSeen: number;
   readonly lastHeartbeat: number | null;
