@@ -81,16 +81,21 @@ describe.runIf(ready)('dashboard workflows', () => {
     expect(groups.get(parts[0] as string)).toEqual(expect.any(String));
   }
 
+  /** A Python client's chord (its script printed body, parts and result): 1+1 + 2+2 + 3+3, found whole. */
+  async function expectPythonChordWhole(out: string): Promise<void> {
+    const sent = JSON.parse(out) as { body: string; parts: string[]; result: number };
+    fleet.taskIds.push(sent.body, ...sent.parts);
+    expect(sent.result).toBe(12);
+    await expectWhole(sent.body, sent.parts);
+  }
+
   it('finds every task of a chord sent by Python Celery 5.2.6', async () => {
     const out = await runPython(fleet.py, `${PY_CLIENT}
 from celery import chord, group, signature
 r = chord(group(signature('wf.add', (1, 1), app=app), signature('wf.add', (2, 2), app=app), signature('wf.add', (3, 3), app=app)), signature('wf.tsum', app=app)).apply_async()
 print(json.dumps({'body': r.id, 'parts': [c.id for c in r.parent.results], 'result': r.get(timeout=20)}))
 `);
-    const sent = JSON.parse(out) as { body: string; parts: string[]; result: number };
-    fleet.taskIds.push(sent.body, ...sent.parts);
-    expect(sent.result).toBe(12);
-    await expectWhole(sent.body, sent.parts);
+    await expectPythonChordWhole(out);
   });
 
   it('finds every task of a chord sent by Python to a Python worker, from the group ids in the results', async () => {
@@ -101,10 +106,7 @@ s = lambda name, *args: app.signature(name, args=args, queue='py')
 r = chord(group(s('py.add', 1, 1), s('py.add', 2, 2), s('py.add', 3, 3)), s('py.tsum'))()
 print(json.dumps({'body': r.id, 'parts': [c.id for c in r.parent.results], 'result': r.get(timeout=20)}))
 `);
-    const sent = JSON.parse(out) as { body: string; parts: string[]; result: number };
-    fleet.taskIds.push(sent.body, ...sent.parts);
-    expect(sent.result).toBe(12);
-    await expectWhole(sent.body, sent.parts);
+    await expectPythonChordWhole(out);
     expect(dash.ingest.groupLinks.linked).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
