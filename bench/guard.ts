@@ -12,13 +12,18 @@
  * `--head <rev>` measures another commit instead of the working tree (to show what the guard
  * says of it: `--head b290dc7` fails against da2463c). The baseline moves forward only in a
  * commit that says why (bench/baseline.json's `why`). Needs a Redis on 127.0.0.1:6379.
+ *
+ * First it runs the layout floor (layout-floor.ts) with `--floor-n` tasks (2,000; 0 skips it),
+ * a check that the bench still works: the floor drives the broker's own scripts, and a change
+ * of their arguments broke it twice unnoticed while CI did not run it. Any error fails the guard.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildRevision, git, runAb, stderrLog, type AbPlan, type Side } from './lib/ab.js';
+import { runLayoutFloor } from './lib/floor.js';
 import { verdict, type Check } from './lib/guard-verdict.js';
 
-const USAGE = 'usage: node --expose-gc --import tsx bench/guard.ts [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3]\n';
+const USAGE = 'usage: node --expose-gc --import tsx bench/guard.ts [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3] [--floor-n 2000]\n';
 const { values } = parseArgs({
   options: {
     head: { type: 'string' },
@@ -26,6 +31,7 @@ const { values } = parseArgs({
     n: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '1,100' },
     tolerance: { type: 'string', default: '0.3' },
+    'floor-n': { type: 'string', default: '2000' },
   },
 });
 
@@ -43,6 +49,8 @@ const plan: AbPlan = {
   roundTrips: 0,
 };
 
+const floorN = values['floor-n'] === '0' ? 0 : whole('floor-n', values['floor-n']);
+
 const baseline = JSON.parse(readFileSync(new URL('./baseline.json', import.meta.url), 'utf8')) as { commit: string; why: string };
 const log = stderrLog('guard');
 
@@ -52,7 +60,22 @@ function table(checks: readonly Check[], sides: readonly Side[]): string {
   return lines.join('\n');
 }
 
+/** Whether the layout floor ran through (a broken bench fails the guard). */
+async function floorWorks(): Promise<boolean> {
+  if (floorN === 0) return true;
+  log(`layout floor: ${floorN} tasks (a check that it runs, not a measurement)`);
+  const floor = await runLayoutFloor({ n: floorN, host: '127.0.0.1', port: 6379, db: 0, timeoutMs: 120_000, loops: 4 });
+  if (floor.ok) {
+    log(`  ${floor.line}`);
+    return true;
+  }
+  process.stdout.write(`\nbench guard FAILED: the layout floor (bench/layout-floor.ts) does not run: ${floor.why}\n`);
+  process.exitCode = 1;
+  return false;
+}
+
 async function main(): Promise<void> {
+  if (!(await floorWorks())) return;
   const base: Side = { name: `baseline ${baseline.commit.slice(0, 9)}`, module: buildRevision(baseline.commit) };
   const head: Side =
     values.head === undefined

@@ -1,25 +1,33 @@
 /**
  * The ceiling of a drain on Celery's Redis layout, on this machine: a bare consumer loop, no
- * worker around it, that does only what the layout requires per task, with Celeriac's own
- * Lua scripts: fetch.lua (pop + kombu's unacked bookkeeping + lease), decode the envelope and
- * body, build a SUCCESS meta, store-metas.lua (SET + PUBLISH), ack.lua. `--loops` such loops
- * run at once in one process. What it reaches bounds what any worker keeping Celery's layout
- * (and Python interop) can drain here; compare it with the main bench's drain rows.
+ * worker around it, that does only what the layout requires per task, through the engine's own
+ * calls of its Lua scripts: the broker's fetch (fetch.lua: pop + kombu's unacked bookkeeping +
+ * lease), decode the envelope and body, the backend's store of a SUCCESS meta (store-metas.lua:
+ * SET + PUBLISH, the stores of one event-loop turn in one call) and the broker's ack (ack.lua,
+ * likewise batched). `--loops` such loops run at once in one process. What it reaches bounds
+ * what any worker keeping Celery's layout (and Python interop) can drain here; compare it with
+ * the main bench's drain rows.
+ *
+ * It calls the broker's typed transitions (brokers/redis/transitions.ts, from dist) rather than
+ * the scripts with arguments of its own: twice a script's arguments changed and this file,
+ * which restated them, broke unnoticed. bench/guard.ts (CI) runs it with a small n.
  *
  *   npm run bench:floor                       # 20,000 tasks, 8 loops, batches of 100
  *   npm run bench:floor -- --n 50000 --loops 4 --batch 50 --redis 127.0.0.1:6390
  *
  * Keys live under a unique global_keyprefix and are deleted at the end, with the result keys
- * by exact name. Nothing here runs under `npm test`.
+ * by exact name. Nothing here runs under `npm test`; any error exits 1.
  */
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createApp } from 'celeriac';
 import { Redis } from 'ioredis';
-import type { readFetchReply as ReadFetchReply } from '../packages/celeriac/src/brokers/redis/transitions.js';
+import type * as TransitionsModule from '../packages/celeriac/src/brokers/redis/transitions.js';
+import type * as KeysModule from '../packages/celeriac/src/redis/keys.js';
+import type * as ClientModule from '../packages/celeriac/src/redis/client.js';
+import type * as UrlModule from '../packages/celeriac/src/redis/url.js';
 import { deleteByPrefix, deleteKeys, redisCpuSeconds } from './lib/redis.js';
 
 const { values } = parseArgs({
@@ -42,61 +50,63 @@ for (const [name, v] of Object.entries({ n, loops, batch, db })) {
   if (!Number.isInteger(v) || v < (name === 'db' ? 0 : 1)) throw new Error(`--${name} must be a positive integer`);
 }
 
+// The broker's internals (not part of the public API), from the built package.
 const dist = join(dirname(createRequire(import.meta.url).resolve('celeriac/package.json')), 'dist');
-const lua = (path: string): string => readFileSync(join(dist, path), 'utf8');
-// The broker's own reader of fetch.lua's reply (not part of the public API, so from dist).
-const { readFetchReply } = (await import(pathToFileURL(join(dist, 'brokers/redis/transitions.js')).href)) as { readFetchReply: typeof ReadFetchReply };
+const internal = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dist, path)).href)) as T;
+const { Transitions } = await internal<typeof TransitionsModule>('brokers/redis/transitions.js');
+const { BrokerKeys } = await internal<typeof KeysModule>('redis/keys.js');
+const { createRedisClient, closeRedisClient } = await internal<typeof ClientModule>('redis/client.js');
+const { parseRedisUrl } = await internal<typeof UrlModule>('redis/url.js');
 
 const prefix = `celeriac-bench:floor-${Math.random().toString(36).slice(2, 10)}:`;
 const base = `redis://${host}:${portText}/${db}`;
 const app = createApp({ broker: `${base}?global_keyprefix=${encodeURIComponent(prefix)}`, backend: base, logLevel: 'warn', taskDefaultQueue: 'bench' });
 const noop = app.task('bench.noop', () => null);
 const redis = new Redis({ host, port, db });
+const target = parseRedisUrl(`${base}?global_keyprefix=${encodeURIComponent(prefix)}`);
+const client = createRedisClient(target, { name: 'celeriac-floor' });
 const resultKeys: string[] = [];
 
 async function main(): Promise<void> {
   await app.broker.connect();
+  await app.backend.connect?.();
+  await client.connect();
   for (let i = 0; i < n; i += 1000) {
     const sent = await noop.applyAsyncMany(Array.from({ length: Math.min(1000, n - i) }, () => [] as []));
     for (const r of sent) resultKeys.push(`celery-task-meta-${r.id}`);
   }
-  const fetch = await redis.script('LOAD', lua('brokers/redis/scripts/fetch.lua')) as string;
-  const ack = await redis.script('LOAD', lua('brokers/redis/scripts/ack.lua')) as string;
-  const store = await redis.script('LOAD', lua('backends/redis/scripts/store-metas.lua')) as string;
-  // The keys fetch.lua and ack.lua take, in their headers' order (see each script's KEYS).
-  const book = ['unacked', 'unacked_index', 'celeriac.leases', 'celeriac.lease.data', 'celeriac.deliveries'].map((k) => prefix + k);
-  const running = `${prefix}celeriac.running`;
-  const buckets = ['', '\x06\x163', '\x06\x166', '\x06\x169'].map((step) => `${prefix}bench${step}`);
+  const keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
+  // No running records ('' holder): the floor does only what the layout requires.
+  const transitions = new Transitions((fn) => fn(client), keys, '');
+  const buckets = keys.buckets('bench');
+  const queues = ['bench'];
+  const backend = app.backend;
 
   let done = 0;
   let calls = 0;
   let notAcked = 0;
   const loop = async (): Promise<void> => {
     while (done < n) {
-      const now = Date.now();
       const tokenPrefix = `floor:${calls++}`;
-      const reply = (await redis.evalsha(fetch, book.length + buckets.length, ...book, ...buckets, '1', String(batch), String(Math.floor(now / 1000)), String(now + 60_000), tokenPrefix, '"bench"')) as string[];
-      if (reply.length === 0) {
+      const got = await transitions.fetch(buckets, queues, batch, Date.now(), 60_000, tokenPrefix);
+      if (got.length === 0) {
         if (done >= n) return;
         await new Promise((resolve) => setTimeout(resolve, 1));
         continue;
       }
-      const keys: string[] = [];
-      const metas: string[] = [];
-      const held: string[] = [];
-      for (const m of readFetchReply(reply, tokenPrefix)) {
+      const stores: Promise<void>[] = [];
+      for (const m of got) {
         const envelope = JSON.parse(m.raw) as { body: string; headers: { id: string } };
         const [args] = JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8')) as [unknown[]];
         const id = envelope.headers.id;
-        const result = args.length === 0 ? null : args[0];
-        keys.push(`celery-task-meta-${id}`);
-        metas.push(JSON.stringify({ status: 'SUCCESS', result, traceback: null, children: [], date_done: new Date().toISOString().slice(0, -1), task_id: id }), '86400000');
-        held.push(m.tag, m.token, '0');
+        const result = (args.length === 0 ? null : args[0]) as null;
+        const meta = { status: 'SUCCESS' as const, result, traceback: null, children: [], date_done: new Date().toISOString().slice(0, -1), task_id: id };
+        stores.push(backend.store(meta, { expiresSec: 86_400 }));
       }
-      await redis.evalsha(store, keys.length, ...keys, ...metas);
-      const acked = (await redis.evalsha(ack, book.length + 1, ...book, running, '', ...held)) as number[];
-      notAcked += acked.filter((a) => a !== 1).length;
-      done += keys.length;
+      await Promise.all(stores);
+      const acked = await Promise.all(got.map((m) => transitions.ack({ tag: m.tag, token: m.token })));
+      notAcked += acked.filter((a) => !a).length;
+      done += got.length;
     }
   };
   const cpu = process.cpuUsage();
@@ -109,7 +119,7 @@ async function main(): Promise<void> {
   // A floor that skipped part of the work would be a false ceiling: check it all happened.
   let stored = 0;
   for (let i = 0; i < resultKeys.length; i += 1000) stored += await redis.exists(...resultKeys.slice(i, i + 1000));
-  const held = await redis.hlen(book[0]!);
+  const held = await redis.hlen(keys.unacked);
   const wrong = [stored !== n && `${n - stored} results missing`, notAcked > 0 && `${notAcked} acks refused`, held > 0 && `${held} messages still held`].filter(Boolean);
   if (wrong.length > 0) throw new Error(`the layout floor did not do its work: ${wrong.join(', ')}`);
   console.log(
@@ -127,5 +137,6 @@ main()
     await deleteByPrefix(redis, prefix);
     await deleteKeys(redis, resultKeys);
     await redis.quit();
+    await closeRedisClient(client);
     await app.close();
   });

@@ -4,12 +4,13 @@
  *
  * Flags: see `--help` (lib/args.ts).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from './lib/args.js';
+import { runLayoutFloor } from './lib/floor.js';
 import { buildWorkers } from './lib/proc.js';
 import { adminClient, redisCpuSeconds } from './lib/redis.js';
 import { medianDrains, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
@@ -150,24 +151,16 @@ async function measureRoundTrip(peer: Peer, r: PeerResults): Promise<void> {
  * fails is a broken part of the bench, not a missing number: the report says FAILED with the
  * reason and the run exits non-zero.
  */
-function layoutFloor(): Promise<string> {
+async function layoutFloor(): Promise<string> {
   ctx.log(`layout floor: ${sizes.drain} tasks, bare loop`);
-  const script = fileURLToPath(new URL('./layout-floor.ts', import.meta.url));
-  const args = ['--import', 'tsx', script, '--n', String(sizes.drain), '--redis', `${ctx.redisHost}:${ctx.redisPort}`, '--db', String(ctx.redisDb)];
-  return new Promise((resolve) => {
-    execFile(process.execPath, args, { timeout: ctx.stepTimeoutMs }, (error, stdout, stderr) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('Layout floor:'));
-      if (line !== undefined && error === null) {
-        ctx.log(`  ${line}`);
-        resolve(line);
-        return;
-      }
-      const why = stderr.split('\n').find((l) => /Error/.test(l)) ?? error?.message.split('\n')[0] ?? 'no result line';
-      ctx.log(`  LAYOUT FLOOR FAILED: ${why}`);
-      process.exitCode = 1;
-      resolve(`FAILED: ${why}`);
-    });
-  });
+  const floor = await runLayoutFloor({ n: sizes.drain, host: ctx.redisHost, port: ctx.redisPort, db: ctx.redisDb, timeoutMs: ctx.stepTimeoutMs });
+  if (floor.ok) {
+    ctx.log(`  ${floor.line}`);
+    return floor.line;
+  }
+  ctx.log(`  LAYOUT FLOOR FAILED: ${floor.why}`);
+  process.exitCode = 1;
+  return `FAILED: ${floor.why}`;
 }
 
 async function main(): Promise<void> {

@@ -11,15 +11,25 @@
  * files. At the end of the run one more eval deletes every vhost made (a file's vhost outlives
  * the file until then). Nothing runs rabbitmqctl in a run where no file asks.
  *
+ * Quorum files (`claim quorum`) are the exception: their vhosts are reused. Each quorum app
+ * declares kombu's delay ladder, 28 quorum queues; made and deleted with a vhost per file, that
+ * churn wedged the shared RabbitMQ after hours of runs. So a quorum file gives its vhost back
+ * (`release <vhost>`) when it is done; the pool resets it (test/support/quorum-reset.ts: every
+ * queue and exchange but the ladder's deleted, the ladder purged) and hands it to the next
+ * quorum file, never to two at once. A quorum claim takes a clean one, else waits for one being
+ * reset, else takes a fresh vhost; so the run keeps about as many as quorum files run at once.
+ *
  * The files reach the pool through a Unix socket whose path the setup provides (`inject`): a
- * connection sends `claim\n`; the pool answers `ok <vhost>\n` or `error <why>\n` and ends it.
- * test/support/amqp-env.ts is the client.
+ * connection sends `claim\n`, `claim quorum\n` or `release <vhost>\n`; the pool answers
+ * `ok [<vhost>]\n` or `error <why>\n` and ends it. test/support/amqp-env.ts is the client.
+ * A vhost that cannot be made in 30 s fails the claim with a message naming the wedged node.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { resetQuorumVhost } from '../packages/celeriac/test/support/quorum-reset.ts';
 import { addVhosts, deleteVhosts, newVhostName } from '../packages/celeriac/test/support/rabbitmqctl.ts';
 
 declare module 'vitest' {
@@ -32,16 +42,58 @@ declare module 'vitest' {
 /** Vhosts made per `rabbitmqctl eval`: a full run's 18 RabbitMQ files take three. */
 export const BATCH = 6;
 
-/** The pool: hands out fresh vhosts, made {@link BATCH} at a time; deletes them all at the end. */
+/**
+ * The pool: hands out fresh vhosts, made {@link BATCH} at a time, and quorum vhosts reset for
+ * reuse; deletes them all at the end.
+ */
 export class VhostPool {
   private readonly ready: string[] = [];
   private readonly made: string[] = [];
   private filling: Promise<void> | undefined;
+  /** Quorum vhosts claimed now. */
+  private readonly quorumOut = new Set<string>();
+  /** Quorum vhosts reset and free. */
+  private readonly quorumFree: string[] = [];
+  /** Resets under way, each settling when its vhost is free (or given up). */
+  private readonly resetting = new Set<Promise<void>>();
 
   constructor(
     private readonly add: (names: readonly string[]) => Promise<void> = addVhosts,
     private readonly remove: (names: readonly string[]) => Promise<void> = deleteVhosts,
+    /** Cleans a used quorum vhost for the next file: true when kept, false when not worth it; throws when it cannot. */
+    private readonly reset: (vhost: string) => Promise<boolean> = resetQuorumVhost,
   ) {}
+
+  /** A vhost for a quorum file: one another quorum file had and gave back, reset; else a fresh one. */
+  async claimQuorum(): Promise<string> {
+    for (;;) {
+      const reused = this.quorumFree.shift();
+      if (reused !== undefined) return this.lend(reused);
+      if (this.resetting.size === 0) return this.lend(await this.claim());
+      // A vhost comes free in a few seconds: cheaper for RabbitMQ than a fresh ladder.
+      await Promise.race(this.resetting);
+    }
+  }
+
+  private lend(vhost: string): string {
+    this.quorumOut.add(vhost);
+    return vhost;
+  }
+
+  /**
+   * Takes back a quorum vhost: it is reset and then free for the next quorum claim; one that
+   * cannot be reset is never handed out again (the end deletes it with the others).
+   */
+  release(vhost: string): void {
+    if (!this.quorumOut.delete(vhost)) throw new Error(`${vhost} is not a quorum vhost lent by this pool`);
+    const done: Promise<void> = this.reset(vhost)
+      .then(
+        (kept) => void (kept && this.quorumFree.push(vhost)),
+        (error: unknown) => void process.stderr.write(`test vhost ${vhost} is not reused: ${String(error)}\n`),
+      )
+      .finally(() => this.resetting.delete(done));
+    this.resetting.add(done);
+  }
 
   /** A vhost no one else has had. */
   async claim(): Promise<string> {
@@ -64,6 +116,8 @@ export class VhostPool {
   /** Deletes every vhost made, in one call. */
   async close(): Promise<void> {
     await this.filling?.catch(() => undefined);
+    await Promise.all(this.resetting);
+    this.quorumFree.length = 0;
     const names = this.made.splice(0);
     this.ready.length = 0;
     if (names.length > 0) await this.remove(names);
@@ -72,9 +126,14 @@ export class VhostPool {
 
 /** Answers one request line. */
 async function answer(pool: VhostPool, line: string): Promise<string> {
-  if (line !== 'claim') return `error unknown request ${JSON.stringify(line)}`;
   try {
-    return `ok ${await pool.claim()}`;
+    if (line === 'claim') return `ok ${await pool.claim()}`;
+    if (line === 'claim quorum') return `ok ${await pool.claimQuorum()}`;
+    if (line.startsWith('release ')) {
+      pool.release(line.slice('release '.length));
+      return 'ok';
+    }
+    return `error unknown request ${JSON.stringify(line)}`;
   } catch (error) {
     return `error ${String(error instanceof Error ? error.message : error).replace(/\s+/g, ' ')}`;
   }

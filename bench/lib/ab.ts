@@ -44,19 +44,33 @@ export function buildRevision(rev: string): string {
   }
   const root = join(tmpdir(), 'celeriac-ab', sha, '/');
   const entry = `${root}packages/celeriac/dist/index.js`;
-  if (existsSync(`${root}ok`)) return entry;
+  if (existsSync(`${root}ok`)) {
+    // The build outlives the checkout that made it (a worktree or CI clone since removed):
+    // its links must reach this checkout's node_modules, or its worker cannot load pino.
+    linkDependencies(root);
+    return entry;
+  }
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
   execFileSync('sh', ['-c', `git archive ${sha} tsconfig.base.json packages/celeriac | tar -x -C '${root}'`], { cwd: REPO, stdio: 'inherit' });
-  symlinkSync(`${REPO}node_modules`, `${root}node_modules`);
-  // The engine's own dependencies that npm did not hoist (commander...) live beside it.
-  const own = `${REPO}packages/celeriac/node_modules`;
-  if (existsSync(own)) symlinkSync(own, `${root}packages/celeriac/node_modules`);
+  linkDependencies(root);
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', `${root}packages/celeriac/tsconfig.json`], { stdio: 'inherit' });
   execFileSync(process.execPath, [`${root}packages/celeriac/scripts/copy-assets.mjs`], { stdio: 'inherit' });
   writeFileSync(`${root}ok`, `${sha}\n`);
   return entry;
+}
+
+/** Points a build's node_modules links at this checkout's (replacing any earlier ones). */
+function linkDependencies(root: string): void {
+  const links: [string, string][] = [[`${REPO}node_modules`, `${root}node_modules`]];
+  // The engine's own dependencies that npm did not hoist (commander...) live beside it.
+  const own = `${REPO}packages/celeriac/node_modules`;
+  if (existsSync(own)) links.push([own, `${root}packages/celeriac/node_modules`]);
+  for (const [target, link] of links) {
+    rmSync(link, { force: true });
+    symlinkSync(target, link);
+  }
 }
 
 /** One side of an A/B: a label and the engine module its worker loads (undefined: the working tree's build). */

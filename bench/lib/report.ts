@@ -3,9 +3,9 @@
  * Turns raw results into the Markdown table (rows: metric x configuration; a column per peer
  * and a Celeriac/peer ratio column per peer) and the targets of the issue.
  */
-import { EVENTS_COST_TARGET, eventsCost, renderEventsCost } from './events-cost.js';
+import { EVENTS_COST_TARGET, renderEventsCost } from './events-cost.js';
+import { batchedRate, drainFor, renderTargets } from './targets.js';
 import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type PeerName, type RoundTripResult } from './types.js';
-import { median } from './stats.js';
 
 /** Everything measured for one peer. */
 export interface PeerResults {
@@ -51,12 +51,6 @@ interface Row {
 const fmt = (v: number, digits = 0) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const missing = (note: string | undefined): Cell => ({ value: null, text: note ? `— (${note})` : '—' });
 
-/** Median rate of the batched enqueues of the standard size. */
-export function batchedRate(r: PeerResults): number | null {
-  const rates = r.batchedSamples.map((e) => e.perSec);
-  return rates.length > 0 ? median(rates) : null;
-}
-
 /**
  * Per drain configuration (in first-seen order), its median sample by rate: the middle one
  * of an odd count, the lower middle of an even one. A skipped sample counts as slowest.
@@ -77,13 +71,6 @@ export function medianDrains(samples: readonly DrainResult[]): DrainResult[] {
 /** The rates of every drain sample at one concurrency (events on or off), in the order measured. */
 function sampleRates(r: PeerResults, concurrency: number, events = false): number[] {
   return r.drainSamples.filter((d) => d.config.concurrency === concurrency && (d.config.events === true) === events && d.skipped === undefined).map((d) => d.perSec);
-}
-
-/** Celery (and anyone) with several drain configs at one row: the best completed one. */
-function drainFor(r: PeerResults, name: PeerName, concurrency: number): DrainResult | undefined {
-  const done = r.drains.filter((d) => d.skipped === undefined);
-  if (name === 'celery') return [...done].sort((a, b) => b.perSec - a.perSec)[0];
-  return r.drains.find((d) => d.config.concurrency === concurrency && d.config.events !== true);
 }
 
 /** Celeriac's drain with task events on (`-E`), when the run had one. */
@@ -197,38 +184,6 @@ export function renderCeleryConfigs(report: RunReport): string {
   const lines = ['| Celery drain config | tasks/s | seconds | peak RSS, MB | note |', '| --- | ---: | ---: | ---: | --- |'];
   for (const d of c.drains) {
     lines.push(`| ${d.config.label} | ${fmt(d.perSec)} | ${fmt(d.seconds, 2)} | ${d.rss ? fmt(d.rss.peakMb, 1) : '—'} | ${d.skipped ?? ''} |`);
-  }
-  return lines.join('\n');
-}
-
-/** The issue's targets: reported, never asserted. */
-export function renderTargets(report: RunReport): string {
-  const p = report.peers;
-  const ce = p.celeriac;
-  if (ce === undefined) return '';
-  const top = Math.max(...report.sizes.concurrencies);
-  const drain = (name: PeerName) => {
-    const r = p[name];
-    return r ? drainFor(r, name, top) : undefined;
-  };
-  const mine = drain('celeriac');
-  const lines: string[] = [];
-  const check = (what: string, ok: boolean | null, detail: string) => lines.push(`- ${ok === null ? '❔ not measured' : ok ? '✅ met' : '❌ missed'}: ${what} (${detail})`);
-  for (const [name, factor] of [['bullmq', 2], ['bee-queue', 1.5], ['celery', 10]] as const) {
-    const theirs = drain(name);
-    const ok = mine && theirs && !mine.skipped && !theirs.skipped ? mine.perSec >= factor * theirs.perSec : null;
-    check(`drain at c=${top} ≥ ${factor}x ${PEER_LABELS[name]}`, ok, mine && theirs ? `${fmt(mine.perSec)} vs ${fmt(theirs.perSec)}/s = ${fmt(mine.perSec / theirs.perSec, 2)}x` : 'missing');
-  }
-  const mb = batchedRate(ce);
-  const bb = p['bee-queue'] ? batchedRate(p['bee-queue']) : null;
-  check('batched enqueue ≥ Bee-Queue', mb !== null && bb !== null ? mb >= bb : null, mb !== null && bb !== null ? `${fmt(mb)} vs ${fmt(bb)}/s = ${fmt(mb / bb, 2)}x` : 'missing');
-  const mr = ce.roundTrip;
-  const br = p.bullmq?.roundTrip;
-  check('round-trip p50 ≤ BullMQ', mr && br ? mr.p50Ms <= br.p50Ms : null, mr && br ? `${fmt(mr.p50Ms, 3)} vs ${fmt(br.p50Ms, 3)} ms` : 'missing');
-  const cost = eventsCost(ce.drainSamples, top).filter((l) => l.target);
-  if (cost.length > 0) {
-    const detail = cost.map((l) => `${l.metric} ${l.cost >= 0 ? '+' : ''}${fmt(l.cost * 100, 1)}%`).join(', ');
-    check(`task events on (-E) cost < ${EVENTS_COST_TARGET * 100}% at c=${top}`, cost.every((l) => l.cost < EVENTS_COST_TARGET), detail);
   }
   return lines.join('\n');
 }

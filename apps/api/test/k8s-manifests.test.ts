@@ -76,4 +76,13 @@ describe('deploy/kubernetes', () => {
     expect(metrics.map((m) => m.external.metric.name)).toEqual(['celeriac_queue_length', 'celeriac_queue_age_seconds']);
     expect(metrics.map((m) => m.external.metric.selector)).toEqual([{ matchLabels: { queue: 'celery' } }, { matchLabels: { queue: 'celery' } }]);
   });
+
+  it('on RabbitMQ, KEDA counts the queue the worker consumes over AMQP and scales on its age too', () => {
+    const rabbit = load('autoscaling.yaml')[2];
+    expect(rabbit?.kind).toBe('ScaledObject');
+    expect(rabbit?.spec.scaleTargetRef?.name).toBe('celeriac-worker');
+    const triggers = rabbit?.spec['triggers'] as { type: string; metadata: Record<string, string> }[];
+    expect(triggers[0]).toMatchObject({ type: 'rabbitmq', metadata: { protocol: 'amqp', mode: 'QueueLength', queueName: createApp({}, { env: {} }).settings.taskDefaultQueue } });
+    expect(triggers[1]).toMatchObject({ type: 'prometheus', metadata: { query: 'max(flower_queue_age_seconds{queue="celery"})' } });
+  });
 });

@@ -129,7 +129,7 @@ describe.runIf(ready)('apps/api behind Redis Sentinel: kill -9 of the master und
           refused.push(String(err));
         }
         longestPostMs = Math.max(longestPostMs, Date.now() - started);
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 20)); // paces the producer: real time between sends, no condition
       }
     })();
     await wait(() => sent.length >= 50, 'tasks flowing before the kill', 30_000);
@@ -147,7 +147,7 @@ describe.runIf(ready)('apps/api behind Redis Sentinel: kill -9 of the master und
       return false;
     }, 'a task sent after the kill to complete', 60_000);
     const heartbeatsAtRecovery = await heartbeats();
-    await new Promise((r) => setTimeout(r, 2000)); // load on the new master, then stop
+    await new Promise((r) => setTimeout(r, 2000)); // lets 2 s of load run on the new master (real time, no condition), then stop
     stop = true;
     await produce;
     expect(sent.filter((s) => s.at > promotedAt).length).toBeGreaterThan(0);

@@ -92,9 +92,20 @@ describe('resultBackendTransportOptions', () => {
     await app.close();
   });
 
+  it("put Celery 5.3+'s global_keyprefix before the result keys, with its `_` unless it ends in one of `:_-.`", async () => {
+    const prefixOf = async (global_keyprefix: string) => {
+      const app = createApp({ backend: 'redis://127.0.0.1:6379/0', resultBackendTransportOptions: { global_keyprefix } }, { env: {} });
+      const prefix = (app.backend as RedisBackend).options.keyPrefix;
+      await app.close();
+      return prefix;
+    };
+    expect(await Promise.all(['tenant', 'tenant:', 'tenant_', 'tenant-', 'tenant.', ''].map(prefixOf))).toEqual(['tenant_', 'tenant:', 'tenant_', 'tenant-', 'tenant.', '']);
+    expect(() => createApp({ backend: 'redis://127.0.0.1:6379/0', resultBackendTransportOptions: { global_keyprefix: 7 } }, { env: {} }).backend).toThrow(/global_keyprefix must be a string, got 7/);
+  });
+
   it('refuse unknown names and bad values, naming what is expected', () => {
     const open = (options: Record<string, unknown>) => () => createApp({ backend: sentinels, resultBackendTransportOptions: options }, { env: {} }).backend;
-    expect(open({ visibility_timeout: 5 })).toThrow(/Unknown Redis result backend transport option "visibility_timeout"; known: master_name, connectTimeoutMs, commandTimeoutMs/);
+    expect(open({ visibility_timeout: 5 })).toThrow(/Unknown Redis result backend transport option "visibility_timeout"; known: master_name, global_keyprefix, connectTimeoutMs, commandTimeoutMs/);
     expect(open({ master_name: '' })).toThrow(/master_name must be a non-empty string, got ""/);
     expect(open({ master_name: 7 })).toThrow(/master_name must be a non-empty string, got 7/);
     expect(open({ master_name: 'm', connectTimeoutMs: '500' })).toThrow(/connectTimeoutMs must be a positive number of milliseconds, got "500"/);

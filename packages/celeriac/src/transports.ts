@@ -11,6 +11,7 @@ import { MemoryBroker } from './brokers/memory/memory-broker.js';
 import type { RedisBrokerOptions } from './brokers/redis/options.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
 import { CeleriacError, ErrorCodes } from './errors.js';
+import { resultKeyPrefix } from './redis/keys.js';
 import type { TransportContext, TransportTable } from './core/transport-table.js';
 
 /**
@@ -43,6 +44,7 @@ export function redisBrokerOptions(ctx: TransportContext): RedisBrokerOptions {
 /** `resultBackendTransportOptions` names the Redis result backend understands (kombu's name where one exists). */
 const REDIS_BACKEND_OPTION_NAMES: Record<string, keyof RedisBackendOptions> = {
   master_name: 'masterName',
+  global_keyprefix: 'keyPrefix',
   connectTimeoutMs: 'connectTimeoutMs',
   commandTimeoutMs: 'commandTimeoutMs',
 };
@@ -52,6 +54,11 @@ export function redisBackendOptions(url: string, ctx: TransportContext): RedisBa
   const options = mapOptions<RedisBackendOptions>(ctx.backendTransportOptions ?? {}, REDIS_BACKEND_OPTION_NAMES, { url, log: ctx.log }, 'Redis result backend transport option', '');
   const bad = (name: string, what: string, value: unknown) => new CeleriacError(ErrorCodes.CONFIG, `Redis result backend transport option ${name} must be ${what}, got ${JSON.stringify(value)}`);
   if (options.masterName !== undefined && (typeof options.masterName !== 'string' || options.masterName === '')) throw bad('master_name', 'a non-empty string', options.masterName);
+  if (options.keyPrefix !== undefined) {
+    if (typeof options.keyPrefix !== 'string') throw bad('global_keyprefix', 'a string', options.keyPrefix);
+    // Celery 5.3+'s result keys under result_backend_transport_options' global_keyprefix.
+    options.keyPrefix = resultKeyPrefix(options.keyPrefix);
+  }
   for (const name of ['connectTimeoutMs', 'commandTimeoutMs'] as const) {
     const v = options[name];
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw bad(name, 'a positive number of milliseconds', v);

@@ -1,7 +1,10 @@
 /**
  * What a process loads that it never uses: an app on Redis or memory:// loads no AMQP client
- * (amqplib is imported on the first connect to RabbitMQ). A fresh process, since this one's
- * module cache holds whatever other tests loaded.
+ * (amqplib is imported on the first connect to RabbitMQ), one on memory:// no Redis client
+ * (node-redis is required by redis/client.ts when a client is made), and a worker with no
+ * OpenTelemetry provider registered never loads @opentelemetry/api (core/otel.ts requires it
+ * on first use), nor, with the default time zone, ICU's time-zone data.
+ * A fresh process, since this one's module cache holds whatever other tests loaded.
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -33,5 +36,30 @@ describe('the library\'s footprint', () => {
     expect(loaded('redis://127.0.0.1:1/0', false)).toBe(0);
     // Port 1: nothing listens; the connect fails fast, but the client was loaded to try.
     expect(loaded('amqp://guest:guest@127.0.0.1:1//', true)).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a worker on memory:// that ran a task loaded neither node-redis nor, with no provider registered, @opentelemetry/api, and made no Intl date formatter', () => {
+    buildDistIfStale();
+    const index = new URL('../dist/index.js', import.meta.url).href;
+    // The first Intl.DateTimeFormat maps ICU's time-zone data: several MB of resident memory.
+    const code = `
+      let formatters = 0;
+      const Original = Intl.DateTimeFormat;
+      Intl.DateTimeFormat = new Proxy(Original, { construct: (target, args) => (formatters++, new target(...args)), apply: (target, self, args) => (formatters++, target(...args)) });
+      const { createRequire } = await import('node:module');
+      const { createApp, Worker } = await import(${JSON.stringify(index)});
+      const app = createApp({ broker: 'memory://', backend: 'memory://', logLevel: 'error' });
+      const add = app.task('footprint.add', (x, y) => x + y);
+      const worker = new Worker(app, { concurrency: 2 });
+      await worker.start();
+      const result = await (await add.delay(2, 3)).get({ timeoutMs: 10_000 });
+      await worker.close({ deadlineMs: 2000 });
+      await app.close();
+      const cache = createRequire(import.meta.url).cache;
+      const count = (part) => Object.keys(cache).filter((k) => k.includes(part)).length;
+      console.log(result, count('/@redis/client/'), count('/@opentelemetry/api/'), formatters);
+      process.exit(0);`;
+    const last = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 }).trim().split('\n').at(-1);
+    expect(last).toBe('5 0 0 0');
   }, 60_000);
 });

@@ -36,9 +36,9 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
       'BrokerUnreachableError', 'CUSTOM_STATE_RANK', 'ClusterState', 'ControlClient', 'EventReceiver', 'FINAL_RANK_MAX', 'LOSABLE_RANKS', 'LOST_STATE',
       'STATE_RANKS', 'TASK_EVENT_STATES', 'activeMeter', 'applyFact', 'canBeLost', 'delayedTaskOf', 'foldTaskState', 'mergeState', 'pyRepr', 'readDelayedTasks', 'stateOfEvent', 'statePrecedence', 'taskEventOrder',
     ] },
-  './redis': { module: redis, values: ['BackendKeys', 'BrokerKeys', 'PRIORITY_STEPS', 'RedisBackend', 'RedisBroker', 'SEP', 'TASK_META_PREFIX', 'closeRedisClient', 'createRedisClient', 'parseRedisUrl', 'scanPattern', 'stepOf', 'waitingSince'] },
+  './redis': { module: redis, values: ['BackendKeys', 'BrokerKeys', 'PRIORITY_STEPS', 'RedisBackend', 'RedisBroker', 'SEP', 'TASK_META_PREFIX', 'closeRedisClient', 'createRedisClient', 'parseRedisUrl', 'resultKeyPrefix', 'scanPattern', 'stepOf', 'waitingSince'] },
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
-  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'delayedListingOf', 'purgeCounting', 'setAsideListingOf', 'systemClock'] },
+  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'delayedListingOf', 'purgeCounting', 'queueAgeReadingOf', 'setAsideListingOf', 'systemClock'] },
   './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'sleep', 'waitFor'] },
   './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'isPoolChild', 'registerErrorCodec'] },
 };
@@ -80,7 +80,7 @@ export async function designSection3(): Promise<void> {
   const add = app.task('proj.add', (x: number, y: number) => x + y);
   const report = app.task('proj.report', (total: number) => total);
   const alarm = app.task('proj.alarm', (taskId: string) => taskId);
-  const crawl = app.task('proj.crawl', { bind: true, autoretryFor: [TypeError], retryBackoff: true, maxRetries: 5, softTimeLimit: 30 }, async (ctx, url: string) => {
+  const crawl = app.task('proj.crawl', { bind: true, autoretryFor: [TypeError], retryBackoff: true, maxRetries: 5, softTimeLimitSec: 30 }, async (ctx, url: string) => {
     await ctx.updateState('PROGRESS', { url });
     return (await fetch(url, { signal: ctx.signal })).status;
   });

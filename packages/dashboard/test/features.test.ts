@@ -30,7 +30,7 @@ describe.runIf(ready)('dashboard features', () => {
     const app = fleet.app({ beatSchedule: { 'dash-tick': { task: 'ts.add', schedule: 3600, args: [20, 22] } } });
     app.task('ts.add', (x: number, y: number) => x + y);
     app.task('ts.sleep', async (s: number) => {
-      await sleep(s * 1000);
+      await sleep(s * 1000); // the task's work: real time
       return s;
     });
     await fleet.worker(app, { queues: ['celery'], hostname: `tsfeat-${process.pid}@%h`, sendTaskEvents: true, concurrency: 1, prefetchMultiplier: 1 });

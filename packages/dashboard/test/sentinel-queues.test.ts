@@ -8,13 +8,15 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp } from 'celeriac';
-import { freePort, RedisServerProcess, SentinelProcess, shouldRunRedisTests } from '../../celeriac/test/support/redis.js';
+import { shouldRunRedisTests, type RedisServerProcess, type SentinelProcess } from '../../celeriac/test/support/redis.js';
+import { SentinelCluster } from '../../celeriac/test/support/sentinel-cluster.js';
 import { queueReaderFor, type QueueReader } from '../src/ingest/queues.js';
 
 const MASTER = 'dash-sentinel';
 const ready = await shouldRunRedisTests('dashboard: queue depths through Sentinel');
 
 describe.runIf(ready)('dashboard queue depths through Sentinel', () => {
+  let cluster: SentinelCluster | undefined;
   let master: RedisServerProcess;
   let replica: RedisServerProcess;
   let sentinel: SentinelProcess;
@@ -28,13 +30,8 @@ describe.runIf(ready)('dashboard queue depths through Sentinel', () => {
   };
 
   beforeAll(async () => {
-    master = new RedisServerProcess(await freePort());
-    await master.start();
-    replica = new RedisServerProcess(await freePort(), ['--replicaof', '127.0.0.1', String(master.port)]);
-    await replica.start();
-    sentinel = new SentinelProcess(await freePort(), MASTER, master.port);
-    await sentinel.start();
-    await waitFor(async () => ((await sentinel.command(['SENTINEL', 'REPLICAS', MASTER])) as unknown[]).length === 1, 'the sentinel to see the replica', 20_000);
+    cluster = await SentinelCluster.start(MASTER, { replicas: 1, sentinels: 1, durable: false });
+    ({ master, replica, sentinel } = cluster);
     const settings = { broker: `sentinel://127.0.0.1:${sentinel.port}/0`, brokerTransportOptions: { master_name: MASTER } };
     const app = createApp(settings, { env: {} });
     reader = queueReaderFor(settings.broker, app.broker, app.settings.brokerTransportOptions);
@@ -42,9 +39,7 @@ describe.runIf(ready)('dashboard queue depths through Sentinel', () => {
 
   afterAll(async () => {
     await reader?.close();
-    await sentinel?.dispose();
-    await replica?.kill();
-    await master?.kill();
+    await cluster?.dispose();
   }, 20_000);
 
   it('reads the master the sentinel names, and the promoted replica after a kill -9', async () => {

@@ -38,7 +38,7 @@ describe.runIf(ready)('dashboard workflows', () => {
     app.task('wf.add', (x: number, y: number) => x + y);
     app.task('wf.tsum', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
     app.task('wf.sleep', async (s: number) => {
-      await new Promise((r) => setTimeout(r, s * 1000));
+      await new Promise((r) => setTimeout(r, s * 1000)); // the task's work: real time
       return s;
     });
     await fleet.worker(app, { queues: ['celery'], hostname: `tswf-${process.pid}@%h`, sendTaskEvents: true, concurrency: 1, prefetchMultiplier: 1 });

@@ -74,7 +74,7 @@ export function registerDemoTasks(app: App, deps: { unreliable: UnreliableServic
   const flaky = app.task(
     'demo.flaky',
     // Exponential backoff with full jitter: 1, 2, 4, 8, 16 s at most between tries.
-    { bind: true, params: ['city'], autoretryFor: [ServiceUnavailableError], retryBackoff: true, retryBackoffMax: 30, maxRetries: 5 },
+    { bind: true, params: ['city'], autoretryFor: [ServiceUnavailableError], retryBackoff: true, retryBackoffMaxSec: 30, maxRetries: 5 },
     async (ctx, city: string = 'Lisbon') => {
       const reading = await deps.unreliable.call(String(city), ctx.signal);
       ctx.log.info({ attempt: ctx.request.retries + 1, city }, 'weather service answered');

@@ -80,6 +80,15 @@ export class AmqpSession {
     return this.#model !== undefined;
   }
 
+  /**
+   * True while the connection it had is lost and not back yet: known to be down. False before
+   * the first connection (it may never have been up), while connected, and after {@link close}.
+   * A stalled connection that has not closed is not known to be down.
+   */
+  get offline(): boolean {
+    return this.#generation > 0 && this.#model === undefined && !this.#closed;
+  }
+
   /** Calls `fn` after every reconnection (not after the first connection). */
   onReconnect(fn: () => void): () => void {
     this.#listeners.add(fn);

@@ -3,7 +3,12 @@
  * A transport-neutral message on the AMQP wire, both ways (docs/protocol-amqp.md §2, §8.1):
  * headers become the typed `headers` table, properties become basic properties
  * (`content_type`, `content_encoding`, `delivery_mode`, `priority`, `correlation_id`,
- * `reply_to`, `expiration`), the body is the raw bytes: no envelope, no base64.
+ * `reply_to`, `expiration`, `app_id`, `timestamp`), the body is the raw bytes: no envelope, no
+ * base64. A Celeriac producer stamps `timestamp` (the AMQP property: Unix seconds) with the time
+ * of the send; a copy the broker publishes for a settlement keeps the original's, so the
+ * dashboard tells since when a message has waited (brokers/amqp/queue-age.ts). kombu and
+ * Celery set no timestamp; py-amqp reads one as an int, which Celery leaves in
+ * `request.properties` and never sends on.
  *
  * Deliveries go the other way into the kombu envelope text the worker reads everywhere
  * (protocol/envelope.ts), with the deliver frame's tag, exchange, routing key and
@@ -33,6 +38,7 @@ export interface WireMessage {
     readonly replyTo?: unknown;
     readonly expiration?: unknown;
     readonly appId?: unknown;
+    readonly timestamp?: unknown;
   };
 }
 
@@ -48,6 +54,14 @@ export interface ToWireOptions {
   dropExpiration?: boolean;
   /** Extra headers to add after the message's own. */
   extraHeaders?: { readonly [key: string]: Json };
+  /** The send time (Unix seconds) for the `timestamp` property of a message that carries none. */
+  timestamp?: number;
+}
+
+/** A message's own send time: its `timestamp` property when a whole, non-negative number of seconds. */
+function timestampOf(p: MessageProperties): number | undefined {
+  const t = p['timestamp'];
+  return typeof t === 'number' && Number.isSafeInteger(t) && t >= 0 ? t : undefined;
 }
 
 /** The basic properties and body of `message`. */
@@ -67,6 +81,8 @@ export function toWire(message: Message, opts: ToWireOptions = {}): WireOut {
   // A sender's app_id (Celery: apply_async(app_id=...)) is a basic property; tasks read it in request.properties.
   const appId = (p as { app_id?: unknown }).app_id;
   if (typeof appId === 'string') options.appId = appId;
+  const timestamp = timestampOf(p) ?? opts.timestamp;
+  if (timestamp !== undefined) options.timestamp = timestamp;
   return { content: Buffer.from(message.body, 'utf8'), options };
 }
 
@@ -103,6 +119,7 @@ export function fromWire(msg: WireMessage): Message {
   };
   if (pr.expiration !== undefined && pr.expiration !== null) properties.expiration = text(pr.expiration);
   if (pr.appId !== undefined && pr.appId !== null) properties['app_id'] = text(pr.appId);
+  if (typeof pr.timestamp === 'number') properties['timestamp'] = pr.timestamp;
   return {
     headers,
     properties,

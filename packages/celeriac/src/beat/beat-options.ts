@@ -13,7 +13,7 @@ import { compileSchedule, type CompiledEntry } from './compile-entries.js';
 
 /** Options of {@link Beat}. */
 export interface BeatOptions {
-  /** Longest sleep of the loop, seconds (`--max-interval`). @default settings.beatMaxLoopInterval */
+  /** Longest sleep of the loop, seconds (`--max-interval`). @default settings.beatMaxLoopIntervalSec */
   maxIntervalSec?: number;
   /** Lease length, seconds. @default settings.beatLeaseTtlSec */
   leaseTtlSec?: number;
@@ -50,7 +50,7 @@ export function resolveBeatOptions(app: App, options: BeatOptions = {}): Resolve
   const store = beatStoreOf(app.broker, options.store);
   const misfireGraceSec = s.beatMisfireGraceSec;
   return Object.freeze({
-    maxIntervalMs: positiveSeconds(options.maxIntervalSec ?? s.beatMaxLoopInterval, 'maxIntervalSec'),
+    maxIntervalMs: positiveSeconds(options.maxIntervalSec ?? s.beatMaxLoopIntervalSec, 'maxIntervalSec'),
     leaseTtlMs: positiveSeconds(options.leaseTtlSec ?? s.beatLeaseTtlSec, 'leaseTtlSec'),
     holder: options.holder ?? `beat-${process.pid}@${hostname()}-${randomUUID().slice(0, 8)}`,
     store,

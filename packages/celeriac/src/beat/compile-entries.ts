@@ -6,7 +6,7 @@
  * applies to either).
  */
 import type { BeatEntryDefinition, BeatEntryOptions, MisfirePolicy } from '../core/beat-entry.js';
-import type { ApplyOptions } from '../core/call-options.js';
+import { renameCallOptions, type ApplyOptions } from '../core/call-options.js';
 import type { StoredEntries } from '../core/spi/beat-store.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, JsonObject } from '../protocol/types.js';
@@ -36,9 +36,9 @@ export interface EntryDefaults {
   readonly misfireGraceSec: number;
 }
 
-const OPTION_KEYS: readonly (keyof BeatEntryOptions)[] = ['queue', 'exchange', 'routingKey', 'priority', 'expires', 'headers', 'ignoreResult', 'timeLimit', 'softTimeLimit', 'shadow', 'countdown'];
+const OPTION_KEYS: readonly (keyof BeatEntryOptions)[] = ['queue', 'exchange', 'routingKey', 'priority', 'expires', 'headers', 'ignoreResult', 'timeLimitSec', 'softTimeLimitSec', 'shadow', 'countdown'];
 /** Celery's snake_case option names, accepted for schedules written for Python. */
-const SNAKE: Record<string, keyof BeatEntryOptions> = { routing_key: 'routingKey', ignore_result: 'ignoreResult', time_limit: 'timeLimit', soft_time_limit: 'softTimeLimit' };
+const SNAKE: Record<string, keyof BeatEntryOptions> = { routing_key: 'routingKey', ignore_result: 'ignoreResult', time_limit: 'timeLimitSec', soft_time_limit: 'softTimeLimitSec' };
 
 function entryError(name: string, why: string): CeleriacError {
   return new CeleriacError(ErrorCodes.CONFIG, `Beat entry ${JSON.stringify(name)}: ${why}`);
@@ -47,8 +47,14 @@ function entryError(name: string, why: string): CeleriacError {
 function compileOptions(name: string, given: unknown): ApplyOptions {
   if (given === undefined) return {};
   if (typeof given !== 'object' || given === null || Array.isArray(given)) throw entryError(name, 'options must be an object');
+  let renamed: object;
+  try {
+    renamed = renameCallOptions(given);
+  } catch (error) {
+    throw entryError(name, (error as Error).message);
+  }
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(given)) {
+  for (const [key, value] of Object.entries(renamed)) {
     const k = SNAKE[key] ?? key;
     if (!(OPTION_KEYS as readonly string[]).includes(k)) throw entryError(name, `unknown option ${JSON.stringify(key)}; known: ${OPTION_KEYS.join(', ')}`);
     if (value !== undefined && value !== null) out[k] = value;

@@ -274,11 +274,11 @@ export async function applyGroup(host: CanvasHost, dict: SignatureDict, args: re
   if (chord !== null) {
     for (const [i, m] of members.entries()) freezeStep(m, defined({ rootId: opts.rootId, groupId: gid, chord, groupIndex: i }) as Placement);
     const size = members.reduce((n, m) => n + chordSize(m), 0);
-    await requireChordJoin(host.backend).setChordSize(gid, size, { expiresSec: host.settings.resultExpires });
+    await requireChordJoin(host.backend).setChordSize(gid, size, { expiresSec: host.settings.resultExpiresSec });
     const shapes = members.map(resultShape);
     const store = groupStoreOf(host.backend);
     if (store !== undefined && shapes.some((t) => t[1] !== null)) {
-      await store.saveGroup(gid, { result: [[gid, null], shapes] }, { expiresSec: host.settings.resultExpires });
+      await store.saveGroup(gid, { result: [[gid, null], shapes] }, { expiresSec: host.settings.resultExpiresSec });
     }
   }
   const partial = partialArgs(dict, args);

@@ -44,7 +44,7 @@ export function describeResult(result: Json): string {
 
 /** Records one header part's end; the part that completes the chord sends or fails the body. */
 export async function chordPartReturn(host: CanvasHost, part: ChordPartRequest, state: TaskState, result: Json): Promise<void> {
-  const expiresSec = host.settings.resultExpires;
+  const expiresSec = host.settings.resultExpiresSec;
   const chords = requireChordJoin(host.backend);
   const join = await chords.addChordPart(part.group, { taskId: part.id, state, result, index: part.groupIndex }, { expiresSec });
   if (join.parts === null) return;
@@ -97,7 +97,7 @@ function countLeaves(tuples: readonly ResultTuple[]): number {
 async function storeFailure(host: CanvasHost, taskId: string, state: TaskState, record: Json, traceback: string | null, children: ResultTuple[] = []): Promise<void> {
   await host.backend.store(
     { status: state, result: record, traceback, children, date_done: naiveUtcIso(host.clock.now()), task_id: taskId },
-    { expiresSec: host.settings.resultExpires },
+    { expiresSec: host.settings.resultExpiresSec },
   );
 }
 

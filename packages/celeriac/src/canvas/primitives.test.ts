@@ -24,7 +24,7 @@ function recordingHost() {
   const sent: Sent[] = [];
   const backend = new MemoryBackend();
   const host: CanvasHost = {
-    settings: { resultExpires: 60, taskAlwaysEager: false },
+    settings: { resultExpiresSec: 60, taskAlwaysEager: false },
     clock: app.clock,
     log: app.log,
     backend,

@@ -89,7 +89,7 @@ export async function addToChord(host: CanvasHost, request: ReplaceRequest, sig:
   const join = requireChordJoin(host.backend);
   if (join.addToChord === undefined) throw new CeleriacError(ErrorCodes.CONFIG, 'this result backend cannot add parts to a chord');
   const dict = normalize(toSignatureDicts(sig)?.[0], 'signature added to a chord');
-  await join.addToChord(h.group, 1, { expiresSec: host.settings.resultExpires });
+  await join.addToChord(h.group, 1, { expiresSec: host.settings.resultExpiresSec });
   const applied = await applyDict(host, dict, [], defined({ groupId: h.group, groupIndex: h.group_index ?? undefined, chord, rootId: h.root_id }));
   return applied.id;
 }

@@ -9,7 +9,7 @@ describe('app.task', () => {
   it('registers both forms and infers types', async () => {
     const { app } = createTestApp({ taskAlwaysEager: true });
     const add = app.task('t.add', (x: number, y: number) => x + y);
-    const crawl = app.task('t.crawl', { bind: true, softTimeLimit: 30 }, async (ctx, url: string) => {
+    const crawl = app.task('t.crawl', { bind: true, softTimeLimitSec: 30 }, async (ctx, url: string) => {
       expectTypeOf(ctx).toEqualTypeOf<TaskContext>();
       return url.length;
     });
@@ -34,8 +34,8 @@ describe('app.task', () => {
     expect(() => app.task('', () => 1)).toThrow(/non-empty string name/);
     expect(() => app.task('p', { priority: 11 }, () => 1)).toThrow(/priority/);
     // 0 and null mean no limit (as in Celery); Infinity, NaN and negatives are refused at registration.
-    expect(() => app.task('l0', { timeLimit: 0, softTimeLimit: null }, () => 1)).not.toThrow();
-    for (const bad of [Infinity, NaN, -1]) expect(() => app.task(`l${String(bad)}`, { timeLimit: bad }, () => 1)).toThrow(expect.objectContaining({ code: 'CELERIAC_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/timeLimit must be a finite number of seconds >= 0, or null/) as unknown }));
+    expect(() => app.task('l0', { timeLimitSec: 0, softTimeLimitSec: null }, () => 1)).not.toThrow();
+    for (const bad of [Infinity, NaN, -1]) expect(() => app.task(`l${String(bad)}`, { timeLimitSec: bad }, () => 1)).toThrow(expect.objectContaining({ code: 'CELERIAC_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/timeLimitSec must be a finite number of seconds >= 0, or null/) as unknown }));
   });
 
   it('applyAsync checks args at run time too', () => {

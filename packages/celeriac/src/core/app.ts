@@ -144,7 +144,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
       brokerUrl: this.settingsValue.broker,
       replyTo: this.replyTo,
-      resultExpiresSec: this.settingsValue.resultExpires,
+      resultExpiresSec: this.settingsValue.resultExpiresSec,
       queues: queueTopologyOf(this.settingsValue),
     };
   }
@@ -297,7 +297,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   /** Store a state for a task id from outside the task (rarely needed; tasks use `ctx.updateState`). */
   async storeState(taskId: string, state: TaskState, result: Json): Promise<void> {
     await this.backend.store({ status: state, result, traceback: null, children: [], date_done: null, task_id: taskId }, {
-      expiresSec: this.settings.resultExpires,
+      expiresSec: this.settings.resultExpiresSec,
     });
   }
 

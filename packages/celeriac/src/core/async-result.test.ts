@@ -3,7 +3,7 @@ import { createTestApp } from '../testing/test-app.js';
 import type { ResultMeta } from '../protocol/types.js';
 import { GroupResult } from './group-result.js';
 import { ResultTimeoutError, TaskError, TaskRevokedError } from './task-errors.js';
-import { sleep } from '../testing/wait-for.js';
+import { waitFor } from '../testing/wait-for.js';
 
 function meta(id: string, status: string, result: ResultMeta['result'], extra: Partial<ResultMeta> = {}): ResultMeta {
   return { status, result, traceback: null, children: [], date_done: status === 'SUCCESS' ? '2026-11-21T14:00:00' : null, task_id: id, ...extra };
@@ -23,7 +23,7 @@ describe('AsyncResult', () => {
     const getSpy = vi.spyOn(backend, 'get');
     const r = app.asyncResult<number>('t1');
     const pending = r.get({ timeoutMs: 5000 });
-    await sleep(20);
+    await waitFor(() => getSpy.mock.calls.length === 1, 'get() to look once and wait');
     await backend.store(meta('t1', 'STARTED', null), { expiresSec: null });
     await backend.store(meta('t1', 'SUCCESS', 42), { expiresSec: null });
     expect(await pending).toBe(42);

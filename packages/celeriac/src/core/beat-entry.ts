@@ -30,9 +30,13 @@ export interface BeatEntryOptions {
   headers?: JsonObject;
   /** Store no result. */
   ignoreResult?: boolean;
-  /** Hard time limit in seconds. */
+  /** Hard time limit in seconds (Celery's `time_limit`). */
+  timeLimitSec?: number;
+  /** Soft time limit in seconds (Celery's `soft_time_limit`). */
+  softTimeLimitSec?: number;
+  /** @deprecated Use `timeLimitSec` (seconds, as before). */
   timeLimit?: number;
-  /** Soft time limit in seconds. */
+  /** @deprecated Use `softTimeLimitSec` (seconds, as before). */
   softTimeLimit?: number;
   /** Name shown in logs and events instead of the task name. */
   shadow?: string;

@@ -5,6 +5,7 @@
 import type { JsonObject, SignatureDict } from '../protocol/types.js';
 import type { PublishRetryPolicy } from './publish-retry.js';
 import type { TaskRequest } from './request.js';
+import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 
 /**
  * A signature (anything with Celery's wire form: `Signature`, `Chain`, `Group`, `Chord`) or
@@ -54,9 +55,13 @@ export interface ApplyOptions {
   taskId?: string;
   /** Store no result for this call. */
   ignoreResult?: boolean;
-  /** Hard time limit in seconds for this call; 0 or null: none. */
+  /** Hard time limit in seconds for this call (Celery's `time_limit`); 0 or null: none. */
+  timeLimitSec?: number | null;
+  /** Soft time limit in seconds for this call (Celery's `soft_time_limit`); 0 or null: none. */
+  softTimeLimitSec?: number | null;
+  /** @deprecated Use `timeLimitSec` (seconds, as before). */
   timeLimit?: number | null;
-  /** Soft time limit in seconds for this call; 0 or null: none. */
+  /** @deprecated Use `softTimeLimitSec` (seconds, as before). */
   softTimeLimit?: number | null;
   /** Name shown in logs and events instead of the task name. */
   shadow?: string;
@@ -113,10 +118,26 @@ export interface ApplyOptions {
 
 /** The names {@link ApplyOptions} has. */
 export const CALL_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'countdown', 'eta', 'expires', 'priority', 'queue', 'routingKey', 'exchange', 'headers', 'taskId', 'ignoreResult', 'timeLimit',
-  'softTimeLimit', 'shadow', 'link', 'linkError', 'parentId', 'rootId', 'groupId', 'groupIndex', 'retries', 'chain', 'chord',
+  'countdown', 'eta', 'expires', 'priority', 'queue', 'routingKey', 'exchange', 'headers', 'taskId', 'ignoreResult', 'timeLimitSec',
+  'softTimeLimitSec', 'shadow', 'link', 'linkError', 'parentId', 'rootId', 'groupId', 'groupIndex', 'retries', 'chain', 'chord',
   'replacedTaskNesting', 'serializer', 'retry', 'retryPolicy', 'addToParent', 'replyTo',
 ]);
+
+/** Call option names of 0.1 that say no unit, read as their names now with one warning each. */
+const DEPRECATED_CALL_OPTIONS: RenameTable = {
+  timeLimit: { now: 'timeLimitSec', unit: 'seconds' },
+  softTimeLimit: { now: 'softTimeLimitSec', unit: 'seconds' },
+};
+
+/**
+ * `options` with the deprecated names (`timeLimit`, `softTimeLimit`) read as their names now,
+ * warned once each per process. `countdown` and `expires` keep apply_async's names
+ * (docs/api.md, Units).
+ * @throws CeleriacError INVALID_ARGUMENT when both names of one option are given.
+ */
+export function renameCallOptions<T extends object>(options: T): T {
+  return renameDeprecated(options, DEPRECATED_CALL_OPTIONS, 'call option');
+}
 
 /** Celery call options with no Celeriac counterpart, and why. */
 export const CALL_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {

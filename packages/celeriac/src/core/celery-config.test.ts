@@ -35,9 +35,9 @@ describe('fromCelery', () => {
       taskAcksLate: true,
       taskRejectOnWorkerLost: true,
       workerPrefetchMultiplier: 1,
-      taskTimeLimit: 300,
-      taskSoftTimeLimit: 240,
-      resultExpires: 3600,
+      taskTimeLimitSec: 300,
+      taskSoftTimeLimitSec: 240,
+      resultExpiresSec: 3600,
       taskRoutes: { 'proj.emails.*': 'emails' },
       beatSchedule: { cleanup: { task: 'proj.cleanup', schedule: 60 } },
       brokerTransportOptions: { visibility_timeout: 3600 },
@@ -48,7 +48,7 @@ describe('fromCelery', () => {
 
   it('gives createApp settings it resolves, with the app\'s own beside them', async () => {
     const app = createApp({ ...fromCelery({ task_acks_late: true, result_expires: 60 }), taskTrackStarted: true }, { env: {} });
-    expect([app.settings.taskAcksLate, app.settings.resultExpires, app.settings.taskTrackStarted]).toEqual([true, 60, true]);
+    expect([app.settings.taskAcksLate, app.settings.resultExpiresSec, app.settings.taskTrackStarted]).toEqual([true, 60, true]);
     await app.close();
   });
 

@@ -10,6 +10,12 @@ export const CELERY_RENAMED: Readonly<Record<string, string>> = {
   broker_url: 'broker',
   result_backend: 'backend',
   worker_autoscaler: 'workerAutoscale',
+  // Celeriac's names say their unit; the values keep Celery's (seconds, KiB).
+  task_time_limit: 'taskTimeLimitSec',
+  task_soft_time_limit: 'taskSoftTimeLimitSec',
+  result_expires: 'resultExpiresSec',
+  beat_max_loop_interval: 'beatMaxLoopIntervalSec',
+  worker_max_memory_per_child: 'workerMaxMemoryPerChildKib',
 };
 
 /** A Celery key that maps to nothing: null when `value` says what Celeriac does anyway, else why it is refused. */

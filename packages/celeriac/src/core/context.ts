@@ -15,7 +15,7 @@ import type { SignatureLike, TimeInput } from './call-options.js';
 export interface RetryOptions {
   /** The error that caused the retry: stored with RETRY, and thrown once retries run out. */
   exc?: unknown;
-  /** Seconds from now. @default the task's defaultRetryDelay (180) unless `eta` is given */
+  /** Seconds from now. @default the task's defaultRetryDelaySec (180) unless `eta` is given */
   countdown?: number;
   /** When to run again. */
   eta?: TimeInput;
@@ -50,7 +50,7 @@ export interface TaskContext {
   /**
    * Ends this run and runs the task again later (Celery's `self.retry`): throws a `Retry`,
    * which the worker turns into a new message with the same id, `retries` + 1 and a new ETA
-   * (`countdown`, `eta`, else the task's `defaultRetryDelay`). Once `maxRetries` is reached
+   * (`countdown`, `eta`, else the task's `defaultRetryDelaySec`). Once `maxRetries` is reached
    * it throws `exc` (or MaxRetriesExceededError) instead, and the task fails with it.
    * Let the error propagate: a task that catches it and returns is not retried.
    */

@@ -16,7 +16,7 @@ import { ResultTimeoutError } from './task-errors.js';
 
 /** What a GroupResult needs from its app. */
 export interface GroupResultHost extends ResultHost {
-  readonly settings: { readonly resultExpires: number | null };
+  readonly settings: { readonly resultExpiresSec: number | null };
   /** The app's clock: a group's timeout is measured on it. */
   readonly clock: Pick<Clock, 'now'>;
 }
@@ -107,7 +107,7 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
 
   /** Stores the member list as `celery-taskset-meta-<gid>`, for {@link GroupResult.restore}. */
   async save(): Promise<void> {
-    await requireGroupStore(this.host.backend).saveGroup(this.id, groupMeta(this.id, this.ids), { expiresSec: this.host.settings.resultExpires });
+    await requireGroupStore(this.host.backend).saveGroup(this.id, groupMeta(this.id, this.ids), { expiresSec: this.host.settings.resultExpiresSec });
   }
 
   /** Deletes the saved member list (when the backend saves groups) and every member's result. */

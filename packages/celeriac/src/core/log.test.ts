@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { celeryTime, formatHumanLine, resolveLogFormat } from './log.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { celeryTime, createLogger, formatHumanLine, resolveLogFormat, serializeError } from './log.js';
 
 const at = new Date(2026, 10, 22, 23, 0, 0, 123).getTime();
 
@@ -36,5 +40,32 @@ describe('human log lines', () => {
     expect(resolveLogFormat('auto', false)).toBe('json');
     expect(resolveLogFormat('json', true)).toBe('json');
     expect(resolveLogFormat('human', false)).toBe('human');
+  });
+});
+
+describe('serializeError', () => {
+  it("names each cause once: a message that already says its cause's text is not followed by it again", () => {
+    const socket = new Error('Socket closed unexpectedly');
+    const wrapped = new CeleriacError(ErrorCodes.TRANSPORT, 'Redis error during publish to q: Socket closed unexpectedly', { cause: socket });
+    expect(serializeError(wrapped)).toMatchObject({ message: 'Redis error during publish to q: Socket closed unexpectedly', type: 'CeleriacError' });
+    // A cause the message does not say is still named, as pino names it.
+    const silent = new Error('could not publish', { cause: new Error('ECONNRESET', { cause: socket }) });
+    expect(serializeError(silent)).toMatchObject({ message: 'could not publish: ECONNRESET: Socket closed unexpectedly' });
+    expect((serializeError(silent) as { stack: string }).stack).toMatch(/caused by: Error: ECONNRESET/);
+    const loop = new Error('a');
+    (loop as { cause?: unknown }).cause = loop;
+    expect(serializeError(loop)).toMatchObject({ message: 'a' });
+    expect(serializeError('not an error')).toBe('not an error');
+  });
+
+  it('is the serializer of the loggers createLogger makes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-log-'));
+    try {
+      const file = join(dir, 'out.log');
+      createLogger({ format: 'json', file }).warn({ err: new CeleriacError(ErrorCodes.TRANSPORT, 'Redis error during x: boom', { cause: new Error('boom') }) }, 'w');
+      expect((JSON.parse(readFileSync(file, 'utf8')) as { err: { message: string } }).err.message).toBe('Redis error during x: boom');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

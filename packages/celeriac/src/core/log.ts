@@ -67,6 +67,30 @@ export function resolveLogFormat(format: LogFormat, toTerminal: boolean): 'human
   return format === 'auto' ? (toTerminal ? 'human' : 'json') : format;
 }
 
+/** The cause of an error, when it has one that is an error. */
+function causeOf(err: Error): Error | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause : undefined;
+}
+
+/**
+ * pino's `err` serializer, but the message names each cause once: pino appends every cause's
+ * message (`a: b: c`), and ours already say their cause (`Redis error during publish to q:
+ * Socket closed unexpectedly`), which became "...: Socket closed unexpectedly: Socket closed
+ * unexpectedly". A cause whose text the message holds is not appended again.
+ */
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error);
+  if (!(err instanceof Error)) return out;
+  let message = err.message;
+  const seen = new Set<Error>([err]);
+  for (let cause = causeOf(err); cause !== undefined && !seen.has(cause); cause = causeOf(cause)) {
+    seen.add(cause);
+    if (cause.message !== '' && !message.includes(cause.message)) message += `: ${cause.message}`;
+  }
+  return { ...out, message };
+}
+
 /** Where and how to log. */
 export interface LoggerOptions {
   /** pino level name. @default 'info' */
@@ -86,7 +110,7 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   // While a span is active (a tracer provider registered), each line names its trace and span.
-  const pinoOptions = { level: options.level ?? 'info', base: { pid: process.pid }, mixin: traceFields };
+  const pinoOptions = { level: options.level ?? 'info', base: { pid: process.pid }, mixin: traceFields, serializers: { err: serializeError } };
   const toFile = options.file !== undefined;
   const format = resolveLogFormat(options.format ?? 'auto', !toFile && process.stdout.isTTY === true);
   if (!toFile && format === 'json') return pino(pinoOptions);

@@ -27,7 +27,8 @@ export function checkOptionNames(
     const why = noEquivalent[name] ?? noEquivalent[camel(name)];
     if (why !== undefined) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: Celery's option ${JSON.stringify(name)} has no Celeriac equivalent: ${why}`);
     const folded = name.toLowerCase().replace(/_/g, '');
-    const hit = known.has(camel(name)) ? camel(name) : [...known].find((k) => k.toLowerCase() === folded);
+    // Celery's `time_limit` is `timeLimitSec` here: the names say their unit.
+    const hit = [camel(name), `${camel(name)}Sec`].find((k) => known.has(k)) ?? [...known].find((k) => k.toLowerCase() === folded || k.toLowerCase() === `${folded}sec`);
     const hint = hit === undefined ? ` Known: ${[...known].sort().join(', ')}.` : ` Did you mean ${hit}?`;
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: unknown option ${JSON.stringify(name)}.${hint}`);
   }

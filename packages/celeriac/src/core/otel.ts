@@ -10,24 +10,18 @@
  * `register()`): {@link activeTracer} is then undefined, and the send and run paths skip
  * everything else. docs/tracing.md is the user's side of this.
  */
-import {
-  context,
-  createContextKey,
-  metrics,
-  propagation,
-  ProxyTracerProvider,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Context,
-  type Link,
-  type Meter,
-  type Span,
-  type TextMapGetter,
-  type TextMapSetter,
-  type Tracer,
-  type TracerProvider,
+import { createRequire } from 'node:module';
+import type * as OtelApi from '@opentelemetry/api';
+import type {
+  Attributes,
+  Context,
+  Link,
+  Meter,
+  Span,
+  TextMapGetter,
+  TextMapSetter,
+  Tracer,
+  TracerProvider,
 } from '@opentelemetry/api';
 import type { JsonObject, TaskMessage } from '../protocol/types.js';
 
@@ -41,6 +35,19 @@ interface OutgoingTask {
 /** The instrumentation scope spans are reported under. */
 export const TRACER_NAME = 'celeriac';
 const TRACER_VERSION = '0.1.0';
+
+let api: typeof OtelApi | undefined;
+
+/**
+ * `@opentelemetry/api`, loaded on first use: only once a provider is registered (every path
+ * here asks {@link activeTracer}, {@link activeMeter} or {@link telemetryRegistered} first,
+ * which read the API's global without it), so a process that registers none, most workers,
+ * never loads its modules. Required, not imported: its package resolves to the same CommonJS
+ * build either way, and the callers are synchronous.
+ */
+function otel(): typeof OtelApi {
+  return (api ??= createRequire(import.meta.url)('@opentelemetry/api') as typeof OtelApi);
+}
 
 /** The global under which @opentelemetry/api 1.x keeps what is registered (its providers, propagator). */
 const API_KEY = Symbol.for('opentelemetry.js.api.1');
@@ -56,8 +63,8 @@ export function activeTracer(): Tracer | undefined {
   // Nothing registered (the usual case): every 1.x copy of the API registers under this one
   // global key, so its absence answers without the API's own look-up and version check.
   if ((globalThis as { [API_KEY]?: { trace?: unknown } })[API_KEY]?.trace === undefined) return undefined;
-  const provider = trace.getTracerProvider();
-  if (provider instanceof ProxyTracerProvider) {
+  const provider = otel().trace.getTracerProvider();
+  if (provider instanceof otel().ProxyTracerProvider) {
     // The API's proxy: without a delegate nobody registered a provider.
     const delegate = provider.getDelegate();
     if (delegate !== memo.provider) memo = { provider: delegate, tracer: provider.getDelegateTracer(TRACER_NAME, TRACER_VERSION) };
@@ -75,7 +82,7 @@ export function activeTracer(): Tracer | undefined {
  */
 export function activeMeter(scope = TRACER_NAME, version = TRACER_VERSION): Meter | undefined {
   if ((globalThis as { [API_KEY]?: { metrics?: unknown } })[API_KEY]?.metrics === undefined) return undefined;
-  return metrics.getMeterProvider().getMeter(scope, version);
+  return otel().metrics.getMeterProvider().getMeter(scope, version);
 }
 
 /** True when a tracer or meter provider is registered (in this thread). */
@@ -90,8 +97,8 @@ export function telemetryRegistered(): boolean {
  */
 export async function flushTelemetry(): Promise<void> {
   if (!telemetryRegistered()) return;
-  const tracing = trace.getTracerProvider();
-  const providers: unknown[] = [tracing instanceof ProxyTracerProvider ? tracing.getDelegate() : tracing, metrics.getMeterProvider()];
+  const tracing = otel().trace.getTracerProvider();
+  const providers: unknown[] = [tracing instanceof otel().ProxyTracerProvider ? tracing.getDelegate() : tracing, otel().metrics.getMeterProvider()];
   await Promise.allSettled(providers.map((p) => (p as { forceFlush?: () => Promise<void> }).forceFlush?.()));
 }
 
@@ -102,8 +109,8 @@ export async function flushTelemetry(): Promise<void> {
  */
 export function traceFields(): Record<string, string> {
   if (activeTracer() === undefined) return {};
-  const span = trace.getSpanContext(context.active());
-  if (span === undefined || !trace.isSpanContextValid(span)) return {};
+  const span = otel().trace.getSpanContext(otel().context.active());
+  if (span === undefined || !otel().trace.isSpanContextValid(span)) return {};
   return { trace_id: span.traceId, span_id: span.spanId, trace_flags: `0${span.traceFlags.toString(16)}` };
 }
 
@@ -154,12 +161,12 @@ export function tracePublish<T>(outs: readonly OutgoingTask[], send: () => Promi
 }
 
 async function publishTraced<T>(tracer: Tracer, outs: readonly OutgoingTask[], send: () => Promise<T>): Promise<T> {
-  const parent = context.active();
-  const reserved = parent.getValue(RESERVED) as Reservation | undefined;
+  const parent = otel().context.active();
+  const reserved = parent.getValue(reservationKey()) as Reservation | undefined;
   const spans = outs.map((out) => {
-    const span = claim(reserved, out) ?? tracer.startSpan(`apply_async/${out.message.headers.task}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(out) }, parent);
+    const span = claim(reserved, out) ?? tracer.startSpan(`apply_async/${out.message.headers.task}`, { kind: otel().SpanKind.PRODUCER, attributes: sendAttributes(out) }, parent);
     // A retry copies the headers of the run it retries: this send's own context replaces them.
-    propagation.inject(trace.setSpan(parent, span), out.message.extraHeaders, headerSetter);
+    otel().propagation.inject(otel().trace.setSpan(parent, span), out.message.extraHeaders, headerSetter);
     return span;
   });
   try {
@@ -176,7 +183,7 @@ async function publishTraced<T>(tracer: Tracer, outs: readonly OutgoingTask[], s
 function failSpan(span: Span, error: unknown): void {
   const err = error instanceof Error ? error : new Error(String(error));
   span.recordException(err);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+  span.setStatus({ code: otel().SpanStatusCode.ERROR, message: err.message });
   span.end();
 }
 
@@ -192,7 +199,7 @@ export interface RunSpan {
  */
 export function startRunSpan(tracer: Tracer, message: TaskMessage, queue: string, hostname: string): RunSpan {
   const h = message.headers;
-  const parent = propagation.extract(context.active(), message.extraHeaders, headerGetter);
+  const parent = otel().propagation.extract(otel().context.active(), message.extraHeaders, headerGetter);
   const attributes: Attributes = {
     'celery.action': 'run',
     'celery.task_name': h.task,
@@ -204,8 +211,8 @@ export function startRunSpan(tracer: Tracer, message: TaskMessage, queue: string
   };
   if (h.retries > 0) attributes['celery.retries'] = h.retries;
   const links = linksOf(message.extraHeaders[LINKS_HEADER]);
-  const span = tracer.startSpan(`run/${h.task}`, links === undefined ? { kind: SpanKind.CONSUMER, attributes } : { kind: SpanKind.CONSUMER, attributes, links }, parent);
-  return { span, context: trace.setSpan(parent, span) };
+  const span = tracer.startSpan(`run/${h.task}`, links === undefined ? { kind: otel().SpanKind.CONSUMER, attributes } : { kind: otel().SpanKind.CONSUMER, attributes, links }, parent);
+  return { span, context: otel().trace.setSpan(parent, span) };
 }
 
 /** A span context as it crosses to a pool child (structured-clone safe). */
@@ -221,8 +228,8 @@ export interface CarriedSpan {
  */
 export function carriedSpan(): CarriedSpan | undefined {
   if (activeTracer() === undefined) return undefined;
-  const span = trace.getSpanContext(context.active());
-  if (span === undefined || !trace.isSpanContextValid(span)) return undefined;
+  const span = otel().trace.getSpanContext(otel().context.active());
+  if (span === undefined || !otel().trace.isSpanContextValid(span)) return undefined;
   return { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags };
 }
 
@@ -232,13 +239,13 @@ export function carriedSpan(): CarriedSpan | undefined {
  */
 export function underCarried<T>(carried: CarriedSpan | undefined, fn: () => T): T {
   if (carried === undefined) return fn();
-  const parent = trace.setSpanContext(context.active(), { ...carried, isRemote: true });
-  return context.with(parent, fn);
+  const parent = otel().trace.setSpanContext(otel().context.active(), { ...carried, isRemote: true });
+  return otel().context.with(parent, fn);
 }
 
 /** Runs `fn` with the run's span active (its sends and child spans join the trace). */
 export function inSpan<T>(run: RunSpan, fn: () => T): T {
-  return context.with(run.context, fn);
+  return otel().context.with(run.context, fn);
 }
 
 /**
@@ -284,7 +291,7 @@ function linksOf(header: unknown): Link[] | undefined {
     const m = typeof value === 'string' ? TRACEPARENT.exec(value) : null;
     if (m === null) continue;
     const spanContext = { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16), isRemote: true };
-    if (trace.isSpanContextValid(spanContext)) links.push({ context: spanContext });
+    if (otel().trace.isSpanContextValid(spanContext)) links.push({ context: spanContext });
   }
   return links.length === 0 ? undefined : links;
 }
@@ -294,7 +301,9 @@ interface Reservation {
   span: Span | null;
 }
 
-const RESERVED = createContextKey('celeriac.reserved-producer-span');
+let reservedKey: symbol | undefined;
+/** The context key of a {@link Reservation} (made on first use, with the API). */
+const reservationKey = (): symbol => (reservedKey ??= otel().createContextKey('celeriac.reserved-producer-span'));
 
 function claim(reserved: Reservation | undefined, out: OutgoingTask): Span | undefined {
   const span = reserved?.span ?? null;
@@ -326,8 +335,8 @@ export interface HeaderSpans {
 export function startHeaderSpans(parts: number): HeaderSpans | undefined {
   const tracer = activeTracer();
   if (tracer === undefined || parts === 0) return undefined;
-  const parent = context.active();
-  const enclosing = parent.getValue(RESERVED) as Reservation | undefined;
+  const parent = otel().context.active();
+  const enclosing = parent.getValue(reservationKey()) as Reservation | undefined;
   const reservations: Reservation[] = [];
   for (let i = 0; i < Math.min(parts, MAX_CHORD_LINKS); i++) {
     let span: Span;
@@ -335,7 +344,7 @@ export function startHeaderSpans(parts: number): HeaderSpans | undefined {
       span = enclosing.span;
       enclosing.span = null;
     } else {
-      span = tracer.startSpan('apply_async', { kind: SpanKind.PRODUCER }, parent);
+      span = tracer.startSpan('apply_async', { kind: otel().SpanKind.PRODUCER }, parent);
     }
     reservations.push({ span });
   }
@@ -344,7 +353,7 @@ export function startHeaderSpans(parts: number): HeaderSpans | undefined {
     links,
     send: (index, fn) => {
       const reservation = reservations[index];
-      return reservation === undefined ? fn() : context.with(parent.setValue(RESERVED, reservation), fn);
+      return reservation === undefined ? fn() : otel().context.with(parent.setValue(reservationKey(), reservation), fn);
     },
     release: () => {
       for (const r of reservations) {

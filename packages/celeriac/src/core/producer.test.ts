@@ -87,14 +87,14 @@ describe('buildTaskMessage', () => {
     expect(() => buildTaskMessage(app, 't', [], {}, { priority: 10 })).toThrow(/0 to 9/);
     expect(() => buildTaskMessage(app, 't', 'x' as never, {}, {})).toThrow(/args of t must be an array/);
     expect(() => buildTaskMessage(app, 't', [], [] as never, {})).toThrow(/kwargs of t must be an object/);
-    expect(() => buildTaskMessage(app, 't', [], {}, { timeLimit: -2 })).toThrow(/timeLimit/);
+    expect(() => buildTaskMessage(app, 't', [], {}, { timeLimitSec: -2 })).toThrow(/timeLimitSec/);
   });
 
   it('copies time limits from the call, else from the task', () => {
     const { app } = setup();
-    app.task('limited', { timeLimit: 30, softTimeLimit: 20 }, () => null);
+    app.task('limited', { timeLimitSec: 30, softTimeLimitSec: 20 }, () => null);
     expect(buildTaskMessage(app, 'limited', [], {}, {}).message.headers.timelimit).toEqual([30, 20]);
-    expect(buildTaskMessage(app, 'limited', [], {}, { timeLimit: 5 }).message.headers.timelimit).toEqual([5, 20]);
+    expect(buildTaskMessage(app, 'limited', [], {}, { timeLimitSec: 5 }).message.headers.timelimit).toEqual([5, 20]);
   });
 
   it('routes: call option > task option > taskRoutes > default queue', () => {

@@ -17,7 +17,7 @@ import type { Route } from './routing.js';
 import type { ResolvedSettings } from './settings.js';
 import { toSignatureDicts } from './signature.js';
 import { uuid4 } from './uuid.js';
-import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, type ApplyOptions, type TimeInput } from './call-options.js';
+import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, renameCallOptions, type ApplyOptions, type TimeInput } from './call-options.js';
 import { checkOptionNames, checkSerializer } from './option-names.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import type { Broker, PublishOptions, PublishRequest } from './spi/broker.js';
@@ -94,15 +94,16 @@ function messageProperties(id: string, replyTo: string, nesting: number | undefi
 }
 
 /** Builds the message for one call. Pure apart from ids and the clock. */
-export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): OutgoingTask {
+export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, given: ApplyOptions): OutgoingTask {
+  const options = renameCallOptions(given);
   if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `args of ${name} must be an array`);
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `kwargs of ${name} must be an object`);
   }
   checkOptionNames(`call of ${name}`, options, CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT);
   checkSerializer(`call of ${name}`, options.serializer);
-  checkTimeLimit(options.timeLimit, 'timeLimit');
-  checkTimeLimit(options.softTimeLimit, 'softTimeLimit');
+  checkTimeLimit(options.timeLimitSec, 'timeLimitSec');
+  checkTimeLimit(options.softTimeLimitSec, 'softTimeLimitSec');
   const { settings, clock } = host;
   const task = host.lookup(name);
   const topts = task?.options;
@@ -132,7 +133,7 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
       group: options.groupId ?? null,
       group_index: options.groupIndex ?? null,
       retries: options.retries ?? 0,
-      timelimit: [options.timeLimit ?? topts?.timeLimit ?? null, options.softTimeLimit ?? topts?.softTimeLimit ?? null],
+      timelimit: [options.timeLimitSec ?? topts?.timeLimitSec ?? null, options.softTimeLimitSec ?? topts?.softTimeLimitSec ?? null],
       root_id: options.rootId ?? parent?.rootId ?? id,
       parent_id: options.parentId ?? parent?.id ?? null,
       argsrepr: argsRepr(args as Json[]),

@@ -84,7 +84,7 @@ describe('autoRetry', () => {
   });
 
   it('carries the backoff settings (base, cap, jitter) when retryBackoff is set', () => {
-    const r = autoRetry(task({ autoretryFor: [TypeError], retryBackoff: 3, retryBackoffMax: 100, retryJitter: false }), request(0), new TypeError()) as Retry;
+    const r = autoRetry(task({ autoretryFor: [TypeError], retryBackoff: 3, retryBackoffMaxSec: 100, retryJitter: false }), request(0), new TypeError()) as Retry;
     expect(r.backoff).toEqual({ factor: 3, maxSec: 100, jitter: false });
     const d = autoRetry(task({ autoretryFor: [TypeError], retryBackoff: true }), request(0), new TypeError()) as Retry;
     expect(d.backoff).toEqual({ factor: 1, maxSec: 600, jitter: true });
@@ -113,7 +113,7 @@ describe('backoff and ETA', () => {
     expect(retryEta(new Retry({ countdown: 2 }), opts, 0, now, Math.random)).toBe(now + 2000);
     expect(retryEta(new Retry({ backoff: { factor: 1, maxSec: 600, jitter: false } }), opts, 2, now, Math.random)).toBe(now + 4000);
     expect(retryEta(new Retry(), opts, 0, now, Math.random)).toBe(now + 180_000);
-    expect(retryEta(new Retry(), { bind: true, defaultRetryDelay: 7 }, 0, now, Math.random)).toBe(now + 7000);
+    expect(retryEta(new Retry(), { bind: true, defaultRetryDelaySec: 7 }, 0, now, Math.random)).toBe(now + 7000);
   });
 
   it('retryText reads like Celery\'s str(Retry)', () => {

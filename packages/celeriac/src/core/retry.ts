@@ -78,7 +78,7 @@ export function autoRetry(task: RetryingTask, request: TaskRequest, error: unkno
   const backoff: RetryBackoff | null =
     o.retryBackoff === undefined || o.retryBackoff === false
       ? null
-      : { factor: o.retryBackoff === true ? 1 : o.retryBackoff, maxSec: o.retryBackoffMax ?? DEFAULT_RETRY_BACKOFF_MAX_SEC, jitter: o.retryJitter ?? true };
+      : { factor: o.retryBackoff === true ? 1 : o.retryBackoff, maxSec: o.retryBackoffMaxSec ?? DEFAULT_RETRY_BACKOFF_MAX_SEC, jitter: o.retryJitter ?? true };
   try {
     requestRetry(task, request, { exc: error });
   } catch (thrown) {
@@ -103,7 +103,7 @@ export function retryEta(retry: Retry, options: ResolvedTaskOptions, retries: nu
   if (retry.eta !== null) return retry.eta;
   if (retry.countdown !== null) return now + retry.countdown * 1000;
   if (retry.backoff !== null) return now + backoffCountdown(retry.backoff, retries, random) * 1000;
-  return now + (options.defaultRetryDelay ?? DEFAULT_RETRY_DELAY_SEC) * 1000;
+  return now + (options.defaultRetryDelaySec ?? DEFAULT_RETRY_DELAY_SEC) * 1000;
 }
 
 /** The traceback text stored with RETRY, as Celery's `str(Retry)`: `Retry in 5s: KeyError('k')`. */

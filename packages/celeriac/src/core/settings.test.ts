@@ -1,6 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { SETTINGS, parseSettingText, resolveSettings, settingProblem, type ResolvedSettings, type Settings } from './settings.js';
+import { fromCelery } from './celery-config.js';
+import { collectWarnings } from '../../test/support/deprecation-warnings.js';
 
 describe('resolveSettings', () => {
   it('brokerConnectionRetryIntervals: kombu\'s backoff by default, another from code or the environment, bad ones refused', () => {
@@ -20,7 +22,7 @@ describe('resolveSettings', () => {
     expect(s.broker).toBe('memory://');
     expect(s.backend).toBe('memory://');
     expect(s.taskDefaultQueue).toBe('celery');
-    expect(s.resultExpires).toBe(86_400);
+    expect(s.resultExpiresSec).toBe(86_400);
     expect(s.workerPrefetchMultiplier).toBe(4);
     expect(Object.isFrozen(s)).toBe(true);
     for (const spec of SETTINGS) expect(s).toHaveProperty(spec.name);
@@ -43,9 +45,9 @@ describe('resolveSettings', () => {
     });
     expect(s.taskAcksLate).toBe(true);
     expect(s.workerConcurrency).toBe(3);
-    expect(s.resultExpires).toBeNull();
+    expect(s.resultExpiresSec).toBeNull();
     expect(s.taskRoutes).toEqual({ 'a.*': 'q1' });
-    expect(s.taskTimeLimit).toBe(2.5);
+    expect(s.taskTimeLimitSec).toBe(2.5);
   });
 
   it('lets explicit settings win over the environment; undefined falls through', () => {
@@ -104,7 +106,7 @@ describe('the settings table is the one source', () => {
 
   it('derives the Settings type from the rows', () => {
     expectTypeOf<Settings['workerPool']>().toEqualTypeOf<'async' | 'threads' | 'prefork' | 'solo' | undefined>();
-    expectTypeOf<ResolvedSettings['taskTimeLimit']>().toEqualTypeOf<number | null>();
+    expectTypeOf<ResolvedSettings['taskTimeLimitSec']>().toEqualTypeOf<number | null>();
     // @ts-expect-error: a value outside the row's type does not compile
     const bad: Settings = { workerConcurrency: '3' };
     // @ts-expect-error: nor does a name the table does not have
@@ -117,7 +119,7 @@ describe('the settings table is the one source', () => {
     expect(parseSettingText(spec('logLevel'), ' WARNING ')).toBe('warn');
     expect(parseSettingText(spec('logLevel'), 'critical')).toBe('fatal');
     expect(resolveSettings({}, { CELERIAC_LOG_LEVEL: 'Debug' }).logLevel).toBe('debug');
-    expect(parseSettingText(spec('taskTimeLimit'), 'none')).toBeNull();
+    expect(parseSettingText(spec('taskTimeLimitSec'), 'none')).toBeNull();
     expect(() => parseSettingText(spec('workerConcurrency'), 'lots')).toThrow('expected a number');
     expect(settingProblem(spec('workerConcurrency'), 0)).toBe('must be greater than 0');
     expect(settingProblem(spec('workerConcurrency'), 1.5)).toMatch(/expected an integer/);
@@ -126,27 +128,54 @@ describe('the settings table is the one source', () => {
 
 describe('names of 0.1 without a unit (deprecated)', () => {
   it('still set their setting, with one DeprecationWarning per name; both names at once are refused', async () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
-    try {
+    const warnings = await collectWarnings(() => {
       const a = resolveSettings({ workerShutdownTimeout: 5, beatLeaseTtl: 9 }, {});
       const b = resolveSettings({ workerShutdownTimeout: 6 }, {});
       expect([a.workerShutdownTimeoutSec, a.beatLeaseTtlSec, b.workerShutdownTimeoutSec]).toEqual([5, 9, 6]);
       expect(Object.keys(a)).not.toContain('workerShutdownTimeout');
-      await new Promise((r) => setImmediate(r));
-      const ours = warnings.filter((w) => (w as { code?: string }).code === 'CELERIAC_DEP_SETTING').map((w) => w.message);
-      expect(ours).toEqual([
-        'setting workerShutdownTimeout is deprecated: use workerShutdownTimeoutSec (the same number of seconds); see docs/upgrading.md',
-        'setting beatLeaseTtl is deprecated: use beatLeaseTtlSec (the same number of seconds); see docs/upgrading.md',
-      ]);
-    } finally {
-      process.off('warning', onWarning);
-    }
+    });
+    expect(warnings).toEqual([
+      'setting workerShutdownTimeout is deprecated: use workerShutdownTimeoutSec (the same number of seconds); see docs/upgrading.md',
+      'setting beatLeaseTtl is deprecated: use beatLeaseTtlSec (the same number of seconds); see docs/upgrading.md',
+    ]);
     expect(() => resolveSettings({ beatMisfireGrace: 1, beatMisfireGraceSec: 2 }, {})).toThrow(/beatMisfireGrace and beatMisfireGraceSec are one setting: give only beatMisfireGraceSec/);
+  });
+
+  // Celery's names in camelCase, as 0.2 spelt them: each now says its unit.
+  const celeryNamed: [old: string, now: string, unit: string, value: number][] = [
+    ['taskTimeLimit', 'taskTimeLimitSec', 'seconds', 300],
+    ['taskSoftTimeLimit', 'taskSoftTimeLimitSec', 'seconds', 240],
+    ['resultExpires', 'resultExpiresSec', 'seconds', 3600],
+    ['beatMaxLoopInterval', 'beatMaxLoopIntervalSec', 'seconds', 60],
+    ['workerMaxMemoryPerChild', 'workerMaxMemoryPerChildKib', 'KiB', 200_000],
+  ];
+  for (const [old, now, unit, value] of celeryNamed) {
+    it(`${old}: read as ${now} (the same ${unit}), warned once, refused beside ${now}`, async () => {
+      const warnings = await collectWarnings(() => {
+        const a = resolveSettings({ [old]: value } as Settings, {});
+        const b = resolveSettings({ [old]: value + 1 } as Settings, {});
+        expect([(a as Record<string, unknown>)[now], (b as Record<string, unknown>)[now]]).toEqual([value, value + 1]);
+        expect(Object.keys(a)).not.toContain(old);
+      });
+      expect(warnings).toEqual([`setting ${old} is deprecated: use ${now} (the same number of ${unit}); see docs/upgrading.md`]);
+      expect(() => resolveSettings({ [old]: value, [now]: value } as Settings, {})).toThrow(`Settings ${old} and ${now} are one setting: give only ${now} (${old} is its deprecated name).`);
+      // Given as undefined, the old name is no second value.
+      expect((resolveSettings({ [old]: undefined, [now]: value } as Settings, {}) as Record<string, unknown>)[now]).toBe(value);
+    });
+  }
+
+  it('Celery\'s own spellings of those settings are read without a warning: fromCelery and the environment', async () => {
+    const warnings = await collectWarnings(() => {
+      const s = resolveSettings(fromCelery({ task_time_limit: 30, task_soft_time_limit: 20, result_expires: 60, beat_max_loop_interval: 5, worker_max_memory_per_child: 1000 }), {});
+      expect(s).toMatchObject({ taskTimeLimitSec: 30, taskSoftTimeLimitSec: 20, resultExpiresSec: 60, beatMaxLoopIntervalSec: 5, workerMaxMemoryPerChildKib: 1000 });
+      const e = resolveSettings({}, { CELERY_TASK_TIME_LIMIT: '7', CELERY_RESULT_EXPIRES: '8', CELERIAC_BEAT_MAX_LOOP_INTERVAL_SEC: '9', CELERY_WORKER_MAX_MEMORY_PER_CHILD: '10' });
+      expect(e).toMatchObject({ taskTimeLimitSec: 7, resultExpiresSec: 8, beatMaxLoopIntervalSec: 9, workerMaxMemoryPerChildKib: 10 });
+    });
+    expect(warnings).toEqual([]);
   });
 
   it('their environment variables of 0.1 are still read', () => {
     expect(resolveSettings({}, { CELERY_WORKER_SHUTDOWN_TIMEOUT: '7', CELERIAC_BEAT_LEASE_TTL_SEC: '8' })).toMatchObject({ workerShutdownTimeoutSec: 7, beatLeaseTtlSec: 8 });
+    expect(resolveSettings({}, { CELERIAC_TASK_SOFT_TIME_LIMIT: '3', CELERIAC_TASK_SOFT_TIME_LIMIT_SEC: '4' }).taskSoftTimeLimitSec).toBe(4);
   });
 });

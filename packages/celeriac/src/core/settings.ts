@@ -13,6 +13,7 @@ import { timeLimitProblem } from '../protocol/limits.js';
 import { exchangeTypeProblem, queueTypeProblem, taskQueuesProblem, type ExchangeType, type QueueType, type TaskQueueOptions } from './queue-topology.js';
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { CELERY_RENAMED, celeryName, celeryRefusal, isRefusedCeleryName } from './celery-names.js';
+import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 
 /** How a setting's value is parsed from the environment and validated. */
 export type SettingType = 'string' | 'string?' | 'boolean' | 'integer' | 'integer?' | 'number' | 'seconds?' | 'string[]' | 'json';
@@ -28,6 +29,11 @@ export interface SettingFlag {
   readonly commands: readonly SettingCommand[];
   /** One line of help; the CLI adds the setting's name and default. */
   readonly help: string;
+  /**
+   * The long flag of 0.1 that said no unit (`--shutdown-timeout`): still read, with a warning,
+   * and refused beside the flag now. Hidden from --help.
+   */
+  readonly before?: string;
 }
 
 /** One row of the settings table; `T` is the type of the setting's value. */
@@ -139,10 +145,10 @@ const TABLE = {
     doc: 'Store the STARTED state (with worker hostname and pid) when a task begins.' }),
   taskIgnoreResult: setting<boolean>({ type: 'boolean', default: false, env: envNames('TASK_IGNORE_RESULT'),
     doc: 'Store no result for tasks unless the task or the call sets `ignoreResult: false`.' }),
-  taskTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_TIME_LIMIT'), check: timeLimitProblem,
+  taskTimeLimitSec: setting<number | null>({ type: 'seconds?', default: null, env: ['CELERIAC_TASK_TIME_LIMIT_SEC', ...envNames('TASK_TIME_LIMIT')], check: timeLimitProblem,
     cli: { flags: '--time-limit <seconds>', commands: ['worker'], help: 'hard time limit (seconds) for tasks that set none' },
     doc: 'Hard time limit in seconds for every task: the task fails with TimeLimitExceeded and its slot is freed. Tasks and calls may set their own.' }),
-  taskSoftTimeLimit: setting<number | null>({ type: 'seconds?', default: null, env: envNames('TASK_SOFT_TIME_LIMIT'), check: timeLimitProblem,
+  taskSoftTimeLimitSec: setting<number | null>({ type: 'seconds?', default: null, env: ['CELERIAC_TASK_SOFT_TIME_LIMIT_SEC', ...envNames('TASK_SOFT_TIME_LIMIT')], check: timeLimitProblem,
     cli: { flags: '--soft-time-limit <seconds>', commands: ['worker'], help: 'soft time limit (seconds) for tasks that set none' },
     doc: 'Soft time limit in seconds: the task\'s `ctx.signal` aborts with a SoftTimeLimitExceeded reason, so `ctx.signal.throwIfAborted()` and signal-aware calls such as `fetch` stop the task.' }),
   taskDefaultPriority: setting<number | null>({ type: 'integer?', default: null, env: envNames('TASK_DEFAULT_PRIORITY'), check: priority,
@@ -151,7 +157,7 @@ const TABLE = {
     doc: 'Retry sending a task while the broker is unreachable, as Celery\'s `task_publish_retry`, following `taskPublishRetryPolicy`; once the policy is spent the send fails with a TRANSPORT `PublishError` whose `cause` is the last failure. Calls may set `retry`. See docs/calling.md.' }),
   taskPublishRetryPolicy: setting<PublishRetryPolicy>({ type: 'json', default: DEFAULT_PUBLISH_RETRY_POLICY, env: envNames('TASK_PUBLISH_RETRY_POLICY'), check: retryPolicyProblem,
     doc: 'How sends are retried, Celery\'s `task_publish_retry_policy`: `{ maxRetries: 3, intervalStart: 0, intervalStep: 0.2, intervalMax: 1 }` (seconds; `maxRetries: null` retries until the broker answers; snake_case names accepted). Each attempt is bounded by the broker connection\'s own limit (Redis: `connectTimeoutMs` in `brokerTransportOptions`, 10 s by default). Calls may set `retryPolicy`, merged over this. In the environment: JSON.' }),
-  resultExpires: setting<number | null>({ type: 'seconds?', default: 86_400, env: envNames('RESULT_EXPIRES'), check: nonNegative,
+  resultExpiresSec: setting<number | null>({ type: 'seconds?', default: 86_400, env: ['CELERIAC_RESULT_EXPIRES_SEC', ...envNames('RESULT_EXPIRES')], check: nonNegative,
     doc: 'Seconds a stored result is kept. `null` keeps results forever.' }),
   resultExtended: setting<boolean>({ type: 'boolean', default: false, env: envNames('RESULT_EXTENDED'),
     doc: 'Store the task name, args, kwargs, worker, retries and queue alongside each result, as Celery\'s `result_extended`.' }),
@@ -162,7 +168,7 @@ const TABLE = {
     cli: { flags: '--prefetch-multiplier <n>', commands: ['worker'], help: 'messages prefetched per slot; 0 = unlimited' },
     doc: 'A worker holds at most concurrency x multiplier unacknowledged messages. 0 removes the limit. With late acks, 1 gives the fairest distribution.' }),
   workerShutdownTimeoutSec: setting<number>({ type: 'number', default: 30, env: ['CELERIAC_WORKER_SHUTDOWN_TIMEOUT_SEC', ...envNames('WORKER_SHUTDOWN_TIMEOUT')], check: nonNegative,
-    cli: { flags: '--shutdown-timeout <seconds>', commands: ['worker'], help: 'seconds a warm shutdown waits for running tasks' },
+    cli: { flags: '--shutdown-timeout-sec <seconds>', before: '--shutdown-timeout', commands: ['worker'], help: 'seconds a warm shutdown waits for running tasks' },
     doc: 'Seconds a warm shutdown (first SIGTERM/SIGINT) waits for running tasks. When it passes, running tasks are abandoned: late-ack messages go back to the queue, the rest are marked failed with WorkerLostError.' }),
   workerMaxDeliveries: setting<number | null>({ type: 'integer?', default: 10, env: ['CELERIAC_WORKER_MAX_DELIVERIES'], check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')),
     doc: 'Celeriac only. Most deliveries of one message that end in a worker-side failure (the result store refuses writes, a task whose thread or process dies under `rejectOnWorkerLost`) or in a requeueing `Reject`. A worker-side failure gives the message back through the broker\'s delayed set after `workerRedeliveryDelaySec` x 2^(n-1) seconds (at most 600), never straight to the front of its queue; the delivery that reaches the limit is dead-lettered (set aside with its reason) and FAILURE `DeliveryLimitExceeded` is stored when the backend takes it. `null`: no limit (the backoff still applies). See docs/delivery-guarantees.md.' }),
@@ -182,7 +188,7 @@ const TABLE = {
   workerMaxTasksPerChild: setting<number | null>({ type: 'integer?', default: null, env: envNames('WORKER_MAX_TASKS_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')),
     cli: { flags: '--max-tasks-per-child <n>', commands: ['worker'], help: 'threads and prefork pools: tasks a child runs before it is replaced' },
     doc: 'Threads and prefork pools: how many tasks a thread or child process runs before it is replaced by a fresh one (`--max-tasks-per-child`). `null`: no limit.' }),
-  workerMaxMemoryPerChild: setting<number | null>({ type: 'integer?', default: null, env: envNames('WORKER_MAX_MEMORY_PER_CHILD'), check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')),
+  workerMaxMemoryPerChildKib: setting<number | null>({ type: 'integer?', default: null, env: ['CELERIAC_WORKER_MAX_MEMORY_PER_CHILD_KIB', ...envNames('WORKER_MAX_MEMORY_PER_CHILD')], check: ((v: number | null) => (v === null || v > 0 ? null : 'must be greater than 0')),
     cli: { flags: '--max-memory-per-child <KiB>', commands: ['worker'], help: 'threads and prefork pools: memory (KiB) after a task above which its child is replaced' },
     doc: 'Threads and prefork pools: KiB of memory a child may hold after a task (a thread\'s V8 heap, a process\'s resident set, as Celery measures it); above it the child is replaced once the task has finished (`--max-memory-per-child`). `null`: no limit.' }),
   workerAutoscale: setting<string | null>({ type: 'string?', default: null, env: envNames('WORKER_AUTOSCALE'),
@@ -198,7 +204,7 @@ const TABLE = {
   brokerTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('BROKER_TRANSPORT_OPTIONS'), check: isObject,
     doc: 'Options for the broker adapter, as Celery\'s `broker_transport_options`. Redis accepts `master_name` (kombu\'s name: the Sentinel master of a `sentinel://` URL without `?master_name=`), `visibility_timeout` (seconds, kombu\'s name: keep it equal to your Python workers\' value), `recoverAfterSec`, `lostTaskGraceSec` (seconds an early-acked task\'s dead worker may stay silent before the task is stored FAILURE `WorkerLostError`; 300 by default, 0 off), `leaseRenewMs`, `leaseRenewal` (`thread` or `event-loop`), `sweepIntervalMs`, `pollIntervalMs`, `promoteIntervalMs`, `fetchBatchSize` and `connectTimeoutMs` (longest wait for the connection: first connect, or a command while reconnecting; 10000 by default). RabbitMQ accepts `queueMaxPriority`, `connectWaitMs`, `connectionName`, and `lostTaskGraceSec` (read by the worker, which records early-acked tasks in the result backend, since RabbitMQ keeps no record of them). Unknown names are an error. In the environment: JSON.' }),
   resultBackendTransportOptions: setting<Record<string, unknown>>({ type: 'json', default: {}, env: envNames('RESULT_BACKEND_TRANSPORT_OPTIONS'), check: isObject,
-    doc: 'Options for the Redis result backend, as Celery\'s `result_backend_transport_options`: `master_name` (the Sentinel master of a `sentinel://` backend URL without `?master_name=`; a name in the URL wins), `connectTimeoutMs` (longest wait for the first connection, 10000 by default) and `commandTimeoutMs` (longest wait for any reply before the connection is replaced, 30000). Other backends take none. Unknown names are an error. In the environment: JSON.' }),
+    doc: 'Options for the Redis result backend, as Celery\'s `result_backend_transport_options`: `master_name` (the Sentinel master of a `sentinel://` backend URL without `?master_name=`; a name in the URL wins), `global_keyprefix` (a prefix of every result key and channel, as Celery 5.3+ puts it: `_` added unless it ends in `:_-.`), `connectTimeoutMs` (longest wait for the first connection, 10000 by default) and `commandTimeoutMs` (longest wait for any reply before the connection is replaced, 30000). Other backends take none. Unknown names are an error. In the environment: JSON.' }),
   logLevel: setting<string>({ type: 'string', default: 'info', env: ['CELERIAC_LOG_LEVEL'], fromText: logLevelFromText, check: ((v: string) => (LOG_LEVELS.includes(v) ? null : `must be one of ${CELERY_LEVEL_LIST} (or pino's warn, fatal)`)),
     cli: { flags: '-l, --loglevel <level>', commands: ['worker', 'beat'], help: 'trace, debug, info, warning, error, critical' },
     doc: 'Log level of the app\'s pino logger (`-l` on the CLI).' }),
@@ -209,11 +215,11 @@ const TABLE = {
     doc: 'Periodic tasks, Celery\'s `beat_schedule` shape: entry name -> `{ task, schedule, args, kwargs, options, timezone, misfire, misfireGraceSec }`. `schedule` is seconds, a five-field crontab string, or `every()`/`crontab()`/`solar()`. Run by `celeriac beat` or `worker -B` (docs/periodic-tasks.md). In the environment: JSON.' }),
   timezone: setting<string>({ type: 'string', default: 'UTC', env: envNames('TIMEZONE'), check: checkTimezone,
     doc: 'IANA time zone (e.g. `Europe/Berlin`) in which crontab schedules are read, across DST changes. An entry or a crontab may name its own.' }),
-  beatMaxLoopInterval: setting<number>({ type: 'number', default: 300, env: envNames('BEAT_MAX_LOOP_INTERVAL'), check: positive,
+  beatMaxLoopIntervalSec: setting<number>({ type: 'number', default: 300, env: ['CELERIAC_BEAT_MAX_LOOP_INTERVAL_SEC', ...envNames('BEAT_MAX_LOOP_INTERVAL')], check: positive,
     cli: { flags: '--max-interval <seconds>', commands: ['beat'], help: 'longest sleep between checks' },
     doc: 'Longest time in seconds the beat loop sleeps between checks (`--max-interval`). The leader also wakes to renew its lease, and picks up changed dynamic entries when it does.' }),
   beatLeaseTtlSec: setting<number>({ type: 'number', default: 15, env: ['CELERIAC_BEAT_LEASE_TTL_SEC', ...envNames('BEAT_LEASE_TTL')], check: positive,
-    cli: { flags: '--lease-ttl <seconds>', commands: ['beat'], help: 'lease length: the longest takeover delay' },
+    cli: { flags: '--lease-ttl-sec <seconds>', before: '--lease-ttl', commands: ['beat'], help: 'seconds a beat leader\'s lease lasts: the longest takeover delay' },
     doc: 'Seconds a beat leader\'s lease lasts without renewal. The leader renews it every third of this; if it dies, another beat takes over when the lease expires, so this is the longest gap in sending.' }),
   beatMisfireGraceSec: setting<number>({ type: 'number', default: 60, env: ['CELERIAC_BEAT_MISFIRE_GRACE_SEC', ...envNames('BEAT_MISFIRE_GRACE')], check: nonNegative,
     doc: 'Seconds past its scheduled time after which a run counts as missed; entries with `misfire: \'skip\'` then skip it (logged) instead of running once to catch up.' }),
@@ -222,13 +228,24 @@ const TABLE = {
 /** What a row holds. */
 type ValueOf<Row> = Row extends Omit<SettingSpec<infer T>, 'name'> ? T : never;
 
-/** Names of 0.1 that say no unit, each with its name now (the same unit: seconds). */
-const DEPRECATED_NAMES = {
-  workerShutdownTimeout: 'workerShutdownTimeoutSec',
-  workerRedeliveryDelay: 'workerRedeliveryDelaySec',
-  beatLeaseTtl: 'beatLeaseTtlSec',
-  beatMisfireGrace: 'beatMisfireGraceSec',
-} as const;
+const seconds = (now: string) => ({ now, unit: 'seconds' }) as const;
+
+/**
+ * Names of 0.1 that say no unit, each with its name now and their shared unit. Celery's own
+ * spellings (`task_time_limit` in fromCelery, `CELERY_TASK_TIME_LIMIT`, `--time-limit`) are read
+ * without a warning: they are Celery's names, not ours.
+ */
+const DEPRECATED_NAMES: RenameTable = {
+  workerShutdownTimeout: seconds('workerShutdownTimeoutSec'),
+  workerRedeliveryDelay: seconds('workerRedeliveryDelaySec'),
+  beatLeaseTtl: seconds('beatLeaseTtlSec'),
+  beatMisfireGrace: seconds('beatMisfireGraceSec'),
+  taskTimeLimit: seconds('taskTimeLimitSec'),
+  taskSoftTimeLimit: seconds('taskSoftTimeLimitSec'),
+  resultExpires: seconds('resultExpiresSec'),
+  beatMaxLoopInterval: seconds('beatMaxLoopIntervalSec'),
+  workerMaxMemoryPerChild: { now: 'workerMaxMemoryPerChildKib', unit: 'KiB' },
+};
 
 /** The names of 0.1, still read (with a deprecation warning, once per name and process). */
 export interface DeprecatedSettings {
@@ -240,6 +257,16 @@ export interface DeprecatedSettings {
   beatLeaseTtl?: number;
   /** @deprecated Use `beatMisfireGraceSec` (seconds, as before). */
   beatMisfireGrace?: number;
+  /** @deprecated Use `taskTimeLimitSec` (seconds, as before). */
+  taskTimeLimit?: number | null;
+  /** @deprecated Use `taskSoftTimeLimitSec` (seconds, as before). */
+  taskSoftTimeLimit?: number | null;
+  /** @deprecated Use `resultExpiresSec` (seconds, as before). */
+  resultExpires?: number | null;
+  /** @deprecated Use `beatMaxLoopIntervalSec` (seconds, as before). */
+  beatMaxLoopInterval?: number;
+  /** @deprecated Use `workerMaxMemoryPerChildKib` (KiB, as before). */
+  workerMaxMemoryPerChild?: number | null;
 }
 
 /** The settings a user may pass to `createApp`, one per row of the table. Every field is optional. */
@@ -257,6 +284,9 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze(
 );
 
 function checkTimezone(zone: string): string | null {
+  // The default needs no check, and Intl's first formatter maps ICU's time-zone data and code:
+  // several MB of every worker's resident memory that nothing else in a worker touches.
+  if (zone === 'UTC') return null;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return null;
@@ -359,28 +389,6 @@ function typeError(spec: SettingSpec, value: unknown): string | null {
   }
 }
 
-const warned = new Set<string>();
-
-/**
- * The settings with each name of 0.1 replaced by its name now, warned once per name and
- * process (a Node DeprecationWarning, code CELERIAC_DEP_SETTING). Both names at once is an error.
- */
-function renameDeprecated(input: Settings): Settings {
-  if (!Object.keys(DEPRECATED_NAMES).some((old) => Object.hasOwn(input, old))) return input;
-  const out: Record<string, unknown> = { ...input };
-  for (const [old, now] of Object.entries(DEPRECATED_NAMES)) {
-    if (!Object.hasOwn(out, old)) continue;
-    if (out[now] !== undefined && out[old] !== undefined) throw configError(`Settings ${old} and ${now} are one setting: give only ${now} (${old} is its deprecated name).`);
-    if (out[old] !== undefined) out[now] = out[old];
-    delete out[old];
-    if (!warned.has(old)) {
-      warned.add(old);
-      process.emitWarning(`setting ${old} is deprecated: use ${now} (the same number of seconds); see docs/upgrading.md`, { type: 'DeprecationWarning', code: 'CELERIAC_DEP_SETTING' });
-    }
-  }
-  return out as Settings;
-}
-
 /** What to say about an unknown setting: the Celeriac name of a Celery one, or why there is none. */
 function suggest(name: string): string {
   const celery = celeryName(name);
@@ -400,7 +408,7 @@ function suggest(name: string): string {
  * names the setting and what was expected.
  */
 export function resolveSettings(given: Settings = {}, env: NodeJS.ProcessEnv = process.env): ResolvedSettings {
-  const input = renameDeprecated(given);
+  const input = renameDeprecated(given, DEPRECATED_NAMES, 'setting');
   for (const key of Object.keys(input)) {
     if (!BY_NAME.has(key)) {
       throw configError(`Unknown setting ${JSON.stringify(key)}.${suggest(key)} See docs/configuration.md for the list.`);

@@ -5,7 +5,7 @@
  * by Python (`task_id`, `group_id`, `chord`, `link_error`...) is sent as Python would send it.
  */
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
-import type { ApplyOptions, SignatureLike } from './call-options.js';
+import { renameCallOptions, type ApplyOptions, type SignatureLike } from './call-options.js';
 
 // One row per option: [camelCase name, snake_case wire name, accepted wire type].
 const SCALARS = [
@@ -13,8 +13,8 @@ const SCALARS = [
   ['queue', 'queue', 'string'],
   ['priority', 'priority', 'number'],
   ['countdown', 'countdown', 'number'],
-  ['timeLimit', 'time_limit', 'number'],
-  ['softTimeLimit', 'soft_time_limit', 'number'],
+  ['timeLimitSec', 'time_limit', 'number'],
+  ['softTimeLimitSec', 'soft_time_limit', 'number'],
   ['shadow', 'shadow', 'string'],
   ['routingKey', 'routing_key', 'string'],
   ['exchange', 'exchange', 'string'],
@@ -59,7 +59,8 @@ export function toSignatureDicts(value: SignatureLike | readonly SignatureLike[]
 }
 
 /** `ApplyOptions` as a signature's wire `options` (only the options that were given). */
-export function toWireOptions(options: ApplyOptions): JsonObject {
+export function toWireOptions(given: ApplyOptions): JsonObject {
+  const options = renameCallOptions(given);
   const out: JsonObject = {};
   const source = options as Record<string, unknown>;
   for (const [camel, snake] of SCALARS) {

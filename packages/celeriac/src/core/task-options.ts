@@ -8,6 +8,7 @@ import { parseRate, type RateLimit } from './rate.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
 import { checkOptionNames, checkSerializer } from './option-names.js';
 import type { TaskRequest } from './request.js';
+import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 
 /** An error class (as listed in `autoretryFor`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -35,10 +36,10 @@ export interface TaskOptions {
   ignoreResult?: boolean;
   /** Store STARTED when it begins. @default undefined (taskTrackStarted) */
   trackStarted?: boolean;
-  /** Hard time limit in seconds; 0 or null: none. @default undefined (taskTimeLimit) */
-  timeLimit?: number | null;
-  /** Soft time limit in seconds; 0 or null: none. @default undefined (taskSoftTimeLimit) */
-  softTimeLimit?: number | null;
+  /** Hard time limit in seconds (Celery's `time_limit`); 0 or null: none. @default undefined (taskTimeLimitSec) */
+  timeLimitSec?: number | null;
+  /** Soft time limit in seconds (Celery's `soft_time_limit`); 0 or null: none. @default undefined (taskSoftTimeLimitSec) */
+  softTimeLimitSec?: number | null;
   /**
    * Retry automatically when the task throws one of these error classes (`instanceof`), or
    * when this predicate returns true. `Retry`, `Reject` and `Ignore` are never auto-retried.
@@ -47,15 +48,15 @@ export interface TaskOptions {
   autoretryFor?: readonly ErrorClass[] | ((error: unknown) => boolean);
   /** Most retries before the task fails; null retries forever. @default 3 */
   maxRetries?: number | null;
-  /** Seconds before a retry when `ctx.retry()` gives neither countdown nor eta. @default 180 */
-  defaultRetryDelay?: number;
+  /** Seconds before a retry when `ctx.retry()` gives neither countdown nor eta (Celery's `default_retry_delay`). @default 180 */
+  defaultRetryDelaySec?: number;
   /**
    * With `autoretryFor`: exponential backoff, `base * 2 ** retries` seconds (`true` = base 1).
    * @default false
    */
   retryBackoff?: boolean | number;
-  /** Cap of the backoff countdown in seconds. @default 600 */
-  retryBackoffMax?: number;
+  /** Cap of the backoff countdown in seconds (Celery's `retry_backoff_max`). @default 600 */
+  retryBackoffMaxSec?: number;
   /** Full jitter: the backoff countdown is a random whole number in [0, countdown]. @default true */
   retryJitter?: boolean;
   /**
@@ -116,12 +117,21 @@ export interface TaskOptions {
   onRetry?: (reason: unknown, request: TaskRequest) => void | Promise<void>;
   /** Called after every run, whatever the outcome (`Task.after_return`), before `taskPostrun`. */
   after?: (state: 'SUCCESS' | 'FAILURE' | 'RETRY' | 'IGNORED' | 'REJECTED', retval: unknown, request: TaskRequest) => void | Promise<void>;
+  // Names of 0.1 that say no unit: still read, with one DeprecationWarning each.
+  /** @deprecated Use `timeLimitSec` (seconds, as before). */
+  timeLimit?: number | null;
+  /** @deprecated Use `softTimeLimitSec` (seconds, as before). */
+  softTimeLimit?: number | null;
+  /** @deprecated Use `defaultRetryDelaySec` (seconds, as before). */
+  defaultRetryDelay?: number;
+  /** @deprecated Use `retryBackoffMaxSec` (seconds, as before). */
+  retryBackoffMax?: number;
 }
 
 /** The names {@link TaskOptions} has. */
 const TASK_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'bind', 'params', 'queue', 'priority', 'acksLate', 'acksOnFailureOrTimeout', 'ignoreResult', 'trackStarted', 'timeLimit',
-  'softTimeLimit', 'autoretryFor', 'maxRetries', 'defaultRetryDelay', 'retryBackoff', 'retryBackoffMax', 'retryJitter',
+  'bind', 'params', 'queue', 'priority', 'acksLate', 'acksOnFailureOrTimeout', 'ignoreResult', 'trackStarted', 'timeLimitSec',
+  'softTimeLimitSec', 'autoretryFor', 'maxRetries', 'defaultRetryDelaySec', 'retryBackoff', 'retryBackoffMaxSec', 'retryJitter',
   'rateLimit', 'clusterRateLimit', 'rejectOnWorkerLost', 'checkArity', 'schema', 'validateOnSend', 'errbackStyle', 'expires', 'serializer',
   'onSuccess', 'onFailure', 'onRetry', 'after',
 ]);
@@ -142,20 +152,34 @@ const TASK_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {
   afterReturn: 'the hook is named `after` here: after(state, retval, request)',
 };
 
-/** Task options after validation, frozen. */
+/** Task option names of 0.1 that say no unit, read as their names now with one warning each. */
+const DEPRECATED_TASK_OPTIONS: RenameTable = {
+  timeLimit: { now: 'timeLimitSec', unit: 'seconds' },
+  softTimeLimit: { now: 'softTimeLimitSec', unit: 'seconds' },
+  defaultRetryDelay: { now: 'defaultRetryDelaySec', unit: 'seconds' },
+  retryBackoffMax: { now: 'retryBackoffMaxSec', unit: 'seconds' },
+};
+
+/** Task options after validation, frozen; the deprecated names are read as their names now. */
 export type ResolvedTaskOptions = Readonly<TaskOptions & { bind: boolean }>;
 
 /** Validates and freezes task options. */
-export function resolveTaskOptions(name: string, options: TaskOptions): ResolvedTaskOptions {
+export function resolveTaskOptions(name: string, given: TaskOptions): ResolvedTaskOptions {
   const fail = (what: string) => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Task ${JSON.stringify(name)}: ${what}`);
   if (typeof name !== 'string' || name === '') throw fail('a task needs a non-empty string name');
+  let options: TaskOptions;
+  try {
+    options = renameDeprecated(given, DEPRECATED_TASK_OPTIONS, 'task option');
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
   checkOptionNames(`Task ${JSON.stringify(name)}`, options, TASK_OPTION_NAMES, TASK_OPTIONS_WITHOUT_EQUIVALENT);
   checkSerializer(`Task ${JSON.stringify(name)}`, options.serializer);
   // One rule for every limit (protocol/limits.ts): what is accepted here is sent, and runs.
   const problems: [string, string | null][] = [
     ['expires', options.expires === undefined ? null : secondsProblem(options.expires)],
-    ['timeLimit', timeLimitProblem(options.timeLimit)],
-    ['softTimeLimit', timeLimitProblem(options.softTimeLimit)],
+    ['timeLimitSec', timeLimitProblem(options.timeLimitSec)],
+    ['softTimeLimitSec', timeLimitProblem(options.softTimeLimitSec)],
     ['priority', options.priority === undefined ? null : priorityProblem(options.priority)],
   ];
   for (const [key, problem] of problems) if (problem !== null) throw fail(`${key} ${problem}`);
@@ -190,7 +214,7 @@ function checkRetryOptions(options: TaskOptions, fail: (what: string) => Celeria
   }
   const m = options.maxRetries;
   if (m !== undefined && m !== null && !(Number.isInteger(m) && m >= 0)) throw fail('maxRetries must be an integer >= 0 or null');
-  for (const key of ['defaultRetryDelay', 'retryBackoffMax'] as const) {
+  for (const key of ['defaultRetryDelaySec', 'retryBackoffMaxSec'] as const) {
     const v = options[key];
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw fail(`${key} must be a number of seconds >= 0`);
   }

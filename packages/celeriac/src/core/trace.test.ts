@@ -2,7 +2,8 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from '../testing/test-app.js';
 import { buildTaskMessage } from './producer.js';
-import { bindArguments, traceTask, type TraceEnvironment } from './trace.js';
+import type { TaskRequest } from './request.js';
+import { bindArguments, buildRequest, traceTask, type TraceEnvironment } from './trace.js';
 
 describe('bindArguments', () => {
   const { app } = createTestApp();
@@ -55,5 +56,21 @@ describe('traceTask', () => {
     const outcome = run('k.async', [1]);
     expect(outcome).toBeInstanceOf(Promise);
     expect(await outcome).toEqual({ ok: true, value: 2 });
+  });
+});
+
+describe('buildRequest', () => {
+  it('gives ctx.request every field of TaskRequest, none left undefined', () => {
+    const { app } = createTestApp();
+    app.task('k.req', () => null);
+    const request = buildRequest(buildTaskMessage(app, 'k.req', [], {}, {}).message, { hostname: 'w@h', deliveryInfo: { exchange: '', routing_key: 'celery' }, isEager: false, timeLimit: [null, null] });
+    // Request takes its fields from TaskRequest rather than restating them: this record does
+    // not compile until a new field is listed, and the test fails until the constructor sets it.
+    const fields: Record<keyof TaskRequest, true> = {
+      id: true, task: true, args: true, kwargs: true, retries: true, parentId: true, rootId: true, groupId: true, groupIndex: true,
+      hostname: true, deliveryInfo: true, properties: true, eta: true, expires: true, timeLimit: true, ignoreResult: true,
+      origin: true, replyTo: true, correlationId: true, isEager: true, headers: true, replacedTaskNesting: true,
+    };
+    for (const key of Object.keys(fields) as (keyof TaskRequest)[]) expect(request[key], key).not.toBeUndefined();
   });
 });

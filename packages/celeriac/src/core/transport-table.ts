@@ -43,7 +43,7 @@ export interface TransportContext {
   brokerUrl: string;
   /** The app's reply address (Celery's oid): the `rpc://` backend's result queue. */
   replyTo: string;
-  /** The app's `resultExpires`, seconds (null: forever). */
+  /** The app's `resultExpiresSec`, seconds (null: forever). */
   resultExpiresSec: number | null;
   /** How task queues are declared (queue types, exchange types: RabbitMQ). @default classic queues, direct exchanges */
   queues?: QueueTopology;

@@ -11,7 +11,7 @@ export type { RedisBackendOptions } from '../backends/redis/redis-backend.js';
 
 // The Redis layout and connections, for tools that read a cluster's Redis themselves (the
 // dashboard's queue depths and result backfill): one definition, the engine's.
-export { BackendKeys, BrokerKeys, PRIORITY_STEPS, scanPattern, SEP, stepOf, TASK_META_PREFIX } from '../redis/keys.js';
+export { BackendKeys, BrokerKeys, PRIORITY_STEPS, resultKeyPrefix, scanPattern, SEP, stepOf, TASK_META_PREFIX } from '../redis/keys.js';
 export type { PriorityStep } from '../redis/keys.js';
 export { parseRedisUrl } from '../redis/url.js';
 export { waitingSince } from '../brokers/redis/queue-age.js';

@@ -7,11 +7,11 @@
  * @module celeriac/spi
  */
 export type { ChordJoinState, ChordJoinStore, ChordPart, GroupStore, RateTokenStore, ResultBackend, ResultStore, RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../core/spi/backend.js';
-export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, ConsumerRetry, DelayedListing, DelayedRecord, Delivery, FanoutExchange, LostDelivery, PublishOptions, PurgeCount, PublishRequest, QueueBindings, QueueBroker, SetAsideListing, SetAsidePartStats, SetAsideRecord, Settlement } from '../core/spi/broker.js';
+export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, ConsumerRetry, DelayedListing, DelayedRecord, Delivery, FanoutExchange, LostDelivery, PublishOptions, PurgeCount, PublishRequest, QueueAgeReading, QueueBindings, QueueBroker, SetAsideListing, SetAsidePartStats, SetAsideRecord, Settlement } from '../core/spi/broker.js';
 export type { BeatStore, BeatStoreHost, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../core/spi/beat-store.js';
 export { defaultTransports } from '../transports.js';
 export type { TransportContext, TransportLog, TransportLogFields, TransportTable } from '../core/transport-table.js';
 export { systemClock } from '../core/clock.js';
 export type { Clock, TimerHandle } from '../core/clock.js';
 export { coerceError } from '../errors.js';
-export { delayedListingOf, purgeCounting, setAsideListingOf } from '../core/spi/roles.js';
+export { delayedListingOf, purgeCounting, queueAgeReadingOf, setAsideListingOf } from '../core/spi/roles.js';

@@ -26,13 +26,13 @@ describe('one rule for limits', () => {
 
   it('task options, call options and the decoder agree: 0 is sent and read as no limit; Infinity never reaches a send', async () => {
     const app = createApp({}, { env: {} });
-    const t = app.task('limits.zero', { timeLimit: 0, softTimeLimit: null }, () => 1);
+    const t = app.task('limits.zero', { timeLimitSec: 0, softTimeLimitSec: null }, () => 1);
     const sent: string[] = [];
     app.signals.on('beforeTaskPublish', ({ message }) => void sent.push(JSON.stringify(message.headers.timelimit)));
-    await t.applyAsync([], { timeLimit: 0 });
+    await t.applyAsync([], { timeLimitSec: 0 });
     expect(sent).toEqual(['[0,null]']);
-    expect(() => app.task('limits.inf', { timeLimit: Infinity }, () => 1)).toThrow(/timeLimit must be a finite number/);
-    await expect(t.applyAsync([], { softTimeLimit: NaN })).rejects.toThrow(/softTimeLimit must be a finite number/);
+    expect(() => app.task('limits.inf', { timeLimitSec: Infinity }, () => 1)).toThrow(/timeLimitSec must be a finite number/);
+    await expect(t.applyAsync([], { softTimeLimitSec: NaN })).rejects.toThrow(/softTimeLimitSec must be a finite number/);
     await app.close();
   });
 

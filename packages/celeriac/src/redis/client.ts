@@ -24,8 +24,7 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { createSentinel } from '@redis/client';
-import type { RedisClientOptions as NodeRedisOptions, RedisClientType, RedisSentinelType } from '@redis/client';
+import type { createSentinel as CreateSentinel, RedisClientOptions as NodeRedisOptions, RedisClientType, RedisSentinelType } from '@redis/client';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { failureState } from '../core/failure-state.js';
@@ -195,7 +194,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
           ? { ...socket, host: target.host, port: target.port, ...tlsSocket(target), tls: true as const }
           : { ...socket, host: target.host, port: target.port },
       })
-    : createSentinel({
+    : sentinelFactory()({
         name: target.sentinel.masterName,
         sentinelRootNodes: target.sentinel.nodes,
         nodeClientOptions: { ...common, database: target.db, socket },
@@ -241,6 +240,15 @@ function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: Red
 }
 
 let clientFactory: ((options: NodeRedisOptions) => RedisClientType) | undefined;
+
+/**
+ * node-redis's createSentinel, loaded with the package on first use: like {@link makeClient},
+ * so that a process that never opens a Redis connection (an app on memory:// or RabbitMQ) never
+ * loads node-redis, its largest dependency by far (several hundred modules).
+ */
+function sentinelFactory(): typeof CreateSentinel {
+  return (createRequire(import.meta.url)('@redis/client') as { createSentinel: typeof CreateSentinel }).createSentinel;
+}
 
 /**
  * A plain client with node-redis's core commands. node-redis's createClient() builds a new

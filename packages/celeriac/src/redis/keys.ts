@@ -16,14 +16,27 @@
  *
  * One prefix mechanism: every name is `prefix + name`. The broker's prefix is kombu's
  * `global_keyprefix` from the broker URL (kombu puts it on every broker key and channel, never
- * on binding-set members nor on result keys, §2.8); the backend's is its `keyPrefix` option,
- * empty in production because Python clients read result keys unprefixed.
+ * on binding-set members nor on result keys, §2.8); the backend's is its `keyPrefix` option:
+ * empty by default, as Celery's result keys, or `global_keyprefix` from the app's
+ * `resultBackendTransportOptions` as Celery 5.3+ reads it from `result_backend_transport_options`
+ * ({@link resultKeyPrefix}: `_` added unless it ends in one of `:_-.`).
  *
  * kombu's and Celery's names are theirs and must not change (Python workers share them). Ours
  * keep the separator they were released with, `celeriac.` beside the broker's names and
  * `celeriac:` beside the backend's: renaming a live key would strand delayed messages and
  * forget revokes during a rolling upgrade.
  */
+
+/**
+ * The result backend's key prefix for a `global_keyprefix` in `resultBackendTransportOptions`,
+ * as Celery 5.3+ builds it (`BaseKeyValueStoreBackend._add_global_keyprefix`): the value, with
+ * `_` appended unless it ends in `:`, `_`, `-` or `.`; '' for none. Celery puts it before
+ * `celery-task-meta-`, `celery-taskset-meta-` (and so the chord keys) and the task's channel.
+ */
+export function resultKeyPrefix(globalKeyprefix: string | undefined): string {
+  if (globalKeyprefix === undefined || globalKeyprefix === '') return '';
+  return ':_-.'.includes(globalKeyprefix.slice(-1)) ? globalKeyprefix : `${globalKeyprefix}_`;
+}
 
 /** kombu's separator between a queue name and its priority step, and inside binding members. */
 export const SEP = '\x06\x16';

@@ -58,8 +58,8 @@ export class ResultWriter {
 
   private storeOptions(message: TaskMessage): StoreOptions {
     const replyTo = message.properties.reply_to;
-    if (replyTo === '') return (this.plainOptions ??= Object.freeze({ expiresSec: this.app.settings.resultExpires }));
-    return { expiresSec: this.app.settings.resultExpires, replyTo };
+    if (replyTo === '') return (this.plainOptions ??= Object.freeze({ expiresSec: this.app.settings.resultExpiresSec }));
+    return { expiresSec: this.app.settings.resultExpiresSec, replyTo };
   }
 
   private context(message: TaskMessage, queue: string): MetaContext {

@@ -23,6 +23,7 @@ import { OUTCOME_TABLE, type AckPolicy, type OutcomeKind, type OutcomeRow } from
 import type { RunResult } from './pools/types.js';
 import { signalNumber } from './revoked.js';
 import { exceptionRepr } from './events/task-event-fields.js';
+import { resultRepr } from './events/event-text.js';
 import type { TaskEvent } from './task-events.js';
 
 /** How a task message's life ended: its outcome, and what that outcome stores and reports. */
@@ -173,28 +174,12 @@ export function eventOf(type: NonNullable<OutcomeRow['event']>, s: Subject, e: E
   }
 }
 
-/** Longest result shown in a success line (Celery shortens its repr too). */
-const RESULT_IN_LOG_CHARS = 256;
-
-/** A result as the success line shows it: JSON, cut at {@link RESULT_IN_LOG_CHARS}. */
-function shortRepr(value: unknown): string {
-  // A long string is cut before it is quoted: a large result must not cost a large copy.
-  let text: string;
-  try {
-    text = typeof value === 'string' && value.length > RESULT_IN_LOG_CHARS ? JSON.stringify(value.slice(0, RESULT_IN_LOG_CHARS)) : (JSON.stringify(value) ?? 'null');
-  } catch {
-    // Too deep for the stack (the store says why it cannot be encoded): a log line must not fail the ending.
-    return '<not shown: cannot be written as JSON>';
-  }
-  return text.length <= RESULT_IN_LOG_CHARS ? text : `${text.slice(0, RESULT_IN_LOG_CHARS)}...`;
-}
-
 /** Logs how the task ended, as Celery's worker does (a success at info level only when enabled). */
 export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): void {
   const h = s.message.headers;
   if (e.kind === 'success') {
     // Every task passes here: build nothing unless the line is written.
-    if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task, runtime }, `Task ${h.task}[${h.id}] succeeded in ${runtime.toFixed(3)}s: ${shortRepr(e.result)}`);
+    if (log.isLevelEnabled('info')) log.info({ taskId: h.id, taskName: h.task, runtime }, `Task ${h.task}[${h.id}] succeeded in ${runtime.toFixed(3)}s: ${resultRepr(e.result)}`);
     return;
   }
   const at = { taskId: h.id, taskName: h.task };

@@ -51,7 +51,7 @@ export async function failUnreadable(app: App, delivery: Pick<Delivery, 'raw' | 
     task_id: who.id,
   };
   try {
-    await app.backend.store(meta, { expiresSec: app.settings.resultExpires, ...(who.replyTo === null ? {} : { replyTo: who.replyTo }) });
+    await app.backend.store(meta, { expiresSec: app.settings.resultExpiresSec, ...(who.replyTo === null ? {} : { replyTo: who.replyTo }) });
     return who.id;
   } catch (err) {
     app.log.warn({ err, taskId: who.id }, 'could not store FAILURE for an undecodable message');

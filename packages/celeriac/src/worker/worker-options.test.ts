@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveSettings } from '../core/settings.js';
 import { ErrorCodes } from '../errors.js';
+import { collectWarnings } from '../../test/support/deprecation-warnings.js';
 import { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 3, workerPrefetchMultiplier: 5, workerShutdownTimeoutSec: 7 }, {});
@@ -10,7 +11,7 @@ const settings = resolveSettings({ taskDefaultQueue: 'jobs', workerConcurrency: 
 describe('resolveWorkerOptions', () => {
   it('falls back to settings and freezes the result', () => {
     const o = resolveWorkerOptions({ hostname: 'w@h' }, settings);
-    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, appAttr: null, maxTasksPerChild: null, maxMemoryPerChild: null, autoscale: null, timeLimit: null, softTimeLimit: null, sendTaskEvents: false, blockWarningSec: 1, lostTaskGraceMs: 300_000 });
+    expect(o).toEqual({ queues: ['jobs'], concurrency: 3, prefetchMultiplier: 5, hostname: 'w@h', shutdownTimeoutMs: 7000, pool: 'async', appModule: null, appAttr: null, maxTasksPerChild: null, maxMemoryPerChildKib: null, autoscale: null, timeLimitSec: null, softTimeLimitSec: null, sendTaskEvents: false, blockWarningSec: 1, lostTaskGraceMs: 300_000 });
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(o.queues)).toBe(true);
   });
@@ -23,11 +24,11 @@ describe('resolveWorkerOptions', () => {
 
   it('solo runs one task at a time whatever the concurrency; settings choose the pool and recycling', () => {
     expect(resolveWorkerOptions({ pool: 'solo', concurrency: 8 }, settings)).toMatchObject({ pool: 'solo', concurrency: 1 });
-    const s = resolveSettings({ workerPool: 'threads', workerMaxTasksPerChild: 50, workerMaxMemoryPerChild: 200_000 }, {});
+    const s = resolveSettings({ workerPool: 'threads', workerMaxTasksPerChild: 50, workerMaxMemoryPerChildKib: 200_000 }, {});
     const o = resolveWorkerOptions({ appModule: 'app.ts' }, s);
-    expect(o).toMatchObject({ pool: 'threads', maxTasksPerChild: 50, maxMemoryPerChild: 200_000 });
+    expect(o).toMatchObject({ pool: 'threads', maxTasksPerChild: 50, maxMemoryPerChildKib: 200_000 });
     expect(o.appModule).toBe(pathToFileURL(resolve('app.ts')).href);
-    expect(resolveWorkerOptions({ softTimeLimit: 4 }, resolveSettings({ taskTimeLimit: 9, taskSoftTimeLimit: 3 }, {}))).toMatchObject({ timeLimit: 9, softTimeLimit: 4 });
+    expect(resolveWorkerOptions({ softTimeLimitSec: 4 }, resolveSettings({ taskTimeLimitSec: 9, taskSoftTimeLimitSec: 3 }, {}))).toMatchObject({ timeLimitSec: 9, softTimeLimitSec: 4 });
     expect(resolveWorkerOptions({ appModule: new URL('file:///srv/app.js'), maxTasksPerChild: null }, s)).toMatchObject({ appModule: 'file:///srv/app.js', maxTasksPerChild: null });
   });
 
@@ -46,6 +47,19 @@ describe('resolveWorkerOptions', () => {
     expect(() => resolveSettings({ workerAutoscale: '3,x' }, {})).toThrow(/workerAutoscale: must be max,min/);
   });
 
+  it('reads the names of 0.1 (timeLimit, softTimeLimit, maxMemoryPerChild) with one DeprecationWarning each', async () => {
+    const warnings = await collectWarnings(() => {
+      const a = resolveWorkerOptions({ timeLimit: 5, softTimeLimit: 4, maxMemoryPerChild: 1000 }, settings);
+      const b = resolveWorkerOptions({ timeLimit: 6 }, settings);
+      expect([a.timeLimitSec, a.softTimeLimitSec, a.maxMemoryPerChildKib, b.timeLimitSec]).toEqual([5, 4, 1000, 6]);
+    });
+    expect(warnings).toEqual([
+      'worker option maxMemoryPerChild is deprecated: use maxMemoryPerChildKib (the same number of KiB); see docs/upgrading.md',
+      'worker option timeLimit is deprecated: use timeLimitSec (the same number of seconds); see docs/upgrading.md',
+      'worker option softTimeLimit is deprecated: use softTimeLimitSec (the same number of seconds); see docs/upgrading.md',
+    ]);
+  });
+
   const bad: [string, WorkerOptions, RegExp][] = [
     ['no queues', { queues: [] }, /queues/],
     ['a blank queue', { queues: ['ok', '  '] }, /queues/],
@@ -61,8 +75,9 @@ describe('resolveWorkerOptions', () => {
     ['an autoscale min above max', { autoscale: { max: 2, min: 3 } }, /autoscale must be max,min/],
     ['autoscale on the solo pool', { pool: 'solo', autoscale: { max: 2, min: 1 } }, /solo pool .* cannot autoscale/],
     ['maxTasksPerChild 0', { maxTasksPerChild: 0 }, /maxTasksPerChild must be an integer > 0/],
-    ['a negative timeLimit', { timeLimit: -1 }, /timeLimit must be a finite number of seconds >= 0, or null/],
-    ['fractional maxMemoryPerChild', { maxMemoryPerChild: 1.5 }, /maxMemoryPerChild must be an integer > 0/],
+    ['a negative timeLimitSec', { timeLimitSec: -1 }, /timeLimitSec must be a finite number of seconds >= 0, or null/],
+    ['fractional maxMemoryPerChildKib', { maxMemoryPerChildKib: 1.5 }, /maxMemoryPerChildKib must be an integer > 0/],
+    ['both timeLimit and timeLimitSec', { timeLimit: 1, timeLimitSec: 2 }, /Worker options timeLimit and timeLimitSec are one worker option: give only timeLimitSec/],
   ];
   for (const [label, options, message] of bad) {
     it(`refuses ${label} with CELERIAC_ERR_INVALID_ARGUMENT`, () => {
@@ -73,7 +88,7 @@ describe('resolveWorkerOptions', () => {
         caught = err;
       }
       expect(caught).toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT, message: expect.stringMatching(message) });
-      expect((caught as Error).message).toMatch(/^Worker: /);
+      expect((caught as Error).message).toMatch(/^Worker/);
     });
   }
 });

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { timeLimitProblem } from '../protocol/limits.js';
 import type { ResolvedSettings } from '../core/settings.js';
+import { renameDeprecated, type RenameTable } from '../core/deprecated-names.js';
 import { expandNodeName } from './nodename.js';
 import { POOL_KINDS, type PoolKind } from './pools/types.js';
 
@@ -45,9 +46,9 @@ export interface WorkerOptions {
   /**
    * Threads and prefork pools: KiB of memory after a task above which its child is replaced
    * (`--max-memory-per-child`): a thread's V8 heap, a process's resident set.
-   * @default settings.workerMaxMemoryPerChild
+   * @default settings.workerMaxMemoryPerChildKib
    */
-  maxMemoryPerChild?: number | null;
+  maxMemoryPerChildKib?: number | null;
   /**
    * Resize the pool with the load between `min` and `max` slots (`--autoscale max,min`), as
    * Celery's autoscaler: up at once to the number of tasks held, down after 30 s without
@@ -55,10 +56,10 @@ export interface WorkerOptions {
    * @default settings.workerAutoscale
    */
   autoscale?: { readonly max: number; readonly min: number } | null;
-  /** Hard time limit in seconds for tasks that set none (`--time-limit`). @default settings.taskTimeLimit */
-  timeLimit?: number | null;
-  /** Soft time limit in seconds for tasks that set none (`--soft-time-limit`). @default settings.taskSoftTimeLimit */
-  softTimeLimit?: number | null;
+  /** Hard time limit in seconds for tasks that set none (`--time-limit`). @default settings.taskTimeLimitSec */
+  timeLimitSec?: number | null;
+  /** Soft time limit in seconds for tasks that set none (`--soft-time-limit`). @default settings.taskSoftTimeLimitSec */
+  softTimeLimitSec?: number | null;
   /** Send task events (`-E`). @default settings.workerSendTaskEvents */
   sendTaskEvents?: boolean;
   /**
@@ -76,7 +77,20 @@ export interface WorkerOptions {
    * @default settings.brokerTransportOptions.lostTaskGraceSec, else 300
    */
   lostTaskGraceSec?: number;
+  // The names of 0.1, still read (with a deprecation warning, once per name and process).
+  /** @deprecated Use `maxMemoryPerChildKib` (KiB, as before). */
+  maxMemoryPerChild?: number | null;
+  /** @deprecated Use `timeLimitSec` (seconds, as before). */
+  timeLimit?: number | null;
+  /** @deprecated Use `softTimeLimitSec` (seconds, as before). */
+  softTimeLimit?: number | null;
 }
+
+const DEPRECATED_NAMES: RenameTable = {
+  maxMemoryPerChild: { now: 'maxMemoryPerChildKib', unit: 'KiB' },
+  timeLimit: { now: 'timeLimitSec', unit: 'seconds' },
+  softTimeLimit: { now: 'softTimeLimitSec', unit: 'seconds' },
+};
 
 /** Resolved worker options. */
 export interface ResolvedWorkerOptions {
@@ -90,11 +104,11 @@ export interface ResolvedWorkerOptions {
   readonly appModule: string | null;
   readonly appAttr: string | null;
   readonly maxTasksPerChild: number | null;
-  readonly maxMemoryPerChild: number | null;
+  readonly maxMemoryPerChildKib: number | null;
   /** Autoscale range; null: the pool keeps its size unless resized. */
   readonly autoscale: { readonly max: number; readonly min: number } | null;
-  readonly timeLimit: number | null;
-  readonly softTimeLimit: number | null;
+  readonly timeLimitSec: number | null;
+  readonly softTimeLimitSec: number | null;
   readonly sendTaskEvents: boolean;
   readonly blockWarningSec: number | null;
   /** 0: lost tasks are not looked for by the worker. */
@@ -112,7 +126,8 @@ function fail(message: string): never {
 }
 
 /** Resolves worker options against settings. */
-export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedSettings): ResolvedWorkerOptions {
+export function resolveWorkerOptions(given: WorkerOptions, settings: ResolvedSettings): ResolvedWorkerOptions {
+  const options: WorkerOptions = renameDeprecated(given, DEPRECATED_NAMES, 'worker option');
   const queues = [...new Set(options.queues ?? [settings.taskDefaultQueue])];
   if (queues.length === 0 || queues.some((q) => typeof q !== 'string' || q.trim() === '')) fail('queues must be non-empty names');
   const pool = options.pool ?? settings.workerPool;
@@ -131,7 +146,7 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     fail(`the ${pool} pool needs \`appModule\` (the module exporting the app, loaded in every ${pool === 'threads' ? 'thread' : 'child process'}); \`celeriac worker -A\` sets it`);
   }
   const maxTasksPerChild = positiveOrNull(options.maxTasksPerChild === undefined ? settings.workerMaxTasksPerChild : options.maxTasksPerChild, 'maxTasksPerChild');
-  const maxMemoryPerChild = positiveOrNull(options.maxMemoryPerChild === undefined ? settings.workerMaxMemoryPerChild : options.maxMemoryPerChild, 'maxMemoryPerChild');
+  const maxMemoryPerChildKib = positiveOrNull(options.maxMemoryPerChildKib === undefined ? settings.workerMaxMemoryPerChildKib : options.maxMemoryPerChildKib, 'maxMemoryPerChildKib');
   return Object.freeze({
     queues: Object.freeze(queues.map((q) => q.trim())),
     concurrency,
@@ -143,10 +158,10 @@ export function resolveWorkerOptions(options: WorkerOptions, settings: ResolvedS
     appModule,
     appAttr: options.appAttr ?? null,
     maxTasksPerChild,
-    maxMemoryPerChild,
+    maxMemoryPerChildKib,
     autoscale,
-    timeLimit: secondsOrNull(options.timeLimit === undefined ? settings.taskTimeLimit : options.timeLimit, 'timeLimit'),
-    softTimeLimit: secondsOrNull(options.softTimeLimit === undefined ? settings.taskSoftTimeLimit : options.softTimeLimit, 'softTimeLimit'),
+    timeLimitSec: secondsOrNull(options.timeLimitSec === undefined ? settings.taskTimeLimitSec : options.timeLimitSec, 'timeLimitSec'),
+    softTimeLimitSec: secondsOrNull(options.softTimeLimitSec === undefined ? settings.taskSoftTimeLimitSec : options.softTimeLimitSec, 'softTimeLimitSec'),
     blockWarningSec: secondsOrNull(options.blockWarningSec === undefined ? DEFAULT_BLOCK_WARNING_SEC : options.blockWarningSec, 'blockWarningSec'),
     lostTaskGraceMs: lostTaskGraceMs(options.lostTaskGraceSec ?? settings.brokerTransportOptions['lostTaskGraceSec']),
   });

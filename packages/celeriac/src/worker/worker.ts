@@ -91,7 +91,7 @@ export class Worker {
     this.outages = new OutageLog(this.log);
     this.budget = new ShutdownBudget(this.log, () => this.app.broker.offline?.() === true || this.app.backend.offline?.() === true);
     this.pool = createPool(this.options, app, this.log);
-    this.timeLimits = new TimeLimitTable({ hard: this.options.timeLimit, soft: this.options.softTimeLimit });
+    this.timeLimits = new TimeLimitTable({ hard: this.options.timeLimitSec, soft: this.options.softTimeLimitSec });
     this.revokedSet = new RevokedSet(app.clock);
     // No store (rpc://): revokes reach this worker by remote control only (core/spi/roles.ts).
     const revocations = revocationStoreOf(app.backend);

@@ -7,7 +7,7 @@ describe('celeriac beat (arguments)', () => {
     const { app } = makeApp();
     const bad = await run(['beat', '--max-interval', '0'], { app });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--max-interval "0": must be greater than 0 \(setting beatMaxLoopInterval\)/);
+    expect(bad.stderr).toMatch(/--max-interval "0": must be greater than 0 \(setting beatMaxLoopIntervalSec\)/);
     const level = await run(['beat', '-l', 'loud'], { app });
     expect(level.code).toBe(2);
     expect(level.stderr).toMatch(/--loglevel "loud": must be one of/);

@@ -34,7 +34,7 @@ const sink = new Writable({
 
 function makeApp(logged = false): App {
   return createApp(
-    { broker: brokerUrl, backend: REDIS_URL, beatLeaseTtlSec: 3, beatMaxLoopInterval: 1 },
+    { broker: brokerUrl, backend: REDIS_URL, beatLeaseTtlSec: 3, beatMaxLoopIntervalSec: 1 },
     { env: {}, logger: pino({ level: logged ? 'info' : 'silent' }, logged ? sink : undefined) },
   );
 }

@@ -102,7 +102,7 @@ describe.each(ENVIRONMENTS.filter((k) => k === 'memory' || redisUp))('ctx.replac
     expect(await settle(grouped)).toEqual([3, 20]);
     await settle(bad).catch(() => undefined);
     await waitFor(() => env.recorded.length >= 3, 'callbacks ran', 10_000);
-    // A duplicate would come from the replaced run or a step inside the replacement: give it time.
+    // Bounds an absence: a duplicate would come from the replaced run or a step inside the replacement.
     await sleep(300);
     expect(env.recorded).toHaveLength(3);
     expect(env.recorded).toEqual(expect.arrayContaining([[30, 'chain cb'], [[3, 20], 'group cb'], [bad.id, 'eb']]));

@@ -69,7 +69,7 @@ describe('celeriac worker (spawned)', () => {
   });
 
   it('a warm shutdown lets the running task finish, then exits 0', async () => {
-    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout', '30'], { env: { FIXTURE_BLOCK: '1' } });
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout-sec', '30'], { env: { FIXTURE_BLOCK: '1' } });
     await cli.waitFor(/BLOCK-STARTED/);
     cli.child.kill('SIGTERM');
     await cli.waitFor(/"running":1[,}].*warm shutdown: no longer fetching/);
@@ -82,7 +82,7 @@ describe('celeriac worker (spawned)', () => {
   it('a second SIGTERM does a cold shutdown and exits', async () => {
     // The task never ends by itself and the warm shutdown would wait 30 s for it, longer than
     // the test's 20 s: a clean exit in time proves the cold shutdown cut it short.
-    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout', '30'], { env: { FIXTURE_BLOCK: '1' } });
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout-sec', '30'], { env: { FIXTURE_BLOCK: '1' } });
     await cli.waitFor(/BLOCK-STARTED/);
     cli.child.kill('SIGTERM');
     await cli.waitFor(/"running":1[,}].*warm shutdown: no longer fetching/);

@@ -164,7 +164,7 @@ describe('result', () => {
   it('waits for a task that has not run yet', async () => {
     const id = printedId(await run(['call', 'cli.kw', '--args', '["a",{"b":1}]'], { app: t.app }));
     const pending = run(['result', id, '--timeout', '5'], { app: t.app });
-    await sleep(100);
+    await sleep(100); // real time for `result` to be waiting before a worker exists: it shows no sign that it waits
     worker = await startWorker(t.app);
     expect(await pending).toEqual({ code: 0, stdout: '["a",{"b":1}]\n', stderr: '' });
   });

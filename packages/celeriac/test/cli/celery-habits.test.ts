@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { sleep } from 'celeriac/testing';
+import { waitFor } from 'celeriac/testing';
 import { createApp } from '../../src/index.js';
 import { REDIS_URL, deleteKeys, deleteResults, shouldRunRedisTests } from '../support/redis.js';
 import { BIN, CLI_DIR, fixtureApp, killAll, runCli, spawnCli } from './spawn.js';
@@ -81,9 +81,12 @@ describe.runIf(ready)('celeriac worker with the flags of a Celery unit file', ()
   it('`inspect stats | head -1` ends quietly when head has read its line', async () => {
     const worker = spawnCli(['-A', fixtureApp('app'), ...urls, 'worker', '-n', `pipe-${process.pid}@%h`, '-l', 'warning']);
     await worker.waitFor(/\.> celery/);
-    await sleep(500);
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} -b '${broker}' inspect stats 2>stderr.txt | head -1; echo "status $\{PIPESTATUS[0]}"; cat stderr.txt; rm -f stderr.txt`;
-    const out = execFileSync('bash', ['-c', command], { cwd: CLI_DIR, encoding: 'utf8', timeout: 30_000 });
+    // Remote control answers a moment after the banner: ask until the worker does.
+    const out = await waitFor(() => {
+      const o = execFileSync('bash', ['-c', command], { cwd: CLI_DIR, encoding: 'utf8', timeout: 30_000 });
+      return /: OK\n/.test(o) ? o : undefined;
+    }, 'the worker to answer inspect stats', 15_000);
     expect(out).toMatch(/^-> {2}pipe-\d+@\S+: OK\nstatus 141\n$/);
   });
 

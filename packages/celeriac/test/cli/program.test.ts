@@ -32,7 +32,7 @@ describe('help and version', () => {
   });
 
   for (const [command, usage, flags] of [
-    ['worker', 'Usage: celeriac worker [options]', ['-Q, --queues', '-c, --concurrency', '-n, --hostname', '-l, --loglevel', '--prefetch-multiplier', '--shutdown-timeout', '-P, --pool']],
+    ['worker', 'Usage: celeriac worker [options]', ['-Q, --queues', '-c, --concurrency', '-n, --hostname', '-l, --loglevel', '--prefetch-multiplier', '--shutdown-timeout-sec', '-P, --pool']],
     ['call', 'Usage: celeriac call [options] <name>', ['--args', '--kwargs', '--queue', '--countdown', '--eta', '--expires', '--priority']],
     ['result', 'Usage: celeriac result [options] <id>', ['--traceback', '--timeout']],
   ] as const) {
@@ -169,9 +169,18 @@ describe('worker (in-process, embedded app)', () => {
 
   it('flags override the settings of the loaded app; settings not given on the command line stay', async () => {
     const w = await startWorkerCommand(['-c', '2', '--time-limit', '30', '-E'], { workerPrefetchMultiplier: 7 });
-    expect(w.app.settings).toMatchObject({ workerConcurrency: 2, taskTimeLimit: 30, workerSendTaskEvents: true, workerPrefetchMultiplier: 7 });
+    expect(w.app.settings).toMatchObject({ workerConcurrency: 2, taskTimeLimitSec: 30, workerSendTaskEvents: true, workerPrefetchMultiplier: 7 });
     w.signal();
     expect((await w.running).code).toBe(0);
+  });
+
+  it('--shutdown-timeout, the flag of 0.1, still sets workerShutdownTimeoutSec, warned once', async () => {
+    const w = await startWorkerCommand(['--shutdown-timeout', '12']);
+    expect(w.app.settings.workerShutdownTimeoutSec).toBe(12);
+    w.signal();
+    const res = await w.running;
+    expect(res.code).toBe(0);
+    expect(res.stderr.match(/--shutdown-timeout is deprecated: use --shutdown-timeout-sec \(the same number of seconds\)/g)).toHaveLength(1);
   });
 
   it('--prefetch-multiplier 0 shows unlimited prefetch', async () => {
@@ -188,7 +197,8 @@ describe('worker (in-process, embedded app)', () => {
     ['concurrency 0', ['-c', '0'], /--concurrency "0": must be greater than 0 \(setting workerConcurrency\)/],
     ['a fractional concurrency', ['-c', '1.5'], /--concurrency "1.5": expected an integer, got 1.5/],
     ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier "-1": must be 0 or more/],
-    ['a bad shutdown timeout', ['--shutdown-timeout', 'forever'], /--shutdown-timeout "forever": expected a number/],
+    ['a bad shutdown timeout', ['--shutdown-timeout-sec', 'forever'], /--shutdown-timeout-sec "forever": expected a number/],
+    ['both names of the shutdown timeout', ['--shutdown-timeout', '5', '--shutdown-timeout-sec', '6'], /--shutdown-timeout and --shutdown-timeout-sec are one option: give only --shutdown-timeout-sec/],
   ] as const) {
     it(`rejects ${label} with exit 2`, async () => {
       t = makeApp();

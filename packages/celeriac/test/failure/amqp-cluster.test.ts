@@ -48,7 +48,7 @@ describe.runIf(ready)('a quorum queue on a three-node RabbitMQ cluster, one node
     workerApp.task('c.work', async (n: number) => {
       runs.set(n, (runs.get(n) ?? 0) + 1);
       runTimes.push(Date.now());
-      await sleep(5);
+      await sleep(5); // the task's work: real time
       return n;
     });
     worker = new Worker(workerApp, { queues: ['celery'], concurrency: 4, sendTaskEvents: true });

@@ -28,7 +28,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     app = createApp({ broker: vhostUrl(vhost, '?heartbeat=5'), backend: 'memory://', taskAcksLate: true }, { env: {}, logger: pino({ level: 'silent' }) });
     app.task('fail.work', { bind: true }, async (ctx, ms: number) => {
       runs.set(ctx.request.id, (runs.get(ctx.request.id) ?? 0) + 1);
-      await sleep(ms);
+      await sleep(ms); // the task's work: real time
       return ctx.request.id;
     });
     worker = new Worker(app, { queues: ['fail'], concurrency: 8 });

@@ -39,7 +39,7 @@ describe.runIf(ready)('a RabbitMQ node killed -9 and restarted under load', () =
     const runs = new Map<number, number>();
     app.task('r.work', async (n: number) => {
       runs.set(n, (runs.get(n) ?? 0) + 1);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 50)); // the task's work: real time
       return n;
     });
     worker = new Worker(app, { queues: ['celery'], concurrency: 4 });

@@ -53,11 +53,11 @@ describe.runIf(ready)('worker, retries and beat on quorum queues', () => {
   }, 30_000);
 
   it("beat sends an entry's countdown through the ladder, in the beat store's transaction", async () => {
-    const app = make({ beatLeaseTtl: 3, beatMaxLoopInterval: 1 });
+    const app = make({ beatLeaseTtlSec: 3, beatMaxLoopIntervalSec: 1 });
     const seen: { at: number; sentAt: number }[] = [];
     app.task('q.tick', (sentAt: number) => void seen.push({ at: Date.now(), sentAt }));
     await start(app, ['beatq']);
-    const beatApp = make({ beatLeaseTtl: 3, beatMaxLoopInterval: 1 });
+    const beatApp = make({ beatLeaseTtlSec: 3, beatMaxLoopIntervalSec: 1 });
     const beat = new Beat(beatApp, { schedule: { tick: { task: 'q.tick', schedule: 1, args: [0], options: { queue: 'beatq', countdown: 2 } } } });
     await beat.start();
     try {

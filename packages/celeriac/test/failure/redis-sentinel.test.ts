@@ -1,6 +1,6 @@
 /**
  * Redis Sentinel end to end, on private servers: a master, a replica and one sentinel on free
- * ports. An app whose broker is a `redis+sentinel://` URL and whose backend is kombu's
+ * ports (test/support/sentinel-cluster.ts). An app whose broker is a `redis+sentinel://` URL and whose backend is kombu's
  * `sentinel://...?master_name=` form runs tasks on a worker; then SENTINEL FAILOVER promotes
  * the replica, and the same worker and producer go on with the new master, without restart.
  */
@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
-import { freePort, RedisServerProcess, SentinelProcess, shouldRunRedisTests } from '../support/redis.js';
+import { shouldRunRedisTests, type RedisServerProcess, type SentinelProcess } from '../support/redis.js';
+import { SentinelCluster } from '../support/sentinel-cluster.js';
 import { waitFor } from 'celeriac/testing';
 
 const MASTER = 'celeriac-test';
@@ -17,6 +18,7 @@ const MASTER = 'celeriac-test';
 const ready = await shouldRunRedisTests('failure: Redis Sentinel');
 
 describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', () => {
+  let cluster: SentinelCluster | undefined;
   let master: RedisServerProcess;
   let replica: RedisServerProcess;
   let sentinel: SentinelProcess;
@@ -25,18 +27,8 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
   let add: ReturnType<typeof defineAdd>;
 
   beforeAll(async () => {
-    master = new RedisServerProcess(await freePort());
-    await master.start();
-    const replicaPort = await freePort();
-    replica = new RedisServerProcess(replicaPort, ['--replicaof', '127.0.0.1', String(master.port)]);
-    await replica.start();
-    sentinel = new SentinelProcess(await freePort(), MASTER, master.port);
-    await sentinel.start();
-    // The sentinel learns about the replica from the master's INFO (every 10 s at first).
-    await waitFor(async () => {
-      const replicas = (await sentinel.command(['SENTINEL', 'REPLICAS', MASTER])) as unknown[];
-      return replicas.length === 1;
-    }, 'the sentinel to see the replica', 20_000);
+    cluster = await SentinelCluster.start(MASTER, { replicas: 1, sentinels: 1, durable: false });
+    ({ master, replica, sentinel } = cluster);
     app = createApp(
       {
         broker: `redis+sentinel://127.0.0.1:${sentinel.port}/${MASTER}/0`,
@@ -53,9 +45,7 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
   afterAll(async () => {
     await worker?.close({ deadlineMs: 1000 });
     await app?.close();
-    await sentinel?.dispose();
-    await replica?.kill();
-    await master?.kill();
+    await cluster?.dispose();
   }, 20_000);
 
   it('runs a task through a sentinel-discovered master, with its result on the master db 1', async () => {

@@ -68,7 +68,7 @@ describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => 
         } catch {
           refused += 1; // the send failed and the caller knows: not a lost task
         }
-        await sleep(20);
+        await sleep(20); // paces the producer: real time between sends, no condition
       }
     })();
     await waitFor(() => sent.length >= 50, 'tasks flowing before the kill', 15_000);
@@ -88,7 +88,7 @@ describe.runIf(ready)('Redis Sentinel: kill -9 of the master under load', () => 
       return false;
     }, 'a task sent after the kill to complete', 60_000);
     const beatRunsAtRecovery = beatRuns.length;
-    await sleep(2000);
+    await sleep(2000); // lets 2 s of load and beat run on the new master (real time, no condition)
     stop = true;
     await produce;
     const values = await Promise.all(sent.map((s) => s.r.get({ timeoutMs: 60_000 })));

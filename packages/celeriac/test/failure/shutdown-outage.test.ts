@@ -65,7 +65,7 @@ describe.runIf(run)('shutdown while Redis is down (celeriac worker process)', ()
     await server.start();
     proxy.heal();
     const url = proxy.redisUrl();
-    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-b', url, '--result-backend', url, '--shutdown-timeout', String(shutdownTimeoutSec), '-c', '1'], { timeoutMs: 90_000 });
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-b', url, '--result-backend', url, '--shutdown-timeout-sec', String(shutdownTimeoutSec), '-c', '1'], { timeoutMs: 90_000 });
     await cli.waitFor(/ready\./, 20_000);
     const producer = createApp({ broker: server.url, backend: server.url, taskAcksLate: true });
     await producer.sendTask('fixture.block', [], {}, { queue: 'celery' });

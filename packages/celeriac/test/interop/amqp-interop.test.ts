@@ -100,12 +100,15 @@ c = amqp.Connection('%s:%s' % (u.hostname, u.port), userid='guest', password='gu
 ch = c.channel(); m = ch.basic_get('probe', no_ack=True)
 p = m.properties
 print(json.dumps({'ct': p['content_type'], 'ce': p['content_encoding'], 'dm': p['delivery_mode'], 'prio': p['priority'],
-  'cid': p['correlation_id'], 'reply_to': p['reply_to'], 'exp': p['expiration'],
+  'cid': p['correlation_id'], 'reply_to': p['reply_to'], 'exp': p['expiration'], 'ts': p.get('timestamp'),
   'retries': type(p['application_headers']['retries']).__name__, 'timelimit': p['application_headers']['timelimit'],
   'keys': list(p['application_headers'].keys()), 'body': m.body if isinstance(m.body, str) else m.body.decode()}))
 c.close()`);
       const got = JSON.parse(out) as Record<string, unknown>;
       expect(got).toMatchObject({ ct: 'application/json', ce: 'utf-8', dm: 2, prio: 7, cid: r.id, reply_to: probe.replyTo, exp: '60000', retries: 'int', timelimit: [null, null] });
+      // The send time (queue age on RabbitMQ): whole Unix seconds, which py-amqp reads as an int.
+      expect(Math.abs((got['ts'] as number) - Date.now() / 1000)).toBeLessThan(60);
+      expect(Number.isInteger(got['ts'])).toBe(true);
       expect((got['keys'] as string[]).slice(0, 5)).toEqual(['lang', 'task', 'id', 'shadow', 'eta']);
       expect(got['keys']).toContain('x-custom');
       expect(got['body']).toBe('[[4, 5], {"k": 1.5}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]');

@@ -46,7 +46,7 @@ def s(name, *args):
 
 def header(file_name):
     for i in range(3):
-        time.sleep(1)
+        time.sleep(1)  # real time between parts: the header is a slow generator
         if i == 2:
             with open(file_name) as f:
                 assert f.readline() == '0\\n', 'chord header was unrolled too early'

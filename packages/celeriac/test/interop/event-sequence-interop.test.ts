@@ -101,7 +101,7 @@ describeOracles('the events of a Python worker and of a Celeriac worker, scenari
     const views = [];
     for (const r of results) {
       await waitFor(() => seen.some((e) => e.uuid === r.id && e.type === last), `${last} of ${r.id}`, { timeoutMs: 40_000 });
-      // Anything a worker sends after the last event (it should send nothing) shows up too.
+      // Bounds an absence: anything a worker sends after the last event (it should send nothing) shows up too.
       await sleep(300);
       views.push(view(seen.filter((e) => e.uuid === r.id && e.type !== 'task-sent')));
     }

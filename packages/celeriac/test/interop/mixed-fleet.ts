@@ -52,7 +52,7 @@ export class MixedFleet {
 
   /** A Celeriac app on the fleet's broker and backend, silent; not closed by `close()`. */
   newApp(settings: Settings = {}): App {
-    return createApp({ broker: this.brokerUrl, backend: this.py.backend, resultExpires: TEST_RESULT_EXPIRES_SEC, ...settings }, { env: {}, logger: pino({ level: 'silent' }) });
+    return createApp({ broker: this.brokerUrl, backend: this.py.backend, resultExpiresSec: TEST_RESULT_EXPIRES_SEC, ...settings }, { env: {}, logger: pino({ level: 'silent' }) });
   }
 
   /** A Celeriac app as {@link newApp}, closed by `close()`. */

@@ -248,7 +248,7 @@ traceSuite(
     const py: PyEnv = { broker: url, backend: url, keyPrefix: prefix, oracle, extraEnv: { OTEL_SPANS_FILE: spansFile } };
     return {
       py,
-      app: () => createApp({ broker: `${url}?global_keyprefix=${prefix}`, backend: url, resultExpires: TEST_RESULT_EXPIRES_SEC }, { env: {}, logger: silent }),
+      app: () => createApp({ broker: `${url}?global_keyprefix=${prefix}`, backend: url, resultExpiresSec: TEST_RESULT_EXPIRES_SEC }, { env: {}, logger: silent }),
       cleanup: async (taskIds) => {
         await deleteKeys(prefix, url);
         await deleteResults(taskIds, url);

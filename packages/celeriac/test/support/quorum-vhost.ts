@@ -1,8 +1,9 @@
 /**
  * A vhost of its own for a suite on RabbitMQ quorum queues: its URL, a plain amqplib
  * connection to look at queues with, and Celeriac apps on it whose queues default to quorum
- * with `rpc://` results. `close()` closes the apps and the connection and deletes the vhost
- * (close workers first).
+ * with `rpc://` results. `close()` closes the apps and the connection and gives the vhost back
+ * (close workers first): it comes from the pool's quorum vhosts, the delay ladder perhaps
+ * already declared (amqp-env.ts `createVhost(label, { quorum: true })`).
  */
 import amqp, { type ChannelModel } from 'amqplib';
 import { pino } from 'pino';
@@ -20,7 +21,7 @@ export interface QuorumVhost {
 }
 
 export async function quorumVhost(label: string): Promise<QuorumVhost> {
-  const vhost = await createVhost(label);
+  const vhost = await createVhost(label, { quorum: true });
   const url = vhostUrl(vhost);
   const conn = await amqp.connect(url);
   const apps: App[] = [];

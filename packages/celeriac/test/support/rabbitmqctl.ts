@@ -7,15 +7,102 @@
  * the 2-core test machine. So vhosts are added and deleted many in one `rabbitmqctl eval`.
  */
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Runs `rabbitmqctl` with `args`; returns stdout. */
+/** Host:port of the test RabbitMQ. */
+export const TEST_AMQP_HOST = process.env['CELERIAC_TEST_AMQP_HOST'] ?? '127.0.0.1:5672';
+
+/** The broker URL of a vhost. */
+export function vhostUrl(vhost: string, query = ''): string {
+  return `amqp://guest:guest@${TEST_AMQP_HOST}/${encodeURIComponent(vhost)}${query}`;
+}
+
+/** How long a vhost is given to be made: a healthy node adds a batch in 1-3 s. */
+export const VHOST_ADD_TIMEOUT_MS = 30_000;
+
+/**
+ * The error of a `rabbitmqctl` call that did not answer in time, naming the state that makes
+ * it so: after hours of tests creating and deleting quorum queues, RabbitMQ 3.10 stops adding
+ * vhosts and elects quorum leaders slowly.
+ */
+export function wedgedError(what: string, timeoutMs: number, cause?: unknown): Error {
+  return new Error(
+    `rabbitmqctl ${what} did not answer in ${timeoutMs / 1000} s: the RabbitMQ node may be wedged ` +
+      '(after much quorum-queue churn vhost adds hang and quorum leader elections stall; on 2026-11-25 it had also run out ' +
+      "of file descriptors, `grep emfile /var/log/rabbitmq/*.log`, with ~950 connections in CLOSE-WAIT). Look with " +
+      "`rabbitmqctl eval 'rabbit_vhost_sup_sup:check().'`, `rabbitmqctl list_queues -p <vhost> name type leader` and " +
+      "`ss -tan state close-wait '( sport = :5672 )' | wc -l`; vhosts left by tests: `rabbitmqctl list_vhosts | grep ^celeriac-`",
+    { cause },
+  );
+}
+
+/**
+ * Runs `rabbitmqctl` with `args`; returns stdout. A call that takes over `timeoutMs` is killed
+ * and rejects with {@link wedgedError} naming `what` (the verb by default).
+ */
 export async function rabbitmqctl(...args: string[]): Promise<string> {
-  const { stdout } = await run('rabbitmqctl', ['-q', ...args], { timeout: 60_000 });
-  return stdout;
+  return rabbitmqctlWithin({ timeoutMs: 60_000 }, ...args);
+}
+
+/** The processes below `pid` (Linux /proc; none elsewhere). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    try {
+      // The parent pid is the 2nd field after the parenthesised command name.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  for (let next = children.get(pid) ?? []; next.length > 0; next = next.flatMap((p) => children.get(p) ?? [])) out.push(...next);
+  return out;
+}
+
+/**
+ * {@link rabbitmqctl} with its time limit, the name its timeout error gives the call, and (for
+ * tests) the command. On timeout the whole process tree goes: run as root, the wrapper starts
+ * the CLI's Erlang VM through `su` in a session of its own, which a kill of the wrapper alone
+ * leaves running, holding one of the 11 ports rabbitmqctl may use (35672-35682); eleven such
+ * and every rabbitmqctl fails with "Distribution failed: nodistribution".
+ */
+export async function rabbitmqctlWithin(opts: { timeoutMs: number; what?: string; command?: string }, ...args: string[]): Promise<string> {
+  const call = run(opts.command ?? 'rabbitmqctl', ['-q', ...args]);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    const pid = call.child.pid;
+    if (pid === undefined) return;
+    // Collected before any is killed: an orphan's parent would no longer say it was ours.
+    for (const p of [pid, ...descendants(pid)]) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }, opts.timeoutMs);
+  try {
+    return (await call).stdout;
+  } catch (error) {
+    if (timedOut) throw wedgedError(opts.what ?? args[0] ?? '', opts.timeoutMs, error);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Every vhost a test makes starts with this; {@link deleteVhosts} deletes no other. */
@@ -45,7 +132,8 @@ const ACTING_USER = '<<"rmq-cli">>';
  */
 export async function addVhosts(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await rabbitmqctl(
+  await rabbitmqctlWithin(
+    { timeoutMs: VHOST_ADD_TIMEOUT_MS, what: 'add_vhost' },
     'eval',
     `U = ${ACTING_USER}, [begin ok = rabbit_vhost:add(V, U), ok = rabbit_auth_backend_internal:set_permissions(<<"guest">>, V, <<".*">>, <<".*">>, <<".*">>, U) end || V <- ${erlangList(names)}], ok.`,
   );
@@ -54,5 +142,25 @@ export async function addVhosts(names: readonly string[]): Promise<void> {
 /** Deletes each vhost of `names` (and everything in it) in one `rabbitmqctl eval`; one already gone is no error. */
 export async function deleteVhosts(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await rabbitmqctl('eval', `[rabbit_vhost:delete(V, ${ACTING_USER}) || V <- ${erlangList(names)}], ok.`);
+  // A vhost's queues go with it: 2 minutes for the run's last call, which deletes them all.
+  await rabbitmqctlWithin({ timeoutMs: 120_000, what: 'delete_vhost' }, 'eval', `[rabbit_vhost:delete(V, ${ACTING_USER}) || V <- ${erlangList(names)}], ok.`);
+}
+
+/** The names of the queues and exchanges in a vhost (the default exchange `''` and `amq.*` included). */
+export interface VhostContents {
+  readonly queues: string[];
+  readonly exchanges: string[];
+}
+
+/** Lists a test vhost's queues and exchanges, in one `rabbitmqctl eval` (AMQP cannot list). */
+export async function listVhost(vhost: string): Promise<VhostContents> {
+  const v = erlangList([vhost]).slice(1, -1);
+  const out = await rabbitmqctlWithin(
+    { timeoutMs: VHOST_ADD_TIMEOUT_MS, what: `eval (list the queues of ${vhost})` },
+    'eval',
+    `V = ${v}, io:format("~s~n", [rabbit_json:encode(#{queues => [element(4, amqqueue:get_name(Q)) || Q <- rabbit_amqqueue:list(V)], exchanges => [element(4, element(2, X)) || X <- rabbit_exchange:list(V)]})]), ok.`,
+  );
+  const line = out.split('\n').find((l) => l.startsWith('{'));
+  if (line === undefined) throw new Error(`rabbitmqctl listed no contents of ${vhost}: ${out}`);
+  return JSON.parse(line) as VhostContents;
 }

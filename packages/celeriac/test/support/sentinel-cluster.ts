@@ -1,8 +1,10 @@
 /**
- * Redis Sentinel as production runs it, on private servers for one test file: a master and
- * two replicas (AOF on, fsync always, each in a directory of its own) watched by three
- * sentinels (quorum 2). `url(db)` is kombu's form, one `sentinel://` per sentinel, with no
- * master name: it goes in the transport options (`masterName`).
+ * Redis Sentinel on private servers for one test file. By default as production runs it: a
+ * master and two replicas (AOF on, fsync always, each in a directory of its own) watched by
+ * three sentinels (quorum 2); `{ replicas: 1, sentinels: 1, durable: false }` is the small
+ * one (a master, a replica, one sentinel) of the suites that only need a failover to happen.
+ * `url(db)` is kombu's form, one `sentinel://` per sentinel, with no master name: it goes in
+ * the transport options (`masterName`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,17 @@ import { join } from 'node:path';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { freePort, RedisServerProcess, SentinelProcess } from './redis.js';
 
-/** A running master + 2 replicas + 3 sentinels. */
+/** How many of each a {@link SentinelCluster} runs. */
+export interface SentinelClusterShape {
+  /** @default 2 */
+  readonly replicas?: number;
+  /** @default 3 */
+  readonly sentinels?: number;
+  /** AOF with fsync always on every server. @default true */
+  readonly durable?: boolean;
+}
+
+/** A running master, its replicas and sentinels. */
 export class SentinelCluster {
   readonly servers: RedisServerProcess[] = [];
   readonly sentinels: SentinelProcess[] = [];
@@ -18,27 +30,30 @@ export class SentinelCluster {
 
   private constructor(readonly masterName: string) {}
 
-  /** Starts the servers and sentinels and waits until every sentinel sees both replicas and the other two sentinels. */
-  static async start(masterName: string): Promise<SentinelCluster> {
+  /**
+   * Starts the servers and sentinels (a majority of them the quorum) and waits until every
+   * sentinel sees every replica and every other sentinel.
+   */
+  static async start(masterName: string, shape: SentinelClusterShape = {}): Promise<SentinelCluster> {
+    const { replicas = 2, sentinels = 3, durable = true } = shape;
     const cluster = new SentinelCluster(masterName);
     try {
-      const master = await cluster.#server();
-      await cluster.#server(['--replicaof', '127.0.0.1', String(master.port)]);
-      await cluster.#server(['--replicaof', '127.0.0.1', String(master.port)]);
-      for (let i = 0; i < 3; i += 1) {
-        const s = new SentinelProcess(await freePort(), masterName, master.port, 2);
+      const master = await cluster.#server(durable);
+      for (let i = 0; i < replicas; i += 1) await cluster.#server(durable, ['--replicaof', '127.0.0.1', String(master.port)]);
+      for (let i = 0; i < sentinels; i += 1) {
+        const s = new SentinelProcess(await freePort(), masterName, master.port, Math.floor(sentinels / 2) + 1);
         cluster.sentinels.push(s);
         await s.start();
       }
-      // Each sentinel learns the replicas from the master's INFO and the other sentinels from hello messages.
+      // Each sentinel learns the replicas from the master's INFO (every 10 s at first) and the other sentinels from hello messages.
       await waitFor(async () => {
         for (const s of cluster.sentinels) {
-          const replicas = (await s.command(['SENTINEL', 'REPLICAS', masterName])) as unknown[];
+          const seen = (await s.command(['SENTINEL', 'REPLICAS', masterName])) as unknown[];
           const peers = (await s.command(['SENTINEL', 'SENTINELS', masterName])) as unknown[];
-          if (replicas.length !== 2 || peers.length !== 2) return false;
+          if (seen.length !== replicas || peers.length !== sentinels - 1) return false;
         }
         return true;
-      }, 'the sentinels to see both replicas and each other', 30_000);
+      }, 'the sentinels to see every replica and each other', 30_000);
       return cluster;
     } catch (err) {
       await cluster.dispose();
@@ -49,6 +64,16 @@ export class SentinelCluster {
   /** The first master (the one {@link killMaster} kills). */
   get master(): RedisServerProcess {
     return this.servers[0] as RedisServerProcess;
+  }
+
+  /** The first replica. */
+  get replica(): RedisServerProcess {
+    return this.servers[1] as RedisServerProcess;
+  }
+
+  /** The first sentinel. */
+  get sentinel(): SentinelProcess {
+    return this.sentinels[0] as SentinelProcess;
   }
 
   /** kombu's URL of database `db`: `sentinel://127.0.0.1:<p1>;...;sentinel://127.0.0.1:<p3>/<db>`. */
@@ -71,11 +96,15 @@ export class SentinelCluster {
     for (const d of this.#dirs) rmSync(d, { recursive: true, force: true });
   }
 
-  /** A redis-server with AOF (fsync always) in a directory of its own. */
-  async #server(extra: string[] = []): Promise<RedisServerProcess> {
-    const dir = mkdtempSync(join(tmpdir(), 'celeriac-sentinel-node-'));
-    this.#dirs.push(dir);
-    const s = new RedisServerProcess(await freePort(), ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', ...extra]);
+  /** A redis-server; `durable`: with AOF (fsync always) in a directory of its own. */
+  async #server(durable: boolean, extra: string[] = []): Promise<RedisServerProcess> {
+    let persistence: string[] = [];
+    if (durable) {
+      const dir = mkdtempSync(join(tmpdir(), 'celeriac-sentinel-node-'));
+      this.#dirs.push(dir);
+      persistence = ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'];
+    }
+    const s = new RedisServerProcess(await freePort(), [...persistence, ...extra]);
     this.servers.push(s);
     await s.start();
     return s;

@@ -68,7 +68,7 @@ describe('Celery events from a worker', () => {
     const sent = await waitFor(() => events.find((e) => e.type === 'task-sent'), 'task-sent');
     expect(sent).toMatchObject({ uuid: r.id, name: 't.add', args: '(1, 1)', kwargs: '{}', retries: 0, queue: 'celery', exchange: '', routing_key: 'celery' });
     expect(String(sent['hostname'])).toMatch(/^gen\d+@/);
-    await sleep(50);
+    await sleep(50); // bounds an absence: no other task event comes
     expect(events.filter((e) => e.type.startsWith('task-') && e.type !== 'task-sent')).toEqual([]);
     await stop();
   });

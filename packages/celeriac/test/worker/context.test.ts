@@ -44,7 +44,7 @@ describe('ctx.request', () => {
   it('reports the time limits in force', async () => {
     const env = makeEnv({}, { fakeClock: true });
     let limits: readonly (number | null)[] = [];
-    const t = env.app.task('t.limits', { bind: true, timeLimit: 30, softTimeLimit: 20 }, (ctx) => {
+    const t = env.app.task('t.limits', { bind: true, timeLimitSec: 30, softTimeLimitSec: 20 }, (ctx) => {
       limits = ctx.request.timeLimit;
     });
     await env.startWorker();

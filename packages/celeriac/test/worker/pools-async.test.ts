@@ -34,12 +34,13 @@ describe('async pool', () => {
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     let spun = false;
     const io = env.app.task('t.io', async () => {
+      // The task's I/O: it waits for the CPU-bound one to spin, then real time passes.
       while (!spun) await sleep(10);
       await sleep(50);
       return 'io';
     });
     const late = env.app.task('t.late', async (ms: number) => {
-      await sleep(30);
+      await sleep(30); // real time before it blocks, so it blocks after an await
       const end = Date.now() + ms;
       while (Date.now() < end) {
         // CPU-bound, in a continuation
@@ -151,7 +152,7 @@ describe('solo pool', () => {
   it('a hard limit fails the task and the next one runs', async () => {
     const env = makeEnv({}, { fakeClock: true });
     const started = deferred();
-    const hang = env.app.task('t.hang', { timeLimit: 1 }, async () => {
+    const hang = env.app.task('t.hang', { timeLimitSec: 1 }, async () => {
       started.resolve();
       await new Promise(() => undefined);
     });
@@ -170,7 +171,7 @@ describe('time limits set at run time (worker.setTimeLimit)', () => {
   it('replace the task options for runs that start afterwards; the message header still wins', async () => {
     const env = makeEnv({}, { fakeClock: true });
     const started: string[] = [];
-    const hang = env.app.task('t.limited', { bind: true, timeLimit: 50 }, async (ctx) => {
+    const hang = env.app.task('t.limited', { bind: true, timeLimitSec: 50 }, async (ctx) => {
       started.push(ctx.request.id);
       await new Promise(() => undefined);
     });
@@ -180,7 +181,7 @@ describe('time limits set at run time (worker.setTimeLimit)', () => {
     await waitFor(() => started.length === 1, 'the first run');
     worker.setTimeLimit(hang.name, { hard: 2 });
     const after = await sender.sendTask(hang.name);
-    const header = await sender.sendTask(hang.name, [], {}, { timeLimit: 7 });
+    const header = await sender.sendTask(hang.name, [], {}, { timeLimitSec: 7 });
     await waitFor(() => started.length === 3, 'all runs');
     env.clock!.advance(2_000);
     expect((await waitForState(env, after.id, 'FAILURE')).result).toMatchObject({ exc_type: 'TimeLimitExceeded', exc_message: [2] });

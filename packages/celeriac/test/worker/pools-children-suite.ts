@@ -166,17 +166,17 @@ function limitTests(pool: PoolKind): void {
 
     it("the worker's setting overrides (CLI flags) reach the app of every child", async () => {
       const { env, tasks } = setup();
-      env.app.overrideSettings({ resultExpires: 4321, taskSoftTimeLimit: 99 });
+      env.app.overrideSettings({ resultExpiresSec: 4321, taskSoftTimeLimitSec: 99 });
       await env.startWorker({ pool, appModule, concurrency: 1 });
-      expect(await (await tasks.setting.delay('resultExpires')).get({ timeoutMs: 10_000 })).toBe(4321);
-      expect(await (await tasks.setting.delay('taskSoftTimeLimit')).get({ timeoutMs: 10_000 })).toBe(99);
+      expect(await (await tasks.setting.delay('resultExpiresSec')).get({ timeoutMs: 10_000 })).toBe(4321);
+      expect(await (await tasks.setting.delay('taskSoftTimeLimitSec')).get({ timeoutMs: 10_000 })).toBe(99);
     });
 
     it('the soft limit aborts ctx.signal in the child with SoftTimeLimitExceeded', async () => {
       const { env, tasks } = setup({}, true);
       const worker = await env.startWorker({ pool, appModule, concurrency: 2 });
-      const caught = await tasks.soft.applyAsync(['catch'], { softTimeLimit: 5 });
-      const thrown = await tasks.soft.applyAsync(['throw'], { softTimeLimit: 2 });
+      const caught = await tasks.soft.applyAsync(['catch'], { softTimeLimitSec: 5 });
+      const thrown = await tasks.soft.applyAsync(['throw'], { softTimeLimitSec: 2 });
       await waitFor(() => worker.active === 2, 'both tasks to start', 10_000);
       env.clock!.advance(2_000);
       const meta = await waitForState(env, thrown.id, 'FAILURE', 10_000);
@@ -191,7 +191,7 @@ function limitTests(pool: PoolKind): void {
       const { env, tasks } = setup({ taskAcksLate: true }, true);
       const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
       const [first] = childIds(worker);
-      const stuck = await tasks.spinForever.applyAsync([], { timeLimit: 2 });
+      const stuck = await tasks.spinForever.applyAsync([], { timeLimitSec: 2 });
       const next = await tasks.whoami.delay();
       await running(worker);
       env.clock!.advance(2_000);
@@ -207,13 +207,13 @@ function limitTests(pool: PoolKind): void {
     it('limits count from when a child takes the task, not while a fresh child starts', async () => {
       const { env, tasks } = setup({}, true);
       const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
-      const stuck = await tasks.spinForever.applyAsync([], { timeLimit: 1 });
+      const stuck = await tasks.spinForever.applyAsync([], { timeLimitSec: 1 });
       await running(worker);
       env.clock!.advance(1_000);
       await waitForState(env, stuck.id, 'FAILURE', 10_000);
       await waitFor(() => worker.active === 0, 'the slot to be free');
       // The only child was just ended; this task waits for its replacement, which takes a while.
-      const next = await tasks.whoami.applyAsync([], { timeLimit: 1 });
+      const next = await tasks.whoami.applyAsync([], { timeLimitSec: 1 });
       await running(worker);
       env.clock!.advance(5_000);
       const ranOn = await next.get({ timeoutMs: 15_000 });
@@ -223,7 +223,7 @@ function limitTests(pool: PoolKind): void {
     it('a soft limit the task cannot see while it spins is followed by the hard limit', async () => {
       const { env, tasks } = setup({}, true);
       const worker = await env.startWorker({ pool, appModule, concurrency: 1 });
-      const r = await tasks.softThenSpin.applyAsync([], { softTimeLimit: 1, timeLimit: 3 });
+      const r = await tasks.softThenSpin.applyAsync([], { softTimeLimitSec: 1, timeLimitSec: 3 });
       await running(worker);
       env.clock!.advance(1_000);
       env.clock!.advance(2_000);
@@ -282,15 +282,15 @@ function childrenTests(pool: PoolKind, flags: FlagFiles): void {
       expect(env.lines.some((l) => String(l.msg).includes('maxTasksPerChild 2'))).toBe(true);
     });
 
-    it('maxMemoryPerChild replaces a child whose heap grew past the limit, after its task', async () => {
+    it('maxMemoryPerChildKib replaces a child whose heap grew past the limit, after its task', async () => {
       const { env, tasks } = setup();
-      await env.startWorker({ pool, appModule, concurrency: 1, maxMemoryPerChild: 150_000 });
+      await env.startWorker({ pool, appModule, concurrency: 1, maxMemoryPerChildKib: 150_000 });
       const a = await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS });
       const b = await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS });
       expect(b).toBe(a);
       expect(await (await tasks.hog.delay(200)).get({ timeoutMs: CHILD_START_MS })).toBe(a);
       expect(await (await tasks.whoami.delay()).get({ timeoutMs: CHILD_START_MS })).not.toBe(a);
-      expect(env.lines.some((l) => String(l.msg).includes('maxMemoryPerChild 150000'))).toBe(true);
+      expect(env.lines.some((l) => String(l.msg).includes('maxMemoryPerChildKib 150000'))).toBe(true);
     });
 
     it('resize grows and shrinks the number of children', async () => {

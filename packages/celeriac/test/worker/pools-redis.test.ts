@@ -45,7 +45,7 @@ describe.runIf(ready)('threads pool on Redis', () => {
         broker: `${REDIS_URL}?global_keyprefix=${prefix}`,
         backend: REDIS_URL,
         // The chord's parts get ids inside the worker, so close() cannot delete their results.
-        resultExpires: TEST_RESULT_EXPIRES_SEC,
+        resultExpiresSec: TEST_RESULT_EXPIRES_SEC,
         taskAcksLate: true,
         // A lease not renewed for 1 s is taken back: a blocked event loop would lose it.
         brokerTransportOptions: { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 },
@@ -112,7 +112,7 @@ describe.runIf(ready)('threads pool on Redis', () => {
 
   it('the hard limit ends a busy-looping thread; the next task runs on a fresh thread', async () => {
     const before = worker.pool.stats().processes;
-    const stuck = track(await tasks.spinForever.applyAsync([], { timeLimit: 1 }));
+    const stuck = track(await tasks.spinForever.applyAsync([], { timeLimitSec: 1 }));
     await expect(stuck.get({ timeoutMs: 20_000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded', excModule: 'billiard.exceptions' });
     const after = await waitFor(() => {
       const now = worker.pool.stats().processes;
@@ -130,7 +130,7 @@ describe.runIf(ready)('threads pool on Redis', () => {
   }, 60_000);
 
   it('the soft limit aborts ctx.signal in the thread', async () => {
-    const r = track(await tasks.soft.applyAsync(['catch'], { softTimeLimit: 1 }));
+    const r = track(await tasks.soft.applyAsync(['catch'], { softTimeLimitSec: 1 }));
     expect(await r.get({ timeoutMs: 20_000 })).toBe('cleaned up after SoftTimeLimitExceeded (SoftTimeLimitExceeded)');
   }, 30_000);
 

@@ -131,7 +131,7 @@ describe('remote control', () => {
     expect(await (await add.applyAsync([2, 2], { queue: 'extra' })).get({ timeoutMs: 2000 })).toBe(4);
     expect(await client.ask(NODE, 'cancel_consumer', { queue: 'extra' })).toEqual({ ok: 'no longer consuming from extra' });
     const r = await add.applyAsync([3, 3], { queue: 'extra' });
-    await sleep(100);
+    await sleep(100); // bounds an absence: a consumer still on 'extra' would take it meanwhile
     expect(await env.app.broker.queueLength('extra')).toBe(1);
     expect((await env.backend.get(r.id))?.status ?? 'PENDING').toBe('PENDING');
   });

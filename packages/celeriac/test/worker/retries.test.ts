@@ -92,7 +92,7 @@ describe('ctx.retry()', () => {
   it('uses defaultRetryDelay when neither countdown nor eta is given, and an eta as given', async () => {
     const env = makeEnv({}, { fakeClock: true });
     const now = env.clock!.now();
-    env.app.task('t.default', { bind: true, defaultRetryDelay: 42 }, (ctx) => ctx.retry());
+    env.app.task('t.default', { bind: true, defaultRetryDelaySec: 42 }, (ctx) => ctx.retry());
     env.app.task('t.at', { bind: true }, (ctx) => ctx.retry({ eta: new Date(now + 90_000) }));
     await env.startWorker();
     const d = await env.app.sendTask('t.default');
@@ -103,7 +103,7 @@ describe('ctx.retry()', () => {
     expect(publishedFor(env, at.id)[1]?.deliverAt).toBe(now + 90_000);
     // Celery's default is 180 s.
     const plain = createApp({}, { env: {} }).task('t.plain', { bind: true }, (ctx) => ctx.retry());
-    expect(plain.options.defaultRetryDelay).toBeUndefined();
+    expect(plain.options.defaultRetryDelaySec).toBeUndefined();
   });
 
   it('sends the retry to another queue when asked, as Celery\'s retry(queue=...)', async () => {

@@ -47,7 +47,7 @@ describe('task metrics through OpenTelemetry', () => {
       throw new Error('no');
     });
     await env.startWorker();
-    for (let i = 0; i < 3; i++) await (await add.delay(i, 1)).get({ timeout: 3000 });
+    for (let i = 0; i < 3; i++) await (await add.delay(i, 1)).get({ timeoutMs: 3000 });
     const failed = await boom.delay();
     await waitForState(env, failed.id, 'FAILURE');
 

@@ -18,7 +18,7 @@ describe('soft time limit', () => {
     const env = makeEnv({}, { fakeClock: true });
     const started = deferred();
     let reason: unknown = null;
-    const t = env.app.task('t.soft', { bind: true, softTimeLimit: 5 }, async (ctx) => {
+    const t = env.app.task('t.soft', { bind: true, softTimeLimitSec: 5 }, async (ctx) => {
       started.resolve();
       reason = await aborted(ctx.signal);
       return 'cleaned up';
@@ -44,15 +44,15 @@ describe('soft time limit', () => {
       throw await aborted(ctx.signal);
     });
     await env.startWorker();
-    const r = await t.applyAsync([], { softTimeLimit: 2 });
+    const r = await t.applyAsync([], { softTimeLimitSec: 2 });
     await started.promise;
     env.clock!.advance(2_000);
     const meta = await waitForState(env, r.id, 'FAILURE');
     expect(meta.result).toEqual({ exc_type: 'SoftTimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
   });
 
-  it('taskSoftTimeLimit from settings applies when the task sets none', async () => {
-    const env = makeEnv({ taskSoftTimeLimit: 3 }, { fakeClock: true });
+  it('taskSoftTimeLimitSec from settings applies when the task sets none', async () => {
+    const env = makeEnv({ taskSoftTimeLimitSec: 3 }, { fakeClock: true });
     const started = deferred();
     let reason: unknown = null;
     const t = env.app.task('t.soft_setting', { bind: true }, async (ctx) => {
@@ -74,7 +74,7 @@ describe('hard time limit', () => {
     const started = deferred();
     let signalReason: unknown = null;
     let hangFinished = false;
-    const hang = env.app.task('t.hang', { bind: true, timeLimit: 2 }, async (ctx) => {
+    const hang = env.app.task('t.hang', { bind: true, timeLimitSec: 2 }, async (ctx) => {
       ctx.signal.addEventListener('abort', () => (signalReason = ctx.signal.reason));
       started.resolve();
       await new Promise(() => undefined);
@@ -110,7 +110,7 @@ describe('hard time limit', () => {
         await new Promise(() => undefined);
       });
       await env.startWorker();
-      const r = await hang.applyAsync([], { timeLimit: 1 });
+      const r = await hang.applyAsync([], { timeLimitSec: 1 });
       await started.promise;
       env.clock!.advance(1_000);
       await waitForState(env, r.id, 'FAILURE');
@@ -119,15 +119,15 @@ describe('hard time limit', () => {
     }
   });
 
-  it('the call option wins over the task option and taskTimeLimit', async () => {
-    const env = makeEnv({ taskTimeLimit: 100 }, { fakeClock: true });
+  it('the call option wins over the task option and taskTimeLimitSec', async () => {
+    const env = makeEnv({ taskTimeLimitSec: 100 }, { fakeClock: true });
     const started = deferred();
-    const hang = env.app.task('t.hang', { timeLimit: 50 }, async () => {
+    const hang = env.app.task('t.hang', { timeLimitSec: 50 }, async () => {
       started.resolve();
       await new Promise(() => undefined);
     });
     await env.startWorker();
-    const r = await hang.applyAsync([], { timeLimit: 7 });
+    const r = await hang.applyAsync([], { timeLimitSec: 7 });
     await started.promise;
     env.clock!.advance(7_000);
     const meta = await waitForState(env, r.id, 'FAILURE');
@@ -136,7 +136,7 @@ describe('hard time limit', () => {
 
   it('a task finishing in time clears its timers', async () => {
     const env = makeEnv({}, { fakeClock: true });
-    const t = env.app.task('t.quick', { timeLimit: 10, softTimeLimit: 5 }, () => 'quick');
+    const t = env.app.task('t.quick', { timeLimitSec: 10, softTimeLimitSec: 5 }, () => 'quick');
     await env.startWorker();
     // The worker's own timers (the periodic re-read of revokes) are not the task's.
     const before = env.clock!.pendingTimers;
@@ -150,7 +150,7 @@ describe('hard time limit', () => {
     const started = deferred();
     const wake = deferred();
     const woke = deferred();
-    const zombie = env.app.task('t.zombie', { bind: true, timeLimit: 1 }, async (ctx) => {
+    const zombie = env.app.task('t.zombie', { bind: true, timeLimitSec: 1 }, async (ctx) => {
       started.resolve();
       await wake.promise;
       await ctx.updateState('PROGRESS', { late: true });
@@ -179,15 +179,15 @@ describe('limits that used to overflow the timer or meant "none"', () => {
     const env = makeEnv();
     const t = env.app.task('t.long_limit', body);
     await env.startWorker();
-    const r = await t.applyAsync([], { timeLimit: 2_147_484, softTimeLimit: 2_147_484 });
+    const r = await t.applyAsync([], { timeLimitSec: 2_147_484, softTimeLimitSec: 2_147_484 });
     expect(await r.get({ timeoutMs: 5000 })).toBe('done');
   });
 
   it('timelimit [0, null] from a caller and 0 in the settings mean no limit, as in Celery', async () => {
-    const env = makeEnv({ taskTimeLimit: 0, taskSoftTimeLimit: 0 });
+    const env = makeEnv({ taskTimeLimitSec: 0, taskSoftTimeLimitSec: 0 });
     const t = env.app.task('t.zero_limit', body);
     await env.startWorker();
-    const r = await t.applyAsync([], { timeLimit: 0 });
+    const r = await t.applyAsync([], { timeLimitSec: 0 });
     expect(env.broker.published[0]?.message.headers['timelimit']).toEqual([0, null]);
     expect(await r.get({ timeoutMs: 5000 })).toBe('done');
   });

@@ -247,7 +247,7 @@ describe('with a tracer provider registered', () => {
       span.end();
       return sent;
     });
-    await expect(r.get({ timeout: 5000 })).resolves.toBe(2 + 4 + 32);
+    await expect(r.get({ timeoutMs: 5000 })).resolves.toBe(2 + 4 + 32);
     await waitFor(() => spans('run/t.total').length === 2, 'both bodies');
     // Every header message was published under a span named for its task: none left a placeholder, none failed.
     expect(exporter.getFinishedSpans().filter((s) => s.name === 'apply_async' || s.status.code === SpanStatusCode.ERROR)).toEqual([]);
@@ -274,14 +274,14 @@ describe('with a tracer provider registered', () => {
     const total = env.app.task('t.total', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
     await env.startWorker();
     const r = await chord(Array.from({ length: 40 }, (_, i) => inc.s(i)), total.s()).applyAsync();
-    await expect(r.get({ timeout: 5000 })).resolves.toBe(40 + (39 * 40) / 2);
+    await expect(r.get({ timeoutMs: 5000 })).resolves.toBe(40 + (39 * 40) / 2);
     await waitFor(() => spans('run/t.total').length === 1, 'the body');
     expect(one('run/t.total').links).toHaveLength(32);
     expect(spans('apply_async/t.inc')).toHaveLength(40);
     // Under a parent that is not sampled nothing is recorded, and the body names no links.
     const unsampled = trace.setSpanContext(context.active(), { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0, isRemote: true });
     const r2 = await context.with(unsampled, () => chord([inc.s(100), inc.s(200)], total.s()).applyAsync());
-    await expect(r2.get({ timeout: 5000 })).resolves.toBe(302);
+    await expect(r2.get({ timeoutMs: 5000 })).resolves.toBe(302);
     const header = published(env).filter((m) => m.headers.task === 't.inc' && (m.args[0] === 100 || m.args[0] === 200));
     expect(header).toHaveLength(2);
     expect(JSON.stringify(header)).not.toContain('celeriac_trace_links');

@@ -30,7 +30,7 @@ export const slugify = app.task('tasks.slugify', (title: string) => slug(title))
  */
 export const fetchStatus = app.task(
   'tasks.fetch_status',
-  { bind: true, autoretryFor: [TypeError], retryBackoff: true, maxRetries: 5, softTimeLimit: 30 },
+  { bind: true, autoretryFor: [TypeError], retryBackoff: true, maxRetries: 5, softTimeLimitSec: 30 },
   async (ctx, url: string) => {
     await ctx.updateState('PROGRESS', { url });
     const response = await fetch(url, { signal: ctx.signal });

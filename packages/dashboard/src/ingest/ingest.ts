@@ -162,7 +162,7 @@ export class Ingest {
     // process folds them, the excess is shed here (counted) instead of piling up unread in the
     // broker's pub/sub buffer, and the fold yields to store writes and HTTP between batches.
     this.#receiver = new EventReceiver(app.broker, (event, at) => this.#onEvent(event, at), { onError: (e) => this.#onError('events', e), maxPendingBytes: this.#options.maxPendingEventBytes });
-    this.#reader = queueReaderFor(app.settings.broker, app.broker, app.settings.brokerTransportOptions);
+    this.#reader = queueReaderFor(app.settings.broker, app.broker, app.settings.brokerTransportOptions, this.#options.queuePollMs);
     // A store write that takes long fills the write buffer: the receiver then holds the
     // events undecoded (raw text, its bound in bytes) until the next write takes what is
     // folded, so a slow write makes the next one larger instead of costing timeline entries.

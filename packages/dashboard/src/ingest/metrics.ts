@@ -244,7 +244,7 @@ export class Metrics {
     this.executing.render(out);
     out.push('# HELP flower_queue_length Ready messages in a broker queue, all priority buckets', '# TYPE flower_queue_length gauge');
     for (const q of inputs.queues) out.push(`flower_queue_length${labelText(['queue'], [q.name])} ${num(q.messages)}`);
-    out.push('# HELP flower_queue_age_seconds Seconds the oldest ready message of a queue has waited, of those whose send time is known (Redis, sent by Celeriac); no series when none is', '# TYPE flower_queue_age_seconds gauge');
+    out.push('# HELP flower_queue_age_seconds Seconds the oldest ready message of a queue has waited, of those whose send time is known (sent by Celeriac: Redis, and RabbitMQ classic queues); no series when none is', '# TYPE flower_queue_age_seconds gauge');
     for (const q of inputs.queues) if (q.ageSec !== undefined && q.ageSec !== null) out.push(`flower_queue_age_seconds${labelText(['queue'], [q.name])} ${num(q.ageSec)}`);
     out.push('# HELP flower_tasks_by_state Stored tasks by state', '# TYPE flower_tasks_by_state gauge');
     for (const [state, n] of Object.entries(inputs.tasksByState)) out.push(`flower_tasks_by_state${labelText(['state'], [state])} ${num(n)}`);

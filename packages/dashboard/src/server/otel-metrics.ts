@@ -22,7 +22,7 @@ export function observeCluster(ctx: Pick<ServerContext, 'ingest' | 'settings'>):
   const queues = meter.createObservableGauge('flower_queue_length', { description: 'Ready messages in a broker queue, all priority buckets' });
   const online = meter.createObservableGauge('flower_worker_online', { description: 'Worker online status' });
   const ages = meter.createObservableGauge('flower_queue_age_seconds', {
-    description: 'Seconds the oldest ready message of a queue has waited, of those whose send time is known (Redis, sent by Celeriac); no series when none is',
+    description: 'Seconds the oldest ready message of a queue has waited, of those whose send time is known (sent by Celeriac: Redis, and RabbitMQ classic queues); no series when none is',
     unit: 's',
   });
   const queueCallback = (result: ObservableResult) => {

@@ -150,8 +150,8 @@ export function applyOptions(options: JsonObject, normalize: boolean): ApplyOpti
       } else if (k === 'queue' || k === 'priority' || k === 'exchange' || k === 'headers' || k === 'shadow' || k === 'retries') out[k] = v;
       else if (k === 'routing_key') out['routingKey'] = v;
       else if (k === 'task_id') out['taskId'] = v;
-      else if (k === 'time_limit') out['timeLimit'] = v;
-      else if (k === 'soft_time_limit') out['softTimeLimit'] = v;
+      else if (k === 'time_limit') out['timeLimitSec'] = v;
+      else if (k === 'soft_time_limit') out['softTimeLimitSec'] = v;
       else if (k === 'ignore_result') out['ignoreResult'] = v;
       else if (k === 'link' || k === 'link_error') out[k === 'link' ? 'link' : 'linkError'] = v;
       // Other Celery options (serializer, compression, retry_policy...) have no meaning here.

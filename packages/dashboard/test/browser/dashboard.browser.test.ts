@@ -67,7 +67,7 @@ describe.runIf(ready)('the dashboard in Chromium, watching a Celeriac and a Pyth
     add = app.task('shop.add', (x: number, y: number) => x + y);
     app.task('shop.email', (to: string, opts: { user_id: number }) => `sent to ${to} for ${opts.user_id}`);
     app.task('shop.sleep', async (s: number) => {
-      await sleep(s * 1000);
+      await sleep(s * 1000); // the task's work: real time
       return s;
     });
     const worker = await fleet.worker(app, { concurrency: 2, hostname: `ts-${process.pid}@%h`, sendTaskEvents: true, queues: ['celery'] });

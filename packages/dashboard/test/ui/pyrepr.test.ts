@@ -4,7 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseValue, preview } from '../../ui/js/pyrepr.js';
+import type { Json } from 'celeriac';
+import { pyRepr } from 'celeriac/monitor';
+import { parseValue, preview, pyNum, pyStr } from '../../ui/js/pyrepr.js';
 
 describe('parseValue', () => {
   it('reads Python reprs of Celery args, kwargs and results', () => {
@@ -33,7 +35,7 @@ describe('parseValue', () => {
   it('keeps calls and object reprs readable', () => {
     const { kind, node } = parseValue("{'at': datetime.datetime(2024, 1, 2, tzinfo=<UTC>), 'obj': <Foo object at 0x7f>}");
     expect(kind).toBe('python');
-    expect(preview(node)).toBe('{"at": datetime.datetime(2024, 1, 2, tzinfo=<UTC>), "obj": <Foo object at 0x7f>}');
+    expect(preview(node)).toBe("{'at': datetime.datetime(2024, 1, 2, tzinfo=<UTC>), 'obj': <Foo object at 0x7f>}");
   });
 
   it('prefers JSON when the text is JSON', () => {
@@ -68,5 +70,33 @@ describe('parseValue', () => {
   it('previews long values within the limit', () => {
     const { node } = parseValue(JSON.stringify({ big: 'x'.repeat(10_000) }));
     expect(preview(node, 50)).toHaveLength(50);
+  });
+
+  it('previews a repr as the same repr: strings quoted as Python quotes them, never as JSON beside True', () => {
+    // todos.bulk_report's args (a chord body gets its header's results): the tasks list showed
+    // ([{"id": 1, "updated": True}, ...],) once they passed its 80-character cut.
+    const bulk = "([{'id': 1, 'updated': True}, {'id': 2, 'updated': True}, {'id': 99, 'updated': False, 'reason': 'not found'}],)";
+    expect(preview(parseValue(bulk).node, 1000)).toBe(bulk);
+    expect(preview(parseValue("[b'\\x00a\\x7f', \"it's\"]").node)).toBe("[b'\\x00a\\x7f', \"it's\"]");
+    // A float in exponent form reads as JSON too: it keeps Python's layout (1e-09, not 1e-9).
+    expect(preview(parseValue('[1e-09, 1e+16, 0.0001]').node)).toBe('[1e-09, 1e+16, 0.0001]');
+    fc.assert(fc.property(fc.jsonValue(), (v) => {
+      const repr = pyRepr(v as Json);
+      return preview(parseValue(repr).node, Infinity) === repr;
+    }), { numRuns: 500 });
+  });
+});
+
+describe('pyNum', () => {
+  it("writes Python's repr of the number a JSON number reads as, as the engine's pyRepr does", () => {
+    fc.assert(fc.property(fc.oneof(fc.double(), fc.integer(), fc.constantFrom(1e-9, 1e16, 2 ** 53, -0, 1e21, 5e-324)), (n) => pyNum(n) === pyRepr(n)), { numRuns: 2000 });
+  });
+});
+
+describe('pyStr', () => {
+  it("writes Python's repr of a str, as the engine's pyRepr does", () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => pyStr(s) === pyRepr(s)));
+    expect(pyStr('a\'b')).toBe('"a\'b"');
+    expect(pyStr('\u00e9\n\u200b')).toBe("'\u00e9\\n\\u200b'");
   });
 });

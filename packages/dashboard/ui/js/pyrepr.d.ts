@@ -10,3 +10,5 @@ export function parseValue(text: unknown): { kind: 'json' | 'python' | 'text'; n
 export function fromJson(v: unknown, depth: number): ValueNode;
 export function childCount(node: ValueNode): number;
 export function preview(node: ValueNode, max?: number): string;
+export function pyStr(text: string, bytes?: boolean): string;
+export function pyNum(v: number): string;

@@ -33,12 +33,33 @@ export function parseValue(text) {
   }
 }
 
+/**
+ * How Python prints the number it reads from this JSON number, as the engine's pyNumberRepr
+ * (protocol/py-json.ts) writes it: a safe integer as digits, anything else as Python's float
+ * repr (shortest round-trip digits; exponent form below 1e-4 and from 1e16, with at least two
+ * exponent digits: `1e-09`, where String() gives `1e-9`). pyrepr.test holds the two equal.
+ */
+export function pyNum(v) {
+  if (Number.isSafeInteger(v)) return String(v);
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+  const sign = v < 0 ? '-' : '';
+  const [mantissa, expText] = Math.abs(v).toExponential().split('e');
+  const exponent = Number(expText);
+  const digits = mantissa.replace('.', '');
+  if (exponent < -4 || exponent >= 16) return `${sign}${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+  const frac = digits.slice(exponent + 1);
+  return `${sign}${digits.slice(0, exponent + 1).padEnd(exponent + 1, '0')}.${frac === '' ? '0' : frac}`;
+}
+
 /** A parsed JSON value as a node. */
 export function fromJson(v, depth) {
   if (depth > MAX_DEPTH) throw new Error('too deep');
   if (v === null || v === undefined) return { t: 'none' };
   if (typeof v === 'string') return { t: 'str', v };
-  if (typeof v === 'number') return { t: 'num', v: String(v) };
+  if (typeof v === 'number') return { t: 'num', v: pyNum(v) };
   if (typeof v === 'boolean') return { t: 'bool', v };
   if (Array.isArray(v)) return { t: 'list', items: v.map((x) => fromJson(x, depth + 1)) };
   return { t: 'dict', entries: Object.entries(v).map(([k, x]) => [{ t: 'str', v: k }, fromJson(x, depth + 1)]) };
@@ -225,7 +246,35 @@ class ReprParser {
   }
 }
 
-/** The node as compact Python-like text (for one-line previews). */
+// Python's str.isprintable(): false for control, format, surrogate, private-use,
+// unassigned, and every separator except the ASCII space (as celeriac's pyStrRepr).
+const NON_PRINTABLE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u;
+const SHORT_ESCAPES = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeChar(char, quote, bytes) {
+  if (char in SHORT_ESCAPES) return SHORT_ESCAPES[char];
+  if (char === quote) return `\\${quote}`;
+  const code = char.codePointAt(0) ?? 0;
+  if (code >= 0x20 && code < 0x7f) return char;
+  if (!bytes && code > 0x7f && !NON_PRINTABLE.test(char)) return char;
+  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+  if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, '0')}`;
+  return `\\U${code.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * Python's `repr()` of a str (or, with `bytes`, of a bytes value read as latin-1): single
+ * quotes unless the text has `'` and no `"`, Python's escapes. The views speak Python, as the
+ * reprs in task events do: a string quoted as JSON beside `True` reads as neither.
+ */
+export function pyStr(text, bytes = false) {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = bytes ? `b${quote}` : quote;
+  for (const char of text) out += escapeChar(char, quote, bytes);
+  return out + quote;
+}
+
+/** The node as compact Python repr text (for one-line previews). */
 export function preview(node, max = 120) {
   let out = '';
   const walk = (n) => {
@@ -250,7 +299,8 @@ export function preview(node, max = 120) {
           if (i) out += ', ';
           walk(v);
         });
-        out += c;
+        // (x,) is a tuple, (x) is x.
+        out += n.t === 'tuple' && n.items.length === 1 ? `,${c}` : c;
         break;
       }
       case 'call':
@@ -265,10 +315,10 @@ export function preview(node, max = 120) {
         out += ')';
         break;
       case 'str':
-        out += JSON.stringify(n.v);
+        out += pyStr(n.v);
         break;
       case 'bytes':
-        out += `b${JSON.stringify(n.v)}`;
+        out += pyStr(n.v, true);
         break;
       case 'num':
       case 'raw':

@@ -1,6 +1,6 @@
 // Shared widgets: the collapsible value viewer, copy buttons, the confirm dialog, toasts.
 import { h } from './dom.js';
-import { childCount, parseValue, preview } from './pyrepr.js';
+import { childCount, parseValue, preview, pyStr } from './pyrepr.js';
 
 const PAGE = 200; // children shown before a "show more" button
 const OPEN_DEPTH = 2; // levels open by default
@@ -38,9 +38,9 @@ export function copyButton(text, label = 'Copy') {
 function scalar(node) {
   switch (node.t) {
     case 'str':
-      return h('span', { class: 'v-str' }, JSON.stringify(node.v));
+      return h('span', { class: 'v-str' }, pyStr(node.v));
     case 'bytes':
-      return h('span', { class: 'v-str' }, `b${JSON.stringify(node.v)}`);
+      return h('span', { class: 'v-str' }, pyStr(node.v, true));
     case 'num':
       return h('span', { class: 'v-num' }, node.v);
     case 'bool':

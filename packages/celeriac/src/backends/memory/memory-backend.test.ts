@@ -8,7 +8,7 @@ import { FakeClock } from '../../testing/fake-clock.js';
 import { ErrorCodes } from '../../errors.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { MemoryBackend } from './memory-backend.js';
-import { sleep } from '../../testing/wait-for.js';
+import { sleep, waitFor } from '../../testing/wait-for.js';
 
 // Every role, each suite on a fake clock that its expiry checks advance (no real waiting).
 {
@@ -85,7 +85,7 @@ describe('MemoryBackend (fake clock)', () => {
     const pending = backend.store(meta('a', 'STARTED'), { expiresSec: null });
     const stopped = unsubscribe();
     await Promise.all([pending, stopped]);
-    await sleep(0);
+    await sleep(0); // bounds an absence: a delivery queued before the unsubscribe would land in this turn
     expect(seen).toEqual([]);
   });
 
@@ -101,7 +101,7 @@ describe('MemoryBackend (fake clock)', () => {
     });
     await backend.subscribe('a', (m) => seen.push(m));
     await backend.store(meta('a', 'PROGRESS', { n: 1 }), { expiresSec: null });
-    await sleep(0);
+    await waitFor(() => seen.length === 2, 'both subscribers called');
     expect(seen.map((m) => m.result)).toEqual([{ n: 99 }, { n: 1 }]);
     expect((await backend.get('a'))?.result).toEqual({ n: 1 });
   });

@@ -58,8 +58,10 @@ export interface RedisBackendOptions {
    */
   masterName?: string;
   /**
-   * Prefix of every key and channel this backend uses (test isolation). Not Celery's broker
-   * `global_keyprefix`, which result keys ignore; Python clients only see unprefixed keys.
+   * Prefix of every key and channel this backend uses. From an app, the `global_keyprefix` of
+   * `resultBackendTransportOptions` as Celery 5.3+ applies it to its result keys (with `_`
+   * added unless it ends in `:_-.`: redis/keys.ts `resultKeyPrefix`); the broker URL's
+   * `global_keyprefix` never reaches result keys, in Celery neither.
    * @default ''
    */
   keyPrefix?: string;

@@ -5,7 +5,7 @@
  *
  * - Each process has one result queue named by its reply address (the app's `replyTo`, the
  *   `reply_to` of every task it sends): non-durable, auto-delete, `x-expires` =
- *   `resultExpires` in ms, declared before the first task is published ({@link beforePublish})
+ *   `resultExpiresSec` in ms, declared before the first task is published ({@link beforePublish})
  *   and consumed from then on.
  * - A worker sends each state (STARTED, custom states, the final one) to the default exchange
  *   with the task's `reply_to` as routing key and `correlation_id` = task id; body
@@ -37,7 +37,7 @@ export interface RpcBackendOptions {
   brokerUrl: string;
   /** This process's reply address: the name of its result queue. */
   replyTo: string;
-  /** `resultExpires` in seconds: the result queue's `x-expires`. null: none. */
+  /** `resultExpiresSec` in seconds: the result queue's `x-expires`. null: none. */
   resultExpiresSec: number | null;
   log?: TransportLog;
   /** Most task states kept in memory. @default 10000 */

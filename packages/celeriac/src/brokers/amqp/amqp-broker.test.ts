@@ -10,12 +10,15 @@ const available = await amqpAvailable();
 
 if (available) {
   let vhost = '';
+  let quorumVhost = '';
   beforeAll(async () => {
     vhost = await createVhost('conf');
-  });
+    quorumVhost = await createVhost('confq', { quorum: true });
+  }, 60_000);
   afterAll(async () => {
     await deleteVhost(vhost);
-  });
+    await deleteVhost(quorumVhost);
+  }, 60_000);
   // x-max-priority 10 on every task queue, as Celery's task_queue_max_priority = 10.
   const make = () => new AmqpBroker(vhostUrl(vhost), { queueMaxPriority: 10 });
   brokerConformance('amqp', make);
@@ -25,6 +28,6 @@ if (available) {
   // Every task queue a quorum queue (Celery 5.5+'s task_create_missing_queue_type = 'quorum'):
   // per-consumer prefetch, kombu's delay ladder, no priorities.
   const quorum = { ...CLASSIC_TOPOLOGY, defaultQueueType: 'quorum', missingQueueType: 'quorum' } as const;
-  brokerConformance('amqp quorum', () => new AmqpBroker(vhostUrl(vhost), { queueMaxPriority: 10, queues: quorum }));
-  delayedListingConformance('amqp quorum', () => new AmqpBroker(vhostUrl(vhost), { queues: quorum }));
+  brokerConformance('amqp quorum', () => new AmqpBroker(vhostUrl(quorumVhost), { queueMaxPriority: 10, queues: quorum }));
+  delayedListingConformance('amqp quorum', () => new AmqpBroker(vhostUrl(quorumVhost), { queues: quorum }));
 }

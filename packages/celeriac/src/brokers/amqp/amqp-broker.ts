@@ -3,7 +3,9 @@
  * The RabbitMQ broker (AMQP 0-9-1 through amqplib), byte-compatible with Celery 5.2.6
  * (docs/protocol-amqp.md). It plays the queue, fanout, bindings and beat-store-host roles
  * (beat's store is one document in a queue: beat-store.ts); RabbitMQ has no listing of
- * delayed or set-aside messages (core/spi/broker.ts).
+ * delayed or set-aside messages (core/spi/broker.ts). It tells since when the next message of a
+ * classic queue has waited (queue-age.ts): every message published here carries the AMQP
+ * `timestamp` property, the time of its send.
  *
  * - **Topology** as Celery declares it (amqp/topology.ts): a mismatch is a 406 that kills
  *   Python workers, so every declaration uses Celery's flags and arguments.
@@ -47,7 +49,9 @@ import { declareLadder } from './ladder-declare.js';
 import { countDelayed, listDelayed } from './list-delayed.js';
 import { existingTypeOf, taskQueueSpecOf, typeMismatchError } from './queue-types.js';
 import { isNotFound, toTransportError, UnroutableError } from './amqp-errors.js';
+import { QueueAgeReader } from './queue-age.js';
 import { ConfirmedPublisher } from './confirmed-publisher.js';
+import type { AmqpBrokerOptions } from './options.js';
 import { Declarations } from './declarations.js';
 import { fanoutWire, subscribeExchange } from './fanout-subscription.js';
 
@@ -56,31 +60,7 @@ export const SET_ASIDE_QUEUE = 'celeriac.set-aside';
 /** Delays shorter than this are published straight to the queue. */
 const MIN_DELAY_MS = 1;
 
-/** Options of {@link AmqpBroker}. */
-export interface AmqpBrokerOptions {
-  /** Where connection trouble no caller waits on is reported. @default console.warn */
-  log?: TransportLog;
-  /** Reads the time of due times (ETA, countdown, redelivery backoff). @default systemClock */
-  clock?: Clock;
-  /**
-   * `x-max-priority` of every task queue this broker declares: Celery's
-   * `task_queue_max_priority`. Must equal the Python side's, or RabbitMQ refuses the
-   * declaration (406). null: queues without priorities (FIFO), Celery's default.
-   * @default null
-   */
-  queueMaxPriority?: number | null;
-  /** Longest wait for a connection before an operation fails. @default 30000 */
-  connectWaitMs?: number;
-  /** Shown in RabbitMQ's connection list. @default 'celeriac' */
-  connectionName?: string;
-  /**
-   * How task queues are declared: queue types, exchange types, per-queue arguments (the app's
-   * `taskDefaultQueueType`, `taskQueues`, ...). With any quorum queue, delayed delivery uses
-   * kombu's `celery_delayed_*` ladder and consumers per-consumer prefetch.
-   * @default classic queues on direct exchanges
-   */
-  queues?: QueueTopology;
-}
+export type { AmqpBrokerOptions } from './options.js';
 
 const defaultLog: TransportLog = (level, msg, fields) => {
   const { err, ...names } = fields ?? {};
@@ -114,6 +94,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   /** Mailbox queues bound to fanout exchanges (bindQueue), consumed by subscribeFanout. */
   readonly #mailboxes = new Map<string, string>();
   #beatStore: AmqpBeatStore | undefined;
+  #ages: QueueAgeReader | undefined;
   #closed = false;
 
   constructor(url: string, options: AmqpBrokerOptions = {}) {
@@ -139,6 +120,9 @@ export class AmqpBroker implements Broker, ConsumerHost {
     await this.session.connection();
     await this.#declareLadder();
   }
+
+  /** Whether its connection is known to be down now, lost and not back yet (QueueBroker.offline). */
+  offline(): boolean { return this.session.offline; }
 
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -236,7 +220,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     if (deliverAt !== undefined && exchange === '' && deliverAt - this.clock.now() >= MIN_DELAY_MS) {
       return this.#publishDelayed(message, routingKey, deliverAt, options.priority);
     }
-    const wire = toWire(withPriority(message, options.priority));
+    const wire = toWire(withPriority(message, options.priority), { timestamp: this.#sentAt() });
     if (exchange !== '') {
       if (options.dropUnrouted === true) await this.#declareExchange(exchange, exchangeSpecFor(exchange, 'direct'));
       return this.#publisher.send(exchange, routingKey, wire, options.dropUnrouted !== true);
@@ -267,10 +251,10 @@ export class AmqpBroker implements Broker, ConsumerHost {
     let wire: WireOut;
     if (exchange === '' && deliverAt !== undefined && deliverAt - this.clock.now() >= MIN_DELAY_MS) {
       await this.#declareDelayTarget(routingKey);
-      wire = toWire(message, { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt } });
+      wire = toWire(message, { dropExpiration: true, extraHeaders: { [DELIVER_AT_HEADER]: deliverAt }, timestamp: this.#sentAt() });
       [exchange, routingKey] = [entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - this.clock.now(), routingKey)];
     } else {
-      wire = toWire(message);
+      wire = toWire(message, { timestamp: this.#sentAt() });
       if (exchange === '') await this.declareQueue(routingKey);
       else await this.#declareExchange(exchange, exchangeSpecFor(exchange, 'direct'));
     }
@@ -284,6 +268,14 @@ export class AmqpBroker implements Broker, ConsumerHost {
     return this.#beatStore;
   }
 
+  /**
+   * The `timestamp` property of a message sent now (AMQP: whole Unix seconds). A message that
+   * has one keeps it (amqp/wire.ts): a copy for a settlement counts from the first send.
+   */
+  #sentAt(): number {
+    return Math.floor(this.clock.now() / 1000);
+  }
+
   /** Drops the cached declarations of a queue so the next use declares it again. */
   #forgetQueue(queue: string): void {
     this.#declared.forget((key) => key === `queue ${queue}` || key.startsWith(`bind ${queue} `));
@@ -292,7 +284,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   async #publishDelayed(message: Message, queue: string, deliverAt: number, priority?: number, carried: Readonly<Record<string, number>> = {}): Promise<void> {
     await this.#declareDelayTarget(queue);
     message = withPriority(message, priority);
-    const wire = toWire(message, { dropExpiration: true, extraHeaders: { ...carried, [DELIVER_AT_HEADER]: deliverAt } });
+    const wire = toWire(message, { dropExpiration: true, extraHeaders: { ...carried, [DELIVER_AT_HEADER]: deliverAt }, timestamp: this.#sentAt() });
     await this.#publisher.send(entryExchange(this.ladder), delayRoutingKey(this.ladder, deliverAt - this.clock.now(), queue), wire, true);
   }
 
@@ -310,16 +302,16 @@ export class AmqpBroker implements Broker, ConsumerHost {
     const carried: Record<string, number> = deliveries === undefined ? {} : { [DELIVERIES_HEADER]: deliveries };
     if (settlement.kind === 'defer') {
       if (settlement.deliverAt - this.clock.now() >= MIN_DELAY_MS) return this.#publishDelayed(message, queue, settlement.deliverAt, undefined, carried);
-      return this.#publisher.send('', queue, toWire(message, { extraHeaders: carried }), true);
+      return this.#publisher.send('', queue, toWire(message, { extraHeaders: carried, timestamp: this.#sentAt() }), true);
     }
     if (settlement.kind === 'setAside') {
       await this.#declareQueueSpec(SET_ASIDE_QUEUE, { durable: true, autoDelete: false, arguments: {} });
-      const wire = toWire(message, { extraHeaders: { 'x-celeriac-set-aside-reason': settlement.reason, 'x-celeriac-set-aside-from': queue } });
+      const wire = toWire(message, { extraHeaders: { 'x-celeriac-set-aside-reason': settlement.reason, 'x-celeriac-set-aside-from': queue }, timestamp: this.#sentAt() });
       return this.#publisher.send('', SET_ASIDE_QUEUE, wire, true);
     }
     // reject with requeue: to the tail, marked as kombu's virtual transports mark it.
     await this.declareQueue(queue);
-    return this.#publisher.send('', queue, toWire(message, { extraHeaders: { ...carried, redelivered: true } }), true);
+    return this.#publisher.send('', queue, toWire(message, { extraHeaders: { ...carried, redelivered: true }, timestamp: this.#sentAt() }), true);
   }
 
   // ---- consuming ----------------------------------------------------------------------
@@ -388,6 +380,17 @@ export class AmqpBroker implements Broker, ConsumerHost {
       if (isNotFound(err)) return 0;
       throw toTransportError(`check ${queue}`, err);
     }
+  }
+
+  /**
+   * Since when the next message of `queue` has waited, read by taking it and giving it back
+   * (queue-age.ts): classic queues only, never a quorum queue. Null when unknown.
+   */
+  async queueWaitingSince(queue: string): Promise<number | null> {
+    checkQueueName(queue);
+    if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'broker is closed');
+    this.#ages ??= new QueueAgeReader(this.session, (q) => this.queueType(q) === 'quorum');
+    return this.#ages.waitingSince(queue).catch((err: unknown) => Promise.reject(toTransportError(`read the age of ${queue}`, err)));
   }
 
   // ---- fanout and bindings ------------------------------------------------------------

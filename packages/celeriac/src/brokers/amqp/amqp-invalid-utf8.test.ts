@@ -12,7 +12,7 @@ import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test
 import type { App } from '../../core/app.js';
 import { createApp } from '../../create-app.js';
 import { waitFor } from '../../testing/wait-for.js';
-import { Worker } from '../../worker/worker.js';
+import { echoBody, ECHO_TASK, startEchoWorker, type EchoWorker } from '../../../test/support/echo-worker.js';
 import { SET_ASIDE_QUEUE } from './amqp-broker.js';
 
 const ready = await amqpAvailable();
@@ -40,23 +40,16 @@ async function rawPublisher(url: string): Promise<amqp.ChannelModel> {
 describe.runIf(ready)('RabbitMQ: bytes that are not UTF-8 in a message', () => {
   let vhost = '';
   let app: App;
-  let worker: Worker;
-  const runs: string[] = [];
+  let echo: EchoWorker | undefined;
 
   beforeAll(async () => {
     vhost = await createVhost('utf8');
     app = createApp({ broker: vhostUrl(vhost), backend: 'memory://', taskDefaultQueue: 'utf8' }, { env: {}, logger: pino({ level: 'silent' }) });
-    app.task('t.echo', (word: string) => {
-      runs.push(word);
-      return word;
-    });
-    worker = new Worker(app, { queues: ['utf8'], concurrency: 1 });
-    await worker.start();
+    echo = await startEchoWorker(app, 'utf8');
   });
 
   afterAll(async () => {
-    await worker?.close({ deadlineMs: 2000 });
-    await app?.close();
+    await echo?.close();
     await deleteVhost(vhost);
   });
 
@@ -65,8 +58,7 @@ describe.runIf(ready)('RabbitMQ: bytes that are not UTF-8 in a message', () => {
     const ch = await conn.createChannel();
     const send = (word: string, headers: Record<string, unknown>, props: Partial<amqp.Options.Publish> = {}, arg: string = word): string => {
       const id = randomUUID();
-      const body = Buffer.from(JSON.stringify([[arg], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]));
-      ch.sendToQueue('utf8', body, { contentType: 'application/json', contentEncoding: 'utf-8', correlationId: id, ...props, headers: { lang: 'py', task: 't.echo', id, root_id: id, parent_id: null, group: null, ...headers } });
+      ch.sendToQueue('utf8', echoBody(arg), { contentType: 'application/json', contentEncoding: 'utf-8', correlationId: id, ...props, headers: { lang: 'py', task: ECHO_TASK, id, root_id: id, parent_id: null, group: null, ...headers } });
       return id;
     };
     const bad = {
@@ -86,7 +78,7 @@ describe.runIf(ready)('RabbitMQ: bytes that are not UTF-8 in a message', () => {
       await waitFor(async () => (await app.backend.get(id))?.status === 'FAILURE', `FAILURE for the message with bad bytes in its ${what}`, 20_000);
       expect(await app.backend.get(id), what).toMatchObject({ status: 'FAILURE', result: { exc_type: 'DecodeError' } });
     }
-    expect(runs).toEqual(['real \uFFFD']);
+    expect(echo?.runs).toEqual(['real \uFFFD']);
 
     const reader = await amqp.connect(vhostUrl(vhost));
     try {

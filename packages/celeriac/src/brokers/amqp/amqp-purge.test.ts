@@ -26,7 +26,7 @@ describe.runIf(ready).each([
   let vhost = '';
   let broker: AmqpBroker;
   beforeAll(async () => {
-    vhost = await createVhost('purge');
+    vhost = await createVhost('purge', { quorum: ladder === KOMBU_LADDER });
     broker = new AmqpBroker(vhostUrl(vhost), { log: () => undefined, queues });
     await broker.connect();
     expect(broker.ladder).toBe(ladder);

@@ -7,7 +7,7 @@
  */
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, TEST_AMQP_HOST, vhostUrl } from '../../../test/support/amqp-env.js';
+import { amqpAvailable, createVhost, onChannel as channelOn, deleteVhost, TEST_AMQP_HOST, vhostUrl } from '../../../test/support/amqp-env.js';
 import { CLASSIC_TOPOLOGY, type QueueTopology } from '../../core/queue-topology.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { ErrorCodes } from '../../errors.js';
@@ -45,20 +45,11 @@ describe.runIf(ready)('amqp quorum queues', () => {
     brokers.push(b);
     return b;
   };
-  /** Runs `fn` on a channel of its own (a 406 or 404 closes it). */
-  const onChannel = async <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => {
-    const ch = await conn.createChannel();
-    ch.on('error', () => undefined);
-    try {
-      return await fn(ch);
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
-  };
+  const onChannel = <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => channelOn(conn, fn);
   const rejection = (p: Promise<unknown>) => p.then(() => null, (err: unknown) => err as { code?: unknown; message: string });
 
   beforeAll(async () => {
-    vhost = await createVhost('quorum');
+    vhost = await createVhost('quorum', { quorum: true });
     conn = await amqp.connect(vhostUrl(vhost));
   }, 60_000);
   afterAll(async () => {
@@ -87,6 +78,7 @@ describe.runIf(ready)('amqp quorum queues', () => {
   });
 
   it("declares the whole ladder even where a Celery 5.6 producer's countdown made the entry exchange alone", async () => {
+    // A plain vhost: a quorum one may hold the ladder already.
     const other = await createVhost('quorum2');
     try {
       const raw = await amqp.connect(vhostUrl(other));
@@ -145,7 +137,7 @@ describe.runIf(ready)('amqp quorum queues', () => {
       const m = makeMessage('from-py');
       await onChannel(async (ch) => {
         ch.publish('celery_delayed_27', kombuRoutingKey(1, 'celery'), Buffer.from(m.body), { contentType: 'application/json', headers: m.headers, correlationId: 'from-py' });
-        await sleep(50);
+        await sleep(50); // real time for the publish to leave before its channel closes: no event says it has
       });
       await waitFor(() => got.length === 1, 'the kombu-routed message', 10_000);
       expect(idOf(got[0] as Delivery)).toBe('from-py');

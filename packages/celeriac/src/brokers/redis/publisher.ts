@@ -17,7 +17,7 @@ import type { GuardedRedisClient } from '../../redis/guarded-client.js';
 import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
 import type { DelayedSet } from './delayed.js';
 import { publishFenced } from './fenced-publish.js';
-import { parseBindingMember, stepOf, type BrokerKeys } from '../../redis/keys.js';
+import { parseBindingMember, stepOf, type BrokerKeys, type PriorityStep } from '../../redis/keys.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Maintenance } from './maintenance.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
@@ -58,9 +58,47 @@ export interface PublisherDeps {
   readonly lifecycle: Lifecycle;
 }
 
+/** How long the wake-ups of a channel no consumer listened to are skipped: see {@link QuietWakes}. */
+export const QUIET_WAKE_MS = 100;
+
+/**
+ * The wake-up channels whose last PUBLISH reached no subscriber: no Celeriac consumer waits on
+ * that queue (none runs, or only Python workers consume it), so the next ones are skipped for
+ * {@link QUIET_WAKE_MS}, then tried again. A consumer that subscribes meanwhile finds those
+ * messages by its poll (`pollIntervalMs`, 50 ms by default), as it finds a Python producer's:
+ * a wake-up is a latency aid, never what delivers a message. The PUBLISH was a sixth of the
+ * rate of a producer sending one by one.
+ *
+ * Real time (performance.now), not the broker's clock: this is about who listens now, and a
+ * fake clock a test holds still would otherwise skip wake-ups for good.
+ */
+export class QuietWakes {
+  /** channel -> until when (clock ms) its wake-ups are skipped. */
+  readonly #until = new Map<string, number>();
+
+  /** Whether to skip the wake-up of `channel` now. */
+  skip(channel: string): boolean {
+    if (this.#until.size === 0) return false;
+    const until = this.#until.get(channel);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.#until.delete(channel);
+    return false;
+  }
+
+  /** A wake-up PUBLISH on `channel` reached `subscribers` subscribers. */
+  heard(channel: string, subscribers: number): void {
+    if (subscribers > 0) return;
+    // Bounded: a producer sending to ever new queues must not grow this without end.
+    if (this.#until.size >= 1000) this.#until.clear();
+    this.#until.set(channel, performance.now() + QUIET_WAKE_MS);
+  }
+}
+
 /** Publishes envelopes in kombu's layout for a `RedisBroker`. */
 export class RedisPublisher {
   readonly #h: PublisherDeps;
+  readonly #wakes = new QuietWakes();
   #lastPromote = Number.NEGATIVE_INFINITY;
 
   /** @param deps the broker's connection, keys and ETA services. */
@@ -83,6 +121,12 @@ export class RedisPublisher {
     const raw = encodeEnvelope(message, { deliveryTag: uuid7(now), exchange: options.exchange, routingKey });
     const step = stepOf(options.priority);
     const later = deliverAt !== undefined && deliverAt > now;
+    if (options.exchange === '' && options.fence === undefined && !later) {
+      // The common send (default exchange, no ETA, no fence): one queue, no routing step.
+      await this.#command(`publish to ${routingKey}`, (c) => this.#push(c, routingKey, step, raw));
+      this.#promoteOnPublish();
+      return;
+    }
     let fenced = true;
     const placed = await this.#command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
       const queues = options.exchange === '' ? [routingKey] : await this.route(c, options.exchange, routingKey, options.dropUnrouted === true);
@@ -95,13 +139,22 @@ export class RedisPublisher {
         const bucket = h.keys.bucket(q, step);
         // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
         if (later) return h.delayed.publish(bucket, raw, deliverAt, now, h.keys.wakeChannel(q));
-        await Promise.all([c.lPush(bucket, raw), c.publish(h.keys.wakeChannel(q), '')]);
+        await this.#push(c, q, step, raw);
         return 'queued';
       }));
     });
     if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
     if (placed.includes('delayed')) h.maintenance.promoteSoon();
     this.#promoteOnPublish();
+  }
+
+  /** LPUSH to the queue's bucket of `step`, with its wake-up unless the queue is quiet ({@link QuietWakes}). */
+  #push(c: Commands, queue: string, step: PriorityStep, raw: string): Promise<unknown> {
+    const { keys } = this.#h;
+    const bucket = keys.bucket(queue, step);
+    const channel = keys.wakeChannel(queue);
+    if (this.#wakes.skip(channel)) return c.lPush(bucket, raw);
+    return Promise.all([c.lPush(bucket, raw), c.publish(channel, '').then((heard) => this.#wakes.heard(channel, heard))]);
   }
 
   /** See `RedisBroker.publishMany`. */

@@ -4,7 +4,8 @@
  * file's header documents its KEYS, ARGV and reply). Every multi-key change of the broker
  * goes through here, so TypeScript never does a read-modify-write across round trips.
  */
-import { RESP_TYPES, type RedisClientType } from '@redis/client';
+import { createRequire } from 'node:module';
+import type { RESP_TYPES as RespTypes, RedisClientType } from '@redis/client';
 import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
@@ -150,6 +151,8 @@ export class Transitions {
 
   /** Whether the unacked entry of `tag` is valid UTF-8 as stored (true when it is gone). */
   async #storedAsUtf8(tag: string): Promise<boolean> {
+    // node-redis is loaded by then (a connection made the fetch): the require is a cache hit.
+    const { RESP_TYPES } = createRequire(import.meta.url)('@redis/client') as { RESP_TYPES: typeof RespTypes };
     const bytes = await this.send((c) => (c as RedisClientType).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).hGet(this.keys.unacked, tag));
     if (bytes === null || bytes === undefined) return true;
     try {

@@ -55,7 +55,7 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
     .option('-s, --schedule <file>', 'accepted for Celery unit files: there is no schedule file (state is in the beat store)');
   addSettingFlags(addDeployFlags(command, 'beat'), 'beat')
     .action(async (flags: BeatFlags) => {
-      const overrides = settingsFromFlags('beat', flags);
+      const overrides = settingsFromFlags('beat', flags, (text) => ctx.io.err(text));
       // Celery's beat has no node name; %n in --pidfile and --logfile is `beat`.
       const deployment = deploy(ctx, flags, expandNodeName('beat@%h'));
       if (deployment !== null) {

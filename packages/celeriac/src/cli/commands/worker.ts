@@ -91,7 +91,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .option('--without-heartbeat', 'accepted for Celery unit files; heartbeats are kept (monitors need them)');
   addSettingFlags(addDeployFlags(command, 'worker'), 'worker')
     .action(async (flags: WorkerFlags & Record<string, unknown>) => {
-      const overrides = settingsFromFlags('worker', flags);
+      const overrides = settingsFromFlags('worker', flags, (text) => ctx.io.err(text));
       if (flags.O !== undefined && !OPTIMIZATIONS.includes(flags.O)) throw new UsageError(`-O must be one of ${OPTIMIZATIONS.join(', ')}, got ${JSON.stringify(flags.O)}`);
       const nodename = expandNodeName(flags.hostname);
       const deployment = deploy(ctx, flags, nodename);

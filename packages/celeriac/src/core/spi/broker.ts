@@ -11,6 +11,7 @@
  * | delayed-message listing | {@link DelayedListing} | broker-listing-conformance.ts | yes | yes | yes (browsed) |
  * | set-aside store (list, replay, purge) | {@link SetAsideListing} | broker-listing-conformance.ts | yes | yes | no |
  * | beat store host | {@link BeatStoreHost} (beat-store.ts) | beat-store-conformance.ts | yes | yes | yes |
+ * | queue age (the next message's wait) | {@link QueueAgeReading} | test/amqp (dashboard: queue-age-amqp.test.ts) | no | no (the dashboard reads the lists) | yes (classic queues) |
  *
  * The app holds one {@link Broker}: the three roles every worker needs, plus the optional
  * ones the adapter plays. Callers ask core/spi/roles.ts for an optional role, which says what
@@ -418,8 +419,24 @@ export interface SetAsideListing {
 }
 
 /**
+ * The queue-age role: since when the next ready message of a queue has waited, for the
+ * dashboard's `flower_queue_age_seconds` (autoscaling). Read from the message itself, where its
+ * producer wrote the time of the send (brokers/amqp/queue-age.ts).
+ */
+export interface QueueAgeReading {
+  /**
+   * Unix ms since which the next ready message of `queue` has waited: its send time, or its
+   * due time when later. Null when the queue is empty or gone, when the message tells no send
+   * time (Python Celery's messages), or when reading it would count as a delivery (a RabbitMQ
+   * quorum queue). RabbitMQ reads by taking the message and giving it back, so callers bound
+   * how often they ask (the dashboard: once per queue per poll).
+   */
+  queueWaitingSince(queue: string): Promise<number | null>;
+}
+
+/**
  * What an app is given as its broker: the queue, fanout and bindings roles every worker
  * needs, plus the methods of the optional roles the adapter plays (roles.ts checks).
  */
 export interface Broker
-  extends QueueBroker, FanoutExchange, QueueBindings, Partial<DelayedListing>, Partial<SetAsideListing>, Partial<BeatStoreHost> {}
+  extends QueueBroker, FanoutExchange, QueueBindings, Partial<DelayedListing>, Partial<SetAsideListing>, Partial<BeatStoreHost>, Partial<QueueAgeReading> {}

@@ -13,6 +13,7 @@
  * | beat store | beat's `store` option, else the broker | beat fails to start (CONFIG) naming the way out |
  * | delayed listing | the broker | `inspect scheduled` and `query_task` see nothing held by the broker |
  * | set-aside listing | the broker | nothing to list |
+ * | queue age | the broker (RabbitMQ) | no age series from the broker (the dashboard reads Redis lists itself) |
  *
  * The broker is not asked for backend roles: revokes, joins and rate tokens live with the
  * results, as in Celery, and a role played by two adapters would need a rule for which wins.
@@ -22,7 +23,7 @@ import { CONTROL_EXCHANGE, encodeControlRequest } from '../../protocol/pidbox.js
 import { uuid4 } from '../uuid.js';
 import type { GroupStore, ResultBackend } from './backend.js';
 import type { BeatStore } from './beat-store.js';
-import type { Broker, DelayedListing, SetAsideListing } from './broker.js';
+import type { Broker, DelayedListing, QueueAgeReading, SetAsideListing } from './broker.js';
 import type { ChordJoinStore } from './chord-join.js';
 import type { RateTokenStore } from './rate-tokens.js';
 import type { RevocationStore, RevokeOptions } from './revocations.js';
@@ -36,6 +37,7 @@ const RATE_TOKENS = ['acquireRateToken'] as const satisfies readonly (keyof Rate
 const RUNNING_TASKS = ['recordRunning', 'forgetRunning', 'renewPresence', 'takeLostRunning'] as const satisfies readonly (keyof RunningTaskStore)[];
 const DELAYED_LISTING = ['delayedMessages'] as const satisfies readonly (keyof DelayedListing)[];
 const SET_ASIDE_LISTING = ['setAsideMessages', 'takeSetAside', 'setAsideStats'] as const satisfies readonly (keyof SetAsideListing)[];
+const QUEUE_AGE = ['queueWaitingSince'] as const satisfies readonly (keyof QueueAgeReading)[];
 
 /** True when `adapter` has every method in `methods`. */
 function plays<T extends object>(adapter: object, methods: readonly (keyof T & string)[]): adapter is T {
@@ -105,6 +107,11 @@ export async function purgeCounting(broker: Broker, queue: string): Promise<{ re
 /** The broker as a {@link SetAsideListing}, or undefined. */
 export function setAsideListingOf(broker: Broker): SetAsideListing | undefined {
   return plays<SetAsideListing>(broker, SET_ASIDE_LISTING) ? broker : undefined;
+}
+
+/** The broker as a {@link QueueAgeReading}, or undefined (it tells no queue's age). */
+export function queueAgeReadingOf(broker: Broker): QueueAgeReading | undefined {
+  return plays<QueueAgeReading>(broker, QUEUE_AGE) ? broker : undefined;
 }
 
 /**

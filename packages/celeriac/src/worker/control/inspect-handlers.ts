@@ -91,7 +91,7 @@ function stats(t: ControlTarget): JsonObject {
     pid: process.pid,
     clock: String(t.lamport.value),
     uptime: Math.floor((t.app.clock.now() - t.startedAt) / 1000),
-    pool: { ...poolInfo(t.poolStats(), [t.app.settings.taskSoftTimeLimit ?? 0, t.app.settings.taskTimeLimit ?? 0]), busy: pool.busy },
+    pool: { ...poolInfo(t.poolStats(), [t.app.settings.taskSoftTimeLimitSec ?? 0, t.app.settings.taskTimeLimitSec ?? 0]), busy: pool.busy },
     broker: brokerInfo(t.app.brokerUrl),
     prefetch_count: t.prefetchCount,
     rusage: rusage(),

@@ -13,7 +13,6 @@ import { LamportClock } from '../../protocol/lamport-clock.js';
 import type { TaskPool } from '../pools/types.js';
 import { EventDispatcher } from '../events/event-dispatcher.js';
 import { Heartbeat } from '../events/heartbeat.js';
-import { taskEventFields } from '../events/task-event-fields.js';
 import type { JobView } from '../job.js';
 import type { TaskEvent } from '../task-events.js';
 import { Mailbox } from './mailbox.js';
@@ -91,7 +90,7 @@ export class WorkerRemote {
   onTaskEvent(event: TaskEvent): void {
     // Checked first: building the fields (reprs) costs more than the hot path should pay for nothing.
     if (this.#state === 'stopped' || !this.events.taskEventsEnabled) return;
-    this.events.sendTask(event.type, taskEventFields(event));
+    this.events.sendTaskEvent(event);
   }
 
   /** Subscribes the mailbox, sends worker-online and starts heartbeats. */

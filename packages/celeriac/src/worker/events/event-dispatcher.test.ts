@@ -5,7 +5,9 @@ import { decodeEventEnvelope, type EventDict } from '../../protocol/events.js';
 import { LamportClock } from '../../protocol/lamport-clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { EventDispatcher, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS } from './event-dispatcher.js';
-import { exceptionRepr, signum } from './task-event-fields.js';
+import { exceptionRepr, signum, taskEventFields } from './task-event-fields.js';
+import type { TaskMessage } from '../../protocol/types.js';
+import type { TaskEvent } from '../task-events.js';
 
 async function setup(taskEvents: boolean) {
   const broker = new MemoryBroker();
@@ -92,6 +94,56 @@ describe('EventDispatcher', () => {
     const { broker, dispatcher } = await setup(true);
     await broker.close();
     await expect(dispatcher.send('worker-heartbeat', {})).resolves.toBeUndefined();
+  });
+});
+
+/** A worker task event of each type, on a message with a trace and a group. */
+function everyTaskEvent(): TaskEvent[] {
+  const message = {
+    protocol: 2,
+    headers: { lang: 'py', task: 'tasks.é', id: 'id-1', shadow: null, eta: '2026-11-25T04:00:00.250000+00:00', expires: null, group: 'g-1', group_index: 0, retries: 2, timelimit: [null, null], root_id: 'root', parent_id: 'parent', argsrepr: "(1, 'x\"y')", kwargsrepr: '{}', origin: 'gen1@h', ignore_result: false },
+    extraHeaders: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    properties: { correlation_id: 'id-1', reply_to: '', delivery_mode: 2, priority: 0 },
+    args: [],
+    kwargs: {},
+    embed: { callbacks: null, errbacks: null, chain: null, chord: null },
+  } as unknown as TaskMessage;
+  return [
+    { type: 'task-received', message },
+    { type: 'task-started', message },
+    { type: 'task-succeeded', message, result: { n: [1, 2.5] }, runtime: 0.000_012_3 },
+    { type: 'task-succeeded', message, result: "it's", runtime: 1.5 },
+    { type: 'task-failed', message, error: new TypeError('boom'), traceback: 'Traceback ...' },
+    { type: 'task-failed', message, error: new Error('unknown'), traceback: null },
+    { type: 'task-retried', message, error: new Error('again'), traceback: 'tb' },
+    { type: 'task-revoked', message, expired: false, terminated: true, signum: 'SIGKILL' },
+    { type: 'task-rejected', message, requeue: true },
+  ];
+}
+
+describe('task events written from the worker event', () => {
+  it('are byte for byte the events of their fields, for every type', async () => {
+    const bodies: string[][] = [];
+    for (const direct of [true, false]) {
+      const { broker, dispatcher } = await setup(true);
+      const published: string[] = [];
+      broker.publishFanout = (_exchange, _routingKey, raw) => {
+        const envelope = JSON.parse(raw.toString()) as { body: string };
+        published.push(Buffer.from(envelope.body, 'base64').toString('latin1'));
+        return Promise.resolve();
+      };
+      for (const event of everyTaskEvent()) {
+        if (direct) dispatcher.sendTaskEvent(event);
+        else dispatcher.sendTask(event.type, taskEventFields(event));
+      }
+      await dispatcher.close();
+      bodies.push(published);
+    }
+    expect(bodies[0]).toEqual(bodies[1]);
+    const events = JSON.parse(bodies[0]!.join('')) as EventDict[];
+    expect(events.map((e) => e.type)).toEqual(everyTaskEvent().map((e) => e.type));
+    expect(events[0]).toMatchObject({ uuid: 'id-1', name: 'tasks.é', args: "(1, 'x\"y')", retries: 2, trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', group: 'g-1' });
+    expect(events[5]).not.toHaveProperty('traceback');
   });
 });
 

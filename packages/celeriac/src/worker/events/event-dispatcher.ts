@@ -4,8 +4,8 @@
  * §4): worker events (online, heartbeat, offline) one by one, task events batched as
  * `task.multi` arrays like a Python worker does (flushed on the next turn of the event loop
  * or at {@link TASK_BATCH_MAX} events or {@link TASK_BATCH_MAX_CHARS} of JSON), so a busy
- * worker publishes far fewer messages. Task
- * events are written to JSON text as they come (event-text.ts), not kept as dicts.
+ * worker publishes far fewer messages. Task events are written into the batch's bytes as they
+ * come (event-text.ts), not kept as dicts.
  *
  * Task events are only sent while enabled (`-E`, `workerSendTaskEvents`, the
  * `enable_events` / `disable_events` commands); worker events always are, so monitors see
@@ -25,9 +25,11 @@ import {
   utcOffsetHours,
   type EventDict,
 } from '../../protocol/events.js';
-import { batchText, envelopeBytes, eventHead, eventText } from './event-text.js';
+import { TaskEventBatch } from './event-text.js';
+import { writeTaskEventFields } from './task-event-fields.js';
 import type { LamportClock } from '../../protocol/lamport-clock.js';
 import type { Json } from '../../protocol/types.js';
+import type { TaskEvent } from '../task-events.js';
 
 /**
  * Most task events in one `task.multi` message. Python flushes at 24; receivers (Celery's
@@ -59,13 +61,10 @@ export interface EventDispatcherHost {
 /** The worker's event sender. */
 export class EventDispatcher {
   #taskEvents: boolean;
-  /** Task events of the batch being gathered, as JSON text. */
-  #buffer: string[] = [];
-  /** The members every event of that batch starts with (eventHead), set by its first event. */
-  #head = '';
-  /** Characters of JSON in the batch. */
-  #bufferChars = 0;
+  /** Task events of the batch being gathered, written as they come. */
+  readonly #batch = new TaskEventBatch();
   #flushScheduled = false;
+  readonly #flushSoon = (): void => this.flush();
   readonly #pending = new Set<Promise<void>>();
   #failures = 0;
 
@@ -110,36 +109,21 @@ export class EventDispatcher {
     return this.#publish(routingKey, raw);
   }
 
-  /** Queues a task event for the next batch; dropped while task events are disabled. */
+  /** Queues a worker task event for the next batch; dropped while task events are disabled. */
+  sendTaskEvent(event: TaskEvent): void {
+    if (this.#taskEvents) this.#add(event.type, event, null);
+  }
+
+  /** Queues a task event given by its fields for the next batch; dropped while task events are disabled. */
   sendTask(type: string, fields: Record<string, Json | undefined>): void {
-    if (!this.#taskEvents) return;
-    const now = this.host.clock.now();
-    // One batch is sent within one turn of the event loop: its events share the time zone.
-    if (this.#buffer.length === 0) this.#head = eventHead(this.host.hostname, utcOffsetHours(new Date(now).getTimezoneOffset()), process.pid);
-    let text: string;
-    try {
-      text = eventText(this.#head, this.host.lamport.forward(), type, fields, now / 1000);
-    } catch (err) {
-      this.#dropped(err);
-      return;
-    }
-    this.#buffer.push(text);
-    this.#bufferChars += text.length;
-    if (this.#buffer.length >= TASK_BATCH_MAX || this.#bufferChars >= TASK_BATCH_MAX_CHARS) this.flush();
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    if (this.#taskEvents) this.#add(type, null, fields);
   }
 
   /** Publishes buffered task events now. */
   flush(): void {
     this.#flushScheduled = false;
-    if (this.#buffer.length === 0) return;
-    const batch = this.#buffer;
-    this.#buffer = [];
-    this.#bufferChars = 0;
-    void this.#publish(TASK_MULTI_ROUTING_KEY, envelopeBytes(batchText(batch), this.host.hostname, TASK_MULTI_ROUTING_KEY, randomUUID()));
+    if (this.#batch.count === 0) return;
+    void this.#publish(TASK_MULTI_ROUTING_KEY, this.#batch.envelope(this.host.hostname, TASK_MULTI_ROUTING_KEY, randomUUID()));
   }
 
   /** Flushes and waits for every publish in flight. */
@@ -153,17 +137,42 @@ export class EventDispatcher {
     this.host.log.warn({ err: coerceError(err) }, 'could not encode an event; dropped it');
   }
 
+  /** Writes one task event into the batch (from the worker's event, or else from fields). */
+  #add(type: string, event: TaskEvent | null, fields: Record<string, Json | undefined> | null): void {
+    const now = this.host.clock.now();
+    const batch = this.#batch;
+    // One batch is sent within one turn of the event loop: its events share the time zone.
+    if (batch.count === 0) batch.begin(this.host.hostname, utcOffsetHours(new Date(now).getTimezoneOffset()), process.pid);
+    batch.open(this.host.lamport.forward());
+    try {
+      if (event !== null) writeTaskEventFields(event, batch);
+      else if (fields !== null) batch.fields(fields);
+      batch.close(type, now);
+    } catch (err) {
+      batch.abandon();
+      this.#dropped(err);
+      return;
+    }
+    if (batch.count >= TASK_BATCH_MAX || batch.length >= TASK_BATCH_MAX_CHARS) this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushSoon);
+    }
+  }
+
   #publish(routingKey: string, raw: string | Buffer): Promise<void> {
-    const p = this.host.broker
-      .publishFanout(EVENT_EXCHANGE, routingKey, raw)
-      .then(() => {
+    // One promise per publish, not three (then, catch, finally): a worker at c=1 publishes per task.
+    const p: Promise<void> = this.host.broker.publishFanout(EVENT_EXCHANGE, routingKey, raw).then(
+      () => {
         this.#failures = 0;
-      })
-      .catch((err: unknown) => {
+        this.#pending.delete(p);
+      },
+      (err: unknown) => {
         // One line per outage, not one per event.
         if (this.#failures++ === 0) this.host.log.warn({ err: coerceError(err) }, 'could not send events; dropping them until the broker is back');
-      })
-      .finally(() => this.#pending.delete(p));
+        this.#pending.delete(p);
+      },
+    );
     this.#pending.add(p);
     return p;
   }

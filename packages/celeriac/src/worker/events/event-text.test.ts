@@ -5,18 +5,31 @@ import { buildEvent, decodeEventEnvelope, encodeEventEnvelope, type EventDict } 
 import { pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
 import { safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
-import { batchText, envelopeBytes, eventHead, eventText, numberText, resultRepr } from './event-text.js';
+import { AsciiJsonWriter, numberText } from './ascii-json.js';
+import { eventKey, resultRepr, TaskEventBatch } from './event-text.js';
+
+interface Sent {
+  type: string;
+  clock: number;
+  fields: Record<string, Json | undefined>;
+  /** The clock's epoch milliseconds. */
+  nowMs: number;
+}
 
 /** What the dispatcher wrote before event-text: buildEvent's dicts through the generic writer. */
-function viaDicts(events: { type: string; clock: number; fields: Record<string, Json | undefined>; timestamp: number }[], common: { hostname: string; utcoffset: number; pid: number }, tag: string): string {
-  const dicts = events.map((e) => buildEvent(e.type, { ...common, clock: e.clock, timestamp: e.timestamp }, e.fields));
+function viaDicts(events: Sent[], common: { hostname: string; utcoffset: number; pid: number }, tag: string): string {
+  const dicts = events.map((e) => buildEvent(e.type, { ...common, clock: e.clock, timestamp: e.nowMs / 1000 }, e.fields));
   return encodeEventEnvelope(dicts, { hostname: common.hostname, routingKey: 'task.multi', deliveryTag: tag });
 }
 
-function viaText(events: { type: string; clock: number; fields: Record<string, Json | undefined>; timestamp: number }[], common: { hostname: string; utcoffset: number; pid: number }, tag: string): string {
-  const head = eventHead(common.hostname, common.utcoffset, common.pid);
-  const texts = events.map((e) => eventText(head, e.clock, e.type, e.fields, e.timestamp));
-  return envelopeBytes(batchText(texts), common.hostname, 'task.multi', tag).toString('utf8');
+function viaText(events: Sent[], common: { hostname: string; utcoffset: number; pid: number }, tag: string, batch = new TaskEventBatch()): string {
+  batch.begin(common.hostname, common.utcoffset, common.pid);
+  for (const e of events) {
+    batch.open(e.clock);
+    batch.fields(e.fields);
+    batch.close(e.type, e.nowMs);
+  }
+  return batch.envelope(common.hostname, 'task.multi', tag).toString('latin1');
 }
 
 const received = (id: string): Record<string, Json | undefined> => ({
@@ -27,33 +40,56 @@ describe('event text', () => {
   it('is byte for byte the envelope of buildEvent dicts, for the events a worker sends', () => {
     const common = { hostname: 'w1@höst', utcoffset: -1, pid: 4242 };
     const events = [
-      { type: 'task-received', clock: 7, fields: received('a'), timestamp: 1_795_269_934.123 },
-      { type: 'task-started', clock: 8, fields: { uuid: 'a' }, timestamp: 1_795_269_934 },
-      { type: 'task-succeeded', clock: 9, fields: { uuid: 'a', result: resultRepr({ n: [1, 2.5] }), runtime: 0.000_012_3 }, timestamp: 1_795_269_934.5 },
-      { type: 'task-failed', clock: 10, fields: { uuid: 'b', exception: "ValueError('x')", traceback: 'Traceback:\n  ☃' }, timestamp: 1e-5 },
-      { type: 'task-revoked', clock: 11, fields: { uuid: 'c', terminated: true, signum: null, expired: false, ignored: undefined, type: 'spoof', timestamp: 3 }, timestamp: 2 },
+      { type: 'task-received', clock: 7, fields: received('a'), nowMs: 1_795_269_934_123 },
+      { type: 'task-started', clock: 8, fields: { uuid: 'a' }, nowMs: 1_795_269_934_000 },
+      { type: 'task-succeeded', clock: 9, fields: { uuid: 'a', result: resultRepr({ n: [1, 2.5] }), runtime: 0.000_012_3 }, nowMs: 1_795_269_934_500 },
+      { type: 'task-failed', clock: 10, fields: { uuid: 'b', exception: "ValueError('x')", traceback: 'Traceback:\n  ☃' }, nowMs: 1e-2 },
+      { type: 'task-revoked', clock: 11, fields: { uuid: 'c', terminated: true, signum: null, expired: false, ignored: undefined, type: 'spoof', timestamp: 3 }, nowMs: 2000 },
+      { type: 'task-rejected', clock: 12, fields: { uuid: 'd', requeue: false, big: 'x'.repeat(5000), n: -12, f: 2 ** 53 + 2 }, nowMs: 1_795_269_934_070 },
     ];
     const text = viaText(events, common, 'tag-1');
     expect(text).toBe(viaDicts(events, common, 'tag-1'));
-    expect(decodeEventEnvelope(text).map((e: EventDict) => e.type)).toEqual(['task-received', 'task-started', 'task-succeeded', 'task-failed', 'task-revoked']);
+    expect(decodeEventEnvelope(text).map((e: EventDict) => e.type)).toEqual(['task-received', 'task-started', 'task-succeeded', 'task-failed', 'task-revoked', 'task-rejected']);
   });
 
   it('matches the generic writer for any fields, clocks and timestamps', () => {
     const key = fc.string({ minLength: 1, maxLength: 8 }).filter((k) => !/^\d+$/.test(k) && k !== '__proto__');
-    const field = fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>, fc.double({ noNaN: true, noDefaultInfinity: true }));
+    const field = fc.oneof(
+      fc.constant(undefined),
+      fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer(),
+      fc.string({ unit: 'binary', maxLength: 100 }),
+    );
     const event = fc.record({
       type: fc.string(),
       clock: fc.nat(),
       fields: fc.dictionary(key, field, { maxKeys: 6 }),
-      timestamp: fc.oneof(fc.double({ min: 0, max: 4e9, noNaN: true }), fc.double({ noNaN: true, noDefaultInfinity: true })),
+      nowMs: fc.oneof(fc.integer({ min: 0, max: 4e12 }), fc.maxSafeInteger(), fc.double({ min: 0, max: 4e12, noNaN: true }), fc.double({ noNaN: true, noDefaultInfinity: true })),
     });
-    const common = fc.record({ hostname: fc.string(), utcoffset: fc.integer({ min: -14, max: 14 }), pid: fc.nat() });
+    const common = fc.record({ hostname: fc.string({ unit: 'binary' }), utcoffset: fc.integer({ min: -14, max: 14 }), pid: fc.nat() });
+    // One batch for every run, as the dispatcher keeps one: what a batch leaves behind must not show in the next.
+    const batch = new TaskEventBatch();
     fc.assert(
       fc.property(fc.array(event, { minLength: 1, maxLength: 5 }), common, fc.uuid(), (events, c, tag) => {
-        expect(viaText(events, c, tag)).toBe(viaDicts(events, c, tag));
+        expect(viaText(events, c, tag, batch)).toBe(viaDicts(events, c, tag));
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('grows past its buffer for a huge batch, and takes back an event that could not be written', () => {
+    const common = { hostname: 'w@h', utcoffset: 0, pid: 1 };
+    const batch = new TaskEventBatch();
+    const events: Sent[] = Array.from({ length: 300 }, (_, i) => ({ type: 'task-failed', clock: i, fields: { uuid: `id-${i}`, traceback: `Traceback ${'y'.repeat(i * 7)}` }, nowMs: 1_795_269_934_000 + i }));
+    expect(viaText(events, common, 't', batch)).toBe(viaDicts(events, common, 't'));
+    batch.begin('w@h', 0, 1);
+    batch.open(1);
+    batch.field(eventKey('x'), 'half written');
+    expect(() => batch.fields({ runtime: Number.NaN })).toThrow();
+    batch.abandon();
+    expect([batch.count, batch.length]).toEqual([0, 0]);
+    expect(viaText(events.slice(0, 2), common, 't', batch)).toBe(viaDicts(events.slice(0, 2), common, 't'));
   });
 
   it('writes numbers as py-json does, the shortcut range and its edges included', () => {
@@ -63,10 +99,25 @@ describe('event text', () => {
     fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => numberText(n) === pyNumberRepr(n)), { numRuns: 5000 });
   });
 
+  it("writes a clock's milliseconds as the seconds py-json writes for ms / 1000, at the edges of the digit-by-digit range too", () => {
+    const seconds = (ms: number): string => {
+      const out = new AsciiJsonWriter(4);
+      out.seconds(ms);
+      return out.bytes.toString('latin1');
+    };
+    for (const ms of [0, 1, 10, 100, 999, 1000, 1001, 1010, 1100, 1_795_269_934_070, 1e15 - 1, 1e15, 1e15 + 1, 2 ** 53 + 2, 0.5, 1e-2, 1_795_269_934_000.25]) {
+      expect(seconds(ms), String(ms)).toBe(pyNumberRepr(ms / 1000));
+    }
+    fc.assert(fc.property(fc.oneof(fc.integer({ min: 0, max: 1e15 + 1000 }), fc.integer({ min: 1.7e12, max: 1.9e12 })), (ms) => seconds(ms) === pyNumberRepr(ms / 1000)), { numRuns: 5000 });
+  });
+
   it('refuses what the generic writer refuses (NaN, infinities, a Map), with the same error', () => {
-    const head = eventHead('w@h', 0, 1);
+    const batch = new TaskEventBatch();
+    batch.begin('w@h', 0, 1);
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, new Map() as unknown as Json]) {
-      expect(() => eventText(head, 1, 'task-x', { runtime: bad }, 1)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
+      batch.open(1);
+      expect(() => batch.fields({ runtime: bad })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
+      batch.abandon();
       expect(() => pyJsonStringify({ runtime: bad })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
     }
   });

@@ -1,105 +1,165 @@
 /**
  * @module worker/events/event-text
- * Task events written straight to JSON text, byte for byte what `encodeEventEnvelope` of
- * `buildEvent`'s dicts gives (protocol/events.ts, Python's `json.dumps` layout), but without
- * the dict in between: a worker with `-E` sends three events per task, and building each dict
- * and then walking it with the generic writer was most of what events cost (a CPU profile of a
- * 20,000-task drain: the dicts, the writer and the result's saferepr took about as long as
- * running the tasks). The members every event of a batch shares (hostname, utcoffset, pid) are
- * written once per batch, and the common values (strings, integers, the timestamp) skip the
- * generic writer's checks. Anything else goes through that writer, so the text never differs.
+ * A batch of task events written straight to the bytes of their `task.multi` message: byte
+ * for byte what `encodeEventEnvelope` of `buildEvent`'s dicts gives (protocol/events.ts,
+ * Python's `json.dumps` layout), without the dicts, their field objects or strings in between.
+ * A worker with `-E` sends three events per task; building dicts and walking them with the
+ * generic writer, then joining strings and encoding them again, cost as much as running the
+ * tasks. Here each event is written into one reused buffer as it happens (ascii-json.ts): the
+ * members every event of a batch shares (hostname, utcoffset, pid) and every key are constant
+ * bytes, the values are copied, and the batch's JSON is base64-encoded once into its envelope.
  */
 import { EVENT_EXCHANGE } from '../../protocol/events.js';
-import { pyJsonString, pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
+import { pyJsonString } from '../../protocol/py-json.js';
 import { REPR_MAXLEN, safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
+import { AsciiJsonWriter, asciiBytes, numberText } from './ascii-json.js';
 
-/** `{"hostname": ..., "utcoffset": ..., "pid": ..., "clock": ` of an event dict: all but the clock's value. */
-export function eventHead(hostname: string, utcoffset: number, pid: number): string {
-  return `{"hostname": ${pyJsonString(hostname)}, "utcoffset": ${pyNumberRepr(utcoffset)}, "pid": ${pyNumberRepr(pid)}, "clock": `;
+/** A member's key, with the bytes written before its value (`, "uuid": `). */
+export interface EventKey {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  /** The whole member when its value is null (`, "eta": null`): several fields of most events are. */
+  readonly nullMember: Uint8Array;
 }
 
-/** Python's repr of a float or int, as py-json writes it, with a shortcut for the usual range. */
-export function numberText(value: number): string {
-  // For safe integers, and other finite values from 1e-4 up to 1e16, JS's shortest
-  // round-trip text is what pyNumberRepr writes; an integral double past 2**53 is written as
-  // the float it is (docs/interop.md), so it takes the general path.
-  const abs = Math.abs(value);
-  if (Number.isInteger(value) ? abs <= Number.MAX_SAFE_INTEGER : abs >= 1e-4 && abs < 1e16) return String(value);
-  return pyNumberRepr(value);
+/** Where the fields of an event go, in their order (a value of undefined is left out). */
+export interface EventFieldSink {
+  field(key: EventKey, value: Json | undefined): void;
 }
 
-/** One value as py-json writes it (undefined for a member to leave out). */
-function valueText(value: Json | undefined): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return pyJsonString(value);
-    case 'number':
-      // NaN and infinities are refused by the generic writer, as there.
-      return Number.isFinite(value) ? numberText(value) : pyJsonStringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'undefined':
-      return undefined;
-    default:
-      return value === null ? 'null' : pyJsonStringify(value);
-  }
+/** Memoized for the keys events use (a handful of names, all from the engine), as texts. */
+function memo<T>(make: (text: string) => T): (text: string) => T {
+  const made = new Map<string, T>();
+  return (text) => {
+    let value = made.get(text);
+    if (value === undefined) {
+      value = make(text);
+      if (made.size < 256) made.set(text, value);
+    }
+    return value;
+  };
 }
 
-/** `"key": ` for the keys events use, memoized (a handful of names, all from the engine). */
-const keyTexts = new Map<string, string>();
-function keyText(key: string): string {
-  let text = keyTexts.get(key);
-  if (text === undefined) {
-    text = `${pyJsonString(key)}: `;
-    if (keyTexts.size < 256) keyTexts.set(key, text);
-  }
-  return text;
-}
+/** The {@link EventKey} of a member name. */
+export const eventKey = memo((name: string): EventKey => ({
+  name,
+  bytes: asciiBytes(`, ${pyJsonString(name)}: `),
+  nullMember: asciiBytes(`, ${pyJsonString(name)}: null`),
+}));
 
-/**
- * The JSON text of one event dict: `head` (see {@link eventHead}) with its clock value, the
- * type's own fields in their order (undefined ones and any `type` / `timestamp` left out, as
- * buildEvent does), then `timestamp` and `type`.
- *
- * @throws CeleriacError INVALID_ARGUMENT for a value py-json refuses, as buildEvent's encoding would.
- */
-export function eventText(head: string, clock: number, type: string, fields: { readonly [key: string]: Json | undefined }, timestamp: number): string {
-  let text = head + numberText(clock);
-  for (const key in fields) {
-    if (!Object.prototype.hasOwnProperty.call(fields, key) || key === 'type' || key === 'timestamp') continue;
-    const value = valueText(fields[key]);
-    if (value !== undefined) text += `, ${keyText(key)}${value}`;
-  }
-  return `${text}, "timestamp": ${numberText(timestamp)}, "type": ${pyJsonString(type)}}`;
-}
-
-/** A `task.multi` body: the events' texts as one JSON array. */
-export function batchText(events: readonly string[]): string {
-  return `[${events.join(', ')}]`;
-}
+/** `, "timestamp": ` */
+const TIMESTAMP = asciiBytes(', "timestamp": ');
+/** What ends an event of a type: `, "type": "task-started"}`. */
+const typeTail = memo((type: string) => asciiBytes(`, "type": ${pyJsonString(type)}}`));
+const OPEN = asciiBytes('[');
+const NEXT = asciiBytes(', ');
+const CLOSE = asciiBytes(']');
 
 /** `{"body": "` : the envelope's first member, its base64 body next. */
-const ENVELOPE_HEAD = '{"body": "';
+const ENVELOPE_HEAD = asciiBytes('{"body": "');
 
-/**
- * The kombu envelope around a JSON body text, as encodeEventEnvelope writes it (headers
- * `{hostname}`, `delivery_mode: 1`, base64 body), as its UTF-8 bytes: the base64 body, most
- * of the message, is copied once into them, where a string would be joined, flattened and
- * encoded again by the socket.
- */
-export function envelopeBytes(bodyJson: string, hostname: string, routingKey: string, deliveryTag: string): Buffer {
-  const body = Buffer.from(bodyJson, 'utf8').toString('base64');
-  const tail =
-    `", "content-encoding": "utf-8", "content-type": "application/json", ` +
-    `"headers": {"hostname": ${pyJsonString(hostname)}}, "properties": {"delivery_mode": 1, ` +
-    `"delivery_info": {"exchange": ${pyJsonString(EVENT_EXCHANGE)}, "routing_key": ${pyJsonString(routingKey)}}, ` +
-    `"priority": 0, "body_encoding": "base64", "delivery_tag": ${pyJsonString(deliveryTag)}}}`;
-  const out = Buffer.allocUnsafe(ENVELOPE_HEAD.length + body.length + Buffer.byteLength(tail, 'utf8'));
-  let at = out.write(ENVELOPE_HEAD, 0, 'latin1');
-  at += out.write(body, at, 'latin1');
-  out.write(tail, at, 'utf8');
-  return out;
+/** The task events of one `task.multi` message, written as they come. */
+export class TaskEventBatch implements EventFieldSink {
+  readonly #out = new AsciiJsonWriter();
+  #count = 0;
+  /** Where the event being written began, to take it back. */
+  #mark = 0;
+  /** `{"hostname": ..., "utcoffset": ..., "pid": ..., "clock": `, and what it was made of. */
+  #head = OPEN;
+  #headOf = '';
+  #tail = '';
+  #tailOf: readonly [string, string] | readonly [] = [];
+
+  /** Events in the batch. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Bytes (= characters: the text is ASCII) of JSON in the batch. */
+  get length(): number {
+    return this.#out.length;
+  }
+
+  /** The members every event of the batch starts with; once per batch, before its first event. */
+  begin(hostname: string, utcoffset: number, pid: number): void {
+    const of = `${utcoffset} ${pid} ${hostname}`;
+    if (of === this.#headOf) return;
+    this.#headOf = of;
+    this.#head = asciiBytes(`{"hostname": ${pyJsonString(hostname)}, "utcoffset": ${numberText(utcoffset)}, "pid": ${numberText(pid)}, "clock": `);
+  }
+
+  /** Starts an event with its clock value; its fields next, then {@link close} (or {@link abandon}). */
+  open(clock: number): void {
+    const out = this.#out;
+    this.#mark = out.length;
+    out.raw(this.#count === 0 ? OPEN : NEXT);
+    out.raw(this.#head);
+    out.number(clock);
+  }
+
+  /**
+   * One field of the event being written.
+   *
+   * @throws CeleriacError INVALID_ARGUMENT for a value py-json refuses.
+   */
+  field(key: EventKey, value: Json | undefined): void {
+    if (value === undefined) return;
+    if (value === null) return this.#out.raw(key.nullMember);
+    this.#out.raw(key.bytes);
+    this.#out.value(value);
+  }
+
+  /** Any fields, in their order (`type` and `timestamp` left out, as buildEvent does). */
+  fields(fields: { readonly [key: string]: Json | undefined }): void {
+    for (const key in fields) {
+      if (Object.prototype.hasOwnProperty.call(fields, key) && key !== 'type' && key !== 'timestamp') this.field(eventKey(key), fields[key]);
+    }
+  }
+
+  /** Ends the event being written: its `timestamp` (from epoch milliseconds) and `type`. */
+  close(type: string, nowMs: number): void {
+    this.#out.raw(TIMESTAMP);
+    this.#out.seconds(nowMs);
+    this.#out.raw(typeTail(type));
+    this.#count++;
+  }
+
+  /** The envelope after its body up to the delivery tag's value, made once per sender and routing key. */
+  #tailFor(hostname: string, routingKey: string): string {
+    if (hostname !== this.#tailOf[0] || routingKey !== this.#tailOf[1]) {
+      this.#tailOf = [hostname, routingKey];
+      this.#tail =
+        `", "content-encoding": "utf-8", "content-type": "application/json", ` +
+        `"headers": {"hostname": ${pyJsonString(hostname)}}, "properties": {"delivery_mode": 1, ` +
+        `"delivery_info": {"exchange": ${pyJsonString(EVENT_EXCHANGE)}, "routing_key": ${pyJsonString(routingKey)}}, ` +
+        `"priority": 0, "body_encoding": "base64", "delivery_tag": `;
+    }
+    return this.#tail;
+  }
+
+  /** Takes back the event being written (a value that could not be encoded). */
+  abandon(): void {
+    this.#out.length = this.#mark;
+  }
+
+  /**
+   * Ends the batch: the kombu envelope of its events as encodeEventEnvelope writes it (headers
+   * `{hostname}`, `delivery_mode: 1`, base64 body), as bytes the socket writes as they are.
+   */
+  envelope(hostname: string, routingKey: string, deliveryTag: string): Buffer {
+    this.#out.raw(CLOSE);
+    const body = this.#out.base64();
+    this.#out.reset();
+    this.#count = 0;
+    const tail = `${this.#tailFor(hostname, routingKey)}${pyJsonString(deliveryTag)}}}`;
+    // Every part is ASCII (pyJsonString escapes the rest): one byte per character.
+    const out = Buffer.allocUnsafe(ENVELOPE_HEAD.length + body.length + tail.length);
+    out.set(ENVELOPE_HEAD, 0);
+    const at = out.write(body, ENVELOPE_HEAD.length, 'latin1') + ENVELOPE_HEAD.length;
+    out.write(tail, at, 'latin1');
+    return out;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { toExceptionRecord } from '../../core/task-errors.js';
 import { pyRepr } from '../../protocol/repr.js';
 import type { Json, JsonObject } from '../../protocol/types.js';
 import type { TaskEvent } from '../task-events.js';
-import { resultRepr } from './event-text.js';
+import { eventKey, resultRepr, type EventFieldSink } from './event-text.js';
 
 /** Python's `repr(exc)` of an error as Celery would show it: `ValueError('boom')`. */
 export function exceptionRepr(error: unknown): string {
@@ -40,37 +40,85 @@ export function messageTraceId(headers: JsonObject): string | null {
   return id === undefined || id === '00000000000000000000000000000000' ? null : id;
 }
 
-/** The event's own fields (without the common ones). */
-export function taskEventFields(event: TaskEvent): Record<string, Json> {
+const UUID = eventKey('uuid');
+const NAME = eventKey('name');
+const ARGS = eventKey('args');
+const KWARGS = eventKey('kwargs');
+const ROOT_ID = eventKey('root_id');
+const PARENT_ID = eventKey('parent_id');
+const RETRIES = eventKey('retries');
+const ETA = eventKey('eta');
+const EXPIRES = eventKey('expires');
+const TRACE_ID = eventKey('trace_id');
+const GROUP = eventKey('group');
+const RESULT = eventKey('result');
+const RUNTIME = eventKey('runtime');
+const EXCEPTION = eventKey('exception');
+const TRACEBACK = eventKey('traceback');
+const TERMINATED = eventKey('terminated');
+const SIGNUM = eventKey('signum');
+const EXPIRED = eventKey('expired');
+const REQUEUE = eventKey('requeue');
+
+/**
+ * The event's own fields (without the common ones), in Celery's order, into `sink`: a batch
+ * being written (event-text.ts) or {@link taskEventFields}'s object.
+ */
+export function writeTaskEventFields(event: TaskEvent, sink: EventFieldSink): void {
   const h = event.message.headers;
+  sink.field(UUID, h.id);
   switch (event.type) {
     case 'task-received': {
-      const fields: Record<string, Json> = {
-        uuid: h.id, name: h.task, args: h.argsrepr, kwargs: h.kwargsrepr, root_id: h.root_id, parent_id: h.parent_id,
-        retries: h.retries, eta: h.eta, expires: h.expires,
-      };
+      sink.field(NAME, h.task);
+      sink.field(ARGS, h.argsrepr);
+      sink.field(KWARGS, h.kwargsrepr);
+      sink.field(ROOT_ID, h.root_id);
+      sink.field(PARENT_ID, h.parent_id);
+      sink.field(RETRIES, h.retries);
+      sink.field(ETA, h.eta);
+      sink.field(EXPIRES, h.expires);
       // A traced message names its trace (Python's and ours alike): the dashboard links to it.
       const traceId = messageTraceId(event.message.extraHeaders);
-      if (traceId !== null) fields['trace_id'] = traceId;
+      if (traceId !== null) sink.field(TRACE_ID, traceId);
       // Not in Celery's event either (monitors ignore unknown fields): a group or chord member
       // names its group, so a dashboard finds every member whoever sent it. Python senders put
       // the group in the message only, never in an event.
-      if (typeof h.group === 'string' && h.group !== '') fields['group'] = h.group;
-      return fields;
+      if (typeof h.group === 'string' && h.group !== '') sink.field(GROUP, h.group);
+      return;
     }
     case 'task-started':
-      return { uuid: h.id };
+      return;
     case 'task-succeeded':
-      return { uuid: h.id, result: resultRepr(event.result), runtime: event.runtime };
+      sink.field(RESULT, resultRepr(event.result));
+      sink.field(RUNTIME, event.runtime);
+      return;
     case 'task-failed':
-      return event.traceback === null
-        ? { uuid: h.id, exception: exceptionRepr(event.error) }
-        : { uuid: h.id, exception: exceptionRepr(event.error), traceback: event.traceback };
+      sink.field(EXCEPTION, exceptionRepr(event.error));
+      // Left out of an unknown task's event, as Celery sends it.
+      if (event.traceback !== null) sink.field(TRACEBACK, event.traceback);
+      return;
     case 'task-retried':
-      return { uuid: h.id, exception: exceptionRepr(event.error), traceback: event.traceback };
+      sink.field(EXCEPTION, exceptionRepr(event.error));
+      sink.field(TRACEBACK, event.traceback);
+      return;
     case 'task-revoked':
-      return { uuid: h.id, terminated: event.terminated, signum: signum(event.signum), expired: event.expired };
+      sink.field(TERMINATED, event.terminated);
+      sink.field(SIGNUM, signum(event.signum));
+      sink.field(EXPIRED, event.expired);
+      return;
     case 'task-rejected':
-      return { uuid: h.id, requeue: event.requeue };
+      sink.field(REQUEUE, event.requeue);
+      return;
   }
+}
+
+/** The event's own fields (without the common ones) as an object. */
+export function taskEventFields(event: TaskEvent): Record<string, Json> {
+  const fields: Record<string, Json> = {};
+  writeTaskEventFields(event, {
+    field(key, value) {
+      if (value !== undefined) fields[key.name] = value;
+    },
+  });
+  return fields;
 }

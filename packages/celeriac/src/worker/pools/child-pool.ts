@@ -34,7 +34,7 @@ export interface ChildPoolOptions {
   /** Runs after which a child is replaced; null = never. */
   readonly maxTasksPerChild: number | null;
   /** KiB of memory after a run (a child's V8 heap, a process's resident set) above which a child is replaced; null = never. */
-  readonly maxMemoryPerChild: number | null;
+  readonly maxMemoryPerChildKib: number | null;
   readonly log: Logger;
   /** Publishes a message a task sent from inside a child. */
   publish(message: Message, options: PublishOptions): Promise<void>;
@@ -156,7 +156,7 @@ export class ChildPool implements TaskPool {
       processes: [...this.children].map((t) => t.id),
       writes: [...this.children].map((t) => t.tasksRun),
       maxTasksPerChild: this.options.maxTasksPerChild,
-      maxMemoryPerChild: this.options.maxMemoryPerChild,
+      maxMemoryPerChild: this.options.maxMemoryPerChildKib,
       timeouts: [this.timeouts.soft, this.timeouts.hard],
     };
   }
@@ -204,11 +204,11 @@ export class ChildPool implements TaskPool {
   }
 
   private recycleReason(child: PoolChild): string | null {
-    const { maxTasksPerChild, maxMemoryPerChild } = this.options;
+    const { maxTasksPerChild, maxMemoryPerChildKib } = this.options;
     if (maxTasksPerChild !== null && child.tasksRun >= maxTasksPerChild) return `it ran ${child.tasksRun} tasks (maxTasksPerChild ${maxTasksPerChild})`;
     const kib = Math.round(child.memory / 1024);
     const what = this.childKind === 'thread' ? 'its heap holds' : 'its resident memory is';
-    if (maxMemoryPerChild !== null && kib > maxMemoryPerChild) return `${what} ${kib} KiB (maxMemoryPerChild ${maxMemoryPerChild})`;
+    if (maxMemoryPerChildKib !== null && kib > maxMemoryPerChildKib) return `${what} ${kib} KiB (maxMemoryPerChildKib ${maxMemoryPerChildKib})`;
     return null;
   }
 

@@ -51,7 +51,7 @@ export function createPool(options: ResolvedWorkerOptions, app: App, log: Logger
     settings: childSettings(app, log),
     size: options.concurrency,
     maxTasksPerChild: options.maxTasksPerChild,
-    maxMemoryPerChild: options.maxMemoryPerChild,
+    maxMemoryPerChildKib: options.maxMemoryPerChildKib,
     log,
     // Tasks sent from inside a child leave through the worker's own broker connection.
     publish: (message, publishOptions) => app.broker.publish(message, publishOptions),

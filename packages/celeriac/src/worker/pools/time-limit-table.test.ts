@@ -5,7 +5,7 @@ import { ErrorCodes } from '../../errors.js';
 import { TimeLimitTable } from './time-limit-table.js';
 
 const app = createApp({}, { broker: {} as never, backend: {} as never });
-const withOptions = app.task('t.with', { timeLimit: 50, softTimeLimit: 40 }, () => null);
+const withOptions = app.task('t.with', { timeLimitSec: 50, softTimeLimitSec: 40 }, () => null);
 const without = app.task('t.without', () => null);
 const message = (timelimit: [number | null, number | null]) => ({ headers: { timelimit } }) as unknown as TaskMessage;
 

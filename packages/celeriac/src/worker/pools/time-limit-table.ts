@@ -5,8 +5,8 @@
  * `soft_time_limit` land there, and so do the task's own limits when the sender knows the
  * task), then the limits set at run time for the task (Celery's `time_limit` control
  * command, which replaces the task's attributes), else the task's options, then the
- * worker's defaults (`--time-limit` / `--soft-time-limit`, else the `taskTimeLimit` /
- * `taskSoftTimeLimit` settings).
+ * worker's defaults (`--time-limit` / `--soft-time-limit`, else the `taskTimeLimitSec` /
+ * `taskSoftTimeLimitSec` settings).
  */
 import type { AnyTask } from '../../core/task.js';
 import { checkTimeLimit } from '../../protocol/limits.js';
@@ -60,8 +60,8 @@ export class TimeLimitTable {
   resolve(task: AnyTask, message: TaskMessage): TimeLimits {
     const [headerHard, headerSoft] = message.headers.timelimit;
     const override = this.overrides.get(task.name);
-    const taskHard = override !== undefined ? override.hard : (task.options.timeLimit ?? null);
-    const taskSoft = override !== undefined ? override.soft : (task.options.softTimeLimit ?? null);
+    const taskHard = override !== undefined ? override.hard : (task.options.timeLimitSec ?? null);
+    const taskSoft = override !== undefined ? override.soft : (task.options.softTimeLimitSec ?? null);
     return {
       hard: limitOf(headerHard) ?? limitOf(taskHard) ?? limitOf(this.defaults.hard),
       soft: limitOf(headerSoft) ?? limitOf(taskSoft) ?? limitOf(this.defaults.soft),

@@ -10,7 +10,8 @@ import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../../src/backends/redis/redis-backend.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
-import { createApp, Worker, type App } from '../../../src/index.js';
+import { createApp, type App } from '../../../src/index.js';
+import { echoBody, ECHO_TASK, startEchoWorker, type EchoWorker } from '../../support/echo-worker.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable, TEST_REDIS_URL } from './redis-test-env.js';
 
@@ -19,8 +20,8 @@ const prefix = newPrefix();
 
 /** A Celery envelope of task t.echo(word) whose `note` header is `note` (raw bytes). */
 function envelope(id: string, note: Buffer, word = 'hi'): Buffer {
-  const body = Buffer.from(JSON.stringify([[word], {}, { callbacks: null, errbacks: null, chain: null, chord: null }])).toString('base64');
-  const head = `{"body": "${body}", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "t.echo", "id": "${id}", "root_id": "${id}", "parent_id": null, "group": null, "note": "`;
+  const body = echoBody(word).toString('base64');
+  const head = `{"body": "${body}", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "${ECHO_TASK}", "id": "${id}", "root_id": "${id}", "parent_id": null, "group": null, "note": "`;
   const tail = `"}, "properties": {"correlation_id": "${id}", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "utf8"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "${randomUUID()}"}}`;
   return Buffer.concat([Buffer.from(head), note, Buffer.from(tail)]);
 }
@@ -28,24 +29,16 @@ function envelope(id: string, note: Buffer, word = 'hi'): Buffer {
 describe.skipIf(!available)('Redis: bytes that are not UTF-8 in an envelope', () => {
   let raw: RedisClientType;
   let app: App;
-  let worker: Worker;
-  let runs: string[];
+  let echo: EchoWorker | undefined;
 
   beforeAll(async () => {
     raw = await rawClient();
-    runs = [];
     app = createApp({ taskDefaultQueue: 'utf8' }, { env: {}, broker: new RedisBroker(prefixedUrl(prefix), { pollIntervalMs: 20 }), backend: new RedisBackend({ url: TEST_REDIS_URL, keyPrefix: prefix }) });
-    app.task('t.echo', (word: string) => {
-      runs.push(word);
-      return word;
-    });
-    worker = new Worker(app, { queues: ['utf8'], concurrency: 1 });
-    await worker.start();
+    echo = await startEchoWorker(app, 'utf8');
   });
 
   afterAll(async () => {
-    await worker?.close();
-    await app?.close();
+    await echo?.close();
     await deletePrefix(raw, prefix);
     await raw?.close();
   });
@@ -60,7 +53,7 @@ describe.skipIf(!available)('Redis: bytes that are not UTF-8 in an envelope', ()
     const [record] = (await raw.lRange(`${prefix}celeriac.setaside`, 0, -1)).map((r) => JSON.parse(r) as { reason: string; raw: string });
     expect(record?.reason).toMatch(/^bad-encoding: the envelope is not valid UTF-8/);
     expect(record?.raw).toContain(bad);
-    expect(runs).toEqual(['real']);
+    expect(echo?.runs).toEqual(['real']);
     expect(await app.backend.get(bad)).toMatchObject({ status: 'FAILURE', result: { exc_type: 'DecodeError' } });
   });
 });

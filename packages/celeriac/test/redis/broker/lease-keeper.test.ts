@@ -108,7 +108,7 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
   it('a broker with a fake clock (or leaseRenewal: event-loop) renews on the event loop', async () => {
     const fake = new RedisBroker(prefixedUrl(prefix), { ...fast, leaseRenewal: 'event-loop' });
     const consumer = fake.consume({ queues: [`idle-${randomUUID().slice(0, 6)}`], prefetch: 1, onDelivery: () => undefined });
-    await sleep(50);
+    await sleep(50); // bounds an absence: a keeper thread, had one started, would be usable by now
     expect(fake.leaseRenewer).toBe('event-loop');
     await consumer.close();
     await fake.close();

@@ -96,6 +96,10 @@ describe.skipIf(!available)('Redis broker: wrong-type keys and duplicate deliver
     expect(await mine()).toHaveLength(3);
     // Each one's own envelope is kept for recovery.
     expect(await raw.hGet(`${prefix}unacked`, got[1]!.tag)).toContain('"id": "second"');
+    // The third came alone (a fetch of one message checks its tag with HSETNX): held too.
+    expect(await raw.hGet(`${prefix}unacked`, got[2]!.tag)).toContain('"id": "third"');
+    expect(await raw.hGet(`${prefix}unacked`, tag)).toContain('"id": "first"');
+    expect(await raw.zScore(`${prefix}celeriac.leases`, got[2]!.tag)).not.toBeNull();
     for (const d of got) await d.ack();
     expect(await mine()).toEqual([]);
   });

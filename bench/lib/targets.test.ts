@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { renderMarkdown, type PeerResults, type RunReport } from './report.js';
+import { renderTargets, targetChecks } from './targets.js';
+import type { DrainResult, PeerName } from './types.js';
+
+function drain(concurrency: number, perSec: number, peakMb = 100): DrainResult {
+  return {
+    config: { concurrency, label: `-c ${concurrency}` },
+    n: 20_000,
+    completed: 20_000,
+    seconds: 20_000 / perSec,
+    perSec,
+    rss: { peakMb, method: 'test' },
+    enqueue: { n: 20_000, seconds: 0.1, perSec: 100_000 },
+  };
+}
+
+interface Numbers {
+  c10: number;
+  c100: number;
+  rssMb: number;
+  oneByOne: number;
+  p50: number;
+  p99: number;
+  rtRssMb: number;
+}
+
+function peer(n: Numbers): PeerResults {
+  const drains = [drain(1, 5000, n.rssMb), drain(10, n.c10, n.rssMb), drain(100, n.c100, n.rssMb)];
+  return {
+    batchedSamples: [{ n: 20_000, seconds: 0.1, perSec: 150_000 }],
+    drains,
+    drainSamples: drains,
+    notes: {},
+    oneByOne: { n: 10_000, seconds: 10_000 / n.oneByOne, perSec: n.oneByOne },
+    roundTrip: { n: 2000, p50Ms: n.p50, p99Ms: n.p99, meanMs: n.p50, rss: { peakMb: n.rtRssMb, method: 'test' } },
+  };
+}
+
+function run(peers: Partial<Record<PeerName, PeerResults>>): RunReport {
+  return { startedAt: '2026-11-25T12:42:29Z', durationSec: 1, quick: false, machine: {}, sizes: { oneByOne: 10_000, batched: 20_000, drain: 20_000, roundTrip: 2000, concurrencies: [1, 10, 100] }, peers };
+}
+
+// The numbers of the 12:42 run on 501b5a3 (bench/results/2026-11-25-vm.md), rounded.
+const celeriac = peer({ c10: 27_015, c100: 38_865, rssMb: 123.9, oneByOne: 11_387, p50: 0.468, p99: 3.899, rtRssMb: 122.4 });
+const bullmq = peer({ c10: 21_751, c100: 25_228, rssMb: 102.5, oneByOne: 8198, p50: 0.537, p99: 3.841, rtRssMb: 103.8 });
+const bee = peer({ c10: 23_339, c100: 27_041, rssMb: 88.5, oneByOne: 14_531, p50: 0.195, p99: 2.087, rtRssMb: 75.8 });
+
+describe('targetChecks', () => {
+  it('checks every target of issue 42 item 3', () => {
+    const checks = new Map(targetChecks(run({ celeriac, bullmq, 'bee-queue': bee })).map((t) => [t.what, t]));
+    expect(checks.get('drain at c=100 ≥ 2x BullMQ')).toMatchObject({ ok: false, detail: '38,865 vs 25,228/s = 1.54x' });
+    expect(checks.get('drain at c=100 ≥ 1.5x Bee-Queue')?.ok).toBe(false);
+    expect(checks.get('drain at c=10 ahead of BullMQ')?.ok).toBe(true);
+    expect(checks.get('drain at c=10 ahead of Bee-Queue')?.ok).toBe(true);
+    expect(checks.get('round-trip p50 ≤ Bee-Queue')).toMatchObject({ ok: false, detail: '0.468 vs 0.195 ms' });
+    expect(checks.get('round-trip p99 < 2 ms')).toMatchObject({ ok: false, detail: '3.899 ms' });
+    expect(checks.get('one-by-one enqueue ahead of Bee-Queue')?.ok).toBe(false);
+    expect(checks.get('worker peak RSS, drain c=100, ≤ Bee-Queue + 20%')).toMatchObject({ ok: false, detail: '123.9 vs 88.5 MB' });
+    expect(checks.get('worker peak RSS, round trip, ≤ Bee-Queue + 20%')?.ok).toBe(false);
+  });
+
+  it('meets a target at its bound and passes one beyond it', () => {
+    const fast = peer({ c10: 23_340, c100: 54_082, rssMb: 88.5 * 1.2, oneByOne: 14_532, p50: 0.195, p99: 1.999, rtRssMb: 90 });
+    const checks = targetChecks(run({ celeriac: fast, bullmq, 'bee-queue': bee }));
+    const item3 = [
+      'drain at c=100 ≥ 2x BullMQ',
+      'drain at c=100 ≥ 1.5x Bee-Queue',
+      'drain at c=10 ahead of BullMQ',
+      'drain at c=10 ahead of Bee-Queue',
+      'one-by-one enqueue ahead of Bee-Queue',
+      'round-trip p50 ≤ Bee-Queue',
+      'round-trip p99 < 2 ms',
+      'worker peak RSS, drain c=100, ≤ Bee-Queue + 20%',
+      'worker peak RSS, round trip, ≤ Bee-Queue + 20%',
+    ];
+    expect(checks.filter((t) => item3.includes(t.what)).map((t) => [t.what, t.ok])).toEqual(item3.map((what) => [what, true]));
+  });
+
+  it('says "not measured" for the targets of peers not in the run, and lists none without Celeriac', () => {
+    const text = renderTargets(run({ celeriac }));
+    expect(text).toContain('- ❔ not measured: drain at c=10 ahead of Bee-Queue (missing)');
+    expect(text).toContain('- ❔ not measured: worker peak RSS, drain c=100, ≤ Bee-Queue + 20% (missing)');
+    expect(text).toContain('- ❌ missed: round-trip p99 < 2 ms (3.899 ms)');
+    expect(targetChecks(run({ bullmq }))).toEqual([]);
+  });
+
+  it('leaves a skipped drain or round trip unmeasured rather than missed', () => {
+    const skipped: PeerResults = { ...celeriac, drains: celeriac.drains.map((d) => ({ ...d, skipped: 'timed out' })), roundTrip: { n: 0, p50Ms: 0, p99Ms: 0, meanMs: 0, rss: null, skipped: 'crashed' } };
+    const checks = new Map(targetChecks(run({ celeriac: skipped, bullmq, 'bee-queue': bee })).map((t) => [t.what, t.ok]));
+    expect(checks.get('drain at c=100 ≥ 2x BullMQ')).toBeNull();
+    expect(checks.get('round-trip p99 < 2 ms')).toBeNull();
+    expect(checks.get('round-trip p50 ≤ Bee-Queue')).toBeNull();
+  });
+
+  it('is the Targets section of the report', () => {
+    expect(renderMarkdown(run({ celeriac, bullmq, 'bee-queue': bee }))).toContain(`## Targets (reported, not asserted)\n\n${renderTargets(run({ celeriac, bullmq, 'bee-queue': bee }))}`);
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * Where a Celeriac round trip's time goes (issue 42 item 3), on a redis-server of its own:
+ * `delay()` then `get()`, one after the other, against a worker child (-c 10, as
+ * `npm run bench`'s round trip), measured by what a loaded machine moves little:
+ * - Redis commands per round trip, by name (INFO commandstats), both processes together;
+ * - a timeline of the hops: each node-redis command issued (`>`) and settled by its reply
+ *   (`<`), and each pub/sub message received, in the client (P) and in the worker (W), as the
+ *   median offset from `delay()` over the timed round trips (lib/rt-marks.ts: node-redis's own
+ *   diagnostics_channel events, one wall clock for both processes).
+ * Scripts show by the start of their SHA1 (`sha1sum packages/celeriac/src/{brokers,backends}/redis/scripts/*.lua`).
+ *
+ *   npm run build && node --import tsx bench/rt-probe.ts [--base <git rev>] [--n 2000] [--timeline 500] [--port 6401]
+ *
+ * `--base` runs the same probe first with that commit's worker (the client is the working
+ * tree's for both, as in bench/ab.ts). The p50/p99 printed are for information: on a shared
+ * machine they move with its load; the counts and the order of the hops do not.
+ * Nothing here runs under `npm test`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createApp } from 'celeriac';
+import { Redis } from 'ioredis';
+import { buildRevision, git } from './lib/ab.js';
+import { buildWorkers, startNodeWorker } from './lib/proc.js';
+import { commandCalls } from './lib/probe-stats.js';
+import { mark, record, taken, type Mark } from './lib/rt-marks.js';
+import { median, nowMs, percentile, sleep } from './lib/stats.js';
+import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
+
+const PREFIX = 'rtprobe:';
+const QUEUE = 'bench';
+/** Compiled by buildWorkers() (tsconfig.workers.json), for the worker child's --import. */
+const MARKS_MODULE = fileURLToPath(new URL('./dist/lib/rt-marks.js', import.meta.url));
+const USAGE = 'usage: node --import tsx bench/rt-probe.ts [--base <git rev>] [--n 2000] [--timeline 500] [--port 6401]\n';
+
+const { values } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    n: { type: 'string', default: '2000' },
+    timeline: { type: 'string', default: '500' },
+    port: { type: 'string', default: '6401' },
+    help: { type: 'boolean', default: false },
+  },
+});
+const n = Number(values.n);
+const timed = Number(values.timeline);
+const port = Number(values.port);
+
+async function startRedis(): Promise<{ server: ChildProcess; redis: Redis }> {
+  const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  const taken = await probe.connect().then(() => true, () => false);
+  probe.disconnect();
+  if (taken) throw new Error(`port ${port} already answers: the probe needs a redis-server of its own (--port)`);
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  const redis = new Redis({ port, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  const deadline = nowMs() + 10_000;
+  while ((await redis.ping().catch(() => '')) !== 'PONG') {
+    if (nowMs() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
+    await sleep(50);
+  }
+  return { server, redis };
+}
+
+/** The median offset of each mark from the start of its round trip, in the order they come. */
+function timeline(trips: readonly { start: number; end: number }[], marks: readonly Mark[]): string[] {
+  const offsets = new Map<string, number[]>();
+  let i = 0;
+  for (const trip of trips) {
+    while (i < marks.length && marks[i]![0] < trip.start) i++;
+    const seen = new Map<string, number>();
+    for (let j = i; j < marks.length && marks[j]![0] <= trip.end; j++) {
+      const [us, label] = marks[j]!;
+      const k = (seen.get(label) ?? 0) + 1;
+      seen.set(label, k);
+      const key = k === 1 ? label : `${label} (#${k})`;
+      let list = offsets.get(key);
+      if (list === undefined) offsets.set(key, (list = []));
+      list.push(us - trip.start);
+    }
+  }
+  return [...offsets]
+    .filter(([, v]) => v.length >= trips.length / 2)
+    .map(([label, v]) => ({ label, at: median(v) }))
+    .sort((a, b) => a.at - b.at)
+    .map(({ label, at }) => `${at.toFixed(0).padStart(7)}  ${label}`);
+}
+
+async function side(redis: Redis, label: string, module: string | undefined): Promise<string[]> {
+  await redis.flushall();
+  if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
+  else process.env.BENCH_CELERIAC_MODULE = module;
+  const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
+  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
+  const noop = app.task(NOOP_TASK, () => null);
+  await app.broker.connect();
+  await app.backend.connect();
+  const marksFile = join(tmpdir(), `rt-probe-${process.pid}-${Date.now()}.json`);
+  process.env.RT_MARKS_FILE = marksFile;
+  const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: 10 }, { nodeArgs: ['--import', MARKS_MODULE] });
+  delete process.env.RT_MARKS_FILE;
+  const out: string[] = [];
+  const trips: { start: number; end: number }[] = [];
+  try {
+    await worker.go();
+    for (let i = 0; i < 100; i++) await (await noop.delay()).get({ timeoutMs: 10_000 });
+    await redis.config('RESETSTAT');
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = nowMs();
+      await (await noop.delay()).get({ timeoutMs: 10_000 });
+      samples.push(nowMs() - t0);
+    }
+    const calls = [...commandCalls(await redis.info('commandstats'))].filter(([name]) => !['info', 'config|resetstat', 'ping'].includes(name)).sort((a, b) => b[1] - a[1]);
+    out.push(`${label}: p50 ${percentile(samples, 50).toFixed(3)} ms, p99 ${percentile(samples, 99).toFixed(3)} ms (n=${n}; moves with the machine's load)`);
+    out.push(`  Redis commands per round trip: ${calls.map(([name, c]) => `${name} ${(c / n).toFixed(2)}`).join(', ')}`);
+    record(true);
+    for (let i = 0; i < timed; i++) {
+      const start = (performance.timeOrigin + performance.now()) * 1000;
+      mark('delay() called');
+      const r = await noop.delay();
+      mark('delay() resolved');
+      await r.get({ timeoutMs: 10_000 });
+      mark('get() resolved');
+      trips.push({ start, end: (performance.timeOrigin + performance.now()) * 1000 });
+    }
+    record(false);
+  } finally {
+    await worker.stop();
+    await app.close();
+  }
+  const marks: Mark[] = taken().splice(0).map(([us, l]): Mark => [us, `P ${l}`]);
+  if (existsSync(marksFile)) {
+    for (const [us, l] of JSON.parse(readFileSync(marksFile, 'utf8')) as Mark[]) marks.push([us, `W ${l}`]);
+    rmSync(marksFile);
+  }
+  marks.sort((a, b) => a[0] - b[0]);
+  out.push(`  timeline, median µs from delay() over ${trips.length} round trips (P client, W worker; > command issued, < its reply):`);
+  for (const line of timeline(trips, marks)) out.push(`  ${line}`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (!(n >= 1 && timed >= 1 && port > 0)) {
+    process.stderr.write(`rt-probe: --n, --timeline and --port must be whole numbers >= 1\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  buildWorkers();
+  const sides: [string, string | undefined][] = [];
+  if (values.base !== undefined) sides.push([`base ${values.base}`, buildRevision(values.base)]);
+  sides.push([`HEAD ${git('rev-parse', '--short', 'HEAD')}`, undefined]);
+  const { server, redis } = await startRedis();
+  try {
+    for (const [label, module] of sides) process.stdout.write(`${(await side(redis, label, module)).join('\n')}\n`);
+  } finally {
+    redis.disconnect();
+    server.kill('SIGTERM');
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${String((error as Error).stack ?? error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,34 @@
+/**
+ * @module brokers/amqp/options
+ * The options of the RabbitMQ broker (amqp-broker.ts); `createApp` fills them from the app's
+ * settings and `brokerTransportOptions` (transports.ts).
+ */
+import type { Clock } from '../../core/clock.js';
+import type { QueueTopology } from '../../core/queue-topology.js';
+import type { TransportLog } from '../../core/transport-table.js';
+
+/** Options of the RabbitMQ broker (`AmqpBroker`). */
+export interface AmqpBrokerOptions {
+  /** Where connection trouble no caller waits on is reported. @default console.warn */
+  log?: TransportLog;
+  /** Reads the time of due times (ETA, countdown, redelivery backoff). @default systemClock */
+  clock?: Clock;
+  /**
+   * `x-max-priority` of every task queue this broker declares: Celery's
+   * `task_queue_max_priority`. Must equal the Python side's, or RabbitMQ refuses the
+   * declaration (406). null: queues without priorities (FIFO), Celery's default.
+   * @default null
+   */
+  queueMaxPriority?: number | null;
+  /** Longest wait for a connection before an operation fails. @default 30000 */
+  connectWaitMs?: number;
+  /** Shown in RabbitMQ's connection list. @default 'celeriac' */
+  connectionName?: string;
+  /**
+   * How task queues are declared: queue types, exchange types, per-queue arguments (the app's
+   * `taskDefaultQueueType`, `taskQueues`, ...). With any quorum queue, delayed delivery uses
+   * kombu's `celery_delayed_*` ladder and consumers per-consumer prefetch.
+   * @default classic queues on direct exchanges
+   */
+  queues?: QueueTopology;
+}

@@ -1,0 +1,205 @@
+/**
+ * @module worker/events/ascii-json
+ * Python-json text (protocol/py-json.ts: `json.dumps`'s layout, `ensure_ascii`) written
+ * straight into bytes, into one buffer reused from batch to batch. With `ensure_ascii` every
+ * character of the text is ASCII, so a character is a byte and nothing needs encoding; strings,
+ * small integers and millisecond timestamps are copied or written digit by digit, which is
+ * what a worker's task events are made of, and anything else is written by py-json and copied.
+ * A worker with `-E` writes three events per task: as strings, the pieces of each event and
+ * the batch they were joined into were most of what those events allocated.
+ */
+import { pyJsonString, pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
+import type { Json } from '../../protocol/types.js';
+
+const QUOTE = 0x22;
+const ZERO = 0x30;
+const NULL = asciiBytes('null');
+const TRUE = asciiBytes('true');
+const FALSE = asciiBytes('false');
+
+/** The bytes of text known to be ASCII (constants: keys, separators). */
+export function asciiBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+}
+
+/** Python's repr of a float or int, as py-json writes it, with shortcuts for the usual ranges. */
+export function numberText(value: number): string {
+  // For safe integers, and other finite values from 1e-4 up to 1e16, JS's shortest
+  // round-trip text is what pyNumberRepr writes; an integral double past 2**53 is written as
+  // the float it is (docs/interop.md), so it takes the general path.
+  const abs = Math.abs(value);
+  if (Number.isInteger(value) ? abs <= Number.MAX_SAFE_INTEGER : abs >= 1e-4 && abs < 1e16) return String(value);
+  // Below 1e-4 (a quick task's runtime) Python writes the same shortest digits in exponent
+  // form with at least two exponent digits: 1.5e-05 where toExponential() says 1.5e-5.
+  if (abs >= 1e-99 && abs < 1e-4) {
+    const text = value.toExponential();
+    return text.charCodeAt(text.length - 2) === 0x2d ? `${text.slice(0, -1)}0${text.slice(-1)}` : text;
+  }
+  return pyNumberRepr(value);
+}
+
+/** Below this many characters a string is copied by a loop, above by one native write. */
+const SHORT = 64;
+/** Below this many bytes constant bytes are copied by a loop, above by TypedArray#set. */
+const SHORT_BYTES = 24;
+
+/**
+ * A growing byte buffer of Python-json text. Appends only; `length` may be set back to a
+ * mark to take back what was written after it.
+ */
+export class AsciiJsonWriter {
+  #buf: Buffer;
+  /** Bytes written. */
+  length = 0;
+  #lastSeconds = -1;
+  #lastSecondsBytes = NULL;
+
+  constructor(initialBytes = 16 * 1024) {
+    this.#buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** The text written so far (a view of the buffer, valid until the next write or reset). */
+  get bytes(): Buffer {
+    return this.#buf.subarray(0, this.length);
+  }
+
+  /** The text written so far in base64 (a kombu envelope's body). */
+  base64(): string {
+    return this.#buf.toString('base64', 0, this.length);
+  }
+
+  /** Starts over; a buffer grown past `keepBytes` by a huge value is let go. */
+  reset(keepBytes = 1024 * 1024): void {
+    this.length = 0;
+    if (this.#buf.length > keepBytes) this.#buf = Buffer.allocUnsafe(keepBytes);
+  }
+
+  /** Constant bytes (from {@link asciiBytes}). */
+  raw(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.#reserve(n);
+    const buf = this.#buf;
+    const at = this.length;
+    if (n < SHORT_BYTES) for (let i = 0; i < n; i++) buf[at + i] = bytes[i]!;
+    else buf.set(bytes, at);
+    this.length = at + n;
+  }
+
+  /** Text known to be ASCII, as it is (py-json's output). */
+  ascii(text: string): void {
+    const n = text.length;
+    this.#reserve(n);
+    const buf = this.#buf;
+    const at = this.length;
+    if (n < SHORT) for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i);
+    else buf.write(text, at, 'latin1');
+    this.length = at + n;
+  }
+
+  /** A JSON string, escaped as Python does (`\uXXXX` for all but printable ASCII). */
+  string(value: string): void {
+    const n = value.length;
+    if (n >= SHORT) return this.ascii(pyJsonString(value));
+    this.#reserve(n + 2);
+    const buf = this.#buf;
+    const at = this.length;
+    buf[at] = QUOTE;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      // Control characters, `"`, `\`, DEL and beyond: py-json's escapes.
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === 0x5c) return this.ascii(pyJsonString(value));
+      buf[at + 1 + i] = c;
+    }
+    buf[at + 1 + n] = QUOTE;
+    this.length = at + n + 2;
+  }
+
+  /**
+   * A number as py-json writes it.
+   *
+   * @throws CeleriacError INVALID_ARGUMENT for NaN and infinities, as py-json.
+   */
+  number(value: number): void {
+    if (Number.isSafeInteger(value)) {
+      if (value < 0) {
+        this.ascii('-');
+        this.#digits(-value);
+      } else this.#digits(value);
+    } else this.ascii(Number.isFinite(value) ? numberText(value) : pyJsonStringify(value));
+  }
+
+  /**
+   * Epoch milliseconds as the float seconds an event's `timestamp` is (`ms / 1000` as py-json
+   * writes it): for whole milliseconds, the seconds and up to three decimals without trailing
+   * zeros. With at most 15 significant digits that is the shortest text that reads back as
+   * the float (two such decimals are further apart than doubles there), so it is JS's and
+   * Python's; past 1e15 ms (the year 33658) the float is written as any other.
+   */
+  seconds(ms: number): void {
+    if (!Number.isInteger(ms) || ms < 0 || ms >= 1e15) return this.number(ms / 1000);
+    const whole = Math.floor(ms / 1000);
+    const frac = ms - whole * 1000;
+    // Most events of a batch fall in the same second as the one before.
+    if (whole !== this.#lastSeconds) {
+      this.#lastSeconds = whole;
+      this.#lastSecondsBytes = asciiBytes(String(whole));
+    }
+    this.raw(this.#lastSecondsBytes);
+    if (frac === 0) return;
+    this.#reserve(4);
+    const buf = this.#buf;
+    let at = this.length;
+    buf[at++] = 0x2e;
+    buf[at++] = ZERO + Math.floor(frac / 100);
+    const rest = frac % 100;
+    if (rest !== 0) {
+      buf[at++] = ZERO + Math.floor(rest / 10);
+      if (rest % 10 !== 0) buf[at++] = ZERO + (rest % 10);
+    }
+    this.length = at;
+  }
+
+  /**
+   * Any JSON value as py-json writes it.
+   *
+   * @throws CeleriacError INVALID_ARGUMENT for a value py-json refuses.
+   */
+  value(value: Json): void {
+    switch (typeof value) {
+      case 'string':
+        return this.string(value);
+      case 'number':
+        return this.number(value);
+      case 'boolean':
+        return this.raw(value ? TRUE : FALSE);
+      default:
+        if (value === null) this.raw(NULL);
+        else this.ascii(pyJsonStringify(value));
+    }
+  }
+
+  /** A non-negative safe integer's digits. */
+  #digits(value: number): void {
+    // Small integers (clocks, counts, epoch seconds until 2038) in int32 arithmetic, whose
+    // division by 10 is a multiplication.
+    if (value > 0x7fffffff) return this.ascii(String(value));
+    let n = 1;
+    for (let rest = value; rest >= 10; rest = (rest / 10) | 0) n++;
+    this.#reserve(n);
+    const buf = this.#buf;
+    let rest = value | 0;
+    for (let i = this.length + n - 1; i >= this.length; i--) {
+      const next = (rest / 10) | 0;
+      buf[i] = ZERO + rest - next * 10;
+      rest = next;
+    }
+    this.length += n;
+  }
+
+  #reserve(n: number): void {
+    if (this.length + n <= this.#buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.length + n));
+    this.#buf.copy(grown, 0, 0, this.length);
+    this.#buf = grown;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Queue age on real RabbitMQ (issue 48 point 6): a Celeriac producer stamps the AMQP
+ * `timestamp` property; the dashboard reads the next message of each classic queue with
+ * `basic.get` and gives it back, at most once per queue per poll period, and exports
+ * `flower_queue_age_seconds{queue}` and `age` in /api/broker. No series for an empty queue,
+ * for a message Python Celery 5.2.6 sent (kombu stamps nothing), for a queue gone in the middle
+ * of a poll, nor for a quorum queue, which is never read: a return would count toward its
+ * `x-delivery-limit`. The producer runs on a FakeClock two minutes behind. A vhost and a
+ * Postgres schema of its own.
+ */
+import { randomUUID } from 'node:crypto';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createApp, type App } from 'celeriac';
+import { FakeClock, waitFor } from 'celeriac/testing';
+import type { Broker } from 'celeriac/spi';
+import { amqpAvailable, createVhost, onChannel as channelOn, deleteVhost, vhostUrl } from '../../celeriac/test/support/amqp-env.js';
+import { shouldRunPythonTests } from '../../celeriac/test/support/python.js';
+import { PY_CLIENT, runPython } from '../../celeriac/test/interop/python.js';
+import { startDashboard, type RunningDashboard } from '../src/dashboard.js';
+import { BrokerQueueReader, queueReaderFor, type QueueReader } from '../src/ingest/queues.js';
+import { PG_URL, postgresReady } from './support/cluster.js';
+
+const ready = (await postgresReady('dashboard: queue age on RabbitMQ')) && (await amqpAvailable());
+const python = ready && shouldRunPythonTests('dashboard: queue age of Python-sent messages on RabbitMQ');
+
+describe.runIf(ready)('queue age on RabbitMQ from the timestamp of the next message', () => {
+  const schema = `dash_qage_amqp_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const start = Date.now() - 120_000;
+  const stamped = Math.floor(start / 1000) * 1000;
+  const clock = new FakeClock(start);
+  const silent = pino({ level: 'silent' });
+  let vhost = '';
+  let url = '';
+  let conn: ChannelModel;
+  let producer: App;
+  let dashApp: App;
+  let dash: RunningDashboard;
+  let reader: QueueReader;
+
+  const scrape = async (series: string, queue: string) => {
+    const text = await (await fetch(`${dash.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series}{queue="${queue}"} `));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
+  };
+  const onChannel = <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => channelOn(conn, fn);
+
+  beforeAll(async () => {
+    vhost = await createVhost('dash-qage');
+    url = vhostUrl(vhost);
+    conn = await amqp.connect(url);
+    conn.on('error', () => undefined);
+    // A quorum queue made by another fleet (Celery 5.6 with x-queue-type quorum), with a delivery limit.
+    await onChannel((ch) => ch.assertQueue('qquorum', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 2 } }));
+    producer = createApp({ broker: url }, { env: {}, clock, logger: silent });
+    dashApp = createApp({ broker: url }, { env: {}, logger: silent });
+    // Through the producer's broker, on queues the dashboard does not watch: while the
+    // dashboard holds a watched queue's next message for its age, that queue counts one less.
+    reader = queueReaderFor(url, producer.broker, {}, 0);
+    dash = await startDashboard({
+      app: dashApp, port: 0, address: '127.0.0.1', dataDir: null, databaseUrl: PG_URL, storeOptions: { schema }, backfill: 0, unauthenticatedApi: true,
+      ingest: { inspectIntervalMs: 60_000, queuePollMs: 200, enableEventsMs: 0, flushMs: 50, inspectTimeoutMs: 200, queues: ['qa', 'qempty', 'qpy', 'qquorum'] },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await dash?.close();
+    await reader?.close();
+    await Promise.all([producer?.close(), dashApp?.close()]);
+    await conn?.close().catch(() => undefined);
+    await deleteVhost(vhost);
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+  }, 60_000);
+
+  it('reads the send time of the next message; an empty queue has none', async () => {
+    for (const queue of ['qa', 'qr']) await producer.sendTask('t.qa', [], {}, { queue });
+    clock.advance(30_000);
+    for (const queue of ['qa', 'qr']) await producer.sendTask('t.qa', [], {}, { queue });
+    await producer.broker.declareQueue?.('qempty');
+    expect(await reader.lengths(['qr', 'qempty2'])).toEqual([
+      { name: 'qr', messages: 2, priorities: null, waitingSince: stamped },
+      { name: 'qempty2', messages: 0, priorities: null, waitingSince: null },
+    ]);
+  });
+
+  it('exports flower_queue_age_seconds and /api/broker age; no series for an empty queue', async () => {
+    const age = await waitFor(() => scrape('flower_queue_age_seconds', 'qa'), 'the age of qa in /metrics', 10_000);
+    expect(age).toBeGreaterThanOrEqual(120);
+    expect(age).toBeLessThanOrEqual((Date.now() - stamped) / 1000);
+    expect(await scrape('flower_queue_length', 'qempty')).toBe(0);
+    expect(await scrape('flower_queue_age_seconds', 'qempty')).toBeUndefined();
+    const broker = (await (await fetch(`${dash.url}/api/broker`)).json()) as { queues: { name: string; messages: number; age: number | null }[] };
+    const byName = Object.fromEntries(broker.queues.map((q) => [q.name, q]));
+    expect(byName['qa']?.age).toBeGreaterThanOrEqual(120);
+    expect(byName['qa']?.messages).toBe(2);
+    expect(byName['qempty']?.age).toBeNull();
+  });
+
+  it('a quorum queue is never read: no age series, and its message was never delivered', async () => {
+    await onChannel(async (ch) => {
+      ch.sendToQueue('qquorum', Buffer.from('[[],{},{}]'), { headers: { id: 'qq1', task: 't' }, timestamp: Math.floor(start / 1000) });
+      await ch.checkQueue('qquorum');
+    });
+    await waitFor(async () => (await scrape('flower_queue_length', 'qquorum')) === 1, 'qquorum counted in /metrics', 10_000);
+    // Twenty polls later (200 ms each), and /api/broker asked meanwhile.
+    for (let i = 0; i < 5; i++) await fetch(`${dash.url}/api/broker`);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(await scrape('flower_queue_age_seconds', 'qquorum')).toBeUndefined();
+    const msg = await onChannel((ch) => ch.get('qquorum', { noAck: true }));
+    expect(msg !== false && { redelivered: msg.fields.redelivered, count: (msg.properties.headers as Record<string, unknown>)['x-delivery-count'] }).toEqual({ redelivered: false, count: 0 });
+  }, 30_000);
+
+  it.runIf(python)('a message Python Celery 5.2.6 sent tells no time: no age series, and it stays queued', async () => {
+    await runPython({ broker: url, backend: 'rpc://' }, `${PY_CLIENT}
+app.send_task('t.py', queue='qpy')
+app.send_task('t.py', queue='qpy2')
+`);
+    await waitFor(async () => (await scrape('flower_queue_length', 'qpy')) === 1, 'qpy counted in /metrics', 10_000);
+    expect(await scrape('flower_queue_age_seconds', 'qpy')).toBeUndefined();
+    expect(await reader.lengths(['qpy2'])).toEqual([{ name: 'qpy2', messages: 1, priorities: null, waitingSince: null }]);
+  }, 60_000);
+
+  it('reads a queue at most once per poll period, however often asked', async () => {
+    // A queue the dashboard does not watch (its reads would hold the message a moment), read
+    // through the producer's broker (the dashboard reads through its own).
+    await producer.sendTask('t.qb', [], {}, { queue: 'qbound' });
+    const spied = vi.spyOn(producer.broker as Required<Broker>, 'queueWaitingSince');
+    const bounded = new BrokerQueueReader(producer.broker, 60_000);
+    try {
+      for (let i = 0; i < 5; i++) expect((await bounded.lengths(['qbound', 'qempty']))[0]).toMatchObject({ messages: 1, waitingSince: Math.floor(clock.now() / 1000) * 1000 });
+      expect(spied.mock.calls.filter(([q]) => q === 'qbound')).toHaveLength(1);
+      // Nothing to read in an empty queue.
+      expect(spied.mock.calls.filter(([q]) => q === 'qempty')).toHaveLength(0);
+    } finally {
+      spied.mockRestore();
+    }
+  });
+
+  it('a queue deleted in the middle of a poll: its length as counted, no age, no error; the next poll sees it gone', async () => {
+    await producer.sendTask('t.gone', [], {}, { queue: 'qgone' });
+    const broker = producer.broker;
+    // The queue goes between the count and the read of its next message.
+    const deleting = Object.create(broker, {
+      queueLength: { value: async (q: string) => {
+        const n = await broker.queueLength(q);
+        await onChannel((ch) => ch.deleteQueue(q));
+        return n;
+      } },
+      queueWaitingSince: { value: (q: string) => broker.queueWaitingSince!(q) },
+    }) as Broker;
+    const midScrape = new BrokerQueueReader(deleting, 0);
+    expect(await midScrape.lengths(['qgone'])).toEqual([{ name: 'qgone', messages: 1, priorities: null, waitingSince: null }]);
+    expect(await reader.lengths(['qgone'])).toEqual([{ name: 'qgone', messages: 0, priorities: null, waitingSince: null }]);
+  });
+});
