@@ -156,12 +156,15 @@ describe.runIf(ready)('apps/api behind Redis Sentinel: kill -9 of the master und
     await wait(async () => {
       for (const [id, s] of [...pending].slice(0, 50)) {
         const st = await state(id).catch(() => null);
-        if (st?.state === 'SUCCESS') {
-          expect(st.result, `task ${s.i}`).toBe(s.i + 1000);
-          pending.delete(id);
-        } else if (st !== null && st.state !== 'PENDING' && st.state !== 'STARTED') {
-          throw new Error(`task ${s.i} ended ${st.state}`);
-        }
+        if (st === null || st.state === 'PENDING' || st.state === 'STARTED') continue;
+        if (st.state !== 'SUCCESS') throw new Error(`task ${s.i} ended ${st.state}`);
+        // SUCCESS may come from the task's events before its result is readable: a result the
+        // old master acknowledged but had not replicated died with it (docs/production.md), as
+        // did the late ack stored after it, so the message runs again on the new master and
+        // stores its result then. Seen under CI load: task 55 SUCCESS, no result yet.
+        if (st.result === undefined) continue;
+        expect(st.result, `task ${s.i}`).toBe(s.i + 1000);
+        pending.delete(id);
       }
       return pending.size === 0;
     }, 'every accepted task to succeed', 90_000);

@@ -15,7 +15,12 @@ export const TaskStatus = Type.Object(
     taskId: Type.String(),
     state: Type.String({ description: 'PENDING, STARTED, PROGRESS (or another custom state), RETRY, SUCCESS, FAILURE or REVOKED' }),
     ready: Type.Boolean({ description: 'True once SUCCESS, FAILURE or REVOKED' }),
-    result: Type.Optional(JsonValue),
+    result: Type.Optional(
+      Type.Unknown({
+        description:
+          'The return value (any JSON value), from the result backend. A SUCCESS that events reported before the backend has the result (or never will: ignoreResult) has none yet',
+      }),
+    ),
     progress: Type.Optional(JsonValue),
     error: Type.Optional(Type.Object({ type: Type.String(), message: Type.String() })),
     traceback: Type.Optional(Type.Union([Type.String(), Type.Null()])),
