@@ -279,10 +279,28 @@ export class ChannelSlot<C extends Channel = Channel> {
     return channel;
   }
 
-  /** Runs `fn` on the channel; a channel-closing error drops the channel and goes up. */
+  /**
+   * Runs `fn` on the channel; a channel-closing error drops the channel and goes up. So does
+   * an error amqplib raises itself (no AMQP reply code), after which the channel is closed:
+   * an argument it cannot encode (a name longer than 255 bytes) throws after amqplib took
+   * the channel's one reply slot, and every later operation on that channel would wait forever.
+   */
   async run<T>(fn: (channel: C) => Promise<T>): Promise<T> {
     const channel = await this.get();
-    return fn(channel);
+    try {
+      return await fn(channel);
+    } catch (err) {
+      if (typeof (err as { code?: unknown } | null)?.code !== 'number') this.#retire(channel);
+      throw err;
+    }
+  }
+
+  /** Drops `channel` if it is still the slot's, and closes it. */
+  #retire(channel: C): void {
+    if (this.#ready !== channel) return;
+    this.#channel = undefined;
+    this.#ready = undefined;
+    channel.close().catch(() => undefined);
   }
 
   /** Closes the channel if open. */

@@ -50,6 +50,7 @@ import { countDelayed, listDelayed } from './list-delayed.js';
 import { existingTypeOf, taskQueueSpecOf, typeMismatchError } from './queue-types.js';
 import { isNotFound, toTransportError, UnroutableError } from './amqp-errors.js';
 import { QueueAgeReader } from './queue-age.js';
+import { QueueChecks } from './queue-checks.js';
 import { ConfirmedPublisher } from './confirmed-publisher.js';
 import type { AmqpBrokerOptions } from './options.js';
 import { Declarations } from './declarations.js';
@@ -87,6 +88,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   readonly #types = new Map<string, QueueType>();
   readonly #publisher: ConfirmedPublisher;
   readonly #admin: ChannelSlot<Channel>;
+  readonly #checks: QueueChecks; // queueLength's passive declares, on channels of their own
   /** Declarations made on the current connection: key -> promise. */
   readonly #declared: Declarations;
   readonly #consumers = new Set<AmqpConsumer>();
@@ -113,6 +115,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     this.#publisher = new ConfirmedPublisher(this.session, this.log, connectWaitMs, () => this.#closed);
     this.#admin = new ChannelSlot<Channel>(this.session, false);
     this.#declared = new Declarations(this.session, this.#admin);
+    this.#checks = new QueueChecks(this.session);
   }
 
   /** Connects and makes sure the delay ladder exists (so the first delayed publish is quick). */
@@ -371,15 +374,11 @@ export class AmqpBroker implements Broker, ConsumerHost {
     return countDelayed(this.session).catch((err: unknown) => Promise.reject(toTransportError('count delayed messages', err)));
   }
 
+  /** Ready messages of `queue` (0 when it does not exist); concurrent calls never fail one another (queue-checks.ts). */
   async queueLength(queue: string): Promise<number> {
     checkQueueName(queue);
-    try {
-      const { messageCount } = await this.#admin.run((ch) => ch.checkQueue(queue));
-      return messageCount;
-    } catch (err) {
-      if (isNotFound(err)) return 0;
-      throw toTransportError(`check ${queue}`, err);
-    }
+    const counts = await this.#checks.check(queue).catch((err: unknown) => Promise.reject(toTransportError(`check ${queue}`, err)));
+    return counts?.messageCount ?? 0;
   }
 
   /**
