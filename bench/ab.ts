@@ -1,7 +1,8 @@
 /**
  * A/B of Celeriac's worker against an earlier commit, in one run (lib/ab.ts says how): the
  * same drains and round trips as `npm run bench`'s Celeriac column, alternating the two builds
- * round by round. Reports the median of the rounds of each side, and every round.
+ * round by round. Reports the median of the rounds of each side, and every round: rates, worker
+ * CPU per task and the worker process's peak RSS (VmHWM, as `npm run bench` reads it).
  *
  *   npm run build && node --expose-gc --import tsx bench/ab.ts --base <git rev> \
  *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     ...keys.flatMap((k) => [
       [`drain ${plan.n} ${k} (tasks/s)`, (s: Sample) => s.drains[k]!.perSec, 0] as const,
       [`drain ${plan.n} ${k} (worker CPU ms/task)`, (s: Sample) => s.drains[k]!.cpuMsPerTask, 4] as const,
+      [`drain ${plan.n} ${k} (worker peak RSS, MiB)`, (s: Sample) => s.drains[k]!.peakRssMb, 1] as const,
     ]),
     // What events cost on each side: the per-round ratio of the drain with -E to the one without.
     ...(plan.events
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
         })
       : []),
     [`round trip p50 (ms, n=${plan.roundTrips})`, (s: Sample) => s.p50Ms, 3] as const,
+    [`round trip worker peak RSS (MiB)`, (s: Sample) => s.roundTripPeakRssMb, 1] as const,
   ];
   const lines = [`| median of ${plan.rounds} interleaved rounds | ${sides.map((s) => s.name).join(' | ')} | all rounds |`, `| --- | ${sides.map(() => '---').join(' | ')} | --- |`];
   for (const [label, pick, digits] of rows) {

@@ -81,10 +81,12 @@ export interface Side {
 
 /** What one round measured of one side. */
 export interface Sample {
-  /** By {@link drainKey}: `c=100`, `c=100 -E`. */
-  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number }>;
+  /** By {@link drainKey}: `c=100`, `c=100 -E`. peakRssMb: the worker process's peak resident set (VmHWM), MiB. */
+  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number; peakRssMb: number }>;
   /** NaN when round trips were not asked for. */
   readonly p50Ms: number;
+  /** The worker's peak resident set over the round trips, MiB; NaN when they were not asked for. */
+  readonly roundTripPeakRssMb: number;
 }
 
 /** How much to measure. */
@@ -131,25 +133,28 @@ export async function runAb(sides: readonly Side[], plan: AbPlan, log: (line: st
 async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, module: string | undefined, plan: AbPlan): Promise<Sample> {
   if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
   else process.env.BENCH_CELERIAC_MODULE = module;
-  const drains: Record<string, { perSec: number; cpuMsPerTask: number }> = {};
+  const drains: Sample['drains'] = {};
   for (const c of plan.concurrencies) {
     for (const events of plan.events === true ? [false, true] : [false]) {
       const key = drainKey(c, events);
       collectGarbage();
       const d = await peer.drain(plan.n, { concurrency: c, label: `-c ${c}${events ? ' -E' : ''}`, events });
       if (d.skipped !== undefined) throw new Error(`${label} ${key}: ${d.skipped}`);
-      const drain = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n };
+      const drain = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n, peakRssMb: d.rss?.peakMb ?? Number.NaN };
       drains[key] = drain;
-      ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task`);
+      ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task, peak RSS ${drain.peakRssMb.toFixed(1)} MiB`);
     }
   }
   let p50Ms = Number.NaN;
+  let roundTripPeakRssMb = Number.NaN;
   if (plan.roundTrips > 0) {
     collectGarbage();
-    p50Ms = (await peer.roundTrip(plan.roundTrips)).p50Ms;
-    ctx.log(`${label} round trip p50 ${p50Ms.toFixed(3)} ms`);
+    const rt = await peer.roundTrip(plan.roundTrips);
+    p50Ms = rt.p50Ms;
+    roundTripPeakRssMb = rt.rss?.peakMb ?? Number.NaN;
+    ctx.log(`${label} round trip p50 ${p50Ms.toFixed(3)} ms, peak RSS ${roundTripPeakRssMb.toFixed(1)} MiB`);
   }
-  return { drains, p50Ms };
+  return { drains, p50Ms, roundTripPeakRssMb };
 }
 
 /** A timestamped logger for stderr. */
