@@ -6,11 +6,15 @@
  * node-redis in a fresh thread costs a second or more of CPU. Time is the system clock (the
  * broker uses the keeper only then). While the loop is blocked it renews the broker's presence
  * too (KeeperSession.presence).
+ * Every module it imports is loaded again in the thread's own isolate, resident in every worker
+ * for its whole life: so it imports node:net and node:worker_threads and pure modules only
+ * (node:tls on a TLS target alone; the scripts come from the loop, hashed, in the 'open'
+ * message), which lease-keeper-thread.test.ts checks.
  */
 import { parentPort } from 'node:worker_threads';
 import { RespConnection, RespError, type RespReply } from '../../redis/resp-connection.js';
-import { renewable, type FromKeeper, type KeeperSession, type KeptLease, type ToKeeper } from './lease-keeper.js';
-import { HELD_BY_SCRIPT, RENEW_LEASE_SCRIPT, renewLeaseArgs } from './lease-scripts.js';
+import type { FromKeeper, KeeperScripts, KeeperSession, ToKeeper } from './lease-keeper.js';
+import { renewable, renewLeaseArgs, type KeptLease } from './lease-renewal.js';
 import type { RedisScript } from '../../redis/script.js';
 
 const BATCH = 500;
@@ -33,6 +37,7 @@ class Session {
   constructor(
     private readonly id: number,
     private readonly config: KeeperSession,
+    private readonly scripts: KeeperScripts,
   ) {
     this.#redis = new RespConnection(config.target, config.commandTimeoutMs);
     const every = config.leaseRenewMs;
@@ -74,14 +79,14 @@ class Session {
   }
 
   #renewBatch(batch: readonly KeptLease[]): Promise<string[]> {
-    return this.#eval(RENEW_LEASE_SCRIPT, this.config.keys, renewLeaseArgs(batch, Date.now(), this.config.recoverAfterMs));
+    return this.#eval(this.scripts.renew, this.config.keys, renewLeaseArgs(batch, Date.now(), this.config.recoverAfterMs));
   }
 
   /** Adds the deliveries held under its consumers' tokens that no feed told it of (held-by.lua). */
   async #discover(): Promise<void> {
     if (this.#owners.length === 0) return;
     // keys are bookKeys(): unacked, unacked_index, leases, lease data.
-    const found = await this.#eval(HELD_BY_SCRIPT, [this.config.keys[3] as string], this.#owners);
+    const found = await this.#eval(this.scripts.heldBy, [this.config.keys[3] as string], this.#owners);
     for (let i = 0; i + 1 < found.length; i += 2) {
       const tag = found[i] as string;
       if (this.#leases.get(tag)?.token !== found[i + 1]) this.#leases.set(tag, { tag, token: found[i + 1] as string, until: null });
@@ -125,7 +130,7 @@ class Session {
 const sessions = new Map<number, Session>();
 
 port.on('message', (m: ToKeeper) => {
-  if (m.type === 'open') sessions.set(m.session, new Session(m.session, m.config));
+  if (m.type === 'open') sessions.set(m.session, new Session(m.session, m.config, m.scripts));
   else if (m.type === 'held') sessions.get(m.session)?.feed(m.leases, m.owners);
   else if (m.type === 'add') sessions.get(m.session)?.add(m.leases);
   else if (m.type === 'owners') sessions.get(m.session)?.setOwners(m.owners);

@@ -30,15 +30,12 @@ import type { Worker as NodeWorker } from 'node:worker_threads';
 import { coerceError } from '../../errors.js';
 import { startModuleThread } from '../../core/module-thread.js';
 import type { RedisTarget } from '../../redis/url.js';
+import type { RedisScript } from '../../redis/script.js';
 import type { TransportLog } from '../../core/transport-table.js';
+import type { KeptLease } from './lease-renewal.js';
+import { HELD_BY_SCRIPT, RENEW_LEASE_SCRIPT } from './lease-scripts.js';
 
-/** A held delivery, as the keeper renews it. */
-export interface KeptLease {
-  readonly tag: string;
-  readonly token: string;
-  /** Epoch ms after which it is not renewed while the event loop is blocked; null = no limit. */
-  readonly until: number | null;
-}
+export type { KeptLease } from './lease-renewal.js';
 
 /** What the keeper needs to renew one broker's leases. */
 export interface KeeperSession {
@@ -58,9 +55,18 @@ export interface KeeperSession {
   readonly presence?: { readonly key: string; readonly member: string; readonly ttlMs: number };
 }
 
+/**
+ * The scripts a session runs, read and hashed by the event loop (which has them already): the
+ * thread then loads neither the files nor node:crypto.
+ */
+export interface KeeperScripts {
+  readonly renew: RedisScript;
+  readonly heldBy: RedisScript;
+}
+
 /** Event loop to keeper thread. */
 export type ToKeeper =
-  | { readonly type: 'open'; readonly session: number; readonly config: KeeperSession }
+  | { readonly type: 'open'; readonly session: number; readonly config: KeeperSession; readonly scripts: KeeperScripts }
   | { readonly type: 'held'; readonly session: number; readonly leases: readonly KeptLease[]; readonly owners: readonly string[] }
   | { readonly type: 'add'; readonly session: number; readonly leases: readonly KeptLease[] }
   | { readonly type: 'owners'; readonly session: number; readonly owners: readonly string[] }
@@ -71,16 +77,6 @@ export type FromKeeper =
   | { readonly type: 'ready' }
   | { readonly type: 'lost'; readonly session: number; readonly tags: readonly string[] }
   | { readonly type: 'log'; readonly session: number; readonly level: 'warn' | 'error'; readonly msg: string; readonly error: string | null };
-
-/**
- * The leases to renew now: every one while the event loop fed the keeper within two renewal
- * periods; once it did not (the loop is blocked), only those whose task is not past its
- * hard time limit.
- */
-export function renewable(leases: readonly KeptLease[], fedAt: number, now: number, renewMs: number): KeptLease[] {
-  if (now - fedAt <= 2 * renewMs) return [...leases];
-  return leases.filter((l) => l.until === null || l.until > now);
-}
 
 /** What a broker hears from its keeper session. */
 export interface KeeperHost {
@@ -140,7 +136,7 @@ class KeeperThread {
     this.#linger = null;
     const session = this.#next++;
     this.#sessions.set(session, host);
-    this.post({ type: 'open', session, config });
+    this.post({ type: 'open', session, config, scripts: { renew: RENEW_LEASE_SCRIPT, heldBy: HELD_BY_SCRIPT } });
     return session;
   }
 

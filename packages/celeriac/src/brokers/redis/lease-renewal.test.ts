@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renewable, type KeptLease } from './lease-keeper.js';
+import { renewable, type KeptLease } from './lease-renewal.js';
 
 const free: KeptLease = { tag: 'a', token: 't1', until: null };
 const limited: KeptLease = { tag: 'b', token: 't2', until: 10_000 };
