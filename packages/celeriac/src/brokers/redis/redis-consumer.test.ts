@@ -19,6 +19,8 @@ class FakeHost {
   readonly clock = new FakeClock();
   readonly plan: number[] = [];
   fetches = 0;
+  /** The room each fetch asked for, in order. */
+  readonly rooms: number[] = [];
   /** Runs while a fetch is in flight. */
   duringFetch: () => void = () => undefined;
   /** Awaited before the fetch with this 0-based index replies. */
@@ -29,8 +31,9 @@ class FakeHost {
 
   readonly transitions: ConsumerTransitions = {
     countStart: async () => true,
-    fetch: async (): Promise<FetchedMessage[]> => {
+    fetch: async (_buckets, _queues, max): Promise<FetchedMessage[]> => {
       const index = this.fetches++;
+      this.rooms.push(max);
       this.duringFetch();
       if (this.holdFetch?.index === index) await this.holdFetch.until;
       return Array.from({ length: this.plan.shift() ?? 0 }, () => {
@@ -168,6 +171,40 @@ describe('RedisConsumer wait strategy', () => {
     await consumer.close();
   });
 
+  it('frees room in the window when a settlement is sent, before Redis answers it', async () => {
+    const host = new FakeHost();
+    // Redis never answers an ack: the delivery stays held, but its task is done.
+    host.transitions.ack = () => new Promise<boolean>(() => undefined);
+    const { consumer, delivered } = await woken(host, [0, 2, 1], 2);
+    expect(host.fetches).toBe(2);
+    void delivered[0]?.ack();
+    await settleLoop();
+    await settleLoop();
+    expect(host.fetches).toBe(3);
+    expect(host.rooms[2]).toBe(1);
+    expect(delivered).toHaveLength(3);
+    expect(consumer.unsettled).toBe(3);
+    expect(consumer.held()).toHaveLength(2);
+    await consumer.close();
+  });
+
+  it('sizes the fetch after every settlement of the turn, not the first one', async () => {
+    const host = new FakeHost();
+    host.transitions.ack = () => new Promise<boolean>(() => undefined);
+    const { consumer, delivered } = await woken(host, [0, 4, 4], 4);
+    expect(host.fetches).toBe(2);
+    // As a pool's tasks start in one turn: each ack a few promise steps after the last.
+    for (const d of delivered) {
+      void d.ack();
+      await Promise.resolve();
+      await Promise.resolve();
+    }
+    await settleLoop();
+    await settleLoop();
+    expect(host.rooms).toEqual([4, 4, 4]);
+    await consumer.close();
+  });
+
   it('polls again 1 ms after a poll found messages (a producer that sends no wake-ups)', async () => {
     const host = new FakeHost();
     host.plan.push(0, 1);
@@ -261,7 +298,7 @@ describe('RedisConsumer settlements', () => {
     let settled = false;
     const acked = delivered[0]!.ack().then(() => void (settled = true));
     await flushMicrotasks();
-    // Still in the window, its lease renewed with the others', and not settled twice.
+    // Still held, its lease renewed with the others', and not settled twice.
     expect(consumer.unsettled).toBe(1);
     expect(consumer.held().map((d) => d.tag)).toEqual([delivered[0]!.tag]);
     await expect(delivered[0]!.ack()).rejects.toMatchObject({ code: 'CELERIAC_ERR_STATE' });

@@ -19,6 +19,10 @@
  *   producer announces the next ones too, and every empty poll costs Redis a script call.
  * Settlements wake the loop only while it waits for room in the window: with room to spare
  * and the queues just found empty, a settlement makes no message ready.
+ * The prefetch window counts deliveries whose settlement was not sent yet: one leaves it as its
+ * ack goes out, as AMQP's `basic.ack` frees a slot when sent (held until Redis answers, though:
+ * renewed, given back on close). Freed only by the reply, the window of an early-acking -c 10
+ * worker (40) refilled ten messages at a time, one ack batch's worth, a script call each.
  * Fetch errors (connection lost, OOM, LOADING...) go to `onError` with the wait before the
  * next fetch, which grows from 100 ms to 10 s ({@link FETCH_BACKOFF}) and is not cut short by
  * wake-ups (a publish during an outage would otherwise bring the next failure at once);
@@ -97,6 +101,8 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   #fetches = 0;
   /** Held deliveries, in fetch order (a linked set: see core/linked-set.ts). */
   readonly #unsettled = new LinkedSet<RedisDelivery>();
+  /** Those of them in the prefetch window: no settlement sent yet (see the module comment). */
+  #windowed = 0;
   /** Restores of deliveries fetched after close, in flight. */
   readonly #givingBack = new Set<Promise<void>>();
   readonly #wakeup = new Wakeup();
@@ -112,7 +118,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   ) {
     this.#queues.push(...uniqueQueueNames(options.queues));
     this.#prefetch = checkPrefetch(options.prefetch);
-    this.#settling = { ...deps, release: (d) => this.#release(d) };
+    this.#settling = { ...deps, sent: (d) => this.#leaveWindow(d), release: (d) => this.#release(d) };
   }
 
   get state(): RedisConsumerState {
@@ -123,7 +129,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     return Object.freeze([...this.#queues]);
   }
 
-  /** Unsettled deliveries it holds now. */
+  /** Unsettled deliveries it holds now (their settlement not answered yet). */
   get unsettled(): number {
     return this.#unsettled.size;
   }
@@ -215,12 +221,20 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     return settleDelivery(this.#settling, d, s);
   }
 
-  /** Out of the window; wakes the loop if it waits for room (with room to spare, a settlement makes no message ready). */
+  /** No longer held: out of the unsettled set, and of the window if its settlement did not take it out already. */
   #release(d: RedisDelivery): void {
     if (d.unsettled !== undefined) {
       this.#unsettled.delete(d.unsettled);
       d.unsettled = undefined;
     }
+    this.#leaveWindow(d);
+  }
+
+  /** Out of the window; wakes the loop if it waits for room (with room to spare, a settlement makes no message ready). */
+  #leaveWindow(d: RedisDelivery): void {
+    if (!d.windowed) return;
+    d.windowed = false;
+    this.#windowed--;
     if (this.#waitingForRoom) this.#wakeup.notify();
   }
 
@@ -234,7 +248,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   #room(): number {
     const batch = this.deps.options.fetchBatchSize;
-    return this.#prefetch === 0 ? batch : Math.min(batch, Math.max(0, this.#prefetch - this.#unsettled.size));
+    return this.#prefetch === 0 ? batch : Math.min(batch, Math.max(0, this.#prefetch - this.#windowed));
   }
 
   /** Queues in the order to try now: rotated so the one after the last hit comes first. */
@@ -260,9 +274,11 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       if (fetch === undefined) {
         fetch = this.#startFetch();
         if (fetch === undefined) {
-          this.#waitingForRoom = this.#room() === 0;
+          const noRoom = (this.#waitingForRoom = this.#room() === 0);
           announced = (await this.#wakeup.wait(clock, undefined)) === 'notified';
           this.#waitingForRoom = false;
+          // Room made by a settlement: the fetch is sized after the rest of this turn's.
+          if (noRoom) await nextTurn();
           continue;
         }
       }
@@ -344,6 +360,8 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       if (m.tag.includes('~dup.')) options.log?.('warn', 'a message carries a delivery tag another held message has; it is held under the tag given (fetch.lua)', { queue, tag: m.tag });
       if (m.invalid !== undefined) d.refuseDecoding(m.invalid);
       d.unsettled = this.#unsettled.add(d);
+      d.windowed = true;
+      this.#windowed++;
       return d;
     });
     return deliveries;

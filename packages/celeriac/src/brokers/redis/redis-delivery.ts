@@ -36,6 +36,8 @@ export class RedisDelivery implements Delivery {
   state: RedisDeliveryState = 'held';
   /** Its place among its consumer's unsettled deliveries while it is there. */
   unsettled: Link<RedisDelivery> | undefined = undefined;
+  /** Whether it counts in its consumer's prefetch window: until its settlement is sent. */
+  windowed = false;
   #redelivered: boolean | undefined;
   /** Epoch ms past which a blocked event loop no longer keeps its lease (the task's hard limit); null = none. */
   leaseUntil: number | null = null;

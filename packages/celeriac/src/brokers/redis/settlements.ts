@@ -29,7 +29,9 @@ export interface SettleContext {
   readonly maintenance: { promoteSoon(): void };
   /** Settlements are refused once the broker closes; retries stop then. */
   readonly lifecycle: Pick<Lifecycle, 'assertOpen' | 'state'>;
-  /** Takes a delivery out of its consumer's window. */
+  /** Its settlement is on its way: out of its consumer's prefetch window, still held until answered. */
+  sent(d: RedisDelivery): void;
+  /** It is no longer held (its settlement was answered, or given up). */
   release(d: RedisDelivery): void;
 }
 
@@ -126,6 +128,7 @@ export function settleDelivery(ctx: SettleContext, d: RedisDelivery, s: Settleme
   } catch (error) {
     applied = Promise.reject(error);
   }
+  ctx.sent(d);
   return applied.then(
     (ok) => settled(ctx, d, s, ok),
     (error: unknown) => retrySettlement(ctx, d, s, error instanceof CeleriacError ? error : toTransportError(error, `${s.kind} of delivery ${d.tag}`)),
@@ -147,8 +150,9 @@ function settled(ctx: SettleContext, d: RedisDelivery, s: Settlement, ok: boolea
 /**
  * A settlement that failed for want of Redis (an outage, a reconnect) is tried again, with
  * its lease token, until Redis answers: an ack lost in an outage would make a finished task
- * run again once its lease lapsed. Meanwhile the delivery stays in the window as `retrying`,
- * its lease renewed with the others'. Gives up (the lease then brings the message back, as
+ * run again once its lease lapsed. Meanwhile the delivery stays held as `retrying`, its lease
+ * renewed with the others' (out of the prefetch window since its first try was sent: while
+ * Redis refuses settlements, it refuses fetches too). Gives up (the lease then brings the message back, as
  * documented) when the broker closes or after twice `recoverAfterSec`, by which time the
  * lease has lapsed for sure. Other errors end the settlement at once.
  */
