@@ -366,7 +366,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** Browses the delay ladders (list-delayed.ts): at most the first 1,000 delayed messages are read. */
   async delayedMessages(queues: readonly string[] | null, limit: number): Promise<DelayedRecord[]> {
-    return listDelayed(this.session, queues, limit).catch((err: unknown) => Promise.reject(toTransportError('list delayed messages', err)));
+    return listDelayed(this.session, queues, limit, () => this.clock.now()).catch((err: unknown) => Promise.reject(toTransportError('list delayed messages', err)));
   }
 
   /** Messages in the delay ladders' queues (passive declares). */

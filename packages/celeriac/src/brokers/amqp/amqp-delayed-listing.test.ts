@@ -12,7 +12,8 @@ import { waitFor } from '../../testing/wait-for.js';
 import { CLASSIC_TOPOLOGY } from '../../core/queue-topology.js';
 import { isoformatUtc } from '../../protocol/time.js';
 import { AmqpBroker } from './amqp-broker.js';
-import { delayRoutingKey, entryExchange, KOMBU_LADDER } from './delayed.js';
+import { CELERIAC_LADDER, delayRoutingKey, entryExchange, KOMBU_LADDER } from './delayed.js';
+import { DELIVER_AT_HEADER } from './purge-delayed.js';
 import { declareLadder } from './ladder-declare.js';
 
 const ready = await amqpAvailable();
@@ -72,24 +73,70 @@ describe.runIf(ready)('amqp delayed listing', () => {
     }
   }, 60_000);
 
-  it('reads kombu\'s ladder too, due by the task\'s eta when no Celeriac header says it', async () => {
+  it('counts kombu\'s ladder (quorum) but never takes from it: no listing adds to a delivery count', async () => {
     // What a Celery 5.6 producer sends for a countdown on a quorum queue: straight into
-    // celery_delayed_27 with the bits of the delay in its routing key, the eta in its headers.
+    // kombu's ladder with the bits of the delay in its routing key, the eta in its headers.
     const model = await broker.session.connection();
     await declareLadder(model, KOMBU_LADDER);
     const eta = Date.now() + 3_600_000;
     const message = makeMessage('from-celery-5.6');
     const ch = await model.createConfirmChannel();
-    const headers = { ...message.headers, eta: isoformatUtc(eta) };
-    ch.publish(entryExchange(KOMBU_LADDER), delayRoutingKey(KOMBU_LADDER, 3_600_000, 'py-q'), Buffer.from(message.body), { headers, contentType: message.contentType, contentEncoding: message.contentEncoding, deliveryMode: 2 });
-    await ch.waitForConfirms();
-    await ch.close();
-    const listed = await broker.delayedMessages(null, 10);
-    expect(listed.map((r) => [idOf(r.raw), r.queue])).toEqual([['from-celery-5.6', 'py-q']]);
-    expect(Math.abs((listed[0]?.deliverAt ?? 0) - eta)).toBeLessThan(1);
-    expect(await broker.delayedCount()).toBe(1);
+    try {
+      const headers = { ...message.headers, eta: isoformatUtc(eta) };
+      ch.publish(entryExchange(KOMBU_LADDER), delayRoutingKey(KOMBU_LADDER, 3_600_000, 'py-q'), Buffer.from(message.body), { headers, contentType: message.contentType, contentEncoding: message.contentEncoding, deliveryMode: 2 });
+      await ch.waitForConfirms();
+      for (let i = 0; i < 3; i++) expect(await broker.delayedMessages(null, 10)).toEqual([]);
+      expect(await broker.delayedCount()).toBe(1);
+      // 3600 s: its highest bit is 2^11, so it waits in level 11. A return would have set x-delivery-count.
+      const held = await ch.get(KOMBU_LADDER.levelName(11), { noAck: false });
+      // RabbitMQ 3.10 adds it at 0 to the first delivery; every return adds 1.
+      expect(held === false ? 'not there' : (held.properties.headers?.['x-delivery-count'] ?? 0)).toBe(0);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
     // A purge of that queue reaches it although this app's own ladder is Celeriac's.
     expect(await broker.purge('py-q')).toBe(1);
     expect(await broker.delayedCount()).toBe(0);
+  }, 60_000);
+
+  it('lists hostile messages of the ladder without failing: a due time it cannot read is the latest the ladder hands it over', async () => {
+    const model = await broker.session.connection();
+    const ch = await model.createConfirmChannel();
+    const delay = 3_600_000;
+    const before = Date.now();
+    const key = delayRoutingKey(CELERIAC_LADDER, delay, 'hostile-q');
+    const hostile: [string, Record<string, unknown> | undefined][] = [
+      ['bad-header-bad-eta', { [DELIVER_AT_HEADER]: 'soon', eta: 'not-a-time' }],
+      ['header-past-dates', { [DELIVER_AT_HEADER]: 1e300 }],
+      ['header-table', { [DELIVER_AT_HEADER]: { nested: 1 } }],
+      ['eta-number', { eta: 12345 }],
+      ['eta-impossible', { eta: '2026-13-45T99:00:00' }],
+      ['eta-table', { eta: { when: 'now' } }],
+      ['no-headers', undefined],
+    ];
+    try {
+      for (const [id, headers] of hostile) ch.publish(entryExchange(CELERIAC_LADDER), key, Buffer.from(JSON.stringify([[], {}, {}])), { headers: { ...headers, id, task: 't' }, contentType: 'application/json', contentEncoding: 'utf-8' });
+      ch.publish(entryExchange(CELERIAC_LADDER), key, Buffer.from('{not json'), { headers: { [DELIVER_AT_HEADER]: before + delay, id: 'bad-body' }, contentType: 'application/json' });
+      // No ladder routing key: nowhere to go.
+      ch.sendToQueue(CELERIAC_LADDER.levelName(21), Buffer.from('{}'), { headers: { id: 'no-target' } });
+      await ch.waitForConfirms();
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+    const due = Date.now() + delay;
+    await broker.publish(makeMessage('well-formed'), { exchange: '', routingKey: 'hostile-q', deliverAt: due });
+    const listed = await broker.delayedMessages(['hostile-q'], 100);
+    const after = Date.now();
+    const byId = new Map(listed.map((r) => [idOf(r.raw), r]));
+    expect([...byId.keys()].sort()).toEqual([...hostile.map(([id]) => id), 'bad-body', 'well-formed'].sort());
+    expect(byId.get('well-formed')?.deliverAt).toBe(due);
+    expect(byId.get('bad-body')?.deliverAt).toBe(before + delay);
+    for (const [id] of hostile) {
+      const at = byId.get(id)?.deliverAt ?? NaN;
+      expect(at, id).toBeGreaterThanOrEqual(before + delay);
+      expect(at, id).toBeLessThanOrEqual(after + delay);
+    }
+    expect(await broker.delayedCount()).toBe(hostile.length + 3);
+    expect(await broker.purgeCounted('hostile-q')).toEqual({ ready: 0, delayed: hostile.length + 2 });
   }, 60_000);
 });
