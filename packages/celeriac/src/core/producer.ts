@@ -157,19 +157,27 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
   return out;
 }
 
-function publishRequest(out: OutgoingTask, extra: Pick<PublishOptions, 'fence'> = {}): PublishRequest {
+function publishRequest(out: OutgoingTask, extra?: Pick<PublishOptions, 'fence'>): PublishRequest {
   // The default exchange '' delivers to the queue named by the routing key, so publish to
   // the queue itself; a custom routing key only means something with a named exchange.
   const { exchange, queue, routingKey } = out.route;
-  const options: PublishOptions = { exchange, routingKey: exchange === '' ? queue : routingKey, priority: out.priority, ...extra };
+  const options: PublishOptions = { exchange, routingKey: exchange === '' ? queue : routingKey, priority: out.priority };
+  if (extra?.fence !== undefined) options.fence = extra.fence;
   if (out.deliverAt !== undefined) options.deliverAt = out.deliverAt;
   return { message: encodeTaskMessage(out.message), options };
 }
 
-/** Publishes a built message; `extra.fence` makes the publish conditional (beat). */
-export async function publishTask(broker: Broker, out: OutgoingTask, extra: Pick<PublishOptions, 'fence'> = {}): Promise<void> {
-  const { message, options } = publishRequest(out, extra);
-  await broker.publish(message, options);
+/**
+ * Publishes a built message; `extra.fence` makes the publish conditional (beat). Not an async
+ * frame of its own (the send path's hot step): a message that cannot be encoded rejects.
+ */
+export function publishTask(broker: Broker, out: OutgoingTask, extra?: Pick<PublishOptions, 'fence'>): Promise<void> {
+  try {
+    const { message, options } = publishRequest(out, extra);
+    return broker.publish(message, options);
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
 }
 /**
  * Publishes built messages in order: with the broker's `publishMany` when it has one (one

@@ -108,19 +108,36 @@ export interface PublishRetryContext {
   onRetry(error: Error, retry: number, delaySec: number): void;
 }
 
-/** Runs `attempt` under the retry policy. @throws PublishError once the policy is spent. */
-export async function publishWithRetry<T>(attempt: () => Promise<T>, ctx: PublishRetryContext): Promise<T> {
+/**
+ * Runs `attempt` under the retry policy. The first attempt runs outside the retry loop, so a
+ * publish that succeeds (nearly all) pays no async frame for it, and `context` is asked for
+ * only once an attempt failed.
+ * @throws PublishError once the policy is spent.
+ */
+export function publishWithRetry<T>(attempt: () => Promise<T>, context: () => PublishRetryContext): Promise<T> {
+  let first: Promise<T>;
+  try {
+    first = attempt();
+  } catch (error) {
+    first = Promise.reject(error as Error);
+  }
+  return first.catch((error: unknown) => retryAfter(error, attempt, context()));
+}
+
+async function retryAfter<T>(failure: unknown, attempt: () => Promise<T>, ctx: PublishRetryContext): Promise<T> {
+  let error = failure;
   for (let retry = 0; ; retry++) {
+    if (!isRetryablePublishError(error)) throw error;
+    const { policy } = ctx;
+    if (policy === null) throw new PublishError(ctx.what, retry + 1, coerceError(error));
+    if (policy.maxRetries !== null && retry >= policy.maxRetries) throw new PublishError(ctx.what, retry + 1, coerceError(error));
+    const delaySec = retryInterval(policy, retry);
+    ctx.onRetry(coerceError(error), retry + 1, delaySec);
+    if (delaySec > 0) await new Promise<void>((resolve) => ctx.clock.setTimer(resolve, delaySec * 1000));
     try {
       return await attempt();
-    } catch (error) {
-      if (!isRetryablePublishError(error)) throw error;
-      const { policy } = ctx;
-      if (policy === null) throw new PublishError(ctx.what, retry + 1, coerceError(error));
-      if (policy.maxRetries !== null && retry >= policy.maxRetries) throw new PublishError(ctx.what, retry + 1, coerceError(error));
-      const delaySec = retryInterval(policy, retry);
-      ctx.onRetry(coerceError(error), retry + 1, delaySec);
-      if (delaySec > 0) await new Promise<void>((resolve) => ctx.clock.setTimer(resolve, delaySec * 1000));
+    } catch (next) {
+      error = next;
     }
   }
 }

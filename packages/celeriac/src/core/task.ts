@@ -87,9 +87,10 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     // As Celery's apply_async checks a task it knows (typing): a bad call fails here, not later.
     const problem = this.argumentProblem(args ?? [], kwargs);
     if (problem !== null) return Promise.reject(new TypeError(problem));
-    const send = () => this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
     const { schema, validateOnSend, params } = this.options;
-    if (schema === undefined || validateOnSend !== true) return send();
+    // No closure on this path: one-by-one `delay()` is a producer's hot path.
+    if (schema === undefined || validateOnSend !== true) return this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
+    const send = () => this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
     // Validated as the worker will: keyword arguments in their positions first.
     const positional: unknown[] = [...(args ?? [])];
     for (const [name, value] of Object.entries(kwargs)) {

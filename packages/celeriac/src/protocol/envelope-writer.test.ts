@@ -109,4 +109,25 @@ describe('EnvelopeWriter', () => {
       { numRuns: 300 },
     );
   });
+  it('is not fooled by a message changed in place after it was sent (a writer lives as long as its broker)', () => {
+    const writer = new EnvelopeWriter();
+    const first = taskMessage(1);
+    writer.write(first, opts(1));
+    writer.write(taskMessage(2), opts(2));
+    // The caller reuses the first message: new ids, and a field outside the slots changed too.
+    Object.assign(first.headers, { id: 'id-3', root_id: 'id-3', retries: 4, timelimit: [null, null] });
+    (first.headers['timelimit'] as Json[])[0] = 30;
+    first.properties.correlation_id = 'id-3';
+    expect(writer.write(first, opts(3))).toBe(encodeEnvelope(first, opts(3)));
+  });
+
+  it('never lays out over an object-valued field, which a caller may change in place', () => {
+    const shared: Record<string, Json> = { region: 'eu' };
+    const items = [0, 1].map((n) => [taskMessage(n, { headers: { 'x-route': shared } }), opts(n)] as const);
+    const writer = writeAll(items);
+    shared['region'] = 'us';
+    const later = taskMessage(2, { headers: { 'x-route': shared } });
+    expect(writer.write(later, opts(2))).toBe(encodeEnvelope(later, opts(2)));
+    expect(writer.filled).toBe(0);
+  });
 });

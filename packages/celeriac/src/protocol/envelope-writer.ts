@@ -1,8 +1,8 @@
 /**
  * @module protocol/envelope-writer
- * Envelope text for a run of messages, as a bulk send makes them: one task with the same
- * options, so consecutive envelopes differ only in the ids, the argument reprs, the body and
- * the delivery tag. The writer encodes such a run's first envelope once more with markers in
+ * Envelope text for a run of messages, as a bulk send or a loop of one-by-one sends makes
+ * them: one task with the same options, so consecutive envelopes differ only in the ids, the
+ * argument reprs, the body and the delivery tag. The writer encodes such a run's first envelope once more with markers in
  * those places, keeps the fixed text between them, and writes each following envelope by
  * filling in its own values: a few concatenations instead of walking every header.
  *
@@ -88,12 +88,28 @@ function takeApart(message: Message, opts: EnvelopeOptions, expected: string): L
   return fill(layout, message, opts) === expected ? layout : null;
 }
 
-/** Equal as JSON values for our purpose: the same value, or arrays of the same items (e.g. `timelimit`). */
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null;
+
+/**
+ * Equal as JSON values for our purpose: the same primitive, or arrays of the same primitives
+ * (e.g. `timelimit`). An object never matches, not even itself: a caller may change it in
+ * place between two sends, and the reference keeps only a shallow copy.
+ */
 function sameValue(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
+  if (a === b) return !isObject(a);
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || isObject(a[i])) return false;
   return true;
+}
+
+/** A copy of a header or property record as it is now: its arrays copied too (see {@link sameValue}). */
+function snapshot<T extends Record<string, Json | undefined>>(record: T): T {
+  const copy = { ...record };
+  for (const key in copy) {
+    const value = copy[key];
+    if (Array.isArray(value)) (copy as Record<string, Json | undefined>)[key] = [...(value as Json[])];
+  }
+  return copy;
 }
 
 /**
@@ -125,7 +141,11 @@ interface Reference {
   layout: Layout | null | undefined;
 }
 
-/** Writes envelopes for one batch of messages, in order. Not for sharing across batches. */
+/**
+ * Writes envelopes for a run of messages, in order: a bulk send's batch, or every single
+ * publish of a broker. It keeps its own copy of the last message encoded in full, so a caller
+ * that changes a message after sending it cannot make a later envelope wrong.
+ */
 export class EnvelopeWriter {
   #ref: Reference | undefined;
   #filled = 0;
@@ -145,7 +165,8 @@ export class EnvelopeWriter {
       return fill(ref.layout, message, opts);
     }
     const text = encodeEnvelope(message, opts);
-    this.#ref = { message, opts, text, headerKeys: ownKeys(message.headers), propertyKeys: ownKeys(message.properties), layout: undefined };
+    const copy: Message = { ...message, headers: snapshot(message.headers), properties: snapshot(message.properties) };
+    this.#ref = { message: copy, opts: { ...opts }, text, headerKeys: ownKeys(copy.headers), propertyKeys: ownKeys(copy.properties), layout: undefined };
     return text;
   }
 

@@ -74,12 +74,17 @@ export class GuardedRedisClient {
    * @param what Names the operation in the TRANSPORT error, e.g. "store result of task 1".
    * @throws CeleriacError TRANSPORT on any Redis failure, stall, or connect failure.
    */
-  async run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+  run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    // A promise chain, not an async frame: every command of the adapters passes here.
+    let sent: Promise<T>;
     try {
-      return await this.send(fn);
+      sent = this.send(fn);
     } catch (error) {
-      throw toTransportError(error, what);
+      sent = Promise.reject(error as Error);
     }
+    return sent.catch((error: unknown) => {
+      throw toTransportError(error, what);
+    });
   }
 
   /** As {@link GuardedRedisClient.run}, but errors are passed on as they are (for callers that wrap them). */

@@ -10,7 +10,7 @@ import type { PublishOptions, PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import { uuid7 } from '../../core/uuid.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { encodeEnvelope } from '../../protocol/envelope.js';
+import { EnvelopeWriter } from '../../protocol/envelope-writer.js';
 import type { Message } from '../../protocol/types.js';
 import { toTransportError, type RedisClient } from '../../redis/client.js';
 import type { GuardedRedisClient } from '../../redis/guarded-client.js';
@@ -99,6 +99,11 @@ export class QuietWakes {
 export class RedisPublisher {
   readonly #h: PublisherDeps;
   readonly #wakes = new QuietWakes();
+  /**
+   * Writes the envelopes of single publishes: one-by-one sends of a task differ only in their
+   * ids, reprs, body and tag, so the writer fills those into the last one's layout.
+   */
+  readonly #envelopes = new EnvelopeWriter();
   #lastPromote = Number.NEGATIVE_INFINITY;
 
   /** @param deps the broker's connection, keys and ETA services. */
@@ -110,35 +115,48 @@ export class RedisPublisher {
     return command(this.#h.redis, what, run);
   }
 
-  /** See `RedisBroker.publish`. */
-  async publish(message: Message, options: PublishOptions): Promise<void> {
-    const h = this.#h;
-    const routingKey = checkQueueName(options.routingKey);
-    const deliverAt = options.deliverAt;
-    checkDeliverAt(deliverAt);
-    const now = h.options.clock.now();
-    // A uuid7 tag: the message tells when it was sent (queue-age.ts).
-    const raw = encodeEnvelope(message, { deliveryTag: uuid7(now), exchange: options.exchange, routingKey });
-    const step = stepOf(options.priority);
-    const later = deliverAt !== undefined && deliverAt > now;
-    if (options.exchange === '' && options.fence === undefined && !later) {
-      // The common send (default exchange, no ETA, no fence): one queue, no routing step.
-      await this.#command(`publish to ${routingKey}`, (c) => this.#push(c, routingKey, step, raw));
-      this.#promoteOnPublish();
-      return;
+  /**
+   * See `RedisBroker.publish`. The common send (default exchange, no ETA, no fence) is a
+   * promise chain with no async frame: one-by-one `delay()` is a producer's hot path.
+   */
+  publish(message: Message, options: PublishOptions): Promise<void> {
+    try {
+      const h = this.#h;
+      const routingKey = checkQueueName(options.routingKey);
+      const deliverAt = options.deliverAt;
+      checkDeliverAt(deliverAt);
+      const now = h.options.clock.now();
+      // A uuid7 tag: the message tells when it was sent (queue-age.ts).
+      const raw = this.#envelopes.write(message, { deliveryTag: uuid7(now), exchange: options.exchange, routingKey });
+      const step = stepOf(options.priority);
+      const later = deliverAt !== undefined && deliverAt > now;
+      if (options.exchange !== '' || options.fence !== undefined || later) return this.#publishRouted(options, routingKey, step, raw, later ? deliverAt : undefined, now);
+      // The common send: one queue, no routing step.
+      return this.#command(`publish to ${routingKey}`, (c) => this.#push(c, routingKey, step, raw)).then(this.#published);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
+  }
+
+  /** After a publish: publishers help with ETA duties (see {@link RedisPublisher} `#promoteOnPublish`). */
+  readonly #published = (): void => this.#promoteOnPublish();
+
+  /** A publish through a named exchange, with a future ETA (`laterAt`), or fenced (beat). */
+  async #publishRouted(options: PublishOptions, routingKey: string, step: PriorityStep, raw: string, laterAt: number | undefined, now: number): Promise<void> {
+    const h = this.#h;
+    const later = laterAt !== undefined;
     let fenced = true;
     const placed = await this.#command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
       const queues = options.exchange === '' ? [routingKey] : await this.route(c, options.exchange, routingKey, options.dropUnrouted === true);
       if (options.fence !== undefined) {
         // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
-        fenced = await publishFenced(c as unknown as RedisClient, h.keys, options.fence, queues, step, raw, later ? deliverAt : undefined);
+        fenced = await publishFenced(c as unknown as RedisClient, h.keys, options.fence, queues, step, raw, laterAt);
         return [later ? 'delayed' : 'queued'];
       }
       return Promise.all(queues.map(async (q) => {
         const bucket = h.keys.bucket(q, step);
         // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
-        if (later) return h.delayed.publish(bucket, raw, deliverAt, now, h.keys.wakeChannel(q));
+        if (laterAt !== undefined) return h.delayed.publish(bucket, raw, laterAt, now, h.keys.wakeChannel(q));
         await this.#push(c, q, step, raw);
         return 'queued';
       }));
