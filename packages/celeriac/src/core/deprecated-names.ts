@@ -39,7 +39,15 @@ const warned = new Set<string>();
  *   (neither undefined).
  */
 export function renameDeprecated<T extends object>(input: T, table: RenameTable, kind: NameKind): T {
-  if (!Object.keys(table).some((old) => Object.hasOwn(input, old))) return input;
+  // Checked without allocating: every send passes its call options here, nearly always with none of these.
+  let any = false;
+  for (const old in table) {
+    if (Object.hasOwn(input, old)) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return input;
   const out = { ...input } as Record<string, unknown>;
   for (const [old, { now, unit }] of Object.entries(table)) {
     if (!Object.hasOwn(out, old)) continue;

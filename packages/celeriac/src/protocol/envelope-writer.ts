@@ -27,8 +27,23 @@ type Slot = (message: Message, opts: EnvelopeOptions) => string;
 const headerSlot = (key: string): Slot => (message) => pyJsonString(message.headers[key] as string);
 const propertySlot = (key: string): Slot => (message) => pyJsonString(message.properties[key] as string);
 const tagSlot: Slot = (_message, opts) => pyJsonString(opts.deliveryTag);
-// The body is written as base64 inside quotes that belong to the fixed text.
-const bodySlot: Slot = (message) => Buffer.from(message.body, 'utf8').toString('base64');
+/** Bodies up to this many characters are remembered with their base64 (see `bodySlot`). */
+const REMEMBERED_BODY_CHARS = 1024;
+let lastBody = '';
+let lastBase64 = '';
+// The body is written as base64 inside quotes that belong to the fixed text. A loop of sends
+// of one task with the same (often no) arguments repeats its body: the last short one is
+// remembered, so its base64 is not computed again.
+const bodySlot: Slot = (message) => {
+  const body = message.body;
+  if (body === lastBody) return lastBase64;
+  const base64 = Buffer.from(body, 'utf8').toString('base64');
+  if (body.length <= REMEMBERED_BODY_CHARS) {
+    lastBody = body;
+    lastBase64 = base64;
+  }
+  return base64;
+};
 
 /** Fixed text around the slots: `fixed[0] slot[0] fixed[1] ... slot[n-1] fixed[n]`. */
 interface Layout {
