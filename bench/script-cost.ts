@@ -1,0 +1,139 @@
+/**
+ * What each of a task's Redis scripts costs the Redis server, per task: the broker's fetch
+ * (fetch.lua), its ack with and without the running record an early ack writes (ack.lua), the
+ * backend's store (store-metas.lua) and the record's removal (carried by the next ack call, or
+ * an HDEL of its own: transitions.ts forgetRunning). Each phase is called alone, in batches, one
+ * call at a time, and measured by the server's own CPU (`INFO cpu`, user + system), which a
+ * loaded machine moves far less than wall-clock time; the median over `--rounds` rounds is
+ * printed. Where the layout floor (layout-floor.ts) gives the whole loop's cost, this splits it.
+ *
+ *   npm run build && node --import tsx bench/script-cost.ts [--n 20000] [--batch 100] [--rounds 3] [--redis 127.0.0.1:6379]
+ *
+ * `INFO cpu` counts every client of the server: give it a redis-server of its own (`--redis`)
+ * on a machine others use. Keys live under a unique global_keyprefix and are deleted at the
+ * end, with the result keys by exact name. Nothing here runs under `npm test`.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createApp } from 'celeriac';
+import { Redis } from 'ioredis';
+import type * as TransitionsModule from '../packages/celeriac/src/brokers/redis/transitions.js';
+import type * as KeysModule from '../packages/celeriac/src/redis/keys.js';
+import type * as ClientModule from '../packages/celeriac/src/redis/client.js';
+import type * as UrlModule from '../packages/celeriac/src/redis/url.js';
+import { deleteByPrefix, deleteKeys, redisCpuSeconds } from './lib/redis.js';
+import { median } from './lib/stats.js';
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '20000' },
+    batch: { type: 'string', default: '100' },
+    rounds: { type: 'string', default: '3' },
+    redis: { type: 'string', default: '127.0.0.1:6379' },
+  },
+});
+const n = Number(values.n);
+const batch = Number(values.batch);
+const rounds = Number(values.rounds);
+const [host = '127.0.0.1', portText = '6379'] = String(values.redis).split(':');
+const port = Number(portText);
+if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--redis must be host:port, got ${String(values.redis)}`);
+for (const [name, v] of Object.entries({ n, batch, rounds })) {
+  if (!Number.isInteger(v) || v < 2) throw new Error(`--${name} must be an integer >= 2`);
+}
+
+// The broker's internals (not part of the public API), from the built package.
+const dist = join(dirname(createRequire(import.meta.url).resolve('celeriac/package.json')), 'dist');
+const internal = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dist, path)).href)) as T;
+const { Transitions } = await internal<typeof TransitionsModule>('brokers/redis/transitions.js');
+const { BrokerKeys } = await internal<typeof KeysModule>('redis/keys.js');
+const { createRedisClient, closeRedisClient } = await internal<typeof ClientModule>('redis/client.js');
+const { parseRedisUrl } = await internal<typeof UrlModule>('redis/url.js');
+
+const prefix = `celeriac-bench:scripts-${Math.random().toString(36).slice(2, 10)}:`;
+const base = `redis://${host}:${portText}/0`;
+const url = `${base}?global_keyprefix=${encodeURIComponent(prefix)}`;
+const app = createApp({ broker: url, backend: base, logLevel: 'warn', taskDefaultQueue: 'bench' });
+const noop = app.task('bench.noop', () => null);
+const redis = new Redis({ host, port });
+const target = parseRedisUrl(url);
+const client = createRedisClient(target, { name: 'celeriac-script-cost' });
+const resultKeys: string[] = [];
+
+/** Redis CPU microseconds per item of what `fn` sends. */
+async function cost(items: number, fn: () => Promise<void>): Promise<number> {
+  const before = await redisCpuSeconds(redis);
+  await fn();
+  return (((await redisCpuSeconds(redis)) - before) / items) * 1e6;
+}
+
+/** Runs `fn` on `list` in slices of `batch`, each slice's calls in one turn (one script call), one slice at a time. */
+async function inBatches<T>(list: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < list.length; i += batch) await Promise.all(list.slice(i, i + batch).map(fn));
+}
+
+async function round(): Promise<Record<string, number>> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 1000) for (const r of await noop.applyAsyncMany(Array.from({ length: Math.min(1000, n - i) }, () => [] as []))) ids.push(r.id);
+  resultKeys.push(...ids.map((id) => `celery-task-meta-${id}`));
+  const keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
+  const transitions = new Transitions((fn) => fn(client), keys, 'script-cost-holder');
+  const buckets = keys.buckets('bench');
+  const got: { tag: string; token: string; running?: 'pending' }[] = [];
+  let calls = 0;
+  const out: Record<string, number> = {};
+  out['fetch.lua'] = await cost(n, async () => {
+    while (got.length < n) {
+      const fetched = await transitions.fetch(buckets, ['bench'], batch, Date.now(), 60_000, `sc:${calls++}`);
+      if (fetched.length === 0) throw new Error(`fetch found ${got.length} of ${n} messages`);
+      got.push(...fetched);
+    }
+  });
+  const early = got.slice(0, n / 2);
+  const late = got.slice(n / 2);
+  let refused = 0;
+  const ack = async (h: { tag: string; token: string; running?: 'pending' }): Promise<void> => void (refused += (await transitions.ack(h)) ? 0 : 1);
+  out['ack.lua, early ack (writes the running record)'] = await cost(early.length, () => inBatches(early, (h) => ack({ ...h, running: 'pending' })));
+  out['ack.lua, late ack (no record)'] = await cost(late.length, () => inBatches(late, ack));
+  out['store-metas.lua (SUCCESS meta + PUBLISH)'] = await cost(n, () =>
+    inBatches(ids, (id) => app.backend.store({ status: 'SUCCESS', result: null, traceback: null, children: [], date_done: new Date().toISOString().slice(0, -1), task_id: id }, { expiresSec: 86_400 })),
+  );
+  out['running record removal (HDEL)'] = await cost(early.length, async () => {
+    for (let i = 0; i < early.length; i += batch) {
+      for (const h of early.slice(i, i + batch)) transitions.forgetRunning(h.tag);
+      await transitions.flushRemovals();
+    }
+  });
+  const left = [refused > 0 && `${refused} acks refused`, (await redis.hlen(keys.unacked)) > 0 && 'messages still held', (await redis.hlen(keys.running)) > 0 && 'running records left'].filter(Boolean);
+  if (left.length > 0) throw new Error(`a phase did not do its work: ${left.join(', ')}`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  await app.broker.connect();
+  await app.backend.connect?.();
+  await client.connect();
+  const all: Record<string, number>[] = [];
+  for (let r = 0; r < rounds; r++) all.push(await round());
+  const lines = [`| Redis CPU per task, us (n=${n}, batches of ${batch}, median of ${rounds} rounds) | median | all rounds |`, '| --- | ---: | --- |'];
+  for (const phase of Object.keys(all[0] ?? {})) {
+    const samples = all.map((o) => o[phase] as number);
+    lines.push(`| ${phase} | ${median(samples).toFixed(2)} | ${samples.map((s) => s.toFixed(2)).join(' ')} |`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await deleteByPrefix(redis, prefix);
+    await deleteKeys(redis, resultKeys);
+    await redis.quit();
+    await closeRedisClient(client);
+    await app.close();
+  });
