@@ -167,6 +167,9 @@ export class AmqpSession {
       },
       {
         timeout: t.connectTimeoutMs,
+        // amqplib leaves Nagle on; py-amqp turns it off (TCP_NODELAY), and so do we: the frames of
+        // a turn already leave in one writev (batchFrames), and Nagle held back the next turn's.
+        noDelay: true,
         clientProperties: { connection_name: this.options.connectionName ?? 'celeriac', product: 'celeriac' },
         ...(t.tls ? { servername: t.hostname } : {}),
       },
