@@ -26,6 +26,11 @@ export interface CliContext {
    * flower`) run without its loader thread. @default nothing (the caller loads TypeScript)
    */
   beforeTypeScript?: () => Promise<void>;
+  /**
+   * Sets the process's heap policy before `worker` starts one (cli/worker-heap.ts).
+   * @default tuneWorkerHeap
+   */
+  tuneHeap?: () => void;
 }
 
 /** Options every command inherits from the program. */

@@ -45,13 +45,14 @@ export async function startWorker(app: App): Promise<Worker> {
 }
 
 /** Runs the CLI in-process with `args` (without `node celeriac`). */
-export async function run(args: readonly string[], options: { app?: App; cwd?: string } = {}): Promise<RunResult> {
+export async function run(args: readonly string[], options: { app?: App; cwd?: string; tuneHeap?: () => void } = {}): Promise<RunResult> {
   const out: string[] = [];
   const err: string[] = [];
   const ctx: CliContext = {
     io: { out: (s) => void out.push(s), err: (s) => void err.push(s), cwd: options.cwd ?? process.cwd() },
   };
   if (options.app !== undefined) ctx.app = options.app;
+  if (options.tuneHeap !== undefined) ctx.tuneHeap = options.tuneHeap;
   const code = await main(['node', 'celeriac', ...args], ctx);
   return { code, stdout: out.join(''), stderr: err.join('') };
 }

@@ -125,11 +125,11 @@ describe('-A loading (in-process)', () => {
 });
 
 /** Runs `worker` with an embedded app; returns the run and a way to send it a "signal". */
-async function startWorkerCommand(args: string[], settings: Settings = {}) {
+async function startWorkerCommand(args: string[], settings: Settings = {}, tuneHeap?: () => void) {
   t = makeApp();
   t.app.overrideSettings(settings);
   const before = new Set(process.listeners('SIGTERM'));
-  const running = run(['worker', ...args], { app: t.app });
+  const running = run(['worker', ...args], { app: t.app, ...(tuneHeap === undefined ? {} : { tuneHeap }) });
   // The handlers are installed once the worker started; find the ones the command added.
   const handlers = await waitFor(() => {
     const added = process.listeners('SIGTERM').filter((l) => !before.has(l));
@@ -165,6 +165,21 @@ describe('worker (in-process, embedded app)', () => {
       expect(rows.length).toBeGreaterThan(0);
       for (const spec of rows) expect(help).toContain(`${spec.cli!.flags} ${spec.cli!.help} (default: setting ${spec.name},`);
     }
+  });
+
+  it("sets the worker's heap policy once, before the worker starts; other commands leave V8's own", async () => {
+    let tuned = 0;
+    const w = await startWorkerCommand(['-c', '1'], {}, () => void tuned++);
+    expect(tuned).toBe(1);
+    w.signal();
+    expect((await w.running).code).toBe(0);
+    const other = makeApp();
+    try {
+      expect((await run(['call', 'cli.add', '-a', '[1,2]'], { app: other.app, tuneHeap: () => void tuned++ })).code).toBe(0);
+    } finally {
+      await other.app.close();
+    }
+    expect(tuned).toBe(1);
   });
 
   it('flags override the settings of the loaded app; settings not given on the command line stay', async () => {

@@ -12,6 +12,7 @@ import { addDeployFlags, deploy, type DeployFlags } from '../deploy-flags.js';
 import { type CliContext, UsageError } from '../io.js';
 import { parseAppSpec, resolveAppPath } from '../load-app.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
+import { tuneWorkerHeap } from '../worker-heap.js';
 import { startEmbeddedBeat } from './beat.js';
 import { purgeQueues, purgeReport } from './purge.js';
 
@@ -108,6 +109,8 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
   async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string): Promise<void> {
     const queues = workerQueues(app, flags);
     const appSpec = program.opts<{ app?: string }>().app;
+    // The CLI owns this process: a worker's heap policy (worker-heap.ts).
+    (ctx.tuneHeap ?? tuneWorkerHeap)();
     const worker = new Worker(app, {
       queues,
       hostname: nodename,
