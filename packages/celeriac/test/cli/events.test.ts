@@ -3,7 +3,7 @@
  * events published the way workers publish them (single events and task.multi batches).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { runEvents, type EventsRunOptions } from '../../src/cli/commands/events.js';
+import { runEvents, type EventsRunOptions } from '../../src/cli/events-watch.js';
 import { MemoryBroker } from '../../src/exports/memory.js';
 import { encodeEventEnvelope, type EventDict } from '../../src/protocol/events.js';
 import { CONTROL_EXCHANGE, decodeControlRequest } from '../../src/protocol/pidbox.js';

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
-import { runEvents } from '../../src/cli/commands/events.js';
+import { runEvents } from '../../src/cli/events-watch.js';
 import { type App } from '../../src/index.js';
 import { systemClock } from '../../src/exports/spi.js';
 import { ClusterState } from '../../src/monitor/cluster-state.js';

@@ -2,71 +2,12 @@
  * @module cli/commands/events
  * `celeriac events`: watch the cluster through its events. By default a live terminal view
  * of workers and tasks (refreshed every `-F` seconds); with `--dump`, one line per event in
- * the shape `celery events --dump` prints. Runs until SIGINT or SIGTERM.
+ * the shape `celery events --dump` prints. Runs until SIGINT or SIGTERM (events-watch.ts).
  */
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
-import type { Clock } from '../../core/clock.js';
-import type { Broker } from '../../core/spi/broker.js';
-import { ClusterState } from '../../monitor/cluster-state.js';
-import { EventReceiver } from '../../monitor/event-receiver.js';
-import { EventDumper } from '../event-dump.js';
-import { CLEAR_SCREEN, renderClusterView } from '../events-view.js';
 import { type CliContext, parseNumberOption, untilSignalled } from '../io.js';
 import { warnIfMemoryBroker } from './inspect.js';
-
-/** What one `celeriac events` run needs; the command wires it to the process. */
-export interface EventsRunOptions {
-  broker: Broker;
-  clock: Clock;
-  out: (text: string) => void;
-  /** One line per event instead of the live view. */
-  dump: boolean;
-  /** Live view redraw period in ms. */
-  refreshMs: number;
-  /** Tasks the live view keeps in memory. */
-  maxTasks: number;
-  /** Title line of the live view. */
-  title: string;
-  /** Terminal size and colour support, read at each redraw. */
-  screen: () => { width: number; height: number; color: boolean };
-  /** Resolves when the run should end. */
-  stop: Promise<void>;
-}
-
-/** Receives events until `stop` resolves, printing them as asked. */
-export async function runEvents(options: EventsRunOptions): Promise<void> {
-  const { clock, out } = options;
-  let draw: () => void = () => {};
-  let listener: (event: Parameters<EventDumper['format']>[0], at: number) => void;
-  if (options.dump) {
-    const dumper = new EventDumper();
-    out('-> evdump: starting capture...\n');
-    listener = (event) => out(`${dumper.format(event)}\n`);
-  } else {
-    const state = new ClusterState({ maxTasks: options.maxTasks });
-    listener = (event, at) => void state.apply(event, at);
-    draw = () => out(CLEAR_SCREEN + renderClusterView(state, clock.now(), { ...options.screen(), title: options.title }));
-  }
-  const receiver = new EventReceiver(options.broker, listener, { clock });
-  // Timers of the clock are unref'd: hold the process open until stopped.
-  const keepAlive = setInterval(() => {}, 1 << 30);
-  let timer: ReturnType<Clock['setTimer']> | undefined;
-  const tick = () => {
-    draw();
-    timer = clock.setTimer(tick, options.refreshMs);
-  };
-  try {
-    await receiver.start();
-    if (!options.dump) tick();
-    await options.stop;
-  } finally {
-    if (timer !== undefined) clock.clearTimer(timer);
-    clearInterval(keepAlive);
-    await receiver.close();
-  }
-  if (!options.dump) draw();
-}
 
 interface EventsFlags {
   dump?: boolean;
@@ -87,6 +28,8 @@ export function registerEvents(program: Command, ctx: CliContext, getApp: (requi
       const maxTasks = parseNumberOption('--max-tasks', flags.maxTasks, { integer: true, min: 1 }) as number;
       const { app } = await getApp(false);
       warnIfMemoryBroker(app, ctx);
+      // Loaded here: see events-watch.ts.
+      const { runEvents } = await import('../events-watch.js');
       await runEvents({
         broker: app.broker,
         clock: app.clock,

@@ -7,7 +7,7 @@
  * run as one async script with the same names in scope, to its end, before the app closes: the
  * REPL would read every line at once and close the app under a pending `await`.
  */
-import { start, type REPLServer } from 'node:repl';
+import type { REPLServer } from 'node:repl';
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import * as celeriac from '../../index.js';
@@ -36,11 +36,16 @@ export function shellScope(app: App): Record<string, unknown> {
   return { ...scope, app, tasks };
 }
 
-/** Starts the REPL; resolves when it exits (`.exit`, Ctrl-D, end of input). */
-export function startShell(options: ShellOptions): Promise<void> {
+/**
+ * Starts the REPL; resolves when it exits (`.exit`, Ctrl-D, end of input). node:repl (with
+ * readline, vm and their kin: about 1 MB of resident memory) is loaded here, not by every
+ * `celeriac` process that registers the command, a worker above all.
+ */
+export async function startShell(options: ShellOptions): Promise<void> {
+  const { start } = await import('node:repl');
   const server: REPLServer = start({ prompt: 'celeriac> ', input: options.input, output: options.output, terminal: options.terminal, useGlobal: false });
   Object.assign(server.context, shellScope(options.app));
-  return new Promise((resolve) => server.once('exit', () => resolve()));
+  await new Promise<void>((resolve) => server.once('exit', () => resolve()));
 }
 
 /** An async function made from source text (`new AsyncFunction(...params, body)`). */
