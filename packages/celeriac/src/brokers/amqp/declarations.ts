@@ -2,11 +2,18 @@
  * @module brokers/amqp/declarations
  * The RabbitMQ broker's declarations, each made once per connection: an exchange, a queue or a
  * binding declared on this connection is not declared again until the connection is replaced
- * (a reconnect starts afresh), and a declaration that failed is tried again next time.
+ * (a reconnect starts afresh), and a declaration that failed is tried again next time. They
+ * share the broker's admin channel, which RabbitMQ closes on a channel error (a 406 for a queue
+ * that exists with other arguments): the declarations it took down with it are made again.
  */
 import type { Channel } from 'amqplib';
 import type { AmqpSession, ChannelSlot } from '../../amqp/session.js';
 import { toTransportError } from './amqp-errors.js';
+
+/** amqplib's error for an operation whose channel closed before its reply: not its own failure. */
+function endedByAnother(err: unknown): boolean {
+  return err instanceof Error && typeof (err as { code?: unknown }).code !== 'number' && /^Channel (ended|closed)/.test(err.message);
+}
 
 /** Declarations made on the current connection, by key (`queue celery`, `bind q e k`...). */
 export class Declarations {
@@ -26,7 +33,12 @@ export class Declarations {
     }
     let p = this.#made.get(key);
     if (p === undefined) {
-      const made = this.admin.run(declare).then(() => undefined);
+      // A sibling's 404 or 406 on the shared channel ends it, failing the declarations sent
+      // after it (amqplib: "Channel ended, no reply will be forthcoming"): once more on a new one.
+      const made = this.admin
+        .run(declare)
+        .catch((err: unknown) => (endedByAnother(err) ? this.admin.run(declare) : Promise.reject(err)))
+        .then(() => undefined);
       p = made.catch((err: unknown) => {
         if (this.#made.get(key) === p) this.#made.delete(key);
         throw toTransportError(`declare ${key}`, err);
