@@ -15,6 +15,7 @@
 import { parseArgs } from 'node:util';
 import { buildRevision, git, median, runAb, stderrLog, type Sample, type Side } from './lib/ab.js';
 import { drainKey } from './lib/drain-key.js';
+import { redisAddress } from './lib/args.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,10 +25,11 @@ const { values } = parseArgs({
     'round-trips': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '1,100' },
     events: { type: 'boolean', default: false },
+    redis: { type: 'string', default: '127.0.0.1:6379' },
     help: { type: 'boolean', default: false },
   },
 });
-const USAGE = 'usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]\n';
+const USAGE = 'usage: node --expose-gc --import tsx bench/ab.ts --base <git rev> [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events] [--redis 127.0.0.1:6379]\n';
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -44,7 +46,19 @@ if (values.base === undefined) {
   process.stderr.write(`ab: --base is required\n${USAGE}`);
   process.exit(2);
 }
+/** --redis: where both sides run (a redis-server of your own keeps a shared one's load and keys out). */
+function address(text: string): { redisHost: string; redisPort: number } {
+  try {
+    const { host, port } = redisAddress(text);
+    return { redisHost: host, redisPort: port };
+  } catch (err) {
+    process.stderr.write(`ab: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 const plan = {
+  ...address(values.redis),
   rounds: count('rounds', values.rounds),
   n: count('n', values.n),
   roundTrips: count('round-trips', values['round-trips']),

@@ -58,3 +58,18 @@ describe('npm run bench', () => {
     expect(failed?.stdout).toBe('');
   });
 });
+
+describe('bench/ab.ts', () => {
+  const run = (...argv: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../ab.ts', import.meta.url)), ...argv]).then(
+      () => null,
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+
+  it('refuses a --redis that is not host:port, exit code 2, before building or measuring anything', async () => {
+    const failed = await run('--base', 'HEAD', '--redis', 'localhost');
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toMatch(/^ab: --redis must be host:port, got "localhost"\nusage: .*\[--redis 127\.0\.0\.1:6379\]/);
+    expect((await run('--base', 'HEAD', '--redis', 'localhost:0'))?.stderr).toMatch(/^ab: --redis port must be a whole number from 1 to 65535/);
+  });
+});
