@@ -98,7 +98,14 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
     expect(letters).toHaveLength(1);
     expect(letters[0]).toContain(id);
     expect((await counts(raw, prefix, id)).attempts).toBe(MAX);
-    for (const t of innocent) expect((await counts(raw, prefix, t)).success).toBe(1);
+    // Each ran, and none was dead-lettered (above). At least once, not exactly once: a worker
+    // whose restored queue put an innocent task just before the poison starts the poison while
+    // that task's result and late ack are still on their way (finishing permits, worker/executor.ts),
+    // and the poison's kill -9 loses them, so that one task runs again (seen once in CI: success
+    // 2). With one slot, a death costs at most that one task.
+    const successes = await Promise.all(innocent.map(async (t) => (await counts(raw, prefix, t)).success));
+    expect(successes.filter((n) => n < 1)).toEqual([]);
+    expect(successes.reduce((a, b) => a + b, 0) - innocent.length).toBeLessThanOrEqual(MAX);
     expect(await raw.exists(`${prefix}celeriac.started`)).toBe(0);
   }, 180_000);
 });
