@@ -18,17 +18,10 @@
  * Keys live under a unique global_keyprefix and are deleted at the end, with the result keys
  * by exact name. Nothing here runs under `npm test`; any error exits 1.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createApp } from 'celeriac';
-import { Redis } from 'ioredis';
-import type * as TransitionsModule from '../packages/celeriac/src/brokers/redis/transitions.js';
-import type * as KeysModule from '../packages/celeriac/src/redis/keys.js';
-import type * as ClientModule from '../packages/celeriac/src/redis/client.js';
-import type * as UrlModule from '../packages/celeriac/src/redis/url.js';
-import { deleteByPrefix, deleteKeys, redisCpuSeconds } from './lib/redis.js';
+import { redisAddress } from './lib/args.js';
+import { openLayoutRig } from './lib/layout-rig.js';
+import { redisCpuSeconds } from './lib/redis.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,42 +35,20 @@ const { values } = parseArgs({
 const n = Number(values.n);
 const loops = Number(values.loops);
 const batch = Number(values.batch);
-const [host = '127.0.0.1', portText = '6379'] = String(values.redis).split(':');
 const db = Number(values.db);
-const port = Number(portText);
-if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--redis must be host:port, got ${String(values.redis)}`);
+const { host, port } = redisAddress(values.redis);
 for (const [name, v] of Object.entries({ n, loops, batch, db })) {
   if (!Number.isInteger(v) || v < (name === 'db' ? 0 : 1)) throw new Error(`--${name} must be a positive integer`);
 }
 
-// The broker's internals (not part of the public API), from the built package.
-const dist = join(dirname(createRequire(import.meta.url).resolve('celeriac/package.json')), 'dist');
-const internal = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dist, path)).href)) as T;
-const { Transitions } = await internal<typeof TransitionsModule>('brokers/redis/transitions.js');
-const { BrokerKeys } = await internal<typeof KeysModule>('redis/keys.js');
-const { createRedisClient, closeRedisClient } = await internal<typeof ClientModule>('redis/client.js');
-const { parseRedisUrl } = await internal<typeof UrlModule>('redis/url.js');
-
-const prefix = `celeriac-bench:floor-${Math.random().toString(36).slice(2, 10)}:`;
-const base = `redis://${host}:${portText}/${db}`;
-const app = createApp({ broker: `${base}?global_keyprefix=${encodeURIComponent(prefix)}`, backend: base, logLevel: 'warn', taskDefaultQueue: 'bench' });
-const noop = app.task('bench.noop', () => null);
-const redis = new Redis({ host, port, db });
-const target = parseRedisUrl(`${base}?global_keyprefix=${encodeURIComponent(prefix)}`);
-const client = createRedisClient(target, { name: 'celeriac-floor' });
-const resultKeys: string[] = [];
+const rig = await openLayoutRig({ name: 'floor', host, port, db });
+const { app, redis, keys, resultKeys } = rig;
 
 async function main(): Promise<void> {
-  await app.broker.connect();
-  await app.backend.connect?.();
-  await client.connect();
-  for (let i = 0; i < n; i += 1000) {
-    const sent = await noop.applyAsyncMany(Array.from({ length: Math.min(1000, n - i) }, () => [] as []));
-    for (const r of sent) resultKeys.push(`celery-task-meta-${r.id}`);
-  }
-  const keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
+  await rig.connect();
+  await rig.fill(n);
   // No running records ('' holder): the floor does only what the layout requires.
-  const transitions = new Transitions((fn) => fn(client), keys, '');
+  const transitions = rig.transitions('');
   const buckets = keys.buckets('bench');
   const queues = ['bench'];
   const backend = app.backend;
@@ -133,10 +104,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    await deleteByPrefix(redis, prefix);
-    await deleteKeys(redis, resultKeys);
-    await redis.quit();
-    await closeRedisClient(client);
-    await app.close();
-  });
+  .finally(() => rig.close());

@@ -13,17 +13,10 @@
  * on a machine others use. Keys live under a unique global_keyprefix and are deleted at the
  * end, with the result keys by exact name. Nothing here runs under `npm test`.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createApp } from 'celeriac';
-import { Redis } from 'ioredis';
-import type * as TransitionsModule from '../packages/celeriac/src/brokers/redis/transitions.js';
-import type * as KeysModule from '../packages/celeriac/src/redis/keys.js';
-import type * as ClientModule from '../packages/celeriac/src/redis/client.js';
-import type * as UrlModule from '../packages/celeriac/src/redis/url.js';
-import { deleteByPrefix, deleteKeys, redisCpuSeconds } from './lib/redis.js';
+import { redisAddress } from './lib/args.js';
+import { openLayoutRig } from './lib/layout-rig.js';
+import { redisCpuSeconds } from './lib/redis.js';
 import { median } from './lib/stats.js';
 
 const { values } = parseArgs({
@@ -37,30 +30,13 @@ const { values } = parseArgs({
 const n = Number(values.n);
 const batch = Number(values.batch);
 const rounds = Number(values.rounds);
-const [host = '127.0.0.1', portText = '6379'] = String(values.redis).split(':');
-const port = Number(portText);
-if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--redis must be host:port, got ${String(values.redis)}`);
+const { host, port } = redisAddress(values.redis);
 for (const [name, v] of Object.entries({ n, batch, rounds })) {
   if (!Number.isInteger(v) || v < 2) throw new Error(`--${name} must be an integer >= 2`);
 }
 
-// The broker's internals (not part of the public API), from the built package.
-const dist = join(dirname(createRequire(import.meta.url).resolve('celeriac/package.json')), 'dist');
-const internal = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dist, path)).href)) as T;
-const { Transitions } = await internal<typeof TransitionsModule>('brokers/redis/transitions.js');
-const { BrokerKeys } = await internal<typeof KeysModule>('redis/keys.js');
-const { createRedisClient, closeRedisClient } = await internal<typeof ClientModule>('redis/client.js');
-const { parseRedisUrl } = await internal<typeof UrlModule>('redis/url.js');
-
-const prefix = `celeriac-bench:scripts-${Math.random().toString(36).slice(2, 10)}:`;
-const base = `redis://${host}:${portText}/0`;
-const url = `${base}?global_keyprefix=${encodeURIComponent(prefix)}`;
-const app = createApp({ broker: url, backend: base, logLevel: 'warn', taskDefaultQueue: 'bench' });
-const noop = app.task('bench.noop', () => null);
-const redis = new Redis({ host, port });
-const target = parseRedisUrl(url);
-const client = createRedisClient(target, { name: 'celeriac-script-cost' });
-const resultKeys: string[] = [];
+const rig = await openLayoutRig({ name: 'scripts', host, port, db: 0 });
+const { app, redis, keys } = rig;
 
 /** Redis CPU microseconds per item of what `fn` sends. */
 async function cost(items: number, fn: () => Promise<void>): Promise<number> {
@@ -75,11 +51,8 @@ async function inBatches<T>(list: readonly T[], fn: (item: T) => Promise<unknown
 }
 
 async function round(): Promise<Record<string, number>> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i += 1000) for (const r of await noop.applyAsyncMany(Array.from({ length: Math.min(1000, n - i) }, () => [] as []))) ids.push(r.id);
-  resultKeys.push(...ids.map((id) => `celery-task-meta-${id}`));
-  const keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
-  const transitions = new Transitions((fn) => fn(client), keys, 'script-cost-holder');
+  const ids = await rig.fill(n);
+  const transitions = rig.transitions('script-cost-holder');
   const buckets = keys.buckets('bench');
   const got: { tag: string; token: string; running?: 'pending' }[] = [];
   let calls = 0;
@@ -112,9 +85,7 @@ async function round(): Promise<Record<string, number>> {
 }
 
 async function main(): Promise<void> {
-  await app.broker.connect();
-  await app.backend.connect?.();
-  await client.connect();
+  await rig.connect();
   const all: Record<string, number>[] = [];
   for (let r = 0; r < rounds; r++) all.push(await round());
   const lines = [`| Redis CPU per task, us (n=${n}, batches of ${batch}, median of ${rounds} rounds) | median | all rounds |`, '| --- | ---: | --- |'];
@@ -130,10 +101,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    await deleteByPrefix(redis, prefix);
-    await deleteKeys(redis, resultKeys);
-    await redis.quit();
-    await closeRedisClient(client);
-    await app.close();
-  });
+  .finally(() => rig.close());
