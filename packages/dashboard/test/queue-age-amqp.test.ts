@@ -106,9 +106,20 @@ describe.runIf(ready)('queue age on RabbitMQ from the timestamp of the next mess
       await ch.checkQueue('qquorum');
     });
     await waitFor(async () => (await scrape('flower_queue_length', 'qquorum')) === 1, 'qquorum counted in /metrics', 10_000);
-    // Twenty polls later (200 ms each), and /api/broker asked meanwhile.
+    // /api/broker asked meanwhile, and polls seen going on: a message put on a watched classic
+    // queue and taken off again, each step seen in /metrics, three times over. Every one of those
+    // polls passed qquorum by.
     for (let i = 0; i < 5; i++) await fetch(`${dash.url}/api/broker`);
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    for (let i = 0; i < 3; i++) {
+      await onChannel(async (ch) => {
+        ch.sendToQueue('qempty', Buffer.from('[[],{},{}]'), { headers: { id: `tick${i}`, task: 't' } });
+        await ch.checkQueue('qempty');
+      });
+      await waitFor(async () => (await scrape('flower_queue_length', 'qempty')) === 1, 'a poll to count the tick', 10_000);
+      // The dashboard may hold it a moment for its age read: take it once it is back.
+      await waitFor(() => onChannel(async (ch) => (await ch.get('qempty', { noAck: true })) !== false), 'the tick taken off', 10_000);
+      await waitFor(async () => (await scrape('flower_queue_length', 'qempty')) === 0, 'a poll to see it gone', 10_000);
+    }
     expect(await scrape('flower_queue_age_seconds', 'qquorum')).toBeUndefined();
     const msg = await onChannel((ch) => ch.get('qquorum', { noAck: true }));
     expect(msg !== false && { redelivered: msg.fields.redelivered, count: (msg.properties.headers as Record<string, unknown>)['x-delivery-count'] }).toEqual({ redelivered: false, count: 0 });
