@@ -8,43 +8,34 @@
  * `x-delivery-limit`. The producer runs on a FakeClock two minutes behind. A vhost and a
  * Postgres schema of its own.
  */
-import { randomUUID } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createApp, type App } from 'celeriac';
-import { FakeClock, waitFor } from 'celeriac/testing';
+import type { App } from 'celeriac';
+import { waitFor, type FakeClock } from 'celeriac/testing';
 import type { Broker } from 'celeriac/spi';
 import { amqpAvailable, createVhost, onChannel as channelOn, deleteVhost, vhostUrl } from '../../celeriac/test/support/amqp-env.js';
 import { shouldRunPythonTests } from '../../celeriac/test/support/python.js';
 import { PY_CLIENT, runPython } from '../../celeriac/test/interop/python.js';
-import { startDashboard, type RunningDashboard } from '../src/dashboard.js';
-import { BrokerQueueReader, queueReaderFor, type QueueReader } from '../src/ingest/queues.js';
-import { PG_URL, postgresReady } from './support/cluster.js';
+import type { RunningDashboard } from '../src/dashboard.js';
+import { BrokerQueueReader, type QueueReader } from '../src/ingest/queues.js';
+import { postgresReady } from './support/cluster.js';
+import { startQueueAgeRig, type QueueAgeRig } from './support/queue-age.js';
 
 const ready = (await postgresReady('dashboard: queue age on RabbitMQ')) && (await amqpAvailable());
 const python = ready && shouldRunPythonTests('dashboard: queue age of Python-sent messages on RabbitMQ');
 
 describe.runIf(ready)('queue age on RabbitMQ from the timestamp of the next message', () => {
-  const schema = `dash_qage_amqp_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const start = Date.now() - 120_000;
-  const stamped = Math.floor(start / 1000) * 1000;
-  const clock = new FakeClock(start);
-  const silent = pino({ level: 'silent' });
+  let rig: QueueAgeRig;
+  let start = 0;
+  let stamped = 0;
+  let clock: FakeClock;
+  let producer: App;
+  let dash: RunningDashboard;
+  let reader: QueueReader;
   let vhost = '';
   let url = '';
   let conn: ChannelModel;
-  let producer: App;
-  let dashApp: App;
-  let dash: RunningDashboard;
-  let reader: QueueReader;
-
-  const scrape = async (series: string, queue: string) => {
-    const text = await (await fetch(`${dash.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${series}{queue="${queue}"} `));
-    return line === undefined ? undefined : Number(line.split(' ')[1]);
-  };
+  const scrape = (series: string, queue: string) => rig.scrape(series, queue);
   const onChannel = <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => channelOn(conn, fn);
 
   beforeAll(async () => {
@@ -54,26 +45,18 @@ describe.runIf(ready)('queue age on RabbitMQ from the timestamp of the next mess
     conn.on('error', () => undefined);
     // A quorum queue made by another fleet (Celery 5.6 with x-queue-type quorum), with a delivery limit.
     await onChannel((ch) => ch.assertQueue('qquorum', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 2 } }));
-    producer = createApp({ broker: url }, { env: {}, clock, logger: silent });
-    dashApp = createApp({ broker: url }, { env: {}, logger: silent });
-    // Through the producer's broker, on queues the dashboard does not watch: while the
-    // dashboard holds a watched queue's next message for its age, that queue counts one less.
-    reader = queueReaderFor(url, producer.broker, {}, 0);
-    dash = await startDashboard({
-      app: dashApp, port: 0, address: '127.0.0.1', dataDir: null, databaseUrl: PG_URL, storeOptions: { schema }, backfill: 0, unauthenticatedApi: true,
-      ingest: { inspectIntervalMs: 60_000, queuePollMs: 200, enableEventsMs: 0, flushMs: 50, inspectTimeoutMs: 200, queues: ['qa', 'qempty', 'qpy', 'qquorum'] },
-    });
+    // The reader goes through the producer's broker, and reads queues the dashboard does not
+    // watch: while the dashboard holds a watched queue's next message for its age, that queue
+    // counts one less.
+    rig = await startQueueAgeRig(url, ['qa', 'qempty', 'qpy', 'qquorum']);
+    ({ start, clock, producer, dash, reader } = rig);
+    stamped = Math.floor(start / 1000) * 1000;
   }, 60_000);
 
   afterAll(async () => {
-    await dash?.close();
-    await reader?.close();
-    await Promise.all([producer?.close(), dashApp?.close()]);
+    await rig?.close();
     await conn?.close().catch(() => undefined);
     await deleteVhost(vhost);
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
   }, 60_000);
 
   it('reads the send time of the next message; an empty queue has none', async () => {

@@ -8,17 +8,16 @@
  * The producer runs on a FakeClock two minutes behind, so the age is two minutes and more.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from 'celeriac';
-import { FakeClock, waitFor } from 'celeriac/testing';
+import type { App } from 'celeriac';
+import { waitFor, type FakeClock } from 'celeriac/testing';
 import { deleteKeys, shouldRunRedisTests } from '../../celeriac/test/support/redis.js';
 import { shouldRunPythonTests } from '../../celeriac/test/support/python.js';
 import { PY_CLIENT, runPython } from '../../celeriac/test/interop/python.js';
-import { startDashboard, type RunningDashboard } from '../src/dashboard.js';
-import { queueReaderFor, type QueueReader } from '../src/ingest/queues.js';
-import { PG_URL, postgresReady } from './support/cluster.js';
+import type { RunningDashboard } from '../src/dashboard.js';
+import type { QueueReader } from '../src/ingest/queues.js';
+import { postgresReady } from './support/cluster.js';
+import { startQueueAgeRig, type QueueAgeRig } from './support/queue-age.js';
 
 const ready = (await shouldRunRedisTests('dashboard: queue age')) && (await postgresReady('dashboard: queue age'));
 const python = ready && shouldRunPythonTests('dashboard: queue age of Python-sent messages');
@@ -27,40 +26,22 @@ describe.runIf(ready)('queue age from the delivery tags of waiting messages', ()
   const prefix = `qage-${randomUUID().slice(0, 8)}:`;
   const redis = 'redis://127.0.0.1:6379/10';
   const url = `${redis}?global_keyprefix=${prefix}`;
-  const schema = `dash_qage_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const start = Date.now() - 120_000;
-  const clock = new FakeClock(start);
-  const silent = pino({ level: 'silent' });
+  let rig: QueueAgeRig;
+  let start = 0;
+  let clock: FakeClock;
   let producer: App;
-  let dashApp: App;
   let dash: RunningDashboard;
   let reader: QueueReader;
-
-  /** The value of `series{queue="<queue>"}` in the dashboard's /metrics, or undefined. */
-  const scrape = async (series: string, queue: string) => {
-    const text = await (await fetch(`${dash.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${series}{queue="${queue}"} `));
-    return line === undefined ? undefined : Number(line.split(' ')[1]);
-  };
+  const scrape = (series: string, queue: string) => rig.scrape(series, queue);
 
   beforeAll(async () => {
-    producer = createApp({ broker: url }, { env: {}, clock, logger: silent });
-    dashApp = createApp({ broker: url }, { env: {}, logger: silent });
-    reader = queueReaderFor(url, producer.broker);
-    dash = await startDashboard({
-      app: dashApp, port: 0, address: '127.0.0.1', dataDir: null, databaseUrl: PG_URL, storeOptions: { schema }, backfill: 0, unauthenticatedApi: true,
-      ingest: { inspectIntervalMs: 60_000, queuePollMs: 200, enableEventsMs: 0, flushMs: 50, inspectTimeoutMs: 200, queues: ['qa', 'qempty', 'qpy', 'qmix'] },
-    });
+    rig = await startQueueAgeRig(url, ['qa', 'qempty', 'qpy', 'qmix']);
+    ({ start, clock, producer, dash, reader } = rig);
   }, 60_000);
 
   afterAll(async () => {
-    await dash?.close();
-    await reader?.close();
-    await Promise.all([producer?.close(), dashApp?.close()]);
+    await rig?.close();
     await deleteKeys(prefix, redis);
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
   }, 30_000);
 
   it('reads the earliest send time over the priority lists of a queue; an empty queue has none', async () => {
