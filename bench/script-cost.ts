@@ -2,7 +2,7 @@
  * What each of a task's Redis scripts costs the Redis server, per task: the broker's fetch
  * (fetch.lua), its ack with and without the running record an early ack writes (ack.lua), the
  * backend's store (store-metas.lua) and the record's removal (carried by the next ack call, or
- * an HDEL of its own: transitions.ts forgetRunning). Each phase is called alone, in batches, one
+ * an ack.lua call of its own: transitions.ts forgetRunning). Each phase is called alone, in batches, one
  * call at a time, and measured by the server's own CPU (`INFO cpu`, user + system), which a
  * loaded machine moves far less than wall-clock time; the median over `--rounds` rounds is
  * printed. Where the layout floor (layout-floor.ts) gives the whole loop's cost, this splits it.
@@ -73,7 +73,7 @@ async function round(): Promise<Record<string, number>> {
   out['store-metas.lua (SUCCESS meta + PUBLISH)'] = await cost(n, () =>
     inBatches(ids, (id) => app.backend.store({ status: 'SUCCESS', result: null, traceback: null, children: [], date_done: new Date().toISOString().slice(0, -1), task_id: id }, { expiresSec: 86_400 })),
   );
-  out['running record removal (HDEL)'] = await cost(early.length, async () => {
+  out['running record removal (alone: ack.lua with no delivery)'] = await cost(early.length, async () => {
     for (let i = 0; i < early.length; i += batch) {
       for (const h of early.slice(i, i + batch)) transitions.forgetRunning(h.tag);
       await transitions.flushRemovals();

@@ -20,6 +20,11 @@ export interface LostTaskKeys {
   readonly records: string;
   /** Zset: holder -> last seen or presence expiry (epoch ms). */
   readonly presence: string;
+  /**
+   * Hash: record field -> entry, for records that hold only their holder (the broker's: ack.lua
+   * leaves the entry in kombu's unacked hash); taken with them.
+   */
+  readonly entries?: string;
 }
 
 /** How one store takes its lost records. */
@@ -48,7 +53,8 @@ export function lostTaskRecord(holder: string, queue: string, raw: string): stri
 /** Takes the records of holders silent for the grace period (take-lost-tasks.lua); each is returned once. */
 export async function takeLostTasks(client: RedisClient, keys: LostTaskKeys, o: TakeLostOptions): Promise<LostDelivery[]> {
   const args = [String(Math.max(0, Math.round(o.graceMs))), String(o.limit), o.nowMs === undefined ? '' : String(o.nowMs), o.completePresence ? '1' : '0'];
-  const flat = (await runScript(client, TAKE_LOST_TASKS, [keys.records, keys.presence], args)) as string[];
+  const scriptKeys = keys.entries === undefined ? [keys.records, keys.presence] : [keys.records, keys.presence, keys.entries];
+  const flat = (await runScript(client, TAKE_LOST_TASKS, scriptKeys, args)) as string[];
   const lost: LostDelivery[] = [];
   for (let i = 0; i + 2 < flat.length; i += 3) {
     const field = String(flat[i]);

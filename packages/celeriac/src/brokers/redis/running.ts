@@ -3,9 +3,10 @@
  * Early-acked tasks that run now, recorded in Redis so that a worker's death does not leave
  * them unseen. With early acks the message is gone from kombu's bookkeeping once its task
  * starts; if the worker is then killed, nothing would ever say the task ended. The ack itself
- * records such a task in `celeriac.running` (ack.lua moves its unacked entry there, prefixed
- * with the broker id: no command and no envelope on the wire of its own), and the record is
- * removed once the task's end was stored, by the next ack call (transitions.ts forgetRunning).
+ * records such a task in `celeriac.running` (ack.lua writes the broker id under the tag and
+ * leaves the message's entry in kombu's unacked hash, out of kombu's index: no command, no
+ * envelope on the wire and no copy of it in Redis), and the record is removed, with that
+ * entry, once the task's end was stored, by the next ack call (transitions.ts forgetRunning).
  * The recovery sweep of every consuming broker takes, once, each record whose broker stopped
  * advertising its presence (`celeriac.promoters`, renewed every `leaseRenewMs`, by the lease
  * keeper thread while the event loop is blocked) for longer than `lostTaskGraceSec`, with the
@@ -49,7 +50,7 @@ export class RunningRecords {
         d.running = 'none';
       };
     }
-    // The form ack.lua writes: the unacked entry, prefixed with the broker id.
+    // Its unacked entry is gone with the ack: the record holds it, after the broker id.
     const value = `${this.brokerId} [${d.raw}, "", ${JSON.stringify(d.queue)}]`;
     const written = this.send((c) => c.hSet(this.keys.running, d.tag, value)).then(
       () => true,
@@ -71,7 +72,7 @@ export class RunningRecords {
 
   /** Takes the records of brokers silent for at least `graceMs` (redis/lost-tasks.ts); each is returned once. */
   takeLost(nowMs: number, graceMs: number): Promise<LostDelivery[]> {
-    const keys = { records: this.keys.running, presence: this.keys.promoters };
+    const keys = { records: this.keys.running, presence: this.keys.promoters, entries: this.keys.unacked };
     return this.send((c) => takeLostTasks(c, keys, { graceMs, limit: LOST_BATCH, nowMs, completePresence: false }));
   }
 }

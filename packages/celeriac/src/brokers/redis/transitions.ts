@@ -174,7 +174,7 @@ export class Transitions {
   async #ackMany(batch: readonly AckedHeld[]): Promise<boolean[]> {
     const removals = this.#takeRemovals();
     try {
-      const reply = (await this.#run(SCRIPTS.ack, [...this.#book, this.keys.deliveries, this.keys.running, this.keys.started], ackArgs(this.runningHolder, removals, batch))) as number[];
+      const reply = (await this.#run(SCRIPTS.ack, this.#ackKeys(), ackArgs(this.runningHolder, removals, batch))) as number[];
       return reply.map(isOne);
     } catch (error) {
       // Not lost with the call: the next one carries them.
@@ -199,7 +199,7 @@ export class Transitions {
     this.#removalTimer = setTimeout(() => {
       this.#removalTimer = undefined;
       const tags = this.#takeRemovals();
-      if (tags.length > 0) this.send((c) => c.hDel(this.keys.running, tags)).catch((error: unknown) => log?.(error));
+      if (tags.length > 0) this.#remove(tags).catch((error: unknown) => log?.(error));
     }, REMOVAL_WAIT_MS);
     this.#removalTimer.unref();
   }
@@ -207,7 +207,16 @@ export class Transitions {
   /** Sends the waiting removals now (the broker closes). */
   async flushRemovals(): Promise<void> {
     const tags = this.#takeRemovals();
-    if (tags.length > 0) await this.send((c) => c.hDel(this.keys.running, tags));
+    if (tags.length > 0) await this.#remove(tags);
+  }
+
+  /** Removes running records with an ack call of no delivery (ack.lua deletes a short record's unacked entry with it). */
+  async #remove(tags: readonly string[]): Promise<void> {
+    await this.#run(SCRIPTS.ack, this.#ackKeys(), ackArgs(this.runningHolder, tags, []));
+  }
+
+  #ackKeys(): string[] {
+    return [...this.#book, this.keys.deliveries, this.keys.running, this.keys.started];
   }
 
   #takeRemovals(): string[] {

@@ -12,13 +12,17 @@ A holder is silent when its presence score is at most now - grace: last seen tha
 or its presence expired that long ago. A holder absent from the presence set is silent.
 
 A record's value is "<holder> <entry>", the entry being kombu's unacked form [envelope,
-exchange, queue] (the envelope may be a JSON string: an envelope that is not an object). Read
+exchange, queue] (the envelope may be a JSON string: an envelope that is not an object), or,
+where the store names a hash of entries (KEYS[3]: the broker's kombu unacked hash), the holder
+alone, the entry being the one under the record's field in that hash (ack.lua leaves it there);
+it is deleted with its record when taken, and a short record without one is dropped. Read
 too, so that a rolling upgrade loses no record: "<holder> <n> <entry>" and the JSON
 [broker id, queue, envelope, n] of earlier brokers, and the JSON [holder, tag, queue,
 envelope] of earlier backends. An unreadable record is dropped (only Celeriac writes there).
 
 KEYS[1]  the records (hash field -> value)
 KEYS[2]  the presence (zset holder -> epoch ms)
+KEYS[3]  optional: the entries of short records (hash field -> entry)
 ARGV[1]  grace, ms
 ARGV[2]  most records to return
 ARGV[3]  now, epoch ms; '' for the Redis server's clock
@@ -41,6 +45,7 @@ local limit = tonumber(ARGV[2])
 local complete = ARGV[4] == '1'
 if complete and redis.call('ZCOUNT', KEYS[2], '-inf', cutoff) == 0 then return {} end
 local find, sub, byte = string.find, string.sub, string.byte
+local entries = KEYS[3]
 
 -- holder, entry; nil for a record that cannot be read.
 local function parse(value)
@@ -52,7 +57,8 @@ local function parse(value)
     return nil
   end
   local a = find(value, ' ', 1, true)
-  if not a then return nil end
+  -- A short record: its entry is read once its holder is found silent (see below).
+  if not a then return entries and value or nil, false end
   if byte(value, a + 1) ~= 91 then
     a = find(value, ' ', a + 1, true)
     if not a then return nil end
@@ -83,10 +89,16 @@ repeat
         seen[holder] = silent
       end
       if silent then
+        if entry == false then
+          entry = redis.call('HGET', entries, field)
+          if entry then redis.call('HDEL', entries, field) end
+        end
         redis.call('HDEL', KEYS[1], field)
-        lost[#lost + 1] = field
-        lost[#lost + 1] = holder
-        lost[#lost + 1] = entry
+        if entry then
+          lost[#lost + 1] = field
+          lost[#lost + 1] = holder
+          lost[#lost + 1] = entry
+        end
       end
     end
   end

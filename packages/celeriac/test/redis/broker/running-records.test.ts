@@ -1,7 +1,8 @@
 /**
  * Running-task records on a real Redis with explicit times. How they are written: the ack of
- * an early-acked task records it (ack.lua moves its unacked entry, no command of its own), a
- * delivery acked already by a write of its own, and the removals of one turn go as one HDEL.
+ * an early-acked task records it (ack.lua writes the broker id and leaves the unacked entry, no
+ * command of its own), a delivery acked already by a write of its own (the entry whole), and
+ * the removals of one turn go with one ack call, short records' entries with them.
  * How the lost-task mechanism (redis/lost-tasks.ts, take-lost-tasks.lua) reads them: a record
  * of a live broker is never taken; a record of a broker whose presence lapsed is taken once,
  * after the grace; a broker whose presence comes back keeps its records; an unreadable record
@@ -58,12 +59,21 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const endB = records.record(b);
     endB(); // the task ended before its ack was flushed: nothing to record
     expect(await Promise.all([t.ack(a), t.ack(b), t.ack(c)])).toEqual([true, true, true]);
-    expect(await raw.hGetAll(keys.running)).toEqual({ 'r-a': `alive [${envelope('r-a')}, "", "q"]` });
-    // Acked already: recorded by a write of its own, in the same form.
+    // The record is the broker id; the entry stays in unacked, out of kombu's index and our leases.
+    expect(await raw.hGetAll(keys.running)).toEqual({ 'r-a': 'alive' });
+    expect((await raw.hKeys(keys.unacked)).sort()).toEqual(['r-a', 'r-late']); // r-late: held, not acked yet
+    expect(await raw.hGet(keys.unacked, 'r-a')).toBe(`[${envelope('r-a')}, "", "q"]`);
+    expect(await raw.zCard(keys.unackedIndex)).toBe(1);
+    expect(await raw.zScore(keys.unackedIndex, 'r-a')).toBeNull();
+    expect(await raw.zScore(keys.leases, 'r-a')).toBeNull();
+    // Acked already: recorded by a write of its own, the entry whole in the record.
     expect(await t.ack(late)).toBe(true);
     const endLate = records.record({ ...late, state: 'settled' });
     await until(async () => (await raw.hExists(keys.running, 'r-late')) === 1);
     expect(await raw.hGet(keys.running, 'r-late')).toBe(`alive [${envelope('r-late')}, "", "q"]`);
+    // Another delivery carrying r-late's tag (a producer that reuses tags) is held meanwhile:
+    // the removal of a whole record must leave its entry alone.
+    await raw.hSet(keys.unacked, 'r-late', 'another delivery');
     // Removals ride on the next ack call: none of their own while acks keep coming.
     endA();
     endLate();
@@ -71,13 +81,42 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const [next] = (await held(t, ['r-next'])) as [Recordable];
     expect(await t.ack(next)).toBe(true);
     expect(await raw.hLen(keys.running)).toBe(0);
-    // With no ack to carry it, a removal goes by itself shortly after.
+    expect(await raw.hGetAll(keys.unacked)).toEqual({ 'r-late': 'another delivery' });
+    await raw.hDel(keys.unacked, 'r-late');
+    // With no ack to carry it, a removal goes by itself shortly after, the entry with it.
     const [last] = (await held(t, ['r-last'])) as [Recordable];
     const endLast = records.record(last);
     expect(await t.ack(last)).toBe(true);
-    expect(await raw.hExists(keys.running, 'r-last')).toBe(1);
+    expect(await raw.hGet(keys.running, 'r-last')).toBe('alive');
+    expect(await raw.hExists(keys.unacked, 'r-last')).toBe(1);
     endLast();
     await until(async () => (await raw.hLen(keys.running)) === 0);
+    expect(await raw.hLen(keys.unacked)).toBe(0);
+  });
+
+  it('takes a dead broker\'s short record with its unacked entry, once; one without an entry is dropped', async () => {
+    await raw.del([keys.running, keys.unacked, keys.unackedIndex]);
+    await raw.zAdd(keys.promoters, [
+      { score: T0 + 60_000, value: 'alive' },
+      { score: T0, value: 'gone' },
+    ]);
+    const gone = new Transitions((fn) => fn(raw), keys, 'gone');
+    const goneRecords = new RunningRecords((fn) => fn(raw), gone, keys, 'gone', undefined);
+    const [d, e] = (await held(gone, ['s-lost', 's-empty'])) as [Recordable, Recordable];
+    goneRecords.record(d);
+    goneRecords.record(e);
+    expect(await Promise.all([gone.ack(d), gone.ack(e)])).toEqual([true, true]);
+    expect(await raw.hGetAll(keys.running)).toEqual({ 's-lost': 'gone', 's-empty': 'gone' });
+    // A Python worker acking a message that reused the tag deletes the entry (kombu's HDEL).
+    await raw.hDel(keys.unacked, 's-empty');
+    const alive = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, 'alive'), keys, 'alive', undefined);
+    // Within the grace, the short records stay with their entry.
+    expect(await alive.takeLost(T0 + GRACE - 1, GRACE)).toEqual([]);
+    expect(await raw.hLen(keys.running)).toBe(2);
+    expect(await alive.takeLost(T0 + GRACE, GRACE)).toEqual([{ tag: 's-lost', holder: 'gone', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('s-lost'))) }]);
+    expect(await raw.hLen(keys.running)).toBe(0);
+    expect(await raw.hLen(keys.unacked)).toBe(0);
+    expect(await alive.takeLost(T0 + GRACE, GRACE)).toEqual([]);
   });
 
   it('a failed ack retried after the task ended records nothing', async () => {

@@ -9,20 +9,25 @@ per-delivery redis.call overhead was most of this script's cost. A tag given twi
 call is settled once (the second entry reports 0, as a second call would).
 
 An early ack of a task that starts now also records it as running (celeriac.running, see
-running.ts and redis/lost-tasks.ts), in the same step: its unacked value moves there, prefixed
-with the broker id and a space, so the envelope never travels back over the wire and the
-record costs no command of its own. A task's record is thus written if and only if its ack
-went through.
+running.ts and redis/lost-tasks.ts), in the same step: the record is the broker id alone, and
+the message's unacked entry stays where fetch wrote it, out of kombu's index (so no visibility
+sweep, ours or Python's, gives it back) and out of our leases. So the envelope neither travels
+back over the wire nor is copied inside Redis (reading ~900-byte values into Lua and writing
+them again was a quarter of a task's Redis CPU), and a task's record is written if and only
+if its ack went through. A record's removal (a later call, ARGV[3..]) deletes that entry too,
+but only for a record of that short form: a record written whole by the broker (running.ts,
+a delivery acked before it was recorded) has no entry left, and the tag's entry, if any,
+belongs to another delivery.
 
 KEYS[1]  unacked (hash)
 KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  celeriac.deliveries (hash): settled tags' delivery counts are dropped
-KEYS[6]  celeriac.running (hash tag -> "<broker id> <unacked value>")
+KEYS[6]  celeriac.running (hash tag -> "<broker id>", the entry left in unacked)
 KEYS[7]  celeriac.started (hash): settled tags' start marks (count-start.lua) are dropped
 ARGV[1]      broker id written into running records
-ARGV[2]      R: the number of running records to remove
+ARGV[2]      R: the number of running records to remove (with no delivery: a removal alone)
 ARGV[3..2+R] their tags
 then, for the i-th delivery (i from 1, at base = 2 + R + 3(i-1)):
 ARGV[base+1] its delivery tag
@@ -63,27 +68,40 @@ for i = 1, n do
     out[i] = 0
   end
 end
--- Removals first: a tag's record is written by its own ack, always in an earlier call.
-for i = 3, at, 1000 do redis.call('HDEL', KEYS[6], unpack(ARGV, i, math.min(i + 999, at))) end
--- Read before the HDEL of unacked below.
-if #running > 0 then
-  local records, prefix, k = {}, ARGV[1] .. ' ', 0
-  each_chunk(running, function(...)
-    for _, value in ipairs(redis.call('HMGET', KEYS[1], ...)) do
-      k = k + 1
-      if value then
-        records[#records + 1] = running[k]
-        records[#records + 1] = prefix .. value
-      end
+-- Removals first: a tag's record is written by its own ack, always in an earlier call. A
+-- short record (no space: the broker id alone) leaves its entry in unacked, deleted with it.
+if r > 0 then
+  local gone = {}
+  for i = 3, at, 1000 do
+    local last = math.min(i + 999, at)
+    for k, value in ipairs(redis.call('HMGET', KEYS[6], unpack(ARGV, i, last))) do
+      if value and not find(value, ' ', 1, true) then gone[#gone + 1] = ARGV[i + k - 1] end
     end
-  end)
-  if #records > 0 then each_chunk(records, function(...) redis.call('HSET', KEYS[6], ...) end) end
+    redis.call('HDEL', KEYS[6], unpack(ARGV, i, last))
+  end
+  if #gone > 0 then each_chunk(gone, function(...) redis.call('HDEL', KEYS[1], ...) end) end
+end
+-- The records of this call's running tasks: their unacked entries stay (see above).
+local kept = {}
+if #running > 0 then
+  local records = {}
+  for _, tag in ipairs(running) do
+    kept[tag] = true
+    records[#records + 1] = tag
+    records[#records + 1] = ARGV[1]
+  end
+  each_chunk(records, function(...) redis.call('HSET', KEYS[6], ...) end)
 end
 if #settled > 0 then
   each_chunk(settled, function(...) redis.call('ZREM', KEYS[3], ...) end)
   each_chunk(settled, function(...) redis.call('HDEL', KEYS[4], ...) end)
   each_chunk(settled, function(...) redis.call('ZREM', KEYS[2], ...) end)
-  each_chunk(settled, function(...) redis.call('HDEL', KEYS[1], ...) end)
+  local dropped = settled
+  if #running > 0 then
+    dropped = {}
+    for _, tag in ipairs(settled) do if not kept[tag] then dropped[#dropped + 1] = tag end end
+  end
+  if #dropped > 0 then each_chunk(dropped, function(...) redis.call('HDEL', KEYS[1], ...) end) end
   for key = 5, 7, 2 do
     if redis.call('EXISTS', KEYS[key]) == 1 then
       each_chunk(settled, function(...) redis.call('HDEL', KEYS[key], ...) end)
