@@ -46,7 +46,7 @@
  * lifecycle (lifecycle.ts), the connections and the queue administration. docs/internals.md
  * walks a task through all of them.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type {
   BeatStoreHost,
   Broker,
@@ -100,8 +100,14 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   readonly options: ResolvedRedisBrokerOptions;
   /** Key names under the URL's `global_keyprefix`. */
   readonly keys: BrokerKeys;
-  /** This broker's member in celeriac.promoters while it consumes (unique per instance). */
-  readonly id = randomUUID();
+  /**
+   * This broker's member in celeriac.promoters while it consumes (unique per instance), and
+   * the value of its running records (running.ts). 66 hex digits: longer than Redis's default
+   * hash-max-listpack-value (64 bytes), so that celeriac.running, whose values are this id
+   * alone, is a hash table; as a listpack (a UUID was 36 bytes) every HSET, HMGET and HDEL of
+   * it scanned the whole list (measured in the commit that made this change).
+   */
+  readonly id = randomBytes(33).toString('hex');
   readonly #target: RedisTarget;
   readonly #lifecycle = new Lifecycle();
   /** The command connection (fetch, settlements, publish, maintenance). */
