@@ -1,10 +1,10 @@
 /**
  * A drain measured by what a loaded machine moves little, on a redis-server of its own: Redis
- * commands per task, bytes the worker allocates per task, CPU per task by thread, and the time
+ * commands and Redis CPU per task, bytes the worker allocates per task, CPU per task by thread, and the time
  * its start() takes before the first consume (which a drain's rate includes and bench/ab.ts's
  * CPU per task does not). `--help` (lib/probe-stats.ts) says what it prints.
  *
- *   npm run build && node --import tsx bench/probe.ts [--base <git rev>] [--n 20000] [--concurrency 100] [--events] [--port 6400]
+ *   npm run build && node --import tsx bench/probe.ts [--base <git rev>] [--n 20000] [--concurrency 100] [--events] [--rounds 1] [--port 6400]
  *
  * Nothing here runs under `npm test`. The server is started with no persistence and is
  * flushed before each drain: it is the probe's alone (the port must be free).
@@ -17,6 +17,7 @@ import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { commandCalls, gcTotals, parseProbeArgs, PROBE_USAGE, threadCpuDelta, threadStat, type ProbeArgs } from './lib/probe-stats.js';
+import { redisCpuSeconds } from './lib/redis.js';
 import { nowMs, sleep } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
 
@@ -89,6 +90,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   try {
     await redis.config('RESETSTAT');
     const cpu0 = threads(worker.pid);
+    const redis0 = await redisCpuSeconds(redis);
     recording = true;
     const t0 = await worker.go();
     const started = nowMs();
@@ -97,6 +99,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
     const end = nowMs();
     recording = false;
     const cpu = threadCpuDelta(cpu0, threads(worker.pid));
+    const redisUs = ((await redisCpuSeconds(redis)) - redis0) * 1e6;
     const calls = commandCalls(await redis.info('commandstats'));
     const gc = gcTotals(gcText);
     const perTask = (x: number) => (x / args.n).toFixed(3);
@@ -105,6 +108,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
     return [
       `| ${label} | ${Math.round(started - t0)} | ${Math.round(args.n / ((end - started) / 1000))}`,
       `${((total / args.n) * 1000).toFixed(1)} (${[...cpu].map(([name, ticks]) => `${name} ${ticks * TICK_MS}`).join(', ')})`,
+      (redisUs / args.n).toFixed(1),
       commands.map(([name, n]) => `${name} ${perTask(n)}`).join(', '),
       `${(gc.allocatedBytes / args.n / 1024).toFixed(2)} (${gc.collections} GCs) |`,
     ].join(' | ');
@@ -125,11 +129,14 @@ async function main(): Promise<void> {
   sides.push([`HEAD ${git('rev-parse', '--short', 'HEAD')}`, undefined]);
   const { server, redis } = await startRedis(args.port);
   const rows = [
-    `| n=${args.n} c=${args.concurrency}${args.events ? ' -E' : ''} | start() ms | tasks/s after start | worker CPU us/task (ms by thread) | Redis commands per task | KB allocated per task |`,
-    '| --- | ---: | ---: | --- | --- | ---: |',
+    `| n=${args.n} c=${args.concurrency}${args.events ? ' -E' : ''} | start() ms | tasks/s after start | worker CPU us/task (ms by thread) | Redis CPU us/task | Redis commands per task | KB allocated per task |`,
+    '| --- | ---: | ---: | --- | ---: | --- | ---: |',
   ];
   try {
-    for (const [label, module] of sides) rows.push(await drain(redis, args, label, module));
+    for (let round = 1; round <= args.rounds; round++) {
+      const order = round % 2 === 1 ? sides : [...sides].reverse();
+      for (const [label, module] of order) rows.push(await drain(redis, args, args.rounds === 1 ? label : `${label} (round ${round})`, module));
+    }
   } finally {
     redis.disconnect();
     server.kill('SIGTERM');

@@ -4,15 +4,16 @@ import { commandCalls, gcTotals, parseProbeArgs, threadCpuDelta, threadStat } fr
 
 describe('parseProbeArgs', () => {
   it('has defaults and reads every flag', () => {
-    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400 });
-    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401'])).toEqual({
-      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401,
+    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400, rounds: 1 });
+    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401', '--rounds', '3'])).toEqual({
+      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401, rounds: 3,
     });
   });
 
   it.each([
     [['--n', '0'], /--n must be a whole number from 1/],
     [['--port', '70000'], /--port must be a whole number from 1 to 65535/],
+    [['--rounds', '0'], /--rounds must be a whole number from 1 to 100/],
     [['--concurrency', 'x'], /--concurrency must be/],
     [['--base', ' '], /--base must name a commit/],
     [['--bogus'], /Unknown option '--bogus'/],

@@ -11,13 +11,17 @@ export const PROBE_USAGE = `Usage: node --import tsx bench/probe.ts -- [flags]
 One drain of --n no-op tasks through Celeriac's bench worker, on a redis-server of its own
 (started on --port, removed after), for each build: the working tree's, and --base's first when
 given. Prints per build: the time from the worker's start() to its first consume, the drain
-rate after it, worker CPU per task by thread, Redis commands per task (INFO commandstats), and
-bytes allocated per task (V8 --trace-gc-nvp over the drain).
+rate after it, worker CPU per task by thread, the Redis server's CPU per task (INFO cpu: the
+server is the probe's alone), Redis commands per task (INFO commandstats), and bytes allocated
+per task (V8 --trace-gc-nvp over the drain). With --rounds, the builds alternate round by round
+(base first in odd rounds, last in even ones), a row each: one drain's rate on a shared
+machine swings by a fifth or more between runs.
 
   --base <git rev>     also measure this commit's engine (built once under the temp dir)
   --n <tasks>          tasks per drain (default 20000)
   --concurrency <c>    the worker's concurrency (default 100)
   --events             task events on (-E)
+  --rounds <k>         drains per build, interleaved (default 1)
   --port <port>        the private redis-server's port; nothing may listen there (default 6400)
   --help               this text
 `;
@@ -29,6 +33,7 @@ export interface ProbeArgs {
   readonly concurrency: number;
   readonly events: boolean;
   readonly port: number;
+  readonly rounds: number;
 }
 
 /** The probe's flags; a bad one is a UsageError naming it. */
@@ -39,6 +44,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     concurrency: { type: 'string', default: '100' },
     events: { type: 'boolean', default: false },
     port: { type: 'string', default: '6400' },
+    rounds: { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
   });
   if (v.base !== undefined && v.base.trim() === '') throw new UsageError('--base must name a commit');
@@ -49,6 +55,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     concurrency: wholeNumber('--concurrency', v.concurrency, 1, 10_000),
     events: v.events,
     port: wholeNumber('--port', v.port, 1, 65535),
+    rounds: wholeNumber('--rounds', v.rounds, 1, 100),
   };
 }
 
