@@ -2,10 +2,12 @@
  * A/B of Celeriac's worker against an earlier commit, in one run (lib/ab.ts says how): the
  * same drains and round trips as `npm run bench`'s Celeriac column, alternating the two builds
  * round by round. Reports the median of the rounds of each side, and every round: rates, worker
- * CPU per task and the worker process's peak RSS (VmHWM, as `npm run bench` reads it).
+ * CPU per task, the worker process's peak RSS (VmHWM, as `npm run bench` reads it) and the
+ * Redis server's CPU per task (INFO cpu: every client of the server counts, so give the run a
+ * redis-server of its own with `--redis` when others use the machine's).
  *
  *   npm run build && node --expose-gc --import tsx bench/ab.ts --base <git rev> \
- *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events]
+ *     [--rounds 5] [--n 20000] [--round-trips 1000] [--concurrency 1,100] [--events] [--redis host:port]
  *
  * `--events` adds, after each drain, the same drain with task events on (`-E`), and a row of
  * what events cost on each side (the median of the rounds' own ratios): before and after, in
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
       [`drain ${plan.n} ${k} (tasks/s)`, (s: Sample) => s.drains[k]!.perSec, 0] as const,
       [`drain ${plan.n} ${k} (worker CPU ms/task)`, (s: Sample) => s.drains[k]!.cpuMsPerTask, 4] as const,
       [`drain ${plan.n} ${k} (worker peak RSS, MiB)`, (s: Sample) => s.drains[k]!.peakRssMb, 1] as const,
+      [`drain ${plan.n} ${k} (Redis CPU us/task)`, (s: Sample) => s.drains[k]!.redisUsPerTask, 1] as const,
     ]),
     // What events cost on each side: the per-round ratio of the drain with -E to the one without.
     ...(plan.events

@@ -82,7 +82,8 @@ export interface Side {
 /** What one round measured of one side. */
 export interface Sample {
   /** By {@link drainKey}: `c=100`, `c=100 -E`. peakRssMb: the worker process's peak resident set (VmHWM), MiB. */
-  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number; peakRssMb: number }>;
+  /** redisUsPerTask: the Redis server's CPU over the drain, per task (a server of the run's own, `--redis`, or it counts every client). */
+  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number; peakRssMb: number; redisUsPerTask: number }>;
   /** NaN when round trips were not asked for. */
   readonly p50Ms: number;
   /** The worker's peak resident set over the round trips, MiB; NaN when they were not asked for. */
@@ -140,9 +141,9 @@ async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, mod
       collectGarbage();
       const d = await peer.drain(plan.n, { concurrency: c, label: `-c ${c}${events ? ' -E' : ''}`, events });
       if (d.skipped !== undefined) throw new Error(`${label} ${key}: ${d.skipped}`);
-      const drain = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n, peakRssMb: d.rss?.peakMb ?? Number.NaN };
+      const drain = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n, peakRssMb: d.rss?.peakMb ?? Number.NaN, redisUsPerTask: ((d.redisCpuSec ?? Number.NaN) * 1e6) / plan.n };
       drains[key] = drain;
-      ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task, peak RSS ${drain.peakRssMb.toFixed(1)} MiB`);
+      ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task, Redis ${drain.redisUsPerTask.toFixed(1)} us/task, peak RSS ${drain.peakRssMb.toFixed(1)} MiB`);
     }
   }
   let p50Ms = Number.NaN;
