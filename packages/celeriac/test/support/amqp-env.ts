@@ -14,12 +14,12 @@
  * {@link amqpAvailable} no longer runs `rabbitmqctl status`: making the vhost proves that
  * rabbitmqctl reaches the broker, and fails the file when it does not.
  */
-import type { Channel, ChannelModel } from 'amqplib';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { inject } from 'vitest';
-import { addVhosts, deleteVhosts, newVhostName, TEST_AMQP_HOST, TEST_VHOST_PREFIX, VHOST_ADD_TIMEOUT_MS } from './rabbitmqctl.js';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { addVhosts, deleteVhosts, newVhostName, TEST_AMQP_HOST, TEST_VHOST_PREFIX, VHOST_ADD_TIMEOUT_MS, vhostUrl } from './rabbitmqctl.js';
 
 export { rabbitmqctl, TEST_AMQP_HOST, vhostUrl } from './rabbitmqctl.js';
 
@@ -139,4 +139,41 @@ export async function onChannel<T>(conn: ChannelModel, fn: (ch: Channel) => Prom
   } finally {
     await ch.close().catch(() => undefined);
   }
+}
+
+/** A suite's own vhost (see {@link vhostPerSuite}); its fields are set once the suite's beforeAll ran. */
+export interface SuiteVhost {
+  /** The vhost's name. */
+  name: string;
+  /** An amqplib connection to it, for what a test checks or sets up by hand. */
+  conn: ChannelModel;
+  /** Brokers (or anything closable) the tests opened there: closed before the vhost goes. */
+  readonly brokers: { close(): Promise<void> }[];
+  /** {@link onChannel} on this suite's connection. */
+  onChannel<T>(fn: (ch: Channel) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Gives the calling describe block a vhost of its own ({@link createVhost}) and a connection
+ * to it before its tests, and after them closes what they registered in `brokers`, the
+ * connection, and deletes the vhost.
+ */
+export function vhostPerSuite(label: string, options: VhostOptions = {}): SuiteVhost {
+  const suite: SuiteVhost = {
+    name: '',
+    conn: undefined as unknown as ChannelModel,
+    brokers: [],
+    onChannel: (fn) => onChannel(suite.conn, fn),
+  };
+  beforeAll(async () => {
+    suite.name = await createVhost(label, options);
+    suite.conn = await amqp.connect(vhostUrl(suite.name));
+    suite.conn.on('error', () => undefined);
+  }, 60_000);
+  afterAll(async () => {
+    for (const b of suite.brokers) await b.close();
+    await (suite.conn as ChannelModel | undefined)?.close().catch(() => undefined);
+    if (suite.name !== '') await deleteVhost(suite.name);
+  }, 60_000);
+  return suite;
 }

@@ -6,9 +6,9 @@
  * counts toward its `x-delivery-limit`. The producer's clock is two minutes behind, so its
  * stamps are told apart from now. A vhost of its own.
  */
-import amqp, { type Channel, type ChannelModel, type GetMessage } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, onChannel as channelOn, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
+import type { GetMessage } from 'amqplib';
+import { describe, expect, it } from 'vitest';
+import { amqpAvailable, vhostPerSuite, vhostUrl } from '../../../test/support/amqp-env.js';
 import { CLASSIC_TOPOLOGY, type QueueTopology } from '../../core/queue-topology.js';
 import { makeMessage } from '../../testing/broker-harness.js';
 import { FakeClock } from '../../testing/fake-clock.js';
@@ -17,19 +17,17 @@ import { AmqpBroker } from './amqp-broker.js';
 const ready = await amqpAvailable();
 
 describe.runIf(ready)('amqp queue age', () => {
-  let vhost = '';
-  let conn: ChannelModel;
+  const v = vhostPerSuite('queue-age');
   const start = Date.now() - 120_000;
   const clock = new FakeClock(start);
   /** What the producer's stamp of a send at `start` reads back as (whole seconds). */
   const stamped = Math.floor(start / 1000) * 1000;
-  const brokers: AmqpBroker[] = [];
   const open = (queues: QueueTopology = CLASSIC_TOPOLOGY, queueMaxPriority: number | null = null) => {
-    const b = new AmqpBroker(vhostUrl(vhost), { queues, queueMaxPriority, clock, log: () => undefined, connectWaitMs: 10_000 });
-    brokers.push(b);
+    const b = new AmqpBroker(vhostUrl(v.name), { queues, queueMaxPriority, clock, log: () => undefined, connectWaitMs: 10_000 });
+    v.brokers.push(b);
     return b;
   };
-  const onChannel = <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => channelOn(conn, fn);
+  const onChannel = v.onChannel;
   /** Takes every message of `queue` (acked): ids, redelivered flags and delivery counts, in order. */
   const drain = (queue: string) =>
     onChannel(async (ch) => {
@@ -45,17 +43,6 @@ describe.runIf(ready)('amqp queue age', () => {
     for (let i = 0; i < n; i++) out.push(await broker.queueWaitingSince(queue));
     return out;
   };
-
-  beforeAll(async () => {
-    vhost = await createVhost('queue-age');
-    conn = await amqp.connect(vhostUrl(vhost));
-    conn.on('error', () => undefined);
-  }, 60_000);
-  afterAll(async () => {
-    for (const b of brokers) await b.close();
-    await conn?.close().catch(() => undefined);
-    await deleteVhost(vhost);
-  }, 60_000);
 
   it('a classic queue: the send time of its next message, read five times, the order of delivery kept', async () => {
     const broker = open();

@@ -5,9 +5,9 @@
  * behaviour for a queue that exists with another type, and failover URL lists. The conformance
  * suite runs on quorum queues too (amqp-broker.test.ts). A vhost of its own.
  */
-import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, onChannel as channelOn, deleteVhost, TEST_AMQP_HOST, vhostUrl } from '../../../test/support/amqp-env.js';
+import amqp from 'amqplib';
+import { describe, expect, it } from 'vitest';
+import { amqpAvailable, createVhost, deleteVhost, TEST_AMQP_HOST, vhostPerSuite, vhostUrl } from '../../../test/support/amqp-env.js';
 import { CLASSIC_TOPOLOGY, type QueueTopology } from '../../core/queue-topology.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { ErrorCodes } from '../../errors.js';
@@ -36,27 +36,15 @@ function kombuRoutingKey(countdownSec: number, routingKey: string): string {
 }
 
 describe.runIf(ready)('amqp quorum queues', () => {
-  let vhost = '';
-  let conn: ChannelModel;
-  const brokers: AmqpBroker[] = [];
+  const v = vhostPerSuite('quorum', { quorum: true });
   const warnings: string[] = [];
-  const open = (queues: QueueTopology, url = vhostUrl(vhost)) => {
+  const open = (queues: QueueTopology, url = vhostUrl(v.name)) => {
     const b = new AmqpBroker(url, { queues, log: (_level, msg, fields) => warnings.push(`${msg} ${JSON.stringify(fields ?? {})}`), connectWaitMs: 10_000 });
-    brokers.push(b);
+    v.brokers.push(b);
     return b;
   };
-  const onChannel = <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => channelOn(conn, fn);
+  const onChannel = v.onChannel;
   const rejection = (p: Promise<unknown>) => p.then(() => null, (err: unknown) => err as { code?: unknown; message: string });
-
-  beforeAll(async () => {
-    vhost = await createVhost('quorum', { quorum: true });
-    conn = await amqp.connect(vhostUrl(vhost));
-  }, 60_000);
-  afterAll(async () => {
-    for (const b of brokers) await b.close();
-    await conn?.close().catch(() => undefined);
-    await deleteVhost(vhost);
-  }, 60_000);
 
   it('declares the default queue quorum on its exchange type, and the delay ladder exactly as a Celery 5.6 worker does', async () => {
     const broker = open(QUORUM_DEFAULT);
@@ -257,7 +245,7 @@ describe.runIf(ready)('amqp quorum queues', () => {
 
   it('a failover URL list connects to the first node that answers', async () => {
     // Port 5689 is in this suite's range and nothing listens there.
-    const deadFirst = `amqp://guest:guest@127.0.0.1:5689/${encodeURIComponent(vhost)};${vhostUrl(vhost)}`;
+    const deadFirst = `amqp://guest:guest@127.0.0.1:5689/${encodeURIComponent(v.name)};${vhostUrl(v.name)}`;
     const broker = open(QUORUM_DEFAULT, deadFirst);
     await broker.publish(makeMessage('via-second'), { exchange: '', routingKey: 'celery' });
     expect(broker.session.target.port).toBe(Number(TEST_AMQP_HOST.split(':')[1]));
