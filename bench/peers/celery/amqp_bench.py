@@ -15,7 +15,8 @@ import sys
 import time
 
 from celery import Celery
-from celery.signals import worker_ready
+
+from bench_common import define_noop
 
 app = Celery('bench', broker=os.environ['BENCH_BROKER'], backend='rpc://')
 conf = dict(
@@ -31,16 +32,7 @@ if os.environ.get('BENCH_QUEUE_TYPE') == 'quorum':
     conf['task_default_queue_type'] = 'quorum'
 app.conf.update(**conf)
 
-
-@app.task(name='bench.noop')
-def noop():
-    return None
-
-
-@worker_ready.connect
-def _announce_ready(**_kwargs):
-    # The harness starts its clock here (the worker logs at WARNING, so no "ready." line).
-    print('BENCH-READY', flush=True)
+noop = define_noop(app)
 
 
 def round_trip(n, warmup):

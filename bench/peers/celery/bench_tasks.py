@@ -6,7 +6,8 @@ BENCH_BROKER, BENCH_BACKEND, BENCH_KEYPREFIX (kombu global_keyprefix), BENCH_QUE
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+
+from bench_common import define_noop
 
 app = Celery('bench', broker=os.environ['BENCH_BROKER'], backend=os.environ['BENCH_BACKEND'])
 app.conf.update(
@@ -18,13 +19,4 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 
-
-@app.task(name='bench.noop')
-def noop():
-    return None
-
-
-@worker_ready.connect
-def _announce_ready(**_kwargs):
-    # The harness starts its clock here (the worker logs at WARNING, so no "ready." line).
-    print('BENCH-READY', flush=True)
+noop = define_noop(app)
