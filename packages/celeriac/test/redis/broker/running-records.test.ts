@@ -11,10 +11,11 @@
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerKeys } from '../../../src/redis/keys.js';
+import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import { RunningRecords } from '../../../src/brokers/redis/running.js';
 import { Transitions, type AckedHeld } from '../../../src/brokers/redis/transitions.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
-import { deletePrefix, newPrefix, rawClient, redisAvailable } from './redis-test-env.js';
+import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
 
 const available = await redisAvailable();
 const prefix = newPrefix();
@@ -117,6 +118,27 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     expect(await raw.hLen(keys.running)).toBe(0);
     expect(await raw.hLen(keys.unacked)).toBe(0);
     expect(await alive.takeLost(T0 + GRACE, GRACE)).toEqual([]);
+  });
+
+  it("a broker's id makes its records a hash table: as a listpack (a UUID's 36 bytes) Redis scanned it on every record, check and removal", async () => {
+    const broker = new RedisBroker(prefixedUrl(prefix));
+    try {
+      const limit = Number((await raw.configGet('hash-max-listpack-value'))['hash-max-listpack-value']);
+      expect(broker.id.length).toBeGreaterThan(limit);
+      await raw.del(keys.running);
+      const t = new Transitions((fn) => fn(raw), keys, broker.id);
+      const records = new RunningRecords((fn) => fn(raw), t, keys, broker.id, undefined);
+      const [d] = (await held(t, ['enc-a'])) as [Recordable];
+      const end = records.record(d);
+      expect(await t.ack(d)).toBe(true);
+      expect(await raw.hGet(keys.running, 'enc-a')).toBe(broker.id);
+      expect(await raw.sendCommand(['OBJECT', 'ENCODING', keys.running])).toBe('hashtable');
+      end();
+      await t.flushRemovals();
+      expect(await raw.exists([keys.running, keys.unacked])).toBe(0);
+    } finally {
+      await broker.close();
+    }
   });
 
   it('a failed ack retried after the task ended records nothing', async () => {
