@@ -11,10 +11,11 @@
  * stores a final state or settles a message.
  *
  * The path is written so that the usual task (a known task free to run, a free slot, a body
- * that returns at once) goes through two async frames and one real wait, the store: each
- * wait on a value that may be ready (a slot, a rate limit, the pool's result) is awaited
- * only when it is a promise. With each step its own async function a drain spent measurably
- * more CPU (bench/ab.ts shows it).
+ * that returns at once) goes through one async frame ({@link Executor.run}) and one real
+ * wait, the store: each wait on a value that may be ready (a slot, a rate limit, the pool's
+ * result) is awaited only when it is a promise, and the ending's steps are chained on the
+ * store. With each step its own async function a drain spent measurably more CPU
+ * (bench/ab.ts and bench/probe.ts show it).
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
@@ -34,7 +35,7 @@ import type { TaskMessage } from '../protocol/types.js';
 import { LinkedSet } from '../core/linked-set.js';
 import { activeTracer, endRunSpan, inSpan, startRunSpan, type RunSpan } from '../core/otel.js';
 import { newJob, type Job, type JobView } from './job.js';
-import { OUTCOME_TABLE, type AckPolicy } from './outcome-table.js';
+import { OUTCOME_TABLE, type AckPolicy, type OutcomeRow } from './outcome-table.js';
 import { NO_TASK_POLICY, TaskTraits } from './task-traits.js';
 import { storeAfterEarlyAck, type EarlyAckStoreOptions } from './redelivery.js';
 import { endedRun } from './pools/supervise.js';
@@ -371,41 +372,66 @@ export class Executor {
    * before the state (which may turn it into a failure), the state stored, a ready state
    * reported to the task's chord and chain, the event, the log line, the count, and the ack
    * decision. A store that fails (the backend is down) goes up: the message is given back.
+   * The steps are chained, not awaited in one async frame: the usual ending (nothing to send
+   * first, no chord, chain or signal to wait for) then waits only for its store.
    */
-  private async conclude(s: Subject, first: Ending, final?: { ending: Ending }): Promise<void> {
-    const { app } = this.host;
-    let e = first;
-    let row = OUTCOME_TABLE[e.kind];
-    if (row.followUps !== null && followUpsDue(row.followUps, s.message)) {
-      e = await sendFollowUps(this.followUps, s, e, row.followUps);
-      row = OUTCOME_TABLE[e.kind];
-    }
+  private conclude(s: Subject, first: Ending, final?: { ending: Ending }): Promise<void> {
+    const row = OUTCOME_TABLE[first.kind];
+    if (row.followUps !== null && followUpsDue(row.followUps, s.message)) return this.concludeAfterFollowUps(s, first, row.followUps, final);
+    return this.store(s, first, row, final);
+  }
+
+  /** {@link conclude} once the row's follow-ups are sent; they decide the ending stored. */
+  private async concludeAfterFollowUps(s: Subject, first: Ending, followUps: NonNullable<OutcomeRow['followUps']>, final?: { ending: Ending }): Promise<void> {
+    const e = await sendFollowUps(this.followUps, s, first, followUps);
+    return this.store(s, e, OUTCOME_TABLE[e.kind], final);
+  }
+
+  /** Stores the row's state for the ending (none for some rows), then reports it. */
+  private store(s: Subject, e: Ending, row: OutcomeRow, final?: { ending: Ending }): Promise<void> {
     if (final !== undefined) final.ending = e;
-    const now = app.clock.now();
+    const now = this.host.app.clock.now();
     const runtime = (now - (s.startedAt ?? now)) / 1000;
-    if (row.state !== null) {
-      const state = row.state;
-      try {
-        await this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children);
-      } catch (err) {
-        // The retries' closure and options are made only when a store failed.
-        if (row.bestEffort) {
-          // Nothing to undo: the row says the state is stored if it can be.
-        } else if (s.ackedEarly) {
-          await storeAfterEarlyAck(() => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children), this.earlyAckStore(s), err);
-        } else throw err;
-      }
-      const reported = READY_STATES.has(row.state) ? afterFinalState(app, s.message, row.state, e.result, e.traceback) : undefined;
-      if (reported !== undefined) await (row.bestEffort ? reported.catch(ignore) : reported);
-    }
+    const state = row.state;
+    if (state === null) return this.report(s, e, row, runtime) ?? DONE;
+    return this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children).then(
+      () => this.stored(s, e, row, state, runtime),
+      (err: unknown) => this.storeFailed(s, e, row, state, err).then(() => this.stored(s, e, row, state, runtime)),
+    );
+  }
+
+  /**
+   * A store that failed: nothing to undo for a best-effort row; retried for a task acked
+   * early, whose message cannot come back (worker/redelivery.ts); else it goes up.
+   */
+  private async storeFailed(s: Subject, e: Ending, row: OutcomeRow, state: NonNullable<OutcomeRow['state']>, err: unknown): Promise<void> {
+    if (row.bestEffort) return;
+    if (!s.ackedEarly) throw err;
+    await storeAfterEarlyAck(() => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children), this.earlyAckStore(s), err);
+  }
+
+  /** The state is stored: a ready state goes to the task's chord and chain, then the ending is reported. */
+  private stored(s: Subject, e: Ending, row: OutcomeRow, state: NonNullable<OutcomeRow['state']>, runtime: number): Promise<void> | undefined {
+    const reported = READY_STATES.has(state) ? afterFinalState(this.host.app, s.message, state, e.result, e.traceback) : undefined;
+    if (reported === undefined) return this.report(s, e, row, runtime);
+    return (row.bestEffort ? reported.catch(ignore) : reported).then(() => this.report(s, e, row, runtime));
+  }
+
+  /** The event, the log line and the signal of an ending, then {@link count}; undefined when nothing is left to wait for. */
+  private report(s: Subject, e: Ending, row: OutcomeRow, runtime: number): Promise<void> | undefined {
     if (row.event !== null && e.announced !== true) this.host.emit(eventOf(row.event, s, e, runtime));
     logEnding(this.host.log, s, e, runtime);
-    const announced = announceEnding(app.signals, s, e);
-    if (announced !== undefined) await announced;
+    const announced = announceEnding(this.host.app.signals, s, e);
+    return announced === undefined ? this.count(s, e, row) : announced.then(() => this.count(s, e, row));
+  }
+
+  /** The count, then the ack decision carried out; undefined when there is none to carry out. */
+  private count(s: Subject, e: Ending, row: OutcomeRow): Promise<void> | undefined {
     if (row.counted && s.task !== undefined) this.host.countProcessed(s.task.name);
     const decision = row.ack(this.policy(s));
     if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: s.delivery.tag, action: decision.action }, decision.reason);
-    if (decision.action !== 'none') await this.settlement.settle(s.delivery, s.message, decision.action, decision.action === 'redeliver' ? coerceError(e.error) : null);
+    if (decision.action === 'none') return undefined;
+    return this.settlement.settle(s.delivery, s.message, decision.action, decision.action === 'redeliver' ? coerceError(e.error) : null);
   }
 
   /** {@link conclude} inside the run's span, which ends with the final outcome (the first, when concluding threw first). */
@@ -433,6 +459,9 @@ export class Executor {
 }
 
 const ignore = (): void => undefined;
+
+/** What an ending with nothing left to do returns. */
+const DONE: Promise<void> = Promise.resolve();
 
 /** The task message of a delivery, or why it cannot be decoded. */
 function decode(delivery: Delivery): TaskMessage | string {
