@@ -24,11 +24,12 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import type { createSentinel as CreateSentinel, RedisClientOptions as NodeRedisOptions, RedisClientType, RedisSentinelType } from '@redis/client';
+import type { createSentinel as CreateSentinel, RedisClientType, RedisSentinelType } from '@redis/client';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { failureState } from '../core/failure-state.js';
 import type { TransportLog } from '../core/transport-table.js';
+import { newRedisClient } from './client-class.js';
 import { classifyRedisFailure } from './error-kind.js';
 import type { RedisTarget } from './url.js';
 
@@ -187,7 +188,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     ...(target.password === undefined ? {} : { password: target.password }),
   };
   const client: RedisClient = target.sentinel === undefined
-    ? makeClient({
+    ? newRedisClient({
         ...common,
         database: target.db,
         socket: target.tls
@@ -239,32 +240,14 @@ function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: Red
   });
 }
 
-let clientFactory: ((options: NodeRedisOptions) => RedisClientType) | undefined;
-
 /**
- * node-redis's createSentinel, loaded with the package on first use: like {@link makeClient},
- * so that a process that never opens a Redis connection (an app on memory:// or RabbitMQ) never
- * loads node-redis, its largest dependency by far (several hundred modules).
+ * node-redis's createSentinel, loaded with the package on first use, like the plain client
+ * (redis/client-class.ts), so that a process that never opens a Redis connection (an app on
+ * memory:// or RabbitMQ) never loads node-redis, its largest dependency by far (several
+ * hundred modules).
  */
 function sentinelFactory(): typeof CreateSentinel {
   return (createRequire(import.meta.url)('@redis/client') as { createSentinel: typeof CreateSentinel }).createSentinel;
-}
-
-/**
- * A plain client with node-redis's core commands. node-redis's createClient() builds a new
- * subclass with a method per Redis command for every distinct options object: about 40 ms
- * of CPU and a few MB per client, and a worker opens half a dozen. The client class's own
- * factory, called once with one (empty) config, builds that subclass once per process; each
- * client still gets its own options. Loaded with require: it is a CommonJS module, whose
- * default export ESM loaders disagree about.
- */
-function makeClient(options: NodeRedisOptions): RedisClientType {
-  if (clientFactory === undefined) {
-    type Factory = (config: object) => (options: NodeRedisOptions) => RedisClientType;
-    const loaded = createRequire(import.meta.url)('@redis/client/dist/lib/client/index.js') as { default: { factory: Factory } };
-    clientFactory = loaded.default.factory({});
-  }
-  return clientFactory(options);
 }
 
 /**
