@@ -2,7 +2,9 @@
  * Where a Celeriac round trip's time goes (issue 42 item 3), on a redis-server of its own:
  * `delay()` then `get()`, one after the other, against a worker child (-c 10, as
  * `npm run bench`'s round trip), measured by what a loaded machine moves little:
- * - Redis commands per round trip, by name (INFO commandstats), both processes together;
+ * - Redis commands per round trip, by name (INFO commandstats), both processes together, and
+ *   the server's own latency events of 1 ms or more (LATENCY LATEST): a slow command inside
+ *   Redis shows there, a Redis that was not given the CPU does not;
  * - a timeline of the hops: each node-redis command issued (`>`) and settled by its reply
  *   (`<`), and each pub/sub message received, in the client (P) and in the worker (W), as the
  *   median offset from `delay()` over the timed round trips (lib/rt-marks.ts: node-redis's own
@@ -10,6 +12,10 @@
  * Scripts show by the start of their SHA1 (`sha1sum packages/celeriac/src/{brokers,backends}/redis/scripts/*.lua`).
  *
  *   npm run build && node --import tsx bench/rt-probe.ts [--base <git rev>] [--n 2000] [--timeline 500] [--port 6401]
+ *
+ * `--slowest k` also lists the k slowest timed round trips, each with every mark from 2 ms
+ * before its start to its end (offsets in µs from its `delay()`): where a tail round trip
+ * waited, and who was waiting for whom.
  *
  * `--base` runs the same probe first with that commit's worker (the client is the working
  * tree's for both, as in bench/ab.ts). The p50/p99 printed are for information: on a shared
@@ -35,7 +41,7 @@ const PREFIX = 'rtprobe:';
 const QUEUE = 'bench';
 /** Compiled by buildWorkers() (tsconfig.workers.json), for the worker child's --import. */
 const MARKS_MODULE = fileURLToPath(new URL('./dist/lib/rt-marks.js', import.meta.url));
-const USAGE = 'usage: node --import tsx bench/rt-probe.ts [--base <git rev>] [--n 2000] [--timeline 500] [--port 6401]\n';
+const USAGE = 'usage: node --import tsx bench/rt-probe.ts [--base <git rev>] [--n 2000] [--timeline 500] [--slowest 0] [--port 6401]\n';
 
 const { values } = parseArgs({
   options: {
@@ -43,12 +49,14 @@ const { values } = parseArgs({
     n: { type: 'string', default: '2000' },
     timeline: { type: 'string', default: '500' },
     port: { type: 'string', default: '6401' },
+    slowest: { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
 const n = Number(values.n);
 const timed = Number(values.timeline);
 const port = Number(values.port);
+const slowest = Number(values.slowest);
 
 async function startRedis(): Promise<{ server: ChildProcess; redis: Redis }> {
   const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -56,7 +64,7 @@ async function startRedis(): Promise<{ server: ChildProcess; redis: Redis }> {
   const taken = await probe.connect().then(() => true, () => false);
   probe.disconnect();
   if (taken) throw new Error(`port ${port} already answers: the probe needs a redis-server of its own (--port)`);
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--latency-monitor-threshold', '1'], { stdio: 'ignore' });
   const redis = new Redis({ port, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
   const deadline = nowMs() + 10_000;
@@ -110,6 +118,7 @@ async function side(redis: Redis, label: string, module: string | undefined): Pr
     await worker.go();
     for (let i = 0; i < 100; i++) await (await noop.delay()).get({ timeoutMs: 10_000 });
     await redis.config('RESETSTAT');
+    await redis.call('LATENCY', 'RESET');
     const samples: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = nowMs();
@@ -119,6 +128,9 @@ async function side(redis: Redis, label: string, module: string | undefined): Pr
     const calls = [...commandCalls(await redis.info('commandstats'))].filter(([name]) => !['info', 'config|resetstat', 'ping'].includes(name)).sort((a, b) => b[1] - a[1]);
     out.push(`${label}: p50 ${percentile(samples, 50).toFixed(3)} ms, p99 ${percentile(samples, 99).toFixed(3)} ms (n=${n}; moves with the machine's load)`);
     out.push(`  Redis commands per round trip: ${calls.map(([name, c]) => `${name} ${(c / n).toFixed(2)}`).join(', ')}`);
+    // LATENCY LATEST: [event, unix time of the latest, its ms, the most ms] per event.
+    const events = (await redis.call('LATENCY', 'LATEST')) as [string, number, number, number][];
+    out.push(`  Redis's own latency events of 1 ms or more over those round trips: ${events.length === 0 ? 'none' : events.map(([event, , , max]) => `${event} (up to ${max} ms)`).join(', ')}`);
     record(true);
     for (let i = 0; i < timed; i++) {
       const start = (performance.timeOrigin + performance.now()) * 1000;
@@ -142,6 +154,10 @@ async function side(redis: Redis, label: string, module: string | undefined): Pr
   marks.sort((a, b) => a[0] - b[0]);
   out.push(`  timeline, median µs from delay() over ${trips.length} round trips (P client, W worker; > command issued, < its reply):`);
   for (const line of timeline(trips, marks)) out.push(`  ${line}`);
+  for (const trip of [...trips].sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, slowest)) {
+    out.push(`  a slow round trip: ${((trip.end - trip.start) / 1000).toFixed(2)} ms (µs from its delay(); the marks of the 2 ms before it first)`);
+    for (const [us, label] of marks) if (us >= trip.start - 2000 && us <= trip.end) out.push(`  ${(us - trip.start).toFixed(0).padStart(7)}  ${label}`);
+  }
   return out;
 }
 
@@ -150,8 +166,8 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  if (!(n >= 1 && timed >= 1 && port > 0)) {
-    process.stderr.write(`rt-probe: --n, --timeline and --port must be whole numbers >= 1\n${USAGE}`);
+  if (!(n >= 1 && timed >= 1 && port > 0 && Number.isInteger(slowest) && slowest >= 0)) {
+    process.stderr.write(`rt-probe: --n, --timeline and --port must be whole numbers >= 1, --slowest one >= 0\n${USAGE}`);
     process.exitCode = 2;
     return;
   }
