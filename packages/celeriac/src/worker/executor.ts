@@ -24,12 +24,9 @@ import { afterFinalState } from '../canvas/follow-up.js';
 import { NotRegistered, TaskRevokedError } from '../core/task-errors.js';
 import type { AnyTask } from '../core/task.js';
 import { coerceError } from '../errors.js';
-import { decodeEnvelope } from '../protocol/envelope.js';
-import { ProtocolError } from '../protocol/errors.js';
 import { Settlement } from './settlement.js';
 import { READY_STATES } from '../protocol/states.js';
-import { failUnreadable } from './unreadable.js';
-import { decodeTaskMessage } from '../protocol/task-message.js';
+import { decodeDelivery, failUnreadable } from './unreadable.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { TaskMessage } from '../protocol/types.js';
 import { LinkedSet } from '../core/linked-set.js';
@@ -37,7 +34,7 @@ import { activeTracer, endRunSpan, inSpan, startRunSpan, type RunSpan } from '..
 import { newJob, type Job, type JobView } from './job.js';
 import { OUTCOME_TABLE, type AckPolicy, type OutcomeRow } from './outcome-table.js';
 import { NO_TASK_POLICY, TaskTraits } from './task-traits.js';
-import { storeAfterEarlyAck, type EarlyAckStoreOptions } from './redelivery.js';
+import { storeAfterEarlyAck } from './redelivery.js';
 import { endedRun } from './pools/supervise.js';
 import type { TimeLimitTable } from './pools/time-limit-table.js';
 import type { RunHandle, TaskPool } from './pools/types.js';
@@ -170,7 +167,7 @@ export class Executor {
    */
   private async giveBack(delivery: Delivery, err: unknown): Promise<void> {
     try {
-      const decoded = decode(delivery);
+      const decoded = decodeDelivery(delivery);
       await this.endDelivery('worker-failure', delivery, typeof decoded === 'string' ? null : decoded, coerceError(err));
     } finally {
       this.handled();
@@ -194,7 +191,7 @@ export class Executor {
 
   /** Decodes the delivery and runs it, at once when nothing stands in its way. */
   private admit(delivery: Delivery): Promise<void> {
-    const message = decode(delivery);
+    const message = decodeDelivery(delivery);
     if (typeof message === 'string') return this.setAside(delivery, message);
     if (this.settlement.pastLimit(delivery)) return this.endDelivery('over-limit', delivery, message, new Error(this.settlement.overLimitReason(delivery)));
     const h = message.headers;
@@ -377,14 +374,8 @@ export class Executor {
    */
   private conclude(s: Subject, first: Ending, final?: { ending: Ending }): Promise<void> {
     const row = OUTCOME_TABLE[first.kind];
-    if (row.followUps !== null && followUpsDue(row.followUps, s.message)) return this.concludeAfterFollowUps(s, first, row.followUps, final);
-    return this.store(s, first, row, final);
-  }
-
-  /** {@link conclude} once the row's follow-ups are sent; they decide the ending stored. */
-  private async concludeAfterFollowUps(s: Subject, first: Ending, followUps: NonNullable<OutcomeRow['followUps']>, final?: { ending: Ending }): Promise<void> {
-    const e = await sendFollowUps(this.followUps, s, first, followUps);
-    return this.store(s, e, OUTCOME_TABLE[e.kind], final);
+    if (row.followUps === null || !followUpsDue(row.followUps, s.message)) return this.store(s, first, row, final);
+    return sendFollowUps(this.followUps, s, first, row.followUps).then((e) => this.store(s, e, OUTCOME_TABLE[e.kind], final));
   }
 
   /** Stores the row's state for the ending (none for some rows), then reports it. */
@@ -400,14 +391,13 @@ export class Executor {
     );
   }
 
-  /**
-   * A store that failed: nothing to undo for a best-effort row; retried for a task acked
-   * early, whose message cannot come back (worker/redelivery.ts); else it goes up.
-   */
+  /** A failed store: nothing to undo for a best-effort row; retried for a task acked early (worker/redelivery.ts); else it goes up. */
   private async storeFailed(s: Subject, e: Ending, row: OutcomeRow, state: NonNullable<OutcomeRow['state']>, err: unknown): Promise<void> {
     if (row.bestEffort) return;
     if (!s.ackedEarly) throw err;
-    await storeAfterEarlyAck(() => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children), this.earlyAckStore(s), err);
+    const { app, log } = this.host;
+    const retries = { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelaySec * 1000, log, taskId: s.message.headers.id };
+    await storeAfterEarlyAck(() => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children), retries, err);
   }
 
   /** The state is stored: a ready state goes to the task's chord and chain, then the ending is reported. */
@@ -446,12 +436,6 @@ export class Executor {
     }
   }
 
-  /** How {@link storeAfterEarlyAck} retries for the subject: the redelivery settings. */
-  private earlyAckStore(s: Subject): EarlyAckStoreOptions {
-    const { app, log } = this.host;
-    return { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelaySec * 1000, log, taskId: s.message.headers.id };
-  }
-
   /** The ack policy in force for the subject: its task's options over the app's settings. */
   private policy(s: Subject): AckPolicy {
     return this.traits.policy(s.task, s.ackedEarly);
@@ -462,13 +446,3 @@ const ignore = (): void => undefined;
 
 /** What an ending with nothing left to do returns. */
 const DONE: Promise<void> = Promise.resolve();
-
-/** The task message of a delivery, or why it cannot be decoded. */
-function decode(delivery: Delivery): TaskMessage | string {
-  if (delivery.undecodable !== undefined) return delivery.undecodable;
-  try {
-    return decodeTaskMessage(delivery.decoded ?? decodeEnvelope(delivery.raw).message);
-  } catch (err) {
-    return err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
-  }
-}

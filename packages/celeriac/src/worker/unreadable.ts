@@ -5,12 +5,27 @@
  * the reason (kombu's `DecodeError`), so `get()` ends instead of waiting forever. The case
  * that made this necessary: a Python caller's `time_limit=float('nan')` (or `inf`) is written
  * by Python's json as a bare `NaN`, which JSON does not allow, so the whole envelope fails to
- * parse though its headers are plain to read.
+ * parse though its headers are plain to read. Decoding a delivery into its task message, or
+ * into why it cannot be, is here too ({@link decodeDelivery}).
  */
 import type { App } from '../core/app.js';
 import type { Delivery } from '../core/spi/broker.js';
-import type { ResultMeta } from '../protocol/types.js';
+import { coerceError } from '../errors.js';
+import { decodeEnvelope } from '../protocol/envelope.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { decodeTaskMessage } from '../protocol/task-message.js';
+import type { ResultMeta, TaskMessage } from '../protocol/types.js';
 import { naiveUtcIso } from '../protocol/time.js';
+
+/** The task message of a delivery, or why it cannot be decoded. */
+export function decodeDelivery(delivery: Delivery): TaskMessage | string {
+  if (delivery.undecodable !== undefined) return delivery.undecodable;
+  try {
+    return decodeTaskMessage(delivery.decoded ?? decodeEnvelope(delivery.raw).message);
+  } catch (err) {
+    return err instanceof ProtocolError ? `${err.reason}: ${err.message}` : coerceError(err).message;
+  }
+}
 
 /** The id, task name and reply address of an undecodable message, or null when they cannot be read. */
 export interface UnreadableIdentity {
