@@ -4,11 +4,16 @@
  * (node-redis is required by redis/client.ts when a client is made), and a worker with no
  * OpenTelemetry provider registered never loads @opentelemetry/api (core/otel.ts requires it
  * on first use), nor, with the default time zone, ICU's time-zone data.
- * A fresh process, since this one's module cache holds whatever other tests loaded.
+ * A fresh process, since this one's module cache holds whatever other tests loaded. And a
+ * worker on Redis does not start with V8's young generation grown to its maximum, as
+ * node-redis's client factory left it (redis/client-class.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { buildDistIfStale } from './support/node-script.js';
+import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from './support/redis.js';
+
+const redisReady = await shouldRunRedisTests('footprint: a worker on Redis');
 
 describe('the library\'s footprint', () => {
   it('an app on Redis or memory:// never loads amqplib; one on amqp:// loads it when it connects', () => {
@@ -61,5 +66,33 @@ describe('the library\'s footprint', () => {
       process.exit(0);`;
     const last = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 }).trim().split('\n').at(-1);
     expect(last).toBe('5 0 0 0');
+  }, 60_000);
+
+  it.runIf(redisReady)('a worker on Redis that ran tasks has not grown V8\'s young generation to its maximum (two 16 MB semi-spaces)', async () => {
+    buildDistIfStale();
+    const index = new URL('../dist/index.js', import.meta.url).href;
+    const prefix = randomKeyPrefix();
+    // With node-redis's own client factory this printed 32 (and RSS ~92 MB); since
+    // redis/client-class.ts, 16 (RSS ~78 MB).
+    const code = `
+      const v8 = await import('node:v8');
+      const { createApp, Worker } = await import(${JSON.stringify(index)});
+      const app = createApp({ broker: ${JSON.stringify(`${REDIS_URL}?global_keyprefix=${prefix}`)}, backend: ${JSON.stringify(REDIS_URL)}, resultBackendTransportOptions: { global_keyprefix: ${JSON.stringify(prefix)} }, logLevel: 'error' });
+      const add = app.task('footprint.add', (x, y) => x + y);
+      const worker = new Worker(app, { concurrency: 2 });
+      await worker.start();
+      for (let i = 0; i < 20; i++) await (await add.delay(i, 1)).get({ timeoutMs: 10_000 });
+      const newSpace = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+      await worker.close({ deadlineMs: 2000 });
+      await app.close();
+      console.log(newSpace.space_size / 1048576);
+      process.exit(0);`;
+    try {
+      const last = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 }).trim().split('\n').at(-1);
+      expect(Number(last)).toBeGreaterThan(0);
+      expect(Number(last)).toBeLessThan(32);
+    } finally {
+      await deleteKeys(prefix);
+    }
   }, 60_000);
 });
