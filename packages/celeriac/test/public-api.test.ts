@@ -38,7 +38,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
     ] },
   './redis': { module: redis, values: ['BackendKeys', 'BrokerKeys', 'PRIORITY_STEPS', 'RedisBackend', 'RedisBroker', 'SEP', 'TASK_META_PREFIX', 'closeRedisClient', 'createRedisClient', 'parseRedisUrl', 'resultKeyPrefix', 'scanPattern', 'stepOf', 'waitingSince'] },
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
-  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'delayedListingOf', 'purgeCounting', 'queueAgeReadingOf', 'setAsideListingOf', 'systemClock'] },
+  './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'delayedListingOf', 'newRedisClient', 'purgeCounting', 'queueAgeReadingOf', 'setAsideListingOf', 'systemClock'] },
   './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'sleep', 'waitFor'] },
   './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'isPoolChild', 'registerErrorCodec'] },
 };

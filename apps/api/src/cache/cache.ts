@@ -6,7 +6,8 @@
  * pages) that is invalidated in one step. Hits and misses are counted by this process.
  */
 import type { Clock } from 'celeriac/spi';
-import { createClient } from 'redis';
+// node-redis's createClient, without the young generation its client factory grows (celeriac/spi).
+import { newRedisClient } from 'celeriac/spi';
 
 /** One key and the seconds it has left (-1 = no expiry). */
 export interface CacheKeyInfo {
@@ -149,7 +150,7 @@ export class RedisCache extends CountingCache implements Cache {
     super();
     this.#prefix = options.prefix;
     const timeout = options.commandTimeoutMs ?? 2000;
-    this.#client = createClient({
+    this.#client = newRedisClient({
       url: options.url,
       // Fail commands at once while disconnected instead of queueing them: a cache that is
       // down must cost a miss, not a stuck request.

@@ -14,4 +14,5 @@ export type { TransportContext, TransportLog, TransportLogFields, TransportTable
 export { systemClock } from '../core/clock.js';
 export type { Clock, TimerHandle } from '../core/clock.js';
 export { coerceError } from '../errors.js';
+export { newRedisClient } from '../redis/client-class.js';
 export { delayedListingOf, purgeCounting, queueAgeReadingOf, setAsideListingOf } from '../core/spi/roles.js';

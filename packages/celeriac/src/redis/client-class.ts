@@ -109,6 +109,11 @@ let Client: (new (options: RedisClientOptions) => object) | undefined;
 /**
  * A new node-redis client with every core command, as `createClient(options)` makes it (an
  * object whose prototype is the client, as node-redis's factory returns); not connected.
+ * Exported from `celeriac/spi` for apps and adapters that open Redis connections of their own.
+ *
+ * @example
+ * const client = newRedisClient({ url: 'redis://localhost:6379/0' });
+ * await client.connect();
  */
 export function newRedisClient(options: RedisClientOptions): RedisClientType {
   Client ??= buildClientClass(loadParts());
