@@ -352,7 +352,8 @@ export function readFetchReply(reply: readonly string[], tokenPrefix: string): F
     const i = out.length;
     out.push({ offset, raw: reply[1 + i] as string, tag, token: `${tokenPrefix}.${i}`, given: 0 });
   }
-  if (header.charCodeAt(pos) === 35) {
+  // Read past the end, charCodeAt gives NaN, but optimized code is deoptimized the first time.
+  if (pos < header.length && header.charCodeAt(pos) === 35) {
     const given = header.slice(pos + 1).split(',');
     if (given.length === out.length) {
       for (let i = 0; i < given.length; i++) (out[i] as { given: number }).given = Number(given[i]) || 0;
