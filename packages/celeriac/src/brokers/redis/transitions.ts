@@ -70,13 +70,18 @@ export interface AckedHeld extends Held {
 /** Epoch ms as float epoch seconds, the unit of kombu's unacked_index scores. */
 const seconds = (ms: number): string => (ms / 1000).toFixed(6);
 
+/** ack.lua's arguments up to the deliveries: the running records' holder and the records to remove. */
+function removalArgs(holder: string, removals: readonly string[]): string[] {
+  return [holder, String(removals.length), ...removals];
+}
+
 /**
- * ack.lua's arguments: the running records' holder, the records to remove, then tag, token and
- * record flag of each delivery. The per-item loops of a batch call live in small functions
- * like this one, so that the calling method, which runs once per batch, stays small.
+ * ack.lua's arguments: {@link removalArgs}, then tag, token and record flag of each delivery.
+ * The per-item loops of a batch call live in small functions like this one, so that the
+ * calling method, which runs once per batch, stays small.
  */
 function ackArgs(holder: string, removals: readonly string[], batch: readonly AckedHeld[]): string[] {
-  const args = [holder, String(removals.length), ...removals];
+  const args = removalArgs(holder, removals);
   for (const h of batch) {
     const record = h.running === 'pending' || h.running === 'sent';
     if (record) h.running = 'sent';
@@ -213,9 +218,9 @@ export class Transitions {
 
   /** Removes running records with an ack call of no delivery (ack.lua deletes a short record's unacked entry with it). */
   async #remove(tags: readonly string[]): Promise<void> {
-    // No deliveries: ackArgs's loop is not given an empty array literal, whose other array shape
-    // made V8 deoptimize it (and the ack path with it) the first time a removal went alone.
-    await this.#run(SCRIPTS.ack, this.#ackKeys(), [this.runningHolder, String(tags.length), ...tags]);
+    // Not ackArgs with an empty batch: an empty array literal has another shape than the batches,
+    // and V8 deoptimized ackArgs (and the ack path with it) the first time a removal went alone.
+    await this.#run(SCRIPTS.ack, this.#ackKeys(), removalArgs(this.runningHolder, tags));
   }
 
   #ackKeys(): string[] {
