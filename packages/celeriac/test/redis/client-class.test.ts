@@ -41,6 +41,20 @@ describe('the client class', () => {
     expect(Object.getPrototypeOf(Object.getPrototypeOf(ours))).toBe(Object.getPrototypeOf(Object.getPrototypeOf(newRedisClient(options))));
   });
 
+  it('refuses bad options as node-redis\'s own createClient does, at once', () => {
+    const theirs = NodeRedisClient.factory({});
+    for (const url of ['not a url', 'http://127.0.0.1:6379']) {
+      let expected: unknown;
+      try {
+        theirs({ url });
+      } catch (err) {
+        expected = err;
+      }
+      expect(expected).toBeInstanceOf(Error);
+      expect(() => newRedisClient({ url })).toThrow((expected as Error).message);
+    }
+  });
+
   it('does not grow a fresh process\'s young generation to its maximum, as node-redis\'s factory does', () => {
     // In a fresh process: this one's heap is shaped by whatever ran before. The new space's
     // size after building the class, in MB; node-redis's factory grows it to two 16 MB semi-spaces.
