@@ -63,5 +63,7 @@ export async function readDelayedTasks(broker: Broker, limit: number): Promise<D
     const t = delayedTaskOf(r);
     if (t !== null) tasks.push(t);
   }
-  return { total, tasks };
+  // The count is read beside the listing and may lag it (a RabbitMQ queue's message count trails
+  // the messages just published to it): there are never fewer than were read.
+  return { total: total === null ? null : Math.max(total, records.length), tasks };
 }
