@@ -4,7 +4,7 @@
  * its start() takes before the first consume (which a drain's rate includes and bench/ab.ts's
  * CPU per task does not). `--help` (lib/probe-stats.ts) says what it prints.
  *
- *   npm run build && node --import tsx bench/probe.ts [--base <git rev>] [--n 20000] [--concurrency 100] [--events] [--rounds 1] [--port 6400]
+ *   npm run build && node --import tsx bench/probe.ts [--base <git rev>] [--n 20000] [--concurrency 100] [--events] [--rounds 1] [--port 6400] [--cpu-prof <dir>]
  *
  * Nothing here runs under `npm test`. The server is started with no persistence and is
  * flushed before each drain: it is the probe's alone (the port must be free).
@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
-import { commandCalls, gcTotals, parseProbeArgs, PROBE_USAGE, threadCpuDelta, threadStat, type ProbeArgs } from './lib/probe-stats.js';
+import { commandCalls, gcTotals, parseProbeArgs, processIo, PROBE_USAGE, threadCpuDelta, threadStat, type ProbeArgs } from './lib/probe-stats.js';
 import { redisCpuSeconds } from './lib/redis.js';
 import { nowMs, sleep } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
@@ -83,6 +83,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   let recording = false;
   const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port: args.port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: args.concurrency, events: args.events }, {
     nodeArgs: ['--trace-gc-nvp'],
+    ...(args.cpuProf === undefined ? {} : { cpuProf: args.cpuProf }),
     onOutput: (text) => {
       if (recording) gcText += text;
     },
@@ -90,6 +91,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   try {
     await redis.config('RESETSTAT');
     const cpu0 = threads(worker.pid);
+    const io0 = processIo(worker.pid);
     const redis0 = await redisCpuSeconds(redis);
     recording = true;
     const t0 = await worker.go();
@@ -98,6 +100,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
     while ((await redis.exists(...keys.slice(-1000))) < Math.min(1000, keys.length) || (await redis.exists(...keys)) < keys.length) await sleep(20);
     const end = nowMs();
     recording = false;
+    const io = processIo(worker.pid);
     const cpu = threadCpuDelta(cpu0, threads(worker.pid));
     const redisUs = ((await redisCpuSeconds(redis)) - redis0) * 1e6;
     const calls = commandCalls(await redis.info('commandstats'));
@@ -109,6 +112,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
       `| ${label} | ${Math.round(started - t0)} | ${Math.round(args.n / ((end - started) / 1000))}`,
       `${((total / args.n) * 1000).toFixed(1)} (${[...cpu].map(([name, ticks]) => `${name} ${ticks * TICK_MS}`).join(', ')})`,
       (redisUs / args.n).toFixed(1),
+      `${perTask(io.syscw - io0.syscw)} / ${perTask(io.syscr - io0.syscr)}`,
       commands.map(([name, n]) => `${name} ${perTask(n)}`).join(', '),
       `${(gc.allocatedBytes / args.n / 1024).toFixed(2)} (${gc.collections} GCs) |`,
     ].join(' | ');
@@ -129,8 +133,8 @@ async function main(): Promise<void> {
   sides.push([`HEAD ${git('rev-parse', '--short', 'HEAD')}`, undefined]);
   const { server, redis } = await startRedis(args.port);
   const rows = [
-    `| n=${args.n} c=${args.concurrency}${args.events ? ' -E' : ''} | start() ms | tasks/s after start | worker CPU us/task (ms by thread) | Redis CPU us/task | Redis commands per task | KB allocated per task |`,
-    '| --- | ---: | ---: | --- | ---: | --- | ---: |',
+    `| n=${args.n} c=${args.concurrency}${args.events ? ' -E' : ''} | start() ms | tasks/s after start | worker CPU us/task (ms by thread) | Redis CPU us/task | worker socket writes / reads per task | Redis commands per task | KB allocated per task |`,
+    '| --- | ---: | ---: | --- | ---: | --- | --- | ---: |',
   ];
   try {
     for (let round = 1; round <= args.rounds; round++) {

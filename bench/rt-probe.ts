@@ -2,6 +2,10 @@
  * Where a Celeriac round trip's time goes (issue 42 item 3), on a redis-server of its own:
  * `delay()` then `get()`, one after the other, against a worker child (-c 10, as
  * `npm run bench`'s round trip), measured by what a loaded machine moves little:
+ * - CPU, socket writes and socket reads per round trip of the client and of the worker
+ *   (process.cpuUsage(), /proc/<pid>/stat and /proc/<pid>/io: every read and write system
+ *   call, nearly all of them on the Redis connections): on a VM a write to a local socket
+ *   costs tens of µs of CPU, and each one wakes the reader;
  * - Redis commands per round trip, by name (INFO commandstats), both processes together, and
  *   the server's own latency events of 1 ms or more (LATENCY LATEST): a slow command inside
  *   Redis shows there, a Redis that was not given the CPU does not;
@@ -32,7 +36,7 @@ import { createApp } from 'celeriac';
 import { Redis } from 'ioredis';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
-import { commandCalls } from './lib/probe-stats.js';
+import { commandCalls, processIo } from './lib/probe-stats.js';
 import { mark, record, taken, type Mark } from './lib/rt-marks.js';
 import { median, nowMs, percentile, sleep } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
@@ -99,6 +103,13 @@ function timeline(trips: readonly { start: number; end: number }[], marks: reado
     .map(({ label, at }) => `${at.toFixed(0).padStart(7)}  ${label}`);
 }
 
+/** CPU time of a process so far, all its threads, in µs (/proc/<pid>/stat utime + stime, in USER_HZ ticks of 10 ms). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 async function side(redis: Redis, label: string, module: string | undefined): Promise<string[]> {
   await redis.flushall();
   if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
@@ -120,13 +131,21 @@ async function side(redis: Redis, label: string, module: string | undefined): Pr
     await redis.config('RESETSTAT');
     await redis.call('LATENCY', 'RESET');
     const samples: number[] = [];
+    const io0 = [processIo('self'), processIo(worker.pid)];
+    const cpu0 = [process.cpuUsage(), processCpuUs(worker.pid)] as const;
     for (let i = 0; i < n; i++) {
       const t0 = nowMs();
       await (await noop.delay()).get({ timeoutMs: 10_000 });
       samples.push(nowMs() - t0);
     }
+    const io1 = [processIo('self'), processIo(worker.pid)];
+    const clientCpu = process.cpuUsage(cpu0[0]);
+    const workerCpu = processCpuUs(worker.pid) - cpu0[1];
     const calls = [...commandCalls(await redis.info('commandstats'))].filter(([name]) => !['info', 'config|resetstat', 'ping'].includes(name)).sort((a, b) => b[1] - a[1]);
     out.push(`${label}: p50 ${percentile(samples, 50).toFixed(3)} ms, p99 ${percentile(samples, 99).toFixed(3)} ms (n=${n}; moves with the machine's load)`);
+    const per = (x: number, digits = 2) => (x / n).toFixed(digits);
+    out.push(`  per round trip, client (this process): CPU ${per(clientCpu.user + clientCpu.system, 0)} µs, socket writes ${per(io1[0]!.syscw - io0[0]!.syscw)}, reads ${per(io1[0]!.syscr - io0[0]!.syscr)}`);
+    out.push(`  per round trip, worker: CPU ${per(workerCpu, 0)} µs, socket writes ${per(io1[1]!.syscw - io0[1]!.syscw)}, reads ${per(io1[1]!.syscr - io0[1]!.syscr)}`);
     out.push(`  Redis commands per round trip: ${calls.map(([name, c]) => `${name} ${(c / n).toFixed(2)}`).join(', ')}`);
     // LATENCY LATEST: [event, unix time of the latest, its ms, the most ms] per event.
     const events = (await redis.call('LATENCY', 'LATEST')) as [string, number, number, number][];

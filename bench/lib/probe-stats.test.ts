@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './args.js';
-import { commandCalls, gcTotals, parseProbeArgs, threadCpuDelta, threadStat } from './probe-stats.js';
+import { commandCalls, gcTotals, parseProbeArgs, parseProcIo, processIo, threadCpuDelta, threadStat } from './probe-stats.js';
 
 describe('parseProbeArgs', () => {
   it('has defaults and reads every flag', () => {
-    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400, rounds: 1 });
-    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401', '--rounds', '3'])).toEqual({
-      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401, rounds: 3,
+    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400, rounds: 1, cpuProf: undefined });
+    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401', '--rounds', '3', '--cpu-prof', '/tmp/p'])).toEqual({
+      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401, rounds: 3, cpuProf: '/tmp/p',
     });
   });
 
@@ -16,6 +16,7 @@ describe('parseProbeArgs', () => {
     [['--rounds', '0'], /--rounds must be a whole number from 1 to 100/],
     [['--concurrency', 'x'], /--concurrency must be/],
     [['--base', ' '], /--base must name a commit/],
+    [['--cpu-prof', ''], /--cpu-prof must name a directory/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['extra'], /positional/],
   ])('refuses %j', (argv, message) => {
@@ -61,5 +62,22 @@ describe('thread CPU', () => {
       ['node (main)', 60],
       ['celeriac-lease-keeper', 3],
     ]);
+  });
+});
+
+describe('parseProcIo', () => {
+  it('reads the system call counts of /proc/<pid>/io', () => {
+    const text = 'rchar: 2012\nwchar: 15\nsyscr: 14\nsyscw: 3\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n';
+    expect(parseProcIo(text)).toEqual({ syscr: 14, syscw: 3 });
+  });
+
+  it('refuses text without them', () => {
+    expect(() => parseProcIo('rchar: 1\n')).toThrow(/no syscr/);
+  });
+
+  it('reads this process', () => {
+    const io = processIo('self');
+    expect(io.syscr).toBeGreaterThan(0);
+    expect(Number.isInteger(io.syscw)).toBe(true);
   });
 });

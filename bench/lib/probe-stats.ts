@@ -4,6 +4,7 @@
  * commands per task, bytes a worker allocates per task, CPU per thread), where the rates of a
  * drain swing several times over between rounds.
  */
+import { readFileSync } from 'node:fs';
 import { strictFlags, UsageError, wholeNumber } from './args.js';
 
 export const PROBE_USAGE = `Usage: node --import tsx bench/probe.ts -- [flags]
@@ -12,7 +13,8 @@ One drain of --n no-op tasks through Celeriac's bench worker, on a redis-server 
 (started on --port, removed after), for each build: the working tree's, and --base's first when
 given. Prints per build: the time from the worker's start() to its first consume, the drain
 rate after it, worker CPU per task by thread, the Redis server's CPU per task (INFO cpu: the
-server is the probe's alone), Redis commands per task (INFO commandstats), and bytes allocated
+server is the probe's alone), the worker's socket writes and reads per task (/proc/<pid>/io
+system calls), Redis commands per task (INFO commandstats), and bytes allocated
 per task (V8 --trace-gc-nvp over the drain). With --rounds, the builds alternate round by round
 (base first in odd rounds, last in even ones), a row each: one drain's rate on a shared
 machine swings by a fifth or more between runs.
@@ -23,6 +25,7 @@ machine swings by a fifth or more between runs.
   --events             task events on (-E)
   --rounds <k>         drains per build, interleaved (default 1)
   --port <port>        the private redis-server's port; nothing may listen there (default 6400)
+  --cpu-prof <dir>     write each drain's worker CPU profile (node --cpu-prof) into this directory
   --help               this text
 `;
 
@@ -34,6 +37,7 @@ export interface ProbeArgs {
   readonly events: boolean;
   readonly port: number;
   readonly rounds: number;
+  readonly cpuProf: string | undefined;
 }
 
 /** The probe's flags; a bad one is a UsageError naming it. */
@@ -45,9 +49,11 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     events: { type: 'boolean', default: false },
     port: { type: 'string', default: '6400' },
     rounds: { type: 'string', default: '1' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   });
   if (v.base !== undefined && v.base.trim() === '') throw new UsageError('--base must name a commit');
+  if (v['cpu-prof'] !== undefined && v['cpu-prof'].trim() === '') throw new UsageError('--cpu-prof must name a directory');
   return {
     help: v.help,
     base: v.base,
@@ -56,7 +62,27 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     events: v.events,
     port: wholeNumber('--port', v.port, 1, 65535),
     rounds: wholeNumber('--rounds', v.rounds, 1, 100),
+    cpuProf: v['cpu-prof'],
   };
+}
+
+/**
+ * Read and write system calls of a process so far (`/proc/<pid>/io`), nearly all of them on
+ * its Redis sockets for a worker or a client: on a VM a write to a local socket costs tens of
+ * µs of CPU and wakes the reader, so how many a task takes matters as much as what is sent.
+ */
+export function processIo(pid: number | 'self'): { syscr: number; syscw: number } {
+  return parseProcIo(readFileSync(`/proc/${pid}/io`, 'utf8'));
+}
+
+/** The syscr and syscw counts of `/proc/<pid>/io` text. */
+export function parseProcIo(text: string): { syscr: number; syscw: number } {
+  const field = (name: string): number => {
+    const value = new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1];
+    if (value === undefined) throw new Error(`no ${name} in /proc/<pid>/io`);
+    return Number(value);
+  };
+  return { syscr: field('syscr'), syscw: field('syscw') };
 }
 
 /** Calls per command in `INFO commandstats` text (`cmdstat_evalsha:calls=12,...`), by command name. */
