@@ -12,6 +12,7 @@ import type { RedisBrokerOptions } from './brokers/redis/options.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
 import { CeleriacError, ErrorCodes } from './errors.js';
 import { resultKeyPrefix } from './redis/keys.js';
+import { RedisConnections } from './redis/shared-commands.js';
 import type { TransportContext, TransportTable } from './core/transport-table.js';
 
 /**
@@ -108,10 +109,21 @@ export function amqpBrokerOptions(ctx: TransportContext): AmqpBrokerOptions {
 /** A RabbitMQ broker per URL (its own connection). */
 const amqpBroker = (url: string, ctx: TransportContext) => new AmqpBroker(url, amqpBrokerOptions(ctx));
 
-/** A Redis broker per URL (a new connection each time, unlike `memory://`). */
-const redisBroker = (url: string, ctx: TransportContext) => new RedisBroker(url, redisBrokerOptions(ctx));
+/**
+ * The app's Redis command connections (redis/shared-commands.ts): its Redis broker and Redis
+ * backend on the same server share one.
+ */
+function redisConnections(ctx: TransportContext): { connections?: RedisConnections } {
+  if (ctx.shared === undefined) return {};
+  let connections = ctx.shared.get('redis') as RedisConnections | undefined;
+  if (connections === undefined) ctx.shared.set('redis', (connections = new RedisConnections()));
+  return { connections };
+}
+
+/** A Redis broker per URL (a new broker each time, unlike `memory://`; its command connection shared with the app's backend on the same server). */
+const redisBroker = (url: string, ctx: TransportContext) => new RedisBroker(url, { ...redisBrokerOptions(ctx), ...redisConnections(ctx) });
 /** A Redis backend per URL; it connects lazily. Revoke expiry uses the Redis server's clock. */
-const redisBackend = (url: string, ctx: TransportContext) => new RedisBackend(redisBackendOptions(url, ctx));
+const redisBackend = (url: string, ctx: TransportContext) => new RedisBackend({ ...redisBackendOptions(url, ctx), ...redisConnections(ctx) });
 
 /** The URL schemes Celeriac knows. */
 export const defaultTransports: TransportTable = Object.freeze({

@@ -146,8 +146,12 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       replyTo: this.replyTo,
       resultExpiresSec: this.settingsValue.resultExpiresSec,
       queues: queueTopologyOf(this.settingsValue),
+      shared: this.sharedByTransports,
     };
   }
+
+  /** What this app's broker and backend share (TransportContext.shared). */
+  private readonly sharedByTransports = new Map<string, unknown>();
 
   /**
    * Change settings before the app is used, as the CLI's flags do for a module loaded with

@@ -47,6 +47,12 @@ export interface TransportContext {
   resultExpiresSec: number | null;
   /** How task queues are declared (queue types, exchange types: RabbitMQ). @default classic queues, direct exchanges */
   queues?: QueueTopology;
+  /**
+   * One map per app, the same for its broker and its result backend: where the transport
+   * table keeps what the two adapters may share (transports.ts: one Redis command connection
+   * when both name the same server). @default nothing is shared
+   */
+  shared?: Map<string, unknown>;
 }
 
 /** Scheme (without `://`) to factory. */

@@ -8,6 +8,11 @@ export { RedisBroker } from '../brokers/redis/redis-broker.js';
 export type { RedisBrokerOptions } from '../brokers/redis/options.js';
 export { RedisBackend } from '../backends/redis/redis-backend.js';
 export type { RedisBackendOptions } from '../backends/redis/redis-backend.js';
+// One command connection for a broker and a backend built by hand on the same server, as
+// createApp shares its own: pass the same instance as `connections` to both.
+export { RedisConnections } from '../redis/shared-commands.js';
+export type { CommandConnection } from '../redis/shared-commands.js';
+export type { CommandClient, GuardedRedisClient, GuardedRedisClientOptions } from '../redis/guarded-client.js';
 
 // The Redis layout and connections, for tools that read a cluster's Redis themselves (the
 // dashboard's queue depths and result backfill): one definition, the engine's.

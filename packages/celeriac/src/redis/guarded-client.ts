@@ -35,15 +35,32 @@ export interface GuardedRedisClientOptions extends Omit<RedisClientOptions, 'off
   offlineQueueTimeoutMs?: number;
 }
 
+/**
+ * What the adapters issue commands through: a {@link GuardedRedisClient}, or one holder's use
+ * of a shared one (redis/shared-commands.ts).
+ */
+export interface CommandClient {
+  /** The connected client; connects on the first call. */
+  connect(): Promise<RedisClient>;
+  /** Runs `fn` on the connected client; any failure becomes TRANSPORT naming `what`. */
+  run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T>;
+  /** As run, errors passed on as they are. */
+  send<T>(fn: (client: RedisClient) => Promise<T>): Promise<T>;
+  /** Whether the connection is known to be down now. */
+  readonly offline: boolean;
+}
+
+/** What a command issued while the connection is down fails with once its holder closes (redis/shared-commands.ts `failFast`). */
+export const CLOSING_DISCONNECTED = 'Redis is disconnected (closing: not waiting for a reconnect)';
+
 /** A lazily connected command client whose calls never hang. */
-export class GuardedRedisClient {
+export class GuardedRedisClient implements CommandClient {
   readonly #lazy: LazyRedisClient;
   readonly #watchdog: ReplyWatchdog;
   readonly #offlineMs: number;
   /** The connected client, once known: the fast path skips awaiting connect(). */
   #client: RedisClient | undefined;
   #offline: { client: RedisClient; proxy: RedisClient } | undefined;
-  #failFast = false;
 
   /** @param onCreate Called with each new client before it connects (to attach listeners). */
   constructor(target: RedisTarget, options: GuardedRedisClientOptions, onCreate?: (client: RedisClient) => void) {
@@ -94,7 +111,6 @@ export class GuardedRedisClient {
   }
 
   async #slow<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    if (this.#failFast && this.offline) throw new Error('Redis is disconnected (closing: not waiting for a reconnect)');
     const client = await this.connect();
     return fn(client.isReady ? client : this.#offlineProxy(client));
   }
@@ -141,14 +157,6 @@ export class GuardedRedisClient {
   /** Whether the connection is known to be down now (opened once, not ready: reconnecting). */
   get offline(): boolean {
     return this.#client !== undefined && !this.#client.isReady;
-  }
-
-  /**
-   * From now on a command issued while the connection is down fails at once instead of
-   * waiting for a reconnect (closing: what it would do is recovered by leases anyway).
-   */
-  failFast(): void {
-    this.#failFast = true;
   }
 
   /** Drops the current connection (pending commands fail); the next call opens a new one. */

@@ -9,6 +9,7 @@
  * isolated by a kombu global_keyprefix; result keys are per task id and deleted afterwards.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
 import { chain, group, signature, type App, type Worker } from '../../src/index.js';
 import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
@@ -81,9 +82,13 @@ print(r.id); print(json.dumps(r.get(timeout=20)))`);
   }, 40_000);
 
   it('a Celeriac task replaced by a group of Python tasks gets the list of their results', async () => {
+    const accumulated = worker.totals.get('celery.accumulate') ?? 0;
     const r = await app.sendTask('ts.replace_with_py_group', [5]);
     taskIds.push(r.id);
     expect(await r.get(T)).toEqual([6, 7]);
+    // The chord's accumulate body ran here ('celery' queue); a worker counts a task after its
+    // result is stored, so get() can return first: wait for the count before the next test reads it.
+    await waitFor(() => worker.totals.get('celery.accumulate') === accumulated + 1, 'the accumulate body to be counted', { timeoutMs: 5000 });
   }, 40_000);
 
   it("a Python task replaced by Celeriac tasks: Python's get() has the result; accumulate and nesting work on Celeriac", async () => {

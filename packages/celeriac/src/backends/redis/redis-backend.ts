@@ -31,7 +31,7 @@ import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl } from '../../redis/url.js';
 import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
 import type { RedisTarget } from '../../redis/url.js';
-import { GuardedRedisClient } from '../../redis/guarded-client.js';
+import { ownCommandConnection, type CommandConnection, type RedisConnections } from '../../redis/shared-commands.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
@@ -79,6 +79,13 @@ export interface RedisBackendOptions {
    * @default 30000
    */
   commandTimeoutMs?: number;
+  /**
+   * The app's Redis command connections: a Redis broker of the same app on the same server,
+   * database and login, with the same timeouts, then shares the backend's command connection
+   * (redis/shared-commands.ts). `createApp` passes its own.
+   * @default a connection of the backend's own
+   */
+  connections?: RedisConnections;
 }
 
 /** {@link RedisBackendOptions} resolved once. */
@@ -173,7 +180,8 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** The resolved options. */
   readonly options: ResolvedRedisBackendOptions;
   readonly #keys: BackendKeys;
-  readonly #commands: GuardedRedisClient;
+  /** Its command connection (shared with the app's broker on the same server). */
+  readonly #commands: CommandConnection;
   readonly #subscriber: LazyRedisClient;
   /** Stores issued in one event-loop turn go out as one store-metas.lua call. */
   readonly #stores = new TickBatch<PendingStore, void>((batch) => this.#storeMany(batch));
@@ -192,11 +200,10 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
       offlineQueueTimeoutMs: this.options.offlineQueueTimeoutMs,
       pingIntervalMs: this.options.pingIntervalMs,
     };
-    this.#commands = new GuardedRedisClient(this.options.target, {
-      ...clientOptions,
-      name: 'celeriac-backend',
-      commandTimeoutMs: this.options.commandTimeoutMs,
-    });
+    const commandOptions = { ...clientOptions, name: 'celeriac-backend', commandTimeoutMs: this.options.commandTimeoutMs, idleTimeoutMs: IDLE_PING_INTERVALS * this.options.pingIntervalMs };
+    // Shared with the app's Redis broker on the same server (redis/shared-commands.ts): a
+    // task's ack and its result then go out in one write.
+    this.#commands = options.connections?.acquire(this.options.target, commandOptions) ?? ownCommandConnection(this.options.target, commandOptions);
     this.#subscriber = new LazyRedisClient(
       this.options.target,
       // Idle = a dead path, handshake included: node-redis reconnects it and subscribes again.
@@ -226,7 +233,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   async close(): Promise<void> {
     this.#state = 'closed';
     this.#subscriptions.clear();
-    await Promise.all([this.#commands.close(), this.#subscriber.close()]);
+    await Promise.all([this.#commands.release(), this.#subscriber.close()]);
   }
 
   /**

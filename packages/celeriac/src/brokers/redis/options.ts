@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { resolveSetAsideLimits, type SetAsideQuotaOptions, type SetAsideQuotas } from '../../core/set-aside.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { TransportLog } from '../../core/transport-table.js';
+import type { RedisConnections } from '../../redis/shared-commands.js';
 
 /** Options of {@link RedisBroker} (brokers/redis/redis-broker.ts); the set-aside quotas are core/set-aside.ts's. */
 export interface RedisBrokerOptions extends SetAsideQuotaOptions {
@@ -108,6 +109,13 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    * @default errors are dropped (consumers still get them through `onError`)
    */
   log?: TransportLog;
+  /**
+   * The app's Redis command connections: a Redis result backend of the same app on the same
+   * server, database and login, with the same timeouts, then shares the broker's command
+   * connection (redis/shared-commands.ts). `createApp` passes its own.
+   * @default a connection of the broker's own
+   */
+  connections?: RedisConnections;
 }
 
 /** {@link RedisBrokerOptions} resolved once. */

@@ -13,7 +13,7 @@ import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { EnvelopeWriter } from '../../protocol/envelope-writer.js';
 import type { Message } from '../../protocol/types.js';
 import { toTransportError, type RedisClient } from '../../redis/client.js';
-import type { GuardedRedisClient } from '../../redis/guarded-client.js';
+import type { CommandClient } from '../../redis/guarded-client.js';
 import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
 import type { DelayedSet } from './delayed.js';
 import { publishFenced } from './fenced-publish.js';
@@ -40,7 +40,7 @@ export interface Commands {
 }
 
 /** Runs `run` on the guarded command connection, mapping failures to transport errors. */
-export function command<T>(redis: GuardedRedisClient, what: string, run: (c: Commands) => Promise<T>): Promise<T> {
+export function command<T>(redis: CommandClient, what: string, run: (c: Commands) => Promise<T>): Promise<T> {
   return redis.run(what, (c) => run(c as unknown as Commands));
 }
 
@@ -49,7 +49,7 @@ export interface PublisherDeps {
   readonly keys: BrokerKeys;
   readonly options: ResolvedRedisBrokerOptions;
   /** The command connection. */
-  readonly redis: GuardedRedisClient;
+  readonly redis: CommandClient;
   readonly transitions: Transitions;
   /** The ETA transitions (delayed.ts). */
   readonly delayed: DelayedSet;

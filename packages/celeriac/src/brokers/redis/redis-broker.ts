@@ -67,7 +67,7 @@ import type { Message } from '../../protocol/types.js';
 import { IDLE_PING_INTERVALS, toTransportError } from '../../redis/client.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
-import { GuardedRedisClient } from '../../redis/guarded-client.js';
+import { ownCommandConnection, type CommandConnection } from '../../redis/shared-commands.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { bindingMember, BrokerKeys } from '../../redis/keys.js';
 import { ConsumerGroup } from './consumer-group.js';
@@ -111,7 +111,8 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   readonly #target: RedisTarget;
   readonly #lifecycle = new Lifecycle();
   /** The command connection (fetch, settlements, publish, maintenance). */
-  readonly #redis: GuardedRedisClient;
+  /** Its command connection (shared with the app's backend on the same server). */
+  readonly #redis: CommandConnection;
   readonly #transitions: Transitions;
   readonly #consumers: ConsumerGroup;
   readonly #maintenance: Maintenance;
@@ -131,7 +132,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     const o = (this.options = resolveRedisBrokerOptions(options));
     this.#target = parseRedisUrl(url, options.masterName === undefined ? {} : { masterName: options.masterName });
     const keys = (this.keys = new BrokerKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db));
-    const redis = (this.#redis = new GuardedRedisClient(this.#target, {
+    const commandOptions = {
       name: 'celeriac-broker',
       commandTimeoutMs: o.commandTimeoutMs,
       connectTimeoutMs: o.connectTimeoutMs,
@@ -140,7 +141,9 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
       pingIntervalMs: o.pingIntervalMs,
       idleTimeoutMs: IDLE_PING_INTERVALS * o.pingIntervalMs,
       ...(o.log ? { log: o.log } : {}),
-    }));
+    };
+    // Shared with the app's Redis backend on the same server (redis/shared-commands.ts).
+    const redis = (this.#redis = options.connections?.acquire(this.#target, commandOptions) ?? ownCommandConnection(this.#target, commandOptions));
     const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys, o.lostTaskGraceMs === 0 ? '' : this.id));
     const delayed = new DelayedSet((fn) => redis.send(fn), keys);
     this.#consumers = new ConsumerGroup(o.log);
@@ -196,7 +199,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
       await this.#fanout.close();
       await this.#beatStore?.close();
       await this.#transitions.flushRemovals().catch((error: unknown) => this.options.log?.('warn', 'could not remove running-task records on close', { err: coerceError(error) }));
-      await this.#redis.close();
+      await this.#redis.release();
       this.#lifecycle.state = 'closed';
     })();
     return this.#closed;
