@@ -110,8 +110,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   readonly id = randomBytes(33).toString('hex');
   readonly #target: RedisTarget;
   readonly #lifecycle = new Lifecycle();
-  /** The command connection (fetch, settlements, publish, maintenance). */
-  /** Its command connection (shared with the app's backend on the same server). */
+  /** The command connection (fetch, settlements, publish, maintenance), shared with the app's backend on the same server. */
   readonly #redis: CommandConnection;
   readonly #transitions: Transitions;
   readonly #consumers: ConsumerGroup;
