@@ -86,7 +86,9 @@ r = app.send_task('ts.add', args=[5, 5], queue='ts', countdown=1.5)
 v = r.get(timeout=20)
 print(v); print(time.time() - t >= 1.5)`);
     expect(out.trim().split('\n')).toEqual(['10', 'True']);
-  });
+    // Two countdowns, a Python process started and two waits of up to 20 s each: the test's
+    // own budget must exceed its waits, or a slow CI run reports a bare timeout.
+  }, 60_000);
 
   it('what Celeriac publishes is what py-amqp reads: typed headers, properties, raw JSON body', async () => {
     const probe = createApp({ broker: vhostUrl(vhost), backend: 'rpc://' }, { env: {}, logger: pino({ level: 'silent' }) });
