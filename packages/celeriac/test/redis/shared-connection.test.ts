@@ -7,7 +7,7 @@
 import { pino } from 'pino';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, waitFor } from 'celeriac/testing';
+import { waitFor } from 'celeriac/testing';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { CeleriacError, ErrorCodes } from '../../src/errors.js';
 import { RedisServerProcess, freePort, shouldRunRedisTests } from '../support/redis.js';
@@ -106,10 +106,9 @@ describe.runIf(run)('one command connection for an app’s Redis broker and back
           echoed = await (await app.sendTask('shared.echo', ['after'])).get({ timeoutMs: 2000 });
           return true;
         } catch {
-          await sleep(200);
           return false;
         }
-      }, 'a round trip after the restart', { timeoutMs: 20_000 });
+      }, 'a round trip after the restart', { timeoutMs: 20_000, maxIntervalMs: 200 });
       expect(echoed).toBe('after');
       expect(await commandConnections()).toHaveLength(1);
     } finally {
