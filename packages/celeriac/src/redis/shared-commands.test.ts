@@ -16,6 +16,20 @@ describe('RedisConnections', () => {
     expect(pool.size).toBe(1);
   });
 
+  it('gives the holders of one connection one turn, and says it is shared while another holder uses it', async () => {
+    const pool = new RedisConnections();
+    const broker = pool.acquire(target('redis://h:6379/0'), OPTIONS);
+    expect(broker.shared).toBe(false);
+    const backend = pool.acquire(target('redis://h:6379/0'), OPTIONS);
+    const elsewhere = pool.acquire(target('redis://h:6379/1'), OPTIONS);
+    expect(backend.turn).toBe(broker.turn);
+    expect(elsewhere.turn).not.toBe(broker.turn);
+    expect([broker.shared, backend.shared, elsewhere.shared]).toEqual([true, true, false]);
+    await backend.release();
+    expect([broker.shared, backend.shared]).toEqual([false, false]);
+    await Promise.all([broker.release(), elsewhere.release()]);
+  });
+
   it.each([
     ['another database', 'redis://h:6379/1', OPTIONS],
     ['another port', 'redis://h:6380/0', OPTIONS],
@@ -76,6 +90,14 @@ describe('RedisConnections', () => {
 });
 
 describe('ownCommandConnection', () => {
+  it('has a turn of its own and is never shared', async () => {
+    const a = ownCommandConnection(target('redis://h:6379/0'), OPTIONS);
+    const b = ownCommandConnection(target('redis://h:6379/0'), OPTIONS);
+    expect(a.turn).not.toBe(b.turn);
+    expect([a.shared, b.shared]).toEqual([false, false]);
+    await Promise.all([a.release(), b.release()]);
+  });
+
   it('fails fast while down once its holder closes, and closes with it, once', async () => {
     const own = ownCommandConnection(target('redis://h:6379/0'), OPTIONS);
     vi.spyOn(own.client, 'offline', 'get').mockReturnValue(true);

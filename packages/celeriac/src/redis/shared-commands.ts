@@ -17,11 +17,26 @@
 import { toTransportError, type RedisClient } from './client.js';
 import { CLOSING_DISCONNECTED, GuardedRedisClient, type CommandClient, type GuardedRedisClientOptions } from './guarded-client.js';
 import type { RedisTarget } from './url.js';
+import { TickTurn } from './tick-batch.js';
+
+/**
+ * Ranks in a connection's {@link TickTurn}: a turn's result stores are written before its acks,
+ * so that a write cut short (a killed worker, a dropped connection) can lose an ack after its
+ * task's stored end (the message comes back), never the end after the ack.
+ */
+export const TURN_RANKS = Object.freeze({ resultStores: 0, acks: 1 });
 
 /** A holder's use of a command connection, shared or its own: its commands go through it. */
 export interface CommandConnection extends CommandClient {
   /** The connection (the same object for every holder of a shared one). */
   readonly client: GuardedRedisClient;
+  /**
+   * The connection's {@link TickTurn}: the holders' batches that join it go out together, in
+   * rank order (the result backend's stores, rank 0, before the broker's acks, rank 1).
+   */
+  readonly turn: TickTurn;
+  /** Whether another holder uses this connection now (an app's Redis broker and backend: their batches share one write). */
+  readonly shared: boolean;
   /**
    * From now on this holder's commands issued while the connection is down fail at once (the
    * holder closes); another holder's still wait for a reconnect.
@@ -45,8 +60,14 @@ class Hold implements CommandConnection {
 
   constructor(
     readonly client: GuardedRedisClient,
+    readonly turn: TickTurn,
+    private readonly holders: () => number,
     private readonly onRelease: (deadlineMs?: number) => Promise<void>,
   ) {}
+
+  get shared(): boolean {
+    return !this.#released && this.holders() > 1;
+  }
 
   get offline(): boolean {
     return this.client.offline;
@@ -78,11 +99,12 @@ class Hold implements CommandConnection {
 /** A connection of the holder's own: it closes with its holder. */
 export function ownCommandConnection(target: RedisTarget, options: GuardedRedisClientOptions): CommandConnection {
   const client = new GuardedRedisClient(target, options);
-  return new Hold(client, (deadlineMs) => client.close(deadlineMs));
+  return new Hold(client, new TickTurn(), () => 1, (deadlineMs) => client.close(deadlineMs));
 }
 
 interface Entry {
   readonly client: GuardedRedisClient;
+  readonly turn: TickTurn;
   holders: number;
 }
 
@@ -99,12 +121,12 @@ export class RedisConnections {
     const key = commandConnectionKey(target, options);
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { client: new GuardedRedisClient(target, options), holders: 0 };
+      entry = { client: new GuardedRedisClient(target, options), turn: new TickTurn(), holders: 0 };
       this.#entries.set(key, entry);
     }
     entry.holders++;
     const held = entry;
-    return new Hold(held.client, (deadlineMs) => {
+    return new Hold(held.client, held.turn, () => held.holders, (deadlineMs) => {
       if (--held.holders > 0) return Promise.resolve();
       if (this.#entries.get(key) === held) this.#entries.delete(key);
       return held.client.close(deadlineMs);

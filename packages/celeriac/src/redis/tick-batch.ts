@@ -13,6 +13,11 @@
  * `setImmediate`) sends it in this turn. Waiting for `setImmediate` ourselves would cost a
  * whole extra turn of the event loop per round trip: node-redis's own `setImmediate`, queued
  * from ours, would only run in the next one.
+ *
+ * The batches of one connection can share a {@link TickTurn}: they go out together, once no
+ * batch of the turn got a new item for a few rounds, in the order of their ranks. An app's
+ * Redis result backend and broker share one (redis/shared-commands.ts), so a turn's result
+ * stores are written before its acks, in the same write (brokers/redis/running.ts relies on it).
  */
 
 /** The call that sends a whole batch; resolves with one result per item, in order. */
@@ -35,8 +40,67 @@ const atBackOfMicrotasks = (fn: () => void): void => {
   void SETTLED.then(fn);
 };
 
+/** What a {@link TickTurn} flushes: a batch's pending items. */
+interface TurnMember {
+  sendPending(): void;
+}
+
+/**
+ * The batches of one connection, sent together in rank order (lowest first) once the
+ * microtask queue has run {@link QUIET_ROUNDS} rounds with no new item in any of them, or at
+ * once when one of them is full. Ordering the batches of a turn costs nothing on the wire:
+ * every batch of a turn reaches node-redis before its write anyway.
+ */
+export class TickTurn {
+  readonly #members: { readonly batch: TurnMember; readonly rank: number }[] = [];
+  #scheduled = false;
+  /** Items added so far (a counter, never reset), as seen by the last check. */
+  #added = 0;
+  #seen = 0;
+  #quiet = 0;
+
+  /** Makes `batch` go out with this turn's others, after those of a lower rank. */
+  join(batch: TurnMember, rank: number): void {
+    const at = this.#members.findIndex((m) => m.rank > rank);
+    this.#members.splice(at < 0 ? this.#members.length : at, 0, { batch, rank });
+  }
+
+  /** Whether a batch of `rank` goes out with this turn. */
+  has(rank: number): boolean {
+    return this.#members.some((m) => m.rank === rank);
+  }
+
+  /** A member got an item: the turn goes out once the queue is quiet. */
+  added(): void {
+    this.#added++;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#seen = this.#added;
+    this.#quiet = 0;
+    atBackOfMicrotasks(this.#check);
+  }
+
+  /** Sends every member's pending items now, in rank order. */
+  sendAll(): void {
+    this.#scheduled = false;
+    for (const m of this.#members) m.batch.sendPending();
+  }
+
+  readonly #check = (): void => {
+    if (!this.#scheduled) return;
+    if (this.#added !== this.#seen) {
+      this.#seen = this.#added;
+      this.#quiet = 0;
+    } else if (++this.#quiet >= QUIET_ROUNDS) {
+      this.sendAll();
+      return;
+    }
+    atBackOfMicrotasks(this.#check);
+  };
+}
+
 /** Items added in one event-loop turn, sent together. */
-export class TickBatch<I, R> {
+export class TickBatch<I, R> implements TurnMember {
   readonly #flush: FlushBatch<I, R>;
   readonly #max: number;
   #items: I[] = [];
@@ -47,14 +111,18 @@ export class TickBatch<I, R> {
   /** Items seen by the last check, and checks in a row that found no new one. */
   #seen = 0;
   #quiet = 0;
+  readonly #turn: TickTurn | undefined;
 
   /**
    * @param flush Sends a batch. A rejection fails every item of that batch.
-   * @param max Most items per call; a full batch is sent at once.
+   * @param max Most items per call; a full batch is sent at once (with its turn's, lower ranks first).
+   * @param turn The turn it goes out with, and its rank there; alone when absent.
    */
-  constructor(flush: FlushBatch<I, R>, max = 500) {
+  constructor(flush: FlushBatch<I, R>, max = 500, turn?: { readonly turn: TickTurn; readonly rank: number }) {
     this.#flush = flush;
     this.#max = max;
+    this.#turn = turn?.turn;
+    turn?.turn.join(this, turn.rank);
   }
 
   /** Items waiting for the next flush. */
@@ -68,7 +136,11 @@ export class TickBatch<I, R> {
       this.#items.push(item);
       this.#resolves.push(resolve);
       this.#rejects.push(reject);
-      if (this.#items.length >= this.#max) this.#send();
+      const turn = this.#turn;
+      if (turn !== undefined) {
+        if (this.#items.length >= this.#max) turn.sendAll();
+        else turn.added();
+      } else if (this.#items.length >= this.#max) this.#send();
       else if (!this.#scheduled) {
         this.#scheduled = true;
         this.#seen = this.#items.length;
@@ -91,6 +163,11 @@ export class TickBatch<I, R> {
     }
     atBackOfMicrotasks(this.#check);
   };
+
+  /** Sends the items added since the last send, if any (its turn calls it). */
+  sendPending(): void {
+    if (this.#items.length > 0) this.#send();
+  }
 
   #send(): void {
     const items = this.#items;

@@ -385,7 +385,9 @@ export class Executor {
     const runtime = (now - (s.startedAt ?? now)) / 1000;
     const state = row.state;
     if (state === null) return this.report(s, e, row, runtime) ?? DONE;
-    return this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children).then(
+    const stored = this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children);
+    if (s.ackedEarly) s.delivery.storingEnd?.(stored); // an early ack not sent yet follows this store (no running record needed)
+    return stored.then(
       () => this.stored(s, e, row, state, runtime),
       (err: unknown) => this.storeFailed(s, e, row, state, err).then(() => this.stored(s, e, row, state, runtime)),
     );

@@ -31,7 +31,7 @@ import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { parseRedisUrl } from '../../redis/url.js';
 import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
 import type { RedisTarget } from '../../redis/url.js';
-import { ownCommandConnection, type CommandConnection, type RedisConnections } from '../../redis/shared-commands.js';
+import { ownCommandConnection, TURN_RANKS, type CommandConnection, type RedisConnections } from '../../redis/shared-commands.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
@@ -183,8 +183,8 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** Its command connection (shared with the app's broker on the same server). */
   readonly #commands: CommandConnection;
   readonly #subscriber: LazyRedisClient;
-  /** Stores issued in one event-loop turn go out as one store-metas.lua call. */
-  readonly #stores = new TickBatch<PendingStore, void>((batch) => this.#storeMany(batch));
+  /** Stores issued in one event-loop turn go out as one store-metas.lua call, before the turn's acks on a shared connection. */
+  readonly #stores: TickBatch<PendingStore, void>;
   readonly #subscriptions: ResultSubscriptions;
   readonly #running: RedisRunningTasks;
   #state: RedisBackendState = 'open';
@@ -204,6 +204,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     // Shared with the app's Redis broker on the same server (redis/shared-commands.ts): a
     // task's ack and its result then go out in one write.
     this.#commands = options.connections?.acquire(this.options.target, commandOptions) ?? ownCommandConnection(this.options.target, commandOptions);
+    this.#stores = new TickBatch((batch) => this.#storeMany(batch), undefined, { turn: this.#commands.turn, rank: TURN_RANKS.resultStores });
     this.#subscriber = new LazyRedisClient(
       this.options.target,
       // Idle = a dead path, handshake included: node-redis reconnects it and subscribes again.

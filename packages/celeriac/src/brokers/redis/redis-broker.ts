@@ -67,7 +67,7 @@ import type { Message } from '../../protocol/types.js';
 import { IDLE_PING_INTERVALS, toTransportError } from '../../redis/client.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
-import { ownCommandConnection, type CommandConnection } from '../../redis/shared-commands.js';
+import { ownCommandConnection, TURN_RANKS, type CommandConnection } from '../../redis/shared-commands.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { bindingMember, BrokerKeys } from '../../redis/keys.js';
 import { ConsumerGroup } from './consumer-group.js';
@@ -143,10 +143,11 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     };
     // Shared with the app's Redis backend on the same server (redis/shared-commands.ts).
     const redis = (this.#redis = options.connections?.acquire(this.#target, commandOptions) ?? ownCommandConnection(this.#target, commandOptions));
-    const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys, o.lostTaskGraceMs === 0 ? '' : this.id));
+    const transitions = (this.#transitions = new Transitions((fn) => redis.send(fn), keys, o.lostTaskGraceMs === 0 ? '' : this.id, redis.turn));
     const delayed = new DelayedSet((fn) => redis.send(fn), keys);
     this.#consumers = new ConsumerGroup(o.log);
-    const running = o.lostTaskGraceMs === 0 ? undefined : new RunningRecords((fn) => redis.send(fn), transitions, keys, this.id, o.log);
+    const storesBeforeAcks = () => redis.shared && redis.turn.has(TURN_RANKS.resultStores);
+    const running = o.lostTaskGraceMs === 0 ? undefined : new RunningRecords((fn) => redis.send(fn), transitions, keys, this.id, o.log, storesBeforeAcks);
     this.#maintenance = new Maintenance({ options: o, transitions, delayed, id: this.id, consumers: this.#consumers, target: this.#target, keys, ...(running ? { running } : {}) });
     const subscriberOptions = { pingIntervalMs: o.pingIntervalMs, idleTimeoutMs: IDLE_PING_INTERVALS * o.pingIntervalMs, ...(o.log ? { log: o.log } : {}) };
     this.#wake = new WakeSubscriber(this.#target, keys, subscriberOptions);

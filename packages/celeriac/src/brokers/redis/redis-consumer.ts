@@ -65,7 +65,7 @@ export interface ConsumerDeps {
   /** Settlements are refused once the broker closes. */
   readonly lifecycle: Lifecycle;
   /** Where early-acked running tasks are recorded (running.ts); absent: not recorded. */
-  readonly running?: Pick<RunningRecords, 'record'>;
+  readonly running?: Pick<RunningRecords, 'record' | 'storing'>;
 }
 
 /** Waits between failed fetches: 100 ms doubling to 10 s, with jitter. */
@@ -354,7 +354,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     } catch (error) {
       throw toTransportError(error, `fetch from ${queues.join(', ')}`);
     }
-    const deliveries = got.map((m) => {
+    return got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
       const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++, m.given + 1);
       if (m.tag.includes('~dup.')) options.log?.('warn', 'a message carries a delivery tag another held message has; it is held under the tag given (fetch.lua)', { queue, tag: m.tag });
@@ -364,12 +364,16 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       this.#windowed++;
       return d;
     });
-    return deliveries;
   }
 
   /** One of its deliveries was acked early and its task runs: recorded until the returned call. */
   markRunning(d: RedisDelivery): () => void {
     return this.deps.running?.record(d) ?? noop;
+  }
+
+  /** The end of one of its deliveries' early-acked task is being stored (running.ts). */
+  storingEnd(d: RedisDelivery, stored: Promise<unknown>): void {
+    this.deps.running?.storing(d, stored);
   }
 
   /**

@@ -9,6 +9,7 @@ import type { SetAsideCategory } from '../../core/set-aside.js';
 import type { Link } from '../../core/linked-set.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { isRedelivered } from '../../protocol/envelope.js';
+import type { RunningRequest } from './transitions.js';
 
 /** The settlement of every ack (made once: every task is acked). */
 const ACK: Settlement = Object.freeze({ kind: 'ack' });
@@ -27,6 +28,8 @@ export interface DeliveryHolder {
   leaseLimited?(delivery: RedisDelivery): void;
   /** The delivery's task was acked early and runs ({@link RedisDelivery.markRunning}). */
   markRunning?(delivery: RedisDelivery): () => void;
+  /** That task's end is being stored ({@link RedisDelivery.storingEnd}). */
+  storingEnd?(delivery: RedisDelivery, stored: Promise<unknown>): void;
   /** The task of a delivery given back before starts ({@link RedisDelivery.countStart}). */
   countStart?(delivery: RedisDelivery): Promise<void>;
 }
@@ -42,7 +45,7 @@ export class RedisDelivery implements Delivery {
   /** Epoch ms past which a blocked event loop no longer keeps its lease (the task's hard limit); null = none. */
   leaseUntil: number | null = null;
   /** Whether its ack records its task as running (running.ts, transitions.ts AckedHeld). */
-  running: 'pending' | 'sent' | 'none' | undefined = undefined;
+  running: RunningRequest | undefined = undefined;
 
   constructor(
     /** The consumer whose window this delivery occupies. */
@@ -103,6 +106,10 @@ export class RedisDelivery implements Delivery {
 
   markRunning(): () => void {
     return this.holder.markRunning?.(this) ?? noop;
+  }
+
+  storingEnd(stored: Promise<unknown>): void {
+    this.holder.storingEnd?.(this, stored);
   }
 
   countStart(): Promise<void> {

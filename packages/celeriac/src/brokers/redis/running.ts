@@ -13,12 +13,24 @@
  * one lost-task mechanism the Redis result backend uses too (redis/lost-tasks.ts). The worker
  * then reports the task lost (WorkerLostError). Recording is best effort: a write that fails
  * (Redis down) only loses the detection.
+ *
+ * A record is left out when nothing could go unseen: the task's end was handed to the result
+ * backend before its ack went out, and that backend stores on this broker's connection
+ * (redis/shared-commands.ts), where a turn's result stores are written before its acks, in the
+ * same write. If the worker dies, the store and the ack both land, or the store alone (the
+ * message comes back when its lease lapses), or neither; never the ack without the store. Most
+ * tasks end within the turn they start in, and their record, written then removed, was a
+ * quarter of what Redis spent per task. If that store fails, the task is recorded whole while
+ * the worker retries it (worker/redelivery.ts).
  */
 import type { BrokerKeys } from '../../redis/keys.js';
 import { takeLostTasks } from '../../redis/lost-tasks.js';
 import type { LostDelivery } from '../../core/spi/broker.js';
 import type { AckedHeld, SendCommand, Transitions } from './transitions.js';
 import type { TransportLog } from '../../core/transport-table.js';
+
+/** A delivery as its running record needs it. */
+type RunningDelivery = AckedHeld & { readonly state: string; readonly queue: string; readonly raw: string };
 
 /** Most lost records one sweep hands out. */
 const LOST_BATCH = 100;
@@ -34,32 +46,57 @@ export class RunningRecords {
     /** The broker's id, as in celeriac.promoters. */
     private readonly brokerId: string,
     private readonly log: TransportLog | undefined,
+    /** Whether the app's result stores go out on this broker's connection, before its acks (see above). */
+    private readonly storesBeforeAcks: () => boolean = () => false,
   ) {}
 
   /**
    * Records `d`'s task as running here until the returned call. A delivery not acked yet is
    * recorded by its ack (see {@link AckedHeld}); one acked already, by a write of its own.
    */
-  record(d: AckedHeld & { readonly state: string; readonly queue: string; readonly raw: string }): () => void {
+  record(d: RunningDelivery): () => void {
     if (d.state === 'held') {
       d.running = 'pending';
       return () => {
         // Not sent yet: the ack goes out without it. Sent: the removal follows the ack on the
         // same connection, so it lands after the record.
-        if (d.running === 'sent') this.#forget(d.tag);
+        const was = d.running;
         d.running = 'none';
+        if (was === 'sent') this.#forget(d.tag);
+        else if (was === 'late') void this.#late.get(d)?.then((ok) => ok && this.#forget(d.tag));
       };
     }
-    // Its unacked entry is gone with the ack: the record holds it, after the broker id.
+    const written = this.#writeWhole(d);
+    return () => void written.then((ok) => ok && this.#forget(d.tag));
+  }
+
+  /**
+   * The end of `d`'s task is being stored by `stored`: while its ack has not gone out, and the
+   * store goes out before it on this connection, its record is left out (see above).
+   */
+  storing(d: RunningDelivery, stored: Promise<unknown>): void {
+    if (d.running !== 'pending' || !this.storesBeforeAcks()) return;
+    d.running = 'left-out';
+    stored.then(undefined, () => {
+      if (d.running !== 'left-out') return;
+      d.running = 'late';
+      this.#late.set(d, this.#writeWhole(d));
+    });
+  }
+
+  /** Whole records written after a failed store (rare), until their removal. */
+  readonly #late = new WeakMap<RunningDelivery, Promise<boolean>>();
+
+  /** A record holding the message itself: its unacked entry is gone with its ack, or goes with it. */
+  #writeWhole(d: RunningDelivery): Promise<boolean> {
     const value = `${this.brokerId} [${d.raw}, "", ${JSON.stringify(d.queue)}]`;
-    const written = this.send((c) => c.hSet(this.keys.running, d.tag, value)).then(
+    return this.send((c) => c.hSet(this.keys.running, d.tag, value)).then(
       () => true,
       (error: unknown) => {
         this.log?.('warn', 'could not record a running task; its loss would go unseen if this worker died', { tag: d.tag, queue: d.queue, err: error as Error });
         return false;
       },
     );
-    return () => void written.then((ok) => ok && this.#forget(d.tag));
   }
 
   #forget(tag: string): void {

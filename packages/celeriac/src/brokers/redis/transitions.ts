@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import type { RESP_TYPES as RespTypes, RedisClientType } from '@redis/client';
 import type { RedisClient } from '../../redis/client.js';
 import { loadScript, runScript, type RedisScript } from '../../redis/script.js';
-import { TickBatch } from '../../redis/tick-batch.js';
+import { TickBatch, type TickTurn } from '../../redis/tick-batch.js';
+import { TURN_RANKS } from '../../redis/shared-commands.js';
 import { bookKeys, indexScore, RENEW_LEASE_SCRIPT, renewLeaseArgs, type Held } from './lease-scripts.js';
 import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
 import type { SetAsideCategory, SetAsideLimits } from '../../core/set-aside.js';
@@ -64,8 +65,16 @@ export interface FetchedMessage {
  * or no longer (the task ended before its ack went out).
  */
 export interface AckedHeld extends Held {
-  running?: 'pending' | 'sent' | 'none';
+  running?: RunningRequest;
 }
+
+/**
+ * Where an ack's running record stands (running.ts): asked for and not sent yet (`pending`),
+ * sent with an ack call (`sent`), not asked or no longer (`none`), left out because the task's
+ * end goes out before the ack in the same write (`left-out`), or written whole by a call of its
+ * own after that store failed (`late`).
+ */
+export type RunningRequest = 'pending' | 'sent' | 'none' | 'left-out' | 'late';
 
 /** Epoch ms as float epoch seconds, the unit of kombu's unacked_index scores. */
 const seconds = (ms: number): string => (ms / 1000).toFixed(6);
@@ -111,8 +120,8 @@ const REMOVAL_WAIT_MS = 50;
 
 /** The broker's atomic transitions on one connection and key set. */
 export class Transitions {
-  /** Acks made in one event-loop turn go out as one ack.lua call. */
-  readonly #acks = new TickBatch<AckedHeld, boolean>((batch) => this.#ackMany(batch));
+  /** Acks made in one event-loop turn go out as one ack.lua call, after the turn's result stores. */
+  readonly #acks: TickBatch<AckedHeld, boolean>;
 
   /** The names restore-stale.lua builds for Python-held messages (see redis/keys.ts). */
   readonly #restoreTemplate: RestoreTemplate;
@@ -120,13 +129,16 @@ export class Transitions {
   /**
    * @param runningHolder The broker id ack.lua writes into running records (see
    *   {@link AckedHeld}); '' when this broker records none.
+   * @param turn The connection's turn (redis/shared-commands.ts), which acks join at their rank.
    */
   constructor(
     private readonly send: SendCommand,
     private readonly keys: BrokerKeys,
     private readonly runningHolder = '',
+    turn?: TickTurn,
   ) {
     this.#restoreTemplate = keys.restoreTemplate();
+    this.#acks = new TickBatch((batch) => this.#ackMany(batch), undefined, turn === undefined ? undefined : { turn, rank: TURN_RANKS.acks });
   }
 
   #run(s: RedisScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {

@@ -217,6 +217,14 @@ export interface Delivery {
    * {@link ConsumeOptions.onLost} (Redis: brokers/redis/running.ts). Never throws.
    */
   markRunning?(): () => void;
+  /**
+   * Optional, after {@link markRunning}: the task's final state is being stored now, by `stored`
+   * (the result backend's promise). A broker that knows this store goes out before the ack, in
+   * the same write, leaves the running record out: a worker that dies then leaves the store and
+   * the ack, the store alone, or neither, and nothing to report (Redis, with the app's Redis
+   * backend on its connection: brokers/redis/running.ts). If `stored` fails, the task is recorded after all.
+   */
+  storingEnd?(stored: Promise<unknown>): void;
 }
 
 /** An early-acked task whose worker died while it ran ({@link ConsumeOptions.onLost}). */

@@ -141,6 +141,48 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     }
   });
 
+  it('leaves the record out of an ack that follows its task\'s store in the same write, and records the task whole if that store fails', async () => {
+    await raw.del([keys.running, keys.unacked, keys.unackedIndex]);
+    const t = new Transitions((fn) => fn(raw), keys, 'alive');
+    // The result backend stores on this connection, before its acks (redis/shared-commands.ts).
+    const records = new RunningRecords((fn) => fn(raw), t, keys, 'alive', undefined, () => true);
+    const [ended, refused, running, after] = (await held(t, ['w-ended', 'w-refused', 'w-running', 'w-after'])) as [Recordable, Recordable, Recordable, Recordable];
+    const endEnded = records.record(ended);
+    records.storing(ended, Promise.resolve());
+    const endRefused = records.record(refused);
+    let refuse!: (error: Error) => void;
+    records.storing(refused, new Promise((_, reject) => (refuse = reject)));
+    const endRunning = records.record(running); // its body still runs: no store yet
+    const endAfter = records.record(after);
+    expect(await Promise.all([t.ack(ended), t.ack(refused), t.ack(running), t.ack(after)])).toEqual([true, true, true, true]);
+    // A store handed over once the ack went out changes nothing: the record is in Redis already.
+    records.storing(after, Promise.resolve());
+    expect(await raw.hGetAll(keys.running)).toEqual({ 'w-running': 'alive', 'w-after': 'alive' });
+    // Left out: acked as a late ack is, its unacked entry gone with it.
+    expect((await raw.hKeys(keys.unacked)).sort()).toEqual(['w-after', 'w-running']);
+    // The store fails (the backend refused it): the task is recorded whole while the worker retries.
+    refuse(new Error('NOPERM'));
+    await until(async () => (await raw.hExists(keys.running, 'w-refused')) === 1);
+    expect(await raw.hGet(keys.running, 'w-refused')).toBe(`alive [${envelope('w-refused')}, "", "q"]`);
+    for (const end of [endEnded, endRefused, endRunning, endAfter]) end();
+    await until(async () => (await raw.hLen(keys.running)) === 0);
+    expect(await raw.hLen(keys.unacked)).toBe(0);
+  });
+
+  it('keeps the record when the result backend stores elsewhere: the ack could land without the store', async () => {
+    await raw.del([keys.running, keys.unacked, keys.unackedIndex]);
+    const t = new Transitions((fn) => fn(raw), keys, 'alive');
+    const records = new RunningRecords((fn) => fn(raw), t, keys, 'alive', undefined, () => false);
+    const [d] = (await held(t, ['w-apart'])) as [Recordable];
+    const end = records.record(d);
+    records.storing(d, Promise.resolve());
+    expect(await t.ack(d)).toBe(true);
+    expect(await raw.hGetAll(keys.running)).toEqual({ 'w-apart': 'alive' });
+    end();
+    await t.flushRemovals();
+    expect(await raw.exists([keys.running, keys.unacked])).toBe(0);
+  });
+
   it('a failed ack retried after the task ended records nothing', async () => {
     const t = new Transitions((fn) => fn(raw), keys, 'alive');
     const records = new RunningRecords((fn) => fn(raw), t, keys, 'alive', undefined);

@@ -1,0 +1,97 @@
+/**
+ * An early-acked task's running record (brokers/redis/running.ts) is left out when its end is
+ * stored before its ack, in the same write: the app's Redis backend on the broker's connection
+ * (redis/shared-commands.ts), where a turn's result stores go out before its acks. A task still
+ * running when its ack goes out is recorded, and the record is removed once its end is stored;
+ * with the backend on another connection every early-acked task is recorded, as before.
+ * Watched through keyspace events on a redis-server of this test's own (the shared server's
+ * configuration is not ours to change).
+ */
+import { pino } from 'pino';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
+import { createApp, Worker, type App } from '../../src/index.js';
+import { BrokerKeys } from '../../src/redis/keys.js';
+import { RedisServerProcess, freePort, shouldRunRedisTests } from '../support/redis.js';
+
+const run = await shouldRunRedisTests('running records left out');
+
+describe.runIf(run)('running records of early-acked tasks', () => {
+  let server: RedisServerProcess;
+  let admin: ReturnType<typeof createClient>;
+  let events: ReturnType<typeof createClient>;
+
+  beforeAll(async () => {
+    server = new RedisServerProcess(await freePort());
+    await server.start();
+    admin = createClient({ url: server.url });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    // Keyspace events of hash commands (hset, hdel) on every key.
+    await admin.configSet('notify-keyspace-events', 'Kh');
+    events = createClient({ url: server.url });
+    events.on('error', () => undefined);
+    await events.connect();
+  });
+
+  afterAll(async () => {
+    events?.destroy();
+    admin?.destroy();
+    await server?.kill();
+  });
+
+  const url = (db: number, prefix: string) => `redis://127.0.0.1:${server.port}/${db}?global_keyprefix=${prefix}`;
+
+  /**
+   * Runs quick tasks (one at a time, then a burst the worker's finishing permits can take at
+   * once: a task that waits for a permit is still recorded, its end not on its way yet), then
+   * one that sleeps past its ack; the hash commands seen on the app's celeriac.running.
+   */
+  async function commandsOnRecords(prefix: string, backendDb: number): Promise<{ quick: string[]; slow: string[] }> {
+    const seen: string[] = [];
+    const records = new BrokerKeys(prefix).running;
+    const channel = `__keyspace@0__:${records}`;
+    const listener = (event: string) => seen.push(event);
+    await events.subscribe(channel, listener);
+    const app: App = createApp({ broker: url(0, prefix), backend: url(backendDb, prefix), taskDefaultQueue: 'left-out' }, { env: {}, logger: pino({ level: 'silent' }) });
+    app.task('left.quick', (n: number) => n + 1);
+    app.task('left.slow', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return 'slept';
+    });
+    const worker = new Worker(app, { queues: ['left-out'], concurrency: 8, hostname: `left-out-${prefix}@test` });
+    await worker.start();
+    try {
+      for (let i = 0; i < 5; i++) expect(await (await app.sendTask('left.quick', [i])).get({ timeoutMs: 5000 })).toBe(i + 1);
+      const burst = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await app.sendTask('left.quick', [i])).get({ timeoutMs: 5000 })));
+      expect(burst).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      // Records written are removed shortly after their store (with the next ack call, or alone).
+      await waitFor(async () => (await admin.hLen(records)) === 0, 'the quick tasks’ records, if any, to be removed', { timeoutMs: 5000 });
+      const quick = [...seen];
+      seen.length = 0;
+      expect(await (await app.sendTask('left.slow', [])).get({ timeoutMs: 5000 })).toBe('slept');
+      // Its removal rides on the next ack call, or goes alone shortly after.
+      await waitFor(async () => seen.includes('hdel'), 'the slow task’s record to be removed', { timeoutMs: 5000 });
+      return { quick, slow: [...seen] };
+    } finally {
+      await worker.close({ deadlineMs: 2000 });
+      await app.close();
+      await events.unsubscribe(channel, listener);
+    }
+  }
+
+  it('leaves out the records of tasks that end in the turn they start in, and records one that runs on', async () => {
+    const { quick, slow } = await commandsOnRecords('same:', 0);
+    expect(quick).toEqual([]);
+    expect(slow).toEqual(['hset', 'hdel']);
+  }, 20_000);
+
+  it('records every early-acked task when the backend stores on another connection', async () => {
+    const { quick, slow } = await commandsOnRecords('apart:', 1);
+    // Written with the acks (one hset per ack call), removed after the stores.
+    expect(quick).toContain('hset');
+    expect(quick).toContain('hdel');
+    expect(slow).toEqual(['hset', 'hdel']);
+  }, 20_000);
+});
