@@ -14,8 +14,9 @@
  * whole extra turn of the event loop per round trip: node-redis's own `setImmediate`, queued
  * from ours, would only run in the next one.
  *
- * The batches of one connection can share a {@link TickTurn}: they go out together, once no
- * batch of the turn got a new item for a few rounds, in the order of their ranks. An app's
+ * When a batch goes out is its {@link TickTurn}'s to decide: a turn of its own, or one shared
+ * by the batches of one connection, which go out together, once no batch of the turn got a new
+ * item for a few rounds, in the order of their ranks. An app's
  * Redis result backend and broker share one (redis/shared-commands.ts), so a turn's result
  * stores are written before its acks, in the same write (brokers/redis/running.ts relies on it).
  */
@@ -107,11 +108,8 @@ export class TickBatch<I, R> implements TurnMember {
   /** Each item's settle functions, in item order (two arrays: no object per item). */
   #resolves: ((value: R) => void)[] = [];
   #rejects: ((error: unknown) => void)[] = [];
-  #scheduled = false;
-  /** Items seen by the last check, and checks in a row that found no new one. */
-  #seen = 0;
-  #quiet = 0;
-  readonly #turn: TickTurn | undefined;
+  /** When it goes out: with the turn it was given, or alone (a turn of its own). */
+  readonly #turn: TickTurn;
 
   /**
    * @param flush Sends a batch. A rejection fails every item of that batch.
@@ -121,8 +119,8 @@ export class TickBatch<I, R> implements TurnMember {
   constructor(flush: FlushBatch<I, R>, max = 500, turn?: { readonly turn: TickTurn; readonly rank: number }) {
     this.#flush = flush;
     this.#max = max;
-    this.#turn = turn?.turn;
-    turn?.turn.join(this, turn.rank);
+    this.#turn = turn?.turn ?? new TickTurn();
+    this.#turn.join(this, turn?.rank ?? 0);
   }
 
   /** Items waiting for the next flush. */
@@ -136,33 +134,10 @@ export class TickBatch<I, R> implements TurnMember {
       this.#items.push(item);
       this.#resolves.push(resolve);
       this.#rejects.push(reject);
-      const turn = this.#turn;
-      if (turn !== undefined) {
-        if (this.#items.length >= this.#max) turn.sendAll();
-        else turn.added();
-      } else if (this.#items.length >= this.#max) this.#send();
-      else if (!this.#scheduled) {
-        this.#scheduled = true;
-        this.#seen = this.#items.length;
-        this.#quiet = 0;
-        atBackOfMicrotasks(this.#check);
-      }
+      if (this.#items.length >= this.#max) this.#turn.sendAll();
+      else this.#turn.added();
     });
   }
-
-  /** Goes to the back of the microtask queue until QUIET_ROUNDS rounds add nothing. */
-  readonly #check = (): void => {
-    if (!this.#scheduled) return;
-    if (this.#items.length !== this.#seen) {
-      this.#seen = this.#items.length;
-      this.#quiet = 0;
-    } else if (++this.#quiet >= QUIET_ROUNDS) {
-      this.#scheduled = false;
-      if (this.#items.length > 0) this.#send();
-      return;
-    }
-    atBackOfMicrotasks(this.#check);
-  };
 
   /** Sends the items added since the last send, if any (its turn calls it). */
   sendPending(): void {
