@@ -3,8 +3,10 @@
  * stored before its ack, in the same write: the app's Redis backend on the broker's connection
  * (redis/shared-commands.ts), where a turn's result stores go out before its acks. A task still
  * running when its ack goes out is recorded, and the record is removed once its end is stored;
- * with the backend on another connection every early-acked task is recorded, as before.
- * Watched through keyspace events on a redis-server of this test's own (the shared server's
+ * with the backend on another connection every early-acked task is recorded, as before; a
+ * task whose store Redis refuses (an ACL user denied the result keys) is recorded whole while
+ * the worker retries the store, and the record goes once the store goes through. Watched
+ * through keyspace events on a redis-server of this test's own (the shared server's
  * configuration is not ours to change).
  */
 import { pino } from 'pino';
@@ -94,4 +96,30 @@ describe.runIf(run)('running records of early-acked tasks', () => {
     expect(quick).toContain('hdel');
     expect(slow).toEqual(['hset', 'hdel']);
   }, 20_000);
+
+  it('records a task whole while Redis refuses its store, and removes the record once the retried store goes through', async () => {
+    const prefix = 'refused:';
+    // Its own broker keys, the revoked set and any channel; the result keys readable only.
+    await admin.sendCommand(['ACL', 'SETUSER', 'storeless', 'on', '>pw', 'resetkeys', `~${prefix}*`, '~celeriac:*', '%R~celery-task-meta-*', 'resetchannels', '&*', '+@all']);
+    const auth = `redis://storeless:pw@127.0.0.1:${server.port}/0`;
+    const app = createApp(
+      { broker: `${auth}?global_keyprefix=${prefix}`, backend: auth, taskDefaultQueue: 'refused', workerRedeliveryDelaySec: 0.2 },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    app.task('left.refused', (a: number, b: number) => a + b);
+    const worker = new Worker(app, { queues: ['refused'], concurrency: 2, hostname: 'refused@test' });
+    const records = new BrokerKeys(prefix).running;
+    await worker.start();
+    try {
+      const r = await app.sendTask('left.refused', [20, 22]);
+      // Acked (its store went out before its ack, and failed): recorded whole, the envelope in the record.
+      await waitFor(async () => Object.values(await admin.hGetAll(records)).some((v) => v.includes(r.id) && v.includes(' [{')), 'a whole record of the task whose store was refused', { timeoutMs: 5000 });
+      await admin.sendCommand(['ACL', 'SETUSER', 'storeless', '~celery-task-meta-*']);
+      expect(await r.get({ timeoutMs: 10_000 })).toBe(42);
+      await waitFor(async () => (await admin.hLen(records)) === 0, 'the record to be removed once the end is stored', { timeoutMs: 5000 });
+    } finally {
+      await worker.close({ deadlineMs: 2000 });
+      await app.close();
+    }
+  }, 30_000);
 });
