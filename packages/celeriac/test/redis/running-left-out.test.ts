@@ -10,12 +10,12 @@
  * configuration is not ours to change).
  */
 import { pino } from 'pino';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { BrokerKeys } from '../../src/redis/keys.js';
-import { RedisServerProcess, freePort, shouldRunRedisTests } from '../support/redis.js';
+import { RedisServerProcess, freePort, quietClient, shouldRunRedisTests } from '../support/redis.js';
 
 const run = await shouldRunRedisTests('running records left out');
 
@@ -27,14 +27,10 @@ describe.runIf(run)('running records of early-acked tasks', () => {
   beforeAll(async () => {
     server = new RedisServerProcess(await freePort());
     await server.start();
-    admin = createClient({ url: server.url });
-    admin.on('error', () => undefined);
-    await admin.connect();
+    admin = await quietClient(server.url);
     // Keyspace events of hash commands (hset, hdel) on every key.
     await admin.configSet('notify-keyspace-events', 'Kh');
-    events = createClient({ url: server.url });
-    events.on('error', () => undefined);
-    await events.connect();
+    events = await quietClient(server.url);
   });
 
   afterAll(async () => {

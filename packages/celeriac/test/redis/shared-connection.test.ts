@@ -5,12 +5,12 @@
  * connections only.
  */
 import { pino } from 'pino';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { CeleriacError, ErrorCodes } from '../../src/errors.js';
-import { RedisServerProcess, freePort, shouldRunRedisTests } from '../support/redis.js';
+import { RedisServerProcess, freePort, quietClient, shouldRunRedisTests } from '../support/redis.js';
 
 const run = await shouldRunRedisTests('shared command connection');
 
@@ -22,9 +22,7 @@ describe.runIf(run)('one command connection for an app’s Redis broker and back
   beforeAll(async () => {
     server = new RedisServerProcess(await freePort());
     await server.start();
-    admin = createClient({ url: server.url });
-    admin.on('error', () => undefined);
-    await admin.connect();
+    admin = await quietClient(server.url);
   });
 
   afterAll(async () => {
@@ -96,9 +94,7 @@ describe.runIf(run)('one command connection for an app’s Redis broker and back
       expect((down as CeleriacError).code).toBe(ErrorCodes.TRANSPORT);
       await server.start();
       admin.destroy();
-      admin = createClient({ url: server.url });
-      admin.on('error', () => undefined);
-      await admin.connect();
+      admin = await quietClient(server.url);
       // Reconnected by node-redis (or replaced by the watchdog): sends, results and the worker's acks flow again.
       let echoed: unknown;
       await waitFor(async () => {

@@ -91,6 +91,17 @@ export async function waitForPromoter(url: string, prefix = ''): Promise<void> {
   }
 }
 
+/**
+ * A connected client of `url` that ignores its connection errors (a test that kills or restarts
+ * its own redis-server reconnects it, or destroys it, itself).
+ */
+export async function quietClient(url: string): Promise<ReturnType<typeof createClient>> {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
 /** A port that was free a moment ago (bind port 0, read it, close). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
