@@ -90,7 +90,10 @@ describe.runIf(run)('running records of early-acked tasks', () => {
     // Written with the acks (one hset per ack call), removed after the stores.
     expect(quick).toContain('hset');
     expect(quick).toContain('hdel');
-    expect(slow).toEqual(['hset', 'hdel']);
+    // An event of the quick tasks' last removal may reach this client late (pub/sub): the slow
+    // task's own are its one record and that record's removal, last.
+    expect(slow.filter((e) => e === 'hset')).toHaveLength(1);
+    expect(slow.slice(-2)).toEqual(['hset', 'hdel']);
   }, 20_000);
 
   it('records a task whole while Redis refuses its store, and removes the record once the retried store goes through', async () => {
