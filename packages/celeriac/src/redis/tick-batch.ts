@@ -16,9 +16,9 @@
  *
  * When a batch goes out is its {@link TickTurn}'s to decide: a turn of its own, or one shared
  * by the batches of one connection, which go out together, once no batch of the turn got a new
- * item for a few rounds, in the order of their ranks. An app's
- * Redis result backend and broker share one (redis/shared-commands.ts), so a turn's result
- * stores are written before its acks, in the same write (brokers/redis/running.ts relies on it).
+ * item for a few rounds, in the order of their ranks. An app's Redis result backend and broker
+ * share one (redis/shared-commands.ts), so a turn's result stores are written before its acks,
+ * in the same write (brokers/redis/running.ts relies on it).
  */
 
 /** The call that sends a whole batch; resolves with one result per item, in order. */
