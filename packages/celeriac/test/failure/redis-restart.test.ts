@@ -25,7 +25,7 @@ import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, type App } from '../../src/index.js';
 import { deleteKeys, freePort, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 import { waitFor } from 'celeriac/testing';
-import { counts, DurableRedisServer, FAST, killChildren, MARKED, metas, plainClient, spawnWorker, type ChildWorker } from './support.js';
+import { counts, DurableRedisServer, FAST, killChildren, MARKED, metas, plainClient, spawnWorker, whereAre, type ChildWorker } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: Redis restart under load');
 const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
@@ -122,7 +122,8 @@ describe.runIf(ready && hasRedisServer)('failure: Redis restart under load', () 
     expect(worker.child.exitCode).toBeNull();
     await waitFor(async () => (await done()) === ids.length, 'every task to succeed', 30_000).catch(async (error: unknown) => {
       const missing = (await metas(priv, ids)).map((m, i) => [ids[i], m?.status ?? 'PENDING']).filter(([, s]) => s !== 'SUCCESS');
-      throw new Error(`${String(error)}; ${missing.length} not SUCCESS, e.g. ${JSON.stringify(missing.slice(0, 5))}\nworker output:\n${worker.output().slice(-4000)}`);
+      const where = await whereAre(priv, shared, prefix, queue, missing.slice(0, 5).map(([id]) => id as string)).catch((e: unknown) => `(not read: ${String(e)})`);
+      throw new Error(`${String(error)}; ${missing.length} not SUCCESS, e.g. ${JSON.stringify(missing.slice(0, 5))}\nwhere they are: ${where}\nworker output:\n${worker.output().slice(-4000)}`);
     });
     for (const id of ids) expect((await counts(shared, prefix, id)).success).toBeGreaterThanOrEqual(1);
 

@@ -192,6 +192,27 @@ export async function metas(client: RedisClientType, ids: readonly string[], key
 }
 
 /**
+ * Where each of `ids` is on a broker's Redis, for a failure message: waiting in `queue`, held
+ * in `unacked` (with its lease expiry, epoch ms, and unacked_index score), and how often it ran
+ * (counters on the shared Redis). One line per id.
+ */
+export async function whereAre(broker: RedisClientType, counters: RedisClientType, prefix: string, queue: string, ids: readonly string[]): Promise<string> {
+  const queued = await broker.lRange(`${prefix}${queue}`, 0, -1);
+  const unacked = await broker.hGetAll(`${prefix}unacked`);
+  const lines: string[] = [];
+  for (const id of ids) {
+    const inQueue = queued.filter((m) => m.includes(id)).length;
+    const tags = Object.entries(unacked).filter(([, m]) => m.includes(id)).map(([tag]) => tag);
+    const held = await Promise.all(
+      tags.map(async (tag) => `${tag} lease ${String(await broker.zScore(`${prefix}celeriac.leases`, tag))} index ${String(await broker.zScore(`${prefix}unacked_index`, tag))}`),
+    );
+    const { attempts, success } = await counts(counters, prefix, id);
+    lines.push(`${id}: queued ${inQueue}, unacked [${held.join('; ')}], attempts ${attempts}, success ${success}`);
+  }
+  return `now ${Date.now()}\n${lines.join('\n')}`;
+}
+
+/**
  * A private redis-server that persists every write before replying (`appendonly yes`,
  * `appendfsync always`, in a temp dir), so a SIGKILL loses nothing a client saw acknowledged
  * and a restart on the same port brings back the queues, the unacked bookkeeping and results.
