@@ -60,6 +60,8 @@ export class RabbitCluster {
   readonly #nodes: number;
   readonly #portBase: number;
   readonly #name: string;
+  /** What the last {@link runningNodes} call saw: its count, or why rabbitmqctl failed. */
+  #lastCheck = 'none yet';
 
   /** Node `i` (1-n): its Erlang name. */
   nodeName(i: number): string {
@@ -131,7 +133,10 @@ export class RabbitCluster {
   async startAll(): Promise<void> {
     await this.start(1);
     await Promise.all(Array.from({ length: this.#nodes - 1 }, (_, k) => this.start(k + 2)));
-    await waitFor(async () => (await this.runningNodes(1)) === this.#nodes, `rabbit cluster: ${this.#nodes} running nodes`, { timeoutMs: 90_000, maxIntervalMs: 250 });
+    await waitFor(async () => (await this.runningNodes(1)) === this.#nodes, `rabbit cluster: ${this.#nodes} running nodes`, { timeoutMs: 90_000, maxIntervalMs: 250 }).catch((err: unknown) => {
+      const logs = [...this.#logs].map(([i, text]) => `node ${i} output (last 2,000 characters):\n${text.slice(-2000)}`).join('\n');
+      throw new Error(`${(err as Error).message}; the last rabbitmqctl check: ${this.#lastCheck}\n${logs}`);
+    });
   }
 
   /** How many nodes node `i` sees running (rabbitmqctl: an Erlang VM, a few seconds). */
@@ -142,8 +147,11 @@ export class RabbitCluster {
         env: this.#env(i),
         timeout: 30_000,
       });
+      this.#lastCheck = `node ${i} sees ${stdout.trim()} running`;
       return Number(stdout.trim());
-    } catch {
+    } catch (err) {
+      const e = err as Error & { stderr?: string; killed?: boolean };
+      this.#lastCheck = `node ${i}: ${e.killed === true ? 'rabbitmqctl timed out (30 s)' : e.message}${e.stderr ? `; stderr: ${e.stderr.trim().slice(-500)}` : ''}`;
       return 0;
     }
   }
