@@ -95,7 +95,7 @@ describe.runIf(ready)('a quorum queue on a three-node RabbitMQ cluster, one node
 
     // The node comes back on its data and joins again; work keeps flowing with it in the list.
     await cluster.start(1);
-    await waitFor(async () => (await cluster.runningNodes(2)) === 3, 'node 1 back in the cluster', 90_000);
+    await waitFor(() => cluster.seesRunning(2, 3), 'node 1 back in the cluster', 90_000);
     const late = make([1, 2, 3]);
     const lateResults = await Promise.all(Array.from({ length: 20 }, (_, k) => late.sendTask('c.work', [total + k])));
     for (const [k, r] of lateResults.entries()) expect(await r.get({ timeoutMs: 30_000 })).toBe(total + k);

@@ -60,7 +60,7 @@ export class RabbitCluster {
   readonly #nodes: number;
   readonly #portBase: number;
   readonly #name: string;
-  /** What the last {@link runningNodes} call saw: its count, or why rabbitmqctl failed. */
+  /** What the last {@link seesRunning} call saw, or why rabbitmqctl failed. */
   #lastCheck = 'none yet';
 
   /** Node `i` (1-n): its Erlang name. */
@@ -133,26 +133,28 @@ export class RabbitCluster {
   async startAll(): Promise<void> {
     await this.start(1);
     await Promise.all(Array.from({ length: this.#nodes - 1 }, (_, k) => this.start(k + 2)));
-    await waitFor(async () => (await this.runningNodes(1)) === this.#nodes, `rabbit cluster: ${this.#nodes} running nodes`, { timeoutMs: 90_000, maxIntervalMs: 250 }).catch((err: unknown) => {
+    await waitFor(() => this.seesRunning(1, this.#nodes), `rabbit cluster: ${this.#nodes} running nodes`, { timeoutMs: 90_000, maxIntervalMs: 250 }).catch((err: unknown) => {
       const logs = [...this.#logs].map(([i, text]) => `node ${i} output (last 2,000 characters):\n${text.slice(-2000)}`).join('\n');
       throw new Error(`${(err as Error).message}; the last rabbitmqctl check: ${this.#lastCheck}\n${logs}`);
     });
   }
 
-  /** How many nodes node `i` sees running (rabbitmqctl: an Erlang VM, a few seconds). */
-  async runningNodes(i: number): Promise<number> {
+  /**
+   * Whether node `i` sees `n` nodes running (rabbitmqctl: an Erlang VM, a few seconds). Told by
+   * the exit code, not by what the eval prints: in full test runs on 2026-11-26 the eval exited 0
+   * with nothing on stdout for 90 s on end (never alone, together or under load).
+   */
+  async seesRunning(i: number, n: number): Promise<boolean> {
     const run = promisify(execFile);
+    const expr = `N = length(rabbit_mnesia:cluster_nodes(running)), N =:= ${n} orelse erlang:error({running_nodes, N}).`;
     try {
-      const { stdout } = await run(join(BIN, 'rabbitmqctl'), ['-q', '-n', this.nodeName(i), 'eval', 'length(rabbit_mnesia:cluster_nodes(running)).'], {
-        env: this.#env(i),
-        timeout: 30_000,
-      });
-      this.#lastCheck = `node ${i} sees ${stdout.trim()} running`;
-      return Number(stdout.trim());
+      const { stdout } = await run(join(BIN, 'rabbitmqctl'), ['-q', '-n', this.nodeName(i), 'eval', expr], { env: this.#env(i), timeout: 30_000 });
+      this.#lastCheck = `node ${i} sees ${n} running (stdout ${JSON.stringify(stdout.trim())})`;
+      return true;
     } catch (err) {
       const e = err as Error & { stderr?: string; killed?: boolean };
       this.#lastCheck = `node ${i}: ${e.killed === true ? 'rabbitmqctl timed out (30 s)' : e.message}${e.stderr ? `; stderr: ${e.stderr.trim().slice(-500)}` : ''}`;
-      return 0;
+      return false;
     }
   }
 
