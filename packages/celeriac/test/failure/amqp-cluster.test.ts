@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventReceiver } from '../../src/exports/monitor.js';
 import { createApp, Worker, type App, type AsyncResult } from '../../src/index.js';
 import { sleep, waitFor } from 'celeriac/testing';
-import { RabbitCluster, clusterAvailable } from '../support/rabbit-cluster.js';
+import { CHECK_PAUSE_MS, RabbitCluster, clusterAvailable } from '../support/rabbit-cluster.js';
 
 const ready = clusterAvailable();
 const TASKS_BEFORE = 150;
@@ -95,7 +95,7 @@ describe.runIf(ready)('a quorum queue on a three-node RabbitMQ cluster, one node
 
     // The node comes back on its data and joins again; work keeps flowing with it in the list.
     await cluster.start(1);
-    await waitFor(() => cluster.seesRunning(2, 3), 'node 1 back in the cluster', 90_000);
+    await waitFor(() => cluster.seesRunning(2, 3), 'node 1 back in the cluster', { timeoutMs: 90_000, maxIntervalMs: CHECK_PAUSE_MS });
     const late = make([1, 2, 3]);
     const lateResults = await Promise.all(Array.from({ length: 20 }, (_, k) => late.sendTask('c.work', [total + k])));
     for (const [k, r] of lateResults.entries()) expect(await r.get({ timeoutMs: 30_000 })).toBe(total + k);

@@ -19,6 +19,13 @@ import { waitFor } from 'celeriac/testing';
 
 const BIN = '/usr/lib/rabbitmq/bin';
 
+/**
+ * Longest pause between two {@link RabbitCluster.seesRunning} checks. Each check boots an Erlang
+ * VM (about a CPU-second): polled back to back, the wait for a cluster kept a core of the
+ * 2-core test machine busy while the rest of the suite ran.
+ */
+export const CHECK_PAUSE_MS = 2000;
+
 /** Options of a {@link RabbitCluster}. */
 export interface RabbitClusterOptions {
   /** How many nodes. @default 3 */
@@ -133,7 +140,7 @@ export class RabbitCluster {
   async startAll(): Promise<void> {
     await this.start(1);
     await Promise.all(Array.from({ length: this.#nodes - 1 }, (_, k) => this.start(k + 2)));
-    await waitFor(() => this.seesRunning(1, this.#nodes), `rabbit cluster: ${this.#nodes} running nodes`, { timeoutMs: 90_000, maxIntervalMs: 250 }).catch((err: unknown) => {
+    await waitFor(() => this.seesRunning(1, this.#nodes), `rabbit cluster: ${this.#nodes} running nodes`, { timeoutMs: 90_000, maxIntervalMs: CHECK_PAUSE_MS }).catch((err: unknown) => {
       const logs = [...this.#logs].map(([i, text]) => `node ${i} output (last 2,000 characters):\n${text.slice(-2000)}`).join('\n');
       throw new Error(`${(err as Error).message}; the last rabbitmqctl check: ${this.#lastCheck}\n${logs}`);
     });
