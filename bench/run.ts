@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from './lib/args.js';
@@ -215,7 +215,10 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${markdown}`);
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const base = `${report.startedAt.slice(0, 10)}-${hostname()}${report.quick ? '-quick' : ''}${selected.length < PEER_NAMES.length ? `-${selected.join('+')}` : ''}`;
+  const stem = `${report.startedAt.slice(0, 10)}-${hostname()}${report.quick ? '-quick' : ''}${selected.length < PEER_NAMES.length ? `-${selected.join('+')}` : ''}`;
+  // A second run on the same day gets -2, -3...: a results file often has notes added below its table.
+  let base = stem;
+  for (let k = 2; existsSync(`${dir}${base}.md`) || existsSync(`${dir}${base}.json`); k++) base = `${stem}-${k}`;
   writeFileSync(`${dir}${base}.md`, markdown);
   writeFileSync(`${dir}${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   ctx.log(`wrote bench/results/${base}.md and .json`);

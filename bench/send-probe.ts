@@ -10,7 +10,8 @@
  *   npm run build && node --import tsx bench/send-probe.ts [--base <git rev>] [--rounds 8] [--n 10000] [--redis 127.0.0.1:6379]
  *
  * Sides: `--base`'s build (its src/, loaded through tsx as the bench loads Celeriac), the
- * working tree's src/, and Bee-Queue's `job.save()` as the reference. Keys are the probe's
+ * working tree's src/, node-redis's bare LPUSH of the bytes of one of its messages (what any
+ * send costs here: one command, one round trip), and Bee-Queue's `job.save()` as the reference. Keys are the probe's
  * own (a prefix per process), deleted by exact name afterwards.
  */
 import { execFileSync } from 'node:child_process';
@@ -43,14 +44,42 @@ function cpuNow(): { all: number; main: number } {
   return { all: u.user + u.system, main: ns / 1000 };
 }
 
-/** The child: `n` sequential sends through `module` ('bee' for Bee-Queue), figures on stdout. */
+/** One message as the working tree's producer pushes it (the lpush side's payload). */
+async function sampleMessage(host: string, port: number, prefix: string): Promise<string> {
+  const { createApp } = await import('celeriac');
+  const app = createApp({ broker: `redis://${host}:${port}/0?global_keyprefix=${prefix}sample:`, backend: `redis://${host}:${port}/0`, logLevel: 'warn', taskDefaultQueue: QUEUE });
+  await app.task('bench.noop', () => null).delay();
+  await app.close();
+  const admin = new Redis({ host, port });
+  const key = `${prefix}sample:${QUEUE}`;
+  const [body] = await admin.lrange(key, 0, 0);
+  await admin.del(key);
+  admin.disconnect();
+  if (body === undefined) throw new Error('send-probe: the sample message was not found');
+  return body;
+}
+
+/**
+ * The child: `n` sequential sends through `module` ('bee' for Bee-Queue, 'lpush' for a bare
+ * node-redis LPUSH of a Celeriac message's bytes), figures on stdout.
+ */
 async function child(module: string, host: string, port: number, n: number): Promise<void> {
   const prefix = `sendprobe${process.pid}`;
   const admin = new Redis({ host, port, lazyConnect: true });
   let send: () => Promise<unknown>;
   let close: () => Promise<unknown>;
   let keys: string[];
-  if (module === 'bee') {
+  if (module === 'lpush') {
+    // The floor of a send: node-redis's LPUSH of the bytes Celeriac would push, nothing around it.
+    const { createClient } = await import('redis');
+    const c = createClient({ url: `redis://${host}:${port}/0` });
+    await c.connect();
+    const body = await sampleMessage(host, port, prefix);
+    const key = `${prefix}:${QUEUE}`;
+    send = () => c.lPush(key, body);
+    close = () => c.quit();
+    keys = [key];
+  } else if (module === 'bee') {
     const q = new Queue(QUEUE, { prefix, redis: { host, port }, isWorker: false, getEvents: false, sendEvents: false, storeJobs: false, activateDelayedJobs: false });
     await q.ready();
     send = () => q.createJob({}).save();
@@ -107,7 +136,7 @@ async function main(): Promise<void> {
   const head = join(dirname(HERE), '../packages/celeriac/src/index.ts');
   const sides: [string, string][] = [];
   if (values.base !== undefined) sides.push([`base ${values.base}`, join(dirname(buildRevision(values.base)), '../src/index.ts')]);
-  sides.push(['working tree', head], ['Bee-Queue', 'bee']);
+  sides.push(['working tree', head], ['node-redis LPUSH of the same bytes', 'lpush'], ['Bee-Queue', 'bee']);
   const samples = new Map<string, Figures[]>(sides.map(([name]) => [name, []]));
   const rounds = Number(values.rounds);
   for (let r = 0; r < rounds; r++) {
