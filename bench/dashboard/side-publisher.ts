@@ -57,7 +57,7 @@ async function step(rate: number, total: number): Promise<void> {
   const t0 = performance.now();
   while (sent < total && next < messages.length) {
     const due = Math.min(total, ((performance.now() - t0) / 1000) * rate);
-    const publishes: Promise<void>[] = [];
+    const publishes: Promise<number | void>[] = [];
     while (sent < due && next < messages.length) {
       const m = messages[next++] as Message;
       publishes.push(app.broker.publishFanout('celeryev', m.key, m.raw));

@@ -40,9 +40,9 @@ class FlakyBroker extends MemoryBroker {
     }
     for (const { message, options } of batch) await super.publish(message, options);
   }
-  override async publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+  override async publishFanout(exchange: string, routingKey: string, raw: string): Promise<number> {
     if (routingKey === 'task.sent') this.sent.push(JSON.parse(decodeEnvelope(raw).message.body) as Record<string, unknown>);
-    await super.publishFanout(exchange, routingKey, raw);
+    return super.publishFanout(exchange, routingKey, raw);
   }
 }
 

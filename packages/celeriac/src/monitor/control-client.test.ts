@@ -133,7 +133,7 @@ class StalledBroker extends MemoryBroker {
   override bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
     return this.#stall(() => super.bindQueue(queue, exchange, routingKey));
   }
-  override publishFanout(exchange: string, routingKey: string, raw: string): Promise<void> {
+  override publishFanout(exchange: string, routingKey: string, raw: string): Promise<number> {
     return this.#stall(() => super.publishFanout(exchange, routingKey, raw));
   }
 }

@@ -129,7 +129,7 @@ export class RecordingBroker implements Broker {
     return this.inner.unbindQueue(queue, exchange, routingKey);
   }
 
-  publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
+  publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<number> {
     return this.inner.publishFanout(exchange, routingKey, raw);
   }
 

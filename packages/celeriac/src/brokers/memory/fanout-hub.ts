@@ -17,16 +17,17 @@ interface Subscription {
 export class FanoutHub {
   readonly #subscriptions = new Set<Subscription>();
 
-  /** Calls every matching listener on a later microtask; nobody listening = dropped. */
-  publish(exchange: string, routingKey: string, raw: string): void {
+  /** Calls every matching listener on a later microtask; returns how many (nobody listening = dropped). */
+  publish(exchange: string, routingKey: string, raw: string): number {
     const targets = [...this.#subscriptions].filter((s) => s.exchange === exchange && topicMatches(s.bindingKey, routingKey));
-    if (targets.length === 0) return;
+    if (targets.length === 0) return 0;
     queueMicrotask(() => {
       for (const s of targets) {
         // A subscription cancelled meanwhile gets nothing more.
         if (this.#subscriptions.has(s)) s.listener(raw, routingKey);
       }
     });
+    return targets.length;
   }
 
   /** Adds a listener; the returned function removes it. */

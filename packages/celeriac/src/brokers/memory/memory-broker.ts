@@ -193,10 +193,10 @@ export class MemoryBroker implements Broker, DelayedListing, SetAsideListing, Be
     this.#bindings.get(exchange)?.delete(`${routingKey}\0${queue}`);
   }
 
-  /** Hands the envelope to matching in-process subscribers (asynchronously). */
-  async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
+  /** Hands the envelope to matching in-process subscribers (asynchronously); resolves with how many. */
+  async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<number> {
     this.#assertOpen('publishFanout');
-    this.#fanout.publish(exchange, routingKey, typeof raw === 'string' ? raw : raw.toString('utf8'));
+    return this.#fanout.publish(exchange, routingKey, typeof raw === 'string' ? raw : raw.toString('utf8'));
   }
 
   /** Subscribes in-process; see {@link Broker.subscribeFanout}. */

@@ -36,9 +36,12 @@ export class RedisFanout {
     private readonly clientOptions: Omit<RedisClientOptions, 'name'>,
   ) {}
 
-  /** PUBLISHes the envelope (text or its UTF-8 bytes, sent as they are) on the exchange's channel for `routingKey`. */
-  async publish(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
-    await this.publishOn(this.keys.fanoutChannel(exchange, routingKey), raw);
+  /**
+   * PUBLISHes the envelope (text or its UTF-8 bytes, sent as they are) on the exchange's channel
+   * for `routingKey`; resolves with the subscribers it reached (PUBLISH's reply).
+   */
+  async publish(exchange: string, routingKey: string, raw: string | Buffer): Promise<number> {
+    return Number(await this.publishOn(this.keys.fanoutChannel(exchange, routingKey), raw));
   }
 
   /** PSUBSCRIBEs for `bindingKey` on `exchange`; see {@link Broker.subscribeFanout}. */

@@ -359,8 +359,8 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     await this.#command(`unbind ${queue}`, (c) => c.sRem(this.keys.binding(exchange), bindingMember(routingKey, queue)));
   }
 
-  /** PUBLISH on kombu's fanout channel (fanout.ts). */
-  async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void> {
+  /** PUBLISH on kombu's fanout channel (fanout.ts); resolves with the subscribers it reached. */
+  async publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<number> {
     this.#lifecycle.assertOpen('publishFanout');
     return this.#fanout.publish(exchange, routingKey, raw);
   }

@@ -368,11 +368,11 @@ export interface QueueBroker {
 export interface FanoutExchange {
   /**
    * Publishes an envelope to a fanout/topic exchange (events, pidbox requests). Redis:
-   * PUBLISH on kombu's channel name (docs/protocol.md §2.5). Nobody listening = dropped.
-   * `raw` is the envelope's JSON text, or its UTF-8 bytes (a worker's task events: a batch
-   * of them is written once, into bytes, not into a string the socket then encodes again).
+   * PUBLISH on kombu's channel name (docs/protocol.md §2.5). Nobody listening = dropped. `raw`:
+   * JSON text or its UTF-8 bytes (a worker's task events). Resolves with how many subscribers
+   * it reached when the broker can tell (Redis: PUBLISH's reply; memory: its own), else nothing.
    */
-  publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<void>;
+  publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<number | void>;
   /**
    * Receives what is published on `exchange` whose routing key matches `bindingKey` (kombu
    * topic rules: words split by '.', '*' = one word, '#' = zero or more). Redis: PSUBSCRIBE

@@ -1,10 +1,11 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../brokers/memory/memory-broker.js';
+import type { FanoutExchange } from '../../core/spi/broker.js';
 import { decodeEventEnvelope, type EventDict } from '../../protocol/events.js';
 import { LamportClock } from '../../protocol/lamport-clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
-import { EventDispatcher, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS } from './event-dispatcher.js';
+import { EventDispatcher, QUIET_EVENTS_MS, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS } from './event-dispatcher.js';
 import { exceptionRepr, signum, taskEventFields } from './task-event-fields.js';
 import type { TaskMessage } from '../../protocol/types.js';
 import type { TaskEvent } from '../task-events.js';
@@ -90,6 +91,73 @@ describe('EventDispatcher', () => {
     expect(messages.flatMap((m) => m.events.map((e) => [e['uuid'], e['runtime']]))).toEqual([['ok', 0.5]]);
   });
 
+  describe('while nobody listens', () => {
+    /** A dispatcher on a memory broker with no subscriber; counts what reaches publishFanout, by routing key. */
+    function unobserved(reached?: 'unknown') {
+      const broker = new MemoryBroker();
+      const published: string[] = [];
+      const publish = broker.publishFanout.bind(broker);
+      // Through the SPI's type: a broker that cannot tell resolves with nothing.
+      (broker as FanoutExchange).publishFanout = async (exchange, routingKey, raw) => {
+        published.push(routingKey);
+        const n = await publish(exchange, routingKey, raw);
+        return reached === 'unknown' ? undefined : n;
+      };
+      const dispatcher = new EventDispatcher({ broker, hostname: 'w@h', clock: new FakeClock(1_795_269_934_000), lamport: new LamportClock(), log: pino({ level: 'silent' }) }, { taskEvents: true });
+      return { broker, published, dispatcher };
+    }
+    const batchOf = (dispatcher: EventDispatcher, from: number) => {
+      for (let i = from; i < from + 3; i++) dispatcher.sendTask('task-started', { uuid: String(i) });
+    };
+
+    it('builds no task events for QUIET_EVENTS_MS after a batch reached no subscriber, then asks again', async () => {
+      const { published, dispatcher } = unobserved();
+      batchOf(dispatcher, 0);
+      await flush();
+      await flush();
+      expect(published).toEqual(['task.multi']);
+      // Quiet: nothing written, nothing published; worker events still go out.
+      for (let round = 0; round < 5; round++) {
+        batchOf(dispatcher, 10 * round);
+        await flush();
+      }
+      await dispatcher.send('worker-heartbeat', {});
+      expect(published).toEqual(['task.multi', 'worker.heartbeat']);
+      await new Promise((resolve) => setTimeout(resolve, QUIET_EVENTS_MS + 50));
+      batchOf(dispatcher, 100);
+      await dispatcher.close();
+      expect(published).toEqual(['task.multi', 'worker.heartbeat', 'task.multi']);
+    });
+
+    it('a monitor that subscribes meanwhile gets the task events from the end of the quiet time on', async () => {
+      const { broker, dispatcher } = unobserved();
+      batchOf(dispatcher, 0);
+      await flush();
+      await flush();
+      const seen: unknown[] = [];
+      await broker.subscribeFanout('celeryev', '#', (raw) => seen.push(...decodeEventEnvelope(raw).map((e) => e['uuid'])));
+      await new Promise((resolve) => setTimeout(resolve, QUIET_EVENTS_MS + 50));
+      batchOf(dispatcher, 100);
+      await dispatcher.close();
+      await flush();
+      expect(seen).toEqual(['100', '101', '102']);
+      batchOf(dispatcher, 200);
+      await dispatcher.close();
+      await flush();
+      expect(seen).toEqual(['100', '101', '102', '200', '201', '202']);
+    });
+
+    it('sends every batch through a broker that cannot tell who listens (AMQP)', async () => {
+      const { published, dispatcher } = unobserved('unknown');
+      for (let round = 0; round < 3; round++) {
+        batchOf(dispatcher, 10 * round);
+        await flush();
+        await flush();
+      }
+      expect(published).toEqual(['task.multi', 'task.multi', 'task.multi']);
+    });
+  });
+
   it('never throws when the broker refuses', async () => {
     const { broker, dispatcher } = await setup(true);
     await broker.close();
@@ -130,7 +198,7 @@ describe('task events written from the worker event', () => {
       broker.publishFanout = (_exchange, _routingKey, raw) => {
         const envelope = JSON.parse(raw.toString()) as { body: string };
         published.push(Buffer.from(envelope.body, 'base64').toString('latin1'));
-        return Promise.resolve();
+        return Promise.resolve(1);
       };
       for (const event of everyTaskEvent()) {
         if (direct) dispatcher.sendTaskEvent(event);
