@@ -17,33 +17,26 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type * as Celeriac from 'celeriac';
 import { buildRevision, git } from './lib/ab.js';
+import { strictFlags, wholeNumber } from './lib/args.js';
 import { median, nowMs, sleep } from './lib/stats.js';
 
-const { values } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    pairs: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '6' },
-    warm: { type: 'string', default: '3' },
-    n: { type: 'string', default: '10000' },
-    concurrency: { type: 'string', default: '100' },
-    port: { type: 'string', default: '6530' },
-    child: { type: 'string' },
-  },
+const values = strictFlags(process.argv.slice(2), {
+  base: { type: 'string' },
+  pairs: { type: 'string', default: '3' },
+  rounds: { type: 'string', default: '6' },
+  warm: { type: 'string', default: '3' },
+  n: { type: 'string', default: '10000' },
+  concurrency: { type: 'string', default: '100' },
+  port: { type: 'string', default: '6530' },
+  child: { type: 'string' },
 });
-const num = (flag: string, text: string | undefined, min: number): number => {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min) throw new Error(`warm-ab: --${flag} must be a whole number >= ${min}, got ${JSON.stringify(text)}`);
-  return v;
-};
-const n = num('n', values.n, 1);
-const rounds = num('rounds', values.rounds, 1);
-const warm = num('warm', values.warm, 0);
-const port = num('port', values.port, 1);
-const concurrency = num('concurrency', values.concurrency, 1);
+const n = wholeNumber('--n', values.n, 1);
+const rounds = wholeNumber('--rounds', values.rounds, 1);
+const warm = wholeNumber('--warm', values.warm, 0);
+const port = wholeNumber('--port', values.port, 1, 65535);
+const concurrency = wholeNumber('--concurrency', values.concurrency, 1);
 
 interface Batch {
   cpuUs: number;
@@ -91,7 +84,7 @@ async function child(module: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (values.base === undefined) throw new Error('warm-ab: --base <git rev> is required');
-  const pairs = num('pairs', values.pairs, 1);
+  const pairs = wholeNumber('--pairs', values.pairs, 1);
   const sides = [
     { label: `base ${git('rev-parse', '--short', values.base)}`, module: buildRevision(values.base) },
     { label: `HEAD ${git('rev-parse', '--short', 'HEAD')}`, module: fileURLToPath(new URL('../packages/celeriac/dist/index.js', import.meta.url)) },
