@@ -2,12 +2,12 @@
  * A worker with task events on (`-E`) on the real Redis: while no monitor subscribes to the
  * event channels, it publishes a task.multi batch or two per QUIET_EVENTS_MS (each PUBLISH
  * answers how many subscribers it reached: none), not one or more per task; a monitor that subscribes
- * gets every event of the tasks sent QUIET_EVENTS_MS after it did.
+ * gets every event of the tasks sent once the worker has asked again (within a quiet period or so).
  */
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sleep, waitFor } from 'celeriac/testing';
+import { waitFor } from 'celeriac/testing';
 import { createApp, Worker, type App } from 'celeriac';
 import { RedisBackend, RedisBroker } from 'celeriac/redis';
 import { EVENT_EXCHANGE, decodeEventEnvelope, type EventDict } from '../../src/protocol/events.js';
@@ -58,15 +58,27 @@ describe.runIf(ready)('task events while nobody listens (Redis)', () => {
     // One per period, or two when the next flush comes before the answer to the last one.
     expect(batches.length).toBeLessThanOrEqual(2 * Math.ceil(periods) + 2);
 
-    // A monitor on its own connection subscribes; tasks sent a quiet period later are all seen.
+    // A monitor on its own connection subscribes: within a quiet period or so the worker asks
+    // again and finds it (one task sent after another until one shows all three events).
     const monitor = makeApp();
     const events: EventDict[] = [];
     const stop = await monitor.broker.subscribeFanout(EVENT_EXCHANGE, 'task.#', (raw) => events.push(...decodeEventEnvelope(raw)));
-    await sleep(QUIET_EVENTS_MS + 100);
+    const types = (id: string) => events.filter((e) => e['uuid'] === id).map((e) => e.type);
+    const probes: string[] = [];
+    await waitFor(
+      async () => {
+        const r = await add.delay(0, 0);
+        await r.get({ timeoutMs: 5000 });
+        probes.push(r.id);
+        return probes.some((id) => types(id).length === 3);
+      },
+      'a task with all its events at the monitor',
+      10 * QUIET_EVENTS_MS,
+    );
+    // From then on, every task is seen.
     const sent: Awaited<ReturnType<typeof add.delay>>[] = [];
     for (let i = 0; i < 5; i++) sent.push(await add.delay(100, i));
     for (const r of sent) await r.get({ timeoutMs: 5000 });
-    const types = (id: string) => events.filter((e) => e['uuid'] === id).map((e) => e.type);
     await waitFor(() => sent.every((r) => types(r.id).length === 3), () => `three events per task (got ${sent.map((r) => types(r.id).length).join(', ')})`, 5000);
     for (const r of sent) expect(types(r.id)).toEqual(['task-received', 'task-started', 'task-succeeded']);
     expect(batches.at(-1)).toBeGreaterThanOrEqual(1);

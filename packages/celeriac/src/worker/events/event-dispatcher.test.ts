@@ -94,6 +94,7 @@ describe('EventDispatcher', () => {
   describe('while nobody listens', () => {
     /** A dispatcher on a memory broker with no subscriber; counts what reaches publishFanout, by routing key. */
     function unobserved(reached?: 'unknown') {
+      const time = { ms: 0 };
       const broker = new MemoryBroker();
       const published: string[] = [];
       const publish = broker.publishFanout.bind(broker);
@@ -103,15 +104,15 @@ describe('EventDispatcher', () => {
         const n = await publish(exchange, routingKey, raw);
         return reached === 'unknown' ? undefined : n;
       };
-      const dispatcher = new EventDispatcher({ broker, hostname: 'w@h', clock: new FakeClock(1_795_269_934_000), lamport: new LamportClock(), log: pino({ level: 'silent' }) }, { taskEvents: true });
-      return { broker, published, dispatcher };
+      const dispatcher = new EventDispatcher({ broker, hostname: 'w@h', clock: new FakeClock(1_795_269_934_000), lamport: new LamportClock(), log: pino({ level: 'silent' }) }, { taskEvents: true, monotonicNow: () => time.ms });
+      return { broker, published, dispatcher, time };
     }
     const batchOf = (dispatcher: EventDispatcher, from: number) => {
       for (let i = from; i < from + 3; i++) dispatcher.sendTask('task-started', { uuid: String(i) });
     };
 
     it('builds no task events for QUIET_EVENTS_MS after a batch reached no subscriber, then asks again', async () => {
-      const { published, dispatcher } = unobserved();
+      const { published, dispatcher, time } = unobserved();
       batchOf(dispatcher, 0);
       await flush();
       await flush();
@@ -123,20 +124,25 @@ describe('EventDispatcher', () => {
       }
       await dispatcher.send('worker-heartbeat', {});
       expect(published).toEqual(['task.multi', 'worker.heartbeat']);
-      await new Promise((resolve) => setTimeout(resolve, QUIET_EVENTS_MS + 50));
+      time.ms += QUIET_EVENTS_MS - 1;
+      batchOf(dispatcher, 50);
+      await flush();
+      expect(published).toEqual(['task.multi', 'worker.heartbeat']);
+      time.ms += 1;
       batchOf(dispatcher, 100);
       await dispatcher.close();
       expect(published).toEqual(['task.multi', 'worker.heartbeat', 'task.multi']);
     });
 
     it('a monitor that subscribes meanwhile gets the task events from the end of the quiet time on', async () => {
-      const { broker, dispatcher } = unobserved();
+      const { broker, dispatcher, time } = unobserved();
       batchOf(dispatcher, 0);
       await flush();
       await flush();
       const seen: unknown[] = [];
       await broker.subscribeFanout('celeryev', '#', (raw) => seen.push(...decodeEventEnvelope(raw).map((e) => e['uuid'])));
-      await new Promise((resolve) => setTimeout(resolve, QUIET_EVENTS_MS + 50));
+      batchOf(dispatcher, 50);
+      time.ms += QUIET_EVENTS_MS;
       batchOf(dispatcher, 100);
       await dispatcher.close();
       await flush();

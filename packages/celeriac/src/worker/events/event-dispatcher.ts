@@ -77,11 +77,17 @@ export class EventDispatcher {
   readonly #flushSoon = (): void => this.flush();
   readonly #pending = new Set<Promise<void>>();
   #failures = 0;
-  /** Until when (performance.now() ms) task events are dropped: the last batch reached nobody. */
+  /** Until when (#now() ms) task events are dropped: the last batch reached nobody. */
   #quietUntil = 0;
+  /**
+   * Real time by default, not the host's clock: this is about who listens now, and a fake
+   * clock a test holds still would otherwise keep task events dropped for good.
+   */
+  readonly #now: () => number;
 
-  constructor(private readonly host: EventDispatcherHost, options: { taskEvents: boolean }) {
+  constructor(private readonly host: EventDispatcherHost, options: { taskEvents: boolean; monotonicNow?: () => number }) {
     this.#taskEvents = options.taskEvents;
+    this.#now = options.monotonicNow ?? (() => performance.now());
   }
 
   /** Whether task events are being sent. */
@@ -134,7 +140,7 @@ export class EventDispatcher {
   /** Whether task events are dropped now because the last batch reached no subscriber. */
   #quiet(): boolean {
     if (this.#quietUntil === 0) return false;
-    if (performance.now() < this.#quietUntil) return true;
+    if (this.#now() < this.#quietUntil) return true;
     this.#quietUntil = 0;
     return false;
   }
@@ -184,7 +190,7 @@ export class EventDispatcher {
     // One promise per publish, not three (then, catch, finally): a worker at c=1 publishes per task.
     const p: Promise<void> = this.host.broker.publishFanout(EVENT_EXCHANGE, routingKey, raw).then(
       (reached) => {
-        if (taskEvents && reached === 0) this.#quietUntil = performance.now() + QUIET_EVENTS_MS;
+        if (taskEvents && reached === 0) this.#quietUntil = this.#now() + QUIET_EVENTS_MS;
         this.#failures = 0;
         this.#pending.delete(p);
       },
