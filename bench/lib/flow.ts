@@ -83,6 +83,12 @@ export interface RoundTripParts {
   cleanup(): Promise<void>;
 }
 
+/** CPU seconds per process over `calls` calls, as µs per call. */
+function perCall(calls: number, seconds: { client: number; worker: number; redis: number }): RoundTripResult['cpuUs'] {
+  const us = (s: number) => (calls === 0 ? 0 : (s / calls) * 1e6);
+  return { client: us(seconds.client), worker: us(seconds.worker), redis: us(seconds.redis) };
+}
+
 /** Warm-up calls not measured, before the n measured ones. */
 export const WARMUP_CALLS = 50;
 
@@ -95,6 +101,7 @@ export async function runRoundTrip(ctx: BenchContext, n: number, parts: RoundTri
     for (let i = 0; i < WARMUP_CALLS; i++) await withTimeout(parts.call(), 10_000, 'a warm-up round trip');
     collectGarbage();
     const samples: number[] = [];
+    const cpu0 = { client: process.cpuUsage(), worker: worker.cpu(), redis: await ctx.redisCpuSeconds() };
     const deadline = nowMs() + ctx.stepTimeoutMs;
     for (let i = 0; i < n; i++) {
       const t0 = nowMs();
@@ -102,9 +109,11 @@ export async function runRoundTrip(ctx: BenchContext, n: number, parts: RoundTri
       samples.push(nowMs() - t0);
       if (nowMs() > deadline) break;
     }
+    const client = process.cpuUsage(cpu0.client);
+    const cpuUs = perCall(samples.length, { client: (client.user + client.system) / 1e6, worker: worker.cpu() - cpu0.worker, redis: (await ctx.redisCpuSeconds()) - cpu0.redis });
     const rss = worker.rss();
     const skipped = samples.length < n ? `exceeded ${ctx.stepTimeoutMs / 1000} s after ${samples.length} calls` : undefined;
-    return { n: samples.length, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), meanMs: mean(samples), rss, ...(skipped ? { skipped } : {}) };
+    return { n: samples.length, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), meanMs: mean(samples), rss, cpuUs, ...(skipped ? { skipped } : {}) };
   } finally {
     await worker?.stop();
     await parts.cleanup();

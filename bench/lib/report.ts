@@ -117,6 +117,14 @@ function rows(report: RunReport): Row[] {
     r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p50Ms, text: fmt(r.roundTrip.p50Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
   each(`Round trip p99, ms`, 'lower', (r) =>
     r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p99Ms, text: fmt(r.roundTrip.p99Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
+  // What a round trip costs the machine: on this 2-core VM the client, the worker and Redis
+  // share two CPUs, and each socket write that wakes another process is dear.
+  each('Round trip CPU per call, us: client + worker + Redis (each)', 'lower', (r) => {
+    const cpu = r.roundTrip?.skipped === undefined ? r.roundTrip?.cpuUs : undefined;
+    if (cpu === undefined) return missing(undefined);
+    const total = cpu.client + cpu.worker + cpu.redis;
+    return { value: total, text: `${fmt(total)} (${fmt(cpu.client)} + ${fmt(cpu.worker)} + ${fmt(cpu.redis)})` };
+  });
   each(`Worker peak RSS, MB, drain c=${top} (Celery: best config)`, 'lower', (r, p) => {
     const d = drainFor(r, p, top);
     return d?.rss ? { value: d.rss.peakMb, text: fmt(d.rss.peakMb, 1) } : missing(undefined);

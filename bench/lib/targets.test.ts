@@ -97,3 +97,16 @@ describe('targetChecks', () => {
     expect(renderMarkdown(run({ celeriac, bullmq, 'bee-queue': bee }))).toContain(`## Targets (reported, not asserted)\n\n${renderTargets(run({ celeriac, bullmq, 'bee-queue': bee }))}`);
   });
 });
+
+describe('round trip CPU row', () => {
+  it('sums the client, worker and Redis CPU per call and lists each; a peer without figures shows none', () => {
+    const measured = (p: PeerResults, cpuUs: { client: number; worker: number; redis: number }): PeerResults => ({ ...p, roundTrip: { ...(p.roundTrip as NonNullable<PeerResults['roundTrip']>), cpuUs } });
+    const md = renderMarkdown(run({ celeriac: measured(celeriac, { client: 343.2, worker: 308, redis: 352.4 }), 'bee-queue': measured(bee, { client: 138.1, worker: 208, redis: 251 }), bullmq }));
+    const row = md.split('\n').find((l) => l.startsWith('| Round trip CPU per call'));
+    expect(row).toContain('| 1,004 (343 + 308 + 352) |');
+    expect(row).toContain('| 597 (138 + 208 + 251) |');
+    // BullMQ's round trip has no figures here: a dash, not a number.
+    const cells = (row ?? '').split('|').map((c) => c.trim());
+    expect(cells).toContain('—');
+  });
+});

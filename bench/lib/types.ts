@@ -96,6 +96,12 @@ export interface RoundTripResult {
   readonly p99Ms: number;
   readonly meanMs: number;
   readonly rss: RssResult | null;
+  /**
+   * CPU per timed call, µs, of the three processes a round trip goes through: the bench
+   * process (the client), the worker (all its threads) and the Redis server. Absent where
+   * the client is not the bench process (Celery's Python producer).
+   */
+  readonly cpuUs?: { readonly client: number; readonly worker: number; readonly redis: number };
   readonly skipped?: string;
 }
 
