@@ -3,6 +3,13 @@
  * The Redis backend's pub/sub side: one subscriber connection shared by every waiter, one
  * SUBSCRIBE per task channel however many listeners it has (ref-counted), as Celery's
  * client does (docs/protocol.md §3.4: channel = key name).
+ *
+ * A channel whose last listener left is unsubscribed lazily: its UNSUBSCRIBE goes out with
+ * the connection's next SUBSCRIBE, in the same write, or after {@link UNSUBSCRIBE_LINGER_MS}
+ * when none comes, or at once past {@link UNSUBSCRIBE_HELD_MAX} held channels. A client that
+ * sends a task and waits for its result, then the next, made four socket writes per task
+ * (publish, SUBSCRIBE, GET, UNSUBSCRIBE), each one waking Redis; now three. A message that
+ * reaches a held channel has no listener and is dropped, as after an UNSUBSCRIBE.
  */
 import type { Buffer } from 'node:buffer';
 import { decodeResultMeta } from '../../protocol/result.js';
@@ -15,6 +22,12 @@ import { toTransportError } from '../../redis/client.js';
 import type { TransportLog } from '../../core/transport-table.js';
 
 type Listener = (meta: ResultMeta) => void;
+
+/** Longest an UNSUBSCRIBE waits for a SUBSCRIBE to go out with (ms). */
+export const UNSUBSCRIBE_LINGER_MS = 20;
+
+/** Held UNSUBSCRIBEs past which they all go out at once. */
+export const UNSUBSCRIBE_HELD_MAX = 64;
 
 interface Channel {
   readonly listeners: Set<Listener>;
@@ -29,6 +42,9 @@ export class ResultSubscriptions {
   readonly #connection: LazyRedisClient;
   readonly #log: TransportLog;
   readonly #channels = new Map<string, Channel>();
+  /** Channels with no listener left whose UNSUBSCRIBE is held (see the module comment). */
+  readonly #held = new Map<string, Channel>();
+  #flushTimer: NodeJS.Timeout | undefined;
 
   /** @param connection The subscriber connection (its own, never used for commands). */
   constructor(connection: LazyRedisClient, log: TransportLog) {
@@ -72,12 +88,24 @@ export class ResultSubscriptions {
     this.#channels.get(channel)?.dispatch(text);
   }
 
-  /** Forgets every listener (the connection itself is closed by its owner). */
+  /** Forgets every listener and held UNSUBSCRIBE (the connection itself is closed by its owner). */
   clear(): void {
     this.#channels.clear();
+    this.#held.clear();
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
   }
 
   #open(channel: string): Channel {
+    // Still subscribed in Redis (its UNSUBSCRIBE is held): taken back, no command at all.
+    const held = this.#held.get(channel);
+    if (held !== undefined) {
+      this.#held.delete(channel);
+      this.#channels.set(channel, held);
+      return held;
+    }
+    // The held UNSUBSCRIBEs go out first, in the same write as this SUBSCRIBE.
+    this.#flush();
     const ch: Channel = {
       listeners: new Set(),
       dispatch: (message) => this.#dispatch(channel, ch, message.toString()),
@@ -96,17 +124,36 @@ export class ResultSubscriptions {
 
   async #remove(channel: string, ch: Channel, entry: Listener): Promise<void> {
     ch.listeners.delete(entry);
-    if (ch.listeners.size > 0) return;
-    if (this.#channels.get(channel) === ch) this.#channels.delete(channel);
-    try {
-      await ch.ready;
-      const client = await this.#connection.connect();
-      // By listener identity: a newer entry for the same channel keeps its subscription, and
-      // node-redis sends UNSUBSCRIBE only when the channel has no listener left.
-      await client.unsubscribe(channel, ch.dispatch);
-    } catch {
-      // Closed or disconnected: the server forgets a dead connection's subscriptions anyway.
+    if (ch.listeners.size > 0 || this.#channels.get(channel) !== ch) return;
+    this.#channels.delete(channel);
+    this.#held.set(channel, ch);
+    if (this.#held.size >= UNSUBSCRIBE_HELD_MAX) this.#flush();
+    else if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => this.#flush(), UNSUBSCRIBE_LINGER_MS);
+      this.#flushTimer.unref();
     }
+  }
+
+  /** Sends every held UNSUBSCRIBE now (synchronously queued: they share the caller's write). */
+  #flush(): void {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    if (this.#held.size === 0) return;
+    const held = [...this.#held];
+    this.#held.clear();
+    // The connection is up (each held channel was subscribed on it): this resolves in the
+    // current turn, ahead of a SUBSCRIBE asked for after it.
+    this.#connection.connect().then(
+      (client) => {
+        // By listener identity: a newer entry for the same channel keeps its subscription,
+        // and node-redis sends UNSUBSCRIBE only when the channel has no listener left.
+        for (const [channel, ch] of held) client.unsubscribe(channel, ch.dispatch).catch(ignore);
+      },
+      // Closed or disconnected: the server forgets a dead connection's subscriptions anyway.
+      ignore,
+    );
   }
 
   #dispatch(channel: string, ch: Channel, message: string): void {
@@ -128,3 +175,5 @@ export class ResultSubscriptions {
     }
   }
 }
+
+const ignore = (): void => undefined;

@@ -73,6 +73,36 @@ describe.runIf(run)('RedisBackend on Redis', () => {
       raw.destroy();
     });
 
+    it('unsubscribes an ended wait lazily: with the next SUBSCRIBE, or by itself soon after', async () => {
+      const backend = open();
+      const [a, b] = [randomUUID(), randomUUID()];
+      const subscribers = async (id: string) => Number((await raw.pubSubNumSub(key(id)))[key(id)] ?? 0);
+      const offA = await backend.subscribe(a, () => undefined);
+      expect(await subscribers(a)).toBe(1);
+      await offA();
+      // The next SUBSCRIBE carries the held UNSUBSCRIBE ahead of it on the same connection.
+      const offB = await backend.subscribe(b, () => undefined);
+      expect(await subscribers(a)).toBe(0);
+      expect(await subscribers(b)).toBe(1);
+      await offB();
+      await expect.poll(() => subscribers(b), { timeout: 2000 }).toBe(0);
+    });
+
+    it('gives a new wait on a channel whose UNSUBSCRIBE is held its result, and nothing to the ended one', async () => {
+      const backend = open();
+      const id = randomUUID();
+      const ended: ResultMeta[] = [];
+      const waiting: ResultMeta[] = [];
+      const off = await backend.subscribe(id, (m) => ended.push(m));
+      await off();
+      await backend.store(meta(id, 'STARTED'), { expiresSec: 60 });
+      await backend.subscribe(id, (m) => waiting.push(m));
+      await backend.store(meta(id, 'SUCCESS', 3), { expiresSec: 60 });
+      // STARTED's message may come in after the new wait joined the channel: it is the new one's.
+      await expect.poll(() => waiting.at(-1)?.status).toBe('SUCCESS');
+      expect(ended).toEqual([]);
+    });
+
     it('stores exactly encodeResultMeta text with the TTL, and PUBLISHes it on the key name', async () => {
       const backend = open();
       const id = randomUUID();
