@@ -29,7 +29,7 @@ function pkg(built = true): string {
 }
 
 describe('isBuilt', () => {
-  it('is true only when the build info is newer than every library file and the Lua scripts match', () => {
+  it('is true only when every library file has a compiled twin newer than itself and the Lua scripts match', () => {
     const p = pkg();
     expect(isBuilt(p)).toBe(true);
     const future = new Date(Date.now() + 60_000);
@@ -37,6 +37,26 @@ describe('isBuilt', () => {
     utimesSync(join(p, 'src', 'a.test.ts'), future, future);
     expect(isBuilt(p)).toBe(true);
     utimesSync(join(p, 'src', 'a.ts'), future, future);
+    expect(isBuilt(p)).toBe(false);
+  });
+
+  it('is false after a type check rewrote the build info but emitted nothing (tsc --noEmit)', () => {
+    const p = pkg();
+    const future = new Date(Date.now() + 60_000);
+    const later = new Date(Date.now() + 120_000);
+    utimesSync(join(p, 'src', 'a.ts'), future, future);
+    utimesSync(join(p, 'dist', '.tsbuildinfo'), later, later);
+    expect(isBuilt(p)).toBe(false);
+    // Emitted again after the edit: current.
+    utimesSync(join(p, 'dist', 'a.js'), later, later);
+    expect(isBuilt(p)).toBe(true);
+  });
+
+  it('is false when a library file has no compiled twin', () => {
+    const p = pkg();
+    const past = new Date(Date.now() - 60_000);
+    writeFileSync(join(p, 'src', 'b.ts'), 'export const b = 2;');
+    utimesSync(join(p, 'src', 'b.ts'), past, past);
     expect(isBuilt(p)).toBe(false);
   });
 

@@ -12,10 +12,12 @@
  * loaded from both src/ and dist/ would break `instanceof`). Test files still go through
  * vite; their imports of the library land on dist/ like any other.
  *
- * Current means what it means for child processes (test/support/node-script.ts): the build
- * info is newer than every library file of src/, and every Lua script in dist/ equals its
- * source. A plain `npx vitest run` on an edited tree therefore runs the sources, never stale
- * code; so does watch mode (files change under it) and `CELERIAC_TEST_FROM=src`.
+ * Current means what it means for child processes (test/support/node-script.ts): every
+ * library file of src/ has its compiled twin in dist/, written after it, and every Lua script
+ * in dist/ equals its source. A plain `npx vitest run` on an edited tree therefore runs the
+ * sources, never stale code; so does watch mode (files change under it) and
+ * `CELERIAC_TEST_FROM=src`. The build info's time is no proof: `tsc -p <pkg> --noEmit` (a type
+ * check) rewrites it and emits nothing.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -25,25 +27,24 @@ import type { Plugin } from 'vite';
 const NOT_COMPILED = /\.test\.ts$/;
 
 /**
- * True when every library file of `pkg`/src is older than its last build, and every Lua script
- * is in dist/ as it is in src/. Test files, which the build does not compile, do not count:
- * `tsc -b` would not rebuild for them, so an edit of one would leave dist/ "stale" until the
- * next change of a library file.
+ * True when every library file of `pkg`/src has a compiled twin in dist/ written after it, and
+ * every Lua script is in dist/ as it is in src/. Test files, which the build does not compile,
+ * do not count: `tsc -b` would not rebuild for them, so an edit of one would leave dist/
+ * "stale" until the next change of a library file.
  */
 export function isBuilt(pkg: string): boolean {
   const src = join(pkg, 'src');
   const dist = join(pkg, 'dist');
-  const info = join(dist, '.tsbuildinfo');
-  if (!existsSync(info)) return false;
-  const builtAt = statSync(info).mtimeMs;
+  if (!existsSync(join(dist, '.tsbuildinfo'))) return false;
   for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const file = join(entry.parentPath, entry.name);
     if (entry.name.endsWith('.lua')) {
       const built = join(dist, relative(src, file));
       if (!existsSync(built) || !readFileSync(built).equals(readFileSync(file))) return false;
-    } else if (entry.name.endsWith('.ts') && !NOT_COMPILED.test(entry.name) && statSync(file).mtimeMs > builtAt) {
-      return false;
+    } else if (entry.name.endsWith('.ts') && !NOT_COMPILED.test(entry.name) && !entry.name.endsWith('.d.ts')) {
+      const twin = join(dist, relative(src, file)).replace(/\.ts$/, '.js');
+      if (!existsSync(twin) || statSync(file).mtimeMs > statSync(twin).mtimeMs) return false;
     }
   }
   return true;
