@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError } from 'redis';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { failureState } from '../core/failure-state.js';
 import { classifyRedisFailure } from './error-kind.js';
@@ -20,6 +21,13 @@ describe('Redis failure kinds', () => {
     expect(classifyRedisFailure(socket('ECONNREFUSED'))).toBe('transient');
     expect(classifyRedisFailure(new Error('could not connect within 300 ms', { cause: socket('ECONNRESET') }))).toBe('transient');
     expect(classifyRedisFailure(Object.assign(new Error('Socket closed unexpectedly'), { name: 'SocketClosedUnexpectedlyError' }))).toBe('transient');
+    // node-redis's own classes, as it throws them: their `.name` is plain `Error`.
+    for (const Class of [SocketClosedUnexpectedlyError, ClientOfflineError, ClientClosedError, ConnectionTimeoutError]) {
+      const err = new Class();
+      expect(err.name).toBe('Error');
+      expect(classifyRedisFailure(err)).toBe('transient');
+      expect(classifyRedisFailure(new CeleriacError(ErrorCodes.TRANSPORT, `Redis error during SUBSCRIBE x: ${err.message}`, { cause: err }))).toBe('transient');
+    }
   });
 
   it('credentials, permissions and a database the server lacks are refused', () => {

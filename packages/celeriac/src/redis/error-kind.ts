@@ -42,8 +42,16 @@ const TRANSIENT_ERR = /^ERR max number of clients reached/;
 /** Node socket codes of a connection that failed or broke (the server may come back). */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 
-/** node-redis's error classes for a connection that failed, broke or timed out. */
+/**
+ * node-redis's error classes for a connection that failed, broke or timed out. Matched by the
+ * class's own name: node-redis does not set `name` on them, so their `.name` reads `Error`.
+ */
 const CONNECTION_ERRORS = new Set(['SocketClosedUnexpectedlyError', 'ConnectionTimeoutError', 'SocketTimeoutError', 'ClientClosedError', 'ClientOfflineError', 'ReconnectStrategyError']);
+
+/** Whether `e` is one of {@link CONNECTION_ERRORS}, by its `name` or by its class. */
+function isConnectionError(e: Error): boolean {
+  return CONNECTION_ERRORS.has(e.name) || CONNECTION_ERRORS.has((e.constructor as { name?: unknown } | undefined)?.name as string);
+}
 
 /** Node's TLS verification failures: an untrusted or wrong certificate. */
 const TLS_VERIFY_CODES = new Set([
@@ -69,6 +77,6 @@ export function classifyRedisFailure(err: unknown): RedisFailureKind {
   if (REFUSED_CODES.has(state)) return 'refused';
   if (TRANSIENT_CODES.has(state) || CONNECTION_CODES.has(state)) return 'transient';
   for (const e of chain(err)) if (TRANSIENT_ERR.test(e.message)) return 'transient';
-  for (const e of chain(err)) if (CONNECTION_ERRORS.has(e.name)) return 'transient';
+  for (const e of chain(err)) if (isConnectionError(e)) return 'transient';
   return FINAL_CODES.has(state) ? 'final' : 'other';
 }
