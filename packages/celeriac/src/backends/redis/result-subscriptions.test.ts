@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LazyRedisClient } from '../../redis/lazy-client.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { encodeResultMeta } from '../../protocol/result.js';
-import { ResultSubscriptions, UNSUBSCRIBE_HELD_MAX, UNSUBSCRIBE_LINGER_MS } from './result-subscriptions.js';
+import { SocketClosedUnexpectedlyError } from 'redis';
+import { ErrorCodes } from '../../errors.js';
+import { ResultSubscriptions, UNSUBSCRIBE_HELD_MAX, UNSUBSCRIBE_LINGER_MS, UNSUBSCRIBE_RETRY_MS } from './result-subscriptions.js';
 
 type Dispatch = (message: string) => void;
 
@@ -122,5 +124,110 @@ describe('ResultSubscriptions: lazy UNSUBSCRIBE', () => {
     await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_LINGER_MS * 2);
     // The connection is closed by its owner: no UNSUBSCRIBE is sent on it.
     expect(calls.filter((c) => c.op === 'unsubscribe')).toEqual([]);
+  });
+});
+
+describe('ResultSubscriptions: a SUBSCRIBE lost with its connection', () => {
+  /** A connection whose next SUBSCRIBEs fail with `errors`, in order, then succeed. */
+  function failingConnection(errors: Error[]) {
+    let subscribes = 0;
+    const client = {
+      subscribe: () => {
+        subscribes++;
+        const err = errors.shift();
+        return err === undefined ? Promise.resolve() : Promise.reject(err);
+      },
+      unsubscribe: () => Promise.resolve(),
+    };
+    return { connection: { connect: () => Promise.resolve(client) } as unknown as LazyRedisClient, subscribes: () => subscribes };
+  }
+  const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+
+  it('is sent once more when the connection dropped under it, and the wait goes on', async () => {
+    const { connection, subscribes } = failingConnection([named('SocketClosedUnexpectedlyError', 'Socket closed unexpectedly')]);
+    const subs = new ResultSubscriptions(connection, () => undefined);
+    await expect(subs.add('a', () => undefined)).resolves.toBeTypeOf('function');
+    expect(subscribes()).toBe(2);
+    expect(subs.channels()).toEqual(['a']);
+    subs.clear();
+  });
+
+  it('is not sent again after a second loss, nor after a refusal: the wait fails with TRANSPORT and keeps nothing', async () => {
+    const lost = failingConnection([named('SocketClosedUnexpectedlyError', 'Socket closed unexpectedly'), named('SocketClosedUnexpectedlyError', 'Socket closed unexpectedly')]);
+    const twice = new ResultSubscriptions(lost.connection, () => undefined);
+    await expect(twice.add('a', () => undefined)).rejects.toMatchObject({ code: ErrorCodes.TRANSPORT });
+    expect(lost.subscribes()).toBe(2);
+    expect(twice.channels()).toEqual([]);
+    const refused = failingConnection([Object.assign(new Error('NOPERM this user has no permissions to access one of the channels'), { name: 'ErrorReply' })]);
+    const once = new ResultSubscriptions(refused.connection, () => undefined);
+    await expect(once.add('a', () => undefined)).rejects.toMatchObject({ code: expect.any(String) });
+    expect(refused.subscribes()).toBe(1);
+    expect(once.channels()).toEqual([]);
+  });
+});
+
+describe('ResultSubscriptions: an UNSUBSCRIBE lost with its connection', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A connection whose UNSUBSCRIBEs fail with `errors`, in order, then succeed. */
+  function connectionLosing(errors: Error[]) {
+    const unsubscribes: string[] = [];
+    const client = {
+      subscribe: () => Promise.resolve(),
+      unsubscribe: (channel: string) => {
+        unsubscribes.push(channel);
+        const err = errors.shift();
+        return err === undefined ? Promise.resolve() : Promise.reject(err);
+      },
+    };
+    return { connection: { connect: () => Promise.resolve(client) } as unknown as LazyRedisClient, unsubscribes };
+  }
+  const lost = () => new SocketClosedUnexpectedlyError();
+
+  it('is held again and sent once a second later, not in a loop', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { connection, unsubscribes } = connectionLosing([lost()]);
+    const subs = new ResultSubscriptions(connection, () => undefined);
+    await (await subs.add('a', () => undefined))();
+    await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_LINGER_MS);
+    expect(unsubscribes).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_RETRY_MS - 1);
+    expect(unsubscribes).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(unsubscribes).toEqual(['a', 'a']);
+    await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_RETRY_MS * 5);
+    expect(unsubscribes).toEqual(['a', 'a']);
+    subs.clear();
+  });
+
+  it('goes with the next SUBSCRIBE if one comes first', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { connection, unsubscribes } = connectionLosing([lost()]);
+    const subs = new ResultSubscriptions(connection, () => undefined);
+    await (await subs.add('a', () => undefined))();
+    await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_LINGER_MS);
+    await subs.add('b', () => undefined);
+    expect(unsubscribes).toEqual(['a', 'a']);
+    subs.clear();
+  });
+
+  it('is dropped when the failure is not the connection, or after clear()', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const refused = connectionLosing([Object.assign(new Error('NOPERM no permissions'), { name: 'ErrorReply' })]);
+    const a = new ResultSubscriptions(refused.connection, () => undefined);
+    await (await a.add('a', () => undefined))();
+    await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_LINGER_MS + UNSUBSCRIBE_RETRY_MS * 2);
+    expect(refused.unsubscribes).toEqual(['a']);
+
+    const closing = connectionLosing([lost()]);
+    const b = new ResultSubscriptions(closing.connection, () => undefined);
+    await (await b.add('a', () => undefined))();
+    await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_LINGER_MS - 1);
+    b.clear();
+    await vi.advanceTimersByTimeAsync(UNSUBSCRIBE_RETRY_MS * 2);
+    expect(closing.unsubscribes).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

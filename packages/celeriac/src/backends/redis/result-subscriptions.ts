@@ -11,6 +11,10 @@
  * task (publish; SUBSCRIBE with the last task's UNSUBSCRIBE; GET), not four, and each write
  * it saves is one Redis does not have to wake for. A message that reaches a held channel has
  * no listener and is dropped, as after an UNSUBSCRIBE.
+ *
+ * When the connection drops, node-redis reconnects and renews the subscriptions it saw
+ * acknowledged. A SUBSCRIBE or UNSUBSCRIBE caught in flight is not among them: the SUBSCRIBE is
+ * sent once more (it waits for the reconnect), the UNSUBSCRIBE held again.
  */
 import type { Buffer } from 'node:buffer';
 import { decodeResultMeta } from '../../protocol/result.js';
@@ -20,6 +24,7 @@ import { coerceError } from '../../errors.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { LazyRedisClient } from '../../redis/lazy-client.js';
 import { toTransportError } from '../../redis/client.js';
+import { classifyRedisFailure } from '../../redis/error-kind.js';
 import type { TransportLog } from '../../core/transport-table.js';
 
 type Listener = (meta: ResultMeta) => void;
@@ -29,6 +34,9 @@ export const UNSUBSCRIBE_LINGER_MS = 20;
 
 /** Held UNSUBSCRIBEs past which they all go out at once. */
 export const UNSUBSCRIBE_HELD_MAX = 64;
+
+/** Wait before an UNSUBSCRIBE lost with its connection is sent again, when no SUBSCRIBE takes it sooner (ms). */
+export const UNSUBSCRIBE_RETRY_MS = 1000;
 
 interface Channel {
   readonly listeners: Set<Listener>;
@@ -46,6 +54,8 @@ export class ResultSubscriptions {
   /** Channels with no listener left whose UNSUBSCRIBE is held (see the module comment). */
   readonly #held = new Map<string, Channel>();
   #flushTimer: NodeJS.Timeout | undefined;
+  /** Set by clear(): the connection is being closed, nothing more is sent on it. */
+  #cleared = false;
 
   /** @param connection The subscriber connection (its own, never used for commands). */
   constructor(connection: LazyRedisClient, log: TransportLog) {
@@ -93,6 +103,7 @@ export class ResultSubscriptions {
 
   /** Forgets every listener and held UNSUBSCRIBE (the connection itself is closed by its owner). */
   clear(): void {
+    this.#cleared = true;
     this.#channels.clear();
     this.#held.clear();
     clearTimeout(this.#flushTimer);
@@ -115,8 +126,12 @@ export class ResultSubscriptions {
       ready: Promise.resolve(),
     };
     this.#channels.set(channel, ch);
-    ch.ready = this.#connection.connect()
-      .then((client: RedisClient) => client.subscribe(channel, ch.dispatch))
+    const subscribe = () => this.#connection.connect().then((client: RedisClient) => client.subscribe(channel, ch.dispatch));
+    ch.ready = subscribe()
+      // A SUBSCRIBE written as the connection dropped fails, and node-redis does not renew it
+      // when it reconnects (it renews the acknowledged ones): sent once more, it waits for the
+      // reconnect in node-redis's offline queue. Once only: a second failure is the caller's.
+      .catch((err: unknown) => (classifyRedisFailure(err) === 'transient' ? subscribe() : Promise.reject(err)))
       .then(() => undefined)
       .catch((err: unknown) => {
         if (this.#channels.get(channel) === ch) this.#channels.delete(channel);
@@ -130,12 +145,29 @@ export class ResultSubscriptions {
     ch.listeners.delete(entry);
     if (ch.listeners.size > 0 || this.#channels.get(channel) !== ch) return;
     this.#channels.delete(channel);
+    this.#hold(channel, ch, UNSUBSCRIBE_LINGER_MS);
+  }
+
+  /** Holds the UNSUBSCRIBE of `channel`, to go out with the next SUBSCRIBE or after `waitMs`. */
+  #hold(channel: string, ch: Channel, waitMs: number): void {
     this.#held.set(channel, ch);
     if (this.#held.size >= UNSUBSCRIBE_HELD_MAX) this.#flush();
     else if (this.#flushTimer === undefined) {
-      this.#flushTimer = setTimeout(() => this.#flush(), UNSUBSCRIBE_LINGER_MS);
+      this.#flushTimer = setTimeout(() => this.#flush(), waitMs);
       this.#flushTimer.unref();
     }
+  }
+
+  /**
+   * An UNSUBSCRIBE lost with its connection: node-redis subscribes the channel again when it
+   * reconnects, so it is held again, to go with the next SUBSCRIBE or in a second at most
+   * (one try per second while the server is away, not a loop). Not when the channel has a
+   * listener again, nor after clear().
+   */
+  #unsubscribeFailed(channel: string, ch: Channel, err: unknown): void {
+    if (this.#cleared || classifyRedisFailure(err) !== 'transient') return;
+    if (this.#channels.has(channel) || this.#held.has(channel)) return;
+    this.#hold(channel, ch, UNSUBSCRIBE_RETRY_MS);
   }
 
   /** Sends every held UNSUBSCRIBE now (synchronously queued: they share the caller's write). */
@@ -153,7 +185,7 @@ export class ResultSubscriptions {
       (client) => {
         // By listener identity: a newer entry for the same channel keeps its subscription,
         // and node-redis sends UNSUBSCRIBE only when the channel has no listener left.
-        for (const [channel, ch] of held) client.unsubscribe(channel, ch.dispatch).catch(ignore);
+        for (const [channel, ch] of held) client.unsubscribe(channel, ch.dispatch).catch((err: unknown) => this.#unsubscribeFailed(channel, ch, err));
       },
       // Closed or disconnected: the server forgets a dead connection's subscriptions anyway.
       ignore,

@@ -262,6 +262,33 @@ describe.runIf(run)('RedisBackend on Redis', () => {
       }
     });
 
+    it('held UNSUBSCRIBEs survive a killed subscriber: the next waits get their results, and nothing is left subscribed', async () => {
+      const server = new RedisServerProcess(await freePort());
+      await server.start();
+      const backend = new RedisBackend({ url: server.url });
+      const raw = createClient({ url: server.url });
+      try {
+        await raw.connect();
+        // Ten waits end: their UNSUBSCRIBEs are held.
+        const offs = await Promise.all(Array.from({ length: 10 }, () => backend.subscribe(randomUUID(), () => undefined)));
+        for (const off of offs) await off();
+        // The subscriber connection dies with them held; node-redis reconnects and resubscribes.
+        expect(await raw.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])).toBe(1);
+        const id = randomUUID();
+        const seen: ResultMeta[] = [];
+        const off = await backend.subscribe(id, (m) => seen.push(m));
+        await backend.store(meta(id, 'SUCCESS', 9), { expiresSec: 60 });
+        await expect.poll(() => seen.at(-1)?.result, { timeout: 3000 }).toBe(9);
+        await off();
+        // Every held channel goes in the end: the server counts no channel of ours.
+        await expect.poll(async () => ((await raw.sendCommand(['PUBSUB', 'CHANNELS', 'celery-task-meta-*'])) as string[]).length, { timeout: 3000 }).toBe(0);
+      } finally {
+        raw.destroy();
+        await backend.close();
+        await server.kill();
+      }
+    });
+
     it('gives up on a frozen server after commandTimeoutMs, then reconnects when it answers', async () => {
       const server = new RedisServerProcess(await freePort());
       await server.start();
