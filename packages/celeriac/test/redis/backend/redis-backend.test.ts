@@ -239,13 +239,24 @@ describe.runIf(run)('RedisBackend on Redis', () => {
       await backend.close();
     });
 
-    it('re-reads subscribed keys after a reconnect of the subscriber', async () => {
+    /** A backend and a raw client on a redis-server of the test's own (its connections may be killed); all gone after. */
+    async function onPrivateServer(run: (backend: RedisBackend, raw: ReturnType<typeof createClient>) => Promise<void>): Promise<void> {
       const server = new RedisServerProcess(await freePort());
       await server.start();
       const backend = new RedisBackend({ url: server.url });
       const raw = createClient({ url: server.url });
       try {
         await raw.connect();
+        await run(backend, raw);
+      } finally {
+        raw.destroy();
+        await backend.close();
+        await server.kill();
+      }
+    }
+
+    it('re-reads subscribed keys after a reconnect of the subscriber', () =>
+      onPrivateServer(async (backend, raw) => {
         const id = randomUUID();
         const seen: ResultMeta[] = [];
         await backend.subscribe(id, (m) => seen.push(m));
@@ -255,20 +266,10 @@ describe.runIf(run)('RedisBackend on Redis', () => {
         await raw.set(`celery-task-meta-${id}`, encodeResultMeta(meta(id, 'SUCCESS', 7)));
         await expect.poll(() => seen.length, { timeout: 3000 }).toBeGreaterThanOrEqual(1);
         expect(seen[0]?.result).toBe(7);
-      } finally {
-        raw.destroy();
-        await backend.close();
-        await server.kill();
-      }
-    });
+      }));
 
-    it('held UNSUBSCRIBEs survive a killed subscriber: the next waits get their results, and nothing is left subscribed', async () => {
-      const server = new RedisServerProcess(await freePort());
-      await server.start();
-      const backend = new RedisBackend({ url: server.url });
-      const raw = createClient({ url: server.url });
-      try {
-        await raw.connect();
+    it('held UNSUBSCRIBEs survive a killed subscriber: the next waits get their results, and nothing is left subscribed', () =>
+      onPrivateServer(async (backend, raw) => {
         // Ten waits end: their UNSUBSCRIBEs are held.
         const offs = await Promise.all(Array.from({ length: 10 }, () => backend.subscribe(randomUUID(), () => undefined)));
         for (const off of offs) await off();
@@ -282,12 +283,7 @@ describe.runIf(run)('RedisBackend on Redis', () => {
         await off();
         // Every held channel goes in the end: the server counts no channel of ours.
         await expect.poll(async () => ((await raw.sendCommand(['PUBSUB', 'CHANNELS', 'celery-task-meta-*'])) as string[]).length, { timeout: 3000 }).toBe(0);
-      } finally {
-        raw.destroy();
-        await backend.close();
-        await server.kill();
-      }
-    });
+      }));
 
     it('gives up on a frozen server after commandTimeoutMs, then reconnects when it answers', async () => {
       const server = new RedisServerProcess(await freePort());
