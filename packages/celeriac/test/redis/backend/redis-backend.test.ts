@@ -268,6 +268,22 @@ describe.runIf(run)('RedisBackend on Redis', () => {
         expect(seen[0]?.result).toBe(7);
       }));
 
+    it('a wait on a channel just left sends no UNSUBSCRIBE and no second SUBSCRIBE to the server', () =>
+      onPrivateServer(async (backend, raw) => {
+        const id = randomUUID();
+        const calls = async (command: string) => Number(/calls=(\d+)/.exec(((await raw.info('commandstats')) as string).split('\n').find((l) => l.startsWith(`cmdstat_${command}:`)) ?? '')?.[1] ?? 0);
+        await (await backend.subscribe(id, () => undefined))();
+        // No timer can run between the two: the held channel is taken back as it is.
+        const seen: ResultMeta[] = [];
+        const off = await backend.subscribe(id, (m) => seen.push(m));
+        await backend.store(meta(id, 'SUCCESS', 4), { expiresSec: 60 });
+        await expect.poll(() => seen.at(-1)?.result, { timeout: 3000 }).toBe(4);
+        expect(await calls('subscribe')).toBe(1);
+        expect(await calls('unsubscribe')).toBe(0);
+        await off();
+        await expect.poll(() => calls('unsubscribe'), { timeout: 3000 }).toBe(1);
+      }));
+
     it('held UNSUBSCRIBEs survive a killed subscriber: the next waits get their results, and nothing is left subscribed', () =>
       onPrivateServer(async (backend, raw) => {
         // Ten waits end: their UNSUBSCRIBEs are held.
