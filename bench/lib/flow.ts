@@ -89,8 +89,16 @@ function perCall(calls: number, seconds: { client: number; worker: number; redis
   return { client: us(seconds.client), worker: us(seconds.worker), redis: us(seconds.redis) };
 }
 
-/** Warm-up calls not measured, before the n measured ones. */
-export const WARMUP_CALLS = 50;
+/**
+ * Warm-up calls not measured, before the n measured ones: enough for every peer's client and
+ * worker to reach their steady state. V8 compiles a JS peer's hot path only once it has run
+ * many times; on the 2-vCPU VM (bench/results/2026-11-26-vm-session13.md) a fresh Celeriac
+ * client and worker needed about 3,000 round trips to get there (the first few hundred cost
+ * 3-5 times the CPU of the later ones), Bee-Queue's shorter path fewer. With 50, the row
+ * measured mostly that warm-up, not the latency of a running service. Same for every peer,
+ * Celery's Python producer included.
+ */
+export const WARMUP_CALLS = 3000;
 
 /** n sequential round trips after a warm-up; bounded by ctx.stepTimeoutMs. */
 export async function runRoundTrip(ctx: BenchContext, n: number, parts: RoundTripParts): Promise<RoundTripResult> {
