@@ -4,6 +4,7 @@
  * and a Celeriac/peer ratio column per peer) and the targets of the issue.
  */
 import { EVENTS_COST_TARGET, renderEventsCost } from './events-cost.js';
+import { WARMUP_CALLS } from './flow.js';
 import { batchedRate, drainFor, renderTargets } from './targets.js';
 import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type PeerName, type RoundTripResult } from './types.js';
 
@@ -113,7 +114,7 @@ function rows(report: RunReport): Row[] {
       return { value: d.perSec, text: `${fmt(d.perSec)} in ${fmt(d.seconds, 2)} s` };
     });
   }
-  each(`Round trip p50, ms (${fmt(s.roundTrip)} sequential)`, 'lower', (r) =>
+  each(`Round trip p50, ms (${fmt(s.roundTrip)} sequential, after ${fmt(WARMUP_CALLS)} unmeasured)`, 'lower', (r) =>
     r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p50Ms, text: fmt(r.roundTrip.p50Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
   each(`Round trip p99, ms`, 'lower', (r) =>
     r.roundTrip && !r.roundTrip.skipped ? { value: r.roundTrip.p99Ms, text: fmt(r.roundTrip.p99Ms, 3) } : missing(r.roundTrip?.skipped ?? r.notes.roundTrip));
