@@ -48,6 +48,11 @@ export function pyNumberRepr(value: number): string {
 
 // Printable ASCII except `"` and `\`: written verbatim by both Python and JSON.stringify.
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** Whether `text` is written as it is between quotes (printable ASCII without `"` and `\`). */
+export function isPlainJsonText(text: string): boolean {
+  return PLAIN.test(text);
+}
 // What JSON.stringify leaves unescaped but Python's ensure_ascii escapes: DEL and non-ASCII.
 const NON_ASCII = /[\x7f-\uffff]/g;
 const escapeUnit = (ch: string): string => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;

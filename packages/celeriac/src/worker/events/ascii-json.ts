@@ -8,7 +8,7 @@
  * A worker with `-E` writes three events per task: as strings, the pieces of each event and
  * the batch they were joined into were most of what those events allocated.
  */
-import { pyJsonString, pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
+import { isPlainJsonText, pyJsonString, pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
 import type { Json } from '../../protocol/types.js';
 
 const QUOTE = 0x22;
@@ -38,8 +38,14 @@ export function numberText(value: number): string {
   return pyNumberRepr(value);
 }
 
-/** Below this many characters a string is copied by a loop, above by one native write. */
+/** Below this many characters ASCII text is copied by a loop, above by one native write. */
 const SHORT = 64;
+/**
+ * Strings up to this long (reprs such as `()`, `None`) are checked and copied by a loop; longer
+ * ones (ids, names) by a regular expression and a native write, whose calls cost more than a
+ * few characters do.
+ */
+const TINY = 8;
 /** Below this many bytes constant bytes are copied by a loop, above by TypedArray#set. */
 const SHORT_BYTES = 24;
 
@@ -99,7 +105,19 @@ export class AsciiJsonWriter {
   /** A JSON string, escaped as Python does (`\uXXXX` for all but printable ASCII). */
   string(value: string): void {
     const n = value.length;
-    if (n >= SHORT) return this.ascii(pyJsonString(value));
+    if (n > TINY) {
+      // One native check and one native copy: a loop of charCodeAt cost ~4 ns a character
+      // here, and a task's events hold its id four times.
+      if (!isPlainJsonText(value)) return this.ascii(pyJsonString(value));
+      this.#reserve(n + 2);
+      const buf = this.#buf;
+      const at = this.length;
+      buf[at] = QUOTE;
+      buf.write(value, at + 1, 'latin1');
+      buf[at + 1 + n] = QUOTE;
+      this.length = at + n + 2;
+      return;
+    }
     this.#reserve(n + 2);
     const buf = this.#buf;
     const at = this.length;

@@ -92,6 +92,21 @@ describe('event text', () => {
     expect(viaText(events.slice(0, 2), common, 't', batch)).toBe(viaDicts(events.slice(0, 2), common, 't'));
   });
 
+  it('writes strings as py-json does on both sides of the loop-or-native length, escapes at every place', () => {
+    const w = new AsciiJsonWriter(16);
+    for (const length of [0, 1, 7, 8, 9, 36, 63, 64, 65, 300]) {
+      for (const odd of ['', '"', '\\', '\n', '\x7f', 'é', '\u2028', '\ud83d\ude00', '\ud800']) {
+        for (const at of ['start', 'end']) {
+          const plain = 'a'.repeat(Math.max(0, length - odd.length));
+          const text = at === 'start' ? odd + plain : plain + odd;
+          w.reset();
+          w.string(text);
+          expect(w.bytes.toString('latin1')).toBe(pyJsonStringify(text));
+        }
+      }
+    }
+  });
+
   it('writes numbers as py-json does, the shortcut range and its edges included', () => {
     for (const n of [0, -0, 1, -1, 1e-4, 9.999e-5, 1e16 - 2, 1e16, 1.5e15 + 0.5, 1e21, 1e21 - 65536, 2 ** 53 + 2, 0.1 + 0.2, 1_795_269_934.123, -1e-7, 5e-324, Number.MAX_VALUE]) {
       expect(numberText(n)).toBe(pyNumberRepr(n));

@@ -65,8 +65,12 @@ export class TaskEventBatch implements EventFieldSink {
   #count = 0;
   /** Where the event being written began, to take it back. */
   #mark = 0;
-  /** `{"hostname": ..., "utcoffset": ..., "pid": ..., "clock": `, and what it was made of. */
-  #head = OPEN;
+  /**
+   * What opens the batch's first event (`[{"hostname": ..., "utcoffset": ..., "pid": ..., "clock": `)
+   * and each next one (`, {"hostname": ...`), and what they were made of.
+   */
+  #firstHead = OPEN;
+  #nextHead = NEXT;
   #headOf = '';
   #tail = '';
   #tailOf: readonly [string, string] | readonly [] = [];
@@ -86,15 +90,16 @@ export class TaskEventBatch implements EventFieldSink {
     const of = `${utcoffset} ${pid} ${hostname}`;
     if (of === this.#headOf) return;
     this.#headOf = of;
-    this.#head = asciiBytes(`{"hostname": ${pyJsonString(hostname)}, "utcoffset": ${numberText(utcoffset)}, "pid": ${numberText(pid)}, "clock": `);
+    const head = `{"hostname": ${pyJsonString(hostname)}, "utcoffset": ${numberText(utcoffset)}, "pid": ${numberText(pid)}, "clock": `;
+    this.#firstHead = asciiBytes(`[${head}`);
+    this.#nextHead = asciiBytes(`, ${head}`);
   }
 
   /** Starts an event with its clock value; its fields next, then {@link close} (or {@link abandon}). */
   open(clock: number): void {
     const out = this.#out;
     this.#mark = out.length;
-    out.raw(this.#count === 0 ? OPEN : NEXT);
-    out.raw(this.#head);
+    out.raw(this.#count === 0 ? this.#firstHead : this.#nextHead);
     out.number(clock);
   }
 
