@@ -5,7 +5,7 @@ import type { FanoutExchange } from '../../core/spi/broker.js';
 import { decodeEventEnvelope, type EventDict } from '../../protocol/events.js';
 import { LamportClock } from '../../protocol/lamport-clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
-import { EventDispatcher, QUIET_EVENTS_MS, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS } from './event-dispatcher.js';
+import { EventDispatcher, QUIET_EVENTS_MS, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS, TASK_BATCH_WAIT_MS } from './event-dispatcher.js';
 import { exceptionRepr, signum, taskEventFields } from './task-event-fields.js';
 import type { TaskMessage } from '../../protocol/types.js';
 import type { TaskEvent } from '../task-events.js';
@@ -21,6 +21,8 @@ async function setup(taskEvents: boolean) {
 }
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Past the wait of a batch of task events, and the turn its publish takes. */
+const batchSent = () => new Promise<void>((resolve) => setTimeout(resolve, TASK_BATCH_WAIT_MS + 5)).then(flush);
 
 describe('EventDispatcher', () => {
   it('sends worker events one by one with the common fields', async () => {
@@ -30,13 +32,16 @@ describe('EventDispatcher', () => {
     expect(messages).toEqual([{ rk: 'worker.online', events: [{ hostname: 'w@h', utcoffset: expect.any(Number), pid: process.pid, clock: 1, freq: 2, timestamp: 1_795_269_934, type: 'worker-online' }] }]);
   });
 
-  it('batches task events as task.multi, flushing on the next turn or when full', async () => {
+  it('batches task events as task.multi, sent TASK_BATCH_WAIT_MS after the first one or at once when full', async () => {
     const { messages, dispatcher } = await setup(true);
     dispatcher.sendTask('task-received', { uuid: 'a' });
+    // Events of later turns join the batch: a worker at -c 1 sends one message for many tasks.
+    await flush();
     dispatcher.sendTask('task-started', { uuid: 'a' });
+    await flush();
+    await flush();
     expect(messages).toEqual([]);
-    await flush();
-    await flush();
+    await batchSent();
     expect(messages.map((m) => [m.rk, m.events.map((e) => `${e.type}:${String(e['clock'])}`)])).toEqual([['task.multi', ['task-received:1', 'task-started:2']]]);
     for (let i = 0; i < TASK_BATCH_MAX + 1; i++) dispatcher.sendTask('task-started', { uuid: String(i) });
     await dispatcher.close();
@@ -114,8 +119,7 @@ describe('EventDispatcher', () => {
     it('builds no task events for QUIET_EVENTS_MS after a batch reached no subscriber, then asks again', async () => {
       const { published, dispatcher, time } = unobserved();
       batchOf(dispatcher, 0);
-      await flush();
-      await flush();
+      await batchSent();
       expect(published).toEqual(['task.multi']);
       // Quiet: nothing written, nothing published; worker events still go out.
       for (let round = 0; round < 5; round++) {
@@ -137,8 +141,7 @@ describe('EventDispatcher', () => {
     it('a monitor that subscribes meanwhile gets the task events from the end of the quiet time on', async () => {
       const { broker, dispatcher, time } = unobserved();
       batchOf(dispatcher, 0);
-      await flush();
-      await flush();
+      await batchSent();
       const seen: unknown[] = [];
       await broker.subscribeFanout('celeryev', '#', (raw) => seen.push(...decodeEventEnvelope(raw).map((e) => e['uuid'])));
       batchOf(dispatcher, 50);
@@ -157,8 +160,7 @@ describe('EventDispatcher', () => {
       const { published, dispatcher } = unobserved('unknown');
       for (let round = 0; round < 3; round++) {
         batchOf(dispatcher, 10 * round);
-        await flush();
-        await flush();
+        await batchSent();
       }
       expect(published).toEqual(['task.multi', 'task.multi', 'task.multi']);
     });

@@ -2,9 +2,9 @@
  * @module worker/events/event-dispatcher
  * Sends Celery events from a worker on the `celeryev` fanout exchange (docs/protocol.md
  * §4): worker events (online, heartbeat, offline) one by one, task events batched as
- * `task.multi` arrays like a Python worker does (flushed on the next turn of the event loop
- * or at {@link TASK_BATCH_MAX} events or {@link TASK_BATCH_MAX_CHARS} of JSON), so a busy
- * worker publishes far fewer messages. Task events are written into the batch's bytes as they
+ * `task.multi` arrays like a Python worker does (sent {@link TASK_BATCH_WAIT_MS} after the
+ * batch's first event, or at once at {@link TASK_BATCH_MAX} events or
+ * {@link TASK_BATCH_MAX_CHARS} of JSON), so a worker publishes far fewer messages. Task events are written into the batch's bytes as they
  * come (event-text.ts), not kept as dicts.
  *
  * Task events are only sent while enabled (`-E`, `workerSendTaskEvents`, the
@@ -54,6 +54,15 @@ export const TASK_BATCH_MAX = 256;
  */
 export const TASK_BATCH_MAX_CHARS = 256 * 1024;
 
+/**
+ * Longest a task event waits for others to join its batch (ms). A Python worker sends its batch
+ * on the next turn of its event loop; so did this one, which at -c 1 was one or two messages per
+ * task, each a socket write that wakes Redis and every monitor (+34 % of worker CPU per task
+ * with -E at -c 1, 2026-11-26). Held this long, a busy worker's batches still fill up to
+ * {@link TASK_BATCH_MAX} first, and a monitor sees a quiet worker's task events this much later.
+ */
+export const TASK_BATCH_WAIT_MS = 10;
+
 /** How long task events are dropped unwritten after a batch reached no subscriber. */
 export const QUIET_EVENTS_MS = 250;
 
@@ -73,7 +82,8 @@ export class EventDispatcher {
   #taskEvents: boolean;
   /** Task events of the batch being gathered, written as they come. */
   readonly #batch = new TaskEventBatch();
-  #flushScheduled = false;
+  /** Sends the batch {@link TASK_BATCH_WAIT_MS} after its first event (real time: see #now). */
+  #flushTimer: NodeJS.Timeout | undefined;
   readonly #flushSoon = (): void => this.flush();
   readonly #pending = new Set<Promise<void>>();
   #failures = 0;
@@ -147,7 +157,10 @@ export class EventDispatcher {
 
   /** Publishes buffered task events now. */
   flush(): void {
-    this.#flushScheduled = false;
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
     if (this.#batch.count === 0) return;
     void this.#publish(TASK_MULTI_ROUTING_KEY, this.#batch.envelope(this.host.hostname, TASK_MULTI_ROUTING_KEY, randomUUID()), true);
   }
@@ -180,10 +193,7 @@ export class EventDispatcher {
       return;
     }
     if (batch.count >= TASK_BATCH_MAX || batch.length >= TASK_BATCH_MAX_CHARS) this.flush();
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flushSoon);
-    }
+    else if (this.#flushTimer === undefined) this.#flushTimer = setTimeout(this.#flushSoon, TASK_BATCH_WAIT_MS).unref();
   }
 
   #publish(routingKey: string, raw: string | Buffer, taskEvents = false): Promise<void> {
