@@ -106,8 +106,8 @@ export class AsciiJsonWriter {
   string(value: string): void {
     const n = value.length;
     if (n > TINY) {
-      // One native check and one native copy: a loop of charCodeAt cost ~4 ns a character
-      // here, and a task's events hold its id four times.
+      // One native check and one native copy: a charCodeAt loop was the writer's largest
+      // cost (bench/results/2026-11-26-vm-session14.md), and a task's events hold its id four times.
       if (!isPlainJsonText(value)) return this.ascii(pyJsonString(value));
       this.#reserve(n + 2);
       const buf = this.#buf;
