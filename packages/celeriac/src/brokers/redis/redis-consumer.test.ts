@@ -23,7 +23,7 @@ class FakeHost {
   readonly rooms: number[] = [];
   /** Runs while a fetch is in flight. */
   duringFetch: () => void = () => undefined;
-  /** Awaited before the fetch with this 0-based index replies. */
+  /** Awaited before the fetch with this 0-based index replies, and every later one (Redis answers in order). */
   holdFetch: { index: number; until: Promise<void> } | undefined;
   /** Tags restored, in order. */
   readonly restored: string[] = [];
@@ -35,7 +35,7 @@ class FakeHost {
       const index = this.fetches++;
       this.rooms.push(max);
       this.duringFetch();
-      if (this.holdFetch?.index === index) await this.holdFetch.until;
+      if (this.holdFetch !== undefined && index >= this.holdFetch.index) await this.holdFetch.until;
       return Array.from({ length: this.plan.shift() ?? 0 }, () => {
         const seq = this.#seq++;
         return { offset: 0, raw: '{}', tag: `tag-${seq}`, token: `token-${seq}`, given: 0 };
@@ -155,6 +155,52 @@ describe('RedisConsumer wait strategy', () => {
     expect(host.restored).toEqual(['tag-13', 'tag-12', 'tag-11', 'tag-10']);
     expect(delivered).toHaveLength(10);
     expect(consumer.unsettled).toBe(10);
+  });
+
+  /** A consumer of window 4 holding 4 deliveries, its next fetch (index 2, for 1) held in flight after one ack. */
+  async function withFetchInFlight(host: FakeHost) {
+    let release = (): void => undefined;
+    host.holdFetch = { index: 2, until: new Promise<void>((resolve) => (release = resolve)) };
+    const run = await woken(host, [0, 4, 1, 2], 4, 2);
+    expect(run.delivered).toHaveLength(4);
+    await run.delivered[0]?.ack();
+    await settleLoop();
+    await settleLoop();
+    expect(host.rooms).toEqual([4, 4, 1]);
+    return { ...run, release };
+  }
+
+  it('sends a second fetch while one is in flight once half its window is free, never past the window', async () => {
+    const host = new FakeHost();
+    const { consumer, delivered, release } = await withFetchInFlight(host);
+    await delivered[1]?.ack();
+    expect(host.rooms).toEqual([4, 4, 1]); // a quarter free: the fetch out is enough
+    await delivered[2]?.ack();
+    expect(host.rooms).toEqual([4, 4, 1, 2]); // half free, the first still unanswered
+    await delivered[3]?.ack();
+    expect(host.fetches).toBe(4); // never a third
+    release();
+    await settleLoop();
+    await settleLoop();
+    await settleLoop();
+    // Handed out in the order fetched, and the window (4) holds them all.
+    expect(delivered.map((d) => d.tag)).toEqual(['tag-0', 'tag-1', 'tag-2', 'tag-3', 'tag-4', 'tag-5', 'tag-6']);
+    expect(consumer.held()).toHaveLength(3);
+    await consumer.close();
+  });
+
+  it('gives back what both fetches in flight bring once closed, the latest first', async () => {
+    const host = new FakeHost();
+    const { consumer, delivered, release } = await withFetchInFlight(host);
+    await delivered[1]?.ack();
+    await delivered[2]?.ack();
+    expect(host.fetches).toBe(4);
+    const closed = consumer.close();
+    release();
+    await closed;
+    await consumer.givenBack();
+    expect(host.restored).toEqual(['tag-6', 'tag-5', 'tag-4']);
+    expect(delivered).toHaveLength(4);
   });
 
   it('is woken by a settlement only while its window is full', async () => {

@@ -21,8 +21,8 @@
  * and the queues just found empty, a settlement makes no message ready.
  * The prefetch window counts deliveries whose settlement was not sent yet: one leaves it as its
  * ack goes out, as AMQP's `basic.ack` frees a slot when sent (held until Redis answers, though:
- * renewed, given back on close). Freed only by the reply, the window of an early-acking -c 10
- * worker (40) refilled ten messages at a time, one ack batch's worth, a script call each.
+ * renewed, given back on close; freed only by the reply, it refilled one ack batch at a time).
+ * A second fetch may go while one is in flight, once half the window is free (fetch-window.ts).
  * Fetch errors (connection lost, OOM, LOADING...) go to `onError` with the wait before the
  * next fetch, which grows from 100 ms to 10 s ({@link FETCH_BACKOFF}) and is not cut short by
  * wake-ups (a publish during an outage would otherwise bring the next failure at once);
@@ -45,6 +45,7 @@ import type { RunningRecords } from './running.js';
 import type { Transitions } from './transitions.js';
 import type { WakeWatch } from './wake-subscriber.js';
 import { nextTurn, Wakeup } from './wakeup.js';
+import { FetchWindow, type Fetch } from './fetch-window.js';
 
 /** The transitions a consumer runs: fetch and the settlements. */
 export type ConsumerTransitions = Pick<Transitions, 'fetch' | 'countStart'> & SettlementTransitions;
@@ -74,13 +75,6 @@ export const FETCH_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth
 /** Process-wide fetch order of deliveries: the broker restores the latest first on close. */
 let fetchSeq = 0;
 
-/** A fetch in flight: its reply, and the room and rotation it was sent with. */
-interface Fetch {
-  readonly reply: Promise<RedisDelivery[]>;
-  readonly room: number;
-  readonly queues: readonly string[];
-}
-
 /** Lifecycle of a {@link RedisConsumer}. */
 export type RedisConsumerState = 'open' | 'closed';
 
@@ -96,13 +90,14 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   readonly id = randomBytes(32).toString('hex');
   #state: RedisConsumerState = 'open';
   #queues: string[] = [];
-  #prefetch: number;
   #next = 0;
   #fetches = 0;
   /** Held deliveries, in fetch order (a linked set: see core/linked-set.ts). */
   readonly #unsettled = new LinkedSet<RedisDelivery>();
-  /** Those of them in the prefetch window: no settlement sent yet (see the module comment). */
-  #windowed = 0;
+  /** Those of them in the prefetch window (no settlement sent yet), and the fetches in flight. */
+  readonly #window: FetchWindow;
+  /** Fetches sent ahead of the loop's next round, in the order sent (their replies come so). */
+  readonly #sent: Fetch[] = [];
   /** Restores of deliveries fetched after close, in flight. */
   readonly #givingBack = new Set<Promise<void>>();
   readonly #wakeup = new Wakeup();
@@ -117,7 +112,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     private readonly options: ConsumeOptions,
   ) {
     this.#queues.push(...uniqueQueueNames(options.queues));
-    this.#prefetch = checkPrefetch(options.prefetch);
+    this.#window = new FetchWindow(checkPrefetch(options.prefetch));
     this.#settling = { ...deps, sent: (d) => this.#leaveWindow(d), release: (d) => this.#release(d) };
   }
 
@@ -146,7 +141,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   }
 
   setPrefetch(prefetch: number): void {
-    this.#prefetch = checkPrefetch(prefetch);
+    this.#window.prefetch = checkPrefetch(prefetch);
     this.wake();
   }
 
@@ -230,12 +225,16 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     this.#leaveWindow(d);
   }
 
-  /** Out of the window; wakes the loop if it waits for room (with room to spare, a settlement makes no message ready). */
+  /** Out of the window; wakes the loop if it waits for room, or sends a second fetch if the one in flight is slow. */
   #leaveWindow(d: RedisDelivery): void {
     if (!d.windowed) return;
     d.windowed = false;
-    this.#windowed--;
+    this.#window.left();
     if (this.#waitingForRoom) this.#wakeup.notify();
+    else if (this.#state === 'open' && this.#window.wantsAnother(this.deps.options.fetchBatchSize)) {
+      const fetch = this.#startFetch();
+      if (fetch !== undefined) this.#sent.push(fetch);
+    }
   }
 
   #watch(queue: string): void {
@@ -244,11 +243,6 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   #unwatch(queue: string): void {
     this.deps.wake.unwatch(queue, this).catch((error: unknown) => this.report(toTransportError(error, 'unsubscribe from wake-up channels')));
-  }
-
-  #room(): number {
-    const batch = this.deps.options.fetchBatchSize;
-    return this.#prefetch === 0 ? batch : Math.min(batch, Math.max(0, this.#prefetch - this.#windowed));
   }
 
   /** Queues in the order to try now: rotated so the one after the last hit comes first. */
@@ -266,15 +260,12 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const poll = new Backoff({ firstMs: 1, growth: { factor: 2 }, maxMs: pollIntervalMs });
     /** Whether the coming fetch was prompted by a notification rather than the poll timer. */
     let announced = false;
-    /** The next fetch, sent before the last full batch was handed out. */
-    let ahead: Fetch | undefined;
     while (this.#state === 'open') {
-      let fetch = ahead;
-      ahead = undefined;
+      let fetch = this.#sent.shift();
       if (fetch === undefined) {
         fetch = this.#startFetch();
         if (fetch === undefined) {
-          const noRoom = (this.#waitingForRoom = this.#room() === 0);
+          const noRoom = (this.#waitingForRoom = this.#window.room(this.deps.options.fetchBatchSize) === 0);
           announced = (await this.#wakeup.wait(clock, undefined)) === 'notified';
           this.#waitingForRoom = false;
           // Room made by a settlement: the fetch is sized after the rest of this turn's.
@@ -294,13 +285,19 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       }
       const full = got.length >= fetch.room;
       if (got.length > 0) this.#advanceRotation(fetch.queues, got);
-      // A full batch: more may be waiting. The next fetch is sent before this batch is
-      // handed out, so Redis pops while the worker decodes and starts these messages. The
-      // client writes on setImmediate: the batch waits for that turn, or its decoding would
-      // run first and the fetch would reach Redis only after it.
-      if (full && this.#state === 'open') {
-        ahead = this.#startFetch();
-        if (ahead !== undefined) await nextTurn();
+      // A full batch: more may be waiting. The next fetch goes before this batch is handed out,
+      // so Redis pops while the worker decodes; the client writes on setImmediate, so the batch
+      // waits for that turn, or the fetch would reach Redis only after the decoding.
+      if (full && this.#state === 'open' && this.#sent.length === 0) {
+        const ahead = this.#startFetch();
+        if (ahead !== undefined) {
+          this.#sent.push(ahead);
+          await nextTurn();
+        }
+      }
+      if (this.#state !== 'open') {
+        this.#sent.unshift(fetch); // closed meanwhile: it goes back with those sent after it (below)
+        break;
       }
       if (got.length > 0) this.#deliver(got);
       if (full) {
@@ -308,14 +305,15 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
         announced = false;
         continue;
       }
+      // A second fetch went while this one was in flight: its reply is next.
+      if (this.#sent.length > 0) continue;
       if (got.length > 0 && !announced) poll.reset();
       announced = (await this.#wakeup.wait(clock, poll.next())) === 'notified';
     }
-    // Closed with a fetch sent ahead: whatever it brings is given back (see #deliver).
-    if (ahead !== undefined) {
-      const got = await ahead.reply.catch(() => []);
-      if (got.length > 0) this.#deliver(got);
-    }
+    // Closed: what the fetches still out bring goes back in one piece, latest first (#deliver).
+    const late: RedisDelivery[] = [];
+    for (const ahead of this.#sent.splice(0)) late.push(...(await ahead.reply.catch(() => [])));
+    if (late.length > 0) this.#deliver(late);
   }
 
   #recovered(backoff: Backoff): void {
@@ -334,7 +332,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   /** Sends a fetch for the room left in the window; undefined when there is none or no queue. */
   #startFetch(): Fetch | undefined {
-    const room = this.#room();
+    const room = this.#window.room(this.deps.options.fetchBatchSize);
     const queues = this.#rotation();
     if (room === 0 || queues.length === 0) return undefined;
     this.#wakeup.clear();
@@ -349,11 +347,14 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const { keys, options, transitions } = this.deps;
     const buckets = PRIORITY_STEPS.flatMap((step) => queues.map((q) => keys.bucket(q, step)));
     let got;
+    this.#window.sent(max);
     try {
       got = await transitions.fetch(buckets, queues, max, options.clock.now(), options.recoverAfterMs, `${this.id}:${this.#fetches++}`);
     } catch (error) {
+      this.#window.answered(max, 0);
       throw toTransportError(error, `fetch from ${queues.join(', ')}`);
     }
+    this.#window.answered(max, got.length);
     return got.map((m) => {
       const queue = queues[m.offset % queues.length] as string;
       const d = new RedisDelivery(this, queue, buckets[m.offset] as string, m.raw, m.tag, m.token, fetchSeq++, m.given + 1);
@@ -361,7 +362,6 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       if (m.invalid !== undefined) d.refuseDecoding(m.invalid);
       d.unsettled = this.#unsettled.add(d);
       d.windowed = true;
-      this.#windowed++;
       return d;
     });
   }
