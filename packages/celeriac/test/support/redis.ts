@@ -191,6 +191,8 @@ export class SentinelProcess {
     readonly masterPort: number,
     /** How many sentinels must agree the master is down before a failover. @default 1 */
     readonly quorum = 1,
+    /** How long a server may not answer before a sentinel takes it for down (`down-after-milliseconds`). */
+    readonly downAfterMs = 1000,
   ) {}
 
   /** What the sentinel printed (for failure messages). */
@@ -205,7 +207,7 @@ export class SentinelProcess {
     writeFileSync(conf, [
       `port ${this.port}`, 'bind 127.0.0.1', 'daemonize no', `dir ${this.dir}`,
       `sentinel monitor ${m} 127.0.0.1 ${this.masterPort} ${this.quorum}`,
-      `sentinel down-after-milliseconds ${m} 1000`,
+      `sentinel down-after-milliseconds ${m} ${this.downAfterMs}`,
       `sentinel failover-timeout ${m} 5000`,
       `sentinel parallel-syncs ${m} 1`, '',
     ].join('\n'));

@@ -22,6 +22,9 @@ export interface SentinelClusterShape {
   readonly durable?: boolean;
 }
 
+/** The sentinels' `down-after-milliseconds` (see start()). */
+export const DOWN_AFTER_MS = 3000;
+
 /** A running master, its replicas and sentinels. */
 export class SentinelCluster {
   readonly servers: RedisServerProcess[] = [];
@@ -41,7 +44,10 @@ export class SentinelCluster {
       const master = await cluster.#server(durable);
       for (let i = 0; i < replicas; i += 1) await cluster.#server(durable, ['--replicaof', '127.0.0.1', String(master.port)]);
       for (let i = 0; i < sentinels; i += 1) {
-        const s = new SentinelProcess(await freePort(), masterName, master.port, Math.floor(sentinels / 2) + 1);
+        // 3 s, not 1: with 1 s, a promoted replica that stalled a second under a loaded CI run
+        // (AOF, fsync always) was failed over in turn, and the sends it had acknowledged were
+        // lost as it resynced from the next master (bench/results/2026-11-26-vm-session14.md).
+        const s = new SentinelProcess(await freePort(), masterName, master.port, Math.floor(sentinels / 2) + 1, DOWN_AFTER_MS);
         cluster.sentinels.push(s);
         await s.start();
       }
