@@ -203,6 +203,54 @@ describe('RedisConsumer wait strategy', () => {
     expect(delivered).toHaveLength(4);
   });
 
+  it('when Redis drops both fetches in flight, reports each, backs off, and fetches the room again', async () => {
+    const host = new FakeHost();
+    const fetch = host.transitions.fetch;
+    host.transitions.fetch = async (...args) => {
+      const index = host.fetches;
+      const got = await fetch(...args);
+      if (index === 2 || index === 3) throw Object.assign(new Error('Socket closed unexpectedly'), { name: 'SocketClosedUnexpectedlyError' });
+      return got;
+    };
+    const errors: (number | undefined)[] = [];
+    let release = (): void => undefined;
+    host.holdFetch = { index: 2, until: new Promise<void>((resolve) => (release = resolve)) };
+    host.plan.push(0, 4, 1, 2, 3);
+    const delivered: RedisDelivery[] = [];
+    const consumer = new RedisConsumer(host.deps, {
+      queues: ['q'], prefetch: 4, onDelivery: (d) => delivered.push(d as RedisDelivery),
+      onError: (_err, retry) => errors.push(retry?.inMs),
+    });
+    consumer.start();
+    await settleLoop();
+    consumer.wake();
+    await settleLoop();
+    await settleLoop();
+    await delivered[0]?.ack();
+    await settleLoop();
+    await settleLoop();
+    await delivered[1]?.ack();
+    await delivered[2]?.ack();
+    expect(host.rooms).toEqual([4, 4, 1, 2]);
+    release();
+    await settleLoop();
+    await settleLoop();
+    // One report per failed fetch, the second waiting longer; nothing handed out meanwhile.
+    expect(errors).toHaveLength(1);
+    await host.clock.advance(errors[0] ?? 0);
+    await settleLoop();
+    expect(errors).toHaveLength(2);
+    expect(errors[1]).toBeGreaterThanOrEqual(100);
+    expect(delivered).toHaveLength(4);
+    await host.clock.advance(errors[1] ?? 0);
+    await settleLoop();
+    await settleLoop();
+    // The room the failed fetches had asked for is free again: the next fetch asks for all of it.
+    expect(host.rooms.at(-1)).toBe(3);
+    expect(delivered.map((d) => d.tag).slice(4)).toEqual(['tag-7', 'tag-8', 'tag-9']);
+    await consumer.close();
+  });
+
   it('is woken by a settlement only while its window is full', async () => {
     const host = new FakeHost();
     const { consumer, delivered } = await woken(host, [0, 2], 2);

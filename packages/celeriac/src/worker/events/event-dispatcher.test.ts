@@ -5,6 +5,7 @@ import type { FanoutExchange } from '../../core/spi/broker.js';
 import { decodeEventEnvelope, type EventDict } from '../../protocol/events.js';
 import { LamportClock } from '../../protocol/lamport-clock.js';
 import { FakeClock } from '../../testing/fake-clock.js';
+import { waitFor } from '../../testing/wait-for.js';
 import { EventDispatcher, QUIET_EVENTS_MS, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS, TASK_BATCH_WAIT_MS } from './event-dispatcher.js';
 import { exceptionRepr, signum, taskEventFields } from './task-event-fields.js';
 import type { TaskMessage } from '../../protocol/types.js';
@@ -21,8 +22,6 @@ async function setup(taskEvents: boolean) {
 }
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-/** Past the wait of a batch of task events, and the turn its publish takes. */
-const batchSent = () => new Promise<void>((resolve) => setTimeout(resolve, TASK_BATCH_WAIT_MS + 5)).then(flush);
 
 describe('EventDispatcher', () => {
   it('sends worker events one by one with the common fields', async () => {
@@ -41,7 +40,8 @@ describe('EventDispatcher', () => {
     await flush();
     await flush();
     expect(messages).toEqual([]);
-    await batchSent();
+    // Sent by its timer, TASK_BATCH_WAIT_MS after the first event.
+    await waitFor(() => messages.length > 0, 'the batch to be sent by its timer', 10 * TASK_BATCH_WAIT_MS + 1000);
     expect(messages.map((m) => [m.rk, m.events.map((e) => `${e.type}:${String(e['clock'])}`)])).toEqual([['task.multi', ['task-received:1', 'task-started:2']]]);
     for (let i = 0; i < TASK_BATCH_MAX + 1; i++) dispatcher.sendTask('task-started', { uuid: String(i) });
     await dispatcher.close();
@@ -119,7 +119,7 @@ describe('EventDispatcher', () => {
     it('builds no task events for QUIET_EVENTS_MS after a batch reached no subscriber, then asks again', async () => {
       const { published, dispatcher, time } = unobserved();
       batchOf(dispatcher, 0);
-      await batchSent();
+      await dispatcher.close(); // sends the batch and waits for its reply (reached nobody)
       expect(published).toEqual(['task.multi']);
       // Quiet: nothing written, nothing published; worker events still go out.
       for (let round = 0; round < 5; round++) {
@@ -141,7 +141,7 @@ describe('EventDispatcher', () => {
     it('a monitor that subscribes meanwhile gets the task events from the end of the quiet time on', async () => {
       const { broker, dispatcher, time } = unobserved();
       batchOf(dispatcher, 0);
-      await batchSent();
+      await dispatcher.close(); // sends the batch and waits for its reply (reached nobody)
       const seen: unknown[] = [];
       await broker.subscribeFanout('celeryev', '#', (raw) => seen.push(...decodeEventEnvelope(raw).map((e) => e['uuid'])));
       batchOf(dispatcher, 50);
@@ -160,7 +160,7 @@ describe('EventDispatcher', () => {
       const { published, dispatcher } = unobserved('unknown');
       for (let round = 0; round < 3; round++) {
         batchOf(dispatcher, 10 * round);
-        await batchSent();
+        await dispatcher.close();
       }
       expect(published).toEqual(['task.multi', 'task.multi', 'task.multi']);
     });
