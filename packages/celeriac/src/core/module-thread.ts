@@ -25,11 +25,18 @@ const { workerData } = require('node:worker_threads');
 `;
 
 /**
- * Starts a thread running `entry` (a URL beside the caller: `new URL('./x.js', import.meta.url)`
- * resolves to x.ts from source). Throws APP_LOAD when the entry is TypeScript and tsx is missing.
+ * Starts a background thread running `entry` (a URL beside the caller: `new URL('./x.js',
+ * import.meta.url)` resolves to x.ts from source), its messages to `onMessage`. The thread never
+ * keeps the process alive: it is unref'd after the listener is added, since adding a 'message'
+ * listener refs a worker again (Node 20), and a keeper lingering after its last session would
+ * hold a closed app's process open until it ends. Throws APP_LOAD when the entry is TypeScript
+ * and tsx is missing.
  */
-export function startModuleThread<T>(entry: URL, data: T, name: string): Worker {
+export function startModuleThread<T, M>(entry: URL, data: T, name: string, onMessage: (message: M) => void): Worker {
   const href = entry.href.replace(/\.js$/, import.meta.url.endsWith('.ts') ? '.ts' : '.js');
   const workerData: ModuleThreadData<T> = { entry: href, tsx: isTypeScriptModule(href) ? tsxRegisterUrl(href) : null, data };
-  return new Worker(BOOT, { eval: true, workerData, name });
+  const thread = new Worker(BOOT, { eval: true, workerData, name });
+  thread.on('message', onMessage);
+  thread.unref();
+  return thread;
 }

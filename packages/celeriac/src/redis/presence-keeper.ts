@@ -38,13 +38,12 @@ export function startPresenceKeeper(config: PresenceKeeperConfig, log: Transport
   if (config.target.sentinel !== undefined) return null;
   let thread: NodeWorker;
   try {
-    thread = startModuleThread(new URL('./presence-keeper-thread.js', import.meta.url), { ...config, script: { sha1: config.script.sha1, source: config.script.source } }, 'celeriac-presence-keeper');
+    const onMessage = (m: FromPresenceKeeper) => log?.(m.level, m.msg, m.error === null ? undefined : { err: new Error(m.error) });
+    thread = startModuleThread(new URL('./presence-keeper-thread.js', import.meta.url), { ...config, script: { sha1: config.script.sha1, source: config.script.source } }, 'celeriac-presence-keeper', onMessage);
   } catch (err) {
     log?.('warn', 'no presence keeper thread; presence is renewed on the event loop', { err: coerceError(err) });
     return null;
   }
-  thread.unref();
-  thread.on('message', (m: FromPresenceKeeper) => log?.(m.level, m.msg, m.error === null ? undefined : { err: new Error(m.error) }));
   thread.on('error', (err) => log?.('warn', 'the presence keeper thread failed; presence is renewed on the event loop only', { err: coerceError(err) }));
   let stopped = false;
   return {

@@ -102,9 +102,7 @@ class KeeperThread {
 
   constructor() {
     this.#started = new Promise<void>((resolve) => (this.#onStarted = resolve));
-    this.#thread = startModuleThread(new URL('./lease-keeper-thread.js', import.meta.url), null, 'celeriac-lease-keeper');
-    this.#thread.unref();
-    this.#thread.on('message', (m: FromKeeper) => {
+    this.#thread = startModuleThread(new URL('./lease-keeper-thread.js', import.meta.url), null, 'celeriac-lease-keeper', (m: FromKeeper) => {
       if (m.type === 'ready') {
         this.#ready = true;
         this.#onStarted();
