@@ -13,7 +13,7 @@ import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from './lib/args.js
 import { runLayoutFloor } from './lib/floor.js';
 import { buildWorkers } from './lib/proc.js';
 import { adminClient, redisCpuSeconds } from './lib/redis.js';
-import { medianDrains, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
+import { medianDrains, medianEnqueue, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
 import { collectGarbage, nowMs } from './lib/stats.js';
 import { PEER_LABELS, PEER_NAMES, type BenchContext, type Peer, type PeerName } from './lib/types.js';
 
@@ -124,14 +124,18 @@ async function step<T>(r: PeerResults, key: string, what: string, run: () => Pro
 async function measureEnqueue(peer: Peer, r: PeerResults): Promise<void> {
   const label = PEER_LABELS[peer.name];
   r.version = await step(r, 'version', `${label}: version`, () => peer.version());
-  r.oneByOne = await step(r, 'oneByOne', `${label}: enqueue ${sizes.oneByOne} one by one`, () => peer.enqueueOneByOne(sizes.oneByOne));
   r.batched = await step(r, 'batched', `${label}: enqueue ${sizes.batched} batched`, () => peer.enqueueBatched(sizes.batched));
   if (r.batched) r.batchedSamples.push(r.batched);
 }
 
-/** One drain of every configuration of one peer, added to its samples. */
-async function measureDrains(peer: Peer, r: PeerResults, round: number): Promise<void> {
+/** One one-by-one enqueue and one drain of every configuration of one peer, added to its samples. */
+async function measureRound(peer: Peer, r: PeerResults, round: number): Promise<void> {
   const label = PEER_LABELS[peer.name];
+  const one = await step(r, 'oneByOne', `${label}: enqueue ${sizes.oneByOne} one by one (round ${round})`, () => peer.enqueueOneByOne(sizes.oneByOne));
+  if (one !== undefined) {
+    (r.oneByOneSamples ??= []).push(one);
+    ctx.log(`  ${Math.round(one.perSec)} tasks/s`);
+  }
   for (const config of peer.drainConfigs(sizes.concurrencies)) {
     const d = await step(r, `drain ${config.label}`, `${label}: drain ${sizes.drain} at ${config.label} (round ${round})`, () => peer.drain(sizes.drain, config));
     if (d === undefined) continue;
@@ -193,17 +197,21 @@ async function main(): Promise<void> {
   }
   try {
     for (const { peer, results } of peers) await measureEnqueue(peer, results);
-    // Drains in interleaved rounds, each starting with the next peer, so that a slow or fast
-    // spell of the machine falls on every peer alike; a row shows the median round. Celery's
-    // three configurations take about a minute a round, so it is drained in the first only.
+    // One-by-one enqueues and drains in interleaved rounds, each starting with the next peer,
+    // so that a slow or fast spell of the machine falls on every peer alike; a row shows the
+    // median round. Celery's three drain configurations take about a minute a round, so it is
+    // measured in the first only.
     for (let round = 1; round <= rounds; round++) {
       for (let i = 0; i < peers.length; i++) {
         const { peer, results } = peers[(round - 1 + i) % peers.length] as (typeof peers)[number];
         if (peer.name === 'celery' && round > 1) continue;
-        await measureDrains(peer, results, round);
+        await measureRound(peer, results, round);
       }
     }
-    for (const { results } of peers) results.drains = medianDrains(results.drainSamples);
+    for (const { results } of peers) {
+      results.drains = medianDrains(results.drainSamples);
+      results.oneByOne = medianEnqueue(results.oneByOneSamples ?? []);
+    }
     for (const { peer, results } of peers) await measureRoundTrip(peer, results);
   } finally {
     await closeAll();

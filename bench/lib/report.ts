@@ -11,7 +11,10 @@ import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type Pee
 /** Everything measured for one peer. */
 export interface PeerResults {
   version?: string;
+  /** The median of {@link PeerResults.oneByOneSamples} (see {@link medianEnqueue}). */
   oneByOne?: EnqueueResult;
+  /** Every one-by-one enqueue, one per round, in the order measured (absent in runs before they were interleaved). */
+  oneByOneSamples?: EnqueueResult[];
   batched?: EnqueueResult;
   /** Every batched enqueue of the same n (standalone + drain fills). */
   batchedSamples: EnqueueResult[];
@@ -69,6 +72,12 @@ export function medianDrains(samples: readonly DrainResult[]): DrainResult[] {
   });
 }
 
+/** The median of enqueue samples by rate (the lower middle of an even count); undefined when there are none. */
+export function medianEnqueue(samples: readonly EnqueueResult[]): EnqueueResult | undefined {
+  const sorted = [...samples].sort((a, b) => a.perSec - b.perSec);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 /** The rates of every drain sample at one concurrency (events on or off), in the order measured. */
 function sampleRates(r: PeerResults, concurrency: number, events = false): number[] {
   return r.drainSamples.filter((d) => d.config.concurrency === concurrency && (d.config.events === true) === events && d.skipped === undefined).map((d) => d.perSec);
@@ -88,7 +97,8 @@ function rows(report: RunReport): Row[] {
     out.push({ metric, better, cells });
   };
   const s = report.sizes;
-  each(`Enqueue one-by-one, tasks/s (n=${fmt(s.oneByOne)})`, 'higher', (r) =>
+  const oneByOneRounds = Math.max(0, ...PEER_NAMES.map((p) => report.peers[p]?.oneByOneSamples?.length ?? 0));
+  each(`Enqueue one-by-one, tasks/s (n=${fmt(s.oneByOne)}${oneByOneRounds > 1 ? `, median of ${oneByOneRounds} rounds` : ''})`, 'higher', (r) =>
     r.oneByOne ? { value: r.oneByOne.perSec, text: fmt(r.oneByOne.perSec) } : missing(r.notes.oneByOne));
   each(`Enqueue batched, tasks/s (n=${fmt(s.batched)}, median over runs)`, 'higher', (r) => {
     const v = batchedRate(r);
@@ -173,7 +183,10 @@ export function renderTable(report: RunReport): string {
 export function renderRounds(report: RunReport): string {
   if ((report.rounds ?? 1) <= 1) return '';
   const peers = PEER_NAMES.filter((p) => p !== 'celery' && report.peers[p] !== undefined);
-  const lines = ['| Drain rounds, tasks/s | ' + peers.map((p) => PEER_LABELS[p]).join(' | ') + ' |', `| --- | ${peers.map(() => '---:').join(' | ')} |`];
+  const lines = ['| Rounds, tasks/s | ' + peers.map((p) => PEER_LABELS[p]).join(' | ') + ' |', `| --- | ${peers.map(() => '---:').join(' | ')} |`];
+  if (peers.some((p) => (report.peers[p]?.oneByOneSamples?.length ?? 0) > 1)) {
+    lines.push(`| enqueue one-by-one | ${peers.map((p) => (report.peers[p]?.oneByOneSamples ?? []).map((e) => fmt(e.perSec)).join(' / ') || '—').join(' | ')} |`);
+  }
   for (const c of report.sizes.concurrencies) {
     const cells = peers.map((p) => sampleRates(report.peers[p] as PeerResults, c).map((v) => fmt(v)).join(' / ') || '—');
     lines.push(`| c=${c} | ${cells.join(' | ')} |`);

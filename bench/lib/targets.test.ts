@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown, type PeerResults, type RunReport } from './report.js';
+import { medianEnqueue, renderMarkdown, type PeerResults, type RunReport } from './report.js';
 import { renderTargets, targetChecks } from './targets.js';
 import type { DrainResult, PeerName } from './types.js';
 
@@ -108,5 +108,25 @@ describe('round trip CPU row', () => {
     // BullMQ's round trip has no figures here: a dash, not a number.
     const cells = (row ?? '').split('|').map((c) => c.trim());
     expect(cells).toContain('—');
+  });
+});
+
+describe('one-by-one enqueues in rounds', () => {
+  const sample = (perSec: number) => ({ n: 10_000, seconds: 10_000 / perSec, perSec });
+
+  it('takes the median round (the lower middle of an even count)', () => {
+    expect(medianEnqueue([sample(9000), sample(15_000), sample(12_000)])?.perSec).toBe(12_000);
+    expect(medianEnqueue([sample(9000), sample(15_000), sample(12_000), sample(20_000)])?.perSec).toBe(12_000);
+    expect(medianEnqueue([])).toBeUndefined();
+  });
+
+  it('names the rounds in the row and lists each one in the rounds table', () => {
+    const samples = [sample(18_037), sample(21_000), sample(16_500)];
+    const withRounds: PeerResults = { ...celeriac, oneByOneSamples: samples, oneByOne: medianEnqueue(samples) };
+    const bees = [sample(26_034), sample(15_000), sample(19_000)];
+    const beeRounds: PeerResults = { ...bee, oneByOneSamples: bees, oneByOne: medianEnqueue(bees) };
+    const md = renderMarkdown({ ...run({ celeriac: withRounds, 'bee-queue': beeRounds }), rounds: 3 });
+    expect(md).toContain('| Enqueue one-by-one, tasks/s (n=10,000, median of 3 rounds) | ↑ | 18,037 | 19,000 | 0.95x |');
+    expect(md).toContain('| enqueue one-by-one | 18,037 / 21,000 / 16,500 | 26,034 / 15,000 / 19,000 |');
   });
 });
