@@ -15,10 +15,12 @@ export interface ModuleThreadData<T> {
   readonly data: T;
 }
 
-// A failure to boot (tsx missing, a syntax error) becomes the thread's 'error' event.
+// A failure to boot (tsx missing, a syntax error) becomes the thread's 'error' event. Only
+// import(), no require: a thread inherits the process's flags, and in a program run with
+// `--input-type=module` its eval code is an ES module.
 const BOOT = `
-const { workerData } = require('node:worker_threads');
 (async () => {
+  const { workerData } = await import('node:worker_threads');
   if (workerData.tsx !== null) (await import(workerData.tsx)).register();
   await import(workerData.entry);
 })().catch((err) => { setImmediate(() => { throw err; }); });

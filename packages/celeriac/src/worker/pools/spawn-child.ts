@@ -66,19 +66,25 @@ export function isPoolChild(): boolean {
 }
 
 // A failure before child-main runs (tsx missing, a syntax error in the entry) is reported as
-// `fatal`, as child-main reports a module that cannot load.
+// `fatal`, as child-main reports a module that cannot load. Only import(), no require: a
+// thread inherits the worker's flags, and in a program run with `--input-type=module` its
+// eval code is an ES module.
 const BOOT = `
 globalThis[Symbol.for('${POOL_CHILD_MARK}')] = true;
-const { workerData, parentPort } = require('node:worker_threads');
-const data = parentPort ? workerData : JSON.parse(process.env.${CHILD_DATA_ENV});
-const post = (m) => (parentPort ? parentPort.postMessage(m) : process.send(m));
 (async () => {
-  if (data.tsx !== null) (await import(data.tsx)).register();
-  for (const spec of data.preloads) {
-    await import(spec).catch((err) => console.warn('celeriac pool thread: --import ' + spec + ' failed in the thread: ' + (err && err.message || err)));
+  const { workerData, parentPort } = await import('node:worker_threads');
+  const data = parentPort ? workerData : JSON.parse(process.env.${CHILD_DATA_ENV});
+  const post = (m) => (parentPort ? parentPort.postMessage(m) : process.send(m));
+  try {
+    if (data.tsx !== null) (await import(data.tsx)).register();
+    for (const spec of data.preloads) {
+      await import(spec).catch((err) => console.warn('celeriac pool thread: --import ' + spec + ' failed in the thread: ' + (err && err.message || err)));
+    }
+    await import(data.entry);
+  } catch (err) {
+    post({ type: 'fatal', error: { record: { exc_type: 'Error', exc_message: [String(err && err.message || err)], exc_module: null }, stack: err && err.stack || null, codec: null, data: null } });
   }
-  await import(data.entry);
-})().catch((err) => post({ type: 'fatal', error: { record: { exc_type: 'Error', exc_message: [String(err && err.message || err)], exc_module: null }, stack: err && err.stack || null, codec: null, data: null } }));
+})();
 `;
 
 /** What a child loads: the app module, and the settings to apply to its app. */
@@ -116,6 +122,26 @@ export function threadPreloads(execArgv: readonly string[], nodeOptions: string 
     .map((spec) => (/^\.{0,2}\//.test(spec) || isAbsolute(spec) ? pathToFileURL(resolve(cwd, spec)).href : spec));
 }
 
+/**
+ * The worker's Node flags a prefork child runs with: all of them (memory limits, --import of
+ * instrumentation), as with fork(), but a debugger port, which cannot be shared, and the
+ * worker's own code given on the command line (`-e`/`-p` and their text, `--input-type`),
+ * which would replace or reinterpret the child's boot code.
+ */
+export function childExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i] as string;
+    if (/^--inspect/.test(a) || /^--input-type=/.test(a) || /^--(eval|print)=/.test(a)) continue;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '--input-type') {
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
 function threadChannel(data: ChildData): ChildChannel {
   const thread = new NodeWorker(BOOT, { eval: true, workerData: data });
   let exited: Promise<void> | null = null;
@@ -134,10 +160,7 @@ function threadChannel(data: ChildData): ChildChannel {
 }
 
 function processChannel(data: ChildData): ChildChannel {
-  // Node flags of the worker (memory limits, --import of instrumentation) apply to its
-  // children too, as with fork(); a debugger port cannot be shared, so --inspect stays here.
-  const execArgv = process.execArgv.filter((a) => !/^--inspect/.test(a));
-  const child = spawn(process.execPath, [...execArgv, '-e', BOOT], {
+  const child = spawn(process.execPath, [...childExecArgv(process.execArgv), '-e', BOOT], {
     // stdout and stderr are the worker's, so the app's log lines in the child show up there.
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
