@@ -25,6 +25,10 @@
  * of the process (a session each), and ends a little after the last session closed. A
  * worker waits for the thread before it consumes ({@link LeaseKeeper.warm}); until the thread
  * runs, or if it cannot start, the broker renews on its event loop (see {@link LeaseKeeper.usable}).
+ * What the loop tells a session before the thread runs (its consumers' token prefixes, a
+ * deadline) waits in the thread's port, so a broker that consumes at once and whose loop
+ * blocks before the thread runs has its deliveries found and kept, each only until its
+ * deadline, once it does.
  */
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { coerceError } from '../../errors.js';

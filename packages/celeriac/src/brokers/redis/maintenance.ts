@@ -109,10 +109,14 @@ export class Maintenance {
     this.#keeper?.owners(this.deps.consumers.tokenPrefixes());
   }
 
-  /** A delivery's task got a hard-limit deadline: the keeper learns it now. */
+  /**
+   * A delivery's task got a hard-limit deadline: the keeper learns it now. Not only once usable:
+   * a thread still starting reads it when it runs, so that a loop blocked from then on does not
+   * have the delivery renewed past its deadline.
+   */
   leaseLimited(delivery: RedisDelivery): void {
     const keeper = this.#keeper;
-    if (keeper !== null && keeper.usable && delivery.state === 'held') keeper.add([kept(delivery)]);
+    if (keeper !== null && delivery.state === 'held') keeper.add([kept(delivery)]);
   }
 
   /** Runs the promote duty now (a delayed message was published here). */

@@ -105,6 +105,49 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
     }
   }, 30_000);
 
+  it('serves a loop that blocks before the thread runs: its deliveries are kept, each only until a deadline given meanwhile', async () => {
+    // In a process of its own, so the thread boots when the consumer starts (none lingers from
+    // another test), and the loop blocks on the first fetch's deliveries, before it runs: a
+    // broker used directly consumes at once (a Worker waits for the thread, at most 2 s). Run
+    // with --input-type=module, which the threads' boot code must survive.
+    const stopSweeper = await spawnSweeper();
+    const queue = `early-${randomUUID().slice(0, 6)}`;
+    const code = `
+      const { RedisBroker } = await import(${JSON.stringify(libraryModuleUrl('brokers/redis/redis-broker.ts'))});
+      const { makeMessage } = await import(${JSON.stringify(libraryModuleUrl('testing/broker-harness.ts'))});
+      const broker = new RedisBroker(${JSON.stringify(prefixedUrl(prefix))}, ${JSON.stringify(fast)});
+      for (const id of ['free', 'limited']) await broker.publish(makeMessage(id), { exchange: '', routingKey: ${JSON.stringify(queue)} });
+      const got = [];
+      broker.consume({ queues: [${JSON.stringify(queue)}], prefetch: 2, onDelivery: (d) => {
+        got.push(d);
+        // The limited one comes back once swept: the block is for the first two only.
+        if (got.length !== 2) return;
+        const renewer = broker.leaseRenewer;
+        got[1].limitLease(Date.now() + 300);
+        const end = Date.now() + 2500;
+        while (Date.now() < end) {}
+        Promise.allSettled(got.slice(0, 2).map((g) => g.ack())).then((settled) => {
+          console.log(JSON.stringify({ renewer, acks: settled.map((x) => (x.status === 'fulfilled' ? 'ok' : x.reason.code)) }));
+          process.exit(0);
+        });
+      } });`;
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], { cwd: fileURLToPath(new URL('.', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+        let text = '';
+        child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        child.on('exit', (c) => (c === 0 ? resolve(text) : reject(new Error(`child exited (${String(c)}): ${text}`))));
+      });
+      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { renewer: string; acks: string[] };
+      // The thread was not running yet when the loop blocked.
+      expect(result.renewer).toBe('event-loop');
+      // Kept through 2.5 s of a 1 s lease; the limited one let go at its deadline and swept back.
+      expect(result.acks).toEqual(['ok', 'CELERIAC_ERR_LEASE_LOST']);
+    } finally {
+      stopSweeper();
+    }
+  }, 30_000);
+
   it('a broker with a fake clock (or leaseRenewal: event-loop) renews on the event loop', async () => {
     const fake = new RedisBroker(prefixedUrl(prefix), { ...fast, leaseRenewal: 'event-loop' });
     const consumer = fake.consume({ queues: [`idle-${randomUUID().slice(0, 6)}`], prefetch: 1, onDelivery: () => undefined });
