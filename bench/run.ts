@@ -120,15 +120,7 @@ async function step<T>(r: PeerResults, key: string, what: string, run: () => Pro
   }
 }
 
-/** Enqueue rates of one peer. */
-async function measureEnqueue(peer: Peer, r: PeerResults): Promise<void> {
-  const label = PEER_LABELS[peer.name];
-  r.version = await step(r, 'version', `${label}: version`, () => peer.version());
-  r.batched = await step(r, 'batched', `${label}: enqueue ${sizes.batched} batched`, () => peer.enqueueBatched(sizes.batched));
-  if (r.batched) r.batchedSamples.push(r.batched);
-}
-
-/** One one-by-one enqueue and one drain of every configuration of one peer, added to its samples. */
+/** One one-by-one enqueue, one batched enqueue and one drain of every configuration of one peer, added to its samples. */
 async function measureRound(peer: Peer, r: PeerResults, round: number): Promise<void> {
   const label = PEER_LABELS[peer.name];
   const one = await step(r, 'oneByOne', `${label}: enqueue ${sizes.oneByOne} one by one (round ${round})`, () => peer.enqueueOneByOne(sizes.oneByOne));
@@ -136,11 +128,15 @@ async function measureRound(peer: Peer, r: PeerResults, round: number): Promise<
     (r.oneByOneSamples ??= []).push(one);
     ctx.log(`  ${Math.round(one.perSec)} tasks/s`);
   }
+  const batched = await step(r, 'batched', `${label}: enqueue ${sizes.batched} batched (round ${round})`, () => peer.enqueueBatched(sizes.batched));
+  if (batched !== undefined) {
+    r.batchedSamples.push(batched);
+    ctx.log(`  ${Math.round(batched.perSec)} tasks/s`);
+  }
   for (const config of peer.drainConfigs(sizes.concurrencies)) {
     const d = await step(r, `drain ${config.label}`, `${label}: drain ${sizes.drain} at ${config.label} (round ${round})`, () => peer.drain(sizes.drain, config));
     if (d === undefined) continue;
     r.drainSamples.push(d);
-    if (d.enqueue.n === sizes.batched) r.batchedSamples.push(d.enqueue);
     ctx.log(`  ${d.skipped ?? `${Math.round(d.perSec)} tasks/s in ${d.seconds.toFixed(2)} s`}, peak RSS ${d.rss?.peakMb.toFixed(1)} MB; fill ${Math.round(d.enqueue.perSec)}/s`);
   }
 }
@@ -196,8 +192,8 @@ async function main(): Promise<void> {
     peers.push({ peer, results });
   }
   try {
-    for (const { peer, results } of peers) await measureEnqueue(peer, results);
-    // One-by-one enqueues and drains in interleaved rounds, each starting with the next peer,
+    for (const { peer, results } of peers) results.version = await step(results, 'version', `${PEER_LABELS[peer.name]}: version`, () => peer.version());
+    // Enqueues and drains in interleaved rounds, each starting with the next peer,
     // so that a slow or fast spell of the machine falls on every peer alike; a row shows the
     // median round. Celery's three drain configurations take about a minute a round, so it is
     // measured in the first only.
@@ -211,6 +207,7 @@ async function main(): Promise<void> {
     for (const { results } of peers) {
       results.drains = medianDrains(results.drainSamples);
       results.oneByOne = medianEnqueue(results.oneByOneSamples ?? []);
+      results.batched = medianEnqueue(results.batchedSamples);
     }
     for (const { peer, results } of peers) await measureRoundTrip(peer, results);
   } finally {

@@ -1,9 +1,10 @@
 /**
- * runRoundTrip's warm-up: the calls before the timed ones are made and not counted, so a
- * round-trip row describes a running service, not V8's warm-up of a fresh one.
+ * The warm-ups: the calls and sends before the timed ones are made and not counted, so a
+ * round-trip or enqueue row describes a running service, not V8's warm-up of a fresh one (or
+ * its re-compiling after the step's full GC), and no full GC falls between them.
  */
 import { describe, expect, it } from 'vitest';
-import { runRoundTrip, WARMUP_CALLS } from './flow.js';
+import { ENQUEUE_WARMUP, runRoundTrip, timeBatched, timeOneByOne, WARMUP_CALLS } from './flow.js';
 import type { WorkerHandle } from './proc.js';
 import type { BenchContext } from './types.js';
 
@@ -43,5 +44,43 @@ describe('runRoundTrip', () => {
     expect(calls).toBe(WARMUP_CALLS + 20);
     // Only the 20 timed calls are samples: the warm-up is in no percentile.
     expect(result.n).toBe(20);
+  });
+});
+
+describe('the enqueue timings', () => {
+  it('send the warm-up untimed first, then time n (one by one)', async () => {
+    const sent: number[] = [];
+    const r = await timeOneByOne(5, (i) => Promise.resolve(sent.push(i)), 3);
+    expect(sent).toEqual([0, 1, 2, 0, 1, 2, 3, 4]);
+    expect(r.n).toBe(5);
+    expect(ENQUEUE_WARMUP).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('send the warm-up in the same batches, and none for a fill (batched)', async () => {
+    const batches: number[] = [];
+    const send = (count: number) => Promise.resolve(batches.push(count));
+    expect((await timeBatched(5, 2, send, 4)).n).toBe(5);
+    expect(batches).toEqual([2, 2, 2, 2, 1]);
+    batches.length = 0;
+    await timeBatched(5, 2, send);
+    expect(batches).toEqual([2, 2, 1]);
+  });
+
+  it('no full GC between the round trips\' warm-up and the timed calls', async () => {
+    const g = globalThis as { gc?: () => void };
+    const saved = g.gc;
+    let calls = 0;
+    let gcAt = -1;
+    g.gc = () => {
+      gcAt = calls;
+    };
+    try {
+      await runRoundTrip(ctx, 5, { startWorker: () => Promise.resolve(worker()), call: () => Promise.resolve(calls++), cleanup: () => Promise.resolve() });
+    } finally {
+      if (saved === undefined) delete g.gc;
+      else g.gc = saved;
+    }
+    expect(calls).toBe(WARMUP_CALLS + 5);
+    expect(gcAt).toBe(-1);
   });
 });

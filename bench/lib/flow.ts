@@ -8,7 +8,6 @@ import { waitUntilDone } from './proc.js';
 import { collectGarbage, mean, nowMs, percentile, withTimeout } from './stats.js';
 import type { BenchContext, DrainResult, EnqueueResult, RoundTripResult, WorkerConfig } from './types.js';
 
-/** Times `send(i)` run n times one after the other. */
 /** Runs one measurement, then clears what it left in Redis, whatever happened. */
 export async function thenCleanUp<T>(measure: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<T> {
   try {
@@ -18,15 +17,31 @@ export async function thenCleanUp<T>(measure: () => Promise<T>, cleanup: () => P
   }
 }
 
-export async function timeOneByOne(n: number, send: (i: number) => Promise<unknown>): Promise<EnqueueResult> {
+/**
+ * Untimed sends before a producer's timed ones (one-by-one, and the standalone batched
+ * enqueue; not a drain's fill, whose queue holds exactly n). Each step begins with a full GC of
+ * the bench process (collectGarbage), and a forced full GC makes V8 drop the optimized code of
+ * functions whose embedded objects it frees (--trace-deopt: "marking dependent code ... reason:
+ * weak objects"), so without them the timed sends paid for compiling the producer's path again,
+ * more the longer the path: a running service's producer is warm. Same for every JS peer.
+ */
+export const ENQUEUE_WARMUP = 2000;
+
+/** Times `send(i)` run n times one after the other, after `warmup` untimed sends. */
+export async function timeOneByOne(n: number, send: (i: number) => Promise<unknown>, warmup = ENQUEUE_WARMUP): Promise<EnqueueResult> {
+  for (let i = 0; i < warmup; i++) await send(i);
   const t0 = nowMs();
   for (let i = 0; i < n; i++) await send(i);
   const seconds = (nowMs() - t0) / 1000;
   return { n, seconds, perSec: n / seconds };
 }
 
-/** Times n sends issued in concurrent batches of `batch` (each batch awaited before the next). */
-export async function timeBatched(n: number, batch: number, sendBatch: (count: number) => Promise<unknown>): Promise<EnqueueResult> {
+/**
+ * Times n sends issued in batches of `batch` (each batch awaited before the next), after
+ * `warmup` untimed sends in the same batches ({@link ENQUEUE_WARMUP}; 0 for a drain's fill).
+ */
+export async function timeBatched(n: number, batch: number, sendBatch: (count: number) => Promise<unknown>, warmup = 0): Promise<EnqueueResult> {
+  for (let left = warmup; left > 0; left -= batch) await sendBatch(Math.min(batch, left));
   const t0 = nowMs();
   for (let left = n; left > 0; left -= batch) await sendBatch(Math.min(batch, left));
   const seconds = (nowMs() - t0) / 1000;
@@ -106,8 +121,12 @@ export async function runRoundTrip(ctx: BenchContext, n: number, parts: RoundTri
   try {
     worker = await parts.startWorker();
     await worker.go();
+    // No full GC between the warm-up and the timed calls (the step had one before it began):
+    // a forced full GC makes V8 drop the optimized code of functions whose embedded objects it
+    // frees (--trace-deopt: "marking dependent code ... reason: weak objects", Node's own
+    // processTicksAndRejections and socket writes among them), so the timed calls would pay
+    // for compiling the client's path again, which a running service does not.
     for (let i = 0; i < WARMUP_CALLS; i++) await withTimeout(parts.call(), 10_000, 'a warm-up round trip');
-    collectGarbage();
     const samples: number[] = [];
     const cpu0 = { client: process.cpuUsage(), worker: worker.cpu(), redis: await ctx.redisCpuSeconds() };
     const deadline = nowMs() + ctx.stepTimeoutMs;

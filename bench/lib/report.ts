@@ -16,7 +16,7 @@ export interface PeerResults {
   /** Every one-by-one enqueue, one per round, in the order measured (absent in runs before they were interleaved). */
   oneByOneSamples?: EnqueueResult[];
   batched?: EnqueueResult;
-  /** Every batched enqueue of the same n (standalone + drain fills). */
+  /** Every standalone batched enqueue, one per round (before 2026-11-26 also every drain's fill of the same n). */
   batchedSamples: EnqueueResult[];
   /** Per drain configuration, the median of its samples (see {@link medianDrains}). */
   drains: DrainResult[];
@@ -100,7 +100,8 @@ function rows(report: RunReport): Row[] {
   const oneByOneRounds = Math.max(0, ...PEER_NAMES.map((p) => report.peers[p]?.oneByOneSamples?.length ?? 0));
   each(`Enqueue one-by-one, tasks/s (n=${fmt(s.oneByOne)}${oneByOneRounds > 1 ? `, median of ${oneByOneRounds} rounds` : ''})`, 'higher', (r) =>
     r.oneByOne ? { value: r.oneByOne.perSec, text: fmt(r.oneByOne.perSec) } : missing(r.notes.oneByOne));
-  each(`Enqueue batched, tasks/s (n=${fmt(s.batched)}, median over runs)`, 'higher', (r) => {
+  const batchedRounds = Math.max(0, ...PEER_NAMES.map((p) => report.peers[p]?.batchedSamples.length ?? 0));
+  each(`Enqueue batched, tasks/s (n=${fmt(s.batched)}, ${batchedRounds > 1 ? `median of ${batchedRounds} rounds` : 'median over runs'})`, 'higher', (r) => {
     const v = batchedRate(r);
     return v === null ? missing(r.notes.batched) : { value: v, text: fmt(v) };
   });
@@ -186,6 +187,7 @@ export function renderRounds(report: RunReport): string {
   const lines = ['| Rounds, tasks/s | ' + peers.map((p) => PEER_LABELS[p]).join(' | ') + ' |', `| --- | ${peers.map(() => '---:').join(' | ')} |`];
   if (peers.some((p) => (report.peers[p]?.oneByOneSamples?.length ?? 0) > 1)) {
     lines.push(`| enqueue one-by-one | ${peers.map((p) => (report.peers[p]?.oneByOneSamples ?? []).map((e) => fmt(e.perSec)).join(' / ') || '—').join(' | ')} |`);
+    lines.push(`| enqueue batched | ${peers.map((p) => (report.peers[p]?.batchedSamples ?? []).map((e) => fmt(e.perSec)).join(' / ') || '—').join(' | ')} |`);
   }
   for (const c of report.sizes.concurrencies) {
     const cells = peers.map((p) => sampleRates(report.peers[p] as PeerResults, c).map((v) => fmt(v)).join(' / ') || '—');

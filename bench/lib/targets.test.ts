@@ -122,11 +122,14 @@ describe('one-by-one enqueues in rounds', () => {
 
   it('names the rounds in the row and lists each one in the rounds table', () => {
     const samples = [sample(18_037), sample(21_000), sample(16_500)];
-    const withRounds: PeerResults = { ...celeriac, oneByOneSamples: samples, oneByOne: medianEnqueue(samples) };
+    const batched = [sample(140_000), sample(250_000), sample(240_000)];
+    const withRounds: PeerResults = { ...celeriac, oneByOneSamples: samples, oneByOne: medianEnqueue(samples), batchedSamples: batched };
     const bees = [sample(26_034), sample(15_000), sample(19_000)];
-    const beeRounds: PeerResults = { ...bee, oneByOneSamples: bees, oneByOne: medianEnqueue(bees) };
+    const beeRounds: PeerResults = { ...bee, oneByOneSamples: bees, oneByOne: medianEnqueue(bees), batchedSamples: [sample(150_000), sample(200_000), sample(210_000)] };
     const md = renderMarkdown({ ...run({ celeriac: withRounds, 'bee-queue': beeRounds }), rounds: 3 });
     expect(md).toContain('| Enqueue one-by-one, tasks/s (n=10,000, median of 3 rounds) | ↑ | 18,037 | 19,000 | 0.95x |');
     expect(md).toContain('| enqueue one-by-one | 18,037 / 21,000 / 16,500 | 26,034 / 15,000 / 19,000 |');
+    expect(md).toContain('| Enqueue batched, tasks/s (n=20,000, median of 3 rounds) | ↑ | 240,000 | 200,000 | 1.20x |');
+    expect(md).toContain('| enqueue batched | 140,000 / 250,000 / 240,000 | 150,000 / 200,000 / 210,000 |');
   });
 });

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import Queue from 'bee-queue';
-import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
+import { ENQUEUE_WARMUP, runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
 import { adminClient, deleteByPrefix } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
@@ -55,9 +55,9 @@ export class BeeQueuePeer implements Peer {
     return concurrencies.map((c) => ({ concurrency: c, label: `concurrency ${c}` }));
   }
 
-  async #batched(n: number): Promise<EnqueueResult> {
+  async #batched(n: number, warmup = 0): Promise<EnqueueResult> {
     const q = await this.#ready();
-    return timeBatched(n, BATCH, (count) => q.saveAll(Array.from({ length: count }, () => q.createJob({}))));
+    return timeBatched(n, BATCH, (count) => q.saveAll(Array.from({ length: count }, () => q.createJob({}))), warmup);
   }
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {
@@ -66,7 +66,7 @@ export class BeeQueuePeer implements Peer {
   }
 
   async enqueueBatched(n: number): Promise<EnqueueResult> {
-    return thenCleanUp(() => this.#batched(n), () => this.#cleanup());
+    return thenCleanUp(() => this.#batched(n, ENQUEUE_WARMUP), () => this.#cleanup());
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Queue, QueueEvents } from 'bullmq';
-import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
+import { ENQUEUE_WARMUP, runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
 import { adminClient, deleteByPrefix } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
@@ -42,9 +42,9 @@ export class BullmqPeer implements Peer {
     return concurrencies.map((c) => ({ concurrency: c, label: `concurrency ${c}` }));
   }
 
-  async #batched(n: number): Promise<EnqueueResult> {
+  async #batched(n: number, warmup = 0): Promise<EnqueueResult> {
     await this.#queue.waitUntilReady();
-    return timeBatched(n, BATCH, (count) => this.#queue.addBulk(Array.from({ length: count }, () => ({ name: 'noop', data: {} }))));
+    return timeBatched(n, BATCH, (count) => this.#queue.addBulk(Array.from({ length: count }, () => ({ name: 'noop', data: {} }))), warmup);
   }
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {
@@ -53,7 +53,7 @@ export class BullmqPeer implements Peer {
   }
 
   async enqueueBatched(n: number): Promise<EnqueueResult> {
-    return thenCleanUp(() => this.#batched(n), () => this.#cleanup());
+    return thenCleanUp(() => this.#batched(n, ENQUEUE_WARMUP), () => this.#cleanup());
   }
 
   drain(n: number, config: WorkerConfig): Promise<DrainResult> {

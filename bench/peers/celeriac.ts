@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createApp, type App, type Task } from 'celeriac';
-import { runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
+import { ENQUEUE_WARMUP, runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
 import { adminClient, deleteByPrefix, deleteKeys, globEscape, resultKeysProbe } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
@@ -62,9 +62,9 @@ export class CeleriacPeer implements Peer {
     for (const r of results) this.#resultKeys.push(resultKey(r.id));
   }
 
-  async #batched(n: number): Promise<EnqueueResult> {
+  async #batched(n: number, warmup = 0): Promise<EnqueueResult> {
     await this.#connect();
-    return timeBatched(n, BATCH, (count) => this.#sendBatch(count));
+    return timeBatched(n, BATCH, (count) => this.#sendBatch(count), warmup);
   }
 
   async enqueueOneByOne(n: number): Promise<EnqueueResult> {
@@ -73,7 +73,7 @@ export class CeleriacPeer implements Peer {
   }
 
   async enqueueBatched(n: number): Promise<EnqueueResult> {
-    return thenCleanUp(() => this.#batched(n), () => this.#cleanup());
+    return thenCleanUp(() => this.#batched(n, ENQUEUE_WARMUP), () => this.#cleanup());
   }
 
   async drain(n: number, config: WorkerConfig): Promise<DrainResult> {
