@@ -38,8 +38,17 @@ describe.runIf(ready)('celeriac deadletter (spawned, Redis)', () => {
     const consumer = broker.consume({ queues: [queue], prefetch: 3, onDelivery: (d) => void got.push(d) });
     await waitFor(() => got.length === 3, 'three deliveries');
     await consumer.close();
+    // A record's time is the millisecond it was set aside: a clock that moved between them
+    // gives the three records the order the test expects ("oldest first" of two records of one
+    // millisecond is the order of their parts; seen once in CI).
+    const nextMillisecond = async () => {
+      const t = Date.now();
+      while (Date.now() === t) await new Promise((resolve) => setTimeout(resolve, 1));
+    };
     await got[0]!.setAside('delivered 11 times (workerMaxDeliveries 10); last failure: READONLY', { category: 'dead-letter' });
+    await nextMillisecond();
     await got[1]!.setAside('unsafe content type');
+    await nextMillisecond();
     await got[2]!.setAside('malformed');
   });
 
