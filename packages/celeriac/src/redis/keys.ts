@@ -10,7 +10,7 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.started`, `.promoters`, `.running`, `.beat.*`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.started`, `.promoters`, `.running`, `.beat.*`, `.bell.<queue>`, `.bell~<consumer id>`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
  * | `celeriac:revoked`, `celeriac:rate:<key>`, `celeriac:running`, `celeriac:running.holders`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
@@ -217,6 +217,19 @@ export class BrokerKeys {
     const suffixes: string[] = [];
     for (let p = 0; p <= 9; p++) suffixes.push(this.bucket('', stepOf(p)).slice(this.prefix.length));
     return { queuePrefix: this.prefix, bindingPrefix: this.binding(''), sep: SEP, bucketSuffixes: suffixes };
+  }
+
+  /**
+   * Ours: the doorbell list of `queue`, where a Celeriac publisher pushes a token after a
+   * message and idle consumers block (brokers/redis/bell.ts). Tokens are hints, trimmed.
+   */
+  bell(queue: string): string {
+    return `${this.prefix}celeriac.bell.${queue}`;
+  }
+
+  /** Ours: the doorbell of one consumer (its id), where it rings itself to end its block early (bell.ts). */
+  consumerBell(consumerId: string): string {
+    return `${this.prefix}celeriac.bell~${consumerId}`;
   }
 
   /**

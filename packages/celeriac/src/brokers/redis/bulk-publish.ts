@@ -4,8 +4,8 @@
  * LPUSH + PUBLISH pairs. Messages are grouped by destination list, keeping their order, so
  * each list gets one LPUSH of many values (LPUSH pushes its values left to right, and
  * consumers pop from the right: the first message of the batch is popped first, exactly as
- * if they had been published one by one); each queue's wake-up channel gets one PUBLISH
- * per batch; future ETAs go to the delayed set in one ZADD. Same layout as `publish`, so
+ * if they had been published one by one); each queue gets doorbell tokens (bell.ts) and one
+ * wake-up PUBLISH per batch; future ETAs go to the delayed set in one ZADD. Same layout as `publish`, so
  * Python workers consume these messages like any other.
  *
  * Envelopes are written by an `EnvelopeWriter`, which lays out a run of like messages once.
@@ -20,22 +20,23 @@ import { uuid7 } from '../../core/uuid.js';
 import { EnvelopeWriter } from '../../protocol/envelope-writer.js';
 import { stepOf, type PriorityStep, type BrokerKeys } from '../../redis/keys.js';
 import { delayedMember } from './transitions.js';
+import { BELL_BULK_TOKENS, ringBell, type BellCommands } from './bell.js';
 
 /** Most values per LPUSH / ZADD, so one huge batch does not become one huge command. */
 const CHUNK = 1000;
 
 /** The commands a bulk publish sends (a subset of node-redis's client). */
-export interface BulkCommands {
-  lPush(key: string, values: Buffer[]): Promise<number>;
+export interface BulkCommands extends BellCommands {
+  lPush(key: string, values: Buffer[] | string[]): Promise<number>;
   zAdd(key: string, members: { score: number; value: string }[]): Promise<number>;
   publish(channel: string, message: string): Promise<number>;
 }
 
-/** What a batch turned into: per list the envelopes (UTF-8) in order, the delayed members, the queues to wake. */
+/** What a batch turned into: per list the envelopes (UTF-8) in order, the delayed members, the queues to wake (with their message counts). */
 export interface BulkPlan {
   readonly lists: Map<string, Buffer[]>;
   readonly delayed: { score: number; value: string }[];
-  readonly wake: Set<string>;
+  readonly wake: Map<string, number>;
 }
 
 /** `keys.bucket`, each name built once per batch (a batch mostly fills one or two lists). */
@@ -60,7 +61,7 @@ export async function planBulkPublish(
   now: number,
   route: (exchange: string, routingKey: string) => Promise<string[]>,
 ): Promise<BulkPlan> {
-  const plan: BulkPlan = { lists: new Map(), delayed: [], wake: new Set() };
+  const plan: BulkPlan = { lists: new Map(), delayed: [], wake: new Map() };
   const routes = new Map<string, string[]>();
   const bucketOf = bucketNames(keys);
   const envelopes = new EnvelopeWriter();
@@ -84,7 +85,7 @@ export async function planBulkPublish(
       let list = plan.lists.get(bucket);
       if (list === undefined) plan.lists.set(bucket, (list = []));
       list.push((bytes ??= Buffer.from(raw, 'utf8')));
-      plan.wake.add(q);
+      plan.wake.set(q, (plan.wake.get(q) ?? 0) + 1);
     }
   }
   return plan;
@@ -97,7 +98,8 @@ export async function sendBulkPlan(c: BulkCommands, keys: BrokerKeys, plan: Bulk
     for (let i = 0; i < values.length; i += CHUNK) sent.push(c.lPush(bucket, values.slice(i, i + CHUNK)));
   }
   for (let i = 0; i < plan.delayed.length; i += CHUNK) sent.push(c.zAdd(keys.delayed, plan.delayed.slice(i, i + CHUNK)));
-  // Wake-ups last: a consumer woken by one finds its messages already pushed.
-  for (const q of plan.wake) sent.push(c.publish(keys.wakeChannel(q), ''));
+  // Wake-ups last: a consumer woken by one finds its messages already pushed. A doorbell
+  // token per message up to a few, so that as many blocked consumers share the batch.
+  for (const [q, n] of plan.wake) sent.push(ringBell(c, keys.bell(q), Math.min(n, BELL_BULK_TOKENS)), c.publish(keys.wakeChannel(q), ''));
   await Promise.all(sent);
 }

@@ -20,6 +20,8 @@ export interface Fetch {
   readonly reply: Promise<RedisDelivery[]>;
   readonly room: number;
   readonly queues: readonly string[];
+  /** A blocked fetch's (bell.ts): whether a doorbell token ended its block; undefined for others. */
+  readonly rang: Promise<boolean> | undefined;
 }
 
 /** The prefetch window's counts (see the module comment). */

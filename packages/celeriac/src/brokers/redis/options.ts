@@ -64,9 +64,9 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
   sweepIntervalMs?: number;
   /**
    * Longest idle wait between two fetches when every queue is empty. Messages published by
-   * Celeriac wake consumers at once (pub/sub); ones published by Python producers are seen
-   * within this bound. The wait starts at 1 ms after a poll found messages (a producer that
-   * sends no wake-ups) and doubles up to this.
+   * Celeriac reach a waiting consumer at once (a doorbell, or a pub/sub wake-up on Sentinel);
+   * ones published by Python producers are seen within this bound. The wait starts at 1 ms
+   * after a poll found messages (a producer that rings no doorbell) and doubles up to this.
    * @default 50
    */
   pollIntervalMs?: number;

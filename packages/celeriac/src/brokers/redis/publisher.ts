@@ -1,6 +1,6 @@
 /**
  * @module brokers/redis/publisher
- * The Redis broker's publish paths: single (LPUSH + wake-up PUBLISH), ETA hand-off to the
+ * The Redis broker's publish paths: single (LPUSH + doorbell and wake-up), ETA hand-off to the
  * delayed set (delayed.ts), beat's fenced send (fenced-publish.ts) and the pipelined bulk
  * write (bulk-publish.ts), plus exchange routing through kombu's `_kombu.binding.*` sets.
  * A publishing process that does not consume also helps with ETA duties (see
@@ -22,10 +22,11 @@ import type { Lifecycle } from './lifecycle.js';
 import type { Maintenance } from './maintenance.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { Transitions } from './transitions.js';
+import { ringBell, type BellCommands } from './bell.js';
 
 /** The command subset the broker uses, on either a plain or a Sentinel client. */
-export interface Commands {
-  lPush(key: string, value: string): Promise<number>;
+export interface Commands extends BellCommands {
+  lPush(key: string, value: string | string[]): Promise<number>;
   publish(channel: string, message: string | Buffer): Promise<number>;
   zAdd(key: string, member: { score: number; value: string }): Promise<number>;
   sAdd(key: string, member: string): Promise<number>;
@@ -166,13 +167,24 @@ export class RedisPublisher {
     this.#promoteOnPublish();
   }
 
-  /** LPUSH to the queue's bucket of `step`, with its wake-up unless the queue is quiet ({@link QuietWakes}). */
+  /**
+   * LPUSH to the queue's bucket of `step`, then a doorbell token (bell.ts) and a pub/sub
+   * wake-up (consumers on Sentinel, older workers), each unless quiet ({@link QuietWakes}: a
+   * doorbell is quiet when its last token was not taken).
+   */
   #push(c: Commands, queue: string, step: PriorityStep, raw: string): Promise<unknown> {
     const { keys } = this.#h;
-    const bucket = keys.bucket(queue, step);
+    const pushed = c.lPush(keys.bucket(queue, step), raw);
+    const bell = keys.bell(queue);
     const channel = keys.wakeChannel(queue);
-    if (this.#wakes.skip(channel)) return c.lPush(bucket, raw);
-    return Promise.all([c.lPush(bucket, raw), c.publish(channel, '').then((heard) => this.#wakes.heard(channel, heard))]);
+    const rings = !this.#wakes.skip(bell);
+    const wakes = !this.#wakes.skip(channel);
+    if (!rings && !wakes) return pushed;
+    return Promise.all([
+      pushed,
+      rings ? ringBell(c, bell, 1).then((length) => this.#wakes.heard(bell, length === 1 ? 1 : 0)) : undefined,
+      wakes ? c.publish(channel, '').then((heard) => this.#wakes.heard(channel, heard)) : undefined,
+    ]);
   }
 
   /** See `RedisBroker.publishMany`. */

@@ -36,13 +36,15 @@
  * Requeue and restore mark the envelope redelivered as kombu does (in TypeScript here, by a
  * text edit in restore-stale.lua). Deviations from kombu: publishing to a named exchange
  * with no matching binding falls back to the routing key as queue name (kombu drops the
- * message). Waiting uses polling plus a pub/sub wake-up instead of BRPOP (redis-consumer.ts).
+ * message). An idle consumer waits in a BRPOP on doorbells with its fetch script behind it,
+ * not in a BRPOP on the queue (bell.ts).
  *
  * Parts, each given the services it uses and none calling the broker back: each consumer
  * (redis-consumer.ts) runs its own fetch loop, holds its own unsettled deliveries and settles
  * them (settlements.ts); the publisher (publisher.ts) owns the publish paths; maintenance
- * (maintenance.ts) renews the consumers' leases, sweeps, promotes and advertises; the wake
- * subscriber (wake-subscriber.ts) wakes the consumers watching a queue. The broker keeps the
+ * (maintenance.ts) renews the consumers' leases, sweeps, promotes and advertises; each consumer
+ * blocks on its own bell line (bell.ts), or on Sentinel the wake subscriber
+ * (wake-subscriber.ts) wakes the consumers watching a queue. The broker keeps the
  * lifecycle (lifecycle.ts), the connections and the queue administration. docs/internals.md
  * walks a task through all of them.
  */
@@ -79,6 +81,7 @@ import { Transitions } from './transitions.js';
 import { DelayedSet } from './delayed.js';
 import { RunningRecords } from './running.js';
 import { WakeSubscriber } from './wake-subscriber.js';
+import { BellLine } from './bell.js';
 import { delayedOf, RedisFanout } from './fanout.js';
 import { checkQueueName } from '../../core/spi/broker-args.js';
 import { RedisBeatStore } from './beat-store.js';
@@ -86,6 +89,9 @@ import { command, RedisPublisher, type Commands } from './publisher.js';
 import { parseSetAside, restoreInOrder } from './settlements.js';
 import type { SetAsideCategory } from '../../core/set-aside.js';
 import { CHECKED_PARAMETERS, serverConfigWarnings } from './server-checks.js';
+
+/** A plain client's raw command entry (bell lines exist only on plain clients). */
+type RawCommands = { sendCommand(args: readonly string[]): Promise<unknown> };
 
 export type { RedisBrokerOptions, ResolvedRedisBrokerOptions } from './options.js';
 export type { RedisBrokerState } from './lifecycle.js';
@@ -153,7 +159,13 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     this.#wake = new WakeSubscriber(this.#target, keys, subscriberOptions);
     this.#fanout = new RedisFanout(this.#target, keys, (ch, raw) => command(redis, `publish on ${ch}`, (c) => c.publish(ch, raw)), subscriberOptions);
     this.#publisher = new RedisPublisher({ keys, options: o, redis, transitions, delayed, maintenance: this.#maintenance, lifecycle: this.#lifecycle });
-    this.#consumerDeps = { keys, options: o, transitions, wake: this.#wake, maintenance: this.#maintenance, lifecycle: this.#lifecycle, ...(running ? { running } : {}) };
+    // Bell lines block on a connection of their own (bell.ts); on Sentinel, consumers wait on
+    // pub/sub. No offline-queue timeout: node-redis gives each command an AbortSignal.timeout
+    // timer for it, which outlives the command, and a bell line queues nothing offline.
+    const ring = (key: string) => redis.send((c) => (c as unknown as RawCommands).sendCommand(['LPUSH', key, '']));
+    const bellOptions = { ...subscriberOptions, connectTimeoutMs: o.connectTimeoutMs, offlineQueueTimeoutMs: null };
+    const bell = this.#target.sentinel === undefined ? { bell: (consumerId: string) => new BellLine(this.#target, bellOptions, keys.consumerBell(consumerId), ring) } : {};
+    this.#consumerDeps = { keys, options: o, transitions, wake: this.#wake, maintenance: this.#maintenance, lifecycle: this.#lifecycle, ...bell, ...(running ? { running } : {}) };
   }
 
   /**

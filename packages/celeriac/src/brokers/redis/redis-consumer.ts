@@ -7,16 +7,13 @@
  *
  * Wait strategy. kombu waits with BRPOP, but a blocking pop cannot record the message in
  * `unacked` in the same atomic step (Lua cannot block), and a pop that is recorded a round
- * trip later is lost on kill -9 in between. So the fetch loop runs the non-blocking
- * fetch.lua (pop + bookkeeping, batched up to the window's room); a full batch is followed
- * by the next fetch at once, sent before the batch is handed out so that Redis pops while
- * the worker decodes; a short one (every queue was empty) by a wait for the first of:
- * - a wake-up PUBLISHed by a Celeriac publisher on the queue's channel (≈1 ms latency);
- * - a queue or prefetch change, an ETA promotion, or close;
- * - an adaptive poll timer, which bounds the latency of messages pushed by Python producers
- *   (they publish no wake-up): 1 ms after a poll found messages, doubling to
- *   `pollIntervalMs` otherwise. Messages a wake-up announced do not speed polling up: their
- *   producer announces the next ones too, and every empty poll costs Redis a script call.
+ * trip later is lost on kill -9 in between. So the fetch loop runs fetch.lua (pop +
+ * bookkeeping, batched up to the window's room); a full batch is followed by the next fetch
+ * at once, sent before the batch is handed out so that Redis pops while the worker decodes; a
+ * short one (every queue was empty) by a wait (waiting.ts): a blocked fetch on a doorbell
+ * (bell.ts) or a pub/sub wake-up, a notification (queue or prefetch change, ETA promotion,
+ * close), or the adaptive poll timer: 1 ms after a poll found messages nobody announced (a
+ * Python producer's), doubling to `pollIntervalMs`.
  * Settlements wake the loop only while it waits for room in the window: with room to spare
  * and the queues just found empty, a settlement makes no message ready.
  * The prefetch window counts deliveries whose settlement was not sent yet: one leaves it as its
@@ -42,21 +39,20 @@ import type { ResolvedRedisBrokerOptions } from './options.js';
 import { RedisDelivery, type DeliveryHolder } from './redis-delivery.js';
 import { restoreInOrder, settleDelivery, type SettleContext, type SettlementTransitions } from './settlements.js';
 import type { RunningRecords } from './running.js';
-import type { Transitions } from './transitions.js';
-import type { WakeWatch } from './wake-subscriber.js';
-import { nextTurn, Wakeup } from './wakeup.js';
+import type { SendCommand, Transitions } from './transitions.js';
+import { nextTurn } from './wakeup.js';
 import { FetchWindow, type Fetch } from './fetch-window.js';
+import type { BellLine } from './bell.js';
+import { Waiting, type WaitingDeps } from './waiting.js';
 
 /** The transitions a consumer runs: fetch and the settlements. */
 export type ConsumerTransitions = Pick<Transitions, 'fetch' | 'countStart'> & SettlementTransitions;
 
 /** The broker's services a consumer uses (shared by every consumer of one broker). */
-export interface ConsumerDeps {
+export interface ConsumerDeps extends Pick<WaitingDeps, 'wake' | 'bell'> {
   readonly keys: BrokerKeys;
   readonly options: ResolvedRedisBrokerOptions;
   readonly transitions: ConsumerTransitions;
-  /** Wake-up subscriptions per queue (wake-subscriber.ts). */
-  readonly wake: WakeWatch;
   /** Told when a defer put a message in the delayed set. */
   readonly maintenance: {
     promoteSoon(): void;
@@ -100,7 +96,8 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   readonly #sent: Fetch[] = [];
   /** Restores of deliveries fetched after close, in flight. */
   readonly #givingBack = new Set<Promise<void>>();
-  readonly #wakeup = new Wakeup();
+  /** How it waits when its queues came up empty (waiting.ts), and its Wakeup. */
+  readonly #waiting: Waiting;
   /** True while the loop waits because the prefetch window is full. */
   #waitingForRoom = false;
   #loop: Promise<void> = Promise.resolve();
@@ -114,6 +111,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     this.#queues.push(...uniqueQueueNames(options.queues));
     this.#window = new FetchWindow(checkPrefetch(options.prefetch));
     this.#settling = { ...deps, sent: (d) => this.#leaveWindow(d), release: (d) => this.#release(d) };
+    this.#waiting = new Waiting({ wake: deps.wake, ...(deps.bell ? { bell: deps.bell } : {}), log: deps.options.log, owner: this });
   }
 
   get state(): RedisConsumerState {
@@ -122,6 +120,11 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   get queues(): readonly string[] {
     return Object.freeze([...this.#queues]);
+  }
+
+  /** Whether a blocked fetch is out (bell.ts): it waits in Redis for a doorbell. */
+  get blocked(): boolean {
+    return this.#waiting.blocked;
   }
 
   /** Unsettled deliveries it holds now (their settlement not answered yet). */
@@ -134,9 +137,9 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     return this.#loopEnded && this.#unsettled.size === 0 && this.#givingBack.size === 0;
   }
 
-  /** Subscribes to its queues' wake-ups and starts the fetch loop (called once by the broker). */
+  /** Opens its bell line or subscribes to its queues' wake-ups, and starts the fetch loop (called once by the broker). */
   start(): void {
-    for (const q of this.#queues) this.#watch(q);
+    this.#waiting.start(this.#queues);
     this.#loop = this.#run().finally(() => (this.#loopEnded = true));
   }
 
@@ -148,7 +151,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   addQueue(queue: string): void {
     if (this.#queues.includes(checkQueueName(queue))) return;
     this.#queues.push(queue);
-    if (this.#state === 'open') this.#watch(queue);
+    if (this.#state === 'open') this.#waiting.watch(queue);
     this.wake();
   }
 
@@ -157,7 +160,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     if (i < 0) return;
     this.#queues.splice(i, 1);
     if (this.#next > i) this.#next--;
-    if (this.#state === 'open') this.#unwatch(queue);
+    if (this.#state === 'open') this.#waiting.unwatch(queue);
   }
 
   /**
@@ -167,10 +170,11 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   async close(): Promise<void> {
     if (this.#state === 'open') {
       this.#state = 'closed';
-      this.#wakeup.notify();
-      for (const q of this.#queues) this.#unwatch(q);
+      this.#waiting.wakeup.notify();
+      for (const q of this.#queues) this.#waiting.unwatch(q);
     }
     await this.#loop;
+    await this.#waiting.close();
   }
 
   /** Resolves once the deliveries fetched after close are back in their queues. */
@@ -180,7 +184,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   /** Something changed that may let the loop fetch (a message published or promoted, a queue or prefetch change). */
   wake(): void {
-    this.#wakeup.notify();
+    this.#waiting.wakeup.notify();
   }
 
   /** Reports an error to the user callback (with the wait before the next try, if the loop retries), never throwing. */
@@ -230,19 +234,11 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     if (!d.windowed) return;
     d.windowed = false;
     this.#window.left();
-    if (this.#waitingForRoom) this.#wakeup.notify();
-    else if (this.#state === 'open' && this.#window.wantsAnother(this.deps.options.fetchBatchSize)) {
+    if (this.#waitingForRoom) this.#waiting.wakeup.notify();
+    else if (this.#state === 'open' && !this.#waiting.blocked && this.#window.wantsAnother(this.deps.options.fetchBatchSize)) {
       const fetch = this.#startFetch();
       if (fetch !== undefined) this.#sent.push(fetch);
     }
-  }
-
-  #watch(queue: string): void {
-    this.deps.wake.watch(queue, this).catch((error: unknown) => this.report(toTransportError(error, 'subscribe to wake-up channels')));
-  }
-
-  #unwatch(queue: string): void {
-    this.deps.wake.unwatch(queue, this).catch((error: unknown) => this.report(toTransportError(error, 'unsubscribe from wake-up channels')));
   }
 
   /** Queues in the order to try now: rotated so the one after the last hit comes first. */
@@ -266,7 +262,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
         fetch = this.#startFetch();
         if (fetch === undefined) {
           const noRoom = (this.#waitingForRoom = this.#window.room(this.deps.options.fetchBatchSize) === 0);
-          announced = (await this.#wakeup.wait(clock, undefined)) === 'notified';
+          announced = (await this.#waiting.wakeup.wait(clock, undefined)) === 'notified';
           this.#waitingForRoom = false;
           // Room made by a settlement: the fetch is sized after the rest of this turn's.
           if (noRoom) await nextTurn();
@@ -276,11 +272,14 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       let got: RedisDelivery[];
       try {
         got = await fetch.reply;
-        if (backoff.failures > 0) this.#recovered(backoff);
+        if (backoff.failures > 0) {
+          backoff.reset();
+          this.recovered();
+        }
       } catch (error) {
         const waitMs = backoff.next();
         this.report(error, waitMs);
-        await this.#wakeup.pause(clock, waitMs, () => this.#state === 'open');
+        await this.#waiting.wakeup.pause(clock, waitMs, () => this.#state === 'open');
         continue;
       }
       const full = got.length >= fetch.room;
@@ -308,17 +307,12 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       // A second fetch went while this one was in flight: its reply is next.
       if (this.#sent.length > 0) continue;
       if (got.length > 0 && !announced) poll.reset();
-      announced = (await this.#wakeup.wait(clock, poll.next())) === 'notified';
+      announced = await this.#waiting.idle(clock, poll.next(), () => this.#state === 'open', (bell) => this.#startFetch(bell), this.#sent);
     }
     // Closed: what the fetches still out bring goes back in one piece, latest first (#deliver).
     const late: RedisDelivery[] = [];
     for (const ahead of this.#sent.splice(0)) late.push(...(await ahead.reply.catch(() => [])));
     if (late.length > 0) this.#deliver(late);
-  }
-
-  #recovered(backoff: Backoff): void {
-    backoff.reset();
-    this.recovered();
   }
 
   /** Tells onRecovered (fetching or a background duty works again), never throwing. */
@@ -330,26 +324,32 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     }
   }
 
-  /** Sends a fetch for the room left in the window; undefined when there is none or no queue. */
-  #startFetch(): Fetch | undefined {
+  /** Sends a fetch for the room left in the window, blocked on `bell` if given; undefined when there is no room or no queue. */
+  #startFetch(bell?: BellLine): Fetch | undefined {
     const room = this.#window.room(this.deps.options.fetchBatchSize);
     const queues = this.#rotation();
     if (room === 0 || queues.length === 0) return undefined;
-    this.#wakeup.clear();
-    const reply = this.#fetch(queues, room);
+    const bells = queues.map((q) => this.deps.keys.bell(q));
+    // A blocked fetch keeps earlier wake-ups: one that came before the block ends it at once.
+    if (bell === undefined) this.#waiting.wakeup.clear();
+    const sent = bell === undefined ? { reply: this.#fetch(queues, room, bells), rang: undefined } : bell.block(bells, this.deps.options.pollIntervalMs, (via, slackMs) => this.#fetch(queues, room, bells, via, slackMs));
     // Awaited by the loop's next round; until then a failure must not count as unhandled.
-    reply.catch(() => undefined);
-    return { reply, room, queues };
+    sent?.reply.catch(() => undefined);
+    // One shape for every Fetch (not a spread of two): see bench/results/2026-11-26-vm-session16.md.
+    return sent && { reply: sent.reply, room, queues, rang: sent.rang };
   }
 
-  /** fetch.lua over the queues' buckets (step-major); each message joins the unsettled set. */
-  async #fetch(queues: readonly string[], max: number): Promise<RedisDelivery[]> {
+  /**
+   * fetch.lua over the queues' buckets (step-major); each message joins the unsettled set.
+   * `via` and `slackMs`: a blocked fetch's connection, and how much longer its lease is written.
+   */
+  async #fetch(queues: readonly string[], max: number, bells: readonly string[], via?: SendCommand, slackMs = 0): Promise<RedisDelivery[]> {
     const { keys, options, transitions } = this.deps;
     const buckets = PRIORITY_STEPS.flatMap((step) => queues.map((q) => keys.bucket(q, step)));
     let got;
     this.#window.sent(max);
     try {
-      got = await transitions.fetch(buckets, queues, max, options.clock.now(), options.recoverAfterMs, `${this.id}:${this.#fetches++}`);
+      got = await transitions.fetch(buckets, queues, max, options.clock.now(), options.recoverAfterMs + slackMs, `${this.id}:${this.#fetches++}`, bells, via);
     } catch (error) {
       this.#window.answered(max, 0);
       throw toTransportError(error, `fetch from ${queues.join(', ')}`);

@@ -151,12 +151,15 @@ export class Transitions {
 
   /**
    * Pops up to `max` messages from `bucketKeys` (step-major, one key per queue of `queues`
-   * per step) and records each as held with a lease until `nowMs + leaseMs`.
+   * per step) and records each as held with a lease until `nowMs + leaseMs`. `bells`, the
+   * queues' doorbells, are deleted when the fetch comes up short; `via` sends the script on
+   * another connection (a blocked one: bell.ts). The script is sent synchronously.
    */
-  async fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string): Promise<FetchedMessage[]> {
+  async fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string, bells: readonly string[] = [], via?: SendCommand): Promise<FetchedMessage[]> {
     const args = [String(queues.length), String(max), String(indexScore(nowMs)), String(nowMs + leaseMs), tokenPrefix];
     for (let i = 0; i < queues.length; i++) args.push(JSON.stringify(queues[i]));
-    const reply = (await this.#run(SCRIPTS.fetch, [...this.#book, this.keys.deliveries, ...bucketKeys], args)) as string[];
+    const keys = [...this.#book, this.keys.deliveries, ...bucketKeys, ...bells];
+    const reply = (await (via === undefined ? this.#run(SCRIPTS.fetch, keys, args) : via((c) => runScript(c, SCRIPTS.fetch, keys, args)))) as string[];
     if (reply.length === 0) return [];
     const got = readFetchReply(reply, tokenPrefix);
     // Replies are decoded as UTF-8 with bytes that are not UTF-8 replaced by U+FFFD, silently,

@@ -5,8 +5,8 @@
  */
 import type { Clock, TimerHandle } from '../../core/clock.js';
 
-/** How a wait of the fetch loop ended: told something changed, or its timer ran out. */
-export type WaitEnd = 'notified' | 'timeout';
+/** How a wait of the fetch loop ended: told something changed, its timer ran out, or what it waited beside settled. */
+export type WaitEnd = 'notified' | 'timeout' | 'done';
 
 /** Resolves a waiting fetch loop early; remembers a wake-up that came while not waiting. */
 export class Wakeup {
@@ -30,6 +30,17 @@ export class Wakeup {
   async pause(clock: Clock, ms: number, open: () => boolean): Promise<void> {
     const until = clock.now() + ms;
     while (open() && clock.now() < until) await this.wait(clock, until - clock.now());
+  }
+
+  /** {@link Wakeup.wait}, ended also ('done') when `beside` settles (a blocked fetch: bell.ts). */
+  waitBeside(clock: Clock, ms: number, beside: Promise<unknown>): Promise<WaitEnd> {
+    const end = this.wait(clock, ms);
+    const release = this.#release;
+    const done = (): void => {
+      if (release !== undefined && this.#release === release) release('done');
+    };
+    beside.then(done, done);
+    return end;
   }
 
   wait(clock: Clock, ms: number | undefined): Promise<WaitEnd> {

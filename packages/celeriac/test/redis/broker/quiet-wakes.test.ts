@@ -1,10 +1,11 @@
 /**
- * Wake-up PUBLISHes are skipped for a while on a queue no Celeriac consumer listened to
- * (publisher.ts QuietWakes), and resume after: a consumer whose poll is an hour away is
- * still woken by the publishes that follow the quiet window.
+ * Doorbell tokens and wake-up PUBLISHes are skipped for a while on a queue where nobody took
+ * the last one (publisher.ts QuietWakes), and resume after: a consumer whose poll is an hour
+ * away is still rung by the publishes that follow the quiet window.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
+import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
 import { QUIET_WAKE_MS, QuietWakes } from '../../../src/brokers/redis/publisher.js';
 import type { Message } from '../../../src/protocol/types.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
@@ -34,14 +35,14 @@ describe('QuietWakes', () => {
   });
 });
 
-describe.skipIf(!available)('Redis wake-ups after a quiet window', () => {
+describe.skipIf(!available)('Redis doorbells after a quiet window', () => {
   afterAll(async () => {
     const client = await rawClient();
     await deletePrefix(client, prefix);
     await client.close();
   });
 
-  it('wakes a consumer that subscribed after a publish nobody heard, once the window is over', async () => {
+  it('rings a consumer that blocked after publishes nobody took, once the window is over', async () => {
     const producer = new RedisBroker(prefixedUrl(prefix));
     // Its poll is an hour away: only its start-up fetch and wake-ups can bring it messages.
     const consumerBroker = new RedisBroker(prefixedUrl(prefix), { pollIntervalMs: 3_600_000 });
@@ -49,8 +50,13 @@ describe.skipIf(!available)('Redis wake-ups after a quiet window', () => {
     const client = await rawClient();
     try {
       await producer.connect();
+      // The second token finds the first still there: nobody waits, the doorbell goes quiet.
       await producer.publish(message('before'), { exchange: '', routingKey: 'quiet' });
+      await producer.publish(message('before2'), { exchange: '', routingKey: 'quiet' });
       const quietSince = performance.now();
+      expect(await client.lLen(`${prefix}celeriac.bell.quiet`)).toBe(2);
+      await producer.publish(message('skipped'), { exchange: '', routingKey: 'quiet' });
+      expect(await client.lLen(`${prefix}celeriac.bell.quiet`)).toBe(2);
       const consumer = consumerBroker.consume({
         queues: ['quiet'],
         prefetch: 10,
@@ -59,13 +65,14 @@ describe.skipIf(!available)('Redis wake-ups after a quiet window', () => {
           void d.ack();
         },
       });
-      await waitFor(() => got.includes('before'), 'the start-up fetch to take the first message');
-      const channel = `${prefix}celeriac.wake.quiet`;
-      await waitFor(async () => Number((await client.pubSubNumSub(channel))[channel] ?? 0) > 0, 'the consumer to subscribe to its wake-ups');
+      await waitFor(() => got.length === 3, 'the start-up fetch to take the first messages');
+      await waitFor(() => (consumer as RedisConsumer).blocked, 'the consumer to block on its doorbells');
+      // That fetch came up short: it deleted the doorbell's stale tokens.
+      expect(await client.exists(`${prefix}celeriac.bell.quiet`)).toBe(0);
       await waitFor(() => performance.now() - quietSince > QUIET_WAKE_MS, 'the quiet window to pass');
       await producer.publish(message('after'), { exchange: '', routingKey: 'quiet' });
-      await waitFor(() => got.includes('after'), 'a wake-up to bring the second message', { timeoutMs: 5_000 });
-      expect(got).toEqual(['before', 'after']);
+      await waitFor(() => got.includes('after'), 'a doorbell to bring the last message', { timeoutMs: 5_000 });
+      expect(got).toEqual(['before', 'before2', 'skipped', 'after']);
       await consumer.close();
     } finally {
       await client.close();

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Delivery } from '../../../src/core/spi/broker.js';
+import type { Consumer, Delivery } from '../../../src/core/spi/broker.js';
+import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
 import { BrokerKeys } from '../../../src/redis/keys.js';
 import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
@@ -44,9 +45,8 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups 
     return check();
   };
 
-  /** Resolves once the broker's wake-up subscription for `queue` is in place. */
-  const subscribed = (queue: string) =>
-    waitFor(async () => Number(((await raw.sendCommand(['PUBSUB', 'NUMSUB', keys.wakeChannel(queue)])) as [string, number])[1]) > 0, `the wake-up subscription of ${queue}`);
+  /** Resolves once `consumer` waits in Redis, blocked on its doorbells (bell.ts). */
+  const blocked = (consumer: Consumer) => waitFor(() => (consumer as RedisConsumer).blocked, 'the consumer to block on its doorbells');
 
   it('holds a future-ETA publish in celeriac.delayed (a promoter is alive) and delivers it only when due', async () => {
     const queue = `eta-${randomUUID().slice(0, 6)}`;
@@ -102,23 +102,31 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups 
     await consumer.close();
   });
 
-  it('a Celeriac publish wakes a waiting consumer at once: no poll is needed', async () => {
+  it('a Celeriac publish rings a consumer blocked on its doorbells at once: no poll is needed', async () => {
+    // Its poll is an hour away, and so is its block's own timeout: only the doorbell can bring it.
+    const idle = new RedisBroker(url, { pollIntervalMs: 3_600_000, clock });
     const queue = `wake-${randomUUID().slice(0, 6)}`;
     const got: Delivery[] = [];
-    const consumer = broker.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
-    await subscribed(queue);
-    // The clock does not move: the poll timer cannot fire, only the wake-up can bring it.
-    await broker.publish(makeMessage('woken'), { exchange: '', routingKey: queue });
-    await waitFor(() => got.length === 1, 'the woken delivery');
-    await got[0]?.ack();
-    await consumer.close();
+    try {
+      const consumer = idle.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
+      await blocked(consumer);
+      expect(Number(((await raw.sendCommand(['PUBSUB', 'NUMSUB', keys.wakeChannel(queue)])) as [string, number])[1])).toBe(0);
+      await broker.publish(makeMessage('woken'), { exchange: '', routingKey: queue });
+      await waitFor(() => got.length === 1, 'the rung delivery');
+      await got[0]?.ack();
+      // The short fetch that took it deleted the doorbell: no stale token is left behind.
+      expect(await raw.exists(keys.bell(queue))).toBe(0);
+      await consumer.close();
+    } finally {
+      await idle.close();
+    }
   });
 
   it('a message pushed with no wake-up (a Python producer) is found by the poll, and a burst is delivered once each', async () => {
     const queue = `poll-${randomUUID().slice(0, 6)}`;
     const got: Delivery[] = [];
     const consumer = broker.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
-    await subscribed(queue);
+    await blocked(consumer);
     await raw.lPush(`${prefix}${queue}`, JSON.stringify({ properties: { delivery_tag: 'lone' } }));
     await waitFor(after(POLL_MS, () => got.length === 1), 'the polled delivery');
     const n = 500;

@@ -30,7 +30,9 @@ KEYS[2]  unacked_index (zset)
 KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  celeriac.deliveries (hash tag -> deliveries given back so far; see release.lua)
-KEYS[6..] bucket lists, step-major: for step in 0,3,6,9: for queue in rotation order
+KEYS[6..5+4Q] bucket lists, step-major: for step in 0,3,6,9: for queue in rotation order
+KEYS[6+4Q..] optional: the queues' doorbell lists (bell.ts), deleted when every queue was
+         found empty (fewer than N popped): their tokens announced messages that are gone
 ARGV[1]  Q: number of queues
 ARGV[2]  N: most messages to pop
 ARGV[3]  now, whole epoch seconds: the unacked_index score (kombu writes float seconds; an integer keeps ZADD cheap, see transitions.ts)
@@ -278,6 +280,9 @@ if not unacked_written then write('HSET', KEYS[1], w_unacked) end
 write('ZADD', KEYS[2], w_index)
 write('ZADD', KEYS[3], w_leases)
 write('HSET', KEYS[4], w_data)
+if got < n then
+  for i = 6 + 4 * q, #KEYS do redis.pcall('DEL', KEYS[i]) end
+end
 if got == 0 then
   if refused then return redis.error_reply(refused) end
   if #wrong > 0 then

@@ -1,0 +1,107 @@
+/**
+ * @module brokers/redis/waiting
+ * How a consumer learns that its queues may hold messages again (redis-consumer.ts owns the
+ * fetch loop and asks here when a fetch came up short):
+ * - on a plain Redis, from a blocked fetch on its bell line (bell.ts): the fetch waits in Redis
+ *   for a doorbell token and runs the moment one lands; this module ends it early (a token on
+ *   the consumer's own doorbell) on a notification or the poll timer;
+ * - on Sentinel, or when the server refused the line, from pub/sub wake-ups on the queues'
+ *   channels (wake-subscriber.ts) and the poll timer.
+ * Notifications (a queue or prefetch change, an ETA promotion, close) go through the
+ * {@link Wakeup} either way.
+ */
+import type { Clock } from '../../core/clock.js';
+import { toTransportError } from '../../redis/client.js';
+import type { TransportLog } from '../../core/transport-table.js';
+import type { BellLine } from './bell.js';
+import type { Fetch } from './fetch-window.js';
+import type { Wakeable, WakeWatch } from './wake-subscriber.js';
+import { nextTurn, Wakeup } from './wakeup.js';
+
+/** What a consumer's waiting needs from the broker and from the consumer. */
+export interface WaitingDeps {
+  /** Wake-up subscriptions per queue (wake-subscriber.ts). */
+  readonly wake: WakeWatch;
+  /** A new bell line for a consumer (its id); absent where there is none (Sentinel). */
+  readonly bell?: (consumerId: string) => BellLine;
+  readonly log?: TransportLog | undefined;
+  /** The consumer: what wake-ups wake, where failures to (un)subscribe go, and its queues now. */
+  readonly owner: Wakeable & { report(error: unknown): void; readonly queues: readonly string[]; readonly id: string };
+}
+
+/** A consumer's ways of waiting (see the module header). */
+export class Waiting {
+  readonly wakeup = new Wakeup();
+  #bell: BellLine | undefined;
+  /** True while a blocked fetch is out: no other fetch goes meanwhile (its reply would wait behind it). */
+  #blocked = false;
+
+  constructor(private readonly deps: WaitingDeps) {}
+
+  /** Whether a blocked fetch is out. */
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  /** Opens the bell line, or subscribes to the queues' wake-ups where there is none. */
+  start(queues: readonly string[]): void {
+    this.#bell = this.deps.bell?.(this.deps.owner.id);
+    this.#bell?.connect(() => this.deps.owner.wake());
+    if (this.#bell === undefined) for (const q of queues) this.watch(q);
+  }
+
+  /** A queue joined (no-op on a bell line: each block names the queues of its time). */
+  watch(queue: string): void {
+    if (this.#bell !== undefined) return;
+    this.deps.wake.watch(queue, this.deps.owner).catch((error: unknown) => this.deps.owner.report(toTransportError(error, 'subscribe to wake-up channels')));
+  }
+
+  /** A queue left, or the consumer closes. */
+  unwatch(queue: string): void {
+    if (this.#bell !== undefined) return;
+    this.deps.wake.unwatch(queue, this.deps.owner).catch((error: unknown) => this.deps.owner.report(toTransportError(error, 'unsubscribe from wake-up channels')));
+  }
+
+  /** Closes the bell line; call once the fetch loop has ended. */
+  async close(): Promise<void> {
+    await this.#bell?.close();
+  }
+
+  /**
+   * Waits after a short fetch: for a notification or `ms` of poll; true when notified or rung.
+   * On a ready bell line, `block(bell)` sends a blocked fetch, which is pushed to `sent` (the
+   * loop's next reply) and ended early here. `open()` false: the consumer closed meanwhile.
+   */
+  async idle(clock: Clock, ms: number, open: () => boolean, block: (bell: BellLine) => Fetch | undefined, sent: Fetch[]): Promise<boolean> {
+    let bell = this.#line(open);
+    if (bell?.ready === true) {
+      // The batch just handed out settles first: its tasks' result stores and acks (sent in the
+      // next turn) go ahead of the block, on the round trip a waiting client is timing.
+      await nextTurn();
+      await nextTurn();
+      if (!open()) return true;
+      bell = this.#line(open);
+    }
+    // Not ready (connecting, reconnecting): this wait goes without a block.
+    const fetch = bell?.ready === true ? block(bell) : undefined;
+    if (fetch?.rang === undefined) return (await this.wakeup.wait(clock, ms)) === 'notified';
+    this.#blocked = true;
+    const unblocked = (): void => void (this.#blocked = false);
+    fetch.reply.then(unblocked, unblocked);
+    sent.push(fetch);
+    const end = await this.wakeup.waitBeside(clock, ms, fetch.reply);
+    if (end !== 'done') bell?.unblock();
+    return end === 'notified' || (await fetch.rang);
+  }
+
+  /** The bell line while the server takes it; one it refused is closed and the queues watched instead. */
+  #line(open: () => boolean): BellLine | undefined {
+    const bell = this.#bell;
+    if (bell === undefined || bell.usable || !open()) return bell;
+    this.#bell = undefined;
+    this.deps.log?.('warn', 'Redis refused the blocking wait on doorbells; this consumer waits on pub/sub wake-ups instead', { err: bell.refused });
+    void bell.close();
+    for (const q of this.deps.owner.queues) this.watch(q);
+    return undefined;
+  }
+}

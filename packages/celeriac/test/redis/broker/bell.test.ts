@@ -1,0 +1,244 @@
+/**
+ * Idle consumers wait blocked in Redis on their queues' doorbells, with their fetch pipelined
+ * behind the block (brokers/redis/bell.ts). Every consumer here has its poll (and so its block's
+ * own timeout) an hour away: what reaches it sooner came through a doorbell or an early end.
+ * The hostile cases: close while blocked and racing a publish, the prefetch window, several
+ * consumers on one queue, a doorbell nobody takes, Redis restarted under a blocked consumer, a
+ * consumer killed with SIGKILL while blocked, and a server that refuses BRPOP.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createClient, type RedisClientType } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Consumer, Delivery } from '../../../src/core/spi/broker.js';
+import { BELL_MAX_TOKENS } from '../../../src/brokers/redis/bell.js';
+import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
+import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
+import { BrokerKeys } from '../../../src/redis/keys.js';
+import { makeMessage } from '../../../src/testing/broker-harness.js';
+import { sleep, waitFor } from '../../../src/testing/wait-for.js';
+import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
+import { freePort, RedisServerProcess, shouldRunRedisTests } from '../../support/redis.js';
+import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
+
+const available = await redisAvailable();
+const privateServers = await shouldRunRedisTests('doorbells on private redis-servers');
+/** An hour: nothing but a doorbell or an early end brings a message within a test's time. */
+const IDLE = { pollIntervalMs: 3_600_000 };
+
+const blocked = (consumer: Consumer) => waitFor(() => (consumer as RedisConsumer).blocked, 'the consumer to block on its doorbells');
+const publish = (broker: RedisBroker, queue: string, id: string) => broker.publish(makeMessage(id), { exchange: '', routingKey: queue });
+
+describe.skipIf(!available)('doorbells on the shared Redis', () => {
+  const prefix = newPrefix();
+  const url = prefixedUrl(prefix);
+  const keys = new BrokerKeys(prefix);
+  const raw = useRawRedis(prefix);
+  let producer: RedisBroker;
+  beforeAll(async () => {
+    producer = new RedisBroker(url);
+    await producer.connect();
+  });
+  afterAll(async () => {
+    await producer?.close();
+  });
+
+  it('close ends a block at once, though the block and the poll are an hour long', async () => {
+    const broker = new RedisBroker(url, IDLE);
+    try {
+      const consumer = broker.consume({ queues: [`close-${randomUUID()}`], prefetch: 4, onDelivery: () => undefined });
+      await blocked(consumer);
+      const t0 = Date.now();
+      await consumer.close();
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect((consumer as RedisConsumer).blocked).toBe(false);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('a close racing a doorbell loses nothing: each message is delivered or back in its queue', async () => {
+    const queue = `race-${randomUUID()}`;
+    const broker = new RedisBroker(url, IDLE);
+    const acks: Promise<void>[] = [];
+    const delivered: string[] = [];
+    const rounds = 30;
+    try {
+      for (let i = 0; i < rounds; i++) {
+        const consumer = broker.consume({
+          queues: [queue],
+          prefetch: 4,
+          onDelivery: (d) => {
+            delivered.push(d.tag);
+            acks.push(d.ack());
+          },
+        });
+        await blocked(consumer);
+        // Some rounds the fetch runs before the close's early end, some after: both must hold.
+        await Promise.all([publish(producer, queue, `m${i}`), i % 2 === 0 ? consumer.close() : sleep(0).then(() => consumer.close())]);
+        await (consumer as RedisConsumer).givenBack();
+      }
+      await Promise.all(acks);
+      const queued = await raw().lLen(`${prefix}${queue}`);
+      expect(delivered.length + queued).toBe(rounds);
+      expect(await raw().hLen(keys.unacked)).toBe(0);
+      expect(await raw().zCard(keys.leases)).toBe(0);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('never holds more than its prefetch, the doorbell rung for ten', async () => {
+    const queue = `window-${randomUUID()}`;
+    const broker = new RedisBroker(url, IDLE);
+    const got: Delivery[] = [];
+    try {
+      const consumer = broker.consume({ queues: [queue], prefetch: 2, onDelivery: (d) => got.push(d) });
+      await blocked(consumer);
+      await producer.publishMany(Array.from({ length: 10 }, (_, i) => ({ message: makeMessage(`w${i}`), options: { exchange: '', routingKey: queue } })));
+      await waitFor(() => got.length === 2, 'the window to fill');
+      await sleep(200);
+      expect(got.length).toBe(2);
+      expect(await raw().hLen(keys.unacked)).toBe(2);
+      expect(await raw().lLen(`${prefix}${queue}`)).toBe(8);
+      await Promise.all(got.map((d) => d.ack()));
+      await waitFor(() => got.length === 4, 'room made by two acks to be refilled');
+      await Promise.all(got.slice(2).map((d) => d.ack()));
+      await waitFor(() => got.length === 6, 'the next two');
+      await Promise.all(got.slice(4).map((d) => d.ack()));
+      await consumer.close();
+    } finally {
+      await broker.close();
+    }
+    expect(await raw().lLen(`${prefix}${queue}`)).toBe(4);
+  });
+
+  it('a batch rings as many blocked consumers as it has messages', async () => {
+    const queue = `fan-${randomUUID()}`;
+    const brokers = [new RedisBroker(url, IDLE), new RedisBroker(url, IDLE)];
+    const got: Delivery[][] = [[], []];
+    try {
+      const consumers = brokers.map((b, i) => b.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => got[i]?.push(d) }));
+      for (const c of consumers) await blocked(c);
+      await producer.publishMany([0, 1].map((i) => ({ message: makeMessage(`f${i}`), options: { exchange: '', routingKey: queue } })));
+      // Each window holds one: the second message reaches the second consumer only by its own token.
+      await waitFor(() => got[0]?.length === 1 && got[1]?.length === 1, 'one message on each consumer');
+      for (const list of got) for (const d of list) await d.ack();
+      for (const c of consumers) await c.close();
+    } finally {
+      for (const b of brokers) await b.close();
+    }
+  });
+
+  it('a doorbell nobody takes stays short', async () => {
+    const queue = `unheard-${randomUUID()}`;
+    for (let i = 0; i < 100; i++) {
+      await producer.publishMany(Array.from({ length: 5 }, (_, j) => ({ message: makeMessage(`u${i}.${j}`), options: { exchange: '', routingKey: queue } })));
+    }
+    const tokens = await raw().lLen(keys.bell(queue));
+    expect(tokens).toBeGreaterThan(0);
+    expect(tokens).toBeLessThanOrEqual(BELL_MAX_TOKENS);
+    expect(await raw().lLen(`${prefix}${queue}`)).toBe(500);
+  });
+});
+
+describe.runIf(privateServers)('doorbells on a private redis-server', () => {
+  let server: RedisServerProcess;
+  let admin: RedisClientType;
+  beforeAll(async () => {
+    server = new RedisServerProcess(await freePort());
+    await server.start();
+    admin = createClient({ url: server.url }) as RedisClientType;
+    admin.on('error', () => undefined);
+    await admin.connect();
+  });
+  afterAll(async () => {
+    admin?.destroy();
+    await server?.kill();
+  });
+  const blockedClients = async () => Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+
+  it('Redis restarted under a blocked consumer: the failure is reported, and the next doorbell rings it', async () => {
+    const queue = `restart-${randomUUID()}`;
+    const broker = new RedisBroker(server.url, IDLE);
+    const producer = new RedisBroker(server.url);
+    const errors: Error[] = [];
+    let recovered = 0;
+    const got: Delivery[] = [];
+    try {
+      const consumer = broker.consume({ queues: [queue], prefetch: 4, onDelivery: (d) => got.push(d), onError: (e) => errors.push(e), onRecovered: () => recovered++ });
+      await blocked(consumer);
+      await server.kill();
+      await server.start();
+      await waitFor(() => errors.length > 0 && recovered > 0, 'the lost block to be reported, then a fetch to work again', 15_000);
+      await blocked(consumer);
+      await waitFor(async () => (await blockedClients()) === 1, 'the new block to reach the new server');
+      await publish(producer, queue, 'after-restart');
+      await waitFor(() => got.length === 1, 'the doorbell to bring the message');
+      await got[0]?.ack();
+      await consumer.close();
+    } finally {
+      await producer.close();
+      await broker.close();
+    }
+  });
+
+  it('a consumer killed with SIGKILL while blocked takes nothing: its fetch never runs', async () => {
+    const queue = `killed-${randomUUID()}`;
+    const brokerModule = libraryModuleUrl('brokers/redis/redis-broker.ts');
+    const code = `
+      const { RedisBroker } = await import(${JSON.stringify(brokerModule)});
+      const broker = new RedisBroker(${JSON.stringify(server.url)}, { pollIntervalMs: 3600000 });
+      const consumer = broker.consume({ queues: [${JSON.stringify(queue)}], prefetch: 1, onDelivery: (d) => console.log('GOT ' + d.tag) });
+      const timer = setInterval(() => { if (consumer.blocked) { console.log('BLOCKED'); clearInterval(timer); } }, 5);
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], {
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const producer = new RedisBroker(server.url);
+    try {
+      await waitFor(() => out.includes('BLOCKED'), 'the child consumer to block', 20_000);
+      await waitFor(async () => (await blockedClients()) === 1, 'its block to reach Redis');
+      child.kill('SIGKILL');
+      await exited;
+      await waitFor(async () => (await blockedClients()) === 0, 'Redis to drop the dead client');
+      await publish(producer, queue, 'after-kill');
+      await sleep(100);
+      expect(out).not.toContain('GOT');
+      expect(await admin.lLen(queue)).toBe(1);
+      expect(await admin.hLen('unacked')).toBe(0);
+      expect(await admin.zCard('celeriac.leases')).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await producer.close();
+    }
+  });
+
+  it('a server that refuses BRPOP: the consumer says so and waits on pub/sub wake-ups instead', async () => {
+    const queue = `refused-${randomUUID()}`;
+    await admin.sendCommand(['ACL', 'SETUSER', 'nobrpop', 'on', '>p4ss', '~*', '&*', '+@all', '-brpop']);
+    const userUrl = server.url.replace('redis://', 'redis://nobrpop:p4ss@');
+    const warnings: string[] = [];
+    const broker = new RedisBroker(userUrl, { ...IDLE, log: (level, msg) => level === 'warn' && warnings.push(msg) });
+    const producer = new RedisBroker(userUrl);
+    const got: Delivery[] = [];
+    try {
+      const consumer = broker.consume({ queues: [queue], prefetch: 4, onDelivery: (d) => got.push(d) });
+      await waitFor(() => warnings.some((w) => w.includes('refused the blocking wait')), 'the warning');
+      const channel = new BrokerKeys().wakeChannel(queue);
+      await waitFor(async () => Number(((await admin.sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]) > 0, 'the wake-up subscription');
+      await publish(producer, queue, 'woken');
+      await waitFor(() => got.length === 1, 'a pub/sub wake-up to bring the message');
+      await got[0]?.ack();
+      await consumer.close();
+    } finally {
+      await producer.close();
+      await broker.close();
+    }
+  });
+});
