@@ -12,8 +12,8 @@
  * to the worker and a second one for the fetch. The fetch is the ordinary atomic one, so
  * nothing new can be lost: the message is in its queue until the script takes it under a
  * lease. A worker killed while blocked leaves its fetch unrun (Redis drops a closed client's
- * input). A fetch that comes up short deletes its queues' doorbells: their tokens announced
- * messages that are gone (fetch.lua), so a stale token costs at most one empty fetch.
+ * input). A blocked fetch that comes up short deletes its queues' doorbells: their tokens
+ * announced messages that are gone (fetch.lua), so stale tokens cost at most one empty fetch.
  *
  * The consumer ends its block early (its poll timer, since messages of Python producers ring no
  * bell; close; a queue or prefetch change; an ETA promotion) by pushing a token to its own

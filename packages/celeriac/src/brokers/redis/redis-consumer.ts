@@ -329,9 +329,9 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const room = this.#window.room(this.deps.options.fetchBatchSize);
     const queues = this.#rotation();
     if (room === 0 || queues.length === 0) return undefined;
-    const bells = queues.map((q) => this.deps.keys.bell(q));
-    // A blocked fetch keeps earlier wake-ups: one that came before the block ends it at once.
+    // A blocked fetch keeps earlier wake-ups (they end it at once), and alone clears stale tokens.
     if (bell === undefined) this.#waiting.wakeup.clear();
+    const bells = bell === undefined ? [] : queues.map((q) => this.deps.keys.bell(q));
     const sent = bell === undefined ? { reply: this.#fetch(queues, room, bells), rang: undefined } : bell.block(bells, this.deps.options.pollIntervalMs, (via, slackMs) => this.#fetch(queues, room, bells, via, slackMs));
     // Awaited by the loop's next round; until then a failure must not count as unhandled.
     sent?.reply.catch(() => undefined);
