@@ -59,47 +59,50 @@ export interface PublisherDeps {
   readonly lifecycle: Lifecycle;
 }
 
-/** How long the wake-ups of a channel no consumer listened to are skipped: see {@link QuietWakes}. */
+/** How long the wake-ups of a queue nobody took are skipped: see {@link QuietWakes}. */
 export const QUIET_WAKE_MS = 100;
 
 /**
- * The wake-up channels whose last PUBLISH reached no subscriber: no Celeriac consumer waits on
- * that queue (none runs, or only Python workers consume it), so the next ones are skipped for
- * {@link QUIET_WAKE_MS}, then tried again. A consumer that subscribes meanwhile finds those
- * messages by its poll (`pollIntervalMs`, 50 ms by default), as it finds a Python producer's:
- * a wake-up is a latency aid, never what delivers a message. The PUBLISH was a sixth of the
- * rate of a producer sending one by one.
+ * The queues whose last wake-up nobody took (a doorbell token still there when the next came, a
+ * PUBLISH that reached no subscriber): no Celeriac consumer waits on that queue (none runs, it
+ * is busy, or only Python workers consume it), so the next ones are skipped for
+ * {@link QUIET_WAKE_MS}, then tried again. A consumer that starts waiting meanwhile finds
+ * those messages by its poll (`pollIntervalMs`, 50 ms by default), as it finds a Python
+ * producer's: a wake-up is a latency aid, never what delivers a message. The PUBLISH was a
+ * sixth of the rate of a producer sending one by one. One instance per kind of wake-up.
  *
  * Real time (performance.now), not the broker's clock: this is about who listens now, and a
  * fake clock a test holds still would otherwise skip wake-ups for good.
  */
 export class QuietWakes {
-  /** channel -> until when (clock ms) its wake-ups are skipped. */
+  /** queue -> until when (ms) its wake-ups are skipped. */
   readonly #until = new Map<string, number>();
 
-  /** Whether to skip the wake-up of `channel` now. */
-  skip(channel: string): boolean {
+  /** Whether to skip the wake-up of `queue` now. */
+  skip(queue: string): boolean {
     if (this.#until.size === 0) return false;
-    const until = this.#until.get(channel);
+    const until = this.#until.get(queue);
     if (until === undefined) return false;
     if (performance.now() < until) return true;
-    this.#until.delete(channel);
+    this.#until.delete(queue);
     return false;
   }
 
-  /** A wake-up PUBLISH on `channel` reached `subscribers` subscribers. */
-  heard(channel: string, subscribers: number): void {
-    if (subscribers > 0) return;
+  /** A wake-up of `queue` was taken by `takers` waiting consumers (0: nobody). */
+  heard(queue: string, takers: number): void {
+    if (takers > 0) return;
     // Bounded: a producer sending to ever new queues must not grow this without end.
     if (this.#until.size >= 1000) this.#until.clear();
-    this.#until.set(channel, performance.now() + QUIET_WAKE_MS);
+    this.#until.set(queue, performance.now() + QUIET_WAKE_MS);
   }
 }
 
 /** Publishes envelopes in kombu's layout for a `RedisBroker`. */
 export class RedisPublisher {
   readonly #h: PublisherDeps;
-  readonly #wakes = new QuietWakes();
+  /** Quiet doorbells and wake-up channels, by queue name (no name is built for a skipped one). */
+  readonly #quietBells = new QuietWakes();
+  readonly #quietWakes = new QuietWakes();
   /**
    * Writes the envelopes of single publishes: one-by-one sends of a task differ only in their
    * ids, reprs, body and tag, so the writer fills those into the last one's layout.
@@ -175,15 +178,13 @@ export class RedisPublisher {
   #push(c: Commands, queue: string, step: PriorityStep, raw: string): Promise<unknown> {
     const { keys } = this.#h;
     const pushed = c.lPush(keys.bucket(queue, step), raw);
-    const bell = keys.bell(queue);
-    const channel = keys.wakeChannel(queue);
-    const rings = !this.#wakes.skip(bell);
-    const wakes = !this.#wakes.skip(channel);
+    const rings = !this.#quietBells.skip(queue);
+    const wakes = !this.#quietWakes.skip(queue);
     if (!rings && !wakes) return pushed;
     return Promise.all([
       pushed,
-      rings ? ringBell(c, bell, 1).then((length) => this.#wakes.heard(bell, length === 1 ? 1 : 0)) : undefined,
-      wakes ? c.publish(channel, '').then((heard) => this.#wakes.heard(channel, heard)) : undefined,
+      rings ? ringBell(c, keys.bell(queue), 1).then((length) => this.#quietBells.heard(queue, length === 1 ? 1 : 0)) : undefined,
+      wakes ? c.publish(keys.wakeChannel(queue), '').then((heard) => this.#quietWakes.heard(queue, heard)) : undefined,
     ]);
   }
 
