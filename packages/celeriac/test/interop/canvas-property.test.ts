@@ -11,6 +11,7 @@
  * header it resets the chord's size), a chord whose body is a group, and a group directly in
  * a group or chord header (5.2.6 unrolls it into a chord header in reverse order).
  */
+import { isDeepStrictEqual } from 'node:util';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import fc from 'fast-check';
@@ -134,10 +135,15 @@ describeOracles('generated canvas nestings: Celeriac returns what Python Celery 
     await fc.assert(
       fc.asyncProperty(workflow, async (node) => {
         const expr = toPython(node);
-        const expected = await python.run(expr);
+        let expected = await python.run(expr);
         expect(expected.error, `Python failed on ${expr}`).toBeUndefined();
         const r = await ts(node).applyAsync();
         const value = await settle(r, { backend: app.backend }, 30_000).catch((e: unknown) => `ERROR ${(e as Error).message}`);
+        // Celery 5.6.3 has twice answered a chord whose header holds chains with [] for that
+        // header, in full CI runs on a loaded machine (its own race; the same workflow gave the
+        // right value when run alone). A disagreement is asked of Python once more: a wrong
+        // Celeriac value still differs from the second answer.
+        if (!isDeepStrictEqual(value, expected.value)) expected = await python.run(expr);
         expect(value, expr).toEqual(expected.value);
       }),
       { seed: 20261122, numRuns: 40, endOnFailure: true },
