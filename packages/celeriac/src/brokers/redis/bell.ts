@@ -55,10 +55,16 @@ export interface BellCommands {
  * Pushes `tokens` tokens to the doorbell `bell` (after the messages they announce: a
  * consumer woken first would find nothing). Resolves to the doorbell's length after the push,
  * before a blocked consumer took its token: `tokens` when it held none, so more means that
- * nobody took the last ones. Past {@link BELL_MAX_TOKENS} it is trimmed to one.
+ * nobody took the last ones. Past {@link BELL_MAX_TOKENS} it is trimmed to one. Never rejects:
+ * a doorbell is a latency aid, and a refused one (an ACL that allows a producer its queues'
+ * keys only, a full Redis) must not fail a publish whose message is already in its queue (the
+ * caller would send it again); it resolves to `Infinity`, which reads as "nobody took it".
  */
 export function ringBell(c: BellCommands, bell: string, tokens: number): Promise<number> {
-  return c.lPush(bell, tokens === 1 ? ONE_TOKEN : new Array<string>(tokens).fill('')).then((length) => (length > BELL_MAX_TOKENS ? c.lTrim(bell, 0, 0).then(() => length) : length));
+  return c
+    .lPush(bell, tokens === 1 ? ONE_TOKEN : new Array<string>(tokens).fill(''))
+    .then((length) => (length > BELL_MAX_TOKENS ? c.lTrim(bell, 0, 0).then(() => length) : length))
+    .catch(() => Number.POSITIVE_INFINITY);
 }
 
 const ONE_TOKEN = [''];
