@@ -34,14 +34,17 @@ async function fill(app: App, queue: string, ready: number, delayed: number): Pr
   for (let i = 0; i < delayed; i++) await app.sendTask('t.add', [i, i], {}, { queue, countdown: 600 });
 }
 
-const silentApp = (broker: string) => createApp({ broker, backend: 'memory://' }, { env: {}, logger: pino({ level: 'silent' }) });
+const silentApp = (broker: string, brokerTransportOptions: Record<string, unknown> = {}) =>
+  createApp({ broker, backend: 'memory://', brokerTransportOptions }, { env: {}, logger: pino({ level: 'silent' }) });
 
 describe.runIf(redisReady)('celeriac purge on Redis', () => {
   async function setup(): Promise<{ server: RedisServerProcess; app: App }> {
     const server = new RedisServerProcess(await freePort());
     await server.start();
     cleanups.push(() => server.kill());
-    const app = silentApp(server.url);
+    // A command sent while the client reconnects to the killed server waits at most
+    // connectTimeoutMs (10 s by default) before it fails: 2 s keeps the lost-broker case short.
+    const app = silentApp(server.url, { connectTimeoutMs: 2000 });
     cleanups.push(() => app.close());
     // A live Celeriac worker (on another queue) makes countdowns wait in celeriac.delayed.
     const worker = new Worker(app, { queues: ['idle'], concurrency: 1 });
@@ -76,7 +79,10 @@ describe.runIf(redisReady)('celeriac purge on Redis', () => {
         };
       },
     }) as Broker;
+    const started = Date.now();
     await expect(purgeQueues(broker, ['a', 'b', 'c'])).rejects.toThrow(/^purge of b failed \(purged 4 messages from a first; not purged: b, c\): .*(127\.0\.0\.1|connect|closed|Redis)/i);
+    // Failed within the offline wait (plus the watchdog's sampling), not the 30 s command timeout.
+    expect(Date.now() - started).toBeLessThan(15_000);
     // Back (empty: no persistence), so the worker and app close at once.
     await server.start();
   }, 60_000);
