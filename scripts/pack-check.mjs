@@ -315,6 +315,10 @@ async function checkStarter(dir, tarballs) {
   const main = start(join(app, 'node_modules/.bin/tsx'), ['src/main.ts'], { cwd: app, env: { CELERIAC_LOG_LEVEL: 'warn' } });
   try {
     await waitFor('the starter\'s npm start to print add(2, 3) = 5', () => /add\(2, 3\) = 5/.test(main.output()));
+    await waitFor('the starter\'s npm start to say it is running', () => /Ctrl-C stops them/.test(main.output()));
+    // It says it runs until Ctrl-C: it must still be running a moment later.
+    const early = await Promise.race([main.exited.then((code) => `exited ${code}`), new Promise((r) => setTimeout(() => r(null), 1500))]);
+    if (early !== null) fail(`the starter's src/main.ts ${early} by itself instead of running until stopped:\n${main.output()}`);
   } finally {
     const code = await main.stop();
     if (code !== 0) fail(`the starter's src/main.ts exited ${code} on SIGTERM:\n${main.output()}`);
