@@ -17,7 +17,7 @@ import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { commandCalls, gcTotals, parseProbeArgs, processIo, PROBE_USAGE, threadCpuDelta, threadStat, type ProbeArgs } from './lib/probe-stats.js';
-import { redisCpuSeconds } from './lib/redis.js';
+import { globEscape, redisCpuSeconds } from './lib/redis.js';
 import { nowMs, sleep } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
 
@@ -79,6 +79,12 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   }
   if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
   else process.env.BENCH_CELERIAC_MODULE = module;
+  // A monitor listens, as in the bench: a worker drops task events that reach nobody
+  // (event-dispatcher.ts), and a drain with -E would then measure events not sent.
+  const listener = args.events ? redis.duplicate() : undefined;
+  let eventMessages = 0;
+  listener?.on('pmessage', () => eventMessages++);
+  await listener?.psubscribe(`${globEscape(`${PREFIX}/0.celeryev/`)}*`);
   let gcText = '';
   let recording = false;
   const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port: args.port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: args.concurrency, events: args.events }, {
@@ -114,10 +120,11 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
       (redisUs / args.n).toFixed(1),
       `${perTask(io.syscw - io0.syscw)} / ${perTask(io.syscr - io0.syscr)}`,
       commands.map(([name, n]) => `${name} ${perTask(n)}`).join(', '),
-      `${(gc.allocatedBytes / args.n / 1024).toFixed(2)} (${gc.collections} GCs) |`,
+      `${(gc.allocatedBytes / args.n / 1024).toFixed(2)} (${gc.collections} GCs, ${gc.markCompacts} full, ${Math.round(gc.pauseMs)} ms paused)${listener === undefined ? '' : `; ${perTask(eventMessages)} celeryev messages per task`} |`,
     ].join(' | ');
   } finally {
     await worker.stop();
+    listener?.disconnect();
   }
 }
 

@@ -43,9 +43,10 @@ describe('gcTotals', () => {
       'pause=1.5 mutator=10.2 gc=s reduce_memory=0 ... allocated=16777216 promoted=1024 semi_space_copied=2048',
       'a task printed allocated=nothing here',
       'pause=0.25 mutator=3 gc=s allocated=1000 promoted=0',
+      'pause=12 mutator=40 gc=mc reduce_memory=0 allocated=5000 promoted=0',
       '',
     ].join('\n');
-    expect(gcTotals(text)).toEqual({ collections: 2, allocatedBytes: 16_778_216, promotedBytes: 1024, pauseMs: 1.75 });
+    expect(gcTotals(text)).toEqual({ collections: 3, allocatedBytes: 16_783_216, promotedBytes: 1024, pauseMs: 13.75, markCompacts: 1 });
   });
 });
 

@@ -15,14 +15,15 @@ given. Prints per build: the time from the worker's start() to its first consume
 rate after it, worker CPU per task by thread, the Redis server's CPU per task (INFO cpu: the
 server is the probe's alone), the worker's socket writes and reads per task (/proc/<pid>/io
 system calls), Redis commands per task (INFO commandstats), and bytes allocated
-per task (V8 --trace-gc-nvp over the drain). With --rounds, the builds alternate round by round
+per task with the collections, full ones and pause time (V8 --trace-gc-nvp over the drain). With --rounds, the builds alternate round by round
 (base first in odd rounds, last in even ones), a row each: one drain's rate on a shared
 machine swings by a fifth or more between runs.
 
   --base <git rev>     also measure this commit's engine (built once under the temp dir)
   --n <tasks>          tasks per drain (default 20000)
   --concurrency <c>    the worker's concurrency (default 100)
-  --events             task events on (-E)
+  --events             task events on (-E), with a subscriber on the celeryev channels (a worker
+                       drops task events nobody listens to) counting the messages per task
   --rounds <k>         drains per build, interleaved (default 1)
   --port <port>        the private redis-server's port; nothing may listen there (default 6400)
   --cpu-prof <dir>     write each drain's worker CPU profile (node --cpu-prof) into this directory
@@ -99,6 +100,8 @@ export interface GcTotals {
   readonly allocatedBytes: number;
   readonly promotedBytes: number;
   readonly pauseMs: number;
+  /** Full collections (`gc=mc`): the ones whose pauses a drain feels. */
+  readonly markCompacts: number;
 }
 
 /** Sums the `--trace-gc-nvp` lines (`pause=1.2 ... allocated=123 promoted=45 ...`) in `text`; other lines are skipped. */
@@ -107,6 +110,7 @@ export function gcTotals(text: string): GcTotals {
   let allocatedBytes = 0;
   let promotedBytes = 0;
   let pauseMs = 0;
+  let markCompacts = 0;
   for (const line of text.split('\n')) {
     const allocated = /\ballocated=(\d+)/.exec(line);
     if (allocated === null) continue;
@@ -114,8 +118,9 @@ export function gcTotals(text: string): GcTotals {
     allocatedBytes += Number(allocated[1]);
     promotedBytes += Number(/\bpromoted=(\d+)/.exec(line)?.[1] ?? 0);
     pauseMs += Number(/\bpause=([\d.]+)/.exec(line)?.[1] ?? 0);
+    if (/\bgc=mc\b/.test(line)) markCompacts += 1;
   }
-  return { collections, allocatedBytes, promotedBytes, pauseMs };
+  return { collections, allocatedBytes, promotedBytes, pauseMs, markCompacts };
 }
 
 /**
