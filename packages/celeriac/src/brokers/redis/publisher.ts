@@ -155,6 +155,8 @@ export class RedisPublisher {
       if (options.fence !== undefined) {
         // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
         fenced = await publishFenced(c as unknown as RedisClient, h.keys, options.fence, queues, step, raw, laterAt);
+        // The script sends the wake-ups; the doorbells of blocked consumers are rung here.
+        if (fenced && !later) await Promise.all(queues.map((q) => ringBell(c, h.keys.bell(q), 1)));
         return [later ? 'delayed' : 'queued'];
       }
       return Promise.all(queues.map(async (q) => {

@@ -146,6 +146,28 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
     }
   });
 
+  it("beat's fenced send rings the doorbell too, and a send the fence refuses rings nothing", async () => {
+    const queue = `fenced-${randomUUID()}`;
+    const lease = `${prefix}test-beat-lease`;
+    await raw().set(lease, 'token-1');
+    const send = (token: string, id: string) => producer.publish(makeMessage(id), { exchange: '', routingKey: queue, fence: { key: lease, token } });
+    await expect(send('token-0', 'refused')).rejects.toThrow(/beat lease/);
+    expect([await raw().lLen(`${prefix}${queue}`), await raw().lLen(keys.bell(queue))]).toEqual([0, 0]);
+    // Without its token a blocked consumer learns of the message only at its next poll or
+    // early end (up to its poll interval, or a promote interval, later).
+    await send('token-1', 'sent');
+    expect([await raw().lLen(`${prefix}${queue}`), await raw().lLen(keys.bell(queue))]).toEqual([1, 1]);
+    const broker = new RedisBroker(url, IDLE);
+    const got: string[] = [];
+    try {
+      const consumer = broker.consume({ queues: [queue], prefetch: 2, onDelivery: (d) => void got.push(d.tag) });
+      await waitFor(() => got.length === 1, 'the fenced message delivered');
+      await consumer.close();
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('a doorbell nobody takes stays short', async () => {
     const queue = `unheard-${randomUUID()}`;
     for (let i = 0; i < 100; i++) {
