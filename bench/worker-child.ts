@@ -33,8 +33,10 @@ async function main(): Promise<void> {
   // BENCH_TRACING=100|1: a tracer provider registered first, as `--import ./otel.mjs` would.
   const tracing = e.BENCH_TRACING === undefined || e.BENCH_TRACING === '' ? null : (await import('./tracing-provider.js')).registerBenchTracing(Number(e.BENCH_TRACING));
   const worker = await (await load()).default(env);
+  const allocations = e.BENCH_ALLOC_PROF === undefined || e.BENCH_ALLOC_PROF === '' ? null : await allocationSampler(e.BENCH_ALLOC_PROF);
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'go') {
+      allocations?.start();
       worker.start().then(
         () => send({ type: 'started' }),
         (err: unknown) => send({ type: 'error', message: String(err) }),
@@ -43,8 +45,8 @@ async function main(): Promise<void> {
       const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
       send({ type: 'memory', rss, heapUsed, heapTotal, external });
     } else if (m.type === 'stop') {
-      worker
-        .close()
+      (allocations?.stop() ?? Promise.resolve())
+        .then(() => worker.close())
         .then(async () => {
           const spans = await tracing?.shutdown();
           if (spans !== undefined) console.error(`tracing: ${spans} spans exported`);
@@ -60,6 +62,25 @@ async function main(): Promise<void> {
   });
   process.on('SIGTERM', () => process.exit(0));
   send({ type: 'ready' });
+}
+
+/**
+ * BENCH_ALLOC_PROF=<file>: V8's sampling heap profiler from 'go' to 'stop', counting objects
+ * collected since (what the worker allocated, not what it kept), written as a .heapprofile.
+ */
+async function allocationSampler(file: string): Promise<{ start(): void; stop(): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  return {
+    start: () => void session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }),
+    stop: async () => {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 main().catch((err: unknown) => {

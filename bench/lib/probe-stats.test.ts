@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './args.js';
-import { commandCalls, gcTotals, parseProbeArgs, parseProcIo, processIo, threadCpuDelta, threadStat } from './probe-stats.js';
+import { commandCalls, gcTotals, parseProbeArgs, parseProcIo, processIo, threadCpuDelta, threadStat, topAllocations, type AllocationNode } from './probe-stats.js';
 
 describe('parseProbeArgs', () => {
   it('has defaults and reads every flag', () => {
-    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400, rounds: 1, cpuProf: undefined });
-    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401', '--rounds', '3', '--cpu-prof', '/tmp/p'])).toEqual({
-      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401, rounds: 3, cpuProf: '/tmp/p',
+    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400, rounds: 1, cpuProf: undefined, allocProf: undefined });
+    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401', '--rounds', '3', '--cpu-prof', '/tmp/p', '--alloc-prof', '/tmp/a'])).toEqual({
+      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401, rounds: 3, cpuProf: '/tmp/p', allocProf: '/tmp/a',
     });
   });
 
@@ -17,6 +17,7 @@ describe('parseProbeArgs', () => {
     [['--concurrency', 'x'], /--concurrency must be/],
     [['--base', ' '], /--base must name a commit/],
     [['--cpu-prof', ''], /--cpu-prof must name a directory/],
+    [['--alloc-prof', ' '], /--alloc-prof must name a directory/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['extra'], /positional/],
   ])('refuses %j', (argv, message) => {
@@ -80,5 +81,22 @@ describe('parseProcIo', () => {
     const io = processIo('self');
     expect(io.syscr).toBeGreaterThan(0);
     expect(Number.isInteger(io.syscw)).toBe(true);
+  });
+});
+
+describe('topAllocations', () => {
+  const frame = (functionName: string, url: string, lineNumber: number, selfSize: number, children: AllocationNode[] = []): AllocationNode => ({ callFrame: { functionName, url, lineNumber }, selfSize, children });
+
+  it('sums each function over its call sites, per task, largest first', () => {
+    const head = frame('(root)', '', -1, 0, [
+      frame('run', 'file:///w/dist/worker/executor.js', 206, 3000, [frame('decode', 'file:///w/dist/protocol/envelope.js', 9, 1000)]),
+      frame('', 'file:///w/dist/redis/client.js', 0, 500, [frame('decode', 'file:///w/dist/protocol/envelope.js', 9, 3000)]),
+      frame('idle', '', 0, 0),
+    ]);
+    expect(topAllocations(head, 100, 2)).toEqual([
+      { frame: 'decode protocol/envelope.js:10', bytesPerTask: 40 },
+      { frame: 'run worker/executor.js:207', bytesPerTask: 30 },
+    ]);
+    expect(topAllocations(head, 100, 10).map((t) => t.frame)).toEqual(['decode protocol/envelope.js:10', 'run worker/executor.js:207', '(anonymous) redis/client.js:1']);
   });
 });

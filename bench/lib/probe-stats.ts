@@ -27,6 +27,9 @@ machine swings by a fifth or more between runs.
   --rounds <k>         drains per build, interleaved (default 1)
   --port <port>        the private redis-server's port; nothing may listen there (default 6400)
   --cpu-prof <dir>     write each drain's worker CPU profile (node --cpu-prof) into this directory
+  --alloc-prof <dir>   write each drain's allocation profile (V8's sampling heap profiler, objects
+                       collected since counted too) into this directory, and print the functions
+                       that allocated most per task
   --help               this text
 `;
 
@@ -39,6 +42,7 @@ export interface ProbeArgs {
   readonly port: number;
   readonly rounds: number;
   readonly cpuProf: string | undefined;
+  readonly allocProf: string | undefined;
 }
 
 /** The probe's flags; a bad one is a UsageError naming it. */
@@ -51,10 +55,12 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     port: { type: 'string', default: '6400' },
     rounds: { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' },
+    'alloc-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   });
   if (v.base !== undefined && v.base.trim() === '') throw new UsageError('--base must name a commit');
   if (v['cpu-prof'] !== undefined && v['cpu-prof'].trim() === '') throw new UsageError('--cpu-prof must name a directory');
+  if (v['alloc-prof'] !== undefined && v['alloc-prof'].trim() === '') throw new UsageError('--alloc-prof must name a directory');
   return {
     help: v.help,
     base: v.base,
@@ -64,6 +70,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     port: wholeNumber('--port', v.port, 1, 65535),
     rounds: wholeNumber('--rounds', v.rounds, 1, 100),
     cpuProf: v['cpu-prof'],
+    allocProf: v['alloc-prof'],
   };
 }
 
@@ -141,4 +148,33 @@ export function threadCpuDelta(before: ReadonlyMap<string, number>, after: Reado
     if (used > 0) out.set(name, used);
   }
   return out;
+}
+
+/** A node of V8's sampling heap profile (HeapProfiler.stopSampling's `head`). */
+export interface AllocationNode {
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly selfSize: number;
+  readonly children?: readonly AllocationNode[];
+}
+
+/**
+ * The `limit` functions that allocated most in a sampling heap profile, by bytes per task
+ * (`tasks` tasks ran while it sampled): `name file:line` (the file's last two path parts, the
+ * line 1-based), every call site of a function summed.
+ */
+export function topAllocations(head: AllocationNode, tasks: number, limit: number): { frame: string; bytesPerTask: number }[] {
+  const bytes = new Map<string, number>();
+  const stack: AllocationNode[] = [head];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (node.selfSize > 0) {
+      const { functionName, url, lineNumber } = node.callFrame;
+      const frame = `${functionName === '' ? '(anonymous)' : functionName} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+      bytes.set(frame, (bytes.get(frame) ?? 0) + node.selfSize);
+    }
+    if (node.children !== undefined) stack.push(...node.children);
+  }
+  return [...bytes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([frame, total]) => ({ frame, bytesPerTask: total / tasks }));
 }

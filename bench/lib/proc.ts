@@ -162,6 +162,8 @@ export async function startNodeWorker(
   env: { host: string; port: number; db: number; prefix: string; queue: string; concurrency: number; events?: boolean },
   options: {
     cpuProf?: string;
+    /** A file for the child's allocation profile from 'go' to 'stop' (worker-child.ts BENCH_ALLOC_PROF). */
+    allocProf?: string;
     /** More node flags for the child (bench/probe.ts: --trace-gc-nvp). */
     nodeArgs?: readonly string[];
     /** Everything the child prints, as it comes (output() keeps only the last 20,000 characters). */
@@ -176,6 +178,7 @@ export async function startNodeWorker(
     env: {
       ...process.env,
       BENCH_PEER: peer,
+      ...(options.allocProf === undefined ? {} : { BENCH_ALLOC_PROF: options.allocProf }),
       BENCH_REDIS_HOST: env.host,
       BENCH_REDIS_PORT: String(env.port),
       BENCH_REDIS_DB: String(env.db),
