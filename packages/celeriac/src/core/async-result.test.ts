@@ -23,31 +23,60 @@ describe('AsyncResult', () => {
     const getSpy = vi.spyOn(backend, 'get');
     const r = app.asyncResult<number>('t1');
     const pending = r.get({ timeoutMs: 5000 });
-    await waitFor(() => getSpy.mock.calls.length === 1, 'get() to look once and wait');
+    // One read, then the subscription, then the read that covers the gap between them.
+    await waitFor(() => getSpy.mock.calls.length === 2, 'get() to look twice and wait');
     await backend.store(meta('t1', 'STARTED', null), { expiresSec: null });
     await backend.store(meta('t1', 'SUCCESS', 42), { expiresSec: null });
     expect(await pending).toBe(42);
-    expect(getSpy).toHaveBeenCalledTimes(1);
+    expect(getSpy).toHaveBeenCalledTimes(2);
   });
 
-  it('get() returns at once when the result is already stored', async () => {
+  it('get() of a stored result reads once and never subscribes', async () => {
     const { app, backend } = createTestApp();
     await backend.store(meta('t2', 'SUCCESS', 'done'), { expiresSec: null });
+    const read = vi.spyOn(backend, 'get');
+    const subscribe = vi.spyOn(backend, 'subscribe');
     expect(await app.asyncResult('t2').get({ timeoutMs: 100 })).toBe('done');
+    expect(read).toHaveBeenCalledTimes(1);
+    expect(subscribe).not.toHaveBeenCalled();
   });
 
-  it('get() takes a result pushed while its read is in flight, without waiting for the read', async () => {
+  it('get() subscribes after a read of a result not ready yet (STARTED)', async () => {
+    const { app, backend } = createTestApp();
+    await backend.store(meta('t2b', 'STARTED', null), { expiresSec: null });
+    const subscribe = vi.spyOn(backend, 'subscribe');
+    const pending = app.asyncResult<string>('t2b').get({ timeoutMs: 5000 });
+    await vi.waitFor(() => expect(subscribe).toHaveBeenCalledTimes(1));
+    await backend.store(meta('t2b', 'SUCCESS', 'later'), { expiresSec: null });
+    expect(await pending).toBe('later');
+  });
+
+  it('get() takes a result pushed while its second read is in flight, without waiting for the read', async () => {
     const { app, backend } = createTestApp();
     let answerRead!: (meta: ResultMeta | null) => void;
-    const read = vi.spyOn(backend, 'get').mockImplementation(() => new Promise((resolve) => (answerRead = resolve)));
+    const read = vi
+      .spyOn(backend, 'get')
+      .mockResolvedValueOnce(null)
+      .mockImplementation(() => new Promise((resolve) => (answerRead = resolve)));
     const pending = app.asyncResult<number>('t3').get({ timeoutMs: 5000 });
-    await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(2));
     await backend.store(meta('t3', 'SUCCESS', 7), { expiresSec: null });
     expect(await pending).toBe(7);
     answerRead(null);
   });
 
-  it('get() reads only once the subscription took effect', async () => {
+  it('get() does not miss a result stored between its first read and its subscription', async () => {
+    const { app, backend } = createTestApp();
+    // The first read answers "nothing yet", and the result lands before the subscription exists.
+    const read = vi.spyOn(backend, 'get').mockImplementationOnce(async () => {
+      await backend.store(meta('t3b', 'SUCCESS', 'between'), { expiresSec: null });
+      return null;
+    });
+    expect(await app.asyncResult<string>('t3b').get({ timeoutMs: 5000 })).toBe('between');
+    expect(read).toHaveBeenCalledTimes(2);
+  });
+
+  it('get() reads again only once the subscription took effect', async () => {
     const { app, backend } = createTestApp();
     let confirm!: () => void;
     const subscribe = backend.subscribe.bind(backend);
@@ -58,10 +87,11 @@ describe('AsyncResult', () => {
     });
     const read = vi.spyOn(backend, 'get');
     const pending = app.asyncResult<number>('t4').get({ timeoutMs: 5000 });
+    await vi.waitFor(() => expect(confirm).toBeTypeOf('function'));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(read).not.toHaveBeenCalled();
+    expect(read).toHaveBeenCalledTimes(1);
     confirm();
-    await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(2));
     await backend.store(meta('t4', 'SUCCESS', 8), { expiresSec: null });
     expect(await pending).toBe(8);
   });

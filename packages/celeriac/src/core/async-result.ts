@@ -204,9 +204,11 @@ export class AsyncResult<R = unknown> {
   }
 
   /**
-   * Subscribe, then read, and take the first ready meta either gives: the read covers a meta
-   * stored before the subscription took effect, the subscription everything stored after.
-   * A meta pushed while the read is still in flight ends the wait at once.
+   * Read; a ready meta ends the wait there, with no subscription at all (a sender that waits
+   * for a short task most often finds it done). Otherwise subscribe, then read again, and take
+   * the first ready meta either gives: the second read covers a meta stored before the
+   * subscription took effect, the subscription everything stored after. A meta pushed while
+   * that read is still in flight ends the wait at once.
    *
    * Written with one promise and plain callbacks rather than async frames: a client that
    * waits for many results calls this once per task (bench/README.md, RabbitMQ).
@@ -242,12 +244,19 @@ export class AsyncResult<R = unknown> {
         if (end()) reject(err);
       };
       const onAbort = (): void => fail(new CeleriacError(ErrorCodes.TIMEOUT, `get() of ${id} aborted`, { cause: signal?.reason }));
-      backend
-        .subscribe(id, settleIfReady)
-        .then((u) => {
+      const subscribeThenRead = (): Promise<void> | undefined => {
+        if (ended) return undefined;
+        return backend.subscribe(id, settleIfReady).then((u) => {
           if (ended) return u().catch(ignore);
           unsubscribe = u;
           return backend.get(id).then(settleIfReady);
+        });
+      };
+      backend
+        .get(id)
+        .then((meta) => {
+          settleIfReady(meta);
+          return subscribeThenRead();
         })
         .catch(fail);
       if (timeout !== undefined) timer = setLongTimeout(() => fail(new ResultTimeoutError(id, timeout)), timeout, false);

@@ -7,9 +7,9 @@
  * A channel whose last listener left is unsubscribed lazily: its UNSUBSCRIBE goes out with
  * the connection's next SUBSCRIBE, in the same write, or after {@link UNSUBSCRIBE_LINGER_MS}
  * when none comes, or at once past {@link UNSUBSCRIBE_HELD_MAX} held channels. So a client
- * that sends a task and waits for its result, then the next, makes three socket writes per
- * task (publish; SUBSCRIBE with the last task's UNSUBSCRIBE; GET), not four, and each write
- * it saves is one Redis does not have to wake for. A message that reaches a held channel has
+ * that sends a task and waits for its result, then the next, makes one socket write fewer
+ * per waited task (the SUBSCRIBE carries the last task's UNSUBSCRIBE), and each write it
+ * saves is one Redis does not have to wake for. A message that reaches a held channel has
  * no listener and is dropped, as after an UNSUBSCRIBE.
  *
  * When the connection drops, node-redis reconnects and renews the subscriptions it saw

@@ -47,7 +47,7 @@ export interface ResultStore {
   getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]>;
   /**
    * Calls `listener` with every meta stored for `taskId` after the returned promise
-   * resolves. Callers subscribe first, then `get`, so no update is missed.
+   * resolves. Callers that wait subscribe, then `get`, so no update is missed.
    */
   subscribe(taskId: string, listener: (meta: ResultMeta) => void): Promise<Unsubscribe>;
   /** Delete a task's meta (a store that keeps nothing durable drops what it holds). */
