@@ -63,37 +63,120 @@ export interface PublisherDeps {
 export const QUIET_WAKE_MS = 100;
 
 /**
+ * Inside a quiet window, how often a queue that is sent to still gets a doorbell token while a
+ * consumer took one lately: see {@link QuietWakes}. An owed one goes by timer twice that long
+ * after the last.
+ */
+export const OWED_WAKE_MS = 1;
+
+/** How lately a consumer must have taken a wake-up of a queue for its skipped ones to be owed. */
+export const OWED_WHILE_HEARD_MS = 250;
+
+/** What QuietWakes knows of a queue (ms, performance.now). */
+interface Wakes {
+  /** Its wake-ups are skipped until then (0: not quiet). */
+  until: number;
+  /** When its last wake-up went. */
+  wokeAt: number;
+  /** When a consumer last took one. */
+  heardAt: number;
+}
+
+/**
  * The queues whose last wake-up nobody took (a doorbell token still there when the next came, a
  * PUBLISH that reached no subscriber): no Celeriac consumer waits on that queue (none runs, it
  * is busy, or only Python workers consume it), so the next ones are skipped for
- * {@link QUIET_WAKE_MS}, then tried again. A consumer that starts waiting meanwhile finds
- * those messages by its poll (`pollIntervalMs`, 50 ms by default), as it finds a Python
- * producer's: a wake-up is a latency aid, never what delivers a message. The PUBLISH was a
- * sixth of the rate of a producer sending one by one. One instance per kind of wake-up.
+ * {@link QUIET_WAKE_MS}, then tried again. The PUBLISH was a sixth of the rate of a producer
+ * sending one by one. One instance per kind of wake-up.
  *
- * Real time (performance.now), not the broker's clock: this is about who listens now, and a
- * fake clock a test holds still would otherwise skip wake-ups for good.
+ * A consumer that was busy when the window began, then drained its queue and blocked, would
+ * wait for its poll (`pollIntervalMs`, 50 ms by default) for the last messages of a burst (ten
+ * API clients each waiting for its task, say). So with `wake` given (doorbells: a consumer
+ * takes a token only while it waits), a queue whose consumer took one within
+ * {@link OWED_WHILE_HEARD_MS} still gets one every {@link OWED_WAKE_MS} inside the window: the
+ * publish that finds the last one that old sends its own, in the same write as its message,
+ * and a skipped one is owed, sent by a timer at twice that after the last one when no later
+ * publish did. Each answer ends the window or renews it. A queue nobody took a token of lately
+ * (no Celeriac consumer, or one busy for long) is skipped as before: a producer sending one
+ * by one to it pays nothing more. A PUBLISH needs none of this: a consumer on pub/sub stays
+ * subscribed while it is busy, so one that reached nobody means none runs.
+ *
+ * Real time (performance.now and a timer), not the broker's clock: this is about who listens
+ * now, and a fake clock a test holds still would otherwise skip wake-ups for good.
  */
 export class QuietWakes {
-  /** queue -> until when (ms) its wake-ups are skipped. */
-  readonly #until = new Map<string, number>();
+  readonly #queues = new Map<string, Wakes>();
+  /** Queues with a skipped wake-up that no later one covered yet. */
+  readonly #owed = new Set<string>();
+  #owedTimer: NodeJS.Timeout | undefined;
 
-  /** Whether to skip the wake-up of `queue` now. */
+  /** @param wake sends one owed wake-up of a queue, reporting its answer to {@link heard}; never throws. */
+  constructor(private readonly wake?: (queue: string) => void) {}
+
+  /** Whether to skip the wake-up of `queue` now (see the class comment). */
   skip(queue: string): boolean {
-    if (this.#until.size === 0) return false;
-    const until = this.#until.get(queue);
-    if (until === undefined) return false;
-    if (performance.now() < until) return true;
-    this.#until.delete(queue);
-    return false;
+    if (this.#queues.size === 0) return false;
+    const q = this.#queues.get(queue);
+    if (q === undefined || q.until === 0) return false;
+    const now = performance.now();
+    if (now >= q.until) {
+      q.until = 0;
+      return false;
+    }
+    if (this.wake === undefined || now - q.heardAt >= OWED_WHILE_HEARD_MS) return true;
+    if (now - q.wokeAt >= OWED_WAKE_MS) {
+      q.wokeAt = now;
+      this.#owed.delete(queue);
+      return false;
+    }
+    this.#owed.add(queue);
+    if (this.#owedTimer === undefined) this.#armOwed(q.wokeAt + 2 * OWED_WAKE_MS - now);
+    return true;
   }
 
   /** A wake-up of `queue` was taken by `takers` waiting consumers (0: nobody). */
   heard(queue: string, takers: number): void {
-    if (takers > 0) return;
-    // Bounded: a producer sending to ever new queues must not grow this without end.
-    if (this.#until.size >= 1000) this.#until.clear();
-    this.#until.set(queue, performance.now() + QUIET_WAKE_MS);
+    const now = performance.now();
+    let q = this.#queues.get(queue);
+    if (q === undefined) {
+      // Bounded: a producer sending to ever new queues must not grow this without end.
+      if (this.#queues.size >= 1000) this.#queues.clear();
+      q = { until: 0, wokeAt: now, heardAt: Number.NEGATIVE_INFINITY };
+      this.#queues.set(queue, q);
+    }
+    if (takers > 0) {
+      q.until = 0;
+      q.heardAt = now;
+    } else {
+      if (q.until === 0) q.wokeAt = now;
+      q.until = now + QUIET_WAKE_MS;
+    }
+  }
+
+  /** Sends the owed wake-ups no publish covered since; one that a publish may still cover waits for it. */
+  readonly #payOwed = (): void => {
+    this.#owedTimer = undefined;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const queue of this.#owed) {
+      const q = this.#queues.get(queue);
+      // A publish to the queue sends one from wokeAt + OWED_WAKE_MS on: it is given as long again.
+      const due = q === undefined ? now : q.wokeAt + 2 * OWED_WAKE_MS;
+      if (due > now) {
+        next = Math.min(next, due);
+        continue;
+      }
+      if (q !== undefined) q.wokeAt = now;
+      this.#owed.delete(queue);
+      this.wake?.(queue);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#armOwed(next - now);
+  };
+
+  #armOwed(ms: number): void {
+    this.#owedTimer = setTimeout(this.#payOwed, ms);
+    // A process about to exit does not wait for it: the consumer's poll finds those messages.
+    this.#owedTimer.unref();
   }
 }
 
@@ -101,7 +184,10 @@ export class QuietWakes {
 export class RedisPublisher {
   readonly #h: PublisherDeps;
   /** Quiet doorbells and wake-up channels, by queue name (no name is built for a skipped one). */
-  readonly #quietBells = new QuietWakes();
+  readonly #quietBells = new QuietWakes((queue) => {
+    // ringBell never rejects; a publisher closed meanwhile refuses the command, which is moot.
+    this.#command(`ring the doorbell of ${queue}`, (c) => ringBell(c, this.#h.keys.bell(queue), 1)).then((length) => this.#quietBells.heard(queue, length === 1 ? 1 : 0), ignore);
+  });
   readonly #quietWakes = new QuietWakes();
   /**
    * Writes the envelopes of single publishes: one-by-one sends of a task differ only in their
@@ -247,3 +333,5 @@ export class RedisPublisher {
       });
   }
 }
+
+const ignore = (): void => undefined;

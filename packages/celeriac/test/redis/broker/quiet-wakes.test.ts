@@ -1,12 +1,13 @@
 /**
  * Doorbell tokens and wake-up PUBLISHes are skipped for a while on a queue where nobody took
  * the last one (publisher.ts QuietWakes), and resume after: a consumer whose poll is an hour
- * away is still rung by the publishes that follow the quiet window.
+ * away is still rung by the publishes that follow the quiet window, and by the one wake-up owed
+ * for those skipped inside it.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
-import { QUIET_WAKE_MS, QuietWakes } from '../../../src/brokers/redis/publisher.js';
+import { OWED_WAKE_MS, OWED_WHILE_HEARD_MS, QUIET_WAKE_MS, QuietWakes } from '../../../src/brokers/redis/publisher.js';
 import type { Message } from '../../../src/protocol/types.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
@@ -25,6 +26,79 @@ describe('QuietWakes', () => {
     wakes.heard('a', 0);
     expect(wakes.skip('a')).toBe(true);
     expect(wakes.skip('b')).toBe(false);
+  });
+
+  it('owes a skipped wake-up: a timer sends it when no later publish did, one for all skipped', () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    try {
+      const owed: string[] = [];
+      const wakes = new QuietWakes((queue) => owed.push(queue));
+      // A consumer took the last token of each, then one went untaken: quiet, and owed.
+      for (const q of ['a', 'b']) {
+        wakes.heard(q, 1);
+        wakes.heard(q, 0);
+      }
+      expect([wakes.skip('a'), wakes.skip('a'), wakes.skip('b'), wakes.skip('c')]).toEqual([true, true, true, false]);
+      vi.advanceTimersByTime(2 * OWED_WAKE_MS - 0.5);
+      expect(owed).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(owed.sort()).toEqual(['a', 'b']);
+      // Answered: one heard ends its queue's window, one not keeps it.
+      wakes.heard('a', 1);
+      wakes.heard('b', 0);
+      expect(wakes.skip('a')).toBe(false);
+      expect(wakes.skip('b')).toBe(true);
+      vi.advanceTimersByTime(QUIET_WAKE_MS);
+      expect(owed.sort()).toEqual(['a', 'b', 'b']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('lets a producer that keeps sending cover what it owes: one wake-up per interval, in its own publishes', () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    try {
+      const owed: string[] = [];
+      const wakes = new QuietWakes((queue) => owed.push(queue));
+      wakes.heard('q', 1);
+      wakes.heard('q', 0);
+      const sent: boolean[] = [];
+      // A send every 0.1 ms for 5 ms: every tenth rings with its message, the rest are skipped.
+      for (let i = 0; i < 50; i++) {
+        sent.push(!wakes.skip('q'));
+        vi.advanceTimersByTime(0.1);
+      }
+      expect(sent.filter(Boolean).length).toBeGreaterThanOrEqual(4);
+      expect(sent.filter(Boolean).length).toBeLessThanOrEqual(6);
+      expect(owed).toEqual([]);
+      // The sends stop: the last skipped one's wake-up comes by the timer.
+      vi.advanceTimersByTime(2 * OWED_WAKE_MS);
+      expect(owed).toEqual(['q']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('owes nothing on a queue no consumer took a wake-up of lately: a producer with no worker pays nothing more', () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    try {
+      const owed: string[] = [];
+      const wakes = new QuietWakes((queue) => owed.push(queue));
+      wakes.heard('long-ago', 1);
+      vi.advanceTimersByTime(OWED_WHILE_HEARD_MS);
+      wakes.heard('long-ago', 0);
+      wakes.heard('never', 0);
+      const sent: boolean[] = [];
+      for (let i = 0; i < 50; i++) {
+        sent.push(!wakes.skip('never'), !wakes.skip('long-ago'));
+        vi.advanceTimersByTime(0.1);
+      }
+      vi.advanceTimersByTime(10 * OWED_WAKE_MS);
+      expect(sent.filter(Boolean)).toEqual([]);
+      expect(owed).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('stays bounded however many channels went quiet', () => {
@@ -55,8 +129,12 @@ describe.skipIf(!available)('Redis doorbells after a quiet window', () => {
       await producer.publish(message('before2'), { exchange: '', routingKey: 'quiet' });
       const quietSince = performance.now();
       expect(await client.lLen(`${prefix}celeriac.bell.quiet`)).toBe(2);
+      // The first token read as taken (the doorbell was empty): a publish in the window gets one
+      // token, in its own write or owed, not one per try.
       await producer.publish(message('skipped'), { exchange: '', routingKey: 'quiet' });
-      expect(await client.lLen(`${prefix}celeriac.bell.quiet`)).toBe(2);
+      await waitFor(async () => (await client.lLen(`${prefix}celeriac.bell.quiet`)) === 3, 'the token of the publish in the window');
+      await new Promise((resolve) => setTimeout(resolve, 2 * OWED_WAKE_MS + 20));
+      expect(await client.lLen(`${prefix}celeriac.bell.quiet`)).toBe(3);
       const consumer = consumerBroker.consume({
         queues: ['quiet'],
         prefetch: 10,
@@ -77,6 +155,40 @@ describe.skipIf(!available)('Redis doorbells after a quiet window', () => {
     } finally {
       await client.close();
       await consumerBroker.close();
+      await producer.close();
+    }
+  });
+
+  it('owes a doorbell token for a message sent inside the window: a consumer that blocks after the burst is rung', async () => {
+    // Ten clients each send a task and wait for it: the burst comes while the worker is busy
+    // (the producer goes quiet), the worker drains the queue and blocks, and nothing is sent
+    // after. Here a raw BRPOP plays the blocked consumer: the last message's token must come
+    // though the producer is quiet, or the worker waits for its poll.
+    const queue = 'owed';
+    const bell = `${prefix}celeriac.bell.${queue}`;
+    const producer = new RedisBroker(prefixedUrl(prefix));
+    const client = await rawClient();
+    const blocker = await rawClient();
+    try {
+      await producer.connect();
+      await producer.publish(message('m1'), { exchange: '', routingKey: queue });
+      await producer.publish(message('m2'), { exchange: '', routingKey: queue });
+      const quietSince = performance.now();
+      expect(await client.lLen(bell)).toBe(2);
+      // The consumer's short fetch deletes the stale tokens, then it blocks.
+      await client.del(bell);
+      const name = `blocker-${prefix.replace(/\W/g, '')}`;
+      await blocker.clientSetName(name);
+      const popped = blocker.brPop(bell, 5);
+      const blocked = (list: string) => list.split('\n').some((line) => line.includes(`name=${name} `) && line.includes('cmd=brpop'));
+      await waitFor(async () => blocked((await client.sendCommand(['CLIENT', 'LIST'])) as string), 'the BRPOP to block');
+      await producer.publish(message('last'), { exchange: '', routingKey: queue });
+      // Sent inside the window, or this run proves nothing (a host too slow for 100 ms).
+      expect(performance.now() - quietSince, 'the last publish came after the quiet window').toBeLessThan(QUIET_WAKE_MS);
+      expect(await popped, 'a doorbell token for the last message').toEqual({ key: bell, element: '' });
+    } finally {
+      await blocker.close();
+      await client.close();
       await producer.close();
     }
   });
