@@ -298,6 +298,21 @@ export class ChannelSlot<C extends Channel = Channel> {
     }
   }
 
+  /**
+   * {@link run} for an operation that may be made twice (a declare, a purge, an unbind): when
+   * the channel closed under it before its reply, because a sibling's 404 or 406 on the shared
+   * channel ended it (amqplib: "Channel ended, no reply will be forthcoming"), it runs once more
+   * on a new channel. Its own failure goes up as it is.
+   */
+  async runIdempotent<T>(fn: (channel: C) => Promise<T>): Promise<T> {
+    try {
+      return await this.run(fn);
+    } catch (err) {
+      if (!endedByAnother(err)) throw err;
+      return this.run(fn);
+    }
+  }
+
   /** Drops `channel` if it is still the slot's, and closes it. */
   #retire(channel: C): void {
     if (this.#ready !== channel) return;
@@ -313,6 +328,11 @@ export class ChannelSlot<C extends Channel = Channel> {
     this.#ready = undefined;
     if (channel !== undefined) await (await channel.catch(() => undefined))?.close().catch(() => undefined);
   }
+}
+
+/** amqplib's error for an operation whose channel closed before its reply: not its own failure. */
+export function endedByAnother(err: unknown): boolean {
+  return err instanceof Error && typeof (err as { code?: unknown }).code !== 'number' && /^Channel (ended|closed)/.test(err.message);
 }
 
 export type { Channel, ConfirmChannel };

@@ -176,7 +176,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
       if (existing === null || existing === type) throw err;
       if (!(existing === 'quorum' && this.topology.detectQuorumQueues)) throw typeMismatchError(queue, type, existing, err);
       // The 406 closed this channel: look on the next one.
-      await this.#admin.run((next) => next.checkQueue(queue));
+      await this.#admin.runIdempotent((next) => next.checkQueue(queue));
       this.#types.set(queue, existing);
       this.log('warn', 'the queue exists as a quorum queue though configured classic: using it as it is (workerDetectQuorumQueues), with per-consumer prefetch', { queue });
     }
@@ -356,7 +356,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   async #purgeReady(queue: string): Promise<number> {
     try {
-      const { messageCount } = await this.#admin.run((ch) => ch.purgeQueue(queue));
+      const { messageCount } = await this.#admin.runIdempotent((ch) => ch.purgeQueue(queue));
       return messageCount;
     } catch (err) {
       if (isNotFound(err)) return 0;
@@ -435,7 +435,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     if (this.#mailboxes.get(exchange) === queue) this.#mailboxes.delete(exchange);
     this.#declared.forget((key) => key === `bind ${queue} ${exchange} ${routingKey}`);
     try {
-      await this.#admin.run((ch) => ch.unbindQueue(queue, exchange, routingKey));
+      await this.#admin.runIdempotent((ch) => ch.unbindQueue(queue, exchange, routingKey));
     } catch (err) {
       if (!isNotFound(err)) throw toTransportError(`unbind ${queue}`, err);
     }

@@ -10,11 +10,6 @@ import type { Channel } from 'amqplib';
 import type { AmqpSession, ChannelSlot } from '../../amqp/session.js';
 import { toTransportError } from './amqp-errors.js';
 
-/** amqplib's error for an operation whose channel closed before its reply: not its own failure. */
-function endedByAnother(err: unknown): boolean {
-  return err instanceof Error && typeof (err as { code?: unknown }).code !== 'number' && /^Channel (ended|closed)/.test(err.message);
-}
-
 /** Declarations made on the current connection, by key (`queue celery`, `bind q e k`...). */
 export class Declarations {
   #made = new Map<string, Promise<void>>();
@@ -34,11 +29,8 @@ export class Declarations {
     let p = this.#made.get(key);
     if (p === undefined) {
       // A sibling's 404 or 406 on the shared channel ends it, failing the declarations sent
-      // after it (amqplib: "Channel ended, no reply will be forthcoming"): once more on a new one.
-      const made = this.admin
-        .run(declare)
-        .catch((err: unknown) => (endedByAnother(err) ? this.admin.run(declare) : Promise.reject(err)))
-        .then(() => undefined);
+      // after it: once more on a new one.
+      const made = this.admin.runIdempotent(declare).then(() => undefined);
       p = made.catch((err: unknown) => {
         if (this.#made.get(key) === p) this.#made.delete(key);
         throw toTransportError(`declare ${key}`, err);
