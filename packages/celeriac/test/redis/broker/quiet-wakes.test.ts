@@ -17,6 +17,17 @@ const prefix = newPrefix();
 
 const message = (id: string): Message => ({ headers: { id }, properties: { correlation_id: id, reply_to: '', delivery_mode: 2, priority: 0 }, contentType: 'application/json', contentEncoding: 'utf-8', body: '[[], {}, {}]' });
 
+/** Runs `test` with performance.now and timers faked, on a QuietWakes that records what it owes. */
+function onFakeClock(test: (wakes: QuietWakes, owed: string[]) => void): void {
+  vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+  try {
+    const owed: string[] = [];
+    test(new QuietWakes((queue) => owed.push(queue)), owed);
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
 describe('QuietWakes', () => {
   it('skips a channel only after a PUBLISH reached nobody, and only for the window', () => {
     const wakes = new QuietWakes();
@@ -28,11 +39,8 @@ describe('QuietWakes', () => {
     expect(wakes.skip('b')).toBe(false);
   });
 
-  it('owes a skipped wake-up: a timer sends it when no later publish did, one for all skipped', () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
-    try {
-      const owed: string[] = [];
-      const wakes = new QuietWakes((queue) => owed.push(queue));
+  it('owes a skipped wake-up: a timer sends it when no later publish did, one for all skipped', () =>
+    onFakeClock((wakes, owed) => {
       // A consumer took the last token of each, then one went untaken: quiet, and owed.
       for (const q of ['a', 'b']) {
         wakes.heard(q, 1);
@@ -50,16 +58,10 @@ describe('QuietWakes', () => {
       expect(wakes.skip('b')).toBe(true);
       vi.advanceTimersByTime(QUIET_WAKE_MS);
       expect(owed.sort()).toEqual(['a', 'b', 'b']);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
+    }));
 
-  it('lets a producer that keeps sending cover what it owes: one wake-up per interval, in its own publishes', () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
-    try {
-      const owed: string[] = [];
-      const wakes = new QuietWakes((queue) => owed.push(queue));
+  it('lets a producer that keeps sending cover what it owes: one wake-up per interval, in its own publishes', () =>
+    onFakeClock((wakes, owed) => {
       wakes.heard('q', 1);
       wakes.heard('q', 0);
       const sent: boolean[] = [];
@@ -74,16 +76,10 @@ describe('QuietWakes', () => {
       // The sends stop: the last skipped one's wake-up comes by the timer.
       vi.advanceTimersByTime(2 * OWED_WAKE_MS);
       expect(owed).toEqual(['q']);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
+    }));
 
-  it('owes nothing on a queue no consumer took a wake-up of lately: a producer with no worker pays nothing more', () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
-    try {
-      const owed: string[] = [];
-      const wakes = new QuietWakes((queue) => owed.push(queue));
+  it('owes nothing on a queue no consumer took a wake-up of lately: a producer with no worker pays nothing more', () =>
+    onFakeClock((wakes, owed) => {
       wakes.heard('long-ago', 1);
       vi.advanceTimersByTime(OWED_WHILE_HEARD_MS);
       wakes.heard('long-ago', 0);
@@ -96,10 +92,7 @@ describe('QuietWakes', () => {
       vi.advanceTimersByTime(10 * OWED_WAKE_MS);
       expect(sent.filter(Boolean)).toEqual([]);
       expect(owed).toEqual([]);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
+    }));
 
   it('stays bounded however many channels went quiet', () => {
     const wakes = new QuietWakes();
