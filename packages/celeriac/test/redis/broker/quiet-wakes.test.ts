@@ -157,28 +157,33 @@ describe.skipIf(!available)('Redis doorbells after a quiet window', () => {
     // (the producer goes quiet), the worker drains the queue and blocks, and nothing is sent
     // after. Here a raw BRPOP plays the blocked consumer: the last message's token must come
     // though the producer is quiet, or the worker waits for its poll.
-    const queue = 'owed';
-    const bell = `${prefix}celeriac.bell.${queue}`;
     const producer = new RedisBroker(prefixedUrl(prefix));
     const client = await rawClient();
     const blocker = await rawClient();
+    const name = `blocker-${prefix.replace(/\W/g, '')}`;
+    const blocked = (list: string) => list.split('\n').some((line) => line.includes(`name=${name} `) && line.includes('cmd=brpop'));
     try {
       await producer.connect();
-      await producer.publish(message('m1'), { exchange: '', routingKey: queue });
-      await producer.publish(message('m2'), { exchange: '', routingKey: queue });
-      const quietSince = performance.now();
-      expect(await client.lLen(bell)).toBe(2);
-      // The consumer's short fetch deletes the stale tokens, then it blocks.
-      await client.del(bell);
-      const name = `blocker-${prefix.replace(/\W/g, '')}`;
       await blocker.clientSetName(name);
-      const popped = blocker.brPop(bell, 5);
-      const blocked = (list: string) => list.split('\n').some((line) => line.includes(`name=${name} `) && line.includes('cmd=brpop'));
-      await waitFor(async () => blocked((await client.sendCommand(['CLIENT', 'LIST'])) as string), 'the BRPOP to block');
-      await producer.publish(message('last'), { exchange: '', routingKey: queue });
-      // Sent inside the window, or this run proves nothing (a host too slow for 100 ms).
-      expect(performance.now() - quietSince, 'the last publish came after the quiet window').toBeLessThan(QUIET_WAKE_MS);
-      expect(await popped, 'a doorbell token for the last message').toEqual({ key: bell, element: '' });
+      // A publish that comes after the window is rung anyway and proves nothing: a loaded host
+      // gets more tries (a fresh queue each, so a fresh window).
+      let inWindow = false;
+      for (let attempt = 0; attempt < 5 && !inWindow; attempt++) {
+        const queue = `owed-${attempt}`;
+        const bell = `${prefix}celeriac.bell.${queue}`;
+        await producer.publish(message('m1'), { exchange: '', routingKey: queue });
+        await producer.publish(message('m2'), { exchange: '', routingKey: queue });
+        const quietSince = performance.now();
+        expect(await client.lLen(bell)).toBe(2);
+        // The consumer's short fetch deletes the stale tokens, then it blocks.
+        await client.del(bell);
+        const popped = blocker.brPop(bell, 5);
+        await waitFor(async () => blocked((await client.sendCommand(['CLIENT', 'LIST'])) as string), 'the BRPOP to block');
+        await producer.publish(message('last'), { exchange: '', routingKey: queue });
+        inWindow = performance.now() - quietSince < QUIET_WAKE_MS;
+        expect(await popped, 'a doorbell token for the last message').toEqual({ key: bell, element: '' });
+      }
+      expect(inWindow, 'no try published inside the quiet window (a host too slow for this test)').toBe(true);
     } finally {
       await blocker.close();
       await client.close();
