@@ -122,12 +122,10 @@ describe.skipIf(!available)('Redis doorbells after a quiet window', () => {
       await producer.publish(message('before2'), { exchange: '', routingKey: 'quiet' });
       const quietSince = performance.now();
       expect(await client.lLen(`${prefix}celeriac.bell.quiet`)).toBe(2);
-      // The first token read as taken (the doorbell was empty): a publish in the window gets one
-      // token, in its own write or owed, not one per try.
+      // The first token read as taken (the doorbell was empty): a publish in the window gets its
+      // token, in its own write or owed (one for all skipped: the fake-clock cases above).
       await producer.publish(message('skipped'), { exchange: '', routingKey: 'quiet' });
       await waitFor(async () => (await client.lLen(`${prefix}celeriac.bell.quiet`)) === 3, 'the token of the publish in the window');
-      await new Promise((resolve) => setTimeout(resolve, 2 * OWED_WAKE_MS + 20));
-      expect(await client.lLen(`${prefix}celeriac.bell.quiet`)).toBe(3);
       const consumer = consumerBroker.consume({
         queues: ['quiet'],
         prefetch: 10,
