@@ -14,12 +14,14 @@
  * Here the methods go on a plain object first, which V8 turns into a dictionary as they come,
  * and that object becomes the parent of the subclass's prototype: the same methods, made the
  * same way, found by the same lookup, at a linear cost. The MULTI class is built the same way
- * on first use (only the chord backend uses it). What is used of node-redis beyond its public
+ * on first use (only the chord backend uses it). Each method is made on its first call, and
+ * the command table behind them loads a command's module only then (command-table.ts). What is used of node-redis beyond its public
  * API (the command table, the parser, `_executeCommand`, `addCommand`) is pinned by the
  * package lock; client-class.test.ts checks the result against node-redis's own class.
  */
 import { createRequire } from 'node:module';
 import type { RedisClientOptions, RedisClientType } from '@redis/client';
+import { installLazyCommandTable } from './command-table.js';
 
 /** A command of node-redis's table: how it writes its arguments and reads its reply. */
 interface CommandSpec {
@@ -54,6 +56,7 @@ type Constructor = new (...args: any[]) => object;
 const RESP = 2;
 
 function loadParts(): NodeRedisParts {
+  installLazyCommandTable();
   const require = createRequire(import.meta.url);
   const lib = '@redis/client/dist/lib';
   return {
@@ -68,11 +71,20 @@ function loadParts(): NodeRedisParts {
 /**
  * A subclass of `Base` whose instances have a method per command, made by `method`: the
  * methods sit on a plain object between the subclass's prototype and Base's (see the module's
- * comment for why not on the prototype itself).
+ * comment for why not on the prototype itself). Each is made on its first call, which reads
+ * its command from the table (command-table.ts: its module is loaded then) and puts the made
+ * method in its own place.
  */
 function withCommands<T extends Constructor>(Base: T, parts: NodeRedisParts, method: (command: CommandSpec, transformReply: unknown) => (...args: unknown[]) => unknown): T {
   const table = Object.create(Base.prototype as object) as Record<string, unknown>;
-  for (const [name, command] of Object.entries(parts.commands)) table[name] = method(command, parts.getTransformReply(command, RESP));
+  for (const name of Object.keys(parts.commands)) {
+    table[name] = function (this: unknown, ...args: unknown[]): unknown {
+      const command = parts.commands[name] as CommandSpec;
+      const made = method(command, parts.getTransformReply(command, RESP));
+      table[name] = made;
+      return made.apply(this, args);
+    };
+  }
   const Sub = class extends Base {};
   Object.setPrototypeOf(Sub.prototype, table);
   return Sub;
