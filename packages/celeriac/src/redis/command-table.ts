@@ -73,13 +73,15 @@ function defaultOf(exports: { __esModule?: boolean; default?: unknown }): unknow
  * Returns whether the stand-in was installed. Idempotent.
  */
 export function installLazyCommandTable(): boolean {
-  const path = require.resolve(INDEX);
-  if (require.cache[path] !== undefined) return false;
+  let path: string;
   let index: CommandIndex | null;
   try {
+    path = require.resolve(INDEX);
+    if (require.cache[path] !== undefined) return false;
     index = readCommandIndex(readFileSync(path, 'utf8'));
   } catch {
-    index = null;
+    // Not where this module looks (a bundle, another layout): node-redis loads its own.
+    return false;
   }
   if (index === null) return false;
   const dir = dirname(path);
