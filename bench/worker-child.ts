@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   const tracing = e.BENCH_TRACING === undefined || e.BENCH_TRACING === '' ? null : (await import('./tracing-provider.js')).registerBenchTracing(Number(e.BENCH_TRACING));
   const worker = await (await load()).default(env);
   const allocations = e.BENCH_ALLOC_PROF === undefined || e.BENCH_ALLOC_PROF === '' ? null : await allocationSampler(e.BENCH_ALLOC_PROF);
+  let stopping = false;
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'go') {
       allocations?.start();
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
       const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
       send({ type: 'memory', rss, heapUsed, heapTotal, external });
     } else if (m.type === 'stop') {
+      stopping = true;
       (allocations?.stop() ?? Promise.resolve())
         .then(() => worker.close())
         .then(async () => {
@@ -61,6 +63,11 @@ async function main(): Promise<void> {
     }
   });
   process.on('SIGTERM', () => process.exit(0));
+  // The parent is gone without a 'stop' (killed, or a script that exited on an error): a
+  // worker left behind would keep polling its Redis, and take CPU from every later run.
+  process.on('disconnect', () => {
+    if (!stopping) process.exit(0);
+  });
   send({ type: 'ready' });
 }
 
