@@ -8,19 +8,18 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { readCommandIndex } from '../../src/redis/command-table.js';
+import { libraryLoaderArgs, libraryModuleUrl } from '../support/node-script.js';
 import { REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 
 const ready = await shouldRunRedisTests('redis: the lazy command table');
 const require = createRequire(import.meta.url);
 const INDEX = require.resolve('@redis/client/dist/lib/commands/index.js');
-const MODULE = JSON.stringify(new URL('../../src/redis/command-table.ts', import.meta.url).href);
-const CLIENT_MODULE = JSON.stringify(new URL('../../src/redis/client-class.ts', import.meta.url).href);
+const MODULE = JSON.stringify(libraryModuleUrl('redis/command-table.ts'));
+const CLIENT_MODULE = JSON.stringify(libraryModuleUrl('redis/client-class.ts'));
 
-/** Runs `body` (an async function's body; its value is printed as JSON) in a fresh process with tsx registered. */
+/** Runs `body` (an async function's body; its value is printed as JSON) in a fresh process that imports the library as tests do (dist/ when current). */
 function fresh(body: string): unknown {
   const code = `
-    const { register } = await import('tsx/esm/api');
-    register();
     const { createRequire } = await import('node:module');
     const require = createRequire(${JSON.stringify(INDEX)});
     const INDEX = ${JSON.stringify(INDEX)};
@@ -28,7 +27,7 @@ function fresh(body: string): unknown {
     const out = await (async () => { ${body} })();
     console.log(JSON.stringify(out));
     process.exit(0);`;
-  const text = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000, cwd: new URL('.', import.meta.url).pathname });
+  const text = execFileSync(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000, cwd: new URL('.', import.meta.url).pathname });
   return JSON.parse(text.trim().split('\n').at(-1) as string);
 }
 
