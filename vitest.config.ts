@@ -1,4 +1,5 @@
-import { relative, sep } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
@@ -87,6 +88,12 @@ export default defineConfig({
     ...(FROM_DIST ? { server: { deps: { external: [distPattern(PACKAGES)] } } } : {}),
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // Python processes (the Celery, Flower and OpenTelemetry oracles, hundreds per run) keep the
+    // modules they compile in one cache that outlives the run. Without it an environment with
+    // PYTHONDONTWRITEBYTECODE set compiles ../shared/oracles' sources afresh in every process,
+    // and so would a read-only tree, which gets no __pycache__.
+    // Python checks each cached module against its source, so a stale entry is never used.
+    env: { PYTHONPYCACHEPREFIX: join(tmpdir(), 'celeriac-test-pycache'), PYTHONDONTWRITEBYTECODE: '' },
     pool: 'forks',
     sequence: { sequencer: LongestFirst },
     // Most of the suite's time is spent waiting (Redis, RabbitMQ, Python workers, child
