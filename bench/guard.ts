@@ -16,10 +16,13 @@
  * First it runs the layout floor (layout-floor.ts) with `--floor-n` tasks (2,000; 0 skips it),
  * a check that the bench still works: the floor drives the broker's own scripts, and a change
  * of their arguments broke it twice unnoticed while CI did not run it. Any error fails the guard.
+ * Then it checks that a process reading node-redis's whole command table pays no more than
+ * {@link COMMAND_TABLE_BOUND} times node-redis's own cost for Celeriac's stand-in (lib/command-table-cost.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildRevision, git, runAb, stderrLog, type AbPlan, type Side } from './lib/ab.js';
+import { commandTableCost } from './lib/command-table-cost.js';
 import { runLayoutFloor } from './lib/floor.js';
 import { verdict, type Check } from './lib/guard-verdict.js';
 
@@ -74,8 +77,25 @@ async function floorWorks(): Promise<boolean> {
   return false;
 }
 
+/**
+ * Most a full read of node-redis's command table may cost through Celeriac's stand-in, as a
+ * multiple of node-redis's own index (lib/command-table-cost.ts): about 1x when the stand-in is
+ * as it should be, over 4x when it was not.
+ */
+const COMMAND_TABLE_BOUND = 2;
+
+/** Whether a process that reads node-redis's whole command table pays no more than the bound for the stand-in. */
+function commandTableWorks(): boolean {
+  const cost = commandTableCost();
+  log(`command table: import('redis') + createClient() ${cost.real.toFixed(0)} ms CPU with node-redis's index, ${cost.standIn.toFixed(0)} ms with the stand-in (${cost.ratio.toFixed(2)}x)`);
+  if (cost.ratio <= COMMAND_TABLE_BOUND) return true;
+  process.stdout.write(`\nbench guard FAILED: reading node-redis's whole command table through the stand-in (src/redis/command-table.ts) costs ${cost.ratio.toFixed(2)}x its own index, over ${COMMAND_TABLE_BOUND}x.\n`);
+  process.exitCode = 1;
+  return false;
+}
+
 async function main(): Promise<void> {
-  if (!(await floorWorks())) return;
+  if (!(await floorWorks()) || !commandTableWorks()) return;
   const base: Side = { name: `baseline ${baseline.commit.slice(0, 9)}`, module: buildRevision(baseline.commit) };
   const head: Side =
     values.head === undefined

@@ -86,14 +86,23 @@ export function installLazyCommandTable(): boolean {
   if (index === null) return false;
   const dir = dirname(path);
   const table: Record<string, unknown> = {};
+  // Commands read so far (or set). Each entry stays an accessor: redefining an accessor of a
+  // table this size as a data property, as each was first read, took V8's slow path every time,
+  // and a full read of the table (node-redis's own createClient() in the same process) then
+  // cost several times what the real index does (bench/lib/command-table-cost.ts; the guard).
+  const loaded = new Map<string, unknown>();
   for (const [name, file] of index.files) {
     Object.defineProperty(table, name, {
       enumerable: true,
       configurable: true,
       get() {
+        if (loaded.has(name)) return loaded.get(name);
         const command = defaultOf(require(join(dir, `${file}.js`)) as object);
-        Object.defineProperty(table, name, { value: command, enumerable: true, writable: true, configurable: true });
+        loaded.set(name, command);
         return command;
+      },
+      set(value: unknown) {
+        loaded.set(name, value);
       },
     });
   }

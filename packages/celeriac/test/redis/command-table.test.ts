@@ -80,6 +80,23 @@ describe('installLazyCommandTable', () => {
     expect(out['nonSticky']).toBeGreaterThan(700);
   }, 60_000);
 
+  it('serves a full read of the table (node-redis\'s own createClient) with one object per command, and takes assignments as the real table does', () => {
+    const out = fresh(`
+      const { installLazyCommandTable } = await import(${MODULE});
+      installLazyCommandTable();
+      const table = require(INDEX).default;
+      const first = table.GET;
+      const { createClient } = await import('redis');
+      const client = createClient({ url: 'redis://127.0.0.1:1' });
+      const mine = { parseCommand() {}, transformReply: undefined };
+      table.PING = mine;
+      return { same: first === table.GET, loaded: commandModules(), hGetAll: typeof client.hGetAll, assigned: table.PING === mine, names: Object.keys(table).length };`) as Record<string, unknown>;
+    expect(out).toMatchObject({ same: true, hGetAll: 'function', assigned: true });
+    // Every command's module, read once each: the table's names are ~380 files.
+    expect(out['loaded']).toBeGreaterThan(300);
+    expect(out['names']).toBeGreaterThan(700);
+  }, 60_000);
+
   it('installs nothing once node-redis has loaded its own index', () => {
     expect(fresh(`
       require(INDEX);
