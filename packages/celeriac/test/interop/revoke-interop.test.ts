@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TaskRevokedError, type App } from 'celeriac';
+import { ControlClient } from '../../src/exports/monitor.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { describeOracles } from '../support/oracles.js';
 import { MixedFleet, mixedFleetReady } from './mixed-fleet.js';
@@ -21,6 +22,15 @@ describeOracles('revoke from TypeScript, honoured by a Python worker', (oracle) 
     app = fleet.app();
     // One prefork child, the pool Celery can terminate a running task in.
     await fleet.python({ queues: ['xrevoke-py'], name: 'py-xrevoke@%h', concurrency: 1 });
+    // The worker logs "ready" before its pidbox has subscribed (a broadcast on Redis is a
+    // PUBLISH, lost on a channel nobody has subscribed yet): a revoke sent in that gap is
+    // never seen, and the task runs. Once it answers a ping, it hears broadcasts.
+    const control = new ControlClient(app.broker);
+    try {
+      await waitFor(async () => Object.keys(await control.ping({ timeoutMs: 1000 })).some((node) => node.startsWith('py-xrevoke@')), 'the Python worker to answer a ping', { timeoutMs: 30_000 });
+    } finally {
+      await control.close();
+    }
   }, 60_000);
   afterAll(() => fleet.close(), 30_000);
 
