@@ -278,10 +278,12 @@ export class Worker {
       this.stateValue = 'closed';
       throw err;
     }
-    // Begun now, awaited before the first consume: the Redis lease keeper thread boots on the
-    // other core while this one connects, declares and subscribes. Not before the pool's
-    // start: prefork children booting at the same time could keep it past its wait.
-    const consumeReady = this.app.broker.prepareConsume?.();
+    // The Redis lease keeper thread boots on the other core while this one connects,
+    // declares, subscribes and takes its first tasks. Nothing waits for it: until it runs, the
+    // broker renews leases on this loop, and a thread that starts while a task blocks the loop
+    // finds the deliveries fetched before it in Redis and keeps them (brokers/redis/
+    // lease-keeper.ts). Waiting made every start, and the first task, a thread's start-up later.
+    void this.app.broker.prepareConsume?.();
     // The async and solo pools run bodies here: this process is their one "pool process".
     if (this.pool.kind === 'async' || this.pool.kind === 'solo') await signals.emit('workerProcessInit', { pid: process.pid, threadId });
     const { broker, backend } = this.app;
@@ -305,8 +307,6 @@ export class Worker {
     const earlyAcks = [...this.app.tasks.values()].some((t) => !(t.options.acksLate ?? this.app.settings.taskAcksLate));
     this.lostWatch = lostTaskWatchFor(broker, backend, { hostname: this.hostname, graceMs: this.options.lostTaskGraceMs, log: this.log, report, earlyAcks });
     this.lostWatch?.start();
-    await consumeReady;
-    if (this.stateValue !== 'starting') return;
     this.consumer = broker.consume({
       queues: this.options.queues,
       prefetch: this.prefetchCount,

@@ -56,6 +56,39 @@ describe.runIf(ready)('a CPU-bound task with a short lease runs exactly once', (
     await deleteResults(taskIds);
   });
 
+  // First in the file: the process's one keeper thread has not started yet.
+  it('async: a task waiting before start(), which blocks the loop from the first fetch while the keeper thread starts, runs once', async () => {
+    const queue = 'spin-first';
+    const app = createApp(
+      { broker: brokerUrl, backend: REDIS_URL, taskAcksLate: true, brokerTransportOptions: { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 100 } },
+      { env: {}, logger: captureLogger('warn').logger },
+    );
+    const tasks = defineTasks(app);
+    const worker = new Worker(app, { queues: [queue], pool: 'async', appModule, concurrency: 1 });
+    const renewerAtStart: string[] = [];
+    const runs: string[] = [];
+    worker.onTaskEvent((e) => {
+      if (e.type !== 'task-started') return;
+      runs.push(e.message.headers.id);
+      renewerAtStart.push((app.broker as unknown as { leaseRenewer: string }).leaseRenewer);
+    });
+    try {
+      // Queued first: the worker fetches it as it starts consuming, before its keeper thread
+      // runs, and the body blocks the loop at once.
+      const r = await tasks.spin.applyAsync([2500], { queue });
+      taskIds.push(r.id);
+      await worker.start();
+      expect(typeof (await r.get({ timeoutMs: 30_000 }))).toBe('number');
+      await expect.poll(async () => (await app.broker.queueLength(queue)) + worker.active, { timeout: 2000 }).toBe(0);
+      // Run once: the thread, once up, found the delivery fetched before it and kept its lease.
+      expect(runs).toEqual([r.id]);
+      console.log(`livelock: the lease renewer when the first task started: ${renewerAtStart.join(', ')}`);
+    } finally {
+      await worker.close({ deadlineMs: 5000 });
+      await app.close();
+    }
+  }, 40_000);
+
   it.each(['async', 'threads', 'prefork'] as const)('in the %s pool', async (pool) => {
     const queue = `spin-${pool}`;
     const { logger, lines } = captureLogger('warn');
@@ -76,10 +109,9 @@ describe.runIf(ready)('a CPU-bound task with a short lease runs exactly once', (
     });
     try {
       await worker.start();
-      // The worker starts once its keeper thread runs (RedisBroker.prepareConsume), so a
-      // body that blocks the loop from the first fetch is kept already.
+      // The keeper thread starts with the worker (RedisBroker.prepareConsume), not waited for.
       const broker = app.broker as unknown as { leaseRenewer: string };
-      expect(broker.leaseRenewer).toBe('thread');
+      await expect.poll(() => broker.leaseRenewer, { timeout: 5000 }).toBe('thread');
       const r = await tasks.spin.applyAsync([2500], { queue });
       taskIds.push(r.id);
       expect(typeof (await r.get({ timeoutMs: 30_000 }))).toBe('number');

@@ -23,8 +23,9 @@
  * block-watch once the loop turns again (worker/pools/block-watch.ts).
  * The thread tells the loop which leases it found taken back. One thread serves every broker
  * of the process (a session each), and ends a little after the last session closed. A
- * worker waits for the thread before it consumes ({@link LeaseKeeper.warm}); until the thread
- * runs, or if it cannot start, the broker renews on its event loop (see {@link LeaseKeeper.usable}).
+ * worker starts the thread as it starts ({@link LeaseKeeper.warm}) and consumes meanwhile;
+ * until the thread runs, or if it cannot start, the broker renews on its event loop (see
+ * {@link LeaseKeeper.usable}).
  * What the loop tells a session before the thread runs (its consumers' token prefixes, a
  * deadline) waits in the thread's port, so a broker that consumes at once and whose loop
  * blocks before the thread runs has its deliveries found and kept, each only until its

@@ -266,7 +266,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     return this.#redis.offline;
   }
 
-  /** Starts the lease keeper thread (when leases are renewed by one) and waits for it, at most 2 s. */
+  /** Starts the lease keeper thread (when leases are renewed by one); settles once it runs, or after 2 s. */
   async prepareConsume(): Promise<void> {
     if (this.options.leaseRenewal === 'thread' && this.#target.sentinel === undefined) await LeaseKeeper.warm(2000, this.options.log);
   }

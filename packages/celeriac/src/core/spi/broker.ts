@@ -331,10 +331,10 @@ export interface QueueBroker {
    */
   serverWarnings?(): Promise<readonly string[]>;
   /**
-   * Optional: readies what consuming needs before the first fetch (Redis: the lease keeper
-   * thread, so the first deliveries are kept off the event loop from the start, and its
-   * start-up is paid by the worker's start). A worker calls it as it starts, before
-   * connect(), and awaits it before its first consume(). Never rejects.
+   * Optional: starts what consuming uses beside the event loop (Redis: the lease keeper
+   * thread) and settles once it runs or is given up on. A worker calls it as it starts, before
+   * connect(), and consumes without waiting for it: a broker keeps deliveries safe meanwhile
+   * (Redis renews leases on the event loop until the thread runs). Never rejects.
    */
   prepareConsume?(): Promise<void>;
   /**
