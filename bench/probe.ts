@@ -4,7 +4,7 @@
  * its start() takes before the first consume (which a drain's rate includes and bench/ab.ts's
  * CPU per task does not). `--help` (lib/probe-stats.ts) says what it prints.
  *
- *   npm run build && node --import tsx bench/probe.ts [--base <git rev>] [--n 20000] [--concurrency 100] [--events] [--rounds 1] [--port 6400] [--cpu-prof <dir>] [--alloc-prof <dir>]
+ *   npm run build && node --import tsx bench/probe.ts [--base <git rev>] [--n 20000] [--concurrency 100] [--events] [--rounds 1] [--port 6400] [--cpu-prof <dir>] [--alloc-prof <dir>] [--jit]
  *
  * Nothing here runs under `npm test`. The server is started with no persistence and is
  * flushed before each drain: it is the probe's alone (the port must be free).
@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
-import { commandCalls, gcTotals, parseProbeArgs, processIo, PROBE_USAGE, threadCpuDelta, threadStat, topAllocations, type AllocationNode, type ProbeArgs } from './lib/probe-stats.js';
+import { commandCalls, gcTotals, jitNote, jitTotals, parseProbeArgs, processIo, PROBE_USAGE, threadCpuDelta, threadStat, topAllocations, type AllocationNode, type ProbeArgs } from './lib/probe-stats.js';
 import { globEscape, redisCpuSeconds } from './lib/redis.js';
 import { nowMs, sleep } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
@@ -66,8 +66,8 @@ async function startRedis(port: number): Promise<{ server: ChildProcess; redis: 
   return { server, redis };
 }
 
-/** Per drain with --alloc-prof: the functions that allocated most. */
-const allocationNotes: string[] = [];
+/** Per drain with --alloc-prof: the functions that allocated most; with --jit: what the optimizing compiler did. */
+const notes: string[] = [];
 
 /** One drain of one build. */
 async function drain(redis: Redis, args: ProbeArgs, label: string, module: string | undefined): Promise<string> {
@@ -94,7 +94,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   const allocFile = args.allocProf === undefined ? undefined : join(args.allocProf, `alloc-${label.replace(/[^\w.-]+/g, '_')}-${Date.now()}.heapprofile`);
   if (args.allocProf !== undefined) mkdirSync(args.allocProf, { recursive: true });
   const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port: args.port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: args.concurrency, events: args.events }, {
-    nodeArgs: ['--trace-gc-nvp'],
+    nodeArgs: ['--trace-gc-nvp', ...(args.jit ? ['--trace-opt', '--trace-deopt'] : [])],
     ...(args.cpuProf === undefined ? {} : { cpuProf: args.cpuProf }),
     ...(allocFile === undefined ? {} : { allocProf: allocFile }),
     onOutput: (text) => {
@@ -118,6 +118,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
     const redisUs = ((await redisCpuSeconds(redis)) - redis0) * 1e6;
     const calls = commandCalls(await redis.info('commandstats'));
     const gc = gcTotals(gcText);
+    if (args.jit) notes.push(...jitNote(label, jitTotals(gcText)));
     const perTask = (x: number) => (x / args.n).toFixed(3);
     const total = [...cpu.values()].reduce((a, b) => a + b, 0) * TICK_MS;
     const commands = [...calls].filter(([name]) => !['exists', 'info', 'config|resetstat'].includes(name)).sort((a, b) => b[1] - a[1]).slice(0, 8);
@@ -135,7 +136,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
     // Written by the worker on stop (worker-child.ts); it also counts the drain's last moments.
     if (allocFile !== undefined) {
       const top = topAllocations((JSON.parse(readFileSync(allocFile, 'utf8')) as { head: AllocationNode }).head, args.n, 12);
-      allocationNotes.push(`${label}: bytes allocated per task by function (${allocFile})`, ...top.map((t) => `  ${Math.round(t.bytesPerTask).toString().padStart(6)}  ${t.frame}`));
+      notes.push(`${label}: bytes allocated per task by function (${allocFile})`, ...top.map((t) => `  ${Math.round(t.bytesPerTask).toString().padStart(6)}  ${t.frame}`));
     }
   }
 }
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
   }
   process.stdout.write(`${rows.join('\n')}\n`);
-  if (allocationNotes.length > 0) process.stdout.write(`\n${allocationNotes.join('\n')}\n`);
+  if (notes.length > 0) process.stdout.write(`\n${notes.join('\n')}\n`);
 }
 
 main().catch((error: unknown) => {

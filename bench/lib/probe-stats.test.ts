@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './args.js';
-import { commandCalls, gcTotals, parseProbeArgs, parseProcIo, processIo, threadCpuDelta, threadStat, topAllocations, type AllocationNode } from './probe-stats.js';
+import { commandCalls, gcTotals, jitNote, jitTotals, parseProbeArgs, parseProcIo, processIo, threadCpuDelta, threadStat, topAllocations, type AllocationNode } from './probe-stats.js';
 
 describe('parseProbeArgs', () => {
   it('has defaults and reads every flag', () => {
-    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400, rounds: 1, cpuProf: undefined, allocProf: undefined });
-    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401', '--rounds', '3', '--cpu-prof', '/tmp/p', '--alloc-prof', '/tmp/a'])).toEqual({
-      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401, rounds: 3, cpuProf: '/tmp/p', allocProf: '/tmp/a',
+    expect(parseProbeArgs([])).toEqual({ help: false, base: undefined, n: 20_000, concurrency: 100, events: false, port: 6400, rounds: 1, cpuProf: undefined, allocProf: undefined, jit: false });
+    expect(parseProbeArgs(['--base', 'da2463c', '--n', '500', '--concurrency', '1', '--events', '--port', '6401', '--rounds', '3', '--cpu-prof', '/tmp/p', '--alloc-prof', '/tmp/a', '--jit'])).toEqual({
+      help: false, base: 'da2463c', n: 500, concurrency: 1, events: true, port: 6401, rounds: 3, cpuProf: '/tmp/p', allocProf: '/tmp/a', jit: true,
     });
   });
 
@@ -23,6 +23,47 @@ describe('parseProbeArgs', () => {
   ])('refuses %j', (argv, message) => {
     expect(() => parseProbeArgs(argv)).toThrow(UsageError);
     expect(() => parseProbeArgs(argv)).toThrow(message);
+  });
+});
+
+describe('jitTotals', () => {
+  // Lines as Node 20's V8 prints them (a worker's --trace-opt --trace-deopt), with a GC line between.
+  const text = [
+    '[marking 0x1f4127d5ce19 <JSFunction run (sfi = 0xf4d27516cf9)> for optimization to TURBOFAN, ConcurrencyMode::kConcurrent, reason: hot and stable]',
+    '[completed compiling 0x1f4127d5ce19 <JSFunction run (sfi = 0xf4d27516cf9)> (target TURBOFAN) - took 0.005, 19.232, 0.153 ms]',
+    '[completed compiling 0x31b52dd4a789 <JSFunction (sfi = 0x3cf1edac51a1)> (target TURBOFAN) - took 0.006, 0.390, 0.047 ms]',
+    '[7701:0x218abec0]      446 ms: pause=1.5 mutator=9.6 gc=s allocated=1000 promoted=0',
+    '[marking dependent code 0x0453b2d6d2f1 <Code TURBOFAN> (0x1c42a81bc041 <SharedFunctionInfo run>) (opt id 24) for deoptimization, reason: code dependencies]',
+    '[marking dependent code 0x3cf1edace361 <Code TURBOFAN> (0x0453b2d7b881 <SharedFunctionInfo>) (opt id 93) for deoptimization, reason: code dependencies]',
+    '[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x1f4127d540c9 <JSFunction fetch (sfi = 0x7e55c8ce0a1)>, 0x078b1d0b2ba9 <Code TURBOFAN>, opt id 119, bytecode offset 366]',
+    '[completed compiling 0x1f4127d5ce19 <JSFunction run (sfi = 0xf4d27516cf9)> (target TURBOFAN) - took 0.006, 19.840, 0.100 ms]',
+    '[completed compiling 0x1f4127d5ce21 <JSFunction get hasHash (sfi = 0x16a0256234a9)> (target TURBOFAN) - took 0.002, 0.340, 0.007 ms]',
+    '[completed compiling 0x31b52dd4a7f1 <JSFunction (sfi = 0x3cf1edac5999)> (target TURBOFAN) - took 0.006, 0.100, 0.047 ms]',
+  ].join('\n');
+
+  it('sums the background compile time by function and lists deopts and dropped code', () => {
+    const t = jitTotals(text);
+    expect(t.compiles).toBe(5);
+    expect(t.backgroundMs).toBeCloseTo(39.902, 6);
+    expect(t.byFunction.map(([name, ms, n]) => [name, Number(ms.toFixed(3)), n])).toEqual([
+      ['run', 39.072, 2],
+      ['(anonymous)', 0.39, 1],
+      ['get hasHash', 0.34, 1],
+      ['(anonymous)', 0.1, 1],
+    ]);
+    expect(t.deopts).toEqual([{ name: 'fetch', reason: 'wrong map' }]);
+    expect(t.invalidated).toEqual(['run', '(anonymous)']);
+    expect(jitNote('HEAD', t, 2)).toEqual([
+      'HEAD: TurboFan compiled 5 functions, 40 ms on helper threads; most: run 39.1 (x2), (anonymous) 0.4',
+      '  compiled more than once: run x2',
+      '  deopts: fetch (wrong map)',
+      '  code dropped for a changed assumption: run, (anonymous)',
+    ]);
+  });
+
+  it('finds nothing in text without those lines', () => {
+    expect(jitTotals('[1:0x1] 5 ms: pause=0.4 gc=s allocated=10\nready\n')).toEqual({ compiles: 0, backgroundMs: 0, byFunction: [], deopts: [], invalidated: [] });
+    expect(jitNote('x', jitTotals(''))[1]).toBe('  compiled more than once: none');
   });
 });
 

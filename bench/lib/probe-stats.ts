@@ -30,6 +30,11 @@ machine swings by a fifth or more between runs.
   --alloc-prof <dir>   write each drain's allocation profile (V8's sampling heap profiler, objects
                        collected since counted too) into this directory, and print the functions
                        that allocated most per task
+  --jit                also run the worker with V8's --trace-opt --trace-deopt and print, per drain,
+                       what its optimizing compiler did during the drain: the functions compiled and
+                       the compile time on V8's helper threads (a short drain pays its warm-up there),
+                       the functions compiled more than once, the deopts, and the code dropped
+                       because an assumption it was built on changed (V8's "code dependencies")
   --help               this text
 `;
 
@@ -43,6 +48,7 @@ export interface ProbeArgs {
   readonly rounds: number;
   readonly cpuProf: string | undefined;
   readonly allocProf: string | undefined;
+  readonly jit: boolean;
 }
 
 /** The probe's flags; a bad one is a UsageError naming it. */
@@ -56,6 +62,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     rounds: { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' },
     'alloc-prof': { type: 'string' },
+    jit: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   });
   if (v.base !== undefined && v.base.trim() === '') throw new UsageError('--base must name a commit');
@@ -71,6 +78,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     rounds: wholeNumber('--rounds', v.rounds, 1, 100),
     cpuProf: v['cpu-prof'],
     allocProf: v['alloc-prof'],
+    jit: v.jit,
   };
 }
 
@@ -177,4 +185,70 @@ export function topAllocations(head: AllocationNode, tasks: number, limit: numbe
     .sort((a, b) => b[1] - a[1])
     .slice(0, limit)
     .map(([frame, total]) => ({ frame, bytesPerTask: total / tasks }));
+}
+
+/** What V8's `--trace-opt --trace-deopt` lines report of its optimizing compiler (TurboFan). */
+export interface JitTotals {
+  /** Optimized compiles completed. */
+  readonly compiles: number;
+  /** Their compile time on V8's helper threads (the middle figure of "took a, b, c ms"), summed. */
+  readonly backgroundMs: number;
+  /** Background compile ms by function (every compile of it summed; named as V8 names it, without its address), most first. */
+  readonly byFunction: readonly (readonly [name: string, ms: number, compiles: number])[];
+  /** Deoptimizations: the function and V8's reason. */
+  readonly deopts: readonly { readonly name: string; readonly reason: string }[];
+  /** Functions whose optimized code was dropped because an assumption it was built on changed (a field's type, an allocation site's tenuring...). */
+  readonly invalidated: readonly string[];
+}
+
+const anonymous = (name: string | undefined): string => (name === undefined || name === '' ? '(anonymous)' : name);
+
+/** Sums the `--trace-opt --trace-deopt` lines in `text`; other lines are skipped. */
+export function jitTotals(text: string): JitTotals {
+  const byFunction = new Map<string, [ms: number, compiles: number]>();
+  const deopts: { name: string; reason: string }[] = [];
+  const invalidated: string[] = [];
+  let compiles = 0;
+  let backgroundMs = 0;
+  for (const line of text.split('\n')) {
+    const compiled = /^\[completed compiling 0x[0-9a-f]+ <JSFunction ?(.*?) ?\(sfi = ([^)]*)\)>.* took [\d.]+, ([\d.]+), [\d.]+ ms\]/.exec(line);
+    if (compiled !== null) {
+      // By function, not by name: anonymous functions (and methods of one name) are many.
+      const key = `${anonymous(compiled[1])} ${compiled[2] ?? ''}`;
+      const ms = Number(compiled[3]);
+      compiles += 1;
+      backgroundMs += ms;
+      const seen = byFunction.get(key) ?? [0, 0];
+      byFunction.set(key, [seen[0] + ms, seen[1] + 1]);
+      continue;
+    }
+    const deopt = /^\[bailout \(kind: [\w-]+, reason: ([^)]*)\): begin\. deoptimizing 0x[0-9a-f]+ <JSFunction ?(.*?) ?\(sfi = /.exec(line);
+    if (deopt !== null) {
+      deopts.push({ name: anonymous(deopt[2]), reason: deopt[1] ?? '' });
+      continue;
+    }
+    const dropped = /^\[marking dependent code 0x[0-9a-f]+ <Code \w+> \(0x[0-9a-f]+ <SharedFunctionInfo ?([^>]*)>\)/.exec(line);
+    if (dropped !== null) invalidated.push(anonymous(dropped[1]));
+  }
+  return {
+    compiles,
+    backgroundMs,
+    byFunction: [...byFunction].sort((a, b) => b[1][0] - a[1][0]).map(([key, [ms, n]]) => [key.slice(0, key.lastIndexOf(' ')), ms, n] as const),
+    deopts,
+    invalidated,
+  };
+}
+
+/** {@link jitTotals} as the probe prints it under its table, a line each. */
+export function jitNote(label: string, t: JitTotals, top = 8): string[] {
+  const twice = t.byFunction.filter(([, , n]) => n > 1);
+  return [
+    `${label}: TurboFan compiled ${t.compiles} functions, ${t.backgroundMs.toFixed(0)} ms on helper threads; most: ${t.byFunction
+      .slice(0, top)
+      .map(([name, ms, n]) => `${name} ${ms.toFixed(1)}${n > 1 ? ` (x${n})` : ''}`)
+      .join(', ')}`,
+    `  compiled more than once: ${twice.length === 0 ? 'none' : twice.map(([name, , n]) => `${name} x${n}`).join(', ')}`,
+    `  deopts: ${t.deopts.length === 0 ? 'none' : t.deopts.map((d) => `${d.name} (${d.reason})`).join(', ')}`,
+    `  code dropped for a changed assumption: ${t.invalidated.length === 0 ? 'none' : t.invalidated.join(', ')}`,
+  ];
 }
