@@ -1,0 +1,123 @@
+/**
+ * What a round trip would cost if the sender subscribed to the result before the task could
+ * end (issue 42 item 3's p50 target), against `delay()` then `get()` as the engine does it, on
+ * a redis-server of its own, against the bench's worker child (-c 10, as `npm run bench`).
+ *
+ * - "delay().get()": the engine as it is. `get()` reads the result; when the task has not
+ *   ended yet (often, for a no-op task: the read races the worker's store), it subscribes and
+ *   reads again. Two to three socket writes per call.
+ * - "subscribe first": one RESP3 connection (node-redis) sends the result channel's SUBSCRIBE,
+ *   the message's LPUSH and the doorbell's LPUSH in one write, in that order, so Redis has the
+ *   subscription before any worker can take the message; the result comes as a push; the
+ *   previous call's UNSUBSCRIBE goes out with the next write. The message is the engine's own
+ *   (published once to a queue no worker reads, then sent with a new task id and delivery
+ *   tag each call), so the worker does the same work on both sides.
+ *
+ * It is a measurement of a design, not a feature: the engine's result backend subscribes on a
+ * RESP2 connection of its own and its broker publishes on another, so subscribing first there
+ * means a SUBSCRIBE acknowledged before the send, or one write more. Prints, per way and round
+ * (alternating), the p50 and p99, the client's CPU per call and its socket writes and reads per
+ * call (/proc/self/io). Nothing here runs under `npm test`.
+ *
+ *   npm run build && node --import tsx bench/rt-subscribe-first.ts [--n 3000] [--rounds 4] [--port 6411]
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createClient } from '@redis/client';
+import { createApp } from 'celeriac';
+import { Redis } from 'ioredis';
+import { buildWorkers, startNodeWorker } from './lib/proc.js';
+import { processIo } from './lib/probe-stats.js';
+import { nowMs, percentile, sleep } from './lib/stats.js';
+import { celeriacUrls, NOOP_TASK } from './peers/celeriac-shared.js';
+
+const { values } = parseArgs({ options: { n: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '4' }, port: { type: 'string', default: '6411' } } });
+const n = Number(values.n);
+const rounds = Number(values.rounds);
+const port = Number(values.port);
+const PREFIX = 'rtfirst:';
+const QUEUE = 'bench';
+
+async function main(): Promise<void> {
+  buildWorkers();
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  const admin = new Redis({ port, maxRetriesPerRequest: 1 });
+  admin.on('error', () => undefined);
+  const deadline = nowMs() + 10_000;
+  while ((await admin.ping().catch(() => '')) !== 'PONG') {
+    if (nowMs() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
+    await sleep(50);
+  }
+  const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
+  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
+  const noop = app.task(NOOP_TASK, () => null);
+  const resp3 = createClient({ socket: { host: '127.0.0.1', port }, RESP: 3 });
+  const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: 10 });
+  try {
+    await app.broker.connect();
+    await app.backend.connect();
+    await resp3.connect();
+    // The engine's message for the task, as published to a queue nobody reads.
+    const sample = await noop.applyAsync([], { queue: 'unread' });
+    const template = (await admin.lrange(`${PREFIX}unread`, 0, 0))[0];
+    if (template === undefined) throw new Error('the sample message was not found in its queue');
+    const tag = (JSON.parse(template) as { properties: { delivery_tag: string } }).properties.delivery_tag;
+    await worker.go();
+    let held: string | null = null;
+    const subscribeFirst = async (): Promise<void> => {
+      const id = randomUUID();
+      const message = template.replaceAll(sample.id, id).replace(tag, randomUUID()).replace('"routing_key": "unread"', `"routing_key": "${QUEUE}"`);
+      const channel = `celery-task-meta-${id}`;
+      let settle!: (text: string) => void;
+      const pushed = new Promise<string>((resolve) => (settle = resolve));
+      if (held !== null) void resp3.unsubscribe(held);
+      void resp3.subscribe(channel, (text) => settle(text));
+      void resp3.lPush(`${PREFIX}${QUEUE}`, message);
+      void resp3.lPush(`${PREFIX}celeriac.bell.${QUEUE}`, '');
+      JSON.parse(await pushed);
+      held = channel;
+    };
+    const engine = async (): Promise<void> => {
+      await (await noop.delay()).get({ timeoutMs: 10_000 });
+    };
+    const ways: [string, () => Promise<void>][] = [
+      ['subscribe first', subscribeFirst],
+      ['delay().get()', engine],
+    ];
+    for (let i = 0; i < 300; i++) for (const [, call] of ways) await call();
+    const rows = new Map<string, string[]>(ways.map(([name]) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, call] of round % 2 === 0 ? ways : [...ways].reverse()) {
+        const samples: number[] = [];
+        const io0 = processIo('self');
+        const cpu0 = process.cpuUsage();
+        for (let i = 0; i < n; i++) {
+          const t0 = nowMs();
+          await call();
+          samples.push(nowMs() - t0);
+        }
+        const cpu = process.cpuUsage(cpu0);
+        const io = processIo('self');
+        rows
+          .get(name)!
+          .push(
+            `p50 ${percentile(samples, 50).toFixed(3)} ms, p99 ${percentile(samples, 99).toFixed(3)} ms, client CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs, writes ${((io.syscw - io0.syscw) / n).toFixed(2)}, reads ${((io.syscr - io0.syscr) / n).toFixed(2)}`,
+          );
+      }
+    }
+    process.stdout.write(`n=${n} per round, rounds alternating:\n`);
+    for (const [name, list] of rows) process.stdout.write(`${name}\n${list.map((r, i) => `  round ${i + 1}: ${r}`).join('\n')}\n`);
+  } finally {
+    await worker.stop();
+    if (resp3.isOpen) await resp3.quit();
+    await app.close();
+    admin.disconnect();
+    server.kill('SIGTERM');
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${String((error as Error).stack ?? error)}\n`);
+  process.exitCode = 1;
+});
