@@ -36,7 +36,6 @@ const run = promisify(execFile);
 const HOST = process.env['CELERIAC_TEST_AMQP_HOST'] ?? '127.0.0.1:5672';
 /** Round trips of each side: Celeriac's worker at this concurrency, Celery's `-P threads` at it. */
 const RT_CONCURRENCY = 10;
-const RT_WARMUP = 50;
 
 let args: AmqpBenchArgs;
 try {
@@ -180,10 +179,10 @@ async function celeriacRoundTrips(url: string, queueType: QueueType): Promise<nu
   const app = celeriacApp(url, queueType);
   try {
     const samples: number[] = [];
-    for (let i = 0; i < RT_WARMUP + args.roundTrips; i++) {
+    for (let i = 0; i < args.rtWarmup + args.roundTrips; i++) {
       const t = performance.now();
       await (await app.sendTask('bench.noop', [], {}, { queue: queueOf('celeriac', queueType) })).get({ timeoutMs: 30_000 });
-      if (i >= RT_WARMUP) samples.push(performance.now() - t);
+      if (i >= args.rtWarmup) samples.push(performance.now() - t);
     }
     return samples;
   } finally {
@@ -196,7 +195,7 @@ async function roundTrip(url: string, side: Side, queueType: QueueType, round: n
   const worker = side === 'celeriac' ? await startCeleriacWorker(url, queueOf(side, queueType), queueType, RT_CONCURRENCY) : await startCeleryWorker(url, queueOf(side, queueType), queueType, { pool: 'threads', concurrency: RT_CONCURRENCY });
   try {
     const what = `${side} round trips`;
-    const samples = await withTimeout(side === 'celeriac' ? celeriacRoundTrips(url, queueType) : celeryRoundTrips(url, queueOf(side, queueType), queueType, args.roundTrips, RT_WARMUP, args.stepTimeoutSec * 1000), what);
+    const samples = await withTimeout(side === 'celeriac' ? celeriacRoundTrips(url, queueType) : celeryRoundTrips(url, queueOf(side, queueType), queueType, args.roundTrips, args.rtWarmup, args.stepTimeoutSec * 1000), what);
     return { side, queueType, config, round, samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), peakRssMb: worker.peakRssMb(), load: load1() };
   } finally {
     await worker.stop();

@@ -4,6 +4,7 @@
  * value is a UsageError naming the flag.
  */
 import { strictFlags, UsageError, wholeNumber } from './args.js';
+import { WARMUP_CALLS } from './flow.js';
 
 export const AMQP_USAGE = `Usage: npm run bench:amqp -- [flags]
 
@@ -12,7 +13,9 @@ export const AMQP_USAGE = `Usage: npm run bench:amqp -- [flags]
   --celery <list>         Celery's drain configurations, pool:concurrency (default prefork:2,threads:10,threads:100);
                           its column shows the fastest on every drain row
   --rounds <n>            interleaved rounds (default 3)
-  --round-trips <n>       sequential round trips per side and round, after 50 unmeasured (default 300; 0: none)
+  --round-trips <n>       sequential round trips per side and round, after --rt-warmup unmeasured (default 1000; 0: none)
+  --rt-warmup <n>         unmeasured round trips before them (default ${WARMUP_CALLS}, as the Redis bench: the first
+                          few hundred of a fresh Node client and worker run while V8 compiles their path)
   --queue-types <list>    classic, quorum or both (default classic,quorum)
   --skip-celery           Celeriac alone
   --floors                also the amqplib floors (classic queues; see bench/README.md)
@@ -36,6 +39,7 @@ export interface AmqpBenchArgs {
   readonly celery: readonly CeleryConfig[];
   readonly rounds: number;
   readonly roundTrips: number;
+  readonly rtWarmup: number;
   readonly queueTypes: readonly QueueType[];
   readonly floors: boolean;
   readonly stepTimeoutSec: number;
@@ -60,6 +64,7 @@ export function parseAmqpArgs(argv: readonly string[]): AmqpBenchArgs {
     celery: { type: 'string' },
     rounds: { type: 'string' },
     'round-trips': { type: 'string' },
+    'rt-warmup': { type: 'string' },
     'queue-types': { type: 'string' },
     'skip-celery': { type: 'boolean' },
     floors: { type: 'boolean' },
@@ -78,7 +83,8 @@ export function parseAmqpArgs(argv: readonly string[]): AmqpBenchArgs {
     concurrency: [...new Set(concurrency)].sort((a, b) => a - b),
     celery: v['skip-celery'] === true ? [] : list(v.celery ?? 'prefork:2,threads:10,threads:100').map(celeryConfig),
     rounds: wholeNumber('--rounds', v.rounds ?? '3', 1, 100),
-    roundTrips: wholeNumber('--round-trips', v['round-trips'] ?? '300', 0, 1_000_000),
+    roundTrips: wholeNumber('--round-trips', v['round-trips'] ?? '1000', 0, 1_000_000),
+    rtWarmup: wholeNumber('--rt-warmup', v['rt-warmup'] ?? String(WARMUP_CALLS), 0, 1_000_000),
     queueTypes: [...new Set(queueTypes)],
     floors: v.floors === true,
     stepTimeoutSec: wholeNumber('--step-timeout', v['step-timeout'] ?? '180', 1, 3600),

@@ -6,7 +6,7 @@ import { amqpMarkdown, bestCeleryConfig, verdict, type AmqpRun, type DrainRun, t
 describe('bench:amqp flags', () => {
   it('defaults to both queue types, three Celeriac concurrencies and the Redis bench\'s three Celery configurations', () => {
     const a = parseAmqpArgs([]);
-    expect(a).toMatchObject({ n: 20_000, rounds: 3, roundTrips: 300, queueTypes: ['classic', 'quorum'], concurrency: [1, 10, 100], floors: false });
+    expect(a).toMatchObject({ n: 20_000, rounds: 3, roundTrips: 1000, rtWarmup: 3000, queueTypes: ['classic', 'quorum'], concurrency: [1, 10, 100], floors: false });
     expect(a.celery).toEqual([
       { pool: 'prefork', concurrency: 2 },
       { pool: 'threads', concurrency: 10 },
@@ -16,8 +16,9 @@ describe('bench:amqp flags', () => {
 
   it('takes lists, skips Celery on request, and refuses what it cannot run with', () => {
     expect(parseAmqpArgs(['--queue-types', 'quorum', '--concurrency', '100,10,10', '--skip-celery'])).toMatchObject({ queueTypes: ['quorum'], concurrency: [10, 100], celery: [] });
+    expect(parseAmqpArgs(['--round-trips', '200', '--rt-warmup', '0'])).toMatchObject({ roundTrips: 200, rtWarmup: 0 });
     expect(celeryConfig('gevent:100')).toEqual({ pool: 'gevent', concurrency: 100 });
-    for (const bad of [['--queue-types', 'stream'], ['--celery', 'solo:1'], ['--celery', 'threads'], ['--n', '0'], ['--rounds', 'x'], ['--concurrency', ''], ['--bogus'], ['positional']]) {
+    for (const bad of [['--queue-types', 'stream'], ['--celery', 'solo:1'], ['--celery', 'threads'], ['--n', '0'], ['--rounds', 'x'], ['--rt-warmup', '-1'], ['--concurrency', ''], ['--bogus'], ['positional']]) {
       expect(() => parseAmqpArgs(bad), bad.join(' ')).toThrow(UsageError);
     }
   });
