@@ -9,16 +9,15 @@
  * Nothing here runs under `npm test`. The server is started with no persistence and is
  * flushed before each drain: it is the probe's alone (the port must be free).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApp } from 'celeriac';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { commandCalls, gcTotals, jitNote, jitTotals, parseProbeArgs, processIo, PROBE_USAGE, threadCpuDelta, threadStat, topAllocations, type AllocationNode, type ProbeArgs } from './lib/probe-stats.js';
-import { globEscape, redisCpuSeconds } from './lib/redis.js';
+import { globEscape, privateRedis, redisCpuSeconds } from './lib/redis.js';
 import { nowMs, sleep } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
 
@@ -40,30 +39,6 @@ function threads(pid: number): Map<string, number> {
     }
   }
   return out;
-}
-
-async function startRedis(port: number): Promise<{ server: ChildProcess; redis: Redis }> {
-  const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  // Refused is the answer hoped for here, not an error to print.
-  probe.on('error', () => undefined);
-  const taken = await probe.connect().then(
-    () => true,
-    () => false,
-  );
-  probe.disconnect();
-  if (taken) throw new UsageError(`port ${port} already answers: the probe needs a redis-server of its own (--port)`);
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  const redis = new Redis({ port, maxRetriesPerRequest: 1 });
-  // Refused until the server listens; ioredis reconnects by itself.
-  const quiet = (): void => undefined;
-  redis.on('error', quiet);
-  const deadline = nowMs() + 10_000;
-  while ((await redis.ping().catch(() => '')) !== 'PONG') {
-    if (nowMs() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
-    await sleep(50);
-  }
-  redis.off('error', quiet);
-  return { server, redis };
 }
 
 /** How many of `keys` exist, asked in slices: one EXISTS of every key of a 150,000-task drain overflows the stack that spreads them. */
@@ -158,7 +133,7 @@ async function main(): Promise<void> {
   const sides: [string, string | undefined][] = [];
   if (args.base !== undefined) sides.push([`base ${args.base}`, buildRevision(args.base)]);
   sides.push([`HEAD ${git('rev-parse', '--short', 'HEAD')}`, undefined]);
-  const { server, redis } = await startRedis(args.port);
+  const { server, redis } = await privateRedis(args.port);
   const rows = [
     `| n=${args.n} c=${args.concurrency}${args.events ? ' -E' : ''} | start() ms | tasks/s after start | worker CPU us/task (ms by thread) | Redis CPU us/task | worker socket writes / reads per task | Redis commands per task | KB allocated per task |`,
     '| --- | ---: | ---: | --- | ---: | --- | --- | ---: |',

@@ -26,19 +26,19 @@
  * machine they move with its load; the counts and the order of the hops do not.
  * Nothing here runs under `npm test`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createApp } from 'celeriac';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { commandCalls, processIo } from './lib/probe-stats.js';
 import { mark, record, taken, type Mark } from './lib/rt-marks.js';
-import { median, nowMs, percentile, sleep } from './lib/stats.js';
+import { privateRedis } from './lib/redis.js';
+import { median, nowMs, percentile } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
 
 const PREFIX = 'rtprobe:';
@@ -61,23 +61,6 @@ const n = Number(values.n);
 const timed = Number(values.timeline);
 const port = Number(values.port);
 const slowest = Number(values.slowest);
-
-async function startRedis(): Promise<{ server: ChildProcess; redis: Redis }> {
-  const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  const taken = await probe.connect().then(() => true, () => false);
-  probe.disconnect();
-  if (taken) throw new Error(`port ${port} already answers: the probe needs a redis-server of its own (--port)`);
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--latency-monitor-threshold', '1'], { stdio: 'ignore' });
-  const redis = new Redis({ port, maxRetriesPerRequest: 1 });
-  redis.on('error', () => undefined);
-  const deadline = nowMs() + 10_000;
-  while ((await redis.ping().catch(() => '')) !== 'PONG') {
-    if (nowMs() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
-    await sleep(50);
-  }
-  return { server, redis };
-}
 
 /** The median offset of each mark from the start of its round trip, in the order they come. */
 function timeline(trips: readonly { start: number; end: number }[], marks: readonly Mark[]): string[] {
@@ -194,7 +177,7 @@ async function main(): Promise<void> {
   const sides: [string, string | undefined][] = [];
   if (values.base !== undefined) sides.push([`base ${values.base}`, buildRevision(values.base)]);
   sides.push([`HEAD ${git('rev-parse', '--short', 'HEAD')}`, undefined]);
-  const { server, redis } = await startRedis();
+  const { server, redis } = await privateRedis(port, ['--latency-monitor-threshold', '1']);
   try {
     for (const [label, module] of sides) process.stdout.write(`${(await side(redis, label, module)).join('\n')}\n`);
   } finally {

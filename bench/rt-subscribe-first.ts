@@ -21,15 +21,14 @@
  *
  *   npm run build && node --import tsx bench/rt-subscribe-first.ts [--n 3000] [--rounds 4] [--port 6411]
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createClient } from '@redis/client';
 import { createApp } from 'celeriac';
-import { Redis } from 'ioredis';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { processIo } from './lib/probe-stats.js';
-import { nowMs, percentile, sleep } from './lib/stats.js';
+import { privateRedis } from './lib/redis.js';
+import { nowMs, percentile } from './lib/stats.js';
 import { celeriacUrls, NOOP_TASK } from './peers/celeriac-shared.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '4' }, port: { type: 'string', default: '6411' } } });
@@ -41,14 +40,7 @@ const QUEUE = 'bench';
 
 async function main(): Promise<void> {
   buildWorkers();
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  const admin = new Redis({ port, maxRetriesPerRequest: 1 });
-  admin.on('error', () => undefined);
-  const deadline = nowMs() + 10_000;
-  while ((await admin.ping().catch(() => '')) !== 'PONG') {
-    if (nowMs() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
-    await sleep(50);
-  }
+  const { server, redis: admin } = await privateRedis(port);
   const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
   const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
   const noop = app.task(NOOP_TASK, () => null);

@@ -3,7 +3,10 @@
  * The harness's own Redis client: progress probes and cleanup. Cleanup only ever deletes keys
  * under a peer's own prefix (SCAN MATCH + UNLINK) or keys it named itself; never FLUSHDB/FLUSHALL.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { UsageError } from './args.js';
+import { nowMs, sleep } from './stats.js';
 import type { BenchContext } from './types.js';
 
 /** A plain ioredis client on the bench's Redis and db. */
@@ -98,4 +101,37 @@ export function resultKeysProbe(redis: Redis, queueKey: string, keys: readonly s
     }
     return pending.length;
   };
+}
+
+/**
+ * A redis-server of the caller's own on `port` (no persistence, loopback only, `extra` flags
+ * after), and a client of it once it answers. The port must be free: a probe that flushes or
+ * reads the server's CPU must not land on a shared server (UsageError otherwise).
+ */
+export async function privateRedis(port: number, extra: readonly string[] = []): Promise<{ server: ChildProcess; redis: Redis }> {
+  const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // Refused is the answer hoped for here, not an error to print.
+  probe.on('error', () => undefined);
+  const taken = await probe.connect().then(
+    () => true,
+    () => false,
+  );
+  probe.disconnect();
+  if (taken) throw new UsageError(`port ${port} already answers: this needs a redis-server of its own (--port)`);
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', ...extra], { stdio: 'ignore' });
+  const redis = new Redis({ port, maxRetriesPerRequest: 1 });
+  // Refused until the server listens; ioredis reconnects by itself.
+  const quiet = (): void => undefined;
+  redis.on('error', quiet);
+  const deadline = nowMs() + 10_000;
+  while ((await redis.ping().catch(() => '')) !== 'PONG') {
+    if (nowMs() > deadline) {
+      redis.disconnect();
+      server.kill('SIGTERM');
+      throw new Error(`redis-server on port ${port} did not answer within 10 s`);
+    }
+    await sleep(50);
+  }
+  redis.off('error', quiet);
+  return { server, redis };
 }
