@@ -17,7 +17,7 @@ import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { commandCalls, gcTotals, jitNote, jitTotals, parseProbeArgs, processIo, PROBE_USAGE, threadCpuDelta, threadStat, topAllocations, type AllocationNode, type ProbeArgs } from './lib/probe-stats.js';
-import { globEscape, privateRedis, redisCpuSeconds } from './lib/redis.js';
+import { globEscape, missingKeys, privateRedis, redisCpuSeconds } from './lib/redis.js';
 import { nowMs, sleep } from './lib/stats.js';
 import { NOOP_TASK, celeriacUrls } from './peers/celeriac-shared.js';
 
@@ -39,13 +39,6 @@ function threads(pid: number): Map<string, number> {
     }
   }
   return out;
-}
-
-/** How many of `keys` exist, asked in slices: one EXISTS of every key of a 150,000-task drain overflows the stack that spreads them. */
-async function existing(redis: Redis, keys: readonly string[]): Promise<number> {
-  let found = 0;
-  for (let i = 0; i < keys.length; i += 10_000) found += await redis.exists(...keys.slice(i, i + 10_000));
-  return found;
 }
 
 /** Per drain with --alloc-prof: the functions that allocated most; with --jit: what the optimizing compiler did. */
@@ -92,7 +85,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
     const t0 = await worker.go();
     const started = nowMs();
     const keys = ids.map((id) => `celery-task-meta-${id}`);
-    while ((await redis.exists(...keys.slice(-1000))) < Math.min(1000, keys.length) || (await existing(redis, keys)) < keys.length) await sleep(20);
+    while ((await redis.exists(...keys.slice(-1000))) < Math.min(1000, keys.length) || (await missingKeys(redis, keys)).length > 0) await sleep(20);
     const end = nowMs();
     recording = false;
     const io = processIo(worker.pid);
