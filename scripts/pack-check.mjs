@@ -111,6 +111,8 @@ async function pack(dest) {
     if (pkg.types !== undefined && !files.has(pkg.types.replace(/^\.\//, ''))) fail(`${p.name}: the tarball has no ${pkg.types}`);
     const stray = [...files].filter((f) => !f.startsWith('template/') && /\.test\.|(^|\/)test\//.test(f));
     if (stray.length > 0) fail(`${p.name}: the tarball carries test files: ${stray.slice(0, 5).join(', ')}`);
+    const buildState = [...files].filter((f) => f.endsWith('.tsbuildinfo'));
+    if (buildState.length > 0) fail(`${p.name}: the tarball carries TypeScript's build state: ${buildState.join(', ')}`);
   }
   return packed.map((p) => join(dest, p.filename));
 }
