@@ -119,16 +119,20 @@ export async function privateRedis(port: number, extra: readonly string[] = []):
   probe.disconnect();
   if (taken) throw new UsageError(`port ${port} already answers: this needs a redis-server of its own (--port)`);
   const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', ...extra], { stdio: 'ignore' });
+  // No binary on PATH, or a server that exits at once (a flag it refuses): said, not waited out.
+  let failed: string | null = null;
+  server.once('error', (err) => (failed = `redis-server could not start: ${err.message}`));
+  server.once('exit', (code, signal) => (failed ??= `redis-server on port ${port} exited (${signal ?? `code ${String(code)}`}) before answering`));
   const redis = new Redis({ port, maxRetriesPerRequest: 1 });
   // Refused until the server listens; ioredis reconnects by itself.
   const quiet = (): void => undefined;
   redis.on('error', quiet);
   const deadline = nowMs() + 10_000;
   while ((await redis.ping().catch(() => '')) !== 'PONG') {
-    if (nowMs() > deadline) {
+    if (failed !== null || nowMs() > deadline) {
       redis.disconnect();
       server.kill('SIGTERM');
-      throw new Error(`redis-server on port ${port} did not answer within 10 s`);
+      throw new Error(failed ?? `redis-server on port ${port} did not answer within 10 s`);
     }
     await sleep(50);
   }
