@@ -13,7 +13,10 @@
  *   (published once to a queue no worker reads, then sent with a new task id and delivery
  *   tag each call), so the worker does the same work on both sides.
  *
- * It is a measurement of a design, not a feature: the engine's result backend subscribes on a
+ * Session 19 measured `get()` subscribing and reading in one RESP3 write and kept neither variant
+ * (results/2026-11-27-vm-session19.md, "Experiments not kept"); it named subscribing at send,
+ * in the write that carries the publish, as the way to Bee-Queue's one write, unmeasured. This
+ * measures that. It is a measurement of a design, not a feature: the engine's result backend subscribes on a
  * RESP2 connection of its own and its broker publishes on another, so subscribing first there
  * means a SUBSCRIBE acknowledged before the send, or one write more. Prints, per way and round
  * (alternating), the p50 and p99, the client's CPU per call and its socket writes and reads per
