@@ -6,12 +6,10 @@
  * - "delay().get()": the engine as it is. `get()` reads the result; when the task has not
  *   ended yet (often, for a no-op task: the read races the worker's store), it subscribes and
  *   reads again. Two to three socket writes per call.
- * - "subscribe first": one RESP3 connection (node-redis) sends the result channel's SUBSCRIBE,
- *   the message's LPUSH and the doorbell's LPUSH in one write, in that order, so Redis has the
- *   subscription before any worker can take the message; the result comes as a push; the
- *   previous call's UNSUBSCRIBE goes out with the next write. The message is the engine's own
- *   (published once to a queue no worker reads, then sent with a new task id and delivery
- *   tag each call), so the worker does the same work on both sides.
+ * - "subscribe first": lib/subscribe-first.ts's client. One RESP3 connection sends the result
+ *   channel's SUBSCRIBE, the message's LPUSH and the doorbell's LPUSH in one write, so Redis has
+ *   the subscription before any worker can take the message, and the result comes as a push.
+ *   The message is the engine's own, so the worker does the same work on both sides.
  *
  * Session 19 measured `get()` subscribing and reading in one RESP3 write and kept neither variant
  * (results/2026-11-27-vm-session19.md, "Experiments not kept"); it named subscribing at send,
@@ -24,13 +22,12 @@
  *
  *   npm run build && node --import tsx bench/rt-subscribe-first.ts [--n 3000] [--rounds 4] [--port 6411]
  */
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createClient } from '@redis/client';
 import { createApp } from 'celeriac';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { processIo } from './lib/probe-stats.js';
 import { privateRedis } from './lib/redis.js';
+import { subscribeFirstClient, type SubscribeFirstClient } from './lib/subscribe-first.js';
 import { nowMs, percentile } from './lib/stats.js';
 import { celeriacUrls, NOOP_TASK } from './peers/celeriac-shared.js';
 
@@ -47,32 +44,14 @@ async function main(): Promise<void> {
   const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
   const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
   const noop = app.task(NOOP_TASK, () => null);
-  const resp3 = createClient({ socket: { host: '127.0.0.1', port }, RESP: 3 });
   const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: 10 });
+  let client: SubscribeFirstClient | undefined;
   try {
     await app.broker.connect();
     await app.backend.connect();
-    await resp3.connect();
-    // The engine's message for the task, as published to a queue nobody reads.
-    const sample = await noop.applyAsync([], { queue: 'unread' });
-    const template = (await admin.lrange(`${PREFIX}unread`, 0, 0))[0];
-    if (template === undefined) throw new Error('the sample message was not found in its queue');
-    const tag = (JSON.parse(template) as { properties: { delivery_tag: string } }).properties.delivery_tag;
+    client = await subscribeFirstClient({ host: '127.0.0.1', port, prefix: PREFIX, queue: QUEUE, task: noop, admin });
     await worker.go();
-    let held: string | null = null;
-    const subscribeFirst = async (): Promise<void> => {
-      const id = randomUUID();
-      const message = template.replaceAll(sample.id, id).replace(tag, randomUUID()).replace('"routing_key": "unread"', `"routing_key": "${QUEUE}"`);
-      const channel = `celery-task-meta-${id}`;
-      let settle!: (text: string) => void;
-      const pushed = new Promise<string>((resolve) => (settle = resolve));
-      if (held !== null) void resp3.unsubscribe(held);
-      void resp3.subscribe(channel, (text) => settle(text));
-      void resp3.lPush(`${PREFIX}${QUEUE}`, message);
-      void resp3.lPush(`${PREFIX}celeriac.bell.${QUEUE}`, '');
-      JSON.parse(await pushed);
-      held = channel;
-    };
+    const subscribeFirst = client.call;
     const engine = async (): Promise<void> => {
       await (await noop.delay()).get({ timeoutMs: 10_000 });
     };
@@ -105,7 +84,7 @@ async function main(): Promise<void> {
     for (const [name, list] of rows) process.stdout.write(`${name}\n${list.map((r, i) => `  round ${i + 1}: ${r}`).join('\n')}\n`);
   } finally {
     await worker.stop();
-    if (resp3.isOpen) await resp3.quit();
+    await client?.close();
     await app.close();
     admin.disconnect();
     server.kill('SIGTERM');

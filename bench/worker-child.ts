@@ -10,6 +10,8 @@ const WORKERS: Record<string, () => Promise<{ default: CreateWorker }>> = {
   celeriac: () => import('./peers/celeriac-worker.js'),
   bullmq: () => import('./peers/bullmq-worker.js'),
   'bee-queue': () => import('./peers/bee-queue-worker.js'),
+  // bench/rt-floor.ts: the round trip's floor on Celery's layout, not a peer.
+  'layout-floor': () => import('./peers/layout-floor-worker.js'),
 };
 
 function send(m: ChildMessage): void {

@@ -6,15 +6,11 @@
  * client for the transitions, and an ioredis admin client for the server's CPU.
  * `close()` deletes every key the run made (the prefix's, and the result keys by exact name).
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createApp } from 'celeriac';
 import { Redis } from 'ioredis';
-import type * as TransitionsModule from '../../packages/celeriac/src/brokers/redis/transitions.js';
-import type * as KeysModule from '../../packages/celeriac/src/redis/keys.js';
-import type * as ClientModule from '../../packages/celeriac/src/redis/client.js';
-import type * as UrlModule from '../../packages/celeriac/src/redis/url.js';
+import type { Transitions } from '../../packages/celeriac/dist/brokers/redis/transitions.js';
+import type { BrokerKeys } from '../../packages/celeriac/dist/redis/keys.js';
+import { layoutInternals } from './layout-internals.js';
 import { deleteByPrefix, deleteKeys } from './redis.js';
 
 /** Where a rig runs, and the name its keys and client carry. */
@@ -25,22 +21,10 @@ export interface LayoutRigOptions {
   readonly db: number;
 }
 
-/** The broker's internals, from the built package. */
-async function internals() {
-  const dist = join(dirname(createRequire(import.meta.url).resolve('celeriac/package.json')), 'dist');
-  const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dist, path)).href)) as T;
-  const [{ Transitions }, { BrokerKeys }, client, { parseRedisUrl }] = await Promise.all([
-    load<typeof TransitionsModule>('brokers/redis/transitions.js'),
-    load<typeof KeysModule>('redis/keys.js'),
-    load<typeof ClientModule>('redis/client.js'),
-    load<typeof UrlModule>('redis/url.js'),
-  ]);
-  return { Transitions, BrokerKeys, createRedisClient: client.createRedisClient, closeRedisClient: client.closeRedisClient, parseRedisUrl };
-}
-
 /** Opens a rig; see the module comment. */
 export async function openLayoutRig(o: LayoutRigOptions) {
-  const { Transitions, BrokerKeys, createRedisClient, closeRedisClient, parseRedisUrl } = await internals();
+  const internals = await layoutInternals();
+  const { createRedisClient, closeRedisClient, parseRedisUrl } = internals;
   const prefix = `celeriac-bench:${o.name}-${Math.random().toString(36).slice(2, 10)}:`;
   const base = `redis://${o.host}:${o.port}/${o.db}`;
   const url = `${base}?global_keyprefix=${encodeURIComponent(prefix)}`;
@@ -49,7 +33,7 @@ export async function openLayoutRig(o: LayoutRigOptions) {
   const redis = new Redis({ host: o.host, port: o.port, db: o.db });
   const target = parseRedisUrl(url);
   const client = createRedisClient(target, { name: `celeriac-${o.name}` });
-  const keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
+  const keys: BrokerKeys = new internals.BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
   const resultKeys: string[] = [];
   return {
     app,
@@ -58,7 +42,7 @@ export async function openLayoutRig(o: LayoutRigOptions) {
     /** Result keys of every task sent so far. */
     resultKeys: resultKeys as readonly string[],
     /** The broker's transitions on the rig's client; `holder` '' writes no running records. */
-    transitions: (holder: string) => new Transitions((fn) => fn(client), keys, holder),
+    transitions: (holder: string): Transitions => new internals.Transitions((fn) => fn(client), keys, holder),
     async connect(): Promise<void> {
       await app.broker.connect();
       await app.backend.connect?.();

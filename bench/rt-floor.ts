@@ -1,0 +1,135 @@
+/**
+ * Can a round trip on Celery's Redis layout reach Bee-Queue's p50 on this machine (issue 42
+ * item 3)? Three ways, each a worker child and a client, in rounds that rotate their order, on
+ * a redis-server of its own, each with the main bench's warm-up (lib/flow.ts runRoundTrip):
+ *
+ * - "Bee-Queue": the bench's Bee-Queue round trip (peers/bee-queue.ts, worker -c 10).
+ * - "layout floor": the least a round trip on Celery's layout costs with the engine's scripts:
+ *   lib/subscribe-first.ts's client (one write: SUBSCRIBE, the message, its doorbell; the
+ *   result as a push) against peers/layout-floor-worker.ts (no engine around the scripts: a
+ *   block plus fetch in one write, decode, store plus ack in one write).
+ * - "Celeriac": the bench's own round trip, `delay()` then `get()` against the engine's worker
+ *   (peers/celeriac.ts, -c 10).
+ *
+ * The floor's p50 against Bee-Queue's says whether the target is within reach of a worker that
+ * keeps Celery's layout (and Python interop) here; Celeriac's against the floor's, how much
+ * of the gap is the engine's. Prints each round, then the medians: p50, p99, and CPU per call
+ * of the client (this process), the worker (all its threads) and Redis.
+ * Nothing here runs under `npm test`; bench/lib/rt-floor.test.ts runs the floor's parts.
+ *
+ *   npm run build && node --import tsx bench/rt-floor.ts [--n 2000] [--rounds 3] [--port 6412]
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createApp } from 'celeriac';
+import { runRoundTrip } from './lib/flow.js';
+import { buildWorkers, startNodeWorker } from './lib/proc.js';
+import { deleteByPrefix, deleteKeys, privateRedis, redisCpuSeconds } from './lib/redis.js';
+import { median } from './lib/stats.js';
+import { subscribeFirstClient } from './lib/subscribe-first.js';
+import type { BenchContext, RoundTripResult } from './lib/types.js';
+import { BeeQueuePeer } from './peers/bee-queue.js';
+import { CeleriacPeer } from './peers/celeriac.js';
+import { celeriacUrls, NOOP_TASK } from './peers/celeriac-shared.js';
+
+const USAGE = 'usage: node --import tsx bench/rt-floor.ts [--n 2000] [--rounds 3] [--port 6412]\n';
+const { values } = parseArgs({ options: { n: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, port: { type: 'string', default: '6412' }, help: { type: 'boolean', default: false } } });
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const whole = (flag: string, text: string): number => {
+  if (/^[1-9]\d*$/.test(text)) return Number(text);
+  process.stderr.write(`rt-floor: --${flag} must be a whole number >= 1, got ${JSON.stringify(text)}\n${USAGE}`);
+  process.exit(2);
+};
+const n = whole('n', values.n);
+const rounds = whole('rounds', values.rounds);
+const port = whole('port', values.port);
+const QUEUE = 'bench';
+
+/** One way of making round trips: a name and a run of n of them. */
+type Way = readonly [name: string, run: () => Promise<RoundTripResult>];
+
+async function main(): Promise<void> {
+  buildWorkers();
+  const { server, redis: admin } = await privateRedis(port);
+  const ctx: BenchContext = {
+    redisHost: '127.0.0.1',
+    redisPort: port,
+    redisDb: 0,
+    runPrefix: `celeriac-bench:rtfloor-${randomBytes(4).toString('hex')}:`,
+    stepTimeoutMs: 300_000,
+    log: (line) => process.stderr.write(`[rt-floor] ${line}\n`),
+    redisCpuSeconds: () => redisCpuSeconds(admin),
+  };
+  const floorPrefix = `${ctx.runPrefix}floor:`;
+  const urls = celeriacUrls({ host: ctx.redisHost, port, db: 0, prefix: floorPrefix });
+  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
+  const bee = new BeeQueuePeer(ctx);
+  const engine = new CeleriacPeer(ctx);
+  try {
+    await app.broker.connect();
+    const client = await subscribeFirstClient({ host: ctx.redisHost, port, prefix: floorPrefix, queue: QUEUE, task: app.task(NOOP_TASK, () => null), admin });
+    const floor = (): Promise<RoundTripResult> =>
+      runRoundTrip(ctx, n, {
+        startWorker: () => startNodeWorker('layout-floor', { host: ctx.redisHost, port, db: 0, prefix: floorPrefix, queue: QUEUE, concurrency: 10 }),
+        call: () => client.call(),
+        cleanup: async () => {
+          await deleteByPrefix(admin, floorPrefix);
+          await deleteKeys(admin, client.resultKeys);
+        },
+      });
+    const ways: Way[] = [
+      ['Bee-Queue', () => bee.roundTrip(n)],
+      ['layout floor', floor],
+      ['Celeriac', () => engine.roundTrip(n)],
+    ];
+    const results = new Map<string, RoundTripResult[]>(ways.map(([name]) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      const order = [...ways.slice(round % ways.length), ...ways.slice(0, round % ways.length)];
+      for (const [name, run] of order) {
+        ctx.log(`round ${round + 1}: ${name}, ${n} round trips after the warm-up`);
+        const r = await run();
+        if (r.skipped !== undefined) throw new Error(`${name}: ${r.skipped}`);
+        results.get(name)!.push(r);
+        ctx.log(`  ${describe(r)}`);
+      }
+    }
+    await client.close();
+    process.stdout.write(report(results));
+  } finally {
+    await bee.close();
+    await engine.close();
+    await app.close();
+    admin.disconnect();
+    server.kill('SIGTERM');
+  }
+}
+
+function describe(r: RoundTripResult): string {
+  const cpu = r.cpuUs === undefined ? '' : `; CPU per call ${Math.round(r.cpuUs.client + r.cpuUs.worker + r.cpuUs.redis)} µs (${Math.round(r.cpuUs.client)} + ${Math.round(r.cpuUs.worker)} + ${Math.round(r.cpuUs.redis)})`;
+  return `p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms${cpu}`;
+}
+
+/** The medians of each way's rounds, as a Markdown table. */
+function report(results: ReadonlyMap<string, readonly RoundTripResult[]>): string {
+  const lines = [
+    `Round trips on a redis-server of its own (port ${port}): ${n} per round after the warm-up, ${rounds} rounds, medians of the rounds.`,
+    '',
+    '| way | p50, ms | p99, ms | CPU per call, µs: client + worker + Redis |',
+    '| --- | ---: | ---: | ---: |',
+  ];
+  for (const [name, list] of results) {
+    const cpu = (pick: (c: NonNullable<RoundTripResult['cpuUs']>) => number) => Math.round(median(list.map((r) => (r.cpuUs === undefined ? 0 : pick(r.cpuUs)))));
+    lines.push(
+      `| ${name} | ${median(list.map((r) => r.p50Ms)).toFixed(3)} | ${median(list.map((r) => r.p99Ms)).toFixed(3)} | ${cpu((c) => c.client + c.worker + c.redis)} (${cpu((c) => c.client)} + ${cpu((c) => c.worker)} + ${cpu((c) => c.redis)}) |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${String((error as Error).stack ?? error)}\n`);
+  process.exitCode = 1;
+});
