@@ -4,10 +4,10 @@
  * a redis-server of its own, each with the main bench's warm-up (lib/flow.ts runRoundTrip):
  *
  * - "Bee-Queue": the bench's Bee-Queue round trip (peers/bee-queue.ts, worker -c 10).
- * - "layout floor": the least a round trip on Celery's layout costs with the engine's scripts:
- *   lib/subscribe-first.ts's client (one write: SUBSCRIBE, the message, its doorbell; the
- *   result as a push) against peers/layout-floor-worker.ts (no engine around the scripts: a
- *   block plus fetch in one write, decode, store plus ack in one write).
+ * - "layout floor": the least a round trip on Celery's layout costs with the engine's scripts
+ *   (peers/layout-floor.ts): lib/subscribe-first.ts's client (one write: SUBSCRIBE, the message,
+ *   its doorbell; the result as a push) against peers/layout-floor-worker.ts (no engine around
+ *   the scripts: a block plus fetch in one write, decode, store plus ack in one write).
  * - "Celeriac": the bench's own round trip, `delay()` then `get()` against the engine's worker
  *   (peers/celeriac.ts, -c 10).
  *
@@ -21,16 +21,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createApp } from 'celeriac';
-import { runRoundTrip } from './lib/flow.js';
-import { buildWorkers, startNodeWorker } from './lib/proc.js';
-import { deleteByPrefix, deleteKeys, privateRedis, redisCpuSeconds } from './lib/redis.js';
+import { buildWorkers } from './lib/proc.js';
+import { privateRedis, redisCpuSeconds } from './lib/redis.js';
 import { median } from './lib/stats.js';
-import { subscribeFirstClient } from './lib/subscribe-first.js';
 import type { BenchContext, RoundTripResult } from './lib/types.js';
 import { BeeQueuePeer } from './peers/bee-queue.js';
 import { CeleriacPeer } from './peers/celeriac.js';
-import { celeriacUrls, NOOP_TASK } from './peers/celeriac-shared.js';
+import { layoutFloorRoundTrip } from './peers/layout-floor.js';
 
 const USAGE = 'usage: node --import tsx bench/rt-floor.ts [--n 2000] [--rounds 3] [--port 6412]\n';
 const { values } = parseArgs({ options: { n: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, port: { type: 'string', default: '6412' }, help: { type: 'boolean', default: false } } });
@@ -46,7 +43,6 @@ const whole = (flag: string, text: string): number => {
 const n = whole('n', values.n);
 const rounds = whole('rounds', values.rounds);
 const port = whole('port', values.port);
-const QUEUE = 'bench';
 
 /** One way of making round trips: a name and a run of n of them. */
 type Way = readonly [name: string, run: () => Promise<RoundTripResult>];
@@ -63,26 +59,12 @@ async function main(): Promise<void> {
     log: (line) => process.stderr.write(`[rt-floor] ${line}\n`),
     redisCpuSeconds: () => redisCpuSeconds(admin),
   };
-  const floorPrefix = `${ctx.runPrefix}floor:`;
-  const urls = celeriacUrls({ host: ctx.redisHost, port, db: 0, prefix: floorPrefix });
-  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
   const bee = new BeeQueuePeer(ctx);
   const engine = new CeleriacPeer(ctx);
   try {
-    await app.broker.connect();
-    const client = await subscribeFirstClient({ host: ctx.redisHost, port, prefix: floorPrefix, queue: QUEUE, task: app.task(NOOP_TASK, () => null), admin });
-    const floor = (): Promise<RoundTripResult> =>
-      runRoundTrip(ctx, n, {
-        startWorker: () => startNodeWorker('layout-floor', { host: ctx.redisHost, port, db: 0, prefix: floorPrefix, queue: QUEUE, concurrency: 10 }),
-        call: () => client.call(),
-        cleanup: async () => {
-          await deleteByPrefix(admin, floorPrefix);
-          await deleteKeys(admin, client.resultKeys);
-        },
-      });
     const ways: Way[] = [
       ['Bee-Queue', () => bee.roundTrip(n)],
-      ['layout floor', floor],
+      ['layout floor', () => layoutFloorRoundTrip(ctx, n)],
       ['Celeriac', () => engine.roundTrip(n)],
     ];
     const results = new Map<string, RoundTripResult[]>(ways.map(([name]) => [name, []]));
@@ -96,12 +78,10 @@ async function main(): Promise<void> {
         ctx.log(`  ${describe(r)}`);
       }
     }
-    await client.close();
     process.stdout.write(report(results));
   } finally {
     await bee.close();
     await engine.close();
-    await app.close();
     admin.disconnect();
     server.kill('SIGTERM');
   }

@@ -163,6 +163,26 @@ async function layoutFloor(): Promise<string> {
   return `FAILED: ${floor.why}`;
 }
 
+/**
+ * The round trip's floor on Celery's layout (peers/layout-floor.ts), as many calls as the peers'
+ * round trips. A floor that fails is a broken part of the bench, as the drain's is.
+ */
+async function roundTripFloor(): Promise<NonNullable<RunReport['roundTripFloor']>> {
+  ctx.log(`round-trip floor: ${sizes.roundTrip} sequential round trips, bare worker, subscribe-first client`);
+  try {
+    const { layoutFloorRoundTrip } = await import('./peers/layout-floor.js');
+    const r = await layoutFloorRoundTrip(ctx, sizes.roundTrip);
+    if (r.skipped !== undefined) throw new Error(r.skipped);
+    ctx.log(`  p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`);
+    return r;
+  } catch (err) {
+    const failed = String((err as Error).message ?? err).split('\n')[0] ?? 'unknown';
+    ctx.log(`  ROUND-TRIP FLOOR FAILED: ${failed}`);
+    process.exitCode = 1;
+    return { failed };
+  }
+}
+
 async function main(): Promise<void> {
   ctx.log('compiling worker children (bench/tsconfig.workers.json)');
   buildWorkers();
@@ -210,6 +230,7 @@ async function main(): Promise<void> {
       results.batched = medianEnqueue(results.batchedSamples);
     }
     for (const { peer, results } of peers) await measureRoundTrip(peer, results);
+    if (selected.includes('celeriac')) report.roundTripFloor = await roundTripFloor();
   } finally {
     await closeAll();
     cpuProbe?.disconnect();

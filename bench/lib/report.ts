@@ -39,6 +39,8 @@ export interface RunReport {
   rounds?: number;
   /** The line printed by layout-floor.ts in this run (Celeriac runs only), or why it is missing. */
   layoutFloor?: string;
+  /** The round trip's floor on Celery's layout in this run (peers/layout-floor.ts; Celeriac runs only), or why it failed. */
+  roundTripFloor?: RoundTripResult | { readonly failed: string };
 }
 
 type Better = 'higher' | 'lower';
@@ -253,10 +255,27 @@ export function renderMarkdown(report: RunReport): string {
           `> ${report.layoutFloor}`,
           '',
         ]),
+    ...roundTripFloorSection(report.roundTripFloor),
     '## Targets (reported, not asserted)',
     '',
     renderTargets(report),
     ...(notes.length > 0 ? ['', '## Notes', '', ...notes] : []),
     '',
   ].join('\n');
+}
+
+/** The round trip's floor, under the drain's. */
+function roundTripFloorSection(floor: RunReport['roundTripFloor']): string[] {
+  if (floor === undefined) return [];
+  const line =
+    'failed' in floor
+      ? `FAILED: ${floor.failed}`
+      : `Round-trip floor: p50 ${fmt(floor.p50Ms, 3)} ms, p99 ${fmt(floor.p99Ms, 3)} ms` +
+        (floor.cpuUs === undefined ? '' : `; CPU per call ${fmt(floor.cpuUs.client + floor.cpuUs.worker + floor.cpuUs.redis)} µs (${fmt(floor.cpuUs.client)} + ${fmt(floor.cpuUs.worker)} + ${fmt(floor.cpuUs.redis)}: client + worker + Redis)`);
+  return [
+    'Round trip on the Celery layout at its least, same run (`bench/peers/layout-floor.ts`: one write per call, SUBSCRIBE first, the result as a push, against a bare worker with the engine\'s scripts and writes, `-c 10`):',
+    '',
+    `> ${line}`,
+    '',
+  ];
 }

@@ -93,6 +93,18 @@ describe('targetChecks', () => {
     expect(checks.get('round-trip p50 ≤ Bee-Queue')).toBeNull();
   });
 
+  it('names the round trip\'s layout floor of the run beside the p50 target, and reports it, or its failure, under the drain\'s floor', () => {
+    const floor = { n: 2000, p50Ms: 0.2314, p99Ms: 0.61, meanMs: 0.25, rss: null, cpuUs: { client: 60.4, worker: 80, redis: 100.2 } };
+    const report = { ...run({ celeriac, bullmq, 'bee-queue': bee }), roundTripFloor: floor };
+    const checks = new Map(targetChecks(report).map((t) => [t.what, t]));
+    expect(checks.get('round-trip p50 ≤ Bee-Queue')).toMatchObject({ ok: false, detail: '0.468 vs 0.195 ms; layout floor 0.231 ms' });
+    const md = renderMarkdown(report);
+    expect(md).toContain('> Round-trip floor: p50 0.231 ms, p99 0.610 ms; CPU per call 241 µs (60 + 80 + 100: client + worker + Redis)');
+    expect(renderMarkdown({ ...report, roundTripFloor: { failed: 'a round trip timed out' } })).toContain('> FAILED: a round trip timed out');
+    // Without Bee-Queue's number the target stays unmeasured, floor or not.
+    expect(targetChecks({ ...run({ celeriac }), roundTripFloor: floor }).find((t) => t.what === 'round-trip p50 ≤ Bee-Queue')).toMatchObject({ ok: null, detail: 'missing' });
+  });
+
   it('is the Targets section of the report', () => {
     expect(renderMarkdown(run({ celeriac, bullmq, 'bee-queue': bee }))).toContain(`## Targets (reported, not asserted)\n\n${renderTargets(run({ celeriac, bullmq, 'bee-queue': bee }))}`);
   });
