@@ -3,22 +3,9 @@
  * the probes' private server, and missingKeys, which their completion checks use on drains of
  * any size (one EXISTS spreading 150,000 keys overflowed the stack).
  */
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from './args.js';
-import { missingKeys, privateRedis } from './redis.js';
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+import { freePort, missingKeys, privateRedis, stopPrivateRedis } from './redis.js';
 
 describe('privateRedis and missingKeys', () => {
   let started: Awaited<ReturnType<typeof privateRedis>>;
@@ -29,14 +16,7 @@ describe('privateRedis and missingKeys', () => {
     started = await privateRedis(port);
   }, 20_000);
 
-  afterAll(async () => {
-    started?.redis.disconnect();
-    if (started !== undefined && started.server.exitCode === null) {
-      const exited = once(started.server, 'exit');
-      started.server.kill('SIGTERM');
-      await exited;
-    }
-  });
+  afterAll(() => stopPrivateRedis(started));
 
   it('starts a server of its own that answers, without persistence', async () => {
     expect(await started.redis.ping()).toBe('PONG');

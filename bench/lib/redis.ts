@@ -4,6 +4,8 @@
  * under a peer's own prefix (SCAN MATCH + UNLINK) or keys it named itself; never FLUSHDB/FLUSHALL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { UsageError } from './args.js';
 import { nowMs, sleep } from './stats.js';
@@ -138,4 +140,25 @@ export async function privateRedis(port: number, extra: readonly string[] = []):
   }
   redis.off('error', quiet);
   return { server, redis };
+}
+
+/** A TCP port on the loopback that nothing listens on now: where a test starts its {@link privateRedis}. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Ends a {@link privateRedis}: its client, then its server, once the server has exited. */
+export async function stopPrivateRedis(started: { server: ChildProcess; redis: Redis } | undefined): Promise<void> {
+  if (started === undefined) return;
+  started.redis.disconnect();
+  if (started.server.exitCode !== null || started.server.signalCode !== null) return;
+  const exited = once(started.server, 'exit');
+  started.server.kill('SIGTERM');
+  await exited;
 }

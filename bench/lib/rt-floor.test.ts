@@ -4,24 +4,12 @@
  * client, each result pushed as SUCCESS, and leaves the layout as a worker must: every message
  * taken, acked (nothing held, no lease left) and its result stored.
  */
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createApp, type App } from 'celeriac';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import createFloorWorker from '../peers/layout-floor-worker.js';
 import { celeriacUrls, NOOP_TASK } from '../peers/celeriac-shared.js';
-import { privateRedis } from './redis.js';
+import { freePort, privateRedis, stopPrivateRedis } from './redis.js';
 import { subscribeFirstClient } from './subscribe-first.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 describe('the round trip layout floor', () => {
   let started: Awaited<ReturnType<typeof privateRedis>>;
@@ -36,12 +24,7 @@ describe('the round trip layout floor', () => {
 
   afterAll(async () => {
     await app?.close();
-    started?.redis.disconnect();
-    if (started !== undefined && started.server.exitCode === null) {
-      const exited = once(started.server, 'exit');
-      started.server.kill('SIGTERM');
-      await exited;
-    }
+    await stopPrivateRedis(started);
   });
 
   it('answers each subscribe-first call with its SUCCESS, and acks and stores every task', async () => {
