@@ -229,8 +229,13 @@ async function main(): Promise<void> {
       results.oneByOne = medianEnqueue(results.oneByOneSamples ?? []);
       results.batched = medianEnqueue(results.batchedSamples);
     }
-    for (const { peer, results } of peers) await measureRoundTrip(peer, results);
-    if (selected.includes('celeriac')) report.roundTripFloor = await roundTripFloor();
+    // The floor right after Bee-Queue's round trip (the target's other side), or Celeriac's
+    // without Bee-Queue: measured minutes apart, they would compare two loads of the machine.
+    const floorAfter = selected.includes('bee-queue') ? 'bee-queue' : 'celeriac';
+    for (const { peer, results } of peers) {
+      await measureRoundTrip(peer, results);
+      if (selected.includes('celeriac') && peer.name === floorAfter) report.roundTripFloor = await roundTripFloor();
+    }
   } finally {
     await closeAll();
     cpuProbe?.disconnect();
