@@ -21,6 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { UsageError } from './lib/args.js';
 import { buildWorkers } from './lib/proc.js';
 import { privateRedis, redisCpuSeconds } from './lib/redis.js';
 import { median } from './lib/stats.js';
@@ -110,6 +111,7 @@ function report(results: ReadonlyMap<string, readonly RoundTripResult[]>): strin
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${String((error as Error).stack ?? error)}\n`);
-  process.exitCode = 1;
+  // A taken --port is the caller's to fix (exit 2, as a bad flag); anything else is a failure.
+  process.stderr.write(error instanceof UsageError ? `rt-floor: ${error.message}\n${USAGE}` : `${String((error as Error).stack ?? error)}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
 });
