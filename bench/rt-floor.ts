@@ -20,8 +20,7 @@
  *   npm run build && node --import tsx bench/rt-floor.ts [--n 2000] [--rounds 3] [--port 6412]
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
-import { UsageError } from './lib/args.js';
+import { parseOrExit, strictFlags, UsageError, wholeNumber } from './lib/args.js';
 import { buildWorkers } from './lib/proc.js';
 import { privateRedis, redisCpuSeconds } from './lib/redis.js';
 import { median } from './lib/stats.js';
@@ -31,19 +30,10 @@ import { CeleriacPeer } from './peers/celeriac.js';
 import { layoutFloorRoundTrip } from './peers/layout-floor.js';
 
 const USAGE = 'usage: node --import tsx bench/rt-floor.ts [--n 2000] [--rounds 3] [--port 6412]\n';
-const { values } = parseArgs({ options: { n: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, port: { type: 'string', default: '6412' }, help: { type: 'boolean', default: false } } });
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const whole = (flag: string, text: string): number => {
-  if (/^[1-9]\d*$/.test(text)) return Number(text);
-  process.stderr.write(`rt-floor: --${flag} must be a whole number >= 1, got ${JSON.stringify(text)}\n${USAGE}`);
-  process.exit(2);
-};
-const n = whole('n', values.n);
-const rounds = whole('rounds', values.rounds);
-const port = whole('port', values.port);
+const { n, rounds, port } = parseOrExit('rt-floor', USAGE, () => {
+  const v = strictFlags(process.argv.slice(2), { n: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, port: { type: 'string', default: '6412' }, help: { type: 'boolean', default: false } });
+  return { help: v.help, n: wholeNumber('--n', v.n, 1), rounds: wholeNumber('--rounds', v.rounds, 1), port: wholeNumber('--port', v.port, 1, 65535) };
+});
 
 /** One way of making round trips: a name and a run of n of them. */
 type Way = readonly [name: string, run: () => Promise<RoundTripResult>];
