@@ -25,7 +25,6 @@ const BLOCK_SEC = '0.2';
 const COMMAND_OPTIONS = { commandTimeoutMs: 30_000, connectTimeoutMs: 10_000, offlineQueueTimeoutMs: 10_000, pingIntervalMs: 10_000 };
 
 type Raw = { sendCommand(args: readonly string[]): Promise<unknown> };
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Ends the child: the parent's next round trip then fails on its timeout, naming no result. */
 function fatal(what: string, err?: unknown): never {
@@ -34,7 +33,7 @@ function fatal(what: string, err?: unknown): never {
 }
 
 const create: CreateWorker = async (env) => {
-  const { Transitions, BrokerKeys, createRedisClient, closeRedisClient, IDLE_PING_INTERVALS, parseRedisUrl, RedisConnections, RedisBackend } = await layoutInternals();
+  const { Transitions, BrokerKeys, createRedisClient, closeRedisClient, IDLE_PING_INTERVALS, parseRedisUrl, RedisConnections, RedisBackend, nextTurn } = await layoutInternals();
   const urls = celeriacUrls(env);
   const target = parseRedisUrl(urls.broker);
   const keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
