@@ -51,6 +51,44 @@ describe('parseIsoTime', () => {
     },
   );
 
+  it("prints what Date#toISOString gives, whatever the order of the times (the day's text is cached)", () => {
+    /** toISOString's first 19 characters, then the six fraction digits unless they are zero. */
+    const expected = (ms: number, micros: number): string => {
+      const fraction = (((ms % 1000) + 1000) % 1000) * 1000 + micros;
+      const text = new Date(ms).toISOString().slice(0, 19);
+      return fraction === 0 ? text : `${text}.${String(fraction).padStart(6, '0')}`;
+    };
+    const first = Date.parse('0001-01-01T00:00:00Z');
+    const last = Date.parse('9999-12-31T23:59:59.999Z');
+    // A double holds epoch milliseconds to half a microsecond or better only below 2**42 ms (the year 2109).
+    const microsUpTo = 2 ** 42;
+    const day = 86_400_000;
+    // Times anywhere in years 1-9999 (negative epochs before 1970 among them), each followed by
+    // others near it: the same day, or either side of a midnight.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: first, max: last }),
+        fc.array(fc.tuple(fc.integer({ min: -2 * day, max: 2 * day }), fc.integer({ min: 0, max: 999 })), { maxLength: 8 }),
+        (start, steps) => {
+          for (const [d, m] of [[0, 0] as const, ...steps]) {
+            const ms = Math.min(last, Math.max(first, start + d));
+            const micros = Math.abs(ms) < microsUpTo ? m : 0;
+            expect(naiveUtcIso(ms + micros / 1000)).toBe(expected(ms, micros));
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    const midnight = Date.UTC(2026, 10, 27);
+    for (const ms of [midnight - 1, midnight, midnight + 1, -1, 0, first, last]) expect(naiveUtcIso(ms)).toBe(expected(ms, 0));
+    expect(naiveUtcIso(midnight - 0.001)).toBe('2026-11-26T23:59:59.999999');
+    expect(naiveUtcIso(midnight - 0.0004)).toBe('2026-11-27T00:00:00');
+    expect(naiveUtcIso(-0.5)).toBe('1969-12-31T23:59:59.999500');
+    expect(naiveUtcIso(Date.UTC(2026, 10, 27, 5, 6, 7, 8) + 0.009)).toBe('2026-11-27T05:06:07.008009');
+    expect(() => naiveUtcIso(last + 1)).toThrow(/out of range/);
+    expect(() => naiveUtcIso(first - 1)).toThrow(/out of range/);
+  });
+
   it('round-trips isoformatUtc at microsecond precision', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 4_102_444_800_000_000 }), (micros) => {

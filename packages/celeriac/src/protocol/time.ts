@@ -18,8 +18,8 @@ function pad(value: number, width: number): string {
 let lastEpochMs = Number.NaN;
 let lastBody = '';
 
-// Works in whole microseconds so fractional epoch milliseconds (from parseIsoTime of a
-// six-digit fraction) print back exactly.
+// Fractional epoch milliseconds (from parseIsoTime of a six-digit fraction) print back to the
+// microsecond.
 function isoBody(epochMs: number): string {
   if (epochMs === lastEpochMs) return lastBody;
   const body = formatIsoBody(epochMs);
@@ -28,22 +28,42 @@ function isoBody(epochMs: number): string {
   return body;
 }
 
+/** Milliseconds in a UTC day: epoch time has no leap seconds. */
+const DAY_MS = 86_400_000;
+// The day of the last time formatted and its `YYYY-MM-DDT`: results are stamped all day long,
+// and Date#toISOString cost more than the rest of the result's meta.
+let dayStartMs = Number.NaN;
+let dayText = '';
+
+const twoDigits = (value: number): string => (value < 10 ? `0${value}` : String(value));
+
 function formatIsoBody(epochMs: number): string {
   if (!Number.isFinite(epochMs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Not a finite epoch time: ${epochMs}`);
   }
-  const totalMicros = Math.round(epochMs * 1000);
-  const micros = ((totalMicros % 1000) + 1000) % 1000;
-  const wholeMs = (totalMicros - micros) / 1000;
-  const date = new Date(wholeMs);
-  const year = date.getUTCFullYear();
-  if (Number.isNaN(date.getTime()) || year < 1 || year > 9999) {
-    // Python's datetime cannot represent these years either.
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Epoch time out of range: ${epochMs}`);
+  // Whole milliseconds and microseconds apart: epoch microseconds pass 2**53 in the year 2255.
+  let wholeMs = Math.floor(epochMs);
+  let micros = Math.round((epochMs - wholeMs) * 1000);
+  if (micros === 1000) {
+    wholeMs += 1;
+    micros = 0;
   }
-  // Years 1-9999 print as four digits: `YYYY-MM-DDTHH:MM:SS` is the first 19 characters.
-  const text = date.toISOString().slice(0, 19);
-  const fraction = date.getUTCMilliseconds() * 1000 + micros;
+  let msOfDay = wholeMs - dayStartMs;
+  if (!(msOfDay >= 0 && msOfDay < DAY_MS)) {
+    const date = new Date(wholeMs);
+    const year = date.getUTCFullYear();
+    if (Number.isNaN(date.getTime()) || year < 1 || year > 9999) {
+      // Python's datetime cannot represent these years either.
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Epoch time out of range: ${epochMs}`);
+    }
+    // Years 1-9999 print as four digits: `YYYY-MM-DDT` is the first 11 characters.
+    dayText = date.toISOString().slice(0, 11);
+    msOfDay = ((wholeMs % DAY_MS) + DAY_MS) % DAY_MS;
+    dayStartMs = wholeMs - msOfDay;
+  }
+  const seconds = Math.floor(msOfDay / 1000);
+  const text = `${dayText}${twoDigits(Math.floor(seconds / 3600))}:${twoDigits(Math.floor(seconds / 60) % 60)}:${twoDigits(seconds % 60)}`;
+  const fraction = (msOfDay - seconds * 1000) * 1000 + micros;
   return fraction === 0 ? text : `${text}.${pad(fraction, 6)}`;
 }
 
