@@ -35,8 +35,6 @@ const DAY_MS = 86_400_000;
 let dayStartMs = Number.NaN;
 let dayText = '';
 
-const twoDigits = (value: number): string => (value < 10 ? `0${value}` : String(value));
-
 function formatIsoBody(epochMs: number): string {
   if (!Number.isFinite(epochMs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Not a finite epoch time: ${epochMs}`);
@@ -62,7 +60,7 @@ function formatIsoBody(epochMs: number): string {
     dayStartMs = wholeMs - msOfDay;
   }
   const seconds = Math.floor(msOfDay / 1000);
-  const text = `${dayText}${twoDigits(Math.floor(seconds / 3600))}:${twoDigits(Math.floor(seconds / 60) % 60)}:${twoDigits(seconds % 60)}`;
+  const text = `${dayText}${pad(Math.floor(seconds / 3600), 2)}:${pad(Math.floor(seconds / 60) % 60, 2)}:${pad(seconds % 60, 2)}`;
   const fraction = (msOfDay - seconds * 1000) * 1000 + micros;
   return fraction === 0 ? text : `${text}.${pad(fraction, 6)}`;
 }
