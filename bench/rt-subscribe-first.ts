@@ -3,9 +3,12 @@
  * end (issue 42 item 3's p50 target), against `delay()` then `get()` as the engine does it, on
  * a redis-server of its own, against the bench's worker child (-c 10, as `npm run bench`).
  *
- * - "delay().get()": the engine as it is. `get()` reads the result; when the task has not
+ * - "(await delay()).get()": `get()` on the awaited result reads it; when the task has not
  *   ended yet (often, for a no-op task: the read races the worker's store), it subscribes and
  *   reads again. Two to three socket writes per call.
+ * - "delay().get()": the wait chained on the send, which the engine subscribes in the send's
+ *   write on the backend's RESP3 subscriber connection (core/early-wait.ts): this design, built
+ *   into the engine.
  * - "subscribe first": lib/subscribe-first.ts's client. One RESP3 connection sends the result
  *   channel's SUBSCRIBE, the message's LPUSH and the doorbell's LPUSH in one write, so Redis has
  *   the subscription before any worker can take the message, and the result comes as a push.
@@ -55,9 +58,14 @@ async function main(): Promise<void> {
     const engine = async (): Promise<void> => {
       await (await noop.delay()).get({ timeoutMs: 10_000 });
     };
+    // The engine's own way of subscribing at send: `.get()` chained on the send (core/early-wait.ts).
+    const chained = async (): Promise<void> => {
+      await noop.delay().get({ timeoutMs: 10_000 });
+    };
     const ways: [string, () => Promise<void>][] = [
       ['subscribe first', subscribeFirst],
-      ['delay().get()', engine],
+      ['(await delay()).get()', engine],
+      ['delay().get()', chained],
     ];
     for (let i = 0; i < 300; i++) for (const [, call] of ways) await call();
     const rows = new Map<string, string[]>(ways.map(([name]) => [name, []]));

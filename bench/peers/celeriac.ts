@@ -1,7 +1,7 @@
 /**
  * Celeriac, producer side (the worker runs in peers/celeriac-worker.ts). Public API only:
  * `task.delay()` to enqueue one by one, `task.applyAsyncMany()` (the bulk publish: one
- * pipelined write per batch) to enqueue in batches, `AsyncResult.get()` for the round trip.
+ * pipelined write per batch) to enqueue in batches, `delay().get()` for the round trip.
  * The top concurrency is drained a second time with task events on (`-E`), with a
  * subscriber on the run's `celeryev` channels, as a dashboard would listen.
  */
@@ -111,10 +111,11 @@ export class CeleriacPeer implements Peer {
         await this.#connect();
         return this.#startWorker(10);
       },
+      // Celery's `add.delay().get()`: the wait chained on the send subscribes in its write (core/early-wait.ts).
       call: async () => {
-        const r = await this.#noop.delay();
-        this.#resultKeys.push(resultKey(r.id));
-        await r.get({ timeoutMs: 10_000 });
+        const sent = this.#noop.delay();
+        await sent.get({ timeoutMs: 10_000 });
+        this.#resultKeys.push(resultKey((await sent).id));
       },
       cleanup: () => this.#cleanup(),
     });

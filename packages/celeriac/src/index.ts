@@ -33,6 +33,7 @@ export { createLogger } from './core/log.js';
 export type { LogFormat, LoggerOptions } from './core/log.js';
 export { AsyncResult, EagerResult } from './core/async-result.js';
 export type { GetOptions, ResultGroup } from './core/async-result.js';
+export type { SendPromise } from './core/early-wait.js';
 export { GroupResult } from './core/group-result.js';
 export type { GroupGetOptions } from './core/group-result.js';
 export { PublishError } from './core/publish-retry.js';

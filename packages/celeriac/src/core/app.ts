@@ -15,7 +15,8 @@ import { addToCurrentTask } from './current-task.js';
 import { resultTuple } from './result-meta.js';
 import { runEager } from './run-eager.js';
 import type { ApplyOptions } from './call-options.js';
-import { buildTaskMessage, type ProducerHost, type TaskCall } from './producer.js';
+import { buildTaskMessage, type OutgoingTask, type ProducerHost, type TaskCall } from './producer.js';
+import { EarlyWait, withGet, type SendPromise } from './early-wait.js';
 import { sendMessages } from './send.js';
 import { compileRoutes, type Route } from './routing.js';
 import { resolveSettings, type ResolvedSettings, type Settings } from './settings.js';
@@ -251,18 +252,34 @@ export class App implements ProducerHost, ResultHost, TaskHost {
 
   /**
    * Send a task by name: it need not be registered here, nor written in TypeScript. In eager
-   * mode a task registered in this app runs in the caller instead.
+   * mode a task registered in this app runs in the caller instead. `sendTask(...).get()`
+   * waits for the value (see {@link SendPromise}).
    */
-  async sendTask(name: string, args: readonly Json[] = [], kwargs: JsonObject = {}, options: ApplyOptions = {}): Promise<AsyncResult> {
-    const out = buildTaskMessage(this, name, args, kwargs, options);
+  sendTask(name: string, args: readonly Json[] = [], kwargs: JsonObject = {}, options: ApplyOptions = {}): SendPromise {
+    let out: OutgoingTask;
+    try {
+      out = buildTaskMessage(this, name, args, kwargs, options);
+    } catch (error) {
+      return withGet(Promise.reject(error as Error));
+    }
     const local = this.settings.taskAlwaysEager ? this.lookup(name) : undefined;
+    const early = local === undefined && EarlyWait.possible(this.backend, this.broker) ? new EarlyWait(out.message.headers.id, this.backend, this.broker) : undefined;
+    return withGet(this.#sendTask(name, out, local, options, early), early);
+  }
+
+  async #sendTask(name: string, out: OutgoingTask, local: AnyTask | undefined, options: ApplyOptions, early: EarlyWait | undefined): Promise<AsyncResult> {
+    const id = out.message.headers.id;
     if (local !== undefined) {
       const record = await runEager(this, local, out);
-      return new EagerResult(out.message.headers.id, this, record);
+      return new EagerResult(id, this, record);
     }
-    await sendMessages(this, [out], { what: `send task ${name}[${out.message.headers.id}]`, calls: [options] });
-    if (options.addToParent ?? true) addToCurrentTask(resultTuple(out.message.headers.id));
-    return new AsyncResult(out.message.headers.id, this);
+    // One microtask: a `.get()` chained on the send is seen before the publish (core/early-wait.ts).
+    if (early !== undefined) await undefined;
+    await sendMessages(this, [out], { what: `send task ${name}[${id}]`, calls: [options], ...(early === undefined ? {} : { early }) });
+    if (options.addToParent ?? true) addToCurrentTask(resultTuple(id));
+    const result = new AsyncResult(id, this);
+    early?.bind(result);
+    return result;
   }
 
   /**

@@ -70,6 +70,20 @@ export function waitMsOf(options: { readonly timeoutMs?: number | undefined; rea
   return options.timeoutMs ?? options.timeout;
 }
 
+/** A subscription made with its task's publish (core/early-wait.ts), for the result's first wait. */
+export interface EarlySubscription {
+  /** `listener` gets the ready meta, at once if it came already; rejects when the SUBSCRIBE failed. */
+  attach(listener: (meta: ResultMeta) => void): Promise<Unsubscribe>;
+}
+
+/** Each result's early subscription, taken by its first wait. */
+const earlySubscriptions = new WeakMap<AsyncResult, EarlySubscription>();
+
+/** Hands `subscription` to `result`'s first wait (core/early-wait.ts). */
+export function handEarlySubscription(result: AsyncResult, subscription: EarlySubscription): void {
+  earlySubscriptions.set(result, subscription);
+}
+
 /** A handle on the result of task `id`. `R` is the task's return type. */
 export class AsyncResult<R = unknown> {
   constructor(
@@ -204,8 +218,9 @@ export class AsyncResult<R = unknown> {
   }
 
   /**
-   * Read; a ready meta ends the wait there, with no subscription at all (a sender that waits
-   * for a short task most often finds it done). Otherwise subscribe, then read again, and take
+   * A wait whose subscription went out with the task's publish (core/early-wait.ts) only
+   * listens. Otherwise: read; a ready meta ends the wait there, with no subscription at all (a
+   * sender that waits for a short task most often finds it done). Otherwise subscribe, then read again, and take
    * the first ready meta either gives: the second read covers a meta stored before the
    * subscription took effect, the subscription everything stored after. A meta pushed while
    * that read is still in flight ends the wait at once.
@@ -252,17 +267,29 @@ export class AsyncResult<R = unknown> {
           return backend.get(id).then(settleIfReady);
         });
       };
-      backend
-        .get(id)
-        .then((meta) => {
-          settleIfReady(meta);
-          return subscribeThenRead();
-        })
-        .catch(fail);
+      const readThenSubscribe = (): void => {
+        backend
+          .get(id)
+          .then((meta) => {
+            settleIfReady(meta);
+            return subscribeThenRead();
+          })
+          .catch(fail);
+      };
       if (timeout !== undefined) timer = setLongTimeout(() => fail(new ResultTimeoutError(id, timeout)), timeout, false);
       if (signal !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
         if (signal.aborted) onAbort();
+      }
+      // Subscribed in the write that sent the task (core/early-wait.ts): nothing to read.
+      const early = earlySubscriptions.get(this);
+      earlySubscriptions.delete(this);
+      if (early === undefined) readThenSubscribe();
+      else {
+        early.attach(settleIfReady).then((u) => {
+          if (ended) u().catch(ignore);
+          else unsubscribe = u;
+        }, readThenSubscribe);
       }
     });
   }

@@ -10,7 +10,7 @@ import { checkPriority, checkSeconds, checkTimeLimit } from '../protocol/limits.
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { encodeTaskMessage } from '../protocol/task-message.js';
 import { isoformatUtc, parseIsoTime } from '../protocol/time.js';
-import type { Json, JsonObject, MessageProperties, TaskMessage } from '../protocol/types.js';
+import type { Json, JsonObject, Message, MessageProperties, TaskMessage } from '../protocol/types.js';
 import type { Clock } from './clock.js';
 import { currentTask } from './current-task.js';
 import type { Route } from './routing.js';
@@ -167,18 +167,25 @@ function publishRequest(out: OutgoingTask, extra?: Pick<PublishOptions, 'fence'>
   return { message: encodeTaskMessage(out.message), options };
 }
 
+/** Publishes a message some other way when it can (core/early-wait.ts), else returns undefined. */
+export interface PublishCarrier {
+  publish(message: Message, options: PublishOptions): Promise<void> | undefined;
+}
+
 /**
- * Publishes a built message; `extra.fence` makes the publish conditional (beat). Not an async
+ * Publishes a built message; `extra.fence` makes the publish conditional (beat), a `carrier`
+ * publishes it when it can. Not an async
  * frame of its own (the send path's hot step): a message that cannot be encoded rejects.
  */
-export function publishTask(broker: Broker, out: OutgoingTask, extra?: Pick<PublishOptions, 'fence'>): Promise<void> {
+export function publishTask(broker: Broker, out: OutgoingTask, extra?: Pick<PublishOptions, 'fence'>, carrier?: PublishCarrier): Promise<void> {
   try {
     const { message, options } = publishRequest(out, extra);
-    return broker.publish(message, options);
+    return carrier?.publish(message, options) ?? broker.publish(message, options);
   } catch (error) {
     return Promise.reject(error as Error);
   }
 }
+
 /**
  * Publishes built messages in order: with the broker's `publishMany` when it has one (one
  * round trip for the lot on Redis), else one `publish` after the other.

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { ApplyOptions } from './call-options.js';
 import type { Clock } from './clock.js';
-import { publishTask, publishTasks, type OutgoingTask } from './producer.js';
+import { publishTask, publishTasks, type OutgoingTask, type PublishCarrier } from './producer.js';
 import { tracePublish } from './otel.js';
 import { afterPublish, beforePublish } from './publish-signals.js';
 import { mergeRetryPolicy, publishWithRetry, type PublishRetryContext, type ResolvedPublishRetryPolicy } from './publish-retry.js';
@@ -40,6 +40,8 @@ export interface SendOptions {
   readonly calls?: readonly ApplyOptions[];
   /** Makes a single message's publish conditional (beat's lease). */
   readonly fence?: PublishOptions['fence'];
+  /** A single message's publish behind its result's subscription, when its sender waits (core/early-wait.ts). */
+  readonly early?: PublishCarrier;
 }
 
 /** The settings' own policy, resolved once per settings object (sends are a hot path). */
@@ -107,7 +109,7 @@ function publishOnce(host: SendHost, outs: readonly OutgoingTask[], options: Sen
 }
 
 function publishAll(host: SendHost, outs: readonly OutgoingTask[], options: SendOptions): Promise<void> {
-  return outs.length === 1 ? publishTask(host.broker, outs[0]!, options.fence === undefined ? undefined : { fence: options.fence }) : publishTasks(host.broker, outs);
+  return outs.length === 1 ? publishTask(host.broker, outs[0]!, options.fence === undefined ? undefined : { fence: options.fence }, options.early) : publishTasks(host.broker, outs);
 }
 
 /** `afterTaskPublish`, then `task-sent` per message when `taskSendSentEvent` is on; nothing to wait for without either. */

@@ -15,13 +15,14 @@ import type { ResolvedTaskOptions } from './task-options.js';
 import { Signature } from './signature.js';
 import { arityProblem, functionArity, type Arity } from './arity.js';
 import { validateArguments } from './standard-schema.js';
+import { withGet, type SendPromise } from './early-wait.js';
 
 /** The function of a task, with or without the bound context. */
 export type TaskFunction = (...args: never[]) => unknown;
 
 /** What a task needs from its app to send itself. */
 export interface TaskHost {
-  sendTask(name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): Promise<AsyncResult>;
+  sendTask(name: string, args: readonly Json[], kwargs: JsonObject, options: ApplyOptions): SendPromise;
   sendTasks(calls: readonly { name: string; args?: readonly Json[]; options?: ApplyOptions }[]): Promise<AsyncResult[]>;
   /** Sends a replacement for a running task of this host (`ctx.replace`). */
   readonly replaceTask: Replacer;
@@ -70,26 +71,29 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return arityProblem(this.arity, args.length, (i) => i < args.length || given.has(i));
   }
 
-  /** Send the task with positional arguments. Shortcut for `applyAsync(args)`. */
-  delay(...args: A): Promise<AsyncResult<R>> {
+  /**
+   * Send the task with positional arguments. Shortcut for `applyAsync(args)`.
+   * `await add.delay(2, 3).get()` waits for the value, as Celery's `add.delay(2, 3).get()`.
+   */
+  delay(...args: A): SendPromise<R> {
     return this.applyAsync(args);
   }
 
   /** Send the task with call options (countdown, eta, expires, priority, queue, link...). */
-  applyAsync(args?: A, options?: TaskApplyOptions<R>): Promise<AsyncResult<R>>;
+  applyAsync(args?: A, options?: TaskApplyOptions<R>): SendPromise<R>;
   /** With `kwargs`, positional arguments may cover only the leading parameters. */
-  applyAsync(args: Partial<A> | undefined, options: TaskCallOptions<R> & { kwargs: JsonObject }): Promise<AsyncResult<R>>;
-  applyAsync(args?: Partial<A>, options: TaskCallOptions<R> = {}): Promise<AsyncResult<R>> {
+  applyAsync(args: Partial<A> | undefined, options: TaskCallOptions<R> & { kwargs: JsonObject }): SendPromise<R>;
+  applyAsync(args?: Partial<A>, options: TaskCallOptions<R> = {}): SendPromise<R> {
     if (args !== undefined && !Array.isArray(args)) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsync: args must be an array, got ${typeof args}`);
     }
     const { kwargs = {}, ...rest } = options;
     // As Celery's apply_async checks a task it knows (typing): a bad call fails here, not later.
     const problem = this.argumentProblem(args ?? [], kwargs);
-    if (problem !== null) return Promise.reject(new TypeError(problem));
+    if (problem !== null) return withGet(Promise.reject(new TypeError(problem)));
     const { schema, validateOnSend, params } = this.options;
     // No closure on this path: one-by-one `delay()` is a producer's hot path.
-    if (schema === undefined || validateOnSend !== true) return this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
+    if (schema === undefined || validateOnSend !== true) return this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as SendPromise<R>;
     const send = () => this.host.sendTask(this.name, (args ?? []) as Json[], kwargs, rest) as Promise<AsyncResult<R>>;
     // Validated as the worker will: keyword arguments in their positions first.
     const positional: unknown[] = [...(args ?? [])];
@@ -98,9 +102,9 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
       if (at >= 0) positional[at] = value;
     }
     try {
-      return Promise.resolve(validateArguments(schema, this.name, positional)).then(send);
+      return withGet(Promise.resolve(validateArguments(schema, this.name, positional)).then(send));
     } catch (err) {
-      return Promise.reject(err as Error);
+      return withGet(Promise.reject(err as Error));
     }
   }
 

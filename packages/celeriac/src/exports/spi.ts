@@ -6,7 +6,7 @@
  *
  * @module celeriac/spi
  */
-export type { ChordJoinState, ChordJoinStore, ChordPart, GroupStore, RateTokenStore, ResultBackend, ResultStore, RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, Unsubscribe } from '../core/spi/backend.js';
+export type { ChordJoinState, ChordJoinStore, ChordPart, GroupStore, RateTokenStore, ResultBackend, ResultStore, RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions, StoreOptions, SubscribedPublish, CarriedPublish, Unsubscribe } from '../core/spi/backend.js';
 export type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, ConsumerRetry, DelayedListing, DelayedRecord, Delivery, FanoutExchange, LostDelivery, PublishOptions, PurgeCount, PublishRequest, QueueAgeReading, QueueBindings, QueueBroker, SetAsideListing, SetAsidePartStats, SetAsideRecord, Settlement } from '../core/spi/broker.js';
 export type { BeatStore, BeatStoreHost, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../core/spi/beat-store.js';
 export { defaultTransports } from '../transports.js';

@@ -65,6 +65,17 @@ export interface RedisClientOptions {
    * @default no idle timeout
    */
   idleTimeoutMs?: number;
+  /**
+   * Speak RESP3 (`HELLO 3`): pub/sub and commands on one connection, so a SUBSCRIBE and the
+   * commands after it go out in one write and run in that order (the result backend's
+   * subscriber, backends/redis/result-subscriptions.ts `carry`). Plain targets only: a Sentinel client
+   * ignores it. A server that refuses HELLO fails the connect (redis/lazy-client.ts then
+   * falls back to RESP2). Only commands whose reply reads the same in both protocols
+   * (numbers, status, bulk strings) may be sent on such a connection: the command methods
+   * transform replies as RESP2's (redis/client-class.ts).
+   * @default false
+   */
+  resp3?: boolean;
 }
 
 /**
@@ -117,6 +128,7 @@ interface Resolved {
   offlineQueueTimeoutMs: number | null;
   pingIntervalMs: number;
   idleTimeoutMs: number | undefined;
+  resp3: boolean;
 }
 
 function resolve(options: RedisClientOptions): Readonly<Resolved> {
@@ -127,6 +139,7 @@ function resolve(options: RedisClientOptions): Readonly<Resolved> {
     offlineQueueTimeoutMs: options.offlineQueueTimeoutMs === undefined ? 10_000 : options.offlineQueueTimeoutMs,
     pingIntervalMs: options.pingIntervalMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs,
+    resp3: options.resp3 === true,
   });
 }
 
@@ -191,6 +204,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     ? newRedisClient({
         ...common,
         database: target.db,
+        ...(opts.resp3 ? { RESP: 3 as const } : {}),
         socket: target.tls
           ? { ...socket, host: target.host, port: target.port, ...tlsSocket(target), tls: true as const }
           : { ...socket, host: target.host, port: target.port },
@@ -259,11 +273,12 @@ function sentinelFactory(): typeof CreateSentinel {
  * throws before destroying the socket (the client counts as closed already), so a close that
  * missed its deadline left the connection open and a late reply still reached its decoder.
  * Instead a PING is sent behind whatever is pending: Redis answers in order, so its reply means
- * every earlier command has had its own. A subscriber has nothing worth waiting for (and in
- * RESP2 its PING reply is a push), so it is destroyed at once.
+ * every earlier command has had its own. A RESP2 subscriber has nothing worth waiting for (and
+ * its PING reply is a push), so it is destroyed at once; a RESP3 one may carry publishes.
  */
 export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): Promise<void> {
-  const subscribed = 'isPubSubActive' in client && client.isPubSubActive;
+  // A RESP3 connection answers PING in order while subscribed: it may carry publishes too.
+  const subscribed = 'isPubSubActive' in client && client.isPubSubActive && (client as { options?: { RESP?: number } }).options?.RESP !== 3;
   // Not ready (still connecting, or reconnecting): nothing was sent on a live socket that a
   // reply could still come for, and the PING would only wait out the deadline.
   if (deadlineMs > 0 && client.isReady && !subscribed) {

@@ -32,9 +32,10 @@ const REFUSED_CODES = new Set(['WRONGPASS', 'NOAUTH', 'NOPERM']);
 /**
  * Replies that share the generic `ERR` code but are configuration mistakes: SELECT of a
  * database the server does not have (a wrong `/db` in the URL), a password sent to a server
- * that has none. With TRANSIENT_ERR, the only free-text matches here; Redis gives them no code of their own.
+ * that has none, a server before 6.0 asked for RESP3 (`HELLO`, redis/lazy-client.ts falls back
+ * to RESP2). With TRANSIENT_ERR, the only free-text matches here; Redis gives them no code of their own.
  */
-const REFUSED_ERR = /^ERR (?:DB index is out of range|invalid DB index|AUTH <password> called without any password configured|Client sent AUTH, but no password is set)/;
+const REFUSED_ERR = /^ERR (?:DB index is out of range|invalid DB index|AUTH <password> called without any password configured|Client sent AUTH, but no password is set|unknown command .HELLO.)/;
 
 /** The one `ERR` reply that says "not now": a server at its `maxclients`. */
 const TRANSIENT_ERR = /^ERR max number of clients reached/;

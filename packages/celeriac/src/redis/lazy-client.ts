@@ -2,17 +2,19 @@
  * @module redis/lazy-client
  * One Redis connection opened on first use: adapters connect lazily, `connect()` is
  * idempotent, a failed first connect can be retried by the next call, and `close()` may run
- * at any moment (even while connecting).
+ * at any moment (even while connecting). One asked for RESP3 (`resp3`) that the server refuses
+ * (`HELLO` unknown before Redis 6.0, or not allowed by an ACL) connects again at once in RESP2,
+ * and stays in RESP2.
  */
 import { closeRedisClient, createRedisClient, toTransportError } from './client.js';
 import type { RedisClient, RedisClientOptions } from './client.js';
 import type { RedisTarget } from './url.js';
-import { CeleriacError, ErrorCodes } from '../errors.js';
+import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 
 /** A node-redis client created and connected on the first {@link LazyRedisClient.connect}. */
 export class LazyRedisClient {
   readonly #target: RedisTarget;
-  readonly #options: RedisClientOptions;
+  #options: RedisClientOptions;
   readonly #onCreate: ((client: RedisClient) => void) | undefined;
   #connecting: Promise<RedisClient> | undefined;
   #client: RedisClient | undefined;
@@ -40,6 +42,20 @@ export class LazyRedisClient {
     return this.#connecting;
   }
 
+  /**
+   * The client when it is connected and ready now, else undefined (nothing is opened):
+   * for callers that must queue commands in the current turn or not at all.
+   */
+  get ready(): RedisClient | undefined {
+    const client = this.#client;
+    return client !== undefined && client.isReady ? client : undefined;
+  }
+
+  /** Whether the connection speaks RESP3 (asked for, and not refused by the server). */
+  get resp3(): boolean {
+    return this.#options.resp3 === true;
+  }
+
   async #open(): Promise<RedisClient> {
     const client = createRedisClient(this.#target, this.#options);
     this.#client = client;
@@ -49,11 +65,17 @@ export class LazyRedisClient {
       return client;
     } catch (err) {
       // Only if still current: a reset() meanwhile may already have started a newer client.
-      if (this.#client === client) {
+      const current = this.#client === client;
+      if (current) {
         this.#connecting = undefined;
         this.#client = undefined;
       }
       await closeRedisClient(client, 0);
+      if (current && !this.#closed && this.#options.resp3 === true && refusedHello(err)) {
+        this.#options.log?.('warn', 'the Redis server refused RESP3 (HELLO): this connection speaks RESP2', { connection: this.#options.name, reason: coerceError(err).message });
+        this.#options = { ...this.#options, resp3: false };
+        return (this.#connecting = this.#open());
+      }
       throw toTransportError(err, `connect to ${this.#target.host}:${this.#target.port} (${this.#options.name})`);
     }
   }
@@ -81,4 +103,10 @@ export class LazyRedisClient {
     this.#connecting = undefined;
     if (client !== undefined) await closeRedisClient(client, deadlineMs);
   }
+}
+
+/** Whether `err` is a server's refusal of `HELLO` (unknown before Redis 6.0, or denied by an ACL). */
+function refusedHello(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) if (/\bhello\b/i.test(e.message)) return true;
+  return false;
 }

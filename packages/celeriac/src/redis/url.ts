@@ -37,6 +37,15 @@ export interface RedisTarget {
   };
 }
 
+/**
+ * What makes two targets the same server, database and login (key prefixes aside): a text to
+ * compare, never logged (it holds the password).
+ */
+export function serverIdentity(target: RedisTarget): string {
+  const { tls, host, port, username, password, db, sentinel, tlsOptions } = target;
+  return JSON.stringify([tls, host, port, username, password, db, sentinel, tlsOptions]);
+}
+
 /** TLS settings of a `rediss://` target (file paths; read when the client is created). */
 export interface RedisTlsOptions {
   /** PEM file of the CA(s) to trust instead of Node's default store (`ssl_ca_certs`). */

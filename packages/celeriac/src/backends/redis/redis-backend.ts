@@ -21,6 +21,8 @@ import type {
   RevokeNotice,
   RevokeOptions,
   StoreOptions,
+  CarriedPublish,
+  SubscribedPublish,
   Unsubscribe,
 } from '../../core/spi/backend.js';
 import type { LostDelivery } from '../../core/spi/broker.js';
@@ -28,9 +30,8 @@ import type { RunningTask, RunningTaskStore } from '../../core/spi/running-tasks
 import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { parseRedisUrl } from '../../redis/url.js';
+import { parseRedisUrl, serverIdentity, type RedisTarget } from '../../redis/url.js';
 import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
-import type { RedisTarget } from '../../redis/url.js';
 import { ownCommandConnection, TURN_RANKS, type CommandConnection, type RedisConnections } from '../../redis/shared-commands.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
@@ -188,11 +189,14 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   readonly #subscriptions: ResultSubscriptions;
   readonly #running: RedisRunningTasks;
   #state: RedisBackendState = 'open';
+  /** Its server's identity, as the app's Redis broker compares it (ResultStore.publishSubscribed). */
+  readonly #server: string;
 
   /** @throws CeleriacError CONFIG for a bad URL. */
   constructor(options: RedisBackendOptions = {}) {
     this.options = resolveOptions(options);
     this.#keys = new BackendKeys(this.options.keyPrefix, this.options.target.db);
+    this.#server = serverIdentity(this.options.target);
     this.#running = new RedisRunningTasks((w, fn) => this.#run(w, fn), this.#keys);
     const clientOptions = {
       log: this.options.log,
@@ -208,7 +212,8 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     this.#subscriber = new LazyRedisClient(
       this.options.target,
       // Idle = a dead path, handshake included: node-redis reconnects it and subscribes again.
-      { ...clientOptions, name: 'celeriac-backend-sub', idleTimeoutMs: IDLE_PING_INTERVALS * this.options.pingIntervalMs },
+      // RESP3 where it can (publishSubscribed: publishes on a ready connection, no offline-queue timers).
+      { ...clientOptions, name: 'celeriac-backend-sub', idleTimeoutMs: IDLE_PING_INTERVALS * this.options.pingIntervalMs, resp3: this.options.target.sentinel === undefined, offlineQueueTimeoutMs: null },
       (client) => this.#watchReconnects(client),
     );
     this.#subscriptions = new ResultSubscriptions(this.#subscriber, this.options.log);
@@ -225,12 +230,12 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     await this.#commands.connect();
   }
 
-  /** Quits both connections and drops every subscription. Idempotent. */
   /** Whether its command connection is known to be down now (ResultStore.offline). */
   offline(): boolean {
     return this.#commands.offline;
   }
 
+  /** Quits both connections and drops every subscription. Idempotent. */
   async close(): Promise<void> {
     this.#state = 'closed';
     this.#subscriptions.clear();
@@ -289,6 +294,12 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   async subscribe(taskId: string, listener: (meta: ResultMeta) => void): Promise<Unsubscribe> {
     this.#assertOpen('subscribe');
     return this.#subscriptions.add(this.#keys.taskMeta(taskId), listener);
+  }
+
+  /** ResultStore.publishSubscribed: on the subscriber connection, once open in RESP3 (result-subscriptions.ts `carry`). */
+  publishSubscribed(taskId: string, listener: (meta: ResultMeta) => void, publisherFor: (server: string) => CarriedPublish | undefined): SubscribedPublish | undefined {
+    if (this.#state === 'closed') return undefined;
+    return this.#subscriptions.carry(this.#keys.taskMeta(taskId), listener, () => publisherFor(this.#server));
   }
 
   /** Deletes a task's meta. */

@@ -18,7 +18,7 @@
  */
 import type { Buffer } from 'node:buffer';
 import { decodeResultMeta } from '../../protocol/result.js';
-import type { Unsubscribe } from '../../core/spi/backend.js';
+import type { CarriedPublish, SubscribedPublish, Unsubscribe } from '../../core/spi/backend.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { coerceError } from '../../errors.js';
 import type { RedisClient } from '../../redis/client.js';
@@ -76,24 +76,58 @@ export class ResultSubscriptions {
   async add(channel: string, listener: Listener): Promise<Unsubscribe> {
     // Wrap so the same function added twice is two subscriptions, removed one by one.
     const entry: Listener = (meta) => listener(meta);
-    let ch = this.#channels.get(channel);
-    if (ch === undefined) ch = this.#open(channel);
+    const ch = this.#channels.get(channel) ?? this.#open(channel);
     ch.listeners.add(entry);
-    try {
-      await ch.ready;
-    } catch (err) {
-      ch.listeners.delete(entry);
-      throw toTransportError(err, `SUBSCRIBE ${channel}`);
+    return this.#acknowledged(channel, ch, entry);
+  }
+
+  /**
+   * As {@link add}, with the publish `publisher` gives queued right behind the channel's
+   * SUBSCRIBE in this turn: both go out in one write, in that order, so the subscription is in
+   * Redis before anything the publish sends. A channel already subscribed, or whose SUBSCRIBE
+   * is ahead on the connection, needs none. Undefined (nothing queued) unless the connection
+   * is ready now and speaks RESP3, or when `publisher` declines; a connection not open yet is
+   * opened for the next call.
+   */
+  carry(channel: string, listener: Listener, publisher: () => CarriedPublish | undefined): SubscribedPublish | undefined {
+    const client = this.#connection.ready;
+    if (client === undefined || !this.#connection.resp3 || this.#cleared) {
+      // Opened for the next one (a RESP2 connection stays one: nothing is carried on it).
+      if (client === undefined && !this.#cleared) this.#connection.connect().catch(ignore);
+      return undefined;
     }
-    const owner = ch;
-    let done = false;
-    return () => {
-      if (!done) {
-        done = true;
-        this.#remove(channel, owner, entry);
-      }
-      return Promise.resolve();
-    };
+    const publish = publisher();
+    if (publish === undefined) return undefined;
+    const entry: Listener = (meta) => listener(meta);
+    const ch = this.#channels.get(channel) ?? this.#open(channel, client);
+    ch.listeners.add(entry);
+    let published: Promise<void>;
+    try {
+      published = publish(client);
+    } catch (err) {
+      published = Promise.reject(err as Error);
+    }
+    return { published, subscribed: this.#acknowledged(channel, ch, entry) };
+  }
+
+  /** Resolves to `entry`'s unsubscribe once `ch`'s SUBSCRIBE is acknowledged; a failed one takes `entry` off. */
+  #acknowledged(channel: string, ch: Channel, entry: Listener): Promise<Unsubscribe> {
+    return ch.ready.then(
+      () => {
+        let done = false;
+        return () => {
+          if (!done) {
+            done = true;
+            this.#remove(channel, ch, entry);
+          }
+          return Promise.resolve();
+        };
+      },
+      (err: unknown) => {
+        ch.listeners.delete(entry);
+        throw toTransportError(err, `SUBSCRIBE ${channel}`);
+      },
+    );
   }
 
   /** Delivers `text` (a stored meta) to every listener of `channel`, as if it was published. */
@@ -110,7 +144,8 @@ export class ResultSubscriptions {
     this.#flushTimer = undefined;
   }
 
-  #open(channel: string): Channel {
+  /** A new channel entry; its SUBSCRIBE queued on `client` in this turn when given, else once connected. */
+  #open(channel: string, client?: RedisClient): Channel {
     // Still subscribed in Redis (its UNSUBSCRIBE is held): taken back, no command at all.
     const held = this.#held.get(channel);
     if (held !== undefined) {
@@ -126,8 +161,8 @@ export class ResultSubscriptions {
       ready: Promise.resolve(),
     };
     this.#channels.set(channel, ch);
-    const subscribe = () => this.#connection.connect().then((client: RedisClient) => client.subscribe(channel, ch.dispatch));
-    ch.ready = subscribe()
+    const subscribe = () => this.#connection.connect().then((c: RedisClient) => c.subscribe(channel, ch.dispatch));
+    ch.ready = (client === undefined ? subscribe() : client.subscribe(channel, ch.dispatch))
       // A SUBSCRIBE written as the connection dropped fails, and node-redis does not renew it
       // when it reconnects (it renews the acknowledged ones): sent once more, it waits for the
       // reconnect in node-redis's offline queue. Once only: a second failure is the caller's.

@@ -6,7 +6,7 @@
  * A publishing process that does not consume also helps with ETA duties (see
  * {@link RedisPublisher} `#promoteOnPublish`).
  */
-import type { PublishOptions, PublishRequest } from '../../core/spi/broker.js';
+import type { CarriedPublish, PublishOptions, PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
 import { uuid7 } from '../../core/uuid.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
@@ -180,6 +180,18 @@ export class QuietWakes {
   }
 }
 
+/** A checked publish, its envelope written (RedisPublisher `#prepare`). */
+interface Prepared {
+  readonly routingKey: string;
+  readonly raw: string;
+  readonly now: number;
+  readonly step: PriorityStep;
+  /** A future ETA, else undefined. */
+  readonly laterAt: number | undefined;
+  /** Not the common send: a named exchange, a future ETA or a fence. */
+  readonly routed: boolean;
+}
+
 /** Publishes envelopes in kombu's layout for a `RedisBroker`. */
 export class RedisPublisher {
   readonly #h: PublisherDeps;
@@ -211,21 +223,40 @@ export class RedisPublisher {
    */
   publish(message: Message, options: PublishOptions): Promise<void> {
     try {
-      const h = this.#h;
-      const routingKey = checkQueueName(options.routingKey);
-      const deliverAt = options.deliverAt;
-      checkDeliverAt(deliverAt);
-      const now = h.options.clock.now();
-      // A uuid7 tag: the message tells when it was sent (queue-age.ts).
-      const raw = this.#envelopes.write(message, { deliveryTag: uuid7(now), exchange: options.exchange, routingKey });
-      const step = stepOf(options.priority);
-      const later = deliverAt !== undefined && deliverAt > now;
-      if (options.exchange !== '' || options.fence !== undefined || later) return this.#publishRouted(options, routingKey, step, raw, later ? deliverAt : undefined, now);
+      const p = this.#prepare(message, options);
+      if (p.routed) return this.#publishRouted(options, p.routingKey, p.step, p.raw, p.laterAt, p.now);
       // The common send: one queue, no routing step.
-      return this.#command(`publish to ${routingKey}`, (c) => this.#push(c, routingKey, step, raw)).then(this.#published);
+      return this.#command(`publish to ${p.routingKey}`, (c) => this.#push(c, p.routingKey, p.step, p.raw)).then(this.#published);
     } catch (error) {
       return Promise.reject(error as Error);
     }
+  }
+
+  /**
+   * The common send of {@link publish} (default exchange, no future ETA, no fence) as commands
+   * queued on another connection to this server (`RedisBroker.publisherOn`); undefined for any
+   * other send, and for one `publish` would refuse (it then says why).
+   */
+  publisherOn(message: Message, options: PublishOptions): CarriedPublish | undefined {
+    let p: Prepared;
+    try {
+      p = this.#prepare(message, options);
+    } catch {
+      return undefined;
+    }
+    if (p.routed) return undefined;
+    return (c) => this.#push(c as Commands, p.routingKey, p.step, p.raw).then(this.#published);
+  }
+
+  /** Checks a publish and writes its envelope (a uuid7 tag: the message tells when it was sent, queue-age.ts). */
+  #prepare(message: Message, options: PublishOptions): Prepared {
+    const routingKey = checkQueueName(options.routingKey);
+    const deliverAt = options.deliverAt;
+    checkDeliverAt(deliverAt);
+    const now = this.#h.options.clock.now();
+    const raw = this.#envelopes.write(message, { deliveryTag: uuid7(now), exchange: options.exchange, routingKey });
+    const later = deliverAt !== undefined && deliverAt > now;
+    return { routingKey, raw, now, step: stepOf(options.priority), laterAt: later ? deliverAt : undefined, routed: options.exchange !== '' || options.fence !== undefined || later };
   }
 
   /** After a publish: publishers help with ETA duties (see {@link RedisPublisher} `#promoteOnPublish`). */

@@ -53,6 +53,7 @@ import type {
   BeatStoreHost,
   Broker,
   BrokerCapabilities,
+  CarriedPublish,
   ConsumeOptions,
   Consumer,
   DelayedListing,
@@ -68,7 +69,7 @@ import type {
 import type { Message } from '../../protocol/types.js';
 import { IDLE_PING_INTERVALS, toTransportError } from '../../redis/client.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import { parseRedisUrl, type RedisTarget } from '../../redis/url.js';
+import { parseRedisUrl, serverIdentity, type RedisTarget } from '../../redis/url.js';
 import { ownCommandConnection, TURN_RANKS, type CommandConnection } from '../../redis/shared-commands.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { bindingMember, BrokerKeys } from '../../redis/keys.js';
@@ -115,6 +116,8 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
    */
   readonly id = randomBytes(33).toString('hex');
   readonly #target: RedisTarget;
+  /** Its server's identity (redis/url.ts): a result backend's connection to it may carry publishes (publisherOn). */
+  readonly #server: string;
   readonly #lifecycle = new Lifecycle();
   /** The command connection (fetch, settlements, publish, maintenance), shared with the app's backend on the same server. */
   readonly #redis: CommandConnection;
@@ -136,6 +139,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   constructor(url: string, options: RedisBrokerOptions = {}) {
     const o = (this.options = resolveRedisBrokerOptions(options));
     this.#target = parseRedisUrl(url, options.masterName === undefined ? {} : { masterName: options.masterName });
+    this.#server = serverIdentity(this.#target);
     const keys = (this.keys = new BrokerKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db));
     const commandOptions = {
       name: 'celeriac-broker',
@@ -246,6 +250,12 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
   publish(message: Message, options: PublishOptions): Promise<void> {
     this.#lifecycle.assertOpen('publish');
     return this.#publisher.publish(message, options);
+  }
+
+  /** QueueBroker.publisherOn: {@link RedisBroker.publish}'s commands on a backend's RESP3 connection to this server (publisher.ts). */
+  publisherOn(server: string, message: Message, options: PublishOptions): CarriedPublish | undefined {
+    if (this.#lifecycle.state !== 'open' || server !== this.#server) return undefined;
+    return this.#publisher.publisherOn(message, options);
   }
 
   /** Many messages in one pipelined write (see bulk-publish.ts); same layout as {@link RedisBroker.publish}. */

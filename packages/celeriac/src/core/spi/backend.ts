@@ -19,11 +19,11 @@
  */
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import type { ChordJoinStore } from './chord-join.js';
-import type { StoreOptions, Unsubscribe } from './common.js';
+import type { CarriedPublish, StoreOptions, SubscribedPublish, Unsubscribe } from './common.js';
 import type { RateTokenStore } from './rate-tokens.js';
 import type { RevocationStore } from './revocations.js';
 
-export type { StoreOptions, Unsubscribe } from './common.js';
+export type { CarriedPublish, StoreOptions, SubscribedPublish, Unsubscribe } from './common.js';
 export type { ChordJoinState, ChordJoinStore, ChordPart } from './chord-join.js';
 export type { RateTokenStore } from './rate-tokens.js';
 export type { RevocationStore, RevokedEntry, RevokeNotice, RevokeOptions } from './revocations.js';
@@ -58,6 +58,15 @@ export interface ResultStore {
    * so a result sent before `get()` is called is not dropped.
    */
   beforePublish?(): Promise<void>;
+  /**
+   * Optional: subscribes to `taskId`'s result and, on the same connection and in the same
+   * write, right behind the SUBSCRIBE, publishes the task with what `publisherFor` gives for
+   * this backend's server identity: the subscription is in place before any worker can take
+   * the task, so its waiter needs no read. Undefined when it cannot now (its connection not
+   * open yet, a server without RESP3, `publisherFor` declining): the caller publishes as
+   * usual. The returned promises settle as each step does.
+   */
+  publishSubscribed?(taskId: string, listener: (meta: ResultMeta) => void, publisherFor: (server: string) => CarriedPublish | undefined): SubscribedPublish | undefined;
   /** Optional: true when the adapter knows its connection is down now (as QueueBroker.offline). */
   offline?(): boolean;
 }

@@ -14,9 +14,8 @@
  * | queue age (the next message's wait) | {@link QueueAgeReading} | test/amqp (dashboard: queue-age-amqp.test.ts) | no | no (the dashboard reads the lists) | yes (classic queues) |
  *
  * The app holds one {@link Broker}: the three roles every worker needs, plus the optional
- * ones the adapter plays. Callers ask core/spi/roles.ts for an optional role, which says what
- * happens without it (`inspect scheduled` lists what the worker holds itself, beat needs an
- * explicit store...).
+ * ones the adapter plays; callers ask core/spi/roles.ts for an optional role, which says what
+ * happens without it (`inspect scheduled` lists what the worker holds, beat needs a store...).
  *
  * Guarantees of the queue role:
  * - **At-least-once**: a delivered message stays owned by the broker until it is settled
@@ -24,14 +23,13 @@
  *   is delivered again (memory: when the consumer closes without settling; Redis: by lease).
  * - **Prefetch**: a consumer never holds more than `prefetch` unsettled deliveries.
  * - **FIFO per queue and priority bucket**, and priority order as `capabilities.priority`.
- * - **Delayed delivery**: a message published with `deliverAt` is invisible to consumers
- *   until then, and is held by the broker, never in worker memory. (Redis: while a Celeriac
- *   worker is alive to promote it; else it is queued with its `eta` header, as Celery does,
- *   and a worker that takes it early defers it: brokers/redis/delayed.ts.)
+ * - **Delayed delivery**: a message published with `deliverAt` is invisible to consumers until
+ *   then, held by the broker, never in worker memory (Redis: while a Celeriac worker is alive
+ *   to promote it; else it is queued with its `eta` header, as Celery does: brokers/redis/delayed.ts).
  */
 import type { Message } from '../../protocol/types.js';
 import type { BeatStoreHost, PublishFence } from './beat-store.js';
-import type { Unsubscribe } from './common.js';
+import type { CarriedPublish, Unsubscribe } from './common.js';
 import type { SetAsideCategory } from '../set-aside.js';
 
 /** What an adapter can do; the conformance suite reads this to pick its expectations. */
@@ -114,7 +112,7 @@ export interface DelayedRecord {
 }
 
 /** Stops a subscription made with {@link FanoutExchange.subscribeFanout} (idempotent). */
-export type { Unsubscribe } from './common.js';
+export type { CarriedPublish, Unsubscribe } from './common.js';
 export type { BeatStoreHost } from './beat-store.js';
 
 /** One message of a {@link Broker.publishMany} batch. */
@@ -345,6 +343,8 @@ export interface QueueBroker {
   offline?(): boolean;
   /** Publish one message. */
   publish(message: Message, options: PublishOptions): Promise<void>;
+  /** Optional: `message`'s publish on a result backend's connection to `server` (see CarriedPublish), or undefined when it cannot be. */
+  publisherOn?(server: string, message: Message, options: PublishOptions): CarriedPublish | undefined;
   /**
    * Optional: publish many messages with as few round trips as the transport allows, in
    * order (FIFO per queue as if published one by one). Not atomic: when it rejects, some
