@@ -235,11 +235,11 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     return this.#commands.offline;
   }
 
-  /** Quits both connections and drops every subscription. Idempotent. */
+  /** Quits both connections and drops every subscription; the subscriber waits only for the publishes it carries. Idempotent. */
   async close(): Promise<void> {
     this.#state = 'closed';
     this.#subscriptions.clear();
-    await Promise.all([this.#commands.release(), this.#subscriber.close()]);
+    await Promise.all([this.#commands.release(), this.#subscriber.close(this.#subscriptions.carrying ? undefined : 0)]);
   }
 
   /**

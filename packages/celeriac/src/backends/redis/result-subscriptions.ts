@@ -56,11 +56,17 @@ export class ResultSubscriptions {
   #flushTimer: NodeJS.Timeout | undefined;
   /** Set by clear(): the connection is being closed, nothing more is sent on it. */
   #cleared = false;
+  #carrying = 0;
 
   /** @param connection The subscriber connection (its own, never used for commands). */
   constructor(connection: LazyRedisClient, log: TransportLog) {
     this.#connection = connection;
     this.#log = log;
+  }
+
+  /** Whether publishes it carried ({@link carry}) still wait for their replies: a close then waits for them too. */
+  get carrying(): boolean {
+    return this.#carrying > 0;
   }
 
   /** Channels with at least one listener (to re-read after a reconnect). */
@@ -107,6 +113,9 @@ export class ResultSubscriptions {
     } catch (err) {
       published = Promise.reject(err as Error);
     }
+    this.#carrying++;
+    const settled = (): void => void this.#carrying--;
+    published.then(settled, settled);
     return { published, subscribed: this.#acknowledged(channel, ch, entry) };
   }
 

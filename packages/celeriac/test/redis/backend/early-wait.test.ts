@@ -13,6 +13,7 @@ import type { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp, ResultTimeoutError, Worker, type App } from '../../../src/index.js';
+import { RedisBackend } from '../../../src/backends/redis/redis-backend.js';
 import { RedisServerProcess, freePort, quietClient, shouldRunRedisTests } from '../../support/redis.js';
 
 const run = await shouldRunRedisTests('delay().get() subscribed at send');
@@ -186,6 +187,26 @@ describe.runIf(run)('delay().get(): the result subscribed in the write that send
     // The worker runs it while the subscriber reconnects: its PUBLISH may reach nobody.
     await startWorker(app);
     expect(await waited).toBe(42);
+  }, 20_000);
+
+  it('closes a subscriber that carries nothing at once, even on a server that stopped answering', async () => {
+    const paused = new RedisServerProcess(await freePort());
+    await paused.start();
+    const backend = new RedisBackend({ url: paused.url });
+    try {
+      // Only the subscriber connection is open: no command connection to wait for.
+      const unsubscribe = await backend.subscribe('ew-close', () => undefined);
+      await unsubscribe();
+      paused.pause();
+      const t0 = performance.now();
+      await backend.close();
+      // A PING behind nothing would wait out the 2 s close deadline.
+      expect(performance.now() - t0).toBeLessThan(1500);
+    } finally {
+      paused.resume();
+      await backend.close();
+      await paused.kill();
+    }
   }, 20_000);
 
   it('falls back to reading when the server refuses RESP3, with one warning', async () => {
