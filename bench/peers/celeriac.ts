@@ -7,7 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createApp, type App, type Task } from 'celeriac';
+// The built package, as an npm user runs it: 'celeriac' would resolve (tsconfig paths, under tsx)
+// to the TypeScript source, compiled by esbuild with a name-keeping helper on every function.
+import { createApp, type App, type Task } from '../../packages/celeriac/dist/index.js';
 import { ENQUEUE_WARMUP, runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
 import { adminClient, deleteByPrefix, deleteKeys, globEscape, resultKeysProbe } from '../lib/redis.js';
