@@ -6,8 +6,9 @@
  * Where the result backend and the broker can carry it (Redis for both, on one server: the
  * backend's RESP3 subscriber connection, `ResultStore.publishSubscribed`), the result's
  * SUBSCRIBE and the task's publish go out in one write, the SUBSCRIBE first, so the
- * subscription is in Redis before any worker can take the task: the wait then needs no read,
- * the result comes as a message. A send followed by `get()` otherwise makes two or three
+ * subscription is in Redis before any worker can take the task: the wait then needs no read
+ * after the send (a GET behind the SUBSCRIBE covers what was stored before it), the result
+ * comes as a message. A send followed by `get()` otherwise makes two or three
  * writes (the publish, a read that often comes too early, then a SUBSCRIBE and a read again),
  * and on a machine with a few cores each write costs tens of µs of CPU and a wake-up of Redis
  * (bench/rt-subscribe-first.ts measured the difference). Celery's Redis backend subscribes at

@@ -89,9 +89,10 @@ export class ResultSubscriptions {
 
   /**
    * As {@link add}, with the publish `publisher` gives queued right behind the channel's
-   * SUBSCRIBE in this turn: both go out in one write, in that order, so the subscription is in
-   * Redis before anything the publish sends. A channel already subscribed, or whose SUBSCRIBE
-   * is ahead on the connection, needs none. Undefined (nothing queued) unless the connection
+   * SUBSCRIBE and a GET of its key in this turn: all go out in one write, in that order, so the
+   * subscription is in Redis before anything the publish sends, and the GET hands the listener
+   * what was stored before it. A channel already subscribed, or whose SUBSCRIBE is ahead on the
+   * connection, needs none. Undefined (nothing queued) unless the connection
    * is ready now and speaks RESP3, or when `publisher` declines; a connection not open yet is
    * opened for the next call.
    */
@@ -107,6 +108,11 @@ export class ResultSubscriptions {
     const entry: Listener = (meta) => listener(meta);
     const ch = this.#channels.get(channel) ?? this.#open(channel, client);
     ch.listeners.add(entry);
+    // What was stored before the send (a task id sent again after its SUCCESS, which a worker
+    // does not store or publish over): read behind the SUBSCRIBE, ahead of the publish.
+    const before = client.get(channel).then((text) => {
+      if (text !== null) this.#deliverTo(channel, entry, text);
+    });
     let published: Promise<void>;
     try {
       published = publish(client);
@@ -116,7 +122,9 @@ export class ResultSubscriptions {
     this.#carrying++;
     const settled = (): void => void this.#carrying--;
     published.then(settled, settled);
-    return { published, subscribed: this.#acknowledged(channel, ch, entry) };
+    // A failed read fails the subscription too: the wait then reads for itself (AsyncResult).
+    const subscribed = this.#acknowledged(channel, ch, entry);
+    return { published, subscribed: before.then(() => subscribed, (err: unknown) => subscribed.then((u) => u()).then(() => Promise.reject(toTransportError(err, `GET ${channel}`)))) };
   }
 
   /** Resolves to `entry`'s unsubscribe once `ch`'s SUBSCRIBE is acknowledged; a failed one takes `entry` off. */
@@ -238,21 +246,25 @@ export class ResultSubscriptions {
 
   #dispatch(channel: string, ch: Channel, message: string): void {
     for (const listener of [...ch.listeners]) {
-      if (!ch.listeners.has(listener)) continue;
-      let meta: ResultMeta;
-      try {
-        // Decoded per listener, so each gets its own copy to mutate.
-        meta = decodeResultMeta(message);
-      } catch (err) {
-        this.#log('warn', 'ignoring an undecodable result', { channel, err: coerceError(err) });
-        return;
-      }
-      try {
-        listener(meta);
-      } catch {
-        // The SPI makes listeners own their errors; one failing must not starve the others.
-      }
+      if (ch.listeners.has(listener) && !this.#deliverTo(channel, listener, message)) return;
     }
+  }
+
+  /** Decodes `message` for `listener` (each gets its own copy to mutate) and calls it; false when it cannot be decoded. */
+  #deliverTo(channel: string, listener: Listener, message: string): boolean {
+    let meta: ResultMeta;
+    try {
+      meta = decodeResultMeta(message);
+    } catch (err) {
+      this.#log('warn', 'ignoring an undecodable result', { channel, err: coerceError(err) });
+      return false;
+    }
+    try {
+      listener(meta);
+    } catch {
+      // The SPI makes listeners own their errors; one failing must not starve the others.
+    }
+    return true;
   }
 }
 

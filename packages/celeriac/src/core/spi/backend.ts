@@ -62,7 +62,8 @@ export interface ResultStore {
    * Optional: subscribes to `taskId`'s result and, on the same connection and in the same
    * write, right behind the SUBSCRIBE, publishes the task with what `publisherFor` gives for
    * this backend's server identity: the subscription is in place before any worker can take
-   * the task, so its waiter needs no read. Undefined when it cannot now (its connection not
+   * the task, so its waiter needs no read after it; `listener` also gets what was stored before
+   * the publish, if anything (a task id sent again). Undefined when it cannot now (its connection not
    * open yet, a server without RESP3, `publisherFor` declining): the caller publishes as
    * usual. The returned promises settle as each step does.
    */

@@ -118,11 +118,13 @@ describe.runIf(run)('delay().get(): the result subscribed in the write that send
     const together = carried(id);
     expect(together, 'one chunk with the SUBSCRIBE and the LPUSH').toHaveLength(1);
     const chunk = together[0] as string;
-    // node-redis writes pub/sub commands in lower case.
+    // node-redis writes pub/sub commands in lower case. The GET reads what was there before the send.
     const subscribeAt = chunk.indexOf(`${bulk('subscribe')}${bulk(channel)}`);
+    const getAt = chunk.indexOf(`${bulk('GET')}${bulk(channel)}`);
     expect(subscribeAt).toBeGreaterThanOrEqual(0);
-    expect(subscribeAt).toBeLessThan(chunk.indexOf(`${bulk('LPUSH')}${bulk('ew:ew')}`));
-    expect(proxy.chunks.some((c) => c.includes(`${bulk('GET')}${bulk(channel)}`)), 'no read of the result').toBe(false);
+    expect(getAt).toBeGreaterThan(subscribeAt);
+    expect(getAt).toBeLessThan(chunk.indexOf(`${bulk('LPUSH')}${bulk('ew:ew')}`));
+    expect(proxy.chunks.filter((c) => c.includes(`${bulk('GET')}${bulk(channel)}`)), 'no read of the result after the send').toHaveLength(1);
     await waitFor(async () => (await subscribers(channel)) === 0, 'the channel to be unsubscribed', { timeoutMs: 3000 });
     // `(await delay()).get()` is unchanged: it reads first.
     proxy.chunks.length = 0;
@@ -144,6 +146,18 @@ describe.runIf(run)('delay().get(): the result subscribed in the write that send
     expect(await add2.delay(0, 0).get({ timeoutMs: 5000 })).toBe(0);
     expect(await add2.applyAsync([1, 1], { countdown: 0.2 }).get({ timeoutMs: 5000 })).toBe(2);
     expect(await add2.applyAsync([1, 2], { exchange: 'ew', routingKey: 'ew' }).get({ timeoutMs: 5000 })).toBe(3);
+  }, 20_000);
+
+  it('gives a result stored before the send at once: a task id sent again after its SUCCESS', async () => {
+    const app = open(url(proxy.port), url(proxy.port));
+    const add = app.task('ew.add', (a: number, b: number) => a + b);
+    await openSubscriber(app);
+    // What a worker stored for an earlier run of this id; a new run stores nothing over a SUCCESS.
+    await admin.set('celery-task-meta-ew-again', JSON.stringify({ status: 'SUCCESS', result: 7, traceback: null, children: [], date_done: '2026-11-27T00:00:00.000000', task_id: 'ew-again' }));
+    proxy.chunks.length = 0;
+    expect(await add.applyAsync([3, 4], { taskId: 'ew-again' }).get({ timeoutMs: 3000 })).toBe(7);
+    expect(carried('ew-again'), 'it was the carried send').toHaveLength(1);
+    await admin.del(['celery-task-meta-ew-again', 'ew:ew']);
   }, 20_000);
 
   it('fails the wait with the publish error when Redis refuses the write, and leaves no subscription', async () => {
