@@ -61,7 +61,7 @@ const TLS_VERIFY_CODES = new Set([
 ]);
 
 /** The errors of the cause chain, outermost first (bounded: chains can loop). */
-function* chain(err: unknown): Generator<Error> {
+export function* chain(err: unknown): Generator<Error> {
   for (let e = err, depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) yield e;
 }
 

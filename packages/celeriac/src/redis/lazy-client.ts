@@ -10,6 +10,7 @@ import { closeRedisClient, createRedisClient, toTransportError } from './client.
 import type { RedisClient, RedisClientOptions } from './client.js';
 import type { RedisTarget } from './url.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { chain } from './error-kind.js';
 
 /** A node-redis client created and connected on the first {@link LazyRedisClient.connect}. */
 export class LazyRedisClient {
@@ -107,6 +108,6 @@ export class LazyRedisClient {
 
 /** Whether `err` is a server's refusal of `HELLO` (unknown before Redis 6.0, or denied by an ACL). */
 function refusedHello(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) if (/\bhello\b/i.test(e.message)) return true;
+  for (const e of chain(err)) if (/\bhello\b/i.test(e.message)) return true;
   return false;
 }

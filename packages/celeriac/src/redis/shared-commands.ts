@@ -16,7 +16,7 @@
  */
 import { toTransportError, type RedisClient } from './client.js';
 import { CLOSING_DISCONNECTED, GuardedRedisClient, type CommandClient, type GuardedRedisClientOptions } from './guarded-client.js';
-import type { RedisTarget } from './url.js';
+import { serverIdentity, type RedisTarget } from './url.js';
 import { TickTurn } from './tick-batch.js';
 
 /**
@@ -48,9 +48,8 @@ export interface CommandConnection extends CommandClient {
 
 /** What makes two command connections interchangeable: where they go, as whom, and how long they wait. */
 export function commandConnectionKey(target: RedisTarget, options: GuardedRedisClientOptions): string {
-  const { tls, host, port, username, password, db, sentinel, tlsOptions } = target;
   const { commandTimeoutMs, connectTimeoutMs, offlineQueueTimeoutMs, pingIntervalMs, idleTimeoutMs } = options;
-  return JSON.stringify([tls, host, port, username, password, db, sentinel, tlsOptions, commandTimeoutMs, connectTimeoutMs, offlineQueueTimeoutMs, pingIntervalMs, idleTimeoutMs]);
+  return JSON.stringify([serverIdentity(target), commandTimeoutMs, connectTimeoutMs, offlineQueueTimeoutMs, pingIntervalMs, idleTimeoutMs]);
 }
 
 /** One holder's use of a connection, shared or not: its own fail-fast switch, the connection's commands. */
