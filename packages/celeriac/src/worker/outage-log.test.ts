@@ -28,6 +28,22 @@ describe('OutageLog', () => {
     expect(log.state).toBeUndefined();
   });
 
+  it('states that take turns in one outage warn once each (a replica: MASTERDOWN for reads, READONLY for writes)', () => {
+    const { lines, log } = recorder();
+    for (let i = 0; i < 3; i++) {
+      log.failed('MASTERDOWN', 'fetch', { inMs: 100 });
+      log.failed('READONLY', 'renew leases', undefined);
+    }
+    expect(lines.map((l) => `${l.level} ${String(l.fields['state'])}`)).toEqual([
+      'warn MASTERDOWN',
+      'warn READONLY',
+      'debug MASTERDOWN',
+      'debug READONLY',
+      'debug MASTERDOWN',
+      'debug READONLY',
+    ]);
+  });
+
   it('a state seen before the recovery is news again after it', () => {
     const { lines, log } = recorder();
     log.failed('OOM', 'x', undefined);
