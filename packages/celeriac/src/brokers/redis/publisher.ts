@@ -245,7 +245,9 @@ export class RedisPublisher {
       return undefined;
     }
     if (p.routed) return undefined;
-    return (c) => this.#push(c as Commands, p.routingKey, p.step, p.raw).then(this.#published);
+    // Failures as `publish`'s command connection gives them (a transport error the publish
+    // retry policy sends again; the retry is an ordinary publish), not node-redis's own.
+    return (c) => this.#push(c as Commands, p.routingKey, p.step, p.raw).then(this.#published, (err: unknown) => Promise.reject(toTransportError(err, `publish to ${p.routingKey}`)));
   }
 
   /** Checks a publish and writes its envelope (a uuid7 tag: the message tells when it was sent, queue-age.ts). */

@@ -18,9 +18,14 @@ import { RedisServerProcess, freePort, quietClient, shouldRunRedisTests } from '
 
 const run = await shouldRunRedisTests('delay().get() subscribed at send');
 
-/** A TCP proxy to `port` that keeps every chunk its clients write, as text. */
+/**
+ * A TCP proxy to `port` that keeps every chunk its clients write, as text; `dropNext`, when
+ * set, is asked about each chunk, and the first it matches is not passed on: that client's
+ * connection is closed instead (a connection lost with the write).
+ */
 class RecordingProxy {
   readonly chunks: string[] = [];
+  dropNext: ((chunk: string) => boolean) | undefined;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   port = 0;
@@ -36,7 +41,14 @@ class RecordingProxy {
         s.on('close', () => this.#sockets.delete(s));
       }
       client.on('data', (d: Buffer) => {
-        this.chunks.push(d.toString('latin1'));
+        const text = d.toString('latin1');
+        this.chunks.push(text);
+        if (this.dropNext?.(text) === true) {
+          this.dropNext = undefined;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
         upstream.write(d);
       });
       upstream.pipe(client);
@@ -174,6 +186,27 @@ describe.runIf(run)('delay().get(): the result subscribed in the write that send
     expect(carried('ew-refused'), 'the refused publish was the carried one').toHaveLength(1);
     await admin.configSet('maxmemory', '0');
     await waitFor(async () => (await subscribers('celery-task-meta-ew-refused')) === 0, 'no subscription left', { timeoutMs: 3000 });
+  }, 20_000);
+
+  it('sends a carried publish lost with its connection again, once, and the wait still gets the value', async () => {
+    const { app } = await carryingApp();
+    let runs = 0;
+    const count = app.task('ew.count', () => ++runs);
+    await startWorker(app);
+    proxy.chunks.length = 0;
+    proxy.dropNext = (c) => c.includes(bulk('subscribe')) && c.includes(`${bulk('LPUSH')}${bulk('ew:ew')}`);
+    // The publish retry policy is on by default (Celery's retry=True): the lost write is sent
+    // again as an ordinary publish on the broker's connection, and the wait reads for itself.
+    const sent = count.delay();
+    expect(await sent.get({ timeoutMs: 10_000 })).toBe(1);
+    const { id } = await sent;
+    expect(proxy.dropNext, 'the carried write was the one lost').toBeUndefined();
+    expect(carried(id)).toHaveLength(1);
+    const pushes = proxy.chunks.filter((c) => c.includes(`${bulk('LPUSH')}${bulk('ew:ew')}`) && c.includes(id));
+    expect(pushes, 'the lost publish and its one retry').toHaveLength(2);
+    expect(pushes[1]?.includes(bulk('subscribe')), 'the retry is an ordinary publish').toBe(false);
+    expect(runs).toBe(1);
+    await waitFor(async () => (await subscribers(`celery-task-meta-${id}`)) === 0, 'no subscription left', { timeoutMs: 3000 });
   }, 20_000);
 
   it('drops the subscription of a wait that times out or is aborted, with no worker', async () => {
