@@ -14,18 +14,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp, ResultTimeoutError, Worker, type App, type Task } from '../../../src/index.js';
 import { RedisBackend } from '../../../src/backends/redis/redis-backend.js';
+import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import { RedisServerProcess, freePort, quietClient, shouldRunRedisTests } from '../../support/redis.js';
 
 const run = await shouldRunRedisTests('delay().get() subscribed at send');
 
 /**
- * A TCP proxy to `port` that keeps every chunk its clients write, as text; `dropNext`, when
+ * A TCP proxy to `port` that keeps every chunk its clients write, as text. `dropNext`, when
  * set, is asked about each chunk, and the first it matches is not passed on: that client's
- * connection is closed instead (a connection lost with the write).
+ * connection is closed instead (a connection lost with the write), or with `stall`, left
+ * open with nothing passed on either way from then on (a server that stopped answering).
  */
 class RecordingProxy {
   readonly chunks: string[] = [];
   dropNext: ((chunk: string) => boolean) | undefined;
+  stall = false;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   port = 0;
@@ -40,11 +43,18 @@ class RecordingProxy {
         s.on('error', () => undefined);
         s.on('close', () => this.#sockets.delete(s));
       }
+      let stalled = false;
       client.on('data', (d: Buffer) => {
         const text = d.toString('latin1');
         this.chunks.push(text);
+        if (stalled) return;
         if (this.dropNext?.(text) === true) {
           this.dropNext = undefined;
+          if (this.stall) {
+            stalled = true;
+            upstream.unpipe(client);
+            return;
+          }
           client.destroy();
           upstream.destroy();
           return;
@@ -207,6 +217,32 @@ describe.runIf(run)('delay().get(): the result subscribed in the write that send
     expect(pushes[1]?.includes(bulk('subscribe')), 'the retry is an ordinary publish').toBe(false);
     expect(runs).toBe(1);
     await waitFor(async () => (await subscribers(`celery-task-meta-${id}`)) === 0, 'no subscription left', { timeoutMs: 3000 });
+  }, 20_000);
+
+  it('sends a carried publish again once its connection stops answering (the idle timeout), and the wait gets the value', async () => {
+    // An app whose backend takes 3 silent PING intervals of 100 ms for a dead connection.
+    const app = createApp(
+      { taskDefaultQueue: 'ew' },
+      { env: {}, logger: pino({ level: 'silent' }), broker: new RedisBroker(url(proxy.port)), backend: new RedisBackend({ url: url(proxy.port), pingIntervalMs: 100 }) },
+    );
+    apps.push(app);
+    let runs = 0;
+    const count = app.task('ew.count', () => ++runs);
+    await openSubscriber(app);
+    await startWorker(app);
+    proxy.chunks.length = 0;
+    proxy.stall = true;
+    proxy.dropNext = (c) => c.includes(bulk('subscribe')) && c.includes(`${bulk('LPUSH')}${bulk('ew:ew')}`);
+    try {
+      const sent = count.delay();
+      expect(await sent.get({ timeoutMs: 10_000 })).toBe(1);
+      const { id } = await sent;
+      expect(carried(id), 'the carried write was the one swallowed').toHaveLength(1);
+      expect(proxy.chunks.filter((c) => c.includes(`${bulk('LPUSH')}${bulk('ew:ew')}`) && c.includes(id))).toHaveLength(2);
+      expect(runs).toBe(1);
+    } finally {
+      proxy.stall = false;
+    }
   }, 20_000);
 
   it('drops the subscription of a wait that times out or is aborted, with no worker', async () => {
