@@ -4,6 +4,8 @@
  * worker addresses the step's message to it, so the result of the last step reaches the
  * client that sent the chain, not the worker's own reply queue. A TypeScript client, a
  * Python client (5.2.6 and 5.6.3), and a chain whose steps alternate between a Celeriac and a Python worker.
+ * Each test's limit is above the waits inside it (a Python client's start, then its own 20 s
+ * `get`): at vitest's default 20 s a loaded CI run once cut a passing test short.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -49,7 +51,7 @@ describeOracles('chains on amqp:// with rpc:// results, steps sent by a Celeriac
     const r = await chain(add.s(1, 1), add.s(2), add.s(3)).applyAsync();
     expect(await r.get({ timeoutMs: 20_000 })).toBe(7);
     expect(client.replyTo).not.toBe(workerApp.replyTo);
-  });
+  }, 30_000);
 
   it('a Python client gets the result of a chain the Celeriac worker continues', async () => {
     const out = await runPython(py, `${PY_CLIENT}
@@ -57,7 +59,7 @@ from celery import chain
 r = chain(app.signature('ts.add', args=(1, 2), queue='ts'), app.signature('ts.add', args=(3,), queue='ts')).apply_async()
 print(json.dumps(r.get(timeout=20)))`);
     expect(out.trim()).toBe('6');
-  });
+  }, 40_000);
 
   it('a chain alternating between a Celeriac and a Python worker returns to either client', async () => {
     const out = await runPython(py, `${PY_CLIENT}
@@ -70,5 +72,5 @@ print(json.dumps(r.get(timeout=20)))`);
     const step = (name: string, args: number[], queue: string) => signature(name, args, {}, { queue }, client);
     const r = await chain(step('ts.add', [1, 1], 'ts'), step('py.add', [10], 'py'), step('ts.add', [100], 'ts')).applyAsync();
     expect(await r.get({ timeoutMs: 20_000 })).toBe(112);
-  });
+  }, 60_000);
 }, ready);
