@@ -1,7 +1,10 @@
 /**
  * Where a Celeriac round trip's time goes (issue 42 item 3), on a redis-server of its own:
  * `delay()` then `get()`, one after the other, against a worker child (-c 10, as
- * `npm run bench`'s round trip), measured by what a loaded machine moves little:
+ * `npm run bench`'s round trip), measured by what a loaded machine moves little. `--way
+ * chained` (the default) times the bench's `delay().get()`, whose wait is subscribed in the
+ * write that sends the task (core/early-wait.ts); `--way awaited` times `(await delay()).get()`,
+ * whose wait reads first:
  * - CPU, socket writes and socket reads per round trip of the client and of the worker
  *   (process.cpuUsage(), /proc/<pid>/stat and /proc/<pid>/io: every read and write system
  *   call, nearly all of them on the Redis connections): on a VM a write to a local socket
@@ -45,7 +48,7 @@ const PREFIX = 'rtprobe:';
 const QUEUE = 'bench';
 /** Compiled by buildWorkers() (tsconfig.workers.json), for the worker child's --import. */
 const MARKS_MODULE = fileURLToPath(new URL('./dist/lib/rt-marks.js', import.meta.url));
-const USAGE = 'usage: node --import tsx bench/rt-probe.ts [--base <git rev>] [--n 2000] [--timeline 500] [--slowest 0] [--port 6401]\n';
+const USAGE = 'usage: node --import tsx bench/rt-probe.ts [--base <git rev>] [--n 2000] [--timeline 500] [--slowest 0] [--way chained|awaited] [--port 6401]\n';
 
 const { values } = parseArgs({
   options: {
@@ -54,6 +57,7 @@ const { values } = parseArgs({
     timeline: { type: 'string', default: '500' },
     port: { type: 'string', default: '6401' },
     slowest: { type: 'string', default: '0' },
+    way: { type: 'string', default: 'chained' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -61,6 +65,11 @@ const n = Number(values.n);
 const timed = Number(values.timeline);
 const port = Number(values.port);
 const slowest = Number(values.slowest);
+const way = values.way;
+if (way !== 'chained' && way !== 'awaited') {
+  process.stderr.write(`--way takes chained or awaited, got ${JSON.stringify(way)}\n${USAGE}`);
+  process.exit(2);
+}
 
 /** The median offset of each mark from the start of its round trip, in the order they come. */
 function timeline(trips: readonly { start: number; end: number }[], marks: readonly Mark[]): string[] {
@@ -110,7 +119,10 @@ async function side(redis: Redis, label: string, module: string | undefined): Pr
   const trips: { start: number; end: number }[] = [];
   try {
     await worker.go();
-    for (let i = 0; i < 100; i++) await (await noop.delay()).get({ timeoutMs: 10_000 });
+    // The bench's way (`delay().get()`: the wait subscribed in the send's write, core/early-wait.ts)
+    // or the wait started on the awaited result (`(await delay()).get()`: it reads first).
+    const roundTrip = way === 'chained' ? () => noop.delay().get({ timeoutMs: 10_000 }) : async () => (await noop.delay()).get({ timeoutMs: 10_000 });
+    for (let i = 0; i < 100; i++) await roundTrip();
     await redis.config('RESETSTAT');
     await redis.call('LATENCY', 'RESET');
     const samples: number[] = [];
@@ -118,14 +130,14 @@ async function side(redis: Redis, label: string, module: string | undefined): Pr
     const cpu0 = [process.cpuUsage(), processCpuUs(worker.pid)] as const;
     for (let i = 0; i < n; i++) {
       const t0 = nowMs();
-      await (await noop.delay()).get({ timeoutMs: 10_000 });
+      await roundTrip();
       samples.push(nowMs() - t0);
     }
     const io1 = [processIo('self'), processIo(worker.pid)];
     const clientCpu = process.cpuUsage(cpu0[0]);
     const workerCpu = processCpuUs(worker.pid) - cpu0[1];
     const calls = [...commandCalls(await redis.info('commandstats'))].filter(([name]) => !['info', 'config|resetstat', 'ping'].includes(name)).sort((a, b) => b[1] - a[1]);
-    out.push(`${label}: p50 ${percentile(samples, 50).toFixed(3)} ms, p99 ${percentile(samples, 99).toFixed(3)} ms (n=${n}; moves with the machine's load)`);
+    out.push(`${label}, ${way === 'chained' ? 'delay().get()' : '(await delay()).get()'}: p50 ${percentile(samples, 50).toFixed(3)} ms, p99 ${percentile(samples, 99).toFixed(3)} ms (n=${n}; moves with the machine's load)`);
     const per = (x: number, digits = 2) => (x / n).toFixed(digits);
     out.push(`  per round trip, client (this process): CPU ${per(clientCpu.user + clientCpu.system, 0)} µs, socket writes ${per(io1[0]!.syscw - io0[0]!.syscw)}, reads ${per(io1[0]!.syscr - io0[0]!.syscr)}`);
     out.push(`  per round trip, worker: CPU ${per(workerCpu, 0)} µs, socket writes ${per(io1[1]!.syscw - io0[1]!.syscw)}, reads ${per(io1[1]!.syscr - io0[1]!.syscr)}`);
@@ -137,9 +149,11 @@ async function side(redis: Redis, label: string, module: string | undefined): Pr
     for (let i = 0; i < timed; i++) {
       const start = (performance.timeOrigin + performance.now()) * 1000;
       mark('delay() called');
-      const r = await noop.delay();
+      const sent = noop.delay();
+      const got = way === 'chained' ? sent.get({ timeoutMs: 10_000 }) : undefined;
+      const r = await sent;
       mark('delay() resolved');
-      await r.get({ timeoutMs: 10_000 });
+      await (got ?? r.get({ timeoutMs: 10_000 }));
       mark('get() resolved');
       trips.push({ start, end: (performance.timeOrigin + performance.now()) * 1000 });
     }
