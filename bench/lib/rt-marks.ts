@@ -1,7 +1,8 @@
 /**
  * Timestamps of node-redis's traffic in this process, for bench/rt-probe.ts: when each command
  * is issued and when its reply settles it, and when a pub/sub message arrives (node-redis's
- * diagnostics_channel events: nothing is patched). Wall-clock microseconds
+ * diagnostics_channel events: nothing is patched); and each garbage collection, at its start
+ * with its kind and pause (perf_hooks' `gc` entries, reported after it ended). Wall-clock microseconds
  * (performance.timeOrigin + performance.now()), so marks of several processes share one clock.
  * A worker child loads its compiled form (bench/dist/lib/rt-marks.js, see
  * tsconfig.workers.json) with `--import`.
@@ -10,7 +11,7 @@
  * file at exit; the probe process imports this module and turns recording on and off itself.
  */import dc from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 
 /** A mark: wall-clock microseconds and what happened. */
 export type Mark = [number, string];
@@ -54,6 +55,21 @@ dc.tracingChannel<unknown, CommandContext & object>('node-redis:command').subscr
   error: () => undefined,
 });
 dc.channel('node-redis:pubsub').subscribe((ctx) => mark(`pub/sub message ${String((ctx as { channel?: unknown }).channel ?? '').split(/[.:/]/).slice(-2).join('.')}`));
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
+// Marked at the collection's start (the entry arrives after it ended), so marks are sorted by whoever reads them.
+new PerformanceObserver((list) => {
+  if (!on) return;
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } | null }).detail?.kind;
+    marks.push([(performance.timeOrigin + e.startTime) * 1000, `gc ${GC_KINDS[kind ?? -1] ?? 'other'} ${e.duration.toFixed(2)} ms`]);
+  }
+}).observe({ entryTypes: ['gc'] });
 
 const file = process.env.RT_MARKS_FILE;
 if (file !== undefined) process.on('exit', () => writeFileSync(file, JSON.stringify(marks)));
