@@ -80,11 +80,21 @@ const noop = (): void => undefined;
 
 type Raw = { sendCommand(args: readonly string[]): Promise<unknown> };
 
+/**
+ * A block out on the line: its timeout, its fetch's reply settled, and whether its BRPOP has
+ * answered (the block has ended; the fetch's reply may still be on its way).
+ */
+interface PendingBlock {
+  readonly timeoutMs: number;
+  readonly settled: Promise<void>;
+  ended: boolean;
+}
+
 /** One consumer's blocking connection (see the module header). */
 export class BellLine {
   #client: RedisClient | undefined;
-  /** The block out now, if any: its timeout, and its fetch's reply settled. */
-  #pending: { readonly timeoutMs: number; readonly settled: Promise<void> } | undefined;
+  /** The block out now, if any. */
+  #pending: PendingBlock | undefined;
   #closed = false;
   #onReady: () => void = () => undefined;
   /** Why the line cannot be used: the server refused the BRPOP. */
@@ -140,33 +150,42 @@ export class BellLine {
     const popped = (client as unknown as Raw).sendCommand(['BRPOP', ...bells, this.own, (timeoutMs / 1000).toFixed(3)]) as Promise<[string, string] | null>;
     const reply = fetch(<R>(fn: (c: RedisClient) => Promise<R>) => fn(client), timeoutMs + BELL_SLACK_MS);
     const settled = reply.then(noop, noop);
-    const pending = (this.#pending = { timeoutMs, settled });
+    const pending: PendingBlock = { timeoutMs, settled, ended: false };
+    this.#pending = pending;
     void settled.then(() => {
       if (this.#pending === pending) this.#pending = undefined;
     });
     const rang = popped.then(
-      (r) => r !== null && r[0] !== this.own,
-      (error: unknown) => (this.#refuse(error), false),
+      (r) => ((pending.ended = true), r !== null && r[0] !== this.own),
+      (error: unknown) => ((pending.ended = true), this.#refuse(error), false),
     );
     return { reply, rang };
   }
 
   /**
    * Ends the pending block, if any, early: a token on its own doorbell, which a BRPOP that has
-   * not reached Redis yet takes as soon as it does. Its fetch runs at once, as a poll. A block
-   * still out well past its own timeout (this connection is stuck) has its connection dropped,
-   * which fails it.
+   * not reached Redis yet takes as soon as it does. Its fetch runs at once, as a poll.
+   * A block whose connection is stuck has that connection dropped, which fails it. Stuck means:
+   * Redis answered the token's push on the command connection, so it is serving and took the
+   * token, yet this BRPOP stayed unanswered for a block's timeout and more after that. Not a
+   * Redis busy with a long script (the push waits behind it too), nor a BRPOP that answered
+   * while its fetch's reply is still on its way (a big message on a slow link): dropping those
+   * failed a fetch that had taken its messages, and, the message being the same when its lease
+   * ran out, every later fetch of it, for good. A connection that dies under such a reply is
+   * found by its idle timeout (no byte for three PING intervals), as any other is.
    */
   unblock(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
     // A failed push (command connection down) leaves the block to its own timeout.
-    this.ring(this.own).catch(() => undefined);
-    const stuck = setTimeout(() => {
-      if (this.#pending === pending) this.#drop();
-    }, pending.timeoutMs + 2 * BELL_SLACK_MS);
-    stuck.unref();
-    void pending.settled.then(() => clearTimeout(stuck));
+    this.ring(this.own).then(() => {
+      if (this.#pending !== pending || pending.ended) return;
+      const stuck = setTimeout(() => {
+        if (this.#pending === pending && !pending.ended) this.#drop();
+      }, pending.timeoutMs + 2 * BELL_SLACK_MS);
+      stuck.unref();
+      void pending.settled.then(() => clearTimeout(stuck));
+    }, noop);
   }
 
   /** Closes the connection; call once no block is pending (the consumer's loop has ended). */

@@ -4,9 +4,11 @@
  * own timeout) an hour away: what reaches it sooner came through a doorbell or an early end.
  * The hostile cases: close while blocked and racing a publish, the prefetch window, several
  * consumers on one queue, a doorbell nobody takes, Redis restarted under a blocked consumer, a
- * consumer killed with SIGKILL while blocked, and a server that refuses BRPOP.
+ * consumer killed with SIGKILL while blocked, a server that refuses BRPOP, a server busy with a
+ * long script, and a big message whose fetch reply takes longer to arrive than a block lasts.
  */
 import { spawn } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createClient, type RedisClientType } from 'redis';
@@ -180,6 +182,84 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
   });
 });
 
+/**
+ * A TCP proxy to `port` whose replies travel slowly: what the server sends is passed on in
+ * pieces of `piece` bytes, one every `everyMs` (a slow link); what clients send goes at once.
+ */
+async function slowReplies(target: string, piece: number, everyMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const via = new URL(target);
+  const port = Number(via.port || 6379);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(port, via.hostname);
+    const queued: Buffer[] = [];
+    const timer = setInterval(() => {
+      let left = piece;
+      const out: Buffer[] = [];
+      while (left > 0 && queued.length > 0) {
+        const head = queued[0] as Buffer;
+        out.push(head.subarray(0, left));
+        if (head.length <= left) queued.shift();
+        else queued[0] = head.subarray(left);
+        left -= Math.min(left, head.length);
+      }
+      if (out.length > 0) client.write(Buffer.concat(out));
+    }, everyMs);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        clearInterval(timer);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.on('data', (d: Buffer) => queued.push(d));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  via.hostname = '127.0.0.1';
+  via.port = String((server.address() as { port: number }).port);
+  return {
+    url: via.toString(),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe.skipIf(!available)('doorbells behind a slow link', () => {
+  const prefix = newPrefix();
+  useRawRedis(prefix);
+
+  it('a fetch whose reply takes longer than a block lasts is delivered, its connection kept', async () => {
+    const queue = `slow-${randomUUID()}`;
+    // 32 KB every 10 ms: a message of 2 MB takes about 0.7 s to arrive, well past the block's
+    // own timeout (the default 50 ms poll plus the slack) and past an early end's grace after it.
+    const link = await slowReplies(prefixedUrl(prefix), 32 * 1024, 10);
+    const producer = new RedisBroker(prefixedUrl(prefix));
+    const broker = new RedisBroker(link.url);
+    const errors: unknown[] = [];
+    const delivered: Delivery[] = [];
+    try {
+      const consumer = broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => void delivered.push(d), onError: (e) => void errors.push(e) });
+      await blocked(consumer);
+      const big = { ...makeMessage('big'), body: JSON.stringify([['x'.repeat(2_000_000)], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]) };
+      await producer.publish(big, { exchange: '', routingKey: queue });
+      await waitFor(() => delivered.length === 1, 'the big message', { timeoutMs: 15_000 });
+      expect(errors, 'no connection dropped under the reply').toEqual([]);
+      await (delivered[0] as Delivery).ack();
+      await consumer.close();
+    } finally {
+      await broker.close();
+      await producer.close();
+      await link.close();
+    }
+  }, 30_000);
+});
+
 describe.runIf(privateServers)('doorbells on a private redis-server', () => {
   let server: RedisServerProcess;
   let admin: RedisClientType;
@@ -195,6 +275,32 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
     await server?.kill();
   });
   const blockedClients = async () => Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+
+  it('a Redis busy with a long script under a blocked consumer: the connection is kept, and what comes after is fetched', async () => {
+    const queue = `busy-${randomUUID()}`;
+    const url = `${server.url}?global_keyprefix=busy:`;
+    // The default poll (50 ms): the consumer's early end and its grace both fall inside the script.
+    const broker = new RedisBroker(url);
+    const producer = new RedisBroker(url);
+    const errors: unknown[] = [];
+    const delivered: Delivery[] = [];
+    try {
+      const consumer = broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => void delivered.push(d), onError: (e) => void errors.push(e) });
+      await blocked(consumer);
+      // One script holds Redis for a second (well below its 5 s busy threshold): nobody is served meanwhile.
+      const busy = 'local t0 = redis.call("TIME") local s = t0[1] * 1000000 + t0[2] repeat local t = redis.call("TIME") until t[1] * 1000000 + t[2] - s > 1000000 return 1';
+      const ran = admin.eval(busy, { keys: [], arguments: [] });
+      await publish(producer, queue, 'after');
+      await ran;
+      await waitFor(() => delivered.length === 1, 'the message sent during the script');
+      expect(errors, 'no connection dropped for a busy server').toEqual([]);
+      await (delivered[0] as Delivery).ack();
+      await consumer.close();
+    } finally {
+      await broker.close();
+      await producer.close();
+    }
+  }, 20_000);
 
   it('Redis restarted under a blocked consumer: the failure is reported, and the next doorbell rings it', async () => {
     const queue = `restart-${randomUUID()}`;
