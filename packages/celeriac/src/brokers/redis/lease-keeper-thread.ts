@@ -28,7 +28,14 @@ class Session {
   #leases = new Map<string, KeptLease>();
   /** Token prefixes of the broker's consumers: held-by.lua finds what they fetched since the last feed. */
   #owners: readonly string[] = [];
+  /** When the loop last fed it, or this session began (the loop is given a period and a half for its first feed). */
   #fedAt = Date.now();
+  /**
+   * When the loop last fed it; never, for a loop blocked before this thread ran. Deadlines are
+   * honoured from that feed on, so such a loop's leases past theirs are not renewed once more
+   * as if it had just fed (a delivery whose task is past its hard limit kept a whole lease).
+   */
+  #lastFeed = Number.NEGATIVE_INFINITY;
   #renewedAt = Number.NEGATIVE_INFINITY;
   #renewing = false;
   #failing = false;
@@ -51,7 +58,7 @@ class Session {
   feed(leases: readonly KeptLease[], owners: readonly string[]): void {
     this.#owners = owners;
     this.#leases = new Map(leases.map((l) => [l.tag, l]));
-    this.#fedAt = Date.now();
+    this.#fedAt = this.#lastFeed = Date.now();
     void this.#renew(leases);
   }
 
@@ -102,7 +109,7 @@ class Session {
     try {
       if (batch === null) {
         await this.#discover();
-        batch = renewable([...this.#leases.values()], this.#fedAt, Date.now(), this.config.leaseRenewMs);
+        batch = renewable([...this.#leases.values()], this.#lastFeed, Date.now(), this.config.leaseRenewMs);
       }
       const presence = blocked ? this.config.presence : undefined;
       if (presence !== undefined) {

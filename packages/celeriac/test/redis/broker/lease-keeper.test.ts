@@ -112,8 +112,9 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
     // with --input-type=module, which the threads' boot code must survive.
     const stopSweeper = await spawnSweeper();
     // A 3 s lease: the thread must boot within it to keep the free one, which on a loaded
-    // machine (a full CI run) took more than the 1 s of the other tests' leases; and 2.5 s
-    // after it for the sweeper to take the limited one back (with 1 s it once had not).
+    // machine (a full CI run) took more than the 1 s of the other tests' leases; and 3.5 s
+    // after it for the sweeper to take the limited one back (with 1 s it once had not, with
+    // 2.5 s once in a full local run: the lease history below tells which side was late).
     const slowBoot = { ...fast, recoverAfterSec: 3, leaseRenewMs: 500 };
     const queue = `early-${randomUUID().slice(0, 6)}`;
     const code = `
@@ -128,13 +129,29 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
         if (got.length !== 2) return;
         const renewer = broker.leaseRenewer;
         got[1].limitLease(Date.now() + 300);
-        const end = Date.now() + 5500;
+        const end = Date.now() + 6500;
         while (Date.now() < end) {}
         Promise.allSettled(got.slice(0, 2).map((g) => g.ack())).then((settled) => {
-          console.log(JSON.stringify({ renewer, acks: settled.map((x) => (x.status === 'fulfilled' ? 'ok' : x.reason.code)) }));
+          console.log(JSON.stringify({ renewer, limited: got[1].tag, acks: settled.map((x) => (x.status === 'fulfilled' ? 'ok' : x.reason.code)) }));
           process.exit(0);
         });
       } });`;
+    // The leases as the test process sees them while the child's loop is blocked: on a failure,
+    // whether the limited one was renewed past its deadline or just not swept back in time.
+    const history: string[] = [];
+    const scores = new Map<string, Set<number>>();
+    const t0 = Date.now();
+    let last = '';
+    const watch = setInterval(() => {
+      void raw()
+        .zRangeWithScores(`${prefix}celeriac.leases`, 0, -1)
+        .then((leases) => {
+          for (const l of leases) scores.set(l.value, (scores.get(l.value) ?? new Set()).add(l.score));
+          const now = leases.map((l) => `${l.value.slice(-6)}@+${Math.round(l.score - t0)}`).join(' ');
+          if (now !== last) history.push(`t+${Date.now() - t0} ms: ${now || 'none'}`);
+          last = now;
+        }, () => undefined);
+    }, 100);
     try {
       const out = await new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], { cwd: fileURLToPath(new URL('.', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
@@ -142,12 +159,15 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
         child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
         child.on('exit', (c) => (c === 0 ? resolve(text) : reject(new Error(`child exited (${String(c)}): ${text}`))));
       });
-      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { renewer: string; acks: string[] };
+      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { renewer: string; limited: string; acks: string[] };
       // The thread was not running yet when the loop blocked.
       expect(result.renewer).toBe('event-loop');
-      // Kept through 5.5 s of a 3 s lease; the limited one let go at its deadline and swept back.
-      expect(result.acks).toEqual(['ok', 'CELERIAC_ERR_LEASE_LOST']);
+      // Kept through 6.5 s of a 3 s lease; the limited one let go at its deadline and swept back.
+      expect(result.acks, history.join('\n')).toEqual(['ok', 'CELERIAC_ERR_LEASE_LOST']);
+      // Never renewed past its deadline, not even once as the thread took over: its lease kept the expiry the fetch wrote.
+      expect(scores.get(result.limited)?.size, history.join('\n')).toBe(1);
     } finally {
+      clearInterval(watch);
       stopSweeper();
     }
   }, 30_000);
