@@ -59,8 +59,10 @@ describe.runIf(ready)('a CPU-bound task with a short lease runs exactly once', (
   // First in the file: the process's one keeper thread has not started yet.
   it('async: a task waiting before start(), which blocks the loop from the first fetch while the keeper thread starts, runs once', async () => {
     const queue = 'spin-first';
+    // A 2 s lease and 4.5 s of computing: the thread boots after the loop blocked, and it must
+    // within the lease; in a loaded full run its boot once took more than the 1 s of the others.
     const app = createApp(
-      { broker: brokerUrl, backend: REDIS_URL, taskAcksLate: true, brokerTransportOptions: { recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 100 } },
+      { broker: brokerUrl, backend: REDIS_URL, taskAcksLate: true, brokerTransportOptions: { recoverAfterSec: 2, leaseRenewMs: 200, sweepIntervalMs: 100 } },
       { env: {}, logger: captureLogger('warn').logger },
     );
     const tasks = defineTasks(app);
@@ -75,7 +77,7 @@ describe.runIf(ready)('a CPU-bound task with a short lease runs exactly once', (
     try {
       // Queued first: the worker fetches it as it starts consuming, before its keeper thread
       // runs, and the body blocks the loop at once.
-      const r = await tasks.spin.applyAsync([2500], { queue });
+      const r = await tasks.spin.applyAsync([4500], { queue });
       taskIds.push(r.id);
       await worker.start();
       expect(typeof (await r.get({ timeoutMs: 30_000 }))).toBe('number');
@@ -112,7 +114,7 @@ describe.runIf(ready)('a CPU-bound task with a short lease runs exactly once', (
       // The keeper thread starts with the worker (RedisBroker.prepareConsume), not waited for.
       const broker = app.broker as unknown as { leaseRenewer: string };
       await expect.poll(() => broker.leaseRenewer, { timeout: 5000 }).toBe('thread');
-      const r = await tasks.spin.applyAsync([2500], { queue });
+      const r = await tasks.spin.applyAsync([4500], { queue });
       taskIds.push(r.id);
       expect(typeof (await r.get({ timeoutMs: 30_000 }))).toBe('number');
       // Let a sweep and a renewal pass after the run; the message must not come back.
