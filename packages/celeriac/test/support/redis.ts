@@ -13,6 +13,7 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 
 /** The shared test Redis. */
@@ -100,6 +101,30 @@ export async function quietClient(url: string): Promise<ReturnType<typeof create
   client.on('error', () => undefined);
   await client.connect();
   return client;
+}
+
+/**
+ * A private redis-server for the tests of the describe block that calls this: started before
+ * them (with `extraArgs`), killed after, with a {@link quietClient} on it. Both are read inside
+ * the tests (a test may kill and start the server again: the client reconnects).
+ */
+export function usePrivateRedis(extraArgs: readonly string[] = []): { server(): RedisServerProcess; admin(): ReturnType<typeof createClient> } {
+  let server: RedisServerProcess | undefined;
+  let admin: ReturnType<typeof createClient> | undefined;
+  beforeAll(async () => {
+    server = new RedisServerProcess(await freePort(), extraArgs);
+    await server.start();
+    admin = await quietClient(server.url);
+  });
+  afterAll(async () => {
+    admin?.destroy();
+    await server?.kill();
+  });
+  const opened = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('usePrivateRedis: the server and its client exist only inside the tests');
+    return value;
+  };
+  return { server: () => opened(server), admin: () => opened(admin) };
 }
 
 /** A port that was free a moment ago (bind port 0, read it, close). */

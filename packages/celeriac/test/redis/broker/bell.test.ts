@@ -11,7 +11,6 @@ import { spawn } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer, Delivery } from '../../../src/core/spi/broker.js';
 import { BELL_MAX_TOKENS } from '../../../src/brokers/redis/bell.js';
@@ -22,7 +21,7 @@ import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { nextTurn } from '../../../src/brokers/redis/wakeup.js';
 import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
-import { freePort, RedisServerProcess, shouldRunRedisTests } from '../../support/redis.js';
+import { shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
 import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
 
 const available = await redisAvailable();
@@ -261,24 +260,12 @@ describe.skipIf(!available)('doorbells behind a slow link', () => {
 });
 
 describe.runIf(privateServers)('doorbells on a private redis-server', () => {
-  let server: RedisServerProcess;
-  let admin: RedisClientType;
-  beforeAll(async () => {
-    server = new RedisServerProcess(await freePort());
-    await server.start();
-    admin = createClient({ url: server.url }) as RedisClientType;
-    admin.on('error', () => undefined);
-    await admin.connect();
-  });
-  afterAll(async () => {
-    admin?.destroy();
-    await server?.kill();
-  });
-  const blockedClients = async () => Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+  const { server, admin } = usePrivateRedis();
+  const blockedClients = async () => Number(/blocked_clients:(\d+)/.exec(await admin().info('clients'))?.[1]);
 
   it('a Redis busy with a long script under a blocked consumer: the connection is kept, and what comes after is fetched', async () => {
     const queue = `busy-${randomUUID()}`;
-    const url = `${server.url}?global_keyprefix=busy:`;
+    const url = `${server().url}?global_keyprefix=busy:`;
     // The default poll (50 ms): the consumer's early end and its grace both fall inside the script.
     const broker = new RedisBroker(url);
     const producer = new RedisBroker(url);
@@ -289,7 +276,7 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
       await blocked(consumer);
       // One script holds Redis for a second (well below its 5 s busy threshold): nobody is served meanwhile.
       const busy = 'local t0 = redis.call("TIME") local s = t0[1] * 1000000 + t0[2] repeat local t = redis.call("TIME") until t[1] * 1000000 + t[2] - s > 1000000 return 1';
-      const ran = admin.eval(busy, { keys: [], arguments: [] });
+      const ran = admin().eval(busy, { keys: [], arguments: [] });
       await publish(producer, queue, 'after');
       await ran;
       await waitFor(() => delivered.length === 1, 'the message sent during the script');
@@ -304,16 +291,16 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
 
   it('Redis restarted under a blocked consumer: the failure is reported, and the next doorbell rings it', async () => {
     const queue = `restart-${randomUUID()}`;
-    const broker = new RedisBroker(server.url, IDLE);
-    const producer = new RedisBroker(server.url);
+    const broker = new RedisBroker(server().url, IDLE);
+    const producer = new RedisBroker(server().url);
     const errors: Error[] = [];
     let recovered = 0;
     const got: Delivery[] = [];
     try {
       const consumer = broker.consume({ queues: [queue], prefetch: 4, onDelivery: (d) => got.push(d), onError: (e) => errors.push(e), onRecovered: () => recovered++ });
       await blocked(consumer);
-      await server.kill();
-      await server.start();
+      await server().kill();
+      await server().start();
       await waitFor(() => errors.length > 0 && recovered > 0, 'the lost block to be reported, then a fetch to work again', 15_000);
       await blocked(consumer);
       await waitFor(async () => (await blockedClients()) === 1, 'the new block to reach the new server');
@@ -332,7 +319,7 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
     const brokerModule = libraryModuleUrl('brokers/redis/redis-broker.ts');
     const code = `
       const { RedisBroker } = await import(${JSON.stringify(brokerModule)});
-      const broker = new RedisBroker(${JSON.stringify(server.url)}, { pollIntervalMs: 3600000 });
+      const broker = new RedisBroker(${JSON.stringify(server().url)}, { pollIntervalMs: 3600000 });
       const consumer = broker.consume({ queues: [${JSON.stringify(queue)}], prefetch: 1, onDelivery: (d) => console.log('GOT ' + d.tag) });
       const timer = setInterval(() => { if (consumer.blocked) { console.log('BLOCKED'); clearInterval(timer); } }, 5);
       setInterval(() => {}, 1000);`;
@@ -343,7 +330,7 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    const producer = new RedisBroker(server.url);
+    const producer = new RedisBroker(server().url);
     try {
       await waitFor(() => out.includes('BLOCKED'), 'the child consumer to block', 20_000);
       await waitFor(async () => (await blockedClients()) === 1, 'its block to reach Redis');
@@ -354,9 +341,9 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
       // replies to the push: had the dead client's fetch run, its message would be held now.
       await publish(producer, queue, 'after-kill');
       expect(out).not.toContain('GOT');
-      expect(await admin.lLen(queue)).toBe(1);
-      expect(await admin.hLen('unacked')).toBe(0);
-      expect(await admin.zCard('celeriac.leases')).toBe(0);
+      expect(await admin().lLen(queue)).toBe(1);
+      expect(await admin().hLen('unacked')).toBe(0);
+      expect(await admin().zCard('celeriac.leases')).toBe(0);
     } finally {
       child.kill('SIGKILL');
       await producer.close();
@@ -365,14 +352,14 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
 
   it('a producer whose ACL allows its queues only: a refused doorbell does not fail the publish', async () => {
     const queue = `acl-only-${randomUUID()}`;
-    await admin.sendCommand(['ACL', 'SETUSER', 'queuesonly', 'on', '>p4ss', 'resetkeys', '~acl-only-*', 'resetchannels', '&*', '+@all']);
-    const producer = new RedisBroker(server.url.replace('redis://', 'redis://queuesonly:p4ss@'));
+    await admin().sendCommand(['ACL', 'SETUSER', 'queuesonly', 'on', '>p4ss', 'resetkeys', '~acl-only-*', 'resetchannels', '&*', '+@all']);
+    const producer = new RedisBroker(server().url.replace('redis://', 'redis://queuesonly:p4ss@'));
     try {
       await publish(producer, queue, 'one');
       await producer.publishMany([{ message: makeMessage('two'), options: { exchange: '', routingKey: queue } }]);
       // Each message once: a rejected publish would have been sent again by its caller.
-      expect(await admin.lLen(queue)).toBe(2);
-      expect(await admin.exists(new BrokerKeys().bell(queue))).toBe(0);
+      expect(await admin().lLen(queue)).toBe(2);
+      expect(await admin().exists(new BrokerKeys().bell(queue))).toBe(0);
     } finally {
       await producer.close();
     }
@@ -380,8 +367,8 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
 
   it('a server that refuses BRPOP: the consumer says so and waits on pub/sub wake-ups instead', async () => {
     const queue = `refused-${randomUUID()}`;
-    await admin.sendCommand(['ACL', 'SETUSER', 'nobrpop', 'on', '>p4ss', '~*', '&*', '+@all', '-brpop']);
-    const userUrl = server.url.replace('redis://', 'redis://nobrpop:p4ss@');
+    await admin().sendCommand(['ACL', 'SETUSER', 'nobrpop', 'on', '>p4ss', '~*', '&*', '+@all', '-brpop']);
+    const userUrl = server().url.replace('redis://', 'redis://nobrpop:p4ss@');
     const warnings: string[] = [];
     const broker = new RedisBroker(userUrl, { ...IDLE, log: (level, msg) => level === 'warn' && warnings.push(msg) });
     const producer = new RedisBroker(userUrl);
@@ -390,7 +377,7 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
       const consumer = broker.consume({ queues: [queue], prefetch: 4, onDelivery: (d) => got.push(d) });
       await waitFor(() => warnings.some((w) => w.includes('refused the blocking wait')), 'the warning');
       const channel = new BrokerKeys().wakeChannel(queue);
-      await waitFor(async () => Number(((await admin.sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]) > 0, 'the wake-up subscription');
+      await waitFor(async () => Number(((await admin().sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]) > 0, 'the wake-up subscription');
       await publish(producer, queue, 'woken');
       await waitFor(() => got.length === 1, 'a pub/sub wake-up to bring the message');
       await got[0]?.ack();

@@ -9,13 +9,12 @@
  * own, whose SLOWLOG times every command.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createClient, type RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeEnvelope, markRedelivered } from '../../../src/protocol/envelope.js';
 import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
-import { freePort, RedisServerProcess, shouldRunRedisTests } from '../../support/redis.js';
+import { shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
 
 const run = await shouldRunRedisTests('the sweep of a big message');
 
@@ -25,23 +24,11 @@ const COPY_ONLY = "local v = redis.call('HGET', KEYS[1], ARGV[1]) redis.call('RP
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
 
 describe.runIf(run)('restore-stale.lua on a big message', () => {
-  let server: RedisServerProcess;
-  let admin: RedisClientType;
-  beforeAll(async () => {
-    server = new RedisServerProcess(await freePort());
-    await server.start();
-    admin = createClient({ url: server.url }) as RedisClientType;
-    admin.on('error', () => undefined);
-    await admin.connect();
-  });
-  afterAll(async () => {
-    admin?.destroy();
-    await server?.kill();
-  });
+  const { server, admin } = usePrivateRedis();
 
   /** Durations in µs of the SLOWLOG entries whose arguments `match` (each argument cut at 128 bytes there). */
   async function slowlog(match: (args: readonly string[]) => boolean): Promise<number[]> {
-    const entries = (await admin.sendCommand(['SLOWLOG', 'GET', '-1'])) as [number, number, number, string[]][];
+    const entries = (await admin().sendCommand(['SLOWLOG', 'GET', '-1'])) as [number, number, number, string[]][];
     return entries.filter(([, , , args]) => match(args)).map(([, , us]) => us);
   }
 
@@ -53,21 +40,21 @@ describe.runIf(run)('restore-stale.lua on a big message', () => {
     m.body = JSON.stringify([['x'.repeat(22_000_000)], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]);
     const envelope = encodeEnvelope(m, { deliveryTag: tag, exchange: '', routingKey: queue });
     const entry = `[${envelope}, "", ${JSON.stringify(queue)}]`;
-    await admin.configSet({ 'slowlog-log-slower-than': '0', 'slowlog-max-len': '100000' });
+    await admin().configSet({ 'slowlog-log-slower-than': '0', 'slowlog-max-len': '100000' });
     // The reference: the same entry read and its envelope pushed to another list, three times.
-    await admin.hSet(`${prefix}copy`, tag, entry);
-    for (let i = 0; i < 3; i++) await admin.eval(COPY_ONLY, { keys: [`${prefix}copy`, `${prefix}copied`], arguments: [tag] });
-    await admin.del([`${prefix}copy`, `${prefix}copied`]);
+    await admin().hSet(`${prefix}copy`, tag, entry);
+    for (let i = 0; i < 3; i++) await admin().eval(COPY_ONLY, { keys: [`${prefix}copy`, `${prefix}copied`], arguments: [tag] });
+    await admin().del([`${prefix}copy`, `${prefix}copied`]);
     // Python-held bookkeeping, older than the visibility timeout: the sweep's second tier.
-    await admin.hSet(`${prefix}unacked`, tag, entry);
-    await admin.zAdd(`${prefix}unacked_index`, { score: Date.now() / 1000 - 10, value: tag });
-    await admin.sendCommand(['SLOWLOG', 'RESET']);
-    await admin.eval(COPY_ONLY, { keys: [`${prefix}unacked`, `${prefix}copied`], arguments: [tag] });
-    await admin.del(`${prefix}copied`);
-    const broker = new RedisBroker(`${server.url}?global_keyprefix=${prefix}`, { visibilityTimeoutSec: 1, sweepIntervalMs: 100, recoverAfterSec: 1, leaseRenewMs: 200 });
+    await admin().hSet(`${prefix}unacked`, tag, entry);
+    await admin().zAdd(`${prefix}unacked_index`, { score: Date.now() / 1000 - 10, value: tag });
+    await admin().sendCommand(['SLOWLOG', 'RESET']);
+    await admin().eval(COPY_ONLY, { keys: [`${prefix}unacked`, `${prefix}copied`], arguments: [tag] });
+    await admin().del(`${prefix}copied`);
+    const broker = new RedisBroker(`${server().url}?global_keyprefix=${prefix}`, { visibilityTimeoutSec: 1, sweepIntervalMs: 100, recoverAfterSec: 1, leaseRenewMs: 200 });
     const consumer = broker.consume({ queues: [`idle-${randomUUID()}`], prefetch: 1, onDelivery: () => undefined });
     try {
-      const restored = await waitFor(() => admin.lIndex(`${prefix}${queue}`, 0), 'the message to be restored', { timeoutMs: 60_000 });
+      const restored = await waitFor(() => admin().lIndex(`${prefix}${queue}`, 0), 'the message to be restored', { timeoutMs: 60_000 });
       expect(restored.length).toBe(markRedelivered(envelope).length);
       expect(sha1(restored)).toBe(sha1(markRedelivered(envelope)));
     } finally {
