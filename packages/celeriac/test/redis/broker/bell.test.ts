@@ -229,6 +229,28 @@ async function slowReplies(target: string, piece: number, everyMs: number): Prom
   };
 }
 
+/**
+ * A consumer of `queue` on `broker` (prefetch 1, the default poll), blocked on its doorbell,
+ * then `send()`: exactly one delivery comes, and no error is reported meanwhile (no connection
+ * was dropped). Acks it and closes the consumer, `broker`, then `others`.
+ */
+async function deliveredWithoutError(broker: RedisBroker, queue: string, send: () => Promise<unknown>, others: readonly { close(): Promise<void> }[]): Promise<void> {
+  const errors: unknown[] = [];
+  const delivered: Delivery[] = [];
+  try {
+    const consumer = broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => void delivered.push(d), onError: (e) => void errors.push(e) });
+    await blocked(consumer);
+    await send();
+    await waitFor(() => delivered.length === 1, 'the delivery', { timeoutMs: 15_000 });
+    expect(errors, 'no connection dropped').toEqual([]);
+    await (delivered[0] as Delivery).ack();
+    await consumer.close();
+  } finally {
+    await broker.close();
+    for (const o of others) await o.close();
+  }
+}
+
 describe.skipIf(!available)('doorbells behind a slow link', () => {
   const prefix = newPrefix();
   useRawRedis(prefix);
@@ -239,23 +261,8 @@ describe.skipIf(!available)('doorbells behind a slow link', () => {
     // own timeout (the default 50 ms poll plus the slack) and past an early end's grace after it.
     const link = await slowReplies(prefixedUrl(prefix), 32 * 1024, 10);
     const producer = new RedisBroker(prefixedUrl(prefix));
-    const broker = new RedisBroker(link.url);
-    const errors: unknown[] = [];
-    const delivered: Delivery[] = [];
-    try {
-      const consumer = broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => void delivered.push(d), onError: (e) => void errors.push(e) });
-      await blocked(consumer);
-      const big = { ...makeMessage('big'), body: JSON.stringify([['x'.repeat(2_000_000)], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]) };
-      await producer.publish(big, { exchange: '', routingKey: queue });
-      await waitFor(() => delivered.length === 1, 'the big message', { timeoutMs: 15_000 });
-      expect(errors, 'no connection dropped under the reply').toEqual([]);
-      await (delivered[0] as Delivery).ack();
-      await consumer.close();
-    } finally {
-      await broker.close();
-      await producer.close();
-      await link.close();
-    }
+    const big = { ...makeMessage('big'), body: JSON.stringify([['x'.repeat(2_000_000)], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]) };
+    await deliveredWithoutError(new RedisBroker(link.url), queue, () => producer.publish(big, { exchange: '', routingKey: queue }), [producer, link]);
   }, 30_000);
 });
 
@@ -267,26 +274,15 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
     const queue = `busy-${randomUUID()}`;
     const url = `${server().url}?global_keyprefix=busy:`;
     // The default poll (50 ms): the consumer's early end and its grace both fall inside the script.
-    const broker = new RedisBroker(url);
     const producer = new RedisBroker(url);
-    const errors: unknown[] = [];
-    const delivered: Delivery[] = [];
-    try {
-      const consumer = broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => void delivered.push(d), onError: (e) => void errors.push(e) });
-      await blocked(consumer);
-      // One script holds Redis for a second (well below its 5 s busy threshold): nobody is served meanwhile.
-      const busy = 'local t0 = redis.call("TIME") local s = t0[1] * 1000000 + t0[2] repeat local t = redis.call("TIME") until t[1] * 1000000 + t[2] - s > 1000000 return 1';
+    // One script holds Redis for a second (well below its 5 s busy threshold): nobody is served meanwhile.
+    const busy = 'local t0 = redis.call("TIME") local s = t0[1] * 1000000 + t0[2] repeat local t = redis.call("TIME") until t[1] * 1000000 + t[2] - s > 1000000 return 1';
+    const send = async () => {
       const ran = admin().eval(busy, { keys: [], arguments: [] });
       await publish(producer, queue, 'after');
       await ran;
-      await waitFor(() => delivered.length === 1, 'the message sent during the script');
-      expect(errors, 'no connection dropped for a busy server').toEqual([]);
-      await (delivered[0] as Delivery).ack();
-      await consumer.close();
-    } finally {
-      await broker.close();
-      await producer.close();
-    }
+    };
+    await deliveredWithoutError(new RedisBroker(url), queue, send, [producer]);
   }, 20_000);
 
   it('Redis restarted under a blocked consumer: the failure is reported, and the next doorbell rings it', async () => {
