@@ -8,13 +8,15 @@
  * - `stall()`: every connection, open or new, silently stops carrying data while staying
  *   open (a dropped network path: no FIN, no RST);
  * - `slow(ms)`: every chunk is delayed by `ms` each way (a congested link), never reordered;
+ * - `narrow(bytesPerSecond)`: each way carries at most that many bytes a second (a thin link:
+ *   a big reply takes its time to arrive), never reordered;
  * - `heal()`: back to forwarding; connections broken meanwhile stay broken, new ones work.
  *
  * Everything it does is counted in `stats`, so a test can tell its faults really happened.
  */
 import { createServer, Socket, type Server } from 'node:net';
 
-export type FaultMode = 'pass' | 'cut' | 'reset' | 'stall' | 'slow';
+export type FaultMode = 'pass' | 'cut' | 'reset' | 'stall' | 'slow' | 'narrow';
 
 interface Pair {
   client: Socket;
@@ -30,6 +32,7 @@ export class FaultProxy {
   #server: Server | undefined;
   #mode: FaultMode = 'pass';
   #delayMs = 0;
+  #bytesPerSecond = 0;
   readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0, delayed: 0 };
 
   /** `port` 0 picks a free port. */
@@ -104,8 +107,21 @@ export class FaultProxy {
         if (waiting.length > 0 && !pair.dead && !to.destroyed) timer = setTimeout(pump, waiting[0]!.dueAt - now);
       };
       pair.timers.push(() => clearTimeout(timer));
+      /** When the last piece queued by `narrow` leaves: the link is busy until then. */
+      let busyUntil = 0;
       return (chunk: Buffer) => {
         if (pair.dead) return;
+        if (this.#mode === 'narrow') {
+          // Pieces of 16 KB, each leaving when the link has carried the ones before it.
+          for (let at = 0; at < chunk.length; at += 16 * 1024) {
+            const piece = chunk.subarray(at, at + 16 * 1024);
+            busyUntil = Math.max(busyUntil, Date.now()) + (piece.length * 1000) / this.#bytesPerSecond;
+            waiting.push({ chunk: piece, dueAt: busyUntil });
+          }
+          this.stats.delayed += 1;
+          if (timer === undefined) timer = setTimeout(pump, Math.max(0, waiting[0]!.dueAt - Date.now()));
+          return;
+        }
         const delayMs = this.#mode === 'slow' ? this.#delayMs : 0;
         if (delayMs === 0 && waiting.length === 0) {
           to.write(chunk);
@@ -158,6 +174,12 @@ export class FaultProxy {
   slow(ms: number): void {
     this.#mode = 'slow';
     this.#delayMs = ms;
+  }
+
+  /** Each way of every connection carries at most `bytesPerSecond`. */
+  narrow(bytesPerSecond: number): void {
+    this.#mode = 'narrow';
+    this.#bytesPerSecond = bytesPerSecond;
   }
 
   /** New connections are forwarded again (stalled ones stay dead: their clients must notice). */

@@ -8,7 +8,6 @@
  * long script, and a big message whose fetch reply takes longer to arrive than a block lasts.
  */
 import { spawn } from 'node:child_process';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +21,8 @@ import { waitFor } from '../../../src/testing/wait-for.js';
 import { nextTurn } from '../../../src/brokers/redis/wakeup.js';
 import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
 import { shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
-import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
+import { newPrefix, prefixedUrl, redisAvailable, TEST_REDIS_URL, useRawRedis } from './redis-test-env.js';
+import { FaultProxy } from '../../support/fault-proxy.js';
 
 const available = await redisAvailable();
 const privateServers = await shouldRunRedisTests('doorbells on private redis-servers');
@@ -182,54 +182,6 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
 });
 
 /**
- * A TCP proxy to `port` whose replies travel slowly: what the server sends is passed on in
- * pieces of `piece` bytes, one every `everyMs` (a slow link); what clients send goes at once.
- */
-async function slowReplies(target: string, piece: number, everyMs: number): Promise<{ url: string; close(): Promise<void> }> {
-  const via = new URL(target);
-  const port = Number(via.port || 6379);
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(port, via.hostname);
-    const queued: Buffer[] = [];
-    const timer = setInterval(() => {
-      let left = piece;
-      const out: Buffer[] = [];
-      while (left > 0 && queued.length > 0) {
-        const head = queued[0] as Buffer;
-        out.push(head.subarray(0, left));
-        if (head.length <= left) queued.shift();
-        else queued[0] = head.subarray(left);
-        left -= Math.min(left, head.length);
-      }
-      if (out.length > 0) client.write(Buffer.concat(out));
-    }, everyMs);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        clearInterval(timer);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.on('data', (d: Buffer) => queued.push(d));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  via.hostname = '127.0.0.1';
-  via.port = String((server.address() as { port: number }).port);
-  return {
-    url: via.toString(),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/**
  * A consumer of `queue` on `broker` (prefetch 1, the default poll), blocked on its doorbell,
  * then `send()`: exactly one delivery comes, and no error is reported meanwhile (no connection
  * was dropped). Acks it and closes the consumer, `broker`, then `others`.
@@ -257,12 +209,17 @@ describe.skipIf(!available)('doorbells behind a slow link', () => {
 
   it('a fetch whose reply takes longer than a block lasts is delivered, its connection kept', async () => {
     const queue = `slow-${randomUUID()}`;
-    // 32 KB every 10 ms: a message of 2 MB takes about 0.7 s to arrive, well past the block's
-    // own timeout (the default 50 ms poll plus the slack) and past an early end's grace after it.
-    const link = await slowReplies(prefixedUrl(prefix), 32 * 1024, 10);
+    // 3.2 MB/s: a message of 2 MB takes about 0.7 s to arrive, well past the block's own
+    // timeout (the default 50 ms poll plus the slack) and past an early end's grace after it.
+    const link = new FaultProxy(Number(new URL(TEST_REDIS_URL).port || 6379));
+    await link.start();
+    link.narrow(3_200_000);
     const producer = new RedisBroker(prefixedUrl(prefix));
     const big = { ...makeMessage('big'), body: JSON.stringify([['x'.repeat(2_000_000)], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]) };
-    await deliveredWithoutError(new RedisBroker(link.url), queue, () => producer.publish(big, { exchange: '', routingKey: queue }), [producer, link]);
+    const linkUrl = new URL(prefixedUrl(prefix));
+    linkUrl.port = String(link.port);
+    await deliveredWithoutError(new RedisBroker(linkUrl.toString()), queue, () => producer.publish(big, { exchange: '', routingKey: queue }), [producer, link]);
+    expect(link.stats.delayed).toBeGreaterThan(0);
   }, 30_000);
 });
 
