@@ -12,7 +12,7 @@ import type { Delivery } from '../../../src/core/spi/broker.js';
 import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
-import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
+import { newPrefix, prefixedUrl, rawClient, redisAvailable, useRawRedis } from './redis-test-env.js';
 import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
 
 describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', () => {
@@ -114,7 +114,7 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
     // A 3 s lease: the thread must boot within it to keep the free one, which on a loaded
     // machine (a full CI run) took more than the 1 s of the other tests' leases; and 3.5 s
     // after it for the sweeper to take the limited one back (with 1 s it once had not, with
-    // 2.5 s once in a full local run: the lease history below tells which side was late).
+    // 2.5 s once in a full local run: the commands recorded below tell which side was late).
     const slowBoot = { ...fast, recoverAfterSec: 3, leaseRenewMs: 500 };
     const queue = `early-${randomUUID().slice(0, 6)}`;
     const code = `
@@ -137,24 +137,14 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
           process.exit(0);
         });
       } });`;
-    // The leases as the test process sees them while the child's loop is blocked: on a failure,
-    // whether the limited one was renewed past its deadline or just not swept back in time.
-    const history: string[] = [];
-    /** Per tag: when each sample was asked for, and the lease expiry it read. */
-    const scores = new Map<string, [number, number][]>();
-    const t0 = Date.now();
-    let last = '';
-    const watch = setInterval(() => {
-      const asked = Date.now();
-      void raw()
-        .zRangeWithScores(`${prefix}celeriac.leases`, 0, -1)
-        .then((leases) => {
-          for (const l of leases) scores.set(l.value, [...(scores.get(l.value) ?? []), [asked, l.score]]);
-          const now = leases.map((l) => `${l.value.slice(-6)}@+${Math.round(l.score - t0)}`).join(' ');
-          if (now !== last) history.push(`t+${Date.now() - t0} ms: ${now || 'none'}`);
-          last = now;
-        }, () => undefined);
-    }, 100);
+    // Every command Redis runs on this test's keys, with Redis's own time (MONITOR): which
+    // renewals named which delivery, and when; on a failure, whether the limited one was renewed
+    // past its deadline or just not swept back in time.
+    const commands: { atMs: number; line: string }[] = [];
+    const monitor = await rawClient();
+    await monitor.monitor((line: string) => {
+      if (line.includes(prefix)) commands.push({ atMs: Number.parseFloat(line) * 1000, line: line.slice(0, 400) });
+    });
     try {
       const out = await new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], { cwd: fileURLToPath(new URL('.', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
@@ -165,15 +155,17 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
       const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { renewer: string; limited: string; blockEnd: number; acks: string[] };
       // The thread was not running yet when the loop blocked.
       expect(result.renewer).toBe('event-loop');
+      const naming = (tag: string) => commands.filter((c) => c.line.includes(`"${tag}"`)).map((c) => `${Math.round(c.atMs - result.blockEnd)} ms from the block's end: ${c.line}`);
       // Kept through 6.5 s of a 3 s lease; the limited one let go at its deadline and swept back.
-      expect(result.acks, history.join('\n')).toEqual(['ok', 'CELERIAC_ERR_LEASE_LOST']);
+      expect(result.acks, naming(result.limited).join('\n')).toEqual(['ok', 'CELERIAC_ERR_LEASE_LOST']);
       // Never renewed past its deadline while the loop was blocked, not even once as the thread
-      // took over: its lease kept the expiry the fetch wrote (swept back, it is fetched again
-      // once the loop turns: samples from then on are not this holding's).
-      const held = (scores.get(result.limited) ?? []).filter(([asked]) => asked < result.blockEnd - 100);
-      expect(new Set(held.map(([, score]) => score)).size, history.join('\n')).toBe(1);
+      // took over: the one write of its lease expiry before the block ended is the fetch's (its
+      // deadline was set before the block began; after it, the loop acks it, and fetches it
+      // again once swept back). MONITOR shows the scripts' own commands too.
+      const leaseWrites = commands.filter((c) => c.atMs < result.blockEnd && c.line.includes(`"ZADD" "${prefix}celeriac.leases"`) && c.line.includes(`"${result.limited}"`));
+      expect(leaseWrites.map((c) => c.line), naming(result.limited).join('\n')).toHaveLength(1);
     } finally {
-      clearInterval(watch);
+      monitor.destroy();
       stopSweeper();
     }
   }, 30_000);
