@@ -12,12 +12,15 @@ import type { Delivery } from '../../../src/core/spi/broker.js';
 import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
-import { newPrefix, prefixedUrl, rawClient, redisAvailable, useRawRedis } from './redis-test-env.js';
+import { newPrefix } from './redis-test-env.js';
+import { quietClient, shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
 import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
 
-describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', () => {
+// On a redis-server of its own: one test MONITORs it, which would slow every other test's Redis.
+describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease keeper thread, on Redis', () => {
   const prefix = newPrefix();
-  const raw = useRawRedis(prefix);
+  const { server, admin: raw } = usePrivateRedis();
+  const prefixedUrl = (p: string) => `${server().url}?global_keyprefix=${encodeURIComponent(p)}`;
   const fast = { pollIntervalMs: 20, recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 };
 
   /** Blocks this thread's event loop, as a CPU-bound task in the async pool does. */
@@ -141,7 +144,7 @@ describe.skipIf(!(await redisAvailable()))('the lease keeper thread, on Redis', 
     // renewals named which delivery, and when; on a failure, whether the limited one was renewed
     // past its deadline or just not swept back in time.
     const commands: { atMs: number; line: string }[] = [];
-    const monitor = await rawClient();
+    const monitor = await quietClient(server().url);
     await monitor.monitor((line: string) => {
       if (line.includes(prefix)) commands.push({ atMs: Number.parseFloat(line) * 1000, line: line.slice(0, 400) });
     });
