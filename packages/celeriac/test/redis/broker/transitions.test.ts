@@ -119,6 +119,23 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(await raw.exists(keys.started)).toBe(0);
   });
 
+  it('a fetch short of its batch deletes the doorbells, whose tokens announced messages now gone; a full one keeps them', async () => {
+    const buckets = keys.buckets('rung');
+    const bell = keys.bell('rung');
+    const fetch = (max: number) => t.fetch(buckets, ['rung'], max, Date.now(), 60_000, `tok-${Math.random()}`, [bell]);
+    for (const tag of ['r-1', 'r-2']) await raw.lPush(buckets[0]!, envelope(tag));
+    await raw.rPush(bell, ['1', '1', '1']);
+    expect((await fetch(1)).map((m) => m.tag)).toEqual(['r-1']);
+    expect(await raw.lLen(bell)).toBe(3);
+    // Short of its batch, with nothing else about (no other step, no delivery counts): the
+    // doorbell alone makes the one EXISTS of the usually-absent keys find something.
+    expect(await raw.exists(keys.deliveries)).toBe(0);
+    expect((await fetch(10)).map((m) => m.tag)).toEqual(['r-2']);
+    expect(await raw.exists(bell)).toBe(0);
+    // Nothing at all: nothing fetched, nothing deleted, and no error for the absent doorbell.
+    expect(await fetch(10)).toEqual([]);
+  });
+
   it('counts the first lease recovery of a message never given back before (nothing says whether it started)', async () => {
     const [b0] = keys.buckets('first-death') as [string];
     await raw.lPush(b0, envelope('f-1'));

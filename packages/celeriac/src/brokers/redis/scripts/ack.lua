@@ -102,8 +102,10 @@ if #settled > 0 then
     for _, tag in ipairs(settled) do if not kept[tag] then dropped[#dropped + 1] = tag end end
   end
   if #dropped > 0 then each_chunk(dropped, function(...) redis.call('HDEL', KEYS[1], ...) end) end
-  for key = 5, 7, 2 do
-    if redis.call('EXISTS', KEYS[key]) == 1 then
+  -- Both hashes are usually absent: one EXISTS for the two, each a call from Lua that costs
+  -- Redis about as much as a small command (a round trip's ack made eight).
+  if redis.call('EXISTS', KEYS[5], KEYS[7]) > 0 then
+    for key = 5, 7, 2 do
       each_chunk(settled, function(...) redis.call('HDEL', KEYS[key], ...) end)
     end
   end

@@ -204,13 +204,24 @@ local function pop_many(key, count)
   return r
 end
 
+-- Set when one EXISTS found none of the keys that are usually absent: the other steps'
+-- buckets, celeriac.deliveries and the doorbells. Then neither the doorbells' DEL nor the
+-- delivery counts' lookup below is called: each call from Lua costs Redis about as much as
+-- a small command, and a wake-up's fetch of one message made eight.
+local quiet = false
 if q == 1 then
   -- One queue: rotation is moot, so each bucket is emptied in bulk, step 0 first. When step 0
   -- did not fill the batch, one EXISTS tells whether the other steps hold anything: they
   -- rarely do, and it saves three RPOPs of empty keys (a wake-up's fetch of one message).
   for s = 0, 3 do
     if got >= n then break end
-    if s == 1 and redis.call('EXISTS', KEYS[7], KEYS[8], KEYS[9]) == 0 then break end
+    if s == 1 then
+      if redis.call('EXISTS', KEYS[7], KEYS[8], KEYS[9], KEYS[5], unpack(KEYS, 10)) == 0 then
+        quiet = true
+        break
+      end
+      if redis.call('EXISTS', KEYS[7], KEYS[8], KEYS[9]) == 0 then break end
+    end
     for _, raw in ipairs(pop_many(KEYS[6 + s], n - got)) do record(s, 0, raw) end
   end
 else
@@ -280,7 +291,7 @@ if not unacked_written then write('HSET', KEYS[1], w_unacked) end
 write('ZADD', KEYS[2], w_index)
 write('ZADD', KEYS[3], w_leases)
 write('HSET', KEYS[4], w_data)
-if got < n then
+if got < n and not quiet then
   for i = 6 + 4 * q, #KEYS do redis.pcall('DEL', KEYS[i]) end
 end
 if got == 0 then
@@ -292,7 +303,7 @@ if got == 0 then
 end
 -- Deliveries so far of the fetched tags, only when some message was ever given back.
 local counts = ''
-if redis.call('EXISTS', KEYS[5]) == 1 then
+if not quiet and redis.call('EXISTS', KEYS[5]) == 1 then
   local tags, found, any = {}, {}, false
   for i = 1, #w_unacked, 2 do tags[#tags + 1] = w_unacked[i] end
   for i = 1, #tags, 1000 do
