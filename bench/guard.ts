@@ -17,16 +17,21 @@
  * a check that the bench still works: the floor drives the broker's own scripts, and a change
  * of their arguments broke it twice unnoticed while CI did not run it. Any error fails the guard.
  * Then it checks that a process reading node-redis's whole command table pays no more than
- * {@link COMMAND_TABLE_BOUND} times node-redis's own cost for Celeriac's stand-in (lib/command-table-cost.ts).
+ * {@link COMMAND_TABLE_BOUND} times node-redis's own cost for Celeriac's stand-in (lib/command-table-cost.ts),
+ * and that the worker sends no more Redis commands per task than bench/command-budget.json allows
+ * (lib/command-count.ts, counted by a redis-server of its own on `--count-port`, 6413): a count
+ * the machine's load does not move, where one more call per task fails.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildRevision, git, runAb, stderrLog, type AbPlan, type Side } from './lib/ab.js';
+import { checkBudget, countTable, parseBudget, planFor } from './lib/command-budget.js';
+import { countCommands } from './lib/command-count.js';
 import { commandTableCost } from './lib/command-table-cost.js';
 import { runLayoutFloor } from './lib/floor.js';
 import { verdict, type Check } from './lib/guard-verdict.js';
 
-const USAGE = 'usage: node --expose-gc --import tsx bench/guard.ts [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3] [--floor-n 2000]\n';
+const USAGE = 'usage: node --expose-gc --import tsx bench/guard.ts [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3] [--floor-n 2000] [--count-port 6413]\n';
 const { values } = parseArgs({
   options: {
     head: { type: 'string' },
@@ -35,6 +40,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,100' },
     tolerance: { type: 'string', default: '0.3' },
     'floor-n': { type: 'string', default: '2000' },
+    'count-port': { type: 'string', default: '6413' },
   },
 });
 
@@ -94,6 +100,21 @@ function commandTableWorks(): boolean {
   return false;
 }
 
+/** Whether the worker (head's build) sends no more Redis commands per task than the budget allows. */
+async function commandsWithinBudget(head: Side): Promise<boolean> {
+  const budget = parseBudget(readFileSync(new URL('./command-budget.json', import.meta.url), 'utf8'));
+  log(`Redis commands per task of ${head.name}, against bench/command-budget.json (slack ${budget.slack} per task)`);
+  const counts = await countCommands(whole('count-port', values['count-port']), head.module, planFor(budget));
+  const checks = checkBudget(budget, counts);
+  const rows = checks.map((c) => `| ${c.scenario} | ${c.budget.toFixed(2)} | ${c.measured.toFixed(2)} | ${c.ok ? (c.roomy ? 'yes (under by more than the slack: lower the budget)' : 'yes') : 'NO'} |`);
+  process.stdout.write(`\nRedis commands per task:\n| scenario | budget | ${head.name} | within |\n| --- | ---: | ---: | --- |\n${rows.join('\n')}\n\n${countTable([[head.name, counts]])}\n`);
+  const over = checks.filter((c) => !c.ok);
+  if (over.length === 0) return true;
+  process.stdout.write(`\nbench guard FAILED: ${over.map((c) => `${c.scenario} sends ${c.measured.toFixed(2)} commands per task, over its budget of ${c.budget} + ${budget.slack}`).join('; ')} (bench/command-budget.json: move it only in a commit that says why).\n`);
+  process.exitCode = 1;
+  return false;
+}
+
 async function main(): Promise<void> {
   if (!(await floorWorks()) || !commandTableWorks()) return;
   const base: Side = { name: `baseline ${baseline.commit.slice(0, 9)}`, module: buildRevision(baseline.commit) };
@@ -101,6 +122,7 @@ async function main(): Promise<void> {
     values.head === undefined
       ? { name: `HEAD ${git('rev-parse', '--short', 'HEAD')}`, module: undefined }
       : { name: `${values.head}`, module: buildRevision(values.head) };
+  if (!(await commandsWithinBudget(head))) return;
   const sides = [base, head];
   let failed: string[] = [];
   for (let attempt = 1; attempt <= 2; attempt++) {

@@ -1,0 +1,136 @@
+/**
+ * @module bench/lib/command-count
+ * Redis commands per task, counted by the server itself (`INFO commandstats`, which counts each
+ * call a script makes under its own name, beside the EVALSHA that made it), on a redis-server
+ * of its own so that nothing else is counted. Unlike CPU time, the count does not move with the
+ * machine's load: one more call per task (an EXISTS in a script, a running record's HSET) shows
+ * as one more, on any host. bench/guard.ts compares the counts with bench/command-budget.json.
+ *
+ * Scenarios, each with a fresh worker child (the build `module` names, else the working tree's):
+ * - `round trip`: `delay().get()` one after the other against a worker at `-c 10`, after a
+ *   warm-up; the client is the working tree's in every case, so a change of count between
+ *   builds is the worker's.
+ * - `drain c=<n>`: a queue filled first, then drained by a worker at that concurrency; the
+ *   wait for the results reads them with TOUCH, which the engine never sends, and is not counted.
+ */
+import { createApp } from 'celeriac';
+import type { Redis } from 'ioredis';
+import { startNodeWorker } from './proc.js';
+import { commandCalls } from './probe-stats.js';
+import { privateRedis } from './redis.js';
+import { sleep } from './stats.js';
+import { NOOP_TASK, celeriacUrls } from '../peers/celeriac-shared.js';
+
+const PREFIX = 'count:';
+const QUEUE = 'bench';
+/** The harness's own commands: not the engine's. */
+const NOT_COUNTED = new Set(['info', 'config|resetstat', 'flushall', 'touch', 'ping']);
+
+/** What to count. */
+export interface CommandCountPlan {
+  /** Timed round trips (0: none), after `warmup` untimed ones. */
+  readonly roundTrips: number;
+  readonly warmup: number;
+  /** Tasks per drain, and the concurrencies drained. */
+  readonly drainN: number;
+  readonly concurrencies: readonly number[];
+  /** Longest wait for one scenario, ms. */
+  readonly timeoutMs: number;
+}
+
+/** One scenario's commands per task (per call for the round trip), by command name. */
+export interface ScenarioCount {
+  readonly scenario: string;
+  readonly total: number;
+  readonly byCommand: ReadonlyMap<string, number>;
+}
+
+/** Per task, by command, from an `INFO commandstats` text; the harness's own commands left out. */
+export function countsPerTask(info: string, tasks: number): { total: number; byCommand: Map<string, number> } {
+  const byCommand = new Map<string, number>();
+  let total = 0;
+  for (const [name, calls] of commandCalls(info)) {
+    if (NOT_COUNTED.has(name)) continue;
+    byCommand.set(name, calls / tasks);
+    total += calls / tasks;
+  }
+  return { total, byCommand: new Map([...byCommand].sort((a, b) => b[1] - a[1])) };
+}
+
+function withModule(module: string | undefined): void {
+  if (module === undefined) delete process.env.BENCH_CELERIAC_MODULE;
+  else process.env.BENCH_CELERIAC_MODULE = module;
+}
+
+async function roundTrips(redis: Redis, port: number, module: string | undefined, plan: CommandCountPlan): Promise<ScenarioCount> {
+  await redis.flushall();
+  const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
+  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
+  const noop = app.task(NOOP_TASK, () => null);
+  withModule(module);
+  const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: 10 });
+  try {
+    await app.broker.connect();
+    await app.backend.connect();
+    await worker.go();
+    const call = async () => noop.delay().get({ timeoutMs: plan.timeoutMs });
+    for (let i = 0; i < plan.warmup; i++) await call();
+    await redis.config('RESETSTAT');
+    for (let i = 0; i < plan.roundTrips; i++) await call();
+    return { scenario: 'round trip', ...countsPerTask(await redis.info('commandstats'), plan.roundTrips) };
+  } finally {
+    await worker.stop();
+    await app.close();
+  }
+}
+
+async function drain(redis: Redis, port: number, module: string | undefined, plan: CommandCountPlan, concurrency: number): Promise<ScenarioCount> {
+  await redis.flushall();
+  const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
+  const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
+  const noop = app.task(NOOP_TASK, () => null);
+  const keys: string[] = [];
+  try {
+    for (let left = plan.drainN; left > 0; left -= 1000) {
+      for (const r of await noop.applyAsyncMany(Array.from({ length: Math.min(1000, left) }, () => [] as []))) keys.push(`celery-task-meta-${r.id}`);
+    }
+  } finally {
+    await app.close();
+  }
+  withModule(module);
+  const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency });
+  try {
+    await redis.config('RESETSTAT');
+    await worker.go();
+    const deadline = Date.now() + plan.timeoutMs;
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000);
+      while ((await redis.touch(...chunk)) < chunk.length) {
+        if (Date.now() > deadline) throw new Error(`command count: drain c=${concurrency} did not finish within ${plan.timeoutMs} ms`);
+        await sleep(20);
+      }
+    }
+    return { scenario: `drain c=${concurrency}`, ...countsPerTask(await redis.info('commandstats'), plan.drainN) };
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** Every scenario of `plan` for one build, on a redis-server of its own started on `port`. */
+export async function countCommands(port: number, module: string | undefined, plan: CommandCountPlan): Promise<ScenarioCount[]> {
+  const { server, redis } = await privateRedis(port);
+  const out: ScenarioCount[] = [];
+  try {
+    if (plan.roundTrips > 0) out.push(await roundTrips(redis, port, module, plan));
+    for (const c of plan.concurrencies) out.push(await drain(redis, port, module, plan, c));
+  } finally {
+    withModule(undefined);
+    redis.disconnect();
+    // Gone before the next build's server takes the port.
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+    else exited.then(undefined, () => undefined);
+    if (server.exitCode === null && server.signalCode === null) await exited;
+  }
+  return out;
+}
