@@ -6,13 +6,13 @@
  *
  *   npm run build && node --import tsx bench/commands.ts [--rev <git rev>]... [--round-trips 500] [--n 5000] [--concurrency 1,100] [--port 6413] [--budget]
  *
+ * Drains at each concurrency, and at the highest a second time with task events on (`-E`).
  * Needs redis-server on PATH: each build is counted on a server of its own on `--port`.
  */
 import { parseArgs } from 'node:util';
 import { buildRevision, git } from './lib/ab.js';
 import { budgetScenarios, COUNT_PLAN, countTable } from './lib/command-budget.js';
-import { countCommands, type CommandCountPlan, type ScenarioCount } from './lib/command-count.js';
-import { buildWorkers } from './lib/proc.js';
+import { countCommands, type CommandCountPlan, type DrainConfig, type ScenarioCount } from './lib/command-count.js';
 
 const USAGE = 'usage: node --import tsx bench/commands.ts [--rev <git rev>]... [--round-trips 500] [--n 5000] [--concurrency 1,100] [--port 6413] [--budget]\n';
 
@@ -24,13 +24,18 @@ function whole(flag: string, text: string, least: number): number {
   return Number(text);
 }
 
+/** A drain at each concurrency, then one at the highest with task events on. */
+function drainsOf(concurrencies: readonly number[]): DrainConfig[] {
+  return [...concurrencies.map((concurrency) => ({ concurrency, events: false })), { concurrency: Math.max(...concurrencies), events: true }];
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       rev: { type: 'string', multiple: true, default: [] },
       'round-trips': { type: 'string', default: String(COUNT_PLAN.roundTrips) },
       n: { type: 'string', default: String(COUNT_PLAN.drainN) },
-      concurrency: { type: 'string', default: COUNT_PLAN.concurrencies.join(',') },
+      concurrency: { type: 'string', default: '1,100' },
       port: { type: 'string', default: '6413' },
       budget: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -44,10 +49,9 @@ async function main(): Promise<void> {
     ...COUNT_PLAN,
     roundTrips: whole('round-trips', values['round-trips'], 0),
     drainN: whole('n', values.n, 1),
-    concurrencies: values.concurrency.split(',').map((c) => whole('concurrency', c, 1)),
+    drains: drainsOf(values.concurrency.split(',').map((c) => whole('concurrency', c, 1))),
   };
   const port = whole('port', values.port, 1);
-  buildWorkers();
   const sides: [string, string | undefined][] = values.rev.map((rev) => [rev, buildRevision(rev)]);
   sides.push([`HEAD ${git('rev-parse', '--short', 'HEAD')}`, undefined]);
   const results: [string, ScenarioCount[]][] = [];

@@ -46,13 +46,20 @@ describe('command budget', () => {
     expect(() => parseBudget(JSON.stringify({ why: 'x', slack: 0.5, scenarios: {} }))).toThrow(/scenario/);
     expect(() => parseBudget(JSON.stringify({ why: 'x', slack: 0.5, scenarios: { 'round trip': 0 } }))).toThrow(/positive/);
     expect(() => planFor(parseBudget(JSON.stringify({ why: 'x', slack: 0.5, scenarios: { 'drain 100': 2 } })))).toThrow(/no such scenario/);
+    expect(() => planFor(parseBudget(JSON.stringify({ why: 'x', slack: 0.5, scenarios: { 'drain c=0': 2 } })))).toThrow(/no such scenario/);
   });
 
   it('plans the counts the budget names, and the checked-in budget parses', () => {
     const plan = planFor(parseBudget(readFileSync(new URL('../command-budget.json', import.meta.url), 'utf8')));
     expect(plan.roundTrips).toBeGreaterThan(0);
-    expect(plan.concurrencies).toEqual([100]);
-    expect(planFor(parseBudget(JSON.stringify({ why: 'x', slack: 0.5, scenarios: { 'drain c=1': 10 } })))).toMatchObject({ roundTrips: 0, concurrencies: [1] });
+    expect(plan.drains).toContainEqual({ concurrency: 100, events: false });
+    expect(planFor(parseBudget(JSON.stringify({ why: 'x', slack: 0.5, scenarios: { 'drain c=1': 10, 'drain c=100 -E': 2.3 } })))).toMatchObject({
+      roundTrips: 0,
+      drains: [
+        { concurrency: 1, events: false },
+        { concurrency: 100, events: true },
+      ],
+    });
   });
 
   it('writes measured totals as a budget, rounded up, and a table with a column per build', () => {

@@ -4,10 +4,20 @@
  * lib/command-count.ts may send, and the check of a count against it (bench/guard.ts). The
  * budget moves only in a commit that says why (its `why`), as bench/baseline.json does.
  */
-import type { CommandCountPlan, ScenarioCount } from './command-count.js';
+import type { CommandCountPlan, DrainConfig, ScenarioCount } from './command-count.js';
 
 /** What the guard counts: enough tasks that the maintenance a worker does every few seconds is a rounding error. */
-export const COUNT_PLAN: CommandCountPlan = { roundTrips: 500, warmup: 200, drainN: 5000, concurrencies: [1, 100], timeoutMs: 60_000 };
+export const COUNT_PLAN: CommandCountPlan = {
+  roundTrips: 500,
+  warmup: 200,
+  drainN: 5000,
+  drains: [
+    { concurrency: 1, events: false },
+    { concurrency: 100, events: false },
+    { concurrency: 100, events: true },
+  ],
+  timeoutMs: 60_000,
+};
 
 /** bench/command-budget.json. */
 export interface CommandBudget {
@@ -60,10 +70,15 @@ export function checkBudget(budget: CommandBudget, counts: readonly ScenarioCoun
 /** The counts `budget` needs: its round trip if it has one, the drains it names. */
 export function planFor(budget: CommandBudget): CommandCountPlan {
   const names = Object.keys(budget.scenarios);
-  const concurrencies = names.map((name) => /^drain c=(\d+)$/.exec(name)).filter((m) => m !== null).map((m) => Number(m[1]));
-  const unknown = names.filter((name) => name !== 'round trip' && !/^drain c=\d+$/.test(name));
-  if (unknown.length > 0) throw new Error(`command budget: no such scenario ${unknown.map((n) => JSON.stringify(n)).join(', ')} (\`round trip\` or \`drain c=<n>\`)`);
-  return { ...COUNT_PLAN, roundTrips: names.includes('round trip') ? COUNT_PLAN.roundTrips : 0, concurrencies };
+  const drains: DrainConfig[] = [];
+  const unknown: string[] = [];
+  for (const name of names) {
+    const m = /^drain c=([1-9]\d*)( -E)?$/.exec(name);
+    if (m !== null) drains.push({ concurrency: Number(m[1]), events: m[2] !== undefined });
+    else if (name !== 'round trip') unknown.push(name);
+  }
+  if (unknown.length > 0) throw new Error(`command budget: no such scenario ${unknown.map((n) => JSON.stringify(n)).join(', ')} (\`round trip\`, \`drain c=<n>\` or \`drain c=<n> -E\`)`);
+  return { ...COUNT_PLAN, roundTrips: names.includes('round trip') ? COUNT_PLAN.roundTrips : 0, drains };
 }
 
 /** The measured totals as a budget's `scenarios`, rounded up to a hundredth. */

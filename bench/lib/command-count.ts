@@ -12,10 +12,13 @@
  *   builds is the worker's.
  * - `drain c=<n>`: a queue filled first, then drained by a worker at that concurrency; the
  *   wait for the results reads them with TOUCH, which the engine never sends, and is not counted.
+ * - `drain c=<n> -E`: the same with task events on and a monitor subscribed to them (a worker
+ *   writes no task events while nobody listens), as `npm run bench` drains with `-E`.
  */
 import { createApp } from 'celeriac';
 import type { Redis } from 'ioredis';
-import { startNodeWorker } from './proc.js';
+import { globEscape } from './redis.js';
+import { buildWorkers, startNodeWorker } from './proc.js';
 import { commandCalls } from './probe-stats.js';
 import { privateRedis } from './redis.js';
 import { sleep } from './stats.js';
@@ -24,19 +27,28 @@ import { NOOP_TASK, celeriacUrls } from '../peers/celeriac-shared.js';
 const PREFIX = 'count:';
 const QUEUE = 'bench';
 /** The harness's own commands: not the engine's. */
-const NOT_COUNTED = new Set(['info', 'config|resetstat', 'flushall', 'touch', 'ping']);
+const NOT_COUNTED = new Set(['info', 'config|resetstat', 'flushall', 'touch', 'ping', 'psubscribe']);
 
 /** What to count. */
 export interface CommandCountPlan {
   /** Timed round trips (0: none), after `warmup` untimed ones. */
   readonly roundTrips: number;
   readonly warmup: number;
-  /** Tasks per drain, and the concurrencies drained. */
+  /** Tasks per drain, and the drains: at each concurrency, with task events on or off. */
   readonly drainN: number;
-  readonly concurrencies: readonly number[];
+  readonly drains: readonly DrainConfig[];
   /** Longest wait for one scenario, ms. */
   readonly timeoutMs: number;
 }
+
+/** One drain of a plan. */
+export interface DrainConfig {
+  readonly concurrency: number;
+  readonly events: boolean;
+}
+
+/** A drain's scenario name: `drain c=100`, `drain c=100 -E`. */
+export const drainScenario = (d: DrainConfig): string => `drain c=${d.concurrency}${d.events ? ' -E' : ''}`;
 
 /** One scenario's commands per task (per call for the round trip), by command name. */
 export interface ScenarioCount {
@@ -84,7 +96,7 @@ async function roundTrips(redis: Redis, port: number, module: string | undefined
   }
 }
 
-async function drain(redis: Redis, port: number, module: string | undefined, plan: CommandCountPlan, concurrency: number): Promise<ScenarioCount> {
+async function drain(redis: Redis, port: number, module: string | undefined, plan: CommandCountPlan, d: DrainConfig): Promise<ScenarioCount> {
   await redis.flushall();
   const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
   const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
@@ -98,7 +110,10 @@ async function drain(redis: Redis, port: number, module: string | undefined, pla
     await app.close();
   }
   withModule(module);
-  const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency });
+  // Kombu's fanout channels of the prefix: `<prefix>/<db>.celeryev/<routing key>`.
+  const monitor = d.events ? redis.duplicate() : undefined;
+  await monitor?.psubscribe(`${globEscape(`${PREFIX}/0.celeryev/`)}*`);
+  const worker = await startNodeWorker('celeriac', { host: '127.0.0.1', port, db: 0, prefix: PREFIX, queue: QUEUE, concurrency: d.concurrency, events: d.events });
   try {
     await redis.config('RESETSTAT');
     await worker.go();
@@ -106,23 +121,25 @@ async function drain(redis: Redis, port: number, module: string | undefined, pla
     for (let i = 0; i < keys.length; i += 1000) {
       const chunk = keys.slice(i, i + 1000);
       while ((await redis.touch(...chunk)) < chunk.length) {
-        if (Date.now() > deadline) throw new Error(`command count: drain c=${concurrency} did not finish within ${plan.timeoutMs} ms`);
+        if (Date.now() > deadline) throw new Error(`command count: ${drainScenario(d)} did not finish within ${plan.timeoutMs} ms`);
         await sleep(20);
       }
     }
-    return { scenario: `drain c=${concurrency}`, ...countsPerTask(await redis.info('commandstats'), plan.drainN) };
+    return { scenario: drainScenario(d), ...countsPerTask(await redis.info('commandstats'), plan.drainN) };
   } finally {
     await worker.stop();
+    monitor?.disconnect();
   }
 }
 
 /** Every scenario of `plan` for one build, on a redis-server of its own started on `port`. */
 export async function countCommands(port: number, module: string | undefined, plan: CommandCountPlan): Promise<ScenarioCount[]> {
+  buildWorkers();
   const { server, redis } = await privateRedis(port);
   const out: ScenarioCount[] = [];
   try {
     if (plan.roundTrips > 0) out.push(await roundTrips(redis, port, module, plan));
-    for (const c of plan.concurrencies) out.push(await drain(redis, port, module, plan, c));
+    for (const d of plan.drains) out.push(await drain(redis, port, module, plan, d));
   } finally {
     withModule(undefined);
     redis.disconnect();

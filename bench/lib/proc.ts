@@ -23,9 +23,13 @@ const WORKER_CHILD = fileURLToPath(new URL('../dist/worker-child.js', import.met
  * every JS worker's resident set.
  */
 export function buildWorkers(): void {
+  // Once per process: the sources do not change under a run, and each build is seconds of tsc.
+  if (workersBuilt) return;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', `${BENCH_DIR}tsconfig.workers.json`], { stdio: 'inherit' });
+  workersBuilt = true;
 }
+let workersBuilt = false;
 
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
