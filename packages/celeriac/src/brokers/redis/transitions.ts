@@ -66,6 +66,11 @@ export interface FetchedMessage {
  */
 export interface AckedHeld extends Held {
   running?: RunningRequest;
+  /**
+   * Deliveries of the message so far, this one included (RedisDelivery); undefined when not
+   * known. A first delivery has no delivery count or start mark to drop with its ack.
+   */
+  readonly deliveryCount?: number;
 }
 
 /**
@@ -94,10 +99,16 @@ function ackArgs(holder: string, removals: readonly string[], batch: readonly Ac
   for (const h of batch) {
     const record = h.running === 'pending' || h.running === 'sent';
     if (record) h.running = 'sent';
-    args.push(h.tag, h.token, record ? '1' : '0');
+    // ack.lua's flags: 1 records the task as running, 2 says the message may have a delivery
+    // count or a start mark to drop (given back before, or not known).
+    const counted = h.deliveryCount === undefined || h.deliveryCount > 1;
+    args.push(h.tag, h.token, ACK_FLAGS[(record ? 1 : 0) + (counted ? 2 : 0)] as string);
   }
   return args;
 }
+
+/** ack.lua's per-delivery flags by value, as text made once. */
+const ACK_FLAGS = ['0', '1', '2', '3'] as const;
 
 const isOne = (r: unknown): boolean => Number(r) === 1;
 

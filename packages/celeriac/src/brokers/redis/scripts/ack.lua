@@ -32,7 +32,9 @@ ARGV[3..2+R] their tags
 then, for the i-th delivery (i from 1, at base = 2 + R + 3(i-1)):
 ARGV[base+1] its delivery tag
 ARGV[base+2] the token given by fetch for it
-ARGV[base+3] "1" to record it as running, "0" not to
+ARGV[base+3] its flags, a digit: 1 to record it as running, plus 2 when it may have a delivery
+             count or a start mark to drop (it was given back before, or the caller does not
+             know); only then are those two hashes looked at
 
 Returns one entry per delivery: 1 when settled, 0 when its lease was lost (nothing changed
 for it except stale lease data).
@@ -57,12 +59,15 @@ end)
 -- (compared in place: no substring is made for it).
 local byte, find = string.byte, string.find
 local out, settled, seen, running = {}, {}, {}, {}
+local counted = false
 for i = 1, n do
   local tag, token, d = tags[i], ARGV[at + 3 * i - 1], data[i]
   if d and not seen[tag] and byte(d, #token + 1) == 32 and find(d, token, 1, true) == 1 then
     seen[tag] = true
     settled[#settled + 1] = tag
-    if ARGV[at + 3 * i] == '1' then running[#running + 1] = tag end
+    local flags = byte(ARGV[at + 3 * i]) - 48
+    if flags % 2 == 1 then running[#running + 1] = tag end
+    if flags >= 2 then counted = true end
     out[i] = 1
   else
     out[i] = 0
@@ -102,9 +107,11 @@ if #settled > 0 then
     for _, tag in ipairs(settled) do if not kept[tag] then dropped[#dropped + 1] = tag end end
   end
   if #dropped > 0 then each_chunk(dropped, function(...) redis.call('HDEL', KEYS[1], ...) end) end
-  -- Both hashes are usually absent: one EXISTS for the two, each a call from Lua that costs
-  -- Redis about as much as a small command (a round trip's ack made eight).
-  if redis.call('EXISTS', KEYS[5], KEYS[7]) > 0 then
+  -- Only a message given back before can have a delivery count or a start mark (one written
+  -- since its fetch means its lease was taken, and it is not settled here). Both hashes are
+  -- usually absent even then: one EXISTS for the two, each call from Lua costing Redis about as
+  -- much as a small command.
+  if counted and redis.call('EXISTS', KEYS[5], KEYS[7]) > 0 then
     for key = 5, 7, 2 do
       each_chunk(settled, function(...) redis.call('HDEL', KEYS[key], ...) end)
     end
