@@ -263,7 +263,8 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       return withGet(Promise.reject(error as Error));
     }
     const local = this.settings.taskAlwaysEager ? this.lookup(name) : undefined;
-    const early = local === undefined && EarlyWait.possible(this.backend, this.broker) ? new EarlyWait(out.message.headers.id, this.backend, this.broker) : undefined;
+    // An id the caller did not choose is made for this send (producer.ts): nothing is stored under it.
+    const early = local === undefined && EarlyWait.possible(this.backend, this.broker) ? new EarlyWait(out.message.headers.id, this.backend, this.broker, options.taskId === undefined) : undefined;
     return withGet(this.#sendTask(name, out, local, options, early), early);
   }
 

@@ -7,7 +7,8 @@
  * backend's RESP3 subscriber connection, `ResultStore.publishSubscribed`), the result's
  * SUBSCRIBE and the task's publish go out in one write, the SUBSCRIBE first, so the
  * subscription is in Redis before any worker can take the task: the wait then needs no read
- * after the send (a GET behind the SUBSCRIBE covers what was stored before it), the result
+ * after the send (a GET behind the SUBSCRIBE covers what was stored before it, for a task id
+ * the caller chose; one made for the send has nothing stored), the result
  * comes as a message. A send followed by `get()` otherwise makes two or three
  * writes (the publish, a read that often comes too early, then a SUBSCRIBE and a read again),
  * and on a machine with a few cores each write costs tens of µs of CPU and a wake-up of Redis
@@ -48,10 +49,12 @@ export class EarlyWait implements EarlySubscription {
   #subscribed: Promise<Unsubscribe> | undefined;
   #heard: Heard;
 
+  /** @param newId The task id was made for this send: nothing is stored under it yet. */
   constructor(
     private readonly taskId: string,
     private readonly backend: ResultBackend,
     private readonly broker: Broker,
+    private readonly newId: boolean,
   ) {}
 
   /** Whether a send from `backend` and `broker` could be carried: both can, whatever the server. */
@@ -67,7 +70,7 @@ export class EarlyWait implements EarlySubscription {
     if (!this.wanted || this.#tried) return undefined;
     this.#tried = true;
     const { backend, broker } = this;
-    const carried = backend.publishSubscribed?.(this.taskId, (meta) => this.#hear(meta), (server) => broker.publisherOn?.(server, message, options));
+    const carried = backend.publishSubscribed?.(this.taskId, (meta) => this.#hear(meta), (server) => broker.publisherOn?.(server, message, options), { newId: this.newId });
     if (carried === undefined) return undefined;
     const subscribed = carried.subscribed;
     // A failed SUBSCRIBE sends the wait back to reading (waitReady); nobody else awaits it.

@@ -297,9 +297,9 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   }
 
   /** ResultStore.publishSubscribed: on the subscriber connection, once open in RESP3 (result-subscriptions.ts `carry`). */
-  publishSubscribed(taskId: string, listener: (meta: ResultMeta) => void, publisherFor: (server: string) => CarriedPublish | undefined): SubscribedPublish | undefined {
+  publishSubscribed(taskId: string, listener: (meta: ResultMeta) => void, publisherFor: (server: string) => CarriedPublish | undefined, options?: { readonly newId?: boolean }): SubscribedPublish | undefined {
     if (this.#state === 'closed') return undefined;
-    return this.#subscriptions.carry(this.#keys.taskMeta(taskId), listener, () => publisherFor(this.#server));
+    return this.#subscriptions.carry(this.#keys.taskMeta(taskId), listener, () => publisherFor(this.#server), options?.newId === true);
   }
 
   /** Deletes a task's meta. */

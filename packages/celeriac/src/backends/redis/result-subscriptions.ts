@@ -91,12 +91,13 @@ export class ResultSubscriptions {
    * As {@link add}, with the publish `publisher` gives queued right behind the channel's
    * SUBSCRIBE and a GET of its key in this turn: all go out in one write, in that order, so the
    * subscription is in Redis before anything the publish sends, and the GET hands the listener
-   * what was stored before it. A channel already subscribed, or whose SUBSCRIBE is ahead on the
+   * what was stored before it; no GET for a `newId` (an id made for this send has nothing
+   * stored). A channel already subscribed, or whose SUBSCRIBE is ahead on the
    * connection, needs none. Undefined (nothing queued) unless the connection
    * is ready now and speaks RESP3, or when `publisher` declines; a connection not open yet is
    * opened for the next call.
    */
-  carry(channel: string, listener: Listener, publisher: () => CarriedPublish | undefined): SubscribedPublish | undefined {
+  carry(channel: string, listener: Listener, publisher: () => CarriedPublish | undefined, newId = false): SubscribedPublish | undefined {
     const client = this.#connection.ready;
     if (client === undefined || !this.#connection.resp3 || this.#cleared) {
       // Opened for the next one (a RESP2 connection stays one: nothing is carried on it).
@@ -110,9 +111,11 @@ export class ResultSubscriptions {
     ch.listeners.add(entry);
     // What was stored before the send (a task id sent again after its SUCCESS, which a worker
     // does not store or publish over): read behind the SUBSCRIBE, ahead of the publish.
-    const before = client.get(channel).then((text) => {
-      if (text !== null) this.#deliverTo(channel, entry, text);
-    });
+    const before = newId
+      ? Promise.resolve()
+      : client.get(channel).then((text) => {
+          if (text !== null) this.#deliverTo(channel, entry, text);
+        });
     let published: Promise<void>;
     try {
       published = publish(client);

@@ -63,11 +63,17 @@ export interface ResultStore {
    * write, right behind the SUBSCRIBE, publishes the task with what `publisherFor` gives for
    * this backend's server identity: the subscription is in place before any worker can take
    * the task, so its waiter needs no read after it; `listener` also gets what was stored before
-   * the publish, if anything (a task id sent again). Undefined when it cannot now (its connection not
-   * open yet, a server without RESP3, `publisherFor` declining): the caller publishes as
-   * usual. The returned promises settle as each step does.
+   * the publish, if anything (a task id sent again), unless `options.newId` says the id was made
+   * for this send (nothing can be stored under it: nothing is read). Undefined when it cannot
+   * now (its connection not open yet, a server without RESP3, `publisherFor` declining): the
+   * caller publishes as usual. The returned promises settle as each step does.
    */
-  publishSubscribed?(taskId: string, listener: (meta: ResultMeta) => void, publisherFor: (server: string) => CarriedPublish | undefined): SubscribedPublish | undefined;
+  publishSubscribed?(
+    taskId: string,
+    listener: (meta: ResultMeta) => void,
+    publisherFor: (server: string) => CarriedPublish | undefined,
+    options?: { readonly newId?: boolean },
+  ): SubscribedPublish | undefined;
   /** Optional: true when the adapter knows its connection is down now (as QueueBroker.offline). */
   offline?(): boolean;
 }
