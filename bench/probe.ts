@@ -15,6 +15,7 @@ import { createApp } from 'celeriac';
 import type { Redis } from 'ioredis';
 import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
+import { fillNoops } from './lib/flow.js';
 import { buildWorkers, startNodeWorker } from './lib/proc.js';
 import { commandCalls, gcTotals, jitNote, jitTotals, parseProbeArgs, processIo, PROBE_USAGE, threadCpuDelta, threadStat, topAllocations, type AllocationNode, type ProbeArgs } from './lib/probe-stats.js';
 import { globEscape, missingKeys, privateRedis, redisCpuSeconds } from './lib/redis.js';
@@ -50,9 +51,9 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   const urls = celeriacUrls({ host: '127.0.0.1', port: args.port, db: 0, prefix: PREFIX });
   const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
   const noop = app.task(NOOP_TASK, () => null);
-  const ids: string[] = [];
+  let ids: string[];
   try {
-    for (let left = args.n; left > 0; left -= 1000) for (const r of await noop.applyAsyncMany(Array.from({ length: Math.min(1000, left) }, () => [] as []))) ids.push(r.id);
+    ids = await fillNoops(noop, args.n);
   } finally {
     await app.close();
   }

@@ -18,9 +18,10 @@
 import { createApp } from 'celeriac';
 import type { Redis } from 'ioredis';
 import { globEscape } from './redis.js';
+import { fillNoops } from './flow.js';
 import { buildWorkers, startNodeWorker } from './proc.js';
 import { commandCalls } from './probe-stats.js';
-import { privateRedis } from './redis.js';
+import { privateRedis, stopPrivateRedis } from './redis.js';
 import { sleep } from './stats.js';
 import { NOOP_TASK, celeriacUrls } from '../peers/celeriac-shared.js';
 
@@ -104,11 +105,9 @@ async function drain(redis: Redis, port: number, module: string | undefined, pla
   const urls = celeriacUrls({ host: '127.0.0.1', port, db: 0, prefix: PREFIX });
   const app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
   const noop = app.task(NOOP_TASK, () => null);
-  const keys: string[] = [];
+  let keys: string[];
   try {
-    for (let left = plan.drainN; left > 0; left -= 1000) {
-      for (const r of await noop.applyAsyncMany(Array.from({ length: Math.min(1000, left) }, () => [] as []))) keys.push(`celery-task-meta-${r.id}`);
-    }
+    keys = (await fillNoops(noop, plan.drainN)).map((id) => `celery-task-meta-${id}`);
   } finally {
     await app.close();
   }
@@ -138,19 +137,16 @@ async function drain(redis: Redis, port: number, module: string | undefined, pla
 /** Every scenario of `plan` for one build, on a redis-server of its own started on `port`. */
 export async function countCommands(port: number, module: string | undefined, plan: CommandCountPlan): Promise<ScenarioCount[]> {
   buildWorkers();
-  const { server, redis } = await privateRedis(port);
+  const started = await privateRedis(port);
+  const { redis } = started;
   const out: ScenarioCount[] = [];
   try {
     if (plan.roundTrips > 0) out.push(await roundTrips(redis, port, module, plan));
     for (const d of plan.drains) out.push(await drain(redis, port, module, plan, d));
   } finally {
     withModule(undefined);
-    redis.disconnect();
     // Gone before the next build's server takes the port.
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-    else exited.then(undefined, () => undefined);
-    if (server.exitCode === null && server.signalCode === null) await exited;
+    await stopPrivateRedis(started);
   }
   return out;
 }

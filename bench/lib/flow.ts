@@ -8,6 +8,13 @@ import { waitUntilDone } from './proc.js';
 import { collectGarbage, mean, nowMs, percentile, withTimeout } from './stats.js';
 import type { BenchContext, DrainResult, EnqueueResult, RoundTripResult, WorkerConfig } from './types.js';
 
+/** Sends `n` calls of a no-argument task in bulk, 1,000 per `applyAsyncMany`; their task ids, in order. */
+export async function fillNoops(task: { applyAsyncMany(argsList: readonly [][]): Promise<readonly { id: string }[]> }, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 1000) for (const r of await task.applyAsyncMany(Array.from({ length: Math.min(1000, n - i) }, () => [] as []))) ids.push(r.id);
+  return ids;
+}
+
 /** Runs one measurement, then clears what it left in Redis, whatever happened. */
 export async function thenCleanUp<T>(measure: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<T> {
   try {

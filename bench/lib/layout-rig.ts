@@ -10,6 +10,7 @@ import { createApp } from 'celeriac';
 import { Redis } from 'ioredis';
 import type { Transitions } from '../../packages/celeriac/dist/brokers/redis/transitions.js';
 import type { BrokerKeys } from '../../packages/celeriac/dist/redis/keys.js';
+import { fillNoops } from './flow.js';
 import { layoutInternals } from './layout-internals.js';
 import { deleteByPrefix, deleteKeys } from './redis.js';
 
@@ -50,8 +51,7 @@ export async function openLayoutRig(o: LayoutRigOptions) {
     },
     /** Sends `n` no-op tasks to the queue `bench`, in bulk; their ids. */
     async fill(n: number): Promise<string[]> {
-      const ids: string[] = [];
-      for (let i = 0; i < n; i += 1000) for (const r of await noop.applyAsyncMany(Array.from({ length: Math.min(1000, n - i) }, () => [] as []))) ids.push(r.id);
+      const ids = await fillNoops(noop, n);
       resultKeys.push(...ids.map((id) => `celery-task-meta-${id}`));
       return ids;
     },
