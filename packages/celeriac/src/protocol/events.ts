@@ -81,11 +81,14 @@ export interface EventEnvelopeOptions {
 
 /**
  * The kombu envelope of one event (a dict) or of a `task.multi` batch (an array), as
- * kombu publishes events: `headers: {hostname}`, `delivery_mode: 1`, base64 JSON body.
+ * kombu publishes events (`headers: {hostname}`, `delivery_mode: 1`), the JSON body verbatim
+ * (`body_encoding: null`, as kombu writes with the transport option `body_encoding=None`;
+ * every kombu reader takes it): base64 made the events of a busy worker a third larger and
+ * cost it a second pass over them.
  */
 export function encodeEventEnvelope(body: EventDict | readonly EventDict[], options: EventEnvelopeOptions): string {
   return pyJsonStringify({
-    body: Buffer.from(pyJsonStringify(body), 'utf8').toString('base64'),
+    body: pyJsonStringify(body),
     'content-encoding': 'utf-8',
     'content-type': 'application/json',
     headers: { hostname: options.hostname },
@@ -93,7 +96,7 @@ export function encodeEventEnvelope(body: EventDict | readonly EventDict[], opti
       delivery_mode: 1,
       delivery_info: { exchange: options.exchange ?? EVENT_EXCHANGE, routing_key: options.routingKey },
       priority: 0,
-      body_encoding: 'base64',
+      body_encoding: null,
       delivery_tag: options.deliveryTag,
     },
   });

@@ -35,7 +35,10 @@ describe('Celery events from a worker', () => {
     const keys: string[] = [];
     const stopKeys = await env.app.broker.subscribeFanout(EVENT_EXCHANGE, 'task.#', (raw, rk) => {
       keys.push(rk);
-      expect(Array.isArray(JSON.parse(Buffer.from(JSON.parse(raw).body, 'base64').toString()))).toBe(true);
+      // The body verbatim (body_encoding null, as kombu's body_encoding=None): a JSON array.
+      const envelope = JSON.parse(raw) as { body: string; properties: { body_encoding: unknown } };
+      expect(envelope.properties.body_encoding).toBeNull();
+      expect(Array.isArray(JSON.parse(envelope.body))).toBe(true);
       decodeEventEnvelope(raw);
     });
     const { events, stop } = await collectEvents(env.app.broker);

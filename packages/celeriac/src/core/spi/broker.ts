@@ -367,10 +367,10 @@ export interface QueueBroker {
 /** The fanout role: pub/sub exchanges for events and remote-control requests. */
 export interface FanoutExchange {
   /**
-   * Publishes an envelope to a fanout/topic exchange (events, pidbox requests). Redis:
-   * PUBLISH on kombu's channel name (docs/protocol.md §2.5). Nobody listening = dropped. `raw`:
-   * JSON text or its UTF-8 bytes (a worker's task events). Resolves with how many subscribers
-   * it reached when the broker can tell (Redis: PUBLISH's reply; memory: its own), else nothing.
+   * Publishes an envelope to a fanout/topic exchange (events, pidbox requests). Redis: PUBLISH
+   * on kombu's channel (docs/protocol.md §2.5). Nobody listening = dropped. `raw`: JSON text or
+   * its UTF-8 bytes (a worker's task events: read only until the promise resolves, then written
+   * again). Resolves with how many subscribers it reached when the broker can tell, else nothing.
    */
   publishFanout(exchange: string, routingKey: string, raw: string | Buffer): Promise<number | void>;
   /**

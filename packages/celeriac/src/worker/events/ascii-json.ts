@@ -7,11 +7,16 @@
  * what a worker's task events are made of, and anything else is written by py-json and copied.
  * A worker with `-E` writes three events per task: as strings, the pieces of each event and
  * the batch they were joined into were most of what those events allocated.
+ *
+ * A writer made `quoted` writes its text as the inside of a JSON string (its `"` and `\`
+ * escaped once more): the verbatim body of a kombu envelope, written in place instead of
+ * encoded again after (event-text.ts). Constant bytes are the caller's to escape ({@link quoteInside}).
  */
 import { isPlainJsonText, pyJsonString, pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
 import type { Json } from '../../protocol/types.js';
 
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 const ZERO = 0x30;
 const NULL = asciiBytes('null');
 const TRUE = asciiBytes('true');
@@ -20,6 +25,11 @@ const FALSE = asciiBytes('false');
 /** The bytes of text known to be ASCII (constants: keys, separators). */
 export function asciiBytes(text: string): Uint8Array {
   return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+}
+
+/** ASCII JSON text as the inside of a JSON string: `"` and `\\` escaped. */
+export function quoteInside(text: string): string {
+  return text.replace(/["\\]/g, '\\$&');
 }
 
 /** Python's repr of a float or int, as py-json writes it, with shortcuts for the usual ranges. */
@@ -46,6 +56,8 @@ const SHORT = 64;
  * few characters do.
  */
 const TINY = 8;
+/** The most buffer a writer keeps between batches (one grown past it by a huge value is let go). */
+export const KEEP_BYTES = 1024 * 1024;
 /** Below this many bytes constant bytes are copied by a loop, above by TypedArray#set. */
 const SHORT_BYTES = 24;
 
@@ -59,9 +71,13 @@ export class AsciiJsonWriter {
   length = 0;
   #lastSeconds = -1;
   #lastSecondsBytes = NULL;
+  /** Whether the text is written as the inside of a JSON string (see the module comment). */
+  readonly quoted: boolean;
 
-  constructor(initialBytes = 16 * 1024) {
-    this.#buf = Buffer.allocUnsafe(initialBytes);
+  constructor(initialBytes = 16 * 1024, options: { quoted?: boolean } = {}) {
+    // Never a slice of Node's shared pool: a buffer handed over by detach is given back whole.
+    this.#buf = Buffer.allocUnsafeSlow(initialBytes);
+    this.quoted = options.quoted === true;
   }
 
   /** The text written so far (a view of the buffer, valid until the next write or reset). */
@@ -75,9 +91,24 @@ export class AsciiJsonWriter {
   }
 
   /** Starts over; a buffer grown past `keepBytes` by a huge value is let go. */
-  reset(keepBytes = 1024 * 1024): void {
+  reset(keepBytes = KEEP_BYTES): void {
     this.length = 0;
-    if (this.#buf.length > keepBytes) this.#buf = Buffer.allocUnsafe(keepBytes);
+    if (this.#buf.length > keepBytes) this.#buf = Buffer.allocUnsafeSlow(keepBytes);
+  }
+
+  /**
+   * Hands over the text written, not copied (a view of the buffer, the caller's from now on:
+   * its `.buffer` is the whole of it, never shared), and starts over in `spare`: a buffer an
+   * earlier {@link detach} handed over and its reader is done with, or else a new one of the same size. Copying a batch out, or allocating for each
+   * one, freed and took back tens of kilobytes of native memory per batch, and the allocator
+   * gave them back to the system and took them again page by page: a third of a busy worker's
+   * cost of events in some runs.
+   */
+  detach(spare?: Buffer): Buffer {
+    const text = this.#buf.subarray(0, this.length);
+    this.#buf = spare ?? Buffer.allocUnsafeSlow(Math.min(this.#buf.length, KEEP_BYTES));
+    this.length = 0;
+    return text;
   }
 
   /** Constant bytes (from {@link asciiBytes}). */
@@ -102,34 +133,44 @@ export class AsciiJsonWriter {
     this.length = at + n;
   }
 
+  /** JSON text from py-json (ASCII), escaped once more when the writer is quoted. */
+  #json(text: string): void {
+    this.ascii(this.quoted ? quoteInside(text) : text);
+  }
+
+  /** A JSON string's quote: `"`, or `\"` inside a quoted writer's string. */
+  #quote(at: number): number {
+    const buf = this.#buf;
+    if (this.quoted) buf[at++] = BACKSLASH;
+    buf[at] = QUOTE;
+    return at + 1;
+  }
+
   /** A JSON string, escaped as Python does (`\uXXXX` for all but printable ASCII). */
   string(value: string): void {
     const n = value.length;
+    // Both quotes, each one byte more when quoted.
+    const quotes = this.quoted ? 4 : 2;
     if (n > TINY) {
       // One native check and one native copy: a charCodeAt loop was the writer's largest
       // cost (bench/results/2026-11-26-vm-session14.md), and a task's events hold its id four times.
-      if (!isPlainJsonText(value)) return this.ascii(pyJsonString(value));
-      this.#reserve(n + 2);
-      const buf = this.#buf;
-      const at = this.length;
-      buf[at] = QUOTE;
-      buf.write(value, at + 1, 'latin1');
-      buf[at + 1 + n] = QUOTE;
-      this.length = at + n + 2;
+      if (!isPlainJsonText(value)) return this.#json(pyJsonString(value));
+      this.#reserve(n + quotes);
+      const at = this.#quote(this.length);
+      this.#buf.write(value, at, 'latin1');
+      this.length = this.#quote(at + n);
       return;
     }
-    this.#reserve(n + 2);
+    this.#reserve(n + quotes);
     const buf = this.#buf;
-    const at = this.length;
-    buf[at] = QUOTE;
+    const at = this.#quote(this.length);
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
       // Control characters, `"`, `\`, DEL and beyond: py-json's escapes.
-      if (c < 0x20 || c > 0x7e || c === QUOTE || c === 0x5c) return this.ascii(pyJsonString(value));
-      buf[at + 1 + i] = c;
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return this.#json(pyJsonString(value));
+      buf[at + i] = c;
     }
-    buf[at + 1 + n] = QUOTE;
-    this.length = at + n + 2;
+    this.length = this.#quote(at + n);
   }
 
   /**
@@ -143,7 +184,8 @@ export class AsciiJsonWriter {
         this.ascii('-');
         this.#digits(-value);
       } else this.#digits(value);
-    } else this.ascii(Number.isFinite(value) ? numberText(value) : pyJsonStringify(value));
+    } else if (Number.isFinite(value)) this.ascii(numberText(value));
+    else this.#json(pyJsonStringify(value));
   }
 
   /**
@@ -192,7 +234,7 @@ export class AsciiJsonWriter {
         return this.raw(value ? TRUE : FALSE);
       default:
         if (value === null) this.raw(NULL);
-        else this.ascii(pyJsonStringify(value));
+        else this.#json(pyJsonStringify(value));
     }
   }
 
@@ -216,7 +258,7 @@ export class AsciiJsonWriter {
 
   #reserve(n: number): void {
     if (this.length + n <= this.#buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.length + n));
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.length + n));
     this.#buf.copy(grown, 0, 0, this.length);
     this.#buf = grown;
   }

@@ -65,6 +65,30 @@ describe('EventDispatcher', () => {
     expect(decodeEventEnvelope(raw.toString('utf8')).map((e) => [e.type, e['name']])).toEqual([['task-received', 'tâche']]);
   });
 
+  it('writes a later batch in the bytes of one whose publish was answered, never in those of one that failed', async () => {
+    const { broker, dispatcher } = await setup(true);
+    const published: { raw: Buffer; text: string }[] = [];
+    let refuse = true;
+    broker.publishFanout = (_exchange, _routingKey, raw) => {
+      published.push({ raw: raw as Buffer, text: raw.toString('latin1') });
+      return refuse ? Promise.reject(new Error('broker down')) : Promise.resolve(1);
+    };
+    for (const uuid of ['a', 'b', 'c', 'd']) {
+      dispatcher.sendTask('task-started', { uuid });
+      dispatcher.flush();
+      await flush();
+      refuse = false;
+    }
+    await dispatcher.close();
+    const [failed, ...sent] = published;
+    // The refused batch's bytes are left alone (a broker may still hold them); answered ones are written again.
+    expect(failed!.raw.toString('latin1')).toBe(failed!.text);
+    expect(sent.map((p) => p.raw.buffer)).not.toContain(failed!.raw.buffer);
+    // Each batch's buffer is taken when the one before is sent: the first answered one comes back for the third.
+    expect(sent[2]!.raw.buffer).toBe(sent[0]!.raw.buffer);
+    expect(decodeEventEnvelope(sent[2]!.raw.toString('latin1')).map((e) => e['uuid'])).toEqual(['d']);
+  });
+
   it('also ends a batch once its JSON reaches TASK_BATCH_MAX_CHARS: huge tracebacks make many messages, not one of megabytes', async () => {
     const { messages, dispatcher } = await setup(true);
     const traceback = 'x'.repeat(100 * 1024);
@@ -204,8 +228,10 @@ describe('task events written from the worker event', () => {
       const { broker, dispatcher } = await setup(true);
       const published: string[] = [];
       broker.publishFanout = (_exchange, _routingKey, raw) => {
-        const envelope = JSON.parse(raw.toString()) as { body: string };
-        published.push(Buffer.from(envelope.body, 'base64').toString('latin1'));
+        const envelope = JSON.parse(raw.toString()) as { body: string; properties: { body_encoding?: unknown } };
+        // The body verbatim, as kombu's body_encoding=None writes it: no base64.
+        expect(envelope.properties.body_encoding).toBeNull();
+        published.push(envelope.body);
         return Promise.resolve(1);
       };
       for (const event of everyTaskEvent()) {

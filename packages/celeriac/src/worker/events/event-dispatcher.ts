@@ -200,7 +200,11 @@ export class EventDispatcher {
     // One promise per publish, not three (then, catch, finally): a worker at c=1 publishes per task.
     const p: Promise<void> = this.host.broker.publishFanout(EVENT_EXCHANGE, routingKey, raw).then(
       (reached) => {
-        if (taskEvents && reached === 0) this.#quietUntil = this.#now() + QUIET_EVENTS_MS;
+        if (taskEvents) {
+          if (reached === 0) this.#quietUntil = this.#now() + QUIET_EVENTS_MS;
+          // Sent and answered: the broker is done with the bytes (a failed publish's are left alone).
+          this.#batch.recycle(raw as Buffer);
+        }
         this.#failures = 0;
         this.#pending.delete(p);
       },

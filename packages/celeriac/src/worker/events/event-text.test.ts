@@ -5,7 +5,7 @@ import { buildEvent, decodeEventEnvelope, encodeEventEnvelope, type EventDict } 
 import { pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
 import { safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
-import { AsciiJsonWriter, numberText } from './ascii-json.js';
+import { AsciiJsonWriter, numberText, quoteInside } from './ascii-json.js';
 import { eventKey, resultRepr, TaskEventBatch } from './event-text.js';
 
 interface Sent {
@@ -92,6 +92,36 @@ describe('event text', () => {
     expect(viaText(events.slice(0, 2), common, 't', batch)).toBe(viaDicts(events.slice(0, 2), common, 't'));
   });
 
+  it('hands out envelopes no later batch writes over, and writes later batches in the buffers given back', () => {
+    const common = { hostname: 'w@h', utcoffset: 0, pid: 1 };
+    const batch = new TaskEventBatch();
+    const events = (n: number): Sent[] => [{ type: 'task-started', clock: n, fields: { uuid: `id-${n}` }, nowMs: 1_795_269_934_000 + n }];
+    const write = (n: number): Buffer => {
+      batch.begin(common.hostname, common.utcoffset, common.pid);
+      for (const e of events(n)) {
+        batch.open(e.clock);
+        batch.fields(e.fields);
+        batch.close(e.type, e.nowMs);
+      }
+      return batch.envelope(common.hostname, 'task.multi', `tag-${n}`);
+    };
+    const expected = (n: number): string => viaDicts(events(n), common, `tag-${n}`);
+    const a = write(1);
+    const b = write(2);
+    expect(a.buffer).not.toBe(b.buffer);
+    batch.recycle(a);
+    // Given back twice, or something never handed out: ignored, else two batches would share a buffer.
+    batch.recycle(a);
+    batch.recycle(Buffer.from('not an envelope'));
+    // The batch after the one being written when it came back.
+    const c = write(3);
+    const d = write(4);
+    expect(d.buffer).toBe(a.buffer);
+    const e = write(5);
+    expect([b.buffer, c.buffer, e.buffer]).not.toContain(a.buffer);
+    expect([b, c, d, e].map((x) => x.toString('latin1'))).toEqual([expected(2), expected(3), expected(4), expected(5)]);
+  });
+
   it('writes strings as py-json does on both sides of the loop-or-native length, escapes at every place', () => {
     const w = new AsciiJsonWriter(16);
     for (const length of [0, 1, 7, 8, 9, 36, 63, 64, 65, 300]) {
@@ -105,6 +135,30 @@ describe('event text', () => {
         }
       }
     }
+  });
+
+  it('writes, quoted, the inside of a JSON string that holds what the plain writer writes', () => {
+    const plain = new AsciiJsonWriter(16);
+    const quoted = new AsciiJsonWriter(16, { quoted: true });
+    const values: Json[] = [null, true, 12, -3, 0.5, 'a', 'id-with-no-escapes-longer-than-tiny', 'q"uote', 'back\\slash\n', 'é☃', { a: ['"', '\\'] }, ['x"y', 1]];
+    for (const value of values) {
+      plain.reset();
+      quoted.reset();
+      plain.value(value);
+      quoted.value(value);
+      const inside = quoted.bytes.toString('latin1');
+      expect(inside).toBe(quoteInside(plain.bytes.toString('latin1')));
+      // As a kombu reader sees it: the envelope's string, then the JSON it holds.
+      expect(JSON.parse(JSON.parse(`"${inside}"`) as string)).toEqual(JSON.parse(pyJsonStringify(value)));
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 80 }), (text) => {
+        quoted.reset();
+        quoted.string(text);
+        return JSON.parse(`"${quoted.bytes.toString('latin1')}"`) === pyJsonStringify(text);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('writes numbers as py-json does, the shortcut range and its edges included', () => {

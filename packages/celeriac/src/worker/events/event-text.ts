@@ -7,13 +7,19 @@
  * generic writer, then joining strings and encoding them again, cost as much as running the
  * tasks. Here each event is written into one reused buffer as it happens (ascii-json.ts): the
  * members every event of a batch shares (hostname, utcoffset, pid) and every key are constant
- * bytes, the values are copied, and the batch's JSON is base64-encoded once into its envelope.
+ * bytes, and the values are copied. The buffer holds the whole envelope, its body the batch's
+ * JSON as a string written in place (a verbatim body, as kombu sends with
+ * `body_encoding: None`): no second pass encodes the batch in base64, and the message is a
+ * sixth smaller than with it.
  */
 import { EVENT_EXCHANGE } from '../../protocol/events.js';
 import { pyJsonString } from '../../protocol/py-json.js';
 import { REPR_MAXLEN, safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
-import { AsciiJsonWriter, asciiBytes, numberText } from './ascii-json.js';
+import { AsciiJsonWriter, asciiBytes, KEEP_BYTES, numberText, quoteInside } from './ascii-json.js';
+
+/** Buffers of sent envelopes kept for the next batches: as many as are usually in flight at once. */
+const SPARES = 2;
 
 /** A member's key, with the bytes written before its value (`, "uuid": `). */
 export interface EventKey {
@@ -41,35 +47,42 @@ function memo<T>(make: (text: string) => T): (text: string) => T {
   };
 }
 
-/** The {@link EventKey} of a member name. */
+/** Text inside the envelope's body string: its quotes and backslashes escaped. */
+const inBody = (text: string): Uint8Array => asciiBytes(quoteInside(text));
+
+/** The {@link EventKey} of a member name, as written inside the body (`, \"uuid\": `). */
 export const eventKey = memo((name: string): EventKey => ({
   name,
-  bytes: asciiBytes(`, ${pyJsonString(name)}: `),
-  nullMember: asciiBytes(`, ${pyJsonString(name)}: null`),
+  bytes: inBody(`, ${pyJsonString(name)}: `),
+  nullMember: inBody(`, ${pyJsonString(name)}: null`),
 }));
 
 /** `, "timestamp": ` */
-const TIMESTAMP = asciiBytes(', "timestamp": ');
+const TIMESTAMP = inBody(', "timestamp": ');
 /** What ends an event of a type: `, "type": "task-started"}`. */
-const typeTail = memo((type: string) => asciiBytes(`, "type": ${pyJsonString(type)}}`));
-const OPEN = asciiBytes('[');
-const NEXT = asciiBytes(', ');
-const CLOSE = asciiBytes(']');
+const typeTail = memo((type: string) => inBody(`, "type": ${pyJsonString(type)}}`));
+const NEXT = inBody(', ');
+/** What ends the body: its array, then the string. */
+const CLOSE = asciiBytes(']"');
 
-/** `{"body": "` : the envelope's first member, its base64 body next. */
-const ENVELOPE_HEAD = asciiBytes('{"body": "');
+/** `{"body": "[` : the envelope's first member, its body's array opening. */
+const ENVELOPE_HEAD = '{"body": "[';
 
 /** The task events of one `task.multi` message, written as they come. */
 export class TaskEventBatch implements EventFieldSink {
-  readonly #out = new AsciiJsonWriter();
+  readonly #out = new AsciiJsonWriter(16 * 1024, { quoted: true });
+  /** Buffers of sent envelopes, for the next batches (see {@link recycle}). */
+  readonly #spares: Buffer[] = [];
+  /** The memory of envelopes handed out and not given back: only those are taken back. */
+  readonly #lent = new WeakSet<ArrayBufferLike>();
   #count = 0;
   /** Where the event being written began, to take it back. */
   #mark = 0;
   /**
-   * What opens the batch's first event (`[{"hostname": ..., "utcoffset": ..., "pid": ..., "clock": `)
+   * What opens the batch's first event (the envelope's head, then `[{"hostname": ..., "utcoffset": ..., "pid": ..., "clock": `)
    * and each next one (`, {"hostname": ...`), and what they were made of.
    */
-  #firstHead = OPEN;
+  #firstHead = asciiBytes(ENVELOPE_HEAD);
   #nextHead = NEXT;
   #headOf = '';
   #tail = '';
@@ -80,7 +93,7 @@ export class TaskEventBatch implements EventFieldSink {
     return this.#count;
   }
 
-  /** Bytes (= characters: the text is ASCII) of JSON in the batch. */
+  /** Bytes (= characters: the text is ASCII) of the envelope written so far. */
   get length(): number {
     return this.#out.length;
   }
@@ -91,8 +104,8 @@ export class TaskEventBatch implements EventFieldSink {
     if (of === this.#headOf) return;
     this.#headOf = of;
     const head = `{"hostname": ${pyJsonString(hostname)}, "utcoffset": ${numberText(utcoffset)}, "pid": ${numberText(pid)}, "clock": `;
-    this.#firstHead = asciiBytes(`[${head}`);
-    this.#nextHead = asciiBytes(`, ${head}`);
+    this.#firstHead = asciiBytes(`${ENVELOPE_HEAD}${quoteInside(head)}`);
+    this.#nextHead = inBody(`, ${head}`);
   }
 
   /** Starts an event with its clock value; its fields next, then {@link close} (or {@link abandon}). */
@@ -135,10 +148,10 @@ export class TaskEventBatch implements EventFieldSink {
     if (hostname !== this.#tailOf[0] || routingKey !== this.#tailOf[1]) {
       this.#tailOf = [hostname, routingKey];
       this.#tail =
-        `", "content-encoding": "utf-8", "content-type": "application/json", ` +
+        `, "content-encoding": "utf-8", "content-type": "application/json", ` +
         `"headers": {"hostname": ${pyJsonString(hostname)}}, "properties": {"delivery_mode": 1, ` +
         `"delivery_info": {"exchange": ${pyJsonString(EVENT_EXCHANGE)}, "routing_key": ${pyJsonString(routingKey)}}, ` +
-        `"priority": 0, "body_encoding": "base64", "delivery_tag": `;
+        `"priority": 0, "body_encoding": null, "delivery_tag": `;
     }
     return this.#tail;
   }
@@ -150,20 +163,28 @@ export class TaskEventBatch implements EventFieldSink {
 
   /**
    * Ends the batch: the kombu envelope of its events as encodeEventEnvelope writes it (headers
-   * `{hostname}`, `delivery_mode: 1`, base64 body), as bytes the socket writes as they are.
+   * `{hostname}`, `delivery_mode: 1`, the body verbatim), as bytes the socket writes as they are.
+   * They are the caller's: nothing writes them again unless given back by {@link recycle}.
    */
   envelope(hostname: string, routingKey: string, deliveryTag: string): Buffer {
-    this.#out.raw(CLOSE);
-    const body = this.#out.base64();
-    this.#out.reset();
+    const out = this.#out;
+    out.raw(CLOSE);
+    out.ascii(`${this.#tailFor(hostname, routingKey)}${pyJsonString(deliveryTag)}}}`);
     this.#count = 0;
-    const tail = `${this.#tailFor(hostname, routingKey)}${pyJsonString(deliveryTag)}}}`;
-    // Every part is ASCII (pyJsonString escapes the rest): one byte per character.
-    const out = Buffer.allocUnsafe(ENVELOPE_HEAD.length + body.length + tail.length);
-    out.set(ENVELOPE_HEAD, 0);
-    const at = out.write(body, ENVELOPE_HEAD.length, 'latin1') + ENVELOPE_HEAD.length;
-    out.write(tail, at, 'latin1');
-    return out;
+    const envelope = out.detach(this.#spares.pop());
+    this.#lent.add(envelope.buffer);
+    return envelope;
+  }
+
+  /**
+   * Takes back the buffer of an envelope {@link envelope} handed out, once nothing reads it
+   * any more (its publish was answered), for a later batch to be written in. Anything else is
+   * ignored.
+   */
+  recycle(envelope: Buffer): void {
+    const memory = envelope.buffer;
+    if (!this.#lent.delete(memory) || this.#spares.length >= SPARES || memory.byteLength > KEEP_BYTES) return;
+    this.#spares.push(Buffer.from(memory));
   }
 }
 
