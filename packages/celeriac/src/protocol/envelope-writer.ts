@@ -129,14 +129,14 @@ function snapshot<T extends Record<string, Json | undefined>>(record: T): T {
 
 /**
  * Whether `record` has the reference's own keys in the same order, strings under the slot
- * keys, and the reference's values under every other key.
+ * keys (`isSlot[i]`: the reference's i-th key is one), and the reference's values under every other key.
  */
-function sameFixedMembers(record: Record<string, Json | undefined>, ref: Record<string, Json | undefined>, refKeys: readonly string[], slots: readonly string[]): boolean {
+function sameFixedMembers(record: Record<string, Json | undefined>, ref: Record<string, Json | undefined>, refKeys: readonly string[], isSlot: readonly boolean[]): boolean {
   let i = 0;
   for (const key in record) {
     if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
-    if (key !== refKeys[i++]) return false;
-    if (slots.includes(key)) {
+    if (key !== refKeys[i]) return false;
+    if (isSlot[i++] === true) {
       // The reference's own slot values are checked when its layout is verified.
       if (typeof record[key] !== 'string') return false;
     } else if (!sameValue(record[key], ref[key])) {
@@ -152,6 +152,9 @@ interface Reference {
   readonly text: string;
   readonly headerKeys: readonly string[];
   readonly propertyKeys: readonly string[];
+  /** Whether each of those keys is a slot's (in their order). */
+  readonly headerSlots: readonly boolean[];
+  readonly propertySlots: readonly boolean[];
   /** Built when a second message matches; null when the text could not be taken apart. */
   layout: Layout | null | undefined;
 }
@@ -181,7 +184,18 @@ export class EnvelopeWriter {
     }
     const text = encodeEnvelope(message, opts);
     const copy: Message = { ...message, headers: snapshot(message.headers), properties: snapshot(message.properties) };
-    this.#ref = { message: copy, opts: { ...opts }, text, headerKeys: ownKeys(copy.headers), propertyKeys: ownKeys(copy.properties), layout: undefined };
+    const headerKeys = ownKeys(copy.headers);
+    const propertyKeys = ownKeys(copy.properties);
+    this.#ref = {
+      message: copy,
+      opts: { ...opts },
+      text,
+      headerKeys,
+      propertyKeys,
+      headerSlots: headerKeys.map((k) => (HEADER_SLOTS as readonly string[]).includes(k)),
+      propertySlots: propertyKeys.map((k) => (PROPERTY_SLOTS as readonly string[]).includes(k)),
+      layout: undefined,
+    };
     return text;
   }
 
@@ -191,8 +205,8 @@ export class EnvelopeWriter {
       message.contentEncoding === ref.message.contentEncoding &&
       opts.exchange === ref.opts.exchange &&
       opts.routingKey === ref.opts.routingKey &&
-      sameFixedMembers(message.headers, ref.message.headers, ref.headerKeys, HEADER_SLOTS) &&
-      sameFixedMembers(message.properties, ref.message.properties, ref.propertyKeys, PROPERTY_SLOTS)
+      sameFixedMembers(message.headers, ref.message.headers, ref.headerKeys, ref.headerSlots) &&
+      sameFixedMembers(message.properties, ref.message.properties, ref.propertyKeys, ref.propertySlots)
     );
   }
 }
