@@ -85,15 +85,9 @@ export class AsciiJsonWriter {
     return this.#buf.subarray(0, this.length);
   }
 
-  /** The text written so far in base64 (a kombu envelope's body). */
-  base64(): string {
-    return this.#buf.toString('base64', 0, this.length);
-  }
-
-  /** Starts over; a buffer grown past `keepBytes` by a huge value is let go. */
-  reset(keepBytes = KEEP_BYTES): void {
+  /** Starts over in the same buffer. */
+  reset(): void {
     this.length = 0;
-    if (this.#buf.length > keepBytes) this.#buf = Buffer.allocUnsafeSlow(keepBytes);
   }
 
   /**

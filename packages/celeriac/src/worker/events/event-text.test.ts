@@ -5,7 +5,7 @@ import { buildEvent, decodeEventEnvelope, encodeEventEnvelope, type EventDict } 
 import { pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
 import { safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
-import { AsciiJsonWriter, numberText, quoteInside } from './ascii-json.js';
+import { AsciiJsonWriter, KEEP_BYTES, numberText, quoteInside } from './ascii-json.js';
 import { eventKey, resultRepr, TaskEventBatch } from './event-text.js';
 
 interface Sent {
@@ -120,6 +120,15 @@ describe('event text', () => {
     const e = write(5);
     expect([b.buffer, c.buffer, e.buffer]).not.toContain(a.buffer);
     expect([b, c, d, e].map((x) => x.toString('latin1'))).toEqual([expected(2), expected(3), expected(4), expected(5)]);
+    // A buffer a huge event grew past KEEP_BYTES is let go, not kept for every batch after.
+    batch.begin(common.hostname, common.utcoffset, common.pid);
+    batch.open(9);
+    batch.fields({ uuid: 'big', traceback: 'x'.repeat(KEEP_BYTES) });
+    batch.close('task-failed', 1_795_269_934_000);
+    const big = batch.envelope(common.hostname, 'task.multi', 'tag-big');
+    expect(big.buffer.byteLength).toBeGreaterThan(KEEP_BYTES);
+    batch.recycle(big);
+    expect([write(10), write(11), write(12)].map((x) => x.buffer.byteLength)).toEqual(expect.not.arrayContaining([big.buffer.byteLength]));
   });
 
   it('writes strings as py-json does on both sides of the loop-or-native length, escapes at every place', () => {
