@@ -27,9 +27,13 @@ export function asciiBytes(text: string): Uint8Array {
   return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
 }
 
-/** ASCII JSON text as the inside of a JSON string: `"` and `\\` escaped. */
+/**
+ * py-json text as the inside of a JSON string (its `"` and `\\` escaped once more): the JSON
+ * string of the text without its quotes (the text is ASCII without control characters or DEL,
+ * so nothing else is escaped).
+ */
 export function quoteInside(text: string): string {
-  return text.replace(/["\\]/g, '\\$&');
+  return pyJsonString(text).slice(1, -1);
 }
 
 /** Python's repr of a float or int, as py-json writes it, with shortcuts for the usual ranges. */
