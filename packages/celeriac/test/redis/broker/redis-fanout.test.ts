@@ -1,6 +1,10 @@
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { LamportClock } from '../../../src/protocol/lamport-clock.js';
+import { EventDispatcher, TASK_BATCH_MAX } from '../../../src/worker/events/event-dispatcher.js';
 import { BrokerKeys } from '../../../src/redis/keys.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable, TEST_REDIS_URL } from './redis-test-env.js';
@@ -48,6 +52,29 @@ describe.skipIf(!available)('RedisBroker fanout on the wire', () => {
     await waitFor(() => seen.length === 1, 'the raw subscriber');
     await sub.pUnsubscribe();
     expect(seen).toEqual([`${prefix}/${db}.celeryev/worker.heartbeat {"x": 1}`]);
+  });
+
+  it("a worker's task-event batches arrive whole while their buffers are written again for later batches", async () => {
+    const got: string[] = [];
+    await sub.pSubscribe(`${prefix}/${db}.celeryev/*`, (message) => {
+      const envelope = JSON.parse(message) as { body: string; properties: { body_encoding: unknown } };
+      expect(envelope.properties.body_encoding).toBeNull();
+      for (const event of JSON.parse(envelope.body) as { uuid: string }[]) got.push(event.uuid);
+    });
+    const dispatcher = new EventDispatcher({ broker, hostname: 'w@h', clock: systemClock, lamport: new LamportClock(), log: pino({ level: 'silent' }) }, { taskEvents: true });
+    const sent: string[] = [];
+    // Batches of TASK_BATCH_MAX go at once, several in flight; a yield now and then lets
+    // answers come back, so later batches are written in the buffers of answered ones.
+    for (let i = 0; i < 30 * TASK_BATCH_MAX; i++) {
+      const uuid = `t-${i}-${'x'.repeat(i % 50)}`;
+      sent.push(uuid);
+      dispatcher.sendTask('task-started', { uuid });
+      if (i % 700 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await dispatcher.close();
+    await waitFor(() => got.length >= sent.length, 'every task event', 10_000);
+    await sub.pUnsubscribe();
+    expect(got).toEqual(sent);
   });
 
   it('subscribeFanout receives what a kombu client PUBLISHes on the pidbox channel', async () => {
