@@ -173,18 +173,23 @@ export class BellLine {
    * failed a fetch that had taken its messages, and, the message being the same when its lease
    * ran out, every later fetch of it, for good. A connection that dies under such a reply is
    * found by its idle timeout (no byte for three PING intervals), as any other is.
+   * Nor an event loop that a task held past that time: timers run before a stalled loop reads
+   * its sockets, so the verdict waits for the reads that were due (setImmediate runs after them).
    */
   unblock(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
+    const stuck = () => this.#pending === pending && !pending.ended;
     // A failed push (command connection down) leaves the block to its own timeout.
     this.ring(this.own).then(() => {
-      if (this.#pending !== pending || pending.ended) return;
-      const stuck = setTimeout(() => {
-        if (this.#pending === pending && !pending.ended) this.#drop();
+      if (!stuck()) return;
+      const timer = setTimeout(() => {
+        setImmediate(() => {
+          if (stuck()) this.#drop();
+        });
       }, pending.timeoutMs + 2 * BELL_SLACK_MS);
-      stuck.unref();
-      void pending.settled.then(() => clearTimeout(stuck));
+      timer.unref();
+      void pending.settled.then(() => clearTimeout(timer));
     }, noop);
   }
 

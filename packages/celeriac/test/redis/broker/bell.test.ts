@@ -7,12 +7,13 @@
  * consumer killed with SIGKILL while blocked, a server that refuses BRPOP, a server busy with a
  * long script, and a big message whose fetch reply takes longer to arrive than a block lasts.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer, Delivery } from '../../../src/core/spi/broker.js';
-import { BELL_MAX_TOKENS } from '../../../src/brokers/redis/bell.js';
+import { BELL_MAX_TOKENS, BELL_SLACK_MS, BellLine } from '../../../src/brokers/redis/bell.js';
+import { parseRedisUrl } from '../../../src/redis/url.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
 import { BrokerKeys } from '../../../src/redis/keys.js';
@@ -169,6 +170,44 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
     }
   });
 
+  it('an event loop held past the stuck verdict right after an early end keeps the connection and its fetch', async () => {
+    // A task holds the loop (synchronous work) as the push that ends the block is answered:
+    // the block's reply reaches the socket meanwhile, but when the loop comes back the verdict's
+    // timer is due before the socket is read. Dropping the connection then failed a fetch that
+    // had taken its messages, which waited out their lease (a minute by default).
+    const key = `${prefix}stalled-${randomUUID()}`;
+    const own = `${prefix}own-${randomUUID()}`;
+    const holdMs = 50 + 4 * BELL_SLACK_MS + 200;
+    let held = 0;
+    const ring = () => {
+      // Answered at once; the push itself goes out from another process while the loop is held.
+      const answered = Promise.resolve(1);
+      void answered.then(() =>
+        queueMicrotask(() => {
+          // Runs after the line armed its verdict on this answer.
+          const until = Date.now() + holdMs;
+          pushFromOutside(own);
+          while (Date.now() < until) held += 1;
+        }),
+      );
+      return answered;
+    };
+    const line = new BellLine(parseRedisUrl(url), { offlineQueueTimeoutMs: null }, own, ring);
+    try {
+      await new Promise<void>((resolve) => line.connect(resolve));
+      await raw().set(key, 'fetched');
+      const block = line.block([`${prefix}bell-${randomUUID()}`], 50, (send) => send((c) => c.get(key)));
+      if (block === undefined) throw new Error('the line was ready, yet no block went out');
+      await waitFor(async () => (await raw().sendCommand(['CLIENT', 'LIST'])).toString().includes('cmd=brpop'), 'the BRPOP to block');
+      line.unblock();
+      expect(await block.rang, 'ended by its own token').toBe(false);
+      expect(held).toBeGreaterThan(0);
+      expect(await block.reply).toBe('fetched');
+    } finally {
+      await line.close();
+    }
+  });
+
   it('a doorbell nobody takes stays short', async () => {
     const queue = `unheard-${randomUUID()}`;
     for (let i = 0; i < 100; i++) {
@@ -180,6 +219,17 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
     expect(await raw().lLen(`${prefix}${queue}`)).toBe(500);
   });
 });
+
+/** LPUSHes an empty token to `key` from another process, synchronously: this process reads no socket meanwhile. */
+function pushFromOutside(key: string): void {
+  const url = new URL(TEST_REDIS_URL);
+  const command = (...args: string[]) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  const auth = url.password === '' ? [] : [command('AUTH', ...(url.username === '' ? [] : [decodeURIComponent(url.username)]), decodeURIComponent(url.password))];
+  const commands = [...auth, command('SELECT', url.pathname.slice(1) || '0'), command('LPUSH', key, '')];
+  const script = `const s = require('node:net').connect(${Number(url.port || 6379)}, ${JSON.stringify(url.hostname)}); let got = '';
+    s.on('data', (d) => { got += d; if (got.split('\\r\\n').length > ${commands.length}) s.end(); }); s.write(${JSON.stringify(commands.join(''))});`;
+  execFileSync(process.execPath, ['-e', script], { timeout: 10_000 });
+}
 
 /**
  * A consumer of `queue` on `broker` (prefetch 1, the default poll), blocked on its doorbell,
