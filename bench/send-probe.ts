@@ -53,7 +53,8 @@ async function sampleMessage(host: string, port: number, prefix: string): Promis
   const admin = new Redis({ host, port });
   const key = `${prefix}sample:${QUEUE}`;
   const [body] = await admin.lrange(key, 0, 0);
-  await admin.del(key);
+  // The queue and the doorbell its send rang (keys.ts).
+  await admin.del(key, `${prefix}sample:celeriac.bell.${QUEUE}`);
   admin.disconnect();
   if (body === undefined) throw new Error('send-probe: the sample message was not found');
   return body;
@@ -92,7 +93,7 @@ async function child(module: string, host: string, port: number, n: number): Pro
     await app.broker.connect();
     send = () => noop.delay();
     close = () => app.close();
-    keys = [`${prefix}:${QUEUE}`];
+    keys = [`${prefix}:${QUEUE}`, `${prefix}:celeriac.bell.${QUEUE}`];
   }
   const t0 = nowMs();
   const c0 = cpuNow();
