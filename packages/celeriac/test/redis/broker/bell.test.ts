@@ -177,7 +177,11 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
     // had taken its messages, which waited out their lease (a minute by default).
     const key = `${prefix}stalled-${randomUUID()}`;
     const own = `${prefix}own-${randomUUID()}`;
-    const holdMs = 50 + 4 * BELL_SLACK_MS + 200;
+    // The block's poll is long enough that a test process starved by a loaded host still
+    // finds the block pending when it unblocks it (a 50 ms poll timed out first once); the
+    // hold outlasts the verdict's timer (the poll and three slacks) by a margin.
+    const pollMs = 1000;
+    const holdMs = pollMs + 4 * BELL_SLACK_MS + 200;
     let held = 0;
     const ring = () => {
       // Answered at once; the push itself goes out from another process while the loop is held.
@@ -196,7 +200,7 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
     try {
       await new Promise<void>((resolve) => line.connect(resolve));
       await raw().set(key, 'fetched');
-      const block = line.block([`${prefix}bell-${randomUUID()}`], 50, (send) => send((c) => c.get(key)));
+      const block = line.block([`${prefix}bell-${randomUUID()}`], pollMs, (send) => send((c) => c.get(key)));
       if (block === undefined) throw new Error('the line was ready, yet no block went out');
       await waitFor(async () => (await raw().sendCommand(['CLIENT', 'LIST'])).toString().includes('cmd=brpop'), 'the BRPOP to block');
       line.unblock();
