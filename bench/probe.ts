@@ -27,13 +27,17 @@ const QUEUE = 'bench';
 /** USER_HZ: the unit of /proc stat times. */
 const TICK_MS = 10;
 
-/** CPU ticks per thread name of `pid` (V8's helper threads share one name, summed). */
-function threads(pid: number): Map<string, number> {
+/**
+ * CPU ticks per thread name of `pid` (V8's helper threads share one name, summed). A thread not
+ * in `before` (the tids of an earlier look) is named as started in the drain: the lease keeper
+ * thread (brokers/redis/lease-keeper.ts) boots in start(), and is told apart from V8's that way.
+ */
+function threads(pid: number, before?: ReadonlySet<string>): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const { name, ticks } = threadStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-      const key = tid === String(pid) ? `${name} (main)` : name;
+      const key = tid === String(pid) ? `${name} (main)` : before !== undefined && !before.has(tid) ? `${name} (started in the drain)` : name;
       out.set(key, (out.get(key) ?? 0) + ticks);
     } catch {
       // The thread ended while we looked.
@@ -79,6 +83,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   });
   try {
     await redis.config('RESETSTAT');
+    const tids0 = new Set(readdirSync(`/proc/${worker.pid}/task`));
     const cpu0 = threads(worker.pid);
     const io0 = processIo(worker.pid);
     const redis0 = await redisCpuSeconds(redis);
@@ -90,7 +95,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
     const end = nowMs();
     recording = false;
     const io = processIo(worker.pid);
-    const cpu = threadCpuDelta(cpu0, threads(worker.pid));
+    const cpu = threadCpuDelta(cpu0, threads(worker.pid, tids0));
     const redisUs = ((await redisCpuSeconds(redis)) - redis0) * 1e6;
     const calls = commandCalls(await redis.info('commandstats'));
     const gc = gcTotals(gcText);
