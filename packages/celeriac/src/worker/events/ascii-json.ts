@@ -84,14 +84,9 @@ export class AsciiJsonWriter {
     this.quoted = options.quoted === true;
   }
 
-  /** The text written so far (a view of the buffer, valid until the next write or reset). */
+  /** The text written so far (a view of the buffer, valid until the next write). */
   get bytes(): Buffer {
     return this.#buf.subarray(0, this.length);
-  }
-
-  /** Starts over in the same buffer. */
-  reset(): void {
-    this.length = 0;
   }
 
   /**

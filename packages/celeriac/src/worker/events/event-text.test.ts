@@ -138,7 +138,7 @@ describe('event text', () => {
         for (const at of ['start', 'end']) {
           const plain = 'a'.repeat(Math.max(0, length - odd.length));
           const text = at === 'start' ? odd + plain : plain + odd;
-          w.reset();
+          w.length = 0;
           w.string(text);
           expect(w.bytes.toString('latin1')).toBe(pyJsonStringify(text));
         }
@@ -151,8 +151,8 @@ describe('event text', () => {
     const quoted = new AsciiJsonWriter(16, { quoted: true });
     const values: Json[] = [null, true, 12, -3, 0.5, 'a', 'id-with-no-escapes-longer-than-tiny', 'q"uote', 'back\\slash\n', 'é☃', { a: ['"', '\\'] }, ['x"y', 1]];
     for (const value of values) {
-      plain.reset();
-      quoted.reset();
+      plain.length = 0;
+      quoted.length = 0;
       plain.value(value);
       quoted.value(value);
       const inside = quoted.bytes.toString('latin1');
@@ -162,7 +162,7 @@ describe('event text', () => {
     }
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 80 }), (text) => {
-        quoted.reset();
+        quoted.length = 0;
         quoted.string(text);
         return JSON.parse(`"${quoted.bytes.toString('latin1')}"`) === pyJsonStringify(text);
       }),
