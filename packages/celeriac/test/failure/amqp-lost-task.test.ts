@@ -48,6 +48,15 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed, on R
     };
   }
 
+  /** The running records' holders, and every holder's presence (ms behind the server's clock). */
+  async function runningState(): Promise<string> {
+    const [seconds, micros] = (await raw.sendCommand(['TIME'])) as [string, string];
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const records = Object.keys(await raw.hGetAll(running)).map((field) => field.slice(0, field.lastIndexOf(' ')));
+    const presence = (await raw.zRangeWithScores(`${running}.holders`, 0, -1)).map((p) => `${p.value} ${now - p.score} ms ago`);
+    return `records held by: [${records.join(', ')}]; presence: [${presence.join(', ')}]`;
+  }
+
   async function listen(local: LocalWorker): Promise<TaskEvent[]> {
     const events: TaskEvent[] = [];
     local.worker.onTaskEvent((e) => events.push(e));
@@ -88,7 +97,11 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed, on R
     const finder = await startLocalWorker(config(queue, `lost-finder-${process.pid}@amqp`), raw);
     locals.push(finder);
     const events = await listen(finder);
-    await waitFor(async () => (await metas(raw, [lost], prefix))[0]?.status === 'FAILURE', 'FAILURE stored for the lost task', 30_000);
+    // Failed once in a loaded CI run (never alone nor beside busy loops): a timeout says where
+    // the record and its holder's presence were, by the server's clock.
+    await waitFor(async () => (await metas(raw, [lost], prefix))[0]?.status === 'FAILURE', 'FAILURE stored for the lost task', 30_000).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}; ${await runningState()}`);
+    });
     const [meta] = await metas(raw, [lost], prefix);
     expect(meta?.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
     expect(String((meta?.result as { exc_message: string[] }).exc_message[0])).toMatch(/^Worker exited prematurely: .*lost-doomed-/);
