@@ -15,6 +15,7 @@ import { buildWorkers } from './lib/proc.js';
 import { adminClient, redisCpuSeconds } from './lib/redis.js';
 import { medianDrains, medianEnqueue, renderMarkdown, type PeerResults, type RunReport } from './lib/report.js';
 import { collectGarbage, nowMs } from './lib/stats.js';
+import { cpuTicks, stealShare, timeLoop, type Steadiness } from './lib/steadiness.js';
 import { PEER_LABELS, PEER_NAMES, type BenchContext, type Peer, type PeerName } from './lib/types.js';
 
 const SIZES = {
@@ -183,6 +184,17 @@ async function roundTripFloor(): Promise<NonNullable<RunReport['roundTripFloor']
   }
 }
 
+/** The run's steadiness checks (lib/steadiness.ts), from the steal ticks read at its start. */
+const steadiness: Steadiness = { checks: [], stealPct: null };
+const ticksAtStart = cpuTicks();
+
+/** Times the steadiness loop before `before` is measured. */
+function checkSteadiness(before: string): void {
+  const loopMs = timeLoop();
+  steadiness.checks.push({ atSec: (nowMs() - started) / 1000, before, loopMs });
+  ctx.log(`steadiness check: ${loopMs.toFixed(1)} ms`);
+}
+
 async function main(): Promise<void> {
   ctx.log('compiling worker children (bench/tsconfig.workers.json)');
   buildWorkers();
@@ -221,6 +233,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < peers.length; i++) {
         const { peer, results } = peers[(round - 1 + i) % peers.length] as (typeof peers)[number];
         if (peer.name === 'celery' && round > 1) continue;
+        checkSteadiness(`${PEER_LABELS[peer.name]}'s round ${round}`);
         await measureRound(peer, results, round);
       }
     }
@@ -232,6 +245,7 @@ async function main(): Promise<void> {
     // The floor right after Bee-Queue's round trip (the target's other side), or Celeriac's
     // without Bee-Queue: measured minutes apart, they would compare two loads of the machine.
     const floorAfter = selected.includes('bee-queue') ? 'bee-queue' : 'celeriac';
+    checkSteadiness('the round trips');
     for (const { peer, results } of peers) {
       await measureRoundTrip(peer, results);
       if (selected.includes('celeriac') && peer.name === floorAfter) report.roundTripFloor = await roundTripFloor();
@@ -241,6 +255,9 @@ async function main(): Promise<void> {
     cpuProbe?.disconnect();
   }
   if (selected.includes('celeriac')) report.layoutFloor = await layoutFloor();
+  checkSteadiness('the end of the run');
+  steadiness.stealPct = stealShare(ticksAtStart, cpuTicks());
+  report.steadiness = steadiness;
   report.durationSec = (nowMs() - started) / 1000;
   const markdown = renderMarkdown(report);
   process.stdout.write(`\n${markdown}`);

@@ -5,6 +5,7 @@
  */
 import { EVENTS_COST_TARGET, renderEventsCost } from './events-cost.js';
 import { WARMUP_CALLS } from './flow.js';
+import { renderSteadiness, type Steadiness } from './steadiness.js';
 import { batchedRate, drainFor, renderTargets } from './targets.js';
 import { PEER_LABELS, PEER_NAMES, type DrainResult, type EnqueueResult, type PeerName, type RoundTripResult } from './types.js';
 
@@ -41,6 +42,8 @@ export interface RunReport {
   layoutFloor?: string;
   /** The round trip's floor on Celery's layout in this run (peers/layout-floor.ts; Celeriac runs only), or why it failed. */
   roundTripFloor?: RoundTripResult | { readonly failed: string };
+  /** Whether the machine kept its speed through the run (absent in runs before 2026-11-28). */
+  steadiness?: Steadiness;
 }
 
 type Better = 'higher' | 'lower';
@@ -232,12 +235,14 @@ export function renderMarkdown(report: RunReport): string {
   const m = report.machine;
   const versions = PEER_NAMES.filter((p) => report.peers[p]).map((p) => `${PEER_LABELS[p]} ${report.peers[p]?.version ?? '?'}`).join(', ');
   const notes = PEER_NAMES.flatMap((p) => Object.entries(report.peers[p]?.notes ?? {}).map(([k, v]) => `- ${PEER_LABELS[p]}, ${k}: ${v}`));
+  const steadiness = renderSteadiness(report.steadiness);
   return [
     `# Celeriac bench — ${report.startedAt}${report.quick ? ' (quick)' : ''}`,
     '',
     `Machine: ${m.host}, ${m.cpu}, ${m.cores} cores, ${m.memory}; Node ${m.node}; Redis ${m.redis} on ${m.redisAddress}. Run took ${fmt(report.durationSec)} s.`,
     `Versions: ${versions}.${m.commit === undefined ? '' : ` Celeriac built from commit ${m.commit}.`}`,
     ...(m.gcBeforeSteps === undefined ? [] : [`Full GC of the bench process before each measured step: ${m.gcBeforeSteps}.`]),
+    ...(steadiness === null ? [] : [steadiness.summary]),
     '',
     renderTable(report),
     '',
@@ -259,6 +264,7 @@ export function renderMarkdown(report: RunReport): string {
     '## Targets (reported, not asserted)',
     '',
     renderTargets(report),
+    ...(steadiness === null ? [] : ['', steadiness.verdict]),
     ...(notes.length > 0 ? ['', '## Notes', '', ...notes] : []),
     '',
   ].join('\n');

@@ -108,6 +108,20 @@ describe('targetChecks', () => {
   it('is the Targets section of the report', () => {
     expect(renderMarkdown(run({ celeriac, bullmq, 'bee-queue': bee }))).toContain(`## Targets (reported, not asserted)\n\n${renderTargets(run({ celeriac, bullmq, 'bee-queue': bee }))}`);
   });
+
+  it('says under the machine what the steadiness checks found, and under the targets whether the machine was quiet', () => {
+    const report = run({ celeriac, bullmq, 'bee-queue': bee });
+    const checks = [
+      { atSec: 2, before: "Celeriac's round 1", loopMs: 9 },
+      { atSec: 90, before: "Bee-Queue's round 2", loopMs: 12.6 },
+    ];
+    const md = renderMarkdown({ ...report, steadiness: { checks, stealPct: 0.2 } });
+    const [head, targets] = md.split('## Targets');
+    expect(head).toContain("Machine steadiness (bench/lib/steadiness.ts: a fixed loop timed 2 times, before every peer's round): 9.0-12.6 ms");
+    expect(targets).toContain(`${renderTargets(report)}\n\n⚠️ not a quiet machine: the loop's slowest check took 1.40x its fastest`);
+    // A report written before the checks existed reads as before.
+    expect(renderMarkdown(report)).not.toContain('steadiness');
+  });
 });
 
 describe('round trip CPU row', () => {
