@@ -4,7 +4,8 @@
  * on a quiet machine", and on a shared VM the speed of every process moves within minutes,
  * every peer alike (a run's Redis server then spends more or less CPU on the same commands from
  * one round to the next). Interleaved rounds keep the ratios fair; they do not say whether
- * the run counts as quiet. This does, from a fixed loop of integer steps timed in the bench
+ * the machine kept its speed through the run, the part of "quiet" a run can check about itself.
+ * This does, from a fixed loop of integer steps timed in the bench
  * process before every peer's round (the cores' speed: their clock, steal, a busy sibling),
  * each check the fastest of three timings, so that one preemption is not read as a slow
  * machine; and from the kernel's steal ticks over the whole run. A loop of random reads from a
@@ -16,9 +17,9 @@ import { readFileSync } from 'node:fs';
 /** Steps of the timed loop: some milliseconds on a current core. */
 const STEPS = 5_000_000;
 
-/** Slowest check over fastest check up to which a run is called quiet. */
+/** Slowest check over fastest check up to which the machine kept its speed. */
 export const QUIET_SPREAD = 1.25;
-/** Steal, as a share of the run's CPU ticks, up to which a run is called quiet (%). */
+/** Steal, as a share of the run's CPU ticks, up to which the machine kept its speed (%). */
 export const QUIET_STEAL_PCT = 2;
 
 /** One check: when (s from the run's start), before what, and the loop's fastest time (ms). */
@@ -105,7 +106,7 @@ export function spreadOf(values: readonly number[]): Spread | null {
   return { min, median: sorted[Math.floor((sorted.length - 1) / 2)] as number, max, spread: min > 0 ? max / min : Number.POSITIVE_INFINITY };
 }
 
-/** Whether the run counts as quiet, and why not when it does not (null: too few checks to tell). */
+/** Whether the machine kept its speed, and why not when it did not (null: too few checks to tell). */
 export function quietVerdict(s: Steadiness): { quiet: boolean; why: string } | null {
   if (s.checks.length < 2) return null;
   const loops = spreadOf(s.checks.map((c) => c.loopMs)) as Spread;
@@ -123,7 +124,7 @@ export function renderSteadiness(s: Steadiness | undefined): { summary: string; 
   const loops = spreadOf(s.checks.map((c) => c.loopMs)) as Spread;
   const verdict = quietVerdict(s);
   const slowest = s.checks.reduce((a, b) => (b.loopMs > a.loopMs ? b : a));
-  const rule = `quiet: the slowest check within ${QUIET_SPREAD}x of the fastest, steal at most ${QUIET_STEAL_PCT}%`;
+  const rule = `steady: the slowest check within ${QUIET_SPREAD}x of the fastest, steal at most ${QUIET_STEAL_PCT}%`;
   return {
     summary:
       `Machine steadiness (bench/lib/steadiness.ts: a fixed loop timed ${s.checks.length} times, before every peer's round): ${ms(loops.min)}-${ms(loops.max)} ms ` +
@@ -131,9 +132,9 @@ export function renderSteadiness(s: Steadiness | undefined): { summary: string; 
       `CPU steal ${s.stealPct === null ? 'not readable' : `${s.stealPct.toFixed(1)}%`} of the run.`,
     verdict:
       verdict === null
-        ? 'Too few steadiness checks to say whether the machine was quiet.'
+        ? 'Too few steadiness checks to say whether the machine kept its speed.'
         : verdict.quiet
-          ? `✅ a quiet machine by its steadiness checks (${rule}).`
-          : `⚠️ not a quiet machine: ${verdict.why} (${rule}). Interleaved rounds still compare the peers fairly; these verdicts are not those of a quiet machine.`,
+          ? `✅ the machine kept its speed through the run (${rule}). What this checks is the cores' speed and steal, not what else the peers' processes and Redis met on two cores: rounds may still differ, as the rounds table shows.`
+          : `⚠️ the machine's speed moved during the run: ${verdict.why} (${rule}). Interleaved rounds still compare the peers fairly; these verdicts are not those of a quiet machine.`,
   };
 }

@@ -118,7 +118,7 @@ describe('targetChecks', () => {
     const md = renderMarkdown({ ...report, steadiness: { checks, stealPct: 0.2 } });
     const [head, targets] = md.split('## Targets');
     expect(head).toContain("Machine steadiness (bench/lib/steadiness.ts: a fixed loop timed 2 times, before every peer's round): 9.0-12.6 ms");
-    expect(targets).toContain(`${renderTargets(report)}\n\n⚠️ not a quiet machine: the loop's slowest check took 1.40x its fastest`);
+    expect(targets).toContain(`${renderTargets(report)}\n\n⚠️ the machine's speed moved during the run: the loop's slowest check took 1.40x its fastest`);
     // A report written before the checks existed reads as before.
     expect(renderMarkdown(report)).not.toContain('steadiness');
   });
