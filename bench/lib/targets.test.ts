@@ -101,6 +101,11 @@ describe('targetChecks', () => {
     const md = renderMarkdown(report);
     expect(md).toContain('> Round-trip floor: p50 0.231 ms, p99 0.610 ms; CPU per call 241 µs (60 + 80 + 100: client + worker + Redis)');
     expect(renderMarkdown({ ...report, roundTripFloor: { failed: 'a round trip timed out' } })).toContain('> FAILED: a round trip timed out');
+    // With CPU per call for Celeriac and Bee-Queue, the budget the p50 follows (lib/rt-bound.ts).
+    const withCpu = (p: PeerResults, cpuUs: { client: number; worker: number; redis: number }): PeerResults => ({ ...p, roundTrip: { ...(p.roundTrip as NonNullable<PeerResults['roundTrip']>), cpuUs } });
+    const costed = { ...run({ celeriac: withCpu(celeriac, { client: 170, worker: 190, redis: 180 }), bullmq, 'bee-queue': withCpu(bee, { client: 100, worker: 140, redis: 160 }) }), roundTripFloor: floor };
+    expect(targetChecks(costed).find((t) => t.what === 'round-trip p50 ≤ Bee-Queue')?.detail).toBe("0.468 vs 0.195 ms; layout floor 0.231 ms; CPU per call over Bee-Queue's: Celeriac 1.35x, floor 0.60x");
+    expect(targetChecks({ ...costed, roundTripFloor: undefined }).find((t) => t.what === 'round-trip p50 ≤ Bee-Queue')?.detail).toBe("0.468 vs 0.195 ms; CPU per call over Bee-Queue's: Celeriac 1.35x");
     // Without Bee-Queue's number the target stays unmeasured, floor or not.
     expect(targetChecks({ ...run({ celeriac }), roundTripFloor: floor }).find((t) => t.what === 'round-trip p50 ≤ Bee-Queue')).toMatchObject({ ok: null, detail: 'missing' });
   });

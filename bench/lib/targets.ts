@@ -6,6 +6,7 @@
  * against BullMQ, the cost of task events). Reported, never asserted.
  */
 import { EVENTS_COST_TARGET, eventsCost } from './events-cost.js';
+import { wayCost } from './rt-bound.js';
 import { median } from './stats.js';
 import { PEER_LABELS, type DrainResult, type PeerName, type RssResult } from './types.js';
 import type { PeerResults, RunReport } from './report.js';
@@ -77,7 +78,16 @@ export function targetChecks(report: RunReport): TargetCheck[] {
   const beeP50 = compare('round-trip p50 ≤ Bee-Queue', rt?.p50Ms, p50('bee-queue'), (m, t) => m <= t, ' ms', 3);
   // The least a round trip on Celery's layout takes here, same run: what the target asks of the layout.
   const floor = report.roundTripFloor !== undefined && 'p50Ms' in report.roundTripFloor ? report.roundTripFloor.p50Ms : undefined;
-  out.push(floor === undefined || beeP50.ok === null ? beeP50 : { ...beeP50, detail: `${beeP50.detail}; layout floor ${fmt(floor, 3)} ms` });
+  // The p50 follows the CPU per call of client, worker and Redis together (lib/rt-bound.ts):
+  // the target is that budget, said beside it as Celeriac's and the floor's CPU over Bee-Queue's.
+  const beeCpu = wayCost(bee?.roundTrip)?.cpuUs;
+  const overBee = (way: unknown, name: string): string[] => {
+    const cpu = wayCost(way)?.cpuUs;
+    return cpu === undefined || beeCpu === undefined ? [] : [`${name} ${fmt(cpu / beeCpu, 2)}x`];
+  };
+  const budget = [...overBee(rt, 'Celeriac'), ...overBee(report.roundTripFloor, 'floor')];
+  const p50Detail = [beeP50.detail, ...(floor === undefined ? [] : [`layout floor ${fmt(floor, 3)} ms`]), ...(budget.length === 0 ? [] : [`CPU per call over Bee-Queue's: ${budget.join(', ')}`])];
+  out.push(beeP50.ok === null ? beeP50 : { ...beeP50, detail: p50Detail.join('; ') });
   out.push(compare('round-trip p50 ≤ BullMQ', rt?.p50Ms, p50('bullmq'), (m, t) => m <= t, ' ms', 3));
   out.push(rt === undefined ? { what: `round-trip p99 < ${P99_LIMIT_MS} ms`, ok: null, detail: 'missing' } : { what: `round-trip p99 < ${P99_LIMIT_MS} ms`, ok: rt.p99Ms < P99_LIMIT_MS, detail: `${fmt(rt.p99Ms, 3)} ms` });
   const within = (m: number, t: number) => m <= t * (1 + RSS_MARGIN);
