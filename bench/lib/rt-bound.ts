@@ -12,6 +12,7 @@
  * This reads each report's figures and says, run by run, how close the p50 ratio to Bee-Queue
  * is to the CPU ratio, and what the floor costs against Bee-Queue.
  */
+import { mean, median } from './stats.js';
 
 /** One way's round trip in one run: its p50 and its CPU per call, all three processes together. */
 export interface WayCost {
@@ -59,7 +60,6 @@ export function readRoundTrips(run: string, report: unknown): RunRoundTrips | nu
 export function correlation(xs: readonly number[], ys: readonly number[]): number | null {
   const n = xs.length;
   if (n !== ys.length || n < 3) return null;
-  const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / n;
   const mx = mean(xs);
   const my = mean(ys);
   let sxy = 0;
@@ -73,12 +73,6 @@ export function correlation(xs: readonly number[], ys: readonly number[]): numbe
     syy += dy * dy;
   }
   return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** µs of p50 per µs of CPU per call: how much of a way's work waits on its path. */
