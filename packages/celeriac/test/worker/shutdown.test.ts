@@ -147,6 +147,40 @@ describe('warm shutdown', () => {
     expect(await env.broker.queueLength('celery')).toBe(1);
   });
 
+  it('close() while the mailbox subscribes leaves no heartbeat behind: nothing is sent on the event bus after the close', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const clock = env.clock!;
+    const held = deferred();
+    let subscribing = false;
+    const subscribe = env.broker.subscribeFanout.bind(env.broker);
+    env.broker.subscribeFanout = async (exchange, bindingKey, listener) => {
+      subscribing = true;
+      await held.promise;
+      return subscribe(exchange, bindingKey, listener);
+    };
+    const sent: string[] = [];
+    const publish = env.broker.publishFanout.bind(env.broker);
+    env.broker.publishFanout = (exchange, routingKey, raw) => {
+      sent.push(routingKey);
+      return publish(exchange, routingKey, raw);
+    };
+    const worker = new Worker(env.app, { hostname: 'early@box' });
+    const starting = worker.start();
+    await waitFor(() => subscribing, 'the mailbox subscribing');
+    // The close runs to its end while the subscription is still pending; then it completes.
+    await worker.close();
+    expect(worker.state).toBe('closed');
+    sent.length = 0;
+    held.resolve();
+    await Promise.allSettled([starting]);
+    await flush(10);
+    // Heartbeats every 2 s: ten minutes of them, had one been armed after the close.
+    clock.advance(10 * 60_000);
+    await flush(10);
+    expect(sent).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('a message delivered just as close() begins is given back, never started', async () => {
     const env = makeEnv();
     const gate = new Gate();

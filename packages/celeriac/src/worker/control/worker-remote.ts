@@ -98,6 +98,8 @@ export class WorkerRemote {
     if (this.#state !== 'idle') return;
     this.#state = 'running';
     await this.#mailbox?.start();
+    // stop() ran while the mailbox subscribed: it found no heartbeat to stop, so none may start.
+    if ((this.#state as WorkerRemoteState) !== 'running') return;
     await this.heartbeat.start();
   }
 
