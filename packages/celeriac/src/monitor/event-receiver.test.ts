@@ -148,4 +148,50 @@ describe('EventReceiver with maxPendingBytes (a bounded queue)', () => {
     await receiver.close();
     expect(receiver.pending).toBe(0);
   });
+
+  /** A memory broker whose fanout subscriptions wait for `release()`. */
+  function slowSubscriptions() {
+    const broker = new MemoryBroker();
+    brokers.push(broker);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let asked = 0;
+    const subscribe = broker.subscribeFanout.bind(broker);
+    broker.subscribeFanout = async (exchange, bindingKey, listener) => {
+      asked++;
+      await held;
+      return subscribe(exchange, bindingKey, listener);
+    };
+    const online = () => broker.publishFanout('celeryev', 'worker.online', encodeEventEnvelope(base('worker-online'), { hostname: 'w1@h', routingKey: 'worker.online', deliveryTag: 'tag-1' }));
+    return { broker, release, asked: () => asked, online };
+  }
+
+  it('two starts at once make one subscription: each event is handed on once', async () => {
+    const s = slowSubscriptions();
+    const got: string[] = [];
+    const receiver = new EventReceiver(s.broker, (e) => got.push(e.type), { wakeup: false, utcoffset: 0 });
+    const first = receiver.start();
+    const second = receiver.start();
+    s.release();
+    await Promise.all([first, second]);
+    expect(s.asked()).toBe(1);
+    expect(await s.online()).toBe(1);
+    await flush();
+    expect(got).toEqual(['worker-online']);
+    await receiver.close();
+  });
+
+  it('a close() while the subscription is being made undoes it once made: nothing is handed on after the close', async () => {
+    const s = slowSubscriptions();
+    const got: string[] = [];
+    const receiver = new EventReceiver(s.broker, (e) => got.push(e.type), { wakeup: false, utcoffset: 0 });
+    const starting = receiver.start();
+    await waitFor(() => s.asked() === 1, 'the subscription asked for');
+    await receiver.close();
+    s.release();
+    await starting;
+    expect(await s.online()).toBe(0);
+    await flush();
+    expect(got).toEqual([]);
+  });
 });

@@ -85,6 +85,10 @@ export class EventReceiver {
   readonly #lamport = new LamportClock();
   readonly #utcoffset: number;
   #unsubscribe: Unsubscribe | undefined;
+  /** The subscription start() is making: a second start() waits for it instead of making another. */
+  #starting: Promise<void> | undefined;
+  /** close() calls so far: a subscription made across one is undone as soon as it is made. */
+  #closes = 0;
   /** Received messages waiting (with `maxPendingBytes`), oldest first from `#head`. */
   #pending: string[] = [];
   #head = 0;
@@ -107,16 +111,26 @@ export class EventReceiver {
     this.#utcoffset = options.utcoffset ?? utcOffsetHours(new Date(this.#clock.now()).getTimezoneOffset());
   }
 
-  /** Subscribes (and wakes the workers). Idempotent. */
-  async start(): Promise<void> {
-    if (this.#unsubscribe !== undefined) return;
+  /** Subscribes (and wakes the workers). Idempotent, also while a start is under way. */
+  start(): Promise<void> {
+    if (this.#unsubscribe !== undefined) return Promise.resolve();
+    this.#starting ??= this.#subscribe().finally(() => (this.#starting = undefined));
+    return this.#starting;
+  }
+
+  async #subscribe(): Promise<void> {
+    const closes = this.#closes;
     const queued = this.#options.maxPendingBytes !== undefined;
-    this.#unsubscribe = await this.#broker.subscribeFanout(EVENT_EXCHANGE, this.#options.bindingKey ?? '#', (raw) => (queued ? this.#enqueue(raw) : this.#receive(raw)));
+    const unsubscribe = await this.#broker.subscribeFanout(EVENT_EXCHANGE, this.#options.bindingKey ?? '#', (raw) => (queued ? this.#enqueue(raw) : this.#receive(raw)));
+    // close() ran while the subscription was being made, with nothing to undo yet.
+    if (this.#closes !== closes) return unsubscribe();
+    this.#unsubscribe = unsubscribe;
     if (this.#options.wakeup ?? true) await new ControlClient(this.#broker, { clock: this.#clock }).broadcast('heartbeat');
   }
 
-  /** Stops listening. */
+  /** Stops listening (a subscription still being made is undone once made). */
   async close(): Promise<void> {
+    this.#closes++;
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
     this.#pending = [];
