@@ -48,6 +48,43 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
+describe('Ingest closed while it starts', () => {
+  it('a close() while it subscribes to events starts no loops: nothing pruned, polled or broadcast after the close', async () => {
+    const app = createApp({ broker: 'memory://' }, { env: {} });
+    apps.push(app);
+    const s = heldStore();
+    s.release();
+    let prunes = 0;
+    (s.store as { prune: () => Promise<number> }).prune = () => Promise.resolve(++prunes);
+    const broker = app.broker;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let subscribing = false;
+    const subscribe = broker.subscribeFanout.bind(broker);
+    broker.subscribeFanout = async (exchange, bindingKey, listener) => {
+      subscribing = true;
+      await held;
+      return subscribe(exchange, bindingKey, listener);
+    };
+    const ingest = new Ingest(app, s.store, { flushMs: 5, enableEventsMs: 5, inspectIntervalMs: 5, queuePollMs: 5, pruneMs: 5 });
+    ingests.push(ingest);
+    const starting = ingest.start();
+    await waitFor(() => subscribing, 'the event subscription asked for');
+    await ingest.close();
+    let published = 0;
+    const publish = broker.publishFanout.bind(broker);
+    broker.publishFanout = (exchange, routingKey, raw) => {
+      published++;
+      return publish(exchange, routingKey, raw);
+    };
+    release();
+    await starting;
+    // Twenty periods of every loop, had one been started after the close.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect({ prunes, published }).toEqual({ prunes: 0, published: 0 });
+  });
+});
+
 describe('Ingest behind a slow store', () => {
   it('holds events undecoded while a write is slow instead of dropping timeline entries, then stores every one', async () => {
     const app = createApp({ broker: 'memory://' }, { env: {} });

@@ -20,6 +20,7 @@
  * timeline entries first, task rows last (counted in `/metrics`).
  */
 import type { App } from 'celeriac';
+import { coerceError } from 'celeriac/spi';
 import { BrokerUnreachableError, ClusterState, ControlClient, EventReceiver, type ClusterChange, type EventDict, type TaskRecord, type WorkerRecord } from 'celeriac/monitor';
 import type { HistoryStore } from '../store/history-store.js';
 import { taskDictFromRecord } from '../task-dict.js';
@@ -83,8 +84,6 @@ export interface IngestOptions {
 }
 
 type Resolved = Required<Omit<IngestOptions, 'runtimeBuckets' | 'queues' | 'onError'>>;
-
-const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 /** The dashboard's view of the cluster, fed continuously. */
 export class Ingest {
@@ -230,10 +229,11 @@ export class Ingest {
     try {
       await withDeadline(this.#receiver.start(), 10_000, 'subscribe to events');
     } catch (error) {
-      this.brokerError = asError(error).message;
-      this.#onError('events', asError(error));
+      this.brokerError = coerceError(error).message;
+      this.#onError('events', coerceError(error));
       // Retry the subscription in the tick until the broker is back.
     }
+    if ((this.#state as string) !== 'running') return; // closed while subscribing: no loops to start
     this.inspector.start();
     const every = (ms: number, fn: () => void) => {
       if (ms <= 0) return;
@@ -248,7 +248,7 @@ export class Ingest {
     every(1000, () => this.tick(Date.now()));
     every(this.#options.enableEventsMs, () => void this.#enableEvents());
     every(this.#options.queuePollMs, () => void this.pollQueues().catch(() => {}));
-    every(this.#options.pruneMs, () => void this.#store.prune().catch((e: unknown) => this.#onError('prune', asError(e))));
+    every(this.#options.pruneMs, () => void this.#store.prune().catch((e: unknown) => this.#onError('prune', coerceError(e))));
     void this.#enableEvents();
     void this.pollQueues().catch(() => {});
   }
@@ -270,7 +270,7 @@ export class Ingest {
       await withDeadline(this.control.broadcast('enable_events'), 5000, 'enable_events');
       this.brokerError = null;
     } catch (error) {
-      this.brokerError = asError(error).message;
+      this.brokerError = coerceError(error).message;
     }
   }
 
@@ -362,7 +362,7 @@ export class Ingest {
         this.live.publish('worker-gone', { hostname: w.hostname });
       }
     }
-    void this.groupLinks.run(() => this.flush()).catch((e: unknown) => this.#onError('group links', asError(e)));
+    void this.groupLinks.run(() => this.flush()).catch((e: unknown) => this.#onError('group links', coerceError(e)));
     if (this.#state === 'running' && this.brokerError !== null) void withDeadline(this.#receiver.start(), 5000, 'subscribe').catch(() => {});
     if (this.live.subscribers > 0) {
       const last = this.overview.snapshot(now, Math.floor(now / 1000) - 1).points[0];
@@ -383,7 +383,7 @@ export class Ingest {
       .then((n) => {
         if (n > 0) this.live.publish('lost', { worker: hostname, tasks: n });
       })
-      .catch((e: unknown) => this.#onError('store', asError(e)));
+      .catch((e: unknown) => this.#onError('store', coerceError(e)));
   }
 
   /** Workers not forgotten. */
@@ -438,7 +438,7 @@ export class Ingest {
       this.live.publish('queues', depths);
       return depths;
     } catch (error) {
-      this.brokerError = asError(error).message;
+      this.brokerError = coerceError(error).message;
       throw error;
     }
   }

@@ -31,6 +31,7 @@
  * still tries at once.
  */
 import type { EventDict } from 'celeriac/monitor';
+import { coerceError } from 'celeriac/spi';
 import type { EventFolder, FoldedBatch } from '../store/fold-events.js';
 import type { HistoryStore } from '../store/history-store.js';
 
@@ -56,7 +57,6 @@ export interface WriteBufferOptions {
   readonly onError?: (error: Error) => void;
 }
 
-const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 const entries = (batch: FoldedBatch): number => batch.tasks.length + batch.workers.length + batch.events.length;
 
 /** The wait after the first failed write, doubled per failure up to {@link MAX_RETRY_MS}. */
@@ -186,8 +186,8 @@ export class WriteBuffer {
         this.#failedSize += entries(batch);
         this.#failures++;
         this.#retryAt = this.#lastNow + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.#failures - 1, 16));
-        this.storeError = asError(error).message;
-        this.#onError(asError(error));
+        this.storeError = coerceError(error).message;
+        this.#onError(coerceError(error));
         throw error;
       } finally {
         for (const t of batch.tasks) this.#inFlight.tasks.delete(t.uuid);
