@@ -12,9 +12,11 @@
  *
  * The owner tells the batcher every delivery of the channel ({@link AckBatcher.delivered}, in
  * delivery order) and every settlement it sends itself ({@link AckBatcher.sentOtherwise}), so
- * a multiple ack never covers a delivery that is still running.
+ * a multiple ack never covers a delivery that is still running. The ack and reject sent one at
+ * a time ({@link ackOn}, {@link rejectOn}) say which delivery a closed channel refused.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 
 /** The acks of one turn and their one promise (they are sent, or fail, together). */
 interface Batch {
@@ -111,5 +113,28 @@ export class AckBatcher {
     if (this.#head < COMPACT_AT) return;
     this.#tags = this.#tags.slice(this.#head);
     this.#head = 0;
+  }
+}
+
+/** The error of an ack the channel refused (it closed). */
+export function ackError(msg: ConsumeMessage, err: unknown): CeleriacError {
+  return new CeleriacError(ErrorCodes.TRANSPORT, `could not ack delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
+}
+
+/** Acks `msg` on `channel` at once (without a batcher). */
+export function ackOn(channel: Channel, msg: ConsumeMessage): void {
+  try {
+    channel.ack(msg);
+  } catch (err) {
+    throw ackError(msg, err);
+  }
+}
+
+/** Rejects `msg` on `channel`, requeued or not. */
+export function rejectOn(channel: Channel, msg: ConsumeMessage, requeue: boolean): void {
+  try {
+    channel.reject(msg, requeue);
+  } catch (err) {
+    throw new CeleriacError(ErrorCodes.TRANSPORT, `could not reject delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
   }
 }

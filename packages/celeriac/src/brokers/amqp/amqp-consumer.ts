@@ -49,7 +49,7 @@ import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { QueueType } from '../../core/queue-topology.js';
 import type { Message } from '../../protocol/types.js';
-import { AckBatcher } from './ack-batcher.js';
+import { AckBatcher, ackError, ackOn, rejectOn } from './ack-batcher.js';
 import type { DelayLadder } from './delayed.js';
 import { AmqpDelivery, deliveriesOf, type DeliveryOwner, type Held } from './amqp-delivery.js';
 import { identity, SettlementMemory } from './settlement-memory.js';
@@ -133,8 +133,9 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     return this.host.deliveryLimit(queue);
   }
 
+  /** Opens a channel and consumes on it, unless one is open or opening: the session's reconnect and a retry both call it. */
   #reopen(): void {
-    if (this.#closed || this.#opening !== undefined) return;
+    if (this.#closed || this.#opening !== undefined || this.#channel !== undefined) return;
     this.#opening = this.#open()
       .then(() => {
         this.#reopenBackoff.reset();
@@ -164,12 +165,18 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     this.#channel = channel;
     this.#batchers.set(channel, new AckBatcher(channel));
     this.#tags.clear();
-    // Declared first: a queue that exists as a quorum queue decides the QoS mode too.
-    for (const queue of this.#queues) await this.host.declareQueue(queue);
-    // global=true: one limit for the channel, shared by the queues (§3.1); never with quorum queues.
-    this.#qosGlobal = this.host.qosGlobal && this.#queues.every((q) => this.host.queueType(q) !== 'quorum');
-    await channel.prefetch(this.#prefetch, this.#qosGlobal);
-    for (const queue of this.#queues) await this.#consumeQueue(channel, queue);
+    try {
+      // Declared first: a queue that exists as a quorum queue decides the QoS mode too.
+      for (const queue of this.#queues) await this.host.declareQueue(queue);
+      // global=true: one limit for the channel, shared by the queues (§3.1); never with quorum queues.
+      this.#qosGlobal = this.host.qosGlobal && this.#queues.every((q) => this.host.queueType(q) !== 'quorum');
+      await channel.prefetch(this.#prefetch, this.#qosGlobal);
+      for (const queue of this.#queues) await this.#consumeQueue(channel, queue);
+    } catch (err) {
+      // Closed, so that #channelLost takes its deliveries and the retry opens another.
+      await channel.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   async #consumeQueue(channel: Channel, queue: string): Promise<void> {
@@ -251,7 +258,9 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
       return true;
     }
     const orphans = this.#orphans.get(identity(held.queue, held.msg));
-    const at = orphans?.findIndex((o) => o.replacement === undefined && o.held.msg.content.equals(held.msg.content)) ?? -1;
+    // A replacement from an earlier channel died with it (the connection was lost twice while
+    // the orphan waited): this redelivery replaces it, or the message would run a second time.
+    const at = orphans?.findIndex((o) => (o.replacement === undefined || o.replacement.channel !== held.channel) && o.held.msg.content.equals(held.msg.content)) ?? -1;
     if (orphans === undefined || at < 0) return false;
     (orphans[at] as AmqpDelivery).replacement = held;
     return true;
@@ -299,10 +308,17 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     const i = orphans.indexOf(delivery);
     if (i >= 0) orphans.splice(i, 1);
     if (orphans.length === 0) this.#orphans.delete(key);
-    if (delivery.replacement !== undefined) {
-      await this.#apply(delivery.replacement, s);
-    } else {
+    const replacement = delivery.replacement;
+    if (replacement === undefined) {
       this.#settled.remember(delivery.held, s);
+    } else {
+      try {
+        await this.#apply(replacement, s);
+      } catch (err) {
+        // The replacement's channel died too: remember the settlement for the next redelivery.
+        if (this.#channel === replacement.channel) throw err;
+        this.#settled.remember(delivery.held, s);
+      }
     }
     this.#maybeDone();
   }
@@ -414,25 +430,5 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     const channel = this.#channel;
     this.#channel = undefined;
     if (channel !== undefined) await channel.close().catch(() => undefined);
-  }
-}
-
-function ackError(msg: ConsumeMessage, err: unknown): CeleriacError {
-  return new CeleriacError(ErrorCodes.TRANSPORT, `could not ack delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
-}
-
-function ackOn(channel: Channel, msg: ConsumeMessage): void {
-  try {
-    channel.ack(msg);
-  } catch (err) {
-    throw ackError(msg, err);
-  }
-}
-
-function rejectOn(channel: Channel, msg: ConsumeMessage, requeue: boolean): void {
-  try {
-    channel.reject(msg, requeue);
-  } catch (err) {
-    throw new CeleriacError(ErrorCodes.TRANSPORT, `could not reject delivery ${msg.fields.deliveryTag}: ${coerceError(err).message}`, { cause: err });
   }
 }
