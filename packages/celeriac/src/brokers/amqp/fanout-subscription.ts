@@ -56,10 +56,14 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
       },
       { noAck: true },
     );
+    // Unsubscribed while this (re)subscription was on its way: it closed the channel before this one.
+    if (stopped) await ch.close().catch(() => undefined);
   };
   const restart = () => {
     if (stopped) return;
-    start().catch((err: unknown) => log('warn', 'could not subscribe again', { exchange, err: coerceError(err) }));
+    start().catch((err: unknown) => {
+      if (!stopped) log('warn', 'could not subscribe again', { exchange, err: coerceError(err) });
+    });
   };
   await start().catch((err: unknown) => {
     throw toTransportError(`subscribe to ${exchange}`, err);

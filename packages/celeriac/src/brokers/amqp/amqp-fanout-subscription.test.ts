@@ -1,0 +1,52 @@
+/**
+ * A pub/sub subscription on RabbitMQ (fanout-subscription.ts) over a lost connection, on a
+ * vhost of its own: unsubscribed while it is subscribing again after the reconnect, it must not
+ * leave the new channel consuming (a queue of its own bound to the exchange, its messages
+ * dropped, until the connection closes).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../test/support/amqp-env.js';
+import { AmqpSession } from '../../amqp/session.js';
+import { parseAmqpUrls } from '../../amqp/url.js';
+import { waitFor } from '../../testing/wait-for.js';
+import { subscribeExchange } from './fanout-subscription.js';
+
+const ready = await amqpAvailable();
+
+describe.runIf(ready)('a fanout subscription over a lost connection', () => {
+  let vhost = '';
+  beforeAll(async () => {
+    vhost = await createVhost('fanout-sub');
+  }, 60_000);
+  afterAll(async () => {
+    await deleteVhost(vhost);
+  }, 60_000);
+
+  /** The vhost's queues with a consumer, by name. */
+  const consumed = async (): Promise<string[]> =>
+    (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'consumers', '--no-table-headers', '--quiet'))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([name, consumers]) => name !== undefined && name !== '' && Number(consumers) > 0)
+      .map(([name]) => name as string);
+
+  it('unsubscribed while it subscribes again after a reconnect, it leaves no consumer behind', async () => {
+    const session = new AmqpSession(parseAmqpUrls(vhostUrl(vhost)), { log: () => undefined });
+    try {
+      const unsubscribe = await subscribeExchange(session, () => undefined, { exchange: 'celeryev', bindingKey: '#', mailbox: undefined }, () => undefined);
+      expect(await consumed()).toHaveLength(1);
+      // Runs right after the subscription's own reconnect listener, which has begun subscribing again.
+      let unsubscribing: Promise<void> | undefined;
+      session.onReconnect(() => (unsubscribing ??= unsubscribe()));
+      await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac test');
+      await waitFor(() => unsubscribing !== undefined, 'the reconnect', 30_000);
+      await unsubscribing;
+      // The subscription's channel, had it been left consuming, is open by now.
+      await sleep(1000);
+      expect(await consumed()).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  }, 60_000);
+});
