@@ -18,7 +18,7 @@
  * no groups saved, no chords (they need a shared store: core/spi/roles.ts refuses them with
  * a CONFIG error before anything is sent), no revocation store (revokes go by broadcast).
  */
-import type { ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { PublishTemplate, publishFrames } from '../../amqp/publish-frames.js';
 import { AmqpSession, ChannelSlot, type ConfirmChannel } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
@@ -72,6 +72,8 @@ export class RpcBackend implements ResultBackend {
   readonly #log: TransportLog;
   #consuming: Promise<void> | undefined;
   #consumingGeneration = -1;
+  /** The channel the result queue was last consumed on. */
+  #replyChannel: Channel | undefined;
   /** States this process sent to itself whose echo has not come back yet, by task id, in order. */
   readonly #ownSends = new Map<string, OwnSend[]>();
   /** The result queue is consumed on the session's current connection: subscribe needs no wait. */
@@ -133,15 +135,19 @@ export class RpcBackend implements ResultBackend {
   async #consume(): Promise<void> {
     if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'rpc backend is closed');
     const model = await this.#session.connection();
-    this.#consumingGeneration = this.#session.generation;
+    const generation = (this.#consumingGeneration = this.#session.generation);
     const channel = await model.createChannel();
+    this.#replyChannel = channel;
     channel.on('error', (err: Error) => this.#log('warn', 'rpc:// result channel closed', { err }));
     channel.on('close', () => {
+      if (this.#replyChannel !== channel) return;
       this.#consumed = false;
-      // Closed by a channel error while the connection lives: consume again.
-      if (!this.#closed && this.#session.connected && this.#consumingGeneration === this.#session.generation) {
-        setTimeout(() => this.#startConsuming().catch(() => undefined), 200);
-      }
+      // Closed by a channel error while its connection lives: consume again. After a lost
+      // connection the session's reconnect does, and by then this channel is not the one (the
+      // connection's close reaches its channels first, while the session still says connected).
+      setTimeout(() => {
+        if (!this.#closed && this.#replyChannel === channel && this.#session.connected && this.#session.generation === generation) this.#startConsuming().catch(() => undefined);
+      }, 200);
     });
     const queue = this.options.replyTo;
     const spec = rpcQueueSpec(this.options.resultExpiresSec);

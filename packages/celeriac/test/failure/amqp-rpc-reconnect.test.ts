@@ -1,0 +1,54 @@
+/**
+ * The rpc:// backend's result queue over lost connections (backends/rpc/rpc-backend.ts), on a
+ * vhost of its own: after each loss it consumes its queue again, on one channel. Its channel's
+ * `close` retry and the session's reconnect both consumed once, a channel more per loss; over a
+ * flaky network a long-lived process would run into RabbitMQ's channel limit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from 'celeriac/testing';
+import { RpcBackend } from '../../src/backends/rpc/rpc-backend.js';
+import { waitFor } from '../../src/testing/wait-for.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
+
+const ready = await amqpAvailable();
+
+describe.runIf(ready)('failure: the rpc:// result queue over lost connections', () => {
+  let vhost = '';
+  beforeAll(async () => {
+    vhost = await createVhost('rpc-reconnect');
+  }, 60_000);
+  afterAll(async () => {
+    await deleteVhost(vhost);
+  }, 60_000);
+
+  /** Consumers of `queue` in the vhost, and the channels of the vhost's connections. */
+  const counts = async (queue: string): Promise<{ consumers: number; channels: number }> => {
+    const line = (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'consumers', '--no-table-headers', '--quiet')).split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue);
+    // list_connections lists every vhost's: this one's lines only.
+    const channels = (await rabbitmqctl('list_connections', 'vhost', 'channels', '--no-table-headers', '--quiet'))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([v]) => v === vhost)
+      .reduce((sum, [, n]) => sum + Number(n), 0);
+    return { consumers: Number(line?.[1] ?? 0), channels };
+  };
+
+  it('consumes its queue again after each loss, on one channel', async () => {
+    const backend = new RpcBackend({ brokerUrl: vhostUrl(vhost), replyTo: 'rpc-reconnect-reply', resultExpiresSec: null });
+    try {
+      await backend.connect();
+      await backend.beforePublish();
+      const before = await counts('rpc-reconnect-reply');
+      expect(before.consumers).toBe(1);
+      for (let loss = 0; loss < 3; loss++) {
+        await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac test');
+        await waitFor(async () => (await counts('rpc-reconnect-reply')).consumers >= 1, 'the result queue consumed again', 30_000);
+        // Past the channel's own retry (200 ms): a second consumer would be there by now.
+        await sleep(1000);
+      }
+      expect(await counts('rpc-reconnect-reply')).toEqual(before);
+    } finally {
+      await backend.close();
+    }
+  }, 120_000);
+});
