@@ -1,8 +1,9 @@
 /**
- * A pub/sub subscription on RabbitMQ (fanout-subscription.ts) over a lost connection, on a
- * vhost of its own: unsubscribed while it is subscribing again after the reconnect, it must not
+ * A pub/sub subscription on RabbitMQ (fanout-subscription.ts), on a vhost of its own: over a
+ * lost connection, unsubscribed while it is subscribing again after the reconnect, it must not
  * leave the new channel consuming (a queue of its own bound to the exchange, its messages
- * dropped, until the connection closes).
+ * dropped, until the connection closes); and when RabbitMQ cancels its consumer (its queue
+ * deleted), it subscribes again, as a worker's mailbox must.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from 'celeriac/testing';
@@ -10,7 +11,7 @@ import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '
 import { AmqpSession } from '../../amqp/session.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
 import { waitFor } from '../../testing/wait-for.js';
-import { subscribeExchange } from './fanout-subscription.js';
+import { fanoutWire, subscribeExchange } from './fanout-subscription.js';
 
 const ready = await amqpAvailable();
 
@@ -45,6 +46,26 @@ describe.runIf(ready)('a fanout subscription over a lost connection', () => {
       // The subscription's channel, had it been left consuming, is open by now.
       await sleep(1000);
       expect(await consumed()).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  }, 60_000);
+
+  it('subscribes again when RabbitMQ cancels its consumer (its queue deleted): what comes next still arrives', async () => {
+    const session = new AmqpSession(parseAmqpUrls(vhostUrl(vhost)), { log: () => undefined });
+    const mailbox = 'w1@box.celery.pidbox';
+    const got: string[] = [];
+    try {
+      const unsubscribe = await subscribeExchange(session, () => undefined, { exchange: 'celery.pidbox', bindingKey: '', mailbox }, (raw) => got.push(raw));
+      expect(await consumed()).toEqual([mailbox]);
+      await rabbitmqctl('delete_queue', '--vhost', vhost, mailbox);
+      await waitFor(async () => (await consumed()).includes(mailbox), 'the mailbox consumed again', 30_000);
+      const channel = await (await session.connection()).createChannel();
+      const { content, options } = fanoutWire('ping');
+      channel.publish('celery.pidbox', '', content, options);
+      await waitFor(() => got.includes('ping'), 'the message after the cancel', 10_000);
+      await channel.close();
+      await unsubscribe();
     } finally {
       await session.close();
     }

@@ -2,7 +2,7 @@
  * @module brokers/amqp/fanout-subscription
  * Subscriptions to a pub/sub exchange (events, remote control, the SPI's fanout): a queue of
  * the subscriber's own (or the mailbox a worker bound), consumed without acks on a channel of
- * its own, subscribed again after a reconnect. What goes out on such an exchange is a kombu
+ * its own, subscribed again after a reconnect and after RabbitMQ cancels its consumer. What goes out on such an exchange is a kombu
  * envelope, or any other text as a raw payload handed back as it was.
  */
 import { randomUUID } from 'node:crypto';
@@ -44,7 +44,13 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
     await ch.consume(
       queue,
       (msg: ConsumeMessage | null) => {
-        if (msg === null || stopped) return;
+        if (msg === null) {
+          // RabbitMQ cancelled the consumer (its queue deleted, or the node holding it gone): subscribe
+          // again on a new channel, as a Celery worker restarts its consumer.
+          if (!stopped) setTimeout(() => resubscribe(ch), CANCELLED_RESUBSCRIBE_MS).unref();
+          return;
+        }
+        if (stopped) return;
         let raw: string;
         try {
           raw = msg.properties.contentType === RAW_CONTENT_TYPE ? msg.content.toString('utf8') : envelopeOf(msg, randomUUID(), false);
@@ -58,6 +64,11 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
     );
     // Unsubscribed while this (re)subscription was on its way: it closed the channel before this one.
     if (stopped) await ch.close().catch(() => undefined);
+  };
+  const resubscribe = (cancelled: Channel): void => {
+    if (stopped || channel !== cancelled) return;
+    cancelled.close().catch(() => undefined);
+    restart();
   };
   const restart = () => {
     if (stopped) return;
@@ -77,6 +88,9 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
   };
   return unsubscribe;
 }
+
+/** Wait before subscribing again after RabbitMQ cancelled the consumer (as the task consumer's). */
+const CANCELLED_RESUBSCRIBE_MS = 1000;
 
 /**
  * Content type of a fanout payload that is not a kombu envelope (the SPI lets callers publish
