@@ -1,12 +1,14 @@
 /**
  * The rpc:// backend's result queue over lost connections (backends/rpc/rpc-backend.ts), on a
- * vhost of its own: after each loss it consumes its queue again, on one channel. Its channel's
+ * vhost of its own: after each loss it consumes its queue again, on one channel, and after
+ * RabbitMQ cancels its consumer (the queue deleted) too. Its channel's
  * `close` retry and the session's reconnect both consumed once, a channel more per loss; over a
  * flaky network a long-lived process would run into RabbitMQ's channel limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from 'celeriac/testing';
 import { RpcBackend } from '../../src/backends/rpc/rpc-backend.js';
+import type { ResultMeta } from '../../src/protocol/types.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
 
@@ -51,4 +53,21 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
       await backend.close();
     }
   }, 120_000);
+
+  it('consumes its queue again when RabbitMQ cancels the consumer (the queue deleted)', async () => {
+    const backend = new RpcBackend({ brokerUrl: vhostUrl(vhost), replyTo: 'rpc-cancelled-reply', resultExpiresSec: null });
+    try {
+      await backend.connect();
+      await backend.beforePublish();
+      await rabbitmqctl('delete_queue', '--vhost', vhost, 'rpc-cancelled-reply');
+      await waitFor(async () => (await counts('rpc-cancelled-reply')).consumers === 1, 'the result queue declared and consumed again', 30_000);
+      // A result sent to it now reaches its waiter.
+      const id = 'cancelled-then-stored';
+      const heard = new Promise<string>((resolve) => void backend.subscribe(id, (meta) => resolve(meta.status)));
+      await backend.store({ task_id: id, status: 'SUCCESS', result: 1, traceback: null, children: [], date_done: null } as ResultMeta, { replyTo: 'rpc-cancelled-reply', expiresSec: 60 });
+      expect(await heard).toBe('SUCCESS');
+    } finally {
+      await backend.close();
+    }
+  }, 60_000);
 });

@@ -152,11 +152,12 @@ export class RpcBackend implements ResultBackend {
     const queue = this.options.replyTo;
     const spec = rpcQueueSpec(this.options.resultExpiresSec);
     await channel.assertQueue(queue, { durable: spec.durable, autoDelete: spec.autoDelete, exclusive: false, arguments: typeTable(spec.arguments) });
-    await channel.consume(queue, (msg) => this.#onMessage(msg), { noAck: true });
+    // A cancel from RabbitMQ (the queue deleted, or its node gone) closes the channel, and the close
+    // handler above consumes again, declaring the queue anew.
+    await channel.consume(queue, (msg) => (msg === null ? void channel.close().catch(() => undefined) : this.#onMessage(msg)), { noAck: true });
   }
 
-  #onMessage(msg: ConsumeMessage | null): void {
-    if (msg === null) return;
+  #onMessage(msg: ConsumeMessage): void {
     const text = msg.content.toString('utf8');
     let meta: ResultMeta;
     try {
