@@ -5,7 +5,9 @@
  * worker reconnects by itself, re-declares and consumes again; RabbitMQ redelivers what was
  * unacked, and the worker, which still runs those tasks, settles the redeliveries when they
  * end instead of running them again. Every task finishes, each exactly once (Celery 5.2.6
- * runs such tasks twice). A queue deleted under a consumer is consumed again once re-declared.
+ * runs such tasks twice), also when the connection is lost twice while redeliveries wait for
+ * the deliveries the worker still holds. A queue deleted under a consumer is consumed again
+ * once re-declared.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +31,11 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     app.task('fail.work', { bind: true }, async (ctx, ms: number) => {
       runs.set(ctx.request.id, (runs.get(ctx.request.id) ?? 0) + 1);
       await sleep(ms); // the task's work: real time
+      return ctx.request.id;
+    });
+    app.task('fail.slow', { bind: true }, async (ctx) => {
+      runs.set(ctx.request.id, (runs.get(ctx.request.id) ?? 0) + 1);
+      await sleep(3000); // the task's work: real time, while the losses of 'lost twice' come
       return ctx.request.id;
     });
     worker = new Worker(app, { queues: ['fail'], concurrency: 8 });
@@ -55,6 +62,36 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     // Still consuming on the new connection.
     const after = await app.sendTask('fail.work', [1], {}, { queue: 'fail' });
     expect(await after.get({ timeoutMs: 20_000 })).toBe(after.id);
+  }, 120_000);
+
+  it('lost twice while prefetched tasks wait: each still runs once', async () => {
+    // One task at a time, three prefetched: after the first loss all four come back on the new
+    // connection while this worker still holds them; the second loss takes those redeliveries
+    // away too, and the messages come back a third time.
+    const slow = new Worker(app, { queues: ['twice'], concurrency: 1, prefetchMultiplier: 4 });
+    try {
+      await slow.start();
+      const results = await app.sendTasks(Array.from({ length: 4 }, () => ({ name: 'fail.slow', args: [], options: { queue: 'twice' } })));
+      const ids = results.map((r) => r.id);
+      let listed = '';
+      /** One consumer holds the tasks not yet run, two or more: some wait prefetched (or redelivered). */
+      const held = async () => {
+        listed = await rabbitmqctl('list_queues', '-p', vhost, 'name', 'consumers', 'messages_unacknowledged', '--no-table-headers', '--quiet');
+        return listed.split('\n').some((l) => /^twice\s+1\s+[234]$/.test(l.trim()));
+      };
+      await waitFor(() => ids.some((id) => runs.has(id)), 'the first task running', 30_000);
+      for (let loss = 0; loss < 2; loss++) {
+        await waitFor(held, () => `tasks held by one consumer; queues: ${JSON.stringify(listed)}`, 30_000);
+        await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
+      }
+      expect(await Promise.all(results.map((r) => r.get({ timeoutMs: 60_000 })))).toEqual(ids);
+      // Nothing left to run or settle: a second run of any of them would have happened by now.
+      const idle = async () => slow.active === 0 && slow.reserved === 0 && (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet')).split('\n').some((l) => /^twice\s+0$/.test(l.trim()));
+      await waitFor(idle, () => `the worker idle and the queue empty (runs: ${JSON.stringify(ids.map((id) => runs.get(id)))})`, 60_000);
+      expect(ids.map((id) => runs.get(id))).toEqual([1, 1, 1, 1]);
+    } finally {
+      await slow.close({ deadlineMs: 2000 });
+    }
   }, 120_000);
 
   it('a task queue deleted under the consumer is consumed again once it exists again', async () => {
