@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from 'celeriac';
 import type { EventDict } from 'celeriac/monitor';
 import { waitFor } from 'celeriac/testing';
@@ -77,10 +77,17 @@ describe('Ingest closed while it starts', () => {
       published++;
       return publish(exchange, routingKey, raw);
     };
-    release();
-    await starting;
-    // Twenty periods of every loop, had one been started after the close.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A fake clock from here: any loop started after the close is on it, and twenty of its
+    // periods pass at once.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      release();
+      await starting;
+      await vi.advanceTimersByTimeAsync(100);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
     expect({ prunes, published }).toEqual({ prunes: 0, published: 0 });
   });
 });
