@@ -1,16 +1,18 @@
 /**
  * The rpc:// backend's result queue over lost connections (backends/rpc/rpc-backend.ts), on a
  * vhost of its own: after each loss it consumes its queue again, on one channel, and after
- * RabbitMQ cancels its consumer (the queue deleted) too. Its channel's
+ * RabbitMQ cancels its consumer (the queue deleted) too, waiting longer each time while the
+ * queue cannot be declared. Its channel's
  * `close` retry and the session's reconnect both consumed once, a channel more per loss; over a
  * flaky network a long-lived process would run into RabbitMQ's channel limit.
  */
+import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from 'celeriac/testing';
 import { RpcBackend } from '../../src/backends/rpc/rpc-backend.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
+import { amqpAvailable, createVhost, deleteVhost, onChannel, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
 
 const ready = await amqpAvailable();
 
@@ -68,6 +70,42 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
       expect(await heard).toBe('SUCCESS');
     } finally {
       await backend.close();
+    }
+  }, 60_000);
+
+  it('waits longer each time it cannot declare its queue again, and consumes it once it can', async () => {
+    const queue = 'rpc-conflict-reply';
+    const failures: number[] = [];
+    const backend = new RpcBackend({
+      brokerUrl: vhostUrl(vhost),
+      replyTo: queue,
+      resultExpiresSec: null,
+      log: (level, msg) => void (level === 'warn' && msg === 'rpc:// result channel closed' && failures.push(performance.now())),
+    });
+    const conn = await amqp.connect(vhostUrl(vhost));
+    conn.on('error', () => undefined);
+    try {
+      await backend.connect();
+      await backend.beforePublish();
+      // The queue deleted (its consumer cancelled) and declared again at once as durable: the
+      // backend's own declaration (not durable, auto-delete) is refused while it stays so.
+      await onChannel(conn, async (ch) => {
+        await ch.deleteQueue(queue);
+        await ch.assertQueue(queue, { durable: true, autoDelete: false });
+      });
+      const start = performance.now();
+      await waitFor(() => failures.length >= 4, 'four refused declarations', 30_000);
+      // 200 + 400 + 800 + 1,600 ms between them at the least; a fixed 200 ms wait made it 800.
+      expect(failures[3]! - start).toBeGreaterThan(2500);
+      await onChannel(conn, (ch) => ch.deleteQueue(queue));
+      await waitFor(async () => (await counts(queue)).consumers === 1, 'the result queue consumed again', 30_000);
+      const id = 'conflict-then-stored';
+      const heard = new Promise<string>((resolve) => void backend.subscribe(id, (meta) => resolve(meta.status)));
+      await backend.store({ task_id: id, status: 'SUCCESS', result: 1, traceback: null, children: [], date_done: null } as ResultMeta, { replyTo: queue, expiresSec: 60 });
+      expect(await heard).toBe('SUCCESS');
+    } finally {
+      await backend.close();
+      await conn.close().catch(() => undefined);
     }
   }, 60_000);
 });

@@ -24,6 +24,7 @@ import { AmqpSession, ChannelSlot, type ConfirmChannel } from '../../amqp/sessio
 import { typeTable } from '../../amqp/tables.js';
 import { rpcQueueSpec } from '../../amqp/topology.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
@@ -50,6 +51,13 @@ type Listener = (meta: ResultMeta) => void;
 
 const DONE: Promise<void> = Promise.resolve();
 
+/**
+ * Waits before consuming the result queue again after its channel closed with the connection
+ * alive: a cancel comes back at once, a declare that keeps failing (the queue exists with other
+ * arguments) is retried less and less often, not five times a second for good.
+ */
+const RECONSUME_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 200, growth: { factor: 2 }, maxMs: 5000 });
+
 /** A state this process sent to its own result queue (see RpcBackend.store). */
 interface OwnSend {
   readonly text: string;
@@ -74,6 +82,8 @@ export class RpcBackend implements ResultBackend {
   #consumingGeneration = -1;
   /** The channel the result queue was last consumed on. */
   #replyChannel: Channel | undefined;
+  /** Waits between attempts to consume again after that channel closed; reset once consuming. */
+  readonly #reconsume = new Backoff(RECONSUME_BACKOFF);
   /** States this process sent to itself whose echo has not come back yet, by task id, in order. */
   readonly #ownSends = new Map<string, OwnSend[]>();
   /** The result queue is consumed on the session's current connection: subscribe needs no wait. */
@@ -118,7 +128,9 @@ export class RpcBackend implements ResultBackend {
     this.#consuming = p;
     p.then(
       () => {
-        if (this.#consuming === p) this.#consumed = true;
+        if (this.#consuming !== p) return;
+        this.#consumed = true;
+        this.#reconsume.reset();
       },
       () => {
         if (this.#consuming === p) this.#consuming = undefined;
@@ -147,7 +159,7 @@ export class RpcBackend implements ResultBackend {
       // connection's close reaches its channels first, while the session still says connected).
       setTimeout(() => {
         if (!this.#closed && this.#replyChannel === channel && this.#session.connected && this.#session.generation === generation) this.#startConsuming().catch(() => undefined);
-      }, 200);
+      }, this.#reconsume.next()).unref();
     });
     const queue = this.options.replyTo;
     const spec = rpcQueueSpec(this.options.resultExpiresSec);

@@ -3,11 +3,13 @@
  * lost connection, unsubscribed while it is subscribing again after the reconnect, it must not
  * leave the new channel consuming (a queue of its own bound to the exchange, its messages
  * dropped, until the connection closes); and when RabbitMQ cancels its consumer (its queue
- * deleted), it subscribes again, as a worker's mailbox must.
+ * deleted), it subscribes again, as a worker's mailbox must, trying again while its queue
+ * cannot be declared.
  */
+import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from 'celeriac/testing';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../test/support/amqp-env.js';
+import { amqpAvailable, createVhost, deleteVhost, onChannel, rabbitmqctl, vhostUrl } from '../../../test/support/amqp-env.js';
 import { AmqpSession } from '../../amqp/session.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
 import { waitFor } from '../../testing/wait-for.js';
@@ -68,6 +70,31 @@ describe.runIf(ready)('a fanout subscription over a lost connection', () => {
       await unsubscribe();
     } finally {
       await session.close();
+    }
+  }, 60_000);
+
+  it('tries again while its queue cannot be declared after a cancel, and consumes it once it can', async () => {
+    const refused: string[] = [];
+    const session = new AmqpSession(parseAmqpUrls(vhostUrl(vhost)), { log: () => undefined });
+    const mailbox = 'w2@box.celery.pidbox';
+    const conn = await amqp.connect(vhostUrl(vhost));
+    conn.on('error', () => undefined);
+    try {
+      const log = (level: string, msg: string) => void (msg === 'could not subscribe again' && refused.push(level));
+      const unsubscribe = await subscribeExchange(session, log, { exchange: 'celery.pidbox', bindingKey: '', mailbox }, () => undefined);
+      // Deleted (the consumer cancelled) and declared again at once as durable, without the
+      // mailbox's arguments: the subscription's own declaration is refused while it stays so.
+      await onChannel(conn, async (ch) => {
+        await ch.deleteQueue(mailbox);
+        await ch.assertQueue(mailbox, { durable: true, autoDelete: false });
+      });
+      await waitFor(() => refused.length >= 1, 'a refused subscription', 30_000);
+      await onChannel(conn, (ch) => ch.deleteQueue(mailbox));
+      await waitFor(async () => (await consumed()).includes(mailbox), 'the mailbox consumed again', 30_000);
+      await unsubscribe();
+    } finally {
+      await session.close();
+      await conn.close().catch(() => undefined);
     }
   }, 60_000);
 });

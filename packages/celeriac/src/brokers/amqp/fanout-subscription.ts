@@ -2,7 +2,9 @@
  * @module brokers/amqp/fanout-subscription
  * Subscriptions to a pub/sub exchange (events, remote control, the SPI's fanout): a queue of
  * the subscriber's own (or the mailbox a worker bound), consumed without acks on a channel of
- * its own, subscribed again after a reconnect and after RabbitMQ cancels its consumer. What goes out on such an exchange is a kombu
+ * its own, subscribed again after a reconnect and after RabbitMQ cancels its consumer, and
+ * retried with a growing wait while subscribing again fails with the connection up (its queue
+ * declared elsewhere with other arguments, say). What goes out on such an exchange is a kombu
  * envelope, or any other text as a raw payload handed back as it was.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,6 +13,7 @@ import type { AmqpSession } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
 import { EVENT_QUEUE_SPEC, PIDBOX_QUEUE_SPEC, exchangeSpecFor } from '../../amqp/topology.js';
 import { envelopeOf, toWire, type WireOut } from '../../amqp/wire.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { Unsubscribe } from '../../core/spi/broker.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import { coerceError } from '../../errors.js';
@@ -70,11 +73,24 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
     cancelled.close().catch(() => undefined);
     restart();
   };
+  const retry = new Backoff(RESUBSCRIBE_BACKOFF);
+  let retryTimer: NodeJS.Timeout | undefined;
   const restart = () => {
     if (stopped) return;
-    start().catch((err: unknown) => {
-      if (!stopped) log('warn', 'could not subscribe again', { exchange, err: coerceError(err) });
-    });
+    const generation = session.generation;
+    start().then(
+      () => retry.reset(),
+      (err: unknown) => {
+        if (stopped) return;
+        log('warn', 'could not subscribe again', { exchange, err: coerceError(err) });
+        // Failed with its connection lost: the reconnect subscribes again. Else try again later.
+        if (retryTimer !== undefined || !session.connected || session.generation !== generation) return;
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          if (session.connected && session.generation === generation) restart();
+        }, retry.next()).unref();
+      },
+    );
   };
   await start().catch((err: unknown) => {
     throw toTransportError(`subscribe to ${exchange}`, err);
@@ -84,6 +100,7 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
     if (stopped) return;
     stopped = true;
     offReconnect();
+    clearTimeout(retryTimer);
     await channel?.close().catch(() => undefined);
   };
   return unsubscribe;
@@ -91,6 +108,9 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
 
 /** Wait before subscribing again after RabbitMQ cancelled the consumer (as the task consumer's). */
 const CANCELLED_RESUBSCRIBE_MS = 1000;
+
+/** Waits between attempts while subscribing again fails with the connection up. */
+const RESUBSCRIBE_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 1000, growth: { factor: 2 }, maxMs: 30_000 });
 
 /**
  * Content type of a fanout payload that is not a kombu envelope (the SPI lets callers publish
