@@ -6,14 +6,17 @@
  * unacked, and the worker, which still runs those tasks, settles the redeliveries when they
  * end instead of running them again. Every task finishes, each exactly once (Celery 5.2.6
  * runs such tasks twice), also when the connection is lost twice while redeliveries wait for
- * the deliveries the worker still holds. A queue deleted under a consumer is consumed again
- * once re-declared.
+ * the deliveries the worker still holds, and when the ack of such a redelivery is lost with
+ * the connection. The worker reaches RabbitMQ through a fault proxy, which can drop what the
+ * worker sends before it closes the connection. A queue deleted under a consumer is consumed
+ * again once re-declared.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from 'celeriac/testing';
 import { createApp, Worker, type App } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, TEST_AMQP_HOST } from '../support/amqp-env.js';
+import { FaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const ready = await amqpAvailable();
@@ -23,11 +26,17 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
   let app: App;
   let worker: Worker;
   const runs = new Map<string, number>();
+  const proxy = new FaultProxy(Number(TEST_AMQP_HOST.split(':')[1] ?? 5672));
+  /** Ends the runs of 'fail.gated' waiting now. */
+  let openGate: () => void = () => undefined;
+  let gate = Promise.resolve();
 
   beforeAll(async () => {
     vhost = await createVhost('fail');
+    await proxy.start();
     // heartbeat=5: a dead socket is noticed quickly; the backend is this process's memory.
-    app = createApp({ broker: vhostUrl(vhost, '?heartbeat=5'), backend: 'memory://', taskAcksLate: true }, { env: {}, logger: pino({ level: 'silent' }) });
+    const broker = `amqp://guest:guest@127.0.0.1:${proxy.port}/${encodeURIComponent(vhost)}?heartbeat=5`;
+    app = createApp({ broker, backend: 'memory://', taskAcksLate: true }, { env: {}, logger: pino({ level: 'silent' }) });
     app.task('fail.work', { bind: true }, async (ctx, ms: number) => {
       runs.set(ctx.request.id, (runs.get(ctx.request.id) ?? 0) + 1);
       await sleep(ms); // the task's work: real time
@@ -38,6 +47,11 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
       await sleep(3000); // the task's work: real time, while the losses of 'lost twice' come
       return ctx.request.id;
     });
+    app.task('fail.gated', { bind: true }, async (ctx) => {
+      runs.set(ctx.request.id, (runs.get(ctx.request.id) ?? 0) + 1);
+      await gate;
+      return ctx.request.id;
+    });
     worker = new Worker(app, { queues: ['fail'], concurrency: 8 });
     await worker.start();
   }, 60_000);
@@ -45,6 +59,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
   afterAll(async () => {
     await worker?.close({ deadlineMs: 2000 });
     await app?.close();
+    await proxy.close();
     await deleteVhost(vhost);
   }, 60_000);
 
@@ -91,6 +106,41 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
       expect(ids.map((id) => runs.get(id))).toEqual([1, 1, 1, 1]);
     } finally {
       await slow.close({ deadlineMs: 2000 });
+    }
+  }, 120_000);
+
+  it('the ack of a redelivery lost with the connection: the next redelivery is acked, not run', async () => {
+    const one = new Worker(app, { queues: ['inflight'], concurrency: 1 });
+    gate = new Promise<void>((resolve) => (openGate = resolve));
+    try {
+      await one.start();
+      const [result] = await app.sendTasks([{ name: 'fail.gated', args: [], options: { queue: 'inflight' } }]);
+      const id = (result as NonNullable<typeof result>).id;
+      await waitFor(() => runs.has(id), 'the task running', 30_000);
+      // The first loss while it runs: its redelivery comes back on the new connection, held.
+      let listed = '';
+      const held = async () => {
+        listed = await rabbitmqctl('list_queues', '-p', vhost, 'name', 'consumers', 'messages_unacknowledged', '--no-table-headers', '--quiet');
+        return listed.split('\n').some((l) => /^inflight\s+1\s+1$/.test(l.trim()));
+      };
+      await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
+      await waitFor(held, () => `the redelivery held; queues: ${JSON.stringify(listed)}`, 30_000);
+      // What the worker sends from now on never arrives: the task ends and acks its redelivery.
+      proxy.stall();
+      const dropped = proxy.stats.droppedToServer;
+      openGate();
+      expect(await (result as NonNullable<typeof result>).get({ timeoutMs: 10_000 })).toBe(id);
+      await waitFor(() => proxy.stats.droppedToServer > dropped, 'the ack sent into the stalled link', 10_000);
+      // Then the connection is lost: RabbitMQ never saw the ack and delivers the message again.
+      proxy.cut();
+      proxy.heal();
+      const settled = async () =>
+        one.active === 0 && (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet')).split('\n').some((l) => /^inflight\s+0$/.test(l.trim()));
+      await waitFor(settled, 'the queue empty again', 60_000);
+      expect(runs.get(id)).toBe(1);
+    } finally {
+      openGate();
+      await one.close({ deadlineMs: 2000 });
     }
   }, 120_000);
 

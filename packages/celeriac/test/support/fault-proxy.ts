@@ -33,7 +33,8 @@ export class FaultProxy {
   #mode: FaultMode = 'pass';
   #delayMs = 0;
   #bytesPerSecond = 0;
-  readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0, delayed: 0 };
+  /** `droppedToServer`: bytes clients sent on stalled connections, which never reached the target. */
+  readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0, delayed: 0, droppedToServer: 0 };
 
   /** `port` 0 picks a free port. */
   constructor(
@@ -90,7 +91,7 @@ export class FaultProxy {
       client.destroy();
       upstream.destroy();
     };
-    const forward = (to: Socket) => {
+    const forward = (to: Socket, toServer: boolean) => {
       // Chunks of one direction leave in the order they came, also when `slow` ends or its
       // delay changes while some wait: TCP never reorders bytes, and a proxy that did would
       // hand Redis commands (and clients replies) out of order, so replies would be matched
@@ -110,7 +111,10 @@ export class FaultProxy {
       /** When the last piece queued by `narrow` leaves: the link is busy until then. */
       let busyUntil = 0;
       return (chunk: Buffer) => {
-        if (pair.dead) return;
+        if (pair.dead) {
+          if (toServer) this.stats.droppedToServer += chunk.length;
+          return;
+        }
         if (this.#mode === 'narrow') {
           // Pieces of 16 KB, each leaving when the link has carried the ones before it.
           for (let at = 0; at < chunk.length; at += 16 * 1024) {
@@ -132,8 +136,8 @@ export class FaultProxy {
         if (timer === undefined) timer = setTimeout(pump, Math.max(0, waiting[0]!.dueAt - Date.now()));
       };
     };
-    client.on('data', forward(upstream));
-    upstream.on('data', forward(client));
+    client.on('data', forward(upstream, true));
+    upstream.on('data', forward(client, false));
     client.on('close', forget);
     upstream.on('error', forget).on('close', forget);
     upstream.connect(this.targetPort, '127.0.0.1');

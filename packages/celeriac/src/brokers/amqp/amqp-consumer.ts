@@ -252,8 +252,13 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   #claimedByOrphan(held: Held): boolean {
     const settlement = this.#settled.take(held);
     if (settlement !== undefined) {
-      this.#apply(held, settlement).catch((err: unknown) =>
-        this.host.log('error', 'could not settle a redelivered message for its finished run', { err: coerceError(err) }),
+      // Noted as sent, as any settlement: lost with this channel too, it meets the next redelivery.
+      this.#apply(held, settlement).then(
+        () => this.#settled.noteSent(held, settlement),
+        (err: unknown) => {
+          if (this.#channel === held.channel) this.host.log('error', 'could not settle a redelivered message for its finished run', { err: coerceError(err) });
+          else this.#settled.remember(held, settlement);
+        },
       );
       return true;
     }
@@ -314,6 +319,8 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     } else {
       try {
         await this.#apply(replacement, s);
+        // Sent, not known to have arrived: the replacement's channel may die before it does.
+        this.#settled.noteSent(replacement, s);
       } catch (err) {
         // The replacement's channel died too: remember the settlement for the next redelivery.
         if (this.#channel === replacement.channel) throw err;
