@@ -7,7 +7,7 @@
  * end instead of running them again. Every task finishes, each exactly once (Celery 5.2.6
  * runs such tasks twice), also when the connection is lost twice while redeliveries wait for
  * the deliveries the worker still holds, and when the ack of such a redelivery is lost with
- * the connection. The worker reaches RabbitMQ through a fault proxy, which can drop what the
+ * the connection (whether the task ended before the redelivery came or after). The worker reaches RabbitMQ through a fault proxy, which can drop what the
  * worker sends before it closes the connection. A queue deleted under a consumer is consumed
  * again once re-declared.
  */
@@ -68,6 +68,13 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     await waitFor(held, () => `${unacked} held by one consumer of ${queue}; queues: ${JSON.stringify(listed)}`, 30_000);
   }
 
+  /** Waits until `worker` runs and holds nothing and `queue` has no message, ready or unacked. */
+  async function waitForEmpty(queue: string, worker: Worker): Promise<void> {
+    const empty = async () =>
+      worker.active === 0 && worker.reserved === 0 && (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet')).split('\n').some((l) => l.trim().split(/\s+/).join(' ') === `${queue} 0`);
+    await waitFor(empty, `${queue} empty and its worker idle`, 60_000);
+  }
+
   it('reconnects, loses no task and runs none twice', async () => {
     const results = await app.sendTasks(Array.from({ length: 150 }, () => ({ name: 'fail.work', args: [150], options: { queue: 'fail' } })));
     const ids = results.map((r) => r.id);
@@ -104,8 +111,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
       openGate();
       expect(await Promise.all(results.map((r) => r.get({ timeoutMs: 60_000 })))).toEqual(ids);
       // Nothing left to run or settle: a second run of any of them would have happened by now.
-      const idle = async () => slow.active === 0 && slow.reserved === 0 && (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet')).split('\n').some((l) => /^twice\s+0$/.test(l.trim()));
-      await waitFor(idle, () => `the worker idle and the queue empty (runs: ${JSON.stringify(ids.map((id) => runs.get(id)))})`, 60_000);
+      await waitForEmpty('twice', slow);
       expect(ids.map((id) => runs.get(id))).toEqual([1, 1, 1, 1]);
     } finally {
       openGate();
@@ -133,9 +139,36 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
       // Then the connection is lost: RabbitMQ never saw the ack and delivers the message again.
       proxy.cut();
       proxy.heal();
-      const settled = async () =>
-        one.active === 0 && (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet')).split('\n').some((l) => /^inflight\s+0$/.test(l.trim()));
-      await waitFor(settled, 'the queue empty again', 60_000);
+      await waitForEmpty('inflight', one);
+      expect(runs.get(id)).toBe(1);
+    } finally {
+      openGate();
+      await one.close({ deadlineMs: 2000 });
+    }
+  }, 120_000);
+
+  it('a redelivery settled for a run that ended offline, its ack lost with the connection: the next one is acked too', async () => {
+    const one = new Worker(app, { queues: ['offline-end'], concurrency: 1 });
+    gate = new Promise<void>((resolve) => (openGate = resolve));
+    try {
+      await one.start();
+      const [result] = await app.sendTasks([{ name: 'fail.gated', args: [], options: { queue: 'offline-end' } }]);
+      const id = (result as NonNullable<typeof result>).id;
+      await waitFor(() => runs.has(id), 'the task running', 30_000);
+      // The connection lost and kept down while the task ends: its ack waits for the redelivery.
+      proxy.cut();
+      openGate();
+      expect(await (result as NonNullable<typeof result>).get({ timeoutMs: 10_000 })).toBe(id);
+      // Back up, but the connection that gets the redelivery (its bytes hold the task id) loses
+      // what the worker sends after it: the ack the worker had waiting for it.
+      proxy.heal();
+      proxy.dropSendsAfter(id);
+      await waitFor(() => proxy.stats.trapped > 0, 'the redelivery', 30_000);
+      const dropped = proxy.stats.droppedToServer;
+      await waitFor(() => proxy.stats.droppedToServer > dropped, 'the ack sent into the lost link', 10_000);
+      proxy.cut();
+      proxy.heal();
+      await waitForEmpty('offline-end', one);
       expect(runs.get(id)).toBe(1);
     } finally {
       openGate();

@@ -10,6 +10,8 @@
  * - `slow(ms)`: every chunk is delayed by `ms` each way (a congested link), never reordered;
  * - `narrow(bytesPerSecond)`: each way carries at most that many bytes a second (a thin link:
  *   a big reply takes its time to arrive), never reordered;
+ * - `dropSendsAfter(needle)`: a connection whose server sends bytes holding `needle` has them
+ *   forwarded, then drops whatever its client sends from then on (a reply that never arrives);
  * - `heal()`: back to forwarding; connections broken meanwhile stay broken, new ones work.
  *
  * Everything it does is counted in `stats`, so a test can tell its faults really happened.
@@ -23,6 +25,8 @@ interface Pair {
   upstream: Socket;
   /** Stalled: data is dropped both ways. */
   dead: boolean;
+  /** What the client sends is dropped (see FaultProxy.dropSendsAfter). */
+  sendsDead: boolean;
   /** Cancel the pending delivery timers of `slow`. */
   timers: (() => void)[];
 }
@@ -33,8 +37,13 @@ export class FaultProxy {
   #mode: FaultMode = 'pass';
   #delayMs = 0;
   #bytesPerSecond = 0;
-  /** `droppedToServer`: bytes clients sent on stalled connections, which never reached the target. */
-  readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0, delayed: 0, droppedToServer: 0 };
+  /** Armed by dropSendsAfter: the server bytes that make a connection drop its client's. */
+  #needle: Buffer | undefined;
+  /**
+   * `droppedToServer`: bytes clients sent on stalled connections (or after a trap), which never
+   * reached the target; `trapped`: connections {@link dropSendsAfter} took.
+   */
+  readonly stats = { accepted: 0, cut: 0, reset: 0, stalled: 0, refused: 0, delayed: 0, droppedToServer: 0, trapped: 0 };
 
   /** `port` 0 picks a free port. */
   constructor(
@@ -83,7 +92,7 @@ export class FaultProxy {
       return;
     }
     const upstream = new Socket();
-    const pair: Pair = { client, upstream, dead: this.#mode === 'stall', timers: [] };
+    const pair: Pair = { client, upstream, dead: this.#mode === 'stall', sendsDead: false, timers: [] };
     this.#pairs.add(pair);
     const forget = () => {
       this.#pairs.delete(pair);
@@ -111,9 +120,14 @@ export class FaultProxy {
       /** When the last piece queued by `narrow` leaves: the link is busy until then. */
       let busyUntil = 0;
       return (chunk: Buffer) => {
-        if (pair.dead) {
+        if (pair.dead || (toServer && pair.sendsDead)) {
           if (toServer) this.stats.droppedToServer += chunk.length;
           return;
+        }
+        if (!toServer && !pair.sendsDead && this.#needle !== undefined && chunk.includes(this.#needle)) {
+          // Forwarded below (the client must get it); nothing of the client's goes any more.
+          pair.sendsDead = true;
+          this.stats.trapped += 1;
         }
         if (this.#mode === 'narrow') {
           // Pieces of 16 KB, each leaving when the link has carried the ones before it.
@@ -174,6 +188,16 @@ export class FaultProxy {
     }
   }
 
+  /**
+   * From now on (on open connections and new ones), a connection whose server sends a chunk
+   * holding `needle` has that chunk forwarded, then drops everything its client sends: the
+   * client's answer to it is lost, as in a connection that dies just after. Until {@link heal}.
+   * A needle split across two chunks is not seen: use one that fits in a frame's header.
+   */
+  dropSendsAfter(needle: string | Buffer): void {
+    this.#needle = Buffer.isBuffer(needle) ? needle : Buffer.from(needle);
+  }
+
   /** Delays every chunk by `ms` each way. */
   slow(ms: number): void {
     this.#mode = 'slow';
@@ -190,6 +214,7 @@ export class FaultProxy {
   heal(): void {
     this.#mode = 'pass';
     this.#delayMs = 0;
+    this.#needle = undefined;
   }
 
   /** Open connections, stalled ones included. */
