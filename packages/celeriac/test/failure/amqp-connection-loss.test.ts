@@ -119,14 +119,30 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     }
   }, 120_000);
 
-  it('the ack of a redelivery lost with the connection: the next redelivery is acked, not run', async () => {
-    const one = new Worker(app, { queues: ['inflight'], concurrency: 1 });
+  /**
+   * One gated task on `queue` through a worker of its own (one at a time): `lose` runs once the
+   * task runs, breaks what it breaks, and opens the gate. Then the queue must empty with the
+   * task run once.
+   */
+  async function runsOnceAcross(queue: string, lose: (id: string, ended: () => Promise<unknown>) => Promise<void>): Promise<void> {
+    const one = new Worker(app, { queues: [queue], concurrency: 1 });
     gate = new Promise<void>((resolve) => (openGate = resolve));
     try {
       await one.start();
-      const [result] = await app.sendTasks([{ name: 'fail.gated', args: [], options: { queue: 'inflight' } }]);
-      const id = (result as NonNullable<typeof result>).id;
-      await waitFor(() => runs.has(id), 'the task running', 30_000);
+      const [result] = await app.sendTasks([{ name: 'fail.gated', args: [], options: { queue } }]);
+      const sent = result as NonNullable<typeof result>;
+      await waitFor(() => runs.has(sent.id), 'the task running', 30_000);
+      await lose(sent.id, async () => expect(await sent.get({ timeoutMs: 10_000 })).toBe(sent.id));
+      await waitForEmpty(queue, one);
+      expect(runs.get(sent.id)).toBe(1);
+    } finally {
+      openGate();
+      await one.close({ deadlineMs: 2000 });
+    }
+  }
+
+  it('the ack of a redelivery lost with the connection: the next redelivery is acked, not run', async () => {
+    await runsOnceAcross('inflight', async (_id, ended) => {
       // The first loss while it runs: its redelivery comes back on the new connection, held.
       await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
       await waitForHeld('inflight', 1);
@@ -134,31 +150,20 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
       proxy.stall();
       const dropped = proxy.stats.droppedToServer;
       openGate();
-      expect(await (result as NonNullable<typeof result>).get({ timeoutMs: 10_000 })).toBe(id);
+      await ended();
       await waitFor(() => proxy.stats.droppedToServer > dropped, 'the ack sent into the stalled link', 10_000);
       // Then the connection is lost: RabbitMQ never saw the ack and delivers the message again.
       proxy.cut();
       proxy.heal();
-      await waitForEmpty('inflight', one);
-      expect(runs.get(id)).toBe(1);
-    } finally {
-      openGate();
-      await one.close({ deadlineMs: 2000 });
-    }
+    });
   }, 120_000);
 
   it('a redelivery settled for a run that ended offline, its ack lost with the connection: the next one is acked too', async () => {
-    const one = new Worker(app, { queues: ['offline-end'], concurrency: 1 });
-    gate = new Promise<void>((resolve) => (openGate = resolve));
-    try {
-      await one.start();
-      const [result] = await app.sendTasks([{ name: 'fail.gated', args: [], options: { queue: 'offline-end' } }]);
-      const id = (result as NonNullable<typeof result>).id;
-      await waitFor(() => runs.has(id), 'the task running', 30_000);
+    await runsOnceAcross('offline-end', async (id, ended) => {
       // The connection lost and kept down while the task ends: its ack waits for the redelivery.
       proxy.cut();
       openGate();
-      expect(await (result as NonNullable<typeof result>).get({ timeoutMs: 10_000 })).toBe(id);
+      await ended();
       // Back up, but the connection that gets the redelivery (its bytes hold the task id) loses
       // what the worker sends after it: the ack the worker had waiting for it.
       proxy.heal();
@@ -168,12 +173,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
       await waitFor(() => proxy.stats.droppedToServer > dropped, 'the ack sent into the lost link', 10_000);
       proxy.cut();
       proxy.heal();
-      await waitForEmpty('offline-end', one);
-      expect(runs.get(id)).toBe(1);
-    } finally {
-      openGate();
-      await one.close({ deadlineMs: 2000 });
-    }
+    });
   }, 120_000);
 
   it('a task queue deleted under the consumer is consumed again once it exists again', async () => {
