@@ -62,6 +62,8 @@ export class VhostPool {
     private readonly remove: (names: readonly string[]) => Promise<void> = deleteVhosts,
     /** Cleans a used quorum vhost for the next file: true when kept, false when not worth it; throws when it cannot. */
     private readonly reset: (vhost: string) => Promise<boolean> = resetQuorumVhost,
+    /** Where a vhost given up after a failed reset is reported (the run's stderr). */
+    private readonly warn: (line: string) => void = (line) => void process.stderr.write(`${line}\n`),
   ) {}
 
   /** A vhost for a quorum file: one another quorum file had and gave back, reset; else a fresh one. */
@@ -89,7 +91,7 @@ export class VhostPool {
     const done: Promise<void> = this.reset(vhost)
       .then(
         (kept) => void (kept && this.quorumFree.push(vhost)),
-        (error: unknown) => void process.stderr.write(`test vhost ${vhost} is not reused: ${String(error)}\n`),
+        (error: unknown) => this.warn(`test vhost ${vhost} is not reused: ${String(error)}`),
       )
       .finally(() => this.resetting.delete(done));
     this.resetting.add(done);
