@@ -13,6 +13,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApp } from 'celeriac';
 import type { Redis } from 'ioredis';
+import { listenForEvents } from './lib/event-listener.js';
 import { UsageError } from './lib/args.js';
 import { buildRevision, git } from './lib/ab.js';
 import { fillNoops } from './lib/flow.js';
@@ -65,10 +66,7 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
   else process.env.BENCH_CELERIAC_MODULE = module;
   // A monitor listens, as in the bench: a worker drops task events that reach nobody
   // (event-dispatcher.ts), and a drain with -E would then measure events not sent.
-  const listener = args.events ? redis.duplicate() : undefined;
-  let eventMessages = 0;
-  listener?.on('pmessage', () => eventMessages++);
-  await listener?.psubscribe(`${globEscape(`${PREFIX}/0.celeryev/`)}*`);
+  const listener = args.events ? await listenForEvents('127.0.0.1', args.port, `${globEscape(`${PREFIX}/0.celeryev/`)}*`) : undefined;
   let gcText = '';
   let recording = false;
   const allocFile = args.allocProf === undefined ? undefined : join(args.allocProf, `alloc-${label.replace(/[^\w.-]+/g, '_')}-${Date.now()}.heapprofile`);
@@ -109,11 +107,11 @@ async function drain(redis: Redis, args: ProbeArgs, label: string, module: strin
       (redisUs / args.n).toFixed(1),
       `${perTask(io.syscw - io0.syscw)} / ${perTask(io.syscr - io0.syscr)}`,
       commands.map(([name, n]) => `${name} ${perTask(n)}`).join(', '),
-      `${(gc.allocatedBytes / args.n / 1024).toFixed(2)} (${gc.collections} GCs, ${gc.markCompacts} full, ${Math.round(gc.pauseMs)} ms paused)${listener === undefined ? '' : `; ${perTask(eventMessages)} celeryev messages per task`} |`,
+      `${(gc.allocatedBytes / args.n / 1024).toFixed(2)} (${gc.collections} GCs, ${gc.markCompacts} full, ${Math.round(gc.pauseMs)} ms paused)${listener === undefined ? '' : `; ${perTask(listener.counter.messages)} celeryev messages per task`} |`,
     ].join(' | ');
   } finally {
     await worker.stop();
-    listener?.disconnect();
+    listener?.close();
     // Written by the worker on stop (worker-child.ts); it also counts the drain's last moments.
     if (allocFile !== undefined) {
       const top = topAllocations((JSON.parse(readFileSync(allocFile, 'utf8')) as { head: AllocationNode }).head, args.n, 12);

@@ -223,7 +223,7 @@ function eventsSection(report: RunReport): string[] {
   const table = ce === undefined ? '' : renderEventsCost(ce.drainSamples, Math.max(...report.sizes.concurrencies));
   if (table === '') return [];
   return [
-    `Celeriac with task events on (\`-E\`: \`sendTaskEvents\`), against off, each round draining both back to back; a subscriber on the run's \`celeryev\` channels listens as a dashboard would. Target: under ${EVENTS_COST_TARGET * 100}% more time and worker CPU per task.`,
+    `Celeriac with task events on (\`-E\`: \`sendTaskEvents\`), against off, each round draining both back to back; a subscriber on the run's \`celeryev\` channels receives every message, as a dashboard on another machine would, and counts them without decoding them (lib/event-listener.ts). Target: under ${EVENTS_COST_TARGET * 100}% more time and worker CPU per task.`,
     '',
     table,
     '',

@@ -83,7 +83,7 @@ export interface DrainResult {
   readonly redisCpuSec?: number;
   /** The batched enqueue that filled the queue. */
   readonly enqueue: EnqueueResult;
-  /** Events-on drains: messages a `celeryev` subscriber of the run received (as a dashboard would). */
+  /** Events-on drains: messages a `celeryev` subscriber of the run received (lib/event-listener.ts). */
   readonly eventMessages?: number;
   /** Set when the step was abandoned (timeout, crash). */
   readonly skipped?: string;

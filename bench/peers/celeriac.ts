@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { createApp, type App, type Task } from '../../packages/celeriac/dist/index.js';
 import { ENQUEUE_WARMUP, runDrain, runRoundTrip, thenCleanUp, timeBatched, timeOneByOne } from '../lib/flow.js';
 import { startNodeWorker } from '../lib/proc.js';
+import { listenForEvents } from '../lib/event-listener.js';
 import { adminClient, deleteByPrefix, deleteKeys, globEscape, resultKeysProbe } from '../lib/redis.js';
 import type { BenchContext, DrainResult, EnqueueResult, Peer, RoundTripResult, WorkerConfig } from '../lib/types.js';
 import { celeriacUrls, NOOP_TASK } from './celeriac-shared.js';
@@ -80,16 +81,14 @@ export class CeleriacPeer implements Peer {
 
   async drain(n: number, config: WorkerConfig): Promise<DrainResult> {
     if (config.events !== true) return this.#drain(n, config);
-    // Kombu's fanout channels of this run's prefix: `<prefix>/<db>.celeryev/<routing key>`.
-    const listener = adminClient(this.ctx);
-    let messages = 0;
-    listener.on('pmessage', () => messages++);
+    // Kombu's fanout channels of this run's prefix: `<prefix>/<db>.celeryev/<routing key>`;
+    // the listener stands for a dashboard on another machine (lib/event-listener.ts).
+    const listener = await listenForEvents(this.ctx.redisHost, this.ctx.redisPort, `${globEscape(`${this.#prefix}/${this.ctx.redisDb}.celeryev/`)}*`);
     try {
-      await listener.psubscribe(`${globEscape(`${this.#prefix}/${this.ctx.redisDb}.celeryev/`)}*`);
       const d = await this.#drain(n, config);
-      return { ...d, eventMessages: messages };
+      return { ...d, eventMessages: listener.counter.messages };
     } finally {
-      listener.disconnect();
+      listener.close();
     }
   }
 
