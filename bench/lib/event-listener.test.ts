@@ -50,7 +50,7 @@ describe('listenForEvents', () => {
       socket.once('data', (d) => {
         got(d.toString());
         socket.write(reply);
-        setTimeout(() => socket.write(after), 10);
+        socket.write(after);
       });
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
