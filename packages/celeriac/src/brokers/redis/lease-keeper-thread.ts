@@ -14,7 +14,7 @@
 import { parentPort } from 'node:worker_threads';
 import { RespConnection, RespError, type RespReply } from '../../redis/resp-connection.js';
 import type { FromKeeper, KeeperScripts, KeeperSession, ToKeeper } from './lease-keeper.js';
-import { renewable, renewLeaseArgs, type KeptLease } from './lease-renewal.js';
+import { discoveryDue, heldBy, renewable, renewLeaseArgs, type KeptLease } from './lease-renewal.js';
 import type { RedisScript } from '../../redis/script.js';
 
 const BATCH = 500;
@@ -37,6 +37,8 @@ class Session {
    */
   #lastFeed = Number.NEGATIVE_INFINITY;
   #renewedAt = Number.NEGATIVE_INFINITY;
+  /** When the last look in Redis for deliveries no feed told of (held-by.lua) that finished began. */
+  #discoveredAt = Number.NEGATIVE_INFINITY;
   #renewing = false;
   #failing = false;
   readonly #timer: NodeJS.Timeout;
@@ -62,13 +64,15 @@ class Session {
     void this.#renew(leases);
   }
 
-  /** A new deadline: replaces by tag. */
+  /** A new deadline: replaces by tag. The loop ran since the last feed, so a look in Redis is due again. */
   add(leases: readonly KeptLease[]): void {
     for (const l of leases) this.#leases.set(l.tag, l);
+    this.#discoveredAt = Number.NEGATIVE_INFINITY;
   }
 
   setOwners(owners: readonly string[]): void {
     this.#owners = owners;
+    this.#discoveredAt = Number.NEGATIVE_INFINITY;
   }
 
   close(): void {
@@ -89,15 +93,20 @@ class Session {
     return this.#eval(this.scripts.renew, this.config.keys, renewLeaseArgs(batch, Date.now(), this.config.recoverAfterMs));
   }
 
-  /** Adds the deliveries held under its consumers' tokens that no feed told it of (held-by.lua). */
+  /**
+   * Adds the deliveries held under its consumers' tokens that no feed told it of (held-by.lua),
+   * when a look is due since the last feed (lease-renewal.ts discoveryDue).
+   */
   async #discover(): Promise<void> {
-    if (this.#owners.length === 0) return;
+    const began = Date.now();
+    if (!discoveryDue(this.#discoveredAt, this.#fedAt, this.config.leaseRenewMs, this.config.fetchSettleMs)) return;
     // keys are bookKeys(): unacked, unacked_index, leases, lease data.
-    const found = await this.#eval(this.scripts.heldBy, [this.config.keys[3] as string], this.#owners);
-    for (let i = 0; i + 1 < found.length; i += 2) {
-      const tag = found[i] as string;
-      if (this.#leases.get(tag)?.token !== found[i + 1]) this.#leases.set(tag, { tag, token: found[i + 1] as string, until: null });
+    const leaseData = [this.config.keys[3] as string];
+    const found = this.#owners.length === 0 ? [] : await heldBy((args) => this.#eval(this.scripts.heldBy, leaseData, args), this.#owners);
+    for (const { tag, token } of found) {
+      if (this.#leases.get(tag)?.token !== token) this.#leases.set(tag, { tag, token, until: null });
     }
+    this.#discoveredAt = began;
   }
 
   /** Renews `batch`, or (null: the loop stopped feeding) what it holds and can find, within their deadlines. */

@@ -13,7 +13,9 @@
  * - when no feed came for a renewal period and a half (the loop is blocked), the thread first
  *   looks up in Redis the deliveries held under its consumers' tokens (held-by.lua), so those
  *   fetched since the last feed, by a loop that blocked from a task's first instant, are kept
- *   too; then it keeps renewing them, each only until its deadline: a task past its hard limit
+ *   too. That reads the whole fleet's leases, a stretch per call; it is done again only while
+ *   a fetch the loop sent before it blocked may not have run yet, so once or twice per blocked
+ *   spell, not every period. Then it keeps renewing them, each only until its deadline: a task past its hard limit
  *   that still holds the loop is left to be taken back, as a dead worker's would be. A
  *   delivery without a deadline is renewed for as long as the worker's process lives, as any
  *   long task is.
@@ -51,6 +53,11 @@ export interface KeeperSession {
   readonly recoverAfterMs: number;
   readonly leaseRenewMs: number;
   readonly commandTimeoutMs: number;
+  /**
+   * How long after it is sent a fetch has run in Redis: the loop's poll plus a blocked fetch's
+   * slack and a margin (lease-renewal.ts discoveryDue).
+   */
+  readonly fetchSettleMs: number;
   /**
    * The broker's presence (celeriac.promoters: member -> expiry, epoch ms), kept up while the
    * loop is blocked as the leases are, so that other workers do not take a blocked worker's

@@ -47,3 +47,38 @@ export function renewable(leases: readonly KeptLease[], fedAt: number, now: numb
   if (now - fedAt <= 2 * renewMs) return [...leases];
   return leases.filter((l) => l.until === null || l.until > now);
 }
+
+/** About how many entries of celeriac.lease.data one held-by.lua call reads: a millisecond or so of Redis. */
+export const HELD_BY_PAGE = 1000;
+
+/**
+ * The deliveries held under `owners`' tokens, found by held-by.lua a stretch of the fleet's
+ * leases at a time: `call` runs the script with the arguments given and answers its reply.
+ * Calls again from the cursor each reply ends at, until the scan is done.
+ */
+export async function heldBy(call: (args: readonly string[]) => Promise<readonly string[]>, owners: readonly string[], page = HELD_BY_PAGE): Promise<Held[]> {
+  const found: Held[] = [];
+  let cursor = '0';
+  do {
+    const reply = await call([cursor, String(page), ...owners]);
+    cursor = reply[0] ?? '';
+    // A reply without a cursor (another script under the name) would be asked again forever.
+    if (!/^\d+$/.test(cursor)) throw new Error(`held-by.lua answered ${JSON.stringify(cursor.slice(0, 40))} where a cursor goes`);
+    for (let i = 1; i + 1 < reply.length; i += 2) found.push({ tag: reply[i] as string, token: reply[i + 1] as string });
+  } while (cursor !== '0');
+  return found;
+}
+
+/**
+ * Whether a keeper renewing for a loop that stopped feeding it must look in Redis (held-by.lua)
+ * for deliveries no feed told it of, given when the last look that finished began
+ * (`discoveredAt`, -Infinity for none since the session opened). An event loop that runs feeds
+ * the keeper every renewal period, so the last fetch it sent left at most a period after its
+ * last feed (`fedAt`), and that fetch ran in Redis within `settleMs` of leaving (a blocked
+ * fetch waits up to its poll). A look begun after both found every such delivery: none is
+ * due again until the loop feeds again. A look every period instead read the whole fleet's
+ * leases once per blocked worker every few seconds for as long as its loop stayed blocked.
+ */
+export function discoveryDue(discoveredAt: number, fedAt: number, renewMs: number, settleMs: number): boolean {
+  return discoveredAt < fedAt + renewMs + settleMs;
+}

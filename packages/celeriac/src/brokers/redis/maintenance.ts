@@ -22,6 +22,7 @@ import type { ConsumerGroup } from './consumer-group.js';
 import { presenceTtlMs, type DelayedSet } from './delayed.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import { bookKeys } from './lease-scripts.js';
+import { BELL_SLACK_MS } from './bell.js';
 import type { Transitions } from './transitions.js';
 import type { BrokerKeys } from '../../redis/keys.js';
 import type { RedisTarget } from '../../redis/url.js';
@@ -92,6 +93,8 @@ export class Maintenance {
           recoverAfterMs: o.recoverAfterMs,
           leaseRenewMs: o.leaseRenewMs,
           commandTimeoutMs: o.commandTimeoutMs,
+          // A blocked fetch runs by its poll and slack; the margin is for Redis's own queue.
+          fetchSettleMs: o.pollIntervalMs + 2 * BELL_SLACK_MS + Math.min(1000, o.leaseRenewMs / 2),
           presence: { key: this.deps.keys.promoters, member: this.deps.id, ttlMs: presenceTtlMs(o) },
         },
         { lost: (tags) => consumers.markLost(tags), log: o.log },

@@ -15,6 +15,15 @@ import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import { newPrefix } from './redis-test-env.js';
 import { quietClient, shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
 import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
+import { heldBy } from '../../../src/brokers/redis/lease-renewal.js';
+import { HELD_BY_SCRIPT } from '../../../src/brokers/redis/lease-scripts.js';
+
+/** [k1, v1, k2, v2, ...] as pairs. */
+function chunkPairs(flat: readonly string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i] as string, flat[i + 1] as string]);
+  return pairs;
+}
 
 // On a redis-server of its own: one test MONITORs it, which would slow every other test's Redis.
 describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease keeper thread, on Redis', () => {
@@ -80,8 +89,19 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
     }
   }, 30_000);
 
-  it('keeps a delivery no feed told it of: the loop blocks inside the handler of the fetch that brought it', async () => {
+  it('keeps a delivery no feed told it of: the loop blocks inside the handler of the fetch that brought it, and the fleet\'s leases are read for it once or twice, not every period', async () => {
     const stopSweeper = await spawnSweeper();
+    // Every scan of the lease data while the loop is blocked is a held-by.lua look (the
+    // sweeper's scripts do not scan it): 2.5 s at a 200 ms period were eleven looks before.
+    const leaseData = `"HSCAN" "${prefix}celeriac.lease.data"`;
+    let looks = 0;
+    let blockedAt = Number.POSITIVE_INFINITY;
+    let blockEnd = Number.POSITIVE_INFINITY;
+    const monitor = await quietClient(server().url);
+    await monitor.monitor((line: string) => {
+      const at = Number.parseFloat(line) * 1000;
+      if (line.includes(leaseData) && at >= blockedAt && at <= blockEnd) looks++;
+    });
     const broker = new RedisBroker(prefixedUrl(prefix), fast);
     const queue = `fresh-${randomUUID().slice(0, 6)}`;
     const got: Delivery[] = [];
@@ -93,7 +113,9 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
         got.push(d);
         // Before any feed could carry it: the keeper must find it in Redis (held-by.lua).
         blocked = true;
+        blockedAt = Date.now();
         block(2500);
+        blockEnd = Date.now();
       },
     });
     try {
@@ -101,7 +123,12 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
       await broker.publish(makeMessage('fresh'), { exchange: '', routingKey: queue });
       await waitFor(() => blocked, 'the delivery', 10_000);
       await (got[0] as Delivery).ack();
+      // Fed every 200 ms, a fetch run within 320 ms of leaving (lease-keeper.ts fetchSettleMs):
+      // a look begun 520 ms after the last feed is the last one due, the third at most.
+      expect(looks).toBeGreaterThanOrEqual(1);
+      expect(looks).toBeLessThanOrEqual(4);
     } finally {
+      monitor.destroy();
       stopSweeper();
       await consumer.close();
       await broker.close();
@@ -172,6 +199,36 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
       stopSweeper();
     }
   }, 30_000);
+
+  it('held-by.lua reads the fleet\'s leases a stretch per call, and the calls together find every lease of the given consumers', async () => {
+    const key = `${prefix}fleet.lease.data`;
+    const mine = new Map<string, string>();
+    const entries: string[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const owner = ['wa-1:', 'wb-2:', 'wc-3:'][i % 3] as string;
+      const tag = `tag-${i}`;
+      const token = `${owner}${i}.0`;
+      entries.push(tag, `${token} bench\x06\x163`);
+      if (owner !== 'wc-3:') mine.set(tag, token);
+    }
+    for (let i = 0; i < entries.length; i += 1000) await raw().hSet(key, Object.fromEntries(chunkPairs(entries.slice(i, i + 1000))));
+    const cursors: string[] = [];
+    const found = await heldBy(
+      async (args) => {
+        const reply = (await raw().eval(HELD_BY_SCRIPT.source, { keys: [key], arguments: [...args] })) as string[];
+        cursors.push(reply[0] as string);
+        return reply;
+      },
+      ['wa-1:', 'wb-2:'],
+      500,
+    );
+    await raw().del(key);
+    // About 6,000 / 500 calls, each ending where the next goes on, the last at cursor 0.
+    expect(cursors.length).toBeGreaterThanOrEqual(8);
+    expect(cursors.at(-1)).toBe('0');
+    expect(cursors.slice(0, -1)).not.toContain('0');
+    expect(new Map(found.map((h) => [h.tag, h.token]))).toEqual(mine);
+  });
 
   it('a broker with a fake clock (or leaseRenewal: event-loop) renews on the event loop', async () => {
     const fake = new RedisBroker(prefixedUrl(prefix), { ...fast, leaseRenewal: 'event-loop' });
