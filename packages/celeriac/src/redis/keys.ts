@@ -10,7 +10,7 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.started`, `.promoters`, `.running`, `.beat.*`, `.bell.<queue>`, `.bell~<consumer id>`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.started`, `.promoters`, `.running`, `.running.walk`, `.beat.*`, `.bell.<queue>`, `.bell~<consumer id>`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
  * | `celeriac:revoked`, `celeriac:rate:<key>`, `celeriac:running`, `celeriac:running.holders`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
@@ -153,6 +153,8 @@ export class BrokerKeys {
    * early-acked tasks running now (brokers/redis/running.ts), so a dead worker's are reported lost.
    */
   readonly running: string;
+  /** Ours: string, where the fleet's walk over {@link running} for lost tasks stopped (take-lost-tasks.lua KEYS[4]). */
+  readonly runningWalk: string;
   /** Beat's store. */
   readonly beat: BeatKeys;
 
@@ -176,6 +178,7 @@ export class BrokerKeys {
     this.started = `${prefix}celeriac.started`;
     this.promoters = `${prefix}celeriac.promoters`;
     this.running = `${prefix}celeriac.running`;
+    this.runningWalk = `${prefix}celeriac.running.walk`;
     const beat = `${prefix}celeriac.beat.`;
     this.beat = Object.freeze({
       lease: `${beat}lease`,

@@ -25,6 +25,12 @@ export interface LostTaskKeys {
    * leaves the entry in kombu's unacked hash); taken with them.
    */
   readonly entries?: string;
+  /**
+   * String: where the walk over the records stopped, shared by every caller (the broker's,
+   * whose walk reads every record: take-lost-tasks.lua KEYS[4]); needs `entries`. Without it
+   * each call reads every record.
+   */
+  readonly walk?: string;
 }
 
 /** How one store takes its lost records. */
@@ -38,7 +44,12 @@ export interface TakeLostOptions {
   readonly completePresence: boolean;
   /** The delivery tag of a record field (the backend prefixes its fields with the holder). */
   readonly tagOf?: (field: string, holder: string) => string;
+  /** With `walk`: how long a finished pass over the records rests the walk, ms (by `nowMs`'s clock); 0 by default. */
+  readonly restMs?: number;
 }
+
+/** About how many records one call of a shared walk reads: a millisecond or so of Redis. */
+export const WALK_PAGE = 1000;
 
 /** A holder id as records carry it: no whitespace (the record's first space ends it). */
 export function holderId(name: string): string {
@@ -54,6 +65,11 @@ export function lostTaskRecord(holder: string, queue: string, raw: string): stri
 export async function takeLostTasks(client: RedisClient, keys: LostTaskKeys, o: TakeLostOptions): Promise<LostDelivery[]> {
   const args = [String(Math.max(0, Math.round(o.graceMs))), String(o.limit), o.nowMs === undefined ? '' : String(o.nowMs), o.completePresence ? '1' : '0'];
   const scriptKeys = keys.entries === undefined ? [keys.records, keys.presence] : [keys.records, keys.presence, keys.entries];
+  if (keys.walk !== undefined) {
+    if (keys.entries === undefined) throw new Error('takeLostTasks: a shared walk needs the entries hash (KEYS[3])');
+    scriptKeys.push(keys.walk);
+    args.push(String(WALK_PAGE), String(Math.max(0, Math.round(o.restMs ?? 0))));
+  }
   const flat = (await runScript(client, TAKE_LOST_TASKS, scriptKeys, args)) as string[];
   const lost: LostDelivery[] = [];
   for (let i = 0; i + 2 < flat.length; i += 3) {

@@ -228,7 +228,7 @@ export class Maintenance {
   async #reportLost(): Promise<void> {
     const { running, consumers, options: o } = this.deps;
     if (running === undefined || o.lostTaskGraceMs === 0 || !consumers.hearsLost()) return;
-    const lost = await running.takeLost(o.clock.now(), o.lostTaskGraceMs);
+    const lost = await running.takeLost(o.clock.now(), o.lostTaskGraceMs, o.sweepIntervalMs);
     if (lost.length > 0) consumers.reportLost(lost);
   }
 

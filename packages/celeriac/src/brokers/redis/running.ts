@@ -107,9 +107,13 @@ export class RunningRecords {
     this.log?.('warn', 'could not remove running-task records; they are reported lost once this worker stops, and the report finds their end stored', { err: error as Error });
   };
 
-  /** Takes the records of brokers silent for at least `graceMs` (redis/lost-tasks.ts); each is returned once. */
-  takeLost(nowMs: number, graceMs: number): Promise<LostDelivery[]> {
-    const keys = { records: this.keys.running, presence: this.keys.promoters, entries: this.keys.unacked };
-    return this.send((c) => takeLostTasks(c, keys, { graceMs, limit: LOST_BATCH, nowMs, completePresence: false }));
+  /**
+   * Takes the records of brokers silent for at least `graceMs` (redis/lost-tasks.ts); each is
+   * returned once. A call reads a stretch of the fleet's records, going on from where the last
+   * call of any worker stopped; a finished pass rests the walk `restMs` (the sweep's period).
+   */
+  takeLost(nowMs: number, graceMs: number, restMs = 0): Promise<LostDelivery[]> {
+    const keys = { records: this.keys.running, presence: this.keys.promoters, entries: this.keys.unacked, walk: this.keys.runningWalk };
+    return this.send((c) => takeLostTasks(c, keys, { graceMs, limit: LOST_BATCH, nowMs, completePresence: false, restMs }));
   }
 }

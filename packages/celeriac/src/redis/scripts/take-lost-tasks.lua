@@ -20,9 +20,18 @@ too, so that a rolling upgrade loses no record: "<holder> <n> <entry>" and the J
 [broker id, queue, envelope, n] of earlier brokers, and the JSON [holder, tag, queue,
 envelope] of earlier backends. An unreadable record is dropped (only Celeriac writes there).
 
+The broker's walk reads every record (see ARGV[4]), and every worker calls it every sweep: one
+call read the whole fleet's records while Redis served nobody else, and the fleet read them
+once per worker per sweep. With KEYS[4] the walk is the fleet's, not the caller's: one call
+reads about ARGV[5] records from where the last call (of any worker) stopped, the cursor being
+kept in KEYS[4]; a pass that comes back to the start rests the walk for ARGV[6] ms, by the
+callers' clock, during which calls return at once. A cursor left by a caller that stopped
+calling is dropped after a minute (the next pass starts over).
+
 KEYS[1]  the records (hash field -> value)
 KEYS[2]  the presence (zset holder -> epoch ms)
 KEYS[3]  optional: the entries of short records (hash field -> entry)
+KEYS[4]  optional: the walk's state (string: the cursor to go on from, or "rest:<epoch ms>")
 ARGV[1]  grace, ms
 ARGV[2]  most records to return
 ARGV[3]  now, epoch ms; '' for the Redis server's clock
@@ -30,6 +39,8 @@ ARGV[4]  '1' when every record's holder is in the presence set (the backend writ
          step): the walk is then skipped while no holder is silent (one ZCOUNT), and holders
          silent past the grace are forgotten once their records are taken; '0' (the broker's
          promoters, which the ETA logic owns) walks every call and forgets nobody
+ARGV[5]  with KEYS[4]: about how many records one call reads
+ARGV[6]  with KEYS[4]: how long a finished pass rests the walk, ms (0: not at all)
 
 Returns a flat list: field, holder, entry, ... of the records found lost.
 ]]
@@ -70,10 +81,27 @@ local lost = {}
 local full = false
 local seen = {}
 local cursor = '0'
+local walk = KEYS[4]
+local budget = math.huge
+if walk then
+  budget = tonumber(ARGV[5])
+  local state = redis.call('GET', walk)
+  if state then
+    local rest_until = tonumber(string.match(state, '^rest:(%d+)$'))
+    if rest_until then
+      if now < rest_until then return {} end
+    elseif string.match(state, '^%d+$') then
+      cursor = state
+    end
+  end
+end
+local read = 0
 repeat
+  local from = cursor
   local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 200)
   cursor = page[1]
   local fields = page[2]
+  read = read + #fields / 2
   for i = 1, #fields, 2 do
     local field = fields[i]
     local holder, entry = parse(fields[i + 1])
@@ -102,6 +130,18 @@ repeat
       end
     end
   end
-until cursor == '0' or full
+  -- Full: the rest of this page is read again by the next call (what was taken is gone).
+  if full then cursor = from end
+until cursor == '0' or full or read >= budget
+if walk then
+  local rest = tonumber(ARGV[6])
+  if cursor ~= '0' or full then
+    redis.call('SET', walk, cursor, 'PX', 60000)
+  elseif rest > 0 then
+    redis.call('SET', walk, 'rest:' .. (now + rest), 'PX', math.max(rest, 60000))
+  else
+    redis.call('DEL', walk)
+  end
+end
 if complete and not full then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff) end
 return lost

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerKeys } from '../../../src/redis/keys.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import { RunningRecords } from '../../../src/brokers/redis/running.js';
+import { lostTaskRecord } from '../../../src/redis/lost-tasks.js';
 import { Transitions, type AckedHeld } from '../../../src/brokers/redis/transitions.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
@@ -225,6 +226,68 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const taken = await Promise.all([alive.takeLost(T0 + GRACE, GRACE), dead.takeLost(T0 + GRACE, GRACE)]);
     expect(taken.flat()).toEqual([{ tag: 't-dead', holder: 'dead', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('t-dead'))) }]);
     expect(await raw.hKeys(keys.running)).toEqual(['t-alive']);
+  });
+
+  it("walks the fleet's records a stretch per call, going on from where any worker's call stopped, and rests the walk after a pass", async () => {
+    await raw.del([keys.running, keys.runningWalk]);
+    await raw.zAdd(keys.promoters, [
+      { score: T0 + 60_000, value: 'alive' },
+      { score: T0, value: 'dead' },
+    ]);
+    const records: Record<string, string> = {};
+    for (let i = 0; i < 3000; i++) records[`live-${i}`] = lostTaskRecord('alive', 'q', envelope(`live-${i}`));
+    const lostTags = Array.from({ length: 30 }, (_, i) => `lost-${i}`);
+    for (const tag of lostTags) records[tag] = lostTaskRecord('dead', 'q', envelope(tag));
+    await raw.hSet(keys.running, records);
+    const t = new Transitions((fn) => fn(raw), keys, '');
+    const workers = [new RunningRecords((fn) => fn(raw), t, keys, 'a', undefined), new RunningRecords((fn) => fn(raw), t, keys, 'b', undefined)];
+    const REST = 5_000;
+    /** Two workers' sweeps take turns until the walk rests; what they took, and how many calls. */
+    async function pass(now: number): Promise<{ taken: string[]; calls: number }> {
+      const taken: string[] = [];
+      let calls = 0;
+      while (calls < 20 && (await raw.get(keys.runningWalk)) !== `rest:${now + REST}`) {
+        taken.push(...(await (workers[calls % 2] as RunningRecords).takeLost(now, GRACE, REST)).map((l) => l.tag));
+        calls++;
+      }
+      return { taken: taken.sort(), calls };
+    }
+    const first = await pass(T0 + GRACE);
+    // 3,030 records, about a thousand per call: one call read them all before.
+    expect(first.calls).toBeGreaterThanOrEqual(3);
+    expect(first.calls).toBeLessThan(20);
+    expect(first.taken).toEqual([...lostTags].sort());
+    expect(await raw.hLen(keys.running)).toBe(3000);
+    // Resting: calls return at once, and a record lost meanwhile waits for the next pass.
+    await raw.hSet(keys.running, 'lost-late', lostTaskRecord('dead', 'q', envelope('lost-late')));
+    expect(await workers[0]?.takeLost(T0 + GRACE + REST - 1, GRACE, REST)).toEqual([]);
+    expect(await raw.hExists(keys.running, 'lost-late')).toBe(1);
+    expect((await pass(T0 + GRACE + REST)).taken).toEqual(['lost-late']);
+    await raw.del([keys.running, keys.runningWalk]);
+  });
+
+  it('a call that hands out its most records stops in the middle of a page; the next call reads that page again and misses none', async () => {
+    await raw.del([keys.running, keys.runningWalk]);
+    await raw.zAdd(keys.promoters, [
+      { score: T0 + 60_000, value: 'alive' },
+      { score: T0, value: 'dead' },
+    ]);
+    const records: Record<string, string> = {};
+    for (let i = 0; i < 2000; i++) records[`live-${i}`] = lostTaskRecord('alive', 'q', envelope(`live-${i}`));
+    // More than one call hands out (100), spread through the pages.
+    const lostTags = Array.from({ length: 250 }, (_, i) => `lost-${i}`);
+    for (const tag of lostTags) records[tag] = lostTaskRecord('dead', 'q', envelope(tag));
+    await raw.hSet(keys.running, records);
+    const worker = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'a', undefined);
+    const taken: string[] = [];
+    for (let calls = 0; calls < 30 && (await raw.get(keys.runningWalk)) !== `rest:${T0 + GRACE + 5_000}`; calls++) {
+      const got = await worker.takeLost(T0 + GRACE, GRACE, 5_000);
+      expect(got.length).toBeLessThanOrEqual(100);
+      taken.push(...got.map((l) => l.tag));
+    }
+    expect(taken.sort()).toEqual([...lostTags].sort());
+    expect(await raw.hLen(keys.running)).toBe(2000);
+    await raw.del([keys.running, keys.runningWalk]);
   });
 
   it('reads the records of earlier versions (a rolling upgrade)', async () => {
