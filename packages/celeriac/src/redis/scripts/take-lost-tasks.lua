@@ -85,8 +85,12 @@ local walk = KEYS[4]
 local budget = math.huge
 if walk then
   budget = tonumber(ARGV[5])
-  local state = redis.call('GET', walk)
-  if state then
+  -- A key of another type there (not ours to delete) makes every call a whole walk, as before.
+  local state = redis.pcall('GET', walk)
+  if type(state) == 'table' then
+    walk = nil
+    budget = math.huge
+  elseif state then
     local rest_until = tonumber(string.match(state, '^rest:(%d+)$'))
     if rest_until then
       if now < rest_until then return {} end

@@ -290,6 +290,17 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     await raw.del([keys.running, keys.runningWalk]);
   });
 
+  it('a key of another type where the walk keeps its cursor: each call walks every record, as before, and the key is left alone', async () => {
+    await raw.del([keys.running, keys.runningWalk]);
+    await raw.zAdd(keys.promoters, [{ score: T0, value: 'dead' }]);
+    await raw.hSet(keys.runningWalk, 'someone', 'else');
+    await raw.hSet(keys.running, 'lost-x', lostTaskRecord('dead', 'q', envelope('lost-x')));
+    const worker = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'a', undefined);
+    expect((await worker.takeLost(T0 + GRACE, GRACE, 5_000)).map((l) => l.tag)).toEqual(['lost-x']);
+    expect(await raw.hGetAll(keys.runningWalk)).toEqual({ someone: 'else' });
+    await raw.del([keys.running, keys.runningWalk]);
+  });
+
   it('reads the records of earlier versions (a rolling upgrade)', async () => {
     await raw.del(keys.running);
     await raw.zAdd(keys.promoters, { score: T0 - 1, value: 'old' });
