@@ -116,14 +116,18 @@ class Session {
     this.#renewedAt = Date.now();
     const blocked = batch === null;
     try {
-      if (batch === null) {
-        await this.#discover();
-        batch = renewable([...this.#leases.values()], this.#lastFeed, Date.now(), this.config.leaseRenewMs);
-      }
+      // The presence first: a look in Redis that fails must not get a blocked worker's
+      // early-acked tasks reported lost by the others.
       const presence = blocked ? this.config.presence : undefined;
       if (presence !== undefined) {
         const reply = await this.#redis.command(['ZADD', presence.key, 'XX', String(Date.now() + presence.ttlMs), presence.member]);
         if (reply instanceof RespError) throw reply;
+      }
+      let missed: unknown;
+      if (batch === null) {
+        // A failed look still renews what the thread knows of; it is reported after, and tried again.
+        await this.#discover().catch((err: unknown) => void (missed = err ?? new Error('held-by.lua failed')));
+        batch = renewable([...this.#leases.values()], this.#lastFeed, Date.now(), this.config.leaseRenewMs);
       }
       const gone = new Set<string>();
       for (let i = 0; i < batch.length; i += BATCH) for (const tag of await this.#renewBatch(batch.slice(i, i + BATCH))) gone.add(tag);
@@ -131,6 +135,7 @@ class Session {
         for (const tag of gone) this.#leases.delete(tag);
         post({ type: 'lost', session: this.id, tags: [...gone] });
       }
+      if (missed !== undefined) throw missed;
       if (this.#failing) post({ type: 'log', session: this.id, level: 'warn', msg: 'redis broker: the lease keeper renews again', error: null });
       this.#failing = false;
     } catch (err) {

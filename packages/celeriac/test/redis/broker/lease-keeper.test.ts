@@ -3,7 +3,7 @@
  * another process sweeping, a held delivery keeps its lease and one past its hard-limit
  * deadline is taken back (brokers/redis/lease-keeper.ts).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -97,10 +97,15 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
     let looks = 0;
     let blockedAt = Number.POSITIVE_INFINITY;
     let blockEnd = Number.POSITIVE_INFINITY;
+    // The monitor's lines of the block are read once the loop turns again: a command sent
+    // after the block, once seen, says they all were.
+    const marker = `${prefix}after-the-look-block`;
+    let seenMarker = false;
     const monitor = await quietClient(server().url);
     await monitor.monitor((line: string) => {
       const at = Number.parseFloat(line) * 1000;
       if (line.includes(leaseData) && at >= blockedAt && at <= blockEnd) looks++;
+      if (line.includes(marker)) seenMarker = true;
     });
     const broker = new RedisBroker(prefixedUrl(prefix), fast);
     const queue = `fresh-${randomUUID().slice(0, 6)}`;
@@ -123,6 +128,8 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
       await broker.publish(makeMessage('fresh'), { exchange: '', routingKey: queue });
       await waitFor(() => blocked, 'the delivery', 10_000);
       await (got[0] as Delivery).ack();
+      await raw().get(marker);
+      await waitFor(() => seenMarker, 'the monitor to catch up', 10_000);
       // Fed every 200 ms, a fetch run within 320 ms of leaving (lease-keeper.ts fetchSettleMs):
       // a look begun 520 ms after the last feed is the last one due, the third at most.
       expect(looks).toBeGreaterThanOrEqual(1);
@@ -130,6 +137,59 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
     } finally {
       monitor.destroy();
       stopSweeper();
+      await consumer.close();
+      await broker.close();
+    }
+  }, 30_000);
+
+  it('renews a blocked worker\'s presence even when its look in Redis fails', async () => {
+    // The lease data made unreadable while the loop is blocked: held-by.lua (and the lease
+    // renewals) fail. The presence must still be renewed, or the others would report this
+    // worker's early-acked tasks lost; it was renewed only after a look that went through.
+    const leaseDataKey = `${prefix}celeriac.lease.data`;
+    const presenceRenewal = `"ZADD" "${prefix}celeriac.promoters" "XX"`;
+    let renewals = 0;
+    let blockedAt = Number.POSITIVE_INFINITY;
+    let blockEnd = Number.POSITIVE_INFINITY;
+    const monitor = await quietClient(server().url);
+    await monitor.monitor((line: string) => {
+      const at = Number.parseFloat(line) * 1000;
+      if (line.includes(presenceRenewal) && at >= blockedAt && at <= blockEnd) renewals++;
+      if (line.includes(marker)) seenMarker = true;
+    });
+    // The monitor's lines of the block are read once the loop turns again: a command sent
+    // after the block, once seen, says they all were.
+    const marker = `${prefix}after-the-block`;
+    let seenMarker = false;
+    const broker = new RedisBroker(prefixedUrl(prefix), fast);
+    const queue = `unreadable-${randomUUID().slice(0, 6)}`;
+    const cli = (...args: string[]) => execFileSync('redis-cli', ['-u', server().url, ...args], { encoding: 'utf8' });
+    let blocked = false;
+    const consumer = broker.consume({
+      queues: [queue],
+      prefetch: 1,
+      onDelivery: () => {
+        // Synchronous: the loop stays blocked from here to the handler's end.
+        cli('RENAME', leaseDataKey, `${leaseDataKey}.aside`);
+        cli('SET', leaseDataKey, 'not a hash');
+        blocked = true;
+        blockedAt = Date.now();
+        block(1500);
+        blockEnd = Date.now();
+        cli('DEL', leaseDataKey);
+        cli('RENAME', `${leaseDataKey}.aside`, leaseDataKey);
+      },
+    });
+    try {
+      await waitFor(() => broker.leaseRenewer === 'thread', 'a running keeper', 10_000);
+      await broker.publish(makeMessage('unreadable'), { exchange: '', routingKey: queue });
+      await waitFor(() => blocked && blockEnd !== Number.POSITIVE_INFINITY, 'the block to end', 10_000);
+      await raw().get(marker);
+      await waitFor(() => seenMarker, 'the monitor to catch up', 10_000);
+      // Fed every 200 ms: the thread steps in 300 ms after the last feed and every 200 ms after.
+      expect(renewals).toBeGreaterThanOrEqual(3);
+    } finally {
+      monitor.destroy();
       await consumer.close();
       await broker.close();
     }
