@@ -61,8 +61,14 @@ export function lostTaskRecord(holder: string, queue: string, raw: string): stri
   return `${holder} [${JSON.stringify(raw)}, "", ${JSON.stringify(queue)}]`;
 }
 
+/** What one call took, and whether a shared walk stopped before the end of its pass (call again soon). */
+export interface TakenLost {
+  readonly lost: LostDelivery[];
+  readonly more: boolean;
+}
+
 /** Takes the records of holders silent for the grace period (take-lost-tasks.lua); each is returned once. */
-export async function takeLostTasks(client: RedisClient, keys: LostTaskKeys, o: TakeLostOptions): Promise<LostDelivery[]> {
+export async function takeLostTasks(client: RedisClient, keys: LostTaskKeys, o: TakeLostOptions): Promise<TakenLost> {
   const args = [String(Math.max(0, Math.round(o.graceMs))), String(o.limit), o.nowMs === undefined ? '' : String(o.nowMs), o.completePresence ? '1' : '0'];
   const scriptKeys = keys.entries === undefined ? [keys.records, keys.presence] : [keys.records, keys.presence, keys.entries];
   if (keys.walk !== undefined) {
@@ -71,13 +77,14 @@ export async function takeLostTasks(client: RedisClient, keys: LostTaskKeys, o: 
     args.push(String(WALK_PAGE), String(Math.max(0, Math.round(o.restMs ?? 0))));
   }
   const flat = (await runScript(client, TAKE_LOST_TASKS, scriptKeys, args)) as string[];
+  const first = keys.walk === undefined ? 0 : 1;
   const lost: LostDelivery[] = [];
-  for (let i = 0; i + 2 < flat.length; i += 3) {
+  for (let i = first; i + 2 < flat.length; i += 3) {
     const field = String(flat[i]);
     const holder = String(flat[i + 1]);
     lost.push({ tag: o.tagOf === undefined ? field : o.tagOf(field, holder), holder, ...fromUnacked(String(flat[i + 2])) });
   }
-  return lost;
+  return { lost, more: first === 1 && flat[0] === '1' };
 }
 
 /**

@@ -69,7 +69,7 @@ export class RedisRunningTasks {
   takeLost(graceMs: number, limit: number): Promise<LostDelivery[]> {
     const keys = { records: this.keys.running, presence: this.keys.runningHolders };
     // The Redis server's clock: presence is written by it (running-record.lua).
-    return this.run('take lost running tasks', (c) => takeLostTasks(c, keys, { graceMs, limit, completePresence: true, tagOf: tagOfField }));
+    return this.run('take lost running tasks', async (c) => (await takeLostTasks(c, keys, { graceMs, limit, completePresence: true, tagOf: tagOfField })).lost);
   }
 
   #write(items: readonly RecordItem[]): Promise<readonly void[]> {

@@ -56,6 +56,8 @@ type Duty = 'renew' | 'sweep' | 'promote' | 'presence';
 
 const PROMOTE_BATCH = 500;
 const SWEEP_BATCH = 1000;
+/** The next sweep after one whose lost-task walk stopped mid-pass (take-lost-tasks.lua). */
+const WALK_AGAIN_MS = 100;
 const RENEW_BATCH = 500;
 
 /** Timers for lease renewal, the recovery sweep and ETA promotion. */
@@ -218,18 +220,21 @@ export class Maintenance {
     const t = this.deps.transitions;
     const outcome = await t.restoreStale(o.clock.now(), o.visibilityTimeoutMs, randomUUID(), SWEEP_BATCH);
     if (outcome !== undefined && outcome.ours + outcome.theirs > 0) this.deps.consumers.wakeAll();
-    await this.#reportLost();
-    // A full batch means more may be waiting: go again soon.
+    const walking = await this.#reportLost();
+    // A full batch means more may be waiting: go again soon. So does a walk over the running
+    // records that stopped mid-pass: a few workers with many records would take many sweep
+    // periods over one pass, and a lost task that long to be reported.
     const full = outcome !== undefined && Math.max(outcome.ours, outcome.theirs) >= SWEEP_BATCH;
-    return full ? 0 : o.sweepIntervalMs;
+    return full ? 0 : walking ? Math.min(WALK_AGAIN_MS, o.sweepIntervalMs) : o.sweepIntervalMs;
   }
 
-  /** Hands early-acked tasks of dead brokers (redis/lost-tasks.ts) to a consumer that reports them. */
-  async #reportLost(): Promise<void> {
+  /** Hands early-acked tasks of dead brokers (redis/lost-tasks.ts) to a consumer that reports them; true while the walk's pass goes on. */
+  async #reportLost(): Promise<boolean> {
     const { running, consumers, options: o } = this.deps;
-    if (running === undefined || o.lostTaskGraceMs === 0 || !consumers.hearsLost()) return;
-    const lost = await running.takeLost(o.clock.now(), o.lostTaskGraceMs, o.sweepIntervalMs);
+    if (running === undefined || o.lostTaskGraceMs === 0 || !consumers.hearsLost()) return false;
+    const { lost, more } = await running.takeLost(o.clock.now(), o.lostTaskGraceMs, o.sweepIntervalMs);
     if (lost.length > 0) consumers.reportLost(lost);
+    return more;
   }
 
   async #promote(): Promise<number> {

@@ -24,8 +24,7 @@
  * the worker retries it (worker/redelivery.ts).
  */
 import type { BrokerKeys } from '../../redis/keys.js';
-import { takeLostTasks } from '../../redis/lost-tasks.js';
-import type { LostDelivery } from '../../core/spi/broker.js';
+import { takeLostTasks, type TakenLost } from '../../redis/lost-tasks.js';
 import type { AckedHeld, SendCommand, Transitions } from './transitions.js';
 import type { TransportLog } from '../../core/transport-table.js';
 
@@ -111,8 +110,9 @@ export class RunningRecords {
    * Takes the records of brokers silent for at least `graceMs` (redis/lost-tasks.ts); each is
    * returned once. A call reads a stretch of the fleet's records, going on from where the last
    * call of any worker stopped; a finished pass rests the walk `restMs` (the sweep's period).
+   * `more`: the pass is not finished (go on soon).
    */
-  takeLost(nowMs: number, graceMs: number, restMs = 0): Promise<LostDelivery[]> {
+  takeLost(nowMs: number, graceMs: number, restMs = 0): Promise<TakenLost> {
     const keys = { records: this.keys.running, presence: this.keys.promoters, entries: this.keys.unacked, walk: this.keys.runningWalk };
     return this.send((c) => takeLostTasks(c, keys, { graceMs, limit: LOST_BATCH, nowMs, completePresence: false, restMs }));
   }

@@ -42,7 +42,8 @@ ARGV[4]  '1' when every record's holder is in the presence set (the backend writ
 ARGV[5]  with KEYS[4]: about how many records one call reads
 ARGV[6]  with KEYS[4]: how long a finished pass rests the walk, ms (0: not at all)
 
-Returns a flat list: field, holder, entry, ... of the records found lost.
+Returns a flat list: field, holder, entry, ... of the records found lost; with KEYS[4], first
+'1' when the walk stopped before the end of its pass (the caller may go on soon), else '0'.
 ]]
 local now = tonumber(ARGV[3])
 if not now then
@@ -82,6 +83,7 @@ local full = false
 local seen = {}
 local cursor = '0'
 local walk = KEYS[4]
+local shared = walk ~= nil
 local budget = math.huge
 if walk then
   budget = tonumber(ARGV[5])
@@ -93,7 +95,7 @@ if walk then
   elseif state then
     local rest_until = tonumber(string.match(state, '^rest:(%d+)$'))
     if rest_until then
-      if now < rest_until then return {} end
+      if now < rest_until then return {'0'} end
     elseif string.match(state, '^%d+$') then
       cursor = state
     end
@@ -148,4 +150,5 @@ if walk then
   end
 end
 if complete and not full then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff) end
+if shared then table.insert(lost, 1, (walk and (cursor ~= '0' or full)) and '1' or '0') end
 return lost

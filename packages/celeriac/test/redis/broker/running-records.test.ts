@@ -113,12 +113,12 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     await raw.hDel(keys.unacked, 's-empty');
     const alive = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, 'alive'), keys, 'alive', undefined);
     // Within the grace, the short records stay with their entry.
-    expect(await alive.takeLost(T0 + GRACE - 1, GRACE)).toEqual([]);
+    expect((await alive.takeLost(T0 + GRACE - 1, GRACE)).lost).toEqual([]);
     expect(await raw.hLen(keys.running)).toBe(2);
-    expect(await alive.takeLost(T0 + GRACE, GRACE)).toEqual([{ tag: 's-lost', holder: 'gone', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('s-lost'))) }]);
+    expect((await alive.takeLost(T0 + GRACE, GRACE)).lost).toEqual([{ tag: 's-lost', holder: 'gone', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('s-lost'))) }]);
     expect(await raw.hLen(keys.running)).toBe(0);
     expect(await raw.hLen(keys.unacked)).toBe(0);
-    expect(await alive.takeLost(T0 + GRACE, GRACE)).toEqual([]);
+    expect((await alive.takeLost(T0 + GRACE, GRACE)).lost).toEqual([]);
   });
 
   it("a broker's id makes its records a hash table: as a listpack (a UUID's 36 bytes) Redis scanned it on every record, check and removal", async () => {
@@ -220,10 +220,10 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     await raw.hSet(keys.running, 't-garbage3', 'nospace');
 
     // Within the grace: nothing taken; the garbage records are dropped.
-    expect(await alive.takeLost(T0 + GRACE - 1, GRACE)).toEqual([]);
+    expect((await alive.takeLost(T0 + GRACE - 1, GRACE)).lost).toEqual([]);
     for (const g of ['t-garbage', 't-garbage2', 't-garbage3']) expect(await raw.hExists(keys.running, g)).toBe(0);
     expect(await raw.hLen(keys.running)).toBe(2);
-    const taken = await Promise.all([alive.takeLost(T0 + GRACE, GRACE), dead.takeLost(T0 + GRACE, GRACE)]);
+    const taken = (await Promise.all([alive.takeLost(T0 + GRACE, GRACE), dead.takeLost(T0 + GRACE, GRACE)])).map((t) => t.lost);
     expect(taken.flat()).toEqual([{ tag: 't-dead', holder: 'dead', queue: 'q', raw: JSON.stringify(JSON.parse(envelope('t-dead'))) }]);
     expect(await raw.hKeys(keys.running)).toEqual(['t-alive']);
   });
@@ -243,27 +243,57 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const workers = [new RunningRecords((fn) => fn(raw), t, keys, 'a', undefined), new RunningRecords((fn) => fn(raw), t, keys, 'b', undefined)];
     const REST = 5_000;
     /** Two workers' sweeps take turns until the walk rests; what they took, and how many calls. */
-    async function pass(now: number): Promise<{ taken: string[]; calls: number }> {
+    async function pass(now: number): Promise<{ taken: string[]; calls: number; more: boolean[] }> {
       const taken: string[] = [];
+      const more: boolean[] = [];
       let calls = 0;
       while (calls < 20 && (await raw.get(keys.runningWalk)) !== `rest:${now + REST}`) {
-        taken.push(...(await (workers[calls % 2] as RunningRecords).takeLost(now, GRACE, REST)).map((l) => l.tag));
+        const got = await (workers[calls % 2] as RunningRecords).takeLost(now, GRACE, REST);
+        taken.push(...got.lost.map((l) => l.tag));
+        more.push(got.more);
         calls++;
       }
-      return { taken: taken.sort(), calls };
+      return { taken: taken.sort(), calls, more };
     }
     const first = await pass(T0 + GRACE);
     // 3,030 records, about a thousand per call: one call read them all before.
     expect(first.calls).toBeGreaterThanOrEqual(3);
     expect(first.calls).toBeLessThan(20);
     expect(first.taken).toEqual([...lostTags].sort());
+    // Each call but the last says the pass goes on (the sweep then comes back soon).
+    expect(first.more).toEqual([...Array.from({ length: first.calls - 1 }, () => true), false]);
     expect(await raw.hLen(keys.running)).toBe(3000);
     // Resting: calls return at once, and a record lost meanwhile waits for the next pass.
     await raw.hSet(keys.running, 'lost-late', lostTaskRecord('dead', 'q', envelope('lost-late')));
-    expect(await workers[0]?.takeLost(T0 + GRACE + REST - 1, GRACE, REST)).toEqual([]);
+    expect(await (workers[0] as RunningRecords).takeLost(T0 + GRACE + REST - 1, GRACE, REST)).toEqual({ lost: [], more: false });
     expect(await raw.hExists(keys.running, 'lost-late')).toBe(1);
     expect((await pass(T0 + GRACE + REST)).taken).toEqual(['lost-late']);
     await raw.del([keys.running, keys.runningWalk]);
+  });
+
+  it("a broker whose sweep's walk stopped mid-pass sweeps again soon: one worker with many records is not a sweep period per thousand records late", async () => {
+    await raw.del([keys.running, keys.runningWalk]);
+    const dead = Date.now() - 60_000;
+    await raw.zAdd(keys.promoters, [{ score: dead, value: 'dead' }]);
+    const records: Record<string, string> = {};
+    for (let i = 0; i < 4000; i++) records[`live-${i}`] = lostTaskRecord('alive', 'q', envelope(`live-${i}`));
+    const lostTags = Array.from({ length: 8 }, (_, i) => `lost-${i}`);
+    for (const tag of lostTags) records[tag] = lostTaskRecord('dead', 'q', envelope(tag));
+    await raw.hSet(keys.running, records);
+    // 'alive' is present for the whole test.
+    await raw.zAdd(keys.promoters, [{ score: Date.now() + 120_000, value: 'alive' }]);
+    // A sweep every 10 s, a grace of 1 s: at a thousand records a call, the pass took four sweeps (30 s) before.
+    const broker = new RedisBroker(prefixedUrl(prefix), { sweepIntervalMs: 10_000, lostTaskGraceSec: 1 });
+    const reported: string[] = [];
+    const consumer = broker.consume({ queues: [`walk-${Date.now()}`], prefetch: 1, onDelivery: () => undefined, onLost: (lost) => reported.push(...lost.map((l) => l.tag)) });
+    try {
+      await waitFor(() => reported.length === lostTags.length, 'every lost record reported', 5_000);
+      expect(reported.sort()).toEqual([...lostTags].sort());
+    } finally {
+      await consumer.close();
+      await broker.close();
+      await raw.del([keys.running, keys.runningWalk]);
+    }
   });
 
   it('a call that hands out its most records stops in the middle of a page; the next call reads that page again and misses none', async () => {
@@ -281,7 +311,7 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const worker = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'a', undefined);
     const taken: string[] = [];
     for (let calls = 0; calls < 30 && (await raw.get(keys.runningWalk)) !== `rest:${T0 + GRACE + 5_000}`; calls++) {
-      const got = await worker.takeLost(T0 + GRACE, GRACE, 5_000);
+      const { lost: got } = await worker.takeLost(T0 + GRACE, GRACE, 5_000);
       expect(got.length).toBeLessThanOrEqual(100);
       taken.push(...got.map((l) => l.tag));
     }
@@ -296,7 +326,7 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     await raw.hSet(keys.runningWalk, 'someone', 'else');
     await raw.hSet(keys.running, 'lost-x', lostTaskRecord('dead', 'q', envelope('lost-x')));
     const worker = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'a', undefined);
-    expect((await worker.takeLost(T0 + GRACE, GRACE, 5_000)).map((l) => l.tag)).toEqual(['lost-x']);
+    expect((await worker.takeLost(T0 + GRACE, GRACE, 5_000)).lost.map((l) => l.tag)).toEqual(['lost-x']);
     expect(await raw.hGetAll(keys.runningWalk)).toEqual({ someone: 'else' });
     await raw.del([keys.running, keys.runningWalk]);
   });
@@ -308,7 +338,7 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     await raw.hSet(keys.running, 't-marked', `old ${T0 - 5} [${envelope('t-marked')}, "", "q"]`);
     await raw.hSet(keys.running, 't-backend', JSON.stringify(['old', 'b-tag', 'q', envelope('t-backend')]));
     const records = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'new', undefined);
-    const lost = (await records.takeLost(T0 + GRACE, GRACE)).sort((a, b) => a.tag.localeCompare(b.tag));
+    const lost = (await records.takeLost(T0 + GRACE, GRACE)).lost.sort((a, b) => a.tag.localeCompare(b.tag));
     expect(lost).toEqual(['t-backend', 't-marked', 't-old'].map((tag) => ({ tag, holder: 'old', queue: 'q', raw: tag === 't-backend' ? envelope(tag) : JSON.stringify(JSON.parse(envelope(tag))) })));
   });
 
@@ -317,11 +347,11 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const flaky = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'flaky', undefined);
     flaky.record({ tag: 't-flaky', token: 'x', state: 'settled', queue: 'q', raw: '{}' });
     await until(async () => (await raw.hExists(keys.running, 't-flaky')) === 1);
-    expect(await flaky.takeLost(T0, GRACE)).toEqual([]);
+    expect((await flaky.takeLost(T0, GRACE)).lost).toEqual([]);
     await raw.zAdd(keys.promoters, { score: T0 + 2 * GRACE, value: 'flaky' });
-    expect(await flaky.takeLost(T0 + 2 * GRACE, GRACE)).toEqual([]); // alive again
+    expect((await flaky.takeLost(T0 + 2 * GRACE, GRACE)).lost).toEqual([]); // alive again
     expect(await raw.hGet(keys.running, 't-flaky')).toBe('flaky [{}, "", "q"]');
-    expect(await flaky.takeLost(T0 + 3 * GRACE - 1, GRACE)).toEqual([]);
-    expect((await flaky.takeLost(T0 + 3 * GRACE, GRACE)).map((l) => l.tag)).toEqual(['t-flaky']);
+    expect((await flaky.takeLost(T0 + 3 * GRACE - 1, GRACE)).lost).toEqual([]);
+    expect((await flaky.takeLost(T0 + 3 * GRACE, GRACE)).lost.map((l) => l.tag)).toEqual(['t-flaky']);
   });
 });
