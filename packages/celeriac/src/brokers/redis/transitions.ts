@@ -326,7 +326,7 @@ export class Transitions {
 
   /** Moves due delayed messages to their buckets; returns how many and the next due time. */
   async promoteDue(nowMs: number, limit: number): Promise<{ moved: number; nextDue: number | undefined }> {
-    const [moved, next] = (await this.#run(SCRIPTS.promoteDue, [this.keys.delayed], [nowMs, limit])) as [number, number];
+    const [moved, next] = (await this.#run(SCRIPTS.promoteDue, [this.keys.delayed], [nowMs, limit, this.keys.prefix, this.keys.bell('')])) as [number, number];
     return { moved: Number(moved), nextDue: Number(next) < 0 ? undefined : Number(next) };
   }
 

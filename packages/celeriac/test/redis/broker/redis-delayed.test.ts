@@ -122,6 +122,30 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups 
     }
   });
 
+  it('an ETA message promoted in another process rings the queue\'s doorbell: an idle consumer here gets it at once, not at its poll', async () => {
+    // Its poll is an hour away, and so is its block's own timeout; its own promote duty runs on
+    // a clock nobody moves. The promotion is another process's (a publisher's, or another
+    // worker's maintenance): a Transitions of its own, on the real clock.
+    const idle = new RedisBroker(url, { pollIntervalMs: 3_600_000, clock });
+    const queue = `promoted-${randomUUID().slice(0, 6)}`;
+    const got: Delivery[] = [];
+    try {
+      const consumer = idle.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
+      await blocked(consumer);
+      // Due now, at priority 4 (its bucket is the queue's step-3 list): the doorbell is the queue's.
+      await broker.publish(makeMessage('eta-elsewhere'), { exchange: '', routingKey: queue, priority: 4, deliverAt: clock.now() + 60_000 });
+      expect(await raw.zCard(keys.delayed)).toBeGreaterThanOrEqual(1);
+      const elsewhere = new Transitions((fn) => fn(raw), keys, '');
+      expect((await elsewhere.promoteDue(clock.now() + 60_000, 500)).moved).toBeGreaterThanOrEqual(1);
+      await waitFor(() => got.length === 1, 'the promoted delivery', 5_000);
+      expect(got[0]?.queue).toBe(queue);
+      await got[0]?.ack();
+      await consumer.close();
+    } finally {
+      await idle.close();
+    }
+  });
+
   it('a message pushed with no wake-up (a Python producer) is found by the poll, and a burst is delivered once each', async () => {
     const queue = `poll-${randomUUID().slice(0, 6)}`;
     const got: Delivery[] = [];

@@ -4,20 +4,46 @@ promote-due: move delayed messages whose due time has come to the back of their 
 consumers run this at once (the script is atomic). Bounded per call; callers loop while
 the limit is reached.
 
+Then rings the doorbell of each queue it moved messages to (bell.ts), a token per message up
+to 16, as a Celeriac publish does: idle consumers of every process wake at once, where only
+the promoting process's own consumers did and the others found the message by their poll (a
+publisher that promotes has none).
+
 KEYS[1]  celeriac.delayed (zset of JSON [<bucket key>, <envelope>] scored by due ms)
 ARGV[1]  now, epoch ms
 ARGV[2]  most members to move
+ARGV[3]  optional: the queues' key prefix (a bucket key is prefix .. queue [.. "\6\22" .. step])
+ARGV[4]  with ARGV[3]: the doorbells' key prefix (a doorbell is this .. queue)
 
 Returns { moved count, due ms of the earliest member left (or -1 when none) }.
 ]]
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local rings, order = {}, {}
+local queue_prefix, bell_prefix = ARGV[3], ARGV[4]
 for _, member in ipairs(due) do
   local ok, entry = pcall(cjson.decode, member)
   if ok and type(entry) == 'table' and type(entry[1]) == 'string' and type(entry[2]) == 'string' then
     redis.call('LPUSH', entry[1], entry[2])
+    local bucket = entry[1]
+    if bell_prefix and string.sub(bucket, 1, #queue_prefix) == queue_prefix then
+      local queue = string.sub(bucket, #queue_prefix + 1)
+      queue = string.match(queue, '^(.*)\6\22%d+$') or queue
+      if not rings[queue] then
+        rings[queue] = 0
+        order[#order + 1] = queue
+      end
+      rings[queue] = rings[queue] + 1
+    end
   end
   -- An unreadable member would block the head forever: dropped (only we write this zset).
   redis.call('ZREM', KEYS[1], member)
+end
+-- A doorbell past 64 tokens is trimmed to one, as publishers do (nobody is taking them).
+for _, queue in ipairs(order) do
+  local bell = bell_prefix .. queue
+  local tokens = {}
+  for i = 1, math.min(rings[queue], 16) do tokens[i] = '' end
+  if redis.call('LPUSH', bell, unpack(tokens)) > 64 then redis.call('LTRIM', bell, 0, 0) end
 end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local next_due = -1
