@@ -100,7 +100,7 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed, on R
     // Failed once in a loaded CI run (never alone nor beside busy loops): a timeout says where
     // the record and its holder's presence were, by the server's clock.
     await waitFor(async () => (await metas(raw, [lost], prefix))[0]?.status === 'FAILURE', 'FAILURE stored for the lost task', 30_000).catch(async (err: unknown) => {
-      throw new Error(`${(err as Error).message}; ${await runningState()}; the finder's warnings: [${finder.warnings.join('\n')}]`);
+      throw new Error(`${(err as Error).message}; ${await runningState()}; the finder's log: [${finder.logs.join('\n')}]`);
     });
     const [meta] = await metas(raw, [lost], prefix);
     expect(meta?.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });

@@ -150,19 +150,19 @@ export async function killChildren(): Promise<void> {
 export interface LocalWorker {
   app: App;
   worker: Worker;
-  /** Its log lines at warn and above (JSON), for a failure message: the test output stays quiet. */
-  readonly warnings: string[];
+  /** Its log lines at info and above (JSON), for a failure message: the test output stays quiet. */
+  readonly logs: string[];
   stop(): Promise<void>;
 }
 
 /** Starts an in-process worker like the child one (same tasks, counters, options, settings). */
 export async function startLocalWorker(config: ChildWorkerConfig, counters: RedisClientType): Promise<LocalWorker> {
-  const warnings: string[] = [];
+  const logs: string[] = [];
   const app = createApp(
     { broker: config.brokerUrl, backend: config.backendUrl, taskAcksLate: config.acksLate, taskDefaultQueue: config.queue, ...(config.settings as Settings) },
     {
       env: {},
-      logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line.trimEnd()) }),
+      logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(line.trimEnd()) }),
       ...(config.brokerUrl.startsWith('amqp') ? {} : { broker: new RedisBroker(config.brokerUrl, config.broker) }),
       backend: new RedisBackend({ ...config.backend, url: config.backendUrl, keyPrefix: config.backendKeyPrefix }),
     },
@@ -173,7 +173,7 @@ export async function startLocalWorker(config: ChildWorkerConfig, counters: Redi
   return {
     app,
     worker,
-    warnings,
+    logs,
     stop: async () => {
       await worker.close({ deadlineMs: 1000 });
       await app.close();
