@@ -48,6 +48,25 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups 
   /** Resolves once `consumer` waits in Redis, blocked on its doorbells (bell.ts). */
   const blocked = (consumer: Consumer) => waitFor(() => (consumer as RedisConsumer).blocked, 'the consumer to block on its doorbells');
 
+  /**
+   * A consumer of a new queue on a broker of its own whose poll is an hour away, and so is its
+   * block's own timeout: once it waits blocked on its doorbells, only a doorbell token brings it
+   * a message. `run` gets the queue and what it received; the broker is closed after.
+   */
+  async function withIdleConsumer(name: string, run: (queue: string, got: Delivery[]) => Promise<void>): Promise<void> {
+    const idle = new RedisBroker(url, { pollIntervalMs: 3_600_000, clock });
+    const queue = `${name}-${randomUUID().slice(0, 6)}`;
+    const got: Delivery[] = [];
+    try {
+      const consumer = idle.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
+      await blocked(consumer);
+      await run(queue, got);
+      await consumer.close();
+    } finally {
+      await idle.close();
+    }
+  }
+
   it('holds a future-ETA publish in celeriac.delayed (a promoter is alive) and delivers it only when due', async () => {
     const queue = `eta-${randomUUID().slice(0, 6)}`;
     const got: { d: Delivery; at: number }[] = [];
@@ -103,35 +122,20 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups 
   });
 
   it('a Celeriac publish rings a consumer blocked on its doorbells at once: no poll is needed', async () => {
-    // Its poll is an hour away, and so is its block's own timeout: only the doorbell can bring it.
-    const idle = new RedisBroker(url, { pollIntervalMs: 3_600_000, clock });
-    const queue = `wake-${randomUUID().slice(0, 6)}`;
-    const got: Delivery[] = [];
-    try {
-      const consumer = idle.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
-      await blocked(consumer);
+    await withIdleConsumer('wake', async (queue, got) => {
       expect(Number(((await raw.sendCommand(['PUBSUB', 'NUMSUB', keys.wakeChannel(queue)])) as [string, number])[1])).toBe(0);
       await broker.publish(makeMessage('woken'), { exchange: '', routingKey: queue });
       await waitFor(() => got.length === 1, 'the rung delivery');
       await got[0]?.ack();
       // The short fetch that took it deleted the doorbell: no stale token is left behind.
       expect(await raw.exists(keys.bell(queue))).toBe(0);
-      await consumer.close();
-    } finally {
-      await idle.close();
-    }
+    });
   });
 
   it('an ETA message promoted in another process rings the queue\'s doorbell: an idle consumer here gets it at once, not at its poll', async () => {
-    // Its poll is an hour away, and so is its block's own timeout; its own promote duty runs on
-    // a clock nobody moves. The promotion is another process's (a publisher's, or another
-    // worker's maintenance): a Transitions of its own, on the real clock.
-    const idle = new RedisBroker(url, { pollIntervalMs: 3_600_000, clock });
-    const queue = `promoted-${randomUUID().slice(0, 6)}`;
-    const got: Delivery[] = [];
-    try {
-      const consumer = idle.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => got.push(d) });
-      await blocked(consumer);
+    // Its own promote duty runs on a clock nobody moves. The promotion is another process's (a
+    // publisher's, or another worker's maintenance): a Transitions of its own.
+    await withIdleConsumer('promoted', async (queue, got) => {
       // Due now, at priority 4 (its bucket is the queue's step-3 list): the doorbell is the queue's.
       await broker.publish(makeMessage('eta-elsewhere'), { exchange: '', routingKey: queue, priority: 4, deliverAt: clock.now() + 60_000 });
       expect(await raw.zCard(keys.delayed)).toBeGreaterThanOrEqual(1);
@@ -140,10 +144,7 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups 
       await waitFor(() => got.length === 1, 'the promoted delivery', 5_000);
       expect(got[0]?.queue).toBe(queue);
       await got[0]?.ack();
-      await consumer.close();
-    } finally {
-      await idle.close();
-    }
+    });
   });
 
   it('a message pushed with no wake-up (a Python producer) is found by the poll, and a burst is delivered once each', async () => {

@@ -46,6 +46,24 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
 
   const until = (check: () => Promise<boolean>): Promise<boolean> => waitFor(check, 'the record writes', 15_000);
 
+  /**
+   * A fleet's running records afresh: `live` of broker 'alive' (present until `aliveUntil`) and
+   * `lost` of broker 'dead' (silent since `deadAt`); returns the lost ones' tags.
+   */
+  async function fleetRecords(live: number, lost: number, aliveUntil = T0 + 60_000, deadAt = T0): Promise<string[]> {
+    await raw.del([keys.running, keys.runningWalk]);
+    await raw.zAdd(keys.promoters, [
+      { score: aliveUntil, value: 'alive' },
+      { score: deadAt, value: 'dead' },
+    ]);
+    const records: Record<string, string> = {};
+    for (let i = 0; i < live; i++) records[`live-${i}`] = lostTaskRecord('alive', 'q', envelope(`live-${i}`));
+    const lostTags = Array.from({ length: lost }, (_, i) => `lost-${i}`);
+    for (const tag of lostTags) records[tag] = lostTaskRecord('dead', 'q', envelope(tag));
+    await raw.hSet(keys.running, records);
+    return lostTags;
+  }
+
   /** Fetches `tags` (pushed first) as `holder`'s broker would, as held deliveries. */
   async function held(t: Transitions, tags: readonly string[]): Promise<Recordable[]> {
     for (const tag of tags) await raw.lPush(bucket, envelope(tag));
@@ -229,16 +247,7 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
   });
 
   it("walks the fleet's records a stretch per call, going on from where any worker's call stopped, and rests the walk after a pass", async () => {
-    await raw.del([keys.running, keys.runningWalk]);
-    await raw.zAdd(keys.promoters, [
-      { score: T0 + 60_000, value: 'alive' },
-      { score: T0, value: 'dead' },
-    ]);
-    const records: Record<string, string> = {};
-    for (let i = 0; i < 3000; i++) records[`live-${i}`] = lostTaskRecord('alive', 'q', envelope(`live-${i}`));
-    const lostTags = Array.from({ length: 30 }, (_, i) => `lost-${i}`);
-    for (const tag of lostTags) records[tag] = lostTaskRecord('dead', 'q', envelope(tag));
-    await raw.hSet(keys.running, records);
+    const lostTags = await fleetRecords(3000, 30);
     const t = new Transitions((fn) => fn(raw), keys, '');
     const workers = [new RunningRecords((fn) => fn(raw), t, keys, 'a', undefined), new RunningRecords((fn) => fn(raw), t, keys, 'b', undefined)];
     const REST = 5_000;
@@ -272,16 +281,8 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
   });
 
   it("a broker whose sweep's walk stopped mid-pass sweeps again soon: one worker with many records is not a sweep period per thousand records late", async () => {
-    await raw.del([keys.running, keys.runningWalk]);
-    const dead = Date.now() - 60_000;
-    await raw.zAdd(keys.promoters, [{ score: dead, value: 'dead' }]);
-    const records: Record<string, string> = {};
-    for (let i = 0; i < 4000; i++) records[`live-${i}`] = lostTaskRecord('alive', 'q', envelope(`live-${i}`));
-    const lostTags = Array.from({ length: 8 }, (_, i) => `lost-${i}`);
-    for (const tag of lostTags) records[tag] = lostTaskRecord('dead', 'q', envelope(tag));
-    await raw.hSet(keys.running, records);
-    // 'alive' is present for the whole test.
-    await raw.zAdd(keys.promoters, [{ score: Date.now() + 120_000, value: 'alive' }]);
+    // On the real clock: 'alive' present for the whole test, 'dead' silent for a minute.
+    const lostTags = await fleetRecords(4000, 8, Date.now() + 120_000, Date.now() - 60_000);
     // A sweep every 10 s, a grace of 1 s: at a thousand records a call, the pass took four sweeps (30 s) before.
     const broker = new RedisBroker(prefixedUrl(prefix), { sweepIntervalMs: 10_000, lostTaskGraceSec: 1 });
     const reported: string[] = [];
@@ -297,17 +298,8 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
   });
 
   it('a call that hands out its most records stops in the middle of a page; the next call reads that page again and misses none', async () => {
-    await raw.del([keys.running, keys.runningWalk]);
-    await raw.zAdd(keys.promoters, [
-      { score: T0 + 60_000, value: 'alive' },
-      { score: T0, value: 'dead' },
-    ]);
-    const records: Record<string, string> = {};
-    for (let i = 0; i < 2000; i++) records[`live-${i}`] = lostTaskRecord('alive', 'q', envelope(`live-${i}`));
     // More than one call hands out (100), spread through the pages.
-    const lostTags = Array.from({ length: 250 }, (_, i) => `lost-${i}`);
-    for (const tag of lostTags) records[tag] = lostTaskRecord('dead', 'q', envelope(tag));
-    await raw.hSet(keys.running, records);
+    const lostTags = await fleetRecords(2000, 250);
     const worker = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'a', undefined);
     const taken: string[] = [];
     for (let calls = 0; calls < 30 && (await raw.get(keys.runningWalk)) !== `rest:${T0 + GRACE + 5_000}`; calls++) {
