@@ -147,6 +147,17 @@ describe.skipIf(!available)('RedisBroker: delayed delivery, promotion, wake-ups 
     });
   });
 
+  it('a doorbell key of another type does not fail the promotion: the message is moved and the call answers', async () => {
+    const queue = `badbell-${randomUUID().slice(0, 6)}`;
+    await raw.set(keys.bell(queue), 'not a list');
+    await broker.publish(makeMessage('eta-badbell'), { exchange: '', routingKey: queue, deliverAt: clock.now() + 60_000 });
+    const elsewhere = new Transitions((fn) => fn(raw), keys, '');
+    expect((await elsewhere.promoteDue(clock.now() + 60_000, 500)).moved).toBeGreaterThanOrEqual(1);
+    expect(await raw.lLen(`${prefix}${queue}`)).toBe(1);
+    expect(await raw.get(keys.bell(queue))).toBe('not a list');
+    await raw.del([keys.bell(queue), `${prefix}${queue}`]);
+  });
+
   it('a message pushed with no wake-up (a Python producer) is found by the poll, and a burst is delivered once each', async () => {
     const queue = `poll-${randomUUID().slice(0, 6)}`;
     const got: Delivery[] = [];

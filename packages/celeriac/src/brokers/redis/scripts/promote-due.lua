@@ -38,12 +38,15 @@ for _, member in ipairs(due) do
   -- An unreadable member would block the head forever: dropped (only we write this zset).
   redis.call('ZREM', KEYS[1], member)
 end
--- A doorbell past 64 tokens is trimmed to one, as publishers do (nobody is taking them).
+-- A doorbell past 64 tokens is trimmed to one, as publishers do (nobody is taking them). A
+-- doorbell that cannot be rung (a key of another type there) costs its consumers a poll, never
+-- the promotion: the messages are moved already, and an error would fail every later call.
 for _, queue in ipairs(order) do
   local bell = bell_prefix .. queue
   local tokens = {}
   for i = 1, math.min(rings[queue], 16) do tokens[i] = '' end
-  if redis.call('LPUSH', bell, unpack(tokens)) > 64 then redis.call('LTRIM', bell, 0, 0) end
+  local length = redis.pcall('LPUSH', bell, unpack(tokens))
+  if type(length) == 'number' and length > 64 then redis.call('LTRIM', bell, 0, 0) end
 end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local next_due = -1
