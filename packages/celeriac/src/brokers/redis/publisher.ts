@@ -69,8 +69,14 @@ export const QUIET_WAKE_MS = 100;
  */
 export const OWED_WAKE_MS = 1;
 
-/** How lately a consumer must have taken a wake-up of a queue for its skipped ones to be owed. */
+/** How lately a consumer must have taken a wake-up of a queue for its skipped ones to be owed every {@link OWED_WAKE_MS}. */
 export const OWED_WHILE_HEARD_MS = 250;
+
+/**
+ * Inside a quiet window, how often a queue nobody took a token of lately still gets one while
+ * it is sent to (and a skipped one is owed twice that after the last): see {@link QuietWakes}.
+ */
+export const OWED_UNHEARD_MS = 20;
 
 /** What QuietWakes knows of a queue (ms, performance.now). */
 interface Wakes {
@@ -90,15 +96,16 @@ interface Wakes {
  * sending one by one. One instance per kind of wake-up.
  *
  * A consumer that was busy when the window began, then drained its queue and blocked, would
- * wait for its poll (`pollIntervalMs`, 50 ms by default) for the last messages of a burst (ten
- * API clients each waiting for its task, say). So with `wake` given (doorbells: a consumer
- * takes a token only while it waits), a queue whose consumer took one within
- * {@link OWED_WHILE_HEARD_MS} still gets one every {@link OWED_WAKE_MS} inside the window: the
- * publish that finds the last one that old sends its own, in the same write as its message,
- * and a skipped one is owed, sent by a timer at twice that after the last one when no later
- * publish did. Each answer ends the window or renews it. A queue nobody took a token of lately
- * (no Celeriac consumer, or one busy for long) is skipped as before: a producer sending one
- * by one to it pays nothing more. A PUBLISH needs none of this: a consumer on pub/sub stays
+ * wait for its poll (`pollIntervalMs`, or the quiet poll of a second: waiting.ts `PollPace`)
+ * for the last messages of a burst (ten API clients each waiting for its task, say). So with
+ * `wake` given (doorbells: a consumer takes a token only while it waits), a skipped token is
+ * owed: a queue whose consumer took one within {@link OWED_WHILE_HEARD_MS} still gets one every
+ * {@link OWED_WAKE_MS} inside the window, one nobody took a token of lately (no Celeriac
+ * consumer, or one busy for long) every {@link OWED_UNHEARD_MS}: the publish that finds the
+ * last one that old sends its own, in the same write as its message, and a skipped one is
+ * sent by a timer at twice that after the last one when no later publish did. Each answer ends
+ * the window or renews it. A producer sending one by one to a queue only Python workers
+ * consume pays a token per 20 ms. A PUBLISH needs none of this: a consumer on pub/sub stays
  * subscribed while it is busy, so one that reached nobody means none runs.
  *
  * Real time (performance.now and a timer), not the broker's clock: this is about who listens
@@ -123,14 +130,15 @@ export class QuietWakes {
       q.until = 0;
       return false;
     }
-    if (this.wake === undefined || now - q.heardAt >= OWED_WHILE_HEARD_MS) return true;
-    if (now - q.wokeAt >= OWED_WAKE_MS) {
+    if (this.wake === undefined) return true;
+    const every = owedEvery(q, now);
+    if (now - q.wokeAt >= every) {
       q.wokeAt = now;
       this.#owed.delete(queue);
       return false;
     }
     this.#owed.add(queue);
-    if (this.#owedTimer === undefined) this.#armOwed(q.wokeAt + 2 * OWED_WAKE_MS - now);
+    if (this.#owedTimer === undefined) this.#armOwed(q.wokeAt + 2 * every - now);
     return true;
   }
 
@@ -160,8 +168,8 @@ export class QuietWakes {
     let next = Number.POSITIVE_INFINITY;
     for (const queue of this.#owed) {
       const q = this.#queues.get(queue);
-      // A publish to the queue sends one from wokeAt + OWED_WAKE_MS on: it is given as long again.
-      const due = q === undefined ? now : q.wokeAt + 2 * OWED_WAKE_MS;
+      // A publish to the queue sends one from wokeAt + owedEvery on: it is given as long again.
+      const due = q === undefined ? now : q.wokeAt + 2 * owedEvery(q, now);
       if (due > now) {
         next = Math.min(next, due);
         continue;
@@ -178,6 +186,11 @@ export class QuietWakes {
     // A process about to exit does not wait for it: the consumer's poll finds those messages.
     this.#owedTimer.unref();
   }
+}
+
+/** How often a quiet queue's skipped wake-ups are paid (see {@link QuietWakes}). */
+function owedEvery(q: Wakes, now: number): number {
+  return now - q.heardAt < OWED_WHILE_HEARD_MS ? OWED_WAKE_MS : OWED_UNHEARD_MS;
 }
 
 /** A checked publish, its envelope written (RedisPublisher `#prepare`). */

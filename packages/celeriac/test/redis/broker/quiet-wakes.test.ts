@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
-import { OWED_WAKE_MS, OWED_WHILE_HEARD_MS, QUIET_WAKE_MS, QuietWakes } from '../../../src/brokers/redis/publisher.js';
+import { OWED_UNHEARD_MS, OWED_WAKE_MS, OWED_WHILE_HEARD_MS, QUIET_WAKE_MS, QuietWakes } from '../../../src/brokers/redis/publisher.js';
 import type { Message } from '../../../src/protocol/types.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
@@ -78,20 +78,30 @@ describe('QuietWakes', () => {
       expect(owed).toEqual(['q']);
     }));
 
-  it('owes nothing on a queue no consumer took a wake-up of lately: a producer with no worker pays nothing more', () =>
+  it('owes a queue no consumer took a wake-up of lately too, every OWED_UNHEARD_MS: a producer with no worker pays a token per 20 ms', () =>
     onFakeClock((wakes, owed) => {
       wakes.heard('long-ago', 1);
       vi.advanceTimersByTime(OWED_WHILE_HEARD_MS);
       wakes.heard('long-ago', 0);
       wakes.heard('never', 0);
       const sent: boolean[] = [];
+      // A send every 0.1 ms for 5 ms: every one skipped, the last owed.
       for (let i = 0; i < 50; i++) {
         sent.push(!wakes.skip('never'), !wakes.skip('long-ago'));
         vi.advanceTimersByTime(0.1);
       }
-      vi.advanceTimersByTime(10 * OWED_WAKE_MS);
       expect(sent.filter(Boolean)).toEqual([]);
+      vi.advanceTimersByTime(2 * OWED_UNHEARD_MS - 5 - 0.5);
       expect(owed).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(owed.sort()).toEqual(['long-ago', 'never']);
+      // Unanswered and still in the window: a send every ms rings in its own write every 20 ms.
+      const rung: boolean[] = [];
+      for (let i = 0; i < 45; i++) {
+        rung.push(!wakes.skip('never'));
+        vi.advanceTimersByTime(1);
+      }
+      expect(rung.filter(Boolean).length).toBe(2);
     }));
 
   it('stays bounded however many channels went quiet', () => {
@@ -182,6 +192,31 @@ describe.skipIf(!available)('Redis doorbells after a quiet window', () => {
         expect(await popped, 'a doorbell token for the last message').toEqual({ key: bell, element: '' });
       }
       expect(inWindow, 'no try published inside the quiet window (a host too slow for this test)').toBe(true);
+    } finally {
+      await blocker.close();
+      await client.close();
+      await producer.close();
+    }
+  });
+
+  it('owes a token on a queue nobody took one of lately: a consumer busy through the burst, blocked after it, is rung', async () => {
+    // The consumer took no token for long (busy), so the producer's first ring already finds
+    // one there: quiet at once, never heard. The last message's token must still come, within
+    // twice OWED_UNHEARD_MS, or a consumer on its quiet poll waits a second for it.
+    const producer = new RedisBroker(prefixedUrl(prefix));
+    const client = await rawClient();
+    const blocker = await rawClient();
+    try {
+      await producer.connect();
+      const queue = 'owed-unheard';
+      const bell = `${prefix}celeriac.bell.${queue}`;
+      await client.lPush(bell, '');
+      await producer.publish(message('m1'), { exchange: '', routingKey: queue });
+      expect(await client.lLen(bell)).toBe(2);
+      await client.del(bell);
+      const popped = blocker.brPop(bell, 5);
+      await producer.publish(message('last'), { exchange: '', routingKey: queue });
+      expect(await popped, 'a doorbell token for the last message').toEqual({ key: bell, element: '' });
     } finally {
       await blocker.close();
       await client.close();
