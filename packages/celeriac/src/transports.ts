@@ -32,6 +32,8 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   leaseRenewal: 'leaseRenewal',
   sweepIntervalMs: 'sweepIntervalMs',
   pollIntervalMs: 'pollIntervalMs',
+  quietPollIntervalMs: 'quietPollIntervalMs',
+  quietAfterMs: 'quietAfterMs',
   promoteIntervalMs: 'promoteIntervalMs',
   fetchBatchSize: 'fetchBatchSize',
   connectTimeoutMs: 'connectTimeoutMs',

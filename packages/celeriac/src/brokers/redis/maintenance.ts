@@ -95,8 +95,8 @@ export class Maintenance {
           recoverAfterMs: o.recoverAfterMs,
           leaseRenewMs: o.leaseRenewMs,
           commandTimeoutMs: o.commandTimeoutMs,
-          // A blocked fetch runs by its poll and slack; the margin is for Redis's own queue.
-          fetchSettleMs: o.pollIntervalMs + 2 * BELL_SLACK_MS + Math.min(1000, o.leaseRenewMs / 2),
+          // A blocked fetch runs by its poll (the quiet one at most) and slack; the margin is for Redis's own queue.
+          fetchSettleMs: o.quietPollIntervalMs + 2 * BELL_SLACK_MS + Math.min(1000, o.leaseRenewMs / 2),
           presence: { key: this.deps.keys.promoters, member: this.deps.id, ttlMs: presenceTtlMs(o) },
         },
         { lost: (tags) => consumers.markLost(tags), log: o.log },

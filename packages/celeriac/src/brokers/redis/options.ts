@@ -67,9 +67,29 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    * Celeriac reach a waiting consumer at once (a doorbell, or a pub/sub wake-up on Sentinel);
    * ones published by Python producers are seen within this bound. The wait starts at 1 ms
    * after a poll found messages (a producer that rings no doorbell) and doubles up to this.
+   * A consumer on a plain Redis (not Sentinel) polls this often only for {@link quietAfterMs}
+   * after it starts and after each poll that found messages nobody announced; otherwise every
+   * {@link quietPollIntervalMs}.
    * @default 50
    */
   pollIntervalMs?: number;
+  /**
+   * The poll of a consumer that has found no message nobody announced (a Python producer's) for
+   * {@link quietAfterMs}: waiting blocked on its queues' doorbells, it wakes at once for
+   * messages of Celeriac producers and for those the broker moves itself (ETA promotion,
+   * recovery, requeues), so the poll is only for a Python producer that starts sending, whose
+   * first messages wait up to this long. An idle consumer costs Redis about a quarter of its
+   * cost at `pollIntervalMs` (docs/production.md). Never shorter than `pollIntervalMs`; set
+   * it equal to keep the fast poll for good.
+   * @default 1000
+   */
+  quietPollIntervalMs?: number;
+  /**
+   * How long after its start, and after its last poll that found messages nobody announced, a
+   * consumer keeps polling every `pollIntervalMs` before it turns to `quietPollIntervalMs`.
+   * @default 600000 (10 minutes)
+   */
+  quietAfterMs?: number;
   /**
    * Longest wait between two checks of the delayed set for due ETA messages. A due time
    * already known is waited for exactly; this bounds how late one added by another process
@@ -130,6 +150,9 @@ export interface ResolvedRedisBrokerOptions {
   readonly leaseRenewal: 'thread' | 'event-loop';
   readonly sweepIntervalMs: number;
   readonly pollIntervalMs: number;
+  /** At least pollIntervalMs. */
+  readonly quietPollIntervalMs: number;
+  readonly quietAfterMs: number;
   readonly promoteIntervalMs: number;
   readonly fetchBatchSize: number;
   readonly commandTimeoutMs: number;
@@ -160,6 +183,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
   if (leaseRenewMs > recoverAfterMs / 2) {
     throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: leaseRenewMs (${leaseRenewMs}) must be at most half of recoverAfterSec (${recoverAfterMs / 1000} s)`);
   }
+  const pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs, 50);
   const clock = options.clock ?? systemClock;
   const renewal = options.leaseRenewal ?? 'thread';
   if (renewal !== 'thread' && renewal !== 'event-loop') {
@@ -173,7 +197,9 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     lostTaskGraceMs: lostTaskGrace(options.lostTaskGraceSec),
     leaseRenewMs,
     sweepIntervalMs: positive('sweepIntervalMs', options.sweepIntervalMs, 5000),
-    pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 50),
+    pollIntervalMs,
+    quietPollIntervalMs: Math.max(pollIntervalMs, positive('quietPollIntervalMs', options.quietPollIntervalMs, 1000)),
+    quietAfterMs: positive('quietAfterMs', options.quietAfterMs, 600_000),
     promoteIntervalMs: positive('promoteIntervalMs', options.promoteIntervalMs, 200),
     fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 100, true),
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),

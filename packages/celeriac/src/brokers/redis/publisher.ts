@@ -293,8 +293,13 @@ export class RedisPublisher {
       }
       return Promise.all(queues.map(async (q) => {
         const bucket = h.keys.bucket(q, step);
-        // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue (delayed.ts).
-        if (laterAt !== undefined) return h.delayed.publish(bucket, raw, laterAt, now, h.keys.wakeChannel(q));
+        // Future ETA: the delayed set while a Celeriac worker will promote it, else the queue
+        // (delayed.ts), where its doorbell is rung as for any message.
+        if (laterAt !== undefined) {
+          const placed = await h.delayed.publish(bucket, raw, laterAt, now, h.keys.wakeChannel(q));
+          if (placed === 'queued') await ringBell(c, h.keys.bell(q), 1);
+          return placed;
+        }
         await this.#push(c, q, step, raw);
         return 'queued';
       }));

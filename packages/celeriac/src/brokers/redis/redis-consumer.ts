@@ -12,8 +12,7 @@
  * at once, sent before the batch is handed out so that Redis pops while the worker decodes; a
  * short one (every queue was empty) by a wait (waiting.ts): a blocked fetch on a doorbell
  * (bell.ts) or a pub/sub wake-up, a notification (queue or prefetch change, ETA promotion,
- * close), or the adaptive poll timer: 1 ms after a poll found messages nobody announced (a
- * Python producer's), doubling to `pollIntervalMs`.
+ * close), or the adaptive poll timer (waiting.ts `PollPace`).
  * Settlements wake the loop only while it waits for room in the window: with room to spare
  * and the queues just found empty, a settlement makes no message ready.
  * The prefetch window counts deliveries whose settlement was not sent yet: one leaves it as its
@@ -111,7 +110,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     this.#queues.push(...uniqueQueueNames(options.queues));
     this.#window = new FetchWindow(checkPrefetch(options.prefetch));
     this.#settling = { ...deps, sent: (d) => this.#leaveWindow(d), release: (d) => this.#release(d) };
-    this.#waiting = new Waiting({ wake: deps.wake, ...(deps.bell ? { bell: deps.bell } : {}), log: deps.options.log, owner: this });
+    this.#waiting = new Waiting({ wake: deps.wake, ...(deps.bell ? { bell: deps.bell } : {}), log: deps.options.log, options: deps.options, owner: this });
   }
 
   get state(): RedisConsumerState {
@@ -250,12 +249,11 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   async #run(): Promise<void> {
     const clock = this.deps.options.clock;
-    const pollIntervalMs = this.deps.options.pollIntervalMs;
     const backoff = new Backoff(FETCH_BACKOFF);
-    /** The poll interval of an idle queue: 1 ms doubling to pollIntervalMs, from 1 again after a batch. */
-    const poll = new Backoff({ firstMs: 1, growth: { factor: 2 }, maxMs: pollIntervalMs });
-    /** Whether the coming fetch was prompted by a notification rather than the poll timer. */
+    const poll = this.#waiting.pace;
+    /** Whether the coming fetch was prompted by a notification; `polled`: the poll timer sent it (no token either). */
     let announced = false;
+    let polled = false;
     while (this.#state === 'open') {
       let fetch = this.#sent.shift();
       if (fetch === undefined) {
@@ -277,11 +275,14 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
           this.recovered();
         }
       } catch (error) {
+        polled = false;
         const waitMs = backoff.next();
         this.report(error, waitMs);
         await this.#waiting.wakeup.pause(clock, waitMs, () => this.#state === 'open');
         continue;
       }
+      if (polled && got.length > 0) poll.unannounced();
+      polled = false;
       const full = got.length >= fetch.room;
       if (got.length > 0) this.#advanceRotation(fetch.queues, got);
       // A full batch: more may be waiting. The next fetch goes before this batch is handed out,
@@ -307,7 +308,8 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       // A second fetch went while this one was in flight: its reply is next.
       if (this.#sent.length > 0) continue;
       if (got.length > 0 && !announced) poll.reset();
-      announced = await this.#waiting.idle(clock, poll.next(), () => this.#state === 'open', (bell) => this.#startFetch(bell), this.#sent);
+      announced = await this.#waiting.idle(clock, () => this.#state === 'open', (bell, pollMs) => this.#startFetch(bell, pollMs), this.#sent);
+      polled = !announced;
     }
     // Closed: what the fetches still out bring goes back in one piece, latest first (#deliver).
     const late: RedisDelivery[] = [];
@@ -324,15 +326,15 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     }
   }
 
-  /** Sends a fetch for the room left in the window, blocked on `bell` if given; undefined when there is no room or no queue. */
-  #startFetch(bell?: BellLine): Fetch | undefined {
+  /** Sends a fetch for the room left in the window, blocked on `bell` for `pollMs` if given; undefined when there is no room or no queue. */
+  #startFetch(bell?: BellLine, pollMs = this.deps.options.pollIntervalMs): Fetch | undefined {
     const room = this.#window.room(this.deps.options.fetchBatchSize);
     const queues = this.#rotation();
     if (room === 0 || queues.length === 0) return undefined;
     // A blocked fetch keeps earlier wake-ups (they end it at once), and alone clears stale tokens.
     if (bell === undefined) this.#waiting.wakeup.clear();
     const bells = bell === undefined ? [] : queues.map((q) => this.deps.keys.bell(q));
-    const sent = bell === undefined ? { reply: this.#fetch(queues, room, bells), rang: undefined } : bell.block(bells, this.deps.options.pollIntervalMs, (via, slackMs) => this.#fetch(queues, room, bells, via, slackMs));
+    const sent = bell === undefined ? { reply: this.#fetch(queues, room, bells), rang: undefined } : bell.block(bells, pollMs, (via, slackMs) => this.#fetch(queues, room, bells, via, slackMs));
     // Awaited by the loop's next round; until then a failure must not count as unhandled.
     sent?.reply.catch(() => undefined);
     // One shape for every Fetch (not a spread of two): see bench/results/2026-11-26-vm-session16.md.
@@ -381,10 +383,8 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
    * worker's death while it runs is counted against it alone (count-start.lua).
    */
   countStart(d: RedisDelivery): Promise<void> {
-    return this.deps.transitions.countStart(d).then(
-      () => undefined,
-      (error: unknown) => this.deps.options.log?.('warn', 'could not mark the start of a redelivered message; if this worker dies while it runs, that death is not counted against it', { tag: d.tag, queue: d.queue, err: coerceError(error) }),
-    );
+    return this.deps.transitions.countStart(d).then(noop, (error: unknown) =>
+      this.deps.options.log?.('warn', 'could not mark the start of a redelivered message; if this worker dies while it runs, that death is not counted against it', { tag: d.tag, queue: d.queue, err: coerceError(error) }));
   }
 
   /** Whether it is open and takes lost-task reports ({@link ConsumeOptions.onLost}). */

@@ -262,9 +262,10 @@ export class Transitions {
     return tags;
   }
 
-  /** release.lua: pushes `payload` onto `list`, doing `count` to the tag's delivery count. */
+  /** release.lua: pushes `payload` onto `list`, doing `count` to the tag's delivery count, and rings the queue's doorbell. */
   async #release(held: Held, list: string, payload: string, end: 'LPUSH' | 'RPUSH', count: 'count' | 'keep'): Promise<boolean> {
-    const keys = [...this.#book, list, this.keys.deliveries];
+    const queue = this.keys.queueOfBucket(list);
+    const keys = [...this.#book, list, this.keys.deliveries, ...(queue === undefined ? [] : [this.keys.bell(queue)])];
     return (await this.#run(SCRIPTS.release, keys, [held.tag, held.token, payload, end, count, DELIVERY_COUNT_TTL_MS])) === 1;
   }
 
@@ -338,7 +339,7 @@ export class Transitions {
     const k = this.keys;
     const t = this.#restoreTemplate;
     const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex, k.deliveries, k.started], [
-      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes, DELIVERY_COUNT_TTL_MS,
+      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes, DELIVERY_COUNT_TTL_MS, k.bell(''),
     ])) as [number, number];
     return Number(ours) < 0 ? undefined : { ours: Number(ours), theirs: Number(theirs) };
   }

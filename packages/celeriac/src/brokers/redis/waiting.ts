@@ -8,13 +8,15 @@
  * - on Sentinel, or when the server refused the line, from pub/sub wake-ups on the queues'
  *   channels (wake-subscriber.ts) and the poll timer.
  * Notifications (a queue or prefetch change, an ETA promotion, close) go through the
- * {@link Wakeup} either way.
+ * {@link Wakeup} either way. How long a wait lasts at most is the {@link PollPace}'s.
  */
+import { Backoff } from '../../core/backoff.js';
 import type { Clock } from '../../core/clock.js';
 import { toTransportError } from '../../redis/client.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import type { BellLine } from './bell.js';
 import type { Fetch } from './fetch-window.js';
+import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { Wakeable, WakeWatch } from './wake-subscriber.js';
 import { nextTurn, Wakeup } from './wakeup.js';
 
@@ -25,18 +27,63 @@ export interface WaitingDeps {
   /** A new bell line for a consumer (its id); absent where there is none (Sentinel). */
   readonly bell?: (consumerId: string) => BellLine;
   readonly log?: TransportLog | undefined;
+  /** The poll's settings, and the clock its quiet spell is timed by. */
+  readonly options: PaceOptions;
   /** The consumer: what wake-ups wake, where failures to (un)subscribe go, and its queues now. */
   readonly owner: Wakeable & { report(error: unknown): void; readonly queues: readonly string[]; readonly id: string };
+}
+
+type PaceOptions = Pick<ResolvedRedisBrokerOptions, 'clock' | 'pollIntervalMs' | 'quietPollIntervalMs' | 'quietAfterMs'>;
+
+/**
+ * How long an idle consumer waits at most before it fetches anyway (its poll), for messages
+ * that ring no doorbell: those of Python producers (kombu pushes the message only), and of
+ * Python workers' restores. 1 ms after a poll found messages, doubling to `pollIntervalMs`;
+ * and on a bell line, once no poll has found any for `quietAfterMs` (the consumer's start
+ * counts as one), `quietPollIntervalMs`: everything Celeriac puts in a queue rings its doorbell
+ * (publishes, ETA promotion, the recovery sweep's restores, requeues), so a quiet consumer
+ * still gets those at once. Without a bell line (Sentinel) the wake-ups come by pub/sub, which
+ * only publishers send: the poll stays fast there.
+ */
+export class PollPace {
+  readonly #fast: Backoff;
+  /** When a poll last found messages nobody announced, on the options' clock. */
+  #unannouncedAt: number;
+
+  constructor(private readonly o: PaceOptions) {
+    this.#fast = new Backoff({ firstMs: 1, growth: { factor: 2 }, maxMs: o.pollIntervalMs });
+    this.#unannouncedAt = o.clock.now();
+  }
+
+  /** Messages came (a full batch, or some nobody announced): the fast poll starts at 1 ms again. */
+  reset(): void {
+    this.#fast.reset();
+  }
+
+  /** A poll found messages nobody announced: fast polls for `quietAfterMs` from now. */
+  unannounced(): void {
+    this.#unannouncedAt = this.o.clock.now();
+    this.#fast.reset();
+  }
+
+  /** The next wait, ms; `onBellLine`: the consumer waits blocked on its doorbells. */
+  next(onBellLine: boolean): number {
+    if (onBellLine && this.o.clock.now() - this.#unannouncedAt >= this.o.quietAfterMs) return this.o.quietPollIntervalMs;
+    return this.#fast.next();
+  }
 }
 
 /** A consumer's ways of waiting (see the module header). */
 export class Waiting {
   readonly wakeup = new Wakeup();
+  readonly pace: PollPace;
   #bell: BellLine | undefined;
   /** True while a blocked fetch is out: no other fetch goes meanwhile (its reply would wait behind it). */
   #blocked = false;
 
-  constructor(private readonly deps: WaitingDeps) {}
+  constructor(private readonly deps: WaitingDeps) {
+    this.pace = new PollPace(deps.options);
+  }
 
   /** Whether a blocked fetch is out. */
   get blocked(): boolean {
@@ -68,11 +115,12 @@ export class Waiting {
   }
 
   /**
-   * Waits after a short fetch: for a notification or `ms` of poll; true when notified or rung.
-   * On a ready bell line, `block(bell)` sends a blocked fetch, which is pushed to `sent` (the
-   * loop's next reply) and ended early here. `open()` false: the consumer closed meanwhile.
+   * Waits after a short fetch: for a notification or the poll ({@link pace}); true when notified
+   * or rung, false when the poll ended it. On a ready bell line, `block(bell, pollMs)` sends a
+   * blocked fetch, which is pushed to `sent` (the loop's next reply) and ended early here.
+   * `open()` false: the consumer closed meanwhile.
    */
-  async idle(clock: Clock, ms: number, open: () => boolean, block: (bell: BellLine) => Fetch | undefined, sent: Fetch[]): Promise<boolean> {
+  async idle(clock: Clock, open: () => boolean, block: (bell: BellLine, pollMs: number) => Fetch | undefined, sent: Fetch[]): Promise<boolean> {
     let bell = this.#line(open);
     if (bell?.ready === true) {
       // The batch just handed out settles first: its tasks' result stores and acks (sent in the
@@ -82,8 +130,10 @@ export class Waiting {
       if (!open()) return true;
       bell = this.#line(open);
     }
-    // Not ready (connecting, reconnecting): this wait goes without a block.
-    const fetch = bell?.ready === true ? block(bell) : undefined;
+    const ms = this.pace.next(bell !== undefined);
+    // Not ready (connecting, reconnecting): this wait goes without a block; the line's ready
+    // event wakes the consumer (start).
+    const fetch = bell?.ready === true ? block(bell, ms) : undefined;
     if (fetch?.rang === undefined) return (await this.wakeup.wait(clock, ms)) === 'notified';
     this.#blocked = true;
     const unblocked = (): void => void (this.#blocked = false);

@@ -30,7 +30,8 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
   const prefix = newPrefix();
   const { server, admin: raw } = usePrivateRedis();
   const prefixedUrl = (p: string) => `${server().url}?global_keyprefix=${encodeURIComponent(p)}`;
-  const fast = { pollIntervalMs: 20, recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 };
+  // quietPollIntervalMs too: a blocked fetch may run a quiet poll after it left (fetchSettleMs).
+  const fast = { pollIntervalMs: 20, quietPollIntervalMs: 20, recoverAfterSec: 1, leaseRenewMs: 200, sweepIntervalMs: 200 };
 
   /** Blocks this thread's event loop, as a CPU-bound task in the async pool does. */
   const block = (ms: number) => {

@@ -48,6 +48,9 @@ ARGV[7]  binding-set prefix: the set of an exchange is this .. exchange
 ARGV[8]  separator inside binding members ("\x06\x16")
 ARGV[9..18] bucket suffix by priority 0..9 ('' or "\x06\x16<step>")
 ARGV[19] the count hash's expiry, ms
+ARGV[20] optional: the doorbells' key prefix (bell.ts: a doorbell is this .. queue). Each queue
+         given messages back gets a token per message up to 16, as a publish rings it, so
+         idle consumers of every process take them at once, not at their poll.
 
 Returns { restored by tier 1, restored by tier 2 }, or { -1, -1 } when the mutex is held.
 ]]
@@ -235,6 +238,22 @@ local function source_bucket(data)
   return space and data:sub(space + 1) or nil
 end
 
+-- Messages given back per queue, in order of the first: their doorbells are rung at the end.
+local rings, ring_order = {}, {}
+local function given_back(queue)
+  if not rings[queue] then
+    rings[queue] = 0
+    ring_order[#ring_order + 1] = queue
+  end
+  rings[queue] = rings[queue] + 1
+end
+-- The queue a bucket key (prefix .. queue [.. sep .. step]) belongs to, or nil for another key.
+local function queue_of(key)
+  if key:sub(1, #queue_prefix) ~= queue_prefix then return nil end
+  local name = key:sub(#queue_prefix + 1)
+  return name:match('^(.*)' .. sep .. '%d+$') or name
+end
+
 local function count(tag)
   redis.call('HINCRBY', KEYS[6], tag, 1)
   redis.call('PEXPIRE', KEYS[6], ARGV[19])
@@ -268,8 +287,11 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
   elseif data and env and source_bucket(data) then
     -- pcall: a bucket key of another type (someone SET a string there) leaves this message
     -- held, and the sweep goes on with the others.
-    local pushed = redis.pcall('RPUSH', source_bucket(data), marked(env))
+    local source = source_bucket(data)
+    local pushed = redis.pcall('RPUSH', source, marked(env))
     if type(pushed) ~= 'table' or not pushed.err then
+      local queue = queue_of(source)
+      if queue then given_back(queue) end
       if ran(tag, data:match('^(%S+) ')) then count(tag) end
       ours = ours + 1
       forget(tag)
@@ -299,13 +321,28 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMI
         end
         local out = marked(env)
         for _, queue in ipairs(kombu_queues(exchange, routing_key)) do
-          if queue ~= '' then redis.call('RPUSH', bucket(queue, priority), out) end
+          if queue ~= '' then
+            redis.call('RPUSH', bucket(queue, priority), out)
+            given_back(queue)
+          end
         end
         count(tag)
         theirs = theirs + 1
         forget(tag)
       end
     end
+  end
+end
+
+-- A doorbell past 64 tokens is trimmed to one, as publishers do. One that cannot be rung (a
+-- key of another type) costs its consumers a poll, never the sweep.
+if ARGV[20] then
+  for _, queue in ipairs(ring_order) do
+    local bell = ARGV[20] .. queue
+    local tokens = {}
+    for i = 1, math.min(rings[queue], 16) do tokens[i] = '' end
+    local length = redis.pcall('LPUSH', bell, unpack(tokens))
+    if type(length) == 'number' and length > 64 then redis.call('LTRIM', bell, 0, 0) end
   end
 end
 

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../testing/fake-clock.js';
+import { PollPace } from './waiting.js';
+
+const OPTIONS = { pollIntervalMs: 50, quietPollIntervalMs: 1000, quietAfterMs: 10_000 };
+
+describe('PollPace', () => {
+  it('polls fast, doubling from 1 ms to pollIntervalMs, for quietAfterMs from its start; then quietly', () => {
+    const clock = new FakeClock(0);
+    const pace = new PollPace({ clock, ...OPTIONS });
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map(() => pace.next(true))).toEqual([1, 2, 4, 8, 16, 32, 50, 50]);
+    clock.advance(9_999);
+    expect(pace.next(true)).toBe(50);
+    clock.advance(1);
+    expect(pace.next(true)).toBe(1000);
+    expect(pace.next(true)).toBe(1000);
+  });
+
+  it('a poll that found messages nobody announced makes it fast again, from 1 ms, for quietAfterMs', () => {
+    const clock = new FakeClock(0);
+    const pace = new PollPace({ clock, ...OPTIONS });
+    clock.advance(20_000);
+    expect(pace.next(true)).toBe(1000);
+    pace.unannounced();
+    expect([pace.next(true), pace.next(true)]).toEqual([1, 2]);
+    clock.advance(9_000);
+    pace.reset();
+    expect(pace.next(true)).toBe(1);
+    clock.advance(1_000);
+    expect(pace.next(true)).toBe(1000);
+  });
+
+  it('stays fast without a bell line (Sentinel): pub/sub wake-ups come only from publishers', () => {
+    const clock = new FakeClock(0);
+    const pace = new PollPace({ clock, ...OPTIONS });
+    clock.advance(60_000);
+    expect([1, 2, 3, 4, 5, 6, 7].map(() => pace.next(false)).at(-1)).toBe(50);
+    expect(pace.next(true)).toBe(1000);
+  });
+});

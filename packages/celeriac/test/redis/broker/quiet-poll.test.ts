@@ -1,0 +1,188 @@
+/**
+ * The idle consumer's poll (waiting.ts PollPace): fast (`pollIntervalMs`) from its start and
+ * after a poll found messages nobody announced (a Python producer's), quiet
+ * (`quietPollIntervalMs`) once none came for `quietAfterMs`. A quiet consumer must still get at
+ * once whatever Celeriac puts in its queues, so every such path rings the queue's doorbell:
+ * requeues and restores of another process, the recovery sweep's restores (both tiers), a
+ * set-aside replay, and an ETA message sent to the queue because no promoter is alive.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Consumer, Delivery } from '../../../src/core/spi/broker.js';
+import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
+import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
+import { Transitions } from '../../../src/brokers/redis/transitions.js';
+import { encodeEnvelope } from '../../../src/protocol/envelope.js';
+import { BrokerKeys } from '../../../src/redis/keys.js';
+import { idOf, makeMessage } from '../../../src/testing/broker-harness.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { waitFor } from '../../../src/testing/wait-for.js';
+import { shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
+import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
+
+const available = await redisAvailable();
+const privateServer = await shouldRunRedisTests('the quiet poll on a private redis-server');
+
+const blocked = (consumer: Consumer) => waitFor(() => (consumer as RedisConsumer).blocked, 'the consumer to block on its doorbells');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A message as a Python producer sends it: its envelope pushed to the queue, no doorbell rung. */
+const pythonSend = (push: (key: string, raw: string) => Promise<unknown>, keys: BrokerKeys, queue: string, id: string) =>
+  push(keys.bucket(queue, 0), encodeEnvelope(makeMessage(id), { deliveryTag: randomUUID(), exchange: '', routingKey: queue }));
+
+describe.skipIf(!privateServer)('the idle poll: fast, then quiet, then fast again after a message nobody announced', () => {
+  const redis = usePrivateRedis();
+  /** BRPOPs the server ran: one per block of the consumer's (no other client blocks here). */
+  const blocks = async () => Number(/cmdstat_brpop:calls=(\d+)/.exec(await redis.admin().info('commandstats'))?.[1] ?? 0);
+
+  it('polls every pollIntervalMs from its start, every quietPollIntervalMs after quietAfterMs with nothing unannounced, fast again once a poll finds some', async () => {
+    const clock = new FakeClock(Date.now());
+    const keys = new BrokerKeys('');
+    const broker = new RedisBroker(redis.server().url, { clock, pollIntervalMs: 50, quietPollIntervalMs: 1000, quietAfterMs: 5000 });
+    const got: string[] = [];
+    const push = (key: string, raw: string) => redis.admin().lPush(key, raw);
+    try {
+      const consumer = broker.consume({ queues: ['paced'], prefetch: 4, onDelivery: (d: Delivery) => void d.ack().then(() => got.push(idOf(d))) });
+      await blocked(consumer);
+      /** Moves the clock on by `ms` while the consumer waits blocked (its poll timer is set then). */
+      const step = (ms: number) => () => {
+        if (!(consumer as RedisConsumer).blocked) return false;
+        clock.advance(ms);
+        return true;
+      };
+      /** Fake ms the clock moved, 10 at a time, until `id` came. */
+      const until = async (id: string): Promise<number> => {
+        let moved = 0;
+        await waitFor(() => {
+          if (got.includes(id)) return true;
+          if ((consumer as RedisConsumer).blocked) {
+            clock.advance(10);
+            moved += 10;
+          }
+          return false;
+        }, `${id} to come`, { timeoutMs: 10_000, maxIntervalMs: 5 });
+        return moved;
+      };
+      // Fast from its start: within a poll.
+      await pythonSend(push, keys, 'paced', 'at-start');
+      expect(await until('at-start')).toBeLessThanOrEqual(60);
+      // Nothing unannounced for quietAfterMs: the next block waits quietPollIntervalMs.
+      const before = await blocks();
+      clock.advance(5_100);
+      await waitFor(async () => (await blocks()) > before && (consumer as RedisConsumer).blocked, 'the consumer to block again');
+      await pythonSend(push, keys, 'paced', 'when-quiet');
+      for (let i = 0; i < 9; i++) {
+        await waitFor(step(100), 'a step');
+        await sleep(5);
+      }
+      expect(got, 'found before its quiet poll of a second').not.toContain('when-quiet');
+      expect(await until('when-quiet')).toBeLessThanOrEqual(200);
+      // That poll found a message nobody announced: fast again.
+      await pythonSend(push, keys, 'paced', 'fast-again');
+      expect(await until('fast-again')).toBeLessThanOrEqual(60);
+      // Celeriac's own messages come at once whatever the pace: the doorbell.
+      clock.advance(5_100);
+      await broker.publish(makeMessage('rung'), { exchange: '', routingKey: 'paced' });
+      await waitFor(() => got.includes('rung'), 'the rung message');
+      await consumer.close();
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+describe.skipIf(!available)('everything Celeriac puts in a queue rings its doorbell', () => {
+  const prefix = newPrefix();
+  const url = prefixedUrl(prefix);
+  const keys = new BrokerKeys(prefix);
+  const raw = useRawRedis(prefix);
+
+  /**
+   * A consumer of a new queue whose poll and block are an hour away, on a clock nobody moves (so
+   * its own maintenance never runs: no promotion, no sweep, no presence). Once blocked, only a
+   * doorbell token brings it a message. `run` gets the queue and the ids it received.
+   */
+  async function withQuietConsumer(name: string, run: (queue: string, got: string[]) => Promise<void>): Promise<void> {
+    const idle = new RedisBroker(url, { pollIntervalMs: 3_600_000, clock: new FakeClock(Date.now()) });
+    const queue = `${name}-${randomUUID().slice(0, 6)}`;
+    const got: string[] = [];
+    try {
+      const consumer = idle.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => void d.ack().then(() => got.push(idOf(d))) });
+      await blocked(consumer);
+      await run(queue, got);
+      await consumer.close();
+    } finally {
+      await idle.close();
+    }
+  }
+
+  /**
+   * A delivery of `id` from `queue`, held by `other`: pushed unannounced (the quiet consumer
+   * sleeps through it), fetched by the other's consumer at its poll, which is then closed so
+   * that it takes nothing back itself.
+   */
+  async function heldElsewhere(other: RedisBroker, queue: string, id: string): Promise<Delivery> {
+    const held: Delivery[] = [];
+    const c = other.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => held.push(d) });
+    await pythonSend((key, text) => raw().lPush(key, text), keys, queue, id);
+    await waitFor(() => held.length === 1, 'the other broker to hold it');
+    await c.close();
+    return held[0] as Delivery;
+  }
+
+  /** Runs `run` with a quiet consumer and another broker on the same Redis, closed after. */
+  const withOther = (name: string, run: (other: RedisBroker, queue: string, got: string[]) => Promise<void>) => async () => {
+    const other = new RedisBroker(url);
+    try {
+      await withQuietConsumer(name, (queue, got) => run(other, queue, got));
+    } finally {
+      await other.close();
+    }
+  };
+
+  it('a requeue and a restore by another process', withOther('release', async (other, queue, got) => {
+    const requeued = await heldElsewhere(other, queue, 'requeued');
+    await requeued.reject({ requeue: true });
+    await waitFor(() => got.includes('requeued'), 'the requeued message');
+    const restored = await heldElsewhere(other, queue, 'restored');
+    await restored.restore();
+    await waitFor(() => got.includes('restored'), 'the restored message');
+  }));
+
+  it("the recovery sweep's restores: a Celeriac holder's lapsed lease, and a Python holder's tag past the visibility timeout", withOther('sweep', async (other, queue, got) => {
+    await heldElsewhere(other, queue, 'lapsed');
+    const sweeper = new Transitions((fn) => fn(raw() as never), keys, '');
+    // Its holder renews nothing now (its consumer is closed): a sweep past its lease restores it.
+    expect(await sweeper.restoreStale(Date.now() + 600_000, 3_600_000_000, randomUUID(), 100)).toEqual({ ours: 1, theirs: 0 });
+    await waitFor(() => got.includes('lapsed'), 'the message of the lapsed lease');
+    // kombu's bookkeeping of a Python worker's fetch, an hour old.
+    const tag = randomUUID();
+    const envelope = encodeEnvelope(makeMessage('python-held'), { deliveryTag: tag, exchange: '', routingKey: queue });
+    await raw().hSet(keys.unacked, tag, `[${envelope}, "", ${JSON.stringify(queue)}]`);
+    await raw().zAdd(keys.unackedIndex, { score: Date.now() / 1000 - 3600, value: tag });
+    expect(await sweeper.restoreStale(Date.now(), 60_000, randomUUID(), 100)).toEqual({ ours: 0, theirs: 1 });
+    await waitFor(() => got.includes('python-held'), "the Python holder's message");
+  }));
+
+  it('a replay of a set-aside message', withOther('replay', async (other, queue, got) => {
+    const d = await heldElsewhere(other, queue, 'set-aside');
+    await d.setAside('a test sets it aside');
+    expect((await other.takeSetAside('all', 'replay')).map((r) => r.queue)).toEqual([queue]);
+    await waitFor(() => got.includes('set-aside'), 'the replayed message');
+  }));
+
+  it('an ETA message sent while no promoter is alive, which goes to its queue', async () => {
+    const producer = new RedisBroker(url);
+    try {
+      await withQuietConsumer('eta', async (queue, got) => {
+        // Nobody here advertises promotion: the quiet consumer's clock stands still, the producer consumes nothing.
+        expect(await raw().zCard(keys.promoters)).toBe(0);
+        await producer.publish(makeMessage('eta-queued'), { exchange: '', routingKey: queue, deliverAt: Date.now() + 3_600_000 });
+        expect(await raw().zCard(keys.delayed)).toBe(0);
+        await waitFor(() => got.includes('eta-queued'), 'the ETA message');
+      });
+    } finally {
+      await producer.close();
+    }
+  });
+});
