@@ -76,12 +76,15 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed', () 
     const well = randomUUID();
     const blocking = randomUUID();
     taskIds.push(well, blocking);
-    // The presence lapses 1.5 s after the last renewal and the grace is 1 s: a 6 s block is
-    // far past both. Before, the live worker below stored FAILURE WorkerLostError for the
-    // well-behaved task, which later flipped to SUCCESS.
-    const blocked = spawnWorker(config(queue, `lost-blocked-${process.pid}@failure`, { acksLate: false, concurrency: 2 }));
+    // The presence lapses 1.5 s after the last renewal and the grace is 2.5 s here: a 6 s block
+    // is far past both. Before, the live worker below stored FAILURE WorkerLostError for the
+    // well-behaved task, which later flipped to SUCCESS. (With a 1 s grace the keeper thread had
+    // as little as 1.25 s to renew the presence after the block began; a loaded CI run on a slow
+    // host once failed here, and passed alone and under CPU hogs.)
+    const patient = workerConfigs(BASE, prefix, { ...FAST, lostTaskGraceSec: 2.5 });
+    const blocked = spawnWorker(patient(queue, `lost-blocked-${process.pid}@failure`, { acksLate: false, concurrency: 2 }));
     await blocked.ready;
-    local = await startLocalWorker(config(`finder-${queue}`, `lost-finder2-${process.pid}@failure`, { acksLate: false }), raw);
+    local = await startLocalWorker(patient(`finder-${queue}`, `lost-finder2-${process.pid}@failure`, { acksLate: false }), raw);
     const events: TaskEvent[] = [];
     local.worker.onTaskEvent((e) => events.push(e));
     await producer.sendTask(MARKED, [well, 9000], {}, { queue, taskId: well });
