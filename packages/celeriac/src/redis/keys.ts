@@ -10,7 +10,7 @@
  * | names | whose | prefix |
  * |---|---|---|
  * | `<queue>`, `<queue>␆␖3/6/9`, `_kombu.binding.<exchange>`, `unacked`, `unacked_index`, `unacked_mutex`; channels `/<db>.<exchange>[/<routing key>]` | kombu's (docs/protocol.md §2) | broker |
- * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.started`, `.promoters`, `.running`, `.running.walk`, `.beat.*`, `.bell.<queue>`, `.bell~<consumer id>`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
+ * | `celeriac.delayed`, `.leases`, `.lease.data`, `.setaside`, `.setaside.bytes`, `.deliveries`, `.started`, `.promoters`, `.promote.claim`, `.running`, `.running.walk`, `.beat.*`, `.bell.<queue>`, `.bell~<consumer id>`; channels `celeriac.wake.<queue>` (`celeriac.wake.<db>.<queue>` past db 0) | Celeriac's, beside kombu's | broker |
  * | `celery-task-meta-<id>` (also its channel), `celery-taskset-meta-<gid>` and its `.j/.t/.s` | Celery's (§3) | backend |
  * | `celeriac:revoked`, `celeriac:rate:<key>`, `celeriac:running`, `celeriac:running.holders`; channel `celeriac:revoke-notices` (`celeriac:revoke-notices:<db>` past db 0) | Celeriac's, beside Celery's | backend |
  *
@@ -149,6 +149,11 @@ export class BrokerKeys {
    */
   readonly promoters: string;
   /**
+   * Ours: string `"<due ms> <broker id>"`, the claim on the earliest delayed message's due time:
+   * the promoter that holds it alone waits for that exact time (promote-due.lua).
+   */
+  readonly promoteClaim: string;
+  /**
    * Ours: hash delivery_tag -> JSON `[broker id, queue, envelope, orphaned since ms]` of the
    * early-acked tasks running now (brokers/redis/running.ts), so a dead worker's are reported lost.
    */
@@ -177,6 +182,7 @@ export class BrokerKeys {
     this.deliveries = `${prefix}celeriac.deliveries`;
     this.started = `${prefix}celeriac.started`;
     this.promoters = `${prefix}celeriac.promoters`;
+    this.promoteClaim = `${prefix}celeriac.promote.claim`;
     this.running = `${prefix}celeriac.running`;
     this.runningWalk = `${prefix}celeriac.running.walk`;
     const beat = `${prefix}celeriac.beat.`;

@@ -5,9 +5,12 @@
  *   of every delivery this process holds, so a long task is never taken back;
  * - **sweep**: every `sweepIntervalMs` (and at start), restore-stale.lua: expired Celeriac
  *   leases, and Python-held tags older than the visibility timeout;
- * - **promote**: move due ETA messages from the delayed set to their queues, at the known
- *   next due time, or after `promoteIntervalMs` at the latest (another process may have
- *   added an earlier one). Safe with any number of brokers doing it at once;
+ * - **promote**: move due ETA messages from the delayed set to their queues. The fleet shares
+ *   it: each broker looks every `promoteIntervalMs` times the number of live promoters (jittered
+ *   by half either way), so the fleet looks about once per `promoteIntervalMs` whatever its
+ *   size, for ETA messages another process added; and the one broker holding the claim on the
+ *   next known due time (promote-due.lua) waits for that exact time. Safe with any number of
+ *   brokers doing it at once;
  * - **presence**: every `leaseRenewMs` (and at start), advertise this broker as a live
  *   promoter, so ETA publishes may wait in the delayed set (delayed.ts); {@link
  *   Maintenance.withdraw} takes that back on close;
@@ -241,9 +244,12 @@ export class Maintenance {
     const o = this.deps.options;
     const t = this.deps.transitions;
     const now = o.clock.now();
-    const { moved, nextDue } = await t.promoteDue(now, PROMOTE_BATCH);
+    const { moved, nextDue, claimed, promoters } = await t.promoteDue(now, PROMOTE_BATCH, { id: this.deps.id, slackMs: o.promoteIntervalMs });
     if (moved > 0) this.deps.consumers.wakeAll();
     if (moved >= PROMOTE_BATCH) return 0;
-    return nextDue === undefined ? o.promoteIntervalMs : Math.min(o.promoteIntervalMs, Math.max(0, nextDue - now));
+    // Each of a thousand idle workers looked five times a second, and every one that knew the
+    // next due time called at it: with ETA messages due every few ms, the whole fleet did.
+    const look = o.promoteIntervalMs * Math.max(1, promoters) * (0.5 + Math.random());
+    return nextDue === undefined || !claimed ? look : Math.min(look, Math.max(0, nextDue - now));
   }
 }

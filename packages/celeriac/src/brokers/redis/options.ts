@@ -91,9 +91,11 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    */
   quietAfterMs?: number;
   /**
-   * Longest wait between two checks of the delayed set for due ETA messages. A due time
-   * already known is waited for exactly; this bounds how late one added by another process
-   * is noticed.
+   * The fleet's pace of looks at the delayed set for due ETA messages: each consuming broker
+   * looks every this many ms times the number of live ones (jittered by half either way), so
+   * together they look about this often; the one broker that claimed the next known due time
+   * waits for exactly that time (promote-due.lua). An ETA message another process sends is
+   * noticed about this long after, on average.
    * @default 200
    */
   promoteIntervalMs?: number;

@@ -325,10 +325,17 @@ export class Transitions {
     return ((await this.#run(RENEW_LEASE_SCRIPT, this.#book, renewLeaseArgs(held, nowMs, leaseMs))) as string[]).map(String);
   }
 
-  /** Moves due delayed messages to their buckets; returns how many and the next due time. */
-  async promoteDue(nowMs: number, limit: number): Promise<{ moved: number; nextDue: number | undefined }> {
-    const [moved, next] = (await this.#run(SCRIPTS.promoteDue, [this.keys.delayed], [nowMs, limit, this.keys.prefix, this.keys.bell('')])) as [number, number];
-    return { moved: Number(moved), nextDue: Number(next) < 0 ? undefined : Number(next) };
+  /**
+   * Moves due delayed messages to their buckets; returns how many and the next due time. With
+   * `claimant` (a promoting broker's id and how long a claim outlives its due time), also
+   * whether that broker holds the claim on the next due time, and how many promoters are live.
+   */
+  async promoteDue(nowMs: number, limit: number, claimant?: { id: string; slackMs: number }): Promise<PromoteOutcome> {
+    const k = this.keys;
+    const keys = claimant === undefined ? [k.delayed] : [k.delayed, k.promoters, k.promoteClaim];
+    const args = [nowMs, limit, k.prefix, k.bell(''), ...(claimant === undefined ? [] : [claimant.id, claimant.slackMs])];
+    const [moved, next, owner, live] = (await this.#run(SCRIPTS.promoteDue, keys, args)) as [number, number, number, number];
+    return { moved: Number(moved), nextDue: Number(next) < 0 ? undefined : Number(next), claimed: Number(owner) === 1, promoters: Number(live) };
   }
 
   /**
@@ -349,6 +356,17 @@ export class Transitions {
     const [ready, delayed] = (await this.#run(SCRIPTS.purge, [this.keys.delayed, ...this.keys.buckets(queue)], [])) as [number, number];
     return { ready: Number(ready), delayed: Number(delayed) };
   }
+}
+
+/** What a promote-due.lua call did and found (Transitions.promoteDue). */
+export interface PromoteOutcome {
+  readonly moved: number;
+  /** Due time of the earliest delayed message left. */
+  readonly nextDue: number | undefined;
+  /** The claimant holds the claim on nextDue: it alone waits for that time. */
+  readonly claimed: boolean;
+  /** Live promoters (0 when no claimant was given). */
+  readonly promoters: number;
 }
 
 /**

@@ -1,0 +1,109 @@
+/**
+ * The fleet shares the ETA promotion duty (maintenance.ts, promote-due.lua): each broker looks
+ * at the delayed set every `promoteIntervalMs` times the live promoters (jittered), and only
+ * the broker holding the claim on the next due time waits for that exact time. Before, each
+ * idle worker looked five times a second, and every worker that knew the next due time called
+ * at it: with ETA messages due every few milliseconds, each worker of the fleet did.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
+import { Transitions } from '../../../src/brokers/redis/transitions.js';
+import { BrokerKeys } from '../../../src/redis/keys.js';
+import { makeMessage } from '../../../src/testing/broker-harness.js';
+import { waitFor } from '../../../src/testing/wait-for.js';
+import { quietClient, shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
+import { newPrefix, redisAvailable, useRawRedis } from './redis-test-env.js';
+
+const available = await redisAvailable();
+const privateServer = await shouldRunRedisTests('the shared promote duty on a private redis-server');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(!available)('promote-due.lua: the claim on the next due time', () => {
+  const prefix = newPrefix();
+  const keys = new BrokerKeys(prefix);
+  const raw = useRawRedis(prefix);
+
+  it('goes to the first caller that sees a due time, stays with it, passes when the head changes, and lapses after its slack', async () => {
+    const t = new Transitions((fn) => fn(raw() as never), keys, '');
+    const now = Date.now();
+    const member = (id: string) => JSON.stringify([keys.bucket('claimed', 0), id]);
+    await raw().zAdd(keys.delayed, { score: now + 10_000, value: member('later') });
+    await raw().zAdd(keys.promoters, [
+      { score: now + 60_000, value: 'a' },
+      { score: now + 60_000, value: 'b' },
+      { score: now - 1, value: 'gone' },
+    ]);
+    const call = (id: string, at = now, slackMs = 200) => t.promoteDue(at, 100, { id, slackMs });
+    expect(await call('a')).toEqual({ moved: 0, nextDue: now + 10_000, claimed: true, promoters: 2 });
+    expect((await call('b')).claimed).toBe(false);
+    expect((await call('a')).claimed).toBe(true);
+    // An earlier message: the next caller takes the claim on the new head.
+    await raw().zAdd(keys.delayed, { score: now + 5_000, value: member('sooner') });
+    expect(await call('b')).toMatchObject({ nextDue: now + 5_000, claimed: true });
+    expect((await call('a')).claimed).toBe(false);
+    // Claimed at its due time with 50 ms of slack: gone 50 ms later, and the next caller has it.
+    expect((await call('b', now + 5_000 - 1, 50)).claimed).toBe(true);
+    expect((await call('a', now + 5_000 - 1)).claimed).toBe(false);
+    await sleep(120);
+    expect((await call('a', now + 5_000 - 1)).claimed).toBe(true);
+    // A publisher's call (no claimant) claims nothing and counts no promoters.
+    expect(await t.promoteDue(now, 100)).toEqual({ moved: 0, nextDue: now + 5_000, claimed: false, promoters: 0 });
+    expect(await raw().get(keys.promoteClaim)).toBe(`${now + 5_000} a`);
+  });
+});
+
+describe.skipIf(!privateServer)('the promote duty of a fleet', () => {
+  const redis = usePrivateRedis();
+
+  it('looks about once per promoteIntervalMs in all, not once per broker, and one broker waits for each due time', async () => {
+    const url = redis.server().url;
+    const brokers = [0, 1, 2, 3].map(() => new RedisBroker(url));
+    const producer = new RedisBroker(url);
+    /** promote-due.lua's calls (its first command, on the delayed set), by Redis's clock. */
+    const looks: number[] = [];
+    const got = new Map<string, number>();
+    const monitor = await quietClient(url);
+    try {
+      await monitor.monitor((line: string) => {
+        if (line.includes('"ZRANGEBYSCORE" "celeriac.delayed"')) looks.push(Number(line.slice(0, line.indexOf(' '))) * 1000);
+      });
+      for (const b of brokers) {
+        b.consume({
+          queues: ['eta-fleet'],
+          prefetch: 10,
+          onDelivery: (d) => void d.ack().then(() => got.set((JSON.parse(d.raw) as { headers: { id: string } }).headers.id, Date.now())),
+        });
+      }
+      await waitFor(async () => (await redis.admin().zCard('celeriac.promoters')) === 4, 'the four promoters');
+      await sleep(500);
+      // Idle: the four together look about five times a second, where each did.
+      const idleFrom = Date.now();
+      looks.length = 0;
+      await sleep(3_000);
+      const idle = looks.filter((at) => at >= idleFrom).length;
+      expect(idle, `looks of four idle brokers in 3 s (${idle})`).toBeLessThanOrEqual(30);
+      expect(idle).toBeGreaterThanOrEqual(3);
+      // ETA messages due every 20 ms: one broker waits for each, the others keep their pace.
+      looks.length = 0;
+      const start = Date.now() + 800;
+      const due = new Map<string, number>();
+      for (let i = 0; i < 50; i++) {
+        const id = `eta-${i}-${randomUUID().slice(0, 4)}`;
+        due.set(id, start + i * 20);
+        await producer.publish(makeMessage(id), { exchange: '', routingKey: 'eta-fleet', deliverAt: start + i * 20 });
+      }
+      await waitFor(() => got.size === due.size, 'every ETA message', 15_000);
+      const during = looks.filter((at) => at >= start - 200 && at <= start + 50 * 20 + 200).length;
+      expect(during, `looks while 50 messages came due over 1 s (${during})`).toBeLessThanOrEqual(100);
+      const late = [...due].map(([id, at]) => got.get(id)! - at);
+      console.log(`promote looks of four brokers: ${idle} in 3 s idle, ${during} while 50 ETA messages came due over 1 s; delivered ${Math.min(...late)}-${Math.max(...late)} ms after due`);
+      for (const [id, at] of due) expect(got.get(id)! - at, `${id} promoted late`).toBeLessThan(1_000);
+      for (const [id, at] of due) expect(got.get(id)!).toBeGreaterThanOrEqual(at);
+    } finally {
+      monitor.destroy();
+      for (const b of brokers) await b.close();
+      await producer.close();
+    }
+  });
+});
