@@ -74,19 +74,21 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    */
   pollIntervalMs?: number;
   /**
-   * The poll of a consumer that has found no message nobody announced (a Python producer's) for
+   * The poll of a consumer that has fetched no message of a Python producer for
    * {@link quietAfterMs}: waiting blocked on its queues' doorbells, it wakes at once for
    * messages of Celeriac producers and for those the broker moves itself (ETA promotion,
    * recovery, requeues), so the poll is only for a Python producer that starts sending, whose
-   * first messages wait up to this long. An idle consumer costs Redis about a quarter of its
-   * cost at `pollIntervalMs` (docs/production.md). Never shorter than `pollIntervalMs`; set
+   * first messages wait up to this long. An idle consumer costs Redis a fraction of its cost
+   * at `pollIntervalMs` (docs/production.md). Never shorter than `pollIntervalMs`; set
    * it equal to keep the fast poll for good.
    * @default 1000
    */
   quietPollIntervalMs?: number;
   /**
-   * How long after its start, and after its last poll that found messages nobody announced, a
-   * consumer keeps polling every `pollIntervalMs` before it turns to `quietPollIntervalMs`.
+   * How long after its start, and after the last message it fetched of a producer that rings no
+   * doorbell (found by a poll, or with a delivery tag that is not Celeriac's uuid7, as kombu's
+   * uuid4), a consumer keeps polling every `pollIntervalMs` before it turns to
+   * `quietPollIntervalMs`.
    * @default 600000 (10 minutes)
    */
   quietAfterMs?: number;

@@ -281,7 +281,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
         await this.#waiting.wakeup.pause(clock, waitMs, () => this.#state === 'open');
         continue;
       }
-      if (polled && got.length > 0) poll.unannounced();
+      poll.fetched(got, polled);
       polled = false;
       const full = got.length >= fetch.room;
       if (got.length > 0) this.#advanceRotation(fetch.queues, got);

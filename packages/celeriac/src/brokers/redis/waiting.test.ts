@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { PollPace } from './waiting.js';
 
+/** A Celeriac publisher's tag (uuid7) and a kombu one (uuid4). */
+const V7 = '019ad1c2-8e2a-7c3b-9d4e-5f6a7b8c9d0e';
+const V4 = '2f1d6a3e-8b4c-4d2e-9f1a-3b5c7d9e1f20';
+
 const OPTIONS = { pollIntervalMs: 50, quietPollIntervalMs: 1000, quietAfterMs: 10_000 };
 
 describe('PollPace', () => {
@@ -21,13 +25,24 @@ describe('PollPace', () => {
     const pace = new PollPace({ clock, ...OPTIONS });
     clock.advance(20_000);
     expect(pace.next(true)).toBe(1000);
-    pace.unannounced();
+    pace.fetched([{ tag: V7 }], true);
     expect([pace.next(true), pace.next(true)]).toEqual([1, 2]);
     clock.advance(9_000);
     pace.reset();
     expect(pace.next(true)).toBe(1);
     clock.advance(1_000);
     expect(pace.next(true)).toBe(1000);
+  });
+
+  it('a fetch of a message no Celeriac publisher wrote (not a uuid7 tag) counts too, polled or not; an empty one or Celeriac\'s unpolled do not', () => {
+    const clock = new FakeClock(0);
+    const pace = new PollPace({ clock, ...OPTIONS });
+    clock.advance(20_000);
+    pace.fetched([], true);
+    pace.fetched([{ tag: V7 }, { tag: V7 }], false);
+    expect(pace.next(true)).toBe(1000);
+    pace.fetched([{ tag: V7 }, { tag: V4 }], false);
+    expect(pace.next(true)).toBe(1);
   });
 
   it('stays fast without a bell line (Sentinel): pub/sub wake-ups come only from publishers', () => {

@@ -39,8 +39,8 @@ type PaceOptions = Pick<ResolvedRedisBrokerOptions, 'clock' | 'pollIntervalMs' |
  * How long an idle consumer waits at most before it fetches anyway (its poll), for messages
  * that ring no doorbell: those of Python producers (kombu pushes the message only), and of
  * Python workers' restores. 1 ms after a poll found messages, doubling to `pollIntervalMs`;
- * and on a bell line, once no poll has found any for `quietAfterMs` (the consumer's start
- * counts as one), `quietPollIntervalMs`: everything Celeriac puts in a queue rings its doorbell
+ * and on a bell line, once no such message came for `quietAfterMs` (the consumer's start
+ * counts as one; see {@link PollPace.fetched}), `quietPollIntervalMs`: everything Celeriac puts in a queue rings its doorbell
  * (publishes, ETA promotion, the recovery sweep's restores, requeues), so a quiet consumer
  * still gets those at once. Without a bell line (Sentinel) the wake-ups come by pub/sub, which
  * only publishers send: the poll stays fast there.
@@ -60,8 +60,18 @@ export class PollPace {
     this.#fast.reset();
   }
 
-  /** A poll found messages nobody announced: fast polls for `quietAfterMs` from now. */
-  unannounced(): void {
+  /**
+   * A fetch brought `got`; `polled`: the poll timer sent it, no doorbell token. Found by a poll,
+   * or written by a producer other than Celeriac's (a delivery tag that is not a uuid7, as
+   * kombu's uuid4: a worker kept busy by a Python producer fetches its messages unpolled),
+   * they tell that a producer that rings no doorbell sends here: fast polls for `quietAfterMs`.
+   */
+  fetched(got: readonly { readonly tag: string }[], polled: boolean): void {
+    if (got.length === 0) return;
+    let unannounced = polled;
+    // The version digit of "xxxxxxxx-xxxx-7xxx-...".
+    for (let i = 0; !unannounced && i < got.length; i++) unannounced = got[i]!.tag.charCodeAt(14) !== 55;
+    if (!unannounced) return;
     this.#unannouncedAt = this.o.clock.now();
     this.#fast.reset();
   }

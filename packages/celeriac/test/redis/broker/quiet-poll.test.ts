@@ -1,6 +1,6 @@
 /**
  * The idle consumer's poll (waiting.ts PollPace): fast (`pollIntervalMs`) from its start and
- * after a poll found messages nobody announced (a Python producer's), quiet
+ * after it fetched a Python producer's message (found by a poll, or tagged by kombu), quiet
  * (`quietPollIntervalMs`) once none came for `quietAfterMs`. A quiet consumer must still get at
  * once whatever Celeriac puts in its queues, so every such path rings the queue's doorbell:
  * requeues and restores of another process, the recovery sweep's restores (both tiers), a
@@ -35,7 +35,7 @@ describe.skipIf(!privateServer)('the idle poll: fast, then quiet, then fast agai
   /** BRPOPs the server ran: one per block of the consumer's (no other client blocks here). */
   const blocks = async () => Number(/cmdstat_brpop:calls=(\d+)/.exec(await redis.admin().info('commandstats'))?.[1] ?? 0);
 
-  it('polls every pollIntervalMs from its start, every quietPollIntervalMs after quietAfterMs with nothing unannounced, fast again once a poll finds some', async () => {
+  it('polls every pollIntervalMs from its start, every quietPollIntervalMs after quietAfterMs with nothing unannounced, fast again once a poll finds some or a fetch brings a kombu-tagged one', async () => {
     const clock = new FakeClock(Date.now());
     const keys = new BrokerKeys('');
     const broker = new RedisBroker(redis.server().url, { clock, pollIntervalMs: 50, quietPollIntervalMs: 1000, quietAfterMs: 5000 });
@@ -84,6 +84,14 @@ describe.skipIf(!privateServer)('the idle poll: fast, then quiet, then fast agai
       clock.advance(5_100);
       await broker.publish(makeMessage('rung'), { exchange: '', routingKey: 'paced' });
       await waitFor(() => got.includes('rung'), 'the rung message');
+      // Quiet again. A Python producer's message fetched beside a rung one (no poll: the clock
+      // stands still) tells of that producer as well: fast again.
+      await blocked(consumer);
+      await pythonSend(push, keys, 'paced', 'beside-rung');
+      await broker.publish(makeMessage('rung-2'), { exchange: '', routingKey: 'paced' });
+      await waitFor(() => got.includes('beside-rung') && got.includes('rung-2'), 'both messages');
+      await pythonSend(push, keys, 'paced', 'after-mixed');
+      expect(await until('after-mixed')).toBeLessThanOrEqual(60);
       await consumer.close();
     } finally {
       await broker.close();
