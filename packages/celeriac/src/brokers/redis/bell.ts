@@ -42,8 +42,13 @@ export const BELL_SLACK_MS = 100;
 /** Most tokens a doorbell keeps: a publisher that finds more trims it (nobody is waiting). */
 export const BELL_MAX_TOKENS = 64;
 
-/** Most tokens a bulk publish pushes to one doorbell: each wakes one blocked consumer. */
-export const BELL_BULK_TOKENS = 16;
+/**
+ * Most tokens a bulk publish pushes to one doorbell (and a promotion or the recovery sweep, in
+ * their scripts): each wakes one blocked consumer. As many as a doorbell keeps: at 16, with idle
+ * workers polling once a second (waiting.ts PollPace), a batch of 100 woke 16 of them and left
+ * the rest to their poll.
+ */
+export const BELL_BULK_TOKENS = BELL_MAX_TOKENS;
 
 /** The commands a publisher rings a doorbell with. */
 export interface BellCommands {

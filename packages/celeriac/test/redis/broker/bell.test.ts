@@ -212,6 +212,24 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
     }
   });
 
+  it('a batch rings up to 64 blocked consumers: 24 idle consumers of one queue each take one of 24 messages at once', async () => {
+    // With idle workers polling once a second, a batch of 100 rang 16 of them and left the rest
+    // to their poll while those 16 worked through it.
+    const queue = `fan24-${randomUUID()}`;
+    const broker = new RedisBroker(url, IDLE);
+    const got: Delivery[] = [];
+    try {
+      const consumers = Array.from({ length: 24 }, () => broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => got.push(d) }));
+      for (const c of consumers) await blocked(c);
+      await producer.publishMany(Array.from({ length: 24 }, (_, i) => ({ message: makeMessage(`m${i}`), options: { exchange: '', routingKey: queue } })));
+      await waitFor(() => got.length === 24, () => `each consumer to take one (${got.length} of 24 taken)`);
+      for (const d of got) await d.ack();
+      for (const c of consumers) await c.close();
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('a doorbell nobody takes stays short', async () => {
     const queue = `unheard-${randomUUID()}`;
     for (let i = 0; i < 100; i++) {

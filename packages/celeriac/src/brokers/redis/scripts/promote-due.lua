@@ -5,7 +5,7 @@ consumers run this at once (the script is atomic). Bounded per call; callers loo
 the limit is reached.
 
 Then rings the doorbell of each queue it moved messages to (bell.ts), a token per message up
-to 16, as a Celeriac publish does: idle consumers of every process wake at once, where only
+to 64, as a Celeriac publish does: idle consumers of every process wake at once, where only
 the promoting process's own consumers did and the others found the message by their poll (a
 publisher that promotes has none).
 
@@ -57,7 +57,7 @@ end
 for _, queue in ipairs(order) do
   local bell = bell_prefix .. queue
   local tokens = {}
-  for i = 1, math.min(rings[queue], 16) do tokens[i] = '' end
+  for i = 1, math.min(rings[queue], 64) do tokens[i] = '' end
   local length = redis.pcall('LPUSH', bell, unpack(tokens))
   if type(length) == 'number' and length > 64 then redis.call('LTRIM', bell, 0, 0) end
 end

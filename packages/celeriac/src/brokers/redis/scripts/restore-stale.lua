@@ -49,7 +49,7 @@ ARGV[8]  separator inside binding members ("\x06\x16")
 ARGV[9..18] bucket suffix by priority 0..9 ('' or "\x06\x16<step>")
 ARGV[19] the count hash's expiry, ms
 ARGV[20] optional: the doorbells' key prefix (bell.ts: a doorbell is this .. queue). Each queue
-         given messages back gets a token per message up to 16, as a publish rings it, so
+         given messages back gets a token per message up to 64, as a publish rings it, so
          idle consumers of every process take them at once, not at their poll.
 
 Returns { restored by tier 1, restored by tier 2 }, or { -1, -1 } when the mutex is held.
@@ -340,7 +340,7 @@ if ARGV[20] then
   for _, queue in ipairs(ring_order) do
     local bell = ARGV[20] .. queue
     local tokens = {}
-    for i = 1, math.min(rings[queue], 16) do tokens[i] = '' end
+    for i = 1, math.min(rings[queue], 64) do tokens[i] = '' end
     local length = redis.pcall('LPUSH', bell, unpack(tokens))
     if type(length) == 'number' and length > 64 then redis.call('LTRIM', bell, 0, 0) end
   end
