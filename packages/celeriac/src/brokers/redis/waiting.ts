@@ -64,16 +64,16 @@ export class PollPace {
    * A fetch brought `got`; `polled`: the poll timer sent it, no doorbell token. Found by a poll,
    * or written by a producer other than Celeriac's (a delivery tag that is not a uuid7, as
    * kombu's uuid4: a worker kept busy by a Python producer fetches its messages unpolled),
-   * they tell that a producer that rings no doorbell sends here: fast polls for `quietAfterMs`.
+   * they tell that a producer that rings no doorbell sends here: fast polls for `quietAfterMs`,
+   * and after a poll's find, from 1 ms again.
    */
   fetched(got: readonly { readonly tag: string }[], polled: boolean): void {
     if (got.length === 0) return;
+    if (polled) this.#fast.reset();
     let unannounced = polled;
     // The version digit of "xxxxxxxx-xxxx-7xxx-...".
     for (let i = 0; !unannounced && i < got.length; i++) unannounced = got[i]!.tag.charCodeAt(14) !== 55;
-    if (!unannounced) return;
-    this.#unannouncedAt = this.o.clock.now();
-    this.#fast.reset();
+    if (unannounced) this.#unannouncedAt = this.o.clock.now();
   }
 
   /** The next wait, ms; `onBellLine`: the consumer waits blocked on its doorbells. */
