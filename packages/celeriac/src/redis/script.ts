@@ -20,9 +20,10 @@ export interface RedisScript {
 /**
  * Reads a `.lua` file once. Pass `new URL('./scripts/x.lua', import.meta.url)`: tsc does not
  * copy `.lua` files, so the package build copies them to dist (scripts/copy-assets.mjs).
+ * `preludes` are files of local helpers several scripts share, written before it.
  */
-export function loadScript(file: URL): RedisScript {
-  const source = readFileSync(file, 'utf8');
+export function loadScript(file: URL, ...preludes: readonly URL[]): RedisScript {
+  const source = [...preludes, file].map((f) => readFileSync(f, 'utf8')).join('\n');
   const name = file.pathname.slice(file.pathname.lastIndexOf('/') + 1);
   return Object.freeze({ name, source, sha1: createHash('sha1').update(source).digest('hex') });
 }

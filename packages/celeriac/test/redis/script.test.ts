@@ -38,6 +38,18 @@ describe.runIf(ready)('runScript', () => {
     expect(await runScript(c, script, ['x', 'y'], ['1', '2', '3'])).toEqual([2, 'x', 'y', '1', '2', '3']);
   });
 
+  it('writes preludes (shared local helpers) before the script, and its SHA1 is of the whole', async () => {
+    const helpers = join(dir, 'helpers.lua');
+    const main = join(dir, 'main.lua');
+    writeFileSync(helpers, `-- ${randomUUID()}\nlocal function twice(x) return x .. x end\n`);
+    writeFileSync(main, 'return twice(ARGV[1])\n');
+    const script = loadScript(pathToFileURL(main), pathToFileURL(helpers));
+    expect(script.name).toBe('main.lua');
+    if (!client.isOpen) await client.connect();
+    expect(await runScript(client as unknown as RedisClient, script, [], ['ab'])).toBe('abab');
+    expect(script.sha1).not.toBe(loadScript(pathToFileURL(main)).sha1);
+  });
+
   it('passes on a script error as a rejection', async () => {
     const file = join(dir, 'fail.lua');
     writeFileSync(file, `-- ${randomUUID()}\nreturn redis.error_reply('boom')\n`);

@@ -82,7 +82,7 @@ import { Transitions } from './transitions.js';
 import { DelayedSet } from './delayed.js';
 import { RunningRecords } from './running.js';
 import { WakeSubscriber } from './wake-subscriber.js';
-import { BellLine, ringBell } from './bell.js';
+import { BellLine } from './bell.js';
 import { delayedOf, RedisFanout } from './fanout.js';
 import { checkQueueName } from '../../core/spi/broker-args.js';
 import { RedisBeatStore } from './beat-store.js';
@@ -346,10 +346,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     if (ids !== 'all' && ids.length === 0) return [];
     try {
       const taken = [...(await this.#transitions.takeSetAside(ids, action, 'malformed')), ...(await this.#transitions.takeSetAside(ids, action, 'dead-letter'))];
-      const records = parseSetAside(taken).sort((a, b) => a.at - b.at);
-      // Replayed messages ring their queues' doorbells, as a publish does (idle consumers wake).
-      if (action === 'replay') await this.#command('ring doorbells', (c) => Promise.all([...new Set(records.map((r) => r.queue))].map((q) => ringBell(c, this.keys.bell(q), 1))));
-      return records;
+      return parseSetAside(taken).sort((a, b) => a.at - b.at);
     } catch (error) {
       throw toTransportError(error, `${action} of set-aside messages`);
     }

@@ -17,20 +17,23 @@ import type { PurgeCount } from '../../core/spi/broker.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${name}.lua`, import.meta.url));
+const scriptUrl = (name: string): URL => new URL(`./scripts/${name}.lua`, import.meta.url);
+const script = (name: string): RedisScript => loadScript(scriptUrl(name));
+/** A script that puts messages in queues: it rings their doorbells with bells.lua's helpers. */
+const withBells = (name: string): RedisScript => loadScript(scriptUrl(name), scriptUrl('bells'));
 
 /** The broker's scripts, read once per process. */
 const SCRIPTS = {
   fetch: script('fetch'),
   ack: script('ack'),
-  release: script('release'),
+  release: withBells('release'),
   defer: script('defer'),
-  promoteDue: script('promote-due'),
-  restoreStale: script('restore-stale'),
+  promoteDue: withBells('promote-due'),
+  restoreStale: withBells('restore-stale'),
   countStart: script('count-start'),
   purge: script('purge'),
   setAside: script('set-aside'),
-  setAsideTake: script('set-aside-take'),
+  setAsideTake: withBells('set-aside-take'),
 } as const;
 
 /** What parking one record did to the set-aside store (set-aside.lua). */
@@ -315,7 +318,7 @@ export class Transitions {
   async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge', category: SetAsideCategory): Promise<string[]> {
     const t = this.#restoreTemplate;
     const which = ids === 'all' ? ['*'] : ['', ...ids];
-    const reply = (await this.#run(SCRIPTS.setAsideTake, this.setAsidePart(category), [action, t.queuePrefix, ...t.bucketSuffixes, ...which])) as string[];
+    const reply = (await this.#run(SCRIPTS.setAsideTake, this.setAsidePart(category), [action, t.queuePrefix, ...t.bucketSuffixes, this.keys.bell(''), ...which])) as string[];
     return reply.map(String);
   }
 

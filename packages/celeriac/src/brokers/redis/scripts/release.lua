@@ -14,7 +14,7 @@ KEYS[3]  celeriac.leases (zset)
 KEYS[4]  celeriac.lease.data (hash)
 KEYS[5]  the list to push onto (the delivery's bucket list)
 KEYS[6]  celeriac.deliveries (hash tag -> how many deliveries of it were given back so far)
-KEYS[7]  optional: the queue's doorbell (bell.ts), rung after the push as a publish rings it,
+KEYS[7]  optional: the queue's doorbell (bell.ts), rung after the push as a publish rings it (bells.lua),
          so an idle consumer of any process takes the message at once, not at its poll
 ARGV[1]  delivery tag
 ARGV[2]  token given by fetch
@@ -41,12 +41,7 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call(ARGV[4], KEYS[5], ARGV[3])
-if KEYS[7] then
-  -- Trimmed past 64 tokens as publishers do; one that cannot be rung (a key of another type)
-  -- costs its consumers a poll, never the release.
-  local length = redis.pcall('LPUSH', KEYS[7], '')
-  if type(length) == 'number' and length > 64 then redis.call('LTRIM', KEYS[7], 0, 0) end
-end
+if KEYS[7] then ring_bell(KEYS[7], 1) end
 if ARGV[5] == 'count' then
   redis.call('HINCRBY', KEYS[6], ARGV[1], 1)
   redis.call('PEXPIRE', KEYS[6], ARGV[6])

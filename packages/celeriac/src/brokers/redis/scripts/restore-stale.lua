@@ -49,7 +49,7 @@ ARGV[8]  separator inside binding members ("\x06\x16")
 ARGV[9..18] bucket suffix by priority 0..9 ('' or "\x06\x16<step>")
 ARGV[19] the count hash's expiry, ms
 ARGV[20] optional: the doorbells' key prefix (bell.ts: a doorbell is this .. queue). Each queue
-         given messages back gets a token per message up to 64, as a publish rings it, so
+         given messages back gets a token per message up to 64 (bells.lua), as a publish rings it, so
          idle consumers of every process take them at once, not at their poll.
 
 Returns { restored by tier 1, restored by tier 2 }, or { -1, -1 } when the mutex is held.
@@ -238,22 +238,6 @@ local function source_bucket(data)
   return space and data:sub(space + 1) or nil
 end
 
--- Messages given back per queue, in order of the first: their doorbells are rung at the end.
-local rings, ring_order = {}, {}
-local function given_back(queue)
-  if not rings[queue] then
-    rings[queue] = 0
-    ring_order[#ring_order + 1] = queue
-  end
-  rings[queue] = rings[queue] + 1
-end
--- The queue a bucket key (prefix .. queue [.. sep .. step]) belongs to, or nil for another key.
-local function queue_of(key)
-  if key:sub(1, #queue_prefix) ~= queue_prefix then return nil end
-  local name = key:sub(#queue_prefix + 1)
-  return name:match('^(.*)' .. sep .. '%d+$') or name
-end
-
 local function count(tag)
   redis.call('HINCRBY', KEYS[6], tag, 1)
   redis.call('PEXPIRE', KEYS[6], ARGV[19])
@@ -290,8 +274,8 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMI
     local source = source_bucket(data)
     local pushed = redis.pcall('RPUSH', source, marked(env))
     if type(pushed) ~= 'table' or not pushed.err then
-      local queue = queue_of(source)
-      if queue then given_back(queue) end
+      local queue = bell_queue_of(source, queue_prefix)
+      if queue then bell_note(queue) end
       if ran(tag, data:match('^(%S+) ')) then count(tag) end
       ours = ours + 1
       forget(tag)
@@ -323,7 +307,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMI
         for _, queue in ipairs(kombu_queues(exchange, routing_key)) do
           if queue ~= '' then
             redis.call('RPUSH', bucket(queue, priority), out)
-            given_back(queue)
+            bell_note(queue)
           end
         end
         count(tag)
@@ -334,17 +318,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMI
   end
 end
 
--- A doorbell past 64 tokens is trimmed to one, as publishers do. One that cannot be rung (a
--- key of another type) costs its consumers a poll, never the sweep.
-if ARGV[20] then
-  for _, queue in ipairs(ring_order) do
-    local bell = ARGV[20] .. queue
-    local tokens = {}
-    for i = 1, math.min(rings[queue], 64) do tokens[i] = '' end
-    local length = redis.pcall('LPUSH', bell, unpack(tokens))
-    if type(length) == 'number' and length > 64 then redis.call('LTRIM', bell, 0, 0) end
-  end
-end
+if ARGV[20] then ring_bells(ARGV[20]) end
 
 if redis.call('GET', KEYS[5]) == ARGV[3] then redis.call('DEL', KEYS[5]) end
 return { ours, theirs }

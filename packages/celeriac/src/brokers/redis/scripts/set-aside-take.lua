@@ -12,16 +12,18 @@ KEYS[2]  its byte counter: celeriac.setaside.bytes or celeriac.deadletters.bytes
 ARGV[1]  'replay' or 'purge'
 ARGV[2]  queue prefix (kombu's global_keyprefix)
 ARGV[3..12] bucket suffix by priority 0..9
-ARGV[13] '*' for every record, else '' and the ids follow
-ARGV[14..] ids (first 16 hex digits of each record's SHA-1)
+ARGV[13] the doorbells' key prefix (bell.ts): each queue replayed to gets a token per message
+         (bells.lua, written before this script), so idle consumers take them at once
+ARGV[14] '*' for every record, else '' and the ids follow
+ARGV[15..] ids (first 16 hex digits of each record's SHA-1)
 
 Returns the records taken (their stored text), oldest first.
 ]]
 local replay = ARGV[1] == 'replay'
 if not replay and ARGV[1] ~= 'purge' then return redis.error_reply('set-aside-take: ARGV[1] must be replay or purge') end
-local all = ARGV[13] == '*'
+local all = ARGV[14] == '*'
 local wanted = {}
-for i = 14, #ARGV do wanted[ARGV[i]] = true end
+for i = 15, #ARGV do wanted[ARGV[i]] = true end
 
 local function bucket(queue, priority)
   local p = tonumber(priority) or 0
@@ -36,21 +38,25 @@ local function target(item)
   local priority = 0
   local ok2, env = pcall(cjson.decode, r.raw)
   if ok2 and type(env) == 'table' and type(env.properties) == 'table' then priority = env.properties.priority end
-  return r.raw, bucket(r.queue, priority)
+  return r.raw, bucket(r.queue, priority), r.queue
 end
 
 local taken, freed = {}, 0
 for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if all or wanted[redis.sha1hex(item):sub(1, 16)] then
-    local raw, key = target(item)
+    local raw, key, queue = target(item)
     if not replay or raw then
       redis.call('LREM', KEYS[1], 1, item)
-      if replay then redis.call('LPUSH', key, raw) end
+      if replay then
+        redis.call('LPUSH', key, raw)
+        bell_note(queue)
+      end
       taken[#taken + 1] = item
       freed = freed + #item
     end
   end
 end
+ring_bells(ARGV[13])
 if redis.call('LLEN', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
 elseif freed > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
