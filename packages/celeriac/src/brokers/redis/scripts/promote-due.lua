@@ -4,8 +4,8 @@ promote-due: move delayed messages whose due time has come to the back of their 
 consumers run this at once (the script is atomic). Bounded per call; callers loop while
 the limit is reached.
 
-Then rings the doorbell of each queue it moved messages to (bell.ts), a token per message up
-to 64, as a Celeriac publish does: idle consumers of every process wake at once, where only
+Then rings the doorbell of each queue it moved messages to (bells.lua, written before this
+script), a token per message up to 64, as a Celeriac publish does: idle consumers of every process wake at once, where only
 the promoting process's own consumers did and the others found the message by their poll (a
 publisher that promotes has none).
 
@@ -30,54 +30,40 @@ Returns { moved count, due ms of the earliest member left (or -1 when none), 1 w
 holds the claim on it (else 0), live promoters (0 without KEYS[2]) }.
 ]]
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local rings, order = {}, {}
 local queue_prefix, bell_prefix = ARGV[3], ARGV[4]
 if bell_prefix == '' then bell_prefix = nil end
 for _, member in ipairs(due) do
   local ok, entry = pcall(cjson.decode, member)
   if ok and type(entry) == 'table' and type(entry[1]) == 'string' and type(entry[2]) == 'string' then
     redis.call('LPUSH', entry[1], entry[2])
-    local bucket = entry[1]
-    if bell_prefix and string.sub(bucket, 1, #queue_prefix) == queue_prefix then
-      local queue = string.sub(bucket, #queue_prefix + 1)
-      queue = string.match(queue, '^(.*)\6\22%d+$') or queue
-      if not rings[queue] then
-        rings[queue] = 0
-        order[#order + 1] = queue
-      end
-      rings[queue] = rings[queue] + 1
-    end
+    local queue = bell_prefix and bell_queue_of(entry[1], queue_prefix)
+    if queue then bell_note(queue) end
   end
   -- An unreadable member would block the head forever: dropped (only we write this zset).
   redis.call('ZREM', KEYS[1], member)
 end
--- A doorbell past 64 tokens is trimmed to one, as publishers do (nobody is taking them). A
--- doorbell that cannot be rung (a key of another type there) costs its consumers a poll, never
--- the promotion: the messages are moved already, and an error would fail every later call.
-for _, queue in ipairs(order) do
-  local bell = bell_prefix .. queue
-  local tokens = {}
-  for i = 1, math.min(rings[queue], 64) do tokens[i] = '' end
-  local length = redis.pcall('LPUSH', bell, unpack(tokens))
-  if type(length) == 'number' and length > 64 then redis.call('LTRIM', bell, 0, 0) end
-end
+if bell_prefix then ring_bells(bell_prefix) end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local next_due = -1
 if head[2] then next_due = tonumber(head[2]) end
+-- The claim and the count by pcall: the messages are moved already, and a key of another type
+-- there would fail every later call the same way. Without them the caller keeps its pace and
+-- waits for no due time (another looks within a period), as for a claim held elsewhere.
 local owner, live = 0, 0
 if KEYS[3] then
   local now = tonumber(ARGV[1])
-  live = redis.call('ZCOUNT', KEYS[2], now, '+inf')
+  live = redis.pcall('ZCOUNT', KEYS[2], now, '+inf')
+  if type(live) ~= 'number' then live = 0 end
   if next_due >= 0 then
     -- The due time as ZRANGE wrote it: the claim compares it as text.
     local mine = head[2] .. ' ' .. ARGV[5]
-    local claim = redis.call('GET', KEYS[3])
+    local claim = redis.pcall('GET', KEYS[3])
     -- Taken when free, when it is the caller's, or when it is for another due time (the head
     -- changed since: a claimant's own call re-claims the next one as it promotes).
-    if not claim or claim == mine or string.sub(claim, 1, #head[2] + 1) ~= head[2] .. ' ' then
+    if not claim or claim == mine or (type(claim) == 'string' and string.sub(claim, 1, #head[2] + 1) ~= head[2] .. ' ') then
       local ttl = math.max(0, next_due - now) + tonumber(ARGV[6])
-      redis.call('SET', KEYS[3], mine, 'PX', math.max(1, math.floor(ttl)))
-      owner = 1
+      local set = redis.pcall('SET', KEYS[3], mine, 'PX', math.max(1, math.floor(ttl)))
+      if type(set) == 'table' and set.ok then owner = 1 end
     end
   end
 end
