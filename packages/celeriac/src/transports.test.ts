@@ -20,6 +20,13 @@ describe('brokerTransportOptions', () => {
     await app.close();
   });
 
+  it('set the idle poll of a Redis broker: quietPollIntervalMs and quietAfterMs', async () => {
+    const app = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { quietPollIntervalMs: 3000, quietAfterMs: 60_000 } }, { env: {} });
+    const o = (app.broker as RedisBroker).options;
+    expect([o.quietPollIntervalMs, o.quietAfterMs]).toEqual([3000, 60_000]);
+    await app.close();
+  });
+
   it('come from CELERY_BROKER_TRANSPORT_OPTIONS as JSON', async () => {
     const app = createApp({ broker: 'redis://127.0.0.1:6379/0' }, { env: { CELERY_BROKER_TRANSPORT_OPTIONS: '{"visibility_timeout": 60}' } });
     expect((app.broker as RedisBroker).options.visibilityTimeoutMs).toBe(60_000);

@@ -8,6 +8,25 @@ describe('resolveRedisBrokerOptions', () => {
     expect(resolveRedisBrokerOptions({ fetchBatchSize: 7 }).fetchBatchSize).toBe(7);
   });
 
+  it('polls quietly every second after ten minutes, never more often than pollIntervalMs', () => {
+    const o = resolveRedisBrokerOptions({});
+    expect([o.pollIntervalMs, o.quietPollIntervalMs, o.quietAfterMs]).toEqual([50, 1000, 600_000]);
+    expect(resolveRedisBrokerOptions({ pollIntervalMs: 2000 }).quietPollIntervalMs).toBe(2000);
+    expect(resolveRedisBrokerOptions({ pollIntervalMs: 50, quietPollIntervalMs: 10 }).quietPollIntervalMs).toBe(50);
+    expect(resolveRedisBrokerOptions({ quietPollIntervalMs: 5000, quietAfterMs: 1 }).quietPollIntervalMs).toBe(5000);
+  });
+
+  it.each([
+    ['quietPollIntervalMs', 0],
+    ['quietPollIntervalMs', Number.POSITIVE_INFINITY],
+    ['quietAfterMs', -1],
+    ['quietAfterMs', '60000'],
+  ] as const)('refuses %s %s with a CONFIG error naming it', (name, bad) => {
+    expect(() => resolveRedisBrokerOptions({ [name]: bad as number })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining(`${name} must be a positive number`) }),
+    );
+  });
+
   it.each([0, -1, 1.5, Number.NaN])('refuses fetchBatchSize %s with a CONFIG error naming it', (bad) => {
     expect(() => resolveRedisBrokerOptions({ fetchBatchSize: bad })).toThrow(
       expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining('fetchBatchSize must be a positive integer') }),

@@ -80,6 +80,8 @@ describe.skipIf(!privateServer)('the idle poll: fast, then quiet, then fast agai
       clock.advance(5_100);
       await waitFor(() => clock.lengths.slice(from).includes(1000), 'the consumer to wait its quiet poll');
       await pythonSend(push, keys, 'paced', 'when-quiet');
+      // 900 ms of the clock, a step at a time, each given a moment of real time in which a
+      // poll that came too early would fetch (what is checked is that nothing comes).
       for (let i = 0; i < 9; i++) {
         await waitFor(step(100), 'a step');
         await sleep(5);
