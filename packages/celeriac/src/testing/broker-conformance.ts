@@ -353,12 +353,16 @@ function definePublishManyTests(get: () => Harness): void {
     const to = (q: string, id: string, extra: Partial<PublishOptions> = {}) => ({ message: makeMessage(id), options: { exchange: '', routingKey: q, ...extra } });
     await expect(publishMany([to(q1, 'never'), to('', 'bad')])).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
     expect(await h.broker.queueLength(q1)).toBe(0);
-    await publishMany([to(q1, 'a1'), to(q2, 'b1'), to(q1, 'a2'), to(q1, 'late', { deliverAt: Date.now() + 400 }), to(q2, 'b2'), to(q1, 'a3')]);
+    const dueAt = Date.now() + 400;
+    await publishMany([to(q1, 'a1'), to(q2, 'b1'), to(q1, 'a2'), to(q1, 'late', { deliverAt: dueAt }), to(q2, 'b2'), to(q1, 'a3')]);
     const inbox1 = h.consume([q1], 10);
     const inbox2 = h.consume([q2], 10);
     expect(await inbox2.drainAcking(2)).toEqual(['b1', 'b2']);
     expect(await inbox1.drainAcking(3)).toEqual(['a1', 'a2', 'a3']);
-    await inbox1.expectTotal(3, 150);
     expect(idOf(await inbox1.next(3000))).toBe('late');
+    // Held until its time, however long the drain above took (a loaded host took over 250 ms,
+    // and a fixed 150 ms look after it saw the message, on time). 50 ms of slack for a broker's
+    // timer granularity (RabbitMQ's TTL ladder); one that does not hold it delivers it at once.
+    expect(inbox1.received[3]?.at).toBeGreaterThanOrEqual(dueAt - 50);
   });
 }
