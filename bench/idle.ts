@@ -3,22 +3,25 @@
  * an empty queue of its own, on a private redis-server; after a settle, Redis's CPU (INFO cpu)
  * and its commands (INFO commandstats, reset first) over a window, per consumer and second.
  * With `--python-every-ms`, a producer that rings no doorbell (as Python's kombu) pushes one
- * message to each queue that often, and the bench reports how long they waited.
+ * message to each queue that often, and the bench reports how long they waited. With
+ * `--sentinel`, the brokers find that server through a sentinel of their own (on the next port),
+ * as a `redis+sentinel://` URL: consumers there wait on pub/sub wake-ups, not doorbells; the
+ * sentinel's own commands to the server (a PING a second, INFO, its hello PUBLISH) are counted.
  * Never run by the tests: a manual measurement (bench/README.md, "Idle consumers").
  *
  *   node --import tsx bench/idle.ts [--consumers 20] [--seconds 10] [--settle-seconds 3]
  *     [--port 6510] [--poll-ms 50] [--quiet-poll-ms 1000] [--quiet-after-ms 600000]
- *     [--python-every-ms 0]
+ *     [--python-every-ms 0] [--sentinel]
  */
 import { randomUUID } from 'node:crypto';
 import { RedisBroker, type RedisBrokerOptions } from 'celeriac/redis';
 import type { Redis } from 'ioredis';
 import { parseOrExit, strictFlags, wholeNumber } from './lib/args.js';
-import { privateRedis, redisCpuSeconds, stopPrivateRedis } from './lib/redis.js';
+import { privateRedis, privateSentinel, redisCpuSeconds, stopPrivateRedis } from './lib/redis.js';
 import { median, nowMs, sleep } from './lib/stats.js';
 
 const USAGE = `Usage: node --import tsx bench/idle.ts [--consumers 20] [--seconds 10] [--settle-seconds 3]
-  [--port 6510] [--poll-ms 50] [--quiet-poll-ms N] [--quiet-after-ms N] [--python-every-ms 0]`;
+  [--port 6510] [--poll-ms 50] [--quiet-poll-ms N] [--quiet-after-ms N] [--python-every-ms 0] [--sentinel]`;
 
 interface IdleArgs {
   readonly help: boolean;
@@ -28,6 +31,7 @@ interface IdleArgs {
   readonly port: number;
   readonly broker: RedisBrokerOptions;
   readonly pythonEveryMs: number;
+  readonly sentinel: boolean;
 }
 
 function parseIdleArgs(argv: readonly string[]): IdleArgs {
@@ -41,6 +45,7 @@ function parseIdleArgs(argv: readonly string[]): IdleArgs {
     'quiet-poll-ms': { type: 'string' },
     'quiet-after-ms': { type: 'string' },
     'python-every-ms': { type: 'string', default: '0' },
+    sentinel: { type: 'boolean', default: false },
   });
   const optional = (flag: string, text: string | undefined) => (text === undefined ? undefined : wholeNumber(flag, text, 1));
   const broker: Record<string, number> = {};
@@ -56,6 +61,7 @@ function parseIdleArgs(argv: readonly string[]): IdleArgs {
     port: wholeNumber('--port', f.port, 1, 65535),
     broker,
     pythonEveryMs: wholeNumber('--python-every-ms', f['python-every-ms'], 0),
+    sentinel: f.sentinel,
   };
 }
 
@@ -83,7 +89,11 @@ async function commandStats(redis: Redis): Promise<Map<string, { calls: number; 
 async function main(): Promise<void> {
   const a = parseOrExit('bench/idle.ts', USAGE, () => parseIdleArgs(process.argv.slice(2)));
   const server = await privateRedis(a.port);
-  const url = `redis://127.0.0.1:${a.port}/0`;
+  const sentinel = a.sentinel ? await privateSentinel(a.port + 1, a.port, 'idle').catch(async (err: unknown) => {
+    await stopPrivateRedis(server);
+    throw err;
+  }) : undefined;
+  const url = sentinel === undefined ? `redis://127.0.0.1:${a.port}/0` : `redis+sentinel://127.0.0.1:${a.port + 1}/idle/0`;
   const brokers: RedisBroker[] = [];
   const waits: number[] = [];
   let producer: NodeJS.Timeout | undefined;
@@ -129,7 +139,7 @@ async function main(): Promise<void> {
     let calls = 0;
     for (const s of stats.values()) calls += s.calls;
     process.stdout.write(
-      `${a.consumers} idle consumers, ${JSON.stringify(a.broker)}, ${seconds.toFixed(1)} s:\n` +
+      `${a.consumers} idle consumers${sentinel === undefined ? '' : ' on Sentinel'}, ${JSON.stringify(a.broker)}, ${seconds.toFixed(1)} s:\n` +
         `  Redis CPU ${(cpuMs / seconds).toFixed(1)} ms/s in all, ${((per(cpuMs)) * 1000).toFixed(0)} µs/s per consumer\n` +
         `  commands ${per(calls).toFixed(1)}/s per consumer (the python producer's included)\n`,
     );
@@ -144,6 +154,7 @@ async function main(): Promise<void> {
   } finally {
     if (producer !== undefined) clearInterval(producer);
     for (const b of brokers) await b.close();
+    await stopPrivateRedis(sentinel);
     await stopPrivateRedis(server);
   }
 }

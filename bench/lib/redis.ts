@@ -5,7 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { UsageError } from './args.js';
 import { nowMs, sleep } from './stats.js';
@@ -110,7 +113,34 @@ export function resultKeysProbe(redis: Redis, queueKey: string, keys: readonly s
  * after), and a client of it once it answers. The port must be free: a probe that flushes or
  * reads the server's CPU must not land on a shared server (UsageError otherwise).
  */
-export async function privateRedis(port: number, extra: readonly string[] = []): Promise<{ server: ChildProcess; redis: Redis }> {
+export function privateRedis(port: number, extra: readonly string[] = []): Promise<{ server: ChildProcess; redis: Redis }> {
+  return spawnPrivate(port, ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', ...extra], async (redis) => (await redis.ping()) === 'PONG');
+}
+
+/**
+ * A sentinel of the caller's own on `port` (redis-server in sentinel mode, its config in a
+ * directory of its own, removed when it exits) watching the {@link privateRedis} on
+ * `masterPort` as master `name`, and a client of it once it names that master.
+ */
+export function privateSentinel(port: number, masterPort: number, name: string): Promise<{ server: ChildProcess; redis: Redis }> {
+  const dir = mkdtempSync(join(tmpdir(), 'celeriac-bench-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`, ''].join('\n'));
+  const started = spawnPrivate(port, [conf, '--sentinel'], async (redis) => {
+    const addr = (await redis.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[] | null;
+    return addr?.[1] === String(masterPort);
+  });
+  return started.then(
+    (s) => (s.server.once('exit', () => rmSync(dir, { recursive: true, force: true })), s),
+    (err: unknown) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    },
+  );
+}
+
+/** Starts redis-server with `args` on the free `port`; resolves with a client once `ready` says so (10 s at most). */
+async function spawnPrivate(port: number, args: readonly string[], ready: (redis: Redis) => Promise<boolean>): Promise<{ server: ChildProcess; redis: Redis }> {
   const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   // Refused is the answer hoped for here, not an error to print.
   probe.on('error', () => undefined);
@@ -120,7 +150,7 @@ export async function privateRedis(port: number, extra: readonly string[] = []):
   );
   probe.disconnect();
   if (taken) throw new UsageError(`port ${port} already answers: this needs a redis-server of its own (--port)`);
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', ...extra], { stdio: 'ignore' });
+  const server = spawn('redis-server', args, { stdio: 'ignore' });
   // No binary on PATH, or a server that exits at once (a flag it refuses): said, not waited out.
   let failed: string | null = null;
   server.once('error', (err) => (failed = `redis-server could not start: ${err.message}`));
@@ -130,7 +160,7 @@ export async function privateRedis(port: number, extra: readonly string[] = []):
   const quiet = (): void => undefined;
   redis.on('error', quiet);
   const deadline = nowMs() + 10_000;
-  while ((await redis.ping().catch(() => '')) !== 'PONG') {
+  while (!(await ready(redis).catch(() => false))) {
     if (failed !== null || nowMs() > deadline) {
       redis.disconnect();
       server.kill('SIGTERM');

@@ -67,15 +67,16 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    * Celeriac reach a waiting consumer at once (a doorbell, or a pub/sub wake-up on Sentinel);
    * ones published by Python producers are seen within this bound. The wait starts at 1 ms
    * after a poll found messages (a producer that rings no doorbell) and doubles up to this.
-   * A consumer on a plain Redis (not Sentinel) polls this often only for {@link quietAfterMs}
-   * after it starts and after each poll that found messages nobody announced; otherwise every
-   * {@link quietPollIntervalMs}.
+   * A consumer polls this often only for {@link quietAfterMs} after it starts, after each poll
+   * that found messages nobody announced, and (on Sentinel) after a break in its wake-up
+   * subscription; otherwise every {@link quietPollIntervalMs}.
    * @default 50
    */
   pollIntervalMs?: number;
   /**
    * The poll of a consumer that has fetched no message of a Python producer for
-   * {@link quietAfterMs}: waiting blocked on its queues' doorbells, it wakes at once for
+   * {@link quietAfterMs}: waiting blocked on its queues' doorbells (on Sentinel, subscribed to
+   * their wake-up channels), it wakes at once for
    * messages of Celeriac producers and for those the broker moves itself (ETA promotion,
    * recovery, requeues), so the poll is only for a Python producer that starts sending, whose
    * first messages wait up to this long. An idle consumer costs Redis a fraction of its cost

@@ -265,11 +265,12 @@ export class Transitions {
     return tags;
   }
 
-  /** release.lua: pushes `payload` onto `list`, doing `count` to the tag's delivery count, and rings the queue's doorbell. */
+  /** release.lua: pushes `payload` onto `list`, doing `count` to the tag's delivery count, and rings the queue's doorbell and wake-up channel. */
   async #release(held: Held, list: string, payload: string, end: 'LPUSH' | 'RPUSH', count: 'count' | 'keep'): Promise<boolean> {
     const queue = this.keys.queueOfBucket(list);
     const keys = [...this.#book, list, this.keys.deliveries, ...(queue === undefined ? [] : [this.keys.bell(queue)])];
-    return (await this.#run(SCRIPTS.release, keys, [held.tag, held.token, payload, end, count, DELIVERY_COUNT_TTL_MS])) === 1;
+    const args = [held.tag, held.token, payload, end, count, DELIVERY_COUNT_TTL_MS, ...(queue === undefined ? [] : [this.keys.wakeChannel(queue)])];
+    return (await this.#run(SCRIPTS.release, keys, args)) === 1;
   }
 
   /** Back to the back of `bucketKey`, `markedRaw` carrying the redelivered marks, counted as a delivery given back; false when the lease was lost. */
@@ -318,7 +319,7 @@ export class Transitions {
   async takeSetAside(ids: readonly string[] | 'all', action: 'replay' | 'purge', category: SetAsideCategory): Promise<string[]> {
     const t = this.#restoreTemplate;
     const which = ids === 'all' ? ['*'] : ['', ...ids];
-    const reply = (await this.#run(SCRIPTS.setAsideTake, this.setAsidePart(category), [action, t.queuePrefix, ...t.bucketSuffixes, this.keys.bell(''), ...which])) as string[];
+    const reply = (await this.#run(SCRIPTS.setAsideTake, this.setAsidePart(category), [action, t.queuePrefix, ...t.bucketSuffixes, this.keys.bell(''), this.keys.wakeChannel(''), ...which])) as string[];
     return reply.map(String);
   }
 
@@ -336,7 +337,7 @@ export class Transitions {
   async promoteDue(nowMs: number, limit: number, claimant?: { id: string; slackMs: number }): Promise<PromoteOutcome> {
     const k = this.keys;
     const keys = claimant === undefined ? [k.delayed] : [k.delayed, k.promoters, k.promoteClaim];
-    const args = [nowMs, limit, k.prefix, k.bell(''), ...(claimant === undefined ? [] : [claimant.id, claimant.slackMs])];
+    const args = [nowMs, limit, k.prefix, k.bell(''), k.wakeChannel(''), ...(claimant === undefined ? [] : [claimant.id, claimant.slackMs])];
     const [moved, next, owner, live] = (await this.#run(SCRIPTS.promoteDue, keys, args)) as [number, number, number, number];
     return { moved: Number(moved), nextDue: Number(next) < 0 ? undefined : Number(next), claimed: Number(owner) === 1, promoters: Number(live) };
   }
@@ -349,7 +350,7 @@ export class Transitions {
     const k = this.keys;
     const t = this.#restoreTemplate;
     const [ours, theirs] = (await this.#run(SCRIPTS.restoreStale, [...this.#book, k.unackedMutex, k.deliveries, k.started], [
-      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes, DELIVERY_COUNT_TTL_MS, k.bell(''),
+      nowMs, seconds(nowMs - visibilityMs), mutexToken, 300_000, limit, t.queuePrefix, t.bindingPrefix, t.sep, ...t.bucketSuffixes, DELIVERY_COUNT_TTL_MS, k.bell(''), k.wakeChannel(''),
     ])) as [number, number];
     return Number(ours) < 0 ? undefined : { ours: Number(ours), theirs: Number(theirs) };
   }

@@ -12,26 +12,26 @@ describe('PollPace', () => {
   it('polls fast, doubling from 1 ms to pollIntervalMs, for quietAfterMs from its start; then quietly', () => {
     const clock = new FakeClock(0);
     const pace = new PollPace({ clock, ...OPTIONS });
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map(() => pace.next(true))).toEqual([1, 2, 4, 8, 16, 32, 50, 50]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map(() => pace.next())).toEqual([1, 2, 4, 8, 16, 32, 50, 50]);
     clock.advance(9_999);
-    expect(pace.next(true)).toBe(50);
+    expect(pace.next()).toBe(50);
     clock.advance(1);
-    expect(pace.next(true)).toBe(1000);
-    expect(pace.next(true)).toBe(1000);
+    expect(pace.next()).toBe(1000);
+    expect(pace.next()).toBe(1000);
   });
 
   it('a poll that found messages nobody announced makes it fast again, from 1 ms, for quietAfterMs', () => {
     const clock = new FakeClock(0);
     const pace = new PollPace({ clock, ...OPTIONS });
     clock.advance(20_000);
-    expect(pace.next(true)).toBe(1000);
+    expect(pace.next()).toBe(1000);
     pace.fetched([{ tag: V7 }], true);
-    expect([pace.next(true), pace.next(true)]).toEqual([1, 2]);
+    expect([pace.next(), pace.next()]).toEqual([1, 2]);
     clock.advance(9_000);
     pace.reset();
-    expect(pace.next(true)).toBe(1);
+    expect(pace.next()).toBe(1);
     clock.advance(1_000);
-    expect(pace.next(true)).toBe(1000);
+    expect(pace.next()).toBe(1000);
   });
 
   it('a fetch of a message no Celeriac publisher wrote (not a uuid7 tag) counts too, polled or not; an empty one or Celeriac\'s unpolled do not', () => {
@@ -40,17 +40,22 @@ describe('PollPace', () => {
     clock.advance(20_000);
     pace.fetched([], true);
     pace.fetched([{ tag: V7 }, { tag: V7 }], false);
-    expect(pace.next(true)).toBe(1000);
+    expect(pace.next()).toBe(1000);
     // Fast again, the doubling going on where it was (no poll found it).
     pace.fetched([{ tag: V7 }, { tag: V4 }], false);
-    expect(pace.next(true)).toBeLessThanOrEqual(50);
+    expect(pace.next()).toBeLessThanOrEqual(50);
   });
 
-  it('stays fast without a bell line (Sentinel): pub/sub wake-ups come only from publishers', () => {
+  it('a break in the pub/sub subscription (unsure) makes it fast again, from 1 ms, for quietAfterMs', () => {
     const clock = new FakeClock(0);
     const pace = new PollPace({ clock, ...OPTIONS });
     clock.advance(60_000);
-    expect([1, 2, 3, 4, 5, 6, 7].map(() => pace.next(false)).at(-1)).toBe(50);
-    expect(pace.next(true)).toBe(1000);
+    expect(pace.next()).toBe(1000);
+    pace.unsure();
+    expect([pace.next(), pace.next(), pace.next()]).toEqual([1, 2, 4]);
+    clock.advance(9_999);
+    expect(pace.next()).toBe(8);
+    clock.advance(1);
+    expect(pace.next()).toBe(1000);
   });
 });

@@ -6,7 +6,8 @@
  *   for a doorbell token and runs the moment one lands; this module ends it early (a token on
  *   the consumer's own doorbell) on a notification or the poll timer;
  * - on Sentinel, or when the server refused the line, from pub/sub wake-ups on the queues'
- *   channels (wake-subscriber.ts) and the poll timer.
+ *   channels (wake-subscriber.ts) and the poll timer; a break in the subscription (an error, a
+ *   reconnect, a new master) may have lost some, so the consumer fetches and polls fast again.
  * Notifications (a queue or prefetch change, an ETA promotion, close) go through the
  * {@link Wakeup} either way. How long a wait lasts at most is the {@link PollPace}'s.
  */
@@ -39,11 +40,12 @@ type PaceOptions = Pick<ResolvedRedisBrokerOptions, 'clock' | 'pollIntervalMs' |
  * How long an idle consumer waits at most before it fetches anyway (its poll), for messages
  * that ring no doorbell: those of Python producers (kombu pushes the message only), and of
  * Python workers' restores. 1 ms after a poll found messages, doubling to `pollIntervalMs`;
- * and on a bell line, once no such message came for `quietAfterMs` (the consumer's start
- * counts as one; see {@link PollPace.fetched}), `quietPollIntervalMs`: everything Celeriac puts in a queue rings its doorbell
- * (publishes, ETA promotion, the recovery sweep's restores, requeues), so a quiet consumer
- * still gets those at once. Without a bell line (Sentinel) the wake-ups come by pub/sub, which
- * only publishers send: the poll stays fast there.
+ * and once no such message came for `quietAfterMs` (the consumer's start counts as one; see
+ * {@link PollPace.fetched}), `quietPollIntervalMs`: everything Celeriac puts in a queue rings
+ * its doorbell and PUBLISHes on its wake-up channel (publishes, ETA promotion, the recovery
+ * sweep's restores, requeues, set-aside replays), so a quiet consumer still gets those at once,
+ * on a bell line or on Sentinel's pub/sub. A pub/sub wake-up sent while the subscription was
+ * broken is lost: such a break counts as a message nobody announced ({@link PollPace.unsure}).
  */
 export class PollPace {
   readonly #fast: Backoff;
@@ -76,9 +78,18 @@ export class PollPace {
     if (unannounced) this.#unannouncedAt = this.o.clock.now();
   }
 
-  /** The next wait, ms; `onBellLine`: the consumer waits blocked on its doorbells. */
-  next(onBellLine: boolean): number {
-    if (onBellLine && this.o.clock.now() - this.#unannouncedAt >= this.o.quietAfterMs) return this.o.quietPollIntervalMs;
+  /**
+   * Announcements may have been lost (the pub/sub subscription broke): fast polls again, from
+   * 1 ms, for `quietAfterMs`.
+   */
+  unsure(): void {
+    this.#fast.reset();
+    this.#unannouncedAt = this.o.clock.now();
+  }
+
+  /** The next wait, ms. */
+  next(): number {
+    if (this.o.clock.now() - this.#unannouncedAt >= this.o.quietAfterMs) return this.o.quietPollIntervalMs;
     return this.#fast.next();
   }
 }
@@ -90,6 +101,14 @@ export class Waiting {
   #bell: BellLine | undefined;
   /** True while a blocked fetch is out: no other fetch goes meanwhile (its reply would wait behind it). */
   #blocked = false;
+  /** What the wake subscriber wakes: the consumer, which after a break in the subscription also polls fast. */
+  readonly #watcher: Wakeable = {
+    wake: () => this.deps.owner.wake(),
+    missed: () => {
+      this.pace.unsure();
+      this.deps.owner.wake();
+    },
+  };
 
   constructor(private readonly deps: WaitingDeps) {
     this.pace = new PollPace(deps.options);
@@ -110,13 +129,16 @@ export class Waiting {
   /** A queue joined (no-op on a bell line: each block names the queues of its time). */
   watch(queue: string): void {
     if (this.#bell !== undefined) return;
-    this.deps.wake.watch(queue, this.deps.owner).catch((error: unknown) => this.deps.owner.report(toTransportError(error, 'subscribe to wake-up channels')));
+    this.deps.wake.watch(queue, this.#watcher).catch((error: unknown) => {
+      this.pace.unsure();
+      this.deps.owner.report(toTransportError(error, 'subscribe to wake-up channels'));
+    });
   }
 
   /** A queue left, or the consumer closes. */
   unwatch(queue: string): void {
     if (this.#bell !== undefined) return;
-    this.deps.wake.unwatch(queue, this.deps.owner).catch((error: unknown) => this.deps.owner.report(toTransportError(error, 'unsubscribe from wake-up channels')));
+    this.deps.wake.unwatch(queue, this.#watcher).catch((error: unknown) => this.deps.owner.report(toTransportError(error, 'unsubscribe from wake-up channels')));
   }
 
   /** Closes the bell line; call once the fetch loop has ended. */
@@ -140,7 +162,7 @@ export class Waiting {
       if (!open()) return true;
       bell = this.#line(open);
     }
-    const ms = this.pace.next(bell !== undefined);
+    const ms = this.pace.next();
     // Not ready (connecting, reconnecting): this wait goes without a block; the line's ready
     // event wakes the consumer (start).
     const fetch = bell?.ready === true ? block(bell, ms) : undefined;

@@ -4,7 +4,8 @@
  * queues here, the subscriber keeps one subscription per watched queue's wake-up channel and
  * wakes that queue's watchers when a Celeriac publisher pushed there. Purely a latency aid:
  * a lost wake-up (Python producer, reconnect gap) costs at most one poll interval, never a
- * message.
+ * message; and a break in the subscription tells every watcher (`missed`), whose poll is then
+ * fast again (waiting.ts PollPace).
  */
 import { closeRedisClient, createRedisClient, type RedisClient, type RedisClientOptions } from '../../redis/client.js';
 import { type RedisTarget } from '../../redis/url.js';
@@ -19,6 +20,11 @@ interface PubSub {
 /** Something to wake when its queue gets a message (a consumer). */
 export interface Wakeable {
   wake(): void;
+  /**
+   * The subscription broke (an error on its connection, a reconnect, a new Sentinel master):
+   * wake-ups sent meanwhile are lost. Called for every watcher, each time.
+   */
+  missed?(): void;
 }
 
 /** The consumer's side of a {@link WakeSubscriber}. */
@@ -86,11 +92,24 @@ export class WakeSubscriber implements WakeWatch {
     if (add.length > 0) await sub.subscribe(add, this.#listener);
   }
 
+  /** Calls `fn` for every watcher of every queue. */
+  #tell(fn: (w: Wakeable) => void): void {
+    if (this.#closed) return;
+    for (const set of this.#watchers.values()) for (const w of set) fn(w);
+  }
+
   #connect(): Promise<PubSub> {
     this.#connected ??= (async () => {
       // node-redis PINGs in subscribed mode too, so a silent idle period means a dead path.
       const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-wake' });
       this.#client = client;
+      // A plain client reports each break with an error and comes back 'ready' (subscribed
+      // again); a Sentinel one reports errors and a new master as a 'topology-change'.
+      const missed = () => this.#tell((w) => (w.missed ? w.missed() : w.wake()));
+      const emitter = client as unknown as { on(event: string, fn: () => void): unknown };
+      emitter.on('error', missed);
+      emitter.on('topology-change', missed);
+      emitter.on('ready', () => this.#tell((w) => w.wake()));
       await client.connect();
       return client as unknown as PubSub;
     })();

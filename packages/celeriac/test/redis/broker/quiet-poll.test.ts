@@ -2,16 +2,19 @@
  * The idle consumer's poll (waiting.ts PollPace): fast (`pollIntervalMs`) from its start and
  * after it fetched a Python producer's message (found by a poll, or tagged by kombu), quiet
  * (`quietPollIntervalMs`) once none came for `quietAfterMs`. A quiet consumer must still get at
- * once whatever Celeriac puts in its queues, so every such path rings the queue's doorbell:
- * requeues and restores of another process, the recovery sweep's restores (both tiers), a
- * set-aside replay, and an ETA message sent to the queue because no promoter is alive.
+ * once whatever Celeriac puts in its queues, so every such path rings the queue's doorbell and
+ * PUBLISHes its wake-up channel: requeues and restores of another process, the recovery
+ * sweep's restores (both tiers), a set-aside replay, an ETA promotion, and an ETA message sent
+ * to the queue because no promoter is alive. Checked on a plain Redis (the consumer blocked on
+ * its doorbells) and on Sentinel (subscribed to its wake-up channels: no bell line there).
  */
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createClient, type RedisClientType } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer, Delivery } from '../../../src/core/spi/broker.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
-import { Transitions } from '../../../src/brokers/redis/transitions.js';
+import { delayedMember, Transitions } from '../../../src/brokers/redis/transitions.js';
 import { encodeEnvelope } from '../../../src/protocol/envelope.js';
 import { BrokerKeys } from '../../../src/redis/keys.js';
 import { idOf, makeMessage } from '../../../src/testing/broker-harness.js';
@@ -19,6 +22,7 @@ import type { TimerHandle } from '../../../src/core/clock.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
+import { SentinelCluster } from '../../support/sentinel-cluster.js';
 import { newPrefix, prefixedUrl, redisAvailable, useRawRedis } from './redis-test-env.js';
 
 const available = await redisAvailable();
@@ -110,26 +114,40 @@ describe.skipIf(!privateServer)('the idle poll: fast, then quiet, then fast agai
   });
 });
 
-describe.skipIf(!available)('everything Celeriac puts in a queue rings its doorbell', () => {
-  const prefix = newPrefix();
-  const url = prefixedUrl(prefix);
-  const keys = new BrokerKeys(prefix);
-  const raw = useRawRedis(prefix);
-  /** Loaded CI hosts are slow to connect and run; a missing doorbell waits an hour, not this. */
-  const LONG = { timeoutMs: 15_000 };
+/** Where the ring tests run: a Redis, and how to tell that an idle consumer of a queue waits for a wake-up. */
+interface RingSetup {
+  /** Brokers of the other processes (plain Redis). */
+  url(): string;
+  /** The quiet consumer's broker. */
+  idleUrl(): string;
+  readonly keys: BrokerKeys;
+  raw(): RedisClientType;
+  /** Resolves once `consumer`, of `queue`, waits for a wake-up. */
+  waiting(consumer: Consumer, queue: string): Promise<unknown>;
+}
+
+/** Loaded CI hosts are slow to connect and run; a missing wake-up waits an hour, not this. */
+const LONG = { timeoutMs: 15_000 };
+
+/**
+ * The tests that each of Celeriac's ways of putting a message in a queue wakes a quiet consumer
+ * of any process at once: `setup` says on which Redis, and how the consumer waits.
+ */
+function ringTests(setup: RingSetup): void {
+  const { keys, raw } = setup;
 
   /**
    * A consumer of a new queue whose poll and block are an hour away, on a clock nobody moves (so
-   * its own maintenance never runs: no promotion, no sweep, no presence). Once blocked, only a
-   * doorbell token brings it a message. `run` gets the queue and the ids it received.
+   * its own maintenance never runs: no promotion, no sweep, no presence). Once waiting, only a
+   * wake-up brings it a message. `run` gets the queue and the ids it received.
    */
   async function withQuietConsumer(name: string, run: (queue: string, got: string[]) => Promise<void>): Promise<void> {
-    const idle = new RedisBroker(url, { pollIntervalMs: 3_600_000, clock: new FakeClock(Date.now()) });
+    const idle = new RedisBroker(setup.idleUrl(), { pollIntervalMs: 3_600_000, clock: new FakeClock(Date.now()) });
     const queue = `${name}-${randomUUID().slice(0, 6)}`;
     const got: string[] = [];
     try {
       const consumer = idle.consume({ queues: [queue], prefetch: 0, onDelivery: (d) => void d.ack().then(() => got.push(idOf(d))) });
-      await blocked(consumer);
+      await setup.waiting(consumer, queue);
       await run(queue, got);
       await consumer.close();
     } finally {
@@ -153,7 +171,7 @@ describe.skipIf(!available)('everything Celeriac puts in a queue rings its doorb
 
   /** Runs `run` with a quiet consumer and another broker on the same Redis, closed after. */
   const withOther = (name: string, run: (other: RedisBroker, queue: string, got: string[]) => Promise<void>) => async () => {
-    const other = new RedisBroker(url);
+    const other = new RedisBroker(setup.url());
     try {
       await withQuietConsumer(name, (queue, got) => run(other, queue, got));
     } finally {
@@ -192,8 +210,18 @@ describe.skipIf(!available)('everything Celeriac puts in a queue rings its doorb
     await waitFor(() => got.includes('set-aside'), 'the replayed message', LONG);
   }));
 
+  it("an ETA message promoted by another process's promotion", async () => {
+    await withQuietConsumer('promoted', async (queue, got) => {
+      const envelope = encodeEnvelope(makeMessage('promoted'), { deliveryTag: randomUUID(), exchange: '', routingKey: queue });
+      await raw().zAdd(keys.delayed, { score: Date.now() - 1, value: delayedMember(keys.bucket(queue, 0), envelope) });
+      const promoter = new Transitions((fn) => fn(raw() as never), keys, '');
+      expect((await promoter.promoteDue(Date.now(), 10)).moved).toBe(1);
+      await waitFor(() => got.includes('promoted'), 'the promoted message', LONG);
+    });
+  });
+
   it('an ETA message sent while no promoter is alive, which goes to its queue', async () => {
-    const producer = new RedisBroker(url);
+    const producer = new RedisBroker(setup.url());
     try {
       await withQuietConsumer('eta', async (queue, got) => {
         // Nobody here advertises promotion: the quiet consumer's clock stands still, the producer consumes nothing.
@@ -204,6 +232,74 @@ describe.skipIf(!available)('everything Celeriac puts in a queue rings its doorb
       });
     } finally {
       await producer.close();
+    }
+  });
+}
+
+describe.skipIf(!available)('everything Celeriac puts in a queue rings its doorbell', () => {
+  const prefix = newPrefix();
+  const raw = useRawRedis(prefix);
+  ringTests({ url: () => prefixedUrl(prefix), idleUrl: () => prefixedUrl(prefix), keys: new BrokerKeys(prefix), raw, waiting: (consumer) => blocked(consumer) });
+});
+
+describe.skipIf(!privateServer)('on Sentinel, everything Celeriac puts in a queue PUBLISHes its wake-up (no bell line there)', () => {
+  const MASTER = 'quiet-poll';
+  let cluster: SentinelCluster | undefined;
+  let client: RedisClientType | undefined;
+  const keys = new BrokerKeys('');
+  const port = () => (cluster as SentinelCluster).master.port;
+
+  beforeAll(async () => {
+    cluster = await SentinelCluster.start(MASTER, { replicas: 0, sentinels: 1, durable: false });
+    client = createClient({ url: `redis://127.0.0.1:${port()}/0` }) as RedisClientType;
+    client.on('error', () => undefined);
+    await client.connect();
+  }, 40_000);
+
+  afterAll(async () => {
+    client?.destroy();
+    await cluster?.dispose();
+  }, 20_000);
+
+  ringTests({
+    url: () => `redis://127.0.0.1:${port()}/0`,
+    idleUrl: () => `redis+sentinel://127.0.0.1:${(cluster as SentinelCluster).sentinel.port}/${MASTER}/0`,
+    keys,
+    raw: () => client as RedisClientType,
+    // Subscribed to the queue's wake-up channel on the master, with no block out (no bell line).
+    waiting: (consumer, queue) => subscribed(consumer, queue),
+  });
+
+  /** Resolves once `consumer` of `queue` is subscribed to its wake-ups on the master, with no block out. */
+  const subscribed = (consumer: Consumer, queue: string) =>
+    waitFor(async () => {
+      const [, n] = (await (client as RedisClientType).sendCommand(['PUBSUB', 'NUMSUB', keys.wakeChannel(queue)])) as [string, number];
+      return Number(n) === 1 && !(consumer as RedisConsumer).blocked;
+    }, 'the consumer to subscribe to its wake-ups', LONG);
+
+  it('polls quietly too once nothing came unannounced for quietAfterMs, and fast again, from 1 ms, once its subscription broke', async () => {
+    const clock = new TimerLog(Date.now());
+    const sentinelUrl = `redis+sentinel://127.0.0.1:${(cluster as SentinelCluster).sentinel.port}/${MASTER}/0`;
+    const broker = new RedisBroker(sentinelUrl, { clock, pollIntervalMs: 50, quietPollIntervalMs: 1000, quietAfterMs: 5000 });
+    try {
+      const consumer = broker.consume({ queues: ['paced-sentinel'], prefetch: 4, onDelivery: (d: Delivery) => void d.ack() });
+      await subscribed(consumer, 'paced-sentinel');
+      // Its wait's timer (fast: 1 ms at first) fires; the next wait is the quiet one.
+      let from = clock.lengths.length;
+      clock.advance(5_100);
+      await waitFor(() => clock.lengths.slice(from).includes(1000), 'the consumer to wait its quiet poll');
+      // The wake-up connection dropped by the server: what was published meanwhile is lost, so
+      // the consumer fetches at once and polls fast again, from 1 ms.
+      from = clock.lengths.length;
+      const clients = String(await (client as RedisClientType).sendCommand(['CLIENT', 'LIST', 'TYPE', 'pubsub']));
+      const id = /id=(\d+) [^\n]*name=celeriac-broker-wake/.exec(clients)?.[1];
+      expect(id, clients).toBeDefined();
+      await (client as RedisClientType).sendCommand(['CLIENT', 'KILL', 'ID', id as string]);
+      await waitFor(() => clock.lengths.slice(from).includes(1), 'the consumer to poll fast again', LONG);
+      expect(clock.lengths.slice(from), 'no quiet wait between the break and the fast one').not.toContain(1000);
+      await consumer.close();
+    } finally {
+      await broker.close();
     }
   });
 });

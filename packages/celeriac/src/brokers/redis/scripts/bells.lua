@@ -2,9 +2,10 @@
 bells: the doorbell helpers of the scripts that put messages in queues (promote-due,
 restore-stale, release, set-aside-take), written before each of them by its loader
 (transitions.ts `withBells`). They ring as a Celeriac publisher does (bell.ts): a token per message, at most
-64 per call, and a doorbell past 64 tokens is trimmed to one (nobody is taking them). A
-doorbell that cannot be rung (a key of another type) costs its consumers a poll, never the
-script's own work, which is done by then.
+64 per call, and a doorbell past 64 tokens is trimmed to one (nobody is taking them); and one
+PUBLISH on the queue's wake-up channel, which consumers on Sentinel wait on (wake-subscriber.ts):
+without it they had to poll fast for these messages. A doorbell that cannot be rung (a key of
+another type) costs its consumers a poll, never the script's own work, which is done by then.
 ]]
 local bell_counts, bell_order = {}, {}
 
@@ -22,15 +23,20 @@ local function bell_queue_of(bucket, queue_prefix)
   return string.match(name, '^(.*)\6\22%d+$') or name
 end
 
--- Pushes `n` tokens, at most 64, to the doorbell list `bell`.
-local function ring_bell(bell, n)
+-- Pushes `n` tokens, at most 64, to the doorbell list `bell`, then PUBLISHes on the wake-up
+-- channel `wake` when one is given.
+local function ring_bell(bell, n, wake)
   local tokens = {}
   for i = 1, math.min(n, 64) do tokens[i] = '' end
   local length = redis.pcall('LPUSH', bell, unpack(tokens))
   if type(length) == 'number' and length > 64 then redis.call('LTRIM', bell, 0, 0) end
+  if wake and wake ~= '' then redis.pcall('PUBLISH', wake, '') end
 end
 
--- Rings the doorbell (`prefix` .. queue) of each queue noted, a token per message noted.
-local function ring_bells(prefix)
-  for _, queue in ipairs(bell_order) do ring_bell(prefix .. queue, bell_counts[queue]) end
+-- Rings the doorbell (`prefix` .. queue) of each queue noted, a token per message noted, and
+-- wakes its channel (`wake_prefix` .. queue) when a prefix is given.
+local function ring_bells(prefix, wake_prefix)
+  for _, queue in ipairs(bell_order) do
+    ring_bell(prefix .. queue, bell_counts[queue], wake_prefix and wake_prefix ~= '' and wake_prefix .. queue or nil)
+  end
 end

@@ -9,7 +9,7 @@ script), a token per message up to 64, as a Celeriac publish does: idle consumer
 the promoting process's own consumers did and the others found the message by their poll (a
 publisher that promotes has none).
 
-Then, for a worker's promote duty (KEYS[2..3] and ARGV[5..6] given), the claim on the
+Then, for a worker's promote duty (KEYS[2..3] and ARGV[6..7] given), the claim on the
 earliest member left: the worker whose call first sees a due time claims it and alone waits
 for that exact time; the others look again at their regular pace. Every worker waiting for the
 known due time called again then, all at once: with ETA messages due every few milliseconds,
@@ -23,8 +23,10 @@ ARGV[1]  now, epoch ms
 ARGV[2]  most members to move
 ARGV[3]  the queues' key prefix (a bucket key is prefix .. queue [.. "\6\22" .. step]), or ''
 ARGV[4]  with ARGV[3]: the doorbells' key prefix (a doorbell is this .. queue), or ''
-ARGV[5]  with KEYS[2..3]: the caller's broker id
-ARGV[6]  with KEYS[2..3]: how long a claim outlives its due time, ms
+ARGV[5]  with ARGV[4]: the wake-up channels' prefix (a channel is this .. queue; one PUBLISH per
+         queue, for consumers on Sentinel), or ''
+ARGV[6]  with KEYS[2..3]: the caller's broker id
+ARGV[7]  with KEYS[2..3]: how long a claim outlives its due time, ms
 
 Returns { moved count, due ms of the earliest member left (or -1 when none), 1 when the caller
 holds the claim on it (else 0), live promoters (0 without KEYS[2]) }.
@@ -42,7 +44,7 @@ for _, member in ipairs(due) do
   -- An unreadable member would block the head forever: dropped (only we write this zset).
   redis.call('ZREM', KEYS[1], member)
 end
-if bell_prefix then ring_bells(bell_prefix) end
+if bell_prefix then ring_bells(bell_prefix, ARGV[5]) end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local next_due = -1
 if head[2] then next_due = tonumber(head[2]) end
@@ -56,12 +58,12 @@ if KEYS[3] then
   if type(live) ~= 'number' then live = 0 end
   if next_due >= 0 then
     -- The due time as ZRANGE wrote it: the claim compares it as text.
-    local mine = head[2] .. ' ' .. ARGV[5]
+    local mine = head[2] .. ' ' .. ARGV[6]
     local claim = redis.pcall('GET', KEYS[3])
     -- Taken when free, when it is the caller's, or when it is for another due time (the head
     -- changed since: a claimant's own call re-claims the next one as it promotes).
     if not claim or claim == mine or (type(claim) == 'string' and string.sub(claim, 1, #head[2] + 1) ~= head[2] .. ' ') then
-      local ttl = math.max(0, next_due - now) + tonumber(ARGV[6])
+      local ttl = math.max(0, next_due - now) + tonumber(ARGV[7])
       local set = redis.pcall('SET', KEYS[3], mine, 'PX', math.max(1, math.floor(ttl)))
       if type(set) == 'table' and set.ok then owner = 1 end
     end

@@ -23,6 +23,7 @@ ARGV[4]  'LPUSH' or 'RPUSH'
 ARGV[5]  what happens to the tag's delivery count: 'count' (HINCRBY 1: a requeue) or 'keep'
          (a restore of a message that never started)
 ARGV[6]  the count hash's expiry, ms, renewed on each count (bounds what foreign acks leave)
+ARGV[7]  with KEYS[7]: the queue's wake-up channel, PUBLISHed after the ring (bells.lua)
 
 Returns 1 when released, 0 when the lease was lost (the message was already given back), or a
 WRONGTYPE error, changing nothing, when KEYS[5] is not a list.
@@ -41,7 +42,7 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call(ARGV[4], KEYS[5], ARGV[3])
-if KEYS[7] then ring_bell(KEYS[7], 1) end
+if KEYS[7] then ring_bell(KEYS[7], 1, ARGV[7]) end
 if ARGV[5] == 'count' then
   redis.call('HINCRBY', KEYS[6], ARGV[1], 1)
   redis.call('PEXPIRE', KEYS[6], ARGV[6])

@@ -51,6 +51,8 @@ ARGV[19] the count hash's expiry, ms
 ARGV[20] optional: the doorbells' key prefix (bell.ts: a doorbell is this .. queue). Each queue
          given messages back gets a token per message up to 64 (bells.lua), as a publish rings it, so
          idle consumers of every process take them at once, not at their poll.
+ARGV[21] with ARGV[20]: the wake-up channels' prefix (a channel is this .. queue), for consumers
+         on Sentinel: one PUBLISH per queue given messages back
 
 Returns { restored by tier 1, restored by tier 2 }, or { -1, -1 } when the mutex is held.
 ]]
@@ -318,7 +320,7 @@ for _, tag in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMI
   end
 end
 
-if ARGV[20] then ring_bells(ARGV[20]) end
+if ARGV[20] then ring_bells(ARGV[20], ARGV[21]) end
 
 if redis.call('GET', KEYS[5]) == ARGV[3] then redis.call('DEL', KEYS[5]) end
 return { ours, theirs }

@@ -14,16 +14,18 @@ ARGV[2]  queue prefix (kombu's global_keyprefix)
 ARGV[3..12] bucket suffix by priority 0..9
 ARGV[13] the doorbells' key prefix (bell.ts): each queue replayed to gets a token per message
          (bells.lua, written before this script), so idle consumers take them at once
-ARGV[14] '*' for every record, else '' and the ids follow
-ARGV[15..] ids (first 16 hex digits of each record's SHA-1)
+ARGV[14] the wake-up channels' prefix (a channel is this .. queue): each queue replayed to gets
+         one PUBLISH there, for consumers on Sentinel
+ARGV[15] '*' for every record, else '' and the ids follow
+ARGV[16..] ids (first 16 hex digits of each record's SHA-1)
 
 Returns the records taken (their stored text), oldest first.
 ]]
 local replay = ARGV[1] == 'replay'
 if not replay and ARGV[1] ~= 'purge' then return redis.error_reply('set-aside-take: ARGV[1] must be replay or purge') end
-local all = ARGV[14] == '*'
+local all = ARGV[15] == '*'
 local wanted = {}
-for i = 15, #ARGV do wanted[ARGV[i]] = true end
+for i = 16, #ARGV do wanted[ARGV[i]] = true end
 
 local function bucket(queue, priority)
   local p = tonumber(priority) or 0
@@ -56,7 +58,7 @@ for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-ring_bells(ARGV[13])
+ring_bells(ARGV[13], ARGV[14])
 if redis.call('LLEN', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
 elseif freed > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
