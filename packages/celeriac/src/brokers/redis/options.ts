@@ -97,8 +97,9 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    * The fleet's pace of looks at the delayed set for due ETA messages: each consuming broker
    * looks every this many ms times the number of live ones (jittered by half either way), so
    * together they look about this often; the one broker that claimed the next known due time
-   * waits for exactly that time (promote-due.lua). An ETA message another process sends is
-   * noticed about this long after, on average.
+   * waits for exactly that time (promote-due.lua). A broker that only publishes looks after its
+   * sends as one more of them, or every this many ms while none is live. An ETA message another
+   * process sends is noticed about this long after, on average.
    * @default 200
    */
   promoteIntervalMs?: number;

@@ -219,7 +219,8 @@ export class RedisPublisher {
    * ids, reprs, body and tag, so the writer fills those into the last one's layout.
    */
   readonly #envelopes = new EnvelopeWriter();
-  #lastPromote = Number.NEGATIVE_INFINITY;
+  /** When this publisher looks at the delayed set next (#promoteOnPublish), on the options' clock. */
+  #nextPromote = Number.NEGATIVE_INFINITY;
 
   /** @param deps the broker's connection, keys and ETA services. */
   constructor(deps: PublisherDeps) {
@@ -367,17 +368,25 @@ export class RedisPublisher {
 
   /**
    * Publishers help promote due ETA messages too, and move delayed messages back to their
-   * queues when no Celeriac worker is left to promote them (at most once per promote
-   * interval; not while this broker consumes: its maintenance does both).
+   * queues when no Celeriac worker is left to promote them (not while this broker consumes:
+   * its maintenance does both). At most once per promote interval while no worker promotes;
+   * while some do, as one more of them (every `promoteIntervalMs` times their number plus
+   * one, jittered), so that a fleet of API servers sending all the time looks about as often
+   * as its workers do, where each server looked five times a second.
    */
   #promoteOnPublish(): void {
     const h = this.#h;
     const now = h.options.clock.now();
-    if (h.maintenance.state === 'running' || now - this.#lastPromote < h.options.promoteIntervalMs) return;
-    this.#lastPromote = now;
+    if (h.maintenance.state === 'running' || now < this.#nextPromote) return;
+    const interval = h.options.promoteIntervalMs;
+    this.#nextPromote = now + interval;
     h.transitions
-      .promoteDue(now, 500)
-      .then(() => h.delayed.rescue(now))
+      .promoteDue(now, 500, 'count')
+      .then(({ promoters }) => {
+        if (promoters === 0) return h.delayed.rescue(now);
+        this.#nextPromote = now + interval * (promoters + 1) * (0.5 + Math.random());
+        return undefined;
+      })
       .catch((error: unknown) => {
         // A publisher closed right after publishing cuts this short: nothing to report then.
         if (h.lifecycle.state === 'open') h.options.log?.('warn', 'promoting due ETA messages failed', { err: toTransportError(error, 'promote') });

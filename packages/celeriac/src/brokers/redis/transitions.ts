@@ -331,12 +331,14 @@ export class Transitions {
 
   /**
    * Moves due delayed messages to their buckets; returns how many and the next due time. With
-   * `claimant` (a promoting broker's id and how long a claim outlives its due time), also
-   * whether that broker holds the claim on the next due time, and how many promoters are live.
+   * `duty` 'count', also how many promoters are live; with a claimant (a promoting broker's id
+   * and how long a claim outlives its due time), that and whether it holds the claim on the
+   * next due time.
    */
-  async promoteDue(nowMs: number, limit: number, claimant?: { id: string; slackMs: number }): Promise<PromoteOutcome> {
+  async promoteDue(nowMs: number, limit: number, duty?: { id: string; slackMs: number } | 'count'): Promise<PromoteOutcome> {
     const k = this.keys;
-    const keys = claimant === undefined ? [k.delayed] : [k.delayed, k.promoters, k.promoteClaim];
+    const claimant = typeof duty === 'object' ? duty : undefined;
+    const keys = duty === undefined ? [k.delayed] : claimant === undefined ? [k.delayed, k.promoters] : [k.delayed, k.promoters, k.promoteClaim];
     const args = [nowMs, limit, k.prefix, k.bell(''), k.wakeChannel(''), ...(claimant === undefined ? [] : [claimant.id, claimant.slackMs])];
     const [moved, next, owner, live] = (await this.#run(SCRIPTS.promoteDue, keys, args)) as [number, number, number, number];
     return { moved: Number(moved), nextDue: Number(next) < 0 ? undefined : Number(next), claimed: Number(owner) === 1, promoters: Number(live) };
@@ -369,7 +371,7 @@ export interface PromoteOutcome {
   readonly nextDue: number | undefined;
   /** The claimant holds the claim on nextDue: it alone waits for that time. */
   readonly claimed: boolean;
-  /** Live promoters (0 when no claimant was given). */
+  /** Live promoters (0 when neither 'count' nor a claimant was asked for). */
   readonly promoters: number;
 }
 

@@ -129,4 +129,47 @@ describe.skipIf(!privateServer)('the promote duty of a fleet', () => {
       await producer.close();
     }
   });
+
+  it('a publisher that consumes nothing looks as one more of the live promoters, and every promoteIntervalMs, with a rescue, while none is live', async () => {
+    const url = redis.server().url;
+    const producer = new RedisBroker(url);
+    const looks: number[] = [];
+    const rescues: number[] = [];
+    const monitor = await quietClient(url);
+    /** Publishes every 10 ms for `ms` (an API server under load); returns when it started. */
+    const sendFor = async (ms: number): Promise<number> => {
+      const from = Date.now();
+      while (Date.now() - from < ms) {
+        await producer.publish(makeMessage(randomUUID()), { exchange: '', routingKey: 'api-sends' });
+        await sleep(10);
+      }
+      return from;
+    };
+    try {
+      await monitor.monitor((line: string) => {
+        if (line.includes('"ZRANGEBYSCORE" "celeriac.delayed"')) looks.push(Date.now());
+        if (line.includes('"ZREMRANGEBYSCORE" "celeriac.promoters"')) rescues.push(Date.now());
+      });
+      // Three workers' presence (nothing else runs here to look).
+      const alive = Date.now() + 600_000;
+      await redis.admin().zAdd('celeriac.promoters', ['a', 'b', 'c'].map((value) => ({ score: alive, value })));
+      await sendFor(100);
+      const busy = await sendFor(3_000);
+      const withWorkers = looks.filter((at) => at >= busy).length;
+      // One look per 200 ms x 4 (jittered 0.5-1.5x): 8 at most in 3 s; each looked 15 times before.
+      expect(withWorkers, `looks in 3 s of sends with three live promoters (${withWorkers})`).toBeLessThanOrEqual(8);
+      expect(rescues.filter((at) => at >= busy), 'rescues while promoters are live').toEqual([]);
+      // No worker left: every promoteIntervalMs, each with a rescue (after the look already due).
+      await redis.admin().del('celeriac.promoters');
+      await sendFor(1_300);
+      const alone = await sendFor(2_000);
+      const lone = looks.filter((at) => at >= alone).length;
+      console.log(`promote looks of a publisher that consumes nothing: ${withWorkers} in 3 s with three live promoters, ${lone} in 2 s with none`);
+      expect(lone, `looks in 2 s of sends with no promoter (${lone})`).toBeGreaterThanOrEqual(5);
+      expect(rescues.filter((at) => at >= alone).length).toBeGreaterThanOrEqual(5);
+    } finally {
+      monitor.destroy();
+      await producer.close();
+    }
+  });
 });

@@ -9,7 +9,8 @@ script), a token per message up to 64, as a Celeriac publish does: idle consumer
 the promoting process's own consumers did and the others found the message by their poll (a
 publisher that promotes has none).
 
-Then, for a worker's promote duty (KEYS[2..3] and ARGV[6..7] given), the claim on the
+With KEYS[2], counts the live promoters (a publisher that consumes nothing paces its looks by
+them). Then, for a worker's promote duty (KEYS[3] and ARGV[6..7] given too), the claim on the
 earliest member left: the worker whose call first sees a due time claims it and alone waits
 for that exact time; the others look again at their regular pace. Every worker waiting for the
 known due time called again then, all at once: with ETA messages due every few milliseconds,
@@ -18,15 +19,15 @@ time, so a claimant that died or stalled is replaced by the next caller.
 
 KEYS[1]  celeriac.delayed (zset of JSON [<bucket key>, <envelope>] scored by due ms)
 KEYS[2]  optional: celeriac.promoters (zset broker id -> presence expiry ms): live ones counted
-KEYS[3]  with KEYS[2]: celeriac.promote.claim (string "<due ms> <broker id>")
+KEYS[3]  optional, with KEYS[2]: celeriac.promote.claim (string "<due ms> <broker id>")
 ARGV[1]  now, epoch ms
 ARGV[2]  most members to move
 ARGV[3]  the queues' key prefix (a bucket key is prefix .. queue [.. "\6\22" .. step]), or ''
 ARGV[4]  with ARGV[3]: the doorbells' key prefix (a doorbell is this .. queue), or ''
 ARGV[5]  with ARGV[4]: the wake-up channels' prefix (a channel is this .. queue; one PUBLISH per
          queue, for consumers on Sentinel), or ''
-ARGV[6]  with KEYS[2..3]: the caller's broker id
-ARGV[7]  with KEYS[2..3]: how long a claim outlives its due time, ms
+ARGV[6]  with KEYS[3]: the caller's broker id
+ARGV[7]  with KEYS[3]: how long a claim outlives its due time, ms
 
 Returns { moved count, due ms of the earliest member left (or -1 when none), 1 when the caller
 holds the claim on it (else 0), live promoters (0 without KEYS[2]) }.
@@ -52,10 +53,12 @@ if head[2] then next_due = tonumber(head[2]) end
 -- there would fail every later call the same way. Without them the caller keeps its pace and
 -- waits for no due time (another looks within a period), as for a claim held elsewhere.
 local owner, live = 0, 0
-if KEYS[3] then
-  local now = tonumber(ARGV[1])
+local now = tonumber(ARGV[1])
+if KEYS[2] then
   live = redis.pcall('ZCOUNT', KEYS[2], now, '+inf')
   if type(live) ~= 'number' then live = 0 end
+end
+if KEYS[3] then
   if next_due >= 0 then
     -- The due time as ZRANGE wrote it: the claim compares it as text.
     local mine = head[2] .. ' ' .. ARGV[6]
