@@ -45,7 +45,7 @@ type PaceOptions = Pick<ResolvedRedisBrokerOptions, 'clock' | 'pollIntervalMs' |
  * its doorbell and PUBLISHes on its wake-up channel (publishes, ETA promotion, the recovery
  * sweep's restores, requeues, set-aside replays), so a quiet consumer still gets those at once,
  * on a bell line or on Sentinel's pub/sub. A pub/sub wake-up sent while the subscription was
- * broken is lost: such a break counts as a message nobody announced ({@link PollPace.unsure}).
+ * broken is lost: such a break makes the poll fast again for `quietAfterMs` ({@link PollPace.unsure}).
  */
 export class PollPace {
   readonly #fast: Backoff;
@@ -79,11 +79,11 @@ export class PollPace {
   }
 
   /**
-   * Announcements may have been lost (the pub/sub subscription broke): fast polls again, from
-   * 1 ms, for `quietAfterMs`.
+   * Announcements may have been lost (the pub/sub subscription broke): fast polls again for
+   * `quietAfterMs`. Not from 1 ms: the consumer fetches once at the break (wake-subscriber.ts),
+   * and a connection that fails over and over must not bring a burst of fetches each time.
    */
   unsure(): void {
-    this.#fast.reset();
     this.#unannouncedAt = this.o.clock.now();
   }
 

@@ -104,11 +104,14 @@ export class WakeSubscriber implements WakeWatch {
       const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-wake' });
       this.#client = client;
       // A plain client reports each break with an error and comes back 'ready' (subscribed
-      // again); a Sentinel one reports errors and a new master as a 'topology-change'.
+      // again); a Sentinel one reports errors, and a new master (where it subscribes again) as
+      // a 'topology-change' (its other kinds, replicas and sentinels seen, leave pub/sub be).
       const missed = () => this.#tell((w) => (w.missed ? w.missed() : w.wake()));
-      const emitter = client as unknown as { on(event: string, fn: () => void): unknown };
+      const emitter = client as unknown as { on(event: string, fn: (arg?: { type?: unknown }) => void): unknown };
       emitter.on('error', missed);
-      emitter.on('topology-change', missed);
+      emitter.on('topology-change', (change) => {
+        if (change?.type === 'MASTER_CHANGE') missed();
+      });
       emitter.on('ready', () => this.#tell((w) => w.wake()));
       await client.connect();
       return client as unknown as PubSub;
