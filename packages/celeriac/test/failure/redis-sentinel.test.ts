@@ -3,6 +3,7 @@
  * ports (test/support/sentinel-cluster.ts). An app whose broker is a `redis+sentinel://` URL and whose backend is kombu's
  * `sentinel://...?master_name=` form runs tasks on a worker; then SENTINEL FAILOVER promotes
  * the replica, and the same worker and producer go on with the new master, without restart.
+ * The worker polls once a minute (`quietPollIntervalMs`): its tasks reach it by pub/sub wake-ups.
  */
 import { pino } from 'pino';
 import { createClient } from 'redis';
@@ -33,7 +34,9 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
       {
         broker: `redis+sentinel://127.0.0.1:${sentinel.port}/${MASTER}/0`,
         backend: `sentinel://127.0.0.1:${sentinel.port}/1?master_name=${MASTER}`,
-        brokerTransportOptions: { recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500 },
+        // A quiet worker from its start, whose poll is a minute away: each task reaches it by its
+        // queue's pub/sub wake-up, before the failover and on the new master after it.
+        brokerTransportOptions: { recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500, quietAfterMs: 1, quietPollIntervalMs: 60_000 },
       },
       { env: {}, logger: pino({ level: 'silent' }) },
     );
