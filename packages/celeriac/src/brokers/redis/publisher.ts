@@ -15,7 +15,7 @@ import type { Message } from '../../protocol/types.js';
 import { toTransportError, type RedisClient } from '../../redis/client.js';
 import type { CommandClient } from '../../redis/guarded-client.js';
 import { planBulkPublish, sendBulkPlan, type BulkCommands } from './bulk-publish.js';
-import type { DelayedSet } from './delayed.js';
+import { presenceTtlMs, type DelayedSet } from './delayed.js';
 import { publishFenced } from './fenced-publish.js';
 import { parseBindingMember, stepOf, type BrokerKeys, type PriorityStep } from '../../redis/keys.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -372,7 +372,9 @@ export class RedisPublisher {
    * its maintenance does both). At most once per promote interval while no worker promotes;
    * while some do, as one more of them (every `promoteIntervalMs` times their number plus
    * one, jittered), so that a fleet of API servers sending all the time looks about as often
-   * as its workers do, where each server looked five times a second.
+   * as its workers do, where each server looked five times a second; but at least once per a
+   * promoter's presence (15 s by default), so that the rescue after the last worker died waits
+   * at most about that much longer.
    */
   #promoteOnPublish(): void {
     const h = this.#h;
@@ -384,7 +386,7 @@ export class RedisPublisher {
       .promoteDue(now, 500, 'count')
       .then(({ promoters }) => {
         if (promoters === 0) return h.delayed.rescue(now);
-        this.#nextPromote = now + interval * (promoters + 1) * (0.5 + Math.random());
+        this.#nextPromote = now + Math.min(interval * (promoters + 1) * (0.5 + Math.random()), presenceTtlMs(h.options));
         return undefined;
       })
       .catch((error: unknown) => {

@@ -172,4 +172,30 @@ describe.skipIf(!privateServer)('the promote duty of a fleet', () => {
       await producer.close();
     }
   });
+
+  it("however many promoters are live, a publisher looks at least once per a promoter's presence, so a rescue after the last one died is not put off for minutes", async () => {
+    const url = redis.server().url;
+    // A presence of 3 x 500 ms: the look every 1.5 s at most, where 1,000 promoters make it 200 s.
+    const producer = new RedisBroker(url, { leaseRenewMs: 500 });
+    const looks: number[] = [];
+    const monitor = await quietClient(url);
+    try {
+      await monitor.monitor((line: string) => {
+        if (line.includes('"ZRANGEBYSCORE" "celeriac.delayed"')) looks.push(Date.now());
+      });
+      const alive = Date.now() + 600_000;
+      await redis.admin().zAdd('celeriac.promoters', Array.from({ length: 1000 }, (_, i) => ({ score: alive, value: `p${i}` })));
+      const from = Date.now();
+      while (Date.now() - from < 3_500) {
+        await producer.publish(makeMessage(randomUUID()), { exchange: '', routingKey: 'api-sends' });
+        await sleep(10);
+      }
+      // The first look, then one at most 1.5 s after each: 3 or more in 3.5 s.
+      expect(looks.filter((at) => at >= from).length).toBeGreaterThanOrEqual(3);
+    } finally {
+      monitor.destroy();
+      await producer.close();
+      await redis.admin().del('celeriac.promoters');
+    }
+  });
 });
