@@ -100,6 +100,7 @@ export async function sendBulkPlan(c: BulkCommands, keys: BrokerKeys, plan: Bulk
   for (let i = 0; i < plan.delayed.length; i += CHUNK) sent.push(c.zAdd(keys.delayed, plan.delayed.slice(i, i + CHUNK)));
   // Wake-ups last: a consumer woken by one finds its messages already pushed. A doorbell
   // token per message up to a few, so that as many blocked consumers share the batch.
-  for (const [q, n] of plan.wake) sent.push(ringBell(c, keys.bell(q), Math.min(n, BELL_BULK_TOKENS)), c.publish(keys.wakeChannel(q), ''));
+  // A refused wake-up (an ACL without the channel) must not fail a batch that is in its queues.
+  for (const [q, n] of plan.wake) sent.push(ringBell(c, keys.bell(q), Math.min(n, BELL_BULK_TOKENS)), c.publish(keys.wakeChannel(q), '').catch(() => 0));
   await Promise.all(sent);
 }

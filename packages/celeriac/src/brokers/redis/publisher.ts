@@ -324,7 +324,9 @@ export class RedisPublisher {
     return Promise.all([
       pushed,
       rings ? ringBell(c, keys.bell(queue), 1).then((length) => this.#quietBells.heard(queue, length === 1 ? 1 : 0)) : undefined,
-      wakes ? c.publish(keys.wakeChannel(queue), '').then((heard) => this.#quietWakes.heard(queue, heard)) : undefined,
+      // Refused (an ACL without the channel: Redis 7's default for a new user), a wake-up is
+      // heard by nobody, never a failed publish: the message is in its queue already.
+      wakes ? c.publish(keys.wakeChannel(queue), '').then((heard) => this.#quietWakes.heard(queue, heard), () => this.#quietWakes.heard(queue, 0)) : undefined,
     ]);
   }
 

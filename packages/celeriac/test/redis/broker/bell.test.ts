@@ -16,7 +16,7 @@ import { BELL_MAX_TOKENS, BELL_SLACK_MS, BellLine } from '../../../src/brokers/r
 import { parseRedisUrl } from '../../../src/redis/url.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
-import { BrokerKeys } from '../../../src/redis/keys.js';
+import { bindingMember, BrokerKeys } from '../../../src/redis/keys.js';
 import { makeMessage } from '../../../src/testing/broker-harness.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { nextTurn } from '../../../src/brokers/redis/wakeup.js';
@@ -385,6 +385,30 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
       // Each message once: a rejected publish would have been sent again by its caller.
       expect(await admin().lLen(queue)).toBe(2);
       expect(await admin().exists(new BrokerKeys().bell(queue))).toBe(0);
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it("a producer whose ACL allows no channel (Redis 7's default for a new user): a refused wake-up PUBLISH fails no publish", async () => {
+    const queue = `no-channels-${randomUUID()}`;
+    await admin().sendCommand(['ACL', 'SETUSER', 'nochannels', 'on', '>p4ss', '~*', 'resetchannels', '+@all']);
+    const producer = new RedisBroker(server().url.replace('redis://', 'redis://nochannels:p4ss@'));
+    const lease = `fence-${randomUUID()}`;
+    await admin().set(lease, 'token-1');
+    try {
+      await publish(producer, queue, 'one');
+      await producer.publishMany([{ message: makeMessage('two'), options: { exchange: '', routingKey: queue } }]);
+      // An ETA message while no promoter is alive goes to the queue (publish-eta.lua).
+      await producer.publish(makeMessage('three'), { exchange: '', routingKey: queue, deliverAt: Date.now() + 3_600_000 });
+      // Beat's fenced send to two queues (publish-fenced.lua): both pushed, not the first alone.
+      const other = `${queue}-b`;
+      await admin().sAdd(new BrokerKeys().binding('fenced-x'), [bindingMember(queue, queue), bindingMember(queue, other)]);
+      await producer.publish(makeMessage('four'), { exchange: 'fenced-x', routingKey: queue, fence: { key: lease, token: 'token-1' } });
+      // Each message once: a rejected publish would have been sent again by its caller.
+      expect(await admin().lLen(queue)).toBe(4);
+      expect(await admin().lLen(other)).toBe(1);
+      expect(await admin().zCard('celeriac.delayed')).toBe(0);
     } finally {
       await producer.close();
     }

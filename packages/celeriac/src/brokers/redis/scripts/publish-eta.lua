@@ -16,7 +16,8 @@ ARGV[1]  now, epoch ms
 ARGV[2]  due time, epoch ms
 ARGV[3]  delayed member: JSON [<bucket key>, <envelope>]
 ARGV[4]  envelope
-ARGV[5]  wake-up channel of the queue (PUBLISHed after an LPUSH)
+ARGV[5]  wake-up channel of the queue (PUBLISHed after an LPUSH; by pcall: an ACL without the
+         channel must not fail the script after its push, which the caller would send again)
 
 Returns 1 when the message went to celeriac.delayed, 0 when it was pushed to the queue.
 ]]
@@ -26,5 +27,5 @@ if redis.call('ZCARD', KEYS[1]) > 0 then
   return 1
 end
 redis.call('LPUSH', KEYS[3], ARGV[4])
-redis.call('PUBLISH', ARGV[5], '')
+redis.pcall('PUBLISH', ARGV[5], '')
 return 0

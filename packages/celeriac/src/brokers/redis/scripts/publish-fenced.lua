@@ -6,6 +6,8 @@
 --   ARGV[4] state JSON, ARGV[5] envelope (list targets), ARGV[6..] per target:
 --   the wake-up channel (list targets) or the delayed-set member (delayed)
 -- Returns 1 when published, 0 when the token no longer holds the lease (nothing written).
+-- The wake-ups go by pcall: one refused (an ACL without the channel) must not end the script
+-- after its first push, with the run state written and the other targets not.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -19,7 +21,7 @@ if ARGV[3] ~= '' then
 else
   for i = 3, #KEYS do
     redis.call('LPUSH', KEYS[i], ARGV[5])
-    redis.call('PUBLISH', ARGV[i + 3], '')
+    redis.pcall('PUBLISH', ARGV[i + 3], '')
   end
 end
 return 1
