@@ -152,13 +152,30 @@ export function isPermanentConnectError(cause: Error): boolean {
   return classifyRedisFailure(cause) === 'refused';
 }
 
+/** Whether a client has been connected yet, and since when its first connect has been failing. */
+interface ConnectState {
+  /** A plain client's first 'ready'. */
+  everReady: boolean;
+  /**
+   * A Sentinel-managed client's: node-redis's RedisSentinel emits no 'ready' (its node clients'
+   * are not passed on), but says `isReady` once its connect() resolved.
+   */
+  sentinelReady?: () => boolean;
+  firstFailureAt?: number;
+}
+
+/** Whether the client was ever connected: past start-up, its reconnects never give up. */
+const established = (state: ConnectState): boolean => state.everReady || state.sentinelReady?.() === true;
+
 /**
  * Start-up gives up after connectTimeoutMs, or at once on a permanent error; once connected,
- * reconnects forever.
+ * reconnects forever. A Sentinel-managed client's node clients share this strategy: before the
+ * client told it was connected, a master away for longer than connectTimeoutMs without a
+ * failover (a restart) made each of them give up for good, and the worker never came back.
  */
-function makeReconnectStrategy(opts: Readonly<Resolved>, state: { everReady: boolean; firstFailureAt?: number }) {
+function makeReconnectStrategy(opts: Readonly<Resolved>, state: ConnectState) {
   return (retries: number, cause: Error): number | Error => {
-    if (!state.everReady) {
+    if (!established(state)) {
       // The cause itself: node-redis adds nothing to it, and a wrapper's message repeated it.
       if (isPermanentConnectError(cause)) return cause;
       state.firstFailureAt ??= Date.now();
@@ -179,7 +196,7 @@ function makeReconnectStrategy(opts: Readonly<Resolved>, state: { everReady: boo
  */
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions): RedisClient {
   const opts = resolve(options);
-  const state: { everReady: boolean; firstFailureAt?: number } = { everReady: false };
+  const state: ConnectState = { everReady: false };
   const closing = new AbortController();
   // One socket at a time per client, but a Sentinel client shares it among its node clients.
   setMaxListeners(0, closing.signal);
@@ -216,6 +233,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
         sentinelClientOptions: { socket },
         passthroughClientErrorEvents: true,
       }) as unknown as RedisSentinelType;
+  if (target.sentinel !== undefined) state.sentinelReady = () => client.isReady;
   watchOutages(client, opts, target, state, closing.signal);
   closers.set(client, closing);
   return client;
@@ -228,9 +246,10 @@ const closers = new WeakMap<RedisClient, AbortController>();
  * Logs a connection's failures once per change of state (core/failure-state.ts), without a
  * stack: node-redis emits 'error' at every reconnect attempt, every 50 ms to 2 s for as long
  * as Redis is away. Before the first 'ready' nothing is logged: the caller of connect() gets
- * the failure and reports it (worker/startup-connect.ts).
+ * the failure and reports it (worker/startup-connect.ts). A Sentinel-managed client emits no
+ * 'ready': its outages are logged, the line saying it is back is not.
  */
-function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: RedisTarget, state: { everReady: boolean }, closed: AbortSignal): void {
+function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: RedisTarget, state: ConnectState, closed: AbortSignal): void {
   const where = { connection: opts.name, server: `${target.host}:${target.port}` };
   let shown: string | undefined;
   let since = 0;
@@ -243,7 +262,7 @@ function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: Red
     failures = 0;
   });
   client.on('error', (err: unknown) => {
-    if (!state.everReady || closed.aborted) return;
+    if (!established(state) || closed.aborted) return;
     const error = coerceError(err);
     const now = failureState(error);
     failures++;

@@ -190,11 +190,20 @@ export class RedisServerProcess {
 
   /** SIGKILLs the server (no shutdown handshake, like a crash) and waits for the exit. */
   async kill(): Promise<void> {
+    await this.#end('SIGKILL');
+  }
+
+  /** SIGTERMs the server (a shutdown, as a restart for an upgrade) and waits for the exit. */
+  async stop(): Promise<void> {
+    await this.#end('SIGTERM');
+  }
+
+  async #end(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     const child = this.#child;
     this.#child = undefined;
     if (child === undefined || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
+    child.kill(signal);
     child.kill('SIGCONT');
     await exited;
   }
