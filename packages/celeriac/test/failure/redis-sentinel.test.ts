@@ -4,44 +4,39 @@
  * `sentinel://...?master_name=` form runs tasks on a worker; then SENTINEL FAILOVER promotes
  * the replica, and the same worker and producer go on with the new master, without restart.
  * The worker polls once a minute (`quietPollIntervalMs`): its tasks reach it by pub/sub wake-ups.
+ * Then a master that goes away without a failover and comes back.
  */
 import { pino } from 'pino';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
-import { shouldRunRedisTests, type RedisServerProcess, type SentinelProcess } from '../support/redis.js';
-import { SentinelCluster } from '../support/sentinel-cluster.js';
+import { shouldRunRedisTests } from '../support/redis.js';
+import { SentinelCluster, type SentinelClusterShape } from '../support/sentinel-cluster.js';
 import { waitFor } from 'celeriac/testing';
 
 const MASTER = 'celeriac-test';
+/** How long a connection may fail before start-up gives up: the outage below lasts longer. */
+const CONNECT_TIMEOUT_MS = 1000;
 
 // The shared Redis being up means redis-server is installed (sentinel mode is built in).
 const ready = await shouldRunRedisTests('failure: Redis Sentinel');
 
-describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', () => {
+/**
+ * Registers, in the enclosing describe, a cluster of `shape` and an app on it (its broker a
+ * `redis+sentinel://` URL, `settings` given the sentinel's port) with a worker, started before
+ * the tests and closed after them. Returns their getter.
+ */
+function useSentinelWorker(name: string, shape: SentinelClusterShape, settings: (sentinelPort: number) => Parameters<typeof createApp>[0]) {
   let cluster: SentinelCluster | undefined;
-  let master: RedisServerProcess;
-  let replica: RedisServerProcess;
-  let sentinel: SentinelProcess;
-  let app: App;
-  let worker: Worker;
-  let add: ReturnType<typeof defineAdd>;
+  let app: App | undefined;
+  let worker: Worker | undefined;
+  let add: ReturnType<typeof defineAdd> | undefined;
 
   beforeAll(async () => {
-    cluster = await SentinelCluster.start(MASTER, { replicas: 1, sentinels: 1, durable: false });
-    ({ master, replica, sentinel } = cluster);
-    app = createApp(
-      {
-        broker: `redis+sentinel://127.0.0.1:${sentinel.port}/${MASTER}/0`,
-        backend: `sentinel://127.0.0.1:${sentinel.port}/1?master_name=${MASTER}`,
-        // A quiet worker from its start, whose poll is a minute away: each task reaches it by its
-        // queue's pub/sub wake-up, before the failover and on the new master after it.
-        brokerTransportOptions: { recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500, quietAfterMs: 1, quietPollIntervalMs: 60_000 },
-      },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
+    cluster = await SentinelCluster.start(name, shape);
+    app = createApp(settings(cluster.sentinel.port), { env: {}, logger: pino({ level: 'silent' }) });
     add = defineAdd(app);
-    worker = new Worker(app, { queues: ['celery'], concurrency: 2, hostname: `sentinel-${process.pid}@test` });
+    worker = new Worker(app, { queues: ['celery'], concurrency: 2, hostname: `${name}-${process.pid}@test` });
     await worker.start();
   }, 40_000);
 
@@ -51,10 +46,23 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
     await cluster?.dispose();
   }, 20_000);
 
+  return () => ({ cluster: cluster as SentinelCluster, add: add as ReturnType<typeof defineAdd> });
+}
+
+describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', () => {
+  const started = useSentinelWorker(MASTER, { replicas: 1, sentinels: 1, durable: false }, (port) => ({
+    broker: `redis+sentinel://127.0.0.1:${port}/${MASTER}/0`,
+    backend: `sentinel://127.0.0.1:${port}/1?master_name=${MASTER}`,
+    // A quiet worker from its start, whose poll is a minute away: each task reaches it by its
+    // queue's pub/sub wake-up, before the failover and on the new master after it.
+    brokerTransportOptions: { recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500, quietAfterMs: 1, quietPollIntervalMs: 60_000 },
+  }));
+
   it('runs a task through a sentinel-discovered master, with its result on the master db 1', async () => {
+    const { cluster, add } = started();
     const r = await add.delay(2, 3);
     expect(await r.get({ timeoutMs: 10_000 })).toBe(5);
-    const direct = createClient({ url: `redis://127.0.0.1:${master.port}/1` });
+    const direct = createClient({ url: `redis://127.0.0.1:${cluster.master.port}/1` });
     await direct.connect();
     try {
       expect(await direct.exists(`celery-task-meta-${r.id}`)).toBe(1);
@@ -64,6 +72,8 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
   });
 
   it('after SENTINEL FAILOVER, the same producer and worker use the new master', async () => {
+    const { cluster, add } = started();
+    const { master, replica, sentinel } = cluster;
     expect(await sentinel.masterPortNow()).toBe(master.port);
     await sentinel.command(['SENTINEL', 'FAILOVER', MASTER]);
     await waitFor(async () => (await sentinel.masterPortNow()) === replica.port, 'the replica to become master', 20_000);
@@ -88,6 +98,68 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
     }
   }, 60_000);
 });
+
+/**
+ * A master away for longer than `connectTimeoutMs`, with no failover (a restart, or no replica
+ * to promote): the worker and the producer come back when it does. node-redis's RedisSentinel
+ * emits no 'ready', so the reconnect policy (redis/client.ts) took its clients for never
+ * connected and gave up after `connectTimeoutMs`: its node clients stopped reconnecting, and the
+ * worker ran nothing after the master came back (a 15 s restart with the default 10 s, tried by
+ * hand on 2026-11-29).
+ */
+describe.runIf(ready)('Redis Sentinel: a master away for longer than connectTimeoutMs, then back', () => {
+  const OUTAGE_MASTER = 'celeriac-outage';
+  // No replica: the sentinel cannot fail over, the master can only come back. Nor does the
+  // sentinel take it for down (a minute): its clients hear of no change and must reconnect by
+  // themselves (with 3 s, they were reset on the master's return, and came back anyway).
+  const started = useSentinelWorker(OUTAGE_MASTER, { replicas: 0, sentinels: 1, durable: false, downAfterMs: 60_000 }, (port) => {
+    const url = `redis+sentinel://127.0.0.1:${port}/${OUTAGE_MASTER}/0`;
+    const options = { connectTimeoutMs: CONNECT_TIMEOUT_MS };
+    return { broker: url, backend: url, brokerTransportOptions: options, resultBackendTransportOptions: options };
+  });
+
+  it('reconnects every connection of the worker and runs tasks again once the master is back', async () => {
+    const { cluster, add } = started();
+    expect(await (await add.delay(2, 3)).get({ timeoutMs: 10_000 })).toBe(5);
+    const master = cluster.master;
+    const before = await connectionNames(master.port);
+    expect(before).toContain('celeriac-broker-wake');
+    await master.stop();
+    // The outage itself: three times connectTimeoutMs with nothing to answer.
+    await new Promise((resolve) => setTimeout(resolve, 3 * CONNECT_TIMEOUT_MS));
+    await master.start();
+    // Each connection comes back by itself, with no command sent on it meanwhile: the worker's
+    // idle subscribers (wake-ups, broadcasts, results) too, which stayed gone before.
+    let now: string[] = [];
+    await waitFor(async () => {
+      now = await connectionNames(master.port).catch(() => []);
+      return before.every((name) => now.includes(name));
+    }, () => `the connections ${JSON.stringify(before)} back (now ${JSON.stringify(now)})`, 20_000);
+    let value: unknown;
+    await waitFor(async () => {
+      try {
+        value = await (await add.delay(20, 22)).get({ timeoutMs: 3000 });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'a task to run after the master came back', 30_000);
+    expect(value).toBe(42);
+  }, 90_000);
+});
+
+/** The names of the clients connected to the server on `port` (the sentinel's own and this one's left out). */
+async function connectionNames(port: number): Promise<string[]> {
+  const probe = createClient({ url: `redis://127.0.0.1:${port}/0`, socket: { reconnectStrategy: false } });
+  probe.on('error', () => undefined);
+  await probe.connect();
+  try {
+    const list = String(await probe.sendCommand(['CLIENT', 'LIST']));
+    return [...list.matchAll(/ name=(\S*)/g)].map((m) => m[1] as string).filter((name) => name.startsWith('celeriac-')).sort();
+  } finally {
+    probe.destroy();
+  }
+}
 
 function defineAdd(app: App) {
   return app.task('sentinel.add', (x: number, y: number) => x + y);
