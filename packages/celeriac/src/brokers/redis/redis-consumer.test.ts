@@ -55,7 +55,7 @@ class FakeHost {
     keys: new BrokerKeys(),
     options: resolveRedisBrokerOptions({ clock: this.clock, pollIntervalMs: POLL_MS, fetchBatchSize: 10 }),
     transitions: this.transitions,
-    wake: { watch: async () => undefined, unwatch: async () => undefined },
+    wake: { watch: async () => undefined, unwatch: async () => undefined, subscribed: () => true },
     maintenance: { promoteSoon: () => undefined },
     lifecycle: new Lifecycle(),
   };

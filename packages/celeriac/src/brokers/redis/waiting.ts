@@ -87,9 +87,12 @@ export class PollPace {
     this.#unannouncedAt = this.o.clock.now();
   }
 
-  /** The next wait, ms. */
-  next(): number {
-    if (this.o.clock.now() - this.#unannouncedAt >= this.o.quietAfterMs) return this.o.quietPollIntervalMs;
+  /**
+   * The next wait, ms. `announced` false: the consumer hears no wake-up now (a SUBSCRIBE Redis
+   * refused), so it polls fast however long it has been quiet.
+   */
+  next(announced = true): number {
+    if (announced && this.o.clock.now() - this.#unannouncedAt >= this.o.quietAfterMs) return this.o.quietPollIntervalMs;
     return this.#fast.next();
   }
 }
@@ -162,7 +165,7 @@ export class Waiting {
       if (!open()) return true;
       bell = this.#line(open);
     }
-    const ms = this.pace.next();
+    const ms = this.pace.next(bell !== undefined || this.deps.owner.queues.every((q) => this.deps.wake.subscribed(q)));
     // Not ready (connecting, reconnecting): this wait goes without a block; the line's ready
     // event wakes the consumer (start).
     const fetch = bell?.ready === true ? block(bell, ms) : undefined;

@@ -33,14 +33,18 @@ export interface WakeWatch {
   watch(queue: string, target: Wakeable): Promise<void>;
   /** Undoes {@link WakeWatch.watch} (unsubscribing when nobody watches the queue any more). */
   unwatch(queue: string, target: Wakeable): Promise<void>;
+  /** Whether Redis answered the SUBSCRIBE of `queue`'s wake-up channel (a refused one is tried again at each reconnect). */
+  subscribed(queue: string): boolean;
 }
 
 /** Keeps one subscription per watched queue on its own connection. */
 export class WakeSubscriber implements WakeWatch {
   #client: RedisClient | undefined;
   #connected: Promise<PubSub> | undefined;
-  /** channel -> queue, for the channels currently subscribed. */
+  /** channel -> queue, for the channels currently subscribed (or being subscribed to). */
   readonly #channels = new Map<string, string>();
+  /** The channels whose SUBSCRIBE Redis answered. */
+  readonly #confirmed = new Set<string>();
   /** queue -> who to wake. */
   readonly #watchers = new Map<string, Set<Wakeable>>();
   readonly #listener: Listener = (_message, channel) => {
@@ -72,6 +76,10 @@ export class WakeSubscriber implements WakeWatch {
     return this.#sync();
   }
 
+  subscribed(queue: string): boolean {
+    return this.#confirmed.has(this.keys.wakeChannel(queue));
+  }
+
   /** Subscribes to exactly the wake-up channels of the watched queues; changes are applied in order. No-op once closing. */
   #sync(): Promise<void> {
     if (this.#closed) return Promise.resolve();
@@ -86,10 +94,21 @@ export class WakeSubscriber implements WakeWatch {
     const drop = [...this.#channels.keys()].filter((c) => !wanted.has(c));
     if (add.length === 0 && drop.length === 0) return;
     const sub = await this.#connect();
-    for (const c of drop) this.#channels.delete(c);
+    for (const c of drop) {
+      this.#channels.delete(c);
+      this.#confirmed.delete(c);
+    }
     if (drop.length > 0) await sub.unsubscribe(drop, this.#listener);
     for (const c of add) this.#channels.set(c, wanted.get(c) as string);
-    if (add.length > 0) await sub.subscribe(add, this.#listener);
+    if (add.length === 0) return;
+    try {
+      await sub.subscribe(add, this.#listener);
+    } catch (error) {
+      // Not subscribed: the next sync (a watch change, a reconnect, a new master) tries again.
+      for (const c of add) this.#channels.delete(c);
+      throw error;
+    }
+    for (const c of add) this.#confirmed.add(c);
   }
 
   /** Calls `fn` for every watcher of every queue. */
@@ -106,13 +125,20 @@ export class WakeSubscriber implements WakeWatch {
       // A plain client reports each break with an error and comes back 'ready' (subscribed
       // again); a Sentinel one reports errors, and a new master (where it subscribes again) as
       // a 'topology-change' (its other kinds, replicas and sentinels seen, leave pub/sub be).
+      // Either way, a SUBSCRIBE Redis refused is tried again then.
       const missed = () => this.#tell((w) => (w.missed ? w.missed() : w.wake()));
+      const retry = () => void this.#sync().catch(() => undefined);
       const emitter = client as unknown as { on(event: string, fn: (arg?: { type?: unknown }) => void): unknown };
       emitter.on('error', missed);
       emitter.on('topology-change', (change) => {
-        if (change?.type === 'MASTER_CHANGE') missed();
+        if (change?.type !== 'MASTER_CHANGE') return;
+        missed();
+        retry();
       });
-      emitter.on('ready', () => this.#tell((w) => w.wake()));
+      emitter.on('ready', () => {
+        this.#tell((w) => w.wake());
+        retry();
+      });
       await client.connect();
       return client as unknown as PubSub;
     })();
@@ -130,6 +156,7 @@ export class WakeSubscriber implements WakeWatch {
     await Promise.race([this.#chain.catch(() => undefined), late]);
     clearTimeout(timer);
     this.#channels.clear();
+    this.#confirmed.clear();
     this.#watchers.clear();
     if (this.#client !== undefined) await closeRedisClient(this.#client);
     this.#client = undefined;

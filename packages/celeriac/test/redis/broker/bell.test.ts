@@ -17,7 +17,8 @@ import { parseRedisUrl } from '../../../src/redis/url.js';
 import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import type { RedisConsumer } from '../../../src/brokers/redis/redis-consumer.js';
 import { bindingMember, BrokerKeys } from '../../../src/redis/keys.js';
-import { makeMessage } from '../../../src/testing/broker-harness.js';
+import { idOf, makeMessage } from '../../../src/testing/broker-harness.js';
+import { encodeEnvelope } from '../../../src/protocol/envelope.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { nextTurn } from '../../../src/brokers/redis/wakeup.js';
 import { libraryLoaderArgs, libraryModuleUrl } from '../../support/node-script.js';
@@ -413,6 +414,42 @@ describe.runIf(privateServers)('doorbells on a private redis-server', () => {
       expect(await admin().zCard('celeriac.delayed')).toBe(0);
     } finally {
       await producer.close();
+    }
+  });
+
+  it('a server that refuses BRPOP and the wake-up SUBSCRIBE: the consumer keeps its fast poll, and subscribes once allowed, at the next reconnect', async () => {
+    const queue = `unheard-${randomUUID()}`;
+    await admin().sendCommand(['ACL', 'SETUSER', 'nosub', 'on', '>p4ss', '~*', 'resetchannels', '+@all', '-brpop']);
+    const userUrl = server().url.replace('redis://', 'redis://nosub:p4ss@');
+    // Quiet at once, its quiet poll a minute: a consumer that took itself for subscribed would
+    // leave an unannounced message waiting that long.
+    const broker = new RedisBroker(userUrl, { pollIntervalMs: 50, quietAfterMs: 1, quietPollIntervalMs: 60_000 });
+    const producer = new RedisBroker(server().url);
+    const got: string[] = [];
+    const channel = new BrokerKeys().wakeChannel(queue);
+    const subscribers = async () => Number(((await admin().sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]);
+    try {
+      const errors: string[] = [];
+      const consumer = broker.consume({ queues: [queue], prefetch: 4, onDelivery: (d) => void d.ack().then(() => got.push(idOf(d))), onError: (err) => errors.push(err.message) });
+      // Its line refused, then its SUBSCRIBE: it waits now, with nothing announcing messages.
+      await waitFor(() => errors.some((e) => e.includes('wake-up channels')), () => `the refused SUBSCRIBE reported (${JSON.stringify(errors)})`);
+      const envelope = encodeEnvelope(makeMessage('unannounced'), { deliveryTag: randomUUID(), exchange: '', routingKey: queue });
+      await admin().lPush(queue, envelope);
+      await waitFor(() => got.includes('unannounced'), 'the unannounced message, at the fast poll', 10_000);
+      expect(await subscribers()).toBe(0);
+      // Channels allowed now; the wake-up connection dropped: it reconnects and subscribes.
+      await admin().sendCommand(['ACL', 'SETUSER', 'nosub', '&*']);
+      const clients = String(await admin().sendCommand(['CLIENT', 'LIST']));
+      const id = /id=(\d+) [^\n]*name=celeriac-broker-wake/.exec(clients)?.[1];
+      expect(id, clients).toBeDefined();
+      await admin().sendCommand(['CLIENT', 'KILL', 'ID', id as string]);
+      await waitFor(async () => (await subscribers()) === 1, 'the wake-up subscription, tried again');
+      await publish(producer, queue, 'woken');
+      await waitFor(() => got.includes('woken'), 'a wake-up to bring the message', 10_000);
+      await consumer.close();
+    } finally {
+      await producer.close();
+      await broker.close();
     }
   });
 
