@@ -19,10 +19,14 @@ const available = await redisAvailable();
 const privateServer = await shouldRunRedisTests('the shared promote duty on a private redis-server');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.skipIf(!available)('promote-due.lua: the claim on the next due time', () => {
+/** Keys under a prefix of the enclosing describe's own, and a raw client that deletes them after its tests. */
+function ownKeys(): { keys: BrokerKeys; raw: ReturnType<typeof useRawRedis> } {
   const prefix = newPrefix();
-  const keys = new BrokerKeys(prefix);
-  const raw = useRawRedis(prefix);
+  return { keys: new BrokerKeys(prefix), raw: useRawRedis(prefix) };
+}
+
+describe.skipIf(!available)('promote-due.lua: the claim on the next due time', () => {
+  const { keys, raw } = ownKeys();
 
   it('goes to the first caller that sees a due time, stays with it, passes when the head changes, and lapses after its slack', async () => {
     const t = new Transitions((fn) => fn(raw() as never), keys, '');
@@ -54,9 +58,7 @@ describe.skipIf(!available)('promote-due.lua: the claim on the next due time', (
 });
 
 describe.skipIf(!available)('promote-due.lua with keys of another type where the claim and the promoters go', () => {
-  const prefix = newPrefix();
-  const keys = new BrokerKeys(prefix);
-  const raw = useRawRedis(prefix);
+  const { keys, raw } = ownKeys();
 
   it('still moves due messages and answers, claiming nothing, call after call', async () => {
     const t = new Transitions((fn) => fn(raw() as never), keys, '');
@@ -70,7 +72,10 @@ describe.skipIf(!available)('promote-due.lua with keys of another type where the
       ]);
       expect(await t.promoteDue(now, 100, { id: 'a', slackMs: 200 })).toEqual({ moved: 1, nextDue: now + 60_000, claimed: false, promoters: 0 });
     }
-    expect(await raw().lRange(keys.bucket('odd-keys', 0), 0, -1)).toEqual(['due-2', 'due-1']);
+    // A publisher's call, which only counts the promoters.
+    await raw().zAdd(keys.delayed, { score: now - 1, value: JSON.stringify([keys.bucket('odd-keys', 0), 'due-3']) });
+    expect(await t.promoteDue(now, 100, 'count')).toEqual({ moved: 1, nextDue: now + 60_000, claimed: false, promoters: 0 });
+    expect(await raw().lRange(keys.bucket('odd-keys', 0), 0, -1)).toEqual(['due-3', 'due-2', 'due-1']);
   });
 });
 
