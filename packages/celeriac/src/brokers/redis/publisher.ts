@@ -23,6 +23,7 @@ import type { Maintenance } from './maintenance.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { Transitions } from './transitions.js';
 import { ringBell, type BellCommands } from './bell.js';
+import { QUIET_WAKE_MS } from './wake-subscriber.js';
 
 /** The command subset the broker uses, on either a plain or a Sentinel client. */
 export interface Commands extends BellCommands {
@@ -59,8 +60,9 @@ export interface PublisherDeps {
   readonly lifecycle: Lifecycle;
 }
 
-/** How long the wake-ups of a queue nobody took are skipped: see {@link QuietWakes}. */
-export const QUIET_WAKE_MS = 100;
+// How long the wake-ups of a queue nobody took are skipped: see QuietWakes. Defined beside the
+// consumer's side of the wake-ups, which waits that long before it trusts a new subscription.
+export { QUIET_WAKE_MS };
 
 /**
  * Inside a quiet window, how often a queue that is sent to still gets a doorbell token while a

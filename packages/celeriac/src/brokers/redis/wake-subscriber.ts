@@ -33,9 +33,28 @@ export interface WakeWatch {
   watch(queue: string, target: Wakeable): Promise<void>;
   /** Undoes {@link WakeWatch.watch} (unsubscribing when nobody watches the queue any more). */
   unwatch(queue: string, target: Wakeable): Promise<void>;
-  /** Whether Redis answered the SUBSCRIBE of `queue`'s wake-up channel (a refused one is tried again at each reconnect). */
+  /**
+   * Whether Redis answered the SUBSCRIBE of `queue`'s wake-up channel (a refused one is tried
+   * again at each reconnect), and did so at least {@link SUBSCRIBED_AFTER_MS} ago.
+   */
   subscribed(queue: string): boolean;
 }
+
+/**
+ * How long a publisher skips the wake-ups of a queue after one of them reached nobody
+ * (publisher.ts QuietWakes, which also skips doorbell tokens nobody took).
+ */
+export const QUIET_WAKE_MS = 100;
+
+/**
+ * How long after its SUBSCRIBE was answered (or renewed at a reconnect) a channel counts as
+ * subscribed. A publisher whose wake-up of a queue reached nobody skips that queue's next ones
+ * for {@link QUIET_WAKE_MS} (publisher.ts QuietWakes): a consumer that subscribed meanwhile hears
+ * none of them, so it keeps its fast poll over that window, twice over for a publisher slow to
+ * read its reply. Without this, a quiet worker missed the messages sent in the 100 ms after its
+ * start until its quiet poll.
+ */
+export const SUBSCRIBED_AFTER_MS = 2 * QUIET_WAKE_MS;
 
 /** Keeps one subscription per watched queue on its own connection. */
 export class WakeSubscriber implements WakeWatch {
@@ -43,8 +62,8 @@ export class WakeSubscriber implements WakeWatch {
   #connected: Promise<PubSub> | undefined;
   /** channel -> queue, for the channels currently subscribed (or being subscribed to). */
   readonly #channels = new Map<string, string>();
-  /** The channels whose SUBSCRIBE Redis answered. */
-  readonly #confirmed = new Set<string>();
+  /** The channels whose SUBSCRIBE Redis answered, and when it did (performance.now ms; renewed at a reconnect). */
+  readonly #confirmed = new Map<string, number>();
   /** queue -> who to wake. */
   readonly #watchers = new Map<string, Set<Wakeable>>();
   readonly #listener: Listener = (_message, channel) => {
@@ -77,7 +96,8 @@ export class WakeSubscriber implements WakeWatch {
   }
 
   subscribed(queue: string): boolean {
-    return this.#confirmed.has(this.keys.wakeChannel(queue));
+    const at = this.#confirmed.get(this.keys.wakeChannel(queue));
+    return at !== undefined && performance.now() - at >= SUBSCRIBED_AFTER_MS;
   }
 
   /** Subscribes to exactly the wake-up channels of the watched queues; changes are applied in order. No-op once closing. */
@@ -108,7 +128,8 @@ export class WakeSubscriber implements WakeWatch {
       for (const c of add) this.#channels.delete(c);
       throw error;
     }
-    for (const c of add) this.#confirmed.add(c);
+    const now = performance.now();
+    for (const c of add) this.#confirmed.set(c, now);
   }
 
   /** Calls `fn` for every watcher of every queue. */
@@ -136,6 +157,9 @@ export class WakeSubscriber implements WakeWatch {
         retry();
       });
       emitter.on('ready', () => {
+        // Subscribed again just now: see SUBSCRIBED_AFTER_MS.
+        const now = performance.now();
+        for (const c of this.#confirmed.keys()) this.#confirmed.set(c, now);
         this.#tell((w) => w.wake());
         retry();
       });
