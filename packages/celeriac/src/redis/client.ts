@@ -36,8 +36,6 @@ import type { RedisTarget } from './url.js';
 /** A connected-or-connecting node-redis client: a plain client, or a Sentinel-managed one. */
 export type RedisClient = RedisClientType | RedisSentinelType;
 
-/** Log sink for connection problems. */
-
 /** Options of {@link createRedisClient}. */
 export interface RedisClientOptions {
   /** Client name, sent as CLIENT SETNAME and used in log lines (e.g. `celeriac-backend`). */
@@ -76,6 +74,14 @@ export interface RedisClientOptions {
    * @default false
    */
   resp3?: boolean;
+  /**
+   * The connection only (un)subscribes. On Sentinel, node-redis opens a pool of master
+   * connections for commands at connect, besides the one its pub/sub runs on; with this set it
+   * opens none, so a subscriber holds one master connection, not two. Any other command sent
+   * through a Sentinel client with this set waits for good: send none. A plain client ignores it.
+   * @default false
+   */
+  subscriberOnly?: boolean;
 }
 
 /**
@@ -129,6 +135,7 @@ interface Resolved {
   pingIntervalMs: number;
   idleTimeoutMs: number | undefined;
   resp3: boolean;
+  subscriberOnly: boolean;
 }
 
 function resolve(options: RedisClientOptions): Readonly<Resolved> {
@@ -140,6 +147,7 @@ function resolve(options: RedisClientOptions): Readonly<Resolved> {
     pingIntervalMs: options.pingIntervalMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs,
     resp3: options.resp3 === true,
+    subscriberOnly: options.subscriberOnly === true,
   });
 }
 
@@ -232,8 +240,12 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
         nodeClientOptions: { ...common, database: target.db, socket },
         sentinelClientOptions: { socket },
         passthroughClientErrorEvents: true,
+        ...(opts.subscriberOnly ? { masterPoolSize: 0 } : {}),
       }) as unknown as RedisSentinelType;
-  if (target.sentinel !== undefined) state.sentinelReady = () => client.isReady;
+  if (target.sentinel !== undefined) {
+    state.sentinelReady = () => client.isReady;
+    if (opts.subscriberOnly) subscribersOnly.add(client);
+  }
   watchOutages(client, opts, target, state, closing.signal);
   closers.set(client, closing);
   return client;
@@ -241,6 +253,9 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
 
 /** The abort of each client's sockets, fired by {@link closeRedisClient}. */
 const closers = new WeakMap<RedisClient, AbortController>();
+
+/** The Sentinel clients made with {@link RedisClientOptions.subscriberOnly}: closing one sends no PING. */
+const subscribersOnly = new WeakSet<RedisClient>();
 
 /**
  * Logs a connection's failures once per change of state (core/failure-state.ts), without a
@@ -297,7 +312,8 @@ function sentinelFactory(): typeof CreateSentinel {
  */
 export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): Promise<void> {
   // A RESP3 connection answers PING in order while subscribed: it may carry publishes too.
-  const subscribed = 'isPubSubActive' in client && client.isPubSubActive && (client as { options?: { RESP?: number } }).options?.RESP !== 3;
+  // A subscriber-only Sentinel client has no connection a PING could go through.
+  const subscribed = subscribersOnly.has(client) || ('isPubSubActive' in client && client.isPubSubActive && (client as { options?: { RESP?: number } }).options?.RESP !== 3);
   // Not ready (still connecting, or reconnecting): nothing was sent on a live socket that a
   // reply could still come for, and the PING would only wait out the deadline.
   if (deadlineMs > 0 && client.isReady && !subscribed) {

@@ -4,12 +4,17 @@
  * `sentinel://...?master_name=` form runs tasks on a worker; then SENTINEL FAILOVER promotes
  * the replica, and the same worker and producer go on with the new master, without restart.
  * The worker polls once a minute (`quietPollIntervalMs`): its tasks reach it by pub/sub wake-ups.
+ * Its subscribers hold one master connection each, and a result stored while the backend's
+ * subscriber was away (killed, or not yet moved to a new master) still reaches its waiter.
  * Then a master that goes away without a failover and comes back.
  */
+import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
+import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
+import { parseRedisUrl } from '../../src/redis/url.js';
 import { shouldRunRedisTests } from '../support/redis.js';
 import { SentinelCluster, type SentinelClusterShape } from '../support/sentinel-cluster.js';
 import { waitFor } from 'celeriac/testing';
@@ -46,7 +51,7 @@ function useSentinelWorker(name: string, shape: SentinelClusterShape, settings: 
     await cluster?.dispose();
   }, 20_000);
 
-  return () => ({ cluster: cluster as SentinelCluster, add: add as ReturnType<typeof defineAdd> });
+  return () => ({ cluster: cluster as SentinelCluster, app: app as App, add: add as ReturnType<typeof defineAdd> });
 }
 
 describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', () => {
@@ -71,11 +76,71 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
     }
   });
 
-  it('after SENTINEL FAILOVER, the same producer and worker use the new master', async () => {
+  it('holds one master connection per subscriber, and closes one without waiting', async () => {
     const { cluster, add } = started();
+    expect(await (await add.delay(1, 1)).get({ timeoutMs: 10_000 })).toBe(2);
+    // node-redis's Sentinel client opens a master connection for commands besides the one its
+    // pub/sub runs on; a subscriber sends no command.
+    const names = await connectionNames(cluster.master.port);
+    for (const name of ['celeriac-broker-wake', 'celeriac-broker-fanout', 'celeriac-backend-sub']) {
+      expect(names.filter((n) => n === name), `${name} in ${JSON.stringify(names)}`).toHaveLength(1);
+    }
+    const client = createRedisClient(parseRedisUrl(`redis+sentinel://127.0.0.1:${cluster.sentinel.port}/${MASTER}/0`), { name: 'celeriac-test-sub', subscriberOnly: true });
+    await client.connect();
+    const heard: string[] = [];
+    await client.subscribe('sentinel-test-channel', (m) => heard.push(m));
+    const direct = await openDirect(cluster.master.port, 0);
+    try {
+      await direct.publish('sentinel-test-channel', 'hello');
+      await waitFor(() => heard.length === 1, 'the message');
+    } finally {
+      direct.destroy();
+    }
+    // A PING on close would wait for a master connection that never comes: a minute here.
+    await closeRedisClient(client, 60_000);
+  }, 20_000);
+
+  it('a result stored while the result subscriber was away still reaches its waiter', async () => {
+    const { cluster, app } = started();
+    const master = await openDirect(cluster.master.port, 1);
+    try {
+      const id = randomUUID();
+      const waiting = app.asyncResult(id).get({ timeoutMs: 10_000 });
+      await waitFor(async () => (await master.pubSubNumSub(`celery-task-meta-${id}`))[`celery-task-meta-${id}`] === 1, 'the waiter subscribed', 10_000);
+      const subscribers = await clientIds(master, 'celeriac-backend-sub');
+      expect(subscribers.length).toBeGreaterThan(0);
+      // The subscribers killed and the result stored and published in one transaction: the
+      // publish reaches nobody, whatever the timing of the reconnect.
+      const tx = master.multi();
+      for (const sub of subscribers) tx.clientKill({ filter: 'ID', id: Number(sub) });
+      const replies = await tx.set(`celery-task-meta-${id}`, successMeta(id, 7)).publish(`celery-task-meta-${id}`, successMeta(id, 7)).exec();
+      expect(replies.at(-1)).toBe(0);
+      expect(await waiting).toBe(7);
+    } finally {
+      master.destroy();
+    }
+  });
+
+  it('after SENTINEL FAILOVER, the same producer and worker use the new master', async () => {
+    const { cluster, app, add } = started();
     const { master, replica, sentinel } = cluster;
     expect(await sentinel.masterPortNow()).toBe(master.port);
-    await sentinel.command(['SENTINEL', 'FAILOVER', MASTER]);
+    // A waiter whose result is stored on the new master as soon as it is one, before its
+    // subscriber has moved there: it must get it all the same.
+    const id = randomUUID();
+    const waiting = app.asyncResult(id).get({ timeoutMs: 20_000 });
+    // Reconnecting: the sentinel kills the replica's clients as it promotes it.
+    const promoted = await openDirect(replica.port, 1, true);
+    try {
+      await sentinel.command(['SENTINEL', 'FAILOVER', MASTER]);
+      const role = () => promoted.sendCommand(['ROLE']).then((reply) => (Array.isArray(reply) ? (reply[0] as unknown) : undefined), () => undefined);
+      await waitFor(async () => (await role()) === 'master', 'the replica promoted', { timeoutMs: 20_000, maxIntervalMs: 5 });
+      const meta = successMeta(id, 8);
+      await waitFor(() => promoted.multi().set(`celery-task-meta-${id}`, meta).publish(`celery-task-meta-${id}`, meta).exec().then(() => true, () => false), 'the result stored on the new master');
+      expect(await waiting).toBe(8);
+    } finally {
+      promoted.destroy();
+    }
     await waitFor(async () => (await sentinel.masterPortNow()) === replica.port, 'the replica to become master', 20_000);
     // The clients notice the switch on their own (sentinel pub/sub or a failed command).
     let value: unknown;
@@ -147,6 +212,25 @@ describe.runIf(ready)('Redis Sentinel: a master away for longer than connectTime
     expect(value).toBe(42);
   }, 90_000);
 });
+
+/** A plain connection to the server on `port`, database `db`, reconnecting or not (destroy() it). */
+async function openDirect(port: number, db: number, reconnect = false) {
+  const client = createClient({ url: `redis://127.0.0.1:${port}/${db}`, ...(reconnect ? {} : { socket: { reconnectStrategy: false as const } }) });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** The ids of the clients named `name` connected to `client`'s server. */
+async function clientIds(client: Awaited<ReturnType<typeof openDirect>>, name: string): Promise<string[]> {
+  const list = String(await client.sendCommand(['CLIENT', 'LIST']));
+  return [...list.matchAll(/^id=(\d+) .* name=(\S*) /gm)].filter((m) => m[2] === name).map((m) => m[1] as string);
+}
+
+/** A SUCCESS meta as Celery stores it. */
+function successMeta(id: string, result: unknown): string {
+  return JSON.stringify({ status: 'SUCCESS', result, traceback: null, children: [], date_done: new Date().toISOString(), task_id: id });
+}
 
 /** The names of the clients connected to the server on `port` (the sentinel's own and this one's left out). */
 async function connectionNames(port: number): Promise<string[]> {

@@ -7,6 +7,7 @@
  * revocations and cluster rate tokens in revocations.ts, running-task records (for brokers
  * that keep none) in running-tasks.ts.
  */
+import { randomUUID } from 'node:crypto';
 import { decodeResultMeta, encodeGroupMeta, encodeResultMeta, isResultTuple } from '../../protocol/result.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type {
@@ -38,6 +39,7 @@ import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
 import { BackendKeys } from '../../redis/keys.js';
 import { ResultSubscriptions } from './result-subscriptions.js';
+import { watchResubscribes } from './resubscribe-watch.js';
 import * as revocations from './revocations.js';
 import { RedisRunningTasks } from './running-tasks.js';
 import type { PresenceKeeper } from '../../redis/presence-keeper.js';
@@ -213,8 +215,13 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
       this.options.target,
       // Idle = a dead path, handshake included: node-redis reconnects it and subscribes again.
       // RESP3 where it can (publishSubscribed: publishes on a ready connection, no offline-queue timers).
-      { ...clientOptions, name: 'celeriac-backend-sub', idleTimeoutMs: IDLE_PING_INTERVALS * this.options.pingIntervalMs, resp3: this.options.target.sentinel === undefined, offlineQueueTimeoutMs: null },
-      (client) => this.#watchReconnects(client),
+      { ...clientOptions, name: 'celeriac-backend-sub', idleTimeoutMs: IDLE_PING_INTERVALS * this.options.pingIntervalMs, resp3: this.options.target.sentinel === undefined, subscriberOnly: this.options.target.sentinel !== undefined, offlineQueueTimeoutMs: null },
+      (client) =>
+        watchResubscribes(client, {
+          sentinel: this.options.target.sentinel !== undefined,
+          probeChannel: () => (this.#subscriptions.channels().length === 0 ? undefined : this.#keys.taskMeta(`resubscribed-${randomUUID()}`)),
+          reread: () => this.#redeliver(),
+        }),
     );
     this.#subscriptions = new ResultSubscriptions(this.#subscriber, this.options.log);
   }
@@ -416,19 +423,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     return this.#commands.run(what, fn);
   }
 
-  /**
-   * Pub/sub is fire-and-forget: a meta published while the subscriber was reconnecting is
-   * lost. After each reconnect, re-read every subscribed key and deliver what is stored, so a
-   * waiter never misses a result (it may see the same meta twice, which waiting tolerates).
-   */
-  #watchReconnects(client: RedisClient): void {
-    let readyCount = 0;
-    client.on('ready', () => {
-      if (++readyCount === 1) return;
-      void this.#redeliver();
-    });
-  }
-
+  /** Delivers what is stored under every subscribed key (backends/redis/resubscribe-watch.ts: after a break). */
   async #redeliver(): Promise<void> {
     const channels = this.#subscriptions.channels();
     if (channels.length === 0 || this.#state === 'closed') return;

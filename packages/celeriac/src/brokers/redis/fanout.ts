@@ -71,7 +71,7 @@ export class RedisFanout {
     this.#connected ??= (async () => {
       // Idle (no PING answered) = a dead path, handshake included: node-redis reconnects and
       // subscribes again (redis/client.ts IDLE_PING_INTERVALS).
-      const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-fanout' });
+      const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-fanout', subscriberOnly: true });
       this.#client = client;
       try {
         await client.connect();

@@ -141,7 +141,7 @@ export class WakeSubscriber implements WakeWatch {
   #connect(): Promise<PubSub> {
     this.#connected ??= (async () => {
       // node-redis PINGs in subscribed mode too, so a silent idle period means a dead path.
-      const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-wake' });
+      const client = createRedisClient(this.target, { ...this.clientOptions, name: 'celeriac-broker-wake', subscriberOnly: true });
       this.#client = client;
       // A plain client reports each break with an error and comes back 'ready' (subscribed
       // again); a Sentinel one reports errors, and a new master (where it subscribes again) as
