@@ -220,6 +220,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
         watchResubscribes(client, {
           sentinel: this.options.target.sentinel !== undefined,
           probeChannel: () => (this.#subscriptions.channels().length === 0 ? undefined : this.#keys.taskMeta(`resubscribed-${randomUUID()}`)),
+          renew: () => this.#subscriptions.renew(),
           reread: () => this.#redeliver(),
         }),
     );

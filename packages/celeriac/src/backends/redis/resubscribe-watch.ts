@@ -9,9 +9,16 @@
  * connection reports a break as an 'error', and a new master, where it subscribes again, as a
  * 'topology-change'. After either, the watch sends a SUBSCRIBE of a channel nobody uses, then
  * its UNSUBSCRIBE: Redis answers in order, so that reply comes after the renewed
- * subscriptions', and a re-read after it misses nothing.
+ * subscriptions', and a re-read after it misses nothing. Before the re-read it subscribes every
+ * channel again (ResultSubscriptions.renew: nothing is sent for those node-redis still has),
+ * since around a failover node-redis may drop them all; when a SUBSCRIBE fails, the whole
+ * round is made again {@link RENEW_RETRY_MS} later (unless Redis refused it).
  */
 import type { RedisClient } from '../../redis/client.js';
+import { classifyRedisFailure } from '../../redis/error-kind.js';
+
+/** Wait before a round whose SUBSCRIBE failed is made again (ms). */
+export const RENEW_RETRY_MS = 1000;
 
 /** What {@link watchResubscribes} needs of the backend. */
 export interface ResubscribeWatch {
@@ -19,6 +26,8 @@ export interface ResubscribeWatch {
   readonly sentinel: boolean;
   /** A channel of its own for the round trip, or undefined when nothing is subscribed (no re-read is due). */
   readonly probeChannel: () => string | undefined;
+  /** Subscribes every channel again where the connection lost it; rejects when a SUBSCRIBE failed. */
+  readonly renew: () => Promise<void>;
   /** Re-reads every subscribed key; never rejects. */
   readonly reread: () => Promise<void>;
 }
@@ -47,7 +56,16 @@ export function watchResubscribes(client: RedisClient, watch: ResubscribeWatch):
         const probe = watch.probeChannel();
         if (probe === undefined) continue;
         await roundTrip(client, probe);
+        // A refused SUBSCRIBE (an ACL) is not tried again: a waiter's own one fails alike.
+        const retry = await watch.renew().then(
+          () => false,
+          (err: unknown) => classifyRedisFailure(err) === 'transient',
+        );
         await watch.reread();
+        if (retry) {
+          again = true;
+          await new Promise((resolve) => setTimeout(resolve, RENEW_RETRY_MS).unref());
+        }
       } while (again);
     } finally {
       running = false;

@@ -150,6 +150,20 @@ export class ResultSubscriptions {
     );
   }
 
+  /**
+   * SUBSCRIBEs once more every channel that has listeners, each with its own dispatch: node-redis
+   * sends nothing for a channel whose listener it still has, and a SUBSCRIBE for one it lost.
+   * Its Sentinel client loses them all when a SUBSCRIBE sent while its pub/sub connection was
+   * being made fails (node-redis 5's PubSubProxy drops that connection and its subscriptions),
+   * which happens around a failover (backends/redis/resubscribe-watch.ts calls this then).
+   * Rejects when a SUBSCRIBE failed; nothing to do once cleared.
+   */
+  async renew(): Promise<void> {
+    if (this.#cleared || this.#channels.size === 0) return;
+    const client = await this.#connection.connect();
+    await Promise.all([...this.#channels].map(([channel, ch]) => client.subscribe(channel, ch.dispatch)));
+  }
+
   /** Delivers `text` (a stored meta) to every listener of `channel`, as if it was published. */
   deliver(channel: string, text: string): void {
     this.#channels.get(channel)?.dispatch(text);
