@@ -163,7 +163,15 @@ export class WakeSubscriber implements WakeWatch {
         this.#tell((w) => w.wake());
         retry();
       });
-      await client.connect();
+      try {
+        await client.connect();
+      } catch (error) {
+        // The next sync connects afresh (a watch change, the consumer's retry), as the fanout does.
+        this.#connected = undefined;
+        this.#client = undefined;
+        await closeRedisClient(client, 0);
+        throw error;
+      }
       return client as unknown as PubSub;
     })();
     return this.#connected;

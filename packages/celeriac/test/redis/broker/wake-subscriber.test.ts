@@ -12,7 +12,7 @@ import { QUIET_WAKE_MS } from '../../../src/brokers/redis/publisher.js';
 import { BrokerKeys } from '../../../src/redis/keys.js';
 import { parseRedisUrl } from '../../../src/redis/url.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
-import { shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
+import { freePort, RedisServerProcess, shouldRunRedisTests, usePrivateRedis } from '../../support/redis.js';
 
 const privateServer = await shouldRunRedisTests('the wake-up subscriber on a private redis-server');
 
@@ -43,6 +43,23 @@ describe.skipIf(!privateServer)('WakeSubscriber.subscribed', () => {
       await waitFor(() => wake.subscribed('fresh'), 'the channel trusted again', 5000);
     } finally {
       await wake.close();
+    }
+  });
+
+  it('connects afresh at the next watch after its first connect failed', async () => {
+    const server = new RedisServerProcess(await freePort());
+    const keys = new BrokerKeys('');
+    const wake = new WakeSubscriber(parseRedisUrl(server.url), keys, { connectTimeoutMs: 300 });
+    try {
+      // Nothing listens yet: the connect gives up.
+      await expect(wake.watch('late', { wake: () => undefined })).rejects.toThrow();
+      await server.start();
+      // Before, the failed connect was kept, and every later watch failed with it.
+      await wake.watch('later', { wake: () => undefined });
+      await waitFor(() => wake.subscribed('later'), 'the channel trusted', 5000);
+    } finally {
+      await wake.close();
+      await server.kill();
     }
   });
 });
