@@ -43,7 +43,7 @@ describe('brokerTransportOptions', () => {
     }
     expect(caught).toBeInstanceOf(CeleriacError);
     expect((caught as CeleriacError).code).toBe(ErrorCodes.CONFIG);
-    expect((caught as Error).message).toMatch(/Unknown Redis broker transport option "visibilityTimeout"; known: master_name, visibility_timeout/);
+    expect((caught as Error).message).toMatch(/Unknown Redis broker transport option "visibilityTimeout"; known: master_name, sentinel_kwargs, visibility_timeout/);
   });
 
   it('RabbitMQ: lostTaskGraceSec is let through (the worker reads it), other unknown names are refused', async () => {
@@ -112,7 +112,7 @@ describe('resultBackendTransportOptions', () => {
 
   it('refuse unknown names and bad values, naming what is expected', () => {
     const open = (options: Record<string, unknown>) => () => createApp({ backend: sentinels, resultBackendTransportOptions: options }, { env: {} }).backend;
-    expect(open({ visibility_timeout: 5 })).toThrow(/Unknown Redis result backend transport option "visibility_timeout"; known: master_name, global_keyprefix, connectTimeoutMs, commandTimeoutMs/);
+    expect(open({ visibility_timeout: 5 })).toThrow(/Unknown Redis result backend transport option "visibility_timeout"; known: master_name, sentinel_kwargs, global_keyprefix, connectTimeoutMs, commandTimeoutMs/);
     expect(open({ master_name: '' })).toThrow(/master_name must be a non-empty string, got ""/);
     expect(open({ master_name: 7 })).toThrow(/master_name must be a non-empty string, got 7/);
     expect(open({ master_name: 'm', connectTimeoutMs: '500' })).toThrow(/connectTimeoutMs must be a positive number of milliseconds, got "500"/);

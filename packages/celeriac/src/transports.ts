@@ -25,6 +25,7 @@ let sharedBackend: MemoryBackend | undefined;
 /** `brokerTransportOptions` names the Redis broker understands (kombu's name where one exists). */
 const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   master_name: 'masterName',
+  sentinel_kwargs: 'sentinelKwargs',
   visibility_timeout: 'visibilityTimeoutSec',
   recoverAfterSec: 'recoverAfterSec',
   lostTaskGraceSec: 'lostTaskGraceSec',
@@ -47,6 +48,7 @@ export function redisBrokerOptions(ctx: TransportContext): RedisBrokerOptions {
 /** `resultBackendTransportOptions` names the Redis result backend understands (kombu's name where one exists). */
 const REDIS_BACKEND_OPTION_NAMES: Record<string, keyof RedisBackendOptions> = {
   master_name: 'masterName',
+  sentinel_kwargs: 'sentinelKwargs',
   global_keyprefix: 'keyPrefix',
   connectTimeoutMs: 'connectTimeoutMs',
   commandTimeoutMs: 'commandTimeoutMs',

@@ -18,9 +18,9 @@ export type { CommandClient, GuardedRedisClient, GuardedRedisClientOptions } fro
 // dashboard's queue depths and result backfill): one definition, the engine's.
 export { BackendKeys, BrokerKeys, PRIORITY_STEPS, resultKeyPrefix, scanPattern, SEP, stepOf, TASK_META_PREFIX } from '../redis/keys.js';
 export type { PriorityStep } from '../redis/keys.js';
-export { parseRedisUrl } from '../redis/url.js';
+export { kombuUrlDefaults, parseRedisUrl } from '../redis/url.js';
 export { waitingSince } from '../brokers/redis/queue-age.js';
-export type { RedisTarget } from '../redis/url.js';
+export type { RedisTarget, RedisUrlDefaults } from '../redis/url.js';
 export { closeRedisClient, createRedisClient } from '../redis/client.js';
 export type { RedisClient, RedisClientOptions } from '../redis/client.js';
 export type { TransportLog, TransportLogFields } from '../core/transport-table.js';

@@ -238,17 +238,57 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
         name: target.sentinel.masterName,
         sentinelRootNodes: target.sentinel.nodes,
         nodeClientOptions: { ...common, database: target.db, socket },
-        sentinelClientOptions: { socket },
+        // The sentinels' own credentials (kombu's sentinel_kwargs), not the master's.
+        sentinelClientOptions: {
+          socket,
+          ...(target.sentinel.username === undefined ? {} : { username: target.sentinel.username }),
+          ...(target.sentinel.password === undefined ? {} : { password: target.sentinel.password }),
+        },
         passthroughClientErrorEvents: true,
         ...(opts.subscriberOnly ? { masterPoolSize: 0 } : {}),
       }) as unknown as RedisSentinelType;
   if (target.sentinel !== undefined) {
     state.sentinelReady = () => client.isReady;
     if (opts.subscriberOnly) subscribersOnly.add(client);
+    boundSentinelConnect(client as RedisSentinelType, opts, target);
   }
   watchOutages(client, opts, target, state, closing.signal);
   closers.set(client, closing);
   return client;
+}
+
+/**
+ * A Sentinel client's first connect, bounded as a plain client's is. node-redis's RedisSentinel
+ * asks the sentinels again a second later, 17 times, whatever the failure, before its connect()
+ * rejects: a wrong or missing sentinel password, or no sentinel reachable, took 17 s to report
+ * whatever `connectTimeoutMs`. Here it rejects at the first failure that retrying cannot fix
+ * ({@link isPermanentConnectError}: Redis refused the credentials) or after `connectTimeoutMs`;
+ * the client is then destroyed, which ends node-redis's attempts.
+ */
+function boundSentinelConnect(client: RedisSentinelType, opts: Readonly<Resolved>, target: RedisTarget): void {
+  const connect = client.connect.bind(client);
+  client.connect = () =>
+    new Promise<RedisSentinelType>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: unknown): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        client.off('error', refused);
+        if (err === undefined) return resolve(client);
+        void Promise.resolve()
+          .then(() => client.destroy())
+          .catch(() => undefined);
+        reject(err);
+      };
+      const refused = (err: unknown): void => {
+        if (err instanceof Error && isPermanentConnectError(err)) finish(err);
+      };
+      const sentinels = target.sentinel?.nodes.map((n) => `${n.host}:${n.port}`).join(', ') ?? '';
+      const timer = setTimeout(() => finish(new Error(`no sentinel (${sentinels}) named master ${JSON.stringify(target.sentinel?.masterName)} within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
+      client.on('error', refused);
+      connect().then(() => finish(), (err: unknown) => finish(err ?? new Error('Sentinel connect failed')));
+    });
 }
 
 /** The abort of each client's sockets, fired by {@link closeRedisClient}. */

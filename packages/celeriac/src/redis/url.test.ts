@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import { parseRedisUrl, type RedisTarget } from './url.js';
+import { kombuUrlDefaults, parseRedisUrl, type RedisTarget } from './url.js';
 
 const base = { tls: false, db: 0, transportOptions: { globalKeyprefix: '' } };
 
@@ -123,5 +123,34 @@ describe('rediss:// TLS query keys (redis-py names)', () => {
   it('ignores ssl_* keys on redis:// and refuses unknown ssl_cert_reqs values', () => {
     expect(parseRedisUrl('redis://h/0?ssl_ca_certs=/ca.pem').tlsOptions).toBeUndefined();
     expect(() => parseRedisUrl('rediss://h/0?ssl_cert_reqs=maybe')).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
+  });
+
+  it("takes the sentinels' own credentials from kombu's sentinel_kwargs, and nothing else in it", () => {
+    const url = 'sentinel://:masterpw@s1/0?master_name=m';
+    const target = parseRedisUrl(url, { sentinelKwargs: { password: 'sentinelpw', username: 'watcher' } });
+    expect(target.password).toBe('masterpw');
+    expect(target.sentinel).toEqual({ masterName: 'm', nodes: [{ host: 's1', port: 26379 }], username: 'watcher', password: 'sentinelpw' });
+    expect(parseRedisUrl('redis+sentinel://h1/m/0', { sentinelKwargs: { password: 'p' } }).sentinel?.password).toBe('p');
+    // kombu reads it only for Sentinel URLs.
+    expect(parseRedisUrl('redis://h/0', { sentinelKwargs: { socket_timeout: 1 } }).sentinel).toBeUndefined();
+    const refused = (kwargs: unknown) => () => parseRedisUrl(url, { sentinelKwargs: kwargs as Record<string, unknown> });
+    expect(refused({ socket_timeout: 0.5 })).toThrow(/"socket_timeout" is not supported \(supported: password, username\)/);
+    expect(refused('sentinelpw')).toThrow(/must be an object/);
+    expect(refused({ password: 42 })).toThrow(/"password" must be a non-empty string/);
+    // The value is never in the message: it may be the password.
+    let thrown: unknown;
+    try {
+      refused({ password: ['secret-value'] })();
+    } catch (err) {
+      thrown = err;
+    }
+    expect(String(thrown)).toMatch(/"password" must be a non-empty string/);
+    expect(String(thrown)).not.toContain('secret-value');
+    expect(refused({ password: 42 })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
+  });
+
+  it('kombuUrlDefaults reads master_name and sentinel_kwargs of an app\'s transport options', () => {
+    expect(kombuUrlDefaults({ master_name: 'm', sentinel_kwargs: { password: 'p' }, visibility_timeout: 10 })).toEqual({ masterName: 'm', sentinelKwargs: { password: 'p' } });
+    expect(kombuUrlDefaults({ master_name: 3 })).toEqual({});
   });
 });

@@ -22,8 +22,11 @@ export interface RedisTarget {
   password?: string;
   /** Database number selected after connecting. */
   db: number;
-  /** Set for `sentinel://` and `redis+sentinel://` URLs. */
-  sentinel?: { masterName: string; nodes: { host: string; port: number }[] };
+  /**
+   * Set for `sentinel://` and `redis+sentinel://` URLs. `username` and `password` are the
+   * sentinels' own (kombu's `sentinel_kwargs` transport option); the URL's are the master's.
+   */
+  sentinel?: { masterName: string; nodes: { host: string; port: number }[]; username?: string; password?: string };
   /**
    * TLS files and verification for `rediss://`, from redis-py's URL query keys
    * (`ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs`), so one URL serves
@@ -203,6 +206,55 @@ function parseSentinelList(url: string): RedisTarget {
 export interface RedisUrlDefaults {
   /** kombu's `master_name` transport option: the Sentinel master of a `sentinel://` URL without one. */
   masterName?: string;
+  /**
+   * kombu's `sentinel_kwargs` transport option: what redis-py connects to the sentinels
+   * themselves with. Celeriac takes `password` and `username` (sentinels with `requirepass` or
+   * ACL users); any other key is a CONFIG error. Ignored for a URL that names no sentinel.
+   */
+  sentinelKwargs?: Readonly<Record<string, unknown>>;
+}
+
+/** The {@link RedisUrlDefaults} in a broker's or backend's options (their undefined ones left out). */
+export function urlDefaults(options: Readonly<RedisUrlDefaults>): RedisUrlDefaults {
+  return {
+    ...(options.masterName === undefined ? {} : { masterName: options.masterName }),
+    ...(options.sentinelKwargs === undefined ? {} : { sentinelKwargs: options.sentinelKwargs }),
+  };
+}
+
+/**
+ * The {@link RedisUrlDefaults} in kombu's transport options as an app gives them
+ * (`brokerTransportOptions`, `resultBackendTransportOptions`): `master_name` (a string) and
+ * `sentinel_kwargs`. Other names are not read here.
+ */
+export function kombuUrlDefaults(transportOptions: Readonly<Record<string, unknown>>): RedisUrlDefaults {
+  const masterName = transportOptions['master_name'];
+  const sentinelKwargs = transportOptions['sentinel_kwargs'];
+  return {
+    ...(typeof masterName === 'string' ? { masterName } : {}),
+    ...(sentinelKwargs === undefined ? {} : { sentinelKwargs: sentinelKwargs as Readonly<Record<string, unknown>> }),
+  };
+}
+
+/** The sentinels' credentials in `kwargs` (kombu's `sentinel_kwargs`). @throws CeleriacError CONFIG for anything else in it. */
+function sentinelCredentials(kwargs: unknown): { username?: string; password?: string } {
+  if (kwargs === undefined || kwargs === null) return {};
+  if (typeof kwargs !== 'object' || Array.isArray(kwargs)) throw configError(`Redis transport option sentinel_kwargs must be an object such as {"password": "..."}, got ${typeof kwargs === 'string' ? 'a string' : JSON.stringify(kwargs)}`);
+  const out: { username?: string; password?: string } = {};
+  for (const [key, value] of Object.entries(kwargs)) {
+    if (key !== 'password' && key !== 'username') throw configError(`Redis transport option sentinel_kwargs: "${key}" is not supported (supported: password, username)`);
+    if (value === null || value === undefined) continue;
+    // The value is never in the message: it may be the password.
+    if (typeof value !== 'string' || value === '') throw configError(`Redis transport option sentinel_kwargs: "${key}" must be a non-empty string`);
+    out[key] = value;
+  }
+  return out;
+}
+
+/** `target` with the sentinels' credentials of `defaults` (a Sentinel target only). */
+function withSentinelCredentials(target: RedisTarget, defaults: RedisUrlDefaults): RedisTarget {
+  if (target.sentinel !== undefined) Object.assign(target.sentinel, sentinelCredentials(defaults.sentinelKwargs));
+  return target;
 }
 
 /**
@@ -220,9 +272,9 @@ export function parseRedisUrl(url: string, defaults: RedisUrlDefaults = {}): Red
     case 'rediss':
       return parsePlain(url);
     case 'sentinel':
-      return parseKombuSentinel(url, defaults);
+      return withSentinelCredentials(parseKombuSentinel(url, defaults), defaults);
     case 'redis+sentinel':
-      return parseSentinelList(url);
+      return withSentinelCredentials(parseSentinelList(url), defaults);
     default:
       throw configError(`Redis URL ${redact(url)}: unsupported scheme "${scheme || '(none)'}"; use redis://, rediss://, sentinel:// or redis+sentinel://`);
   }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
 import { parseRedisUrl } from '../../src/redis/url.js';
-import { shouldRunRedisTests } from '../support/redis.js';
+import { freePort, shouldRunRedisTests } from '../support/redis.js';
 import { SentinelCluster, type SentinelClusterShape } from '../support/sentinel-cluster.js';
 import { waitFor } from 'celeriac/testing';
 
@@ -213,6 +213,44 @@ describe.runIf(ready)('Redis Sentinel: a master away for longer than connectTime
     }, 'a task to run after the master came back', 30_000);
     expect(value).toBe(42);
   }, 90_000);
+});
+
+/**
+ * Sentinels that require a password of their own (`requirepass`), given as kombu takes it: the
+ * `sentinel_kwargs` transport option of the broker and of the result backend. The URL's
+ * credentials are the master's (none here).
+ */
+describe.runIf(ready)('Redis Sentinel: sentinels that require a password', () => {
+  const AUTH_MASTER = 'celeriac-sentinel-auth';
+  const PASSWORD = 'sentinel-secret';
+  const started = useSentinelWorker(AUTH_MASTER, { replicas: 0, sentinels: 1, durable: false, sentinelPassword: PASSWORD }, (port) => {
+    const options = { master_name: AUTH_MASTER, sentinel_kwargs: { password: PASSWORD } };
+    return { broker: `sentinel://127.0.0.1:${port}/0`, backend: `sentinel://127.0.0.1:${port}/1`, brokerTransportOptions: options, resultBackendTransportOptions: options };
+  });
+
+  it('runs a task with sentinel_kwargs, and without them a send fails at once with a CONFIG error', async () => {
+    const { cluster, add } = started();
+    expect(await (await add.delay(4, 5)).get({ timeoutMs: 10_000 })).toBe(9);
+    const bare = createApp(
+      { broker: `sentinel://127.0.0.1:${cluster.sentinel.port}/0`, backend: 'memory://', brokerTransportOptions: { master_name: AUTH_MASTER, connectTimeoutMs: 5000 } },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    try {
+      const failed = await bare.sendTask('sentinel.add', [1, 2]).then(() => undefined, (err: unknown) => err);
+      expect(failed).toMatchObject({ code: 'CELERIAC_ERR_CONFIG' });
+    } finally {
+      await bare.close();
+    }
+  }, 30_000);
+});
+
+describe.runIf(ready)('Redis Sentinel: no sentinel reachable at the first connect', () => {
+  it('fails after connectTimeoutMs, not after node-redis\'s 17 tries a second apart', async () => {
+    const client = createRedisClient(parseRedisUrl(`redis+sentinel://127.0.0.1:${await freePort()}/nobody/0`), { name: 'celeriac-test-nowhere', connectTimeoutMs: 500 });
+    client.on('error', () => undefined);
+    await expect(client.connect()).rejects.toThrow(/no sentinel \(127\.0\.0\.1:\d+\) named master "nobody" within 500 ms/);
+    await closeRedisClient(client, 0);
+  }, 10_000);
 });
 
 /** A plain connection to the server on `port`, database `db`, reconnecting or not (destroy() it). */

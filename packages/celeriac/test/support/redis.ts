@@ -227,6 +227,8 @@ export class SentinelProcess {
     readonly quorum = 1,
     /** How long a server may not answer before a sentinel takes it for down (`down-after-milliseconds`). */
     readonly downAfterMs = 1000,
+    /** The sentinel's own `requirepass` (and what it tells other sentinels), if any. */
+    readonly password?: string,
   ) {}
 
   /** What the sentinel printed (for failure messages). */
@@ -243,7 +245,9 @@ export class SentinelProcess {
       `sentinel monitor ${m} 127.0.0.1 ${this.masterPort} ${this.quorum}`,
       `sentinel down-after-milliseconds ${m} ${this.downAfterMs}`,
       `sentinel failover-timeout ${m} 5000`,
-      `sentinel parallel-syncs ${m} 1`, '',
+      `sentinel parallel-syncs ${m} 1`,
+      ...(this.password === undefined ? [] : [`requirepass ${this.password}`, `sentinel sentinel-pass ${this.password}`]),
+      '',
     ].join('\n'));
     const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
@@ -257,7 +261,7 @@ export class SentinelProcess {
 
   /** Runs one command on the sentinel (e.g. `['SENTINEL', 'FAILOVER', name]`). */
   async command(args: string[]): Promise<unknown> {
-    const client = createClient({ url: `redis://127.0.0.1:${this.port}` });
+    const client = createClient({ url: `redis://127.0.0.1:${this.port}`, ...(this.password === undefined ? {} : { password: this.password }) });
     client.on('error', () => undefined);
     await client.connect();
     try {

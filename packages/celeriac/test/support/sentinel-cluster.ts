@@ -22,6 +22,8 @@ export interface SentinelClusterShape {
   readonly durable?: boolean;
   /** The sentinels' `down-after-milliseconds`. @default {@link DOWN_AFTER_MS} */
   readonly downAfterMs?: number;
+  /** The sentinels' own `requirepass`. @default none */
+  readonly sentinelPassword?: string;
 }
 
 /** The sentinels' `down-after-milliseconds` (see start()). */
@@ -40,7 +42,7 @@ export class SentinelCluster {
    * sentinel sees every replica and every other sentinel.
    */
   static async start(masterName: string, shape: SentinelClusterShape = {}): Promise<SentinelCluster> {
-    const { replicas = 2, sentinels = 3, durable = true, downAfterMs = DOWN_AFTER_MS } = shape;
+    const { replicas = 2, sentinels = 3, durable = true, downAfterMs = DOWN_AFTER_MS, sentinelPassword } = shape;
     const cluster = new SentinelCluster(masterName);
     try {
       const master = await cluster.#server(durable);
@@ -49,7 +51,7 @@ export class SentinelCluster {
         // 3 s, not 1: with 1 s, a promoted replica that stalled a second under a loaded CI run
         // (AOF, fsync always) was failed over in turn, and the sends it had acknowledged were
         // lost as it resynced from the next master (bench/results/2026-11-26-vm-session14.md).
-        const s = new SentinelProcess(await freePort(), masterName, master.port, Math.floor(sentinels / 2) + 1, downAfterMs);
+        const s = new SentinelProcess(await freePort(), masterName, master.port, Math.floor(sentinels / 2) + 1, downAfterMs, sentinelPassword);
         cluster.sentinels.push(s);
         await s.start();
       }

@@ -7,7 +7,7 @@
  */
 import type { Json } from 'celeriac';
 import { pyRepr } from 'celeriac/monitor';
-import { BackendKeys, closeRedisClient, createRedisClient, parseRedisUrl, resultKeyPrefix, scanPattern } from 'celeriac/redis';
+import { BackendKeys, closeRedisClient, createRedisClient, kombuUrlDefaults, parseRedisUrl, resultKeyPrefix, scanPattern } from 'celeriac/redis';
 import type { BackfilledResult, HistoryStore } from '../store/history-store.js';
 
 function str(v: unknown): string | null {
@@ -47,12 +47,11 @@ export function resultOf(raw: string): BackfilledResult | null {
 
 /**
  * Reads up to `limit` results from a Redis backend (any URL the engine takes, Sentinel too) into the store; returns how many.
- * `transportOptions` are the app's `resultBackendTransportOptions` (`master_name` for a `sentinel://` URL without one,
+ * `transportOptions` are the app's `resultBackendTransportOptions` (`master_name` for a `sentinel://` URL without one, `sentinel_kwargs`,
  * `global_keyprefix` before the result keys, as Celery 5.3+ puts it).
  */
 export async function backfillFromRedis(backendUrl: string, store: HistoryStore, limit = 10_000, transportOptions: Readonly<Record<string, unknown>> = {}): Promise<number> {
-  const masterName = transportOptions['master_name'];
-  const target = parseRedisUrl(backendUrl, typeof masterName === 'string' ? { masterName } : {});
+  const target = parseRedisUrl(backendUrl, kombuUrlDefaults(transportOptions));
   const client = createRedisClient(target, { name: 'celeriac-flower-backfill', connectTimeoutMs: 2000 });
   const prefix = transportOptions['global_keyprefix'];
   const pattern = scanPattern(new BackendKeys(resultKeyPrefix(typeof prefix === 'string' ? prefix : undefined), target.db).taskMeta(''));

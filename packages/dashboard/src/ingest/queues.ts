@@ -10,7 +10,7 @@
  * only for a queue with messages.
  */
 import { queueAgeReadingOf, type Broker, type QueueAgeReading } from 'celeriac/spi';
-import { BrokerKeys, closeRedisClient, createRedisClient, parseRedisUrl, PRIORITY_STEPS, waitingSince, type RedisClient } from 'celeriac/redis';
+import { BrokerKeys, closeRedisClient, createRedisClient, kombuUrlDefaults, parseRedisUrl, PRIORITY_STEPS, waitingSince, type RedisClient } from 'celeriac/redis';
 
 /** Depth of one queue. */
 export interface QueueDepth {
@@ -49,9 +49,9 @@ export class RedisQueueReader implements QueueReader {
   readonly #keys: BrokerKeys;
   #connecting: Promise<unknown> | undefined;
 
-  /** @param masterName kombu's `master_name` transport option, for a `sentinel://` URL without one. */
-  constructor(url: string, masterName?: string) {
-    const target = parseRedisUrl(url, masterName === undefined ? {} : { masterName });
+  /** @param transportOptions the app's `brokerTransportOptions`: kombu's `master_name` for a `sentinel://` URL without one, `sentinel_kwargs` for sentinels that need a password. */
+  constructor(url: string, transportOptions: Readonly<Record<string, unknown>> = {}) {
+    const target = parseRedisUrl(url, kombuUrlDefaults(transportOptions));
     this.#keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
     // Flower's 1 s connect timeout; a failed read is retried at the next poll.
     this.#client = createRedisClient(target, { name: 'celeriac-flower-queues', connectTimeoutMs: 1000 });
@@ -168,11 +168,10 @@ export const REDIS_SCHEMES: ReadonlySet<string> = new Set(['redis', 'rediss', 's
 
 /**
  * The reader for a broker URL; `transportOptions` are the app's `brokerTransportOptions`
- * (`master_name`), `pollMs` the poll period (the least time between two age reads of a queue).
+ * (`master_name`, `sentinel_kwargs`), `pollMs` the poll period (the least time between two age reads of a queue).
  */
 export function queueReaderFor(brokerUrl: string, broker: Broker, transportOptions: Readonly<Record<string, unknown>> = {}, pollMs = 5000): QueueReader {
   const scheme = brokerUrl.slice(0, brokerUrl.indexOf(':')).toLowerCase();
-  const masterName = transportOptions['master_name'];
-  if (REDIS_SCHEMES.has(scheme)) return new RedisQueueReader(brokerUrl, typeof masterName === 'string' ? masterName : undefined);
+  if (REDIS_SCHEMES.has(scheme)) return new RedisQueueReader(brokerUrl, transportOptions);
   return new BrokerQueueReader(broker, pollMs);
 }

@@ -31,7 +31,7 @@ import type { RunningTask, RunningTaskStore } from '../../core/spi/running-tasks
 import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { parseRedisUrl, serverIdentity, type RedisTarget } from '../../redis/url.js';
+import { parseRedisUrl, serverIdentity, urlDefaults, type RedisTarget } from '../../redis/url.js';
 import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
 import { ownCommandConnection, TURN_RANKS, type CommandConnection, type RedisConnections } from '../../redis/shared-commands.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
@@ -60,6 +60,12 @@ export interface RedisBackendOptions {
    * for a `sentinel://` URL without `?master_name=` (a name in the URL wins).
    */
   masterName?: string;
+  /**
+   * The sentinels' own credentials, the `sentinel_kwargs` of Celery's
+   * `result_backend_transport_options`: `{ password }` for sentinels with `requirepass`
+   * (`username` too for an ACL user). The URL's credentials are the master's.
+   */
+  sentinelKwargs?: Readonly<Record<string, unknown>>;
   /**
    * Prefix of every key and channel this backend uses. From an app, the `global_keyprefix` of
    * `resultBackendTransportOptions` as Celery 5.3+ applies it to its result keys (with `_`
@@ -107,7 +113,7 @@ export type RedisBackendState = 'open' | 'closed';
 
 function resolveOptions(options: RedisBackendOptions): ResolvedRedisBackendOptions {
   return Object.freeze({
-    target: parseRedisUrl(options.url ?? 'redis://localhost:6379/0', options.masterName === undefined ? {} : { masterName: options.masterName }),
+    target: parseRedisUrl(options.url ?? 'redis://localhost:6379/0', urlDefaults(options)),
     keyPrefix: options.keyPrefix ?? '',
     log: options.log ?? (() => undefined),
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,

@@ -22,6 +22,12 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    */
   masterName?: string;
   /**
+   * The sentinels' own credentials, kombu's `sentinel_kwargs` transport option: `{ password }`
+   * for sentinels with `requirepass` (`username` too for an ACL user). The URL's credentials
+   * are the master's.
+   */
+  sentinelKwargs?: Readonly<Record<string, unknown>>;
+  /**
    * kombu's `visibility_timeout`: a delivery NOT held by a Celeriac consumer (a Python
    * worker's, whose score kombu never renews) is taken back only when its unacked_index
    * score is older than this. Use the same value as your Python workers.

@@ -69,7 +69,7 @@ import type {
 import type { Message } from '../../protocol/types.js';
 import { IDLE_PING_INTERVALS, toTransportError } from '../../redis/client.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import { parseRedisUrl, serverIdentity, type RedisTarget } from '../../redis/url.js';
+import { parseRedisUrl, serverIdentity, urlDefaults, type RedisTarget } from '../../redis/url.js';
 import { ownCommandConnection, TURN_RANKS, type CommandConnection } from '../../redis/shared-commands.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { bindingMember, BrokerKeys } from '../../redis/keys.js';
@@ -138,7 +138,7 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
    */
   constructor(url: string, options: RedisBrokerOptions = {}) {
     const o = (this.options = resolveRedisBrokerOptions(options));
-    this.#target = parseRedisUrl(url, options.masterName === undefined ? {} : { masterName: options.masterName });
+    this.#target = parseRedisUrl(url, urlDefaults(options));
     this.#server = serverIdentity(this.#target);
     const keys = (this.keys = new BrokerKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db));
     const commandOptions = {
