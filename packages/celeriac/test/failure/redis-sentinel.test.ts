@@ -77,14 +77,28 @@ describe.runIf(ready)('Redis Sentinel: tasks run, and go on after a failover', (
   });
 
   it('holds one master connection per subscriber, and closes one without waiting', async () => {
-    const { cluster, add } = started();
+    const { cluster, app, add } = started();
     expect(await (await add.delay(1, 1)).get({ timeoutMs: 10_000 })).toBe(2);
+    // A waiter keeps the result subscriber's connection open (with nothing subscribed, node-redis
+    // closes it); the wake-up one opens at the worker's first SUBSCRIBE, not waited for.
+    const id = randomUUID();
+    const waiting = app.asyncResult(id).get({ timeoutMs: 10_000 });
+    const subscribers = ['celeriac-broker-wake', 'celeriac-broker-fanout', 'celeriac-backend-sub'];
+    let names: string[] = [];
+    await waitFor(async () => {
+      names = await connectionNames(cluster.master.port);
+      return subscribers.every((name) => names.includes(name));
+    }, () => `every subscriber connected (${JSON.stringify(names)})`, 10_000);
     // node-redis's Sentinel client opens a master connection for commands besides the one its
     // pub/sub runs on; a subscriber sends no command.
-    const names = await connectionNames(cluster.master.port);
-    for (const name of ['celeriac-broker-wake', 'celeriac-broker-fanout', 'celeriac-backend-sub']) {
-      expect(names.filter((n) => n === name), `${name} in ${JSON.stringify(names)}`).toHaveLength(1);
+    for (const name of subscribers) expect(names.filter((n) => n === name), `${name} in ${JSON.stringify(names)}`).toHaveLength(1);
+    const master = await openDirect(cluster.master.port, 1);
+    try {
+      await master.multi().set(`celery-task-meta-${id}`, successMeta(id, 3)).publish(`celery-task-meta-${id}`, successMeta(id, 3)).exec();
+    } finally {
+      master.destroy();
     }
+    expect(await waiting).toBe(3);
     const client = createRedisClient(parseRedisUrl(`redis+sentinel://127.0.0.1:${cluster.sentinel.port}/${MASTER}/0`), { name: 'celeriac-test-sub', subscriberOnly: true });
     await client.connect();
     const heard: string[] = [];

@@ -60,11 +60,7 @@ export interface RedisBackendOptions {
    * for a `sentinel://` URL without `?master_name=` (a name in the URL wins).
    */
   masterName?: string;
-  /**
-   * The sentinels' own credentials, the `sentinel_kwargs` of Celery's
-   * `result_backend_transport_options`: `{ password }` for sentinels with `requirepass`
-   * (`username` too for an ACL user). The URL's credentials are the master's.
-   */
+  /** The sentinels' own `{ password, username }`, `sentinel_kwargs` of Celery's `result_backend_transport_options` (the URL's are the master's). */
   sentinelKwargs?: Readonly<Record<string, unknown>>;
   /**
    * Prefix of every key and channel this backend uses. From an app, the `global_keyprefix` of
