@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
 import { parseRedisUrl } from '../../src/redis/url.js';
+import { runPython } from '../interop/python.js';
+import { shouldRunPythonTests } from '../support/python.js';
 import { freePort, shouldRunRedisTests } from '../support/redis.js';
 import { SentinelCluster, type SentinelClusterShape } from '../support/sentinel-cluster.js';
 import { waitFor } from 'celeriac/testing';
@@ -25,6 +27,7 @@ const CONNECT_TIMEOUT_MS = 1000;
 
 // The shared Redis being up means redis-server is installed (sentinel mode is built in).
 const ready = await shouldRunRedisTests('failure: Redis Sentinel');
+const pythonReady = ready && shouldRunPythonTests('failure: Redis Sentinel, Python Celery with sentinel_kwargs');
 
 /**
  * Registers, in the enclosing describe, a cluster of `shape` and an app on it (its broker a
@@ -256,6 +259,20 @@ describe.runIf(ready)('Redis Sentinel: sentinels that require a password', () =>
       await bare.close();
     }
   }, 30_000);
+
+  it.runIf(pythonReady)("reads sentinel_kwargs as Python Celery does: a Python producer's task runs on the Celeriac worker, and Python reads its result", async () => {
+    const { cluster } = started();
+    const port = cluster.sentinel.port;
+    const out = await runPython({ broker: `sentinel://127.0.0.1:${port}/0`, backend: `sentinel://127.0.0.1:${port}/1` }, `
+import os, json
+from celery import Celery
+app = Celery(broker=os.environ['CELERY_BROKER'], backend=os.environ['CELERY_BACKEND'])
+opts = {'master_name': '${AUTH_MASTER}', 'sentinel_kwargs': {'password': '${PASSWORD}'}}
+app.conf.broker_transport_options = opts
+app.conf.result_backend_transport_options = opts
+print(json.dumps(app.send_task('sentinel.add', args=[20, 22]).get(timeout=20)))`);
+    expect(out.trim()).toBe('42');
+  }, 60_000);
 });
 
 describe.runIf(ready)('Redis Sentinel: no sentinel reachable at the first connect', () => {
