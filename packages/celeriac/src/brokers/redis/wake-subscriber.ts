@@ -56,6 +56,13 @@ export const QUIET_WAKE_MS = 100;
  */
 export const SUBSCRIBED_AFTER_MS = 2 * QUIET_WAKE_MS;
 
+/**
+ * Wait before a connect that failed is tried again while queues are watched (ms). Each try
+ * lasts up to `connectTimeoutMs`; a refused one (a wrong password) fails at once, so one try
+ * in this long at most. Meanwhile the watchers poll fast: nothing is lost, only latency.
+ */
+export const RETRY_CONNECT_MS = 2000;
+
 /** Keeps one subscription per watched queue on its own connection. */
 export class WakeSubscriber implements WakeWatch {
   #client: RedisClient | undefined;
@@ -73,6 +80,8 @@ export class WakeSubscriber implements WakeWatch {
   };
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The sync that follows a failed connect (see {@link RETRY_CONNECT_MS}). */
+  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly target: RedisTarget,
@@ -166,15 +175,26 @@ export class WakeSubscriber implements WakeWatch {
       try {
         await client.connect();
       } catch (error) {
-        // The next sync connects afresh (a watch change, the consumer's retry), as the fanout does.
+        // The next sync connects afresh, as the fanout does: a watch change, or this retry.
         this.#connected = undefined;
         this.#client = undefined;
         await closeRedisClient(client, 0);
+        this.#retryLater();
         throw error;
       }
       return client as unknown as PubSub;
     })();
     return this.#connected;
+  }
+
+  /** Syncs again in {@link RETRY_CONNECT_MS} while queues are watched (one timer at a time). */
+  #retryLater(): void {
+    if (this.#closed || this.#retryTimer !== undefined || this.#watchers.size === 0) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#sync().catch(() => undefined);
+    }, RETRY_CONNECT_MS);
+    this.#retryTimer.unref();
   }
 
   /**
@@ -183,6 +203,8 @@ export class WakeSubscriber implements WakeWatch {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
     await Promise.race([this.#chain.catch(() => undefined), late]);

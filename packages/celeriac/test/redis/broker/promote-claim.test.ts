@@ -147,7 +147,7 @@ describe.skipIf(!privateServer)('the promote duty of a fleet', () => {
       const from = Date.now();
       while (Date.now() - from < ms) {
         await producer.publish(makeMessage(randomUUID()), { exchange: '', routingKey: 'api-sends' });
-        await sleep(10);
+        await sleep(10); // the load: an API server sending every 10 ms (what is counted is its looks over real time)
       }
       return from;
     };
@@ -194,7 +194,7 @@ describe.skipIf(!privateServer)('the promote duty of a fleet', () => {
       const from = Date.now();
       while (Date.now() - from < 3_500) {
         await producer.publish(makeMessage(randomUUID()), { exchange: '', routingKey: 'api-sends' });
-        await sleep(10);
+        await sleep(10); // the load: an API server sending every 10 ms (what is counted is its looks over real time)
       }
       // The first look, then one at most 1.5 s after each: 3 or more in 3.5 s.
       expect(looks.filter((at) => at >= from).length).toBeGreaterThanOrEqual(3);
