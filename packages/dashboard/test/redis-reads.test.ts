@@ -7,6 +7,7 @@
  */
 import { BackendKeys, BrokerKeys, closeRedisClient, createRedisClient, parseRedisUrl } from 'celeriac/redis';
 import { createApp } from 'celeriac';
+import { waitFor } from 'celeriac/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServerProcess, SentinelProcess, shouldRunRedisTests } from '../../celeriac/test/support/redis.js';
 import { backfillFromRedis } from '../src/ingest/backfill.js';
@@ -56,7 +57,11 @@ describe.runIf(ready)('the dashboard reads Redis as the engine does', () => {
     const reader = queueReaderFor(url, undefined as never);
     expect(reader).toBeInstanceOf(RedisQueueReader);
     try {
-      expect(await reader.lengths(['q', 'empty'])).toEqual([
+      // Read as the dashboard polls: a Sentinel connect (the sentinel, then the master) past
+      // the reader's 1 s on a loaded host fails that poll, and the next one tries again.
+      let failed: unknown;
+      const depths = await waitFor(() => reader.lengths(['q', 'empty']).catch((err: unknown) => void (failed = err)), () => `a read; the last failed with ${String(failed)}`, 15_000);
+      expect(depths).toEqual([
         // The fills are not Celeriac messages (no uuid7 tag), so no queue tells its age.
         { name: 'q', messages: 6, priorities: { '0': 2, '3': 1, '6': 0, '9': 3 }, waitingSince: null },
         { name: 'empty', messages: 0, priorities: { '0': 0, '3': 0, '6': 0, '9': 0 }, waitingSince: null },
@@ -64,7 +69,22 @@ describe.runIf(ready)('the dashboard reads Redis as the engine does', () => {
     } finally {
       await reader.close();
     }
-  });
+  }, 20_000);
+
+  it('reads once Redis is up after a first read found none: the next poll connects afresh', async () => {
+    const late = new RedisServerProcess(await freePort());
+    const reader = new RedisQueueReader(`redis://127.0.0.1:${late.port}/0`);
+    try {
+      // Nothing listens yet: the first connect gives up (Flower's 1 s), and its client with it.
+      await expect(reader.lengths(['q'])).rejects.toThrow();
+      await late.start();
+      // Before, the failed connect was kept and failed every later poll.
+      expect(await reader.lengths(['q'])).toEqual([{ name: 'q', messages: 0, priorities: { '0': 0, '3': 0, '6': 0, '9': 0 }, waitingSince: null }]);
+    } finally {
+      await reader.close();
+      await late.kill();
+    }
+  }, 20_000);
 
   it('backfills stored results through kombu\'s sentinel:// form, with the engine\'s Python repr', async () => {
     const got: BackfilledResult[] = [];

@@ -10,7 +10,7 @@
  * only for a queue with messages.
  */
 import { queueAgeReadingOf, type Broker, type QueueAgeReading } from 'celeriac/spi';
-import { BrokerKeys, closeRedisClient, createRedisClient, kombuUrlDefaults, parseRedisUrl, PRIORITY_STEPS, waitingSince, type RedisClient } from 'celeriac/redis';
+import { BrokerKeys, closeRedisClient, createRedisClient, kombuUrlDefaults, parseRedisUrl, PRIORITY_STEPS, waitingSince, type RedisClient, type RedisTarget } from 'celeriac/redis';
 
 /** Depth of one queue. */
 export interface QueueDepth {
@@ -45,26 +45,46 @@ export interface QueueReader {
  * names and the connection (Sentinel, TLS, ACL, `global_keyprefix`) are the engine's.
  */
 export class RedisQueueReader implements QueueReader {
-  readonly #client: RedisClient;
+  readonly #target: RedisTarget;
   readonly #keys: BrokerKeys;
-  #connecting: Promise<unknown> | undefined;
+  /** The connection, once a connect was begun; dropped when that connect failed. */
+  #client: { readonly redis: RedisClient; readonly connected: Promise<unknown> } | undefined;
 
   /** @param transportOptions the app's `brokerTransportOptions`: kombu's `master_name` for a `sentinel://` URL without one, `sentinel_kwargs` for sentinels that need a password. */
   constructor(url: string, transportOptions: Readonly<Record<string, unknown>> = {}) {
-    const target = parseRedisUrl(url, kombuUrlDefaults(transportOptions));
-    this.#keys = new BrokerKeys(target.transportOptions.globalKeyprefix, target.db);
-    // Flower's 1 s connect timeout; a failed read is retried at the next poll.
-    this.#client = createRedisClient(target, { name: 'celeriac-flower-queues', connectTimeoutMs: 1000 });
+    this.#target = parseRedisUrl(url, kombuUrlDefaults(transportOptions));
+    this.#keys = new BrokerKeys(this.#target.transportOptions.globalKeyprefix, this.#target.db);
+  }
+
+  /**
+   * The connection, connecting it first. Flower's 1 s connect timeout: a client whose first
+   * connect failed (Redis or every sentinel away when the dashboard started) has given up for
+   * good, so the next poll makes a new one. Kept, it failed every later read.
+   */
+  async #connected(): Promise<RedisClient> {
+    if (this.#client === undefined) {
+      const redis = createRedisClient(this.#target, { name: 'celeriac-flower-queues', connectTimeoutMs: 1000 });
+      const client = { redis, connected: redis.connect() };
+      this.#client = client;
+      client.connected.catch(() => {
+        // Not when close() took it meanwhile: close() closes it.
+        if (this.#client !== client) return;
+        this.#client = undefined;
+        void closeRedisClient(redis, 0).catch(() => undefined);
+      });
+    }
+    const { redis, connected } = this.#client;
+    await connected;
+    return redis;
   }
 
   async lengths(queues: readonly string[]): Promise<QueueDepth[]> {
     if (queues.length === 0) return [];
-    this.#connecting ??= this.#client.connect();
-    await this.#connecting;
+    const client = await this.#connected();
     const keys = queues.flatMap((q) => this.#keys.buckets(q));
     const [lengths, nexts] = await Promise.all([
-      Promise.all(keys.map((key) => this.#client.lLen(key))),
-      Promise.all(keys.map((key) => this.#client.lIndex(key, -1))),
+      Promise.all(keys.map((key) => client.lLen(key))),
+      Promise.all(keys.map((key) => client.lIndex(key, -1))),
     ]);
     return queues.map((name, i) => {
       const priorities: Record<string, number> = {};
@@ -82,10 +102,12 @@ export class RedisQueueReader implements QueueReader {
   }
 
   async close(): Promise<void> {
-    if (this.#connecting === undefined) return;
-    await this.#connecting.catch(() => {});
+    const client = this.#client;
+    if (client === undefined) return;
+    this.#client = undefined;
+    await client.connected.catch(() => {});
     // Nothing a poll sent is worth waiting for while the broker is away.
-    await closeRedisClient(this.#client, 0);
+    await closeRedisClient(client.redis, 0);
   }
 }
 
