@@ -19,8 +19,14 @@ import { waitFor } from 'celeriac/testing';
 /** The shared test Redis. */
 export const REDIS_URL = process.env['CELERIAC_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379/0';
 
-/** True when something answers on the TCP port of `url` within `timeoutMs`. */
-export async function redisReachable(url = REDIS_URL, timeoutMs = 500): Promise<boolean> {
+/**
+ * True when something answers on the TCP port of `url` within `timeoutMs`. A server that is up
+ * accepts at once and one that is down refuses at once: the wait only matters on a host so
+ * loaded that this process's timers run late. With 500 ms, a test file whose import held its
+ * worker that long (CI on a slow host) saw its timeout fire before the accept, and failed
+ * under CI with Redis up.
+ */
+export async function redisReachable(url = REDIS_URL, timeoutMs = 5000): Promise<boolean> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = new Socket();
