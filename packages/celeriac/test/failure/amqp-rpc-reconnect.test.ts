@@ -25,16 +25,30 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
     await deleteVhost(vhost);
   }, 60_000);
 
-  /** Consumers of `queue` in the vhost, and the channels of the vhost's connections. */
+  /**
+   * Consumers of `queue` (0 while it does not exist), by a passive declare on a connection of
+   * its own (the tests close every connection of the vhost): cheap enough to poll, where each
+   * `rabbitmqctl` starts an Erlang VM (about a CPU-second).
+   */
+  const consumers = async (queue: string): Promise<number> => {
+    const conn = await amqp.connect(vhostUrl(vhost));
+    conn.on('error', () => undefined);
+    try {
+      return await onChannel(conn, (ch) => ch.checkQueue(queue)).then((q) => q.consumerCount, () => 0);
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+  };
+
+  /** Consumers of `queue`, and the channels of the vhost's connections (only rabbitmqctl tells those). */
   const counts = async (queue: string): Promise<{ consumers: number; channels: number }> => {
-    const line = (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'consumers', '--no-table-headers', '--quiet')).split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue);
     // list_connections lists every vhost's: this one's lines only.
     const channels = (await rabbitmqctl('list_connections', 'vhost', 'channels', '--no-table-headers', '--quiet'))
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
       .filter(([v]) => v === vhost)
       .reduce((sum, [, n]) => sum + Number(n), 0);
-    return { consumers: Number(line?.[1] ?? 0), channels };
+    return { consumers: await consumers(queue), channels };
   };
 
   it('consumes its queue again after each loss, on one channel', async () => {
@@ -46,7 +60,7 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
       expect(before.consumers).toBe(1);
       for (let loss = 0; loss < 3; loss++) {
         await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac test');
-        await waitFor(async () => (await counts('rpc-reconnect-reply')).consumers >= 1, 'the result queue consumed again', 30_000);
+        await waitFor(async () => (await consumers('rpc-reconnect-reply')) >= 1, 'the result queue consumed again', 30_000);
         // Past the channel's own retry (200 ms): a second consumer would be there by now.
         await sleep(1000);
       }
@@ -62,7 +76,7 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
       await backend.connect();
       await backend.beforePublish();
       await rabbitmqctl('delete_queue', '--vhost', vhost, 'rpc-cancelled-reply');
-      await waitFor(async () => (await counts('rpc-cancelled-reply')).consumers === 1, 'the result queue declared and consumed again', 30_000);
+      await waitFor(async () => (await consumers('rpc-cancelled-reply')) === 1, 'the result queue declared and consumed again', 30_000);
       // A result sent to it now reaches its waiter.
       const id = 'cancelled-then-stored';
       const heard = new Promise<string>((resolve) => void backend.subscribe(id, (meta) => resolve(meta.status)));
@@ -98,7 +112,7 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
       // 200 + 400 + 800 + 1,600 ms between them at the least; a fixed 200 ms wait made it 800.
       expect(failures[3]! - start).toBeGreaterThan(2500);
       await onChannel(conn, (ch) => ch.deleteQueue(queue));
-      await waitFor(async () => (await counts(queue)).consumers === 1, 'the result queue consumed again', 30_000);
+      await waitFor(async () => (await consumers(queue)) === 1, 'the result queue consumed again', 30_000);
       const id = 'conflict-then-stored';
       const heard = new Promise<string>((resolve) => void backend.subscribe(id, (meta) => resolve(meta.status)));
       await backend.store({ task_id: id, status: 'SUCCESS', result: 1, traceback: null, children: [], date_done: null } as ResultMeta, { replyTo: queue, expiresSec: 60 });
