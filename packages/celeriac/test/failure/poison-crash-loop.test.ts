@@ -66,8 +66,9 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
     expect(record?.queue).toBe(queue);
     expect((await counts(raw, prefix, id)).attempts).toBe(MAX);
     expect((await metas(raw, [id]))[0]).toMatchObject({ status: 'FAILURE', result: { exc_type: 'DeliveryLimitExceeded' } });
-    // Settled for good: nothing held, its count dropped, and the last worker is alive.
-    expect(await raw.hLen(`${prefix}unacked`)).toBe(0);
+    // Settled for good: nothing held, its count dropped, and the last worker is alive. The
+    // healthy task's late ack follows its stored result, so it may still be on its way.
+    await waitFor(async () => (await raw.hLen(`${prefix}unacked`)) === 0, 'nothing held', 10_000);
     expect(await raw.exists(`${prefix}celeriac.deliveries`)).toBe(0);
     expect(last.child.exitCode).toBeNull();
   }, 90_000);
@@ -106,6 +107,8 @@ describe.runIf(ready)('failure: a message that kills its worker every time', () 
     const successes = await Promise.all(innocent.map(async (t) => (await counts(raw, prefix, t)).success));
     expect(successes.filter((n) => n < 1)).toEqual([]);
     expect(successes.reduce((a, b) => a + b, 0) - innocent.length).toBeLessThanOrEqual(MAX);
-    expect(await raw.exists(`${prefix}celeriac.started`)).toBe(0);
+    // Every start mark is dropped by its task's ack, which follows the stored result: the last
+    // ack may still be on its way when the last SUCCESS is read (failed once so, on a loaded host).
+    await waitFor(async () => (await raw.exists(`${prefix}celeriac.started`)) === 0, 'the start marks dropped', 10_000);
   }, 180_000);
 });
