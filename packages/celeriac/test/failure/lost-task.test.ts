@@ -14,7 +14,7 @@ import { createApp, type App } from '../../src/index.js';
 import type { TaskEvent } from '../../src/worker/task-events.js';
 import { shouldRunRedisTests } from '../support/redis.js';
 import { BLOCK } from './fixtures/tasks.js';
-import { waitFor } from 'celeriac/testing';
+import { sleep, waitFor } from 'celeriac/testing';
 import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, workerConfigs, type LocalWorker, closeFailureSuite } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: lost-task detection');
@@ -22,6 +22,41 @@ const BASE = FAILURE_DB;
 const { prefix, brokerUrl } = failureKeys();
 const taskIds: string[] = [];
 const config = workerConfigs(BASE, prefix, { ...FAST, lostTaskGraceSec: 1 });
+
+/**
+ * Samples the presence zset (member -> expiry, epoch ms) every 100 ms until stopped. The
+ * report gives, per member, the longest time a sample found it past its expiry (a member past
+ * it by the grace is taken for dead) and each renewal seen: ms since the watch began, and how
+ * long the new expiry lay ahead.
+ */
+function watchPresence(raw: RedisClientType, key: string): { stop(): Promise<void>; report(): string } {
+  const began = Date.now();
+  const renewals = new Map<string, { at: number; score: number }[]>();
+  const worst = new Map<string, number>();
+  let watching = true;
+  const sampling = (async () => {
+    while (watching) {
+      const now = Date.now();
+      for (const { value, score } of await raw.zRangeWithScores(key, 0, -1).catch(() => [])) {
+        const seen = renewals.get(value) ?? [];
+        if (seen.at(-1)?.score !== score) seen.push({ at: now - began, score });
+        renewals.set(value, seen);
+        worst.set(value, Math.max(worst.get(value) ?? Number.NEGATIVE_INFINITY, now - score));
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    stop: async () => {
+      watching = false;
+      await sampling;
+    },
+    report: () =>
+      [...renewals]
+        .map(([member, seen]) => `presence of ${member}: at worst ${worst.get(member)} ms past its expiry (negative: before it); renewals (ms since the block was sent: expiry ahead, ms) ${seen.map((r) => `${r.at}: ${Math.round(r.score - began - r.at)}`).join(', ')}`)
+        .join('\n'),
+  };
+}
 
 describe.runIf(ready)('failure: an early-acked task whose worker is killed', () => {
   let raw: RedisClientType;
@@ -90,8 +125,15 @@ describe.runIf(ready)('failure: an early-acked task whose worker is killed', () 
     await producer.sendTask(MARKED, [well, 9000], {}, { queue, taskId: well });
     await waitFor(async () => (await raw.hLen(`${prefix}celeriac.running`)) >= 1, 'the well-behaved task\'s running record', 10_000);
     await producer.sendTask(BLOCK, [blocking, 6000], {}, { queue, taskId: blocking });
-    await waitFor(async () => (await metas(raw, [well, blocking])).every((m) => m?.status === 'SUCCESS'), 'both to succeed', 40_000);
-    expect(events.filter((e) => e.type === 'task-failed').map((e) => e.message.headers.id), blocked.output()).toEqual([]);
+    // What a failure needs to tell: whether the blocked worker's presence was renewed through
+    // the block (by its keeper thread) or lapsed, and when.
+    const presence = watchPresence(raw, `${prefix}celeriac.promoters`);
+    try {
+      await waitFor(async () => (await metas(raw, [well, blocking])).every((m) => m?.status === 'SUCCESS'), 'both to succeed', 40_000);
+    } finally {
+      await presence.stop();
+    }
+    expect(events.filter((e) => e.type === 'task-failed').map((e) => e.message.headers.id), `${presence.report()}\n${blocked.output()}`).toEqual([]);
     expect(await counts(raw, prefix, well)).toEqual({ attempts: 1, success: 1 });
     // The blocking task is the one named, alone (it blocks after an await: block-watch knows
     // its continuation's task), by the blocked worker itself once its loop turns.
