@@ -31,6 +31,7 @@ import { failureState } from '../core/failure-state.js';
 import type { TransportLog } from '../core/transport-table.js';
 import { newRedisClient } from './client-class.js';
 import { classifyRedisFailure } from './error-kind.js';
+import { closedSentinelClient, openedSentinelClient } from './sentinel-console.js';
 import type { RedisTarget } from './url.js';
 
 /** A connected-or-connecting node-redis client: a plain client, or a Sentinel-managed one. */
@@ -249,6 +250,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
       }) as unknown as RedisSentinelType;
   if (target.sentinel !== undefined) {
     state.sentinelReady = () => client.isReady;
+    openedSentinelClient(client, opts.log, { connection: opts.name, sentinels: target.sentinel.nodes.map((n) => `${n.host}:${n.port}`).join(', '), master: target.sentinel.masterName });
     if (opts.subscriberOnly) subscribersOnly.add(client);
     boundSentinelConnect(client as RedisSentinelType, opts, target);
   }
@@ -278,7 +280,8 @@ function boundSentinelConnect(client: RedisSentinelType, opts: Readonly<Resolved
         if (err === undefined) return resolve(client);
         void Promise.resolve()
           .then(() => client.destroy())
-          .catch(() => undefined);
+          .catch(() => undefined)
+          .finally(() => closedSentinelClient(client));
         reject(err);
       };
       const refused = (err: unknown): void => {
@@ -378,6 +381,7 @@ export async function closeRedisClient(client: RedisClient, deadlineMs = 2000): 
   // flight gets its socket afterwards, completes the handshake and keeps the connection (and a
   // PING timer) for good, so a closed app's process never exits: the abort ends that socket too.
   closers.get(client)?.abort();
+  closedSentinelClient(client);
 }
 
 /**
