@@ -15,6 +15,7 @@ const ALLOWED: Record<string, string> = {
   'core/clock.ts': 'the system clock itself',
   'core/log.ts': "a log line's time is the wall clock's",
   'redis/client.ts': "reconnect and outage timing, on node-redis's real timers",
+  'redis/sentinel-console.ts': "spaces the log lines of node-redis's Sentinel prints, which come on node-redis's real timers",
   'brokers/redis/lease-keeper-thread.ts': 'runs in a thread of its own, where no injected clock reaches, while the event loop is blocked',
   'brokers/amqp/beat-store.ts': 'waits with real sleeps for another process to hand back the store document',
   'worker/startup-connect.ts': 'startup connection retries, on real timers before the app runs',
