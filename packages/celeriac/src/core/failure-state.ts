@@ -10,6 +10,14 @@
 /** Redis (and RESP servers in general) start an error reply with an upper-case code word. */
 const REPLY_CODE = /^([A-Z][A-Z0-9_]{2,})(?:\s|$)/;
 
+/**
+ * A socket error's code written into a message: node-redis's Sentinel client emits the
+ * failures of its sentinel connection as strings (`obseve client error: Error: connect
+ * ECONNREFUSED 10.0.0.5:26379`), so the same outage came as two states a second apart, that
+ * string and the master connection's `ECONNREFUSED`, and logged a line each every second.
+ */
+const SOCKET_CODE_IN_TEXT = /\b(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|EHOSTUNREACH|EHOSTDOWN|ENETUNREACH|ENETDOWN|EPIPE|EADDRNOTAVAIL|EAI_AGAIN|ENOTFOUND)\b/;
+
 /** The errors of `err`'s cause chain, innermost first (at most 8 deep: chains can loop). */
 function causeChain(err: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -33,6 +41,7 @@ export function failureState(err: unknown): string {
     if (word !== undefined) return word;
   }
   const innermost = causeChain(err)[0];
-  if (innermost instanceof Error) return innermost.name === 'Error' ? innermost.message.replace(/\d+/g, '#').slice(0, 80) || 'Error' : innermost.name;
-  return String(innermost).slice(0, 80);
+  if (innermost instanceof Error && innermost.name !== 'Error') return innermost.name;
+  const text = innermost instanceof Error ? innermost.message : String(innermost);
+  return SOCKET_CODE_IN_TEXT.exec(text)?.[1] ?? (text.replace(/\d+/g, '#').slice(0, 80) || 'Error');
 }

@@ -78,4 +78,13 @@ describe('failure states', () => {
     loop.cause = loop;
     expect(failureState(loop)).toBe('a');
   });
+
+  it('names a socket code written in a message by it: node-redis\'s Sentinel client emits strings', () => {
+    // Its sentinel connection's failure, a second after its master connection's: one outage.
+    expect(failureState('obseve client error: Error: connect ECONNREFUSED 10.0.0.5:26379')).toBe('ECONNREFUSED');
+    expect(failureState(new Error('obseve client error: Error: connect ECONNREFUSED 10.0.0.5:26379'))).toBe(failureState(socket('ECONNREFUSED')));
+    expect(failureState(new Error('getaddrinfo EAI_AGAIN sentinel-1'))).toBe('EAI_AGAIN');
+    // A command's name is not a socket code.
+    expect(failureState(new Error('Redis error during EVALSHA of fetch: timed out after 5 s'))).toBe('Redis error during EVALSHA of fetch: timed out after # s');
+  });
 });
