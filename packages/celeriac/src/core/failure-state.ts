@@ -3,8 +3,9 @@
  * The state a failure shows, as a short stable word: what outage logs compare to tell "still
  * the same outage" (log nothing new) from "something changed" (log one line). A server's
  * error code (Redis: the first word of an error reply, `OOM`, `LOADING`...), else a socket
- * error code (`ECONNREFUSED`), else the error's class name. Messages are not compared: they
- * carry ports, ids and counts that change from one attempt to the next.
+ * error code (`ECONNREFUSED`, also when only written in the message), else the error's class
+ * name. Messages are compared only as a last resort, digits blanked: they carry ports, ids and
+ * counts that change from one attempt to the next.
  */
 
 /** Redis (and RESP servers in general) start an error reply with an upper-case code word. */
