@@ -9,15 +9,17 @@
  *
  * So while a Sentinel client made by redis/client.ts is open, `console.log` is wrapped: an
  * Error whose stack runs through node-redis's sentinel module goes to the open clients' log
- * instead, once at warn, and again only when its message changes or after {@link QUIET_MS}
+ * instead, once at warn, and again only when its state changes (core/failure-state.ts, as the
+ * connections' outage lines) or after {@link QUIET_MS}
  * without one; the READONLY line is dropped, and so is an Error printed once every client was
  * closed (a round that ended after the close). Every other call is passed on untouched. The
  * wrapper is put in place with the first Sentinel client and stays (unwrapping would undo a
  * wrapper someone set after ours).
  */
+import { failureState } from '../core/failure-state.js';
 import type { TransportLog, TransportLogFields } from '../core/transport-table.js';
 
-/** How long without such an error before the same message is logged again (a new outage). */
+/** How long without such an error before the same state is logged again (a new outage). */
 export const QUIET_MS = 10_000;
 
 /** The stack frames of node-redis's sentinel module (its dist/ or, with source maps, lib/). */
@@ -29,7 +31,8 @@ const READONLY_LINE = 'throwing READONLY error';
 const open = new Map<object, { readonly log: TransportLog; readonly fields: TransportLogFields }>();
 
 let installed = false;
-let lastMessage: string | undefined;
+/** The last print's state (core/failure-state.ts), as the outage logs compare them. */
+let lastState: string | undefined;
 let lastAt = Number.NEGATIVE_INFINITY;
 
 /** Whether `args` is one of node-redis's Sentinel prints (an Error from its module, or the READONLY line). */
@@ -49,8 +52,9 @@ export function routeSentinelPrint(args: readonly unknown[], now = Date.now()): 
   const [arg] = args;
   const first = open.values().next();
   if (!(arg instanceof Error) || first.done === true) return true;
-  const repeat = arg.message === lastMessage && now - lastAt < QUIET_MS;
-  lastMessage = arg.message;
+  const state = failureState(arg);
+  const repeat = state === lastState && now - lastAt < QUIET_MS;
+  lastState = state;
   lastAt = now;
   if (!repeat) first.value.log('warn', `redis sentinel: ${arg.message}; asking the sentinels again every second, logged again when this changes`, first.value.fields);
   return true;
