@@ -14,7 +14,7 @@ import { createApp, type App } from '../../src/index.js';
 import type { TaskEvent } from '../../src/worker/task-events.js';
 import { shouldRunRedisTests } from '../support/redis.js';
 import { BLOCK } from './fixtures/tasks.js';
-import { sleep, waitFor } from 'celeriac/testing';
+import { waitFor } from 'celeriac/testing';
 import { counts, FAILURE_DB, FAST, failureKeys, killChildren, MARKED, metas, plainClient, spawnWorker, startLocalWorker, workerConfigs, type LocalWorker, closeFailureSuite } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: lost-task detection');
@@ -33,23 +33,22 @@ function watchPresence(raw: RedisClientType, key: string): { stop(): Promise<voi
   const began = Date.now();
   const renewals = new Map<string, { at: number; score: number }[]>();
   const worst = new Map<string, number>();
-  let watching = true;
-  const sampling = (async () => {
-    while (watching) {
-      const now = Date.now();
-      for (const { value, score } of await raw.zRangeWithScores(key, 0, -1).catch(() => [])) {
-        const seen = renewals.get(value) ?? [];
-        if (seen.at(-1)?.score !== score) seen.push({ at: now - began, score });
-        renewals.set(value, seen);
-        worst.set(value, Math.max(worst.get(value) ?? Number.NEGATIVE_INFINITY, now - score));
-      }
-      await sleep(100);
+  const sample = async (): Promise<void> => {
+    const now = Date.now();
+    for (const { value, score } of await raw.zRangeWithScores(key, 0, -1).catch(() => [])) {
+      const seen = renewals.get(value) ?? [];
+      if (seen.at(-1)?.score !== score) seen.push({ at: now - began, score });
+      renewals.set(value, seen);
+      worst.set(value, Math.max(worst.get(value) ?? Number.NEGATIVE_INFINITY, now - score));
     }
-  })();
+  };
+  // A look every 100 ms (one at a time): a sampling rate, not a wait.
+  let looking: Promise<void> = sample();
+  const timer = setInterval(() => (looking = looking.then(sample)), 100);
   return {
     stop: async () => {
-      watching = false;
-      await sampling;
+      clearInterval(timer);
+      await looking;
     },
     report: () =>
       [...renewals]
