@@ -30,7 +30,7 @@ import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { failureState } from '../core/failure-state.js';
 import type { TransportLog } from '../core/transport-table.js';
 import { newRedisClient } from './client-class.js';
-import { classifyRedisFailure } from './error-kind.js';
+import { classifyRedisFailure, isSentinelSideError } from './error-kind.js';
 import { closedSentinelClient, openedSentinelClient } from './sentinel-console.js';
 import type { RedisTarget } from './url.js';
 
@@ -254,7 +254,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     if (opts.subscriberOnly) subscribersOnly.add(client);
     boundSentinelConnect(client as RedisSentinelType, opts, target);
   }
-  watchOutages(client, opts, target, state, closing.signal);
+  watchOutages(client, opts, target, state, closing.signal, { sentinels: target.sentinel?.nodes, subscriberOnly: opts.subscriberOnly });
   closers.set(client, closing);
   return client;
 }
@@ -300,34 +300,70 @@ const closers = new WeakMap<RedisClient, AbortController>();
 /** The Sentinel clients made with {@link RedisClientOptions.subscriberOnly}: closing one sends no PING. */
 const subscribersOnly = new WeakSet<RedisClient>();
 
+/** How long a Sentinel client's return probe waits between two failed PINGs. */
+const RETURN_PROBE_MS = 1000;
+
 /**
  * Logs a connection's failures once per change of state (core/failure-state.ts), without a
  * stack: node-redis emits 'error' at every reconnect attempt, every 50 ms to 2 s for as long
  * as Redis is away. Before the first 'ready' nothing is logged: the caller of connect() gets
- * the failure and reports it (worker/startup-connect.ts). A Sentinel-managed client emits no
- * 'ready': its outages are logged, the line saying it is back is not.
+ * the failure and reports it (worker/startup-connect.ts). A plain client's return is its next
+ * 'ready'.
+ *
+ * A Sentinel-managed client emits no 'ready' and holds every command while it asks the
+ * sentinels again (docs/production.md): its return is a PING of its own that went through, sent
+ * when the outage is first logged and a second after each failure. A subscriber-only one cannot
+ * PING; its pub/sub runs on a master connection that the sentinels' absence leaves working, so
+ * its sentinel connection's failures are not logged (the command clients log them), and its
+ * return after a master's loss is the next MASTER_CHANGE, when its pub/sub moves to that master.
  */
-function watchOutages(client: RedisClient, opts: Readonly<Resolved>, target: RedisTarget, state: ConnectState, closed: AbortSignal): void {
+function watchOutages(
+  client: RedisClient,
+  opts: Readonly<Resolved>,
+  target: RedisTarget,
+  state: ConnectState,
+  closed: AbortSignal,
+  /** `sentinels`: a Sentinel-managed client's sentinels; undefined for a plain client. */
+  kind: { readonly sentinels: readonly { readonly host: string; readonly port: number }[] | undefined; readonly subscriberOnly: boolean },
+): void {
   const where = { connection: opts.name, server: `${target.host}:${target.port}` };
   let shown: string | undefined;
   let since = 0;
   let failures = 0;
-  client.on('ready', () => {
-    state.everReady = true;
+  const back = (): void => {
     // At warn, as the line that said it was gone: whoever saw that one sees this one.
     if (shown !== undefined) opts.log('warn', `redis connection back after ${failures} failed attempt${failures === 1 ? '' : 's'} over ${((Date.now() - since) / 1000).toFixed(1)} s`, where);
     shown = undefined;
     failures = 0;
+  };
+  const probeReturn = (): void => {
+    if (closed.aborted || shown === undefined) return;
+    (client as RedisSentinelType).ping().then(back, () => {
+      if (!closed.aborted) setTimeout(probeReturn, RETURN_PROBE_MS).unref();
+    });
+  };
+  client.on('ready', () => {
+    state.everReady = true;
+    back();
   });
+  const quietSentinels = kind.subscriberOnly ? kind.sentinels : undefined;
+  if (quietSentinels !== undefined) {
+    client.on('topology-change', (event: { type?: string }) => {
+      if (event.type === 'MASTER_CHANGE') back();
+    });
+  }
   client.on('error', (err: unknown) => {
     if (!established(state) || closed.aborted) return;
     const error = coerceError(err);
+    if (quietSentinels !== undefined && isSentinelSideError(error, quietSentinels)) return;
     const now = failureState(error);
     failures++;
     if (now === shown) return;
-    if (shown === undefined) since = Date.now();
+    const first = shown === undefined;
+    if (first) since = Date.now();
     shown = now;
     opts.log('warn', `redis connection lost (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again when this changes`, { ...where, reason: error.message });
+    if (first && kind.sentinels !== undefined && !kind.subscriberOnly) probeReturn();
   });
 }
 

@@ -283,8 +283,8 @@ export class SentinelProcess {
     return Number(reply?.[1] ?? 0);
   }
 
-  /** SIGKILLs the sentinel and removes its directory. */
-  async dispose(): Promise<void> {
+  /** SIGKILLs the sentinel, keeping its directory: {@link start} brings it back on the same port. */
+  async stop(): Promise<void> {
     const child = this.#child;
     this.#child = undefined;
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
@@ -292,6 +292,11 @@ export class SentinelProcess {
       child.kill('SIGKILL');
       await exited;
     }
+  }
+
+  /** SIGKILLs the sentinel and removes its directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

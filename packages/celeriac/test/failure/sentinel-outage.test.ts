@@ -1,0 +1,101 @@
+/**
+ * The only sentinel of a master stopped for a few seconds, the master up all along
+ * (test/support/sentinel-cluster.ts, private servers). node-redis's Sentinel client holds every
+ * command until a sentinel answers again (docs/production.md); what its connection log says
+ * meanwhile (redis/client.ts `watchOutages`):
+ * - a command client: the loss once per state, not twice a second as before 20c9689, and a line
+ *   saying it is back once a command went through again (node-redis's Sentinel client emits no
+ *   'ready' that would tell);
+ * - a subscriber-only client: nothing, since its pub/sub runs on the master and goes on
+ *   (a publish sent in the outage arrives), and goes on after it.
+ */
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
+import { closeRedisClient, createRedisClient } from '../../src/redis/client.js';
+import { parseRedisUrl } from '../../src/redis/url.js';
+import { shouldRunRedisTests } from '../support/redis.js';
+import { SentinelCluster } from '../support/sentinel-cluster.js';
+
+const MASTER = 'celeriac-outage';
+// The shared Redis being up means redis-server is installed (sentinel mode is built in).
+const ready = await shouldRunRedisTests('failure: a Sentinel outage');
+
+/** A log that keeps its lines, each with when it came (ms since the epoch). */
+function recordingLog() {
+  const lines: { at: number; msg: string; fields: Record<string, unknown> }[] = [];
+  return {
+    lines,
+    log: (_level: string, msg: string, fields?: Record<string, unknown>) => void lines.push({ at: Date.now(), msg, fields: fields ?? {} }),
+    said: (text: string) => lines.filter((l) => l.msg.startsWith(text)),
+  };
+}
+
+describe.runIf(ready)('a Sentinel outage, the master up', () => {
+  let cluster: SentinelCluster;
+
+  beforeAll(async () => {
+    cluster = await SentinelCluster.start(MASTER, { replicas: 0, sentinels: 1, durable: false });
+  }, 40_000);
+
+  afterAll(async () => {
+    await cluster?.dispose();
+  }, 20_000);
+
+  it('logs a command client lost once per state and back when a command goes through; a subscriber says nothing and keeps receiving', async () => {
+    const target = parseRedisUrl(`redis+sentinel://127.0.0.1:${cluster.sentinel.port}/${MASTER}/0`);
+    const commands = recordingLog();
+    const subscriber = recordingLog();
+    const client = createRedisClient(target, { name: 'outage-commands', log: commands.log });
+    const sub = createRedisClient(target, { name: 'outage-sub', subscriberOnly: true, log: subscriber.log });
+    const direct = createClient({ url: `redis://127.0.0.1:${cluster.master.port}` });
+    const received: string[] = [];
+    try {
+      await client.connect();
+      await sub.connect();
+      await direct.connect();
+      await sub.subscribe('outage-channel', (m) => void received.push(m));
+      expect(await client.set('outage-key', 'before')).toBe('OK');
+
+      await cluster.sentinel.stop();
+      const stoppedAt = Date.now();
+      // Sent once the client knows: a command sent before its sentinel connection's failure reached it goes through.
+      await waitFor(() => commands.said('redis connection lost').length > 0, 'the command client to log the loss', 5000);
+      let settledAt: number | undefined;
+      const held = client.set('outage-key', 'during').finally(() => (settledAt = Date.now()));
+      // Publishes and subscribes of the subscriber's pub/sub go on without a sentinel.
+      await direct.publish('outage-channel', 'during');
+      await waitFor(() => received.includes('during'), 'a publish sent in the outage to arrive', 5000);
+      // A fixed span, not a condition: what is checked is what does not happen over it. Four
+      // rounds of asking the sentinels (one a second); before 20c9689 each round logged a line.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, stoppedAt + 4000 - Date.now())));
+      expect(settledAt, 'the SET went through with no sentinel: node-redis no longer holds commands (docs/production.md says it does)').toBeUndefined();
+      const lost = commands.said('redis connection lost');
+      expect(lost.length, JSON.stringify(commands.lines, null, 1)).toBeGreaterThanOrEqual(1);
+      // Its sentinel socket closing, then each round's refused connect: two states, however long it lasts.
+      expect(lost.length, JSON.stringify(commands.lines, null, 1)).toBeLessThanOrEqual(2);
+      expect(commands.said('redis connection back')).toHaveLength(0);
+
+      await cluster.sentinel.start();
+      const restartedAt = Date.now();
+      expect(await held).toBe('OK');
+      await waitFor(() => commands.said('redis connection back').length > 0, 'the command client to say it is back', 10_000);
+      const back = commands.said('redis connection back');
+      expect(back).toHaveLength(1);
+      expect(back[0]!.at).toBeGreaterThanOrEqual(restartedAt);
+      expect(back[0]!.msg).toMatch(/^redis connection back after \d+ failed attempts? over \d+\.\d s$/);
+      expect(back[0]!.fields).toMatchObject({ connection: 'outage-commands' });
+
+      // Published until one arrives: when the sentinel answers again, node-redis takes the master
+      // for a new one (a subscriber-only client keeps no master connection it could compare) and
+      // makes the pub/sub connection again, and a publish in between reaches nobody.
+      await waitFor(async () => (await direct.publish('outage-channel', 'after')) > 0 && received.includes('after'), 'a publish sent after the outage to arrive', 10_000);
+      expect(subscriber.said('redis connection lost'), JSON.stringify(subscriber.lines, null, 1)).toHaveLength(0);
+      expect(await client.get('outage-key')).toBe('during');
+    } finally {
+      await closeRedisClient(client, 500);
+      await closeRedisClient(sub, 0);
+      direct.destroy();
+    }
+  }, 40_000);
+});
