@@ -30,7 +30,7 @@ import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { failureState } from '../core/failure-state.js';
 import type { TransportLog } from '../core/transport-table.js';
 import { newRedisClient } from './client-class.js';
-import { classifyRedisFailure, isSentinelSideError } from './error-kind.js';
+import { classifyRedisFailure } from './error-kind.js';
 import { closedSentinelClient, openedSentinelClient } from './sentinel-console.js';
 import type { RedisTarget } from './url.js';
 
@@ -254,7 +254,7 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     if (opts.subscriberOnly) subscribersOnly.add(client);
     boundSentinelConnect(client as RedisSentinelType, opts, target);
   }
-  watchOutages(client, opts, target, state, closing.signal, { sentinels: target.sentinel?.nodes, subscriberOnly: opts.subscriberOnly });
+  watchOutages(client, opts, target, state, closing.signal, { sentinel: target.sentinel !== undefined, subscriberOnly: opts.subscriberOnly });
   closers.set(client, closing);
   return client;
 }
@@ -313,9 +313,9 @@ const RETURN_PROBE_MS = 1000;
  * A Sentinel-managed client emits no 'ready' and holds every command while it asks the
  * sentinels again (docs/production.md): its return is a PING of its own that went through, sent
  * when the outage is first logged and a second after each failure. A subscriber-only one cannot
- * PING; its pub/sub runs on a master connection that the sentinels' absence leaves working, so
- * its sentinel connection's failures are not logged (the command clients log them), and its
- * return after a master's loss is the next MASTER_CHANGE, when its pub/sub moves to that master.
+ * PING, and node-redis cannot tell whether its errors came from a sentinel or from the master;
+ * its return is node-redis's next MASTER_CHANGE, which such a client emits whenever it has asked
+ * the sentinels again (it keeps no master connection its answer could be compared with).
  */
 function watchOutages(
   client: RedisClient,
@@ -323,8 +323,7 @@ function watchOutages(
   target: RedisTarget,
   state: ConnectState,
   closed: AbortSignal,
-  /** `sentinels`: a Sentinel-managed client's sentinels; undefined for a plain client. */
-  kind: { readonly sentinels: readonly { readonly host: string; readonly port: number }[] | undefined; readonly subscriberOnly: boolean },
+  kind: { readonly sentinel: boolean; readonly subscriberOnly: boolean },
 ): void {
   const where = { connection: opts.name, server: `${target.host}:${target.port}` };
   let shown: string | undefined;
@@ -346,8 +345,7 @@ function watchOutages(
     state.everReady = true;
     back();
   });
-  const quietSentinels = kind.subscriberOnly ? kind.sentinels : undefined;
-  if (quietSentinels !== undefined) {
+  if (kind.sentinel && kind.subscriberOnly) {
     client.on('topology-change', (event: { type?: string }) => {
       if (event.type === 'MASTER_CHANGE') back();
     });
@@ -355,7 +353,6 @@ function watchOutages(
   client.on('error', (err: unknown) => {
     if (!established(state) || closed.aborted) return;
     const error = coerceError(err);
-    if (quietSentinels !== undefined && isSentinelSideError(error, quietSentinels)) return;
     const now = failureState(error);
     failures++;
     if (now === shown) return;
@@ -363,7 +360,7 @@ function watchOutages(
     if (first) since = Date.now();
     shown = now;
     opts.log('warn', `redis connection lost (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again when this changes`, { ...where, reason: error.message });
-    if (first && kind.sentinels !== undefined && !kind.subscriberOnly) probeReturn();
+    if (first && kind.sentinel && !kind.subscriberOnly) probeReturn();
   });
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError } from 'redis';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { failureState } from '../core/failure-state.js';
-import { classifyRedisFailure, isSentinelSideError } from './error-kind.js';
+import { classifyRedisFailure } from './error-kind.js';
 import { toTransportError } from './client.js';
 import { retryable } from '../brokers/redis/settlements.js';
 
@@ -86,20 +86,5 @@ describe('failure states', () => {
     expect(failureState(new Error('getaddrinfo EAI_AGAIN sentinel-1'))).toBe('EAI_AGAIN');
     // A command's name is not a socket code.
     expect(failureState(new Error('Redis error during EVALSHA of fetch: timed out after 5 s'))).toBe('Redis error during EVALSHA of fetch: timed out after # s');
-  });
-
-  it('tells a Sentinel client\'s failures about a sentinel from those about its master', () => {
-    const sentinels = [{ host: '10.0.0.5', port: 26379 }, { host: 'sentinel-2', port: 26380 }];
-    const connect = (address: string, port: number) => Object.assign(socket('ECONNREFUSED'), { address, port });
-    expect(isSentinelSideError(new Error('Sentinel Client (10.0.0.5:26379): Socket closed unexpectedly'), sentinels)).toBe(true);
-    expect(isSentinelSideError(new Error('obseve client error: Error: connect ECONNREFUSED 10.0.0.5:26379'), sentinels)).toBe(true);
-    // A failed connect passed on as it is: a sentinel's address, or a named sentinel's port.
-    expect(isSentinelSideError(connect('10.0.0.5', 26379), sentinels)).toBe(true);
-    expect(isSentinelSideError(connect('10.0.0.9', 26380), sentinels)).toBe(true);
-    expect(isSentinelSideError(new CeleriacError(ErrorCodes.TRANSPORT, 'wrapped', { cause: connect('10.0.0.5', 26379) }), sentinels)).toBe(true);
-    // The master's.
-    expect(isSentinelSideError(new Error('Master Client (10.0.0.7:6379): Socket closed unexpectedly'), sentinels)).toBe(false);
-    expect(isSentinelSideError(connect('10.0.0.5', 6379), sentinels)).toBe(false);
-    expect(isSentinelSideError(new Error('Socket closed unexpectedly'), sentinels)).toBe(false);
   });
 });

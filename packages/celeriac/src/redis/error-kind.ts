@@ -15,7 +15,6 @@
  * This is the one module that reads a reply's code; redis/client.ts turns the kind into the
  * CeleriacError code callers match on (TRANSPORT, COMMAND_REFUSED, CONFIG).
  */
-import { isIP } from 'node:net';
 import { failureState } from '../core/failure-state.js';
 
 /** The meaning of a Redis failure for a retry (see the module header). */
@@ -81,20 +80,4 @@ export function classifyRedisFailure(err: unknown): RedisFailureKind {
   for (const e of chain(err)) if (TRANSIENT_ERR.test(e.message)) return 'transient';
   for (const e of chain(err)) if (isConnectionError(e)) return 'transient';
   return FINAL_CODES.has(state) ? 'final' : 'other';
-}
-
-/**
- * Whether an error of a Sentinel client is about a sentinel (`sentinels`: its `host:port`s),
- * not the master: node-redis says `Sentinel Client (host:port): ...`, or `obseve client error:
- * ...` (its spelling) while it asks the sentinels again, or passes a failed connect to one as
- * it is (a socket error whose address and port are a sentinel's).
- */
-export function isSentinelSideError(error: Error, sentinels: readonly { readonly host: string; readonly port: number }[]): boolean {
-  for (const e of chain(error)) {
-    if (/^(?:Sentinel Client \(|obser?ve client error: )/.test(e.message)) return true;
-    const { address, port } = e as { address?: unknown; port?: unknown };
-    // A sentinel named by a host name connects to its address: then the port alone tells.
-    if (typeof port === 'number' && sentinels.some((s) => s.port === port && (s.host === address || isIP(s.host) === 0))) return true;
-  }
-  return false;
 }
