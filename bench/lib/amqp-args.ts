@@ -10,7 +10,7 @@ export const AMQP_USAGE = `Usage: npm run bench:amqp -- [flags]
 
   --n <n>                 tasks per drain (default 20000)
   --concurrency <list>    Celeriac's drain concurrencies (default 1,10,100)
-  --celery <list>         Celery's drain configurations, pool:concurrency (default prefork:2,threads:10,threads:100);
+  --celery <list>         Celery's drain configurations, pool:concurrency (default prefork:2,threads:100);
                           its column shows the fastest on every drain row
   --rounds <n>            interleaved rounds (default 3)
   --round-trips <n>       sequential round trips per side and round, after --rt-warmup unmeasured (default 1000; 0: none)
@@ -45,6 +45,16 @@ export interface AmqpBenchArgs {
   readonly stepTimeoutSec: number;
   readonly out: string | undefined;
 }
+
+/**
+ * Celery's drain configurations unless `--celery` names others. Not `threads:10`, which the Redis
+ * bench runs: on RabbitMQ with late acks, Celery's `-P threads -c 10` (5.2.6 and 5.6.3 alike)
+ * stops taking messages for seconds at a time, whoever sent them. 500 tasks from a Celeriac
+ * client: 115 results in the first second, then none for nine seconds with 385 messages ready
+ * (bench/results/2026-11-29-vm-session41.md); 20,000 never finished within the step's 180 s,
+ * so every round of a default run spent that long for a row that said n/a.
+ */
+export const DEFAULT_CELERY = 'prefork:2,threads:100';
 
 const list = (text: string) => text.split(',').map((s) => s.trim()).filter((s) => s !== '');
 
@@ -81,7 +91,7 @@ export function parseAmqpArgs(argv: readonly string[]): AmqpBenchArgs {
     help: v.help === true,
     n: wholeNumber('--n', v.n ?? '20000', 1, 10_000_000),
     concurrency: [...new Set(concurrency)].sort((a, b) => a - b),
-    celery: v['skip-celery'] === true ? [] : list(v.celery ?? 'prefork:2,threads:10,threads:100').map(celeryConfig),
+    celery: v['skip-celery'] === true ? [] : list(v.celery ?? DEFAULT_CELERY).map(celeryConfig),
     rounds: wholeNumber('--rounds', v.rounds ?? '3', 1, 100),
     roundTrips: wholeNumber('--round-trips', v['round-trips'] ?? '1000', 0, 1_000_000),
     rtWarmup: wholeNumber('--rt-warmup', v['rt-warmup'] ?? String(WARMUP_CALLS), 0, 1_000_000),
