@@ -360,7 +360,9 @@ function watchOutages(
     if (first) since = Date.now();
     shown = now;
     opts.log('warn', `redis connection lost (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again when this changes`, { ...where, reason: error.message });
-    if (first && kind.sentinel && !kind.subscriberOnly) probeReturn();
+    // Sent after node-redis's own handling of the failure (it begins asking the sentinels again
+    // right after emitting it): a PING sent from here would still go to the master, and say back at once.
+    if (first && kind.sentinel && !kind.subscriberOnly) setImmediate(probeReturn).unref();
   });
 }
 
