@@ -52,7 +52,9 @@ export interface AmqpBenchArgs {
  * stops taking messages for seconds at a time, whoever sent them. 500 tasks from a Celeriac
  * client: 115 results in the first second, then none for nine seconds with 385 messages ready
  * (bench/results/2026-11-29-vm-session41.md); 20,000 never finished within the step's 180 s,
- * so every round of a default run spent that long for a row that said n/a.
+ * so every round of a default run spent that long for a row that said n/a. Celery's open issue
+ * #6941 describes it: an ack made on a pool thread waits until the worker's event loop next
+ * wakes, and with late acks the prefetch window fills with messages done but not yet acked.
  */
 export const DEFAULT_CELERY = 'prefork:2,threads:100';
 
