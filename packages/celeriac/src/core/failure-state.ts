@@ -19,6 +19,9 @@ const REPLY_CODE = /^([A-Z][A-Z0-9_]{2,})(?:\s|$)/;
  */
 const SOCKET_CODE_IN_TEXT = /\b(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|EHOSTUNREACH|EHOSTDOWN|ENETUNREACH|ENETDOWN|EPIPE|EADDRNOTAVAIL|EAI_AGAIN|ENOTFOUND)\b/;
 
+/** `<prefix>: Error: <message>`: an Error turned into text and written after a prefix. */
+const WRAPPED_ERROR = /^[^:]*: Error: (.+)$/s;
+
 /** The errors of `err`'s cause chain, innermost first (at most 8 deep: chains can loop). */
 function causeChain(err: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -43,6 +46,9 @@ export function failureState(err: unknown): string {
   }
   const innermost = causeChain(err)[0];
   if (innermost instanceof Error && innermost.name !== 'Error') return innermost.name;
-  const text = innermost instanceof Error ? innermost.message : String(innermost);
+  const written = innermost instanceof Error ? innermost.message : String(innermost);
+  // An error written into a string after a prefix (node-redis's `obseve client error: Error:
+  // Socket closed unexpectedly`) is the error's own state.
+  const text = WRAPPED_ERROR.exec(written)?.[1] ?? written;
   return SOCKET_CODE_IN_TEXT.exec(text)?.[1] ?? (text.replace(/\d+/g, '#').slice(0, 80) || 'Error');
 }

@@ -304,9 +304,9 @@ const subscribersOnly = new WeakSet<RedisClient>();
 const RETURN_PROBE_MS = 1000;
 
 /**
- * Logs a connection's failures once per change of state (core/failure-state.ts), without a
+ * Logs a connection's failures once per state (core/failure-state.ts) and outage, without a
  * stack: node-redis emits 'error' at every reconnect attempt, every 50 ms to 2 s for as long
- * as Redis is away. Before the first 'ready' nothing is logged: the caller of connect() gets
+ * as Redis is away, and a Sentinel client's failures of one moment in several states, in turn. Before the first 'ready' nothing is logged: the caller of connect() gets
  * the failure and reports it (worker/startup-connect.ts). A plain client's return is its next
  * 'ready'.
  *
@@ -326,17 +326,18 @@ function watchOutages(
   kind: { readonly sentinel: boolean; readonly subscriberOnly: boolean },
 ): void {
   const where = { connection: opts.name, server: `${target.host}:${target.port}` };
-  let shown: string | undefined;
+  /** The states this outage has logged: a state it goes back to is not logged again. */
+  const shown = new Set<string>();
   let since = 0;
   let failures = 0;
   const back = (): void => {
     // At warn, as the line that said it was gone: whoever saw that one sees this one.
-    if (shown !== undefined) opts.log('warn', `redis connection back after ${failures} failed attempt${failures === 1 ? '' : 's'} over ${((Date.now() - since) / 1000).toFixed(1)} s`, where);
-    shown = undefined;
+    if (shown.size > 0) opts.log('warn', `redis connection back after ${failures} failed attempt${failures === 1 ? '' : 's'} over ${((Date.now() - since) / 1000).toFixed(1)} s`, where);
+    shown.clear();
     failures = 0;
   };
   const probeReturn = (): void => {
-    if (closed.aborted || shown === undefined) return;
+    if (closed.aborted || shown.size === 0) return;
     (client as RedisSentinelType).ping().then(back, () => {
       if (!closed.aborted) setTimeout(probeReturn, RETURN_PROBE_MS).unref();
     });
@@ -355,11 +356,11 @@ function watchOutages(
     const error = coerceError(err);
     const now = failureState(error);
     failures++;
-    if (now === shown) return;
-    const first = shown === undefined;
+    if (shown.has(now)) return;
+    const first = shown.size === 0;
     if (first) since = Date.now();
-    shown = now;
-    opts.log('warn', `redis connection lost (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again when this changes`, { ...where, reason: error.message });
+    shown.add(now);
+    opts.log('warn', `redis connection lost (${now}); reconnecting with backoff up to ${RECONNECT_BACKOFF.maxMs / 1000} s, logged again if it fails in another way`, { ...where, reason: error.message });
     // Sent after node-redis's own handling of the failure (it begins asking the sentinels again
     // right after emitting it): a PING sent from here would still go to the master, and say back at once.
     if (first && kind.sentinel && !kind.subscriberOnly) setImmediate(probeReturn).unref();

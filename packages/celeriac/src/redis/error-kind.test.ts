@@ -83,6 +83,8 @@ describe('failure states', () => {
     // Its sentinel connection's failure, a second after its master connection's: one outage.
     expect(failureState('obseve client error: Error: connect ECONNREFUSED 10.0.0.5:26379')).toBe('ECONNREFUSED');
     expect(failureState(new Error('obseve client error: Error: connect ECONNREFUSED 10.0.0.5:26379'))).toBe(failureState(socket('ECONNREFUSED')));
+    // Any error written after a prefix is that error's state: the socket closing, as node-redis also emits it as an Error.
+    expect(failureState('obseve client error: Error: Socket closed unexpectedly')).toBe(failureState(new Error('Socket closed unexpectedly')));
     expect(failureState(new Error('getaddrinfo EAI_AGAIN sentinel-1'))).toBe('EAI_AGAIN');
     // A command's name is not a socket code.
     expect(failureState(new Error('Redis error during EVALSHA of fetch: timed out after 5 s'))).toBe('Redis error during EVALSHA of fetch: timed out after # s');
