@@ -77,7 +77,8 @@ describe.runIf(ready)('apps/api behind Redis Sentinel: kill -9 of the master und
       CELERY_BROKER_URL: cluster.url(0),
       CELERY_RESULT_BACKEND: cluster.url(1),
       // A delivery whose worker lost it with the old master comes back after 4 s instead of a minute.
-      CELERY_BROKER_TRANSPORT_OPTIONS: JSON.stringify({ master_name: MASTER, recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500 }),
+      // Sends wait for a replica: the API answers 202 only for a message a failover keeps.
+      CELERY_BROKER_TRANSPORT_OPTIONS: JSON.stringify({ master_name: MASTER, recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500, waitReplicas: 1 }),
       CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: JSON.stringify({ master_name: MASTER }),
       REDIS_URL: `redis://127.0.0.1:${cache.port}/0`,
       DATABASE_URL: db.url,

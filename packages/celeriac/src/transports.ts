@@ -38,6 +38,8 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   promoteIntervalMs: 'promoteIntervalMs',
   fetchBatchSize: 'fetchBatchSize',
   connectTimeoutMs: 'connectTimeoutMs',
+  waitReplicas: 'waitReplicas',
+  waitReplicasTimeoutMs: 'waitReplicasTimeoutMs',
 };
 
 /** Maps `brokerTransportOptions` onto RedisBrokerOptions; unknown names are a CONFIG error. */

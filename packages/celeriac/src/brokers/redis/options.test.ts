@@ -32,4 +32,23 @@ describe('resolveRedisBrokerOptions', () => {
       expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining('fetchBatchSize must be a positive integer') }),
     );
   });
+
+  it('waits for no replica unless told to, then for as many as asked, a second at most by default', () => {
+    expect([resolveRedisBrokerOptions({}).waitReplicas, resolveRedisBrokerOptions({ waitReplicas: 0 }).waitReplicas]).toEqual([0, 0]);
+    const o = resolveRedisBrokerOptions({ waitReplicas: 2 });
+    expect([o.waitReplicas, o.waitReplicasTimeoutMs]).toEqual([2, 1000]);
+    expect(resolveRedisBrokerOptions({ waitReplicas: 1, waitReplicasTimeoutMs: 250 }).waitReplicasTimeoutMs).toBe(250);
+  });
+
+  it.each([
+    ['waitReplicas', -1],
+    ['waitReplicas', 1.5],
+    ['waitReplicas', '1'],
+    ['waitReplicasTimeoutMs', 0],
+    ['waitReplicasTimeoutMs', 2.5],
+  ] as const)('refuses %s %s with a CONFIG error naming it', (name, bad) => {
+    expect(() => resolveRedisBrokerOptions({ waitReplicas: 1, [name]: bad as number })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining(name) }),
+    );
+  });
 });

@@ -137,6 +137,25 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    */
   pingIntervalMs?: number;
   /**
+   * Replicas that must have a sent message before the send is answered: after its writes, the
+   * send asks Redis to `WAIT` for that many replicas to acknowledge them. Redis replicates
+   * asynchronously, so without it a send the master answered just before it died is lost when
+   * a replica is promoted in its place (Sentinel, a managed Redis's failover); with it, such a
+   * send fails instead, as a transport error the publish retry policy sends again, to the new
+   * master. A message can then arrive twice (its first copy did reach a replica after all):
+   * delivery stays at least once. Every send waits for the replicas (about a round trip on one
+   * network), and holds the commands behind it on its connection meanwhile (a worker's acks
+   * and stores, when it sends). 0 turns it off.
+   * @default 0
+   */
+  waitReplicas?: number;
+  /**
+   * Longest wait for {@link waitReplicas}: past it the send fails with TRANSPORT (and is retried
+   * under the publish retry policy).
+   * @default 1000
+   */
+  waitReplicasTimeoutMs?: number;
+  /**
    * Receives connection warnings and errors of the broker's Redis clients.
    * @default errors are dropped (consumers still get them through `onError`)
    */
@@ -170,6 +189,9 @@ export interface ResolvedRedisBrokerOptions {
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly pingIntervalMs: number;
+  /** 0: sends do not wait for replicas. */
+  readonly waitReplicas: number;
+  readonly waitReplicasTimeoutMs: number;
   readonly log: TransportLog | undefined;
   /** The quotas of the set-aside store's parts (`celeriac.setaside`: malformed messages; `celeriac.deadletters`: dead-lettered tasks). */
   readonly setAside: SetAsideQuotas;
@@ -181,6 +203,11 @@ function positive(name: string, value: number | undefined, fallback: number, int
     throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
   }
   return v;
+}
+
+function replicas(value: number | undefined): number {
+  if (value === 0 || value === undefined) return 0;
+  return positive('waitReplicas (0 turns it off)', value, 0, true);
 }
 
 function lostTaskGrace(value: number | undefined): number {
@@ -217,6 +244,8 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs, 10_000),
+    waitReplicas: replicas(options.waitReplicas),
+    waitReplicasTimeoutMs: positive('waitReplicasTimeoutMs', options.waitReplicasTimeoutMs, 1000, true),
     log: options.log,
     setAside: resolveSetAsideLimits(options, 'RedisBroker'),
   });

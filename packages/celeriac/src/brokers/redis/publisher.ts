@@ -4,7 +4,8 @@
  * delayed set (delayed.ts), beat's fenced send (fenced-publish.ts) and the pipelined bulk
  * write (bulk-publish.ts), plus exchange routing through kombu's `_kombu.binding.*` sets.
  * A publishing process that does not consume also helps with ETA duties (see
- * {@link RedisPublisher} `#promoteOnPublish`).
+ * {@link RedisPublisher} `#promoteOnPublish`). With `waitReplicas`, every send is answered
+ * only once that many replicas have its writes ({@link RedisPublisher} `#replicated`).
  */
 import type { CarriedPublish, PublishOptions, PublishRequest } from '../../core/spi/broker.js';
 import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
@@ -39,6 +40,7 @@ export interface Commands extends BellCommands {
   zCard(key: string): Promise<number>;
   configGet(parameters: string[]): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
+  wait(numberOfReplicas: number, timeout: number): Promise<number>;
 }
 
 /** Runs `run` on the guarded command connection, mapping failures to transport errors. */
@@ -242,7 +244,7 @@ export class RedisPublisher {
       const p = this.#prepare(message, options);
       if (p.routed) return this.#publishRouted(options, p.routingKey, p.step, p.raw, p.laterAt, p.now);
       // The common send: one queue, no routing step.
-      return this.#command(`publish to ${p.routingKey}`, (c) => this.#push(c, p.routingKey, p.step, p.raw)).then(this.#published);
+      return this.#command(`publish to ${p.routingKey}`, (c) => this.#replicated(c, this.#push(c, p.routingKey, p.step, p.raw))).then(this.#published);
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -260,7 +262,8 @@ export class RedisPublisher {
     } catch {
       return undefined;
     }
-    if (p.routed) return undefined;
+    // Replicas are waited for on the connection that made the writes: the broker's own.
+    if (p.routed || this.#h.options.waitReplicas > 0) return undefined;
     // Failures as `publish`'s command connection gives them (a transport error the publish
     // retry policy sends again; the retry is an ordinary publish), not node-redis's own.
     return (c) => this.#push(c as Commands, p.routingKey, p.step, p.raw).then(this.#published, (err: unknown) => Promise.reject(toTransportError(err, `publish to ${p.routingKey}`)));
@@ -285,7 +288,8 @@ export class RedisPublisher {
     const h = this.#h;
     const later = laterAt !== undefined;
     let fenced = true;
-    const placed = await this.#command(`publish to ${routingKey}`, async (c): Promise<string[]> => {
+    // Where the message goes, on the command connection `c`.
+    const place = async (c: Commands): Promise<string[]> => {
       const queues = options.exchange === '' ? [routingKey] : await this.route(c, options.exchange, routingKey, options.dropUnrouted === true);
       if (options.fence !== undefined) {
         // Beat's fenced send: lease check and push in one script (fenced-publish.ts).
@@ -306,10 +310,32 @@ export class RedisPublisher {
         await this.#push(c, q, step, raw);
         return 'queued';
       }));
-    });
+    };
+    const placed = await this.#command(`publish to ${routingKey}`, (c) => this.#replicated(c, place(c)));
     if (!fenced) throw new CeleriacError(ErrorCodes.FENCED, 'publish refused: the beat lease is no longer held by this sender');
     if (placed.includes('delayed')) h.maintenance.promoteSoon();
     this.#promoteOnPublish();
+  }
+
+  /**
+   * `sent`, answered only once `waitReplicas` replicas acknowledged the writes made so far on
+   * `c` (WAIT covers every earlier write of its connection, so those of `sent` too); fewer
+   * within `waitReplicasTimeoutMs` fail it with TRANSPORT, which the publish retry policy sends
+   * again. `sent` itself without `waitReplicas`.
+   */
+  #replicated<T>(c: Commands, sent: Promise<T>): Promise<T> {
+    const { waitReplicas: wanted, waitReplicasTimeoutMs: timeoutMs } = this.#h.options;
+    if (wanted === 0) return sent;
+    return sent.then(async (value) => {
+      const acked = await c.wait(wanted, timeoutMs);
+      if (acked < wanted) {
+        throw new CeleriacError(
+          ErrorCodes.TRANSPORT,
+          `Redis sent the message, but ${acked} of the ${wanted} replicas asked for (waitReplicas) acknowledged it within ${timeoutMs} ms: a failover now could lose it (is a replica down, or lagging?)`,
+        );
+      }
+      return value;
+    });
   }
 
   /**
@@ -351,7 +377,7 @@ export class RedisPublisher {
       const plan = await planBulkPublish(h.keys, bulk, now, (exchange, key) =>
         this.#command(`route ${exchange}/${key}`, (c) => this.route(c, exchange, key, false)),
       );
-      await this.#command(`publish of ${bulk.length} messages`, (c) => sendBulkPlan(c as unknown as BulkCommands, h.keys, plan));
+      await this.#command(`publish of ${bulk.length} messages`, (c) => this.#replicated(c, sendBulkPlan(c as unknown as BulkCommands, h.keys, plan)));
       this.#promoteOnPublish();
     }
     for (const { message, options } of single) await this.publish(message, options);

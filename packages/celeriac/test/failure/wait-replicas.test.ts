@@ -1,0 +1,135 @@
+/**
+ * `waitReplicas` on private redis-servers (a master and its replica, no persistence): a send
+ * is answered only once the replica has the message, so a failover right after cannot lose a
+ * send its caller was told succeeded. The replica is held with SIGSTOP: the master has the
+ * message, the replica does not, and the send waits; past `waitReplicasTimeoutMs` it fails
+ * as a transport error, which the publish retry policy sends again. Without the option, a
+ * send is answered as soon as the master has it (the last case), which is what
+ * sentinel-failover.test.ts's kill -9 lost on a loaded host.
+ */
+import { execFile } from 'node:child_process';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'celeriac/testing';
+import { createApp, type App } from '../../src/index.js';
+import { ErrorCodes } from '../../src/errors.js';
+import { PublishError } from '../../src/core/publish-retry.js';
+import { freePort, quietClient, RedisServerProcess } from '../support/redis.js';
+
+const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
+if (!hasRedisServer) {
+  if (process.env['CI'] === 'true') throw new Error('failure: waitReplicas: redis-server is not on PATH (required under CI)');
+  console.warn('[skip] failure: waitReplicas: redis-server is not on PATH');
+}
+
+const QUEUE = 'wait-replicas';
+
+describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitReplicas)', () => {
+  let master: RedisServerProcess;
+  let replica: RedisServerProcess;
+  let onMaster: Awaited<ReturnType<typeof quietClient>>;
+  let onReplica: Awaited<ReturnType<typeof quietClient>>;
+  const apps: App[] = [];
+
+  beforeAll(async () => {
+    master = new RedisServerProcess(await freePort());
+    await master.start();
+    replica = new RedisServerProcess(await freePort(), ['--replicaof', '127.0.0.1', String(master.port)]);
+    await replica.start();
+    onMaster = await quietClient(master.url);
+    onReplica = await quietClient(replica.url);
+    await waitFor(async () => (await onReplica.info('replication')).includes('master_link_status:up'), 'the replica to sync with its master', 15_000);
+  }, 30_000);
+
+  afterAll(async () => {
+    replica?.resume();
+    for (const app of apps) await app.close();
+    onMaster?.destroy();
+    onReplica?.destroy();
+    await replica?.kill();
+    await master?.kill();
+  }, 30_000);
+
+  function appWith(transportOptions: Record<string, unknown>, policy: object = {}): App {
+    const app = createApp(
+      { broker: master.url, backend: 'memory://', brokerTransportOptions: transportOptions, taskPublishRetryPolicy: policy },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    apps.push(app);
+    return app;
+  }
+
+  /** Whether `p` has settled, after a few round trips of another connection to the master (its reply had time to arrive and run). */
+  async function settledAfterRoundTrips(p: Promise<unknown>): Promise<boolean> {
+    let settled = false;
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (let i = 0; i < 3; i++) await onMaster.ping();
+    return settled;
+  }
+
+  /** Whether any key on the server holds `text` (a list's, a sorted set's or a string's): the message, wherever it went. */
+  async function holds(client: typeof onMaster, text: string): Promise<boolean> {
+    for (const key of await client.keys('*')) {
+      const type = await client.type(key);
+      const values = type === 'list' ? await client.lRange(key, 0, -1) : type === 'zset' ? await client.zRange(key, 0, -1) : type === 'string' ? [String(await client.get(key))] : [];
+      if (values.some((v) => v.includes(text))) return true;
+    }
+    return false;
+  }
+
+  const sends: [string, (app: App) => Promise<string[]>][] = [
+    ['one send', async (app) => [(await app.sendTask('wr.task', ['one'], {}, { queue: QUEUE })).id]],
+    ['a batched send (sendTasks)', async (app) => (await app.sendTasks([1, 2].map((i) => ({ name: 'wr.task', args: [i], options: { queue: QUEUE } })))).map((r) => r.id)],
+    ['a send with an ETA', async (app) => [(await app.sendTask('wr.task', ['later'], {}, { queue: QUEUE, countdown: 3600 })).id]],
+  ];
+
+  it.each(sends)('answers %s once the replica has the message, not when the master has it', async (_kind, send) => {
+    const app = appWith({ waitReplicas: 1, waitReplicasTimeoutMs: 60_000 });
+    // Connected and warm first: the held send below waits for the replica, not for a connect.
+    await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });
+    const offset = async () => Number(/master_repl_offset:(\d+)/.exec(await onMaster.info('replication'))?.[1]);
+    const before = await offset();
+    replica.pause();
+    const sending = send(app);
+    await waitFor(async () => (await offset()) > before, 'the master to have the writes', 10_000);
+    expect(await settledAfterRoundTrips(sending)).toBe(false);
+    replica.resume();
+    const ids = await sending;
+    // Answered: the replica has it (WAIT counted its acknowledgement of the writes).
+    for (const id of ids) expect(await holds(onReplica, id)).toBe(true);
+  }, 30_000);
+
+  it('fails a send the replica did not acknowledge within waitReplicasTimeoutMs as a transport error, retried under the policy', async () => {
+    const app = appWith({ waitReplicas: 1, waitReplicasTimeoutMs: 200 }, { maxRetries: 1, intervalStart: 0, intervalStep: 0, intervalMax: 0 });
+    await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });
+    replica.pause();
+    try {
+      const once = await app.sendTask('wr.task', ['once'], {}, { queue: QUEUE, retry: false }).catch((e: unknown) => e);
+      expect(once).toMatchObject({ code: ErrorCodes.TRANSPORT });
+      expect((once as Error).message).toMatch(/0 of the 1 replicas asked for \(waitReplicas\) acknowledged it within 200 ms/);
+      const retried = await app.sendTask('wr.task', ['retried'], {}, { queue: QUEUE }).catch((e: unknown) => e);
+      expect(retried).toBeInstanceOf(PublishError);
+      expect(retried).toMatchObject({ code: ErrorCodes.TRANSPORT, attempts: 2 });
+    } finally {
+      replica.resume();
+    }
+    // Each attempt's message is on the master: a refused send may still arrive (at least once), twice if retried.
+    const onMasterNow = await onMaster.lRange(QUEUE, 0, -1);
+    expect(onMasterNow.filter((raw) => raw.includes('"retried"') || raw.includes("'retried'")).length).toBe(2);
+  }, 30_000);
+
+  it('without waitReplicas, answers a send the replica does not have yet', async () => {
+    const app = appWith({});
+    await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });
+    replica.pause();
+    try {
+      const sent = await app.sendTask('wr.task', ['unreplicated'], {}, { queue: QUEUE });
+      expect((await onMaster.lRange(QUEUE, 0, -1)).some((raw) => raw.includes(sent.id))).toBe(true);
+    } finally {
+      replica.resume();
+    }
+  }, 30_000);
+});
