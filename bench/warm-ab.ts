@@ -7,7 +7,12 @@
  * the first --warm batches are not reported. The producer lives in the same process and is
  * idle while a batch drains (its CPU is the result polling, the same for both sides).
  *
- *   npm run build && node --import tsx bench/warm-ab.ts --base <git rev> [--pairs 3] [--rounds 6] [--warm 3] [--n 10000] [--concurrency 100] [--port 6530]
+ *   npm run build && node --import tsx bench/warm-ab.ts --base <git rev> [--pairs 3] [--rounds 6] [--warm 3] [--n 10000] [--concurrency 100] [--port 6530] [--events]
+ *
+ * With --events the workers send task events (`-E`), received by a subscriber in this (the
+ * parent) process that counts them, as `npm run bench`'s -E row has one in the bench process:
+ * what events cost a worker that runs for hours, apart from what compiling their code costs a
+ * fresh one (bench/ab.ts --events).
  *
  * Prints, per side, the median over pairs of each batch's worker CPU per task (all threads, and
  * the main thread's) and rate, batch by batch: the cold batches show the warm-up, the last ones
@@ -15,6 +20,7 @@
  * removed after). Nothing here runs under `npm test`.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createClient } from 'redis';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as Celeriac from 'celeriac';
@@ -31,6 +37,7 @@ const values = strictFlags(process.argv.slice(2), {
   concurrency: { type: 'string', default: '100' },
   port: { type: 'string', default: '6530' },
   child: { type: 'string' },
+  events: { type: 'boolean', default: false },
 });
 const n = wholeNumber('--n', values.n, 1);
 const rounds = wholeNumber('--rounds', values.rounds, 1);
@@ -62,7 +69,7 @@ async function child(module: string): Promise<void> {
   const noop = app.task('bench.noop', () => null);
   await app.broker.connect();
   await app.backend.connect();
-  const worker = new Worker(app, { concurrency });
+  const worker = new Worker(app, { concurrency, sendTaskEvents: values.events });
   await worker.start();
   for (let r = 0; r < rounds; r++) {
     const results = await noop.applyAsyncMany(Array.from({ length: n }, () => []));
@@ -92,18 +99,27 @@ async function main(): Promise<void> {
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   try {
     while (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG') await sleep(50);
+    // A monitor listens, outside the workers' processes: a worker drops task events that reach nobody (event-dispatcher.ts).
+    if (values.events) {
+      monitor = createClient({ url: `redis://127.0.0.1:${port}/0` });
+      await monitor.connect();
+      await monitor.pSubscribe('*celeryev*', () => eventMessages++);
+    }
     const batches = new Map<string, Batch[][]>(sides.map((s) => [s.label, []]));
     for (let p = 0; p < pairs; p++) {
       for (const side of p % 2 === 0 ? sides : [...sides].reverse()) {
         spawnSync('redis-cli', ['-p', String(port), 'flushall']);
-        const out = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', side.module], { encoding: 'utf8' });
+        const events0 = eventMessages;
+        // Not spawnSync: this process's subscriber reads the events while the child runs.
+        const out = await runChild(side.module);
         if (out.status !== 0) throw new Error(`${side.label} failed:\n${out.stderr}`);
+        if (values.events && eventMessages === events0) throw new Error(`warm-ab --events: ${side.label} sent no task events that reached the subscriber`);
         batches.get(side.label)?.push(out.stdout.trim().split('\n').map((line) => JSON.parse(line) as Batch));
         process.stderr.write(`[warm-ab] pair ${p + 1}/${pairs}: ${side.label} done\n`);
       }
     }
     const cell = (runs: Batch[][], r: number, pick: (b: Batch) => number, digits: number): string => median(runs.map((run) => pick(run[r] as Batch))).toFixed(digits);
-    const lines = [`| n=${n} c=${concurrency}, medians of ${pairs} | batch | worker CPU us/task | main thread us/task | tasks/s |`, '| --- | ---: | ---: | ---: | ---: |'];
+    const lines = [`| n=${n} c=${concurrency}${values.events ? ' -E' : ''}, medians of ${pairs} | batch | worker CPU us/task | main thread us/task | tasks/s |`, '| --- | ---: | ---: | ---: | ---: |'];
     for (const side of sides) {
       const runs = batches.get(side.label) ?? [];
       for (let r = 0; r < rounds; r++) {
@@ -113,8 +129,26 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
+    await monitor?.quit();
     server.kill();
   }
+}
+
+/** Task event messages the parent's subscriber received (--events). */
+let eventMessages = 0;
+let monitor: ReturnType<typeof createClient> | undefined;
+
+/** One side's child process, run to its end. */
+function runChild(module: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', module], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 if (values.child !== undefined) await child(values.child);
