@@ -24,7 +24,7 @@ const ALLOWED: Readonly<Record<string, string>> = {
   maxRetries: 'count', retries: 'count', maxTasksPerChild: 'count', workerMaxTasksPerChild: 'count',
   maxDeliveries: 'count', workerMaxDeliveries: 'count', brokerConnectionMaxRetries: 'count', deliveryCount: 'count',
   setAsideMaxCount: 'count', deadLetterMaxCount: 'count', maxTasks: 'count', maxWorkers: 'count', maxTasksInMemory: 'count',
-  maxBuffered: 'count', batchSize: 'count', drainBatch: 'count', fetchBatchSize: 'count', backfill: 'count of results',
+  maxBuffered: 'count', batchSize: 'count', drainBatch: 'count', fetchBatchSize: 'count', backfill: 'count of results', waitReplicas: 'count of replicas',
   limit: 'count', truncated: 'count', loginFreeFailures: 'count', replacedTaskNesting: 'count', groupIndex: 'position',
   writes: 'counts', searchWindow: 'count of rows', countCostLimit: 'planner cost', payloadCap: 'characters',
   priority: '0-9', taskDefaultPriority: '0-9', port: 'TCP port', heartbeatExpireFactor: 'ratio',

@@ -121,6 +121,15 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
     expect(onMasterNow.filter((raw) => raw.includes('"retried"') || raw.includes("'retried'")).length).toBe(2);
   }, 30_000);
 
+  it('warns at a worker start, through the broker, when fewer replicas are connected than waitReplicas asks for', async () => {
+    const enough = appWith({ waitReplicas: 1 });
+    const tooMany = appWith({ waitReplicas: 2, waitReplicasTimeoutMs: 300 });
+    await enough.broker.connect();
+    await tooMany.broker.connect();
+    expect((await enough.broker.serverWarnings?.()) ?? []).not.toContainEqual(expect.stringMatching(/waitReplicas/));
+    expect((await tooMany.broker.serverWarnings?.()) ?? []).toContainEqual(expect.stringMatching(/has 1 replica connected, and waitReplicas asks for 2: every send waits 300 ms for them and fails/));
+  }, 30_000);
+
   it('without waitReplicas, answers a send the replica does not have yet', async () => {
     const app = appWith({});
     await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });

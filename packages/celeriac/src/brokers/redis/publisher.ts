@@ -41,6 +41,7 @@ export interface Commands extends BellCommands {
   configGet(parameters: string[]): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
   wait(numberOfReplicas: number, timeout: number): Promise<number>;
+  info(section: string): Promise<string>;
 }
 
 /** Runs `run` on the guarded command connection, mapping failures to transport errors. */

@@ -89,7 +89,7 @@ import { RedisBeatStore } from './beat-store.js';
 import { command, RedisPublisher, type Commands } from './publisher.js';
 import { parseSetAside, restoreInOrder } from './settlements.js';
 import type { SetAsideCategory } from '../../core/set-aside.js';
-import { CHECKED_PARAMETERS, serverConfigWarnings } from './server-checks.js';
+import { CHECKED_PARAMETERS, replicaWarning, serverConfigWarnings } from './server-checks.js';
 
 /** A plain client's raw command entry (bell lines exist only on plain clients). */
 type RawCommands = { sendCommand(args: readonly string[]): Promise<unknown> };
@@ -223,15 +223,25 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
 
   /**
    * Warnings about the server's configuration (server-checks.ts: an evicting maxmemory-policy,
-   * no persistence); none where CONFIG GET is not allowed or fails.
+   * no persistence, fewer replicas than `waitReplicas`); none where CONFIG GET or INFO is not
+   * allowed or fails.
    */
   async serverWarnings(): Promise<string[]> {
+    const where = `${this.#target.host}:${this.#target.port}`;
+    const warnings: string[] = [];
     try {
       const config = await this.#command('read server configuration', (c) => c.configGet([...CHECKED_PARAMETERS]));
-      return serverConfigWarnings(config, `${this.#target.host}:${this.#target.port}`);
+      warnings.push(...serverConfigWarnings(config, where));
     } catch {
-      return [];
+      // CONFIG not allowed: nothing to say.
     }
+    const { waitReplicas, waitReplicasTimeoutMs } = this.options;
+    if (waitReplicas > 0) {
+      const info = await this.#command('read replication', (c) => c.info('replication')).catch(() => '');
+      const warning = replicaWarning(info, waitReplicas, waitReplicasTimeoutMs, where);
+      if (warning !== null) warnings.push(warning);
+    }
+    return warnings;
   }
 
   /** Binds the queue to its own name on the exchange of the same name, as Celery declares it. */
