@@ -156,7 +156,7 @@ export class Transitions {
   }
 
   #run(s: RedisScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    return this.send((c) => runScript(c, s, keys, args.map(String)));
+    return this.send((c) => runScript(c, s, keys, asStrings(args)));
   }
 
   get #book(): string[] {
@@ -429,4 +429,19 @@ export function readFetchReply(reply: readonly string[], tokenPrefix: string): F
 /** A member of the delayed set: where the message goes when due, and the message. */
 export function delayedMember(bucketKey: string, raw: string): string {
   return JSON.stringify([bucketKey, raw]);
+}
+
+/**
+ * `args` as strings, in a packed array like those the callers build: `map` made a holey one, and
+ * runScript's loops, compiled by V8 for one kind of array, were thrown away and compiled again
+ * at the first script call that passed the other (a fresh worker's fetch, on its blocked
+ * connection, takes its arguments as they are).
+ */
+function asStrings(args: readonly (string | number)[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string | number;
+    out.push(typeof arg === 'string' ? arg : String(arg));
+  }
+  return out;
 }
