@@ -130,6 +130,20 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
     expect((await tooMany.broker.serverWarnings?.()) ?? []).toContainEqual(expect.stringMatching(/has 1 replica connected, and waitReplicas asks for 2: every send waits 300 ms for them and fails/));
   }, 30_000);
 
+  it('fails a send with CONFIG, not retried, when the ACL refuses WAIT (the message is on the master)', async () => {
+    await onMaster.sendCommand(['ACL', 'SETUSER', 'nowait', 'on', '>pw', '~*', '&*', '+@all', '-wait']);
+    const app = createApp(
+      { broker: `redis://nowait:pw@127.0.0.1:${master.port}/0`, backend: 'memory://', brokerTransportOptions: { waitReplicas: 1 } },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    apps.push(app);
+    const err = await app.sendTask('wr.task', ['refused'], {}, { queue: QUEUE }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCodes.CONFIG });
+    expect((err as Error).message).toMatch(/^Redis refused WAIT for replicas \(waitReplicas\) after writing the message: NOPERM/);
+    expect((await onMaster.lRange(QUEUE, 0, -1)).some((raw) => raw.includes("'refused'"))).toBe(true);
+    expect((err as { attempts?: number }).attempts ?? 1).toBe(1);
+  }, 30_000);
+
   it('without waitReplicas, answers a send the replica does not have yet', async () => {
     const app = appWith({});
     await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });

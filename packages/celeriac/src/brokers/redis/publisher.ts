@@ -328,7 +328,8 @@ export class RedisPublisher {
     const { waitReplicas: wanted, waitReplicasTimeoutMs: timeoutMs } = this.#h.options;
     if (wanted === 0) return sent;
     return sent.then(async (value) => {
-      const acked = await c.wait(wanted, timeoutMs);
+      // Named as the WAIT's failure, not the send's: its writes went through (an ACL that refuses WAIT is a CONFIG error).
+      const acked = await c.wait(wanted, timeoutMs).catch((err: unknown) => Promise.reject(toTransportError(err, 'WAIT for replicas (waitReplicas) after writing the message')));
       if (acked < wanted) {
         throw new CeleriacError(
           ErrorCodes.TRANSPORT,
