@@ -54,6 +54,8 @@ const REDIS_BACKEND_OPTION_NAMES: Record<string, keyof RedisBackendOptions> = {
   global_keyprefix: 'keyPrefix',
   connectTimeoutMs: 'connectTimeoutMs',
   commandTimeoutMs: 'commandTimeoutMs',
+  waitReplicas: 'waitReplicas',
+  waitReplicasTimeoutMs: 'waitReplicasTimeoutMs',
 };
 
 /** Maps `resultBackendTransportOptions` onto RedisBackendOptions; unknown names are a CONFIG error. */

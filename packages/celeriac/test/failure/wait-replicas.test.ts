@@ -11,9 +11,11 @@ import { execFile } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
-import { createApp, type App } from '../../src/index.js';
+import { Writable } from 'node:stream';
+import { createApp, Worker, type App, type AsyncResult } from '../../src/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { PublishError } from '../../src/core/publish-retry.js';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { freePort, quietClient, RedisServerProcess } from '../support/redis.js';
 
 const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
@@ -143,6 +145,69 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
     expect((await onMaster.lRange(QUEUE, 0, -1)).some((raw) => raw.includes("'refused'"))).toBe(true);
     expect((err as { attempts?: number }).attempts ?? 1).toBe(1);
   }, 30_000);
+
+  describe('result backend (resultBackendTransportOptions)', () => {
+    it('answers a store once the replica has the state', async () => {
+      const app = createApp(
+        { broker: 'memory://', backend: master.url, resultBackendTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 60_000 } },
+        { env: {}, logger: pino({ level: 'silent' }) },
+      );
+      apps.push(app);
+      const meta = (id: string) => ({ status: 'SUCCESS' as const, result: id, traceback: null, children: [], date_done: '2026-11-29T15:00:00.000000', task_id: id });
+      await app.backend.store(meta('warm-store'), { expiresSec: null });
+      replica.pause();
+      const storing = app.backend.store(meta('held-store'), { expiresSec: null });
+      await waitFor(async () => (await onMaster.exists('celery-task-meta-held-store')) === 1, 'the master to have the state', 10_000);
+      expect(await settledAfterRoundTrips(storing)).toBe(false);
+      replica.resume();
+      await storing;
+      expect(await onReplica.get('celery-task-meta-held-store')).toContain('"held-store"');
+    }, 30_000);
+
+    it('a worker that acked early stores the state again until the replica has it', async () => {
+      const lines: string[] = [];
+      const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
+      const app = createApp(
+        {
+          broker: 'memory://',
+          backend: master.url,
+          resultBackendTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 200 },
+          workerRedeliveryDelaySec: 0.2,
+        },
+        { env: {}, logger: pino({ level: 'warn' }, sink) },
+      );
+      apps.push(app);
+      app.task('wr.early', (x: number) => x * 2);
+      const worker = new Worker(app, { concurrency: 1, hostname: `wait-replicas-${process.pid}@test` });
+      await worker.start();
+      try {
+        replica.pause();
+        let sent: AsyncResult | undefined;
+        try {
+          const result = await app.sendTask('wr.early', [21]);
+          sent = result;
+          // Its state is on the master (the SET ran), not acknowledged: the worker tries again.
+          await waitFor(() => lines.some((l) => l.includes(`could not store the state of task ${result.id} (acked early); trying again`)), 'a retried store while the replica is held', 10_000);
+          expect(lines.join('\n')).toMatch(/0 of the 1 replicas asked for \(waitReplicas\) acknowledged it within 200 ms/);
+        } finally {
+          replica.resume();
+        }
+        if (sent === undefined) throw new Error('the task was not sent');
+        const id = sent.id;
+        expect(await sent.get({ timeoutMs: 10_000 })).toBe(42);
+        await waitFor(async () => (await onReplica.exists(`celery-task-meta-${id}`)) === 1, 'the replica to have the state', 10_000);
+        expect(lines.filter((l) => l.includes('its result is lost'))).toEqual([]);
+      } finally {
+        await worker.close({ deadlineMs: 5_000 });
+      }
+    }, 30_000);
+
+    it('refuses a bad waitReplicas when the backend is made', () => {
+      expect(() => new RedisBackend({ url: master.url, waitReplicas: -1 })).toThrow(
+        expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining('waitReplicas must be a whole number') }),
+      );
+    });
+  });
 
   it('without waitReplicas, answers a send the replica does not have yet', async () => {
     const app = appWith({});

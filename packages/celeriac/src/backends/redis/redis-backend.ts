@@ -31,9 +31,13 @@ import type { RunningTask, RunningTaskStore } from '../../core/spi/running-tasks
 import * as chord from './chord.js';
 import type { GroupMeta, ResultMeta } from '../../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
-import { parseRedisUrl, serverIdentity, urlDefaults, type RedisTarget } from '../../redis/url.js';
+import { serverIdentity } from '../../redis/url.js';
+import { resolveOptions, type RedisBackendOptions, type ResolvedRedisBackendOptions } from './options.js';
+
+export type { RedisBackendOptions, ResolvedRedisBackendOptions } from './options.js';
 import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
-import { ownCommandConnection, TURN_RANKS, type CommandConnection, type RedisConnections } from '../../redis/shared-commands.js';
+import { confirmReplicated } from '../../redis/replicas.js';
+import { ownCommandConnection, TURN_RANKS, type CommandConnection } from '../../redis/shared-commands.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
 import { TickBatch } from '../../redis/tick-batch.js';
@@ -43,81 +47,12 @@ import { watchResubscribes } from './resubscribe-watch.js';
 import * as revocations from './revocations.js';
 import { RedisRunningTasks } from './running-tasks.js';
 import type { PresenceKeeper } from '../../redis/presence-keeper.js';
-import type { TransportLog } from '../../core/transport-table.js';
 
 const STORE_METAS = loadScript(new URL('./scripts/store-metas.lua', import.meta.url));
-
-/** Options of {@link RedisBackend}. */
-export interface RedisBackendOptions {
-  /**
-   * `redis://[user:pass@]host[:port][/db]`, `rediss://...`, `sentinel://...;...?master_name=m`
-   * or `redis+sentinel://h1,h2/m/db`.
-   * @default 'redis://localhost:6379/0'
-   */
-  url?: string;
-  /**
-   * The Sentinel master to ask for, the `master_name` of Celery's `result_backend_transport_options`,
-   * for a `sentinel://` URL without `?master_name=` (a name in the URL wins).
-   */
-  masterName?: string;
-  /** The sentinels' own `{ password, username }`, `sentinel_kwargs` of Celery's `result_backend_transport_options` (the URL's are the master's). */
-  sentinelKwargs?: Readonly<Record<string, unknown>>;
-  /**
-   * Prefix of every key and channel this backend uses. From an app, the `global_keyprefix` of
-   * `resultBackendTransportOptions` as Celery 5.3+ applies it to its result keys (with `_`
-   * added unless it ends in `:_-.`: redis/keys.ts `resultKeyPrefix`); the broker URL's
-   * `global_keyprefix` never reaches result keys, in Celery neither.
-   * @default ''
-   */
-  keyPrefix?: string;
-  /** Receives connection warnings. @default dropped */
-  log?: TransportLog;
-  /** Give up the first connection after this many ms. @default 10000 */
-  connectTimeoutMs?: number;
-  /** Longest wait of a command while Redis is unreachable. @default 10000 */
-  offlineQueueTimeoutMs?: number;
-  /** Keep-alive PING interval on both connections. @default 10000 */
-  pingIntervalMs?: number;
-  /**
-   * Longest wait for any reply. Past it the call fails with TRANSPORT and the connection is
-   * replaced, so a half-dead connection (no RST, no reply) cannot hang a worker.
-   * @default 30000
-   */
-  commandTimeoutMs?: number;
-  /**
-   * The app's Redis command connections: a Redis broker of the same app on the same server,
-   * database and login, with the same timeouts, then shares the backend's command connection
-   * (redis/shared-commands.ts). `createApp` passes its own.
-   * @default a connection of the backend's own
-   */
-  connections?: RedisConnections;
-}
-
-/** {@link RedisBackendOptions} resolved once. */
-export interface ResolvedRedisBackendOptions {
-  readonly target: RedisTarget;
-  readonly keyPrefix: string;
-  readonly log: TransportLog;
-  readonly connectTimeoutMs: number;
-  readonly offlineQueueTimeoutMs: number;
-  readonly pingIntervalMs: number;
-  readonly commandTimeoutMs: number;
-}
 
 /** Lifecycle of a {@link RedisBackend}: usable until closed, never reopened. */
 export type RedisBackendState = 'open' | 'closed';
 
-function resolveOptions(options: RedisBackendOptions): ResolvedRedisBackendOptions {
-  return Object.freeze({
-    target: parseRedisUrl(options.url ?? 'redis://localhost:6379/0', urlDefaults(options)),
-    keyPrefix: options.keyPrefix ?? '',
-    log: options.log ?? (() => undefined),
-    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-    offlineQueueTimeoutMs: options.offlineQueueTimeoutMs ?? 10_000,
-    pingIntervalMs: options.pingIntervalMs ?? 10_000,
-    commandTimeoutMs: options.commandTimeoutMs ?? 30_000,
-  });
-}
 
 /** A meta waiting for its turn's store-metas.lua call. */
 interface PendingStore {
@@ -273,7 +208,13 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     const { keys, args } = storeMetasCall(batch);
     const what = batch.length === 1 ? `store result of task ${batch[0]?.id}` : `store results of ${batch.length} tasks (${batch[0]?.id}, ...)`;
     // Callers only wait for the store: its per-key reply (stored or skipped) is not passed on.
-    const send = () => this.#run(what, (c) => runScript(c, STORE_METAS, keys, args)).then(() => NO_RESULTS);
+    const wait = this.options.waitReplicas === 0 ? undefined : this.options;
+    const send = () =>
+      this.#run(what, (c) => {
+        const stored = runScript(c, STORE_METAS, keys, args);
+        // waitReplicas: answered once the replicas have the states too (redis/replicas.ts).
+        return wait === undefined ? stored : stored.then(() => confirmReplicated(c, wait, batch.length === 1 ? 'the result' : 'the results'));
+      }).then(() => NO_RESULTS);
     // Storing is idempotent (SET + PUBLISH, SUCCESS never overwritten), so one failure is
     // retried: a connection that went silently dead has just been replaced by the watchdog,
     // and the task's end (often acked early) must not be lost for want of a second try.

@@ -7,6 +7,7 @@ import { resolveSetAsideLimits, type SetAsideQuotaOptions, type SetAsideQuotas }
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import type { RedisConnections } from '../../redis/shared-commands.js';
+import { resolveReplicaWait, type ReplicaWait } from '../../redis/replicas.js';
 
 /** Options of {@link RedisBroker} (brokers/redis/redis-broker.ts); the set-aside quotas are core/set-aside.ts's. */
 export interface RedisBrokerOptions extends SetAsideQuotaOptions {
@@ -169,8 +170,8 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
   connections?: RedisConnections;
 }
 
-/** {@link RedisBrokerOptions} resolved once. */
-export interface ResolvedRedisBrokerOptions {
+/** {@link RedisBrokerOptions} resolved once (`waitReplicas` 0: sends do not wait for replicas). */
+export interface ResolvedRedisBrokerOptions extends ReplicaWait {
   readonly clock: Clock;
   readonly visibilityTimeoutMs: number;
   readonly recoverAfterMs: number;
@@ -189,9 +190,6 @@ export interface ResolvedRedisBrokerOptions {
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly pingIntervalMs: number;
-  /** 0: sends do not wait for replicas. */
-  readonly waitReplicas: number;
-  readonly waitReplicasTimeoutMs: number;
   readonly log: TransportLog | undefined;
   /** The quotas of the set-aside store's parts (`celeriac.setaside`: malformed messages; `celeriac.deadletters`: dead-lettered tasks). */
   readonly setAside: SetAsideQuotas;
@@ -203,11 +201,6 @@ function positive(name: string, value: number | undefined, fallback: number, int
     throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
   }
   return v;
-}
-
-function replicas(value: number | undefined): number {
-  if (value === 0 || value === undefined) return 0;
-  return positive('waitReplicas (0 turns it off)', value, 0, true);
 }
 
 function lostTaskGrace(value: number | undefined): number {
@@ -244,8 +237,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs, 10_000),
-    waitReplicas: replicas(options.waitReplicas),
-    waitReplicasTimeoutMs: positive('waitReplicasTimeoutMs', options.waitReplicasTimeoutMs, 1000, true),
+    ...resolveReplicaWait('RedisBroker', options),
     log: options.log,
     setAside: resolveSetAsideLimits(options, 'RedisBroker'),
   });

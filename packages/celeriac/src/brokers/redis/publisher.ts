@@ -24,10 +24,11 @@ import type { Maintenance } from './maintenance.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { Transitions } from './transitions.js';
 import { ringBell, type BellCommands } from './bell.js';
+import { confirmReplicated, type WaitCommand } from '../../redis/replicas.js';
 import { QUIET_WAKE_MS } from './wake-subscriber.js';
 
 /** The command subset the broker uses, on either a plain or a Sentinel client. */
-export interface Commands extends BellCommands {
+export interface Commands extends BellCommands, WaitCommand {
   lPush(key: string, value: string | string[]): Promise<number>;
   publish(channel: string, message: string | Buffer): Promise<number>;
   zAdd(key: string, member: { score: number; value: string }): Promise<number>;
@@ -40,7 +41,6 @@ export interface Commands extends BellCommands {
   zCard(key: string): Promise<number>;
   configGet(parameters: string[]): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
-  wait(numberOfReplicas: number, timeout: number): Promise<number>;
   info(section: string): Promise<string>;
 }
 
@@ -325,19 +325,9 @@ export class RedisPublisher {
    * again. `sent` itself without `waitReplicas`.
    */
   #replicated<T>(c: Commands, sent: Promise<T>): Promise<T> {
-    const { waitReplicas: wanted, waitReplicasTimeoutMs: timeoutMs } = this.#h.options;
-    if (wanted === 0) return sent;
-    return sent.then(async (value) => {
-      // Named as the WAIT's failure, not the send's: its writes went through (an ACL that refuses WAIT is a CONFIG error).
-      const acked = await c.wait(wanted, timeoutMs).catch((err: unknown) => Promise.reject(toTransportError(err, 'WAIT for replicas (waitReplicas) after writing the message')));
-      if (acked < wanted) {
-        throw new CeleriacError(
-          ErrorCodes.TRANSPORT,
-          `Redis sent the message, but ${acked} of the ${wanted} replicas asked for (waitReplicas) acknowledged it within ${timeoutMs} ms: a failover now could lose it (is a replica down, or lagging?)`,
-        );
-      }
-      return value;
-    });
+    const options = this.#h.options;
+    if (options.waitReplicas === 0) return sent;
+    return sent.then((value) => confirmReplicated(c, options, 'the message').then(() => value));
   }
 
   /**

@@ -1,0 +1,60 @@
+/**
+ * @module redis/replicas
+ * `waitReplicas`: writes answered only once replicas have them. Redis replicates
+ * asynchronously, so a write the master answered just before it died is lost when a replica
+ * takes its place (Sentinel, a managed Redis's failover). After its writes, the broker's send
+ * (brokers/redis/publisher.ts) and the result backend's store (backends/redis/redis-backend.ts)
+ * ask Redis to `WAIT` for that many replicas on the connection that made them: WAIT covers
+ * every earlier write of its connection.
+ */
+import { CeleriacError, ErrorCodes } from '../errors.js';
+import { toTransportError } from './client.js';
+
+/** The WAIT command of a plain or Sentinel client. */
+export interface WaitCommand {
+  wait(numberOfReplicas: number, timeout: number): Promise<number>;
+}
+
+/** How many replicas to wait for, and how long; resolved options of the broker and the backend. */
+export interface ReplicaWait {
+  /** 0: writes do not wait. */
+  readonly waitReplicas: number;
+  readonly waitReplicasTimeoutMs: number;
+}
+
+/** The default of `waitReplicasTimeoutMs`. */
+export const WAIT_REPLICAS_TIMEOUT_MS = 1000;
+
+/**
+ * Checks `waitReplicas` (a whole number, 0 by default) and `waitReplicasTimeoutMs` (positive
+ * whole milliseconds, {@link WAIT_REPLICAS_TIMEOUT_MS} by default).
+ *
+ * @throws CeleriacError CONFIG naming the option, prefixed with `owner`.
+ */
+export function resolveReplicaWait(owner: string, options: { waitReplicas?: unknown; waitReplicasTimeoutMs?: unknown }): ReplicaWait {
+  const { waitReplicas = 0, waitReplicasTimeoutMs = WAIT_REPLICAS_TIMEOUT_MS } = options;
+  if (typeof waitReplicas !== 'number' || !Number.isInteger(waitReplicas) || waitReplicas < 0) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `${owner}: waitReplicas must be a whole number of replicas (0 turns it off), got ${JSON.stringify(waitReplicas)}`);
+  }
+  if (typeof waitReplicasTimeoutMs !== 'number' || !Number.isInteger(waitReplicasTimeoutMs) || waitReplicasTimeoutMs <= 0) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `${owner}: waitReplicasTimeoutMs must be a positive whole number of milliseconds, got ${JSON.stringify(waitReplicasTimeoutMs)}`);
+  }
+  return { waitReplicas, waitReplicasTimeoutMs };
+}
+
+/**
+ * Resolves once `wait.waitReplicas` replicas acknowledged the writes made so far on `c`.
+ * Fewer within `waitReplicasTimeoutMs`, or a connection that fails meanwhile, reject with
+ * TRANSPORT (the caller's retry sends the write again); an ACL that refuses WAIT, with CONFIG.
+ * The errors say that `what` was written: only its replication is in doubt.
+ */
+export async function confirmReplicated(c: WaitCommand, wait: ReplicaWait, what: string): Promise<void> {
+  const { waitReplicas: wanted, waitReplicasTimeoutMs: timeoutMs } = wait;
+  const acked = await c.wait(wanted, timeoutMs).catch((err: unknown) => Promise.reject(toTransportError(err, `WAIT for replicas (waitReplicas) after writing ${what}`)));
+  if (acked < wanted) {
+    throw new CeleriacError(
+      ErrorCodes.TRANSPORT,
+      `Redis wrote ${what}, but ${acked} of the ${wanted} replicas asked for (waitReplicas) acknowledged it within ${timeoutMs} ms: a failover now could lose it (is a replica down, or lagging?)`,
+    );
+  }
+}
