@@ -25,6 +25,7 @@ const script = (name: string): RedisScript => loadScript(new URL(`./scripts/${na
 const SCRIPTS = {
   publishEta: script('publish-eta'),
   rescue: script('rescue-delayed'),
+  advertise: script('advertise'),
 } as const;
 
 /** Most delayed messages moved by one rescue call. */
@@ -55,11 +56,12 @@ export class DelayedSet {
 
   /**
    * Advertises broker `id` as a live promoter for three renewal periods (at most
-   * `recoverAfterSec`), so one missed renewal does not count as gone.
+   * `recoverAfterSec`), so one missed renewal does not count as gone. Never moves an
+   * advertisement back (advertise.lua: a renewal written late, after a blocked event loop).
    */
   async advertise(id: string, o: ResolvedRedisBrokerOptions): Promise<void> {
     const expiresAt = o.clock.now() + presenceTtlMs(o);
-    await this.send((c) => c.zAdd(this.keys.promoters, { score: expiresAt, value: id }));
+    await this.send((c) => runScript(c, SCRIPTS.advertise, [this.keys.promoters], [String(expiresAt), id]));
   }
 
   /**

@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerKeys } from '../../../src/redis/keys.js';
 import { deletePrefix, newPrefix, rawClient, redisAvailable } from './redis-test-env.js';
 import { readFetchReply, Transitions } from '../../../src/brokers/redis/transitions.js';
+import { DelayedSet, presenceTtlMs } from '../../../src/brokers/redis/delayed.js';
+import { resolveRedisBrokerOptions } from '../../../src/brokers/redis/options.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
 
 const available = await redisAvailable();
 const prefix = newPrefix();
@@ -79,6 +82,35 @@ describe.skipIf(!available)('Transitions: batches of fetch and ack', () => {
     expect(await Promise.all(got.map((m) => t.ack(m)))).toEqual(got.map(() => true));
     expect(await raw.hLen(keys.unacked)).toBe(0);
     expect(await t.fetch(keys.buckets('mixed'), ['mixed'], 10, Date.now(), 60_000, 'none')).toEqual([]);
+  });
+
+  it('never moves a lease or a presence back: a renewal written late, after a blocked event loop, keeps the later one', async () => {
+    // A renewal is computed when it is queued; one queued just before a task blocked the event
+    // loop was written after the block, older than what the lease keeper thread wrote meanwhile,
+    // and took the presence 4.5 s into the past (a CI run, 2026-11-29: another worker then
+    // reported the blocked worker's early-acked tasks lost).
+    await raw.lPush(keys.buckets('late')[0] as string, envelope('late-1'));
+    const t0 = Date.now();
+    const [held] = await t.fetch(keys.buckets('late'), ['late'], 1, t0, 60_000, 'late');
+    if (held === undefined) throw new Error('nothing fetched');
+    expect(await t.renewLeases([held], t0 + 10_000, 60_000)).toEqual([]);
+    expect(await t.renewLeases([held], t0, 60_000)).toEqual([]);
+    expect(await raw.zScore(keys.leases, held.tag)).toBe(t0 + 70_000);
+    expect(await raw.zScore(keys.unackedIndex, held.tag)).toBe(Math.floor((t0 + 10_000) / 1000));
+    // Forward still moves it.
+    await t.renewLeases([held], t0 + 20_000, 60_000);
+    expect(await raw.zScore(keys.leases, held.tag)).toBe(t0 + 80_000);
+
+    const delayed = new DelayedSet((fn) => fn(raw), keys);
+    const clock = new FakeClock(t0);
+    const o = resolveRedisBrokerOptions({ clock });
+    await delayed.advertise('late-broker', o);
+    clock.advance(5_000);
+    await delayed.advertise('late-broker', o);
+    const later = t0 + 5_000 + presenceTtlMs(o);
+    expect(await raw.zScore(keys.promoters, 'late-broker')).toBe(later);
+    await delayed.advertise('late-broker', resolveRedisBrokerOptions({ clock: new FakeClock(t0 - 4_500) }));
+    expect(await raw.zScore(keys.promoters, 'late-broker')).toBe(later);
   });
 
   it('keeps a delivery count in Redis: requeues and lease recoveries of started tasks add one, restores do not, acks and set-asides drop it', async () => {
