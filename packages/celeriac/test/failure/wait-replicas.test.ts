@@ -202,6 +202,80 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
       }
     }, 30_000);
 
+    /** The backend's writes beside task states, each with a key of the group it writes. */
+    const writes: [string, (b: RedisBackend, id: string) => Promise<unknown>, (id: string) => string][] = [
+      ['a group', (b, id) => b.saveGroup(id, { result: [[[`${id}-member`, null], null]] } as never, { expiresSec: null }), (id) => `celery-taskset-meta-${id}`],
+      ["a chord's size", (b, id) => b.setChordSize(id, 2, { expiresSec: null }), (id) => `celery-taskset-meta-${id}.s`],
+      ['a chord part', (b, id) => b.addChordPart(id, { taskId: `${id}-part`, state: 'SUCCESS', result: 1, index: 0 }, { expiresSec: null }), (id) => `celery-taskset-meta-${id}.j`],
+      ["a chord's counter", (b, id) => b.addToChord(id, 1, { expiresSec: null }), (id) => `celery-taskset-meta-${id}.t`],
+      ['a revoke', (b, id) => b.revoke([id], { expiresSec: 3600 }), () => 'celeriac:revoked'],
+    ];
+
+    it.each(writes)('answers %s once the replica has it', async (kind, write, key) => {
+      const backend = new RedisBackend({ url: master.url, waitReplicas: 1, waitReplicasTimeoutMs: 60_000 });
+      const id = `held-${kind.replace(/\W+/g, '-')}`;
+      try {
+        await backend.connect();
+        replica.pause();
+        let writing: Promise<unknown>;
+        try {
+          writing = write(backend, id);
+          await waitFor(async () => (await onMaster.exists(key(id))) === 1, 'the master to have the write', 10_000);
+          expect(await settledAfterRoundTrips(writing)).toBe(false);
+        } finally {
+          replica.resume();
+        }
+        await writing;
+        expect(await onReplica.exists(key(id))).toBe(1);
+      } finally {
+        await backend.close();
+      }
+    }, 30_000);
+
+    it('fails a group save the replica did not acknowledge in time as a transport error that says it was written', async () => {
+      const backend = new RedisBackend({ url: master.url, waitReplicas: 1, waitReplicasTimeoutMs: 200 });
+      try {
+        await backend.connect();
+        replica.pause();
+        try {
+          await expect(backend.saveGroup('late-group', { result: [[['late-member', null], null]] } as never, { expiresSec: null })).rejects.toMatchObject({
+            code: ErrorCodes.TRANSPORT,
+            message: expect.stringContaining('Redis wrote the group, but 0 of the 1 replicas'),
+          });
+          expect(await onMaster.exists('celery-taskset-meta-late-group')).toBe(1);
+        } finally {
+          replica.resume();
+        }
+      } finally {
+        await backend.close();
+      }
+    }, 30_000);
+
+    it("acts on a chord part and a chord's counter the replica did not acknowledge in time, with a warning: they are not made twice", async () => {
+      const warnings: string[] = [];
+      const backend = new RedisBackend({ url: master.url, waitReplicas: 1, waitReplicasTimeoutMs: 200, log: (_level, msg, fields) => warnings.push(`${msg} ${fields?.err?.message ?? ''}`) });
+      try {
+        await backend.connect();
+        await backend.setChordSize('late-chord', 1, { expiresSec: null });
+        replica.pause();
+        try {
+          // The part that completes the join: its reply carries the parts, for the body to be called.
+          const join = await backend.addChordPart('late-chord', { taskId: 'late-part', state: 'SUCCESS', result: 7, index: 0 }, { expiresSec: null });
+          expect(join).toMatchObject({ count: 1, total: 1, parts: [{ taskId: 'late-part', result: 7 }] });
+          await backend.addToChord('late-chord', 1, { expiresSec: null });
+          expect(await onMaster.get('celery-taskset-meta-late-chord.t')).toBe('1');
+        } finally {
+          replica.resume();
+        }
+        expect(warnings).toEqual([
+          expect.stringMatching(/^record part late-part of chord late-chord: going on without the replicas' acknowledgement Redis wrote the chord part, but 0 of the 1 replicas/),
+          expect.stringMatching(/^add 1 part\(s\) to chord late-chord: going on without the replicas' acknowledgement Redis wrote the chord counter, but 0 of the 1/),
+        ]);
+      } finally {
+        await backend.close();
+      }
+    }, 30_000);
+
     it('refuses a bad waitReplicas when the backend is made', () => {
       expect(() => new RedisBackend({ url: master.url, waitReplicas: -1 })).toThrow(
         expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining('waitReplicas must be a whole number') }),

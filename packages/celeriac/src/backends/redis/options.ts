@@ -53,7 +53,10 @@ export interface RedisBackendOptions {
    * with backoff, `workerMaxDeliveries` times; acked late: the message goes back and the task
    * runs again). Every batch of stores waits for the replicas (about a round trip on one
    * network) and holds the commands behind it on its connection meanwhile (a worker's fetches
-   * and acks, when broker and backend share it). 0 turns it off.
+   * and acks, when broker and backend share it). Saved groups, revokes and a chord's size wait
+   * the same way; a chord part and a chord's counter wait too, but past the timeout a warning is
+   * logged and the reply acted on (failing it would lose the body's call, or count it twice
+   * when retried). 0 turns it off.
    * @default 0
    */
   waitReplicas?: number;

@@ -208,13 +208,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     const { keys, args } = storeMetasCall(batch);
     const what = batch.length === 1 ? `store result of task ${batch[0]?.id}` : `store results of ${batch.length} tasks (${batch[0]?.id}, ...)`;
     // Callers only wait for the store: its per-key reply (stored or skipped) is not passed on.
-    const wait = this.options.waitReplicas === 0 ? undefined : this.options;
-    const send = () =>
-      this.#run(what, (c) => {
-        const stored = runScript(c, STORE_METAS, keys, args);
-        // waitReplicas: answered once the replicas have the states too (redis/replicas.ts).
-        return wait === undefined ? stored : stored.then(() => confirmReplicated(c, wait, batch.length === 1 ? 'the result' : 'the results'));
-      }).then(() => NO_RESULTS);
+    const send = () => this.#write(what, batch.length === 1 ? 'the result' : 'the results', (c) => runScript(c, STORE_METAS, keys, args)).then(() => NO_RESULTS);
     // Storing is idempotent (SET + PUBLISH, SUCCESS never overwritten), so one failure is
     // retried: a connection that went silently dead has just been replaced by the watchdog,
     // and the task's end (often acked early) must not be lost for want of a second try.
@@ -265,7 +259,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     const ttl = ttlMs(options.expiresSec);
     const key = this.#keys.groupMeta(groupId);
     const text = encodeGroupMeta(meta);
-    await this.#run(`save group ${groupId}`, (c) => (ttl === null ? c.set(key, text) : c.set(key, text, { PX: ttl })));
+    await this.#write(`save group ${groupId}`, 'the group', (c) => (ttl === null ? c.set(key, text) : c.set(key, text, { PX: ttl })));
   }
 
   /** A saved group, or null. */
@@ -284,7 +278,7 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** Adds `taskIds` to the revoked set and announces the revoke (revocations.ts). */
   async revoke(taskIds: readonly string[], options: RevokeOptions): Promise<void> {
     this.#assertOpen('revoke');
-    await revocations.revoke((w, fn) => this.#run(w, fn), this.#keys, taskIds, positiveMs(options.expiresSec), options);
+    await revocations.revoke((w, fn) => this.#write(w, 'the revoke', fn), this.#keys, taskIds, positiveMs(options.expiresSec), options);
   }
 
   /** The revoked subset of `taskIds`, in one round trip. */
@@ -314,21 +308,22 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** Stores the chord size of `groupId` (SET + PUBLISH `celery-taskset-meta-<gid>.s`). */
   async setChordSize(groupId: string, size: number, options: StoreOptions): Promise<void> {
     this.#assertOpen('setChordSize');
-    await chord.setChordSize((w, fn) => this.#run(w, fn), this.#keys, groupId, size, ttlMs(options.expiresSec));
+    await chord.setChordSize((w, fn) => this.#write(w, 'the chord size', fn), this.#keys, groupId, size, ttlMs(options.expiresSec));
   }
 
   /** Records a chord header part (Celery's `.j` sorted set) and reports the join. */
   async addChordPart(groupId: string, part: ChordPart, options: StoreOptions): Promise<ChordJoinState> {
     this.#assertOpen('addChordPart');
-    return chord.addChordPart((w, fn) => this.#run(w, fn), this.#keys, groupId, part, ttlMs(options.expiresSec));
+    return chord.addChordPart((w, fn) => this.#write(w, 'the chord part', fn, 'warn'), this.#keys, groupId, part, ttlMs(options.expiresSec));
+  }
+
+  /** One more expected part of chord `groupId` (Celery's `add_to_chord`). */
+  async addToChord(groupId: string, count: number, options: StoreOptions): Promise<void> {
+    this.#assertOpen('addToChord');
+    await chord.addToChord((w, fn) => this.#write(w, 'the chord counter', fn, 'warn'), this.#keys, groupId, count, ttlMs(options.expiresSec));
   }
 
   /** Deletes the join keys of chord `groupId`. */
-  async addToChord(groupId: string, count: number, options: StoreOptions): Promise<void> {
-    this.#assertOpen('addToChord');
-    await chord.addToChord((w, fn) => this.#run(w, fn), this.#keys, groupId, count, ttlMs(options.expiresSec));
-  }
-
   async clearChord(groupId: string): Promise<void> {
     this.#assertOpen('clearChord');
     await chord.clearChord((w, fn) => this.#run(w, fn), this.#keys, groupId);
@@ -365,6 +360,25 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** Runs `fn` on the connected command client; any Redis failure becomes TRANSPORT. */
   #run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
     return this.#commands.run(what, fn);
+  }
+
+  /**
+   * A write that a failover must not lose (task states, groups, chord joins, revokes): with
+   * `waitReplicas`, answered once the replicas have `written` too (redis/replicas.ts), else it
+   * fails as TRANSPORT. `unconfirmed: 'warn'` is for a write whose reply must be acted on and
+   * that must not be made twice (a chord part: the part that completes the join calls the
+   * body; a chord's counter: INCRBY): past the wait, a warning, and its reply.
+   */
+  #write<T>(what: string, written: string, fn: (client: RedisClient) => Promise<T>, unconfirmed: 'fail' | 'warn' = 'fail'): Promise<T> {
+    const wait = this.options.waitReplicas === 0 ? undefined : this.options;
+    if (wait === undefined) return this.#run(what, fn);
+    return this.#run(what, (c) =>
+      fn(c).then((value) => {
+        const replicated = confirmReplicated(c, wait, written);
+        const settled = unconfirmed === 'fail' ? replicated : replicated.catch((err: unknown) => this.options.log('warn', `${what}: going on without the replicas' acknowledgement`, { err: err as Error }));
+        return settled.then(() => value);
+      }),
+    );
   }
 
   /** Delivers what is stored under every subscribed key (backends/redis/resubscribe-watch.ts: after a break). */
