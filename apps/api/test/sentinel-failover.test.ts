@@ -79,7 +79,8 @@ describe.runIf(ready)('apps/api behind Redis Sentinel: kill -9 of the master und
       // A delivery whose worker lost it with the old master comes back after 4 s instead of a minute.
       // Sends wait for a replica: the API answers 202 only for a message a failover keeps.
       CELERY_BROKER_TRANSPORT_OPTIONS: JSON.stringify({ master_name: MASTER, recoverAfterSec: 4, leaseRenewMs: 500, sweepIntervalMs: 500, waitReplicas: 1 }),
-      CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: JSON.stringify({ master_name: MASTER }),
+      // Results too: a state the worker stored (and told of with task-succeeded) is on a replica.
+      CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: JSON.stringify({ master_name: MASTER, waitReplicas: 1 }),
       REDIS_URL: `redis://127.0.0.1:${cache.port}/0`,
       DATABASE_URL: db.url,
       API_PORT: String(port),
@@ -159,12 +160,11 @@ describe.runIf(ready)('apps/api behind Redis Sentinel: kill -9 of the master und
         const st = await state(id).catch(() => null);
         if (st === null || st.state === 'PENDING' || st.state === 'STARTED') continue;
         if (st.state !== 'SUCCESS') throw new Error(`task ${s.i} ended ${st.state}`);
-        // SUCCESS may come from the task's events before its result is readable: a result the
-        // old master acknowledged but had not replicated died with it (docs/production.md), as
-        // did the late ack stored after it, so the message runs again on the new master and
-        // stores its result then. Seen under CI load: task 55 SUCCESS, no result yet.
-        if (st.result === undefined) continue;
-        expect(st.result, `task ${s.i}`).toBe(s.i + 1000);
+        // The result is there with its SUCCESS: the worker stores it before it sends
+        // task-succeeded, and with the backend's waitReplicas a store is answered only once a
+        // replica has it, so the old master cannot take it along. Without that, a CI run saw
+        // task 55 SUCCESS and no result (lost with the master; the task ran again later).
+        expect(st.result, `task ${s.i}: SUCCESS without its result`).toBe(s.i + 1000);
         pending.delete(id);
       }
       return pending.size === 0;
