@@ -66,6 +66,9 @@ describe('parseRedisUrl', () => {
     ['sentinel://s1?master_name=m;redis://s2', /every ;-separated part must be sentinel:\/\//],
     ['redis+sentinel://h1,h2', /expected redis\+sentinel:\/\//],
     ['redis+sentinel://h1/m/0/extra', /expected redis\+sentinel:\/\//],
+    // TLS asked for where it cannot be had: refused, not connected to in plain text.
+    ['sentinel://s1:26379;sentinel://s2:26379/0?master_name=m&ssl_cert_reqs=required', /ssl_cert_reqs asks for TLS, which is not available with Sentinel/],
+    ['redis+sentinel://h1:26379/m/0?ssl_ca_certs=%2Fca.pem&ssl_certfile=%2Fc.pem', /ssl_ca_certs, ssl_certfile asks for TLS, which is not available with Sentinel/],
   ];
   it.each(bad)('rejects %s', (url, message) => {
     expect(() => parseRedisUrl(url)).toThrow(message);

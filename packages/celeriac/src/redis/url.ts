@@ -131,6 +131,17 @@ function transportOptions(query: URLSearchParams): RedisTarget['transportOptions
 
 const TLS_KEYS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs'] as const;
 
+/**
+ * A Sentinel URL with redis-py's `ssl_*` keys asks for TLS, which Celeriac does not offer with
+ * Sentinel: refused rather than connected to in plain text.
+ */
+function refuseSentinelTls(query: URLSearchParams, url: string): void {
+  const asked = TLS_KEYS.filter((k) => query.has(k));
+  if (asked.length > 0) {
+    throw configError(`Redis URL ${redact(url)}: ${asked.join(', ')} asks for TLS, which is not available with Sentinel; connecting without it would send the password and every message in plain text (docs/brokers-and-backends.md)`);
+  }
+}
+
 /** redis-py's `ssl_*` query keys; only meaningful with rediss://. */
 function parseTls(query: URLSearchParams, tls: boolean, url: string): RedisTlsOptions | undefined {
   // On redis:// they are ignored, as a plain connection has no certificate to check.
@@ -181,6 +192,7 @@ function parseKombuSentinel(url: string, defaults: RedisUrlDefaults): RedisTarge
   if (masterName === undefined || masterName === null) throw configError(`Redis URL ${redact(url)}: a sentinel:// URL needs ?master_name=<name> (or the master_name transport option)`);
   const withDb = parts.find((p) => p.path.replace(/^\//, '') !== '');
   const query = new URLSearchParams(parts.flatMap((p) => [...p.query.entries()]));
+  refuseSentinelTls(query, url);
   const first = nodes[0] ?? { host: 'localhost', port: DEFAULT_SENTINEL_PORT };
   const target: RedisTarget = {
     tls: false, ...first, db: parseDb(withDb?.path.replace(/^\//, ''), url),
@@ -195,6 +207,7 @@ function parseSentinelList(url: string): RedisTarget {
   const nodes = parts.authority.split(',').map((hp) => parseHostPort(hp, DEFAULT_SENTINEL_PORT, url));
   const [masterName = '', dbText, ...rest] = parts.path.replace(/^\//, '').split('/');
   if (masterName === '' || rest.length > 0) throw configError(`Redis URL ${redact(url)}: expected redis+sentinel://host:port[,host:port...]/<master name>[/<db>]`);
+  refuseSentinelTls(parts.query, url);
   const target: RedisTarget = {
     tls: false, ...nodes[0]!, db: parseDb(dbText, url),
     sentinel: { masterName: decode(masterName, 'master name', url), nodes }, transportOptions: transportOptions(parts.query),
