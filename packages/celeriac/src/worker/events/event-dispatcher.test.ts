@@ -8,6 +8,7 @@ import { FakeClock } from '../../testing/fake-clock.js';
 import { waitFor } from '../../testing/wait-for.js';
 import { EventDispatcher, QUIET_EVENTS_MS, TASK_BATCH_MAX, TASK_BATCH_MAX_CHARS, TASK_BATCH_WAIT_MS } from './event-dispatcher.js';
 import { exceptionRepr, signum, taskEventFields } from './task-event-fields.js';
+import { resultRepr } from './event-text.js';
 import type { TaskMessage } from '../../protocol/types.js';
 import type { TaskEvent } from '../task-events.js';
 
@@ -255,6 +256,29 @@ describe('task events written from the worker event', () => {
     expect(events.map((e) => e.type)).toEqual(everyTaskEvent().map((e) => e.type));
     expect(events[0]).toMatchObject({ uuid: 'id-1', name: 'tasks.é', args: "(1, 'x\"y')", retries: 2, trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', group: 'g-1' });
     expect(events[5]).not.toHaveProperty('traceback');
+    // Celery's members in Celery's order (ours, trace_id and group, before timestamp and type).
+    const common = ['hostname', 'utcoffset', 'pid', 'clock', 'uuid'];
+    const own: string[][] = [
+      ['name', 'args', 'kwargs', 'root_id', 'parent_id', 'retries', 'eta', 'expires', 'trace_id', 'group'],
+      [],
+      ['result', 'runtime'],
+      ['result', 'runtime'],
+      ['exception', 'traceback'],
+      ['exception'],
+      ['exception', 'traceback'],
+      ['terminated', 'signum', 'expired'],
+      ['requeue'],
+    ];
+    expect(events.map((e) => Object.keys(e))).toEqual(own.map((keys) => [...common, ...keys, 'timestamp', 'type']));
+    expect(events.slice(2).map((e) => [e['result'] ?? e['exception'] ?? e['terminated'] ?? e['requeue'], e['runtime'] ?? e['signum'] ?? null])).toEqual([
+      ["{'n': [1, 2.5]}", 0.000_012_3],
+      [resultRepr("it's"), 1.5],
+      ["TypeError('boom')", null],
+      ["Exception('unknown')", null],
+      ["Exception('again')", null],
+      [true, 9],
+      [true, null],
+    ]);
   });
 });
 
