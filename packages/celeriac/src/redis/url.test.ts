@@ -17,7 +17,7 @@ describe('parseRedisUrl', () => {
     ['redis://h/', { ...base, host: 'h', port: 6379 }],
     ['rediss://:pw@cache.example.com:6380/0', { ...base, tls: true, host: 'cache.example.com', port: 6380, password: 'pw' }],
     [
-      'redis://h:6379/5?global_keyprefix=pfx:&ssl_cert_reqs=none',
+      'redis://h:6379/5?global_keyprefix=pfx:',
       { ...base, host: 'h', port: 6379, db: 5, transportOptions: { globalKeyprefix: 'pfx:' } },
     ],
     [
@@ -123,8 +123,12 @@ describe('rediss:// TLS query keys (redis-py names)', () => {
     expect(parseRedisUrl('rediss://h/0').tlsOptions).toBeUndefined();
   });
 
-  it('ignores ssl_* keys on redis:// and refuses unknown ssl_cert_reqs values', () => {
-    expect(parseRedisUrl('redis://h/0?ssl_ca_certs=/ca.pem').tlsOptions).toBeUndefined();
+  it('refuses ssl_* keys on redis:// (they ask for TLS: rediss:// makes it), and unknown ssl_cert_reqs values', () => {
+    for (const url of ['redis://h/0?ssl_ca_certs=/ca.pem', 'redis://:pw@h/0?ssl_cert_reqs=none', 'REDIS://h?global_keyprefix=p&ssl_keyfile=/k.pem']) {
+      expect(() => parseRedisUrl(url)).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/asks for TLS, which a redis:\/\/ URL does not use: write rediss:\/\//) }));
+    }
+    // The password is not in the message.
+    expect(() => parseRedisUrl('redis://:hunter2@h/0?ssl_cert_reqs=none')).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
     expect(() => parseRedisUrl('rediss://h/0?ssl_cert_reqs=maybe')).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
   });
 

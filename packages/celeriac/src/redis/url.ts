@@ -132,19 +132,18 @@ function transportOptions(query: URLSearchParams): RedisTarget['transportOptions
 const TLS_KEYS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs'] as const;
 
 /**
- * A Sentinel URL with redis-py's `ssl_*` keys asks for TLS, which Celeriac does not offer with
- * Sentinel: refused rather than connected to in plain text.
+ * redis-py's `ssl_*` keys on a URL that makes no TLS connection ask for TLS all the same:
+ * refused rather than connected to in plain text, the password and every message with it.
+ * `instead` says what to write.
  */
-function refuseSentinelTls(query: URLSearchParams, url: string): void {
+function refuseTlsKeys(query: URLSearchParams, url: string, instead: string): void {
   const asked = TLS_KEYS.filter((k) => query.has(k));
-  if (asked.length > 0) {
-    throw configError(`Redis URL ${redact(url)}: ${asked.join(', ')} asks for TLS, which is not available with Sentinel; connecting without it would send the password and every message in plain text (docs/brokers-and-backends.md)`);
-  }
+  if (asked.length > 0) throw configError(`Redis URL ${redact(url)}: ${asked.join(', ')} asks for TLS, ${instead}`);
 }
 
-/** redis-py's `ssl_*` query keys; only meaningful with rediss://. */
+/** redis-py's `ssl_*` query keys; only rediss:// takes them (redis-py refuses them on redis:// too). */
 function parseTls(query: URLSearchParams, tls: boolean, url: string): RedisTlsOptions | undefined {
-  // On redis:// they are ignored, as a plain connection has no certificate to check.
+  if (!tls) refuseTlsKeys(query, url, 'which a redis:// URL does not use: write rediss:// (docs/brokers-and-backends.md)');
   if (!tls || !TLS_KEYS.some((k) => query.has(k))) return undefined;
   const reqs = (query.get('ssl_cert_reqs') ?? 'required').toLowerCase().replace(/^cert_/, '');
   if (!['required', 'optional', 'none'].includes(reqs)) {
@@ -192,7 +191,7 @@ function parseKombuSentinel(url: string, defaults: RedisUrlDefaults): RedisTarge
   if (masterName === undefined || masterName === null) throw configError(`Redis URL ${redact(url)}: a sentinel:// URL needs ?master_name=<name> (or the master_name transport option)`);
   const withDb = parts.find((p) => p.path.replace(/^\//, '') !== '');
   const query = new URLSearchParams(parts.flatMap((p) => [...p.query.entries()]));
-  refuseSentinelTls(query, url);
+  refuseTlsKeys(query, url, 'which is not available with Sentinel (docs/brokers-and-backends.md)');
   const first = nodes[0] ?? { host: 'localhost', port: DEFAULT_SENTINEL_PORT };
   const target: RedisTarget = {
     tls: false, ...first, db: parseDb(withDb?.path.replace(/^\//, ''), url),
@@ -207,7 +206,7 @@ function parseSentinelList(url: string): RedisTarget {
   const nodes = parts.authority.split(',').map((hp) => parseHostPort(hp, DEFAULT_SENTINEL_PORT, url));
   const [masterName = '', dbText, ...rest] = parts.path.replace(/^\//, '').split('/');
   if (masterName === '' || rest.length > 0) throw configError(`Redis URL ${redact(url)}: expected redis+sentinel://host:port[,host:port...]/<master name>[/<db>]`);
-  refuseSentinelTls(parts.query, url);
+  refuseTlsKeys(parts.query, url, 'which is not available with Sentinel (docs/brokers-and-backends.md)');
   const target: RedisTarget = {
     tls: false, ...nodes[0]!, db: parseDb(dbText, url),
     sentinel: { masterName: decode(masterName, 'master name', url), nodes }, transportOptions: transportOptions(parts.query),
