@@ -104,6 +104,33 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
     for (const id of ids) expect(await holds(onReplica, id)).toBe(true);
   }, 30_000);
 
+  it('answers a send chained with its wait (delay().get()) once the replica has the message, not on the subscriber connection at once', async () => {
+    // Broker and backend on one server: without waitReplicas the LPUSH would ride the result's
+    // SUBSCRIBE on the backend's connection, where no WAIT covers it (publisherOn).
+    const app = createApp(
+      { broker: master.url, backend: master.url, brokerTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 60_000 } },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    apps.push(app);
+    await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });
+    // The backend's subscriber connection open, as a send can be carried only on an open one.
+    const unsubscribe = await app.backend.subscribe('warm-subscriber', () => undefined);
+    await unsubscribe();
+    replica.pause();
+    let sending: ReturnType<App['sendTask']>;
+    try {
+      sending = app.sendTask('wr.task', ['chained'], {}, { queue: QUEUE });
+      // No worker: the wait only ends by its timeout.
+      sending.get({ timeoutMs: 5_000 }).catch(() => undefined);
+      await waitFor(async () => (await onMaster.lRange(QUEUE, 0, -1)).some((raw) => raw.includes("'chained'")), 'the master to have the message', 10_000);
+      expect(await settledAfterRoundTrips(sending)).toBe(false);
+    } finally {
+      replica.resume();
+    }
+    const sent = await sending;
+    expect(await holds(onReplica, sent.id)).toBe(true);
+  }, 30_000);
+
   it('fails a send the replica did not acknowledge within waitReplicasTimeoutMs as a transport error, retried under the policy', async () => {
     const app = appWith({ waitReplicas: 1, waitReplicasTimeoutMs: 200 }, { maxRetries: 1, intervalStart: 0, intervalStep: 0, intervalMax: 0 });
     await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });
