@@ -58,3 +58,24 @@ export async function confirmReplicated(c: WaitCommand, wait: ReplicaWait, what:
     );
   }
 }
+
+/** Who waits for replicas, in a start-up warning: the broker's sends or the backend's stores. */
+export type ReplicaWaiter = 'broker' | 'result backend';
+
+const WAITED: Record<ReplicaWaiter, string> = {
+  broker: 'every send waits {ms} ms for them and fails (brokerTransportOptions; docs/brokers-and-backends.md)',
+  'result backend': 'every task state waits {ms} ms for them, fails and is stored again (resultBackendTransportOptions; docs/brokers-and-backends.md)',
+};
+
+/**
+ * The warning `info` (INFO replication's text) calls for when `who`'s writes wait for
+ * `wait.waitReplicas` replicas and fewer are connected; null when enough are, when it does not
+ * wait, or when the text does not say. A worker logs it as it starts.
+ */
+export function replicaWarning(info: string, wait: ReplicaWait, who: ReplicaWaiter, where: string): string | null {
+  const { waitReplicas: wanted, waitReplicasTimeoutMs: timeoutMs } = wait;
+  const connected = /^connected_slaves:(\d+)\s*$/m.exec(info);
+  if (wanted === 0 || connected === null || Number(connected[1]) >= wanted) return null;
+  const replicas = `${connected[1]} replica${connected[1] === '1' ? '' : 's'}`;
+  return `${who} Redis ${where} has ${replicas} connected, and waitReplicas asks for ${wanted}: ${WAITED[who].replace('{ms}', String(timeoutMs))}`;
+}

@@ -296,6 +296,7 @@ export class Worker {
     if (!(await this.connectOnStartup('broker', this.app.brokerUrl, declare))) return;
     if (!(await this.connectOnStartup('result backend', this.app.backendUrl, () => backend.connect()))) return;
     for (const warning of (await broker.serverWarnings?.()) ?? []) this.log.warn({ check: 'broker-server' }, warning);
+    for (const warning of (await backend.serverWarnings?.()) ?? []) this.log.warn({ check: 'backend-server' }, warning);
     // Revokes known before the first message is taken, then kept current by notices.
     await this.revokeSync.start();
     // close() was called while connecting: it already finished with no consumer to stop.

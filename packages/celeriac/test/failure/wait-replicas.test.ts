@@ -229,6 +229,26 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
       }
     }, 30_000);
 
+    it('a worker warns as it starts when fewer replicas are connected than the backend waits for, and not when enough are', async () => {
+      const startupChecks = async (waitReplicas: number): Promise<string[]> => {
+        const lines: { check?: string; msg: string }[] = [];
+        const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]), done()) });
+        const app = createApp(
+          { broker: 'memory://', backend: master.url, resultBackendTransportOptions: { waitReplicas, waitReplicasTimeoutMs: 300 } },
+          { env: {}, logger: pino({ level: 'warn' }, sink) },
+        );
+        apps.push(app);
+        const worker = new Worker(app, { concurrency: 1, hostname: `wait-replicas-checks-${waitReplicas}-${process.pid}@test` });
+        await worker.start();
+        await worker.close({ deadlineMs: 1_000 });
+        return lines.filter((l) => l.check === 'backend-server').map((l) => l.msg);
+      };
+      expect(await startupChecks(1)).toEqual([]);
+      expect(await startupChecks(2)).toEqual([
+        `result backend Redis 127.0.0.1:${master.port} has 1 replica connected, and waitReplicas asks for 2: every task state waits 300 ms for them, fails and is stored again (resultBackendTransportOptions; docs/brokers-and-backends.md)`,
+      ]);
+    }, 30_000);
+
     /** The backend's writes beside task states, each with a key of the group it writes. */
     const writes: [string, (b: RedisBackend, id: string) => Promise<unknown>, (id: string) => string][] = [
       ['a group', (b, id) => b.saveGroup(id, { result: [[[`${id}-member`, null], null]] } as never, { expiresSec: null }), (id) => `celery-taskset-meta-${id}`],

@@ -36,7 +36,7 @@ import { resolveOptions, type RedisBackendOptions, type ResolvedRedisBackendOpti
 
 export type { RedisBackendOptions, ResolvedRedisBackendOptions } from './options.js';
 import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
-import { confirmReplicated } from '../../redis/replicas.js';
+import { confirmReplicated, replicaWarning } from '../../redis/replicas.js';
 import { ownCommandConnection, TURN_RANKS, type CommandConnection } from '../../redis/shared-commands.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
 import { loadScript, runScript } from '../../redis/script.js';
@@ -178,6 +178,17 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   /** Whether its command connection is known to be down now (ResultStore.offline). */
   offline(): boolean {
     return this.#commands.offline;
+  }
+
+  /**
+   * What an operator should hear of at worker start (ResultStore.serverWarnings): with
+   * `waitReplicas`, fewer replicas connected than it asks for. Nothing where INFO fails.
+   */
+  async serverWarnings(): Promise<string[]> {
+    if (this.options.waitReplicas === 0) return [];
+    const info = await this.#run('read replication', (c) => c.info('replication')).catch(() => '');
+    const warning = replicaWarning(info, this.options, 'result backend', `${this.options.target.host}:${this.options.target.port}`);
+    return warning === null ? [] : [warning];
   }
 
   /** Quits both connections and drops every subscription; the subscriber waits only for the publishes it carries. Idempotent. */

@@ -89,7 +89,8 @@ import { RedisBeatStore } from './beat-store.js';
 import { command, RedisPublisher, type Commands } from './publisher.js';
 import { parseSetAside, restoreInOrder } from './settlements.js';
 import type { SetAsideCategory } from '../../core/set-aside.js';
-import { CHECKED_PARAMETERS, replicaWarning, serverConfigWarnings } from './server-checks.js';
+import { CHECKED_PARAMETERS, serverConfigWarnings } from './server-checks.js';
+import { replicaWarning } from '../../redis/replicas.js';
 
 /** A plain client's raw command entry (bell lines exist only on plain clients). */
 type RawCommands = { sendCommand(args: readonly string[]): Promise<unknown> };
@@ -235,10 +236,9 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     } catch {
       // CONFIG not allowed: nothing to say.
     }
-    const { waitReplicas, waitReplicasTimeoutMs } = this.options;
-    if (waitReplicas > 0) {
+    if (this.options.waitReplicas > 0) {
       const info = await this.#command('read replication', (c) => c.info('replication')).catch(() => '');
-      const warning = replicaWarning(info, waitReplicas, waitReplicasTimeoutMs, where);
+      const warning = replicaWarning(info, this.options, 'broker', where);
       if (warning !== null) warnings.push(warning);
     }
     return warnings;

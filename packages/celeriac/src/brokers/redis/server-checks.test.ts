@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { replicaWarning, serverConfigWarnings } from './server-checks.js';
+import { serverConfigWarnings } from './server-checks.js';
 
 const safe = { 'maxmemory-policy': 'noeviction', appendonly: 'yes', save: '' };
 
@@ -24,22 +24,5 @@ describe('serverConfigWarnings', () => {
   it('says nothing of what it could not read', () => {
     expect(serverConfigWarnings({}, 'r:6379')).toEqual([]);
     expect(serverConfigWarnings({ appendonly: 'no' }, 'r:6379')).toEqual([]);
-  });
-});
-
-describe('replicaWarning', () => {
-  const info = (connected: number) => `# Replication\r\nrole:master\r\nconnected_slaves:${connected}\r\nmaster_repl_offset:42\r\n`;
-
-  it('warns when fewer replicas are connected than sends wait for', () => {
-    expect(replicaWarning(info(0), 1, 1000, 'r:6379')).toBe(
-      'broker Redis r:6379 has 0 replicas connected, and waitReplicas asks for 1: every send waits 1000 ms for them and fails (brokerTransportOptions; docs/brokers-and-backends.md)',
-    );
-    expect(replicaWarning(info(1), 2, 250, 'r:6379')).toMatch(/has 1 replica connected, and waitReplicas asks for 2: every send waits 250 ms/);
-  });
-
-  it('says nothing with enough replicas, with waitReplicas off, or when INFO does not say', () => {
-    expect(replicaWarning(info(2), 2, 1000, 'r:6379')).toBeNull();
-    expect(replicaWarning(info(0), 0, 1000, 'r:6379')).toBeNull();
-    expect(replicaWarning('', 1, 1000, 'r:6379')).toBeNull();
   });
 });

@@ -7,7 +7,7 @@
  *   worker waits out);
  * - neither AOF nor RDB saving: a restart loses every queued task;
  * - with `waitReplicas`, fewer replicas connected than it asks for (INFO replication): every
- *   send would wait out `waitReplicasTimeoutMs` and fail.
+ *   send would wait out `waitReplicasTimeoutMs` and fail (redis/replicas.ts replicaWarning).
  * Where CONFIG is not allowed (an ACL without it, a managed Redis that renamed it) there is
  * nothing to read and nothing is said.
  */
@@ -29,14 +29,4 @@ export function serverConfigWarnings(config: Readonly<Record<string, string | un
     warnings.push(`broker Redis ${where} saves nothing (appendonly no, save ""): a restart of it loses every queued task; turn on appendonly yes (docs/delivery-guarantees.md)`);
   }
   return warnings;
-}
-
-/**
- * The warning `info` (INFO replication's text) calls for when sends wait for `wanted` replicas
- * (`waitReplicas`) and fewer are connected; null when enough are, or the text does not say.
- */
-export function replicaWarning(info: string, wanted: number, timeoutMs: number, where: string): string | null {
-  const connected = /^connected_slaves:(\d+)\s*$/m.exec(info);
-  if (wanted === 0 || connected === null || Number(connected[1]) >= wanted) return null;
-  return `broker Redis ${where} has ${connected[1]} replica${connected[1] === '1' ? '' : 's'} connected, and waitReplicas asks for ${wanted}: every send waits ${timeoutMs} ms for them and fails (brokerTransportOptions; docs/brokers-and-backends.md)`;
 }

@@ -74,6 +74,12 @@ export interface ResultStore {
     publisherFor: (server: string) => CarriedPublish | undefined,
     options?: { readonly newId?: boolean },
   ): SubscribedPublish | undefined;
+  /**
+   * Optional: what an operator should hear of at worker start about the server (Redis: fewer
+   * replicas connected than `waitReplicas` asks for). Never rejects: what cannot be read is not
+   * reported.
+   */
+  serverWarnings?(): Promise<readonly string[]>;
   /** Optional: true when the adapter knows its connection is down now (as QueueBroker.offline). */
   offline?(): boolean;
 }
