@@ -27,6 +27,16 @@ describe('brokerTransportOptions', () => {
     await app.close();
   });
 
+  it('set the Redis broker\'s commandTimeoutMs, so a longer waitReplicasTimeoutMs can be given room', async () => {
+    const app = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { commandTimeoutMs: 90_000, waitReplicas: 1, waitReplicasTimeoutMs: 60_000 } }, { env: {} });
+    const o = (app.broker as RedisBroker).options;
+    expect([o.commandTimeoutMs, o.waitReplicasTimeoutMs]).toEqual([90_000, 60_000]);
+    await app.close();
+    const cut = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 60_000 } }, { env: {} });
+    expect(() => cut.broker).toThrow(/waitReplicasTimeoutMs \(60000\) must be at least 1000 ms below commandTimeoutMs \(30000\)/);
+    await cut.close();
+  });
+
   it('come from CELERY_BROKER_TRANSPORT_OPTIONS as JSON', async () => {
     const app = createApp({ broker: 'redis://127.0.0.1:6379/0' }, { env: { CELERY_BROKER_TRANSPORT_OPTIONS: '{"visibility_timeout": 60}' } });
     expect((app.broker as RedisBroker).options.visibilityTimeoutMs).toBe(60_000);

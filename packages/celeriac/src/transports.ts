@@ -38,6 +38,7 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   promoteIntervalMs: 'promoteIntervalMs',
   fetchBatchSize: 'fetchBatchSize',
   connectTimeoutMs: 'connectTimeoutMs',
+  commandTimeoutMs: 'commandTimeoutMs',
   waitReplicas: 'waitReplicas',
   waitReplicasTimeoutMs: 'waitReplicasTimeoutMs',
 };

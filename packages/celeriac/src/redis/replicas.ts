@@ -26,18 +26,35 @@ export interface ReplicaWait {
 export const WAIT_REPLICAS_TIMEOUT_MS = 1000;
 
 /**
+ * How much sooner than the connection's `commandTimeoutMs` a WAIT must give up: Redis ends a
+ * timed-out WAIT on its next event-loop turn (up to 100 ms later at the default `hz`), and its
+ * reply then has to reach a client that may be busy.
+ */
+export const WAIT_REPLICAS_MARGIN_MS = 1000;
+
+/**
  * Checks `waitReplicas` (a whole number, 0 by default) and `waitReplicasTimeoutMs` (positive
- * whole milliseconds, {@link WAIT_REPLICAS_TIMEOUT_MS} by default).
+ * whole milliseconds, {@link WAIT_REPLICAS_TIMEOUT_MS} by default). When writes wait, the
+ * timeout must end {@link WAIT_REPLICAS_MARGIN_MS} before `commandTimeoutMs` (the connection's
+ * longest wait for a reply): a WAIT held longer trips the connection's watchdog, which replaces
+ * the connection and fails every command on it (a worker's fetches and acks too), with "no
+ * reply" in place of the replicas' count.
  *
  * @throws CeleriacError CONFIG naming the option, prefixed with `owner`.
  */
-export function resolveReplicaWait(owner: string, options: { waitReplicas?: unknown; waitReplicasTimeoutMs?: unknown }): ReplicaWait {
+export function resolveReplicaWait(owner: string, options: { waitReplicas?: unknown; waitReplicasTimeoutMs?: unknown }, commandTimeoutMs: number): ReplicaWait {
   const { waitReplicas = 0, waitReplicasTimeoutMs = WAIT_REPLICAS_TIMEOUT_MS } = options;
   if (typeof waitReplicas !== 'number' || !Number.isInteger(waitReplicas) || waitReplicas < 0) {
     throw new CeleriacError(ErrorCodes.CONFIG, `${owner}: waitReplicas must be a whole number of replicas (0 turns it off), got ${JSON.stringify(waitReplicas)}`);
   }
   if (typeof waitReplicasTimeoutMs !== 'number' || !Number.isInteger(waitReplicasTimeoutMs) || waitReplicasTimeoutMs <= 0) {
     throw new CeleriacError(ErrorCodes.CONFIG, `${owner}: waitReplicasTimeoutMs must be a positive whole number of milliseconds, got ${JSON.stringify(waitReplicasTimeoutMs)}`);
+  }
+  if (waitReplicas > 0 && waitReplicasTimeoutMs > commandTimeoutMs - WAIT_REPLICAS_MARGIN_MS) {
+    throw new CeleriacError(
+      ErrorCodes.CONFIG,
+      `${owner}: waitReplicasTimeoutMs (${waitReplicasTimeoutMs}) must be at least ${WAIT_REPLICAS_MARGIN_MS} ms below commandTimeoutMs (${commandTimeoutMs}): a WAIT held longer would have its connection replaced as unresponsive, failing every command on it; lower waitReplicasTimeoutMs or raise commandTimeoutMs`,
+    );
   }
   return { waitReplicas, waitReplicasTimeoutMs };
 }

@@ -89,7 +89,7 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
   ];
 
   it.each(sends)('answers %s once the replica has the message, not when the master has it', async (_kind, send) => {
-    const app = appWith({ waitReplicas: 1, waitReplicasTimeoutMs: 60_000 });
+    const app = appWith({ waitReplicas: 1, waitReplicasTimeoutMs: 20_000 });
     // Connected and warm first: the held send below waits for the replica, not for a connect.
     await app.sendTask('wr.task', ['warm'], {}, { queue: QUEUE });
     const offset = async () => Number(/master_repl_offset:(\d+)/.exec(await onMaster.info('replication'))?.[1]);
@@ -108,7 +108,7 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
     // Broker and backend on one server: without waitReplicas the LPUSH would ride the result's
     // SUBSCRIBE on the backend's connection, where no WAIT covers it (publisherOn).
     const app = createApp(
-      { broker: master.url, backend: master.url, brokerTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 60_000 } },
+      { broker: master.url, backend: master.url, brokerTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 20_000 } },
       { env: {}, logger: pino({ level: 'silent' }) },
     );
     apps.push(app);
@@ -176,7 +176,7 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
   describe('result backend (resultBackendTransportOptions)', () => {
     it('answers a store once the replica has the state', async () => {
       const app = createApp(
-        { broker: 'memory://', backend: master.url, resultBackendTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 60_000 } },
+        { broker: 'memory://', backend: master.url, resultBackendTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 20_000 } },
         { env: {}, logger: pino({ level: 'silent' }) },
       );
       apps.push(app);
@@ -259,7 +259,7 @@ describe.runIf(hasRedisServer)('failure: sends that wait for a replica (waitRepl
     ];
 
     it.each(writes)('answers %s once the replica has it', async (kind, write, key) => {
-      const backend = new RedisBackend({ url: master.url, waitReplicas: 1, waitReplicasTimeoutMs: 60_000 });
+      const backend = new RedisBackend({ url: master.url, waitReplicas: 1, waitReplicasTimeoutMs: 20_000 });
       const id = `held-${kind.replace(/\W+/g, '-')}`;
       try {
         await backend.connect();

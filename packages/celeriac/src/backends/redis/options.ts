@@ -60,7 +60,7 @@ export interface RedisBackendOptions {
    * @default 0
    */
   waitReplicas?: number;
-  /** Longest wait for {@link waitReplicas}. @default 1000 */
+  /** Longest wait for {@link waitReplicas}; at least a second below {@link commandTimeoutMs}. @default 1000 */
   waitReplicasTimeoutMs?: number;
   /**
    * The app's Redis command connections: a Redis broker of the same app on the same server,
@@ -82,8 +82,9 @@ export interface ResolvedRedisBackendOptions extends ReplicaWait {
   readonly commandTimeoutMs: number;
 }
 
-/** Checks and freezes the options. @throws CeleriacError CONFIG on a bad `waitReplicas` or `waitReplicasTimeoutMs`. */
+/** Checks and freezes the options. @throws CeleriacError CONFIG on a bad `waitReplicas` or `waitReplicasTimeoutMs` (one not a second below `commandTimeoutMs`). */
 export function resolveOptions(options: RedisBackendOptions): ResolvedRedisBackendOptions {
+  const commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
   return Object.freeze({
     target: parseRedisUrl(options.url ?? 'redis://localhost:6379/0', urlDefaults(options)),
     keyPrefix: options.keyPrefix ?? '',
@@ -91,7 +92,7 @@ export function resolveOptions(options: RedisBackendOptions): ResolvedRedisBacke
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     offlineQueueTimeoutMs: options.offlineQueueTimeoutMs ?? 10_000,
     pingIntervalMs: options.pingIntervalMs ?? 10_000,
-    commandTimeoutMs: options.commandTimeoutMs ?? 30_000,
-    ...resolveReplicaWait('RedisBackend', options),
+    commandTimeoutMs,
+    ...resolveReplicaWait('RedisBackend', options, commandTimeoutMs),
   });
 }

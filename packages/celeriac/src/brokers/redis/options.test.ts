@@ -40,6 +40,18 @@ describe('resolveRedisBrokerOptions', () => {
     expect(resolveRedisBrokerOptions({ waitReplicas: 1, waitReplicasTimeoutMs: 250 }).waitReplicasTimeoutMs).toBe(250);
   });
 
+  it('refuses a waitReplicasTimeoutMs that is not a second below commandTimeoutMs, naming both, unless nothing waits', () => {
+    expect(() => resolveRedisBrokerOptions({ waitReplicas: 1, waitReplicasTimeoutMs: 3000, commandTimeoutMs: 2000 })).toThrow(
+      expect.objectContaining({
+        code: ErrorCodes.CONFIG,
+        message: expect.stringMatching(/^RedisBroker: waitReplicasTimeoutMs \(3000\) must be at least 1000 ms below commandTimeoutMs \(2000\)/),
+      }),
+    );
+    expect(() => resolveRedisBrokerOptions({ waitReplicas: 1, commandTimeoutMs: 1500 })).toThrow(expect.objectContaining({ message: expect.stringContaining('(1000) must be') }));
+    expect(resolveRedisBrokerOptions({ waitReplicas: 1, waitReplicasTimeoutMs: 1000, commandTimeoutMs: 2000 }).waitReplicasTimeoutMs).toBe(1000);
+    expect(resolveRedisBrokerOptions({ waitReplicas: 0, waitReplicasTimeoutMs: 3000, commandTimeoutMs: 2000 }).waitReplicas).toBe(0);
+  });
+
   it.each([
     ['waitReplicas', -1],
     ['waitReplicas', 1.5],

@@ -152,7 +152,8 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
   waitReplicas?: number;
   /**
    * Longest wait for {@link waitReplicas}: past it the send fails with TRANSPORT (and is retried
-   * under the publish retry policy).
+   * under the publish retry policy). At least a second below {@link commandTimeoutMs} (a CONFIG
+   * error otherwise): a WAIT held past that would have its connection replaced as unresponsive.
    * @default 1000
    */
   waitReplicasTimeoutMs?: number;
@@ -216,6 +217,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     throw new CeleriacError(ErrorCodes.CONFIG, `RedisBroker: leaseRenewMs (${leaseRenewMs}) must be at most half of recoverAfterSec (${recoverAfterMs / 1000} s)`);
   }
   const pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs, 50);
+  const commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs, 30_000);
   const clock = options.clock ?? systemClock;
   const renewal = options.leaseRenewal ?? 'thread';
   if (renewal !== 'thread' && renewal !== 'event-loop') {
@@ -234,10 +236,10 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     quietAfterMs: positive('quietAfterMs', options.quietAfterMs, 600_000),
     promoteIntervalMs: positive('promoteIntervalMs', options.promoteIntervalMs, 200),
     fetchBatchSize: positive('fetchBatchSize', options.fetchBatchSize, 100, true),
-    commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, 30_000),
+    commandTimeoutMs,
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs, 10_000),
-    ...resolveReplicaWait('RedisBroker', options),
+    ...resolveReplicaWait('RedisBroker', options, commandTimeoutMs),
     log: options.log,
     setAside: resolveSetAsideLimits(options, 'RedisBroker'),
   });
