@@ -32,7 +32,7 @@ import type { TransportLog } from '../core/transport-table.js';
 import { newRedisClient } from './client-class.js';
 import { classifyRedisFailure } from './error-kind.js';
 import { closedSentinelClient, openedSentinelClient } from './sentinel-console.js';
-import type { RedisTarget } from './url.js';
+import type { RedisTarget, RedisTlsOptions } from './url.js';
 
 /** A connected-or-connecting node-redis client: a plain client, or a Sentinel-managed one. */
 export type RedisClient = RedisClientType | RedisSentinelType;
@@ -106,17 +106,20 @@ function readPem(file: string | undefined, what: string): string | undefined {
   }
 }
 
-/** Node TLS socket options for a rediss:// target. */
-function tlsSocket(target: RedisTarget): Record<string, unknown> {
-  const t = target.tlsOptions;
-  const files = t === undefined ? {} : {
-    ...(t.caFile === undefined ? {} : { ca: readPem(t.caFile, 'ssl_ca_certs') }),
-    ...(t.certFile === undefined ? {} : { cert: readPem(t.certFile, 'ssl_certfile') }),
-    ...(t.keyFile === undefined ? {} : { key: readPem(t.keyFile, 'ssl_keyfile') }),
-    rejectUnauthorized: t.verify,
+/**
+ * Node TLS socket options for `tls` (a target's or its sentinels' settings). `host` sets SNI
+ * when it is a name: a Sentinel-managed client learns its servers' addresses as it goes, so it
+ * sends none, and Node checks each server's certificate against the address it connects to.
+ */
+function tlsSocket(tls: RedisTlsOptions | undefined, host?: string): Record<string, unknown> & { tls: true } {
+  const files = tls === undefined ? {} : {
+    ...(tls.caFile === undefined ? {} : { ca: readPem(tls.caFile, 'ssl_ca_certs') }),
+    ...(tls.certFile === undefined ? {} : { cert: readPem(tls.certFile, 'ssl_certfile') }),
+    ...(tls.keyFile === undefined ? {} : { key: readPem(tls.keyFile, 'ssl_keyfile') }),
+    rejectUnauthorized: tls.verify,
   };
   // SNI must not be an IP address (RFC 6066); Node then checks the IP against the certificate.
-  return { tls: true as const, ...(isIP(target.host) === 0 ? { servername: target.host } : {}), ...files };
+  return { ...files, ...(host === undefined || isIP(host) !== 0 ? {} : { servername: host }), tls: true as const };
 }
 
 /**
@@ -232,16 +235,17 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
         database: target.db,
         ...(opts.resp3 ? { RESP: 3 as const } : {}),
         socket: target.tls
-          ? { ...socket, host: target.host, port: target.port, ...tlsSocket(target), tls: true as const }
+          ? { ...socket, host: target.host, port: target.port, ...tlsSocket(target.tlsOptions, target.host) }
           : { ...socket, host: target.host, port: target.port },
       })
     : sentinelFactory()({
         name: target.sentinel.masterName,
         sentinelRootNodes: target.sentinel.nodes,
-        nodeClientOptions: { ...common, database: target.db, socket },
-        // The sentinels' own credentials (kombu's sentinel_kwargs), not the master's.
+        // The masters' TLS (the URL's ssl_* keys); node-redis adds each server's host and port.
+        nodeClientOptions: { ...common, database: target.db, socket: target.tls ? { ...socket, ...tlsSocket(target.tlsOptions) } : socket },
+        // The sentinels' own credentials and TLS (kombu's sentinel_kwargs), not the masters'.
         sentinelClientOptions: {
-          socket,
+          socket: target.sentinel.tls === undefined ? socket : { ...socket, ...tlsSocket(target.sentinel.tls) },
           ...(target.sentinel.username === undefined ? {} : { username: target.sentinel.username }),
           ...(target.sentinel.password === undefined ? {} : { password: target.sentinel.password }),
         },
@@ -284,11 +288,20 @@ function boundSentinelConnect(client: RedisSentinelType, opts: Readonly<Resolved
           .finally(() => closedSentinelClient(client));
         reject(err);
       };
+      // The last failure on the way, named in the timeout's error: a sentinel or master on TLS
+      // asked in plain text fails only this way.
+      let last: Error | undefined;
       const refused = (err: unknown): void => {
-        if (err instanceof Error && isPermanentConnectError(err)) finish(err);
+        if (!(err instanceof Error)) return;
+        last = err;
+        if (isPermanentConnectError(err)) finish(err);
       };
       const sentinels = target.sentinel?.nodes.map((n) => `${n.host}:${n.port}`).join(', ') ?? '';
-      const timer = setTimeout(() => finish(new Error(`no sentinel (${sentinels}) named master ${JSON.stringify(target.sentinel?.masterName)} within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
+      const timedOut = (): Error => {
+        const why = last === undefined ? '' : `; the last failure: ${last.message}`;
+        return new Error(`no sentinel (${sentinels}) named master ${JSON.stringify(target.sentinel?.masterName)} that could be reached within ${opts.connectTimeoutMs} ms${why}`);
+      };
+      const timer = setTimeout(() => finish(timedOut()), opts.connectTimeoutMs);
       client.on('error', refused);
       connect().then(() => finish(), (err: unknown) => finish(err ?? new Error('Sentinel connect failed')));
     });

@@ -66,9 +66,7 @@ describe('parseRedisUrl', () => {
     ['sentinel://s1?master_name=m;redis://s2', /every ;-separated part must be sentinel:\/\//],
     ['redis+sentinel://h1,h2', /expected redis\+sentinel:\/\//],
     ['redis+sentinel://h1/m/0/extra', /expected redis\+sentinel:\/\//],
-    // TLS asked for where it cannot be had: refused, not connected to in plain text.
-    ['sentinel://s1:26379;sentinel://s2:26379/0?master_name=m&ssl_cert_reqs=required', /ssl_cert_reqs asks for TLS, which is not available with Sentinel/],
-    ['redis+sentinel://h1:26379/m/0?ssl_ca_certs=%2Fca.pem&ssl_certfile=%2Fc.pem', /ssl_ca_certs, ssl_certfile asks for TLS, which is not available with Sentinel/],
+    ['sentinel://s1?master_name=m&ssl_cert_reqs=maybe', /ssl_cert_reqs must be required, optional or none, got "maybe"/],
   ];
   it.each(bad)('rejects %s', (url, message) => {
     expect(() => parseRedisUrl(url)).toThrow(message);
@@ -141,7 +139,7 @@ describe('rediss:// TLS query keys (redis-py names)', () => {
     // kombu reads it only for Sentinel URLs.
     expect(parseRedisUrl('redis://h/0', { sentinelKwargs: { socket_timeout: 1 } }).sentinel).toBeUndefined();
     const refused = (kwargs: unknown) => () => parseRedisUrl(url, { sentinelKwargs: kwargs as Record<string, unknown> });
-    expect(refused({ socket_timeout: 0.5 })).toThrow(/"socket_timeout" is not supported \(supported: password, username\)/);
+    expect(refused({ socket_timeout: 0.5 })).toThrow(/"socket_timeout" is not supported \(supported: password, username, ssl, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs\)/);
     expect(refused('sentinelpw')).toThrow(/must be an object/);
     expect(refused({ password: 42 })).toThrow(/"password" must be a non-empty string/);
     // The value is never in the message: it may be the password.
@@ -154,6 +152,35 @@ describe('rediss:// TLS query keys (redis-py names)', () => {
     expect(String(thrown)).toMatch(/"password" must be a non-empty string/);
     expect(String(thrown)).not.toContain('secret-value');
     expect(refused({ password: 42 })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
+  });
+
+  it("connects to a Sentinel URL's masters with TLS when it has ssl_* keys, as kombu 5.6 reads them", () => {
+    const kombu = parseRedisUrl('sentinel://s1:26379;sentinel://s2:26379/0?master_name=m&ssl_cert_reqs=required&ssl_ca_certs=%2Fca.pem');
+    expect(kombu).toMatchObject({ tls: true, tlsOptions: { caFile: '/ca.pem', verify: true }, sentinel: { masterName: 'm' } });
+    // The sentinels themselves stay in plain text unless sentinel_kwargs says otherwise.
+    expect(kombu.sentinel?.tls).toBeUndefined();
+    const list = parseRedisUrl('redis+sentinel://h1:26379/m/0?ssl_ca_certs=%2Fca.pem&ssl_certfile=%2Fc.pem&ssl_keyfile=%2Fk.pem');
+    expect(list).toMatchObject({ tls: true, tlsOptions: { caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', verify: true } });
+    expect(parseRedisUrl('redis+sentinel://h1/m?ssl_cert_reqs=none').tlsOptions).toEqual({ verify: false });
+    expect(parseRedisUrl('sentinel://s1?master_name=m')).toMatchObject({ tls: false });
+    expect(parseRedisUrl('sentinel://s1?master_name=m').tlsOptions).toBeUndefined();
+  });
+
+  it("connects to the sentinels with TLS given by sentinel_kwargs' ssl and ssl_* keys, refusing ssl_* keys without ssl: true", () => {
+    const url = 'sentinel://s1/0?master_name=m';
+    const tls = parseRedisUrl(url, { sentinelKwargs: { ssl: true, ssl_ca_certs: '/ca.pem', ssl_certfile: '/c.pem', ssl_keyfile: '/k.pem', password: 'p' } });
+    expect(tls.sentinel).toEqual({ masterName: 'm', nodes: [{ host: 's1', port: 26379 }], password: 'p', tls: { caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', verify: true } });
+    // The masters' TLS is the URL's: none here.
+    expect(tls.tls).toBe(false);
+    expect(parseRedisUrl(url, { sentinelKwargs: { ssl: true } }).sentinel?.tls).toEqual({ verify: true });
+    expect(parseRedisUrl(url, { sentinelKwargs: { ssl: true, ssl_cert_reqs: 'CERT_NONE' } }).sentinel?.tls).toEqual({ verify: false });
+    expect(parseRedisUrl(url, { sentinelKwargs: { ssl: false } }).sentinel?.tls).toBeUndefined();
+    const refused = (kwargs: unknown) => () => parseRedisUrl(url, { sentinelKwargs: kwargs as Record<string, unknown> });
+    expect(refused({ ssl_ca_certs: '/ca.pem' })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining('ssl_ca_certs asks for TLS to the sentinels: add "ssl": true') }));
+    expect(refused({ ssl: false, ssl_cert_reqs: 'required' })).toThrow(/ssl_cert_reqs asks for TLS to the sentinels/);
+    expect(refused({ ssl: 'yes' })).toThrow(/"ssl" must be true or false, got "yes"/);
+    expect(refused({ ssl: true, ssl_cert_reqs: 'sometimes' })).toThrow(/sentinel_kwargs: ssl_cert_reqs must be required, optional or none/);
+    expect(refused({ ssl: true, ssl_ca_certs: '' })).toThrow(/"ssl_ca_certs" must be a non-empty string/);
   });
 
   it('kombuUrlDefaults reads master_name and sentinel_kwargs of an app\'s transport options', () => {

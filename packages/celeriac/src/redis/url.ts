@@ -10,7 +10,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 
 /** Where and how to reach Redis, parsed from a URL by {@link parseRedisUrl}. */
 export interface RedisTarget {
-  /** `rediss://`: connect with TLS. */
+  /** Connect to Redis with TLS: `rediss://`, or a Sentinel URL with `ssl_*` keys (to its masters). */
   tls: boolean;
   /** Redis host (for Sentinel: the first sentinel node, informational). */
   host: string;
@@ -23,14 +23,15 @@ export interface RedisTarget {
   /** Database number selected after connecting. */
   db: number;
   /**
-   * Set for `sentinel://` and `redis+sentinel://` URLs. `username` and `password` are the
-   * sentinels' own (kombu's `sentinel_kwargs` transport option); the URL's are the master's.
+   * Set for `sentinel://` and `redis+sentinel://` URLs. `username`, `password` and `tls` are
+   * the sentinels' own (kombu's `sentinel_kwargs` transport option); the URL's are the masters'.
    */
-  sentinel?: { masterName: string; nodes: { host: string; port: number }[]; username?: string; password?: string };
+  sentinel?: { masterName: string; nodes: { host: string; port: number }[]; username?: string; password?: string; tls?: RedisTlsOptions };
   /**
-   * TLS files and verification for `rediss://`, from redis-py's URL query keys
-   * (`ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs`), so one URL serves
-   * Python and Celeriac. Absent: Node's default trust store, certificate verified.
+   * TLS files and verification, from redis-py's URL query keys (`ssl_ca_certs`, `ssl_certfile`,
+   * `ssl_keyfile`, `ssl_cert_reqs`), so one URL serves Python and Celeriac: of a `rediss://`
+   * server, or of a Sentinel URL's masters (as kombu 5.6 reads the keys). Absent: Node's default
+   * trust store, certificate verified.
    */
   tlsOptions?: RedisTlsOptions;
   /** kombu transport options carried in the URL query. */
@@ -49,7 +50,7 @@ export function serverIdentity(target: RedisTarget): string {
   return JSON.stringify([tls, host, port, username, password, db, sentinel, tlsOptions]);
 }
 
-/** TLS settings of a `rediss://` target (file paths; read when the client is created). */
+/** TLS settings of a target (file paths; read when the client is created). */
 export interface RedisTlsOptions {
   /** PEM file of the CA(s) to trust instead of Node's default store (`ssl_ca_certs`). */
   caFile?: string;
@@ -130,34 +131,56 @@ function transportOptions(query: URLSearchParams): RedisTarget['transportOptions
 }
 
 const TLS_KEYS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs'] as const;
+type TlsKey = (typeof TLS_KEYS)[number];
 
 /**
- * redis-py's `ssl_*` keys on a URL that makes no TLS connection ask for TLS all the same:
- * refused rather than connected to in plain text, the password and every message with it.
- * `instead` says what to write.
+ * The TLS settings redis-py's `ssl_*` keys give (`get` reads one, undefined when absent);
+ * `where` names them in errors. `ssl_cert_reqs` is `required` by default; "optional" verifies
+ * too (a client always receives the server's certificate), as in Python.
  */
-function refuseTlsKeys(query: URLSearchParams, url: string, instead: string): void {
-  const asked = TLS_KEYS.filter((k) => query.has(k));
-  if (asked.length > 0) throw configError(`Redis URL ${redact(url)}: ${asked.join(', ')} asks for TLS, ${instead}`);
-}
-
-/** redis-py's `ssl_*` query keys; only rediss:// takes them (redis-py refuses them on redis:// too). */
-function parseTls(query: URLSearchParams, tls: boolean, url: string): RedisTlsOptions | undefined {
-  if (!tls) refuseTlsKeys(query, url, 'which a redis:// URL does not use: write rediss:// (docs/brokers-and-backends.md)');
-  if (!tls || !TLS_KEYS.some((k) => query.has(k))) return undefined;
-  const reqs = (query.get('ssl_cert_reqs') ?? 'required').toLowerCase().replace(/^cert_/, '');
-  if (!['required', 'optional', 'none'].includes(reqs)) {
-    throw configError(`Redis URL ${redact(url)}: ssl_cert_reqs must be required, optional or none, got "${query.get('ssl_cert_reqs') ?? ''}"`);
-  }
-  // A client always receives the server's certificate, so "optional" verifies it, as in Python.
+function tlsSettings(get: (key: TlsKey) => string | undefined, where: string): RedisTlsOptions {
+  const asked = get('ssl_cert_reqs');
+  const reqs = (asked ?? 'required').toLowerCase().replace(/^cert_/, '');
+  if (!['required', 'optional', 'none'].includes(reqs)) throw configError(`${where}: ssl_cert_reqs must be required, optional or none, got "${asked ?? ''}"`);
   const out: RedisTlsOptions = { verify: reqs !== 'none' };
-  const ca = query.get('ssl_ca_certs');
-  const cert = query.get('ssl_certfile');
-  const key = query.get('ssl_keyfile');
+  const ca = get('ssl_ca_certs');
+  const cert = get('ssl_certfile');
+  const key = get('ssl_keyfile');
   if (ca) out.caFile = ca;
   if (cert) out.certFile = cert;
   if (key) out.keyFile = key;
   return out;
+}
+
+/** The TLS settings of a URL's `ssl_*` query keys; undefined when it has none. */
+function queryTls(query: URLSearchParams, url: string): RedisTlsOptions | undefined {
+  if (!TLS_KEYS.some((k) => query.has(k))) return undefined;
+  return tlsSettings((k) => query.get(k) ?? undefined, `Redis URL ${redact(url)}`);
+}
+
+/**
+ * redis-py's `ssl_*` query keys: rediss:// takes them. On redis:// they ask for TLS all the
+ * same (redis-py refuses them there), so they are refused rather than connected to in plain
+ * text, the password and every message with it.
+ */
+function parseTls(query: URLSearchParams, tls: boolean, url: string): RedisTlsOptions | undefined {
+  const asked = TLS_KEYS.filter((k) => query.has(k));
+  if (!tls && asked.length > 0) throw configError(`Redis URL ${redact(url)}: ${asked.join(', ')} asks for TLS, which a redis:// URL does not use: write rediss:// (docs/brokers-and-backends.md)`);
+  return tls ? queryTls(query, url) : undefined;
+}
+
+/**
+ * A Sentinel target whose URL has `ssl_*` keys: its masters over TLS with those settings, as
+ * kombu 5.6 reads them (`SentinelManagedSSLConnection`). The sentinels' own TLS is in
+ * `sentinel_kwargs` ({@link sentinelKwargs}).
+ */
+function withMasterTls(target: RedisTarget, query: URLSearchParams, url: string): RedisTarget {
+  const tls = queryTls(query, url);
+  if (tls !== undefined) {
+    target.tls = true;
+    target.tlsOptions = tls;
+  }
+  return target;
 }
 
 function withCredentials(target: RedisTarget, parts: UrlParts): RedisTarget {
@@ -191,13 +214,12 @@ function parseKombuSentinel(url: string, defaults: RedisUrlDefaults): RedisTarge
   if (masterName === undefined || masterName === null) throw configError(`Redis URL ${redact(url)}: a sentinel:// URL needs ?master_name=<name> (or the master_name transport option)`);
   const withDb = parts.find((p) => p.path.replace(/^\//, '') !== '');
   const query = new URLSearchParams(parts.flatMap((p) => [...p.query.entries()]));
-  refuseTlsKeys(query, url, 'which is not available with Sentinel (docs/brokers-and-backends.md)');
   const first = nodes[0] ?? { host: 'localhost', port: DEFAULT_SENTINEL_PORT };
   const target: RedisTarget = {
     tls: false, ...first, db: parseDb(withDb?.path.replace(/^\//, ''), url),
     sentinel: { masterName, nodes }, transportOptions: transportOptions(query),
   };
-  return withCredentials(target, parts.find((p) => p.password !== undefined || p.username !== undefined) ?? parts[0]!);
+  return withCredentials(withMasterTls(target, query, url), parts.find((p) => p.password !== undefined || p.username !== undefined) ?? parts[0]!);
 }
 
 /** The node-redis-like form: `redis+sentinel://h1:26379,h2:26379/mymaster/0`. */
@@ -206,12 +228,11 @@ function parseSentinelList(url: string): RedisTarget {
   const nodes = parts.authority.split(',').map((hp) => parseHostPort(hp, DEFAULT_SENTINEL_PORT, url));
   const [masterName = '', dbText, ...rest] = parts.path.replace(/^\//, '').split('/');
   if (masterName === '' || rest.length > 0) throw configError(`Redis URL ${redact(url)}: expected redis+sentinel://host:port[,host:port...]/<master name>[/<db>]`);
-  refuseTlsKeys(parts.query, url, 'which is not available with Sentinel (docs/brokers-and-backends.md)');
   const target: RedisTarget = {
     tls: false, ...nodes[0]!, db: parseDb(dbText, url),
     sentinel: { masterName: decode(masterName, 'master name', url), nodes }, transportOptions: transportOptions(parts.query),
   };
-  return withCredentials(target, parts);
+  return withCredentials(withMasterTls(target, parts.query, url), parts);
 }
 
 /** What a URL may leave to the transport options. */
@@ -221,7 +242,8 @@ export interface RedisUrlDefaults {
   /**
    * kombu's `sentinel_kwargs` transport option: what redis-py connects to the sentinels
    * themselves with. Celeriac takes `password` and `username` (sentinels with `requirepass` or
-   * ACL users); any other key is a CONFIG error. Ignored for a URL that names no sentinel.
+   * ACL users), and `ssl: true` with redis-py's `ssl_*` keys (sentinels on TLS); any other key
+   * is a CONFIG error. Ignored for a URL that names no sentinel.
    */
   sentinelKwargs?: Readonly<Record<string, unknown>>;
 }
@@ -248,24 +270,45 @@ export function kombuUrlDefaults(transportOptions: Readonly<Record<string, unkno
   };
 }
 
-/** The sentinels' credentials in `kwargs` (kombu's `sentinel_kwargs`). @throws CeleriacError CONFIG for anything else in it. */
-function sentinelCredentials(kwargs: unknown): { username?: string; password?: string } {
+/** What kombu's `sentinel_kwargs` give the connections to the sentinels. */
+type SentinelLogin = Pick<NonNullable<RedisTarget['sentinel']>, 'username' | 'password' | 'tls'>;
+
+const SENTINEL_KWARGS = ['password', 'username', 'ssl', ...TLS_KEYS] as const;
+
+/**
+ * The sentinels' login and TLS in `kwargs` (kombu's `sentinel_kwargs`, passed by redis-py to
+ * its sentinel connections): `password`, `username`, and `ssl: true` with redis-py's `ssl_*`
+ * keys. An `ssl_*` key without `ssl: true` is refused (redis-py refuses it too): it asks for
+ * TLS, and the sentinels would be reached in plain text.
+ * @throws CeleriacError CONFIG for anything else in it.
+ */
+function sentinelKwargs(kwargs: unknown): SentinelLogin {
   if (kwargs === undefined || kwargs === null) return {};
   if (typeof kwargs !== 'object' || Array.isArray(kwargs)) throw configError(`Redis transport option sentinel_kwargs must be an object such as {"password": "..."}, got ${typeof kwargs === 'string' ? 'a string' : JSON.stringify(kwargs)}`);
-  const out: { username?: string; password?: string } = {};
-  for (const [key, value] of Object.entries(kwargs)) {
-    if (key !== 'password' && key !== 'username') throw configError(`Redis transport option sentinel_kwargs: "${key}" is not supported (supported: password, username)`);
+  const out: SentinelLogin = {};
+  const given = kwargs as Readonly<Record<string, unknown>>;
+  const text: Partial<Record<TlsKey, string>> = {};
+  for (const [key, value] of Object.entries(given)) {
+    if (!(SENTINEL_KWARGS as readonly string[]).includes(key)) throw configError(`Redis transport option sentinel_kwargs: "${key}" is not supported (supported: ${SENTINEL_KWARGS.join(', ')})`);
     if (value === null || value === undefined) continue;
+    if (key === 'ssl') {
+      if (typeof value !== 'boolean') throw configError(`Redis transport option sentinel_kwargs: "ssl" must be true or false, got ${JSON.stringify(value)}`);
+      continue;
+    }
     // The value is never in the message: it may be the password.
     if (typeof value !== 'string' || value === '') throw configError(`Redis transport option sentinel_kwargs: "${key}" must be a non-empty string`);
-    out[key] = value;
+    if (key === 'password' || key === 'username') out[key] = value;
+    else text[key as TlsKey] = value;
   }
+  const asked = TLS_KEYS.filter((k) => text[k] !== undefined);
+  if (given['ssl'] === true) out.tls = tlsSettings((k) => text[k], 'Redis transport option sentinel_kwargs');
+  else if (asked.length > 0) throw configError(`Redis transport option sentinel_kwargs: ${asked.join(', ')} asks for TLS to the sentinels: add "ssl": true`);
   return out;
 }
 
-/** `target` with the sentinels' credentials of `defaults` (a Sentinel target only). */
-function withSentinelCredentials(target: RedisTarget, defaults: RedisUrlDefaults): RedisTarget {
-  if (target.sentinel !== undefined) Object.assign(target.sentinel, sentinelCredentials(defaults.sentinelKwargs));
+/** `target` with the sentinels' login and TLS of `defaults` (a Sentinel target only). */
+function withSentinelLogin(target: RedisTarget, defaults: RedisUrlDefaults): RedisTarget {
+  if (target.sentinel !== undefined) Object.assign(target.sentinel, sentinelKwargs(defaults.sentinelKwargs));
   return target;
 }
 
@@ -273,8 +316,9 @@ function withSentinelCredentials(target: RedisTarget, defaults: RedisUrlDefaults
  * Parses a Celery/kombu Redis URL: `redis://[user:pass@]host[:port][/db]`, `rediss://` (TLS),
  * `sentinel://h1:26379;sentinel://h2:26379/0?master_name=m` (kombu) and
  * `redis+sentinel://h1:26379,h2:26379/m/0`. The query may carry `global_keyprefix`, and on
- * rediss:// redis-py's `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile` and `ssl_cert_reqs`;
- * other query keys are ignored (kombu has many, none of which change where we connect).
+ * rediss:// and Sentinel URLs redis-py's `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile` and
+ * `ssl_cert_reqs` (on a Sentinel URL: TLS to its masters); other query keys are ignored (kombu
+ * has many, none of which change where we connect).
  * @throws CeleriacError CONFIG naming the problem; the password is never in the message.
  */
 export function parseRedisUrl(url: string, defaults: RedisUrlDefaults = {}): RedisTarget {
@@ -284,9 +328,9 @@ export function parseRedisUrl(url: string, defaults: RedisUrlDefaults = {}): Red
     case 'rediss':
       return parsePlain(url);
     case 'sentinel':
-      return withSentinelCredentials(parseKombuSentinel(url, defaults), defaults);
+      return withSentinelLogin(parseKombuSentinel(url, defaults), defaults);
     case 'redis+sentinel':
-      return withSentinelCredentials(parseSentinelList(url), defaults);
+      return withSentinelLogin(parseSentinelList(url), defaults);
     default:
       throw configError(`Redis URL ${redact(url)}: unsupported scheme "${scheme || '(none)'}"; use redis://, rediss://, sentinel:// or redis+sentinel://`);
   }

@@ -279,7 +279,7 @@ describe.runIf(ready)('Redis Sentinel: no sentinel reachable at the first connec
   it('fails after connectTimeoutMs, not after node-redis\'s 17 tries a second apart', async () => {
     const client = createRedisClient(parseRedisUrl(`redis+sentinel://127.0.0.1:${await freePort()}/nobody/0`), { name: 'celeriac-test-nowhere', connectTimeoutMs: 500 });
     client.on('error', () => undefined);
-    await expect(client.connect()).rejects.toThrow(/no sentinel \(127\.0\.0\.1:\d+\) named master "nobody" within 500 ms/);
+    await expect(client.connect()).rejects.toThrow(/no sentinel \(127\.0\.0\.1:\d+\) named master "nobody" that could be reached within 500 ms/);
     await closeRedisClient(client, 0);
   }, 10_000);
 });

@@ -6,8 +6,7 @@
  * - a plain server whose default user is off: tasks run as an ACL user allowed only the
  *   `global_keyprefix` keys and the result keys; a wrong password is a clear error.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -18,6 +17,7 @@ import { PY_CLIENT, runPython } from '../interop/python.js';
 import { itOracles } from '../support/oracles.js';
 import { shouldRunPythonTests } from '../support/python.js';
 import { freePort, RedisServerProcess, shouldRunRedisTests } from '../support/redis.js';
+import { makeCertificates } from '../support/tls.js';
 
 const ready = await shouldRunRedisTests('Redis TLS and ACL');
 const pythonReady = ready && shouldRunPythonTests('Redis TLS: the same URL in Python Celery');
@@ -36,17 +36,6 @@ async function runApp(broker: string, backend: string): Promise<{ app: App; add:
       await app.close();
     },
   };
-}
-
-/** A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate. */
-function makeCertificates(dir: string): void {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=celeriac-test-ca');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, ext] of [['server', ['-extfile', 'server.ext']], ['client', []]] as const) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=celeriac-test-${name}`);
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...ext);
-  }
 }
 
 describe.runIf(ready)('rediss:// with a private CA and client certificates', () => {

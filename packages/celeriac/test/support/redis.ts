@@ -235,6 +235,8 @@ export class SentinelProcess {
     readonly downAfterMs = 1000,
     /** The sentinel's own `requirepass` (and what it tells other sentinels), if any. */
     readonly password?: string,
+    /** More lines of sentinel.conf, after the others (a later `port` wins: `port 0` and `tls-port` for TLS only). */
+    readonly extraConfig: readonly string[] = [],
   ) {}
 
   /** What the sentinel printed (for failure messages). */
@@ -253,6 +255,7 @@ export class SentinelProcess {
       `sentinel failover-timeout ${m} 5000`,
       `sentinel parallel-syncs ${m} 1`,
       ...(this.password === undefined ? [] : [`requirepass ${this.password}`, `sentinel sentinel-pass ${this.password}`]),
+      ...this.extraConfig,
       '',
     ].join('\n'));
     const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
