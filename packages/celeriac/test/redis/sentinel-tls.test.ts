@@ -94,6 +94,11 @@ describe.runIf(ready)('Redis Sentinel on TLS: masters from the URL, sentinels fr
     expect(ms).toBeLessThan(10_000);
   }, 30_000);
 
+  it("names an unreadable file of sentinel_kwargs' TLS as a CONFIG error", async () => {
+    const { error } = await firstConnect(url(0), { ...sentinelKwargs, ssl_ca_certs: file('missing-ca.crt') });
+    expect(error).toMatchObject({ code: 'CELERIAC_ERR_CONFIG', message: expect.stringContaining(`cannot read the ssl_ca_certs file ${file('missing-ca.crt')}`) });
+  }, 30_000);
+
   const python = pythonReady ? selectedOracles('Redis Sentinel on TLS').filter((o) => o.name === CELERY_5_6.name) : [];
   it.each(python.map((o) => [o.version, o] as const))('reads the same broker URL and sentinel_kwargs as Python Celery %s: its task runs on the Celeriac worker', async (_version, oracle) => {
     // Celery's Sentinel result backend takes the masters' TLS from redis_backend_use_ssl, not from its URL.
