@@ -45,7 +45,8 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
 
 /** Maps `brokerTransportOptions` onto RedisBrokerOptions; unknown names are a CONFIG error. */
 export function redisBrokerOptions(ctx: TransportContext): RedisBrokerOptions {
-  return mapOptions(ctx.transportOptions, REDIS_OPTION_NAMES, { clock: ctx.clock, log: ctx.log }, 'Redis broker transport option', ' (the key prefix goes in the URL: ?global_keyprefix=)');
+  const base = { clock: ctx.clock, log: ctx.log, ...(ctx.brokerUseSsl === undefined ? {} : { useSsl: ctx.brokerUseSsl }) };
+  return mapOptions(ctx.transportOptions, REDIS_OPTION_NAMES, base, 'Redis broker transport option', ' (the key prefix goes in the URL: ?global_keyprefix=)');
 }
 
 /** `resultBackendTransportOptions` names the Redis result backend understands (kombu's name where one exists). */
@@ -61,7 +62,8 @@ const REDIS_BACKEND_OPTION_NAMES: Record<string, keyof RedisBackendOptions> = {
 
 /** Maps `resultBackendTransportOptions` onto RedisBackendOptions; unknown names are a CONFIG error. */
 export function redisBackendOptions(url: string, ctx: TransportContext): RedisBackendOptions {
-  const options = mapOptions<RedisBackendOptions>(ctx.backendTransportOptions ?? {}, REDIS_BACKEND_OPTION_NAMES, { url, log: ctx.log }, 'Redis result backend transport option', '');
+  const base = { url, log: ctx.log, ...(ctx.backendUseSsl === undefined ? {} : { useSsl: ctx.backendUseSsl }) };
+  const options = mapOptions<RedisBackendOptions>(ctx.backendTransportOptions ?? {}, REDIS_BACKEND_OPTION_NAMES, base, 'Redis result backend transport option', '');
   const bad = (name: string, what: string, value: unknown) => new CeleriacError(ErrorCodes.CONFIG, `Redis result backend transport option ${name} must be ${what}, got ${JSON.stringify(value)}`);
   if (options.masterName !== undefined && (typeof options.masterName !== 'string' || options.masterName === '')) throw bad('master_name', 'a non-empty string', options.masterName);
   if (options.keyPrefix !== undefined) {
@@ -102,7 +104,7 @@ const AMQP_WORKER_OPTION_NAMES = new Set(['lostTaskGraceSec']);
 
 /** Maps `brokerTransportOptions` onto AmqpBrokerOptions; unknown names are a CONFIG error. */
 export function amqpBrokerOptions(ctx: TransportContext): AmqpBrokerOptions {
-  const options: Record<string, unknown> = { log: ctx.log, clock: ctx.clock, queues: ctx.queues };
+  const options: Record<string, unknown> = { log: ctx.log, clock: ctx.clock, queues: ctx.queues, ...(ctx.brokerUseSsl === undefined ? {} : { useSsl: ctx.brokerUseSsl }) };
   for (const [name, value] of Object.entries(ctx.transportOptions)) {
     if (AMQP_WORKER_OPTION_NAMES.has(name)) continue;
     const target = AMQP_OPTION_NAMES[name];
@@ -159,6 +161,11 @@ export const defaultTransports: TransportTable = Object.freeze({
     sentinel: redisBackend,
     'redis+sentinel': redisBackend,
     rpc: (_url: string, ctx: TransportContext) =>
-      new RpcBackend({ brokerUrl: ctx.brokerUrl, replyTo: ctx.replyTo, resultExpiresSec: ctx.resultExpiresSec, log: ctx.log }),
+      new RpcBackend({
+        brokerUrl: ctx.brokerUrl, replyTo: ctx.replyTo, resultExpiresSec: ctx.resultExpiresSec, log: ctx.log,
+        ...(ctx.brokerUseSsl === undefined ? {} : { brokerUseSsl: ctx.brokerUseSsl }),
+        // It rides on the broker's connection settings: the same wait for a connection.
+        ...(typeof ctx.transportOptions['connectWaitMs'] === 'number' ? { connectWaitMs: ctx.transportOptions['connectWaitMs'] } : {}),
+      }),
   }),
 });

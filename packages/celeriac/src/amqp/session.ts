@@ -17,12 +17,26 @@
  *   for a role (publishing with confirms, declaring), replaced when the broker closes it with
  *   a channel error (404, 406), which is never fatal.
  */
+import { isIP } from 'node:net';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { checkHeaderText } from './strict-text.js';
+import type { AmqpTarget } from './url.js';
+import { tlsFileOptions } from '../core/tls-files.js';
 import type { TransportLog } from '../core/transport-table.js';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
-import type { AmqpTarget } from './url.js';
+
+/** py-amqp's names of the TLS files, in errors. */
+const PY_AMQP_NAMES = { ca: 'ca_certs', cert: 'certfile', key: 'keyfile' } as const;
+
+/**
+ * Node TLS socket options of a target: `brokerUseSsl`'s files and checks, and SNI for a host
+ * name (not an IP address: RFC 6066; Node checks the IP against the certificate then).
+ */
+function tlsSocket(t: AmqpTarget): Record<string, unknown> {
+  const name = t.servername ?? t.hostname;
+  return { ...tlsFileOptions(t.tlsFiles, PY_AMQP_NAMES, 'RabbitMQ TLS (brokerUseSsl)'), ...(isIP(name) === 0 ? { servername: name } : {}) };
+}
 
 /** Options of {@link AmqpSession}. */
 export interface AmqpSessionOptions {
@@ -45,6 +59,8 @@ export class AmqpSession {
   #generation = 0;
   readonly #listeners = new Set<() => void>();
   readonly #waitMs: number;
+  /** Why the last connect failed, named by a wait that times out (an untrusted certificate, say). */
+  #lastFailure: Error | undefined;
   readonly #targets: readonly AmqpTarget[];
   /** Index of the node the next attempt goes to. */
   #next = 0;
@@ -103,7 +119,7 @@ export class AmqpSession {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new CeleriacError(ErrorCodes.TRANSPORT, `RabbitMQ at ${this.#where()} unreachable for ${this.#waitMs} ms`)),
+        () => reject(new CeleriacError(ErrorCodes.TRANSPORT, `RabbitMQ at ${this.#where()} unreachable for ${this.#waitMs} ms${this.#lastFailure === undefined ? '' : `: ${this.#lastFailure.message}`}`)),
         this.#waitMs,
       );
     });
@@ -127,6 +143,7 @@ export class AmqpSession {
       this.#next = (this.#next + 1) % this.#targets.length;
       try {
         const model = await this.#connectOnce();
+        this.#lastFailure = undefined;
         this.#model = model;
         this.#opening = undefined;
         this.#generation++;
@@ -137,6 +154,9 @@ export class AmqpSession {
         return model;
       } catch (err) {
         const e = coerceError(err);
+        // A setting no retry can fix (an unreadable TLS file): every wait fails with it.
+        if (e instanceof CeleriacError && e.code === ErrorCodes.CONFIG) throw e;
+        this.#lastFailure = e;
         // Every node of the list once before waiting.
         const roundDone = attempt % this.#targets.length === 0;
         const delay = roundDone ? backoff.next() : 0;
@@ -171,7 +191,7 @@ export class AmqpSession {
         // a turn already leave in one writev (batchFrames), and Nagle held back the next turn's.
         noDelay: true,
         clientProperties: { connection_name: this.options.connectionName ?? 'celeriac', product: 'celeriac' },
-        ...(t.tls ? { servername: t.hostname } : {}),
+        ...(t.tls ? tlsSocket(t) : {}),
       },
     );
     if (this.#closed) {

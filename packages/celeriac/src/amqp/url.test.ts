@@ -45,3 +45,31 @@ describe('parseAmqpUrls', () => {
     expect(() => parseAmqpUrls('amqp://a;redis://b')).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG }));
   });
 });
+
+describe("brokerUseSsl (Celery's broker_use_ssl, py-amqp's keys)", () => {
+  it('makes any AMQP URL TLS, on 5671 unless the URL names a port, with its files and checks', () => {
+    const t = parseAmqpUrl('amqp://u:p@h/v', { ca_certs: '/ca.pem', certfile: '/c.pem', keyfile: '/k.pem', cert_reqs: 'CERT_REQUIRED', server_hostname: 'rabbit.internal' });
+    expect(t).toMatchObject({ tls: true, port: 5671, tlsFiles: { caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', verify: true }, servername: 'rabbit.internal' });
+    expect(parseAmqpUrl('amqp://h:5680/v', true)).toMatchObject({ tls: true, port: 5680, tlsFiles: { verify: true } });
+    expect(parseAmqpUrls('amqp://a;amqps://b', true).map((n) => [n.tls, n.port])).toEqual([[true, 5671], [true, 5671]]);
+  });
+
+  it.each([
+    ['CERT_NONE', false], ['none', false], ['CERT_OPTIONAL', true], ['required', true],
+  ])('cert_reqs %s verifies: %s', (value, verify) => {
+    expect(parseAmqpUrl('amqps://h', { cert_reqs: value }).tlsFiles?.verify).toBe(verify);
+  });
+
+  it('leaves the URL as it is when false or absent', () => {
+    expect(parseAmqpUrl('amqp://h', false)).toMatchObject({ tls: false, port: 5672 });
+    expect(parseAmqpUrl('amqp://h').tlsFiles).toBeUndefined();
+  });
+
+  it('refuses what py-amqp would not take, naming it, with CONFIG', () => {
+    const refused = (v: unknown) => () => parseAmqpUrl('amqps://h', v as Record<string, unknown>);
+    expect(refused({ ssl_ca_certs: '/ca.pem' })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining('"ssl_ca_certs" is not supported (supported: ca_certs, certfile, keyfile, cert_reqs, server_hostname)') }));
+    expect(refused({ cert_reqs: 'SOMETIMES' })).toThrow(/cert_reqs must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE, got "SOMETIMES"/);
+    expect(refused({ ca_certs: 42 })).toThrow(/"ca_certs" must be a non-empty string, got 42/);
+    expect(refused('yes')).toThrow(/must be true, false or an object of py-amqp's TLS keys/);
+  });
+});

@@ -142,6 +142,8 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       clock: this.clock,
       transportOptions: this.settingsValue.brokerTransportOptions,
       backendTransportOptions: this.settingsValue.resultBackendTransportOptions,
+      brokerUseSsl: this.settingsValue.brokerUseSsl,
+      backendUseSsl: this.settingsValue.redisBackendUseSsl,
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
       brokerUrl: this.settingsValue.broker,
       replyTo: this.replyTo,

@@ -38,6 +38,10 @@ export interface TransportContext {
   transportOptions: Readonly<Record<string, unknown>>;
   /** The app's `resultBackendTransportOptions` (result backends only read them). @default {} */
   backendTransportOptions?: Readonly<Record<string, unknown>>;
+  /** The app's `brokerUseSsl` (Celery's `broker_use_ssl`): the broker's TLS, and `rpc://`'s. @default false */
+  brokerUseSsl?: boolean | Readonly<Record<string, unknown>>;
+  /** The app's `redisBackendUseSsl` (Celery's `redis_backend_use_ssl`). @default false */
+  backendUseSsl?: boolean | Readonly<Record<string, unknown>>;
   log: TransportLog;
   /** The app's broker URL (the `rpc://` backend talks to that broker). */
   brokerUrl: string;

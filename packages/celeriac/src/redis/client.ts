@@ -21,13 +21,13 @@
  * - 'error' events never go unhandled: they are forwarded to `log` (or dropped).
  */
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type { createSentinel as CreateSentinel, RedisClientType, RedisSentinelType } from '@redis/client';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { failureState } from '../core/failure-state.js';
+import { tlsFileOptions } from '../core/tls-files.js';
 import type { TransportLog } from '../core/transport-table.js';
 import { newRedisClient } from './client-class.js';
 import { classifyRedisFailure } from './error-kind.js';
@@ -97,14 +97,8 @@ export const IDLE_PING_INTERVALS = 3;
 /** Reconnects: exponential from 50 ms, capped at 2 s, with equal jitter. */
 const RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 50, growth: { factor: 2 }, maxMs: 2000, jitter: true });
 
-function readPem(file: string | undefined, what: string): string | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CeleriacError(ErrorCodes.CONFIG, `Redis TLS: cannot read the ${what} file ${file}: ${coerceError(error).message}`, { cause: error });
-  }
-}
+/** redis-py's names of the TLS files, in errors. */
+const REDIS_PY_NAMES = { ca: 'ssl_ca_certs', cert: 'ssl_certfile', key: 'ssl_keyfile' } as const;
 
 /**
  * Node TLS socket options for `tls` (a target's or its sentinels' settings). `host` sets SNI
@@ -112,12 +106,7 @@ function readPem(file: string | undefined, what: string): string | undefined {
  * sends none, and Node checks each server's certificate against the address it connects to.
  */
 function tlsSocket(tls: RedisTlsOptions | undefined, host?: string): Record<string, unknown> & { tls: true } {
-  const files = tls === undefined ? {} : {
-    ...(tls.caFile === undefined ? {} : { ca: readPem(tls.caFile, 'ssl_ca_certs') }),
-    ...(tls.certFile === undefined ? {} : { cert: readPem(tls.certFile, 'ssl_certfile') }),
-    ...(tls.keyFile === undefined ? {} : { key: readPem(tls.keyFile, 'ssl_keyfile') }),
-    rejectUnauthorized: tls.verify,
-  };
+  const files = tlsFileOptions(tls, REDIS_PY_NAMES, 'Redis TLS');
   // SNI must not be an IP address (RFC 6066); Node then checks the IP against the certificate.
   return { ...files, ...(host === undefined || isIP(host) !== 0 ? {} : { servername: host }), tls: true as const };
 }

@@ -183,6 +183,22 @@ describe('rediss:// TLS query keys (redis-py names)', () => {
     expect(refused({ ssl: true, ssl_ca_certs: '' })).toThrow(/"ssl_ca_certs" must be a non-empty string/);
   });
 
+  it("takes TLS from useSsl (Celery's broker_use_ssl, redis_backend_use_ssl) whatever the scheme, the URL's own keys winning", () => {
+    expect(parseRedisUrl('redis://h/0', { useSsl: { ssl_ca_certs: '/ca.pem', ssl_cert_reqs: 'required' } })).toMatchObject({ tls: true, tlsOptions: { caFile: '/ca.pem', verify: true } });
+    expect(parseRedisUrl('redis://h/0', { useSsl: true })).toMatchObject({ tls: true, tlsOptions: { verify: true } });
+    expect(parseRedisUrl('rediss://h/0?ssl_ca_certs=%2Furl-ca.pem', { useSsl: { ssl_ca_certs: '/setting-ca.pem', ssl_certfile: '/c.pem' } }).tlsOptions).toEqual({ caFile: '/url-ca.pem', certFile: '/c.pem', verify: true });
+    // On Sentinel, the masters' TLS; the sentinels' stays sentinel_kwargs'.
+    const sentinel = parseRedisUrl('sentinel://s1/0?master_name=m', { useSsl: { ssl_ca_certs: '/ca.pem' } });
+    expect(sentinel).toMatchObject({ tls: true, tlsOptions: { caFile: '/ca.pem' } });
+    expect(sentinel.sentinel?.tls).toBeUndefined();
+    expect(parseRedisUrl('redis://h/0', { useSsl: false })).toMatchObject({ tls: false });
+    const refused = (useSsl: unknown) => () => parseRedisUrl('redis://h/0', { useSsl: useSsl as Record<string, unknown> });
+    expect(refused({ ca_certs: '/ca.pem' })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringContaining('"ca_certs" is not a TLS setting of a Redis connection (ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs)') }));
+    expect(refused({ ssl_cert_reqs: 'maybe' })).toThrow(/ssl_cert_reqs must be required, optional or none/);
+    expect(refused({ ssl_ca_certs: 1 })).toThrow(/"ssl_ca_certs" must be a non-empty string/);
+    expect(refused(['x'])).toThrow(/must be true, false or an object/);
+  });
+
   it('kombuUrlDefaults reads master_name and sentinel_kwargs of an app\'s transport options', () => {
     expect(kombuUrlDefaults({ master_name: 'm', sentinel_kwargs: { password: 'p' }, visibility_timeout: 10 })).toEqual({ masterName: 'm', sentinelKwargs: { password: 'p' } });
     expect(kombuUrlDefaults({ master_name: 3 })).toEqual({});

@@ -7,6 +7,7 @@
  */
 import { redactUrl } from '../core/transport-table.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import type { TlsFiles } from '../core/tls-files.js';
 
 /** Where and how to reach Redis, parsed from a URL by {@link parseRedisUrl}. */
 export interface RedisTarget {
@@ -50,17 +51,8 @@ export function serverIdentity(target: RedisTarget): string {
   return JSON.stringify([tls, host, port, username, password, db, sentinel, tlsOptions]);
 }
 
-/** TLS settings of a target (file paths; read when the client is created). */
-export interface RedisTlsOptions {
-  /** PEM file of the CA(s) to trust instead of Node's default store (`ssl_ca_certs`). */
-  caFile?: string;
-  /** PEM client certificate, for servers that require one (`ssl_certfile`). */
-  certFile?: string;
-  /** PEM private key of the client certificate (`ssl_keyfile`). */
-  keyFile?: string;
-  /** Verify the server certificate and host name; false only with `ssl_cert_reqs=none`. */
-  verify: boolean;
-}
+/** TLS settings of a target (file paths, read when the client is created: core/tls-files.ts). */
+export type RedisTlsOptions = TlsFiles;
 
 const DEFAULT_PORT = 6379;
 const DEFAULT_SENTINEL_PORT = 26379;
@@ -246,6 +238,13 @@ export interface RedisUrlDefaults {
    * is a CONFIG error. Ignored for a URL that names no sentinel.
    */
   sentinelKwargs?: Readonly<Record<string, unknown>>;
+  /**
+   * Celery's `broker_use_ssl` (a broker's) or `redis_backend_use_ssl` (a result backend's): TLS
+   * to Redis (to a Sentinel URL's masters) whatever the URL's scheme, with redis-py's `ssl_*`
+   * keys (`true`: Node's default trust store, certificate verified). The URL's own `ssl_*` keys
+   * win over these. `false` or absent: as the URL says.
+   */
+  useSsl?: boolean | Readonly<Record<string, unknown>>;
 }
 
 /** The {@link RedisUrlDefaults} in a broker's or backend's options (their undefined ones left out). */
@@ -253,7 +252,28 @@ export function urlDefaults(options: Readonly<RedisUrlDefaults>): RedisUrlDefaul
   return {
     ...(options.masterName === undefined ? {} : { masterName: options.masterName }),
     ...(options.sentinelKwargs === undefined ? {} : { sentinelKwargs: options.sentinelKwargs }),
+    ...(options.useSsl === undefined ? {} : { useSsl: options.useSsl }),
   };
+}
+
+/**
+ * `target` over TLS as `useSsl` (Celery's `broker_use_ssl` / `redis_backend_use_ssl`) says,
+ * the URL's own `ssl_*` keys winning. @throws CeleriacError CONFIG for anything but redis-py's
+ * `ssl_*` keys with string values.
+ */
+function withUseSsl(target: RedisTarget, useSsl: RedisUrlDefaults['useSsl']): RedisTarget {
+  if (useSsl === undefined || useSsl === false) return target;
+  const where = 'Redis TLS settings (brokerUseSsl, redisBackendUseSsl)';
+  if (useSsl !== true && (typeof useSsl !== 'object' || useSsl === null || Array.isArray(useSsl))) throw configError(`${where} must be true, false or an object of redis-py's ssl_* keys, got ${JSON.stringify(useSsl)}`);
+  const given = useSsl === true ? {} : useSsl;
+  for (const [key, value] of Object.entries(given)) {
+    if (!(TLS_KEYS as readonly string[]).includes(key)) throw configError(`${where}: "${key}" is not a TLS setting of a Redis connection (${TLS_KEYS.join(', ')})`);
+    if (value !== null && value !== undefined && (typeof value !== 'string' || value === '')) throw configError(`${where}: "${key}" must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  const fromSetting = tlsSettings((k) => (typeof given[k] === 'string' ? (given[k] as string) : undefined), where);
+  target.tls = true;
+  target.tlsOptions = { ...fromSetting, ...target.tlsOptions };
+  return target;
 }
 
 /**
@@ -326,11 +346,11 @@ export function parseRedisUrl(url: string, defaults: RedisUrlDefaults = {}): Red
   switch (scheme) {
     case 'redis':
     case 'rediss':
-      return parsePlain(url);
+      return withUseSsl(parsePlain(url), defaults.useSsl);
     case 'sentinel':
-      return withSentinelLogin(parseKombuSentinel(url, defaults), defaults);
+      return withUseSsl(withSentinelLogin(parseKombuSentinel(url, defaults), defaults), defaults.useSsl);
     case 'redis+sentinel':
-      return withSentinelLogin(parseSentinelList(url), defaults);
+      return withUseSsl(withSentinelLogin(parseSentinelList(url), defaults), defaults.useSsl);
     default:
       throw configError(`Redis URL ${redact(url)}: unsupported scheme "${scheme || '(none)'}"; use redis://, rediss://, sentinel:// or redis+sentinel://`);
   }

@@ -71,6 +71,21 @@ describe.runIf(ready)('rediss:// with a private CA and client certificates', () 
     }
   }, 30_000);
 
+  it("runs a task on redis:// URLs with the TLS settings in brokerUseSsl and redisBackendUseSsl (Celery's broker_use_ssl, redis_backend_use_ssl)", async () => {
+    const ssl = { ssl_cert_reqs: 'required', ssl_ca_certs: join(dir, 'ca.crt'), ssl_certfile: join(dir, 'client.crt'), ssl_keyfile: join(dir, 'client.key') };
+    const plain = base.replace('rediss://', 'redis://');
+    const app = createApp({ broker: `${plain}/0`, backend: `${plain}/1`, brokerUseSsl: ssl, redisBackendUseSsl: ssl }, { env: {}, logger: pino({ level: 'silent' }) });
+    const task = app.task('conn.add', (x: number, y: number) => x + y);
+    const worker = new Worker(app, { queues: ['celery'], concurrency: 1, hostname: `conn-usessl-${process.pid}@test` });
+    await worker.start();
+    try {
+      expect(await (await task.delay(20, 22)).get({ timeoutMs: 10_000 })).toBe(42);
+    } finally {
+      await worker.close({ deadlineMs: 1000 });
+      await app.close();
+    }
+  }, 30_000);
+
   itOracles('the same rediss:// URLs work in Python Celery: Python sends, Celeriac runs, Python gets the result', async (oracle) => {
     const query = `ssl_cert_reqs=required&ssl_ca_certs=${f('ca.crt')}&ssl_certfile=${f('client.crt')}&ssl_keyfile=${f('client.key')}`;
     const run = await runApp(`${base}/0?${query}`, `${base}/1?${query}`);

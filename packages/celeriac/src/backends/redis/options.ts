@@ -22,6 +22,8 @@ export interface RedisBackendOptions {
   masterName?: string;
   /** The sentinels' own `{ password, username }`, `sentinel_kwargs` of Celery's `result_backend_transport_options` (the URL's are the master's). */
   sentinelKwargs?: Readonly<Record<string, unknown>>;
+  /** Celery's `redis_backend_use_ssl` (the app's `redisBackendUseSsl`): TLS whatever the URL's scheme, with redis-py's `ssl_*` keys; the URL's own keys win. */
+  useSsl?: boolean | Readonly<Record<string, unknown>>;
   /**
    * Prefix of every key and channel this backend uses. From an app, the `global_keyprefix` of
    * `resultBackendTransportOptions` as Celery 5.3+ applies it to its result keys (with `_`

@@ -23,7 +23,7 @@ import { PublishTemplate, publishFrames } from '../../amqp/publish-frames.js';
 import { AmqpSession, ChannelSlot, type ConfirmChannel } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
 import { rpcQueueSpec } from '../../amqp/topology.js';
-import { parseAmqpUrls } from '../../amqp/url.js';
+import { parseAmqpUrls, type AmqpUseSsl } from '../../amqp/url.js';
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { ResultBackend, StoreOptions, Unsubscribe } from '../../core/spi/backend.js';
 import type { TransportLog } from '../../core/transport-table.js';
@@ -36,6 +36,10 @@ import type { ResultMeta } from '../../protocol/types.js';
 export interface RpcBackendOptions {
   /** The broker's AMQP URL (rpc:// rides on the broker). */
   brokerUrl: string;
+  /** The broker's TLS settings, the app's `brokerUseSsl` (Celery's `broker_use_ssl`). @default false */
+  brokerUseSsl?: AmqpUseSsl;
+  /** Longest wait for a connection before an operation fails: the broker's `connectWaitMs`. @default 30000 */
+  connectWaitMs?: number;
   /** This process's reply address: the name of its result queue. */
   replyTo: string;
   /** `resultExpiresSec` in seconds: the result queue's `x-expires`. null: none. */
@@ -96,7 +100,7 @@ export class RpcBackend implements ResultBackend {
     }
     this.#log = options.log ?? (() => undefined);
     this.#maxCached = options.maxCached ?? 10_000;
-    this.#session = new AmqpSession(parseAmqpUrls(options.brokerUrl), { log: this.#log, connectionName: 'celeriac rpc' });
+    this.#session = new AmqpSession(parseAmqpUrls(options.brokerUrl, options.brokerUseSsl), { log: this.#log, connectionName: 'celeriac rpc', ...(options.connectWaitMs === undefined ? {} : { waitMs: options.connectWaitMs }) });
     this.#publisher = new ChannelSlot<ConfirmChannel>(this.#session, true);
     this.#session.onReconnect(() => {
       // The result queue is non-durable: a broker restart deleted it. Declare and consume again.

@@ -6,6 +6,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { QueueTopology } from '../../core/queue-topology.js';
 import type { TransportLog } from '../../core/transport-table.js';
+import type { AmqpUseSsl } from '../../amqp/url.js';
 
 /** Options of the RabbitMQ broker (`AmqpBroker`). */
 export interface AmqpBrokerOptions {
@@ -24,6 +25,13 @@ export interface AmqpBrokerOptions {
   connectWaitMs?: number;
   /** Shown in RabbitMQ's connection list. @default 'celeriac' */
   connectionName?: string;
+  /**
+   * Celery's `broker_use_ssl` (the app's `brokerUseSsl`): TLS whatever the URL's scheme, port
+   * 5671 when the URL names none; `true`, or py-amqp's keys `ca_certs`, `certfile`, `keyfile`,
+   * `cert_reqs`, `server_hostname` (amqp/url.ts).
+   * @default false: as the URL says
+   */
+  useSsl?: AmqpUseSsl;
   /**
    * How task queues are declared: queue types, exchange types, per-queue arguments (the app's
    * `taskDefaultQueueType`, `taskQueues`, ...). With any quorum queue, delayed delivery uses

@@ -29,6 +29,11 @@ export interface RedisBrokerOptions extends SetAsideQuotaOptions {
    */
   sentinelKwargs?: Readonly<Record<string, unknown>>;
   /**
+   * Celery's `broker_use_ssl` (the app's `brokerUseSsl`): TLS to Redis whatever the URL's
+   * scheme, with redis-py's `ssl_*` keys; the URL's own keys win (redis/url.ts).
+   */
+  useSsl?: boolean | Readonly<Record<string, unknown>>;
+  /**
    * kombu's `visibility_timeout`: a delivery NOT held by a Celeriac consumer (a Python
    * worker's, whose score kombu never renews) is taken back only when its unacked_index
    * score is older than this. Use the same value as your Python workers.
