@@ -52,6 +52,14 @@ describe('fromCelery', () => {
     await app.close();
   });
 
+  it("maps broker_use_ssl and redis_backend_use_ssl, as py-amqp's and redis-py's keys", () => {
+    const amqp = { ca_certs: '/ca.pem', certfile: '/c.pem', keyfile: '/k.pem', cert_reqs: 'CERT_REQUIRED' };
+    const redis = { ssl_cert_reqs: 'required', ssl_ca_certs: '/ca.pem' };
+    expect(fromCelery({ broker_use_ssl: amqp, redis_backend_use_ssl: redis })).toEqual({ brokerUseSsl: amqp, redisBackendUseSsl: redis });
+    expect(resolveSettings({ brokerUseSsl: true }).brokerUseSsl).toBe(true);
+    expect(() => resolveSettings({ brokerUseSsl: 'yes' as never })).toThrow(/brokerUseSsl.*must be true, false or an object of TLS settings/);
+  });
+
   it("reads Celery 3's upper-case names", () => {
     expect(fromCelery({ BROKER_URL: 'redis://h/0', CELERY_ACKS_LATE: true, CELERY_TASK_DEFAULT_QUEUE: 'q', CELERYD_CONCURRENCY: 4, CELERY_ENABLE_UTC: true })).toEqual({
       broker: 'redis://h/0', taskAcksLate: true, taskDefaultQueue: 'q', workerConcurrency: 4,
