@@ -6,6 +6,8 @@ import { fromCelery } from './core/celery-config.js';
 import { FakeClock } from './testing/fake-clock.js';
 import { CeleriacError, ErrorCodes } from './errors.js';
 import { createApp } from './index.js';
+import { amqpBrokerOptions } from './transports.js';
+import { systemClock } from './core/clock.js';
 
 describe('brokerTransportOptions', () => {
   it('reach the Redis broker, with kombu\'s visibility_timeout name', async () => {
@@ -35,6 +37,13 @@ describe('brokerTransportOptions', () => {
     const cut = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { waitReplicas: 1, waitReplicasTimeoutMs: 60_000 } }, { env: {} });
     expect(() => cut.broker).toThrow(/waitReplicasTimeoutMs \(60000\) must be at least 1000 ms below commandTimeoutMs \(30000\)/);
     await cut.close();
+  });
+
+  it("give a RabbitMQ broker the app's brokerUseSsl and brokerLoginMethod, the method in capitals whatever its case", () => {
+    const ssl = { ca_certs: '/ca.pem' };
+    const ctx = { clock: systemClock, transportOptions: {}, log: () => undefined, brokerUrl: 'amqp://h//', replyTo: 'r', resultExpiresSec: null, brokerUseSsl: ssl, brokerLoginMethod: 'external' };
+    expect(amqpBrokerOptions(ctx)).toMatchObject({ useSsl: ssl, loginMethod: 'EXTERNAL' });
+    expect(amqpBrokerOptions({ ...ctx, brokerUseSsl: false, brokerLoginMethod: null })).not.toHaveProperty('loginMethod');
   });
 
   it('come from CELERY_BROKER_TRANSPORT_OPTIONS as JSON', async () => {

@@ -7,6 +7,7 @@ import { MemoryBackend } from './backends/memory/memory-backend.js';
 import { RpcBackend } from './backends/rpc/rpc-backend.js';
 import { RedisBackend, type RedisBackendOptions } from './backends/redis/redis-backend.js';
 import { AmqpBroker, type AmqpBrokerOptions } from './brokers/amqp/amqp-broker.js';
+import type { AmqpLoginMethod } from './amqp/session.js';
 import { MemoryBroker } from './brokers/memory/memory-broker.js';
 import type { RedisBrokerOptions } from './brokers/redis/options.js';
 import { RedisBroker } from './brokers/redis/redis-broker.js';
@@ -102,9 +103,18 @@ const AMQP_OPTION_NAMES: Record<string, keyof AmqpBrokerOptions> = {
  */
 const AMQP_WORKER_OPTION_NAMES = new Set(['lostTaskGraceSec']);
 
+/** The app's TLS and login settings of a RabbitMQ connection (the broker's, and `rpc://`'s). */
+function amqpLogin(ctx: TransportContext): Pick<AmqpBrokerOptions, 'useSsl' | 'loginMethod'> {
+  return {
+    ...(ctx.brokerUseSsl === undefined ? {} : { useSsl: ctx.brokerUseSsl }),
+    // The settings table checked it, in any case.
+    ...(ctx.brokerLoginMethod === undefined || ctx.brokerLoginMethod === null ? {} : { loginMethod: ctx.brokerLoginMethod.toUpperCase() as AmqpLoginMethod }),
+  };
+}
+
 /** Maps `brokerTransportOptions` onto AmqpBrokerOptions; unknown names are a CONFIG error. */
 export function amqpBrokerOptions(ctx: TransportContext): AmqpBrokerOptions {
-  const options: Record<string, unknown> = { log: ctx.log, clock: ctx.clock, queues: ctx.queues, ...(ctx.brokerUseSsl === undefined ? {} : { useSsl: ctx.brokerUseSsl }) };
+  const options: Record<string, unknown> = { log: ctx.log, clock: ctx.clock, queues: ctx.queues, ...amqpLogin(ctx) };
   for (const [name, value] of Object.entries(ctx.transportOptions)) {
     if (AMQP_WORKER_OPTION_NAMES.has(name)) continue;
     const target = AMQP_OPTION_NAMES[name];
@@ -163,7 +173,7 @@ export const defaultTransports: TransportTable = Object.freeze({
     rpc: (_url: string, ctx: TransportContext) =>
       new RpcBackend({
         brokerUrl: ctx.brokerUrl, replyTo: ctx.replyTo, resultExpiresSec: ctx.resultExpiresSec, log: ctx.log,
-        ...(ctx.brokerUseSsl === undefined ? {} : { brokerUseSsl: ctx.brokerUseSsl }),
+        ...amqpLogin(ctx),
         // It rides on the broker's connection settings: the same wait for a connection.
         ...(typeof ctx.transportOptions['connectWaitMs'] === 'number' ? { connectWaitMs: ctx.transportOptions['connectWaitMs'] } : {}),
       }),

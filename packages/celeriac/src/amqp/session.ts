@@ -46,7 +46,12 @@ export interface AmqpSessionOptions {
   waitMs?: number;
   /** Shown in RabbitMQ's connection list (`connection_name`). */
   connectionName?: string;
+  /** How to log in (Celery's `broker_login_method`). @default PLAIN, with the URL's user and password */
+  loginMethod?: AmqpLoginMethod;
 }
+
+/** The SASL mechanisms RabbitMQ offers: the URL's user and password, or the client certificate (EXTERNAL). */
+export type AmqpLoginMethod = 'PLAIN' | 'AMQPLAIN' | 'EXTERNAL';
 
 /** Waits between rounds of failed connects: 0.1 s doubling to 5 s. */
 const RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 5000 });
@@ -174,6 +179,8 @@ export class AmqpSession {
     // Loaded on the first connect: a process on Redis or memory:// never loads the AMQP client
     // (about 6 MB of a worker's RSS).
     const amqp = (await import('amqplib')).default;
+    const login = this.options.loginMethod;
+    const credentials = login === 'EXTERNAL' ? amqp.credentials.external() : login === 'AMQPLAIN' ? amqp.credentials.amqplain(t.username, t.password) : undefined;
     const model = await amqp.connect(
       {
         protocol: t.tls ? 'amqps' : 'amqp',
@@ -192,6 +199,7 @@ export class AmqpSession {
         noDelay: true,
         clientProperties: { connection_name: this.options.connectionName ?? 'celeriac', product: 'celeriac' },
         ...(t.tls ? tlsSocket(t) : {}),
+        ...(credentials === undefined ? {} : { credentials }),
       },
     );
     if (this.#closed) {

@@ -143,6 +143,7 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       transportOptions: this.settingsValue.brokerTransportOptions,
       backendTransportOptions: this.settingsValue.resultBackendTransportOptions,
       brokerUseSsl: this.settingsValue.brokerUseSsl,
+      brokerLoginMethod: this.settingsValue.brokerLoginMethod,
       backendUseSsl: this.settingsValue.redisBackendUseSsl,
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
       brokerUrl: this.settingsValue.broker,

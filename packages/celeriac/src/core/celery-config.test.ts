@@ -52,12 +52,15 @@ describe('fromCelery', () => {
     await app.close();
   });
 
-  it("maps broker_use_ssl and redis_backend_use_ssl, as py-amqp's and redis-py's keys", () => {
+  it("maps broker_use_ssl and redis_backend_use_ssl, as py-amqp's and redis-py's keys, and broker_login_method", () => {
     const amqp = { ca_certs: '/ca.pem', certfile: '/c.pem', keyfile: '/k.pem', cert_reqs: 'CERT_REQUIRED' };
     const redis = { ssl_cert_reqs: 'required', ssl_ca_certs: '/ca.pem' };
     expect(fromCelery({ broker_use_ssl: amqp, redis_backend_use_ssl: redis })).toEqual({ brokerUseSsl: amqp, redisBackendUseSsl: redis });
     expect(resolveSettings({ brokerUseSsl: true }).brokerUseSsl).toBe(true);
     expect(() => resolveSettings({ brokerUseSsl: 'yes' as never })).toThrow(/brokerUseSsl.*must be true, false or an object of TLS settings/);
+    expect(fromCelery({ broker_login_method: 'EXTERNAL' })).toEqual({ brokerLoginMethod: 'EXTERNAL' });
+    expect(resolveSettings({}, { CELERY_BROKER_LOGIN_METHOD: 'external' }).brokerLoginMethod).toBe('EXTERNAL');
+    expect(() => resolveSettings({ brokerLoginMethod: 'GSSAPI' })).toThrow(/brokerLoginMethod.*must be AMQPLAIN, PLAIN or EXTERNAL/);
   });
 
   it("reads Celery 3's upper-case names", () => {

@@ -40,6 +40,8 @@ export interface TransportContext {
   backendTransportOptions?: Readonly<Record<string, unknown>>;
   /** The app's `brokerUseSsl` (Celery's `broker_use_ssl`): the broker's TLS, and `rpc://`'s. @default false */
   brokerUseSsl?: boolean | Readonly<Record<string, unknown>>;
+  /** The app's `brokerLoginMethod` (Celery's `broker_login_method`): RabbitMQ's, and `rpc://`'s. @default null: PLAIN */
+  brokerLoginMethod?: string | null;
   /** The app's `redisBackendUseSsl` (Celery's `redis_backend_use_ssl`). @default false */
   backendUseSsl?: boolean | Readonly<Record<string, unknown>>;
   log: TransportLog;

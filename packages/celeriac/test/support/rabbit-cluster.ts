@@ -34,6 +34,10 @@ export interface RabbitClusterOptions {
   portBase?: number;
   /** Erlang node names: `<name><i>@localhost`. @default 'celeriac-q' */
   name?: string;
+  /** More lines of every node's rabbitmq.conf (a TLS listener, auth mechanisms...). */
+  extraConfig?: readonly string[];
+  /** Plugins to enable (`rabbitmq_auth_mechanism_ssl`...). @default none */
+  plugins?: readonly string[];
 }
 
 /** True when rabbitmq-server can be run here; throws under CI when it cannot. */
@@ -93,13 +97,13 @@ export class RabbitCluster {
     mkdirSync(home);
     writeFileSync(join(home, '.erlang.cookie'), `CELERIACQUORUMTEST${process.pid}`);
     chmodSync(join(home, '.erlang.cookie'), 0o400);
-    writeFileSync(join(this.#dir, 'enabled_plugins'), '[].\n');
+    writeFileSync(join(this.#dir, 'enabled_plugins'), `[${(options.plugins ?? []).join(',')}].\n`);
     writeFileSync(join(this.#dir, 'env.conf'), '');
     for (let i = 1; i <= this.#nodes; i++) {
       const peers = Array.from({ length: this.#nodes }, (_, k) => `cluster_formation.classic_config.nodes.${k + 1} = ${this.nodeName(k + 1)}`);
       writeFileSync(
         join(this.#dir, `n${i}.conf`),
-        [`listeners.tcp.default = 127.0.0.1:${this.port(i)}`, 'loopback_users = none', 'cluster_formation.peer_discovery_backend = classic_config', ...peers, ''].join('\n'),
+        [`listeners.tcp.default = 127.0.0.1:${this.port(i)}`, 'loopback_users = none', 'cluster_formation.peer_discovery_backend = classic_config', ...peers, ...(options.extraConfig ?? []), ''].join('\n'),
       );
     }
   }

@@ -20,7 +20,7 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { PublishTemplate, publishFrames } from '../../amqp/publish-frames.js';
-import { AmqpSession, ChannelSlot, type ConfirmChannel } from '../../amqp/session.js';
+import { AmqpSession, ChannelSlot, type AmqpLoginMethod, type ConfirmChannel } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
 import { rpcQueueSpec } from '../../amqp/topology.js';
 import { parseAmqpUrls, type AmqpUseSsl } from '../../amqp/url.js';
@@ -37,7 +37,9 @@ export interface RpcBackendOptions {
   /** The broker's AMQP URL (rpc:// rides on the broker). */
   brokerUrl: string;
   /** The broker's TLS settings, the app's `brokerUseSsl` (Celery's `broker_use_ssl`). @default false */
-  brokerUseSsl?: AmqpUseSsl;
+  useSsl?: AmqpUseSsl;
+  /** The broker's login, the app's `brokerLoginMethod` (Celery's `broker_login_method`). @default PLAIN */
+  loginMethod?: AmqpLoginMethod;
   /** Longest wait for a connection before an operation fails: the broker's `connectWaitMs`. @default 30000 */
   connectWaitMs?: number;
   /** This process's reply address: the name of its result queue. */
@@ -100,7 +102,12 @@ export class RpcBackend implements ResultBackend {
     }
     this.#log = options.log ?? (() => undefined);
     this.#maxCached = options.maxCached ?? 10_000;
-    this.#session = new AmqpSession(parseAmqpUrls(options.brokerUrl, options.brokerUseSsl), { log: this.#log, connectionName: 'celeriac rpc', ...(options.connectWaitMs === undefined ? {} : { waitMs: options.connectWaitMs }) });
+    this.#session = new AmqpSession(parseAmqpUrls(options.brokerUrl, options.useSsl), {
+      log: this.#log,
+      connectionName: 'celeriac rpc',
+      ...(options.connectWaitMs === undefined ? {} : { waitMs: options.connectWaitMs }),
+      ...(options.loginMethod === undefined ? {} : { loginMethod: options.loginMethod }),
+    });
     this.#publisher = new ChannelSlot<ConfirmChannel>(this.#session, true);
     this.#session.onReconnect(() => {
       // The result queue is non-durable: a broker restart deleted it. Declare and consume again.

@@ -7,6 +7,7 @@ import type { Clock } from '../../core/clock.js';
 import type { QueueTopology } from '../../core/queue-topology.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import type { AmqpUseSsl } from '../../amqp/url.js';
+import type { AmqpLoginMethod } from '../../amqp/session.js';
 
 /** Options of the RabbitMQ broker (`AmqpBroker`). */
 export interface AmqpBrokerOptions {
@@ -32,6 +33,12 @@ export interface AmqpBrokerOptions {
    * @default false: as the URL says
    */
   useSsl?: AmqpUseSsl;
+  /**
+   * How to log in, Celery's `broker_login_method` (the app's `brokerLoginMethod`): `PLAIN` or
+   * `AMQPLAIN` with the URL's user and password, `EXTERNAL` with `useSsl`'s client certificate.
+   * @default PLAIN
+   */
+  loginMethod?: AmqpLoginMethod;
   /**
    * How task queues are declared: queue types, exchange types, per-queue arguments (the app's
    * `taskDefaultQueueType`, `taskQueues`, ...). With any quorum queue, delayed delivery uses
