@@ -63,6 +63,21 @@ describe('fromCelery', () => {
     expect(() => resolveSettings({ brokerLoginMethod: 'GSSAPI' })).toThrow(/brokerLoginMethod.*must be AMQPLAIN, PLAIN or EXTERNAL/);
   });
 
+  it('says what to write instead of the connection settings Celeriac has no key for, and drops their defaults', () => {
+    expect(fromCelery({ broker_heartbeat: 120, task_queue_max_priority: null, redis_socket_timeout: null })).toEqual({});
+    let message = '';
+    try {
+      fromCelery({ broker_heartbeat: 10, broker_pool_limit: 10, task_queue_max_priority: 10, redis_socket_timeout: 5, redis_socket_connect_timeout: 5, redis_max_connections: 20 });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/6 Celery settings cannot be carried over/);
+    expect(message).toMatch(/broker_heartbeat: on RabbitMQ give it in the broker URL \(`\?heartbeat=60`/);
+    expect(message).toMatch(/task_queue_max_priority: on RabbitMQ set brokerTransportOptions: \{ queueMaxPriority \}/);
+    expect(message).toMatch(/redis_socket_timeout: .*commandTimeoutMs/);
+    expect(message).not.toMatch(/not a Celery setting Celeriac knows/);
+  });
+
   it("reads Celery 3's upper-case names", () => {
     expect(fromCelery({ BROKER_URL: 'redis://h/0', CELERY_ACKS_LATE: true, CELERY_TASK_DEFAULT_QUEUE: 'q', CELERYD_CONCURRENCY: 4, CELERY_ENABLE_UTC: true })).toEqual({
       broker: 'redis://h/0', taskAcksLate: true, taskDefaultQueue: 'q', workerConcurrency: 4,

@@ -52,6 +52,12 @@ const REFUSED: Readonly<Record<string, Refusal>> = {
   broker_connection_timeout: always('on Redis use brokerTransportOptions: { connectTimeoutMs } (milliseconds); on RabbitMQ `connection_timeout` in the broker URL'),
   broker_connection_retry: unless((v) => v === true, 'clients always reconnect once connected; brokerConnectionRetryOnStartup governs the first connection'),
   worker_disable_rate_limits: always('a task without rateLimit has no limit, and taskDefaultRateLimit is null by default'),
+  broker_heartbeat: unless((v) => v === 120 || v === null, 'on RabbitMQ give it in the broker URL (`?heartbeat=60`, seconds; 120 by default, as Celery\'s); Redis connections are kept alive by PINGs'),
+  broker_pool_limit: always('a broker keeps its own few connections (one per role), not a pool: there is nothing to limit'),
+  task_queue_max_priority: unless((v) => v === null, 'on RabbitMQ set brokerTransportOptions: { queueMaxPriority } to the same number'),
+  redis_socket_timeout: unless((v) => v === null, 'the Redis result backend takes resultBackendTransportOptions: { commandTimeoutMs } (milliseconds; 30000 by default)'),
+  redis_socket_connect_timeout: unless((v) => v === null, 'the Redis result backend takes resultBackendTransportOptions: { connectTimeoutMs } (milliseconds; 10000 by default)'),
+  redis_max_connections: unless((v) => v === null, 'the Redis result backend keeps two connections (commands, and subscriptions), not a pool'),
   worker_cancel_long_running_tasks_on_connection_loss: always('with late acks a task whose connection is lost keeps running and its message stays leased; see docs/delivery-guarantees.md'),
 };
 
