@@ -64,7 +64,9 @@ describe('fromCelery', () => {
   });
 
   it('says what to write instead of the connection settings Celeriac has no key for, and drops their defaults', () => {
-    expect(fromCelery({ broker_heartbeat: 120, task_queue_max_priority: null, redis_socket_timeout: null })).toEqual({});
+    expect(fromCelery({ broker_heartbeat: 120, task_queue_max_priority: null, redis_socket_timeout: null, task_default_exchange: null, task_default_delivery_mode: 'persistent' })).toEqual({});
+    expect(() => fromCelery({ task_default_delivery_mode: 'transient' })).toThrow(/task_default_delivery_mode: task messages are always sent persistent/);
+    expect(() => fromCelery({ task_default_routing_key: 'tasks' })).toThrow(/task_default_routing_key: the default queue is bound to the exchange and routing key of its own name/);
     let message = '';
     try {
       fromCelery({ broker_heartbeat: 10, broker_pool_limit: 10, task_queue_max_priority: 10, redis_socket_timeout: 5, redis_socket_connect_timeout: 5, redis_max_connections: 20 });

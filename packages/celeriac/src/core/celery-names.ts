@@ -57,6 +57,9 @@ const REFUSED: Readonly<Record<string, Refusal>> = {
   task_queue_max_priority: unless((v) => v === null, 'on RabbitMQ set brokerTransportOptions: { queueMaxPriority } to the same number'),
   redis_socket_timeout: unless((v) => v === null, 'the Redis result backend takes resultBackendTransportOptions: { commandTimeoutMs } (milliseconds; 30000 by default)'),
   redis_socket_connect_timeout: unless((v) => v === null, 'the Redis result backend takes resultBackendTransportOptions: { connectTimeoutMs } (milliseconds; 10000 by default)'),
+  task_default_exchange: unless((v) => v === null, 'the default queue is bound to the exchange and routing key of its own name (taskDefaultQueue), as with Celery\'s defaults; route elsewhere with taskRoutes'),
+  task_default_routing_key: unless((v) => v === null, 'the default queue is bound to the exchange and routing key of its own name (taskDefaultQueue), as with Celery\'s defaults; route elsewhere with taskRoutes'),
+  task_default_delivery_mode: unless((v) => v === 'persistent' || v === 2, 'task messages are always sent persistent (delivery_mode 2)'),
   redis_max_connections: unless((v) => v === null, 'the Redis result backend keeps two connections (commands, and subscriptions), not a pool'),
   worker_cancel_long_running_tasks_on_connection_loss: always('with late acks a task whose connection is lost keeps running and its message stays leased; see docs/delivery-guarantees.md'),
 };
