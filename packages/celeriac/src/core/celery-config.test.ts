@@ -66,6 +66,9 @@ describe('fromCelery', () => {
   it('says what to write instead of the connection settings Celeriac has no key for, and drops their defaults', () => {
     expect(fromCelery({ broker_heartbeat: 120, task_queue_max_priority: null, redis_socket_timeout: null, task_default_exchange: null, task_default_delivery_mode: 'persistent' })).toEqual({});
     expect(() => fromCelery({ task_default_delivery_mode: 'transient' })).toThrow(/task_default_delivery_mode: task messages are always sent persistent/);
+    expect(fromCelery({ result_backend_always_retry: true, worker_disable_prefetch: false })).toEqual({});
+    expect(() => fromCelery({ result_backend_max_retries: 5 })).toThrow(/result_backend_max_retries: a worker always stores again a state the result backend failed to take/);
+    expect(() => fromCelery({ worker_disable_prefetch: true })).toThrow(/worker_disable_prefetch: set workerPrefetchMultiplier: 1/);
     expect(() => fromCelery({ task_default_routing_key: 'tasks' })).toThrow(/task_default_routing_key: the default queue is bound to the exchange and routing key of its own name/);
     let message = '';
     try {

@@ -30,6 +30,8 @@ const JSON_ONLY = 'Celeriac sends and accepts JSON only: pickle and yaml are nev
 const LOG_FORMAT = 'the line format is fixed: Celery\'s default lines in the human format, else one JSON object per line (logFormat); the level is logLevel';
 const BEAT_STATE = 'beat keeps its run state and dynamic entries in the beat store (the broker\'s Redis, or memory), shared by every beat: there is no scheduler class or schedule file';
 
+const STORE_RETRY = 'a worker always stores again a state the result backend failed to take: with workerRedeliveryDelaySec (doubling) and at most workerMaxDeliveries times';
+
 /** Celery settings with no Celeriac equivalent, and why (docs/celery-map.md). */
 const REFUSED: Readonly<Record<string, Refusal>> = {
   enable_utc: unless((v) => v === true, 'Celeriac keeps every time in UTC; `timezone` (an IANA name) sets the zone crontab entries are read in'),
@@ -60,6 +62,11 @@ const REFUSED: Readonly<Record<string, Refusal>> = {
   task_default_exchange: unless((v) => v === null, 'the default queue is bound to the exchange and routing key of its own name (taskDefaultQueue), as with Celery\'s defaults; route elsewhere with taskRoutes'),
   task_default_routing_key: unless((v) => v === null, 'the default queue is bound to the exchange and routing key of its own name (taskDefaultQueue), as with Celery\'s defaults; route elsewhere with taskRoutes'),
   task_default_delivery_mode: unless((v) => v === 'persistent' || v === 2, 'task messages are always sent persistent (delivery_mode 2)'),
+  result_backend_always_retry: unless((v) => v === true, STORE_RETRY),
+  result_backend_max_retries: always(STORE_RETRY),
+  result_backend_base_sleep_between_retries_ms: always(STORE_RETRY),
+  result_backend_max_sleep_between_retries_ms: always(STORE_RETRY),
+  worker_disable_prefetch: unless((v) => v === false, 'set workerPrefetchMultiplier: 1: a worker then holds no more messages than it has slots'),
   redis_max_connections: unless((v) => v === null, 'the Redis result backend keeps two connections (commands, and subscriptions), not a pool'),
   worker_cancel_long_running_tasks_on_connection_loss: always('with late acks a task whose connection is lost keeps running and its message stays leased; see docs/delivery-guarantees.md'),
 };
