@@ -23,7 +23,7 @@ const CELERY_CONFIG = {
   beat_schedule: { cleanup: { task: 'proj.cleanup', schedule: 60 } },
   broker_transport_options: { visibility_timeout: 3600 },
   task_default_queue: 'default',
-  worker_autoscaler: '10,3',
+  worker_concurrency: 8,
 };
 
 describe('fromCelery', () => {
@@ -42,7 +42,7 @@ describe('fromCelery', () => {
       beatSchedule: { cleanup: { task: 'proj.cleanup', schedule: 60 } },
       brokerTransportOptions: { visibility_timeout: 3600 },
       taskDefaultQueue: 'default',
-      workerAutoscale: '10,3',
+      workerConcurrency: 8,
     });
   });
 
@@ -72,7 +72,7 @@ describe('fromCelery', () => {
     expect(() => fromCelery({ task_default_routing_key: 'tasks' })).toThrow(/task_default_routing_key: the default queue is bound to the exchange and routing key of its own name/);
     let message = '';
     try {
-      fromCelery({ broker_heartbeat: 10, broker_pool_limit: 10, task_queue_max_priority: 10, redis_socket_timeout: 5, redis_socket_connect_timeout: 5, redis_max_connections: 20 });
+      fromCelery({ broker_heartbeat: 10, broker_pool_limit: 20, task_queue_max_priority: 10, redis_socket_timeout: 5, redis_socket_connect_timeout: 5, redis_max_connections: 20 });
     } catch (err) {
       message = (err as Error).message;
     }
@@ -107,6 +107,34 @@ describe('fromCelery', () => {
     expect(message).toContain('beat_scheduler: beat keeps its run state');
     expect(message).toContain('worker_frobnicate: not a Celery setting Celeriac knows');
     expect(message).toContain("taskAcksLate: a Celeriac name, not Celery's");
+  });
+
+  it("drops a key at Celery's default, and a None where Celeriac's setting has a default of its own", () => {
+    // What `app.conf` holds when nothing was set: each asks for nothing.
+    const unset = {
+      broker_pool_limit: 10, broker_connection_timeout: 4, imports: [], beat_scheduler: 'celery.beat:PersistentScheduler',
+      worker_autoscaler: 'celery.worker.autoscale:Autoscaler', database_engine_options: { pool_recycle: 3600, pool_pre_ping: true },
+      result_backend_max_retries: Number.POSITIVE_INFINITY, worker_soft_shutdown_timeout: 0, control_queue_ttl: 300.0,
+      timezone: null, worker_concurrency: null, task_routes: null, broker_url: null, beat_max_loop_interval: 0,
+    };
+    expect(fromCelery(unset)).toEqual({});
+    // A None Celeriac's setting takes as a value is passed on.
+    expect(fromCelery({ task_time_limit: null, task_default_rate_limit: null })).toEqual({ taskTimeLimitSec: null, taskDefaultRateLimit: null });
+    expect(fromCelery({ beat_max_loop_interval: 60, redis_socket_keepalive: true })).toEqual({ beatMaxLoopIntervalSec: 60 });
+  });
+
+  it('refuses what differs from the default with the reason, never as unknown', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ worker_autoscaler: 'proj.Autoscaler' }, /worker_autoscaler: Celery's worker_autoscaler names the autoscaler class.*workerAutoscale \('10,3'\)/],
+      [{ worker_soft_shutdown_timeout: 10 }, /worker_soft_shutdown_timeout: a warm shutdown gives running tasks workerShutdownTimeoutSec/],
+      [{ cassandra_servers: ['db1'] }, /cassandra_servers: a setting of Celery's Cassandra result backend; Celeriac's result backends are memory:\/\//],
+      [{ broker_failover_strategy: 'shuffle' }, /broker_failover_strategy: the nodes of a `;`-separated broker_url are tried in turn/],
+      [{ database_engine_options: { echo: true } }, /database_engine_options: a setting of Celery's SQLAlchemy database result backend/],
+      [{ redis_socket_keepalive: 'yes' }, /redis_socket_keepalive: .*give true or false/],
+      [{ security_key: '/k.pem' }, /security_key: messages are JSON and never signed/],
+      [{ task_protocol: 1 }, /task_protocol: Celeriac sends protocol 2 messages/],
+    ];
+    for (const [config, reason] of cases) expect(() => fromCelery(config), JSON.stringify(config)).toThrow(reason);
   });
 
   it('refuses two keys for one setting, and passes values on for the settings table to check', () => {

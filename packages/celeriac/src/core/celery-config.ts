@@ -2,10 +2,12 @@
  * @module core/celery-config
  * A Celery configuration, by Celery's names, as Celeriac settings:
  * `createApp({ ...fromCelery({ broker_url: '...', task_acks_late: true, timezone: 'Europe/Paris' }) })`.
- * Each key with an equivalent maps to it (values keep Celery's units: seconds); a key that says
- * what Celeriac already does (`enable_utc: true`, `task_serializer: 'json'`) is accepted and
- * dropped; every other key is refused, all at once, each with the reason docs/celery-map.md
- * gives. Old upper-case names (`CELERY_TASK_ACKS_LATE`, `BROKER_URL`) are read as the
+ * Each key with an equivalent maps to it (values keep Celery's units: seconds), but a None
+ * there (Celery's "not set") leaves Celeriac's default; a key that says what Celeriac already
+ * does (`enable_utc: true`, `task_serializer: 'json'`) or gives Celery 5.6's default for a
+ * setting Celeriac has no equivalent of is accepted and dropped, so a dump of a whole
+ * `app.conf` carries over; every other key is refused, all at once, each with the reason
+ * docs/celery-map.md gives. Old upper-case names (`CELERY_TASK_ACKS_LATE`, `BROKER_URL`) are read as the
  * lower-case ones they became in Celery 4.
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
@@ -13,6 +15,10 @@ import { CELERY_RENAMED, camel, celeryName, celeryRefusal, isRefusedCeleryName }
 import { SETTINGS, type Settings } from './settings.js';
 
 const SETTING_NAMES = new Set(SETTINGS.map((s) => s.name));
+/** Settings whose own default is not null: Celery's None for them means "not set". */
+const NOT_NULL = new Set(SETTINGS.filter((s) => s.default !== null).map((s) => s.name));
+/** Mapped Celery settings whose default, other than None, also means "Celery's choice", not a value. */
+const CELERY_UNSET: Readonly<Record<string, unknown>> = { beat_max_loop_interval: 0 };
 
 /**
  * The Celeriac setting of a Celery name, or null. Only snake_case names map: a camelCase key is
@@ -40,6 +46,8 @@ export function fromCelery(config: Readonly<Record<string, unknown>>): Settings 
     const name = celeryName(key);
     const setting = settingOfCeleryName(name);
     if (setting !== null) {
+      // Not set, as Celery's own defaults say it (a whole `app.conf` carries over): Celeriac's default applies.
+      if ((value === null && NOT_NULL.has(setting)) || (Object.hasOwn(CELERY_UNSET, name) && CELERY_UNSET[name] === value)) continue;
       if (Object.hasOwn(settings, setting)) problems.push(`${key}: sets ${setting}, which another key already set`);
       settings[setting] = value;
       continue;

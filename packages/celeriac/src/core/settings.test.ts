@@ -65,7 +65,8 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings({ broker_url: 'memory://' } as never, {})).toThrow(/Unknown setting "broker_url"\. Did you mean broker\?/);
     expect(() => resolveSettings({ BROKER_URL: 'memory://' } as never, {})).toThrow(/Did you mean broker\?/);
     expect(() => resolveSettings({ result_backend: 'memory://' } as never, {})).toThrow(/Unknown setting "result_backend"\. Did you mean backend\?/);
-    expect(() => resolveSettings({ worker_autoscaler: '4,1' } as never, {})).toThrow(/Did you mean workerAutoscale\?/);
+    expect(() => resolveSettings({ worker_autoscale: '4,1' } as never, {})).toThrow(/Did you mean workerAutoscale\?/);
+    expect(() => resolveSettings({ worker_autoscaler: '4,1' } as never, {})).toThrow(/worker_autoscaler names the autoscaler class.*workerAutoscale \('10,3'\)/);
     expect(() => resolveSettings({ constructor: 1 } as never, {})).toThrow(/^Unknown setting "constructor"\. See/);
   });
 
