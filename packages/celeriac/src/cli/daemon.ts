@@ -12,15 +12,16 @@ import { UsageError } from './io.js';
 const DETACH_FLAGS = new Set(['-D', '--detach']);
 
 /**
- * Starts `argv` (as `process.argv`: node, script, args) again without the detach flags, in a
- * new session with no terminal, output appended to `logfile` (else discarded). Returns its pid.
+ * Starts `argv` (as `process.argv`: node, script, args) again without the detach flags, on
+ * `executable` (else this node), in a new session with no terminal, output appended to
+ * `logfile` (else discarded). Returns its pid.
  */
-export function detach(argv: readonly string[], cwd: string, logfile: string | undefined): number {
+export function detach(argv: readonly string[], cwd: string, logfile: string | undefined, executable: string = process.execPath): number {
   const [, script, ...args] = argv;
   if (script === undefined) throw new UsageError('--detach: cannot tell which command to start again');
   const out = logfile === undefined ? 'ignore' : openSync(logfile, 'a');
   try {
-    const child = spawn(process.execPath, [...process.execArgv, script, ...args.filter((a) => !DETACH_FLAGS.has(a))], {
+    const child = spawn(executable, [...process.execArgv, script, ...args.filter((a) => !DETACH_FLAGS.has(a))], {
       cwd,
       detached: true,
       stdio: ['ignore', out, out],

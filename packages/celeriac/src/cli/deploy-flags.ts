@@ -1,12 +1,13 @@
 /**
  * @module cli/deploy-flags
  * The deployment flags `worker` and `beat` share, as Celery's: `-D/--detach`, `--pidfile`,
- * `-f/--logfile`, `--log-format`, `--uid`, `--gid`. In order: paths expanded for the node,
- * detach (the command starts again in the background and this one is done), privileges
- * dropped (before the app module is loaded), then, once the app is loaded, its logger and the
- * pidfile held until the command ends.
+ * `-f/--logfile`, `--log-format`, `--uid`, `--gid`, `--umask`, `--executable`. In order: paths
+ * expanded for the node, the umask set, detach (the command starts again in the background,
+ * on `--executable` when given, and this one is done), privileges dropped (before the app
+ * module is loaded), then, once the app is loaded, its logger and the pidfile held until the
+ * command ends.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { App } from '../core/app.js';
@@ -24,6 +25,8 @@ export interface DeployFlags {
   logFormat?: string;
   uid?: string;
   gid?: string;
+  umask?: string;
+  executable?: string;
 }
 
 /** Declares the flags on `command`. */
@@ -34,7 +37,21 @@ export function addDeployFlags(command: Command, what: 'worker' | 'beat'): Comma
     .option('-f, --logfile <path>', 'append log lines to this file instead of stdout (%n, %h, %p, %i, %I as in Celery)')
     .option('--log-format <format>', 'human (as Celery prints), json, or auto: human on a terminal, json otherwise (setting logFormat; default auto)')
     .option('--uid <user>', 'run as this user (name or number) once started; needs root')
-    .option('--gid <group>', 'run as this group (name or number) once started; needs root');
+    .option('--gid <group>', 'run as this group (name or number) once started; needs root')
+    .option('--umask <mask>', 'file mode creation mask of the process, as Celery reads it: octal when it starts with 0 (022), else decimal')
+    .option('--executable <path>', 'the node binary that runs the background process of --detach (default: this one)');
+}
+
+/**
+ * `--umask` as Celery reads it (`celery.platforms.DaemonContext`): octal when the text starts
+ * with 0, else decimal.
+ */
+export function parseUmask(text: string): number {
+  const octal = text.startsWith('0');
+  const digits = octal ? text.replace(/^0o?/i, '') || '0' : text;
+  const value = (octal ? /^[0-7]+$/ : /^\d+$/).test(digits) ? Number.parseInt(digits, octal ? 8 : 10) : Number.NaN;
+  if (!(value >= 0 && value <= 0o777)) throw new UsageError(`--umask must be a mask from 0 to 0777 (octal when it starts with 0, else decimal, as Celery), got ${JSON.stringify(text)}`);
+  return value;
 }
 
 /** What the command goes on with when it did not detach. */
@@ -54,10 +71,21 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
   const pidPath = flags.pidfile === undefined ? undefined : resolve(ctx.io.cwd, expandPathTemplate(flags.pidfile, nodename));
   const format = flags.logFormat?.toLowerCase() as LogFormat | undefined;
   if (format !== undefined && !LOG_FORMATS.includes(format)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(flags.logFormat)}`);
+  const executable = flags.executable === undefined ? undefined : resolve(ctx.io.cwd, flags.executable);
+  if (executable !== undefined) {
+    try {
+      accessSync(executable, constants.X_OK);
+    } catch {
+      throw new UsageError(`--executable ${JSON.stringify(flags.executable)}: no executable file there`);
+    }
+  }
+  // Before any file is made: the log file, the pidfile, and the background copy's (which
+  // gets the flag again) are created under it. Celery applies it to the detached process only.
+  if (flags.umask !== undefined) process.umask(parseUmask(flags.umask));
   if (flags.detach === true) {
     if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
     if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
-    detach(ctx.argv, ctx.io.cwd, logfile);
+    detach(ctx.argv, ctx.io.cwd, logfile, executable);
     return null;
   }
   dropPrivileges(flags.uid, flags.gid);

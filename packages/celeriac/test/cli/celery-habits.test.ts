@@ -1,7 +1,8 @@
 /**
  * The command line takes what Celery deployments pass it (issue 47): the worker flags every
  * copied unit file carries (`--without-gossip --without-mingle --without-heartbeat -O fair`,
- * each stated in a notice), `--purge` and `-X` done, Celery's worker lines (`Task x[id]
+ * `--statedb`, `--heartbeat-interval`, `-B`'s `-s` and `--scheduler`, each stated in a notice;
+ * `--disable-prefetch` as `--prefetch-multiplier 1`; `-I` refused), `--purge` and `-X` done, Celery's worker lines (`Task x[id]
  * received`, `raised unexpected: TypeError('...')`), `beat -S/-s` accepted, level lists with
  * Celery's names, no EPIPE stack when a pipe closes (`inspect stats | head -1`), `shell` running
  * piped async code, and no memory:// warning from `call` once `-b` names a broker. On the shared
@@ -45,9 +46,16 @@ describe.runIf(ready)('celeriac worker with the flags of a Celery unit file', ()
     for (let i = 0; i < 3; i++) ids.push((await producer.sendTask('fixture.add', [i, i])).id);
     ids.push((await producer.sendTask('fixture.extra', [], {}, { queue: 'extra' })).id);
     const worker = spawnCli(['-A', fixtureApp('app'), ...urls, 'worker', '-Q', 'celery,extra', '-X', 'extra', '--purge',
-      '--without-gossip', '--without-mingle', '--without-heartbeat', '-O', 'fair', '-n', `habits-${process.pid}@%h`, '--log-format', 'human']);
+      '--without-gossip', '--without-mingle', '--without-heartbeat', '-O', 'fair', '-n', `habits-${process.pid}@%h`, '--log-format', 'human',
+      '-S', '/var/run/celery/%n.state', '--heartbeat-interval', '5', '--disable-prefetch', '-c', '3', '-s', 'celerybeat-schedule', '--scheduler', 'celery.beat:PersistentScheduler']);
     await worker.waitFor(/ready\./);
     const out = worker.stdout();
+    expect(out).toMatch(/prefetch {5}3\n/);
+    expect(out).toContain('--disable-prefetch: the worker takes a message only when a pool slot is free');
+    expect(out).toContain('--statedb /var/run/celery/%n.state: no state file is kept; revoked ids persist in the result backend');
+    expect(out).toContain('--heartbeat-interval 5: heartbeats are sent every 2 s');
+    expect(out).toContain('-s celerybeat-schedule: no schedule file is kept');
+    expect(out).toContain("--scheduler celery.beat:PersistentScheduler: Celeriac's beat has one scheduler");
     expect(out).toMatch(/WARNING\/MainProcess\] Purged 3 messages from 1 known task queue\./);
     expect(out).toContain('--without-gossip: nothing to turn off');
     expect(out).toContain('--without-mingle: nothing to turn off');
@@ -71,11 +79,15 @@ describe.runIf(ready)('celeriac worker with the flags of a Celery unit file', ()
     await producer.close();
   }, 60_000);
 
-  it('refuses an unknown -O and an -X that leaves nothing to consume', async () => {
+  it('refuses an unknown -O, an -X that leaves nothing to consume, -I, and --disable-prefetch beside another multiplier', async () => {
     const o = await runCli(['-A', fixtureApp('app'), ...urls, 'worker', '-O', 'fastest']);
     expect([o.code, o.stderr]).toEqual([2, expect.stringContaining('-O must be one of default, fair, got "fastest"')]);
     const x = await runCli(['-A', fixtureApp('app'), ...urls, 'worker', '-X', 'celery']);
     expect([x.code, x.stderr]).toEqual([2, expect.stringContaining('-X/--exclude-queues "celery" leaves no queue to consume')]);
+    const include = await runCli(['-A', fixtureApp('app'), ...urls, 'worker', '-I', 'proj.tasks']);
+    expect([include.code, include.stderr]).toEqual([2, expect.stringContaining('-I/--include "proj.tasks": Celeriac imports no task modules by name; import them from the module -A loads')]);
+    const prefetch = await runCli(['-A', fixtureApp('app'), ...urls, 'worker', '--disable-prefetch', '--prefetch-multiplier', '4']);
+    expect([prefetch.code, prefetch.stderr]).toEqual([2, expect.stringContaining('--disable-prefetch means --prefetch-multiplier 1, not 4: give one of them')]);
   });
 
   it('`inspect stats | head -1` ends quietly when head has read its line', async () => {

@@ -7,7 +7,7 @@
  * `celeriac multi` has its own file (multi.test.ts), so the two run side by side.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +154,34 @@ describe('celeriac beat --detach --pidfile --logfile', () => {
     process.kill(pid, 'SIGTERM');
     await waitFor(() => !alive(pid) && !existsSync(pidfile), 'beat to exit and remove its pidfile', { timeoutMs: 20_000 });
     expect(readFileSync(log, 'utf8')).toMatch(/INFO\/MainProcess\] beat stopped/);
+  });
+});
+
+describe('celeriac beat --detach --umask --executable', () => {
+  it('starts the background process on the given node, its files made under the mask', async () => {
+    // A node of its own: a script that says it ran, then runs this node.
+    const marker = join(dir, 'wrapper-ran');
+    const wrapper = join(dir, 'node-wrapper.sh');
+    writeFileSync(wrapper, `#!/bin/sh\necho "$$" > '${marker}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    const logfile = join(dir, 'masked', 'beat.log');
+    const pidfile = join(dir, 'masked', 'beat.pid');
+    const r = await runCli(['-A', fixtureApp('app'), 'beat', '-D', '--umask', '027', '--executable', wrapper, '--pidfile', pidfile, '-f', logfile], { timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : null), 'the beat pidfile', { timeoutMs: 20_000 });
+    detached.push(pid);
+    // exec keeps the pid: the process the wrapper started is the one holding the pidfile.
+    expect(Number(readFileSync(marker, 'utf8').trim())).toBe(pid);
+    expect(statSync(logfile).mode & 0o777).toBe(0o640);
+    expect(statSync(pidfile).mode & 0o777).toBe(0o640);
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !alive(pid) && !existsSync(pidfile), 'beat to exit and remove its pidfile', { timeoutMs: 20_000 });
+  });
+
+  it('refuses a mask that is not one, and an executable that is not there, before starting anything', async () => {
+    const mask = await runCli(['-A', fixtureApp('app'), 'beat', '--umask', 'rw-'], { timeoutMs: 30_000 });
+    expect([mask.code, mask.stderr]).toEqual([2, expect.stringContaining('--umask must be a mask from 0 to 0777')]);
+    const exe = await runCli(['-A', fixtureApp('app'), 'worker', '-D', '--executable', join(dir, 'no-such-node')], { timeoutMs: 30_000 });
+    expect([exe.code, exe.stderr]).toEqual([2, expect.stringContaining('no executable file there')]);
   });
 });
 

@@ -38,10 +38,10 @@ export async function startEmbeddedBeat(app: App): Promise<Beat> {
 type BeatFlags = DeployFlags & Record<string, unknown> & { scheduler?: string; schedule?: string };
 
 /** What Celery's beat flags that have no equivalent here mean, one line each, logged at start. */
-export function beatFlagNotices(flags: BeatFlags): string[] {
+export function beatFlagNotices(flags: Pick<BeatFlags, 'scheduler' | 'schedule'>, schedulerFlag = '-S'): string[] {
   const notices: string[] = [];
   const where = 'its run state and dynamic entries live in the beat store (the Redis of the broker, or memory://), shared by every beat, so one sends however many run';
-  if (flags.scheduler !== undefined) notices.push(`-S ${flags.scheduler}: Celeriac's beat has one scheduler; ${where}`);
+  if (flags.scheduler !== undefined) notices.push(`${schedulerFlag} ${flags.scheduler}: Celeriac's beat has one scheduler; ${where}`);
   if (flags.schedule !== undefined) notices.push(`-s ${flags.schedule}: no schedule file is kept; ${where}`);
   return notices;
 }

@@ -2,8 +2,9 @@
  * @module cli/commands/worker
  * `celeriac -A <module> worker`: start a worker, print the banner, run until signalled.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { App } from '../../core/app.js';
+import type { Settings } from '../../core/settings.js';
 import { renderBanner } from '../../worker/banner.js';
 import { installShutdownSignals } from '../../worker/signals.js';
 import { expandNodeName } from '../../worker/nodename.js';
@@ -13,7 +14,7 @@ import { type CliContext, UsageError } from '../io.js';
 import { parseAppSpec, resolveAppPath } from '../load-app.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 import { tuneWorkerHeap } from '../worker-heap.js';
-import { startEmbeddedBeat } from './beat.js';
+import { beatFlagNotices, startEmbeddedBeat } from './beat.js';
 import { purgeQueues, purgeReport } from './purge.js';
 
 /** After the second signal the process exits within this, even if closing hangs. */
@@ -45,6 +46,13 @@ interface WorkerFlags extends DeployFlags {
   withoutGossip?: boolean;
   withoutMingle?: boolean;
   withoutHeartbeat?: boolean;
+  heartbeatInterval?: string;
+  statedb?: string;
+  include?: string;
+  disablePrefetch?: boolean;
+  scheduleFilename?: string;
+  schedule?: string;
+  scheduler?: string;
 }
 
 /** Celery's `-O` profiles. */
@@ -60,7 +68,25 @@ export function flagNotices(flags: WorkerFlags): string[] {
   if (flags.withoutMingle === true) notices.push('--without-mingle: nothing to turn off; Celeriac workers do not mingle at start (revokes persist in the result backend instead)');
   if (flags.withoutHeartbeat === true) notices.push('--without-heartbeat: heartbeats are kept (one worker-heartbeat event every 2 s); monitors, the dashboard and `celeriac status` count a worker without them as offline');
   if (flags.O === 'fair') notices.push('-O fair: already how Celeriac hands out tasks: a task goes only to a free pool slot, never queued behind a busy one');
+  if (flags.heartbeatInterval !== undefined && Number(flags.heartbeatInterval) !== 2) notices.push(`--heartbeat-interval ${flags.heartbeatInterval}: heartbeats are sent every 2 s, as Celery's default; monitors count a worker silent for twice that as offline`);
+  if (flags.statedb !== undefined) notices.push(`--statedb ${flags.statedb}: no state file is kept; revoked ids persist in the result backend, for every worker (docs/revoking.md)`);
+  if (flags.disablePrefetch === true) notices.push('--disable-prefetch: the worker takes a message only when a pool slot is free (--prefetch-multiplier 1)');
+  const beat = beatFlagNotices({ scheduler: flags.scheduler, schedule: flags.scheduleFilename ?? flags.schedule }, '--scheduler');
+  notices.push(...beat);
   return notices;
+}
+
+/**
+ * Celery's worker flags Celeriac cannot honour and must not ignore (a task module left
+ * unimported would only show as unregistered tasks later): a UsageError naming what to do.
+ * `--disable-prefetch` is `--prefetch-multiplier 1`, and refused beside another multiplier.
+ */
+export function checkCeleryFlags(flags: WorkerFlags, overrides: Settings): Settings {
+  if (flags.include !== undefined) throw new UsageError(`-I/--include ${JSON.stringify(flags.include)}: Celeriac imports no task modules by name; import them from the module -A loads`);
+  if (flags.disablePrefetch !== true) return overrides;
+  const multiplier = overrides.workerPrefetchMultiplier;
+  if (multiplier !== undefined && multiplier !== 1) throw new UsageError(`--disable-prefetch means --prefetch-multiplier 1, not ${multiplier}: give one of them`);
+  return { ...overrides, workerPrefetchMultiplier: 1 };
 }
 
 /** The queues the worker consumes: `-Q` (or the default queue) without `-X`. */
@@ -89,10 +115,17 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     .option('-O <profile>', 'optimization profile, as Celery: fair or default (Celeriac always hands tasks only to free slots)')
     .option('--without-gossip', 'accepted for Celery unit files; Celeriac workers do not gossip')
     .option('--without-mingle', 'accepted for Celery unit files; Celeriac workers do not mingle')
-    .option('--without-heartbeat', 'accepted for Celery unit files; heartbeats are kept (monitors need them)');
+    .option('--without-heartbeat', 'accepted for Celery unit files; heartbeats are kept (monitors need them)')
+    .option('--heartbeat-interval <seconds>', 'accepted for Celery unit files; heartbeats are sent every 2 s')
+    .option('-S, --statedb <file>', 'accepted for Celery unit files; revoked ids persist in the result backend, no state file')
+    .option('-I, --include <modules>', 'refused: import task modules from the module -A loads')
+    .option('--disable-prefetch', 'take a message only when a pool slot is free, as Celery 5.6 (the same as --prefetch-multiplier 1)')
+    .option('-s, --schedule-filename <file>', 'with -B, accepted for Celery unit files: beat keeps no schedule file (its state is in the beat store)')
+    .addOption(new Option('--schedule <file>', 'the same as --schedule-filename').hideHelp())
+    .option('--scheduler <class>', 'with -B, accepted for Celery unit files: beat has one scheduler, its state in the beat store');
   addSettingFlags(addDeployFlags(command, 'worker'), 'worker')
     .action(async (flags: WorkerFlags & Record<string, unknown>) => {
-      const overrides = settingsFromFlags('worker', flags, (text) => ctx.io.err(text));
+      const overrides = checkCeleryFlags(flags, settingsFromFlags('worker', flags, (text) => ctx.io.err(text)));
       if (flags.O !== undefined && !OPTIMIZATIONS.includes(flags.O)) throw new UsageError(`-O must be one of ${OPTIMIZATIONS.join(', ')}, got ${JSON.stringify(flags.O)}`);
       const nodename = expandNodeName(flags.hostname);
       const deployment = deploy(ctx, flags, nodename);
