@@ -136,7 +136,12 @@ function taskContext(task: AnyTask, message: TaskMessage, env: TraceEnvironment,
   };
 }
 
-const succeeded = (value: unknown): TraceOutcome => ({ ok: true, value: value === undefined ? null : (value as Json) });
+/** A body's success; a class, not a literal, for the reason worker/job.ts gives. */
+class Succeeded {
+  readonly ok = true as const;
+  constructor(readonly value: Json) {}
+}
+const succeeded = (value: unknown): TraceOutcome => new Succeeded(value === undefined ? null : (value as Json));
 
 /**
  * Runs the task function and reports its outcome; never rejects. A plain function's outcome

@@ -213,8 +213,11 @@ function optionalTime(value: unknown, key: string): string | null {
   return text;
 }
 
+/** No time limits: one shared pair, not an array literal per message (see worker/job.ts). */
+const NO_TIMELIMIT = Object.freeze([null, null]) as unknown as TimeLimitPair;
+
 function readTimelimit(value: unknown): TimeLimitPair {
-  if (value === undefined || value === null) return [null, null];
+  if (value === undefined || value === null) return NO_TIMELIMIT;
   if (!Array.isArray(value) || value.length !== 2 || !value.every(isNumberOrNull)) {
     throw badHeaders('timelimit is not [hard, soft]');
   }

@@ -58,14 +58,32 @@ export function ending(kind: OutcomeKind, error: unknown = null, traceback: stri
   return { kind, result: error === null ? null : (toExceptionRecord(error) as unknown as Json), traceback, error, children: [] };
 }
 
+/** No children: one shared list (endings are copied, never changed, when follow-ups add some). */
+const NO_CHILDREN = Object.freeze([]) as unknown as ResultTuple[];
+
+/**
+ * A success, made by a constructor: an object literal here is an allocation site whose
+ * tenuring decision V8 revises once the first fetches' endings are all alive at once, and the
+ * executor's `run`, compiled against the first decision, was then dropped and compiled again.
+ */
+class Success implements Ending {
+  readonly kind = 'success';
+  readonly traceback = null;
+  readonly error = null;
+  constructor(
+    readonly result: Json,
+    readonly children: ResultTuple[],
+  ) {}
+}
+
 /** The ending of a run, as the policy in force reads it (see {@link classifyError}). */
 export function classifyRun(ran: RunResult, policy: AckPolicy, terminatedBy: string | null): Ending {
   if (ran === 'abandoned') {
     return policy.acksLate ? ending('abandoned-restored') : ending('abandoned', new WorkerLostError('worker shut down before the task finished'));
   }
   // Tasks the body sent with addToParent come first, then follow-ups (sendFollowUps).
-  const sent = ran.children ?? [];
-  if (ran.ok) return { kind: 'success', result: ran.value, traceback: null, error: null, children: sent };
+  const sent = ran.children ?? NO_CHILDREN;
+  if (ran.ok) return new Success(ran.value, sent);
   const e = classifyError(ran.error, policy, terminatedBy);
   return e.kind === 'failure' && sent.length > 0 ? { ...e, children: sent } : e;
 }

@@ -70,9 +70,16 @@ function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions): T
 
 const nothing = (): void => undefined;
 
+/** A run that already ended; a class, not a literal, for the reason worker/job.ts gives. */
+class EndedRun implements RunHandle {
+  constructor(readonly result: RunResult) {}
+  terminate(): void {}
+  abandon(): void {}
+}
+
 /** The handle of a run that already ended (there is nothing left to stop). */
 export function endedRun(result: RunResult): RunHandle {
-  return { result, terminate: nothing, abandon: nothing };
+  return new EndedRun(result);
 }
 
 /**
