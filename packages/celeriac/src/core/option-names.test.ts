@@ -15,6 +15,19 @@ describe('strict task options', () => {
     expect(() => a.task('t.d', { base: class {} } as never, () => 1)).toThrow(/Celery's option "base" has no Celeriac equivalent: a task is a function/);
   });
 
+  it("names what to do for each Celery 5.6 task option Celeriac has no key for (Celery's Task attributes, camelCased)", () => {
+    const a = app();
+    const reasons: [string, RegExp][] = [
+      ['retryKwargs', /maxRetries, defaultRetryDelaySec, retryBackoff/], ['trail', /children are always stored/], ['autoregister', /app\.task registers/],
+      ['abstract', /not a class/], ['requestStack', /ctx\.request/], ['resultreprMaxsize', /1024 characters/], ['storeEagerResult', /EagerResult only/],
+      ['shadowName', /shadow/], ['pydantic', /option schema/], ['pydanticStrict', /option schema/], ['pydanticContext', /option schema/], ['pydanticDumpKwargs', /option schema/],
+    ];
+    for (const [name, reason] of reasons) {
+      expect(() => a.task(`t.${name}`, { [name]: true } as never, () => 1), name).toThrow(new RegExp(`Celery's option "${name}" has no Celeriac equivalent: .*${reason.source}`));
+    }
+    expect(() => a.task('t.dont', { autoretryFor: [Error], dontAutoretryFor: 'TypeError' } as never, () => 1)).toThrow(/dontAutoretryFor must be a list of error classes/);
+  });
+
   it("serializer: 'json' only; task-level expires applies to calls that set none", async () => {
     const a = app();
     expect(() => a.task('t.p', { serializer: 'pickle' } as never, () => 1)).toThrow(/serializer "pickle" is not supported: Celeriac sends JSON only/);

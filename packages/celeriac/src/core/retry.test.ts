@@ -73,6 +73,16 @@ describe('autoRetry', () => {
     expect(autoRetry(task({ autoretryFor: (e) => (e as Error).message === 'x' }), request(0), boom)).toBeInstanceOf(Retry);
   });
 
+  it('fails at once on what dontAutoretryFor names, under a list or a predicate', () => {
+    class NotFound extends RangeError {}
+    const missing = new NotFound('gone');
+    const other = new RangeError('busy');
+    const listed = task({ autoretryFor: [RangeError], dontAutoretryFor: [NotFound] });
+    expect(autoRetry(listed, request(0), missing)).toBe(missing);
+    expect(autoRetry(listed, request(0), other)).toBeInstanceOf(Retry);
+    expect(autoRetry(task({ autoretryFor: () => true, dontAutoretryFor: [NotFound] }), request(0), missing)).toBe(missing);
+  });
+
   it('never auto-retries control-flow errors, even under autoretryFor: [Error]', () => {
     const reject = new Reject();
     expect(autoRetry(task({ autoretryFor: [Error] }), request(0), reject)).toBe(reject);

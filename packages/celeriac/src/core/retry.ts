@@ -60,9 +60,10 @@ export function requestRetry(task: RetryingTask, request: TaskRequest, options: 
   throw new Retry({ exc: options.exc, countdown: countdown ?? null, eta: eta === undefined ? null : toEpochMs(eta), queue: options.queue ?? null });
 }
 
-/** True when `error` is one `autoretryFor` names (control-flow errors never are). */
-export function shouldAutoretry(spec: ResolvedTaskOptions['autoretryFor'], error: unknown): boolean {
+/** True when `error` is one `autoretryFor` names and `dontAutoretryFor` does not (control-flow errors never are). */
+export function shouldAutoretry(spec: ResolvedTaskOptions['autoretryFor'], error: unknown, except?: ResolvedTaskOptions['dontAutoretryFor']): boolean {
   if (spec === undefined || isControlFlow(error)) return false;
+  if (except?.some((cls) => error instanceof cls) === true) return false;
   if (typeof spec === 'function') return spec(error);
   return spec.some((cls) => error instanceof cls);
 }
@@ -73,7 +74,7 @@ export function shouldAutoretry(spec: ResolvedTaskOptions['autoretryFor'], error
  * `autoretryFor` does not cover it.
  */
 export function autoRetry(task: RetryingTask, request: TaskRequest, error: unknown): unknown {
-  if (!shouldAutoretry(task.options.autoretryFor, error)) return error;
+  if (!shouldAutoretry(task.options.autoretryFor, error, task.options.dontAutoretryFor)) return error;
   const o = task.options;
   const backoff: RetryBackoff | null =
     o.retryBackoff === undefined || o.retryBackoff === false

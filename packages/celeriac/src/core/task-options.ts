@@ -46,6 +46,12 @@ export interface TaskOptions {
    * @default undefined (no automatic retry)
    */
   autoretryFor?: readonly ErrorClass[] | ((error: unknown) => boolean);
+  /**
+   * Errors `autoretryFor` covers that fail at once all the same (`instanceof`; Celery 5.3's
+   * `dont_autoretry_for`): `autoretryFor: [HttpError], dontAutoretryFor: [NotFound]`.
+   * @default undefined (none)
+   */
+  dontAutoretryFor?: readonly ErrorClass[];
   /** Most retries before the task fails; null retries forever. @default 3 */
   maxRetries?: number | null;
   /** Seconds before a retry when `ctx.retry()` gives neither countdown nor eta (Celery's `default_retry_delay`). @default 180 */
@@ -131,7 +137,7 @@ export interface TaskOptions {
 /** The names {@link TaskOptions} has. */
 const TASK_OPTION_NAMES: ReadonlySet<string> = new Set([
   'bind', 'params', 'queue', 'priority', 'acksLate', 'acksOnFailureOrTimeout', 'ignoreResult', 'trackStarted', 'timeLimitSec',
-  'softTimeLimitSec', 'autoretryFor', 'maxRetries', 'defaultRetryDelaySec', 'retryBackoff', 'retryBackoffMaxSec', 'retryJitter',
+  'softTimeLimitSec', 'autoretryFor', 'dontAutoretryFor', 'maxRetries', 'defaultRetryDelaySec', 'retryBackoff', 'retryBackoffMaxSec', 'retryJitter',
   'rateLimit', 'clusterRateLimit', 'rejectOnWorkerLost', 'checkArity', 'schema', 'validateOnSend', 'errbackStyle', 'expires', 'serializer',
   'onSuccess', 'onFailure', 'onRetry', 'after',
 ]);
@@ -150,6 +156,18 @@ const TASK_OPTIONS_WITHOUT_EQUIVALENT: Readonly<Record<string, string>> = {
   compression: 'messages are not compressed',
   backend: 'the app has one result backend (setting backend)',
   afterReturn: 'the hook is named `after` here: after(state, retval, request)',
+  retryKwargs: 'give autoretryFor\'s retries as options of the task: maxRetries, defaultRetryDelaySec, retryBackoff',
+  trail: 'a task\'s children are always stored with its result',
+  autoregister: 'app.task registers the task; nothing else does',
+  abstract: 'a task is a function, not a class to derive from',
+  requestStack: 'the running task\'s request is ctx.request, or currentTask() outside the body',
+  resultreprMaxsize: 'a result\'s repr in logs and events is cut at 1024 characters, as Celery\'s default',
+  storeEagerResult: 'an eager run\'s result lives in its EagerResult only, never in the result backend',
+  shadowName: 'give a shadow name per call: applyAsync(args, kwargs, { shadow })',
+  pydantic: 'validate arguments with the option schema (a Standard Schema: zod, valibot, arktype...)',
+  pydanticStrict: 'validate arguments with the option schema (a Standard Schema: zod, valibot, arktype...)',
+  pydanticContext: 'validate arguments with the option schema (a Standard Schema: zod, valibot, arktype...)',
+  pydanticDumpKwargs: 'validate arguments with the option schema (a Standard Schema: zod, valibot, arktype...)',
 };
 
 /** Task option names of 0.1 that say no unit, read as their names now with one warning each. */
@@ -212,6 +230,8 @@ function checkRetryOptions(options: TaskOptions, fail: (what: string) => Celeria
   if (a !== undefined && typeof a !== 'function' && !(Array.isArray(a) && a.every((c) => typeof c === 'function'))) {
     throw fail('autoretryFor must be a list of error classes or a predicate');
   }
+  const d = options.dontAutoretryFor;
+  if (d !== undefined && !(Array.isArray(d) && d.every((c) => typeof c === 'function'))) throw fail('dontAutoretryFor must be a list of error classes');
   const m = options.maxRetries;
   if (m !== undefined && m !== null && !(Number.isInteger(m) && m >= 0)) throw fail('maxRetries must be an integer >= 0 or null');
   for (const key of ['defaultRetryDelaySec', 'retryBackoffMaxSec'] as const) {

@@ -182,4 +182,20 @@ describe('autoretryFor', () => {
     await expect(r.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'RangeError' });
     expect(publishedFor(env, r.id)).toHaveLength(1);
   });
+
+  it('fails at once on an error dontAutoretryFor names, though autoretryFor covers it', async () => {
+    class NotFound extends TypeError {
+      override name = 'NotFound';
+    }
+    const env = makeEnv({}, { fakeClock: true });
+    const t = env.app.task('t.dont', { autoretryFor: [TypeError], dontAutoretryFor: [NotFound] }, (missing: boolean) => {
+      throw missing ? new NotFound('gone') : new TypeError('flaky');
+    });
+    await env.startWorker();
+    const gone = await t.delay(true);
+    await expect(gone.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'NotFound', message: 'gone' });
+    expect(publishedFor(env, gone.id)).toHaveLength(1);
+    const flaky = await t.delay(false);
+    await waitFor(() => publishedFor(env, flaky.id).length === 2, 'the retry of the error not excluded');
+  });
 });
