@@ -6,6 +6,7 @@ import type { JsonObject, SignatureDict } from '../protocol/types.js';
 import type { PublishRetryPolicy } from './publish-retry.js';
 import type { TaskRequest } from './request.js';
 import { renameDeprecated, type RenameTable } from './deprecated-names.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 
 /**
  * A signature (anything with Celery's wire form: `Signature`, `Chain`, `Group`, `Chord`) or
@@ -137,6 +138,54 @@ const DEPRECATED_CALL_OPTIONS: RenameTable = {
  */
 export function renameCallOptions<T extends object>(options: T): T {
   return renameDeprecated(options, DEPRECATED_CALL_OPTIONS, 'call option');
+}
+
+const STRING_OPTIONS = ['taskId', 'shadow', 'parentId', 'rootId', 'groupId'] as const;
+const TEXT_OPTIONS = ['exchange', 'routingKey', 'replyTo'] as const;
+const BOOLEAN_OPTIONS = ['ignoreResult', 'retry', 'addToParent'] as const;
+
+/** A signature, or a signature dict (an object naming its task). */
+const isSignatureLike = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && (typeof (v as { toDict?: unknown }).toDict === 'function' || typeof (v as { task?: unknown }).task === 'string');
+
+/**
+ * Checks the types of the call options the message takes as they are (ids, names, flags,
+ * headers, callbacks), which nothing else checks: from JavaScript, or from JSON a service
+ * passes on, a `taskId` of 5 made a message every worker sets aside as malformed, and
+ * `headers: 'x'` spread its characters into the headers. Null is "not given" where Celery
+ * takes None.
+ * @throws CeleriacError INVALID_ARGUMENT naming the option, the call and what it takes.
+ */
+export function checkCallOptionValues(what: string, options: ApplyOptions): void {
+  const fail = (name: string, wants: string, value: unknown) =>
+    new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: ${name} must be ${wants}, got ${typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' ? (Array.isArray(value) ? 'an array' : 'an object') : String(value)}`);
+  const o = options as Record<string, unknown>;
+  for (const name of STRING_OPTIONS) {
+    const v = o[name];
+    if (v !== undefined && v !== null && (typeof v !== 'string' || v === '')) throw fail(name, 'a non-empty string', v);
+  }
+  for (const name of TEXT_OPTIONS) {
+    const v = o[name];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw fail(name, 'a string', v);
+  }
+  for (const name of BOOLEAN_OPTIONS) {
+    const v = o[name];
+    if (v !== undefined && v !== null && typeof v !== 'boolean') throw fail(name, 'true or false', v);
+  }
+  const index = o['groupIndex'];
+  if (index !== undefined && index !== null && !(Number.isInteger(index) && (index as number) >= 0)) throw fail('groupIndex', 'an integer >= 0', index);
+  const retries = o['retries'];
+  if (retries !== undefined && retries !== null && !(Number.isInteger(retries) && (retries as number) >= 0)) throw fail('retries', 'an integer >= 0', retries);
+  const headers = o['headers'];
+  if (headers !== undefined && headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) throw fail('headers', 'an object of header names and values', headers);
+  for (const name of ['link', 'linkError'] as const) {
+    const v = o[name];
+    if (v !== undefined && v !== null && !(Array.isArray(v) ? v.every(isSignatureLike) : isSignatureLike(v))) throw fail(name, 'a signature or a list of signatures', v);
+  }
+  const chain = o['chain'];
+  if (chain !== undefined && chain !== null && !(Array.isArray(chain) && chain.every(isSignatureLike))) throw fail('chain', 'a list of signature dicts', chain);
+  const chord = o['chord'];
+  if (chord !== undefined && chord !== null && !isSignatureLike(chord)) throw fail('chord', 'a signature dict', chord);
 }
 
 /** Celery call options with no Celeriac counterpart, and why. */

@@ -62,4 +62,34 @@ describe('strict call options', () => {
     await t.applyAsync([1, 2], { serializer: 'json' });
     expect(await a.broker.queueLength('celery')).toBe(1);
   });
+
+  it('a call option of the wrong type is an error naming it, as from untyped JavaScript or JSON; nothing is sent', async () => {
+    const a = app();
+    const t = a.task('t.add', (x: number, y: number) => x + y);
+    const wrong: [Record<string, unknown>, string][] = [
+      [{ taskId: 5 }, 'taskId must be a non-empty string, got 5'],
+      [{ taskId: '' }, 'taskId must be a non-empty string, got ""'],
+      [{ shadow: {} }, 'shadow must be a non-empty string, got an object'],
+      [{ rootId: 7 }, 'rootId must be a non-empty string, got 7'],
+      [{ parentId: true }, 'parentId must be a non-empty string, got true'],
+      [{ groupId: ['g'] }, 'groupId must be a non-empty string, got an array'],
+      [{ groupIndex: -1 }, 'groupIndex must be an integer >= 0, got -1'],
+      [{ retries: 1.5 }, 'retries must be an integer >= 0, got 1.5'],
+      [{ routingKey: 1 }, 'routingKey must be a string, got 1'],
+      [{ exchange: null, replyTo: 2 }, 'replyTo must be a string, got 2'],
+      [{ ignoreResult: 'yes' }, 'ignoreResult must be true or false, got "yes"'],
+      [{ addToParent: 0 }, 'addToParent must be true or false, got 0'],
+      [{ headers: 'x-a' }, 'headers must be an object of header names and values, got "x-a"'],
+      [{ headers: [1] }, 'headers must be an object of header names and values, got an array'],
+      [{ link: 'proj.next' }, 'link must be a signature or a list of signatures, got "proj.next"'],
+      [{ linkError: [t.s(1, 1), { args: [] }] }, 'linkError must be a signature or a list of signatures, got an array'],
+      [{ chain: { task: 'x' } }, 'chain must be a list of signature dicts, got an object'],
+      [{ chord: 'body' }, 'chord must be a signature dict, got "body"'],
+    ];
+    for (const [options, message] of wrong) await expect(t.applyAsync([1, 2], options as never), JSON.stringify(options)).rejects.toThrow(`call of t.add: ${message}`);
+    expect(await a.broker.queueLength('celery')).toBe(0);
+    // None where Celery takes it, and the right types, pass.
+    await t.applyAsync([1, 2], { taskId: null, shadow: null, groupIndex: null, ignoreResult: null, headers: { 'x-a': 1 }, link: [t.s(1)], linkError: null, routingKey: '' } as never);
+    expect(await a.broker.queueLength('celery')).toBe(1);
+  });
 });

@@ -17,7 +17,7 @@ import type { Route } from './routing.js';
 import type { ResolvedSettings } from './settings.js';
 import { toSignatureDicts } from './signature.js';
 import { uuid4 } from './uuid.js';
-import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, renameCallOptions, type ApplyOptions, type TimeInput } from './call-options.js';
+import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, checkCallOptionValues, renameCallOptions, type ApplyOptions, type TimeInput } from './call-options.js';
 import { checkOptionNames, checkSerializer } from './option-names.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import type { Broker, PublishOptions, PublishRequest } from './spi/broker.js';
@@ -102,6 +102,7 @@ export function buildTaskMessage(host: ProducerHost, name: string, args: readonl
   }
   checkOptionNames(`call of ${name}`, options, CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT);
   checkSerializer(`call of ${name}`, options.serializer);
+  checkCallOptionValues(`call of ${name}`, options);
   checkTimeLimit(options.timeLimitSec, 'timeLimitSec');
   checkTimeLimit(options.softTimeLimitSec, 'softTimeLimitSec');
   const { settings, clock } = host;

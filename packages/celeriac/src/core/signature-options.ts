@@ -53,7 +53,7 @@ function timeToWire(value: Date | number | string): Json {
 
 /** Normalises one or many signatures to wire dicts; undefined gives null. */
 export function toSignatureDicts(value: SignatureLike | readonly SignatureLike[] | undefined): SignatureDict[] | null {
-  if (value === undefined) return null;
+  if (value === undefined || value === null) return null;
   const list: readonly SignatureLike[] = Array.isArray(value) ? value : [value as SignatureLike];
   return list.map((s) => (typeof (s as { toDict?: unknown }).toDict === 'function' ? (s as { toDict(): SignatureDict }).toDict() : (s as SignatureDict)));
 }
