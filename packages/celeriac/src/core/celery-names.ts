@@ -52,8 +52,43 @@ const SIGNING = 'messages are JSON and never signed (Celery\'s `auth` serializer
 const SOFT_SHUTDOWN = 'a warm shutdown gives running tasks workerShutdownTimeoutSec (30 s), then gives late-ack messages back to the broker: set that instead (docs/workers.md)';
 const CHORD_JOIN = 'a chord is joined when its last part is stored, counted atomically in the Redis result backend: nothing polls, so there is no interval or timeout';
 const TIMERS = 'timers are Node\'s own, to the millisecond';
-/** A setting of one of Celery's result backends Celeriac does not have. */
-const backend = (kind: string) => `a setting of Celery's ${kind} result backend; Celeriac's result backends are memory://, redis:// (rediss://, sentinel://) and rpc://`;
+/** The settings of Celery's result backends Celeriac does not have, by backend, with Celery 5.6's defaults (5.2's too where they differ). */
+const OTHER_BACKENDS: Readonly<Record<string, Readonly<Record<string, readonly unknown[]>>>> = {
+  cache: { cache_backend: [null], cache_backend_options: [{}] },
+  Cassandra: {
+    cassandra_servers: [null], cassandra_port: [null], cassandra_keyspace: [null], cassandra_table: [null], cassandra_entry_ttl: [null],
+    cassandra_read_consistency: [null], cassandra_write_consistency: [null], cassandra_bundle_path: [null], cassandra_auth_provider: [null],
+    cassandra_auth_kwargs: [null], cassandra_options: [{}],
+  },
+  S3: { s3_access_key_id: [null], s3_secret_access_key: [null], s3_bucket: [null], s3_base_path: [null], s3_endpoint_url: [null], s3_region: [null] },
+  'Azure Block Blob': {
+    azureblockblob_container_name: ['celery'], azureblockblob_base_path: [''], azureblockblob_retry_initial_backoff_sec: [2],
+    azureblockblob_retry_increment_base: [2], azureblockblob_retry_max_attempts: [3], azureblockblob_connection_timeout: [20], azureblockblob_read_timeout: [120],
+  },
+  'Google Cloud Storage': { gcs_bucket: [null], gcs_project: [null], gcs_base_path: [''], gcs_ttl: [0] },
+  Couchbase: { couchbase_backend_settings: [null] },
+  ArangoDB: { arangodb_backend_settings: [null] },
+  MongoDB: { mongodb_backend_settings: [null] },
+  'Cosmos DB': {
+    cosmosdbsql_database_name: ['celerydb'], cosmosdbsql_collection_name: ['celerycol'], cosmosdbsql_consistency_level: ['Session'],
+    cosmosdbsql_max_retry_attempts: [9], cosmosdbsql_max_retry_wait_time: [30],
+  },
+  Elasticsearch: { elasticsearch_retry_on_timeout: [null], elasticsearch_max_retries: [null], elasticsearch_timeout: [null], elasticsearch_save_meta_as_text: [true] },
+  'SQLAlchemy database': {
+    database_url: [null], database_engine_options: [{ pool_pre_ping: true, pool_recycle: 3600 }, null], database_short_lived_sessions: [false],
+    database_table_schemas: [null], database_table_names: [null], database_create_tables_at_setup: [true],
+  },
+};
+
+/** {@link OTHER_BACKENDS} as refusals: each setting passes at its defaults, else names its backend. */
+function backendSettings(): Record<string, Refusal> {
+  const out: Record<string, Refusal> = {};
+  for (const [kind, settings] of Object.entries(OTHER_BACKENDS)) {
+    const reason = `a setting of Celery's ${kind} result backend; Celeriac's result backends are memory://, redis:// (rediss://, sentinel://) and rpc://`;
+    for (const [name, defaults] of Object.entries(settings)) out[name] = except(reason, ...defaults);
+  }
+  return out;
+}
 
 /** Celery settings with no Celeriac equivalent, and why (docs/celery-map.md), with Celery 5.6's default for each. */
 const REFUSED: Readonly<Record<string, Refusal>> = {
@@ -163,55 +198,7 @@ const REFUSED: Readonly<Record<string, Refusal>> = {
   worker_consumer: except('the worker\'s consumer is not a class to replace', 'celery.worker.consumer:Consumer'),
   worker_timer: except(TIMERS, null),
   worker_timer_precision: except(TIMERS, 1),
-  cache_backend: except(backend('cache'), null),
-  cache_backend_options: except(backend('cache'), {}),
-  cassandra_servers: except(backend('Cassandra'), null),
-  cassandra_port: except(backend('Cassandra'), null),
-  cassandra_keyspace: except(backend('Cassandra'), null),
-  cassandra_table: except(backend('Cassandra'), null),
-  cassandra_entry_ttl: except(backend('Cassandra'), null),
-  cassandra_read_consistency: except(backend('Cassandra'), null),
-  cassandra_write_consistency: except(backend('Cassandra'), null),
-  cassandra_bundle_path: except(backend('Cassandra'), null),
-  cassandra_auth_provider: except(backend('Cassandra'), null),
-  cassandra_auth_kwargs: except(backend('Cassandra'), null),
-  cassandra_options: except(backend('Cassandra'), {}),
-  s3_access_key_id: except(backend('S3'), null),
-  s3_secret_access_key: except(backend('S3'), null),
-  s3_bucket: except(backend('S3'), null),
-  s3_base_path: except(backend('S3'), null),
-  s3_endpoint_url: except(backend('S3'), null),
-  s3_region: except(backend('S3'), null),
-  azureblockblob_container_name: except(backend('Azure Block Blob'), 'celery'),
-  azureblockblob_base_path: except(backend('Azure Block Blob'), ''),
-  azureblockblob_retry_initial_backoff_sec: except(backend('Azure Block Blob'), 2),
-  azureblockblob_retry_increment_base: except(backend('Azure Block Blob'), 2),
-  azureblockblob_retry_max_attempts: except(backend('Azure Block Blob'), 3),
-  azureblockblob_connection_timeout: except(backend('Azure Block Blob'), 20),
-  azureblockblob_read_timeout: except(backend('Azure Block Blob'), 120),
-  gcs_bucket: except(backend('Google Cloud Storage'), null),
-  gcs_project: except(backend('Google Cloud Storage'), null),
-  gcs_base_path: except(backend('Google Cloud Storage'), ''),
-  gcs_ttl: except(backend('Google Cloud Storage'), 0),
-  couchbase_backend_settings: except(backend('Couchbase'), null),
-  arangodb_backend_settings: except(backend('ArangoDB'), null),
-  mongodb_backend_settings: except(backend('MongoDB'), null),
-  cosmosdbsql_database_name: except(backend('Cosmos DB'), 'celerydb'),
-  cosmosdbsql_collection_name: except(backend('Cosmos DB'), 'celerycol'),
-  cosmosdbsql_consistency_level: except(backend('Cosmos DB'), 'Session'),
-  cosmosdbsql_max_retry_attempts: except(backend('Cosmos DB'), 9),
-  cosmosdbsql_max_retry_wait_time: except(backend('Cosmos DB'), 30),
-  elasticsearch_retry_on_timeout: except(backend('Elasticsearch'), null),
-  elasticsearch_max_retries: except(backend('Elasticsearch'), null),
-  elasticsearch_timeout: except(backend('Elasticsearch'), null),
-  elasticsearch_save_meta_as_text: except(backend('Elasticsearch'), true),
-  database_url: except(backend('SQLAlchemy database'), null),
-  // Celery 5.6's default, then 5.2's.
-  database_engine_options: except(backend('SQLAlchemy database'), { pool_pre_ping: true, pool_recycle: 3600 }, null),
-  database_short_lived_sessions: except(backend('SQLAlchemy database'), false),
-  database_table_schemas: except(backend('SQLAlchemy database'), null),
-  database_table_names: except(backend('SQLAlchemy database'), null),
-  database_create_tables_at_setup: except(backend('SQLAlchemy database'), true),
+  ...backendSettings(),
 };
 
 const RENAMED_BACK: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(CELERY_RENAMED).map(([celery, ours]) => [ours, celery]));
