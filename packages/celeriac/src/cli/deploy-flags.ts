@@ -4,8 +4,8 @@
  * `-f/--logfile`, `--log-format`, `--uid`, `--gid`, `--umask`, `--executable`. In order: paths
  * expanded for the node, the umask set, detach (the command starts again in the background,
  * on `--executable` when given, and this one is done), privileges dropped (before the app
- * module is loaded), then, once the app is loaded, its logger and the pidfile held until the
- * command ends.
+ * module is loaded), then, once the app is loaded, its logger, and the pidfile, taken once the
+ * command's signal handlers are on and held until it ends.
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -58,8 +58,12 @@ export function parseUmask(text: string): number {
 export interface Deployment {
   /** Installs the CLI logger on the app when the flags or a terminal ask for one. */
   useLogging(app: App): void;
-  /** Takes the pidfile (if any) and runs `work`, releasing the file after it, or at exit. */
-  holding<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Takes the pidfile (if any) until the returned release is called or the process exits.
+   * Call it once SIGTERM and SIGINT have listeners: without one, node dies of them with no
+   * 'exit' event, and a supervisor's stop right after its start left the file behind.
+   */
+  holdPidfile(): () => void;
 }
 
 /**
@@ -95,16 +99,15 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
       if (logfile === undefined && (format === undefined || format === app.settings.logFormat)) return;
       app.useLogger(createLogger({ level: app.settings.logLevel, format: format ?? app.settings.logFormat, ...(logfile === undefined ? {} : { file: logfile }) }));
     },
-    async holding(work) {
-      const pidfile = pidPath === undefined ? undefined : acquirePidfile(pidPath);
-      const release = () => pidfile?.release();
-      process.once('exit', release);
-      try {
-        return await work();
-      } finally {
-        release();
+    holdPidfile() {
+      if (pidPath === undefined) return () => {};
+      const pidfile = acquirePidfile(pidPath);
+      const release = () => {
+        pidfile.release();
         process.off('exit', release);
-      }
+      };
+      process.once('exit', release);
+      return release;
     },
   };
 }

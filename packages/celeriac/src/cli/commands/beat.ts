@@ -10,7 +10,7 @@ import { describeSchedule } from '../../beat/schedules.js';
 import type { App } from '../../core/app.js';
 import { CELERIAC_VERSION } from '../../worker/banner.js';
 import { expandNodeName } from '../../worker/nodename.js';
-import { addDeployFlags, deploy, type DeployFlags } from '../deploy-flags.js';
+import { addDeployFlags, deploy, type DeployFlags, type Deployment } from '../deploy-flags.js';
 import type { CliContext } from '../io.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
 
@@ -63,34 +63,49 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
         app.overrideSettings(overrides);
         deployment.useLogging(app);
         for (const notice of beatFlagNotices(flags)) app.log.info(notice);
-        await deployment.holding(() => runBeat(app, label));
+        await runBeat(app, label, deployment);
       }
       done(0);
     });
 
-  /** Starts beat and runs it until SIGTERM or SIGINT. */
-  async function runBeat(app: App, label: string): Promise<void> {
+  /** Starts beat and runs it until SIGTERM or SIGINT, holding the pidfile meanwhile. */
+  async function runBeat(app: App, label: string, deployment: Deployment): Promise<void> {
     const beat = new Beat(app);
-    ctx.io.out(banner(beat, app, label));
-    // Timers are unref'd: hold the event loop open until a signal stops beat.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    // Handlers before start: a SIGTERM while beat starts still closes it cleanly.
+    // Handlers before the pidfile and the start: a SIGTERM from the moment the file exists
+    // (a supervisor's stop right after its start) closes beat cleanly and removes the file.
+    let uninstall = () => {};
     const stopped = new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
+        uninstall();
         beat.log.warn({ signal }, 'beat: shutting down');
         void beat.close().finally(resolve);
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      uninstall = () => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+      };
     });
+    let release: () => void;
     try {
+      release = deployment.holdPidfile();
+    } catch (err) {
+      uninstall();
+      throw err;
+    }
+    // Timers are unref'd: hold the event loop open until a signal stops beat.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      ctx.io.out(banner(beat, app, label));
       await beat.start();
       await stopped;
+      clearInterval(keepAlive);
+      await app.close();
     } finally {
       clearInterval(keepAlive);
+      uninstall();
+      release();
     }
-    await app.close();
   }
 }

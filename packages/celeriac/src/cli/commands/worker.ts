@@ -9,7 +9,7 @@ import { renderBanner } from '../../worker/banner.js';
 import { installShutdownSignals } from '../../worker/signals.js';
 import { expandNodeName } from '../../worker/nodename.js';
 import { Worker } from '../../worker/worker.js';
-import { addDeployFlags, deploy, type DeployFlags } from '../deploy-flags.js';
+import { addDeployFlags, deploy, type DeployFlags, type Deployment } from '../deploy-flags.js';
 import { type CliContext, UsageError } from '../io.js';
 import { parseAppSpec, resolveAppPath } from '../load-app.js';
 import { addSettingFlags, settingsFromFlags } from '../setting-flags.js';
@@ -133,13 +133,13 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
         const { app, label } = await getApp(true);
         app.overrideSettings(overrides);
         deployment.useLogging(app);
-        await deployment.holding(() => runWorker(app, label, flags, nodename));
+        await runWorker(app, label, flags, nodename, deployment);
       }
       done(0);
     });
 
-  /** Starts the worker, then waits for a signal or a remote shutdown and closes it. */
-  async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string): Promise<void> {
+  /** Starts the worker, then waits for a signal or a remote shutdown and closes it, holding the pidfile meanwhile. */
+  async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string, deployment: Deployment): Promise<void> {
     const queues = workerQueues(app, flags);
     const appSpec = program.opts<{ app?: string }>().app;
     // The CLI owns this process: a worker's heap policy (worker-heap.ts).
@@ -150,14 +150,9 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       // The threads pool loads the app module in every thread.
       ...(appSpec === undefined ? {} : { appModule: resolveAppPath(appSpec, ctx.io.cwd), ...appAttrOf(parseAppSpec(appSpec, ctx.io.cwd).attr) }),
     });
-    ctx.io.out(renderBanner(worker, label));
-    for (const notice of flagNotices(flags)) worker.log.info(notice);
-    if (flags.purge === true || flags.discard === true) await purgeWorkerQueues(worker, app);
-    // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
-    // until a signal stops the worker, or node exits with code 13 on the pending await.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    // Handlers first: a SIGTERM that comes while the worker starts (a supervisor's stop right
-    // after its start) is a warm shutdown, not node's default death without cleanup.
+    // Handlers first, before the pidfile: a SIGTERM from the moment the file exists (a
+    // supervisor's stop right after its start, or during --purge) is a warm shutdown that
+    // removes the file, not node's default death without cleanup.
     let stop!: (cold: boolean) => void;
     // Set at the second signal: the worker's own end (worker.stopped) may settle `stopped` first.
     let coldAsked = false;
@@ -182,19 +177,32 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       uninstall();
       stop(false);
     });
-    let beat: Awaited<ReturnType<typeof startEmbeddedBeat>> | undefined;
+    let release: () => void;
     try {
-      await worker.start();
-      if (flags.beat === true && worker.state === 'running') beat = await startEmbeddedBeat(app);
+      release = deployment.holdPidfile();
     } catch (err) {
       uninstall();
-      clearInterval(keepAlive);
       throw err;
     }
-    const cold = (await stopped.finally(() => clearInterval(keepAlive))) || coldAsked;
-    // Connections to a broker or backend that is down must not hold the exit either.
-    await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
-    await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
+    // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
+    // until a signal stops the worker, or node exits with code 13 on the pending await.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      ctx.io.out(renderBanner(worker, label));
+      for (const notice of flagNotices(flags)) worker.log.info(notice);
+      if (flags.purge === true || flags.discard === true) await purgeWorkerQueues(worker, app);
+      // A signal during --purge closed the worker before it started.
+      if (worker.state === 'idle') await worker.start();
+      const beat = flags.beat === true && worker.state === 'running' ? await startEmbeddedBeat(app) : undefined;
+      const cold = (await stopped.finally(() => clearInterval(keepAlive))) || coldAsked;
+      // Connections to a broker or backend that is down must not hold the exit either.
+      await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
+      await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
+    } finally {
+      clearInterval(keepAlive);
+      uninstall();
+      release();
+    }
   }
 }
 
