@@ -52,8 +52,15 @@ export function utcOffsetHours(timezoneOffsetMinutes: number): number {
 }
 
 /**
+ * The members an event's sender sets: a field of one of these names is left out of the event.
+ * Celery's dispatcher refuses such a field (a keyword argument given twice); here it cannot
+ * overwrite who sent the event, when, or what it is.
+ */
+export const SENDER_MEMBERS: ReadonlySet<string> = new Set(['hostname', 'utcoffset', 'pid', 'clock', 'timestamp', 'type']);
+
+/**
  * An event dict in Python's key order: hostname, utcoffset, pid, clock, the type's own
- * fields, timestamp, type.
+ * fields, timestamp, type ({@link SENDER_MEMBERS} among the fields left out).
  */
 export function buildEvent(type: string, common: EventCommon, fields: { readonly [key: string]: Json | undefined }): EventDict {
   const event: Record<string, Json> = {
@@ -62,7 +69,7 @@ export function buildEvent(type: string, common: EventCommon, fields: { readonly
     pid: common.pid,
     clock: common.clock,
   };
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined && key !== 'type' && key !== 'timestamp') event[key] = value;
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined && !SENDER_MEMBERS.has(key)) event[key] = value;
   event['timestamp'] = common.timestamp;
   event['type'] = type;
   return event as EventDict;

@@ -52,6 +52,15 @@ describe('event text', () => {
     expect(decodeEventEnvelope(text).map((e: EventDict) => e.type)).toEqual(['task-received', 'task-started', 'task-succeeded', 'task-failed', 'task-revoked', 'task-rejected']);
   });
 
+  it('leaves out a field named as a member the sender sets, as buildEvent does', () => {
+    // fast-check found it (seed -1261743693): a field `pid` was written a second time.
+    const common = { hostname: 'w1@h', utcoffset: 0, pid: 4242 };
+    const events = [{ type: 'task-started', clock: 3, fields: { uuid: 'a', pid: 1, hostname: 'spoof', utcoffset: 9, clock: 99, n: 1 }, nowMs: 1000 }];
+    const text = viaText(events, common, 'tag-1');
+    expect(text).toBe(viaDicts(events, common, 'tag-1'));
+    expect(decodeEventEnvelope(text)).toEqual([{ hostname: 'w1@h', utcoffset: 0, pid: 4242, clock: 3, uuid: 'a', n: 1, timestamp: 1, type: 'task-started' }]);
+  });
+
   it('matches the generic writer for any fields, clocks and timestamps', () => {
     const key = fc.string({ minLength: 1, maxLength: 8 }).filter((k) => !/^\d+$/.test(k) && k !== '__proto__');
     const field = fc.oneof(

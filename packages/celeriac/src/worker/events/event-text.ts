@@ -12,7 +12,7 @@
  * `body_encoding: None`): no second pass encodes the batch in base64, and the message is a
  * sixth smaller than with it.
  */
-import { EVENT_EXCHANGE } from '../../protocol/events.js';
+import { EVENT_EXCHANGE, SENDER_MEMBERS } from '../../protocol/events.js';
 import { pyJsonString } from '../../protocol/py-json.js';
 import { REPR_MAXLEN, safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
@@ -128,10 +128,10 @@ export class TaskEventBatch implements EventFieldSink {
     this.#out.value(value);
   }
 
-  /** Any fields, in their order (`type` and `timestamp` left out, as buildEvent does). */
+  /** Any fields, in their order (the sender's members left out, as buildEvent does). */
   fields(fields: { readonly [key: string]: Json | undefined }): void {
     for (const key in fields) {
-      if (Object.prototype.hasOwnProperty.call(fields, key) && key !== 'type' && key !== 'timestamp') this.field(eventKey(key), fields[key]);
+      if (Object.prototype.hasOwnProperty.call(fields, key) && !SENDER_MEMBERS.has(key)) this.field(eventKey(key), fields[key]);
     }
   }
 
