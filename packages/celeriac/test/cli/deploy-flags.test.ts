@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -225,6 +226,37 @@ describe('a SIGTERM the moment the pidfile exists', () => {
       expect([r.exit, r.left], r.output).toEqual([{ code: 0, signal: null }, false]);
     }
   }, 60_000);
+});
+
+describe('celeriac beat: a second SIGTERM while it closes', () => {
+  it('exits at once with 1, and removes its pidfile', async () => {
+    // A "Redis" that accepts connections and never answers: beat's first tick hangs on it, and
+    // a SIGTERM's close waits up to 5 s for that tick. Before, the second signal met node's
+    // default death and left the pidfile.
+    let heard!: () => void;
+    const asked = new Promise<void>((resolve) => (heard = resolve));
+    const sockets = new Set<Socket>();
+    const hung = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', () => heard());
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hung.address() as AddressInfo).port;
+      const pidfile = join(mkdtempSync(join(dir, 'second-')), 'beat.pid');
+      const cli = spawnCli(['-A', fixtureApp('app'), '-b', `redis://127.0.0.1:${port}/0`, 'beat', '--pidfile', pidfile], { timeoutMs: 30_000 });
+      await asked; // the tick is in flight
+      cli.child.kill('SIGTERM');
+      await cli.waitFor(/shutting down/, 10_000);
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toEqual({ code: 1, signal: null });
+      expect(cli.stdout() + cli.stderr()).toContain('second signal: exiting now');
+      expect(existsSync(pidfile)).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+  });
 });
 
 describe('celeriac -A module:attr', () => {

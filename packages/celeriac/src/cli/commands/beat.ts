@@ -73,11 +73,19 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
     const beat = new Beat(app);
     // Handlers before the pidfile and the start: a SIGTERM from the moment the file exists
     // (a supervisor's stop right after its start) closes beat cleanly and removes the file.
+    // A second signal while beat closes (waiting up to 5 s for a tick a hung broker holds)
+    // ends the process at once, exit 1, the pidfile removed on the way out: with the handler
+    // gone it met node's default death, which left the file.
     let uninstall = () => {};
+    let stopping = false;
     const stopped = new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
-        uninstall();
-        beat.log.warn({ signal }, 'beat: shutting down');
+        if (stopping) {
+          beat.log.warn({ signal }, 'beat: second signal: exiting now, without waiting for the tick in progress');
+          process.exit(1);
+        }
+        stopping = true;
+        beat.log.warn({ signal }, 'beat: shutting down (send again to exit at once)');
         void beat.close().finally(resolve);
       };
       process.on('SIGTERM', stop);
