@@ -15,7 +15,7 @@ import { detach, dropPrivileges } from './daemon.js';
 import { type CliContext, UsageError } from './io.js';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../core/log.js';
 import { expandPathTemplate } from './path-template.js';
-import { acquirePidfile } from './pidfile.js';
+import { acquirePidfile, type Pidfile } from './pidfile.js';
 
 /** The flags as commander gives them. */
 export interface DeployFlags {
@@ -59,11 +59,14 @@ export interface Deployment {
   /** Installs the CLI logger on the app when the flags or a terminal ask for one. */
   useLogging(app: App): void;
   /**
-   * Takes the pidfile (if any) until the returned release is called or the process exits.
-   * Call it once SIGTERM and SIGINT have listeners: without one, node dies of them with no
-   * 'exit' event, and a supervisor's stop right after its start left the file behind.
+   * Runs the long-lived command `work` as a service: the pidfile (if any) taken first and
+   * released after it or at exit, the event loop held open meanwhile (adapters unref their
+   * timers, and memory:// has no socket: node would exit with code 13 on a pending await).
+   * Call it once SIGTERM and SIGINT have listeners, and pass what removes them; it runs when
+   * the pidfile cannot be taken and once `work` ends. Without a listener node dies of those
+   * signals with no 'exit' event, and a supervisor's stop right after its start left the file.
    */
-  holdPidfile(): () => void;
+  holding<T>(removeSignals: () => void, work: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -99,15 +102,20 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
       if (logfile === undefined && (format === undefined || format === app.settings.logFormat)) return;
       app.useLogger(createLogger({ level: app.settings.logLevel, format: format ?? app.settings.logFormat, ...(logfile === undefined ? {} : { file: logfile }) }));
     },
-    holdPidfile() {
-      if (pidPath === undefined) return () => {};
-      const pidfile = acquirePidfile(pidPath);
-      const release = () => {
-        pidfile.release();
+    async holding(removeSignals, work) {
+      const keepAlive = setInterval(() => {}, 1 << 30);
+      let pidfile: Pidfile | undefined;
+      const release = () => pidfile?.release();
+      try {
+        if (pidPath !== undefined) pidfile = acquirePidfile(pidPath);
+        process.once('exit', release);
+        return await work();
+      } finally {
+        clearInterval(keepAlive);
+        removeSignals();
+        release();
         process.off('exit', release);
-      };
-      process.once('exit', release);
-      return release;
+      }
     },
   };
 }

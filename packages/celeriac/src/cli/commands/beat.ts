@@ -95,25 +95,11 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
         process.off('SIGINT', stop);
       };
     });
-    let release: () => void;
-    try {
-      release = deployment.holdPidfile();
-    } catch (err) {
-      uninstall();
-      throw err;
-    }
-    // Timers are unref'd: hold the event loop open until a signal stops beat.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    try {
+    await deployment.holding(uninstall, async () => {
       ctx.io.out(banner(beat, app, label));
       await beat.start();
       await stopped;
-      clearInterval(keepAlive);
       await app.close();
-    } finally {
-      clearInterval(keepAlive);
-      uninstall();
-      release();
-    }
+    });
   }
 }

@@ -177,32 +177,18 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       uninstall();
       stop(false);
     });
-    let release: () => void;
-    try {
-      release = deployment.holdPidfile();
-    } catch (err) {
-      uninstall();
-      throw err;
-    }
-    // Adapters unref their timers (memory:// has no socket at all): hold the event loop open
-    // until a signal stops the worker, or node exits with code 13 on the pending await.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    try {
+    await deployment.holding(uninstall, async () => {
       ctx.io.out(renderBanner(worker, label));
       for (const notice of flagNotices(flags)) worker.log.info(notice);
       if (flags.purge === true || flags.discard === true) await purgeWorkerQueues(worker, app);
       // A signal during --purge closed the worker before it started.
       if (worker.state === 'idle') await worker.start();
       const beat = flags.beat === true && worker.state === 'running' ? await startEmbeddedBeat(app) : undefined;
-      const cold = (await stopped.finally(() => clearInterval(keepAlive))) || coldAsked;
+      const cold = (await stopped) || coldAsked;
       // Connections to a broker or backend that is down must not hold the exit either.
       await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
       await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
-    } finally {
-      clearInterval(keepAlive);
-      uninstall();
-      release();
-    }
+    });
   }
 }
 
