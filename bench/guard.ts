@@ -7,7 +7,7 @@
  * of a shared machine does not fail CI; a real regression fails both.
  *
  *   npm run build && node --expose-gc --import tsx bench/guard.ts \
- *     [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3]
+ *     [--part checks|speed] [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3]
  *
  * `--head <rev>` measures another commit instead of the working tree (to show what the guard
  * says of it: `--head b290dc7` fails against da2463c). The baseline moves forward only in a
@@ -21,6 +21,11 @@
  * and that the worker sends no more Redis commands per task than bench/command-budget.json allows
  * (lib/command-count.ts, counted by a redis-server of its own on `--count-port`, 6413): a count
  * the machine's load does not move, where one more call per task fails.
+ *
+ * `--part checks` runs only those three checks, which a busy machine does not move (whether the
+ * floor runs, a ratio of two CPU costs, a count of commands), and builds the baseline for the
+ * A/B; `--part speed` runs only the A/B, which needs the machine to itself. CI runs the checks
+ * beside the tests and the A/B alone after them (.ci/run); without `--part`, all of it.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -31,10 +36,11 @@ import { commandTableCost } from './lib/command-table-cost.js';
 import { runLayoutFloor } from './lib/floor.js';
 import { verdict, type Check } from './lib/guard-verdict.js';
 
-const USAGE = 'usage: node --expose-gc --import tsx bench/guard.ts [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3] [--floor-n 2000] [--count-port 6413]\n';
+const USAGE = 'usage: node --expose-gc --import tsx bench/guard.ts [--part checks|speed] [--head <git rev>] [--rounds 3] [--n 10000] [--concurrency 1,100] [--tolerance 0.3] [--floor-n 2000] [--count-port 6413]\n';
 const { values } = parseArgs({
   options: {
     head: { type: 'string' },
+    part: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     n: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '1,100' },
@@ -58,6 +64,8 @@ const plan: AbPlan = {
   roundTrips: 0,
 };
 
+const part = values.part;
+if (part !== undefined && part !== 'checks' && part !== 'speed') fail(`--part takes checks or speed, got ${JSON.stringify(part)}`);
 const floorN = values['floor-n'] === '0' ? 0 : whole('floor-n', values['floor-n']);
 
 const baseline = JSON.parse(readFileSync(new URL('./baseline.json', import.meta.url), 'utf8')) as { commit: string; why: string };
@@ -116,13 +124,18 @@ async function commandsWithinBudget(head: Side): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  if (!(await floorWorks()) || !commandTableWorks()) return;
+  const checks = part !== 'speed';
+  if (checks && (!(await floorWorks()) || !commandTableWorks())) return;
   const base: Side = { name: `baseline ${baseline.commit.slice(0, 9)}`, module: buildRevision(baseline.commit) };
   const head: Side =
     values.head === undefined
       ? { name: `HEAD ${git('rev-parse', '--short', 'HEAD')}`, module: undefined }
       : { name: `${values.head}`, module: buildRevision(values.head) };
-  if (!(await commandsWithinBudget(head))) return;
+  if (checks && !(await commandsWithinBudget(head))) return;
+  if (part === 'checks') {
+    process.stdout.write(`\nbench guard checks: the layout floor runs, the command table costs what it should, and the worker keeps its command budget.\n`);
+    return;
+  }
   const sides = [base, head];
   let failed: string[] = [];
   for (let attempt = 1; attempt <= 2; attempt++) {
