@@ -114,7 +114,12 @@ export default defineConfig({
     // On the idle 2-core test machine (CI=true npm test, same checkout, back to back, 2026-11-23):
     // 4 workers 223 s, 6 workers 192 s, 8 workers 197 s; with 6 and 8 both cores were busy
     // over 95% of the run (sampled from /proc/stat every 5 s), so more would add no speed.
-    maxWorkers: Number(process.env['CELERIAC_TEST_WORKERS'] ?? 6),
+    // The suite has grown fourfold since, and now keeps both cores busy with fewer: on a 2-core
+    // AMD host (2026-11-30, `CI=true npm test`, 5-s samples of /proc/stat) 6 workers kept the
+    // CPU at 100 % from the first minute to the end, a quarter of it in the kernel, and took
+    // 852 s and 1,374 CPU-s; 4 workers took 832 s and 1,287 CPU-s, the CPU still busy 95 % of
+    // the run. Files that wait on the CPU beside five others only add switching.
+    maxWorkers: Number(process.env['CELERIAC_TEST_WORKERS'] ?? 4),
     // Two projects (docs/testing.md, "How the suite is split"). A fresh worker process costs
     // about half a CPU-second before its first test (node, vitest, then celeriac's module
     // graph evaluated again): most of a unit file's time. Unit files hold no process-wide
