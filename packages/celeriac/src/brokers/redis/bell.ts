@@ -180,22 +180,40 @@ export class BellLine {
    * found by its idle timeout (no byte for three PING intervals), as any other is.
    * Nor an event loop that a task held past that time: timers run before a stalled loop reads
    * its sockets, so the verdict waits for the reads that were due (setImmediate runs after them).
+   *
+   * A push that fails (the command connection down, or its command timed out) is sent again a
+   * block's timeout later, while the block is still out: when every connection of a worker
+   * died silently at once, the push fails until the command connection is back, and the block
+   * on the dead path was then found only by the idle timeout, 30-40 s after the drop
+   * (test/failure/network-blackhole.test.ts).
    */
   unblock(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
-    const stuck = () => this.#pending === pending && !pending.ended;
-    // A failed push (command connection down) leaves the block to its own timeout.
-    this.ring(this.own).then(() => {
-      if (!stuck()) return;
-      const timer = setTimeout(() => {
-        setImmediate(() => {
-          if (stuck()) this.#drop();
-        });
-      }, pending.timeoutMs + 2 * BELL_SLACK_MS);
-      timer.unref();
-      void pending.settled.then(() => clearTimeout(timer));
-    }, noop);
+    const stuck = () => this.#pending === pending && !pending.ended && !this.#closed;
+    const push = (): void => {
+      this.ring(this.own).then(
+        () => {
+          if (!stuck()) return;
+          const timer = setTimeout(() => {
+            setImmediate(() => {
+              if (stuck()) this.#drop();
+            });
+          }, pending.timeoutMs + 2 * BELL_SLACK_MS);
+          timer.unref();
+          void pending.settled.then(() => clearTimeout(timer));
+        },
+        () => {
+          if (!stuck()) return;
+          const again = setTimeout(() => {
+            if (stuck()) push();
+          }, pending.timeoutMs);
+          again.unref();
+          void pending.settled.then(() => clearTimeout(again));
+        },
+      );
+    };
+    push();
   }
 
   /** Closes the connection; call once no block is pending (the consumer's loop has ended). */
