@@ -301,7 +301,9 @@ export class App implements ProducerHost, ResultHost, TaskHost {
       for (const c of calls) results.push(await this.sendTask(c.name, c.args, c.kwargs, c.options));
       return results;
     }
-    const outs = calls.map((c) => buildTaskMessage(this, c.name, c.args ?? [], c.kwargs ?? {}, c.options ?? {}));
+    // The calls of a bulk send mostly share one options object: it is checked once.
+    const checked = new Set<ApplyOptions>();
+    const outs = calls.map((c) => buildTaskMessage(this, c.name, c.args ?? [], c.kwargs ?? {}, c.options ?? {}, checked));
     await sendMessages(this, outs, { what: `send ${outs.length} tasks`, calls: calls.map((c) => c.options ?? {}) });
     outs.forEach((out, i) => {
       if (calls[i]?.options?.addToParent ?? true) addToCurrentTask(resultTuple(out.message.headers.id));

@@ -92,4 +92,23 @@ describe('strict call options', () => {
     await t.applyAsync([1, 2], { taskId: null, shadow: null, groupIndex: null, ignoreResult: null, headers: { 'x-a': 1 }, link: [t.s(1)], linkError: null, routingKey: '' } as never);
     expect(await a.broker.queueLength('celery')).toBe(1);
   });
+
+  it('every options object of a bulk send is checked, shared or not, and one the send skips as empty must be a plain one', async () => {
+    const a = app();
+    const t = a.task('t.add', (x: number, y: number) => x + y);
+    const shared = { queue: 'math' };
+    // The shared object is checked once; a second, bad one after it is still refused, and nothing is sent.
+    await expect(a.sendTasks([{ name: 't.add', args: [1, 2], options: shared }, { name: 't.add', args: [1, 2], options: shared }, { name: 't.add', args: [3, 4], options: { retries: -1 } }])).rejects.toThrow(
+      'call of t.add: retries must be an integer >= 0, got -1',
+    );
+    await expect(t.applyAsyncMany([[1, 2], [3, 4]], { groupIndex: 'x' } as never)).rejects.toThrow('call of t.add: groupIndex must be an integer >= 0, got "x"');
+    // Not a plain object: its inherited values are options too, so it is checked though it has no keys of its own.
+    const inherited = Object.create({ ignoreResult: 'yes' }) as object;
+    await expect(a.sendTask('t.add', [1, 2], {}, inherited as never)).rejects.toThrow('call of t.add: ignoreResult must be true or false, got "yes"');
+    await expect(a.sendTasks([{ name: 't.add', args: [1, 2], options: inherited as never }])).rejects.toThrow('ignoreResult must be true or false');
+    expect(await a.broker.queueLength('celery')).toBe(0);
+    expect(await a.broker.queueLength('math')).toBe(0);
+    await t.applyAsyncMany([[1, 2], [3, 4]], shared);
+    expect(await a.broker.queueLength('math')).toBe(2);
+  });
 });

@@ -93,18 +93,37 @@ function messageProperties(id: string, replyTo: string, nesting: number | undefi
   return properties;
 }
 
-/** Builds the message for one call. Pure apart from ids and the clock. */
-export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, given: ApplyOptions): OutgoingTask {
+/** Whether `options` is a plain object without keys (`delay()`'s): then there is nothing to check. */
+function isEmptyPlainObject(options: object): boolean {
+  if (Object.getPrototypeOf(options) !== Object.prototype) return false;
+  for (const _ in options) return false;
+  return true;
+}
+
+/** Checks a call's options: their names, then the values the message takes as they are. */
+function checkCallOptions(name: string, options: ApplyOptions): void {
+  const what = `call of ${name}`;
+  checkOptionNames(what, options, CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT);
+  checkSerializer(what, options.serializer);
+  checkCallOptionValues(what, options);
+  checkTimeLimit(options.timeLimitSec, 'timeLimitSec');
+  checkTimeLimit(options.softTimeLimitSec, 'softTimeLimitSec');
+}
+
+/**
+ * Builds the message for one call. Pure apart from ids and the clock. `checked` holds the
+ * options objects a bulk send already checked (its calls mostly share one): checked once.
+ */
+export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, given: ApplyOptions, checked?: Set<ApplyOptions>): OutgoingTask {
   const options = renameCallOptions(given);
   if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `args of ${name} must be an array`);
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `kwargs of ${name} must be an object`);
   }
-  checkOptionNames(`call of ${name}`, options, CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT);
-  checkSerializer(`call of ${name}`, options.serializer);
-  checkCallOptionValues(`call of ${name}`, options);
-  checkTimeLimit(options.timeLimitSec, 'timeLimitSec');
-  checkTimeLimit(options.softTimeLimitSec, 'softTimeLimitSec');
+  if (!isEmptyPlainObject(options) && checked?.has(given) !== true) {
+    checkCallOptions(name, options);
+    checked?.add(given);
+  }
   const { settings, clock } = host;
   const task = host.lookup(name);
   const topts = task?.options;
