@@ -6,7 +6,7 @@
  * the previous step's return type as its first argument, a chord body the header's results.
  */
 import type { AsyncResult } from '../core/async-result.js';
-import type { ApplyOptions, SignatureLike } from '../core/call-options.js';
+import { callOptionsObject, type ApplyOptions, type SignatureLike } from '../core/call-options.js';
 import type { GroupResult } from '../core/group-result.js';
 import { Signature, type SignatureCallOptions, type SignatureHost } from '../core/signature.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from '../core/signature-options.js';
@@ -75,8 +75,8 @@ export class Chain<R = unknown, In = unknown> extends Signature<R, In> {
   }
 
   /** Sends the first step with the rest in `embed.chain`; resolves with the last step's result. */
-  override async applyAsync(args: readonly Json[] = [], options: SignatureCallOptions = {}): Promise<AsyncResult<R>> {
-    const { kwargs: _kwargs, ...rest } = options;
+  override async applyAsync(args: readonly Json[] = [], options?: SignatureCallOptions): Promise<AsyncResult<R>> {
+    const { kwargs: _kwargs, ...rest } = callOptionsObject('call of a chain', options);
     void _kwargs;
     const host = canvasHost(this.host, this.tasks, 'chain');
     return (await applyDict(host, this.toDict(), args, rest)) as AsyncResult<R>;
@@ -116,9 +116,10 @@ export class Group<R extends readonly unknown[] = unknown[], In = unknown> imple
   }
 
   /** Sends one message per member; `args` are prepended to each mutable member's. */
-  async applyAsync(args: readonly Json[] = [], options: ApplyOptions = {}): Promise<GroupResult<R>> {
+  async applyAsync(args: readonly Json[] = [], options?: ApplyOptions): Promise<GroupResult<R>> {
+    const given = callOptionsObject('call of a group', options);
     const host = canvasHost(this.host, this.tasks, 'group');
-    const result = await applyDict(host, this.toDict(), args, { ...fromWireOptions(this.options), ...options });
+    const result = await applyDict(host, this.toDict(), args, { ...fromWireOptions(this.options), ...given });
     return result as unknown as GroupResult<R>;
   }
 
@@ -146,8 +147,8 @@ export class Chord<R = unknown, In = unknown> extends Signature<R, In> {
   }
 
   /** Stores the chord size, sends the header; resolves with the body's result. */
-  override async applyAsync(args: readonly Json[] = [], options: SignatureCallOptions = {}): Promise<AsyncResult<R>> {
-    const { kwargs: _kwargs, ...rest } = options;
+  override async applyAsync(args: readonly Json[] = [], options?: SignatureCallOptions): Promise<AsyncResult<R>> {
+    const { kwargs: _kwargs, ...rest } = callOptionsObject('call of a chord', options);
     void _kwargs;
     const host = canvasHost(this.host, [this.header, this.body, ...this.header.tasks], 'chord');
     return (await applyDict(host, this.toDict(), args, rest)) as AsyncResult<R>;

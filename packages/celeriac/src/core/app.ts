@@ -14,7 +14,7 @@ import { GroupResult } from './group-result.js';
 import { addToCurrentTask } from './current-task.js';
 import { resultTuple } from './result-meta.js';
 import { runEager } from './run-eager.js';
-import type { ApplyOptions } from './call-options.js';
+import { callOptionsObject, type ApplyOptions } from './call-options.js';
 import { buildTaskMessage, type OutgoingTask, type ProducerHost, type TaskCall } from './producer.js';
 import { EarlyWait, withGet, type SendPromise } from './early-wait.js';
 import { sendMessages } from './send.js';
@@ -258,17 +258,19 @@ export class App implements ProducerHost, ResultHost, TaskHost {
    * mode a task registered in this app runs in the caller instead. `sendTask(...).get()`
    * waits for the value (see {@link SendPromise}).
    */
-  sendTask(name: string, args: readonly Json[] = [], kwargs: JsonObject = {}, options: ApplyOptions = {}): SendPromise {
+  sendTask(name: string, args: readonly Json[] = [], kwargs: JsonObject = {}, options?: ApplyOptions): SendPromise {
     let out: OutgoingTask;
+    let given: ApplyOptions;
     try {
-      out = buildTaskMessage(this, name, args, kwargs, options);
+      given = callOptionsObject(`call of ${name}`, options);
+      out = buildTaskMessage(this, name, args, kwargs, given);
     } catch (error) {
       return withGet(Promise.reject(error as Error));
     }
     const local = this.settings.taskAlwaysEager ? this.lookup(name) : undefined;
     // An id the caller did not choose is made for this send (producer.ts): nothing is stored under it.
-    const early = local === undefined && EarlyWait.possible(this.backend, this.broker) ? new EarlyWait(out.message.headers.id, this.backend, this.broker, options.taskId === undefined) : undefined;
-    return withGet(this.#sendTask(name, out, local, options, early), early);
+    const early = local === undefined && EarlyWait.possible(this.backend, this.broker) ? new EarlyWait(out.message.headers.id, this.backend, this.broker, given.taskId === undefined) : undefined;
+    return withGet(this.#sendTask(name, out, local, given, early), early);
   }
 
   async #sendTask(name: string, out: OutgoingTask, local: AnyTask | undefined, options: ApplyOptions, early: EarlyWait | undefined): Promise<AsyncResult> {

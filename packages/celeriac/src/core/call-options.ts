@@ -149,6 +149,20 @@ const isSignatureLike = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && (typeof (v as { toDict?: unknown }).toDict === 'function' || typeof (v as { task?: unknown }).task === 'string');
 
 /**
+ * A call's options object as given: undefined or null is none (Celery's None); anything but an
+ * object (a number, a string, an array) is refused, where it was taken for no options or read
+ * as options named "0", "1"...
+ * @throws CeleriacError INVALID_ARGUMENT naming the call and what it got.
+ */
+export function callOptionsObject<T extends object>(what: string, given: T | null | undefined): T | Record<string, never> {
+  if (given === undefined || given === null) return {};
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: the call options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
+  }
+  return given;
+}
+
+/**
  * Checks the types of the call options the message takes as they are (ids, names, flags,
  * headers, callbacks), which nothing else checks: from JavaScript, or from JSON a service
  * passes on, a `taskId` of 5 made a message every worker sets aside as malformed, and

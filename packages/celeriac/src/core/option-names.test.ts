@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../create-app.js';
 import { MemoryBackend } from '../backends/memory/memory-backend.js';
 import { MemoryBroker } from '../brokers/memory/memory-broker.js';
+import { chain, chord, group } from '../canvas/primitives.js';
 
 const app = () => createApp({}, { broker: new MemoryBroker(), backend: new MemoryBackend() });
 
@@ -91,6 +92,50 @@ describe('strict call options', () => {
     // None where Celery takes it, and the right types, pass.
     await t.applyAsync([1, 2], { taskId: null, shadow: null, groupIndex: null, ignoreResult: null, headers: { 'x-a': 1 }, link: [t.s(1)], linkError: null, routingKey: '' } as never);
     expect(await a.broker.queueLength('celery')).toBe(1);
+  });
+
+  it('call options that are not an object are refused by every way of sending; null is none, as Celery takes None', async () => {
+    const a = app();
+    const t = a.task('t.add', (x: number, y: number) => x + y);
+    const wrong: [unknown, string][] = [
+      [5, 'got number'],
+      ['queue', 'got string'],
+      [[{ queue: 'q' }], 'got an array'],
+      [() => 1, 'got function'],
+    ];
+    for (const [options, got] of wrong) {
+      const message = `call of t.add: the call options must be an object, ${got}`;
+      await expect(a.sendTask('t.add', [1, 2], {}, options as never), String(options)).rejects.toThrow(message);
+      await expect(t.applyAsync([1, 2], options as never), String(options)).rejects.toThrow(message);
+      await expect(t.applyAsyncMany([[1, 2]], options as never), String(options)).rejects.toThrow(message);
+      await expect(a.sendTasks([{ name: 't.add', args: [1, 2], options: options as never }]), String(options)).rejects.toThrow(message);
+    }
+    expect(await a.broker.queueLength('celery')).toBe(0);
+    await a.sendTask('t.add', [1, 2], {}, null as never);
+    await t.applyAsync([1, 2], null as never);
+    await t.applyAsyncMany([[1, 2]], null as never);
+    await a.sendTasks([{ name: 't.add', args: [1, 2], options: null as never }]);
+    expect(await a.broker.queueLength('celery')).toBe(4);
+  });
+
+  it('so are those of a signature, a chain, a group and a chord', async () => {
+    const a = app();
+    const t = a.task('t.add', (x: number, y: number) => x + y);
+    const total = a.task('t.total', (xs: number[]) => xs.reduce((x, y) => x + y, 0));
+    const sends: [string, (options: unknown) => Promise<unknown>][] = [
+      ['t.add', (o) => t.s(1, 2).applyAsync([], o as never)],
+      ['a chain', (o) => chain(t.s(1, 2), t.s(3)).applyAsync([], o as never)],
+      ['a group', (o) => group(t.s(1, 2), t.s(3, 4)).applyAsync([], o as never)],
+      ['a chord', (o) => chord([t.s(1, 2), t.s(3, 4)], total.s()).applyAsync([], o as never)],
+    ];
+    for (const [what, send] of sends) {
+      await expect(send(7), what).rejects.toThrow(`call of ${what}: the call options must be an object, got number`);
+      await expect(send([]), what).rejects.toThrow(`call of ${what}: the call options must be an object, got an array`);
+    }
+    expect(await a.broker.queueLength('celery')).toBe(0);
+    for (const [, send] of sends) await send(null);
+    // One message for the signature and the chain's first step, two for each group header.
+    expect(await a.broker.queueLength('celery')).toBe(6);
   });
 
   it('every options object of a bulk send is checked, shared or not, and one the send skips as empty must be a plain one', async () => {

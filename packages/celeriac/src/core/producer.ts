@@ -17,7 +17,7 @@ import type { Route } from './routing.js';
 import type { ResolvedSettings } from './settings.js';
 import { toSignatureDicts } from './signature.js';
 import { uuid4 } from './uuid.js';
-import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, checkCallOptionValues, renameCallOptions, type ApplyOptions, type TimeInput } from './call-options.js';
+import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, callOptionsObject, checkCallOptionValues, renameCallOptions, type ApplyOptions, type TimeInput } from './call-options.js';
 import { checkOptionNames, checkSerializer } from './option-names.js';
 import type { ResolvedTaskOptions } from './task-options.js';
 import type { Broker, PublishOptions, PublishRequest } from './spi/broker.js';
@@ -115,7 +115,7 @@ function checkCallOptions(name: string, options: ApplyOptions): void {
  * options objects a bulk send already checked (its calls mostly share one): checked once.
  */
 export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, given: ApplyOptions, checked?: Set<ApplyOptions>): OutgoingTask {
-  const options = renameCallOptions(given);
+  const options: ApplyOptions = renameCallOptions(callOptionsObject(`call of ${name}`, given));
   if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `args of ${name} must be an array`);
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `kwargs of ${name} must be an object`);

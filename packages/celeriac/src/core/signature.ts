@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
-import type { ApplyOptions, Callback, Errback, SignatureLike } from './call-options.js';
+import { callOptionsObject, type ApplyOptions, type Callback, type Errback, type SignatureLike } from './call-options.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from './signature-options.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
@@ -128,9 +128,15 @@ export class Signature<R = unknown, In = unknown> {
    * Sends the signature. `args` are prepended to the signature's own (unless immutable),
    * `kwargs` and options are merged over its own, as Celery's `apply_async` does.
    */
-  applyAsync(args: readonly Json[] = [], options: SignatureCallOptions = {}): Promise<AsyncResult<R>> {
+  applyAsync(args: readonly Json[] = [], options?: SignatureCallOptions): Promise<AsyncResult<R>> {
     const host = this.requireHost();
-    const { kwargs = {}, ...rest } = options;
+    let given: SignatureCallOptions;
+    try {
+      given = callOptionsObject(`call of ${this.task}`, options);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const { kwargs = {}, ...rest } = given;
     const allArgs = this.immutable ? [...this.args] : [...args, ...this.args];
     const merged = { ...fromWireOptions(this.options), ...rest };
     return host.sendTask(this.task, allArgs, { ...this.kwargs, ...kwargs }, merged) as Promise<AsyncResult<R>>;

@@ -8,7 +8,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, JsonObject } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
 import type { TaskContext } from './context.js';
-import type { ApplyOptions, TaskApplyOptions } from './call-options.js';
+import { callOptionsObject, type ApplyOptions, type TaskApplyOptions } from './call-options.js';
 import type { Replacer } from './replace-seam.js';
 import type { Signals } from './signals.js';
 import type { ResolvedTaskOptions } from './task-options.js';
@@ -83,11 +83,17 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   applyAsync(args?: A, options?: TaskApplyOptions<R>): SendPromise<R>;
   /** With `kwargs`, positional arguments may cover only the leading parameters. */
   applyAsync(args: Partial<A> | undefined, options: TaskCallOptions<R> & { kwargs: JsonObject }): SendPromise<R>;
-  applyAsync(args?: Partial<A>, options: TaskCallOptions<R> = {}): SendPromise<R> {
+  applyAsync(args?: Partial<A>, options?: TaskCallOptions<R>): SendPromise<R> {
     if (args !== undefined && !Array.isArray(args)) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsync: args must be an array, got ${typeof args}`);
     }
-    const { kwargs = {}, ...rest } = options;
+    let given: TaskCallOptions<R>;
+    try {
+      given = callOptionsObject(`call of ${this.name}`, options);
+    } catch (err) {
+      return withGet(Promise.reject(err as Error));
+    }
+    const { kwargs = {}, ...rest } = given;
     // As Celery's apply_async checks a task it knows (typing): a bad call fails here, not later.
     const problem = this.argumentProblem(args ?? [], kwargs);
     if (problem !== null) return withGet(Promise.reject(new TypeError(problem)));
@@ -112,14 +118,16 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
    * Send the task once per argument list, all with the same options, in one bulk publish
    * (one round trip on Redis; see `app.sendTasks`). Results come back in the same order.
    */
-  async applyAsyncMany(argsList: readonly A[], options: TaskApplyOptions<R> = {}): Promise<AsyncResult<R>[]> {
+  async applyAsyncMany(argsList: readonly A[], options?: TaskApplyOptions<R>): Promise<AsyncResult<R>[]> {
     if (!Array.isArray(argsList) || !argsList.every((args) => Array.isArray(args))) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsyncMany: argsList must be an array of argument arrays`);
     }
-    if (options.taskId !== undefined) {
+    const given: TaskApplyOptions<R> = callOptionsObject(`call of ${this.name}`, options);
+    if (given.taskId !== undefined) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.name}.applyAsyncMany: taskId would be shared by every call; leave it out`);
     }
-    const calls = argsList.map((args) => ({ name: this.name, args: args as Json[], options }));
+    // One options object for every call: a bulk send checks it once (app.sendTasks).
+    const calls = argsList.map((args) => ({ name: this.name, args: args as Json[], options: given }));
     return this.host.sendTasks(calls) as Promise<AsyncResult<R>[]>;
   }
 
