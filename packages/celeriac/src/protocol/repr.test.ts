@@ -99,6 +99,15 @@ describe('argsRepr / kwargsRepr (Celery saferepr, 1024 budget)', () => {
     expect(safeRepr([1, 'a'])).toBe("[1, 'a']");
     expect(safeRepr(null)).toBe('None');
   });
+
+  it('a hole of a sparse array is None, as its JSON has null (it threw a TypeError from inside a send)', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const sparse = [1, , 3] as unknown as Json[];
+    expect(argsRepr([sparse])).toBe('([1, None, 3],)');
+    expect(argsRepr(sparse)).toBe('(1, None, 3)');
+    expect(kwargsRepr({ k: sparse })).toBe("{'k': [1, None, 3]}");
+    expect(safeRepr(sparse)).toBe('[1, None, 3]');
+  });
 });
 
 describe('pyRepr', () => {

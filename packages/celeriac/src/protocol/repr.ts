@@ -122,11 +122,12 @@ function* tokens(node: ReprNode, level: number, state: StreamState): Generator<T
   if (isTupleNode(node)) {
     open = '(';
     close = node.tuple.length === 1 ? ',)' : ')';
-    entries = node.tuple.map((item) => [null, item]);
+    entries = Array.from(node.tuple, (item) => [null, item]);
   } else if (Array.isArray(node)) {
     open = '[';
     close = ']';
-    entries = node.map((item) => [null, item]);
+    // Array.from, not map: a hole of a sparse array is an item (None, as the JSON has null).
+    entries = Array.from(node, (item) => [null, item]);
   } else {
     open = '{';
     close = '}';
