@@ -118,6 +118,19 @@ describe('strict call options', () => {
     expect(await a.broker.queueLength('celery')).toBe(4);
   });
 
+  it('a task name that is not a non-empty string is refused at send, as at definition; nothing is sent', async () => {
+    const a = app();
+    for (const [name, got] of [['', '""'], [5, '5'], [undefined, 'undefined'], [null, 'null']] as const) {
+      await expect(a.sendTask(name as never, []), String(name)).rejects.toThrow(`send: the task name must be a non-empty string, got ${got}`);
+      await expect(a.sendTasks([{ name: name as never, args: [] }]), String(name)).rejects.toThrow('the task name must be a non-empty string');
+      expect(() => a.task(name as never, () => 1), String(name)).toThrow('a task needs a non-empty string name');
+    }
+    expect(await a.broker.queueLength('celery')).toBe(0);
+    // Any other string is a name, as in Celery.
+    await a.sendTask('proj.tasks.add', []);
+    expect(await a.broker.queueLength('celery')).toBe(1);
+  });
+
   it('so are those of a signature, a chain, a group and a chord', async () => {
     const a = app();
     const t = a.task('t.add', (x: number, y: number) => x + y);

@@ -93,6 +93,16 @@ function messageProperties(id: string, replyTo: string, nesting: number | undefi
   return properties;
 }
 
+/**
+ * A sent task's name must be a non-empty string (as app.task's): a message naming no task, or a
+ * number, is one every worker (Python's too) sets aside as malformed.
+ * @throws CeleriacError INVALID_ARGUMENT naming what was given.
+ */
+function checkTaskName(name: unknown): void {
+  if (typeof name === 'string' && name !== '') return;
+  throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `send: the task name must be a non-empty string, got ${typeof name === 'string' ? '""' : String(name)}`);
+}
+
 /** Whether `options` is a plain object without keys (`delay()`'s): then there is nothing to check. */
 function isEmptyPlainObject(options: object): boolean {
   if (Object.getPrototypeOf(options) !== Object.prototype) return false;
@@ -115,6 +125,7 @@ function checkCallOptions(name: string, options: ApplyOptions): void {
  * options objects a bulk send already checked (its calls mostly share one): checked once.
  */
 export function buildTaskMessage(host: ProducerHost, name: string, args: readonly Json[], kwargs: JsonObject, given: ApplyOptions, checked?: Set<ApplyOptions>): OutgoingTask {
+  checkTaskName(name);
   const options: ApplyOptions = renameCallOptions(callOptionsObject(`call of ${name}`, given));
   if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `args of ${name} must be an array`);
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
