@@ -138,6 +138,24 @@ describe('AsyncResult', () => {
     await expect(group.get({ timeoutMs: 60_000 })).rejects.toBeInstanceOf(ResultTimeoutError);
   });
 
+  it('get() refuses options that are not an object, a signal that is not an AbortSignal and a timeout that is not a number; null is no options', async () => {
+    const { app, backend } = createTestApp();
+    const never = app.asyncResult('never');
+    const group = new GroupResult('g', [never], app);
+    // A number waited forever; null and a string signal failed with a TypeError.
+    for (const wait of [(o: unknown) => never.get(o as never), (o: unknown) => group.get(o as never), (o: unknown) => app.sendTask('t', []).get(o as never)]) {
+      await expect(wait(5)).rejects.toThrow('get(): the options must be an object, got number');
+      await expect(wait([])).rejects.toThrow('get(): the options must be an object, got an array');
+      await expect(wait({ signal: 'x', timeoutMs: 100 })).rejects.toThrow('get(): signal must be an AbortSignal, got string');
+      await expect(wait({ timeoutMs: '100' })).rejects.toThrow('get(): timeoutMs must be milliseconds >= 0, got "100"');
+    }
+    // A group's deadline was computed from these: a string made it ~57,000 years away, -1 a timeout.
+    await expect(group.get({ timeoutMs: -1 })).rejects.toThrow('get(): timeoutMs must be milliseconds >= 0, got -1');
+    await backend.store(meta('done', 'SUCCESS', 7), { expiresSec: null });
+    expect(await app.asyncResult('done').get(null as never)).toBe(7);
+    expect(await new GroupResult('g2', [app.asyncResult('done')], app).get(null as never)).toEqual([7]);
+  });
+
   it('get() can be aborted with a signal', async () => {
     const { app } = createTestApp();
     const ac = new AbortController();

@@ -59,6 +59,29 @@ function isExceptionRecord(value: unknown): value is ExceptionRecord {
 let warnedTimeout = false;
 
 /**
+ * The options of a `get()` as given: undefined or null is none; anything but an object is
+ * refused, where a number waited forever and null failed with a TypeError, and so is a
+ * `signal` that is not an AbortSignal.
+ * @throws CeleriacError INVALID_ARGUMENT saying what was wrong.
+ */
+export function getOptionsObject<T extends GetOptions>(given: T | null | undefined): T | Record<string, never> {
+  if (given === undefined || given === null) return {};
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): the options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
+  }
+  const signal = (given as GetOptions).signal as unknown;
+  // Any AbortSignal-shaped object (a polyfill's too), not only this realm's.
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof (signal as AbortSignal).addEventListener === 'function' && typeof (signal as AbortSignal).aborted === 'boolean')) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): signal must be an AbortSignal, got ${typeof signal}`);
+  }
+  const timeout = waitMsOf(given) as unknown;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeoutMs must be milliseconds >= 0, got ${typeof timeout === 'string' ? JSON.stringify(timeout) : String(timeout)}`);
+  }
+  return given;
+}
+
+/**
  * The wait of `get()` in milliseconds: `timeoutMs`, else the deprecated `timeout` (the same
  * unit), which warns once per process (DeprecationWarning CELERIAC_DEP_GET_TIMEOUT).
  */
@@ -154,10 +177,11 @@ export class AsyncResult<R = unknown> {
    * failed or was revoked (unless `propagate: false`, which returns the error instead), and
    * ResultTimeoutError when `timeoutMs` pass first.
    */
-  async get(options: GetOptions = {}): Promise<R> {
-    const meta = await this.waitReady(options);
+  async get(options?: GetOptions): Promise<R> {
+    const given = getOptionsObject(options);
+    const meta = await this.waitReady(given);
     const value = this.decode(meta);
-    if (PROPAGATE_STATES.has(meta.status) && (options.propagate ?? true)) throw value as Error;
+    if (PROPAGATE_STATES.has(meta.status) && (given.propagate ?? true)) throw value as Error;
     return value as R;
   }
 
@@ -229,11 +253,9 @@ export class AsyncResult<R = unknown> {
    * waits for many results calls this once per task (bench/README.md, RabbitMQ).
    */
   protected waitReady(options: GetOptions): Promise<ResultMeta> {
+    // Checked by get() (getOptionsObject).
     const { signal } = options;
     const timeout = waitMsOf(options);
-    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      return Promise.reject(new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): timeoutMs must be milliseconds >= 0, got ${String(timeout)}`));
-    }
     const { backend } = this.host;
     const id = this.id;
     return new Promise<ResultMeta>((resolve, reject) => {

@@ -9,7 +9,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { groupMeta } from '../protocol/result.js';
 import { isReady } from '../protocol/states.js';
 import type { ResultTuple } from '../protocol/types.js';
-import { waitMsOf, type AsyncResult, type ResultHost } from './async-result.js';
+import { getOptionsObject, waitMsOf, type AsyncResult, type ResultHost } from './async-result.js';
 import { groupStoreOf, requireGroupStore, revokeTasks } from './spi/roles.js';
 import type { Clock } from './clock.js';
 import { ResultTimeoutError } from './task-errors.js';
@@ -55,9 +55,10 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
    * `timeoutMs` bounds the whole wait; with `propagate` (default) the first failed member's
    * error is thrown, otherwise errors take the place of values.
    */
-  async get(options: GroupGetOptions = {}): Promise<R> {
-    const { propagate = true, signal } = options;
-    const timeout = waitMsOf(options);
+  async get(options?: GroupGetOptions): Promise<R> {
+    const given = getOptionsObject(options);
+    const { propagate = true, signal } = given;
+    const timeout = waitMsOf(given);
     const { clock } = this.host;
     const deadline = timeout === undefined ? undefined : clock.now() + timeout;
     const values: unknown[] = [];
