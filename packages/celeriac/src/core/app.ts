@@ -313,8 +313,15 @@ export class App implements ProducerHost, ResultHost, TaskHost {
     return outs.map((out) => new AsyncResult(out.message.headers.id, this));
   }
 
-  /** A handle on the result of a task id. */
+  /**
+   * A handle on the result of a task id.
+   * @throws CeleriacError INVALID_ARGUMENT for an id that is not a non-empty string (an
+   *   `undefined` from a missing request parameter waited forever on the key of "undefined").
+   */
   asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    if (typeof id !== 'string' || id === '') {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `asyncResult(): a task id must be a non-empty string, got ${typeof id === 'string' ? '""' : String(id)}`);
+    }
     return new AsyncResult<R>(id, this);
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createTestApp } from '../testing/test-app.js';
 import type { ResultMeta } from '../protocol/types.js';
+import { decodeEnvelope } from '../protocol/envelope.js';
 import { GroupResult } from './group-result.js';
 import { ResultTimeoutError, TaskError, TaskRevokedError } from './task-errors.js';
 import { waitFor } from '../testing/wait-for.js';
@@ -206,5 +207,44 @@ describe('AsyncResult', () => {
     await backend.store(meta('z', 'SUCCESS', 1), { expiresSec: null });
     await app.asyncResult('z').forget();
     expect(await backend.get('z')).toBeNull();
+  });
+
+  it('app.asyncResult() refuses an id that is not a non-empty string', () => {
+    const { app } = createTestApp();
+    for (const [id, got] of [[undefined, 'undefined'], [5, '5'], ['', '""'], [null, 'null']] as const) {
+      expect(() => app.asyncResult(id as never)).toThrow(`asyncResult(): a task id must be a non-empty string, got ${got}`);
+    }
+    expect(app.asyncResult('a-b').id).toBe('a-b');
+  });
+
+  it('revoke() refuses options no worker could act on, before anything is stored or broadcast', async () => {
+    const { app, backend, broker } = createTestApp();
+    const sent: string[] = [];
+    const fanout = broker.publishFanout.bind(broker);
+    vi.spyOn(broker, 'publishFanout').mockImplementation((exchange, key, raw) => {
+      sent.push(String(raw));
+      return fanout(exchange, key, raw);
+    });
+    const group = new GroupResult('g', [app.asyncResult('m1')], app);
+    const wrong: [unknown, string][] = [
+      [5, 'revoke(): the options must be an object, got number'],
+      [{ terminate: 'yes' }, 'revoke(): terminate must be true or false, got "yes"'],
+      [{ terminate: true, signal: 'SIGFOO' }, 'revoke(): unknown signal "SIGFOO"'],
+      [{ terminate: true, signal: {} }, "revoke(): signal must be a signal's name or number, got object"],
+    ];
+    for (const [options, message] of wrong) {
+      // Each was stored and broadcast before (a terminate with SIGFOO no worker can send).
+      await expect(app.asyncResult('x').revoke(options as never), JSON.stringify(options)).rejects.toThrow(message);
+      await expect(group.revoke(options as never), JSON.stringify(options)).rejects.toThrow(message);
+    }
+    expect([...(await backend.revoked(['x', 'm1']))]).toEqual([]);
+    expect(sent).toEqual([]);
+    // A name or number is sent as its SIGXXX name; null is no options.
+    await app.asyncResult('x').revoke({ terminate: true, signal: 'kill' });
+    await app.asyncResult('y').revoke({ terminate: true, signal: 9 as never });
+    await app.asyncResult('w').revoke(null as never);
+    const signals = sent.map((raw) => (JSON.parse(decodeEnvelope(raw).message.body) as { arguments: { signal: string } }).arguments.signal);
+    expect(signals).toEqual(['SIGKILL', 'SIGKILL', 'SIGTERM']);
+    expect([...(await backend.revoked(['x', 'y', 'w']))].sort()).toEqual(['w', 'x', 'y']);
   });
 });

@@ -14,6 +14,7 @@ import { EXCEPTION_STATES, PROPAGATE_STATES, isReady } from '../protocol/states.
 import type { ExceptionRecord, Json, ResultMeta, TaskState } from '../protocol/types.js';
 import type { ResultBackend, Unsubscribe } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
+import { revokeCallOptions } from './revoke-options.js';
 import { revokeTasks } from './spi/roles.js';
 import { ResultTimeoutError, fromExceptionRecord } from './task-errors.js';
 import { clearLongTimeout, setLongTimeout, type TimerHandle } from './clock.js';
@@ -221,7 +222,7 @@ export class AsyncResult<R = unknown> {
    * signal included), so running Python workers honour it too (core/spi/roles.ts).
    */
   async revoke(options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
-    await revokeTasks(this.host, [this.id], { expiresSec: this.host.revokeExpiresSec, ...options });
+    await revokeTasks(this.host, [this.id], { expiresSec: this.host.revokeExpiresSec, ...revokeCallOptions(options) });
   }
 
   /**

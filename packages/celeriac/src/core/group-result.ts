@@ -10,6 +10,7 @@ import { groupMeta } from '../protocol/result.js';
 import { isReady } from '../protocol/states.js';
 import type { ResultTuple } from '../protocol/types.js';
 import { getOptionsObject, waitMsOf, type AsyncResult, type ResultHost } from './async-result.js';
+import { revokeCallOptions } from './revoke-options.js';
 import { groupStoreOf, requireGroupStore, revokeTasks } from './spi/roles.js';
 import type { Clock } from './clock.js';
 import { ResultTimeoutError } from './task-errors.js';
@@ -124,7 +125,7 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
 
   /** Revokes every member (`terminate`, `signal` as {@link AsyncResult.revoke}). */
   async revoke(options: { terminate?: boolean; signal?: string } = {}): Promise<void> {
-    await revokeTasks(this.host, this.ids, { expiresSec: this.host.revokeExpiresSec, ...options });
+    await revokeTasks(this.host, this.ids, { expiresSec: this.host.revokeExpiresSec, ...revokeCallOptions(options) });
   }
 
   /** The `children` tuple of this group: `[[gid, null], [member tuples]]`. */

@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { ResultBackend, RevokeNotice, Unsubscribe } from '../core/spi/backend.js';
-import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { coerceError } from '../errors.js';
 
 /** Most ids remembered, as Celery's LimitedSet (the oldest go first). */
 export const REVOKED_MAX = 50_000;
@@ -66,21 +66,8 @@ export class RevokedSet {
   }
 }
 
-/** Normalises a signal given by name (`'TERM'`, `'SIGKILL'`) or number to its `SIGXXX` name. */
-export function signalName(signal: string | number | undefined): string {
-  if (signal === undefined) return 'SIGTERM';
-  const table = constants.signals as Record<string, number>;
-  if (typeof signal === 'number' || /^\d+$/.test(signal)) {
-    const n = Number(signal);
-    const name = Object.keys(table).find((k) => table[k] === n);
-    if (name !== undefined) return name;
-  } else {
-    const upper = signal.toUpperCase();
-    const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-    if (table[name] !== undefined) return name;
-  }
-  throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `unknown signal ${JSON.stringify(signal)}`);
-}
+// Where the worker's revoke code has always found it.
+export { signalName } from '../core/revoke-options.js';
 
 /** The signal number of a `SIGXXX` name, as a string (what Celery's task-revoked event carries). */
 export function signalNumber(name: string): string {
