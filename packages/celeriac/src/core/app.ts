@@ -298,6 +298,9 @@ export class App implements ProducerHost, ResultHost, TaskHost {
    * the caller, in order.
    */
   async sendTasks(calls: readonly TaskCall[]): Promise<AsyncResult[]> {
+    if (!Array.isArray(calls)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `sendTasks(): calls must be an array of { name, args, kwargs, options }, got ${typeof calls}`);
+    const bad = calls.findIndex((c: unknown) => typeof c !== 'object' || c === null || Array.isArray(c));
+    if (bad >= 0) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `sendTasks(): calls[${bad}] must be an object naming a task ({ name, args, kwargs, options }), got ${calls[bad] === null ? 'null' : typeof calls[bad]}`);
     if (this.settings.taskAlwaysEager) {
       const results: AsyncResult[] = [];
       for (const c of calls) results.push(await this.sendTask(c.name, c.args, c.kwargs, c.options));
@@ -327,6 +330,14 @@ export class App implements ProducerHost, ResultHost, TaskHost {
 
   /** A handle on a group's result from its id and members (restore a saved one with `GroupResult.restore`). */
   groupResult(id: string, results: readonly AsyncResult[]): GroupResult {
+    if (typeof id !== 'string' || id === '') {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `groupResult(): a group id must be a non-empty string, got ${typeof id === 'string' ? '""' : String(id)}`);
+    }
+    // Duck-typed: a result of another copy of this module (src and dist in one process) is one too.
+    const isResult = (r: unknown): boolean => typeof r === 'object' && r !== null && typeof (r as AsyncResult).id === 'string' && typeof (r as AsyncResult).get === 'function';
+    if (!Array.isArray(results) || !results.every(isResult)) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `groupResult(${id}): results must be an array of AsyncResult (app.asyncResult(id) makes one)`);
+    }
     return new GroupResult(id, results, this);
   }
 

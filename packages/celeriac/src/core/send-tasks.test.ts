@@ -49,6 +49,27 @@ describe('bulk sends', () => {
     expect(await t.broker.queueLength('celery')).toBe(0);
   });
 
+  it('refuses calls that are not an array of objects, with what was wrong; nothing is sent', async () => {
+    const t = createTestApp();
+    // Each failed with a TypeError from inside the send (calls.map, c.name).
+    await expect(t.app.sendTasks(undefined as never)).rejects.toThrow('sendTasks(): calls must be an array of { name, args, kwargs, options }, got undefined');
+    await expect(t.app.sendTasks('abc' as never)).rejects.toThrow('sendTasks(): calls must be an array of { name, args, kwargs, options }, got string');
+    await expect(t.app.sendTasks([{ name: 'proj.a' }, null] as never)).rejects.toThrow('sendTasks(): calls[1] must be an object naming a task ({ name, args, kwargs, options }), got null');
+    await expect(t.app.sendTasks([5] as never)).rejects.toThrow('sendTasks(): calls[0] must be an object naming a task');
+    expect(await t.broker.queueLength('celery')).toBe(0);
+    // A signature's args too (a TypeError, "args is not iterable").
+    const add = t.app.task('proj.add', (x: number, y: number) => x + y);
+    await expect(add.s(1).applyAsync(5 as never)).rejects.toThrow('call of proj.add: args must be an array, got number');
+  });
+
+  it('a group result needs a group id and results (a number and a string were taken)', () => {
+    const t = createTestApp();
+    expect(() => t.app.groupResult(5 as never, [])).toThrow('groupResult(): a group id must be a non-empty string, got 5');
+    expect(() => t.app.groupResult('g', 'x' as never)).toThrow('groupResult(g): results must be an array of AsyncResult');
+    expect(() => t.app.groupResult('g', ['id-1'] as never)).toThrow('results must be an array of AsyncResult');
+    expect(t.app.groupResult('g', [t.app.asyncResult('a')]).results.map((r) => r.id)).toEqual(['a']);
+  });
+
   it('runs each call in the caller in eager mode', async () => {
     const t = createTestApp({ taskAlwaysEager: true });
     const add = t.app.task('proj.add', (x: number, y: number) => x + y);

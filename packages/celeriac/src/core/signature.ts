@@ -132,6 +132,7 @@ export class Signature<R = unknown, In = unknown> {
     const host = this.requireHost();
     let given: SignatureCallOptions;
     try {
+      if (!Array.isArray(args)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `call of ${this.task}: args must be an array, got ${typeof args}`);
       given = callOptionsObject(`call of ${this.task}`, options);
     } catch (err) {
       return Promise.reject(err as Error);
