@@ -119,6 +119,21 @@ describe('ControlClient', () => {
   it('rejects a negative timeout', async () => {
     await expect(new ControlClient(newBroker()).ping({ timeoutMs: -1 })).rejects.toThrow(RangeError);
   });
+
+  it('refuses a destination that is not a list of node names (a string was spread into one name per character)', async () => {
+    const broker = newBroker();
+    const published: string[] = [];
+    const publish = broker.publishFanout.bind(broker);
+    broker.publishFanout = (exchange, key, raw) => {
+      published.push(String(raw));
+      return publish(exchange, key, raw);
+    };
+    const client = new ControlClient(broker);
+    await expect(client.ping({ destination: 'celery@host' as never })).rejects.toThrow('ping: destination must be a list of node names (["celery@host"]), got "celery@host"');
+    await expect(client.broadcast('shutdown', { destination: [5] as never })).rejects.toThrow('shutdown: destination must be a list of node names (["celery@host"]), got a list with a value that is not a name');
+    expect(published).toEqual([]);
+    await client.close();
+  });
 });
 
 /** A broker that lost its server: bind and publish wait until `recover()`, as an offline queue does. */

@@ -114,6 +114,12 @@ export class ControlClient {
   async broadcast(method: string, options: BroadcastOptions = {}): Promise<NodeReply[]> {
     const timeoutMs = options.timeoutMs ?? 1000;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a number of ms >= 0, got ${String(options.timeoutMs)}`);
+    const given = options.destination as unknown;
+    // A string would have been spread into one node name per character, which no worker has
+    // (Celery refuses it the same way).
+    if (given !== undefined && given !== null && !(Array.isArray(given) && given.every((d) => typeof d === 'string'))) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${method}: destination must be a list of node names (["celery@host"]), got ${typeof given === 'string' ? JSON.stringify(given) : Array.isArray(given) ? 'a list with a value that is not a name' : typeof given}`);
+    }
     const destination = options.destination !== undefined && options.destination !== null && options.destination.length > 0 ? [...options.destination] : null;
     const ticket = options.reply === true ? this.#newId() : undefined;
     const raw = encodeControlRequest(
