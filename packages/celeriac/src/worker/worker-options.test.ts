@@ -78,6 +78,12 @@ describe('resolveWorkerOptions', () => {
     ['a negative timeLimitSec', { timeLimitSec: -1 }, /timeLimitSec must be a finite number of seconds >= 0, or null/],
     ['fractional maxMemoryPerChildKib', { maxMemoryPerChildKib: 1.5 }, /maxMemoryPerChildKib must be an integer > 0/],
     ['both timeLimit and timeLimitSec', { timeLimit: 1, timeLimitSec: 2 }, /Worker options timeLimit and timeLimitSec are one worker option: give only timeLimitSec/],
+    // These three were taken: the queue name spread into one queue per character, a numeric
+    // hostname failed with a TypeError, a misspelt option was ignored for its default.
+    ['a queue name as a string', { queues: 'celery' as never }, /queues must be a list of queue names, got "celery"/],
+    ['a hostname that is not a string', { hostname: 5 as never }, /hostname must be a node name such as "w1@%h", got number/],
+    ['an unknown option', { concurency: 4 } as never, /Worker: unknown option "concurency". Known: .*concurrency/],
+    ["Celery's spelling of an option", { prefetch_multiplier: 4 } as never, /Worker: unknown option "prefetch_multiplier". Did you mean prefetchMultiplier\?/],
   ];
   for (const [label, options, message] of bad) {
     it(`refuses ${label} with CELERIAC_ERR_INVALID_ARGUMENT`, () => {

@@ -8,6 +8,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { timeLimitProblem } from '../protocol/limits.js';
 import type { ResolvedSettings } from '../core/settings.js';
 import { renameDeprecated, type RenameTable } from '../core/deprecated-names.js';
+import { checkOptionNames } from '../core/option-names.js';
 import { expandNodeName } from './nodename.js';
 import { POOL_KINDS, type PoolKind } from './pools/types.js';
 
@@ -125,9 +126,23 @@ function fail(message: string): never {
   throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Worker: ${message}`);
 }
 
+/** Every option's name (the compiler keeps this list in step with {@link WorkerOptions}). */
+const WORKER_OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({
+    queues: true, concurrency: true, prefetchMultiplier: true, hostname: true, shutdownTimeoutSec: true, pool: true, appModule: true,
+    appAttr: true, maxTasksPerChild: true, maxMemoryPerChildKib: true, autoscale: true, timeLimitSec: true, softTimeLimitSec: true,
+    sendTaskEvents: true, blockWarningSec: true, lostTaskGraceSec: true,
+  } satisfies Record<Exclude<keyof WorkerOptions, 'maxMemoryPerChild' | 'timeLimit' | 'softTimeLimit'>, true>),
+);
+
 /** Resolves worker options against settings. */
 export function resolveWorkerOptions(given: WorkerOptions, settings: ResolvedSettings): ResolvedWorkerOptions {
   const options: WorkerOptions = renameDeprecated(given, DEPRECATED_NAMES, 'worker option');
+  // A misspelt option (`concurency`) was ignored, and the worker ran with the default.
+  checkOptionNames('Worker', options, WORKER_OPTION_NAMES);
+  // A string was spread into one queue per character.
+  if (options.queues !== undefined && !Array.isArray(options.queues)) fail(`queues must be a list of queue names, got ${JSON.stringify(options.queues) ?? typeof options.queues}`);
+  if (options.hostname !== undefined && typeof options.hostname !== 'string') fail(`hostname must be a node name such as "w1@%h", got ${typeof options.hostname}`);
   const queues = [...new Set(options.queues ?? [settings.taskDefaultQueue])];
   if (queues.length === 0 || queues.some((q) => typeof q !== 'string' || q.trim() === '')) fail('queues must be non-empty names');
   const pool = options.pool ?? settings.workerPool;
