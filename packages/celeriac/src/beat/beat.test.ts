@@ -5,7 +5,7 @@ import { MemoryBroker } from '../brokers/memory/memory-broker.js';
 import { createApp } from '../create-app.js';
 import type { Settings } from '../core/settings.js';
 import type { PublishOptions } from '../core/spi/broker.js';
-import type { Message } from '../protocol/types.js';
+import type { Json, Message } from '../protocol/types.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { Beat, BEAT_HEADER } from './beat.js';
 import { BeatEntries } from './dynamic-entries.js';
@@ -250,6 +250,25 @@ describe('Beat on the memory broker with a fake clock', () => {
     const b = beat();
     await b.tick();
     expect(b.isLeader).toBe(true);
+  });
+
+  it('refuses a dynamic entry with an unknown key, arguments that are not JSON or an interval under a millisecond; nothing is stored', async () => {
+    const { app } = setup({ beatSchedule: {} });
+    const entries = new BeatEntries(app);
+    let deep: Json = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    // Before: stored and ignored; a RangeError (stack overflow); a TypeError; stored, then sent on every turn of the loop.
+    await expect(entries.set('e', { task: 't', schedule: 10, kwarg: { x: 1 } } as never)).rejects.toThrow('Beat entry "e": unknown key "kwarg"; known: task, schedule, args, kwargs, options, timezone, misfire, misfireGraceSec');
+    await expect(entries.set('e', { task: 't', schedule: 10, args: [deep] })).rejects.toThrow(/Beat entry "e": args and kwargs must be JSON: .*nested deeper than 1000 levels/);
+    await expect(entries.set('e', { task: 't', schedule: 10, kwargs: { c: cyclic } as never })).rejects.toThrow(/Beat entry "e": args and kwargs must be JSON: .*cyclic/);
+    await expect(entries.set('e', { task: 't', schedule: 1e-9 })).rejects.toThrow(/Beat entry "e": An interval must be a number of seconds >= 0.001/);
+    await expect(entries.set('e', { task: 't', schedule: 10, relative: true } as never)).rejects.toThrow(/relative: true .* has no Celeriac equivalent/);
+    expect(await entries.list()).toEqual([]);
+    // Celery's default, relative: false, is what beat does.
+    await entries.set('e', { task: 't', schedule: 10, relative: false } as never);
+    expect((await entries.list()).map((e) => e.name)).toEqual(['e']);
   });
 
   it('rejects bad static entries when constructed', () => {

@@ -9,6 +9,7 @@ import type { BeatEntryDefinition, BeatEntryOptions, MisfirePolicy } from '../co
 import { renameCallOptions, type ApplyOptions } from '../core/call-options.js';
 import type { StoredEntries } from '../core/spi/beat-store.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { pyJsonStringify } from '../protocol/py-json.js';
 import type { Json, JsonObject } from '../protocol/types.js';
 import { toSchedule, type Schedule } from './schedules.js';
 import { checkZone } from './zone.js';
@@ -65,14 +66,32 @@ function compileOptions(name: string, given: unknown): ApplyOptions {
   return out as ApplyOptions;
 }
 
+/** An entry's keys (the compiler keeps this list in step with {@link BeatEntryDefinition}). */
+const ENTRY_KEYS: readonly string[] = Object.keys({
+  task: true, schedule: true, args: true, kwargs: true, options: true, timezone: true, misfire: true, misfireGraceSec: true,
+} satisfies Record<keyof BeatEntryDefinition, true>);
+
 /** Checks one definition; throws a CONFIG error naming the entry. */
 export function compileEntry(name: string, def: BeatEntryDefinition, defaults: EntryDefaults, source: CompiledEntry['source'] = 'settings', paused = false): CompiledEntry {
-  if (typeof def !== 'object' || def === null) throw entryError(name, 'must be an object');
+  if (typeof def !== 'object' || def === null || Array.isArray(def)) throw entryError(name, 'must be an object');
+  // Celery's `relative: true` rounds an interval's start to its unit; false is what runs here.
+  const { relative } = def as { relative?: unknown };
+  if (relative !== undefined && relative !== false) throw entryError(name, "relative: true (Celery's intervals rounded to their unit) has no Celeriac equivalent; leave it out");
+  // A misspelt key (`kwarg`, `timezon`) was stored and ignored.
+  const unknown = Object.keys(def).find((key) => !ENTRY_KEYS.includes(key) && key !== 'relative');
+  if (unknown !== undefined) throw entryError(name, `unknown key ${JSON.stringify(unknown)}; known: ${ENTRY_KEYS.join(', ')}`);
   if (typeof def.task !== 'string' || def.task === '') throw entryError(name, 'task must be a task name');
   const args = def.args ?? [];
   if (!Array.isArray(args)) throw entryError(name, 'args must be an array');
   const kwargs = def.kwargs ?? {};
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) throw entryError(name, 'kwargs must be an object');
+  // What every run sends, checked once here: a cyclic or too deep value failed each send, or
+  // stopped a dynamic entry's store with a stack overflow.
+  try {
+    pyJsonStringify([args, kwargs]);
+  } catch (error) {
+    throw entryError(name, `args and kwargs must be JSON: ${(error as Error).message}`);
+  }
   const misfire = def.misfire ?? 'run-once';
   if (misfire !== 'run-once' && misfire !== 'skip') throw entryError(name, `misfire must be 'run-once' or 'skip', got ${JSON.stringify(misfire)}`);
   const grace = def.misfireGraceSec ?? defaults.misfireGraceSec;

@@ -39,7 +39,10 @@ describe('nextDue: interval', () => {
   it('takes fractions of a second and rejects nonsense', () => {
     expect(nextDue(every(0.5), last, last + 500)).toMatchObject({ due: true, slot: last + 500 });
     expect(() => every(0)).toThrow(CeleriacError);
-    expect(() => every(Number.NaN)).toThrow(/seconds > 0/);
+    expect(() => every(Number.NaN)).toThrow(/seconds >= 0.001/);
+    // Shorter than beat's clock can tell: always due, so sent on every turn of the loop.
+    expect(() => every(1e-9)).toThrow('An interval must be a number of seconds >= 0.001 (a millisecond), got 1e-9');
+    expect(nextDue(every(0.001), last, last + 1)).toMatchObject({ due: true, slot: last + 1 });
   });
 });
 

@@ -40,10 +40,15 @@ export type Schedule = IntervalSchedule | CrontabSchedule | SolarSchedule;
 /** What a beat entry's `schedule` may be: a schedule, seconds, or a five-field crontab string. */
 export type ScheduleInput = Schedule | number | string;
 
+/** The shortest interval: a millisecond, the resolution of beat's clock. */
+export const MIN_INTERVAL_SEC = 0.001;
+
 /** Every `seconds` seconds (Celery's `schedule(timedelta(seconds=...))`). */
 export function every(seconds: number): IntervalSchedule {
-  if (!(typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0)) {
-    throw new CeleriacError(ErrorCodes.CONFIG, `An interval must be a number of seconds > 0, got ${String(seconds)}`);
+  // Beat's clock counts milliseconds: a shorter interval is always due, and its entry would
+  // be sent on every turn of beat's loop, without a pause.
+  if (!(typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= MIN_INTERVAL_SEC)) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `An interval must be a number of seconds >= ${MIN_INTERVAL_SEC} (a millisecond), got ${String(seconds)}`);
   }
   return Object.freeze({ kind: 'interval', seconds });
 }
