@@ -145,7 +145,7 @@ const TEXT_OPTIONS = ['exchange', 'routingKey', 'replyTo'] as const;
 const BOOLEAN_OPTIONS = ['ignoreResult', 'retry', 'addToParent'] as const;
 
 /** A signature, or a signature dict (an object naming its task). */
-const isSignatureLike = (v: unknown): boolean =>
+export const isSignatureLike = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && (typeof (v as { toDict?: unknown }).toDict === 'function' || typeof (v as { task?: unknown }).task === 'string');
 
 /**

@@ -131,6 +131,22 @@ describe('strict call options', () => {
     expect(await a.broker.queueLength('celery')).toBe(1);
   });
 
+  it("a signature's set, link, linkError and freeze check what they are given, as a call does", () => {
+    const a = app();
+    const t = a.task('t.add', (x: number, y: number) => x + y);
+    const sig = t.s(1, 2);
+    // Before: set(5), an unknown name, link(5), linkError('x') and freeze(5) made signatures
+    // whose messages every worker fails on or whose option is lost; set(null) threw a TypeError.
+    expect(() => sig.set(5 as never)).toThrow('t.add.set(): the call options must be an object, got number');
+    expect(() => sig.set({ queu: 'x' } as never)).toThrow(/t\.add\.set\(\): unknown option "queu"\. Known: .*queue/);
+    expect(() => sig.set({ retries: -1 })).toThrow('t.add.set(): retries must be an integer >= 0, got -1');
+    expect(() => sig.link(5 as never)).toThrow('t.add.link(): give a signature (task.s(...)) or a signature dict, got number');
+    expect(() => sig.linkError('x' as never)).toThrow('t.add.linkError(): give a signature (task.s(...)) or a signature dict, got string');
+    expect(() => sig.freeze(5 as never)).toThrow('t.add.freeze(): a task id must be a non-empty string, got 5');
+    expect(sig.set(null as never).toDict().options).toEqual(sig.toDict().options);
+    expect(sig.set({ queue: 'q' }).link(t.s(3)).linkError({ task: 'x', args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false }).freeze('id-1').id).toBe('id-1');
+  });
+
   it('so are those of a signature, a chain, a group and a chord', async () => {
     const a = app();
     const t = a.task('t.add', (x: number, y: number) => x + y);

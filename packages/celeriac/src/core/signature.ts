@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
-import { callOptionsObject, type ApplyOptions, type Callback, type Errback, type SignatureLike } from './call-options.js';
+import { CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT, callOptionsObject, checkCallOptionValues, isSignatureLike, renameCallOptions, type ApplyOptions, type Callback, type Errback, type SignatureLike } from './call-options.js';
+import { checkOptionNames } from './option-names.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from './signature-options.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
@@ -35,6 +36,12 @@ export interface SignatureChanges {
   kwargs?: Readonly<JsonObject>;
   options?: Readonly<JsonObject>;
   immutable?: boolean;
+}
+
+/** A callback as given, if it is one: anything else went into the message, for every worker to fail on. */
+function checkedCallback<T>(what: string, callback: T): T {
+  if (isSignatureLike(callback)) return callback;
+  throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: give a signature (task.s(...)) or a signature dict, got ${callback === null ? 'null' : typeof callback}`);
 }
 
 /** A signature: `task.s(...)`, `task.si(...)`, or rebuilt from a dict received on the wire. */
@@ -98,21 +105,29 @@ export class Signature<R = unknown, In = unknown> {
 
   /** A copy with call options merged over the current ones (Celery's `sig.set(...)`). */
   set(options: ApplyOptions): this {
-    return this.clone({ options: { ...this.options, ...toWireOptions(options) } });
+    // Checked as a call's options are: an unknown name (`queu`) was dropped on the way to the wire.
+    const what = `${this.task}.set()`;
+    const given = renameCallOptions(callOptionsObject(what, options));
+    checkOptionNames(what, given, CALL_OPTION_NAMES, CALL_OPTIONS_WITHOUT_EQUIVALENT);
+    checkCallOptionValues(what, given);
+    return this.clone({ options: { ...this.options, ...toWireOptions(given) } });
   }
 
   /** A copy with `callback` added to the success callbacks (Celery's `sig.link(...)`, without mutation). */
   link(callback: Callback<R>): this {
-    return this.appendOption('link', callback);
+    return this.appendOption('link', checkedCallback(`${this.task}.link()`, callback));
   }
 
   /** A copy with `errback` added to the error callbacks (Celery's `sig.link_error(...)`). */
   linkError(errback: Errback): this {
-    return this.appendOption('link_error', errback);
+    return this.appendOption('link_error', checkedCallback(`${this.task}.linkError()`, errback));
   }
 
   /** A copy with a task id assigned (kept when already set), so its result can be known before sending. */
   freeze(taskId?: string): this {
+    if (taskId !== undefined && (typeof taskId !== 'string' || taskId === '')) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${this.task}.freeze(): a task id must be a non-empty string, got ${typeof taskId === 'string' ? '""' : String(taskId)}`);
+    }
     if (this.id !== null) return this;
     return this.clone({ options: { ...this.options, task_id: taskId ?? randomUUID() } });
   }
