@@ -8,7 +8,8 @@ import { registerCanvasBuiltins } from './canvas/builtins.js';
 import { replaceTask } from './canvas/replace.js';
 import { App, type AppOptions } from './core/app.js';
 import type { Settings } from './core/settings.js';
-import { CeleriacError, ErrorCodes } from './errors.js';
+import { objectOrNone } from './core/option-names.js';
+import { ErrorCodes } from './errors.js';
 import { defaultTransports } from './transports.js';
 
 /**
@@ -18,10 +19,8 @@ import { defaultTransports } from './transports.js';
  */
 export function createApp(settings: Settings = {}, options: AppOptions = {}): App {
   // null is no settings; a number was taken as none, and null threw a TypeError.
-  if (settings !== null && (typeof settings !== 'object' || Array.isArray(settings))) {
-    throw new CeleriacError(ErrorCodes.CONFIG, `createApp(): settings must be an object of setting names and values, got ${Array.isArray(settings) ? 'an array' : typeof settings}`);
-  }
-  const app: App = new App(settings ?? {}, { transports: defaultTransports, ...options }, (request, replacement) => replaceTask(app, request, replacement));
+  const given = objectOrNone(settings, 'createApp(): settings', ErrorCodes.CONFIG);
+  const app: App = new App(given, { transports: defaultTransports, ...options }, (request, replacement) => replaceTask(app, request, replacement));
   registerCanvasBuiltins(app);
   return app;
 }

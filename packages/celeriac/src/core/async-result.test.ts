@@ -239,7 +239,7 @@ describe('AsyncResult', () => {
     }
     expect([...(await backend.revoked(['x', 'm1']))]).toEqual([]);
     expect(sent).toEqual([]);
-    // A name or number is sent as its SIGXXX name; null is no options.
+    // A name or number is sent as its full name; null is no options.
     await app.asyncResult('x').revoke({ terminate: true, signal: 'kill' });
     await app.asyncResult('y').revoke({ terminate: true, signal: 9 as never });
     await app.asyncResult('w').revoke(null as never);

@@ -14,6 +14,7 @@ import { EXCEPTION_STATES, PROPAGATE_STATES, isReady } from '../protocol/states.
 import type { ExceptionRecord, Json, ResultMeta, TaskState } from '../protocol/types.js';
 import type { ResultBackend, Unsubscribe } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
+import { objectOrNone } from './option-names.js';
 import { revokeCallOptions } from './revoke-options.js';
 import { revokeTasks } from './spi/roles.js';
 import { ResultTimeoutError, fromExceptionRecord } from './task-errors.js';
@@ -65,11 +66,8 @@ let warnedTimeout = false;
  * `signal` that is not an AbortSignal.
  * @throws CeleriacError INVALID_ARGUMENT saying what was wrong.
  */
-export function getOptionsObject<T extends GetOptions>(given: T | null | undefined): T | Record<string, never> {
-  if (given === undefined || given === null) return {};
-  if (typeof given !== 'object' || Array.isArray(given)) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `get(): the options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
-  }
+export function getOptionsObject<T extends GetOptions>(options: T | null | undefined): T | Record<string, never> {
+  const given = objectOrNone(options, 'get(): the options');
   const signal = (given as GetOptions).signal as unknown;
   // Any AbortSignal-shaped object (a polyfill's too), not only this realm's.
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof (signal as AbortSignal).addEventListener === 'function' && typeof (signal as AbortSignal).aborted === 'boolean')) {

@@ -7,6 +7,7 @@ import type { PublishRetryPolicy } from './publish-retry.js';
 import type { TaskRequest } from './request.js';
 import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { objectOrNone } from './option-names.js';
 
 /**
  * A signature (anything with Celery's wire form: `Signature`, `Chain`, `Group`, `Chord`) or
@@ -149,17 +150,11 @@ export const isSignatureLike = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && (typeof (v as { toDict?: unknown }).toDict === 'function' || typeof (v as { task?: unknown }).task === 'string');
 
 /**
- * A call's options object as given: undefined or null is none (Celery's None); anything but an
- * object (a number, a string, an array) is refused, where it was taken for no options or read
- * as options named "0", "1"...
- * @throws CeleriacError INVALID_ARGUMENT naming the call and what it got.
+ * A call's options object as given (see `objectOrNone`): none for undefined or null.
+ * @throws CeleriacError INVALID_ARGUMENT naming the call (`what`) and what it got.
  */
 export function callOptionsObject<T extends object>(what: string, given: T | null | undefined): T | Record<string, never> {
-  if (given === undefined || given === null) return {};
-  if (typeof given !== 'object' || Array.isArray(given)) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: the call options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
-  }
-  return given;
+  return objectOrNone(given, `${what}: the call options`);
 }
 
 /**

@@ -5,7 +5,19 @@
  * Celery name (`retry_policy` -> `retryPolicy`, `task_id` -> `taskId`) or saying why Celery's
  * option has no equivalent here.
  */
-import { CeleriacError, ErrorCodes } from '../errors.js';
+import { CeleriacError, ErrorCodes, type ErrorCode } from '../errors.js';
+
+/**
+ * An options or settings object as given: undefined or null is none (Celery's None); anything
+ * but an object (a number, a string, an array, a function) is refused with `code`, as
+ * `${what} must be an object, got ...`. Taken as it was, a number read as no options, a string
+ * as options named "0", "1"..., and null failed with a TypeError inside the library.
+ */
+export function objectOrNone<T extends object>(given: T | null | undefined, what: string, code: ErrorCode = ErrorCodes.INVALID_ARGUMENT): T | Record<string, never> {
+  if (given === undefined || given === null) return {};
+  if (typeof given !== 'object' || Array.isArray(given)) throw new CeleriacError(code, `${what} must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
+  return given;
+}
 
 /** `retry_policy` -> `retryPolicy`. */
 function camel(name: string): string {

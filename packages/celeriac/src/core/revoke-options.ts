@@ -5,8 +5,9 @@
  */
 import { constants } from 'node:os';
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { objectOrNone } from './option-names.js';
 
-/** Normalises a signal given by name (`'TERM'`, `'SIGKILL'`) or number to its `SIGXXX` name. */
+/** A signal given by name (`'TERM'`, `'SIGKILL'`) or number, as its full name (`'SIGTERM'`). */
 export function signalName(signal: string | number | undefined): string {
   if (signal === undefined) return 'SIGTERM';
   const table = constants.signals as Record<string, number>;
@@ -33,13 +34,12 @@ export interface RevokeCallOptions {
 /**
  * A revoke's options, checked: undefined or null is none; anything but an object, a
  * `terminate` that is not a boolean, or a signal no worker knows is refused (a worker told to
- * terminate with `SIGFOO` could not), and the signal is given its `SIGXXX` name.
+ * terminate with `SIGFOO` could not), and the signal is given its full name (`SIGKILL`).
  * @throws CeleriacError INVALID_ARGUMENT saying what was wrong.
  */
-export function revokeCallOptions(given: RevokeCallOptions | null | undefined): RevokeCallOptions {
-  if (given === undefined || given === null) return {};
+export function revokeCallOptions(options: RevokeCallOptions | null | undefined): RevokeCallOptions {
+  const given = objectOrNone(options, 'revoke(): the options');
   const fail = (what: string): CeleriacError => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `revoke(): ${what}`);
-  if (typeof given !== 'object' || Array.isArray(given)) throw fail(`the options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
   const { terminate, signal } = given as { terminate?: unknown; signal?: unknown };
   if (terminate !== undefined && typeof terminate !== 'boolean') throw fail(`terminate must be true or false, got ${JSON.stringify(terminate) ?? String(terminate)}`);
   const out: RevokeCallOptions = {};
