@@ -114,19 +114,40 @@ describe('RedisConsumer wait strategy', () => {
     await consumer.close();
   });
 
-  it('sends the next fetch before it hands out a full batch', async () => {
+  /** The fetches sent by the time each delivery of a full batch of 10 (the second fetch's) was handed out, and in all. */
+  async function fetchesAhead(prefetch: number): Promise<{ atDelivery: number[]; fetches: number; rooms: number[] }> {
     const host = new FakeHost();
     host.plan.push(0, 10);
-    const fetchesAtDelivery: number[] = [];
-    const consumer = new RedisConsumer(host.deps, { queues: ['q'], prefetch: 0, onDelivery: () => fetchesAtDelivery.push(host.fetches) });
+    const atDelivery: number[] = [];
+    const consumer = new RedisConsumer(host.deps, { queues: ['q'], prefetch, onDelivery: () => atDelivery.push(host.fetches) });
     consumer.start();
     await settleLoop();
     consumer.wake();
     await settleLoop();
     await settleLoop();
-    expect(fetchesAtDelivery).toEqual(Array.from({ length: 10 }, () => 3));
-    expect(host.fetches).toBe(3);
     await consumer.close();
+    return { atDelivery, fetches: host.fetches, rooms: host.rooms };
+  }
+
+  it('sends the next two fetches before it hands out a full batch', async () => {
+    // Unbounded window: two ahead (fetches 3 and 4), each for a whole batch.
+    const unbounded = await fetchesAhead(0);
+    expect(unbounded.atDelivery).toEqual(Array.from({ length: 10 }, () => 4));
+    expect(unbounded.fetches).toBe(4);
+    expect(unbounded.rooms.slice(1)).toEqual([10, 10, 10]);
+    // A window of four batches (-c 100: 400 against batches of 100) has room for both.
+    const four = await fetchesAhead(40);
+    expect(four.atDelivery).toEqual(Array.from({ length: 10 }, () => 4));
+    expect(four.rooms.slice(1)).toEqual([10, 10, 10]);
+    // A window of two batches has room for one only, and a window never gets more than its room.
+    const two = await fetchesAhead(20);
+    expect(two.atDelivery).toEqual(Array.from({ length: 10 }, () => 3));
+    expect(two.rooms.slice(1)).toEqual([10, 10]);
+    const oneAndAHalf = await fetchesAhead(15);
+    expect(oneAndAHalf.rooms.slice(1)).toEqual([10, 5]);
+    // The second goes only for a whole batch: with room for half of one, none (small fetches cost more commands per task).
+    expect((await fetchesAhead(25)).rooms.slice(1)).toEqual([10, 10]);
+    expect((await fetchesAhead(30)).rooms.slice(1)).toEqual([10, 10, 10]);
   });
 
   it('sends no fetch ahead when the batch filled the prefetch window', async () => {

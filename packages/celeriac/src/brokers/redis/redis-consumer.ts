@@ -8,9 +8,9 @@
  * Wait strategy. kombu waits with BRPOP, but a blocking pop cannot record the message in
  * `unacked` in the same atomic step (Lua cannot block), and a pop that is recorded a round
  * trip later is lost on kill -9 in between. So the fetch loop runs fetch.lua (pop +
- * bookkeeping, batched up to the window's room); a full batch is followed by the next fetch
- * at once, sent before the batch is handed out so that Redis pops while the worker decodes; a
- * short one (every queue was empty) by a wait (waiting.ts): a blocked fetch on a doorbell
+ * bookkeeping, batched up to the window's room); a full batch is followed by the next fetches
+ * at once (fetch-window.ts), sent before it is handed out so that Redis pops while the worker
+ * decodes; a short one (every queue was empty) by a wait (waiting.ts): a blocked fetch on a doorbell
  * (bell.ts) or a pub/sub wake-up, a notification (queue or prefetch change, ETA promotion,
  * close), or the adaptive poll timer (waiting.ts `PollPace`).
  * Settlements wake the loop only while it waits for room in the window: with room to spare
@@ -162,10 +162,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     if (this.#state === 'open') this.#waiting.unwatch(queue);
   }
 
-  /**
-   * Stops fetching; resolves once no fetch is in flight, so nothing is delivered after.
-   * Deliveries it holds can still be settled.
-   */
+  /** Stops fetching; resolves once no fetch is in flight, so nothing is delivered after. Deliveries it holds can still be settled. */
   async close(): Promise<void> {
     if (this.#state === 'open') {
       this.#state = 'closed';
@@ -285,16 +282,10 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       polled = false;
       const full = got.length >= fetch.room;
       if (got.length > 0) this.#advanceRotation(fetch.queues, got);
-      // A full batch: more may be waiting. The next fetch goes before this batch is handed out,
-      // so Redis pops while the worker decodes; the client writes on setImmediate, so the batch
-      // waits for that turn, or the fetch would reach Redis only after the decoding.
-      if (full && this.#state === 'open' && this.#sent.length === 0) {
-        const ahead = this.#startFetch();
-        if (ahead !== undefined) {
-          this.#sent.push(ahead);
-          await nextTurn();
-        }
-      }
+      // A full batch: more may be waiting. The next fetches go before this batch is handed out
+      // (fetch-window.ts), so Redis pops while the worker decodes; the client writes on
+      // setImmediate, so the batch waits for that turn, or they would reach Redis only after it.
+      if (full && this.#state === 'open' && this.#sendAhead()) await nextTurn();
       if (this.#state !== 'open') {
         this.#sent.unshift(fetch); // closed meanwhile: it goes back with those sent after it (below)
         break;
@@ -315,6 +306,13 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const late: RedisDelivery[] = [];
     for (const ahead of this.#sent.splice(0)) late.push(...(await ahead.reply.catch(() => [])));
     if (late.length > 0) this.#deliver(late);
+  }
+
+  /** Sends the fetches that go ahead of a full batch (fetch-window.ts); whether any went. */
+  #sendAhead(): boolean {
+    let any = false;
+    for (let ahead; this.#window.wantsAhead(this.#sent.length, this.deps.options.fetchBatchSize) && (ahead = this.#startFetch()) !== undefined; any = true) this.#sent.push(ahead);
+    return any;
   }
 
   /** Tells onRecovered (fetching or a background duty works again), never throwing. */
