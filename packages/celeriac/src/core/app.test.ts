@@ -38,6 +38,29 @@ describe('app.task', () => {
     for (const bad of [Infinity, NaN, -1]) expect(() => app.task(`l${String(bad)}`, { timeLimitSec: bad }, () => 1)).toThrow(expect.objectContaining({ code: 'CELERIAC_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/timeLimitSec must be a finite number of seconds >= 0, or null/) as unknown }));
   });
 
+  it('refuses options after the function, options of the wrong shape and mistyped flags, naming each', () => {
+    const { app } = createTestApp();
+    const fn = () => 1;
+    const refused = (options: unknown, message: RegExp) =>
+      expect(() => app.task('t', options as never, fn)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT, message: expect.stringMatching(message) as unknown }));
+    // Celery's decorator has no place for options after the function: they were dropped unread.
+    const define = app.task.bind(app) as (...args: unknown[]) => unknown;
+    expect(() => define('late', fn, { maxRetries: 3 })).toThrow(/the options go before the function, app\.task\(name, options, fn\)/);
+    refused(5, /Task "t": options must be an object, got number/);
+    refused([], /options must be an object, got an array/);
+    for (const key of ['bind', 'acksLate', 'acksOnFailureOrTimeout', 'ignoreResult', 'trackStarted', 'retryJitter', 'rejectOnWorkerLost', 'checkArity', 'validateOnSend']) {
+      refused({ [key]: 'true' }, new RegExp(`${key} must be true or false, got "true"`));
+      refused({ [key]: 1 }, new RegExp(`${key} must be true or false, got 1`));
+    }
+    refused({ queue: 5 }, /queue must be a non-empty string, got 5/);
+    refused({ queue: '' }, /queue must be a non-empty string, got ""/);
+    refused({ params: 'a,b' }, /params must be a list of parameter names/);
+    expect(app.lookup('t')).toBeUndefined();
+    // null is no options, as Celery's None; false flags are flags.
+    expect(app.task('none', null as never, fn).name).toBe('none');
+    expect(app.task('flags', { acksLate: false, ignoreResult: true, queue: 'q' }, fn).options).toMatchObject({ acksLate: false, ignoreResult: true, queue: 'q' });
+  });
+
   it('applyAsync checks args at run time too', () => {
     const { app } = createTestApp();
     const t = app.task('a', (x: number) => x);

@@ -221,11 +221,12 @@ export class App implements ProducerHost, ResultHost, TaskHost {
   task<A extends unknown[], R>(name: string, options: TaskOptions & { bind?: false }, fn: (...args: A) => R): Task<A, Awaited<R>>;
   task(name: string, optionsOrFn: TaskOptions | ((...args: never[]) => unknown), maybeFn?: (...args: never[]) => unknown): AnyTask {
     const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn;
-    const options = typeof optionsOrFn === 'function' ? {} : optionsOrFn;
-    if (typeof fn !== 'function') {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `app.task(${JSON.stringify(name)}): the last argument must be the task function`);
+    if (typeof fn !== 'function' || (fn === optionsOrFn && maybeFn !== undefined)) {
+      // Celery's decorator has no place for options after the function: they would be dropped unread.
+      const why = typeof fn === 'function' ? 'the options go before the function, app.task(name, options, fn)' : 'the last argument must be the task function';
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `app.task(${JSON.stringify(name)}): ${why}`);
     }
-    const resolved = resolveTaskOptions(name, options ?? {});
+    const resolved = resolveTaskOptions(name, typeof optionsOrFn === 'function' ? null : optionsOrFn);
     if (this.registry.has(name)) {
       throw new CeleriacError(ErrorCodes.DUPLICATE_TASK, `A task named ${JSON.stringify(name)} is already registered in this app`);
     }

@@ -6,7 +6,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { priorityProblem, secondsProblem, timeLimitProblem } from '../protocol/limits.js';
 import { parseRate, type RateLimit } from './rate.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
-import { checkOptionNames, checkSerializer } from './option-names.js';
+import { checkOptionNames, checkSerializer, objectOrNone } from './option-names.js';
 import type { TaskRequest } from './request.js';
 import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 
@@ -181,13 +181,18 @@ const DEPRECATED_TASK_OPTIONS: RenameTable = {
 /** Task options after validation, frozen; the deprecated names are read as their names now. */
 export type ResolvedTaskOptions = Readonly<TaskOptions & { bind: boolean }>;
 
-/** Validates and freezes task options. */
-export function resolveTaskOptions(name: string, given: TaskOptions): ResolvedTaskOptions {
+/** The options that are true or false (or left out). */
+const BOOLEAN_TASK_OPTIONS = [
+  'bind', 'acksLate', 'acksOnFailureOrTimeout', 'ignoreResult', 'trackStarted', 'retryJitter', 'rejectOnWorkerLost', 'checkArity', 'validateOnSend',
+] as const;
+
+/** Validates and freezes task options (null: none). */
+export function resolveTaskOptions(name: string, given: TaskOptions | null): ResolvedTaskOptions {
   const fail = (what: string) => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Task ${JSON.stringify(name)}: ${what}`);
   if (typeof name !== 'string' || name === '') throw fail('a task needs a non-empty string name');
   let options: TaskOptions;
   try {
-    options = renameDeprecated(given, DEPRECATED_TASK_OPTIONS, 'task option');
+    options = renameDeprecated(objectOrNone(given, 'options'), DEPRECATED_TASK_OPTIONS, 'task option');
   } catch (err) {
     throw fail((err as Error).message);
   }
@@ -219,9 +224,13 @@ export function resolveTaskOptions(name: string, given: TaskOptions): ResolvedTa
   for (const key of ['onSuccess', 'onFailure', 'onRetry', 'after'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'function') throw fail(`${key} must be a function`);
   }
-  if (options.params !== undefined && !options.params.every((p) => typeof p === 'string')) {
+  if (options.params !== undefined && !(Array.isArray(options.params) && options.params.every((p) => typeof p === 'string'))) {
     throw fail('params must be a list of parameter names');
   }
+  for (const key of BOOLEAN_TASK_OPTIONS) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw fail(`${key} must be true or false, got ${JSON.stringify(options[key])}`);
+  }
+  if (options.queue !== undefined && (typeof options.queue !== 'string' || options.queue === '')) throw fail(`queue must be a non-empty string, got ${JSON.stringify(options.queue)}`);
   return Object.freeze({ ...options, bind: options.bind ?? false });
 }
 
