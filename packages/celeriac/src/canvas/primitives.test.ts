@@ -10,7 +10,8 @@ import type { ApplyOptions } from '../core/call-options.js';
 import { createTestApp } from '../testing/test-app.js';
 import type { Json, JsonObject, SignatureDict } from '../protocol/types.js';
 import type { CanvasHost } from './host.js';
-import { chain, chord, group, signature } from './primitives.js';
+import { chunks, map, starmap } from './map.js';
+import { chain, Chain, chord, group, Group, MAX_CANVAS_DEPTH, signature } from './primitives.js';
 
 interface Sent {
   name: string;
@@ -143,6 +144,68 @@ describe('group and chord as sent', () => {
     await backend.addChordPart(gid, { taskId: 'a', state: 'SUCCESS', result: 2, index: 0 }, { expiresSec: 60 });
     const done = await backend.addChordPart(gid, { taskId: 'b', state: 'SUCCESS', result: 5, index: 1 }, { expiresSec: 60 });
     expect(done.parts?.map((p) => p.result)).toEqual([2, 5]);
+  });
+});
+
+describe('hostile canvases', () => {
+  const invalid = (message: RegExp) => expect.objectContaining({ code: 'CELERIAC_ERR_INVALID_ARGUMENT', message: expect.stringMatching(message) as unknown });
+
+  it('refuses members that are not signatures when built, naming the place', () => {
+    const { host } = recordingHost();
+    const { add } = typed(host);
+    expect(() => group(5 as never)).toThrow(invalid(/^group: member 0 is not a signature, got 5$/));
+    expect(() => group(null as never)).toThrow(invalid(/^group: member 0 is not a signature, got null$/));
+    expect(() => group([add.s(1, 2), 'add' as never])).toThrow(invalid(/^group: member 1 is not a signature, got "add"$/));
+    expect(() => new Group(5 as never)).toThrow(invalid(/^group takes a list of signatures, got 5$/));
+    expect(() => chain(add.s(1, 2), [] as never)).toThrow(invalid(/^chain: member 1 is not a signature, got an array$/));
+    expect(() => new Chain({} as never)).toThrow(invalid(/^chain takes a list of signatures, got an object$/));
+    expect(() => chord(5 as never, add.s(1))).toThrow(invalid(/^chord header takes a list of signatures, got 5$/));
+    expect(() => chord([add.s(1, 2)], 5 as never)).toThrow(invalid(/^chord body must be a signature, got 5$/));
+    expect(() => map(add, 5 as never)).toThrow(invalid(/^map: items must be a list, got 5$/));
+    expect(() => map(5 as never, [1])).toThrow(invalid(/^map: the task must be a task or a signature, got 5$/));
+    expect(() => starmap(add, [[1, 2], 3] as never)).toThrow(invalid(/^starmap: item 1 must be a list of arguments, got 3$/));
+    expect(() => chunks(add, 'ab' as never, 1)).toThrow(invalid(/^chunks: items must be a list, got "ab"$/));
+    // A signature dict is a member too, as Celery's dicts are.
+    expect(group([{ task: 't.add', args: [1, 2], kwargs: {}, options: {} } as never]).tasks).toHaveLength(1);
+  });
+
+  it('splices a plain chain or group built in a loop, so 5,000 steps stay one level deep and send', async () => {
+    const { host, sent } = recordingHost();
+    const { add, bind } = typed(host);
+    let c = chain(add.s(0, 0));
+    for (let i = 0; i < 5000; i++) c = chain(c, add.s(1));
+    expect(c.tasks).toHaveLength(5001);
+    await bind(c).applyAsync();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.options.chain).toHaveLength(5000);
+    let g: Group<readonly unknown[], unknown> = group(add.s(0, 0));
+    for (let i = 0; i < 5000; i++) g = group(g as never, add.s(1, i));
+    expect(g.tasks).toHaveLength(5001);
+    // A chain or group with options of its own keeps them: it is a member, not spliced.
+    const routed = chain(add.s(1, 2), add.s(3)).set({ queue: 'q' });
+    expect(chain(routed, add.s(4)).tasks[0]).toBe(routed);
+    const named = group(add.s(1, 2)).set({ groupId: 'g-1' });
+    expect(group(named, add.s(4, 5)).tasks[0]).toBe(named);
+  });
+
+  it(`refuses a canvas nested more than ${MAX_CANVAS_DEPTH} levels deep with a clear error, sending nothing`, async () => {
+    const { host, sent } = recordingHost();
+    const { add, tsum, bind } = typed(host);
+    /** Chains in chains, each with an option of its own (so none is spliced). */
+    const nested = (levels: number) => {
+      let c = chain(add.s(0, 0), add.s(1)).set({ queue: 'q' });
+      for (let i = 1; i < levels; i++) c = chain(c, add.s(1)).set({ queue: 'q' });
+      return bind(c);
+    };
+    await nested(MAX_CANVAS_DEPTH).applyAsync();
+    expect(sent).toHaveLength(1);
+    await expect(nested(MAX_CANVAS_DEPTH + 1).applyAsync()).rejects.toThrow(invalid(new RegExp(`^a canvas nested more than ${MAX_CANVAS_DEPTH} levels deep cannot be sent`)));
+    // 20,000 levels (a RangeError from the stack before), and a nested chord, are refused alike.
+    await expect(nested(20_000).applyAsync()).rejects.toThrow(invalid(/nested more than/));
+    let k = chord([add.s(1, 2)], tsum.s());
+    for (let i = 0; i < MAX_CANVAS_DEPTH + 1; i++) k = chord([k], tsum.s());
+    await expect(bind(k).applyAsync()).rejects.toThrow(invalid(/nested more than/));
+    expect(sent).toHaveLength(1);
   });
 });
 

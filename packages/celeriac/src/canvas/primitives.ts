@@ -6,7 +6,8 @@
  * the previous step's return type as its first argument, a chord body the header's results.
  */
 import type { AsyncResult } from '../core/async-result.js';
-import { callOptionsObject, type ApplyOptions, type SignatureLike } from '../core/call-options.js';
+import { callOptionsObject, describeGiven, isSignatureLike, type ApplyOptions, type SignatureLike } from '../core/call-options.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { GroupResult } from '../core/group-result.js';
 import { Signature, type SignatureCallOptions, type SignatureHost } from '../core/signature.js';
 import { fromWireOptions, toSignatureDicts, toWireOptions } from '../core/signature-options.js';
@@ -46,8 +47,44 @@ export type ResultsOf<S extends readonly unknown[]> = { -readonly [K in keyof S]
 /** What a group accepts: what every member accepts. */
 export type GroupInput<S extends readonly unknown[]> = [UnionToIntersection<InputOf<S[number]>>] extends [infer I] ? I : never;
 
+/**
+ * Deepest nesting of canvases in one another that can be sent. Deeper, the walks that turn a
+ * canvas into messages overflowed the stack with a RangeError (at about 700 levels), and a
+ * chord nested in chords took seconds per level past 80 (each level copies what it holds).
+ * `chain(c, next)` and `group(g, next)` splice a plain `c` or `g` in, so building either in a
+ * loop does not nest.
+ */
+export const MAX_CANVAS_DEPTH = 64;
+let depth = 0;
+
 function toDict(s: SignatureLike): SignatureDict {
-  return toSignatureDicts(s)?.[0] as SignatureDict;
+  if (depth >= MAX_CANVAS_DEPTH) {
+    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `a canvas nested more than ${MAX_CANVAS_DEPTH} levels deep cannot be sent: give a chain its steps side by side, chain(...steps), not chain(chain(a, b), c)`);
+  }
+  depth++;
+  try {
+    return toSignatureDicts(s)?.[0] as SignatureDict;
+  } finally {
+    depth--;
+  }
+}
+
+function chordHeader(header: unknown): Group<readonly unknown[], unknown> {
+  if (!(header instanceof Group)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `chord header must be a group, got ${describeGiven(header)}`);
+  return header;
+}
+
+function chordBody(body: unknown): SignatureLike {
+  if (!isSignatureLike(body)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `chord body must be a signature, got ${describeGiven(body)}`);
+  return body as SignatureLike;
+}
+
+/** `parts` as the members of `what`, each a signature or signature dict. */
+function signaturesOf(parts: unknown, what: string): readonly SignatureLike[] {
+  if (!Array.isArray(parts)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} takes a list of signatures, got ${describeGiven(parts)}`);
+  const bad = parts.findIndex((p) => !isSignatureLike(p));
+  if (bad >= 0) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: member ${bad} is not a signature, got ${describeGiven(parts[bad])}`);
+  return parts;
 }
 
 function hostOf(own: SignatureHost | undefined, parts: readonly unknown[]): SignatureHost | undefined {
@@ -67,7 +104,7 @@ export class Chain<R = unknown, In = unknown> extends Signature<R, In> {
     options: JsonObject = {},
     host?: SignatureHost,
   ) {
-    super('celery.chain', [], {}, options, false, 'chain', hostOf(host, tasks));
+    super('celery.chain', [], {}, options, false, 'chain', hostOf(host, signaturesOf(tasks, 'chain')));
   }
 
   override toDict(): SignatureDict {
@@ -97,7 +134,7 @@ export class Group<R extends readonly unknown[] = unknown[], In = unknown> imple
     readonly options: Readonly<JsonObject> = {},
     host?: SignatureHost,
   ) {
-    this.host = hostOf(host, tasks);
+    this.host = hostOf(host, signaturesOf(tasks, 'group'));
   }
 
   /** The wire form: `celery.group` with `kwargs.tasks`. */
@@ -139,7 +176,7 @@ export class Chord<R = unknown, In = unknown> extends Signature<R, In> {
     options: JsonObject = {},
     host?: SignatureHost,
   ) {
-    super('celery.chord', [], {}, options, false, 'chord', hostOf(host ?? header.host, [body]));
+    super('celery.chord', [], {}, options, false, 'chord', hostOf(host ?? chordHeader(header).host, [chordBody(body)]));
   }
 
   override toDict(): SignatureDict {
@@ -160,22 +197,37 @@ export class Chord<R = unknown, In = unknown> extends Signature<R, In> {
  * followed by a step becomes a chord. The last step's result is returned.
  */
 export function chain<S extends readonly AnyComposable[]>(...steps: S & ValidChain<S>): Chain<LastResult<S>, InputOf<S[0]>> {
-  return new Chain<LastResult<S>, InputOf<S[0]>>(steps as readonly SignatureLike[]);
+  return new Chain<LastResult<S>, InputOf<S[0]>>(spliced(steps, Chain), {}, hostOf(undefined, steps));
+}
+
+/**
+ * `parts` with each plain chain (or group, per `kind`) replaced by its members: one with no
+ * options or arguments of its own, which sending splices in anyway (Celery's prepare_steps).
+ */
+function spliced(parts: readonly unknown[], kind: typeof Chain | typeof Group): SignatureLike[] {
+  const out: SignatureLike[] = [];
+  for (const p of parts) {
+    const plain = p instanceof kind && Object.keys(p.options).length === 0 && (!(p instanceof Chain) || (p.args.length === 0 && !p.immutable));
+    // A loop, not flatMap: in a loop of chain(c, next) this copies c's steps each time, and flatMap's were 20 times slower.
+    if (plain) for (const t of p.tasks) out.push(t);
+    else out.push(p as SignatureLike);
+  }
+  return out;
 }
 
 /** `group(a, b)` or `group([a, b])`: members run in parallel; results come back in member order. */
 export function group<S extends readonly AnyComposable[]>(members: readonly [...S]): Group<ResultsOf<S>, GroupInput<S>>;
 export function group<S extends readonly AnyComposable[]>(...members: S): Group<ResultsOf<S>, GroupInput<S>>;
 export function group(...members: unknown[]): Group<readonly unknown[], unknown> {
-  const list = members.length === 1 && Array.isArray(members[0]) ? (members[0] as SignatureLike[]) : (members as SignatureLike[]);
-  return new Group(list);
+  const list = members.length === 1 && Array.isArray(members[0]) ? (members[0] as unknown[]) : members;
+  return new Group(spliced(signaturesOf(list, 'group'), Group), {}, hostOf(undefined, list));
 }
 
 /** `chord(header, body)`: the body gets the header's results (a list, header order) when all succeeded. */
 export function chord<G extends Group<readonly unknown[], unknown>, R>(header: G, body: Composable<R, ResultOf<G>>): Chord<R, InputOf<G>>;
 export function chord<S extends readonly AnyComposable[], R>(header: readonly [...S], body: Composable<R, ResultsOf<S>>): Chord<R, GroupInput<S>>;
 export function chord(header: Group<readonly unknown[], unknown> | readonly SignatureLike[], body: SignatureLike): Chord {
-  return new Chord(header instanceof Group ? header : new Group(header), body);
+  return new Chord(header instanceof Group ? header : new Group(signaturesOf(header, 'chord header')), body);
 }
 
 /**

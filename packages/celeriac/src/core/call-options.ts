@@ -145,6 +145,13 @@ const STRING_OPTIONS = ['taskId', 'shadow', 'parentId', 'rootId', 'groupId'] as 
 const TEXT_OPTIONS = ['exchange', 'routingKey', 'replyTo'] as const;
 const BOOLEAN_OPTIONS = ['ignoreResult', 'retry', 'addToParent'] as const;
 
+/** A value given where another was wanted, for an error message: a string quoted, an object or array by kind. */
+export function describeGiven(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
+
 /** A signature, or a signature dict (an object naming its task). */
 export const isSignatureLike = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && (typeof (v as { toDict?: unknown }).toDict === 'function' || typeof (v as { task?: unknown }).task === 'string');
@@ -166,8 +173,7 @@ export function callOptionsObject<T extends object>(what: string, given: T | nul
  * @throws CeleriacError INVALID_ARGUMENT naming the option, the call and what it takes.
  */
 export function checkCallOptionValues(what: string, options: ApplyOptions): void {
-  const fail = (name: string, wants: string, value: unknown) =>
-    new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: ${name} must be ${wants}, got ${typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' ? (Array.isArray(value) ? 'an array' : 'an object') : String(value)}`);
+  const fail = (name: string, wants: string, value: unknown) => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: ${name} must be ${wants}, got ${describeGiven(value)}`);
   const o = options as Record<string, unknown>;
   for (const name of STRING_OPTIONS) {
     const v = o[name];
