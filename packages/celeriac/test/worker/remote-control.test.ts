@@ -123,6 +123,32 @@ describe('remote control', () => {
     expect(worker.remote.target.pool().size).toBe(1);
   });
 
+  it('answers arguments of the wrong type with an error reply, and changes nothing', async () => {
+    const { client, worker, add } = await setup();
+    expect(await client.ask(NODE, 'time_limit', { task_name: 't.add', hard: 60, soft: 50 })).toEqual({ ok: 'time limits set successfully' });
+    // Read leniently before, `hard: 'x'` fell back to no limit and lifted both.
+    expect(await client.ask(NODE, 'time_limit', { task_name: 't.add', hard: 'x', soft: {} })).toEqual({ error: 'hard must be a number >= 0, got "x"' });
+    expect(await client.ask(NODE, 'time_limit', { task_name: 't.add', hard: -5 })).toEqual({ error: 'hard must be a number >= 0, got -5' });
+    expect(worker.timeLimitOverride('t.add')).toEqual({ hard: 60, soft: 50 });
+    expect(await client.ask(NODE, 'pool_grow', { n: 2.5 })).toEqual({ error: 'n must be a whole number >= 1, got 2.5' });
+    expect(await client.ask(NODE, 'pool_shrink', { n: -3 })).toEqual({ error: 'n must be a whole number >= 1, got -3' });
+    expect(await client.ask(NODE, 'autoscale', { max: 4, min: -1 })).toEqual({ error: 'min must be a whole number >= 0, got -1' });
+    expect(await client.ask(NODE, 'autoscale', { max: 'many' })).toEqual({ error: 'max must be a whole number >= 1, got "many"' });
+    expect(worker.remote.target.pool()).toMatchObject({ size: 1, autoscale: null });
+    // `queue: {}` was consumed as a queue named "[object Object]".
+    expect(await client.ask(NODE, 'add_consumer', { queue: {} })).toEqual({ error: 'queue name required, got {}' });
+    expect(await client.ask(NODE, 'add_consumer', { queue: 5 })).toEqual({ error: 'queue name required, got 5' });
+    expect(await client.ask(NODE, 'cancel_consumer', {})).toEqual({ error: 'queue name required, got undefined' });
+    expect(((await client.ask(NODE, 'active_queues')) as { name: string }[]).map((q) => q.name)).toEqual(['celery']);
+    expect(await client.ask(NODE, 'revoke', { task_id: ['a', { id: 'b' }] })).toEqual({ error: 'task_id must be a task id or a list of them, got {"id":"b"}' });
+    expect(await client.ask(NODE, 'revoked')).toEqual([]);
+    // Numeric strings are numbers, as Python's float() reads them; a number is a task id.
+    expect(await client.ask(NODE, 'time_limit', { task_name: 't.add', hard: '30', soft: '' })).toEqual({ ok: 'time limits set successfully' });
+    expect(worker.timeLimitOverride('t.add')).toEqual({ hard: 30, soft: null });
+    expect(await client.ask(NODE, 'revoke', { task_id: 42 })).toEqual({ ok: 'tasks 42 flagged as revoked' });
+    expect(await (await add.delay(1, 2)).get({ timeoutMs: 2000 })).toBe(3);
+  });
+
   it('add_consumer / cancel_consumer change the queues consumed', async () => {
     const { client, env, add } = await setup();
     expect(await client.ask(NODE, 'add_consumer', { queue: 'extra', exchange: null, exchange_type: 'direct', routing_key: null })).toEqual({ ok: 'add consumer extra' });
