@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { App } from './core/app.js';
 import { createApp } from './create-app.js';
 import { Ignore, Reject, Retry, TaskRevokedError } from './core/task-errors.js';
-import { CeleriacError, ErrorCodes, brandClass } from './errors.js';
+import { CeleriacError, ErrorCodes, brandClass, coerceError, readableError } from './errors.js';
 import { ProtocolError } from './protocol/errors.js';
 
 // The classes another copy of the package would define: same names and brands, other identities
@@ -61,5 +61,43 @@ describe('instanceof across copies of the package (brands)', () => {
     expect(new Reject({ reason: 'x' }) instanceof Requeue).toBe(false);
     expect(new CopyReject() instanceof Requeue).toBe(false);
     expect(new TaskRevokedError('revoked') instanceof Requeue).toBe(false);
+  });
+});
+
+describe('readableError', () => {
+  it('keeps a readable error, and replaces one whose message or stack throws when read', () => {
+    const plain = new TypeError('fine');
+    expect(readableError(plain)).toBe(plain);
+    const getter = new RangeError('x');
+    Object.defineProperty(getter, 'message', {
+      get() {
+        throw new Error('boom');
+      },
+    });
+    const replaced = readableError(getter);
+    expect(replaced).not.toBe(getter);
+    expect(replaced.message).toBe('<unprintable RangeError object>');
+    const stack = new Error('y');
+    Object.defineProperty(stack, 'stack', {
+      get() {
+        throw new Error('boom');
+      },
+    });
+    expect(readableError(stack).message).toBe('<unprintable Error object>');
+  });
+
+  it('turns null, undefined and values that cannot be printed into errors', () => {
+    expect(readableError(null).message).toBe('Non-error thrown: null');
+    expect(readableError(undefined).message).toBe('Non-error thrown: undefined');
+    const hostile = {
+      toJSON() {
+        throw new Error('no json');
+      },
+      toString() {
+        throw new Error('no text');
+      },
+    };
+    expect(readableError(hostile).message).toBe('Non-error thrown: <unprintable value>');
+    expect(coerceError(hostile).message).toBe('Non-error thrown: <unprintable value>');
   });
 });

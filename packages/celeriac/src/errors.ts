@@ -138,7 +138,37 @@ export function coerceError(thrown: unknown): Error {
   try {
     text = JSON.stringify(thrown) ?? String(thrown);
   } catch {
-    text = String(thrown);
+    try {
+      text = String(thrown);
+    } catch {
+      // An object whose toJSON and toString both throw (or a null-prototype one with a bad toJSON).
+      text = '<unprintable value>';
+    }
   }
   return new Error(`Non-error thrown: ${text}`);
+}
+
+/**
+ * `thrown` as an error whose name, message and stack can be read. A task may throw an error
+ * whose `message` is a getter that throws; its stack, formatted on first read, calls it too.
+ * Reading it while recording the failure threw, the failure was never stored, and the task's
+ * message was handed back for ever. Such an error is replaced by one that says so, as Python
+ * prints `<unprintable ValueError object>`; null and undefined become an Error as any other
+ * value does.
+ */
+export function readableError(thrown: unknown): Error {
+  const err = coerceError(thrown);
+  try {
+    // Each read may run user code: a getter, or prepareStackTrace through toString().
+    if (typeof err.name === 'string' && typeof err.message === 'string' && (err.stack === undefined || typeof err.stack === 'string')) return err;
+  } catch {
+    // replaced below
+  }
+  let kind = 'Error';
+  try {
+    kind = String(Object.getPrototypeOf(err)?.constructor?.name ?? 'Error');
+  } catch {
+    // keep 'Error'
+  }
+  return new Error(`<unprintable ${kind} object>`);
 }

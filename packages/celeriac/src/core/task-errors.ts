@@ -4,7 +4,7 @@
  * and Celery's exception records (`{exc_type, exc_message, exc_module}`, docs/protocol.md
  * §3.2), so an error crosses between Python and TypeScript with its type and message.
  */
-import { CeleriacError, ErrorCodes, brandClass, coerceError } from '../errors.js';
+import { CeleriacError, ErrorCodes, brandClass, readableError } from '../errors.js';
 import type { ExceptionRecord, Json } from '../protocol/types.js';
 
 /** Python's builtin exception names: reported with module `builtins` so Python callers get the real class. */
@@ -144,7 +144,7 @@ export function toExceptionRecord(thrown: unknown): ExceptionRecord {
   if (hasWireIdentity(thrown)) {
     return { exc_type: thrown.excType, exc_message: thrown.excArgs ?? [thrown.message], exc_module: thrown.excModule };
   }
-  const err = coerceError(thrown);
+  const err = readableError(thrown);
   // `class ValueError extends Error {}` keeps name 'Error'; Python reports the class name.
   const ctorName = Object.getPrototypeOf(err)?.constructor?.name as string | undefined;
   const own = err.name !== 'Error' && err.name !== '' ? err.name : ctorName && ctorName !== 'Error' ? ctorName : 'Exception';
@@ -154,7 +154,7 @@ export function toExceptionRecord(thrown: unknown): ExceptionRecord {
 
 /** A text traceback for a thrown value, as stored beside the exception record. */
 export function formatTraceback(thrown: unknown): string {
-  const err = coerceError(thrown);
+  const err = readableError(thrown);
   return err.stack ?? `${err.name}: ${err.message}`;
 }
 

@@ -17,7 +17,7 @@ import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
 import { Ignore, Reject, Retry, TaskRevokedError, TimeLimitExceeded, WorkerLostError, formatTraceback, toExceptionRecord } from '../core/task-errors.js';
 import type { AnyTask } from '../core/task.js';
 import type { ResolvedTaskOptions } from '../core/task-options.js';
-import { coerceError } from '../errors.js';
+import { coerceError, readableError } from '../errors.js';
 import type { Json, ResultTuple, TaskMessage } from '../protocol/types.js';
 import { OUTCOME_TABLE, type AckPolicy, type OutcomeKind, type OutcomeRow } from './outcome-table.js';
 import type { RunResult } from './pools/types.js';
@@ -98,7 +98,9 @@ export function classifyError(error: unknown, policy: AckPolicy, terminatedBy: s
     return { ...ending('worker-lost-requeued'), error };
   }
   const kind = error instanceof TimeLimitExceeded ? 'timeout' : error instanceof WorkerLostError ? 'worker-lost' : 'failure';
-  return ending(kind, error, formatTraceback(error));
+  // What the task threw is stored, logged and sent in events: it must read without throwing.
+  const readable = kind === 'failure' ? readableError(error) : error;
+  return ending(kind, readable, formatTraceback(readable));
 }
 
 /** What sending follow-ups needs from the executor. */

@@ -62,6 +62,31 @@ describe('task failure', () => {
     expect(meta.result).toEqual({ exc_type: 'Exception', exc_message: ['just a string'], exc_module: 'builtins' });
   });
 
+  it('an error whose message cannot be read is stored as <unprintable Error object>, not handed back for ever', async () => {
+    const { env, meta, id } = await failWith(() => {
+      const err = new Error('x');
+      Object.defineProperty(err, 'message', {
+        get() {
+          throw new Error('the message getter threw');
+        },
+      });
+      return err;
+    });
+    expect(meta.result).toEqual({ exc_type: 'Exception', exc_message: ['<unprintable Error object>'], exc_module: 'builtins' });
+    expect(env.lines.filter((l) => /could not finish handling/.test(String(l.msg)))).toEqual([]);
+    await expect(env.app.asyncResult(id).get({ timeoutMs: 2000 })).rejects.toThrow('<unprintable Error object>');
+  });
+
+  it('a thrown null or undefined is stored as an exception record, and get() rejects with a TaskError', async () => {
+    for (const thrown of [null, undefined]) {
+      const { env, meta, id } = await failWith(() => thrown);
+      // The result was null before, and get() rejected with null.
+      expect(meta.result).toEqual({ exc_type: 'Exception', exc_message: [`Non-error thrown: ${String(thrown)}`], exc_module: 'builtins' });
+      const err = await env.app.asyncResult(id).get({ timeoutMs: 2000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TaskError);
+    }
+  });
+
   it('AsyncResult.get() throws TaskError with excType; propagate:false returns it', async () => {
     const { env, id } = await failWith(() => new ValueError('kaboom'));
     const r = env.app.asyncResult(id);

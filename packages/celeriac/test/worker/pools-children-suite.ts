@@ -125,6 +125,15 @@ function sharedWorkerTests(pool: PoolKind, flags: FlagFiles): void {
       expect(m2.traceback).toMatch(/pool-app(\.ts|-\w+\.mjs)/);
     });
 
+    it('an error whose message cannot be read, and a thrown null, are stored as failures without ending the child', async () => {
+      const r1 = await tasks.fail.delay('unreadable', 'x');
+      const r2 = await tasks.fail.delay('null', 'x');
+      // Encoding the first crashed the child (exit code 1, WorkerLostError) before.
+      expect((await waitForState(env, r1.id, 'FAILURE', 10_000)).result).toEqual({ exc_type: 'Exception', exc_message: ['<unprintable Error object>'], exc_module: 'builtins' });
+      expect((await waitForState(env, r2.id, 'FAILURE', 10_000)).result).toEqual({ exc_type: 'Exception', exc_message: ['Non-error thrown: null'], exc_module: 'builtins' });
+      expect(env.lines.filter((l) => /WorkerLostError|crashed|exited prematurely/.test(JSON.stringify(l)))).toEqual([]);
+    });
+
     it('ctx.updateState from a child is stored by the worker; a task sent from a child reaches the worker\'s broker', async () => {
       const r = await tasks.progress.delay(3);
       await r.get({ timeoutMs: 10_000 });

@@ -20,6 +20,7 @@ import {
   WorkerLostError,
   toExceptionRecord,
 } from '../../core/task-errors.js';
+import { readableError } from '../../errors.js';
 import type { ExceptionRecord, Json } from '../../protocol/types.js';
 
 /** An error as it crosses a thread boundary (structured-clone safe). */
@@ -97,10 +98,12 @@ registerErrorCodec({
 
 /** Encodes a thrown value for the other side of a thread boundary. */
 export function encodeError(thrown: unknown): TransferredError {
-  const stack = thrown instanceof Error && typeof thrown.stack === 'string' ? thrown.stack : null;
-  const record = toExceptionRecord(thrown);
+  // An error whose message or stack throws when read (errors.ts readableError) crashed the child here.
+  const readable = readableError(thrown);
+  const stack = readable === thrown && typeof readable.stack === 'string' ? readable.stack : null;
+  const record = toExceptionRecord(readable);
   for (const codec of codecs.values()) {
-    if (codec.is(thrown)) return { record, stack, codec: codec.name, data: codec.encode(thrown) };
+    if (codec.is(readable)) return { record, stack, codec: codec.name, data: codec.encode(readable) };
   }
   return { record, stack, codec: null, data: null };
 }
