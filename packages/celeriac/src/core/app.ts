@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createLogger } from './log.js';
 import { CeleriacError, ErrorCodes, brandClass, brandedInstanceOf } from '../errors.js';
+import { nonEmptyString } from './option-names.js';
 import type { Json, JsonObject, TaskState } from '../protocol/types.js';
 import { AsyncResult, EagerResult, type ResultHost } from './async-result.js';
 import { systemClock, type Clock } from './clock.js';
@@ -323,17 +324,12 @@ export class App implements ProducerHost, ResultHost, TaskHost {
    *   `undefined` from a missing request parameter waited forever on the key of "undefined").
    */
   asyncResult<R = unknown>(id: string): AsyncResult<R> {
-    if (typeof id !== 'string' || id === '') {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `asyncResult(): a task id must be a non-empty string, got ${typeof id === 'string' ? '""' : String(id)}`);
-    }
-    return new AsyncResult<R>(id, this);
+    return new AsyncResult<R>(nonEmptyString(id, 'asyncResult(): a task id'), this);
   }
 
   /** A handle on a group's result from its id and members (restore a saved one with `GroupResult.restore`). */
   groupResult(id: string, results: readonly AsyncResult[]): GroupResult {
-    if (typeof id !== 'string' || id === '') {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `groupResult(): a group id must be a non-empty string, got ${typeof id === 'string' ? '""' : String(id)}`);
-    }
+    nonEmptyString(id, 'groupResult(): a group id');
     // Duck-typed: a result of another copy of this module (src and dist in one process) is one too.
     const isResult = (r: unknown): boolean => typeof r === 'object' && r !== null && typeof (r as AsyncResult).id === 'string' && typeof (r as AsyncResult).get === 'function';
     if (!Array.isArray(results) || !results.every(isResult)) {

@@ -12,6 +12,7 @@ import { LamportClock } from '../protocol/lamport-clock.js';
 import type { JsonObject } from '../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Clock } from './clock.js';
+import { describeGiven } from './call-options.js';
 import type { Broker } from './spi/broker.js';
 
 /** What sending needs from the app. */
@@ -36,6 +37,8 @@ export function isCustomEventHost(value: unknown): value is CustomEventHost {
  */
 export function checkCustomEvent(type: string, fields: JsonObject): void {
   if (!TYPE.test(type)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `ctx.sendEvent: the type must look like 'task-progress' (task- and a lower-case subject), got ${JSON.stringify(type)}`);
+  // A string was spread into fields named "0", "1"...
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `ctx.sendEvent: fields must be an object of field names and values, got ${describeGiven(fields)}`);
   const reserved = Object.keys(fields).filter((k) => RESERVED.has(k));
   if (reserved.length > 0) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `ctx.sendEvent: ${reserved.join(', ')} ${reserved.length === 1 ? 'is' : 'are'} set by the event itself`);
 }

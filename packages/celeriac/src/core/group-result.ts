@@ -14,6 +14,7 @@ import { revokeCallOptions } from './revoke-options.js';
 import { groupStoreOf, requireGroupStore, revokeTasks } from './spi/roles.js';
 import type { Clock } from './clock.js';
 import { ResultTimeoutError } from './task-errors.js';
+import { nonEmptyString } from './option-names.js';
 
 /** What a GroupResult needs from its app. */
 export interface GroupResultHost extends ResultHost {
@@ -135,7 +136,7 @@ export class GroupResult<R extends readonly unknown[] = unknown[]> {
 
   /** A group saved with {@link GroupResult.save} (by Celeriac or Python), or null. */
   static async restore(host: GroupResultHost, groupId: string): Promise<GroupResult | null> {
-    const meta = await requireGroupStore(host.backend).getGroup(groupId);
+    const meta = await requireGroupStore(host.backend).getGroup(nonEmptyString(groupId, 'GroupResult.restore(): a group id'));
     if (meta === null) return null;
     const members = meta.result[1];
     if (members === null) throw new CeleriacError(ErrorCodes.PROTOCOL, `saved group ${groupId} has no member list`);

@@ -19,6 +19,15 @@ export function objectOrNone<T extends object>(given: T | null | undefined, what
   return given;
 }
 
+/**
+ * `value` when it is a non-empty string (an id, a name, a queue); else INVALID_ARGUMENT, as
+ * `${what} must be a non-empty string, got ...`.
+ */
+export function nonEmptyString(value: unknown, what: string): string {
+  if (typeof value === 'string' && value !== '') return value;
+  throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} must be a non-empty string, got ${typeof value === 'string' ? '""' : typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'an array' : 'an object') : String(value)}`);
+}
+
 /** `retry_policy` -> `retryPolicy`. */
 function camel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());

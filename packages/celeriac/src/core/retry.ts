@@ -14,6 +14,7 @@ import type { RetryOptions, TaskRequest } from './context.js';
 export type { RetryOptions } from './context.js';
 import { Ignore, MaxRetriesExceededError, Reject, Retry, describeError, type RetryBackoff } from './task-errors.js';
 import type { ResolvedTaskOptions } from './task-options.js';
+import { checkOptionNames, nonEmptyString, objectOrNone } from './option-names.js';
 
 /** Celery's `max_retries` default. */
 export const DEFAULT_MAX_RETRIES = 3;
@@ -39,15 +40,23 @@ function toEpochMs(value: TimeInput): number {
   return ms;
 }
 
+/** The names {@link RetryOptions} has. */
+const RETRY_OPTION_NAMES: ReadonlySet<string> = new Set(['exc', 'countdown', 'eta', 'maxRetries', 'queue']);
+
 /**
  * What `ctx.retry()` does: throws a {@link Retry}, or, when `retries + 1` would pass the
  * max, the `exc` given (or MaxRetriesExceededError), so the run fails with it.
  */
-export function requestRetry(task: RetryingTask, request: TaskRequest, options: RetryOptions = {}): never {
+export function requestRetry(task: RetryingTask, request: TaskRequest, given: RetryOptions | null = {}): never {
+  const options: RetryOptions = objectOrNone(given, 'retry: options');
+  checkOptionNames('retry', options, RETRY_OPTION_NAMES);
   const { countdown, eta } = options;
-  if (countdown !== undefined && !(typeof countdown === 'number' && Number.isFinite(countdown) && countdown >= 0)) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `retry: countdown must be a number >= 0, got ${String(countdown)}`);
-  }
+  const bad = (what: string, value: unknown) => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `retry: ${what}, got ${JSON.stringify(value) ?? String(value)}`);
+  if (countdown !== undefined && !(typeof countdown === 'number' && Number.isFinite(countdown) && countdown >= 0)) throw bad('countdown must be a number >= 0', countdown);
+  // A maxRetries of 'x' compared false with every count: the task retried for ever.
+  const m = options.maxRetries;
+  if (m !== undefined && m !== null && !(Number.isInteger(m) && m >= 0)) throw bad('maxRetries must be a whole number >= 0, or null for no limit', m);
+  if (options.queue !== undefined) nonEmptyString(options.queue, 'retry: queue');
   // null means "forever", so `??` (which treats null as unset) must not be used here.
   const own = task.options.maxRetries === undefined ? DEFAULT_MAX_RETRIES : task.options.maxRetries;
   const max = options.maxRetries === undefined ? own : options.maxRetries;

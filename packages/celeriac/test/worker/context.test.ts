@@ -3,7 +3,7 @@
  * tasks sent from inside a task; and kwargs mapped onto positions with `params`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TaskRequest } from 'celeriac';
+import { GroupResult, type TaskRequest } from 'celeriac';
 import { closeEnvs, deferred, makeEnv, waitFor, waitForState } from './helpers.js';
 
 afterEach(closeEnvs);
@@ -75,6 +75,29 @@ describe('ctx.updateState', () => {
     release.resolve();
     expect(await r.get({ timeoutMs: 2000 })).toBe(4);
     expect(await r.state()).toBe('SUCCESS');
+  });
+});
+
+describe('hostile calls of the context', () => {
+  it('refuses a state that is not a non-empty string, and event fields that are not an object', async () => {
+    const env = makeEnv();
+    const outcomes: string[] = [];
+    const t = env.app.task('t.hostile', { bind: true }, async (ctx) => {
+      for (const call of [() => ctx.updateState('' as never), () => ctx.updateState(5 as never, {}), () => ctx.sendEvent('task-progress', 'x' as never), () => ctx.sendEvent('task-progress', [1] as never)]) {
+        outcomes.push(await Promise.resolve().then(call).then(() => 'taken', (err: Error & { code?: string }) => `${err.code}: ${err.message}`));
+      }
+      return 'done';
+    });
+    await env.startWorker();
+    const r = await t.delay();
+    expect(await r.get({ timeoutMs: 2000 })).toBe('done');
+    expect(outcomes).toEqual([
+      `CELERIAC_ERR_INVALID_ARGUMENT: ctx.updateState: the state must be a non-empty string such as 'PROGRESS', got ""`,
+      `CELERIAC_ERR_INVALID_ARGUMENT: ctx.updateState: the state must be a non-empty string such as 'PROGRESS', got 5`,
+      'CELERIAC_ERR_INVALID_ARGUMENT: ctx.sendEvent: fields must be an object of field names and values, got "x"',
+      'CELERIAC_ERR_INVALID_ARGUMENT: ctx.sendEvent: fields must be an object of field names and values, got an array',
+    ]);
+    await expect(GroupResult.restore(env.app, 5 as never)).rejects.toThrow(/^GroupResult\.restore\(\): a group id must be a non-empty string, got 5$/);
   });
 });
 

@@ -89,6 +89,27 @@ describe('ctx.retry()', () => {
     expect(new MaxRetriesExceededError('x').excType).toBe('MaxRetriesExceededError');
   });
 
+  it('refuses retry options of the wrong shape: the run fails with the reason, and nothing is republished', async () => {
+    const env = makeEnv();
+    const cases: [unknown, RegExp][] = [
+      // maxRetries: 'x' compared false with every count, and the task retried for ever.
+      [{ maxRetries: 'x' }, /^retry: maxRetries must be a whole number >= 0, or null for no limit, got "x"$/],
+      [{ maxRetries: -1 }, /maxRetries must be a whole number >= 0/],
+      [{ countdown: 'soon' }, /^retry: countdown must be a number >= 0, got "soon"$/],
+      [{ queue: '' }, /^retry: queue must be a non-empty string, got ""$/],
+      [{ max_retries: 3 }, /^retry: unknown option "max_retries"\. Did you mean maxRetries\?$/],
+      [5, /^retry: options must be an object, got number$/],
+    ];
+    const tasks = cases.map(([options], i) => env.app.task(`t.bad${i}`, { bind: true, maxRetries: 5 }, (ctx) => ctx.retry(options as never)));
+    await env.startWorker();
+    for (const [i, t] of tasks.entries()) {
+      const r = await t.delay();
+      const failed = await waitForState(env, r.id, 'FAILURE');
+      expect((failed.result as { exc_message: string[] }).exc_message[0]).toMatch(cases[i]?.[1] as RegExp);
+      expect(publishedFor(env, r.id)).toHaveLength(1);
+    }
+  });
+
   it('uses defaultRetryDelay when neither countdown nor eta is given, and an eta as given', async () => {
     const env = makeEnv({}, { fakeClock: true });
     const now = env.clock!.now();
