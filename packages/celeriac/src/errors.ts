@@ -160,7 +160,10 @@ export function readableError(thrown: unknown): Error {
   const err = coerceError(thrown);
   try {
     // Each read may run user code: a getter, or prepareStackTrace through toString().
-    if (typeof err.name === 'string' && typeof err.message === 'string' && (err.stack === undefined || typeof err.stack === 'string')) return err;
+    void err.name;
+    void err.message;
+    void err.stack;
+    return err;
   } catch {
     // replaced below
   }
