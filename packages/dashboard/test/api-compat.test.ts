@@ -203,6 +203,8 @@ describe.runIf(ready)('HTTP API: Celeriac dashboard vs Flower 2.0.1', () => {
 
   it('/api/tasks?sort_by=bogus: 400 here (Flower answers 500)', async () => {
     expect((await get(ours, '/api/tasks?sort_by=bogus')).status).toBe(400);
+    // Names of Object.prototype's members too: they were looked up in the sort table (a 500).
+    for (const sort of ['constructor', '-__proto__', 'toString']) expect((await get(ours, `/api/tasks?sort_by=${sort}`)).status).toBe(400);
     expect((await get(theirs, '/api/tasks?sort_by=bogus')).status).toBe(500);
   });
 

@@ -214,15 +214,20 @@ function kwargsKey(leaf: Leaf, ctx: CompileContext): string {
   return `(jsonb_typeof(kwargs_json #> ${p}::text[]) = 'number' AND (kwargs_json #>> ${p}::text[])::numeric ${SQL_OPS[leaf.op]} ${ctx.params.add(n)})`;
 }
 
+/** `table[key]` when `table` has it as its own: `constructor` or `__proto__` typed as a field name read Object.prototype's members (a 500). */
+function columnOf(table: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 function leafSql(leaf: Leaf, ctx: CompileContext): string {
   const field = leaf.field.toLowerCase();
   if (field === 'state' || field === 'status') return exact(leaf, 'state', ctx, true);
-  const exactColumn = EXACT[field];
+  const exactColumn = columnOf(EXACT, field);
   if (exactColumn !== undefined) return exact(leaf, exactColumn, ctx);
   if (TEXT.has(field)) return text(leaf, field, ctx);
-  const numericColumn = NUMERIC[field];
+  const numericColumn = columnOf(NUMERIC, field);
   if (numericColumn !== undefined) return numeric(leaf, numericColumn, ctx);
-  const timeColumn = TIMES[field];
+  const timeColumn = columnOf(TIMES, field);
   if (timeColumn !== undefined) return time(leaf, timeColumn, ctx);
   if (field.startsWith('kwargs.')) return kwargsKey(leaf, ctx);
   return fail(leaf, `unknown field "${leaf.field}"; fields: ${SEARCH_FIELDS.join(', ')}`);

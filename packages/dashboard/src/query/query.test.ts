@@ -57,6 +57,10 @@ describe('parseQuery', () => {
     expect(syntaxError('""').reason).toBe('empty phrase');
     expect(syntaxError('x colour:red').position).toBe(2);
     expect(syntaxError('x colour:red').message).toMatch(/unknown field "colour".*\(at character 3\)/);
+    // Names of Object.prototype's members are unknown fields too (they were read as columns: a 500).
+    for (const field of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(syntaxError(`${field}:1`).message).toMatch(new RegExp(`unknown field "${field}"`));
+    }
   });
 
   it('bounds hostile queries: length, depth and number of terms', () => {

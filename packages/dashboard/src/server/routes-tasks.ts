@@ -47,7 +47,9 @@ export function taskQueryOf(req: FastifyRequest): TaskQuery {
   let sort: TaskQuery['sort'];
   if (sortBy !== undefined && sortBy !== '') {
     const desc = sortBy.startsWith('-');
-    const field = SORTS[desc ? sortBy.slice(1) : sortBy];
+    const name = desc ? sortBy.slice(1) : sortBy;
+    // Own keys only: `constructor` or `__proto__` read Object.prototype's members (a 500).
+    const field = Object.hasOwn(SORTS, name) ? SORTS[name] : undefined;
     if (field === undefined) throw new HttpError(400, `Invalid sort_by '${sortBy}': one of ${Object.keys(SORTS).join(', ')}, optionally prefixed with -`, 'json');
     sort = { field, dir: desc ? 'desc' : 'asc' };
   }
