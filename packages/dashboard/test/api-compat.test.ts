@@ -272,6 +272,10 @@ describe.runIf(ready)('HTTP API: Celeriac dashboard vs Flower 2.0.1', () => {
     const b = await post(theirs, '/api/task/revoke/11111111-2222-3333-4444-555555555555?terminate=false');
     expect(a.body).toEqual(b.body);
     expect((await post(ours, '/api/task/revoke/x?terminate=maybe')).status).toBe(400);
+    // A signal no worker knows is the caller's mistake: 400, checked before the broadcast (it was a 503 after it).
+    const bad = await post(ours, '/api/task/revoke/x?terminate=true&signal=SIGFOO');
+    expect(bad.status).toBe(400);
+    expect(bad.body).toEqual({ error: expect.stringContaining('unknown signal "SIGFOO"') });
   });
 
   it('worker routes: unknown worker 404 with the same text; grow/shrink a Python pool', async () => {

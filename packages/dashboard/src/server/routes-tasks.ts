@@ -207,13 +207,23 @@ export async function send(ctx: ServerContext, name: string, args: readonly Json
 /** Revokes tasks: stored revoke (Celeriac workers, later ones too) and the control broadcast (Python workers). */
 export async function revoke(ctx: ServerContext, ids: readonly string[], terminate: boolean, signal: string): Promise<void> {
   if (ids.length === 0) return;
+  // The stored revoke first: it checks the signal before it stores anything, so a bad one
+  // (SIGFOO) is the caller's 400 and is broadcast to no worker. Broadcast first, it reached
+  // every worker and the answer was 503. A backend that is down still lets the broadcast go.
+  let unstored: unknown = null;
+  try {
+    await withDeadline(Promise.all(ids.map((id) => ctx.app.asyncResult(id).revoke({ terminate, signal }))), 5000, 'revoke (backend)');
+  } catch (error) {
+    if ((error as { code?: unknown }).code === ErrorCodes.INVALID_ARGUMENT) throw new HttpError(400, `Invalid option: ${(error as Error).message}`, 'json');
+    unstored = error;
+  }
   try {
     // Python workers learn of revokes only by remote control; Celeriac's also from the backend.
     await withDeadline(ctx.ingest.control.broadcast('revoke', { arguments: { task_id: [...ids], terminate, signal } }), 5000, 'revoke');
-    await withDeadline(Promise.all(ids.map((id) => ctx.app.asyncResult(id).revoke({ terminate, signal }))), 5000, 'revoke (backend)');
   } catch (error) {
-    throw new HttpError(503, `Broker or result backend unavailable: ${(error as Error).message}`);
+    unstored ??= error;
   }
+  if (unstored !== null) throw new HttpError(503, `Broker or result backend unavailable: ${(unstored as Error).message}`);
 }
 
 /** Registers Flower's task routes. */
