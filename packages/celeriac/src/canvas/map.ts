@@ -4,7 +4,8 @@
  * list inside a worker (`celery.map`, `celery.starmap`), or a list split into chunks, each a
  * `celery.starmap` message, sent as a group.
  */
-import { describeGiven, isSignatureLike, type SignatureLike } from '../core/call-options.js';
+import { isSignatureLike, type SignatureLike } from '../core/call-options.js';
+import { describeGiven } from '../core/option-names.js';
 import { Signature } from '../core/signature.js';
 import { toSignatureDicts } from '../core/signature-options.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';

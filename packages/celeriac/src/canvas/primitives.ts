@@ -6,7 +6,8 @@
  * the previous step's return type as its first argument, a chord body the header's results.
  */
 import type { AsyncResult } from '../core/async-result.js';
-import { callOptionsObject, describeGiven, isSignatureLike, type ApplyOptions, type SignatureLike } from '../core/call-options.js';
+import { callOptionsObject, isSignatureLike, type ApplyOptions, type SignatureLike } from '../core/call-options.js';
+import { describeGiven } from '../core/option-names.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { GroupResult } from '../core/group-result.js';
 import { Signature, type SignatureCallOptions, type SignatureHost } from '../core/signature.js';

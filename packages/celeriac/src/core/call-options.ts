@@ -7,7 +7,7 @@ import type { PublishRetryPolicy } from './publish-retry.js';
 import type { TaskRequest } from './request.js';
 import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
-import { objectOrNone } from './option-names.js';
+import { describeGiven, objectOrNone } from './option-names.js';
 
 /**
  * A signature (anything with Celery's wire form: `Signature`, `Chain`, `Group`, `Chord`) or
@@ -144,13 +144,6 @@ export function renameCallOptions<T extends object>(options: T): T {
 const STRING_OPTIONS = ['taskId', 'shadow', 'parentId', 'rootId', 'groupId'] as const;
 const TEXT_OPTIONS = ['exchange', 'routingKey', 'replyTo'] as const;
 const BOOLEAN_OPTIONS = ['ignoreResult', 'retry', 'addToParent'] as const;
-
-/** A value given where another was wanted, for an error message: a string quoted, an object or array by kind. */
-export function describeGiven(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
-}
 
 /** A signature, or a signature dict (an object naming its task). */
 export const isSignatureLike = (v: unknown): boolean =>

@@ -12,7 +12,7 @@ import { LamportClock } from '../protocol/lamport-clock.js';
 import type { JsonObject } from '../protocol/types.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Clock } from './clock.js';
-import { describeGiven } from './call-options.js';
+import { describeGiven } from './option-names.js';
 import type { Broker } from './spi/broker.js';
 
 /** What sending needs from the app. */

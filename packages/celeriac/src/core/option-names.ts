@@ -19,13 +19,20 @@ export function objectOrNone<T extends object>(given: T | null | undefined, what
   return given;
 }
 
+/** A value given where another was wanted, for an error message: a string quoted, an object or array by kind. */
+export function describeGiven(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
+
 /**
  * `value` when it is a non-empty string (an id, a name, a queue); else INVALID_ARGUMENT, as
  * `${what} must be a non-empty string, got ...`.
  */
 export function nonEmptyString(value: unknown, what: string): string {
   if (typeof value === 'string' && value !== '') return value;
-  throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} must be a non-empty string, got ${typeof value === 'string' ? '""' : typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'an array' : 'an object') : String(value)}`);
+  throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} must be a non-empty string, got ${describeGiven(value)}`);
 }
 
 /** `retry_policy` -> `retryPolicy`. */

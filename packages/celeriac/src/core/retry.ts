@@ -14,7 +14,7 @@ import type { RetryOptions, TaskRequest } from './context.js';
 export type { RetryOptions } from './context.js';
 import { Ignore, MaxRetriesExceededError, Reject, Retry, describeError, type RetryBackoff } from './task-errors.js';
 import type { ResolvedTaskOptions } from './task-options.js';
-import { checkOptionNames, nonEmptyString, objectOrNone } from './option-names.js';
+import { checkOptionNames, describeGiven, nonEmptyString, objectOrNone } from './option-names.js';
 
 /** Celery's `max_retries` default. */
 export const DEFAULT_MAX_RETRIES = 3;
@@ -51,7 +51,7 @@ export function requestRetry(task: RetryingTask, request: TaskRequest, given: Re
   const options: RetryOptions = objectOrNone(given, 'retry: options');
   checkOptionNames('retry', options, RETRY_OPTION_NAMES);
   const { countdown, eta } = options;
-  const bad = (what: string, value: unknown) => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `retry: ${what}, got ${JSON.stringify(value) ?? String(value)}`);
+  const bad = (what: string, value: unknown) => new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `retry: ${what}, got ${describeGiven(value)}`);
   if (countdown !== undefined && !(typeof countdown === 'number' && Number.isFinite(countdown) && countdown >= 0)) throw bad('countdown must be a number >= 0', countdown);
   // A maxRetries of 'x' compared false with every count: the task retried for ever.
   const m = options.maxRetries;

@@ -6,7 +6,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { priorityProblem, secondsProblem, timeLimitProblem } from '../protocol/limits.js';
 import { parseRate, type RateLimit } from './rate.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
-import { checkOptionNames, checkSerializer, nonEmptyString, objectOrNone } from './option-names.js';
+import { checkOptionNames, checkSerializer, describeGiven, nonEmptyString, objectOrNone } from './option-names.js';
 import type { TaskRequest } from './request.js';
 import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 
@@ -228,7 +228,7 @@ export function resolveTaskOptions(name: string, given: TaskOptions | null): Res
     throw fail('params must be a list of parameter names');
   }
   for (const key of BOOLEAN_TASK_OPTIONS) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw fail(`${key} must be true or false, got ${JSON.stringify(options[key])}`);
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw fail(`${key} must be true or false, got ${describeGiven(options[key])}`);
   }
   if (options.queue !== undefined) nonEmptyString(options.queue, `Task ${JSON.stringify(name)}: queue`);
   return Object.freeze({ ...options, bind: options.bind ?? false });

@@ -10,6 +10,7 @@ import { buildMeta, type MetaContext } from '../core/result-meta.js';
 import type { StoreOptions } from '../core/spi/common.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
+import { describeGiven } from '../core/option-names.js';
 
 /** What a store with nothing to store returns. */
 const NOTHING: Promise<void> = Promise.resolve();
@@ -25,7 +26,7 @@ export class ResultWriter {
   /** Stores a state reported while the task runs; nothing when the task ignores its result. */
   async storeState(message: TaskMessage, queue: string, state: TaskState, meta: Json): Promise<void> {
     // Stored as given, `updateState('')` or `updateState(5)` left a status no client reads as a state.
-    if (typeof state !== 'string' || state === '') throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `ctx.updateState: the state must be a non-empty string such as 'PROGRESS', got ${JSON.stringify(state) ?? String(state)}`);
+    if (typeof state !== 'string' || state === '') throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `ctx.updateState: the state must be a non-empty string such as 'PROGRESS', got ${describeGiven(state)}`);
     if (message.headers.ignore_result) return;
     await this.app.backend.store(buildMeta(this.context(message, queue), state, meta), this.storeOptions(message));
   }

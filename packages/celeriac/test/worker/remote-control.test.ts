@@ -136,11 +136,11 @@ describe('remote control', () => {
     expect(await client.ask(NODE, 'autoscale', { max: 'many' })).toEqual({ error: 'max must be a whole number >= 1, got "many"' });
     expect(worker.remote.target.pool()).toMatchObject({ size: 1, autoscale: null });
     // `queue: {}` was consumed as a queue named "[object Object]".
-    expect(await client.ask(NODE, 'add_consumer', { queue: {} })).toEqual({ error: 'queue name required, got {}' });
+    expect(await client.ask(NODE, 'add_consumer', { queue: {} })).toEqual({ error: 'queue name required, got an object' });
     expect(await client.ask(NODE, 'add_consumer', { queue: 5 })).toEqual({ error: 'queue name required, got 5' });
     expect(await client.ask(NODE, 'cancel_consumer', {})).toEqual({ error: 'queue name required, got undefined' });
     expect(((await client.ask(NODE, 'active_queues')) as { name: string }[]).map((q) => q.name)).toEqual(['celery']);
-    expect(await client.ask(NODE, 'revoke', { task_id: ['a', { id: 'b' }] })).toEqual({ error: 'task_id must be a task id or a list of them, got {"id":"b"}' });
+    expect(await client.ask(NODE, 'revoke', { task_id: ['a', { id: 'b' }] })).toEqual({ error: 'task_id must be a task id or a list of them, got an object' });
     expect(await client.ask(NODE, 'revoked')).toEqual([]);
     // Numeric strings are numbers, as Python's float() reads them; a number is a task id.
     expect(await client.ask(NODE, 'time_limit', { task_name: 't.add', hard: '30', soft: '' })).toEqual({ ok: 'time limits set successfully' });

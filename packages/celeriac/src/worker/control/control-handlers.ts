@@ -7,6 +7,7 @@ import type { Json, JsonObject } from '../../protocol/types.js';
 import type { ControlTarget } from './control-target.js';
 import { INSPECT_HANDLERS, NO_REPLY, nok, ok, type ControlHandler } from './inspect-handlers.js';
 import { parseRate } from '../../core/rate.js';
+import { describeGiven } from '../../core/option-names.js';
 
 /**
  * An argument a command could not take, for its error reply. Read leniently before: a value of
@@ -15,13 +16,11 @@ import { parseRate } from '../../core/rate.js';
  */
 class BadArgument extends Error {}
 
-const given = (value: Json | undefined): string => JSON.stringify(value) ?? String(value);
-
 /** Celery's `maybe_list`: one id or a list of ids (strings or numbers). */
 function ids(value: Json | undefined): string[] {
   const list = Array.isArray(value) ? value.filter((v) => v !== null) : value === undefined || value === null || value === '' ? [] : [value];
   const bad = list.find((v) => typeof v !== 'string' && typeof v !== 'number');
-  if (bad !== undefined) throw new BadArgument(`task_id must be a task id or a list of them, got ${given(bad)}`);
+  if (bad !== undefined) throw new BadArgument(`task_id must be a task id or a list of them, got ${describeGiven(bad)}`);
   return list.map(String);
 }
 
@@ -30,14 +29,14 @@ function num(args: JsonObject, key: string, fallback: number | null, least: numb
   const value = args[key];
   if (value === undefined || value === null || value === '') return fallback;
   const n = typeof value === 'number' || typeof value === 'string' ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n < least || (whole && !Number.isInteger(n))) throw new BadArgument(`${key} must be ${whole ? 'a whole number' : 'a number'} >= ${least}, got ${given(value)}`);
+  if (!Number.isFinite(n) || n < least || (whole && !Number.isInteger(n))) throw new BadArgument(`${key} must be ${whole ? 'a whole number' : 'a number'} >= ${least}, got ${describeGiven(value)}`);
   return n;
 }
 
 /** The `queue` argument: a non-empty name. */
 function queueName(args: JsonObject): string {
   const queue = args['queue'];
-  if (typeof queue !== 'string' || queue === '') throw new BadArgument(`queue name required, got ${given(queue)}`);
+  if (typeof queue !== 'string' || queue === '') throw new BadArgument(`queue name required, got ${describeGiven(queue)}`);
   return queue;
 }
 
