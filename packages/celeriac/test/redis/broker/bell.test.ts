@@ -2,7 +2,8 @@
  * Idle consumers wait blocked in Redis on their queues' doorbells, with their fetch pipelined
  * behind the block (brokers/redis/bell.ts). Every consumer here has its poll (and so its block's
  * own timeout) an hour away: what reaches it sooner came through a doorbell or an early end.
- * The hostile cases: close while blocked and racing a publish, the prefetch window, several
+ * The hostile cases: close while blocked and racing a publish, the prefetch window (with two
+ * fetches ahead of each full batch, and a close while they are out), several
  * consumers on one queue, a doorbell nobody takes, Redis restarted under a blocked consumer, a
  * consumer killed with SIGKILL while blocked, a server that refuses BRPOP, a server busy with a
  * long script, and a big message whose fetch reply takes longer to arrive than a block lasts.
@@ -130,6 +131,39 @@ describe.skipIf(!available)('doorbells on the shared Redis', () => {
     // Held at once, over the whole run: never more than the window.
     expect(mostHeld).toBe(2);
     expect(await raw().lLen(`${prefix}${queue}`)).toBe(4);
+  });
+
+  it('a window of four batches, with two fetches ahead, never holds more than the window; a close with fetches out loses and repeats nothing', async () => {
+    const queue = `ahead-${randomUUID()}`;
+    const broker = new RedisBroker(url, { ...IDLE, fetchBatchSize: 10 });
+    const got: Delivery[] = [];
+    try {
+      // -c 100's shape at a tenth: a window of 40 against batches of 10, so two fetches go ahead of each full batch.
+      const consumer = broker.consume({ queues: [queue], prefetch: 40, onDelivery: (d) => got.push(d) });
+      await blocked(consumer);
+      const ids = Array.from({ length: 100 }, (_, i) => `a${i}`);
+      await producer.publishMany(ids.map((id) => ({ message: makeMessage(id), options: { exchange: '', routingKey: queue } })));
+      await waitFor(() => got.length === 40, 'the window to fill');
+      // Nothing acked, so the window is full: the fetches ahead took no more than their room.
+      expect(await raw().hLen(keys.unacked)).toBe(40);
+      expect(await raw().lLen(`${prefix}${queue}`)).toBe(60);
+      expect(got.map(idOf)).toEqual(ids.slice(0, 40));
+      await Promise.all(got.slice(0, 20).map((d) => d.ack()));
+      await waitFor(() => got.length === 60, 'the room of 20 acks to be refilled');
+      // Room for two more batches, and a close while their fetches are out.
+      await Promise.all(got.slice(20, 40).map((d) => d.ack()));
+      await consumer.close();
+      await (consumer as RedisConsumer).givenBack();
+      await Promise.all(got.slice(40).map((d) => d.ack()));
+      const left = (await raw().lRange(`${prefix}${queue}`, 0, -1)).length;
+      expect(got.length + left).toBe(100);
+      expect(new Set(got.map(idOf)).size).toBe(got.length);
+      expect(got.map(idOf)).toEqual(ids.slice(0, got.length));
+      expect(await raw().hLen(keys.unacked)).toBe(0);
+      expect(await raw().zCard(keys.leases)).toBe(0);
+    } finally {
+      await broker.close();
+    }
   });
 
   it('a batch rings as many blocked consumers as it has messages', async () => {
