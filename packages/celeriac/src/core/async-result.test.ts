@@ -5,6 +5,8 @@ import { decodeEnvelope } from '../protocol/envelope.js';
 import { GroupResult } from './group-result.js';
 import { ResultTimeoutError, TaskError, TaskRevokedError } from './task-errors.js';
 import { waitFor } from '../testing/wait-for.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { describeGiven } from './option-names.js';
 
 function meta(id: string, status: string, result: ResultMeta['result'], extra: Partial<ResultMeta> = {}): ResultMeta {
   return { status, result, traceback: null, children: [], date_done: status === 'SUCCESS' ? '2026-11-21T14:00:00' : null, task_id: id, ...extra };
@@ -180,6 +182,30 @@ describe('AsyncResult', () => {
     expect(await r.failed()).toBe(true);
     expect(await r.successful()).toBe(false);
     expect(await r.traceback()).toBe('Traceback...');
+  });
+
+  it('a FAILURE, RETRY or REVOKED meta holding no exception record gives a ProtocolError, not the stored value thrown', async () => {
+    const { app, backend } = createTestApp();
+    const stored: [string, string, ResultMeta['result']][] = [
+      ['n1', 'FAILURE', 5],
+      ['n2', 'FAILURE', { exc_message: ['no type'] }],
+      ['n3', 'FAILURE', { exc_type: 7, exc_message: ['type not a string'] }],
+      ['n4', 'REVOKED', 'revoked'],
+      // Not ready: get() waits on, info() gives the error.
+      ['n5', 'RETRY', null],
+    ];
+    for (const [id, status, result] of stored) await backend.store(meta(id, status, result), { expiresSec: null });
+    for (const [id, status, result] of stored) {
+      const r = app.asyncResult(id);
+      const info = await r.info();
+      expect(info).toBeInstanceOf(ProtocolError);
+      expect((info as ProtocolError).message).toBe(
+        `Task ${id} is ${status}, but its stored result is not an exception record ({exc_type, exc_message, exc_module}): got ${describeGiven(result)}`,
+      );
+      if (status === 'RETRY') continue;
+      await expect(r.get({ timeoutMs: 100 })).rejects.toThrow(info as ProtocolError);
+      expect(await r.get({ propagate: false, timeoutMs: 100 })).toBeInstanceOf(ProtocolError);
+    }
   });
 
   it('turns REVOKED into TaskRevokedError', async () => {

@@ -11,10 +11,12 @@
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { EXCEPTION_STATES, PROPAGATE_STATES, isReady } from '../protocol/states.js';
-import type { ExceptionRecord, Json, ResultMeta, TaskState } from '../protocol/types.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { isExceptionRecord } from '../protocol/result.js';
+import type { Json, ResultMeta, TaskState } from '../protocol/types.js';
 import type { ResultBackend, Unsubscribe } from './spi/backend.js';
 import type { Broker } from './spi/broker.js';
-import { objectOrNone } from './option-names.js';
+import { describeGiven, objectOrNone } from './option-names.js';
 import { revokeCallOptions } from './revoke-options.js';
 import { revokeTasks } from './spi/roles.js';
 import { ResultTimeoutError, fromExceptionRecord } from './task-errors.js';
@@ -52,10 +54,6 @@ export interface GetOptions {
   propagate?: boolean;
   /** Abort the wait. */
   signal?: AbortSignal;
-}
-
-function isExceptionRecord(value: unknown): value is ExceptionRecord {
-  return typeof value === 'object' && value !== null && 'exc_type' in value && 'exc_message' in value;
 }
 
 let warnedTimeout = false;
@@ -233,11 +231,16 @@ export class AsyncResult<R = unknown> {
     await this.host.backend.forget(this.id);
   }
 
+  /**
+   * The value of a meta: its result, or for a failure, retry or revoke the error its exception
+   * record describes. Such a meta holding anything else (written by something other than a
+   * Celery or Celeriac worker) gives a ProtocolError naming what it holds, where `get()` threw
+   * the stored value itself (a number, a plain object) and Celery raises a TypeError.
+   */
   private decode(meta: ResultMeta): Json | Error {
-    if (EXCEPTION_STATES.has(meta.status) && isExceptionRecord(meta.result)) {
-      return fromExceptionRecord(meta.result, this.id, meta.traceback);
-    }
-    return meta.result;
+    if (!EXCEPTION_STATES.has(meta.status)) return meta.result;
+    if (isExceptionRecord(meta.result)) return fromExceptionRecord(meta.result, this.id, meta.traceback);
+    return new ProtocolError('bad-body', `Task ${this.id} is ${meta.status}, but its stored result is not an exception record ({exc_type, exc_message, exc_module}): got ${describeGiven(meta.result)}`);
   }
 
   /**

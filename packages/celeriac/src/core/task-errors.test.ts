@@ -25,4 +25,13 @@ describe('exception records', () => {
     expect(fromExceptionRecord({ exc_type: 'TaskRevokedError', exc_message: ['terminated'], exc_module: 'celery.exceptions' }, 'i', null)).toBeInstanceOf(TaskRevokedError);
     expect(fromExceptionRecord({ exc_type: 'X', exc_message: [1, 'two'], exc_module: null }, 'i', null).message).toBe('1, "two"');
   });
+
+  it('rebuilds a record whose argument is nested too deep for JSON.stringify, its message cut as a repr', () => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const err = fromExceptionRecord({ exc_type: 'ValueError', exc_message: [deep as never, 'x'], exc_module: 'builtins' }, 'i', null);
+    expect(err).toBeInstanceOf(TaskError);
+    expect(err.message).toMatch(/^\[+\.\.\.\]+, "x"$/);
+    expect(err.message.length).toBeLessThan(1000);
+  });
 });

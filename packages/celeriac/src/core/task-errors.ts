@@ -5,6 +5,7 @@
  * §3.2), so an error crosses between Python and TypeScript with its type and message.
  */
 import { CeleriacError, ErrorCodes, brandClass, readableError } from '../errors.js';
+import { pyRepr } from '../protocol/repr.js';
 import type { ExceptionRecord, Json } from '../protocol/types.js';
 
 /** Python's builtin exception names: reported with module `builtins` so Python callers get the real class. */
@@ -27,6 +28,20 @@ function hasWireIdentity(err: unknown): err is Error & WireIdentity {
 }
 
 /**
+ * One argument of a stored exception as the rebuilt error's message shows it: its JSON, or
+ * its repr (cut past a depth) when JSON.stringify cannot write it: an argument nested some
+ * thousands of levels deep (from a writer other than a worker) overflowed the stack, and
+ * `get()` rejected with a RangeError instead of the task's error.
+ */
+function argText(arg: Json): string {
+  try {
+    return JSON.stringify(arg);
+  } catch {
+    return pyRepr(arg);
+  }
+}
+
+/**
  * An error stored by a task that failed (in any language), rebuilt from its exception
  * record. `name` is the remote type (`ValueError`), so `err.name === 'ValueError'` works.
  */
@@ -41,7 +56,7 @@ export class TaskError extends CeleriacError implements WireIdentity {
 
   constructor(record: ExceptionRecord, taskId: string, traceback: string | null) {
     const args = Array.isArray(record.exc_message) ? record.exc_message : [record.exc_message];
-    const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : args.map((a) => JSON.stringify(a)).join(', ');
+    const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : args.map(argText).join(', ');
     super(ErrorCodes.TASK_FAILED, text);
     this.name = record.exc_type;
     this.excType = record.exc_type;
