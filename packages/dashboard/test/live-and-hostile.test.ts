@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp } from 'celeriac';
+import { createClient } from 'redis';
 import { pino } from 'pino';
 import type { RunningDashboard } from '../src/dashboard.js';
 import pg from 'pg';
@@ -107,6 +108,28 @@ describe.runIf(ready)('live stream and hostile input', () => {
     expect(await status(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([0, 255, 1]) })).toBe(400);
     expect(await status(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"just a string"' })).toBe(400);
     expect(await status(`${dash.url}/healthcheck`)).toBe(200);
+  });
+
+  it('/api/task/result of a result or exception nested too deep for JSON answers its repr, not a 500', async () => {
+    // Only a writer other than a worker stores such a meta (py-json refuses past 1,000 levels).
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const ok = `deep-ok-${process.pid}`;
+    const failed = `deep-failed-${process.pid}`;
+    fleet.taskIds.push(ok, failed);
+    const raw = createClient({ url: fleet.py.backend });
+    await raw.connect();
+    try {
+      await raw.set(`celery-task-meta-${ok}`, `{"task_id": "${ok}", "status": "SUCCESS", "result": ${deep}}`, { EX: 600 });
+      await raw.set(`celery-task-meta-${failed}`, `{"task_id": "${failed}", "status": "FAILURE", "result": {"exc_type": "ValueError", "exc_message": [${deep}, "x"], "exc_module": "builtins"}}`, { EX: 600 });
+    } finally {
+      await raw.close();
+    }
+    const okRes = await fetch(`${dash.url}/api/task/result/${ok}`);
+    expect(okRes.status).toBe(200);
+    expect(await okRes.json()).toMatchObject({ 'task-id': ok, state: 'SUCCESS', result: expect.stringMatching(/^\[+\.\.\.\]+$/) });
+    const failedRes = await fetch(`${dash.url}/api/task/result/${failed}?timeout=1`);
+    expect(failedRes.status).toBe(200);
+    expect(await failedRes.json()).toMatchObject({ state: 'FAILURE', result: expect.stringMatching(/^ValueError\("\[+\.\.\.\]+", "x"\)$/) });
   });
 
   it('Flower parity: send-task with a bad eta or priority is a 400 with a reason; /api/tasks rows carry traceback and children; limit=0 is every task', async () => {
