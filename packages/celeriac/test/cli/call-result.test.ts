@@ -2,9 +2,9 @@
  * `celeriac call` and `celeriac result`, run in-process through `main()` against an app on
  * its own memory broker and backend, with an in-process worker running the tasks.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sleep } from 'celeriac/testing';
-import type { Worker } from '../../src/index.js';
+import type { Json, Worker } from '../../src/index.js';
 import { type TestApp, makeApp, printedId, run, startWorker, takeOne } from './helpers.js';
 
 let t: TestApp;
@@ -167,6 +167,16 @@ describe('result', () => {
     await sleep(100); // real time for `result` to be waiting before a worker exists: it shows no sign that it waits
     worker = await startWorker(t.app);
     expect(await pending).toEqual({ code: 0, stdout: '["a",{"b":1}]\n', stderr: '' });
+  });
+
+  it('a result nested too deep for JSON (a foreign writer\'s) prints as its repr, cut past a depth', async () => {
+    let deep: Json = [];
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    // No backend here stores it (py-json refuses past 1,000 levels): the read gives it.
+    vi.spyOn(t.backend, 'get').mockResolvedValue({ task_id: 'deep', status: 'SUCCESS', result: deep, traceback: null, children: [], date_done: null });
+    const res = await run(['result', 'deep', '--timeout', '5'], { app: t.app });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^\[+\.\.\.\]+\n$/);
   });
 
   it('a failed task prints `Name: message` to stderr and exits 1', async () => {
