@@ -55,14 +55,11 @@ export function numberText(value: number): string {
 /** Below this many characters ASCII text is copied by a loop, above by one native write. */
 const SHORT = 64;
 /**
- * Strings up to this long (reprs such as `()`, `None`, task ids and names) are checked and
- * copied by one loop; longer ones by a regular expression and a native write, whose two calls
- * cost more than this many characters do. At 8, which sent a task id (36 characters, four
- * times per task) the native way, writing a task's three events took 1.76 µs once warm and
- * 4.2 over a fresh process's first 20,000 tasks; at 64, 1.41 and 3.2
- * (bench/results/2026-11-30-vm-session50.md).
+ * Strings up to this long (reprs such as `()`, `None`) are checked and copied by a loop; longer
+ * ones (ids, names) by a regular expression and a native write, whose calls cost more than a
+ * few characters do.
  */
-const LOOPED = 64;
+const TINY = 8;
 /** The most buffer a writer keeps between batches (one grown past it by a huge value is let go). */
 export const KEEP_BYTES = 1024 * 1024;
 /** Below this many bytes constant bytes are copied by a loop, above by TypedArray#set. */
@@ -147,8 +144,9 @@ export class AsciiJsonWriter {
     const n = value.length;
     // Both quotes, each one byte more when quoted.
     const quotes = this.quoted ? 4 : 2;
-    if (n > LOOPED) {
-      // One native check and one native copy: past LOOPED characters they cost less than the loop.
+    if (n > TINY) {
+      // One native check and one native copy: a charCodeAt loop was the writer's largest
+      // cost (bench/results/2026-11-26-vm-session14.md), and a task's events hold its id four times.
       if (!isPlainJsonText(value)) return this.#json(pyJsonString(value));
       this.#reserve(n + quotes);
       const at = this.#quote(this.length);
