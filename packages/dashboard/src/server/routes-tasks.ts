@@ -182,7 +182,8 @@ function printable(value: Json): Json {
 function exceptionText(result: Json): Json {
   if (typeof result === 'object' && result !== null && !Array.isArray(result) && 'exc_type' in result) {
     const msg = result['exc_message'];
-    const parts = (Array.isArray(msg) ? msg : [msg]).map((m) => JSON.stringify(printable(m)));
+    const args = msg === undefined ? [] : Array.isArray(msg) ? msg : [msg];
+    const parts = args.map((m) => JSON.stringify(printable(m)));
     return `${String(result['exc_type'])}(${parts.join(', ')})`;
   }
   return printable(result);
