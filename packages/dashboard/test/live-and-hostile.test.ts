@@ -132,6 +132,21 @@ describe.runIf(ready)('live stream and hostile input', () => {
     expect(await failedRes.json()).toMatchObject({ state: 'FAILURE', result: expect.stringMatching(/^ValueError\("\[+\.\.\.\]+", "x"\)$/) });
   });
 
+  it('/api/task/result of a Python int past 2**53 (read as a bigint) answers its digits, not a 500', async () => {
+    const big = `big-${process.pid}`;
+    fleet.taskIds.push(big);
+    const raw = createClient({ url: fleet.py.backend });
+    await raw.connect();
+    try {
+      await raw.set(`celery-task-meta-${big}`, `{"task_id": "${big}", "status": "SUCCESS", "result": [1, 18446744073709551616]}`, { EX: 600 });
+    } finally {
+      await raw.close();
+    }
+    const res = await fetch(`${dash.url}/api/task/result/${big}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ 'task-id': big, state: 'SUCCESS', result: '[1, 18446744073709551616]' });
+  });
+
   it('Flower parity: send-task with a bad eta or priority is a 400 with a reason; /api/tasks rows carry traceback and children; limit=0 is every task', async () => {
     for (const bad of [{ eta: 'not a time' }, { priority: 'high' }, { priority: 42 }, { countdown: 'soon' }]) {
       const res = await fetch(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: [1, 2], ...bad }) });

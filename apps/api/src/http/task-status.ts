@@ -4,8 +4,8 @@
  * progress (the meta of a custom state such as PROGRESS), error and traceback; the state
  * folded with what events said, by the engine's state model.
  */
-import { isReady, type App, type ResultMeta } from 'celeriac';
-import { mergeState } from 'celeriac/monitor';
+import { isReady, type App, type Json, type ResultMeta } from 'celeriac';
+import { jsonSafe, mergeState } from 'celeriac/monitor';
 import { Type, type Static } from '@sinclair/typebox';
 import { JsonValue } from './schemas.js';
 
@@ -31,10 +31,17 @@ export const TaskStatus = Type.Object(
 );
 export type TaskStatus = Static<typeof TaskStatus>;
 
+/** An exception argument as text: a string as it is, anything else as JSON (or its repr when JSON cannot write it). */
+function argText(arg: Json): string {
+  if (typeof arg === 'string') return arg;
+  const safe = jsonSafe(arg);
+  return safe === arg ? JSON.stringify(arg) : (safe as string);
+}
+
 function errorOf(result: unknown): { type: string; message: string } {
-  const r = (result ?? {}) as { exc_type?: unknown; exc_message?: unknown };
-  const msg = Array.isArray(r.exc_message) ? r.exc_message.map(String).join(', ') : String(r.exc_message ?? '');
-  return { type: String(r.exc_type ?? 'Exception'), message: msg };
+  const r = (result ?? {}) as { exc_type?: unknown; exc_message?: Json };
+  const args = r.exc_message === undefined ? [] : Array.isArray(r.exc_message) ? r.exc_message : [r.exc_message];
+  return { type: String(r.exc_type ?? 'Exception'), message: args.map(argText).join(', ') };
 }
 
 /** The status of one task from its stored record (PENDING when none). */
@@ -45,11 +52,12 @@ export function statusFromMeta(taskId: string, meta: ResultMeta | null): TaskSta
   // `worker` is stored with resultExtended (the app turns it on); STARTED carries it in its meta.
   const worker = meta.worker ?? (state === 'STARTED' ? (meta.result as { hostname?: unknown } | null)?.hostname : undefined);
   if (typeof worker === 'string') status.worker = worker;
-  if (state === 'SUCCESS') status.result = meta.result;
+  // A value JSON cannot write (a Python int past 2**53, thousands of levels deep) is answered as its repr, not a 500.
+  if (state === 'SUCCESS') status.result = jsonSafe(meta.result);
   else if (state === 'FAILURE' || state === 'REVOKED' || state === 'RETRY') {
     status.error = errorOf(meta.result);
     status.traceback = meta.traceback ?? null;
-  } else if (state !== 'STARTED' && state !== 'PENDING') status.progress = meta.result;
+  } else if (state !== 'STARTED' && state !== 'PENDING') status.progress = jsonSafe(meta.result);
   return status;
 }
 

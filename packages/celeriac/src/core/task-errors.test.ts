@@ -26,12 +26,14 @@ describe('exception records', () => {
     expect(fromExceptionRecord({ exc_type: 'X', exc_message: [1, 'two'], exc_module: null }, 'i', null).message).toBe('1, "two"');
   });
 
-  it('rebuilds a record whose argument is nested too deep for JSON.stringify, its message cut as a repr', () => {
+  it('rebuilds a record whose argument JSON.stringify cannot write (nested too deep, a bigint), its message showing the repr', () => {
     let deep: unknown[] = [];
     for (let i = 0; i < 20_000; i++) deep = [deep];
     const err = fromExceptionRecord({ exc_type: 'ValueError', exc_message: [deep as never, 'x'], exc_module: 'builtins' }, 'i', null);
     expect(err).toBeInstanceOf(TaskError);
     expect(err.message).toMatch(/^\[+\.\.\.\]+, "x"$/);
     expect(err.message.length).toBeLessThan(1000);
+    // A Python int past 2**53, read as a bigint: JSON.stringify throws a TypeError on it.
+    expect(fromExceptionRecord({ exc_type: 'ValueError', exc_message: [(2n ** 64n) as never], exc_module: 'builtins' }, 'i', null).message).toBe('18446744073709551616');
   });
 });

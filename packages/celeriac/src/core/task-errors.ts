@@ -5,7 +5,7 @@
  * §3.2), so an error crosses between Python and TypeScript with its type and message.
  */
 import { CeleriacError, ErrorCodes, brandClass, readableError } from '../errors.js';
-import { pyRepr } from '../protocol/repr.js';
+import { jsonSafe } from '../protocol/repr.js';
 import type { ExceptionRecord, Json } from '../protocol/types.js';
 
 /** Python's builtin exception names: reported with module `builtins` so Python callers get the real class. */
@@ -29,16 +29,13 @@ function hasWireIdentity(err: unknown): err is Error & WireIdentity {
 
 /**
  * One argument of a stored exception as the rebuilt error's message shows it: its JSON, or
- * its repr (cut past a depth) when JSON.stringify cannot write it: an argument nested some
- * thousands of levels deep (from a writer other than a worker) overflowed the stack, and
- * `get()` rejected with a RangeError instead of the task's error.
+ * its repr when JSON cannot write it: `get()` rejected with a TypeError for a Python int past
+ * 2**53 (read as a bigint), and with a RangeError for an argument nested some thousands of
+ * levels deep (from a writer other than a worker), instead of the task's error.
  */
 function argText(arg: Json): string {
-  try {
-    return JSON.stringify(arg);
-  } catch {
-    return pyRepr(arg);
-  }
+  const safe = jsonSafe(arg);
+  return safe === arg ? JSON.stringify(arg) : (safe as string);
 }
 
 /**

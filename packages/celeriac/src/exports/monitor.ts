@@ -26,8 +26,9 @@ export {
   taskEventOrder,
 } from '../protocol/states.js';
 export type { TaskFact } from '../protocol/states.js';
-// The Python repr events carry (args, kwargs, result): readers of stored results print them alike.
-export { pyRepr } from '../protocol/repr.js';
+// The Python repr events carry (args, kwargs, result): readers of stored results print them alike,
+// and answer it for a stored value JSON cannot write.
+export { jsonSafe, pyRepr } from '../protocol/repr.js';
 // The OpenTelemetry meter a monitor records with (undefined when no MeterProvider is registered).
 export { activeMeter } from '../core/otel.js';
 // The ETA / countdown tasks a broker holds, decoded for monitors (the dashboard).

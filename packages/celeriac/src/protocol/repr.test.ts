@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { argsRepr, kwargsRepr, pyRepr, pyStrRepr, safeRepr } from './repr.js';
+import { argsRepr, jsonSafe, kwargsRepr, pyRepr, pyStrRepr, safeRepr } from './repr.js';
+import { parsePyJson } from './py-json.js';
 import type { Json, JsonObject } from './types.js';
 
 // Expected strings were produced by CPython 3.11 (repr, json.dumps) and by Celery's own
@@ -130,5 +131,19 @@ describe('pyRepr', () => {
     expect(pyRepr(2 ** 64)).toBe('1.8446744073709552e+19');
     expect(pyRepr(-0)).toBe('0');
     expect(pyRepr((2n ** 64n) as never)).toBe('18446744073709551616');
+  });
+});
+
+describe('jsonSafe', () => {
+  it('gives a value JSON can write as it is, and one it cannot (a bigint, thousands of levels deep) as its repr', () => {
+    const plain = { a: [1, 'two', null, { b: true }] };
+    expect(jsonSafe(plain)).toBe(plain);
+    expect(jsonSafe('text')).toBe('text');
+    expect(jsonSafe(parsePyJson('[1, 18446744073709551616]') as Json)).toBe('[1, 18446744073709551616]');
+    let deep: Json = [];
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const text = jsonSafe(deep);
+    expect(text).toMatch(/^\[+\.\.\.\]+$/);
+    expect((text as string).length).toBeLessThan(1000);
   });
 });

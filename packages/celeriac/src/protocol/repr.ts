@@ -54,6 +54,22 @@ export function pyRepr(value: Json): string {
   return reprAt(value, 0);
 }
 
+/**
+ * `value` itself when `JSON.stringify` can write it, else its {@link pyRepr} (a string): for a
+ * reader that answers or prints a stored value as JSON (the CLI's `result`, the dashboard's and
+ * the reference API's routes). A Python int past 2**53 (read as a bigint) and a value nested some
+ * thousands of levels deep (only a writer other than a worker stores one) made those routes
+ * answer 500 and the command end with a stack.
+ */
+export function jsonSafe(value: Json): Json {
+  try {
+    JSON.stringify(value);
+    return value;
+  } catch {
+    return pyRepr(value);
+  }
+}
+
 /** Past this depth pyRepr prints `[...]` / `{...}`: hostile input (a 5,000-level exception message) must not exhaust the stack. */
 const REPR_DEPTH_LIMIT = 100;
 

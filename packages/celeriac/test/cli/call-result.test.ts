@@ -169,7 +169,7 @@ describe('result', () => {
     expect(await pending).toEqual({ code: 0, stdout: '["a",{"b":1}]\n', stderr: '' });
   });
 
-  it('a result nested too deep for JSON (a foreign writer\'s) prints as its repr, cut past a depth', async () => {
+  it('a result JSON cannot write (a bigint; nested too deep, a foreign writer\'s) prints as its repr', async () => {
     let deep: Json = [];
     for (let i = 0; i < 20_000; i++) deep = [deep];
     // No backend here stores it (py-json refuses past 1,000 levels): the read gives it.
@@ -177,6 +177,9 @@ describe('result', () => {
     const res = await run(['result', 'deep', '--timeout', '5'], { app: t.app });
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^\[+\.\.\.\]+\n$/);
+    // A Python int past 2**53, read as a bigint.
+    vi.spyOn(t.backend, 'get').mockResolvedValue({ task_id: 'big', status: 'SUCCESS', result: [1, (2n ** 64n) as never], traceback: null, children: [], date_done: null });
+    expect(await run(['result', 'big', '--timeout', '5'], { app: t.app })).toEqual({ code: 0, stdout: '[1, 18446744073709551616]\n', stderr: '' });
   });
 
   it('a failed task prints `Name: message` to stderr and exits 1', async () => {

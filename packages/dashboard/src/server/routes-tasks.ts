@@ -12,7 +12,7 @@
  * the dashboard's app (#153).
  */
 import { ErrorCodes, type ApplyOptions, type AsyncResult, type Json, type JsonObject } from 'celeriac';
-import { pyRepr } from 'celeriac/monitor';
+import { jsonSafe } from 'celeriac/monitor';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskPage, TaskQuery, TaskSortField } from '../store/history-store.js';
 import { taskDictFromRow, type FlowerTask } from '../task-dict.js';
@@ -165,28 +165,14 @@ export function applyOptions(options: JsonObject, normalize: boolean): ApplyOpti
   return out as ApplyOptions;
 }
 
-/**
- * A stored value as it is, or its repr (cut past a depth) when JSON cannot write it: a result
- * or exception argument nested some thousands of levels deep, which only a writer other than a
- * worker stores, overflowed JSON.stringify's stack and the route answered 500.
- */
-function printable(value: Json): Json {
-  try {
-    JSON.stringify(value);
-    return value;
-  } catch {
-    return pyRepr(value);
-  }
-}
-
 function exceptionText(result: Json): Json {
   if (typeof result === 'object' && result !== null && !Array.isArray(result) && 'exc_type' in result) {
     const msg = result['exc_message'];
     const args = msg === undefined ? [] : Array.isArray(msg) ? msg : [msg];
-    const parts = args.map((m) => JSON.stringify(printable(m)));
+    const parts = args.map((m) => JSON.stringify(jsonSafe(m)));
     return `${String(result['exc_type'])}(${parts.join(', ')})`;
   }
-  return printable(result);
+  return jsonSafe(result);
 }
 
 /** `{task-id, state, result[, traceback]}` from the backend. */
@@ -202,7 +188,7 @@ async function resultResponse(ctx: ServerContext, id: string, timeoutSec: number
   const state = meta?.status ?? 'PENDING';
   const out: Record<string, Json> = { 'task-id': id, state };
   if (meta !== null && ['SUCCESS', 'FAILURE', 'REVOKED'].includes(state)) {
-    out['result'] = state === 'SUCCESS' ? printable(meta.result) : exceptionText(meta.result);
+    out['result'] = state === 'SUCCESS' ? jsonSafe(meta.result) : exceptionText(meta.result);
     if (state === 'FAILURE') out['traceback'] = meta.traceback;
   }
   return out;

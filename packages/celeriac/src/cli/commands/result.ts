@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
-import { pyRepr } from '../../protocol/repr.js';
+import { jsonSafe } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
 import { type CliContext, parseNumberOption } from '../io.js';
 import { warnIfMemoryBackend } from './call.js';
@@ -31,19 +31,8 @@ export function registerResult(program: Command, ctx: CliContext, getApp: (requi
         setCode(1);
         return;
       }
-      ctx.io.out(`${jsonText(value)}\n`);
+      // A value JSON cannot write (a bigint, thousands of levels deep) prints as its repr.
+      const safe = jsonSafe(value as Json);
+      ctx.io.out(`${safe === value ? JSON.stringify(value) : (safe as string)}\n`);
     });
-}
-
-/**
- * A result as JSON text, or as its repr (cut past a depth) when JSON cannot write it: a value
- * nested some thousands of levels deep, which only a writer other than a worker stores, ended
- * the command with a RangeError and its stack.
- */
-function jsonText(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return pyRepr(value as Json);
-  }
 }
