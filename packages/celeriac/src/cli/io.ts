@@ -3,6 +3,7 @@
  * What a CLI command reads and writes, injectable so commands run in-process in tests.
  */
 import type { App } from '../core/app.js';
+import { parsePyJson } from '../protocol/py-json.js';
 
 /** Streams and process facts a command uses. */
 export interface CliIo {
@@ -61,12 +62,16 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Parses a JSON option, with an error that names the option. */
+/**
+ * Parses a JSON option, with an error that names the option. An integer a double cannot hold
+ * (`2**64`, a Snowflake id) is read exactly, as a bigint, as `celery call` reads it: JSON.parse
+ * rounded it silently.
+ */
 export function parseJsonOption<T>(flag: string, text: string | undefined, kind: 'array' | 'object', fallback: T): T {
   if (text === undefined) return fallback;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parsePyJson(text);
   } catch (err) {
     throw new UsageError(`${flag} must be a JSON ${kind}: ${(err as Error).message}`);
   }

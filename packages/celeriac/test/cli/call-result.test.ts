@@ -41,6 +41,13 @@ describe('call', () => {
     expect(second.task.kwargs).toEqual({ a: { b: [true, null] } });
   });
 
+  it('--args and --kwargs read an integer past 2**53 exactly, as celery call does, where it was rounded', async () => {
+    await run(['call', 'cli.kw', '-a', '[18446744073709551616, 9007199254740993]', '-k', '{"id": 1234567890123456789}', '--queue', 'nowhere'], { app: t.app });
+    const taken = await takeOne(t.broker, 'nowhere');
+    expect(taken.task.args).toEqual([2n ** 64n, 9007199254740993n]);
+    expect(taken.task.kwargs).toEqual({ id: 1234567890123456789n });
+  });
+
   it('sends tasks that are not registered here (by name, any language)', async () => {
     const sent = await run(['call', 'py.tasks.resize', '--args', '[1]', '--queue', 'py'], { app: t.app });
     expect(sent.code).toBe(0);
