@@ -56,6 +56,32 @@ describe.runIf(ready)('dashboard security: OIDC login in Chromium', () => {
     expect(problems).toEqual([]);
   }, 60_000);
 
+  it('Log out clicked while the first page still loads: the page that comes after draws nothing over the message', async () => {
+    provider.email = 'ann@example.com';
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // The overview's data is held until the logout is done, as on a slow link.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/overview*', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${dash.url}/`);
+    await page.locator('header .user').getByText('ann@example.com').waitFor({ timeout: 15_000 });
+    await page.locator('#logout').click();
+    await page.getByText('Logged out').waitFor({ timeout: 10_000 });
+    const answered = page.waitForResponse((r) => r.url().includes('/api/overview'));
+    release();
+    await (await answered).finished();
+    // The page's own turns after the response (its JSON read, then its drawing).
+    for (let i = 0; i < 3; i++) await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+    expect(await page.getByText('Logged out').count()).toBe(1);
+    expect(await page.locator('#main .cards').count()).toBe(0);
+    expect(await page.getByText('Could not load this page').count()).toBe(0);
+    await context.close();
+  }, 60_000);
+
   it('an email outside the pattern ends on a refusal page, without a session', async () => {
     provider.email = 'eve@evil.example';
     const context = await browser.newContext();

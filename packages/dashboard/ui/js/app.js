@@ -124,6 +124,13 @@ function modeBanner() {
 function logoutButton() {
   if (!config.session || config.user === null) return null;
   return h('button', { type: 'button', id: 'logout', onclick: async () => {
+    // Nothing draws after this. A page still loading (the first one, when Log out is clicked
+    // as soon as it shows) drew over the message once its data came, and the routes and the
+    // live stream would go on asking as a user who left.
+    generation++;
+    for (const fn of cleanups.splice(0)) fn();
+    window.removeEventListener('hashchange', route);
+    live.stop();
     await post('logout').catch(() => null);
     mount(document.getElementById('main'), h('h1', null, 'Logged out'), h('p', null, 'Your session has ended. Close the browser to forget a basic-auth password.'));
   } }, 'Log out');
