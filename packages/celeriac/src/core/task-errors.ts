@@ -119,6 +119,19 @@ export class WorkerLostError extends CeleryMirrorError {
 }
 
 /**
+ * A task's message could not be passed on: kombu's `EncodeError`, as a worker stores it for a
+ * result it cannot encode (result-writer.ts). Raised when a pool child cannot be handed the
+ * message (arguments nested too deep for the structured clone of `postMessage`).
+ */
+export class EncodeError extends CeleryMirrorError {
+  readonly excType = 'EncodeError';
+  readonly excModule = 'kombu.exceptions';
+  constructor(message: string) {
+    super(ErrorCodes.PROTOCOL, message);
+  }
+}
+
+/**
  * A chord could not call its body: a header part failed or was revoked (`Dependency <id>
  * raised ...`), or the body could not be sent. Stored as the body's FAILURE, as Celery's
  * `celery.exceptions.ChordError`.

@@ -134,6 +134,27 @@ function sharedWorkerTests(pool: PoolKind, flags: FlagFiles): void {
       expect(env.lines.filter((l) => /WorkerLostError|crashed|exited prematurely/.test(JSON.stringify(l)))).toEqual([]);
     });
 
+    it('a message whose arguments are too deep to pass to a child fails with EncodeError; both children stay free', async () => {
+      // Only a foreign producer sends one (py-json refuses past 1,000 levels): it overflows
+      // postMessage's structured clone. Before, the child stayed marked busy, and every task
+      // the pool gave it after waited for ever.
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+      const ids = ['deep-1', 'deep-2'].map((id) => `${id}-${pool}`);
+      for (const id of ids) {
+        const body = `[[${deep}], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]`;
+        await env.broker.publish({ headers: { lang: 'py', task: tasks.add.name, id }, properties: { correlation_id: id, reply_to: '', delivery_mode: 2, priority: 0 }, contentType: 'application/json', contentEncoding: 'utf-8', body }, { exchange: '', routingKey: 'celery' });
+      }
+      for (const id of ids) {
+        expect((await waitForState(env, id, 'FAILURE', 10_000)).result).toEqual({
+          exc_type: 'EncodeError',
+          exc_module: 'kombu.exceptions',
+          exc_message: [expect.stringMatching(new RegExp(`^the message of task ${tasks.add.name}\\[${id}\\] could not be passed to a pool child: `))],
+        });
+      }
+      const after = await Promise.all(Array.from({ length: 4 }, (_, i) => tasks.add.delay(i, 1)));
+      expect(await Promise.all(after.map((r) => r.get({ timeoutMs: 10_000 })))).toEqual([1, 2, 3, 4]);
+    });
+
     it('ctx.updateState from a child is stored by the worker; a task sent from a child reaches the worker\'s broker', async () => {
       const r = await tasks.progress.delay(3);
       await r.get({ timeoutMs: 10_000 });

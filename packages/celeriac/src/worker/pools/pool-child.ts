@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { CarriedSpan } from '../../core/otel.js';
 import type { StoreOptions } from '../../core/spi/backend.js';
 import type { PublishOptions } from '../../core/spi/broker.js';
-import { WorkerLostError, type SoftTimeLimitExceeded } from '../../core/task-errors.js';
+import { EncodeError, WorkerLostError, type SoftTimeLimitExceeded } from '../../core/task-errors.js';
 import type { TraceOutcome } from '../../core/trace.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { DeliveryInfo, Json, Message, TaskMessage, TaskState } from '../../protocol/types.js';
@@ -118,7 +118,15 @@ export class PoolChild {
     return new Promise((settle) => {
       this.current = { runId, run, settle };
       const { message, hostname, deliveryInfo, timeLimit, span } = run;
-      this.send(span === undefined ? { type: 'run', runId, message, hostname, deliveryInfo, timeLimit } : { type: 'run', runId, message, hostname, deliveryInfo, timeLimit, span });
+      try {
+        this.send(span === undefined ? { type: 'run', runId, message, hostname, deliveryInfo, timeLimit } : { type: 'run', runId, message, hostname, deliveryInfo, timeLimit, span });
+      } catch (err) {
+        // Never handed over (arguments too deep for postMessage's structured clone): the child
+        // stays idle. Thrown out of here, it left the child marked busy, and every task the
+        // pool gave it after waited for ever.
+        this.current = null;
+        settle({ ok: false, error: new EncodeError(`the message of task ${message.headers.task}[${message.headers.id}] could not be passed to a pool child: ${coerceError(err).message}`) });
+      }
     });
   }
 
