@@ -155,6 +155,23 @@ function sharedWorkerTests(pool: PoolKind, flags: FlagFiles): void {
       expect(await Promise.all(after.map((r) => r.get({ timeoutMs: 10_000 })))).toEqual([1, 2, 3, 4]);
     });
 
+    it('a result, an error or a state meta too deep to pass back from a child fails as EncodeError; the child lives on', async () => {
+      const before = childIds(worker);
+      const returned = await tasks.deep.delay('return');
+      const thrown = await tasks.deep.delay('throw');
+      const state = await tasks.deep.delay('state');
+      for (const [r, what] of [[returned, 'result'], [thrown, 'error']] as const) {
+        // The error's refused clone ended the child before (WorkerLostError); the result's was stored as a bare RangeError.
+        expect((await waitForState(env, r.id, 'FAILURE', 10_000)).result).toEqual({
+          exc_type: 'EncodeError',
+          exc_module: 'kombu.exceptions',
+          exc_message: [expect.stringMatching(new RegExp(`^the ${what} of task pool\\.deep\\[${r.id}\\] could not be passed back from its pool child: `))],
+        });
+      }
+      expect(await state.get({ timeoutMs: 10_000 })).toMatch(/^EncodeError: a state call could not be passed from the pool child to the worker: /);
+      expect(childIds(worker)).toEqual(before);
+    });
+
     it('ctx.updateState from a child is stored by the worker; a task sent from a child reaches the worker\'s broker', async () => {
       const r = await tasks.progress.delay(3);
       await r.get({ timeoutMs: 10_000 });

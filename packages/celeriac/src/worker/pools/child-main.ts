@@ -14,8 +14,8 @@ import { pickExport } from '../../core/app-export.js';
 import type { ChordJoinStore } from '../../core/spi/chord-join.js';
 import type { Broker } from '../../core/spi/broker.js';
 import type { Settings } from '../../core/settings.js';
-import { ErrorCodes } from '../../errors.js';
-import { NotRegistered } from '../../core/task-errors.js';
+import { ErrorCodes, coerceError } from '../../errors.js';
+import { EncodeError, NotRegistered } from '../../core/task-errors.js';
 import { traceTask, type TraceOutcome } from '../../core/trace.js';
 import { flushTelemetry, underCarried } from '../../core/otel.js';
 import { forwardingLogger } from './child-log.js';
@@ -65,7 +65,13 @@ function call(request: ChildCall): Promise<void> {
   const callId = nextCallId++;
   return new Promise((resolve, reject) => {
     pending.set(callId, { resolve, reject });
-    post({ type: 'call', callId, ...request });
+    try {
+      post({ type: 'call', callId, ...request });
+    } catch (err) {
+      // What the task passes (a state's meta nested too deep to clone) never left the child.
+      pending.delete(callId);
+      reject(new EncodeError(`a ${request.kind} call could not be passed from the pool child to the worker: ${coerceError(err).message}`));
+    }
   });
 }
 
@@ -133,15 +139,15 @@ async function run(app: App, msg: Extract<ToChild, { type: 'run' }>): Promise<vo
   const memory = link.memory();
   const done = (o: Extract<FromChild, { type: 'done' }>['outcome']): FromChild => ({ type: 'done', runId, outcome: o, memory });
   const children = outcome.children === undefined ? {} : { children: outcome.children };
-  if (!outcome.ok) {
-    post(done({ ok: false, error: encodeError(outcome.error), ...children }));
-    return;
-  }
   try {
-    post(done({ ok: true, value: outcome.value, ...children }));
+    post(outcome.ok ? done({ ok: true, value: outcome.value, ...children }) : done({ ok: false, error: encodeError(outcome.error), ...children }));
   } catch (err) {
-    // A value structured clone refuses (a function, a class instance with private state).
-    post(done({ ok: false, error: encodeError(err) }));
+    // A value or error structured clone refuses (nested some thousands of levels deep, a
+    // function, a class instance with private state): the task fails as on the async pool,
+    // where its result cannot be encoded. An error's refused clone, thrown out of here, ended the child.
+    const what = outcome.ok ? 'result' : 'error';
+    const why = new EncodeError(`the ${what} of task ${message.headers.task}[${message.headers.id}] could not be passed back from its pool child: ${coerceError(err).message}`);
+    post(done({ ok: false, error: encodeError(why) }));
   }
 }
 
