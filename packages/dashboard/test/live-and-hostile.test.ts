@@ -31,6 +31,7 @@ describe.runIf(ready)('live stream and hostile input', () => {
   beforeAll(async () => {
     const app = fleet.app();
     app.task('ts.mul', (x: number, y: number) => x * y);
+    app.task('ts.echo', { params: ['a', 'b', 'id'] }, (a: unknown, b: unknown, id: unknown) => [a, b, { id }]);
     app.task('ts.boom', () => {
       throw new RangeError('boom for the traceback');
     });
@@ -145,6 +146,29 @@ describe.runIf(ready)('live stream and hostile input', () => {
     const res = await fetch(`${dash.url}/api/task/result/${big}`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ 'task-id': big, state: 'SUCCESS', result: '[1, 18446744073709551616]' });
+  });
+
+  it('send-task with an integer past 2**53 in args or kwargs sends it exactly, as Flower does', async () => {
+    const raw = createClient({ url: fleet.py.backend });
+    await raw.connect();
+    try {
+      // As JSON, and as text (curl -d without a content type), which the route reads as JSON too.
+      for (const type of ['application/json', 'text/plain']) {
+        const body = '{"args": [18446744073709551616, 1234567890123456789], "kwargs": {"id": -9007199254740993}}';
+        const res = await fetch(`${dash.url}/api/task/send-task/ts.echo`, { method: 'POST', headers: { 'content-type': type }, body });
+        expect(res.status).toBe(200);
+        const id = ((await res.json()) as { 'task-id': string })['task-id'];
+        fleet.taskIds.push(id);
+        // The worker got the exact integers and stored them back (py-json writes a bigint as its digits).
+        const stored = await waitFor(async () => {
+          const text = await raw.get(`celery-task-meta-${id}`);
+          return text !== null && /"status": "(SUCCESS|FAILURE)"/.test(text) ? text : null;
+        }, 'the echo stored', 10_000);
+        expect(stored).toContain('"result": [18446744073709551616, 1234567890123456789, {"id": -9007199254740993}]');
+      }
+    } finally {
+      await raw.close();
+    }
   });
 
   it('Flower parity: send-task with a bad eta or priority is a 400 with a reason; /api/tasks rows carry traceback and children; limit=0 is every task', async () => {

@@ -29,6 +29,9 @@ export type { TaskFact } from '../protocol/states.js';
 // The Python repr events carry (args, kwargs, result): readers of stored results print them alike,
 // and answer it for a stored value JSON cannot write.
 export { jsonSafe, pyRepr } from '../protocol/repr.js';
+// JSON read as a Celery peer writes it: an integer past 2**53 stays exact (a bigint), as for a
+// dashboard's send-task body.
+export { parsePyJson } from '../protocol/py-json.js';
 // The OpenTelemetry meter a monitor records with (undefined when no MeterProvider is registered).
 export { activeMeter } from '../core/otel.js';
 // The ETA / countdown tasks a broker holds, decoded for monitors (the dashboard).

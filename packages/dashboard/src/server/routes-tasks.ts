@@ -12,7 +12,7 @@
  * the dashboard's app (#153).
  */
 import { ErrorCodes, type ApplyOptions, type AsyncResult, type Json, type JsonObject } from 'celeriac';
-import { jsonSafe } from 'celeriac/monitor';
+import { jsonSafe, parsePyJson } from 'celeriac/monitor';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskPage, TaskQuery, TaskSortField } from '../store/history-store.js';
 import { taskDictFromRow, type FlowerTask } from '../task-dict.js';
@@ -115,7 +115,7 @@ function body(req: FastifyRequest): { args: Json[]; kwargs: JsonObject; options:
   let value: unknown = raw;
   if (typeof raw === 'string') {
     try {
-      value = JSON.parse(raw);
+      value = parsePyJson(raw);
     } catch (error) {
       throw new HttpError(400, (error as Error).message, 'empty');
     }

@@ -8,6 +8,7 @@
  * CSRF-checked and written to the audit log.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { parsePyJson } from 'celeriac/monitor';
 import type { Principal } from './auth.js';
 import type { RouteFlags, ServerContext } from './context.js';
 import { HttpError, sendError } from './params.js';
@@ -123,13 +124,15 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
     for (const method of [route.method].flat()) if (method !== 'HEAD') table.push({ method, url: route.url, public: flags.public === true, action: flags.action === true });
   });
 
-  // Flower accepts an empty JSON body ("no options") and form bodies on every POST.
+  // Flower accepts an empty JSON body ("no options") and form bodies on every POST. An integer
+  // past 2**53 (a Snowflake id in a task's args) is read exactly, as Flower's json.loads reads
+  // it: JSON.parse rounded it, and the task got another number.
   server.removeContentTypeParser('application/json');
   server.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
+      done(null, parsePyJson(text));
     } catch (error) {
       done(new HttpError(400, (error as Error).message), undefined);
     }
