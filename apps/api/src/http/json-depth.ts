@@ -4,6 +4,7 @@
  * a few kilobytes of `[[[[...` would otherwise reach code that recurses over the value
  * (validation, serialization) and exhaust the stack.
  */
+import { parsePyJson } from 'celeriac/monitor';
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from './errors.js';
 
@@ -27,7 +28,15 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
-/** Replaces the JSON parser with one that checks depth first, then parses as Fastify does (no `__proto__` keys). */
+/** A run of digits as long as the shortest integer a double cannot hold (2**53 has 16). */
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * Replaces the JSON parser with one that checks depth first, then parses as Fastify does (no
+ * `__proto__` keys). A body with an integer a double cannot hold (a Snowflake id in a task's
+ * args) is then read again with the engine's reader, which keeps it exact as a bigint:
+ * JSON.parse rounded it, and the task got another number.
+ */
 export function installJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
@@ -37,6 +46,9 @@ export function installJsonParser(app: FastifyInstance): void {
       done(new HttpError(400, 'BODY_TOO_DEEP', `request bodies may nest arrays and objects at most ${MAX_JSON_DEPTH} deep`), undefined);
       return;
     }
-    parse(request, text, done);
+    parse(request, text, (error, value) => {
+      if (error !== null || !LONG_DIGITS.test(text)) done(error, value);
+      else done(null, parsePyJson(text));
+    });
   });
 }
