@@ -5,7 +5,7 @@
  * §3.2), so an error crosses between Python and TypeScript with its type and message.
  */
 import { CeleriacError, ErrorCodes, brandClass, readableError } from '../errors.js';
-import { jsonSafe } from '../protocol/repr.js';
+import { jsonText } from '../protocol/repr.js';
 import type { ExceptionRecord, Json } from '../protocol/types.js';
 
 /** Python's builtin exception names: reported with module `builtins` so Python callers get the real class. */
@@ -28,17 +28,6 @@ function hasWireIdentity(err: unknown): err is Error & WireIdentity {
 }
 
 /**
- * One argument of a stored exception as the rebuilt error's message shows it: its JSON, or
- * its repr when JSON cannot write it: `get()` rejected with a TypeError for a Python int past
- * 2**53 (read as a bigint), and with a RangeError for an argument nested some thousands of
- * levels deep (from a writer other than a worker), instead of the task's error.
- */
-function argText(arg: Json): string {
-  const safe = jsonSafe(arg);
-  return safe === arg ? JSON.stringify(arg) : (safe as string);
-}
-
-/**
  * An error stored by a task that failed (in any language), rebuilt from its exception
  * record. `name` is the remote type (`ValueError`), so `err.name === 'ValueError'` works.
  */
@@ -53,7 +42,10 @@ export class TaskError extends CeleriacError implements WireIdentity {
 
   constructor(record: ExceptionRecord, taskId: string, traceback: string | null) {
     const args = Array.isArray(record.exc_message) ? record.exc_message : [record.exc_message];
-    const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : args.map(argText).join(', ');
+    // Each argument as JSON, or as its repr when JSON cannot write it: get() rejected with a
+    // TypeError for a Python int past 2**53 (a bigint), and with a RangeError for an argument
+    // some thousands of levels deep (a foreign writer's), instead of the task's error.
+    const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : args.map((a) => jsonText(a)).join(', ');
     super(ErrorCodes.TASK_FAILED, text);
     this.name = record.exc_type;
     this.excType = record.exc_type;
@@ -119,9 +111,10 @@ export class WorkerLostError extends CeleryMirrorError {
 }
 
 /**
- * A task's message could not be passed on: kombu's `EncodeError`, as a worker stores it for a
- * result it cannot encode (result-writer.ts). Raised when a pool child cannot be handed the
- * message (arguments nested too deep for the structured clone of `postMessage`).
+ * A value could not be passed on: kombu's `EncodeError`, as a worker stores it for a result it
+ * cannot encode (result-writer.ts). Raised when `postMessage`'s structured clone refuses what
+ * goes between the worker and a pool child (a message, result, error or state meta nested some
+ * thousands of levels deep).
  */
 export class EncodeError extends CeleryMirrorError {
   readonly excType = 'EncodeError';

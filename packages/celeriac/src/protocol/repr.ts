@@ -70,6 +70,12 @@ export function jsonSafe(value: Json): Json {
   }
 }
 
+/** The JSON text of `value`, or its {@link pyRepr} when JSON cannot write it (see {@link jsonSafe}). */
+export function jsonText(value: Json): string {
+  const safe = jsonSafe(value);
+  return safe === value ? JSON.stringify(value) : (safe as string);
+}
+
 /** Past this depth pyRepr prints `[...]` / `{...}`: hostile input (a 5,000-level exception message) must not exhaust the stack. */
 const REPR_DEPTH_LIMIT = 100;
 

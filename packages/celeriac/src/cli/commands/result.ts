@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
-import { jsonSafe } from '../../protocol/repr.js';
+import { jsonText } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
 import { type CliContext, parseNumberOption } from '../io.js';
 import { warnIfMemoryBackend } from './call.js';
@@ -32,7 +32,6 @@ export function registerResult(program: Command, ctx: CliContext, getApp: (requi
         return;
       }
       // A value JSON cannot write (a bigint, thousands of levels deep) prints as its repr.
-      const safe = jsonSafe(value as Json);
-      ctx.io.out(`${safe === value ? JSON.stringify(value) : (safe as string)}\n`);
+      ctx.io.out(`${jsonText(value as Json)}\n`);
     });
 }
