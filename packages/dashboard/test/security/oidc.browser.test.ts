@@ -74,8 +74,8 @@ describe.runIf(ready)('dashboard security: OIDC login in Chromium', () => {
     const answered = page.waitForResponse((r) => r.url().includes('/api/overview'));
     release();
     await (await answered).finished();
-    // The page's own turns after the response (its JSON read, then its drawing).
-    for (let i = 0; i < 3; i++) await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+    // The page's turns after the response (its JSON read, then its drawing): two frames drawn.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
     expect(await page.getByText('Logged out').count()).toBe(1);
     expect(await page.locator('#main .cards').count()).toBe(0);
     expect(await page.getByText('Could not load this page').count()).toBe(0);
