@@ -75,7 +75,7 @@ describe.runIf(ready)('dashboard security: OIDC login in Chromium', () => {
     release();
     await (await answered).finished();
     // The page's turns after the response (its JSON read, then its drawing): two frames drawn.
-    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
     expect(await page.getByText('Logged out').count()).toBe(1);
     expect(await page.locator('#main .cards').count()).toBe(0);
     expect(await page.getByText('Could not load this page').count()).toBe(0);
