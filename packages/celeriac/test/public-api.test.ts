@@ -34,7 +34,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
   './memory': { module: memory, values: ['MemoryBackend', 'MemoryBroker'] },
   './monitor': { module: monitor, values: [
       'BrokerUnreachableError', 'CUSTOM_STATE_RANK', 'ClusterState', 'ControlClient', 'EventReceiver', 'FINAL_RANK_MAX', 'LOSABLE_RANKS', 'LOST_STATE',
-      'STATE_RANKS', 'TASK_EVENT_STATES', 'activeMeter', 'applyFact', 'canBeLost', 'delayedTaskOf', 'foldTaskState', 'jsonSafe', 'mergeState', 'parsePyJson', 'pyRepr', 'readDelayedTasks', 'stateOfEvent', 'statePrecedence', 'taskEventOrder',
+      'STATE_RANKS', 'TASK_EVENT_STATES', 'activeMeter', 'applyFact', 'canBeLost', 'delayedTaskOf', 'foldTaskState', 'jsonSafe', 'jsonText', 'mergeState', 'parsePyJson', 'pyRepr', 'readDelayedTasks', 'stateOfEvent', 'statePrecedence', 'taskEventOrder',
     ] },
   './redis': { module: redis, values: ['BackendKeys', 'BrokerKeys', 'PRIORITY_STEPS', 'RedisBackend', 'RedisBroker', 'RedisConnections', 'SEP', 'TASK_META_PREFIX', 'closeRedisClient', 'createRedisClient', 'kombuUrlDefaults', 'parseRedisUrl', 'resultKeyPrefix', 'scanPattern', 'stepOf', 'waitingSince'] },
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },

@@ -5,7 +5,7 @@
  * folded with what events said, by the engine's state model.
  */
 import { isReady, type App, type Json, type ResultMeta } from 'celeriac';
-import { jsonSafe, mergeState } from 'celeriac/monitor';
+import { jsonSafe, jsonText, mergeState } from 'celeriac/monitor';
 import { Type, type Static } from '@sinclair/typebox';
 import { JsonValue } from './schemas.js';
 
@@ -32,11 +32,7 @@ export const TaskStatus = Type.Object(
 export type TaskStatus = Static<typeof TaskStatus>;
 
 /** An exception argument as text: a string as it is, anything else as JSON (or its repr when JSON cannot write it). */
-function argText(arg: Json): string {
-  if (typeof arg === 'string') return arg;
-  const safe = jsonSafe(arg);
-  return safe === arg ? JSON.stringify(arg) : (safe as string);
-}
+const argText = (arg: Json): string => (typeof arg === 'string' ? arg : jsonText(arg));
 
 function errorOf(result: unknown): { type: string; message: string } {
   const r = (result ?? {}) as { exc_type?: unknown; exc_message?: Json };

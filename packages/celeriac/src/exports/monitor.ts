@@ -28,7 +28,7 @@ export {
 export type { TaskFact } from '../protocol/states.js';
 // The Python repr events carry (args, kwargs, result): readers of stored results print them alike,
 // and answer it for a stored value JSON cannot write.
-export { jsonSafe, pyRepr } from '../protocol/repr.js';
+export { jsonSafe, jsonText, pyRepr } from '../protocol/repr.js';
 // JSON read as a Celery peer writes it: an integer past 2**53 stays exact (a bigint), as for a
 // dashboard's send-task body.
 export { parsePyJson } from '../protocol/py-json.js';
