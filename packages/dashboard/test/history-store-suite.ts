@@ -89,6 +89,28 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       expect(await s.getTask('missing')).toBeNull();
     });
 
+    it('leaves out the numbers its columns cannot hold, and stores the rest of the batch', async () => {
+      // A foreign sender's values: before, one of them failed the whole batch.
+      const s = await open();
+      const now = Date.now();
+      await s.writeEvents([
+        ev('task-received', 'big1', 1, { name: 'proj.add', retries: 2 ** 31, timestamp: 1e300 }),
+        ev('task-received', 'big2', 2, { name: 'proj.add', retries: -(2 ** 31) - 1, timestamp: 1e13 }),
+        ev('task-received', 'fits', 3, { name: 'proj.add', retries: 2 ** 31 - 1, runtime: 1e300 }),
+        { type: 'worker-heartbeat', hostname: 'w9@host', timestamp: T0 + 4, pid: 2 ** 31, active: 2 ** 40, processed: 2 ** 63, freq: 2 } as EventDict,
+        { type: 'worker-heartbeat', hostname: 'w8@host', timestamp: T0 + 4, pid: 2 ** 31 - 1, active: -(2 ** 31), processed: Number.MAX_SAFE_INTEGER } as EventDict,
+      ]);
+      const big1 = (await s.getTask('big1'))?.task;
+      expect(big1).toMatchObject({ name: 'proj.add', state: 'RECEIVED', retries: null });
+      // A timestamp no Date holds dates the event when it is folded, as one without a timestamp.
+      expect(big1?.received).toBeGreaterThanOrEqual(now);
+      expect((await s.getTask('big2'))?.task.received).toBeGreaterThanOrEqual(now);
+      expect((await s.getTask('fits'))?.task).toMatchObject({ retries: 2 ** 31 - 1, received: Math.round((T0 + 3) * 1000) });
+      const workers = await s.listWorkers();
+      expect(workers.find((w) => w.hostname === 'w9@host')).toMatchObject({ pid: null, active: null, processed: null, freq: 2 });
+      expect(workers.find((w) => w.hostname === 'w8@host')).toMatchObject({ pid: 2 ** 31 - 1, active: -(2 ** 31), processed: Number.MAX_SAFE_INTEGER });
+    });
+
     it('commits two writes at once that share tasks and workers, whatever order each folded them in', async () => {
       // The ingest keeps two writes in flight on Postgres. Rows locked in folding order would
       // deadlock here: one write takes the tasks first to last, the other last to first.

@@ -3,13 +3,16 @@
  * parameters, huge and deep bodies, path tricks, a broker that goes away and comes back, and
  * a database that refuses connections for a while.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp } from 'celeriac';
+import type { EventDict } from 'celeriac/monitor';
 import { createClient } from 'redis';
 import { pino } from 'pino';
 import type { RunningDashboard } from '../src/dashboard.js';
 import pg from 'pg';
+import { EVENT_EXCHANGE, encodeEventEnvelope } from '../../celeriac/src/protocol/events.js';
 import { FaultProxy } from '../../celeriac/test/support/fault-proxy.js';
 import { RedisServerProcess } from '../../celeriac/test/support/redis.js';
 import { DashboardCluster, PG_URL, clusterReady } from './support/cluster.js';
@@ -230,6 +233,31 @@ describe.runIf(ready)('live stream and hostile input', () => {
       await redis.kill();
     }
   }, 60_000);
+
+  it('an event whose numbers no column holds is stored without them, and every write after it goes on', { timeout: 60_000 }, async () => {
+    // As a foreign sender could write them: a timestamp no Date holds, retries and a pid past
+    // Postgres's integer, a processed count past bigint. One such event failed its whole batch,
+    // and each later write retried that batch first: nothing was stored from then on.
+    const client = fleet.app();
+    const id = `poison-${randomUUID()}`;
+    const host = `poison-${process.pid}@host`;
+    const poison: EventDict[] = [
+      { type: 'task-received', uuid: id, hostname: host, timestamp: 1e300, clock: 1, utcoffset: 0, pid: 2 ** 40, name: 'py.poison', args: '()', kwargs: '{}', retries: 2 ** 31 },
+      { type: 'worker-heartbeat', hostname: host, timestamp: 1e13, clock: 2, utcoffset: 0, pid: 2 ** 40, freq: 2, active: 2 ** 31, processed: 1e20 },
+    ];
+    await client.broker.publishFanout(EVENT_EXCHANGE, 'task.multi', encodeEventEnvelope(poison, { hostname: host, routingKey: 'task.multi', deliveryTag: randomUUID() }));
+    const r = await client.sendTask('ts.mul', [3, 4]);
+    fleet.taskIds.push(r.id);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(12);
+    await waitFor(async () => (await dash.store.getTask(r.id))?.task.state === 'SUCCESS', 'the task after the poison event stored', 20_000);
+    const stored = await dash.store.getTask(id);
+    expect(stored?.task).toMatchObject({ name: 'py.poison', state: 'RECEIVED', retries: null });
+    // Dated when it came, as an event without a timestamp is.
+    expect(Math.abs((stored?.task.received ?? 0) - Date.now())).toBeLessThan(120_000);
+    const row = (await dash.store.listWorkers()).find((w) => w.hostname === host);
+    expect(row).toMatchObject({ pid: null, active: null, processed: null });
+    expect(dash.ingest.storeError).toBeNull();
+  });
 
   it('a database that refuses connections: writes back off instead of looping, and every task is stored once it is back', async () => {
     const target = new URL(PG_URL);

@@ -124,15 +124,35 @@ function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-function int(value: unknown): number | null {
+/** The largest value of a Postgres `integer` column (retries, pid, active). */
+const INT4_MAX = 2 ** 31 - 1;
+
+/**
+ * A whole number for an integer column, null for anything else and for a value the column
+ * cannot hold (`integer` up to {@link INT4_MAX}, `bigint` columns up to 2**53): a sender's
+ * `retries` of 2**31, written as it came, failed its whole batch, and the batch was retried for ever.
+ */
+function int(value: unknown, max = Number.MAX_SAFE_INTEGER): number | null {
   const n = num(value);
-  return n === null ? null : Math.trunc(n);
+  if (n === null) return null;
+  const whole = Math.trunc(n);
+  return whole <= max && whole >= -max - 1 ? whole : null;
 }
 
-/** Event `timestamp` (epoch seconds) as integer epoch ms. */
+/** Farthest from 1970 a JavaScript Date goes, in ms (the year 275760). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * Event `timestamp` (epoch seconds) as integer epoch ms; `now` for an event without one, and
+ * for one no Date can hold. A `timestamp` of 1e300 made a bigint no column takes (the whole
+ * batch failed, and every write after it retried that batch), and one of 1e13 seconds made a
+ * time the pages could not show.
+ */
 function eventMs(event: EventDict, now: number): number {
   const ts = num(event['timestamp']);
-  return ts === null ? now : Math.round(ts * 1000);
+  if (ts === null) return now;
+  const ms = Math.round(ts * 1000);
+  return Math.abs(ms) <= MAX_DATE_MS ? ms : now;
 }
 
 /** A payload value as text: reprs stay as they are, JSON values from other senders are encoded. */
@@ -196,7 +216,7 @@ function foldTask(row: TaskWrite, subject: string, event: EventDict, at: number,
   for (const field of PAYLOAD_FIELDS) setPayload(row, field, e[field], limits.payloadCap);
   const runtime = num(e['runtime']);
   if (runtime !== null) row.runtime = runtime;
-  const retries = int(e['retries']);
+  const retries = int(e['retries'], INT4_MAX);
   if (retries !== null) row.retries = retries;
   const hostname = str(e['hostname']);
   if (subject === 'sent') row.client = hostname;
@@ -279,9 +299,9 @@ function foldWorker(existing: WorkerWrite | undefined, hostname: string, subject
     hostname, online: true, pid: null, freq: null, active: null, processed: null, loadavg: null,
     sw_ident: null, sw_ver: null, sw_sys: null, seen: at, heartbeat: null, offline_at: null,
   };
-  row.pid = int(e['pid']) ?? row.pid;
+  row.pid = int(e['pid'], INT4_MAX) ?? row.pid;
   row.freq = num(e['freq']) ?? row.freq;
-  row.active = int(e['active']) ?? row.active;
+  row.active = int(e['active'], INT4_MAX) ?? row.active;
   row.processed = int(e['processed']) ?? row.processed;
   const loadavg = e['loadavg'];
   if (Array.isArray(loadavg)) row.loadavg = JSON.stringify(loadavg.filter((n) => typeof n === 'number').slice(0, 3));

@@ -12,6 +12,15 @@ describe('toMs', () => {
     expect(toMs('yesterday-ish')).toBeNull();
     expect(toMs(Number.NaN)).toBeNull();
   });
+
+  it('is null for a time no Date holds, and formatTime is empty for it instead of throwing', () => {
+    expect(toMs(8.64e15)).toBe(8.64e15);
+    expect(toMs(1e300)).toBeNull();
+    expect(toMs(-1e17)).toBeNull();
+    expect(toMs('1e17')).toBeNull();
+    expect(formatTime(1e300, 'UTC')).toBe('');
+    expect(formatAge(1e16, Date.now())).toBe('');
+  });
 });
 
 describe('formatTime', () => {

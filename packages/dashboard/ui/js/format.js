@@ -1,14 +1,20 @@
 // Pure formatting helpers (no DOM), shared by every page and unit-tested in node.
 
+/** Farthest from 1970 a Date goes, in ms (the year 275760). */
+const MAX_DATE_MS = 8.64e15;
+
 /**
  * Epoch milliseconds from what the API sends: epoch seconds (Flower's floats), epoch ms
- * (the history store), or an ISO-8601 string. Null when absent or unreadable.
+ * (the history store), or an ISO-8601 string. Null when absent or unreadable, and for a time
+ * no Date holds (a beat entry due in 1e300 seconds, a foreign event's timestamp): formatting
+ * one threw, and the page that showed it drew nothing.
  */
 export function toMs(t) {
   if (t === null || t === undefined || t === '') return null;
   if (typeof t === 'number') {
     if (!Number.isFinite(t)) return null;
-    return Math.abs(t) < 1e11 ? t * 1000 : t;
+    const ms = Math.abs(t) < 1e11 ? t * 1000 : t;
+    return Math.abs(ms) <= MAX_DATE_MS ? ms : null;
   }
   if (typeof t === 'string') {
     if (/^-?\d+(\.\d+)?$/.test(t)) return toMs(Number(t));
