@@ -127,11 +127,7 @@ function num(value: unknown): number | null {
 /** The largest value of a Postgres `integer` column (retries, pid, active). */
 const INT4_MAX = 2 ** 31 - 1;
 
-/**
- * A whole number for an integer column, null for anything else and for a value the column
- * cannot hold (`integer` up to {@link INT4_MAX}, `bigint` columns up to 2**53): a sender's
- * `retries` of 2**31, written as it came, failed its whole batch, and the batch was retried for ever.
- */
+/** A whole number its column holds (up to `max`), else null: one it cannot hold failed its whole batch. */
 function int(value: unknown, max = Number.MAX_SAFE_INTEGER): number | null {
   const n = num(value);
   if (n === null) return null;
@@ -142,12 +138,7 @@ function int(value: unknown, max = Number.MAX_SAFE_INTEGER): number | null {
 /** Farthest from 1970 a JavaScript Date goes, in ms (the year 275760). */
 const MAX_DATE_MS = 8.64e15;
 
-/**
- * Event `timestamp` (epoch seconds) as integer epoch ms; `now` for an event without one, and
- * for one no Date can hold. A `timestamp` of 1e300 made a bigint no column takes (the whole
- * batch failed, and every write after it retried that batch), and one of 1e13 seconds made a
- * time the pages could not show.
- */
+/** Event `timestamp` (epoch seconds) as integer epoch ms; `now` without one, or for one no Date holds. */
 function eventMs(event: EventDict, now: number): number {
   const ts = num(event['timestamp']);
   if (ts === null) return now;
