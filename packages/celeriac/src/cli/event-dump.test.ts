@@ -41,5 +41,9 @@ describe('formatUtcTimestamp', () => {
     expect(formatUtcTimestamp(1795268089)).toBe('2026-11-21 13:34:49');
     expect(formatUtcTimestamp(1795268089 + 4e-7)).toBe('2026-11-21 13:34:49');
     expect(formatUtcTimestamp(0.000001)).toBe('1970-01-01 00:00:00.000001');
+    // A time no Date holds is printed as its number.
+    expect(formatUtcTimestamp(1e300)).toBe('1e+300');
+    expect(formatUtcTimestamp(-1e13)).toBe('-10000000000000');
+    expect(formatUtcTimestamp(Number.NaN)).toBe('nan');
   });
 });

@@ -14,6 +14,7 @@
  */
 import type { EventDict } from '../protocol/events.js';
 import { pyRepr } from '../protocol/repr.js';
+import { isDateMs } from '../protocol/time.js';
 import type { Json } from '../protocol/types.js';
 
 const HUMAN_TYPES: Readonly<Record<string, string>> = { 'worker-offline': 'shutdown', 'worker-online': 'started', 'worker-heartbeat': 'heartbeat' };
@@ -26,8 +27,12 @@ export function humanizeType(type: string): string {
   return HUMAN_TYPES[t] ?? t.replaceAll('-', ' ');
 }
 
-/** Python's `str(datetime.utcfromtimestamp(seconds))`: microseconds only when non-zero. */
+/**
+ * Python's `str(datetime.utcfromtimestamp(seconds))`: microseconds only when non-zero. A time
+ * no Date holds (a foreign sender's 1e300) is printed as the number it is, not as `NaN-NaN-NaN`.
+ */
 export function formatUtcTimestamp(seconds: number): string {
+  if (!isDateMs(seconds * 1000)) return pyRepr(seconds);
   // As Python: split off the whole seconds first, then round the fraction half-to-even.
   let whole = Math.floor(seconds);
   const scaled = (seconds - whole) * 1e6;

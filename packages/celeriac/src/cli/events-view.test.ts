@@ -29,6 +29,14 @@ describe('renderClusterView', () => {
     expect(lines[u2]).toContain("exc=ValueError('x')");
   });
 
+  it('shows a task whose event carried a timestamp no Date holds (a foreign sender\'s), where it threw a RangeError', () => {
+    const s = new ClusterState();
+    s.apply(ev('task-received', { uuid: 'far', name: 'py.far', timestamp: 1e300 }), T0);
+    s.apply(ev('task-started', { uuid: 'far', timestamp: -1e13 }), T0);
+    expect(s.task('far')).toMatchObject({ state: 'STARTED', timestamp: null, times: {} });
+    expect(renderClusterView(s, T0, { width: 200, height: 40, title: 't', color: false })).toMatch(/far\s+py\.far\s+STARTED\s+w1@h\s+--:--:--/);
+  });
+
   it('fits the screen: lines cut to the width, tasks cut to the height', () => {
     const s = new ClusterState();
     for (let i = 0; i < 50; i++) s.apply(ev('task-received', { uuid: `task-${i}` }), T0 + i);

@@ -17,6 +17,7 @@
  */
 import type { EventDict } from '../protocol/events.js';
 import { mergeState, stateOfEvent, TASK_EVENT_STATES } from '../protocol/states.js';
+import { isDateMs } from '../protocol/time.js';
 import type { Json, TaskState } from '../protocol/types.js';
 
 export type { EventDict } from '../protocol/events.js';
@@ -138,10 +139,13 @@ function num(value: Json | undefined): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** Event `timestamp` (float epoch seconds) as epoch ms, or null. */
+/**
+ * Event `timestamp` (float epoch seconds) as epoch ms; null without one, and for one no Date
+ * holds (a foreign sender's 1e300), which `celeriac events` and the dashboard's pages failed to show.
+ */
 function eventTimeMs(event: EventDict): number | null {
   const ts = num(event['timestamp']);
-  return ts === null ? null : ts * 1000;
+  return ts !== null && isDateMs(ts * 1000) ? ts * 1000 : null;
 }
 
 /** Inserts `t` into a sorted list of at most {@link HEARTBEATS_KEPT} times. */

@@ -10,6 +10,14 @@
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { ProtocolError } from './errors.js';
 
+/** Farthest from 1970 a `Date` goes, in epoch ms (the year 275760). */
+export const MAX_DATE_MS = 8.64e15;
+
+/** Whether `t` is epoch ms a `Date` holds: a time past it is malformed (hostile input), never shown. */
+export function isDateMs(t: unknown): t is number {
+  return typeof t === 'number' && Number.isFinite(t) && Math.abs(t) <= MAX_DATE_MS;
+}
+
 function pad(value: number, width: number): string {
   return String(value).padStart(width, '0');
 }

@@ -29,7 +29,7 @@ import type { AmqpSession } from '../../amqp/session.js';
 import { plainValue } from '../../amqp/tables.js';
 import { envelopeOf } from '../../amqp/wire.js';
 import type { DelayedRecord } from '../../core/spi/broker.js';
-import { parseIsoTime } from '../../protocol/time.js';
+import { isDateMs, parseIsoTime } from '../../protocol/time.js';
 import { KOMBU_LADDER, targetOfDelayKey, type DelayLadder } from './delayed.js';
 import { existingLadders } from './ladder-declare.js';
 import { withLadderLock } from './ladder-lock.js';
@@ -59,10 +59,6 @@ export async function countDelayed(session: AmqpSession): Promise<number> {
   return (await ladderCounts(session)).reduce((n, l) => n + l.count, 0);
 }
 
-/** The latest time a `Date` can hold (ms): a due time past it is malformed. */
-const MAX_TIME_MS = 8.64e15;
-
-const isTime = (t: unknown): t is number => typeof t === 'number' && Number.isFinite(t) && Math.abs(t) <= MAX_TIME_MS;
 
 /**
  * When a browsed message is due: the header every Celeriac ladder publish carries, else its
@@ -73,11 +69,11 @@ export function dueOf(msg: Pick<GetMessage, 'properties'>): number | null {
   if (headers === null || typeof headers !== 'object') return null;
   try {
     const at = plainValue(headers[DELIVER_AT_HEADER]);
-    if (isTime(at)) return at;
+    if (isDateMs(at)) return at;
     const eta = plainValue(headers['eta']);
     if (typeof eta !== 'string') return null;
     const etaAt = parseIsoTime(eta);
-    return isTime(etaAt) ? etaAt : null;
+    return isDateMs(etaAt) ? etaAt : null;
   } catch {
     return null;
   }
