@@ -52,7 +52,7 @@ import type { Message } from '../../protocol/types.js';
 import { AckBatcher, ackError, ackOn, rejectOn } from './ack-batcher.js';
 import type { DelayLadder } from './delayed.js';
 import { AmqpDelivery, deliveriesOf, type DeliveryOwner, type Held } from './amqp-delivery.js';
-import { identity, SettlementMemory } from './settlement-memory.js';
+import { identity, SettlementMemory, uncertainWindowMs } from './settlement-memory.js';
 
 /** What a consumer needs from its broker. */
 export interface ConsumerHost {
@@ -111,7 +111,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   ) {
     this.#queues = uniqueQueueNames(options.queues);
     this.#prefetch = checkPrefetch(options.prefetch);
-    this.#settled = new SettlementMemory(host.clock);
+    this.#settled = new SettlementMemory(host.clock, () => uncertainWindowMs(host.session.target.heartbeatSec));
     this.#unsubscribe = host.session.onReconnect(() => this.#reopen());
     this.#reopen();
   }

@@ -4,7 +4,7 @@
  * already made, never a second run or a second copy: the settlements of deliveries whose
  * channel died before their own ack could go (orphans), kept until the redelivery arrives or
  * for {@link ORPHAN_MEMORY_MS}; and the settlements sent lately on the live channel, which may
- * not have reached RabbitMQ when that channel dies, kept for {@link UNCERTAIN_SETTLEMENT_MS}.
+ * not have reached RabbitMQ when that channel dies ({@link uncertainWindowMs}).
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Clock } from '../../core/clock.js';
@@ -13,10 +13,26 @@ import type { Held } from './amqp-delivery.js';
 
 /** How long a settlement made for an orphan waits for its redelivery. */
 export const ORPHAN_MEMORY_MS = 30 * 60_000;
-/** Settlements this recent when their channel dies may not have reached RabbitMQ. */
+/** Settlements this recent when their channel dies may not have reached RabbitMQ, whatever the heartbeat. */
 export const UNCERTAIN_SETTLEMENT_MS = 5000;
 /** At most this many recent settlements are kept for that (the oldest go first). */
 const UNCERTAIN_SETTLEMENT_MAX = 4096;
+/** At most this many remembered settlements in all (the oldest go first): a connection that flaps keeps no more. */
+const REMEMBERED_MAX = 4 * UNCERTAIN_SETTLEMENT_MAX;
+
+/**
+ * How long before its channel dies a settlement sent on it may not have reached RabbitMQ: as
+ * long as a link that silently drops what is sent (no FIN, no RST) goes unnoticed, plus
+ * {@link UNCERTAIN_SETTLEMENT_MS}. amqplib declares a connection dead after two heartbeat checks
+ * in a row saw nothing come in, and checks once per interval: up to three intervals of silence.
+ * With heartbeats off only the socket tells, however late: the bounds on count and on age
+ * ({@link ORPHAN_MEMORY_MS}) alone apply. Five
+ * seconds in all, as before, made an ack sent into a link dead for longer (RabbitMQ never got
+ * it) count as received, and the task ran again when its message came back.
+ */
+export function uncertainWindowMs(heartbeatSec: number): number {
+  return heartbeatSec > 0 ? UNCERTAIN_SETTLEMENT_MS + 3 * heartbeatSec * 1000 : Number.POSITIVE_INFINITY;
+}
 
 interface Recent {
   readonly held: Held;
@@ -38,7 +54,11 @@ export class SettlementMemory {
   /** Settlements sent on the live channel lately, oldest first (see UNCERTAIN_SETTLEMENT_MS). */
   #recent: Recent[] = [];
 
-  constructor(private readonly clock: Pick<Clock, 'now'>) {}
+  /** @param uncertainMs the window of {@link uncertainWindowMs} for the connection in use (read when a channel dies). */
+  constructor(
+    private readonly clock: Pick<Clock, 'now'>,
+    private readonly uncertainMs: () => number = () => UNCERTAIN_SETTLEMENT_MS,
+  ) {}
 
   /** Remembers the settlement of a delivery whose channel is gone, for its redelivery. */
   remember(held: Held, s: Settlement): void {
@@ -75,15 +95,16 @@ export class SettlementMemory {
     const recent = this.#recent;
     recent.push({ held, settlement, at: now });
     // Trimmed in batches (at twice the bounds), so a busy channel pays O(1) per settlement.
-    if (recent.length > 2 * UNCERTAIN_SETTLEMENT_MAX || (recent[0] as Recent).at < now - 2 * UNCERTAIN_SETTLEMENT_MS) {
-      const keepFrom = recent.findIndex((r) => r.at >= now - UNCERTAIN_SETTLEMENT_MS);
+    const window = this.uncertainMs();
+    if (recent.length > 2 * UNCERTAIN_SETTLEMENT_MAX || (recent[0] as Recent).at < now - 2 * window) {
+      const keepFrom = recent.findIndex((r) => r.at >= now - window);
       this.#recent = recent.slice(Math.max(keepFrom, recent.length - UNCERTAIN_SETTLEMENT_MAX));
     }
   }
 
   /** The channel died: its recent settlements are kept for their possible redeliveries. */
   keepUncertain(channel: Channel): void {
-    const cutoff = this.clock.now() - UNCERTAIN_SETTLEMENT_MS;
+    const cutoff = this.clock.now() - this.uncertainMs();
     const mine = this.#recent.filter((r) => r.held.channel === channel && r.at >= cutoff);
     for (const r of mine.slice(-UNCERTAIN_SETTLEMENT_MAX)) this.#remember(r.held, r.settlement, r.at);
     this.#recent = this.#recent.filter((r) => r.held.channel !== channel);
@@ -91,7 +112,14 @@ export class SettlementMemory {
   }
 
   #prune(): void {
-    const cutoff = this.clock.now() - ORPHAN_MEMORY_MS;
+    let cutoff = this.clock.now() - ORPHAN_MEMORY_MS;
+    let size = 0;
+    for (const list of this.#orphanSettled.values()) size += list.length;
+    if (size > REMEMBERED_MAX) {
+      // The newest REMEMBERED_MAX are kept (a tie at the cut keeps them all).
+      const times = [...this.#orphanSettled.values()].flatMap((list) => list.map((e) => e.at)).sort((a, b) => b - a);
+      cutoff = Math.max(cutoff, times[REMEMBERED_MAX - 1] as number);
+    }
     for (const [key, list] of this.#orphanSettled) {
       const kept = list.filter((e) => e.at >= cutoff);
       if (kept.length === 0) this.#orphanSettled.delete(key);
