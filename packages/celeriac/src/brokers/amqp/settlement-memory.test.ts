@@ -4,8 +4,9 @@ import type { Held } from './amqp-delivery.js';
 import { ORPHAN_MEMORY_MS, SettlementMemory, uncertainWindowMs, UNCERTAIN_SETTLEMENT_MS } from './settlement-memory.js';
 
 /** A delivery of a message of its own (its correlation id and body), on `channel`. */
-function held(n: number, channel: Channel): Held {
-  const msg = { content: Buffer.from(`body ${n}`), properties: { correlationId: `id-${n}` }, fields: { deliveryTag: n } } as unknown as ConsumeMessage;
+function held(n: number, channel: Channel, bytes = 0): Held {
+  const content = bytes === 0 ? Buffer.from(`body ${n}`) : Buffer.alloc(bytes, n % 256);
+  const msg = { content, properties: { correlationId: `id-${n}` }, fields: { deliveryTag: n } } as unknown as ConsumeMessage;
   return { msg, channel, queue: 'q' };
 }
 
@@ -84,5 +85,20 @@ describe('SettlementMemory', () => {
     const kept = all.filter((h) => memory.take(again(h, next)) !== undefined);
     expect(kept.length).toBe(4 * 4096);
     expect(kept[0]).toBe(all[all.length - 4 * 4096]);
+  });
+
+  it('holds at most 16 MiB of recent messages, the newest: each settlement keeps its message\'s body', () => {
+    let now = 0;
+    const memory = new SettlementMemory({ now: () => now }, () => uncertainWindowMs(120));
+    const big = Array.from({ length: 100 }, (_, i) => held(i, dead, 1024 * 1024 - 1));
+    for (const h of big) {
+      memory.noteSent(h, ACK);
+      now++;
+    }
+    memory.keepUncertain(dead);
+    const kept = big.filter((h) => memory.take(again(h, next)) !== undefined);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThanOrEqual(16);
+    expect(kept.at(-1)).toBe(big.at(-1));
   });
 });

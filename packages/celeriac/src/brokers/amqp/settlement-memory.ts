@@ -15,10 +15,15 @@ import type { Held } from './amqp-delivery.js';
 export const ORPHAN_MEMORY_MS = 30 * 60_000;
 /** Settlements this recent when their channel dies may not have reached RabbitMQ, whatever the heartbeat. */
 export const UNCERTAIN_SETTLEMENT_MS = 5000;
-/** At most this many recent settlements are kept for that (the oldest go first). */
+/**
+ * At most this many recent settlements, and messages of at most this many bytes, are kept for
+ * that (the oldest go first): each holds its message's body, to tell its redelivery by.
+ */
 const UNCERTAIN_SETTLEMENT_MAX = 4096;
-/** At most this many remembered settlements in all (the oldest go first): a connection that flaps keeps no more. */
+const UNCERTAIN_BYTES_MAX = 16 * 1024 * 1024;
+/** The bounds on all the settlements remembered for redeliveries: a connection that flaps keeps no more. */
 const REMEMBERED_MAX = 4 * UNCERTAIN_SETTLEMENT_MAX;
+const REMEMBERED_BYTES_MAX = 4 * UNCERTAIN_BYTES_MAX;
 
 /**
  * How long before its channel dies a settlement sent on it may not have reached RabbitMQ: as
@@ -41,6 +46,14 @@ interface Recent {
   readonly at: number;
 }
 
+interface Remembered {
+  readonly settlement: Settlement;
+  readonly msg: ConsumeMessage;
+  readonly at: number;
+}
+
+const bytesOf = (msg: ConsumeMessage): number => msg.content.length;
+
 /** The identity of a message across redeliveries. */
 export function identity(queue: string, msg: ConsumeMessage): string {
   const cid = typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : '';
@@ -50,9 +63,10 @@ export function identity(queue: string, msg: ConsumeMessage): string {
 /** One consumer's memory of settlements that may meet a redelivery (see the module header). */
 export class SettlementMemory {
   /** Settlements of orphans whose redelivery has not arrived yet. */
-  readonly #orphanSettled = new Map<string, { settlement: Settlement; msg: ConsumeMessage; at: number }[]>();
-  /** Settlements sent on the live channel lately, oldest first (see UNCERTAIN_SETTLEMENT_MS). */
+  readonly #orphanSettled = new Map<string, Remembered[]>();
+  /** Settlements sent on the live channel lately, oldest first (see uncertainWindowMs), and their messages' bytes. */
   #recent: Recent[] = [];
+  #recentBytes = 0;
 
   /** @param uncertainMs the window of {@link uncertainWindowMs} for the connection in use (read when a channel dies). */
   constructor(
@@ -94,34 +108,57 @@ export class SettlementMemory {
     const now = this.clock.now();
     const recent = this.#recent;
     recent.push({ held, settlement, at: now });
+    this.#recentBytes += bytesOf(held.msg);
     // Trimmed in batches (at twice the bounds), so a busy channel pays O(1) per settlement.
     const window = this.uncertainMs();
-    if (recent.length > 2 * UNCERTAIN_SETTLEMENT_MAX || (recent[0] as Recent).at < now - 2 * window) {
-      const keepFrom = recent.findIndex((r) => r.at >= now - window);
-      this.#recent = recent.slice(Math.max(keepFrom, recent.length - UNCERTAIN_SETTLEMENT_MAX));
+    if (recent.length > 2 * UNCERTAIN_SETTLEMENT_MAX || this.#recentBytes > 2 * UNCERTAIN_BYTES_MAX || (recent[0] as Recent).at < now - 2 * window) {
+      this.#trim(now - window);
     }
+  }
+
+  /** Keeps the newest recent settlements sent from `since` on, within the bounds. */
+  #trim(since: number): void {
+    const recent = this.#recent;
+    let from = recent.length;
+    let bytes = 0;
+    while (from > 0 && recent.length - from < UNCERTAIN_SETTLEMENT_MAX) {
+      const r = recent[from - 1] as Recent;
+      if (r.at < since || bytes + bytesOf(r.held.msg) > UNCERTAIN_BYTES_MAX) break;
+      bytes += bytesOf(r.held.msg);
+      from--;
+    }
+    this.#recent = recent.slice(from);
+    this.#recentBytes = bytes;
   }
 
   /** The channel died: its recent settlements are kept for their possible redeliveries. */
   keepUncertain(channel: Channel): void {
-    const cutoff = this.clock.now() - this.uncertainMs();
-    const mine = this.#recent.filter((r) => r.held.channel === channel && r.at >= cutoff);
-    for (const r of mine.slice(-UNCERTAIN_SETTLEMENT_MAX)) this.#remember(r.held, r.settlement, r.at);
+    this.#trim(this.clock.now() - this.uncertainMs());
+    for (const r of this.#recent) if (r.held.channel === channel) this.#remember(r.held, r.settlement, r.at);
     this.#recent = this.#recent.filter((r) => r.held.channel !== channel);
+    this.#recentBytes = 0;
+    for (const r of this.#recent) this.#recentBytes += bytesOf(r.held.msg);
     this.#prune();
   }
 
+  /** Forgets what waited past ORPHAN_MEMORY_MS, then the oldest past the bounds on count and bytes. */
   #prune(): void {
-    let cutoff = this.clock.now() - ORPHAN_MEMORY_MS;
-    let size = 0;
-    for (const list of this.#orphanSettled.values()) size += list.length;
-    if (size > REMEMBERED_MAX) {
-      // The newest REMEMBERED_MAX are kept (a tie at the cut keeps them all).
-      const times = [...this.#orphanSettled.values()].flatMap((list) => list.map((e) => e.at)).sort((a, b) => b - a);
-      cutoff = Math.max(cutoff, times[REMEMBERED_MAX - 1] as number);
+    const cutoff = this.clock.now() - ORPHAN_MEMORY_MS;
+    const entries = [...this.#orphanSettled.values()].flat().filter((e) => e.at >= cutoff);
+    let bytes = 0;
+    for (const e of entries) bytes += bytesOf(e.msg);
+    let keep: Set<Remembered> | undefined;
+    if (entries.length > REMEMBERED_MAX || bytes > REMEMBERED_BYTES_MAX) {
+      keep = new Set();
+      let sum = 0;
+      for (const e of entries.sort((a, b) => b.at - a.at)) {
+        if (keep.size === REMEMBERED_MAX || sum + bytesOf(e.msg) > REMEMBERED_BYTES_MAX) break;
+        sum += bytesOf(e.msg);
+        keep.add(e);
+      }
     }
     for (const [key, list] of this.#orphanSettled) {
-      const kept = list.filter((e) => e.at >= cutoff);
+      const kept = list.filter((e) => e.at >= cutoff && (keep === undefined || keep.has(e)));
       if (kept.length === 0) this.#orphanSettled.delete(key);
       else this.#orphanSettled.set(key, kept);
     }
