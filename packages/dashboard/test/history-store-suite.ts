@@ -109,6 +109,11 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       const workers = await s.listWorkers();
       expect(workers.find((w) => w.hostname === 'w9@host')).toMatchObject({ pid: null, active: null, processed: null, freq: 2 });
       expect(workers.find((w) => w.hostname === 'w8@host')).toMatchObject({ pid: 2 ** 31 - 1, active: -(2 ** 31), processed: Number.MAX_SAFE_INTEGER });
+      // The backfill from stored results folds through the same code: its batch failed too.
+      const stored = { state: 'SUCCESS', dateDone: now, name: 'proj.add', args: '()', kwargs: '{}', result: '3', traceback: null, worker: null, queue: null, parentId: null, groupId: null };
+      expect(await s.backfill([{ ...stored, uuid: 'bf-big', retries: 2 ** 31 }, { ...stored, uuid: 'bf-fits', retries: 3 }])).toBe(2);
+      expect((await s.getTask('bf-big'))?.task).toMatchObject({ state: 'SUCCESS', retries: null });
+      expect((await s.getTask('bf-fits'))?.task).toMatchObject({ state: 'SUCCESS', retries: 3 });
     });
 
     it('commits two writes at once that share tasks and workers, whatever order each folded them in', async () => {
