@@ -94,6 +94,7 @@ function mapOptions<T>(given: Readonly<Record<string, unknown>>, names: Record<s
 const AMQP_OPTION_NAMES: Record<string, keyof AmqpBrokerOptions> = {
   queueMaxPriority: 'queueMaxPriority',
   connectWaitMs: 'connectWaitMs',
+  confirmTimeoutMs: 'confirmTimeoutMs',
   connectionName: 'connectionName',
 };
 

@@ -110,6 +110,25 @@ export class AmqpSession {
     return this.#generation > 0 && this.#model === undefined && !this.#closed;
   }
 
+  /** True while RabbitMQ has blocked the connection (a memory or disk alarm): publishes wait, and confirms with them. */
+  get blocked(): boolean {
+    return (this.#model as MuxInternals | undefined)?.connection?.blocked === true;
+  }
+
+  /**
+   * Gives up the connection of `generation` as dead, when it is still the current one: its
+   * socket is destroyed, so its channels close (their unconfirmed publishes fail) and the
+   * session reconnects, as after any lost connection. For a link that silently drops what is
+   * sent, which the heartbeat would notice only two to three intervals later.
+   */
+  abandon(generation: number, reason: string): void {
+    const model = this.#model;
+    if (model === undefined || this.#generation !== generation || this.#closed) return;
+    const stream = (model as MuxInternals).connection?.stream as { destroy?: (err: Error) => void } | undefined;
+    this.options.log('warn', `giving up the connection to RabbitMQ: ${reason}`, { server: this.#where() });
+    stream?.destroy?.(new Error(reason));
+  }
+
   /** Calls `fn` after every reconnection (not after the first connection). */
   onReconnect(fn: () => void): () => void {
     this.#listeners.add(fn);
@@ -231,7 +250,7 @@ export class AmqpSession {
 }
 
 interface MuxInternals {
-  readonly connection?: { readonly stream?: unknown; readonly muxer?: { _readIncoming?: unknown } };
+  readonly connection?: { readonly stream?: unknown; readonly muxer?: { _readIncoming?: unknown }; readonly blocked?: boolean };
 }
 
 /**

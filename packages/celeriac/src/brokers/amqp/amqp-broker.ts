@@ -112,7 +112,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     this.capabilities = { priorityOrder, redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
     const connectWaitMs = options.connectWaitMs ?? 30_000;
     this.session = new AmqpSession(parseAmqpUrls(url, options.useSsl), { log: this.log, waitMs: connectWaitMs, connectionName: options.connectionName, ...(options.loginMethod === undefined ? {} : { loginMethod: options.loginMethod }) });
-    this.#publisher = new ConfirmedPublisher(this.session, this.log, connectWaitMs, () => this.#closed);
+    this.#publisher = new ConfirmedPublisher(this.session, this.log, connectWaitMs, () => this.#closed, options.confirmTimeoutMs);
     this.#admin = new ChannelSlot<Channel>(this.session, false);
     this.#declared = new Declarations(this.session, this.#admin);
     this.#checks = new QueueChecks(this.session);

@@ -24,6 +24,14 @@ export interface AmqpBrokerOptions {
   queueMaxPriority?: number | null;
   /** Longest wait for a connection before an operation fails. @default 30000 */
   connectWaitMs?: number;
+  /**
+   * Longest wait for a publish's confirm before the connection is given up as dead and the
+   * message sent again on a new one (not while RabbitMQ has blocked the connection: a memory or
+   * disk alarm holds confirms back). Without it a link that silently drops what is sent is
+   * noticed only by the heartbeat, up to three intervals later (six minutes at the default 120 s).
+   * @default 30000
+   */
+  confirmTimeoutMs?: number;
   /** Shown in RabbitMQ's connection list. @default 'celeriac' */
   connectionName?: string;
   /**

@@ -1,0 +1,70 @@
+/**
+ * A send over a RabbitMQ link that dies silently (no FIN, no RST: an expired NAT or firewall
+ * entry). The producer waits for RabbitMQ's confirm of every publish; over such a link it never
+ * comes, and the connection is known dead only when the heartbeat says so, two to three
+ * intervals later: up to six minutes at Celery's default of 120 s, while the caller's `delay()`
+ * waited. With `confirmTimeoutMs` the producer gives the connection up once a confirm is that
+ * late, and sends the message again on a new one.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/index.js';
+import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, TEST_AMQP_HOST } from '../support/amqp-env.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+
+const ready = await amqpAvailable();
+
+describe.runIf(ready)('failure: a send over a silently dead RabbitMQ link', () => {
+  let vhost = '';
+  const proxy = new FaultProxy(Number(TEST_AMQP_HOST.split(':')[1] ?? 5672));
+
+  beforeAll(async () => {
+    vhost = await createVhost('pubhole');
+    await proxy.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy.close();
+    await deleteVhost(vhost);
+  }, 60_000);
+
+  /** Messages waiting in `queue` of the test's vhost. */
+  async function waiting(queue: string): Promise<number> {
+    const listed = await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet');
+    const line = listed.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue);
+    return Number(line?.[1] ?? NaN);
+  }
+
+  it('gives the connection up once a confirm is confirmTimeoutMs late, and sends the message again on a new one', async () => {
+    // Celery's heartbeat (120 s): without the timeout this send would wait four to six minutes.
+    const app = createApp(
+      { broker: `amqp://guest:guest@127.0.0.1:${proxy.port}/${encodeURIComponent(vhost)}`, backend: 'memory://', brokerTransportOptions: { confirmTimeoutMs: 1000 } },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    const task = app.task('hole.send', () => 1);
+    try {
+      // Two sends: the queue's declaration is then known made on this connection (the first
+      // send's, begun before the connection was up, is made once more on the next), so the send
+      // below waits on its confirm only.
+      await task.applyAsync([], { queue: 'hole' });
+      await task.applyAsync([], { queue: 'hole' });
+      // The open connection now drops everything both ways; new ones go through.
+      proxy.stall();
+      proxy.heal();
+      const dropped = proxy.stats.droppedToServer;
+      await task.applyAsync([], { queue: 'hole' });
+      expect(proxy.stats.droppedToServer).toBeGreaterThan(dropped);
+      // The copy sent into the dead link never reached RabbitMQ: three messages, not four.
+      expect(await waiting('hole')).toBe(3);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
+
+  it('refuses a confirmTimeoutMs that is not a positive number of milliseconds', () => {
+    for (const bad of [0, -1, 'soon', Number.POSITIVE_INFINITY]) {
+      const app = createApp({ broker: `amqp://guest:guest@127.0.0.1:${proxy.port}/`, backend: 'memory://', brokerTransportOptions: { confirmTimeoutMs: bad } }, { env: {}, logger: pino({ level: 'silent' }) });
+      expect(() => app.broker, String(bad)).toThrow(/confirmTimeoutMs must be a number of milliseconds > 0/);
+    }
+  });
+});
