@@ -22,7 +22,10 @@ export class Declarations {
 
   /** Runs `declare` once per connection for `key`. */
   once(key: string, declare: (ch: Channel) => Promise<unknown>): Promise<void> {
-    if (this.#generation !== this.session.generation || !this.session.connected) {
+    // Recorded for the connection it runs on: recorded before the first connection was up, a
+    // declaration was forgotten as soon as it was, and the next send declared its queue again.
+    if (!this.session.connected) return this.session.connection().then(() => this.once(key, declare));
+    if (this.#generation !== this.session.generation) {
       this.#made = new Map();
       this.#generation = this.session.generation;
     }
