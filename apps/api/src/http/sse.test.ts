@@ -43,12 +43,17 @@ describe('openSse', () => {
     for (const app of apps.splice(0)) await app.close();
   });
 
-  it('drops a client that does not read once MAX_UNSENT bytes wait for it, instead of holding every event', async () => {
+  /** A server, a client of its stream (`reading` or not), and the stream as the server holds it. */
+  async function opened(reading: boolean) {
     const { app, port, streams } = await serve();
     apps.push(app);
-    const c = await client(port, false);
+    const c = await client(port, reading);
     while (streams.length === 0) await new Promise((resolve) => setImmediate(resolve));
-    const { stream, res } = streams[0]!;
+    return { c, ...streams[0]! };
+  }
+
+  it('drops a client that does not read once MAX_UNSENT bytes wait for it, instead of holding every event', async () => {
+    const { c, stream, res } = await opened(false);
     let closedBy = 0;
     stream.onClose(() => closedBy++);
     // 64 MB of events: far past what the kernel's socket buffers take in.
@@ -67,11 +72,7 @@ describe('openSse', () => {
   });
 
   it('keeps a client that reads, however much is sent to it', async () => {
-    const { app, port, streams } = await serve();
-    apps.push(app);
-    const c = await client(port, true);
-    while (streams.length === 0) await new Promise((resolve) => setImmediate(resolve));
-    const { stream, res } = streams[0]!;
+    const { c, stream, res } = await opened(true);
     const bytes = Buffer.byteLength(`event: task\ndata: ${JSON.stringify(EVENT)}\n\n`);
     // 8 MB, well past MAX_UNSENT, in bursts of 64 KB as a busy feed sends them.
     for (let i = 0; i < (8 * MAX_UNSENT) / bytes; i++) {

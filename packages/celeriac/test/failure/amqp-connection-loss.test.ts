@@ -141,17 +141,22 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     }
   }
 
+  /** Stalls every open connection, lets the gated task end, and waits until its ack went into the stalled link. */
+  async function endIntoStall(ended: () => Promise<unknown>): Promise<void> {
+    proxy.stall();
+    const dropped = proxy.stats.droppedToServer;
+    openGate();
+    await ended();
+    await waitFor(() => proxy.stats.droppedToServer > dropped, 'the ack sent into the stalled link', 10_000);
+  }
+
   it('the ack of a redelivery lost with the connection: the next redelivery is acked, not run', async () => {
     await runsOnceAcross('inflight', async (_id, ended) => {
       // The first loss while it runs: its redelivery comes back on the new connection, held.
       await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
       await waitForHeld('inflight', 1);
       // What the worker sends from now on never arrives: the task ends and acks its redelivery.
-      proxy.stall();
-      const dropped = proxy.stats.droppedToServer;
-      openGate();
-      await ended();
-      await waitFor(() => proxy.stats.droppedToServer > dropped, 'the ack sent into the stalled link', 10_000);
+      await endIntoStall(ended);
       // Then the connection is lost: RabbitMQ never saw the ack and delivers the message again.
       proxy.cut();
       proxy.heal();
@@ -185,11 +190,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     // the message again. Settlements were taken as received when sent over 5 s before their
     // channel died, whatever the heartbeat, and the redelivery ran the task a second time.
     await runsOnceAcross('silent', async (_id, ended) => {
-      proxy.stall();
-      const dropped = proxy.stats.droppedToServer;
-      openGate();
-      await ended();
-      await waitFor(() => proxy.stats.droppedToServer > dropped, 'the ack sent into the silent link', 10_000);
+      await endIntoStall(ended);
       // New connections go through: the worker's next one, once it has given this one up.
       proxy.heal();
     });
