@@ -94,7 +94,7 @@ function mapOptions<T>(given: Readonly<Record<string, unknown>>, names: Record<s
 const AMQP_OPTION_NAMES: Record<string, keyof AmqpBrokerOptions> = {
   queueMaxPriority: 'queueMaxPriority',
   connectWaitMs: 'connectWaitMs',
-  confirmTimeoutMs: 'confirmTimeoutMs',
+  replyTimeoutMs: 'replyTimeoutMs',
   connectionName: 'connectionName',
 };
 
@@ -177,6 +177,7 @@ export const defaultTransports: TransportTable = Object.freeze({
         ...amqpLogin(ctx),
         // It rides on the broker's connection settings: the same wait for a connection.
         ...(typeof ctx.transportOptions['connectWaitMs'] === 'number' ? { connectWaitMs: ctx.transportOptions['connectWaitMs'] } : {}),
+        ...('replyTimeoutMs' in ctx.transportOptions ? { replyTimeoutMs: ctx.transportOptions['replyTimeoutMs'] as number } : {}),
       }),
   }),
 });

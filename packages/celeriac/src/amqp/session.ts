@@ -13,9 +13,10 @@
  * - With several targets (a failover list, `amqp://a;amqp://b`: the nodes of one cluster)
  *   each attempt takes the next node in turn, kombu's round-robin, and the backoff grows only
  *   once every node has refused; a lost connection starts with the node after the lost one.
- * - Channels belong to one connection: {@link ChannelSlot} keeps one lazily (re)opened channel
- *   for a role (publishing with confirms, declaring), replaced when the broker closes it with
- *   a channel error (404, 406), which is never fatal.
+ * - Channels belong to one connection: a ChannelSlot (channel-slot.ts) keeps one lazily
+ *   (re)opened channel for a role (publishing with confirms, declaring).
+ * - A reply RabbitMQ owes (a confirm, an operation's answer) that is `replyTimeoutMs` late gives
+ *   the connection up ({@link AmqpSession.awaitReply}): a link that died silently.
  */
 import { isIP } from 'node:net';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
@@ -24,6 +25,7 @@ import type { AmqpTarget } from './url.js';
 import { tlsFileOptions } from '../core/tls-files.js';
 import type { TransportLog } from '../core/transport-table.js';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { describeGiven } from '../core/option-names.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
 
 /** py-amqp's names of the TLS files, in errors. */
@@ -48,6 +50,22 @@ export interface AmqpSessionOptions {
   connectionName?: string;
   /** How to log in (Celery's `broker_login_method`). @default PLAIN, with the URL's user and password */
   loginMethod?: AmqpLoginMethod;
+  /**
+   * Longest wait for a reply from RabbitMQ (a publish's confirm, an operation's answer) before
+   * the connection is given up as dead (see {@link AmqpSession.awaitReply}).
+   * @default {@link REPLY_TIMEOUT_MS}
+   */
+  replyTimeoutMs?: number;
+}
+
+/** The default of `replyTimeoutMs`: as long as a Redis command may take (`commandTimeoutMs`). */
+export const REPLY_TIMEOUT_MS = 30_000;
+
+/** A reply being waited for: since when, on which connection, for what. */
+interface AwaitedReply {
+  readonly at: number;
+  readonly generation: number;
+  readonly what: string;
 }
 
 /** The SASL mechanisms RabbitMQ offers: the URL's user and password, or the client certificate (EXTERNAL). */
@@ -70,6 +88,10 @@ export class AmqpSession {
   /** Index of the node the next attempt goes to. */
   #next = 0;
   #target: AmqpTarget;
+  /** Replies waited for, oldest first, and the interval that looks at them while any is. */
+  readonly #replies = new Set<AwaitedReply>();
+  #watchdog: NodeJS.Timeout | undefined;
+  readonly replyTimeoutMs: number;
 
   constructor(
     targets: AmqpTarget | readonly AmqpTarget[],
@@ -79,6 +101,11 @@ export class AmqpSession {
     if (this.#targets.length === 0) throw new CeleriacError(ErrorCodes.CONFIG, 'an AMQP session needs at least one broker URL');
     this.#target = this.#targets[0] as AmqpTarget;
     this.#waitMs = options.waitMs ?? 30_000;
+    const reply = options.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
+    if (typeof reply !== 'number' || !(reply > 0) || !Number.isFinite(reply)) {
+      throw new CeleriacError(ErrorCodes.CONFIG, `replyTimeoutMs must be a number of milliseconds > 0, got ${describeGiven(reply)}`);
+    }
+    this.replyTimeoutMs = reply;
   }
 
   /** The node of the current (or last) connection. */
@@ -127,6 +154,54 @@ export class AmqpSession {
     const stream = (model as MuxInternals).connection?.stream as { destroy?: (err: Error) => void } | undefined;
     this.options.log('warn', `giving up the connection to RabbitMQ: ${reason}`, { server: this.#where() });
     stream?.destroy?.(new Error(reason));
+  }
+
+  /**
+   * `reply`, RabbitMQ's answer to something sent on the connection of `generation` (a publish's
+   * confirm, a declaration's reply), watched: when it has not come `replyTimeoutMs` after, while
+   * RabbitMQ has not blocked the connection (a memory or disk alarm holds replies back), the
+   * connection is given up ({@link abandon}), and `reply` fails with it. A link that silently
+   * drops what is sent would otherwise hold it until the heartbeat noticed, up to three
+   * intervals later (six minutes at the default 120 s). One interval watches every reply.
+   */
+  awaitReply<T>(reply: Promise<T>, what: string, generation = this.#generation): Promise<T> {
+    const awaited: AwaitedReply = { at: performance.now(), generation, what };
+    this.#replies.add(awaited);
+    this.#watch();
+    return reply.then(
+      (value) => {
+        this.#replies.delete(awaited);
+        return value;
+      },
+      (err: unknown) => {
+        this.#replies.delete(awaited);
+        throw err;
+      },
+    );
+  }
+
+  /** Looks at the oldest reply waited for on the current connection, a few times per timeout, while any is waited for. */
+  #watch(): void {
+    if (this.#watchdog !== undefined) return;
+    this.#watchdog = setInterval(() => {
+      if (this.#replies.size === 0 || this.#closed) {
+        clearInterval(this.#watchdog);
+        this.#watchdog = undefined;
+        return;
+      }
+      let oldest: AwaitedReply | undefined;
+      // Replies of a connection already replaced fail with it; they are not this one's.
+      for (const awaited of this.#replies) {
+        if (awaited.generation === this.#generation) {
+          oldest = awaited;
+          break;
+        }
+      }
+      const waitedMs = oldest === undefined ? 0 : performance.now() - oldest.at;
+      if (oldest === undefined || waitedMs < this.replyTimeoutMs || this.blocked) return;
+      this.abandon(oldest.generation, `no reply to ${oldest.what} for ${Math.round(waitedMs)} ms (replyTimeoutMs ${this.replyTimeoutMs}): a dead link`);
+    }, Math.max(50, Math.min(1000, this.replyTimeoutMs / 4)));
+    this.#watchdog.unref();
   }
 
   /** Calls `fn` after every reconnection (not after the first connection). */
@@ -243,6 +318,8 @@ export class AmqpSession {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
     const model = this.#model;
     this.#model = undefined;
     if (model !== undefined) await model.close().catch(() => undefined);
@@ -277,109 +354,6 @@ export function batchFrames(model: ChannelModel): void {
       uncork.call(stream);
     }
   };
-}
-
-/** One channel for one role, reopened after the broker (or the connection) closes it. */
-export class ChannelSlot<C extends Channel = Channel> {
-  #channel: Promise<C> | undefined;
-  /** The channel {@link #channel} resolved to, while it is the slot's. */
-  #ready: C | undefined;
-
-  constructor(
-    private readonly session: AmqpSession,
-    private readonly confirm: boolean,
-    private readonly setup: (channel: C) => void = () => undefined,
-  ) {}
-
-  /** The open channel (opens one when none is). */
-  get(): Promise<C> {
-    if (this.#channel !== undefined) return this.#channel;
-    const opening = this.#open();
-    this.#channel = opening;
-    opening.then(
-      (channel) => {
-        if (this.#channel === opening) this.#ready = channel;
-      },
-      () => {
-        if (this.#channel === opening) this.#channel = undefined;
-      },
-    );
-    return opening;
-  }
-
-  /** The channel when one is open now (no wait), else undefined: for a per-message path. */
-  current(): C | undefined {
-    return this.#ready;
-  }
-
-  async #open(): Promise<C> {
-    const model = await this.session.connection();
-    const channel = (this.confirm ? await model.createConfirmChannel() : await model.createChannel()) as C;
-    const mine = this.#channel;
-    const forget = () => {
-      if (this.#channel !== mine) return;
-      this.#channel = undefined;
-      this.#ready = undefined;
-    };
-    channel.on('close', forget);
-    // A channel error (404, 406) also closes the channel; the caller of the failed
-    // operation gets the error, later callers a fresh channel.
-    channel.on('error', forget);
-    this.setup(channel);
-    return channel;
-  }
-
-  /**
-   * Runs `fn` on the channel; a channel-closing error drops the channel and goes up. So does
-   * an error amqplib raises itself (no AMQP reply code), after which the channel is closed:
-   * an argument it cannot encode (a name longer than 255 bytes) throws after amqplib took
-   * the channel's one reply slot, and every later operation on that channel would wait forever.
-   */
-  async run<T>(fn: (channel: C) => Promise<T>): Promise<T> {
-    const channel = await this.get();
-    try {
-      return await fn(channel);
-    } catch (err) {
-      if (typeof (err as { code?: unknown } | null)?.code !== 'number') this.#retire(channel);
-      throw err;
-    }
-  }
-
-  /**
-   * {@link run} for an operation that may be made twice (a declare, a purge, an unbind): when
-   * the channel closed under it before its reply, because a sibling's 404 or 406 on the shared
-   * channel ended it (amqplib: "Channel ended, no reply will be forthcoming"), it runs once more
-   * on a new channel. Its own failure goes up as it is.
-   */
-  async runIdempotent<T>(fn: (channel: C) => Promise<T>): Promise<T> {
-    try {
-      return await this.run(fn);
-    } catch (err) {
-      if (!endedByAnother(err)) throw err;
-      return this.run(fn);
-    }
-  }
-
-  /** Drops `channel` if it is still the slot's, and closes it. */
-  #retire(channel: C): void {
-    if (this.#ready !== channel) return;
-    this.#channel = undefined;
-    this.#ready = undefined;
-    channel.close().catch(() => undefined);
-  }
-
-  /** Closes the channel if open. */
-  async close(): Promise<void> {
-    const channel = this.#channel;
-    this.#channel = undefined;
-    this.#ready = undefined;
-    if (channel !== undefined) await (await channel.catch(() => undefined))?.close().catch(() => undefined);
-  }
-}
-
-/** amqplib's error for an operation whose channel closed before its reply: not its own failure. */
-export function endedByAnother(err: unknown): boolean {
-  return err instanceof Error && typeof (err as { code?: unknown }).code !== 'number' && /^Channel (ended|closed)/.test(err.message);
 }
 
 export type { Channel, ConfirmChannel };

@@ -20,7 +20,8 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { PublishTemplate, publishFrames } from '../../amqp/publish-frames.js';
-import { AmqpSession, ChannelSlot, type AmqpLoginMethod, type ConfirmChannel } from '../../amqp/session.js';
+import { ChannelSlot } from '../../amqp/channel-slot.js';
+import { AmqpSession, type AmqpLoginMethod, type ConfirmChannel } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
 import { rpcQueueSpec } from '../../amqp/topology.js';
 import { parseAmqpUrls, type AmqpUseSsl } from '../../amqp/url.js';
@@ -42,6 +43,8 @@ export interface RpcBackendOptions {
   loginMethod?: AmqpLoginMethod;
   /** Longest wait for a connection before an operation fails: the broker's `connectWaitMs`. @default 30000 */
   connectWaitMs?: number;
+  /** Longest wait for a reply (a result's confirm) before the connection counts as dead: the broker's `replyTimeoutMs`. @default 30000 */
+  replyTimeoutMs?: number;
   /** This process's reply address: the name of its result queue. */
   replyTo: string;
   /** `resultExpiresSec` in seconds: the result queue's `x-expires`. null: none. */
@@ -106,6 +109,7 @@ export class RpcBackend implements ResultBackend {
       log: this.#log,
       connectionName: 'celeriac rpc',
       ...(options.connectWaitMs === undefined ? {} : { waitMs: options.connectWaitMs }),
+      ...(options.replyTimeoutMs === undefined ? {} : { replyTimeoutMs: options.replyTimeoutMs }),
       ...(options.loginMethod === undefined ? {} : { loginMethod: options.loginMethod }),
     });
     this.#publisher = new ChannelSlot<ConfirmChannel>(this.#session, true);
@@ -269,7 +273,7 @@ export class RpcBackend implements ResultBackend {
   }
 
   #send(channel: ConfirmChannel, meta: ResultMeta, replyTo: string, body: Buffer): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    const confirmed = new Promise<void>((resolve, reject) => {
       const failed = (err: unknown) =>
         reject(new CeleriacError(ErrorCodes.TRANSPORT, `rpc:// could not send the result of ${meta.task_id}: ${coerceError(err).message}`, { cause: err }));
       try {
@@ -278,6 +282,7 @@ export class RpcBackend implements ResultBackend {
         failed(err);
       }
     });
+    return this.#session.awaitReply(confirmed, 'a result (its confirm)');
   }
 
   // The reads below answer from memory: no async frame, since get() of many results calls

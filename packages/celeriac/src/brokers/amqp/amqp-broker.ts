@@ -17,7 +17,8 @@
  *   declare and consume again; a publish cut by a lost connection is sent again.
  */
 import type { Channel } from 'amqplib';
-import { AmqpSession, ChannelSlot } from '../../amqp/session.js';
+import { ChannelSlot } from '../../amqp/channel-slot.js';
+import { AmqpSession } from '../../amqp/session.js';
 import { typeTable } from '../../amqp/tables.js';
 import { PIDBOX_QUEUE_SPEC, exchangeSpecFor, isPidboxQueue, type ExchangeSpec, type QueueSpec } from '../../amqp/topology.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
@@ -111,8 +112,8 @@ export class AmqpBroker implements Broker, ConsumerHost {
     const priorityOrder = this.topology.missingQueueType === 'quorum' ? 'none' : 'highest-first';
     this.capabilities = { priorityOrder, redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
     const connectWaitMs = options.connectWaitMs ?? 30_000;
-    this.session = new AmqpSession(parseAmqpUrls(url, options.useSsl), { log: this.log, waitMs: connectWaitMs, connectionName: options.connectionName, ...(options.loginMethod === undefined ? {} : { loginMethod: options.loginMethod }) });
-    this.#publisher = new ConfirmedPublisher(this.session, this.log, connectWaitMs, () => this.#closed, options.confirmTimeoutMs);
+    this.session = new AmqpSession(parseAmqpUrls(url, options.useSsl), { log: this.log, waitMs: connectWaitMs, connectionName: options.connectionName, ...(options.loginMethod === undefined ? {} : { loginMethod: options.loginMethod }), ...(options.replyTimeoutMs === undefined ? {} : { replyTimeoutMs: options.replyTimeoutMs }) });
+    this.#publisher = new ConfirmedPublisher(this.session, this.log, connectWaitMs, () => this.#closed);
     this.#admin = new ChannelSlot<Channel>(this.session, false);
     this.#declared = new Declarations(this.session, this.#admin);
     this.#checks = new QueueChecks(this.session);

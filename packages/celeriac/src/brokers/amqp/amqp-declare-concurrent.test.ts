@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
-import { AmqpSession, ChannelSlot } from '../../amqp/session.js';
+import { ChannelSlot } from '../../amqp/channel-slot.js';
+import { AmqpSession } from '../../amqp/session.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
 import { CLASSIC_TOPOLOGY } from '../../core/queue-topology.js';
 import { AmqpBroker } from './amqp-broker.js';

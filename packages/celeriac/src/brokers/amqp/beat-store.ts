@@ -24,7 +24,8 @@
  * the store queue exists, a missing document only means another process holds it for a moment.
  */
 import type { Channel, Message as AmqpMessage, Options } from 'amqplib';
-import { ChannelSlot, type AmqpSession } from '../../amqp/session.js';
+import { ChannelSlot } from '../../amqp/channel-slot.js';
+import type { AmqpSession } from '../../amqp/session.js';
 import type { BeatStore, EntryRunState, LeaseAttempt, PublishFence, StoredEntries } from '../../core/spi/beat-store.js';
 import { txCommit, txSelect } from '../../amqp/tx.js';
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';

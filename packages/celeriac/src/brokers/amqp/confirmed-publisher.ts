@@ -6,19 +6,18 @@
  * the connect wait, on a channel of its own after the second; a publish cut by a lost
  * connection is sent again on the next one, up to three attempts.
  *
- * A confirm that has not come after `confirmTimeoutMs` (while RabbitMQ has not blocked the
- * connection) gives the connection up as dead, and the publish goes again on the next one. A
- * link that silently drops what is sent (no FIN, no RST) is otherwise noticed only by the
- * heartbeat, two to three intervals later: up to six minutes at the default 120 s, while the
- * caller's `delay()` waited.
+ * A confirm that has not come after `replyTimeoutMs` gives the connection up as dead
+ * (AmqpSession.awaitReply), and the publish goes again on the next one: a link that silently
+ * drops what is sent (no FIN, no RST) would otherwise hold the caller's `delay()` until the
+ * heartbeat noticed, up to six minutes at the default 120 s.
  */
 import type { ConfirmChannel, Message as AmqpMessage } from 'amqplib';
-import { ChannelSlot, type AmqpSession } from '../../amqp/session.js';
+import { ChannelSlot } from '../../amqp/channel-slot.js';
+import type { AmqpSession } from '../../amqp/session.js';
 import type { WireOut } from '../../amqp/wire.js';
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { TransportLog } from '../../core/transport-table.js';
-import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import { describeGiven } from '../../core/option-names.js';
+import { CeleriacError, coerceError } from '../../errors.js';
 import { isNack, toTransportError, UnroutableError } from './amqp-errors.js';
 
 /** Attempts of one publish across lost connections. */
@@ -33,27 +32,17 @@ interface PendingPublish {
   returned: boolean;
 }
 
-/** The default of `confirmTimeoutMs`: as long as a Redis command may take (`commandTimeoutMs`). */
-export const CONFIRM_TIMEOUT_MS = 30_000;
-
 /** Publishes with confirms for one broker (see the module header). */
 export class ConfirmedPublisher {
   readonly #channel: ChannelSlot<ConfirmChannel>;
   readonly #pending: PendingPublish[] = [];
-  /** The confirms being waited for: when each publish went, on which connection. */
-  readonly #waiting = new Set<{ readonly at: number; readonly generation: number }>();
-  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly session: AmqpSession,
     private readonly log: TransportLog,
     private readonly connectWaitMs: number,
     private readonly closed: () => boolean,
-    private readonly confirmTimeoutMs = CONFIRM_TIMEOUT_MS,
   ) {
-    if (typeof confirmTimeoutMs !== 'number' || !(confirmTimeoutMs > 0) || !Number.isFinite(confirmTimeoutMs)) {
-      throw new CeleriacError(ErrorCodes.CONFIG, `confirmTimeoutMs must be a number of milliseconds > 0, got ${describeGiven(confirmTimeoutMs)}`);
-    }
     this.#channel = new ChannelSlot<ConfirmChannel>(session, true, (ch) => ch.on('return', (msg: AmqpMessage) => this.#onReturn(msg)));
   }
 
@@ -111,15 +100,13 @@ export class ConfirmedPublisher {
     const channel = own ?? (await this.#channel.get());
     const entry: PendingPublish = { exchange, routingKey, content: wire.content, returned: false };
     if (mandatory) this.#pending.push(entry);
-    const waiting = { at: performance.now(), generation: this.session.generation };
-    this.#waiting.add(waiting);
-    this.#watch();
+    const generation = this.session.generation;
     try {
-      await new Promise<void>((resolve, reject) => {
+      const confirmed = new Promise<void>((resolve, reject) => {
         channel.publish(exchange, routingKey, wire.content, { ...wire.options, mandatory }, (err: unknown) => (err ? reject(coerceError(err)) : resolve()));
       });
+      await this.session.awaitReply(confirmed, 'a publish (its confirm)', generation);
     } finally {
-      this.#waiting.delete(waiting);
       if (mandatory) this.#pending.splice(this.#pending.indexOf(entry), 1);
     }
     if (entry.returned) {
@@ -127,22 +114,5 @@ export class ConfirmedPublisher {
         `RabbitMQ returned the message to exchange ${JSON.stringify(exchange)} with key ${JSON.stringify(routingKey)}: no queue is bound to receive it (declare the queue first)`,
       );
     }
-  }
-
-  /** Looks at the oldest confirm waited for, a few times per timeout, while any is. */
-  #watch(): void {
-    if (this.#watchdog !== undefined) return;
-    this.#watchdog = setInterval(() => {
-      if (this.#waiting.size === 0) {
-        clearInterval(this.#watchdog);
-        this.#watchdog = undefined;
-        return;
-      }
-      const oldest = this.#waiting.values().next().value as { at: number; generation: number };
-      const waitedMs = performance.now() - oldest.at;
-      if (waitedMs < this.confirmTimeoutMs || this.session.blocked || this.closed()) return;
-      this.session.abandon(oldest.generation, `no publish confirm for ${Math.round(waitedMs)} ms (confirmTimeoutMs ${this.confirmTimeoutMs}): a dead link`);
-    }, Math.max(50, Math.min(1000, this.confirmTimeoutMs / 4)));
-    this.#watchdog.unref();
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Channel } from 'amqplib';
-import type { AmqpSession, ChannelSlot } from '../../amqp/session.js';
+import type { ChannelSlot } from '../../amqp/channel-slot.js';
+import type { AmqpSession } from '../../amqp/session.js';
 import { Declarations } from './declarations.js';
 
 /** A session that connects when asked (each connection a new generation), and an admin channel that counts the declarations it runs. */

@@ -7,7 +7,8 @@
  * that exists with other arguments): the declarations it took down with it are made again.
  */
 import type { Channel } from 'amqplib';
-import type { AmqpSession, ChannelSlot } from '../../amqp/session.js';
+import type { ChannelSlot } from '../../amqp/channel-slot.js';
+import type { AmqpSession } from '../../amqp/session.js';
 import { toTransportError } from './amqp-errors.js';
 
 /** Declarations made on the current connection, by key (`queue celery`, `bind q e k`...). */
@@ -33,7 +34,7 @@ export class Declarations {
     if (p === undefined) {
       // A sibling's 404 or 406 on the shared channel ends it, failing the declarations sent
       // after it: once more on a new one.
-      const made = this.admin.runIdempotent(declare).then(() => undefined);
+      const made = this.admin.runIdempotent(declare, `declare ${key}`).then(() => undefined);
       p = made.catch((err: unknown) => {
         if (this.#made.get(key) === p) this.#made.delete(key);
         throw toTransportError(`declare ${key}`, err);

@@ -25,13 +25,15 @@ export interface AmqpBrokerOptions {
   /** Longest wait for a connection before an operation fails. @default 30000 */
   connectWaitMs?: number;
   /**
-   * Longest wait for a publish's confirm before the connection is given up as dead and the
-   * message sent again on a new one (not while RabbitMQ has blocked the connection: a memory or
-   * disk alarm holds confirms back). Without it a link that silently drops what is sent is
-   * noticed only by the heartbeat, up to three intervals later (six minutes at the default 120 s).
+   * Longest wait for a reply from RabbitMQ, a publish's confirm or an operation's answer (a
+   * declaration, a purge, a channel open), before the connection is given up as dead: the
+   * publish is sent again and the declaration made again on a new one. Not while RabbitMQ has
+   * blocked the connection (a memory or disk alarm holds replies back). Without it a link that
+   * silently drops what is sent is noticed only by the heartbeat, up to three intervals later
+   * (six minutes at the default 120 s). The `rpc://` backend's connection has the same bound.
    * @default 30000
    */
-  confirmTimeoutMs?: number;
+  replyTimeoutMs?: number;
   /** Shown in RabbitMQ's connection list. @default 'celeriac' */
   connectionName?: string;
   /**

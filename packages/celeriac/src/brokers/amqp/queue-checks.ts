@@ -12,7 +12,8 @@
  * after a missing queue; at most {@link LANES} channels.
  */
 import type { Channel } from 'amqplib';
-import { ChannelSlot, type AmqpSession } from '../../amqp/session.js';
+import { ChannelSlot } from '../../amqp/channel-slot.js';
+import type { AmqpSession } from '../../amqp/session.js';
 import { isNotFound } from './amqp-errors.js';
 
 /** Channels checking at once. */
