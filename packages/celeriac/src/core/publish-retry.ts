@@ -13,7 +13,7 @@
  * message is there twice under one task id, as with Celery.
  */
 import { CeleriacError, ErrorCodes, brandClass, coerceError } from '../errors.js';
-import type { Clock } from './clock.js';
+import { MAX_TIMER_MS, type Clock } from './clock.js';
 
 /** Celery's `retry_policy`, in camelCase. Seconds throughout. */
 export interface PublishRetryPolicy {
@@ -133,12 +133,27 @@ async function retryAfter<T>(failure: unknown, attempt: () => Promise<T>, ctx: P
     if (policy.maxRetries !== null && retry >= policy.maxRetries) throw new PublishError(ctx.what, retry + 1, coerceError(error));
     const delaySec = retryInterval(policy, retry);
     ctx.onRetry(coerceError(error), retry + 1, delaySec);
-    if (delaySec > 0) await new Promise<void>((resolve) => ctx.clock.setTimer(resolve, delaySec * 1000));
+    if (delaySec > 0) await holdingTheProcess(new Promise<void>((resolve) => ctx.clock.setTimer(resolve, delaySec * 1000)));
     try {
       return await attempt();
     } catch (next) {
       error = next;
     }
+  }
+}
+
+/**
+ * `wait`, with the process kept alive until it settles. The clock's timers never hold it, and
+ * while a send waits between retries nothing else may: the connection it retries is down. A
+ * script whose last work was `await task.delay()` then exited with code 0 and the task neither
+ * sent nor failed (with top-level await, code 13).
+ */
+async function holdingTheProcess(wait: Promise<void>): Promise<void> {
+  const hold = setInterval(() => undefined, MAX_TIMER_MS);
+  try {
+    await wait;
+  } finally {
+    clearInterval(hold);
   }
 }
 

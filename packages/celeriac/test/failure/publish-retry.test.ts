@@ -5,7 +5,7 @@
  * broker answers; once the policy is spent it fails with a PublishError carrying the cause.
  * The interval math and option handling are unit-tested in src/core/publish-retry.test.ts.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createClient } from 'redis';
@@ -15,6 +15,7 @@ import { createApp, type App } from '../../src/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { PublishError } from '../../src/core/publish-retry.js';
 import { FaultProxy } from '../support/fault-proxy.js';
+import { libraryLoaderArgs, libraryModuleUrl } from '../support/node-script.js';
 import { freePort, RedisServerProcess } from '../support/redis.js';
 
 const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
@@ -91,6 +92,23 @@ describe.runIf(hasRedisServer)('failure: publish retry on a real redis-server', 
     expect((err as Error).cause).toMatchObject({ code: ErrorCodes.TRANSPORT });
     expect(retries).toHaveLength(2);
   }, 60_000);
+
+  it('holds the process while a send waits between retries: a script whose last work is the send ends with its outcome', async () => {
+    // Nothing else keeps the child alive: no top-level await, the broker refuses every
+    // connection. The clock's timers never hold a process, and the retry waited on one: the
+    // child exited with code 0 while the send was pending, printing neither line.
+    const code = `
+      const { createApp } = await import(${JSON.stringify(libraryModuleUrl('index.ts'))});
+      const app = createApp({ broker: 'redis://127.0.0.1:${await freePort()}/0', backend: 'memory://', logLevel: 'silent',
+        brokerTransportOptions: { connectTimeoutMs: 200 }, taskPublishRetryPolicy: { maxRetries: 2, intervalStart: 0.3, intervalStep: 0, intervalMax: 0.3 } });
+      void app.sendTask('pr.task', [1], {}, { queue: '${QUEUE}' }).then(
+        () => console.log('SENT'),
+        (err) => console.log('FAILED', err.name, err.attempts),
+      ).finally(() => app.close());
+    `;
+    const out = execFileSync(process.execPath, [...libraryLoaderArgs(), '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.trim()).toBe('FAILED PublishError 3');
+  }, 90_000);
 
   it('a flapping broker (every connection cut, then healed, three times) loses no send', async () => {
     const server = new RedisServerProcess(await freePort());
