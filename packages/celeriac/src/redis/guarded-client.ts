@@ -61,6 +61,8 @@ export class GuardedRedisClient implements CommandClient {
   /** The connected client, once known: the fast path skips awaiting connect(). */
   #client: RedisClient | undefined;
   #offline: { client: RedisClient; proxy: RedisClient } | undefined;
+  /** Clients dropped because their handshake went unanswered, with what their commands fail with. */
+  readonly #unanswered = new WeakMap<RedisClient, Error>();
 
   /** @param onCreate Called with each new client before it connects (to attach listeners). */
   constructor(target: RedisTarget, options: GuardedRedisClientOptions, onCreate?: (client: RedisClient) => void) {
@@ -112,7 +114,12 @@ export class GuardedRedisClient implements CommandClient {
 
   async #slow<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = await this.connect();
-    return fn(client.isReady ? client : this.#offlineProxy(client));
+    try {
+      return await fn(client.isReady ? client : this.#offlineProxy(client));
+    } catch (error) {
+      // node-redis says only "The client is closed" of a client dropped for its handshake.
+      throw this.#unanswered.get(client) ?? error;
+    }
   }
 
   /**
@@ -133,6 +140,7 @@ export class GuardedRedisClient implements CommandClient {
       timer = setTimeout(() => {
         timer = undefined;
         if (client.isReady) return;
+        this.#unanswered.set(client, new Error(`no answer to the connection's handshake within ${timeoutMs} ms (connectTimeoutMs): the server took the connection but did not reply`));
         if (this.#client === client) {
           this.#client = undefined;
           this.#offline = undefined;

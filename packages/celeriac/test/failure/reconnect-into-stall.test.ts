@@ -111,4 +111,17 @@ describe.runIf(ready)('failure: a reconnect whose handshake is never answered', 
       await direct.close();
     }
   }, 30_000);
+
+  it("a first connect whose handshake is never answered fails naming it, not node-redis's \"The client is closed\"", async () => {
+    proxy.stall();
+    const fresh = new GuardedRedisClient(parseRedisUrl(`redis://127.0.0.1:${proxy.port}/0`), { name: 'first-into-stall', connectTimeoutMs: 300, commandTimeoutMs: 10_000 });
+    try {
+      const err = (await fresh.run('ping', (c) => c.ping()).catch((e: unknown) => e)) as Error & { code?: string };
+      expect(err.code).toBe('CELERIAC_ERR_TRANSPORT');
+      expect(err.message).toMatch(/during ping: no answer to the connection's handshake within 300 ms \(connectTimeoutMs\)/);
+    } finally {
+      proxy.heal();
+      await fresh.close(0);
+    }
+  }, 30_000);
 });
