@@ -62,6 +62,21 @@ export function revocationConformance<B extends ResultStore & RevocationStore>(n
       expect(byId.get(b)).toBeLessThanOrEqual(600_000);
     });
 
+    it('lists only the revokes that end last when given a limit, in the order they end', async () => {
+      const revokedEntries = backend().revokedEntries?.bind(backend());
+      if (revokedEntries === undefined) return;
+      // Longer than any other revoke of the suite, so these three end last.
+      const far = 30 * 86_400;
+      const [a, b, c] = [newId(), newId(), newId()];
+      await backend().revoke([b], { expiresSec: far + 200 });
+      await backend().revoke([a], { expiresSec: far + 100 });
+      await backend().revoke([c], { expiresSec: far + 300 });
+      expect((await revokedEntries(2)).map((e) => e.id)).toEqual([b, c]);
+      expect((await revokedEntries(0)).map((e) => e.id)).toEqual([]);
+      const all = (await revokedEntries()).map((e) => e.id);
+      expect(all.slice(-3)).toEqual([a, b, c]);
+    });
+
     it('forgets a revoke after its time', async () => {
       const id = newId();
       await backend().revoke([id], { expiresSec: 1 });

@@ -80,4 +80,24 @@ describe('RevokeSync', () => {
     await sync.close();
     expect(clock.pendingTimers).toBe(0);
   });
+
+  it('loads only as many revokes as the set holds, the ones that end last', async () => {
+    const clock = new FakeClock();
+    const memory = new MemoryBackend({ clock });
+    for (let i = 1; i <= 5; i++) await memory.revoke([`r${i}`], { expiresSec: 60 * i });
+    const asked: (number | undefined)[] = [];
+    const backend = {
+      revokedEntries: (limit?: number) => {
+        asked.push(limit);
+        return memory.revokedEntries(limit);
+      },
+      onRevoke: (listener: (n: RevokeNotice) => void) => memory.onRevoke(listener),
+    } as unknown as ResultBackend;
+    const set = new RevokedSet(clock, 3);
+    const sync = new RevokeSync({ backend, clock, log: pino({ level: 'silent' }), set, onNotice: () => undefined });
+    await sync.start();
+    expect(asked).toEqual([3]);
+    expect(set.ids()).toEqual(['r3', 'r4', 'r5']);
+    await sync.close();
+  });
 });

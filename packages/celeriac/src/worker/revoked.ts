@@ -60,6 +60,11 @@ export class RevokedSet {
     return out;
   }
 
+  /** The most ids held: past it, the oldest go. */
+  get capacity(): number {
+    return this.maxSize;
+  }
+
   /** Ids held, expired ones included until next looked at. */
   get size(): number {
     return this.#until.size;
@@ -118,7 +123,8 @@ export class RevokeSync {
   async refresh(): Promise<void> {
     if (this.stateValue !== 'running') return;
     try {
-      const entries = await this.host.backend.revokedEntries!();
+      // No more than the set keeps, the newest (the ones ending last).
+      const entries = await this.host.backend.revokedEntries!(this.host.set.capacity);
       for (const e of entries) this.host.set.add([e.id], e.ttlMs);
     } catch (err) {
       this.host.log.warn({ err: coerceError(err) }, 'could not re-read revoked task ids; keeping the ones known');

@@ -191,13 +191,14 @@ export class MemoryBackend implements ResultBackend, GroupStore, ChordJoinStore,
     });
   }
 
-  /** Every live revoke with the ms it has left. */
-  async revokedEntries(): Promise<RevokedEntry[]> {
+  /** The live revokes (the `limit` that end last, when given) with the ms they have left, in the order they end. */
+  async revokedEntries(limit = Number.POSITIVE_INFINITY): Promise<RevokedEntry[]> {
     this.#assertOpen('revokedEntries');
     const now = this.options.clock.now();
     const out: RevokedEntry[] = [];
     for (const [id, until] of this.#revoked) if (now < until) out.push({ id, ttlMs: until - now });
-    return out;
+    out.sort((a, b) => a.ttlMs - b.ttlMs);
+    return limit >= out.length ? out : out.slice(out.length - Math.max(0, Math.floor(limit)));
   }
 
   /** Calls `listener` for every later revoke. */

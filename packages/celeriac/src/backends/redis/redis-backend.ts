@@ -299,9 +299,9 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
   }
 
   /** Every live revoke with the ms it has left, in one round trip. */
-  async revokedEntries(): Promise<RevokedEntry[]> {
+  async revokedEntries(limit?: number): Promise<RevokedEntry[]> {
     this.#assertOpen('revokedEntries');
-    return revocations.revokedEntries((w, fn) => this.#run(w, fn), this.#keys);
+    return revocations.revokedEntries((w, fn) => this.#run(w, fn), this.#keys, limit);
   }
 
   /** SUBSCRIBEs to the revoke channel (on the subscriber connection). */

@@ -42,9 +42,11 @@ export async function revoked(run: RunCommand, keys: BackendKeys, taskIds: reado
   return new Set(ids as string[]);
 }
 
-/** Every live revoke with the ms it has left, in one round trip. */
-export async function revokedEntries(run: RunCommand, keys: BackendKeys): Promise<RevokedEntry[]> {
-  const flat = (await run('list revokes', (c) => runScript(c, REVOKED_ENTRIES, [keys.revoked], []))) as string[];
+/** The live revokes (the `limit` that end last, when given) with the ms they have left, in the order they end, in one round trip. */
+export async function revokedEntries(run: RunCommand, keys: BackendKeys, limit?: number): Promise<RevokedEntry[]> {
+  // ZREVRANGEBYSCORE's LIMIT count: a negative one is no limit.
+  const count = limit === undefined || limit === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.floor(limit));
+  const flat = (await run('list revokes', (c) => runScript(c, REVOKED_ENTRIES, [keys.revoked], [String(count)]))) as string[];
   const out: RevokedEntry[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i] as string, ttlMs: Number(flat[i + 1]) });
   return out;

@@ -42,10 +42,13 @@ export interface RevocationStore {
   /** The subset of `taskIds` that is currently revoked. */
   revoked(taskIds: readonly string[]): Promise<Set<string>>;
   /**
-   * Every live revoke (a starting worker loads them once). Optional: without it (and
-   * `onRevoke`) workers fall back to asking `revoked([id])` for every message.
+   * Every live revoke, in the order they end (a starting worker loads them, and reads them again
+   * now and then); with `limit`, only the `limit` that end last: a worker keeps no more, and a
+   * revoke of a million ids listed whole every 30 s by every worker held Redis for a second
+   * each time. Optional: without it (and `onRevoke`) workers fall back to asking
+   * `revoked([id])` for every message.
    */
-  revokedEntries?(): Promise<RevokedEntry[]>;
+  revokedEntries?(limit?: number): Promise<RevokedEntry[]>;
   /** Calls `listener` for every later `revoke()`, by any process. Optional (see `revokedEntries`). */
   onRevoke?(listener: (notice: RevokeNotice) => void): Promise<Unsubscribe>;
 }
