@@ -135,25 +135,36 @@ export interface RevokeTransports {
 }
 
 /**
+ * Most ids in one stored revoke and in one `revoke` broadcast. Each message then stays under
+ * about half a MB (39 bytes an id in the notice, 53 in the broadcast). Every worker subscribes
+ * to both, and Redis drops a subscriber whose output buffer passes 32 MB by default: a revoke
+ * of a million ids in one message disconnected them all, and the notice was lost.
+ */
+export const REVOKE_BATCH = 10_000;
+
+/**
  * Revokes `taskIds`: stored by the backend's {@link RevocationStore} when it has one (workers
  * started later skip them too, running ones hear of it), and broadcast as Celery's `revoke`
  * remote-control command on the broker's pidbox exchange, which every running worker (Python
- * or Celeriac) obeys and remembers in memory, as `celery control revoke` does.
+ * or Celeriac) obeys and remembers in memory, as `celery control revoke` does. In batches of
+ * {@link REVOKE_BATCH}, each stored, then broadcast.
  */
 export async function revokeTasks(transports: RevokeTransports, taskIds: readonly string[], options: RevokeOptions): Promise<void> {
   const store = revocationStoreOf(transports.backend);
-  if (store !== undefined) await store.revoke(taskIds, options);
-  if (taskIds.length === 0) return;
-  // Also broadcast, always: Python workers learn of revokes only from the pidbox.
-  const raw = encodeControlRequest(
-    {
-      method: 'revoke',
-      arguments: { task_id: [...taskIds], terminate: options.terminate ?? false, signal: options.signal ?? 'SIGTERM' },
-      destination: null,
-      pattern: null,
-      matcher: null,
-    },
-    { clock: 0, expires: 0, deliveryTag: uuid4() },
-  );
-  await transports.broker.publishFanout(CONTROL_EXCHANGE, '', raw);
+  for (let start = 0; start < taskIds.length; start += REVOKE_BATCH) {
+    const batch = taskIds.slice(start, start + REVOKE_BATCH);
+    if (store !== undefined) await store.revoke(batch, options);
+    // Also broadcast, always: Python workers learn of revokes only from the pidbox.
+    const raw = encodeControlRequest(
+      {
+        method: 'revoke',
+        arguments: { task_id: batch, terminate: options.terminate ?? false, signal: options.signal ?? 'SIGTERM' },
+        destination: null,
+        pattern: null,
+        matcher: null,
+      },
+      { clock: 0, expires: 0, deliveryTag: uuid4() },
+    );
+    await transports.broker.publishFanout(CONTROL_EXCHANGE, '', raw);
+  }
 }
