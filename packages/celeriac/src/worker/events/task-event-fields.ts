@@ -40,6 +40,23 @@ export function messageTraceId(headers: JsonObject): string | null {
   return id === undefined || id === '00000000000000000000000000000000' ? null : id;
 }
 
+/**
+ * Most characters of a text an event carries (args and kwargs as the sender wrote them, an
+ * exception, a traceback). Celery bounds none of them, and a task that failed with a message of
+ * megabytes sent an event of twice that to every monitor: Redis drops a subscriber whose
+ * output buffer passes 32 MB by default, so each monitor (the dashboard, Flower,
+ * `celery events`) lost its connection and what was in flight. The result backend keeps the
+ * whole of it.
+ */
+export const EVENT_TEXT_MAX = 64 * 1024;
+
+/** `value` when it is not a text over {@link EVENT_TEXT_MAX}; else its start and its end, with how much was left out between. */
+export function clipped<T extends Json | undefined>(value: T): T | string {
+  if (typeof value !== 'string' || value.length <= EVENT_TEXT_MAX) return value;
+  const half = EVENT_TEXT_MAX / 2 - 64;
+  return `${value.slice(0, half)}\n... [${value.length - 2 * half} characters left out of this event] ...\n${value.slice(-half)}`;
+}
+
 const UUID = eventKey('uuid');
 const NAME = eventKey('name');
 const ARGS = eventKey('args');
@@ -70,8 +87,8 @@ export function writeTaskEventFields(event: TaskEvent, sink: EventFieldSink): vo
   switch (event.type) {
     case 'task-received': {
       sink.field(NAME, h.task);
-      sink.field(ARGS, h.argsrepr);
-      sink.field(KWARGS, h.kwargsrepr);
+      sink.field(ARGS, clipped(h.argsrepr));
+      sink.field(KWARGS, clipped(h.kwargsrepr));
       sink.field(ROOT_ID, h.root_id);
       sink.field(PARENT_ID, h.parent_id);
       sink.field(RETRIES, h.retries);
@@ -93,13 +110,13 @@ export function writeTaskEventFields(event: TaskEvent, sink: EventFieldSink): vo
       sink.field(RUNTIME, event.runtime);
       return;
     case 'task-failed':
-      sink.field(EXCEPTION, exceptionRepr(event.error));
+      sink.field(EXCEPTION, clipped(exceptionRepr(event.error)));
       // Left out of an unknown task's event, as Celery sends it.
-      if (event.traceback !== null) sink.field(TRACEBACK, event.traceback);
+      if (event.traceback !== null) sink.field(TRACEBACK, clipped(event.traceback));
       return;
     case 'task-retried':
-      sink.field(EXCEPTION, exceptionRepr(event.error));
-      sink.field(TRACEBACK, event.traceback);
+      sink.field(EXCEPTION, clipped(exceptionRepr(event.error)));
+      sink.field(TRACEBACK, clipped(event.traceback));
       return;
     case 'task-revoked':
       sink.field(TERMINATED, event.terminated);
