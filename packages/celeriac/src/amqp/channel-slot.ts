@@ -7,6 +7,7 @@
  * a link that died silently gives the connection up instead of waiting for the heartbeat.
  */
 import type { Channel } from 'amqplib';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { AmqpSession } from './session.js';
 
 /** One channel for one role, reopened after the broker (or the connection) closes it. */
@@ -16,6 +17,8 @@ export class ChannelSlot<C extends Channel = Channel> {
   #ready: C | undefined;
   /** The connection each channel was opened on (its replies are watched against it). */
   readonly #generations = new WeakMap<C, number>();
+  /** Why the broker closed a channel (its close frame as amqplib's error). */
+  readonly #closedBy = new WeakMap<C, Error>();
 
   constructor(
     private readonly session: AmqpSession,
@@ -44,6 +47,14 @@ export class ChannelSlot<C extends Channel = Channel> {
     return this.#ready;
   }
 
+  /**
+   * {@link refusedAsTooLarge} of why the broker closed `channel`: the error for a publish it
+   * failed, which amqplib reports only as "channel closed" (the close frame comes first).
+   */
+  refusedAsTooLarge(channel: C, what: string): CeleriacError | undefined {
+    return refusedAsTooLarge(this.#closedBy.get(channel), what);
+  }
+
   async #open(): Promise<C> {
     const model = await this.session.connection();
     const generation = this.session.generation;
@@ -59,7 +70,10 @@ export class ChannelSlot<C extends Channel = Channel> {
     channel.on('close', forget);
     // A channel error (404, 406) also closes the channel; the caller of the failed
     // operation gets the error, later callers a fresh channel.
-    channel.on('error', forget);
+    channel.on('error', (err: Error) => {
+      this.#closedBy.set(channel, err);
+      forget();
+    });
     this.setup(channel);
     return channel;
   }
@@ -115,4 +129,22 @@ export class ChannelSlot<C extends Channel = Channel> {
 /** amqplib's error for an operation whose channel closed before its reply: not its own failure. */
 export function endedByAnother(err: unknown): boolean {
   return err instanceof Error && typeof (err as { code?: unknown }).code !== 'number' && /^Channel (ended|closed)/.test(err.message);
+}
+
+/**
+ * RabbitMQ's refusal of a message past its `max_message_size` (a 406 that closes the channel:
+ * 128 MiB by default up to 3.13, 16 MiB from 4.0), from the error the channel closed with, as
+ * an INVALID_ARGUMENT that no retry sends again; undefined for any other close. The publish
+ * itself fails with a bare "channel closed", a TRANSPORT error: a send was retried three times
+ * with the whole message, a worker retried storing an `rpc://` result for good.
+ *
+ * @param what The message refused, for the error: `the result of <id>`.
+ */
+export function refusedAsTooLarge(closedBy: Error | undefined, what: string): CeleriacError | undefined {
+  if (closedBy === undefined || (closedBy as { code?: unknown }).code !== 406 || !/message size/i.test(closedBy.message)) return undefined;
+  return new CeleriacError(
+    ErrorCodes.INVALID_ARGUMENT,
+    `RabbitMQ refused ${what} as too large (${closedBy.message}): send less (a reference to the data, not the data), or raise max_message_size on the server`,
+    { cause: closedBy },
+  );
 }

@@ -46,6 +46,20 @@ describe('argsRepr / kwargsRepr (Celery saferepr, 1024 budget)', () => {
     }
   });
 
+  it('cuts a string argument of any length, walking only the code points it keeps', () => {
+    // Past about 2**27 code points, an array of all of them was a RangeError that failed the send.
+    const huge = `${'x '.repeat(68_000_000)}tail`;
+    const repr = argsRepr([huge]);
+    expect(repr.length).toBeLessThan(1100);
+    expect(repr.startsWith("('x x")).toBe(true);
+    expect(repr).toContain("x x...'");
+    expect(argsRepr([`é ${'é'.repeat(2000)}`])).toContain("('é...'");
+    // Exactly at the budget a string is cut (Celery's `>=`); one under, it is not.
+    expect(safeRepr('a'.repeat(10), 10)).toBe("'aaaaaaaaaa...'");
+    expect(safeRepr('a'.repeat(9), 10)).toBe("'aaaaaaaaa'");
+    expect(safeRepr('😀'.repeat(9), 10)).toBe(`'${'😀'.repeat(9)}'`);
+  });
+
   it('escapes only single quotes inside strings, unlike repr', () => {
     expect(argsRepr(["it's", 'a\nb'])).toBe("('it\\'s', 'a\nb')");
   });

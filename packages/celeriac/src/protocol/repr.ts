@@ -183,11 +183,21 @@ function codePointLength(text: string): number {
   return count;
 }
 
-// Celery's truncate(): cut at `maxlen` characters, then back to the last space.
+// Celery's truncate(): cut at `maxlen` characters (code points), then back to the last space.
+// Only the first `maxlen` are walked: an array of every code point of a string argument past
+// about 2**27 of them was a RangeError ("Invalid array length") that failed the send.
 function truncate(text: string, maxlen: number): string {
-  const chars = Array.from(text);
-  if (maxlen <= 0 || chars.length < maxlen) return text;
-  const head = chars.slice(0, maxlen).join('');
+  // Fewer UTF-16 units than maxlen is fewer code points too.
+  if (maxlen <= 0 || text.length < maxlen) return text;
+  let count = 0;
+  let end = 0;
+  for (const ch of text) {
+    if (count === maxlen) break;
+    count++;
+    end += ch.length;
+  }
+  if (count < maxlen) return text;
+  const head = text.slice(0, end);
   const space = head.lastIndexOf(' ');
   return `${space < 0 ? head : head.slice(0, space)}...`;
 }

@@ -274,8 +274,12 @@ export class RpcBackend implements ResultBackend {
 
   #send(channel: ConfirmChannel, meta: ResultMeta, replyTo: string, body: Buffer): Promise<void> {
     const confirmed = new Promise<void>((resolve, reject) => {
+      // A result too large for RabbitMQ is refused for good: the worker stores that failure instead.
       const failed = (err: unknown) =>
-        reject(new CeleriacError(ErrorCodes.TRANSPORT, `rpc:// could not send the result of ${meta.task_id}: ${coerceError(err).message}`, { cause: err }));
+        reject(
+          this.#publisher.refusedAsTooLarge(channel, `the result of ${meta.task_id}`) ??
+            new CeleriacError(ErrorCodes.TRANSPORT, `rpc:// could not send the result of ${meta.task_id}: ${coerceError(err).message}`, { cause: err }),
+        );
       try {
         publishFrames(channel, RESULT_MESSAGE, '', replyTo, meta.task_id, body, (err: unknown) => (err ? failed(err) : resolve()));
       } catch (err) {

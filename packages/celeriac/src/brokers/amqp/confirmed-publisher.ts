@@ -106,6 +106,8 @@ export class ConfirmedPublisher {
         channel.publish(exchange, routingKey, wire.content, { ...wire.options, mandatory }, (err: unknown) => (err ? reject(coerceError(err)) : resolve()));
       });
       await this.session.awaitReply(confirmed, 'a publish (its confirm)', generation);
+    } catch (err) {
+      throw this.#channel.refusedAsTooLarge(channel, `the message to exchange ${JSON.stringify(exchange)} with key ${JSON.stringify(routingKey)}`) ?? err;
     } finally {
       if (mandatory) this.#pending.splice(this.#pending.indexOf(entry), 1);
     }
