@@ -148,6 +148,20 @@ export function historyStorePagesSuite(name: string, harness: () => StoreHarness
       await expect(s.queryTasks({ after: "'; DROP TABLE tasks; --" })).rejects.toThrow(/invalid cursor/);
     });
 
+    it('takes a time bound or an offset past anything stored as one (as bigints they were out of range)', async () => {
+      const s = await open();
+      await s.writeEvents(Array.from({ length: 4 }, (_, k) => taskEvents(k)).flat());
+      for (const field of ['received', 'started', 'timestamp'] as const) {
+        for (const sort of [undefined, { field: 'timestamp', dir: 'asc' }, { field: 'received', dir: 'desc' }] as TaskQuery['sort'][]) {
+          const q = { timeField: field, ...(sort === undefined ? {} : { sort }) };
+          expect((await s.queryTasks({ ...q, from: 1e23 })).rows, `${field} from`).toEqual([]);
+          expect((await s.queryTasks({ ...q, to: -1e23 })).rows, `${field} to`).toEqual([]);
+          expect((await s.queryTasks({ ...q, from: -1e23, to: 1e23 })).rows.length, `${field} both`).toBe(field === 'started' ? (await s.queryTasks({ ...q, from: 0 })).rows.length : 4);
+        }
+      }
+      expect((await s.queryTasks({ offset: 1e20, limit: 5 })).rows).toEqual([]);
+    });
+
     it('reports the planner estimate instead of counting when the count costs more than the limit', async () => {
       const exact = await open();
       const estimating = await open({ countCostLimit: 0 });

@@ -70,8 +70,11 @@ export function bool(req: FastifyRequest, name: string, fallback: boolean): bool
   throw new HttpError(400, `Invalid argument '${name}' of type 'bool'`);
 }
 
-/** An integer parameter; 400 when not an integer. */
-export function int(req: FastifyRequest, name: string, fallback: number | undefined, { min = -Infinity, max = Infinity } = {}): number | undefined {
+/**
+ * An integer parameter; 400 when not an integer, or past 2**53 either way: `offset=1e20` went
+ * to Postgres as a bigint out of range (a 500).
+ */
+export function int(req: FastifyRequest, name: string, fallback: number | undefined, { min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = {}): number | undefined {
   const v = str(req, name);
   if (v === undefined || v === '') return fallback;
   const n = Number(v);

@@ -14,6 +14,7 @@
 import { ErrorCodes, type ApplyOptions, type AsyncResult, type Json, type JsonObject } from 'celeriac';
 import { jsonSafe, parsePyJson } from 'celeriac/monitor';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_DATE_MS } from '../store/fold-events.js';
 import type { TaskPage, TaskQuery, TaskSortField } from '../store/history-store.js';
 import { taskDictFromRow, type FlowerTask } from '../task-dict.js';
 import { withDeadline } from '../ingest/deadline.js';
@@ -35,7 +36,8 @@ export function parseTime(name: string, text: string | undefined): number | unde
   if (text === undefined || text === '') return undefined;
   const flower = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})$/.exec(text.trim());
   const ms = flower !== null ? Date.parse(`${flower[1]}-${flower[2]}-${flower[3]}T${flower[4]}:${flower[5]}:00Z`) : /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) * 1000 : Date.parse(text);
-  if (!Number.isFinite(ms)) throw new HttpError(400, `Invalid argument '${name}': expected YYYY-MM-DD HH:MM, ISO-8601 or epoch seconds`, 'json');
+  // A time no Date holds (1e20 seconds) went to Postgres as a bigint out of range: a 500.
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) throw new HttpError(400, `Invalid argument '${name}': expected YYYY-MM-DD HH:MM, ISO-8601 or epoch seconds`, 'json');
   return ms;
 }
 

@@ -136,7 +136,7 @@ function int(value: unknown, max = Number.MAX_SAFE_INTEGER): number | null {
 }
 
 /** Farthest from 1970 a JavaScript Date goes, in ms (the year 275760). */
-const MAX_DATE_MS = 8.64e15;
+export const MAX_DATE_MS = 8.64e15;
 
 /** Event `timestamp` (epoch seconds) as integer epoch ms; `now` without one, or for one no Date holds. */
 function eventMs(event: EventDict, now: number): number {

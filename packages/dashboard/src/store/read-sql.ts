@@ -4,7 +4,7 @@
  * statement, plus a capped count so a page of a million-row history never counts them all.
  */
 import { SqlParams, searchToSql, type TextCandidates } from '../query/index.js';
-import { PAYLOAD_FIELDS } from './fold-events.js';
+import { MAX_DATE_MS, PAYLOAD_FIELDS } from './fold-events.js';
 import type { PayloadField, TaskQuery, TaskRow, TaskSortField } from './history-store.js';
 import { decodeTaskCursor, type TaskCursor } from './task-cursor.js';
 
@@ -68,6 +68,11 @@ function finite(name: string, value: number | undefined): number | undefined {
   return value;
 }
 
+/** A time bound held within the times a Date (so a stored task) has. */
+function clampTime(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : Math.min(Math.max(ms, -MAX_DATE_MS), MAX_DATE_MS);
+}
+
 /** The WHERE clause (or '') for a query; parameters go to `params`. Throws QuerySyntaxError for a bad search. */
 export function whereClause(q: TaskQuery, params: SqlParams, now: number, candidates?: TextCandidates): string {
   const conds: string[] = [];
@@ -77,8 +82,9 @@ export function whereClause(q: TaskQuery, params: SqlParams, now: number, candid
   if (q.queue !== undefined && q.queue !== '') conds.push(`queue = ${params.add(q.queue)}`);
   const timeColumn = TIME_FIELDS[q.timeField ?? 'timestamp'];
   if (timeColumn === undefined) throw new RangeError(`queryTasks: unknown timeField ${String(q.timeField)}`);
-  const from = finite('from', q.from);
-  const to = finite('to', q.to);
+  // Bounds past any time a task has: as a bigint parameter one was out of range, a 500.
+  const from = clampTime(finite('from', q.from));
+  const to = clampTime(finite('to', q.to));
   if (from !== undefined) conds.push(`${timeColumn} >= ${params.add(Math.floor(from))}`);
   if (to !== undefined) conds.push(`${timeColumn} <= ${params.add(Math.ceil(to))}`);
   const rmin = finite('runtimeMin', q.runtimeMin);
@@ -193,7 +199,8 @@ export function taskPageSql(q: TaskQuery, now: number, windowSize = SEARCH_WINDO
   if (column === undefined) throw new RangeError(`queryTasks: unknown sort field ${String(sortField)}`);
   const dir = q.sort?.dir === 'asc' ? 'ASC' : 'DESC';
   const limit = Math.min(Math.max(Math.floor(finite('limit', q.limit) ?? DEFAULT_LIMIT), 0), MAX_LIMIT);
-  const offset = Math.max(Math.floor(finite('offset', q.offset) ?? 0), 0);
+  // Postgres's OFFSET is a bigint: past 2**53 no page has rows anyway.
+  const offset = Math.min(Math.max(Math.floor(finite('offset', q.offset) ?? 0), 0), Number.MAX_SAFE_INTEGER);
   const cursor = q.after !== undefined && q.after !== '' ? decodeTaskCursor(q.after, sortField, dir === 'ASC' ? 'asc' : 'desc') : null;
   // `t.` makes ORDER BY use the table's column (and its index), not the float8 output alias.
   const select = `SELECT ${taskColumns(false)} FROM tasks AS t`;
@@ -289,8 +296,10 @@ function narrowWindow(q: TaskQuery, column: string, dir: 'ASC' | 'DESC', select:
   // Only the time condition counts: `where` ends with the same condition, params and all.
   const timeColumn = TIME_FIELDS[field];
   const conds: string[] = [];
-  if (q.from !== undefined) conds.push(`${timeColumn} >= ${Math.floor(q.from)}`);
-  if (q.to !== undefined) conds.push(`${timeColumn} <= ${Math.ceil(q.to)}`);
+  const from = clampTime(q.from);
+  const to = clampTime(q.to);
+  if (from !== undefined) conds.push(`${timeColumn} >= ${Math.floor(from)}`);
+  if (to !== undefined) conds.push(`${timeColumn} <= ${Math.ceil(to)}`);
   return {
     count: `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE ${conds.join(' AND ')} LIMIT ${NARROW_WINDOW + 1}) AS w`,
     // `+ 0` and `|| ''` hide the (state_ts, uuid) index from ORDER BY, so the planner reads the
