@@ -397,6 +397,10 @@ function badInput(getApi: () => TestApi, call: Call): void {
     ['completed as text', 'PATCH', '/users/1/todos/1', { completed: 'yes' }, 400],
     ['deadline that is not a date', 'POST', '/users/1/todos', { title: 'x', deadline: 'tomorrow' }, 400],
     ['title too long', 'POST', '/users/1/todos', { title: 'x'.repeat(201) }, 400],
+    // Postgres's text holds no NUL: the insert failed, a 500.
+    ['title with a NUL', 'POST', '/users/1/todos', { title: 'a\u0000b' }, 400],
+    ['description with a NUL', 'PATCH', '/users/1/todos/1', { description: '\u0000' }, 400],
+    ['name with a NUL', 'POST', '/users', { email: 'nul@example.com', name: '\u0000' }, 400],
     ['email that is not one', 'POST', '/users', { email: 'nope', name: 'x' }, 400],
     ['page size too large', 'GET', '/users?pageSize=1000', undefined, 400],
     ['page of text', 'GET', '/users?page=abc', undefined, 400],

@@ -31,8 +31,10 @@ const Todo = Type.Object(
   },
   { $id: 'Todo' },
 );
-const Title = Type.String({ minLength: 1, maxLength: 200 });
-const Description = Type.String({ maxLength: 5000 });
+/** Text Postgres can store: its `text` holds no NUL character (one was a 500 from the insert). */
+const NO_NUL = '^[^\\u0000]*$';
+const Title = Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL });
+const Description = Type.String({ maxLength: 5000, pattern: NO_NUL });
 const TodoInput = Type.Object({ title: Title, description: Type.Optional(Description), deadline: Type.Optional(Nullable(Iso)) }, { additionalProperties: false });
 const TodoChanges = Type.Object(
   { title: Type.Optional(Title), description: Type.Optional(Description), deadline: Type.Optional(Nullable(Iso)), completed: Type.Optional(Type.Boolean()) },
@@ -60,7 +62,7 @@ export function todoRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
     app.post('/users', {
       schema: {
         tags: ['users'], summary: 'Create a user',
-        body: Type.Object({ email: Type.String({ format: 'email', maxLength: 254 }), name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+        body: Type.Object({ email: Type.String({ format: 'email', maxLength: 254 }), name: Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL }) }, { additionalProperties: false }),
         response: { 201: Type.Ref(User), ...errors(400, 409, 413, 415) },
       },
     }, async (request, reply) => reply.status(201).send(await service.createUser(request.body.email, request.body.name)));
