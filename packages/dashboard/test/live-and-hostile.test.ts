@@ -181,6 +181,35 @@ describe.runIf(ready)('live stream and hostile input', () => {
     }
   });
 
+  it('a wait for a result ends when its client goes away: apply and result?timeout= unsubscribe', async () => {
+    const redis = createClient({ url: fleet.py.backend });
+    await redis.connect();
+    const subscribers = async (id: string) => Number((await redis.sendCommand(['PUBSUB', 'NUMSUB', `celery-task-meta-${id}`]) as [string, number])[1]);
+    try {
+      // A queue nobody consumes: the task never runs, and Flower's apply waits for as long as it takes.
+      const applied = randomUUID();
+      const leaving = new AbortController();
+      const apply = fetch(`${dash.url}/api/task/apply/ts.mul`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, signal: leaving.signal,
+        body: JSON.stringify({ args: [2, 3], queue: `nobody-${applied}`, task_id: applied }),
+      }).catch(() => undefined);
+      await waitFor(async () => (await subscribers(applied)) === 1, 'the apply to wait on its result', 10_000);
+      leaving.abort();
+      await apply;
+      await waitFor(async () => (await subscribers(applied)) === 0, 'the wait to end with its client', 10_000);
+
+      const read = randomUUID();
+      const reading = new AbortController();
+      const result = fetch(`${dash.url}/api/task/result/${read}?timeout=100000`, { signal: reading.signal }).catch(() => undefined);
+      await waitFor(async () => (await subscribers(read)) === 1, 'the read to wait on the result', 10_000);
+      reading.abort();
+      await result;
+      await waitFor(async () => (await subscribers(read)) === 0, 'the read to end with its client', 10_000);
+    } finally {
+      await redis.quit();
+    }
+  });
+
   it('Flower parity: send-task with a bad eta or priority is a 400 with a reason; /api/tasks rows carry traceback and children; limit=0 is every task', async () => {
     for (const bad of [{ eta: 'not a time' }, { priority: 'high' }, { priority: 42 }, { countdown: 'soon' }]) {
       const res = await fetch(`${dash.url}/api/task/send-task/ts.mul`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: [1, 2], ...bad }) });

@@ -13,7 +13,7 @@
  */
 import { ErrorCodes, type ApplyOptions, type AsyncResult, type Json, type JsonObject } from 'celeriac';
 import { jsonSafe, parsePyJson } from 'celeriac/monitor';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_DATE_MS } from '../store/fold-events.js';
 import type { TaskPage, TaskQuery, TaskSortField } from '../store/history-store.js';
 import { taskDictFromRow, type FlowerTask } from '../task-dict.js';
@@ -178,9 +178,20 @@ function exceptionText(result: Json): Json {
 }
 
 /** `{task-id, state, result[, traceback]}` from the backend. */
-async function resultResponse(ctx: ServerContext, id: string, timeoutSec: number | undefined): Promise<Record<string, Json>> {
+/**
+ * Aborted when the client goes away before its answer. A wait for a result (Flower's
+ * `apply`, which waits for as long as the task takes, or `result?timeout=`) stayed
+ * subscribed after its client left, for good when no worker ever ran the task.
+ */
+function untilClientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => gone.abort());
+  return gone.signal;
+}
+
+async function resultResponse(ctx: ServerContext, id: string, timeoutSec: number | undefined, signal?: AbortSignal): Promise<Record<string, Json>> {
   const r = ctx.app.asyncResult(id);
-  if (timeoutSec !== undefined && timeoutSec > 0) await r.get({ timeoutMs: timeoutSec * 1000, propagate: false }).catch(() => {});
+  if (timeoutSec !== undefined && timeoutSec > 0) await r.get({ timeoutMs: timeoutSec * 1000, propagate: false, ...(signal === undefined ? {} : { signal }) }).catch(() => {});
   let meta: Awaited<ReturnType<typeof r.meta>>;
   try {
     meta = await withDeadline(r.meta(), 5000, 'read the result');
@@ -234,13 +245,14 @@ export async function revoke(ctx: ServerContext, ids: readonly string[], termina
 export function registerTaskRoutes(server: FastifyInstance, ctx: ServerContext): void {
   const known = (name: string) => ctx.app.lookup(name) !== undefined || ctx.ingest.state.taskNames.includes(name);
 
-  server.post('/api/task/apply/:name', { config: ACTION }, async (req) => {
+  server.post('/api/task/apply/:name', { config: ACTION }, async (req, reply) => {
     const { name } = req.params as { name: string };
     const { args, kwargs, options } = body(req);
     if (!known(name)) throw new HttpError(404, `Unknown task '${name}'`, 'empty');
+    const signal = untilClientGone(reply);
     const result = await send(ctx, name, args, kwargs, applyOptions(options, true));
     if (!hasBackend(ctx)) return { 'task-id': result.id, result: null };
-    await result.get({ propagate: false }).catch(() => {});
+    await result.get({ propagate: false, signal }).catch(() => {});
     return resultResponse(ctx, result.id, undefined);
   });
 
@@ -259,11 +271,11 @@ export function registerTaskRoutes(server: FastifyInstance, ctx: ServerContext):
     return hasBackend(ctx) ? { 'task-id': result.id, state: 'PENDING' } : { 'task-id': result.id };
   });
 
-  server.get('/api/task/result/:id', async (req) => {
+  server.get('/api/task/result/:id', async (req, reply) => {
     const { id } = req.params as { id: string };
     const timeout = float(req, 'timeout');
     if (!hasBackend(ctx)) throw new HttpError(503, 'No result backend configured', 'empty');
-    return resultResponse(ctx, id, timeout);
+    return resultResponse(ctx, id, timeout, untilClientGone(reply));
   });
 
   server.post('/api/task/abort/:id', { config: ACTION }, async (req) => {
