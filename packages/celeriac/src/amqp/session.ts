@@ -91,6 +91,8 @@ export class AmqpSession {
   /** Replies waited for, oldest first, and the interval that looks at them while any is. */
   readonly #replies = new Set<AwaitedReply>();
   #watchdog: NodeJS.Timeout | undefined;
+  /** When the watchdog last saw RabbitMQ block the connection (performance.now() ms). */
+  #blockedSeen = 0;
   readonly replyTimeoutMs: number;
 
   constructor(
@@ -197,7 +199,10 @@ export class AmqpSession {
           break;
         }
       }
-      const waitedMs = oldest === undefined ? 0 : performance.now() - oldest.at;
+      const now = performance.now();
+      // Blocked, replies wait with the publishes; once unblocked, they get a whole timeout again.
+      if (this.blocked) this.#blockedSeen = now;
+      const waitedMs = oldest === undefined ? 0 : now - Math.max(oldest.at, this.#blockedSeen);
       if (oldest === undefined || waitedMs < this.replyTimeoutMs || this.blocked) return;
       this.abandon(oldest.generation, `no reply to ${oldest.what} for ${Math.round(waitedMs)} ms (replyTimeoutMs ${this.replyTimeoutMs}): a dead link`);
     }, Math.max(50, Math.min(1000, this.replyTimeoutMs / 4)));
