@@ -92,6 +92,8 @@ export class ControlClient {
   #consumer: Consumer | undefined;
   /** Serializes binding and unbinding the reply queue. */
   #queueOps: Promise<void> = Promise.resolve();
+  /** Whether the last broker call that ended did so by brokerTimeoutMs (see close). */
+  #unreachable = false;
 
   constructor(broker: Broker, options: ControlClientOptions = {}) {
     this.#broker = broker;
@@ -178,7 +180,9 @@ export class ControlClient {
   async close(): Promise<void> {
     for (const pending of this.#pending.values()) pending.resolve();
     await Promise.all([...this.#pending.keys()].map((ticket) => this.#finish(ticket).catch(() => {})));
-    await this.#bounded(this.#queueOps, 'close').catch(() => {});
+    // A broker that just failed to answer is not waited for again: `celeriac inspect` against
+    // one that is down took its error after brokerTimeoutMs, then as long again to exit.
+    if (!this.#unreachable) await this.#bounded(this.#queueOps, 'close').catch(() => {});
   }
 
   /** Resolves as `promise`, or rejects with a {@link BrokerUnreachableError} after brokerTimeoutMs. */
@@ -186,9 +190,12 @@ export class ControlClient {
     const ms = this.#brokerTimeoutMs;
     let timer: TimerHandle | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = this.#clock.setTimer(() => reject(new BrokerUnreachableError(`remote control: the broker did not answer within ${ms} ms (${what}); is it down or unreachable?`)), ms);
+      timer = this.#clock.setTimer(() => {
+        this.#unreachable = true;
+        reject(new BrokerUnreachableError(`remote control: the broker did not answer within ${ms} ms (${what}); is it down or unreachable?`));
+      }, ms);
     });
-    promise.catch(() => {}); // a late rejection after the limit is not unhandled
+    promise.then(() => (this.#unreachable = false), () => {}); // a late rejection after the limit is not unhandled
     return Promise.race([promise, expired]).finally(() => {
       if (timer !== undefined) this.#clock.clearTimer(timer);
     });
