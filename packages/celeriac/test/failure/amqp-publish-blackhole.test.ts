@@ -9,7 +9,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/index.js';
+import { createApp, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, TEST_AMQP_HOST } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 
@@ -36,66 +36,56 @@ describe.runIf(ready)('failure: a send over a silently dead RabbitMQ link', () =
     return Number(line?.[1] ?? NaN);
   }
 
-  it('gives the connection up once a confirm is replyTimeoutMs late, and sends the message again on a new one', async () => {
-    // Celery's heartbeat (120 s): without the timeout this send would wait four to six minutes.
+  /**
+   * An app through the proxy with `replyTimeoutMs: 1000` (Celery's 120 s heartbeat otherwise:
+   * four to six minutes), after `first` ran on its connection, and that connection then
+   * silently dead: it drops everything both ways, while new ones go through. Closed after `then`.
+   */
+  async function afterSilentDeath(backend: string, first: (app: App) => Promise<unknown>, then: (app: App) => Promise<void>): Promise<void> {
     const app = createApp(
-      { broker: `amqp://guest:guest@127.0.0.1:${proxy.port}/${encodeURIComponent(vhost)}`, backend: 'memory://', brokerTransportOptions: { replyTimeoutMs: 1000 } },
+      { broker: `amqp://guest:guest@127.0.0.1:${proxy.port}/${encodeURIComponent(vhost)}`, backend, brokerTransportOptions: { replyTimeoutMs: 1000 } },
       { env: {}, logger: pino({ level: 'silent' }) },
     );
-    const task = app.task('hole.send', () => 1);
     try {
-      // The queue is declared on this connection by the first send, so the next one waits on its
-      // confirm only (it declared the queue once more before declarations.ts recorded the first
-      // for the connection it ran on, and waited on that instead).
-      await task.applyAsync([], { queue: 'hole' });
-      // The open connection now drops everything both ways; new ones go through.
+      await first(app);
       proxy.stall();
       proxy.heal();
+      await then(app);
+    } finally {
+      await app.close();
+    }
+  }
+
+  it('gives the connection up once a confirm is replyTimeoutMs late, and sends the message again on a new one', async () => {
+    // The queue is declared on this connection by the first send, so the next one waits on its
+    // confirm only (it declared the queue once more before declarations.ts recorded the first
+    // for the connection it ran on, and waited on that instead).
+    const send = (app: App) => app.sendTask('hole.send', [], {}, { queue: 'hole' });
+    await afterSilentDeath('memory://', send, async (app) => {
       const dropped = proxy.stats.droppedToServer;
-      await task.applyAsync([], { queue: 'hole' });
+      await send(app);
       expect(proxy.stats.droppedToServer).toBeGreaterThan(dropped);
       // The copy sent into the dead link never reached RabbitMQ: two messages, not three.
       expect(await waiting('hole')).toBe(2);
-    } finally {
-      await app.close();
-    }
+    });
   }, 60_000);
 
   it('gives the connection up once a declaration is replyTimeoutMs late, and declares the queue again on a new one', async () => {
-    const app = createApp(
-      { broker: `amqp://guest:guest@127.0.0.1:${proxy.port}/${encodeURIComponent(vhost)}`, backend: 'memory://', brokerTransportOptions: { replyTimeoutMs: 1000 } },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
-    const task = app.task('hole.declare', () => 1);
-    try {
-      await task.applyAsync([], { queue: 'hole-first' });
-      proxy.stall();
-      proxy.heal();
+    await afterSilentDeath('memory://', (app) => app.sendTask('hole.declare', [], {}, { queue: 'hole-first' }), async (app) => {
       const dropped = proxy.stats.droppedToServer;
       // A queue not sent to on this connection yet: its declaration is the first thing to wait.
-      await task.applyAsync([], { queue: 'hole-second' });
+      await app.sendTask('hole.declare', [], {}, { queue: 'hole-second' });
       expect(proxy.stats.droppedToServer).toBeGreaterThan(dropped);
       expect(await waiting('hole-second')).toBe(1);
-    } finally {
-      await app.close();
-    }
+    });
   }, 60_000);
 
   it("bounds an rpc:// result's confirm by the same replyTimeoutMs: the store fails instead of waiting, and the next one goes on a new connection", async () => {
-    const app = createApp(
-      { broker: `amqp://guest:guest@127.0.0.1:${proxy.port}/${encodeURIComponent(vhost)}`, backend: 'rpc://', brokerTransportOptions: { replyTimeoutMs: 1000 } },
-      { env: {}, logger: pino({ level: 'silent' }) },
-    );
-    try {
-      await app.storeState('hole-rpc-1', 'PROGRESS', 1);
-      proxy.stall();
-      proxy.heal();
+    await afterSilentDeath('rpc://', (app) => app.storeState('hole-rpc-1', 'PROGRESS', 1), async (app) => {
       await expect(app.storeState('hole-rpc-2', 'PROGRESS', 2)).rejects.toMatchObject({ code: 'CELERIAC_ERR_TRANSPORT' });
       await app.storeState('hole-rpc-3', 'PROGRESS', 3);
       expect(await app.backend.get('hole-rpc-3')).toMatchObject({ status: 'PROGRESS', result: 3 });
-    } finally {
-      await app.close();
-    }
+    });
   }, 60_000);
 
   it('bounds the rpc:// backend by the same replyTimeoutMs, and refuses one that is not a positive number of milliseconds', () => {
