@@ -2,6 +2,7 @@
  * The HistoryStore conformance suite: the same cases against every implementation
  * (PGlite in-process, Postgres on the shared server).
  */
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
 import type { HistoryStore, HistoryStoreOptions } from '../src/store/index.js';
@@ -317,6 +318,51 @@ export function historyStoreSuite(name: string, harness: () => StoreHarness): vo
       await expect(s.queryTasks({ search: 'colour:red' })).rejects.toThrow(/unknown field "colour"/);
       await expect(s.queryTasks({ search: 'x'.repeat(5000) })).rejects.toThrow(QuerySyntaxError);
       await expect(s.queryTasks({ search: `${'('.repeat(500)}a${')'.repeat(500)}` })).rejects.toThrow(/nested deeper/);
+    });
+
+    it('answers a search of numbers and times no column holds, NUL or lone surrogates with rows or a QuerySyntaxError, never a database error', async () => {
+      const s = await open();
+      await s.writeEvents([
+        ...lifecycle('n1', 0, { result: "'nul\u0000byte \ud800 lone'", kwargs: "{'k': 'a\u0000b'}" }),
+        ev('task-received', 'n2', 1, { name: 'proj.retry', retries: 1 }),
+      ]);
+      const ids = async (search: string) => (await s.queryTasks({ search, sort: { field: 'received', dir: 'asc' } })).rows.map((r) => r.uuid);
+      // Each was a 500: Postgres refused the parameter (a fraction or 1e20 as a bigint or integer, NUL in text or JSON).
+      expect(await ids('received>-1.5ms')).toEqual([]);
+      expect(await ids('received<-1.5ms')).toEqual(['n1', 'n2']);
+      expect(await ids('retries>=0.5')).toEqual(['n2']);
+      expect(await ids('retries>1.5')).toEqual([]);
+      expect(await ids('retries<=1.5')).toEqual(['n2']);
+      expect(await ids('retries:1.5')).toEqual([]);
+      expect(await ids('-retries:1.5')).toEqual(['n1', 'n2']);
+      expect(await ids('retries<1e23')).toEqual(['n2']);
+      expect(await ids('retries>-1e23')).toEqual(['n2']);
+      // NUL and lone surrogates are searched as the store keeps them, U+FFFD.
+      expect(await ids('"nul\u0000byte"')).toEqual(['n1']);
+      expect(await ids('result:"\udc00 lone"')).toEqual(['n1']);
+      expect(await ids('kwargs.k:a\u0000b')).toEqual(['n1']);
+      expect(await ids('kwargs.k:"\ud800"')).toEqual([]);
+      for (const search of ['received>99999999999999999999', 'received>-9999999999999d', 'timestamp<9999999999999999999']) {
+        await expect(s.queryTasks({ search })).rejects.toThrow(/needs a time a date can hold/);
+      }
+      const term = fc.tuple(
+        fc.constantFrom('', 'received', 'timestamp', 'sent', 'runtime', 'retries', 'kwargs.k', 'kwargs.k.j', 'args', 'name', 'state', 'uuid'),
+        fc.constantFrom(':', '>', '>=', '<', '<='),
+        fc.oneof(
+          fc.constantFrom('1.5', '-1.5ms', '-0.25s', '1e20', '-1e20', '99999999999999999999', '-99999999999999999999w', '1e-320', '1e308', '2026-11-22', '-7d', '0', '-0', 'NaN', '9007199254740993'),
+          fc.string({ unit: 'binary', maxLength: 6 }),
+          fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\udfff', 'a', '*', '%', '_', '\\', "'", ','), maxLength: 6 }),
+        ),
+        fc.boolean(),
+      ).map(([field, op, value, quoted]) => (field === '' ? JSON.stringify(value) : `${field}${op}${quoted ? JSON.stringify(value) : value}`));
+      await fc.assert(
+        fc.asyncProperty(fc.array(term, { minLength: 1, maxLength: 3 }), fc.boolean(), async (terms, negate) => {
+          const search = `${negate ? 'NOT ' : ''}${terms.join(' ')}`;
+          const outcome = await s.queryTasks({ search }).then(() => null, (error: unknown) => error);
+          if (outcome !== null && !(outcome instanceof QuerySyntaxError)) throw new Error(`${JSON.stringify(search)}: ${String(outcome)}`);
+        }),
+        { numRuns: 300 },
+      );
     });
 
     it('caps payloads, flags them, and survives NUL, lone surrogates and malformed events', async () => {

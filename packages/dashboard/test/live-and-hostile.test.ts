@@ -102,6 +102,11 @@ describe.runIf(ready)('live stream and hostile input', () => {
     expect(await status(`${base}/api/tasks?search=${'x'.repeat(5000)}`)).toBe(400);
     expect(await status(`${base}/api/tasks?search=${encodeURIComponent('('.repeat(500))}`)).toBe(400);
     expect(await status(`${base}/api/tasks/search?limit=100000`)).toBe(400);
+    // Searches Postgres refused as they were (500s): a fraction or 1e20 as an integer or bigint.
+    for (const search of ['received>-1.5ms', 'retries>1.5', 'retries<1e20']) {
+      expect(await status(`${base}/api/tasks?search=${encodeURIComponent(search)}&limit=1`), search).toBe(200);
+    }
+    expect(await status(`${base}/api/tasks?search=${encodeURIComponent('received>99999999999999999999')}`)).toBe(400);
     expect(await status(`${base}/api/tasks?after=not-a-cursor&limit=5`)).toBe(400);
     expect(await status(`${base}/api/tasks/search?after=${encodeURIComponent("'; DROP TABLE tasks")}`)).toBe(400);
     expect(await status(`${base}/api/workers?refresh=maybe`)).toBe(400);

@@ -150,7 +150,26 @@ function numberValue(leaf: Leaf): number {
   return n;
 }
 
+/**
+ * `n` as the integer that `column <op> n` selects the same integers with (`retries>1.5` is
+ * `retries>1`), held within 2**53 either way; null for an equality no integer meets. As a
+ * parameter of an integer or bigint column, 1.5 or 1e20 was refused by Postgres: a 500.
+ */
+function integerBound(op: FieldOp, n: number): number | null {
+  const whole = op === '>' || op === '<=' ? Math.floor(n) : op === '>=' || op === '<' ? Math.ceil(n) : n;
+  if (!Number.isInteger(whole)) return null;
+  return Math.min(Math.max(whole, -Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+}
+
+/** `column <op> n` for a bigint column (an integer one with `cast` '::bigint'); two-valued. */
+function integerCompare(column: string, op: FieldOp, n: number, ctx: CompileContext, guard: string, cast = ''): string {
+  const bound = integerBound(op, n);
+  if (bound === null) return 'FALSE';
+  return `(${guard}${column} ${op === ':' ? '=' : SQL_OPS[op]} ${ctx.params.add(bound)}${cast})`;
+}
+
 function numeric(leaf: Leaf, column: string, ctx: CompileContext): string {
+  if (column === 'retries') return integerCompare(column, leaf.op, numberValue(leaf), ctx, `${column} IS NOT NULL AND `, '::bigint');
   const op = leaf.op === ':' ? '=' : SQL_OPS[leaf.op];
   return `(${column} IS NOT NULL AND ${column} ${op} ${ctx.params.add(numberValue(leaf))})`;
 }
@@ -175,14 +194,20 @@ function timeValue(leaf: Leaf, now: number): { at: number; day: boolean } {
   return fail(leaf, `${leaf.field} needs a time: 2026-01-31, 2026-01-31T12:00, -15m, -2h, -7d; got "${leaf.value}"`);
 }
 
+/** Farthest from 1970 a JavaScript Date goes, in ms (the year 275760): no task has a time past it. */
+const MAX_TIME_MS = 8.64e15;
+
 function time(leaf: Leaf, column: string, ctx: CompileContext): string {
   const { at, day } = timeValue(leaf, ctx.now);
+  // received>99999999999999999999 or received>-9999999999999d went to Postgres as a bigint out of range: a 500.
+  if (!(Math.abs(at) <= MAX_TIME_MS)) fail(leaf, `${leaf.field} needs a time a date can hold (years -271821 to 275760); got "${leaf.value}"`);
   const guard = column === 'state_ts' ? '' : `${column} IS NOT NULL AND `;
   if (leaf.op === ':') {
     if (!day) fail(leaf, `${leaf.field}: takes a date (${leaf.field}:2026-01-31); use > or < with a time`);
     return `(${guard}${column} >= ${ctx.params.add(at)} AND ${column} < ${ctx.params.add(at + 86_400_000)})`;
   }
-  return `(${guard}${column} ${SQL_OPS[leaf.op]} ${ctx.params.add(at)})`;
+  // A relative time has fractions of a millisecond (received>-1.5ms), which a bigint refuses.
+  return integerCompare(column, leaf.op, at, ctx, guard);
 }
 
 /** `42` may be the number 42 or the string "42"; a quoted value is a string only. */

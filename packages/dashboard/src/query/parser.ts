@@ -111,10 +111,20 @@ function describe(t: Token): string {
   return t.kind;
 }
 
+/**
+ * NUL and lone surrogates as U+FFFD, one code unit for one, so positions hold. The store keeps
+ * them so (Postgres text cannot hold NUL, nor its JSON a lone surrogate), and a search that
+ * held one went to Postgres as it was: a 500.
+ */
+function storedForm(text: string): string {
+  return text.replace(NOT_STORED, '\ufffd');
+}
+const NOT_STORED = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /** Parses a search; null for an empty one. Throws {@link QuerySyntaxError}. */
 export function parseQuery(text: string): QueryNode | null {
   if (text.length > QUERY_LIMITS.maxLength) {
     throw new QuerySyntaxError(`query longer than ${QUERY_LIMITS.maxLength} characters (${text.length})`, QUERY_LIMITS.maxLength);
   }
-  return new Parser(tokenize(text), text.length).parse();
+  return new Parser(tokenize(storedForm(text)), text.length).parse();
 }

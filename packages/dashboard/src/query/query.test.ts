@@ -118,6 +118,26 @@ describe('compileQuery', () => {
     expect(syntaxError('received>yesterday').reason).toMatch(/needs a time/);
     expect(syntaxError('received:-1h').reason).toMatch(/takes a date/);
     expect(syntaxError('name>x').reason).toMatch(/takes ':'/);
+    // Postgres refuses a fraction, or a number past its bigint, as a bigint parameter (a 500).
+    expect(sql('received>-1.5ms').params).toEqual([NOW - 2]);
+    expect(sql('received>=-1.5ms').params).toEqual([NOW - 1]);
+    expect(syntaxError('received>99999999999999999999').reason).toMatch(/a time a date can hold/);
+  });
+
+  it('compares integer fields as integers, within a bigint', () => {
+    expect(sql('retries>1.5')).toEqual({ text: '(retries IS NOT NULL AND retries > $1::bigint)', params: [1] });
+    expect(sql('retries>=1.5').params).toEqual([2]);
+    expect(sql('retries<1.5').params).toEqual([2]);
+    expect(sql('retries<=1.5').params).toEqual([1]);
+    expect(sql('retries:1.5')).toEqual({ text: 'FALSE', params: [] });
+    expect(sql('retries<1e30').params).toEqual([Number.MAX_SAFE_INTEGER]);
+    expect(sql('retries>-1e30').params).toEqual([-Number.MAX_SAFE_INTEGER]);
+  });
+
+  it('searches NUL and lone surrogates as the U+FFFD the store keeps', () => {
+    expect(sql('"a\u0000b"').params).toEqual(['%a\ufffdb%']);
+    expect(sql('kwargs.k:"\ud800"').params).toEqual(['{"k":"\ufffd"}']);
+    expect(parseQuery('x\udc00 \ud83d\ude00')).toMatchObject({ children: [{ value: 'x\ufffd' }, { value: '\ud83d\ude00' }] });
   });
 
   it('keeps conditions two-valued so NOT includes tasks without the field', () => {
