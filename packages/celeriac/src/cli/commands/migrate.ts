@@ -10,8 +10,9 @@ import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import type { Broker, Delivery } from '../../core/spi/broker.js';
 import { createApp } from '../../create-app.js';
+import { CeleriacError, coerceError, ErrorCodes } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
-import { type CliContext, parseNumberOption } from '../io.js';
+import { type CliContext, parseNumberOption, untilSignalled } from '../io.js';
 import { appQueues } from './purge.js';
 
 interface MigrateFlags {
@@ -43,7 +44,41 @@ export interface MigrateOptions {
   stop?: Promise<void>;
 }
 
-/** Moves messages; resolves with how many were moved. */
+/** Why a migration stopped, and whether the source may not have its last acks. */
+interface Stopped {
+  readonly what: string;
+  readonly cause: unknown;
+  /** The source's connection failed: acks of the last moves may not have reached it. */
+  readonly sourceLost: boolean;
+}
+
+/**
+ * A migration that stopped on a failure: how many messages moved before it, and how many of
+ * those it held but did not move could not be given back to the source now.
+ */
+export class MigrateError extends CeleriacError {
+  constructor(
+    readonly moved: number,
+    stopped: Stopped,
+    /** Messages held back that could not be given back now: their broker returns them itself. */
+    readonly notGivenBack: number,
+  ) {
+    const back = notGivenBack === 0
+      ? 'Every message fetched but not moved is back on the source.'
+      : `${notGivenBack} fetched but not moved could not be given back now; the source returns them to their queue itself (Redis: once their lease runs out, by a worker; RabbitMQ: when the connection closes).`;
+    const again = stopped.sourceLost ? ' The last messages moved before the source\'s connection failed may come back to it, and be moved again.' : '';
+    super(ErrorCodes.TRANSPORT, `migrate stopped after ${moved} ${moved === 1 ? 'message' : 'messages'}: ${stopped.what}: ${coerceError(stopped.cause).message}. ${back}${again}`, { cause: stopped.cause });
+  }
+}
+
+/**
+ * Moves messages; resolves with how many were moved. A broker whose connection is down, or
+ * the first failure to publish to the destination or to ack on the source, stops the
+ * migration: the messages held are given back and it rejects with a {@link MigrateError}.
+ * (It tried every message held, up to 500, each waiting out the connection's timeout: hours
+ * against a destination that went away, with nothing printed.) A Redis source's acks wait
+ * for Redis to answer, as a worker's do.
+ */
 export async function migrateMessages(o: MigrateOptions): Promise<number> {
   for (const q of o.queues) await o.destination.declareQueue(q);
   const lengths = await Promise.all(o.queues.map((q) => o.source.queueLength(q)));
@@ -60,15 +95,36 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
   // Messages not moved are held until the end, then given back in order: restoring them at
   // once would hand the same message straight back to this consumer.
   const skipped: Delivery[] = [];
+  let failure: Stopped | undefined;
+  const fail = (d: Delivery, what: string, cause: unknown, sourceLost: boolean) => {
+    skipped.push(d);
+    failure = { what, cause, sourceLost };
+    finish();
+  };
   const handle = async (d: Delivery) => {
-    if (o.limit !== undefined && moved >= o.limit) return void skipped.push(d);
+    if (failure !== undefined || (o.limit !== undefined && moved >= o.limit)) return void skipped.push(d);
     const { message, deliveryInfo } = decodeEnvelope(d.raw);
     const name = String(message.headers['task'] ?? '');
     if (o.tasks !== undefined && !o.tasks.has(name)) return void skipped.push(d);
-    await o.destination.publish(message, { exchange: '', routingKey: d.queue, priority: deliveryInfo.priority ?? message.properties.priority });
-    await d.ack();
+    const id = String(message.headers['id'] ?? '');
+    // A lost connection stops it before the next move: RabbitMQ takes back what this consumer
+    // held, and an ack sent meanwhile waits for a redelivery that may come after the exit.
+    for (const [side, broker] of [['source', o.source], ['destination', o.destination]] as const) {
+      if (broker.offline?.() === true) return fail(d, `${name}[${id}] was not moved`, new Error(`the ${side}'s connection is down`), side === 'source');
+    }
+    try {
+      await o.destination.publish(message, { exchange: '', routingKey: d.queue, priority: deliveryInfo.priority ?? message.properties.priority });
+    } catch (error) {
+      return fail(d, `publishing ${name}[${id}] to the destination failed`, error, false);
+    }
+    try {
+      await d.ack();
+    } catch (error) {
+      // On the destination already: given back, it is moved twice.
+      return fail(d, `${name}[${id}] was published to the destination but its ack on the source failed (it may be moved twice)`, error, true);
+    }
     moved++;
-    o.onMoved(moved, total, name, String(message.headers['id'] ?? ''));
+    o.onMoved(moved, total, name, id);
     if (o.limit !== undefined && moved >= o.limit) finish();
   };
   const consumer = o.source.consume({
@@ -85,7 +141,20 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
   if (idle !== undefined) clearTimeout(idle);
   await consumer.close();
   await chain;
-  for (const d of skipped.reverse()) await d.restore();
+  // Given back one by one; after a failure the rest go back with the source's close, or by lease.
+  let notGivenBack = 0;
+  for (const d of skipped.reverse()) {
+    if (notGivenBack === 0) {
+      try {
+        await d.restore();
+        continue;
+      } catch (error) {
+        failure ??= { what: 'giving a message held back to the source failed', cause: error, sourceLost: true };
+      }
+    }
+    notGivenBack++;
+  }
+  if (failure !== undefined) throw new MigrateError(moved, failure, notGivenBack);
   return moved;
 }
 
@@ -113,6 +182,8 @@ export function registerMigrate(program: Command, ctx: CliContext, getApp: (requ
           ...(limit !== undefined ? { limit } : {}),
           ...(tasks !== undefined && tasks.length > 0 ? { tasks: new Set(tasks) } : {}),
           onMoved: (n, total, name, id) => ctx.io.out(`Migrating task ${n}/${total || '?'}: ${name}[${id}]\n`),
+          // Ctrl-C stops it with the messages held given back (a second one ends the process).
+          stop: untilSignalled(),
         });
         ctx.io.out(`Migrated ${moved} ${moved === 1 ? 'message' : 'messages'}.\n`);
       } finally {
