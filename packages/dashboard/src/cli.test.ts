@@ -114,6 +114,10 @@ describe('celeriac flower options', () => {
     expect(await runFlowerCli(['--read-only=maybe'], io)).toBe(2);
     expect(await runFlowerCli(['--no-such-option', 'x'], io)).toBe(2);
     expect(await runFlowerCli(['--task-runtime-metric-buckets', '1,x'], io)).toBe(2);
+    // pg took any text as a URL: "notaurl" looked up a host named "base".
+    expect(await runFlowerCli(['--database-url', 'notaurl'], io)).toBe(2);
+    expect(await runFlowerCli([], { ...io, env: { DATABASE_URL: 'mysql://u:secret@db/x' } })).toBe(2);
+    expect(err.join('')).toMatch(/--database-url \(or DATABASE_URL\) must be a postgres:\/\/ or postgresql:\/\/ URL, got "mysql:\/\/u:\*\*\*\*@db\/x"/);
   });
 
   it('--help lists the options', async () => {

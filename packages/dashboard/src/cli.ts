@@ -13,6 +13,7 @@ import type { App } from 'celeriac';
 import { Command, CommanderError, Option } from 'commander';
 import { parseBuckets } from './ingest/metrics.js';
 import { checkTraceUrl, FLOWER_HEAP_GROWING_PERCENT, startDashboard, type DashboardOptions } from './dashboard.js';
+import { maskUrl } from './store/sql-driver.js';
 
 /** What the CLI needs from its caller. */
 export interface FlowerCliContext {
@@ -212,7 +213,11 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
   if (idle !== undefined) options.sessionIdleSec = idle;
   const maxAge = number('session-max-age-sec', s('session-max-age-sec'), { min: 1 });
   if (maxAge !== undefined) options.sessionMaxAgeSec = maxAge;
-  if (databaseUrl !== undefined && databaseUrl !== '') options.databaseUrl = databaseUrl;
+  if (databaseUrl !== undefined && databaseUrl !== '') {
+    // pg reads any text as a URL: "notaurl" looked up a host named "base".
+    if (!/^postgres(ql)?:\/\//i.test(databaseUrl)) throw new UsageError(`--database-url (or DATABASE_URL) must be a postgres:// or postgresql:// URL, got ${JSON.stringify(maskUrl(databaseUrl))}`);
+    options.databaseUrl = databaseUrl;
+  }
   const maxTasks = number('max-tasks', s('max-tasks'), { integer: true, min: 1 });
   if (maxTasks !== undefined) options.maxTasks = maxTasks;
   const stuck = number('stuck-after-sec', s('stuck-after-sec'));
@@ -246,11 +251,6 @@ export function authLine(options: DashboardOptions): string {
   const pages = options.anonymousControl === true ? 'pages may act (--anonymous-control)' : 'pages read only';
   const api = options.unauthenticatedApi === true ? 'API open to anyone (unauthenticated API)' : options.unauthenticatedApi === false ? 'API closed to scripts' : 'API for scripts only with FLOWER_UNAUTHENTICATED_API';
   return `NONE: ${pages}, ${api}${ro}`;
-}
-
-/** Masks the password of a URL for printing. */
-function mask(url: string): string {
-  return url.replace(/\/\/([^:/@]*):([^@/]*)@/, '//$1:****@');
 }
 
 /**
@@ -288,7 +288,7 @@ export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContex
     [
       `celeriac flower ${dashboard.url}`,
       `  broker   ${ctx.app.brokerUrl}`,
-      `  history  ${options.databaseUrl !== undefined ? mask(options.databaseUrl) : options.dataDir === null ? 'in memory (--persistent=false)' : `embedded, ${options.dataDir}`}`,
+      `  history  ${options.databaseUrl !== undefined ? maskUrl(options.databaseUrl) : options.dataDir === null ? 'in memory (--persistent=false)' : `embedded, ${options.dataDir}`}`,
       `  auth     ${authLine(options)}`,
       '',
     ].join('\n'),

@@ -1,4 +1,6 @@
 /** The HistoryStore suite on Postgres: one schema per test, dropped afterwards. */
+import { createServer, type AddressInfo } from 'node:net';
+import { CeleriacError, ErrorCodes } from 'celeriac';
 import pg from 'pg';
 import { describe, expect, it, vi } from 'vitest';
 import type { EventDict } from 'celeriac/monitor';
@@ -17,6 +19,26 @@ function harness(): StoreHarness {
     cleanup: () => dropSchema(schema),
   };
 }
+
+describe('Postgres that cannot be used', () => {
+  it('fails to open with one line naming the database, its password hidden: TRANSPORT when unreachable, CONFIG when refused', async () => {
+    // pg's own error, with its stack, was all the CLI printed ("connect ECONNREFUSED").
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as AddressInfo;
+        server.close(() => resolve(free));
+      });
+    });
+    const refused = await openHistoryStore({ databaseUrl: `postgres://u:secret@127.0.0.1:${port}/x`, schema: testSchemaName() }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CeleriacError);
+    expect(refused).toMatchObject({ code: ErrorCodes.TRANSPORT, message: `the history database postgres://u:****@127.0.0.1:${port}/x could not be opened: connect ECONNREFUSED 127.0.0.1:${port}` });
+    if (!ready) return;
+    const missing = new URL(POSTGRES_URL);
+    missing.pathname = '/celeriac_no_such_database';
+    const config = await openHistoryStore({ databaseUrl: missing.href, schema: testSchemaName() }).catch((e: unknown) => e);
+    expect(config).toMatchObject({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/could not be opened: database "celeriac_no_such_database" does not exist$/) });
+  });
+});
 
 describe.runIf(ready)('Postgres', () => {
   historyStoreSuite('postgres', harness);

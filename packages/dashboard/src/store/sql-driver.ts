@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { CeleriacError, ErrorCodes } from 'celeriac';
 import pg from 'pg';
 import { createInMemory, seedDataDir } from './pglite-template.js';
 
@@ -93,7 +94,7 @@ export async function openPostgresDriver(url: string, schema: string, max = 6): 
     await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   } catch (err) {
     await pool.end();
-    throw err;
+    throw unreachable(url, err);
   }
   return {
     kind: 'postgres',
@@ -104,6 +105,24 @@ export async function openPostgresDriver(url: string, schema: string, max = 6): 
     transaction: (fn) => pgTransaction(pool, (client) => fn({ query: (text, params) => run(client, text, params) })),
     close: () => pool.end(),
   };
+}
+
+/** A URL with its password hidden, for messages and banners. */
+export function maskUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]*):([^@/]*)@/, '//$1:****@');
+}
+
+/**
+ * The history's Postgres refused or failed the first statement, as one line naming it (the
+ * CLI printed pg's error with its stack, "connect ECONNREFUSED" for whichever database): a
+ * CONFIG error when the server answered no to who or what was asked (SQLSTATE class 28, an
+ * authorization; 3D, no such database; 42, no privilege), else TRANSPORT.
+ */
+function unreachable(url: string, err: unknown): CeleriacError {
+  const sqlState = (err as { code?: unknown } | null)?.code;
+  const refused = typeof sqlState === 'string' && /^(28|3D|42)/.test(sqlState);
+  const message = err instanceof Error ? err.message : String(err);
+  return new CeleriacError(refused ? ErrorCodes.CONFIG : ErrorCodes.TRANSPORT, `the history database ${maskUrl(url)} could not be opened: ${message}`, { cause: err });
 }
 
 /**
