@@ -9,7 +9,10 @@
  *   `commandTimeoutMs` while commands are outstanding, they all fail with TRANSPORT ("no reply
  *   within N ms") and the connection is replaced, so the next call starts afresh;
  * - a client that is reconnecting: commands issued meanwhile wait in node-redis's offline
- *   queue at most `offlineQueueTimeoutMs` (node-redis's own timeout, only on this rare path);
+ *   queue (node-redis's own timeout, only on this rare path) for what is left of
+ *   `offlineQueueTimeoutMs` since the connection went down, so an outage that long fails
+ *   later commands at once instead of each waiting it out again (a send's four attempts
+ *   took 41 s to fail on a Redis gone for good);
  *   a handshake (after each TCP connect, which node-redis bounds by itself) unanswered for
  *   `connectTimeoutMs` drops the client, since node-redis would wait for it forever
  *   (test/failure/reconnect-into-stall.test.ts);
@@ -60,7 +63,9 @@ export class GuardedRedisClient implements CommandClient {
   readonly #offlineMs: number;
   /** The connected client, once known: the fast path skips awaiting connect(). */
   #client: RedisClient | undefined;
-  #offline: { client: RedisClient; proxy: RedisClient } | undefined;
+  /** When the connection went down (performance.now()), until it is ready again, and its last failure. */
+  #downSince: number | undefined;
+  #lastFailure = '';
   /** Clients dropped because their handshake went unanswered, with what their commands fail with. */
   readonly #unanswered = new WeakMap<RedisClient, Error>();
 
@@ -70,6 +75,12 @@ export class GuardedRedisClient implements CommandClient {
     const handshakeMs = options.connectTimeoutMs ?? 10_000;
     this.#lazy = new LazyRedisClient(target, { ...options, offlineQueueTimeoutMs: null }, (client) => {
       this.#boundHandshakes(client, handshakeMs);
+      // Down from its first failure to its next ready, across the clients of one outage.
+      client.on('ready', () => (this.#downSince = undefined));
+      client.on('error', (error: unknown) => {
+        this.#downSince ??= performance.now();
+        this.#lastFailure = describe(error);
+      });
       onCreate?.(client);
     });
     this.#offlineMs = options.offlineQueueTimeoutMs ?? 10_000;
@@ -113,13 +124,53 @@ export class GuardedRedisClient implements CommandClient {
   }
 
   async #slow<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    const client = await this.connect();
+    const client = await this.#connectWithin(this.#leftOfOutage());
     try {
-      return await fn(client.isReady ? client : this.#offlineProxy(client));
+      return await fn(client.isReady ? client : this.#whileDown(client));
     } catch (error) {
-      // node-redis says only "The client is closed" of a client dropped for its handshake.
-      throw this.#unanswered.get(client) ?? error;
+      // node-redis says only "The client is closed" of a client dropped for its handshake,
+      // and nothing at all (a TimeoutError with no message) of a command its offline queue timed out.
+      throw this.#unanswered.get(client) ?? (!client.isReady && isBareTimeout(error) ? new Error(`not sent: no connection to Redis within ${this.#offlineMs} ms (connectTimeoutMs)`, { cause: error }) : error);
     }
+  }
+
+  /** What a command fails with once the connection has been down longer than it may wait. */
+  #unreachable(): Error {
+    return new Error(`not sent: Redis has been unreachable for ${this.#offlineMs} ms (connectTimeoutMs) or more${this.#lastFailure === '' ? '' : `: ${this.#lastFailure}`}`);
+  }
+
+  /** Ms a command may still wait for the connection: what is left of the offline-queue timeout since it went down. */
+  #leftOfOutage(): number {
+    return this.#downSince === undefined ? this.#offlineMs : this.#offlineMs - (performance.now() - this.#downSince);
+  }
+
+  /**
+   * The client, connecting it if need be (a client dropped mid-outage is opened anew). In an
+   * outage the command waits at most `left` ms for that connect, which goes on for the next
+   * command; with none left it fails at once.
+   */
+  #connectWithin(left: number): Promise<RedisClient> {
+    const connecting = this.connect();
+    if (this.#downSince === undefined) return connecting;
+    if (left < 1) {
+      connecting.catch(() => undefined);
+      return Promise.reject(this.#unreachable());
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(this.#unreachable()), Math.ceil(left))));
+    connecting.catch(() => undefined);
+    return Promise.race([connecting, late]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * The client for a command issued while reconnecting: it waits in node-redis's offline
+   * queue for what is left of the offline-queue timeout since the connection went down.
+   * @throws Error when none is left: the outage has lasted that long already.
+   */
+  #whileDown(client: RedisClient): RedisClient {
+    const left = this.#leftOfOutage();
+    if (left < 1) throw this.#unreachable();
+    return (client as { withCommandOptions(o: { timeout: number }): unknown }).withCommandOptions({ timeout: Math.ceil(left) }) as RedisClient;
   }
 
   /**
@@ -143,7 +194,6 @@ export class GuardedRedisClient implements CommandClient {
         this.#unanswered.set(client, new Error(`no answer to the connection's handshake within ${timeoutMs} ms (connectTimeoutMs): the server took the connection but did not reply`));
         if (this.#client === client) {
           this.#client = undefined;
-          this.#offline = undefined;
         }
         this.#lazy.reset(client);
       }, timeoutMs);
@@ -151,15 +201,6 @@ export class GuardedRedisClient implements CommandClient {
     });
     client.on('ready', clear);
     client.on('end', clear);
-  }
-
-  /** The client with node-redis's offline-queue timeout, for commands sent while reconnecting. */
-  #offlineProxy(client: RedisClient): RedisClient {
-    if (this.#offline?.client !== client) {
-      const proxy = (client as { withCommandOptions(o: { timeout: number }): unknown }).withCommandOptions({ timeout: this.#offlineMs });
-      this.#offline = { client, proxy: proxy as RedisClient };
-    }
-    return this.#offline.proxy;
   }
 
   /** Whether the connection is known to be down now (opened once, not ready: reconnecting). */
@@ -170,7 +211,6 @@ export class GuardedRedisClient implements CommandClient {
   /** Drops the current connection (pending commands fail); the next call opens a new one. */
   reset(): void {
     this.#client = undefined;
-    this.#offline = undefined;
     this.#lazy.reset();
   }
 
@@ -178,7 +218,17 @@ export class GuardedRedisClient implements CommandClient {
   async close(deadlineMs?: number): Promise<void> {
     this.#watchdog.stop();
     this.#client = undefined;
-    this.#offline = undefined;
     await this.#lazy.close(deadlineMs);
   }
+}
+
+/** node-redis's TimeoutError of a command its offline queue held too long: no message, and `name` reads 'Error'. */
+function isBareTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === '' && (error.constructor as { name?: unknown }).name === 'TimeoutError';
+}
+
+/** An error event's text: node-redis's classes have no message of their own (their name reads 'Error'). */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.message !== '' ? error.message : String((error.constructor as { name?: unknown }).name ?? error.name);
 }

@@ -93,6 +93,42 @@ describe.runIf(hasRedisServer)('failure: publish retry on a real redis-server', 
     expect(retries).toHaveLength(2);
   }, 60_000);
 
+  it('once Redis has been away for connectTimeoutMs, a send fails within its retry intervals, not connectTimeoutMs per attempt', async () => {
+    // Before, every attempt of every send waited connectTimeoutMs for the reconnect: a send
+    // failed after 4 x 10 s with the defaults (the reference API answered its 503 after 41 s),
+    // and said only "Redis error during publish to celery: Error".
+    const server = new RedisServerProcess(await freePort());
+    cleanup.push(() => server.kill());
+    await server.start();
+    const app = createApp(
+      { broker: server.url, backend: 'memory://', brokerTransportOptions: { connectTimeoutMs: 2000 }, taskPublishRetryPolicy: { maxRetries: 3, intervalStart: 0, intervalStep: 0.05, intervalMax: 0.05 } },
+      { env: {}, logger: pino({ level: 'silent' }) },
+    );
+    cleanup.push(() => app.close());
+    await app.sendTask('pr.task', [0], {}, { queue: QUEUE });
+    await server.kill();
+    const timed = async (n: number) => {
+      const started = performance.now();
+      const err = await app.sendTask('pr.task', [n], {}, { queue: QUEUE }).then(() => null, (e: unknown) => e);
+      return { err, ms: performance.now() - started };
+    };
+    // The first send of the outage waits for what is left of connectTimeoutMs (four attempts took 8 s).
+    const first = await timed(1);
+    expect(first.err).toBeInstanceOf(PublishError);
+    expect(first.ms).toBeLessThan(4000);
+    expect((first.err as Error).message).toMatch(/after 4 attempts \(retryPolicy spent\): Redis error during publish to \S+: not sent: (no connection to Redis within|Redis has been unreachable for) 2000 ms/);
+    // Later ones fail at once on each attempt.
+    const later = await timed(2);
+    expect(later.err).toBeInstanceOf(PublishError);
+    expect(later.ms).toBeLessThan(1500);
+    expect((later.err as Error).message).toMatch(/not sent: Redis has been unreachable for 2000 ms \(connectTimeoutMs\) or more: .*ECONNREFUSED/);
+    // Back: sends land again once the client has reconnected (its backoff is at most 2 s).
+    await server.start();
+    let landed = '';
+    await waitFor(async () => (landed = await app.sendTask('pr.task', [3], {}, { queue: QUEUE }).then((r) => r.id, () => '')) !== '', 'a send after the restart', 10_000);
+    expect(await queuedIds(server.url)).toEqual([landed]);
+  }, 60_000);
+
   it('holds the process while a send waits between retries: a script whose last work is the send ends with its outcome', async () => {
     // Nothing else keeps the child alive: no top-level await, the broker refuses every
     // connection. The clock's timers never hold a process, and the retry waited on one: the
