@@ -120,7 +120,15 @@ export class GuardedRedisClient implements CommandClient {
   /** As {@link GuardedRedisClient.run}, but errors are passed on as they are (for callers that wrap them). */
   send<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = this.#client;
-    return this.#watchdog.watch(client !== undefined && client.isReady ? fn(client) : this.#slow(fn));
+    if (client !== undefined && client.isReady) return this.#watchdog.watch(fn(client));
+    // Down longer than a command may wait: failed at once, and outside the watchdog. There
+    // such failures counted as replies, and kept it from failing a script stuck meanwhile in
+    // node-redis's offline queue (raw sendCommand ignores the proxy's timeout): a purge hung.
+    if (this.#leftOfOutage() < 1) {
+      this.connect().catch(() => undefined);
+      return Promise.reject(this.#unreachable());
+    }
+    return this.#watchdog.watch(this.#slow(fn));
   }
 
   async #slow<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
