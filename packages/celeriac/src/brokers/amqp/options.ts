@@ -22,7 +22,7 @@ export interface AmqpBrokerOptions {
    * @default null
    */
   queueMaxPriority?: number | null;
-  /** Longest wait for a connection before an operation fails. @default 30000 */
+  /** Longest wait for a lost connection, counted from when it went down; past it operations fail at once. @default 30000 */
   connectWaitMs?: number;
   /**
    * Longest wait for a reply from RabbitMQ, a publish's confirm or an operation's answer (a
