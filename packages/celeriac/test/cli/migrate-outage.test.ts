@@ -9,7 +9,7 @@ import amqp from 'amqplib';
 import { createClient } from 'redis';
 import { describe, expect, it, vi } from 'vitest';
 import { migrateMessages, MigrateError } from '../../src/cli/commands/migrate.js';
-import { createApp } from '../../src/index.js';
+import { createApp, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, TEST_AMQP_HOST, vhostUrl } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { spawnCli } from './spawn.js';
@@ -44,6 +44,23 @@ async function heldIds(prefix: string): Promise<string[]> {
   }
 }
 
+/** Sends N tasks through `app`; their ids in order. */
+async function fill(app: App): Promise<string[]> {
+  return (await app.sendTasks(Array.from({ length: N }, (_, i) => ({ name: 't.move', args: [i] })))).map((r) => r.id);
+}
+
+/** Migrates the `celery` queue, cutting `proxy` once 100 messages moved: its MigrateError. */
+async function migrateCutAt100(source: App, destination: App, proxy: FaultProxy): Promise<MigrateError> {
+  const outcome = await migrateMessages({
+    source: source.broker, destination: destination.broker, queues: ['celery'], idleMs: 5_000, forever: false,
+    onMoved: (n) => {
+      if (n === 100) proxy.cut();
+    },
+  }).then((moved) => moved, (error: unknown) => error);
+  expect(outcome).toBeInstanceOf(MigrateError);
+  return outcome as MigrateError;
+}
+
 describe.runIf(ready)('celeriac migrate when a broker goes away', () => {
   it('stops at the first failed publish and gives back every message it held, in order', { timeout: 60_000 }, async () => {
     const [p1, p2] = [`mig-out-${randomUUID().slice(0, 8)}:`, `mig-out-${randomUUID().slice(0, 8)}:`];
@@ -52,15 +69,8 @@ describe.runIf(ready)('celeriac migrate when a broker goes away', () => {
     const source = createApp({ broker: `${DB_URL}?global_keyprefix=${p1}`, logLevel: 'silent' }, { env: {} });
     const destination = createApp({ broker: `${proxy.redisUrl(7)}?global_keyprefix=${p2}`, logLevel: 'silent', brokerTransportOptions: { connectTimeoutMs: 300 } }, { env: {} });
     try {
-      const sent = (await source.sendTasks(Array.from({ length: N }, (_, i) => ({ name: 't.move', args: [i] })))).map((r) => r.id);
-      const outcome = await migrateMessages({
-        source: source.broker, destination: destination.broker, queues: ['celery'], idleMs: 5_000, forever: false,
-        onMoved: (n) => {
-          if (n === 100) proxy.cut();
-        },
-      }).then((moved) => moved, (error: unknown) => error);
-      expect(outcome).toBeInstanceOf(MigrateError);
-      const error = outcome as MigrateError;
+      const sent = await fill(source);
+      const error = await migrateCutAt100(source, destination, proxy);
       expect(error.moved).toBe(100);
       expect(error.notGivenBack).toBe(0);
       expect(error.message).toMatch(/^migrate stopped after 100 messages: publishing t\.move\[[-0-9a-f]+\] to the destination failed: .*Every message fetched but not moved is back on the source\.$/);
@@ -86,7 +96,7 @@ describe.runIf(ready)('celeriac migrate when a broker goes away', () => {
     const source = createApp({ broker: `${proxy.redisUrl(7)}?global_keyprefix=${p1}`, logLevel: 'silent', brokerTransportOptions: { connectTimeoutMs: 300 } }, { env: {} });
     const destination = createApp({ broker: `${DB_URL}?global_keyprefix=${p2}`, logLevel: 'silent' }, { env: {} });
     try {
-      const sent = (await producer.sendTasks(Array.from({ length: N }, (_, i) => ({ name: 't.move', args: [i] })))).map((r) => r.id);
+      const sent = await fill(producer);
       let healed: Promise<void> | undefined;
       const moved = await migrateMessages({
         source: source.broker, destination: destination.broker, queues: ['celery'], idleMs: 2_000, forever: false,
@@ -164,17 +174,10 @@ describe.runIf(amqpReady && ready)('celeriac migrate from RabbitMQ when the conn
     const source = createApp({ broker: `amqp://guest:guest@127.0.0.1:${proxy.port}/${encodeURIComponent(vhost)}`, logLevel: 'silent' }, { env: {} });
     const destination = createApp({ broker: `${DB_URL}?global_keyprefix=${p2}`, logLevel: 'silent' }, { env: {} });
     try {
-      const sent = (await direct.sendTasks(Array.from({ length: N }, (_, i) => ({ name: 't.move', args: [i] })))).map((r) => r.id);
-      const outcome = await migrateMessages({
-        source: source.broker, destination: destination.broker, queues: ['celery'], idleMs: 5_000, forever: false,
-        onMoved: (n) => {
-          if (n === 100) proxy.cut();
-        },
-      }).then((moved) => moved, (error: unknown) => error);
+      const sent = await fill(direct);
       // Before, it went on through the 500 messages it held, each ack kept for a redelivery
       // that never came: all of them went back to the queue, so each was moved twice.
-      expect(outcome).toBeInstanceOf(MigrateError);
-      const error = outcome as MigrateError;
+      const error = await migrateCutAt100(source, destination, proxy);
       expect(error.moved).toBeGreaterThanOrEqual(100);
       expect(error.moved).toBeLessThan(110);
       expect(error.message).toMatch(/^migrate stopped after \d+ messages: t\.move\[[-0-9a-f]+\] was not moved: the source's connection is down\. .*The last messages moved before the source's connection failed may come back to it, and be moved again\.$/);
