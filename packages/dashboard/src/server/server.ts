@@ -8,6 +8,7 @@
  * CSRF-checked and written to the audit log.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { CeleriacError, ErrorCodes } from 'celeriac';
 import { parsePyJson } from 'celeriac/monitor';
 import type { Principal } from './auth.js';
 import type { RouteFlags, ServerContext } from './context.js';
@@ -107,6 +108,24 @@ export function routeTable(server: FastifyInstance): readonly RouteEntry[] {
   return TABLES.get(server) ?? [];
 }
 
+/**
+ * How a failed request is answered: an HttpError as it says; a dependency down (a TRANSPORT
+ * error: the history database, store/sql-driver.ts) 503, its detail, which names hosts, in the
+ * log only; anything else by its status, 500 for a bug.
+ */
+export function registerErrorHandler(server: FastifyInstance): void {
+  server.setErrorHandler((error: Error & { statusCode?: number }, _req, reply) => {
+    if (error instanceof HttpError) return sendError(reply, error);
+    if (error instanceof CeleriacError && error.code === ErrorCodes.TRANSPORT) {
+      server.log.warn({ err: error }, 'request failed: a service is unavailable');
+      return sendError(reply, new HttpError(503, 'Service Unavailable: the history database or the broker did not answer', 'json'));
+    }
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) server.log.error({ err: error }, 'request failed');
+    return reply.code(status).type('text/plain; charset=utf-8').send(status >= 500 ? 'Internal Server Error' : error.message);
+  });
+}
+
 /** Builds the server (not listening). */
 export async function buildServer(ctx: ServerContext, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
   const server = Fastify({
@@ -148,12 +167,7 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
   // Anything else (text/plain from curl -d, octet streams) is kept as text, unparsed.
   server.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, String(body)));
 
-  server.setErrorHandler((error: Error & { statusCode?: number }, _req, reply) => {
-    if (error instanceof HttpError) return sendError(reply, error);
-    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
-    if (status >= 500) server.log.error({ err: error }, 'request failed');
-    return reply.code(status).type('text/plain; charset=utf-8').send(status >= 500 ? 'Internal Server Error' : error.message);
-  });
+  registerErrorHandler(server);
 
   server.addHook('onRequest', async (req, reply) => {
     reply.headers(SECURITY_HEADERS);

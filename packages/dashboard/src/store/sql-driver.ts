@@ -98,11 +98,11 @@ export async function openPostgresDriver(url: string, schema: string, max = 6): 
   }
   return {
     kind: 'postgres',
-    query: (text, params) => run(pool, text, params),
+    query: <R>(text: string, params?: readonly unknown[]) => run<R>(pool, text, params).catch(asUnreachable),
     exec: async (sql) => {
-      await pool.query(sql);
+      await pool.query(sql).catch(asUnreachable);
     },
-    transaction: (fn) => pgTransaction(pool, (client) => fn({ query: (text, params) => run(client, text, params) })),
+    transaction: (fn) => pgTransaction(pool, (client) => fn({ query: (text, params) => run(client, text, params) })).catch(asUnreachable),
     close: () => pool.end(),
   };
 }
@@ -123,6 +123,29 @@ function unreachable(url: string, err: unknown): CeleriacError {
   const refused = typeof sqlState === 'string' && /^(28|3D|42)/.test(sqlState);
   const message = err instanceof Error ? err.message : String(err);
   return new CeleriacError(refused ? ErrorCodes.CONFIG : ErrorCodes.TRANSPORT, `the history database ${maskUrl(url)} could not be opened: ${message}`, { cause: err });
+}
+
+/** Node's codes of a connection that failed or broke. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether a failure is the connection's, not the statement's: a socket error, SQLSTATE class 08
+ * (connection exception) or 57P (the server shutting down or starting), or pg's own words for
+ * a connection that ended or never came.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (SOCKET_CODES.has(code) || /^(08|57P)/.test(code))) return true;
+  return typeof message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(message);
+}
+
+/**
+ * A connection failure as a TRANSPORT error (the server answers 503 for it: a dependency down,
+ * where pg's error was a 500); any other error as it is.
+ */
+function asUnreachable(err: unknown): never {
+  if (isConnectionFailure(err)) throw new CeleriacError(ErrorCodes.TRANSPORT, `the history database is unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  throw err;
 }
 
 /**
