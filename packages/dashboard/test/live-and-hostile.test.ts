@@ -14,7 +14,7 @@ import type { RunningDashboard } from '../src/dashboard.js';
 import pg from 'pg';
 import { EVENT_EXCHANGE, encodeEventEnvelope } from '../../celeriac/src/protocol/events.js';
 import { FaultProxy } from '../../celeriac/test/support/fault-proxy.js';
-import { RedisServerProcess } from '../../celeriac/test/support/redis.js';
+import { freePort, RedisServerProcess } from '../../celeriac/test/support/redis.js';
 import { DashboardCluster, PG_URL, clusterReady } from './support/cluster.js';
 
 const ready = await clusterReady('dashboard live and hostile input');
@@ -246,6 +246,36 @@ describe.runIf(ready)('live stream and hostile input', () => {
       const res = await fetch(`${dash.url}${p}`);
       const body = await res.text();
       expect(body, p).not.toContain('"name": "@celeriac/dashboard"');
+    }
+  });
+
+  it('a history database that goes away: readiness and the history routes say 503, and recover', async () => {
+    const proxy = new FaultProxy(Number(new URL(PG_URL).port || 5432));
+    await proxy.start();
+    const url = new URL(PG_URL);
+    url.port = String(proxy.port);
+    // A broker of its own with no worker: no event to write, so only a read can tell.
+    const redis = new RedisServerProcess(await freePort());
+    await redis.start();
+    const app = createApp({ broker: redis.url, backend: redis.url }, { env: {}, logger: pino({ level: 'silent' }) });
+    const d = await cluster.dashboard({ app, databaseUrl: url.toString() });
+    try {
+      await waitFor(async () => (await status(`${d.url}/readyz`)) === 200, 'ready with the database up', { timeoutMs: 10_000, maxIntervalMs: 100 });
+      proxy.cut();
+      // Before, readiness read only the last write (none with no events), and the routes answered 500.
+      await waitFor(async () => (await status(`${d.url}/readyz`)) === 503, 'not ready with the database down', { timeoutMs: 10_000, maxIntervalMs: 100 });
+      const readyz = (await (await fetch(`${d.url}/readyz`)).json()) as { checks: { store: { ok: boolean; detail: string } } };
+      expect(readyz.checks.store).toMatchObject({ ok: false, detail: expect.stringMatching(/history database/) });
+      for (const path of ['/api/tasks?limit=1', '/api/tasks/search?limit=1', '/api/task/info/abc']) expect(await status(`${d.url}${path}`), path).toBe(503);
+      expect(await status(`${d.url}/healthcheck`)).toBe(200);
+      proxy.heal();
+      await waitFor(async () => (await status(`${d.url}/readyz`)) === 200, 'ready again once the database is back', { timeoutMs: 20_000, maxIntervalMs: 200 });
+      expect(await status(`${d.url}/api/tasks?limit=1`)).toBe(200);
+    } finally {
+      await d.close();
+      await app.close();
+      await redis.kill();
+      await proxy.close();
     }
   });
 

@@ -13,7 +13,7 @@ export class DeadlineError extends Error {
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer from the broker within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer within ${ms} ms`)), ms);
     timer.unref();
   });
   promise.catch(() => {}); // a late rejection after the deadline is not unhandled

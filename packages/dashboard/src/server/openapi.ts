@@ -46,7 +46,7 @@ const TASK_FILTERS: readonly Param[] = [
 
 const OPS: readonly Op[] = [
   { method: 'get', path: '/healthcheck', tag: 'ops', summary: 'Liveness: `OK`. Never authenticated.' },
-  { method: 'get', path: '/readyz', tag: 'ops', summary: 'Readiness: 200 when the broker answers, events flow and the store writes; else 503. Never authenticated; only a caller who may read the API gets the checks, others `{ready}`.' },
+  { method: 'get', path: '/readyz', tag: 'ops', summary: 'Readiness: 200 when the broker answers, events flow and the store answers and writes; else 503. Never authenticated; only a caller who may read the API gets the checks, others `{ready}`.' },
   { method: 'get', path: '/metrics', tag: 'ops', summary: "Prometheus metrics: Flower's series plus flower_queue_length, flower_queue_age_seconds, flower_tasks_by_state, flower_stuck_tasks, the broker's set-aside store (celeriac_setaside_records, celeriac_setaside_bytes by category), failed logins and the process_* series. Never authenticated." },
   { method: 'get', path: '/api/config', tag: 'ops', summary: 'The UI config of the caller: urlPrefix, readOnly, role, user, csrfToken, csrfHeader, timezone, traceUrl (the --trace-url template or null), version, broker (password masked), auth (the mode) and anonymousApi.' },
   { method: 'post', path: '/logout', tag: 'ops', summary: 'Ends the caller\'s browser session for good and deletes its cookie.' },

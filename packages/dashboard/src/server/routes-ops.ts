@@ -15,9 +15,11 @@ import { queueAgeSec } from '../ingest/queues.js';
 import { processMetricsText } from './process-metrics.js';
 
 const PUBLIC: RouteFlags = { public: true };
+/** How long `/readyz` waits for the history database's answer to `SELECT 1`. */
+const STORE_PING_MS = 2000;
 
-/** Readiness: what is wrong, or nothing. */
-export function readiness(ctx: ServerContext, now: number): { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> } {
+/** Readiness: what is wrong, or nothing. `storeUnreachable`: why the history database did not answer a ping, if it did not. */
+export function readiness(ctx: ServerContext, now: number, storeUnreachable: string | null = null): { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> } {
   const ing = ctx.ingest;
   const online = ing.workers().filter((w) => ing.state.isOnline(w, now)).length;
   const eventAge = ing.lastEventAt === null ? null : (now - ing.lastEventAt) / 1000;
@@ -26,7 +28,7 @@ export function readiness(ctx: ServerContext, now: number): { ready: boolean; ch
   const checks = {
     broker: { ok: ing.brokerError === null, detail: ing.brokerError ?? 'reachable' },
     events: { ok: eventsOk, detail: eventAge === null ? 'no event yet' : `last event ${eventAge.toFixed(1)} s ago, ${online} worker(s) online` },
-    store: { ok: ing.storeError === null, detail: ing.storeError ?? 'writing' },
+    store: storeUnreachable !== null ? { ok: false, detail: storeUnreachable } : { ok: ing.storeError === null, detail: ing.storeError ?? 'writing' },
   };
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
@@ -50,7 +52,10 @@ export function registerOpsRoutes(server: FastifyInstance, ctx: ServerContext): 
   server.get('/healthcheck', { config: PUBLIC }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('OK'));
 
   server.get('/readyz', { config: PUBLIC }, async (req, reply) => {
-    const r = readiness(ctx, Date.now());
+    // The store's check read only the last write: with no event to write, a database that
+    // went away looked ready while every page of history answered 503.
+    const unreachable = await withDeadline(ctx.store.ping(), STORE_PING_MS, 'the history database').then(() => null, (error: unknown) => (error instanceof Error ? error.message : String(error)));
+    const r = readiness(ctx, Date.now(), unreachable);
     // Anyone may ask whether the dashboard is ready; only a caller who may read the API
     // learns why not (broker errors name hosts, worker counts size the cluster).
     return reply.code(r.ready ? 200 : 503).send(mayReadDetails(ctx, req) ? r : { ready: r.ready });

@@ -254,5 +254,7 @@ export interface HistoryStore {
   countByState(): Promise<Readonly<Record<string, number>>>;
   /** Applies retention (age, state, `maxTasks`) in bounded batches; returns tasks deleted. */
   prune(now?: number): Promise<number>;
+  /** One trivial statement: rejects while the database cannot answer (readiness, `/readyz`). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -333,6 +333,11 @@ class SqlHistoryStore implements HistoryStore {
     }));
   }
 
+  async ping(): Promise<void> {
+    this.#open();
+    await this.db.query('SELECT 1');
+  }
+
   async countByState(): Promise<Readonly<Record<string, number>>> {
     this.#open();
     const rows = await this.db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM tasks GROUP BY state');
