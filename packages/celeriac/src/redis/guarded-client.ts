@@ -154,16 +154,12 @@ export class GuardedRedisClient implements CommandClient {
 
   /**
    * The client, connecting it if need be (a client dropped mid-outage is opened anew). In an
-   * outage the command waits at most `left` ms for that connect, which goes on for the next
-   * command; with none left it fails at once.
+   * outage the command waits at most `left` ms (send() saw some left) for that connect, which
+   * goes on for the next command.
    */
   #connectWithin(left: number): Promise<RedisClient> {
     const connecting = this.connect();
     if (this.#downSince === undefined) return connecting;
-    if (left < 1) {
-      connecting.catch(() => undefined);
-      return Promise.reject(this.#unreachable());
-    }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(this.#unreachable()), Math.ceil(left))));
     connecting.catch(() => undefined);
