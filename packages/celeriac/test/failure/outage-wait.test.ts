@@ -5,7 +5,7 @@
  * timeout of a command-options proxy) while the others failed fast under the watchdog was never
  * failed: each quick failure counted as a reply there (a purge hung in CI).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GuardedRedisClient } from '../../src/redis/guarded-client.js';
 import { parseRedisUrl } from '../../src/redis/url.js';
 import { waitFor } from '../../src/testing/wait-for.js';
@@ -27,11 +27,15 @@ describe.runIf(ready)('failure: commands while Redis is away', () => {
     const client = new GuardedRedisClient(parseRedisUrl(server.url), { name: 'outage-wait', connectTimeoutMs: OFFLINE_MS, offlineQueueTimeoutMs: OFFLINE_MS, commandTimeoutMs: 30_000 });
     cleanup.push(() => client.close(0));
     expect(await client.send((c) => c.ping())).toBe('PONG');
+    // performance.now(), which times the outage, faked (moving with real time as well), so the
+    // outage can be made to have lasted most of the budget without waiting for it.
+    vi.useFakeTimers({ toFake: ['performance'], shouldAdvanceTime: true });
+    cleanup.push(async () => void vi.useRealTimers());
     await server.kill();
     await waitFor(() => client.offline, 'the connection known to be down', 5000);
-    // The outage goes on until the budget is nearly spent (the scenario, not a sync point);
-    // then a script is queued, sent raw as runScript sends every script.
-    await new Promise((resolve) => setTimeout(resolve, OFFLINE_MS - 150));
+    // The outage has lasted until the budget is nearly spent; then a script is queued, sent raw
+    // as runScript sends every script.
+    vi.advanceTimersByTime(OFFLINE_MS - 150);
     const script = client.send((c) => (c as unknown as { sendCommand(args: string[]): Promise<unknown> }).sendCommand(['EVAL', 'return 1', '0'])).then(() => 'answered', (e: unknown) => String(e));
     let settled = false;
     void script.then(() => (settled = true));
@@ -42,7 +46,7 @@ describe.runIf(ready)('failure: commands while Redis is away', () => {
       const at = performance.now();
       await client.send((c) => c.ping()).catch(() => undefined);
       quick.push(performance.now() - at);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setImmediate(resolve));
     }
     // Failed by the watchdog within about twice the budget: before, never (until Redis was back).
     expect(settled).toBe(true);
