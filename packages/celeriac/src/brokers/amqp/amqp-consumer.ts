@@ -81,6 +81,9 @@ export interface ConsumerHost {
 
 /** Waits between failed reopens of the channel: 0.1 s doubling to 5 s. */
 const REOPEN_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 5000 });
+/** The largest prefetch count `basic.qos` carries (a short). */
+const AMQP_PREFETCH_MAX = 0xffff;
+
 /** One running consumption. */
 export class AmqpConsumer implements Consumer, DeliveryOwner {
   #queues: string[];
@@ -104,6 +107,8 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   #qosGlobal = true;
   /** Prefetch changes on a per-consumer channel, one after another. */
   #requalifying: Promise<void> = Promise.resolve();
+  /** The prefetch over {@link AMQP_PREFETCH_MAX} last warned of. */
+  #warnedPrefetch = 0;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -170,7 +175,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
       for (const queue of this.#queues) await this.host.declareQueue(queue);
       // global=true: one limit for the channel, shared by the queues (§3.1); never with quorum queues.
       this.#qosGlobal = this.host.qosGlobal && this.#queues.every((q) => this.host.queueType(q) !== 'quorum');
-      await channel.prefetch(this.#prefetch, this.#qosGlobal);
+      await this.#qos(channel, this.#qosGlobal);
       for (const queue of this.#queues) await this.#consumeQueue(channel, queue);
     } catch (err) {
       // Closed, so that #channelLost takes its deliveries and the retry opens another.
@@ -368,10 +373,25 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     const channel = this.#channel;
     if (channel === undefined || this.#opening !== undefined) return;
     if (this.#qosGlobal) {
-      channel.prefetch(this.#prefetch, true).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+      this.#qos(channel, true).catch((err: unknown) => this.options.onError?.(coerceError(err)));
       return;
     }
     this.#requalifying = this.#requalifying.then(() => this.#reconsume(channel)).catch((err: unknown) => this.options.onError?.(coerceError(err)));
+  }
+
+  /**
+   * `basic.qos` with this consumer's prefetch. Its count is 16 bits wide: a larger prefetch
+   * (`-c 20000` at the default multiplier of 4) is no limit at all, as kombu's QoS makes it,
+   * where encoding it failed and the worker never consumed.
+   */
+  #qos(channel: Channel, global: boolean): Promise<unknown> {
+    let count = this.#prefetch;
+    if (count > AMQP_PREFETCH_MAX) {
+      if (this.#warnedPrefetch !== count) this.host.log('warn', `prefetch ${count} is more than RabbitMQ's limit of ${AMQP_PREFETCH_MAX}: consuming without a prefetch limit`);
+      this.#warnedPrefetch = count;
+      count = 0;
+    }
+    return channel.prefetch(count, global);
   }
 
   /**
@@ -380,7 +400,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
    */
   async #reconsume(channel: Channel): Promise<void> {
     if (this.#channel !== channel) return;
-    await channel.prefetch(this.#prefetch, false);
+    await this.#qos(channel, false);
     for (const [queue, tag] of [...this.#tags]) {
       if (this.#channel !== channel) return;
       this.#tags.delete(queue);
