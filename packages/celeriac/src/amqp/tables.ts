@@ -5,8 +5,9 @@
  * range, other numbers `d`, booleans `t`, null `V`, arrays `A`, objects `F`. amqplib would
  * otherwise pick the narrowest integer type (`b`, `s`), which py-amqp reads but which is not
  * what a Celery producer sends. Decoding turns amqplib's typed wrappers (timestamps,
- * decimals) back into plain JSON.
+ * decimals) back into plain JSON. Header names are AMQP short strings (limits.ts).
  */
+import { shortString } from './limits.js';
 import type { Json } from '../protocol/types.js';
 
 /** amqplib's way to force a field type: `{ '!': type, value }`. */
@@ -36,7 +37,7 @@ export function typeValue(value: Json | undefined): TypedValue {
 /** A table (headers, arguments) typed as py-amqp types it. */
 export function typeTable(table: { readonly [key: string]: Json | undefined }): { [key: string]: TypedValue } {
   const out: { [key: string]: TypedValue } = {};
-  for (const key of Object.keys(table)) out[key] = typeValue(table[key]);
+  for (const key of Object.keys(table)) out[shortString(key, 'header name')] = typeValue(table[key]);
   return out;
 }
 

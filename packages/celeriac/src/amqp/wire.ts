@@ -22,6 +22,7 @@
 import type { Options } from 'amqplib';
 import { encodeEnvelope, markRedelivered } from '../protocol/envelope.js';
 import type { Json, Message, MessageProperties } from '../protocol/types.js';
+import { shortString } from './limits.js';
 import { plainValue, typeTable } from './tables.js';
 
 /** The parts of an amqplib message this module reads (consumed or fetched). */
@@ -69,18 +70,19 @@ export function toWire(message: Message, opts: ToWireOptions = {}): WireOut {
   const p = message.properties;
   const headers = opts.extraHeaders === undefined ? message.headers : { ...message.headers, ...opts.extraHeaders };
   const options: Options.Publish = {
-    contentType: message.contentType,
-    contentEncoding: message.contentEncoding,
+    contentType: shortString(message.contentType, 'content type'),
+    contentEncoding: shortString(message.contentEncoding, 'content encoding'),
     headers: typeTable(headers),
     deliveryMode: p.delivery_mode === 1 ? 1 : 2,
   };
   if (typeof p.priority === 'number') options.priority = Math.max(0, Math.min(255, Math.trunc(p.priority)));
-  if (p.correlation_id !== '' && p.correlation_id !== undefined) options.correlationId = p.correlation_id;
-  if (p.reply_to !== '' && p.reply_to !== undefined) options.replyTo = p.reply_to;
+  // The task id, for a task message: a longer one cannot travel on RabbitMQ.
+  if (p.correlation_id !== '' && p.correlation_id !== undefined) options.correlationId = shortString(p.correlation_id, 'correlation id (the task id)');
+  if (p.reply_to !== '' && p.reply_to !== undefined) options.replyTo = shortString(p.reply_to, 'reply_to');
   if (p.expiration !== undefined && opts.dropExpiration !== true) options.expiration = p.expiration;
   // A sender's app_id (Celery: apply_async(app_id=...)) is a basic property; tasks read it in request.properties.
   const appId = (p as { app_id?: unknown }).app_id;
-  if (typeof appId === 'string') options.appId = appId;
+  if (typeof appId === 'string') options.appId = shortString(appId, 'app_id');
   const timestamp = timestampOf(p) ?? opts.timestamp;
   if (timestamp !== undefined) options.timestamp = timestamp;
   return { content: Buffer.from(message.body, 'utf8'), options };

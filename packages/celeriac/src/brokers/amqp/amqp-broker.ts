@@ -19,12 +19,13 @@
 import type { Channel } from 'amqplib';
 import { ChannelSlot } from '../../amqp/channel-slot.js';
 import { AmqpSession } from '../../amqp/session.js';
+import { amqpQueueName, checkTarget } from '../../amqp/limits.js';
 import { typeTable } from '../../amqp/tables.js';
 import { PIDBOX_QUEUE_SPEC, exchangeSpecFor, isPidboxQueue, type ExchangeSpec, type QueueSpec } from '../../amqp/topology.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
 import { CLASSIC_TOPOLOGY, planTaskQueue, usesQuorumQueues, type QueueTopology, type QueueType } from '../../core/queue-topology.js';
 import { toWire, type WireOut } from '../../amqp/wire.js';
-import { checkDeliverAt, checkQueueName } from '../../core/spi/broker-args.js';
+import { checkDeliverAt } from '../../core/spi/broker-args.js';
 import type {
   Broker,
   BrokerCapabilities,
@@ -41,7 +42,8 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
-import { AmqpConsumer, type ConsumerHost } from './amqp-consumer.js';
+import { AmqpConsumer } from './amqp-consumer.js';
+import type { ConsumerHost } from './consumer-host.js';
 import { DELIVERIES_HEADER } from './amqp-delivery.js';
 import { AmqpBeatStore } from './beat-store.js';
 import { DELIVER_AT_HEADER, purgeLadders } from './purge-delayed.js';
@@ -157,7 +159,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
    * producers reach it.
    */
   async declareQueue(queue: string): Promise<void> {
-    checkQueueName(queue);
+    amqpQueueName(queue);
     if (isPidboxQueue(queue)) return this.#declareQueueSpec(queue, PIDBOX_QUEUE_SPEC);
     const plan = planTaskQueue(this.topology, queue);
     await this.#declared.once(`queue ${queue}`, (ch) => this.#declareTaskQueue(ch, queue, plan.type));
@@ -218,7 +220,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   async publish(message: Message, options: PublishOptions): Promise<void> {
     const { exchange, routingKey } = options;
-    if (exchange === '') checkQueueName(routingKey);
+    checkTarget(exchange, routingKey);
     const deliverAt = checkDeliverAt(options.deliverAt);
     if (options.fence !== undefined) return this.#publishFenced(message, options, deliverAt);
     if (deliverAt !== undefined && exchange === '' && deliverAt - this.clock.now() >= MIN_DELAY_MS) {
@@ -294,7 +296,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   async publishMany(batch: readonly PublishRequest[]): Promise<void> {
     for (const { options } of batch) {
-      if (options.exchange === '') checkQueueName(options.routingKey);
+      checkTarget(options.exchange, options.routingKey);
       checkDeliverAt(options.deliverAt);
     }
     await Promise.all(batch.map(({ message, options }) => this.publish(message, options)));
@@ -342,7 +344,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** {@link AmqpBroker.purge} counting apart what waited in the queue and in either ladder. */
   async purgeCounted(queue: string): Promise<PurgeCount> {
-    checkQueueName(queue);
+    amqpQueueName(queue);
     try {
       let ready = await this.#purgeReady(queue);
       await this.#declareLadder();
@@ -377,17 +379,14 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** Ready messages of `queue` (0 when it does not exist); concurrent calls never fail one another (queue-checks.ts). */
   async queueLength(queue: string): Promise<number> {
-    checkQueueName(queue);
+    amqpQueueName(queue);
     const counts = await this.#checks.check(queue).catch((err: unknown) => Promise.reject(toTransportError(`check ${queue}`, err)));
     return counts?.messageCount ?? 0;
   }
 
-  /**
-   * Since when the next message of `queue` has waited, read by taking it and giving it back
-   * (queue-age.ts): classic queues only, never a quorum queue. Null when unknown.
-   */
+  /** Since when the next message of `queue` has waited (queue-age.ts: classic queues only); null when unknown. */
   async queueWaitingSince(queue: string): Promise<number | null> {
-    checkQueueName(queue);
+    amqpQueueName(queue);
     if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'broker is closed');
     this.#ages ??= new QueueAgeReader(this.session, (q) => this.queueType(q) === 'quorum');
     return this.#ages.waitingSince(queue).catch((err: unknown) => Promise.reject(toTransportError(`read the age of ${queue}`, err)));
@@ -412,7 +411,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   }
 
   async bindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkQueueName(queue);
+    amqpQueueName(queue);
     const spec = exchangeSpecFor(exchange, 'direct');
     await this.#declareExchange(exchange, spec);
     const bind = async () => {
@@ -432,7 +431,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   }
 
   async unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void> {
-    checkQueueName(queue);
+    amqpQueueName(queue);
     if (this.#mailboxes.get(exchange) === queue) this.#mailboxes.delete(exchange);
     this.#declared.forget((key) => key === `bind ${queue} ${exchange} ${routingKey}`);
     try {

@@ -39,51 +39,20 @@
  * their redelivery is settled again, not run.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
-import type { AmqpSession } from '../../amqp/session.js';
 import { fromWire } from '../../amqp/wire.js';
-import { checkPrefetch, checkQueueName, uniqueQueueNames } from '../../core/spi/broker-args.js';
+import { checkPrefetch, uniqueQueueNames } from '../../core/spi/broker-args.js';
+import { amqpQueueName, QOS_COUNT_MAX, qosCount } from '../../amqp/limits.js';
+import type { ConsumerHost } from './consumer-host.js';
 import type { ConsumeOptions, Consumer, Settlement } from '../../core/spi/broker.js';
-import type { Clock } from '../../core/clock.js';
-import type { TransportLog } from '../../core/transport-table.js';
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
-import type { QueueType } from '../../core/queue-topology.js';
-import type { Message } from '../../protocol/types.js';
 import { AckBatcher, ackError, ackOn, rejectOn } from './ack-batcher.js';
 import type { DelayLadder } from './delayed.js';
 import { AmqpDelivery, deliveriesOf, type DeliveryOwner, type Held } from './amqp-delivery.js';
 import { identity, SettlementMemory, uncertainWindowMs } from './settlement-memory.js';
 
-/** What a consumer needs from its broker. */
-export interface ConsumerHost {
-  readonly session: AmqpSession;
-  readonly log: TransportLog;
-  /** Reads the time settlements are remembered at. */
-  readonly clock: Pick<Clock, 'now'>;
-  /** The delay ladder in use (to tell a delivery's target queue from its routing key). */
-  readonly ladder: DelayLadder;
-  /** False when consumers must use per-consumer prefetch (quorum queues in the app). */
-  readonly qosGlobal: boolean;
-  /** Declares a task queue as Celery does (cached). */
-  declareQueue(queue: string): Promise<void>;
-  /** The type `queue` exists with. */
-  queueType(queue: string): QueueType;
-  /** Deliveries RabbitMQ makes of a message of `queue` at most, when it counts them. */
-  deliveryLimit(queue: string): number | undefined;
-  /**
-   * Publishes a copy of `message` for a settlement (confirmed), before the original is acked;
-   * `deliveries` is the original's delivery count, carried on by a requeue or defer copy.
-   */
-  publishCopy(message: Message, queue: string, settlement: Settlement, deliveries?: number): Promise<void>;
-  /** Called when the consumer is done (closed and nothing left unsettled). */
-  forget(consumer: AmqpConsumer): void;
-}
-
 /** Waits between failed reopens of the channel: 0.1 s doubling to 5 s. */
 const REOPEN_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 5000 });
-/** The largest prefetch count `basic.qos` carries (a short). */
-const AMQP_PREFETCH_MAX = 0xffff;
-
 /** One running consumption. */
 export class AmqpConsumer implements Consumer, DeliveryOwner {
   #queues: string[];
@@ -107,14 +76,14 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   #qosGlobal = true;
   /** Prefetch changes on a per-consumer channel, one after another. */
   #requalifying: Promise<void> = Promise.resolve();
-  /** The prefetch over {@link AMQP_PREFETCH_MAX} last warned of. */
+  /** The prefetch past `basic.qos`'s width last warned of. */
   #warnedPrefetch = 0;
 
   constructor(
     private readonly host: ConsumerHost,
     private readonly options: ConsumeOptions,
   ) {
-    this.#queues = uniqueQueueNames(options.queues);
+    this.#queues = uniqueQueueNames(options.queues).map(amqpQueueName);
     this.#prefetch = checkPrefetch(options.prefetch);
     this.#settled = new SettlementMemory(host.clock, () => uncertainWindowMs(host.session.target.heartbeatSec));
     this.#unsubscribe = host.session.onReconnect(() => this.#reopen());
@@ -379,17 +348,12 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     this.#requalifying = this.#requalifying.then(() => this.#reconsume(channel)).catch((err: unknown) => this.options.onError?.(coerceError(err)));
   }
 
-  /**
-   * `basic.qos` with this consumer's prefetch. Its count is 16 bits wide: a larger prefetch
-   * (`-c 20000` at the default multiplier of 4) is no limit at all, as kombu's QoS makes it,
-   * where encoding it failed and the worker never consumed.
-   */
+  /** `basic.qos` with this consumer's prefetch; past 16 bits, none (amqp/limits.ts), with a warning once per count. */
   #qos(channel: Channel, global: boolean): Promise<unknown> {
-    let count = this.#prefetch;
-    if (count > AMQP_PREFETCH_MAX) {
-      if (this.#warnedPrefetch !== count) this.host.log('warn', `prefetch ${count} is more than RabbitMQ's limit of ${AMQP_PREFETCH_MAX}: consuming without a prefetch limit`);
-      this.#warnedPrefetch = count;
-      count = 0;
+    const count = qosCount(this.#prefetch);
+    if (count !== this.#prefetch && this.#warnedPrefetch !== this.#prefetch) {
+      this.#warnedPrefetch = this.#prefetch;
+      this.host.log('warn', `prefetch ${this.#prefetch} is more than RabbitMQ's limit of ${QOS_COUNT_MAX}: consuming without a prefetch limit`);
     }
     return channel.prefetch(count, global);
   }
@@ -410,7 +374,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   }
 
   addQueue(queue: string): void {
-    checkQueueName(queue);
+    amqpQueueName(queue);
     if (this.#closed || this.#queues.includes(queue)) return;
     this.#queues.push(queue);
     const channel = this.#channel;

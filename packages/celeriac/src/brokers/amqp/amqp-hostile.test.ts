@@ -1,7 +1,8 @@
 /**
  * The RabbitMQ broker under hostile conditions: nothing listening, a poison message that
  * kills a Python 5.2.6 worker (no content type, docs/protocol-amqp.md §2.1), a header table
- * too large to encode, a queue declared elsewhere with other arguments (406).
+ * too large to encode, a queue declared elsewhere with other arguments (406), names past an
+ * AMQP short string's 255 bytes.
  */
 import amqp from 'amqplib';
 import { pino } from 'pino';
@@ -83,6 +84,33 @@ describe.runIf(ready)('amqp broker: hostile input', () => {
       await expect(broker.publish(huge, { exchange: '', routingKey: 'big' })).rejects.toBeInstanceOf(Error);
       await broker.publish(makeMessage('small'), { exchange: '', routingKey: 'big' });
       expect(await broker.queueLength('big')).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  }, 30_000);
+
+  it('a name, header name or task id past 255 bytes is refused as INVALID_ARGUMENT naming it, not retried as a lost connection', async () => {
+    const warnings: string[] = [];
+    const broker = new AmqpBroker(vhostUrl(vhost), { log: (_level, msg) => warnings.push(msg) });
+    const long = 'n'.repeat(256);
+    const refused = (what: string) => ({ code: ErrorCodes.INVALID_ARGUMENT, message: expect.stringContaining(`${what} "nnnnnnnnnn`) as unknown });
+    try {
+      await expect(broker.publish(makeMessage('q'), { exchange: '', routingKey: long })).rejects.toMatchObject(refused('queue name'));
+      await expect(broker.declareQueue(long)).rejects.toMatchObject(refused('queue name'));
+      await expect(broker.publish(makeMessage('x'), { exchange: long, routingKey: 'k' })).rejects.toMatchObject(refused('exchange name'));
+      await expect(broker.publish(makeMessage('k'), { exchange: 'celery', routingKey: long })).rejects.toMatchObject(refused('routing key'));
+      await expect(broker.publishMany([{ message: makeMessage('m'), options: { exchange: 'celery', routingKey: long } }])).rejects.toMatchObject(refused('routing key'));
+      const header = makeMessage('h');
+      header.headers['nested'] = { [long]: 1 };
+      await expect(broker.publish(header, { exchange: '', routingKey: 'names' })).rejects.toMatchObject(refused('header name'));
+      const id = makeMessage('i');
+      id.properties.correlation_id = long;
+      await expect(broker.publish(id, { exchange: '', routingKey: 'names' })).rejects.toMatchObject(refused('correlation id (the task id)'));
+      expect(() => broker.consume({ queues: [long], prefetch: 1, onDelivery: () => undefined })).toThrow(/queue name "n+\.\.\." is 256 bytes/);
+      // Refused before a send: nothing was retried, and the broker goes on.
+      expect(warnings).toEqual([]);
+      await broker.publish(makeMessage('fine'), { exchange: '', routingKey: 'names' });
+      expect(await broker.queueLength('names')).toBe(1);
     } finally {
       await broker.close();
     }
