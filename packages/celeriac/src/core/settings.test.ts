@@ -50,6 +50,12 @@ describe('resolveSettings', () => {
     expect(s.taskTimeLimitSec).toBe(2.5);
   });
 
+  it("reads resultExpiresSec 0 as null, forever, as Celery's result_expires", () => {
+    expect(resolveSettings({ resultExpiresSec: 0 }, {}).resultExpiresSec).toBeNull();
+    expect(resolveSettings({}, { CELERY_RESULT_EXPIRES: '0' }).resultExpiresSec).toBeNull();
+    expect(resolveSettings({ resultExpiresSec: 0.5 }, {}).resultExpiresSec).toBe(0.5);
+  });
+
   it('lets explicit settings win over the environment; undefined falls through', () => {
     const env = { CELERY_BROKER_URL: 'memory://env' };
     expect(resolveSettings({ broker: 'memory://code' }, env).broker).toBe('memory://code');

@@ -49,6 +49,8 @@ export interface SettingSpec<T = unknown> {
   readonly doc: string;
   /** Extra validation beyond the type; return an error text or null. */
   readonly check?: (value: T) => string | null;
+  /** The value code reads, for a given value that means another (`resultExpiresSec` 0 is null). */
+  readonly normalize?: (value: T) => T;
   /** Rewrites the text form (environment, command line) before parsing, e.g. Celery's level names. */
   readonly fromText?: (text: string) => string;
   /** The flag that sets it on the command line, if any. */
@@ -160,7 +162,8 @@ const TABLE = {
   taskPublishRetryPolicy: setting<PublishRetryPolicy>({ type: 'json', default: DEFAULT_PUBLISH_RETRY_POLICY, env: envNames('TASK_PUBLISH_RETRY_POLICY'), check: retryPolicyProblem,
     doc: 'How sends are retried, Celery\'s `task_publish_retry_policy`: `{ maxRetries: 3, intervalStart: 0, intervalStep: 0.2, intervalMax: 1 }` (seconds; `maxRetries: null` retries until the broker answers; snake_case names accepted). Each attempt is bounded by the broker connection\'s own limit (Redis: `connectTimeoutMs` in `brokerTransportOptions`, 10 s by default, counted from when the connection went down: past it, attempts fail at once; docs/calling.md). Calls may set `retryPolicy`, merged over this. In the environment: JSON.' }),
   resultExpiresSec: setting<number | null>({ type: 'seconds?', default: 86_400, env: ['CELERIAC_RESULT_EXPIRES_SEC', ...envNames('RESULT_EXPIRES')], check: nonNegative,
-    doc: 'Seconds a stored result is kept. `null` keeps results forever.' }),
+    normalize: (sec) => (sec === 0 ? null : sec), // Passed on as 0, every Redis store was refused.
+    doc: 'Seconds a stored result is kept. `null` or 0 keeps results forever (as Celery\'s `result_expires`).' }),
   resultExtended: setting<boolean>({ type: 'boolean', default: false, env: envNames('RESULT_EXTENDED'),
     doc: 'Store the task name, args, kwargs, worker, retries and queue alongside each result, as Celery\'s `result_extended`.' }),
   workerConcurrency: setting<number>({ type: 'integer', default: 10, env: envNames('WORKER_CONCURRENCY'), check: positive,
@@ -328,14 +331,11 @@ function checkRoutes(routes: unknown): string | null {
 
 const BY_NAME = new Map(SETTINGS.map((s) => [s.name, s]));
 
-function configError(message: string): CeleriacError {
-  return new CeleriacError(ErrorCodes.CONFIG, message);
-}
+const configError = (message: string): CeleriacError => new CeleriacError(ErrorCodes.CONFIG, message);
 
 /**
- * Parses the text form of a setting, as the environment and the command line give it.
- * Throws an Error whose message says what was expected; the value is not yet checked (see
- * {@link settingProblem}).
+ * Parses the text form of a setting, as the environment and the command line give it. Throws an
+ * Error saying what was expected; the value is not yet checked ({@link settingProblem}).
  */
 export function parseSettingText(spec: SettingSpec, raw: string): unknown {
   const text = spec.fromText === undefined ? raw.trim() : spec.fromText(raw.trim());
@@ -444,7 +444,7 @@ export function resolveSettings(given: Settings = {}, env: NodeJS.ProcessEnv = p
     }
     const problem = settingProblem(spec, value);
     if (problem !== null) throw configError(`Invalid ${source}: ${problem}.`);
-    out[spec.name] = value;
+    out[spec.name] = spec.normalize === undefined ? value : spec.normalize(value as never);
   }
   return Object.freeze(out) as ResolvedSettings;
 }

@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
-import { createApp, Reject, Worker, type App } from 'celeriac';
+import { createApp, Reject, Worker, type App, type Settings } from 'celeriac';
 import { RedisBackend, RedisBroker } from 'celeriac/redis';
-import { deleteKeys, REDIS_URL, randomKeyPrefix, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, quietClient, REDIS_URL, randomKeyPrefix, shouldRunRedisTests } from '../support/redis.js';
 
 const ready = await shouldRunRedisTests('redis execution semantics');
 const prefix = randomKeyPrefix();
@@ -18,10 +18,10 @@ const run = randomUUID().slice(0, 8);
 const opened: { app: App; workers: Worker[] }[] = [];
 
 /** A worker-side or producer-side app with its own connections, sending to and consuming its test's own queue. */
-function makeApp(queue: string): App {
+function makeApp(queue: string, settings: Settings = {}): App {
   const broker = new RedisBroker(`${REDIS_URL}?global_keyprefix=${prefix}`, { pollIntervalMs: 20, promoteIntervalMs: 50 });
   const backend = new RedisBackend({ url: REDIS_URL, keyPrefix: prefix });
-  const app = createApp({ resultExtended: true, taskDefaultQueue: `${queue}-${run}` }, { broker, backend, env: {}, logger: pino({ level: 'silent' }) });
+  const app = createApp({ resultExtended: true, taskDefaultQueue: `${queue}-${run}`, ...settings }, { broker, backend, env: {}, logger: pino({ level: 'silent' }) });
   opened.push({ app, workers: [] });
   return app;
 }
@@ -51,6 +51,20 @@ afterAll(async () => {
 }, 30_000);
 
 describe.runIf(ready)('execution semantics on Redis', () => {
+  it("keeps results forever with resultExpiresSec 0, as Celery's result_expires 0 (every store was refused)", async () => {
+    const app = makeApp('q-keep', { resultExpiresSec: 0 });
+    const kept = app.task(`r.kept-${run}`, () => 'kept');
+    await startWorker(app, 'keep');
+    const result = await kept.delay();
+    expect(await result.get({ timeoutMs: 10_000 })).toBe('kept');
+    const client = await quietClient(REDIS_URL);
+    try {
+      expect(await client.ttl(`${prefix}celery-task-meta-${result.id}`)).toBe(-1);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('retries through the broker with the same id until success, with RETRY stored between', async () => {
     const app = makeApp('q0');
     const name = `r.flaky-${run}`;
