@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
-import { amqpQueueName, checkTarget, qosCount, shortString } from './limits.js';
+import { amqpExpiration, amqpQueueName, checkTarget, qosCount, shortString, TTL_MAX_MS } from './limits.js';
+import { rpcQueueSpec } from './topology.js';
 import { typeTable } from './tables.js';
 
 describe('AMQP field widths', () => {
@@ -25,5 +26,14 @@ describe('AMQP field widths', () => {
 
   it('sends a prefetch past 16 bits as no limit, as kombu does', () => {
     expect([0, 8, 65_535, 65_536, 80_000].map(qosCount)).toEqual([0, 8, 65_535, 0, 0]);
+  });
+
+  it("bounds a time to live by RabbitMQ's ten years, and leaves off an expiration it cannot read", () => {
+    expect(['0', '60000', '315360000000', '315360000001', '99999999999999999999', '1e+21', '6e4', '-1', '60000.5', ''].map(amqpExpiration)).toEqual([
+      '0', '60000', '315360000000', '315360000000', '315360000000', undefined, undefined, undefined, undefined, undefined,
+    ]);
+    expect(rpcQueueSpec(86_400).arguments).toEqual({ 'x-expires': 86_400_000 });
+    expect(rpcQueueSpec(1e12).arguments).toEqual({ 'x-expires': TTL_MAX_MS });
+    expect(rpcQueueSpec(null).arguments).toEqual({});
   });
 });

@@ -4,7 +4,8 @@
  * routing keys, header names, most properties: 255 bytes) and `basic.qos`'s prefetch count
  * (16 bits). Checked here, before amqplib encodes them: past a width it threw a RangeError
  * naming no field ("The value of "value" is out of range"), which a publish retried as a lost
- * connection and a consumer's channel open failed on for good.
+ * connection and a consumer's channel open failed on for good. And RabbitMQ's own bound on
+ * a time to live, past which it closed the channel.
  */
 import { checkQueueName } from '../core/spi/broker-args.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
@@ -14,6 +15,23 @@ export const SHORT_STRING_MAX = 255;
 
 /** The largest prefetch count `basic.qos` carries. */
 export const QOS_COUNT_MAX = 0xffff;
+
+/**
+ * The longest time to live RabbitMQ takes, in ms: ten years (measured on 3.10). A message's
+ * `expiration` or a queue's `x-expires` past it closes the channel with a 406, so a task sent
+ * with `expires` eleven years out failed four times with "channel closed".
+ */
+export const TTL_MAX_MS = 315_360_000_000;
+
+/**
+ * A message's `expiration` property as RabbitMQ takes it: whole ms, at most
+ * {@link TTL_MAX_MS}. Undefined for one it cannot read ("1e21", "60000.5", "-1" from another
+ * producer): the message then has no TTL, and a task's `expires` header still holds.
+ */
+export function amqpExpiration(expiration: string): string | undefined {
+  if (!/^\d{1,21}$/.test(expiration)) return undefined;
+  return Number(expiration) > TTL_MAX_MS ? String(TTL_MAX_MS) : expiration;
+}
 
 /** `text` when it fits an AMQP short string, else an INVALID_ARGUMENT naming `what`. */
 export function shortString(text: string, what: string): string {

@@ -16,6 +16,7 @@
  * | rpc result queue `<oid>` | non-durable, auto-delete, `x-expires` = result_expires in ms |
  */
 import type { Json } from '../protocol/types.js';
+import { TTL_MAX_MS } from './limits.js';
 
 /** A queue declaration. */
 export interface QueueSpec {
@@ -39,7 +40,8 @@ export const PIDBOX_QUEUE_SPEC: QueueSpec = { durable: false, autoDelete: true, 
 
 /** The rpc:// result queue of a client: `x-expires` is `result_expires` in ms (none when null). */
 export function rpcQueueSpec(resultExpiresSec: number | null): QueueSpec {
-  return { durable: false, autoDelete: true, arguments: resultExpiresSec === null ? {} : { 'x-expires': Math.round(resultExpiresSec * 1000) } };
+  // Past RabbitMQ's longest (limits.ts), the declaration was refused (406) and no result came back.
+  return { durable: false, autoDelete: true, arguments: resultExpiresSec === null ? {} : { 'x-expires': Math.min(TTL_MAX_MS, Math.round(resultExpiresSec * 1000)) } };
 }
 
 /** True for pidbox queues (mailboxes and reply queues), which Celery declares with TTLs. */

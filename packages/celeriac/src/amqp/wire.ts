@@ -22,7 +22,7 @@
 import type { Options } from 'amqplib';
 import { encodeEnvelope, markRedelivered } from '../protocol/envelope.js';
 import type { Json, Message, MessageProperties } from '../protocol/types.js';
-import { shortString } from './limits.js';
+import { amqpExpiration, shortString } from './limits.js';
 import { plainValue, typeTable } from './tables.js';
 
 /** The parts of an amqplib message this module reads (consumed or fetched). */
@@ -79,7 +79,8 @@ export function toWire(message: Message, opts: ToWireOptions = {}): WireOut {
   // The task id, for a task message: a longer one cannot travel on RabbitMQ.
   if (p.correlation_id !== '' && p.correlation_id !== undefined) options.correlationId = shortString(p.correlation_id, 'correlation id (the task id)');
   if (p.reply_to !== '' && p.reply_to !== undefined) options.replyTo = shortString(p.reply_to, 'reply_to');
-  if (p.expiration !== undefined && opts.dropExpiration !== true) options.expiration = p.expiration;
+  const expiration = p.expiration === undefined || opts.dropExpiration === true ? undefined : amqpExpiration(p.expiration);
+  if (expiration !== undefined) options.expiration = expiration;
   // A sender's app_id (Celery: apply_async(app_id=...)) is a basic property; tasks read it in request.properties.
   const appId = (p as { app_id?: unknown }).app_id;
   if (typeof appId === 'string') options.appId = shortString(appId, 'app_id');

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import { createApp } from '../../create-app.js';
 import { ErrorCodes } from '../../errors.js';
+import type { Delivery } from '../../core/spi/broker.js';
 import { makeMessage } from '../../testing/broker-harness.js';
 import { waitFor } from '../../testing/wait-for.js';
 import { Worker } from '../../worker/worker.js';
@@ -111,6 +112,29 @@ describe.runIf(ready)('amqp broker: hostile input', () => {
       expect(warnings).toEqual([]);
       await broker.publish(makeMessage('fine'), { exchange: '', routingKey: 'names' });
       expect(await broker.queueLength('names')).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  }, 30_000);
+
+  it("an expiration past RabbitMQ's ten-year bound goes as that bound, and one RabbitMQ cannot read is left off, where either closed the channel", async () => {
+    const warnings: string[] = [];
+    const broker = new AmqpBroker(vhostUrl(vhost), { log: (_level, msg) => warnings.push(msg) });
+    const got: Delivery[] = [];
+    try {
+      const far = makeMessage('far');
+      far.properties.expiration = String(11 * 365 * 86_400_000);
+      const odd = makeMessage('odd');
+      odd.properties.expiration = '1e+21';
+      const near = makeMessage('near');
+      near.properties.expiration = '60000';
+      for (const m of [far, odd, near]) await broker.publish(m, { exchange: '', routingKey: 'ttl' });
+      const consumer = broker.consume({ queues: ['ttl'], prefetch: 5, onDelivery: (d) => got.push(d) });
+      await waitFor(() => got.length === 3, 'the three deliveries');
+      expect(got.map((d) => d.decoded?.properties.expiration)).toEqual(['315360000000', undefined, '60000']);
+      expect(warnings).toEqual([]);
+      await Promise.all(got.map((d) => d.ack()));
+      await consumer.close();
     } finally {
       await broker.close();
     }
