@@ -73,6 +73,21 @@ describe('brokerTransportOptions', () => {
     expect(() => bad.broker).toThrow(/Unknown RabbitMQ broker transport option "visibility_timeout"; known: .*lostTaskGraceSec/);
   });
 
+  it('RabbitMQ: refuses a queueMaxPriority or connectWaitMs RabbitMQ cannot use, when the broker is made', async () => {
+    const broker = (options: Record<string, unknown>) => createApp({ broker: 'amqp://guest:guest@127.0.0.1:5672//', brokerTransportOptions: options }, { env: {} });
+    for (const queueMaxPriority of [256, -1, 2.5, '10']) {
+      expect(() => broker({ queueMaxPriority }).broker).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/^queueMaxPriority must be a whole number from 0 to 255 \(RabbitMQ's x-max-priority\), or null, got /) }));
+    }
+    for (const connectWaitMs of [0, -5, 'x', Infinity]) {
+      expect(() => broker({ connectWaitMs }).broker).toThrow(/^connectWaitMs must be a number of milliseconds > 0, got /);
+    }
+    for (const fine of [{ queueMaxPriority: 0 }, { queueMaxPriority: 255 }, { queueMaxPriority: null }, { connectWaitMs: 500 }]) {
+      const app = broker(fine);
+      expect(app.broker.kind).toBe('amqp');
+      await app.close();
+    }
+  });
+
   it("RabbitMQ: the broker reads due times on the app's clock", async () => {
     const clock = new FakeClock(Date.parse('2030-01-01T00:00:00Z'));
     const app = createApp({ broker: 'amqp://guest:guest@127.0.0.1:5672//' }, { env: {}, clock });

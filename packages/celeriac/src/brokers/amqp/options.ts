@@ -8,6 +8,8 @@ import type { QueueTopology } from '../../core/queue-topology.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import type { AmqpUseSsl } from '../../amqp/url.js';
 import type { AmqpLoginMethod } from '../../amqp/session.js';
+import { describeGiven } from '../../core/option-names.js';
+import { CeleriacError, ErrorCodes } from '../../errors.js';
 
 /** Options of the RabbitMQ broker (`AmqpBroker`). */
 export interface AmqpBrokerOptions {
@@ -56,4 +58,24 @@ export interface AmqpBrokerOptions {
    * @default classic queues on direct exchanges
    */
   queues?: QueueTopology;
+}
+
+/** RabbitMQ's highest `x-max-priority`. */
+const MAX_PRIORITY_LIMIT = 255;
+
+/**
+ * The numbers of `options` checked, with their defaults. Unchecked, a wrong one failed only
+ * later: `queueMaxPriority: 1000` at every declaration (406), `connectWaitMs: 'x'` as a wait
+ * of NaN ms. @throws CeleriacError CONFIG
+ */
+export function checkedNumbers(options: AmqpBrokerOptions): { queueMaxPriority: number | null; connectWaitMs: number } {
+  const priority = options.queueMaxPriority ?? null;
+  if (priority !== null && !(Number.isInteger(priority) && priority >= 0 && priority <= MAX_PRIORITY_LIMIT)) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `queueMaxPriority must be a whole number from 0 to ${MAX_PRIORITY_LIMIT} (RabbitMQ's x-max-priority), or null, got ${describeGiven(priority)}`);
+  }
+  const wait = options.connectWaitMs ?? 30_000;
+  if (typeof wait !== 'number' || !(wait > 0) || !Number.isFinite(wait)) {
+    throw new CeleriacError(ErrorCodes.CONFIG, `connectWaitMs must be a number of milliseconds > 0, got ${describeGiven(wait)}`);
+  }
+  return { queueMaxPriority: priority, connectWaitMs: wait };
 }
