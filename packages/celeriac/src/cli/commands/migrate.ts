@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
 import type { Broker, Delivery } from '../../core/spi/broker.js';
 import { createApp } from '../../create-app.js';
-import { CeleriacError, coerceError, ErrorCodes } from '../../errors.js';
+import { CeleriacError, coerceError, ErrorCodes, type ErrorCode } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import { type CliContext, parseNumberOption, untilSignalled } from '../io.js';
 import { appQueues } from './purge.js';
@@ -50,6 +50,14 @@ interface Stopped {
   readonly cause: unknown;
   /** The source's connection failed: acks of the last moves may not have reached it. */
   readonly sourceLost: boolean;
+  /** The error's code: TRANSPORT unless said. */
+  readonly code?: ErrorCode;
+}
+
+/** A message the destination refused (INVALID_ARGUMENT: a name or id RabbitMQ cannot carry). */
+interface Refused {
+  readonly task: string;
+  readonly cause: unknown;
 }
 
 /**
@@ -67,7 +75,7 @@ export class MigrateError extends CeleriacError {
       ? 'Every message fetched but not moved is back on the source.'
       : `${notGivenBack} fetched but not moved could not be given back now; the source returns them to their queue itself (Redis: once their lease runs out, by a worker; RabbitMQ: when the connection closes).`;
     const again = stopped.sourceLost ? ' The last messages moved before the source\'s connection failed may come back to it, and be moved again.' : '';
-    super(ErrorCodes.TRANSPORT, `migrate stopped after ${moved} ${moved === 1 ? 'message' : 'messages'}: ${stopped.what}: ${coerceError(stopped.cause).message}. ${back}${again}`, { cause: stopped.cause });
+    super(stopped.code ?? ErrorCodes.TRANSPORT, `migrate stopped after ${moved} ${moved === 1 ? 'message' : 'messages'}: ${stopped.what}: ${coerceError(stopped.cause).message}. ${back}${again}`, { cause: stopped.cause });
   }
 }
 
@@ -75,6 +83,8 @@ export class MigrateError extends CeleriacError {
  * Moves messages; resolves with how many were moved. A broker whose connection is down, or
  * the first failure to publish to the destination or to ack on the source, stops the
  * migration: the messages held are given back and it rejects with a {@link MigrateError}.
+ * A message the destination refuses as such (INVALID_ARGUMENT) stays on the source while the
+ * rest move; it rejects at the end, with that code, naming it.
  * (It tried every message held, up to 500, each waiting out the connection's timeout: hours
  * against a destination that went away, with nothing printed.) A Redis source's acks wait
  * for Redis to answer, as a worker's do.
@@ -95,6 +105,7 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
   // Messages not moved are held until the end, then given back in order: restoring them at
   // once would hand the same message straight back to this consumer.
   const skipped: Delivery[] = [];
+  const refused: Refused[] = [];
   let failure: Stopped | undefined;
   const fail = (d: Delivery, what: string, cause: unknown, sourceLost: boolean) => {
     skipped.push(d);
@@ -115,6 +126,9 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
     try {
       await o.destination.publish(message, { exchange: '', routingKey: d.queue, priority: deliveryInfo.priority ?? message.properties.priority });
     } catch (error) {
+      // This message cannot go there (the destination said why before sending): it stays on
+      // the source, and the others still move. Before, one such message stopped the migration.
+      if (error instanceof CeleriacError && error.code === ErrorCodes.INVALID_ARGUMENT) return void (skipped.push(d), refused.push({ task: `${name}[${id}]`, cause: error }));
       return fail(d, `publishing ${name}[${id}] to the destination failed`, error, false);
     }
     try {
@@ -153,6 +167,11 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
       }
     }
     notGivenBack++;
+  }
+  if (failure === undefined && refused.length > 0) {
+    const first = refused[0] as Refused;
+    const which = refused.length === 1 ? first.task : `${refused.length} messages (the first ${first.task})`;
+    failure = { what: `the destination cannot take ${which}, left on the source`, cause: first.cause, sourceLost: false, code: ErrorCodes.INVALID_ARGUMENT };
   }
   if (failure !== undefined) throw new MigrateError(moved, failure, notGivenBack);
   return moved;
