@@ -206,6 +206,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   }
 
   async #declareDelayTarget(queue: string): Promise<void> {
+    delayRoutingKey(this.ladder, 0, queue); // A name too long for the ladder's keys (and its binding's) throws here.
     await this.declareQueue(queue);
     if (this.ladder !== KOMBU_LADDER) await this.#bindDelayTarget(queue);
   }

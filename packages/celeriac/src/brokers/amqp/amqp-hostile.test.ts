@@ -108,6 +108,12 @@ describe.runIf(ready)('amqp broker: hostile input', () => {
       id.properties.correlation_id = long;
       await expect(broker.publish(id, { exchange: '', routingKey: 'names' })).rejects.toMatchObject(refused('correlation id (the task id)'));
       expect(() => broker.consume({ queues: [long], prefetch: 1, onDelivery: () => undefined })).toThrow(/queue name "n+\.\.\." is 256 bytes/);
+      // A queue's name fits, but not after the delay ladder's 64 bytes of routing key.
+      const delayed = 'd'.repeat(200);
+      await expect(broker.publish(makeMessage('d'), { exchange: '', routingKey: delayed, deliverAt: Date.now() + 60_000 })).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_ARGUMENT,
+        message: expect.stringMatching(/^routing key of a message delayed for queue "d{40}" \(64 bytes of delay and the queue's name\) ".*" is 264 bytes/) as unknown,
+      });
       // Refused before a send: nothing was retried, and the broker goes on.
       expect(warnings).toEqual([]);
       await broker.publish(makeMessage('fine'), { exchange: '', routingKey: 'names' });

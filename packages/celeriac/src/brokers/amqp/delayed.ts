@@ -29,6 +29,7 @@
  *   Celery 5.6 both ways and the ladder is replicated on a cluster. Whole seconds: a delay is
  *   rounded up, so a message never arrives before its ETA (at most a second after it).
  */
+import { SHORT_STRING_MAX, shortString } from '../../amqp/limits.js';
 import type { Json } from '../../protocol/types.js';
 
 /** One ladder's names and units. */
@@ -115,7 +116,10 @@ export function deliverBinding(ladder: DelayLadder, queue: string): string {
 /** Routing key of a message delayed by `delayMs` (rounded up to whole units, clamped to the ladder) for `target`. */
 export function delayRoutingKey(ladder: DelayLadder, delayMs: number, target: string): string {
   const units = Math.max(0, Math.min(2 ** ladder.levels - 1, Math.ceil(delayMs / ladder.unitMs)));
-  return `${units.toString(2).padStart(ladder.levels, '0').split('').join('.')}.${target}`;
+  // The key holds the queue's name after the delay's bits: a long name fits a queue, not a delay.
+  const key = `${units.toString(2).padStart(ladder.levels, '0').split('').join('.')}.${target}`;
+  if (Buffer.byteLength(key) <= SHORT_STRING_MAX) return key;
+  return shortString(key, `routing key of a message delayed for queue ${JSON.stringify(target.slice(0, 40))} (${ladder.levels * 2} bytes of delay and the queue's name)`);
 }
 
 /** The target of a routing key made by {@link delayRoutingKey} for `ladder`, or null. */
