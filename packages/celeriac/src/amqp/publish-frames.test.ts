@@ -51,8 +51,8 @@ describe('PublishTemplate', () => {
 
   it('refuses what AMQP cannot carry', () => {
     expect(() => new PublishTemplate({ contentType: 'a', contentEncoding: 'b', deliveryMode: 1, priority: 256 })).toThrow(RangeError);
-    expect(() => result.encode(1, '', 'q'.repeat(256), id, Buffer.alloc(1), 4096)).toThrow(RangeError);
-    expect(() => result.encode(1, '', 'q', 'i'.repeat(256), Buffer.alloc(1), 4096)).toThrow(RangeError);
+    expect(() => result.encode(1, '', 'q'.repeat(256), id, Buffer.alloc(1), 4096)).toThrow(/^routing key "q{40}\.\.\." is 256 bytes; RabbitMQ takes at most 255/);
+    expect(() => result.encode(1, '', 'q', 'i'.repeat(256), Buffer.alloc(1), 4096)).toThrow(/^correlation id \(the task id\) "i{40}\.\.\." is 256 bytes/);
   });
 });
 

@@ -17,6 +17,7 @@
  * closed channel) it publishes through amqplib instead, with the same properties.
  */
 import type { Channel, ConfirmChannel, Options } from 'amqplib';
+import { SHORT_STRING_MAX, shortString } from './limits.js';
 
 /** Frame types and the frame-end octet (AMQP 0-9-1 §4.2.3). */
 const FRAME_METHOD = 1;
@@ -47,11 +48,8 @@ export interface TemplateProperties {
 /** `{}` as an AMQP field table: a zero length. */
 const EMPTY_TABLE = Buffer.alloc(4);
 
-const shortString = (s: string, what: string): Buffer => {
-  const b = Buffer.from(s, 'utf8');
-  if (b.length > 255) throw new RangeError(`${what} is longer than 255 bytes`);
-  return b;
-};
+/** The bytes of a short string (amqp/limits.ts: INVALID_ARGUMENT past 255). */
+const shortBytes = (s: string, what: string): Buffer => Buffer.from(shortString(s, what), 'utf8');
 
 /** Encodes publishes that share their properties but for the correlation id. */
 export class PublishTemplate {
@@ -60,8 +58,8 @@ export class PublishTemplate {
   readonly #methods = new Map<string, Buffer>();
 
   constructor(readonly properties: TemplateProperties) {
-    const ct = shortString(properties.contentType, 'contentType');
-    const ce = shortString(properties.contentEncoding, 'contentEncoding');
+    const ct = shortBytes(properties.contentType, 'content type');
+    const ce = shortBytes(properties.contentEncoding, 'content encoding');
     if (!Number.isInteger(properties.priority) || properties.priority < 0 || properties.priority > 255) throw new RangeError('priority must be an integer in 0-255');
     const fixed = Buffer.allocUnsafe(1 + ct.length + 1 + ce.length + EMPTY_TABLE.length + 2);
     let o = fixed.writeUInt8(ct.length, 0);
@@ -79,8 +77,8 @@ export class PublishTemplate {
     const key = `${exchange}\u0000${routingKey}`;
     let m = this.#methods.get(key);
     if (m === undefined) {
-      const ex = shortString(exchange, 'exchange');
-      const rk = shortString(routingKey, 'routing key');
+      const ex = shortBytes(exchange, 'exchange name');
+      const rk = shortBytes(routingKey, 'routing key');
       m = Buffer.allocUnsafe(4 + 2 + 1 + ex.length + 1 + rk.length + 1);
       let o = m.writeUInt32BE(BASIC_PUBLISH, 0);
       o = m.writeUInt16BE(0, o); // reserved (ticket)
@@ -103,7 +101,7 @@ export class PublishTemplate {
   encode(channel: number, exchange: string, routingKey: string, correlationId: string, body: Buffer, frameMax: number): Buffer {
     const method = this.#method(exchange, routingKey);
     const cidLen = Buffer.byteLength(correlationId, 'utf8');
-    if (cidLen > 255) throw new RangeError('correlation id is longer than 255 bytes');
+    if (cidLen > SHORT_STRING_MAX) shortString(correlationId, 'correlation id (the task id)');
     const headerPayload = 2 + 2 + 8 + 2 + this.#fixed.length + 1 + cidLen;
     const maxBody = frameMax - FRAME_OVERHEAD;
     const bodyFrames = body.length === 0 ? 0 : Math.ceil(body.length / maxBody);
