@@ -58,6 +58,13 @@ export interface AmqpSessionOptions {
   replyTimeoutMs?: number;
 }
 
+/** `value` (`fallback` when absent) when a number of ms > 0; else a CONFIG error naming `name` (`'x'` waited NaN ms). */
+function positiveMs(name: string, value: number | undefined, fallback: number): number {
+  const ms = value ?? fallback;
+  if (typeof ms !== 'number' || !(ms > 0) || !Number.isFinite(ms)) throw new CeleriacError(ErrorCodes.CONFIG, `${name} must be a number of milliseconds > 0, got ${describeGiven(ms)}`);
+  return ms;
+}
+
 /** The default of `replyTimeoutMs`: as long as a Redis command may take (`commandTimeoutMs`). */
 export const REPLY_TIMEOUT_MS = 30_000;
 
@@ -108,12 +115,8 @@ export class AmqpSession {
     this.#targets = Array.isArray(targets) ? [...(targets as readonly AmqpTarget[])] : [targets as AmqpTarget];
     if (this.#targets.length === 0) throw new CeleriacError(ErrorCodes.CONFIG, 'an AMQP session needs at least one broker URL');
     this.#target = this.#targets[0] as AmqpTarget;
-    this.#waitMs = options.waitMs ?? 30_000;
-    const reply = options.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
-    if (typeof reply !== 'number' || !(reply > 0) || !Number.isFinite(reply)) {
-      throw new CeleriacError(ErrorCodes.CONFIG, `replyTimeoutMs must be a number of milliseconds > 0, got ${describeGiven(reply)}`);
-    }
-    this.replyTimeoutMs = reply;
+    this.#waitMs = positiveMs('connectWaitMs', options.waitMs, 30_000);
+    this.replyTimeoutMs = positiveMs('replyTimeoutMs', options.replyTimeoutMs, REPLY_TIMEOUT_MS);
   }
 
   /** The node of the current (or last) connection. */

@@ -55,7 +55,7 @@ import { isNotFound, toTransportError, UnroutableError } from './amqp-errors.js'
 import { QueueAgeReader } from './queue-age.js';
 import { QueueChecks } from './queue-checks.js';
 import { ConfirmedPublisher } from './confirmed-publisher.js';
-import { checkedNumbers, type AmqpBrokerOptions } from './options.js';
+import { checkedMaxPriority, type AmqpBrokerOptions } from './options.js';
 import { Declarations } from './declarations.js';
 import { fanoutWire, subscribeExchange } from './fanout-subscription.js';
 
@@ -105,8 +105,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
   constructor(url: string, options: AmqpBrokerOptions = {}) {
     this.log = options.log ?? defaultLog;
     this.clock = options.clock ?? systemClock;
-    const { queueMaxPriority, connectWaitMs } = checkedNumbers(options);
-    this.queueMaxPriority = queueMaxPriority;
+    this.queueMaxPriority = checkedMaxPriority(options);
     this.topology = options.queues ?? CLASSIC_TOPOLOGY;
     const quorum = usesQuorumQueues(this.topology);
     this.ladder = quorum ? KOMBU_LADDER : CELERIAC_LADDER;
@@ -114,6 +113,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     // Priorities are served by classic queues only (RabbitMQ 3.x quorum queues are FIFO).
     const priorityOrder = this.topology.missingQueueType === 'quorum' ? 'none' : 'highest-first';
     this.capabilities = { priorityOrder, redeliveryKeepsTag: false, fairQueues: false, restoreServedFirst: false };
+    const connectWaitMs = options.connectWaitMs ?? 30_000; // Checked by the session.
     this.session = new AmqpSession(parseAmqpUrls(url, options.useSsl), { log: this.log, waitMs: connectWaitMs, connectionName: options.connectionName, ...(options.loginMethod === undefined ? {} : { loginMethod: options.loginMethod }), ...(options.replyTimeoutMs === undefined ? {} : { replyTimeoutMs: options.replyTimeoutMs }) });
     this.#publisher = new ConfirmedPublisher(this.session, this.log, connectWaitMs, () => this.#closed);
     this.#admin = new ChannelSlot<Channel>(this.session, false);

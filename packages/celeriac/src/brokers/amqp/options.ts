@@ -64,18 +64,13 @@ export interface AmqpBrokerOptions {
 const MAX_PRIORITY_LIMIT = 255;
 
 /**
- * The numbers of `options` checked, with their defaults. Unchecked, a wrong one failed only
- * later: `queueMaxPriority: 1000` at every declaration (406), `connectWaitMs: 'x'` as a wait
- * of NaN ms. @throws CeleriacError CONFIG
+ * `queueMaxPriority` checked (null when absent): unchecked, 1000 failed every declaration with
+ * a 406. (`connectWaitMs` and `replyTimeoutMs` are checked by the session.) @throws CeleriacError CONFIG
  */
-export function checkedNumbers(options: AmqpBrokerOptions): { queueMaxPriority: number | null; connectWaitMs: number } {
+export function checkedMaxPriority(options: AmqpBrokerOptions): number | null {
   const priority = options.queueMaxPriority ?? null;
   if (priority !== null && !(Number.isInteger(priority) && priority >= 0 && priority <= MAX_PRIORITY_LIMIT)) {
     throw new CeleriacError(ErrorCodes.CONFIG, `queueMaxPriority must be a whole number from 0 to ${MAX_PRIORITY_LIMIT} (RabbitMQ's x-max-priority), or null, got ${describeGiven(priority)}`);
   }
-  const wait = options.connectWaitMs ?? 30_000;
-  if (typeof wait !== 'number' || !(wait > 0) || !Number.isFinite(wait)) {
-    throw new CeleriacError(ErrorCodes.CONFIG, `connectWaitMs must be a number of milliseconds > 0, got ${describeGiven(wait)}`);
-  }
-  return { queueMaxPriority: priority, connectWaitMs: wait };
+  return priority;
 }
