@@ -12,6 +12,7 @@ import { createApp } from '../../create-app.js';
 import { ErrorCodes } from '../../errors.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { makeMessage } from '../../testing/broker-harness.js';
+import { rpcQueueSpec } from '../../amqp/topology.js';
 import { waitFor } from '../../testing/wait-for.js';
 import { Worker } from '../../worker/worker.js';
 import { AmqpBroker, SET_ASIDE_QUEUE } from './amqp-broker.js';
@@ -138,6 +139,14 @@ describe.runIf(ready)('amqp broker: hostile input', () => {
       const consumer = broker.consume({ queues: ['ttl'], prefetch: 5, onDelivery: (d) => got.push(d) });
       await waitFor(() => got.length === 3, 'the three deliveries');
       expect(got.map((d) => d.decoded?.properties.expiration)).toEqual(['315360000000', undefined, '60000']);
+      // An rpc:// result queue kept for longer than ten years is declared with ten (it was refused).
+      const conn = await amqp.connect(vhostUrl(vhost));
+      try {
+        const spec = rpcQueueSpec(1e12);
+        await (await conn.createChannel()).assertQueue('rpc-long', { durable: spec.durable, autoDelete: spec.autoDelete, arguments: spec.arguments });
+      } finally {
+        await conn.close();
+      }
       expect(warnings).toEqual([]);
       await Promise.all(got.map((d) => d.ack()));
       await consumer.close();
