@@ -11,7 +11,7 @@ import { maskSecrets, renderReport } from '../../src/cli/commands/report.js';
 import { startShell } from '../../src/cli/commands/shell.js';
 import type { CliContext } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { createApp, type App } from '../../src/index.js';
+import { CeleriacError, createApp, ErrorCodes, type App } from '../../src/index.js';
 import { MemoryBroker } from '../../src/exports/memory.js';
 import { deleteKeys, shouldRunRedisTests } from '../support/redis.js';
 import { type TestApp, makeApp, run, takeOne } from './helpers.js';
@@ -103,6 +103,55 @@ describe('migrateMessages', () => {
       expect(await destination.queueLength('q')).toBe(2);
       expect((await takeOne(source, 'q')).task.headers.task).toBe('t.skip');
       expect((await takeOne(source, 'q')).task.headers.task).toBe('t.a');
+    } finally {
+      await Promise.all([app.close(), destination.close()]);
+    }
+  });
+
+  // -F: a window full of messages it does not move fetched nothing more, and it waited there
+  // forever, moving nothing and saying nothing (the test timed out before 2026-12-01).
+  it('-F stops with STATE once the messages it holds back fill its window, and gives them all back', async () => {
+    const source = new MemoryBroker();
+    const destination = new MemoryBroker();
+    const app = createApp({ logLevel: 'silent' }, { broker: source });
+    try {
+      for (let i = 0; i < 500; i++) await app.sendTask('t.skip', [i], {}, { queue: 'q' });
+      await app.sendTask('t.a', [], {}, { queue: 'q' });
+      const outcome = await migrateMessages({ source, destination, queues: ['q'], tasks: new Set(['t.a']), idleMs: 200, forever: true, onMoved: () => {} }).then(
+        (moved) => ({ moved }),
+        (error: unknown) => ({ error: error as Error & { code?: string } }),
+      );
+      expect(outcome).toMatchObject({ error: { code: 'CELERIAC_ERR_STATE' } });
+      const { message } = (outcome as { error: Error }).error;
+      expect(message).toContain('it holds 500 messages it does not move: 500 not in -T/--tasks, 0 refused by the destination');
+      expect(message).toContain('Every message fetched but not moved is back on the source.');
+      expect(await source.queueLength('q')).toBe(501);
+      expect(await destination.queueLength('q')).toBe(0);
+      expect((await takeOne(source, 'q')).task.headers.task).toBe('t.skip');
+    } finally {
+      await Promise.all([app.close(), destination.close()]);
+    }
+  });
+
+  it('-F names the first refused message when refusals fill its window', async () => {
+    const source = new MemoryBroker();
+    // The destination's own check, as RabbitMQ's for a task id over 255 bytes (amqp/limits.ts).
+    const destination = new (class extends MemoryBroker {
+      override publish(): Promise<void> {
+        return Promise.reject(new CeleriacError(ErrorCodes.INVALID_ARGUMENT, 'correlation_id is 300 bytes'));
+      }
+    })();
+    const app = createApp({ logLevel: 'silent' }, { broker: source });
+    try {
+      const first = await app.sendTask('t.bad', [], {}, { queue: 'q' });
+      for (let i = 1; i < 500; i++) await app.sendTask('t.bad', [], {}, { queue: 'q' });
+      const error = await migrateMessages({ source, destination, queues: ['q'], idleMs: 200, forever: true, onMoved: () => {} }).then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(error?.code).toBe('CELERIAC_ERR_STATE');
+      expect(error?.message).toContain(`0 not in -T/--tasks, 500 refused by the destination (the first t.bad[${first.id}]: correlation_id is 300 bytes)`);
+      expect(await source.queueLength('q')).toBe(500);
     } finally {
       await Promise.all([app.close(), destination.close()]);
     }

@@ -23,7 +23,10 @@ interface MigrateFlags {
   forever?: boolean;
 }
 
-/** Most messages fetched but not yet moved (held back by -T or past --limit). */
+/**
+ * Most messages fetched but not yet moved (held back by -T, refused by the destination, or
+ * past --limit). With -F, a window full of them stops the run with an error.
+ */
 const SKIP_WINDOW = 500;
 
 /** What one migration does. */
@@ -84,7 +87,9 @@ export class MigrateError extends CeleriacError {
  * the first failure to publish to the destination or to ack on the source, stops the
  * migration: the messages held are given back and it rejects with a {@link MigrateError}.
  * A message the destination refuses as such (INVALID_ARGUMENT) stays on the source while the
- * rest move; it rejects at the end, with that code, naming it.
+ * rest move; it rejects at the end, with that code, naming it. With `forever`, once it holds
+ * {@link SKIP_WINDOW} messages it does not move (refused, or not in `tasks`), it stops and
+ * rejects with STATE: it would fetch nothing more.
  * (It tried every message held, up to 500, each waiting out the connection's timeout: hours
  * against a destination that went away, with nothing printed.) A Redis source's acks wait
  * for Redis to answer, as a worker's do.
@@ -106,17 +111,28 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
   // once would hand the same message straight back to this consumer.
   const skipped: Delivery[] = [];
   const refused: Refused[] = [];
+  let filtered = 0;
   let failure: Stopped | undefined;
   const fail = (d: Delivery, what: string, cause: unknown, sourceLost: boolean) => {
     skipped.push(d);
     failure = { what, cause, sourceLost };
     finish();
   };
+  // A message it will not move. With -F nothing else ends the run, and a window full of them
+  // fetches nothing more: it used to wait there forever, moving nothing, saying nothing.
+  const hold = (d: Delivery) => {
+    skipped.push(d);
+    if (!o.forever || skipped.length < SKIP_WINDOW || failure !== undefined) return;
+    const first = refused[0] === undefined ? '' : ` (the first ${refused[0].task}: ${coerceError(refused[0].cause).message})`;
+    const why = new Error(`${filtered} not in -T/--tasks, ${refused.length} refused by the destination${first}; it fetches no more while it holds them. Move those with another -T, or purge them`);
+    failure = { what: `it holds ${skipped.length} messages it does not move`, cause: why, sourceLost: false, code: ErrorCodes.STATE };
+    finish();
+  };
   const handle = async (d: Delivery) => {
     if (failure !== undefined || (o.limit !== undefined && moved >= o.limit)) return void skipped.push(d);
     const { message, deliveryInfo } = decodeEnvelope(d.raw);
     const name = String(message.headers['task'] ?? '');
-    if (o.tasks !== undefined && !o.tasks.has(name)) return void skipped.push(d);
+    if (o.tasks !== undefined && !o.tasks.has(name)) return void (filtered++, hold(d));
     const id = String(message.headers['id'] ?? '');
     // A lost connection stops it before the next move: RabbitMQ takes back what this consumer
     // held, and an ack sent meanwhile waits for a redelivery that may come after the exit.
@@ -128,7 +144,7 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
     } catch (error) {
       // This message cannot go there (the destination said why before sending): it stays on
       // the source, and the others still move. Before, one such message stopped the migration.
-      if (error instanceof CeleriacError && error.code === ErrorCodes.INVALID_ARGUMENT) return void (skipped.push(d), refused.push({ task: `${name}[${id}]`, cause: error }));
+      if (error instanceof CeleriacError && error.code === ErrorCodes.INVALID_ARGUMENT) return void (refused.push({ task: `${name}[${id}]`, cause: error }), hold(d));
       return fail(d, `publishing ${name}[${id}] to the destination failed`, error, false);
     }
     try {
