@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError } from 'redis';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { failureState } from '../core/failure-state.js';
-import { classifyRedisFailure } from './error-kind.js';
+import { classifyRedisFailure, transientReply } from './error-kind.js';
 import { toTransportError } from './client.js';
 import { retryable } from '../brokers/redis/settlements.js';
 
@@ -15,6 +15,16 @@ describe('Redis failure kinds', () => {
       expect(classifyRedisFailure(reply(text))).toBe('transient');
       expect(classifyRedisFailure(new CeleriacError(ErrorCodes.TRANSPORT, `Redis error during fetch: ${text}`, { cause: reply(text) }))).toBe('transient');
     }
+  });
+
+  it('transientReply names the refusal Redis sent, and is null for a connection that failed', () => {
+    const oom = reply("OOM command not allowed when used memory > 'maxmemory'.");
+    expect(transientReply(new CeleriacError(ErrorCodes.TRANSPORT, `Redis error during store: ${oom.message}`, { cause: oom }))).toBe('OOM');
+    expect(transientReply(reply("READONLY You can't write against a read only replica."))).toBe('READONLY');
+    expect(transientReply(socket('ECONNRESET'))).toBeNull();
+    expect(transientReply(new SocketClosedUnexpectedlyError())).toBeNull();
+    expect(transientReply(reply('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBeNull();
+    expect(transientReply('OOM')).toBeNull();
   });
 
   it('connection failures are transient', () => {

@@ -81,3 +81,14 @@ export function classifyRedisFailure(err: unknown): RedisFailureKind {
   for (const e of chain(err)) if (isConnectionError(e)) return 'transient';
   return FINAL_CODES.has(state) ? 'final' : 'other';
 }
+
+/**
+ * The server's own "not now" reply (OOM, READONLY, LOADING...): the connection that carried it
+ * works, unlike a connection that failed, the other kind of `transient`. Null when `err` is not
+ * such a reply; else its code.
+ */
+export function transientReply(err: unknown): string | null {
+  if (!(err instanceof Error)) return null;
+  const state = failureState(err);
+  return TRANSIENT_CODES.has(state) ? state : null;
+}

@@ -88,6 +88,24 @@ describe.runIf(ready && hasRedisServer)('failure: the result backend refuses wri
     }, 30_000);
   }
 
+  // The store's one retry was logged as "on a fresh connection" for a refusal too, where the
+  // connection works and none is made.
+  it('a refused result store is logged with what Redis answered (no connection is made afresh)', async () => {
+    const lines: string[] = [];
+    const backend = new RedisBackend({ url: server.url, log: (_level, msg) => void lines.push(msg) });
+    const meta = { task_id: `ro-${randomUUID()}`, status: 'SUCCESS' as const, result: 1, traceback: null, children: [], date_done: null };
+    try {
+      await backend.store(meta, { expiresSec: 60 });
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
+      await expect(backend.store({ ...meta, task_id: `ro-${randomUUID()}` }, { expiresSec: 60 })).rejects.toThrow(/OOM/);
+      expect(lines).toEqual([expect.stringMatching(/^store result of task ro-\S+ failed; retrying once \(Redis answered OOM\)$/)]);
+    } finally {
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']).catch(() => undefined);
+      await backend.close();
+      await deleteKeys('celery-task-meta-ro-', server.url);
+    }
+  });
+
   it('READONLY for a while: the task is redelivered until writes work, then ends SUCCESS', async () => {
     const queue = `ro-${randomUUID().slice(0, 8)}`;
     const { app, worker, runs } = await start(queue, 10);

@@ -36,6 +36,7 @@ import { resolveOptions, type RedisBackendOptions, type ResolvedRedisBackendOpti
 
 export type { RedisBackendOptions, ResolvedRedisBackendOptions } from './options.js';
 import { IDLE_PING_INTERVALS, type RedisClient } from '../../redis/client.js';
+import { transientReply } from '../../redis/error-kind.js';
 import { confirmReplicated, replicaWarning } from '../../redis/replicas.js';
 import { ownCommandConnection, TURN_RANKS, type CommandConnection } from '../../redis/shared-commands.js';
 import { LazyRedisClient } from '../../redis/lazy-client.js';
@@ -225,7 +226,9 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     // and the task's end (often acked early) must not be lost for want of a second try.
     return send().catch((err: unknown) => {
       if (!(err instanceof CeleriacError && err.code === ErrorCodes.TRANSPORT) || this.#state !== 'open') throw err;
-      this.options.log?.('warn', `${what} failed; retrying once on a fresh connection`, { err });
+      // A refusal (OOM, READONLY while a failover completes) came over a connection that works.
+      const reply = transientReply(err);
+      this.options.log?.('warn', `${what} failed; retrying once ${reply === null ? 'on a fresh connection' : `(Redis answered ${reply})`}`, { err });
       return send();
     });
   }
