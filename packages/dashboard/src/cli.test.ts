@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from 'celeriac';
-import { authLine, flowerOptions, resolveFlowerOptions, runFlowerCli } from './cli.js';
+import { authLine, flowerOptions, healthLine, resolveFlowerOptions, runFlowerCli } from './cli.js';
 import { FLOWER_HEAP_GROWING_PERCENT } from './dashboard.js';
 
 const app = createApp({}, { env: {} });
@@ -55,6 +55,12 @@ describe('celeriac flower options', () => {
       expect(await runFlowerCli([`--trace-url=${bad}`], io)).toBe(2);
     }
     expect(lines.join('')).toContain('--trace-url');
+  });
+
+  it('says when the broker or the database stops answering, and when it answers again', () => {
+    const at = new Date('2026-12-01T01:52:54.381Z');
+    expect(healthLine('broker', 'connect ECONNREFUSED 127.0.0.1:6379', at)).toBe('[2026-12-01T01:52:54.381Z] celeriac flower: the broker does not answer (connect ECONNREFUSED 127.0.0.1:6379); retrying, /readyz reports it\n');
+    expect(healthLine('history database', null, at)).toBe('[2026-12-01T01:52:54.381Z] celeriac flower: the history database answers again\n');
   });
 
   it('reads the session and anonymous-mode options, and the banner says which mode is on', () => {

@@ -276,6 +276,11 @@ export function flowerOptions(args: readonly string[], ctx: Pick<FlowerCliContex
   }
 }
 
+/** The line `celeriac flower` writes when the broker or its database stops or starts answering. */
+export function healthLine(part: string, problem: string | null, at: Date): string {
+  return `[${at.toISOString()}] celeriac flower: the ${part} ${problem === null ? 'answers again' : `does not answer (${problem}); retrying, /readyz reports it`}\n`;
+}
+
 /**
  * Runs `celeriac flower` with the arguments after `flower`. Resolves with the exit code once
  * the dashboard stopped (or at once for --help and bad options).
@@ -283,6 +288,9 @@ export function flowerOptions(args: readonly string[], ctx: Pick<FlowerCliContex
 export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContext): Promise<number> {
   const options = flowerOptions(args, ctx);
   if (typeof options === 'number') return options;
+  // A broker or database it cannot reach (a wrong URL, a server down) is said here, as Flower
+  // logs it, once when it stops answering and once when it answers again.
+  options.ingest = { ...options.ingest, onHealth: (part, problem) => ctx.err(healthLine(part, problem, new Date())) };
   const dashboard = await startDashboard(options);
   ctx.out(
     [

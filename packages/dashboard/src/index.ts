@@ -10,6 +10,7 @@ export { runFlowerCli } from './cli.js';
 export type { FlowerCliContext } from './cli.js';
 export { Ingest } from './ingest/ingest.js';
 export type { IngestOptions } from './ingest/ingest.js';
+export type { HealthReport } from './ingest/health-watch.js';
 export { openHistoryStore } from './store/index.js';
 export { seedDataDir as seedPgliteDataDir } from './store/pglite-template.js';
 export { pgTransaction } from './store/sql-driver.js';

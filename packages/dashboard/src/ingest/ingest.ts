@@ -26,6 +26,7 @@ import type { HistoryStore } from '../store/history-store.js';
 import { taskDictFromRecord } from '../task-dict.js';
 import { withDeadline } from './deadline.js';
 import { GroupLinks } from './group-links.js';
+import { HealthWatch, type HealthReport } from './health-watch.js';
 import { Inspector } from './inspector.js';
 import { LiveHub } from './live-hub.js';
 import { Metrics } from './metrics.js';
@@ -81,9 +82,11 @@ export interface IngestOptions {
   queues?: readonly string[];
   /** Reports background errors (store writes, inspect, broker). */
   onError?: (where: string, error: Error) => void;
+  /** Reports the broker or the history database stopping or starting to answer (health-watch.ts). */
+  onHealth?: HealthReport;
 }
 
-type Resolved = Required<Omit<IngestOptions, 'runtimeBuckets' | 'queues' | 'onError'>>;
+type Resolved = Required<Omit<IngestOptions, 'runtimeBuckets' | 'queues' | 'onError' | 'onHealth'>>;
 
 /** The dashboard's view of the cluster, fed continuously. */
 export class Ingest {
@@ -100,6 +103,7 @@ export class Ingest {
   readonly #options: Resolved;
   readonly #queues: readonly string[];
   readonly #onError: (where: string, error: Error) => void;
+  readonly #health: HealthWatch;
   readonly #receiver: EventReceiver;
   readonly #reader: QueueReader;
   readonly #writes: WriteBuffer;
@@ -142,6 +146,7 @@ export class Ingest {
     };
     this.#queues = options.queues ?? [app.settings.taskDefaultQueue];
     this.#onError = options.onError ?? (() => {});
+    this.#health = new HealthWatch(options.onHealth ?? (() => {}));
     this.groupLinks = new GroupLinks(() => app.backend, store);
     this.state = new ClusterState({ maxTasks: this.#options.maxTasksInMemory, maxWorkers: this.#options.maxWorkers });
     this.metrics = new Metrics(options.runtimeBuckets);
@@ -364,6 +369,7 @@ export class Ingest {
     }
     void this.groupLinks.run(() => this.flush()).catch((e: unknown) => this.#onError('group links', coerceError(e)));
     if (this.#state === 'running' && this.brokerError !== null) void withDeadline(this.#receiver.start(), 5000, 'subscribe').catch(() => {});
+    this.#health.look({ broker: this.brokerError, 'history database': this.storeError });
     if (this.live.subscribers > 0) {
       const last = this.overview.snapshot(now, Math.floor(now / 1000) - 1).points[0];
       const online = [...this.#online].length;
@@ -402,17 +408,8 @@ export class Ingest {
     for (const [m, at] of Object.entries(inspection?.at ?? {})) ages[m] = Math.max(0, (now - at) / 1000);
     const last = w.heartbeats.at(-1) ?? null;
     return {
-      hostname: w.hostname,
-      pid: w.pid,
-      freq: w.freq,
-      heartbeats: w.heartbeats.map((h) => h / 1000),
-      clock: w.clock,
-      active: w.active,
-      processed: w.processed,
-      loadavg: w.loadavg,
-      sw_ident: w.swIdent,
-      sw_ver: w.swVer,
-      sw_sys: w.swSys,
+      hostname: w.hostname, pid: w.pid, freq: w.freq, heartbeats: w.heartbeats.map((h) => h / 1000), clock: w.clock,
+      active: w.active, processed: w.processed, loadavg: w.loadavg, sw_ident: w.swIdent, sw_ver: w.swVer, sw_sys: w.swSys,
       status: this.state.isOnline(w, now),
       ...(this.counters.get(w.hostname) ?? {}),
       heartbeat_age: last === null ? null : Math.max(0, (now - last) / 1000),
