@@ -54,7 +54,11 @@ export async function runEvents(options: EventsRunOptions): Promise<void> {
     timer = clock.setTimer(tick, options.refreshMs);
   };
   try {
-    await receiver.start();
+    // A signal while it subscribes (the broker down, its connection retrying) ends the run
+    // now: it used to wait out the connection's 10 s and then exit 1 with the error.
+    const started = receiver.start();
+    started.catch(() => undefined);
+    if ((await Promise.race([started.then(() => true), options.stop.then(() => false)])) === false) return;
     if (!options.dump) tick();
     await options.stop;
   } finally {

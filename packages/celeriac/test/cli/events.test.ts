@@ -8,6 +8,9 @@ import { MemoryBroker } from '../../src/exports/memory.js';
 import { encodeEventEnvelope, type EventDict } from '../../src/protocol/events.js';
 import { CONTROL_EXCHANGE, decodeControlRequest } from '../../src/protocol/pidbox.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
+import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
+import { systemClock } from '../../src/core/clock.js';
+import { freePort } from '../support/redis.js';
 
 const brokers: MemoryBroker[] = [];
 afterEach(async () => {
@@ -78,5 +81,22 @@ describe('celeriac events (live view)', () => {
     stop();
     await running;
     expect(out.join('')).toContain('events: 2');
+  });
+});
+
+describe('celeriac events stopped while it subscribes', () => {
+  // A signal while the broker is down used to wait out the connection's 10 s, then exit 1.
+  it.each([true, false])('ends quietly on stop, the broker unreachable (dump %s)', async (dump) => {
+    const { options } = setup(dump);
+    const broker = new RedisBroker(`redis://127.0.0.1:${await freePort()}/0`, { connectTimeoutMs: 30_000 });
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    try {
+      const running = runEvents({ ...options, broker, clock: systemClock, stop: stopped });
+      stop();
+      await expect(running).resolves.toBeUndefined();
+    } finally {
+      await broker.close();
+    }
   });
 });
