@@ -164,6 +164,8 @@ export class Maintenance {
       // The last failing duty works again: the consumers' onRecovered hear it.
       if (this.#failing.delete(duty) && this.#failing.size === 0) this.deps.consumers.recovered();
     } catch (error) {
+      // Stopped while it ran: the broker's close cut it short (its connection destroyed), no news.
+      if (this.#state !== 'running') return;
       this.#failing.add(duty);
       this.deps.consumers.report(error);
       next = duty === 'sweep' ? o.sweepIntervalMs : duty === 'promote' ? o.promoteIntervalMs : o.leaseRenewMs;
