@@ -92,6 +92,42 @@ describe('Ingest closed while it starts', () => {
   });
 });
 
+describe('Ingest whose broker never answers', () => {
+  // The dashboard listens once start() resolves: with the broker down it served nothing for
+  // the subscription's 10 s, not even the page saying the broker is unreachable.
+  it('start() gives up waiting for the event subscription after 2 s, and subscribes once the broker answers', async () => {
+    const app = createApp({ broker: 'memory://' }, { env: {} });
+    apps.push(app);
+    const s = heldStore();
+    s.release();
+    const broker = app.broker;
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const subscribe = broker.subscribeFanout.bind(broker);
+    broker.subscribeFanout = async (exchange, bindingKey, listener) => {
+      await answered;
+      return subscribe(exchange, bindingKey, listener);
+    };
+    const ingest = new Ingest(app, s.store, { enableEventsMs: 0, inspectIntervalMs: 60_000, queuePollMs: 60_000, pruneMs: 60_000 });
+    ingests.push(ingest);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      let started = false;
+      void ingest.start().then(() => (started = true));
+      await vi.advanceTimersByTimeAsync(1999);
+      expect(started).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(started).toBe(true);
+      answer();
+      await vi.advanceTimersByTimeAsync(1000);
+    } finally {
+      vi.useRealTimers();
+    }
+    await broker.publishFanout('celeryev', 'task.multi', envelope(lifecycle(1), 1));
+    await waitFor(() => ingest.eventsIngested === 3, 'the events, once subscribed');
+  });
+});
+
 describe('Ingest behind a slow store', () => {
   it('holds events undecoded while a write is slow instead of dropping timeline entries, then stores every one', async () => {
     const app = createApp({ broker: 'memory://' }, { env: {} });

@@ -227,12 +227,12 @@ export class Ingest {
     return this.#writes.storeError;
   }
 
-  /** Subscribes to events and starts the background loops. */
+  /** Subscribes to events (waits 2 s at most: the dashboard listens once this resolves; it waited 10 s with the broker down) and starts the loops. */
   async start(): Promise<void> {
     if (this.#state !== 'idle') return;
     this.#state = 'running';
     try {
-      await withDeadline(this.#receiver.start(), 10_000, 'subscribe to events');
+      await withDeadline(this.#receiver.start(), 2000, 'subscribe to events');
     } catch (error) {
       this.brokerError = coerceError(error).message;
       this.#onError('events', coerceError(error));
