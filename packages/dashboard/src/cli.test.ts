@@ -57,10 +57,10 @@ describe('celeriac flower options', () => {
     expect(lines.join('')).toContain('--trace-url');
   });
 
-  it('says when the broker or the database stops answering, and when it answers again', () => {
+  it('says when the broker or the database starts failing, and when it works again', () => {
     const at = new Date('2026-12-01T01:52:54.381Z');
-    expect(healthLine('broker', 'connect ECONNREFUSED 127.0.0.1:6379', at)).toBe('[2026-12-01T01:52:54.381Z] celeriac flower: the broker does not answer (connect ECONNREFUSED 127.0.0.1:6379); retrying, /readyz reports it\n');
-    expect(healthLine('history database', null, at)).toBe('[2026-12-01T01:52:54.381Z] celeriac flower: the history database answers again\n');
+    expect(healthLine('broker', 'connect ECONNREFUSED 127.0.0.1:6379', at)).toBe('[2026-12-01T01:52:54.381Z] celeriac flower: the broker fails (connect ECONNREFUSED 127.0.0.1:6379); retrying, /readyz reports it\n');
+    expect(healthLine('history database', null, at)).toBe('[2026-12-01T01:52:54.381Z] celeriac flower: the history database works again\n');
   });
 
   it('reads the session and anonymous-mode options, and the banner says which mode is on', () => {

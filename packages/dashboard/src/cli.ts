@@ -278,7 +278,7 @@ export function flowerOptions(args: readonly string[], ctx: Pick<FlowerCliContex
 
 /** The line `celeriac flower` writes when the broker or its database stops or starts answering. */
 export function healthLine(part: string, problem: string | null, at: Date): string {
-  return `[${at.toISOString()}] celeriac flower: the ${part} ${problem === null ? 'answers again' : `does not answer (${problem}); retrying, /readyz reports it`}\n`;
+  return `[${at.toISOString()}] celeriac flower: the ${part} ${problem === null ? 'works again' : `fails (${problem}); retrying, /readyz reports it`}\n`;
 }
 
 /**
@@ -289,7 +289,7 @@ export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContex
   const options = flowerOptions(args, ctx);
   if (typeof options === 'number') return options;
   // A broker or database it cannot reach (a wrong URL, a server down) is said here, as Flower
-  // logs it, once when it stops answering and once when it answers again.
+  // logs it, once when it starts failing (unreachable, or refusing writes) and once when it works again.
   options.ingest = { ...options.ingest, onHealth: (part, problem) => ctx.err(healthLine(part, problem, new Date())) };
   const dashboard = await startDashboard(options);
   ctx.out(

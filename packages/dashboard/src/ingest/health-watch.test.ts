@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HealthWatch } from './health-watch.js';
 
 describe('HealthWatch', () => {
-  it('reports a part once when it stops answering and once when it answers again, each part on its own', () => {
+  it('reports a part once when it starts failing and once when it works again, each part on its own', () => {
     const seen: [string, string | null][] = [];
     const watch = new HealthWatch((part, problem) => void seen.push([part, problem]));
     watch.look({ broker: null, db: null });

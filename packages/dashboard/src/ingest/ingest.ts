@@ -82,7 +82,7 @@ export interface IngestOptions {
   queues?: readonly string[];
   /** Reports background errors (store writes, inspect, broker). */
   onError?: (where: string, error: Error) => void;
-  /** Reports the broker or the history database stopping or starting to answer (health-watch.ts). */
+  /** Reports the broker or the history database starting to fail and working again (health-watch.ts). */
   onHealth?: HealthReport;
 }
 
