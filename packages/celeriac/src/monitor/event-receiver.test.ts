@@ -136,6 +136,26 @@ describe('EventReceiver with maxPendingBytes (a bounded queue)', () => {
     await receiver.close();
   });
 
+  // A dashboard whose database was full held every event while paused, heartbeats too: each
+  // live worker went offline on its page until the database took writes again.
+  it('paused, still hands heartbeats on at once; task and worker-offline events wait in order', async () => {
+    const { broker, envelope, size, drains, got } = boundedQueueSetup();
+    const receiver = new EventReceiver(broker, (e) => void got.push(String(e['uuid'] ?? e.type)), { wakeup: false, utcoffset: 0, maxPendingBytes: 5 * size, drainBatch: 100, schedule: (drain) => drains.push(drain) });
+    await receiver.start();
+    receiver.pause();
+    const worker = (type: string, routingKey: string) => encodeEventEnvelope(base(type), { hostname: 'w1@h', routingKey, deliveryTag: `t-${type}` });
+    await broker.publishFanout('celeryev', 'task.received', envelope(1));
+    await broker.publishFanout('celeryev', 'worker.heartbeat', worker('worker-heartbeat', 'worker.heartbeat'));
+    await broker.publishFanout('celeryev', 'worker.offline', worker('worker-offline', 'worker.offline'));
+    await flush();
+    expect(got).toEqual(['worker-heartbeat']);
+    expect(receiver.pending).toBe(2);
+    receiver.resume();
+    drains.shift()?.();
+    expect(got).toEqual(['worker-heartbeat', 'u0001', 'worker-offline']);
+    await receiver.close();
+  });
+
   it('drains on its own (setImmediate by default) and drops what waits when closed', async () => {
     const broker = new MemoryBroker();
     brokers.push(broker);

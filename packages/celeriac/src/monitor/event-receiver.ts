@@ -19,7 +19,8 @@
  * form of an event, until {@link resume}. While paused, a message that finds the queue full
  * is not shed: the oldest waiting ones are handed on to make room ({@link overflowMessages}),
  * so the listener, past its own bound, decides what to give up (the dashboard keeps every
- * task's final state and gives up timeline entries first).
+ * task's final state and gives up timeline entries first). Worker heartbeats are never held:
+ * they say which workers are alive, whatever the listener's backlog.
  */
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Broker, Unsubscribe } from '../core/spi/broker.js';
@@ -121,7 +122,7 @@ export class EventReceiver {
   async #subscribe(): Promise<void> {
     const closes = this.#closes;
     const queued = this.#options.maxPendingBytes !== undefined;
-    const unsubscribe = await this.#broker.subscribeFanout(EVENT_EXCHANGE, this.#options.bindingKey ?? '#', (raw) => (queued ? this.#enqueue(raw) : this.#receive(raw)));
+    const unsubscribe = await this.#broker.subscribeFanout(EVENT_EXCHANGE, this.#options.bindingKey ?? '#', (raw, routingKey) => (queued ? this.#enqueue(raw, routingKey) : this.#receive(raw)));
     // close() ran while the subscription was being made, with nothing to undo yet.
     if (this.#closes !== closes) return unsubscribe();
     this.#unsubscribe = unsubscribe;
@@ -165,7 +166,11 @@ export class EventReceiver {
     this.#scheduleDrain();
   }
 
-  #enqueue(raw: string): void {
+  #enqueue(raw: string, routingKey: string): void {
+    // Paused, heartbeats are handed on at once: held, they made every live worker look offline
+    // (a dashboard whose database was full or down). Few and small; online and offline keep
+    // their place behind the task events they follow.
+    if (this.#paused && routingKey === 'worker.heartbeat') return this.#receive(raw);
     const max = this.#options.maxPendingBytes as number;
     if (this.pendingBytes + raw.length > max) {
       if (!this.#paused) {
