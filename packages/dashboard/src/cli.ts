@@ -276,7 +276,7 @@ export function flowerOptions(args: readonly string[], ctx: Pick<FlowerCliContex
   }
 }
 
-/** The line `celeriac flower` writes when the broker or its database stops or starts answering. */
+/** The line `celeriac flower` writes when the broker or its database starts failing or works again. */
 export function healthLine(part: string, problem: string | null, at: Date): string {
   return `[${at.toISOString()}] celeriac flower: the ${part} ${problem === null ? 'works again' : `fails (${problem}); retrying, /readyz reports it`}\n`;
 }
