@@ -5,6 +5,7 @@
  * run the same SQL; the tables live in one schema, put first on the search path.
  */
 import { mkdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { CeleriacError, ErrorCodes } from 'celeriac';
@@ -47,11 +48,30 @@ export function pgliteOptions() {
 }
 
 /**
+ * Free space the embedded database keeps on the disk of its data directory: a write is refused
+ * below it. PGlite that met "No space left on device" mid-write did not recover once space was
+ * freed: it answered every later statement with "cannot drop active portal", or spun inside its
+ * WebAssembly at full CPU, holding the dashboard's HTTP server with it (2026-12-01, a probe on
+ * a 60 MB tmpfs). 64 MB: four WAL segments.
+ */
+export const PGLITE_MIN_FREE_BYTES = 64 * 1024 * 1024;
+
+/** Throws, saying so, when the disk of `dataDir` has less than `minFree` bytes free. */
+async function checkRoom(dataDir: string, minFree: number): Promise<void> {
+  const { bavail, bsize } = await statfs(dataDir);
+  const free = bavail * bsize;
+  if (free < minFree) {
+    throw new Error(`the disk of ${dataDir} has ${(free / 2 ** 20).toFixed(1)} MB free, under the ${(minFree / 2 ** 20).toFixed(0)} MB the embedded database keeps free; writes wait until there is room`);
+  }
+}
+
+/**
  * Opens PGlite in `dataDir` (created when missing), or in memory when it is undefined, from
  * the cached template unless `templates` is false (see store/pglite-template.ts); or uses
- * `instance`, which the driver then does not close.
+ * `instance`, which the driver then does not close. In a data directory, a transaction (every
+ * write of the history) is refused while its disk has less than `minFreeBytes` free.
  */
-export async function openPgliteDriver(dataDir: string | undefined, schema: string, instance?: PGlite, templates = true): Promise<SqlDriver> {
+export async function openPgliteDriver(dataDir: string | undefined, schema: string, instance?: PGlite, templates = true, minFreeBytes = PGLITE_MIN_FREE_BYTES): Promise<SqlDriver> {
   const options = pgliteOptions();
   if (instance === undefined && dataDir !== undefined) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -67,7 +87,10 @@ export async function openPgliteDriver(dataDir: string | undefined, schema: stri
       await db.exec(sql);
     },
     // PGlite runs one statement at a time; its transaction() holds the connection for `fn`.
-    transaction: (fn) => db.transaction((tx) => fn({ query: async <R>(text: string, params?: readonly unknown[]) => (await tx.query<R>(text, params as unknown[] | undefined)).rows })),
+    transaction: async (fn) => {
+      if (dataDir !== undefined && instance === undefined) await checkRoom(dataDir, minFreeBytes);
+      return db.transaction((tx) => fn({ query: async <R>(text: string, params?: readonly unknown[]) => (await tx.query<R>(text, params as unknown[] | undefined)).rows }));
+    },
     close: async () => {
       if (instance === undefined) await db.close();
     },
