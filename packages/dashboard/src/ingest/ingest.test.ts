@@ -41,6 +41,21 @@ const lifecycle = (i: number): EventDict[] => [
   { type: 'task-succeeded', uuid: `t${i}`, result: String(i + 1), runtime: 0.001, hostname: 'w@h', timestamp: T0 + i + 0.002, utcoffset: 0 } as EventDict,
 ];
 
+/** Makes `app`'s event subscriptions wait until `release()`; `asked` turns true at the first. */
+function holdSubscriptions(app: App) {
+  const broker = app.broker;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const state = { asked: false, release: () => release() };
+  const subscribe = broker.subscribeFanout.bind(broker);
+  broker.subscribeFanout = async (exchange, bindingKey, listener) => {
+    state.asked = true;
+    await held;
+    return subscribe(exchange, bindingKey, listener);
+  };
+  return state;
+}
+
 const apps: App[] = [];
 const ingests: Ingest[] = [];
 afterEach(async () => {
@@ -57,19 +72,11 @@ describe('Ingest closed while it starts', () => {
     let prunes = 0;
     (s.store as { prune: () => Promise<number> }).prune = () => Promise.resolve(++prunes);
     const broker = app.broker;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let subscribing = false;
-    const subscribe = broker.subscribeFanout.bind(broker);
-    broker.subscribeFanout = async (exchange, bindingKey, listener) => {
-      subscribing = true;
-      await held;
-      return subscribe(exchange, bindingKey, listener);
-    };
+    const subscription = holdSubscriptions(app);
     const ingest = new Ingest(app, s.store, { flushMs: 5, enableEventsMs: 5, inspectIntervalMs: 5, queuePollMs: 5, pruneMs: 5 });
     ingests.push(ingest);
     const starting = ingest.start();
-    await waitFor(() => subscribing, 'the event subscription asked for');
+    await waitFor(() => subscription.asked, 'the event subscription asked for');
     await ingest.close();
     let published = 0;
     const publish = broker.publishFanout.bind(broker);
@@ -81,7 +88,7 @@ describe('Ingest closed while it starts', () => {
     // periods pass at once.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     try {
-      release();
+      subscription.release();
       await starting;
       await vi.advanceTimersByTimeAsync(100);
       expect(vi.getTimerCount()).toBe(0);
@@ -101,13 +108,7 @@ describe('Ingest whose broker never answers', () => {
     const s = heldStore();
     s.release();
     const broker = app.broker;
-    let answer!: () => void;
-    const answered = new Promise<void>((resolve) => (answer = resolve));
-    const subscribe = broker.subscribeFanout.bind(broker);
-    broker.subscribeFanout = async (exchange, bindingKey, listener) => {
-      await answered;
-      return subscribe(exchange, bindingKey, listener);
-    };
+    const subscription = holdSubscriptions(app);
     const ingest = new Ingest(app, s.store, { enableEventsMs: 0, inspectIntervalMs: 60_000, queuePollMs: 60_000, pruneMs: 60_000 });
     ingests.push(ingest);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
@@ -118,7 +119,7 @@ describe('Ingest whose broker never answers', () => {
       expect(started).toBe(false);
       await vi.advanceTimersByTimeAsync(1);
       expect(started).toBe(true);
-      answer();
+      subscription.release();
       await vi.advanceTimersByTimeAsync(1000);
     } finally {
       vi.useRealTimers();
