@@ -1,17 +1,19 @@
 /**
- * A send over a RabbitMQ link that dies silently (no FIN, no RST: an expired NAT or firewall
- * entry). The producer waits for RabbitMQ's confirm of every publish, and for the reply to the
- * declaration of a queue it sends to for the first time; over such a link neither comes, and the
- * connection is known dead only when the heartbeat says so, two to three intervals later: up to
- * six minutes at Celery's default of 120 s, while the caller's `delay()` waited. With
- * `replyTimeoutMs` the producer gives the connection up once a reply is that late, and declares
- * and sends again on a new one.
+ * A send, or a consumer's start, over a RabbitMQ link that dies silently (no FIN, no RST: an
+ * expired NAT or firewall entry). The producer waits for RabbitMQ's confirm of every publish,
+ * and for the reply to the declaration of a queue it sends to for the first time; a consumer
+ * for the replies to its channel's opening, `basic.qos` and `basic.consume`. Over such a link
+ * none comes, and the connection is known dead only when the heartbeat says so, two to three
+ * intervals later: up to six minutes at Celery's default of 120 s, while the caller's `delay()`
+ * (or the worker) waited. With `replyTimeoutMs` the connection is given up once a reply is that
+ * late, and the declaration, the send or the consumer's start goes again on a new one.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, TEST_AMQP_HOST } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const ready = await amqpAvailable();
 
@@ -77,6 +79,26 @@ describe.runIf(ready)('failure: a send over a silently dead RabbitMQ link', () =
       await app.sendTask('hole.declare', [], {}, { queue: 'hole-second' });
       expect(proxy.stats.droppedToServer).toBeGreaterThan(dropped);
       expect(await waiting('hole-second')).toBe(1);
+    });
+  }, 60_000);
+
+  it("gives the connection up once a consumer channel's opening is replyTimeoutMs late, and consumes on a new one", async () => {
+    // A worker's consumer opens its own channel, then sends basic.qos and basic.consume. None of
+    // their replies was watched: a consumer started (or reopened) on a link that had just died
+    // silently waited for the heartbeat, minutes with Celery's default, taking nothing and
+    // holding its close.
+    const queue = 'hole-consume';
+    await afterSilentDeath('memory://', (app) => app.sendTask('hole.consume', [], {}, { queue }), async (app) => {
+      const dropped = proxy.stats.droppedToServer;
+      const got: string[] = [];
+      const consumer = app.broker.consume({ queues: [queue], prefetch: 10, onDelivery: (d) => got.push(d.queue) });
+      try {
+        await waitFor(() => got.length > 0, 'the message, consumed on a new connection', 30_000);
+        expect(got).toEqual([queue]);
+        expect(proxy.stats.droppedToServer).toBeGreaterThan(dropped);
+      } finally {
+        await consumer.close();
+      }
     });
   }, 60_000);
 

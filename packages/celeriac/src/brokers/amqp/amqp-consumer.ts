@@ -69,6 +69,8 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   readonly #settled: SettlementMemory;
   /** The ack batcher of each channel this consumer consumed on. */
   readonly #batchers = new WeakMap<Channel, AckBatcher>();
+  /** The connection each channel was opened on (its replies are watched against it). */
+  readonly #generations = new WeakMap<Channel, number>();
   readonly #unsubscribe: () => void;
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #reopenBackoff = new Backoff(REOPEN_BACKOFF);
@@ -132,8 +134,11 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
   }
 
   async #open(): Promise<void> {
-    const model = await this.host.session.connection();
-    const channel = await model.createChannel();
+    const session = this.host.session;
+    const model = await session.connection();
+    const generation = session.generation;
+    const channel = await session.awaitReply(model.createChannel(), 'a consumer channel open', generation);
+    this.#generations.set(channel, generation);
     channel.on('error', (err: Error) => this.host.log('warn', 'consumer channel closed by RabbitMQ', { err }));
     channel.on('close', () => this.#channelLost(channel));
     this.#channel = channel;
@@ -164,11 +169,11 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
         `queue ${JSON.stringify(queue)} is a quorum queue, but this worker's channel has global prefetch (it started on classic queues only): configure the queue quorum (taskQueues) so workers start with per-consumer prefetch`,
       );
     }
-    const { consumerTag } = await channel.consume(queue, (msg) => this.#onMessage(channel, queue, msg), { noAck: false });
+    const { consumerTag } = await this.#reply(channel, channel.consume(queue, (msg) => this.#onMessage(channel, queue, msg), { noAck: false }), `a consume of ${queue}`);
     // cancelQueue ran while the consume was on its way (from the handler of a delivery that came
     // in the same frame as consume-ok, say): it had no tag to cancel, so cancel it now.
     if (this.#channel !== channel || !this.#queues.includes(queue) || this.#tags.has(queue)) {
-      await channel.cancel(consumerTag).catch(() => undefined);
+      await this.#cancel(channel, consumerTag).catch(() => undefined);
       return;
     }
     this.#tags.set(queue, consumerTag);
@@ -355,7 +360,22 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
       this.#warnedPrefetch = this.#prefetch;
       this.host.log('warn', `prefetch ${this.#prefetch} is more than RabbitMQ's limit of ${QOS_COUNT_MAX}: consuming without a prefetch limit`);
     }
-    return channel.prefetch(count, global);
+    return this.#reply(channel, channel.prefetch(count, global), 'a basic.qos');
+  }
+
+  /**
+   * RabbitMQ's reply to an operation on `channel`, watched by the session (`awaitReply`): over
+   * a link that died silently the connection is given up after `replyTimeoutMs`, and the
+   * consumer opens again on the next one. Unwatched, a channel open, `basic.qos` or
+   * `basic.consume` sent into such a link held the consumer (and its close) until the
+   * heartbeat noticed, up to three intervals later: six minutes at the default 120 s.
+   */
+  #reply<T>(channel: Channel, reply: Promise<T>, what: string): Promise<T> {
+    return this.host.session.awaitReply(reply, what, this.#generations.get(channel));
+  }
+
+  #cancel(channel: Channel, tag: string): Promise<unknown> {
+    return this.#reply(channel, channel.cancel(tag), 'a basic.cancel');
   }
 
   /**
@@ -368,7 +388,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     for (const [queue, tag] of [...this.#tags]) {
       if (this.#channel !== channel) return;
       this.#tags.delete(queue);
-      await channel.cancel(tag);
+      await this.#cancel(channel, tag);
       await this.#consumeQueue(channel, queue);
     }
   }
@@ -387,7 +407,8 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     this.#queues = this.#queues.filter((q) => q !== queue);
     const tag = this.#tags.get(queue);
     this.#tags.delete(queue);
-    if (tag !== undefined) this.#channel?.cancel(tag).catch(() => undefined);
+    const channel = this.#channel;
+    if (tag !== undefined && channel !== undefined) this.#cancel(channel, tag).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -398,7 +419,7 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
     await this.#opening;
     const channel = this.#channel;
     if (channel !== undefined) {
-      for (const tag of this.#tags.values()) await channel.cancel(tag).catch(() => undefined);
+      for (const tag of this.#tags.values()) await this.#cancel(channel, tag).catch(() => undefined);
     }
     this.#tags.clear();
     this.#maybeDone();
