@@ -47,6 +47,11 @@ function setup(settings: Settings = {}, startMs = START) {
   return { clock, broker, app, beat };
 }
 
+/** `n` turns of the event loop. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
 /** Ticks every live beat each `stepMs` until `ms` passed (a loop without timers). */
 async function run(clock: FakeClock, beats: readonly Beat[], ms: number, stepMs = 1000): Promise<void> {
   for (let t = 0; t < ms; t += stepMs) {
@@ -250,6 +255,60 @@ describe('Beat on the memory broker with a fake clock', () => {
     const b = beat();
     await b.tick();
     expect(b.isLeader).toBe(true);
+  });
+
+  it('close() leaves a tick still taking the lease (the broker down), which then gives the lease back and sends nothing', async () => {
+    const { clock, broker, beat } = setup({ beatSchedule: { fast: { task: 'tasks.fast', schedule: 1 } } });
+    const store = broker.beatStore();
+    let arrive = (): void => undefined;
+    let acquiring = 0;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    // Every lease attempt waits for the test, as one waits for a broker that is down.
+    const acquire = store.acquire.bind(store);
+    store.acquire = async (holder, ttlMs) => {
+      acquiring++;
+      await arrived;
+      return acquire(holder, ttlMs);
+    };
+    const a = beat();
+    await a.start();
+    // The first tick, which waits in acquire.
+    clock.advance(0);
+    await turns(5);
+    expect(acquiring).toBe(1);
+    // It waited its whole deadline (5 s by default) for a tick that had nothing to finish.
+    const closed = a.close({ deadlineMs: 60_000 }).then(() => true);
+    expect(await Promise.race([closed, turns(20).then(() => false)])).toBe(true);
+    arrive();
+    await turns(20);
+    expect(broker.sent).toEqual([]);
+    expect(a.isLeader).toBe(false);
+    const b = beat();
+    await b.tick();
+    expect(b.isLeader).toBe(true);
+  });
+
+  it('close() waits for a tick that is sending, at most deadlineMs', async () => {
+    const { clock, broker, beat } = setup({ beatSchedule: { fast: { task: 'tasks.fast', schedule: 1 } } });
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const publish = broker.publish.bind(broker);
+    broker.publish = async (message, options) => {
+      await gate;
+      return publish(message, options);
+    };
+    const a = beat();
+    await a.tick();
+    clock.advance(1_000);
+    const ticking = a.tick();
+    await turns(5);
+    let closed = false;
+    const closing = a.close({ deadlineMs: 60_000 }).then(() => (closed = true));
+    await turns(20);
+    expect(closed).toBe(false);
+    open();
+    await Promise.all([ticking, closing]);
+    expect(broker.sent.map((s) => s.entry)).toEqual(['fast']);
   });
 
   it('refuses a dynamic entry with an unknown key, arguments that are not JSON or an interval under a millisecond; nothing is stored', async () => {

@@ -52,6 +52,12 @@ export class Beat {
   #version = -1;
   #timer: TimerHandle | undefined;
   #ticking: Promise<number> | undefined;
+  /**
+   * True while a tick sends or records entries' runs, which close() lets end (at most
+   * `deadlineMs`). A tick still checking the lease or reading state is not waited for: with the
+   * broker down it waits for the connection, and every stop took the whole deadline.
+   */
+  #sending = false;
   /** Said once per spell of following, so a standby beat's log shows why it sends nothing. */
   #saidStandby = false;
 
@@ -80,6 +86,11 @@ export class Beat {
     return this.#entries;
   }
 
+  /** True once close() was called. */
+  get #stopping(): boolean {
+    return this.#state === 'closing' || this.#state === 'closed';
+  }
+
   /** Starts the loop (the first tick runs at once). */
   async start(): Promise<void> {
     if (this.#state !== 'idle') throw new CeleriacError(ErrorCodes.STATE, `Beat.start: beat is ${this.#state}`);
@@ -90,8 +101,9 @@ export class Beat {
   }
 
   /**
-   * Stops the loop, waits for a tick in progress (at most `deadlineMs`) and releases the
-   * lease so another beat takes over at once. Does not close the app. Idempotent.
+   * Stops the loop, waits for a tick that is sending (at most `deadlineMs`) and releases the
+   * lease so another beat takes over at once; a tick still taking the lease gives it back
+   * when it gets it, sending nothing. Does not close the app. Idempotent.
    */
   async close(options: BeatCloseOptions = {}): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'closing') return;
@@ -99,7 +111,7 @@ export class Beat {
     if (this.#timer !== undefined) this.app.clock.clearTimer(this.#timer);
     this.#timer = undefined;
     const deadline = options.deadlineMs ?? 5000;
-    if (this.#ticking !== undefined) await Promise.race([this.#ticking.catch(() => 0), new Promise((r) => setTimeout(r, deadline).unref())]);
+    if (this.#ticking !== undefined && this.#sending) await Promise.race([this.#ticking.catch(() => 0), new Promise((r) => setTimeout(r, deadline).unref())]);
     await this.#leadership.release().catch((error: unknown) => this.log.warn({ err: coerceError(error) }, 'beat: releasing the lease failed; it expires by itself'));
     this.#state = 'closed';
     this.log.info('beat stopped');
@@ -126,6 +138,11 @@ export class Beat {
     const max = this.options.maxIntervalMs;
     try {
       const lead = await this.#leadership.check();
+      if (this.#stopping) {
+        // Closed while the lease was being taken: give it back (else it expires), send nothing.
+        await this.#leadership.release().catch(() => undefined);
+        return max;
+      }
       if (lead.token === null) {
         if (!this.#saidStandby) {
           this.#saidStandby = true;
@@ -141,16 +158,23 @@ export class Beat {
       this.#states ??= await this.options.store.states();
       await this.#syncEntries();
       let next = Math.min(lead.nextCheckAt, this.app.clock.now() + max);
-      for (const entry of this.#entries.values()) {
-        if (entry.paused) continue;
-        const token = this.#leadership.token;
-        if (token === null) break;
-        next = Math.min(next, await this.#runEntry(entry, token));
+      this.#sending = true;
+      try {
+        for (const entry of this.#entries.values()) {
+          if (entry.paused) continue;
+          const token = this.#leadership.token;
+          if (token === null) break;
+          next = Math.min(next, await this.#runEntry(entry, token));
+        }
+      } finally {
+        this.#sending = false;
       }
       return Math.max(0, Math.min(next - this.app.clock.now(), max));
     } catch (error) {
       // Unknown outcome (a publish may have happened): re-read the run state before sending again.
       this.#states = undefined;
+      // A tick that close() left (the broker down) fails once the app closes: no news then.
+      if (this.#stopping) return max;
       this.log.error({ err: coerceError(error) }, 'beat tick failed; retrying');
       return Math.min(RETRY_MS, max);
     }
