@@ -14,13 +14,15 @@
  *   each attempt takes the next node in turn, kombu's round-robin, and the backoff grows only
  *   once every node has refused; a lost connection starts with the node after the lost one.
  * - Channels belong to one connection: a ChannelSlot (channel-slot.ts) keeps one lazily
- *   (re)opened channel for a role (publishing with confirms, declaring).
+ *   (re)opened channel for a role (publishing with confirms, declaring);
+ *   {@link AmqpSession.openChannel} opens one for a piece of work, its replies watched.
  * - A reply RabbitMQ owes (a confirm, an operation's answer) that is `replyTimeoutMs` late gives
  *   the connection up ({@link AmqpSession.awaitReply}): a link that died silently.
  */
 import { isIP } from 'node:net';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { checkHeaderText } from './strict-text.js';
+import { watchReplies } from './watched-channel.js';
 import type { AmqpTarget } from './url.js';
 import { tlsFileOptions } from '../core/tls-files.js';
 import type { TransportLog } from '../core/transport-table.js';
@@ -216,6 +218,22 @@ export class AmqpSession {
       this.abandon(oldest.generation, `no reply to ${oldest.what} for ${Math.round(waitedMs)} ms (replyTimeoutMs ${this.replyTimeoutMs}): a dead link`);
     }, Math.max(50, Math.min(1000, this.replyTimeoutMs / 4)));
     this.#watchdog.unref();
+  }
+
+  /**
+   * A new channel on the connection (opened when needed) for one piece of work (a declaration,
+   * a probe, a purge, a subscription), every operation of which is watched against that
+   * connection ({@link awaitReply}, amqp/watched-channel.ts): over a link that died silently,
+   * none of their replies would come, and the work waited for the heartbeat.
+   */
+  async openChannel(options: { confirm: true }): Promise<ConfirmChannel>;
+  async openChannel(options?: { confirm?: false }): Promise<Channel>;
+  async openChannel(options: { confirm?: boolean } = {}): Promise<Channel> {
+    const model = await this.connection();
+    const generation = this.#generation;
+    const opening = options.confirm === true ? model.createConfirmChannel() : model.createChannel();
+    const channel: Channel = await this.awaitReply(opening, 'a channel open', generation);
+    return watchReplies(channel, (reply, what) => this.awaitReply(reply, what, generation));
   }
 
   /** Calls `fn` after every reconnection (not after the first connection). */

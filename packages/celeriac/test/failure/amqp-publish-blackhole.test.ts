@@ -1,12 +1,13 @@
 /**
- * A send, or a consumer's start, over a RabbitMQ link that dies silently (no FIN, no RST: an
- * expired NAT or firewall entry). The producer waits for RabbitMQ's confirm of every publish,
- * and for the reply to the declaration of a queue it sends to for the first time; a consumer
- * for the replies to its channel's opening, `basic.qos` and `basic.consume`. Over such a link
- * none comes, and the connection is known dead only when the heartbeat says so, two to three
- * intervals later: up to six minutes at Celery's default of 120 s, while the caller's `delay()`
- * (or the worker) waited. With `replyTimeoutMs` the connection is given up once a reply is that
- * late, and the declaration, the send or the consumer's start goes again on a new one.
+ * A send, a consumer's start or a subscription over a RabbitMQ link that dies silently (no FIN,
+ * no RST: an expired NAT or firewall entry). The producer waits for RabbitMQ's confirm of every
+ * publish, and for the reply to the declaration of a queue it sends to for the first time; a
+ * consumer for the replies to its channel's opening, `basic.qos` and `basic.consume`; a
+ * subscription (a worker's remote control, a monitor's events) for its declarations and
+ * consume. Over such a link none comes, and the connection is known dead only when the
+ * heartbeat says so, two to three intervals later: up to six minutes at Celery's default of
+ * 120 s, while the caller's `delay()` (or the worker) waited. With `replyTimeoutMs` the
+ * connection is given up once a reply is that late, and the work goes again on a new one.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +99,24 @@ describe.runIf(ready)('failure: a send over a silently dead RabbitMQ link', () =
         expect(proxy.stats.droppedToServer).toBeGreaterThan(dropped);
       } finally {
         await consumer.close();
+      }
+    });
+  }, 60_000);
+
+  it('gives the connection up once a subscription\'s declarations are replyTimeoutMs late, and subscribes on a new one', async () => {
+    // A worker's remote control and a monitor's events subscribe on channels opened for it;
+    // their declarations and consume were unwatched as the consumer's were.
+    await afterSilentDeath('memory://', (app) => app.sendTask('hole.sub', [], {}, { queue: 'hole-sub' }), async (app) => {
+      const dropped = proxy.stats.droppedToServer;
+      const got: string[] = [];
+      const unsubscribe = await app.broker.subscribeFanout('hole.fanout', '#', (raw) => got.push(raw));
+      try {
+        expect(proxy.stats.droppedToServer).toBeGreaterThan(dropped);
+        await app.broker.publishFanout('hole.fanout', 'any', '{"hello": 1}');
+        await waitFor(() => got.length > 0, 'the message, on the new subscription', 10_000);
+        expect(got[0]).toContain('hello');
+      } finally {
+        await unsubscribe();
       }
     });
   }, 60_000);

@@ -161,9 +161,9 @@ export class RpcBackend implements ResultBackend {
 
   async #consume(): Promise<void> {
     if (this.#closed) throw new CeleriacError(ErrorCodes.STATE, 'rpc backend is closed');
-    const model = await this.#session.connection();
+    await this.#session.connection();
     const generation = (this.#consumingGeneration = this.#session.generation);
-    const channel = await model.createChannel();
+    const channel = await this.#session.openChannel();
     this.#replyChannel = channel;
     channel.on('error', (err: Error) => this.#log('warn', 'rpc:// result channel closed', { err }));
     channel.on('close', () => {

@@ -202,7 +202,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
 
   /** Declares the delay ladder once per connection (ladder-declare.ts). */
   async #declareLadder(): Promise<void> {
-    await this.#declared.once('delay ladder', async () => declareLadder(await this.session.connection(), this.ladder));
+    await this.#declared.once('delay ladder', async () => declareLadder(this.session, this.ladder));
   }
 
   async #declareDelayTarget(queue: string): Promise<void> {

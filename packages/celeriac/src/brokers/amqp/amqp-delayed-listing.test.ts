@@ -76,8 +76,8 @@ describe.runIf(ready)('amqp delayed listing', () => {
   it('counts kombu\'s ladder (quorum) but never takes from it: no listing adds to a delivery count', async () => {
     // What a Celery 5.6 producer sends for a countdown on a quorum queue: straight into
     // kombu's ladder with the bits of the delay in its routing key, the eta in its headers.
+    await declareLadder(broker.session, KOMBU_LADDER);
     const model = await broker.session.connection();
-    await declareLadder(model, KOMBU_LADDER);
     const eta = Date.now() + 3_600_000;
     const message = makeMessage('from-celery-5.6');
     const ch = await model.createConfirmChannel();

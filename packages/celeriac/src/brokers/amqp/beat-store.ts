@@ -274,15 +274,15 @@ export class AmqpBeatStore implements BeatStore {
   }
 
   async #create(): Promise<void> {
-    const model = await this.session.connection();
-    if (await exists(model.createChannel(), BEAT_STORE_QUEUE)) return;
-    const ch = await model.createChannel();
+    const session = this.session;
+    if (await exists(session.openChannel(), BEAT_STORE_QUEUE)) return;
+    const ch = await session.openChannel();
     ch.on('error', () => undefined);
     try {
       // Only one connection can hold the exclusive init queue: the first beat to get it writes
       // the first document; the others wait for it, then find the store queue.
       for (;;) {
-        const lock = await model.createChannel();
+        const lock = await session.openChannel();
         lock.on('error', () => undefined);
         const got = await lock.assertQueue(BEAT_INIT_QUEUE, { exclusive: true, durable: false, autoDelete: true }).then(
           () => true,
@@ -292,12 +292,12 @@ export class AmqpBeatStore implements BeatStore {
           },
         );
         if (!got) {
-          if (await exists(model.createChannel(), BEAT_STORE_QUEUE)) return;
+          if (await exists(session.openChannel(), BEAT_STORE_QUEUE)) return;
           await sleep(20 + Math.random() * 30);
           continue;
         }
         try {
-          if (!(await exists(model.createChannel(), BEAT_STORE_QUEUE))) {
+          if (!(await exists(session.openChannel(), BEAT_STORE_QUEUE))) {
             await ch.assertQueue(BEAT_STORE_QUEUE, { durable: true, autoDelete: false, exclusive: false });
             await txSelect(ch);
             ch.publish('', BEAT_STORE_QUEUE, Buffer.from(JSON.stringify(emptyDoc())), DOC_PROPERTIES);

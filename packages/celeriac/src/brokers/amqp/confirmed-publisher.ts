@@ -90,7 +90,7 @@ export class ConfirmedPublisher {
   }
 
   async #freshConfirmChannel(): Promise<ConfirmChannel> {
-    const ch = await (await this.session.connection()).createConfirmChannel();
+    const ch = await this.session.openChannel({ confirm: true });
     ch.on('error', () => undefined);
     ch.on('return', (msg: AmqpMessage) => this.#onReturn(msg));
     return ch;

@@ -4,7 +4,9 @@
  * the subscriber's own (or the mailbox a worker bound), consumed without acks on a channel of
  * its own, subscribed again after a reconnect and after RabbitMQ cancels its consumer, and
  * retried with a growing wait while subscribing again fails with the connection up (its queue
- * declared elsewhere with other arguments, say). What goes out on such an exchange is a kombu
+ * declared elsewhere with other arguments, say). The first subscription goes again on the next
+ * connection when its own is lost on the way (a restart, or a link that died silently, given
+ * up after `replyTimeoutMs`: its channel's replies are watched), as a publish does. What goes out on such an exchange is a kombu
  * envelope, or any other text as a raw payload handed back as it was.
  */
 import { randomUUID } from 'node:crypto';
@@ -37,8 +39,7 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
   let channel: Channel | undefined;
   let stopped = false;
   const start = async (): Promise<void> => {
-    const model = await session.connection();
-    const ch = await model.createChannel();
+    const ch = await session.openChannel();
     ch.on('error', (err: Error) => log('warn', 'subscription channel closed', { exchange, err }));
     channel = ch;
     await ch.assertExchange(exchange, spec.type, { durable: spec.durable, autoDelete: false });
@@ -92,9 +93,20 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
       },
     );
   };
-  await start().catch((err: unknown) => {
-    throw toTransportError(`subscribe to ${exchange}`, err);
-  });
+  for (let attempt = 1; ; attempt++) {
+    let generation: number | undefined;
+    try {
+      await session.connection();
+      generation = session.generation;
+      await start();
+      break;
+    } catch (err) {
+      // Not connected at all is the caller's to hear, at once.
+      const lost = generation !== undefined && (!session.connected || session.generation !== generation);
+      if (!lost || attempt >= SUBSCRIBE_ATTEMPTS || stopped) throw toTransportError(`subscribe to ${exchange}`, err);
+      log('warn', `subscription interrupted by a lost connection; subscribing again (attempt ${attempt + 1})`, { exchange, err: coerceError(err) });
+    }
+  }
   const offReconnect = session.onReconnect(restart);
   const unsubscribe = async (): Promise<void> => {
     if (stopped) return;
@@ -108,6 +120,9 @@ export async function subscribeExchange(session: AmqpSession, log: TransportLog,
 
 /** Wait before subscribing again after RabbitMQ cancelled the consumer (as the task consumer's). */
 const CANCELLED_RESUBSCRIBE_MS = 1000;
+
+/** Attempts of the first subscription, each on a new connection after the last one was lost during it. */
+const SUBSCRIBE_ATTEMPTS = 3;
 
 /** Waits between attempts while subscribing again fails with the connection up. */
 const RESUBSCRIBE_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 1000, growth: { factor: 2 }, maxMs: 30_000 });

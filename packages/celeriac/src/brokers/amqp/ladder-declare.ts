@@ -7,7 +7,7 @@
  * it sends a countdown). A first declaration (about 150 operations) runs on several channels
  * at once.
  */
-import type { Channel, ChannelModel } from 'amqplib';
+import type { Channel } from 'amqplib';
 import { typeTable } from '../../amqp/tables.js';
 import type { AmqpSession } from '../../amqp/session.js';
 import { CELERIAC_LADDER, declarations, entryExchange, KOMBU_LADDER, type DelayLadder, type LevelDeclaration } from './delayed.js';
@@ -24,8 +24,8 @@ async function declareLevel(ch: Channel, level: LevelDeclaration): Promise<void>
 }
 
 /** Makes sure the whole ladder exists. */
-export async function declareLadder(model: ChannelModel, ladder: DelayLadder): Promise<void> {
-  const probe = await model.createChannel();
+export async function declareLadder(session: AmqpSession, ladder: DelayLadder): Promise<void> {
+  const probe = await session.openChannel();
   probe.on('error', () => undefined);
   try {
     const exists = await probe
@@ -42,12 +42,12 @@ export async function declareLadder(model: ChannelModel, ladder: DelayLadder): P
     levels.forEach((level, i) => groups[i % CHANNELS]?.push(level));
     await Promise.all(
       groups.map(async (group) => {
-        const ch = await model.createChannel();
+        const ch = await session.openChannel();
         for (const level of group) await declareLevel(ch, level);
         await ch.close();
       }),
     );
-    const last = await model.createChannel();
+    const last = await session.openChannel();
     await declareLevel(last, entry);
     await last.close();
   } finally {
@@ -59,8 +59,8 @@ export async function declareLadder(model: ChannelModel, ladder: DelayLadder): P
 const LADDERS: readonly DelayLadder[] = [CELERIAC_LADDER, KOMBU_LADDER];
 
 /** A passive declare that answers null for a missing queue (its 404 closes the channel). */
-async function levelCount(model: ChannelModel, name: string): Promise<number | null> {
-  const ch = await model.createChannel();
+async function levelCount(session: AmqpSession, name: string): Promise<number | null> {
+  const ch = await session.openChannel();
   ch.on('error', () => undefined);
   try {
     return (await ch.checkQueue(name)).messageCount;
@@ -73,9 +73,8 @@ async function levelCount(model: ChannelModel, name: string): Promise<number | n
 
 /** The ladders that exist on the broker (a probe of each one's lowest level). */
 export async function existingLadders(session: AmqpSession): Promise<DelayLadder[]> {
-  const model = await session.connection();
   const out: DelayLadder[] = [];
-  for (const ladder of LADDERS) if ((await levelCount(model, ladder.levelName(0))) !== null) out.push(ladder);
+  for (const ladder of LADDERS) if ((await levelCount(session, ladder.levelName(0))) !== null) out.push(ladder);
   return out;
 }
 

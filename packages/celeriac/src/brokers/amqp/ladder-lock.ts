@@ -21,7 +21,7 @@ const noop = () => undefined;
 
 /** Declares the lock queue on a channel of its own; the channel on success, null when another connection holds it. */
 async function tryLock(session: AmqpSession): Promise<Channel | null> {
-  const ch = await (await session.connection()).createChannel();
+  const ch = await session.openChannel();
   ch.on('error', noop);
   try {
     await ch.assertQueue(LADDER_LOCK_QUEUE, { exclusive: true, durable: false, autoDelete: false });

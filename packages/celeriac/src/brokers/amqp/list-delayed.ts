@@ -40,10 +40,9 @@ export const BROWSE_MAX = 1000;
 
 /** Ready messages of each level queue of each ladder that exists. */
 async function ladderCounts(session: AmqpSession): Promise<{ ladder: DelayLadder; level: number; count: number }[]> {
-  const model = await session.connection();
   const out: { ladder: DelayLadder; level: number; count: number }[] = [];
   for (const ladder of await existingLadders(session)) {
-    const ch = await model.createChannel();
+    const ch = await session.openChannel();
     ch.on('error', () => undefined);
     try {
       for (let level = 0; level < ladder.levels; level++) out.push({ ladder, level, count: (await ch.checkQueue(ladder.levelName(level))).messageCount });
@@ -131,8 +130,7 @@ async function browse(session: AmqpSession, queues: readonly string[] | null, li
   const quorum = quorumLevels.get(session) ?? new Set<string>();
   quorumLevels.set(session, quorum);
   const levels = browseOrder((await ladderCounts(session)).filter((l) => l.ladder !== KOMBU_LADDER && !quorum.has(l.ladder.levelName(l.level))));
-  const model = await session.connection();
-  const ch: Channel = await model.createChannel();
+  const ch: Channel = await session.openChannel();
   ch.on('error', () => undefined);
   const out: DelayedRecord[] = [];
   let browsed = 0;

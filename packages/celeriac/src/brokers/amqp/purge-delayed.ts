@@ -45,8 +45,7 @@ export async function purgeLadders(session: AmqpSession, queue: string, clock: P
  * were dropped before it.
  */
 export async function purgeDelayed(session: AmqpSession, ladder: DelayLadder, queue: string, clock: Pick<Clock, 'now'>): Promise<number> {
-  const model = await session.connection();
-  const ch = await model.createChannel();
+  const ch = await session.openChannel();
   ch.on('error', () => undefined);
   const dropped = { committed: 0 };
   try {

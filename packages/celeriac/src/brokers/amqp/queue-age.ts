@@ -77,10 +77,9 @@ export function readProbeAnswer(message: string): ProbeAnswer {
  * each round opens one. Needs the configure permission on the queue (else `unknown`).
  */
 export async function probeQueueType(session: AmqpSession, queue: string): Promise<ProbedType> {
-  const model = await session.connection();
   const args: Record<string, string | number | boolean> = {};
   for (let round = 0; round < PROBE_ROUNDS; round++) {
-    const ch = await model.createChannel();
+    const ch = await session.openChannel();
     ch.on('error', () => undefined);
     try {
       await ch.assertQueue(queue, { durable: true, autoDelete: false, exclusive: false, arguments: { ...args, 'x-queue-type': PROBE_TYPE } });
@@ -131,8 +130,7 @@ export class QueueAgeReader {
   /** See the module header; null when the queue is empty, gone, not known classic, or its message tells no time. */
   async waitingSince(queue: string): Promise<number | null> {
     if (this.quorumByConfig(queue) || (await this.#type(queue)) !== 'classic') return null;
-    const model = await this.session.connection();
-    const ch: Channel = await model.createChannel();
+    const ch: Channel = await this.session.openChannel();
     ch.on('error', () => undefined);
     try {
       const msg = await ch.get(queue, { noAck: false });
