@@ -311,6 +311,33 @@ describe('Beat on the memory broker with a fake clock', () => {
     expect(broker.sent.map((s) => s.entry)).toEqual(['fast']);
   });
 
+  it('close() waits for nothing while the broker is known to be down: the lease expires by itself', async () => {
+    const { clock, broker, beat } = setup({ beatSchedule: { fast: { task: 'tasks.fast', schedule: 1 } } });
+    const publish = broker.publish.bind(broker);
+    let hang = false;
+    broker.publish = async (message, options) => {
+      if (hang) await new Promise(() => undefined);
+      return publish(message, options);
+    };
+    const store = broker.beatStore();
+    const release = store.release.bind(store);
+    store.release = async (token) => {
+      if (hang) await new Promise(() => undefined);
+      return release(token);
+    };
+    const a = beat();
+    await a.tick();
+    expect(a.isLeader).toBe(true);
+    // The broker goes down: the next send and the release hang, as they wait for it.
+    hang = true;
+    Object.assign(broker, { offline: () => true });
+    clock.advance(1_000);
+    void a.tick();
+    await turns(5);
+    await a.close({ deadlineMs: 60_000 });
+    expect(a.state).toBe('closed');
+  });
+
   it('refuses a dynamic entry with an unknown key, arguments that are not JSON or an interval under a millisecond; nothing is stored', async () => {
     const { app } = setup({ beatSchedule: {} });
     const entries = new BeatEntries(app);

@@ -102,7 +102,7 @@ export class Beat {
 
   /**
    * Stops the loop, waits for a tick that is sending (at most `deadlineMs`) and releases the
-   * lease so another beat takes over at once; a tick still taking the lease gives it back
+   * lease (waiting as long at most) so another beat takes over at once; a tick still taking the lease gives it back
    * when it gets it, sending nothing. Does not close the app. Idempotent.
    */
   async close(options: BeatCloseOptions = {}): Promise<void> {
@@ -110,9 +110,23 @@ export class Beat {
     this.#state = 'closing';
     if (this.#timer !== undefined) this.app.clock.clearTimer(this.#timer);
     this.#timer = undefined;
-    const deadline = options.deadlineMs ?? 5000;
-    if (this.#ticking !== undefined && this.#sending) await Promise.race([this.#ticking.catch(() => 0), new Promise((r) => setTimeout(r, deadline).unref())]);
-    await this.#leadership.release().catch((error: unknown) => this.log.warn({ err: coerceError(error) }, 'beat: releasing the lease failed; it expires by itself'));
+    // A broker known to be down ends nothing in time: not waited for (as a worker's shutdown).
+    const deadline = this.app.broker.offline?.() === true ? 0 : (options.deadlineMs ?? 5000);
+    const late = () => new Promise<false>((r) => setTimeout(() => r(false), deadline).unref());
+    if (this.#ticking !== undefined && this.#sending) await Promise.race([this.#ticking.catch(() => 0), late()]);
+    // Bounded too: a broker that hangs held the stop until its command timeout.
+    let gaveUp = false;
+    const released = this.#leadership.release().then(
+      () => true,
+      (error: unknown) => {
+        if (!gaveUp) this.log.warn({ err: coerceError(error) }, 'beat: releasing the lease failed; it expires by itself');
+        return true;
+      },
+    );
+    if (!(await Promise.race([released, late()]))) {
+      gaveUp = true;
+      this.log.warn({ deadlineMs: deadline }, 'beat: could not release the lease in time (the broker is down or slow); it expires by itself');
+    }
     this.#state = 'closed';
     this.log.info('beat stopped');
   }

@@ -8,12 +8,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { FaultProxy } from '../support/fault-proxy.js';
 import { buildDistIfStale } from '../support/node-script.js';
+import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
 import { alive, BIN, CLI_DIR, detached, type Exit, fixtureApp, killAll, runCli, spawnCli } from './spawn.js';
 
 let dir = '';
@@ -228,33 +229,31 @@ describe('a SIGTERM the moment the pidfile exists', () => {
   }, 60_000);
 });
 
-describe('celeriac beat: a second SIGTERM while it closes', () => {
+describe.runIf(await shouldRunRedisTests('celeriac beat: a second SIGTERM'))('celeriac beat: a second SIGTERM while it closes', () => {
   it('exits at once with 1, and removes its pidfile', async () => {
-    // A "Redis" that accepts connections and never answers: beat's first tick hangs on it, and
-    // a SIGTERM's close waits up to 5 s for that tick. Before, the second signal met node's
-    // default death and left the pidfile.
-    let heard!: () => void;
-    const asked = new Promise<void>((resolve) => (heard = resolve));
-    const sockets = new Set<Socket>();
-    const hung = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('data', () => heard());
-    });
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    // A beat that leads, then its link to Redis stalls (nothing comes back, no FIN): the close a
+    // SIGTERM starts waits for the release of the lease, up to 5 s. Before, the second signal
+    // met node's default death and left the pidfile.
+    const proxy = new FaultProxy(Number(new URL(REDIS_URL).port || 6379));
+    await proxy.start();
+    const prefix = randomKeyPrefix();
     try {
-      const port = (hung.address() as AddressInfo).port;
       const pidfile = join(mkdtempSync(join(dir, 'second-')), 'beat.pid');
-      const cli = spawnCli(['-A', fixtureApp('app'), '-b', `redis://127.0.0.1:${port}/0`, 'beat', '--pidfile', pidfile], { timeoutMs: 30_000 });
-      await asked; // the tick is in flight
+      const broker = `${proxy.redisUrl(Number(new URL(REDIS_URL).pathname.slice(1) || 0))}?global_keyprefix=${encodeURIComponent(prefix)}`;
+      const cli = spawnCli(['-A', fixtureApp('app'), '-b', broker, 'beat', '-l', 'info', '--pidfile', pidfile], { timeoutMs: 30_000 });
+      await cli.waitFor(/leads now/, 20_000);
+      proxy.stall();
       cli.child.kill('SIGTERM');
       await cli.waitFor(/shutting down/, 10_000);
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toEqual({ code: 1, signal: null });
       expect(cli.stdout() + cli.stderr()).toContain('second signal: exiting now');
       expect(existsSync(pidfile)).toBe(false);
+      // The stall held what the closing beat sent: its release of the lease.
+      expect(proxy.stats.droppedToServer).toBeGreaterThan(0);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => hung.close(resolve));
+      await proxy.close();
+      await deleteKeys(prefix);
     }
   });
 });

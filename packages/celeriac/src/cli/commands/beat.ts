@@ -73,7 +73,8 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
     const beat = new Beat(app);
     // Handlers before the pidfile and the start: a SIGTERM from the moment the file exists
     // (a supervisor's stop right after its start) closes beat cleanly and removes the file.
-    // A second signal while beat closes (waiting up to 5 s for a tick a hung broker holds)
+    // A second signal while beat closes (waiting up to 5 s for a sending tick, then as long for
+    // the lease's release, when the broker hangs)
     // ends the process at once, exit 1, the pidfile removed on the way out: with the handler
     // gone it met node's default death, which left the file.
     let uninstall = () => {};
@@ -81,7 +82,7 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
     const stopped = new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) {
-          beat.log.warn({ signal }, 'beat: second signal: exiting now, without waiting for the tick in progress');
+          beat.log.warn({ signal }, 'beat: second signal: exiting now, without waiting for the broker');
           process.exit(1);
         }
         stopping = true;
