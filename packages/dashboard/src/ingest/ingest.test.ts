@@ -129,6 +129,45 @@ describe('Ingest whose broker never answers', () => {
   });
 });
 
+describe('Ingest whose broker fails, closed', () => {
+  // `celeriac flower` stopped with its broker down took 2-5 s more: its close waited for
+  // remote control to unbind its reply queue, a binding the broker never answered.
+  it('close() does not wait for a broker it knows fails', async () => {
+    const app = createApp({ broker: 'memory://' }, { env: {} });
+    apps.push(app);
+    const s = heldStore();
+    s.release();
+    const broker = app.broker;
+    holdSubscriptions(app);
+    // Down for everything else it asks too: enabling events, queue lengths.
+    broker.publishFanout = () => Promise.reject(new Error('the broker is down'));
+    broker.queueLength = () => Promise.reject(new Error('the broker is down'));
+    let binds = 0;
+    broker.bindQueue = () => {
+      binds++;
+      return new Promise(() => undefined);
+    };
+    const ingest = new Ingest(app, s.store, { enableEventsMs: 0, inspectIntervalMs: 60_000, queuePollMs: 60_000, pruneMs: 60_000 });
+    ingests.push(ingest);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      const starting = ingest.start();
+      await vi.advanceTimersByTimeAsync(2000);
+      await starting;
+      expect(ingest.brokerError).not.toBeNull();
+      await vi.advanceTimersByTimeAsync(10);
+      // The workers' inspection binds the reply queue, and waits.
+      expect(binds).toBe(1);
+      let closed = false;
+      void ingest.close().then(() => (closed = true));
+      await vi.advanceTimersByTimeAsync(300);
+      expect(closed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('Ingest behind a slow store', () => {
   it('holds events undecoded while a write is slow instead of dropping timeline entries, then stores every one', async () => {
     const app = createApp({ broker: 'memory://' }, { env: {} });

@@ -264,8 +264,10 @@ export class Ingest {
     this.#state = 'closed';
     for (const t of this.#timers) clearInterval(t);
     this.inspector.close();
-    await withDeadline(this.#receiver.close(), 5000, 'unsubscribe').catch(() => {});
-    await withDeadline(this.control.close(), 5000, 'control close').catch(() => {});
+    // A broker known to fail is not waited for: with it down, every stop took 2-5 s more.
+    const waitMs = this.brokerError === null ? 5000 : 250;
+    await withDeadline(this.#receiver.close(), waitMs, 'unsubscribe').catch(() => {});
+    await withDeadline(this.control.close(), waitMs, 'control close').catch(() => {});
     await this.flush().catch(() => {});
     await this.#reader.close();
   }
