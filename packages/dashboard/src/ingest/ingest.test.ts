@@ -63,6 +63,21 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
+/**
+ * An app on memory:// whose event subscription waits until released, and an Ingest of it on a
+ * store that writes at once, its polls a minute apart and its enable_events loop off.
+ */
+function heldIngest() {
+  const app = createApp({ broker: 'memory://' }, { env: {} });
+  apps.push(app);
+  const s = heldStore();
+  s.release();
+  const subscription = holdSubscriptions(app);
+  const ingest = new Ingest(app, s.store, { enableEventsMs: 0, inspectIntervalMs: 60_000, queuePollMs: 60_000, pruneMs: 60_000 });
+  ingests.push(ingest);
+  return { broker: app.broker, subscription, ingest };
+}
+
 describe('Ingest closed while it starts', () => {
   it('a close() while it subscribes to events starts no loops: nothing pruned, polled or broadcast after the close', async () => {
     const app = createApp({ broker: 'memory://' }, { env: {} });
@@ -103,14 +118,7 @@ describe('Ingest whose broker never answers', () => {
   // The dashboard listens once start() resolves: with the broker down it served nothing for
   // the subscription's 10 s, not even the page saying the broker is unreachable.
   it('start() gives up waiting for the event subscription after 2 s, and subscribes once the broker answers', async () => {
-    const app = createApp({ broker: 'memory://' }, { env: {} });
-    apps.push(app);
-    const s = heldStore();
-    s.release();
-    const broker = app.broker;
-    const subscription = holdSubscriptions(app);
-    const ingest = new Ingest(app, s.store, { enableEventsMs: 0, inspectIntervalMs: 60_000, queuePollMs: 60_000, pruneMs: 60_000 });
-    ingests.push(ingest);
+    const { broker, subscription, ingest } = heldIngest();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     try {
       let started = false;
@@ -127,18 +135,11 @@ describe('Ingest whose broker never answers', () => {
     await broker.publishFanout('celeryev', 'task.multi', envelope(lifecycle(1), 1));
     await waitFor(() => ingest.eventsIngested === 3, 'the events, once subscribed');
   });
-});
 
-describe('Ingest whose broker fails, closed', () => {
   // `celeriac flower` stopped with its broker down took 2-5 s more: its close waited for
   // remote control to unbind its reply queue, a binding the broker never answered.
   it('close() does not wait for a broker it knows fails', async () => {
-    const app = createApp({ broker: 'memory://' }, { env: {} });
-    apps.push(app);
-    const s = heldStore();
-    s.release();
-    const broker = app.broker;
-    holdSubscriptions(app);
+    const { broker, ingest } = heldIngest();
     // Down for everything else it asks too: enabling events, queue lengths.
     broker.publishFanout = () => Promise.reject(new Error('the broker is down'));
     broker.queueLength = () => Promise.reject(new Error('the broker is down'));
@@ -147,8 +148,6 @@ describe('Ingest whose broker fails, closed', () => {
       binds++;
       return new Promise(() => undefined);
     };
-    const ingest = new Ingest(app, s.store, { enableEventsMs: 0, inspectIntervalMs: 60_000, queuePollMs: 60_000, pruneMs: 60_000 });
-    ingests.push(ingest);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     try {
       const starting = ingest.start();
