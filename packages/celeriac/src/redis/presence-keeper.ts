@@ -38,7 +38,8 @@ export function startPresenceKeeper(config: PresenceKeeperConfig, log: Transport
   if (config.target.sentinel !== undefined) return null;
   let thread: NodeWorker;
   try {
-    const onMessage = (m: FromPresenceKeeper) => log?.(m.level, m.msg, m.error === null ? undefined : { err: new Error(m.error) });
+    // The thread's failure as its text, not an Error made here with a stack of this handler.
+    const onMessage = (m: FromPresenceKeeper) => log?.(m.level, m.msg, m.error === null ? undefined : { reason: m.error });
     thread = startModuleThread(new URL('./presence-keeper-thread.js', import.meta.url), { ...config, script: { sha1: config.script.sha1, source: config.script.source } }, 'celeriac-presence-keeper', onMessage);
   } catch (err) {
     log?.('warn', 'no presence keeper thread; presence is renewed on the event loop', { err: coerceError(err) });

@@ -122,7 +122,9 @@ class KeeperThread {
       }
       const host = this.#sessions.get(m.session);
       if (m.type === 'lost') host?.lost(m.tags);
-      else host?.log?.(m.level, m.msg, m.error === null ? undefined : { err: new Error(m.error) });
+      // The thread's failure as its text (`reason`, as the connection-lost lines give it): an
+      // Error made here carried a stack of this handler, nothing of where the renewal failed.
+      else host?.log?.(m.level, m.msg, m.error === null ? undefined : { reason: m.error });
     });
     this.#thread.on('error', (err) => {
       this.#fail();

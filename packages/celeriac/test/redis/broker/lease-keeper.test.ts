@@ -300,4 +300,25 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
     await fake.close();
     expect(() => new RedisBroker(prefixedUrl(prefix), { leaseRenewal: 'elsewhere' as never })).toThrow(/leaseRenewal must be 'thread' or 'event-loop'/);
   });
+  // Last: it stops the server, then starts it again.
+  it('says why a renewal failed as text, without a stack made on the event loop', async () => {
+    const logs: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
+    const broker = new RedisBroker(prefixedUrl(prefix), { ...fast, log: (_level, msg, fields) => void logs.push({ msg, fields }) });
+    const queue = `report-${randomUUID().slice(0, 6)}`;
+    await broker.publish(makeMessage('held'), { exchange: '', routingKey: queue });
+    const got: Delivery[] = [];
+    const consumer = broker.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => got.push(d) });
+    try {
+      await waitFor(() => got.length === 1 && broker.leaseRenewer === 'thread', 'a delivery and a running keeper', 10_000);
+      await server().kill();
+      const report = () => logs.find((l) => l.msg.includes('lease keeper could not renew'));
+      await waitFor(() => report() !== undefined, "the keeper's report of the failed renewal", 10_000);
+      // It carried an Error made in the message handler, whose stack pointed there.
+      expect(report()?.fields).toEqual({ reason: expect.stringMatching(/\S/) });
+    } finally {
+      await server().start();
+      await consumer.close();
+      await broker.close();
+    }
+  }, 30_000);
 });
