@@ -73,7 +73,8 @@ export class DelayedSet {
       const moved = await this.rescue(o.clock.now(), id);
       if (moved !== undefined && moved > 0) o.log?.('warn', `no Celeriac worker left to promote ETA messages: moved ${moved} back to their queues`);
     } catch (error) {
-      o.log?.('warn', 'withdrawing as ETA promoter failed; its presence expires by itself', { err: toTransportError(error, 'withdraw') });
+      // Expected with Redis down on a stop: its text, without a stack.
+      o.log?.('warn', 'withdrawing as ETA promoter failed; its presence expires by itself', { reason: toTransportError(error, 'withdraw').message });
     }
   }
 

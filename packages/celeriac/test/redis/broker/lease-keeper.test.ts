@@ -301,7 +301,7 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
     expect(() => new RedisBroker(prefixedUrl(prefix), { leaseRenewal: 'elsewhere' as never })).toThrow(/leaseRenewal must be 'thread' or 'event-loop'/);
   });
   // Last: it stops the server, then starts it again.
-  it('says why a renewal failed as text, without a stack made on the event loop', async () => {
+  it('with Redis down, says why a renewal failed and why the withdrawal on close failed as text, without stacks', async () => {
     const logs: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
     const broker = new RedisBroker(prefixedUrl(prefix), { ...fast, log: (_level, msg, fields) => void logs.push({ msg, fields }) });
     const queue = `report-${randomUUID().slice(0, 6)}`;
@@ -315,6 +315,12 @@ describe.runIf(await shouldRunRedisTests('the lease keeper thread'))('the lease 
       await waitFor(() => report() !== undefined, "the keeper's report of the failed renewal", 10_000);
       // It carried an Error made in the message handler, whose stack pointed there.
       expect(report()?.fields).toEqual({ reason: expect.stringMatching(/\S/) });
+      // A close with Redis down cannot withdraw the broker as an ETA promoter: expected, and
+      // said once, its presence left to expire (it was logged with the error's stack).
+      await consumer.close();
+      await broker.close();
+      const withdrawal = logs.find((l) => l.msg.startsWith('withdrawing as ETA promoter failed'));
+      expect(withdrawal?.fields).toEqual({ reason: expect.stringMatching(/^Redis error during withdraw: /) });
     } finally {
       await server().start();
       await consumer.close();
