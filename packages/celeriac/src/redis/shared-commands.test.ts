@@ -66,6 +66,25 @@ describe('RedisConnections', () => {
     expect(c.client).not.toBe(a.client);
   });
 
+  it('fails a closing holder’s commands already waiting for the connection, not the other holder’s', async () => {
+    // They waited out the offline-queue timeout (twice with a fetch's retry): a broker closed
+    // with Redis down took 20 s to close.
+    const pool = new RedisConnections();
+    const broker = pool.acquire(target('redis://h:6379/0'), OPTIONS);
+    const backend = pool.acquire(target('redis://h:6379/0'), OPTIONS);
+    vi.spyOn(broker.client, 'offline', 'get').mockReturnValue(true);
+    vi.spyOn(broker.client, 'send').mockReturnValue(new Promise(() => undefined));
+    vi.spyOn(broker.client, 'run').mockReturnValue(new Promise(() => undefined));
+    const fetching = broker.run('fetch from celery', async () => 'x');
+    const acking = broker.send(async () => 'x');
+    const storing = backend.run('store', async () => 'x');
+    broker.failFast();
+    await expect(fetching).rejects.toMatchObject({ code: ErrorCodes.TRANSPORT, message: expect.stringMatching(/fetch from celery.*closing: not waiting for a reconnect/) });
+    await expect(acking).rejects.toThrow(/closing: not waiting for a reconnect/);
+    // The backend's store waits on for the reconnect.
+    expect(await Promise.race([storing.then(() => 'settled', () => 'settled'), new Promise((resolve) => setImmediate(() => resolve('waiting')))])).toBe('waiting');
+  });
+
   it('makes a closing holder’s commands fail at once while the connection is down, not the other holder’s', async () => {
     const pool = new RedisConnections();
     const broker = pool.acquire(target('redis://h:6379/0'), OPTIONS);

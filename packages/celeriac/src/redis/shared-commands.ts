@@ -56,6 +56,13 @@ export function commandConnectionKey(target: RedisTarget, options: GuardedRedisC
 class Hold implements CommandConnection {
   #failFast = false;
   #released = false;
+  /**
+   * Rejected by {@link failFast}: the commands this holder issued while the connection was
+   * down, still waiting for it, fail with it. They waited out the offline-queue timeout (twice
+   * with a fetch's retry), and a broker closed with Redis down took 20 s to close.
+   */
+  #closing: Promise<never> | undefined;
+  #abandon: (error: Error) => void = () => undefined;
 
   constructor(
     readonly client: GuardedRedisClient,
@@ -77,15 +84,30 @@ class Hold implements CommandConnection {
   }
 
   send<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    return this.#failFast && this.client.offline ? Promise.reject(new Error(CLOSING_DISCONNECTED)) : this.client.send(fn);
+    if (!this.client.offline) return this.client.send(fn);
+    return this.#failFast ? Promise.reject(new Error(CLOSING_DISCONNECTED)) : Promise.race([this.client.send(fn), this.#closingSignal()]);
   }
 
   run<T>(what: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    return this.#failFast && this.client.offline ? Promise.reject(toTransportError(new Error(CLOSING_DISCONNECTED), what)) : this.client.run(what, fn);
+    if (!this.client.offline) return this.client.run(what, fn);
+    if (this.#failFast) return Promise.reject(toTransportError(new Error(CLOSING_DISCONNECTED), what));
+    const closing = this.#closingSignal().catch((error: unknown) => {
+      throw toTransportError(error, what);
+    });
+    return Promise.race([this.client.run(what, fn), closing]);
   }
 
   failFast(): void {
     this.#failFast = true;
+    this.#abandon(new Error(CLOSING_DISCONNECTED));
+  }
+
+  #closingSignal(): Promise<never> {
+    if (this.#closing === undefined) {
+      this.#closing = new Promise<never>((_resolve, reject) => (this.#abandon = reject));
+      this.#closing.catch(() => undefined);
+    }
+    return this.#closing;
   }
 
   release(deadlineMs?: number): Promise<void> {
