@@ -207,6 +207,11 @@ export class GuardedRedisClient implements CommandClient {
     client.on('end', clear);
   }
 
+  /** The last failure of the connection while it is not up (connecting or reconnecting), else null. */
+  get failure(): string | null {
+    return this.#downSince === undefined || this.#lastFailure === '' ? null : this.#lastFailure;
+  }
+
   /** Whether the connection is known to be down now (opened once, not ready: reconnecting). */
   get offline(): boolean {
     return this.#client !== undefined && !this.#client.isReady;

@@ -3,7 +3,7 @@
  * broker_connection_max_retries) with a connect that fails a given number of times. Against a
  * real redis-server started after the worker: test/failure/worker-start-before-broker.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { connectOnStartup, startupRetryDelaySec, type StartupConnectOptions } from './startup-connect.js';
 
@@ -46,6 +46,38 @@ describe('connection retry on worker start', () => {
     expect(lines.at(-1)?.msg).toBe('Connected to broker redis://127.0.0.1:1/0 after 6 attempts.');
     // No error object in any line: pino would print its stack every attempt.
     for (const l of lines) expect(l.fields).not.toHaveProperty('err');
+  });
+
+  it('says why while an attempt is still on, as soon as the broker knows it; its failure in the same state then goes to debug', async () => {
+    // A Redis attempt waits up to connectTimeoutMs (10 s) before it fails: the worker said
+    // nothing meanwhile, where Celery says it at once.
+    let fail!: (error: Error) => void;
+    let attempts = 0;
+    const connect = () => {
+      attempts++;
+      return attempts === 1 ? new Promise<void>((_resolve, reject) => (fail = reject)) : Promise.resolve();
+    };
+    let problem: string | null = null;
+    const { o, lines } = options({ problem: () => problem });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let connected: Promise<boolean>;
+    try {
+      connected = connectOnStartup(connect, o);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(lines).toEqual([]);
+      problem = 'connect ECONNREFUSED 127.0.0.1:1';
+      await vi.advanceTimersByTimeAsync(100);
+      // Said once, not at every look.
+      await vi.advanceTimersByTimeAsync(1000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'warn', msg: 'Cannot connect to broker redis://127.0.0.1:1/0: connect ECONNREFUSED 127.0.0.1:1. Still trying...', fields: { state: 'ECONNREFUSED', attempt: 1 } });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    fail(new CeleriacError(ErrorCodes.TRANSPORT, 'Redis error during connect: could not connect within 10000 ms: connect ECONNREFUSED 127.0.0.1:1', { cause: refused }));
+    expect(await connected).toBe(true);
+    expect(lines.map((l) => l.level)).toEqual(['warn', 'debug', 'info']);
   });
 
   it('logs again when the failure changes state (refused, then LOADING, then OOM)', async () => {

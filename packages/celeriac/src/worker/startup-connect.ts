@@ -11,8 +11,8 @@
  * server does not have: the adapters report them as CONFIG) end the start at once.
  *
  * Logging: one warning per change of the failure's state (core/failure-state.ts) with the
- * next retry time, the same state again only at debug level, and one line once connected
- * after failures; never a stack trace per attempt. A close (SIGTERM) ends the wait at once,
+ * next retry time, or as soon as an attempt under way knows it (`problem`), the same state again
+ * only at debug level, and one line once connected after failures; never a stack trace per attempt. A close (SIGTERM) ends the wait at once,
  * even with an attempt in flight: the attempt is left to the adapter's close.
  */
 import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
@@ -62,7 +62,16 @@ export interface StartupConnectOptions {
   readonly log: StartupLog;
   /** The backoff. @default STARTUP_RETRY */
   readonly intervals?: StartupRetryIntervals;
+  /**
+   * Why connecting fails now, while an attempt is on (QueueBroker.connectProblem): said as soon
+   * as it is known. An attempt waits up to its connection's own limit (Redis: 10 s) before it
+   * fails, and nothing was said meanwhile, where Celery says it at once.
+   */
+  readonly problem?: () => string | null;
 }
+
+/** How often a pending attempt's {@link StartupConnectOptions.problem} is looked at. */
+const PROBLEM_LOOK_MS = 100;
 
 const ABORTED = Symbol('aborted');
 
@@ -88,8 +97,21 @@ export async function connectOnStartup(connect: () => Promise<void>, o: StartupC
   const firstFailureAt = Date.now();
   let shownState: string | undefined;
   for (let retry = 0; ; retry++) {
+    const look = o.problem;
+    const watch =
+      look === undefined
+        ? undefined
+        : setInterval(() => {
+            if (o.signal.aborted) return;
+            const problem = look();
+            const state = problem === null ? undefined : failureState(new Error(problem));
+            if (state === undefined || state === shownState) return;
+            shownState = state;
+            o.log.warn({ state, attempt: retry + 1 }, `Cannot connect to ${o.what} ${o.url}: ${problem}. Still trying...`);
+          }, PROBLEM_LOOK_MS);
+    watch?.unref();
     try {
-      if ((await unlessAborted(connect(), o.signal)) === ABORTED) return false;
+      if ((await unlessAborted(connect().finally(() => clearInterval(watch)), o.signal)) === ABORTED) return false;
       if (retry > 0) o.log.info({ attempts: retry + 1, waitedMs: Date.now() - firstFailureAt }, `Connected to ${o.what} ${o.url} after ${retry + 1} attempts.`);
       return true;
     } catch (error) {

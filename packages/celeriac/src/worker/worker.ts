@@ -293,7 +293,7 @@ export class Worker {
       await broker.connect();
       for (const queue of this.options.queues) await broker.declareQueue(queue);
     };
-    if (!(await this.connectOnStartup('broker', this.app.brokerUrl, declare))) return;
+    if (!(await this.connectOnStartup('broker', this.app.brokerUrl, declare, () => broker.connectProblem?.() ?? null))) return;
     if (!(await this.connectOnStartup('result backend', this.app.backendUrl, () => backend.connect()))) return;
     for (const warning of (await broker.serverWarnings?.()) ?? []) this.log.warn({ check: 'broker-server' }, warning);
     for (const warning of (await backend.serverWarnings?.()) ?? []) this.log.warn({ check: 'backend-server' }, warning);
@@ -323,8 +323,9 @@ export class Worker {
   }
 
   /** Connects with Celery's retry on startup; false when the worker was closed meanwhile. */
-  private async connectOnStartup(what: string, url: string, connect: () => Promise<void>): Promise<boolean> {
+  private async connectOnStartup(what: string, url: string, connect: () => Promise<void>, problem?: () => string | null): Promise<boolean> {
     return connectOnStartup(connect, {
+      ...(problem === undefined ? {} : { problem }),
       what,
       url,
       retry: this.app.settings.brokerConnectionRetryOnStartup,

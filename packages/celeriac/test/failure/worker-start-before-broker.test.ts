@@ -45,12 +45,26 @@ describe.runIf(hasRedisServer)('failure: a worker started before its broker', ()
     const starting = worker.start();
     await waitFor(() => cannot().length >= 1, 'a "Cannot connect" line', 20_000);
     expect(worker.state).toBe('starting');
-    expect(cannot()[0]?.msg).toMatch(new RegExp(`^Cannot connect to broker redis://127\\.0\\.0\\.1:${server.port}/0: .*ECONNREFUSED.*\\. Trying again in 2\\.00 seconds\\.\\.\\. \\(1\\)$`));
+    // Said while the first attempt is on (each waits up to 300 ms here), or as it fails.
+    expect(cannot()[0]?.msg).toMatch(new RegExp(`^Cannot connect to broker redis://127\\.0\\.0\\.1:${server.port}/0: .*ECONNREFUSED.*\\. (Still trying\\.\\.\\.|Trying again in 2\\.00 seconds\\.\\.\\. \\(1\\))$`));
     await server.start();
     await starting;
     expect(worker.state).toBe('running');
     const r = await app.sendTask('wsb.add', [20, 22]);
     expect(await r.get({ timeoutMs: 20_000 })).toBe(42);
+  }, 60_000);
+
+  it('says why as soon as the connection fails, before its attempt gives up', async () => {
+    // An attempt waits up to connectTimeoutMs (a minute here): nothing was said meanwhile.
+    const port = await freePort();
+    const { app, cannot } = appOn(`redis://127.0.0.1:${port}/0`, { brokerTransportOptions: { connectTimeoutMs: 60_000 } });
+    cleanup.push(() => app.close());
+    const worker = new Worker(app, { hostname: `wsb4-${process.pid}@test` });
+    cleanup.push(() => worker.close({ deadlineMs: 2000 }));
+    void worker.start().catch(() => undefined);
+    await waitFor(() => cannot().length >= 1, 'a "Cannot connect" line', 20_000);
+    expect(cannot()[0]?.msg).toMatch(new RegExp(`^Cannot connect to broker redis://127\\.0\\.0\\.1:${port}/0: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\. Still trying\\.\\.\\.$`));
+    expect(worker.state).toBe('starting');
   }, 60_000);
 
   it('closed while it waits, it stops quietly', async () => {

@@ -286,6 +286,11 @@ export class RedisBroker implements Broker, DelayedListing, SetAsideListing, Bea
     return this.#redis.offline;
   }
 
+  /** Why its command connection fails now, while it does (QueueBroker.connectProblem). */
+  connectProblem(): string | null {
+    return this.#redis.client.failure;
+  }
+
   /** Starts the lease keeper thread (when leases are renewed by one); settles once it runs, or after 2 s. */
   async prepareConsume(): Promise<void> {
     if (this.options.leaseRenewal === 'thread' && this.#target.sentinel === undefined) await LeaseKeeper.warm(2000, this.options.log);

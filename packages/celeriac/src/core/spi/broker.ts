@@ -329,18 +329,20 @@ export interface QueueBroker {
    */
   serverWarnings?(): Promise<readonly string[]>;
   /**
-   * Optional: starts what consuming uses beside the event loop (Redis: the lease keeper
-   * thread) and settles once it runs or is given up on. A worker calls it as it starts, before
-   * connect(), and consumes without waiting for it: a broker keeps deliveries safe meanwhile
-   * (Redis renews leases on the event loop until the thread runs). Never rejects.
+   * Optional: starts what consuming uses beside the event loop (Redis: the lease keeper thread)
+   * and settles once it runs or is given up on. A worker calls it as it starts, before connect(),
+   * and consumes without waiting for it: a broker keeps deliveries safe meanwhile (Redis renews
+   * leases on the event loop until the thread runs). Never rejects.
    */
   prepareConsume?(): Promise<void>;
   /**
    * Optional: true when the adapter knows its connection is down now (refused or closed, and
-   * reconnecting); undefined or false when it is up or it cannot tell (a stalled connection
-   * looks up). A worker's shutdown does not wait on work that needs the broker then.
+   * reconnecting); false when it is up or it cannot tell (a stalled connection looks up). A
+   * worker's shutdown does not wait on work that needs the broker then.
    */
   offline?(): boolean;
+  /** Optional: why connecting fails now (its last failure while not connected), else null: a starting worker says it before its attempt ends. */
+  connectProblem?(): string | null;
   /** Publish one message. */
   publish(message: Message, options: PublishOptions): Promise<void>;
   /** Optional: `message`'s publish on a result backend's connection to `server` (see CarriedPublish), or undefined when it cannot be. */
@@ -355,10 +357,7 @@ export interface QueueBroker {
   consume(options: ConsumeOptions): Consumer;
   /** Delete every ready message of a queue (delayed ones too unless `capabilities.purgeIncludesDelayed` is false); returns how many. */
   purge(queue: string): Promise<number>;
-  /**
-   * Optional: {@link QueueBroker.purge} telling ready and delayed messages apart (what
-   * `celeriac purge` and the dashboard report). Without it, callers count everything as ready.
-   */
+  /** Optional: {@link QueueBroker.purge} telling ready and delayed messages apart (`celeriac purge`, the dashboard); else all count as ready. */
   purgeCounted?(queue: string): Promise<PurgeCount>;
   /** Ready messages in a queue (all priority buckets). */
   queueLength(queue: string): Promise<number>;
@@ -383,10 +382,7 @@ export interface FanoutExchange {
 
 /** The bindings role: queues bound to direct exchanges (pidbox reply queues). */
 export interface QueueBindings {
-  /**
-   * Binds `queue` to a direct `exchange` with `routingKey` (Redis: kombu's binding set; AMQP:
-   * queue.bind), so `publish` to that exchange and key reaches it.
-   */
+  /** Binds `queue` to a direct `exchange` with `routingKey` (Redis: kombu's binding set; AMQP: queue.bind): `publish` there reaches it. */
   bindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
   /** Removes a binding made by {@link QueueBindings.bindQueue} (absent bindings are ignored). */
   unbindQueue(queue: string, exchange: string, routingKey: string): Promise<void>;
