@@ -294,7 +294,7 @@ export class Worker {
       for (const queue of this.options.queues) await broker.declareQueue(queue);
     };
     if (!(await this.connectOnStartup('broker', this.app.brokerUrl, declare, () => broker.connectProblem?.() ?? null))) return;
-    if (!(await this.connectOnStartup('result backend', this.app.backendUrl, () => backend.connect()))) return;
+    if (!(await this.connectOnStartup('result backend', this.app.backendUrl, () => backend.connect(), () => backend.connectProblem?.() ?? null))) return;
     for (const warning of (await broker.serverWarnings?.()) ?? []) this.log.warn({ check: 'broker-server' }, warning);
     for (const warning of (await backend.serverWarnings?.()) ?? []) this.log.warn({ check: 'backend-server' }, warning);
     // Revokes known before the first message is taken, then kept current by notices.

@@ -67,6 +67,24 @@ describe.runIf(hasRedisServer)('failure: a worker started before its broker', ()
     expect(worker.state).toBe('starting');
   }, 60_000);
 
+  it('says why its result backend cannot be reached as soon as it fails, too', async () => {
+    const port = await freePort();
+    const lines: { msg: string }[] = [];
+    const sink = { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) };
+    const app = createApp(
+      { broker: 'memory://', backend: `redis://127.0.0.1:${port}/0`, resultBackendTransportOptions: { connectTimeoutMs: 60_000 } },
+      { env: {}, logger: pino({ level: 'info' }, sink) },
+    );
+    cleanup.push(() => app.close());
+    const worker = new Worker(app, { hostname: `wsb5-${process.pid}@test` });
+    cleanup.push(() => worker.close({ deadlineMs: 2000 }));
+    void worker.start().catch(() => undefined);
+    const cannot = () => lines.filter((l) => l.msg.startsWith('Cannot connect to result backend'));
+    await waitFor(() => cannot().length >= 1, 'a "Cannot connect" line', 20_000);
+    expect(cannot()[0]?.msg).toMatch(new RegExp(`^Cannot connect to result backend redis://127\\.0\\.0\\.1:${port}/0: connect ECONNREFUSED .*\\. Still trying\\.\\.\\.$`));
+    expect(worker.state).toBe('starting');
+  }, 60_000);
+
   it('closed while it waits, it stops quietly', async () => {
     const port = await freePort();
     const { app, cannot } = appOn(`redis://127.0.0.1:${port}/0`);

@@ -181,6 +181,11 @@ export class RedisBackend implements ResultBackend, GroupStore, ChordJoinStore, 
     return this.#commands.offline;
   }
 
+  /** Why its command connection fails now, while it does (ResultStore.connectProblem). */
+  connectProblem(): string | null {
+    return this.#commands.client.failure;
+  }
+
   /**
    * What an operator should hear of at worker start (ResultStore.serverWarnings): with
    * `waitReplicas`, fewer replicas connected than it asks for. Nothing where INFO fails.

@@ -82,6 +82,8 @@ export interface ResultStore {
   serverWarnings?(): Promise<readonly string[]>;
   /** Optional: true when the adapter knows its connection is down now (as QueueBroker.offline). */
   offline?(): boolean;
+  /** Optional: why connecting fails now, while it does (as QueueBroker.connectProblem). */
+  connectProblem?(): string | null;
 }
 
 /** The groups role: `GroupResult.save()` / `restore()` (`celery-taskset-meta-<gid>`). */
