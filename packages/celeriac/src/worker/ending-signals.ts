@@ -2,7 +2,8 @@
  * @module worker/ending-signals
  * The signals of endings the worker decides, not the body: `taskUnknown`, `taskRevoked`
  * (revoked, expired, terminated), and `taskFailure` for a run the worker ended (hard time
- * limit, a pool thread or process that died), where the body could not report it. The body's
+ * limit, a pool thread or process that died, a return value the backend could not encode: its
+ * `taskSuccess` had fired where it ran), where the body could not report it. The body's
  * own signals (`taskPrerun` ... `taskPostrun`) fire where it runs (core/trace.ts).
  */
 import type { Signals } from '../core/signals.js';
@@ -20,6 +21,7 @@ export function announceEnding(signals: Signals, s: Subject, e: Ending): Promise
     case 'terminated':
       return signals.emit('taskRevoked', { id: h.id, name: h.task, terminated: e.kind === 'terminated', signum: s.terminatedBy, expired: e.kind === 'expired' });
     case 'worker-lost':
+    case 'unencodable':
     case 'timeout':
       // A soft limit the body let through is the body's own failure, announced where it ran.
       if (e.kind === 'timeout' && !(e.error instanceof TimeLimitExceeded)) return undefined;

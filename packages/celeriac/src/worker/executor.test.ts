@@ -68,6 +68,8 @@ const CASES: Record<OutcomeKind, [Case, Expected]> = {
   'not-started': [{ accepting: false }, { stored: null, published: [], events: [], acts: ['restore'], counted: false }],
   success: [{ ran: { ok: true, value: 5 } }, { stored: 'SUCCESS', published: ['t.callback'], events: ['task-succeeded'], acts: ['ack'], counted: true }],
   failure: [{ ran: FAILED(new TypeError('boom')) }, { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true }],
+  // No link: a callback would take the value first, and fail to be sent (a 'failure').
+  unencodable: [{ ran: { ok: true, value: new Map() as never }, options: { link: [] } }, { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true }],
   timeout: [{ ran: FAILED(new TimeLimitExceeded(3)) }, { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true }],
   'worker-lost': [{ ran: FAILED(new WorkerLostError('gone')) }, { stored: 'FAILURE', published: ['t.errback'], events: ['task-failed'], acts: ['reject'], counted: true }],
   'worker-lost-requeued': [{ task: 'lost', ran: FAILED(new WorkerLostError('gone')) }, { stored: null, published: [], events: [], acts: ['redeliver'], counted: true }],

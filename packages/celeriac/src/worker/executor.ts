@@ -14,8 +14,7 @@
  * that returns at once) goes through one async frame ({@link Executor.run}) and one real
  * wait, the store: each wait on a value that may be ready (a slot, a rate limit, the pool's
  * result) is awaited only when it is a promise, and the ending's steps are chained on the
- * store. With each step its own async function a drain spent measurably more CPU
- * (bench/ab.ts and bench/probe.ts show it).
+ * store. With each step its own async function a drain spent measurably more CPU (bench/ab.ts).
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
@@ -42,13 +41,13 @@ import { ResultWriter } from './result-writer.js';
 import { Semaphore, type Release } from './semaphore.js';
 import type { TaskEvent } from './task-events.js';
 import { announceEnding } from './ending-signals.js';
-import { classifyRun, ending, eventOf, followUpsDue, logEnding, sendFollowUps, type Ending, type FollowUpContext, type Subject } from './task-outcomes.js';
+import { classifyRun, ending, eventOf, followUpsDue, logEnding, sendFollowUps, unencodable, type Ending, type FollowUpContext, type Subject } from './task-outcomes.js';
 
 /**
- * Finishing permits per pool slot. With one, a pool whose slots all finished in one turn
- * waited for that batch's store round trip (queued in Redis behind other scripts) before
- * the next bodies could start; four let about four batches be stored at once, and still
- * bound how far a slow backend lets the pool run ahead.
+ * Finishing permits per pool slot. With one, a pool whose slots all finished in one turn waited
+ * for that batch's store round trip (queued in Redis behind other scripts) before the next bodies
+ * could start; four let about four batches be stored at once, and still bound how far a slow
+ * backend lets the pool run ahead.
  */
 const FINISHING_PER_SLOT = 4;
 
@@ -122,8 +121,7 @@ export class Executor {
 
   /**
    * Revoke with terminate: ends the running jobs of `ids` with TaskRevokedError (they end as
-   * `terminated`); a job whose body has not started yet is stopped before it runs. Returns
-   * the ids it terminated.
+   * `terminated`); a job whose body has not started yet is stopped before it runs. Returns the ids.
    */
   terminate(ids: ReadonlySet<string>, signal: string): string[] {
     const out: string[] = [];
@@ -179,10 +177,7 @@ export class Executor {
     void this.endDelivery('not-started', delivery, null, null);
   }
 
-  /**
-   * Ends a delivery by a row decided for the delivery, whatever its task: malformed, past
-   * its delivery limit, or a worker-side failure. `message` when it was decoded.
-   */
+  /** Ends a delivery by a row decided for it, whatever its task (malformed, past its delivery limit, a worker-side failure); `message` when decoded. */
   private endDelivery(kind: 'malformed' | 'over-limit' | 'worker-failure' | 'not-started', delivery: Delivery, message: TaskMessage | null, cause: Error | null): Promise<void> {
     const decision = OUTCOME_TABLE[kind].ack(NO_TASK_POLICY);
     if (this.host.log.isLevelEnabled('debug')) this.host.log.debug({ tag: delivery.tag, action: decision.action }, decision.reason);
@@ -385,11 +380,14 @@ export class Executor {
     const runtime = (now - (s.startedAt ?? now)) / 1000;
     const state = row.state;
     if (state === null) return this.report(s, e, row, runtime) ?? DONE;
-    const stored = this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children);
+    const stored = this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children, e.kind === 'success');
     if (s.ackedEarly) s.delivery.storingEnd?.(stored); // an early ack not sent yet follows this store (no running record needed)
     return stored.then(
       () => this.stored(s, e, row, state, runtime),
-      (err: unknown) => this.storeFailed(s, e, row, state, err).then(() => this.stored(s, e, row, state, runtime)),
+      (err: unknown) => {
+        const failed = unencodable(e, err); // a success whose value cannot be encoded ends as a failure
+        return failed !== null ? this.conclude(s, failed, final) : this.storeFailed(s, e, row, state, err).then(() => this.stored(s, e, row, state, runtime));
+      },
     );
   }
 

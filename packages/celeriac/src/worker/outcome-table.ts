@@ -34,6 +34,11 @@ export type OutcomeKind =
   // Decided by how the body ended.
   | 'success'
   | 'failure'
+  /**
+   * The body returned a value the result backend cannot encode (a Map, a cycle, nesting past
+   * 1,000 levels): FAILURE EncodeError, as Celery's tracer ends it.
+   */
+  | 'unencodable'
   /** The hard time limit passed. */
   | 'timeout'
   /** The thread running the task died under it (WorkerLostError). */
@@ -140,6 +145,8 @@ export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object
   'not-started': bare(null, false, always(decision('restore', 'never started: give it back to the front of its queue'))),
   success: storing('SUCCESS', 'callbacks', 'task-succeeded', true, afterStart(always(decision('ack', 'task succeeded')))),
   failure: storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('task failed')),
+  // Decided when the SUCCESS could not be stored; its success follow-ups could not be sent either (the same value).
+  unencodable: storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('its return value could not be encoded')),
   timeout: storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('task timed out')),
   'worker-lost': storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('worker lost the task: FAILURE stored')),
   // Not stored and no task-failed (as Celery): the task runs again.

@@ -2,18 +2,30 @@
  * @module worker/result-writer
  * Stores what the worker reports about a task in the result backend: the states a task
  * reports while running (STARTED, `ctx.updateState`) and the final one. A result that cannot
- * be encoded becomes an EncodeError failure rather than losing the task's end.
+ * be encoded is an EncodeError: the task's failure, never its end lost.
  */
 import type { Logger } from 'pino';
 import type { App } from '../core/app.js';
 import { buildMeta, type MetaContext } from '../core/result-meta.js';
 import type { StoreOptions } from '../core/spi/common.js';
-import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { EncodeError, toExceptionRecord } from '../core/task-errors.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 import type { Json, ResultTuple, TaskMessage, TaskState } from '../protocol/types.js';
 import { describeGiven } from '../core/option-names.js';
 
 /** What a store with nothing to store returns. */
 const NOTHING: Promise<void> = Promise.resolve();
+
+/** A store's error, as the {@link EncodeError} it returns when it was the value's encoding (py-json's INVALID_ARGUMENT); else thrown as it is. */
+function asEncodeError(err: unknown): EncodeError {
+  if (err instanceof CeleriacError && err.code === ErrorCodes.INVALID_ARGUMENT) return new EncodeError(err.message);
+  throw err;
+}
+
+/** Rejects a strict store with {@link asEncodeError}'s error. */
+const encodeFailure = (err: unknown): never => {
+  throw asEncodeError(err);
+};
 
 /** Writes a worker's task states; one per executor. */
 export class ResultWriter {
@@ -33,10 +45,13 @@ export class ResultWriter {
 
   /**
    * Stores a final state (or RETRY). Not async: every task stores one, and the store's promise
-   * is enough to chain on. Only an encoding failure becomes EncodeError; a backend that is down
-   * is not the task's fault: that error goes up, and the executor gives the message back.
+   * is enough to chain on. A value the backend cannot encode is an {@link EncodeError}: with
+   * `strict` the store rejects with it, nothing stored (the executor then ends a success as a
+   * failure everywhere, not only in the backend); else FAILURE EncodeError is stored in its
+   * place, so the end is not lost. Any other error (the backend is down) is not the task's
+   * fault and goes up as it is.
    */
-  storeFinal(message: TaskMessage, queue: string, state: TaskState, result: Json, traceback: string | null, children: ResultTuple[]): Promise<void> {
+  storeFinal(message: TaskMessage, queue: string, state: TaskState, result: Json, traceback: string | null, children: ResultTuple[], strict = false): Promise<void> {
     if (message.headers.ignore_result) return NOTHING;
     const { app } = this;
     let stored: Promise<void>;
@@ -45,15 +60,13 @@ export class ResultWriter {
     } catch (err) {
       stored = Promise.reject(err);
     }
-    return stored.then(undefined, (err: unknown) => this.storeEncodeError(message, queue, traceback, err));
+    return stored.then(undefined, strict ? encodeFailure : (err: unknown) => this.storeEncodeError(message, queue, traceback, err));
   }
 
   private async storeEncodeError(message: TaskMessage, queue: string, traceback: string | null, err: unknown): Promise<void> {
-    if (!(err instanceof CeleriacError && err.code === ErrorCodes.INVALID_ARGUMENT)) throw err;
-    // A result that cannot be encoded (a BigInt, a cycle) must not lose the task's end.
-    this.log.error({ err: coerceError(err), taskId: message.headers.id }, 'could not store result; storing the encoding error instead');
-    const record = { exc_type: 'EncodeError', exc_message: [coerceError(err).message], exc_module: 'kombu.exceptions' };
-    await this.app.backend.store(buildMeta(this.context(message, queue), 'FAILURE', record, { traceback }), this.storeOptions(message));
+    const encodeError = asEncodeError(err);
+    this.log.error({ err: encodeError, taskId: message.headers.id }, 'could not store result; storing the encoding error instead');
+    await this.app.backend.store(buildMeta(this.context(message, queue), 'FAILURE', toExceptionRecord(encodeError) as unknown as Json, { traceback }), this.storeOptions(message));
   }
 
   /** The options of a message with no reply queue (most): made once, settings do not change. */

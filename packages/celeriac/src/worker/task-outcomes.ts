@@ -14,7 +14,7 @@ import { ORIGIN } from '../core/producer.js';
 import { sendMessages } from '../core/send.js';
 import { resultTuple } from '../core/result-meta.js';
 import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
-import { Ignore, Reject, Retry, TaskRevokedError, TimeLimitExceeded, WorkerLostError, formatTraceback, toExceptionRecord } from '../core/task-errors.js';
+import { EncodeError, Ignore, Reject, Retry, TaskRevokedError, TimeLimitExceeded, WorkerLostError, formatTraceback, toExceptionRecord } from '../core/task-errors.js';
 import type { AnyTask } from '../core/task.js';
 import type { ResolvedTaskOptions } from '../core/task-options.js';
 import { coerceError, readableError } from '../errors.js';
@@ -101,6 +101,16 @@ export function classifyError(error: unknown, policy: AckPolicy, terminatedBy: s
   // What the task threw is stored, logged and sent in events: it must read without throwing.
   const readable = kind === 'failure' ? readableError(error) : error;
   return ending(kind, readable, formatTraceback(readable));
+}
+
+/**
+ * `e`'s ending once its state could not be stored because of `err`: a success whose value the
+ * backend cannot encode ends as a failure, as Celery's tracer ends it (FAILURE EncodeError,
+ * errbacks, task-failed); null for any other (a failure's own record: EncodeError stored in its place).
+ */
+export function unencodable(e: Ending, err: unknown): Ending | null {
+  if (e.kind !== 'success' || !(err instanceof EncodeError)) return null;
+  return { ...ending('unencodable', err, formatTraceback(err)), children: e.children };
 }
 
 /** What sending follow-ups needs from the executor. */
@@ -206,6 +216,7 @@ export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): 
   const task = `Task ${h.task}[${h.id}]`;
   switch (e.kind) {
     case 'failure':
+    case 'unencodable':
     case 'timeout':
     case 'worker-lost': {
       // Celery's LOG_FAILURE: `Task name[id] raised unexpected: ValueError('boom')`, then the traceback.

@@ -3,7 +3,7 @@
  * exception records), unknown task names, and malformed messages (set aside, never run).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { TaskError, type ResultMeta } from 'celeriac';
+import { chord, TaskError, type ResultMeta } from 'celeriac';
 import type { Message } from '../../src/protocol/types.js';
 import { closeEnvs, flush, makeEnv, waitFor, waitForState, type TestEnv } from './helpers.js';
 
@@ -119,7 +119,7 @@ describe('results that cannot be stored', () => {
     const r = await t.delay();
     const meta = await waitForState(env, r.id, 'FAILURE');
     expect(meta.result).toMatchObject({ exc_type: 'EncodeError', exc_module: 'kombu.exceptions' });
-    expect(env.lines.some((l) => l.level === 50 && l.taskId === r.id && String(l.msg).includes('could not store result'))).toBe(true);
+    expect(env.lines.some((l) => l.level === 50 && l.taskId === r.id && String(l.msg).includes('raised unexpected: EncodeError('))).toBe(true);
   });
 });
 
@@ -161,6 +161,51 @@ describe('results that cannot be encoded are task failures, never a redelivery l
     const bad = await map.delay();
     const meta = await waitForState(env, bad.id, 'FAILURE');
     expect(meta.result).toMatchObject({ exc_type: 'EncodeError', exc_message: ['Cannot serialize a Map as JSON'] });
+  });
+});
+
+describe('a return value that cannot be encoded is a failure everywhere, not a success in all but the backend', () => {
+  it('task-failed, the failure log line, taskFailure and the errback, as Celery ends it; never task-succeeded', async () => {
+    // Before: FAILURE EncodeError was stored, while the event said task-succeeded (so the
+    // dashboard and `celery events` showed SUCCESS), the log said "succeeded" and no errback ran.
+    const env = makeEnv();
+    const map = env.app.task('t.map', () => new Map([['a', 1]]) as never);
+    const errbacks: string[] = [];
+    const onErr = env.app.task('t.on_err', (id: string) => void errbacks.push(id));
+    const failures: unknown[] = [];
+    env.app.signals.on('taskFailure', ({ id, error, request }) => void failures.push({ id, error: (error as Error).name, request }));
+    const worker = await env.startWorker();
+    const events: string[] = [];
+    worker.onTaskEvent((event) => {
+      if (event.message.headers.task === 't.map') events.push(event.type);
+    });
+    const r = await map.applyAsync([], { linkError: onErr.s() });
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta.result).toMatchObject({ exc_type: 'EncodeError', exc_message: ['Cannot serialize a Map as JSON'], exc_module: 'kombu.exceptions' });
+    await waitFor(() => errbacks.length === 1, 'errback run');
+    expect(errbacks).toEqual([r.id]);
+    await waitFor(() => events.includes('task-failed'), 'task-failed');
+    expect(events).toEqual(['task-received', 'task-started', 'task-failed']);
+    expect(failures).toEqual([{ id: r.id, error: 'EncodeError', request: null }]);
+    const mine = env.lines.filter((l) => l.taskId === r.id && l.level >= 30).map((l) => String(l.msg));
+    expect(mine).toContain(`Task t.map[${r.id}] raised unexpected: EncodeError('Cannot serialize a Map as JSON')`);
+    expect(mine.some((m) => m.includes('succeeded'))).toBe(false);
+    await waitFor(() => env.broker.settlements(r.id).length === 1, 'settled');
+    expect(env.broker.settlements(r.id)).toEqual(['ack']);
+  });
+
+  it('a chord member whose value cannot be encoded fails the chord instead of counting as done', async () => {
+    const env = makeEnv();
+    const ok = env.app.task('t.ok', () => 1);
+    const map = env.app.task('t.map', () => new Map() as never);
+    const bodies: unknown[] = [];
+    const body = env.app.task('t.body', (values: unknown) => void bodies.push(values));
+    await env.startWorker();
+    const r = await chord([ok.s(), map.s()], body.s()).applyAsync();
+    const err = await r.get({ timeoutMs: 3000 }).catch((e: unknown) => e);
+    // Before: the member counted as a success, and the body's call failed on the value instead.
+    expect(err).toMatchObject({ name: 'ChordError', message: expect.stringMatching(/^Dependency [0-9a-f-]+ raised EncodeError\('Cannot serialize a Map as JSON'\)$/) });
+    expect(bodies).toEqual([]);
   });
 });
 
