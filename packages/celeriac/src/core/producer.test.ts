@@ -90,6 +90,18 @@ describe('buildTaskMessage', () => {
     expect(() => buildTaskMessage(app, 't', [], {}, { timeLimitSec: -2 })).toThrow(/timeLimitSec/);
   });
 
+  it('refuses a time no Python datetime holds naming the option that gave it, not "Epoch time out of range: <number>"', () => {
+    const { app } = setup();
+    const beyond = 'gives a time outside the years 1 to 9999, all a Python datetime (so a Celery worker) can hold';
+    expect(() => buildTaskMessage(app, 't', [], {}, { countdown: 1e12 })).toThrow(`countdown 1000000000000 ${beyond}`);
+    expect(() => buildTaskMessage(app, 't', [], {}, { expires: 1e12 })).toThrow(`expires 1000000000000 ${beyond}`);
+    expect(() => buildTaskMessage(app, 't', [], {}, { eta: new Date(Date.UTC(10000, 0, 1)) })).toThrow(`eta +010000-01-01T00:00:00.000Z ${beyond}`);
+    expect(() => buildTaskMessage(app, 't', [], {}, { eta: -62_135_596_800_001 })).toThrow(`eta -62135596800001 ${beyond}`);
+    // The last instant of 9999 and the first of year 1 are sent.
+    expect(buildTaskMessage(app, 't', [], {}, { eta: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }).message.headers.eta).toBe('9999-12-31T23:59:59.999000+00:00');
+    expect(buildTaskMessage(app, 't', [], {}, { expires: '0001-01-01T00:00:00Z' }).message.headers.expires).toBe('0001-01-01T00:00:00+00:00');
+  });
+
   it('copies time limits from the call, else from the task', () => {
     const { app } = setup();
     app.task('limited', { timeLimitSec: 30, softTimeLimitSec: 20 }, () => null);

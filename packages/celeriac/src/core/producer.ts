@@ -72,16 +72,31 @@ function resolveTimes(options: ApplyOptions, now: number): { eta: number | null;
   if (options.countdown !== undefined && options.eta !== undefined) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, 'give either countdown or eta, not both');
   }
-  const eta = options.countdown !== undefined ? now + options.countdown * 1000 : options.eta !== undefined ? toEpochMs(options.eta, 'eta') : null;
+  const eta = options.countdown !== undefined ? writable(now + options.countdown * 1000, 'countdown', options.countdown) : options.eta !== undefined ? writable(toEpochMs(options.eta, 'eta'), 'eta', options.eta) : null;
   let expires: number | null = null;
   if (typeof options.expires === 'number') {
     checkSeconds(options.expires, 'expires');
-    expires = now + options.expires * 1000;
+    expires = writable(now + options.expires * 1000, 'expires', options.expires);
   } else if (options.expires !== undefined) {
-    expires = toEpochMs(options.expires, 'expires');
+    expires = writable(toEpochMs(options.expires, 'expires'), 'expires', options.expires);
   }
   return { eta, expires };
 }
+
+/**
+ * `ms`, when the message can carry it: a time outside the years 1 to 9999 (a countdown of 1e12
+ * seconds) is one no Python datetime holds, refused naming the option, not by the formatter's
+ * "Epoch time out of range" alone.
+ */
+function writable(ms: number, what: string, given: TimeInput): number {
+  if (ms >= YEAR_1_MS && ms < YEAR_10000_MS) return ms;
+  const shown = given instanceof Date ? given.toISOString() : String(given);
+  throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} ${shown} gives a time outside the years 1 to 9999, all a Python datetime (so a Celery worker) can hold`);
+}
+
+/** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in epoch ms. */
+const YEAR_1_MS = -62_135_596_800_000;
+const YEAR_10000_MS = 253_402_300_800_000;
 
 /** The message properties, in the order Celery 5.2.6 writes them. */
 function messageProperties(id: string, replyTo: string, nesting: number | undefined, expirationMs: number | undefined, priority: number): MessageProperties {

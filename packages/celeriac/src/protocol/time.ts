@@ -60,7 +60,7 @@ function formatIsoBody(epochMs: number): string {
     const year = date.getUTCFullYear();
     if (Number.isNaN(date.getTime()) || year < 1 || year > 9999) {
       // Python's datetime cannot represent these years either.
-      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Epoch time out of range: ${epochMs}`);
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Epoch time out of range: ${epochMs} ms is outside the years 1 to 9999, all a Python datetime (so a Celery worker) can hold`);
     }
     // Years 1-9999 print as four digits: `YYYY-MM-DDT` is the first 11 characters.
     dayText = date.toISOString().slice(0, 11);
