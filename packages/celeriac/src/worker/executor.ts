@@ -391,11 +391,11 @@ export class Executor {
     );
   }
 
-  /** A failed store: nothing to undo for a best-effort row; retried for a task acked early (worker/redelivery.ts); else it goes up. */
+  /** A failed store: logged for a best-effort row; retried for a task acked early (worker/redelivery.ts); else it goes up. */
   private async storeFailed(s: Subject, e: Ending, row: OutcomeRow, state: NonNullable<OutcomeRow['state']>, err: unknown): Promise<void> {
-    if (row.bestEffort) return;
-    if (!s.ackedEarly) throw err;
     const { app, log } = this.host;
+    if (row.bestEffort) return void log.warn({ err: coerceError(err), taskId: s.message.headers.id }, `could not store ${state} for the task; going on without it`);
+    if (!s.ackedEarly) throw err;
     const retries = { clock: app.clock, maxAttempts: app.settings.workerMaxDeliveries, baseDelayMs: app.settings.workerRedeliveryDelaySec * 1000, log, taskId: s.message.headers.id };
     await storeAfterEarlyAck(() => this.writer.storeFinal(s.message, s.delivery.queue, state, e.result, e.traceback, e.children), retries, err);
   }

@@ -85,10 +85,10 @@ describe('decideAck', () => {
     }
   });
 
-  it('stores a ready state with an event for every failure a caller waits on, and best effort only when abandoning', () => {
+  it('stores best effort only when abandoning, and a RETRY whose message is out; never a ready state a caller waits on otherwise', () => {
     for (const outcome of KINDS) {
       const row = OUTCOME_TABLE[outcome];
-      expect(row.bestEffort, outcome).toBe(outcome === 'abandoned');
+      expect(row.bestEffort, outcome).toBe(outcome === 'abandoned' || outcome === 'retry');
       // Follow-ups are sent only for what is then stored.
       if (row.followUps !== null) expect(row.state, outcome).not.toBeNull();
     }

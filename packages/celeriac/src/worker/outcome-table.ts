@@ -93,7 +93,10 @@ export interface OutcomeRow {
   readonly followUps: 'callbacks' | 'errbacks' | 'retry' | null;
   /** The state stored in the result backend; null: nothing is stored. A ready state is also reported to the task's chord and chain. */
   readonly state: 'SUCCESS' | 'FAILURE' | 'REVOKED' | 'RETRY' | null;
-  /** Storing is best effort: the worker is going down, and a failure to store must not stop it. */
+  /**
+   * Storing is best effort: a failure to store is logged and the ending goes on (the worker is
+   * going down; or the state only tells what happened, as RETRY once the retry's message is out).
+   */
   readonly bestEffort: boolean;
   /** The task event emitted once the state is stored; null: none. */
   readonly event: Exclude<TaskEventType, 'task-received' | 'task-started'> | null;
@@ -151,7 +154,12 @@ export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object
   'worker-lost': storing('FAILURE', 'errbacks', 'task-failed', true, onFailure('worker lost the task: FAILURE stored')),
   // Not stored and no task-failed (as Celery): the task runs again.
   'worker-lost-requeued': bare(null, true, afterStart(always(decision('redeliver', 'worker lost the task; rejectOnWorkerLost: deliver it again after a backoff, up to workerMaxDeliveries')))),
-  retry: storing('RETRY', 'retry', 'task-retried', true, afterStart(always(decision('ack', 'retry published as a new message: this one is done')))),
+  // Best effort: the retry's message is out, so giving this one back for a RETRY that could
+  // not be stored ran the task again beside its retry, a whole extra chain per failed store.
+  retry: Object.freeze({
+    ...storing('RETRY', 'retry', 'task-retried', true, afterStart(always(decision('ack', 'retry published as a new message: this one is done')))),
+    bestEffort: true,
+  }),
   rejected: bare('task-rejected', true, afterStart(always(decision('reject', 'task raised Reject without requeue: drop it')))),
   'rejected-requeue': bare(
     'task-rejected',

@@ -147,6 +147,33 @@ describe('ctx.retry()', () => {
     expect(env.timeline.indexOf(`ack:${r.id}`)).toBeGreaterThan(-1);
   });
 
+  for (const acksLate of [true, false]) {
+    it(`a RETRY that cannot be stored is logged and the message acked: the task runs once per retry, not again beside it (${acksLate ? 'late' : 'early'} acks)`, async () => {
+      // Before, with late acks: the message was given back although its retry was out, so each
+      // failed store ran the task again and sent one more retry (8 runs instead of 2 here).
+      const env = makeEnv({ taskAcksLate: acksLate, workerRedeliveryDelaySec: 0.01 });
+      const store = env.backend.store.bind(env.backend);
+      let refused = 3;
+      env.backend.store = (meta, options) => (meta.status === 'RETRY' && refused-- > 0 ? Promise.reject(new Error('backend down')) : store(meta, options));
+      const runs: number[] = [];
+      const t = env.app.task('t.r', { bind: true }, (ctx) => {
+        runs.push(ctx.request.retries);
+        if (ctx.request.retries < 1) ctx.retry({ countdown: 0 });
+        return 'done';
+      });
+      await env.startWorker();
+      const r = await t.delay();
+      await waitForState(env, r.id, 'SUCCESS');
+      await waitFor(() => env.broker.settlements(r.id).length === 2, 'both messages settled');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a redelivery would come within 20 ms
+      await flush();
+      expect(runs).toEqual([0, 1]);
+      expect(env.broker.settlements(r.id)).toEqual(['ack', 'ack']);
+      expect(publishedFor(env, r.id)).toHaveLength(2);
+      expect(env.lines.find((l) => l.taskId === r.id && l.level === 40 && l.msg === 'could not store RETRY for the task; going on without it')).toBeDefined();
+    });
+  }
+
   it('a retry that cannot be published fails the task instead of losing it', async () => {
     const env = makeEnv({}, { fakeClock: true });
     env.app.task('t.nopub', { bind: true }, (ctx) => ctx.retry({ countdown: 1 }));
