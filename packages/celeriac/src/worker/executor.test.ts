@@ -58,7 +58,7 @@ const CASES: Record<OutcomeKind, [Case, Expected]> = {
   // Decided for the delivery: each settled through the same path as every row.
   malformed: [{ raw: '{"body": "not a kombu envelope' }, { stored: null, published: [], events: [], acts: ['set-aside'], counted: false }],
   // workerMaxDeliveries is 10 by default: the 11th delivery is not run.
-  'over-limit': [{ deliveryCount: 11 }, { stored: 'FAILURE', published: [], events: [], acts: ['dead-letter'], counted: false }],
+  'over-limit': [{ deliveryCount: 11 }, { stored: 'FAILURE', published: [], events: ['task-failed'], acts: ['dead-letter'], counted: false }],
   'worker-failure': [{ failStore: true }, { stored: null, published: ['t.callback'], events: [], acts: ['redeliver'], counted: false }],
   // As Celery's Consumer.on_unknown_task: no task-received, task-failed, rejected.
   unregistered: [{ task: 'unknown' }, { stored: 'FAILURE', published: [], events: ['task-failed'], acts: ['reject'], counted: false }],
@@ -78,7 +78,7 @@ const CASES: Record<OutcomeKind, [Case, Expected]> = {
   'rejected-requeue': [{ ran: FAILED(new Reject({ requeue: true })) }, { stored: null, published: [], events: ['task-rejected:requeue'], acts: ['requeue'], counted: true }],
   ignored: [{ ran: FAILED(new Ignore()) }, { stored: null, published: [], events: [], acts: ['ack'], counted: true }],
   terminated: [{ ran: 'terminate' }, { stored: 'REVOKED', published: [], events: ['task-revoked:terminated:15'], acts: ['ack'], counted: true }],
-  abandoned: [{ task: 'early', ran: 'abandoned' }, { stored: 'FAILURE', published: [], events: [], acts: ['ack'], counted: false }],
+  abandoned: [{ task: 'early', ran: 'abandoned' }, { stored: 'FAILURE', published: [], events: ['task-failed'], acts: ['ack'], counted: false }],
   'abandoned-restored': [{ ran: 'abandoned' }, { stored: null, published: [], events: [], acts: ['restore'], counted: false }],
 };
 

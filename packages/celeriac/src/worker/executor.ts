@@ -104,7 +104,7 @@ export class Executor {
   constructor(private readonly host: ExecutorHost) {
     this.writer = new ResultWriter(host.app, host.hostname, host.log);
     this.traits = new TaskTraits(host.app);
-    this.settlement = new Settlement(host.app, host.log, this.writer);
+    this.settlement = new Settlement(host.app, host.log, this.writer, (event) => host.emit(event));
     this.followUps = { app: host.app, log: host.log, hostname: host.hostname, policy: (s) => this.policy(s), emit: (event) => host.emit(event) };
   }
 

@@ -138,6 +138,7 @@ const storing = (state: NonNullable<OutcomeRow['state']>, followUps: OutcomeRow[
 export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object.freeze({
   // No row of these stores through the table: the set-aside path and the dead letter store their own FAILURE.
   malformed: bare(null, false, always(decision('set-aside', 'not a task message: set aside, never run'))),
+  // Its dead letter stores FAILURE and sends task-failed, and tells the task's chord (worker/settlement.ts).
   'over-limit': bare(null, false, always(decision('dead-letter', 'delivered past workerMaxDeliveries without being settled: dead-lettered, not run'))),
   'worker-failure': bare(null, false, always(decision('redeliver', 'the worker could not finish handling it: deliver it again after a backoff, up to workerMaxDeliveries'))),
   // As Celery's Consumer.on_unknown_task: FAILURE NotRegistered stored, task-failed sent, the message rejected (no requeue).
@@ -171,8 +172,9 @@ export const OUTCOME_TABLE: { readonly [K in OutcomeKind]: OutcomeRow } = Object
   ),
   ignored: bare(null, true, afterStart(always(decision('ack', 'task raised Ignore: done with it, no state stored')))),
   terminated: storing('REVOKED', null, 'task-revoked', true, afterStart(always(decision('ack', 'revoked and terminated while running: REVOKED stored, done with it')))),
+  // task-failed too: without it a monitor showed the task STARTED for good.
   abandoned: Object.freeze({
-    ...storing('FAILURE', null, null, false, afterStart(always(decision('ack', 'early ack: the message is already gone')))),
+    ...storing('FAILURE', null, 'task-failed', false, afterStart(always(decision('ack', 'early ack: the message is already gone')))),
     bestEffort: true,
   }),
   'abandoned-restored': bare(null, false, always(decision('restore', 'late ack and the worker stopped mid-task: deliver it again'))),

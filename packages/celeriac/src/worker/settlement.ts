@@ -16,6 +16,8 @@ import type { TaskMessage } from '../protocol/types.js';
 import type { AckDecision } from './outcome-table.js';
 import { DeliveryCounter, MAX_REDELIVERY_DELAY_MS, redeliveryDelayMs } from './redelivery.js';
 import type { ResultWriter } from './result-writer.js';
+import type { TaskEvent } from './task-events.js';
+import { afterFinalState } from '../canvas/follow-up.js';
 
 /** What a decision other than `none` is carried out on. */
 export type SettleAction = Exclude<AckDecision['action'], 'none'>;
@@ -28,6 +30,8 @@ export class Settlement {
     private readonly app: App,
     private readonly log: Logger,
     private readonly writer: ResultWriter,
+    /** Sends a task event (the `task-failed` of a dead letter). */
+    private readonly emit: (event: TaskEvent) => void,
   ) {}
 
   /**
@@ -137,16 +141,22 @@ export class Settlement {
     }
   }
 
-  /** Sets a message aside for good with `reason`, storing FAILURE for its task when the backend takes it. */
+  /**
+   * Sets a message aside for good with `reason`. Its task ends as a failure wherever it was
+   * seen: FAILURE stored when the backend takes it, `task-failed` sent (monitors showed it
+   * RECEIVED or STARTED for good), and its chord or chain told (a chord waited for ever).
+   */
   private async deadLetter(delivery: Delivery, reason: string, message: TaskMessage | null): Promise<void> {
     const { app, log } = this;
     this.counts.forget(delivery.tag);
     log.error({ tag: delivery.tag, queue: delivery.queue, taskId: message?.headers.id, reason }, 'message dead-lettered: it will not be delivered again');
-    if (message !== null && !message.headers.ignore_result) {
+    if (message !== null) {
+      const error = Object.assign(new Error(reason), { name: 'DeliveryLimitExceeded' });
       const record = { exc_type: 'DeliveryLimitExceeded', exc_message: [reason], exc_module: null };
-      await this.writer.storeFinal(message, delivery.queue, 'FAILURE', record, null, []).catch((err: unknown) => {
-        log.warn({ err: coerceError(err), taskId: message.headers.id }, 'could not store FAILURE for the dead-lettered message');
-      });
+      const warn = (what: string) => (err: unknown) => log.warn({ err: coerceError(err), taskId: message.headers.id }, `could not ${what} for the dead-lettered message`);
+      await this.writer.storeFinal(message, delivery.queue, 'FAILURE', record, null, []).catch(warn('store FAILURE'));
+      this.emit({ type: 'task-failed', message, error, traceback: null });
+      await afterFinalState(app, message, 'FAILURE', record)?.catch(warn('report FAILURE to its chord or chain'));
     }
     try {
       await delivery.setAside(reason, { category: 'dead-letter' });

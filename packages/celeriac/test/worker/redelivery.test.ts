@@ -5,7 +5,7 @@
  * possible. Before, a backend refusing writes made a late-ack message run ~8 times a second.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reject } from 'celeriac';
+import { chord, Reject } from 'celeriac';
 import { closeEnvs, flush, makeEnv, waitFor, type TestEnv } from './helpers.js';
 
 afterEach(closeEnvs);
@@ -73,6 +73,41 @@ describe('a result store that refuses writes (late acks)', () => {
       status: 'FAILURE',
       result: { exc_type: 'DeliveryLimitExceeded', exc_message: [expect.stringContaining('delivered 2 times (workerMaxDeliveries 2); last failure: ERR string exceeds')], exc_module: null },
     });
+  });
+});
+
+describe('a dead-lettered task ends everywhere it was seen, not only in the backend', () => {
+  it('task-failed DeliveryLimitExceeded follows FAILURE, so monitors do not show it RECEIVED or STARTED for good', async () => {
+    const env = makeEnv({ taskAcksLate: true, workerMaxDeliveries: 3 });
+    const t = env.app.task('t.bounce', () => {
+      throw new Reject({ requeue: true });
+    });
+    const worker = await env.startWorker();
+    const events: string[] = [];
+    worker.onTaskEvent((e) => {
+      if (e.type === 'task-failed') events.push(`${e.type}:${(e.error as Error).name}:${(e.error as Error).message}`);
+      else events.push(e.type);
+    });
+    const r = await t.delay();
+    await waitFor(() => env.broker.of('setAside', r.id)[0], 'dead letter');
+    await waitFor(() => events.some((e) => e.startsWith('task-failed')), 'task-failed');
+    expect(events.at(-1)).toBe('task-failed:DeliveryLimitExceeded:requeued by the task 3 times (workerMaxDeliveries 3)');
+    expect(await env.backend.get(r.id)).toMatchObject({ status: 'FAILURE', result: { exc_type: 'DeliveryLimitExceeded' } });
+  });
+
+  it('a chord member dead-lettered fails the chord (its body gets ChordError) instead of leaving it waiting for ever', async () => {
+    const env = makeEnv({ taskAcksLate: true, workerMaxDeliveries: 2 });
+    const ok = env.app.task('t.ok', () => 1);
+    const bounce = env.app.task('t.bounce', () => {
+      throw new Reject({ requeue: true });
+    });
+    const bodies: unknown[] = [];
+    const body = env.app.task('t.body', (values: unknown) => void bodies.push(values));
+    await env.startWorker();
+    const r = await chord([ok.s(), bounce.s()], body.s()).applyAsync();
+    const err = await r.get({ timeoutMs: 3000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'ChordError', message: expect.stringMatching(/^Dependency [0-9a-f-]+ raised DeliveryLimitExceeded\('requeued by the task 2 times/) });
+    expect(bodies).toEqual([]);
   });
 });
 

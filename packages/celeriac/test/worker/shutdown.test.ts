@@ -99,11 +99,15 @@ describe('warm shutdown', () => {
       await new Promise(() => undefined);
     });
     const worker = await env.startWorker();
+    const events: string[] = [];
+    worker.onTaskEvent((e) => events.push(e.type));
     const r = await hang.delay();
     await started.promise;
     await worker.close({ deadlineMs: 20 });
     const meta = await waitForState(env, r.id, 'FAILURE');
     expect(meta.result).toMatchObject({ exc_type: 'WorkerLostError', exc_module: 'billiard.exceptions' });
+    // Before: no task-failed, so a dashboard or `celery events` showed it STARTED for good.
+    expect(events).toEqual(['task-received', 'task-started', 'task-failed']);
     expect(env.broker.settlements(r.id)).toEqual(['ack']);
     expect(await env.broker.queueLength('celery')).toBe(0);
     expect(env.lines.some((l) => l.level === 40 && String(l.msg).includes('shutdown deadline passed'))).toBe(true);
