@@ -41,7 +41,7 @@ import { ResultWriter } from './result-writer.js';
 import { Semaphore, type Release } from './semaphore.js';
 import type { TaskEvent } from './task-events.js';
 import { announceEnding } from './ending-signals.js';
-import { classifyRun, ending, eventOf, followUpsDue, logEnding, sendFollowUps, unencodable, type Ending, type FollowUpContext, type Subject } from './task-outcomes.js';
+import { classifyRun, ending, eventOf, expiredBy, followUpsDue, logEnding, sendFollowUps, unencodable, type Ending, type FollowUpContext, type Subject } from './task-outcomes.js';
 
 /**
  * Finishing permits per pool slot. With one, a pool whose slots all finished in one turn waited
@@ -80,6 +80,9 @@ export interface ExecutorHost {
 
 /** Runs deliveries. One per worker. */
 export class Executor {
+  /** Keeps an expired task's id as revoked (see expiredBy). */
+  private readonly rememberRevoked = (id: string): void => this.host.rememberRevoked(id);
+
   /** Jobs being handled, in arrival order (a linked set: see core/linked-set.ts). */
   private readonly held = new LinkedSet<Job>();
 
@@ -231,11 +234,9 @@ export class Executor {
     if (task === undefined) return this.conclude(s, ending('unregistered', new NotRegistered(h.task)));
     const now = this.host.app.clock.now();
     if (await this.isRevoked(h.id)) return this.conclude(s, ending('revoked', new TaskRevokedError('revoked')));
-    if (h.expires !== null && parseIsoTime(h.expires) <= now) {
-      // Not run, and remembered as revoked, as Celery does (also when an ETA fires too late).
-      this.host.rememberRevoked(h.id);
-      return this.conclude(s, ending('expired', new TaskRevokedError('expired')));
-    }
+    // Not run, and remembered as revoked, as Celery does (also when an ETA fires too late).
+    const expired = expiredBy(message, now, this.rememberRevoked);
+    if (expired !== null) return this.conclude(s, expired);
     // Sent straight to the queue with a future ETA (as Python does): the broker holds it, not us.
     if (h.eta !== null && parseIsoTime(h.eta) > now) return this.conclude(s, ending('deferred'));
     return this.receive(delivery, message, task);
@@ -272,10 +273,11 @@ export class Executor {
       let leave = NO_PERMIT;
       let traced: RunSpan | undefined;
       try {
-        // Shutdown began, or a revoke came, while it waited.
-        const closing = !this.host.accepting();
-        if (closing || (this.host.isRevoked(message.headers.id) !== false && (await this.isRevoked(message.headers.id)))) {
-          end = closing ? ending('not-started') : ending('revoked', new TaskRevokedError('revoked'));
+        // Shutdown began, a revoke came, or its `expires` passed while it waited (Celery's Request looks again too).
+        const id = message.headers.id;
+        const stop = !this.host.accepting() ? ending('not-started') : this.host.isRevoked(id) !== false && (await this.isRevoked(id)) ? ending('revoked', new TaskRevokedError('revoked')) : message.headers.expires === null ? null : expiredBy(message, this.host.app.clock.now(), this.rememberRevoked);
+        if (stop !== null) {
+          end = stop;
         } else {
           // Given back before: its start is marked first, so that this worker's death while it
           // runs counts against it, not against its prefetched neighbours (Delivery.countStart).

@@ -18,6 +18,7 @@ import { EncodeError, Ignore, Reject, Retry, TaskRevokedError, TimeLimitExceeded
 import type { AnyTask } from '../core/task.js';
 import type { ResolvedTaskOptions } from '../core/task-options.js';
 import { coerceError, readableError } from '../errors.js';
+import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage } from '../protocol/types.js';
 import { OUTCOME_TABLE, type AckPolicy, type OutcomeKind, type OutcomeRow } from './outcome-table.js';
 import type { RunResult } from './pools/types.js';
@@ -111,6 +112,14 @@ export function classifyError(error: unknown, policy: AckPolicy, terminatedBy: s
 export function unencodable(e: Ending, err: unknown): Ending | null {
   if (e.kind !== 'success' || !(err instanceof EncodeError)) return null;
   return { ...ending('unencodable', err, formatTraceback(err)), children: e.children };
+}
+
+/** The `expired` ending of a task whose `expires` passed by `now`, its id given to `remember` (kept as revoked, as Celery does); else null. */
+export function expiredBy(message: TaskMessage, now: number, remember: (id: string) => void): Ending | null {
+  const at = message.headers.expires;
+  if (at === null || parseIsoTime(at) > now) return null;
+  remember(message.headers.id);
+  return ending('expired', new TaskRevokedError('expired'));
 }
 
 /** What sending follow-ups needs from the executor. */

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TaskRevokedError } from 'celeriac';
 import { buildTaskMessage } from '../../src/core/producer.js';
 import { encodeTaskMessage } from '../../src/protocol/task-message.js';
-import { closeEnvs, flush, makeEnv, waitFor, waitForState } from './helpers.js';
+import { closeEnvs, deferred, flush, makeEnv, waitFor, waitForState } from './helpers.js';
 
 afterEach(closeEnvs);
 
@@ -58,6 +58,35 @@ describe('revoked and expired', () => {
     expect(worker.revokedIds()).toEqual([r.id]);
     expect((await env.backend.revoked([r.id])).has(r.id)).toBe(false);
     expect(runs).toBe(0);
+  });
+
+  it('a task whose expiry passes while it waits for a pool slot is not run: REVOKED "expired", task-revoked (as Celery looks again before it runs)', async () => {
+    // Before: it was judged on arrival only, and ran once a slot came up, long after it expired.
+    const env = makeEnv({}, { fakeClock: true });
+    const hold = deferred();
+    const started = deferred();
+    const ran: string[] = [];
+    const slow = env.app.task('t.slow', async () => {
+      started.resolve();
+      await hold.promise;
+    });
+    const quick = env.app.task('t.quick', () => void ran.push('quick'));
+    const worker = await env.startWorker({ concurrency: 1 });
+    const events: string[] = [];
+    worker.onTaskEvent((e) => events.push(`${e.message.headers.task}:${e.type}${e.type === 'task-revoked' && e.expired ? ':expired' : ''}`));
+    await slow.delay();
+    await started.promise;
+    const r = await quick.applyAsync([], { expires: 10 });
+    await waitFor(() => events.includes('t.quick:task-received'), 'prefetched');
+    env.clock!.advance(10_000);
+    hold.resolve();
+    const meta = await waitForState(env, r.id, 'REVOKED');
+    expect(meta.result).toEqual({ exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' });
+    await flush();
+    expect(ran).toEqual([]);
+    expect(events.filter((e) => e.startsWith('t.quick'))).toEqual(['t.quick:task-received', 't.quick:task-revoked:expired']);
+    expect(worker.revokedIds()).toEqual([r.id]);
+    expect(env.broker.settlements(r.id)).toEqual(['ack']);
   });
 
   it('a task that expires in the future runs', async () => {
