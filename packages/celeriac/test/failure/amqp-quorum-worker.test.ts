@@ -2,7 +2,8 @@
  * A worker, retries and beat on RabbitMQ quorum queues (issue 48 §2): a retry's countdown and a
  * beat entry's countdown go through kombu's `celery_delayed_*` queues (seen waiting there),
  * and a quorum queue's `x-delivery-limit` caps how often a task that requeues itself runs,
- * its last delivery set aside as a dead letter instead of dropped by RabbitMQ. Its own vhost.
+ * its last delivery set aside as a dead letter instead of dropped by RabbitMQ; on a classic
+ * queue, `workerMaxDeliveries` does. Its own vhost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amqpAvailable } from '../support/amqp-env.js';
@@ -91,5 +92,26 @@ describe.runIf(ready)('worker, retries and beat on quorum queues', () => {
     }
     expect(runs).toBe(2);
     expect(await count('limited')).toBe(0);
+  }, 30_000);
+
+  it('on a classic queue a task that requeues itself runs workerMaxDeliveries times, then is dead-lettered: FAILURE and task-failed', async () => {
+    // Before: a classic queue gave no count and the copies carried none, so it ran for ever.
+    const app = make({ workerMaxDeliveries: 3, taskQueues: { plainq: { queueArguments: { 'x-queue-type': 'classic' } } } });
+    let runs = 0;
+    app.task('q.bounce', { acksLate: true }, () => {
+      runs++;
+      throw new Reject({ requeue: true, reason: 'not yet' });
+    });
+    const worker = await start(app, ['plainq']);
+    const failed: string[] = [];
+    worker.onTaskEvent((e) => {
+      if (e.type === 'task-failed') failed.push((e.error as Error).name);
+    });
+    const r = await app.sendTask('q.bounce', [], {}, { queue: 'plainq' });
+    await expect(r.get({ timeoutMs: 15_000 })).rejects.toMatchObject({ excType: 'DeliveryLimitExceeded' });
+    await waitFor(async () => (await count('celeriac.set-aside')) >= 1, 'the dead letter', 15_000);
+    expect(runs).toBe(3);
+    expect(failed).toEqual(['DeliveryLimitExceeded']);
+    expect(await count('plainq')).toBe(0);
   }, 30_000);
 });

@@ -20,7 +20,8 @@
  *
  * **Delivery count.** A quorum queue counts the returns of a message (`x-delivery-count`);
  * the copies a reject-with-requeue or a defer publishes carry the count on
- * (`x-celeriac-deliveries`), so `Delivery.deliveryCount` counts across both, and
+ * (`x-celeriac-deliveries`; on a classic queue, from a first delivery counted as one), so
+ * `Delivery.deliveryCount` counts across both, and
  * `Delivery.maxDeliveries` is the queue's `x-delivery-limit` (the executor sets the message
  * aside before RabbitMQ would drop it).
  *
@@ -322,8 +323,9 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
       default:
         break;
     }
-    // reject+requeue, defer, setAside: a confirmed copy first, then the ack.
-    await this.host.publishCopy(fromWire(msg), queue, s, deliveriesOf(msg, this.host.queueType(queue) === 'quorum'));
+    // reject+requeue, defer, setAside: a confirmed copy first, then the ack. The copy carries the
+    // deliveries so far; a classic queue's first delivery (uncounted) is one, so the copies count.
+    await this.host.publishCopy(fromWire(msg), queue, s, deliveriesOf(msg, this.host.queueType(queue) === 'quorum') ?? 1);
     return this.#ack(channel, msg);
   }
 
