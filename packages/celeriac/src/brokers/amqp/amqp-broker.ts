@@ -288,7 +288,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     this.#declared.forget((key) => key === `queue ${queue}` || key.startsWith(`bind ${queue} `));
   }
 
-  async #publishDelayed(message: Message, queue: string, deliverAt: number, priority?: number, carried: Readonly<Record<string, number>> = {}): Promise<void> {
+  async #publishDelayed(message: Message, queue: string, deliverAt: number, priority?: number, carried: Readonly<Record<string, number | boolean>> = {}): Promise<void> {
     await this.#declareDelayTarget(queue);
     message = withPriority(message, priority);
     const wire = toWire(message, { dropExpiration: true, extraHeaders: { ...carried, [DELIVER_AT_HEADER]: deliverAt }, timestamp: this.#sentAt() });
@@ -303,11 +303,11 @@ export class AmqpBroker implements Broker, ConsumerHost {
     await Promise.all(batch.map(({ message, options }) => this.publish(message, options)));
   }
 
-  /** The copy a settlement publishes before the original is acked (amqp-consumer.ts). */
+  /** The copy a settlement publishes before the original is acked (amqp-consumer.ts); the count goes on with it (Delivery count there). */
   async publishCopy(message: Message, queue: string, settlement: Settlement, deliveries?: number): Promise<void> {
-    // The count goes on with the copy (amqp-consumer.ts, Delivery count).
-    const carried: Record<string, number> = deliveries === undefined ? {} : { [DELIVERIES_HEADER]: deliveries };
+    const carried: Record<string, number | boolean> = deliveries === undefined || deliveries < 1 ? {} : { [DELIVERIES_HEADER]: deliveries };
     if (settlement.kind === 'defer') {
+      if (settlement.redelivered === true) carried['redelivered'] = true; // marked, as after a restore
       if (settlement.deliverAt - this.clock.now() >= MIN_DELAY_MS) return this.#publishDelayed(message, queue, settlement.deliverAt, undefined, carried);
       return this.#publisher.send('', queue, toWire(message, { extraHeaders: carried, timestamp: this.#sentAt() }), true);
     }

@@ -324,8 +324,10 @@ export class AmqpConsumer implements Consumer, DeliveryOwner {
         break;
     }
     // reject+requeue, defer, setAside: a confirmed copy first, then the ack. The copy carries the
-    // deliveries so far; a classic queue's first delivery (uncounted) is one, so the copies count.
-    await this.host.publishCopy(fromWire(msg), queue, s, deliveriesOf(msg, this.host.queueType(queue) === 'quorum') ?? 1);
+    // deliveries so far (a classic queue's first, uncounted, is one), so the copies count; but an
+    // ETA's deferral gives nothing back, so its copy's delivery is not one more (as on Redis).
+    const deliveries = deliveriesOf(msg, this.host.queueType(queue) === 'quorum') ?? 1;
+    await this.host.publishCopy(fromWire(msg), queue, s, s.kind === 'defer' && s.redelivered !== true ? deliveries - 1 : deliveries);
     return this.#ack(channel, msg);
   }
 

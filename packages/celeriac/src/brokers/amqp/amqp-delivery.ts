@@ -139,8 +139,8 @@ export class AmqpDelivery implements Delivery {
   restore(): Promise<void> {
     return this.#settle({ kind: 'restore' });
   }
-  defer(deliverAt: number): Promise<void> {
-    return this.#settle({ kind: 'defer', deliverAt });
+  defer(deliverAt: number, options?: { redelivered?: boolean }): Promise<void> {
+    return this.#settle(options?.redelivered === true ? { kind: 'defer', deliverAt, redelivered: true } : { kind: 'defer', deliverAt });
   }
   setAside(reason: string): Promise<void> {
     return this.#settle({ kind: 'setAside', reason });

@@ -157,9 +157,9 @@ describe.runIf(ready)('amqp quorum queues', () => {
       await d2.reject({ requeue: true });
       const d3 = await next(3);
       expect(d3.deliveryCount).toBe(3);
-      await d3.defer(Date.now() + 10);
+      await d3.defer(Date.now() + 10, { redelivered: true });
       const d4 = await next(4);
-      expect(d4.deliveryCount).toBe(4);
+      expect([d4.deliveryCount, d4.redelivered]).toEqual([4, true]);
       await d4.restore();
       const d5 = await next(5);
       expect(d5.deliveryCount).toBe(5);
@@ -186,10 +186,24 @@ describe.runIf(ready)('amqp quorum queues', () => {
       await p1.reject({ requeue: true });
       const p2 = await nextPlain(2);
       expect(p2.deliveryCount).toBe(2);
-      await p2.defer(Date.now() + 10);
+      await p2.defer(Date.now() + 10, { redelivered: true });
       const p3 = await nextPlain(3);
-      expect([p3.deliveryCount, p3.maxDeliveries]).toEqual([3, undefined]);
-      await p3.ack();
+      expect([p3.deliveryCount, p3.maxDeliveries, p3.redelivered]).toEqual([3, undefined, true]);
+      // An ETA's deferral gives nothing back: the same count (as on Redis).
+      await p3.defer(Date.now() + 10);
+      const p4 = await nextPlain(4);
+      expect(p4.deliveryCount).toBe(3);
+      await p4.ack();
+      // A backoff redelivery comes back marked redelivered (Delivery.defer's option); an ETA's does not.
+      for (const [name, redelivered] of [['backoff', true], ['eta', false]] as const) {
+        const n = plain.length;
+        await classic.publish(makeMessage(name), { exchange: '', routingKey: 'plain' });
+        const first = await nextPlain(n + 1);
+        await first.defer(Date.now() + 10, { redelivered });
+        const again = await nextPlain(n + 2);
+        expect([again.redelivered, again.deliveryCount]).toEqual([redelivered, redelivered ? 2 : undefined]);
+        await again.ack();
+      }
     } finally {
       await c2.close();
     }
