@@ -34,7 +34,9 @@ export function findHost(candidates: readonly unknown[], what: string): CanvasHo
     const host = (c as { host?: unknown } | null)?.host;
     if (isCanvasHost(host)) return host;
   }
-  throw new CeleriacError(ErrorCodes.STATE, `${what} has no app: build its signatures with task.s()/task.si(), or call .bind(app) first`);
+  // An empty group or chain has no signature to take its app from.
+  const how = candidates.length === 0 ? `it is empty, so no signature gives one: call .bind(app) first` : `build its signatures with task.s()/task.si(), or call .bind(app) first`;
+  throw new CeleriacError(ErrorCodes.STATE, `${what} has no app: ${how}`);
 }
 
 /** `options` without its undefined entries, so spreading it never erases a value. */

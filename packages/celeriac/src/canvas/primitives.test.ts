@@ -169,6 +169,16 @@ describe('hostile canvases', () => {
     expect(group([{ task: 't.add', args: [1, 2], kwargs: {}, options: {} } as never]).tasks).toHaveLength(1);
   });
 
+  it('an empty group or chain without an app says it is empty and how to give it one; bound, the group sends nothing and the chain is refused', async () => {
+    const { host } = recordingHost();
+    const state = (message: string) => expect.objectContaining({ code: 'CELERIAC_ERR_STATE', message });
+    await expect(group([]).applyAsync()).rejects.toEqual(state('group has no app: it is empty, so no signature gives one: call .bind(app) first'));
+    await expect(chain().applyAsync()).rejects.toEqual(state('chain has no app: it is empty, so no signature gives one: call .bind(app) first'));
+    const empty = await group([]).bind(host).applyAsync();
+    expect(empty.results).toEqual([]);
+    await expect(chain().bind(host).applyAsync()).rejects.toMatchObject({ message: 'cannot send an empty chain' });
+  });
+
   it('splices a plain chain or group built in a loop, so 5,000 steps stay one level deep and send', async () => {
     const { host, sent } = recordingHost();
     const { add, bind } = typed(host);
