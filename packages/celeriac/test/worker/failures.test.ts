@@ -111,6 +111,44 @@ describe('task failure', () => {
   });
 });
 
+describe('errors a log line cannot carry whole', () => {
+  it('a 100,000-deep cause chain, 100,000 aggregated errors or a 1 MB message: FAILURE once, logged clipped, never given back', async () => {
+    // Before: the logger's serializer overflowed the stack on the cause chain, which the worker
+    // took for a failure of its own: the message was given back (late acks: the task ran again).
+    const env = makeEnv({ taskAcksLate: true, workerRedeliveryDelaySec: 0.01 });
+    let runs = 0;
+    const deep = env.app.task('t.deep_cause', () => {
+      runs++;
+      let e = new Error('root');
+      for (let i = 0; i < 100_000; i++) e = new Error(`level ${i}`, { cause: e });
+      throw e;
+    });
+    const many = env.app.task('t.many', () => {
+      throw new AggregateError(Array.from({ length: 100_000 }, (_, i) => new Error(`e${i}`)), 'many');
+    });
+    const long = env.app.task('t.long', () => {
+      const e = new Error('x'.repeat(1_000_000)) as Error & { status?: number };
+      e.status = 503;
+      throw e;
+    });
+    await env.startWorker();
+    const ids = [(await deep.delay()).id, (await many.delay()).id, (await long.delay()).id];
+    for (const id of ids) await waitForState(env, id, 'FAILURE');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a redelivery would come within 10 ms
+    await flush();
+    expect(runs).toBe(1);
+    for (const id of ids) expect(env.broker.settlements(id)).toEqual(['ack']);
+    const logged = (id: string) => env.lines.find((l) => l.taskId === id && l.level === 50) as unknown as { msg: string; err: { message: string; stack: string; aggregateErrors?: unknown[]; status?: number } };
+    // pino writes the causes into the stack, each after `caused by: `.
+    expect(logged(ids[0]!).err.stack.split('caused by: ')).toHaveLength(9);
+    expect(logged(ids[1]!).err.aggregateErrors).toHaveLength(10);
+    expect(logged(ids[2]!).err.message.length).toBeLessThan(70_000);
+    expect(logged(ids[2]!).msg.length).toBeLessThan(70_000);
+    expect(logged(ids[2]!).err.status).toBe(503);
+    expect(env.lines.some((l) => String(l.msg).includes('could not finish handling'))).toBe(false);
+  });
+});
+
 describe('results that cannot be stored', () => {
   it('stores FAILURE EncodeError (kombu.exceptions) instead of losing the end of the task', async () => {
     const env = makeEnv();
