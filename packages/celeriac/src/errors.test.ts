@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { App } from './core/app.js';
 import { createApp } from './create-app.js';
 import { Ignore, Reject, Retry, TaskRevokedError } from './core/task-errors.js';
-import { CeleriacError, ErrorCodes, brandClass, coerceError, readableError } from './errors.js';
+import { CeleriacError, ErrorCodes, brandClass, clipText, coerceError, loggableError, readableError } from './errors.js';
 import { ProtocolError } from './protocol/errors.js';
 
 // The classes another copy of the package would define: same names and brands, other identities
@@ -99,5 +99,32 @@ describe('readableError', () => {
     };
     expect(readableError(hostile).message).toBe('Non-error thrown: <unprintable value>');
     expect(coerceError(hostile).message).toBe('Non-error thrown: <unprintable value>');
+  });
+});
+
+describe('loggableError: an error of code not ours as a log line can carry it', () => {
+  it('cuts a cause cycle at 8 causes, keeps primitive properties, and never throws', () => {
+    const cyclic = new Error('self') as Error & { code?: string; body?: unknown };
+    cyclic.cause = cyclic;
+    cyclic.code = 'E_SELF';
+    cyclic.body = { huge: 'x'.repeat(100) };
+    const out = loggableError(cyclic) as Error & { code?: string; body?: unknown };
+    let depth = 0;
+    for (let c: unknown = out.cause; c !== undefined; c = (c as Error).cause) depth++;
+    expect(depth).toBe(8);
+    expect([out.message, out.code, out.body]).toEqual(['self', 'E_SELF', undefined]);
+    const hostile = new Error('unused');
+    Object.defineProperty(hostile, 'message', { get: () => { throw new Error('no'); } });
+    expect(loggableError(hostile).message).toBe('<unprintable Error object>');
+    expect(loggableError('plain text').message).toBe('plain text');
+    expect(loggableError(new Error('y'.repeat(1_000_000))).message.length).toBeLessThan(70_000);
+  });
+});
+
+describe('clipText', () => {
+  it('keeps a text up to the bound, else its start and end with what was left out', () => {
+    expect(clipText('abc', 1000, 'this event')).toBe('abc');
+    const out = clipText('a'.repeat(600) + 'b'.repeat(600), 1000, 'this log line');
+    expect(out).toBe(`${'a'.repeat(436)}\n... [328 characters left out of this log line] ...\n${'b'.repeat(436)}`);
   });
 });

@@ -175,3 +175,52 @@ export function readableError(thrown: unknown): Error {
   }
   return new Error(`<unprintable ${kind} object>`);
 }
+
+/**
+ * `text` when it is at most `max` characters; else its start and its end, with how many
+ * characters were left out of `what` (an event, a log line) between.
+ */
+export function clipText(text: string, max: number, what: string): string {
+  if (text.length <= max) return text;
+  const half = max / 2 - 64;
+  return `${text.slice(0, half)}\n... [${text.length - 2 * half} characters left out of ${what}] ...\n${text.slice(-half)}`;
+}
+
+/** Most characters of a text a log line carries of an error someone else made (its message, its stack). */
+export const LOG_TEXT_MAX = 64 * 1024;
+/** Most causes deep, and most errors of an AggregateError, a log line carries of such an error. */
+const LOGGED_CAUSES = 8;
+const LOGGED_ERRORS = 10;
+/** Most own properties of a primitive value copied from such an error to its log line (`code`, `status`...). */
+const LOGGED_PROPERTIES = 20;
+
+/**
+ * An error thrown by code that is not ours (a task, a signal handler, an event listener) as a
+ * log line can carry it: its message and stack clipped to {@link LOG_TEXT_MAX}, at most
+ * {@link LOGGED_CAUSES} causes deep and {@link LOGGED_ERRORS} errors of an AggregateError, and
+ * its own properties of primitive values. A cause chain 100,000 deep made the logger's
+ * serializer overflow the stack (a worker took that for a failure of its own, and with late
+ * acks ran the task again), and 100,000 aggregated errors made a line of megabytes. Never throws.
+ */
+export function loggableError(thrown: unknown, depth = 0): Error {
+  const clip = (text: string): string => clipText(text, LOG_TEXT_MAX, 'this log line');
+  try {
+    const err = readableError(thrown);
+    const errors = err instanceof AggregateError && Array.isArray(err.errors) ? err.errors : null;
+    const out = errors === null ? new Error(clip(err.message)) : new AggregateError(errors.slice(0, depth < LOGGED_CAUSES ? LOGGED_ERRORS : 0).map((x: unknown) => loggableError(x, depth + 1)), clip(err.message));
+    out.name = err.name;
+    out.stack = clip(err.stack ?? '');
+    let copied = 0;
+    for (const key of Object.keys(err)) {
+      const value = (err as unknown as Record<string, unknown>)[key];
+      if (key === 'errors' || (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')) continue;
+      (out as unknown as Record<string, unknown>)[key] = typeof value === 'string' ? clip(value) : value;
+      if (++copied >= LOGGED_PROPERTIES) break;
+    }
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause !== undefined && depth < LOGGED_CAUSES) out.cause = loggableError(cause, depth + 1);
+    return out;
+  } catch {
+    return new Error('<unprintable error>');
+  }
+}

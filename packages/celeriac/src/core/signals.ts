@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import type { Json, JsonObject, TaskMessage } from '../protocol/types.js';
-import { CeleriacError, ErrorCodes } from '../errors.js';
+import { CeleriacError, ErrorCodes, loggableError } from '../errors.js';
 import type { TaskRequest } from './request.js';
 
 /** What a handler of a task signal learns about the task (Celery's `sender`, the task object). */
@@ -171,7 +171,7 @@ export class Signals {
 
   private failed(name: SignalName, err: unknown): void {
     try {
-      this.log().error({ err, signal: name }, `a ${name} signal handler failed (ignored: the task and worker go on)`);
+      this.log().error({ err: loggableError(err), signal: name }, `a ${name} signal handler failed (ignored: the task and worker go on)`);
     } catch {
       // A logger that throws must not break the caller either.
     }

@@ -13,6 +13,7 @@ import { replacedNesting } from './replace-seam.js';
 import { autoRetry, requestRetry } from './retry.js';
 import type { Signals } from './signals.js';
 import { Ignore, Reject, Retry } from './task-errors.js';
+import { loggableError } from '../errors.js';
 import { validateArguments } from './standard-schema.js';
 import type { AnyTask } from './task.js';
 
@@ -174,7 +175,7 @@ async function callHook(env: TraceEnvironment, task: AnyTask, hook: string, call
   try {
     await call();
   } catch (err) {
-    env.log.error({ err, taskName: task.name, hook }, `the ${hook} hook of ${task.name} failed (ignored: the task's outcome stands)`);
+    env.log.error({ err: loggableError(err), taskName: task.name, hook }, `the ${hook} hook of ${task.name} failed (ignored: the task's outcome stands)`);
   }
 }
 

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Json } from '../protocol/types.js';
-import { logEnding, loggableError, type Ending, type Subject } from './task-outcomes.js';
+import { logEnding, type Ending, type Subject } from './task-outcomes.js';
 
 function successLine(result: Json): string {
   const lines: string[] = [];
@@ -35,24 +35,5 @@ describe('logEnding: the success line', () => {
     let deep: Json = 1;
     for (let i = 0; i < 20_000; i++) deep = [deep];
     expect(successLine(deep)).toBe('Task proj.report[id-1] succeeded in 0.012s: [[[[...]]]]');
-  });
-});
-
-describe('loggableError: a task error as a log line can carry it', () => {
-  it('cuts a cause cycle at 8 causes, keeps primitive properties, and never throws', () => {
-    const cyclic = new Error('self') as Error & { code?: string; body?: unknown };
-    cyclic.cause = cyclic;
-    cyclic.code = 'E_SELF';
-    cyclic.body = { huge: 'x'.repeat(100) };
-    const out = loggableError(cyclic) as Error & { code?: string; body?: unknown };
-    let depth = 0;
-    for (let c: unknown = out.cause; c !== undefined; c = (c as Error).cause) depth++;
-    expect(depth).toBe(8);
-    expect([out.message, out.code, out.body]).toEqual(['self', 'E_SELF', undefined]);
-    const hostile = new Error('unused');
-    Object.defineProperty(hostile, 'message', { get: () => { throw new Error('no'); } });
-    expect(loggableError(hostile).message).toBe('<unprintable Error object>');
-    expect(loggableError('plain text').message).toBe('plain text');
-    expect(loggableError(new Error('y'.repeat(1_000_000))).message.length).toBeLessThan(70_000);
   });
 });

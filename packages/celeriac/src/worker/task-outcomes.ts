@@ -17,13 +17,13 @@ import { buildRetryMessage, retryEta, retryText } from '../core/retry.js';
 import { EncodeError, Ignore, Reject, Retry, TaskRevokedError, TimeLimitExceeded, WorkerLostError, formatTraceback, toExceptionRecord } from '../core/task-errors.js';
 import type { AnyTask } from '../core/task.js';
 import type { ResolvedTaskOptions } from '../core/task-options.js';
-import { coerceError, readableError } from '../errors.js';
+import { clipText, coerceError, LOG_TEXT_MAX, loggableError, readableError } from '../errors.js';
 import { parseIsoTime } from '../protocol/time.js';
 import type { Json, ResultTuple, TaskMessage } from '../protocol/types.js';
 import { OUTCOME_TABLE, type AckPolicy, type OutcomeKind, type OutcomeRow } from './outcome-table.js';
 import type { RunResult } from './pools/types.js';
 import { signalNumber } from './revoked.js';
-import { clipped, exceptionRepr } from './events/task-event-fields.js';
+import { exceptionRepr } from './events/task-event-fields.js';
 import { resultRepr } from './events/event-text.js';
 import type { TaskEvent } from './task-events.js';
 
@@ -213,42 +213,6 @@ export function eventOf(type: NonNullable<OutcomeRow['event']>, s: Subject, e: E
   }
 }
 
-/** Most causes deep, and most errors of an AggregateError, a log line carries of a task's error. */
-const LOGGED_CAUSES = 8;
-const LOGGED_ERRORS = 10;
-/** Most own properties of a primitive value copied from a task's error to its log line (`code`, `status`...). */
-const LOGGED_PROPERTIES = 20;
-
-/**
- * A task's error as a log line can carry it: its message and stack clipped as events clip them,
- * at most {@link LOGGED_CAUSES} causes deep and {@link LOGGED_ERRORS} errors of an
- * AggregateError, and its own properties of primitive values. The error is the task's, and may
- * be anything: a cause chain 100,000 deep made the logger's serializer overflow the stack, which
- * the executor took for a failure of its own (with late acks the task ran again), and 100,000
- * aggregated errors made a line of megabytes. Never throws.
- */
-export function loggableError(thrown: unknown, depth = 0): Error {
-  try {
-    const err = readableError(thrown);
-    const errors = err instanceof AggregateError && Array.isArray(err.errors) ? err.errors : null;
-    const out = errors === null ? new Error(clipped(err.message)) : new AggregateError(errors.slice(0, depth < LOGGED_CAUSES ? LOGGED_ERRORS : 0).map((x: unknown) => loggableError(x, depth + 1)), clipped(err.message));
-    out.name = err.name;
-    out.stack = clipped(err.stack ?? '');
-    let copied = 0;
-    for (const key of Object.keys(err)) {
-      const value = (err as unknown as Record<string, unknown>)[key];
-      if (key === 'errors' || (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')) continue;
-      (out as unknown as Record<string, unknown>)[key] = clipped(value as string);
-      if (++copied >= LOGGED_PROPERTIES) break;
-    }
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause !== undefined && depth < LOGGED_CAUSES) out.cause = loggableError(cause, depth + 1);
-    return out;
-  } catch {
-    return new Error('<unprintable error>');
-  }
-}
-
 /** Logs how the task ended, as Celery's worker does (a success at info level only when enabled). */
 export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): void {
   const h = s.message.headers;
@@ -265,7 +229,7 @@ export function logEnding(log: Logger, s: Subject, e: Ending, runtime: number): 
     case 'timeout':
     case 'worker-lost': {
       // Celery's LOG_FAILURE: `Task name[id] raised unexpected: ValueError('boom')`, then the traceback.
-      log.error({ ...at, err: loggableError(e.error) }, `${task} raised unexpected: ${clipped(exceptionRepr(e.error))}`);
+      log.error({ ...at, err: loggableError(e.error) }, `${task} raised unexpected: ${clipText(exceptionRepr(e.error), LOG_TEXT_MAX, 'this log line')}`);
       return;
     }
     case 'unregistered':

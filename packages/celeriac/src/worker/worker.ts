@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import type { App } from '../core/app.js';
 import type { Consumer, Delivery, LostDelivery } from '../core/spi/broker.js';
 import { revocationStoreOf } from '../core/spi/roles.js';
-import { CeleriacError, ErrorCodes, coerceError } from '../errors.js';
+import { CeleriacError, ErrorCodes, loggableError } from '../errors.js';
 import { Autoscaler, type AutoscaleRange } from './autoscaler.js';
 import { LostTaskReporter } from './lost-tasks.js';
 import { lostTaskWatchFor, type LostTaskWatch } from './lost-task-watch.js';
@@ -64,7 +64,7 @@ export class Worker {
   private autoscaler: Autoscaler | null = null;
   /** Reports a task event listener that threw (made once: events are emitted for every task). */
   private readonly reportListenerError = (err: unknown, event: TaskEvent): void => {
-    this.log.error({ err: coerceError(err), event: event.type }, 'task event listener threw');
+    this.log.error({ err: loggableError(err), event: event.type }, 'task event listener threw');
   };
   /** Deliveries that arrived while the consumer was closing. */
   private readonly late: Delivery[] = [];

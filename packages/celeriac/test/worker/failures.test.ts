@@ -149,6 +149,37 @@ describe('errors a log line cannot carry whole', () => {
   });
 });
 
+describe('errors of code not ours that a log line cannot carry whole', () => {
+  it('a signal handler, a task hook and an event listener throwing a 20,000-deep cause chain: the task succeeds once, each logged', async () => {
+    const env = makeEnv({ taskAcksLate: true, workerRedeliveryDelaySec: 0.01 });
+    const deepError = (): Error => {
+      let e = new Error('root');
+      for (let i = 0; i < 20_000; i++) e = new Error(`level ${i}`, { cause: e });
+      return e;
+    };
+    let runs = 0;
+    const t = env.app.task('t.hooked', { onSuccess: () => { throw deepError(); } }, () => ++runs);
+    env.app.signals.on('taskPostrun', () => {
+      throw deepError();
+    });
+    const worker = await env.startWorker();
+    worker.onTaskEvent(() => {
+      throw deepError();
+    });
+    const r = await t.delay();
+    expect(await r.get({ timeoutMs: 5000 })).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a redelivery would come within 10 ms
+    await flush();
+    expect(runs).toBe(1);
+    expect(env.broker.settlements(r.id)).toEqual(['ack']);
+    const errors = env.lines.filter((l) => l.level === 50).map((l) => String(l.msg));
+    expect(errors).toContain('a taskPostrun signal handler failed (ignored: the task and worker go on)');
+    expect(errors).toContain("the onSuccess hook of t.hooked failed (ignored: the task's outcome stands)");
+    expect(errors).toContain('task event listener threw');
+    expect(errors.some((m) => m.includes('could not finish handling'))).toBe(false);
+  });
+});
+
 describe('results that cannot be stored', () => {
   it('stores FAILURE EncodeError (kombu.exceptions) instead of losing the end of the task', async () => {
     const env = makeEnv();

@@ -5,6 +5,7 @@
  * because `celery events` and Flower print them as they are.
  */
 import { toExceptionRecord } from '../../core/task-errors.js';
+import { clipText } from '../../errors.js';
 import { pyRepr } from '../../protocol/repr.js';
 import type { Json, JsonObject } from '../../protocol/types.js';
 import type { TaskEvent } from '../task-events.js';
@@ -52,9 +53,7 @@ export const EVENT_TEXT_MAX = 64 * 1024;
 
 /** `value` when it is not a text over {@link EVENT_TEXT_MAX}; else its start and its end, with how much was left out between. */
 export function clipped<T extends Json | undefined>(value: T): T | string {
-  if (typeof value !== 'string' || value.length <= EVENT_TEXT_MAX) return value;
-  const half = EVENT_TEXT_MAX / 2 - 64;
-  return `${value.slice(0, half)}\n... [${value.length - 2 * half} characters left out of this event] ...\n${value.slice(-half)}`;
+  return typeof value === 'string' ? clipText(value, EVENT_TEXT_MAX, 'this event') : value;
 }
 
 const UUID = eventKey('uuid');
