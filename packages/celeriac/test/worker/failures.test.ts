@@ -134,8 +134,8 @@ describe('errors a log line cannot carry whole', () => {
     await env.startWorker();
     const ids = [(await deep.delay()).id, (await many.delay()).id, (await long.delay()).id];
     for (const id of ids) await waitForState(env, id, 'FAILURE');
-    await new Promise((resolve) => setTimeout(resolve, 100)); // a redelivery would come within 10 ms
-    await flush();
+    // The settlement decides it: a message given back is deferred, never acked.
+    await waitFor(() => ids.every((id) => env.broker.settlements(id).length > 0), 'each message settled');
     expect(runs).toBe(1);
     for (const id of ids) expect(env.broker.settlements(id)).toEqual(['ack']);
     const logged = (id: string) => env.lines.find((l) => l.taskId === id && l.level === 50) as unknown as { msg: string; err: { message: string; stack: string; aggregateErrors?: unknown[]; status?: number } };
@@ -168,8 +168,8 @@ describe('errors of code not ours that a log line cannot carry whole', () => {
     });
     const r = await t.delay();
     expect(await r.get({ timeoutMs: 5000 })).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // a redelivery would come within 10 ms
-    await flush();
+    // The settlement decides it: a message given back is deferred, never acked.
+    await waitFor(() => env.broker.settlements(r.id).length > 0, 'the message settled');
     expect(runs).toBe(1);
     expect(env.broker.settlements(r.id)).toEqual(['ack']);
     const errors = env.lines.filter((l) => l.level === 50).map((l) => String(l.msg));
