@@ -9,7 +9,7 @@ import { CeleriacError, ErrorCodes } from '../errors.js';
 import { checkPriority, checkSeconds, checkTimeLimit } from '../protocol/limits.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { encodeTaskMessage } from '../protocol/task-message.js';
-import { isoformatUtc, parseIsoTime } from '../protocol/time.js';
+import { inDatetimeRange, isoformatUtc, parseIsoTime } from '../protocol/time.js';
 import type { Json, JsonObject, Message, MessageProperties, TaskMessage } from '../protocol/types.js';
 import type { Clock } from './clock.js';
 import { currentTask } from './current-task.js';
@@ -89,14 +89,10 @@ function resolveTimes(options: ApplyOptions, now: number): { eta: number | null;
  * "Epoch time out of range" alone.
  */
 function writable(ms: number, what: string, given: TimeInput): number {
-  if (ms >= YEAR_1_MS && ms < YEAR_10000_MS) return ms;
+  if (inDatetimeRange(ms)) return ms;
   const shown = given instanceof Date ? given.toISOString() : String(given);
   throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what} ${shown} gives a time outside the years 1 to 9999, all a Python datetime (so a Celery worker) can hold`);
 }
-
-/** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in epoch ms. */
-const YEAR_1_MS = -62_135_596_800_000;
-const YEAR_10000_MS = 253_402_300_800_000;
 
 /** The message properties, in the order Celery 5.2.6 writes them. */
 function messageProperties(id: string, replyTo: string, nesting: number | undefined, expirationMs: number | undefined, priority: number): MessageProperties {

@@ -43,6 +43,15 @@ const DAY_MS = 86_400_000;
 let dayStartMs = Number.NaN;
 let dayText = '';
 
+/** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in epoch ms: the times a Python datetime holds lie between. */
+const YEAR_1_MS = -62_135_596_800_000;
+const YEAR_10000_MS = 253_402_300_800_000;
+
+/** True for an epoch time in the years 1 to 9999, all a Python datetime (so a Celery peer) can hold. */
+export function inDatetimeRange(epochMs: number): boolean {
+  return epochMs >= YEAR_1_MS && epochMs < YEAR_10000_MS;
+}
+
 function formatIsoBody(epochMs: number): string {
   if (!Number.isFinite(epochMs)) {
     throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Not a finite epoch time: ${epochMs}`);
@@ -56,14 +65,11 @@ function formatIsoBody(epochMs: number): string {
   }
   let msOfDay = wholeMs - dayStartMs;
   if (!(msOfDay >= 0 && msOfDay < DAY_MS)) {
-    const date = new Date(wholeMs);
-    const year = date.getUTCFullYear();
-    if (Number.isNaN(date.getTime()) || year < 1 || year > 9999) {
-      // Python's datetime cannot represent these years either.
+    if (!inDatetimeRange(wholeMs)) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Epoch time out of range: ${epochMs} ms is outside the years 1 to 9999, all a Python datetime (so a Celery worker) can hold`);
     }
     // Years 1-9999 print as four digits: `YYYY-MM-DDT` is the first 11 characters.
-    dayText = date.toISOString().slice(0, 11);
+    dayText = new Date(wholeMs).toISOString().slice(0, 11);
     msOfDay = ((wholeMs % DAY_MS) + DAY_MS) % DAY_MS;
     dayStartMs = wholeMs - msOfDay;
   }
