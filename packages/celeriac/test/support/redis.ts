@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -133,14 +134,41 @@ export function usePrivateRedis(extraArgs: readonly string[] = []): { server(): 
   return { server: () => opened(server), admin: () => opened(admin) };
 }
 
-/** A port that was free a moment ago (bind port 0, read it, close). */
+/**
+ * A loopback port that was free a moment ago, picked below the kernel's ephemeral range.
+ *
+ * Binding port 0 gives a port inside that range, the pool every other test's `listen(0)`
+ * server (the dashboard's, the API's) draws from while tests run in parallel. A port handed out
+ * that way and left unused for a while (a test that starts its redis-server late, or never) can
+ * be taken by such a server meanwhile: a CI run's client reconnecting to its "free" port read
+ * "Socket closed unexpectedly" instead of ECONNREFUSED. Below the range only these tests bind.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const ephemeralLow = await ephemeralRangeStart();
+  const low = Math.max(1024, ephemeralLow - 12_000);
+  for (let tries = 0; tries < 50 && low < ephemeralLow; tries++) {
+    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    if ((await bindAndClose(port)) === port) return port;
+  }
+  const any = await bindAndClose(0);
+  if (any === undefined) throw new Error('freePort: could not bind any loopback port');
+  return any;
+}
+
+async function ephemeralRangeStart(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const low = Number(range.trim().split(/\s+/)[0]);
+  return Number.isInteger(low) && low > 0 ? low : 32_768;
+}
+
+/** Binds `port` (0: any) on the loopback and closes it: the port bound, or undefined when it was taken. */
+function bindAndClose(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : undefined));
     });
   });
 }
