@@ -133,14 +133,23 @@ export function parseCrontabString(text: string): CrontabFields {
 }
 
 const MINUTE = 60_000;
-/** Far enough for a 29 February that only comes in leap years, with a 100-year rule gap. */
-const HORIZON_MS = 9 * 366 * 86_400_000;
+/**
+ * How far a search looks: the Gregorian calendar repeats every 400 years (146,097 days, a whole
+ * number of weeks), so a crontab with no match in 400 years has none ever. The rarest day that
+ * does come, 29 February on a given weekday (`0 0 29 2 1`), can be 40 years away across a
+ * century that is not a leap year; a horizon of nine years read it as never (2026-12-02).
+ */
+const HORIZON_MS = 401 * 366 * 86_400_000;
+
+/** Crontabs known to match no day at all: a search of the whole horizon costs ~6 ms, and a beat asks every tick. */
+const NEVER = new WeakSet<CompiledCrontab>();
 
 /**
  * The first wall minute at or after `wall` (wall ms, see zone.ts) that matches, or
- * `Infinity` when none comes within eight years (`30 2 31 2 *` never matches).
+ * `Infinity` when none ever does (`30 2 31 2 *`, 31 February).
  */
 export function nextWallMatch(c: CompiledCrontab, wall: number): number {
+  if (NEVER.has(c)) return Number.POSITIVE_INFINITY;
   let t = Math.ceil(wall / MINUTE) * MINUTE;
   const limit = t + HORIZON_MS;
   while (t <= limit) {
@@ -162,5 +171,7 @@ export function nextWallMatch(c: CompiledCrontab, wall: number): number {
       t = next < 0 ? Date.UTC(y, mo, day, h + 1) : Date.UTC(y, mo, day, h, next);
     }
   }
+  // None in a whole 400-year cycle, so none from any start (not so for a time JS dates cannot hold).
+  if (t > limit) NEVER.add(c);
   return Number.POSITIVE_INFINITY;
 }

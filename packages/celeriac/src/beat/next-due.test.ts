@@ -79,6 +79,13 @@ describe('nextDue: crontab (UTC)', () => {
     expect(nextDue(crontab('0 0 31 2 *'), at('2026-01-01T00:00:00Z'), at('2030-01-01T00:00:00Z'))).toEqual({ due: false, nextAt: Number.POSITIVE_INFINITY });
   });
 
+  it('finds 29 February on a Monday however far: 18 years away, and 40 across 2100, which is not a leap year', () => {
+    // A nine-year search read both as never due.
+    expect(slots(crontab('0 0 29 2 1'), '2026-12-02T00:00:00Z', 1)).toEqual(['2044-02-29T00:00:00.000Z']);
+    expect(slots(crontab('0 0 29 2 1'), '2072-03-01T00:00:00Z', 1)).toEqual(['2112-02-29T00:00:00.000Z']);
+    expect(nextDue(crontab('0 0 29 2 1'), at('2072-03-01T00:00:00Z'), at('2080-01-01T00:00:00Z'))).toEqual({ due: false, nextAt: at('2112-02-29T00:00:00Z') });
+  });
+
   it('rejects bad fields with the field named', () => {
     expect(() => crontab('61 * * * *')).toThrow(/minute "61": 61 is outside 0-59/);
     expect(() => crontab('* * * *')).toThrow(/expected 5 fields/);
