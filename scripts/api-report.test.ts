@@ -21,5 +21,8 @@ describe('the API report (api-report/)', () => {
     // The same on every machine: no absolute path of the checkout.
     expect(text).not.toMatch(/import\("\//);
     expect(text).toContain('workerShutdownTimeout?: number | undefined; /* deprecated */');
+    // An optional method: it was a blank line (its type, with undefined, has no signature).
+    expect(text).toMatch(/interface BeatStore \{[^}]*\n {2}offline\?\(\) => boolean;\n/);
+    expect(text).not.toMatch(/\{\n(?: {2}[^\n]+\n)* *\n(?: {2}[^\n]+\n)*\}/);
   });
 });

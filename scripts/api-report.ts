@@ -54,7 +54,8 @@ function memberLine(checker: ts.TypeChecker, p: ts.Symbol, at: ts.Node): string 
   const deprecated = ts.getJSDocTags(decl ?? at).some((t) => t.tagName.text === 'deprecated') ? ' /* deprecated */' : '';
   const type = checker.getTypeOfSymbolAtLocation(p, decl ?? at);
   if ((p.flags & ts.SymbolFlags.Method) !== 0) {
-    return type.getCallSignatures().map((s) => `  ${p.name}${optional}${checker.signatureToString(s, decl, FORMAT)};${deprecated}`).join('\n');
+    // An optional method's type is `(...) | undefined`, which has no call signatures itself.
+    return checker.getNonNullableType(type).getCallSignatures().map((s) => `  ${p.name}${optional}${checker.signatureToString(s, decl, FORMAT)};${deprecated}`).join('\n');
   }
   return `  ${readonly}${p.name}${optional}: ${checker.typeToString(type, decl, FORMAT)};${deprecated}`;
 }
