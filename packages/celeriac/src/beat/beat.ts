@@ -110,8 +110,11 @@ export class Beat {
     this.#state = 'closing';
     if (this.#timer !== undefined) this.app.clock.clearTimer(this.#timer);
     this.#timer = undefined;
-    // A broker known to be down ends nothing in time: not waited for (as a worker's shutdown).
-    const deadline = this.app.broker.offline?.() === true ? 0 : (options.deadlineMs ?? 5000);
+    // A broker or lease store known to be down ends nothing in time: not waited for (as a
+    // worker's shutdown). The store may have a connection of its own (Redis), the only one a
+    // beat with nothing due yet has opened.
+    const offline = this.app.broker.offline?.() === true || this.options.store.offline?.() === true;
+    const deadline = offline ? 0 : (options.deadlineMs ?? 5000);
     const late = () => new Promise<false>((r) => setTimeout(() => r(false), deadline).unref());
     if (this.#ticking !== undefined && this.#sending) await Promise.race([this.#ticking.catch(() => 0), late()]);
     // Bounded too: a broker that hangs held the stop until its command timeout.

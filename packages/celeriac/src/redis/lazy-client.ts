@@ -52,6 +52,11 @@ export class LazyRedisClient {
     return client !== undefined && client.isReady ? client : undefined;
   }
 
+  /** Whether the connection is known to be down now: opened once, not ready (reconnecting). */
+  get offline(): boolean {
+    return this.#client !== undefined && !this.#client.isReady;
+  }
+
   /** Whether the connection speaks RESP3 (asked for, and not refused by the server). */
   get resp3(): boolean {
     return this.#options.resp3 === true;

@@ -6,16 +6,22 @@
  *   leader is SIGKILLed: the other takes over each time, and every slot is sent at most once.
  * - A restart in the middle of the schedule: no slot twice, missed slots caught up by one
  *   run, and the stored run count equals what was sent.
+ * - A beat whose Redis went away stops at once (in process, on a private redis-server).
  * How soon a takeover comes (within one lease) is timing, checked with a fake clock in
  * src/beat/beat.test.ts; here real processes only show that it happens and nothing repeats.
  * Keys live under a random global_keyprefix, deleted afterwards.
  */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import type { RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/index.js';
+import { Beat } from '../../src/exports/beat.js';
+import type { BeatStoreHost } from '../../src/core/spi/beat-store.js';
 import { BrokerKeys } from '../../src/redis/keys.js';
 import { plainClient } from '../failure/support.js';
 import { waitFor } from 'celeriac/testing';
-import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests, usePrivateRedis } from '../support/redis.js';
 import { decodeRuns, duplicates, killBeats, spawnBeat, type BeatProcess } from './support.js';
 
 const ready = await shouldRunRedisTests('beat failover');
@@ -109,4 +115,38 @@ describe.runIf(ready)('beat failover on Redis (spawned beat processes)', () => {
     expect(state.totalRunCount).toBe(runs.length);
     expect(state.lastRunAt).toBe(runs.at(-1)?.slot);
   }, 120_000);
+});
+
+describe.runIf(ready)('a beat whose Redis went away (in process, a private redis-server)', () => {
+  const redis = usePrivateRedis();
+
+  it('stops at once, leaving the lease to expire, when its lease store knows the server is gone', async () => {
+    // A beat with nothing due has opened only its lease store's connection, not the broker's:
+    // a check of the broker alone waited out the whole deadline (5 s by default) to release.
+    const warnings: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l.trim() !== '') warnings.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const app = createApp({ broker: redis.server().url, backend: 'memory://', beatLeaseTtlSec: 3, beatMaxLoopIntervalSec: 1 }, { env: {}, logger: pino({ level: 'warn' }, sink) });
+    const beat = new Beat(app);
+    try {
+      await beat.start();
+      await waitFor(() => beat.isLeader, 'the lease', 10_000);
+      await redis.server().kill();
+      const store = (app.broker as unknown as BeatStoreHost).beatStore();
+      await waitFor(() => store.offline?.() === true, 'the lease store to see the server gone', 10_000);
+      // The deadline is longer than this test may take: close() must not wait for it.
+      // Before, it waited for the release command to fail (10 s, its reply timeout).
+      await beat.close({ deadlineMs: 60_000 });
+      expect(beat.state).toBe('closed');
+      expect(warnings.filter((l) => String(l['msg']).startsWith('beat: could not release')).map((l) => l['deadlineMs'])).toEqual([0]);
+    } finally {
+      await beat.close();
+      await app.close();
+      await redis.server().start();
+    }
+  });
 });

@@ -57,6 +57,11 @@ export class RedisBeatStore implements BeatStore {
     return (await this.#run('lease renew', SCRIPTS.renew, [this.keys.lease], [token, Math.ceil(ttlMs)])) === 1;
   }
 
+  /** Whether its connection is known to be down now (BeatStore.offline). */
+  offline(): boolean {
+    return this.#client.offline;
+  }
+
   async release(token: string): Promise<void> {
     await this.#run('lease release', SCRIPTS.release, [this.keys.lease], [token]);
   }

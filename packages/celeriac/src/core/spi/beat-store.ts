@@ -68,6 +68,11 @@ export interface BeatStore {
   renew(token: string, ttlMs: number): Promise<boolean>;
   /** Give the lease up if `token` still holds it. */
   release(token: string): Promise<void>;
+  /**
+   * Whether the store's connection is known to be down now (a store with a connection of its
+   * own): a stopping beat then does not wait to release the lease, which expires by itself.
+   */
+  offline?(): boolean;
   /** The publish precondition for `token`, recording `state` for `entry` with the publish. */
   fence(token: string, entry: string, state: EntryRunState): PublishFence;
   /** Records `state` for `entry` while `token` holds the lease; false (nothing written) otherwise. */
