@@ -92,6 +92,29 @@ describe('celeriac worker (spawned)', () => {
     expect(cli.stdout()).toMatch(/cold shutdown: abandoning running tasks/);
     expect(cli.stdout()).not.toMatch(/Task fixture\.block\[[0-9a-f-]{36}\] succeeded/);
   });
+
+  it('SIGHUP without a terminal is a warm shutdown: the task finishes, then it exits 129 for its supervisor to start it again', async () => {
+    // Before, node's default: the process died at once (signal SIGHUP), the task with it.
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout-sec', '30'], { env: { FIXTURE_BLOCK: '1' } });
+    await cli.waitFor(/BLOCK-STARTED/);
+    cli.child.kill('SIGHUP');
+    await cli.waitFor(/"running":1[,}].*warm shutdown: no longer fetching/);
+    expect(cli.child.exitCode).toBeNull(); // waiting for the task
+    cli.child.kill('SIGUSR2'); // the task ends
+    expect(await cli.exited).toEqual({ code: 129, signal: null });
+    expect(cli.stdout()).toMatch(/"signal":"SIGHUP".*warm shutdown requested \(SIGHUP: Celery restarts in place here/);
+    expect(cli.stdout()).toMatch(/Task fixture\.block\[[0-9a-f-]{36}\] succeeded/);
+  });
+
+  it("SIGQUIT is a cold shutdown at once, exiting 1 as Celery's worker does", async () => {
+    // Before, node's default: the process died at once (signal SIGQUIT), saying nothing.
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info', '--shutdown-timeout-sec', '30'], { env: { FIXTURE_BLOCK: '1' } });
+    await cli.waitFor(/BLOCK-STARTED/);
+    cli.child.kill('SIGQUIT');
+    expect(await cli.exited).toEqual({ code: 1, signal: null });
+    expect(cli.stdout()).toMatch(/"signal":"SIGQUIT".*cold shutdown: abandoning running tasks/);
+    expect(cli.stdout()).toMatch(/worker stopped/);
+  });
 });
 
 describe('celeriac errors (spawned)', () => {

@@ -6,7 +6,7 @@ import { type Command, Option } from 'commander';
 import type { App } from '../../core/app.js';
 import type { Settings } from '../../core/settings.js';
 import { renderBanner } from '../../worker/banner.js';
-import { installShutdownSignals } from '../../worker/signals.js';
+import { installShutdownSignals, type ShutdownSignal } from '../../worker/signals.js';
 import { expandNodeName } from '../../worker/nodename.js';
 import { Worker } from '../../worker/worker.js';
 import { addDeployFlags, deploy, type DeployFlags, type Deployment } from '../deploy-flags.js';
@@ -133,13 +133,19 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
         const { app, label } = await getApp(true);
         app.overrideSettings(overrides);
         deployment.useLogging(app);
-        await runWorker(app, label, flags, nodename, deployment);
+        done(await runWorker(app, label, flags, nodename, deployment));
+      } else {
+        done(0);
       }
-      done(0);
     });
 
-  /** Starts the worker, then waits for a signal or a remote shutdown and closes it, holding the pidfile meanwhile. */
-  async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string, deployment: Deployment): Promise<void> {
+  /**
+   * Starts the worker, then waits for a signal or a remote shutdown and closes it, holding the
+   * pidfile meanwhile. Returns the exit status: 0, or Celery's 1 after SIGQUIT, or 129 (a
+   * process ended by SIGHUP) after SIGHUP, so a supervisor that restarted a worker killed by
+   * it restarts this one too.
+   */
+  async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string, deployment: Deployment): Promise<number> {
     const queues = workerQueues(app, flags);
     const appSpec = program.opts<{ app?: string }>().app;
     // The CLI owns this process: a worker's heap policy (worker-heap.ts).
@@ -154,14 +160,15 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     // supervisor's stop right after its start, or during --purge) is a warm shutdown that
     // removes the file, not node's default death without cleanup.
     let stop!: (cold: boolean) => void;
-    // Set at the second signal: the worker's own end (worker.stopped) may settle `stopped` first.
+    // Set at the signals: the worker's own end (worker.stopped) may settle `stopped` first.
     let coldAsked = false;
+    let signalled: ShutdownSignal | undefined;
     const stopped = new Promise<boolean>((resolve) => (stop = resolve));
     const uninstall = installShutdownSignals(
       worker,
-      (isCold) => {
+      (cold) => {
         uninstall();
-        stop(isCold);
+        stop(cold);
       },
       // The second signal: whatever the broker does, the process is gone within 2 s.
       () => {
@@ -171,13 +178,14 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
           process.exit(1);
         }, COLD_EXIT_MS).unref();
       },
+      { onSignal: (signal) => (signalled ??= signal) },
     );
     // A remote `shutdown` command closes the worker without a signal.
     void worker.stopped.then(() => {
       uninstall();
       stop(false);
     });
-    await deployment.holding(uninstall, async () => {
+    return deployment.holding(uninstall, async () => {
       ctx.io.out(renderBanner(worker, label));
       for (const notice of flagNotices(flags)) worker.log.info(notice);
       if (flags.purge === true || flags.discard === true) await purgeWorkerQueues(worker, app);
@@ -188,6 +196,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       // Connections to a broker or backend that is down must not hold the exit either.
       await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
       await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
+      return signalled === 'SIGQUIT' ? 1 : signalled === 'SIGHUP' ? 129 : 0;
     });
   }
 }
