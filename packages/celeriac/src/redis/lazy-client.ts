@@ -52,7 +52,7 @@ export class LazyRedisClient {
     return client !== undefined && client.isReady ? client : undefined;
   }
 
-  /** Whether the connection is known to be down now: opened once, not ready (reconnecting). */
+  /** Whether the connection is not up now: a client exists and is not ready (connecting or reconnecting). */
   get offline(): boolean {
     return this.#client !== undefined && !this.#client.isReady;
   }
