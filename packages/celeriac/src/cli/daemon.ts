@@ -12,6 +12,13 @@ import { UsageError } from './io.js';
 const DETACH_FLAGS = new Set(['-D', '--detach']);
 
 /**
+ * Set in the environment of the background process, so that it knows it was detached (its own
+ * command line no longer has the flag): a worker started so restarts itself on SIGHUP, as
+ * Celery's does, where one under a supervisor leaves that to the supervisor.
+ */
+export const DETACHED_ENV = 'CELERIAC_DETACHED';
+
+/**
  * Starts `argv` (as `process.argv`: node, script, args) again without the detach flags, on
  * `executable` (else this node), in a new session with no terminal, output appended to
  * `logfile` (else discarded). Returns its pid.
@@ -25,7 +32,7 @@ export function detach(argv: readonly string[], cwd: string, logfile: string | u
       cwd,
       detached: true,
       stdio: ['ignore', out, out],
-      env: process.env,
+      env: { ...process.env, [DETACHED_ENV]: '1' },
     });
     child.unref();
     if (child.pid === undefined) throw new UsageError('--detach: the background process could not be started');

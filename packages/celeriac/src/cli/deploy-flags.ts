@@ -11,7 +11,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { App } from '../core/app.js';
-import { detach, dropPrivileges } from './daemon.js';
+import { DETACHED_ENV, detach, dropPrivileges } from './daemon.js';
 import { type CliContext, UsageError } from './io.js';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../core/log.js';
 import { expandPathTemplate } from './path-template.js';
@@ -67,6 +67,13 @@ export interface Deployment {
    * signals with no 'exit' event, and a supervisor's stop right after its start left the file.
    */
   holding<T>(removeSignals: () => void, work: () => Promise<T>): Promise<T>;
+  /**
+   * Starts the command again in the background, as `--detach` did, when this process is such a
+   * background copy (it has no supervisor to do it): a worker's restart on SIGHUP, once this
+   * one has stopped and let go of its pidfile. Returns the new process's pid, or null when this
+   * process was not detached.
+   */
+  restart(): number | null;
 }
 
 /**
@@ -89,6 +96,10 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
   // Before any file is made: the log file, the pidfile, and the background copy's (which
   // gets the flag again) are created under it. Celery applies it to the detached process only.
   if (flags.umask !== undefined) process.umask(parseUmask(flags.umask));
+  // Read once and taken out of the environment, so that a process this one starts (a task's,
+  // a pool child) does not take itself for a detached copy.
+  const background = process.env[DETACHED_ENV] === '1';
+  delete process.env[DETACHED_ENV];
   if (flags.detach === true) {
     if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
     if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
@@ -116,6 +127,9 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
         release();
         process.off('exit', release);
       }
+    },
+    restart() {
+      return background && ctx.argv !== undefined ? detach(ctx.argv, ctx.io.cwd, logfile, executable) : null;
     },
   };
 }

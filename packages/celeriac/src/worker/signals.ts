@@ -5,7 +5,7 @@
  * - SIGQUIT starts a cold shutdown at once;
  * - SIGHUP, which restarts Celery's worker in place when it has no terminal, starts a warm
  *   shutdown when the process has none: a Node process cannot replace itself, so its supervisor
- *   starts it again. On a terminal it keeps its default (the terminal closed), as in Celery.
+ *   starts it again (the CLI restarts a worker it detached itself). On a terminal it keeps its default (the terminal closed), as in Celery.
  * Without these, SIGQUIT and SIGHUP ended the process at once: no task finished, no event said so.
  */
 import type { Worker } from './worker.js';
@@ -55,7 +55,7 @@ export function installShutdownSignals(
     if (first === undefined) {
       first = s;
       if (s === 'SIGQUIT') return goCold(s);
-      const why = s === 'SIGHUP' ? ' (SIGHUP: Celery restarts in place here; a Node process cannot, so this one stops for its supervisor to start again)' : '';
+      const why = s === 'SIGHUP' ? ' (SIGHUP: Celery restarts in place here; a Node process cannot, so this one stops to be started again)' : '';
       worker.log.warn({ signal }, `warm shutdown requested${why} (send again for cold shutdown)`);
       void worker.close().finally(stop);
     } else {

@@ -141,6 +141,39 @@ describe('celeriac worker --detach', () => {
     process.kill(pid, 'SIGTERM');
     await waitFor(() => !alive(pid) && !existsSync(pidfile), 'the worker to exit and remove its pidfile', { timeoutMs: 20_000 });
   });
+
+  it('restarts in the background on SIGHUP, as Celery restarts in place; a SIGTERM after the SIGHUP stops it', async () => {
+    // Before, the background worker stopped on SIGHUP (exit 129), with no supervisor to start it again.
+    const pidfile = join(dir, 'hup.pid');
+    const logfile = join(dir, 'hup.log');
+    const count = (text: string, what: string) => text.split(what).length - 1;
+    const r = await runCli([...WORKER, '-D', '-n', 'hup@%h', '--pidfile', pidfile, '--logfile', logfile], { env: { FIXTURE_SEND: '1' }, timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    const pidIn = () => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) || null : null);
+    const first = await waitFor(pidIn, 'the pidfile', { timeoutMs: 20_000 });
+    detached.push(first);
+    await waitFor(() => count(readFileSync(logfile, 'utf8'), 'RESULT mul=') === 1 || null, 'the first worker to run the tasks', { timeoutMs: 20_000 });
+    process.kill(first, 'SIGHUP');
+    // The new process takes the pidfile once the old one let go of it, and runs tasks (the
+    // fixture sends them again from the new process, on its own memory:// broker).
+    const second = await waitFor(() => {
+      const pid = pidIn();
+      return pid !== null && pid !== first ? pid : null;
+    }, 'a new pid in the pidfile', { timeoutMs: 20_000 });
+    detached.push(second);
+    await waitFor(() => !alive(first) || null, 'the first worker to exit', { timeoutMs: 20_000 });
+    const text = await waitFor(() => {
+      const t = readFileSync(logfile, 'utf8');
+      return count(t, 'RESULT mul=') === 2 ? t : null;
+    }, 'the restarted worker to run the tasks', { timeoutMs: 20_000 });
+    expect(text).toContain(`restarted: a new worker runs in the background as pid ${second}`);
+    expect(alive(second)).toBe(true);
+    // SIGHUP then SIGTERM: the second signal asks for a stop; nothing starts again.
+    process.kill(second, 'SIGHUP');
+    process.kill(second, 'SIGTERM');
+    await waitFor(() => (!alive(second) && !existsSync(pidfile)) || null, 'the restarted worker to stop and remove its pidfile', { timeoutMs: 20_000 });
+    expect(count(readFileSync(logfile, 'utf8'), 'restarted: a new worker')).toBe(1);
+  }, 60_000);
 });
 
 describe('celeriac beat --detach --pidfile --logfile', () => {

@@ -143,7 +143,8 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
    * Starts the worker, then waits for a signal or a remote shutdown and closes it, holding the
    * pidfile meanwhile. Returns the exit status: 0, or Celery's 1 after SIGQUIT, or 129 (a
    * process ended by SIGHUP) after SIGHUP, so a supervisor that restarted a worker killed by
-   * it restarts this one too.
+   * it restarts this one too. A worker started with --detach has no supervisor: after SIGHUP
+   * it starts again in the background itself, as Celery's restarts in place, and exits 0.
    */
   async function runWorker(app: App, label: string, flags: WorkerFlags, nodename: string, deployment: Deployment): Promise<number> {
     const queues = workerQueues(app, flags);
@@ -163,6 +164,8 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     // Set at the signals: the worker's own end (worker.stopped) may settle `stopped` first.
     let coldAsked = false;
     let signalled: ShutdownSignal | undefined;
+    // A SIGTERM, SIGINT or SIGQUIT after a SIGHUP asks for a stop, not a restart.
+    let onlyHangups = true;
     const stopped = new Promise<boolean>((resolve) => (stop = resolve));
     const uninstall = installShutdownSignals(
       worker,
@@ -178,14 +181,19 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
           process.exit(1);
         }, COLD_EXIT_MS).unref();
       },
-      { onSignal: (signal) => (signalled ??= signal) },
+      {
+        onSignal: (signal) => {
+          signalled ??= signal;
+          if (signal !== 'SIGHUP') onlyHangups = false;
+        },
+      },
     );
     // A remote `shutdown` command closes the worker without a signal.
     void worker.stopped.then(() => {
       uninstall();
       stop(false);
     });
-    return deployment.holding(uninstall, async () => {
+    const code = await deployment.holding(uninstall, async () => {
       ctx.io.out(renderBanner(worker, label));
       for (const notice of flagNotices(flags)) worker.log.info(notice);
       if (flags.purge === true || flags.discard === true) await purgeWorkerQueues(worker, app);
@@ -198,6 +206,11 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
       return signalled === 'SIGQUIT' ? 1 : signalled === 'SIGHUP' ? 129 : 0;
     });
+    // After holding(): the pidfile is free for the new process to take.
+    const pid = signalled === 'SIGHUP' && onlyHangups ? deployment.restart() : null;
+    if (pid === null) return code;
+    worker.log.warn({ signal: 'SIGHUP', pid }, `restarted: a new worker runs in the background as pid ${pid}`);
+    return 0;
   }
 }
 
