@@ -19,14 +19,21 @@ const DETACH_FLAGS = new Set(['-D', '--detach']);
 export const DETACHED_ENV = 'CELERIAC_DETACHED';
 
 /**
- * Starts `argv` (as `process.argv`: node, script, args) again without the detach flags, on
- * `executable` (else this node), in a new session with no terminal, output appended to
- * `logfile` (else discarded). Returns its pid.
+ * Where a background process writes: appended to a log file, nowhere, or to this process's own
+ * stdout and stderr. The last is a detached worker's restart: its output is the log file already,
+ * opened before it gave up root (`--uid`), which it might not be allowed to open again.
  */
-export function detach(argv: readonly string[], cwd: string, logfile: string | undefined, executable: string = process.execPath): number {
+export type DetachOutput = { readonly logfile: string } | 'discard' | 'inherit';
+
+/**
+ * Starts `argv` (as `process.argv`: node, script, args) again without the detach flags, on
+ * `executable` (else this node), in a new session with no terminal, its output as `output`
+ * says. Returns its pid.
+ */
+export function detach(argv: readonly string[], cwd: string, output: DetachOutput, executable: string = process.execPath): number {
   const [, script, ...args] = argv;
   if (script === undefined) throw new UsageError('--detach: cannot tell which command to start again');
-  const out = logfile === undefined ? 'ignore' : openSync(logfile, 'a');
+  const out = output === 'discard' ? 'ignore' : output === 'inherit' ? 'inherit' : openSync(output.logfile, 'a');
   try {
     const child = spawn(executable, [...process.execArgv, script, ...args.filter((a) => !DETACH_FLAGS.has(a))], {
       cwd,

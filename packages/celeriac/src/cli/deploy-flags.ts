@@ -103,7 +103,7 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
   if (flags.detach === true) {
     if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
     if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
-    detach(ctx.argv, ctx.io.cwd, logfile, executable);
+    detach(ctx.argv, ctx.io.cwd, logfile === undefined ? 'discard' : { logfile }, executable);
     return null;
   }
   dropPrivileges(flags.uid, flags.gid);
@@ -129,7 +129,7 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
       }
     },
     restart() {
-      return background && ctx.argv !== undefined ? detach(ctx.argv, ctx.io.cwd, logfile, executable) : null;
+      return background && ctx.argv !== undefined ? detach(ctx.argv, ctx.io.cwd, 'inherit', executable) : null;
     },
   };
 }

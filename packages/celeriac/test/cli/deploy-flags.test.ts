@@ -142,37 +142,42 @@ describe('celeriac worker --detach', () => {
     await waitFor(() => !alive(pid) && !existsSync(pidfile), 'the worker to exit and remove its pidfile', { timeoutMs: 20_000 });
   });
 
-  it('restarts in the background on SIGHUP, as Celery restarts in place; a SIGTERM after the SIGHUP stops it', async () => {
+  it('restarts in the background on SIGHUP once its task is done, as Celery restarts in place; a SIGTERM after the SIGHUP stops it', async () => {
     // Before, the background worker stopped on SIGHUP (exit 129), with no supervisor to start it again.
     const pidfile = join(dir, 'hup.pid');
     const logfile = join(dir, 'hup.log');
-    const count = (text: string, what: string) => text.split(what).length - 1;
-    const r = await runCli([...WORKER, '-D', '-n', 'hup@%h', '--pidfile', pidfile, '--logfile', logfile], { env: { FIXTURE_SEND: '1' }, timeoutMs: 30_000 });
+    const log = () => readFileSync(logfile, 'utf8');
+    const count = (what: string) => log().split(what).length - 1;
+    const until = (what: string, times: number, label: string) => waitFor(() => count(what) === times || null, label, { timeoutMs: 20_000 });
+    // Each process runs the fixture's tasks (on its own memory:// broker) and then one that blocks until SIGUSR2.
+    const r = await runCli([...WORKER, '-D', '-n', 'hup@%h', '--pidfile', pidfile, '--logfile', logfile], { env: { FIXTURE_SEND: '1', FIXTURE_BLOCK: '1' }, timeoutMs: 30_000 });
     expect(r.code).toBe(0);
     const pidIn = () => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) || null : null);
     const first = await waitFor(pidIn, 'the pidfile', { timeoutMs: 20_000 });
     detached.push(first);
-    await waitFor(() => count(readFileSync(logfile, 'utf8'), 'RESULT mul=') === 1 || null, 'the first worker to run the tasks', { timeoutMs: 20_000 });
+    await until('RESULT mul=', 1, 'the first worker to run the tasks');
+    await until('BLOCK-STARTED', 1, 'the blocking task to start');
     process.kill(first, 'SIGHUP');
-    // The new process takes the pidfile once the old one let go of it, and runs tasks (the
-    // fixture sends them again from the new process, on its own memory:// broker).
+    await until('warm shutdown requested', 1, 'the warm shutdown');
+    expect(pidIn()).toBe(first); // waiting for the task
+    process.kill(first, 'SIGUSR2'); // the task ends
+    // The new process takes the pidfile once the old one let go of it.
     const second = await waitFor(() => {
       const pid = pidIn();
       return pid !== null && pid !== first ? pid : null;
     }, 'a new pid in the pidfile', { timeoutMs: 20_000 });
     detached.push(second);
     await waitFor(() => !alive(first) || null, 'the first worker to exit', { timeoutMs: 20_000 });
-    const text = await waitFor(() => {
-      const t = readFileSync(logfile, 'utf8');
-      return count(t, 'RESULT mul=') === 2 ? t : null;
-    }, 'the restarted worker to run the tasks', { timeoutMs: 20_000 });
-    expect(text).toContain(`restarted: a new worker runs in the background as pid ${second}`);
-    expect(alive(second)).toBe(true);
-    // SIGHUP then SIGTERM: the second signal asks for a stop; nothing starts again.
+    expect(log()).toContain(`restarted: a new worker runs in the background as pid ${second}`);
+    await until('RESULT mul=', 2, 'the restarted worker to run the tasks');
+    await until('BLOCK-STARTED', 2, 'its blocking task to start');
+    // SIGHUP, then SIGTERM while the task runs: a stop, not a restart.
     process.kill(second, 'SIGHUP');
+    await until('warm shutdown requested', 2, 'the second warm shutdown');
     process.kill(second, 'SIGTERM');
     await waitFor(() => (!alive(second) && !existsSync(pidfile)) || null, 'the restarted worker to stop and remove its pidfile', { timeoutMs: 20_000 });
-    expect(count(readFileSync(logfile, 'utf8'), 'restarted: a new worker')).toBe(1);
+    expect(log()).toMatch(/"signal":"SIGTERM".*cold shutdown: abandoning running tasks/);
+    expect(count('restarted: a new worker')).toBe(1);
   }, 60_000);
 });
 
