@@ -17,7 +17,10 @@ export type ShutdownSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP';
 export interface ShutdownSignalOptions {
   /** Whether SIGHUP starts a warm shutdown. @default true when stdout is not a terminal */
   hangup?: boolean;
-  /** Runs at each signal acted on, as it arrives (the worker may end before `onStopped` runs). */
+  /**
+   * Runs at each signal as it arrives, also after the worker has stopped while the handlers are
+   * still installed (the worker may end before `onStopped` runs).
+   */
   onSignal?: (signal: ShutdownSignal) => void;
 }
 
@@ -52,6 +55,8 @@ export function installShutdownSignals(
   const handler = (signal: NodeJS.Signals) => {
     const s = signal as ShutdownSignal;
     options.onSignal?.(s);
+    // Once the worker has stopped there is nothing left to shut down: the signal is only reported.
+    if (stopped) return;
     if (first === undefined) {
       first = s;
       if (s === 'SIGQUIT') return goCold(s);

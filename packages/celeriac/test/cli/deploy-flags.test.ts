@@ -179,6 +179,22 @@ describe('celeriac worker --detach', () => {
     expect(log()).toMatch(/"signal":"SIGTERM".*cold shutdown: abandoning running tasks/);
     expect(count('restarted: a new worker')).toBe(1);
   }, 60_000);
+
+  it('an idle worker sent SIGHUP and SIGTERM at once stops: the SIGTERM is not lost in the instant the worker stops', async () => {
+    // An idle worker on memory:// stops within the turn of the event loop that handled the SIGHUP.
+    // Its signal listeners were removed right then, so a SIGTERM caught meanwhile was dropped,
+    // and the worker started again.
+    const pidfile = join(dir, 'hupterm.pid');
+    const logfile = join(dir, 'hupterm.log');
+    expect((await runCli([...WORKER, '-D', '-n', 'hupterm@%h', '--pidfile', pidfile, '--logfile', logfile], { timeoutMs: 30_000 })).code).toBe(0);
+    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) || null : null), 'the pidfile', { timeoutMs: 20_000 });
+    detached.push(pid);
+    await waitFor(() => /hupterm@\S+ ready\./.test(readFileSync(logfile, 'utf8')) || null, 'the worker to be ready', { timeoutMs: 20_000 });
+    process.kill(pid, 'SIGHUP');
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => (!alive(pid) && !existsSync(pidfile)) || null, 'the worker to stop and remove its pidfile', { timeoutMs: 20_000 });
+    expect(readFileSync(logfile, 'utf8')).not.toContain('restarted: a new worker');
+  });
 });
 
 describe('celeriac beat --detach --pidfile --logfile', () => {

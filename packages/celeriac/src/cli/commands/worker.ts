@@ -167,12 +167,11 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     // A SIGTERM, SIGINT or SIGQUIT after a SIGHUP asks for a stop, not a restart.
     let onlyHangups = true;
     const stopped = new Promise<boolean>((resolve) => (stop = resolve));
+    // The handlers stay until holding() ends, past the worker's stop: a signal after it is only
+    // recorded (a SIGTERM that follows a SIGHUP calls the restart off), never lost in between.
     const uninstall = installShutdownSignals(
       worker,
-      (cold) => {
-        uninstall();
-        stop(cold);
-      },
+      (cold) => stop(cold),
       // The second signal: whatever the broker does, the process is gone within 2 s.
       () => {
         coldAsked = true;
@@ -189,10 +188,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       },
     );
     // A remote `shutdown` command closes the worker without a signal.
-    void worker.stopped.then(() => {
-      uninstall();
-      stop(false);
-    });
+    void worker.stopped.then(() => stop(false));
     const code = await deployment.holding(uninstall, async () => {
       ctx.io.out(renderBanner(worker, label));
       for (const notice of flagNotices(flags)) worker.log.info(notice);
@@ -204,6 +200,9 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
       // Connections to a broker or backend that is down must not hold the exit either.
       await bounded(beat?.close(), cold ? 200 : CLOSE_APP_MS);
       await bounded(app.close(), cold ? 200 : CLOSE_APP_MS);
+      // A signal already caught but not yet handed to its listener is handed over now, while the
+      // listeners are still there: removed first, it would be dropped.
+      if (signalled === 'SIGHUP' && onlyHangups) await pollOnce();
       return signalled === 'SIGQUIT' ? 1 : signalled === 'SIGHUP' ? 129 : 0;
     });
     // After holding(): the pidfile is free for the new process to take.
@@ -212,6 +211,11 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     worker.log.warn({ signal: 'SIGHUP', pid }, `restarted: a new worker runs in the background as pid ${pid}`);
     return 0;
   }
+}
+
+/** Resolves after the event loop has gone once through its I/O poll (where signals reach their listeners). */
+function pollOnce(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
 /** `--purge`: deletes the waiting messages of the worker's queues, saying how many, as Celery does. */
