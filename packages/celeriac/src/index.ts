@@ -44,7 +44,7 @@ export { Chain, Chord, Group, chain, chord, group, signature } from './canvas/pr
 export type { AnyComposable, Composable, GroupInput, InputOf, ResultOf, ResultsOf, ValidChain } from './canvas/primitives.js';
 export { chunks, map, starmap } from './canvas/map.js';
 export { Worker } from './worker/worker.js';
-export type { CloseOptions, WorkerState } from './worker/worker.js';
+export type { CloseOptions, HeldTask, WorkerState } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker-options.js';
 export type { TaskEvent, TaskEventListener, TaskEventType } from './worker/task-events.js';
 export { CeleriacError, ErrorCodes } from './errors.js';

@@ -40,7 +40,7 @@ const ENTRIES: Record<string, { module: object; values: string[] }> = {
   './settings': { module: settings, values: ['SETTINGS', 'parseSettingText', 'resolveSettings', 'settingProblem'] },
   './spi': { module: spi, values: ['coerceError', 'defaultTransports', 'delayedListingOf', 'newRedisClient', 'purgeCounting', 'queueAgeReadingOf', 'setAsideListingOf', 'systemClock'] },
   './testing': { module: testing, values: ['FakeClock', 'createTestApp', 'flush', 'sleep', 'waitFor'] },
-  './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'isPoolChild', 'registerErrorCodec'] },
+  './worker': { module: worker, values: ['expandNodeName', 'installShutdownSignals', 'installStatusSignal', 'isPoolChild', 'registerErrorCodec'] },
 };
 
 describe('public API', () => {

@@ -5,7 +5,7 @@
  *
  * @module celeriac/worker
  */
-export { installShutdownSignals } from '../worker/signals.js';
+export { installShutdownSignals, installStatusSignal } from '../worker/signals.js';
 export type { ShutdownSignal, ShutdownSignalOptions } from '../worker/signals.js';
 export { expandNodeName } from '../worker/nodename.js';
 export { registerErrorCodec } from '../worker/pools/error-transfer.js';

@@ -7,6 +7,7 @@
  *   shutdown when the process has none: a Node process cannot replace itself, so its supervisor
  *   starts it again (the CLI restarts a worker it detached itself). On a terminal it keeps its default (the terminal closed), as in Celery.
  * Without these, SIGQUIT and SIGHUP ended the process at once: no task finished, no event said so.
+ * Beside them, {@link installStatusSignal}: SIGUSR1 logs the tasks the worker holds.
  */
 import type { Worker } from './worker.js';
 
@@ -72,4 +73,32 @@ export function installShutdownSignals(
   return () => {
     for (const s of signals) process.off(s, handler);
   };
+}
+
+/** Most tasks {@link installStatusSignal} names in one log line; the rest are counted. */
+const STATUS_TASKS_MAX = 50;
+
+/**
+ * SIGUSR1, which Celery's worker answers with the traceback of every thread, logs what the
+ * worker holds: each task running (and for how long) or waiting for a slot. A JavaScript stack
+ * says little here, tasks being promises. Installing it also keeps node's own use of the
+ * signal away: without a listener, SIGUSR1 opens node's inspector on 127.0.0.1:9229, to which
+ * any user of the machine can attach and run code as the worker's user. To debug a worker,
+ * start it with `--inspect`. Returns a function that removes the listener.
+ */
+export function installStatusSignal(worker: Worker, now: () => number = Date.now): () => void {
+  const handler = (): void => {
+    const held = worker.held();
+    const at = now();
+    const tasks = held.slice(0, STATUS_TASKS_MAX).map((t) => ({ ...t, runtimeSec: t.startedAt === null ? null : Math.max(0, at - t.startedAt) / 1000 }));
+    const named = tasks.map((t) => `${t.name}[${t.id}] ${t.runtimeSec === null ? 'reserved' : `running ${t.runtimeSec.toFixed(1)} s`}`);
+    const more = held.length > tasks.length ? `, and ${held.length - tasks.length} more` : '';
+    const running = held.filter((t) => t.state === 'active').length;
+    worker.log.warn(
+      { signal: 'SIGUSR1', state: worker.state, running, reserved: held.length - running, tasks },
+      `SIGUSR1: ${held.length === 0 ? 'no tasks held' : `${running} running, ${held.length - running} reserved: ${named.join(', ')}${more}`}`,
+    );
+  };
+  process.on('SIGUSR1', handler);
+  return () => void process.off('SIGUSR1', handler);
 }

@@ -37,6 +37,16 @@ import { failureState } from '../core/failure-state.js';
  * - `draining`: warm shutdown: not fetching, waiting for running tasks;
  * - `closed`: stopped; cannot be restarted.
  */
+/** A task a worker holds: see {@link Worker.held}. */
+export interface HeldTask {
+  readonly id: string;
+  readonly name: string;
+  /** Running, or received and waiting for a slot. */
+  readonly state: 'active' | 'reserved';
+  /** Epoch ms when it started running; null while reserved. */
+  readonly startedAt: number | null;
+}
+
 export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'closed';
 
 /** Options of {@link Worker.close}. */
@@ -263,6 +273,15 @@ export class Worker {
   /** Tasks received and waiting for a slot. */
   get reserved(): number {
     return this.executor.jobs().filter((j) => j.state === 'reserved').length;
+  }
+
+  /**
+   * The tasks this worker holds now, running ones first (what `celery inspect active` and
+   * `reserved` list): id, name, state, and since when a running one runs (epoch ms).
+   */
+  held(): HeldTask[] {
+    const jobs = this.executor.jobs().map((j): HeldTask => ({ id: j.message.headers.id, name: j.message.headers.task, state: j.state, startedAt: j.startedAt }));
+    return [...jobs.filter((j) => j.state === 'active'), ...jobs.filter((j) => j.state === 'reserved')];
   }
 
   /** Connects, declares the queues and starts consuming. */

@@ -109,6 +109,19 @@ describe('celeriac worker (spawned)', () => {
     expect(cli.stdout()).toMatch(/"signal":"SIGQUIT".*cold shutdown: abandoning running tasks/);
     expect(cli.stdout()).toMatch(/worker stopped/);
   });
+
+  it("SIGUSR1 logs the tasks held, as Celery's worker dumps its threads, and opens no inspector", async () => {
+    // Before, node's default: its inspector listened on 127.0.0.1:9229 for anyone on the machine.
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-l', 'info'], { env: { FIXTURE_BLOCK: '1' } });
+    await cli.waitFor(/BLOCK-STARTED/);
+    cli.child.kill('SIGUSR1');
+    await cli.waitFor(/"signal":"SIGUSR1".*"msg":"SIGUSR1: 1 running, 0 reserved: fixture\.block\[[0-9a-f-]{36}\] running \d+\.\d s"/);
+    expect(cli.stderr()).not.toMatch(/Debugger listening/);
+    cli.child.kill('SIGUSR2'); // the task ends
+    await cli.waitFor(/Task fixture\.block\[[0-9a-f-]{36}\] succeeded/);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+  });
 });
 
 describe('celeriac errors (spawned)', () => {

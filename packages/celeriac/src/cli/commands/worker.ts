@@ -6,7 +6,7 @@ import { type Command, Option } from 'commander';
 import type { App } from '../../core/app.js';
 import type { Settings } from '../../core/settings.js';
 import { renderBanner } from '../../worker/banner.js';
-import { installShutdownSignals, type ShutdownSignal } from '../../worker/signals.js';
+import { installShutdownSignals, installStatusSignal, type ShutdownSignal } from '../../worker/signals.js';
 import { expandNodeName } from '../../worker/nodename.js';
 import { Worker } from '../../worker/worker.js';
 import { addDeployFlags, deploy, type DeployFlags, type Deployment } from '../deploy-flags.js';
@@ -169,7 +169,7 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
     const stopped = new Promise<boolean>((resolve) => (stop = resolve));
     // The handlers stay until holding() ends, past the worker's stop: a signal after it is only
     // recorded (a SIGTERM that follows a SIGHUP calls the restart off), never lost in between.
-    const uninstall = installShutdownSignals(
+    const uninstallShutdown = installShutdownSignals(
       worker,
       (cold) => stop(cold),
       // The second signal: whatever the broker does, the process is gone within 2 s.
@@ -187,6 +187,12 @@ export function registerWorker(program: Command, ctx: CliContext, getApp: (requi
         },
       },
     );
+    // SIGUSR1 logs the tasks held, as Celery's worker dumps its threads (and node opens no inspector).
+    const uninstallStatus = installStatusSignal(worker);
+    const uninstall = (): void => {
+      uninstallShutdown();
+      uninstallStatus();
+    };
     // A remote `shutdown` command closes the worker without a signal.
     void worker.stopped.then(() => stop(false));
     const code = await deployment.holding(uninstall, async () => {
