@@ -2,10 +2,11 @@
  * @module cli/deploy-flags
  * The deployment flags `worker` and `beat` share, as Celery's: `-D/--detach`, `--pidfile`,
  * `-f/--logfile`, `--log-format`, `--uid`, `--gid`, `--umask`, `--executable`. In order: paths
- * expanded for the node, the umask set, detach (the command starts again in the background,
- * on `--executable` when given, and this one is done), privileges dropped (before the app
- * module is loaded), then, once the app is loaded, its logger, and the pidfile, taken once the
- * command's signal handlers are on and held until it ends.
+ * expanded for the node, the umask set, privileges dropped (before the app module is loaded,
+ * and before detaching, as Celery does), detach (the command starts again in the background,
+ * on `--executable` when given, and this one is done), then, once the app is loaded, its
+ * logger, and the pidfile, taken once the command's signal handlers are on and held until it
+ * ends.
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -100,13 +101,18 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
   // a pool child) does not take itself for a detached copy.
   const background = process.env[DETACHED_ENV] === '1';
   delete process.env[DETACHED_ENV];
-  if (flags.detach === true) {
-    if (ctx.app !== undefined || ctx.argv === undefined) throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
+  if (flags.detach === true && (ctx.app !== undefined || ctx.argv === undefined)) {
+    throw new UsageError('--detach needs the celeriac command line (it starts the command again in the background)');
+  }
+  // Before detaching, as Celery's `detached()` does: the log file is then made by the user the
+  // worker runs as (one made by root refused it, and the background copy died at its first
+  // line), and a switch this process may not make is refused here, not in the background.
+  dropPrivileges(flags.uid, flags.gid);
+  if (flags.detach === true && ctx.argv !== undefined) {
     if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
     detach(ctx.argv, ctx.io.cwd, logfile === undefined ? 'discard' : { logfile }, executable);
     return null;
   }
-  dropPrivileges(flags.uid, flags.gid);
   return {
     useLogging(app) {
       // The app's own logger already writes as its logFormat setting says (createApp).

@@ -7,7 +7,7 @@
  * `celeriac multi` has its own file (multi.test.ts), so the two run side by side.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -358,12 +358,38 @@ describe('celeriac worker --uid --gid', () => {
     expect((await cli.exited).code).toBe(0);
   }, 60_000);
 
-  it('as another user: a clear error, exit 2, nothing started', async (t) => {
+  it('as root with --detach: the log file is made by that user, and the background worker runs', async (t) => {
     if (!root()) t.skip();
-    const r = await runCli([...WORKER, '--uid', 'root'], { uid: 65534, timeoutMs: 30_000 });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--uid/--gid switch user, which needs root: this process runs as uid 65534');
+    // Before, the launcher (root) made the log file, and the background worker, already
+    // nobody, died opening it (EACCES) before it said anything.
+    const open = mkdtempSync(join(tmpdir(), 'celeriac-uid-'));
+    try {
+      chmodSync(open, 0o777);
+      const pidfile = join(open, 'uid.pid');
+      const logfile = join(open, 'uid.log');
+      const r = await runCli([...WORKER, '-D', '--uid', 'nobody', '-n', 'uiddetach@%h', '--pidfile', pidfile, '--logfile', logfile], { timeoutMs: 30_000 });
+      expect(r.code).toBe(0);
+      const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) || null : null), 'the pidfile', { timeoutMs: 20_000 });
+      detached.push(pid);
+      await waitFor(() => /uiddetach@\S+ ready\./.test(readFileSync(logfile, 'utf8')) || null, 'the worker to be ready', { timeoutMs: 20_000 });
+      expect([statSync(logfile).uid, statSync(pidfile).uid]).toEqual([65534, 65534]);
+      process.kill(pid, 'SIGTERM');
+      await waitFor(() => (!alive(pid) && !existsSync(pidfile)) || null, 'the worker to stop and remove its pidfile', { timeoutMs: 20_000 });
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
   }, 60_000);
+
+  // With --detach the refusal comes before detaching: before, the command returned 0 and the
+  // background copy failed where nobody saw it.
+  for (const extra of [[], ['-D']]) {
+    it(`as another user: a clear error, exit 2, nothing started (${extra.join(' ') || 'in the foreground'})`, async (t) => {
+      if (!root()) t.skip();
+      const r = await runCli([...WORKER, ...extra, '--uid', 'root'], { uid: 65534, timeoutMs: 30_000 });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--uid/--gid switch user, which needs root: this process runs as uid 65534');
+    }, 60_000);
+  }
 
   it('an unknown user is named', async () => {
     const r = await runCli([...WORKER, '--uid', 'no-such-user-xyz']);
