@@ -122,6 +122,22 @@ describe('celeriac worker (spawned)', () => {
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toEqual({ code: 0, signal: null });
   });
+
+  it('-P prefork: SIGUSR1 and a Ctrl-C sent to the whole process group, as a terminal sends them, reach only the worker', async () => {
+    // Before, the pool child died of the SIGINT (WorkerLostError ... signal 2 (SIGINT)) while the
+    // worker began a warm shutdown to let its task finish, and opened an inspector on SIGUSR1.
+    const cli = spawnCli(['-A', fixtureApp('app'), 'worker', '-P', 'prefork', '-c', '1', '-l', 'info', '--shutdown-timeout-sec', '30'], { env: { FIXTURE_BLOCK: '1' }, group: true });
+    const group = -cli.child.pid!;
+    await cli.waitFor(/BLOCK-STARTED/); // printed by the task, in the pool child
+    process.kill(group, 'SIGUSR1');
+    await cli.waitFor(/"msg":"SIGUSR1: 1 running, 0 reserved: fixture\.block\[/);
+    process.kill(group, 'SIGINT');
+    await cli.waitFor(/"running":1[,}].*warm shutdown: no longer fetching/);
+    process.kill(group, 'SIGUSR2'); // the task ends, in the child
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.stdout()).toMatch(/Task fixture\.block\[[0-9a-f-]{36}\] succeeded in [\d.]+s: 'released'/);
+    expect(cli.stdout() + cli.stderr()).not.toMatch(/WorkerLostError|Debugger listening/);
+  });
 });
 
 describe('celeriac errors (spawned)', () => {

@@ -52,6 +52,8 @@ export interface SpawnOptions {
   uid?: number;
   /** Working directory. @default CLI_DIR */
   cwd?: string;
+  /** In a process group of its own, as a terminal's job: `process.kill(-pid, signal)` reaches the whole group. */
+  group?: boolean;
 }
 
 /** Starts `node bin/celeriac.js ...args`, killed with SIGKILL after `timeoutMs`. */
@@ -59,7 +61,7 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): C
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const key of Object.keys(env)) if (key.startsWith('CELERY_') || key.startsWith('CELERIAC_')) delete env[key];
   Object.assign(env, options.env);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { cwd: options.cwd ?? CLI_DIR, env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }) });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { cwd: options.cwd ?? CLI_DIR, env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }), ...(options.group === true ? { detached: true } : {}) });
   children.add(child);
   let out = '';
   let err = '';

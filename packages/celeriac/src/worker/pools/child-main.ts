@@ -45,6 +45,11 @@ function parentLink(): ParentLink {
   // The worker is gone (killed, crashed): nobody will send work or read results, and open
   // handles of the app (a connection pool) must not keep an orphan alive.
   process.once('disconnect', () => process.exit(0));
+  // As Celery's pool children: a Ctrl-C on a terminal reaches the whole process group, and the
+  // worker, not this child, decides what it means (a warm shutdown lets this child's task
+  // finish; it ended here at once, the task lost). SIGUSR1 is the worker's to answer too: without
+  // a listener node would open its inspector in this child, for any local user to attach to.
+  for (const signal of ['SIGINT', 'SIGUSR1'] as const) process.on(signal, () => {});
   return {
     post: (message) => void send(message),
     listen: (onMessage) => process.on('message', (message) => onMessage(message as ToChild)),
