@@ -24,9 +24,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('celeriac multi', () => {
   it('start, start again, restart and stop detached workers found by their pidfiles', async () => {
-    const opts = ['--pidfile', join(dir, 'multi/%n.pid'), `--logfile=${join(dir, 'multi/%n%I.log')}`];
+    // The pidfiles' folder does not exist: multi makes it, as Celery's does (it did not, and every node FAILED).
+    const opts = ['--pidfile', join(dir, 'multi/run/%n.pid'), `--logfile=${join(dir, 'multi/%n%I.log')}`];
     const node = (n: string) => `${n}@${hostname()}`;
-    const pidOf = (n: string) => Number(readFileSync(join(dir, 'multi', `${n}.pid`), 'utf8').trim());
+    const pidOf = (n: string) => Number(readFileSync(join(dir, 'multi', 'run', `${n}.pid`), 'utf8').trim());
     const started = await runCli(['multi', 'start', 'm1', 'm2', '-A', fixtureApp('app'), '-l', 'info', ...opts], { timeoutMs: 60_000 });
     expect(started.code).toBe(0);
     const first = [pidOf('m1'), pidOf('m2')];
@@ -49,7 +50,7 @@ describe('celeriac multi', () => {
     expect(stopped.code).toBe(0);
     expect(stopped.stdout).toContain(`> ${node('m2')}: DOWN`);
     for (const pid of second) expect(alive(pid)).toBe(false);
-    expect(existsSync(join(dir, 'multi', 'm1.pid'))).toBe(false);
+    expect(existsSync(join(dir, 'multi', 'run', 'm1.pid'))).toBe(false);
     const idle = await runCli(['multi', 'stop', 'm1', ...opts]);
     expect(idle.stdout).toContain(`> ${node('m1')}: DOWN (not running)`);
   }, 240_000);

@@ -9,8 +9,9 @@
  * the pidfiles are how it finds the workers.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { waitFor } from '../../testing/wait-for.js';
 import { expandNodeName } from '../../worker/nodename.js';
@@ -193,6 +194,13 @@ async function startNodes(ctx: CliContext, nodes: readonly Node[], plan: Plan): 
     const running = livePid(node);
     if (running !== null) return { ok: true, line: `\t> ${node.name}: already running (pid ${running})\n`, err: '' };
     const args = [...plan.globals, 'worker', '--detach', '-n', node.name, '--pidfile', node.pidfileTemplate, '--logfile', node.logfile, ...node.worker];
+    // As `celery multi`: the pidfile's folder is made for the node (the worker makes its log
+    // file's). One that cannot be made is the worker's to report, in its log file.
+    try {
+      mkdirSync(dirname(node.pidfile), { recursive: true });
+    } catch {
+      // reported by the worker
+    }
     let err = '';
     const code = await new Promise<number | null>((done) => {
       const child = spawn(process.execPath, [...process.execArgv, script, ...args], { cwd: ctx.io.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
