@@ -3,6 +3,7 @@
  * child it started so `killAll()` (called from afterEach) leaves nothing running.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compiledModule } from '../support/node-script.js';
@@ -137,9 +138,22 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** Whether process `pid` runs the bin under test; whether it lives where there is no /proc. */
+function runsBin(pid: number): boolean {
+  if (!existsSync('/proc/self/cmdline')) return alive(pid);
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(BIN);
+  } catch {
+    return false; // gone
+  }
+}
+
 /** Kills every child still running, and every detached process recorded in `detached` (afterEach). */
 export async function killAll(): Promise<void> {
   for (const pid of detached.splice(0)) {
+    // Most have exited by now, and a busy machine reuses pids within minutes (pid_max is
+    // often 32768): only a process that still runs this bin is ours to kill.
+    if (!runsBin(pid)) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
