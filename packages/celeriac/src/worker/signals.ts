@@ -5,7 +5,8 @@
  * - SIGQUIT starts a cold shutdown at once;
  * - SIGHUP, which restarts Celery's worker in place when it has no terminal, starts a warm
  *   shutdown when the process has none: a Node process cannot replace itself, so its supervisor
- *   starts it again (the CLI restarts a worker it detached itself). On a terminal it keeps its default (the terminal closed), as in Celery.
+ *   starts it again (the CLI restarts a worker it detached itself). On a terminal it keeps its
+ *   default (the terminal closed), as in Celery.
  * Without these, SIGQUIT and SIGHUP ended the process at once: no task finished, no event said so.
  * Beside them, {@link installStatusSignal}: SIGUSR1 logs the tasks the worker holds.
  */
