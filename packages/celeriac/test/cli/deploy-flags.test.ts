@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wat
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readPidfile } from '../../src/cli/pidfile.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { buildDistIfStale } from '../support/node-script.js';
@@ -128,7 +129,7 @@ describe('celeriac worker --detach', () => {
     const r = await runCli([...WORKER, '-D', '-n', 'bg@%h', '--pidfile', pidfile, '--logfile', logfile], { env: { FIXTURE_SEND: '1' }, timeoutMs: 30_000 });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : null), 'the pidfile', { timeoutMs: 20_000 });
+    const pid = await waitFor(() => readPidfile(pidfile), 'the pidfile', { timeoutMs: 20_000 });
     detached.push(pid);
     expect(alive(pid)).toBe(true);
     // The banner and the fixture's prints land in the log file too: the process has no terminal.
@@ -152,7 +153,8 @@ describe('celeriac worker --detach', () => {
     // Each process runs the fixture's tasks (on its own memory:// broker) and then one that blocks until SIGUSR2.
     const r = await runCli([...WORKER, '-D', '-n', 'hup@%h', '--pidfile', pidfile, '--logfile', logfile], { env: { FIXTURE_SEND: '1', FIXTURE_BLOCK: '1' }, timeoutMs: 30_000 });
     expect(r.code).toBe(0);
-    const pidIn = () => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) || null : null);
+    // Read as the worker reads it: the old process removes the file while the new one is starting.
+    const pidIn = () => readPidfile(pidfile);
     const first = await waitFor(pidIn, 'the pidfile', { timeoutMs: 20_000 });
     detached.push(first);
     await until('RESULT mul=', 1, 'the first worker to run the tasks');
@@ -187,7 +189,7 @@ describe('celeriac worker --detach', () => {
     const pidfile = join(dir, 'hupterm.pid');
     const logfile = join(dir, 'hupterm.log');
     expect((await runCli([...WORKER, '-D', '-n', 'hupterm@%h', '--pidfile', pidfile, '--logfile', logfile], { timeoutMs: 30_000 })).code).toBe(0);
-    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) || null : null), 'the pidfile', { timeoutMs: 20_000 });
+    const pid = await waitFor(() => readPidfile(pidfile), 'the pidfile', { timeoutMs: 20_000 });
     detached.push(pid);
     await waitFor(() => /hupterm@\S+ ready\./.test(readFileSync(logfile, 'utf8')) || null, 'the worker to be ready', { timeoutMs: 20_000 });
     process.kill(pid, 'SIGHUP');
@@ -202,7 +204,7 @@ describe('celeriac beat --detach --pidfile --logfile', () => {
     const r = await runCli(['-A', fixtureApp('app'), 'beat', '-D', '--pidfile', join(dir, 'beatd/%n.pid'), '-f', join(dir, 'beatd/%n.log'), '--log-format', 'human'], { timeoutMs: 30_000 });
     expect(r.code).toBe(0);
     const pidfile = join(dir, 'beatd', 'beat.pid');
-    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : null), 'the beat pidfile', { timeoutMs: 20_000 });
+    const pid = await waitFor(() => readPidfile(pidfile), 'the beat pidfile', { timeoutMs: 20_000 });
     detached.push(pid);
     const log = join(dir, 'beatd', 'beat.log');
     await waitFor(() => /^\[[^\]]+: INFO\/MainProcess\] beat: this process leads now/m.test(readFileSync(log, 'utf8')), 'beat to lead', { timeoutMs: 20_000 });
@@ -223,7 +225,7 @@ describe('celeriac beat --detach --umask --executable', () => {
     const pidfile = join(dir, 'masked', 'beat.pid');
     const r = await runCli(['-A', fixtureApp('app'), 'beat', '-D', '--umask', '027', '--executable', wrapper, '--pidfile', pidfile, '-f', logfile], { timeoutMs: 30_000 });
     expect(r.code).toBe(0);
-    const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) : null), 'the beat pidfile', { timeoutMs: 20_000 });
+    const pid = await waitFor(() => readPidfile(pidfile), 'the beat pidfile', { timeoutMs: 20_000 });
     detached.push(pid);
     // exec keeps the pid: the process the wrapper started is the one holding the pidfile.
     expect(Number(readFileSync(marker, 'utf8').trim())).toBe(pid);
@@ -369,7 +371,7 @@ describe('celeriac worker --uid --gid', () => {
       const logfile = join(open, 'uid.log');
       const r = await runCli([...WORKER, '-D', '--uid', 'nobody', '-n', 'uiddetach@%h', '--pidfile', pidfile, '--logfile', logfile], { timeoutMs: 30_000 });
       expect(r.code).toBe(0);
-      const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8').trim()) || null : null), 'the pidfile', { timeoutMs: 20_000 });
+      const pid = await waitFor(() => readPidfile(pidfile), 'the pidfile', { timeoutMs: 20_000 });
       detached.push(pid);
       await waitFor(() => /uiddetach@\S+ ready\./.test(readFileSync(logfile, 'utf8')) || null, 'the worker to be ready', { timeoutMs: 20_000 });
       expect([statSync(logfile).uid, statSync(pidfile).uid]).toEqual([65534, 65534]);
