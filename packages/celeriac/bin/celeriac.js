@@ -60,6 +60,13 @@ async function run() {
       throw err;
     });
   }
+  // With no listener, SIGUSR1 opens node's inspector on 127.0.0.1:9229, where anyone on the
+  // machine can run code as this process's user. No celeriac process wants that: the worker and
+  // beat answer it with a status line (worker/signals.ts, cli/commands/beat.ts); the other
+  // commands say they ignore it.
+  process.on('SIGUSR1', () => {
+    if (process.listenerCount('SIGUSR1') === 1) process.stderr.write(`celeriac: SIGUSR1 ignored (this command has no status to log; node's inspector stays closed)\n`);
+  });
   const entry = new URL('../dist/cli/main.js', import.meta.url);
   if (!existsSync(entry)) {
     process.stderr.write('celeriac: dist/ is missing; run `npm run build` in the celeriac package first.\n');

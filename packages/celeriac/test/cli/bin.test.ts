@@ -140,6 +140,30 @@ describe('celeriac worker (spawned)', () => {
   });
 });
 
+describe('SIGUSR1 in the commands other than worker (spawned)', () => {
+  // Before, only the worker listened: beat, events and flower opened node's inspector on
+  // 127.0.0.1:9229, where anyone on the machine could run code as their user.
+  it('beat logs whether it leads and what it schedules', async () => {
+    const cli = spawnCli(['-A', fixtureApp('app'), 'beat', '-l', 'info', '--log-format', 'json']);
+    await cli.waitFor(/celeriac beat v/);
+    cli.child.kill('SIGUSR1');
+    await cli.waitFor(/"signal":"SIGUSR1".*"msg":"SIGUSR1: beat running, (leading \(it sends\)|standing by [^"]*); \d+ entries/);
+    expect(cli.stderr()).not.toMatch(/Debugger listening/);
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  it('events --dump says it ignores it', async () => {
+    const cli = spawnCli(['-b', 'memory://', 'events', '--dump']);
+    await cli.waitFor(/starting capture/);
+    cli.child.kill('SIGUSR1');
+    await cli.waitFor(/celeriac: SIGUSR1 ignored/);
+    expect(cli.stderr()).not.toMatch(/Debugger listening/);
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+  });
+});
+
 describe('celeriac errors (spawned)', () => {
   // The messages of each error are checked in-process (program.test.ts, call-result.test.ts);
   // here only that the bin turns an error into its exit status and stderr.

@@ -27,6 +27,9 @@ function banner(beat: Beat, app: App, label: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Most entry names a SIGUSR1 status line names. */
+const STATUS_ENTRIES = 20;
+
 /** Starts a Beat inside a worker process (`worker -B`); returns it so the worker's shutdown closes it. */
 export async function startEmbeddedBeat(app: App): Promise<Beat> {
   const beat = new Beat(app);
@@ -71,6 +74,14 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
   /** Starts beat and runs it until SIGTERM or SIGINT, holding the pidfile meanwhile. */
   async function runBeat(app: App, label: string, deployment: Deployment): Promise<void> {
     const beat = new Beat(app);
+    // SIGUSR1, which the worker answers with the tasks it holds, logs whether this beat sends
+    // and what it schedules (a beat that seems to send nothing is most often a standby).
+    const status = () => {
+      const names = [...beat.entries.keys()];
+      const shown = names.slice(0, STATUS_ENTRIES).join(', ') + (names.length > STATUS_ENTRIES ? `, and ${names.length - STATUS_ENTRIES} more` : '');
+      const role = beat.isLeader ? 'leading (it sends)' : 'standing by (another beat holds the lease, or none is held yet)';
+      beat.log.info({ signal: 'SIGUSR1', state: beat.state, leader: beat.isLeader, entries: names.length }, `SIGUSR1: beat ${beat.state}, ${role}; ${names.length} entries${shown === '' ? '' : `: ${shown}`}`);
+    };
     // Handlers before the pidfile and the start: a SIGTERM from the moment the file exists
     // (a supervisor's stop right after its start) closes beat cleanly and removes the file.
     // A second signal while beat closes (waiting up to 5 s for a sending tick, then as long for
@@ -91,9 +102,11 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      process.on('SIGUSR1', status);
       uninstall = () => {
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
+        process.off('SIGUSR1', status);
       };
     });
     await deployment.holding(uninstall, async () => {
