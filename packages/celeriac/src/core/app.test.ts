@@ -104,7 +104,7 @@ describe('createApp', () => {
     expect(app.route('a.b')).toMatchObject({ queue: 'fast' });
     expect(app.log.level).toBe('error');
     expect(Object.isFrozen(app.settings)).toBe(true);
-    expect(() => app.overrideSettings({ workerConcurrency: 0 })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/workerConcurrency: must be greater than 0/) }));
+    expect(() => app.overrideSettings({ workerConcurrency: -1 })).toThrow(expect.objectContaining({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/workerConcurrency: must be 0 or more/) }));
     expect(() => app.overrideSettings({ nope: 1 } as never)).toThrow(/Unknown setting "nope"/);
     expect(app.settings.workerConcurrency).toBe(7);
   });

@@ -77,7 +77,7 @@ describe('resolveSettings', () => {
   });
 
   it.each([
-    [{ workerConcurrency: 0 }, /workerConcurrency: must be greater than 0/],
+    [{ workerConcurrency: -2 }, /workerConcurrency: must be 0 or more/],
     [{ workerConcurrency: 1.5 }, /expected an integer/],
     [{ taskAcksLate: 'yes' }, /taskAcksLate: expected a boolean/],
     [{ broker: 'localhost:6379' }, /must be a URL/],
@@ -128,7 +128,8 @@ describe('the settings table is the one source', () => {
     expect(resolveSettings({}, { CELERIAC_LOG_LEVEL: 'Debug' }).logLevel).toBe('debug');
     expect(parseSettingText(spec('taskTimeLimitSec'), 'none')).toBeNull();
     expect(() => parseSettingText(spec('workerConcurrency'), 'lots')).toThrow('expected a number');
-    expect(settingProblem(spec('workerConcurrency'), 0)).toBe('must be greater than 0');
+    expect(settingProblem(spec('workerConcurrency'), -1)).toBe('must be 0 or more');
+    expect(settingProblem(spec('workerConcurrency'), 0)).toBeNull(); // one per CPU, as Celery's -c 0
     expect(settingProblem(spec('workerConcurrency'), 1.5)).toMatch(/expected an integer/);
   });
 });

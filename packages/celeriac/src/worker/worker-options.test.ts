@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +21,12 @@ describe('resolveWorkerOptions', () => {
     const o = resolveWorkerOptions({ queues: ['a', 'b', 'a', ' c '], concurrency: 1, prefetchMultiplier: 0, shutdownTimeoutSec: 0, hostname: 'x' }, settings);
     expect(o.queues).toEqual(['a', 'b', 'c']);
     expect(o).toMatchObject({ concurrency: 1, prefetchMultiplier: 0, shutdownTimeoutMs: 0, hostname: 'celery@x' });
+  });
+
+  it('reads concurrency 0 as one slot per CPU, as Celery does (-c 0 or the setting)', () => {
+    expect(resolveWorkerOptions({ concurrency: 0 }, settings).concurrency).toBe(availableParallelism());
+    expect(resolveWorkerOptions({}, resolveSettings({ workerConcurrency: 0 }, {})).concurrency).toBe(availableParallelism());
+    expect(resolveWorkerOptions({ pool: 'solo', concurrency: 0 }, settings).concurrency).toBe(1);
   });
 
   it('solo runs one task at a time whatever the concurrency; settings choose the pool and recycling', () => {
@@ -63,7 +70,7 @@ describe('resolveWorkerOptions', () => {
   const bad: [string, WorkerOptions, RegExp][] = [
     ['no queues', { queues: [] }, /queues/],
     ['a blank queue', { queues: ['ok', '  '] }, /queues/],
-    ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer >= 1, got 0/],
+    ['a negative concurrency', { concurrency: -1 }, /concurrency must be an integer >= 0 \(0: one per CPU\), got -1/],
     ['fractional concurrency', { concurrency: 1.5 }, /concurrency/],
     ['negative prefetch multiplier', { prefetchMultiplier: -1 }, /prefetchMultiplier must be an integer >= 0, got -1/],
     ['fractional prefetch multiplier', { prefetchMultiplier: 0.5 }, /prefetchMultiplier/],

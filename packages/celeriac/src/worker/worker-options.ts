@@ -2,6 +2,7 @@
  * @module worker/worker-options
  * Worker options, resolved once into a frozen object (falling back to app settings).
  */
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CeleriacError, ErrorCodes } from '../errors.js';
@@ -16,7 +17,7 @@ import { POOL_KINDS, type PoolKind } from './pools/types.js';
 export interface WorkerOptions {
   /** Queues to consume (`-Q`). @default [settings.taskDefaultQueue] */
   queues?: readonly string[];
-  /** Tasks run at once (`-c`). @default settings.workerConcurrency */
+  /** Tasks run at once (`-c`); 0 is one per CPU, as in Celery. @default settings.workerConcurrency */
   concurrency?: number;
   /** Prefetch per slot (`--prefetch-multiplier`); 0 = unlimited. @default settings.workerPrefetchMultiplier */
   prefetchMultiplier?: number;
@@ -149,9 +150,10 @@ export function resolveWorkerOptions(given: WorkerOptions, settings: ResolvedSet
   if (!POOL_KINDS.includes(pool)) fail(`unknown pool ${JSON.stringify(pool)}; available: ${POOL_KINDS.join(', ')}`);
   const autoscale = resolveAutoscale(options.autoscale === undefined ? settings.workerAutoscale : options.autoscale, pool);
   const requested = options.concurrency ?? (autoscale === null ? settings.workerConcurrency : Math.max(1, autoscale.min));
-  if (!Number.isInteger(requested) || requested < 1) fail(`concurrency must be an integer >= 1, got ${String(requested)}`);
-  // The solo pool runs one task at a time whatever -c says, as Celery's does.
-  const concurrency = pool === 'solo' ? 1 : requested;
+  if (!Number.isInteger(requested) || requested < 0) fail(`concurrency must be an integer >= 0 (0: one per CPU), got ${String(requested)}`);
+  // The solo pool runs one task at a time whatever -c says, as Celery's does; 0 is one slot per
+  // CPU, as Celery's worker reads -c 0 (a unit file written for Celery was refused).
+  const concurrency = pool === 'solo' ? 1 : requested === 0 ? availableParallelism() : requested;
   const prefetchMultiplier = options.prefetchMultiplier ?? settings.workerPrefetchMultiplier;
   if (!Number.isInteger(prefetchMultiplier) || prefetchMultiplier < 0) fail(`prefetchMultiplier must be an integer >= 0, got ${String(prefetchMultiplier)}`);
   const shutdownTimeoutSec = options.shutdownTimeoutSec ?? settings.workerShutdownTimeoutSec;

@@ -3,7 +3,7 @@
  * and the `worker` command run against an embedded app, stopped through its signal handler.
  */
 import { fileURLToPath } from 'node:url';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -158,6 +158,14 @@ describe('worker (in-process, embedded app)', () => {
     expect(process.listenerCount('SIGINT')).toBe(sigintBefore);
   });
 
+  it('-c 0 runs one slot per CPU, as Celery reads it', async () => {
+    const w = await startWorkerCommand(['-c', '0']);
+    w.signal();
+    const res = await w.running;
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`concurrency\\s+${availableParallelism()} \\(async pool\\)`));
+  });
+
   it('declares a flag for every setting the table gives worker or beat, with its setting and default in the help', async () => {
     for (const command of ['worker', 'beat'] as const) {
       const help = (await run([command, '--help'])).stdout.replace(/\s+/g, ' ');
@@ -209,7 +217,7 @@ describe('worker (in-process, embedded app)', () => {
     ['an empty queue list', ['-Q', ' , '], /-Q\/--queues must name at least one queue/],
     ['an unknown pool', ['-P', 'gevent'], /--pool "gevent": must be async, threads, prefork or solo \(setting workerPool\)/],
     ['a bad autoscale range', ['--autoscale', 'ten'], /--autoscale "ten": must be max,min \(e\.g\. 10,3\) or max \(setting workerAutoscale\)/],
-    ['concurrency 0', ['-c', '0'], /--concurrency "0": must be greater than 0 \(setting workerConcurrency\)/],
+    ['a negative concurrency', ['-c', '-1'], /--concurrency "-1": must be 0 or more \(setting workerConcurrency\)/],
     ['a fractional concurrency', ['-c', '1.5'], /--concurrency "1.5": expected an integer, got 1.5/],
     ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier "-1": must be 0 or more/],
     ['a bad shutdown timeout', ['--shutdown-timeout-sec', 'forever'], /--shutdown-timeout-sec "forever": expected a number/],
