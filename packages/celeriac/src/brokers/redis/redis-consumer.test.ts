@@ -8,6 +8,7 @@ import { RedisConsumer, type ConsumerDeps, type ConsumerTransitions } from './re
 import type { RedisDelivery } from './redis-delivery.js';
 import type { Held } from './lease-scripts.js';
 import type { FetchedMessage } from './transitions.js';
+import type { LostFetch } from './lost-fetches.js';
 
 const POLL_MS = 50;
 
@@ -27,12 +28,17 @@ class FakeHost {
   holdFetch: { index: number; until: Promise<void> } | undefined;
   /** Tags restored, in order. */
   readonly restored: string[] = [];
+  /** Each fetch's token prefix and the lease expiry it wrote, in order. */
+  readonly leases: { prefix: string; expiresAt: number }[] = [];
+  /** The failed fetches given to reclaim, in order. */
+  readonly reclaimed: LostFetch[] = [];
   #seq = 0;
 
   readonly transitions: ConsumerTransitions = {
     countStart: async () => true,
-    fetch: async (_buckets, _queues, max): Promise<FetchedMessage[]> => {
+    fetch: async (_buckets, _queues, max, nowMs, leaseMs, prefix): Promise<FetchedMessage[]> => {
       const index = this.fetches++;
+      this.leases.push({ prefix, expiresAt: nowMs + leaseMs });
       this.rooms.push(max);
       this.duringFetch();
       if (this.holdFetch !== undefined && index >= this.holdFetch.index) await this.holdFetch.until;
@@ -48,6 +54,7 @@ class FakeHost {
       return true;
     },
     defer: async () => true,
+    reclaim: async (fetch) => (this.reclaimed.push(fetch), 0),
     setAside: async () => ({ parked: true, dropped: 0, droppedBytes: 0, firstDropped: '' }),
   };
 
@@ -224,7 +231,7 @@ describe('RedisConsumer wait strategy', () => {
     expect(delivered).toHaveLength(4);
   });
 
-  it('when Redis drops both fetches in flight, reports each, backs off, and fetches the room again', async () => {
+  it('when Redis drops both fetches in flight, reports each, backs off, fetches the room again, and gives back what they may have taken', async () => {
     const host = new FakeHost();
     const fetch = host.transitions.fetch;
     host.transitions.fetch = async (...args) => {
@@ -269,6 +276,10 @@ describe('RedisConsumer wait strategy', () => {
     // The room the failed fetches had asked for is free again: the next fetch asks for all of it.
     expect(host.rooms.at(-1)).toBe(3);
     expect(delivered.map((d) => d.tag).slice(4)).toEqual(['tag-7', 'tag-8', 'tag-9']);
+    // Their replies lost, both may have taken messages in Redis: once a fetch worked, each is
+    // given to reclaim by its token prefix and lease expiry (lost-fetches.ts).
+    expect(host.reclaimed.map((f) => ({ prefix: f.prefix, expiresAt: f.expiresAt }))).toEqual([host.leases[2], host.leases[3]]);
+    expect(host.reclaimed[0]).toMatchObject({ queues: ['q'], buckets: host.deps.keys.buckets('q') });
     await consumer.close();
   });
 

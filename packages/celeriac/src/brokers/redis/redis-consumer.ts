@@ -43,9 +43,11 @@ import { nextTurn } from './wakeup.js';
 import { FetchWindow, type Fetch } from './fetch-window.js';
 import type { BellLine } from './bell.js';
 import { Waiting, type WaitingDeps } from './waiting.js';
+import { QueueRotation } from './queue-rotation.js';
+import { LostFetches } from './lost-fetches.js';
 
 /** The transitions a consumer runs: fetch and the settlements. */
-export type ConsumerTransitions = Pick<Transitions, 'fetch' | 'countStart'> & SettlementTransitions;
+export type ConsumerTransitions = Pick<Transitions, 'fetch' | 'countStart' | 'reclaim'> & SettlementTransitions;
 
 /** The broker's services a consumer uses (shared by every consumer of one broker). */
 export interface ConsumerDeps extends Pick<WaitingDeps, 'wake' | 'bell'> {
@@ -84,8 +86,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
    */
   readonly id = randomBytes(32).toString('hex');
   #state: RedisConsumerState = 'open';
-  #queues: string[] = [];
-  #next = 0;
+  readonly #queues: QueueRotation;
   #fetches = 0;
   /** Held deliveries, in fetch order (a linked set: see core/linked-set.ts). */
   readonly #unsettled = new LinkedSet<RedisDelivery>();
@@ -102,14 +103,17 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   #loop: Promise<void> = Promise.resolve();
   #loopEnded = false;
   readonly #settling: SettleContext;
+  /** Its failed fetches, whose messages it gives back once a fetch works again. */
+  readonly #lost: LostFetches;
 
   constructor(
     private readonly deps: ConsumerDeps,
     private readonly options: ConsumeOptions,
   ) {
-    this.#queues.push(...uniqueQueueNames(options.queues));
+    this.#queues = new QueueRotation(uniqueQueueNames(options.queues));
     this.#window = new FetchWindow(checkPrefetch(options.prefetch));
     this.#settling = { ...deps, sent: (d) => this.#leaveWindow(d), release: (d) => this.#release(d) };
+    this.#lost = new LostFetches((f) => deps.transitions.reclaim(f), () => deps.options.clock.now(), deps.options.log);
     this.#waiting = new Waiting({ wake: deps.wake, ...(deps.bell ? { bell: deps.bell } : {}), log: deps.options.log, options: deps.options, owner: this });
   }
 
@@ -118,7 +122,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   }
 
   get queues(): readonly string[] {
-    return Object.freeze([...this.#queues]);
+    return Object.freeze([...this.#queues.names]);
   }
 
   /** Whether a blocked fetch is out (bell.ts): it waits in Redis for a doorbell. */
@@ -138,7 +142,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
 
   /** Opens its bell line or subscribes to its queues' wake-ups, and starts the fetch loop (called once by the broker). */
   start(): void {
-    this.#waiting.start(this.#queues);
+    this.#waiting.start(this.#queues.names);
     this.#loop = this.#run().finally(() => (this.#loopEnded = true));
   }
 
@@ -148,17 +152,13 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   }
 
   addQueue(queue: string): void {
-    if (this.#queues.includes(checkQueueName(queue))) return;
-    this.#queues.push(queue);
+    if (!this.#queues.add(checkQueueName(queue))) return;
     if (this.#state === 'open') this.#waiting.watch(queue);
     this.wake();
   }
 
   cancelQueue(queue: string): void {
-    const i = this.#queues.indexOf(queue);
-    if (i < 0) return;
-    this.#queues.splice(i, 1);
-    if (this.#next > i) this.#next--;
+    if (!this.#queues.remove(queue)) return;
     if (this.#state === 'open') this.#waiting.unwatch(queue);
   }
 
@@ -167,7 +167,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     if (this.#state === 'open') {
       this.#state = 'closed';
       this.#waiting.wakeup.notify();
-      for (const q of this.#queues) this.#waiting.unwatch(q);
+      for (const q of this.#queues.names) this.#waiting.unwatch(q);
     }
     await this.#loop;
     await this.#waiting.close();
@@ -237,13 +237,6 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     }
   }
 
-  /** Queues in the order to try now: rotated so the one after the last hit comes first. */
-  #rotation(): string[] {
-    const n = this.#queues.length;
-    const start = n === 0 ? 0 : this.#next % n;
-    return [...this.#queues.slice(start), ...this.#queues.slice(0, start)];
-  }
-
   async #run(): Promise<void> {
     const clock = this.deps.options.clock;
     const backoff = new Backoff(FETCH_BACKOFF);
@@ -270,6 +263,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
         if (backoff.failures > 0) {
           backoff.reset();
           this.recovered();
+          void this.#lost.reclaim();
         }
       } catch (error) {
         polled = false;
@@ -281,7 +275,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
       poll.fetched(got, polled);
       polled = false;
       const full = got.length >= fetch.room;
-      if (got.length > 0) this.#advanceRotation(fetch.queues, got);
+      if (got.length > 0) this.#queues.advance(fetch.queues, (got[got.length - 1] as RedisDelivery).queue);
       // A full batch: more may be waiting. The next fetches go before this batch is handed out
       // (fetch-window.ts), so Redis pops while the worker decodes; the client writes on
       // setImmediate, so the batch waits for that turn, or they would reach Redis only after it.
@@ -327,7 +321,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   /** Sends a fetch for the room left in the window, blocked on `bell` for `pollMs` if given; undefined when there is no room or no queue. */
   #startFetch(bell?: BellLine, pollMs = this.deps.options.pollIntervalMs): Fetch | undefined {
     const room = this.#window.room(this.deps.options.fetchBatchSize);
-    const queues = this.#rotation();
+    const queues = this.#queues.order();
     if (room === 0 || queues.length === 0) return undefined;
     // A blocked fetch keeps earlier wake-ups (they end it at once), and alone clears stale tokens.
     if (bell === undefined) this.#waiting.wakeup.clear();
@@ -347,11 +341,16 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     const { keys, options, transitions } = this.deps;
     const buckets = PRIORITY_STEPS.flatMap((step) => queues.map((q) => keys.bucket(q, step)));
     let got;
+    const now = options.clock.now();
+    const leaseMs = options.recoverAfterMs + slackMs;
+    const prefix = `${this.id}:${this.#fetches++}`;
     this.#window.sent(max);
     try {
-      got = await transitions.fetch(buckets, queues, max, options.clock.now(), options.recoverAfterMs + slackMs, `${this.id}:${this.#fetches++}`, bells, via);
+      got = await transitions.fetch(buckets, queues, max, now, leaseMs, prefix, bells, via);
     } catch (error) {
       this.#window.answered(max, 0);
+      // It may have run, its reply lost with its connection: what it took goes back (lost-fetches.ts).
+      this.#lost.note({ buckets, queues, expiresAt: now + leaseMs, prefix });
       throw toTransportError(error, `fetch from ${queues.join(', ')}`);
     }
     this.#window.answered(max, got.length);
@@ -402,13 +401,6 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   /** One of its deliveries got a hard-limit deadline. */
   leaseLimited(d: RedisDelivery): void {
     this.deps.maintenance.leaseLimited?.(d);
-  }
-
-  /** The next rotation starts after the queue of the batch's last message. */
-  #advanceRotation(rotation: readonly string[], got: readonly RedisDelivery[]): void {
-    const last = got[got.length - 1] as RedisDelivery;
-    const i = this.#queues.indexOf(last.queue);
-    this.#next = i < 0 ? this.#next + rotation.length : i + 1;
   }
 
   #deliver(got: RedisDelivery[]): void {

@@ -14,6 +14,7 @@ import { bookKeys, indexScore, RENEW_LEASE_SCRIPT, renewLeaseArgs, type Held } f
 import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
 import type { SetAsideCategory, SetAsideLimits } from '../../core/set-aside.js';
 import type { PurgeCount } from '../../core/spi/broker.js';
+import type { LostFetch } from './lost-fetches.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -34,6 +35,7 @@ const SCRIPTS = {
   purge: script('purge'),
   setAside: script('set-aside'),
   setAsideTake: withBells('set-aside-take'),
+  reclaim: withBells('reclaim'),
 } as const;
 
 /** What parking one record did to the set-aside store (set-aside.lua). */
@@ -184,6 +186,12 @@ export class Transitions {
     return got;
   }
 
+  /** reclaim.lua: gives back what a fetch whose reply was lost took (lost-fetches.ts); how many messages. */
+  async reclaim(f: LostFetch): Promise<number> {
+    const keys = [...this.#book, ...f.buckets, ...f.queues.map((q) => this.keys.bell(q))];
+    return (await this.#run(SCRIPTS.reclaim, keys, [f.expiresAt, f.prefix, f.queues.length, f.buckets.length, ...f.queues.map((q) => JSON.stringify(q)), ...f.queues.map((q) => this.keys.wakeChannel(q))])) as number;
+  }
+
   /** Whether the unacked entry of `tag` is valid UTF-8 as stored (true when it is gone). */
   async #storedAsUtf8(tag: string): Promise<boolean> {
     // node-redis is loaded by then (a connection made the fetch): the require is a cache hit.
@@ -198,10 +206,7 @@ export class Transitions {
     }
   }
 
-  /**
-   * kombu's ack; false when the lease was lost. Acks of one event-loop turn share one call.
-   * A delivery whose `running` is set has its task recorded as running by the same call.
-   */
+  /** kombu's ack; false when the lease was lost. Acks of one turn share one call, which records the task as running when `running` is set. */
   ack(held: AckedHeld): Promise<boolean> {
     return this.#acks.add(held);
   }
@@ -283,10 +288,7 @@ export class Transitions {
     return this.#release(held, bucketKey, raw, 'RPUSH', 'keep');
   }
 
-  /**
-   * Into the delayed set until `deliverAt`; with `counted` (a worker-side redelivery) the
-   * delivery counts as given back. False when the lease was lost.
-   */
+  /** Into the delayed set until `deliverAt` (`counted`: a worker-side redelivery, counted as given back); false when the lease was lost. */
   async defer(held: Held, deliverAt: number, bucketKey: string, raw: string, counted = false): Promise<boolean> {
     const keys = [...this.#book, this.keys.delayed, this.keys.deliveries];
     return (await this.#run(SCRIPTS.defer, keys, [held.tag, held.token, deliverAt, delayedMember(bucketKey, raw), counted ? '1' : '0', DELIVERY_COUNT_TTL_MS])) === 1;
