@@ -68,16 +68,24 @@ export class GuardedRedisClient implements CommandClient {
   #lastFailure = '';
   /** Clients dropped because their handshake went unanswered, with what their commands fail with. */
   readonly #unanswered = new WeakMap<RedisClient, Error>();
+  /** The newest client made, and those dropped (their close's errors say nothing of the connection now). */
+  #latest: RedisClient | undefined;
+  readonly #dropped = new WeakSet<RedisClient>();
 
   /** @param onCreate Called with each new client before it connects (to attach listeners). */
   constructor(target: RedisTarget, options: GuardedRedisClientOptions, onCreate?: (client: RedisClient) => void) {
     // No per-command timer in node-redis: the watchdog and the offline proxy bound waits.
     const handshakeMs = options.connectTimeoutMs ?? 10_000;
     this.#lazy = new LazyRedisClient(target, { ...options, offlineQueueTimeoutMs: null }, (client) => {
+      this.#latest = client;
       this.#boundHandshakes(client, handshakeMs);
-      // Down from its first failure to its next ready, across the clients of one outage.
+      // Down from its first failure to its next ready, across the clients of one outage. Not
+      // from a dropped client's: its close fails the PINGs it had waiting on a dead path, and
+      // the connection then counted as down with nothing connecting, so a command issued
+      // `offlineQueueTimeoutMs` later failed as "unreachable" without a try.
       client.on('ready', () => (this.#downSince = undefined));
       client.on('error', (error: unknown) => {
+        if (this.#dropped.has(client)) return;
         this.#downSince ??= performance.now();
         this.#lastFailure = describe(error);
       });
@@ -199,6 +207,7 @@ export class GuardedRedisClient implements CommandClient {
         if (this.#client === client) {
           this.#client = undefined;
         }
+        this.#dropped.add(client);
         this.#lazy.reset(client);
       }, timeoutMs);
       timer.unref();
@@ -220,6 +229,7 @@ export class GuardedRedisClient implements CommandClient {
   /** Drops the current connection (pending commands fail); the next call opens a new one. */
   reset(): void {
     this.#client = undefined;
+    if (this.#latest !== undefined) this.#dropped.add(this.#latest);
     this.#lazy.reset();
   }
 

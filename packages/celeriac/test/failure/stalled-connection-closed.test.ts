@@ -39,4 +39,24 @@ describe.runIf(ready)('failure: a stalled command connection is closed, not just
     expect(await client.run('echo', (c) => c.echo('after'))).toBe('after');
     await waitFor(() => proxy.openConnections === 1, 'the stalled connection to be closed');
   });
+
+  // The dropped client's close failed the PINGs waiting on the dead path (node-redis's
+  // pingInterval), which node-redis reports as an error event ("Disconnects client"); that
+  // marked the connection down although nothing was connecting, so the next command, once
+  // `offlineQueueTimeoutMs` had passed, failed at once with "not sent: Redis has been
+  // unreachable" (the revoke sync 30 s later in the worker of network-blackhole.test.ts).
+  it('a command long after the watchdog dropped a connection opens a new one, not "unreachable"', async () => {
+    const quick = new GuardedRedisClient(parseRedisUrl(proxy.redisUrl()), { name: 'stalled-then-idle', commandTimeoutMs: 300, offlineQueueTimeoutMs: 1, pingIntervalMs: 20 });
+    try {
+      expect(await quick.run('echo', (c) => c.echo('before'))).toBe('before');
+      proxy.stall();
+      await expect(quick.run('echo', (c) => c.echo('stalled'))).rejects.toThrow(/no reply within/);
+      proxy.heal();
+      await waitFor(() => proxy.openConnections === 1, 'the stalled connection to be closed');
+      expect(quick.failure).toBeNull();
+      expect(await quick.run('echo', (c) => c.echo('after'))).toBe('after');
+    } finally {
+      await quick.close(0);
+    }
+  });
 });
