@@ -7,8 +7,8 @@
  * 60 s by default) and the recovery sweep (test/failure/network-blackhole.test.ts).
  *
  * The consumer notes each failed fetch here (its token prefix and the lease expiry it wrote
- * are enough to find its messages: scripts/reclaim.lua) and, once a fetch works again, gives
- * back what they took to the front of their queues. A failed fetch's reply is never read, so
+ * are enough to find its messages: scripts/reclaim.lua) and, once a fetch works again or as it
+ * closes, gives back what they took to the front of their queues. A failed fetch's reply is never read, so
  * nothing given back was handed to a task. Nothing is added to a fetch that works.
  */
 import type { TransportLog } from '../../core/transport-table.js';

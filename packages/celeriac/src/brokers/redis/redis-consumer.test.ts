@@ -510,7 +510,7 @@ describe('RedisConsumer after failed fetches', () => {
     await consumer.close();
   });
 
-  it('closes at once while it waits after a failure', async () => {
+  it('closes at once while it waits after a failure, giving back what the failed fetch may have taken', async () => {
     const host = new FakeHost();
     host.transitions.fetch = async () => {
       throw new Error('LOADING Redis is loading the dataset in memory');
@@ -518,7 +518,9 @@ describe('RedisConsumer after failed fetches', () => {
     const consumer = new RedisConsumer(host.deps, { queues: ['q'], prefetch: 10, onDelivery: () => undefined });
     consumer.start();
     await settleLoop();
+    expect(host.reclaimed).toHaveLength(0);
     await consumer.close();
     expect(consumer.done).toBe(true);
+    expect(host.reclaimed.map((f) => f.prefix)).toEqual([`${consumer.id}:0`]);
   });
 });

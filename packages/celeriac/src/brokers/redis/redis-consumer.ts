@@ -171,6 +171,8 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
     }
     await this.#loop;
     await this.#waiting.close();
+    // What its lost fetches took goes back now, not after their lease (fails fast on a closing broker).
+    await this.#lost.reclaim();
   }
 
   /** Resolves once the deliveries fetched after close are back in their queues. */
