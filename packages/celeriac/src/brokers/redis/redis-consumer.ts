@@ -22,8 +22,9 @@
  * Fetch errors (connection lost, OOM, LOADING...) go to `onError` with the wait before the
  * next fetch, which grows from 100 ms to 10 s ({@link FETCH_BACKOFF}) and is not cut short by
  * wake-ups (a publish during an outage would otherwise bring the next failure at once);
- * `onRecovered` hears the first fetch that works again. The loop never stops on its own,
- * only through close().
+ * `onRecovered` hears the first fetch that works again. A failed fetch may have run in Redis,
+ * its reply lost: what it took goes back then (lost-fetches.ts). The loop never stops on its
+ * own, only through close().
  */
 import { randomBytes } from 'node:crypto';
 import type { ConsumeOptions, Consumer, LostDelivery, Settlement } from '../../core/spi/broker.js';
@@ -103,7 +104,7 @@ export class RedisConsumer implements Consumer, DeliveryHolder {
   #loop: Promise<void> = Promise.resolve();
   #loopEnded = false;
   readonly #settling: SettleContext;
-  /** Its failed fetches, whose messages it gives back once a fetch works again. */
+  /** Its failed fetches, whose messages it gives back once a fetch works again or as it closes. */
   readonly #lost: LostFetches;
 
   constructor(
