@@ -31,6 +31,12 @@ const SCRIPTS = {
 /** Most delayed messages moved by one rescue call. */
 const RESCUE_BATCH = 500;
 
+/**
+ * A presence expired this long ago (or this broker's lost-task grace, when longer) is dropped
+ * as a broker advertises itself (advertise.lua): what is left of a worker that died unclosed.
+ */
+const FORGET_PRESENCE_MS = 24 * 3600 * 1000;
+
 /** Where {@link DelayedSet.publish} put a message. */
 export type EtaPlacement = 'delayed' | 'queued';
 
@@ -60,8 +66,9 @@ export class DelayedSet {
    * advertisement back (advertise.lua: a renewal written late, after a blocked event loop).
    */
   async advertise(id: string, o: ResolvedRedisBrokerOptions): Promise<void> {
-    const expiresAt = o.clock.now() + presenceTtlMs(o);
-    await this.send((c) => runScript(c, SCRIPTS.advertise, [this.keys.promoters], [String(expiresAt), id]));
+    const now = o.clock.now();
+    const forgetBefore = now - Math.max(o.lostTaskGraceMs, FORGET_PRESENCE_MS);
+    await this.send((c) => runScript(c, SCRIPTS.advertise, [this.keys.promoters], [String(now + presenceTtlMs(o)), id, String(forgetBefore)]));
   }
 
   /**

@@ -38,7 +38,9 @@ ARGV[3]  now, epoch ms; '' for the Redis server's clock
 ARGV[4]  '1' when every record's holder is in the presence set (the backend writes both in one
          step): the walk is then skipped while no holder is silent (one ZCOUNT), and holders
          silent past the grace are forgotten once their records are taken; '0' (the broker's
-         promoters, which the ETA logic owns) walks every call and forgets nobody
+         promoters, which the ETA scripts read) walks every call, and forgets holders silent
+         past the grace at each call: no other script removes a presence, so a paused
+         worker is absent only once it is lost
 ARGV[5]  with KEYS[4]: about how many records one call reads
 ARGV[6]  with KEYS[4]: how long a finished pass rests the walk, ms (0: not at all)
 
@@ -149,6 +151,8 @@ if walk then
     redis.call('DEL', walk)
   end
 end
-if complete and not full then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff) end
+-- A forgotten holder is still silent (absent), so the broker's walk, which always runs, takes
+-- what is left of its records later; the complete store's ZCOUNT would skip them.
+if not complete or not full then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff) end
 if shared then table.insert(lost, 1, (walk and (cursor ~= '0' or full)) and '1' or '0') end
 return lost

@@ -116,6 +116,7 @@ describe.skipIf(!available)('RedisBroker: ETA messages are never stranded in cel
     await waitFor(async () => (await delayedCount(p)) === 0, 'the delayed message to be moved back');
     const ids = (await queued(p, 'q')).map((e) => (JSON.parse(e) as { headers: { id: string } }).headers.id);
     expect(ids).toEqual(['e4']);
-    expect(await raw.zCard(`${p}celeriac.promoters`)).toBe(0);
+    // Left out of the count, not removed: only the lost-task sweep forgets a presence, after its grace.
+    expect(await raw.zScore(`${p}celeriac.promoters`, 'killed-worker')).not.toBeNull();
   });
 });

@@ -15,6 +15,9 @@ import { RedisBroker } from '../../../src/brokers/redis/redis-broker.js';
 import { RunningRecords } from '../../../src/brokers/redis/running.js';
 import { lostTaskRecord } from '../../../src/redis/lost-tasks.js';
 import { Transitions, type AckedHeld } from '../../../src/brokers/redis/transitions.js';
+import { DelayedSet } from '../../../src/brokers/redis/delayed.js';
+import { resolveRedisBrokerOptions } from '../../../src/brokers/redis/options.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { waitFor } from '../../../src/testing/wait-for.js';
 import { deletePrefix, newPrefix, prefixedUrl, rawClient, redisAvailable } from './redis-test-env.js';
 
@@ -332,6 +335,43 @@ describe.skipIf(!available)('RunningRecords: lost-task records', () => {
     const records = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'new', undefined);
     const lost = (await records.takeLost(T0 + GRACE, GRACE)).lost.sort((a, b) => a.tag.localeCompare(b.tag));
     expect(lost).toEqual(['t-backend', 't-marked', 't-old'].map((tag) => ({ tag, holder: 'old', queue: 'q', raw: tag === 't-backend' ? envelope(tag) : JSON.stringify(JSON.parse(envelope(tag))) })));
+  });
+
+  it("an ETA send or a publisher's rescue inside a paused broker's grace leaves it present: its tasks are not lost before the grace", async () => {
+    // A worker stopped for a moment (SIGSTOP, a VM paused): its presence expired at T0, and it
+    // holds an early-acked task. publish-eta.lua and rescue-delayed.lua removed expired
+    // presences, and an absent holder counts as silent, so the next ETA send anywhere in the
+    // fleet made the task lost at once, without the grace (a false WorkerLostError).
+    await raw.del([keys.promoters, keys.running, keys.runningWalk]);
+    await raw.zAdd(keys.promoters, { score: T0, value: 'paused' });
+    await raw.hSet(keys.running, 't-paused', lostTaskRecord('paused', 'q', envelope('t-paused')));
+    const delayed = new DelayedSet((fn) => fn(raw), keys);
+    expect(await delayed.publish(bucket, envelope('eta'), T0 + 3_600_000, T0 + 5_000, keys.wakeChannel('q'))).toBe('queued');
+    expect(await delayed.rescue(T0 + 5_000)).toBe(0);
+    const sweeper = new RunningRecords((fn) => fn(raw), new Transitions((fn) => fn(raw), keys, ''), keys, 'sweeper', undefined);
+    expect((await sweeper.takeLost(T0 + 5_000, GRACE)).lost).toEqual([]);
+    expect(await raw.zScore(keys.promoters, 'paused')).toBe(T0);
+    // Silent for the whole grace: lost, and forgotten by the sweep (nothing else removes a presence).
+    expect((await sweeper.takeLost(T0 + GRACE, GRACE)).lost.map((l) => l.tag)).toEqual(['t-paused']);
+    expect(await raw.zScore(keys.promoters, 'paused')).toBeNull();
+    await raw.del([bucket, keys.running, keys.runningWalk]);
+  });
+
+  it('a broker advertising itself drops presences that expired more than a day (or its grace, when longer) ago', async () => {
+    const now = Date.now();
+    const day = 24 * 3600 * 1000;
+    await raw.zAdd(keys.promoters, [
+      { score: now - day - 1_000, value: 'long-gone' },
+      { score: now - day + 60_000, value: 'gone-a-while' },
+    ]);
+    const delayed = new DelayedSet((fn) => fn(raw), keys);
+    await delayed.advertise('me', resolveRedisBrokerOptions({ clock: new FakeClock(now), lostTaskGraceSec: 2 * 24 * 3600 }));
+    expect(await raw.zScore(keys.promoters, 'long-gone')).not.toBeNull();
+    await delayed.advertise('me', resolveRedisBrokerOptions({ clock: new FakeClock(now) }));
+    expect(await raw.zScore(keys.promoters, 'long-gone')).toBeNull();
+    expect(await raw.zScore(keys.promoters, 'gone-a-while')).not.toBeNull();
+    expect(await raw.zScore(keys.promoters, 'me')).toBe(now + 15_000);
+    await raw.zRem(keys.promoters, ['me', 'gone-a-while']);
   });
 
   it('keeps the records of a broker whose presence comes back, and takes them once it lapses for the grace', async () => {

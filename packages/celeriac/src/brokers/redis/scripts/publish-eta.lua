@@ -7,7 +7,10 @@ anything will promote it when due, decided in the same atomic step as the write:
   - none (a Python-only fleet, or no worker at all yet): LPUSH it to its bucket list as
     kombu publishes it, its `eta` header set, so whichever worker takes it honours the ETA
     (a Python worker holds it until due; a Celeriac worker defers it to celeriac.delayed).
-Expired presences are removed on the way.
+Expired presences are only left out of the count, never removed here: the lost-task sweep
+(take-lost-tasks.lua) forgets them once silent for its grace. Removed here, a worker paused
+for a moment (a VM migration, SIGSTOP) was absent from the set, so taken for dead at once,
+without the grace, and its running early-acked tasks were stored FAILURE WorkerLostError.
 
 KEYS[1]  celeriac.promoters (zset broker id -> presence expiry, epoch ms)
 KEYS[2]  celeriac.delayed (zset of JSON [<bucket key>, <envelope>] scored by due ms)
@@ -21,8 +24,7 @@ ARGV[5]  wake-up channel of the queue (PUBLISHed after an LPUSH; by pcall: an AC
 
 Returns 1 when the message went to celeriac.delayed, 0 when it was pushed to the queue.
 ]]
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then
+if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf') > 0 then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   return 1
 end

@@ -16,8 +16,8 @@ ARGV[3]  broker id to withdraw from celeriac.promoters first ('' for none)
 Returns { moved count, or -1 when a live promoter exists; members left in celeriac.delayed }.
 ]]
 if ARGV[3] ~= '' then redis.call('ZREM', KEYS[1], ARGV[3]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then return { -1, redis.call('ZCARD', KEYS[2]) } end
+-- Expired presences are not removed here (see publish-eta.lua), only left out of the count.
+if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf') > 0 then return { -1, redis.call('ZCARD', KEYS[2]) } end
 local members = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)
 for _, member in ipairs(members) do
   local ok, entry = pcall(cjson.decode, member)
