@@ -100,6 +100,15 @@ describe('readableError', () => {
     expect(readableError(hostile).message).toBe('Non-error thrown: <unprintable value>');
     expect(coerceError(hostile).message).toBe('Non-error thrown: <unprintable value>');
   });
+
+  it('a revoked Proxy, whose every trap throws (instanceof too), is an unprintable value and an instance of none of our errors', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(() => proxy instanceof Error).toThrow(TypeError);
+    expect(coerceError(proxy).message).toBe('Non-error thrown: <unprintable value>');
+    expect(readableError(proxy).message).toBe('Non-error thrown: <unprintable value>');
+    for (const cls of [CeleriacError, Retry, Reject, Ignore, TaskRevokedError]) expect(proxy instanceof cls).toBe(false);
+  });
 });
 
 describe('loggableError: an error of code not ours as a log line can carry it', () => {

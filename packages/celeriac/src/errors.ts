@@ -101,7 +101,12 @@ function hasBrandOf(cls: object, value: unknown): boolean {
  * test of {@link brandClass}. For classes that cannot extend CeleriacError (the App).
  */
 export function brandedInstanceOf(cls: object, value: unknown): boolean {
-  return ordinaryInstanceOf.call(cls, value) || hasBrandOf(cls, value);
+  try {
+    return ordinaryInstanceOf.call(cls, value) || hasBrandOf(cls, value);
+  } catch {
+    // A value that throws when asked (a revoked Proxy: every trap throws) is none of ours.
+    return false;
+  }
 }
 
 /**
@@ -128,11 +133,24 @@ export class CeleriacError extends Error {
 brandClass(CeleriacError, 'CeleriacError');
 
 /**
+ * `value instanceof Error`, false where asking throws: a revoked Proxy's every trap throws,
+ * `getPrototypeOf` (so `instanceof`) too. A task that threw one had its end go unhandled, and
+ * its message was handed back again and again.
+ */
+export function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Turns any thrown value into an `Error`. Used at every boundary where user code or a
  * transport may throw something that is not an Error (a string, an object, undefined).
  */
 export function coerceError(thrown: unknown): Error {
-  if (thrown instanceof Error) return thrown;
+  if (isError(thrown)) return thrown;
   if (typeof thrown === 'string') return new Error(thrown);
   let text: string;
   try {

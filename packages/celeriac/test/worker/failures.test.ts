@@ -87,6 +87,26 @@ describe('task failure', () => {
     }
   });
 
+  it('a thrown revoked Proxy (its every trap throws, `instanceof` too) is stored FAILURE once, not given back for ever', async () => {
+    const revoked = (): unknown => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    };
+    const env = makeEnv();
+    let runs = 0;
+    const t = env.app.task('t.revoked', () => {
+      runs++;
+      throw revoked();
+    });
+    await env.startWorker();
+    const { id } = await t.delay();
+    const meta = await waitForState(env, id, 'FAILURE');
+    expect(meta.result).toEqual({ exc_type: 'Exception', exc_message: ['Non-error thrown: <unprintable value>'], exc_module: 'builtins' });
+    await waitFor(() => env.timeline.some((e) => e.startsWith('ack:')), 'the ack');
+    expect(runs).toBe(1);
+  });
+
   it('AsyncResult.get() throws TaskError with excType; propagate:false returns it', async () => {
     const { env, id } = await failWith(() => new ValueError('kaboom'));
     const r = env.app.asyncResult(id);
