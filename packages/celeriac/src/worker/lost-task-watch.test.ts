@@ -89,6 +89,22 @@ describe('LostTaskWatch', () => {
     expect(store.records.size).toBe(1);
   });
 
+  it("records nothing, with a warning, for a delivery whose envelope cannot be written (RabbitMQ's, headers past the depth limit), and never throws", async () => {
+    const store = new FakeStore();
+    const { log, lines } = logCapture();
+    const watch = new LostTaskWatch({ store, hostname: 'w@h', graceMs: 60_000, log, report: async () => undefined });
+    const deep = Object.defineProperty({ tag: '9', queue: 'q' }, 'raw', {
+      get() {
+        throw new Error('Cannot serialize a value nested deeper than 1000 levels');
+      },
+    }) as unknown as Delivery;
+    const end = watch.record(deep);
+    expect(() => end()).not.toThrow();
+    expect(store.records.size).toBe(0);
+    expect(lines.join('')).toContain('its envelope cannot be written as JSON');
+    await watch.close();
+  });
+
   it('renews four times within the grace, at most every 5 s', () => {
     expect(roundIntervalMs(2000)).toBe(500);
     expect(roundIntervalMs(300_000)).toBe(5000);

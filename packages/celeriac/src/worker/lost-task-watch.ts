@@ -18,6 +18,7 @@ import { runningTaskStoreOf } from '../core/spi/roles.js';
 import type { RunningTaskStore } from '../core/spi/running-tasks.js';
 import { clearLongTimeout, setLongTimeout, type TimerHandle } from '../core/clock.js';
 import { coerceError } from '../errors.js';
+import { envelopeText } from './unreadable.js';
 
 /** Most records one round takes. */
 const LOST_BATCH = 100;
@@ -79,7 +80,12 @@ export class LostTaskWatch {
   record(delivery: Delivery): () => void {
     const { store, log } = this.options;
     const tag = `${++this.#seq}:${delivery.tag}`;
-    const written = store.recordRunning(this.holder, { tag, queue: delivery.queue, raw: delivery.raw }).then(
+    const raw = envelopeText(delivery);
+    if (raw === null) {
+      log.warn({ tag, queue: delivery.queue }, 'could not record a running task in the result backend (its envelope cannot be written as JSON); its loss would go unseen if this worker died');
+      return () => undefined;
+    }
+    const written = store.recordRunning(this.holder, { tag, queue: delivery.queue, raw }).then(
       () => true,
       (err: unknown) => {
         log.warn({ err: coerceError(err), tag }, 'could not record a running task in the result backend; its loss would go unseen if this worker died');

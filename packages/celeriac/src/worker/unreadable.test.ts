@@ -17,6 +17,19 @@ describe('undecodable messages', () => {
     expect(unreadableIdentity({ raw: `{"task": "t", "id": "${'x'.repeat(300)}"}` })).toBeNull();
   });
 
+  it("reads the identity from the decoded headers when the envelope cannot be written (RabbitMQ's, headers past the depth limit)", async () => {
+    const deep = Object.defineProperty({ decoded: { headers: { id: 'deep-1', task: 'proj.add' }, properties: { reply_to: 'r-1' } } }, 'raw', {
+      get() {
+        throw new Error('Cannot serialize a value nested deeper than 1000 levels');
+      },
+    }) as unknown as Parameters<typeof unreadableIdentity>[0];
+    expect(unreadableIdentity(deep)).toEqual({ id: 'deep-1', task: 'proj.add', replyTo: 'r-1' });
+    const app = createApp({}, { env: {} });
+    expect(await failUnreadable(app, deep, 'bad-header: argsrepr is not a string or null')).toBe('deep-1');
+    expect(await app.backend.get('deep-1')).toMatchObject({ status: 'FAILURE', result: { exc_type: 'DecodeError' } });
+    await app.close();
+  });
+
   it('stores FAILURE DecodeError with the reason, and never over a SUCCESS', async () => {
     const app = createApp({}, { env: {} });
     expect(await failUnreadable(app, { raw: PY_NAN }, 'bad-json: Unexpected token N')).toBe('6f1c-77');

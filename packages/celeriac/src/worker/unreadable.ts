@@ -40,13 +40,29 @@ function member(raw: string, name: string): string | null {
   return found?.[1] ?? null;
 }
 
+/**
+ * A delivery's envelope text, or null when there is none to give: an adapter that writes it on
+ * demand (RabbitMQ's, from the frame) cannot write headers nested past py-json's depth limit.
+ * Read on the worker's paths that must not throw (this module's, worker/lost-task-watch.ts):
+ * it threw there, and such a message was handed back until its delivery limit.
+ */
+export function envelopeText(delivery: Pick<Delivery, 'raw'>): string | null {
+  try {
+    return delivery.raw;
+  } catch {
+    return null;
+  }
+}
+
 /** The identity of an undecodable delivery: from its decoded headers when the adapter gave them, else read from the envelope text. */
 export function unreadableIdentity(delivery: Pick<Delivery, 'raw' | 'decoded'>): UnreadableIdentity | null {
   const headers = delivery.decoded?.headers as Record<string, unknown> | undefined;
-  const id = typeof headers?.['id'] === 'string' ? headers['id'] : member(delivery.raw, 'id');
-  const task = typeof headers?.['task'] === 'string' ? headers['task'] : member(delivery.raw, 'task');
+  const raw = envelopeText(delivery) ?? '';
+  const id = typeof headers?.['id'] === 'string' ? headers['id'] : member(raw, 'id');
+  const task = typeof headers?.['task'] === 'string' ? headers['task'] : member(raw, 'task');
   if (id === null || task === null || id === '' || task === '') return null;
-  return { id, task, replyTo: member(delivery.raw, 'reply_to') };
+  const replyTo = delivery.decoded?.properties?.reply_to;
+  return { id, task, replyTo: typeof replyTo === 'string' && replyTo !== '' ? replyTo : member(raw, 'reply_to') };
 }
 
 /**
