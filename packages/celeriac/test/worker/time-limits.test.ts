@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from 'celeriac';
-import { closeEnvs, deferred, flush, makeEnv, waitForState } from './helpers.js';
+import { closeEnvs, deferred, flush, makeEnv, waitFor, waitForState } from './helpers.js';
 
 afterEach(closeEnvs);
 
@@ -99,6 +99,43 @@ describe('hard time limit', () => {
     expect(signalReason).toBeInstanceOf(TimeLimitExceeded);
     await expect(r1.get({ timeoutMs: 2000 })).rejects.toMatchObject({ excType: 'TimeLimitExceeded' });
     expect(env.lines.some((l) => l.level === 50 && l.taskId === r1.id && String(l.msg).includes('hard time limit'))).toBe(true);
+  });
+
+  it('a body that computes past its hard limit without awaiting (it blocks the timers too) ends TimeLimitExceeded, not SUCCESS', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    // The clock moved on while the body ran: what a 5 s busy loop is to the event loop.
+    const spin = env.app.task('t.spin', { timeLimitSec: 2 }, () => {
+      env.clock!.advance(5_000);
+      return 'done';
+    });
+    const quick = env.app.task('t.quick', { timeLimitSec: 2 }, () => {
+      env.clock!.advance(1_999);
+      return 'in time';
+    });
+    await env.startWorker();
+    const r = await spin.delay();
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta.result).toEqual({ exc_type: 'TimeLimitExceeded', exc_message: [2], exc_module: 'billiard.exceptions' });
+    expect(env.lines.some((l) => l.level === 50 && l.taskId === r.id && String(l.msg).includes('hard time limit'))).toBe(true);
+    expect(await (await quick.delay()).get({ timeoutMs: 2000 })).toBe('in time');
+  });
+
+  it('the limits count the time a body ran before its first await', async () => {
+    const env = makeEnv({}, { fakeClock: true });
+    const slowStart = env.app.task('t.slow-start', { timeLimitSec: 2 }, async () => {
+      env.clock!.advance(1_500);
+      await new Promise(() => undefined);
+    });
+    await env.startWorker();
+    const r = await slowStart.delay();
+    await waitFor(() => env.timeline.some((e) => e.startsWith('ack:')), 'the task to start');
+    await flush();
+    env.clock!.advance(499);
+    await flush();
+    expect(await r.state()).toBe('PENDING');
+    env.clock!.advance(1);
+    const meta = await waitForState(env, r.id, 'FAILURE');
+    expect(meta.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
   });
 
   it('with late ack a timed-out task is acked (acksOnFailureOrTimeout) or rejected when that is off', async () => {

@@ -39,8 +39,19 @@ interface LimitActions {
   hard(error: TimeLimitExceeded): void;
 }
 
-/** Arms the soft and hard timers; returns their handles. */
-function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions): TimerHandle[] {
+/** Logs and counts a run that passed its hard limit; the error it ends with. */
+function hardLimitPassed(run: PoolRun, counters: TimeoutCounters, hard: number): TimeLimitExceeded {
+  const h = run.job.message.headers;
+  counters.hard += 1;
+  run.log.error({ taskId: h.id, taskName: h.task }, `hard time limit (${hard}s) exceeded`);
+  return new TimeLimitExceeded(hard);
+}
+
+/**
+ * Arms the soft and hard timers, `spentMs` of each gone already (the part of a body on the
+ * event loop that ran before its first await); returns their handles.
+ */
+function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions, spentMs: number): TimerHandle[] {
   const { clock, limits, log } = run;
   const h = run.job.message.headers;
   const { soft, hard } = limits;
@@ -52,17 +63,15 @@ function armLimits(run: PoolRun, counters: TimeoutCounters, on: LimitActions): T
         counters.soft += 1;
         log.warn({ taskId: h.id, taskName: h.task }, `soft time limit (${soft}s) exceeded`);
         on.soft(new SoftTimeLimitExceeded(soft));
-      }, soft * 1000),
+      }, Math.max(0, soft * 1000 - spentMs)),
     );
   }
   if (hard !== null) {
     timers.push(
       clock.setTimer(() => {
         if (on.isOver()) return;
-        counters.hard += 1;
-        log.error({ taskId: h.id, taskName: h.task }, `hard time limit (${hard}s) exceeded`);
-        on.hard(new TimeLimitExceeded(hard));
-      }, hard * 1000),
+        on.hard(hardLimitPassed(run, counters, hard));
+      }, Math.max(0, hard * 1000 - spentMs)),
     );
   }
   return timers;
@@ -87,7 +96,8 @@ export function endedRun(result: RunResult): RunHandle {
  * once the run is settled (say the hard limit passed) a late update is dropped, so a body
  * that wakes up later cannot overwrite the final state. A body that ended synchronously
  * (a plain function on the event loop) is over before any timer could fire or any terminate
- * could reach it: its outcome is returned at once, with nothing armed.
+ * could reach it: its outcome is returned at once, with nothing armed, or TimeLimitExceeded
+ * when it ran past its hard limit.
  */
 export function supervise(
   run: PoolRun,
@@ -95,15 +105,22 @@ export function supervise(
   counters: TimeoutCounters,
 ): RunHandle {
   const { job, clock } = run;
+  const { hard } = run.limits;
+  const limited = hard !== null || run.limits.soft !== null;
+  const startedAt = limited ? clock.now() : 0;
   let over = false;
   const execution = start((state, meta) => (over ? Promise.resolve() : run.updateState(state, meta)));
   // A body that never started is reported by its outcome; with no limits to arm nothing else
   // awaits `started`, and its rejection must not surface as an unhandled one.
   execution.started?.catch(nothing);
   const outcome = execution.outcome;
+  // What a body on the event loop (no `started`) ran before returning: its limits count it.
+  // A body that computes without awaiting cannot be stopped there, and it blocked its timers
+  // too: one that ran 5 s past a 2 s hard limit was stored SUCCESS.
+  const spentMs = limited && execution.started === undefined ? clock.now() - startedAt : 0;
   if (!(outcome instanceof Promise)) {
     over = true;
-    return endedRun(outcome);
+    return endedRun(hard !== null && spentMs >= hard * 1000 ? { ok: false, error: hardLimitPassed(run, counters, hard) } : outcome);
   }
   let resolve!: (value: RunResult) => void;
   const result = new Promise<RunResult>((r) => (resolve = r));
@@ -130,7 +147,7 @@ export function supervise(
           execution.softLimit(reason);
         },
         hard: (error) => stopWith(error, { ok: false, error }),
-      }),
+      }, spentMs),
     );
   };
   if (run.limits.soft === null && run.limits.hard === null) {
