@@ -54,3 +54,38 @@ describe.runIf(ready)('when the cache goes down', () => {
     expect(t.logs.some((l) => l.msg === 'cache read failed; reading the database')).toBe(true);
   }, 60_000);
 });
+
+describe.runIf(ready)('when the cache freezes (accepts connections, never answers)', () => {
+  let redis: RedisServerProcess;
+  let t: TestApi;
+
+  beforeAll(async () => {
+    redis = new RedisServerProcess(await freePort());
+    await redis.start();
+    t = await startTestApi({ database: 'postgres', env: { REDIS_URL: redis.url, CACHE_PREFIX: 'frozen-test:' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    redis?.resume();
+    await t?.close();
+    await redis?.kill();
+  }, 60_000);
+
+  it('reads and changes answer from the database after the cache command timeout, instead of waiting for Redis', async () => {
+    const user = await t.server.inject({ method: 'POST', url: '/users', payload: { email: 'f@example.com', name: 'F' } });
+    const userId = user.json<{ id: number }>().id;
+    await t.server.inject({ method: 'POST', url: `/users/${userId}/todos`, payload: { title: 'frozen' } });
+    await t.server.inject({ method: 'GET', url: `/users/${userId}/todos` });
+    expect((await t.server.inject({ method: 'GET', url: `/users/${userId}/todos` })).json<{ cached: boolean }>().cached).toBe(true);
+
+    redis.pause();
+    // Before, each of these waited for as long as Redis was frozen (this test's timeout).
+    const list = await t.server.inject({ method: 'GET', url: `/users/${userId}/todos` });
+    expect(list.statusCode).toBe(200);
+    expect(list.json<{ cached: boolean; total: number }>()).toMatchObject({ cached: false, total: 1 });
+    const patched = await t.server.inject({ method: 'PATCH', url: `/users/${userId}/todos/1`, payload: { title: 'still answered' } });
+    expect(patched.statusCode).toBe(200);
+    expect(t.logs.some((l) => l.msg === 'cache read failed; reading the database' && String((l.err as { message?: string } | undefined)?.message).includes('no answer from Redis within'))).toBe(true);
+    redis.resume();
+  }, 30_000);
+});

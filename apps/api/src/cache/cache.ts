@@ -135,26 +135,36 @@ export interface RedisCacheOptions {
   url: string;
   /** Prepended to every key. */
   prefix: string;
-  /** Milliseconds a command may take before it fails (an unreachable Redis must not hang requests). @default 2000 */
+  /**
+   * Milliseconds a command may take, from its call to its reply, before it fails (a Redis that
+   * is unreachable, or reachable and frozen, must not hang requests). @default 2000
+   */
   commandTimeoutMs?: number;
 }
+
+type Client = ReturnType<typeof newRedisClient>;
+
+/** Most commands waiting on the client: past it a command fails at once (a frozen Redis and a busy API). */
+const MAX_WAITING_COMMANDS = 1000;
 
 /** The cache in Redis, shared by every process of the deployment. */
 export class RedisCache extends CountingCache implements Cache {
   readonly kind = 'redis';
   readonly #client;
   readonly #prefix: string;
+  readonly #timeoutMs: number;
   #connected: Promise<unknown> | undefined;
 
   constructor(options: RedisCacheOptions) {
     super();
     this.#prefix = options.prefix;
-    const timeout = options.commandTimeoutMs ?? 2000;
+    const timeout = (this.#timeoutMs = options.commandTimeoutMs ?? 2000);
     this.#client = newRedisClient({
       url: options.url,
       // Fail commands at once while disconnected instead of queueing them: a cache that is
       // down must cost a miss, not a stuck request.
       disableOfflineQueue: true,
+      commandsQueueMaxLength: MAX_WAITING_COMMANDS,
       socket: { connectTimeout: timeout, reconnectStrategy: (retries) => Math.min(200 * 2 ** retries, 5000) },
     });
     // Reconnects are the client's job; errors surface on the commands that fail.
@@ -170,46 +180,60 @@ export class RedisCache extends CountingCache implements Cache {
     return this.#client;
   }
 
-  async get(key: string): Promise<string | null> {
-    return (await this.#c()).get(this.#prefix + key);
+  /**
+   * `run` on the connected client, failed after `commandTimeoutMs` from now. node-redis's own
+   * timeout ends at the write: a Redis that accepts connections and never answers (frozen,
+   * SIGSTOPped, a dead path) held every request that read the cache for as long as it lasted.
+   */
+  #bounded<T>(what: string, run: (c: Client) => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cache ${what}: no answer from Redis within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    return Promise.race([this.#c().then(run), late]).finally(() => clearTimeout(timer));
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.#bounded('get', (c) => c.get(this.#prefix + key));
   }
 
   async set(key: string, value: string, ttlSec: number): Promise<void> {
-    await (await this.#c()).set(this.#prefix + key, value, { expiration: { type: 'EX', value: ttlSec } });
+    await this.#bounded('set', (c) => c.set(this.#prefix + key, value, { expiration: { type: 'EX', value: ttlSec } }));
   }
 
-  async hget(key: string, field: string): Promise<string | null> {
-    return (await this.#c()).hGet(this.#prefix + key, field);
+  hget(key: string, field: string): Promise<string | null> {
+    return this.#bounded('hget', (c) => c.hGet(this.#prefix + key, field));
   }
 
   async hset(key: string, field: string, value: string, ttlSec: number): Promise<void> {
     const k = this.#prefix + key;
     // One round trip; EXPIRE NX keeps the TTL the hash got with its first field.
-    await (await this.#c()).multi().hSet(k, field, value).expire(k, ttlSec, 'NX').exec();
+    await this.#bounded('hset', (c) => c.multi().hSet(k, field, value).expire(k, ttlSec, 'NX').exec());
   }
 
   async del(keys: readonly string[]): Promise<void> {
-    if (keys.length > 0) await (await this.#c()).del(keys.map((k) => this.#prefix + k));
+    if (keys.length > 0) await this.#bounded('del', (c) => c.del(keys.map((k) => this.#prefix + k)));
   }
 
-  async incr(key: string): Promise<number> {
-    return (await this.#c()).incr(this.#prefix + key);
+  incr(key: string): Promise<number> {
+    return this.#bounded('incr', (c) => c.incr(this.#prefix + key));
   }
 
   async ping(): Promise<void> {
-    await (await this.#c()).ping();
+    await this.#bounded('ping', (c) => c.ping());
   }
 
-  async keys(limit: number): Promise<CacheKeyInfo[]> {
-    const c = await this.#c();
-    const found: string[] = [];
-    for await (const batch of c.scanIterator({ MATCH: `${this.#prefix}*`, COUNT: 200 })) {
-      found.push(...batch);
-      if (found.length >= limit) break;
-    }
-    const keys = found.sort().slice(0, limit);
-    const ttls = keys.length === 0 ? [] : await Promise.all(keys.map((k) => c.ttl(k)));
-    return keys.map((k, i) => ({ key: k.slice(this.#prefix.length), ttlSec: Number(ttls[i]) }));
+  keys(limit: number): Promise<CacheKeyInfo[]> {
+    return this.#bounded('keys', async (c) => {
+      const found: string[] = [];
+      for await (const batch of c.scanIterator({ MATCH: `${this.#prefix}*`, COUNT: 200 })) {
+        found.push(...batch);
+        if (found.length >= limit) break;
+      }
+      const keys = found.sort().slice(0, limit);
+      const ttls = keys.length === 0 ? [] : await Promise.all(keys.map((k) => c.ttl(k)));
+      return keys.map((k, i) => ({ key: k.slice(this.#prefix.length), ttlSec: Number(ttls[i]) }));
+    });
   }
 
   async close(): Promise<void> {
