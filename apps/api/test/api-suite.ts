@@ -396,6 +396,14 @@ function badInput(getApi: () => TestApi, call: Call): void {
     ['empty change', 'PATCH', '/users/1/todos/1', {}, 400],
     ['completed as text', 'PATCH', '/users/1/todos/1', { completed: 'yes' }, 400],
     ['deadline that is not a date', 'POST', '/users/1/todos', { title: 'x', deadline: 'tomorrow' }, 400],
+    // Dates the format allowed and Postgres or JavaScript could not hold: a 500, and one stored
+    // (year 10000 in UTC) failed every later listing of the user's todos.
+    ['deadline in year 0', 'POST', '/users/1/todos', { title: 'x', deadline: '0000-06-01T00:00:00Z' }, 400],
+    ['deadline in year 10000 once in UTC', 'POST', '/users/1/todos', { title: 'x', deadline: '9999-12-31T23:59:59-14:00' }, 400],
+    ['deadline before year 1 once in UTC', 'PATCH', '/users/1/todos/1', { deadline: '0001-01-01T00:00:00+14:00' }, 400],
+    ['deadline with an offset past 14 hours', 'POST', '/users/1/todos', { title: 'x', deadline: '2030-01-01T00:00:00+23:59' }, 400],
+    ['deadline with 1,000 digits of seconds', 'POST', '/users/1/todos', { title: 'x', deadline: `2030-01-01T00:00:00.${'1'.repeat(1000)}Z` }, 400],
+    ['bulk update to a deadline out of range', 'POST', '/todos/bulk-update', { ids: [1], update: { deadline: '9999-12-31T23:59:59-14:00' } }, 400],
     ['title too long', 'POST', '/users/1/todos', { title: 'x'.repeat(201) }, 400],
     // Postgres's text holds no NUL: the insert failed, a 500.
     ['title with a NUL', 'POST', '/users/1/todos', { title: 'a\u0000b' }, 400],
