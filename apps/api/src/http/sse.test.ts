@@ -3,14 +3,14 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_UNSENT, openSse, type SseStream } from './sse.js';
+import { MAX_UNSENT, MIN_UNSENT, openSse, type SseLimits, type SseStream } from './sse.js';
 
-/** A server whose one route opens a stream and hands it to the test. */
-async function serve(): Promise<{ app: FastifyInstance; port: number; streams: { stream: SseStream; res: ServerResponse }[] }> {
+/** A server whose one route opens a stream (under `limits`) and hands it to the test. */
+async function serve(limits?: SseLimits): Promise<{ app: FastifyInstance; port: number; streams: { stream: SseStream; res: ServerResponse }[] }> {
   const streams: { stream: SseStream; res: ServerResponse }[] = [];
   const app = Fastify();
   app.get('/s', async (request, reply) => {
-    streams.push({ stream: openSse(request, reply), res: reply.raw });
+    streams.push({ stream: openSse(request, reply, limits), res: reply.raw });
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -44,8 +44,8 @@ describe('openSse', () => {
   });
 
   /** A server, a client of its stream (`reading` or not), and the stream as the server holds it. */
-  async function opened(reading: boolean) {
-    const { app, port, streams } = await serve();
+  async function opened(reading: boolean, limits?: SseLimits) {
+    const { app, port, streams } = await serve(limits);
     apps.push(app);
     const c = await client(port, reading);
     while (streams.length === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -67,6 +67,37 @@ describe('openSse', () => {
     expect(stream.send('task', EVENT)).toBe(false);
     // The connection is dropped at once, with what was unsent, not held until the client reads it.
     expect(res.destroyed).toBe(true);
+    c.socket.resume();
+    await c.ended;
+  });
+
+  it('holds at most maxStreams streams: the next is refused with a 503 until one ends', async () => {
+    const { app, port, streams } = await serve({ maxStreams: 2, unsentBudget: 64 << 20 });
+    apps.push(app);
+    const a = await client(port, true);
+    await client(port, true);
+    while (streams.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    const refused = await fetch(`http://127.0.0.1:${port}/s`);
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ code: 'TOO_MANY_STREAMS' });
+    a.socket.destroy();
+    await a.ended;
+    while (!streams[0]!.res.closed) await new Promise((resolve) => setImmediate(resolve));
+    await client(port, true);
+    while (streams.length < 3) await new Promise((resolve) => setImmediate(resolve));
+    for (const { stream } of streams) stream.close();
+  });
+
+  it("drops a client that does not read once its share of the process's unsent budget waits, not MAX_UNSENT", async () => {
+    const { c, stream, res } = await opened(false, { maxStreams: 1000, unsentBudget: MIN_UNSENT });
+    let most = 0;
+    while (stream.send('task', EVENT)) {
+      most = Math.max(most, res.writableLength);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(res.destroyed).toBe(true);
+    expect(most).toBeGreaterThan(MIN_UNSENT);
+    expect(most).toBeLessThan(MIN_UNSENT + 2048);
     c.socket.resume();
     await c.ended;
   });

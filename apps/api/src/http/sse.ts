@@ -8,8 +8,14 @@
  * server never holds more than that per stream (before, a stream of the live page that was
  * never read kept every change in memory). Its `EventSource` reconnects after the `retry` and
  * starts again from a fresh snapshot, as after any dropped connection.
+ *
+ * All the streams of the process share a budget too: at most {@link SseLimits.maxStreams} are
+ * open at once (the next is refused with a 503), and each may leave unsent its share of
+ * {@link SseLimits.unsentBudget}, within {@link MIN_UNSENT} and {@link MAX_UNSENT}. Per stream
+ * alone, 3,000 clients that never read held 3 GB between them, and the process died out of memory.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError } from './errors.js';
 
 /** An open event stream. */
 export interface SseStream {
@@ -23,11 +29,33 @@ export interface SseStream {
 
 const KEEPALIVE_MS = 15_000;
 
-/** Bytes written and not yet taken by the client past which the stream is closed. */
+/** Bytes written and not yet taken by the client past which the stream is closed, at most. */
 export const MAX_UNSENT = 1 << 20;
+/** ... and at least, whatever the number of streams. */
+export const MIN_UNSENT = 64 << 10;
 
-/** Opens an event stream on `reply`. */
-export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream {
+/** How many streams the process holds, and how much they may leave unsent together. */
+export interface SseLimits {
+  /** @default 1000 */
+  readonly maxStreams: number;
+  /** Bytes, shared out between the open streams. @default 64 MiB */
+  readonly unsentBudget: number;
+}
+
+const DEFAULT_LIMITS: SseLimits = { maxStreams: 1000, unsentBudget: 64 << 20 };
+
+/** The process's open streams. */
+let openStreams = 0;
+
+/**
+ * Opens an event stream on `reply`.
+ * @throws HttpError 503 TOO_MANY_STREAMS when `limits.maxStreams` are open already.
+ */
+export function openSse(request: FastifyRequest, reply: FastifyReply, limits: SseLimits = DEFAULT_LIMITS): SseStream {
+  if (openStreams >= limits.maxStreams) {
+    throw new HttpError(503, 'TOO_MANY_STREAMS', `this server holds ${limits.maxStreams} event streams already; try again later`);
+  }
+  openStreams += 1;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -47,6 +75,7 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
   const finish = (drop: boolean) => {
     if (closed) return;
     closed = true;
+    openStreams -= 1;
     clearInterval(keepalive);
     for (const fn of closers) fn();
     if (drop) res.destroy();
@@ -56,7 +85,7 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
   /** Writes `text`, or drops the stream when the client left too much unread; false once closed. */
   const write = (text: string): boolean => {
     if (closed) return false;
-    if (res.writableLength > MAX_UNSENT) {
+    if (res.writableLength > Math.min(MAX_UNSENT, Math.max(MIN_UNSENT, limits.unsentBudget / openStreams))) {
       finish(true);
       return false;
     }
