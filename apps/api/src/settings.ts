@@ -44,6 +44,8 @@ export interface AppSettings {
   readonly logFormat: LogFormat;
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
+  /** Longest a client may take to send a whole request (headers and body), in ms. */
+  readonly requestTimeoutMs: number;
   readonly workerConcurrency: number;
   /** Node name of this process's worker (`%h` = host name). */
   readonly workerName: string;
@@ -209,6 +211,7 @@ export function loadSettings(env: Env, role: Role = 'all'): AppSettings {
     logLevel: r.string('LOG_LEVEL', 'info', (v) => (LOG_LEVELS.includes(v) ? null : `expected one of ${LOG_LEVELS.join(', ')}`)),
     logFormat: r.string('LOG_FORMAT', 'auto', (v) => (LOG_FORMATS.includes(v) ? null : `expected one of ${LOG_FORMATS.join(', ')}`)) as LogFormat,
     bodyLimit: r.integer('API_BODY_LIMIT', 64 * 1024, 1024, 16 * 1024 * 1024),
+    requestTimeoutMs: r.integer('API_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     workerConcurrency: r.integer('WORKER_CONCURRENCY', 4, 1, 1000),
     workerName: r.string('WORKER_NAME', role === 'all' ? 'embedded@%h' : 'worker@%h', (v) => (/^[^\s]+$/.test(v) ? null : 'expected a node name without spaces')),
     heartbeatEverySec: r.integer('HEARTBEAT_EVERY', 30, 1, 86_400),

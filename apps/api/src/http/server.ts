@@ -72,6 +72,16 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
   const app = Fastify({
     loggerInstance: runtime.log as FastifyBaseLogger,
     bodyLimit: runtime.settings.bodyLimit,
+    // Fastify's default, 0, let a client that sends its body a byte at a time (or not at all)
+    // hold a connection for ever: enough of them and the process runs out of file descriptors.
+    // Node enforces it with the headers' timeout (60 s unless given at the server's creation),
+    // looked at every connectionsCheckingInterval (30 s by default).
+    requestTimeout: runtime.settings.requestTimeoutMs,
+    http: {
+      requestTimeout: runtime.settings.requestTimeoutMs,
+      headersTimeout: runtime.settings.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, runtime.settings.requestTimeoutMs / 2)),
+    },
     // A client may pass its own request id (a proxy's); anything else gets a fresh uuid.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
