@@ -12,6 +12,7 @@ import { setAsideListingOf } from '../../core/spi/roles.js';
 import type { SetAsideListing, SetAsidePartStats, SetAsideRecord } from '../../core/spi/broker.js';
 import { SET_ASIDE_CATEGORIES, type SetAsideCategory } from '../../core/set-aside.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
+import { unreadableIdentity } from '../../worker/unreadable.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import { type CliContext, parseNumberOption, UsageError } from '../io.js';
 import { confirm } from '../prompt.js';
@@ -44,7 +45,10 @@ export function taskOf(raw: string): TaskOf {
     }
     return { task: typeof h['task'] === 'string' ? h['task'] : null, taskId: typeof h['id'] === 'string' ? h['id'] : null, args, kwargs };
   } catch {
-    return { task: null, taskId: null, args: null, kwargs: null };
+    // An envelope whose body cannot be decoded (pickle, msgpack, bad base64): its headers may
+    // still name the task, as the worker read them to store FAILURE for it (worker/unreadable.ts).
+    const who = unreadableIdentity({ raw });
+    return { task: who?.task ?? null, taskId: who?.id ?? null, args: null, kwargs: null };
   }
 }
 
