@@ -128,6 +128,10 @@ describe('a result store that refuses writes (early acks)', () => {
     env.clock!.advance(1000);
     await waitFor(() => retried()[1], 'second retry');
     expect(retried()[1]?.retryInMs).toBe(2000);
+    // The stack once per task; the next attempts say only what failed.
+    expect(retried()[0]?.err).toBeDefined();
+    expect(retried()[1]?.err).toBeUndefined();
+    expect(typeof retried()[1]?.reason).toBe('string');
     refusing.on = false;
     env.clock!.advance(2000);
     await waitFor(async () => (await env.backend.get(r.id))?.status === 'SUCCESS', 'SUCCESS stored');
