@@ -2,6 +2,7 @@
  * The API test suite, run as it is on the embedded PGlite and on a real Postgres
  * (api.pglite.test.ts, api.postgres.test.ts): every route, the todo rules, and bad input.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REMINDER_LEAD_MS } from '../src/todos/service.js';
 import { SECURITY_HEADERS } from '../src/http/server.js';
@@ -95,6 +96,8 @@ export function apiSuite(database: 'pglite' | 'postgres'): void {
       expect(progress['progress']).toMatchObject({ current: 0, total: 30 });
       expect(await ok('POST', `/tasks/${id}/revoke`, { terminate: true }, 202)).toMatchObject({ revoked: true, terminate: true });
       expect(await taskDone(id)).toMatchObject({ state: 'REVOKED', error: { type: 'TaskRevokedError' } });
+      // No body at all (a bare `curl -X POST .../revoke`): a plain revoke, as the schema says the body is optional.
+      expect(await ok('POST', `/tasks/${randomUUID()}/revoke`, undefined, 202)).toMatchObject({ revoked: true, terminate: false });
       const bad = await ok('POST', '/tasks/demo.add', { args: ['a', 1] }, 202);
       const failed = await taskDone(bad['taskId'] as string);
       expect(failed).toMatchObject({ state: 'FAILURE', error: { type: 'TypeError' } });

@@ -73,6 +73,11 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
         body: Type.Optional(Type.Object({ terminate: Type.Optional(Type.Boolean()), signal: Type.Optional(Type.String({ pattern: '^(SIG)?[A-Z0-9]{1,10}$' })) }, { additionalProperties: false })),
         response: { 202: Type.Object({ taskId: Type.String(), revoked: Type.Boolean(), terminate: Type.Boolean() }), ...errors(400, 503) },
       },
+      // No body at all is a plain revoke: the schema's object was checked against the missing
+      // body, and `curl -X POST .../revoke` was refused with "body must be object".
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
     }, async (request, reply) => {
       const { terminate = false, signal } = request.body ?? {};
       await celery.asyncResult(request.params.taskId).revoke(signal === undefined ? { terminate } : { terminate, signal });
