@@ -78,6 +78,10 @@ async function run() {
     beforeTypeScript,
   });
   process.exitCode = code;
+  // Output into a pipe is written as the reader takes it: exiting first cut it at the pipe's
+  // 64 KiB (`celeriac result <id> | jq`), with exit 0 all the same. A write of nothing calls
+  // back once everything before it is written.
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))));
   // Adapters unref their timers, but a user's module may hold handles open; the command is done.
   setImmediate(() => process.exit(code));
 }

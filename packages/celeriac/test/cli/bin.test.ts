@@ -6,7 +6,9 @@
  * broker ... Trying again" line, and serves tasks once Redis is up.
  */
 import { execFileSync } from 'node:child_process';
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -172,6 +174,21 @@ describe('celeriac errors (spawned)', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^error: Cannot find app module "nosuch\.ts" \(looked in .*test\/cli\)/);
     expect(res.stdout).toBe('');
+  });
+
+  it('output into a pipe is written whole before the command exits (it was cut at the pipe\'s 64 KiB, exit 0 all the same)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-pipe-'));
+    try {
+      // A signature with 20,000 callbacks: `graph` prints about a megabyte of DOT.
+      const file = join(dir, 'wide.json');
+      writeFileSync(file, JSON.stringify({ task: 'a.b', args: [], options: { link: Array.from({ length: 20_000 }, (_, i) => ({ task: `t${i}` })) } }));
+      const res = await runCli(['graph', `@${file}`]);
+      expect(res.code).toBe(0);
+      expect(res.stdout.length).toBeGreaterThan(1_000_000);
+      expect(res.stdout.trimEnd().endsWith('}')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a usage error exits 2', async () => {
