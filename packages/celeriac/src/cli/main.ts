@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { App } from '../core/app.js';
+import { createLogger, isStockLogger } from '../core/log.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
 import { createApp } from '../create-app.js';
 import { CELERIAC_VERSION } from '../worker/banner.js';
@@ -38,6 +39,12 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
 
+  // The command being run (a client command logs to stderr: see getApp).
+  let running = '';
+  program.hook('preAction', (_program, action) => {
+    running = action.name();
+  });
+
   const getApp = async (required: boolean): Promise<{ app: App; label: string }> => {
     const globals = program.opts<GlobalOptions>();
     let app: App;
@@ -58,6 +65,12 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
     if (globals.broker !== undefined) urls.broker = globals.broker;
     if (globals.resultBackend !== undefined) urls.backend = globals.resultBackend;
     if (Object.keys(urls).length > 0) app.overrideSettings(urls);
+    // A client command's stdout is its answer (an id, JSON, a table, a graph): its log lines
+    // (a publish retried, a connection lost) go to stderr, or `id=$(celeriac call ...)` took
+    // them in with the id. A logger the app was given is the user's to direct.
+    if (!LOGS_TO_STDOUT.has(running) && isStockLogger(app.log)) {
+      app.useLogger(createLogger({ level: app.settings.logLevel, format: app.settings.logFormat, fd: 2 }));
+    }
     return { app, label };
   };
 
@@ -78,6 +91,9 @@ export function buildProgram(ctx: CliContext, setCode: (code: number) => void): 
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }
+
+/** The commands that are services, whose log is their output, on stdout as Celery's: the rest log to stderr. */
+const LOGS_TO_STDOUT = new Set(['worker', 'beat', 'flower', 'multi']);
 
 /**
  * Exit status of a configuration error (sysexits.h EX_CONFIG): a setting that does not parse,

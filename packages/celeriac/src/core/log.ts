@@ -99,6 +99,19 @@ export interface LoggerOptions {
   readonly format?: LogFormat;
   /** A file to append to (created, with its folder). @default stdout */
   readonly file?: string;
+  /**
+   * Without `file`: stdout (1) or stderr (2). The CLI's client commands (`call`, `result`,
+   * `inspect`...) log to stderr, so their stdout is only their answer. @default 1
+   */
+  readonly fd?: 1 | 2;
+}
+
+/** The loggers {@link createLogger} made: the CLI moves only those of a client command to stderr. */
+const stock = new WeakSet<Logger>();
+
+/** Whether `logger` is one {@link createLogger} made (an app's default), not one the user gave. */
+export function isStockLogger(logger: Logger): boolean {
+  return stock.has(logger);
 }
 
 /**
@@ -112,8 +125,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // While a span is active (a tracer provider registered), each line names its trace and span.
   const pinoOptions = { level: options.level ?? 'info', base: { pid: process.pid }, mixin: traceFields, serializers: { err: serializeError } };
   const toFile = options.file !== undefined;
-  const format = resolveLogFormat(options.format ?? 'auto', !toFile && process.stdout.isTTY === true);
-  if (!toFile && format === 'json') return pino(pinoOptions);
-  const target = toFile ? pino.destination({ dest: options.file, sync: true, mkdir: true, append: true }) : pino.destination({ dest: 1, sync: true });
-  return pino(pinoOptions, format === 'human' ? humanStream(target) : target);
+  const fd = options.fd ?? 1;
+  const format = resolveLogFormat(options.format ?? 'auto', !toFile && (fd === 2 ? process.stderr : process.stdout).isTTY === true);
+  let logger: Logger;
+  if (!toFile && fd === 1 && format === 'json') logger = pino(pinoOptions);
+  else {
+    const target = toFile ? pino.destination({ dest: options.file, sync: true, mkdir: true, append: true }) : pino.destination({ dest: fd, sync: true });
+    logger = pino(pinoOptions, format === 'human' ? humanStream(target) : target);
+  }
+  stock.add(logger);
+  return logger;
 }

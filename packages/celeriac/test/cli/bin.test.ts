@@ -191,6 +191,15 @@ describe('celeriac errors (spawned)', () => {
     }
   });
 
+  it("a client command logs to stderr: its stdout is only its answer (the id of a sent task)", async () => {
+    // A broker that refuses: the send is retried, each retry logged, then fails.
+    const res = await runCli(['-b', `redis://127.0.0.1:${await freePort()}/0`, 'call', 'proj.add'], { timeoutMs: 60_000 });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/ECONNREFUSED/);
+    expect(res.stderr).toMatch(/could not send task proj\.add/);
+  }, 60_000);
+
   it('a usage error exits 2', async () => {
     const res = await runCli(['call', 'x', '--args', '{']);
     expect(res.code).toBe(2);
