@@ -75,6 +75,22 @@ describe('help and version', () => {
   });
 });
 
+describe('migrate (in-process)', () => {
+  it('refuses a source that is the destination (it moved the same messages round for ever), exit 2, before connecting', async () => {
+    for (const [from, to] of [
+      ['redis://127.0.0.1:6379/3', 'redis://127.0.0.1:6379/3'],
+      ['redis://localhost/0', 'redis://127.0.0.1:6379'],
+      ['amqp://guest:guest@localhost//', 'amqp://127.0.0.1:5672/'],
+    ]) {
+      const res = await run(['migrate', from!, to!]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/^error: source and destination are the same broker/);
+    }
+    // Another database, another key prefix: another place.
+    expect((await run(['migrate', 'redis://127.0.0.1:1/3', 'redis://127.0.0.1:1/4', '-t', '0.1'])).stderr).not.toMatch(/same broker/);
+  });
+});
+
 describe('-A loading (in-process)', () => {
   it('worker without -A exits 2 naming -A', async () => {
     const res = await run(['worker']);

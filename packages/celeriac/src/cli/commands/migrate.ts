@@ -12,7 +12,7 @@ import type { Broker, Delivery } from '../../core/spi/broker.js';
 import { createApp } from '../../create-app.js';
 import { CeleriacError, coerceError, ErrorCodes, type ErrorCode } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
-import { type CliContext, parseNumberOption, untilSignalled } from '../io.js';
+import { type CliContext, parseNumberOption, untilSignalled, UsageError } from '../io.js';
 import { appQueues } from './purge.js';
 
 interface MigrateFlags {
@@ -193,6 +193,36 @@ export async function migrateMessages(o: MigrateOptions): Promise<number> {
   return moved;
 }
 
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Default ports of the schemes a broker URL may have. */
+const DEFAULT_PORTS: Record<string, string> = { 'redis:': '6379', 'rediss:': '6379', 'amqp:': '5672', 'amqps:': '5671' };
+
+/**
+ * Where a broker URL points, as a comparable text: scheme, host (localhost as 127.0.0.1),
+ * port, database or vhost, and Redis's key prefix; the URL as given when it does not parse.
+ */
+function brokerPlace(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  const host = u.hostname === 'localhost' || u.hostname === '[::1]' ? '127.0.0.1' : u.hostname;
+  const port = u.port === '' ? DEFAULT_PORTS[u.protocol] ?? '' : u.port;
+  const redis = u.protocol.startsWith('redis');
+  // Redis: the database (0 when none); AMQP: the vhost (`//` and `/` both mean `/`, as in kombu).
+  const path = redis ? (u.pathname === '' || u.pathname === '/' ? '/0' : u.pathname) : safeDecode(u.pathname.slice(1)) || '/';
+  return `${u.protocol}//${host}:${port}${path}?${u.searchParams.get('global_keyprefix') ?? ''}`;
+}
+
 /** Registers the command. */
 export function registerMigrate(program: Command, ctx: CliContext, getApp: (required: boolean) => Promise<{ app: App }>): void {
   program
@@ -206,6 +236,8 @@ export function registerMigrate(program: Command, ctx: CliContext, getApp: (requ
     .action(async (source: string, destination: string, flags: MigrateFlags) => {
       const limit = parseNumberOption('-n/--limit', flags.limit, { integer: true, min: 1 });
       const idleSec = parseNumberOption('-t/--timeout', flags.timeout) as number;
+      // Moved onto the queue it is read from, each message would be read again, for ever.
+      if (brokerPlace(source) === brokerPlace(destination)) throw new UsageError(`source and destination are the same broker (${source}): messages would be moved onto the queues they are read from, for ever`);
       const { app } = await getApp(false);
       const queues = flags.queues?.split(',').map((q) => q.trim()).filter(Boolean) ?? appQueues(app);
       const tasks = flags.tasks?.split(',').map((t) => t.trim()).filter(Boolean);
