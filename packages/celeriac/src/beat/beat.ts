@@ -60,6 +60,14 @@ export class Beat {
   #sending = false;
   /** Said once per spell of following, so a standby beat's log shows why it sends nothing. */
   #saidStandby = false;
+  #refuse: (error: CeleriacError) => void = () => undefined;
+  /**
+   * Settles with the error when the broker or the beat store refuses beat's configuration (a
+   * wrong password, a missing permission: CELERIAC_ERR_CONFIG), which no retry mends; beat then
+   * sends nothing more. Never settles otherwise. `celeriac beat` exits 78 on it, as the other
+   * commands do, where it retried every second for ever.
+   */
+  readonly refused: Promise<CeleriacError> = new Promise((resolve) => (this.#refuse = resolve));
 
   constructor(
     private readonly app: App,
@@ -192,6 +200,12 @@ export class Beat {
       this.#states = undefined;
       // A tick that close() left (the broker down) fails once the app closes: no news then.
       if (this.#stopping) return max;
+      if (error instanceof CeleriacError && error.code === ErrorCodes.CONFIG) {
+        this.log.error({ err: error }, 'beat: the broker or the beat store refuses this configuration; sending nothing more');
+        this.#state = 'closing';
+        this.#refuse(error);
+        return max;
+      }
       this.log.error({ err: coerceError(error) }, 'beat tick failed; retrying');
       return Math.min(RETRY_MS, max);
     }

@@ -58,6 +58,19 @@ describe.runIf(hasRedisServer)('failure: start-up races (celeriac worker)', () =
     expect(stderr + cli.stdout()).not.toContain('hunter2');
   }, 60_000);
 
+  it('beat with a wrong password: exit status 78 naming WRONGPASS, where it retried every second for ever', async () => {
+    const server = new RedisServerProcess(await freePort(), ['--requirepass', 'right-one']);
+    await server.start();
+    cleanup.push(() => server.kill());
+    const url = `redis://:hunter2@127.0.0.1:${server.port}/0`;
+    const cli = spawnCli(['-A', fixtureApp('app'), '-b', url, '--result-backend', url, 'beat'], { timeoutMs: 30_000 });
+    const exit = await cli.exited;
+    expect(exit.code).toBe(78);
+    expect(cli.stderr()).toMatch(/^error: Redis refused connect to .*WRONGPASS.* \[CELERIAC_ERR_CONFIG\]\n$/m);
+    expect(cli.stdout()).not.toContain('beat tick failed; retrying');
+    expect(cli.stderr() + cli.stdout()).not.toContain('hunter2');
+  }, 60_000);
+
   it('SIGTERM while a connection attempt hangs (the server accepts and never answers) ends it within a second or so', async () => {
     const server = new RedisServerProcess(await freePort());
     await server.start();

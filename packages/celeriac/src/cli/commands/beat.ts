@@ -112,8 +112,10 @@ export function registerBeat(program: Command, ctx: CliContext, getApp: (require
     await deployment.holding(uninstall, async () => {
       ctx.io.out(banner(beat, app, label));
       await beat.start();
-      await stopped;
+      // A broker that refuses the credentials ends beat (exit 78, as the other commands).
+      const refused = await Promise.race([stopped.then(() => null), beat.refused]);
       await app.close();
+      if (refused !== null) throw refused;
     });
   }
 }
