@@ -88,6 +88,16 @@ export type AmqpLoginMethod = 'PLAIN' | 'AMQPLAIN' | 'EXTERNAL';
 const RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 2000, jitter: true });
 
 /** A self-healing AMQP connection. */
+/**
+ * amqplib's failed handshake when RabbitMQ refuses the login (403 ACCESS_REFUSED: a wrong
+ * user or password), as CONFIG, which no retry mends: the worker retried it for ever and
+ * `call` for 30 s, reporting the broker as unreachable. Other errors as they are.
+ */
+function refusedLogin(error: Error, where: string): Error {
+  if (!/\b403 \(ACCESS-REFUSED\)/.test(error.message)) return error;
+  return new CeleriacError(ErrorCodes.CONFIG, `RabbitMQ at ${where} refused the login (ACCESS_REFUSED): check the user and password of the broker URL`, { cause: error });
+}
+
 export class AmqpSession {
   #model: ChannelModel | undefined;
   #opening: Promise<ChannelModel> | undefined;
@@ -293,8 +303,8 @@ export class AmqpSession {
         }
         return model;
       } catch (err) {
-        const e = coerceError(err);
-        // A setting no retry can fix (an unreadable TLS file): every wait fails with it.
+        const e = refusedLogin(coerceError(err), this.#where());
+        // A setting no retry can fix (an unreadable TLS file, a refused login): every wait fails with it.
         if (e instanceof CeleriacError && e.code === ErrorCodes.CONFIG) throw e;
         this.#lastFailure = e;
         this.#downSince ??= performance.now();

@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { amqpAvailable, TEST_AMQP_HOST } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { freePort, RedisServerProcess } from '../support/redis.js';
 import { fixtureApp, killAll, spawnCli } from '../cli/spawn.js';
@@ -69,6 +70,16 @@ describe.runIf(hasRedisServer)('failure: start-up races (celeriac worker)', () =
     expect(cli.stderr()).toMatch(/^error: Redis refused connect to .*WRONGPASS.* \[CELERIAC_ERR_CONFIG\]\n$/m);
     expect(cli.stdout()).not.toContain('beat tick failed; retrying');
     expect(cli.stderr() + cli.stdout()).not.toContain('hunter2');
+  }, 60_000);
+
+  it('RabbitMQ refusing the login (ACCESS_REFUSED): exit status 78 at once, where it retried for ever as if the broker were down', async () => {
+    if (!(await amqpAvailable())) throw new Error(`RabbitMQ is not reachable at ${TEST_AMQP_HOST}`);
+    const url = `amqp://nobody:wrong@${TEST_AMQP_HOST}//`;
+    const cli = spawnCli(['-A', fixtureApp('app'), '-b', url, '--result-backend', 'memory://', 'worker', '-n', `refused-${process.pid}@test`], { timeoutMs: 30_000 });
+    const exit = await cli.exited;
+    expect(exit.code).toBe(78);
+    expect(cli.stderr()).toMatch(/^error: RabbitMQ at .* refused the login \(ACCESS_REFUSED\): check the user and password of the broker URL \[CELERIAC_ERR_CONFIG\]\n$/m);
+    expect(cli.stderr() + cli.stdout()).not.toContain(':wrong@');
   }, 60_000);
 
   it('SIGTERM while a connection attempt hangs (the server accepts and never answers) ends it within a second or so', async () => {
