@@ -10,26 +10,33 @@ import { shouldRunPostgresTests } from './support/postgres.js';
 
 const ready = (await shouldRunRedisTests('apps/api dependency down')) && (await shouldRunPostgresTests('apps/api dependency down'));
 
-describe.runIf(ready)('when the cache goes down', () => {
-  let redis: RedisServerProcess;
-  let t: TestApi;
-  const get = async (url: string) => {
-    const res = await t.server.inject({ method: 'GET', url });
-    return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
-  };
-
+/** An API on Postgres whose cache is a redis-server of the suite's own, started before and ended after its tests. */
+function apiWithOwnCache(prefix: string): { redis: () => RedisServerProcess; api: () => TestApi } {
+  let redis: RedisServerProcess | undefined;
+  let t: TestApi | undefined;
   beforeAll(async () => {
     redis = new RedisServerProcess(await freePort());
     await redis.start();
-    t = await startTestApi({ database: 'postgres', env: { REDIS_URL: redis.url, CACHE_PREFIX: 'down-test:' } });
+    t = await startTestApi({ database: 'postgres', env: { REDIS_URL: redis.url, CACHE_PREFIX: prefix } });
   }, 120_000);
-
   afterAll(async () => {
+    redis?.resume();
     await t?.close();
     await redis?.kill();
   }, 60_000);
+  return { redis: () => redis!, api: () => t! };
+}
+
+describe.runIf(ready)('when the cache goes down', () => {
+  const own = apiWithOwnCache('down-test:');
+  const get = async (url: string) => {
+    const res = await own.api().server.inject({ method: 'GET', url });
+    return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
+  };
 
   it('health turns 503 naming the cache, reads fall back to the database, writes still work', async () => {
+    const t = own.api();
+    const redis = own.redis();
     const user = await t.server.inject({ method: 'POST', url: '/users', payload: { email: 'x@example.com', name: 'X' } });
     const userId = user.json<{ id: number }>().id;
     await t.server.inject({ method: 'POST', url: `/users/${userId}/todos`, payload: { title: 'survive' } });
@@ -56,22 +63,11 @@ describe.runIf(ready)('when the cache goes down', () => {
 });
 
 describe.runIf(ready)('when the cache freezes (accepts connections, never answers)', () => {
-  let redis: RedisServerProcess;
-  let t: TestApi;
-
-  beforeAll(async () => {
-    redis = new RedisServerProcess(await freePort());
-    await redis.start();
-    t = await startTestApi({ database: 'postgres', env: { REDIS_URL: redis.url, CACHE_PREFIX: 'frozen-test:' } });
-  }, 120_000);
-
-  afterAll(async () => {
-    redis?.resume();
-    await t?.close();
-    await redis?.kill();
-  }, 60_000);
+  const own = apiWithOwnCache('frozen-test:');
 
   it('reads and changes answer from the database after the cache command timeout, instead of waiting for Redis', async () => {
+    const t = own.api();
+    const redis = own.redis();
     const user = await t.server.inject({ method: 'POST', url: '/users', payload: { email: 'f@example.com', name: 'F' } });
     const userId = user.json<{ id: number }>().id;
     await t.server.inject({ method: 'POST', url: `/users/${userId}/todos`, payload: { title: 'frozen' } });
