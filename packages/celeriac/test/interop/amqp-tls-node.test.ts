@@ -83,10 +83,11 @@ describe.runIf(ready)("RabbitMQ's TLS listener: logging in by client certificate
     expect(await (await app.sendTask('tlsnode.add', [20, 22], {}, { queue: 'plain' })).get({ timeoutMs: 10_000 })).toBe(42);
   }, 30_000);
 
-  it('fails a send within connectWaitMs naming the refusal when the password is wrong', async () => {
+  it('fails a send at once, as a configuration error naming the refusal, when the password is wrong', async () => {
     const app = appOn(`amqps://${USER}:wrong@127.0.0.1:${TLS_PORT}//`, 'PLAIN', 'wrong');
     const err = await app.sendTask('tlsnode.add', [1, 1], {}, { queue: 'wrong' }).then(() => undefined, (e: unknown) => e);
-    expect(err).toMatchObject({ code: ErrorCodes.TRANSPORT, message: expect.stringMatching(/ACCESS.REFUSED/i) });
+    // No retry mends a refused login: CONFIG (exit 78 in the CLI), not a transport error retried for connectWaitMs.
+    expect(err).toMatchObject({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/ACCESS.REFUSED/i) });
   }, 30_000);
 
   describeOracles('Python Celery with broker_login_method EXTERNAL', (oracle) => {
