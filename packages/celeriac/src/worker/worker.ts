@@ -297,6 +297,8 @@ export class Worker {
       this.stateValue = 'closed';
       throw err;
     }
+    // close() was called while the pool's children loaded the app: it ended them.
+    if (this.stateValue !== 'starting') return;
     // The Redis lease keeper thread boots on the other core while this one connects,
     // declares, subscribes and takes its first tasks. Nothing waits for it: until it runs, the
     // broker renews leases on this loop, and a thread that starts while a task blocks the loop

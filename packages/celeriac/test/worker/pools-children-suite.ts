@@ -7,11 +7,11 @@
  * (fake clock) reach the child; a hard limit, a crash or recycling puts a fresh child in
  * place; a CPU-bound task does not hold up other deliveries.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chord, ErrorCodes, TaskRevokedError, type Worker } from 'celeriac';
+import { chord, ErrorCodes, TaskRevokedError, Worker } from 'celeriac';
 import { defineTasks } from './fixtures/pool-app.js';
 import { fixtureModule } from '../support/node-script.js';
 import { closeEnvs, makeEnv, runHandles, waitFor, waitForState, type TestEnv } from './helpers.js';
@@ -276,6 +276,27 @@ function limitTests(pool: PoolKind): void {
       env.clock!.advance(2_000);
       const meta = await waitForState(env, r.id, 'FAILURE', 10_000);
       expect(meta.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
+    });
+
+    it('a close while the children still load the app module ends them at once; start returns', async () => {
+      const { env } = setup();
+      const loading = join(mkdtempSync(join(tmpdir(), 'celeriac-pool-loading-')), 'children');
+      writeFileSync(loading, '');
+      process.env['CELERIAC_TEST_LOADING_FILE'] = loading;
+      const worker = new Worker(env.app, { hostname: 'w1@testhost', pool, appModule: new URL('./fixtures/hanging-app.ts', import.meta.url), concurrency: 3 });
+      const starting = worker.start();
+      const children = () => readFileSync(loading, 'utf8').split('\n').filter((line) => line !== '');
+      await waitFor(() => children().length === 3, 'three children to load the app module', 30_000);
+      await worker.close();
+      // Before, start() waited for every child to load the app, which this one never does.
+      await starting;
+      expect(worker.state).toBe('closed');
+      expect(worker.pool.stats().processes).toEqual([]);
+      if (pool === 'prefork') {
+        const pids = children().map((line) => Number(line.split(' ')[0]));
+        await waitFor(() => pids.every((pid) => !alive(pid)), 'the child processes to end', 10_000);
+      }
+      rmSync(dirname(loading), { recursive: true, force: true });
     });
 
     it('refuses to start when a child cannot load the app module, and ends its children', async () => {

@@ -7,6 +7,7 @@
  * `maxTasksPerChild` and `maxMemoryPerChild` recycle children between tasks, as Celery's
  * prefork pool recycles its processes.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Settings } from '../../core/settings.js';
 import { carriedSpan, telemetryRegistered } from '../../core/otel.js';
@@ -62,6 +63,8 @@ export class ChildPool implements TaskPool {
   private readonly idle: PoolChild[] = [];
   private readonly takers: Taker[] = [];
   private spawning = 0;
+  /** Aborted by close(): children still loading the app module are ended, not waited for. */
+  private readonly loading = new AbortController();
   private closed = false;
   private started = false;
   private draining = false;
@@ -70,6 +73,8 @@ export class ChildPool implements TaskPool {
     this.kind = options.kind;
     this.childKind = options.kind === 'threads' ? 'thread' : 'process';
     this.slots = new Semaphore(options.size);
+    // One listener per child that is loading: hundreds with `-c 300`, none of them a leak.
+    setMaxListeners(0, this.loading.signal);
   }
 
   get size(): number {
@@ -80,14 +85,18 @@ export class ChildPool implements TaskPool {
     return this.slots.busy;
   }
 
-  /** Starts every child; rejects (and ends them) if one cannot load the app module. */
+  /**
+   * Starts every child; rejects (and ends them) if one cannot load the app module. A close()
+   * meanwhile ends the children still loading, and this returns without error.
+   */
   async start(): Promise<void> {
     const started = await Promise.allSettled(Array.from({ length: this.size }, () => this.startChild()));
     for (const s of started) if (s.status === 'fulfilled') this.children.add(s.value);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed !== undefined || this.closed) {
+    const closedMeanwhile = this.closed;
+    if (failed !== undefined || closedMeanwhile) {
       await this.close();
-      if (failed !== undefined) throw failed.reason;
+      if (failed !== undefined && !closedMeanwhile) throw failed.reason;
       return;
     }
     this.idle.push(...this.children);
@@ -164,6 +173,7 @@ export class ChildPool implements TaskPool {
   /** Ends every child. */
   async close(): Promise<void> {
     this.closed = true;
+    this.loading.abort();
     this.slots.cancelWaiters();
     for (const t of this.takers.splice(0)) t.reject(new CeleriacError(ErrorCodes.STATE, 'pool is closing'));
     const all = [...this.children];
@@ -228,7 +238,7 @@ export class ChildPool implements TaskPool {
   }
 
   private startChild(): Promise<PoolChild> {
-    return PoolChild.start(this.childKind, { appModule: this.options.appModule, appAttr: this.options.appAttr, settings: this.options.settings }, this.options);
+    return PoolChild.start(this.childKind, { appModule: this.options.appModule, appAttr: this.options.appAttr, settings: this.options.settings }, this.options, this.loading.signal);
   }
 
   /** Starts children until the pool is back to its size, so the next task need not wait. */
@@ -247,6 +257,7 @@ export class ChildPool implements TaskPool {
       },
       (err: unknown) => {
         this.spawning -= 1;
+        if (this.closed) return;
         this.options.log.error({ err: coerceError(err) }, `${this.kind} pool: could not start a ${this.childKind}`);
         // Fail a run that waits for a child rather than let it wait for ever.
         if (this.takers.length > this.idle.length + this.spawning) this.takers.shift()?.reject(coerceError(err));

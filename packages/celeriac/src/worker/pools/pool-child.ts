@@ -45,6 +45,8 @@ export function humanStatus(exit: ChildExit): string {
   return `exitcode ${exit.code ?? 0}`;
 }
 
+const closingError = () => new CeleriacError(ErrorCodes.STATE, 'pool is closing');
+
 /** A running pool child. */
 export class PoolChild {
   /** Runs finished on this child. */
@@ -75,9 +77,15 @@ export class PoolChild {
     return this.exited;
   }
 
-  /** Starts a child and waits until it loaded the app module. */
-  static start(kind: ChildKind, spec: ChildSpec, host: ChildHost): Promise<PoolChild> {
+  /**
+   * Starts a child and waits until it loaded the app module. `stop` aborted while it loads
+   * (the pool closes) ends the child at once and rejects with a STATE error: an app module
+   * that takes minutes to load, or hundreds of children loading at once, must not hold up a
+   * shutdown.
+   */
+  static start(kind: ChildKind, spec: ChildSpec, host: ChildHost, stop: AbortSignal): Promise<PoolChild> {
     const { appModule } = spec;
+    if (stop.aborted) return Promise.reject(closingError());
     const channel = spawnChild(kind, spec);
     const handle = new PoolChild(channel, host);
     const what = kind === 'thread' ? 'a thread' : 'a child process';
@@ -87,7 +95,14 @@ export class PoolChild {
       if (msg.type === 'log') relay(msg.line);
     });
     return new Promise((resolve, reject) => {
+      const abandon = () => {
+        handle.exited = true;
+        void channel.kill('SIGKILL');
+        reject(closingError());
+      };
+      stop.addEventListener('abort', abandon, { once: true });
       const fail = (err: Error) => {
+        stop.removeEventListener('abort', abandon);
         void channel.kill('SIGKILL');
         reject(new CeleriacError(ErrorCodes.APP_LOAD, `${kind === 'thread' ? 'threads' : 'prefork'} pool: ${what} could not load ${appModule}: ${err.message}`, { cause: err }));
       };
@@ -99,6 +114,7 @@ export class PoolChild {
       });
       const onFirst = (msg: FromChild) => {
         if (msg.type === 'log') return;
+        stop.removeEventListener('abort', abandon);
         channel.offMessage(onFirst);
         channel.offError(fail);
         if (msg.type === 'fatal') return fail(decodeError(msg.error, ''));
