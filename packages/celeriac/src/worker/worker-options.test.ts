@@ -29,6 +29,16 @@ describe('resolveWorkerOptions', () => {
     expect(resolveWorkerOptions({ pool: 'solo', concurrency: 0 }, settings).concurrency).toBe(1);
   });
 
+  it('refuses a pool past its limit: 1024 threads or child processes (concurrency or autoscale max), a million async slots', () => {
+    const app = { appModule: 'app.ts' };
+    expect(resolveWorkerOptions({ ...app, pool: 'threads', concurrency: 1024 }, settings).concurrency).toBe(1024);
+    expect(() => resolveWorkerOptions({ ...app, pool: 'threads', concurrency: 99_999_999_999 }, settings)).toThrow(/concurrency 99999999999 is more than the threads pool's limit of 1024 threads/);
+    expect(() => resolveWorkerOptions({ ...app, pool: 'prefork', autoscale: { max: 5000, min: 2 } }, settings)).toThrow(/autoscale max 5000 is more than the prefork pool's limit of 1024 child processes/);
+    expect(resolveWorkerOptions({ concurrency: 5000 }, settings).concurrency).toBe(5000);
+    expect(() => resolveWorkerOptions({ concurrency: 1_000_001 }, settings)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT, message: expect.stringContaining("the async pool's limit of 1000000") }));
+    expect(resolveWorkerOptions({ pool: 'solo', concurrency: 99_999_999_999 }, settings).concurrency).toBe(1);
+  });
+
   it('solo runs one task at a time whatever the concurrency; settings choose the pool and recycling', () => {
     expect(resolveWorkerOptions({ pool: 'solo', concurrency: 8 }, settings)).toMatchObject({ pool: 'solo', concurrency: 1 });
     const s = resolveSettings({ workerPool: 'threads', workerMaxTasksPerChild: 50, workerMaxMemoryPerChildKib: 200_000 }, {});

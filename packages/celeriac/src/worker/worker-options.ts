@@ -123,6 +123,17 @@ export const DEFAULT_LOST_TASK_GRACE_SEC = 300;
 /** How long a task may block the event loop before the async and solo pools warn. */
 export const DEFAULT_BLOCK_WARNING_SEC = 1;
 
+/**
+ * The most children a threads or prefork pool may have (its concurrency, or autoscale's max).
+ * Each is a thread or a process that loaded the app: `-c 5000` took 3.6 GB before its first
+ * task, and a typo such as `-c 99999999999` ended in a RangeError. More CPUs are served by
+ * more workers, as with Celery's prefork pool.
+ */
+export const MAX_POOL_CHILDREN = 1024;
+
+/** The most slots an async pool may have: it holds up to that many tasks (and a prefetch of a multiple). */
+export const MAX_ASYNC_CONCURRENCY = 1_000_000;
+
 function fail(message: string): never {
   throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `Worker: ${message}`);
 }
@@ -154,6 +165,8 @@ export function resolveWorkerOptions(given: WorkerOptions, settings: ResolvedSet
   // The solo pool runs one task at a time whatever -c says, as Celery's does; 0 is one slot per
   // CPU, as Celery's worker reads -c 0 (a unit file written for Celery was refused).
   const concurrency = pool === 'solo' ? 1 : requested === 0 ? availableParallelism() : requested;
+  checkPoolSize(pool, 'concurrency', concurrency);
+  if (autoscale !== null) checkPoolSize(pool, 'autoscale max', autoscale.max);
   const prefetchMultiplier = options.prefetchMultiplier ?? settings.workerPrefetchMultiplier;
   if (!Number.isInteger(prefetchMultiplier) || prefetchMultiplier < 0) fail(`prefetchMultiplier must be an integer >= 0, got ${String(prefetchMultiplier)}`);
   const shutdownTimeoutSec = options.shutdownTimeoutSec ?? settings.workerShutdownTimeoutSec;
@@ -182,6 +195,14 @@ export function resolveWorkerOptions(given: WorkerOptions, settings: ResolvedSet
     blockWarningSec: secondsOrNull(options.blockWarningSec === undefined ? DEFAULT_BLOCK_WARNING_SEC : options.blockWarningSec, 'blockWarningSec'),
     lostTaskGraceMs: lostTaskGraceMs(options.lostTaskGraceSec ?? settings.brokerTransportOptions['lostTaskGraceSec']),
   });
+}
+
+/** Refuses a pool size past what the pool can hold (MAX_POOL_CHILDREN, MAX_ASYNC_CONCURRENCY). */
+function checkPoolSize(pool: PoolKind, what: string, size: number): void {
+  const children = pool === 'threads' || pool === 'prefork';
+  const max = children ? MAX_POOL_CHILDREN : MAX_ASYNC_CONCURRENCY;
+  if (size <= max) return;
+  fail(`${what} ${size} is more than the ${pool} pool's limit of ${max}${children ? ` ${pool === 'threads' ? 'threads' : 'child processes'}; run more workers instead` : ''}`);
 }
 
 /** The autoscale range: `{ max, min }` or Celery's `'max,min'` text (`'10'` alone: min 0). */

@@ -377,6 +377,9 @@ function childrenTests(pool: PoolKind, flags: FlagFiles): void {
       worker.pool.resize(1);
       expect(childIds(worker)).toHaveLength(1);
       expect(worker.pool.stats().maxConcurrency).toBe(1);
+      // pool_grow past the limit of a worker's options is refused, not started.
+      expect(() => worker.pool.resize(1025)).toThrow(/an integer from 1 to 1024, got 1025/);
+      expect(worker.pool.stats().maxConcurrency).toBe(1);
     });
 
     it('a shutdown that gives up on a busy child ends it; the late-ack message goes back to the queue', async () => {

@@ -28,6 +28,8 @@ describe('planMulti', () => {
 
   it('refuses no names, a flag without value, and the flags it sets itself', () => {
     expect(() => planMulti(['-l', 'info'], {})).toThrow(/name at least one node/);
+    expect(planMulti(['1024'], {}).names).toHaveLength(1024);
+    expect(() => planMulti(['99999999'], {})).toThrow(/99999999 nodes is more than 1024/);
     expect(() => planMulti(['w1', '--pidfile'], {})).toThrow(/--pidfile needs a value/);
     expect(() => planMulti(['w1', '--detach'], {})).toThrow(/--detach is set by multi/);
   });

@@ -77,6 +77,9 @@ export function nodeOptions(plan: Plan, name: string, position: number): { pidfi
   return out;
 }
 
+/** The most nodes one `multi` command starts or addresses by count. */
+const MAX_NODES = 1024;
+
 /** Splits `args` (after the action) as Celery's multi reads them. */
 export function planMulti(args: readonly string[], globals: GlobalOptions): Plan {
   const names: string[] = [];
@@ -84,6 +87,8 @@ export function planMulti(args: readonly string[], globals: GlobalOptions): Plan
   for (; i < args.length && !args[i]!.startsWith('-'); i += 1) names.push(args[i]!);
   if (names.length === 1 && /^\d+$/.test(names[0]!)) {
     const count = Number(names[0]);
+    // `multi start 99999999` made that many names, then plans, and grew to 3 GB without a word.
+    if (count > MAX_NODES) throw new UsageError(`multi: ${names[0]} nodes is more than ${MAX_NODES}; start them from several hosts or in batches`);
     names.splice(0, 1, ...Array.from({ length: count }, (_v, k) => `celery${k + 1}`));
   }
   if (names.length === 0) throw new UsageError('multi: name at least one node (`multi start w1 w2`, or a count: `multi start 3`)');

@@ -16,6 +16,7 @@ import type { PublishOptions } from '../../core/spi/broker.js';
 import { CeleriacError, ErrorCodes, coerceError } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
 import { Semaphore, type Release } from '../semaphore.js';
+import { MAX_POOL_CHILDREN } from '../worker-options.js';
 import { supervise, type TimeoutCounters } from './supervise.js';
 import { PoolChild } from './pool-child.js';
 import type { ChildKind } from './spawn-child.js';
@@ -115,7 +116,9 @@ export class ChildPool implements TaskPool {
   }
 
   resize(size: number): void {
-    if (!Number.isInteger(size) || size < 1) throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `pool size must be an integer >= 1, got ${String(size)}`);
+    if (!Number.isInteger(size) || size < 1 || size > MAX_POOL_CHILDREN) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `pool size must be an integer from 1 to ${MAX_POOL_CHILDREN}, got ${String(size)}`);
+    }
     this.slots.resize(size);
     // Idle children beyond the new size end now; busy ones when their task ends (see offer).
     while (this.children.size > size && this.idle.length > 0) this.retire(this.idle.pop()!);
