@@ -13,7 +13,8 @@ import { createApp, type App } from '../../src/index.js';
 import { amqpAvailable, createVhost, deleteVhost, TEST_AMQP_HOST, vhostUrl } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { spawnCli } from './spawn.js';
-import { deleteKeys, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, freePort, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const ready = await shouldRunRedisTests('celeriac migrate against a broker that goes away');
 const amqpReady = await amqpAvailable();
@@ -126,6 +127,25 @@ describe.runIf(ready)('celeriac migrate when a broker goes away', () => {
 });
 
 describe.runIf(ready)('celeriac migrate interrupted', () => {
+  it('a signal while the source connects ends it at once, having moved nothing', async () => {
+    const p = `mig-out-${randomUUID().slice(0, 8)}:`;
+    const source = createApp({ broker: `redis://127.0.0.1:${await freePort()}/0`, logLevel: 'silent' }, { env: {} });
+    const destination = createApp({ broker: `${DB_URL}?global_keyprefix=${p}`, logLevel: 'silent' }, { env: {} });
+    try {
+      let signal!: () => void;
+      const stop = new Promise<void>((resolve) => (signal = resolve));
+      const run = migrateMessages({ source: source.broker, destination: destination.broker, queues: ['celery'], idleMs: 60_000, forever: true, onMoved: () => undefined, stop });
+      // The source refuses every connection; its broker tries again until its connect timeout.
+      await waitFor(() => source.broker.connectProblem?.() ?? null, 'the source to be refused');
+      signal();
+      // Before, it waited out the connection (10 s), then failed with TRANSPORT.
+      expect(await run).toBe(0);
+    } finally {
+      await Promise.all([source.close(), destination.close()]);
+      await deleteKeys(p, DB_URL);
+    }
+  });
+
   it('Ctrl-C gives back the messages it held and exits, the rest left in order', { timeout: 60_000 }, async () => {
     const [p1, p2] = [`mig-out-${randomUUID().slice(0, 8)}:`, `mig-out-${randomUUID().slice(0, 8)}:`];
     const producer = createApp({ broker: `${DB_URL}?global_keyprefix=${p1}`, logLevel: 'silent' }, { env: {} });

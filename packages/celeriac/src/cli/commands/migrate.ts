@@ -95,9 +95,18 @@ export class MigrateError extends CeleriacError {
  * for Redis to answer, as a worker's do.
  */
 export async function migrateMessages(o: MigrateOptions): Promise<number> {
-  for (const q of o.queues) await o.destination.declareQueue(q);
-  const lengths = await Promise.all(o.queues.map((q) => o.source.queueLength(q)));
-  const total = lengths.reduce((a, b) => a + b, 0);
+  const setup = (async () => {
+    for (const q of o.queues) await o.destination.declareQueue(q);
+    const lengths = await Promise.all(o.queues.map((q) => o.source.queueLength(q)));
+    return lengths.reduce((a, b) => a + b, 0);
+  })();
+  // A signal while a broker connects (one that is down: 10 s and more) ends the run at once;
+  // nothing was fetched yet, so nothing is given back. It used to wait for the connection.
+  const total = await Promise.race([setup, ...(o.stop ? [o.stop.then(() => null)] : [])]);
+  if (total === null) {
+    setup.catch(() => undefined);
+    return 0;
+  }
   let moved = 0;
   let chain = Promise.resolve();
   let idle: ReturnType<typeof setTimeout> | undefined;
