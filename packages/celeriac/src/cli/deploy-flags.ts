@@ -8,13 +8,15 @@
  * logger, and the pidfile, taken once the command's signal handlers are on and held until it
  * ends.
  */
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { App } from '../core/app.js';
+import { CeleriacError, ErrorCodes } from '../errors.js';
 import { DETACHED_ENV, detach, dropPrivileges } from './daemon.js';
 import { type CliContext, UsageError } from './io.js';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../core/log.js';
+import { makeDirs } from '../core/make-dirs.js';
 import { expandPathTemplate } from './path-template.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 
@@ -77,6 +79,16 @@ export interface Deployment {
   restart(): number | null;
 }
 
+/** Runs `open`; a failure to make or open the log file is said as such, without a stack (as the pidfile's). */
+function logFileError<T>(logfile: string | undefined, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    if (logfile === undefined) throw err;
+    throw new CeleriacError(ErrorCodes.STATE, `cannot open log file ${logfile}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /**
  * Applies the flags that come before the app is loaded. Null when the command detached: a
  * background copy of it runs now, and this one must end (exit 0).
@@ -109,7 +121,7 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
   // line), and a switch this process may not make is refused here, not in the background.
   dropPrivileges(flags.uid, flags.gid);
   if (flags.detach === true && ctx.argv !== undefined) {
-    if (logfile !== undefined) mkdirSync(dirname(logfile), { recursive: true });
+    if (logfile !== undefined) logFileError(logfile, () => makeDirs(dirname(logfile)));
     detach(ctx.argv, ctx.io.cwd, logfile === undefined ? 'discard' : { logfile }, executable);
     return null;
   }
@@ -117,7 +129,8 @@ export function deploy(ctx: CliContext, flags: DeployFlags, nodename: string): D
     useLogging(app) {
       // The app's own logger already writes as its logFormat setting says (createApp).
       if (logfile === undefined && (format === undefined || format === app.settings.logFormat)) return;
-      app.useLogger(createLogger({ level: app.settings.logLevel, format: format ?? app.settings.logFormat, ...(logfile === undefined ? {} : { file: logfile }) }));
+      const logger = logFileError(logfile, () => createLogger({ level: app.settings.logLevel, format: format ?? app.settings.logFormat, ...(logfile === undefined ? {} : { file: logfile }) }));
+      app.useLogger(logger);
     },
     async holding(removeSignals, work) {
       const keepAlive = setInterval(() => {}, 1 << 30);

@@ -7,6 +7,8 @@
  * `CELERIAC_LOG_FORMAT`) can say outright.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { dirname } from 'node:path';
+import { makeDirs } from './make-dirs.js';
 import { traceFields } from './otel.js';
 
 /** How log lines are written: as Celery's human lines, as pino's JSON, or `auto`: human on a terminal. */
@@ -130,7 +132,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   let logger: Logger;
   if (!toFile && fd === 1 && format === 'json') logger = pino(pinoOptions);
   else {
-    const target = toFile ? pino.destination({ dest: options.file, sync: true, mkdir: true, append: true }) : pino.destination({ dest: fd, sync: true });
+    if (toFile) makeDirs(dirname(options.file!));
+    const target = toFile ? pino.destination({ dest: options.file, sync: true, append: true }) : pino.destination({ dest: fd, sync: true });
     logger = pino(pinoOptions, format === 'human' ? humanStream(target) : target);
   }
   stock.add(logger);

@@ -86,6 +86,15 @@ describe('celeriac worker --logfile --log-format', () => {
     expect(readFileSync(file, 'utf8')).toMatch(/WARNING\/MainProcess\] warm shutdown requested/);
   });
 
+  it('a log file folder that cannot be made (under /proc, where node\'s own mkdir -p never returns) is an error at once, in the foreground and with -D', async () => {
+    for (const detach of [[], ['-D']]) {
+      const r = await runCli([...WORKER, '-f', '/proc/celeriac-no-such-folder/w.log', ...detach], { timeoutMs: 20_000 });
+      // Before, the worker spun at 100 % CPU in mkdir until it was killed.
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toBe("error: cannot open log file /proc/celeriac-no-such-folder/w.log: ENOENT: no such file or directory, mkdir '/proc/celeriac-no-such-folder' [CELERIAC_ERR_STATE]\n");
+    }
+  });
+
   // The children's own lines (ctx.log, workerProcessInit) land in the worker's file, in its
   // format and level, named after the child, and nowhere else.
   for (const [pool, name] of [

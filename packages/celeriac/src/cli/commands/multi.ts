@@ -9,11 +9,11 @@
  * the pidfiles are how it finds the workers.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { waitFor } from '../../testing/wait-for.js';
+import { makeDirs } from '../../core/make-dirs.js';
 import { expandNodeName } from '../../worker/nodename.js';
 import { type CliContext, type GlobalOptions, UsageError } from '../io.js';
 import { expandPathTemplate } from '../path-template.js';
@@ -202,7 +202,7 @@ async function startNodes(ctx: CliContext, nodes: readonly Node[], plan: Plan): 
     // As `celery multi`: the pidfile's folder is made for the node (the worker makes its log
     // file's). One that cannot be made is the worker's to report, in its log file.
     try {
-      mkdirSync(dirname(node.pidfile), { recursive: true });
+      makeDirs(dirname(node.pidfile));
     } catch {
       // reported by the worker
     }
