@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { argsRepr, jsonSafe, kwargsRepr, pyRepr, pyStrRepr, safeRepr } from './repr.js';
+import { argsRepr, fullJsonText, jsonSafe, kwargsRepr, pyRepr, pyStrRepr, safeRepr } from './repr.js';
 import { parsePyJson } from './py-json.js';
 import type { Json, JsonObject } from './types.js';
 
@@ -159,5 +159,22 @@ describe('jsonSafe', () => {
     const text = jsonSafe(deep);
     expect(text).toMatch(/^\[+\.\.\.\]+$/);
     expect((text as string).length).toBeLessThan(1000);
+  });
+});
+
+describe('fullJsonText', () => {
+  it('writes what JSON.stringify writes, for any JSON value', () => {
+    fc.assert(fc.property(fc.jsonValue(), (value) => fullJsonText(value as Json) === JSON.stringify(value)));
+    expect(fullJsonText({ a: undefined, b: [undefined, 1], c: '\u2028"' } as unknown as Json)).toBe(JSON.stringify({ a: undefined, b: [undefined, 1], c: '\u2028"' }));
+  });
+
+  it('writes a bigint as a JSON integer, and a value 100,000 levels deep whole', () => {
+    expect(fullJsonText(parsePyJson('{"n": [1, 18446744073709551616]}') as Json)).toBe('{"n":[1,18446744073709551616]}');
+    let deep: Json = { leaf: 1 };
+    for (let i = 0; i < 100_000; i++) deep = i % 2 === 0 ? [deep] : { k: deep };
+    const text = fullJsonText(deep);
+    expect(text.startsWith('{"k":[{"k":[')).toBe(true);
+    expect(text).toContain('{"leaf":1}');
+    expect(text.length).toBe(50_000 * ('{"k":['.length + ']}'.length) + '{"leaf":1}'.length);
   });
 });

@@ -76,6 +76,46 @@ export function jsonText(value: Json): string {
   return safe === value ? JSON.stringify(value) : (safe as string);
 }
 
+/** Text already written, on {@link fullJsonText}'s stack of things to write. */
+class Written {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * The JSON text of `value` at any depth, with a bigint as a JSON integer (as Python writes an
+ * int of any size): for a reader that must print JSON whatever was stored (`celeriac result`,
+ * piped to jq). Written with a stack of its own, not recursion, so a value nested a hundred
+ * thousand levels deep is written whole. `JSON.stringify` ran out of stack at some thousands,
+ * and {@link jsonText} then gave a Python repr cut to `{...}`.
+ */
+export function fullJsonText(value: Json): string {
+  const parts: string[] = [];
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (v instanceof Written) parts.push(v.text);
+    else if (typeof v === 'bigint') parts.push(v.toString());
+    else if (typeof v !== 'object' || v === null) parts.push(JSON.stringify(v) ?? 'null');
+    else if (Array.isArray(v)) {
+      parts.push('[');
+      todo.push(new Written(']'));
+      for (let i = v.length - 1; i >= 0; i--) {
+        todo.push(v[i]);
+        if (i > 0) todo.push(new Written(','));
+      }
+    } else {
+      parts.push('{');
+      todo.push(new Written('}'));
+      const members = Object.entries(v).filter(([, item]) => item !== undefined);
+      for (let i = members.length - 1; i >= 0; i--) {
+        const [key, item] = members[i]!;
+        todo.push(item, new Written(`${i > 0 ? ',' : ''}${JSON.stringify(key)}:`));
+      }
+    }
+  }
+  return parts.join('');
+}
+
 /** Past this depth pyRepr prints `[...]` / `{...}`: hostile input (a 5,000-level exception message) must not exhaust the stack. */
 const REPR_DEPTH_LIMIT = 100;
 

@@ -176,17 +176,17 @@ describe('result', () => {
     expect(await pending).toEqual({ code: 0, stdout: '["a",{"b":1}]\n', stderr: '' });
   });
 
-  it('a result JSON cannot write (a bigint; nested too deep, a foreign writer\'s) prints as its repr', async () => {
+  it('a result JSON.stringify cannot write (a bigint; nested too deep, a foreign writer\'s) still prints as JSON, whole', async () => {
     let deep: Json = [];
     for (let i = 0; i < 20_000; i++) deep = [deep];
     // No backend here stores it (py-json refuses past 1,000 levels): the read gives it.
     vi.spyOn(t.backend, 'get').mockResolvedValue({ task_id: 'deep', status: 'SUCCESS', result: deep, traceback: null, children: [], date_done: null });
     const res = await run(['result', 'deep', '--timeout', '5'], { app: t.app });
-    expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^\[+\.\.\.\]+\n$/);
-    // A Python int past 2**53, read as a bigint.
-    vi.spyOn(t.backend, 'get').mockResolvedValue({ task_id: 'big', status: 'SUCCESS', result: [1, (2n ** 64n) as never], traceback: null, children: [], date_done: null });
-    expect(await run(['result', 'big', '--timeout', '5'], { app: t.app })).toEqual({ code: 0, stdout: '[1, 18446744073709551616]\n', stderr: '' });
+    // Before, a Python repr cut to `[[[...]]]`: not JSON, with exit 0.
+    expect(res).toEqual({ code: 0, stdout: `${'['.repeat(20_001)}${']'.repeat(20_001)}\n`, stderr: '' });
+    // A Python int past 2**53, read as a bigint: a JSON integer (it was `{'n': [1, 18446744073709551616]}`).
+    vi.spyOn(t.backend, 'get').mockResolvedValue({ task_id: 'big', status: 'SUCCESS', result: { n: [1, (2n ** 64n) as never] }, traceback: null, children: [], date_done: null });
+    expect(await run(['result', 'big', '--timeout', '5'], { app: t.app })).toEqual({ code: 0, stdout: '{"n":[1,18446744073709551616]}\n', stderr: '' });
   });
 
   it('a failed task prints `Name: message` to stderr and exits 1', async () => {

@@ -57,4 +57,14 @@ describe('celeriac graph', () => {
     expect(bad.stderr).toContain('is not a signature');
     expect((await run('graph', 'plain-word')).code).toBe(2);
   });
+
+  it('a workflow nested past what the stack holds is a usage error (exit 2), not a RangeError stack', async () => {
+    const depth = 5000;
+    const open = '{"task":"celery.chain","args":[],"kwargs":{"tasks":[';
+    const close = ',{"task":"t.step","args":[],"kwargs":{},"options":{}}]},"options":{},"subtask_type":"chain"}';
+    const deep = await run('graph', `${open.repeat(depth)}{"task":"t.leaf","args":[],"kwargs":{},"options":{}}${close.repeat(depth)}`);
+    expect(deep.stderr).toMatch(/^error: the workflow is nested too deep to draw \(Maximum call stack size exceeded\)/);
+    expect(deep.code).toBe(2);
+    expect(deep.stdout).toBe('');
+  });
 });

@@ -16,6 +16,20 @@ import type { SignatureDict } from '../../protocol/types.js';
 import { resolveAppPath } from '../load-app.js';
 import { type CliContext, UsageError } from '../io.js';
 
+/**
+ * The DOT text of `dict`. A workflow nested past what the call stack holds (about a thousand
+ * chains in chains; a TypeScript canvas stops at 64, a hand-written or generated dict need
+ * not) is a usage error, not a RangeError stack.
+ */
+function drawn(dict: SignatureDict, name: string): string {
+  try {
+    return workflowToDot(dict, name);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new UsageError(`the workflow is nested too deep to draw (${err.message}); a chain's steps go side by side, not a chain in a chain in a chain`);
+  }
+}
+
 function parseDict(text: string, where: string): SignatureDict {
   let value: unknown;
   try {
@@ -66,6 +80,6 @@ export function registerGraph(program: Command, ctx: CliContext): void {
     .option('--name <name>', 'graph name', 'workflow')
     .action(async (workflow: string, flags: { name: string }) => {
       const dict = await readWorkflow(workflow, ctx.io.cwd, ctx.beforeTypeScript);
-      ctx.io.out(workflowToDot(dict, flags.name));
+      ctx.io.out(drawn(dict, flags.name));
     });
 }

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { App } from '../../core/app.js';
-import { jsonText } from '../../protocol/repr.js';
+import { fullJsonText } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
 import { type CliContext, parseNumberOption } from '../io.js';
 import { warnIfMemoryBackend } from './call.js';
@@ -31,7 +31,7 @@ export function registerResult(program: Command, ctx: CliContext, getApp: (requi
         setCode(1);
         return;
       }
-      // A value JSON cannot write (a bigint, thousands of levels deep) prints as its repr.
-      ctx.io.out(`${jsonText(value as Json)}\n`);
+      // Always JSON, also a bigint or a value thousands of levels deep (those printed as a Python repr).
+      ctx.io.out(`${fullJsonText(value as Json)}\n`);
     });
 }
