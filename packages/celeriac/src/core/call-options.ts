@@ -7,6 +7,7 @@ import type { PublishRetryPolicy } from './publish-retry.js';
 import type { TaskRequest } from './request.js';
 import { renameDeprecated, type RenameTable } from './deprecated-names.js';
 import { CeleriacError, ErrorCodes } from '../errors.js';
+import { MAX_ID_LENGTH } from '../protocol/limits.js';
 import { describeGiven, objectOrNone } from './option-names.js';
 
 /**
@@ -171,6 +172,9 @@ export function checkCallOptionValues(what: string, options: ApplyOptions): void
   for (const name of STRING_OPTIONS) {
     const v = o[name];
     if (v !== undefined && v !== null && (typeof v !== 'string' || v === '')) throw fail(name, 'a non-empty string', v);
+    if (name !== 'shadow' && typeof v === 'string' && v.length > MAX_ID_LENGTH) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGUMENT, `${what}: ${name} must be an id of at most ${MAX_ID_LENGTH} characters, got ${v.length}`);
+    }
   }
   for (const name of TEXT_OPTIONS) {
     const v = o[name];

@@ -74,6 +74,8 @@ describe('strict call options', () => {
       [{ rootId: 7 }, 'rootId must be a non-empty string, got 7'],
       [{ parentId: true }, 'parentId must be a non-empty string, got true'],
       [{ groupId: ['g'] }, 'groupId must be a non-empty string, got an array'],
+      [{ taskId: 'x'.repeat(1025) }, 'taskId must be an id of at most 1024 characters, got 1025'],
+      [{ rootId: 'x'.repeat(10_000_000) }, 'rootId must be an id of at most 1024 characters, got 10000000'],
       [{ groupIndex: -1 }, 'groupIndex must be an integer >= 0, got -1'],
       [{ retries: 1.5 }, 'retries must be an integer >= 0, got 1.5'],
       [{ routingKey: 1 }, 'routingKey must be a string, got 1'],
@@ -90,8 +92,9 @@ describe('strict call options', () => {
     for (const [options, message] of wrong) await expect(t.applyAsync([1, 2], options as never), JSON.stringify(options)).rejects.toThrow(`call of t.add: ${message}`);
     expect(await a.broker.queueLength('celery')).toBe(0);
     // None where Celery takes it, and the right types, pass.
+    await t.applyAsync([1, 2], { taskId: 'x'.repeat(1024) });
     await t.applyAsync([1, 2], { taskId: null, shadow: null, groupIndex: null, ignoreResult: null, headers: { 'x-a': 1 }, link: [t.s(1)], linkError: null, routingKey: '' } as never);
-    expect(await a.broker.queueLength('celery')).toBe(1);
+    expect(await a.broker.queueLength('celery')).toBe(2);
   });
 
   it('call options that are not an object are refused by every way of sending; null is none, as Celery takes None', async () => {

@@ -13,6 +13,13 @@
  */
 import { CeleriacError, ErrorCodes } from '../errors.js';
 
+/**
+ * The longest task, group, parent or root id, in characters. Celery's are uuids (36); a 10 MB
+ * id was taken by the worker, stored under a 10 MB result key and written whole into every log
+ * line about the task. RabbitMQ carries at most 255 bytes of it (the correlation id) anyway.
+ */
+export const MAX_ID_LENGTH = 1024;
+
 /** Why `value` is not a time limit (see the module header), or null when it is one. */
 export function timeLimitProblem(value: unknown): string | null {
   if (value === null || value === undefined) return null;

@@ -144,6 +144,8 @@ describe('decodeTaskMessage: malformed input', () => {
     ['a v2 body without a task header', message('[[], {}, {}]', { id: 'i' }), 'bad-headers'],
     ['a missing id', message('[[], {}, {}]', { task: 't' }), 'bad-headers'],
     ['a non-string task', message('[[], {}, {}]', { task: 5, id: 'i' }), 'bad-headers'],
+    ['an id past 1,024 characters', message('[[], {}, {}]', { task: 't', id: 'i'.repeat(1025) }), 'bad-headers'],
+    ['a v1 body with a 10 MB id', message(`{"task": "t", "id": "${'i'.repeat(10_000_000)}"}`, {}), 'bad-headers'],
     ['a garbage eta', message('[[], {}, {}]', { ...v2, eta: 'soon' }), 'bad-headers'],
     ['retries not an integer', message('[[], {}, {}]', { ...v2, retries: 'x' }), 'bad-headers'],
     ['a bad timelimit', message('[[], {}, {}]', { ...v2, timelimit: [1] }), 'bad-headers'],

@@ -8,7 +8,7 @@
 import { getOwn, isJsonObject, isNumberOrNull, isStringOrNull, setOwn } from './guards.js';
 import { CeleriacError } from '../errors.js';
 import { ProtocolError } from './errors.js';
-import { timeLimitProblem } from './limits.js';
+import { MAX_ID_LENGTH, timeLimitProblem } from './limits.js';
 import { parsePyJson, pyJsonStringify } from './py-json.js';
 import { parseIsoTime } from './time.js';
 import type {
@@ -243,6 +243,7 @@ function readHeaders(h: HeaderSource): TaskHeaders {
   const id = h.id;
   if (typeof task !== 'string' || task === '') throw badHeaders('task is not a non-empty string');
   if (typeof id !== 'string' || id === '') throw badHeaders('id is not a non-empty string');
+  if (id.length > MAX_ID_LENGTH) throw badHeaders(`id is ${id.length} characters long, more than ${MAX_ID_LENGTH}`);
   const ignoreResult = h.ignore_result ?? false;
   if (typeof ignoreResult !== 'boolean') throw badHeaders('ignore_result is not a boolean');
   const headers: TaskHeaders = {

@@ -24,6 +24,9 @@ describe('undecodable messages', () => {
       },
     }) as unknown as Parameters<typeof unreadableIdentity>[0];
     expect(unreadableIdentity(deep)).toEqual({ id: 'deep-1', task: 'proj.add', replyTo: 'r-1' });
+    // An id past the limit is why such a message was refused: no FAILURE is stored under it.
+    const huge = { raw: '{}', decoded: { headers: { id: 'x'.repeat(10_000_000), task: 'proj.add' }, properties: {} } } as unknown as Parameters<typeof unreadableIdentity>[0];
+    expect(unreadableIdentity(huge)).toBeNull();
     const app = createApp({}, { env: {} });
     expect(await failUnreadable(app, deep, 'bad-header: argsrepr is not a string or null')).toBe('deep-1');
     expect(await app.backend.get('deep-1')).toMatchObject({ status: 'FAILURE', result: { exc_type: 'DecodeError' } });

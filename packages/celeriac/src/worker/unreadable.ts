@@ -13,6 +13,7 @@ import type { Delivery } from '../core/spi/broker.js';
 import { coerceError } from '../errors.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { MAX_ID_LENGTH } from '../protocol/limits.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import type { ResultMeta, TaskMessage } from '../protocol/types.js';
 import { naiveUtcIso } from '../protocol/time.js';
@@ -60,7 +61,8 @@ export function unreadableIdentity(delivery: Pick<Delivery, 'raw' | 'decoded'>):
   const raw = envelopeText(delivery) ?? '';
   const id = typeof headers?.['id'] === 'string' ? headers['id'] : member(raw, 'id');
   const task = typeof headers?.['task'] === 'string' ? headers['task'] : member(raw, 'task');
-  if (id === null || task === null || id === '' || task === '') return null;
+  // An id past the limit (10 MB once) is why the message was refused: no caller waits on it.
+  if (id === null || task === null || id === '' || task === '' || id.length > MAX_ID_LENGTH) return null;
   const replyTo = delivery.decoded?.properties?.reply_to;
   return { id, task, replyTo: typeof replyTo === 'string' && replyTo !== '' ? replyTo : member(raw, 'reply_to') };
 }
