@@ -4,6 +4,7 @@
  * the OpenAPI document, from one definition.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { HttpError } from './errors.js';
 
 /** Every error response: a status, a short name, a stable code and a message for people. */
 export const ErrorBody = Type.Object(
@@ -46,15 +47,35 @@ export function PageOf<T extends TSchema>(item: T) {
   return Type.Object({ items: Type.Array(item), page: Type.Integer(), pageSize: Type.Integer(), total: Type.Integer() });
 }
 
+/** The furthest ahead a call may be put off, by countdown or eta, and the longest expiry: 30 days. */
+const MAX_DELAY_SEC = 30 * 86_400;
+
+/** Keyword arguments: names a Python function can take (a Celery worker calls it with them). */
+// additionalProperties: the pattern alone only checks the values of keys that match it, and any
+// other key was let through (`{"not a name": 1}`).
+export const Kwargs = Type.Record(Type.String({ pattern: '^[A-Za-z_]\\w{0,63}$' }), Type.Unknown(), { additionalProperties: false });
+
 /** Call options the generic endpoints accept (a safe subset of `applyAsync`'s). */
 export const CallOptions = Type.Object(
   {
-    countdown: Type.Optional(Type.Number({ minimum: 0, maximum: 30 * 86_400, description: 'Run no earlier than this many seconds from now' })),
-    eta: Type.Optional(Type.String({ format: 'date-time', description: 'Run no earlier than this time' })),
-    expires: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 30 * 86_400, description: 'Skip it if not started within this many seconds' })),
+    countdown: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_DELAY_SEC, description: 'Run no earlier than this many seconds from now' })),
+    eta: Type.Optional(Type.String({ format: 'date-time', description: 'Run no earlier than this time (at most 30 days ahead)' })),
+    expires: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_DELAY_SEC, description: 'Skip it if not started within this many seconds' })),
     queue: Type.Optional(Type.String({ pattern: '^[\\w.:-]{1,100}$' })),
     priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 9 })),
   },
   { additionalProperties: false },
 );
 export type CallOptions = Static<typeof CallOptions>;
+
+/**
+ * Refuses an eta further ahead than a countdown may be (30 days). The schema checks only its
+ * format, and `9999-12-31T23:59:59Z` was accepted: a message parked among the broker's delayed
+ * ones for ever.
+ */
+export function checkEta(options: CallOptions | undefined, now = Date.now()): void {
+  if (options?.eta === undefined) return;
+  if (Date.parse(options.eta) - now > MAX_DELAY_SEC * 1000) {
+    throw new HttpError(400, 'ETA_TOO_FAR', `eta ${options.eta} is more than 30 days ahead: a task may be put off 30 days at most`);
+  }
+}

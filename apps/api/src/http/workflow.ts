@@ -8,7 +8,7 @@ import { chain, chord, group, signature, type AnyComposable, type App, type Json
 import { Type, type Static } from '@sinclair/typebox';
 import { checkAllowed } from './allow-list.js';
 import { HttpError } from './errors.js';
-import { CallOptions, TaskName } from './schemas.js';
+import { CallOptions, checkEta, Kwargs, TaskName } from './schemas.js';
 
 /** Most tasks in one workflow. */
 export const MAX_WORKFLOW_TASKS = 200;
@@ -17,7 +17,7 @@ const TaskNode = Type.Object(
   {
     task: TaskName,
     args: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 100 })),
-    kwargs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    kwargs: Type.Optional(Kwargs),
     options: Type.Optional(CallOptions),
     immutable: Type.Optional(Type.Boolean({ description: 'Do not receive the previous step\'s result' })),
   },
@@ -50,6 +50,7 @@ export function buildWorkflow(celery: App, w: Workflow, allowed: (name: string) 
       count += 1;
       if (count > MAX_WORKFLOW_TASKS) throw new HttpError(400, 'WORKFLOW_TOO_LARGE', `a workflow may hold at most ${MAX_WORKFLOW_TASKS} tasks`);
       checkAllowed(allowed, node.task, (name) => celery.lookup(name) !== undefined);
+      checkEta(node.options);
       const sig = signature(node.task, (node.args ?? []) as Json[], (node.kwargs ?? {}) as JsonObject, node.options ?? {}, celery);
       return node.immutable === true ? sig.clone({ immutable: true }) : sig;
     }

@@ -10,7 +10,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkAllowed } from '../allow-list.js';
 import { HttpError } from '../errors.js';
 import type { ServerContext } from '../context.js';
-import { CallOptions, errors, TaskIdParam, TaskName } from '../schemas.js';
+import { CallOptions, checkEta, errors, Kwargs, TaskIdParam, TaskName } from '../schemas.js';
 import { openSse } from '../sse.js';
 import { readStatus, statusFromMeta, TaskStatus, withEvents } from '../task-status.js';
 import { TaskFollower } from '../task-follower.js';
@@ -39,7 +39,7 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
         body: Type.Object(
           {
             args: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 100 })),
-            kwargs: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_]\\w{0,63}$' }), Type.Unknown())),
+            kwargs: Type.Optional(Kwargs),
             options: Type.Optional(CallOptions),
           },
           { additionalProperties: false },
@@ -50,6 +50,7 @@ export function taskRoutes(ctx: ServerContext): FastifyPluginAsyncTypebox {
       const { name } = request.params;
       checkAllowed(ctx.allowed, name, (n) => celery.lookup(n) !== undefined);
       const { args = [], kwargs = {}, options = {} } = request.body;
+      checkEta(options);
       const result = await celery.sendTask(name, args as Json[], kwargs as JsonObject, options as ApplyOptions);
       request.log.info({ taskId: result.id, taskName: name }, 'task sent');
       return reply.status(202).send({ taskId: result.id, name, status: `/tasks/${result.id}` });
