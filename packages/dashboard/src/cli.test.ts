@@ -117,6 +117,9 @@ describe('celeriac flower options', () => {
     const io = { app, out: () => {}, err: (t: string) => err.push(t), env: {}, stop: () => Promise.reject(new Error('a refused run must not start')) };
     expect(await runFlowerCli(['--port', 'abc'], io)).toBe(2);
     expect(err.join('')).toMatch(/--port must be an integer/);
+    // Past the last port: it was a RangeError stack from listen, exit 1.
+    expect(await runFlowerCli(['--port', '99999'], io)).toBe(2);
+    expect(err.join('')).toMatch(/--port must be an integer from 0 to 65535, got "99999"/);
     expect(await runFlowerCli(['--read-only=maybe'], io)).toBe(2);
     expect(await runFlowerCli(['--no-such-option', 'x'], io)).toBe(2);
     expect(await runFlowerCli(['--task-runtime-metric-buckets', '1,x'], io)).toBe(2);

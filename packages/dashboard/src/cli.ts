@@ -52,10 +52,13 @@ function traceUrl(value: string | undefined): string | undefined {
   }
 }
 
-function number(name: string, value: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
+function number(name: string, value: string | undefined, { integer = false, min = 0, max = Infinity } = {}): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ${range}, got ${JSON.stringify(value)}`);
+  }
   return n;
 }
 
@@ -177,7 +180,7 @@ export function resolveFlowerOptions(flags: Record<string, string | boolean | un
   const databaseUrl = s('database-url') ?? env['DATABASE_URL'];
   const options: DashboardOptions = {
     app,
-    port: number('port', s('port'), { integer: true }) ?? 5555,
+    port: number('port', s('port'), { integer: true, max: 65_535 }) ?? 5555,
     address: s('address') ?? '',
     // The process is the dashboard's alone: collect sooner rather than let V8 grow the heap
     // to 3-4x its live data under a busy ingest (dashboard.ts).
@@ -291,7 +294,16 @@ export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContex
   // A broker or database it cannot reach (a wrong URL, a server down) is said here, as Flower
   // logs it, once when it starts failing (unreachable, or refusing writes) and once when it works again.
   options.ingest = { ...options.ingest, onHealth: (part, problem) => ctx.err(healthLine(part, problem, new Date())) };
-  const dashboard = await startDashboard(options);
+  let dashboard: Awaited<ReturnType<typeof startDashboard>>;
+  try {
+    dashboard = await startDashboard(options);
+  } catch (err) {
+    // A port in use or not ours to take: said in one line, as Flower's bind error, not a stack.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
+    ctx.err(`error: cannot listen on ${options.address === undefined || options.address === '' ? '0.0.0.0' : options.address}:${options.port ?? 5555}: ${(err as Error).message}\n`);
+    return 1;
+  }
   ctx.out(
     [
       `celeriac flower ${dashboard.url}`,

@@ -4,11 +4,14 @@
  * has every task, while its sessions and CSRF tokens are new (no secret was pinned).
  */
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from 'celeriac';
 import { waitFor } from 'celeriac/testing';
+import { runFlowerCli } from '../src/cli.js';
 import { freePort } from '../../celeriac/test/support/redis.js';
 import { DashboardCluster, clusterReady } from './support/cluster.js';
 import { buildDistIfStale } from '../../celeriac/test/support/node-script.js';
@@ -83,4 +86,22 @@ describe.runIf(ready)('celeriac flower (CLI): history across restarts', () => {
     }
     expect(await second.exited).toBe(0);
   }, 300_000);
+});
+
+describe('celeriac flower (CLI): a port it cannot take', () => {
+  it('a port another process holds is one line and exit 1, not a stack', async () => {
+    const app = createApp({}, { env: {} });
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const err: string[] = [];
+      const code = await runFlowerCli(['--port', String(port), '--address', '127.0.0.1', '--persistent=false'], { app, out: () => {}, err: (t) => void err.push(t), env: {}, stop: () => Promise.reject(new Error('a run that could not listen must not wait')) });
+      expect(code).toBe(1);
+      expect(err.join('')).toMatch(new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}\\n$`, 'm'));
+    } finally {
+      taken.close();
+      await app.close();
+    }
+  });
 });
