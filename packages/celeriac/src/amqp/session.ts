@@ -87,16 +87,30 @@ export type AmqpLoginMethod = 'PLAIN' | 'AMQPLAIN' | 'EXTERNAL';
  */
 const RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ firstMs: 100, growth: { factor: 2 }, maxMs: 2000, jitter: true });
 
-/** A self-healing AMQP connection. */
 /**
- * amqplib's failed handshake when RabbitMQ refuses the login (403 ACCESS_REFUSED: a wrong
- * user or password), as CONFIG, which no retry mends: the worker retried it for ever and
- * `call` for 30 s, reporting the broker as unreachable. Other errors as they are.
+ * amqplib's failed handshake when RabbitMQ refuses the URL's settings, as CONFIG, which no
+ * retry mends: the worker retried them for ever and `call` for 30 s, reporting the broker as
+ * unreachable. Two refusals: the login (403 ACCESS_REFUSED: a wrong user or password), and
+ * the virtual host (a close in answer to connection.open, 530 NOT_ALLOWED: no such vhost, or
+ * the user has no permission on it; amqplib drops the close's text, so the message says
+ * both). Other errors as they are.
  */
-function refusedLogin(error: Error, where: string): Error {
-  if (!/\b403 \(ACCESS-REFUSED\)/.test(error.message)) return error;
-  return new CeleriacError(ErrorCodes.CONFIG, `RabbitMQ at ${where} refused the login (ACCESS_REFUSED): check the user and password of the broker URL`, { cause: error });
+function refusedConfig(error: Error, where: string, vhost: string): Error {
+  if (/\b403 \(ACCESS-REFUSED\)/.test(error.message)) {
+    return new CeleriacError(ErrorCodes.CONFIG, `RabbitMQ at ${where} refused the login (ACCESS_REFUSED): check the user and password of the broker URL`, { cause: error });
+  }
+  if (/^Expected ConnectionOpenOk; got <ConnectionClose\b/.test(error.message)) {
+    const v = JSON.stringify(vhost);
+    return new CeleriacError(
+      ErrorCodes.CONFIG,
+      `RabbitMQ at ${where} refused to open the virtual host (NOT_ALLOWED): it does not exist, or the user may not use it; create it (rabbitmqctl add_vhost ${v}), grant the user (rabbitmqctl set_permissions -p ${v} <user> '.*' '.*' '.*'), or fix the vhost in the broker URL`,
+      { cause: error },
+    );
+  }
+  return error;
 }
+
+/** A self-healing AMQP connection. */
 
 export class AmqpSession {
   #model: ChannelModel | undefined;
@@ -303,7 +317,7 @@ export class AmqpSession {
         }
         return model;
       } catch (err) {
-        const e = refusedLogin(coerceError(err), this.#where());
+        const e = refusedConfig(coerceError(err), this.#where(), this.target.vhost);
         // A setting no retry can fix (an unreadable TLS file, a refused login): every wait fails with it.
         if (e instanceof CeleriacError && e.code === ErrorCodes.CONFIG) throw e;
         this.#lastFailure = e;

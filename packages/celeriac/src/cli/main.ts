@@ -114,8 +114,10 @@ export async function main(argv: readonly string[], ctx: CliContext): Promise<nu
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version end here with exit code 0.
-      return err.exitCode;
+      // --help and --version end here with exit code 0. Everything else the parser refuses (an
+      // unknown option or command, a missing or extra argument, no command) is a usage error:
+      // 2, as Celery's command line exits. Commander has written the message and the usage.
+      return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UsageError) {
       ctx.io.err(`error: ${err.message}\n`);

@@ -197,7 +197,7 @@ const TABLE = {
     cli: { flags: '--max-memory-per-child <KiB>', commands: ['worker'], help: 'threads and prefork pools: memory (KiB) after a task above which its child is replaced' },
     doc: 'Threads and prefork pools: KiB of memory a child may hold after a task (a thread\'s V8 heap, a process\'s resident set, as Celery measures it); above it the child is replaced once the task has finished (`--max-memory-per-child`). `null`: no limit.' }),
   workerAutoscale: setting<string | null>({ type: 'string?', default: null, env: envNames('WORKER_AUTOSCALE'),
-    check: ((v: string | null) => (v === null || /^\s*\d+\s*(,\s*\d+\s*)?$/.test(v) ? null : 'must be max,min (e.g. 10,3) or max')),
+    check: ((v: string | null) => { const m = v === null ? null : /^\s*(\d+)\s*(?:,\s*(\d+)\s*)?$/.exec(v); return v === null ? null : m === null ? 'must be max,min (e.g. 10,3) or max' : Number(m[1]) < 1 || Number(m[2] ?? 0) > Number(m[1]) ? 'must be max,min with max 1 or more and min at most max (e.g. 10,3)' : null; }),
     cli: { flags: '--autoscale <max,min>', commands: ['worker'], help: 'grow the pool up to max slots with the load, shrink to min when idle' },
     doc: 'Pool autoscaling (`--autoscale max,min`, as Celery): the pool grows at once to the number of tasks the worker holds, up to `max`, and shrinks toward `min` after 30 s without growth. Prefetch follows `max`. `null`: a fixed size (`-c`). The `autoscale` control command changes the range at run time.' }),
   brokerConnectionRetryOnStartup: setting<boolean>({ type: 'boolean', default: true, env: envNames('BROKER_CONNECTION_RETRY_ON_STARTUP'),

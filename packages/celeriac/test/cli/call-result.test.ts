@@ -155,7 +155,7 @@ describe('call', () => {
 
   it('a missing task name is a usage error', async () => {
     const res = await run(['call'], { app: t.app });
-    expect(res.code).not.toBe(0);
+    expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/missing required argument 'name'/);
   });
 });

@@ -56,21 +56,21 @@ describe('help and version', () => {
     expect(res).toEqual({ code: 0, stdout: `${CELERIAC_VERSION}\n`, stderr: '' });
   });
 
-  it('an unknown command exits non-zero and says so', async () => {
+  it('an unknown command is a usage error (exit 2, as Celery) and says so', async () => {
     const res = await run(['frobnicate']);
-    expect(res.code).not.toBe(0);
+    expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/unknown command 'frobnicate'/);
   });
 
-  it('an unknown option exits non-zero and says so', async () => {
+  it('an unknown option is a usage error (exit 2) and says so', async () => {
     const res = await run(['call', 'x', '--bogus']);
-    expect(res.code).not.toBe(0);
+    expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/unknown option '--bogus'/);
   });
 
-  it('no command prints the usage and exits non-zero', async () => {
+  it('no command prints the usage and exits 2', async () => {
     const res = await run([]);
-    expect(res.code).not.toBe(0);
+    expect(res.code).toBe(2);
     expect(res.stdout + res.stderr).toMatch(/Usage: celeriac/);
   });
 });
@@ -233,6 +233,8 @@ describe('worker (in-process, embedded app)', () => {
     ['an empty queue list', ['-Q', ' , '], /-Q\/--queues must name at least one queue/],
     ['an unknown pool', ['-P', 'gevent'], /--pool "gevent": must be async, threads, prefork or solo \(setting workerPool\)/],
     ['a bad autoscale range', ['--autoscale', 'ten'], /--autoscale "ten": must be max,min \(e\.g\. 10,3\) or max \(setting workerAutoscale\)/],
+    ['an autoscale min above its max', ['--autoscale', '2,8'], /--autoscale "2,8": must be max,min with max 1 or more and min at most max \(e\.g\. 10,3\) \(setting workerAutoscale\)/],
+    ['an autoscale max of 0', ['--autoscale', '0'], /--autoscale "0": must be max,min with max 1 or more/],
     ['a negative concurrency', ['-c', '-1'], /--concurrency "-1": must be 0 or more \(setting workerConcurrency\)/],
     ['a fractional concurrency', ['-c', '1.5'], /--concurrency "1.5": expected an integer, got 1.5/],
     ['a negative prefetch multiplier', ['--prefetch-multiplier', '-1'], /--prefetch-multiplier "-1": must be 0 or more/],

@@ -82,6 +82,17 @@ describe.runIf(hasRedisServer)('failure: start-up races (celeriac worker)', () =
     expect(cli.stderr() + cli.stdout()).not.toContain(':wrong@');
   }, 60_000);
 
+  it('RabbitMQ refusing the virtual host (no such vhost): exit status 78 at once, where it retried for ever with amqplib\'s "Expected ConnectionOpenOk"', async () => {
+    if (!(await amqpAvailable())) throw new Error(`RabbitMQ is not reachable at ${TEST_AMQP_HOST}`);
+    const vhost = `celeriac-no-such-vhost-${process.pid}`;
+    const url = `amqp://guest:guest@${TEST_AMQP_HOST}/${vhost}`;
+    const cli = spawnCli(['-A', fixtureApp('app'), '-b', url, '--result-backend', 'memory://', 'worker', '-n', `novhost-${process.pid}@test`], { timeoutMs: 30_000 });
+    const exit = await cli.exited;
+    expect(exit.code).toBe(78);
+    expect(cli.stderr()).toMatch(new RegExp(`^error: RabbitMQ at .* vhost "${vhost}" refused to open the virtual host \\(NOT_ALLOWED\\): it does not exist, or the user may not use it; create it \\(rabbitmqctl add_vhost "${vhost}"\\).* \\[CELERIAC_ERR_CONFIG\\]\n$`, 'm'));
+    expect(cli.stdout()).not.toMatch(/cannot connect to RabbitMQ|Expected ConnectionOpenOk/);
+  }, 60_000);
+
   it('SIGTERM while a connection attempt hangs (the server accepts and never answers) ends it within a second or so', async () => {
     const server = new RedisServerProcess(await freePort());
     await server.start();
