@@ -18,7 +18,8 @@ import { liveRoutes } from '../live/routes.js';
 import type { Runtime } from '../runtime.js';
 import { compileAllowList } from './allow-list.js';
 import type { ServerContext } from './context.js';
-import { installErrorHandlers } from './errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandlers } from './errors.js';
+import { SECURITY_HEADERS } from './headers.js';
 import { opsRoutes } from './routes/ops.js';
 import { taskRoutes } from './routes/tasks.js';
 import { TODO_SCHEMAS, todoRoutes } from './routes/todos.js';
@@ -29,6 +30,8 @@ import { installJsonParser } from './json-depth.js';
 import { installValidation } from './validation.js';
 import { Workflow } from './workflow.js';
 
+export { SECURITY_HEADERS } from './headers.js';
+
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
   /** Where the dashboard is, for the live page's link; null when none runs. */
@@ -38,17 +41,6 @@ export interface ServerOptions {
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 /** The app's own icon, for /docs in place of the framework's logo. */
 const APP_ICON = readFileSync(new URL('../live/static/icon.svg', import.meta.url));
-
-/**
- * On every response: the pages (the live page, /docs) load only this server's files, cannot be
- * framed, types are not sniffed and no URL leaks to another site in a Referer.
- */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-});
 
 /** The server type: Fastify with TypeBox-typed routes. */
 export type ApiServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -89,6 +81,11 @@ export async function buildServer(runtime: Runtime, options: ServerOptions = {})
     },
     // Stop waiting for idle keep-alive sockets at close; busy requests still finish.
     forceCloseConnections: 'idle',
+    // What the router and Node's parser refuse before any route or hook runs (a bad escape in
+    // the URL, a parameter too long, headers too large, garbage): the same JSON error and
+    // headers as every other answer (http/errors.ts).
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const table: RouteEntry[] = [];
