@@ -9,7 +9,7 @@
  * - a Celeriac worker SIGKILLed mid-task: Python's restore of unacked messages (at worker
  *   start) brings it back and Python runs it; a Celeriac worker started meanwhile, with a
  *   2 s recoverAfterSec, does not take it back from the live Python worker;
- * - a live Python worker running a task longer than recoverAfterSec (shorter than the
+ * - a live Python worker running a task longer than recoverAfterSec (well within the
  *   visibility timeout) keeps it: the Celeriac worker's fast recovery leaves it alone.
  */
 import { randomUUID } from 'node:crypto';
@@ -127,8 +127,10 @@ describeOracles('crash recovery between Python and Celeriac workers', (oracle) =
     const queue = `py-long-${randomUUID().slice(0, 8)}`;
     await python(queue, 'py-c');
     locals.push(await startLocalWorker(config(queue, `ts-c-${process.pid}@test`), raw));
-    // Python runs it for 6 s (> recoverAfterSec 2 s, < visibility timeout 8 s).
-    const { r, key } = await send(queue, 0, 6);
+    // Python runs it for 4 s: twice recoverAfterSec (2 s), half the visibility timeout (8 s),
+    // counted from Python's fetch. With 6 s, on a loaded machine, the run once ended more than
+    // 8 s after the fetch, and the message was given back, as kombu's rule says it should be.
+    const { r, key } = await send(queue, 0, 4);
     await waitFor(async () => (await runs(key)) === 1, 'the task to start', 20_000);
     expect(await r.get({ timeoutMs: 20_000 })).toBe(1);
     await sleep(1500);
