@@ -96,6 +96,10 @@ const AMQP_OPTION_NAMES: Record<string, keyof AmqpBrokerOptions> = {
   connectWaitMs: 'connectWaitMs',
   replyTimeoutMs: 'replyTimeoutMs',
   connectionName: 'connectionName',
+  setAsideMaxCount: 'setAsideMaxCount',
+  setAsideMaxBytes: 'setAsideMaxBytes',
+  deadLetterMaxCount: 'deadLetterMaxCount',
+  deadLetterMaxBytes: 'deadLetterMaxBytes',
 };
 
 /**

@@ -79,10 +79,10 @@ describe.runIf(ready)('worker, retries and beat on quorum queues', () => {
     });
     await start(app, ['limited']);
     await app.sendTask('q.again', [], {}, { queue: 'limited' });
-    await waitFor(async () => (await count('celeriac.set-aside')) === 1, 'the dead letter', 15_000);
+    await waitFor(async () => (await count('celeriac.deadletters')) === 1, 'the dead letter', 15_000);
     const ch = await q.conn.createChannel();
     try {
-      const msg = await ch.get('celeriac.set-aside', { noAck: true });
+      const msg = await ch.get('celeriac.deadletters', { noAck: true });
       expect(msg).not.toBe(false);
       const headers = (msg as { properties: { headers: Record<string, unknown> } }).properties.headers;
       expect(String(headers['x-celeriac-set-aside-reason'])).toMatch(/x-delivery-limit 2 of the queue/);
@@ -109,7 +109,7 @@ describe.runIf(ready)('worker, retries and beat on quorum queues', () => {
     });
     const r = await app.sendTask('q.bounce', [], {}, { queue: 'plainq' });
     await expect(r.get({ timeoutMs: 15_000 })).rejects.toMatchObject({ excType: 'DeliveryLimitExceeded' });
-    await waitFor(async () => (await count('celeriac.set-aside')) >= 1, 'the dead letter', 15_000);
+    await waitFor(async () => (await count('celeriac.deadletters')) >= 1, 'the dead letter', 15_000);
     expect(runs).toBe(3);
     expect(failed).toEqual(['DeliveryLimitExceeded']);
     expect(await count('plainq')).toBe(0);

@@ -3,7 +3,7 @@
  * The RabbitMQ broker (AMQP 0-9-1 through amqplib), byte-compatible with Celery 5.2.6
  * (docs/protocol-amqp.md). It plays the queue, fanout, bindings and beat-store-host roles
  * (beat's store is one document in a queue: beat-store.ts); RabbitMQ has no listing of
- * delayed or set-aside messages (core/spi/broker.ts). It tells since when the next message of a
+ * delayed or set-aside messages (core/spi/broker.ts; the set-aside queues: set-aside-queues.ts). It tells since when the next message of a
  * classic queue has waited (queue-age.ts): every message published here carries the AMQP
  * `timestamp` property, the time of its send.
  *
@@ -26,18 +26,7 @@ import { parseAmqpUrls } from '../../amqp/url.js';
 import { CLASSIC_TOPOLOGY, planTaskQueue, usesQuorumQueues, type QueueTopology, type QueueType } from '../../core/queue-topology.js';
 import { toWire, type WireOut } from '../../amqp/wire.js';
 import { checkDeliverAt } from '../../core/spi/broker-args.js';
-import type {
-  Broker,
-  BrokerCapabilities,
-  ConsumeOptions,
-  Consumer,
-  DelayedRecord,
-  PurgeCount,
-  PublishOptions,
-  PublishRequest,
-  Settlement,
-  Unsubscribe,
-} from '../../core/spi/broker.js';
+import type { Broker, BrokerCapabilities, ConsumeOptions, Consumer, DelayedRecord, PurgeCount, PublishOptions, PublishRequest, Settlement, Unsubscribe } from '../../core/spi/broker.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { TransportLog } from '../../core/transport-table.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
@@ -58,9 +47,10 @@ import { ConfirmedPublisher } from './confirmed-publisher.js';
 import { checkedMaxPriority, type AmqpBrokerOptions } from './options.js';
 import { Declarations } from './declarations.js';
 import { fanoutWire, subscribeExchange } from './fanout-subscription.js';
+import { declareSetAsideQueue, setAsideQueueOf } from './set-aside-queues.js';
+import { resolveSetAsideLimits, type SetAsideQuotas } from '../../core/set-aside.js';
 
-/** Where `setAside` parks messages (durable; inspect with `rabbitmqctl list_queues`). */
-export const SET_ASIDE_QUEUE = 'celeriac.set-aside';
+export { DEAD_LETTER_QUEUE, SET_ASIDE_QUEUE } from './set-aside-queues.js';
 /** Delays shorter than this are published straight to the queue. */
 const MIN_DELAY_MS = 1;
 
@@ -101,11 +91,14 @@ export class AmqpBroker implements Broker, ConsumerHost {
   #beatStore: AmqpBeatStore | undefined;
   #ages: QueueAgeReader | undefined;
   #closed = false;
+  /** The bounds of the two set-aside queues (set-aside-queues.ts). */
+  readonly #setAside: SetAsideQuotas;
 
   constructor(url: string, options: AmqpBrokerOptions = {}) {
     this.log = options.log ?? defaultLog;
     this.clock = options.clock ?? systemClock;
     this.queueMaxPriority = checkedMaxPriority(options);
+    this.#setAside = resolveSetAsideLimits(options, 'RabbitMQ broker');
     this.topology = options.queues ?? CLASSIC_TOPOLOGY;
     const quorum = usesQuorumQueues(this.topology);
     this.ladder = quorum ? KOMBU_LADDER : CELERIAC_LADDER;
@@ -312,9 +305,10 @@ export class AmqpBroker implements Broker, ConsumerHost {
       return this.#publisher.send('', queue, toWire(message, { extraHeaders: carried, timestamp: this.#sentAt() }), true);
     }
     if (settlement.kind === 'setAside') {
-      await this.#declareQueueSpec(SET_ASIDE_QUEUE, { durable: true, autoDelete: false, arguments: {} });
+      const category = settlement.category ?? 'malformed';
+      await this.#declared.once(`queue ${setAsideQueueOf(category)}`, (ch) => declareSetAsideQueue(ch, this.#admin, category, this.#setAside, this.log));
       const wire = toWire(message, { extraHeaders: { 'x-celeriac-set-aside-reason': settlement.reason, 'x-celeriac-set-aside-from': queue }, timestamp: this.#sentAt() });
-      return this.#publisher.send('', SET_ASIDE_QUEUE, wire, true);
+      return this.#publisher.send('', setAsideQueueOf(category), wire, true);
     }
     // reject with requeue: to the tail, marked as kombu's virtual transports mark it.
     await this.declareQueue(queue);

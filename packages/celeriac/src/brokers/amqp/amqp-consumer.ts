@@ -11,7 +11,7 @@
  * | reject with requeue | a copy marked `redelivered` published (confirmed) to the tail of the queue, then `basic.ack` (RabbitMQ's own requeue would put it back at the head) |
  * | restore | `basic.reject(requeue=true)`: back where it was, `redelivered=true` |
  * | defer | a copy published into the delay ladder (delayed.ts), then `basic.ack` |
- * | setAside | a copy published to `celeriac.set-aside` with the reason in a header, then `basic.ack` |
+ * | setAside | a copy published to `celeriac.set-aside` (dead letters: `celeriac.deadletters`; set-aside-queues.ts) with the reason in a header, then `basic.ack` |
  *
  * **Prefetch** is `global=true` as Celery sets it, unless the app has quorum queues (or this
  * consumer's queues exist as quorum queues): RabbitMQ refuses global QoS on them by closing

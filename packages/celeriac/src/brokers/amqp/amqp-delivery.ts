@@ -9,6 +9,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { textIsUtf8 } from '../../amqp/strict-text.js';
 import { envelopeOf, fromWire } from '../../amqp/wire.js';
 import type { Delivery, Settlement } from '../../core/spi/broker.js';
+import type { SetAsideCategory } from '../../core/set-aside.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 import type { Message } from '../../protocol/types.js';
 import { targetOfDelayKey, type DelayLadder } from './delayed.js';
@@ -142,7 +143,7 @@ export class AmqpDelivery implements Delivery {
   defer(deliverAt: number, options?: { redelivered?: boolean }): Promise<void> {
     return this.#settle(options?.redelivered === true ? { kind: 'defer', deliverAt, redelivered: true } : { kind: 'defer', deliverAt });
   }
-  setAside(reason: string): Promise<void> {
-    return this.#settle({ kind: 'setAside', reason });
+  setAside(reason: string, options?: { category?: SetAsideCategory }): Promise<void> {
+    return this.#settle({ kind: 'setAside', reason, category: options?.category === 'dead-letter' ? 'dead-letter' : 'malformed' });
   }
 }

@@ -9,10 +9,15 @@ import type { TransportLog } from '../../core/transport-table.js';
 import type { AmqpUseSsl } from '../../amqp/url.js';
 import type { AmqpLoginMethod } from '../../amqp/session.js';
 import { describeGiven } from '../../core/option-names.js';
+import type { SetAsideQuotaOptions } from '../../core/set-aside.js';
 import { CeleriacError, ErrorCodes } from '../../errors.js';
 
-/** Options of the RabbitMQ broker (`AmqpBroker`). */
-export interface AmqpBrokerOptions {
+/**
+ * Options of the RabbitMQ broker (`AmqpBroker`). The set-aside bounds (`setAsideMaxCount`,
+ * `setAsideMaxBytes`, `deadLetterMaxCount`, `deadLetterMaxBytes`) are the two set-aside
+ * queues' `x-max-length` and `x-max-length-bytes` (set-aside-queues.ts).
+ */
+export interface AmqpBrokerOptions extends Omit<SetAsideQuotaOptions, 'setAsideMaxRecordBytes'> {
   /** Where connection trouble no caller waits on is reported. @default console.warn */
   log?: TransportLog;
   /** Reads the time of due times (ETA, countdown, redelivery backoff). @default systemClock */
