@@ -50,6 +50,11 @@ export class ShutdownBudget {
     private readonly offline: () => boolean,
   ) {}
 
+  /** Whether a cold shutdown was asked for. */
+  get cold(): boolean {
+    return this.#cold;
+  }
+
   /** A cold shutdown was asked for: the steps left get {@link COLD_STEP_MS} together from now. */
   goCold(): void {
     if (!this.#cold) this.#coldEndsAt = performance.now() + COLD_STEP_MS;

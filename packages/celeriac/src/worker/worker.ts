@@ -405,7 +405,8 @@ export class Worker {
     const tasksUntil = performance.now() + deadlineMs;
     this.stateValue = 'draining';
     this.autoscaler?.stop();
-    this.log.info({ running: this.active, reserved: this.reserved }, 'warm shutdown: no longer fetching');
+    // A cold shutdown (SIGQUIT, a second signal, terminate()) comes here too, its tasks abandoned already.
+    this.log.info({ running: this.active, reserved: this.reserved }, `${this.budget.cold ? 'cold' : 'warm'} shutdown: no longer fetching`);
     await this.budget.bounded(this.consumer?.close(), 'the consumer to close', 'step');
     this.consumer = null;
     // Deliveries that raced the close are given back only now: given back while the consumer

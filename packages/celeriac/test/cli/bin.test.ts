@@ -109,6 +109,9 @@ describe('celeriac worker (spawned)', () => {
     cli.child.kill('SIGQUIT');
     expect(await cli.exited).toEqual({ code: 1, signal: null });
     expect(cli.stdout()).toMatch(/"signal":"SIGQUIT".*cold shutdown: abandoning running tasks/);
+    // It said "warm shutdown: no longer fetching" next, which it was not.
+    expect(cli.stdout()).toMatch(/"running":1[,}].*"cold shutdown: no longer fetching"/);
+    expect(cli.stdout()).not.toMatch(/warm shutdown/);
     expect(cli.stdout()).toMatch(/worker stopped/);
   });
 
