@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECURITY_HEADERS, routeTable } from '../../src/http/server.js';
+import { rawHttp } from '../../../../packages/celeriac/test/support/raw-http.js';
 import { startTestApi, type TestApi } from '../support/harness.js';
 
 describe('reference API security: every route', () => {
@@ -110,26 +111,6 @@ describe('reference API security: what the router and the HTTP parser refuse bef
 
   afterAll(() => t?.close(), 30_000);
 
-  /** Writes `request` as it is on a new connection; the answer once the server closes it or the head and body are in. */
-  async function raw(request: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    let answer = '';
-    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.write(request);
-    await expect.poll(() => {
-      const [head = '', body = ''] = answer.split('\r\n\r\n');
-      const length = /\r\ncontent-length: (\d+)/i.exec(head);
-      return length !== null && Buffer.byteLength(body) >= Number(length[1]);
-    }, { timeout: 10_000 }).toBe(true);
-    socket.destroy();
-    const [head = '', ...rest] = answer.split('\r\n\r\n');
-    const [statusLine = '', ...lines] = head.split('\r\n');
-    const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-    return { status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
-  }
-
   for (const [label, request, status, code] of [
     ['a bad percent-escape in a path parameter', 'GET /tasks/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'BAD_URL'],
     ['a path parameter past the router\'s length', `GET /tasks/${'a'.repeat(2000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414, 'URL_TOO_LONG'],
@@ -137,7 +118,7 @@ describe('reference API security: what the router and the HTTP parser refuse bef
     ['bytes that are not HTTP', 'HELLO THERE\r\n\r\n', 400, 'MALFORMED_REQUEST'],
   ] as const) {
     it(`${label}: ${status} ${code}, the JSON error shape, a request id and the security headers`, async () => {
-      const res = await raw(request);
+      const res = await rawHttp(port, request);
       expect(res.status, res.body).toBe(status);
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers[name], name).toBe(value);
       const body = JSON.parse(res.body) as Record<string, unknown>;

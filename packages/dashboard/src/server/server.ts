@@ -7,7 +7,8 @@
  * every action (route flag `action`) is refused in read-only mode and to viewers,
  * CSRF-checked and written to the audit log.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CeleriacError, ErrorCodes } from 'celeriac';
 import { parsePyJson } from 'celeriac/monitor';
 import type { Principal } from './auth.js';
@@ -126,6 +127,31 @@ export function registerErrorHandler(server: FastifyInstance): void {
   });
 }
 
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any hook runs (a bad
+ * percent-escape, a path part past `maxParamLength`), answered as the dashboard answers other
+ * bad requests, with the security headers, which the hooks would have set.
+ */
+function frameworkErrors(error: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void reply.code(tooLong ? 414 : 400).headers(SECURITY_HEADERS).type('text/plain; charset=utf-8').send(tooLong ? 'URI Too Long' : 'Bad Request: invalid URL');
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before there is a request
+ * (headers too large, bytes that are not HTTP, a request that did not arrive in time), in
+ * plain text with the security headers; then the connection is closed, as Node does.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+  if (socket.writable) {
+    const headers = { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'content-length': String(text.length), connection: 'close' };
+    socket.write(`HTTP/1.1 ${status} ${text}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${text}`);
+  }
+  socket.destroy();
+}
+
 /** Builds the server (not listening). */
 export async function buildServer(ctx: ServerContext, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
   const server = Fastify({
@@ -134,6 +160,8 @@ export async function buildServer(ctx: ServerContext, options: { logger?: boolea
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
     // Flower's clients send ids and names in the path; nothing else is trusted from proxies.
     trustProxy: false,
+    frameworkErrors,
+    clientErrorHandler,
   });
 
   const table: RouteEntry[] = [];

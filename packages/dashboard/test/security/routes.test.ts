@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDashboard } from '../../src/dashboard.js';
+import { rawHttp } from '../../../celeriac/test/support/raw-http.js';
 import { SECURITY_HEADERS } from '../../src/server/security-headers.js';
 import { SecurityFixture, basic, call, login, postgresReady, routesOf, type CallableRoute } from './support.js';
 
@@ -146,5 +147,21 @@ describe.runIf(ready)('dashboard security: every route, every caller', () => {
     expect(page.headers.get('set-cookie')).toMatch(/^celeriac_dashboard=[\w-]+\.[\w-]+; Path=\/; Max-Age=604800; HttpOnly; SameSite=Strict$/);
     // Scripts with a token get no cookie: nothing to steal or replay.
     expect((await call(dash.url, 'GET', '/', { authorization: 'Bearer tok-admin-123' })).headers.get('set-cookie')).toBeNull();
+  });
+
+  it('what the router and the HTTP parser refuse before any hook: a plain-text error with the security headers', async () => {
+    const port = Number(new URL(dash.url).port);
+    for (const [request, status] of [
+      ['GET /api/task/info/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+      [`GET /healthcheck HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(64 * 1024)}\r\n\r\n`, 431],
+      ['HELLO THERE\r\n\r\n', 400],
+    ] as const) {
+      const res = await rawHttp(port, request);
+      expect(res.status, request.slice(0, 40)).toBe(status);
+      // Before, these answers had none of them: the hooks that set them never ran.
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers[name], `${name} on ${request.slice(0, 40)}`).toBe(value);
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(res.body.length).toBeLessThan(100);
+    }
   });
 });
