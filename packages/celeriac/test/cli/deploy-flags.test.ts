@@ -201,8 +201,13 @@ describe('celeriac worker --detach', () => {
     const pid = await waitFor(() => readPidfile(pidfile), 'the pidfile', { timeoutMs: 20_000 });
     detached.push(pid);
     await waitFor(() => /hupterm@\S+ ready\./.test(readFileSync(logfile, 'utf8')) || null, 'the worker to be ready', { timeoutMs: 20_000 });
+    // Both arrive while the worker is stopped, so it takes them together. Sent one after the
+    // other to a running worker, a loaded machine could hold this process between the two long
+    // enough for the worker to handle the SIGHUP alone and restart, as it should then.
+    process.kill(pid, 'SIGSTOP');
     process.kill(pid, 'SIGHUP');
     process.kill(pid, 'SIGTERM');
+    process.kill(pid, 'SIGCONT');
     await waitFor(() => (!alive(pid) && !existsSync(pidfile)) || null, 'the worker to stop and remove its pidfile', { timeoutMs: 20_000 });
     expect(readFileSync(logfile, 'utf8')).not.toContain('restarted: a new worker');
   });
