@@ -10,6 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chord, ErrorCodes, TaskRevokedError, Worker } from 'celeriac';
 import { defineTasks } from './fixtures/pool-app.js';
@@ -296,6 +297,58 @@ function limitTests(pool: PoolKind): void {
         const pids = children().map((line) => Number(line.split(' ')[0]));
         await waitFor(() => pids.every((pid) => !alive(pid)), 'the child processes to end', 10_000);
       }
+      rmSync(dirname(loading), { recursive: true, force: true });
+    });
+
+    it('makes its children one per turn of the event loop, so timers and signals are not held up by a large pool', async () => {
+      const { env } = setup();
+      const loading = join(mkdtempSync(join(tmpdir(), 'celeriac-pool-turns-')), 'children');
+      writeFileSync(loading, '');
+      process.env['CELERIAC_TEST_LOADING_FILE'] = loading;
+      const size = 8;
+      const worker = new Worker(env.app, { hostname: 'w1@testhost', pool, appModule: new URL('./fixtures/hanging-app.ts', import.meta.url), concurrency: size });
+      // Each child that is loading listens on the pool's abort signal (hanging-app.ts never
+      // finishes loading): the count of listeners is the count of children made so far.
+      const signal = (worker.pool as unknown as { loading: AbortController }).loading.signal;
+      const made: number[] = [];
+      let sampling = true;
+      const sample = (): void => {
+        made.push(getEventListeners(signal, 'abort').length);
+        if (sampling) setImmediate(sample);
+      };
+      sample();
+      const starting = worker.start();
+      try {
+        await waitFor(() => made.at(-1) === size, () => `${size} children made (${made.at(-1)} so far)`, 30_000);
+      } finally {
+        sampling = false;
+        await worker.close();
+        await starting;
+      }
+      // The most children made between two turns: all of them at once before.
+      const steps = made.slice(1).map((n, i) => n - made[i]!);
+      expect(Math.max(...steps)).toBeLessThanOrEqual(2);
+      rmSync(dirname(loading), { recursive: true, force: true });
+    });
+
+    it('a close while the children are being made stops making them; start returns, nothing is left unhandled', async () => {
+      const { env } = setup();
+      const loading = join(mkdtempSync(join(tmpdir(), 'celeriac-pool-turns-')), 'children');
+      writeFileSync(loading, '');
+      process.env['CELERIAC_TEST_LOADING_FILE'] = loading;
+      const worker = new Worker(env.app, { hostname: 'w1@testhost', pool, appModule: new URL('./fixtures/hanging-app.ts', import.meta.url), concurrency: 50 });
+      const signal = (worker.pool as unknown as { loading: AbortController }).loading.signal;
+      const starting = worker.start();
+      try {
+        await waitFor(() => getEventListeners(signal, 'abort').length >= 2, 'two children made', 30_000);
+      } finally {
+        await worker.close();
+      }
+      // Before, the children made before the close rejected with nobody listening yet: an
+      // unhandled rejection, which ended `celeriac worker -P threads -c 300` with exit 1.
+      await starting;
+      expect(worker.state).toBe('closed');
+      expect(worker.pool.stats().processes).toEqual([]);
       rmSync(dirname(loading), { recursive: true, force: true });
     });
 

@@ -91,7 +91,16 @@ export class ChildPool implements TaskPool {
    * meanwhile ends the children still loading, and this returns without error.
    */
   async start(): Promise<void> {
-    const started = await Promise.allSettled(Array.from({ length: this.size }, () => this.startChild()));
+    // One child per turn of the event loop, all loading at once: made in one turn, 300 threads
+    // held the loop for seconds, and a SIGTERM, a heartbeat or a timer waited them out.
+    const starting: Promise<PromiseSettledResult<PoolChild>>[] = [];
+    for (let i = 0; i < this.size && !this.closed; i++) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      // Settled at once: a child that fails while the next ones are made (a close ends them
+      // all) is no unhandled rejection, which ends the process.
+      starting.push(this.startChild().then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const));
+    }
+    const started = await Promise.all(starting);
     for (const s of started) if (s.status === 'fulfilled') this.children.add(s.value);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     const closedMeanwhile = this.closed;
