@@ -279,12 +279,23 @@ function limitTests(pool: PoolKind): void {
       expect(meta.result).toMatchObject({ exc_type: 'TimeLimitExceeded' });
     });
 
-    it('a close while the children still load the app module ends them at once; start returns', async () => {
+    /**
+     * A worker whose children never finish loading the app (fixtures/hanging-app.ts): each
+     * writes a line to `loading` as it starts, and listens on the pool's abort signal while it
+     * loads, so the count of listeners is the count of children made so far.
+     */
+    function hangingWorker(concurrency: number): { worker: Worker; loading: string; madeSoFar: () => number } {
       const { env } = setup();
       const loading = join(mkdtempSync(join(tmpdir(), 'celeriac-pool-loading-')), 'children');
       writeFileSync(loading, '');
       process.env['CELERIAC_TEST_LOADING_FILE'] = loading;
-      const worker = new Worker(env.app, { hostname: 'w1@testhost', pool, appModule: new URL('./fixtures/hanging-app.ts', import.meta.url), concurrency: 3 });
+      const worker = new Worker(env.app, { hostname: 'w1@testhost', pool, appModule: new URL('./fixtures/hanging-app.ts', import.meta.url), concurrency });
+      const signal = (worker.pool as unknown as { loading: AbortController }).loading.signal;
+      return { worker, loading, madeSoFar: () => getEventListeners(signal, 'abort').length };
+    }
+
+    it('a close while the children still load the app module ends them at once; start returns', async () => {
+      const { worker, loading } = hangingWorker(3);
       const starting = worker.start();
       const children = () => readFileSync(loading, 'utf8').split('\n').filter((line) => line !== '');
       await waitFor(() => children().length === 3, 'three children to load the app module', 30_000);
@@ -301,19 +312,12 @@ function limitTests(pool: PoolKind): void {
     });
 
     it('makes its children one per turn of the event loop, so timers and signals are not held up by a large pool', async () => {
-      const { env } = setup();
-      const loading = join(mkdtempSync(join(tmpdir(), 'celeriac-pool-turns-')), 'children');
-      writeFileSync(loading, '');
-      process.env['CELERIAC_TEST_LOADING_FILE'] = loading;
       const size = 8;
-      const worker = new Worker(env.app, { hostname: 'w1@testhost', pool, appModule: new URL('./fixtures/hanging-app.ts', import.meta.url), concurrency: size });
-      // Each child that is loading listens on the pool's abort signal (hanging-app.ts never
-      // finishes loading): the count of listeners is the count of children made so far.
-      const signal = (worker.pool as unknown as { loading: AbortController }).loading.signal;
+      const { worker, loading, madeSoFar } = hangingWorker(size);
       const made: number[] = [];
       let sampling = true;
       const sample = (): void => {
-        made.push(getEventListeners(signal, 'abort').length);
+        made.push(madeSoFar());
         if (sampling) setImmediate(sample);
       };
       sample();
@@ -332,15 +336,10 @@ function limitTests(pool: PoolKind): void {
     });
 
     it('a close while the children are being made stops making them; start returns, nothing is left unhandled', async () => {
-      const { env } = setup();
-      const loading = join(mkdtempSync(join(tmpdir(), 'celeriac-pool-turns-')), 'children');
-      writeFileSync(loading, '');
-      process.env['CELERIAC_TEST_LOADING_FILE'] = loading;
-      const worker = new Worker(env.app, { hostname: 'w1@testhost', pool, appModule: new URL('./fixtures/hanging-app.ts', import.meta.url), concurrency: 50 });
-      const signal = (worker.pool as unknown as { loading: AbortController }).loading.signal;
+      const { worker, loading, madeSoFar } = hangingWorker(50);
       const starting = worker.start();
       try {
-        await waitFor(() => getEventListeners(signal, 'abort').length >= 2, 'two children made', 30_000);
+        await waitFor(() => madeSoFar() >= 2, 'two children made', 30_000);
       } finally {
         await worker.close();
       }
