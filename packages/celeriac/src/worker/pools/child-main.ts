@@ -112,6 +112,8 @@ function routePublishing(app: App): void {
 }
 
 async function loadApp(): Promise<App> {
+  // tsx only now, for the app's own modules: the library is loaded already (ChildData.tsxFirst).
+  if (data.tsx !== null && !data.tsxFirst) (await import(data.tsx)).register();
   const mod = (await import(data.appModule)) as Record<string, unknown>;
   const attr = data.appAttr ?? null;
   const app = attr === null ? (mod['app'] ?? mod['default']) : pickExport(mod, attr);

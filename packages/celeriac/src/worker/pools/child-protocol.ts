@@ -25,6 +25,13 @@ export interface ChildData {
   readonly entry: string;
   /** URL of tsx's register API, when TypeScript must load; else null. */
   readonly tsx: string | null;
+  /**
+   * Whether tsx is registered before anything else is imported: when the entry or a preload is
+   * TypeScript itself. Otherwise child-main registers it just before the app module, so the
+   * library's own modules load without it (tsx's hooks stood between every one of them and
+   * Node's loader: a thread's start cost four times the CPU).
+   */
+  readonly tsxFirst: boolean;
   /** Modules a thread imports first: the worker's `--import` preloads (none for a process, which runs its own). */
   readonly preloads: readonly string[];
   /**

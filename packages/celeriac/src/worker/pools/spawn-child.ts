@@ -76,7 +76,7 @@ globalThis[Symbol.for('${POOL_CHILD_MARK}')] = true;
   const data = parentPort ? workerData : JSON.parse(process.env.${CHILD_DATA_ENV});
   const post = (m) => (parentPort ? parentPort.postMessage(m) : process.send(m));
   try {
-    if (data.tsx !== null) (await import(data.tsx)).register();
+    if (data.tsx !== null && data.tsxFirst) (await import(data.tsx)).register();
     for (const spec of data.preloads) {
       await import(spec).catch((err) => console.warn('celeriac pool thread: --import ' + spec + ' failed in the thread: ' + (err && err.message || err)));
     }
@@ -99,7 +99,9 @@ export interface ChildSpec {
 /** Starts a child of `kind` that will load the app module. Throws APP_LOAD when tsx is needed and missing. */
 export function spawnChild(kind: ChildKind, { appModule, appAttr, settings }: ChildSpec): ChildChannel {
   const tsx = FROM_SOURCE || isTypeScriptModule(appModule) ? tsxRegisterUrl(appModule) : null;
-  const data: ChildData = { appModule, appAttr, settings, entry: ENTRY, tsx, preloads: kind === 'thread' ? threadPreloads(process.execArgv, process.env['NODE_OPTIONS'], process.cwd()) : [] };
+  const preloads = kind === 'thread' ? threadPreloads(process.execArgv, process.env['NODE_OPTIONS'], process.cwd()) : [];
+  const tsxFirst = FROM_SOURCE || preloads.some(isTypeScriptModule);
+  const data: ChildData = { appModule, appAttr, settings, entry: ENTRY, tsx, tsxFirst, preloads };
   return kind === 'thread' ? threadChannel(data) : processChannel(data);
 }
 
