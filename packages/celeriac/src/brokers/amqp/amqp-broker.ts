@@ -47,7 +47,7 @@ import { ConfirmedPublisher } from './confirmed-publisher.js';
 import { checkedMaxPriority, type AmqpBrokerOptions } from './options.js';
 import { Declarations } from './declarations.js';
 import { fanoutWire, subscribeExchange } from './fanout-subscription.js';
-import { declareSetAsideQueue, setAsideQueueOf } from './set-aside-queues.js';
+import { declareSetAsideQueue, setAsideQueueOf, setAsideWire } from './set-aside-queues.js';
 import { resolveSetAsideLimits, type SetAsideQuotas } from '../../core/set-aside.js';
 
 export { DEAD_LETTER_QUEUE, SET_ASIDE_QUEUE } from './set-aside-queues.js';
@@ -307,8 +307,7 @@ export class AmqpBroker implements Broker, ConsumerHost {
     if (settlement.kind === 'setAside') {
       const category = settlement.category ?? 'malformed';
       await this.#declared.once(`queue ${setAsideQueueOf(category)}`, (ch) => declareSetAsideQueue(ch, this.#admin, category, this.#setAside, this.log));
-      const wire = toWire(message, { extraHeaders: { 'x-celeriac-set-aside-reason': settlement.reason, 'x-celeriac-set-aside-from': queue }, timestamp: this.#sentAt() });
-      return this.#publisher.send('', setAsideQueueOf(category), wire, true);
+      return this.#publisher.send('', setAsideQueueOf(category), setAsideWire(message, queue, settlement.reason, category, this.#setAside, this.#sentAt()), true);
     }
     // reject with requeue: to the tail, marked as kombu's virtual transports mark it.
     await this.declareQueue(queue);

@@ -44,8 +44,8 @@ describe.runIf(ready)('amqp set-aside bounds: on RabbitMQ', () => {
   });
 
   /** Publishes `ids` to `queue` and sets each delivery aside in order, as `category(id)` says. */
-  async function setAside(broker: AmqpBroker, queue: string, ids: readonly string[], category: (id: string) => 'malformed' | 'dead-letter'): Promise<void> {
-    await broker.publishMany(ids.map((id) => ({ message: makeMessage(id), options: { exchange: '', routingKey: queue } })));
+  async function setAside(broker: AmqpBroker, queue: string, ids: readonly string[], category: (id: string) => 'malformed' | 'dead-letter', message = makeMessage): Promise<void> {
+    await broker.publishMany(ids.map((id) => ({ message: message(id), options: { exchange: '', routingKey: queue } })));
     const got: Delivery[] = [];
     const errors: unknown[] = [];
     const consumer = broker.consume({
@@ -106,6 +106,44 @@ describe.runIf(ready)('amqp set-aside bounds: on RabbitMQ', () => {
       expect(Buffer.byteLength(makeMessage('b1').body)).toBeLessThanOrEqual(100);
       await waitFor(async () => (await broker.queueLength(SET_ASIDE_QUEUE)) === 2, 'two bodies kept', 10_000);
       expect(await idsIn(SET_ASIDE_QUEUE)).toEqual(['b4', 'b5']);
+    } finally {
+      await broker.close();
+    }
+  }, 60_000);
+
+  it('a body past the record bound is kept cut to it with its whole size; a copy keeps no expiration', async () => {
+    await deleteVhost(vhost);
+    vhost = await createVhost('set-aside');
+    // A sixteenth of 16,000 bytes, and at least 1,024: bodies past 1,024 bytes are cut.
+    const broker = new AmqpBroker(vhostUrl(vhost), { setAsideMaxBytes: 16_000, log: () => undefined });
+    const big = (id: string) => {
+      const m = makeMessage(id);
+      return { ...m, body: JSON.stringify([['é'.repeat(3000)], {}, {}]), properties: { ...m.properties, expiration: '600000' } };
+    };
+    try {
+      await broker.declareQueue('sa-cut');
+      await setAside(broker, 'sa-cut', ['big1'], () => 'malformed', big);
+      await setAside(broker, 'sa-cut', ['small1'], () => 'malformed', (id) => ({ ...makeMessage(id), properties: { ...makeMessage(id).properties, expiration: '600000' } }));
+      const conn = await amqp.connect(vhostUrl(vhost));
+      try {
+        const ch = await conn.createChannel();
+        const cut = await ch.get(SET_ASIDE_QUEUE, { noAck: true });
+        const whole = await ch.get(SET_ASIDE_QUEUE, { noAck: true });
+        if (cut === false || whole === false) throw new Error('two set-aside copies expected');
+        // Before, the copy was the whole body, and a body past the queue's bytes was dropped at once.
+        // Cut at a character's start: 'é' is two bytes, the body's first four `[["é`, so 1,023.
+        expect(cut.content.length).toBe(1023);
+        expect(cut.content.toString('utf8')).toBe(`[["${'é'.repeat(510)}`);
+        expect(cut.properties.headers?.['x-celeriac-set-aside-truncated']).toBe(Buffer.byteLength(big('big1').body));
+        expect(cut.properties.headers?.['x-celeriac-set-aside-reason']).toBe('test big1');
+        expect(whole.content.toString('utf8')).toBe(makeMessage('small1').body);
+        expect(whole.properties.headers?.['x-celeriac-set-aside-truncated']).toBeUndefined();
+        // The task's own expiration would have RabbitMQ drop the record once it passed.
+        expect(cut.properties.expiration).toBeUndefined();
+        expect(whole.properties.expiration).toBeUndefined();
+      } finally {
+        await conn.close();
+      }
     } finally {
       await broker.close();
     }

@@ -15,12 +15,19 @@
  * them a poison flood filled RabbitMQ's disk until its disk alarm blocked every publisher of
  * the fleet. A queue made before with other arguments (an older Celeriac made it unbounded;
  * other bounds) cannot be changed by a declaration: it is used as it is, with a warning.
+ *
+ * A copy keeps no `expiration` (RabbitMQ would drop it from the queue once the task's own
+ * `expires` passed), and a body past its part's record bound (a sixteenth of its bytes, at most
+ * 4 MiB, as the Redis store's) is cut to it, its whole size in `x-celeriac-set-aside-truncated`:
+ * a body past the queue's bytes would be dropped at once, and nothing said what it was.
  */
 import type { Channel } from 'amqplib';
 import type { ChannelSlot } from '../../amqp/channel-slot.js';
 import { typeTable } from '../../amqp/tables.js';
+import { toWire, type WireOut } from '../../amqp/wire.js';
 import type { SetAsideCategory, SetAsideQuotas } from '../../core/set-aside.js';
 import type { TransportLog } from '../../core/transport-table.js';
+import type { Message } from '../../protocol/types.js';
 
 /** Where malformed messages are set aside (durable; inspect with `rabbitmqctl list_queues`). */
 export const SET_ASIDE_QUEUE = 'celeriac.set-aside';
@@ -49,4 +56,22 @@ export async function declareSetAsideQueue(ch: Channel, admin: ChannelSlot<Chann
     const [count, bytes] = category === 'dead-letter' ? ['deadLetterMaxCount', 'deadLetterMaxBytes'] : ['setAsideMaxCount', 'setAsideMaxBytes'];
     log('warn', `queue ${queue} exists with other bounds than ${count} ${maxCount} and ${bytes} ${maxBytes} (an older Celeriac made it unbounded, or other settings): set-aside messages go there as it is; to bound it, delete it once empty (rabbitmqctl delete_queue ${queue} --if-empty) or set a RabbitMQ max-length policy`, { queue });
   }
+}
+
+/** The wire form of the copy of `message` set aside from `queue` (see the module comment). */
+export function setAsideWire(message: Message, queue: string, reason: string, category: SetAsideCategory, quotas: SetAsideQuotas, timestamp: number): WireOut {
+  const size = Buffer.byteLength(message.body, 'utf8');
+  const bound = quotas[category].maxRecordBytes;
+  const headers = { 'x-celeriac-set-aside-reason': reason, 'x-celeriac-set-aside-from': queue, ...(size > bound ? { 'x-celeriac-set-aside-truncated': size } : {}) };
+  const kept = size > bound ? { ...message, body: utf8Start(message.body, bound) } : message;
+  return toWire(kept, { extraHeaders: headers, timestamp, dropExpiration: true });
+}
+
+/** The longest start of `text` of at most `bytes` UTF-8 bytes, never cutting a character. */
+function utf8Start(text: string, bytes: number): string {
+  const all = Buffer.from(text, 'utf8');
+  let end = bytes;
+  // A continuation byte (10xxxxxx) next: its character began before `end`, so it goes too.
+  while (end > 0 && ((all[end] ?? 0) & 0xc0) === 0x80) end--;
+  return all.subarray(0, end).toString('utf8');
 }
