@@ -6,7 +6,7 @@
  * RabbitMQ's disk alarm blocked every publisher.
  */
 import amqp from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { amqpAvailable, createVhost, deleteVhost, vhostUrl } from '../../../test/support/amqp-env.js';
 import { createApp } from '../../create-app.js';
 import type { Delivery } from '../../core/spi/broker.js';
@@ -35,11 +35,12 @@ describe('amqp set-aside bounds: options', () => {
 const ready = await amqpAvailable();
 
 describe.runIf(ready)('amqp set-aside bounds: on RabbitMQ', () => {
+  // A vhost per test: a set-aside queue, once declared with some bounds, keeps them.
   let vhost = '';
-  beforeAll(async () => {
+  beforeEach(async () => {
     vhost = await createVhost('set-aside');
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await deleteVhost(vhost);
   });
 
@@ -94,9 +95,6 @@ describe.runIf(ready)('amqp set-aside bounds: on RabbitMQ', () => {
   }, 60_000);
 
   it('each queue keeps at most its bytes of bodies', async () => {
-    // A vhost of its own: the set-aside queue of the test above exists with other bounds.
-    await deleteVhost(vhost);
-    vhost = await createVhost('set-aside');
     // makeMessage's body is about 90 bytes: 200 bytes hold two.
     const broker = new AmqpBroker(vhostUrl(vhost), { setAsideMaxBytes: 200, log: () => undefined });
     try {
@@ -112,8 +110,6 @@ describe.runIf(ready)('amqp set-aside bounds: on RabbitMQ', () => {
   }, 60_000);
 
   it('a body past the record bound is kept cut to it with its whole size; a copy keeps no expiration', async () => {
-    await deleteVhost(vhost);
-    vhost = await createVhost('set-aside');
     // A sixteenth of 16,000 bytes, and at least 1,024: bodies past 1,024 bytes are cut.
     const broker = new AmqpBroker(vhostUrl(vhost), { setAsideMaxBytes: 16_000, log: () => undefined });
     const big = (id: string) => {
@@ -150,10 +146,9 @@ describe.runIf(ready)('amqp set-aside bounds: on RabbitMQ', () => {
   }, 60_000);
 
   it('a queue an older Celeriac made unbounded is used as it is, with one warning naming what to do', async () => {
-    const own = await createVhost('set-aside-old');
-    const conn = await amqp.connect(vhostUrl(own));
+    const conn = await amqp.connect(vhostUrl(vhost));
     const warnings: string[] = [];
-    const broker = new AmqpBroker(vhostUrl(own), { log: (level, msg) => void (level === 'warn' && warnings.push(msg)) });
+    const broker = new AmqpBroker(vhostUrl(vhost), { log: (level, msg) => void (level === 'warn' && warnings.push(msg)) });
     try {
       const ch = await conn.createChannel();
       await ch.assertQueue(SET_ASIDE_QUEUE, { durable: true, autoDelete: false });
@@ -170,7 +165,6 @@ describe.runIf(ready)('amqp set-aside bounds: on RabbitMQ', () => {
     } finally {
       await broker.close();
       await conn.close();
-      await deleteVhost(own);
     }
   }, 60_000);
 });
