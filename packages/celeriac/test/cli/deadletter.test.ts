@@ -113,6 +113,6 @@ describe.runIf(ready)('celeriac deadletter (spawned, Redis)', () => {
   it('fails with a clear error on a broker that keeps no set-aside store', async () => {
     const res = await runCli(['-A', fixtureApp('app'), '-b', 'amqp://guest:guest@127.0.0.1:5672//', 'deadletter', 'list'], { timeoutMs: 60_000 });
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toContain('the amqp broker keeps no set-aside store');
+    expect(res.stderr).toContain('the amqp broker keeps no set-aside store that this command reads (dead letters): on RabbitMQ they are the queues celeriac.set-aside (malformed messages) and celeriac.deadletters (dead letters)');
   }, 60_000);
 });

@@ -56,7 +56,8 @@ export function taskOf(raw: string): TaskOf {
 function storeOf(app: App): SetAsideListing {
   const store = setAsideListingOf(app.broker);
   if (store === undefined) {
-    throw new CeleriacError(ErrorCodes.CONFIG, `the ${app.broker.kind} broker keeps no set-aside store (dead letters): RabbitMQ rejects such messages to the queue's own dead-letter exchange, if it has one`);
+    const where = app.broker.kind === 'amqp' ? ': on RabbitMQ they are the queues celeriac.set-aside (malformed messages) and celeriac.deadletters (dead letters); read them with rabbitmqctl list_queues, the management UI or a client' : '';
+    throw new CeleriacError(ErrorCodes.CONFIG, `the ${app.broker.kind} broker keeps no set-aside store that this command reads (dead letters)${where}`);
   }
   return store;
 }
