@@ -17,8 +17,8 @@
  * other bounds) cannot be changed by a declaration: it is used as it is, with a warning.
  *
  * A copy keeps no `expiration` (RabbitMQ would drop it from the queue once the task's own
- * `expires` passed), and a body past its part's record bound (a sixteenth of its bytes, at most
- * 4 MiB, as the Redis store's) is cut to it, its whole size in `x-celeriac-set-aside-truncated`:
+ * `expires` passed), and a body past its part's record bound (a sixteenth of its bytes, 1 KiB
+ * to 4 MiB, as the Redis store's) is cut to it, its whole size in `x-celeriac-set-aside-truncated`:
  * a body past the queue's bytes would be dropped at once, and nothing said what it was.
  */
 import type { Channel } from 'amqplib';
