@@ -22,6 +22,17 @@ describe('brokerTransportOptions', () => {
     await app.close();
   });
 
+  it("set the bounds of a Redis broker's set-aside store (docs/workers.md said they were transport options; they were refused as unknown)", async () => {
+    const app = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { setAsideMaxCount: 50, setAsideMaxBytes: 1 << 20, deadLetterMaxCount: 60, deadLetterMaxBytes: 2 << 20, setAsideMaxRecordBytes: 4096 } }, { env: {} });
+    const { setAside } = (app.broker as RedisBroker).options;
+    expect(setAside.malformed).toEqual({ maxCount: 50, maxBytes: 1 << 20, maxRecordBytes: 4096 });
+    expect(setAside['dead-letter']).toEqual({ maxCount: 60, maxBytes: 2 << 20, maxRecordBytes: 4096 });
+    await app.close();
+    const bad = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { setAsideMaxCount: -1 } }, { env: {} });
+    expect(() => bad.broker).toThrow(/setAsideMaxCount must be a positive integer, got -1/);
+    await bad.close();
+  });
+
   it('set the idle poll of a Redis broker: quietPollIntervalMs and quietAfterMs', async () => {
     const app = createApp({ broker: 'redis://127.0.0.1:6379/0', brokerTransportOptions: { quietPollIntervalMs: 3000, quietAfterMs: 60_000 } }, { env: {} });
     const o = (app.broker as RedisBroker).options;

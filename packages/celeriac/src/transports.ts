@@ -42,6 +42,11 @@ const REDIS_OPTION_NAMES: Record<string, keyof RedisBrokerOptions> = {
   commandTimeoutMs: 'commandTimeoutMs',
   waitReplicas: 'waitReplicas',
   waitReplicasTimeoutMs: 'waitReplicasTimeoutMs',
+  setAsideMaxCount: 'setAsideMaxCount',
+  setAsideMaxBytes: 'setAsideMaxBytes',
+  deadLetterMaxCount: 'deadLetterMaxCount',
+  deadLetterMaxBytes: 'deadLetterMaxBytes',
+  setAsideMaxRecordBytes: 'setAsideMaxRecordBytes',
 };
 
 /** Maps `brokerTransportOptions` onto RedisBrokerOptions; unknown names are a CONFIG error. */
