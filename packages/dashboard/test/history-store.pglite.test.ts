@@ -39,7 +39,8 @@ function sharedHarness(): StoreHarness {
 }
 
 historyStoreSuite('pglite', sharedHarness);
-historyStorePagesSuite('pglite', sharedHarness);
+// Every pair of the paging matrix runs on Postgres (history-store.postgres.test.ts), the same SQL.
+historyStorePagesSuite('pglite', sharedHarness, { pairs: 'each' });
 
 describe('HistoryStore on a PGlite data directory', () => {
   it('keeps tasks and workers across a restart of the process’s store', async () => {
