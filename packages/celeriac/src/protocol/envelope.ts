@@ -5,6 +5,7 @@
  * headers, properties, `delivery_info` and the `delivery_tag` used as the ack key.
  */
 
+import { EnvelopeReader } from './envelope-reader.js';
 import { getOwn, isJsonObject, setOwn } from './guards.js';
 import { ProtocolError } from './errors.js';
 import { pyJsonAddEncodedMember, pyJsonAddMember, pyJsonCloseObject, pyJsonStringify } from './py-json.js';
@@ -102,14 +103,17 @@ function bad(message: string): ProtocolError {
   return new ProtocolError('bad-envelope', message);
 }
 
-function parseJson(raw: unknown): unknown {
+function parseJson(raw: unknown, reader?: EnvelopeReader): unknown {
   if (typeof raw !== 'string') throw new ProtocolError('bad-json', 'Envelope is not a string');
   try {
-    return JSON.parse(raw);
+    return reader === undefined ? JSON.parse(raw) : reader.parse(raw);
   } catch (cause) {
     throw new ProtocolError('bad-json', 'Envelope is not valid JSON', { cause });
   }
 }
+
+/** Reads the envelopes {@link decodeEnvelope} is given: runs of one layout are not parsed in full (envelope-reader.ts). */
+const envelopes = new EnvelopeReader();
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -218,7 +222,7 @@ function wrongType(key: string): ProtocolError {
  *   bad UTF-8, unknown body_encoding).
  */
 export function decodeEnvelope(raw: string): DecodedEnvelope {
-  const parsed = parseJson(raw);
+  const parsed = parseJson(raw, envelopes);
   if (!isJsonObject(parsed)) throw bad('Envelope is not a JSON object');
   // Fields read directly rather than with getOwn, here and in readDeliveryInfo: this runs for
   // every task, and none of these fixed names is a member of Object.prototype, so an absent
