@@ -3,7 +3,7 @@
  * The reading twin of envelope-writer.ts. A worker reads runs of envelopes that one producer
  * wrote for one task with the same options: their texts differ only in the body, the ids, the
  * argument reprs and the delivery tag. JSON.parse of a whole envelope was the largest single
- * cost of a worker's task (a seventh of its CPU at -c 100). The reader keeps the layout of an
+ * cost of a worker's task (a seventh of its main thread at -c 100). The reader keeps the layout of an
  * envelope it parsed in full: the fixed text between those values. An envelope whose text is
  * that fixed text with other values in between, each a JSON string with no escape, is the
  * same JSON with those strings changed, so its value is a copy of the parsed one with them put
