@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encodeEnvelope } from './envelope.js';
@@ -117,6 +119,25 @@ describe('EnvelopeReader', () => {
     expect(depth).toBe(30_000);
     expect(reader.tried).toBe(1);
     expect(reader.parse(envelope(1))).toStrictEqual(JSON.parse(envelope(1)));
+  });
+
+  it('gives values of their own: an id kept by the application keeps no envelope alive', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const reader = new EnvelopeReader();
+    reader.parse(envelope(0));
+    const kept: string[] = [];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let n = 1; n <= 50; n++) {
+      const value = reader.parse(envelope(n, { body: 'x'.repeat(1_000_000) })) as { headers: Record<string, string>; properties: Record<string, string> };
+      kept.push(value.headers['id'] as string, value.headers['argsrepr'] as string, value.properties['delivery_tag'] as string);
+    }
+    gc();
+    // Views of their texts, the 150 values would keep 50 MB.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(10_000_000);
+    expect(reader.read).toBe(50);
+    expect(kept[0]).toBe(JSON.parse(envelope(1)).headers.id);
   });
 
   it('learns no layout from text other than py-json writes (compact JSON), and parses all of it in full', () => {

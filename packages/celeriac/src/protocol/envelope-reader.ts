@@ -26,18 +26,28 @@ interface Slot {
   readonly key: string;
   /** Stores by a property name written out: a store by a computed name cost as much as the rest of a read. */
   readonly put: (envelope: JsonObject, value: string) => void;
+  /** Whether the value is copied out of the text (see {@link own}); the body is decoded into a new text, or is the message. */
+  readonly own: boolean;
 }
+
+/**
+ * A value of its own, not a slice of the envelope's text: V8 keeps a slice of 13 characters or
+ * more as a view of its whole text, so a task id the application keeps (a set of ids, a log)
+ * would keep the envelope alive, a kilobyte or more for 36 characters. The leading space makes
+ * V8 write the value into a new string of its own, of which the copy is a view.
+ */
+const own = (slice: string): string => ` ${slice}`.slice(1);
 
 const within = (envelope: JsonObject, outer: 'headers' | 'properties'): JsonObject => envelope[outer] as JsonObject;
 
 const SLOTS: readonly Slot[] = [
-  { outer: null, key: 'body', put: (e, v) => void (e.body = v) },
-  { outer: 'headers', key: 'id', put: (e, v) => void (within(e, 'headers').id = v) },
-  { outer: 'headers', key: 'root_id', put: (e, v) => void (within(e, 'headers').root_id = v) },
-  { outer: 'headers', key: 'argsrepr', put: (e, v) => void (within(e, 'headers').argsrepr = v) },
-  { outer: 'headers', key: 'kwargsrepr', put: (e, v) => void (within(e, 'headers').kwargsrepr = v) },
-  { outer: 'properties', key: 'correlation_id', put: (e, v) => void (within(e, 'properties').correlation_id = v) },
-  { outer: 'properties', key: 'delivery_tag', put: (e, v) => void (within(e, 'properties').delivery_tag = v) },
+  { outer: null, key: 'body', put: (e, v) => void (e.body = v), own: false },
+  { outer: 'headers', key: 'id', put: (e, v) => void (within(e, 'headers').id = v), own: true },
+  { outer: 'headers', key: 'root_id', put: (e, v) => void (within(e, 'headers').root_id = v), own: true },
+  { outer: 'headers', key: 'argsrepr', put: (e, v) => void (within(e, 'headers').argsrepr = v), own: true },
+  { outer: 'headers', key: 'kwargsrepr', put: (e, v) => void (within(e, 'headers').kwargsrepr = v), own: true },
+  { outer: 'properties', key: 'correlation_id', put: (e, v) => void (within(e, 'properties').correlation_id = v), own: true },
+  { outer: 'properties', key: 'delivery_tag', put: (e, v) => void (within(e, 'properties').delivery_tag = v), own: true },
 ];
 
 /** Layouts kept: a worker that takes several tasks in turn keeps one for each. */
@@ -165,7 +175,7 @@ function valuesOf(layout: Layout, raw: string): string[] | null {
     if (end < 0) return null;
     const value = raw.slice(pos, end);
     if (UNSAFE.test(value)) return null;
-    values[i] = value;
+    values[i] = (layout.slots[i] as Slot).own ? own(value) : value;
     pos = end;
   }
   const last = fixed[n] as string;
