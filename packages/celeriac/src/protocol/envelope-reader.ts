@@ -17,6 +17,7 @@
  * py-json writes for its value (what kombu and Celeriac send), so the places of the values
  * are known without a tokenizer of its own.
  */
+import { isJsonObject } from './guards.js';
 import { pyJsonStringify } from './py-json.js';
 import type { JsonObject } from './types.js';
 
@@ -68,8 +69,6 @@ interface Layout {
   /** Where each value goes, in the order of the text. */
   readonly slots: readonly Slot[];
 }
-
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A fresh copy of a parsed JSON value (no member is `__proto__`: see {@link learn}). */
 function copy(value: unknown): unknown {
@@ -124,7 +123,7 @@ function learn(raw: string, parsed: JsonObject): Layout | null {
   for (const slot of SLOTS) {
     const { outer, key } = slot;
     const holder = outer === null ? marked : marked[outer];
-    if (!isObject(holder) || typeof holder[key] !== 'string') continue;
+    if (!isJsonObject(holder) || typeof holder[key] !== 'string') continue;
     holder[key] = marker(slots.length);
     slots.push(slot);
   }
@@ -156,7 +155,7 @@ function learn(raw: string, parsed: JsonObject): Layout | null {
 
 function slotOf(value: JsonObject, { outer, key }: Slot): unknown {
   const holder = outer === null ? value : value[outer];
-  return isObject(holder) ? holder[key] : undefined;
+  return isJsonObject(holder) ? holder[key] : undefined;
 }
 
 /** The values of `raw` in `layout`'s places, or null when `raw` does not have that layout. */
@@ -248,7 +247,7 @@ export class EnvelopeReader {
     // Learning costs two writes of the envelope. It is tried at once when the layout learned
     // last was read from since (a new run begins), else once in LEARN_EVERY parses: texts that
     // never share a layout, or more layouts than are kept, cost little more than a parse.
-    if (isObject(parsed) && (this.#paid || ++this.#parsedSinceTry >= LEARN_EVERY)) {
+    if (isJsonObject(parsed) && (this.#paid || ++this.#parsedSinceTry >= LEARN_EVERY)) {
       this.#parsedSinceTry = 0;
       this.#paid = false;
       this.#tried++;
