@@ -21,6 +21,7 @@ const ZERO = 0x30;
 const NULL = asciiBytes('null');
 const TRUE = asciiBytes('true');
 const FALSE = asciiBytes('false');
+const EMPTY = new Uint8Array(0);
 
 /** The bytes of text known to be ASCII (constants: keys, separators). */
 export function asciiBytes(text: string): Uint8Array {
@@ -55,11 +56,14 @@ export function numberText(value: number): string {
 /** Below this many characters ASCII text is copied by a loop, above by one native write. */
 const SHORT = 64;
 /**
- * Strings up to this long (reprs such as `()`, `None`) are checked and copied by a loop; longer
- * ones (ids, names) by a regular expression and a native write, whose calls cost more than a
- * few characters do.
+ * Strings up to this long (reprs such as `()`, ids, names) are checked and copied by one loop,
+ * after their member's key in the same reservation; longer ones by a regular expression and a
+ * native write. A task's events hold its id four times. On 2026-11-26 the loop of the time lost
+ * to the two native calls for anything past 8 characters (bench/results/2026-11-26-vm-session14.md);
+ * this one writes the writer's part of a task's three events in 0.73-0.90 of the time those
+ * calls took (bench/event-writer.ts, fresh processes alternating, 2026-12-03).
  */
-const TINY = 8;
+const LOOPED = 64;
 /** The most buffer a writer keeps between batches (one grown past it by a huge value is let go). */
 export const KEEP_BYTES = 1024 * 1024;
 /** Below this many bytes constant bytes are copied by a loop, above by TypedArray#set. */
@@ -141,29 +145,52 @@ export class AsciiJsonWriter {
 
   /** A JSON string, escaped as Python does (`\uXXXX` for all but printable ASCII). */
   string(value: string): void {
+    this.#string(value, EMPTY);
+  }
+
+  /**
+   * A member whose value is a string: its key's bytes (constant, from {@link asciiBytes}), then
+   * the string as {@link string} writes it, in one reservation. Most members of a task event are.
+   */
+  member(key: Uint8Array, value: string): void {
+    this.#string(value, key);
+  }
+
+  /** `before` (constant bytes), then `value` as a JSON string. */
+  #string(value: string, before: Uint8Array): void {
     const n = value.length;
-    // Both quotes, each one byte more when quoted.
-    const quotes = this.quoted ? 4 : 2;
-    if (n > TINY) {
-      // One native check and one native copy: a charCodeAt loop was the writer's largest
-      // cost (bench/results/2026-11-26-vm-session14.md), and a task's events hold its id four times.
+    const k = before.length;
+    const quoted = this.quoted;
+    // The bytes before, both quotes (each one byte more when quoted), the characters.
+    this.#reserve(k + n + 4);
+    const buf = this.#buf;
+    let at = this.length;
+    for (let i = 0; i < k; i++) buf[at + i] = before[i]!;
+    at += k;
+    if (n > LOOPED) {
+      this.length = at;
       if (!isPlainJsonText(value)) return this.#json(pyJsonString(value));
-      this.#reserve(n + quotes);
-      const at = this.#quote(this.length);
-      this.#buf.write(value, at, 'latin1');
+      at = this.#quote(at);
+      buf.write(value, at, 'latin1');
       this.length = this.#quote(at + n);
       return;
     }
-    this.#reserve(n + quotes);
-    const buf = this.#buf;
-    const at = this.#quote(this.length);
+    const start = at;
+    if (quoted) buf[at++] = BACKSLASH;
+    buf[at++] = QUOTE;
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
-      // Control characters, `"`, `\`, DEL and beyond: py-json's escapes.
-      if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return this.#json(pyJsonString(value));
+      // Control characters, `"`, `\`, DEL and beyond: py-json's escapes, after the bytes before.
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) {
+        this.length = start;
+        return this.#json(pyJsonString(value));
+      }
       buf[at + i] = c;
     }
-    this.length = this.#quote(at + n);
+    at += n;
+    if (quoted) buf[at++] = BACKSLASH;
+    buf[at++] = QUOTE;
+    this.length = at;
   }
 
   /**

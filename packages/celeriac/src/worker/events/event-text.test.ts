@@ -5,7 +5,7 @@ import { buildEvent, decodeEventEnvelope, encodeEventEnvelope, type EventDict } 
 import { pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
 import { safeRepr } from '../../protocol/repr.js';
 import type { Json } from '../../protocol/types.js';
-import { AsciiJsonWriter, KEEP_BYTES, numberText, quoteInside } from './ascii-json.js';
+import { AsciiJsonWriter, asciiBytes, KEEP_BYTES, numberText, quoteInside } from './ascii-json.js';
 import { eventKey, resultRepr, TaskEventBatch } from './event-text.js';
 
 interface Sent {
@@ -150,6 +150,24 @@ describe('event text', () => {
           w.length = 0;
           w.string(text);
           expect(w.bytes.toString('latin1')).toBe(pyJsonStringify(text));
+        }
+      }
+    }
+  });
+
+  it('writes a string member as its key then the string, plain and quoted, the escape path keeping the key', () => {
+    const key = ', "k": ';
+    for (const quoted of [false, true]) {
+      const w = new AsciiJsonWriter(8, { quoted });
+      for (const length of [0, 1, 36, 63, 64, 65, 300]) {
+        for (const odd of ['', '"', '\\', '\n', 'é', '\ud83d\ude00']) {
+          const text = 'a'.repeat(Math.max(0, length - odd.length)) + odd;
+          w.length = 0;
+          // Constant bytes are the caller's to escape, as event-text does.
+          w.ascii(quoted ? quoteInside('{"a": 1') : '{"a": 1');
+          w.member(asciiBytes(quoted ? quoteInside(key) : key), text);
+          const plain = `{"a": 1${key}${pyJsonStringify(text)}`;
+          expect(w.bytes.toString('latin1')).toBe(quoted ? quoteInside(plain) : plain);
         }
       }
     }

@@ -124,6 +124,7 @@ export class TaskEventBatch implements EventFieldSink {
   field(key: EventKey, value: Json | undefined): void {
     if (value === undefined) return;
     if (value === null) return this.#out.raw(key.nullMember);
+    if (typeof value === 'string') return this.#out.member(key.bytes, value);
     this.#out.raw(key.bytes);
     this.#out.value(value);
   }
