@@ -160,7 +160,6 @@ export class AsciiJsonWriter {
   #string(value: string, before: Uint8Array): void {
     const n = value.length;
     const k = before.length;
-    const quoted = this.quoted;
     // The bytes before, both quotes (each one byte more when quoted), the characters.
     this.#reserve(k + n + 4);
     const buf = this.#buf;
@@ -176,8 +175,7 @@ export class AsciiJsonWriter {
       return;
     }
     const start = at;
-    if (quoted) buf[at++] = BACKSLASH;
-    buf[at++] = QUOTE;
+    at = this.#quote(at);
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
       // Control characters, `"`, `\`, DEL and beyond: py-json's escapes, after the bytes before.
@@ -187,10 +185,7 @@ export class AsciiJsonWriter {
       }
       buf[at + i] = c;
     }
-    at += n;
-    if (quoted) buf[at++] = BACKSLASH;
-    buf[at++] = QUOTE;
-    this.length = at;
+    this.length = this.#quote(at + n);
   }
 
   /**
