@@ -110,13 +110,16 @@ describe.runIf(ready)('celeriac migrate when a broker goes away', () => {
       });
       await healed;
       // A fetch whose reply the cut took leaves its messages leased on the source: a sweep
-      // gives them back once the lease runs out. Every other message moved, once, in order.
+      // gives them back once the lease runs out, and when that is before the run ends (a slow
+      // reconnect) they are moved then, after later ones (a CI run saw one moved 14 places
+      // late). Every message moved once, and the others in order.
       const onDestination = await queuedIds(p2);
       const onSource = [...(await queuedIds(p1)), ...(await heldIds(p1))];
       expect(onDestination).toHaveLength(moved);
       expect(moved).toBeGreaterThan(N - 100);
-      expect(onDestination).toEqual(sent.filter((id) => !onSource.includes(id)));
+      expect([...onDestination].sort()).toEqual(sent.filter((id) => !onSource.includes(id)).sort());
       expect(onDestination.length + onSource.length).toBe(N);
+      expect(onDestination.length - inOrder(onDestination.map((id) => sent.indexOf(id)))).toBeLessThanOrEqual(100);
     } finally {
       await Promise.all([producer.close(), source.close(), destination.close()]);
       await proxy.close();
@@ -216,3 +219,19 @@ describe.runIf(amqpReady && ready)('celeriac migrate from RabbitMQ when the conn
     }
   });
 });
+
+/** The length of the longest increasing subsequence of `positions`: how many of them are in order. */
+function inOrder(positions: readonly number[]): number {
+  const tails: number[] = [];
+  for (const p of positions) {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((tails[mid] as number) < p) lo = mid + 1;
+      else hi = mid;
+    }
+    tails[lo] = p;
+  }
+  return tails.length;
+}
