@@ -85,7 +85,8 @@ export interface Side {
 export interface Sample {
   /** By {@link drainKey}: `c=100`, `c=100 -E`. peakRssMb: the worker process's peak resident set (VmHWM), MiB. */
   /** redisUsPerTask: the Redis server's CPU over the drain, per task (a server of the run's own, `--redis`, or it counts every client). */
-  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number; peakRssMb: number; redisUsPerTask: number }>;
+  /** instructionsPerTask: the worker's, all threads, under callgrind ({@link AbPlan.callgrind}); NaN otherwise. */
+  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number; peakRssMb: number; redisUsPerTask: number; instructionsPerTask: number }>;
   /** NaN when round trips were not asked for. */
   readonly p50Ms: number;
   /** The worker's peak resident set over the round trips, MiB; NaN when they were not asked for. */
@@ -103,6 +104,13 @@ export interface AbPlan {
   readonly events?: boolean;
   readonly redisHost?: string;
   readonly redisPort?: number;
+  /**
+   * Runs each worker under valgrind's callgrind and counts its instructions (bench/instructions.ts):
+   * the same on a loaded machine as on a quiet one, where rates and CPU times are not.
+   */
+  readonly callgrind?: boolean;
+  /** Tasks each drain's worker drains unmeasured first (its code compiled, its heap grown); 0 for none. */
+  readonly warmup?: number;
 }
 
 /** Runs `plan` over `sides`, interleaved; each side's samples, in round order. */
@@ -114,12 +122,13 @@ export async function runAb(sides: readonly Side[], plan: AbPlan, log: (line: st
     redisPort: plan.redisPort ?? 6379,
     redisDb: 0,
     runPrefix: `celeriac-bench:ab-${randomBytes(4).toString('hex')}:`,
-    stepTimeoutMs: 120_000,
+    // Under callgrind a worker runs 30-60 times slower.
+    stepTimeoutMs: plan.callgrind === true ? 900_000 : 120_000,
     log,
     redisCpuSeconds: () => redisCpuSeconds((cpuProbe ??= adminClient(ctx))),
   };
   const samples = new Map<string, Sample[]>(sides.map((s) => [s.name, []]));
-  const peer = new CeleriacPeer(ctx);
+  const peer = new CeleriacPeer(ctx, { callgrind: plan.callgrind === true });
   try {
     for (let round = 0; round < plan.rounds; round++) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
@@ -141,11 +150,18 @@ async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, mod
     for (const events of plan.events === true ? [false, true] : [false]) {
       const key = drainKey(c, events);
       collectGarbage();
-      const d = await peer.drain(plan.n, { concurrency: c, label: `-c ${c}${events ? ' -E' : ''}`, events });
+      const d = await peer.drain(plan.n, { concurrency: c, label: `-c ${c}${events ? ' -E' : ''}`, events, warmup: plan.warmup ?? 0 });
       if (d.skipped !== undefined) throw new Error(`${label} ${key}: ${d.skipped}`);
-      const drain = { perSec: d.perSec, cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n, peakRssMb: d.rss?.peakMb ?? Number.NaN, redisUsPerTask: ((d.redisCpuSec ?? Number.NaN) * 1e6) / plan.n };
+      const drain = {
+        perSec: d.perSec,
+        cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n,
+        peakRssMb: d.rss?.peakMb ?? Number.NaN,
+        redisUsPerTask: ((d.redisCpuSec ?? Number.NaN) * 1e6) / plan.n,
+        instructionsPerTask: (d.instructions ?? Number.NaN) / plan.n,
+      };
       drains[key] = drain;
-      ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task, Redis ${drain.redisUsPerTask.toFixed(1)} us/task, peak RSS ${drain.peakRssMb.toFixed(1)} MiB`);
+      const counted = plan.callgrind === true ? `, ${Math.round(drain.instructionsPerTask)} instructions/task` : '';
+      ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task, Redis ${drain.redisUsPerTask.toFixed(1)} us/task, peak RSS ${drain.peakRssMb.toFixed(1)} MiB${counted}`);
     }
   }
   let p50Ms = Number.NaN;

@@ -4,7 +4,7 @@
  * its re-compiling after the step's full GC), and no full GC falls between them.
  */
 import { describe, expect, it } from 'vitest';
-import { ENQUEUE_WARMUP, runRoundTrip, timeBatched, timeOneByOne, WARMUP_CALLS } from './flow.js';
+import { ENQUEUE_WARMUP, runDrain, runRoundTrip, timeBatched, timeOneByOne, WARMUP_CALLS, type DrainParts } from './flow.js';
 import type { WorkerHandle } from './proc.js';
 import type { BenchContext } from './types.js';
 
@@ -82,5 +82,57 @@ describe('the enqueue timings', () => {
     }
     expect(calls).toBe(WARMUP_CALLS + 5);
     expect(gcAt).toBe(-1);
+  });
+});
+
+describe('runDrain and a counting worker (bench/instructions.ts)', () => {
+  /** A worker whose instruction counter the fake queue moves: 5 per task sent, 100 per poll. */
+  function rig(): { log: string[]; parts: DrainParts } {
+    const log: string[] = [];
+    let count = 0;
+    const counting: WorkerHandle = {
+      ...worker(),
+      go: () => Promise.resolve(void log.push('go')).then(() => 0),
+      instructions: () => {
+        log.push(`read ${count}`);
+        return count;
+      },
+    };
+    const parts: DrainParts = {
+      enqueue: (n) => {
+        log.push(`enqueue ${n}`);
+        count += 5 * n;
+        return Promise.resolve({ n, seconds: 1, perSec: n });
+      },
+      startWorker: () => Promise.resolve(counting),
+      remaining: () => {
+        count += 100;
+        return Promise.resolve(0);
+      },
+      cleanup: () => Promise.resolve(),
+    };
+    return { log, parts };
+  }
+
+  it('counts from before go to the end, the fill outside it', async () => {
+    const { log, parts } = rig();
+    const r = await runDrain(ctx, 10, { concurrency: 1, label: '-c 1' }, parts);
+    expect(log).toEqual(['enqueue 10', 'read 50', 'go', 'read 150']);
+    expect(r.instructions).toBe(100);
+  });
+
+  it('with a warm-up, drains it first and counts only the n, from before their fill', async () => {
+    const { log, parts } = rig();
+    const r = await runDrain(ctx, 10, { concurrency: 1, label: '-c 1', warmup: 30 }, parts);
+    expect(log).toEqual(['enqueue 30', 'go', 'read 250', 'enqueue 10', 'read 400']);
+    // The fill of the n is inside the count here (the worker consumes as it arrives): 50 + one poll.
+    expect(r.instructions).toBe(150);
+    expect(r.enqueue.n).toBe(10);
+  });
+
+  it('has no count for a worker that does not count', async () => {
+    const { parts } = rig();
+    const r = await runDrain(ctx, 10, { concurrency: 1, label: '-c 1' }, { ...parts, startWorker: () => Promise.resolve(worker()) });
+    expect(r.instructions).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { WorkerHandle } from './proc.js';
 import { waitUntilDone } from './proc.js';
-import { collectGarbage, mean, nowMs, percentile, withTimeout } from './stats.js';
+import { collectGarbage, mean, nowMs, percentile, StepTimeout, withTimeout } from './stats.js';
 import type { BenchContext, DrainResult, EnqueueResult, RoundTripResult, WorkerConfig } from './types.js';
 
 /** Sends `n` calls of a no-argument task in bulk, 1,000 per `applyAsyncMany`; their task ids, in order. */
@@ -67,30 +67,44 @@ export interface DrainParts {
   cleanup(): Promise<void>;
 }
 
-/** Pre-enqueue, start the worker, time until every result is stored; bounded by ctx.stepTimeoutMs. */
+/**
+ * Pre-enqueue, start the worker, time until every result is stored; bounded by ctx.stepTimeoutMs.
+ * With `config.warmup`, the worker first drains that many tasks unmeasured, and the measure
+ * starts before the n are enqueued, the worker consuming as they arrive.
+ */
 export async function runDrain(ctx: BenchContext, n: number, config: WorkerConfig, parts: DrainParts): Promise<DrainResult> {
   let worker: WorkerHandle | undefined;
   try {
-    const enqueue = await parts.enqueue(n);
+    const warmup = config.warmup ?? 0;
+    const filled = await parts.enqueue(warmup > 0 ? warmup : n);
     // The fill's garbage is not the drain's to collect.
     collectGarbage();
     worker = await parts.startWorker(config);
-    const t0 = await worker.go();
+    if (warmup > 0) {
+      const started = await worker.go();
+      const { doneAt, left } = await waitUntilDone(() => parts.remaining(), started + ctx.stepTimeoutMs);
+      if (doneAt === null) throw new StepTimeout(`${config.label}: the warm-up drain of ${warmup} tasks left ${left} undone after ${ctx.stepTimeoutMs / 1000} s`);
+    }
+    // Read before 'go' (or the fill): the worker starts consuming as soon as it has it.
+    const instructions0 = worker.instructions?.();
+    const t0 = warmup > 0 ? nowMs() : await worker.go();
     const cpu0 = worker.cpu();
     const mainCpu = worker.mainThreadCpu;
     const mainCpu0 = mainCpu?.();
     const redisCpu0 = await ctx.redisCpuSeconds();
+    const enqueue = warmup > 0 ? await parts.enqueue(n) : filled;
     const { doneAt, left } = await waitUntilDone(() => parts.remaining(), t0 + ctx.stepTimeoutMs);
     const cpuSec = worker.cpu() - cpu0;
     const main = mainCpu === undefined || mainCpu0 === undefined ? {} : { mainThreadCpuSec: mainCpu() - mainCpu0 };
     const redisCpuSec = (await ctx.redisCpuSeconds()) - redisCpu0;
     const rss = worker.rss();
+    const counted = instructions0 === undefined || worker.instructions === undefined ? {} : { instructions: worker.instructions() - instructions0 };
     if (doneAt === null) {
       const seconds = (nowMs() - t0) / 1000;
-      return { config, n, completed: n - left, seconds, perSec: (n - left) / seconds, rss, cpuSec, ...main, redisCpuSec, enqueue, skipped: `exceeded ${ctx.stepTimeoutMs / 1000} s (${n - left}/${n} done)` };
+      return { config, n, completed: n - left, seconds, perSec: (n - left) / seconds, rss, cpuSec, ...main, ...counted, redisCpuSec, enqueue, skipped: `exceeded ${ctx.stepTimeoutMs / 1000} s (${n - left}/${n} done)` };
     }
     const seconds = (doneAt - t0) / 1000;
-    return { config, n, completed: n, seconds, perSec: n / seconds, rss, cpuSec, ...main, redisCpuSec, enqueue };
+    return { config, n, completed: n, seconds, perSec: n / seconds, rss, cpuSec, ...main, ...counted, redisCpuSec, enqueue };
   } finally {
     await worker?.stop();
     await parts.cleanup();

@@ -6,8 +6,11 @@
  * made of several processes (Celery prefork).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildMemory, ChildMessage, ParentMessage } from './worker-protocol.js';
 import { nowMs, sleep, StepTimeout } from './stats.js';
@@ -142,6 +145,8 @@ export interface WorkerHandle {
   cpu(): number;
   /** CPU seconds its main thread used so far; for Node workers only. */
   readonly mainThreadCpu?: () => number;
+  /** Instructions it ran so far, all threads: a worker started with `callgrind` only. */
+  readonly instructions?: () => number;
   /** The child's own process.memoryUsage() over IPC; for Node workers only. */
   readonly memory?: () => Promise<ChildMemory>;
   /** Stops it (SIGKILL after a grace period). */
@@ -172,11 +177,18 @@ export async function startNodeWorker(
     nodeArgs?: readonly string[];
     /** Everything the child prints, as it comes (output() keeps only the last 20,000 characters). */
     onOutput?: (text: string) => void;
+    /**
+     * Runs the child under valgrind's callgrind (bench/instructions.ts): tens of times slower,
+     * but what it counts, instructions, does not move with the machine's load.
+     */
+    callgrind?: boolean;
   } = {},
 ): Promise<WorkerHandle> {
   const nodeArgs: string[] = [...(options.nodeArgs ?? [])];
   if (options.cpuProf !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`);
-  const child = spawn(process.execPath, [...nodeArgs, WORKER_CHILD], {
+  const callgrind = options.callgrind === true ? callgrindCommand() : null;
+  const [command, ...args] = [...(callgrind?.prefix ?? []), process.execPath, ...(callgrind?.nodeArgs ?? []), ...nodeArgs, WORKER_CHILD];
+  const child = spawn(command as string, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: {
@@ -228,7 +240,8 @@ export async function startNodeWorker(
       child.once('exit', onExit);
     });
   try {
-    await waitFor('ready', 30_000);
+    // Loading the engine under callgrind takes ten to thirty seconds on a 2-vCPU VM.
+    await waitFor('ready', callgrind === null ? 30_000 : 300_000);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -251,6 +264,7 @@ export async function startNodeWorker(
     },
     cpu: () => cpuSeconds(child.pid as number, false),
     mainThreadCpu: () => mainThreadCpuSeconds(child.pid as number),
+    ...(callgrind === null ? {} : { instructions: () => callgrindInstructions(child.pid as number) }),
     memory: () =>
       new Promise<ChildMemory>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -275,11 +289,41 @@ export async function startNodeWorker(
         // It exits by itself after 'closed' (writing its --cpu-prof profile): give it time to.
         await Promise.race([new Promise((resolve) => child.once('exit', resolve)), sleep(3_000)]);
       }
-      await stopChild(child, 5_000);
+      await stopChild(child, callgrind === null ? 5_000 : 60_000);
+      callgrind?.remove();
     },
     output: () => out,
   };
   return handle;
+}
+
+/** valgrind's command line and node's flags for a callgrind child, and the removal of the profile it writes at exit. */
+function callgrindCommand(): { prefix: string[]; nodeArgs: string[]; remove(): void } {
+  const file = join(tmpdir(), `celeriac-bench-callgrind-${process.pid}-${randomBytes(4).toString('hex')}.out`);
+  return {
+    // Nothing is read from the profile: the counts come from callgrind_control while it runs.
+    prefix: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${file}`, '--quiet'],
+    // V8's compiler and GC run on the main thread: valgrind runs one thread at a time, and
+    // helper threads that spin while they wait counted 30-400 million instructions more in one
+    // 2,000-task drain than in the next. So the count repeats within half a percent.
+    nodeArgs: ['--single-threaded'],
+    remove: () => rmSync(file, { force: true }),
+  };
+}
+
+/**
+ * The instructions a callgrind child ran so far, from `callgrind_control -e` (all its threads;
+ * with `--single-threaded`, V8's compiler and GC are on the main one).
+ */
+export function callgrindInstructions(pid: number): number {
+  return sumThreadCounts(execFileSync('callgrind_control', ['-e', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+}
+
+/** The sum of the per-thread `Th <n> <count>` lines `callgrind_control -e` prints. @throws when there are none. */
+export function sumThreadCounts(text: string): number {
+  const threads = [...text.matchAll(/^\s*Th \d+\s+([\d,]+)\s*$/gm)];
+  if (threads.length === 0) throw new Error(`callgrind_control printed no thread counts (is the process running under callgrind?):\n${text}`);
+  return threads.reduce((sum, m) => sum + Number((m[1] as string).replaceAll(',', '')), 0);
 }
 
 /**

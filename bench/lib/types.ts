@@ -41,6 +41,8 @@ export interface WorkerConfig {
   readonly label: string;
   /** Celeriac only: the worker sends task events (`-E`), a second configuration of the top row. */
   readonly events?: boolean;
+  /** Tasks the same worker drains, unmeasured, before the measured ones (lib/flow.ts runDrain). */
+  readonly warmup?: number;
 }
 
 /** An enqueue measurement. */
@@ -75,6 +77,8 @@ export interface DrainResult {
    * threads: mostly the optimizing compiler warming up, which a short drain pays in full.
    */
   readonly mainThreadCpuSec?: number;
+  /** Instructions the worker ran during the drain, all its threads: a worker under callgrind only (bench/instructions.ts). */
+  readonly instructions?: number;
   /**
    * CPU seconds the Redis server used during the drain (its INFO used_cpu_user + sys): the
    * other half of a drain's cost, which the worker's own CPU does not show. Includes the

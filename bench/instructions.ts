@@ -1,0 +1,86 @@
+/**
+ * Instructions per task of Celeriac's worker against an earlier commit's: the drains of
+ * bench/ab.ts (lib/ab.ts, the same interleaving and builds), with each worker run under
+ * valgrind's callgrind, which counts the instructions it runs.
+ *
+ * Why: on a shared VM a drain's rate and CPU time swing by a quarter from run to run, so an
+ * A/B of CPU time cannot see a change of a few percent. Instructions do not move with the
+ * machine's load: the same build counts within a fraction of a percent of itself (the figures
+ * in bench/README.md). They are not time: a cache miss or a system call's kernel side costs
+ * nothing here, and the timers a worker runs by the clock (sweeps, heartbeats) count more
+ * under callgrind, which stretches a drain 30-60 times. Use it to see what a change does to
+ * the worker's own code; use bench/ab.ts for what the machine does with it.
+ *
+ * Each drain's worker first drains `--warmup` tasks unmeasured (its code compiled, its heap
+ * grown), then the count runs from before the n tasks are sent to when the last result is
+ * stored. The worker runs with node's `--single-threaded`: V8's compiler and GC work on the main
+ * thread, which counts it once and in the same order every time (lib/proc.ts says why).
+ *
+ *   npm run build && node --import tsx bench/instructions.ts --base <git rev> \
+ *     [--rounds 1] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis host:port]
+ *
+ * Needs valgrind (`apt-get install valgrind`). Nothing here runs under `npm test`.
+ */
+import { execFileSync } from 'node:child_process';
+import { buildRevision, git, median, runAb, stderrLog, type Side } from './lib/ab.js';
+import { parseOrExit, redisAddress, strictFlags, UsageError, wholeNumber } from './lib/args.js';
+import { drainKey } from './lib/drain-key.js';
+
+const USAGE = 'usage: node --import tsx bench/instructions.ts --base <git rev> [--rounds 1] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis 127.0.0.1:6379]\n';
+const args = parseOrExit('instructions', USAGE, () => {
+  const v = strictFlags(process.argv.slice(2), {
+    base: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
+    n: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '3000' },
+    concurrency: { type: 'string', default: '1,100' },
+    events: { type: 'boolean', default: false },
+    redis: { type: 'string', default: '127.0.0.1:6379' },
+    help: { type: 'boolean', default: false },
+  });
+  if (v.base === undefined && !v.help) throw new UsageError('--base is required');
+  const { host, port } = redisAddress(v.redis);
+  return {
+    help: v.help,
+    base: v.base ?? '',
+    rounds: wholeNumber('--rounds', v.rounds, 1),
+    n: wholeNumber('--n', v.n, 1),
+    warmup: wholeNumber('--warmup', v.warmup, 0),
+    concurrencies: v.concurrency.split(',').map((c) => wholeNumber('--concurrency', c, 1)),
+    events: v.events,
+    redisHost: host,
+    redisPort: port,
+  };
+});
+
+/** Fails at once, saying what to install, when valgrind's tools are missing. */
+function requireValgrind(): void {
+  for (const tool of ['valgrind', 'callgrind_control']) {
+    try {
+      execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${tool} not found: bench/instructions.ts runs the worker under valgrind (apt-get install valgrind)`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  requireValgrind();
+  const head = `HEAD ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', 'packages/celeriac') === '' ? '' : '+changes'}`;
+  const sides: Side[] = [{ name: `base ${args.base}`, module: buildRevision(args.base) }, { name: head, module: undefined }];
+  const samples = await runAb(sides, { ...args, roundTrips: 0, callgrind: true }, stderrLog('instructions'));
+  const keys = args.concurrencies.flatMap((c) => (args.events ? [drainKey(c), drainKey(c, true)] : [drainKey(c)]));
+  const per = (side: Side, key: string) => samples.get(side.name)!.map((s) => s.drains[key]!.instructionsPerTask);
+  const lines = [`| instructions per task, median of ${args.rounds} | ${sides.map((s) => s.name).join(' | ')} | ratio | all rounds |`, '| --- | ---: | ---: | ---: | --- |'];
+  for (const key of keys) {
+    const [base, now] = sides.map((s) => median(per(s, key))) as [number, number];
+    const all = sides.map((s) => per(s, key).map((x) => Math.round(x).toLocaleString('en-US')).join(' ')).join(' / ');
+    lines.push(`| drain ${args.n} ${key} | ${Math.round(base).toLocaleString('en-US')} | ${Math.round(now).toLocaleString('en-US')} | ${(now / base).toFixed(3)} | ${all} |`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
