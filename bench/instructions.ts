@@ -4,12 +4,13 @@
  * valgrind's callgrind, which counts the instructions it runs.
  *
  * Why: on a shared VM a drain's rate and CPU time swing by a quarter from run to run, so an
- * A/B of CPU time cannot see a change of a few percent. Instructions do not move with the
- * machine's load: the same build counts within a fraction of a percent of itself (the figures
- * in bench/README.md). They are not time: a cache miss or a system call's kernel side costs
- * nothing here, and the timers a worker runs by the clock (sweeps, heartbeats) count more
- * under callgrind, which stretches a drain 30-60 times. Use it to see what a change does to
- * the worker's own code; use bench/ab.ts for what the machine does with it.
+ * A/B of CPU time cannot see a change of a few percent. On a machine otherwise idle, the same
+ * build counts within a percent of itself in most rounds (bench/README.md has the figures, and
+ * the rounds that stray: the median of --rounds is printed). Instructions are not time: a JS
+ * loop that replaced a native call ran more instructions in less time; a cache miss or a system
+ * call's kernel side costs nothing here; and the timers a worker runs by the clock count more
+ * under callgrind, which stretches a drain 30-60 times. Use it to see whether and where a
+ * change alters the worker's work; use bench/ab.ts for what it does to time.
  *
  * Each drain's worker first drains `--warmup` tasks unmeasured (its code compiled, its heap
  * grown), then the count runs from before the n tasks are sent to when the last result is
@@ -17,7 +18,7 @@
  * thread, which counts it once and in the same order every time (lib/proc.ts says why).
  *
  *   npm run build && node --import tsx bench/instructions.ts --base <git rev> \
- *     [--rounds 1] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis host:port]
+ *     [--rounds 3] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis host:port]
  *
  * Needs valgrind (`apt-get install valgrind`). Nothing here runs under `npm test`.
  */
@@ -25,12 +26,13 @@ import { execFileSync } from 'node:child_process';
 import { buildRevision, git, median, runAb, stderrLog, type Side } from './lib/ab.js';
 import { parseOrExit, redisAddress, strictFlags, UsageError, wholeNumber } from './lib/args.js';
 import { drainKey } from './lib/drain-key.js';
+import type { InstructionWindow } from './lib/types.js';
 
-const USAGE = 'usage: node --import tsx bench/instructions.ts --base <git rev> [--rounds 1] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis 127.0.0.1:6379]\n';
+const USAGE = 'usage: node --import tsx bench/instructions.ts --base <git rev> [--rounds 3] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis 127.0.0.1:6379]\n';
 const args = parseOrExit('instructions', USAGE, () => {
   const v = strictFlags(process.argv.slice(2), {
     base: { type: 'string' },
-    rounds: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
     n: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '1,100' },
@@ -70,12 +72,20 @@ async function main(): Promise<void> {
   const sides: Side[] = [{ name: `base ${args.base}`, module: buildRevision(args.base) }, { name: head, module: undefined }];
   const samples = await runAb(sides, { ...args, roundTrips: 0, callgrind: true }, stderrLog('instructions'));
   const keys = args.concurrencies.flatMap((c) => (args.events ? [drainKey(c), drainKey(c, true)] : [drainKey(c)]));
-  const per = (side: Side, key: string) => samples.get(side.name)!.map((s) => s.drains[key]!.instructionsPerTask);
+  const windows = (side: Side, key: string) => samples.get(side.name)!.map((s) => s.drains[key]!.instructions!);
+  const parts: readonly (readonly [string, (w: InstructionWindow) => number])[] = [
+    ['all', (w) => w.total],
+    ['outside the optimizing compiler', (w) => w.total - w.compiler],
+    ['in collections (GC)', (w) => w.gc],
+  ];
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   const lines = [`| instructions per task, median of ${args.rounds} | ${sides.map((s) => s.name).join(' | ')} | ratio | all rounds |`, '| --- | ---: | ---: | ---: | --- |'];
   for (const key of keys) {
-    const [base, now] = sides.map((s) => median(per(s, key))) as [number, number];
-    const all = sides.map((s) => per(s, key).map((x) => Math.round(x).toLocaleString('en-US')).join(' ')).join(' / ');
-    lines.push(`| drain ${args.n} ${key} | ${Math.round(base).toLocaleString('en-US')} | ${Math.round(now).toLocaleString('en-US')} | ${(now / base).toFixed(3)} | ${all} |`);
+    for (const [part, pick] of parts) {
+      const [base, now] = sides.map((s) => median(windows(s, key).map(pick))) as [number, number];
+      const all = sides.map((s) => windows(s, key).map((w) => fmt(pick(w))).join(' ')).join(' / ');
+      lines.push(`| drain ${args.n} ${key}: ${part} | ${fmt(base)} | ${fmt(now)} | ${(now / base).toFixed(3)} | ${all} |`);
+    }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

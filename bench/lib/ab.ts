@@ -23,7 +23,7 @@ import { drainKey } from './drain-key.js';
 import { collectGarbage, nowMs } from './stats.js';
 
 export { median } from './stats.js';
-import type { BenchContext } from './types.js';
+import type { BenchContext, InstructionWindow } from './types.js';
 import { CeleriacPeer } from '../peers/celeriac.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -85,8 +85,8 @@ export interface Side {
 export interface Sample {
   /** By {@link drainKey}: `c=100`, `c=100 -E`. peakRssMb: the worker process's peak resident set (VmHWM), MiB. */
   /** redisUsPerTask: the Redis server's CPU over the drain, per task (a server of the run's own, `--redis`, or it counts every client). */
-  /** instructionsPerTask: the worker's, all threads, under callgrind ({@link AbPlan.callgrind}); NaN otherwise. */
-  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number; peakRssMb: number; redisUsPerTask: number; instructionsPerTask: number }>;
+  /** instructions: the worker's per task, under callgrind ({@link AbPlan.callgrind}) only. */
+  readonly drains: Record<string, { perSec: number; cpuMsPerTask: number; peakRssMb: number; redisUsPerTask: number; instructions?: InstructionWindow }>;
   /** NaN when round trips were not asked for. */
   readonly p50Ms: number;
   /** The worker's peak resident set over the round trips, MiB; NaN when they were not asked for. */
@@ -157,10 +157,11 @@ async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, mod
         cpuMsPerTask: ((d.cpuSec ?? Number.NaN) * 1000) / plan.n,
         peakRssMb: d.rss?.peakMb ?? Number.NaN,
         redisUsPerTask: ((d.redisCpuSec ?? Number.NaN) * 1e6) / plan.n,
-        instructionsPerTask: (d.instructions ?? Number.NaN) / plan.n,
+        ...(d.instructions === undefined ? {} : { instructions: perTask(d.instructions, plan.n) }),
       };
       drains[key] = drain;
-      const counted = plan.callgrind === true ? `, ${Math.round(drain.instructionsPerTask)} instructions/task` : '';
+      const i = drain.instructions;
+      const counted = i === undefined ? '' : `, ${Math.round(i.total)} instructions/task (compiler ${Math.round(i.compiler)}, GC ${Math.round(i.gc)})`;
       ctx.log(`${label} drain ${key}: ${Math.round(d.perSec)} tasks/s, ${drain.cpuMsPerTask.toFixed(3)} ms CPU/task, Redis ${drain.redisUsPerTask.toFixed(1)} us/task, peak RSS ${drain.peakRssMb.toFixed(1)} MiB${counted}`);
     }
   }
@@ -175,6 +176,9 @@ async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, mod
   }
   return { drains, p50Ms, roundTripPeakRssMb };
 }
+
+/** A drain's instruction counts divided by its tasks. */
+const perTask = (w: InstructionWindow, n: number): InstructionWindow => ({ total: w.total / n, compiler: w.compiler / n, gc: w.gc / n });
 
 /** A timestamped logger for stderr. */
 export function stderrLog(tag: string): (line: string) => void {

@@ -93,9 +93,15 @@ describe('runDrain and a counting worker (bench/instructions.ts)', () => {
     const counting: WorkerHandle = {
       ...worker(),
       go: () => Promise.resolve(void log.push('go')).then(() => 0),
-      instructions: () => {
-        log.push(`read ${count}`);
-        return count;
+      callgrind: {
+        zero: () => {
+          log.push('zero');
+          count = 0;
+        },
+        dump: () => {
+          log.push(`dump ${count}`);
+          return { total: count, compiler: 7, gc: 3 };
+        },
       },
     };
     const parts: DrainParts = {
@@ -117,16 +123,16 @@ describe('runDrain and a counting worker (bench/instructions.ts)', () => {
   it('counts from before go to the end, the fill outside it', async () => {
     const { log, parts } = rig();
     const r = await runDrain(ctx, 10, { concurrency: 1, label: '-c 1' }, parts);
-    expect(log).toEqual(['enqueue 10', 'read 50', 'go', 'read 150']);
-    expect(r.instructions).toBe(100);
+    expect(log).toEqual(['enqueue 10', 'zero', 'go', 'dump 100']);
+    expect(r.instructions).toEqual({ total: 100, compiler: 7, gc: 3 });
   });
 
   it('with a warm-up, drains it first and counts only the n, from before their fill', async () => {
     const { log, parts } = rig();
     const r = await runDrain(ctx, 10, { concurrency: 1, label: '-c 1', warmup: 30 }, parts);
-    expect(log).toEqual(['enqueue 30', 'go', 'read 250', 'enqueue 10', 'read 400']);
+    expect(log).toEqual(['enqueue 30', 'go', 'zero', 'enqueue 10', 'dump 150']);
     // The fill of the n is inside the count here (the worker consumes as it arrives): 50 + one poll.
-    expect(r.instructions).toBe(150);
+    expect(r.instructions?.total).toBe(150);
     expect(r.enqueue.n).toBe(10);
   });
 

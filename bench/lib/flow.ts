@@ -85,8 +85,8 @@ export async function runDrain(ctx: BenchContext, n: number, config: WorkerConfi
       const { doneAt, left } = await waitUntilDone(() => parts.remaining(), started + ctx.stepTimeoutMs);
       if (doneAt === null) throw new StepTimeout(`${config.label}: the warm-up drain of ${warmup} tasks left ${left} undone after ${ctx.stepTimeoutMs / 1000} s`);
     }
-    // Read before 'go' (or the fill): the worker starts consuming as soon as it has it.
-    const instructions0 = worker.instructions?.();
+    // Before 'go' (or the fill): the worker starts consuming as soon as it has it.
+    worker.callgrind?.zero();
     const t0 = warmup > 0 ? nowMs() : await worker.go();
     const cpu0 = worker.cpu();
     const mainCpu = worker.mainThreadCpu;
@@ -98,7 +98,7 @@ export async function runDrain(ctx: BenchContext, n: number, config: WorkerConfi
     const main = mainCpu === undefined || mainCpu0 === undefined ? {} : { mainThreadCpuSec: mainCpu() - mainCpu0 };
     const redisCpuSec = (await ctx.redisCpuSeconds()) - redisCpu0;
     const rss = worker.rss();
-    const counted = instructions0 === undefined || worker.instructions === undefined ? {} : { instructions: worker.instructions() - instructions0 };
+    const counted = worker.callgrind === undefined ? {} : { instructions: worker.callgrind.dump() };
     if (doneAt === null) {
       const seconds = (nowMs() - t0) / 1000;
       return { config, n, completed: n - left, seconds, perSec: (n - left) / seconds, rss, cpuSec, ...main, ...counted, redisCpuSec, enqueue, skipped: `exceeded ${ctx.stepTimeoutMs / 1000} s (${n - left}/${n} done)` };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Sample } from './ab.js';
 import { verdict } from './guard-verdict.js';
 
-const sample = (cpu: number, rate: number): Sample => ({ drains: { 'c=100': { cpuMsPerTask: cpu, perSec: rate, peakRssMb: 100, redisUsPerTask: 20, instructionsPerTask: Number.NaN } }, p50Ms: Number.NaN, roundTripPeakRssMb: Number.NaN });
+const sample = (cpu: number, rate: number): Sample => ({ drains: { 'c=100': { cpuMsPerTask: cpu, perSec: rate, peakRssMb: 100, redisUsPerTask: 20 } }, p50Ms: Number.NaN, roundTripPeakRssMb: Number.NaN });
 
 describe('the bench guard verdict', () => {
   it('passes a head within the tolerance and fails one past it, on either metric', () => {

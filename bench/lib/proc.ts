@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildMemory, ChildMessage, ParentMessage } from './worker-protocol.js';
 import { nowMs, sleep, StepTimeout } from './stats.js';
-import type { RssResult } from './types.js';
+import type { InstructionWindow, RssResult } from './types.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -145,8 +145,8 @@ export interface WorkerHandle {
   cpu(): number;
   /** CPU seconds its main thread used so far; for Node workers only. */
   readonly mainThreadCpu?: () => number;
-  /** Instructions it ran so far, all threads: a worker started with `callgrind` only. */
-  readonly instructions?: () => number;
+  /** Its instruction counter: a worker started with `callgrind` only. */
+  readonly callgrind?: CallgrindCounter;
   /** The child's own process.memoryUsage() over IPC; for Node workers only. */
   readonly memory?: () => Promise<ChildMemory>;
   /** Stops it (SIGKILL after a grace period). */
@@ -264,7 +264,7 @@ export async function startNodeWorker(
     },
     cpu: () => cpuSeconds(child.pid as number, false),
     mainThreadCpu: () => mainThreadCpuSeconds(child.pid as number),
-    ...(callgrind === null ? {} : { instructions: () => callgrindInstructions(child.pid as number) }),
+    ...(callgrind === null ? {} : { callgrind: callgrind.counter(child.pid as number) }),
     memory: () =>
       new Promise<ChildMemory>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -297,33 +297,55 @@ export async function startNodeWorker(
   return handle;
 }
 
-/** valgrind's command line and node's flags for a callgrind child, and the removal of the profile it writes at exit. */
-function callgrindCommand(): { prefix: string[]; nodeArgs: string[]; remove(): void } {
+/** The instruction counter of a worker under callgrind, through callgrind_control. */
+export interface CallgrindCounter {
+  /** Zeroes the counts. */
+  zero(): void;
+  /** Dumps the counts since zero() and reads them (callgrind_annotate); the dump is removed after. */
+  dump(): InstructionWindow;
+}
+
+/** valgrind's command line and node's flags for a callgrind child, its counter, and the removal of the profile it writes at exit. */
+function callgrindCommand(): { prefix: string[]; nodeArgs: string[]; counter(pid: number): CallgrindCounter; remove(): void } {
   const file = join(tmpdir(), `celeriac-bench-callgrind-${process.pid}-${randomBytes(4).toString('hex')}.out`);
+  let dumps = 0;
+  const control = (pid: number, action: string) => execFileSync('callgrind_control', [action, String(pid)], { stdio: 'ignore' });
   return {
-    // Nothing is read from the profile: the counts come from callgrind_control while it runs.
     prefix: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${file}`, '--quiet'],
     // V8's compiler and GC run on the main thread: valgrind runs one thread at a time, and
     // helper threads that spin while they wait counted 30-400 million instructions more in one
     // 2,000-task drain than in the next. So the count repeats within half a percent.
     nodeArgs: ['--single-threaded'],
+    counter: (pid) => ({
+      zero: () => control(pid, '--zero'),
+      dump: () => {
+        control(pid, '--dump');
+        // callgrind writes the k-th dump of a run to <file>.<k>.
+        const part = `${file}.${++dumps}`;
+        try {
+          return parseAnnotation(execFileSync('callgrind_annotate', ['--inclusive=yes', part], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
+        } finally {
+          rmSync(part, { force: true });
+        }
+      },
+    }),
     remove: () => rmSync(file, { force: true }),
   };
 }
 
 /**
- * The instructions a callgrind child ran so far, from `callgrind_control -e` (all its threads;
- * with `--single-threaded`, V8's compiler and GC are on the main one).
+ * The window's counts in `callgrind_annotate --inclusive=yes` output: its PROGRAM TOTALS and
+ * the inclusive counts of V8's optimizing compiler and collector (0 when they did not run).
+ * @throws when there is no PROGRAM TOTALS line (not an annotation).
  */
-export function callgrindInstructions(pid: number): number {
-  return sumThreadCounts(execFileSync('callgrind_control', ['-e', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-}
-
-/** The sum of the per-thread `Th <n> <count>` lines `callgrind_control -e` prints. @throws when there are none. */
-export function sumThreadCounts(text: string): number {
-  const threads = [...text.matchAll(/^\s*Th \d+\s+([\d,]+)\s*$/gm)];
-  if (threads.length === 0) throw new Error(`callgrind_control printed no thread counts (is the process running under callgrind?):\n${text}`);
-  return threads.reduce((sum, m) => sum + Number((m[1] as string).replaceAll(',', '')), 0);
+export function parseAnnotation(text: string): InstructionWindow {
+  const count = (name: string): number | undefined => {
+    const m = new RegExp(`^\\s*([\\d,]+)\\s+\\([^)]*\\)\\s+${name}`, 'm').exec(text);
+    return m === null ? undefined : Number((m[1] as string).replaceAll(',', ''));
+  };
+  const total = count('PROGRAM TOTALS');
+  if (total === undefined) throw new Error(`callgrind_annotate printed no PROGRAM TOTALS:\n${text.slice(0, 2000)}`);
+  return { total, compiler: count('\\S*v8::internal::Compiler::CompileOptimized\\(') ?? 0, gc: count('\\S*v8::internal::Heap::CollectGarbage\\(') ?? 0 };
 }
 
 /**

@@ -45,6 +45,16 @@ export interface WorkerConfig {
   readonly warmup?: number;
 }
 
+/** What a callgrind worker ran between the zero and the dump of its counter (lib/proc.ts CallgrindCounter). */
+export interface InstructionWindow {
+  /** Instructions, all threads. */
+  readonly total: number;
+  /** Of total, in V8's optimizing compiler (Compiler::CompileOptimized, inclusive): warm-up, not the tasks' own work. */
+  readonly compiler: number;
+  /** Of total, in V8's collections (Heap::CollectGarbage, inclusive; not the incremental marking between them). */
+  readonly gc: number;
+}
+
 /** An enqueue measurement. */
 export interface EnqueueResult {
   readonly n: number;
@@ -77,8 +87,8 @@ export interface DrainResult {
    * threads: mostly the optimizing compiler warming up, which a short drain pays in full.
    */
   readonly mainThreadCpuSec?: number;
-  /** Instructions the worker ran during the drain, all its threads: a worker under callgrind only (bench/instructions.ts). */
-  readonly instructions?: number;
+  /** Instructions the worker ran during the drain: a worker under callgrind only (bench/instructions.ts). */
+  readonly instructions?: InstructionWindow;
   /**
    * CPU seconds the Redis server used during the drain (its INFO used_cpu_user + sys): the
    * other half of a drain's cost, which the worker's own CPU does not show. Includes the
