@@ -57,8 +57,14 @@ const LAYOUTS = 4;
 const LEARN_EVERY = 64;
 /** The longest text a layout is learned from: a big body is most of its own parse, and no layout keeps one. */
 const LEARN_MAX_CHARS = 64 * 1024;
-/** A value that must not be copied as it is: an escape, a quote's end, a control character. */
-const UNSAFE = /[^\x20-\uffff]|\\/;
+/**
+ * A value that must not be copied as it is: an escape, a quote's end, a control character.
+ * One class, not the house's `[^\x20-\uffff]|\\` (the same code units): V8 tests each
+ * character of the alternation twice, and this test took 2.6 % of a warm worker's instructions
+ * at -c 100 (bench/instructions.ts); the class takes seven tenths of its time.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const UNSAFE = /[\x00-\x1f\\]/;
 
 interface Layout {
   /** `fixed[0] value[0] fixed[1] ... value[n-1] fixed[n]`; each fixed part ends and starts with a value's quote. */
