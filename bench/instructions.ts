@@ -18,7 +18,10 @@
  * thread, which counts it once and in the same order every time (lib/proc.ts says why).
  *
  *   npm run build && node --import tsx bench/instructions.ts --base <git rev> \
- *     [--rounds 3] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis host:port]
+ *     [--rounds 3] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--functions 0] [--redis host:port]
+ *
+ * `--functions <k>` also counts function by function (node's --perf-basic-prof names the JIT's
+ * code) and prints, per drain, the k functions whose own count per task moved most.
  *
  * Needs valgrind (`apt-get install valgrind`). Nothing here runs under `npm test`.
  */
@@ -28,7 +31,7 @@ import { parseOrExit, redisAddress, strictFlags, UsageError, wholeNumber } from 
 import { drainKey } from './lib/drain-key.js';
 import type { InstructionWindow } from './lib/types.js';
 
-const USAGE = 'usage: node --import tsx bench/instructions.ts --base <git rev> [--rounds 3] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--redis 127.0.0.1:6379]\n';
+const USAGE = 'usage: node --import tsx bench/instructions.ts --base <git rev> [--rounds 3] [--n 2000] [--warmup 3000] [--concurrency 1,100] [--events] [--functions 0] [--redis 127.0.0.1:6379]\n';
 const args = parseOrExit('instructions', USAGE, () => {
   const v = strictFlags(process.argv.slice(2), {
     base: { type: 'string' },
@@ -37,6 +40,7 @@ const args = parseOrExit('instructions', USAGE, () => {
     warmup: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '1,100' },
     events: { type: 'boolean', default: false },
+    functions: { type: 'string', default: '0' },
     redis: { type: 'string', default: '127.0.0.1:6379' },
     help: { type: 'boolean', default: false },
   });
@@ -50,10 +54,28 @@ const args = parseOrExit('instructions', USAGE, () => {
     warmup: wholeNumber('--warmup', v.warmup, 0),
     concurrencies: v.concurrency.split(',').map((c) => wholeNumber('--concurrency', c, 1)),
     events: v.events,
+    functions: wholeNumber('--functions', v.functions, 0, 60),
     redisHost: host,
     redisPort: port,
   };
 });
+
+type Functions = readonly (readonly [string, number])[];
+
+/**
+ * The --functions functions whose own count per task moved most from base to HEAD, in the last
+ * round of each (each side keeps its 60 largest: a function below that on one side counts 0).
+ */
+function functionTable(key: string, base: Functions, head: Functions): string[] {
+  const before = new Map(base);
+  const after = new Map(head);
+  const moved = [...new Set([...before.keys(), ...after.keys()])]
+    .map((name) => [name, before.get(name) ?? 0, after.get(name) ?? 0] as const)
+    .sort((a, b) => Math.abs(b[2] - b[1]) - Math.abs(a[2] - a[1]))
+    .slice(0, args.functions);
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  return [`| drain ${args.n} ${key}: own instructions per task, last round | base | HEAD | moved |`, '| --- | ---: | ---: | ---: |', ...moved.map(([name, b, h]) => `| \`${name.replaceAll('|', '\\|')}\` | ${fmt(b)} | ${fmt(h)} | ${h >= b ? '+' : ''}${fmt(h - b)} |`), ''];
+}
 
 /** Fails at once, saying what to install, when valgrind's tools are missing. */
 function requireValgrind(): void {
@@ -70,7 +92,7 @@ async function main(): Promise<void> {
   requireValgrind();
   const head = `HEAD ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', 'packages/celeriac') === '' ? '' : '+changes'}`;
   const sides: Side[] = [{ name: `base ${args.base}`, module: buildRevision(args.base) }, { name: head, module: undefined }];
-  const samples = await runAb(sides, { ...args, roundTrips: 0, callgrind: true }, stderrLog('instructions'));
+  const samples = await runAb(sides, { ...args, roundTrips: 0, callgrind: true, functions: args.functions > 0 }, stderrLog('instructions'));
   const keys = args.concurrencies.flatMap((c) => (args.events ? [drainKey(c), drainKey(c, true)] : [drainKey(c)]));
   const windows = (side: Side, key: string) => samples.get(side.name)!.map((s) => s.drains[key]!.instructions!);
   const parts: readonly (readonly [string, (w: InstructionWindow) => number])[] = [
@@ -87,6 +109,7 @@ async function main(): Promise<void> {
       lines.push(`| drain ${args.n} ${key}: ${part} | ${fmt(base)} | ${fmt(now)} | ${(now / base).toFixed(3)} | ${all} |`);
     }
   }
+  if (args.functions > 0) lines.push('', ...keys.flatMap((key) => functionTable(key, ...(sides.map((s) => samples.get(s.name)!.at(-1)!.drains[key]!.instructions!.functions ?? []) as [Functions, Functions]))));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

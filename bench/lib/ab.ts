@@ -109,6 +109,8 @@ export interface AbPlan {
    * the same on a loaded machine as on a quiet one, where rates and CPU times are not.
    */
   readonly callgrind?: boolean;
+  /** Under callgrind, also count function by function, the JIT's code named (lib/callgrind.ts). */
+  readonly functions?: boolean;
   /** Tasks each drain's worker drains unmeasured first (its code compiled, its heap grown); 0 for none. */
   readonly warmup?: number;
 }
@@ -128,7 +130,7 @@ export async function runAb(sides: readonly Side[], plan: AbPlan, log: (line: st
     redisCpuSeconds: () => redisCpuSeconds((cpuProbe ??= adminClient(ctx))),
   };
   const samples = new Map<string, Sample[]>(sides.map((s) => [s.name, []]));
-  const peer = new CeleriacPeer(ctx, { callgrind: plan.callgrind === true });
+  const peer = new CeleriacPeer(ctx, { callgrind: plan.callgrind === true, callgrindFunctions: plan.functions === true });
   try {
     for (let round = 0; round < plan.rounds; round++) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
@@ -178,7 +180,12 @@ async function measure(peer: CeleriacPeer, ctx: BenchContext, label: string, mod
 }
 
 /** A drain's instruction counts divided by its tasks. */
-const perTask = (w: InstructionWindow, n: number): InstructionWindow => ({ total: w.total / n, compiler: w.compiler / n, gc: w.gc / n });
+const perTask = (w: InstructionWindow, n: number): InstructionWindow => ({
+  total: w.total / n,
+  compiler: w.compiler / n,
+  gc: w.gc / n,
+  ...(w.functions === undefined ? {} : { functions: w.functions.map(([name, count]) => [name, count / n] as const) }),
+});
 
 /** A timestamped logger for stderr. */
 export function stderrLog(tag: string): (line: string) => void {

@@ -6,15 +6,13 @@
  * made of several processes (Celery prefork).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ChildMemory, ChildMessage, ParentMessage } from './worker-protocol.js';
 import { nowMs, sleep, StepTimeout } from './stats.js';
-import type { InstructionWindow, RssResult } from './types.js';
+import { callgrindCommand, type CallgrindCounter } from './callgrind.js';
+import type { RssResult } from './types.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -182,11 +180,13 @@ export async function startNodeWorker(
      * but what it counts, instructions, does not move with the machine's load.
      */
     callgrind?: boolean;
+    /** Under callgrind, name the JIT's code too (node --perf-basic-prof), for {@link InstructionWindow.functions}. */
+    callgrindFunctions?: boolean;
   } = {},
 ): Promise<WorkerHandle> {
   const nodeArgs: string[] = [...(options.nodeArgs ?? [])];
   if (options.cpuProf !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`);
-  const callgrind = options.callgrind === true ? callgrindCommand() : null;
+  const callgrind = options.callgrind === true ? callgrindCommand(options.callgrindFunctions === true) : null;
   const [command, ...args] = [...(callgrind?.prefix ?? []), process.execPath, ...(callgrind?.nodeArgs ?? []), ...nodeArgs, WORKER_CHILD];
   const child = spawn(command as string, args, {
     cwd: REPO_ROOT,
@@ -295,57 +295,6 @@ export async function startNodeWorker(
     output: () => out,
   };
   return handle;
-}
-
-/** The instruction counter of a worker under callgrind, through callgrind_control. */
-export interface CallgrindCounter {
-  /** Zeroes the counts. */
-  zero(): void;
-  /** Dumps the counts since zero() and reads them (callgrind_annotate); the dump is removed after. */
-  dump(): InstructionWindow;
-}
-
-/** valgrind's command line and node's flags for a callgrind child, its counter, and the removal of the profile it writes at exit. */
-function callgrindCommand(): { prefix: string[]; nodeArgs: string[]; counter(pid: number): CallgrindCounter; remove(): void } {
-  const file = join(tmpdir(), `celeriac-bench-callgrind-${process.pid}-${randomBytes(4).toString('hex')}.out`);
-  let dumps = 0;
-  const control = (pid: number, action: string) => execFileSync('callgrind_control', [action, String(pid)], { stdio: 'ignore' });
-  return {
-    prefix: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${file}`, '--quiet'],
-    // V8's compiler and GC run on the main thread: valgrind runs one thread at a time, and
-    // helper threads that spin while they wait counted 30-400 million instructions more in one
-    // 2,000-task drain than in the next. So the count repeats within half a percent.
-    nodeArgs: ['--single-threaded'],
-    counter: (pid) => ({
-      zero: () => control(pid, '--zero'),
-      dump: () => {
-        control(pid, '--dump');
-        // callgrind writes the k-th dump of a run to <file>.<k>.
-        const part = `${file}.${++dumps}`;
-        try {
-          return parseAnnotation(execFileSync('callgrind_annotate', ['--inclusive=yes', part], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
-        } finally {
-          rmSync(part, { force: true });
-        }
-      },
-    }),
-    remove: () => rmSync(file, { force: true }),
-  };
-}
-
-/**
- * The window's counts in `callgrind_annotate --inclusive=yes` output: its PROGRAM TOTALS and
- * the inclusive counts of V8's optimizing compiler and collector (0 when they did not run).
- * @throws when there is no PROGRAM TOTALS line (not an annotation).
- */
-export function parseAnnotation(text: string): InstructionWindow {
-  const count = (name: string): number | undefined => {
-    const m = new RegExp(`^\\s*([\\d,]+)\\s+\\([^)]*\\)\\s+${name}`, 'm').exec(text);
-    return m === null ? undefined : Number((m[1] as string).replaceAll(',', ''));
-  };
-  const total = count('PROGRAM TOTALS');
-  if (total === undefined) throw new Error(`callgrind_annotate printed no PROGRAM TOTALS:\n${text.slice(0, 2000)}`);
-  return { total, compiler: count('\\S*v8::internal::Compiler::CompileOptimized\\(') ?? 0, gc: count('\\S*v8::internal::Heap::CollectGarbage\\(') ?? 0 };
 }
 
 /**

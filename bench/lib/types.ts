@@ -53,6 +53,8 @@ export interface InstructionWindow {
   readonly compiler: number;
   /** Of total, in V8's collections (Heap::CollectGarbage, inclusive; not the incremental marking between them). */
   readonly gc: number;
+  /** Functions by their own (exclusive) count, most first, the JIT's code named: with `callgrindFunctions` only. */
+  readonly functions?: readonly (readonly [name: string, count: number])[];
 }
 
 /** An enqueue measurement. */

@@ -31,7 +31,7 @@ export class CeleriacPeer implements Peer {
   /** Result keys this run may have written (deleted by exact name). */
   readonly #resultKeys: string[] = [];
 
-  constructor(readonly ctx: BenchContext, readonly options: { cpuProf?: string; callgrind?: boolean } = {}) {
+  constructor(readonly ctx: BenchContext, readonly options: { cpuProf?: string; callgrind?: boolean; callgrindFunctions?: boolean } = {}) {
     this.#prefix = `${ctx.runPrefix}celeriac:`;
     const urls = celeriacUrls({ host: ctx.redisHost, port: ctx.redisPort, db: ctx.redisDb, prefix: this.#prefix });
     this.#app = createApp({ broker: urls.broker, backend: urls.backend, logLevel: 'warn', taskDefaultQueue: QUEUE });
