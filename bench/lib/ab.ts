@@ -106,7 +106,7 @@ export interface AbPlan {
   readonly redisPort?: number;
   /**
    * Runs each worker under valgrind's callgrind and counts its instructions (bench/instructions.ts):
-   * the same on a loaded machine as on a quiet one, where rates and CPU times are not.
+   * a count the machine's load moves far less than it moves rates and CPU times.
    */
   readonly callgrind?: boolean;
   /** Under callgrind, also count function by function, the JIT's code named (lib/callgrind.ts). */

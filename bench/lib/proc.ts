@@ -177,7 +177,7 @@ export async function startNodeWorker(
     onOutput?: (text: string) => void;
     /**
      * Runs the child under valgrind's callgrind (bench/instructions.ts): tens of times slower,
-     * but what it counts, instructions, does not move with the machine's load.
+     * but what it counts, instructions, the machine's load moves far less than time.
      */
     callgrind?: boolean;
     /** Under callgrind, name the JIT's code too (node --perf-basic-prof), for {@link InstructionWindow.functions}. */
