@@ -19,6 +19,7 @@
  */
 import { isJsonObject } from './guards.js';
 import { pyJsonStringify } from './py-json.js';
+import { indexOf, sliceOf } from './string-calls.js';
 import type { JsonObject } from './types.js';
 
 /** A member whose string value changes from one envelope of a run to the next: where it is, and a store of a value there. */
@@ -37,7 +38,7 @@ interface Slot {
  * would keep the envelope alive, a kilobyte or more for 36 characters. The leading space makes
  * V8 write the value into a new string of its own, of which the copy is a view.
  */
-const own = (slice: string): string => ` ${slice}`.slice(1);
+const own = (slice: string): string => sliceOf(` ${slice}`, 1);
 
 const within = (envelope: JsonObject, outer: 'headers' | 'properties'): JsonObject => envelope[outer] as JsonObject;
 
@@ -174,17 +175,17 @@ function valuesOf(layout: Layout, raw: string): string[] | null {
     const part = fixed[i] as string;
     // A slice compared, not startsWith: V8's startsWith compares a long part character by
     // character, some thirty times slower.
-    if (raw.slice(pos, pos + part.length) !== part) return null;
+    if (sliceOf(raw, pos, pos + part.length) !== part) return null;
     pos += part.length;
-    const end = raw.indexOf('"', pos);
+    const end = indexOf(raw, '"', pos);
     if (end < 0) return null;
-    const value = raw.slice(pos, end);
+    const value = sliceOf(raw, pos, end);
     if (UNSAFE.test(value)) return null;
     values[i] = (layout.slots[i] as Slot).own ? own(value) : value;
     pos = end;
   }
   const last = fixed[n] as string;
-  return raw.length - pos === last.length && raw.slice(pos) === last ? values : null;
+  return raw.length - pos === last.length && sliceOf(raw, pos) === last ? values : null;
 }
 
 /**

@@ -13,6 +13,7 @@
  * encoded again after (event-text.ts). Constant bytes are the caller's to escape ({@link quoteInside}).
  */
 import { isPlainJsonText, pyJsonString, pyJsonStringify, pyNumberRepr } from '../../protocol/py-json.js';
+import { charCodeAt } from '../../protocol/string-calls.js';
 import type { Json } from '../../protocol/types.js';
 
 const QUOTE = 0x22;
@@ -125,7 +126,7 @@ export class AsciiJsonWriter {
     this.#reserve(n);
     const buf = this.#buf;
     const at = this.length;
-    if (n < SHORT) for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i);
+    if (n < SHORT) for (let i = 0; i < n; i++) buf[at + i] = charCodeAt(text, i);
     else buf.write(text, at, 'latin1');
     this.length = at + n;
   }
@@ -177,7 +178,7 @@ export class AsciiJsonWriter {
     const start = at;
     at = this.#quote(at);
     for (let i = 0; i < n; i++) {
-      const c = value.charCodeAt(i);
+      const c = charCodeAt(value, i);
       // Control characters, `"`, `\`, DEL and beyond: py-json's escapes, after the bytes before.
       if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) {
         this.length = start;
