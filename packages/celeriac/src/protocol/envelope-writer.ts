@@ -129,19 +129,23 @@ function snapshot<T extends Record<string, Json | undefined>>(record: T): T {
 
 /**
  * Whether `record` has the reference's own keys in the same order, strings under the slot
- * keys (`isSlot[i]`: the reference's i-th key is one), and the reference's values under every other key.
+ * keys (`isSlot[i]`: the reference's i-th key is one), and the reference's values under every
+ * other key (`refValues[i]`, in the keys' order: a read of the reference's object by a computed
+ * name was a megamorphic lookup per header and send, where the read of `record` is the
+ * for-in's own).
  */
-function sameFixedMembers(record: Record<string, Json | undefined>, ref: Record<string, Json | undefined>, refKeys: readonly string[], isSlot: readonly boolean[]): boolean {
+function sameFixedMembers(record: Record<string, Json | undefined>, refKeys: readonly string[], refValues: readonly (Json | undefined)[], isSlot: readonly boolean[]): boolean {
   let i = 0;
   for (const key in record) {
     if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
     if (key !== refKeys[i]) return false;
-    if (isSlot[i++] === true) {
+    if (isSlot[i] === true) {
       // The reference's own slot values are checked when its layout is verified.
       if (typeof record[key] !== 'string') return false;
-    } else if (!sameValue(record[key], ref[key])) {
+    } else if (!sameValue(record[key], refValues[i])) {
       return false;
     }
+    i++;
   }
   return i === refKeys.length;
 }
@@ -152,6 +156,9 @@ interface Reference {
   readonly text: string;
   readonly headerKeys: readonly string[];
   readonly propertyKeys: readonly string[];
+  /** The reference's values under those keys, in their order. */
+  readonly headerValues: readonly (Json | undefined)[];
+  readonly propertyValues: readonly (Json | undefined)[];
   /** Whether each of those keys is a slot's (in their order). */
   readonly headerSlots: readonly boolean[];
   readonly propertySlots: readonly boolean[];
@@ -192,6 +199,8 @@ export class EnvelopeWriter {
       text,
       headerKeys,
       propertyKeys,
+      headerValues: headerKeys.map((k) => copy.headers[k]),
+      propertyValues: propertyKeys.map((k) => copy.properties[k]),
       headerSlots: headerKeys.map((k) => (HEADER_SLOTS as readonly string[]).includes(k)),
       propertySlots: propertyKeys.map((k) => (PROPERTY_SLOTS as readonly string[]).includes(k)),
       layout: undefined,
@@ -205,8 +214,8 @@ export class EnvelopeWriter {
       message.contentEncoding === ref.message.contentEncoding &&
       opts.exchange === ref.opts.exchange &&
       opts.routingKey === ref.opts.routingKey &&
-      sameFixedMembers(message.headers, ref.message.headers, ref.headerKeys, ref.headerSlots) &&
-      sameFixedMembers(message.properties, ref.message.properties, ref.propertyKeys, ref.propertySlots)
+      sameFixedMembers(message.headers, ref.headerKeys, ref.headerValues, ref.headerSlots) &&
+      sameFixedMembers(message.properties, ref.propertyKeys, ref.propertyValues, ref.propertySlots)
     );
   }
 }
