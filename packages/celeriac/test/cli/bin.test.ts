@@ -210,6 +210,23 @@ describe('celeriac errors (spawned)', () => {
   });
 });
 
+describe('celeriac --version (spawned)', () => {
+  const LOG_LOADS = ['--import', './fixtures/log-dist-loads.mjs'];
+
+  it('prints the version without loading the commands (it took a third of a CPU-second)', async () => {
+    const res = await runCli(['--version'], { nodeArgs: LOG_LOADS });
+    expect(res).toMatchObject({ code: 0, stdout: `${CELERIAC_VERSION}\n` });
+    expect(res.stderr).not.toContain('LOADED');
+    // The hook does see what a command loads: --help goes through the program.
+    const help = await runCli(['--help'], { nodeArgs: LOG_LOADS });
+    expect(help.code).toBe(0);
+    expect(help.stderr).toMatch(/LOADED file:.*\/dist\/cli\/main\.js/);
+    // With anything else on the line, the program answers, as before.
+    const both = await runCli(['--version', '--help']);
+    expect(both).toMatchObject({ code: 0, stdout: `${CELERIAC_VERSION}\n` });
+  });
+});
+
 describe('celeriac worker -P (spawned)', () => {
   it.each(['threads', 'prefork'])('-P %s runs tasks in children of the built package; --time-limit ends a busy child, a fresh one follows; flags reach the children', async (pool) => {
     const cli = spawnCli(['-A', 'fixtures/threads-app.ts', 'worker', '-P', pool, '-c', '1', '--time-limit', '2', '--soft-time-limit', '30', '--max-tasks-per-child', '100', '-l', 'info'], {
