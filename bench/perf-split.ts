@@ -8,7 +8,7 @@
  *   NODE_OPTIONS=--perf-basic-prof perf record -a -g -e cpu-clock -F 2999 -o /tmp/ab.perf -- \
  *     node --expose-gc --import tsx bench/ab.ts --base <rev> --rounds 1 --concurrency 100 --events --redis 127.0.0.1:6500
  *   perf script -i /tmp/ab.perf -F pid,tid,time,ip,sym > /tmp/ab.txt
- *   node --import tsx bench/perf-split.ts /tmp/ab.txt [--hz 2999] [--tasks 20000] [--top 15]
+ *   node --import tsx bench/perf-split.ts /tmp/ab.txt [--hz 2999] [--tasks 20000] [--top 15] [--compare <pid>,<pid>]
  *
  * Each worker process is one table, in the order the workers started (bench/ab.ts: per round
  * and side, each drain, then its `-E` drain with --events, then the round trip's worker),
@@ -20,9 +20,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseOrExit, strictFlags, UsageError, wholeNumber } from './lib/args.js';
-import { parsePerfScript, splitTable, splitWorkers } from './lib/perf-split.js';
+import { movedLeaves, parsePerfScript, splitTable, splitWorkers } from './lib/perf-split.js';
 
-const USAGE = 'usage: node --import tsx bench/perf-split.ts <perf script -F pid,tid,time,ip,sym output> [--hz 2999] [--tasks <n>] [--top 15]\n';
+const USAGE = 'usage: node --import tsx bench/perf-split.ts <perf script -F pid,tid,time,ip,sym output> [--hz 2999] [--tasks <n>] [--top 15] [--compare <pid>,<pid>]\n';
 const args = parseOrExit('perf-split', USAGE, () => {
   const argv = process.argv.slice(2);
   const file = argv[0] !== undefined && !argv[0].startsWith('--') ? argv.shift() : undefined;
@@ -30,8 +30,11 @@ const args = parseOrExit('perf-split', USAGE, () => {
     hz: { type: 'string', default: '2999' },
     tasks: { type: 'string' },
     top: { type: 'string', default: '15' },
+    compare: { type: 'string' },
     help: { type: 'boolean', default: false },
   });
+  const compare = v.compare === undefined ? undefined : v.compare.split(',').map((pid) => wholeNumber('--compare', pid, 1));
+  if (compare !== undefined && compare.length !== 2) throw new UsageError(`--compare takes two worker pids, as 1234,1240; got ${JSON.stringify(v.compare)}`);
   if (file === undefined && !v.help) throw new UsageError('the file perf script wrote is required');
   return {
     help: v.help,
@@ -39,6 +42,7 @@ const args = parseOrExit('perf-split', USAGE, () => {
     hz: wholeNumber('--hz', v.hz, 1),
     tasks: v.tasks === undefined ? undefined : wholeNumber('--tasks', v.tasks, 1),
     top: wholeNumber('--top', v.top, 0, 200),
+    compare: compare as [number, number] | undefined,
   };
 });
 
@@ -59,6 +63,16 @@ for (const w of workers) {
   if (args.top === 0) continue;
   lines.push(`| pid ${w.pid}: main thread's samples by leaf | samples |`, '| --- | ---: |');
   for (const [name, n] of w.leaves.slice(0, args.top)) lines.push(`| \`${name.replaceAll('|', '\\|')}\` | ${n} |`);
+  lines.push('');
+}
+if (args.compare !== undefined) {
+  const [a, b] = args.compare.map((pid) => workers.find((w) => w.pid === pid));
+  if (a === undefined || b === undefined) {
+    process.stderr.write(`perf-split: --compare names a pid that is not a worker here (workers: ${workers.map((w) => w.pid).join(', ')})\n`);
+    process.exit(1);
+  }
+  lines.push(`| main thread's leaves that moved most, pid ${a.pid} to pid ${b.pid} | ${a.pid} | ${b.pid} | moved |`, '| --- | ---: | ---: | ---: |');
+  for (const [name, x, y] of movedLeaves(a, b, Math.max(args.top, 1))) lines.push(`| \`${name.replaceAll('|', '\\|')}\` | ${x} | ${y} | ${y >= x ? '+' : ''}${y - x} |`);
   lines.push('');
 }
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,6 +1,6 @@
 /** What bench/perf-split.ts reads of `perf script` output, and how it splits a worker's samples. */
 import { describe, expect, it } from 'vitest';
-import { kindOf, parsePerfScript, shortName, splitTable, splitWorkers } from './perf-split.js';
+import { kindOf, movedLeaves, parsePerfScript, shortName, splitTable, splitWorkers } from './perf-split.js';
 
 const MAIN = 'file:///work/main/packages/celeriac/dist';
 const BASE = 'file:///tmp/celeriac-ab/36cc468/packages/celeriac/dist';
@@ -81,10 +81,11 @@ describe('splitWorkers', () => {
   it("lists the main thread's leaves, most first, without the machine's paths", () => {
     expect(mine?.leaves).toEqual([
       ['Builtins_LoadIC', 2],
-      ['JS:*run packages/celeriac/dist/worker/executor.js:205:14', 1],
+      ['JS:*run packages/celeriac/dist/worker/executor.js', 1],
       ['pvm_irq_enable', 1],
     ]);
-    expect(shortName(`JS:*x ${BASE}/core/app.js:1:2`)).toBe('JS:*x packages/celeriac/dist/core/app.js:1:2');
+    expect(shortName(`JS:*x ${BASE}/core/app.js:1:2`)).toBe('JS:*x packages/celeriac/dist/core/app.js');
+    expect(shortName('JS:*get node:internal/bootstrap/node:423:8')).toBe('JS:*get node:internal/bootstrap/node:423:8');
   });
 
   it('finds no worker where no executor ran', () => {
@@ -100,5 +101,17 @@ describe('splitTable', () => {
     expect(table).toContain('| builtins | 2 (1000.0 µs/task) | 0 (0.0 µs/task) |');
     expect(table.at(-1)).toBe('| all | 4 (2000.0 µs/task) | 2 (1000.0 µs/task) |');
     expect(splitTable(w!, 1000, undefined)).toContain('| builtins | 2 | 0 |');
+  });
+});
+
+describe('movedLeaves', () => {
+  it("lists the main thread's leaves that moved most between two workers, in either direction", () => {
+    const [mine, base] = splitWorkers(parsePerfScript(TEXT));
+    expect(movedLeaves(base!, mine!, 3)).toEqual([
+      ['Builtins_LoadIC', 0, 2],
+      ['JS:*field packages/celeriac/dist/worker/events/event-text.js', 1, 0],
+      ['JS:*run packages/celeriac/dist/worker/executor.js', 0, 1],
+    ]);
+    expect(movedLeaves(base!, mine!, 0)).toEqual([]);
   });
 });

@@ -90,9 +90,12 @@ export interface WorkerSplit {
 
 const zero = (): Record<Kind, number> => ({ compiler: 0, gc: 0, kernel: 0, js: 0, builtins: 0, native: 0 });
 
-/** A symbol without the machine's paths: the same function of two builds is one name. */
+/**
+ * A symbol without the machine's paths, and a JS function's without its line and column: the
+ * same function of two builds, whose lines moved, is one name.
+ */
 export function shortName(symbol: string): string {
-  return symbol.replace(/(?:file:\/\/)?\/\S*?\/(packages|node_modules)\//, '$1/');
+  return symbol.replace(/(?:file:\/\/)?\/\S*?\/(packages|node_modules)\//, '$1/').replace(/(\.[cm]?js):\d+:\d+$/, '$1');
 }
 
 /**
@@ -157,4 +160,17 @@ export function splitTable(w: WorkerSplit, hz: number, tasks: number | undefined
     ...KINDS.map((k) => `| ${k} | ${w.main[k]}${per(w.main[k])} | ${w.helpers[k]}${per(w.helpers[k])} |`),
     `| all | ${sum(w.main)}${per(sum(w.main))} | ${sum(w.helpers)}${per(sum(w.helpers))} |`,
   ];
+}
+
+/**
+ * The main thread's leaves whose samples moved most from worker `a` to worker `b` (two builds'
+ * drains of one recording, say), the `top` largest moves first: name, a's samples, b's.
+ */
+export function movedLeaves(a: WorkerSplit, b: WorkerSplit, top: number): [name: string, a: number, b: number][] {
+  const before = new Map(a.leaves);
+  const after = new Map(b.leaves);
+  return [...new Set([...before.keys(), ...after.keys()])]
+    .map((name): [string, number, number] => [name, before.get(name) ?? 0, after.get(name) ?? 0])
+    .sort((x, y) => Math.abs(y[2] - y[1]) - Math.abs(x[2] - x[1]) || x[0].localeCompare(y[0]))
+    .slice(0, top);
 }
