@@ -8,6 +8,7 @@
  *   NODE_OPTIONS=--perf-basic-prof perf record -a -g -e cpu-clock -F 2999 -o /tmp/ab.perf -- \
  *     node --expose-gc --import tsx bench/ab.ts --base <rev> --rounds 1 --concurrency 100 --events --redis 127.0.0.1:6500
  *   perf script -i /tmp/ab.perf -F pid,tid,time,ip,sym > /tmp/ab.txt
+ *   rm -f isolate-*-v8.log   # V8's logs, which --perf-basic-prof turns on
  *   node --import tsx bench/perf-split.ts /tmp/ab.txt [--hz 2999] [--tasks 20000] [--top 15] [--compare <pid>,<pid>]
  *
  * Each worker process is one table, in the order the workers started (bench/ab.ts: per round
