@@ -15,6 +15,9 @@ import type { BrokerKeys, RestoreTemplate } from '../../redis/keys.js';
 import type { SetAsideCategory, SetAsideLimits } from '../../core/set-aside.js';
 import type { PurgeCount } from '../../core/spi/broker.js';
 import type { LostFetch } from './lost-fetches.js';
+import { readFetchReply, type FetchedMessage } from './fetch-reply.js';
+
+export type { FetchedMessage } from './fetch-reply.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -47,20 +50,6 @@ export interface SetAsideOutcome {
   readonly droppedBytes: number;
   /** Id of the first record dropped ('' when none). */
   readonly firstDropped: string;
-}
-
-/** One message popped by {@link Transitions.fetch}. */
-export interface FetchedMessage {
-  /** Index into the bucket keys given to fetch. */
-  readonly offset: number;
-  readonly raw: string;
-  readonly tag: string;
-  /** Proof of holding the lease; settlements must present it. */
-  readonly token: string;
-  /** Deliveries of this message given back before this one (celeriac.deliveries); 0 for none. */
-  readonly given: number;
-  /** Set when the stored envelope is not valid UTF-8 (see {@link Transitions.fetch}): why it cannot be decoded. */
-  invalid?: string;
 }
 
 /**
@@ -170,18 +159,37 @@ export class Transitions {
    * per step) and records each as held with a lease until `nowMs + leaseMs`. `bells`, the
    * queues' doorbells, are deleted when the fetch comes up short; `via` sends the script on
    * another connection (a blocked one: bell.ts). The script is sent synchronously.
+   *
+   * Not async, and the encoding check kept in a function of its own: this runs once per batch,
+   * and V8 compiles it early in every worker's life; an await inside a loop made it an async
+   * state machine several times the size of the common path.
    */
-  async fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string, bells: readonly string[] = [], via?: SendCommand): Promise<FetchedMessage[]> {
-    const args = [String(queues.length), String(max), String(indexScore(nowMs)), String(nowMs + leaseMs), tokenPrefix];
-    for (let i = 0; i < queues.length; i++) args.push(JSON.stringify(queues[i]));
-    const keys = [...this.#book, this.keys.deliveries, ...bucketKeys, ...bells];
-    const reply = (await (via === undefined ? this.#run(SCRIPTS.fetch, keys, args) : via((c) => runScript(c, SCRIPTS.fetch, keys, args)))) as string[];
+  fetch(bucketKeys: readonly string[], queues: readonly string[], max: number, nowMs: number, leaseMs: number, tokenPrefix: string, bells: readonly string[] = [], via?: SendCommand): Promise<FetchedMessage[]> {
+    let sent: Promise<unknown>;
+    try {
+      const args = [String(queues.length), String(max), String(indexScore(nowMs)), String(nowMs + leaseMs), tokenPrefix];
+      for (let i = 0; i < queues.length; i++) args.push(JSON.stringify(queues[i]));
+      const keys = [...this.#book, this.keys.deliveries, ...bucketKeys, ...bells];
+      sent = via === undefined ? this.#run(SCRIPTS.fetch, keys, args) : via((c) => runScript(c, SCRIPTS.fetch, keys, args));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return sent.then((reply) => this.#fetched(reply as string[], tokenPrefix));
+  }
+
+  /** The messages of a fetch's reply, those with U+FFFD checked against their stored bytes. */
+  #fetched(reply: readonly string[], tokenPrefix: string): FetchedMessage[] | Promise<FetchedMessage[]> {
     if (reply.length === 0) return [];
     const got = readFetchReply(reply, tokenPrefix);
     // Replies are decoded as UTF-8 with bytes that are not UTF-8 replaced by U+FFFD, silently,
     // while the body (base64) is checked strictly: one rule for both, so an envelope holding
     // U+FFFD (rare: searching an ASCII string for it costs nothing) has its stored bytes read
     // back and checked, and one that is not UTF-8 is refused as a bad body is.
+    for (const m of got) if (m.raw.includes('\uFFFD')) return this.#checkEncodings(got);
+    return got;
+  }
+
+  async #checkEncodings(got: FetchedMessage[]): Promise<FetchedMessage[]> {
     for (const m of got) if (m.raw.includes('\uFFFD') && !(await this.#storedAsUtf8(m.tag))) m.invalid = 'bad-encoding: the envelope is not valid UTF-8 (its headers or properties hold bytes that are not UTF-8)';
     return got;
   }
@@ -377,56 +385,6 @@ export interface PromoteOutcome {
   readonly promoters: number;
 }
 
-/**
- * The messages of a fetch.lua reply: `[header, envelope_1..envelope_N, other tags...]`, the
- * header holding per message its key offset, then `:<tag>"` or, when its tag is among the
- * other tags, `"` (see the script's header comment), and maybe `#<count>,<count>...`: how many
- * deliveries of each message were given back before. Message i's token is `<prefix>.<i>`.
- */
-export function readFetchReply(reply: readonly string[], tokenPrefix: string): FetchedMessage[] {
-  const header = reply[0];
-  // Seen once in a chaos run, right after a reconnect: a reply shaped as another script's
-  // (integers first). Name it instead of failing with "header.charCodeAt is not a function".
-  if (!Array.isArray(reply) || typeof header !== 'string') {
-    throw new Error(`fetch.lua replied in an unknown shape (${Array.isArray(reply) ? `${reply.length} entries, the first ${JSON.stringify(header)?.slice(0, 80)}` : JSON.stringify(reply)?.slice(0, 80)})`);
-  }
-  const out: { offset: number; raw: string; tag: string; token: string; given: number }[] = [];
-  const untagged: number[] = [];
-  let pos = 0;
-  while (pos < header.length) {
-    let offset = 0;
-    let c = header.charCodeAt(pos);
-    while (c >= 48 && c <= 57) {
-      offset = offset * 10 + (c - 48);
-      c = header.charCodeAt(++pos);
-    }
-    let tag = '';
-    if (c === 58) {
-      const end = header.indexOf('"', pos + 1);
-      if (end < 0) break;
-      tag = header.slice(pos + 1, end);
-      pos = end + 1;
-    } else if (c === 34) {
-      untagged.push(out.length);
-      pos += 1;
-    } else break;
-    const i = out.length;
-    out.push({ offset, raw: reply[1 + i] as string, tag, token: `${tokenPrefix}.${i}`, given: 0 });
-  }
-  // Read past the end, charCodeAt gives NaN, but optimized code is deoptimized the first time.
-  if (pos < header.length && header.charCodeAt(pos) === 35) {
-    const given = header.slice(pos + 1).split(',');
-    if (given.length === out.length) {
-      for (let i = 0; i < given.length; i++) (out[i] as { given: number }).given = Number(given[i]) || 0;
-      pos = header.length;
-    }
-  }
-  if (pos !== header.length || reply.length !== 1 + out.length + untagged.length) {
-    throw new Error(`fetch.lua replied in an unknown shape (${reply.length} entries, header ${JSON.stringify(header.slice(0, 80))})`);
-  }
-  for (let j = 0; j < untagged.length; j++) (out[untagged[j] as number] as { tag: string }).tag = reply[1 + out.length + j] as string;
-  return out;
-}
 
 /** A member of the delayed set: where the message goes when due, and the message. */
 export function delayedMember(bucketKey: string, raw: string): string {
