@@ -99,6 +99,8 @@ export default defineConfig({
     ...(FROM_DIST ? { server: { deps: { external: [distPattern(PACKAGES)] } } } : {}),
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // Each file's CPU and its children's, logged when asked (scripts/test-cpu.ts).
+    setupFiles: process.env['CELERIAC_TEST_CPU_LOG'] ? ['./scripts/test-cpu-setup.ts'] : [],
     // Python processes (the Celery, Flower and OpenTelemetry oracles, hundreds per run) keep the
     // modules they compile in one cache that outlives the run. Without it an environment with
     // PYTHONDONTWRITEBYTECODE set compiles ../shared/oracles' sources afresh in every process,
