@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../packages/celeriac/test/support/amqp-env.js';
+import { amqpAvailable, createVhost, deleteVhost, listQueues, vhostUrl } from '../../../packages/celeriac/test/support/amqp-env.js';
 import { buildDistIfStale } from '../../../packages/celeriac/test/support/node-script.js';
 import { compileApp, type CompiledApp } from './support/compiled-app.js';
 import { createTestDatabase, shouldRunPostgresTests, type TestDatabase } from './support/postgres.js';
@@ -59,7 +59,7 @@ describe.runIf(ready)('apps/api main on amqp:// + rpc://', () => {
       expect(out).toContain('results    rpc://');
       expect(out).not.toContain('beat not started');
       // Beat's store document sits in its queue of the app's vhost.
-      await waitFor(async () => (await rabbitmqctl('list_queues', '-p', vhost, 'name')).includes('celeriac.beat.store'), 'beat store queue', 30_000);
+      await waitFor(async () => (await listQueues(vhost, [])).includes('celeriac.beat.store'), 'beat store queue', 30_000);
       const sent = (await (await fetch(`${base}/tasks/demo.add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"args":[40,2]}' })).json()) as { taskId: string };
       const result = await waitFor(async () => {
         const s = (await (await fetch(`${base}/tasks/${sent.taskId}`)).json()) as { state: string; result?: number };

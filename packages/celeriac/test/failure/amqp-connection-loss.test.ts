@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from 'celeriac/testing';
 import { createApp, Worker, type App } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, TEST_AMQP_HOST } from '../support/amqp-env.js';
+import { amqpAvailable, closeConnections, createVhost, deleteQueue, deleteVhost, listQueues, TEST_AMQP_HOST } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
@@ -62,7 +62,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
   async function waitForHeld(queue: string, unacked: number): Promise<void> {
     let listed = '';
     const held = async () => {
-      listed = await rabbitmqctl('list_queues', '-p', vhost, 'name', 'consumers', 'messages_unacknowledged', '--no-table-headers', '--quiet');
+      listed = await listQueues(vhost, ['consumers', 'messages_unacknowledged']);
       return listed.split('\n').some((l) => l.trim().split(/\s+/).join(' ') === `${queue} 1 ${unacked}`);
     };
     await waitFor(held, () => `${unacked} held by one consumer of ${queue}; queues: ${JSON.stringify(listed)}`, 30_000);
@@ -71,7 +71,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
   /** Waits until `worker` runs and holds nothing and `queue` has no message, ready or unacked. */
   async function waitForEmpty(queue: string, worker: Worker): Promise<void> {
     const empty = async () =>
-      worker.active === 0 && worker.reserved === 0 && (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet')).split('\n').some((l) => l.trim().split(/\s+/).join(' ') === `${queue} 0`);
+      worker.active === 0 && worker.reserved === 0 && (await listQueues(vhost, ['messages'])).split('\n').some((l) => l.trim().split(/\s+/).join(' ') === `${queue} 0`);
     await waitFor(empty, `${queue} empty and its worker idle`, 60_000);
   }
 
@@ -80,7 +80,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
     const ids = results.map((r) => r.id);
     for (const threshold of [20, 70]) {
       await waitFor(() => runs.size >= threshold, `${threshold} tasks started`, 30_000);
-      await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
+      await closeConnections(vhost, 'celeriac failure test');
     }
     const values = await Promise.all(results.map((r) => r.get({ timeoutMs: 60_000 })));
     expect(values).toEqual(ids);
@@ -106,7 +106,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
       for (let loss = 0; loss < 2; loss++) {
         // One consumer holds all four: the first running, three prefetched (or redelivered).
         await waitForHeld('twice', 4);
-        await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
+        await closeConnections(vhost, 'celeriac failure test');
       }
       openGate();
       expect(await Promise.all(results.map((r) => r.get({ timeoutMs: 60_000 })))).toEqual(ids);
@@ -153,7 +153,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
   it('the ack of a redelivery lost with the connection: the next redelivery is acked, not run', async () => {
     await runsOnceAcross('inflight', async (_id, ended) => {
       // The first loss while it runs: its redelivery comes back on the new connection, held.
-      await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac failure test');
+      await closeConnections(vhost, 'celeriac failure test');
       await waitForHeld('inflight', 1);
       // What the worker sends from now on never arrives: the task ends and acks its redelivery.
       await endIntoStall(ended);
@@ -197,7 +197,7 @@ describe.runIf(ready)('failure: RabbitMQ drops every connection under late-ack l
   }, 120_000);
 
   it('a task queue deleted under the consumer is consumed again once it exists again', async () => {
-    await rabbitmqctl('delete_queue', '--vhost', vhost, 'fail');
+    await deleteQueue(vhost, 'fail');
     // The next publish declares the queue again; the consumer, cancelled by the broker, comes back.
     const r = await app.sendTask('fail.work', [1], {}, { queue: 'fail' });
     expect(await r.get({ timeoutMs: 30_000 })).toBe(r.id);

@@ -10,7 +10,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, Worker } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, TEST_AMQP_HOST } from '../support/amqp-env.js';
+import { amqpAvailable, createVhost, deleteVhost, listQueues, TEST_AMQP_HOST } from '../support/amqp-env.js';
 
 const ready = await amqpAvailable();
 /** Just past 128 MiB of JSON text. */
@@ -42,7 +42,7 @@ describe.runIf(ready)('failure: a message larger than RabbitMQ takes', () => {
       expect(publishes.filter((l) => l.includes('retry'))).toEqual([]);
       // The broker is fine for the next send.
       await task.applyAsync(['small'], { queue: 'toolarge' });
-      const listed = await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet');
+      const listed = await listQueues(vhost, ['messages']);
       expect(listed).toMatch(/toolarge\s+1/);
     } finally {
       await app.close();

@@ -12,7 +12,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/index.js';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, TEST_AMQP_HOST } from '../support/amqp-env.js';
+import { amqpAvailable, createVhost, deleteVhost, listQueues, TEST_AMQP_HOST } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
@@ -34,7 +34,7 @@ describe.runIf(ready)('failure: a send over a silently dead RabbitMQ link', () =
 
   /** Messages waiting in `queue` of the test's vhost. */
   async function waiting(queue: string): Promise<number> {
-    const listed = await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers', '--quiet');
+    const listed = await listQueues(vhost, ['messages']);
     const line = listed.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue);
     return Number(line?.[1] ?? NaN);
   }

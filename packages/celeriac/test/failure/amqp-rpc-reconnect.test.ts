@@ -12,7 +12,7 @@ import { sleep } from 'celeriac/testing';
 import { RpcBackend } from '../../src/backends/rpc/rpc-backend.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { amqpAvailable, createVhost, deleteVhost, onChannel, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
+import { amqpAvailable, closeConnections, createVhost, deleteQueue, deleteVhost, onChannel, rabbitmqctl, vhostUrl } from '../support/amqp-env.js';
 
 const ready = await amqpAvailable();
 
@@ -59,7 +59,7 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
       const before = await counts('rpc-reconnect-reply');
       expect(before.consumers).toBe(1);
       for (let loss = 0; loss < 3; loss++) {
-        await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac test');
+        await closeConnections(vhost, 'celeriac test');
         await waitFor(async () => (await consumers('rpc-reconnect-reply')) >= 1, 'the result queue consumed again', 30_000);
         // Past the channel's own retry (200 ms): a second consumer would be there by now.
         await sleep(1000);
@@ -75,7 +75,7 @@ describe.runIf(ready)('failure: the rpc:// result queue over lost connections', 
     try {
       await backend.connect();
       await backend.beforePublish();
-      await rabbitmqctl('delete_queue', '--vhost', vhost, 'rpc-cancelled-reply');
+      await deleteQueue(vhost, 'rpc-cancelled-reply');
       await waitFor(async () => (await consumers('rpc-cancelled-reply')) === 1, 'the result queue declared and consumed again', 30_000);
       // A result sent to it now reaches its waiter.
       const id = 'cancelled-then-stored';

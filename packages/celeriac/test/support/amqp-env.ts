@@ -21,7 +21,7 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { addVhosts, deleteVhosts, newVhostName, TEST_AMQP_HOST, TEST_VHOST_PREFIX, VHOST_ADD_TIMEOUT_MS, vhostUrl } from './rabbitmqctl.js';
 
-export { rabbitmqctl, TEST_AMQP_HOST, vhostUrl } from './rabbitmqctl.js';
+export { closeConnections, deleteQueue, listQueues, rabbitmqctl, TEST_AMQP_HOST, vhostUrl } from './rabbitmqctl.js';
 
 /** True when an executable `rabbitmqctl` is on the PATH. */
 function rabbitmqctlOnPath(): boolean {

@@ -4,12 +4,15 @@
  * (scripts/test-vhosts.ts) can use it as well as the test files (through amqp-env.ts).
  *
  * Every `rabbitmqctl` call starts an Erlang VM: about a CPU-second and 2-4 s of wall time on
- * the 2-core test machine. So vhosts are added and deleted many in one `rabbitmqctl eval`.
+ * the 2-core test machine. So vhosts are added and deleted many in one eval, and the evals, and
+ * the helpers below that stand for the CLI's verbs (`list_queues`, `close_all_connections`,
+ * `delete_queue`), go to one Erlang node per process that stays (rabbit-eval.ts).
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { rabbitEval } from './rabbit-eval.js';
 
 const run = promisify(execFile);
 
@@ -105,6 +108,17 @@ export async function rabbitmqctlWithin(opts: { timeoutMs: number; what?: string
   }
 }
 
+/**
+ * Evaluates Erlang expressions ending in `ok.` on the broker's node (rabbit-eval.ts;
+ * `rabbitmqctl eval` where that node cannot be had) and resolves with what they printed. Rejects when they raise, and
+ * with {@link wedgedError} naming `what` after `timeoutMs`.
+ */
+export function evalOnBroker(expr: string, opts: { timeoutMs: number; what: string }): Promise<string> {
+  // rabbitmqctl prints the expression's value last: the helpers here all end in `ok`, left out.
+  const viaCli = async (e: string) => (await rabbitmqctlWithin(opts, 'eval', e)).replace(/(^|\n)ok\n?$/, '$1');
+  return rabbitEval(expr, opts.timeoutMs, (cause) => wedgedError(opts.what, opts.timeoutMs, cause), viaCli);
+}
+
 /** Every vhost a test makes starts with this; {@link deleteVhosts} deletes no other. */
 export const TEST_VHOST_PREFIX = 'celeriac-';
 
@@ -132,10 +146,9 @@ const ACTING_USER = '<<"rmq-cli">>';
  */
 export async function addVhosts(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await rabbitmqctlWithin(
-    { timeoutMs: VHOST_ADD_TIMEOUT_MS, what: 'add_vhost' },
-    'eval',
+  await evalOnBroker(
     `U = ${ACTING_USER}, [begin ok = rabbit_vhost:add(V, U), ok = rabbit_auth_backend_internal:set_permissions(<<"guest">>, V, <<".*">>, <<".*">>, <<".*">>, U) end || V <- ${erlangList(names)}], ok.`,
+    { timeoutMs: VHOST_ADD_TIMEOUT_MS, what: 'add_vhost' },
   );
 }
 
@@ -143,7 +156,7 @@ export async function addVhosts(names: readonly string[]): Promise<void> {
 export async function deleteVhosts(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   // A vhost's queues go with it: 2 minutes for the run's last call, which deletes them all.
-  await rabbitmqctlWithin({ timeoutMs: 120_000, what: 'delete_vhost' }, 'eval', `[rabbit_vhost:delete(V, ${ACTING_USER}) || V <- ${erlangList(names)}], ok.`);
+  await evalOnBroker(`[rabbit_vhost:delete(V, ${ACTING_USER}) || V <- ${erlangList(names)}], ok.`, { timeoutMs: 120_000, what: 'delete_vhost' });
 }
 
 /** The names of the queues and exchanges in a vhost (the default exchange `''` and `amq.*` included). */
@@ -155,12 +168,55 @@ export interface VhostContents {
 /** Lists a test vhost's queues and exchanges, in one `rabbitmqctl eval` (AMQP cannot list). */
 export async function listVhost(vhost: string): Promise<VhostContents> {
   const v = erlangList([vhost]).slice(1, -1);
-  const out = await rabbitmqctlWithin(
-    { timeoutMs: VHOST_ADD_TIMEOUT_MS, what: `eval (list the queues of ${vhost})` },
-    'eval',
+  const out = await evalOnBroker(
     `V = ${v}, io:format("~s~n", [rabbit_json:encode(#{queues => [element(4, amqqueue:get_name(Q)) || Q <- rabbit_amqqueue:list(V)], exchanges => [element(4, element(2, X)) || X <- rabbit_exchange:list(V)]})]), ok.`,
+    { timeoutMs: VHOST_ADD_TIMEOUT_MS, what: `eval (list the queues of ${vhost})` },
   );
   const line = out.split('\n').find((l) => l.startsWith('{'));
   if (line === undefined) throw new Error(`rabbitmqctl listed no contents of ${vhost}: ${out}`);
   return JSON.parse(line) as VhostContents;
+}
+
+/** `name` as an Erlang binary, after checking it holds nothing to escape. */
+function erlangBinary(name: string): string {
+  if (!/^[\w.~@:+-]+$/.test(name)) throw new Error(`not a plain RabbitMQ name: ${JSON.stringify(name)}`);
+  return `<<"${name}">>`;
+}
+
+/** The `list_queues` columns the tests read: the name, then numbers. */
+export type QueueColumn = 'messages' | 'consumers' | 'messages_unacknowledged' | 'messages_ready';
+
+/**
+ * `rabbitmqctl list_queues -p <vhost> name <columns> --no-table-headers --quiet`: one line per
+ * queue of the test vhost, its name and the columns, tab-separated.
+ */
+export async function listQueues(vhost: string, columns: readonly QueueColumn[]): Promise<string> {
+  const v = erlangList([vhost]).slice(1, -1);
+  const items = columns.join(', ');
+  const out = await evalOnBroker(
+    `Ks = [${items}], [io:format("~ts~n", [lists:join("\t", [binary_to_list(element(4, proplists:get_value(name, I))) | [integer_to_list(proplists:get_value(K, I)) || K <- Ks]])]) || I <- rabbit_amqqueue:info_all(${v}, [name | Ks])], ok.`,
+    { timeoutMs: 60_000, what: 'list_queues' },
+  );
+  return out
+    .split('\n')
+    .filter((line) => line !== '')
+    .join('\n');
+}
+
+/** `rabbitmqctl close_all_connections --vhost <vhost> <reason>`: closes every client connection to the test vhost. */
+export async function closeConnections(vhost: string, reason: string): Promise<void> {
+  const v = erlangList([vhost]).slice(1, -1);
+  await evalOnBroker(
+    `[rabbit_networking:close_connection(proplists:get_value(pid, I), ${JSON.stringify(reason)}) || I <- rabbit_networking:connection_info_all([pid, vhost]), proplists:get_value(vhost, I) =:= ${v}], ok.`,
+    { timeoutMs: 60_000, what: 'close_all_connections' },
+  );
+}
+
+/** `rabbitmqctl delete_queue --vhost <vhost> <queue>`: deletes the queue, consumers and messages and all. */
+export async function deleteQueue(vhost: string, queue: string): Promise<void> {
+  const v = erlangList([vhost]).slice(1, -1);
+  await evalOnBroker(`{ok, Q} = rabbit_amqqueue:lookup(rabbit_misc:r(${v}, queue, ${erlangBinary(queue)})), {ok, _} = rabbit_amqqueue:delete(Q, false, false, ${ACTING_USER}), ok.`, {
+    timeoutMs: 60_000,
+    what: 'delete_queue',
+  });
 }

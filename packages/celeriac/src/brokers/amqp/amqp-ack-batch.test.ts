@@ -4,7 +4,7 @@
  * connection goes, exactly the unsettled messages come back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqpAvailable, createVhost, deleteVhost, rabbitmqctl, vhostUrl } from '../../../test/support/amqp-env.js';
+import { amqpAvailable, createVhost, deleteVhost, listQueues, vhostUrl } from '../../../test/support/amqp-env.js';
 import type { Delivery } from '../../core/spi/broker.js';
 import { makeMessage } from '../../testing/broker-harness.js';
 import { waitFor } from '../../testing/wait-for.js';
@@ -33,7 +33,7 @@ describe.runIf(ready)('amqp consumer: batched acks', () => {
       broker.consume({ queues: ['qbatch'], prefetch: 20, onDelivery: (d) => got.push(d) });
       await waitFor(() => got.length === ids.length, 'every delivery');
       expect(got.map(idOf)).toEqual(ids);
-      const unacked = async () => Number((await rabbitmqctl('list_queues', '-p', vhost, 'name', 'messages_unacknowledged')).match(/qbatch\s+(\d+)/)?.[1]);
+      const unacked = async () => Number((await listQueues(vhost, ['messages_unacknowledged'])).match(/qbatch\s+(\d+)/)?.[1]);
       // m6 keeps running. One turn settles the others: m3 by a reject, m1..m5 by one multiple
       // ack up to m5 (over the rejected m3), m7 and m8 one by one (m6 is unsettled before them).
       const settle = (d: Delivery) => (idOf(d) === 'm3' ? d.reject({ requeue: false }) : d.ack());

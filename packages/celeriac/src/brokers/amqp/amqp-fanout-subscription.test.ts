@@ -9,7 +9,7 @@
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from 'celeriac/testing';
-import { amqpAvailable, createVhost, deleteVhost, onChannel, rabbitmqctl, vhostUrl } from '../../../test/support/amqp-env.js';
+import { amqpAvailable, closeConnections, createVhost, deleteQueue, deleteVhost, listQueues, onChannel, vhostUrl } from '../../../test/support/amqp-env.js';
 import { AmqpSession } from '../../amqp/session.js';
 import { parseAmqpUrls } from '../../amqp/url.js';
 import { waitFor } from '../../testing/wait-for.js';
@@ -28,7 +28,7 @@ describe.runIf(ready)('a fanout subscription over a lost connection', () => {
 
   /** The vhost's queues with a consumer, by name. */
   const consumed = async (): Promise<string[]> =>
-    (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'consumers', '--no-table-headers', '--quiet'))
+    (await listQueues(vhost, ['consumers']))
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
       .filter(([name, consumers]) => name !== undefined && name !== '' && Number(consumers) > 0)
@@ -42,7 +42,7 @@ describe.runIf(ready)('a fanout subscription over a lost connection', () => {
       // Runs right after the subscription's own reconnect listener, which has begun subscribing again.
       let unsubscribing: Promise<void> | undefined;
       session.onReconnect(() => (unsubscribing ??= unsubscribe()));
-      await rabbitmqctl('close_all_connections', '--vhost', vhost, 'celeriac test');
+      await closeConnections(vhost, 'celeriac test');
       await waitFor(() => unsubscribing !== undefined, 'the reconnect', 30_000);
       await unsubscribing;
       // The subscription's channel, had it been left consuming, is open by now.
@@ -60,7 +60,7 @@ describe.runIf(ready)('a fanout subscription over a lost connection', () => {
     try {
       const unsubscribe = await subscribeExchange(session, () => undefined, { exchange: 'celery.pidbox', bindingKey: '', mailbox }, (raw) => got.push(raw));
       expect(await consumed()).toEqual([mailbox]);
-      await rabbitmqctl('delete_queue', '--vhost', vhost, mailbox);
+      await deleteQueue(vhost, mailbox);
       await waitFor(async () => (await consumed()).includes(mailbox), 'the mailbox consumed again', 30_000);
       const channel = await (await session.connection()).createChannel();
       const { content, options } = fanoutWire('ping');
