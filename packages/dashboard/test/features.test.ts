@@ -175,9 +175,9 @@ describe.runIf(ready)('dashboard features', () => {
 
 describe.runIf(ready)('backfill on first start', () => {
   it('reads recent results from a Redis result backend into an empty history', async () => {
-    const { RedisServerProcess } = await import('../../celeriac/test/support/redis.js');
+    const { freePort, RedisServerProcess } = await import('../../celeriac/test/support/redis.js');
     const { createApp } = await import('celeriac');
-    const redis = new RedisServerProcess(7152);
+    const redis = new RedisServerProcess(await freePort());
     await redis.start();
     const app = createApp({ broker: redis.url, backend: redis.url, resultExtended: true }, { env: {} });
     try {

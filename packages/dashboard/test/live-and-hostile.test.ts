@@ -280,7 +280,7 @@ describe.runIf(ready)('live stream and hostile input', () => {
   });
 
   it('a broker that goes away: liveness stays OK, readiness and broker routes say 503, and recover', async () => {
-    const redis = new RedisServerProcess(7150);
+    const redis = new RedisServerProcess(await freePort());
     await redis.start();
     const app = createApp({ broker: redis.url, backend: redis.url }, { env: {}, logger: pino({ level: 'silent' }) });
     const d = await cluster.dashboard({ app });

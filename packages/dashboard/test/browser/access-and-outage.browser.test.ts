@@ -5,7 +5,7 @@
  * with revoke and terminate of the selected rows, the banner for a worker whose task events are
  * off, and the banner for a broker that went down (and its going away once the broker is back).
  *
- * Runs on its own redis-server (port 7602, so it can be stopped) with two Celeriac workers:
+ * Runs on its own redis-server (on a free port, so it can be stopped) with two Celeriac workers:
  * `loud` with task events, `quiet` without; history in Postgres under a random schema.
  */
 import { randomUUID } from 'node:crypto';
@@ -15,12 +15,12 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServerProcess } from '../../../celeriac/test/support/redis.js';
+import { freePort, RedisServerProcess } from '../../../celeriac/test/support/redis.js';
 import { startDashboard, type DashboardOptions, type RunningDashboard } from '../../src/index.js';
 import { PG_URL, postgresReady } from '../support/cluster.js';
 import { chromiumThere, launchChromium } from '../../../celeriac/test/support/chromium.js';
 
-const REDIS_PORT = 7602;
+const REDIS_PORT = await freePort();
 
 const ready = chromiumThere('dashboard access browser test') && (await postgresReady('dashboard access browser test'));
 
