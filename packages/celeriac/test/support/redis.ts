@@ -206,12 +206,15 @@ export class RedisServerProcess {
     this.#child = child;
     child.stdout?.on('data', (d: Buffer) => (this.#output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.#output += d.toString()));
-    // Ready when this child says so, not when the port answers: a server left on the port (a
-    // run killed mid-file orphans its redis-server) answered for a child that could not bind,
-    // and the test went on against it; a kill() of the child then stopped nothing.
+    // Started when this child has bound its port ("Running mode=..." comes after the bind; a
+    // failed bind prints "Failed listening" and exits) and the port answers, not when the port
+    // answers alone: a server left on the port (a run killed mid-file orphans its
+    // redis-server) answered for a child that could not bind, the test went on against it,
+    // and a kill() of the child stopped nothing. Not "Ready to accept connections": a server
+    // still loading its dataset (failure/startup-races) accepts connections before that line.
     await waitFor(() => {
       if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) on port ${this.port}:\n${this.#output}`);
-      return /Ready to accept connections/.test(this.#output) && redisReachable(this.url, 200);
+      return /Running mode=/.test(this.#output) && redisReachable(this.url, 200);
     }, () => `redis-server to start on port ${this.port}:\n${this.#output}`, timeoutMs);
   }
 
