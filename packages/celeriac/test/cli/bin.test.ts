@@ -5,7 +5,6 @@
  * its Redis (the docker-compose start order), it waits, logging Celery's "Cannot connect to
  * broker ... Trying again" line, and serves tasks once Redis is up.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
 import { createApp } from '../../src/index.js';
-import { freePort, RedisServerProcess } from '../support/redis.js';
+import { freePort, RedisServerProcess, redisServerOnPath } from '../support/redis.js';
 import { buildDistIfStale } from '../support/node-script.js';
 import { fixtureApp, killAll, runCli, spawnCli } from './spawn.js';
 
@@ -274,15 +273,7 @@ describe('without tsx (an optional peer dependency)', () => {
   });
 });
 
-let hasRedisServer = true;
-try {
-  execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-} catch {
-  hasRedisServer = false;
-  if (process.env['CI'] === 'true') throw new Error('cli: worker before broker: redis-server is not on PATH (required under CI)');
-}
-
-describe.runIf(hasRedisServer)('celeriac worker started before its broker', () => {
+describe.runIf(redisServerOnPath('cli: worker before broker'))('celeriac worker started before its broker', () => {
   // Started after the worker, on a free port of its own.
   let server: RedisServerProcess;
 

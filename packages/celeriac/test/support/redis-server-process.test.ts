@@ -4,19 +4,10 @@
  * answered for a child that could not bind; the test then ran against that server, and its
  * kill() stopped nothing (access-and-outage.browser.test.ts waited for a broker-down banner).
  */
-import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, RedisServerProcess, redisReachable } from './redis.js';
+import { freePort, RedisServerProcess, redisReachable, redisServerOnPath } from './redis.js';
 
-let hasRedisServer = true;
-try {
-  execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-} catch {
-  hasRedisServer = false;
-  if (process.env['CI'] === 'true') throw new Error('RedisServerProcess: redis-server is not on PATH (required under CI)');
-}
-
-describe.runIf(hasRedisServer)('RedisServerProcess', () => {
+describe.runIf(redisServerOnPath('RedisServerProcess'))('RedisServerProcess', () => {
   const servers: RedisServerProcess[] = [];
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.kill()));

@@ -6,7 +6,7 @@
  * Under CI (`CI=true`) a missing Redis fails the tests; locally they are skipped with a
  * message, so `npm test` still runs on a laptop without Redis.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
@@ -171,6 +171,20 @@ function bindAndClose(port: number): Promise<number | undefined> {
       server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : undefined));
     });
   });
+}
+
+/**
+ * Whether `redis-server` is on the PATH, for tests that start their own ({@link RedisServerProcess}).
+ * Under CI a missing one throws, naming `what`, so the suite fails instead of skipping.
+ */
+export function redisServerOnPath(what: string): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    if (process.env['CI'] === 'true') throw new Error(`${what}: redis-server is not on PATH (required under CI)`);
+    return false;
+  }
 }
 
 /**
