@@ -3,13 +3,11 @@
  * against a broker, with a throwaway app module that applies the test's kombu `global_keyprefix`, so `celery
  * inspect`, `celery control` and `celery events` see only the test's keys and channels.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { oracleEnv, type CeleryOracle } from '../support/oracles.js';
-
-const PYTHON = '/usr/bin/python3';
+import { runPythonProcess, spawnPython, type PythonProcess } from '../support/py-forkserver.js';
 
 const CTL_MODULE = `
 import os
@@ -21,8 +19,8 @@ if pfx:
 `;
 
 // Runs several `celery` command lines one after another in one Python process (Celery's own
-// click command, as `python -m celery` runs it), each with its output captured: importing
-// Celery costs a process about 0.4 CPU-seconds, more than a command takes.
+// click command, as `python -m celery` runs it), each with its output captured: one process
+// and one broker connection for all.
 const BATCH = `
 import contextlib, io, json, sys
 from celery.bin.celery import celery as cli
@@ -75,30 +73,23 @@ export class CeleryCli {
   }
 
   /** Runs `celery -A ctl <args>` to completion (any exit code). */
-  run(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
-    return new Promise((resolve) => {
-      execFile(PYTHON, this.#args(args), { env: this.#processEnv(), timeout: timeoutMs }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-        resolve({ code, stdout, stderr });
-      });
-    });
+  async run(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
+    const r = await runPythonProcess(this.#args(args), { env: this.#processEnv(), timeoutMs });
+    return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
   }
 
   /**
    * Runs each `celery -A ctl <args>` of `commands` in turn, in one Python process (the same
    * command code as {@link run}, one interpreter start for all), and returns what each printed.
    */
-  runAll(commands: readonly (readonly string[])[], timeoutMs = 60_000): Promise<CliResult[]> {
-    return new Promise((resolve, reject) => {
-      const argv = commands.map((args) => this.#args(args).slice(2));
-      execFile(PYTHON, ['-c', BATCH, JSON.stringify(argv)], { env: this.#processEnv(), timeout: timeoutMs }, (err, stdout, stderr) => {
-        try {
-          resolve(JSON.parse(stdout) as CliResult[]);
-        } catch {
-          reject(new Error(`celery batch failed (${err?.message ?? 'no JSON'}):\n${stdout}\n${stderr}`));
-        }
-      });
-    });
+  async runAll(commands: readonly (readonly string[])[], timeoutMs = 60_000): Promise<CliResult[]> {
+    const argv = commands.map((args) => this.#args(args).slice(2));
+    const r = await runPythonProcess(['-c', BATCH, JSON.stringify(argv)], { env: this.#processEnv(), timeoutMs });
+    try {
+      return JSON.parse(r.stdout) as CliResult[];
+    } catch {
+      throw new Error(`celery batch failed (exit ${r.status ?? r.signal}${r.timedOut ? ', timed out' : ''}):\n${r.stdout}\n${r.stderr}`);
+    }
   }
 
   /** `celery inspect <command> -j`, parsed: `{node: reply}`. Throws with the output when it is not JSON. */
@@ -113,8 +104,8 @@ export class CeleryCli {
   }
 
   /** Starts a long-running `celery -A ctl <args>` (e.g. `events --dump`), collecting its output. */
-  spawn(args: readonly string[]): { child: ChildProcess; output: () => string } {
-    const child = spawn(PYTHON, this.#args(args), { env: this.#processEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  spawn(args: readonly string[]): { child: PythonProcess; output: () => string } {
+    const child = spawnPython(this.#args(args), { env: this.#processEnv() });
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

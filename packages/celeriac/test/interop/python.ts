@@ -3,13 +3,11 @@
  * ../support/oracles.ts through `PyEnv.oracle`): a worker process with a small tasks module,
  * and one-off producer scripts.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { oracleEnv, type CeleryOracle } from '../support/oracles.js';
-
-const PYTHON = '/usr/bin/python3';
+import { runPythonProcess, spawnPython, type PythonProcess } from '../support/py-forkserver.js';
 
 /**
  * How long the oracle's results (and a mixed fleet's) live on the shared Redis, seconds.
@@ -103,7 +101,7 @@ export function envFor(py: PyEnv): NodeJS.ProcessEnv {
 
 /** A running Python worker. */
 export interface PyWorker {
-  readonly process: ChildProcess;
+  readonly process: PythonProcess;
   log(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -123,7 +121,7 @@ export async function startPythonWorker(
     '--without-mingle', '--without-gossip', ...(options.events ? ['-E'] : ['--without-heartbeat']), '-l', 'INFO',
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn(PYTHON, args, { env: envFor(py), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnPython(args, { env: envFor(py), cwd: dir });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -158,14 +156,15 @@ export async function startPythonWorker(
   };
 }
 
-/** Runs a Python script with the broker/backend env; resolves with stdout (rejects with stderr). */
-export function runPython(py: PyEnv, script: string, args: string[] = [], timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(PYTHON, ['-c', script, ...args], { env: envFor(py), timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`python failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
+/**
+ * Runs a Python script with the broker/backend env (forked from ../support/py-forkserver.ts's
+ * server); resolves with stdout, rejects with stderr when it does not exit 0.
+ */
+export async function runPython(py: PyEnv, script: string, args: string[] = [], timeoutMs = 60_000): Promise<string> {
+  const r = await runPythonProcess(['-c', script, ...args], { env: envFor(py), timeoutMs });
+  if (r.status === 0) return r.stdout;
+  const how = r.timedOut ? `timed out after ${timeoutMs} ms` : r.signal !== null ? `killed by ${r.signal}` : `exit ${r.status}`;
+  throw new Error(`python failed (${how}):\n${r.stderr}`);
 }
 
 /** A Python preamble building a Celery app from the environment (for runPython scripts). */
