@@ -60,10 +60,18 @@ describe.runIf(run)('the Python fork server: a job runs as `python3 <argv>` woul
   });
 
   it('joins the threads and runs the atexit handlers before it exits, and hands over output of any size whole', async () => {
-    const script = 'import atexit, threading, time\natexit.register(lambda: print("atexit é"))\ndef late():\n    time.sleep(0.2)\n    print("thread")\nthreading.Thread(target=late).start()\nprint("x" * 5_000_000)';
+    // The thread prints once the main thread's print is done, and then only after it has ended.
+    const script = 'import atexit, threading, time\natexit.register(lambda: print("atexit é"))\nprinted = threading.Event()\ndef late():\n    printed.wait()\n    time.sleep(0.2)\n    print("thread")\nthreading.Thread(target=late).start()\nprint("x" * 5_000_000)\nprinted.set()';
     const r = await py(script);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`${'x'.repeat(5_000_000)}\nthread\natexit é\n`);
+  });
+
+  it('ends a job when its process exits, though a process it started still holds its output', async () => {
+    // As a child process's 'exit': a Celery worker SIGKILLed while its pool's children live on.
+    const r = await py('import subprocess; p = subprocess.Popen(["sleep", "60"]); print(p.pid)');
+    expect(r.status).toBe(0);
+    process.kill(Number(r.stdout), 'SIGKILL');
   });
 
   it('runs jobs side by side, each with its own output', async () => {
