@@ -24,8 +24,9 @@ export interface FlowerCliContext {
   /** Environment. @default process.env */
   env?: NodeJS.ProcessEnv;
   /**
-   * Called once the dashboard listens; the dashboard stops when its promise resolves. The
-   * `celeriac` CLI passes its first SIGINT or SIGTERM (a library installs no signal handlers).
+   * Called once the options are checked, before the dashboard starts; the dashboard stops when
+   * its promise resolves (once started, when that was during the start). The `celeriac` CLI
+   * passes its first SIGINT or SIGTERM (a library installs no signal handlers).
    */
   stop: () => Promise<void>;
   /** Called once the dashboard listens (tests). */
@@ -294,6 +295,10 @@ export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContex
   // A broker or database it cannot reach (a wrong URL, a server down) is said here, as Flower
   // logs it, once when it starts failing (unreachable, or refusing writes) and once when it works again.
   options.ingest = { ...options.ingest, onHealth: (part, problem) => ctx.err(healthLine(part, problem, new Date())) };
+  // Asked before the start, not once it listens: the page answers while the start goes on
+  // (the history store, the broker), and a SIGTERM in between killed the process mid-start.
+  const stopped = ctx.stop();
+  stopped.catch(() => {}); // rejected while starting: thrown below, where it is awaited
   let dashboard: Awaited<ReturnType<typeof startDashboard>>;
   try {
     dashboard = await startDashboard(options);
@@ -314,7 +319,7 @@ export async function runFlowerCli(args: readonly string[], ctx: FlowerCliContex
     ].join('\n'),
   );
   ctx.onStarted?.(dashboard.url);
-  await ctx.stop();
+  await stopped;
   await dashboard.close();
   return 0;
 }

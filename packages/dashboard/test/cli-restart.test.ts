@@ -105,3 +105,26 @@ describe('celeriac flower (CLI): a port it cannot take', () => {
     }
   });
 });
+
+describe('celeriac flower (CLI): a signal while it starts', () => {
+  it('asks for its stop before it starts, so a SIGTERM while it starts stops it once started instead of killing it', async () => {
+    const app = createApp({}, { env: {} });
+    const port = await freePort();
+    const events: string[] = [];
+    try {
+      const stop = () => {
+        events.push('stop asked');
+        return Promise.resolve(); // the signal came at once
+      };
+      const code = await runFlowerCli(['--port', String(port), '--address', '127.0.0.1', '--persistent=false'], { app, out: () => {}, err: () => {}, env: {}, onStarted: () => void events.push('listening'), stop });
+      expect(code).toBe(0);
+      expect(events).toEqual(['stop asked', 'listening']);
+      // It closed what it started: the port is free again.
+      const again = createServer();
+      await new Promise<void>((resolve, reject) => again.once('error', reject).listen(port, '127.0.0.1', resolve));
+      again.close();
+    } finally {
+      await app.close();
+    }
+  });
+});
