@@ -14,19 +14,17 @@
  * The seed is printed with every failure; rerun one with CELERIAC_CHAOS_SEED=<seed>.
  */
 import { randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import type { RedisClientType } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from 'celeriac/testing';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, type App } from '../../src/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, randomKeyPrefix, REDIS_URL, shouldRunRedisTests, redisServerOnPath } from '../support/redis.js';
 import { counts, DurableRedisServer, FAST, killChildren, MARKED, metas, plainClient, spawnWorker, type ChildWorker, type ChildWorkerConfig } from '../failure/support.js';
 
 const ready = await shouldRunRedisTests('chaos suite');
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (ready && !hasRedisServer && process.env['CI'] === 'true') throw new Error('chaos suite: redis-server is not on PATH (required under CI)');
+const hasRedisServer = redisServerOnPath('chaos suite');
 
 // This suite's own ports (7350-7449 belong to the delivery tests).
 const REDIS_PORT = 7360;

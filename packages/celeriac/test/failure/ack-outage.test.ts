@@ -11,19 +11,18 @@
  * acks meet the outage. The worker is in-process, with 1 s command and offline timeouts so an
  * ack fails fast, and a 20 s lease, longer than the outage.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp } from '../../src/index.js';
-import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, deleteResults, randomKeyPrefix, REDIS_URL, shouldRunRedisTests, redisServerOnPath } from '../support/redis.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from 'celeriac/testing';
 import { counts, DurableRedisServer, killChildren, MARKED, metas, plainClient, startLocalWorker, workerConfigs, type LocalWorker } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: acks during a Redis outage');
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
+const hasRedisServer = redisServerOnPath('failure: acks during a Redis outage');
 const base = new URL(REDIS_URL);
 base.pathname = '/9';
 const SHARED = base.toString();

@@ -5,7 +5,7 @@
  * broker answers; once the policy is spent it fails with a PublishError carrying the cause.
  * The interval math and option handling are unit-tested in src/core/publish-retry.test.ts.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createClient } from 'redis';
@@ -16,13 +16,9 @@ import { ErrorCodes } from '../../src/errors.js';
 import { PublishError } from '../../src/core/publish-retry.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { libraryLoaderArgs, libraryModuleUrl } from '../support/node-script.js';
-import { freePort, RedisServerProcess } from '../support/redis.js';
+import { freePort, RedisServerProcess, redisServerOnPath } from '../support/redis.js';
 
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (!hasRedisServer) {
-  if (process.env['CI'] === 'true') throw new Error('failure: publish retry: redis-server is not on PATH (required under CI)');
-  console.warn('[skip] failure: publish retry: redis-server is not on PATH');
-}
+const hasRedisServer = redisServerOnPath('failure: publish retry');
 
 const QUEUE = 'publish-retry';
 /** Each attempt gives up after 300 ms; retries come every 0.1-0.3 s, until the broker answers. */

@@ -6,7 +6,6 @@
  * reaches workerMaxDeliveries is dead-lettered (worker/redelivery.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { pino } from 'pino';
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,13 +14,12 @@ import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import type { Consumer, Delivery } from '../../src/core/spi/broker.js';
 import { createApp, Worker, type App } from '../../src/index.js';
 import { makeMessage } from '../../src/testing/broker-harness.js';
-import { deleteKeys, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, shouldRunRedisTests, redisServerOnPath } from '../support/redis.js';
 import { waitFor } from 'celeriac/testing';
 import { DurableRedisServer, FAST, plainClient, FAILURE_DB, failureKeys } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: result backend refuses writes');
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (ready && !hasRedisServer && process.env['CI'] === 'true') throw new Error('redis-server is not on PATH (required under CI)');
+const hasRedisServer = redisServerOnPath('failure: result backend refuses writes');
 
 const BASE = FAILURE_DB;
 const { prefix, brokerUrl } = failureKeys();

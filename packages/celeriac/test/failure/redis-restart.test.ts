@@ -17,22 +17,17 @@
  * Counters (attempts/success per task) live on the shared Redis under a random prefix, so
  * they survive the private server's crash; result metas are on the private server.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../../src/brokers/redis/redis-broker.js';
 import { createApp, type App } from '../../src/index.js';
-import { deleteKeys, freePort, randomKeyPrefix, REDIS_URL, shouldRunRedisTests } from '../support/redis.js';
+import { deleteKeys, freePort, randomKeyPrefix, REDIS_URL, shouldRunRedisTests, redisServerOnPath } from '../support/redis.js';
 import { waitFor } from 'celeriac/testing';
 import { counts, DurableRedisServer, FAST, killChildren, MARKED, metas, plainClient, spawnWorker, whereAre, type ChildWorker } from './support.js';
 
 const ready = await shouldRunRedisTests('failure: Redis restart under load');
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (ready && !hasRedisServer) {
-  if (process.env['CI'] === 'true') throw new Error('failure: Redis restart under load: redis-server is not on PATH (required under CI)');
-  console.warn('[skip] failure: Redis restart under load: redis-server is not on PATH');
-}
+const hasRedisServer = redisServerOnPath('failure: Redis restart under load');
 const base = new URL(REDIS_URL);
 base.pathname = '/9';
 const SHARED = base.toString();

@@ -5,18 +5,13 @@
  * flight (a server that accepts the TCP connection and never answers). In-process cases:
  * startup-races.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { amqpAvailable, TEST_AMQP_HOST } from '../support/amqp-env.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { freePort, RedisServerProcess } from '../support/redis.js';
+import { freePort, RedisServerProcess, redisServerOnPath } from '../support/redis.js';
 import { fixtureApp, killAll, spawnCli } from '../cli/spawn.js';
 
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (!hasRedisServer) {
-  if (process.env['CI'] === 'true') throw new Error('failure: start-up races (CLI): redis-server is not on PATH (required under CI)');
-  console.warn('[skip] failure: start-up races (CLI): redis-server is not on PATH');
-}
+const hasRedisServer = redisServerOnPath('failure: start-up races (CLI)');
 
 /** `celeriac worker` on `url`, retrying every 0.2 s (growing to 1 s), each attempt bounded by 10 s. */
 function worker(url: string) {

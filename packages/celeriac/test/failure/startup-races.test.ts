@@ -8,7 +8,6 @@
  * a growing backoff and one line once fetching works again, not a stack trace per retry.
  * The CLI side (exit status 78, SIGTERM during a wait): startup-races-cli.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,15 +15,11 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, ErrorCodes, Worker, type Settings } from '../../src/index.js';
-import { freePort, RedisServerProcess } from '../support/redis.js';
+import { freePort, RedisServerProcess, redisServerOnPath } from '../support/redis.js';
 import { waitFor } from 'celeriac/testing';
 import { plainClient } from './support.js';
 
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (!hasRedisServer) {
-  if (process.env['CI'] === 'true') throw new Error('failure: start-up races: redis-server is not on PATH (required under CI)');
-  console.warn('[skip] failure: start-up races: redis-server is not on PATH');
-}
+const hasRedisServer = redisServerOnPath('failure: start-up races');
 
 interface Line { level: number; time: number; msg: string; state?: string; retryAt?: string; err?: unknown }
 

@@ -7,7 +7,6 @@
  * send is answered as soon as the master has it (the last case), which is what
  * sentinel-failover.test.ts's kill -9 lost on a loaded host.
  */
-import { execFile } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
@@ -16,13 +15,9 @@ import { createApp, Worker, type App, type AsyncResult } from '../../src/index.j
 import { ErrorCodes } from '../../src/errors.js';
 import { PublishError } from '../../src/core/publish-retry.js';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
-import { freePort, quietClient, RedisServerProcess } from '../support/redis.js';
+import { freePort, quietClient, RedisServerProcess, redisServerOnPath } from '../support/redis.js';
 
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (!hasRedisServer) {
-  if (process.env['CI'] === 'true') throw new Error('failure: waitReplicas: redis-server is not on PATH (required under CI)');
-  console.warn('[skip] failure: waitReplicas: redis-server is not on PATH');
-}
+const hasRedisServer = redisServerOnPath('failure: waitReplicas');
 
 const QUEUE = 'wait-replicas';
 

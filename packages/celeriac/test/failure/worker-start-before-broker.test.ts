@@ -5,19 +5,14 @@
  * while it waits, it stops quietly; with brokerConnectionMaxRetries spent it fails with the
  * cause. The backoff and options are unit-tested in src/worker/startup-connect.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { createApp, ErrorCodes, Worker, type Settings } from '../../src/index.js';
-import { freePort, RedisServerProcess } from '../support/redis.js';
+import { freePort, RedisServerProcess, redisServerOnPath } from '../support/redis.js';
 
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (!hasRedisServer) {
-  if (process.env['CI'] === 'true') throw new Error('failure: worker started before its broker: redis-server is not on PATH (required under CI)');
-  console.warn('[skip] failure: worker started before its broker: redis-server is not on PATH');
-}
+const hasRedisServer = redisServerOnPath('failure: worker started before its broker');
 
 function appOn(url: string, settings: Settings = {}) {
   const lines: { msg: string; level: number }[] = [];

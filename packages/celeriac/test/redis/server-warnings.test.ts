@@ -4,19 +4,14 @@
  * warning; a safe Redis gets none; where the worker's ACL user may not run CONFIG, nothing is
  * said and the worker starts as usual. The wording: src/brokers/redis/server-checks.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, Worker } from '../../src/index.js';
-import { freePort, RedisServerProcess } from '../support/redis.js';
+import { freePort, RedisServerProcess, redisServerOnPath } from '../support/redis.js';
 import { plainClient } from '../failure/support.js';
 
-const hasRedisServer = await new Promise<boolean>((resolve) => execFile('redis-server', ['--version'], (err) => resolve(err === null)));
-if (!hasRedisServer) {
-  if (process.env['CI'] === 'true') throw new Error('redis: server warnings: redis-server is not on PATH (required under CI)');
-  console.warn('[skip] redis: server warnings: redis-server is not on PATH');
-}
+const hasRedisServer = redisServerOnPath('redis: server warnings');
 
 describe.runIf(hasRedisServer)('redis: operator warnings at worker start', () => {
   const cleanup: (() => Promise<void>)[] = [];

@@ -183,6 +183,7 @@ export function redisServerOnPath(what: string): boolean {
     return true;
   } catch {
     if (process.env['CI'] === 'true') throw new Error(`${what}: redis-server is not on PATH (required under CI)`);
+    console.warn(`[skip] ${what}: redis-server is not on PATH`);
     return false;
   }
 }
