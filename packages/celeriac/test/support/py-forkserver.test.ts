@@ -1,12 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'celeriac/testing';
 import { CELERY_5_6, oracleEnv, selectedOracles } from './oracles.js';
-import { runPythonProcess, spawnPython } from './py-forkserver.js';
+import { forkServerPath, runPythonProcess, spawnPython } from './py-forkserver.js';
 
 const run = selectedOracles('the Python fork server').length > 0;
 const dir = mkdtempSync(join(tmpdir(), 'celeriac-forkserver-'));
@@ -89,6 +90,23 @@ describe.runIf(run)('the Python fork server: a job runs as `python3 <argv>` woul
     expect(await exited).toEqual([5, null]);
     expect(output).toBe('ready\nbye\n');
     expect(child.exitCode).toBe(5);
+  });
+
+  it('serves its other clients while one does not read what its job prints', async () => {
+    await py('pass'); // the server is up
+    const idle = connect(forkServerPath(env));
+    await new Promise<void>((resolve, reject) => idle.once('connect', resolve).once('error', reject));
+    idle.pause(); // reads nothing: its job's 8 MB wait in the server
+    // The job can print it all only if the server takes it in while the client reads nothing.
+    const marker = join(dir, 'printed');
+    const script = `import pathlib\nprint("x" * 8_000_000, flush=True)\npathlib.Path(${JSON.stringify(marker)}).touch()`;
+    idle.write(`${JSON.stringify({ argv: ['-c', script], env, cwd: dir })}\n`);
+    try {
+      await waitFor(() => existsSync(marker), 'the job printed all of it', 15_000);
+      expect((await py('print("served")')).stdout).toBe('served\n');
+    } finally {
+      idle.destroy();
+    }
   });
 
   it('ends a job that outruns its timeout with SIGTERM', async () => {

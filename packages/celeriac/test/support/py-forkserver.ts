@@ -243,7 +243,9 @@ async function connectToServer(env: Record<string, string>): Promise<Socket> {
       return await tryConnect(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw err;
+      // ECONNRESET: a server that died with this connection in its queue; asked again, its
+      // socket file refuses, as below.
+      if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw err;
       // Refused for a while: a server that died left its socket file (one starting listens
       // right after it binds).
       if (code === 'ECONNREFUSED' && !started) {
